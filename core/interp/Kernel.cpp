@@ -1,0 +1,119 @@
+#include "interp/Kernel.h"
+
+namespace ember {
+
+static const KernelFn kKernels[] = {
+#define EMBER_OP(Name, Class, Props, MinIn, MaxIn, NumOut) &kernel_##Name,
+#include "ir/Ops.def"
+};
+
+KernelFn kernelFor(OpKind k) { return kKernels[unsigned(k)]; }
+
+Expected<const Tensor *> KernelContext::valueOf(size_t i) const {
+  if (!has(i))
+    return error("operand #", i, " is missing");
+  if (!ins_[i]->hasData()) {
+    Status s = makeError(ErrorCode::DataDependent, opName(node_.kind),
+                         ": operand #", i,
+                         " must be known at compile time (it determines a "
+                         "result shape)");
+    return s;
+  }
+  return ins_[i];
+}
+
+Expected<std::vector<int64_t>> KernelContext::ints(size_t i) const {
+  EMBER_ASSIGN(const Tensor *t, valueOf(i));
+  if (isFloatKind(t->elem()))
+    return error("operand #", i, " must be an integer tensor, got ",
+                 t->type().toString());
+  return t->toInts();
+}
+
+Expected<std::vector<double>> KernelContext::floats(size_t i) const {
+  EMBER_ASSIGN(const Tensor *t, valueOf(i));
+  return t->toDoubles();
+}
+
+Tensor &KernelContext::setOutput(size_t i, Type t) {
+  if (inferOnly_)
+    outs_[i] = Tensor::typeOnly(std::move(t));
+  else
+    outs_[i] = Tensor(std::move(t));
+  return outs_[i];
+}
+
+Expected<int64_t> normalizeAxis(const KernelContext &ctx, int64_t axis,
+                                size_t rank) {
+  int64_t r = int64_t(rank);
+  if (axis < -r || axis >= r)
+    return ctx.error("axis ", axis, " is out of range for rank ", r);
+  return axis < 0 ? axis + r : axis;
+}
+
+BroadcastIndexer::BroadcastIndexer(const Dims &outDims, const Dims &inDims)
+    : outDims_(outDims), inStrides_(outDims.size(), 0) {
+  identity_ = outDims == inDims;
+  auto st = stridesOf(inDims);
+  size_t off = outDims.size() - inDims.size();
+  for (size_t i = 0; i < inDims.size(); ++i)
+    inStrides_[off + i] = inDims[i] == 1 ? 0 : st[i];
+}
+
+int64_t BroadcastIndexer::map(int64_t flat) const {
+  if (identity_)
+    return flat;
+  int64_t idx = 0;
+  for (size_t d = outDims_.size(); d-- > 0;) {
+    int64_t c = flat % outDims_[d];
+    flat /= outDims_[d];
+    idx += c * inStrides_[d];
+  }
+  return idx;
+}
+
+// Type inference: run the kernel in inference mode; constant operands carry
+// their data, everything else only its type.
+Status inferNodeTypes(Node &n) {
+  const OpInfo &info = opInfo(n.kind);
+  if (isStorage(n.kind))
+    return Status::ok();
+  int nin = int(n.inputs.size());
+  if (nin < info.minIn || (info.maxIn >= 0 && nin > info.maxIn))
+    return invalid(n.describe(), ": expects ", info.minIn,
+                   info.maxIn < 0 ? std::string(" or more")
+                                  : " to " + std::to_string(info.maxIn),
+                   " operands, got ", nin);
+  std::vector<Tensor> typeOnly(n.inputs.size());
+  std::vector<const Tensor *> ins(n.inputs.size(), nullptr);
+  for (size_t i = 0; i < n.inputs.size(); ++i) {
+    const Value &v = n.inputs[i];
+    if (!v.node)
+      continue;
+    if (v.node->kind == OpKind::Constant) {
+      ins[i] = v.node->payload.get();
+    } else {
+      typeOnly[i] = Tensor::typeOnly(v.type());
+      ins[i] = &typeOnly[i];
+    }
+  }
+  KernelContext ctx(n, ins, /*inferOnly=*/true);
+  Status s = kernelFor(n.kind)(ctx);
+  if (!s.isOk()) {
+    if (s.code() == ErrorCode::DataDependent) {
+      // Name the graph input that would make the shape static, if any.
+      for (size_t i = 0; i < n.inputs.size(); ++i)
+        if (n.inputs[i].node && n.inputs[i].node->kind == OpKind::Placeholder &&
+            s.message().find("operand #" + std::to_string(i)) !=
+                std::string::npos)
+          s.dependentInput = n.inputs[i].name();
+    }
+    return s.withContext("node " + n.describe());
+  }
+  for (size_t i = 0; i < n.types.size(); ++i) {
+    n.types[i] = ctx.out(i).type();
+  }
+  return Status::ok();
+}
+
+} // namespace ember

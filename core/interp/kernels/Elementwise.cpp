@@ -1,0 +1,372 @@
+// Elementwise unary, binary, comparison, logical and selection kernels.
+#include "interp/kernels/ElementwiseUtil.h"
+
+#include <cmath>
+#include <limits>
+
+namespace ember {
+
+namespace {
+template <typename C> C sgn(C x) { return C((x > C(0)) - (x < C(0))); }
+// Round half to even (numpy/ONNX Round).
+template <typename C> C roundEven(C x) { return C(std::nearbyint(double(x))); }
+} // namespace
+
+#define FLOAT_UNARY(Name, expr)                                                \
+  Status kernel_##Name(KernelContext &ctx) {                                   \
+    return mapUnary(ctx, floatKind, [](auto x) {                               \
+      using C = decltype(x);                                                   \
+      return C(expr);                                                          \
+    });                                                                        \
+  }
+
+FLOAT_UNARY(Exp, std::exp(x))
+FLOAT_UNARY(Log, std::log(x))
+FLOAT_UNARY(Sqrt, std::sqrt(x))
+FLOAT_UNARY(Reciprocal, C(1) / x)
+FLOAT_UNARY(Sigmoid, x >= C(0) ? C(1) / (C(1) + std::exp(-x))
+                               : std::exp(x) / (C(1) + std::exp(x)))
+FLOAT_UNARY(Tanh, std::tanh(x))
+FLOAT_UNARY(Erf, std::erf(x))
+FLOAT_UNARY(Floor, std::floor(x))
+FLOAT_UNARY(Ceil, std::ceil(x))
+FLOAT_UNARY(Round, roundEven(x))
+FLOAT_UNARY(Sin, std::sin(x))
+FLOAT_UNARY(Cos, std::cos(x))
+FLOAT_UNARY(Tan, std::tan(x))
+FLOAT_UNARY(Asin, std::asin(x))
+FLOAT_UNARY(Acos, std::acos(x))
+FLOAT_UNARY(Atan, std::atan(x))
+FLOAT_UNARY(Sinh, std::sinh(x))
+FLOAT_UNARY(Cosh, std::cosh(x))
+FLOAT_UNARY(Asinh, std::asinh(x))
+FLOAT_UNARY(Acosh, std::acosh(x))
+FLOAT_UNARY(Atanh, std::atanh(x))
+#undef FLOAT_UNARY
+
+Status kernel_Identity(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  Tensor &y = ctx.setOutput(0, x.type());
+  if (!ctx.inferOnly())
+    y = x;
+  return Status::ok();
+}
+
+Status kernel_Abs(KernelContext &ctx) {
+  return mapUnary(ctx, numKind, [](auto x) {
+    using C = decltype(x);
+    if constexpr (std::is_unsigned_v<C>)
+      return x;
+    else
+      return x < C(0) ? C(-x) : x;
+  });
+}
+
+Status kernel_Neg(KernelContext &ctx) {
+  return mapUnary(ctx, signedNumKind, [](auto x) {
+    using C = decltype(x);
+    if constexpr (std::is_integral_v<C>) // wrap like numpy on INT_MIN
+      return C(C(0) - x);
+    else
+      return C(-x);
+  });
+}
+
+Status kernel_Sign(KernelContext &ctx) {
+  return mapUnary(ctx, numKind, [](auto x) { return sgn(x); });
+}
+
+Status kernel_Relu(KernelContext &ctx) {
+  return mapUnary(ctx, signedNumKind, [](auto x) {
+    using C = decltype(x);
+    return x > C(0) ? x : C(0);
+  });
+}
+
+Status kernel_Not(KernelContext &ctx) {
+  return mapUnary(ctx, boolKind, [](auto x) { return !x; });
+}
+
+Status kernel_BitwiseNot(KernelContext &ctx) {
+  return mapUnary(ctx, intKind, [](auto x) {
+    using C = decltype(x);
+    if constexpr (std::is_integral_v<C> && !std::is_same_v<C, bool>)
+      return C(~x);
+    else
+      return x;
+  });
+}
+
+// Predicates on floats producing bool.
+template <typename F> static Status floatPredicate(KernelContext &ctx, F f) {
+  const Tensor &x = ctx.in(0);
+  if (!isFloatKind(x.elem()))
+    return ctx.unsupportedError("element type ", elemKindName(x.elem()),
+                                " is not supported");
+  Tensor &y = ctx.setOutput(0, Type(ElemKind::Bool, x.dims()));
+  if (ctx.inferOnly())
+    return Status::ok();
+  for (int64_t i = 0; i < x.size(); ++i)
+    y.data<bool>()[i] = f(x.getDouble(i));
+  return Status::ok();
+}
+
+Status kernel_IsNaN(KernelContext &ctx) {
+  return floatPredicate(ctx, [](double v) { return std::isnan(v); });
+}
+
+Status kernel_IsInf(KernelContext &ctx) {
+  bool pos = ctx.attrInt("detect_positive", 1) != 0;
+  bool neg = ctx.attrInt("detect_negative", 1) != 0;
+  return floatPredicate(ctx, [=](double v) {
+    return std::isinf(v) && ((v > 0 && pos) || (v < 0 && neg));
+  });
+}
+
+Status kernel_Cast(KernelContext &ctx) {
+  ElemKind to;
+  int64_t onnxTo = ctx.attrInt("to", -1);
+  if (!elemKindFromOnnx(int(onnxTo), to))
+    return ctx.unsupportedError("cast to ONNX data type ", onnxTo,
+                                " is not supported");
+  const Tensor &x = ctx.in(0);
+  Tensor &y = ctx.setOutput(0, Type(to, x.dims()));
+  if (!ctx.inferOnly())
+    y = x.convertTo(to);
+  return Status::ok();
+}
+
+// ---- binary arithmetic ----------------------------------------------------
+
+Status kernel_Add(KernelContext &ctx) {
+  return mapBinary(ctx, ctx.in(0).elem(), [](auto a, auto b) {
+    using C = decltype(a);
+    return C(a + b);
+  });
+}
+Status kernel_Sub(KernelContext &ctx) {
+  return mapBinary(ctx, ctx.in(0).elem(), [](auto a, auto b) {
+    using C = decltype(a);
+    return C(a - b);
+  });
+}
+Status kernel_Mul(KernelContext &ctx) {
+  return mapBinary(ctx, ctx.in(0).elem(), [](auto a, auto b) {
+    using C = decltype(a);
+    if constexpr (std::is_same_v<C, bool>)
+      return a && b;
+    else
+      return C(a * b);
+  });
+}
+Status kernel_Div(KernelContext &ctx) {
+  // Integer division by zero is undefined in ONNX; define it as 0 here
+  // rather than trapping.
+  return mapBinary(ctx, ctx.in(0).elem(), [](auto a, auto b) {
+    using C = decltype(a);
+    if constexpr (std::is_integral_v<C>) {
+      if (b == C(0))
+        return C(0);
+      if constexpr (std::is_signed_v<C>)
+        if (b == C(-1))
+          return C(C(0) - a);
+      return C(a / b);
+    } else {
+      return C(a / b);
+    }
+  });
+}
+
+Status kernel_Mod(KernelContext &ctx) {
+  bool fmod = ctx.attrInt("fmod", 0) != 0;
+  if (!fmod && isFloatKind(ctx.in(0).elem()))
+    return ctx.error("fmod=0 requires integer operands");
+  return mapBinary(ctx, ctx.in(0).elem(), [fmod](auto a, auto b) {
+    using C = decltype(a);
+    if constexpr (std::is_integral_v<C>) {
+      if (b == C(0))
+        return C(0);
+      if constexpr (std::is_signed_v<C>) {
+        if (b == C(-1))
+          return C(0);
+        C r = C(a % b);
+        if (!fmod && r != C(0) && ((r < 0) != (b < 0)))
+          r = C(r + b);
+        return r;
+      } else {
+        return C(a % b);
+      }
+    } else {
+      return C(std::fmod(a, b));
+    }
+  });
+}
+
+Status kernel_Pow(KernelContext &ctx) {
+  const Tensor &a = ctx.in(0), &b = ctx.in(1);
+  Dims od;
+  if (!broadcastShapes(a.dims(), b.dims(), od))
+    return ctx.error("shapes ", a.type().toString(), " and ",
+                     b.type().toString(), " do not broadcast");
+  Tensor &y = ctx.setOutput(0, Type(a.elem(), od));
+  if (ctx.inferOnly())
+    return Status::ok();
+  BroadcastIndexer ia(od, a.dims()), ib(od, b.dims());
+  bool intBase = isIntKind(a.elem());
+  for (int64_t i = 0; i < y.size(); ++i) {
+    if (intBase && isIntKind(b.elem())) {
+      int64_t base = a.getInt(ia.map(i)), e = b.getInt(ib.map(i)), r = 1;
+      if (e < 0)
+        r = base == 1 ? 1 : (base == -1 ? (e % 2 ? -1 : 1) : 0);
+      for (int64_t k = 0; k < e && k < 64; ++k)
+        r *= base;
+      y.setInt(i, r);
+    } else {
+      double v = std::pow(a.getDouble(ia.map(i)), b.getDouble(ib.map(i)));
+      if (a.elem() == ElemKind::F32)
+        y.data<float>()[i] = std::pow(float(a.getDouble(ia.map(i))),
+                                      float(b.getDouble(ib.map(i))));
+      else if (intBase)
+        y.setInt(i, int64_t(v));
+      else
+        y.setDouble(i, v);
+    }
+  }
+  return Status::ok();
+}
+
+// Variadic Max/Min with multidirectional broadcasting.
+template <bool IsMax> static Status variadicMinMax(KernelContext &ctx) {
+  Dims od = ctx.in(0).dims();
+  ElemKind k = ctx.in(0).elem();
+  for (size_t i = 1; i < ctx.numInputs(); ++i) {
+    if (ctx.in(i).elem() != k)
+      return ctx.error("operand types differ");
+    Dims t;
+    if (!broadcastShapes(od, ctx.in(i).dims(), t))
+      return ctx.error("operand shapes do not broadcast");
+    od = t;
+  }
+  if (k == ElemKind::Bool)
+    return ctx.unsupportedError("bool operands");
+  Tensor &y = ctx.setOutput(0, Type(k, od));
+  if (ctx.inferOnly())
+    return Status::ok();
+  dispatchElem(k, [&](auto tag) {
+    using T = decltype(tag);
+    using C = ComputeT<T>;
+    T *py = y.data<T>();
+    for (size_t j = 0; j < ctx.numInputs(); ++j) {
+      BroadcastIndexer ix(od, ctx.in(j).dims());
+      const T *p = ctx.in(j).data<T>();
+      for (int64_t i = 0; i < y.size(); ++i) {
+        C v = C(p[ix.map(i)]);
+        if (j == 0) {
+          py[i] = T(v);
+          continue;
+        }
+        C cur = C(py[i]);
+        if constexpr (isFloatLike<T>) {
+          if (std::isnan(double(v)) || std::isnan(double(cur))) {
+            py[i] = T(std::numeric_limits<C>::quiet_NaN());
+            continue;
+          }
+        }
+        if (IsMax ? v > cur : v < cur)
+          py[i] = T(v);
+      }
+    }
+  });
+  return Status::ok();
+}
+
+Status kernel_Max(KernelContext &ctx) { return variadicMinMax<true>(ctx); }
+Status kernel_Min(KernelContext &ctx) { return variadicMinMax<false>(ctx); }
+
+// ---- comparisons and logic -------------------------------------------------
+
+#define COMPARE(Name, op)                                                      \
+  Status kernel_##Name(KernelContext &ctx) {                                   \
+    return mapBinary(ctx, ElemKind::Bool,                                      \
+                     [](auto a, auto b) { return a op b; });                   \
+  }
+COMPARE(Equal, ==)
+COMPARE(Less, <)
+COMPARE(Greater, >)
+COMPARE(LessOrEqual, <=)
+COMPARE(GreaterOrEqual, >=)
+#undef COMPARE
+
+#define LOGICAL(Name, expr)                                                    \
+  Status kernel_##Name(KernelContext &ctx) {                                   \
+    if (ctx.in(0).elem() != ElemKind::Bool)                                    \
+      return ctx.error("operands must be bool");                               \
+    return mapBinary(ctx, ElemKind::Bool,                                      \
+                     [](auto a, auto b) { return bool(expr); });               \
+  }
+LOGICAL(And, a && b)
+LOGICAL(Or, a || b)
+LOGICAL(Xor, bool(a) != bool(b))
+#undef LOGICAL
+
+#define BITWISE(Name, op)                                                      \
+  Status kernel_##Name(KernelContext &ctx) {                                   \
+    if (!isIntKind(ctx.in(0).elem()))                                          \
+      return ctx.error("operands must be integers");                           \
+    return mapBinary(ctx, ctx.in(0).elem(), [](auto a, auto b) {               \
+      using C = decltype(a);                                                   \
+      if constexpr (std::is_integral_v<C>)                                     \
+        return C(a op b);                                                      \
+      else                                                                     \
+        return a;                                                              \
+    });                                                                        \
+  }
+BITWISE(BitwiseAnd, &)
+BITWISE(BitwiseOr, |)
+BITWISE(BitwiseXor, ^)
+#undef BITWISE
+
+Status kernel_BitShift(KernelContext &ctx) {
+  std::string dir = ctx.attrString("direction");
+  if (dir != "LEFT" && dir != "RIGHT")
+    return ctx.error("direction must be LEFT or RIGHT, got '", dir, "'");
+  bool left = dir == "LEFT";
+  if (!isIntKind(ctx.in(0).elem()) || isSignedKind(ctx.in(0).elem()))
+    return ctx.error("operands must be unsigned integers");
+  return mapBinary(ctx, ctx.in(0).elem(), [left](auto a, auto b) {
+    using C = decltype(a);
+    if constexpr (std::is_integral_v<C>) {
+      if (uint64_t(b) >= sizeof(C) * 8)
+        return C(0);
+      return left ? C(a << b) : C(a >> b);
+    } else {
+      return a;
+    }
+  });
+}
+
+Status kernel_Where(KernelContext &ctx) {
+  const Tensor &c = ctx.in(0), &a = ctx.in(1), &b = ctx.in(2);
+  if (c.elem() != ElemKind::Bool)
+    return ctx.error("condition must be bool, got ", c.type().toString());
+  if (a.elem() != b.elem())
+    return ctx.error("value operand types differ");
+  Dims t, od;
+  if (!broadcastShapes(c.dims(), a.dims(), t) ||
+      !broadcastShapes(t, b.dims(), od))
+    return ctx.error("operand shapes do not broadcast");
+  Tensor &y = ctx.setOutput(0, Type(a.elem(), od));
+  if (ctx.inferOnly())
+    return Status::ok();
+  BroadcastIndexer ic(od, c.dims()), ia(od, a.dims()), ib(od, b.dims());
+  size_t es = elemSize(a.elem());
+  for (int64_t i = 0; i < y.size(); ++i) {
+    const uint8_t *src = c.data<bool>()[ic.map(i)]
+                             ? a.raw() + ia.map(i) * int64_t(es)
+                             : b.raw() + ib.map(i) * int64_t(es);
+    std::memcpy(y.raw() + i * int64_t(es), src, es);
+  }
+  return Status::ok();
+}
+
+} // namespace ember

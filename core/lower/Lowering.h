@@ -1,0 +1,51 @@
+// Node lowering: each Composite op of Ops.def has lower_<Name>, which
+// rebuilds the node from primitives (inserted right before it) and returns
+// one replacement value per result. After lowerFunction() the verifier
+// rejects any node that is not Primitive, unless the backend kept it.
+#pragma once
+
+#include "ir/Graph.h"
+
+#include <functional>
+
+namespace ember {
+
+class LoweringBuilder {
+public:
+  LoweringBuilder(Function &f, Node &n) : f_(f), n_(n) {}
+  Function &function() { return f_; }
+  Node &node() { return n_; }
+  Value in(size_t i) const { return n_.inputs[i]; }
+  bool has(size_t i) const { return n_.hasInput(i); }
+  const Type &inType(size_t i) const { return n_.inputs[i].type(); }
+
+  // Creates a primitive (or composite, lowered later in the same run) node
+  // before the node being lowered, named after it.
+  Expected<Value> op(OpKind k, std::vector<Value> ins, AttrMap attrs = {});
+  Expected<std::vector<Value>> opN(OpKind k, std::vector<Value> ins,
+                                   AttrMap attrs, int numResults);
+  Value constant(Tensor t);
+  Value scalar(ElemKind k, double v); // rank-0 constant
+  Value ints(const std::vector<int64_t> &v); // i64[n] constant
+
+private:
+  Function &f_;
+  Node &n_;
+};
+
+using LowerFn = Expected<std::vector<Value>> (*)(LoweringBuilder &);
+
+// nullptr for primitives and storage.
+LowerFn lowerFnFor(OpKind k);
+
+struct LoweringOptions {
+  // Composite ops to keep whole (a backend that implements them natively).
+  std::function<bool(const Node &)> keep;
+};
+
+// Lowers every composite node (iterating until none is left); stats count
+// lowered nodes.
+Status lowerFunction(Function &f, const LoweringOptions &opts = {},
+                     size_t *numLowered = nullptr);
+
+} // namespace ember
