@@ -1,0 +1,300 @@
+//===- Cli.cpp - `ember asm|disasm|sim` ------------------------------------===//
+#include "ember/npu/Cli.h"
+
+#include "Kernels.h"
+#include "ember/npu/Assembler.h"
+#include "ember/npu/driver.h"
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace ember::npu {
+
+namespace {
+
+int fail(const std::string &what, const std::string &where) {
+  std::fprintf(stderr, "error: %s (%s)\n", what.c_str(), where.c_str());
+  return 1;
+}
+
+bool readFile(const std::string &path, std::string &out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+bool writeFile(const std::string &path, const void *data, size_t n) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(static_cast<const char *>(data), static_cast<std::streamsize>(n));
+  return static_cast<bool>(out);
+}
+
+bool parseU64(const std::string &s, uint64_t &v) {
+  if (s.empty() || s[0] == '-')
+    return false;
+  char *end = nullptr;
+  v = std::strtoull(s.c_str(), &end, 0);
+  return *end == 0;
+}
+
+/// Loads a program from assembly text or a binary program file (by magic).
+std::string loadProgram(const std::string &path, std::vector<Word> &program) {
+  std::string bytes;
+  if (!readFile(path, bytes))
+    return "cannot open '" + path + "'";
+  if (bytes.size() >= 4 && bytes.compare(0, 4, "ENPU") == 0)
+    return readProgramFile(path, program);
+  std::string err = assemble(bytes, program);
+  return err.empty() ? "" : path + ":" + err;
+}
+
+const char *kUsageSim =
+    "usage: sim PROGRAM [--executor systemc|golden] [--dram-bytes N] [--dram-bw BYTES_PER_CYCLE]\n"
+    "           [--dram-latency CYCLES] [--burst BYTES] [--load FILE@ADDR]...\n"
+    "           [--dump ADDR:LEN:FILE]... [--trace FILE.json] [--quiet]";
+
+} // namespace
+
+int asmMain(int argc, char **argv) {
+  std::string in, out;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-o" && i + 1 < argc)
+      out = argv[++i];
+    else if (!a.empty() && a[0] != '-' && in.empty())
+      in = a;
+    else
+      return fail("unexpected argument '" + a + "'", "usage: asm IN.nasm [-o OUT.nbin]");
+  }
+  if (in.empty())
+    return fail("missing input file", "usage: asm IN.nasm [-o OUT.nbin]");
+  if (out.empty())
+    out = in.substr(0, in.rfind('.')) + ".nbin";
+  std::string text;
+  if (!readFile(in, text))
+    return fail("cannot open input", in);
+  std::vector<Word> program;
+  std::string err = assemble(text, program);
+  if (!err.empty())
+    return fail(err.substr(err.find(": ") + 2), in + ":" + err.substr(0, err.find(": ")));
+  err = writeProgramFile(out, program);
+  if (!err.empty())
+    return fail(err, out);
+  return 0;
+}
+
+int disasmMain(int argc, char **argv) {
+  std::string in, out;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-o" && i + 1 < argc)
+      out = argv[++i];
+    else if (!a.empty() && a[0] != '-' && in.empty())
+      in = a;
+    else
+      return fail("unexpected argument '" + a + "'", "usage: disasm IN.nbin [-o OUT.nasm]");
+  }
+  if (in.empty())
+    return fail("missing input file", "usage: disasm IN.nbin [-o OUT.nasm]");
+  std::vector<Word> program;
+  std::string err = readProgramFile(in, program);
+  if (!err.empty())
+    return fail(err, in);
+  std::string text;
+  err = disassemble(program, text);
+  if (!err.empty())
+    return fail(err.substr(err.find(": ") + 2), in + ": " + err.substr(0, err.find(": ")));
+  if (out.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return 0;
+  }
+  if (!writeFile(out, text.data(), text.size()))
+    return fail("cannot write output", out);
+  return 0;
+}
+
+int simMain(int argc, char **argv) {
+  ember_npu_config_t cfg;
+  ember_npu_config_init(&cfg);
+  std::string programPath, tracePath;
+  std::vector<std::pair<std::string, uint64_t>> loads;
+  struct Dump {
+    uint64_t addr, len;
+    std::string path;
+  };
+  std::vector<Dump> dumps;
+  bool quiet = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](uint64_t &v) {
+      if (i + 1 >= argc || !parseU64(argv[i + 1], v))
+        return false;
+      ++i;
+      return true;
+    };
+    uint64_t v = 0;
+    if (a == "--executor" && i + 1 < argc) {
+      std::string e = argv[++i];
+      if (e == "golden")
+        cfg.executor = EMBER_NPU_EXECUTOR_GOLDEN;
+      else if (e == "systemc")
+        cfg.executor = EMBER_NPU_EXECUTOR_SYSTEMC;
+      else
+        return fail("unknown executor '" + e + "'", "--executor");
+    } else if (a == "--dram-bytes" && value(v)) {
+      cfg.dram_bytes = v;
+    } else if (a == "--dram-bw" && value(v) && v > 0 && v < (1u << 20)) {
+      cfg.dram_bytes_per_cycle = static_cast<uint32_t>(v);
+    } else if (a == "--dram-latency" && value(v) && v < (1u << 24)) {
+      cfg.dram_latency_cycles = static_cast<uint32_t>(v);
+      cfg.dram_zero_latency = v == 0;
+    } else if (a == "--burst" && value(v) && v > 0 && v < (1u << 20)) {
+      cfg.dram_burst_bytes = static_cast<uint32_t>(v);
+    } else if (a == "--trace" && i + 1 < argc) {
+      tracePath = argv[++i];
+    } else if (a == "--quiet") {
+      quiet = true;
+    } else if (a == "--load" && i + 1 < argc) {
+      std::string spec = argv[++i];
+      size_t at = spec.rfind('@');
+      if (at == std::string::npos || !parseU64(spec.substr(at + 1), v))
+        return fail("expected FILE@ADDR, got '" + spec + "'", "--load");
+      loads.push_back({spec.substr(0, at), v});
+    } else if (a == "--dump" && i + 1 < argc) {
+      std::string spec = argv[++i];
+      size_t c1 = spec.find(':'), c2 = spec.find(':', c1 + 1);
+      Dump d;
+      if (c1 == std::string::npos || c2 == std::string::npos ||
+          !parseU64(spec.substr(0, c1), d.addr) ||
+          !parseU64(spec.substr(c1 + 1, c2 - c1 - 1), d.len))
+        return fail("expected ADDR:LEN:FILE, got '" + spec + "'", "--dump");
+      d.path = spec.substr(c2 + 1);
+      dumps.push_back(d);
+    } else if (!a.empty() && a[0] != '-' && programPath.empty()) {
+      programPath = a;
+    } else {
+      return fail("bad argument '" + a + "'", kUsageSim);
+    }
+  }
+  if (programPath.empty())
+    return fail("missing PROGRAM", kUsageSim);
+  std::vector<Word> program;
+  std::string err = loadProgram(programPath, program);
+  if (!err.empty())
+    return fail(err, programPath);
+  if (!tracePath.empty())
+    cfg.trace_path = tracePath.c_str();
+  ember_npu_device_t *dev = nullptr;
+  ember_npu_status_t st = ember_npu_device_create(&cfg, &dev);
+  if (st != EMBER_NPU_STATUS_OK)
+    return fail("cannot create device (status " + std::to_string(st) + ")", "sim");
+  int rc = 0;
+  for (const auto &ld : loads) {
+    std::string bytes;
+    if (!readFile(ld.first, bytes)) {
+      rc = fail("cannot open", ld.first);
+      break;
+    }
+    if (ember_npu_dram_write(dev, ld.second, bytes.data(), bytes.size()) != EMBER_NPU_STATUS_OK) {
+      rc = fail("file does not fit in DRAM at " + std::to_string(ld.second), ld.first);
+      break;
+    }
+  }
+  ember_npu_counters_t c;
+  std::memset(&c, 0, sizeof c);
+  c.struct_size = sizeof c;
+  double seconds = 0;
+  if (rc == 0) {
+    ember_npu_program_load(dev, program.data(), program.size());
+    auto t0 = std::chrono::steady_clock::now();
+    st = ember_npu_run(dev);
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (st != EMBER_NPU_STATUS_OK)
+      rc = fail(ember_npu_device_last_error(dev), programPath);
+  }
+  if (rc == 0) {
+    ember_npu_counters_read(dev, &c);
+    for (const Dump &d : dumps) {
+      std::vector<uint8_t> buf(d.len);
+      if (ember_npu_dram_read(dev, d.addr, buf.data(), buf.size()) != EMBER_NPU_STATUS_OK ||
+          !writeFile(d.path, buf.data(), buf.size())) {
+        rc = fail("cannot dump DRAM range", d.path);
+        break;
+      }
+    }
+  }
+  ember_npu_device_destroy(dev);
+  if (rc)
+    return rc;
+  double macUtil =
+      c.cycles ? static_cast<double>(c.macs) / (double(kDim) * kDim * double(c.cycles)) : 0.0;
+  double overlap = c.load_busy ? static_cast<double>(c.overlap) / double(c.load_busy) : 0.0;
+  double cps = seconds > 0 ? static_cast<double>(c.cycles) / seconds : 0.0;
+  if (!quiet) {
+    std::printf("executor=%s dim=%d insns=%" PRIu64 " macs=%" PRIu64 "\n",
+                cfg.executor == EMBER_NPU_EXECUTOR_GOLDEN ? "golden" : "systemc", kDim, c.insns,
+                c.macs);
+    std::printf("%-7s %12s %12s %12s\n", "engine", "busy", "stall_token", "stall_dram");
+    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "LOAD", c.load_busy,
+                c.load_stall_token, c.load_stall_dram);
+    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12s\n", "GEMM", c.gemm_busy,
+                c.gemm_stall_token, "-");
+    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12s\n", "VECTOR", c.vector_busy,
+                c.vector_stall_token, "-");
+    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "STORE", c.store_busy,
+                c.store_stall_token, c.store_stall_dram);
+    std::printf("load_bytes=%" PRIu64 " store_bytes=%" PRIu64 " overlap_cycles=%" PRIu64
+                " wall_s=%.6f\n",
+                c.load_bytes, c.store_bytes, c.overlap, seconds);
+  }
+  std::printf("cycles=%" PRIu64 " mac_util=%.4f dma_bytes=%" PRIu64
+              " overlap=%.4f sim_cycles_per_s=%.0f\n",
+              c.cycles, macUtil, c.load_bytes + c.store_bytes, overlap, cps);
+  return 0;
+}
+
+int kernelMain(int argc, char **argv) {
+  std::string which, prefix;
+  bool serial = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-o" && i + 1 < argc)
+      prefix = argv[++i];
+    else if (a == "--serial")
+      serial = true;
+    else if ((a == "gemm" || a == "conv") && which.empty())
+      which = a;
+    else
+      return fail("bad argument '" + a + "'", "usage: kernel gemm|conv [--serial] -o PREFIX");
+  }
+  if (which.empty() || prefix.empty())
+    return fail("missing kernel or -o", "usage: kernel gemm|conv [--serial] -o PREFIX");
+  kernels::Kernel k = which == "gemm" ? kernels::buildGemm(256, 256, 256, !serial, 1)
+                                      : kernels::buildConv3x3(32, 32, 64, 64, !serial, 1);
+  std::string text = "# " + k.name + (serial ? " (serialized)" : " (double-buffered)") +
+                     ", generated by `ember-npu kernel`; DRAM image in the .dram file\n";
+  text += "# expected output: " + std::to_string(k.expected.size()) + " bytes at " +
+          std::to_string(k.outAddr) + "\n";
+  for (const Insn &i : k.program)
+    text += formatInsn(i) + "\n";
+  if (!writeFile(prefix + ".nasm", text.data(), text.size()) ||
+      !writeFile(prefix + ".dram", k.dram.data(), k.dram.size()) ||
+      !writeFile(prefix + ".expected", k.expected.data(), k.expected.size()))
+    return fail("cannot write output", prefix);
+  std::printf("%s: %zu instructions, dram %zu bytes, output at %" PRIu64 " (%zu bytes)\n",
+              k.name.c_str(), k.program.size(), k.dram.size(), k.outAddr, k.expected.size());
+  return 0;
+}
+
+} // namespace ember::npu

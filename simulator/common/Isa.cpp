@@ -1,0 +1,395 @@
+//===- Isa.cpp - Ember NPU instruction encode/decode/validate --------------===//
+#include "ember/npu/Isa.h"
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+namespace ember::npu {
+
+namespace {
+
+struct OpInfo {
+  Opcode op;
+  const char *name;
+  const char *engine;
+};
+
+const OpInfo kOps[] = {
+#define X(name, value, engine) {Opcode::name, #name, #engine},
+    EMBER_NPU_OPCODE_LIST(X)
+#undef X
+};
+
+struct RegInfo {
+  unsigned id;
+  const char *name;
+  Engine engine;
+};
+
+const RegInfo kRegs[] = {
+#define X(name, id, engine) {id, #name, Engine::engine},
+    EMBER_NPU_REG_LIST(X)
+#undef X
+};
+
+struct MemInfo {
+  const char *name;
+  int rows;
+  int elemBytes;
+};
+
+const MemInfo kMems[] = {
+#define X(name, id, rows, elemBytes) {#name, rows, elemBytes},
+    EMBER_NPU_MEM_LIST(X)
+#undef X
+};
+
+std::vector<std::vector<FieldDesc>> buildFieldTable() {
+  std::vector<std::vector<FieldDesc>> table(256);
+#define X(opname, fname, lsb, width, isSigned)                                                     \
+  table[static_cast<unsigned>(Opcode::opname)].push_back(                                          \
+      FieldDesc{#fname, lsb, width, isSigned != 0, &Insn::fname});
+  EMBER_NPU_FIELD_LIST(X)
+#undef X
+  return table;
+}
+
+const char *lowerName(Opcode op) {
+  static char names[256][16];
+  static bool init = false;
+  if (!init) {
+    for (const OpInfo &i : kOps) {
+      char *dst = names[static_cast<unsigned>(i.op)];
+      size_t n = 0;
+      for (; i.name[n] && n < 15; ++n)
+        dst[n] = static_cast<char>(i.name[n] - 'A' + 'a');
+      dst[n] = 0;
+    }
+    init = true;
+  }
+  return names[static_cast<unsigned>(op)];
+}
+
+std::string rangeError(const char *what, int mem, int64_t first, int64_t count) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%s rows [%lld, %lld) out of range of %s (%d rows)", what,
+                static_cast<long long>(first), static_cast<long long>(first + count),
+                memName(mem), memRows(mem));
+  return buf;
+}
+
+bool inRange(int mem, int64_t first, int64_t count) {
+  return first >= 0 && count >= 0 && first + count <= memRows(mem);
+}
+
+std::string checkTokens(const Insn &insn) {
+  Engine e = engineOf(insn);
+  if (e == Engine::Fetch) {
+    if (insn.wait || insn.signal)
+      return "wait/signal masks must be zero for fetch-level instructions";
+    return "";
+  }
+  int eng = static_cast<int>(e);
+  for (int ch = 0; ch < kNumChannels; ++ch) {
+    int src = ch / kNumEngines, dst = ch % kNumEngines;
+    if ((insn.wait >> ch) & 1u) {
+      if (src == dst || dst != eng)
+        return "wait bit " + std::to_string(ch) + " (" + channelName(ch) +
+               ") is not an input channel of " + engineName(e);
+    }
+    if ((insn.signal >> ch) & 1u) {
+      if (src == dst || src != eng)
+        return "signal bit " + std::to_string(ch) + " (" + channelName(ch) +
+               ") is not an output channel of " + engineName(e);
+    }
+  }
+  return "";
+}
+
+std::string checkDma(const Insn &insn, uint64_t dramBytes, bool isLoad) {
+  if (insn.ysize < 1 || insn.xsize < 1)
+    return "ysize and xsize must be >= 1";
+  int mem = static_cast<int>(insn.mem);
+  int64_t h = insn.ysize, w = insn.xsize;
+  if (isLoad) {
+    h += insn.pad_top + insn.pad_bottom;
+    w += insn.pad_left + insn.pad_right;
+  }
+  if (!inRange(mem, insn.sram, h * w))
+    return rangeError("sram", mem, insn.sram, h * w);
+  uint64_t rowBytes = static_cast<uint64_t>(memRowBytes(mem));
+  uint64_t extent = (static_cast<uint64_t>(insn.ysize - 1) * static_cast<uint64_t>(insn.stride) +
+                     static_cast<uint64_t>(insn.xsize)) *
+                    rowBytes;
+  uint64_t end = static_cast<uint64_t>(insn.dram) + extent;
+  if (end > dramBytes) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "DMA beyond DRAM: bytes [%llu, %llu) but DRAM has %llu",
+                  static_cast<unsigned long long>(insn.dram), static_cast<unsigned long long>(end),
+                  static_cast<unsigned long long>(dramBytes));
+    return buf;
+  }
+  return "";
+}
+
+} // namespace
+
+const std::vector<FieldDesc> &fieldsOf(Opcode op) {
+  static const std::vector<std::vector<FieldDesc>> table = buildFieldTable();
+  return table[static_cast<unsigned>(op)];
+}
+
+const char *opcodeName(Opcode op) { return lowerName(op); }
+
+bool opcodeFromName(const std::string &name, Opcode &op) {
+  for (const OpInfo &i : kOps) {
+    if (name == lowerName(i.op)) {
+      op = i.op;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool isKnownOpcode(unsigned value) {
+  for (const OpInfo &i : kOps)
+    if (static_cast<unsigned>(i.op) == value)
+      return true;
+  return false;
+}
+
+const char *engineName(Engine e) {
+  switch (e) {
+  case Engine::LOAD:
+    return "LOAD";
+  case Engine::GEMM:
+    return "GEMM";
+  case Engine::VECTOR:
+    return "VECTOR";
+  case Engine::STORE:
+    return "STORE";
+  case Engine::Fetch:
+    return "FETCH";
+  }
+  return "?";
+}
+
+const char *memName(int mem) { return mem >= 0 && mem < kNumMems ? kMems[mem].name : "?"; }
+int memRows(int mem) { return mem >= 0 && mem < kNumMems ? kMems[mem].rows : 0; }
+int memRowBytes(int mem) { return mem >= 0 && mem < kNumMems ? kMems[mem].elemBytes * kDim : 0; }
+
+const char *regName(unsigned id) {
+  for (const RegInfo &r : kRegs)
+    if (r.id == id)
+      return r.name;
+  return nullptr;
+}
+
+Engine regEngine(unsigned id) {
+  for (const RegInfo &r : kRegs)
+    if (r.id == id)
+      return r.engine;
+  return Engine::Fetch;
+}
+
+bool regFromName(const std::string &name, unsigned &id) {
+  for (const RegInfo &r : kRegs) {
+    if (name == r.name) {
+      id = r.id;
+      return true;
+    }
+  }
+  return false;
+}
+
+Engine engineOf(const Insn &insn) {
+  switch (insn.op) {
+  case Opcode::LOAD:
+    return Engine::LOAD;
+  case Opcode::GEMM:
+    return Engine::GEMM;
+  case Opcode::REQUANT:
+  case Opcode::VADD:
+  case Opcode::POOL:
+    return Engine::VECTOR;
+  case Opcode::STORE:
+    return Engine::STORE;
+  case Opcode::SETREG:
+    return regEngine(static_cast<unsigned>(insn.reg));
+  case Opcode::FENCE:
+  case Opcode::FINISH:
+    return Engine::Fetch;
+  }
+  return Engine::Fetch;
+}
+
+std::string channelName(int ch) {
+  return std::string(engineName(static_cast<Engine>(ch / kNumEngines))) + "->" +
+         engineName(static_cast<Engine>(ch % kNumEngines));
+}
+
+uint64_t getBits(const Word &w, unsigned lsb, unsigned width) {
+  uint64_t v = 0;
+  for (unsigned i = 0; i < width; ++i) {
+    unsigned b = lsb + i;
+    uint64_t bit = b < 64 ? (w.lo >> b) & 1u : (w.hi >> (b - 64)) & 1u;
+    v |= bit << i;
+  }
+  return v;
+}
+
+void setBits(Word &w, unsigned lsb, unsigned width, uint64_t value) {
+  for (unsigned i = 0; i < width; ++i) {
+    unsigned b = lsb + i;
+    uint64_t bit = (value >> i) & 1u;
+    if (b < 64)
+      w.lo = (w.lo & ~(1ull << b)) | (bit << b);
+    else
+      w.hi = (w.hi & ~(1ull << (b - 64))) | (bit << (b - 64));
+  }
+}
+
+Word encode(const Insn &insn) {
+  Word w;
+  setBits(w, 0, 8, static_cast<uint64_t>(insn.op));
+  setBits(w, 8, 16, insn.wait);
+  setBits(w, 24, 16, insn.signal);
+  for (const FieldDesc &f : fieldsOf(insn.op))
+    setBits(w, f.lsb, f.width, static_cast<uint64_t>(insn.*f.member));
+  return w;
+}
+
+std::string decode(const Word &w, Insn &insn) {
+  insn = Insn();
+  unsigned opv = static_cast<unsigned>(getBits(w, 0, 8));
+  if (!isKnownOpcode(opv))
+    return "unknown opcode " + std::to_string(opv);
+  insn.op = static_cast<Opcode>(opv);
+  insn.wait = static_cast<uint32_t>(getBits(w, 8, 16));
+  insn.signal = static_cast<uint32_t>(getBits(w, 24, 16));
+  Word used;
+  setBits(used, 0, 40, ~0ull);
+  for (const FieldDesc &f : fieldsOf(insn.op)) {
+    uint64_t raw = getBits(w, f.lsb, f.width);
+    int64_t v = static_cast<int64_t>(raw);
+    if (f.isSigned && f.width < 64 && (raw >> (f.width - 1)) & 1u)
+      v = static_cast<int64_t>(raw | (~0ull << f.width));
+    insn.*f.member = v;
+    setBits(used, f.lsb, f.width, ~0ull);
+  }
+  if ((w.lo & ~used.lo) || (w.hi & ~used.hi))
+    return "reserved bits set for " + std::string(opcodeName(insn.op));
+  return "";
+}
+
+std::string validate(const Insn &insn, uint64_t dramBytes) {
+  if (insn.op == Opcode::SETREG && !regName(static_cast<unsigned>(insn.reg)))
+    return "unknown register " + std::to_string(insn.reg);
+  std::string err = checkTokens(insn);
+  if (!err.empty())
+    return err;
+  switch (insn.op) {
+  case Opcode::LOAD:
+    return checkDma(insn, dramBytes, true);
+  case Opcode::STORE:
+    return checkDma(insn, dramBytes, false);
+  case Opcode::GEMM: {
+    if (insn.inner < 1 || insn.outer < 1)
+      return "inner and outer must be >= 1";
+    int64_t actLast = insn.act + (insn.outer - 1) * insn.act_ostride + insn.inner;
+    if (actLast > memRows(0))
+      return rangeError("act", 0, insn.act, actLast - insn.act);
+    int64_t accLast = insn.acc + (insn.outer - 1) * insn.acc_ostride + insn.inner;
+    if (accLast > memRows(2))
+      return rangeError("acc", 2, insn.acc, accLast - insn.acc);
+    if (!inRange(1, insn.wgt, kDim))
+      return rangeError("wgt", 1, insn.wgt, kDim);
+    return "";
+  }
+  case Opcode::REQUANT:
+    if (insn.rows < 1)
+      return "rows must be >= 1";
+    if (!inRange(3, insn.dst, insn.rows))
+      return rangeError("dst", 3, insn.dst, insn.rows);
+    if (!inRange(2, insn.src, insn.rows))
+      return rangeError("src", 2, insn.src, insn.rows);
+    if (!inRange(2, insn.param, 2))
+      return rangeError("param", 2, insn.param, 2);
+    return "";
+  case Opcode::VADD:
+    if (insn.rows < 1)
+      return "rows must be >= 1";
+    if (!inRange(3, insn.dst, insn.rows))
+      return rangeError("dst", 3, insn.dst, insn.rows);
+    if (!inRange(3, insn.a, insn.rows))
+      return rangeError("a", 3, insn.a, insn.rows);
+    if (!inRange(3, insn.b, insn.rows))
+      return rangeError("b", 3, insn.b, insn.rows);
+    return "";
+  case Opcode::POOL:
+    if (insn.rows < 1)
+      return "rows must be >= 1";
+    if (!inRange(3, insn.dst, insn.rows))
+      return rangeError("dst", 3, insn.dst, insn.rows);
+    return "";
+  case Opcode::SETREG:
+  case Opcode::FENCE:
+  case Opcode::FINISH:
+    return "";
+  }
+  return "";
+}
+
+std::string checkProgram(const std::vector<Word> &program, uint64_t dramBytes,
+                         std::vector<Insn> &decoded) {
+  decoded.assign(program.size(), Insn());
+  for (size_t i = 0; i < program.size(); ++i) {
+    std::string err = decode(program[i], decoded[i]);
+    if (err.empty())
+      err = validate(decoded[i], dramBytes);
+    if (!err.empty())
+      return "instruction " + std::to_string(i) + ": " + err;
+  }
+  if (program.empty() || decoded.back().op != Opcode::FINISH)
+    return "instruction " + std::to_string(program.size()) + ": program does not end with finish";
+  return "";
+}
+
+std::string writeProgramFile(const std::string &path, const std::vector<Word> &program) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out)
+    return "cannot open '" + path + "' for writing";
+  uint32_t header[4] = {0x55504e45u /* "ENPU" */, EMBER_NPU_SPEC_VERSION,
+                        static_cast<uint32_t>(program.size()), EMBER_NPU_DIM};
+  out.write(reinterpret_cast<const char *>(header), sizeof header);
+  for (const Word &w : program) {
+    out.write(reinterpret_cast<const char *>(&w.lo), 8);
+    out.write(reinterpret_cast<const char *>(&w.hi), 8);
+  }
+  return out ? "" : "write to '" + path + "' failed";
+}
+
+std::string readProgramFile(const std::string &path, std::vector<Word> &program) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return "cannot open '" + path + "'";
+  uint32_t header[4];
+  if (!in.read(reinterpret_cast<char *>(header), sizeof header) || header[0] != 0x55504e45u)
+    return "'" + path + "' is not an NPU program (bad magic at offset 0)";
+  if (header[1] != EMBER_NPU_SPEC_VERSION)
+    return "'" + path + "' has spec version " + std::to_string(header[1]) + " (offset 4)";
+  if (header[3] != EMBER_NPU_DIM)
+    return "'" + path + "' was built for DIM " + std::to_string(header[3]) + ", this NPU has " +
+           std::to_string(EMBER_NPU_DIM) + " (offset 12)";
+  program.assign(header[2], Word());
+  for (uint32_t i = 0; i < header[2]; ++i) {
+    if (!in.read(reinterpret_cast<char *>(&program[i].lo), 8) ||
+        !in.read(reinterpret_cast<char *>(&program[i].hi), 8))
+      return "'" + path + "' truncated at instruction " + std::to_string(i) + " (offset " +
+             std::to_string(16 + 16 * i) + ")";
+  }
+  return "";
+}
+
+} // namespace ember::npu

@@ -1,0 +1,176 @@
+//===- Driver.cpp - The C device interface over the golden and SystemC models ===//
+#include "ember/npu/driver.h"
+
+#include "../golden/Golden.h"
+#include "../systemc/NpuModel.h"
+#include "ember/npu/Isa.h"
+
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+using namespace ember::npu;
+
+struct ember_npu_device {
+  ember_npu_config_t config;
+  std::string tracePath;
+  std::vector<uint8_t> dram;
+  std::vector<Word> program;
+  ember_npu_counters_t counters;
+  std::string lastError;
+  std::unique_ptr<GoldenMachine> golden;
+};
+
+namespace {
+bool gSystemCInUse = false;
+
+ember_npu_status_t setError(ember_npu_device_t *d, ember_npu_status_t s, std::string msg) {
+  d->lastError = std::move(msg);
+  return s;
+}
+} // namespace
+
+extern "C" {
+
+void ember_npu_config_init(ember_npu_config_t *config) {
+  std::memset(config, 0, sizeof *config);
+  config->struct_size = sizeof *config;
+  config->executor = EMBER_NPU_EXECUTOR_SYSTEMC;
+}
+
+ember_npu_status_t ember_npu_device_create(const ember_npu_config_t *config,
+                                           ember_npu_device_t **out_device) {
+  if (!config || !out_device || config->struct_size < sizeof(ember_npu_config_t))
+    return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  if (config->executor == EMBER_NPU_EXECUTOR_RTL)
+    return EMBER_NPU_STATUS_UNSUPPORTED;
+  if (config->executor == EMBER_NPU_EXECUTOR_SYSTEMC) {
+    if (gSystemCInUse)
+      return EMBER_NPU_STATUS_BUSY;
+    gSystemCInUse = true;
+  } else if (config->executor != EMBER_NPU_EXECUTOR_GOLDEN) {
+    return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  }
+  auto *d = new (std::nothrow) ember_npu_device();
+  if (!d)
+    return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  d->config = *config;
+  if (config->trace_path)
+    d->tracePath = config->trace_path;
+  d->config.trace_path = nullptr;
+  uint64_t bytes = config->dram_bytes ? config->dram_bytes : EMBER_NPU_DRAM_BYTES_DEFAULT;
+  d->dram.assign(bytes, 0);
+  std::memset(&d->counters, 0, sizeof d->counters);
+  d->counters.struct_size = sizeof d->counters;
+  if (config->executor == EMBER_NPU_EXECUTOR_GOLDEN)
+    d->golden = std::make_unique<GoldenMachine>();
+  *out_device = d;
+  return EMBER_NPU_STATUS_OK;
+}
+
+void ember_npu_device_destroy(ember_npu_device_t *device) {
+  if (!device)
+    return;
+  if (device->config.executor == EMBER_NPU_EXECUTOR_SYSTEMC)
+    gSystemCInUse = false;
+  delete device;
+}
+
+const char *ember_npu_device_last_error(const ember_npu_device_t *device) {
+  return device ? device->lastError.c_str() : "null device";
+}
+
+ember_npu_status_t ember_npu_dram_write(ember_npu_device_t *d, uint64_t addr, const void *data,
+                                        size_t bytes) {
+  if (!d || (!data && bytes) || addr > d->dram.size() || bytes > d->dram.size() - addr)
+    return d ? setError(d, EMBER_NPU_STATUS_INVALID_ARGUMENT, "DRAM write out of range")
+             : EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  if (bytes)
+    std::memcpy(d->dram.data() + addr, data, bytes);
+  return EMBER_NPU_STATUS_OK;
+}
+
+ember_npu_status_t ember_npu_dram_read(ember_npu_device_t *d, uint64_t addr, void *data,
+                                       size_t bytes) {
+  if (!d || (!data && bytes) || addr > d->dram.size() || bytes > d->dram.size() - addr)
+    return d ? setError(d, EMBER_NPU_STATUS_INVALID_ARGUMENT, "DRAM read out of range")
+             : EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  if (bytes)
+    std::memcpy(data, d->dram.data() + addr, bytes);
+  return EMBER_NPU_STATUS_OK;
+}
+
+ember_npu_status_t ember_npu_sram_read(ember_npu_device_t *d, uint32_t mem, uint32_t row,
+                                       void *data, uint32_t rows) {
+  if (!d || mem >= static_cast<uint32_t>(kNumMems) || !data ||
+      uint64_t(row) + rows > static_cast<uint64_t>(memRows(static_cast<int>(mem))))
+    return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  int m = static_cast<int>(mem);
+  const uint8_t *base = d->golden ? d->golden->sram(m) : SystemCModel::instance().sram(m);
+  std::memcpy(data, base + size_t(row) * memRowBytes(m), size_t(rows) * memRowBytes(m));
+  return EMBER_NPU_STATUS_OK;
+}
+
+ember_npu_status_t ember_npu_program_load(ember_npu_device_t *d, const void *insns,
+                                          size_t count) {
+  if (!d || (!insns && count))
+    return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  d->program.assign(count, Word());
+  const uint8_t *p = static_cast<const uint8_t *>(insns);
+  for (size_t i = 0; i < count; ++i) {
+    std::memcpy(&d->program[i].lo, p + 16 * i, 8);
+    std::memcpy(&d->program[i].hi, p + 16 * i + 8, 8);
+  }
+  return EMBER_NPU_STATUS_OK;
+}
+
+ember_npu_status_t ember_npu_run(ember_npu_device_t *d) {
+  if (!d)
+    return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  std::memset(&d->counters, 0, sizeof d->counters);
+  d->counters.struct_size = sizeof d->counters;
+  std::vector<Insn> decoded;
+  std::string err = checkProgram(d->program, d->dram.size(), decoded);
+  if (!err.empty())
+    return setError(d, EMBER_NPU_STATUS_BAD_PROGRAM, err);
+  if (d->golden) {
+    d->golden->reset();
+    err = d->golden->run(decoded, d->dram, d->counters);
+  } else {
+    DramTiming t;
+    if (d->config.dram_bytes_per_cycle)
+      t.bytesPerCycle = d->config.dram_bytes_per_cycle;
+    if (d->config.dram_latency_cycles || d->config.dram_zero_latency)
+      t.latencyCycles = d->config.dram_latency_cycles;
+    if (d->config.dram_burst_bytes)
+      t.burstBytes = d->config.dram_burst_bytes;
+    SimResult r = SystemCModel::instance().run(decoded, d->dram.data(), d->dram.size(), t);
+    uint32_t size = d->counters.struct_size;
+    d->counters = r.counters;
+    d->counters.struct_size = size;
+    err = r.error;
+    if (err.empty() && !d->tracePath.empty()) {
+      std::string terr = writeChromeTrace(d->tracePath, r);
+      if (!terr.empty())
+        return setError(d, EMBER_NPU_STATUS_INVALID_ARGUMENT, terr);
+    }
+  }
+  if (!err.empty())
+    return setError(d, EMBER_NPU_STATUS_EXEC_ERROR, err);
+  d->lastError.clear();
+  return EMBER_NPU_STATUS_OK;
+}
+
+ember_npu_status_t ember_npu_counters_read(const ember_npu_device_t *d,
+                                           ember_npu_counters_t *out) {
+  if (!d || !out || out->struct_size < sizeof(ember_npu_counters_t))
+    return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  uint32_t size = out->struct_size;
+  *out = d->counters;
+  out->struct_size = size;
+  return EMBER_NPU_STATUS_OK;
+}
+
+} // extern "C"

@@ -1,0 +1,134 @@
+//===- Arith.h - Bit-exact scalar arithmetic of the NPU VECTOR unit -------===//
+//
+// TFLite integer conventions: Q31 multiplier + power-of-two shift (positive = left), zero points,
+// clamping. Every model (golden, SystemC, RTL testbench) uses these definitions.
+//
+//===----------------------------------------------------------------------===//
+#ifndef EMBER_NPU_ARITH_H
+#define EMBER_NPU_ARITH_H
+
+#include "ember/npu/Isa.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+namespace ember::npu {
+
+inline int32_t wrapAdd(int32_t a, int32_t b) {
+  return static_cast<int32_t>(static_cast<uint32_t>(a) + static_cast<uint32_t>(b));
+}
+
+inline int32_t wrapShl(int32_t a, int s) {
+  return static_cast<int32_t>(static_cast<uint32_t>(a) << s);
+}
+
+/// gemmlowp SaturatingRoundingDoublingHighMul.
+inline int32_t srdhm(int32_t a, int32_t b) {
+  if (a == b && a == std::numeric_limits<int32_t>::min())
+    return std::numeric_limits<int32_t>::max();
+  int64_t ab = static_cast<int64_t>(a) * static_cast<int64_t>(b);
+  int64_t nudge = ab >= 0 ? (1ll << 30) : (1 - (1ll << 30));
+  return static_cast<int32_t>((ab + nudge) / (1ll << 31));
+}
+
+/// gemmlowp RoundingDivideByPOT, exponent in [0, 31].
+inline int32_t rdbpot(int32_t x, int exponent) {
+  int32_t mask = static_cast<int32_t>((1ll << exponent) - 1);
+  int32_t remainder = x & mask;
+  int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/// TFLite MultiplyByQuantizedMultiplier; the shift is clamped to [-31, 31] and the left shift
+/// wraps (hardware semantics), so every input has a defined result.
+inline int32_t mbqm(int32_t x, int32_t mult, int32_t shift) {
+  int s = static_cast<int>(std::clamp<int32_t>(shift, -31, 31));
+  int left = s > 0 ? s : 0;
+  int right = s > 0 ? 0 : -s;
+  return rdbpot(srdhm(wrapShl(x, left), mult), right);
+}
+
+inline int8_t clampI8(int32_t v, int32_t lo, int32_t hi) {
+  int32_t r = std::max(lo, std::min(hi, v));
+  return static_cast<int8_t>(std::max(-128, std::min(127, r)));
+}
+
+/// REQUANT of one accumulator element.
+inline int8_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo,
+                         int32_t hi) {
+  return clampI8(wrapAdd(mbqm(acc, mult, shift), zp), lo, hi);
+}
+
+struct AddParams {
+  int lshift;
+  int32_t aZp, aMult, aShift, bZp, bMult, bShift, outMult, outShift, outZp, lo, hi;
+};
+
+inline AddParams addParamsFromRegs(const int32_t *regs) {
+  AddParams p;
+  p.lshift = regs[EMBER_NPU_REG_ADD_LSHIFT] & 31;
+  p.aZp = regs[EMBER_NPU_REG_ADD_A_ZP];
+  p.aMult = regs[EMBER_NPU_REG_ADD_A_MULT];
+  p.aShift = regs[EMBER_NPU_REG_ADD_A_SHIFT];
+  p.bZp = regs[EMBER_NPU_REG_ADD_B_ZP];
+  p.bMult = regs[EMBER_NPU_REG_ADD_B_MULT];
+  p.bShift = regs[EMBER_NPU_REG_ADD_B_SHIFT];
+  p.outMult = regs[EMBER_NPU_REG_ADD_OUT_MULT];
+  p.outShift = regs[EMBER_NPU_REG_ADD_OUT_SHIFT];
+  p.outZp = regs[EMBER_NPU_REG_ADD_OUT_ZP];
+  p.lo = regs[EMBER_NPU_REG_ADD_MIN];
+  p.hi = regs[EMBER_NPU_REG_ADD_MAX];
+  return p;
+}
+
+/// TFLite quantized elementwise add of one element pair.
+inline int8_t quantAdd(int8_t a, int8_t b, const AddParams &p) {
+  int32_t sa = mbqm(wrapShl(wrapAdd(a, -p.aZp), p.lshift), p.aMult, p.aShift);
+  int32_t sb = mbqm(wrapShl(wrapAdd(b, -p.bZp), p.lshift), p.bMult, p.bShift);
+  return clampI8(wrapAdd(mbqm(wrapAdd(sa, sb), p.outMult, p.outShift), p.outZp), p.lo, p.hi);
+}
+
+struct PoolGeom {
+  int64_t kh, kw, stride, inW, outW;
+};
+
+inline PoolGeom poolGeomFromRegs(const int32_t *regs) {
+  return PoolGeom{regs[EMBER_NPU_REG_POOL_KH], regs[EMBER_NPU_REG_POOL_KW],
+                  regs[EMBER_NPU_REG_POOL_STRIDE], regs[EMBER_NPU_REG_POOL_IN_W],
+                  regs[EMBER_NPU_REG_POOL_OUT_W]};
+}
+
+/// Input row (relative to src) of output row i, window tap (ky, kx).
+inline int64_t poolInputRow(const PoolGeom &g, int64_t i, int64_t ky, int64_t kx) {
+  int64_t oy = i / g.outW, ox = i % g.outW;
+  return (oy * g.stride + ky) * g.inW + ox * g.stride + kx;
+}
+
+/// Checks the POOL geometry registers against an instruction; empty string if valid.
+/// `span` receives the number of input rows read (from src).
+inline std::string checkPool(const Insn &insn, const PoolGeom &g, int64_t &span) {
+  if (g.kh < 1 || g.kw < 1 || g.stride < 1 || g.inW < 1 || g.outW < 1)
+    return "POOL_KH/KW/STRIDE/IN_W/OUT_W registers must be >= 1";
+  if (g.kh > 16 || g.kw > 16 || g.stride > 16 || g.inW > 4096 || g.outW > 4096)
+    return "POOL geometry registers too large";
+  int64_t last = poolInputRow(g, insn.rows - 1, g.kh - 1, g.kw - 1);
+  int64_t lineEnd = (insn.rows / g.outW) * g.outW - 1; // last output with ox == outW - 1
+  if (lineEnd >= 0)
+    last = std::max(last, poolInputRow(g, lineEnd, g.kh - 1, g.kw - 1));
+  span = last + 1;
+  if (insn.src < 0 || insn.src + span > memRows(EMBER_NPU_MEM_OUT))
+    return "pool reads src rows [" + std::to_string(insn.src) + ", " +
+           std::to_string(insn.src + span) + ") out of range of OUT";
+  return "";
+}
+
+/// Average of a pooling window sum, TFLite rounding (half away from zero).
+inline int8_t poolAverage(int32_t sum, int32_t count) {
+  int32_t r = (sum + (sum > 0 ? count / 2 : -count / 2)) / count;
+  return clampI8(r, -128, 127);
+}
+
+} // namespace ember::npu
+
+#endif // EMBER_NPU_ARITH_H

@@ -1,0 +1,106 @@
+//===- Isa.h - Ember NPU instruction set (generated tables + codec) -------===//
+//
+// Instructions are 128 bits. The field layout, opcodes, registers and SRAM sizes all come from
+// the generated NpuSpec.h (hw/spec/npu.json); this header only adds C++ types around them.
+//
+//===----------------------------------------------------------------------===//
+#ifndef EMBER_NPU_ISA_H
+#define EMBER_NPU_ISA_H
+
+#include "ember/npu/NpuSpec.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ember::npu {
+
+constexpr int kDim = EMBER_NPU_DIM;
+constexpr int kNumEngines = EMBER_NPU_NUM_ENGINES;
+constexpr int kNumMems = EMBER_NPU_NUM_MEMS;
+constexpr int kNumChannels = kNumEngines * kNumEngines;
+
+enum class Opcode : uint8_t {
+#define X(name, value, engine) name = value,
+  EMBER_NPU_OPCODE_LIST(X)
+#undef X
+};
+
+/// Execution units. Fetch handles FENCE/FINISH itself.
+enum class Engine : uint8_t {
+#define X(name, id) name = id,
+  EMBER_NPU_ENGINE_LIST(X)
+#undef X
+  Fetch = kNumEngines
+};
+
+enum class Mem : uint8_t {
+#define X(name, id, rows, elemBytes) name = id,
+  EMBER_NPU_MEM_LIST(X)
+#undef X
+};
+
+/// One raw instruction: bits [0,64) in lo, [64,128) in hi.
+struct Word {
+  uint64_t lo = 0;
+  uint64_t hi = 0;
+  bool operator==(const Word &o) const { return lo == o.lo && hi == o.hi; }
+  bool operator!=(const Word &o) const { return !(*this == o); }
+};
+
+/// A decoded instruction. Only the fields of `op` are meaningful; the others stay zero.
+struct Insn {
+  Opcode op = Opcode::FINISH;
+  uint32_t wait = 0;
+  uint32_t signal = 0;
+#define X(name) int64_t name = 0;
+  EMBER_NPU_FIELD_NAME_LIST(X)
+#undef X
+};
+
+struct FieldDesc {
+  const char *name;
+  unsigned lsb;
+  unsigned width;
+  bool isSigned;
+  int64_t Insn::*member;
+};
+
+/// Operand fields of `op`, in assembly order.
+const std::vector<FieldDesc> &fieldsOf(Opcode op);
+const char *opcodeName(Opcode op);
+bool opcodeFromName(const std::string &name, Opcode &op);
+bool isKnownOpcode(unsigned value);
+const char *engineName(Engine e);
+const char *memName(int mem);
+int memRows(int mem);
+int memRowBytes(int mem);
+/// Register name for `id`, or nullptr if the id is not a register.
+const char *regName(unsigned id);
+/// Owning engine of register `id` (only valid when regName(id) != nullptr).
+Engine regEngine(unsigned id);
+bool regFromName(const std::string &name, unsigned &id);
+Engine engineOf(const Insn &insn);
+std::string channelName(int ch);
+
+uint64_t getBits(const Word &w, unsigned lsb, unsigned width);
+void setBits(Word &w, unsigned lsb, unsigned width, uint64_t value);
+
+Word encode(const Insn &insn);
+/// Decodes `w`; returns an empty string or the reason it is not a valid encoding.
+std::string decode(const Word &w, Insn &insn);
+/// Static checks of one instruction against the spec and a DRAM of `dramBytes` bytes:
+/// token masks legal for the engine, SRAM and DRAM ranges, sizes. Empty string if valid.
+std::string validate(const Insn &insn, uint64_t dramBytes);
+
+/// Decodes and validates a whole program; on error returns "instruction <i>: <cause>".
+std::string checkProgram(const std::vector<Word> &program, uint64_t dramBytes,
+                         std::vector<Insn> &decoded);
+
+// Program files: 16-byte header ("ENPU", version, insn count, DIM) + 16 bytes per instruction.
+std::string writeProgramFile(const std::string &path, const std::vector<Word> &program);
+std::string readProgramFile(const std::string &path, std::vector<Word> &program);
+
+} // namespace ember::npu
+
+#endif // EMBER_NPU_ISA_H

@@ -1,0 +1,649 @@
+//===- NpuModel.cpp - SystemC/TLM-2.0 approximately-timed NPU model -------===//
+#include "NpuModel.h"
+
+#include "ember/npu/Arith.h"
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/multi_passthrough_initiator_socket.h>
+#include <tlm_utils/multi_passthrough_target_socket.h>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <fstream>
+
+// libsystemc's main() needs an sc_main; Ember's executables have their own main().
+int sc_main(int, char **) { return 0; }
+
+namespace ember::npu {
+
+using sc_core::sc_event;
+using sc_core::sc_module_name;
+using sc_core::sc_time;
+using sc_core::SC_NS;
+using sc_core::SC_ZERO_TIME;
+
+namespace {
+
+const sc_time kCycle(1, SC_NS);
+
+uint64_t toCycles(const sc_time &t) { return static_cast<uint64_t>(t / kCycle + 0.5); }
+
+/// Address map seen through the router: DRAM at 0, scratchpad m at (m + 1) << 32.
+constexpr uint64_t kSramBase = 1ull << 32;
+uint64_t sramAddr(int mem, int64_t row) {
+  return kSramBase * static_cast<uint64_t>(mem + 1) +
+         static_cast<uint64_t>(row) * static_cast<uint64_t>(memRowBytes(mem));
+}
+
+struct Abort {};
+
+} // namespace
+
+/// DRAM target: a single channel with bandwidth, latency and burst limit. Transactions carry the
+/// issue time in `delay` (loosely-timed annotation); the returned delay is the completion time.
+class DramTarget : public sc_core::sc_module {
+public:
+  tlm_utils::simple_target_socket<DramTarget> socket;
+  uint8_t *data = nullptr;
+  uint64_t bytes = 0;
+  DramTiming timing;
+  sc_time busyUntil = SC_ZERO_TIME;
+
+  explicit DramTarget(sc_module_name name) : sc_module(name), socket("socket") {
+    socket.register_b_transport(this, &DramTarget::bTransport);
+  }
+
+  void bTransport(tlm::tlm_generic_payload &p, sc_time &delay) {
+    uint64_t addr = p.get_address();
+    unsigned len = p.get_data_length();
+    if (addr + len > bytes || len > timing.burstBytes) {
+      p.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+      return;
+    }
+    if (p.is_read())
+      std::memcpy(p.get_data_ptr(), data + addr, len);
+    else
+      std::memcpy(data + addr, p.get_data_ptr(), len);
+    sc_time issue = sc_core::sc_time_stamp() + delay;
+    sc_time start = issue > busyUntil ? issue : busyUntil;
+    uint64_t occupancy = (len + timing.bytesPerCycle - 1) / timing.bytesPerCycle;
+    busyUntil = start + kCycle * static_cast<double>(occupancy);
+    delay = busyUntil + kCycle * static_cast<double>(timing.latencyCycles) -
+            sc_core::sc_time_stamp();
+    p.set_response_status(tlm::TLM_OK_RESPONSE);
+  }
+};
+
+/// A scratchpad. Access time is part of each engine's cost model, so no delay is added here.
+class SramTarget : public sc_core::sc_module {
+public:
+  tlm_utils::simple_target_socket<SramTarget> socket;
+  std::vector<uint8_t> storage;
+
+  SramTarget(sc_module_name name, size_t bytes) : sc_module(name), socket("socket") {
+    storage.assign(bytes, 0);
+    socket.register_b_transport(this, &SramTarget::bTransport);
+  }
+
+  void bTransport(tlm::tlm_generic_payload &p, sc_time &) {
+    uint64_t addr = p.get_address();
+    unsigned len = p.get_data_length();
+    if (addr + len > storage.size()) {
+      p.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+      return;
+    }
+    if (p.is_read())
+      std::memcpy(p.get_data_ptr(), storage.data() + addr, len);
+    else
+      std::memcpy(storage.data() + addr, p.get_data_ptr(), len);
+    p.set_response_status(tlm::TLM_OK_RESPONSE);
+  }
+};
+
+/// Interconnect: every engine initiator to DRAM and the four scratchpads.
+class Router : public sc_core::sc_module {
+public:
+  tlm_utils::multi_passthrough_target_socket<Router> targetSocket;
+  tlm_utils::multi_passthrough_initiator_socket<Router> initSocket; // [0]=DRAM, [1+m]=SRAM m
+
+  explicit Router(sc_module_name name)
+      : sc_module(name), targetSocket("target"), initSocket("init") {
+    targetSocket.register_b_transport(this, &Router::bTransport);
+  }
+
+  void bTransport(int, tlm::tlm_generic_payload &p, sc_time &delay) {
+    uint64_t addr = p.get_address();
+    unsigned port = static_cast<unsigned>(addr >> 32);
+    if (port > static_cast<unsigned>(kNumMems)) {
+      p.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+      return;
+    }
+    p.set_address(addr & 0xffffffffull);
+    initSocket[port]->b_transport(p, delay);
+    p.set_address(addr);
+  }
+};
+
+class EngineModule;
+
+/// The NPU: fetch, token channels, per-engine instruction queues, memories.
+class NpuTop : public sc_core::sc_module {
+public:
+  SC_HAS_PROCESS(NpuTop);
+  explicit NpuTop(sc_module_name name);
+
+  // Run state.
+  const std::vector<Insn> *program = nullptr;
+  SimResult *result = nullptr;
+  bool runPending = false;
+  bool finished = false;
+  bool aborting = false;
+  sc_time startTime;
+  sc_event startEv, abortEv, engineDoneEv;
+  std::array<int, kNumChannels> tokens{};
+  std::array<sc_event, kNumChannels> tokenEv;
+  std::array<std::deque<uint32_t>, kNumEngines> queues;
+  std::array<sc_event, kNumEngines> queueEv;
+  std::array<bool, kNumEngines> active{};
+  std::array<std::string, kNumEngines> blockedOn; // why an engine is waiting (deadlock report)
+  std::array<int64_t, kNumEngines> blockedInsn{};
+  std::array<int32_t, EMBER_NPU_NUM_REGS> regs{};
+
+  DramTarget dram;
+  std::vector<SramTarget *> srams;
+  Router router;
+  std::vector<EngineModule *> engines;
+
+  void waitOn(const sc_event &ev) {
+    sc_core::wait(ev | abortEv);
+    if (aborting)
+      throw Abort();
+  }
+  void fail(const std::string &msg) {
+    if (result->error.empty())
+      result->error = msg;
+    aborting = true;
+    abortEv.notify(SC_ZERO_TIME);
+    throw Abort();
+  }
+  uint64_t now() const { return toCycles(sc_core::sc_time_stamp() - startTime); }
+
+private:
+  void fetchThread();
+  bool drained() const {
+    for (int e = 0; e < kNumEngines; ++e)
+      if (active[e] || !queues[e].empty())
+        return false;
+    return true;
+  }
+};
+
+/// One execution engine: pops its queue, waits for tokens, executes, signals tokens.
+class EngineModule : public sc_core::sc_module {
+public:
+  SC_HAS_PROCESS(EngineModule);
+  tlm_utils::simple_initiator_socket<EngineModule> socket;
+
+  EngineModule(sc_module_name name, NpuTop &top, Engine kind)
+      : sc_module(name), socket("socket"), top_(top), kind_(kind), id_(static_cast<int>(kind)) {
+    SC_THREAD(thread);
+  }
+
+private:
+  NpuTop &top_;
+  Engine kind_;
+  int id_;
+  std::vector<uint8_t> buf_, buf2_;
+  std::vector<int32_t> accBuf_;
+  std::vector<int16_t> wgt16_;
+
+  void thread();
+  void runOne(uint32_t index);
+  uint64_t execute(const Insn &insn, uint32_t index, uint64_t &dramStall);
+  uint64_t dmaLoad(const Insn &insn, uint64_t &dramStall);
+  uint64_t dmaStore(const Insn &insn, uint64_t &dramStall);
+  uint64_t gemm(const Insn &insn);
+  uint64_t vector(const Insn &insn, uint32_t index);
+
+  void access(tlm::tlm_command cmd, uint64_t addr, void *ptr, size_t len, sc_time &delay) {
+    tlm::tlm_generic_payload p;
+    p.set_command(cmd);
+    p.set_address(addr);
+    p.set_data_ptr(static_cast<unsigned char *>(ptr));
+    p.set_data_length(static_cast<unsigned>(len));
+    p.set_streaming_width(static_cast<unsigned>(len));
+    p.set_byte_enable_ptr(nullptr);
+    p.set_dmi_allowed(false);
+    p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    socket->b_transport(p, delay);
+    if (p.get_response_status() != tlm::TLM_OK_RESPONSE)
+      top_.fail("internal: TLM access error at address " + std::to_string(addr));
+  }
+  void sramRead(int mem, int64_t row, void *ptr, int64_t rows) {
+    sc_time d = SC_ZERO_TIME;
+    access(tlm::TLM_READ_COMMAND, sramAddr(mem, row), ptr,
+           static_cast<size_t>(rows * memRowBytes(mem)), d);
+  }
+  void sramWrite(int mem, int64_t row, const void *ptr, int64_t rows) {
+    sc_time d = SC_ZERO_TIME;
+    access(tlm::TLM_WRITE_COMMAND, sramAddr(mem, row), const_cast<void *>(ptr),
+           static_cast<size_t>(rows * memRowBytes(mem)), d);
+  }
+  /// Streams [addr, addr+len) to/from DRAM in bursts issued back to back from local time
+  /// `issue`; returns the completion time of the last burst (local offset).
+  sc_time dramStream(tlm::tlm_command cmd, uint64_t addr, uint8_t *ptr, uint64_t len,
+                     sc_time &issue) {
+    sc_time done = issue;
+    uint32_t burst = top_.dram.timing.burstBytes;
+    sc_time latency = kCycle * static_cast<double>(top_.dram.timing.latencyCycles);
+    while (len) {
+      // Bursts never cross a burst-aligned boundary, like an AXI master.
+      uint64_t n = std::min<uint64_t>(len, burst - addr % burst);
+      sc_time d = issue;
+      access(cmd, addr, ptr, n, d);
+      if (d > done)
+        done = d;
+      if (d - latency > issue)
+        issue = d - latency; // the channel is free again once this burst has streamed
+      addr += n;
+      ptr += n;
+      len -= n;
+    }
+    return done;
+  }
+};
+
+NpuTop::NpuTop(sc_module_name name) : sc_module(name), dram("dram"), router("router") {
+  router.initSocket.bind(dram.socket);
+  for (int m = 0; m < kNumMems; ++m) {
+    std::string n = std::string("sram_") + memName(m);
+    srams.push_back(new SramTarget(n.c_str(), static_cast<size_t>(memRows(m)) * memRowBytes(m)));
+    router.initSocket.bind(srams.back()->socket);
+  }
+  for (int e = 0; e < kNumEngines; ++e) {
+    std::string n = std::string("engine_") + engineName(static_cast<Engine>(e));
+    engines.push_back(new EngineModule(n.c_str(), *this, static_cast<Engine>(e)));
+    engines.back()->socket.bind(router.targetSocket);
+  }
+  SC_THREAD(fetchThread);
+}
+
+void NpuTop::fetchThread() {
+  for (;;) {
+    try {
+      while (!runPending)
+        sc_core::wait(startEv);
+      runPending = false;
+      const std::vector<Insn> &prog = *program;
+      for (uint32_t i = 0; i < prog.size(); ++i) {
+        const Insn &insn = prog[i];
+        Engine e = engineOf(insn);
+        if (e == Engine::Fetch) {
+          // FENCE and FINISH: wait until every engine has drained.
+          while (!drained()) {
+            blockedOn[0] = "";
+            waitOn(engineDoneEv);
+          }
+          result->counters.insns++;
+          if (insn.op == Opcode::FINISH) {
+            finished = true;
+            break;
+          }
+          continue;
+        }
+        int eng = static_cast<int>(e);
+        while (queues[eng].size() >= EMBER_NPU_INSN_QUEUE_DEPTH)
+          waitOn(queueEv[eng]);
+        queues[eng].push_back(i);
+        queueEv[eng].notify(SC_ZERO_TIME);
+      }
+      result->counters.cycles = now();
+    } catch (Abort &) {
+    }
+  }
+}
+
+void EngineModule::thread() {
+  for (;;) {
+    try {
+      for (;;) {
+        if (top_.aborting)
+          top_.queues[id_].clear();
+        while (top_.queues[id_].empty())
+          top_.waitOn(top_.queueEv[id_]);
+        uint32_t index = top_.queues[id_].front();
+        top_.queues[id_].pop_front();
+        top_.queueEv[id_].notify(SC_ZERO_TIME);
+        top_.active[id_] = true;
+        runOne(index);
+        top_.active[id_] = false;
+        top_.engineDoneEv.notify(SC_ZERO_TIME);
+      }
+    } catch (Abort &) {
+      top_.active[id_] = false;
+      top_.queues[id_].clear();
+    }
+  }
+}
+
+void EngineModule::runOne(uint32_t index) {
+  const Insn &insn = (*top_.program)[index];
+  ember_npu_counters_t &c = top_.result->counters;
+  uint64_t *stallToken[] = {&c.load_stall_token, &c.gemm_stall_token, &c.vector_stall_token,
+                            &c.store_stall_token};
+  uint64_t *busy[] = {&c.load_busy, &c.gemm_busy, &c.vector_busy, &c.store_busy};
+  uint64_t t0 = top_.now();
+  top_.blockedInsn[id_] = index;
+  for (int ch = 0; ch < kNumChannels; ++ch) {
+    if (!((insn.wait >> ch) & 1u))
+      continue;
+    while (top_.tokens[ch] == 0) {
+      top_.blockedOn[id_] = "waits for a token on " + channelName(ch);
+      top_.waitOn(top_.tokenEv[ch]);
+    }
+    --top_.tokens[ch];
+    top_.tokenEv[ch].notify(SC_ZERO_TIME);
+  }
+  top_.blockedOn[id_].clear();
+  uint64_t start = top_.now();
+  uint64_t dramStall = 0;
+  uint64_t cycles = execute(insn, index, dramStall);
+  sc_core::wait(kCycle * static_cast<double>(cycles));
+  if (top_.aborting)
+    throw Abort();
+  uint64_t end = top_.now();
+  *busy[id_] += end - start;
+  if (kind_ == Engine::LOAD)
+    c.load_stall_dram += dramStall;
+  else if (kind_ == Engine::STORE)
+    c.store_stall_dram += dramStall;
+  top_.result->busy[id_].push_back(BusyInterval{start, end, index, insn.op});
+  uint64_t t1 = top_.now();
+  for (int ch = 0; ch < kNumChannels; ++ch) {
+    if (!((insn.signal >> ch) & 1u))
+      continue;
+    while (top_.tokens[ch] >= EMBER_NPU_TOKEN_FIFO_DEPTH) {
+      top_.blockedOn[id_] = "waits for space on token channel " + channelName(ch);
+      top_.waitOn(top_.tokenEv[ch]);
+    }
+    ++top_.tokens[ch];
+    top_.tokenEv[ch].notify(SC_ZERO_TIME);
+  }
+  top_.blockedOn[id_].clear();
+  *stallToken[id_] += (start - t0) + (top_.now() - t1);
+  c.insns++;
+}
+
+uint64_t EngineModule::execute(const Insn &insn, uint32_t index, uint64_t &dramStall) {
+  switch (insn.op) {
+  case Opcode::LOAD:
+    return dmaLoad(insn, dramStall);
+  case Opcode::STORE:
+    return dmaStore(insn, dramStall);
+  case Opcode::GEMM:
+    return gemm(insn);
+  case Opcode::REQUANT:
+  case Opcode::VADD:
+  case Opcode::POOL:
+    return vector(insn, index);
+  case Opcode::SETREG:
+    top_.regs[insn.reg] = static_cast<int32_t>(insn.value);
+    return EMBER_NPU_SETREG_CYCLES;
+  case Opcode::FENCE:
+  case Opcode::FINISH:
+    return 0;
+  }
+  return 0;
+}
+
+uint64_t EngineModule::dmaLoad(const Insn &insn, uint64_t &dramStall) {
+  int mem = static_cast<int>(insn.mem);
+  int64_t rowBytes = memRowBytes(mem);
+  int64_t w = insn.pad_left + insn.xsize + insn.pad_right;
+  int64_t h = insn.pad_top + insn.ysize + insn.pad_bottom;
+  buf_.resize(static_cast<size_t>(h * w * rowBytes));
+  // Padding rows first (pad value is the LOAD engine's PAD_VALUE register).
+  int32_t pad = static_cast<int8_t>(top_.regs[EMBER_NPU_REG_PAD_VALUE] & 0xff);
+  if (mem == EMBER_NPU_MEM_ACC) {
+    for (size_t e = 0; e < buf_.size(); e += 4)
+      std::memcpy(&buf_[e], &pad, 4);
+  } else {
+    std::memset(buf_.data(), pad & 0xff, buf_.size());
+  }
+  sc_time issue = SC_ZERO_TIME, done = SC_ZERO_TIME;
+  for (int64_t y = 0; y < insn.ysize; ++y) {
+    uint8_t *dst = &buf_[static_cast<size_t>(((insn.pad_top + y) * w + insn.pad_left) * rowBytes)];
+    uint64_t src = static_cast<uint64_t>(insn.dram + y * insn.stride * rowBytes);
+    sc_time d = dramStream(tlm::TLM_READ_COMMAND, src, dst,
+                           static_cast<uint64_t>(insn.xsize * rowBytes), issue);
+    if (d > done)
+      done = d;
+  }
+  sramWrite(mem, insn.sram, buf_.data(), h * w);
+  uint64_t bytes = static_cast<uint64_t>(insn.ysize * insn.xsize * rowBytes);
+  top_.result->counters.load_bytes += bytes;
+  uint64_t own = static_cast<uint64_t>(h * w) / EMBER_NPU_SRAM_ROWS_PER_CYCLE +
+                 EMBER_NPU_DMA_ISSUE_OVERHEAD_CYCLES;
+  uint64_t dramDone = toCycles(done) + EMBER_NPU_DMA_ISSUE_OVERHEAD_CYCLES;
+  dramStall = dramDone > own ? dramDone - own : 0;
+  return std::max(own, dramDone);
+}
+
+uint64_t EngineModule::dmaStore(const Insn &insn, uint64_t &dramStall) {
+  int mem = static_cast<int>(insn.mem);
+  int64_t rowBytes = memRowBytes(mem);
+  int64_t rows = insn.ysize * insn.xsize;
+  buf_.resize(static_cast<size_t>(rows * rowBytes));
+  sramRead(mem, insn.sram, buf_.data(), rows);
+  sc_time issue = SC_ZERO_TIME, done = SC_ZERO_TIME;
+  for (int64_t y = 0; y < insn.ysize; ++y) {
+    uint64_t dst = static_cast<uint64_t>(insn.dram + y * insn.stride * rowBytes);
+    sc_time d = dramStream(tlm::TLM_WRITE_COMMAND, dst, &buf_[y * insn.xsize * rowBytes],
+                           static_cast<uint64_t>(insn.xsize * rowBytes), issue);
+    if (d > done)
+      done = d;
+  }
+  top_.result->counters.store_bytes += static_cast<uint64_t>(rows * rowBytes);
+  uint64_t own = static_cast<uint64_t>(rows) / EMBER_NPU_SRAM_ROWS_PER_CYCLE +
+                 EMBER_NPU_DMA_ISSUE_OVERHEAD_CYCLES;
+  uint64_t dramDone = toCycles(done) + EMBER_NPU_DMA_ISSUE_OVERHEAD_CYCLES;
+  dramStall = dramDone > own ? dramDone - own : 0;
+  return std::max(own, dramDone);
+}
+
+uint64_t EngineModule::gemm(const Insn &insn) {
+  // Weight-stationary DIM x DIM array: the tile is preloaded into shadow registers while the
+  // previous instruction streams, so an instruction costs max(rows, DIM) + issue overhead.
+  buf2_.resize(kDim * kDim);
+  sramRead(EMBER_NPU_MEM_WGT, insn.wgt, buf2_.data(), kDim);
+  wgt16_.resize(kDim * kDim);
+  for (int e = 0; e < kDim * kDim; ++e)
+    wgt16_[e] = static_cast<int8_t>(buf2_[e]);
+  int64_t n = insn.inner;
+  buf_.resize(static_cast<size_t>(n * kDim));
+  accBuf_.resize(static_cast<size_t>(n * kDim));
+  for (int64_t o = 0; o < insn.outer; ++o) {
+    int64_t ar = insn.act + o * insn.act_ostride, cr = insn.acc + o * insn.acc_ostride;
+    sramRead(EMBER_NPU_MEM_ACT, ar, buf_.data(), n);
+    if (insn.reset)
+      std::fill(accBuf_.begin(), accBuf_.end(), 0);
+    else
+      sramRead(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      int16_t a[kDim];
+      for (int k = 0; k < kDim; ++k)
+        a[k] = static_cast<int8_t>(buf_[i * kDim + k]);
+      int32_t *accRow = &accBuf_[i * kDim];
+      for (int j = 0; j < kDim; ++j) {
+        const int16_t *wr = &wgt16_[j * kDim];
+        int32_t s = 0;
+        for (int k = 0; k < kDim; ++k)
+          s += int32_t(a[k]) * int32_t(wr[k]);
+        accRow[j] = wrapAdd(accRow[j], s);
+      }
+    }
+    sramWrite(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
+  }
+  uint64_t rows = static_cast<uint64_t>(insn.inner * insn.outer);
+  top_.result->counters.macs += rows * kDim * kDim;
+  return std::max<uint64_t>(rows, kDim) + EMBER_NPU_GEMM_ISSUE_OVERHEAD_CYCLES;
+}
+
+uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
+  const int64_t rows = insn.rows;
+  const size_t bytes = static_cast<size_t>(rows * kDim);
+  buf2_.resize(bytes);
+  int8_t *out = reinterpret_cast<int8_t *>(buf2_.data());
+  uint64_t cycles = static_cast<uint64_t>(rows);
+  if (insn.op == Opcode::REQUANT) {
+    accBuf_.resize(static_cast<size_t>((rows + 2) * kDim));
+    sramRead(EMBER_NPU_MEM_ACC, insn.param, accBuf_.data(), 2);
+    sramRead(EMBER_NPU_MEM_ACC, insn.src, accBuf_.data() + 2 * kDim, rows);
+    const int32_t *mult = accBuf_.data(), *shift = accBuf_.data() + kDim;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int l = 0; l < kDim; ++l)
+        out[i * kDim + l] = requantize(accBuf_[(i + 2) * kDim + l], mult[l], shift[l],
+                                       static_cast<int32_t>(insn.zp),
+                                       static_cast<int32_t>(insn.min),
+                                       static_cast<int32_t>(insn.max));
+  } else if (insn.op == Opcode::VADD) {
+    buf_.resize(2 * bytes);
+    sramRead(EMBER_NPU_MEM_OUT, insn.a, buf_.data(), rows);
+    sramRead(EMBER_NPU_MEM_OUT, insn.b, buf_.data() + bytes, rows);
+    AddParams p = addParamsFromRegs(top_.regs.data());
+    const int8_t *a = reinterpret_cast<const int8_t *>(buf_.data());
+    for (size_t e = 0; e < bytes; ++e)
+      out[e] = quantAdd(a[e], a[bytes + e], p);
+  } else {
+    PoolGeom g = poolGeomFromRegs(top_.regs.data());
+    int64_t span = 0;
+    std::string err = checkPool(insn, g, span);
+    if (!err.empty())
+      top_.fail("instruction " + std::to_string(index) + ": " + err);
+    buf_.resize(static_cast<size_t>(span * kDim));
+    sramRead(EMBER_NPU_MEM_OUT, insn.src, buf_.data(), span);
+    const int8_t *src = reinterpret_cast<const int8_t *>(buf_.data());
+    for (int64_t i = 0; i < rows; ++i) {
+      int32_t acc[kDim];
+      for (int l = 0; l < kDim; ++l)
+        acc[l] = insn.avg ? 0 : -128;
+      for (int64_t ky = 0; ky < g.kh; ++ky) {
+        for (int64_t kx = 0; kx < g.kw; ++kx) {
+          const int8_t *r = src + poolInputRow(g, i, ky, kx) * kDim;
+          for (int l = 0; l < kDim; ++l)
+            acc[l] = insn.avg ? acc[l] + r[l] : std::max<int32_t>(acc[l], r[l]);
+        }
+      }
+      for (int l = 0; l < kDim; ++l)
+        out[i * kDim + l] = insn.avg ? poolAverage(acc[l], static_cast<int32_t>(g.kh * g.kw))
+                                     : static_cast<int8_t>(acc[l]);
+    }
+    cycles = static_cast<uint64_t>(rows * g.kh * g.kw);
+  }
+  sramWrite(EMBER_NPU_MEM_OUT, insn.dst, buf2_.data(), rows);
+  return cycles / EMBER_NPU_SRAM_ROWS_PER_CYCLE + EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES;
+}
+
+SystemCModel &SystemCModel::instance() {
+  static SystemCModel *model = new SystemCModel(); // never destroyed: one kernel per process
+  return *model;
+}
+
+SystemCModel::SystemCModel() {
+  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+  top_ = new NpuTop("npu");
+}
+
+uint8_t *SystemCModel::sram(int mem) { return top_->srams[mem]->storage.data(); }
+
+SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram, uint64_t dramBytes,
+                            const DramTiming &timing) {
+  SimResult result;
+  NpuTop &t = *top_;
+  for (SramTarget *s : t.srams)
+    std::fill(s->storage.begin(), s->storage.end(), 0);
+  t.regs.fill(0);
+  t.tokens.fill(0);
+  for (auto &q : t.queues)
+    q.clear();
+  t.active.fill(false);
+  for (auto &b : t.blockedOn)
+    b.clear();
+  t.program = &program;
+  t.result = &result;
+  t.finished = false;
+  t.aborting = false;
+  t.dram.data = dram;
+  t.dram.bytes = dramBytes;
+  t.dram.timing = timing;
+  t.startTime = sc_core::sc_time_stamp();
+  t.dram.busyUntil = t.startTime;
+  t.runPending = true;
+  t.startEv.notify(SC_ZERO_TIME);
+  sc_core::sc_start();
+  if (!t.finished && result.error.empty()) {
+    // Nothing left to happen but FINISH was not reached: report the oldest blocked instruction.
+    int64_t oldest = -1;
+    int who = -1;
+    for (int e = 0; e < kNumEngines; ++e) {
+      if (!t.blockedOn[e].empty() && (oldest < 0 || t.blockedInsn[e] < oldest)) {
+        oldest = t.blockedInsn[e];
+        who = e;
+      }
+    }
+    if (who >= 0)
+      result.error = "instruction " + std::to_string(oldest) + ": deadlock: " +
+                     opcodeName(program[oldest].op) + " on " +
+                     engineName(static_cast<Engine>(who)) + " " + t.blockedOn[who] +
+                     " that is never signalled";
+    else
+      result.error = "instruction " + std::to_string(program.size()) + ": deadlock";
+  }
+  if (!t.finished) {
+    // Unwind every blocked thread so the next run starts clean.
+    t.aborting = true;
+    t.abortEv.notify(SC_ZERO_TIME);
+    sc_core::sc_start();
+    t.aborting = false;
+  }
+  // Overlap: cycles where LOAD and GEMM are both busy (both interval lists are sorted).
+  const auto &ld = result.busy[EMBER_NPU_ENGINE_LOAD];
+  const auto &gm = result.busy[EMBER_NPU_ENGINE_GEMM];
+  size_t i = 0, j = 0;
+  while (i < ld.size() && j < gm.size()) {
+    uint64_t lo = std::max(ld[i].start, gm[j].start), hi = std::min(ld[i].end, gm[j].end);
+    if (hi > lo)
+      result.counters.overlap += hi - lo;
+    (ld[i].end < gm[j].end) ? ++i : ++j;
+  }
+  t.program = nullptr;
+  t.result = nullptr;
+  return result;
+}
+
+std::string writeChromeTrace(const std::string &path, const SimResult &result) {
+  std::ofstream out(path);
+  if (!out)
+    return "cannot open '" + path + "' for writing";
+  out << "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"time_unit\":\"1 cycle = 1 us\"},"
+         "\"traceEvents\":[\n";
+  bool first = true;
+  for (int e = 0; e < kNumEngines; ++e) {
+    out << (first ? "" : ",\n") << "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":" << e
+        << ",\"args\":{\"name\":\"" << engineName(static_cast<Engine>(e)) << "\"}}";
+    first = false;
+  }
+  for (int e = 0; e < kNumEngines; ++e)
+    for (const BusyInterval &b : result.busy[e])
+      out << ",\n{\"name\":\"" << opcodeName(b.op) << "\",\"ph\":\"X\",\"pid\":0,\"tid\":" << e
+          << ",\"ts\":" << b.start << ",\"dur\":" << (b.end - b.start)
+          << ",\"args\":{\"insn\":" << b.insnIndex << "}}";
+  out << "\n]}\n";
+  return out ? "" : "write to '" + path + "' failed";
+}
+
+} // namespace ember::npu
