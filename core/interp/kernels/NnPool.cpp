@@ -1,0 +1,214 @@
+// Pooling reference kernels: MaxPool (with Indices), AveragePool,
+// GlobalAveragePool, GlobalMaxPool.
+#include "interp/kernels/NnUtil.h"
+
+#include <limits>
+
+namespace ember {
+
+namespace {
+
+// Visits every output position of a window geometry with, per kernel
+// position, the flat input offset (or -1 when outside the input) and
+// whether the position lies inside the explicit padding.
+struct WindowWalker {
+  const WindowGeom &g;
+  std::vector<int64_t> kOff; // [kP][nsp] kernel offsets (dilated)
+  std::vector<int64_t> inStr, outStr;
+  explicit WindowWalker(const WindowGeom &geom) : g(geom) {
+    size_t nsp = g.rank();
+    int64_t kP = g.kernelSize();
+    auto kStr = stridesOf(g.kernel);
+    kOff.resize(size_t(kP) * nsp);
+    for (int64_t k = 0; k < kP; ++k)
+      for (size_t d = 0; d < nsp; ++d)
+        kOff[size_t(k) * nsp + d] =
+            ((k / kStr[d]) % g.kernel[d]) * g.dilations[d];
+    inStr = stridesOf(g.in);
+    outStr = stridesOf(g.out);
+  }
+  // f(kernelIndex, inputOffset or -1, insidePaddedExtent)
+  template <typename F> void window(int64_t outFlat, F f) const {
+    size_t nsp = g.rank();
+    int64_t start[8];
+    for (size_t d = 0; d < nsp; ++d)
+      start[d] =
+          ((outFlat / outStr[d]) % g.out[d]) * g.strides[d] - g.padBegin[d];
+    for (int64_t k = 0, kP = g.kernelSize(); k < kP; ++k) {
+      int64_t off = 0;
+      bool inside = true, padded = true;
+      for (size_t d = 0; d < nsp; ++d) {
+        int64_t c = start[d] + kOff[size_t(k) * nsp + d];
+        inside = inside && c >= 0 && c < g.in[d];
+        padded = padded && c >= -g.padBegin[d] && c < g.in[d] + g.padEnd[d];
+        off += c * inStr[d];
+      }
+      f(k, inside ? off : int64_t(-1), padded);
+    }
+  }
+};
+
+Expected<WindowGeom> poolGeom(KernelContext &ctx, const Tensor &x) {
+  if (x.rank() < 3 || x.rank() > 10)
+    return ctx.error("X must have rank 3 to 10 (N, C, spatial...), got ",
+                     x.type().toString());
+  if (!ctx.hasAttr("kernel_shape"))
+    return ctx.error("kernel_shape is required");
+  Dims in(x.dims().begin() + 2, x.dims().end());
+  return windowGeom(ctx, in, ctx.attrInts("kernel_shape"),
+                    ctx.attrInt("ceil_mode", 0) != 0);
+}
+
+Dims pooledDims(const Tensor &x, const WindowGeom &g) {
+  Dims od{x.dims()[0], x.dims()[1]};
+  od.insert(od.end(), g.out.begin(), g.out.end());
+  return od;
+}
+
+} // namespace
+
+Status kernel_MaxPool(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  ElemKind k = x.elem();
+  if (!isFloatKind(k) && k != ElemKind::I8 && k != ElemKind::U8)
+    return ctx.unsupportedError("element type ", elemKindName(k));
+  if (ctx.numOutputs() < 1 || ctx.numOutputs() > 2)
+    return ctx.error("expects 1 or 2 results, got ", ctx.numOutputs());
+  EMBER_ASSIGN(WindowGeom g, poolGeom(ctx, x));
+  int64_t storageOrder = ctx.attrInt("storage_order", 0);
+  if (storageOrder != 0 && storageOrder != 1)
+    return ctx.error("storage_order must be 0 or 1, got ", storageOrder);
+  Dims od = pooledDims(x, g);
+  Tensor &y = ctx.setOutput(0, Type(k, od));
+  bool wantIdx = ctx.numOutputs() == 2;
+  if (wantIdx)
+    ctx.setOutput(1, Type(ElemKind::I64, od));
+  if (ctx.inferOnly())
+    return Status::ok();
+  WindowWalker walk(g);
+  int64_t planes = od[0] * od[1], inP = numElements(g.in), outP = g.outSize();
+  size_t nsp = g.rank();
+  // Column-major strides of the spatial dims (storage_order 1).
+  Dims colStr(nsp, 1);
+  for (size_t d = 1; d < nsp; ++d)
+    colStr[d] = colStr[d - 1] * g.in[d - 1];
+  int64_t *pi = wantIdx ? ctx.out(1).data<int64_t>() : nullptr;
+  dispatchElem(k, [&](auto tag) {
+    using T = decltype(tag);
+    using C = ComputeT<T>;
+    const T *px = x.data<T>();
+    T *py = y.data<T>();
+    for (int64_t pl = 0; pl < planes; ++pl)
+      for (int64_t o = 0; o < outP; ++o) {
+        bool any = false;
+        C best = C(0);
+        int64_t bestOff = -1;
+        walk.window(o, [&](int64_t, int64_t off, bool) {
+          if (off < 0)
+            return;
+          C v = C(px[pl * inP + off]);
+          if (!any || v > best) {
+            best = v;
+            bestOff = off;
+            any = true;
+          }
+        });
+        py[pl * outP + o] = T(best);
+        if (pi) {
+          int64_t idx = bestOff;
+          if (storageOrder == 1 && bestOff >= 0) {
+            idx = 0;
+            const auto &inStr = walk.inStr;
+            for (size_t d = 0; d < nsp; ++d)
+              idx += ((bestOff / inStr[d]) % g.in[d]) * colStr[d];
+          }
+          pi[pl * outP + o] = bestOff < 0 ? -1 : pl * inP + idx;
+        }
+      }
+  });
+  return Status::ok();
+}
+
+Status kernel_AveragePool(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  if (!isFloatKind(x.elem()))
+    return ctx.unsupportedError("element type ", elemKindName(x.elem()));
+  EMBER_ASSIGN(WindowGeom g, poolGeom(ctx, x));
+  bool includePad = ctx.attrInt("count_include_pad", 0) != 0;
+  Dims od = pooledDims(x, g);
+  Tensor &y = ctx.setOutput(0, Type(x.elem(), od));
+  if (ctx.inferOnly())
+    return Status::ok();
+  WindowWalker walk(g);
+  int64_t planes = od[0] * od[1], inP = numElements(g.in), outP = g.outSize();
+  dispatchElem(x.elem(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (isFloatLike<T>) {
+      using C = ComputeT<T>;
+      const T *px = x.data<T>();
+      T *py = y.data<T>();
+      for (int64_t pl = 0; pl < planes; ++pl)
+        for (int64_t o = 0; o < outP; ++o) {
+          C sum = C(0);
+          int64_t count = 0;
+          walk.window(o, [&](int64_t, int64_t off, bool padded) {
+            if (off >= 0)
+              sum += C(px[pl * inP + off]);
+            if (off >= 0 || (includePad && padded))
+              ++count;
+          });
+          py[pl * outP + o] = T(sum / C(count));
+        }
+    }
+  });
+  return Status::ok();
+}
+
+namespace {
+template <bool IsMax> Status globalPool(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  if (!isFloatKind(x.elem()))
+    return ctx.unsupportedError("element type ", elemKindName(x.elem()));
+  if (x.rank() < 2)
+    return ctx.error("X must have rank >= 2, got ", x.type().toString());
+  Dims od = x.dims();
+  for (size_t d = 2; d < od.size(); ++d)
+    od[d] = 1;
+  Tensor &y = ctx.setOutput(0, Type(x.elem(), od));
+  if (ctx.inferOnly())
+    return Status::ok();
+  int64_t planes = od[0] * od[1], inP = x.size() / std::max<int64_t>(planes, 1);
+  dispatchElem(x.elem(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (isFloatLike<T>) {
+      using C = ComputeT<T>;
+      const T *px = x.data<T>();
+      T *py = y.data<T>();
+      for (int64_t pl = 0; pl < planes; ++pl) {
+        const T *p = px + pl * inP;
+        C acc = IsMax ? -std::numeric_limits<C>::infinity() : C(0);
+        for (int64_t i = 0; i < inP; ++i) {
+          C v = C(p[i]);
+          if (IsMax)
+            acc = (v > acc || std::isnan(double(v))) && !std::isnan(double(acc))
+                      ? v
+                      : acc;
+          else
+            acc += v;
+        }
+        py[pl] = T(IsMax ? acc : acc / C(inP));
+      }
+    }
+  });
+  return Status::ok();
+}
+} // namespace
+
+Status kernel_GlobalAveragePool(KernelContext &ctx) {
+  return globalPool<false>(ctx);
+}
+Status kernel_GlobalMaxPool(KernelContext &ctx) {
+  return globalPool<true>(ctx);
+}
+
+} // namespace ember

@@ -1,0 +1,222 @@
+// Quantization reference kernels: QuantizeLinear, DequantizeLinear and the
+// float-domain contrib ops QLinearAdd and QLinearGlobalAveragePool
+// (dequantize, compute in float, quantize with round-half-to-even).
+#include "interp/kernels/QuantUtil.h"
+
+namespace ember {
+
+Expected<QuantIndexer> quantIndexer(const KernelContext &ctx, const Dims &x,
+                                    const Tensor &scale, const Tensor *zp) {
+  QuantIndexer q;
+  if (zp && zp->dims() != scale.dims())
+    return ctx.error("zero point ", zp->type().toString(),
+                     " does not match scale ", scale.type().toString());
+  int64_t block = ctx.attrInt("block_size", 0);
+  if (scale.rank() == 0 ||
+      (scale.rank() == 1 && scale.size() == 1 && block == 0)) {
+    if (scale.size() != 1)
+      return ctx.error("scale is empty");
+    return q;
+  }
+  EMBER_ASSIGN(int64_t axis,
+               normalizeAxis(ctx, ctx.attrInt("axis", 1), x.size()));
+  q.axisDim = x[size_t(axis)];
+  q.inner = 1;
+  for (size_t d = size_t(axis) + 1; d < x.size(); ++d)
+    q.inner *= x[d];
+  if (block == 0) {
+    if (scale.rank() != 1 || scale.size() != q.axisDim)
+      return ctx.error("per-axis scale ", scale.type().toString(), " must be [",
+                       q.axisDim, "] for axis ", axis);
+    q.mode = QuantIndexer::PerAxis;
+    return q;
+  }
+  if (block < 0)
+    return ctx.error("block_size must be >= 0, got ", block);
+  Dims want = x;
+  want[size_t(axis)] = (q.axisDim + block - 1) / block;
+  if (scale.dims() != want)
+    return ctx.error("blocked scale ", scale.type().toString(),
+                     " does not match x with axis ", axis, " and block_size ",
+                     block);
+  q.mode = QuantIndexer::Blocked;
+  q.block = block;
+  q.scaleAxisDim = want[size_t(axis)];
+  return q;
+}
+
+Status kernel_QuantizeLinear(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0), &scale = ctx.in(1);
+  const Tensor *zp = ctx.has(2) ? &ctx.in(2) : nullptr;
+  if (!isFloatKind(x.elem()) && x.elem() != ElemKind::I32)
+    return ctx.unsupportedError("input type ", elemKindName(x.elem()));
+  if (!isFloatKind(scale.elem()))
+    return ctx.error("scale must be floating point, got ",
+                     scale.type().toString());
+  if (isFloatKind(x.elem()) && scale.elem() != x.elem())
+    return ctx.error("scale type ", elemKindName(scale.elem()),
+                     " differs from input type ", elemKindName(x.elem()));
+  ElemKind outKind = ElemKind::U8;
+  if (zp) {
+    outKind = zp->elem();
+  } else if (int64_t dt = ctx.attrInt("output_dtype", 0)) {
+    if (!elemKindFromOnnx(int(dt), outKind))
+      return ctx.unsupportedError("output_dtype ", dt);
+  }
+  if (!isQuantKind(outKind))
+    return ctx.unsupportedError("quantized type ", elemKindName(outKind));
+  EMBER_ASSIGN(QuantIndexer qi, quantIndexer(ctx, x.dims(), scale, zp));
+  Tensor &y = ctx.setOutput(0, Type(outKind, x.dims()));
+  if (ctx.inferOnly())
+    return Status::ok();
+  dispatchElem(scale.elem(), [&](auto stag) {
+    using S = decltype(stag);
+    if constexpr (isFloatLike<S>) {
+      const S *ps = scale.data<S>();
+      dispatchElem(outKind, [&](auto qtag) {
+        using Q = decltype(qtag);
+        if constexpr (std::is_integral_v<Q> && !std::is_same_v<Q, bool>) {
+          Q *py = y.data<Q>();
+          for (int64_t i = 0; i < x.size(); ++i) {
+            int64_t k = qi(i);
+            int64_t z = zp ? zp->getInt(k) : 0;
+            if (x.elem() == scale.elem()) {
+              py[i] = quantizeValue<Q, S>(x.data<S>()[i], ps[k], z);
+            } else {
+              double q = std::nearbyint(double(x.getInt(i)) /
+                                        double(ComputeT<S>(ps[k])));
+              py[i] = saturateRound<Q>(q + double(z));
+            }
+          }
+        }
+      });
+    }
+  });
+  return Status::ok();
+}
+
+Status kernel_DequantizeLinear(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0), &scale = ctx.in(1);
+  const Tensor *zp = ctx.has(2) ? &ctx.in(2) : nullptr;
+  if (!isQuantKind(x.elem()) && x.elem() != ElemKind::I32)
+    return ctx.unsupportedError("quantized type ", elemKindName(x.elem()));
+  if (!isFloatKind(scale.elem()))
+    return ctx.error("scale must be floating point, got ",
+                     scale.type().toString());
+  if (zp && zp->elem() != x.elem())
+    return ctx.error("zero point type ", elemKindName(zp->elem()),
+                     " differs from input type ", elemKindName(x.elem()));
+  ElemKind outKind = scale.elem();
+  if (int64_t dt = ctx.attrInt("output_dtype", 0)) {
+    if (!elemKindFromOnnx(int(dt), outKind) || outKind != scale.elem())
+      return ctx.unsupportedError("output_dtype ", dt,
+                                  " differing from the scale type");
+  }
+  EMBER_ASSIGN(QuantIndexer qi, quantIndexer(ctx, x.dims(), scale, zp));
+  Tensor &y = ctx.setOutput(0, Type(outKind, x.dims()));
+  if (ctx.inferOnly())
+    return Status::ok();
+  bool wide = outKind == ElemKind::F64;
+  for (int64_t i = 0; i < x.size(); ++i) {
+    int64_t k = qi(i);
+    y.setDouble(i, dequantizeValue(x.getInt(i), zp ? zp->getInt(k) : 0,
+                                   scale.getDouble(k), wide));
+  }
+  return Status::ok();
+}
+
+namespace {
+Status checkScalarParam(KernelContext &ctx, size_t scaleIdx, size_t zpIdx,
+                        ElemKind qKind) {
+  const Tensor &s = ctx.in(scaleIdx);
+  if (s.size() != 1 || !isFloatKind(s.elem()))
+    return ctx.error("operand #", scaleIdx, " ", s.type().toString(),
+                     " must be a single floating-point scale");
+  if (ctx.has(zpIdx) &&
+      (ctx.in(zpIdx).size() != 1 || ctx.in(zpIdx).elem() != qKind))
+    return ctx.error("operand #", zpIdx, " ", ctx.in(zpIdx).type().toString(),
+                     " must be a single ", elemKindName(qKind), " zero point");
+  return Status::ok();
+}
+
+// Quantizes a float value as QuantizeLinear with an f32 scale does.
+int64_t requantize(float v, float scale, int64_t zp, ElemKind k) {
+  double q = std::nearbyint(double(v / scale)) + double(zp);
+  return dispatchElem(k, [&](auto tag) -> int64_t {
+    using Q = decltype(tag);
+    if constexpr (std::is_integral_v<Q> && !std::is_same_v<Q, bool>)
+      return int64_t(saturateRound<Q>(q));
+    else
+      return 0;
+  });
+}
+} // namespace
+
+// com.microsoft QLinearAdd(A, A_scale, A_zp, B, B_scale, B_zp, C_scale, C_zp?)
+Status kernel_QLinearAdd(KernelContext &ctx) {
+  const Tensor &a = ctx.in(0), &b = ctx.in(3);
+  if (!isQuantKind(a.elem()) || b.elem() != a.elem())
+    return ctx.unsupportedError("operand types ", elemKindName(a.elem()),
+                                " and ", elemKindName(b.elem()));
+  EMBER_TRY(checkScalarParam(ctx, 1, 2, a.elem()));
+  EMBER_TRY(checkScalarParam(ctx, 4, 5, a.elem()));
+  EMBER_TRY(checkScalarParam(ctx, 6, 7, a.elem()));
+  if (ctx.in(1).elem() != ElemKind::F32 || ctx.in(4).elem() != ElemKind::F32 ||
+      ctx.in(6).elem() != ElemKind::F32)
+    return ctx.unsupportedError("scales must be f32");
+  Dims od;
+  if (!broadcastShapes(a.dims(), b.dims(), od))
+    return ctx.error("shapes ", a.type().toString(), " and ",
+                     b.type().toString(), " do not broadcast");
+  Tensor &y = ctx.setOutput(0, Type(a.elem(), od));
+  if (ctx.inferOnly())
+    return Status::ok();
+  float as = float(ctx.in(1).getDouble(0)), bs = float(ctx.in(4).getDouble(0)),
+        cs = float(ctx.in(6).getDouble(0));
+  int64_t az = ctx.in(2).getInt(0), bz = ctx.in(5).getInt(0),
+          cz = ctx.has(7) ? ctx.in(7).getInt(0) : 0;
+  BroadcastIndexer ia(od, a.dims()), ib(od, b.dims());
+  for (int64_t i = 0; i < y.size(); ++i) {
+    float da = float(dequantizeValue(a.getInt(ia.map(i)), az, as, false));
+    float db = float(dequantizeValue(b.getInt(ib.map(i)), bz, bs, false));
+    y.setInt(i, requantize(da + db, cs, cz, a.elem()));
+  }
+  return Status::ok();
+}
+
+// com.microsoft QLinearGlobalAveragePool(X, x_scale, x_zp, y_scale, y_zp)
+Status kernel_QLinearGlobalAveragePool(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  if (!isQuantKind(x.elem()))
+    return ctx.unsupportedError("element type ", elemKindName(x.elem()));
+  EMBER_TRY(checkScalarParam(ctx, 1, 2, x.elem()));
+  EMBER_TRY(checkScalarParam(ctx, 3, 4, x.elem()));
+  if (ctx.in(1).elem() != ElemKind::F32 || ctx.in(3).elem() != ElemKind::F32)
+    return ctx.unsupportedError("scales must be f32");
+  if (x.rank() < 3)
+    return ctx.error("X must have rank >= 3, got ", x.type().toString());
+  bool last = ctx.attrInt("channels_last", 0) != 0;
+  Dims od = x.dims();
+  size_t first = last ? 1 : 2, end = last ? od.size() - 1 : od.size();
+  int64_t count = 1;
+  for (size_t d = first; d < end; ++d) {
+    count *= od[d];
+    od[d] = 1;
+  }
+  Tensor &y = ctx.setOutput(0, Type(x.elem(), od));
+  if (ctx.inferOnly())
+    return Status::ok();
+  float xs = float(ctx.in(1).getDouble(0)), ys = float(ctx.in(3).getDouble(0));
+  int64_t xz = ctx.in(2).getInt(0), yz = ctx.in(4).getInt(0);
+  // Sum in float in input order over the reduced positions.
+  std::vector<float> sums(size_t(y.size()), 0.0f);
+  BroadcastIndexer iy(x.dims(), od); // maps x element -> its output element
+  for (int64_t i = 0; i < x.size(); ++i)
+    sums[size_t(iy.map(i))] +=
+        float(dequantizeValue(x.getInt(i), xz, xs, false));
+  for (int64_t o = 0; o < y.size(); ++o)
+    y.setInt(o, requantize(sums[size_t(o)] / float(count), ys, yz, x.elem()));
+  return Status::ok();
+}
+
+} // namespace ember

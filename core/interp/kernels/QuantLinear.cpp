@@ -1,0 +1,222 @@
+// Integer matmul/conv reference kernels: MatMulInteger, ConvInteger,
+// QLinearMatMul, QLinearConv. They accumulate (q - zero point) products in
+// int32; the QLinear forms requantize with the real multiplier
+// a_scale * b_scale / y_scale, round half to even, add the output zero
+// point and saturate (what ONNX Runtime does).
+#include "interp/kernels/NnUtil.h"
+#include "interp/kernels/QuantUtil.h"
+
+namespace ember {
+
+namespace {
+
+bool is8Bit(ElemKind k) { return k == ElemKind::U8 || k == ElemKind::I8; }
+
+// Zero points / scales along one dim: a single value or one per index.
+Status checkVecParam(KernelContext &ctx, size_t i, int64_t n, const char *what,
+                     bool wantFloat, ElemKind intKind = ElemKind::U8) {
+  if (!ctx.has(i))
+    return Status::ok();
+  const Tensor &t = ctx.in(i);
+  if (t.rank() > 1 || (t.size() != 1 && t.size() != n))
+    return ctx.error(what, " ", t.type().toString(), " must be a scalar or [",
+                     n, "]");
+  if (wantFloat ? !isFloatKind(t.elem()) : t.elem() != intKind)
+    return ctx.error(what, " has type ", elemKindName(t.elem()),
+                     wantFloat ? ", expected floating point"
+                               : ", expected the quantized input type");
+  return Status::ok();
+}
+
+int64_t paramAt(const KernelContext &ctx, size_t i, int64_t j) {
+  if (!ctx.has(i))
+    return 0;
+  const Tensor &t = ctx.in(i);
+  return t.getInt(t.size() == 1 ? 0 : j);
+}
+
+// Widened operand minus its zero point; `chanOf(flat)` gives the index of
+// the zero point to use for each element.
+template <typename F>
+std::vector<int32_t> centered(const Tensor &t, const KernelContext &ctx,
+                              size_t zpIdx, F chanOf) {
+  std::vector<int32_t> v(size_t(t.size()));
+  for (int64_t i = 0; i < t.size(); ++i)
+    v[size_t(i)] = int32_t(t.getInt(i) - paramAt(ctx, zpIdx, chanOf(i)));
+  return v;
+}
+
+// Batched int32 matmul of centered operands, numpy shapes.
+std::vector<int32_t> integerMatMul(const MatMulShape &s,
+                                   const std::vector<int32_t> &a,
+                                   const std::vector<int32_t> &b) {
+  BroadcastIndexer ia(s.batch, s.aBatch), ib(s.batch, s.bBatch);
+  int64_t M = s.M, K = s.K, N = s.N;
+  std::vector<int32_t> y(size_t(s.numBatches() * M * N), 0);
+  for (int64_t bi = 0; bi < s.numBatches(); ++bi)
+    gemmAccumulate<int32_t>(M, N, K, a.data() + ia.map(bi) * M * K, K,
+                            b.data() + ib.map(bi) * K * N, N,
+                            y.data() + bi * M * N, N);
+  return y;
+}
+
+// The real multiplier scale_a * scale_b / scale_y, computed in the scales'
+// type (16-bit floats round after each step, like numpy).
+double multiplier(const Tensor &as, int64_t ai, const Tensor &bs, int64_t bi,
+                  const Tensor &ys) {
+  double a = as.getDouble(as.size() == 1 ? 0 : ai);
+  double b = bs.getDouble(bs.size() == 1 ? 0 : bi);
+  double y = ys.getDouble(0);
+  switch (as.elem()) {
+  case ElemKind::F64:
+    return a * b / y;
+  case ElemKind::F16:
+    return double(
+        float(Float16(float(Float16(float(a) * float(b))) / float(y))));
+  case ElemKind::BF16:
+    return double(
+        float(BFloat16(float(BFloat16(float(a) * float(b))) / float(y))));
+  default:
+    return double(float(a) * float(b) / float(y));
+  }
+}
+
+int64_t saturateTo(ElemKind k, double v) {
+  return dispatchElem(k, [&](auto tag) -> int64_t {
+    using Q = decltype(tag);
+    if constexpr (std::is_integral_v<Q> && !std::is_same_v<Q, bool>)
+      return int64_t(saturateRound<Q>(v));
+    else
+      return 0;
+  });
+}
+
+} // namespace
+
+Status kernel_MatMulInteger(KernelContext &ctx) {
+  const Tensor &a = ctx.in(0), &b = ctx.in(1);
+  if (!is8Bit(a.elem()) || !is8Bit(b.elem()))
+    return ctx.unsupportedError("operand types ", elemKindName(a.elem()),
+                                " and ", elemKindName(b.elem()));
+  EMBER_ASSIGN(MatMulShape s, matmulShape(ctx, a.dims(), b.dims()));
+  EMBER_TRY(checkVecParam(ctx, 2, s.M, "a_zero_point", false, a.elem()));
+  EMBER_TRY(checkVecParam(ctx, 3, s.N, "b_zero_point", false, b.elem()));
+  Tensor &y = ctx.setOutput(0, Type(ElemKind::I32, s.out));
+  if (ctx.inferOnly())
+    return Status::ok();
+  int64_t K = s.K, N = s.N;
+  auto av = centered(a, ctx, 2, [&](int64_t i) { return (i / K) % s.M; });
+  auto bv = centered(b, ctx, 3, [&](int64_t i) { return i % N; });
+  auto acc = integerMatMul(s, av, bv);
+  std::copy(acc.begin(), acc.end(), y.data<int32_t>());
+  return Status::ok();
+}
+
+Status kernel_QLinearMatMul(KernelContext &ctx) {
+  const Tensor &a = ctx.in(0), &b = ctx.in(3);
+  if (!is8Bit(a.elem()) || !is8Bit(b.elem()))
+    return ctx.unsupportedError("operand types ", elemKindName(a.elem()),
+                                " and ", elemKindName(b.elem()));
+  EMBER_ASSIGN(MatMulShape s, matmulShape(ctx, a.dims(), b.dims()));
+  ElemKind yk = ctx.in(7).elem();
+  if (!is8Bit(yk))
+    return ctx.unsupportedError("output type ", elemKindName(yk));
+  EMBER_TRY(checkVecParam(ctx, 1, s.M, "a_scale", true));
+  EMBER_TRY(checkVecParam(ctx, 2, s.M, "a_zero_point", false, a.elem()));
+  EMBER_TRY(checkVecParam(ctx, 4, s.N, "b_scale", true));
+  EMBER_TRY(checkVecParam(ctx, 5, s.N, "b_zero_point", false, b.elem()));
+  EMBER_TRY(checkVecParam(ctx, 6, 1, "y_scale", true));
+  EMBER_TRY(checkVecParam(ctx, 7, 1, "y_zero_point", false, yk));
+  Tensor &y = ctx.setOutput(0, Type(yk, s.out));
+  if (ctx.inferOnly())
+    return Status::ok();
+  int64_t M = s.M, K = s.K, N = s.N;
+  auto av = centered(a, ctx, 2, [&](int64_t i) { return (i / K) % M; });
+  auto bv = centered(b, ctx, 5, [&](int64_t i) { return i % N; });
+  auto acc = integerMatMul(s, av, bv);
+  int64_t yz = ctx.in(7).getInt(0);
+  for (int64_t i = 0; i < int64_t(acc.size()); ++i) {
+    int64_t row = (i / N) % M, col = i % N;
+    double m = multiplier(ctx.in(1), row, ctx.in(4), col, ctx.in(6));
+    y.setInt(i, saturateTo(yk, std::nearbyint(double(acc[size_t(i)]) * m) +
+                                   double(yz)));
+  }
+  return Status::ok();
+}
+
+namespace {
+// Centered int32 conv: X - x_zp (scalar) and W - w_zp[m] (per channel).
+Expected<std::vector<int32_t>> integerConv(KernelContext &ctx,
+                                           const ConvProblem &p, size_t xIdx,
+                                           size_t xzIdx, size_t wIdx,
+                                           size_t wzIdx) {
+  const Tensor &x = ctx.in(xIdx), &w = ctx.in(wIdx);
+  int64_t perM = w.size() / std::max<int64_t>(1, p.outC);
+  auto xv = centered(x, ctx, xzIdx, [](int64_t) { return int64_t(0); });
+  auto wv = centered(w, ctx, wzIdx, [&](int64_t i) { return i / perM; });
+  std::vector<int32_t> y(size_t(p.batch * p.outC * p.g.outSize()), 0);
+  convForward<int32_t>(p, xv.data(), wv.data(), y.data());
+  return y;
+}
+
+Dims convOutDims(const ConvProblem &p) {
+  Dims od{p.batch, p.outC};
+  od.insert(od.end(), p.g.out.begin(), p.g.out.end());
+  return od;
+}
+} // namespace
+
+Status kernel_ConvInteger(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0), &w = ctx.in(1);
+  if (!is8Bit(x.elem()) || !is8Bit(w.elem()))
+    return ctx.unsupportedError("operand types ", elemKindName(x.elem()),
+                                " and ", elemKindName(w.elem()));
+  EMBER_ASSIGN(ConvProblem p, convProblem(ctx, x.dims(), w.dims()));
+  EMBER_TRY(checkVecParam(ctx, 2, 1, "x_zero_point", false, x.elem()));
+  EMBER_TRY(checkVecParam(ctx, 3, p.outC, "w_zero_point", false, w.elem()));
+  Tensor &y = ctx.setOutput(0, Type(ElemKind::I32, convOutDims(p)));
+  if (ctx.inferOnly())
+    return Status::ok();
+  EMBER_ASSIGN(auto acc, integerConv(ctx, p, 0, 2, 1, 3));
+  std::copy(acc.begin(), acc.end(), y.data<int32_t>());
+  return Status::ok();
+}
+
+// QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B?)
+Status kernel_QLinearConv(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0), &w = ctx.in(3);
+  if (!is8Bit(x.elem()) || !is8Bit(w.elem()))
+    return ctx.unsupportedError("operand types ", elemKindName(x.elem()),
+                                " and ", elemKindName(w.elem()));
+  EMBER_ASSIGN(ConvProblem p, convProblem(ctx, x.dims(), w.dims()));
+  ElemKind yk = ctx.in(7).elem();
+  if (!is8Bit(yk))
+    return ctx.unsupportedError("output type ", elemKindName(yk));
+  EMBER_TRY(checkVecParam(ctx, 1, 1, "x_scale", true));
+  EMBER_TRY(checkVecParam(ctx, 2, 1, "x_zero_point", false, x.elem()));
+  EMBER_TRY(checkVecParam(ctx, 4, p.outC, "w_scale", true));
+  EMBER_TRY(checkVecParam(ctx, 5, p.outC, "w_zero_point", false, w.elem()));
+  EMBER_TRY(checkVecParam(ctx, 6, 1, "y_scale", true));
+  EMBER_TRY(checkVecParam(ctx, 7, 1, "y_zero_point", false, yk));
+  if (ctx.has(8) &&
+      (ctx.in(8).elem() != ElemKind::I32 || ctx.in(8).dims() != Dims{p.outC}))
+    return ctx.error("B ", ctx.in(8).type().toString(), " must be i32[", p.outC,
+                     "]");
+  Tensor &y = ctx.setOutput(0, Type(yk, convOutDims(p)));
+  if (ctx.inferOnly())
+    return Status::ok();
+  EMBER_ASSIGN(auto acc, integerConv(ctx, p, 0, 2, 3, 5));
+  int64_t outP = p.g.outSize(), yz = ctx.in(7).getInt(0);
+  std::vector<double> mult(size_t(p.outC));
+  for (int64_t m = 0; m < p.outC; ++m)
+    mult[size_t(m)] = multiplier(ctx.in(1), 0, ctx.in(4), m, ctx.in(6));
+  for (int64_t i = 0; i < int64_t(acc.size()); ++i) {
+    int64_t m = (i / outP) % p.outC;
+    int64_t v = acc[size_t(i)] + (ctx.has(8) ? ctx.in(8).getInt(m) : 0);
+    y.setInt(i, saturateTo(yk, std::nearbyint(double(v) * mult[size_t(m)]) +
+                                   double(yz)));
+  }
+  return Status::ok();
+}
+
+} // namespace ember

@@ -1,0 +1,249 @@
+// Lowerings of the composite neural-network ops into primitives: Gemm,
+// GlobalAveragePool, GlobalMaxPool, BatchNormalization,
+// InstanceNormalization, LayerNormalization, LRN.
+#include "lower/Lowering.h"
+
+#include <cmath>
+
+namespace ember {
+
+namespace {
+
+const Tensor *constantOf(Value v) {
+  return v.node && v.node->kind == OpKind::Constant ? v.node->payload.get()
+                                                    : nullptr;
+}
+
+Expected<Value> castTo(LoweringBuilder &b, Value v, ElemKind k) {
+  if (v.type().elem() == k)
+    return v;
+  return b.op(OpKind::Cast, {v}, {{"to", Attr::ofInt(elemKindToOnnx(k))}});
+}
+
+// The type statistics are computed in: f32 unless the data is f64.
+ElemKind statKind(ElemKind k) {
+  return k == ElemKind::F64 ? ElemKind::F64 : ElemKind::F32;
+}
+
+Dims rangeAxes(int64_t from, int64_t to) {
+  Dims a;
+  for (int64_t i = from; i < to; ++i)
+    a.push_back(i);
+  return a;
+}
+
+// Sum over `axes` (kept as size-1 dims) divided by the element count.
+Expected<Value> meanOver(LoweringBuilder &b, Value v, const Dims &axes) {
+  int64_t count = 1;
+  for (int64_t a : axes)
+    count *= v.type().dim(size_t(a));
+  EMBER_ASSIGN(Value s, b.op(OpKind::ReduceSum, {v, b.ints(axes)},
+                             {{"keepdims", Attr::ofInt(1)}}));
+  return b.op(OpKind::Div, {s, b.scalar(v.type().elem(), double(count))});
+}
+
+// A [C] operand as [C,1,...,1] for broadcasting against rank-`rank` data,
+// cast to kind k.
+Expected<Value> perChannel(LoweringBuilder &b, Value v, size_t rank,
+                           ElemKind k) {
+  Dims shape(rank - 1, 1);
+  shape[0] = v.type().numElements();
+  EMBER_ASSIGN(Value r, b.op(OpKind::Reshape, {v, b.ints(shape)}));
+  return castTo(b, r, k);
+}
+
+} // namespace
+
+Expected<std::vector<Value>> lower_Gemm(LoweringBuilder &b) {
+  const Node &n = b.node();
+  ElemKind k = b.inType(0).elem();
+  Value a = b.in(0), bb = b.in(1);
+  if (n.attrInt("transA", 0)) {
+    EMBER_ASSIGN(
+        a, b.op(OpKind::Transpose, {a}, {{"perm", Attr::ofInts({1, 0})}}));
+  }
+  if (n.attrInt("transB", 0)) {
+    EMBER_ASSIGN(
+        bb, b.op(OpKind::Transpose, {bb}, {{"perm", Attr::ofInts({1, 0})}}));
+  }
+  EMBER_ASSIGN(Value y, b.op(OpKind::MatMul, {a, bb}));
+  double alpha = n.attrFloat("alpha", 1.0), beta = n.attrFloat("beta", 1.0);
+  if (alpha != 1.0) {
+    EMBER_ASSIGN(y, b.op(OpKind::Mul, {y, b.scalar(k, alpha)}));
+  }
+  if (b.has(2) && beta != 0.0) {
+    Value c = b.in(2);
+    if (beta != 1.0) {
+      EMBER_ASSIGN(c, b.op(OpKind::Mul, {c, b.scalar(k, beta)}));
+    }
+    EMBER_ASSIGN(y, b.op(OpKind::Add, {y, c}));
+  }
+  return std::vector<Value>{y};
+}
+
+Expected<std::vector<Value>> lower_GlobalAveragePool(LoweringBuilder &b) {
+  const Type &t = b.inType(0);
+  if (t.rank() <= 2)
+    return std::vector<Value>{b.in(0)};
+  EMBER_ASSIGN(Value y, meanOver(b, b.in(0), rangeAxes(2, int64_t(t.rank()))));
+  return std::vector<Value>{y};
+}
+
+Expected<std::vector<Value>> lower_GlobalMaxPool(LoweringBuilder &b) {
+  const Type &t = b.inType(0);
+  if (t.rank() <= 2)
+    return std::vector<Value>{b.in(0)};
+  EMBER_ASSIGN(Value y, b.op(OpKind::ReduceMax,
+                             {b.in(0), b.ints(rangeAxes(2, int64_t(t.rank())))},
+                             {{"keepdims", Attr::ofInt(1)}}));
+  return std::vector<Value>{y};
+}
+
+// Y = X * s + t with s = scale / sqrt(var + eps), t = B - mean * s folded
+// into [C,1,...] constants when the parameters are constants.
+Expected<std::vector<Value>> lower_BatchNormalization(LoweringBuilder &b) {
+  const Type &xt = b.inType(0);
+  ElemKind k = xt.elem();
+  double eps = b.node().attrFloat("epsilon", 1e-5);
+  const Tensor *scale = constantOf(b.in(1)), *bias = constantOf(b.in(2)),
+               *mean = constantOf(b.in(3)), *var = constantOf(b.in(4));
+  if (xt.rank() < 2)
+    return invalid("BatchNormalization: X must have rank >= 2");
+  if (scale && bias && mean && var) {
+    Dims shape(xt.rank() - 1, 1);
+    shape[0] = xt.dim(1);
+    Tensor s(Type(k, shape)), t(Type(k, shape));
+    for (int64_t c = 0; c < shape[0]; ++c) {
+      // Same float arithmetic as the reference kernel for f32 data.
+      if (k == ElemKind::F64) {
+        double sv = scale->getDouble(c) / std::sqrt(var->getDouble(c) + eps);
+        s.setDouble(c, sv);
+        t.setDouble(c, bias->getDouble(c) - mean->getDouble(c) * sv);
+      } else {
+        float sv = float(scale->getDouble(c)) /
+                   std::sqrt(float(var->getDouble(c)) + float(eps));
+        s.setDouble(c, sv);
+        t.setDouble(c, double(float(bias->getDouble(c)) -
+                              float(mean->getDouble(c)) * sv));
+      }
+    }
+    EMBER_ASSIGN(Value y, b.op(OpKind::Mul, {b.in(0), b.constant(s)}));
+    EMBER_ASSIGN(y, b.op(OpKind::Add, {y, b.constant(t)}));
+    return std::vector<Value>{y};
+  }
+  size_t r = xt.rank();
+  EMBER_ASSIGN(Value sc, perChannel(b, b.in(1), r, k));
+  EMBER_ASSIGN(Value bi, perChannel(b, b.in(2), r, k));
+  EMBER_ASSIGN(Value mu, perChannel(b, b.in(3), r, k));
+  EMBER_ASSIGN(Value va, perChannel(b, b.in(4), r, k));
+  EMBER_ASSIGN(Value den, b.op(OpKind::Add, {va, b.scalar(k, eps)}));
+  EMBER_ASSIGN(den, b.op(OpKind::Sqrt, {den}));
+  EMBER_ASSIGN(Value y, b.op(OpKind::Sub, {b.in(0), mu}));
+  EMBER_ASSIGN(y, b.op(OpKind::Div, {y, den}));
+  EMBER_ASSIGN(y, b.op(OpKind::Mul, {y, sc}));
+  EMBER_ASSIGN(y, b.op(OpKind::Add, {y, bi}));
+  return std::vector<Value>{y};
+}
+
+namespace {
+// (x - mean) * 1/sqrt(var + eps) over `axes`; also returns mean and the
+// inverse standard deviation. x must already be in the statistics type.
+struct Normalized {
+  Value y, mean, invStd;
+};
+Expected<Normalized> normalize(LoweringBuilder &b, Value x, const Dims &axes,
+                               double eps) {
+  ElemKind k = x.type().elem();
+  Normalized r;
+  EMBER_ASSIGN(r.mean, meanOver(b, x, axes));
+  EMBER_ASSIGN(Value d, b.op(OpKind::Sub, {x, r.mean}));
+  EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {d, d}));
+  EMBER_ASSIGN(Value var, meanOver(b, sq, axes));
+  EMBER_ASSIGN(Value v, b.op(OpKind::Add, {var, b.scalar(k, eps)}));
+  EMBER_ASSIGN(v, b.op(OpKind::Sqrt, {v}));
+  EMBER_ASSIGN(r.invStd, b.op(OpKind::Reciprocal, {v}));
+  EMBER_ASSIGN(r.y, b.op(OpKind::Mul, {d, r.invStd}));
+  return r;
+}
+} // namespace
+
+Expected<std::vector<Value>> lower_InstanceNormalization(LoweringBuilder &b) {
+  const Type &xt = b.inType(0);
+  ElemKind k = xt.elem(), sk = statKind(k);
+  size_t r = xt.rank();
+  if (r < 3)
+    return invalid("InstanceNormalization: X must have rank >= 3");
+  EMBER_ASSIGN(Value x, castTo(b, b.in(0), sk));
+  EMBER_ASSIGN(Normalized nz, normalize(b, x, rangeAxes(2, int64_t(r)),
+                                        b.node().attrFloat("epsilon", 1e-5)));
+  EMBER_ASSIGN(Value sc, perChannel(b, b.in(1), r, sk));
+  EMBER_ASSIGN(Value bi, perChannel(b, b.in(2), r, sk));
+  EMBER_ASSIGN(Value y, b.op(OpKind::Mul, {nz.y, sc}));
+  EMBER_ASSIGN(y, b.op(OpKind::Add, {y, bi}));
+  EMBER_ASSIGN(y, castTo(b, y, k));
+  return std::vector<Value>{y};
+}
+
+Expected<std::vector<Value>> lower_LayerNormalization(LoweringBuilder &b) {
+  const Node &n = b.node();
+  const Type &xt = b.inType(0);
+  ElemKind k = xt.elem(), sk = statKind(k);
+  int64_t r = int64_t(xt.rank()), axis = n.attrInt("axis", -1);
+  if (axis < -r || axis >= r)
+    return invalid("LayerNormalization: axis ", axis, " out of range");
+  if (axis < 0)
+    axis += r;
+  EMBER_ASSIGN(Value x, castTo(b, b.in(0), sk));
+  EMBER_ASSIGN(Normalized nz, normalize(b, x, rangeAxes(axis, r),
+                                        n.attrFloat("epsilon", 1e-5)));
+  EMBER_ASSIGN(Value sc, castTo(b, b.in(1), sk));
+  EMBER_ASSIGN(Value y, b.op(OpKind::Mul, {nz.y, sc}));
+  if (b.has(2)) {
+    EMBER_ASSIGN(Value bi, castTo(b, b.in(2), sk));
+    EMBER_ASSIGN(y, b.op(OpKind::Add, {y, bi}));
+  }
+  std::vector<Value> res;
+  EMBER_ASSIGN(y, castTo(b, y, k));
+  res.push_back(y);
+  if (n.numResults() > 1) {
+    EMBER_ASSIGN(Value m, castTo(b, nz.mean, n.types[1].elem()));
+    res.push_back(m);
+  }
+  if (n.numResults() > 2) {
+    EMBER_ASSIGN(Value s, castTo(b, nz.invStd, n.types[2].elem()));
+    res.push_back(s);
+  }
+  return res;
+}
+
+// Y = X / (bias + alpha/size * sum of squares over the channel window)^beta;
+// the windowed sum is an AveragePool (count_include_pad) over channels.
+Expected<std::vector<Value>> lower_LRN(LoweringBuilder &b) {
+  const Node &n = b.node();
+  const Type &xt = b.inType(0);
+  ElemKind k = xt.elem();
+  if (xt.rank() < 3)
+    return invalid("LRN: X must have rank >= 3");
+  int64_t size = n.attrInt("size", 0);
+  if (size < 1)
+    return invalid("LRN: size must be >= 1");
+  double alpha = n.attrFloat("alpha", 1e-4), beta = n.attrFloat("beta", 0.75),
+         bias = n.attrFloat("bias", 1.0);
+  int64_t before = (size - 1) / 2, after = size - 1 - before;
+  int64_t inner = xt.numElements() / (xt.dim(0) * xt.dim(1));
+  EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {b.in(0), b.in(0)}));
+  EMBER_ASSIGN(sq, b.op(OpKind::Reshape,
+                        {sq, b.ints({xt.dim(0), 1, xt.dim(1), inner})}));
+  EMBER_ASSIGN(Value avg, b.op(OpKind::AveragePool, {sq},
+                               {{"kernel_shape", Attr::ofInts({size, 1})},
+                                {"pads", Attr::ofInts({before, 0, after, 0})},
+                                {"count_include_pad", Attr::ofInt(1)}}));
+  EMBER_ASSIGN(avg, b.op(OpKind::Reshape, {avg, b.ints(xt.dims())}));
+  EMBER_ASSIGN(Value den, b.op(OpKind::Mul, {avg, b.scalar(k, alpha)}));
+  EMBER_ASSIGN(den, b.op(OpKind::Add, {den, b.scalar(k, bias)}));
+  EMBER_ASSIGN(den, b.op(OpKind::Pow, {den, b.scalar(k, beta)}));
+  EMBER_ASSIGN(Value y, b.op(OpKind::Div, {b.in(0), den}));
+  return std::vector<Value>{y};
+}
+
+} // namespace ember
