@@ -29,6 +29,7 @@ public:
   ElemKind elem() const { return type_.elem(); }
   const Dims &dims() const { return type_.dims(); }
   size_t rank() const { return type_.rank(); }
+  int64_t dim(size_t i) const { return type_.dims()[i]; }
   int64_t size() const { return type_.numElements(); }
   bool hasData() const { return hasData_; }
   size_t bytes() const { return data_.size(); }

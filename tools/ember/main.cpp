@@ -1,1 +1,54 @@
-int main() { return 0; }
+// The `ember` command: compile, run, conform (and NPU tools when built).
+#include "Driver.h"
+
+#ifdef EMBER_HAVE_NPU
+#include "ember/npu/Cli.h"
+#endif
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+static void usage() {
+  std::printf(
+      "usage: ember <command> [options]\n\n"
+      "commands:\n"
+      "  compile MODEL.onnx --target=T [--emit=graph|lowered|dot] [-o OUT]\n"
+      "          [--input-shape NAME=DxDx..] [--O0] [--time-passes]\n"
+      "          [--passes=a,b,c] [--elide-constants]\n"
+      "  compile FILE.eir --emit=... (graph IR text in, see docs/graph-ir.md)\n"
+      "  run MODEL.onnx --target=T [--input NAME=FILE]... [--seed N]\n"
+      "          [--save-outputs DIR] [--input-shape NAME=DxD..]\n"
+      "  conform [--target=T] [--rtol R] [--atol A] [--junit FILE]\n"
+      "          [--min-pass N] [--no-lower] [--O0] PATH...\n"
+#ifdef EMBER_HAVE_NPU
+      "  asm FILE.nasm -o FILE.bin | disasm FILE.bin | sim PROGRAM ...\n"
+#endif
+      "\ntargets: interp (reference interpreter)\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") ||
+      !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    usage();
+    return argc < 2 ? 1 : 0;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "compile")
+    return ember::cli::compileMain(argc, argv);
+  if (cmd == "run")
+    return ember::cli::runMain(argc, argv);
+  if (cmd == "conform")
+    return ember::cli::conformMain(argc, argv);
+#ifdef EMBER_HAVE_NPU
+  if (cmd == "asm")
+    return ember::npu::asmMain(argc - 1, argv + 1);
+  if (cmd == "disasm")
+    return ember::npu::disasmMain(argc - 1, argv + 1);
+  if (cmd == "sim")
+    return ember::npu::simMain(argc - 1, argv + 1);
+#endif
+  std::fprintf(stderr, "error: unknown command '%s' (run 'ember --help')\n",
+               cmd.c_str());
+  return 1;
+}

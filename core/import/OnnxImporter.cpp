@@ -1,0 +1,581 @@
+#include "import/OnnxImporter.h"
+
+#include "import/TensorIO.h"
+#include "interp/Interpreter.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace ember {
+
+namespace {
+
+const char *kContribDomain = "com.microsoft";
+
+bool isDefaultDomain(const std::string &d) {
+  return d.empty() || d == "ai.onnx";
+}
+
+std::string domainName(const std::string &d) {
+  return d.empty() ? "ai.onnx" : d;
+}
+
+class Importer {
+public:
+  Importer(const ImportOptions &opts, std::string baseDir)
+      : opts_(opts), baseDir_(std::move(baseDir)) {}
+
+  Expected<std::unique_ptr<Module>> run(const onnx::ModelProto &m,
+                                        ImportStats *stats);
+
+private:
+  Status importGraph(const onnx::GraphProto &g);
+  Status importNode(const onnx::NodeProto &n);
+  Expected<AttrMap> convertAttrs(const onnx::NodeProto &n);
+  Status convertNode(const onnx::NodeProto &n, OpKind kind, int64_t version,
+                     std::vector<Value> ins, AttrMap attrs);
+  Expected<std::vector<Value>> build(OpKind kind, std::vector<Value> ins,
+                                     AttrMap attrs, const std::string &name,
+                                     int nres,
+                                     std::vector<std::string> outNames);
+  Value constInts(const std::vector<int64_t> &v, const std::string &hint) {
+    return Value(F_->addConstant(F_->freshName(hint),
+                                 Tensor::fromInts(ElemKind::I64, v)));
+  }
+  Value constScalar(ElemKind k, double v, const std::string &hint) {
+    return Value(
+        F_->addConstant(F_->freshName(hint), Tensor::scalar(k, v)));
+  }
+  Status bindOutputs(const onnx::NodeProto &n, const std::vector<Value> &vs);
+  std::string where(const onnx::NodeProto &n) const {
+    return "node '" + n.name() + "' (" + n.op_type() + ")";
+  }
+
+  const ImportOptions &opts_;
+  std::string baseDir_;
+  std::unique_ptr<Module> M_;
+  Function *F_ = nullptr;
+  std::unordered_map<std::string, Value> values_;
+  std::map<std::string, int64_t> opsets_;
+};
+
+Expected<std::unique_ptr<Module>> Importer::run(const onnx::ModelProto &m,
+                                                ImportStats *stats) {
+  for (auto &op : m.opset_import())
+    opsets_[domainName(op.domain())] = op.version();
+  if (m.opset_import_size() == 0)
+    opsets_["ai.onnx"] = 1; // IR version 1/2 models without opset_import
+  if (!m.has_graph())
+    return invalid("model has no graph");
+  if (stats) {
+    stats->irVersion = m.ir_version();
+    stats->opsets = opsets_;
+    stats->onnxNodes = size_t(m.graph().node_size());
+  }
+  M_ = std::make_unique<Module>();
+  F_ = M_->addFunction("main");
+  EMBER_TRY(importGraph(m.graph()));
+  return std::move(M_);
+}
+
+Status Importer::importGraph(const onnx::GraphProto &g) {
+  // Initializers become constants.
+  std::unordered_set<std::string> initNames;
+  for (auto &init : g.initializer()) {
+    if (init.name().empty())
+      return invalid("an initializer has no name");
+    if (!initNames.insert(init.name()).second)
+      return invalid("initializer '", init.name(), "' is defined twice");
+    EMBER_ASSIGN(Tensor t, tensorFromProto(init, baseDir_));
+    values_[init.name()] = Value(F_->addConstant(init.name(), std::move(t)));
+  }
+  if (g.sparse_initializer_size())
+    return unsupported("sparse initializers are not supported");
+
+  // Graph inputs that are not initializers become placeholders (or frozen
+  // constants).
+  for (auto &in : g.input()) {
+    const std::string &nm = in.name();
+    if (initNames.count(nm))
+      continue;
+    if (nm.empty())
+      return invalid("a graph input has no name");
+    if (values_.count(nm))
+      return invalid("graph input '", nm, "' is declared twice");
+    auto fz = opts_.frozenInputs.find(nm);
+    if (fz != opts_.frozenInputs.end()) {
+      values_[nm] = Value(F_->addConstant(nm, fz->second));
+      continue;
+    }
+    if (!in.type().has_tensor_type())
+      return unsupported("graph input '", nm,
+                         "' is not a tensor (sequences, maps and optionals "
+                         "are not supported)");
+    auto &tt = in.type().tensor_type();
+    ElemKind k;
+    if (!elemKindFromOnnx(tt.elem_type(), k))
+      return unsupported("graph input '", nm, "' has ONNX element type ",
+                         tt.elem_type(), ", which Ember does not support");
+    Dims dims;
+    auto ov = opts_.inputShapes.find(nm);
+    if (ov != opts_.inputShapes.end()) {
+      dims = ov->second;
+      if (tt.has_shape() && tt.shape().dim_size() != int(dims.size()))
+        return invalid("--input-shape for '", nm, "' has rank ", dims.size(),
+                       " but the model declares rank ", tt.shape().dim_size());
+      for (int i = 0; tt.has_shape() && i < tt.shape().dim_size(); ++i) {
+        auto &d = tt.shape().dim(i);
+        if (d.has_dim_value() && d.dim_value() != dims[size_t(i)])
+          return invalid("--input-shape for '", nm, "' sets dim ", i, " to ",
+                         dims[size_t(i)], " but the model fixes it to ",
+                         d.dim_value());
+      }
+    } else {
+      if (!tt.has_shape())
+        return invalid("graph input '", nm,
+                       "' has no shape; give one with --input-shape ", nm,
+                       "=<d0>x<d1>...");
+      for (int i = 0; i < tt.shape().dim_size(); ++i) {
+        auto &d = tt.shape().dim(i);
+        if (d.has_dim_value()) {
+          dims.push_back(d.dim_value());
+        } else {
+          return invalid("graph input '", nm, "' dim ", i, " is symbolic ('",
+                         d.dim_param(), "'); bind it with --input-shape ", nm,
+                         "=<d0>x<d1>...");
+        }
+      }
+    }
+    EMBER_TRY(checkTensorSize(dims, k, "graph input '" + nm + "'"));
+    values_[nm] = Value(F_->addPlaceholder(nm, Type(k, dims)));
+  }
+
+  // Order nodes topologically (files are not always sorted); detect cycles
+  // and undefined inputs.
+  int nn = g.node_size();
+  std::unordered_map<std::string, int> producer;
+  for (int i = 0; i < nn; ++i)
+    for (auto &o : g.node(i).output())
+      if (!o.empty()) {
+        if (values_.count(o) || !producer.emplace(o, i).second)
+          return invalid("tensor '", o, "' is produced more than once (",
+                         where(g.node(i)), ")");
+      }
+  std::vector<int> pending(size_t(nn), 0);
+  std::vector<std::vector<int>> consumers(static_cast<size_t>(nn));
+  for (int i = 0; i < nn; ++i) {
+    for (auto &in : g.node(i).input()) {
+      if (in.empty() || values_.count(in))
+        continue;
+      auto p = producer.find(in);
+      if (p == producer.end())
+        return invalid(where(g.node(i)), " reads '", in,
+                       "', which no node, initializer or graph input "
+                       "defines");
+      ++pending[size_t(i)];
+      consumers[size_t(p->second)].push_back(i);
+    }
+  }
+  std::vector<int> order, ready;
+  for (int i = nn - 1; i >= 0; --i)
+    if (pending[size_t(i)] == 0)
+      ready.push_back(i);
+  while (!ready.empty()) {
+    int i = ready.back();
+    ready.pop_back();
+    order.push_back(i);
+    auto &cs = consumers[size_t(i)];
+    for (auto it = cs.rbegin(); it != cs.rend(); ++it)
+      if (--pending[size_t(*it)] == 0)
+        ready.push_back(*it);
+  }
+  if (int(order.size()) != nn) {
+    for (int i = 0; i < nn; ++i)
+      if (pending[size_t(i)])
+        return invalid("the graph has a cycle through ", where(g.node(i)));
+  }
+  for (int i : order)
+    EMBER_TRY(importNode(g.node(i)));
+
+  for (auto &out : g.output()) {
+    auto it = values_.find(out.name());
+    if (it == values_.end())
+      return invalid("graph output '", out.name(), "' is never computed");
+    F_->addOutput(it->second, out.name());
+  }
+  if (F_->outputs().empty())
+    return invalid("the graph has no outputs");
+  return Status::ok();
+}
+
+Expected<AttrMap> Importer::convertAttrs(const onnx::NodeProto &n) {
+  AttrMap attrs;
+  for (auto &a : n.attribute()) {
+    if (!a.ref_attr_name().empty())
+      return unsupported(where(n), ": attribute '", a.name(),
+                         "' refers to a function attribute");
+    Attr x;
+    switch (a.type()) {
+    case onnx::AttributeProto::INT:
+      x = Attr::ofInt(a.i());
+      break;
+    case onnx::AttributeProto::FLOAT:
+      x = Attr::ofFloat(a.f());
+      break;
+    case onnx::AttributeProto::STRING:
+      x = Attr::ofString(a.s());
+      break;
+    case onnx::AttributeProto::INTS:
+      x = Attr::ofInts({a.ints().begin(), a.ints().end()});
+      break;
+    case onnx::AttributeProto::FLOATS:
+      x = Attr::ofFloats({a.floats().begin(), a.floats().end()});
+      break;
+    case onnx::AttributeProto::STRINGS:
+      x = Attr::ofStrings({a.strings().begin(), a.strings().end()});
+      break;
+    case onnx::AttributeProto::TENSOR: {
+      auto t = tensorFromProto(a.t(), baseDir_);
+      if (!t)
+        return t.status().withContext(where(n) + " attribute '" + a.name() +
+                                      "'");
+      x = Attr::ofTensor(std::move(*t));
+      break;
+    }
+    case onnx::AttributeProto::GRAPH:
+    case onnx::AttributeProto::GRAPHS:
+      return unsupported(where(n), ": subgraph attribute '", a.name(),
+                         "' (control flow is not supported yet)");
+    default:
+      return unsupported(where(n), ": attribute '", a.name(), "' has type ",
+                         int(a.type()), ", which Ember does not support");
+    }
+    attrs[a.name()] = std::move(x);
+  }
+  return attrs;
+}
+
+Expected<std::vector<Value>>
+Importer::build(OpKind kind, std::vector<Value> ins, AttrMap attrs,
+                const std::string &name, int nres,
+                std::vector<std::string> outNames) {
+  EMBER_ASSIGN(Node * n, F_->create(kind, std::move(ins), std::move(attrs),
+                                    name, nres, nullptr, outNames));
+  std::vector<Value> vs;
+  for (unsigned i = 0; i < n->numResults(); ++i)
+    vs.push_back(Value(n, i));
+  if (!opts_.foldShapeComputations)
+    return vs;
+  // Fold small all-constant computations (shape arithmetic) right away,
+  // and Shape/Size, whose results depend only on operand types.
+  bool typeOnly = kind == OpKind::Shape || kind == OpKind::Size;
+  bool allConst = true;
+  int64_t resultElems = 0;
+  for (auto &in : n->inputs)
+    if (in.node && in.node->kind != OpKind::Constant)
+      allConst = false;
+  for (auto &t : n->types)
+    resultElems += t.numElements();
+  if (!typeOnly && !(allConst && resultElems <= 4096))
+    return vs;
+  std::vector<Tensor> typeOnlyIns;
+  std::vector<const Tensor *> operands;
+  typeOnlyIns.reserve(n->inputs.size());
+  for (auto &in : n->inputs) {
+    if (!in.node) {
+      operands.push_back(nullptr);
+    } else if (in.node->kind == OpKind::Constant) {
+      operands.push_back(in.node->payload.get());
+    } else {
+      typeOnlyIns.push_back(Tensor::typeOnly(in.type()));
+      operands.push_back(&typeOnlyIns.back());
+    }
+  }
+  auto res = evaluateNode(*n, operands);
+  if (!res)
+    return vs; // leave it to run time
+  std::vector<std::string> names = n->outNames;
+  F_->erase(n);
+  vs.clear();
+  for (size_t i = 0; i < res->size(); ++i)
+    vs.push_back(Value(F_->addConstant(names[i], std::move((*res)[i]))));
+  return vs;
+}
+
+Status Importer::bindOutputs(const onnx::NodeProto &n,
+                             const std::vector<Value> &vs) {
+  for (int i = 0; i < n.output_size() && size_t(i) < vs.size(); ++i)
+    if (!n.output(i).empty())
+      values_[n.output(i)] = vs[size_t(i)];
+  return Status::ok();
+}
+
+Status Importer::importNode(const onnx::NodeProto &n) {
+  std::string dom = domainName(n.domain());
+  auto ov = opsets_.find(dom);
+  if (ov == opsets_.end())
+    return invalid(where(n), " uses domain '", dom,
+                   "', which the model does not import");
+  int64_t version = ov->second;
+
+  std::vector<Value> ins;
+  for (auto &in : n.input()) {
+    if (in.empty()) {
+      ins.push_back(Value());
+      continue;
+    }
+    auto it = values_.find(in);
+    if (it == values_.end())
+      return invalid(where(n), " reads undefined tensor '", in, "'");
+    ins.push_back(it->second);
+  }
+  while (!ins.empty() && !ins.back().node)
+    ins.pop_back();
+
+  EMBER_ASSIGN(AttrMap attrs, convertAttrs(n));
+  const std::string &op = n.op_type();
+
+  OpKind kind;
+  bool known = false;
+  if (isDefaultDomain(n.domain())) {
+    known = opKindFromName(op, kind) && !isStorage(kind) &&
+            op != "QLinearAdd" && op != "QLinearGlobalAveragePool";
+  } else if (dom == kContribDomain) {
+    known = (op == "QLinearAdd" || op == "QLinearGlobalAveragePool") &&
+            opKindFromName(op, kind);
+  }
+
+  // Ops handled by the importer itself (no node of their own).
+  if (isDefaultDomain(n.domain()) && op == "Constant") {
+    if (n.output_size() != 1)
+      return invalid(where(n), " must have one output");
+    Tensor t;
+    if (const Tensor *v = attrs.count("value") ? attrs["value"].t.get()
+                                               : nullptr) {
+      t = *v;
+    } else if (attrs.count("value_float")) {
+      t = Tensor::scalar(ElemKind::F32, attrs["value_float"].f);
+    } else if (attrs.count("value_floats")) {
+      auto &fs = attrs["value_floats"].floats;
+      t = Tensor(Type(ElemKind::F32, {int64_t(fs.size())}));
+      for (size_t i = 0; i < fs.size(); ++i)
+        t.data<float>()[i] = float(fs[i]);
+    } else if (attrs.count("value_int")) {
+      t = Tensor::scalar(ElemKind::I64, double(attrs["value_int"].i));
+      t.data<int64_t>()[0] = attrs["value_int"].i;
+    } else if (attrs.count("value_ints")) {
+      t = Tensor::fromInts(ElemKind::I64, attrs["value_ints"].ints);
+    } else {
+      return unsupported(where(n),
+                         ": only tensor, float(s) and int(s) values are "
+                         "supported");
+    }
+    return bindOutputs(n, {Value(F_->addConstant(n.output(0), std::move(t)))});
+  }
+
+  if (isDefaultDomain(n.domain()) && (op == "Scatter")) {
+    kind = OpKind::ScatterElements;
+    known = true;
+  }
+  if (isDefaultDomain(n.domain()) && op == "Upsample") {
+    kind = OpKind::Resize;
+    known = true;
+  }
+  if (!known)
+    return unsupported("unsupported op '", op, "' (domain '", dom,
+                       "', opset ", version, ") at node '", n.name(), "'");
+  Status s = convertNode(n, kind, version, std::move(ins), std::move(attrs));
+  if (!s.isOk() && s.message().find(n.op_type()) == std::string::npos)
+    return s.withContext(where(n));
+  return s;
+}
+
+// Upgrades a node to the newest opset form, then builds it.
+Status Importer::convertNode(const onnx::NodeProto &n, OpKind kind,
+                             int64_t v, std::vector<Value> ins,
+                             AttrMap attrs) {
+  const std::string &op = n.op_type();
+  std::string hint = n.output_size() ? n.output(0) : op;
+  auto moveAttrToInput = [&](const char *attr, size_t idx) {
+    auto it = attrs.find(attr);
+    if (it == attrs.end())
+      return;
+    std::vector<int64_t> vals = it->second.kind == Attr::Kind::Int
+                                    ? std::vector<int64_t>{it->second.i}
+                                    : it->second.ints;
+    attrs.erase(it);
+    if (ins.size() <= idx)
+      ins.resize(idx + 1);
+    ins[idx] = constInts(vals, hint + "." + attr);
+  };
+  bool isReduce = op.rfind("Reduce", 0) == 0;
+  if ((isReduce && op == "ReduceSum" && v < 13) ||
+      (isReduce && op != "ReduceSum" && v < 18))
+    moveAttrToInput("axes", 1);
+  if ((op == "Squeeze" || op == "Unsqueeze") && v < 13)
+    moveAttrToInput("axes", 1);
+  if (op == "Split" && v < 13)
+    moveAttrToInput("split", 1);
+  if (op == "TopK" && v < 10)
+    moveAttrToInput("k", 1);
+  if (op == "Slice" && v < 10) {
+    moveAttrToInput("starts", 1);
+    moveAttrToInput("ends", 2);
+    moveAttrToInput("axes", 3);
+  }
+  if (op == "Pad" && v < 11) {
+    moveAttrToInput("pads", 1);
+    if (attrs.count("value")) {
+      ElemKind k = ins[0].type().elem();
+      ins.resize(3);
+      ins[2] = constScalar(k, attrs["value"].f, hint + ".value");
+      attrs.erase("value");
+    }
+  }
+  if (op == "Clip" && v < 11) {
+    ElemKind k = ins[0].type().elem();
+    ins.resize(3);
+    if (attrs.count("min"))
+      ins[1] = constScalar(k, attrs["min"].f, hint + ".min");
+    if (attrs.count("max"))
+      ins[2] = constScalar(k, attrs["max"].f, hint + ".max");
+    attrs.erase("min");
+    attrs.erase("max");
+    while (!ins.empty() && !ins.back().node)
+      ins.pop_back();
+  }
+  if (op == "Dropout") {
+    attrs.erase("ratio");
+    attrs.erase("is_test");
+    attrs.erase("seed");
+  }
+  if (op == "BatchNormalization") {
+    bool training = attrs.count("training_mode") && attrs["training_mode"].i;
+    int usedOutputs = 0;
+    for (int i = 1; i < n.output_size(); ++i)
+      usedOutputs += !n.output(i).empty();
+    if (training || (v < 14 && usedOutputs > 0) || usedOutputs > 0)
+      return unsupported("BatchNormalization in training mode (node '",
+                         n.name(), "')");
+    attrs.erase("spatial");
+    attrs.erase("momentum");
+    attrs.erase("training_mode");
+    attrs.erase("consumed_inputs");
+    attrs.erase("is_test");
+  }
+  if (op == "Upsample" || (op == "Resize" && v < 11)) {
+    // (X, scales) or attribute scales -> (X, roi=absent, scales).
+    Value scales;
+    if (ins.size() >= 2)
+      scales = ins[1];
+    else if (attrs.count("scales")) {
+      auto &fs = attrs["scales"].floats;
+      Tensor t(Type(ElemKind::F32, {int64_t(fs.size())}));
+      for (size_t i = 0; i < fs.size(); ++i)
+        t.data<float>()[i] = float(fs[i]);
+      scales = Value(F_->addConstant(F_->freshName(hint + ".scales"), t));
+      attrs.erase("scales");
+    }
+    ins = {ins[0], Value(), scales};
+    std::string mode = attrs.count("mode") ? attrs["mode"].s : "nearest";
+    attrs["mode"] = Attr::ofString(mode == "bilinear" ? "linear" : mode);
+    attrs["coordinate_transformation_mode"] = Attr::ofString("asymmetric");
+    attrs["nearest_mode"] = Attr::ofString("floor");
+  }
+  if ((op == "Softmax" || op == "LogSoftmax") && v < 13) {
+    // Old semantics: flatten to 2-D at `axis` (default 1), normalize rows.
+    int64_t rank = int64_t(ins[0].type().rank());
+    int64_t axis = attrs.count("axis") ? attrs["axis"].i : 1;
+    if (axis < 0)
+      axis += rank;
+    if (axis < 0 || axis > rank)
+      return invalid(where(n), ": axis out of range");
+    if (axis != rank - 1) {
+      const Dims &d = ins[0].type().dims();
+      int64_t outer = 1, inner = 1;
+      for (int64_t i = 0; i < rank; ++i)
+        (i < axis ? outer : inner) *= d[size_t(i)];
+      EMBER_ASSIGN(auto r1, build(OpKind::Reshape,
+                                  {ins[0], constInts({outer, inner}, hint)},
+                                  {}, n.name(), 1, {hint + ".2d"}));
+      EMBER_ASSIGN(auto sm, build(kind, {r1[0]}, {{"axis", Attr::ofInt(1)}},
+                                  n.name(), 1, {hint + ".rows"}));
+      EMBER_ASSIGN(auto r2,
+                   build(OpKind::Reshape, {sm[0], constInts(d, hint)}, {},
+                         n.name(), 1, {n.output(0)}));
+      return bindOutputs(n, r2);
+    }
+    attrs["axis"] = Attr::ofInt(-1);
+  }
+  if (op == "Gemm" && v < 7)
+    attrs.erase("broadcast");
+
+  int nres = n.output_size();
+  if (opInfo(kind).numOut >= 0 && nres > opInfo(kind).numOut)
+    return invalid(where(n), " has ", nres, " outputs; the op has at most ",
+                   opInfo(kind).numOut);
+  if (opInfo(kind).numOut >= 0 && kind != OpKind::TopK)
+    nres = std::max(nres, opInfo(kind).numOut);
+  std::vector<std::string> outNames(n.output().begin(), n.output().end());
+  EMBER_ASSIGN(auto vs, build(kind, std::move(ins), std::move(attrs),
+                              n.name(), nres, outNames));
+  return bindOutputs(n, vs);
+}
+
+} // namespace
+
+Expected<std::unique_ptr<Module>> importOnnxBytes(const std::string &bytes,
+                                                  const std::string &baseDir,
+                                                  const ImportOptions &opts,
+                                                  ImportStats *stats) {
+  onnx::ModelProto m;
+  google::protobuf::io::ArrayInputStream raw(bytes.data(), int(bytes.size()));
+  google::protobuf::io::CodedInputStream cis(&raw);
+  cis.SetTotalBytesLimit(INT32_MAX);
+  cis.SetRecursionLimit(64);
+  if (!m.ParseFromCodedStream(&cis) || !cis.ConsumedEntireMessage())
+    return invalid("not a valid ONNX model (protobuf parse failed)");
+  Importer imp(opts, baseDir);
+  return imp.run(m, stats);
+}
+
+Expected<std::unique_ptr<Module>> importOnnxFile(const std::string &path,
+                                                 const ImportOptions &opts,
+                                                 ImportStats *stats) {
+  EMBER_ASSIGN(std::string bytes, readFileBytes(path, uint64_t(INT32_MAX)));
+  size_t slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  auto m = importOnnxBytes(bytes, dir, opts, stats);
+  if (!m)
+    return m.status().withContext(path);
+  return m;
+}
+
+} // namespace ember
+
+namespace ember {
+Expected<std::vector<std::string>> onnxInputNames(const std::string &path) {
+  EMBER_ASSIGN(std::string bytes, readFileBytes(path, uint64_t(INT32_MAX)));
+  onnx::ModelProto m;
+  google::protobuf::io::ArrayInputStream raw(bytes.data(), int(bytes.size()));
+  google::protobuf::io::CodedInputStream cis(&raw);
+  cis.SetTotalBytesLimit(INT32_MAX);
+  cis.SetRecursionLimit(64);
+  if (!m.ParseFromCodedStream(&cis))
+    return invalid(path, ": not a valid ONNX model (protobuf parse failed)");
+  std::unordered_set<std::string> inits;
+  for (auto &i : m.graph().initializer())
+    inits.insert(i.name());
+  std::vector<std::string> names;
+  for (auto &i : m.graph().input())
+    if (!inits.count(i.name()))
+      names.push_back(i.name());
+  return names;
+}
+} // namespace ember

@@ -1,0 +1,44 @@
+// ONNX model import: ModelProto -> graph IR (one Function "main").
+// Nodes are upgraded to the newest opset's form (see docs/onnx-import.md)
+// so every other part of Ember sees one canonical version of each op.
+#pragma once
+
+#include "ir/Graph.h"
+
+#include <map>
+#include <string>
+
+namespace ember {
+
+struct ImportOptions {
+  // Shapes for graph inputs with symbolic or unknown dims
+  // (--input-shape name=1x3x224x224).
+  std::map<std::string, Dims> inputShapes;
+  // Graph inputs to bake in as constants (specialization on values that
+  // determine shapes, e.g. a Reshape target fed as an input).
+  std::map<std::string, Tensor> frozenInputs;
+  // Fold nodes whose operands are all constants when their result is small
+  // (shape arithmetic), so shapes downstream are static at import time.
+  bool foldShapeComputations = true;
+};
+
+struct ImportStats {
+  int64_t irVersion = 0;
+  std::map<std::string, int64_t> opsets; // domain -> version
+  size_t onnxNodes = 0;
+};
+
+Expected<std::unique_ptr<Module>> importOnnxFile(const std::string &path,
+                                                 const ImportOptions &opts,
+                                                 ImportStats *stats = nullptr);
+Expected<std::unique_ptr<Module>> importOnnxBytes(const std::string &bytes,
+                                                  const std::string &baseDir,
+                                                  const ImportOptions &opts,
+                                                  ImportStats *stats = nullptr);
+
+} // namespace ember
+
+namespace ember {
+// Names of a model's graph inputs that are not initializers, in order.
+Expected<std::vector<std::string>> onnxInputNames(const std::string &path);
+} // namespace ember

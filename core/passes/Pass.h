@@ -1,0 +1,44 @@
+// Graph passes and the standard pipeline (import -> optimize -> lower).
+#pragma once
+
+#include "ir/Graph.h"
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace ember {
+
+struct PassStats {
+  size_t changed = 0; // nodes removed, rewritten or folded
+};
+
+#define EMBER_PASS(Class, Name, Desc) Status run##Class(Function &f, PassStats &s);
+#include "passes/Passes.def"
+
+struct PassInfo {
+  const char *name;
+  const char *description;
+  Status (*run)(Function &, PassStats &);
+};
+const std::vector<PassInfo> &allPasses();
+const PassInfo *findPass(const std::string &name);
+
+// Verifies the function; `lowered` additionally rejects non-primitive ops
+// (except those in keepWhole).
+Status verifyFunction(const Function &f, bool lowered = false);
+
+struct PipelineOptions {
+  bool optimize = true;
+  bool lower = true;
+  bool verifyEach = true;
+  std::ostream *timePasses = nullptr; // per-pass timing report
+  std::vector<std::string> passes;    // explicit list (overrides optimize)
+};
+
+// The default optimization sequence, by pass name.
+const std::vector<std::string> &defaultPassOrder();
+
+Status runPipeline(Module &m, const PipelineOptions &opts);
+
+} // namespace ember

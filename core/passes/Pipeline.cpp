@@ -1,0 +1,84 @@
+#include "lower/Lowering.h"
+#include "passes/Pass.h"
+
+#include <chrono>
+#include <iomanip>
+
+namespace ember {
+
+const std::vector<PassInfo> &allPasses() {
+  static const std::vector<PassInfo> passes = {
+#define EMBER_PASS(Class, Name, Desc) {Name, Desc, &run##Class},
+#include "passes/Passes.def"
+  };
+  return passes;
+}
+
+const PassInfo *findPass(const std::string &name) {
+  for (auto &p : allPasses())
+    if (name == p.name)
+      return &p;
+  return nullptr;
+}
+
+const std::vector<std::string> &defaultPassOrder() {
+  static const std::vector<std::string> order = {"dce"};
+  return order;
+}
+
+Status runPipeline(Module &m, const PipelineOptions &opts) {
+  using Clock = std::chrono::steady_clock;
+  struct Row {
+    std::string name;
+    double ms;
+    size_t changed, nodesAfter;
+  };
+  std::vector<Row> rows;
+  for (auto &fp : m.functions()) {
+    Function &f = *fp;
+    EMBER_TRY(verifyFunction(f).withContext("after import"));
+    std::vector<std::string> passes =
+        !opts.passes.empty()
+            ? opts.passes
+            : (opts.optimize ? defaultPassOrder() : std::vector<std::string>{});
+    for (auto &name : passes) {
+      const PassInfo *p = findPass(name);
+      if (!p)
+        return invalid("unknown pass '", name, "'");
+      PassStats st;
+      auto t0 = Clock::now();
+      EMBER_TRY(p->run(f, st).withContext("pass " + name));
+      double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0)
+                      .count();
+      rows.push_back({name, ms, st.changed, f.countNonStorage()});
+      if (opts.verifyEach)
+        EMBER_TRY(verifyFunction(f).withContext("after pass " + name));
+    }
+    if (opts.lower) {
+      auto t0 = Clock::now();
+      size_t n = 0;
+      EMBER_TRY(lowerFunction(f, {}, &n));
+      PassStats st;
+      EMBER_TRY(runDeadCodeElimination(f, st));
+      double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0)
+                      .count();
+      rows.push_back({"lower", ms, n, f.countNonStorage()});
+      EMBER_TRY(verifyFunction(f, /*lowered=*/true).withContext("after lowering"));
+    }
+  }
+  if (opts.timePasses) {
+    auto &os = *opts.timePasses;
+    double total = 0;
+    os << "pass                      time_ms  changed  nodes_after\n";
+    for (auto &r : rows) {
+      os << std::left << std::setw(24) << r.name << std::right << std::fixed
+         << std::setprecision(3) << std::setw(9) << r.ms << std::setw(9)
+         << r.changed << std::setw(13) << r.nodesAfter << "\n";
+      total += r.ms;
+    }
+    os << "total_ms " << std::fixed << std::setprecision(3) << total << "\n";
+  }
+  return Status::ok();
+}
+
+} // namespace ember

@@ -1,0 +1,94 @@
+// `ember compile`: import (ONNX or graph IR text), optimize, lower, and
+// emit a stage as text.
+#include "Driver.h"
+
+#include "import/TensorIO.h"
+#include "ir/Printer.h"
+
+#include <fstream>
+#include <iostream>
+
+namespace ember::cli {
+
+// Loads MODEL: .onnx through the importer, anything else as graph IR text.
+Expected<std::unique_ptr<Module>> loadModel(const std::string &path,
+                                            const ImportOptions &io) {
+  if (path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0)
+    return importOnnxFile(path, io);
+  EMBER_ASSIGN(std::string text, readFileBytes(path, uint64_t(1) << 31));
+  return parseModule(text, path);
+}
+
+int compileMain(int argc, char **argv) {
+  Args a(argc, argv, 2);
+  std::string target = "interp", emit = "lowered", out, passes;
+  a.value("--target", target);
+  a.value("--emit", emit);
+  a.value("-o", out);
+  bool optimize = !a.flag("--O0");
+  bool timePasses = a.flag("--time-passes");
+  bool elide = a.flag("--elide-constants");
+  bool havePasses = a.value("--passes", passes);
+  ImportOptions io;
+  Status s = parseInputShapes(a.values("--input-shape"), io.inputShapes);
+  std::vector<std::string> pos;
+  if (s.isOk())
+    s = a.finish(pos);
+  if (!s.isOk())
+    return reportError(s);
+  if (pos.size() != 1)
+    return usageError("compile needs exactly one MODEL");
+  s = checkTarget(target);
+  if (!s.isOk())
+    return reportError(s);
+  if (emit != "graph" && emit != "lowered" && emit != "dot" &&
+      emit != "dot-lowered")
+    return reportError(unsupported("--emit=", emit,
+                                   " is not available (graph, lowered, dot, "
+                                   "dot-lowered)"));
+
+  auto m = loadModel(pos[0], io);
+  if (!m)
+    return reportError(m.status());
+  PipelineOptions po;
+  po.optimize = optimize;
+  po.lower = emit == "lowered" || emit == "dot-lowered";
+  if (timePasses)
+    po.timePasses = &std::cerr;
+  if (havePasses) {
+    std::string cur;
+    for (char c : passes + ",") {
+      if (c == ',') {
+        if (!cur.empty())
+          po.passes.push_back(cur);
+        cur.clear();
+      } else {
+        cur += c;
+      }
+    }
+    if (po.passes.empty())
+      po.optimize = false;
+  }
+  s = runPipeline(**m, po);
+  if (!s.isOk())
+    return reportError(s);
+
+  std::ofstream file;
+  std::ostream *os = &std::cout;
+  if (!out.empty()) {
+    file.open(out);
+    if (!file)
+      return reportError(makeError(ErrorCode::Io, "cannot write '", out, "'"));
+    os = &file;
+  }
+  if (emit == "dot" || emit == "dot-lowered") {
+    printDot(*os, *(*m)->main());
+  } else {
+    PrintOptions popt;
+    popt.elideConstantsAbove = elide ? 16 : 0;
+    printModule(*os, **m, popt);
+  }
+  return 0;
+}
+
+} // namespace ember::cli

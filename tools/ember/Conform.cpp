@@ -1,0 +1,483 @@
+// `ember conform`: runs ONNX test cases (model.onnx + test_data_set_*/) and
+// ONNX "light" model cases (NAME.onnx + NAME_output_0.pb) through the
+// pipeline and the target, and compares with the expected outputs.
+// Each case runs in a forked child, so a crash or hang in one case is
+// reported as ERROR for that case and the run goes on.
+#include "Driver.h"
+
+#include "import/TensorIO.h"
+#include "interp/Interpreter.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <dirent.h>
+#include <fstream>
+#include <poll.h>
+#include <sstream>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace ember::cli {
+namespace {
+
+struct Case {
+  std::string name;   // shown in output
+  std::string model;  // path to .onnx
+  std::string dir;    // folder with test_data_set_*, or "" for light layout
+  std::string prefix; // light layout: NAME (outputs NAME_output_K.pb)
+};
+
+struct CaseResult {
+  std::string status; // PASS FAIL UNSUPPORTED ERROR
+  std::string reason;
+  double seconds = 0;
+};
+
+struct ConformOptions {
+  std::string target = "interp";
+  double rtol = 1e-3, atol = 1e-7;
+  bool lower = true, optimize = true;
+  int timeoutSec = 600;
+};
+
+bool isDir(const std::string &p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+bool isFile(const std::string &p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+std::vector<std::string> listDir(const std::string &d) {
+  std::vector<std::string> v;
+  if (DIR *dp = opendir(d.c_str())) {
+    while (dirent *e = readdir(dp))
+      if (e->d_name[0] != '.')
+        v.push_back(e->d_name);
+    closedir(dp);
+  }
+  std::sort(v.begin(), v.end());
+  return v;
+}
+std::string baseName(std::string p) {
+  while (p.size() > 1 && p.back() == '/')
+    p.pop_back();
+  size_t s = p.find_last_of('/');
+  return s == std::string::npos ? p : p.substr(s + 1);
+}
+
+void collectCases(const std::string &path, std::vector<Case> &out) {
+  if (isFile(path) && path.size() > 5 &&
+      path.compare(path.size() - 5, 5, ".onnx") == 0) {
+    std::string stem = path.substr(0, path.size() - 5);
+    if (isFile(stem + "_output_0.pb"))
+      out.push_back({baseName(stem), path, "", stem});
+    else if (isDir(path.substr(0, path.find_last_of('/') + 1) +
+                   "test_data_set_0"))
+      out.push_back({baseName(path.substr(0, path.find_last_of('/'))), path,
+                     path.substr(0, path.find_last_of('/')), ""});
+    return;
+  }
+  if (!isDir(path))
+    return;
+  if (isFile(path + "/model.onnx")) {
+    out.push_back({baseName(path), path + "/model.onnx", path, ""});
+    return;
+  }
+  for (auto &e : listDir(path)) {
+    std::string p = path + "/" + e;
+    if (isDir(p) && isFile(p + "/model.onnx"))
+      out.push_back({e, p + "/model.onnx", p, ""});
+    else if (isFile(p) && e.size() > 5 &&
+             e.compare(e.size() - 5, 5, ".onnx") == 0) {
+      std::string stem = p.substr(0, p.size() - 5);
+      if (isFile(stem + "_output_0.pb"))
+        out.push_back({e.substr(0, e.size() - 5), p, "", stem});
+    }
+  }
+}
+
+std::vector<std::string> numbered(const std::string &dir,
+                                  const std::string &prefix) {
+  std::vector<std::string> v;
+  for (int i = 0;; ++i) {
+    std::string p = dir + "/" + prefix + std::to_string(i) + ".pb";
+    if (!isFile(p))
+      break;
+    v.push_back(p);
+  }
+  return v;
+}
+
+// Compares one output; empty string when it matches.
+std::string compare(const Tensor &got, const Tensor &want, double rtol,
+                    double atol) {
+  if (got.elem() != want.elem())
+    return concat("element type ", elemKindName(got.elem()), " != expected ",
+                  elemKindName(want.elem()));
+  if (got.dims() != want.dims())
+    return concat("shape ", got.type().toString(), " != expected ",
+                  want.type().toString());
+  bool exactKind = !isFloatKind(got.elem());
+  for (int64_t i = 0; i < got.size(); ++i) {
+    if (exactKind) {
+      int64_t g = got.getInt(i), w = want.getInt(i);
+      if (std::llabs(g - w) > int64_t(atol))
+        return concat("element ", i, ": got ", g, ", expected ", w);
+      continue;
+    }
+    double g = got.getDouble(i), w = want.getDouble(i);
+    if (std::isnan(w) && std::isnan(g))
+      continue;
+    if (std::isinf(w) && g == w)
+      continue;
+    if (!(std::fabs(g - w) <= atol + rtol * std::fabs(w)))
+      return concat("element ", i, ": got ", g, ", expected ", w,
+                    " (|diff| ", std::fabs(g - w), ")");
+  }
+  return "";
+}
+
+CaseResult classify(const Status &s) {
+  bool unsup = s.code() == ErrorCode::Unsupported ||
+               s.code() == ErrorCode::DataDependent;
+  return {unsup ? "UNSUPPORTED" : "ERROR", s.message()};
+}
+
+// Runs one case in the current process.
+CaseResult runCase(const Case &c, const ConformOptions &o) {
+  auto names = onnxInputNames(c.model);
+  if (!names)
+    return classify(names.status());
+  std::vector<std::pair<std::vector<Tensor>, std::vector<Tensor>>> sets;
+  if (c.dir.empty()) {
+    // Light layout: inputs are arange(n)/n (ONNX's dummy data), outputs
+    // NAME_output_K.pb.
+    std::vector<Tensor> ins, outs;
+    for (int k = 0;; ++k) {
+      std::string p = c.prefix + "_output_" + std::to_string(k) + ".pb";
+      if (!isFile(p))
+        break;
+      auto t = readTensorFile(p);
+      if (!t)
+        return classify(t.status());
+      outs.push_back(std::move(*t));
+    }
+    sets.push_back({{}, std::move(outs)});
+  } else {
+    for (auto &e : listDir(c.dir)) {
+      if (e.rfind("test_data_set_", 0) != 0 || !isDir(c.dir + "/" + e))
+        continue;
+      std::vector<Tensor> ins, outs;
+      std::vector<std::string> inNames;
+      for (auto &p : numbered(c.dir + "/" + e, "input_")) {
+        std::string nm;
+        auto t = readTensorFile(p, &nm);
+        if (!t)
+          return classify(t.status());
+        ins.push_back(std::move(*t));
+        inNames.push_back(nm);
+      }
+      for (auto &p : numbered(c.dir + "/" + e, "output_")) {
+        auto t = readTensorFile(p);
+        if (!t)
+          return classify(t.status());
+        outs.push_back(std::move(*t));
+      }
+      sets.push_back({std::move(ins), std::move(outs)});
+    }
+    if (sets.empty())
+      return {"ERROR", "no test_data_set_* folder"};
+  }
+
+  for (auto &ds : sets) {
+    std::map<std::string, Tensor> feed;
+    ImportOptions io;
+    if (c.dir.empty()) {
+      // Light models: shapes come from the model; dummy values below.
+    } else {
+      if (ds.first.size() > names->size())
+        return {"ERROR", concat("test data has ", ds.first.size(),
+                                " inputs, the model ", names->size())};
+      for (size_t i = 0; i < ds.first.size(); ++i) {
+        feed[(*names)[i]] = ds.first[i];
+        io.inputShapes[(*names)[i]] = ds.first[i].dims();
+      }
+    }
+    // Import, specializing on inputs whose values decide shapes.
+    std::unique_ptr<Module> m;
+    for (int attempt = 0;; ++attempt) {
+      auto r = importOnnxFile(c.model, io);
+      if (r) {
+        m = std::move(*r);
+        break;
+      }
+      Status s = r.status();
+      if (s.code() != ErrorCode::DataDependent || attempt > 8)
+        return classify(s);
+      auto it = feed.find(s.dependentInput);
+      if (!s.dependentInput.empty() && it != feed.end() &&
+          !io.frozenInputs.count(s.dependentInput)) {
+        io.frozenInputs[it->first] = it->second;
+        continue;
+      }
+      if (io.frozenInputs.size() == feed.size())
+        return classify(s);
+      for (auto &kv : feed) // last resort: specialize on every input
+        io.frozenInputs[kv.first] = kv.second;
+    }
+    PipelineOptions po;
+    po.optimize = o.optimize;
+    po.lower = o.lower;
+    Status ps = runPipeline(*m, po);
+    if (!ps.isOk())
+      return classify(ps);
+    Function &f = *m->main();
+    std::vector<Tensor> inputs;
+    for (Node *p : f.params()) {
+      const std::string &nm = p->outNames[0];
+      auto it = feed.find(nm);
+      if (it != feed.end()) {
+        inputs.push_back(it->second);
+      } else if (c.dir.empty() && isFloatKind(p->types[0].elem())) {
+        Tensor t(p->types[0]);
+        int64_t n = t.size();
+        for (int64_t i = 0; i < n; ++i)
+          t.setDouble(i, double(float(double(i) / double(n))));
+        inputs.push_back(std::move(t));
+      } else {
+        return {"ERROR", concat("no data for input '", nm, "'")};
+      }
+    }
+    auto outs = interpret(f, inputs);
+    if (!outs)
+      return classify(outs.status());
+    if (outs->size() < ds.second.size())
+      return {"FAIL", concat("model produced ", outs->size(),
+                             " outputs, expected ", ds.second.size())};
+    for (size_t i = 0; i < ds.second.size(); ++i) {
+      std::string why = compare((*outs)[i], ds.second[i], o.rtol, o.atol);
+      if (!why.empty())
+        return {"FAIL", concat("output #", i, " '", f.outputs()[i].name,
+                               "': ", why)};
+    }
+  }
+  return {"PASS", ""};
+}
+
+std::string oneLine(std::string s) {
+  for (char &ch : s)
+    if (ch == '\n' || ch == '\t' || ch == '\r')
+      ch = ' ';
+  if (s.size() > 400)
+    s = s.substr(0, 400) + "...";
+  return s;
+}
+
+struct Child {
+  pid_t pid;
+  int fd;
+  size_t index;
+  std::string buf;
+  double start;
+};
+
+double nowSec() {
+  return std::chrono::duration<double>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string xmlEscape(const std::string &s) {
+  std::string r;
+  for (char c : s) {
+    switch (c) {
+    case '<': r += "&lt;"; break;
+    case '>': r += "&gt;"; break;
+    case '&': r += "&amp;"; break;
+    case '"': r += "&quot;"; break;
+    default:
+      if (uint8_t(c) >= 0x20 || c == '\n')
+        r += c;
+    }
+  }
+  return r;
+}
+
+} // namespace
+
+int conformMain(int argc, char **argv) {
+  Args a(argc, argv, 2);
+  ConformOptions o;
+  std::string v, junit;
+  a.value("--target", o.target);
+  if (a.value("--rtol", v))
+    o.rtol = std::atof(v.c_str());
+  if (a.value("--atol", v))
+    o.atol = std::atof(v.c_str());
+  if (a.value("--timeout", v))
+    o.timeoutSec = std::atoi(v.c_str());
+  int jobs = 1;
+  if (a.value("--jobs", v) || a.value("-j", v))
+    jobs = std::max(1, std::atoi(v.c_str()));
+  long minPass = -1;
+  if (a.value("--min-pass", v))
+    minPass = std::atol(v.c_str());
+  a.value("--junit", junit);
+  o.lower = !a.flag("--no-lower");
+  o.optimize = !a.flag("--O0");
+  bool noFork = a.flag("--no-fork");
+  std::vector<std::string> paths;
+  Status s = a.finish(paths);
+  if (!s.isOk())
+    return reportError(s);
+  if (paths.empty())
+    return usageError("conform needs at least one PATH");
+  s = checkTarget(o.target);
+  if (!s.isOk())
+    return reportError(s);
+
+  std::vector<Case> cases;
+  for (auto &p : paths) {
+    size_t before = cases.size();
+    collectCases(p, cases);
+    if (cases.size() == before)
+      return reportError(invalid("no test cases found in '", p,
+                                 "' (expected model.onnx with "
+                                 "test_data_set_*/ folders)"));
+  }
+
+  std::vector<CaseResult> results(cases.size());
+  std::vector<bool> done(cases.size(), false);
+  size_t printed = 0, next = 0;
+  auto flush = [&]() {
+    while (printed < cases.size() && done[printed]) {
+      auto &r = results[printed];
+      std::printf("%s %s%s%s\n", r.status.c_str(), cases[printed].name.c_str(),
+                  r.reason.empty() ? "" : " ", oneLine(r.reason).c_str());
+      std::fflush(stdout);
+      ++printed;
+    }
+  };
+
+  if (noFork) {
+    for (size_t i = 0; i < cases.size(); ++i) {
+      double t0 = nowSec();
+      results[i] = runCase(cases[i], o);
+      results[i].seconds = nowSec() - t0;
+      done[i] = true;
+      flush();
+    }
+  } else {
+    std::vector<Child> running;
+    while (printed < cases.size()) {
+      while (running.size() < size_t(jobs) && next < cases.size()) {
+        int fds[2];
+        if (pipe(fds) != 0)
+          return reportError(makeError(ErrorCode::Io, "pipe failed"));
+        std::fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+          close(fds[0]);
+          CaseResult r = runCase(cases[next], o);
+          std::string line = r.status + "\t" + oneLine(r.reason) + "\n";
+          ssize_t w = write(fds[1], line.data(), line.size());
+          (void)w;
+          _exit(0);
+        }
+        close(fds[1]);
+        running.push_back({pid, fds[0], next, "", nowSec()});
+        ++next;
+      }
+      std::vector<pollfd> pfds;
+      for (auto &c : running)
+        pfds.push_back({c.fd, POLLIN, 0});
+      poll(pfds.data(), pfds.size(), 200);
+      for (size_t k = 0; k < running.size();) {
+        Child &c = running[k];
+        bool finished = false;
+        if (pfds.size() > k && (pfds[k].revents & (POLLIN | POLLHUP))) {
+          char buf[4096];
+          ssize_t n = read(c.fd, buf, sizeof buf);
+          if (n > 0)
+            c.buf.append(buf, size_t(n));
+          else
+            finished = true;
+        }
+        double elapsed = nowSec() - c.start;
+        if (!finished && elapsed > o.timeoutSec) {
+          kill(c.pid, SIGKILL);
+          finished = true;
+          c.buf = "ERROR\ttimed out after " + std::to_string(o.timeoutSec) +
+                  " s\n";
+        }
+        if (!finished) {
+          ++k;
+          continue;
+        }
+        int status = 0;
+        waitpid(c.pid, &status, 0);
+        close(c.fd);
+        CaseResult r;
+        size_t tab = c.buf.find('\t');
+        if (tab != std::string::npos) {
+          r.status = c.buf.substr(0, tab);
+          r.reason = c.buf.substr(tab + 1);
+          while (!r.reason.empty() && r.reason.back() == '\n')
+            r.reason.pop_back();
+        } else if (WIFSIGNALED(status)) {
+          r = {"ERROR", concat("crashed (signal ", WTERMSIG(status), ")")};
+        } else {
+          r = {"ERROR", concat("exited with status ", WEXITSTATUS(status))};
+        }
+        r.seconds = elapsed;
+        results[c.index] = r;
+        done[c.index] = true;
+        running.erase(running.begin() + long(k));
+        pfds.erase(pfds.begin() + long(k));
+      }
+      flush();
+    }
+  }
+
+  size_t pass = 0, fail = 0, skip = 0;
+  for (auto &r : results) {
+    if (r.status == "PASS")
+      ++pass;
+    else if (r.status == "UNSUPPORTED")
+      ++skip;
+    else
+      ++fail;
+  }
+  if (!junit.empty()) {
+    std::ofstream j(junit);
+    j << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
+      << "<testsuite name=\"ember-conform-" << xmlEscape(o.target)
+      << "\" tests=\"" << cases.size() << "\" failures=\"" << fail
+      << "\" skipped=\"" << skip << "\">\n";
+    for (size_t i = 0; i < cases.size(); ++i) {
+      auto &r = results[i];
+      j << "  <testcase classname=\"conform\" name=\""
+        << xmlEscape(cases[i].name) << "\" time=\"" << r.seconds << "\"";
+      if (r.status == "PASS")
+        j << "/>\n";
+      else if (r.status == "UNSUPPORTED")
+        j << "><skipped message=\"" << xmlEscape(r.reason)
+          << "\"/></testcase>\n";
+      else
+        j << "><failure message=\"" << xmlEscape(r.status + ": " + r.reason)
+          << "\"/></testcase>\n";
+    }
+    j << "</testsuite>\n</testsuites>\n";
+  }
+  std::printf("%zu passed, %zu failed, %zu skipped\n", pass, fail, skip);
+  if (minPass >= 0)
+    return long(pass) >= minPass ? 0 : 1;
+  return fail == 0 ? 0 : 1;
+}
+
+} // namespace ember::cli

@@ -1,0 +1,121 @@
+#include "Driver.h"
+
+#include <cstdio>
+#include <random>
+
+namespace ember::cli {
+
+int reportError(const Status &s) {
+  std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  return 1;
+}
+
+int usageError(const std::string &msg) {
+  std::fprintf(stderr, "error: %s (run 'ember --help')\n", msg.c_str());
+  return 1;
+}
+
+Args::Args(int argc, char **argv, int first) {
+  for (int i = first; i < argc; ++i)
+    args_.push_back(argv[i]);
+  used_.assign(args_.size(), false);
+}
+
+bool Args::flag(const std::string &name) {
+  bool found = false;
+  for (size_t i = 0; i < args_.size(); ++i)
+    if (!used_[i] && args_[i] == name) {
+      used_[i] = true;
+      found = true;
+    }
+  return found;
+}
+
+std::vector<std::string> Args::values(const std::string &name) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < args_.size(); ++i) {
+    if (used_[i])
+      continue;
+    if (args_[i] == name && i + 1 < args_.size()) {
+      used_[i] = used_[i + 1] = true;
+      out.push_back(args_[i + 1]);
+      ++i;
+    } else if (args_[i].rfind(name + "=", 0) == 0) {
+      used_[i] = true;
+      out.push_back(args_[i].substr(name.size() + 1));
+    }
+  }
+  return out;
+}
+
+bool Args::value(const std::string &name, std::string &out) {
+  auto v = values(name);
+  if (v.empty())
+    return false;
+  out = v.back();
+  return true;
+}
+
+Status Args::finish(std::vector<std::string> &positional) {
+  for (size_t i = 0; i < args_.size(); ++i) {
+    if (used_[i])
+      continue;
+    if (args_[i].size() > 1 && args_[i][0] == '-')
+      return invalid("unknown option '", args_[i], "'");
+    positional.push_back(args_[i]);
+  }
+  return Status::ok();
+}
+
+Status parseInputShapes(const std::vector<std::string> &specs,
+                        std::map<std::string, Dims> &out) {
+  for (auto &s : specs) {
+    size_t eq = s.rfind('=');
+    if (eq == std::string::npos || eq == 0)
+      return invalid("--input-shape '", s, "' must be NAME=D0xD1x...");
+    Dims d;
+    std::string dims = s.substr(eq + 1);
+    size_t p = 0;
+    while (p <= dims.size() && !dims.empty()) {
+      size_t x = dims.find('x', p);
+      std::string tok = dims.substr(p, x == std::string::npos ? x : x - p);
+      char *end = nullptr;
+      long long v = std::strtoll(tok.c_str(), &end, 10);
+      if (tok.empty() || *end || v < 0)
+        return invalid("--input-shape '", s, "': bad dimension '", tok, "'");
+      d.push_back(v);
+      if (x == std::string::npos)
+        break;
+      p = x + 1;
+    }
+    out[s.substr(0, eq)] = d;
+  }
+  return Status::ok();
+}
+
+Status checkTarget(const std::string &target) {
+  if (target == "interp")
+    return Status::ok();
+  if (target == "cpu" || target == "npu-sim" || target.rfind("plugin:", 0) == 0)
+    return unsupported("target '", target,
+                       "' is not available in this build (only 'interp')");
+  return invalid("unknown target '", target,
+                 "' (expected interp, cpu, npu-sim or plugin:PATH)");
+}
+
+Tensor randomTensor(const Type &t, uint64_t seed) {
+  Tensor x(t.withElem(t.elem()));
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> uf(-1.0, 1.0);
+  for (int64_t i = 0; i < x.size(); ++i) {
+    if (isFloatKind(t.elem()))
+      x.setDouble(i, uf(rng));
+    else if (t.elem() == ElemKind::Bool)
+      x.setInt(i, int64_t(rng() & 1));
+    else
+      x.setInt(i, int64_t(rng() % 16));
+  }
+  return x;
+}
+
+} // namespace ember::cli

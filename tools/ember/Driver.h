@@ -1,0 +1,47 @@
+// Shared pieces of the `ember` subcommands.
+#pragma once
+
+#include "import/OnnxImporter.h"
+#include "passes/Pass.h"
+
+#include <string>
+#include <vector>
+
+namespace ember::cli {
+
+// "error: <what>" on stderr; returns the exit code to use.
+int reportError(const Status &s);
+int usageError(const std::string &msg);
+
+// Simple --flag / --flag=value / --flag value parser.
+class Args {
+public:
+  Args(int argc, char **argv, int first);
+  // Consumes --name[=value]; returns true when present.
+  bool flag(const std::string &name);
+  bool value(const std::string &name, std::string &out);
+  std::vector<std::string> values(const std::string &name);
+  // Remaining positional arguments; error on unknown flags.
+  Status finish(std::vector<std::string> &positional);
+
+private:
+  std::vector<std::string> args_;
+  std::vector<bool> used_;
+};
+
+// --input-shape name=1x3x224x224 (repeatable)
+Status parseInputShapes(const std::vector<std::string> &specs,
+                        std::map<std::string, Dims> &out);
+
+// Target name check: interp | cpu | npu-sim | plugin:PATH.
+Status checkTarget(const std::string &target);
+
+// Deterministic pseudo-random tensor (uniform [-1, 1) for floats, small ints
+// for integers, alternating for bool) from a seed.
+Tensor randomTensor(const Type &t, uint64_t seed);
+
+int compileMain(int argc, char **argv);
+int runMain(int argc, char **argv);
+int conformMain(int argc, char **argv);
+
+} // namespace ember::cli
