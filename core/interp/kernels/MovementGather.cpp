@@ -1,0 +1,286 @@
+// Indexed reads and writes: Gather, GatherElements, GatherND,
+// ScatterElements, ScatterND. Negative indices wrap once; indices still out
+// of range are errors.
+#include "interp/kernels/MovementUtil.h"
+
+#include <algorithm>
+
+namespace ember {
+
+static Status checkIndexKind(const KernelContext &ctx, const Tensor &t) {
+  if (t.elem() != ElemKind::I64 && t.elem() != ElemKind::I32)
+    return ctx.error("indices must be i32 or i64, got ", t.type().toString());
+  return Status::ok();
+}
+
+Status kernel_Gather(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0), &ind = ctx.in(1);
+  EMBER_TRY(checkIndexKind(ctx, ind));
+  if (x.rank() == 0)
+    return ctx.error("data must have rank >= 1");
+  EMBER_ASSIGN(int64_t axis,
+               normalizeAxis(ctx, ctx.attrInt("axis", 0), x.rank()));
+  Dims d(x.dims().begin(), x.dims().begin() + axis);
+  d.insert(d.end(), ind.dims().begin(), ind.dims().end());
+  d.insert(d.end(), x.dims().begin() + axis + 1, x.dims().end());
+  Tensor &y = ctx.setOutput(0, movedType(x.type(), d));
+  if (ctx.inferOnly())
+    return Status::ok();
+  int64_t n = x.dim(size_t(axis)), outer = 1, inner = 1;
+  for (size_t k = 0; k < x.rank(); ++k)
+    if (k < size_t(axis))
+      outer *= x.dim(k);
+    else if (k > size_t(axis))
+      inner *= x.dim(k);
+  std::vector<int64_t> idx = ind.toInts();
+  for (int64_t &v : idx) {
+    EMBER_ASSIGN(v, wrapIndex(ctx, v, n, "gather"));
+  }
+  size_t chunk = size_t(inner) * elemSize(x.elem());
+  uint8_t *dst = y.raw();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t v : idx) {
+      if (chunk)
+        std::memcpy(dst, x.raw() + (size_t(o * n + v)) * chunk, chunk);
+      dst += chunk;
+    }
+  return Status::ok();
+}
+
+Status kernel_GatherElements(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0), &ind = ctx.in(1);
+  EMBER_TRY(checkIndexKind(ctx, ind));
+  size_t r = x.rank();
+  if (r == 0 || ind.rank() != r)
+    return ctx.error("data ", x.type().toString(), " and indices ",
+                     ind.type().toString(), " must have the same rank >= 1");
+  EMBER_ASSIGN(int64_t axis, normalizeAxis(ctx, ctx.attrInt("axis", 0), r));
+  for (size_t k = 0; k < r; ++k)
+    if (k != size_t(axis) && ind.dim(k) > x.dim(k))
+      return ctx.error("indices ", ind.type().toString(), " exceed data ",
+                       x.type().toString(), " on axis ", k);
+  Tensor &y = ctx.setOutput(0, movedType(x.type(), ind.dims()));
+  if (ctx.inferOnly())
+    return Status::ok();
+  std::vector<int64_t> xs = stridesOf(x.dims()), strides = xs;
+  strides[size_t(axis)] = 0;
+  std::vector<int64_t> idx = ind.toInts();
+  size_t es = elemSize(x.elem());
+  int64_t n = x.dim(size_t(axis)), axisStride = xs[size_t(axis)];
+  int64_t i = 0;
+  Status st;
+  forEachStrided(ind.dims(), strides, [&](int64_t off) {
+    if (!st.isOk())
+      return;
+    auto w = wrapIndex(ctx, idx[size_t(i)], n, "gather");
+    if (!w) {
+      st = w.takeStatus();
+      return;
+    }
+    std::memcpy(y.raw() + size_t(i) * es,
+                x.raw() + size_t(off + *w * axisStride) * es, es);
+    ++i;
+  });
+  return st;
+}
+
+Status kernel_GatherND(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0), &ind = ctx.in(1);
+  EMBER_TRY(checkIndexKind(ctx, ind));
+  int64_t b = ctx.attrInt("batch_dims", 0);
+  int64_t r = int64_t(x.rank()), q = int64_t(ind.rank());
+  if (r < 1 || q < 1)
+    return ctx.error("data and indices must have rank >= 1");
+  if (b < 0 || b >= std::min(r, q))
+    return ctx.error("batch_dims ", b,
+                     " must be in [0, min(rank(data), "
+                     "rank(indices)))");
+  int64_t k = ind.dim(size_t(q - 1));
+  if (k < 1 || k > r - b)
+    return ctx.error("indices last dimension ", k, " must be in [1, ", r - b,
+                     "] for data ", x.type().toString(), " and batch_dims ", b);
+  for (int64_t i = 0; i < b; ++i)
+    if (x.dim(size_t(i)) != ind.dim(size_t(i)))
+      return ctx.error("batch dimension ", i, " differs: data ",
+                       x.type().toString(), ", indices ",
+                       ind.type().toString());
+  Dims d(ind.dims().begin(), ind.dims().end() - 1);
+  d.insert(d.end(), x.dims().begin() + b + k, x.dims().end());
+  Tensor &y = ctx.setOutput(0, movedType(x.type(), d));
+  if (ctx.inferOnly())
+    return Status::ok();
+  int64_t batch = 1, perBatch = 1, slice = 1;
+  for (int64_t i = 0; i < b; ++i)
+    batch *= x.dim(size_t(i));
+  for (int64_t i = b; i < q - 1; ++i)
+    perBatch *= ind.dim(size_t(i));
+  for (int64_t i = b + k; i < r; ++i)
+    slice *= x.dim(size_t(i));
+  std::vector<int64_t> xs = stridesOf(x.dims());
+  int64_t batchStride = b > 0 ? xs[size_t(b - 1)] : 0;
+  std::vector<int64_t> idx = ind.toInts();
+  size_t chunk = size_t(slice) * elemSize(x.elem());
+  uint8_t *dst = y.raw();
+  for (int64_t bi = 0; bi < batch; ++bi)
+    for (int64_t p = 0; p < perBatch; ++p) {
+      const int64_t *tuple = idx.data() + (bi * perBatch + p) * k;
+      int64_t off = bi * batchStride;
+      for (int64_t j = 0; j < k; ++j) {
+        EMBER_ASSIGN(int64_t v,
+                     wrapIndex(ctx, tuple[j], x.dim(size_t(b + j)), "gather"));
+        off += v * xs[size_t(b + j)];
+      }
+      if (chunk)
+        std::memcpy(dst, x.raw() + size_t(off) * elemSize(x.elem()), chunk);
+      dst += chunk;
+    }
+  return Status::ok();
+}
+
+// Combines an existing element with an update per the reduction attribute.
+enum class Reduction { None, Add, Mul, Max, Min };
+
+static Expected<Reduction> readReduction(const KernelContext &ctx) {
+  std::string s = ctx.attrString("reduction", "none");
+  if (s == "none")
+    return Reduction::None;
+  if (s == "add")
+    return Reduction::Add;
+  if (s == "mul")
+    return Reduction::Mul;
+  if (s == "max")
+    return Reduction::Max;
+  if (s == "min")
+    return Reduction::Min;
+  return ctx.error("unknown reduction '", s, "'");
+}
+
+// out[dstIdx] = reduce(out[dstIdx], upd[srcIdx]) for `count` consecutive
+// elements, typed.
+static void applyUpdate(Tensor &out, int64_t dstIdx, const Tensor &upd,
+                        int64_t srcIdx, int64_t count, Reduction red) {
+  size_t es = elemSize(out.elem());
+  if (red == Reduction::None) {
+    std::memcpy(out.raw() + size_t(dstIdx) * es,
+                upd.raw() + size_t(srcIdx) * es, size_t(count) * es);
+    return;
+  }
+  dispatchElem(out.elem(), [&](auto tag) {
+    using T = decltype(tag);
+    using C = ComputeT<T>;
+    T *o = out.data<T>() + dstIdx;
+    const T *u = upd.data<T>() + srcIdx;
+    for (int64_t i = 0; i < count; ++i) {
+      C a = C(o[i]), b = C(u[i]);
+      C v = a;
+      switch (red) {
+      case Reduction::Add:
+        if constexpr (std::is_same_v<C, bool>)
+          v = a || b;
+        else
+          v = C(a + b);
+        break;
+      case Reduction::Mul:
+        if constexpr (std::is_same_v<C, bool>)
+          v = a && b;
+        else
+          v = C(a * b);
+        break;
+      case Reduction::Max:
+        v = std::max(a, b);
+        break;
+      case Reduction::Min:
+        v = std::min(a, b);
+        break;
+      case Reduction::None:
+        v = b;
+        break;
+      }
+      o[i] = T(v);
+    }
+  });
+}
+
+Status kernel_ScatterElements(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0), &ind = ctx.in(1), &upd = ctx.in(2);
+  EMBER_TRY(checkIndexKind(ctx, ind));
+  size_t r = x.rank();
+  if (r == 0 || ind.rank() != r)
+    return ctx.error("data ", x.type().toString(), " and indices ",
+                     ind.type().toString(), " must have the same rank >= 1");
+  if (upd.dims() != ind.dims() || upd.elem() != x.elem())
+    return ctx.error("updates ", upd.type().toString(),
+                     " must have the indices' shape ", ind.type().toString(),
+                     " and the data's element type");
+  EMBER_ASSIGN(int64_t axis, normalizeAxis(ctx, ctx.attrInt("axis", 0), r));
+  for (size_t k = 0; k < r; ++k)
+    if (k != size_t(axis) && ind.dim(k) > x.dim(k))
+      return ctx.error("indices ", ind.type().toString(), " exceed data ",
+                       x.type().toString(), " on axis ", k);
+  EMBER_ASSIGN(Reduction red, readReduction(ctx));
+  Tensor &y = ctx.setOutput(0, x.type());
+  if (ctx.inferOnly())
+    return Status::ok();
+  y = x;
+  std::vector<int64_t> xs = stridesOf(x.dims()), strides = xs;
+  strides[size_t(axis)] = 0;
+  std::vector<int64_t> idx = ind.toInts();
+  int64_t n = x.dim(size_t(axis)), axisStride = xs[size_t(axis)];
+  int64_t i = 0;
+  Status st;
+  forEachStrided(ind.dims(), strides, [&](int64_t off) {
+    if (!st.isOk())
+      return;
+    auto w = wrapIndex(ctx, idx[size_t(i)], n, "scatter");
+    if (!w) {
+      st = w.takeStatus();
+      return;
+    }
+    applyUpdate(y, off + *w * axisStride, upd, i, 1, red);
+    ++i;
+  });
+  return st;
+}
+
+Status kernel_ScatterND(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0), &ind = ctx.in(1), &upd = ctx.in(2);
+  EMBER_TRY(checkIndexKind(ctx, ind));
+  int64_t r = int64_t(x.rank()), q = int64_t(ind.rank());
+  if (r < 1 || q < 1)
+    return ctx.error("data and indices must have rank >= 1");
+  int64_t k = ind.dim(size_t(q - 1));
+  if (k < 1 || k > r)
+    return ctx.error("indices last dimension ", k, " must be in [1, ", r,
+                     "] for data ", x.type().toString());
+  Dims ud(ind.dims().begin(), ind.dims().end() - 1);
+  ud.insert(ud.end(), x.dims().begin() + k, x.dims().end());
+  if (upd.dims() != ud || upd.elem() != x.elem())
+    return ctx.error("updates ", upd.type().toString(), " must be ",
+                     Type(x.elem(), ud).toString(), " for data ",
+                     x.type().toString(), " and indices ",
+                     ind.type().toString());
+  EMBER_ASSIGN(Reduction red, readReduction(ctx));
+  Tensor &y = ctx.setOutput(0, x.type());
+  if (ctx.inferOnly())
+    return Status::ok();
+  y = x;
+  int64_t count = 1, slice = 1;
+  for (int64_t i = 0; i < q - 1; ++i)
+    count *= ind.dim(size_t(i));
+  for (int64_t i = k; i < r; ++i)
+    slice *= x.dim(size_t(i));
+  std::vector<int64_t> xs = stridesOf(x.dims());
+  std::vector<int64_t> idx = ind.toInts();
+  for (int64_t p = 0; p < count; ++p) {
+    int64_t off = 0;
+    for (int64_t j = 0; j < k; ++j) {
+      EMBER_ASSIGN(int64_t v, wrapIndex(ctx, idx[size_t(p * k + j)],
+                                        x.dim(size_t(j)), "scatter"));
+      off += v * xs[size_t(j)];
+    }
+    applyUpdate(y, off, upd, p * slice, slice, red);
+  }
+  return Status::ok();
+}
+
+} // namespace ember

@@ -1,0 +1,374 @@
+// Resize (opset 19): nearest, n-D linear and cubic interpolation with every
+// coordinate transformation mode, antialiasing, axes and aspect-ratio
+// policies. Interpolation is separable: one 1-D pass per resized axis, in
+// double precision, rounded once to the element type at the end (as the
+// ONNX reference does). Nearest mode copies element bytes, so it is exact
+// for every element type.
+#include "interp/kernels/MovementUtil.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace ember {
+
+namespace {
+
+struct ResizeAttrs {
+  std::string mode, ctm, nearestMode;
+  double cubicA = -0.75, extrapolation = 0;
+  bool excludeOutside = false, antialias = false;
+};
+
+// Maps output coordinate y of one axis to a source coordinate.
+// Sets `extrap` when tf_crop_and_resize lands outside the input.
+double sourceCoord(const ResizeAttrs &a, int64_t y, double scale, int64_t inW,
+                   int64_t outW, double roi0, double roi1, bool &extrap) {
+  extrap = false;
+  double outWf = scale * double(inW);
+  double yd = double(y);
+  const std::string &m = a.ctm;
+  if (m == "align_corners")
+    return outWf == 1 ? 0.0 : yd * double(inW - 1) / (outWf - 1);
+  if (m == "asymmetric")
+    return yd / scale;
+  if (m == "tf_crop_and_resize") {
+    double x = outWf == 1 ? (roi1 - roi0) * double(inW - 1) / 2
+                          : yd * (roi1 - roi0) * double(inW - 1) / (outWf - 1);
+    x += roi0 * double(inW - 1);
+    extrap = x < 0 || x > double(inW - 1);
+    return x;
+  }
+  if (m == "pytorch_half_pixel")
+    return outWf == 1 ? -0.5 : (yd + 0.5) / scale - 0.5;
+  if (m == "half_pixel_symmetric") {
+    double adjustment = double(outW) / outWf;
+    double offset = double(inW) / 2 * (1 - adjustment);
+    return offset + (yd + 0.5) / scale - 0.5;
+  }
+  return (yd + 0.5) / scale - 0.5; // half_pixel
+}
+
+// The interpolation window of source coordinate x: base index b and ratio
+// in (0, 1], preferring the pixel on the left (an integer x gives b = x-1,
+// ratio 1). Taps sit at b + i.
+void splitCoord(double x, int64_t &base, double &ratio) {
+  double fl = std::floor(x);
+  if (x == fl) {
+    base = int64_t(fl) - 1;
+    ratio = 1;
+  } else {
+    base = int64_t(fl);
+    ratio = x - fl;
+  }
+}
+
+double cubicWeight(double x, double A) {
+  x = std::fabs(x);
+  if (x <= 1)
+    return ((A + 2) * x - (A + 3)) * x * x + 1;
+  if (x < 2)
+    return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+  return 0;
+}
+
+// Tap offsets (relative to base) and weights for linear / cubic.
+void tapWeights(const ResizeAttrs &a, double ratio, double scale,
+                std::vector<int64_t> &offs, std::vector<double> &w) {
+  offs.clear();
+  w.clear();
+  bool cubic = a.mode == "cubic";
+  if (!a.antialias) {
+    if (cubic) {
+      double A = a.cubicA;
+      offs = {-1, 0, 1, 2};
+      w = {cubicWeight(ratio + 1, A), cubicWeight(ratio, A),
+           cubicWeight(1 - ratio, A), cubicWeight(2 - ratio, A)};
+    } else {
+      offs = {0, 1};
+      w = {1 - ratio, ratio};
+    }
+    return;
+  }
+  // Antialias: the kernel is stretched by 1/scale when downsampling.
+  double s = std::min(scale, 1.0);
+  int64_t start = int64_t(std::floor((cubic ? -2.0 : -1.0) / s)) + 1;
+  int64_t end = 2 - start; // exclusive; the window is symmetric
+  double sum = 0;
+  for (int64_t i = start; i < end; ++i) {
+    double arg = (double(i) - ratio) * s;
+    double c = cubic ? cubicWeight(arg, a.cubicA)
+                     : std::clamp(1 - std::fabs(arg), 0.0, 1.0);
+    offs.push_back(i);
+    w.push_back(c);
+    sum += c;
+  }
+  if (sum != 0)
+    for (double &c : w)
+      c /= sum;
+}
+
+// Converts an interpolated double to T like onnx saturate_cast: integers
+// round half to even and clamp; floats clamp to the finite range.
+template <typename T> T saturate(double v) {
+  if constexpr (std::is_integral_v<T>) {
+    if (std::isnan(v))
+      return T(0);
+    v = std::nearbyint(v);
+    v = std::clamp(v, double(std::numeric_limits<T>::lowest()),
+                   double(std::numeric_limits<T>::max()));
+    if (v >= 9.2233720368547758e18)
+      return std::numeric_limits<T>::max();
+    return T(int64_t(v));
+  } else {
+    double hi = std::is_same_v<T, Float16>    ? 65504.0
+                : std::is_same_v<T, BFloat16> ? 3.3895313892515355e38
+                : std::is_same_v<T, float>
+                    ? double(std::numeric_limits<float>::max())
+                    : std::numeric_limits<double>::max();
+    if (!std::isnan(v))
+      v = std::clamp(v, -hi, hi);
+    if constexpr (std::is_same_v<T, double>)
+      return v;
+    else
+      return T(float(v));
+  }
+}
+
+} // namespace
+
+Status kernel_Resize(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  size_t r = x.rank();
+  ResizeAttrs a;
+  a.mode = ctx.attrString("mode", "nearest");
+  a.ctm = ctx.attrString("coordinate_transformation_mode", "half_pixel");
+  a.nearestMode = ctx.attrString("nearest_mode", "round_prefer_floor");
+  a.cubicA = ctx.attrFloat("cubic_coeff_a", -0.75);
+  a.extrapolation = ctx.attrFloat("extrapolation_value", 0);
+  a.excludeOutside = ctx.attrInt("exclude_outside", 0) != 0;
+  a.antialias = ctx.attrInt("antialias", 0) != 0;
+  std::string policy = ctx.attrString("keep_aspect_ratio_policy", "stretch");
+  if (a.mode != "nearest" && a.mode != "linear" && a.mode != "cubic")
+    return ctx.error("unknown mode '", a.mode, "'");
+  static const char *kModes[] = {"half_pixel",         "half_pixel_symmetric",
+                                 "pytorch_half_pixel", "align_corners",
+                                 "asymmetric",         "tf_crop_and_resize"};
+  if (std::find(std::begin(kModes), std::end(kModes), a.ctm) ==
+      std::end(kModes))
+    return ctx.error("unknown coordinate_transformation_mode '", a.ctm, "'");
+  if (a.nearestMode != "round_prefer_floor" &&
+      a.nearestMode != "round_prefer_ceil" && a.nearestMode != "floor" &&
+      a.nearestMode != "ceil")
+    return ctx.error("unknown nearest_mode '", a.nearestMode, "'");
+  if (policy != "stretch" && policy != "not_larger" && policy != "not_smaller")
+    return ctx.error("unknown keep_aspect_ratio_policy '", policy, "'");
+
+  std::vector<int64_t> axes;
+  if (ctx.hasAttr("axes")) {
+    std::vector<bool> seen(r, false);
+    for (int64_t ax : ctx.attrInts("axes")) {
+      EMBER_ASSIGN(int64_t n, normalizeAxis(ctx, ax, r));
+      if (seen[size_t(n)])
+        return ctx.error("axis ", n, " is repeated");
+      seen[size_t(n)] = true;
+      axes.push_back(n);
+    }
+  } else {
+    for (size_t i = 0; i < r; ++i)
+      axes.push_back(int64_t(i));
+  }
+
+  bool hasScales = ctx.has(2) && ctx.in(2).size() > 0;
+  bool hasSizes = ctx.has(3) && ctx.in(3).size() > 0;
+  if (hasScales == hasSizes)
+    return ctx.error("exactly one of scales and sizes must be given");
+  std::vector<double> scale(r, 1.0);
+  Dims d = x.dims();
+  if (hasScales) {
+    EMBER_ASSIGN(std::vector<double> s, ctx.floats(2));
+    if (s.size() != axes.size())
+      return ctx.error("scales has ", s.size(), " entries for ", axes.size(),
+                       " axes");
+    for (size_t i = 0; i < axes.size(); ++i) {
+      size_t ax = size_t(axes[i]);
+      if (!(s[i] > 0) || !std::isfinite(s[i]))
+        return ctx.error("scale ", s[i], " for axis ", ax, " must be positive");
+      scale[ax] = s[i];
+      d[ax] = int64_t(std::floor(s[i] * double(x.dim(ax))));
+    }
+  } else {
+    EMBER_ASSIGN(std::vector<int64_t> sz, ctx.ints(3));
+    if (sz.size() != axes.size())
+      return ctx.error("sizes has ", sz.size(), " entries for ", axes.size(),
+                       " axes");
+    for (size_t i = 0; i < axes.size(); ++i) {
+      size_t ax = size_t(axes[i]);
+      if (sz[i] < 0)
+        return ctx.error("negative size ", sz[i], " for axis ", ax);
+      if (x.dim(ax) == 0)
+        return ctx.error("cannot resize empty axis ", ax);
+      scale[ax] = double(sz[i]) / double(x.dim(ax));
+      d[ax] = sz[i];
+    }
+    if (policy != "stretch" && !axes.empty()) {
+      double s = scale[size_t(axes[0])];
+      for (int64_t ax : axes)
+        s = policy == "not_larger" ? std::min(s, scale[size_t(ax)])
+                                   : std::max(s, scale[size_t(ax)]);
+      for (int64_t ax : axes) {
+        scale[size_t(ax)] = s;
+        d[size_t(ax)] = int64_t(s * double(x.dim(size_t(ax))) + 0.5);
+      }
+    }
+  }
+  for (int64_t ax : axes)
+    if (d[size_t(ax)] > 0 && x.dim(size_t(ax)) == 0)
+      return ctx.error("cannot resize empty axis ", ax);
+  Tensor &y = ctx.setOutput(0, movedType(x.type(), d));
+  if (ctx.inferOnly())
+    return Status::ok();
+
+  // Region of interest per dim (tf_crop_and_resize only), default [0, 1].
+  std::vector<double> roiLo(r, 0.0), roiHi(r, 1.0);
+  bool hasRoi = ctx.has(1) && ctx.in(1).size() > 0;
+  if (hasRoi) {
+    std::vector<double> roi = ctx.in(1).toDoubles();
+    if (roi.size() != 2 * axes.size())
+      return ctx.error("roi has ", roi.size(), " entries for ", axes.size(),
+                       " axes (need twice as many)");
+    for (size_t i = 0; i < axes.size(); ++i) {
+      roiLo[size_t(axes[i])] = roi[i];
+      roiHi[size_t(axes[i])] = roi[axes.size() + i];
+    }
+  } else if (a.ctm == "tf_crop_and_resize") {
+    return ctx.error("tf_crop_and_resize needs a roi operand");
+  }
+  bool useRoi = a.ctm == "tf_crop_and_resize";
+
+  // The ONNX reference leaves an axis untouched when it is an identity.
+  auto isIdentity = [&](size_t ax) {
+    auto close = [](double p, double q) {
+      return std::fabs(p - q) <= 1e-9 * std::max(std::fabs(p), std::fabs(q));
+    };
+    bool roiTrivial = !useRoi || (roiLo[ax] == 0 && close(roiHi[ax], 1.0));
+    return close(scale[ax], 1.0) && d[ax] == x.dim(ax) && roiTrivial;
+  };
+
+  if (a.mode == "nearest") {
+    std::vector<std::vector<int64_t>> tables(r);
+    for (size_t ax = 0; ax < r; ++ax) {
+      int64_t inW = x.dim(ax);
+      tables[ax].resize(size_t(d[ax]));
+      bool resized =
+          std::find(axes.begin(), axes.end(), int64_t(ax)) != axes.end();
+      for (int64_t o = 0; o < d[ax]; ++o) {
+        if (!resized || isIdentity(ax)) {
+          tables[ax][size_t(o)] = o;
+          continue;
+        }
+        bool extrap;
+        double xs = sourceCoord(a, o, scale[ax], inW, d[ax], roiLo[ax],
+                                roiHi[ax], extrap);
+        if (extrap) {
+          tables[ax][size_t(o)] = -1;
+          continue;
+        }
+        int64_t base;
+        double ratio;
+        splitCoord(xs, base, ratio);
+        bool right;
+        if (ratio == 1)
+          right = true;
+        else if (a.nearestMode == "round_prefer_floor")
+          right = ratio > 0.5;
+        else if (a.nearestMode == "round_prefer_ceil")
+          right = ratio >= 0.5;
+        else
+          right = a.nearestMode == "ceil";
+        tables[ax][size_t(o)] =
+            std::clamp<int64_t>(base + (right ? 1 : 0), 0, inW - 1);
+      }
+    }
+    std::vector<uint8_t> fill = fillBytes(x.elem(), a.extrapolation);
+    gatherByTables(y.raw(), x.raw(), elemSize(x.elem()), d, x.dims(), tables,
+                   fill.data());
+    return Status::ok();
+  }
+
+  if (x.elem() == ElemKind::Bool)
+    return ctx.unsupportedError(a.mode, " interpolation of bool tensors");
+  std::vector<double> cur = x.toDoubles();
+  Dims cd = x.dims();
+  std::vector<int64_t> offs;
+  std::vector<double> w;
+  for (int64_t axi : axes) {
+    size_t ax = size_t(axi);
+    if (isIdentity(ax))
+      continue;
+    int64_t inW = cd[ax], outW = d[ax];
+    // Per output position: taps (clamped source index, weight) or extrap.
+    std::vector<std::vector<std::pair<int64_t, double>>> taps(
+        static_cast<size_t>(outW));
+    std::vector<bool> extrap(size_t(outW), false);
+    for (int64_t o = 0; o < outW; ++o) {
+      bool ex;
+      double xs =
+          sourceCoord(a, o, scale[ax], inW, outW, roiLo[ax], roiHi[ax], ex);
+      extrap[size_t(o)] = ex;
+      int64_t base;
+      double ratio;
+      splitCoord(xs, base, ratio);
+      tapWeights(a, ratio, scale[ax], offs, w);
+      if (a.excludeOutside) {
+        double sum = 0;
+        for (size_t k = 0; k < offs.size(); ++k) {
+          int64_t i = base + offs[k];
+          if (i < 0 || i >= inW)
+            w[k] = 0;
+          sum += w[k];
+        }
+        if (sum != 0)
+          for (double &c : w)
+            c /= sum;
+      }
+      for (size_t k = 0; k < offs.size(); ++k)
+        taps[size_t(o)].push_back(
+            {std::clamp<int64_t>(base + offs[k], 0, inW - 1), w[k]});
+    }
+    int64_t outer = 1, inner = 1;
+    for (size_t k = 0; k < r; ++k)
+      if (k < ax)
+        outer *= cd[k];
+      else if (k > ax)
+        inner *= cd[k];
+    std::vector<double> next(size_t(outer * outW * inner));
+    for (int64_t p = 0; p < outer; ++p)
+      for (int64_t o = 0; o < outW; ++o) {
+        double *dst = next.data() + (p * outW + o) * inner;
+        if (extrap[size_t(o)]) {
+          std::fill(dst, dst + inner, a.extrapolation);
+          continue;
+        }
+        std::fill(dst, dst + inner, 0.0);
+        for (auto [i, wt] : taps[size_t(o)]) {
+          const double *src = cur.data() + (p * inW + i) * inner;
+          for (int64_t c = 0; c < inner; ++c)
+            dst[c] += wt * src[c];
+        }
+      }
+    cur.swap(next);
+    cd[ax] = outW;
+  }
+  dispatchElem(x.elem(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (!std::is_same_v<T, bool>) {
+      T *py = y.data<T>();
+      for (size_t i = 0; i < cur.size(); ++i)
+        py[i] = saturate<T>(cur[i]);
+    }
+  });
+  return Status::ok();
+}
+
+} // namespace ember
