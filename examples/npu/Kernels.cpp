@@ -217,7 +217,7 @@ Kernel buildGemm(int m, int k, int n, bool db, uint32_t seed) {
     int64_t actBase = int64_t(blockHalf) * (EMBER_NPU_ACT_ROWS / 2);
     int64_t wgtBase = int64_t(half) * (EMBER_NPU_WGT_ROWS / 2);
     int64_t accBase = int64_t(half) * mb, outBase = int64_t(half) * mb;
-    if (ni == 0 || !db)
+    if (ni == 0)
       st.loads.push_back(load(EMBER_NPU_MEM_ACT, actBase, addrA + uint64_t(blk) * mb * kDim, kt,
                               mb, m));
     st.loads.push_back(load(EMBER_NPU_MEM_WGT, wgtBase,
@@ -300,7 +300,7 @@ Kernel buildConv3x3(int h, int w, int c, int f, bool db, uint32_t seed) {
     int64_t actBase = int64_t(blockHalf) * (EMBER_NPU_ACT_ROWS / 2);
     int64_t wgtBase = int64_t(half) * (EMBER_NPU_WGT_ROWS / 2);
     int64_t accBase = int64_t(half) * yb * w, outBase = int64_t(half) * yb * w;
-    if (fi == 0 || !db) {
+    if (fi == 0) {
       int top = y0 == 0 ? 1 : 0, bottom = y0 + yb == h ? 1 : 0;
       int first = y0 - 1 + top, lines = yb + 2 - top - bottom;
       for (int ci = 0; ci < ct; ++ci) {

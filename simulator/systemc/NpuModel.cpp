@@ -18,7 +18,36 @@
 // libsystemc's main() needs an sc_main; Ember's executables have their own main().
 int sc_main(int, char **) { return 0; }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace ember::npu {
+
+/// acc[j] += sum_k a[k] * W[j][k] (wrapping), with W laid out as in EngineModule::gemm.
+static inline void macRow(const int8_t *a, const int16_t *w, int32_t *acc) {
+#if defined(__SSE2__)
+  __m128i sum[kDim / 4];
+  for (int q = 0; q < kDim / 4; ++q)
+    sum[q] = _mm_loadu_si128(reinterpret_cast<const __m128i *>(acc + 4 * q));
+  for (int kp = 0; kp < kDim / 2; ++kp) {
+    uint32_t pair = static_cast<uint16_t>(int16_t(a[2 * kp])) |
+                    (static_cast<uint32_t>(static_cast<uint16_t>(int16_t(a[2 * kp + 1]))) << 16);
+    __m128i av = _mm_set1_epi32(static_cast<int>(pair));
+    const int16_t *wr = w + kp * kDim * 2;
+    for (int q = 0; q < kDim / 4; ++q)
+      sum[q] = _mm_add_epi32(
+          sum[q], _mm_madd_epi16(av, _mm_loadu_si128(reinterpret_cast<const __m128i *>(wr + 8 * q))));
+  }
+  for (int q = 0; q < kDim / 4; ++q)
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(acc + 4 * q), sum[q]);
+#else
+  for (int kp = 0; kp < kDim / 2; ++kp)
+    for (int j = 0; j < kDim; ++j)
+      acc[j] = wrapAdd(acc[j], int32_t(a[2 * kp]) * w[(kp * kDim + j) * 2] +
+                                   int32_t(a[2 * kp + 1]) * w[(kp * kDim + j) * 2 + 1]);
+#endif
+}
 
 using sc_core::sc_event;
 using sc_core::sc_module_name;
@@ -460,9 +489,13 @@ uint64_t EngineModule::gemm(const Insn &insn) {
   // previous instruction streams, so an instruction costs max(rows, DIM) + issue overhead.
   buf2_.resize(kDim * kDim);
   sramRead(EMBER_NPU_MEM_WGT, insn.wgt, buf2_.data(), kDim);
+  // Weights as int16 pairs along k: wgt16_[(kp * DIM + j) * 2 + t] = W[j][2 * kp + t], so one
+  // multiply-add of int16 pairs does two MACs per lane (pmaddwd on x86).
   wgt16_.resize(kDim * kDim);
-  for (int e = 0; e < kDim * kDim; ++e)
-    wgt16_[e] = static_cast<int8_t>(buf2_[e]);
+  for (int kp = 0; kp < kDim / 2; ++kp)
+    for (int j = 0; j < kDim; ++j)
+      for (int t = 0; t < 2; ++t)
+        wgt16_[(kp * kDim + j) * 2 + t] = static_cast<int8_t>(buf2_[j * kDim + 2 * kp + t]);
   int64_t n = insn.inner;
   buf_.resize(static_cast<size_t>(n * kDim));
   accBuf_.resize(static_cast<size_t>(n * kDim));
@@ -473,19 +506,9 @@ uint64_t EngineModule::gemm(const Insn &insn) {
       std::fill(accBuf_.begin(), accBuf_.end(), 0);
     else
       sramRead(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
-    for (int64_t i = 0; i < n; ++i) {
-      int16_t a[kDim];
-      for (int k = 0; k < kDim; ++k)
-        a[k] = static_cast<int8_t>(buf_[i * kDim + k]);
-      int32_t *accRow = &accBuf_[i * kDim];
-      for (int j = 0; j < kDim; ++j) {
-        const int16_t *wr = &wgt16_[j * kDim];
-        int32_t s = 0;
-        for (int k = 0; k < kDim; ++k)
-          s += int32_t(a[k]) * int32_t(wr[k]);
-        accRow[j] = wrapAdd(accRow[j], s);
-      }
-    }
+    for (int64_t i = 0; i < n; ++i)
+      macRow(reinterpret_cast<const int8_t *>(&buf_[i * kDim]), wgt16_.data(),
+             &accBuf_[i * kDim]);
     sramWrite(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
   }
   uint64_t rows = static_cast<uint64_t>(insn.inner * insn.outer);

@@ -1,0 +1,118 @@
+//===- ErrorTest.cpp - Bad programs stop with an error naming insn and cause ===//
+#include "NpuTestUtil.h"
+
+#include <gtest/gtest.h>
+
+namespace ember::npu::test {
+namespace {
+
+constexpr uint32_t kLoadToGemm =
+    1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_GEMM);
+
+Insn op(Opcode o) {
+  Insn i;
+  i.op = o;
+  return i;
+}
+
+Insn gemm1() {
+  Insn g = op(Opcode::GEMM);
+  g.inner = 1;
+  g.outer = 1;
+  return g;
+}
+
+Insn load1(int64_t dram) {
+  Insn l = op(Opcode::LOAD);
+  l.ysize = 1;
+  l.xsize = 1;
+  l.dram = dram;
+  return l;
+}
+
+class Errors : public ::testing::TestWithParam<ember_npu_executor_t> {
+protected:
+  void SetUp() override { dev_ = makeDevice(GetParam(), 4096); }
+  void TearDown() override { ember_npu_device_destroy(dev_); }
+  RunOutput run(const std::vector<Word> &words) {
+    return runProgram(dev_, words, std::vector<uint8_t>(4096, 1), false);
+  }
+  RunOutput run(const std::vector<Insn> &prog) { return run(encodeAll(prog)); }
+  ember_npu_device_t *dev_ = nullptr;
+};
+
+TEST_P(Errors, UnknownOpcode) {
+  std::vector<Word> w = encodeAll({gemm1(), op(Opcode::FINISH)});
+  w.insert(w.begin() + 1, Word{0xc8, 0});
+  RunOutput r = run(w);
+  EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM);
+  EXPECT_EQ(r.error, "instruction 1: unknown opcode 200");
+}
+
+TEST_P(Errors, ReservedBits) {
+  std::vector<Word> w = encodeAll({op(Opcode::FINISH)});
+  w[0].hi |= 1ull << 60;
+  RunOutput r = run(w);
+  EXPECT_EQ(r.error, "instruction 0: reserved bits set for finish");
+}
+
+TEST_P(Errors, SramOutOfRange) {
+  Insn g = gemm1();
+  g.acc = EMBER_NPU_ACC_ROWS - 2;
+  g.inner = 4;
+  RunOutput r = run(std::vector<Insn>{load1(0), g, op(Opcode::FINISH)});
+  EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM);
+  EXPECT_NE(r.error.find("instruction 1: acc rows"), std::string::npos) << r.error;
+}
+
+TEST_P(Errors, DmaBeyondDram) {
+  RunOutput r = run(std::vector<Insn>{load1(4096 - 4), op(Opcode::FINISH)});
+  EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM);
+  EXPECT_NE(r.error.find("instruction 0: DMA beyond DRAM"), std::string::npos) << r.error;
+}
+
+TEST_P(Errors, IllegalTokenBit) {
+  Insn g = gemm1();
+  g.signal = kLoadToGemm; // GEMM cannot signal on LOAD->GEMM
+  RunOutput r = run(std::vector<Insn>{g, op(Opcode::FINISH)});
+  EXPECT_NE(r.error.find("instruction 0: signal bit"), std::string::npos) << r.error;
+}
+
+TEST_P(Errors, MissingFinish) {
+  RunOutput r = run(std::vector<Insn>{gemm1()});
+  EXPECT_EQ(r.error, "instruction 1: program does not end with finish");
+}
+
+TEST_P(Errors, TokenUnderflowIsDeadlock) {
+  Insn g = gemm1();
+  g.wait = kLoadToGemm; // nobody ever signals
+  RunOutput r = run(std::vector<Insn>{load1(0), gemm1(), g, op(Opcode::FINISH)});
+  EXPECT_EQ(r.status, EMBER_NPU_STATUS_EXEC_ERROR);
+  EXPECT_EQ(r.error.rfind("instruction 2: ", 0), 0u) << r.error;
+  if (GetParam() == EMBER_NPU_EXECUTOR_GOLDEN)
+    EXPECT_NE(r.error.find("token underflow on channel LOAD->GEMM"), std::string::npos);
+  else
+    EXPECT_NE(r.error.find("deadlock: gemm on GEMM waits for a token on LOAD->GEMM"),
+              std::string::npos)
+        << r.error;
+  // The device recovers: a valid program runs afterwards.
+  RunOutput ok = run(std::vector<Insn>{load1(0), gemm1(), op(Opcode::FINISH)});
+  EXPECT_EQ(ok.status, EMBER_NPU_STATUS_OK) << ok.error;
+}
+
+TEST_P(Errors, BadPoolGeometry) {
+  Insn p = op(Opcode::POOL);
+  p.rows = 4; // POOL_* registers are all zero
+  RunOutput r = run(std::vector<Insn>{p, op(Opcode::FINISH)});
+  EXPECT_EQ(r.status, EMBER_NPU_STATUS_EXEC_ERROR);
+  EXPECT_EQ(r.error, "instruction 0: POOL_KH/KW/STRIDE/IN_W/OUT_W registers must be >= 1");
+}
+
+INSTANTIATE_TEST_SUITE_P(Executors, Errors,
+                         ::testing::Values(EMBER_NPU_EXECUTOR_GOLDEN, EMBER_NPU_EXECUTOR_SYSTEMC),
+                         [](const auto &info) {
+                           return info.param == EMBER_NPU_EXECUTOR_GOLDEN ? "golden" : "systemc";
+                         });
+
+} // namespace
+} // namespace ember::npu::test

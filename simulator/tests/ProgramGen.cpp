@@ -1,0 +1,477 @@
+//===- ProgramGen.cpp - Race-free NPU test programs (directed and random) -===//
+#include "ProgramGen.h"
+
+#include "ember/npu/Arith.h"
+
+#include <cassert>
+#include <climits>
+#include <cstring>
+
+namespace ember::npu::test {
+
+namespace {
+
+constexpr int kActM = EMBER_NPU_MEM_ACT, kWgtM = EMBER_NPU_MEM_WGT, kAccM = EMBER_NPU_MEM_ACC,
+              kOutM = EMBER_NPU_MEM_OUT;
+
+Insn mk(Opcode op) {
+  Insn i;
+  i.op = op;
+  return i;
+}
+
+Insn loadI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs, int64_t stride,
+           int pt = 0, int pb = 0, int pl = 0, int pr = 0) {
+  Insn i = mk(Opcode::LOAD);
+  i.mem = mem;
+  i.sram = sram;
+  i.dram = dram;
+  i.ysize = ys;
+  i.xsize = xs;
+  i.stride = stride;
+  i.pad_top = pt;
+  i.pad_bottom = pb;
+  i.pad_left = pl;
+  i.pad_right = pr;
+  return i;
+}
+
+Insn storeI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs, int64_t stride) {
+  Insn i = loadI(mem, sram, dram, ys, xs, stride);
+  i.op = Opcode::STORE;
+  return i;
+}
+
+Insn gemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner, int64_t outer,
+           int64_t aos, int64_t cos) {
+  Insn i = mk(Opcode::GEMM);
+  i.reset = reset;
+  i.acc = acc;
+  i.act = act;
+  i.wgt = wgt;
+  i.inner = inner;
+  i.outer = outer;
+  i.act_ostride = aos;
+  i.acc_ostride = cos;
+  return i;
+}
+
+Insn requantI(int64_t dst, int64_t src, int64_t rows, int64_t param, int zp, int lo, int hi) {
+  Insn i = mk(Opcode::REQUANT);
+  i.dst = dst;
+  i.src = src;
+  i.rows = rows;
+  i.param = param;
+  i.zp = zp;
+  i.min = lo;
+  i.max = hi;
+  return i;
+}
+
+Insn vaddI(int64_t dst, int64_t a, int64_t b, int64_t rows) {
+  Insn i = mk(Opcode::VADD);
+  i.dst = dst;
+  i.a = a;
+  i.b = b;
+  i.rows = rows;
+  return i;
+}
+
+Insn poolI(bool avg, int64_t dst, int64_t src, int64_t rows) {
+  Insn i = mk(Opcode::POOL);
+  i.avg = avg;
+  i.dst = dst;
+  i.src = src;
+  i.rows = rows;
+  return i;
+}
+
+Insn setreg(unsigned reg, int64_t value) {
+  Insn i = mk(Opcode::SETREG);
+  i.reg = reg;
+  i.value = value;
+  return i;
+}
+
+int64_t rowBytes(int mem) { return memRowBytes(mem); }
+
+std::vector<uint8_t> randomDram(std::mt19937 &rng) {
+  std::vector<uint8_t> d(kTestDramBytes);
+  for (auto &b : d)
+    b = static_cast<uint8_t>(rng());
+  return d;
+}
+
+void putI32(std::vector<uint8_t> &d, uint64_t addr, int32_t v) { std::memcpy(&d[addr], &v, 4); }
+
+/// Stores every scratchpad row range the program may have written, so DRAM shows it too.
+void dumpOut(SafeProgramBuilder &b, int mem, int64_t row, int64_t rows, int64_t dram) {
+  b.add(storeI(mem, row, dram, 1, rows, rows));
+}
+
+} // namespace
+
+SafeProgramBuilder::SafeProgramBuilder() {
+  for (auto &r : orderedUpTo_)
+    r.fill(-1);
+}
+
+std::vector<SafeProgramBuilder::Range> SafeProgramBuilder::accesses(const Insn &i) const {
+  std::vector<Range> r;
+  auto dmaExtent = [&](int mem) {
+    return ((i.ysize - 1) * i.stride + i.xsize) * rowBytes(mem);
+  };
+  switch (i.op) {
+  case Opcode::LOAD: {
+    int mem = static_cast<int>(i.mem);
+    int64_t rows = (i.ysize + i.pad_top + i.pad_bottom) * (i.xsize + i.pad_left + i.pad_right);
+    r.push_back({kNumMems, i.dram, i.dram + dmaExtent(mem), false});
+    r.push_back({mem, i.sram, i.sram + rows, true});
+    break;
+  }
+  case Opcode::STORE: {
+    int mem = static_cast<int>(i.mem);
+    r.push_back({kNumMems, i.dram, i.dram + dmaExtent(mem), true});
+    r.push_back({mem, i.sram, i.sram + i.ysize * i.xsize, false});
+    break;
+  }
+  case Opcode::GEMM:
+    r.push_back({kActM, i.act, i.act + (i.outer - 1) * i.act_ostride + i.inner, false});
+    r.push_back({kWgtM, i.wgt, i.wgt + kDim, false});
+    r.push_back({kAccM, i.acc, i.acc + (i.outer - 1) * i.acc_ostride + i.inner, true});
+    break;
+  case Opcode::REQUANT:
+    r.push_back({kAccM, i.src, i.src + i.rows, false});
+    r.push_back({kAccM, i.param, i.param + 2, false});
+    r.push_back({kOutM, i.dst, i.dst + i.rows, true});
+    break;
+  case Opcode::VADD:
+    r.push_back({kOutM, i.a, i.a + i.rows, false});
+    r.push_back({kOutM, i.b, i.b + i.rows, false});
+    r.push_back({kOutM, i.dst, i.dst + i.rows, true});
+    break;
+  case Opcode::POOL: {
+    int64_t span = 0;
+    checkPool(i, poolGeomFromRegs(regs_.data()), span);
+    r.push_back({kOutM, i.src, i.src + span, false});
+    r.push_back({kOutM, i.dst, i.dst + i.rows, true});
+    break;
+  }
+  case Opcode::SETREG:
+  case Opcode::FENCE:
+  case Opcode::FINISH:
+    break;
+  }
+  return r;
+}
+
+void SafeProgramBuilder::add(Insn insn) {
+  Engine e = engineOf(insn);
+  if (insn.op == Opcode::SETREG)
+    regs_[insn.reg] = static_cast<int32_t>(insn.value);
+  if (e == Engine::Fetch) {
+    if (insn.op == Opcode::FENCE)
+      for (int a = 0; a < kNumEngines; ++a)
+        for (int f = 0; f < kNumEngines; ++f)
+          orderedUpTo_[a][f] = static_cast<int64_t>(hist_[f].size()) - 1;
+    prog_.push_back(insn);
+    return;
+  }
+  int eng = static_cast<int>(e);
+  std::vector<Range> mine = accesses(insn);
+  for (int f = 0; f < kNumEngines; ++f) {
+    if (f == eng)
+      continue;
+    for (int64_t k = static_cast<int64_t>(hist_[f].size()) - 1; k > orderedUpTo_[eng][f]; --k) {
+      bool conflict = false;
+      for (const Range &a : hist_[f][k].ranges)
+        for (const Range &b : mine)
+          conflict |= a.space == b.space && (a.write || b.write) && a.lo < b.hi && b.lo < a.hi;
+      if (!conflict)
+        continue;
+      uint32_t bit = 1u << EMBER_NPU_TOKEN_CHANNEL(f, eng);
+      assert(!(prog_[hist_[f][k].index].signal & bit));
+      prog_[hist_[f][k].index].signal |= bit;
+      insn.wait |= bit;
+      orderedUpTo_[eng][f] = k;
+      break;
+    }
+  }
+  hist_[eng].push_back(Entry{prog_.size(), mine});
+  prog_.push_back(insn);
+}
+
+std::vector<Insn> SafeProgramBuilder::finish() {
+  prog_.push_back(mk(Opcode::FINISH));
+  return prog_;
+}
+
+std::vector<TestCase> directedCases() {
+  std::vector<TestCase> cases;
+  std::mt19937 rng(1234);
+  auto addCase = [&](const std::string &name, SafeProgramBuilder &b, std::vector<uint8_t> dram) {
+    cases.push_back(TestCase{name, b.finish(), std::move(dram)});
+  };
+  const int64_t outArea = 32 * 1024; // DRAM results land in [32K, 64K)
+
+  // LOAD: every memory, padding at each edge and at its maximum, pad value, 2-D strides.
+  const int pads[][4] = {{0, 0, 0, 0}, {3, 3, 3, 3}, {1, 0, 0, 0}, {0, 2, 0, 0},
+                         {0, 0, 1, 0}, {0, 0, 0, 3}, {1, 1, 1, 1}};
+  for (int mem = 0; mem < kNumMems; ++mem) {
+    for (const auto &p : pads) {
+      for (int padValue : {0, -128}) {
+        SafeProgramBuilder b;
+        if (padValue)
+          b.add(setreg(EMBER_NPU_REG_PAD_VALUE, padValue));
+        int64_t ys = 3, xs = 5, stride = 7;
+        b.add(loadI(mem, 2, 128, ys, xs, stride, p[0], p[1], p[2], p[3]));
+        int64_t rows = (ys + p[0] + p[1]) * (xs + p[2] + p[3]);
+        dumpOut(b, mem, 2, rows, outArea);
+        addCase("load_" + std::string(memName(mem)) + "_pad" + std::to_string(p[0]) +
+                    std::to_string(p[1]) + std::to_string(p[2]) + std::to_string(p[3]) + "_v" +
+                    std::to_string(padValue),
+                b, randomDram(rng));
+      }
+    }
+  }
+  // LOAD/STORE at the last rows of each memory, stride 0 (broadcast), maximal sizes.
+  for (int mem = 0; mem < kNumMems; ++mem) {
+    SafeProgramBuilder b;
+    int64_t rows = memRows(mem);
+    b.add(loadI(mem, rows - 4, 0, 1, 4, 4));
+    b.add(storeI(mem, rows - 4, outArea, 1, 4, 4));
+    b.add(loadI(mem, 0, 64, 4, 2, 0)); // stride 0: the same 2 rows four times
+    b.add(storeI(mem, 0, outArea + 4096, 2, 4, 0)); // overlapping writes, last line wins
+    int64_t maxRows = std::min<int64_t>(rows, (outArea / 2) / rowBytes(mem));
+    int64_t xs = std::min<int64_t>(maxRows, 1023);
+    b.add(loadI(mem, 8, 0, 1, xs, 0));
+    b.add(storeI(mem, 8, outArea, 1, xs, 0));
+    addCase("dma_edges_" + std::string(memName(mem)), b, randomDram(rng));
+  }
+  // GEMM: reset, loop shapes, overlapping accumulator rows, extreme operands, last weight tile.
+  for (int variant = 0; variant < 24; ++variant) {
+    std::vector<uint8_t> dram = randomDram(rng);
+    if (variant % 3 == 1)
+      std::memset(dram.data(), 0x80, 8192); // all -128: largest products
+    if (variant % 3 == 2)
+      for (int e = 0; e < 8192; ++e)
+        dram[e] = (e & 1) ? 0x7f : 0x80;
+    SafeProgramBuilder b;
+    bool reset = variant & 1;
+    int64_t outer = 1 + (variant / 2) % 3, inner = 1 + (variant * 7) % 40;
+    int64_t aos = (variant / 6) % 2 ? inner : 3, cos = (variant / 4) % 3 == 0 ? 0 : inner + 1;
+    int64_t wgt = variant >= 20 ? EMBER_NPU_WGT_ROWS - kDim : 16 * (variant % 4);
+    b.add(loadI(kActM, 0, 0, 1, 160, 160));
+    b.add(loadI(kWgtM, wgt, 4096, 1, kDim, kDim));
+    b.add(loadI(kAccM, 0, 8192, 1, 200, 200));
+    b.add(gemmI(reset, 5, 1, wgt, inner, outer, aos, cos));
+    b.add(gemmI(false, 5, 2, wgt, inner, outer, aos, cos));
+    int64_t accRows = 5 + (outer - 1) * cos + inner;
+    b.add(storeI(kAccM, 0, outArea, 1, accRows + 5, accRows + 5));
+    addCase("gemm_" + std::to_string(variant), b, std::move(dram));
+  }
+  // REQUANT: multiplier/shift/zero-point/clip edges (per-channel parameters in DRAM).
+  const int32_t mults[] = {INT32_MIN, INT32_MAX, 0, 1 << 30, 1, -(1 << 30)};
+  const int32_t shifts[] = {-31, -12, -1, 0, 1, 7, 31, 40, -40};
+  int rq = 0;
+  for (int32_t mult : mults) {
+    for (int32_t shift : shifts) {
+      if ((rq++ % 2) && mult != INT32_MIN)
+        continue;
+      std::vector<uint8_t> dram = randomDram(rng);
+      for (int l = 0; l < kDim; ++l) {
+        putI32(dram, 16384 + 4 * l, l == 1 ? mult ^ 1 : mult);
+        putI32(dram, 16384 + 4 * (kDim + l), l == 2 ? shift / 2 : shift);
+      }
+      for (int l = 0; l < kDim; ++l)
+        putI32(dram, 0 + 4 * l, l == 0 ? INT32_MIN : (l == 1 ? INT32_MAX : int32_t(rng())));
+      SafeProgramBuilder b;
+      b.add(loadI(kAccM, 10, 0, 1, 8, 8));
+      b.add(loadI(kAccM, EMBER_NPU_ACC_ROWS - 2, 16384, 1, 2, 2));
+      int zp = static_cast<int>(rng() % 256) - 128;
+      b.add(requantI(0, 10, 8, EMBER_NPU_ACC_ROWS - 2, zp, -128, 127));
+      b.add(requantI(8, 10, 8, EMBER_NPU_ACC_ROWS - 2, -128, -10, 10));
+      b.add(requantI(16, 10, 8, EMBER_NPU_ACC_ROWS - 2, 127, 5, -5)); // min > max
+      b.add(storeI(kOutM, 0, outArea, 1, 24, 24));
+      addCase("requant_m" + std::to_string(mult) + "_s" + std::to_string(shift), b,
+              std::move(dram));
+    }
+  }
+  // VADD: left shift, zero points, multipliers, clipping, aliasing destination.
+  for (int variant = 0; variant < 16; ++variant) {
+    SafeProgramBuilder b;
+    const int lshifts[] = {0, 20, 31, 8};
+    b.add(setreg(EMBER_NPU_REG_ADD_LSHIFT, lshifts[variant % 4]));
+    b.add(setreg(EMBER_NPU_REG_ADD_A_ZP, variant % 2 ? -128 : 3));
+    b.add(setreg(EMBER_NPU_REG_ADD_B_ZP, variant % 3 ? 127 : -7));
+    b.add(setreg(EMBER_NPU_REG_ADD_A_MULT, variant % 5 ? 1073741824 + variant : INT32_MAX));
+    b.add(setreg(EMBER_NPU_REG_ADD_A_SHIFT, variant % 4 ? -1 : -31));
+    b.add(setreg(EMBER_NPU_REG_ADD_B_MULT, variant % 7 ? 1518500250 : INT32_MIN));
+    b.add(setreg(EMBER_NPU_REG_ADD_B_SHIFT, variant % 2 ? -2 : 3));
+    b.add(setreg(EMBER_NPU_REG_ADD_OUT_MULT, 1992864825 - variant * 1000));
+    b.add(setreg(EMBER_NPU_REG_ADD_OUT_SHIFT, -(variant % 4) * 6 - 1));
+    b.add(setreg(EMBER_NPU_REG_ADD_OUT_ZP, variant * 13 - 100));
+    b.add(setreg(EMBER_NPU_REG_ADD_MIN, variant % 2 ? -128 : 0));
+    b.add(setreg(EMBER_NPU_REG_ADD_MAX, variant % 3 ? 127 : 50));
+    b.add(loadI(kOutM, 0, 0, 1, 40, 40));
+    b.add(vaddI(100, 0, 20, 20));
+    b.add(vaddI(5, 0, 7, 12 + variant)); // destination overlaps the sources
+    b.add(storeI(kOutM, 0, outArea, 1, 120, 120));
+    addCase("vadd_" + std::to_string(variant), b, randomDram(rng));
+  }
+  // POOL: max and average, window and stride edges, partial last line.
+  for (int avg = 0; avg < 2; ++avg) {
+    for (int kh = 1; kh <= 3; ++kh) {
+      for (int stride = 1; stride <= 2; ++stride) {
+        for (int kw : {1, 3}) {
+          SafeProgramBuilder b;
+          int inW = 9, outW = (inW - kw) / stride + 1;
+          b.add(setreg(EMBER_NPU_REG_POOL_KH, kh));
+          b.add(setreg(EMBER_NPU_REG_POOL_KW, kw));
+          b.add(setreg(EMBER_NPU_REG_POOL_STRIDE, stride));
+          b.add(setreg(EMBER_NPU_REG_POOL_IN_W, inW));
+          b.add(setreg(EMBER_NPU_REG_POOL_OUT_W, outW));
+          b.add(loadI(kOutM, 0, 0, 1, 90, 90));
+          b.add(poolI(avg, 200, 0, 2 * outW + 1));
+          b.add(storeI(kOutM, 200, outArea, 1, 2 * outW + 1, 2 * outW + 1));
+          addCase("pool_" + std::string(avg ? "avg" : "max") + "_k" + std::to_string(kh) +
+                      std::to_string(kw) + "_s" + std::to_string(stride),
+                  b, randomDram(rng));
+        }
+      }
+    }
+  }
+  // Tokens: a full FIFO (depth signals before any wait), FENCE between engines.
+  {
+    std::vector<Insn> p;
+    for (int k = 0; k < EMBER_NPU_TOKEN_FIFO_DEPTH; ++k) {
+      Insn ld = loadI(kActM, 16 * k, 64 * k, 1, 1, 1);
+      ld.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_GEMM);
+      p.push_back(ld);
+    }
+    for (int k = 0; k < EMBER_NPU_TOKEN_FIFO_DEPTH; ++k) {
+      Insn g = gemmI(true, 16 * k, 16 * k, 0, 1, 1, 0, 0);
+      g.wait = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_GEMM);
+      p.push_back(g);
+    }
+    Insn f = mk(Opcode::FENCE);
+    p.push_back(f);
+    p.push_back(storeI(kAccM, 0, outArea, 1, 16 * EMBER_NPU_TOKEN_FIFO_DEPTH,
+                       16 * EMBER_NPU_TOKEN_FIFO_DEPTH));
+    p.push_back(mk(Opcode::FINISH));
+    cases.push_back(TestCase{"tokens_full_fifo_fence", p, randomDram(rng)});
+  }
+  {
+    SafeProgramBuilder b;
+    b.add(loadI(kActM, 0, 0, 4, 4, 4));
+    b.add(mk(Opcode::FENCE));
+    b.add(mk(Opcode::FENCE));
+    b.add(storeI(kActM, 0, outArea, 4, 4, 8));
+    addCase("fence_only_ordering", b, randomDram(rng));
+  }
+  return cases;
+}
+
+TestCase randomCase(uint32_t seed, int length) {
+  std::mt19937 rng(seed);
+  auto rnd = [&](int64_t lo, int64_t hi) { // inclusive
+    return lo + static_cast<int64_t>(rng() % static_cast<uint32_t>(hi - lo + 1));
+  };
+  TestCase tc;
+  tc.name = "random_" + std::to_string(seed);
+  tc.dram = randomDram(rng);
+  SafeProgramBuilder b;
+  const int64_t window = 96; // scratchpad rows used, small so that accesses conflict often
+  auto rowIn = [&](int mem, int64_t n) {
+    // Mostly the low window; sometimes the last rows of the memory.
+    if (rng() % 8 == 0)
+      return memRows(mem) - n - rnd(0, 3);
+    return rnd(0, std::max<int64_t>(0, window - n));
+  };
+  // Parameter rows for REQUANT with reasonable values somewhere in DRAM.
+  for (int l = 0; l < 2 * kDim; ++l)
+    putI32(tc.dram, 60000 + 4 * l,
+           l < kDim ? static_cast<int32_t>((1u << 30) + rng() % (1u << 30))
+                    : static_cast<int32_t>(rnd(-14, 2)));
+  b.add(loadI(kAccM, EMBER_NPU_ACC_ROWS - 2, 60000, 1, 2, 2));
+  bool poolReady = false;
+  while (static_cast<int>(b.size()) < length) {
+    int kind = static_cast<int>(rng() % 20);
+    if (kind < 5) { // LOAD
+      int mem = static_cast<int>(rng() % kNumMems);
+      int64_t ys = rnd(1, 4), xs = rnd(1, 10), stride = rnd(0, 14);
+      int pt = rng() % 3 == 0 ? static_cast<int>(rnd(0, 3)) : 0;
+      int pb = rng() % 3 == 0 ? static_cast<int>(rnd(0, 3)) : 0;
+      int pl = rng() % 3 == 0 ? static_cast<int>(rnd(0, 3)) : 0;
+      int pr = rng() % 3 == 0 ? static_cast<int>(rnd(0, 3)) : 0;
+      int64_t rows = (ys + pt + pb) * (xs + pl + pr);
+      int64_t extent = ((ys - 1) * stride + xs) * rowBytes(mem);
+      int64_t dram = rnd(0, 16384 - extent) & ~int64_t(3);
+      if (rng() % 4 == 0)
+        b.add(setreg(EMBER_NPU_REG_PAD_VALUE, rnd(-128, 127)));
+      if (mem == kAccM && rng() % 2)
+        dram = 60000; // keep accumulators in a sane range sometimes
+      b.add(loadI(mem, rowIn(mem, rows), dram, ys, xs, stride, pt, pb, pl, pr));
+    } else if (kind < 8) { // STORE into the upper DRAM area
+      int mem = static_cast<int>(rng() % kNumMems);
+      int64_t ys = rnd(1, 3), xs = rnd(1, 8), stride = rnd(0, 10);
+      int64_t extent = ((ys - 1) * stride + xs) * rowBytes(mem);
+      int64_t dram = rnd(16384, 16384 + 16384 - extent);
+      b.add(storeI(mem, rowIn(mem, ys * xs), dram, ys, xs, stride));
+    } else if (kind < 12) { // GEMM
+      int64_t inner = rnd(1, 24), outer = rnd(1, 3), aos = rnd(0, 30), cos = rnd(0, 30);
+      int64_t actSpan = (outer - 1) * aos + inner, accSpan = (outer - 1) * cos + inner;
+      b.add(gemmI(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, actSpan),
+                  rowIn(kWgtM, kDim), inner, outer, aos, cos));
+    } else if (kind < 14) { // REQUANT
+      int64_t rows = rnd(1, 16);
+      int64_t param = rng() % 3 ? EMBER_NPU_ACC_ROWS - 2 : rowIn(kAccM, 2);
+      b.add(requantI(rowIn(kOutM, rows), rowIn(kAccM, rows), rows, param,
+                     static_cast<int>(rnd(-128, 127)), static_cast<int>(rnd(-128, 0)),
+                     static_cast<int>(rnd(-10, 127))));
+    } else if (kind < 16) { // VADD (with fresh parameters sometimes)
+      if (rng() % 2) {
+        b.add(setreg(EMBER_NPU_REG_ADD_LSHIFT, rnd(0, 31)));
+        b.add(setreg(EMBER_NPU_REG_ADD_A_ZP, rnd(-128, 127)));
+        b.add(setreg(EMBER_NPU_REG_ADD_A_MULT, static_cast<int32_t>(rng())));
+        b.add(setreg(EMBER_NPU_REG_ADD_A_SHIFT, rnd(-33, 33)));
+        b.add(setreg(EMBER_NPU_REG_ADD_B_ZP, rnd(-128, 127)));
+        b.add(setreg(EMBER_NPU_REG_ADD_B_MULT, static_cast<int32_t>(rng())));
+        b.add(setreg(EMBER_NPU_REG_ADD_B_SHIFT, rnd(-33, 33)));
+        b.add(setreg(EMBER_NPU_REG_ADD_OUT_MULT, static_cast<int32_t>(rng())));
+        b.add(setreg(EMBER_NPU_REG_ADD_OUT_SHIFT, rnd(-33, 33)));
+        b.add(setreg(EMBER_NPU_REG_ADD_OUT_ZP, rnd(-128, 127)));
+        b.add(setreg(EMBER_NPU_REG_ADD_MIN, rnd(-128, 0)));
+        b.add(setreg(EMBER_NPU_REG_ADD_MAX, rnd(0, 127)));
+      }
+      int64_t rows = rnd(1, 16);
+      b.add(vaddI(rowIn(kOutM, rows), rowIn(kOutM, rows), rowIn(kOutM, rows), rows));
+    } else if (kind < 18) { // POOL with geometry that fits
+      if (!poolReady || rng() % 2) {
+        int64_t kh = rnd(1, 3), kw = rnd(1, 3), stride = rnd(1, 2), inW = rnd(kw, 8);
+        b.add(setreg(EMBER_NPU_REG_POOL_KH, kh));
+        b.add(setreg(EMBER_NPU_REG_POOL_KW, kw));
+        b.add(setreg(EMBER_NPU_REG_POOL_STRIDE, stride));
+        b.add(setreg(EMBER_NPU_REG_POOL_IN_W, inW));
+        b.add(setreg(EMBER_NPU_REG_POOL_OUT_W, (inW - kw) / stride + 1));
+        poolReady = true;
+      }
+      Insn p = poolI(rng() % 2, 0, 0, rnd(1, 10));
+      int64_t span = 0;
+      checkPool(p, poolGeomFromRegs(b.regs()), span);
+      p.src = rnd(0, window);
+      p.dst = rowIn(kOutM, p.rows);
+      b.add(p);
+    } else if (kind == 18) {
+      b.add(mk(Opcode::FENCE));
+    } else {
+      b.add(setreg(EMBER_NPU_REG_PAD_VALUE, rnd(-128, 127)));
+    }
+  }
+  // Make every scratchpad's low window visible in DRAM too.
+  b.add(storeI(kOutM, 0, 40000, 1, window, window));
+  tc.program = b.finish();
+  return tc;
+}
+
+} // namespace ember::npu::test

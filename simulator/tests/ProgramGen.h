@@ -1,0 +1,62 @@
+//===- ProgramGen.h - Race-free NPU test programs (directed and random) ---===//
+//
+// SafeProgramBuilder appends instructions and inserts the dependency tokens that order every
+// pair of conflicting accesses (same scratchpad rows or DRAM bytes, one a write) on different
+// engines, so a program's result is independent of timing and the golden model is its oracle.
+//
+//===----------------------------------------------------------------------===//
+#ifndef EMBER_NPU_TESTS_PROGRAMGEN_H
+#define EMBER_NPU_TESTS_PROGRAMGEN_H
+
+#include "ember/npu/Isa.h"
+
+#include <array>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace ember::npu::test {
+
+class SafeProgramBuilder {
+public:
+  SafeProgramBuilder();
+  void add(Insn insn);
+  /// Appends FINISH and returns the program.
+  std::vector<Insn> finish();
+  size_t size() const { return prog_.size(); }
+  const int32_t *regs() const { return regs_.data(); }
+
+private:
+  struct Range {
+    int space; // memory id, or kNumMems for DRAM (bytes)
+    int64_t lo, hi;
+    bool write;
+  };
+  struct Entry {
+    size_t index;
+    std::vector<Range> ranges;
+  };
+  std::vector<Range> accesses(const Insn &insn) const;
+
+  std::vector<Insn> prog_;
+  std::array<std::vector<Entry>, kNumEngines> hist_;
+  std::array<std::array<int64_t, kNumEngines>, kNumEngines> orderedUpTo_;
+  std::array<int32_t, EMBER_NPU_NUM_REGS> regs_{};
+};
+
+struct TestCase {
+  std::string name;
+  std::vector<Insn> program;
+  std::vector<uint8_t> dram;
+};
+
+constexpr uint64_t kTestDramBytes = 64 * 1024;
+
+/// Directed programs: every instruction, every field at its edges.
+std::vector<TestCase> directedCases();
+/// A random valid race-free program of about `length` instructions.
+TestCase randomCase(uint32_t seed, int length);
+
+} // namespace ember::npu::test
+
+#endif // EMBER_NPU_TESTS_PROGRAMGEN_H
