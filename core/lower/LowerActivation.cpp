@@ -1,6 +1,6 @@
 // Lowerings of the parameterized activations, Clip, PRelu and CastLike into
 // elementwise primitives. Attribute constants become scalar constants of the
-// input's element type.
+// compute type; f16/bf16 activations compute in f32 (see widened()).
 #include "lower/Lowering.h"
 
 #include <cmath>
@@ -41,108 +41,136 @@ Expected<Value> softplus(Ew &e, Value x) {
   return e.bin(OpKind::Add, r, lg);
 }
 
+Expected<Value> castTo(LoweringBuilder &b, Value x, ElemKind k) {
+  AttrMap a;
+  a["to"] = Attr::ofInt(elemKindToOnnx(k));
+  return b.op(OpKind::Cast, {x}, a);
+}
+
+// Runs an activation body on x. 16-bit floats are computed in f32 and
+// rounded once at the end, like the kernels, so intermediate results are
+// not rounded to f16/bf16 after every step.
+Expected<std::vector<Value>> widened(LoweringBuilder &b,
+                                     Expected<Value> (*body)(Ew &, Value)) {
+  ElemKind k = b.inType(0).elem();
+  bool narrow = k == ElemKind::F16 || k == ElemKind::BF16;
+  Value x = b.in(0);
+  if (narrow) {
+    EMBER_ASSIGN(x, castTo(b, x, ElemKind::F32));
+  }
+  Ew e{b, narrow ? ElemKind::F32 : k};
+  EMBER_ASSIGN(Value y, body(e, x));
+  if (narrow) {
+    EMBER_ASSIGN(y, castTo(b, y, k));
+  }
+  return one(y);
+}
+
 } // namespace
 
 Expected<std::vector<Value>> lower_CastLike(LoweringBuilder &b) {
-  AttrMap a;
-  a["to"] = Attr::ofInt(elemKindToOnnx(b.inType(1).elem()));
-  EMBER_ASSIGN(Value y, b.op(OpKind::Cast, {b.in(0)}, a));
+  EMBER_ASSIGN(Value y, castTo(b, b.in(0), b.inType(1).elem()));
   return one(y);
+}
+
+static Expected<Value> leakyReluBody(Ew &e, Value x) {
+  double alpha = e.b.node().attrFloat("alpha", 0.01);
+  EMBER_ASSIGN(Value ax, e.bin(OpKind::Mul, x, e.c(alpha)));
+  if (alpha > 0 && alpha <= 1) { // then max(x, alpha*x) picks the right arm
+    return e.bin(OpKind::Max, x, ax);
+  }
+  EMBER_ASSIGN(Value neg, e.bin(OpKind::Less, x, e.c(0)));
+  return e.where(neg, ax, x);
 }
 
 Expected<std::vector<Value>> lower_LeakyRelu(LoweringBuilder &b) {
-  Ew e{b, b.inType(0).elem()};
-  Value x = b.in(0);
-  double alpha = b.node().attrFloat("alpha", 0.01);
-  EMBER_ASSIGN(Value ax, e.bin(OpKind::Mul, x, e.c(alpha)));
-  if (alpha > 0 && alpha <= 1) { // then max(x, alpha*x) picks the right arm
-    EMBER_ASSIGN(Value y, e.bin(OpKind::Max, x, ax));
-    return one(y);
-  }
-  EMBER_ASSIGN(Value neg, e.bin(OpKind::Less, x, e.c(0)));
-  EMBER_ASSIGN(Value y, e.where(neg, ax, x));
-  return one(y);
+  return widened(b, leakyReluBody);
 }
 
-Expected<std::vector<Value>> lower_Elu(LoweringBuilder &b) {
-  Ew e{b, b.inType(0).elem()};
-  Value x = b.in(0);
-  double alpha = b.node().attrFloat("alpha", 1.0);
+static Expected<Value> eluBody(Ew &e, Value x) {
+  double alpha = e.b.node().attrFloat("alpha", 1.0);
   EMBER_ASSIGN(Value ex, e.un(OpKind::Exp, x));
   EMBER_ASSIGN(Value em1, e.bin(OpKind::Sub, ex, e.c(1)));
   EMBER_ASSIGN(Value neg, e.bin(OpKind::Mul, em1, e.c(alpha)));
   EMBER_ASSIGN(Value isNeg, e.bin(OpKind::Less, x, e.c(0)));
-  EMBER_ASSIGN(Value y, e.where(isNeg, neg, x));
-  return one(y);
+  return e.where(isNeg, neg, x);
 }
 
-Expected<std::vector<Value>> lower_Selu(LoweringBuilder &b) {
-  Ew e{b, b.inType(0).elem()};
-  Value x = b.in(0);
-  double alpha = b.node().attrFloat("alpha", 1.67326319217681884765625);
-  double gamma = b.node().attrFloat("gamma", 1.05070102214813232421875);
+Expected<std::vector<Value>> lower_Elu(LoweringBuilder &b) {
+  return widened(b, eluBody);
+}
+
+static Expected<Value> seluBody(Ew &e, Value x) {
+  double alpha = e.b.node().attrFloat("alpha", 1.67326319217681884765625);
+  double gamma = e.b.node().attrFloat("gamma", 1.05070102214813232421875);
   EMBER_ASSIGN(Value pos, e.bin(OpKind::Mul, x, e.c(gamma)));
   EMBER_ASSIGN(Value ex, e.un(OpKind::Exp, x));
   EMBER_ASSIGN(Value sc, e.bin(OpKind::Mul, ex, e.c(alpha * gamma)));
   EMBER_ASSIGN(Value neg, e.bin(OpKind::Sub, sc, e.c(alpha * gamma)));
   EMBER_ASSIGN(Value isPos, e.bin(OpKind::Greater, x, e.c(0)));
-  EMBER_ASSIGN(Value y, e.where(isPos, pos, neg));
-  return one(y);
+  return e.where(isPos, pos, neg);
 }
 
-Expected<std::vector<Value>> lower_Celu(LoweringBuilder &b) {
-  Ew e{b, b.inType(0).elem()};
-  Value x = b.in(0);
-  double alpha = b.node().attrFloat("alpha", 1.0);
+Expected<std::vector<Value>> lower_Selu(LoweringBuilder &b) {
+  return widened(b, seluBody);
+}
+
+static Expected<Value> celuBody(Ew &e, Value x) {
+  double alpha = e.b.node().attrFloat("alpha", 1.0);
   EMBER_ASSIGN(Value xa, e.bin(OpKind::Div, x, e.c(alpha)));
   EMBER_ASSIGN(Value ex, e.un(OpKind::Exp, xa));
   EMBER_ASSIGN(Value em1, e.bin(OpKind::Sub, ex, e.c(1)));
   EMBER_ASSIGN(Value sc, e.bin(OpKind::Mul, em1, e.c(alpha)));
   EMBER_ASSIGN(Value neg, e.bin(OpKind::Min, sc, e.c(0)));
   EMBER_ASSIGN(Value pos, e.bin(OpKind::Max, x, e.c(0)));
-  EMBER_ASSIGN(Value y, e.bin(OpKind::Add, pos, neg));
-  return one(y);
+  return e.bin(OpKind::Add, pos, neg);
+}
+
+Expected<std::vector<Value>> lower_Celu(LoweringBuilder &b) {
+  return widened(b, celuBody);
+}
+
+static Expected<Value> hardSigmoidBody(Ew &e, Value x) {
+  double alpha = e.b.node().attrFloat("alpha", 0.2);
+  double beta = e.b.node().attrFloat("beta", 0.5);
+  EMBER_ASSIGN(Value ax, e.bin(OpKind::Mul, x, e.c(alpha)));
+  EMBER_ASSIGN(Value lin, e.bin(OpKind::Add, ax, e.c(beta)));
+  return clamp01(e, lin);
 }
 
 Expected<std::vector<Value>> lower_HardSigmoid(LoweringBuilder &b) {
-  Ew e{b, b.inType(0).elem()};
-  double alpha = b.node().attrFloat("alpha", 0.2);
-  double beta = b.node().attrFloat("beta", 0.5);
-  EMBER_ASSIGN(Value ax, e.bin(OpKind::Mul, b.in(0), e.c(alpha)));
-  EMBER_ASSIGN(Value lin, e.bin(OpKind::Add, ax, e.c(beta)));
-  EMBER_ASSIGN(Value y, clamp01(e, lin));
-  return one(y);
+  return widened(b, hardSigmoidBody);
 }
 
-Expected<std::vector<Value>> lower_HardSwish(LoweringBuilder &b) {
-  Ew e{b, b.inType(0).elem()};
-  Value x = b.in(0);
+static Expected<Value> hardSwishBody(Ew &e, Value x) {
   EMBER_ASSIGN(Value x6, e.bin(OpKind::Div, x, e.c(6)));
   EMBER_ASSIGN(Value lin, e.bin(OpKind::Add, x6, e.c(0.5)));
   EMBER_ASSIGN(Value hs, clamp01(e, lin));
-  EMBER_ASSIGN(Value y, e.bin(OpKind::Mul, x, hs));
-  return one(y);
+  return e.bin(OpKind::Mul, x, hs);
 }
 
+Expected<std::vector<Value>> lower_HardSwish(LoweringBuilder &b) {
+  return widened(b, hardSwishBody);
+}
+
+static Expected<Value> softplusBody(Ew &e, Value x) { return softplus(e, x); }
+
 Expected<std::vector<Value>> lower_Softplus(LoweringBuilder &b) {
-  Ew e{b, b.inType(0).elem()};
-  EMBER_ASSIGN(Value y, softplus(e, b.in(0)));
-  return one(y);
+  return widened(b, softplusBody);
+}
+
+static Expected<Value> softsignBody(Ew &e, Value x) {
+  EMBER_ASSIGN(Value a, e.un(OpKind::Abs, x));
+  EMBER_ASSIGN(Value d, e.bin(OpKind::Add, a, e.c(1)));
+  return e.bin(OpKind::Div, x, d);
 }
 
 Expected<std::vector<Value>> lower_Softsign(LoweringBuilder &b) {
-  Ew e{b, b.inType(0).elem()};
-  Value x = b.in(0);
-  EMBER_ASSIGN(Value a, e.un(OpKind::Abs, x));
-  EMBER_ASSIGN(Value d, e.bin(OpKind::Add, a, e.c(1)));
-  EMBER_ASSIGN(Value y, e.bin(OpKind::Div, x, d));
-  return one(y);
+  return widened(b, softsignBody);
 }
 
-Expected<std::vector<Value>> lower_Gelu(LoweringBuilder &b) {
-  Ew e{b, b.inType(0).elem()};
-  Value x = b.in(0);
-  std::string approx = b.node().attrString("approximate", "none");
+static Expected<Value> geluBody(Ew &e, Value x) {
+  std::string approx = e.b.node().attrString("approximate", "none");
   Value inner;
   OpKind fn;
   if (approx == "tanh") {
@@ -163,26 +191,31 @@ Expected<std::vector<Value>> lower_Gelu(LoweringBuilder &b) {
   EMBER_ASSIGN(Value f, e.un(fn, inner));
   EMBER_ASSIGN(Value f1, e.bin(OpKind::Add, f, e.c(1)));
   EMBER_ASSIGN(Value hx, e.bin(OpKind::Mul, x, e.c(0.5)));
-  EMBER_ASSIGN(Value y, e.bin(OpKind::Mul, hx, f1));
-  return one(y);
+  return e.bin(OpKind::Mul, hx, f1);
+}
+
+Expected<std::vector<Value>> lower_Gelu(LoweringBuilder &b) {
+  return widened(b, geluBody);
+}
+
+static Expected<Value> mishBody(Ew &e, Value x) {
+  EMBER_ASSIGN(Value sp, softplus(e, x));
+  EMBER_ASSIGN(Value t, e.un(OpKind::Tanh, sp));
+  return e.bin(OpKind::Mul, x, t);
 }
 
 Expected<std::vector<Value>> lower_Mish(LoweringBuilder &b) {
-  Ew e{b, b.inType(0).elem()};
-  Value x = b.in(0);
-  EMBER_ASSIGN(Value sp, softplus(e, x));
-  EMBER_ASSIGN(Value t, e.un(OpKind::Tanh, sp));
-  EMBER_ASSIGN(Value y, e.bin(OpKind::Mul, x, t));
-  return one(y);
+  return widened(b, mishBody);
+}
+
+static Expected<Value> thresholdedReluBody(Ew &e, Value x) {
+  double alpha = e.b.node().attrFloat("alpha", 1.0);
+  EMBER_ASSIGN(Value gt, e.bin(OpKind::Greater, x, e.c(alpha)));
+  return e.where(gt, x, e.c(0));
 }
 
 Expected<std::vector<Value>> lower_ThresholdedRelu(LoweringBuilder &b) {
-  Ew e{b, b.inType(0).elem()};
-  Value x = b.in(0);
-  double alpha = b.node().attrFloat("alpha", 1.0);
-  EMBER_ASSIGN(Value gt, e.bin(OpKind::Greater, x, e.c(alpha)));
-  EMBER_ASSIGN(Value y, e.where(gt, x, e.c(0)));
-  return one(y);
+  return widened(b, thresholdedReluBody);
 }
 
 // Integers go through f64 so thresholds and bias keep their fractions; the
@@ -192,9 +225,7 @@ Expected<std::vector<Value>> lower_Shrink(LoweringBuilder &b) {
   bool viaF64 = !isFloatKind(k);
   Value x = b.in(0);
   if (viaF64) {
-    AttrMap to;
-    to["to"] = Attr::ofInt(elemKindToOnnx(ElemKind::F64));
-    EMBER_ASSIGN(x, b.op(OpKind::Cast, {x}, to));
+    EMBER_ASSIGN(x, castTo(b, x, ElemKind::F64));
   }
   Ew e{b, viaF64 ? ElemKind::F64 : k};
   double bias = b.node().attrFloat("bias", 0.0);
@@ -206,9 +237,7 @@ Expected<std::vector<Value>> lower_Shrink(LoweringBuilder &b) {
   EMBER_ASSIGN(Value inner, e.where(hi, xmb, e.c(0)));
   EMBER_ASSIGN(Value y, e.where(lo, xpb, inner));
   if (viaF64) {
-    AttrMap to;
-    to["to"] = Attr::ofInt(elemKindToOnnx(k));
-    EMBER_ASSIGN(y, b.op(OpKind::Cast, {y}, to));
+    EMBER_ASSIGN(y, castTo(b, y, k));
   }
   return one(y);
 }
