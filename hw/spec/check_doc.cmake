@@ -1,0 +1,8 @@
+execute_process(COMMAND ${PY} ${GEN} --markdown ${SPEC} ${OUT} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "generator failed")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${OUT} ${DOC} RESULT_VARIABLE same)
+if(NOT same EQUAL 0)
+  message(FATAL_ERROR "docs/npu-isa.md is stale: run hw/spec/gen_npu_spec.py --markdown hw/spec/npu.json docs/npu-isa.md")
+endif()
