@@ -379,6 +379,57 @@ Status Importer::importNode(const onnx::NodeProto &n) {
     return bindOutputs(n, {Value(F_->addConstant(n.output(0), std::move(t)))});
   }
 
+  // Experimental ops of opsets 1-9 that old models still carry; each is an
+  // exact composition of current ops.
+  if (isDefaultDomain(n.domain()) &&
+      (op == "ImageScaler" || op == "Affine" || op == "Crop")) {
+    if (ins.empty() || n.output_size() != 1)
+      return invalid(where(n), " needs one input and one output");
+    ElemKind k = ins[0].type().elem();
+    std::string hint = n.output(0);
+    if (op == "Crop") {
+      const Dims &d = ins[0].type().dims();
+      auto border = attrs.count("border") ? attrs["border"].ints
+                                          : std::vector<int64_t>{};
+      auto scale = attrs.count("scale") ? attrs["scale"].ints
+                                        : std::vector<int64_t>{};
+      if (d.size() != 4 || border.size() != 4 ||
+          !(scale.empty() || scale.size() == 2))
+        return invalid(where(n), ": needs a rank-4 input, border=[l,t,r,b] "
+                                 "and optional scale=[h,w]");
+      int64_t top = border[1], left = border[0];
+      int64_t bottom = scale.empty() ? d[2] - border[3] : top + scale[0];
+      int64_t right = scale.empty() ? d[3] - border[2] : left + scale[1];
+      EMBER_ASSIGN(auto vs, build(OpKind::Slice,
+                                  {ins[0], constInts({top, left}, hint),
+                                   constInts({bottom, right}, hint),
+                                   constInts({2, 3}, hint)},
+                                  {}, n.name(), 1, {hint}));
+      return bindOutputs(n, vs);
+    }
+    Value mulBy, addBy;
+    if (op == "Affine") {
+      mulBy = constScalar(k, attrs.count("alpha") ? attrs["alpha"].f : 1.0,
+                          hint + ".alpha");
+      addBy = constScalar(k, attrs.count("beta") ? attrs["beta"].f : 0.0,
+                          hint + ".beta");
+    } else {
+      mulBy = constScalar(k, attrs.count("scale") ? attrs["scale"].f : 1.0,
+                          hint + ".scale");
+      auto bias = attrs.count("bias") ? attrs["bias"].floats
+                                      : std::vector<double>{};
+      Tensor b(Type(k, {int64_t(bias.size()), 1, 1}));
+      for (size_t i = 0; i < bias.size(); ++i)
+        b.setDouble(int64_t(i), bias[i]);
+      addBy = Value(F_->addConstant(F_->freshName(hint + ".bias"), b));
+    }
+    EMBER_ASSIGN(auto m1, build(OpKind::Mul, {ins[0], mulBy}, {}, n.name(), 1,
+                                {hint + ".scaled"}));
+    EMBER_ASSIGN(auto a1, build(OpKind::Add, {m1[0], addBy}, {}, n.name(), 1,
+                                {hint}));
+    return bindOutputs(n, a1);
+  }
+
   if (isDefaultDomain(n.domain()) && (op == "Scatter")) {
     kind = OpKind::ScatterElements;
     known = true;
@@ -573,9 +624,20 @@ Expected<std::vector<std::string>> onnxInputNames(const std::string &path) {
   for (auto &i : m.graph().initializer())
     inits.insert(i.name());
   std::vector<std::string> names;
-  for (auto &i : m.graph().input())
-    if (!inits.count(i.name()))
-      names.push_back(i.name());
+  for (auto &i : m.graph().input()) {
+    if (inits.count(i.name()))
+      continue;
+    if (i.has_type() && !i.type().has_tensor_type())
+      return unsupported(path, ": graph input '", i.name(),
+                         "' is not a tensor (sequences, maps and optionals "
+                         "are not supported)");
+    names.push_back(i.name());
+  }
+  for (auto &o : m.graph().output())
+    if (o.has_type() && !o.type().has_tensor_type())
+      return unsupported(path, ": graph output '", o.name(),
+                         "' is not a tensor (sequences, maps and optionals "
+                         "are not supported)");
   return names;
 }
 } // namespace ember

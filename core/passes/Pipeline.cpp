@@ -22,7 +22,10 @@ const PassInfo *findPass(const std::string &name) {
 }
 
 const std::vector<std::string> &defaultPassOrder() {
-  static const std::vector<std::string> order = {"dce"};
+  static const std::vector<std::string> order = {
+      "remove-identity", "constant-fold", "cse",           "fold-batchnorm",
+      "sink-transpose",  "cancel-reshape", "remove-identity", "constant-fold",
+      "cse",             "dce"};
   return order;
 }
 
@@ -59,6 +62,13 @@ Status runPipeline(Module &m, const PipelineOptions &opts) {
       size_t n = 0;
       EMBER_TRY(lowerFunction(f, {}, &n));
       PassStats st;
+      if (opts.optimize) {
+        // Lowering leaves constant subexpressions (folded BatchNorm
+        // parameters, shape constants) and Reshape chains behind.
+        EMBER_TRY(runConstantFolding(f, st));
+        EMBER_TRY(runCancelReshape(f, st));
+        EMBER_TRY(runCommonSubexpressionElimination(f, st));
+      }
       EMBER_TRY(runDeadCodeElimination(f, st));
       double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0)
                       .count();

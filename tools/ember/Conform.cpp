@@ -123,6 +123,12 @@ std::string compare(const Tensor &got, const Tensor &want, double rtol,
     return concat("shape ", got.type().toString(), " != expected ",
                   want.type().toString());
   bool exactKind = !isFloatKind(got.elem());
+  // 16-bit floats carry ~3 decimal digits: never ask for less than a few
+  // units in the last place of the type.
+  if (got.elem() == ElemKind::F16)
+    rtol = std::max(rtol, 4.0 / 1024);
+  if (got.elem() == ElemKind::BF16)
+    rtol = std::max(rtol, 2.0 / 128);
   for (int64_t i = 0; i < got.size(); ++i) {
     if (exactKind) {
       int64_t g = got.getInt(i), w = want.getInt(i);

@@ -1,0 +1,47 @@
+// Replaces every node whose operands are all constants by constants holding
+// its results, computed with the reference kernels.
+#include "passes/Pass.h"
+
+#include "import/TensorIO.h"
+#include "interp/Interpreter.h"
+
+namespace ember {
+
+// Results larger than this stay computed at run time (a folded broadcast
+// could otherwise blow up the weights).
+static constexpr uint64_t kMaxFoldBytes = uint64_t(256) << 20;
+
+Status runConstantFolding(Function &f, PassStats &s) {
+  std::vector<Node *> work;
+  for (auto &n : f.nodes())
+    work.push_back(n.get());
+  for (Node *n : work) {
+    if (isStorage(n->kind))
+      continue;
+    bool allConst = true;
+    uint64_t bytes = 0;
+    for (auto &in : n->inputs)
+      if (in.node && in.node->kind != OpKind::Constant)
+        allConst = false;
+    for (auto &t : n->types)
+      bytes += t.sizeInBytes();
+    if (!allConst || bytes > kMaxFoldBytes)
+      continue;
+    std::vector<const Tensor *> ins;
+    for (auto &in : n->inputs)
+      ins.push_back(in.node ? in.node->payload.get() : nullptr);
+    auto res = evaluateNode(*n, ins);
+    if (!res)
+      return res.status();
+    for (unsigned i = 0; i < n->numResults(); ++i) {
+      Node *c = f.addConstant(f.freshName(n->outNames[i] + ".folded"),
+                              std::move((*res)[i]));
+      f.replaceAllUses(Value(n, i), Value(c));
+    }
+    f.erase(n);
+    ++s.changed;
+  }
+  return Status::ok();
+}
+
+} // namespace ember
