@@ -52,7 +52,7 @@ Status kernel_Slice(KernelContext &ctx) {
       e = std::clamp<int64_t>(e, 0, n);
       len = e > b ? 1 + (e - b - 1) / s : 0;
     } else {
-      b = std::clamp<int64_t>(b, 0, n - 1);
+      b = std::clamp<int64_t>(b, -1, n - 1); // -1: empty (numpy, ORT)
       e = std::clamp<int64_t>(e, -1, n - 1);
       int64_t back = s == std::numeric_limits<int64_t>::min()
                          ? std::numeric_limits<int64_t>::max()
