@@ -1,6 +1,7 @@
 // Quantization reference kernels: QuantizeLinear, DequantizeLinear and the
-// float-domain contrib ops QLinearAdd and QLinearGlobalAveragePool
-// (dequantize, compute in float, quantize with round-half-to-even).
+// contrib ops QLinearAdd (ONNX Runtime's float multiply-add form) and
+// QLinearGlobalAveragePool (dequantize, average in float, quantize with
+// round-half-to-even).
 #include "interp/kernels/QuantUtil.h"
 
 namespace ember {
@@ -139,6 +140,16 @@ Status checkScalarParam(KernelContext &ctx, size_t scaleIdx, size_t zpIdx,
   return Status::ok();
 }
 
+int64_t saturateTo(ElemKind k, double v) {
+  return dispatchElem(k, [&](auto tag) -> int64_t {
+    using Q = decltype(tag);
+    if constexpr (std::is_integral_v<Q> && !std::is_same_v<Q, bool>)
+      return int64_t(saturateRound<Q>(v));
+    else
+      return 0;
+  });
+}
+
 // Quantizes a float value as QuantizeLinear with an f32 scale does.
 int64_t requantize(float v, float scale, int64_t zp, ElemKind k) {
   double q = std::nearbyint(double(v / scale)) + double(zp);
@@ -153,6 +164,9 @@ int64_t requantize(float v, float scale, int64_t zp, ElemKind k) {
 } // namespace
 
 // com.microsoft QLinearAdd(A, A_scale, A_zp, B, B_scale, B_zp, C_scale, C_zp?)
+// Computed as ONNX Runtime does (see qaddParams) so quantized models match
+// it bit for bit; mathematically sat(rint((A - za)*As/Cs + (B - zb)*Bs/Cs)
+// + zc), i.e. dequantize, add, quantize.
 Status kernel_QLinearAdd(KernelContext &ctx) {
   const Tensor &a = ctx.in(0), &b = ctx.in(3);
   if (!isQuantKind(a.elem()) || b.elem() != a.elem())
@@ -176,10 +190,21 @@ Status kernel_QLinearAdd(KernelContext &ctx) {
   int64_t az = ctx.in(2).getInt(0), bz = ctx.in(5).getInt(0),
           cz = ctx.has(7) ? ctx.in(7).getInt(0) : 0;
   BroadcastIndexer ia(od, a.dims()), ib(od, b.dims());
+  QAddParams qp = qaddParams(as, bs, cs, az, bz, cz);
+  bool scalarA = a.size() == 1, scalarB = !scalarA && b.size() == 1;
   for (int64_t i = 0; i < y.size(); ++i) {
-    float da = float(dequantizeValue(a.getInt(ia.map(i)), az, as, false));
-    float db = float(dequantizeValue(b.getInt(ib.map(i)), bz, bs, false));
-    y.setInt(i, requantize(da + db, cs, cz, a.elem()));
+    float av = float(a.getInt(ia.map(i))), bv = float(b.getInt(ib.map(i)));
+    float v;
+    if (scalarA) {
+      float c = qp.zpc + av * qp.ra;
+      v = fusedMulAdd(bv, qp.rb, c);
+    } else if (scalarB) {
+      float c = qp.zpc + bv * qp.rb;
+      v = fusedMulAdd(av, qp.ra, c);
+    } else {
+      v = fusedMulAdd(av, qp.ra, fusedMulAdd(bv, qp.rb, qp.zpc));
+    }
+    y.setInt(i, saturateTo(a.elem(), std::nearbyint(double(v))));
   }
   return Status::ok();
 }

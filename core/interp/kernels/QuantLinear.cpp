@@ -81,6 +81,14 @@ double multiplier(const Tensor &as, int64_t ai, const Tensor &bs, int64_t bi,
   }
 }
 
+// acc * multiplier rounded half to even: in float for f32 scales (ONNX
+// Runtime's MlasRequantizeOutput), in double otherwise (numpy promotion).
+double scaleAcc(int64_t acc, double m, ElemKind scaleKind) {
+  if (scaleKind == ElemKind::F32)
+    return double(std::nearbyint(float(acc) * float(m)));
+  return std::nearbyint(double(acc) * m);
+}
+
 int64_t saturateTo(ElemKind k, double v) {
   return dispatchElem(k, [&](auto tag) -> int64_t {
     using Q = decltype(tag);
@@ -138,7 +146,7 @@ Status kernel_QLinearMatMul(KernelContext &ctx) {
   for (int64_t i = 0; i < int64_t(acc.size()); ++i) {
     int64_t row = (i / N) % M, col = i % N;
     double m = multiplier(ctx.in(1), row, ctx.in(4), col, ctx.in(6));
-    y.setInt(i, saturateTo(yk, std::nearbyint(double(acc[size_t(i)]) * m) +
+    y.setInt(i, saturateTo(yk, scaleAcc(acc[size_t(i)], m, ctx.in(1).elem()) +
                                    double(yz)));
   }
   return Status::ok();
@@ -213,7 +221,7 @@ Status kernel_QLinearConv(KernelContext &ctx) {
   for (int64_t i = 0; i < int64_t(acc.size()); ++i) {
     int64_t m = (i / outP) % p.outC;
     int64_t v = acc[size_t(i)] + (ctx.has(8) ? ctx.in(8).getInt(m) : 0);
-    y.setInt(i, saturateTo(yk, std::nearbyint(double(v) * mult[size_t(m)]) +
+    y.setInt(i, saturateTo(yk, scaleAcc(v, mult[size_t(m)], ctx.in(1).elem()) +
                                    double(yz)));
   }
   return Status::ok();
