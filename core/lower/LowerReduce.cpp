@@ -87,13 +87,26 @@ Expected<std::vector<Value>> lower_Mean(LoweringBuilder &b) {
 
 // ReduceMean = ReduceSum / count, count taken from the shapes (an empty
 // reduction divides by 0: NaN for floats, 0 for integers, as the kernel).
+// Narrow integers sum and divide in 64 bits like the kernel, so the count
+// always fits and the sum does not wrap before the division.
 Expected<std::vector<Value>> lower_ReduceMean(LoweringBuilder &b) {
-  EMBER_ASSIGN(Value s, reduceSumOf(b, b.in(0)));
+  ElemKind k = b.inType(0).elem();
+  ElemKind wide = k;
+  if (isIntKind(k) && elemSize(k) < 8)
+    wide = isSignedKind(k) ? ElemKind::I64 : ElemKind::U64;
+  Value x = b.in(0);
+  if (wide != k) {
+    EMBER_ASSIGN(x, castTo(b, x, wide));
+  }
+  EMBER_ASSIGN(Value s, reduceSumOf(b, x));
   int64_t inN = b.inType(0).numElements();
   int64_t outN = b.node().types[0].numElements();
   int64_t count = outN == 0 ? 1 : inN / outN;
-  Value c = b.scalar(b.inType(0).elem(), double(count));
+  Value c = b.scalar(wide, double(count));
   EMBER_ASSIGN(Value y, b.op(OpKind::Div, {s, c}));
+  if (wide != k) {
+    EMBER_ASSIGN(y, castTo(b, y, k));
+  }
   return one(y);
 }
 

@@ -174,3 +174,16 @@ TEST(Activation, RejectsIntegerInputsForFloatOps) {
   EXPECT_FALSE(s.isOk());
   EXPECT_EQ(s.code(), ErrorCode::Unsupported);
 }
+
+TEST(Activation, HalfPrecisionLoweringsComputeInF32) {
+  Tensor x(Type(ElemKind::BF16, {4}));
+  for (int64_t i = 0; i < 4; ++i)
+    x.setDouble(i, -0.5 + 0.75 * double(i));
+  for (OpKind k : {OpKind::Celu, OpKind::Gelu, OpKind::Mish, OpKind::Selu}) {
+    SCOPED_TRACE(opName(k));
+    OneNode t;
+    ASSERT_TRUE(t.build(k, {x}, {}, {{"alpha", Attr::ofFloat(2)}}).isOk());
+    // Rounded once from f32 in both: bit-identical.
+    expectLowered(t, 0);
+  }
+}

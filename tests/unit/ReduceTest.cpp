@@ -328,3 +328,47 @@ TEST(Reduce, SoftmaxAndLowering) {
   ASSERT_TRUE(r.hasValue());
   EXPECT_NEAR((*r)[0].toDoubles()[1], 1.0 / 3, 1e-7);
 }
+
+TEST(Reduce, NarrowIntegerMeanLowersIn64Bits) {
+  OneNode t;
+  Tensor x(Type(ElemKind::I8, {2, 100}));
+  for (int64_t i = 0; i < x.size(); ++i)
+    x.setInt(i, i % 2 ? 100 : 90);
+  ASSERT_TRUE(t.build(OpKind::ReduceMean, {x}, {makeI64({1}, {1})}).isOk());
+  auto r = t.run();
+  ASSERT_TRUE(r.hasValue());
+  EXPECT_EQ((*r)[0].toInts(), (std::vector<int64_t>{95, 95}));
+  expectLoweringMatches(t);
+}
+
+TEST(Reduce, HalfPrecisionSoftmaxAndSum) {
+  Tensor x(Type(ElemKind::F16, {2, 3}));
+  for (int64_t i = 0; i < x.size(); ++i)
+    x.setDouble(i, 0.5 * double(i) - 1);
+  for (OpKind k : {OpKind::Softmax, OpKind::LogSoftmax, OpKind::ReduceMean,
+                   OpKind::ReduceLogSumExp}) {
+    SCOPED_TRACE(opName(k));
+    OneNode t;
+    ASSERT_TRUE(t.build(k, {x}).isOk());
+    expectLoweringMatches(t, 2e-3);
+  }
+}
+
+TEST(Reduce, TopKPutsNaNFirstWhenLargest) {
+  float nan = std::numeric_limits<float>::quiet_NaN();
+  OneNode t;
+  ASSERT_TRUE(t.build(OpKind::TopK, {makeF32({4}, {1, nan, 3, nan})},
+                      {makeI64({1}, {3})})
+                  .isOk());
+  auto r = t.run();
+  ASSERT_TRUE(r.hasValue());
+  EXPECT_EQ((*r)[1].toInts(), (std::vector<int64_t>{1, 3, 2}));
+  OneNode i;
+  ASSERT_TRUE(i.build(OpKind::TopK, {makeI64({4}, {5, -1, 5, 7})},
+                      {makeI64({1}, {2})}, attrs({{"largest", Attr::ofInt(0)}}))
+                  .isOk());
+  auto ri = i.run();
+  ASSERT_TRUE(ri.hasValue());
+  EXPECT_EQ((*ri)[0].toInts(), (std::vector<int64_t>{-1, 5}));
+  EXPECT_EQ((*ri)[1].toInts(), (std::vector<int64_t>{1, 0}));
+}
