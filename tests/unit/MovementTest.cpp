@@ -409,3 +409,17 @@ TEST(Movement, DropoutInTrainingModeIsNotLowered) {
   auto r = t.run();
   EXPECT_FALSE(r.hasValue());
 }
+
+TEST(Movement, HugeResultShapesAreErrors) {
+  const int64_t kBig = int64_t(1) << 62;
+  OneNode tile, pad, cos;
+  Status s = tile.build(OpKind::Tile, {makeI64({4}, {1, 2, 3, 4})},
+                        {makeI64({1}, {kBig})});
+  EXPECT_FALSE(s.isOk());
+  s = pad.build(OpKind::Pad, {makeI64({4}, {1, 2, 3, 4})},
+                {makeI64({2}, {kBig, kBig})});
+  EXPECT_FALSE(s.isOk());
+  s = cos.build(OpKind::ConstantOfShape, {},
+                {makeI64({3}, {1 << 20, 1 << 20, 1 << 20})});
+  EXPECT_NE(s.message().find("too large"), std::string::npos) << s.message();
+}

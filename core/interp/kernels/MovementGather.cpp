@@ -23,6 +23,7 @@ Status kernel_Gather(KernelContext &ctx) {
   Dims d(x.dims().begin(), x.dims().begin() + axis);
   d.insert(d.end(), ind.dims().begin(), ind.dims().end());
   d.insert(d.end(), x.dims().begin() + axis + 1, x.dims().end());
+  EMBER_TRY(checkResultSize(ctx, d));
   Tensor &y = ctx.setOutput(0, movedType(x.type(), d));
   if (ctx.inferOnly())
     return Status::ok();

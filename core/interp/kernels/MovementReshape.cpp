@@ -181,6 +181,7 @@ Status kernel_Expand(KernelContext &ctx) {
   if (!broadcastShapes(x.dims(), Dims(shape), d))
     return ctx.error(x.type().toString(), " cannot be expanded to [",
                      dimsToString(Dims(shape)), "]");
+  EMBER_TRY(checkResultSize(ctx, d));
   Tensor &y = ctx.setOutput(0, movedType(x.type(), d));
   if (ctx.inferOnly())
     return Status::ok();
@@ -210,8 +211,10 @@ Status kernel_Tile(KernelContext &ctx) {
   for (size_t i = 0; i < x.rank(); ++i) {
     if (reps[i] < 0)
       return ctx.error("negative repeat ", reps[i], " for axis ", i);
-    d[i] = x.dim(i) * reps[i];
+    if (__builtin_mul_overflow(x.dim(i), reps[i], &d[i]))
+      return ctx.error("repeat ", reps[i], " overflows axis ", i);
   }
+  EMBER_TRY(checkResultSize(ctx, d));
   Tensor &y = ctx.setOutput(0, movedType(x.type(), d));
   if (ctx.inferOnly())
     return Status::ok();

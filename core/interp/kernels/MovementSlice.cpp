@@ -237,13 +237,16 @@ Status kernel_Pad(KernelContext &ctx) {
     size_t a = size_t(axes[i]);
     int64_t b = pads[i], e = pads[axes.size() + i];
     begin[a] = b;
-    d[a] = x.dim(a) + b + e;
+    if (__builtin_add_overflow(x.dim(a), b, &d[a]) ||
+        __builtin_add_overflow(d[a], e, &d[a]))
+      return ctx.error("pads ", b, ", ", e, " overflow axis ", a);
     if (d[a] < 0)
       return ctx.error("pads ", b, ", ", e, " remove more than axis ", a,
                        " of ", x.type().toString(), " holds");
     if (mode != "constant" && x.dim(a) == 0 && d[a] > 0)
       return ctx.error("cannot pad empty axis ", a, " in ", mode, " mode");
   }
+  EMBER_TRY(checkResultSize(ctx, d));
   Tensor &y = ctx.setOutput(0, movedType(x.type(), d));
   if (ctx.inferOnly())
     return Status::ok();

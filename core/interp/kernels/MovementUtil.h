@@ -33,6 +33,29 @@ inline Expected<std::vector<int64_t>> readAxes(const KernelContext &ctx,
   return axes;
 }
 
+// Rejects result shapes whose element count overflows or is absurdly large
+// (shapes computed from operand values: Expand, Tile, Pad, Resize, ...), so
+// a bad model gets an error instead of a failed allocation.
+inline Status checkResultSize(const KernelContext &ctx, const Dims &d) {
+  constexpr int64_t kMaxElems = int64_t(1) << 34;
+  int64_t n = 1;
+  for (int64_t v : d) {
+    if (v < 0)
+      return ctx.error("negative dimension in result shape [", dimsToString(d),
+                       "]");
+    if (v != 0 && n > kMaxElems / v)
+      n = kMaxElems + 1;
+    else
+      n *= v;
+  }
+  for (int64_t v : d)
+    if (v == 0)
+      return Status::ok();
+  if (n > kMaxElems)
+    return ctx.error("result shape [", dimsToString(d), "] is too large");
+  return Status::ok();
+}
+
 // Normalizes an element index against a dimension of size n: a negative
 // index wraps once; anything still outside [0, n) is an error.
 inline Expected<int64_t> wrapIndex(const KernelContext &ctx, int64_t v,

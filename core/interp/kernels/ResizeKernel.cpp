@@ -195,7 +195,10 @@ Status kernel_Resize(KernelContext &ctx) {
       if (!(s[i] > 0) || !std::isfinite(s[i]))
         return ctx.error("scale ", s[i], " for axis ", ax, " must be positive");
       scale[ax] = s[i];
-      d[ax] = int64_t(std::floor(s[i] * double(x.dim(ax))));
+      double out = std::floor(s[i] * double(x.dim(ax)));
+      if (out > 1e15)
+        return ctx.error("scale ", s[i], " for axis ", ax, " is too large");
+      d[ax] = int64_t(out);
     }
   } else {
     EMBER_ASSIGN(std::vector<int64_t> sz, ctx.ints(3));
@@ -218,13 +221,15 @@ Status kernel_Resize(KernelContext &ctx) {
                                    : std::max(s, scale[size_t(ax)]);
       for (int64_t ax : axes) {
         scale[size_t(ax)] = s;
-        d[size_t(ax)] = int64_t(s * double(x.dim(size_t(ax))) + 0.5);
+        d[size_t(ax)] =
+            int64_t(std::min(s * double(x.dim(size_t(ax))) + 0.5, 1e15));
       }
     }
   }
   for (int64_t ax : axes)
     if (d[size_t(ax)] > 0 && x.dim(size_t(ax)) == 0)
       return ctx.error("cannot resize empty axis ", ax);
+  EMBER_TRY(checkResultSize(ctx, d));
   Tensor &y = ctx.setOutput(0, movedType(x.type(), d));
   if (ctx.inferOnly())
     return Status::ok();

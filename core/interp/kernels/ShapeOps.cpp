@@ -48,6 +48,7 @@ Status kernel_ConstantOfShape(KernelContext &ctx) {
       return ctx.error("value must be a one-element tensor");
     value = *v;
   }
+  EMBER_TRY(checkResultSize(ctx, Dims(shape)));
   Tensor &y = ctx.setOutput(0, Type(value.elem(), Dims(shape)));
   if (ctx.inferOnly())
     return Status::ok();
