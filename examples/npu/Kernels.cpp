@@ -18,9 +18,7 @@ namespace ember::npu::kernels {
 
 namespace {
 
-constexpr uint32_t ch(int src, int dst) {
-  return 1u << EMBER_NPU_TOKEN_CHANNEL(src, dst);
-}
+constexpr uint32_t ch(int src, int dst) { return 1u << EMBER_NPU_TOKEN_CHANNEL(src, dst); }
 constexpr int L = EMBER_NPU_ENGINE_LOAD, G = EMBER_NPU_ENGINE_GEMM, V = EMBER_NPU_ENGINE_VECTOR,
               S = EMBER_NPU_ENGINE_STORE;
 
@@ -43,9 +41,7 @@ std::vector<Insn> pipeline(int steps, bool db, const Insn &prologue, const StepF
   Insn pro = prologue;
   pro.signal |= ch(L, V);
   prog.push_back(pro);
-  auto make = [&](int s) {
-    return stepFn(s, db ? s % 2 : 0, db ? blockOf(s) % 2 : 0);
-  };
+  auto make = [&](int s) { return stepFn(s, db ? s % 2 : 0, db ? blockOf(s) % 2 : 0); };
   auto emitLoads = [&](int s, Step &st) {
     st.loads.front().wait |= db ? (s >= 2 ? ch(G, L) : 0) : (s >= 1 ? ch(S, L) : 0);
     st.loads.back().signal |= ch(L, G);
@@ -203,8 +199,8 @@ Kernel buildGemm(int m, int k, int n, bool db, uint32_t seed) {
       int32_t acc = 0;
       for (int ki = 0; ki < k; ++ki)
         acc += int32_t(a[size_t(mi) * k + ki]) * int32_t(b[size_t(ki) * n + ni]);
-      kern.expected[(size_t(ni / kDim) * m + mi) * kDim + ni % kDim] = requantize(
-          acc, q.mult[ni], q.shift[ni], q.zp, q.relu ? q.zp : -128, 127);
+      kern.expected[(size_t(ni / kDim) * m + mi) * kDim + ni % kDim] =
+          requantize(acc, q.mult[ni], q.shift[ni], q.zp, q.relu ? q.zp : -128, 127);
     }
   }
   kern.macs = uint64_t(m) * k * n;
@@ -218,10 +214,10 @@ Kernel buildGemm(int m, int k, int n, bool db, uint32_t seed) {
     int64_t wgtBase = int64_t(half) * (EMBER_NPU_WGT_ROWS / 2);
     int64_t accBase = int64_t(half) * mb, outBase = int64_t(half) * mb;
     if (ni == 0)
-      st.loads.push_back(load(EMBER_NPU_MEM_ACT, actBase, addrA + uint64_t(blk) * mb * kDim, kt,
-                              mb, m));
-    st.loads.push_back(load(EMBER_NPU_MEM_WGT, wgtBase,
-                            addrB + uint64_t(ni) * kt * kDim * kDim, 1, kt * kDim, kt * kDim));
+      st.loads.push_back(
+          load(EMBER_NPU_MEM_ACT, actBase, addrA + uint64_t(blk) * mb * kDim, kt, mb, m));
+    st.loads.push_back(load(EMBER_NPU_MEM_WGT, wgtBase, addrB + uint64_t(ni) * kt * kDim * kDim, 1,
+                            kt * kDim, kt * kDim));
     for (int ki = 0; ki < kt; ++ki)
       st.gemms.push_back(gemm(ki == 0, accBase, actBase + int64_t(ki) * mb,
                               wgtBase + int64_t(ki) * kDim, mb, 1, 0, 0));
@@ -235,8 +231,8 @@ Kernel buildGemm(int m, int k, int n, bool db, uint32_t seed) {
 
 Kernel buildConv3x3(int h, int w, int c, int f, bool db, uint32_t seed) {
   Kernel kern;
-  kern.name = "conv3x3_" + std::to_string(h) + "x" + std::to_string(w) + "x" +
-              std::to_string(c) + "_" + std::to_string(f);
+  kern.name = "conv3x3_" + std::to_string(h) + "x" + std::to_string(w) + "x" + std::to_string(c) +
+              "_" + std::to_string(f);
   std::mt19937 rng(seed);
   const int ct = c / kDim, ft = f / kDim, pw = w + 2;
   // Output lines per block: the padded input block (yb + 2 lines per channel tile) must fit in
@@ -285,8 +281,8 @@ Kernel buildConv3x3(int h, int w, int c, int f, bool db, uint32_t seed) {
             }
           }
         }
-        kern.expected[((size_t(fi / kDim) * h + yy) * w + xx) * kDim + fi % kDim] = requantize(
-            acc, q.mult[fi], q.shift[fi], q.zp, q.relu ? q.zp : -128, 127);
+        kern.expected[((size_t(fi / kDim) * h + yy) * w + xx) * kDim + fi % kDim] =
+            requantize(acc, q.mult[fi], q.shift[fi], q.zp, q.relu ? q.zp : -128, 127);
       }
     }
   }
@@ -313,9 +309,8 @@ Kernel buildConv3x3(int h, int w, int c, int f, bool db, uint32_t seed) {
         st.loads.push_back(ld);
       }
     }
-    st.loads.push_back(load(EMBER_NPU_MEM_WGT, wgtBase,
-                            addrW + uint64_t(fi) * 9 * ct * kDim * kDim, 1, 9 * ct * kDim,
-                            9 * ct * kDim));
+    st.loads.push_back(load(EMBER_NPU_MEM_WGT, wgtBase, addrW + uint64_t(fi) * 9 * ct * kDim * kDim,
+                            1, 9 * ct * kDim, 9 * ct * kDim));
     bool first = true;
     for (int tap = 0; tap < 9; ++tap) {
       for (int ci = 0; ci < ct; ++ci) {

@@ -248,8 +248,8 @@ int simMain(int argc, char **argv) {
     std::printf("%-7s %12s %12s %12s\n", "engine", "busy", "stall_token", "stall_dram");
     std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "LOAD", c.load_busy,
                 c.load_stall_token, c.load_stall_dram);
-    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12s\n", "GEMM", c.gemm_busy,
-                c.gemm_stall_token, "-");
+    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12s\n", "GEMM", c.gemm_busy, c.gemm_stall_token,
+                "-");
     std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12s\n", "VECTOR", c.vector_busy,
                 c.vector_stall_token, "-");
     std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "STORE", c.store_busy,

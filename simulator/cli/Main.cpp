@@ -6,7 +6,8 @@
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "error: missing subcommand (usage: ember-npu asm|disasm|sim|kernel ...)\n");
+    std::fprintf(stderr,
+                 "error: missing subcommand (usage: ember-npu asm|disasm|sim|kernel ...)\n");
     return 1;
   }
   const char *cmd = argv[1];

@@ -112,8 +112,8 @@ std::string parseLine(const std::string &line, Insn &insn) {
     int64_t lo = f.isSigned ? -(int64_t(1) << (f.width - 1)) : 0;
     int64_t hi = f.isSigned ? (int64_t(1) << (f.width - 1)) - 1 : (int64_t(1) << f.width) - 1;
     if (v < lo || v > hi)
-      return "field '" + name + "': value " + val + " does not fit in " +
-             std::to_string(f.width) + (f.isSigned ? " signed" : " unsigned") + " bits";
+      return "field '" + name + "': value " + val + " does not fit in " + std::to_string(f.width) +
+             (f.isSigned ? " signed" : " unsigned") + " bits";
     insn.*f.member = v;
   }
   return "";

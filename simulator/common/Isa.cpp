@@ -74,8 +74,8 @@ const char *lowerName(Opcode op) {
 std::string rangeError(const char *what, int mem, int64_t first, int64_t count) {
   char buf[160];
   std::snprintf(buf, sizeof buf, "%s rows [%lld, %lld) out of range of %s (%d rows)", what,
-                static_cast<long long>(first), static_cast<long long>(first + count),
-                memName(mem), memRows(mem));
+                static_cast<long long>(first), static_cast<long long>(first + count), memName(mem),
+                memRows(mem));
   return buf;
 }
 

@@ -113,8 +113,7 @@ ember_npu_status_t ember_npu_sram_read(ember_npu_device_t *d, uint32_t mem, uint
   return EMBER_NPU_STATUS_OK;
 }
 
-ember_npu_status_t ember_npu_program_load(ember_npu_device_t *d, const void *insns,
-                                          size_t count) {
+ember_npu_status_t ember_npu_program_load(ember_npu_device_t *d, const void *insns, size_t count) {
   if (!d || (!insns && count))
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
   d->program.assign(count, Word());
@@ -163,8 +162,7 @@ ember_npu_status_t ember_npu_run(ember_npu_device_t *d) {
   return EMBER_NPU_STATUS_OK;
 }
 
-ember_npu_status_t ember_npu_counters_read(const ember_npu_device_t *d,
-                                           ember_npu_counters_t *out) {
+ember_npu_status_t ember_npu_counters_read(const ember_npu_device_t *d, ember_npu_counters_t *out) {
   if (!d || !out || out->struct_size < sizeof(ember_npu_counters_t))
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
   uint32_t size = out->struct_size;

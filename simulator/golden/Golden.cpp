@@ -53,8 +53,7 @@ std::string GoldenMachine::run(const std::vector<Insn> &program, std::vector<uin
         continue;
       if (tokens_[ch] == EMBER_NPU_TOKEN_FIFO_DEPTH)
         return "instruction " + std::to_string(i) + ": token overflow on channel " +
-               channelName(ch) + " (FIFO depth " + std::to_string(EMBER_NPU_TOKEN_FIFO_DEPTH) +
-               ")";
+               channelName(ch) + " (FIFO depth " + std::to_string(EMBER_NPU_TOKEN_FIFO_DEPTH) + ")";
       ++tokens_[ch];
     }
     ++counters.insns;

@@ -30,8 +30,7 @@ public:
   const std::array<int32_t, EMBER_NPU_NUM_REGS> &regs() const { return regs_; }
 
 private:
-  std::string execute(const Insn &insn, std::vector<uint8_t> &dram,
-                      ember_npu_counters_t &counters);
+  std::string execute(const Insn &insn, std::vector<uint8_t> &dram, ember_npu_counters_t &counters);
   int32_t accAt(int64_t row, int lane) const;
   void setAcc(int64_t row, int lane, int32_t v);
   int8_t &i8At(int mem, int64_t row, int lane);

@@ -37,7 +37,8 @@ static inline void macRow(const int8_t *a, const int16_t *w, int32_t *acc) {
     const int16_t *wr = w + kp * kDim * 2;
     for (int q = 0; q < kDim / 4; ++q)
       sum[q] = _mm_add_epi32(
-          sum[q], _mm_madd_epi16(av, _mm_loadu_si128(reinterpret_cast<const __m128i *>(wr + 8 * q))));
+          sum[q],
+          _mm_madd_epi16(av, _mm_loadu_si128(reinterpret_cast<const __m128i *>(wr + 8 * q))));
   }
   for (int q = 0; q < kDim / 4; ++q)
     _mm_storeu_si128(reinterpret_cast<__m128i *>(acc + 4 * q), sum[q]);
@@ -51,8 +52,8 @@ static inline void macRow(const int8_t *a, const int16_t *w, int32_t *acc) {
 
 using sc_core::sc_event;
 using sc_core::sc_module_name;
-using sc_core::sc_time;
 using sc_core::SC_NS;
+using sc_core::sc_time;
 using sc_core::SC_ZERO_TIME;
 
 namespace {
@@ -101,8 +102,8 @@ public:
     sc_time start = issue > busyUntil ? issue : busyUntil;
     uint64_t occupancy = (len + timing.bytesPerCycle - 1) / timing.bytesPerCycle;
     busyUntil = start + kCycle * static_cast<double>(occupancy);
-    delay = busyUntil + kCycle * static_cast<double>(timing.latencyCycles) -
-            sc_core::sc_time_stamp();
+    delay =
+        busyUntil + kCycle * static_cast<double>(timing.latencyCycles) - sc_core::sc_time_stamp();
     p.set_response_status(tlm::TLM_OK_RESPONSE);
   }
 };
@@ -507,8 +508,7 @@ uint64_t EngineModule::gemm(const Insn &insn) {
     else
       sramRead(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
     for (int64_t i = 0; i < n; ++i)
-      macRow(reinterpret_cast<const int8_t *>(&buf_[i * kDim]), wgt16_.data(),
-             &accBuf_[i * kDim]);
+      macRow(reinterpret_cast<const int8_t *>(&buf_[i * kDim]), wgt16_.data(), &accBuf_[i * kDim]);
     sramWrite(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
   }
   uint64_t rows = static_cast<uint64_t>(insn.inner * insn.outer);
@@ -529,10 +529,9 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
     const int32_t *mult = accBuf_.data(), *shift = accBuf_.data() + kDim;
     for (int64_t i = 0; i < rows; ++i)
       for (int l = 0; l < kDim; ++l)
-        out[i * kDim + l] = requantize(accBuf_[(i + 2) * kDim + l], mult[l], shift[l],
-                                       static_cast<int32_t>(insn.zp),
-                                       static_cast<int32_t>(insn.min),
-                                       static_cast<int32_t>(insn.max));
+        out[i * kDim + l] = requantize(
+            accBuf_[(i + 2) * kDim + l], mult[l], shift[l], static_cast<int32_t>(insn.zp),
+            static_cast<int32_t>(insn.min), static_cast<int32_t>(insn.max));
   } else if (insn.op == Opcode::VADD) {
     buf_.resize(2 * bytes);
     sramRead(EMBER_NPU_MEM_OUT, insn.a, buf_.data(), rows);
@@ -619,8 +618,8 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram, uin
       }
     }
     if (who >= 0)
-      result.error = "instruction " + std::to_string(oldest) + ": deadlock: " +
-                     opcodeName(program[oldest].op) + " on " +
+      result.error = "instruction " + std::to_string(oldest) +
+                     ": deadlock: " + opcodeName(program[oldest].op) + " on " +
                      engineName(static_cast<Engine>(who)) + " " + t.blockedOn[who] +
                      " that is never signalled";
     else

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+
 namespace ember::npu::test {
 namespace {
 
@@ -57,22 +60,50 @@ TEST(NpuKernels, SerializedVariantsAreAlsoCorrect) {
 }
 
 TEST(NpuKernels, GemmUtilizationAt16BytesPerCycle) {
+  // The >= 90% goal is stated for the default array (DIM 16). Larger arrays make this GEMM
+  // DRAM-bound at 16 B/cycle; the margin test below covers them.
+  if (kDim != 16)
+    GTEST_SKIP() << "utilization goal is defined for DIM 16";
   KernelRun r = runKernel(EMBER_NPU_EXECUTOR_SYSTEMC, kernels::buildGemm(256, 256, 256, true, 1));
   EXPECT_GE(macUtil(r.out), 0.90);
 }
 
-// Double buffering hides DMA behind compute. Serialized time is about the sum of the stages
-// (GEMM + LOAD + VECTOR + STORE per step) and the double-buffered time about GEMM alone plus the
-// pipeline fill, so the expected speedup is (gemm + dma + vector) / (gemm + fill) - see
-// docs/npu-performance.md. We assert most of it: the double-buffered run saves at least 75% of
-// the non-GEMM time of the serialized run.
+/// Expected double-buffered time: the busier of GEMM and the DRAM channel, plus the pipeline
+/// fill (parameter and first-step loads, before the first GEMM) and drain (last requantize and
+/// store), each fill/drain DMA paying the DRAM latency once.
+double expectedPipelinedCycles(const kernels::Kernel &k, const ember_npu_counters_t &c,
+                               double bytesPerCycle) {
+  double latency = EMBER_NPU_DRAM_LATENCY_CYCLES_DEFAULT;
+  double fillBytes = 0, drainRows = 0, drainBytes = 0;
+  for (const Insn &i : k.program) {
+    if (i.op == Opcode::GEMM)
+      break;
+    if (i.op == Opcode::LOAD)
+      fillBytes += double(i.ysize * i.xsize * memRowBytes(static_cast<int>(i.mem)));
+  }
+  for (const Insn &i : k.program) {
+    if (i.op == Opcode::REQUANT)
+      drainRows = double(i.rows);
+    if (i.op == Opcode::STORE)
+      drainBytes = double(i.ysize * i.xsize * memRowBytes(static_cast<int>(i.mem)));
+  }
+  double steady =
+      std::max(double(c.gemm_busy), double(c.load_bytes + c.store_bytes) / bytesPerCycle);
+  return steady + fillBytes / bytesPerCycle + latency + drainRows + drainBytes / bytesPerCycle +
+         latency;
+}
+
+// Double buffering hides DMA behind compute: the serialized run costs about the sum of the
+// stages, the double-buffered one about expectedPipelinedCycles. The measured speedup must reach
+// 95% of the expected one (serialized / expected), and the double-buffered run must stay within
+// 5% of the expected time.
 TEST(NpuKernels, DoubleBufferingBeatsSerializedByExpectedMargin) {
   struct Shape {
     kernels::Kernel db, serial;
   };
   std::vector<Shape> shapes;
-  shapes.push_back({kernels::buildGemm(256, 256, 256, true, 1),
-                    kernels::buildGemm(256, 256, 256, false, 1)});
+  shapes.push_back(
+      {kernels::buildGemm(256, 256, 256, true, 1), kernels::buildGemm(256, 256, 256, false, 1)});
   shapes.push_back({kernels::buildConv3x3(32, 32, 64, 64, true, 2),
                     kernels::buildConv3x3(32, 32, 64, 64, false, 2)});
   for (const Shape &s : shapes) {
@@ -80,12 +111,19 @@ TEST(NpuKernels, DoubleBufferingBeatsSerializedByExpectedMargin) {
     RunOutput se = runKernel(EMBER_NPU_EXECUTOR_SYSTEMC, s.serial).out;
     ASSERT_EQ(db.status, EMBER_NPU_STATUS_OK) << db.error;
     ASSERT_EQ(se.status, EMBER_NPU_STATUS_OK) << se.error;
-    uint64_t gemm = se.counters.gemm_busy;
-    ASSERT_GT(se.counters.cycles, gemm);
-    uint64_t hideable = se.counters.cycles - gemm;
-    EXPECT_LT(db.counters.cycles, gemm + hideable / 4) << s.db.name;
+    double expected = expectedPipelinedCycles(s.db, db.counters, 16.0);
+    double expectedSpeedup = double(se.counters.cycles) / expected;
+    double speedup = double(se.counters.cycles) / double(db.counters.cycles);
+    EXPECT_GT(expectedSpeedup, 1.1) << s.db.name;
+    EXPECT_GE(speedup, 0.95 * expectedSpeedup) << s.db.name;
+    EXPECT_LE(double(db.counters.cycles), 1.05 * expected) << s.db.name;
     EXPECT_GT(db.counters.overlap, 0u);
     EXPECT_EQ(se.counters.overlap, 0u);
+    std::printf("%s: serialized %llu, double-buffered %llu cycles (expected %.0f), speedup %.3f "
+                "(expected %.3f)\n",
+                s.db.name.c_str(), static_cast<unsigned long long>(se.counters.cycles),
+                static_cast<unsigned long long>(db.counters.cycles), expected, speedup,
+                expectedSpeedup);
   }
 }
 

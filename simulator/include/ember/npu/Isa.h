@@ -31,7 +31,7 @@ enum class Engine : uint8_t {
 #define X(name, id) name = id,
   EMBER_NPU_ENGINE_LIST(X)
 #undef X
-  Fetch = kNumEngines
+      Fetch = kNumEngines
 };
 
 enum class Mem : uint8_t {

@@ -27,7 +27,7 @@ typedef enum ember_npu_status {
   EMBER_NPU_STATUS_OK = 0,
   EMBER_NPU_STATUS_INVALID_ARGUMENT = 1,
   EMBER_NPU_STATUS_BAD_PROGRAM = 2, /* decode/validation error before execution */
-  EMBER_NPU_STATUS_EXEC_ERROR = 3,  /* runtime error: token underflow, deadlock, bad pool geometry */
+  EMBER_NPU_STATUS_EXEC_ERROR = 3, /* runtime error: token underflow, deadlock, bad pool geometry */
   EMBER_NPU_STATUS_BUSY = 4,
   EMBER_NPU_STATUS_UNSUPPORTED = 5
 } ember_npu_status_t;
@@ -39,9 +39,9 @@ typedef enum ember_npu_executor {
 } ember_npu_executor_t;
 
 typedef struct ember_npu_config {
-  uint32_t struct_size; /* sizeof(ember_npu_config_t) */
-  uint32_t executor;    /* ember_npu_executor_t */
-  uint64_t dram_bytes;  /* 0 = spec default */
+  uint32_t struct_size;          /* sizeof(ember_npu_config_t) */
+  uint32_t executor;             /* ember_npu_executor_t */
+  uint64_t dram_bytes;           /* 0 = spec default */
   uint32_t dram_bytes_per_cycle; /* 0 = spec default */
   uint32_t dram_latency_cycles;  /* 0 = spec default; set dram_zero_latency for 0 */
   uint32_t dram_burst_bytes;     /* 0 = spec default */
@@ -65,8 +65,8 @@ ember_npu_status_t ember_npu_device_create(const ember_npu_config_t *config,
 void ember_npu_device_destroy(ember_npu_device_t *device);
 const char *ember_npu_device_last_error(const ember_npu_device_t *device);
 
-ember_npu_status_t ember_npu_dram_write(ember_npu_device_t *device, uint64_t addr,
-                                        const void *data, size_t bytes);
+ember_npu_status_t ember_npu_dram_write(ember_npu_device_t *device, uint64_t addr, const void *data,
+                                        size_t bytes);
 ember_npu_status_t ember_npu_dram_read(ember_npu_device_t *device, uint64_t addr, void *data,
                                        size_t bytes);
 /* Debug access to a scratchpad (EMBER_NPU_MEM_*), row granularity. */
