@@ -382,6 +382,13 @@ std::string readProgramFile(const std::string &path, std::vector<Word> &program)
   if (header[3] != EMBER_NPU_DIM)
     return "'" + path + "' was built for DIM " + std::to_string(header[3]) + ", this NPU has " +
            std::to_string(EMBER_NPU_DIM) + " (offset 12)";
+  std::streampos here = in.tellg();
+  in.seekg(0, std::ios::end);
+  uint64_t available = static_cast<uint64_t>(in.tellg() - here);
+  in.seekg(here);
+  if (uint64_t(header[2]) * 16 > available)
+    return "'" + path + "' truncated: header says " + std::to_string(header[2]) +
+           " instructions but only " + std::to_string(available / 16) + " follow (offset 8)";
   program.assign(header[2], Word());
   for (uint32_t i = 0; i < header[2]; ++i) {
     if (!in.read(reinterpret_cast<char *>(&program[i].lo), 8) ||

@@ -53,15 +53,31 @@ ember_npu_status_t ember_npu_device_create(const ember_npu_config_t *config,
   } else if (config->executor != EMBER_NPU_EXECUTOR_GOLDEN) {
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
   }
-  auto *d = new (std::nothrow) ember_npu_device();
-  if (!d)
+  uint64_t bytes = config->dram_bytes ? config->dram_bytes : EMBER_NPU_DRAM_BYTES_DEFAULT;
+  // DMA addresses are 32-bit, so more DRAM than 4 GiB is unreachable.
+  if (bytes > (1ull << 32)) {
+    if (config->executor == EMBER_NPU_EXECUTOR_SYSTEMC)
+      gSystemCInUse = false;
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  }
+  auto *d = new (std::nothrow) ember_npu_device();
+  if (d) {
+    try {
+      d->dram.assign(bytes, 0);
+    } catch (const std::bad_alloc &) {
+      delete d;
+      d = nullptr;
+    }
+  }
+  if (!d) {
+    if (config->executor == EMBER_NPU_EXECUTOR_SYSTEMC)
+      gSystemCInUse = false;
+    return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  }
   d->config = *config;
   if (config->trace_path)
     d->tracePath = config->trace_path;
   d->config.trace_path = nullptr;
-  uint64_t bytes = config->dram_bytes ? config->dram_bytes : EMBER_NPU_DRAM_BYTES_DEFAULT;
-  d->dram.assign(bytes, 0);
   std::memset(&d->counters, 0, sizeof d->counters);
   d->counters.struct_size = sizeof d->counters;
   if (config->executor == EMBER_NPU_EXECUTOR_GOLDEN)

@@ -55,3 +55,15 @@ if(NOT ERR MATCHES "^error: instruction 0: deadlock")
 endif()
 run(0 ${NPU} sim ${WORK}/missing.nasm)
 run(0 ${NPU} disasm ${WORK}/gemm.nasm)
+
+# The hand-written example assembles and runs.
+run(1 ${NPU} sim ${SRC}/../../examples/npu/tiny_gemm.nasm --executor golden)
+run(1 ${NPU} sim ${SRC}/../../examples/npu/tiny_gemm.nasm)
+if(NOT OUT MATCHES "cycles=[1-9][0-9]* mac_util=")
+  message(FATAL_ERROR "tiny_gemm did not run: ${OUT}")
+endif()
+
+# A binary whose header promises more instructions than the file holds is an error, not a crash.
+file(WRITE ${WORK}/trunc.nbin "ENPU")
+run(0 ${NPU} disasm ${WORK}/trunc.nbin)
+run(0 ${NPU} sim ${WORK}/gemm.nbin --dram-bytes 1099511627776)

@@ -1,7 +1,10 @@
 //===- ErrorTest.cpp - Bad programs stop with an error naming insn and cause ===//
 #include "NpuTestUtil.h"
+#include "ProgramGen.h"
 
 #include <gtest/gtest.h>
+
+#include <random>
 
 namespace ember::npu::test {
 namespace {
@@ -113,6 +116,70 @@ INSTANTIATE_TEST_SUITE_P(Executors, Errors,
                          [](const auto &info) {
                            return info.param == EMBER_NPU_EXECUTOR_GOLDEN ? "golden" : "systemc";
                          });
+
+} // namespace
+} // namespace ember::npu::test
+
+namespace ember::npu::test {
+namespace {
+
+// Property: a program that is valid in program order (golden model succeeds) always completes on
+// the concurrent SystemC model; anything else ends in an error, never a crash or a hang. Token
+// masks of race-free random programs are mutated to produce underflows, overflows and deadlocks.
+TEST(NpuRobustness, MutatedTokenMasksNeverHang) {
+  ember_npu_device_t *golden = makeDevice(EMBER_NPU_EXECUTOR_GOLDEN, kTestDramBytes);
+  ember_npu_device_t *systemc = makeDevice(EMBER_NPU_EXECUTOR_SYSTEMC, kTestDramBytes);
+  ASSERT_NE(systemc, nullptr);
+  std::mt19937 rng(99);
+  int goldenOk = 0, goldenErr = 0, systemcErr = 0;
+  for (uint32_t seed = 1; seed <= 300; ++seed) {
+    TestCase tc = randomCase(seed + 1000, 30);
+    for (int m = 0; m < 1 + static_cast<int>(rng() % 3); ++m) {
+      Insn &i = tc.program[rng() % (tc.program.size() - 1)];
+      Engine e = engineOf(i);
+      if (e == Engine::Fetch)
+        continue;
+      int other = static_cast<int>(rng() % kNumEngines);
+      if (other == static_cast<int>(e))
+        continue;
+      int eng = static_cast<int>(e);
+      if (rng() % 2)
+        i.wait ^= 1u << EMBER_NPU_TOKEN_CHANNEL(other, eng);
+      else
+        i.signal ^= 1u << EMBER_NPU_TOKEN_CHANNEL(eng, other);
+    }
+    std::vector<Word> words = encodeAll(tc.program);
+    RunOutput g = runProgram(golden, words, tc.dram, false);
+    RunOutput s = runProgram(systemc, words, tc.dram, false);
+    if (g.status == EMBER_NPU_STATUS_OK) {
+      ++goldenOk;
+      EXPECT_EQ(s.status, EMBER_NPU_STATUS_OK) << tc.name << ": " << s.error;
+    } else {
+      ++goldenErr;
+      EXPECT_EQ(g.error.rfind("instruction ", 0), 0u) << g.error;
+    }
+    if (s.status != EMBER_NPU_STATUS_OK) {
+      ++systemcErr;
+      EXPECT_EQ(s.error.rfind("instruction ", 0), 0u) << s.error;
+    }
+  }
+  EXPECT_GT(goldenOk, 10);
+  EXPECT_GT(goldenErr, 10);
+  EXPECT_GT(systemcErr, 10);
+  ember_npu_device_destroy(golden);
+  ember_npu_device_destroy(systemc);
+}
+
+TEST(NpuRobustness, ImpossibleDramSizeIsAnError) {
+  ember_npu_config_t cfg;
+  ember_npu_config_init(&cfg);
+  cfg.dram_bytes = 1ull << 40;
+  ember_npu_device_t *dev = nullptr;
+  EXPECT_EQ(ember_npu_device_create(&cfg, &dev), EMBER_NPU_STATUS_INVALID_ARGUMENT);
+  cfg.dram_bytes = 4096;
+  ASSERT_EQ(ember_npu_device_create(&cfg, &dev), EMBER_NPU_STATUS_OK);
+  ember_npu_device_destroy(dev);
+}
 
 } // namespace
 } // namespace ember::npu::test
