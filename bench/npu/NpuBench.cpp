@@ -110,5 +110,14 @@ int main(int argc, char **argv) {
     std::printf("| %u | %" PRIu64 " | %.3f | %" PRIu64 " | %.3f |\n", bw, a.c.cycles, util(a.c),
                 b.c.cycles, util(b.c));
   }
+  std::printf("\nDRAM latency sweep (double-buffered, 16 bytes/cycle):\n\n");
+  std::printf("| latency (cycles) | GEMM cycles | GEMM MAC util | conv cycles | conv MAC util |\n");
+  std::printf("|---|---|---|---|---|\n");
+  for (uint32_t lat : {0u, 64u, 256u, 1024u}) {
+    Result a = run(g, 16, lat, 1);
+    Result b = run(cv, 16, lat, 1);
+    std::printf("| %u | %" PRIu64 " | %.3f | %" PRIu64 " | %.3f |\n", lat, a.c.cycles, util(a.c),
+                b.c.cycles, util(b.c));
+  }
   return 0;
 }
