@@ -45,12 +45,12 @@ private:
                                      int nres,
                                      std::vector<std::string> outNames);
   Value constInts(const std::vector<int64_t> &v, const std::string &hint) {
-    return Value(F_->addConstant(F_->freshName(hint),
+    return Value(F_->addConstant(hint,
                                  Tensor::fromInts(ElemKind::I64, v)));
   }
   Value constScalar(ElemKind k, double v, const std::string &hint) {
     return Value(
-        F_->addConstant(F_->freshName(hint), Tensor::scalar(k, v)));
+        F_->addConstant(hint, Tensor::scalar(k, v)));
   }
   Status bindOutputs(const onnx::NodeProto &n, const std::vector<Value> &vs);
   std::string where(const onnx::NodeProto &n) const {
@@ -421,7 +421,7 @@ Status Importer::importNode(const onnx::NodeProto &n) {
       Tensor b(Type(k, {int64_t(bias.size()), 1, 1}));
       for (size_t i = 0; i < bias.size(); ++i)
         b.setDouble(int64_t(i), bias[i]);
-      addBy = Value(F_->addConstant(F_->freshName(hint + ".bias"), b));
+      addBy = Value(F_->addConstant(hint + ".bias", b));
     }
     EMBER_ASSIGN(auto m1, build(OpKind::Mul, {ins[0], mulBy}, {}, n.name(), 1,
                                 {hint + ".scaled"}));
@@ -530,7 +530,7 @@ Status Importer::convertNode(const onnx::NodeProto &n, OpKind kind,
       Tensor t(Type(ElemKind::F32, {int64_t(fs.size())}));
       for (size_t i = 0; i < fs.size(); ++i)
         t.data<float>()[i] = float(fs[i]);
-      scales = Value(F_->addConstant(F_->freshName(hint + ".scales"), t));
+      scales = Value(F_->addConstant(hint + ".scales", t));
       attrs.erase("scales");
     }
     ins = {ins[0], Value(), scales};

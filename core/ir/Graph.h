@@ -112,6 +112,7 @@ public:
   const std::vector<FunctionOutput> &outputs() const { return outputs_; }
 
   Node *addPlaceholder(const std::string &name, Type t);
+  // `name` is a base: a fresh variant is used when it is taken.
   Node *addConstant(const std::string &name, Tensor t);
   // Creates a node and infers its result types with the op's reference
   // kernel (in type-inference mode). Inserted before `before` (end if null).

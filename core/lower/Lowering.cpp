@@ -242,7 +242,7 @@ Expected<std::vector<Value>> LoweringBuilder::opN(OpKind k,
 
 Value LoweringBuilder::constant(Tensor t) {
   std::string base = n_.outNames.empty() ? "c" : n_.outNames[0] + ".c";
-  return Value(f_.addConstant(f_.freshName(base), std::move(t)));
+  return Value(f_.addConstant(base, std::move(t)));
 }
 
 Value LoweringBuilder::scalar(ElemKind k, double v) {

@@ -24,7 +24,7 @@ Status runCancelReshape(Function &f, PassStats &s) {
       if (src.type().dims() == want) {
         f.replaceAllUses(Value(n, 0), src);
       } else {
-        Value shape(f.addConstant(f.freshName(n->outNames[0] + ".shape"),
+        Value shape(f.addConstant(n->outNames[0] + ".shape",
                                   Tensor::fromInts(ElemKind::I64, want)));
         auto r = f.create(OpKind::Reshape, {src, shape},
                           {{"allowzero", Attr::ofInt(1)}}, n->name, 1, n,

@@ -50,8 +50,8 @@ Status runFoldBatchNorm(Function &f, PassStats &s) {
       double b0 = cb ? cb->getDouble(c) : 0.0;
       nb.setDouble(c, (b0 - mean->getDouble(c)) * sc + bias->getDouble(c));
     }
-    Value wv(f.addConstant(f.freshName(conv->outNames[0] + ".w_bn"), std::move(nw)));
-    Value bv(f.addConstant(f.freshName(conv->outNames[0] + ".b_bn"), std::move(nb)));
+    Value wv(f.addConstant(conv->outNames[0] + ".w_bn", std::move(nw)));
+    Value bv(f.addConstant(conv->outNames[0] + ".b_bn", std::move(nb)));
     std::vector<Value> ins = {conv->inputs[0], wv, bv};
     auto fused = f.create(OpKind::Conv, ins, conv->attrs, conv->name, 1, bn,
                           {bn->outNames[0] + ".conv"});

@@ -14,8 +14,15 @@ static bool isNoOp(const Node &n) {
   switch (n.kind) {
   case OpKind::Identity:
     return true;
-  case OpKind::Dropout: // inference; a used mask is checked by the caller
-    return true;
+  case OpKind::Dropout: {
+    // Only inference Dropout: training_mode absent or a constant false (a
+    // used mask is checked by the caller).
+    if (!n.hasInput(2))
+      return true;
+    const Node *tm = n.inputs[2].node;
+    return tm->kind == OpKind::Constant && tm->payload->size() == 1 &&
+           tm->payload->getInt(0) == 0;
+  }
   case OpKind::Cast:
   case OpKind::Reshape:
   case OpKind::Expand:

@@ -1,0 +1,14 @@
+# lit configuration for Ember's textual-IR tests (FileCheck).
+import os
+import lit.formats
+
+config.name = "Ember"
+config.test_format = lit.formats.ShTest(True)
+config.suffixes = [".eir", ".test"]
+config.excludes = ["Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.ember_obj_root, "tests", "lit")
+config.substitutions.append(("%ember", config.ember_bin))
+config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+config.environment["PATH"] = os.pathsep.join(
+    [config.filecheck_dir, config.environment.get("PATH", "")])
