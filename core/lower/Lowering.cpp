@@ -42,6 +42,8 @@ Expected<std::vector<Value>> lower_SpaceToDepth(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_Dropout(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_QLinearAdd(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_QLinearGlobalAveragePool(LoweringBuilder &b);
+// family E lowerings (end of family E)
+// family F lowerings (end of family F)
 
 LowerFn lowerFnFor(OpKind k) {
   switch (k) {
@@ -217,6 +219,8 @@ LowerFn lowerFnFor(OpKind k) {
   case OpKind::MatMulInteger:
   case OpKind::ConvInteger:
     return nullptr;
+    // family E cases (end of family E)
+    // family F cases (end of family F)
   }
   return nullptr;
 }
