@@ -213,14 +213,28 @@ Kernel buildGemm(int m, int k, int n, bool db, uint32_t seed) {
     int64_t actBase = int64_t(blockHalf) * (EMBER_NPU_ACT_ROWS / 2);
     int64_t wgtBase = int64_t(half) * (EMBER_NPU_WGT_ROWS / 2);
     int64_t accBase = int64_t(half) * mb, outBase = int64_t(half) * mb;
-    if (ni == 0)
-      st.loads.push_back(
-          load(EMBER_NPU_MEM_ACT, actBase, addrA + uint64_t(blk) * mb * kDim, kt, mb, m));
+    // Weights first; when the activation block changes, it follows (double-buffered variant) in
+    // `pieces` loads of
+    // kt / pieces k-tiles each, and GEMM k-tile p * kt / pieces waits for piece p, so the GEMMs
+    // start after the first piece instead of the whole block (shorter pipeline fill).
     st.loads.push_back(load(EMBER_NPU_MEM_WGT, wgtBase, addrB + uint64_t(ni) * kt * kDim * kDim, 1,
                             kt * kDim, kt * kDim));
-    for (int ki = 0; ki < kt; ++ki)
+    const int pieces = db && kt % 4 == 0 ? 4 : 1, perPiece = kt / pieces;
+    if (ni == 0) {
+      for (int p = 0; p < pieces; ++p) {
+        st.loads.push_back(load(EMBER_NPU_MEM_ACT, actBase + int64_t(p) * perPiece * mb,
+                                addrA + (uint64_t(p) * perPiece * m + uint64_t(blk) * mb) * kDim,
+                                perPiece, mb, m));
+        if (p + 1 < pieces)
+          st.loads.back().signal |= ch(L, G); // the last load's token is added by pipeline()
+      }
+    }
+    for (int ki = 0; ki < kt; ++ki) {
       st.gemms.push_back(gemm(ki == 0, accBase, actBase + int64_t(ki) * mb,
                               wgtBase + int64_t(ki) * kDim, mb, 1, 0, 0));
+      if (ni == 0 && ki > 0 && ki % perPiece == 0)
+        st.gemms.back().wait |= ch(L, G); // the first GEMM's wait is added by pipeline()
+    }
     st.requant = requant(outBase, accBase, mb, paramRow + 2 * ni, q.zp, q.relu);
     st.store = store(outBase, addrC + (uint64_t(ni) * m + uint64_t(blk) * mb) * kDim, mb);
     return st;
@@ -296,6 +310,12 @@ Kernel buildConv3x3(int h, int w, int c, int f, bool db, uint32_t seed) {
     int64_t actBase = int64_t(blockHalf) * (EMBER_NPU_ACT_ROWS / 2);
     int64_t wgtBase = int64_t(half) * (EMBER_NPU_WGT_ROWS / 2);
     int64_t accBase = int64_t(half) * yb * w, outBase = int64_t(half) * yb * w;
+    // Weights first, then (when the block changes) one activation load per input-channel tile;
+    // GEMMs run channel-tile-major so tile ci only waits for its own load.
+    st.loads.push_back(load(EMBER_NPU_MEM_WGT, wgtBase, addrW + uint64_t(fi) * 9 * ct * kDim * kDim,
+                            1, 9 * ct * kDim, 9 * ct * kDim));
+    // At most 4 tokens per block so the FIFOs (depth 8) never fill in program order.
+    const int tilesPerGroup = ct > 4 ? ct / 4 : 1;
     if (fi == 0) {
       int top = y0 == 0 ? 1 : 0, bottom = y0 + yb == h ? 1 : 0;
       int first = y0 - 1 + top, lines = yb + 2 - top - bottom;
@@ -306,18 +326,18 @@ Kernel buildConv3x3(int h, int w, int c, int f, bool db, uint32_t seed) {
         ld.pad_bottom = bottom;
         ld.pad_left = 1;
         ld.pad_right = 1;
+        if (db && ci + 1 < ct && (ci + 1) % tilesPerGroup == 0)
+          ld.signal |= ch(L, G); // the last load's token is added by pipeline()
         st.loads.push_back(ld);
       }
     }
-    st.loads.push_back(load(EMBER_NPU_MEM_WGT, wgtBase, addrW + uint64_t(fi) * 9 * ct * kDim * kDim,
-                            1, 9 * ct * kDim, 9 * ct * kDim));
-    bool first = true;
-    for (int tap = 0; tap < 9; ++tap) {
-      for (int ci = 0; ci < ct; ++ci) {
-        st.gemms.push_back(gemm(first, accBase,
+    for (int ci = 0; ci < ct; ++ci) {
+      for (int tap = 0; tap < 9; ++tap) {
+        st.gemms.push_back(gemm(ci == 0 && tap == 0, accBase,
                                 actBase + int64_t(ci) * blockRows + (tap / 3) * pw + tap % 3,
                                 wgtBase + (int64_t(tap) * ct + ci) * kDim, w, yb, pw, w));
-        first = false;
+        if (db && fi == 0 && ci > 0 && ci % tilesPerGroup == 0 && tap == 0)
+          st.gemms.back().wait |= ch(L, G); // the first GEMM's wait is added by pipeline()
       }
     }
     st.requant = requant(outBase, accBase, int64_t(yb) * w, paramRow + 2 * fi, q.zp, q.relu);

@@ -69,7 +69,9 @@ TEST(NpuKernels, GemmUtilizationAt16BytesPerCycle) {
 }
 
 /// Expected double-buffered time: the busier of GEMM and the DRAM channel, plus the pipeline
-/// fill (parameter and first-step loads, before the first GEMM) and drain (last requantize and
+/// fill (every load issued before the first GEMM: parameters, the first step's data and the
+/// next step's prefetch; the kernels split the first activation block so they start earlier
+/// than this, which makes the model slightly pessimistic) and drain (last requantize and
 /// store), each fill/drain DMA paying the DRAM latency once.
 double expectedPipelinedCycles(const kernels::Kernel &k, const ember_npu_counters_t &c,
                                double bytesPerCycle) {
