@@ -6,6 +6,7 @@
 #include "interp/Kernel.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 namespace ember {
@@ -40,26 +41,68 @@ struct MatMulShape {
 Expected<MatMulShape> matmulShape(const KernelContext &ctx, const Dims &a,
                                   const Dims &b);
 
-// C[M,N] += A[M,K] * B[K,N] (row-major, leading dims lda/ldb/ldc), blocked
-// so the inner loop runs over contiguous columns of B and C.
+// A 16-byte vector of T (GCC/Clang vector extension) for the matmul tile.
+template <typename T> struct Vec16 {
+  typedef T type __attribute__((vector_size(16)));
+};
+
+// One MR x (NV vectors) tile of C += A * panel over k in [0, K): the panel
+// holds NR columns of B, row-major (K x NR, zero-padded past ncols). The
+// accumulators stay in vector registers; every C element still sums its
+// products one by one in ascending k order (no FMA, no reassociation).
+template <typename T, int MR, int NV>
+inline void gemmTile(int64_t K, const T *A, int64_t lda, const T *panel, T *C,
+                     int64_t ldc, int64_t ncols) {
+  using V = typename Vec16<T>::type;
+  constexpr int NR = NV * int(16 / sizeof(T));
+  V acc[MR][NV];
+  for (int r = 0; r < MR; ++r) {
+    T tmp[NR];
+    for (int j = 0; j < NR; ++j)
+      tmp[j] = j < ncols ? C[r * ldc + j] : T(0);
+    std::memcpy(acc[r], tmp, sizeof(tmp));
+  }
+  for (int64_t k = 0; k < K; ++k) {
+    V b[NV];
+    std::memcpy(b, panel + k * NR, sizeof(b));
+    for (int r = 0; r < MR; ++r) {
+      V a = A[r * lda + k] - V{}; // broadcast
+      for (int v = 0; v < NV; ++v)
+        acc[r][v] += a * b[v];
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    T tmp[NR];
+    std::memcpy(tmp, acc[r], sizeof(tmp));
+    for (int64_t j = 0; j < ncols; ++j)
+      C[r * ldc + j] = tmp[j];
+  }
+}
+
+// C[M,N] += A[M,K] * B[K,N] (row-major, leading dims lda/ldb/ldc). Blocked
+// over K with packed column panels of B; every C element accumulates its
+// products in ascending k order, so results do not depend on the blocking.
 template <typename T>
 void gemmAccumulate(int64_t M, int64_t N, int64_t K, const T *A, int64_t lda,
                     const T *B, int64_t ldb, T *C, int64_t ldc) {
-  constexpr int64_t NB = 512, KB = 128;
-  for (int64_t j0 = 0; j0 < N; j0 += NB) {
-    int64_t j1 = std::min(N, j0 + NB);
-    for (int64_t k0 = 0; k0 < K; k0 += KB) {
-      int64_t k1 = std::min(K, k0 + KB);
-      for (int64_t i = 0; i < M; ++i) {
-        T *c = C + i * ldc;
-        const T *a = A + i * lda;
-        for (int64_t k = k0; k < k1; ++k) {
-          T av = a[k];
-          const T *b = B + k * ldb;
-          for (int64_t j = j0; j < j1; ++j)
-            c[j] += av * b[j];
-        }
-      }
+  constexpr int MR = 4, NV = 2, NR = NV * int(16 / sizeof(T));
+  constexpr int64_t KC = 256;
+  std::vector<T> panel(size_t(KC * NR));
+  for (int64_t k0 = 0; k0 < K; k0 += KC) {
+    int64_t kc = std::min(KC, K - k0);
+    for (int64_t j0 = 0; j0 < N; j0 += NR) {
+      int64_t nc = std::min<int64_t>(NR, N - j0);
+      for (int64_t k = 0; k < kc; ++k)
+        for (int64_t j = 0; j < NR; ++j)
+          panel[size_t(k * NR + j)] =
+              j < nc ? B[(k0 + k) * ldb + j0 + j] : T(0);
+      int64_t i = 0;
+      for (; i + MR <= M; i += MR)
+        gemmTile<T, MR, NV>(kc, A + i * lda + k0, lda, panel.data(),
+                            C + i * ldc + j0, ldc, nc);
+      for (; i < M; ++i)
+        gemmTile<T, 1, NV>(kc, A + i * lda + k0, lda, panel.data(),
+                           C + i * ldc + j0, ldc, nc);
     }
   }
 }
