@@ -98,6 +98,25 @@ const char *ember_npu_device_last_error(const ember_npu_device_t *device) {
   return device ? device->lastError.c_str() : "null device";
 }
 
+ember_npu_status_t ember_npu_device_query(const ember_npu_device_t *d,
+                                          ember_npu_device_info_t *out) {
+  if (!d || !out || out->struct_size < sizeof(ember_npu_device_info_t))
+    return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  uint32_t size = out->struct_size;
+  std::memset(out, 0, sizeof *out);
+  out->struct_size = size;
+  out->executor = d->config.executor;
+  bool golden = d->config.executor == EMBER_NPU_EXECUTOR_GOLDEN;
+  out->name = golden ? "golden" : "systemc";
+  out->dim = EMBER_NPU_DIM;
+  out->timed = golden ? 0 : 1;
+  out->concurrent = golden ? 0 : 1;
+  out->dram_bytes = d->dram.size();
+  for (int m = 0; m < kNumMems; ++m)
+    out->mem_rows[m] = static_cast<uint32_t>(memRows(m));
+  return EMBER_NPU_STATUS_OK;
+}
+
 ember_npu_status_t ember_npu_dram_write(ember_npu_device_t *d, uint64_t addr, const void *data,
                                         size_t bytes) {
   if (!d || (!data && bytes) || addr > d->dram.size() || bytes > d->dram.size() - addr)

@@ -57,6 +57,19 @@ typedef struct ember_npu_counters {
 #undef EMBER_NPU_X
 } ember_npu_counters_t;
 
+/* What an executor is and supports; tests decide from this, not from executor names. */
+typedef struct ember_npu_device_info {
+  uint32_t struct_size; /* set by the caller to sizeof(ember_npu_device_info_t) */
+  uint32_t executor;    /* ember_npu_executor_t */
+  const char *name;     /* "golden", "systemc" (static storage) */
+  uint32_t dim;         /* systolic array dimension */
+  uint32_t timed;       /* nonzero: cycles, busy/stall and overlap counters are meaningful */
+  uint32_t concurrent;  /* nonzero: engines run concurrently (tokens order them) */
+  uint32_t reserved;
+  uint64_t dram_bytes;
+  uint32_t mem_rows[EMBER_NPU_NUM_MEMS]; /* rows of each scratchpad, EMBER_NPU_MEM_* order */
+} ember_npu_device_info_t;
+
 typedef struct ember_npu_device ember_npu_device_t;
 
 void ember_npu_config_init(ember_npu_config_t *config);
@@ -64,6 +77,8 @@ ember_npu_status_t ember_npu_device_create(const ember_npu_config_t *config,
                                            ember_npu_device_t **out_device);
 void ember_npu_device_destroy(ember_npu_device_t *device);
 const char *ember_npu_device_last_error(const ember_npu_device_t *device);
+ember_npu_status_t ember_npu_device_query(const ember_npu_device_t *device,
+                                          ember_npu_device_info_t *out_info);
 
 ember_npu_status_t ember_npu_dram_write(ember_npu_device_t *device, uint64_t addr, const void *data,
                                         size_t bytes);

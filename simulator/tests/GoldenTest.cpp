@@ -1,0 +1,183 @@
+//===- GoldenTest.cpp - The golden model against hand-computed values -----===//
+//
+// The golden model defines the NPU; these tests pin that definition to the TFLite/gemmlowp
+// reference arithmetic and to hand-computed results of single instructions.
+//
+//===----------------------------------------------------------------------===//
+#include "NpuTestUtil.h"
+#include "ember/npu/Arith.h"
+
+#include <gtest/gtest.h>
+
+#include <climits>
+
+namespace ember::npu::test {
+namespace {
+
+TEST(NpuArith, GemmlowpPrimitives) {
+  EXPECT_EQ(srdhm(INT32_MIN, INT32_MIN), INT32_MAX);
+  EXPECT_EQ(srdhm(1 << 30, 1 << 30), 1 << 29);
+  EXPECT_EQ(srdhm(1000, 1518500250), 707); // 1000 * sqrt(1/2)
+  EXPECT_EQ(rdbpot(5, 1), 3);              // 2.5 rounds away from zero
+  EXPECT_EQ(rdbpot(-5, 1), -3);
+  EXPECT_EQ(rdbpot(4, 1), 2);
+  EXPECT_EQ(rdbpot(-3, 1), -2);
+  EXPECT_EQ(rdbpot(7, 0), 7);
+}
+
+TEST(NpuArith, MultiplyByQuantizedMultiplier) {
+  EXPECT_EQ(mbqm(100, 1 << 30, 0), 50);
+  EXPECT_EQ(mbqm(1000, 1518500250, -2), 177);                // 176.78
+  EXPECT_EQ(mbqm(3, 1 << 30, 2), 6);                         // left shift
+  EXPECT_EQ(mbqm(1, INT32_MAX, 40), mbqm(1, INT32_MAX, 31)); // shift clamped
+  EXPECT_EQ(mbqm(123456, 1 << 30, -40), 0);
+}
+
+TEST(NpuArith, RequantizeClipsAndAddsZeroPoint) {
+  EXPECT_EQ(requantize(-1000, 1 << 30, -1, 5, -128, 127), -128); // -250 + 5
+  EXPECT_EQ(requantize(200, 1 << 30, -1, 5, -128, 127), 55);
+  EXPECT_EQ(requantize(200, 1 << 30, -1, 5, 5, 50), 50);  // relu6-style clip
+  EXPECT_EQ(requantize(-200, 1 << 30, -1, 5, 5, 127), 5); // relu at the zero point
+  EXPECT_EQ(requantize(0, 0, 0, 3, 10, -10), 10);         // min > max gives min
+}
+
+TEST(NpuArith, QuantizedAddAndAveragePool) {
+  int32_t regs[EMBER_NPU_NUM_REGS] = {};
+  regs[EMBER_NPU_REG_ADD_LSHIFT] = 20;
+  regs[EMBER_NPU_REG_ADD_A_MULT] = 1 << 30;
+  regs[EMBER_NPU_REG_ADD_B_MULT] = 1 << 30;
+  regs[EMBER_NPU_REG_ADD_OUT_MULT] = 1 << 30;
+  regs[EMBER_NPU_REG_ADD_OUT_SHIFT] = -19;
+  regs[EMBER_NPU_REG_ADD_MIN] = -128;
+  regs[EMBER_NPU_REG_ADD_MAX] = 127;
+  AddParams p = addParamsFromRegs(regs);
+  EXPECT_EQ(quantAdd(10, 20, p), 15); // (a + b) / 2
+  EXPECT_EQ(quantAdd(11, 20, p), 16); // 15.5 rounds away from zero
+  EXPECT_EQ(quantAdd(-11, -20, p), -16);
+  regs[EMBER_NPU_REG_ADD_A_ZP] = 10;
+  p = addParamsFromRegs(regs);
+  EXPECT_EQ(quantAdd(10, 20, p), 10); // a is at its zero point
+  EXPECT_EQ(poolAverage(5, 2), 3);
+  EXPECT_EQ(poolAverage(-5, 2), -3);
+  EXPECT_EQ(poolAverage(4, 3), 1);
+  EXPECT_EQ(poolAverage(-4, 3), -1);
+}
+
+/// Runs `program` on the golden executor with `dram` and returns the result.
+RunOutput golden(const std::vector<Insn> &program, const std::vector<uint8_t> &dram) {
+  ember_npu_device_t *dev = makeDevice(EMBER_NPU_EXECUTOR_GOLDEN, dram.size());
+  RunOutput out = runProgram(dev, encodeAll(program), dram);
+  ember_npu_device_destroy(dev);
+  return out;
+}
+
+Insn op(Opcode o) {
+  Insn i;
+  i.op = o;
+  return i;
+}
+
+TEST(NpuGolden, LoadPadsAroundA2DStridedBlock) {
+  std::vector<uint8_t> dram(4096);
+  for (size_t i = 0; i < dram.size(); ++i)
+    dram[i] = static_cast<uint8_t>(i / kDim); // every byte of row r holds r
+  Insn pad = op(Opcode::SETREG);
+  pad.reg = EMBER_NPU_REG_PAD_VALUE;
+  pad.value = -1;
+  Insn ld = op(Opcode::LOAD);
+  ld.mem = EMBER_NPU_MEM_ACT;
+  ld.sram = 0;
+  ld.dram = 3 * kDim; // starts at row 3
+  ld.ysize = 2;
+  ld.xsize = 2;
+  ld.stride = 10; // the second line starts at row 13
+  ld.pad_top = 1;
+  ld.pad_left = 1;
+  RunOutput r = golden({pad, ld, op(Opcode::FINISH)}, dram);
+  ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
+  // 3 x 3 block: a padding line, then [pad, 3, 4] and [pad, 13, 14].
+  const int expect[9] = {-1, -1, -1, -1, 3, 4, -1, 13, 14};
+  for (int row = 0; row < 9; ++row)
+    for (int l = 0; l < kDim; ++l)
+      EXPECT_EQ(static_cast<int8_t>(r.srams[EMBER_NPU_MEM_ACT][row * kDim + l]), expect[row])
+          << "row " << row;
+  EXPECT_EQ(r.counters.load_bytes, 4u * kDim);
+}
+
+TEST(NpuGolden, GemmIsActTimesWeightTransposeAndAccumulates) {
+  std::vector<uint8_t> dram(4096, 0);
+  // act row 0 = [1, 2, 0, ...]; weight row j = [j, 1, 0, ...] -> acc[j] = j + 2
+  dram[0] = 1;
+  dram[1] = 2;
+  for (int j = 0; j < kDim; ++j) {
+    dram[1024 + j * kDim] = static_cast<uint8_t>(j);
+    dram[1024 + j * kDim + 1] = 1;
+  }
+  Insn la = op(Opcode::LOAD);
+  la.mem = EMBER_NPU_MEM_ACT;
+  la.ysize = 1;
+  la.xsize = 1;
+  Insn lw = la;
+  lw.mem = EMBER_NPU_MEM_WGT;
+  lw.dram = 1024;
+  lw.xsize = kDim;
+  lw.stride = kDim;
+  lw.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_GEMM);
+  Insn g = op(Opcode::GEMM);
+  g.reset = 1;
+  g.inner = 1;
+  g.outer = 1;
+  g.wait = lw.signal;
+  Insn g2 = g;
+  g2.reset = 0;
+  g2.wait = 0;
+  RunOutput r = golden({la, lw, g, g2, op(Opcode::FINISH)}, dram);
+  ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
+  for (int j = 0; j < kDim; ++j) {
+    int32_t v;
+    std::memcpy(&v, &r.srams[EMBER_NPU_MEM_ACC][4 * j], 4);
+    EXPECT_EQ(v, 2 * (j + 2)) << "lane " << j; // accumulated twice
+  }
+  EXPECT_EQ(r.counters.macs, 2u * kDim * kDim);
+}
+
+TEST(NpuGolden, MaxPoolTwoByTwoStrideTwo) {
+  std::vector<uint8_t> dram(4096, 0);
+  // A 4x4 image, one value per row (all lanes equal): pixel (y, x) = 10 * y + x - 20.
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 4; ++x)
+      std::memset(&dram[(y * 4 + x) * kDim], 10 * y + x - 20, kDim);
+  std::vector<Insn> p;
+  const std::pair<unsigned, int> regs[] = {{EMBER_NPU_REG_POOL_KH, 2},
+                                           {EMBER_NPU_REG_POOL_KW, 2},
+                                           {EMBER_NPU_REG_POOL_STRIDE, 2},
+                                           {EMBER_NPU_REG_POOL_IN_W, 4},
+                                           {EMBER_NPU_REG_POOL_OUT_W, 2}};
+  for (const auto &[reg, value] : regs) {
+    Insn s = op(Opcode::SETREG);
+    s.reg = reg;
+    s.value = value;
+    p.push_back(s);
+  }
+  Insn ld = op(Opcode::LOAD);
+  ld.mem = EMBER_NPU_MEM_OUT;
+  ld.ysize = 1;
+  ld.xsize = 16;
+  ld.stride = 16;
+  ld.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_VECTOR);
+  p.push_back(ld);
+  Insn pool = op(Opcode::POOL);
+  pool.dst = 100;
+  pool.rows = 4;
+  pool.wait = ld.signal;
+  p.push_back(pool);
+  p.push_back(op(Opcode::FINISH));
+  RunOutput r = golden(p, dram);
+  ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
+  const int expect[4] = {11 - 20, 13 - 20, 31 - 20, 33 - 20};
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(static_cast<int8_t>(r.srams[EMBER_NPU_MEM_OUT][(100 + i) * kDim]), expect[i]);
+}
+
+} // namespace
+} // namespace ember::npu::test
