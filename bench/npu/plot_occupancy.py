@@ -24,7 +24,7 @@ def load_trace(path):
     for ev in data["traceEvents"]:
         if ev.get("ph") == "M":
             names[ev["tid"]] = ev["args"]["name"]
-        elif ev.get("ph") == "X":
+        elif ev.get("ph") == "X" and ev.get("cat") != "stall":
             lanes.setdefault(ev["tid"], []).append((ev["ts"], ev["dur"], ev["name"]))
     return names, lanes
 

@@ -391,7 +391,9 @@ void EngineModule::runOne(uint32_t index) {
     c.load_stall_dram += dramStall;
   else if (kind_ == Engine::STORE)
     c.store_stall_dram += dramStall;
-  top_.result->busy[id_].push_back(BusyInterval{start, end, index, insn.op});
+  top_.result->busy[id_].push_back(BusyInterval{start, end, index, insn.op, false});
+  if (start > t0)
+    top_.result->stalls[id_].push_back(BusyInterval{t0, start, index, insn.op, true});
   uint64_t t1 = top_.now();
   for (int ch = 0; ch < kNumChannels; ++ch) {
     if (!((insn.signal >> ch) & 1u))
@@ -404,6 +406,8 @@ void EngineModule::runOne(uint32_t index) {
     top_.tokenEv[ch].notify(SC_ZERO_TIME);
   }
   top_.blockedOn[id_].clear();
+  if (top_.now() > t1)
+    top_.result->stalls[id_].push_back(BusyInterval{t1, top_.now(), index, insn.op, true});
   *stallToken[id_] += (start - t0) + (top_.now() - t1);
   c.insns++;
 }
@@ -659,11 +663,16 @@ std::string writeChromeTrace(const std::string &path, const SimResult &result) {
         << ",\"args\":{\"name\":\"" << engineName(static_cast<Engine>(e)) << "\"}}";
     first = false;
   }
-  for (int e = 0; e < kNumEngines; ++e)
-    for (const BusyInterval &b : result.busy[e])
-      out << ",\n{\"name\":\"" << opcodeName(b.op) << "\",\"ph\":\"X\",\"pid\":0,\"tid\":" << e
-          << ",\"ts\":" << b.start << ",\"dur\":" << (b.end - b.start)
-          << ",\"args\":{\"insn\":" << b.insnIndex << "}}";
+  for (int e = 0; e < kNumEngines; ++e) {
+    for (const auto *list : {&result.busy[e], &result.stalls[e]}) {
+      for (const BusyInterval &b : *list)
+        out << ",\n{\"name\":\"" << (b.stall ? "wait " : "") << opcodeName(b.op) << "\",\"cat\":\""
+            << (b.stall ? "stall" : "exec") << "\",\"ph\":\"X\",\"pid\":0,\"tid\":" << e
+            << ",\"ts\":" << b.start << ",\"dur\":" << (b.end - b.start)
+            << ",\"args\":{\"insn\":" << b.insnIndex << "}}";
+    }
+  }
+
   out << "\n]}\n";
   return out ? "" : "write to '" + path + "' failed";
 }

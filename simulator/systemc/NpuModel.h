@@ -31,12 +31,14 @@ struct BusyInterval {
   uint64_t end;
   uint32_t insnIndex;
   Opcode op;
+  bool stall; // waiting for a token (or FIFO space) rather than executing
 };
 
 struct SimResult {
   std::string error; // "" or "instruction <i>: <cause>"
   ember_npu_counters_t counters{};
-  std::array<std::vector<BusyInterval>, kNumEngines> busy;
+  std::array<std::vector<BusyInterval>, kNumEngines> busy;   // executing, in order
+  std::array<std::vector<BusyInterval>, kNumEngines> stalls; // token waits, in order
 };
 
 class NpuTop;
@@ -56,7 +58,8 @@ private:
   NpuTop *top_;
 };
 
-/// Writes a Chrome/Perfetto trace (one track per engine; 1 cycle shown as 1 us).
+/// Writes a Chrome/Perfetto trace (one track per engine, slices for executing instructions and
+/// "wait" slices for token stalls; 1 cycle shown as 1 us).
 std::string writeChromeTrace(const std::string &path, const SimResult &result);
 
 } // namespace ember::npu
