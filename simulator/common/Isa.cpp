@@ -230,23 +230,27 @@ std::string channelName(int ch) {
 }
 
 uint64_t getBits(const Word &w, unsigned lsb, unsigned width) {
-  uint64_t v = 0;
-  for (unsigned i = 0; i < width; ++i) {
-    unsigned b = lsb + i;
-    uint64_t bit = b < 64 ? (w.lo >> b) & 1u : (w.hi >> (b - 64)) & 1u;
-    v |= bit << i;
-  }
-  return v;
+  uint64_t v;
+  if (lsb >= 64)
+    v = w.hi >> (lsb - 64);
+  else if (lsb == 0)
+    v = w.lo;
+  else
+    v = (w.lo >> lsb) | (w.hi << (64 - lsb));
+  return width >= 64 ? v : v & ((1ull << width) - 1);
 }
 
 void setBits(Word &w, unsigned lsb, unsigned width, uint64_t value) {
-  for (unsigned i = 0; i < width; ++i) {
-    unsigned b = lsb + i;
-    uint64_t bit = (value >> i) & 1u;
-    if (b < 64)
-      w.lo = (w.lo & ~(1ull << b)) | (bit << b);
-    else
-      w.hi = (w.hi & ~(1ull << (b - 64))) | (bit << (b - 64));
+  uint64_t mask = width >= 64 ? ~0ull : (1ull << width) - 1;
+  value &= mask;
+  if (lsb < 64) {
+    w.lo = (w.lo & ~(mask << lsb)) | (value << lsb);
+    if (lsb + width > 64) { // the field straddles the two words
+      unsigned shift = 64 - lsb;
+      w.hi = (w.hi & ~(mask >> shift)) | (value >> shift);
+    }
+  } else {
+    w.hi = (w.hi & ~(mask << (lsb - 64))) | (value << (lsb - 64));
   }
 }
 

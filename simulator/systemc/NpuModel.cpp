@@ -223,7 +223,10 @@ public:
   std::array<std::deque<uint32_t>, kNumEngines> queues;
   std::array<sc_event, kNumEngines> queueEv;
   std::array<bool, kNumEngines> active{};
-  std::array<std::string, kNumEngines> blockedOn; // why an engine is waiting (deadlock report)
+  // Why an engine is waiting, for the deadlock report: the channel, and whether it waits for a
+  // token (wait mask) or for space (signal mask). -1 = not blocked on a token channel.
+  std::array<int, kNumEngines> blockedChannel{};
+  std::array<bool, kNumEngines> blockedForSpace{};
   std::array<int64_t, kNumEngines> blockedInsn{};
   std::array<int32_t, EMBER_NPU_NUM_REGS> regs{};
 
@@ -283,8 +286,10 @@ private:
   uint64_t gemm(const Insn &insn);
   uint64_t vector(const Insn &insn, uint32_t index);
 
+  tlm::tlm_generic_payload payload_; // re-used by every access (no per-access construction)
+
   void access(tlm::tlm_command cmd, uint64_t addr, void *ptr, size_t len, sc_time &delay) {
-    tlm::tlm_generic_payload p;
+    tlm::tlm_generic_payload &p = payload_;
     p.set_command(cmd);
     p.set_address(addr);
     p.set_data_ptr(static_cast<unsigned char *>(ptr));
@@ -358,10 +363,8 @@ void NpuTop::fetchThread() {
         Engine e = engineOf(insn);
         if (e == Engine::Fetch) {
           // FENCE and FINISH: wait until every engine has drained.
-          while (!drained()) {
-            blockedOn[0] = "";
+          while (!drained())
             waitOn(engineDoneEv);
-          }
           result->counters.insns++;
           if (insn.op == Opcode::FINISH) {
             finished = true;
@@ -416,13 +419,14 @@ void EngineModule::runOne(uint32_t index) {
     if (!((insn.wait >> ch) & 1u))
       continue;
     while (top_.tokens[ch] == 0) {
-      top_.blockedOn[id_] = "waits for a token on " + channelName(ch);
+      top_.blockedChannel[id_] = ch;
+      top_.blockedForSpace[id_] = false;
       top_.waitOn(top_.tokenEv[ch]);
     }
     --top_.tokens[ch];
     top_.tokenEv[ch].notify(SC_ZERO_TIME);
   }
-  top_.blockedOn[id_].clear();
+  top_.blockedChannel[id_] = -1;
   uint64_t start = top_.now();
   uint64_t dramStall = 0;
   uint64_t cycles = execute(insn, index, dramStall);
@@ -443,13 +447,14 @@ void EngineModule::runOne(uint32_t index) {
     if (!((insn.signal >> ch) & 1u))
       continue;
     while (top_.tokens[ch] >= EMBER_NPU_TOKEN_FIFO_DEPTH) {
-      top_.blockedOn[id_] = "waits for space on token channel " + channelName(ch);
+      top_.blockedChannel[id_] = ch;
+      top_.blockedForSpace[id_] = true;
       top_.waitOn(top_.tokenEv[ch]);
     }
     ++top_.tokens[ch];
     top_.tokenEv[ch].notify(SC_ZERO_TIME);
   }
-  top_.blockedOn[id_].clear();
+  top_.blockedChannel[id_] = -1;
   if (top_.now() > t1)
     top_.result->stalls[id_].push_back(BusyInterval{t1, top_.now(), index, insn.op, true});
   *stallToken[id_] += (start - t0) + (top_.now() - t1);
@@ -640,8 +645,7 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram, uin
   for (auto &q : t.queues)
     q.clear();
   t.active.fill(false);
-  for (auto &b : t.blockedOn)
-    b.clear();
+  t.blockedChannel.fill(-1);
   t.program = &program;
   t.result = &result;
   t.finished = false;
@@ -659,16 +663,20 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram, uin
     int64_t oldest = -1;
     int who = -1;
     for (int e = 0; e < kNumEngines; ++e) {
-      if (!t.blockedOn[e].empty() && (oldest < 0 || t.blockedInsn[e] < oldest)) {
+      if (t.blockedChannel[e] >= 0 && (oldest < 0 || t.blockedInsn[e] < oldest)) {
         oldest = t.blockedInsn[e];
         who = e;
       }
     }
     if (who >= 0)
-      result.error = "instruction " + std::to_string(oldest) +
-                     ": deadlock: " + opcodeName(program[oldest].op) + " on " +
-                     engineName(static_cast<Engine>(who)) + " " + t.blockedOn[who] +
-                     " that is never signalled";
+      result.error =
+          "instruction " + std::to_string(oldest) +
+          ": deadlock: " + opcodeName(program[oldest].op) + " on " +
+          engineName(static_cast<Engine>(who)) +
+          (t.blockedForSpace[who] ? " waits for space on token channel "
+                                  : " waits for a token on ") +
+          channelName(t.blockedChannel[who]) +
+          (t.blockedForSpace[who] ? " that is never drained" : " that is never signalled");
     else
       result.error = "instruction " + std::to_string(program.size()) + ": deadlock";
   }
