@@ -24,6 +24,15 @@ int fail(const std::string &what, const std::string &where) {
   return 1;
 }
 
+/// Errors from the library read "<position>: <cause>" (position = "line 3", "instruction 7");
+/// print them as `error: <cause> (<file>:<position>)`.
+int failAt(const std::string &err, const std::string &file) {
+  size_t colon = err.find(": ");
+  if (colon == std::string::npos)
+    return fail(err, file);
+  return fail(err.substr(colon + 2), file + ":" + err.substr(0, colon));
+}
+
 bool readFile(const std::string &path, std::string &out) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
@@ -48,15 +57,23 @@ bool parseU64(const std::string &s, uint64_t &v) {
   return *end == 0;
 }
 
-/// Loads a program from assembly text or a binary program file (by magic).
-std::string loadProgram(const std::string &path, std::vector<Word> &program) {
+/// Loads a program from assembly text or a binary program file (by magic); prints the error.
+bool loadProgram(const std::string &path, std::vector<Word> &program) {
   std::string bytes;
-  if (!readFile(path, bytes))
-    return "cannot open '" + path + "'";
-  if (bytes.size() >= 4 && bytes.compare(0, 4, "ENPU") == 0)
-    return readProgramFile(path, program);
+  if (!readFile(path, bytes)) {
+    fail("cannot open program", path);
+    return false;
+  }
+  if (bytes.size() >= 4 && bytes.compare(0, 4, "ENPU") == 0) {
+    std::string err = readProgramFile(path, program);
+    if (!err.empty())
+      fail(err, path);
+    return err.empty();
+  }
   std::string err = assemble(bytes, program);
-  return err.empty() ? "" : path + ":" + err;
+  if (!err.empty())
+    failAt(err, path);
+  return err.empty();
 }
 
 const char *kUsageSim =
@@ -87,7 +104,7 @@ int asmMain(int argc, char **argv) {
   std::vector<Word> program;
   std::string err = assemble(text, program);
   if (!err.empty())
-    return fail(err.substr(err.find(": ") + 2), in + ":" + err.substr(0, err.find(": ")));
+    return failAt(err, in);
   err = writeProgramFile(out, program);
   if (!err.empty())
     return fail(err, out);
@@ -114,7 +131,7 @@ int disasmMain(int argc, char **argv) {
   std::string text;
   err = disassemble(program, text);
   if (!err.empty())
-    return fail(err.substr(err.find(": ") + 2), in + ": " + err.substr(0, err.find(": ")));
+    return failAt(err, in);
   if (out.empty()) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return 0;
@@ -190,9 +207,8 @@ int simMain(int argc, char **argv) {
   if (programPath.empty())
     return fail("missing PROGRAM", kUsageSim);
   std::vector<Word> program;
-  std::string err = loadProgram(programPath, program);
-  if (!err.empty())
-    return fail(err, programPath);
+  if (!loadProgram(programPath, program))
+    return 1;
   if (!tracePath.empty())
     cfg.trace_path = tracePath.c_str();
   ember_npu_device_t *dev = nullptr;
@@ -221,7 +237,7 @@ int simMain(int argc, char **argv) {
     st = ember_npu_run(dev);
     seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (st != EMBER_NPU_STATUS_OK)
-      rc = fail(ember_npu_device_last_error(dev), programPath);
+      rc = failAt(ember_npu_device_last_error(dev), programPath);
   }
   if (rc == 0) {
     ember_npu_counters_read(dev, &c);

@@ -50,7 +50,7 @@ if(NOT ERR MATCHES "^error: field 'act': value 99999 does not fit in 14 unsigned
 endif()
 file(WRITE ${WORK}/deadlock.nasm "gemm inner=1 outer=1 wait=LOAD->GEMM\nfinish\n")
 run(0 ${NPU} sim ${WORK}/deadlock.nasm)
-if(NOT ERR MATCHES "^error: instruction 0: deadlock")
+if(NOT ERR MATCHES "^error: deadlock: gemm on GEMM waits for a token on LOAD->GEMM that is never signalled \\(.*deadlock.nasm:instruction 0\\)\n$")
   message(FATAL_ERROR "deadlock error line: ${ERR}")
 endif()
 run(0 ${NPU} sim ${WORK}/missing.nasm)
