@@ -85,7 +85,10 @@ Expected<std::vector<Value>> lower_GlobalAveragePool(LoweringBuilder &b) {
   const Type &t = b.inType(0);
   if (t.rank() <= 2)
     return std::vector<Value>{b.in(0)};
-  EMBER_ASSIGN(Value y, meanOver(b, b.in(0), rangeAxes(2, int64_t(t.rank()))));
+  // 16-bit floats average in f32 and round once, like the kernel.
+  EMBER_ASSIGN(Value x, castTo(b, b.in(0), statKind(t.elem())));
+  EMBER_ASSIGN(Value y, meanOver(b, x, rangeAxes(2, int64_t(t.rank()))));
+  EMBER_ASSIGN(y, castTo(b, y, t.elem()));
   return std::vector<Value>{y};
 }
 
@@ -112,7 +115,9 @@ Expected<std::vector<Value>> lower_BatchNormalization(LoweringBuilder &b) {
   if (scale && bias && mean && var) {
     Dims shape(xt.rank() - 1, 1);
     shape[0] = xt.dim(1);
-    Tensor s(Type(k, shape)), t(Type(k, shape));
+    // 16-bit floats compute in f32 and round once, like the kernel.
+    ElemKind ck = statKind(k);
+    Tensor s(Type(ck, shape)), t(Type(ck, shape));
     for (int64_t c = 0; c < shape[0]; ++c) {
       // Same float arithmetic as the reference kernel for f32 data.
       if (k == ElemKind::F64) {
@@ -127,8 +132,10 @@ Expected<std::vector<Value>> lower_BatchNormalization(LoweringBuilder &b) {
                               float(mean->getDouble(c)) * sv));
       }
     }
-    EMBER_ASSIGN(Value y, b.op(OpKind::Mul, {b.in(0), b.constant(s)}));
+    EMBER_ASSIGN(Value x, castTo(b, b.in(0), ck));
+    EMBER_ASSIGN(Value y, b.op(OpKind::Mul, {x, b.constant(s)}));
     EMBER_ASSIGN(y, b.op(OpKind::Add, {y, b.constant(t)}));
+    EMBER_ASSIGN(y, castTo(b, y, k));
     return std::vector<Value>{y};
   }
   size_t r = xt.rank();

@@ -291,3 +291,15 @@ TEST(Nn, LrnLowersThroughAveragePool) {
                   .isOk());
   expectLoweringMatches(t, 1e-5);
 }
+
+TEST(Nn, HalfPrecisionLoweringsRoundOnce) {
+  Tensor x = iota({1, 3, 4, 4}, 0.37f, 0.01f).convertTo(ElemKind::F16);
+  OneNode g;
+  ASSERT_TRUE(g.build(OpKind::GlobalAveragePool, {x}).isOk());
+  EXPECT_EQ(g.node->types[0].toString(), "f16[1,3,1,1]");
+  expectLoweringMatches(g, 0);
+  OneNode bn;
+  Tensor p = makeF32({3}, {1.5f, 2, 3}).convertTo(ElemKind::F16);
+  ASSERT_TRUE(bn.build(OpKind::BatchNormalization, {x}, {p, p, p, p}).isOk());
+  expectLoweringMatches(bn, 1e-3); // x*s + t vs (x - mean)*s + B in f32
+}

@@ -196,3 +196,22 @@ TEST(Quant, QLinearGlobalAveragePoolLoweringIsExact) {
     expectLoweringExact(t);
   }
 }
+
+TEST(Quant, QLinearAddScalarOperandLowers) {
+  std::vector<int64_t> av;
+  for (int i = 0; i < 40; ++i)
+    av.push_back((i * 29) % 256 - 128);
+  for (int swap = 0; swap < 2; ++swap) {
+    Tensor big = ints(ElemKind::I8, {5, 8}, av);
+    Tensor one = ints(ElemKind::I8, {1}, {-77});
+    OneNode t;
+    ASSERT_TRUE(
+        t.build(OpKind::QLinearAdd, {swap ? one : big},
+                {scalarOf(ElemKind::F32, 0.021), scalarOf(ElemKind::I8, -5),
+                 swap ? big : one, scalarOf(ElemKind::F32, 0.013),
+                 scalarOf(ElemKind::I8, 7), scalarOf(ElemKind::F32, 0.017)})
+            .isOk());
+    EXPECT_EQ(t.node->types[0].toString(), "i8[5,8]");
+    expectLoweringExact(t);
+  }
+}

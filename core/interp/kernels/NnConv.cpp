@@ -7,7 +7,7 @@ namespace ember {
 
 Status kernel_Conv(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &w = ctx.in(1);
-  if (!isFloatKind(x.elem()))
+  if (!isComputeFloat(x.elem()))
     return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   if (w.elem() != x.elem() || (ctx.has(2) && ctx.in(2).elem() != x.elem()))
     return ctx.error("operand types differ");
@@ -50,7 +50,7 @@ Status kernel_Conv(KernelContext &ctx) {
 // ConvTranspose: X[N, C, in...], W[C, M/group, k...] -> Y[N, M, out...].
 Status kernel_ConvTranspose(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &w = ctx.in(1);
-  if (!isFloatKind(x.elem()))
+  if (!isComputeFloat(x.elem()))
     return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   if (w.elem() != x.elem() || (ctx.has(2) && ctx.in(2).elem() != x.elem()))
     return ctx.error("operand types differ");

@@ -12,7 +12,7 @@ using StatT = std::conditional_t<std::is_same_v<T, double>, double, float>;
 Status checkPerChannel(KernelContext &ctx, size_t first, size_t last,
                        int64_t c) {
   for (size_t i = first; i <= last; ++i) {
-    if (!isFloatKind(ctx.in(i).elem()))
+    if (!isComputeFloat(ctx.in(i).elem()))
       return ctx.error("operand #", i, " must be floating point, got ",
                        ctx.in(i).type().toString());
     if (ctx.in(i).size() != c || ctx.in(i).rank() != 1)
@@ -25,7 +25,7 @@ Status checkPerChannel(KernelContext &ctx, size_t first, size_t last,
 
 Status kernel_BatchNormalization(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (!isFloatKind(x.elem()))
+  if (!isComputeFloat(x.elem()))
     return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   if (x.rank() < 2)
     return ctx.error("X must have rank >= 2, got ", x.type().toString());
@@ -65,7 +65,7 @@ Status kernel_BatchNormalization(KernelContext &ctx) {
 
 Status kernel_InstanceNormalization(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (!isFloatKind(x.elem()))
+  if (!isComputeFloat(x.elem()))
     return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   if (x.rank() < 3)
     return ctx.error("X must have rank >= 3, got ", x.type().toString());
@@ -108,7 +108,7 @@ Status kernel_InstanceNormalization(KernelContext &ctx) {
 
 Status kernel_LayerNormalization(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (!isFloatKind(x.elem()))
+  if (!isComputeFloat(x.elem()))
     return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   if (ctx.numOutputs() < 1 || ctx.numOutputs() > 3)
     return ctx.error("expects 1 to 3 results, got ", ctx.numOutputs());
@@ -175,7 +175,7 @@ Status kernel_LayerNormalization(KernelContext &ctx) {
 
 Status kernel_LRN(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (!isFloatKind(x.elem()))
+  if (!isComputeFloat(x.elem()))
     return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   if (x.rank() < 3)
     return ctx.error("X must have rank >= 3, got ", x.type().toString());

@@ -70,7 +70,7 @@ Dims pooledDims(const Tensor &x, const WindowGeom &g) {
 Status kernel_MaxPool(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
   ElemKind k = x.elem();
-  if (!isFloatKind(k) && k != ElemKind::I8 && k != ElemKind::U8)
+  if (!isComputeFloat(k) && k != ElemKind::I8 && k != ElemKind::U8)
     return ctx.unsupportedError("element type ", elemKindName(k));
   if (ctx.numOutputs() < 1 || ctx.numOutputs() > 2)
     return ctx.error("expects 1 or 2 results, got ", ctx.numOutputs());
@@ -131,7 +131,7 @@ Status kernel_MaxPool(KernelContext &ctx) {
 
 Status kernel_AveragePool(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (!isFloatKind(x.elem()))
+  if (!isComputeFloat(x.elem()))
     return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   EMBER_ASSIGN(WindowGeom g, poolGeom(ctx, x));
   bool includePad = ctx.attrInt("count_include_pad", 0) != 0;
@@ -167,7 +167,7 @@ Status kernel_AveragePool(KernelContext &ctx) {
 namespace {
 template <bool IsMax> Status globalPool(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (!isFloatKind(x.elem()))
+  if (!isComputeFloat(x.elem()))
     return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   if (x.rank() < 2)
     return ctx.error("X must have rank >= 2, got ", x.type().toString());

@@ -49,12 +49,12 @@ Expected<QuantIndexer> quantIndexer(const KernelContext &ctx, const Dims &x,
 Status kernel_QuantizeLinear(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &scale = ctx.in(1);
   const Tensor *zp = ctx.has(2) ? &ctx.in(2) : nullptr;
-  if (!isFloatKind(x.elem()) && x.elem() != ElemKind::I32)
+  if (!isComputeFloat(x.elem()) && x.elem() != ElemKind::I32)
     return ctx.unsupportedError("input type ", elemKindName(x.elem()));
-  if (!isFloatKind(scale.elem()))
+  if (!isComputeFloat(scale.elem()))
     return ctx.error("scale must be floating point, got ",
                      scale.type().toString());
-  if (isFloatKind(x.elem()) && scale.elem() != x.elem())
+  if (isComputeFloat(x.elem()) && scale.elem() != x.elem())
     return ctx.error("scale type ", elemKindName(scale.elem()),
                      " differs from input type ", elemKindName(x.elem()));
   ElemKind outKind = ElemKind::U8;
@@ -101,7 +101,7 @@ Status kernel_DequantizeLinear(KernelContext &ctx) {
   const Tensor *zp = ctx.has(2) ? &ctx.in(2) : nullptr;
   if (!isQuantKind(x.elem()) && x.elem() != ElemKind::I32)
     return ctx.unsupportedError("quantized type ", elemKindName(x.elem()));
-  if (!isFloatKind(scale.elem()))
+  if (!isComputeFloat(scale.elem()))
     return ctx.error("scale must be floating point, got ",
                      scale.type().toString());
   if (zp && zp->elem() != x.elem())
@@ -130,7 +130,7 @@ namespace {
 Status checkScalarParam(KernelContext &ctx, size_t scaleIdx, size_t zpIdx,
                         ElemKind qKind) {
   const Tensor &s = ctx.in(scaleIdx);
-  if (s.size() != 1 || !isFloatKind(s.elem()))
+  if (s.size() != 1 || !isComputeFloat(s.elem()))
     return ctx.error("operand #", scaleIdx, " ", s.type().toString(),
                      " must be a single floating-point scale");
   if (ctx.has(zpIdx) &&

@@ -2,7 +2,7 @@
 // (per tensor, per axis, blocked), round-half-to-even with saturation.
 #pragma once
 
-#include "interp/Kernel.h"
+#include "interp/kernels/NnUtil.h"
 
 #include <algorithm>
 #include <cmath>
