@@ -1,5 +1,7 @@
 #include "import/TensorIO.h"
 
+#include "support/MiniFloat.h"
+
 #include <onnx/onnx_pb.h>
 
 #include <fstream>
@@ -117,9 +119,36 @@ Expected<Tensor> tensorFromProto(const onnx::TensorProto &p,
     return unsupported(what, " is segmented");
   Tensor t(Type(k, dims));
   uint64_t bytes = t.bytes();
-  if (p.data_location() == onnx::TensorProto::EXTERNAL) {
+  if (p.data_location() == onnx::TensorProto::EXTERNAL && !isMiniKind(k)) {
     EMBER_ASSIGN(std::string buf, readExternal(p, baseDir, bytes, what));
     std::memcpy(t.raw(), buf.data(), bytes);
+    return t;
+  }
+  if (isMiniKind(k)) {
+    // Narrow kinds: raw_data (or int32_data, one byte per entry) holds the
+    // elements packed 8/bits per byte, lowest bits first.
+    unsigned bits = miniBits(miniFormatOf(k));
+    unsigned perByte = 8 / bits;
+    uint64_t packed = (uint64_t(t.size()) + perByte - 1) / perByte;
+    std::string buf;
+    if (p.has_raw_data()) {
+      buf = p.raw_data();
+    } else {
+      if (bits == 8 && int64_t(p.int32_data_size()) == t.size()) {
+        for (int v : p.int32_data())
+          buf += char(uint8_t(v));
+      } else {
+        for (int v : p.int32_data())
+          buf += char(uint8_t(v));
+      }
+    }
+    if (buf.size() != packed)
+      return invalid(what, " has ", buf.size(), " bytes of data but its shape ",
+                     dimsToString(dims), " needs ", packed);
+    for (int64_t i = 0; i < t.size(); ++i) {
+      uint8_t byte = uint8_t(buf[size_t(i / perByte)]);
+      t.raw()[i] = uint8_t((byte >> ((i % perByte) * bits)) & ((1u << bits) - 1));
+    }
     return t;
   }
   if (p.has_raw_data()) {
@@ -134,6 +163,8 @@ Expected<Tensor> tensorFromProto(const onnx::TensorProto &p,
     return t;
   }
   switch (k) {
+  default: // narrow kinds are handled above
+    break;
   case ElemKind::F32:
     EMBER_TRY(copyField(p.float_data(), t, what));
     break;
@@ -184,6 +215,16 @@ void tensorToProto(const Tensor &t, onnx::TensorProto &p) {
   p.set_data_type(elemKindToOnnx(t.elem()));
   for (int64_t d : t.dims())
     p.add_dims(d);
+  if (isMiniKind(t.elem())) {
+    unsigned bits = miniBits(miniFormatOf(t.elem()));
+    unsigned perByte = 8 / bits;
+    std::string buf(size_t((t.size() + perByte - 1) / perByte), '\0');
+    for (int64_t i = 0; i < t.size(); ++i)
+      buf[size_t(i / perByte)] = char(uint8_t(buf[size_t(i / perByte)]) |
+                                      (t.raw()[i] << ((i % perByte) * bits)));
+    p.set_raw_data(buf);
+    return;
+  }
   p.set_raw_data(std::string(reinterpret_cast<const char *>(t.raw()),
                              t.bytes()));
 }
@@ -204,9 +245,8 @@ static const char *npyDescr(ElemKind k) {
   case ElemKind::U64: return "<u8";
   case ElemKind::I64: return "<i8";
   case ElemKind::Bool: return "|b1";
-  case ElemKind::BF16: return nullptr;
+  default: return nullptr;
   }
-  return nullptr;
 }
 
 static Expected<Tensor> parseNpy(const std::string &buf,

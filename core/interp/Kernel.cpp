@@ -72,6 +72,37 @@ int64_t BroadcastIndexer::map(int64_t flat) const {
   return idx;
 }
 
+// Ops that accept narrow element kinds (they convert or move bytes).
+static bool isMiniCapable(OpKind k) {
+  switch (k) {
+  case OpKind::Cast:
+  case OpKind::CastLike:
+  case OpKind::QuantizeLinear:
+  case OpKind::DequantizeLinear:
+  case OpKind::Identity:
+  case OpKind::Reshape:
+  case OpKind::Flatten:
+  case OpKind::Squeeze:
+  case OpKind::Unsqueeze:
+  case OpKind::Transpose:
+  case OpKind::Shape:
+  case OpKind::Size:
+    return true;
+  default:
+    return false;
+  }
+}
+
+Status checkElemKinds(const Node &n) {
+  if (isMiniCapable(n.kind))
+    return Status::ok();
+  for (auto &in : n.inputs)
+    if (in.node && isMiniKind(in.type().elem()))
+      return unsupported(opName(n.kind), ": element type ",
+                         elemKindName(in.type().elem()), " is not supported");
+  return Status::ok();
+}
+
 // Type inference: run the kernel in inference mode; constant operands carry
 // their data, everything else only its type.
 Status inferNodeTypes(Node &n) {
@@ -84,6 +115,7 @@ Status inferNodeTypes(Node &n) {
                    info.maxIn < 0 ? std::string(" or more")
                                   : " to " + std::to_string(info.maxIn),
                    " operands, got ", nin);
+  EMBER_TRY(checkElemKinds(n).withContext("node " + n.describe()));
   std::vector<Tensor> typeOnly(n.inputs.size());
   std::vector<const Tensor *> ins(n.inputs.size(), nullptr);
   for (size_t i = 0; i < n.inputs.size(); ++i) {
@@ -112,6 +144,10 @@ Status inferNodeTypes(Node &n) {
   }
   for (size_t i = 0; i < n.types.size(); ++i) {
     n.types[i] = ctx.out(i).type();
+    if (isMiniKind(n.types[i].elem()) && !isMiniCapable(n.kind))
+      return unsupported(opName(n.kind), ": element type ",
+                         elemKindName(n.types[i].elem()), " is not supported")
+          .withContext("node " + n.describe());
   }
   return Status::ok();
 }

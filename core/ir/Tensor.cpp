@@ -1,5 +1,7 @@
 #include "ir/Tensor.h"
 
+#include "support/MiniFloat.h"
+
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -7,6 +9,8 @@
 namespace ember {
 
 double Tensor::getDouble(int64_t i) const {
+  if (isMiniKind(elem()))
+    return double(miniToFloat(raw()[i], miniFormatOf(elem())));
   return dispatchElem(elem(), [&](auto tag) -> double {
     using T = decltype(tag);
     return double(data<T>()[i]);
@@ -14,6 +18,12 @@ double Tensor::getDouble(int64_t i) const {
 }
 
 void Tensor::setDouble(int64_t i, double v) {
+  if (isMiniKind(elem())) {
+    MiniFormat f = miniFormatOf(elem());
+    raw()[i] = miniIsInteger(f) ? intToMini(int64_t(v), f)
+                                : floatToMini(float(v), f, true);
+    return;
+  }
   dispatchElem(elem(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>)
@@ -24,6 +34,8 @@ void Tensor::setDouble(int64_t i, double v) {
 }
 
 int64_t Tensor::getInt(int64_t i) const {
+  if (isMiniKind(elem()))
+    return int64_t(miniToFloat(raw()[i], miniFormatOf(elem())));
   return dispatchElem(elem(), [&](auto tag) -> int64_t {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>)
@@ -34,6 +46,10 @@ int64_t Tensor::getInt(int64_t i) const {
 }
 
 void Tensor::setInt(int64_t i, int64_t v) {
+  if (isMiniKind(elem())) {
+    raw()[i] = intToMini(v, miniFormatOf(elem()));
+    return;
+  }
   dispatchElem(elem(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>)
@@ -84,9 +100,26 @@ template <typename To, typename From> static To castValue(From v) {
   }
 }
 
-Tensor Tensor::convertTo(ElemKind k) const {
+Tensor Tensor::convertTo(ElemKind k, bool saturate, int roundMode) const {
   Tensor out(Type(k, dims()));
   int64_t n = size();
+  if (isMiniKind(k)) {
+    MiniFormat f = miniFormatOf(k);
+    bool exactInt = !isFloatKind(elem()) && !isMiniKind(elem());
+    for (int64_t i = 0; i < n; ++i)
+      out.raw()[i] = exactInt && miniIsInteger(f)
+                         ? intToMini(getInt(i), f)
+                         : floatToMini(float(getDouble(i)), f, saturate,
+                                       roundMode);
+    return out;
+  }
+  if (isMiniKind(elem())) {
+    // Decode to float (exact), then the regular conversion.
+    Tensor tmp(Type(ElemKind::F32, dims()));
+    for (int64_t i = 0; i < n; ++i)
+      tmp.data<float>()[i] = float(getDouble(i));
+    return tmp.convertTo(k, saturate, roundMode);
+  }
   dispatchElem(elem(), [&](auto fromTag) {
     using From = decltype(fromTag);
     dispatchElem(k, [&](auto toTag) {

@@ -50,8 +50,9 @@ public:
   int64_t getInt(int64_t i) const;
   void setInt(int64_t i, int64_t v);
 
-  // Element-wise conversion (ONNX Cast semantics for the supported kinds).
-  Tensor convertTo(ElemKind k) const;
+  // Element-wise conversion (ONNX Cast semantics). `saturate` and
+  // `roundMode` (0 up, 1 nearest, 2 down) apply to narrow float targets.
+  Tensor convertTo(ElemKind k, bool saturate = true, int roundMode = 0) const;
 
   bool bitEqual(const Tensor &o) const {
     return type_ == o.type_ && data_ == o.data_;
@@ -76,15 +77,18 @@ private:
   bool hasData_ = true;
 };
 
-// Calls f(T{}) with T the storage C type of kind k.
+// Calls f(T{}) with T the storage C type of kind k. Narrow kinds (isMiniKind)
+// dispatch as their byte storage, uint8_t: only byte-moving code may use
+// that; values go through getDouble/setDouble/convertTo.
 template <typename F> decltype(auto) dispatchElem(ElemKind k, F &&f) {
   switch (k) {
 #define EMBER_ELEM(E, T, C, O)                                                 \
   case ElemKind::E:                                                            \
     return f(C{});
 #include "ir/ElemKinds.def"
+  default:
+    return f(uint8_t{});
   }
-  return f(float{});
 }
 
 template <typename T> struct ElemKindOf;

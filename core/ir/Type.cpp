@@ -1,5 +1,6 @@
 #include "ir/Type.h"
 #include "support/Half.h"
+#include "support/MiniFloat.h"
 
 #include <cstring>
 #include <sstream>
@@ -15,7 +16,13 @@ struct ElemInfo {
 const ElemInfo kElemInfo[] = {
 #define EMBER_ELEM(E, T, C, O) {T, sizeof(C), O},
 #include "ElemKinds.def"
+#define EMBER_MINI(E, T, O, F) {T, 1, O},
+#include "MiniElemKinds.def"
 };
+constexpr size_t kNumRegular = 0
+#define EMBER_ELEM(E, T, C, O) +1
+#include "ElemKinds.def"
+    ;
 } // namespace
 
 const char *elemKindName(ElemKind k) { return kElemInfo[size_t(k)].name; }
@@ -40,7 +47,22 @@ bool elemKindFromOnnx(int t, ElemKind &out) {
 }
 int elemKindToOnnx(ElemKind k) { return kElemInfo[size_t(k)].onnx; }
 
+bool isMiniKind(ElemKind k) { return size_t(k) >= kNumRegular; }
+
+MiniFormat miniFormatOf(ElemKind k) {
+  switch (k) {
+#define EMBER_MINI(E, T, O, F)                                                 \
+  case ElemKind::E:                                                            \
+    return MiniFormat::F;
+#include "MiniElemKinds.def"
+  default:
+    return MiniFormat::U4;
+  }
+}
+
 bool isFloatKind(ElemKind k) {
+  if (isMiniKind(k))
+    return !miniIsInteger(miniFormatOf(k));
   return k == ElemKind::F32 || k == ElemKind::F16 || k == ElemKind::BF16 ||
          k == ElemKind::F64;
 }
@@ -63,8 +85,11 @@ bool isSignedKind(ElemKind k) {
   case ElemKind::BF16:
   case ElemKind::F64:
     return true;
+  default: // narrow kinds
+    return miniFormatOf(k) != MiniFormat::U4 &&
+           miniFormatOf(k) != MiniFormat::U2 &&
+           miniFormatOf(k) != MiniFormat::F8E8M0;
   }
-  return false;
 }
 
 int64_t numElements(const Dims &d) {

@@ -12,14 +12,21 @@ namespace ember {
 enum class ElemKind : uint8_t {
 #define EMBER_ELEM(E, T, C, O) E,
 #include "ElemKinds.def"
+#define EMBER_MINI(E, T, O, F) E,
+#include "MiniElemKinds.def"
 };
+
+enum class MiniFormat : uint8_t;
+// Narrow kinds (f8*, f4, 4/2-bit ints): one byte per element in memory.
+bool isMiniKind(ElemKind k);
+MiniFormat miniFormatOf(ElemKind k); // only for mini kinds
 
 const char *elemKindName(ElemKind k);
 size_t elemSize(ElemKind k);
 bool parseElemKind(const std::string &s, ElemKind &out);
 bool elemKindFromOnnx(int onnxType, ElemKind &out);
 int elemKindToOnnx(ElemKind k);
-bool isFloatKind(ElemKind k);  // f16, bf16, f32, f64
+bool isFloatKind(ElemKind k);  // f16, bf16, f32, f64 and narrow floats
 bool isIntKind(ElemKind k);    // signed or unsigned integers (not bool)
 bool isSignedKind(ElemKind k); // signed ints and floats
 

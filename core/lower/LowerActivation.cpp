@@ -69,7 +69,12 @@ Expected<std::vector<Value>> widened(LoweringBuilder &b,
 } // namespace
 
 Expected<std::vector<Value>> lower_CastLike(LoweringBuilder &b) {
-  EMBER_ASSIGN(Value y, castTo(b, b.in(0), b.inType(1).elem()));
+  AttrMap a;
+  a["to"] = Attr::ofInt(elemKindToOnnx(b.inType(1).elem()));
+  for (const char *k : {"saturate", "round_mode"})
+    if (b.node().hasAttr(k))
+      a[k] = b.node().attrs.at(k);
+  EMBER_ASSIGN(Value y, b.op(OpKind::Cast, {b.in(0)}, a));
   return one(y);
 }
 

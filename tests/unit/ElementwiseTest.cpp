@@ -51,3 +51,35 @@ TEST(Half, RoundTripsAndRoundsToEven) {
   EXPECT_EQ(Float16(5.960464477539063e-08f).bits, 0x0001); // min subnormal
   EXPECT_EQ(float(BFloat16(1.5f)), 1.5f);
 }
+
+#include "support/MiniFloat.h"
+
+TEST(MiniFloat, Float8RoundsToNearestEvenAndSaturates) {
+  // 8.5 is halfway between 8 and 9 in E4M3: ties go to the even mantissa.
+  EXPECT_EQ(miniToFloat(floatToMini(8.5f, MiniFormat::F8E4M3FN, true),
+                        MiniFormat::F8E4M3FN),
+            8.0f);
+  EXPECT_EQ(floatToMini(1e9f, MiniFormat::F8E4M3FN, true), 0x7e); // 448
+  EXPECT_TRUE(std::isnan(miniToFloat(
+      floatToMini(1e9f, MiniFormat::F8E4M3FN, false), MiniFormat::F8E4M3FN)));
+  EXPECT_EQ(floatToMini(INFINITY, MiniFormat::F8E5M2, false), 0x7c);
+  EXPECT_EQ(floatToMini(-0.0f, MiniFormat::F8E4M3FNUZ, true), 0x00);
+  EXPECT_EQ(floatToMini(NAN, MiniFormat::F8E5M2FNUZ, true), 0x80);
+  // Smallest E4M3FN subnormal is 2^-9; 1.5 * 2^-9 ties to 2 * 2^-9.
+  EXPECT_EQ(floatToMini(0.0029296875f, MiniFormat::F8E4M3FN, true), 0x02);
+}
+
+TEST(MiniFloat, NarrowIntegersWrapLikeOnnx) {
+  EXPECT_EQ(miniToFloat(floatToMini(8.5f, MiniFormat::I4, true),
+                        MiniFormat::I4),
+            -8.0f);
+  EXPECT_EQ(miniToFloat(intToMini(20, MiniFormat::U4), MiniFormat::U4), 4.0f);
+  EXPECT_EQ(miniToFloat(floatToMini(7.9f, MiniFormat::I2, true),
+                        MiniFormat::I2),
+            -1.0f);
+  EXPECT_EQ(miniToFloat(floatToMini(0.3f, MiniFormat::F4E2M1, true),
+                        MiniFormat::F4E2M1),
+            0.5f);
+  EXPECT_EQ(floatToMini(3.0f, MiniFormat::F8E8M0, true, 0), 128); // up: 4
+  EXPECT_EQ(floatToMini(3.0f, MiniFormat::F8E8M0, true, 2), 127); // down: 2
+}

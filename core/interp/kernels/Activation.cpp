@@ -180,9 +180,12 @@ Status kernel_PRelu(KernelContext &ctx) {
 Status kernel_CastLike(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
   ElemKind to = ctx.in(1).elem();
+  std::string rm = ctx.attrString("round_mode", "up");
+  int roundMode = rm == "nearest" ? 1 : rm == "down" ? 2 : 0;
+  bool saturate = ctx.attrInt("saturate", 1) != 0;
   Tensor &y = ctx.setOutput(0, Type(to, x.dims()));
   if (!ctx.inferOnly())
-    y = x.convertTo(to);
+    y = x.convertTo(to, saturate, roundMode);
   return Status::ok();
 }
 

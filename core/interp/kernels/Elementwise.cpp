@@ -130,9 +130,14 @@ Status kernel_Cast(KernelContext &ctx) {
     return ctx.unsupportedError("cast to ONNX data type ", onnxTo,
                                 " is not supported");
   const Tensor &x = ctx.in(0);
+  std::string rm = ctx.attrString("round_mode", "up");
+  int roundMode = rm == "nearest" ? 1 : rm == "down" ? 2 : 0;
+  if (rm != "up" && rm != "nearest" && rm != "down")
+    return ctx.error("round_mode must be up, nearest or down, got '", rm, "'");
+  bool saturate = ctx.attrInt("saturate", 1) != 0;
   Tensor &y = ctx.setOutput(0, Type(to, x.dims()));
   if (!ctx.inferOnly())
-    y = x.convertTo(to);
+    y = x.convertTo(to, saturate, roundMode);
   return Status::ok();
 }
 
