@@ -220,7 +220,13 @@ LowerFn lowerFnFor(OpKind k) {
   case OpKind::ConvInteger:
     return nullptr;
     // family E cases (end of family E)
-    // family F cases (end of family F)
+    // family F cases
+  case OpKind::NegativeLogLikelihoodLoss:
+  case OpKind::SoftmaxCrossEntropyLoss:
+  case OpKind::GridSample:
+  case OpKind::AffineGrid:
+    return nullptr;
+    // (end of family F)
   }
   return nullptr;
 }

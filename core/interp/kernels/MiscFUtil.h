@@ -1,0 +1,40 @@
+// Small helpers shared by the family F kernels (losses, sampling, detection
+// and other ops): type-generic reads and writes through double, and checks.
+#pragma once
+
+#include "interp/Kernel.h"
+
+#include <vector>
+
+namespace ember {
+
+// Writes v into t element by element (converted to t's element kind).
+inline void storeDoubles(Tensor &t, const std::vector<double> &v) {
+  for (size_t i = 0; i < v.size(); ++i)
+    t.setDouble(int64_t(i), v[i]);
+}
+
+// Error unless operand i is present and floating point.
+inline Status requireFloat(const KernelContext &ctx, size_t i,
+                           const char *what) {
+  if (!ctx.has(i))
+    return ctx.error(what, " is missing");
+  if (!isFloatKind(ctx.in(i).elem()))
+    return ctx.unsupportedError(what, " must be floating point, got ",
+                                ctx.in(i).type().toString());
+  return Status::ok();
+}
+
+// Error unless operand i is present and i32 or i64.
+inline Status requireIndex(const KernelContext &ctx, size_t i,
+                           const char *what) {
+  if (!ctx.has(i))
+    return ctx.error(what, " is missing");
+  ElemKind k = ctx.in(i).elem();
+  if (k != ElemKind::I32 && k != ElemKind::I64)
+    return ctx.error(what, " must be i32 or i64, got ",
+                     ctx.in(i).type().toString());
+  return Status::ok();
+}
+
+} // namespace ember
