@@ -54,6 +54,8 @@ TEST(Half, RoundTripsAndRoundsToEven) {
 
 #include "support/MiniFloat.h"
 
+#include <cmath>
+
 TEST(MiniFloat, Float8RoundsToNearestEvenAndSaturates) {
   // 8.5 is halfway between 8 and 9 in E4M3: ties go to the even mantissa.
   EXPECT_EQ(miniToFloat(floatToMini(8.5f, MiniFormat::F8E4M3FN, true),
