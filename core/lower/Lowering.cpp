@@ -42,7 +42,15 @@ Expected<std::vector<Value>> lower_SpaceToDepth(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_Dropout(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_QLinearAdd(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_QLinearGlobalAveragePool(LoweringBuilder &b);
-// family E lowerings (end of family E)
+// family E lowerings
+Expected<std::vector<Value>> lower_Attention(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_RMSNormalization(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_LpNormalization(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_GroupNormalization(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_MeanVarianceNormalization(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_Swish(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_SwiGLU(LoweringBuilder &b);
+// (end of family E)
 // family F lowerings (end of family F)
 
 LowerFn lowerFnFor(OpKind k) {
@@ -219,7 +227,28 @@ LowerFn lowerFnFor(OpKind k) {
   case OpKind::MatMulInteger:
   case OpKind::ConvInteger:
     return nullptr;
-    // family E cases (end of family E)
+    // family E cases
+  case OpKind::Attention:
+    return &lower_Attention;
+  case OpKind::RMSNormalization:
+    return &lower_RMSNormalization;
+  case OpKind::LpNormalization:
+    return &lower_LpNormalization;
+  case OpKind::GroupNormalization:
+    return &lower_GroupNormalization;
+  case OpKind::MeanVarianceNormalization:
+    return &lower_MeanVarianceNormalization;
+  case OpKind::Swish:
+    return &lower_Swish;
+  case OpKind::SwiGLU:
+    return &lower_SwiGLU;
+  case OpKind::RotaryEmbedding:
+  case OpKind::LpPool:
+  case OpKind::Trilu:
+  case OpKind::CumProd:
+  case OpKind::Hardmax:
+    return nullptr;
+    // (end of family E)
     // family F cases
   case OpKind::NegativeLogLikelihoodLoss:
   case OpKind::SoftmaxCrossEntropyLoss:

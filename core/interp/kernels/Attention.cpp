@@ -1,0 +1,414 @@
+// Family E reference kernels for transformer blocks: Attention (opset 23-25:
+// 3-D/4-D inputs, GQA/MQA, bool/float masks, causal and sliding-window
+// masks, KV cache, softcap, qk_matmul_output modes, softmax precision) and
+// RotaryEmbedding.
+#include "interp/Kernel.h"
+
+#include <cmath>
+#include <limits>
+
+namespace ember {
+
+namespace {
+
+// v rounded to element kind k (the precision ONNX computes that step in).
+double roundAs(ElemKind k, double v) {
+  switch (k) {
+  case ElemKind::F16:
+    return double(float(Float16(float(v))));
+  case ElemKind::BF16:
+    return double(float(BFloat16(float(v))));
+  case ElemKind::F32:
+    return double(float(v));
+  default:
+    return v;
+  }
+}
+
+struct AttnShape {
+  int64_t B = 0, Hq = 0, Hkv = 0, Sq = 0, Skv = 0, P = 0, S = 0, D = 0, Dv = 0;
+  bool rank3 = false;
+};
+
+// Element (b, h, s, d) of a Q/K/V operand in 4-D [B, H, S, D] or 3-D
+// [B, S, H * D] layout.
+int64_t headIndex(const AttnShape &a, bool rank3, int64_t H, int64_t S,
+                  int64_t D, int64_t b, int64_t h, int64_t s, int64_t d) {
+  if (rank3)
+    return (b * S + s) * (H * D) + h * D + d;
+  return ((b * H + h) * S + s) * D + d;
+}
+
+Status attnShape(KernelContext &ctx, AttnShape &a) {
+  const Tensor &q = ctx.in(0), &k = ctx.in(1), &v = ctx.in(2);
+  if (!isFloatKind(q.elem()))
+    return ctx.unsupportedError("element type ", elemKindName(q.elem()));
+  if (k.elem() != q.elem() || v.elem() != q.elem())
+    return ctx.error("Q, K and V must have one element type, got ",
+                     q.type().toString(), ", ", k.type().toString(), ", ",
+                     v.type().toString());
+  if (q.rank() != k.rank() || q.rank() != v.rank() ||
+      (q.rank() != 3 && q.rank() != 4))
+    return ctx.error("Q, K and V must all be 3-D or all 4-D, got ",
+                     q.type().toString(), ", ", k.type().toString(), ", ",
+                     v.type().toString());
+  a.rank3 = q.rank() == 3;
+  a.B = q.dim(0);
+  if (k.dim(0) != a.B || v.dim(0) != a.B)
+    return ctx.error("batch sizes of Q, K, V differ");
+  if (a.rank3) {
+    a.Hq = ctx.attrInt("q_num_heads", 0);
+    a.Hkv = ctx.attrInt("kv_num_heads", 0);
+    if (a.Hq < 1 || a.Hkv < 1)
+      return ctx.error("3-D inputs need q_num_heads and kv_num_heads >= 1");
+    if (q.dim(2) % a.Hq || k.dim(2) % a.Hkv || v.dim(2) % a.Hkv)
+      return ctx.error("hidden sizes of Q ", q.type().toString(), ", K ",
+                       k.type().toString(), ", V ", v.type().toString(),
+                       " are not multiples of the head counts ", a.Hq, "/",
+                       a.Hkv);
+    a.Sq = q.dim(1);
+    a.Skv = k.dim(1);
+    a.D = q.dim(2) / a.Hq;
+    if (k.dim(2) / a.Hkv != a.D)
+      return ctx.error("K head size ", k.dim(2) / a.Hkv,
+                       " differs from Q head size ", a.D);
+    if (v.dim(1) != a.Skv)
+      return ctx.error("K and V sequence lengths differ");
+    a.Dv = v.dim(2) / a.Hkv;
+  } else {
+    a.Hq = q.dim(1);
+    a.Sq = q.dim(2);
+    a.D = q.dim(3);
+    a.Hkv = k.dim(1);
+    a.Skv = k.dim(2);
+    if (k.dim(3) != a.D)
+      return ctx.error("K head size ", k.dim(3), " differs from Q head size ",
+                       a.D);
+    if (v.dim(1) != a.Hkv || v.dim(2) != a.Skv)
+      return ctx.error("V ", v.type().toString(), " does not match K ",
+                       k.type().toString());
+    a.Dv = v.dim(3);
+  }
+  if (a.Hkv < 1 || a.Hq % a.Hkv != 0)
+    return ctx.error("q heads ", a.Hq, " must be a multiple of kv heads ",
+                     a.Hkv);
+  if (ctx.has(4) != ctx.has(5))
+    return ctx.error("past_key and past_value must be given together");
+  if (ctx.has(4)) {
+    const Tensor &pk = ctx.in(4), &pv = ctx.in(5);
+    if (pk.elem() != q.elem() || pv.elem() != q.elem() || pk.rank() != 4 ||
+        pv.rank() != 4 || pk.dim(0) != a.B || pk.dim(1) != a.Hkv ||
+        pk.dim(3) != a.D || pv.dim(0) != a.B || pv.dim(1) != a.Hkv ||
+        pv.dim(2) != pk.dim(2) || pv.dim(3) != a.Dv)
+      return ctx.error("past_key ", pk.type().toString(), " / past_value ",
+                       pv.type().toString(), " must be [", a.B, ",", a.Hkv,
+                       ",P,", a.D, "] / [", a.B, ",", a.Hkv, ",P,", a.Dv,
+                       "] of the input type");
+    a.P = pk.dim(2);
+  }
+  a.S = a.P + a.Skv;
+  if (ctx.has(6)) {
+    const Tensor &np = ctx.in(6);
+    if (!isIntKind(np.elem()) || np.rank() != 1 || np.dim(0) != a.B)
+      return ctx.error("nonpad_kv_seqlen must be an integer [", a.B,
+                       "] tensor, got ", np.type().toString());
+    if (ctx.has(4))
+      return ctx.error("nonpad_kv_seqlen cannot be combined with past_key");
+  }
+  if (ctx.has(3)) {
+    const Tensor &m = ctx.in(3);
+    if (m.elem() != ElemKind::Bool && m.elem() != q.elem())
+      return ctx.error("attn_mask must be bool or the input type, got ",
+                       m.type().toString());
+    Dims target = {a.B, a.Hq, a.Sq, a.S};
+    if (m.rank() < 1 || m.rank() > 4 || m.dims().back() > a.S)
+      return ctx.error("attn_mask ", m.type().toString(),
+                       " does not broadcast to [", a.B, ",", a.Hq, ",", a.Sq,
+                       ",", a.S, "]");
+    for (size_t i = 0; i + 1 < m.rank(); ++i) {
+      int64_t md = m.dim(i), td = target[4 - m.rank() + i];
+      if (md != 1 && md != td)
+        return ctx.error("attn_mask ", m.type().toString(),
+                         " does not broadcast to [", a.B, ",", a.Hq, ",", a.Sq,
+                         ",", a.S, "]");
+    }
+  }
+  return Status::ok();
+}
+
+} // namespace
+
+// Attention(Q, K, V, attn_mask?, past_key?, past_value?, nonpad_kv_seqlen?)
+// -> (Y, present_key?, present_value?, qk_matmul_output?).
+Status kernel_Attention(KernelContext &ctx) {
+  AttnShape a;
+  EMBER_TRY(attnShape(ctx, a));
+  size_t nout = ctx.numOutputs();
+  if (nout < 1 || nout > 4)
+    return ctx.error("expects 1 to 4 results, got ", nout);
+  int64_t mode = ctx.attrInt("qk_matmul_output_mode", 0);
+  if (mode < 0 || mode > 3)
+    return ctx.error("qk_matmul_output_mode must be 0..3, got ", mode);
+  ElemKind k = ctx.in(0).elem(), smk = k;
+  if (ctx.hasAttr("softmax_precision")) {
+    int64_t sp = ctx.attrInt("softmax_precision", 1);
+    if (!elemKindFromOnnx(int(sp), smk) || !isFloatKind(smk))
+      return ctx.error("softmax_precision ", sp, " is not a float type");
+  }
+  int64_t left = ctx.attrInt("left_window_size", -1),
+          right = ctx.attrInt("right_window_size", -1);
+  if (left < -1 || right < -1)
+    return ctx.error("window sizes must be -1 or >= 0");
+  Dims yd =
+      a.rank3 ? Dims{a.B, a.Sq, a.Hq * a.Dv} : Dims{a.B, a.Hq, a.Sq, a.Dv};
+  Tensor &y = ctx.setOutput(0, Type(k, yd));
+  if (nout > 1)
+    ctx.setOutput(1, Type(k, {a.B, a.Hkv, a.S, a.D}));
+  if (nout > 2)
+    ctx.setOutput(2, Type(k, {a.B, a.Hkv, a.S, a.Dv}));
+  if (nout > 3)
+    ctx.setOutput(3, Type(k, {a.B, a.Hq, a.Sq, a.S}));
+  if (ctx.inferOnly())
+    return Status::ok();
+
+  const Tensor &q = ctx.in(0), &kt = ctx.in(1), &vt = ctx.in(2);
+  auto R = [k](double x) { return roundAs(k, x); };
+  double scale = ctx.hasAttr("scale") ? ctx.attrFloat("scale", 1.0)
+                                      : 1.0 / std::sqrt(double(a.D));
+  double s = R(std::sqrt(scale));
+  double softcap = ctx.attrFloat("softcap", 0.0);
+  bool causal = ctx.attrInt("is_causal", 0) != 0;
+  const double ninf = -std::numeric_limits<double>::infinity();
+
+  // present K/V (past ++ new) in [B, Hkv, S, D|Dv], unscaled.
+  std::vector<double> kp(size_t(a.B * a.Hkv * a.S * a.D)),
+      vp(size_t(a.B * a.Hkv * a.S * a.Dv));
+  for (int64_t b = 0; b < a.B; ++b)
+    for (int64_t h = 0; h < a.Hkv; ++h)
+      for (int64_t j = 0; j < a.S; ++j) {
+        for (int64_t d = 0; d < a.D; ++d) {
+          double val =
+              j < a.P
+                  ? ctx.in(4).getDouble(((b * a.Hkv + h) * a.P + j) * a.D + d)
+                  : kt.getDouble(headIndex(a, a.rank3, a.Hkv, a.Skv, a.D, b, h,
+                                           j - a.P, d));
+          kp[size_t(((b * a.Hkv + h) * a.S + j) * a.D + d)] = val;
+        }
+        for (int64_t d = 0; d < a.Dv; ++d) {
+          double val =
+              j < a.P
+                  ? ctx.in(5).getDouble(((b * a.Hkv + h) * a.P + j) * a.Dv + d)
+                  : vt.getDouble(headIndex(a, a.rank3, a.Hkv, a.Skv, a.Dv, b, h,
+                                           j - a.P, d));
+          vp[size_t(((b * a.Hkv + h) * a.S + j) * a.Dv + d)] = val;
+        }
+      }
+  if (nout > 1)
+    for (size_t i = 0; i < kp.size(); ++i)
+      ctx.out(1).setDouble(int64_t(i), kp[i]);
+  if (nout > 2)
+    for (size_t i = 0; i < vp.size(); ++i)
+      ctx.out(2).setDouble(int64_t(i), vp[i]);
+  std::vector<double> ks(kp.size());
+  for (size_t i = 0; i < kp.size(); ++i)
+    ks[i] = R(kp[i] * s);
+
+  std::vector<int64_t> nonpad;
+  if (ctx.has(6))
+    nonpad = ctx.in(6).toInts();
+  const Tensor *mask = ctx.has(3) ? &ctx.in(3) : nullptr;
+  std::vector<int64_t> mStr;
+  if (mask)
+    mStr = stridesOf(mask->dims());
+
+  int64_t reps = a.Hq / a.Hkv;
+  std::vector<double> qs(size_t(a.D)), raw(size_t(a.S)), capped(size_t(a.S)),
+      bias(size_t(a.S)), qkb(size_t(a.S)), prob(size_t(a.S));
+  for (int64_t b = 0; b < a.B; ++b) {
+    // Offset of the query block among the valid keys (causal/window).
+    int64_t off = ctx.has(4) ? a.P : ctx.has(6) ? nonpad[size_t(b)] - a.Sq : 0;
+    for (int64_t h = 0; h < a.Hq; ++h) {
+      int64_t kvh = h / reps;
+      for (int64_t i = 0; i < a.Sq; ++i) {
+        for (int64_t d = 0; d < a.D; ++d)
+          qs[size_t(d)] = R(
+              q.getDouble(headIndex(a, a.rank3, a.Hq, a.Sq, a.D, b, h, i, d)) *
+              s);
+        bool allMasked = a.S > 0;
+        for (int64_t j = 0; j < a.S; ++j) {
+          const double *kr = &ks[size_t(((b * a.Hkv + kvh) * a.S + j) * a.D)];
+          double acc = 0;
+          for (int64_t d = 0; d < a.D; ++d)
+            acc += qs[size_t(d)] * kr[d];
+          raw[size_t(j)] = R(acc);
+          double c = raw[size_t(j)];
+          if (softcap > 0)
+            c = R(R(std::tanh(R(c / softcap))) * softcap);
+          capped[size_t(j)] = c;
+          // Additive bias: mask (padded with -inf), causal frontier,
+          // sliding window, padding of the external cache.
+          double bv = 0;
+          if (mask) {
+            int64_t mr = int64_t(mask->rank());
+            if (j >= mask->dims().back()) {
+              bv = ninf;
+            } else {
+              int64_t coord[4] = {b, h, i, j}, idx = 0;
+              for (int64_t t = 0; t < mr; ++t) {
+                int64_t md = mask->dim(size_t(t));
+                int64_t c4 = coord[4 - mr + t];
+                idx += (md == 1 ? 0 : c4) * mStr[size_t(t)];
+              }
+              if (mask->elem() == ElemKind::Bool)
+                bv = mask->data<bool>()[idx] ? 0.0 : ninf;
+              else
+                bv = mask->getDouble(idx);
+            }
+          }
+          if (causal && j > i + off)
+            bv = R(bv + ninf);
+          if (left >= 0 || right >= 0) {
+            int64_t diff = i + off - j;
+            if ((left >= 0 && diff > left) || (right >= 0 && -diff > right))
+              bv = R(bv + ninf);
+          }
+          if (ctx.has(6) && j >= nonpad[size_t(b)])
+            bv = R(bv + ninf);
+          bias[size_t(j)] = bv;
+          allMasked = allMasked && bv == ninf;
+          qkb[size_t(j)] = R(c + bv);
+        }
+        // Softmax in the softmax precision; an all -inf row gives 0s.
+        double mx = ninf;
+        bool nan = false;
+        for (int64_t j = 0; j < a.S; ++j) {
+          double x = roundAs(smk, qkb[size_t(j)]);
+          nan = nan || std::isnan(x);
+          mx = std::max(mx, x);
+        }
+        if (nan)
+          mx = std::numeric_limits<double>::quiet_NaN();
+        if (mx == ninf)
+          mx = 0;
+        double sum = 0;
+        for (int64_t j = 0; j < a.S; ++j) {
+          prob[size_t(j)] =
+              roundAs(smk, std::exp(roundAs(smk, qkb[size_t(j)]) - mx));
+          sum += prob[size_t(j)];
+        }
+        sum = roundAs(smk, sum);
+        if (sum == 0)
+          sum = 1;
+        for (int64_t j = 0; j < a.S; ++j)
+          prob[size_t(j)] =
+              allMasked ? 0.0 : R(roundAs(smk, prob[size_t(j)] / sum));
+        if (nout > 3) {
+          const std::vector<double> &src = mode == 0   ? raw
+                                           : mode == 1 ? capped
+                                           : mode == 2 ? qkb
+                                                       : prob;
+          for (int64_t j = 0; j < a.S; ++j)
+            ctx.out(3).setDouble(((b * a.Hq + h) * a.Sq + i) * a.S + j,
+                                 src[size_t(j)]);
+        }
+        for (int64_t e = 0; e < a.Dv; ++e) {
+          double acc = 0;
+          for (int64_t j = 0; j < a.S; ++j)
+            acc += prob[size_t(j)] *
+                   vp[size_t(((b * a.Hkv + kvh) * a.S + j) * a.Dv + e)];
+          int64_t yi = a.rank3 ? (b * a.Sq + i) * (a.Hq * a.Dv) + h * a.Dv + e
+                               : ((b * a.Hq + h) * a.Sq + i) * a.Dv + e;
+          y.setDouble(yi, acc);
+        }
+      }
+    }
+  }
+  return Status::ok();
+}
+
+// RotaryEmbedding(X, cos_cache, sin_cache, position_ids?) attrs interleaved,
+// rotary_embedding_dim, num_heads. X is [B, H, S, D] or [B, S, H * D]; the
+// caches are [max_pos, rd/2] with position_ids [B, S], else [B, S, rd/2].
+Status kernel_RotaryEmbedding(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0), &cosC = ctx.in(1), &sinC = ctx.in(2);
+  if (!isFloatKind(x.elem()))
+    return ctx.unsupportedError("element type ", elemKindName(x.elem()));
+  if (cosC.elem() != x.elem() || sinC.elem() != x.elem())
+    return ctx.error("caches must have the input element type");
+  if (x.rank() != 3 && x.rank() != 4)
+    return ctx.error("X must be 3-D or 4-D, got ", x.type().toString());
+  bool r3 = x.rank() == 3;
+  int64_t B = x.dim(0), H, S, D;
+  if (r3) {
+    H = ctx.attrInt("num_heads", 0);
+    S = x.dim(1);
+    if (H < 1 || x.dim(2) % H)
+      return ctx.error("3-D input needs num_heads >= 1 dividing ", x.dim(2));
+    D = x.dim(2) / H;
+  } else {
+    H = x.dim(1);
+    S = x.dim(2);
+    D = x.dim(3);
+  }
+  int64_t rd = ctx.attrInt("rotary_embedding_dim", 0);
+  if (rd == 0)
+    rd = D;
+  if (rd < 0 || rd > D || rd % 2)
+    return ctx.error("rotary_embedding_dim ", rd,
+                     " must be even and at most the head size ", D);
+  int64_t half = rd / 2;
+  bool hasPos = ctx.has(3);
+  if (cosC.dims() != sinC.dims())
+    return ctx.error("cos_cache ", cosC.type().toString(), " and sin_cache ",
+                     sinC.type().toString(), " differ");
+  if (hasPos) {
+    const Tensor &p = ctx.in(3);
+    if (!isIntKind(p.elem()) || p.rank() != 2 || p.dim(0) != B || p.dim(1) != S)
+      return ctx.error("position_ids must be an integer [", B, ",", S,
+                       "] tensor, got ", p.type().toString());
+    if (cosC.rank() != 2 || cosC.dim(1) != half)
+      return ctx.error("caches must be [max_position, ", half, "], got ",
+                       cosC.type().toString());
+  } else if (cosC.rank() != 3 || (cosC.dim(0) != B && cosC.dim(0) != 1) ||
+             cosC.dim(1) != S || cosC.dim(2) != half) {
+    return ctx.error("caches must be [", B, ",", S, ",", half,
+                     "] without position_ids, got ", cosC.type().toString());
+  }
+  bool inter = ctx.attrInt("interleaved", 0) != 0;
+  Tensor &y = ctx.setOutput(0, x.type().withDims(x.dims()));
+  if (ctx.inferOnly())
+    return Status::ok();
+  std::vector<int64_t> pos;
+  if (hasPos)
+    pos = ctx.in(3).toInts();
+  auto R = [&](double v) { return roundAs(x.elem(), v); };
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t si = 0; si < S; ++si) {
+      int64_t row;
+      if (hasPos) {
+        int64_t p = pos[size_t(b * S + si)];
+        if (p < 0 || p >= cosC.dim(0))
+          return ctx.error("position id ", p, " outside [0, ", cosC.dim(0),
+                           ")");
+        row = p * half;
+      } else {
+        row = ((cosC.dim(0) == 1 ? 0 : b) * S + si) * half;
+      }
+      for (int64_t h = 0; h < H; ++h) {
+        int64_t base =
+            r3 ? (b * S + si) * (H * D) + h * D : ((b * H + h) * S + si) * D;
+        for (int64_t d = rd; d < D; ++d)
+          y.setDouble(base + d, x.getDouble(base + d));
+        for (int64_t d = 0; d < half; ++d) {
+          int64_t i1 = inter ? 2 * d : d, i2 = inter ? 2 * d + 1 : d + half;
+          double x1 = x.getDouble(base + i1), x2 = x.getDouble(base + i2);
+          double c = cosC.getDouble(row + d), sn = sinC.getDouble(row + d);
+          y.setDouble(base + i1, R(R(c * x1) - R(sn * x2)));
+          y.setDouble(base + i2, R(R(sn * x1) + R(c * x2)));
+        }
+      }
+    }
+  return Status::ok();
+}
+
+} // namespace ember

@@ -1,0 +1,393 @@
+// Lowerings of the family E composites into primitives: Attention,
+// RMSNormalization, LpNormalization, GroupNormalization,
+// MeanVarianceNormalization, Swish, SwiGLU.
+#include "lower/Lowering.h"
+
+#include <cmath>
+#include <limits>
+
+namespace ember {
+
+namespace {
+
+Expected<Value> castE(LoweringBuilder &b, Value v, ElemKind k) {
+  if (v.type().elem() == k)
+    return v;
+  return b.op(OpKind::Cast, {v}, {{"to", Attr::ofInt(elemKindToOnnx(k))}});
+}
+
+// Arithmetic type: f32 for 16-bit floats, else the type itself.
+ElemKind wideKind(ElemKind k) {
+  return k == ElemKind::F16 || k == ElemKind::BF16 ? ElemKind::F32 : k;
+}
+
+Dims axesFrom(int64_t from, int64_t to) {
+  Dims a;
+  for (int64_t i = from; i < to; ++i)
+    a.push_back(i);
+  return a;
+}
+
+// Sum over `axes` (kept) divided by the number of summed elements.
+Expected<Value> meanE(LoweringBuilder &b, Value v, const Dims &axes) {
+  int64_t count = 1;
+  for (int64_t a : axes)
+    count *= v.type().dim(size_t(a));
+  EMBER_ASSIGN(Value s, b.op(OpKind::ReduceSum, {v, b.ints(axes)},
+                             {{"keepdims", Attr::ofInt(1)}}));
+  return b.op(OpKind::Div, {s, b.scalar(v.type().elem(), double(count))});
+}
+
+Expected<int64_t> axisE(const char *op, int64_t axis, size_t rank) {
+  int64_t r = int64_t(rank);
+  if (axis < -r || axis >= r)
+    return invalid(op, ": axis ", axis, " out of range for rank ", r);
+  return axis < 0 ? axis + r : axis;
+}
+
+Expected<Value> swishE(LoweringBuilder &b, Value x, double alpha) {
+  ElemKind k = x.type().elem();
+  Value ax = x;
+  if (alpha != 1.0) {
+    EMBER_ASSIGN(ax, b.op(OpKind::Mul, {x, b.scalar(k, alpha)}));
+  }
+  EMBER_ASSIGN(Value s, b.op(OpKind::Sigmoid, {ax}));
+  return b.op(OpKind::Mul, {x, s});
+}
+
+} // namespace
+
+// Y = X * 1/sqrt(mean(X^2) + eps) * scale, statistics in f32 (f64 data: f64).
+Expected<std::vector<Value>> lower_RMSNormalization(LoweringBuilder &b) {
+  const Node &n = b.node();
+  const Type &xt = b.inType(0);
+  ElemKind sk = xt.elem() == ElemKind::F64 ? ElemKind::F64 : ElemKind::F32;
+  EMBER_ASSIGN(int64_t axis,
+               axisE("RMSNormalization", n.attrInt("axis", -1), xt.rank()));
+  EMBER_ASSIGN(Value x, castE(b, b.in(0), sk));
+  EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {x, x}));
+  EMBER_ASSIGN(Value ms, meanE(b, sq, axesFrom(axis, int64_t(xt.rank()))));
+  EMBER_ASSIGN(
+      ms, b.op(OpKind::Add, {ms, b.scalar(sk, n.attrFloat("epsilon", 1e-5))}));
+  EMBER_ASSIGN(Value rms, b.op(OpKind::Sqrt, {ms}));
+  EMBER_ASSIGN(Value inv, b.op(OpKind::Reciprocal, {rms}));
+  EMBER_ASSIGN(Value y, b.op(OpKind::Mul, {x, inv}));
+  EMBER_ASSIGN(Value w, castE(b, b.in(1), sk));
+  EMBER_ASSIGN(y, b.op(OpKind::Mul, {y, w}));
+  EMBER_ASSIGN(y, castE(b, y, n.types[0].elem()));
+  return std::vector<Value>{y};
+}
+
+// Y = X / ||X||_p along axis (p 1 or 2); a zero norm gives 0.
+Expected<std::vector<Value>> lower_LpNormalization(LoweringBuilder &b) {
+  const Node &n = b.node();
+  const Type &xt = b.inType(0);
+  ElemKind k = xt.elem(), wk = wideKind(k);
+  EMBER_ASSIGN(int64_t axis,
+               axisE("LpNormalization", n.attrInt("axis", -1), xt.rank()));
+  int64_t p = n.attrInt("p", 2);
+  if (p != 1 && p != 2)
+    return invalid("LpNormalization: p must be 1 or 2, got ", p);
+  EMBER_ASSIGN(Value x, castE(b, b.in(0), wk));
+  Value t;
+  if (p == 1) {
+    EMBER_ASSIGN(t, b.op(OpKind::Abs, {x}));
+  } else {
+    EMBER_ASSIGN(t, b.op(OpKind::Mul, {x, x}));
+  }
+  EMBER_ASSIGN(Value norm, b.op(OpKind::ReduceSum, {t, b.ints({axis})},
+                                {{"keepdims", Attr::ofInt(1)}}));
+  if (p == 2) {
+    EMBER_ASSIGN(norm, b.op(OpKind::Sqrt, {norm}));
+  }
+  EMBER_ASSIGN(Value y, b.op(OpKind::Div, {x, norm}));
+  EMBER_ASSIGN(Value zero, b.op(OpKind::Equal, {norm, b.scalar(wk, 0)}));
+  EMBER_ASSIGN(y, b.op(OpKind::Where, {zero, b.scalar(wk, 0), y}));
+  EMBER_ASSIGN(y, castE(b, y, k));
+  return std::vector<Value>{y};
+}
+
+// Per (batch, group): (x - mean) / sqrt(var + eps), then per-channel scale
+// and bias; statistics in f32 (f64 data: f64).
+Expected<std::vector<Value>> lower_GroupNormalization(LoweringBuilder &b) {
+  const Node &n = b.node();
+  const Type &xt = b.inType(0);
+  ElemKind k = xt.elem();
+  ElemKind sk = k == ElemKind::F64 ? ElemKind::F64 : ElemKind::F32;
+  if (xt.rank() < 2)
+    return invalid("GroupNormalization: X must have rank >= 2");
+  int64_t N = xt.dim(0), C = xt.dim(1), G = n.attrInt("num_groups", 0);
+  if (G < 1 || C % G)
+    return invalid("GroupNormalization: num_groups must divide channels");
+  int64_t inner = C ? xt.numElements() / (N * C) * (C / G) : 0;
+  EMBER_ASSIGN(Value x, castE(b, b.in(0), sk));
+  EMBER_ASSIGN(x, b.op(OpKind::Reshape, {x, b.ints({N, G, inner})}));
+  EMBER_ASSIGN(Value mean, meanE(b, x, {2}));
+  EMBER_ASSIGN(Value d, b.op(OpKind::Sub, {x, mean}));
+  EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {d, d}));
+  EMBER_ASSIGN(Value var, meanE(b, sq, {2}));
+  EMBER_ASSIGN(var, b.op(OpKind::Add,
+                         {var, b.scalar(sk, n.attrFloat("epsilon", 1e-5))}));
+  EMBER_ASSIGN(Value sd, b.op(OpKind::Sqrt, {var}));
+  EMBER_ASSIGN(Value inv, b.op(OpKind::Reciprocal, {sd}));
+  EMBER_ASSIGN(Value y, b.op(OpKind::Mul, {d, inv}));
+  EMBER_ASSIGN(y, b.op(OpKind::Reshape, {y, b.ints(xt.dims())}));
+  Dims chShape(xt.rank() - 1, 1);
+  chShape[0] = C;
+  EMBER_ASSIGN(Value sc, b.op(OpKind::Reshape, {b.in(1), b.ints(chShape)}));
+  EMBER_ASSIGN(sc, castE(b, sc, sk));
+  EMBER_ASSIGN(Value bi, b.op(OpKind::Reshape, {b.in(2), b.ints(chShape)}));
+  EMBER_ASSIGN(bi, castE(b, bi, sk));
+  EMBER_ASSIGN(y, b.op(OpKind::Mul, {y, sc}));
+  EMBER_ASSIGN(y, b.op(OpKind::Add, {y, bi}));
+  EMBER_ASSIGN(y, castE(b, y, k));
+  return std::vector<Value>{y};
+}
+
+// (X - E[X]) / (sqrt(E[X^2] - E[X]^2) + 1e-9) over `axes` (default 0,2,3).
+Expected<std::vector<Value>>
+lower_MeanVarianceNormalization(LoweringBuilder &b) {
+  const Node &n = b.node();
+  const Type &xt = b.inType(0);
+  ElemKind k = xt.elem(), wk = wideKind(k);
+  Dims axes = n.hasAttr("axes") ? n.attrInts("axes") : Dims{0, 2, 3};
+  for (int64_t &a : axes) {
+    EMBER_ASSIGN(a, axisE("MeanVarianceNormalization", a, xt.rank()));
+  }
+  EMBER_ASSIGN(Value x, castE(b, b.in(0), wk));
+  EMBER_ASSIGN(Value mean, meanE(b, x, axes));
+  EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {x, x}));
+  EMBER_ASSIGN(Value ex2, meanE(b, sq, axes));
+  EMBER_ASSIGN(Value m2, b.op(OpKind::Mul, {mean, mean}));
+  EMBER_ASSIGN(Value var, b.op(OpKind::Sub, {ex2, m2}));
+  EMBER_ASSIGN(Value sd, b.op(OpKind::Sqrt, {var}));
+  EMBER_ASSIGN(sd, b.op(OpKind::Add, {sd, b.scalar(wk, 1e-9)}));
+  EMBER_ASSIGN(Value d, b.op(OpKind::Sub, {x, mean}));
+  EMBER_ASSIGN(Value y, b.op(OpKind::Div, {d, sd}));
+  EMBER_ASSIGN(y, castE(b, y, k));
+  return std::vector<Value>{y};
+}
+
+Expected<std::vector<Value>> lower_Swish(LoweringBuilder &b) {
+  EMBER_ASSIGN(Value y, swishE(b, b.in(0), b.node().attrFloat("alpha", 1.0)));
+  return std::vector<Value>{y};
+}
+
+Expected<std::vector<Value>> lower_SwiGLU(LoweringBuilder &b) {
+  EMBER_ASSIGN(Value s, swishE(b, b.in(0), b.node().attrFloat("alpha", 1.0)));
+  EMBER_ASSIGN(Value y, b.op(OpKind::Mul, {s, b.in(1)}));
+  return std::vector<Value>{y};
+}
+
+// Attention: heads to [B, H, S, D], KV cache Concat, Q and K scaled by
+// sqrt(scale), MatMul with K^T (GQA: the q heads sharing a kv head are
+// folded into the row dim), softcap, additive bias (mask, causal/window
+// frontier, external-cache padding), Softmax with a zero guard for fully
+// masked rows, MatMul with V, heads back to the input layout.
+Expected<std::vector<Value>> lower_Attention(LoweringBuilder &b) {
+  const Node &n = b.node();
+  const Type &qt = b.inType(0), &kt = b.inType(1), &vt = b.inType(2);
+  ElemKind k = qt.elem();
+  bool r3 = qt.rank() == 3;
+  int64_t B = qt.dim(0), Hq, Hkv, Sq, Skv, D, Dv;
+  if (r3) {
+    Hq = n.attrInt("q_num_heads", 0);
+    Hkv = n.attrInt("kv_num_heads", 0);
+    if (Hq < 1 || Hkv < 1)
+      return invalid("Attention: 3-D inputs need head counts");
+    Sq = qt.dim(1);
+    Skv = kt.dim(1);
+    D = qt.dim(2) / Hq;
+    Dv = vt.dim(2) / Hkv;
+  } else {
+    Hq = qt.dim(1);
+    Sq = qt.dim(2);
+    D = qt.dim(3);
+    Hkv = kt.dim(1);
+    Skv = kt.dim(2);
+    Dv = vt.dim(3);
+  }
+  int64_t P = b.has(4) ? b.inType(4).dim(2) : 0, S = P + Skv;
+  int64_t reps = Hq / Hkv;
+  const double ninf = -std::numeric_limits<double>::infinity();
+  Value q = b.in(0), kk = b.in(1), v = b.in(2);
+  auto perm = [](std::vector<int64_t> p) {
+    return AttrMap{{"perm", Attr::ofInts(std::move(p))}};
+  };
+  if (r3) {
+    EMBER_ASSIGN(q, b.op(OpKind::Reshape, {q, b.ints({B, Sq, Hq, D})}));
+    EMBER_ASSIGN(q, b.op(OpKind::Transpose, {q}, perm({0, 2, 1, 3})));
+    EMBER_ASSIGN(kk, b.op(OpKind::Reshape, {kk, b.ints({B, Skv, Hkv, D})}));
+    EMBER_ASSIGN(kk, b.op(OpKind::Transpose, {kk}, perm({0, 2, 1, 3})));
+    EMBER_ASSIGN(v, b.op(OpKind::Reshape, {v, b.ints({B, Skv, Hkv, Dv})}));
+    EMBER_ASSIGN(v, b.op(OpKind::Transpose, {v}, perm({0, 2, 1, 3})));
+  }
+  if (b.has(4)) {
+    AttrMap ax{{"axis", Attr::ofInt(2)}};
+    EMBER_ASSIGN(kk, b.op(OpKind::Concat, {b.in(4), kk}, ax));
+    EMBER_ASSIGN(v, b.op(OpKind::Concat, {b.in(5), v}, ax));
+  }
+  double scale = n.hasAttr("scale") ? n.attrFloat("scale", 1.0)
+                                    : 1.0 / std::sqrt(double(D));
+  Value sv = b.scalar(k, std::sqrt(scale));
+  EMBER_ASSIGN(Value qs, b.op(OpKind::Mul, {q, sv}));
+  EMBER_ASSIGN(Value ks, b.op(OpKind::Mul, {kk, sv}));
+  EMBER_ASSIGN(ks, b.op(OpKind::Transpose, {ks}, perm({0, 1, 3, 2})));
+  if (reps > 1) {
+    EMBER_ASSIGN(qs,
+                 b.op(OpKind::Reshape, {qs, b.ints({B, Hkv, reps * Sq, D})}));
+  }
+  EMBER_ASSIGN(Value raw, b.op(OpKind::MatMul, {qs, ks}));
+  if (reps > 1) {
+    EMBER_ASSIGN(raw, b.op(OpKind::Reshape, {raw, b.ints({B, Hq, Sq, S})}));
+  }
+  Value capped = raw;
+  double softcap = n.attrFloat("softcap", 0.0);
+  if (softcap > 0) {
+    EMBER_ASSIGN(capped, b.op(OpKind::Div, {raw, b.scalar(k, softcap)}));
+    EMBER_ASSIGN(capped, b.op(OpKind::Tanh, {capped}));
+    EMBER_ASSIGN(capped, b.op(OpKind::Mul, {capped, b.scalar(k, softcap)}));
+  }
+
+  // Additive bias.
+  Value bias;
+  auto addBias = [&](Value t) -> Status {
+    if (!bias) {
+      bias = t;
+      return Status::ok();
+    }
+    EMBER_ASSIGN(bias, b.op(OpKind::Add, {bias, t}));
+    return Status::ok();
+  };
+  if (b.has(3)) {
+    Value m = b.in(3);
+    const Type &mt = b.inType(3);
+    if (mt.elem() == ElemKind::Bool) {
+      EMBER_ASSIGN(m,
+                   b.op(OpKind::Where, {m, b.scalar(k, 0), b.scalar(k, ninf)}));
+    }
+    int64_t last = mt.dims().back();
+    if (last < S) {
+      Dims pads(2 * mt.rank(), 0);
+      pads.back() = S - last;
+      EMBER_ASSIGN(m, b.op(OpKind::Pad, {m, b.ints(pads), b.scalar(k, ninf)}));
+    }
+    EMBER_TRY(addBias(m));
+  }
+  bool causal = n.attrInt("is_causal", 0) != 0;
+  int64_t left = n.attrInt("left_window_size", -1),
+          right = n.attrInt("right_window_size", -1);
+  auto frontierOk = [&](int64_t i, int64_t j, int64_t off) {
+    int64_t diff = i + off - j;
+    if (causal && j > i + off)
+      return false;
+    if (left >= 0 && diff > left)
+      return false;
+    if (right >= 0 && -diff > right)
+      return false;
+    return true;
+  };
+  bool frontier = causal || left >= 0 || right >= 0;
+  if (frontier && !b.has(6)) {
+    Tensor c(Type(k, {Sq, S}));
+    for (int64_t i = 0; i < Sq; ++i)
+      for (int64_t j = 0; j < S; ++j)
+        c.setDouble(i * S + j, frontierOk(i, j, P) ? 0.0 : ninf);
+    EMBER_TRY(addBias(b.constant(c)));
+  }
+  if (b.has(6)) {
+    // Per-batch offsets nonpad[b] - Sq: compare constants of j - i + Sq
+    // with nonpad[b] at run time.
+    EMBER_ASSIGN(Value np, castE(b, b.in(6), ElemKind::I64));
+    EMBER_ASSIGN(np, b.op(OpKind::Reshape, {np, b.ints({B, 1, 1, 1})}));
+    auto rel = [&](int64_t shift) {
+      Tensor t(Type(ElemKind::I64, {Sq, S}));
+      for (int64_t i = 0; i < Sq; ++i)
+        for (int64_t j = 0; j < S; ++j)
+          t.data<int64_t>()[i * S + j] = j - i + Sq + shift;
+      return b.constant(t);
+    };
+    auto allowBias = [&](Value allowed) -> Status {
+      EMBER_ASSIGN(Value t, b.op(OpKind::Where,
+                                 {allowed, b.scalar(k, 0), b.scalar(k, ninf)}));
+      return addBias(t);
+    };
+    if (causal) { // j - i + Sq <= nonpad
+      EMBER_ASSIGN(Value al, b.op(OpKind::LessOrEqual, {rel(0), np}));
+      EMBER_TRY(allowBias(al));
+    }
+    if (left >= 0) { // nonpad <= j - i + Sq + left
+      EMBER_ASSIGN(Value al, b.op(OpKind::LessOrEqual, {np, rel(left)}));
+      EMBER_TRY(allowBias(al));
+    }
+    if (right >= 0) { // j - i + Sq - right <= nonpad
+      EMBER_ASSIGN(Value al, b.op(OpKind::LessOrEqual, {rel(-right), np}));
+      EMBER_TRY(allowBias(al));
+    }
+    Tensor js(Type(ElemKind::I64, {S}));
+    for (int64_t j = 0; j < S; ++j)
+      js.data<int64_t>()[j] = j;
+    EMBER_ASSIGN(Value al, b.op(OpKind::Less, {b.constant(js), np}));
+    EMBER_TRY(allowBias(al));
+  }
+  Value qkb = capped;
+  if (bias) {
+    EMBER_ASSIGN(qkb, b.op(OpKind::Add, {capped, bias}));
+  }
+  ElemKind smk = k;
+  if (n.hasAttr("softmax_precision") &&
+      !elemKindFromOnnx(int(n.attrInt("softmax_precision", 1)), smk))
+    return invalid("Attention: bad softmax_precision");
+  EMBER_ASSIGN(Value sm, castE(b, qkb, smk));
+  EMBER_ASSIGN(Value p,
+               b.op(OpKind::Softmax, {sm}, {{"axis", Attr::ofInt(-1)}}));
+  if (bias) {
+    // Rows whose bias is all -inf have no attendable key: probabilities 0.
+    bool needGuard = true;
+    if (bias.node->kind == OpKind::Constant) {
+      const Tensor &bt = *bias.node->payload;
+      int64_t cols = bt.rank() ? bt.dims().back() : 1;
+      needGuard = false;
+      for (int64_t r = 0; cols && r < bt.size() / cols && !needGuard; ++r) {
+        bool all = true;
+        for (int64_t j = 0; j < cols && all; ++j)
+          all = bt.getDouble(r * cols + j) == ninf;
+        needGuard = all;
+      }
+    }
+    if (needGuard) {
+      int64_t br = int64_t(bias.type().rank());
+      EMBER_ASSIGN(Value mx, b.op(OpKind::ReduceMax, {bias, b.ints({br - 1})},
+                                  {{"keepdims", Attr::ofInt(1)}}));
+      EMBER_ASSIGN(Value g, b.op(OpKind::IsInf, {mx},
+                                 {{"detect_positive", Attr::ofInt(0)}}));
+      EMBER_ASSIGN(p, b.op(OpKind::Where, {g, b.scalar(smk, 0), p}));
+    }
+  }
+  EMBER_ASSIGN(p, castE(b, p, k));
+  Value pv = p;
+  if (reps > 1) {
+    EMBER_ASSIGN(pv,
+                 b.op(OpKind::Reshape, {p, b.ints({B, Hkv, reps * Sq, S})}));
+  }
+  EMBER_ASSIGN(Value y, b.op(OpKind::MatMul, {pv, v}));
+  if (reps > 1) {
+    EMBER_ASSIGN(y, b.op(OpKind::Reshape, {y, b.ints({B, Hq, Sq, Dv})}));
+  }
+  if (r3) {
+    EMBER_ASSIGN(y, b.op(OpKind::Transpose, {y}, perm({0, 2, 1, 3})));
+    EMBER_ASSIGN(y, b.op(OpKind::Reshape, {y, b.ints({B, Sq, Hq * Dv})}));
+  }
+  std::vector<Value> res{y};
+  if (n.numResults() > 1)
+    res.push_back(kk);
+  if (n.numResults() > 2)
+    res.push_back(v);
+  if (n.numResults() > 3) {
+    int64_t mode = n.attrInt("qk_matmul_output_mode", 0);
+    res.push_back(mode == 0 ? raw : mode == 1 ? capped : mode == 2 ? qkb : p);
+  }
+  return res;
+}
+
+} // namespace ember
