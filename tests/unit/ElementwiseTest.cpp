@@ -82,6 +82,6 @@ TEST(MiniFloat, NarrowIntegersWrapLikeOnnx) {
   EXPECT_EQ(miniToFloat(floatToMini(0.3f, MiniFormat::F4E2M1, true),
                         MiniFormat::F4E2M1),
             0.5f);
-  EXPECT_EQ(floatToMini(3.0f, MiniFormat::F8E8M0, true, 0), 128); // up: 4
-  EXPECT_EQ(floatToMini(3.0f, MiniFormat::F8E8M0, true, 2), 127); // down: 2
+  EXPECT_EQ(floatToMini(3.0f, MiniFormat::F8E8M0, true, 0), 129); // up: 4
+  EXPECT_EQ(floatToMini(3.0f, MiniFormat::F8E8M0, true, 2), 128); // down: 2
 }
