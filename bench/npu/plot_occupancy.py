@@ -8,7 +8,18 @@ import json
 import os
 import sys
 
-import matplotlib
+try:
+    import matplotlib
+except ImportError:  # the docs pictures need matplotlib; install it for this user on demand
+    import subprocess
+
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", "--user", "matplotlib"])
+    import site
+    import importlib
+
+    importlib.invalidate_caches()
+    sys.path.append(site.getusersitepackages())
+    import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
