@@ -303,3 +303,16 @@ TEST(Nn, HalfPrecisionLoweringsRoundOnce) {
   ASSERT_TRUE(bn.build(OpKind::BatchNormalization, {x}, {p, p, p, p}).isOk());
   expectLoweringMatches(bn, 1e-3); // x*s + t vs (x - mean)*s + B in f32
 }
+
+TEST(Nn, LayerNormalizationStatsHaveStashType) {
+  Tensor x = iota({2, 4}).convertTo(ElemKind::F16);
+  OneNode t;
+  ASSERT_TRUE(t.build(OpKind::LayerNormalization, {x},
+                      {makeF32({4}, {1, 1, 1, 1}).convertTo(ElemKind::F16)}, {},
+                      3)
+                  .isOk());
+  EXPECT_EQ(t.node->types[0].toString(), "f16[2,4]");
+  EXPECT_EQ(t.node->types[1].toString(), "f32[2,1]");
+  EXPECT_EQ(t.node->types[2].toString(), "f32[2,1]");
+  expectLoweringMatches(t, 1e-3);
+}

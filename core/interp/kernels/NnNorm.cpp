@@ -124,12 +124,17 @@ Status kernel_LayerNormalization(KernelContext &ctx) {
       return ctx.error("operand #", i, " ", ctx.in(i).type().toString(),
                        " does not broadcast to X ", x.type().toString());
   }
+  // Mean and InvStdDev have the stash type (ONNX type inference).
+  ElemKind statKind;
+  int64_t stash = ctx.attrInt("stash_type", 1);
+  if (!elemKindFromOnnx(int(stash), statKind) || !isComputeFloat(statKind))
+    return ctx.unsupportedError("stash_type ", stash);
   Dims statDims = x.dims();
   for (size_t d = size_t(axis); d < statDims.size(); ++d)
     statDims[d] = 1;
   Tensor &y = ctx.setOutput(0, Type(x.elem(), x.dims()));
   for (size_t i = 1; i < ctx.numOutputs(); ++i)
-    ctx.setOutput(i, Type(x.elem(), statDims));
+    ctx.setOutput(i, Type(statKind, statDims));
   if (ctx.inferOnly())
     return Status::ok();
   int64_t rows = numElements(statDims),
@@ -164,9 +169,9 @@ Status kernel_LayerNormalization(KernelContext &ctx) {
           py[f] = T(v);
         }
         if (ctx.numOutputs() > 1)
-          ctx.out(1).data<T>()[r] = T(mean);
+          ctx.out(1).setDouble(r, double(mean));
         if (ctx.numOutputs() > 2)
-          ctx.out(2).data<T>()[r] = T(inv);
+          ctx.out(2).setDouble(r, double(inv));
       }
     }
   });
