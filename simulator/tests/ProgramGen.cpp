@@ -359,6 +359,35 @@ std::vector<TestCase> directedCases() {
     p.push_back(mk(Opcode::FINISH));
     cases.push_back(TestCase{"tokens_full_fifo_fence", p, randomDram(rng)});
   }
+  // LOAD runs ahead of slow GEMMs until the LOAD->GEMM FIFO is full and then blocks on the
+  // signal: valid in program order (never more than depth tokens), back-pressure when concurrent.
+  for (int extra : {1, 4}) {
+    std::vector<Insn> p;
+    const uint32_t lg = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_GEMM);
+    const int depth = EMBER_NPU_TOKEN_FIFO_DEPTH, loads = depth + extra;
+    p.push_back(loadI(kWgtM, 0, 8192, 1, kDim, kDim));
+    int consumed = 0;
+    // GEMM #c reads only the 4 rows written by load #c, 250 times (1000 cycles, slow).
+    auto slowGemm = [&]() {
+      Insn g = gemmI(consumed % 2, 32 * consumed, 32 * consumed, 0, 4, 250, 0, 0);
+      g.wait = lg;
+      ++consumed;
+      return g;
+    };
+    for (int k = 0; k < loads; ++k) {
+      if (k >= depth)
+        p.push_back(slowGemm()); // keeps the program-order count at the FIFO depth
+      Insn ld = loadI(kActM, 32 * k, 256 * k, 1, 4, 4);
+      ld.signal = lg;
+      p.push_back(ld);
+    }
+    while (consumed < loads)
+      p.push_back(slowGemm());
+    p.push_back(mk(Opcode::FENCE));
+    p.push_back(storeI(kAccM, 0, outArea, 1, 32 * loads, 32 * loads));
+    p.push_back(mk(Opcode::FINISH));
+    cases.push_back(TestCase{"tokens_backpressure_" + std::to_string(extra), p, randomDram(rng)});
+  }
   {
     SafeProgramBuilder b;
     b.add(loadI(kActM, 0, 0, 4, 4, 4));
