@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds Ember with its tests, and runs every test
+# (ctest: unit tests, lit/FileCheck, ONNX conformance floors, robustness,
+# NPU simulator). Exit status 0 only when all pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+BUILD=${EMBER_BUILD_DIR:-build}
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_TESTS=ON >/dev/null
+cmake --build "$BUILD" -j "$(nproc)"
+cd "$BUILD"
+ctest --output-on-failure -j "$(nproc)" --timeout 1800
