@@ -369,7 +369,7 @@ std::vector<TestCase> directedCases() {
     int consumed = 0;
     // GEMM #c reads only the 4 rows written by load #c, 250 times (1000 cycles, slow).
     auto slowGemm = [&]() {
-      Insn g = gemmI(consumed % 2, 32 * consumed, 32 * consumed, 0, 4, 250, 0, 0);
+      Insn g = gemmI(consumed % 2, 4 * consumed, 32 * consumed, 0, 4, 250, 0, 0);
       g.wait = lg;
       ++consumed;
       return g;
@@ -384,7 +384,7 @@ std::vector<TestCase> directedCases() {
     while (consumed < loads)
       p.push_back(slowGemm());
     p.push_back(mk(Opcode::FENCE));
-    p.push_back(storeI(kAccM, 0, outArea, 1, 32 * loads, 32 * loads));
+    p.push_back(storeI(kAccM, 0, outArea, 1, 4 * loads, 4 * loads));
     p.push_back(mk(Opcode::FINISH));
     cases.push_back(TestCase{"tokens_backpressure_" + std::to_string(extra), p, randomDram(rng)});
   }
