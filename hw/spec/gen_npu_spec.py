@@ -85,6 +85,15 @@ def header(spec, dim):
                                                     1 if f.get("signed") else 0))
     w(" \\\n".join(rows))
     w("")
+    w("/* Named field positions, for C code that encodes instructions without the X-macros. */")
+    for f in spec["isa"]["common_fields"]:
+        w("#define EMBER_NPU_F_%s_LSB %d" % (f["name"].upper(), f["lsb"]))
+        w("#define EMBER_NPU_F_%s_WIDTH %d" % (f["name"].upper(), f["width"]))
+    for op in spec["isa"]["opcodes"]:
+        for f in op["fields"]:
+            w("#define EMBER_NPU_F_%s_%s_LSB %d" % (op["name"], f["name"].upper(), f["lsb"]))
+            w("#define EMBER_NPU_F_%s_%s_WIDTH %d" % (op["name"], f["name"].upper(), f["width"]))
+    w("")
     w("/* Every operand field name once, for a decoded-instruction struct: X(name) */")
     w("#define EMBER_NPU_FIELD_NAME_LIST(X) \\")
     w(" \\\n".join("  X(%s)" % n for n in field_names(spec)))
