@@ -254,6 +254,17 @@ LowerFn lowerFnFor(OpKind k) {
   case OpKind::SoftmaxCrossEntropyLoss:
   case OpKind::GridSample:
   case OpKind::AffineGrid:
+  case OpKind::NonMaxSuppression:
+  case OpKind::NonZero:
+  case OpKind::Unique:
+  case OpKind::Compress:
+  case OpKind::OneHot:
+  case OpKind::EyeLike:
+  case OpKind::ReverseSequence:
+  case OpKind::Det:
+  case OpKind::Einsum:
+  case OpKind::CenterCropPad:
+  case OpKind::MaxUnpool:
     return nullptr;
     // (end of family F)
   }

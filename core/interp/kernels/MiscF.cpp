@@ -1,0 +1,445 @@
+// Reference kernels of ops whose result shape depends on operand values or
+// that do not fit elsewhere: NonMaxSuppression, NonZero, Unique, Compress,
+// OneHot, EyeLike, ReverseSequence, Det. Data-dependent result shapes read
+// the operand with ctx.valueOf, which fails with DataDependent when the
+// value is unknown at compile time.
+#include "interp/kernels/MiscFUtil.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <numeric>
+
+namespace ember {
+
+namespace {
+
+// [min, max] of two coordinates.
+void minMax(double a, double b, double &lo, double &hi) {
+  lo = std::min(a, b);
+  hi = std::max(a, b);
+}
+
+// True when box i suppresses box j (IoU strictly above the threshold).
+bool suppresses(const double *b1, const double *b2, bool center,
+                double iouThreshold) {
+  double x1lo, x1hi, y1lo, y1hi, x2lo, x2hi, y2lo, y2hi;
+  if (!center) {
+    minMax(b1[1], b1[3], x1lo, x1hi);
+    minMax(b2[1], b2[3], x2lo, x2hi);
+    minMax(b1[0], b1[2], y1lo, y1hi);
+    minMax(b2[0], b2[2], y2lo, y2hi);
+  } else {
+    x1lo = b1[0] - b1[2] / 2, x1hi = b1[0] + b1[2] / 2;
+    x2lo = b2[0] - b2[2] / 2, x2hi = b2[0] + b2[2] / 2;
+    y1lo = b1[1] - b1[3] / 2, y1hi = b1[1] + b1[3] / 2;
+    y2lo = b2[1] - b2[3] / 2, y2hi = b2[1] + b2[3] / 2;
+  }
+  double ixlo = std::max(x1lo, x2lo), ixhi = std::min(x1hi, x2hi);
+  double iylo = std::max(y1lo, y2lo), iyhi = std::min(y1hi, y2hi);
+  if (ixhi <= ixlo || iyhi <= iylo)
+    return false;
+  double inter = (ixhi - ixlo) * (iyhi - iylo);
+  double a1 = (x1hi - x1lo) * (y1hi - y1lo), a2 = (x2hi - x2lo) * (y2hi - y2lo);
+  double uni = a1 + a2 - inter;
+  if (inter <= 0 || a1 <= 0 || a2 <= 0 || uni <= 0)
+    return false;
+  return inter / uni > iouThreshold;
+}
+
+// Optional scalar operand i as a double (def when absent or empty).
+Expected<double> optScalar(const KernelContext &ctx, size_t i, double def) {
+  if (!ctx.has(i))
+    return def;
+  EMBER_ASSIGN(const Tensor *t, ctx.valueOf(i));
+  if (t->size() == 0)
+    return def;
+  return t->getDouble(0);
+}
+
+} // namespace
+
+Status kernel_NonMaxSuppression(KernelContext &ctx) {
+  EMBER_TRY(requireFloat(ctx, 0, "boxes"));
+  EMBER_TRY(requireFloat(ctx, 1, "scores"));
+  const Tensor &bx = ctx.in(0), &sc = ctx.in(1);
+  if (bx.rank() != 3 || bx.dim(2) != 4)
+    return ctx.error("boxes must be [batches, boxes, 4], got ",
+                     bx.type().toString());
+  if (sc.rank() != 3 || sc.dim(0) != bx.dim(0) || sc.dim(2) != bx.dim(1))
+    return ctx.error("scores ", sc.type().toString(), " must be [", bx.dim(0),
+                     ", classes, ", bx.dim(1), "]");
+  EMBER_ASSIGN(double maxOutD, optScalar(ctx, 2, 0));
+  EMBER_ASSIGN(double iou, optScalar(ctx, 3, 0));
+  bool hasScoreTh = false;
+  double scoreTh = 0;
+  if (ctx.has(4)) {
+    EMBER_ASSIGN(const Tensor *t, ctx.valueOf(4));
+    if (t->size() > 0) {
+      hasScoreTh = true;
+      scoreTh = t->getDouble(0);
+    }
+  }
+  int64_t maxOut = std::max<int64_t>(0, int64_t(maxOutD));
+  int64_t cp = ctx.attrInt("center_point_box", 0);
+  if (cp != 0 && cp != 1)
+    return ctx.error("center_point_box must be 0 or 1, got ", cp);
+  EMBER_ASSIGN(const Tensor *bt, ctx.valueOf(0));
+  EMBER_ASSIGN(const Tensor *st, ctx.valueOf(1));
+  std::vector<double> boxes = bt->toDoubles(), scores = st->toDoubles();
+  int64_t B = bx.dim(0), S = bx.dim(1), C = sc.dim(1);
+  std::vector<int64_t> sel;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t c = 0; c < C; ++c) {
+      const double *s = &scores[size_t((b * C + c) * S)];
+      std::vector<int64_t> cand;
+      for (int64_t i = 0; i < S; ++i)
+        if (!hasScoreTh || s[i] > scoreTh)
+          cand.push_back(i);
+      // Highest score first; ties keep the lower box index first.
+      std::stable_sort(cand.begin(), cand.end(),
+                       [&](int64_t a, int64_t z) { return s[a] > s[z]; });
+      std::vector<int64_t> kept;
+      for (int64_t i : cand) {
+        if (int64_t(kept.size()) >= maxOut)
+          break;
+        const double *bi = &boxes[size_t((b * S + i) * 4)];
+        bool ok = true;
+        for (int64_t k : kept)
+          if (suppresses(bi, &boxes[size_t((b * S + k) * 4)], cp == 1, iou)) {
+            ok = false;
+            break;
+          }
+        if (!ok)
+          continue;
+        kept.push_back(i);
+        sel.insert(sel.end(), {b, c, i});
+      }
+    }
+  Tensor &y =
+      ctx.setOutput(0, Type(ElemKind::I64, {int64_t(sel.size() / 3), 3}));
+  if (ctx.inferOnly())
+    return Status::ok();
+  std::copy(sel.begin(), sel.end(), y.data<int64_t>());
+  return Status::ok();
+}
+
+Status kernel_NonZero(KernelContext &ctx) {
+  EMBER_ASSIGN(const Tensor *x, ctx.valueOf(0));
+  size_t r = x->rank();
+  std::vector<int64_t> str = stridesOf(x->dims()), hits;
+  for (int64_t i = 0, n = x->size(); i < n; ++i)
+    if (x->getDouble(i) != 0)
+      hits.push_back(i);
+  int64_t nnz = int64_t(hits.size());
+  Tensor &y = ctx.setOutput(0, Type(ElemKind::I64, {int64_t(r), nnz}));
+  if (ctx.inferOnly())
+    return Status::ok();
+  int64_t *py = y.data<int64_t>();
+  for (size_t k = 0; k < r; ++k)
+    for (int64_t j = 0; j < nnz; ++j)
+      py[int64_t(k) * nnz + j] = (hits[size_t(j)] / str[k]) % x->dim(k);
+  return Status::ok();
+}
+
+Status kernel_Unique(KernelContext &ctx) {
+  EMBER_ASSIGN(const Tensor *x, ctx.valueOf(0));
+  bool hasAxis = ctx.hasAttr("axis");
+  bool sorted = ctx.attrInt("sorted", 1) != 0;
+  int64_t axis = 0;
+  Dims d = x->dims();
+  if (hasAxis) {
+    EMBER_ASSIGN(axis, normalizeAxis(ctx, ctx.attrInt("axis", 0), x->rank()));
+  } else {
+    d = Dims{x->size()};
+  }
+  // View as [outer, n, inner]: slices along `axis` are compared.
+  int64_t n = d[size_t(axis)], outer = 1, inner = 1;
+  for (size_t k = 0; k < d.size(); ++k)
+    if (k < size_t(axis))
+      outer *= d[k];
+    else if (k > size_t(axis))
+      inner *= d[k];
+  bool isFloat = isFloatKind(x->elem());
+  std::vector<double> fv;
+  std::vector<int64_t> iv;
+  if (isFloat)
+    fv = x->toDoubles();
+  else
+    iv = x->toInts();
+  auto elemAt = [&](int64_t o, int64_t s, int64_t i) {
+    return (o * n + s) * inner + i;
+  };
+  // Lexicographic comparison of slices a and b (-1, 0, 1).
+  auto cmp = [&](int64_t a, int64_t b) {
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        size_t ea = size_t(elemAt(o, a, i)), eb = size_t(elemAt(o, b, i));
+        if (isFloat) {
+          if (fv[ea] != fv[eb])
+            return fv[ea] < fv[eb] ? -1 : 1;
+        } else if (iv[ea] != iv[eb]) {
+          return iv[ea] < iv[eb] ? -1 : 1;
+        }
+      }
+    return 0;
+  };
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return cmp(a, b) < 0; });
+  // Groups of equal slices in sorted order; first = smallest index.
+  std::vector<int64_t> first, counts, inverse(static_cast<size_t>(n));
+  for (size_t k = 0; k < order.size(); ++k) {
+    if (k == 0 || cmp(order[k - 1], order[k]) != 0) {
+      first.push_back(order[k]);
+      counts.push_back(0);
+    }
+    counts.back()++;
+    inverse[size_t(order[k])] = int64_t(first.size()) - 1;
+  }
+  std::vector<int64_t> rank(first.size());
+  std::iota(rank.begin(), rank.end(), 0);
+  if (!sorted) {
+    std::vector<int64_t> perm(first.size());
+    std::iota(perm.begin(), perm.end(), 0);
+    std::sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) {
+      return first[size_t(a)] < first[size_t(b)];
+    });
+    std::vector<int64_t> f2, c2;
+    for (size_t k = 0; k < perm.size(); ++k) {
+      rank[size_t(perm[k])] = int64_t(k);
+      f2.push_back(first[size_t(perm[k])]);
+      c2.push_back(counts[size_t(perm[k])]);
+    }
+    first = f2;
+    counts = c2;
+    for (int64_t &v : inverse)
+      v = rank[size_t(v)];
+  }
+  int64_t u = int64_t(first.size());
+  Dims yd = d;
+  yd[size_t(axis)] = u;
+  if (ctx.numOutputs() < 1 || ctx.numOutputs() > 4)
+    return ctx.error("expects 1 to 4 results, got ", ctx.numOutputs());
+  Tensor &y = ctx.setOutput(0, Type(x->elem(), yd));
+  if (ctx.numOutputs() > 1)
+    ctx.setOutput(1, Type(ElemKind::I64, {u}));
+  if (ctx.numOutputs() > 2)
+    ctx.setOutput(2, Type(ElemKind::I64, {n}));
+  if (ctx.numOutputs() > 3)
+    ctx.setOutput(3, Type(ElemKind::I64, {u}));
+  if (ctx.inferOnly())
+    return Status::ok();
+  size_t es = elemSize(x->elem());
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < u; ++k)
+      std::memcpy(y.raw() + size_t((o * u + k) * inner) * es,
+                  x->raw() + size_t(elemAt(o, first[size_t(k)], 0)) * es,
+                  size_t(inner) * es);
+  if (ctx.numOutputs() > 1)
+    std::copy(first.begin(), first.end(), ctx.out(1).data<int64_t>());
+  if (ctx.numOutputs() > 2)
+    std::copy(inverse.begin(), inverse.end(), ctx.out(2).data<int64_t>());
+  if (ctx.numOutputs() > 3)
+    std::copy(counts.begin(), counts.end(), ctx.out(3).data<int64_t>());
+  return Status::ok();
+}
+
+Status kernel_Compress(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  EMBER_ASSIGN(const Tensor *cond, ctx.valueOf(1));
+  if (cond->rank() != 1)
+    return ctx.error("condition must be 1-D, got ", cond->type().toString());
+  bool hasAxis = ctx.hasAttr("axis");
+  int64_t axis = 0;
+  Dims d = x.dims();
+  if (hasAxis) {
+    EMBER_ASSIGN(axis, normalizeAxis(ctx, ctx.attrInt("axis", 0), x.rank()));
+  } else {
+    d = Dims{x.size()};
+  }
+  int64_t n = d[size_t(axis)];
+  std::vector<int64_t> keep;
+  for (int64_t i = 0; i < cond->size(); ++i)
+    if (cond->getDouble(i) != 0) {
+      if (i >= n)
+        return ctx.error("condition selects index ", i,
+                         " beyond the axis size ", n);
+      keep.push_back(i);
+    }
+  Dims yd = d;
+  yd[size_t(axis)] = int64_t(keep.size());
+  Tensor &y = ctx.setOutput(0, Type(x.elem(), yd));
+  if (ctx.inferOnly())
+    return Status::ok();
+  int64_t outer = 1, inner = 1;
+  for (size_t k = 0; k < d.size(); ++k)
+    if (k < size_t(axis))
+      outer *= d[k];
+    else if (k > size_t(axis))
+      inner *= d[k];
+  size_t chunk = size_t(inner) * elemSize(x.elem());
+  uint8_t *dst = y.raw();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i : keep) {
+      if (chunk)
+        std::memcpy(dst, x.raw() + size_t(o * n + i) * chunk, chunk);
+      dst += chunk;
+    }
+  return Status::ok();
+}
+
+Status kernel_OneHot(KernelContext &ctx) {
+  const Tensor &ind = ctx.in(0), &vals = ctx.in(2);
+  if (ind.elem() == ElemKind::Bool)
+    return ctx.error("indices must be numeric");
+  EMBER_ASSIGN(const Tensor *dt, ctx.valueOf(1));
+  if (dt->size() != 1)
+    return ctx.error("depth must have one element, got ",
+                     dt->type().toString());
+  double depthD = dt->getDouble(0);
+  if (!(depthD >= 1) || depthD > double(int64_t(1) << 40))
+    return ctx.error("depth must be positive, got ", depthD);
+  int64_t depth = int64_t(depthD);
+  if (vals.size() != 2 || vals.rank() != 1)
+    return ctx.error("values must be [2] (off, on), got ",
+                     vals.type().toString());
+  size_t r = ind.rank();
+  int64_t axis = ctx.attrInt("axis", -1);
+  if (axis < 0)
+    axis += int64_t(r) + 1;
+  if (axis < 0 || axis > int64_t(r))
+    return ctx.error("axis ", ctx.attrInt("axis", -1),
+                     " out of range for rank ", r + 1);
+  Dims yd = ind.dims();
+  yd.insert(yd.begin() + axis, depth);
+  Tensor &y = ctx.setOutput(0, Type(vals.elem(), yd));
+  if (ctx.inferOnly())
+    return Status::ok();
+  int64_t outer = 1, inner = 1;
+  for (size_t k = 0; k < r; ++k)
+    if (int64_t(k) < axis)
+      outer *= ind.dim(k);
+    else
+      inner *= ind.dim(k);
+  size_t es = elemSize(vals.elem());
+  const uint8_t *off = vals.raw(), *on = vals.raw() + es;
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < depth; ++k)
+      for (int64_t i = 0; i < inner; ++i) {
+        double v = ind.getDouble(o * inner + i);
+        if (v < 0)
+          v += double(depth);
+        std::memcpy(y.raw() + size_t((o * depth + k) * inner + i) * es,
+                    v == double(k) ? on : off, es);
+      }
+  return Status::ok();
+}
+
+Status kernel_EyeLike(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  if (x.rank() != 2)
+    return ctx.error("input must be 2-D, got ", x.type().toString());
+  ElemKind k = x.elem();
+  if (ctx.hasAttr("dtype") &&
+      !elemKindFromOnnx(int(ctx.attrInt("dtype", 1)), k))
+    return ctx.unsupportedError("dtype ", ctx.attrInt("dtype", 1));
+  Tensor &y = ctx.setOutput(0, Type(k, x.dims()));
+  if (ctx.inferOnly())
+    return Status::ok();
+  int64_t off = ctx.attrInt("k", 0);
+  for (int64_t i = 0; i < x.dim(0); ++i) {
+    int64_t j = i + off;
+    if (j >= 0 && j < x.dim(1))
+      y.setDouble(i * x.dim(1) + j, 1.0);
+  }
+  return Status::ok();
+}
+
+Status kernel_ReverseSequence(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  EMBER_TRY(requireIndex(ctx, 1, "sequence_lens"));
+  if (x.rank() < 2)
+    return ctx.error("input must have rank >= 2, got ", x.type().toString());
+  EMBER_ASSIGN(int64_t ba,
+               normalizeAxis(ctx, ctx.attrInt("batch_axis", 1), x.rank()));
+  EMBER_ASSIGN(int64_t ta,
+               normalizeAxis(ctx, ctx.attrInt("time_axis", 0), x.rank()));
+  if (ba == ta || ba > 1 || ta > 1)
+    return ctx.error("batch_axis and time_axis must be 0 and 1");
+  const Tensor &sl = ctx.in(1);
+  if (sl.rank() != 1 || sl.dim(0) != x.dim(size_t(ba)))
+    return ctx.error("sequence_lens ", sl.type().toString(), " must be [",
+                     x.dim(size_t(ba)), "]");
+  Tensor &y = ctx.setOutput(0, x.type());
+  if (ctx.inferOnly())
+    return Status::ok();
+  std::vector<int64_t> lens = sl.toInts();
+  int64_t T = x.dim(size_t(ta)), B = x.dim(size_t(ba));
+  int64_t inner = x.size() / std::max<int64_t>(1, T * B);
+  std::vector<int64_t> str = stridesOf(x.dims());
+  size_t chunk = size_t(inner) * elemSize(x.elem());
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t L = lens[size_t(b)];
+    if (L < 0 || L > T)
+      return ctx.error("sequence length ", L, " of batch ", b,
+                       " is outside [0, ", T, "]");
+    for (int64_t t = 0; t < T; ++t) {
+      int64_t src = t < L ? L - 1 - t : t;
+      int64_t od = b * str[size_t(ba)] + t * str[size_t(ta)];
+      int64_t os = b * str[size_t(ba)] + src * str[size_t(ta)];
+      if (chunk)
+        std::memcpy(y.raw() + size_t(od) * elemSize(x.elem()),
+                    x.raw() + size_t(os) * elemSize(x.elem()), chunk);
+    }
+  }
+  return Status::ok();
+}
+
+Status kernel_Det(KernelContext &ctx) {
+  EMBER_TRY(requireFloat(ctx, 0, "X"));
+  const Tensor &x = ctx.in(0);
+  size_t r = x.rank();
+  if (r < 2 || x.dim(r - 1) != x.dim(r - 2))
+    return ctx.error("X must be [..., M, M], got ", x.type().toString());
+  Dims yd(x.dims().begin(), x.dims().end() - 2);
+  Tensor &y = ctx.setOutput(0, Type(x.elem(), yd));
+  if (ctx.inferOnly())
+    return Status::ok();
+  int64_t M = x.dim(r - 1), mats = numElements(yd);
+  std::vector<double> v = x.toDoubles(), out(static_cast<size_t>(mats));
+  for (int64_t m = 0; m < mats; ++m) {
+    // LU decomposition with partial pivoting.
+    std::vector<double> a(v.begin() + m * M * M, v.begin() + (m + 1) * M * M);
+    double det = 1;
+    for (int64_t c = 0; c < M; ++c) {
+      int64_t p = c;
+      for (int64_t i = c + 1; i < M; ++i)
+        if (std::fabs(a[size_t(i * M + c)]) > std::fabs(a[size_t(p * M + c)]))
+          p = i;
+      if (a[size_t(p * M + c)] == 0) {
+        det = 0;
+        break;
+      }
+      if (p != c) {
+        for (int64_t j = 0; j < M; ++j)
+          std::swap(a[size_t(p * M + j)], a[size_t(c * M + j)]);
+        det = -det;
+      }
+      double piv = a[size_t(c * M + c)];
+      det *= piv;
+      for (int64_t i = c + 1; i < M; ++i) {
+        double f = a[size_t(i * M + c)] / piv;
+        for (int64_t j = c; j < M; ++j)
+          a[size_t(i * M + j)] -= f * a[size_t(c * M + j)];
+      }
+    }
+    out[size_t(m)] = det;
+  }
+  storeDoubles(y, out);
+  return Status::ok();
+}
+
+} // namespace ember

@@ -1,0 +1,193 @@
+// Einsum reference kernel: a direct sum over the product of all index
+// ranges (explicit and implicit output, ellipsis broadcasting, repeated
+// labels within a term for diagonals).
+#include "interp/kernels/MiscFUtil.h"
+
+#include <algorithm>
+#include <map>
+
+namespace ember {
+
+namespace {
+
+// One term of the equation: label ids per dimension; ellipsis dims get ids
+// kEll + k (k-th ellipsis dim counted from the left of the full ellipsis).
+constexpr int kEll = 1000;
+
+struct Term {
+  std::vector<int> labels; // letters as char codes, ellipsis as -1 marker
+  bool hasEllipsis = false;
+};
+
+bool parseTerm(const std::string &s, Term &t) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == ' ')
+      continue;
+    if (c == '.') {
+      if (t.hasEllipsis || s.compare(i, 3, "...") != 0)
+        return false;
+      t.hasEllipsis = true;
+      t.labels.push_back(-1);
+      i += 2;
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+      t.labels.push_back(int(c));
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Expands the ellipsis marker into `ellRank - 1 - k` ... ids aligned right.
+std::vector<int> expand(const Term &t, size_t ellDims, size_t ellRank) {
+  std::vector<int> out;
+  for (int l : t.labels)
+    if (l == -1)
+      for (size_t k = 0; k < ellDims; ++k)
+        out.push_back(kEll + int(ellRank - ellDims + k));
+    else
+      out.push_back(l);
+  return out;
+}
+
+} // namespace
+
+Status kernel_Einsum(KernelContext &ctx) {
+  std::string eq = ctx.attrString("equation");
+  size_t n = ctx.numInputs();
+  if (n == 0)
+    return ctx.error("needs at least one operand");
+  ElemKind ek = ctx.in(0).elem();
+  if (ek == ElemKind::Bool)
+    return ctx.unsupportedError("bool operands");
+  for (size_t i = 0; i < n; ++i)
+    if (ctx.in(i).elem() != ek)
+      return ctx.error("operand types differ: ", ctx.in(0).type().toString(),
+                       " vs ", ctx.in(i).type().toString());
+  size_t arrow = eq.find("->");
+  std::string lhs = eq.substr(0, arrow);
+  std::vector<Term> terms;
+  for (size_t s = 0;;) {
+    size_t c = lhs.find(',', s);
+    Term t;
+    if (!parseTerm(lhs.substr(s, c == std::string::npos ? c : c - s), t))
+      return ctx.error("cannot parse equation '", eq, "'");
+    terms.push_back(t);
+    if (c == std::string::npos)
+      break;
+    s = c + 1;
+  }
+  if (terms.size() != n)
+    return ctx.error("equation '", eq, "' has ", terms.size(), " terms for ", n,
+                     " operands");
+  // Ellipsis rank: the number of dims each operand's ellipsis stands for.
+  size_t ellRank = 0;
+  std::vector<size_t> ellDims(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    size_t named = terms[i].labels.size() - (terms[i].hasEllipsis ? 1 : 0);
+    size_t r = ctx.in(i).rank();
+    if (terms[i].hasEllipsis ? r < named : r != named)
+      return ctx.error("term ", i, " of '", eq, "' does not match operand ",
+                       ctx.in(i).type().toString());
+    ellDims[i] = r - named;
+    ellRank = std::max(ellRank, ellDims[i]);
+  }
+  std::vector<std::vector<int>> lab(n);
+  std::map<int, int64_t> size;
+  std::map<int, int> count;
+  for (size_t i = 0; i < n; ++i) {
+    lab[i] = expand(terms[i], ellDims[i], ellRank);
+    for (size_t k = 0; k < lab[i].size(); ++k) {
+      int l = lab[i][k];
+      int64_t d = ctx.in(i).dim(k);
+      auto it = size.find(l);
+      if (it == size.end() || it->second == 1)
+        size[l] = d;
+      else if (d != 1 && d != it->second)
+        return ctx.error("label '", l < kEll ? std::string(1, char(l)) : "...",
+                         "' has sizes ", it->second, " and ", d);
+      if (l < kEll)
+        count[l]++;
+    }
+  }
+  std::vector<int> outLab;
+  if (arrow != std::string::npos) {
+    Term ot;
+    if (!parseTerm(eq.substr(arrow + 2), ot))
+      return ctx.error("cannot parse equation '", eq, "'");
+    outLab = expand(ot, ellRank, ellRank);
+    for (int l : outLab) {
+      if (!size.count(l))
+        return ctx.error("output label '", char(l),
+                         "' does not appear in the inputs");
+      if (std::count(outLab.begin(), outLab.end(), l) != 1)
+        return ctx.error("output label '", char(l), "' is repeated");
+    }
+  } else {
+    for (size_t k = 0; k < ellRank; ++k)
+      outLab.push_back(kEll + int(k));
+    for (auto &[l, c] : count) // std::map: ascending ASCII order
+      if (c == 1)
+        outLab.push_back(l);
+  }
+  std::vector<int> sumLab;
+  for (auto &[l, d] : size)
+    if (std::find(outLab.begin(), outLab.end(), l) == outLab.end())
+      sumLab.push_back(l);
+  Dims yd;
+  for (int l : outLab)
+    yd.push_back(size[l]);
+  Tensor &y = ctx.setOutput(0, Type(ek, yd));
+  if (ctx.inferOnly())
+    return Status::ok();
+
+  // Per operand and label: element stride (summed over repeated labels,
+  // 0 where the operand broadcasts).
+  std::vector<std::map<int, int64_t>> opStride(n);
+  std::vector<std::vector<double>> vals(n);
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<int64_t> st = stridesOf(ctx.in(i).dims());
+    for (size_t k = 0; k < lab[i].size(); ++k)
+      if (ctx.in(i).dim(k) != 1)
+        opStride[i][lab[i][k]] += st[k];
+    vals[i] = ctx.in(i).toDoubles();
+  }
+  auto strideFor = [&](size_t i, int l) {
+    auto it = opStride[i].find(l);
+    return it == opStride[i].end() ? int64_t(0) : it->second;
+  };
+  int64_t outN = numElements(yd), sumN = 1;
+  for (int l : sumLab)
+    sumN *= size[l];
+  std::vector<double> out(static_cast<size_t>(outN));
+  std::vector<int64_t> base(n);
+  for (int64_t o = 0; o < outN; ++o) {
+    std::fill(base.begin(), base.end(), 0);
+    for (size_t k = outLab.size(), rem = size_t(o); k-- > 0;) {
+      int64_t d = size[outLab[k]], idx = int64_t(rem % size_t(d));
+      rem /= size_t(d);
+      for (size_t i = 0; i < n; ++i)
+        base[i] += idx * strideFor(i, outLab[k]);
+    }
+    double acc = 0;
+    for (int64_t s = 0; s < sumN; ++s) {
+      std::vector<int64_t> off = base;
+      for (size_t k = sumLab.size(), rem = size_t(s); k-- > 0;) {
+        int64_t d = size[sumLab[k]], idx = int64_t(rem % size_t(d));
+        rem /= size_t(d);
+        for (size_t i = 0; i < n; ++i)
+          off[i] += idx * strideFor(i, sumLab[k]);
+      }
+      double p = 1;
+      for (size_t i = 0; i < n; ++i)
+        p *= vals[i][size_t(off[i])];
+      acc += p;
+    }
+    out[size_t(o)] = acc;
+  }
+  storeDoubles(y, out);
+  return Status::ok();
+}
+
+} // namespace ember
