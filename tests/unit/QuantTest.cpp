@@ -215,3 +215,26 @@ TEST(Quant, QLinearAddScalarOperandLowers) {
     expectLoweringExact(t);
   }
 }
+
+TEST(Quant, NarrowIntegerAndFloat8Kinds) {
+  OneNode t;
+  ASSERT_TRUE(
+      t.build(OpKind::QuantizeLinear,
+              {makeF32({5}, {-100, -2.5f, 0.5f, 3, 100})},
+              {scalarOf(ElemKind::F32, 1.0), ints(ElemKind::I4, {}, {1})})
+          .isOk());
+  EXPECT_EQ(t.node->types[0].toString(), "i4[5]");
+  auto r = t.run();
+  ASSERT_TRUE(r.hasValue()) << r.status().message();
+  EXPECT_EQ((*r)[0].toInts(), (std::vector<int64_t>{-8, -1, 1, 4, 7}));
+
+  OneNode f;
+  ASSERT_TRUE(f.build(OpKind::QuantizeLinear, {makeF32({2}, {1000, 0.3f})},
+                      {scalarOf(ElemKind::F32, 0.5),
+                       Tensor(Type(ElemKind::F8E4M3FN, {}))})
+                  .isOk());
+  auto rf = f.run();
+  ASSERT_TRUE(rf.hasValue()) << rf.status().message();
+  // Saturates to the largest E4M3FN value; 0.6 rounds to 0.625.
+  EXPECT_EQ((*rf)[0].toDoubles(), (std::vector<double>{448, 0.625}));
+}

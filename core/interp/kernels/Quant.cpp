@@ -3,13 +3,15 @@
 // QLinearGlobalAveragePool (dequantize, average in float, quantize with
 // round-half-to-even).
 #include "interp/kernels/QuantUtil.h"
+#include "support/MiniFloat.h"
 
 namespace ember {
 
 Expected<QuantIndexer> quantIndexer(const KernelContext &ctx, const Dims &x,
                                     const Tensor &scale, const Tensor *zp) {
   QuantIndexer q;
-  if (zp && zp->dims() != scale.dims())
+  if (zp && (zp->size() != scale.size() ||
+             (scale.size() > 1 && zp->dims() != scale.dims())))
     return ctx.error("zero point ", zp->type().toString(),
                      " does not match scale ", scale.type().toString());
   int64_t block = ctx.attrInt("block_size", 0);
@@ -46,6 +48,61 @@ Expected<QuantIndexer> quantIndexer(const KernelContext &ctx, const Dims &x,
   return q;
 }
 
+namespace {
+// Narrow kinds QuantizeLinear/DequantizeLinear accept: float8 (not E8M0),
+// float4 E2M1 and the 4/2-bit integers.
+bool isMiniQuantKind(ElemKind k) {
+  return isMiniKind(k) && miniFormatOf(k) != MiniFormat::F8E8M0;
+}
+
+bool miniIsFloat(ElemKind k) {
+  return isMiniKind(k) && !miniIsInteger(miniFormatOf(k));
+}
+
+void miniIntRange(MiniFormat f, int64_t &lo, int64_t &hi) {
+  lo = 0;
+  hi = 0;
+  switch (f) {
+  case MiniFormat::U4:
+    hi = 15;
+    break;
+  case MiniFormat::I4:
+    lo = -8;
+    hi = 7;
+    break;
+  case MiniFormat::U2:
+    hi = 3;
+    break;
+  case MiniFormat::I2:
+    lo = -2;
+    hi = 1;
+    break;
+  default:
+    break;
+  }
+}
+
+// Stores x/scale (`q`, already in the division's precision) quantized to a
+// narrow kind, as the ONNX reference does: integers round half to even, add
+// the zero point and clip; float8 casts (saturating when asked); float4
+// adds the zero point and casts.
+void storeMini(Tensor &y, int64_t i, double q, const Tensor *zp, int64_t k,
+               bool saturate) {
+  MiniFormat f = miniFormatOf(y.elem());
+  if (miniIsInteger(f)) {
+    int64_t lo, hi;
+    miniIntRange(f, lo, hi);
+    int64_t r = int64_t(std::nearbyint(q)) + (zp ? zp->getInt(k) : 0);
+    y.setInt(i, std::min(hi, std::max(lo, r)));
+  } else if (f == MiniFormat::F4E2M1) {
+    float v = float(q) + (zp ? float(zp->getDouble(k)) : 0.0f);
+    y.raw()[i] = floatToMini(v, f, true);
+  } else {
+    y.raw()[i] = floatToMini(float(q), f, saturate);
+  }
+}
+} // namespace
+
 Status kernel_QuantizeLinear(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &scale = ctx.in(1);
   const Tensor *zp = ctx.has(2) ? &ctx.in(2) : nullptr;
@@ -64,16 +121,27 @@ Status kernel_QuantizeLinear(KernelContext &ctx) {
     if (!elemKindFromOnnx(int(dt), outKind))
       return ctx.unsupportedError("output_dtype ", dt);
   }
-  if (!isQuantKind(outKind))
+  if (!isQuantKind(outKind) && !isMiniQuantKind(outKind))
     return ctx.unsupportedError("quantized type ", elemKindName(outKind));
   EMBER_ASSIGN(QuantIndexer qi, quantIndexer(ctx, x.dims(), scale, zp));
   Tensor &y = ctx.setOutput(0, Type(outKind, x.dims()));
   if (ctx.inferOnly())
     return Status::ok();
+  bool saturate = ctx.attrInt("saturate", 1) != 0;
   dispatchElem(scale.elem(), [&](auto stag) {
     using S = decltype(stag);
     if constexpr (isFloatLike<S>) {
       const S *ps = scale.data<S>();
+      if (isMiniKind(outKind)) {
+        for (int64_t i = 0; i < x.size(); ++i) {
+          int64_t k = qi(i);
+          double q = x.elem() == scale.elem()
+                         ? quantDivide<S>(x.data<S>()[i], ps[k])
+                         : double(x.getInt(i)) / double(ComputeT<S>(ps[k]));
+          storeMini(y, i, q, zp, k, saturate);
+        }
+        return;
+      }
       dispatchElem(outKind, [&](auto qtag) {
         using Q = decltype(qtag);
         if constexpr (std::is_integral_v<Q> && !std::is_same_v<Q, bool>) {
@@ -99,7 +167,8 @@ Status kernel_QuantizeLinear(KernelContext &ctx) {
 Status kernel_DequantizeLinear(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &scale = ctx.in(1);
   const Tensor *zp = ctx.has(2) ? &ctx.in(2) : nullptr;
-  if (!isQuantKind(x.elem()) && x.elem() != ElemKind::I32)
+  if (!isQuantKind(x.elem()) && !isMiniQuantKind(x.elem()) &&
+      x.elem() != ElemKind::I32)
     return ctx.unsupportedError("quantized type ", elemKindName(x.elem()));
   if (!isComputeFloat(scale.elem()))
     return ctx.error("scale must be floating point, got ",
@@ -117,11 +186,15 @@ Status kernel_DequantizeLinear(KernelContext &ctx) {
   Tensor &y = ctx.setOutput(0, Type(outKind, x.dims()));
   if (ctx.inferOnly())
     return Status::ok();
-  bool wide = outKind == ElemKind::F64;
+  // Narrow floats (float8, float4) ignore the zero point, as the ONNX
+  // reference does; everything else subtracts it exactly. The product is
+  // exact in double and rounds once to the result type.
+  bool floatQ = miniIsFloat(x.elem());
   for (int64_t i = 0; i < x.size(); ++i) {
     int64_t k = qi(i);
-    y.setDouble(i, dequantizeValue(x.getInt(i), zp ? zp->getInt(k) : 0,
-                                   scale.getDouble(k), wide));
+    double dx = floatQ ? x.getDouble(i)
+                       : double(x.getInt(i) - (zp ? zp->getInt(k) : 0));
+    y.setDouble(i, dx * scale.getDouble(k));
   }
   return Status::ok();
 }
