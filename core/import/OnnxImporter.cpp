@@ -54,6 +54,8 @@ private:
   }
   Status bindOutputs(const onnx::NodeProto &n, const std::vector<Value> &vs);
   std::string where(const onnx::NodeProto &n) const {
+    if (n.name().empty() && n.output_size() && !n.output(0).empty())
+      return "node producing '" + n.output(0) + "' (" + n.op_type() + ")";
     return "node '" + n.name() + "' (" + n.op_type() + ")";
   }
 
@@ -440,7 +442,7 @@ Status Importer::importNode(const onnx::NodeProto &n) {
   }
   if (!known)
     return unsupported("unsupported op '", op, "' (domain '", dom,
-                       "', opset ", version, ") at node '", n.name(), "'");
+                       "', opset ", version, ") at ", where(n));
   Status s = convertNode(n, kind, version, std::move(ins), std::move(attrs));
   if (!s.isOk() && s.message().find(n.op_type()) == std::string::npos)
     return s.withContext(where(n));

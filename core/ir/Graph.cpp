@@ -139,8 +139,9 @@ Expected<Node *> Function::create(OpKind kind, std::vector<Value> inputs,
   const OpInfo &info = opInfo(kind);
   int nres = numResults >= 0 ? numResults : (info.numOut < 0 ? 1 : info.numOut);
   n->types.resize(size_t(nres));
-  EMBER_TRY(inferNodeTypes(*n));
+  n->outNames = outNames; // for error messages; made unique below
   n->outNames.resize(size_t(nres));
+  EMBER_TRY(inferNodeTypes(*n));
   for (int i = 0; i < nres; ++i) {
     std::string want = size_t(i) < outNames.size() ? outNames[size_t(i)] : "";
     if (want.empty() || nameTaken(want))
