@@ -247,6 +247,12 @@ LowerFn lowerFnFor(OpKind k) {
   case OpKind::Trilu:
   case OpKind::CumProd:
   case OpKind::Hardmax:
+  case OpKind::LinearAttention:
+  case OpKind::CausalConvWithState:
+  case OpKind::TensorScatter:
+  case OpKind::RNN:
+  case OpKind::GRU:
+  case OpKind::LSTM:
     return nullptr;
     // (end of family E)
     // family F cases

@@ -1,0 +1,284 @@
+// Family E reference kernels of stateful sequence-model ops: LinearAttention
+// (linear / gated / delta / gated_delta recurrences), CausalConvWithState
+// (depthwise causal conv with a carried state) and TensorScatter (KV-cache
+// writes).
+#include "interp/Kernel.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace ember {
+
+namespace {
+double roundTo(ElemKind k, double v) {
+  switch (k) {
+  case ElemKind::F16:
+    return double(float(Float16(float(v))));
+  case ElemKind::BF16:
+    return double(float(BFloat16(float(v))));
+  case ElemKind::F32:
+    return double(float(v));
+  default:
+    return v;
+  }
+}
+} // namespace
+
+// LinearAttention(query, key, value, past_state?, decay?, beta?) ->
+// (output, present_state?). Inputs are [B, T, H * D]; the state is
+// [B, Hkv, Dk, Dv]. Per step: state *= exp(decay) (gated rules),
+// v = beta * (v - state^T k) (delta rules), state += k v^T, and
+// out = scale * q^T state (q heads share kv heads in groups). Computed in
+// f32 like the ONNX reference.
+Status kernel_LinearAttention(KernelContext &ctx) {
+  const Tensor &q = ctx.in(0), &k = ctx.in(1), &v = ctx.in(2);
+  if (!isFloatKind(q.elem()))
+    return ctx.unsupportedError("element type ", elemKindName(q.elem()));
+  if (k.elem() != q.elem() || v.elem() != q.elem())
+    return ctx.error("query, key and value must have one element type");
+  if (q.rank() != 3 || k.rank() != 3 || v.rank() != 3)
+    return ctx.error("query, key and value must be [B, T, H*D]");
+  std::string rule = ctx.attrString("update_rule", "gated_delta");
+  bool gating = rule == "gated" || rule == "gated_delta";
+  bool delta = rule == "delta" || rule == "gated_delta";
+  if (!gating && !delta && rule != "linear")
+    return ctx.error("unknown update_rule '", rule, "'");
+  int64_t Hq = ctx.attrInt("q_num_heads", 0),
+          Hkv = ctx.attrInt("kv_num_heads", 0);
+  if (Hq < 1 || Hkv < 1 || Hq % Hkv)
+    return ctx.error("q_num_heads ", Hq,
+                     " must be a positive multiple of "
+                     "kv_num_heads ",
+                     Hkv);
+  int64_t B = q.dim(0), T = q.dim(1);
+  if (k.dim(0) != B || v.dim(0) != B || k.dim(1) != T || v.dim(1) != T)
+    return ctx.error("batch and sequence dims of query, key, value differ");
+  if (q.dim(2) % Hq || k.dim(2) % Hkv || v.dim(2) % Hkv)
+    return ctx.error("hidden sizes are not multiples of the head counts");
+  int64_t Dk = q.dim(2) / Hq, Dv = v.dim(2) / Hkv;
+  if (k.dim(2) / Hkv != Dk)
+    return ctx.error("key head size ", k.dim(2) / Hkv,
+                     " differs from query head size ", Dk);
+  if (gating != ctx.has(4))
+    return ctx.error("update_rule '", rule, "' ",
+                     gating ? "requires" : "forbids", " decay");
+  if (delta != ctx.has(5))
+    return ctx.error("update_rule '", rule, "' ",
+                     delta ? "requires" : "forbids", " beta");
+  ElemKind stateKind = q.elem();
+  if (ctx.has(3)) {
+    const Tensor &ps = ctx.in(3);
+    if (!isFloatKind(ps.elem()) || ps.dims() != Dims{B, Hkv, Dk, Dv})
+      return ctx.error("past_state ", ps.type().toString(), " must be [", B,
+                       ",", Hkv, ",", Dk, ",", Dv, "]");
+    stateKind = ps.elem();
+  }
+  bool perDimDecay = false;
+  if (ctx.has(4)) {
+    const Tensor &g = ctx.in(4);
+    if (!isFloatKind(g.elem()) || g.rank() != 3 || g.dim(0) != B ||
+        g.dim(1) != T || (g.dim(2) != Hkv && g.dim(2) != Hkv * Dk))
+      return ctx.error("decay ", g.type().toString(), " must be [", B, ",", T,
+                       ",", Hkv, " or ", Hkv * Dk, "]");
+    perDimDecay = g.dim(2) == Hkv * Dk;
+  }
+  if (ctx.has(5)) {
+    const Tensor &bt = ctx.in(5);
+    if (!isFloatKind(bt.elem()) || bt.rank() != 3 || bt.dim(0) != B ||
+        bt.dim(1) != T || (bt.dim(2) != Hkv && bt.dim(2) != 1))
+      return ctx.error("beta ", bt.type().toString(), " must be [", B, ",", T,
+                       ",", Hkv, " or 1]");
+  }
+  size_t nout = ctx.numOutputs();
+  if (nout < 1 || nout > 2)
+    return ctx.error("expects 1 or 2 results, got ", nout);
+  Tensor &y = ctx.setOutput(0, Type(q.elem(), {B, T, Hq * Dv}));
+  if (nout > 1)
+    ctx.setOutput(1, Type(stateKind, {B, Hkv, Dk, Dv}));
+  if (ctx.inferOnly())
+    return Status::ok();
+
+  double scale = ctx.attrFloat("scale", 0.0);
+  if (scale == 0.0)
+    scale = 1.0 / std::sqrt(double(Dk));
+  auto F = [](double x) { return double(float(x)); };
+  int64_t group = Hq / Hkv;
+  std::vector<double> state(size_t(B * Hkv * Dk * Dv), 0.0);
+  if (ctx.has(3))
+    for (size_t i = 0; i < state.size(); ++i)
+      state[i] = F(ctx.in(3).getDouble(int64_t(i)));
+  std::vector<double> vt(size_t(Dv), 0.0), kt(size_t(Dk), 0.0);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t b = 0; b < B; ++b) {
+      for (int64_t h = 0; h < Hkv; ++h) {
+        double *S = &state[size_t((b * Hkv + h) * Dk * Dv)];
+        for (int64_t d = 0; d < Dk; ++d)
+          kt[size_t(d)] = F(k.getDouble((b * T + t) * Hkv * Dk + h * Dk + d));
+        for (int64_t m = 0; m < Dv; ++m)
+          vt[size_t(m)] = F(v.getDouble((b * T + t) * Hkv * Dv + h * Dv + m));
+        if (gating) {
+          const Tensor &g = ctx.in(4);
+          for (int64_t d = 0; d < Dk; ++d) {
+            int64_t gi = perDimDecay ? (b * T + t) * Hkv * Dk + h * Dk + d
+                                     : (b * T + t) * Hkv + h;
+            double e = F(std::exp(F(g.getDouble(gi))));
+            for (int64_t m = 0; m < Dv; ++m)
+              S[d * Dv + m] = F(S[d * Dv + m] * e);
+          }
+        }
+        if (delta) {
+          const Tensor &bt = ctx.in(5);
+          double be = F(
+              bt.getDouble((b * T + t) * bt.dim(2) + (bt.dim(2) == 1 ? 0 : h)));
+          for (int64_t m = 0; m < Dv; ++m) {
+            double r = 0;
+            for (int64_t d = 0; d < Dk; ++d)
+              r += S[d * Dv + m] * kt[size_t(d)];
+            vt[size_t(m)] = F(be * F(vt[size_t(m)] - F(r)));
+          }
+        }
+        for (int64_t d = 0; d < Dk; ++d)
+          for (int64_t m = 0; m < Dv; ++m)
+            S[d * Dv + m] = F(S[d * Dv + m] + F(kt[size_t(d)] * vt[size_t(m)]));
+      }
+      for (int64_t h = 0; h < Hq; ++h) {
+        const double *S = &state[size_t((b * Hkv + h / group) * Dk * Dv)];
+        for (int64_t m = 0; m < Dv; ++m) {
+          double acc = 0;
+          for (int64_t d = 0; d < Dk; ++d)
+            acc += F(q.getDouble((b * T + t) * Hq * Dk + h * Dk + d)) *
+                   S[d * Dv + m];
+          y.setDouble((b * T + t) * Hq * Dv + h * Dv + m, F(scale * F(acc)));
+        }
+      }
+    }
+  if (nout > 1)
+    for (size_t i = 0; i < state.size(); ++i)
+      ctx.out(1).setDouble(int64_t(i), state[i]);
+  return Status::ok();
+}
+
+// CausalConvWithState(input [B,C,L], weight [C,1,K], bias? [C],
+// past_state? [B,C,K-1]) attr activation none|silu|swish ->
+// (output [B,C,L], present_state [B,C,K-1]): a depthwise conv over
+// past_state ++ input (zeros when no state); present_state holds the last
+// K-1 positions of that sequence.
+Status kernel_CausalConvWithState(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0), &w = ctx.in(1);
+  if (!isFloatKind(x.elem()))
+    return ctx.unsupportedError("element type ", elemKindName(x.elem()));
+  if (x.rank() != 3 || w.rank() != 3 || w.elem() != x.elem())
+    return ctx.error("input must be [B,C,L] and weight [C,1,K] of one type, "
+                     "got ",
+                     x.type().toString(), " and ", w.type().toString());
+  int64_t B = x.dim(0), C = x.dim(1), L = x.dim(2), K = w.dim(2);
+  if (w.dim(0) != C || w.dim(1) != 1 || K < 1)
+    return ctx.error("weight ", w.type().toString(), " must be [", C,
+                     ",1,K] with K >= 1");
+  if (ctx.has(2) && (ctx.in(2).elem() != x.elem() || ctx.in(2).rank() != 1 ||
+                     ctx.in(2).dim(0) != C))
+    return ctx.error("bias ", ctx.in(2).type().toString(), " must be [", C,
+                     "]");
+  if (ctx.has(3) &&
+      (ctx.in(3).elem() != x.elem() || ctx.in(3).dims() != Dims{B, C, K - 1}))
+    return ctx.error("past_state ", ctx.in(3).type().toString(), " must be [",
+                     B, ",", C, ",", K - 1, "]");
+  std::string act = ctx.attrString("activation", "none");
+  bool silu = act == "silu" || act == "swish";
+  if (!silu && act != "none")
+    return ctx.error("unknown activation '", act, "'");
+  size_t nout = ctx.numOutputs();
+  if (nout < 1 || nout > 2)
+    return ctx.error("expects 1 or 2 results, got ", nout);
+  Tensor &y = ctx.setOutput(0, Type(x.elem(), x.dims()));
+  if (nout > 1)
+    ctx.setOutput(1, Type(x.elem(), {B, C, K - 1}));
+  if (ctx.inferOnly())
+    return Status::ok();
+  ElemKind ek = x.elem();
+  int64_t P = L + K - 1;
+  std::vector<double> seq(size_t(P), 0.0);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t c = 0; c < C; ++c) {
+      for (int64_t i = 0; i < K - 1; ++i)
+        seq[size_t(i)] =
+            ctx.has(3) ? ctx.in(3).getDouble((b * C + c) * (K - 1) + i) : 0.0;
+      for (int64_t i = 0; i < L; ++i)
+        seq[size_t(K - 1 + i)] = x.getDouble((b * C + c) * L + i);
+      for (int64_t t = 0; t < L; ++t) {
+        double acc = ctx.has(2) ? ctx.in(2).getDouble(c) : 0.0;
+        for (int64_t j = 0; j < K; ++j)
+          acc += w.getDouble(c * K + j) * seq[size_t(t + j)];
+        acc = roundTo(ek, acc);
+        if (silu)
+          acc =
+              roundTo(ek, double(float(acc) / (1.0f + std::exp(-float(acc)))));
+        y.setDouble((b * C + c) * L + t, acc);
+      }
+      if (nout > 1)
+        for (int64_t i = 0; i < K - 1; ++i)
+          ctx.out(1).setDouble((b * C + c) * (K - 1) + i, seq[size_t(L + i)]);
+    }
+  return Status::ok();
+}
+
+// TensorScatter(past_cache, update, write_indices?) attrs mode
+// linear|circular, axis=-2: copies update into the cache along axis,
+// starting per batch (dim 0) at write_indices[b] (0 when absent).
+Status kernel_TensorScatter(KernelContext &ctx) {
+  const Tensor &cache = ctx.in(0), &up = ctx.in(1);
+  if (cache.elem() != up.elem() || cache.rank() != up.rank() ||
+      cache.rank() < 2)
+    return ctx.error("past_cache ", cache.type().toString(), " and update ",
+                     up.type().toString(), " must have one type and rank >= 2");
+  EMBER_ASSIGN(int64_t axis,
+               normalizeAxis(ctx, ctx.attrInt("axis", -2), cache.rank()));
+  if (axis == 0)
+    return ctx.error("axis must not be the batch dim 0");
+  for (size_t d = 0; d < cache.rank(); ++d)
+    if (int64_t(d) == axis ? up.dim(d) > cache.dim(d)
+                           : up.dim(d) != cache.dim(d))
+      return ctx.error("update ", up.type().toString(),
+                       " does not fit past_cache ", cache.type().toString(),
+                       " along axis ", axis);
+  std::string mode = ctx.attrString("mode", "linear");
+  if (mode != "linear" && mode != "circular")
+    return ctx.error("unknown mode '", mode, "'");
+  int64_t B = cache.dim(0);
+  if (ctx.has(2) && (!isIntKind(ctx.in(2).elem()) || ctx.in(2).rank() != 1 ||
+                     ctx.in(2).dim(0) != B))
+    return ctx.error("write_indices must be an integer [", B, "] tensor, got ",
+                     ctx.in(2).type().toString());
+  Tensor &y = ctx.setOutput(0, cache.type().withDims(cache.dims()));
+  if (ctx.inferOnly())
+    return Status::ok();
+  std::memcpy(y.raw(), cache.raw(), cache.bytes());
+  std::vector<int64_t> widx(size_t(B), 0);
+  if (ctx.has(2))
+    widx = ctx.in(2).toInts();
+  int64_t maxLen = cache.dim(size_t(axis)), len = up.dim(size_t(axis));
+  int64_t inner = 1, outer = 1; // outer counts the dims before axis
+  for (size_t d = size_t(axis) + 1; d < cache.rank(); ++d)
+    inner *= cache.dim(d);
+  for (size_t d = 0; d < size_t(axis); ++d)
+    outer *= cache.dim(d);
+  int64_t perBatch = B ? outer / B : 0;
+  size_t es = elemSize(cache.elem());
+  for (int64_t o = 0; o < outer; ++o) {
+    int64_t b = perBatch ? o / perBatch : 0;
+    for (int64_t s = 0; s < len; ++s) {
+      int64_t pos = widx[size_t(b)] + s;
+      if (mode == "circular")
+        pos = ((pos % maxLen) + maxLen) % maxLen;
+      if (pos < 0 || pos >= maxLen)
+        return ctx.error("write index ", widx[size_t(b)], " + ", s,
+                         " is outside the cache length ", maxLen);
+      std::memcpy(y.raw() + size_t((o * maxLen + pos) * inner) * es,
+                  up.raw() + size_t((o * len + s) * inner) * es,
+                  size_t(inner) * es);
+    }
+  }
+  return Status::ok();
+}
+
+} // namespace ember
