@@ -30,13 +30,24 @@ Status kernel_MatMul(KernelContext &ctx) {
     using T = decltype(tag);
     if constexpr (!std::is_same_v<T, bool>) {
       using C = AccT<T>;
-      std::vector<C> av = toVector<C>(a), bv = toVector<C>(b);
+      // 16-bit floats widen to float; other kinds are used in place.
+      std::vector<C> av, bv;
+      const C *pa, *pb;
+      if constexpr (std::is_same_v<T, C>) {
+        pa = a.data<T>();
+        pb = b.data<T>();
+      } else {
+        av = toVector<C>(a);
+        bv = toVector<C>(b);
+        pa = av.data();
+        pb = bv.data();
+      }
       std::vector<C> acc(size_t(M * N));
       T *py = y.data<T>();
       for (int64_t bi = 0; bi < s.numBatches(); ++bi) {
         std::fill(acc.begin(), acc.end(), C(0));
-        gemmAccumulate<C>(M, N, K, av.data() + ia.map(bi) * M * K, K,
-                          bv.data() + ib.map(bi) * K * N, N, acc.data(), N);
+        gemmAccumulate<C>(M, N, K, pa + ia.map(bi) * M * K, K,
+                          pb + ib.map(bi) * K * N, N, acc.data(), N);
         for (int64_t i = 0; i < M * N; ++i)
           py[bi * M * N + i] = T(acc[size_t(i)]);
       }
