@@ -414,3 +414,152 @@ TEST(FamilyE, SwishAndSwiGLU) {
   OneNode bad;
   EXPECT_FALSE(bad.build(OpKind::SwiGLU, {a, makeF32({2}, {1, 2})}).isOk());
 }
+
+TEST(FamilyE, RnnScalarRecurrenceAndSequenceLens) {
+  // H = tanh(w x + r h + wb + rb) with scalars, two batches, the second of
+  // length 1 (its step 2 output is 0 and Y_h keeps step 1).
+  Tensor x = makeF32({2, 2, 1}, {1, 2, 3, 4}); // [S, B, I]
+  OneNode t;
+  ASSERT_TRUE(t.build(OpKind::RNN,
+                      {x, makeF32({1, 1, 1}, {0.5f}), makeF32({1, 1, 1}, {-1}),
+                       makeF32({1, 2}, {0.1f, 0.2f}),
+                       Tensor::fromInts(ElemKind::I32, {2, 1}, {2})},
+                      {}, {{"hidden_size", Attr::ofInt(1)}}, 2)
+                  .isOk());
+  EXPECT_EQ(t.node->types[0].toString(), "f32[2,1,2,1]");
+  auto r = runOk(t);
+  ASSERT_EQ(r.size(), 2u);
+  double h0 = std::tanh(0.5 * 1 + 0.3), h1 = std::tanh(0.5 * 2 + 0.3);
+  double h0b = std::tanh(0.5 * 3 - h0 + 0.3);
+  EXPECT_NEAR(r[0].getDouble(0), h0, 1e-6);
+  EXPECT_NEAR(r[0].getDouble(1), h1, 1e-6);
+  EXPECT_NEAR(r[0].getDouble(2), h0b, 1e-6);
+  EXPECT_EQ(r[0].getDouble(3), 0.0);
+  EXPECT_NEAR(r[1].getDouble(0), h0b, 1e-6);
+  EXPECT_NEAR(r[1].getDouble(1), h1, 1e-6);
+  OneNode bad;
+  EXPECT_FALSE(bad.build(OpKind::RNN, {x, makeF32({1, 2, 1}, {1, 1}),
+                                       makeF32({1, 1, 1}, {1})})
+                   .isOk());
+}
+
+TEST(FamilyE, GruLinearBeforeResetAndReverse) {
+  // One step, scalars: z = s(wz x + rbz), r = s(wr x + rbr),
+  // h~ = tanh(wh x + r * (rh h0 + rbh)) (linear_before_reset) or
+  // tanh(wh x + rh (r h0) + rbh); H = (1 - z) h~ + z h0.
+  Tensor x = makeF32({1, 1, 1}, {0.7f});
+  Tensor w = makeF32({1, 3, 1}, {0.2f, -0.4f, 0.9f});
+  Tensor rr = makeF32({1, 3, 1}, {0.3f, 0.5f, -0.6f});
+  Tensor b = makeF32({1, 6}, {0, 0, 0, 0.1f, 0.2f, 0.3f});
+  Tensor h0 = makeF32({1, 1, 1}, {0.25f});
+  auto sig = [](double v) { return 1 / (1 + std::exp(-v)); };
+  double z = sig(0.2 * 0.7 + 0.3 * 0.25 + 0.1);
+  double r = sig(-0.4 * 0.7 + 0.5 * 0.25 + 0.2);
+  for (int lbr = 0; lbr < 2; ++lbr) {
+    OneNode t;
+    Tensor noLens = Tensor::fromInts(ElemKind::I32, {1}, {1});
+    ASSERT_TRUE(t.build(OpKind::GRU, {x, w, rr, b, noLens, h0}, {},
+                        {{"linear_before_reset", Attr::ofInt(lbr)},
+                         {"direction", Attr::ofString("reverse")}},
+                        2)
+                    .isOk());
+    auto res = runOk(t);
+    double hh = lbr ? std::tanh(0.9 * 0.7 + r * (-0.6 * 0.25 + 0.3))
+                    : std::tanh(0.9 * 0.7 - 0.6 * (r * 0.25) + 0.3);
+    EXPECT_NEAR(res[1].getDouble(0), (1 - z) * hh + z * 0.25, 1e-6) << lbr;
+  }
+}
+
+TEST(FamilyE, LstmPeepholesAndInputForget) {
+  Tensor x = makeF32({1, 1, 1}, {0.5f});
+  Tensor w = makeF32({1, 4, 1}, {0.1f, 0.2f, 0.3f, 0.4f}); // i, o, f, c
+  Tensor rr = makeF32({1, 4, 1}, {0.5f, 0.6f, 0.7f, 0.8f});
+  Tensor b = makeF32({1, 8}, {0, 0, 0, 0, 0, 0, 0, 0});
+  Tensor lens = Tensor::fromInts(ElemKind::I32, {1}, {1});
+  Tensor h0 = makeF32({1, 1, 1}, {0.2f}), c0 = makeF32({1, 1, 1}, {-0.3f});
+  Tensor p = makeF32({1, 3}, {0.05f, 0.06f, 0.07f}); // i, o, f
+  auto sig = [](double v) { return 1 / (1 + std::exp(-v)); };
+  for (int coupled = 0; coupled < 2; ++coupled) {
+    OneNode t;
+    ASSERT_TRUE(t.build(OpKind::LSTM, {x, w, rr, b, lens, h0, c0, p}, {},
+                        {{"input_forget", Attr::ofInt(coupled)}}, 3)
+                    .isOk());
+    auto res = runOk(t);
+    ASSERT_EQ(res.size(), 3u);
+    double i = sig(0.05 + 0.1 + 0.05 * -0.3);
+    double f = coupled ? 1 - i : sig(0.15 + 0.14 + 0.07 * -0.3);
+    double c = f * -0.3 + i * std::tanh(0.2 + 0.16);
+    double o = sig(0.1 + 0.12 + 0.06 * c);
+    EXPECT_NEAR(res[2].getDouble(0), c, 1e-6);
+    EXPECT_NEAR(res[1].getDouble(0), o * std::tanh(c), 1e-6);
+    EXPECT_NEAR(res[0].getDouble(0), o * std::tanh(c), 1e-6);
+  }
+}
+
+TEST(FamilyE, LinearAttentionGatedDeltaOneHead) {
+  // One head, Dk = Dv = 1: state s: s *= exp(g); v' = beta (v - s k);
+  // s += k v'; out = scale q s with scale 1/sqrt(1).
+  Tensor q = makeF32({1, 2, 1}, {1, 2}), k = makeF32({1, 2, 1}, {0.5f, 1});
+  Tensor v = makeF32({1, 2, 1}, {3, 4}), s0 = makeF32({1, 1, 1, 1}, {0.2f});
+  Tensor g = makeF32({1, 2, 1}, {-0.1f, -0.2f}),
+         be = makeF32({1, 2, 1}, {0.5f, 0.25f});
+  OneNode t;
+  ASSERT_TRUE(t.build(OpKind::LinearAttention, {q, k, v, s0, g, be}, {},
+                      {{"q_num_heads", Attr::ofInt(1)},
+                       {"kv_num_heads", Attr::ofInt(1)}},
+                      2)
+                  .isOk());
+  auto r = runOk(t);
+  double s = 0.2 * std::exp(-0.1);
+  s += 0.5 * (0.5 * (3 - s * 0.5));
+  double o0 = 1 * s;
+  s *= std::exp(-0.2);
+  s += 1 * (0.25 * (4 - s * 1));
+  EXPECT_NEAR(r[0].getDouble(0), o0, 1e-5);
+  EXPECT_NEAR(r[0].getDouble(1), 2 * s, 1e-5);
+  EXPECT_NEAR(r[1].getDouble(0), s, 1e-5);
+  OneNode bad; // gated_delta needs decay and beta
+  EXPECT_FALSE(bad.build(OpKind::LinearAttention, {q, k, v}, {},
+                         {{"q_num_heads", Attr::ofInt(1)},
+                          {"kv_num_heads", Attr::ofInt(1)}})
+                   .isOk());
+}
+
+TEST(FamilyE, CausalConvWithStateCarriesState) {
+  Tensor x = makeF32({1, 1, 3}, {1, 2, 3}),
+         w = makeF32({1, 1, 3}, {1, 10, 100});
+  Tensor past = makeF32({1, 1, 2}, {5, 6});
+  OneNode t;
+  Tensor noBias = makeF32({1}, {0.5f});
+  ASSERT_TRUE(
+      t.build(OpKind::CausalConvWithState, {x, w, noBias, past}, {}, {}, 2)
+          .isOk());
+  auto r = runOk(t);
+  // seq = 5 6 1 2 3
+  EXPECT_EQ(r[0].toDoubles(),
+            (std::vector<double>{5 + 60 + 100 + 0.5, 6 + 10 + 200 + 0.5,
+                                 1 + 20 + 300 + 0.5}));
+  EXPECT_EQ(r[1].toDoubles(), (std::vector<double>{2, 3}));
+}
+
+TEST(FamilyE, TensorScatterLinearAndCircular) {
+  Tensor cache = makeF32({2, 3, 1}, {0, 0, 0, 0, 0, 0});
+  Tensor up = makeF32({2, 2, 1}, {1, 2, 3, 4});
+  OneNode lin;
+  ASSERT_TRUE(
+      lin.build(OpKind::TensorScatter, {cache, up, makeI64({2}, {0, 1})})
+          .isOk());
+  EXPECT_EQ(runOk(lin)[0].toDoubles(), (std::vector<double>{1, 2, 0, 0, 3, 4}));
+  OneNode circ;
+  ASSERT_TRUE(circ.build(OpKind::TensorScatter,
+                         {cache, up, makeI64({2}, {2, 1})}, {},
+                         {{"mode", Attr::ofString("circular")}})
+                  .isOk());
+  EXPECT_EQ(runOk(circ)[0].toDoubles(),
+            (std::vector<double>{2, 0, 1, 0, 3, 4}));
+  OneNode oob;
+  ASSERT_TRUE(
+      oob.build(OpKind::TensorScatter, {cache, up, makeI64({2}, {2, 0})})
+          .isOk());
+  EXPECT_FALSE(oob.run().hasValue());
+}
