@@ -171,7 +171,8 @@ Status kernel_Attention(KernelContext &ctx) {
   if (ctx.inferOnly())
     return Status::ok();
 
-  const Tensor &q = ctx.in(0), &kt = ctx.in(1), &vt = ctx.in(2);
+  std::vector<double> qv = ctx.in(0).toDoubles(), kv = ctx.in(1).toDoubles(),
+                      vv = ctx.in(2).toDoubles();
   auto R = [k](double x) { return roundAs(k, x); };
   double scale = ctx.hasAttr("scale") ? ctx.attrFloat("scale", 1.0)
                                       : 1.0 / std::sqrt(double(a.D));
@@ -190,16 +191,16 @@ Status kernel_Attention(KernelContext &ctx) {
           double val =
               j < a.P
                   ? ctx.in(4).getDouble(((b * a.Hkv + h) * a.P + j) * a.D + d)
-                  : kt.getDouble(headIndex(a, a.rank3, a.Hkv, a.Skv, a.D, b, h,
-                                           j - a.P, d));
+                  : kv[size_t(headIndex(a, a.rank3, a.Hkv, a.Skv, a.D, b, h,
+                                        j - a.P, d))];
           kp[size_t(((b * a.Hkv + h) * a.S + j) * a.D + d)] = val;
         }
         for (int64_t d = 0; d < a.Dv; ++d) {
           double val =
               j < a.P
                   ? ctx.in(5).getDouble(((b * a.Hkv + h) * a.P + j) * a.Dv + d)
-                  : vt.getDouble(headIndex(a, a.rank3, a.Hkv, a.Skv, a.Dv, b, h,
-                                           j - a.P, d));
+                  : vv[size_t(headIndex(a, a.rank3, a.Hkv, a.Skv, a.Dv, b, h,
+                                        j - a.P, d))];
           vp[size_t(((b * a.Hkv + h) * a.S + j) * a.Dv + d)] = val;
         }
       }
@@ -231,9 +232,9 @@ Status kernel_Attention(KernelContext &ctx) {
       int64_t kvh = h / reps;
       for (int64_t i = 0; i < a.Sq; ++i) {
         for (int64_t d = 0; d < a.D; ++d)
-          qs[size_t(d)] = R(
-              q.getDouble(headIndex(a, a.rank3, a.Hq, a.Sq, a.D, b, h, i, d)) *
-              s);
+          qs[size_t(d)] =
+              R(qv[size_t(headIndex(a, a.rank3, a.Hq, a.Sq, a.D, b, h, i, d))] *
+                s);
         bool allMasked = a.S > 0;
         for (int64_t j = 0; j < a.S; ++j) {
           const double *kr = &ks[size_t(((b * a.Hkv + kvh) * a.S + j) * a.D)];

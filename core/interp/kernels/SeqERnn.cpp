@@ -177,14 +177,16 @@ Status runRecurrent(KernelContext &ctx, Cell cell) {
   std::vector<double> wx(size_t(G * H), 0.0), rh(size_t(G * H), 0.0),
       hp(size_t(H), 0.0), cp(size_t(H), 0.0), hn(size_t(H), 0.0),
       rhr(size_t(H), 0.0);
+  std::vector<double> wv = w.toDoubles(), rv = r.toDoubles(),
+                      xv = x.toDoubles();
   for (int64_t d = 0; d < D; ++d) {
     bool rev = dir == "reverse" || d == 1;
     const Act *a = &acts[size_t(d) * defs.size()];
     auto wAt = [&](int64_t row, int64_t i) {
-      return w.getDouble((d * G * H + row) * I + i);
+      return wv[size_t((d * G * H + row) * I + i)];
     };
     auto rAt = [&](int64_t row, int64_t k) {
-      return r.getDouble((d * G * H + row) * H + k);
+      return rv[size_t((d * G * H + row) * H + k)];
     };
     auto bias = [&](int64_t i) {
       return ctx.has(3) ? ctx.in(3).getDouble(d * 2 * G * H + i) : 0.0;
@@ -207,7 +209,7 @@ Status runRecurrent(KernelContext &ctx, Cell cell) {
         for (int64_t g = 0; g < G * H; ++g) {
           double accx = bias(g), accr = bias(G * H + g);
           for (int64_t i = 0; i < I; ++i)
-            accx += wAt(g, i) * x.getDouble(xIdx(t, b, i));
+            accx += wAt(g, i) * xv[size_t(xIdx(t, b, i))];
           for (int64_t k = 0; k < H; ++k)
             accr += rAt(g, k) * hp[size_t(k)];
           wx[size_t(g)] = accx;
