@@ -158,6 +158,11 @@ Status Importer::importGraph(const onnx::GraphProto &g) {
     values_[nm] = Value(F_->addPlaceholder(nm, Type(k, dims)));
   }
 
+  for (auto &kv : opts_.inputShapes)
+    if (!values_.count(kv.first) || initNames.count(kv.first))
+      return invalid("--input-shape names '", kv.first,
+                     "', which is not a graph input of this model");
+
   // Order nodes topologically (files are not always sorted); detect cycles
   // and undefined inputs.
   int nn = g.node_size();

@@ -45,8 +45,15 @@ Status runFoldBatchNorm(Function &f, PassStats &s) {
     int64_t per = w->size() / m;
     for (int64_t c = 0; c < m; ++c) {
       double sc = scale->getDouble(c) / std::sqrt(var->getDouble(c) + eps);
-      for (int64_t i = 0; i < per; ++i)
-        nw.setDouble(c * per + i, w->getDouble(c * per + i) * sc);
+      if (w->elem() == ElemKind::F32) { // the common case, without dispatch
+        const float *src = w->data<float>() + c * per;
+        float *dst = nw.data<float>() + c * per;
+        for (int64_t i = 0; i < per; ++i)
+          dst[i] = float(double(src[i]) * sc);
+      } else {
+        for (int64_t i = 0; i < per; ++i)
+          nw.setDouble(c * per + i, w->getDouble(c * per + i) * sc);
+      }
       double b0 = cb ? cb->getDouble(c) : 0.0;
       nb.setDouble(c, (b0 - mean->getDouble(c)) * sc + bias->getDouble(c));
     }

@@ -79,14 +79,13 @@ Status runPipeline(Module &m, const PipelineOptions &opts) {
   if (opts.timePasses) {
     auto &os = *opts.timePasses;
     double total = 0;
-    os << "pass                      time_ms  changed  nodes_after\n";
     for (auto &r : rows) {
       os << std::left << std::setw(24) << r.name << std::right << std::fixed
          << std::setprecision(3) << std::setw(9) << r.ms << std::setw(9)
          << r.changed << std::setw(13) << r.nodesAfter << "\n";
       total += r.ms;
     }
-    os << "total_ms " << std::fixed << std::setprecision(3) << total << "\n";
+    os << "passes_total_ms " << std::fixed << std::setprecision(3) << total << "\n";
   }
   return Status::ok();
 }

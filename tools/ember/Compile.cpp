@@ -5,6 +5,8 @@
 #include "import/TensorIO.h"
 #include "ir/Printer.h"
 
+#include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 
@@ -47,9 +49,18 @@ int compileMain(int argc, char **argv) {
                                    " is not available (graph, lowered, dot, "
                                    "dot-lowered)"));
 
+  auto t0 = std::chrono::steady_clock::now();
   auto m = loadModel(pos[0], io);
   if (!m)
     return reportError(m.status());
+  if (timePasses)
+    std::fprintf(stderr,
+                 "pass                      time_ms  changed  nodes_after\n"
+                 "import                  %9.3f %8s %12zu\n",
+                 std::chrono::duration<double, std::milli>(
+                     std::chrono::steady_clock::now() - t0)
+                     .count(),
+                 "-", (*m)->main()->countNonStorage());
   PipelineOptions po;
   po.optimize = optimize;
   po.lower = emit == "lowered" || emit == "dot-lowered";
@@ -72,6 +83,12 @@ int compileMain(int argc, char **argv) {
   s = runPipeline(**m, po);
   if (!s.isOk())
     return reportError(s);
+  if (timePasses)
+    std::fprintf(stderr, "compile_total_ms %.3f (import through %s)\n",
+                 std::chrono::duration<double, std::milli>(
+                     std::chrono::steady_clock::now() - t0)
+                     .count(),
+                 po.lower ? "lowering" : "optimization");
 
   std::ofstream file;
   std::ostream *os = &std::cout;
