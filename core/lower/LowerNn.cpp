@@ -4,6 +4,7 @@
 #include "lower/Lowering.h"
 
 #include <cmath>
+#include <cstring>
 
 namespace ember {
 
@@ -52,6 +53,22 @@ Expected<Value> perChannel(LoweringBuilder &b, Value v, size_t rank,
   return castTo(b, r, k);
 }
 
+// The transpose of a 2-D value: a transposed constant when v is a
+// constant (weights), else a Transpose node.
+Expected<Value> transposed(LoweringBuilder &b, Value v) {
+  const Tensor *c = constantOf(v);
+  if (!c || c->rank() != 2)
+    return b.op(OpKind::Transpose, {v}, {{"perm", Attr::ofInts({1, 0})}});
+  int64_t rows = c->dims()[0], cols = c->dims()[1];
+  size_t es = elemSize(c->elem());
+  Tensor t(Type(c->elem(), {cols, rows}));
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      std::memcpy(t.raw() + size_t(j * rows + i) * es,
+                  c->raw() + size_t(i * cols + j) * es, es);
+  return b.constant(std::move(t));
+}
+
 } // namespace
 
 Expected<std::vector<Value>> lower_Gemm(LoweringBuilder &b) {
@@ -59,12 +76,10 @@ Expected<std::vector<Value>> lower_Gemm(LoweringBuilder &b) {
   ElemKind k = b.inType(0).elem();
   Value a = b.in(0), bb = b.in(1);
   if (n.attrInt("transA", 0)) {
-    EMBER_ASSIGN(
-        a, b.op(OpKind::Transpose, {a}, {{"perm", Attr::ofInts({1, 0})}}));
+    EMBER_ASSIGN(a, transposed(b, a));
   }
   if (n.attrInt("transB", 0)) {
-    EMBER_ASSIGN(
-        bb, b.op(OpKind::Transpose, {bb}, {{"perm", Attr::ofInts({1, 0})}}));
+    EMBER_ASSIGN(bb, transposed(b, bb));
   }
   EMBER_ASSIGN(Value y, b.op(OpKind::MatMul, {a, bb}));
   double alpha = n.attrFloat("alpha", 1.0), beta = n.attrFloat("beta", 1.0);
