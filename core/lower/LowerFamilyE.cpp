@@ -1,5 +1,5 @@
 // Lowerings of the family E composites into primitives: Attention,
-// RMSNormalization, LpNormalization, GroupNormalization,
+// RotaryEmbedding, RMSNormalization, LpNormalization, GroupNormalization,
 // MeanVarianceNormalization, Swish, SwiGLU.
 #include "lower/Lowering.h"
 
@@ -388,6 +388,108 @@ Expected<std::vector<Value>> lower_Attention(LoweringBuilder &b) {
     res.push_back(mode == 0 ? raw : mode == 1 ? capped : mode == 2 ? qkb : p);
   }
   return res;
+}
+
+} // namespace ember
+
+namespace ember {
+
+// RotaryEmbedding: X as [B, S, H, D]; cos/sin rows gathered by
+// position_ids (or taken as [B, S, half]) and broadcast over heads; the
+// rotated part is split in halves (or even/odd pairs when interleaved),
+// combined as (c x1 - s x2, s x1 + c x2) and concatenated back.
+Expected<std::vector<Value>> lower_RotaryEmbedding(LoweringBuilder &b) {
+  const Node &n = b.node();
+  const Type &xt = b.inType(0);
+  bool r3 = xt.rank() == 3;
+  if (xt.rank() != 3 && xt.rank() != 4)
+    return invalid("RotaryEmbedding: X must be 3-D or 4-D");
+  int64_t B = xt.dim(0), H, S, D;
+  if (r3) {
+    H = n.attrInt("num_heads", 0);
+    if (H < 1)
+      return invalid("RotaryEmbedding: 3-D input needs num_heads");
+    S = xt.dim(1);
+    D = xt.dim(2) / H;
+  } else {
+    H = xt.dim(1);
+    S = xt.dim(2);
+    D = xt.dim(3);
+  }
+  int64_t rd = n.attrInt("rotary_embedding_dim", 0);
+  if (rd == 0)
+    rd = D;
+  int64_t half = rd / 2;
+  bool inter = n.attrInt("interleaved", 0) != 0;
+  auto perm = [](std::vector<int64_t> p) {
+    return AttrMap{{"perm", Attr::ofInts(std::move(p))}};
+  };
+  auto slice = [&](Value v, int64_t from, int64_t to, int64_t axis) {
+    return b.op(OpKind::Slice,
+                {v, b.ints({from}), b.ints({to}), b.ints({axis})});
+  };
+  Value x = b.in(0);
+  if (r3) {
+    EMBER_ASSIGN(x, b.op(OpKind::Reshape, {x, b.ints({B, S, H, D})}));
+  } else {
+    EMBER_ASSIGN(x, b.op(OpKind::Transpose, {x}, perm({0, 2, 1, 3})));
+  }
+  Value c = b.in(1), s = b.in(2);
+  int64_t cb = B;
+  if (b.has(3)) {
+    AttrMap ax{{"axis", Attr::ofInt(0)}};
+    EMBER_ASSIGN(c, b.op(OpKind::Gather, {c, b.in(3)}, ax));
+    EMBER_ASSIGN(s, b.op(OpKind::Gather, {s, b.in(3)}, ax));
+  } else {
+    cb = b.inType(1).dim(0);
+  }
+  EMBER_ASSIGN(c, b.op(OpKind::Reshape, {c, b.ints({cb, S, 1, half})}));
+  EMBER_ASSIGN(s, b.op(OpKind::Reshape, {s, b.ints({cb, S, 1, half})}));
+  Value xr = x, rest;
+  if (rd < D) {
+    EMBER_ASSIGN(xr, slice(x, 0, rd, 3));
+    EMBER_ASSIGN(rest, slice(x, rd, D, 3));
+  }
+  Value x1, x2;
+  if (inter) {
+    EMBER_ASSIGN(Value p,
+                 b.op(OpKind::Reshape, {xr, b.ints({B, S, H, half, 2})}));
+    EMBER_ASSIGN(x1, slice(p, 0, 1, 4));
+    EMBER_ASSIGN(x2, slice(p, 1, 2, 4));
+    EMBER_ASSIGN(x1, b.op(OpKind::Reshape, {x1, b.ints({B, S, H, half})}));
+    EMBER_ASSIGN(x2, b.op(OpKind::Reshape, {x2, b.ints({B, S, H, half})}));
+  } else {
+    EMBER_ASSIGN(x1, slice(xr, 0, half, 3));
+    EMBER_ASSIGN(x2, slice(xr, half, rd, 3));
+  }
+  EMBER_ASSIGN(Value cx1, b.op(OpKind::Mul, {c, x1}));
+  EMBER_ASSIGN(Value sx2, b.op(OpKind::Mul, {s, x2}));
+  EMBER_ASSIGN(Value sx1, b.op(OpKind::Mul, {s, x1}));
+  EMBER_ASSIGN(Value cx2, b.op(OpKind::Mul, {c, x2}));
+  EMBER_ASSIGN(Value re, b.op(OpKind::Sub, {cx1, sx2}));
+  EMBER_ASSIGN(Value im, b.op(OpKind::Add, {sx1, cx2}));
+  Value rot;
+  if (inter) {
+    EMBER_ASSIGN(re, b.op(OpKind::Reshape, {re, b.ints({B, S, H, half, 1})}));
+    EMBER_ASSIGN(im, b.op(OpKind::Reshape, {im, b.ints({B, S, H, half, 1})}));
+    EMBER_ASSIGN(rot,
+                 b.op(OpKind::Concat, {re, im}, {{"axis", Attr::ofInt(4)}}));
+    EMBER_ASSIGN(rot, b.op(OpKind::Reshape, {rot, b.ints({B, S, H, rd})}));
+  } else {
+    EMBER_ASSIGN(rot,
+                 b.op(OpKind::Concat, {re, im}, {{"axis", Attr::ofInt(3)}}));
+  }
+  Value y = rot;
+  if (rest) {
+    EMBER_ASSIGN(y,
+                 b.op(OpKind::Concat, {rot, rest}, {{"axis", Attr::ofInt(3)}}));
+  }
+  if (r3) {
+    EMBER_ASSIGN(y, b.op(OpKind::Reshape, {y, b.ints({B, S, H * D})}));
+  } else {
+    EMBER_ASSIGN(y, b.op(OpKind::Transpose, {y}, perm({0, 2, 1, 3})));
+  }
+  return std::vector<Value>{y};
 }
 
 } // namespace ember

@@ -50,6 +50,7 @@ Expected<std::vector<Value>> lower_GroupNormalization(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_MeanVarianceNormalization(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_Swish(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_SwiGLU(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_RotaryEmbedding(LoweringBuilder &b);
 // (end of family E)
 // family F lowerings (end of family F)
 
@@ -243,6 +244,7 @@ LowerFn lowerFnFor(OpKind k) {
   case OpKind::SwiGLU:
     return &lower_SwiGLU;
   case OpKind::RotaryEmbedding:
+    return &lower_RotaryEmbedding;
   case OpKind::LpPool:
   case OpKind::Trilu:
   case OpKind::CumProd:

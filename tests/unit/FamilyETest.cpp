@@ -563,3 +563,26 @@ TEST(FamilyE, TensorScatterLinearAndCircular) {
           .isOk());
   EXPECT_FALSE(oob.run().hasValue());
 }
+
+TEST(FamilyE, RotaryEmbeddingLowering) {
+  for (int inter = 0; inter < 2; ++inter) {
+    OneNode t; // 3-D input, 2 heads of 6, rotary dim 4, position ids
+    ASSERT_TRUE(
+        t.build(OpKind::RotaryEmbedding,
+                {wave({2, 3, 12}), wave({5, 2}, 1.0f, 0.5f), wave({5, 2}, 0.7f),
+                 makeI64({2, 3}, {0, 1, 2, 4, 3, -1})},
+                {},
+                {{"num_heads", Attr::ofInt(2)},
+                 {"interleaved", Attr::ofInt(inter)},
+                 {"rotary_embedding_dim", Attr::ofInt(4)}})
+            .isOk());
+    expectLoweringMatches(t);
+    OneNode u; // 4-D input, per-batch caches, full rotation
+    ASSERT_TRUE(u.build(OpKind::RotaryEmbedding,
+                        {wave({2, 2, 3, 4}), wave({2, 3, 2}, 1.0f, 0.5f),
+                         wave({2, 3, 2}, 0.7f)},
+                        {}, {{"interleaved", Attr::ofInt(inter)}})
+                    .isOk());
+    expectLoweringMatches(u);
+  }
+}

@@ -388,6 +388,8 @@ Status kernel_RotaryEmbedding(KernelContext &ctx) {
       int64_t row;
       if (hasPos) {
         int64_t p = pos[size_t(b * S + si)];
+        if (p < 0) // numpy/Gather indexing counts from the end
+          p += cosC.dim(0);
         if (p < 0 || p >= cosC.dim(0))
           return ctx.error("position id ", p, " outside [0, ", cosC.dim(0),
                            ")");
