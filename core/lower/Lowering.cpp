@@ -273,6 +273,12 @@ LowerFn lowerFnFor(OpKind k) {
   case OpKind::Einsum:
   case OpKind::CenterCropPad:
   case OpKind::MaxUnpool:
+  case OpKind::HannWindow:
+  case OpKind::HammingWindow:
+  case OpKind::BlackmanWindow:
+  case OpKind::MelWeightMatrix:
+  case OpKind::DFT:
+  case OpKind::STFT:
     return nullptr;
     // (end of family F)
   }
