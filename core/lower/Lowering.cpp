@@ -279,6 +279,8 @@ LowerFn lowerFnFor(OpKind k) {
   case OpKind::MelWeightMatrix:
   case OpKind::DFT:
   case OpKind::STFT:
+  case OpKind::RoiAlign:
+  case OpKind::DeformConv:
     return nullptr;
     // (end of family F)
   }
