@@ -1,6 +1,6 @@
 // Lowerings of the family E composites into primitives: Attention,
 // RotaryEmbedding, RMSNormalization, LpNormalization, GroupNormalization,
-// MeanVarianceNormalization, Swish, SwiGLU.
+// MeanVarianceNormalization, Swish, SwiGLU, Hardmax, Trilu.
 #include "lower/Lowering.h"
 
 #include <cmath>
@@ -489,6 +489,58 @@ Expected<std::vector<Value>> lower_RotaryEmbedding(LoweringBuilder &b) {
   } else {
     EMBER_ASSIGN(y, b.op(OpKind::Transpose, {y}, perm({0, 2, 1, 3})));
   }
+  return std::vector<Value>{y};
+}
+
+} // namespace ember
+
+namespace ember {
+
+// Hardmax: Equal(iota along axis, ArgMax(keepdims)) cast to the input type
+// (ArgMax picks the first maximum, or the first NaN, like the kernel).
+Expected<std::vector<Value>> lower_Hardmax(LoweringBuilder &b) {
+  const Type &xt = b.inType(0);
+  EMBER_ASSIGN(int64_t axis,
+               axisE("Hardmax", b.node().attrInt("axis", -1), xt.rank()));
+  int64_t n = xt.dim(size_t(axis));
+  if (n == 0 || xt.numElements() == 0)
+    return std::vector<Value>{b.in(0)};
+  EMBER_ASSIGN(Value idx, b.op(OpKind::ArgMax, {b.in(0)},
+                               {{"axis", Attr::ofInt(axis)},
+                                {"keepdims", Attr::ofInt(1)}}));
+  Dims iotaDims(xt.rank() - size_t(axis), 1);
+  iotaDims[0] = n;
+  Tensor iota(Type(ElemKind::I64, iotaDims));
+  for (int64_t j = 0; j < n; ++j)
+    iota.data<int64_t>()[j] = j;
+  EMBER_ASSIGN(Value eq, b.op(OpKind::Equal, {b.constant(iota), idx}));
+  EMBER_ASSIGN(Value y, castE(b, eq, xt.elem()));
+  return std::vector<Value>{y};
+}
+
+// Trilu: Where(j - i >= k (upper) or j - i <= k (lower), x, 0) over the last
+// two dims; k (default 0) may be a run-time value.
+Expected<std::vector<Value>> lower_Trilu(LoweringBuilder &b) {
+  const Type &xt = b.inType(0);
+  if (xt.rank() < 2)
+    return invalid("Trilu: input must have rank >= 2");
+  int64_t rows = xt.dim(xt.rank() - 2), cols = xt.dim(xt.rank() - 1);
+  Tensor rel(Type(ElemKind::I64, {rows, cols}));
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      rel.data<int64_t>()[i * cols + j] = j - i;
+  Value k;
+  if (b.has(1)) {
+    EMBER_ASSIGN(k, castE(b, b.in(1), ElemKind::I64));
+  } else {
+    k = b.scalar(ElemKind::I64, 0);
+  }
+  bool upper = b.node().attrInt("upper", 1) != 0;
+  EMBER_ASSIGN(Value keep,
+               b.op(upper ? OpKind::GreaterOrEqual : OpKind::LessOrEqual,
+                    {b.constant(rel), k}));
+  EMBER_ASSIGN(Value y,
+               b.op(OpKind::Where, {keep, b.in(0), b.scalar(xt.elem(), 0)}));
   return std::vector<Value>{y};
 }
 

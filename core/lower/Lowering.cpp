@@ -51,6 +51,8 @@ Expected<std::vector<Value>> lower_MeanVarianceNormalization(LoweringBuilder &b)
 Expected<std::vector<Value>> lower_Swish(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_SwiGLU(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_RotaryEmbedding(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_Hardmax(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_Trilu(LoweringBuilder &b);
 // (end of family E)
 // family F lowerings (end of family F)
 
@@ -245,10 +247,12 @@ LowerFn lowerFnFor(OpKind k) {
     return &lower_SwiGLU;
   case OpKind::RotaryEmbedding:
     return &lower_RotaryEmbedding;
-  case OpKind::LpPool:
-  case OpKind::Trilu:
-  case OpKind::CumProd:
   case OpKind::Hardmax:
+    return &lower_Hardmax;
+  case OpKind::Trilu:
+    return &lower_Trilu;
+  case OpKind::LpPool:
+  case OpKind::CumProd:
   case OpKind::LinearAttention:
   case OpKind::CausalConvWithState:
   case OpKind::TensorScatter:

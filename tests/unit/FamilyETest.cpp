@@ -586,3 +586,27 @@ TEST(FamilyE, RotaryEmbeddingLowering) {
     expectLoweringMatches(u);
   }
 }
+
+TEST(FamilyE, HardmaxAndTriluLowering) {
+  for (int64_t axis : {0, 1, -1}) {
+    OneNode t;
+    ASSERT_TRUE(
+        t.build(OpKind::Hardmax,
+                {makeF32({2, 3, 2}, {1, 3, 3, 2, 0, -1, 5, 5, 1, 9, 2, 2})}, {},
+                {{"axis", Attr::ofInt(axis)}})
+            .isOk());
+    expectLoweringMatches(t);
+  }
+  for (int upper = 0; upper < 2; ++upper) {
+    OneNode t; // k from a graph input
+    ASSERT_TRUE(t.build(OpKind::Trilu, {wave({2, 3, 4}), makeI64({}, {-1})}, {},
+                        {{"upper", Attr::ofInt(upper)}})
+                    .isOk());
+    expectLoweringMatches(t);
+    OneNode d; // default k
+    ASSERT_TRUE(d.build(OpKind::Trilu, {wave({4, 3})}, {},
+                        {{"upper", Attr::ofInt(upper)}})
+                    .isOk());
+    expectLoweringMatches(d);
+  }
+}
