@@ -157,32 +157,48 @@ Status kernel_Einsum(KernelContext &ctx) {
     auto it = opStride[i].find(l);
     return it == opStride[i].end() ? int64_t(0) : it->second;
   };
-  int64_t outN = numElements(yd), sumN = 1;
-  for (int l : sumLab)
-    sumN *= size[l];
+  // Label sizes and per-operand strides as flat tables: [label][operand].
+  auto table = [&](const std::vector<int> &labels, std::vector<int64_t> &sz,
+                   std::vector<int64_t> &str) {
+    for (int l : labels) {
+      sz.push_back(size[l]);
+      for (size_t i = 0; i < n; ++i)
+        str.push_back(strideFor(i, l));
+    }
+  };
+  std::vector<int64_t> oSz, oStr, sSz, sStr;
+  table(outLab, oSz, oStr);
+  table(sumLab, sSz, sStr);
+  int64_t outN = numElements(yd), sumN = numElements(sSz);
   std::vector<double> out(static_cast<size_t>(outN));
-  std::vector<int64_t> base(n);
+  std::vector<int64_t> base(n), off(n), idx(sSz.size());
   for (int64_t o = 0; o < outN; ++o) {
     std::fill(base.begin(), base.end(), 0);
-    for (size_t k = outLab.size(), rem = size_t(o); k-- > 0;) {
-      int64_t d = size[outLab[k]], idx = int64_t(rem % size_t(d));
-      rem /= size_t(d);
+    int64_t rem = o;
+    for (size_t k = oSz.size(); k-- > 0;) {
+      int64_t v = rem % oSz[k];
+      rem /= oSz[k];
       for (size_t i = 0; i < n; ++i)
-        base[i] += idx * strideFor(i, outLab[k]);
+        base[i] += v * oStr[k * n + i];
     }
+    // Odometer over the summed labels, updating offsets incrementally.
+    off = base;
+    std::fill(idx.begin(), idx.end(), 0);
     double acc = 0;
     for (int64_t s = 0; s < sumN; ++s) {
-      std::vector<int64_t> off = base;
-      for (size_t k = sumLab.size(), rem = size_t(s); k-- > 0;) {
-        int64_t d = size[sumLab[k]], idx = int64_t(rem % size_t(d));
-        rem /= size_t(d);
-        for (size_t i = 0; i < n; ++i)
-          off[i] += idx * strideFor(i, sumLab[k]);
-      }
       double p = 1;
       for (size_t i = 0; i < n; ++i)
         p *= vals[i][size_t(off[i])];
       acc += p;
+      for (size_t k = sSz.size(); k-- > 0;) {
+        for (size_t i = 0; i < n; ++i)
+          off[i] += sStr[k * n + i];
+        if (++idx[k] < sSz[k])
+          break;
+        for (size_t i = 0; i < n; ++i)
+          off[i] -= sStr[k * n + i] * sSz[k];
+        idx[k] = 0;
+      }
     }
     out[size_t(o)] = acc;
   }
