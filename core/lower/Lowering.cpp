@@ -54,7 +54,19 @@ Expected<std::vector<Value>> lower_RotaryEmbedding(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_Hardmax(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_Trilu(LoweringBuilder &b);
 // (end of family E)
-// family F lowerings (end of family F)
+// family F lowerings
+Expected<std::vector<Value>> lower_EyeLike(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_HannWindow(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_HammingWindow(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_BlackmanWindow(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_MelWeightMatrix(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_NonZero(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_Unique(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_NonMaxSuppression(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_OneHot(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_Compress(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_CenterCropPad(LoweringBuilder &b);
+// (end of family F)
 
 LowerFn lowerFnFor(OpKind k) {
   switch (k) {
@@ -262,25 +274,36 @@ LowerFn lowerFnFor(OpKind k) {
     return nullptr;
     // (end of family E)
     // family F cases
+  case OpKind::EyeLike:
+    return &lower_EyeLike;
+  case OpKind::HannWindow:
+    return &lower_HannWindow;
+  case OpKind::HammingWindow:
+    return &lower_HammingWindow;
+  case OpKind::BlackmanWindow:
+    return &lower_BlackmanWindow;
+  case OpKind::MelWeightMatrix:
+    return &lower_MelWeightMatrix;
+  case OpKind::NonZero:
+    return &lower_NonZero;
+  case OpKind::Unique:
+    return &lower_Unique;
+  case OpKind::NonMaxSuppression:
+    return &lower_NonMaxSuppression;
+  case OpKind::OneHot:
+    return &lower_OneHot;
+  case OpKind::Compress:
+    return &lower_Compress;
+  case OpKind::CenterCropPad:
+    return &lower_CenterCropPad;
   case OpKind::NegativeLogLikelihoodLoss:
   case OpKind::SoftmaxCrossEntropyLoss:
   case OpKind::GridSample:
   case OpKind::AffineGrid:
-  case OpKind::NonMaxSuppression:
-  case OpKind::NonZero:
-  case OpKind::Unique:
-  case OpKind::Compress:
-  case OpKind::OneHot:
-  case OpKind::EyeLike:
   case OpKind::ReverseSequence:
   case OpKind::Det:
   case OpKind::Einsum:
-  case OpKind::CenterCropPad:
   case OpKind::MaxUnpool:
-  case OpKind::HannWindow:
-  case OpKind::HammingWindow:
-  case OpKind::BlackmanWindow:
-  case OpKind::MelWeightMatrix:
   case OpKind::DFT:
   case OpKind::STFT:
   case OpKind::RoiAlign:

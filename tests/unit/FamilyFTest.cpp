@@ -2,6 +2,7 @@
 // data-dependent ops. Expected values are computed by hand (or with the
 // formulas of the ONNX reference implementation).
 #include "TestUtil.h"
+#include "lower/Lowering.h"
 
 #include <cmath>
 
@@ -256,4 +257,78 @@ TEST(FamilyF, DeformConvZeroOffsetIsConv) {
   for (int k = 0; k < 4; ++k)
     off.setDouble(2 * k + 1, 1.0);
   expectValues(runOne(OpKind::DeformConv, {x, w, off}), {6});
+}
+
+namespace {
+
+// Runs the one-node graph, lowers it, runs again: results must agree and
+// no node of the lowered op may survive.
+void expectLoweringMatches(OneNode &t) {
+  auto ref = t.run();
+  ASSERT_TRUE(ref.hasValue()) << ref.status().message();
+  size_t n = 0;
+  Status s = lowerFunction(t.f, {}, &n);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  EXPECT_GE(n, 1u);
+  for (auto &node : t.f.nodes())
+    EXPECT_TRUE(isPrimitive(node->kind) || node->kind == OpKind::Constant ||
+                node->kind == OpKind::Placeholder)
+        << opName(node->kind) << " survived lowering";
+  auto low = t.run();
+  ASSERT_TRUE(low.hasValue()) << low.status().message();
+  ASSERT_EQ(ref->size(), low->size());
+  for (size_t i = 0; i < ref->size(); ++i) {
+    ASSERT_EQ((*low)[i].type().toString(), (*ref)[i].type().toString());
+    expectValues((*low)[i], (*ref)[i].toDoubles());
+  }
+}
+
+} // namespace
+
+TEST(FamilyF, LoweringsMatchKernels) {
+  {
+    OneNode t;
+    ASSERT_TRUE(t.build(OpKind::OneHot, {makeI64({2, 2}, {0, -1, 2, 5})},
+                        {makeI64({}, {3}), makeF32({2}, {-1, 4})},
+                        {{"axis", Attr::ofInt(1)}})
+                    .isOk());
+    expectLoweringMatches(t);
+  }
+  {
+    OneNode t;
+    ASSERT_TRUE(t.build(OpKind::CenterCropPad,
+                        {makeF32({3, 2}, {1, 2, 3, 4, 5, 6})},
+                        {makeI64({2}, {2, 5})})
+                    .isOk());
+    expectLoweringMatches(t);
+  }
+  {
+    Tensor cond(Type(ElemKind::Bool, {4}));
+    cond.setDouble(0, 1);
+    cond.setDouble(3, 1);
+    OneNode t;
+    ASSERT_TRUE(
+        t.build(OpKind::Compress, {makeF32({2, 3}, {1, 2, 3, 4, 5, 6})}, {cond})
+            .isOk());
+    expectLoweringMatches(t);
+  }
+  {
+    OneNode t;
+    ASSERT_TRUE(t.build(OpKind::EyeLike, {makeF32({3, 3}, {})}, {},
+                        {{"k", Attr::ofInt(-1)}})
+                    .isOk());
+    expectLoweringMatches(t);
+  }
+  {
+    OneNode t;
+    ASSERT_TRUE(t.build(OpKind::BlackmanWindow, {}, {makeI64({}, {5})}).isOk());
+    expectLoweringMatches(t);
+  }
+  {
+    OneNode t;
+    ASSERT_TRUE(t.build(OpKind::Unique, {}, {makeF32({2, 2}, {1, 2, 1, 2})},
+                        {{"axis", Attr::ofInt(0)}}, 4)
+                    .isOk());
+    expectLoweringMatches(t);
+  }
 }
