@@ -4,6 +4,7 @@
 // the operand with ctx.valueOf, which fails with DataDependent when the
 // value is unknown at compile time.
 #include "interp/kernels/MiscFUtil.h"
+#include "interp/kernels/MovementUtil.h"
 
 #include <algorithm>
 #include <cmath>
@@ -315,6 +316,7 @@ Status kernel_OneHot(KernelContext &ctx) {
                      " out of range for rank ", r + 1);
   Dims yd = ind.dims();
   yd.insert(yd.begin() + axis, depth);
+  EMBER_TRY(checkResultSize(ctx, yd));
   Tensor &y = ctx.setOutput(0, Type(vals.elem(), yd));
   if (ctx.inferOnly())
     return Status::ok();

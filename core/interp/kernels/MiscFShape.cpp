@@ -2,6 +2,7 @@
 // (center crop and/or zero pad per axis) and MaxUnpool (scatter pooled
 // values back to the positions recorded by MaxPool's indices).
 #include "interp/kernels/MiscFUtil.h"
+#include "interp/kernels/MovementUtil.h"
 
 #include <cstring>
 #include <set>
@@ -39,6 +40,7 @@ Status kernel_CenterCropPad(KernelContext &ctx) {
       outOff[size_t(a)] = (sh - dim) / 2;
     }
   }
+  EMBER_TRY(checkResultSize(ctx, yd));
   Tensor &y = ctx.setOutput(0, x.type().withDims(yd));
   if (ctx.inferOnly())
     return Status::ok();
@@ -101,6 +103,7 @@ Status kernel_MaxUnpool(KernelContext &ctx) {
                          "] is smaller than the inferred [",
                          dimsToString(inferred), "]");
     yd = os;
+    EMBER_TRY(checkResultSize(ctx, yd));
   }
   Tensor &y = ctx.setOutput(0, x.type().withDims(yd));
   if (ctx.inferOnly())

@@ -37,4 +37,16 @@ inline Status requireIndex(const KernelContext &ctx, size_t i,
   return Status::ok();
 }
 
+// A coordinate as an integer index, truncated toward zero like a C cast,
+// but saturated far outside any tensor and with NaN mapped far below zero,
+// so that bad coordinates read as "outside" instead of overflowing.
+inline int64_t toIndex(double v) {
+  constexpr double kLim = 4.0e15;
+  if (!(v > -kLim))
+    return -int64_t(kLim);
+  if (v > kLim)
+    return int64_t(kLim);
+  return int64_t(v);
+}
+
 } // namespace ember

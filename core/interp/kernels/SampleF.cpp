@@ -2,6 +2,7 @@
 // zeros/border/reflection padding) and AffineGrid (2-D and 3-D), following
 // the ONNX reference implementation's coordinate conventions.
 #include "interp/kernels/MiscFUtil.h"
+#include "interp/kernels/MovementUtil.h"
 
 #include <algorithm>
 #include <cmath>
@@ -18,16 +19,12 @@ double reflectCoord(double x, double lo, double hi) {
   if (rng <= 0)
     return lo;
   if (x < lo) {
-    double dx = lo - x;
-    int64_t n = int64_t(dx / rng);
-    double r = dx - double(n) * rng;
-    return n % 2 == 0 ? lo + r : hi - r;
+    double dx = lo - x, q = std::floor(dx / rng), r = dx - q * rng;
+    return std::fmod(q, 2.0) == 0 ? lo + r : hi - r;
   }
   if (x > hi) {
-    double dx = x - hi;
-    int64_t n = int64_t(dx / rng);
-    double r = dx - double(n) * rng;
-    return n % 2 == 0 ? hi - r : lo + r;
+    double dx = x - hi, q = std::floor(dx / rng), r = dx - q * rng;
+    return std::fmod(q, 2.0) == 0 ? hi - r : lo + r;
   }
   return x;
 }
@@ -81,6 +78,11 @@ Status kernel_GridSample(KernelContext &ctx) {
   Tensor &y = ctx.setOutput(0, Type(x.elem(), yd));
   if (ctx.inferOnly())
     return Status::ok();
+  if (y.size() == 0)
+    return Status::ok();
+  for (size_t k = 0; k < r; ++k)
+    if (x.dim(k + 2) == 0)
+      return ctx.error("cannot sample an empty image ", x.type().toString());
 
   int64_t N = x.dim(0), C = x.dim(1);
   Dims sd(x.dims().begin() + 2, x.dims().end());
@@ -100,7 +102,7 @@ Status kernel_GridSample(KernelContext &ctx) {
       return i >= 0 && i < d ? i : -1;
     if (pad == PadMode::Border)
       return std::clamp<int64_t>(i, 0, d - 1);
-    int64_t j = int64_t(reflectCoord(double(i), lo[k], hi[k]));
+    int64_t j = toIndex(reflectCoord(double(i), lo[k], hi[k]));
     return std::clamp<int64_t>(j, 0, d - 1);
   };
   std::vector<double> xv = x.toDoubles(), gv = g.toDoubles();
@@ -125,19 +127,19 @@ Status kernel_GridSample(KernelContext &ctx) {
             c = reflectCoord(c, lo[k], hi[k]);
         }
         if (mode == "nearest") {
-          idx[k][0] = mapIndex(int64_t(c), k);
+          idx[k][0] = mapIndex(toIndex(c), k);
           w[k][0] = 1.0;
         } else if (mode == "linear") {
           double f = std::floor(c), t = c - f;
-          idx[k][0] = mapIndex(int64_t(f), k);
-          idx[k][1] = mapIndex(int64_t(f) + 1, k);
+          idx[k][0] = mapIndex(toIndex(f), k);
+          idx[k][1] = mapIndex(toIndex(f) + 1, k);
           w[k][0] = 1 - t;
           w[k][1] = t;
         } else {
           double f = std::floor(c);
           cubicCoeffs(c - f, w[k].data());
           for (int j = 0; j < 4; ++j)
-            idx[k][size_t(j)] = mapIndex(int64_t(f) - 1 + j, k);
+            idx[k][size_t(j)] = mapIndex(toIndex(f) - 1 + j, k);
         }
       }
       int64_t corners = 1;
@@ -190,6 +192,7 @@ Status kernel_AffineGrid(KernelContext &ctx) {
   for (size_t k = 0; k < r; ++k)
     yd.push_back(size[k + 2]);
   yd.push_back(int64_t(r));
+  EMBER_TRY(checkResultSize(ctx, yd));
   Tensor &y = ctx.setOutput(0, Type(th.elem(), yd));
   if (ctx.inferOnly())
     return Status::ok();

@@ -33,12 +33,14 @@ Status kernel_RoiAlign(KernelContext &ctx) {
           pw = ctx.attrInt("output_width", 1);
   int64_t sr = ctx.attrInt("sampling_ratio", 0);
   double scale = ctx.attrFloat("spatial_scale", 1.0);
-  if (ph <= 0 || pw <= 0 || sr < 0)
+  if (ph <= 0 || pw <= 0 || sr < 0 || ph > 65536 || pw > 65536 || sr > 4096)
     return ctx.error("output sizes must be positive and sampling_ratio >= 0");
   int64_t R = rois.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
   Tensor &y = ctx.setOutput(0, Type(x.elem(), {R, C, ph, pw}));
   if (ctx.inferOnly())
     return Status::ok();
+  if ((H == 0 || W == 0) && y.size() != 0)
+    return ctx.error("cannot pool from an empty image ", x.type().toString());
   bool half = ctm == "half_pixel";
   std::vector<double> xv = x.toDoubles(), rv = rois.toDoubles();
   std::vector<int64_t> bv = bi.toInts();
@@ -61,9 +63,9 @@ Status kernel_RoiAlign(KernelContext &ctx) {
       rh = std::max(rh, 1.0);
     }
     double bh = rh / double(ph), bw = rw / double(pw);
-    int64_t gh = sr > 0 ? sr : int64_t(std::ceil(rh / double(ph)));
-    int64_t gw = sr > 0 ? sr : int64_t(std::ceil(rw / double(pw)));
-    if (gh < 0 || gw < 0 || gh * gw > (int64_t(1) << 24))
+    int64_t gh = sr > 0 ? sr : toIndex(std::ceil(rh / double(ph)));
+    int64_t gw = sr > 0 ? sr : toIndex(std::ceil(rw / double(pw)));
+    if (gh < 0 || gw < 0 || gh > 4096 || gw > 4096)
       return ctx.error("sampling grid of roi ", r, " is invalid");
     double count = double(std::max<int64_t>(gh * gw, 1));
     // Sampling taps per output bin (shared by all channels).
@@ -80,7 +82,7 @@ Status kernel_RoiAlign(KernelContext &ctx) {
             Tap t{{0, 0, 0, 0}, {0, 0, 0, 0}};
             if (!(yy < -1.0 || yy > double(H) || xx < -1.0 || xx > double(W))) {
               double yc = std::max(yy, 0.0), xc = std::max(xx, 0.0);
-              int64_t yl = int64_t(yc), xl = int64_t(xc), yh, xh;
+              int64_t yl = toIndex(yc), xl = toIndex(xc), yh, xh;
               if (yl >= H - 1) {
                 yh = yl = H - 1;
                 yc = double(yl);
@@ -196,7 +198,7 @@ Status kernel_DeformConv(KernelContext &ctx) {
   // Bilinear sample of channel plane `src` at (py, px), zero outside.
   auto sample = [&](const double *src, double py, double px) {
     double fy = std::floor(py), fx = std::floor(px);
-    int64_t y0 = int64_t(fy), x0 = int64_t(fx);
+    int64_t y0 = toIndex(fy), x0 = toIndex(fx);
     double ly = py - fy, lx = px - fx, acc = 0;
     for (int a = 0; a < 2; ++a)
       for (int c2 = 0; c2 < 2; ++c2) {
