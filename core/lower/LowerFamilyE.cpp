@@ -119,7 +119,7 @@ Expected<std::vector<Value>> lower_GroupNormalization(LoweringBuilder &b) {
   int64_t N = xt.dim(0), C = xt.dim(1), G = n.attrInt("num_groups", 0);
   if (G < 1 || C % G)
     return invalid("GroupNormalization: num_groups must divide channels");
-  int64_t inner = C ? xt.numElements() / (N * C) * (C / G) : 0;
+  int64_t inner = N > 0 && C > 0 ? xt.numElements() / (N * C) * (C / G) : 0;
   EMBER_ASSIGN(Value x, castE(b, b.in(0), sk));
   EMBER_ASSIGN(x, b.op(OpKind::Reshape, {x, b.ints({N, G, inner})}));
   EMBER_ASSIGN(Value mean, meanE(b, x, {2}));

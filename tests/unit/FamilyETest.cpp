@@ -610,3 +610,24 @@ TEST(FamilyE, HardmaxAndTriluLowering) {
     expectLoweringMatches(d);
   }
 }
+
+TEST(FamilyE, EmptyTensorsDoNotCrash) {
+  Tensor empty(Type(ElemKind::F32, {0, 4, 3}));
+  OneNode g;
+  ASSERT_TRUE(g.build(OpKind::GroupNormalization, {empty, wave({4}), wave({4})},
+                      {}, {{"num_groups", Attr::ofInt(2)}})
+                  .isOk());
+  expectLoweringMatches(g);
+  OneNode r;
+  ASSERT_TRUE(r.build(OpKind::RMSNormalization, {empty, wave({3})}).isOk());
+  EXPECT_TRUE(r.run().hasValue());
+  OneNode a; // no keys: Y is 0
+  ASSERT_TRUE(
+      a.build(OpKind::Attention,
+              {wave({1, 1, 2, 2}), Tensor(Type(ElemKind::F32, {1, 1, 0, 2})),
+               Tensor(Type(ElemKind::F32, {1, 1, 0, 2}))})
+          .isOk());
+  auto y = runOk(a);
+  ASSERT_EQ(y.size(), 1u);
+  EXPECT_EQ(y[0].toDoubles(), (std::vector<double>{0, 0, 0, 0}));
+}

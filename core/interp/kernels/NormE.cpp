@@ -144,7 +144,7 @@ Status kernel_GroupNormalization(KernelContext &ctx) {
   Tensor &y = ctx.setOutput(0, Type(x.elem(), x.dims()));
   if (ctx.inferOnly())
     return Status::ok();
-  int64_t n = x.dim(0), spatial = c ? x.size() / (n * c) : 0;
+  int64_t n = x.dim(0), spatial = n > 0 && c > 0 ? x.size() / (n * c) : 0;
   int64_t cg = c / g, cnt = cg * spatial;
   dispatchElem(x.elem(), [&](auto tag) {
     using T = decltype(tag);
