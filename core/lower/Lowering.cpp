@@ -66,6 +66,7 @@ Expected<std::vector<Value>> lower_NonMaxSuppression(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_OneHot(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_Compress(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_CenterCropPad(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_Einsum(LoweringBuilder &b);
 // (end of family F)
 
 LowerFn lowerFnFor(OpKind k) {
@@ -296,13 +297,14 @@ LowerFn lowerFnFor(OpKind k) {
     return &lower_Compress;
   case OpKind::CenterCropPad:
     return &lower_CenterCropPad;
+  case OpKind::Einsum:
+    return &lower_Einsum;
   case OpKind::NegativeLogLikelihoodLoss:
   case OpKind::SoftmaxCrossEntropyLoss:
   case OpKind::GridSample:
   case OpKind::AffineGrid:
   case OpKind::ReverseSequence:
   case OpKind::Det:
-  case OpKind::Einsum:
   case OpKind::MaxUnpool:
   case OpKind::DFT:
   case OpKind::STFT:

@@ -332,3 +332,40 @@ TEST(FamilyF, LoweringsMatchKernels) {
     expectLoweringMatches(t);
   }
 }
+
+TEST(FamilyF, EinsumLoweringMatchesKernel) {
+  struct Case {
+    const char *eq;
+    std::vector<Dims> shapes;
+  };
+  std::vector<Case> cases = {
+      {"ij,jk->ik", {{2, 3}, {3, 4}}},
+      {"bij,bjk->bik", {{2, 2, 3}, {2, 3, 2}}},
+      {"ii->i", {{3, 3}}},
+      {"ii", {{3, 3}}},
+      {"ij->", {{2, 3}}},
+      {"ij->ji", {{2, 3}}},
+      {"i,i", {{4}, {4}}},
+      {"i,j->ij", {{2}, {3}}},
+      {"...ij,...jk->...ik", {{2, 1, 2, 3}, {3, 3, 2}}},
+      {"bhid,bhjd->bhij", {{1, 2, 3, 4}, {1, 2, 2, 4}}},
+      {"ij,jk,kl->il", {{2, 3}, {3, 2}, {2, 2}}},
+      {"iij,jk->ik", {{2, 2, 3}, {3, 2}}},
+      {"ab,ab->a", {{1, 3}, {2, 3}}},
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.eq);
+    std::vector<Tensor> ins;
+    for (const Dims &d : c.shapes) {
+      Tensor t(Type(ElemKind::F32, d));
+      for (int64_t i = 0; i < t.size(); ++i)
+        t.setDouble(i, double((i * 5 + int64_t(ins.size()) * 3) % 7) - 3);
+      ins.push_back(t);
+    }
+    OneNode t;
+    Status s =
+        t.build(OpKind::Einsum, ins, {}, {{"equation", Attr::ofString(c.eq)}});
+    ASSERT_TRUE(s.isOk()) << s.message();
+    expectLoweringMatches(t);
+  }
+}

@@ -10,10 +10,6 @@ namespace ember {
 
 namespace {
 
-// One term of the equation: label ids per dimension; ellipsis dims get ids
-// kEll + k (k-th ellipsis dim counted from the left of the full ellipsis).
-constexpr int kEll = 1000;
-
 struct Term {
   std::vector<int> labels; // letters as char codes, ellipsis as -1 marker
   bool hasEllipsis = false;
@@ -45,13 +41,87 @@ std::vector<int> expand(const Term &t, size_t ellDims, size_t ellRank) {
   for (int l : t.labels)
     if (l == -1)
       for (size_t k = 0; k < ellDims; ++k)
-        out.push_back(kEll + int(ellRank - ellDims + k));
+        out.push_back(kEinsumEll + int(ellRank - ellDims + k));
     else
       out.push_back(l);
   return out;
 }
 
 } // namespace
+
+Expected<EinsumSpec> parseEinsum(const std::string &eq,
+                                 const std::vector<Dims> &shapes) {
+  auto fail = [&](const auto &...a) -> Status {
+    return invalid("Einsum: ", a...);
+  };
+  size_t n = shapes.size();
+  size_t arrow = eq.find("->");
+  std::string lhs = eq.substr(0, arrow);
+  std::vector<Term> terms;
+  for (size_t s = 0;;) {
+    size_t c = lhs.find(',', s);
+    Term t;
+    if (!parseTerm(lhs.substr(s, c == std::string::npos ? c : c - s), t))
+      return fail("cannot parse equation '", eq, "'");
+    terms.push_back(t);
+    if (c == std::string::npos)
+      break;
+    s = c + 1;
+  }
+  if (terms.size() != n)
+    return fail("equation '", eq, "' has ", terms.size(), " terms for ", n,
+                " operands");
+  // Ellipsis rank: the number of dims each operand's ellipsis stands for.
+  size_t ellRank = 0;
+  std::vector<size_t> ellDims(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    size_t named = terms[i].labels.size() - (terms[i].hasEllipsis ? 1 : 0);
+    size_t r = shapes[i].size();
+    if (terms[i].hasEllipsis ? r < named : r != named)
+      return fail("term ", i, " of '", eq, "' does not match operand shape [",
+                  dimsToString(shapes[i]), "]");
+    ellDims[i] = r - named;
+    ellRank = std::max(ellRank, ellDims[i]);
+  }
+  EinsumSpec spec;
+  spec.inputs.resize(n);
+  std::map<int, int> count;
+  for (size_t i = 0; i < n; ++i) {
+    spec.inputs[i] = expand(terms[i], ellDims[i], ellRank);
+    for (size_t k = 0; k < spec.inputs[i].size(); ++k) {
+      int l = spec.inputs[i][k];
+      int64_t d = shapes[i][k];
+      auto it = spec.size.find(l);
+      if (it == spec.size.end() || it->second == 1)
+        spec.size[l] = d;
+      else if (d != 1 && d != it->second)
+        return fail("label '", l < kEinsumEll ? std::string(1, char(l)) : "...",
+                    "' has sizes ", it->second, " and ", d);
+      if (l < kEinsumEll)
+        count[l]++;
+    }
+  }
+  if (arrow != std::string::npos) {
+    Term ot;
+    if (!parseTerm(eq.substr(arrow + 2), ot))
+      return fail("cannot parse equation '", eq, "'");
+    spec.output = expand(ot, ellRank, ellRank);
+    for (int l : spec.output) {
+      if (!spec.size.count(l))
+        return fail("output label '", char(l),
+                    "' does not appear in the inputs");
+      if (std::count(spec.output.begin(), spec.output.end(), l) != 1)
+        return fail("output label '", char(l), "' is repeated");
+    }
+  } else {
+    for (size_t k = 0; k < ellRank; ++k)
+      spec.output.push_back(kEinsumEll + int(k));
+    for (auto &[l, c] : count) // std::map: ascending ASCII order
+      if (c == 1)
+        spec.output.push_back(l);
+  }
+  return spec;
+}
 
 Status kernel_Einsum(KernelContext &ctx) {
   std::string eq = ctx.attrString("equation");
@@ -61,76 +131,17 @@ Status kernel_Einsum(KernelContext &ctx) {
   ElemKind ek = ctx.in(0).elem();
   if (ek == ElemKind::Bool)
     return ctx.unsupportedError("bool operands");
-  for (size_t i = 0; i < n; ++i)
+  std::vector<Dims> shapes;
+  for (size_t i = 0; i < n; ++i) {
     if (ctx.in(i).elem() != ek)
       return ctx.error("operand types differ: ", ctx.in(0).type().toString(),
                        " vs ", ctx.in(i).type().toString());
-  size_t arrow = eq.find("->");
-  std::string lhs = eq.substr(0, arrow);
-  std::vector<Term> terms;
-  for (size_t s = 0;;) {
-    size_t c = lhs.find(',', s);
-    Term t;
-    if (!parseTerm(lhs.substr(s, c == std::string::npos ? c : c - s), t))
-      return ctx.error("cannot parse equation '", eq, "'");
-    terms.push_back(t);
-    if (c == std::string::npos)
-      break;
-    s = c + 1;
+    shapes.push_back(ctx.in(i).dims());
   }
-  if (terms.size() != n)
-    return ctx.error("equation '", eq, "' has ", terms.size(), " terms for ", n,
-                     " operands");
-  // Ellipsis rank: the number of dims each operand's ellipsis stands for.
-  size_t ellRank = 0;
-  std::vector<size_t> ellDims(n, 0);
-  for (size_t i = 0; i < n; ++i) {
-    size_t named = terms[i].labels.size() - (terms[i].hasEllipsis ? 1 : 0);
-    size_t r = ctx.in(i).rank();
-    if (terms[i].hasEllipsis ? r < named : r != named)
-      return ctx.error("term ", i, " of '", eq, "' does not match operand ",
-                       ctx.in(i).type().toString());
-    ellDims[i] = r - named;
-    ellRank = std::max(ellRank, ellDims[i]);
-  }
-  std::vector<std::vector<int>> lab(n);
-  std::map<int, int64_t> size;
-  std::map<int, int> count;
-  for (size_t i = 0; i < n; ++i) {
-    lab[i] = expand(terms[i], ellDims[i], ellRank);
-    for (size_t k = 0; k < lab[i].size(); ++k) {
-      int l = lab[i][k];
-      int64_t d = ctx.in(i).dim(k);
-      auto it = size.find(l);
-      if (it == size.end() || it->second == 1)
-        size[l] = d;
-      else if (d != 1 && d != it->second)
-        return ctx.error("label '", l < kEll ? std::string(1, char(l)) : "...",
-                         "' has sizes ", it->second, " and ", d);
-      if (l < kEll)
-        count[l]++;
-    }
-  }
-  std::vector<int> outLab;
-  if (arrow != std::string::npos) {
-    Term ot;
-    if (!parseTerm(eq.substr(arrow + 2), ot))
-      return ctx.error("cannot parse equation '", eq, "'");
-    outLab = expand(ot, ellRank, ellRank);
-    for (int l : outLab) {
-      if (!size.count(l))
-        return ctx.error("output label '", char(l),
-                         "' does not appear in the inputs");
-      if (std::count(outLab.begin(), outLab.end(), l) != 1)
-        return ctx.error("output label '", char(l), "' is repeated");
-    }
-  } else {
-    for (size_t k = 0; k < ellRank; ++k)
-      outLab.push_back(kEll + int(k));
-    for (auto &[l, c] : count) // std::map: ascending ASCII order
-      if (c == 1)
-        outLab.push_back(l);
-  }
+  EMBER_ASSIGN(EinsumSpec spec, parseEinsum(eq, shapes));
+  const std::vector<std::vector<int>> &lab = spec.inputs;
+  const std::vector<int> &outLab = spec.output;
+  std::map<int, int64_t> &size = spec.size;
   std::vector<int> sumLab;
   for (auto &[l, d] : size)
     if (std::find(outLab.begin(), outLab.end(), l) == outLab.end())

@@ -4,6 +4,8 @@
 
 #include "interp/Kernel.h"
 
+#include <map>
+#include <string>
 #include <vector>
 
 namespace ember {
@@ -36,6 +38,19 @@ inline Status requireIndex(const KernelContext &ctx, size_t i,
                      ctx.in(i).type().toString());
   return Status::ok();
 }
+
+// A parsed Einsum equation for given operand shapes. Labels are letters as
+// char codes; ellipsis dims get kEinsumEll + k (k counted from the left of
+// the widest ellipsis, operands' ellipses aligned to the right). Repeated
+// labels within an input term mean a diagonal.
+constexpr int kEinsumEll = 1000;
+struct EinsumSpec {
+  std::vector<std::vector<int>> inputs; // labels per operand dim
+  std::vector<int> output;              // labels of the result dims
+  std::map<int, int64_t> size;          // label -> size (broadcast)
+};
+Expected<EinsumSpec> parseEinsum(const std::string &eq,
+                                 const std::vector<Dims> &shapes);
 
 // A coordinate as an integer index, truncated toward zero like a C cast,
 // but saturated far outside any tensor and with NaN mapped far below zero,
