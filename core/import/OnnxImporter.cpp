@@ -22,6 +22,35 @@ bool isDefaultDomain(const std::string &d) {
   return d.empty() || d == "ai.onnx";
 }
 
+// Names a subgraph reads from enclosing scopes (recursively): its implicit
+// inputs, which order the node that owns it after their producers.
+void collectOuterRefs(const onnx::GraphProto &g,
+                      std::unordered_set<std::string> &out, int depth = 0) {
+  if (depth > 16)
+    return;
+  std::unordered_set<std::string> local;
+  for (auto &i : g.input())
+    local.insert(i.name());
+  for (auto &i : g.initializer())
+    local.insert(i.name());
+  for (auto &n : g.node())
+    for (auto &o : n.output())
+      local.insert(o);
+  for (auto &n : g.node()) {
+    for (auto &i : n.input())
+      if (!i.empty() && !local.count(i))
+        out.insert(i);
+    for (auto &a : n.attribute())
+      if (a.type() == onnx::AttributeProto::GRAPH) {
+        std::unordered_set<std::string> inner;
+        collectOuterRefs(a.g(), inner, depth + 1);
+        for (auto &x : inner)
+          if (!local.count(x))
+            out.insert(x);
+      }
+  }
+}
+
 std::string domainName(const std::string &d) {
   return d.empty() ? "ai.onnx" : d;
 }
@@ -36,6 +65,17 @@ public:
 
 private:
   Status importGraph(const onnx::GraphProto &g);
+  Status importNodes(const onnx::GraphProto &g);
+  // Resolves a tensor name; in a subgraph, a name of an enclosing scope is
+  // captured: it becomes a trailing parameter of this function.
+  Expected<Value> lookup(const std::string &name);
+  struct Subgraph {
+    std::shared_ptr<Function> fn;
+    std::vector<std::string> captures; // outer names, in parameter order
+  };
+  Expected<Subgraph> importSubgraph(const onnx::GraphProto &g,
+                                    const std::vector<Type> &formalTypes);
+  Status importControlFlow(const onnx::NodeProto &n, int64_t version);
   Status importNode(const onnx::NodeProto &n);
   Expected<AttrMap> convertAttrs(const onnx::NodeProto &n);
   Status convertNode(const onnx::NodeProto &n, OpKind kind, int64_t version,
@@ -61,6 +101,9 @@ private:
 
   const ImportOptions &opts_;
   std::string baseDir_;
+  Importer *parent_ = nullptr; // enclosing scope, for subgraphs
+  std::vector<std::string> captures_;
+  int depth_ = 0;
   std::unique_ptr<Module> M_;
   Function *F_ = nullptr;
   std::unordered_map<std::string, Value> values_;
@@ -101,8 +144,10 @@ Status Importer::importGraph(const onnx::GraphProto &g) {
     return unsupported("sparse initializers are not supported");
 
   // Graph inputs that are not initializers become placeholders (or frozen
-  // constants).
+  // constants). A subgraph's formal inputs were created by the caller.
   for (auto &in : g.input()) {
+    if (parent_)
+      break;
     const std::string &nm = in.name();
     if (initNames.count(nm))
       continue;
@@ -159,10 +204,24 @@ Status Importer::importGraph(const onnx::GraphProto &g) {
   }
 
   for (auto &kv : opts_.inputShapes)
-    if (!values_.count(kv.first) || initNames.count(kv.first))
+    if (!parent_ && (!values_.count(kv.first) || initNames.count(kv.first)))
       return invalid("--input-shape names '", kv.first,
                      "', which is not a graph input of this model");
 
+  EMBER_TRY(importNodes(g));
+
+  for (auto &out : g.output()) {
+    auto v = lookup(out.name());
+    if (!v)
+      return invalid("graph output '", out.name(), "' is never computed");
+    F_->addOutput(*v, out.name());
+  }
+  if (F_->outputs().empty())
+    return invalid("the graph has no outputs");
+  return Status::ok();
+}
+
+Status Importer::importNodes(const onnx::GraphProto &g) {
   // Order nodes topologically (files are not always sorted); detect cycles
   // and undefined inputs.
   int nn = g.node_size();
@@ -177,14 +236,31 @@ Status Importer::importGraph(const onnx::GraphProto &g) {
   std::vector<int> pending(size_t(nn), 0);
   std::vector<std::vector<int>> consumers(static_cast<size_t>(nn));
   for (int i = 0; i < nn; ++i) {
-    for (auto &in : g.node(i).input()) {
+    std::vector<std::string> reads(g.node(i).input().begin(),
+                                   g.node(i).input().end());
+    for (auto &a : g.node(i).attribute())
+      if (a.type() == onnx::AttributeProto::GRAPH) {
+        std::unordered_set<std::string> refs;
+        collectOuterRefs(a.g(), refs);
+        std::vector<std::string> sorted(refs.begin(), refs.end());
+        std::sort(sorted.begin(), sorted.end());
+        for (auto &r : sorted)
+          if (producer.count(r))
+            reads.push_back(r);
+      }
+    for (auto &in : reads) {
       if (in.empty() || values_.count(in))
         continue;
       auto p = producer.find(in);
-      if (p == producer.end())
+      if (p == producer.end()) {
+        if (parent_ && parent_->lookup(in).hasValue()) {
+          EMBER_TRY(lookup(in).status());
+          continue;
+        }
         return invalid(where(g.node(i)), " reads '", in,
                        "', which no node, initializer or graph input "
                        "defines");
+      }
       ++pending[size_t(i)];
       consumers[size_t(p->second)].push_back(i);
     }
@@ -209,15 +285,6 @@ Status Importer::importGraph(const onnx::GraphProto &g) {
   }
   for (int i : order)
     EMBER_TRY(importNode(g.node(i)));
-
-  for (auto &out : g.output()) {
-    auto it = values_.find(out.name());
-    if (it == values_.end())
-      return invalid("graph output '", out.name(), "' is never computed");
-    F_->addOutput(it->second, out.name());
-  }
-  if (F_->outputs().empty())
-    return invalid("the graph has no outputs");
   return Status::ok();
 }
 
@@ -256,9 +323,10 @@ Expected<AttrMap> Importer::convertAttrs(const onnx::NodeProto &n) {
       break;
     }
     case onnx::AttributeProto::GRAPH:
+      continue; // If/Loop/Scan bodies: importControlFlow
     case onnx::AttributeProto::GRAPHS:
-      return unsupported(where(n), ": subgraph attribute '", a.name(),
-                         "' (control flow is not supported yet)");
+      return unsupported(where(n), ": attribute '", a.name(),
+                         "' holds a list of graphs");
     default:
       return unsupported(where(n), ": attribute '", a.name(), "' has type ",
                          int(a.type()), ", which Ember does not support");
@@ -330,6 +398,13 @@ Status Importer::importNode(const onnx::NodeProto &n) {
     return invalid(where(n), " uses domain '", dom,
                    "', which the model does not import");
   int64_t version = ov->second;
+  if (isDefaultDomain(n.domain()) &&
+      (n.op_type() == "If" || n.op_type() == "Loop" || n.op_type() == "Scan"))
+    return importControlFlow(n, version);
+  for (auto &a : n.attribute())
+    if (a.type() == onnx::AttributeProto::GRAPH)
+      return unsupported(where(n), ": subgraph attribute '", a.name(),
+                         "' on an op that is not If, Loop or Scan");
 
   std::vector<Value> ins;
   for (auto &in : n.input()) {
@@ -452,6 +527,178 @@ Status Importer::importNode(const onnx::NodeProto &n) {
   if (!s.isOk() && s.message().find(n.op_type()) == std::string::npos)
     return s.withContext(where(n));
   return s;
+}
+
+Expected<Value> Importer::lookup(const std::string &name) {
+  auto it = values_.find(name);
+  if (it != values_.end())
+    return it->second;
+  if (!parent_)
+    return invalid("tensor '", name, "' is not defined");
+  EMBER_ASSIGN(Value outer, parent_->lookup(name));
+  Value v(F_->addPlaceholder(name, outer.type()));
+  values_[name] = v;
+  captures_.push_back(name);
+  return v;
+}
+
+Expected<Importer::Subgraph>
+Importer::importSubgraph(const onnx::GraphProto &g,
+                         const std::vector<Type> &formalTypes) {
+  if (depth_ >= 16)
+    return unsupported("subgraphs nested more than 16 deep");
+  if (int(formalTypes.size()) != g.input_size())
+    return invalid("subgraph '", g.name(), "' declares ", g.input_size(),
+                   " inputs, the op passes ", formalTypes.size());
+  Importer child(opts_, baseDir_);
+  child.parent_ = this;
+  child.depth_ = depth_ + 1;
+  child.opsets_ = opsets_;
+  auto fn = std::make_shared<Function>(g.name().empty() ? "body" : g.name());
+  child.F_ = fn.get();
+  for (int i = 0; i < g.input_size(); ++i) {
+    const std::string &nm = g.input(i).name();
+    if (nm.empty() || child.values_.count(nm))
+      return invalid("subgraph '", g.name(), "' input ", i,
+                     " has an empty or repeated name");
+    child.values_[nm] = Value(fn->addPlaceholder(nm, formalTypes[size_t(i)]));
+  }
+  Status s = child.importGraph(g);
+  if (!s.isOk())
+    return s.withContext("in subgraph '" + g.name() + "'");
+  return Subgraph{fn, child.captures_};
+}
+
+Status Importer::importControlFlow(const onnx::NodeProto &n, int64_t v) {
+  const std::string &op = n.op_type();
+  auto graphOf = [&](const char *name) -> const onnx::GraphProto * {
+    for (auto &a : n.attribute())
+      if (a.name() == name && a.type() == onnx::AttributeProto::GRAPH)
+        return &a.g();
+    return nullptr;
+  };
+  auto input = [&](int i) -> Expected<Value> {
+    if (i >= n.input_size() || n.input(i).empty())
+      return Value();
+    return lookup(n.input(i));
+  };
+  std::vector<Value> ins;
+  for (int i = 0; i < n.input_size(); ++i) {
+    EMBER_ASSIGN(Value x, input(i));
+    ins.push_back(x);
+  }
+  AttrMap attrs;
+  for (auto &a : n.attribute()) {
+    if (a.type() == onnx::AttributeProto::INT)
+      attrs[a.name()] = Attr::ofInt(a.i());
+    else if (a.type() == onnx::AttributeProto::INTS)
+      attrs[a.name()] = Attr::ofInts({a.ints().begin(), a.ints().end()});
+  }
+  auto addCaptures = [&](const Subgraph &sg) -> Status {
+    for (auto &c : sg.captures) {
+      EMBER_ASSIGN(Value x, lookup(c));
+      ins.push_back(x);
+    }
+    return Status::ok();
+  };
+  OpKind kind;
+  if (op == "If") {
+    const onnx::GraphProto *tg = graphOf("then_branch"), *eg = graphOf("else_branch");
+    if (!tg || !eg || ins.size() != 1 || !ins[0].node)
+      return invalid(where(n), " needs a condition and two branches");
+    if (ins[0].node->kind == OpKind::Constant &&
+        ins[0].node->payload->size() == 1) {
+      // Known condition (often computed from shapes): the taken branch's
+      // nodes join this scope directly; the other branch may not even type
+      // check for these shapes.
+      const onnx::GraphProto &b =
+          ins[0].node->payload->getInt(0) ? *tg : *eg;
+      if (b.output_size() != n.output_size())
+        return invalid(where(n), ": the branch returns ", b.output_size(),
+                       " values for ", n.output_size(), " outputs");
+      for (auto &init : b.initializer()) {
+        if (values_.count(init.name()))
+          return invalid(where(n), ": branch initializer '", init.name(),
+                         "' shadows an outer name");
+        EMBER_ASSIGN(Tensor t, tensorFromProto(init, baseDir_));
+        values_[init.name()] = Value(F_->addConstant(init.name(), std::move(t)));
+      }
+      EMBER_TRY(importNodes(b).withContext("in branch '" + b.name() + "'"));
+      std::vector<Value> outs;
+      for (auto &o : b.output()) {
+        EMBER_ASSIGN(Value x, lookup(o.name()));
+        outs.push_back(x);
+      }
+      return bindOutputs(n, outs);
+    }
+    EMBER_ASSIGN(Subgraph t, importSubgraph(*tg, {}));
+    EMBER_ASSIGN(Subgraph e, importSubgraph(*eg, {}));
+    EMBER_TRY(addCaptures(t));
+    EMBER_TRY(addCaptures(e));
+    attrs["then_branch"] = Attr::ofGraph(t.fn);
+    attrs["else_branch"] = Attr::ofGraph(e.fn);
+    attrs["then_captures"] = Attr::ofInt(int64_t(t.captures.size()));
+    attrs["captures"] =
+        Attr::ofInt(int64_t(t.captures.size() + e.captures.size()));
+    kind = OpKind::If;
+  } else if (op == "Loop") {
+    const onnx::GraphProto *body = graphOf("body");
+    if (!body)
+      return invalid(where(n), " has no body");
+    ins.resize(std::max<size_t>(ins.size(), 2));
+    std::vector<Type> formal = {Type(ElemKind::I64, {}),
+                                Type(ElemKind::Bool, {})};
+    for (size_t i = 2; i < ins.size(); ++i) {
+      if (!ins[i].node)
+        return unsupported(where(n), ": absent loop-carried value");
+      formal.push_back(ins[i].type());
+    }
+    EMBER_ASSIGN(Subgraph b, importSubgraph(*body, formal));
+    size_t before = ins.size();
+    EMBER_TRY(addCaptures(b));
+    attrs["body"] = Attr::ofGraph(b.fn);
+    attrs["captures"] = Attr::ofInt(int64_t(ins.size() - before));
+    kind = OpKind::Loop;
+  } else {
+    if (v < 9)
+      return unsupported(where(n),
+                         ": Scan-8 (batched, with sequence_lens) is not "
+                         "supported; opset 9 and later are");
+    const onnx::GraphProto *body = graphOf("body");
+    int64_t m = attrs.count("num_scan_inputs") ? attrs["num_scan_inputs"].i : 0;
+    if (!body || m < 1 || size_t(m) > ins.size())
+      return invalid(where(n), " needs a body and num_scan_inputs in [1, ",
+                     ins.size(), "]");
+    size_t nState = ins.size() - size_t(m);
+    auto axes = attrs.count("scan_input_axes") ? attrs["scan_input_axes"].ints
+                                               : std::vector<int64_t>{};
+    std::vector<Type> formal;
+    for (size_t i = 0; i < ins.size(); ++i) {
+      if (!ins[i].node)
+        return invalid(where(n), ": absent operand");
+      Type t = ins[i].type();
+      if (i >= nState) {
+        int64_t a = i - nState < axes.size() ? axes[i - nState] : 0;
+        int64_t r = int64_t(t.rank());
+        if (a < -r || a >= r)
+          return invalid(where(n), ": scan axis ", a, " out of range");
+        Dims d = t.dims();
+        d.erase(d.begin() + (a < 0 ? a + r : a));
+        t = t.withDims(d);
+      }
+      formal.push_back(t);
+    }
+    EMBER_ASSIGN(Subgraph b, importSubgraph(*body, formal));
+    size_t before = ins.size();
+    EMBER_TRY(addCaptures(b));
+    attrs["body"] = Attr::ofGraph(b.fn);
+    attrs["captures"] = Attr::ofInt(int64_t(ins.size() - before));
+    kind = OpKind::Scan;
+  }
+  std::vector<std::string> outNames(n.output().begin(), n.output().end());
+  EMBER_ASSIGN(auto vs, build(kind, std::move(ins), std::move(attrs), n.name(),
+                              n.output_size(), outNames));
+  return bindOutputs(n, vs);
 }
 
 // Upgrades a node to the newest opset form, then builds it.

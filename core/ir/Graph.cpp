@@ -23,6 +23,8 @@ bool Attr::operator==(const Attr &o) const {
     return strings == o.strings;
   case Kind::Tensor:
     return t && o.t && t->bitEqual(*o.t);
+  case Kind::Graph:
+    return g == o.g;
   }
   return false;
 }
@@ -75,6 +77,11 @@ std::vector<double> Node::attrFloats(const std::string &n) const {
 const Tensor *Node::attrTensor(const std::string &n) const {
   auto it = attrs.find(n);
   return it == attrs.end() ? nullptr : it->second.t.get();
+}
+
+Function *Node::attrGraph(const std::string &n) const {
+  auto it = attrs.find(n);
+  return it == attrs.end() ? nullptr : it->second.g.get();
 }
 
 std::string Node::describe() const {

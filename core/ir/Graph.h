@@ -21,7 +21,7 @@ class Node;
 class Function;
 
 struct Attr {
-  enum class Kind { Int, Float, String, Ints, Floats, Strings, Tensor };
+  enum class Kind { Int, Float, String, Ints, Floats, Strings, Tensor, Graph };
   Kind kind = Kind::Int;
   int64_t i = 0;
   double f = 0;
@@ -30,6 +30,10 @@ struct Attr {
   std::vector<double> floats;
   std::vector<std::string> strings;
   std::shared_ptr<const ember::Tensor> t;
+  // A subgraph (If branches, Loop/Scan bodies). It is closed: values from
+  // the enclosing function arrive as explicit trailing operands of the node
+  // and trailing parameters of the subgraph (see docs/graph-ir.md).
+  std::shared_ptr<Function> g;
 
   static Attr ofInt(int64_t v) { Attr a; a.kind = Kind::Int; a.i = v; return a; }
   static Attr ofFloat(double v) { Attr a; a.kind = Kind::Float; a.f = v; return a; }
@@ -38,6 +42,7 @@ struct Attr {
   static Attr ofFloats(std::vector<double> v) { Attr a; a.kind = Kind::Floats; a.floats = std::move(v); return a; }
   static Attr ofStrings(std::vector<std::string> v) { Attr a; a.kind = Kind::Strings; a.strings = std::move(v); return a; }
   static Attr ofTensor(ember::Tensor v) { Attr a; a.kind = Kind::Tensor; a.t = std::make_shared<ember::Tensor>(std::move(v)); return a; }
+  static Attr ofGraph(std::shared_ptr<Function> f) { Attr a; a.kind = Kind::Graph; a.g = std::move(f); return a; }
   bool operator==(const Attr &o) const;
 };
 
@@ -78,6 +83,7 @@ public:
   std::vector<int64_t> attrInts(const std::string &n) const;
   std::vector<double> attrFloats(const std::string &n) const;
   const Tensor *attrTensor(const std::string &n) const;
+  Function *attrGraph(const std::string &n) const;
 
   // "'conv1' (Conv)" or "%y (Conv)" when the node has no name: for messages.
   std::string describe() const;
@@ -149,6 +155,10 @@ private:
 
 class Module {
 public:
+  Function *adopt(std::unique_ptr<Function> f) {
+    functions_.push_back(std::move(f));
+    return functions_.back().get();
+  }
   Function *addFunction(const std::string &name) {
     functions_.push_back(std::make_unique<Function>(name));
     return functions_.back().get();

@@ -21,6 +21,7 @@ enum OpProp : uint32_t {
   P_Reduction = 1u << 3,
   P_Movement = 1u << 4, // reorders/copies elements, no arithmetic
   P_Quant = 1u << 5,
+  P_Control = 1u << 6, // runs subgraphs (If, Loop, Scan)
 };
 
 struct OpInfo {

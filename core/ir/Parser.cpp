@@ -93,10 +93,12 @@ private:
   Expected<Tensor> tensorLit();
   Expected<Attr> attrValue();
   Status function(Module &m);
+  Expected<std::unique_ptr<Function>> functionBody();
 
   const std::string &s_;
   std::string file_;
   size_t p_ = 0, line_ = 1, lineStart_ = 0;
+  int depth_ = 0;
 };
 
 Expected<std::string> Parser::stringLit() {
@@ -329,6 +331,10 @@ Expected<Attr> Parser::attrValue() {
     EMBER_ASSIGN(Tensor t, tensorLit());
     return Attr::ofTensor(std::move(t));
   }
+  if (acceptWord("func")) {
+    EMBER_ASSIGN(std::unique_ptr<Function> f, functionBody());
+    return Attr::ofGraph(std::shared_ptr<Function>(std::move(f)));
+  }
   if (acceptWord("floats")) {
     EMBER_TRY(expect('['));
     EMBER_TRY(expect(']'));
@@ -378,13 +384,23 @@ Expected<Attr> Parser::attrValue() {
 Status Parser::function(Module &m) {
   if (!acceptWord("func"))
     return err("expected 'func'", found());
+  EMBER_ASSIGN(std::unique_ptr<Function> f, functionBody());
+  if (m.getFunction(f->name()))
+    return err("function @", f->name(), " is defined twice");
+  m.adopt(std::move(f));
+  return Status::ok();
+}
+
+// After 'func': @name(params) { body }.
+Expected<std::unique_ptr<Function>> Parser::functionBody() {
+  if (++depth_ > 16)
+    return err("functions nested more than 16 deep");
   EMBER_TRY(expect('@'));
   std::string fname = ident();
   if (fname.empty())
     return err("expected a function name");
-  if (m.getFunction(fname))
-    return err("function @", fname, " is defined twice");
-  Function *f = m.addFunction(fname);
+  auto owned = std::make_unique<Function>(fname);
+  Function *f = owned.get();
   std::unordered_map<std::string, Value> vals;
   EMBER_TRY(expect('('));
   if (!accept(')')) {
@@ -492,7 +508,9 @@ Status Parser::function(Module &m) {
     for (unsigned i = 0; i < raw->numResults(); ++i)
       vals[results[i]] = Value(raw, i);
   }
-  return verifyFunction(*f).withContext(file_ + ": function @" + fname);
+  EMBER_TRY(verifyFunction(*f).withContext(file_ + ": function @" + fname));
+  --depth_;
+  return owned;
 }
 
 Expected<std::unique_ptr<Module>> Parser::parse() {

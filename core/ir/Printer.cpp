@@ -105,7 +105,11 @@ std::string printTensorLiteral(const Tensor &t, int64_t elideAbove) {
   return os.str();
 }
 
-static void printAttr(std::ostream &os, const Attr &a, int64_t elide) {
+static void printFunctionIndented(std::ostream &os, const Function &f,
+                                  const PrintOptions &o, const std::string &ind);
+
+static void printAttr(std::ostream &os, const Attr &a, int64_t elide,
+                      const std::string &ind) {
   switch (a.kind) {
   case Attr::Kind::Int:
     os << a.i;
@@ -137,10 +141,23 @@ static void printAttr(std::ostream &os, const Attr &a, int64_t elide) {
   case Attr::Kind::Tensor:
     os << printTensorLiteral(*a.t, elide);
     break;
+  case Attr::Kind::Graph: {
+    PrintOptions o;
+    o.elideConstantsAbove = elide;
+    printFunctionIndented(os, *a.g, o, ind + "    ");
+    break;
+  }
   }
 }
 
 void printFunction(std::ostream &os, const Function &f, const PrintOptions &o) {
+  printFunctionIndented(os, f, o, "");
+}
+
+// Subgraph attributes print as nested functions, indented.
+static void printFunctionIndented(std::ostream &os, const Function &f,
+                                  const PrintOptions &o,
+                                  const std::string &ind) {
   os << "func @" << f.name() << "(";
   for (size_t i = 0; i < f.params().size(); ++i) {
     const Node *p = f.params()[i];
@@ -152,7 +169,7 @@ void printFunction(std::ostream &os, const Function &f, const PrintOptions &o) {
     const Node &n = *np;
     if (n.kind == OpKind::Placeholder)
       continue;
-    os << "  ";
+    os << ind << "  ";
     for (size_t i = 0; i < n.outNames.size(); ++i)
       os << (i ? ", " : "") << valueRef(n.outNames[i]);
     if (n.kind == OpKind::Constant) {
@@ -174,7 +191,7 @@ void printFunction(std::ostream &os, const Function &f, const PrintOptions &o) {
       bool first = true;
       for (auto &kv : n.attrs) {
         os << (first ? "" : ", ") << kv.first << " = ";
-        printAttr(os, kv.second, o.elideConstantsAbove);
+        printAttr(os, kv.second, o.elideConstantsAbove, ind);
         first = false;
       }
       os << "}";
@@ -186,14 +203,14 @@ void printFunction(std::ostream &os, const Function &f, const PrintOptions &o) {
       os << " loc(" << quoted(n.name) << ")";
     os << "\n";
   }
-  os << "  return";
+  os << ind << "  return";
   for (size_t i = 0; i < f.outputs().size(); ++i) {
     const auto &out = f.outputs()[i];
     os << (i ? ", " : " ") << valueRef(out.value.name());
     if (out.name != out.value.name())
       os << " as " << quoted(out.name);
   }
-  os << "\n}\n";
+  os << "\n" << ind << "}" << (ind.empty() ? "\n" : "");
 }
 
 void printModule(std::ostream &os, const Module &m, const PrintOptions &o) {

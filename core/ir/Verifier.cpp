@@ -61,6 +61,11 @@ Status verifyFunction(const Function &f, bool lowered) {
       if (lowered && !isPrimitive(n.kind))
         return invalid("verifier: ", n.describe(),
                        " is not a primitive and survived lowering");
+      for (auto &kv : n.attrs)
+        if (kv.second.kind == Attr::Kind::Graph)
+          EMBER_TRY(verifyFunction(*kv.second.g, lowered)
+                        .withContext("in subgraph '" + kv.first + "' of " +
+                                     n.describe()));
     }
     seen.insert(&n);
   }

@@ -53,6 +53,8 @@ Expected<std::vector<Value>> lower_SwiGLU(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_RotaryEmbedding(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_Hardmax(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_Trilu(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_CausalConvWithState(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_TensorScatter(LoweringBuilder &b);
 // (end of family E)
 // family F lowerings
 Expected<std::vector<Value>> lower_EyeLike(LoweringBuilder &b);
@@ -67,6 +69,8 @@ Expected<std::vector<Value>> lower_OneHot(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_Compress(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_CenterCropPad(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_Einsum(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_NegativeLogLikelihoodLoss(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_SoftmaxCrossEntropyLoss(LoweringBuilder &b);
 // (end of family F)
 
 LowerFn lowerFnFor(OpKind k) {
@@ -236,6 +240,9 @@ LowerFn lowerFnFor(OpKind k) {
   case OpKind::ConstantOfShape:
   case OpKind::Range:
   case OpKind::Resize:
+  case OpKind::If:
+  case OpKind::Loop:
+  case OpKind::Scan:
   case OpKind::QuantizeLinear:
   case OpKind::DequantizeLinear:
   case OpKind::QLinearConv:
@@ -264,11 +271,13 @@ LowerFn lowerFnFor(OpKind k) {
     return &lower_Hardmax;
   case OpKind::Trilu:
     return &lower_Trilu;
+  case OpKind::CausalConvWithState:
+    return &lower_CausalConvWithState;
+  case OpKind::TensorScatter:
+    return &lower_TensorScatter;
   case OpKind::LpPool:
   case OpKind::CumProd:
   case OpKind::LinearAttention:
-  case OpKind::CausalConvWithState:
-  case OpKind::TensorScatter:
   case OpKind::RNN:
   case OpKind::GRU:
   case OpKind::LSTM:
@@ -300,7 +309,9 @@ LowerFn lowerFnFor(OpKind k) {
   case OpKind::Einsum:
     return &lower_Einsum;
   case OpKind::NegativeLogLikelihoodLoss:
+    return &lower_NegativeLogLikelihoodLoss;
   case OpKind::SoftmaxCrossEntropyLoss:
+    return &lower_SoftmaxCrossEntropyLoss;
   case OpKind::GridSample:
   case OpKind::AffineGrid:
   case OpKind::ReverseSequence:
@@ -380,6 +391,14 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
       changed = true;
     }
   }
+  // Subgraphs (If branches, Loop/Scan bodies) are lowered the same way.
+  for (auto &n : f.nodes())
+    for (auto &kv : n->attrs)
+      if (kv.second.kind == Attr::Kind::Graph) {
+        size_t sub = 0;
+        EMBER_TRY(lowerFunction(*kv.second.g, opts, &sub));
+        count += sub;
+      }
   if (numLowered)
     *numLowered = count;
   return Status::ok();
