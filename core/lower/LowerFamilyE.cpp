@@ -1,6 +1,7 @@
 // Lowerings of the family E composites into primitives: Attention,
 // RotaryEmbedding, RMSNormalization, LpNormalization, GroupNormalization,
-// MeanVarianceNormalization, Swish, SwiGLU, Hardmax, Trilu.
+// MeanVarianceNormalization, Swish, SwiGLU, Hardmax, Trilu,
+// CausalConvWithState, TensorScatter.
 #include "lower/Lowering.h"
 
 #include <cmath>
@@ -541,6 +542,82 @@ Expected<std::vector<Value>> lower_Trilu(LoweringBuilder &b) {
                     {b.constant(rel), k}));
   EMBER_ASSIGN(Value y,
                b.op(OpKind::Where, {keep, b.in(0), b.scalar(xt.elem(), 0)}));
+  return std::vector<Value>{y};
+}
+
+} // namespace ember
+
+namespace ember {
+
+// CausalConvWithState: Conv(group=C) over past_state (or zeros) ++ input,
+// optional SiLU computed in f32, present_state = the last K-1 positions.
+Expected<std::vector<Value>> lower_CausalConvWithState(LoweringBuilder &b) {
+  const Node &n = b.node();
+  const Type &xt = b.inType(0), &wt = b.inType(1);
+  ElemKind k = xt.elem();
+  int64_t B = xt.dim(0), C = xt.dim(1), L = xt.dim(2), K = wt.dim(2);
+  Value seq = b.in(0);
+  if (K > 1) {
+    Value past;
+    if (b.has(3)) {
+      past = b.in(3);
+    } else {
+      past = b.constant(Tensor(Type(k, {B, C, K - 1})));
+    }
+    EMBER_ASSIGN(seq,
+                 b.op(OpKind::Concat, {past, seq}, {{"axis", Attr::ofInt(2)}}));
+  }
+  std::vector<Value> convIns{seq, b.in(1)};
+  if (b.has(2))
+    convIns.push_back(b.in(2));
+  EMBER_ASSIGN(Value y, b.op(OpKind::Conv, convIns,
+                             {{"group", Attr::ofInt(C)},
+                              {"kernel_shape", Attr::ofInts({K})}}));
+  std::string act = n.attrString("activation", "none");
+  if (act == "silu" || act == "swish") {
+    EMBER_ASSIGN(Value f, castE(b, y, wideKind(k)));
+    EMBER_ASSIGN(f, swishE(b, f, 1.0));
+    EMBER_ASSIGN(y, castE(b, f, k));
+  }
+  std::vector<Value> res{y};
+  if (n.numResults() > 1) {
+    EMBER_ASSIGN(Value st,
+                 b.op(OpKind::Slice,
+                      {seq, b.ints({L}), b.ints({L + K - 1}), b.ints({2})}));
+    res.push_back(st);
+  }
+  return res;
+}
+
+// TensorScatter: ScatterElements along axis with indices write_indices[b]
+// + position (mod the cache length when circular).
+Expected<std::vector<Value>> lower_TensorScatter(LoweringBuilder &b) {
+  const Node &n = b.node();
+  const Type &ct = b.inType(0), &ut = b.inType(1);
+  EMBER_ASSIGN(int64_t axis,
+               axisE("TensorScatter", n.attrInt("axis", -2), ct.rank()));
+  int64_t r = int64_t(ct.rank()), B = ct.dim(0), len = ut.dim(size_t(axis));
+  Dims posDims(size_t(r), 1);
+  posDims[size_t(axis)] = len;
+  Tensor pos(Type(ElemKind::I64, posDims));
+  for (int64_t s = 0; s < len; ++s)
+    pos.data<int64_t>()[s] = s;
+  Value idx = b.constant(pos);
+  if (b.has(2)) {
+    Dims bDims(size_t(r), 1);
+    bDims[0] = B;
+    EMBER_ASSIGN(Value w, castE(b, b.in(2), ElemKind::I64));
+    EMBER_ASSIGN(w, b.op(OpKind::Reshape, {w, b.ints(bDims)}));
+    EMBER_ASSIGN(idx, b.op(OpKind::Add, {w, idx}));
+  }
+  if (n.attrString("mode", "linear") == "circular") {
+    EMBER_ASSIGN(
+        idx, b.op(OpKind::Mod, {idx, b.scalar(ElemKind::I64,
+                                              double(ct.dim(size_t(axis))))}));
+  }
+  EMBER_ASSIGN(idx, b.op(OpKind::Expand, {idx, b.ints(ut.dims())}));
+  EMBER_ASSIGN(Value y, b.op(OpKind::ScatterElements, {b.in(0), idx, b.in(1)},
+                             {{"axis", Attr::ofInt(axis)}}));
   return std::vector<Value>{y};
 }
 

@@ -631,3 +631,34 @@ TEST(FamilyE, EmptyTensorsDoNotCrash) {
   ASSERT_EQ(y.size(), 1u);
   EXPECT_EQ(y[0].toDoubles(), (std::vector<double>{0, 0, 0, 0}));
 }
+
+TEST(FamilyE, CausalConvAndTensorScatterLowering) {
+  for (int withPast = 0; withPast < 2; ++withPast)
+    for (const char *act : {"none", "silu"}) {
+      OneNode t;
+      std::vector<Tensor> ins{wave({2, 3, 5}), wave({3, 1, 4}, 0.5f),
+                              wave({3}, 0.1f)};
+      if (withPast)
+        ins.push_back(wave({2, 3, 3}, 2.0f));
+      ASSERT_TRUE(t.build(OpKind::CausalConvWithState, ins, {},
+                          {{"activation", Attr::ofString(act)}}, 2)
+                      .isOk());
+      expectLoweringMatches(t);
+    }
+  OneNode k1; // kernel size 1: empty state
+  ASSERT_TRUE(k1.build(OpKind::CausalConvWithState,
+                       {wave({1, 2, 3}), wave({2, 1, 1})}, {}, {}, 2)
+                  .isOk());
+  EXPECT_EQ(k1.node->types[1].toString(), "f32[1,2,0]");
+  expectLoweringMatches(k1);
+
+  for (const char *mode : {"linear", "circular"}) {
+    OneNode t;
+    ASSERT_TRUE(t.build(OpKind::TensorScatter,
+                        {wave({2, 2, 4, 3}), wave({2, 2, 2, 3}, 5.0f),
+                         makeI64({2}, {mode[0] == 'c' ? 3 : 2, -2})},
+                        {}, {{"mode", Attr::ofString(mode)}})
+                    .isOk());
+    expectLoweringMatches(t);
+  }
+}

@@ -152,7 +152,7 @@ Status kernel_Attention(KernelContext &ctx) {
   ElemKind k = ctx.in(0).elem(), smk = k;
   if (ctx.hasAttr("softmax_precision")) {
     int64_t sp = ctx.attrInt("softmax_precision", 1);
-    if (!elemKindFromOnnx(int(sp), smk) || !isFloatKind(smk))
+    if (!elemKindFromOnnx(int(sp), smk) || !isFloatKind(smk) || isMiniKind(smk))
       return ctx.error("softmax_precision ", sp, " is not a float type");
   }
   int64_t left = ctx.attrInt("left_window_size", -1),

@@ -270,6 +270,8 @@ Status kernel_TensorScatter(KernelContext &ctx) {
       int64_t pos = widx[size_t(b)] + s;
       if (mode == "circular")
         pos = ((pos % maxLen) + maxLen) % maxLen;
+      else if (pos < 0) // numpy indexing counts from the end
+        pos += maxLen;
       if (pos < 0 || pos >= maxLen)
         return ctx.error("write index ", widx[size_t(b)], " + ", s,
                          " is outside the cache length ", maxLen);
