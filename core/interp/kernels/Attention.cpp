@@ -32,8 +32,8 @@ struct AttnShape {
 
 // Element (b, h, s, d) of a Q/K/V operand in 4-D [B, H, S, D] or 3-D
 // [B, S, H * D] layout.
-int64_t headIndex(const AttnShape &a, bool rank3, int64_t H, int64_t S,
-                  int64_t D, int64_t b, int64_t h, int64_t s, int64_t d) {
+int64_t headIndex(bool rank3, int64_t H, int64_t S, int64_t D, int64_t b,
+                  int64_t h, int64_t s, int64_t d) {
   if (rank3)
     return (b * S + s) * (H * D) + h * D + d;
   return ((b * H + h) * S + s) * D + d;
@@ -191,7 +191,7 @@ Status kernel_Attention(KernelContext &ctx) {
           double val =
               j < a.P
                   ? ctx.in(4).getDouble(((b * a.Hkv + h) * a.P + j) * a.D + d)
-                  : kv[size_t(headIndex(a, a.rank3, a.Hkv, a.Skv, a.D, b, h,
+                  : kv[size_t(headIndex(a.rank3, a.Hkv, a.Skv, a.D, b, h,
                                         j - a.P, d))];
           kp[size_t(((b * a.Hkv + h) * a.S + j) * a.D + d)] = val;
         }
@@ -199,7 +199,7 @@ Status kernel_Attention(KernelContext &ctx) {
           double val =
               j < a.P
                   ? ctx.in(5).getDouble(((b * a.Hkv + h) * a.P + j) * a.Dv + d)
-                  : vv[size_t(headIndex(a, a.rank3, a.Hkv, a.Skv, a.Dv, b, h,
+                  : vv[size_t(headIndex(a.rank3, a.Hkv, a.Skv, a.Dv, b, h,
                                         j - a.P, d))];
           vp[size_t(((b * a.Hkv + h) * a.S + j) * a.Dv + d)] = val;
         }
@@ -224,7 +224,7 @@ Status kernel_Attention(KernelContext &ctx) {
 
   int64_t reps = a.Hq / a.Hkv;
   std::vector<double> qs(size_t(a.D)), raw(size_t(a.S)), capped(size_t(a.S)),
-      bias(size_t(a.S)), qkb(size_t(a.S)), prob(size_t(a.S));
+      qkb(size_t(a.S)), prob(size_t(a.S));
   for (int64_t b = 0; b < a.B; ++b) {
     // Offset of the query block among the valid keys (causal/window).
     int64_t off = ctx.has(4) ? a.P : ctx.has(6) ? nonpad[size_t(b)] - a.Sq : 0;
@@ -232,9 +232,8 @@ Status kernel_Attention(KernelContext &ctx) {
       int64_t kvh = h / reps;
       for (int64_t i = 0; i < a.Sq; ++i) {
         for (int64_t d = 0; d < a.D; ++d)
-          qs[size_t(d)] =
-              R(qv[size_t(headIndex(a, a.rank3, a.Hq, a.Sq, a.D, b, h, i, d))] *
-                s);
+          qs[size_t(d)] = R(
+              qv[size_t(headIndex(a.rank3, a.Hq, a.Sq, a.D, b, h, i, d))] * s);
         bool allMasked = a.S > 0;
         for (int64_t j = 0; j < a.S; ++j) {
           const double *kr = &ks[size_t(((b * a.Hkv + kvh) * a.S + j) * a.D)];
@@ -275,7 +274,6 @@ Status kernel_Attention(KernelContext &ctx) {
           }
           if (ctx.has(6) && j >= nonpad[size_t(b)])
             bv = R(bv + ninf);
-          bias[size_t(j)] = bv;
           allMasked = allMasked && bv == ninf;
           qkb[size_t(j)] = R(c + bv);
         }
