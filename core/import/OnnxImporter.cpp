@@ -820,6 +820,18 @@ Status Importer::convertNode(const onnx::NodeProto &n, OpKind kind,
   }
   if (op == "Gemm" && v < 7)
     attrs.erase("broadcast");
+  if (op == "PRelu" && v < 7 && ins.size() == 2 && ins[1].type().rank() == 1 &&
+      ins[0].type().rank() > 2 &&
+      ins[1].type().dims()[0] == ins[0].type().dims()[1] &&
+      ins[1].type().dims()[0] != 1) {
+    // PRelu-6 applies a 1-D slope per channel (axis 1); newer opsets
+    // broadcast from the right. Make the channel axis explicit.
+    Dims d(ins[0].type().rank() - 1, 1);
+    d[0] = ins[1].type().dims()[0];
+    EMBER_ASSIGN(auto r, build(OpKind::Reshape, {ins[1], constInts(d, hint)},
+                               {}, n.name(), 1, {hint + ".slope"}));
+    ins[1] = r[0];
+  }
 
   int nres = n.output_size();
   if (opInfo(kind).numOut >= 0 && nres > opInfo(kind).numOut)
@@ -865,7 +877,8 @@ Expected<std::unique_ptr<Module>> importOnnxFile(const std::string &path,
 } // namespace ember
 
 namespace ember {
-Expected<std::vector<std::string>> onnxInputNames(const std::string &path) {
+Expected<std::vector<std::string>> onnxInputNames(const std::string &path,
+                                                  std::vector<int> *elemTypes) {
   EMBER_ASSIGN(std::string bytes, readFileBytes(path, uint64_t(INT32_MAX)));
   onnx::ModelProto m;
   google::protobuf::io::ArrayInputStream raw(bytes.data(), int(bytes.size()));
@@ -886,6 +899,10 @@ Expected<std::vector<std::string>> onnxInputNames(const std::string &path) {
                          "' is not a tensor (sequences, maps and optionals "
                          "are not supported)");
     names.push_back(i.name());
+    if (elemTypes)
+      elemTypes->push_back(i.type().has_tensor_type()
+                               ? i.type().tensor_type().elem_type()
+                               : 0);
   }
   for (auto &o : m.graph().output())
     if (o.has_type() && !o.type().has_tensor_type())

@@ -40,5 +40,7 @@ Expected<std::unique_ptr<Module>> importOnnxBytes(const std::string &bytes,
 
 namespace ember {
 // Names of a model's graph inputs that are not initializers, in order.
-Expected<std::vector<std::string>> onnxInputNames(const std::string &path);
+// With elemTypes, also their declared ONNX element types (0 when absent).
+Expected<std::vector<std::string>>
+onnxInputNames(const std::string &path, std::vector<int> *elemTypes = nullptr);
 } // namespace ember

@@ -32,6 +32,8 @@ double sourceCoord(const ResizeAttrs &a, int64_t y, double scale, int64_t inW,
     return outWf == 1 ? 0.0 : yd * double(inW - 1) / (outWf - 1);
   if (m == "asymmetric")
     return yd / scale;
+  if (m == "tf_half_pixel_for_nn") // Resize-11 only (nearest)
+    return (yd + 0.5) / scale;
   if (m == "tf_crop_and_resize") {
     double x = outWf == 1 ? (roi1 - roi0) * double(inW - 1) / 2
                           : yd * (roi1 - roi0) * double(inW - 1) / (outWf - 1);
@@ -153,7 +155,8 @@ Status kernel_Resize(KernelContext &ctx) {
     return ctx.error("unknown mode '", a.mode, "'");
   static const char *kModes[] = {"half_pixel",         "half_pixel_symmetric",
                                  "pytorch_half_pixel", "align_corners",
-                                 "asymmetric",         "tf_crop_and_resize"};
+                                 "asymmetric",         "tf_crop_and_resize",
+                                 "tf_half_pixel_for_nn"};
   if (std::find(std::begin(kModes), std::end(kModes), a.ctm) ==
       std::end(kModes))
     return ctx.error("unknown coordinate_transformation_mode '", a.ctm, "'");
