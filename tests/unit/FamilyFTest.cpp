@@ -369,3 +369,27 @@ TEST(FamilyF, EinsumLoweringMatchesKernel) {
     expectLoweringMatches(t);
   }
 }
+
+TEST(FamilyF, LossLoweringsMatchKernels) {
+  Tensor x = makeF32({2, 3, 2}, {-1, -2, -3, -4, -5, -6, 1, 2, 3, 4, 5, 6});
+  Tensor t = makeI64({2, 2}, {2, 0, 1, 1});
+  Tensor w = makeF32({3}, {1, 2, 4});
+  for (const char *red : {"none", "sum", "mean"})
+    for (bool withW : {false, true})
+      for (bool ii : {false, true})
+        for (OpKind k : {OpKind::NegativeLogLikelihoodLoss,
+                         OpKind::SoftmaxCrossEntropyLoss}) {
+          SCOPED_TRACE(std::string(opName(k)) + " " + red +
+                       (withW ? " weight" : "") + (ii ? " ignore" : ""));
+          std::vector<Tensor> ins{x, t};
+          if (withW)
+            ins.push_back(w);
+          AttrMap attrs{{"reduction", Attr::ofString(red)}};
+          if (ii)
+            attrs["ignore_index"] = Attr::ofInt(1);
+          OneNode n;
+          int results = k == OpKind::SoftmaxCrossEntropyLoss ? 2 : 1;
+          ASSERT_TRUE(n.build(k, ins, {}, attrs, results).isOk());
+          expectLoweringMatches(n);
+        }
+}
