@@ -393,3 +393,33 @@ TEST(FamilyF, LossLoweringsMatchKernels) {
           expectLoweringMatches(n);
         }
 }
+
+TEST(FamilyF, NaNInputsDoNotCrash) {
+  float nan = std::nanf("");
+  // NaN coordinates read as outside; NaN values sort last.
+  Tensor x = makeF32({1, 1, 2, 2}, {1, 2, 3, 4});
+  EXPECT_EQ(runOne(OpKind::RoiAlign,
+                   {x, makeF32({1, 4}, {nan, 0, 1, 1}), makeI64({1}, {0})}, {},
+                   {{"sampling_ratio", Attr::ofInt(1)}})
+                .size(),
+            1);
+  for (const char *mode : {"linear", "nearest", "cubic"})
+    for (const char *pm : {"zeros", "border", "reflection"})
+      EXPECT_EQ(runOne(OpKind::GridSample,
+                       {x, makeF32({1, 1, 2, 2}, {nan, 0, 1e30f, -1e30f})}, {},
+                       {{"mode", Attr::ofString(mode)},
+                        {"padding_mode", Attr::ofString(pm)}})
+                    .size(),
+                2);
+  auto u = runAll(OpKind::Unique, {}, {makeF32({4}, {nan, 1, nan, 0})}, {}, 1);
+  ASSERT_EQ(u.size(), 1u);
+  EXPECT_EQ(u[0].size(), 3);
+  EXPECT_EQ(u[0].getDouble(0), 0);
+  Tensor off(Type(ElemKind::F32, {1, 8, 1, 1}));
+  off.setDouble(0, nan);
+  off.setDouble(1, 1e30);
+  EXPECT_EQ(
+      runOne(OpKind::DeformConv, {x, makeF32({1, 1, 2, 2}, {1, 1, 1, 1}), off})
+          .size(),
+      1);
+}

@@ -49,6 +49,15 @@ bool suppresses(const double *b1, const double *b2, bool center,
   return inter / uni > iouThreshold;
 }
 
+// Total order on doubles for sorting: NaN equals NaN and follows every
+// number (as numpy sorts). Returns -1, 0 or 1.
+int cmpWithNaN(double a, double b) {
+  bool na = std::isnan(a), nb = std::isnan(b);
+  if (na || nb)
+    return na == nb ? 0 : na ? 1 : -1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 // Optional scalar operand i as a double (def when absent or empty).
 Expected<double> optScalar(const KernelContext &ctx, size_t i, double def) {
   if (!ctx.has(i))
@@ -99,8 +108,9 @@ Status kernel_NonMaxSuppression(KernelContext &ctx) {
         if (!hasScoreTh || s[i] > scoreTh)
           cand.push_back(i);
       // Highest score first; ties keep the lower box index first.
-      std::stable_sort(cand.begin(), cand.end(),
-                       [&](int64_t a, int64_t z) { return s[a] > s[z]; });
+      std::stable_sort(cand.begin(), cand.end(), [&](int64_t a, int64_t z) {
+        return cmpWithNaN(s[a], s[z]) > 0;
+      });
       std::vector<int64_t> kept;
       for (int64_t i : cand) {
         if (int64_t(kept.size()) >= maxOut)
@@ -178,8 +188,8 @@ Status kernel_Unique(KernelContext &ctx) {
       for (int64_t i = 0; i < inner; ++i) {
         size_t ea = size_t(elemAt(o, a, i)), eb = size_t(elemAt(o, b, i));
         if (isFloat) {
-          if (fv[ea] != fv[eb])
-            return fv[ea] < fv[eb] ? -1 : 1;
+          if (int c = cmpWithNaN(fv[ea], fv[eb]))
+            return c;
         } else if (iv[ea] != iv[eb]) {
           return iv[ea] < iv[eb] ? -1 : 1;
         }

@@ -80,7 +80,8 @@ Status kernel_RoiAlign(KernelContext &ctx) {
             double xx =
                 sw + double(j) * bw + (double(ix) + 0.5) * bw / double(gw);
             Tap t{{0, 0, 0, 0}, {0, 0, 0, 0}};
-            if (!(yy < -1.0 || yy > double(H) || xx < -1.0 || xx > double(W))) {
+            if (yy >= -1.0 && yy <= double(H) && xx >= -1.0 &&
+                xx <= double(W)) {
               double yc = std::max(yy, 0.0), xc = std::max(xx, 0.0);
               int64_t yl = toIndex(yc), xl = toIndex(xc), yh, xh;
               if (yl >= H - 1) {
