@@ -71,6 +71,8 @@ Expected<std::vector<Value>> lower_CenterCropPad(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_Einsum(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_NegativeLogLikelihoodLoss(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_SoftmaxCrossEntropyLoss(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_DFT(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_STFT(LoweringBuilder &b);
 // (end of family F)
 
 LowerFn lowerFnFor(OpKind k) {
@@ -312,13 +314,15 @@ LowerFn lowerFnFor(OpKind k) {
     return &lower_NegativeLogLikelihoodLoss;
   case OpKind::SoftmaxCrossEntropyLoss:
     return &lower_SoftmaxCrossEntropyLoss;
+  case OpKind::DFT:
+    return &lower_DFT;
+  case OpKind::STFT:
+    return &lower_STFT;
   case OpKind::GridSample:
   case OpKind::AffineGrid:
   case OpKind::ReverseSequence:
   case OpKind::Det:
   case OpKind::MaxUnpool:
-  case OpKind::DFT:
-  case OpKind::STFT:
   case OpKind::RoiAlign:
   case OpKind::DeformConv:
     return nullptr;

@@ -423,3 +423,44 @@ TEST(FamilyF, NaNInputsDoNotCrash) {
           .size(),
       1);
 }
+
+TEST(FamilyF, DftAndStftLoweringsMatchKernels) {
+  auto signal = [](Dims d) {
+    Tensor t(Type(ElemKind::F32, d));
+    for (int64_t i = 0; i < t.size(); ++i)
+      t.setDouble(i, std::sin(0.7 * double(i)) + 0.1 * double(i % 3));
+    return t;
+  };
+  for (int64_t c : {1, 2})
+    for (int64_t axis : {1, 2})
+      for (int inverse : {0, 1})
+        for (int onesided : {0, 1})
+          for (int64_t len : {0, 5, 8}) {
+            if (inverse && onesided && c == 1)
+              continue;
+            SCOPED_TRACE(std::to_string(c) + " axis " + std::to_string(axis) +
+                         " inv " + std::to_string(inverse) + " one " +
+                         std::to_string(onesided) + " len " +
+                         std::to_string(len));
+            OneNode t;
+            std::vector<Tensor> consts;
+            AttrMap attrs{{"inverse", Attr::ofInt(inverse)},
+                          {"onesided", Attr::ofInt(onesided)},
+                          {"axis", Attr::ofInt(axis)}};
+            if (len)
+              consts.push_back(makeI64({}, {len}));
+            ASSERT_TRUE(
+                t.build(OpKind::DFT, {signal({2, 6, 3, c})}, consts, attrs)
+                    .isOk());
+            expectLoweringMatches(t);
+          }
+  for (int64_t c : {1, 2}) {
+    OneNode t;
+    ASSERT_TRUE(
+        t.build(OpKind::STFT, {signal({2, 17, c})},
+                {makeI64({}, {3}), makeF32({6}, {0, .3f, .8f, 1, .8f, .3f})},
+                {{"onesided", Attr::ofInt(c == 1)}})
+            .isOk());
+    expectLoweringMatches(t);
+  }
+}
