@@ -5,7 +5,10 @@
 // (window generators, MelWeightMatrix, EyeLike) and ops whose result shape
 // already required their operand values (NonZero, Unique, NonMaxSuppression)
 // fold into constants by running the reference kernel; OneHot, Compress and
-// CenterCropPad rebuild from Equal/Where, Gather and Slice/Pad.
+// CenterCropPad rebuild from Equal/Where, Gather and Slice/Pad. DFT and STFT
+// become MatMuls with constant twiddle matrices, AffineGrid one MatMul with
+// a constant base grid, MaxUnpool a ScatterElements and ReverseSequence a
+// GatherElements with computed indices.
 #include "interp/Kernel.h"
 #include "interp/kernels/MiscFUtil.h"
 #include "lower/Lowering.h"
@@ -582,6 +585,103 @@ Expected<std::vector<Value>> lower_STFT(LoweringBuilder &b) {
     EMBER_ASSIGN(fr, b.op(OpKind::Mul, {fr, w}));
   }
   EMBER_ASSIGN(Value y, dftByMatMul(b, fr, L, bins, false, false));
+  return std::vector<Value>{y};
+}
+
+// AffineGrid: constant homogeneous base grid [points, r+1] times each
+// theta transposed ([N, r+1, r]) in one broadcast MatMul.
+Expected<std::vector<Value>> lower_AffineGrid(LoweringBuilder &b) {
+  Node &n = b.node();
+  const Type &yt = n.types[0];
+  size_t r = yt.rank() - 2;
+  bool align = n.attrInt("align_corners", 0) != 0;
+  Dims sd(yt.dims().begin() + 1, yt.dims().end() - 1);
+  int64_t pts = numElements(sd);
+  Tensor base(Type(yt.elem(), {pts, int64_t(r + 1)}));
+  std::vector<int64_t> str = stridesOf(sd);
+  for (int64_t p = 0; p < pts; ++p) {
+    for (size_t k = 0; k < r; ++k) {
+      int64_t i = (p / str[k]) % sd[k], L = sd[k];
+      double c = align
+                     ? (L == 1 ? -1.0 : -1.0 + 2.0 * double(i) / double(L - 1))
+                     : -1.0 + (2.0 * double(i) + 1.0) / double(L);
+      base.setDouble(p * int64_t(r + 1) + int64_t(r - 1 - k), c);
+    }
+    base.setDouble(p * int64_t(r + 1) + int64_t(r), 1.0);
+  }
+  EMBER_ASSIGN(Value tt, b.op(OpKind::Transpose, {b.in(0)},
+                              {{"perm", Attr::ofInts({0, 2, 1})}}));
+  EMBER_ASSIGN(Value g, b.op(OpKind::MatMul, {b.constant(base), tt}));
+  EMBER_ASSIGN(Value y, b.op(OpKind::Reshape, {g, b.ints(yt.dims())}));
+  return std::vector<Value>{y};
+}
+
+// MaxUnpool: ScatterElements of X into a flat zero tensor of the inferred
+// shape at the recorded indices, reshaped, then zero-padded at the end of
+// each dim up to output_shape.
+Expected<std::vector<Value>> lower_MaxUnpool(LoweringBuilder &b) {
+  Node &n = b.node();
+  const Type &xt = b.inType(0), &yt = n.types[0];
+  size_t s = xt.rank() - 2;
+  std::vector<int64_t> ks = n.attrInts("kernel_shape"),
+                       pads = n.attrInts("pads"), st = n.attrInts("strides");
+  if (pads.empty())
+    pads.assign(2 * s, 0);
+  if (st.empty())
+    st.assign(s, 1);
+  Dims inferred{xt.dim(0), xt.dim(1)};
+  for (size_t k = 0; k < s; ++k)
+    inferred.push_back((xt.dim(k + 2) - 1) * st[k] - pads[k] - pads[k + s] +
+                       ks[k]);
+  Value zeros = b.constant(Tensor(Type(xt.elem(), {numElements(inferred)})));
+  EMBER_ASSIGN(Value idx, b.op(OpKind::Reshape, {b.in(1), b.ints({-1})}));
+  EMBER_ASSIGN(Value upd, b.op(OpKind::Reshape, {b.in(0), b.ints({-1})}));
+  EMBER_ASSIGN(Value sc, b.op(OpKind::ScatterElements, {zeros, idx, upd},
+                              {{"axis", Attr::ofInt(0)}}));
+  EMBER_ASSIGN(Value y, b.op(OpKind::Reshape, {sc, b.ints(inferred)}));
+  if (yt.dims() != inferred) {
+    std::vector<int64_t> pp(2 * inferred.size(), 0);
+    for (size_t k = 0; k < inferred.size(); ++k)
+      pp[k + inferred.size()] = yt.dim(k) - inferred[k];
+    EMBER_ASSIGN(y, b.op(OpKind::Pad, {y, b.ints(pp)}));
+  }
+  return std::vector<Value>{y};
+}
+
+// ReverseSequence: per (time, batch) source index t < len ? len - 1 - t : t,
+// expanded over the remaining dims, then GatherElements along time.
+Expected<std::vector<Value>> lower_ReverseSequence(LoweringBuilder &b) {
+  Node &n = b.node();
+  const Type &xt = b.inType(0);
+  int64_t r = int64_t(xt.rank());
+  int64_t ba = n.attrInt("batch_axis", 1), ta = n.attrInt("time_axis", 0);
+  if (ba < 0)
+    ba += r;
+  if (ta < 0)
+    ta += r;
+  int64_t T = xt.dim(size_t(ta)), B = xt.dim(size_t(ba));
+  Value lens = b.in(1);
+  if (b.inType(1).elem() != ElemKind::I64) {
+    EMBER_ASSIGN(lens,
+                 b.op(OpKind::Cast, {lens},
+                      {{"to", Attr::ofInt(elemKindToOnnx(ElemKind::I64))}}));
+  }
+  // Shapes with T on the time axis and B on the batch axis, 1 elsewhere.
+  Dims tShape(size_t(r), 1), bShape(size_t(r), 1);
+  tShape[size_t(ta)] = T;
+  bShape[size_t(ba)] = B;
+  std::vector<int64_t> steps(static_cast<size_t>(T));
+  for (int64_t i = 0; i < T; ++i)
+    steps[size_t(i)] = i;
+  Value t = b.constant(Tensor::fromInts(ElemKind::I64, steps, tShape));
+  EMBER_ASSIGN(Value l, b.op(OpKind::Reshape, {lens, b.ints(bShape)}));
+  EMBER_ASSIGN(Value inside, b.op(OpKind::Less, {t, l}));
+  EMBER_ASSIGN(Value lm1, b.op(OpKind::Sub, {l, b.scalar(ElemKind::I64, 1)}));
+  EMBER_ASSIGN(Value rev, b.op(OpKind::Sub, {lm1, t}));
+  EMBER_ASSIGN(Value src, b.op(OpKind::Where, {inside, rev, t}));
+  EMBER_ASSIGN(Value full, b.op(OpKind::Expand, {src, b.ints(xt.dims())}));
+  EMBER_ASSIGN(Value y, b.op(OpKind::GatherElements, {b.in(0), full},
+                             {{"axis", Attr::ofInt(ta)}}));
   return std::vector<Value>{y};
 }
 

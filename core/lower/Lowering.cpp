@@ -73,6 +73,9 @@ Expected<std::vector<Value>> lower_NegativeLogLikelihoodLoss(LoweringBuilder &b)
 Expected<std::vector<Value>> lower_SoftmaxCrossEntropyLoss(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_DFT(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_STFT(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_AffineGrid(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_MaxUnpool(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_ReverseSequence(LoweringBuilder &b);
 // (end of family F)
 
 LowerFn lowerFnFor(OpKind k) {
@@ -318,11 +321,14 @@ LowerFn lowerFnFor(OpKind k) {
     return &lower_DFT;
   case OpKind::STFT:
     return &lower_STFT;
-  case OpKind::GridSample:
   case OpKind::AffineGrid:
-  case OpKind::ReverseSequence:
-  case OpKind::Det:
+    return &lower_AffineGrid;
   case OpKind::MaxUnpool:
+    return &lower_MaxUnpool;
+  case OpKind::ReverseSequence:
+    return &lower_ReverseSequence;
+  case OpKind::GridSample:
+  case OpKind::Det:
   case OpKind::RoiAlign:
   case OpKind::DeformConv:
     return nullptr;

@@ -464,3 +464,46 @@ TEST(FamilyF, DftAndStftLoweringsMatchKernels) {
     expectLoweringMatches(t);
   }
 }
+
+TEST(FamilyF, MoreLoweringsMatchKernels) {
+  for (int64_t align : {0, 1})
+    for (int64_t d : {2, 3}) {
+      OneNode t;
+      Tensor th(Type(ElemKind::F32, {2, d, d + 1}));
+      for (int64_t i = 0; i < th.size(); ++i)
+        th.setDouble(i, 0.1 * double(i % 7) - 0.2);
+      std::vector<int64_t> size{2, 3, 4, 5, 3};
+      size.resize(size_t(d + 2));
+      ASSERT_TRUE(t.build(OpKind::AffineGrid, {th}, {makeI64({d + 2}, size)},
+                          {{"align_corners", Attr::ofInt(align)}})
+                      .isOk());
+      expectLoweringMatches(t);
+    }
+  for (bool withShape : {false, true}) {
+    OneNode t;
+    std::vector<Tensor> consts;
+    if (withShape)
+      consts.push_back(makeI64({4}, {1, 2, 5, 5}));
+    ASSERT_TRUE(t.build(OpKind::MaxUnpool,
+                        {makeF32({1, 2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8}),
+                         makeI64({1, 2, 2, 2}, {0, 3, 9, 14, 16, 18, 29, 31})},
+                        consts,
+                        {{"kernel_shape", Attr::ofInts({2, 2})},
+                         {"strides", Attr::ofInts({2, 2})}})
+                    .isOk());
+    expectLoweringMatches(t);
+  }
+  for (int64_t ta : {0, 1}) {
+    OneNode t;
+    Tensor x(Type(ElemKind::F32, {3, 4, 2}));
+    for (int64_t i = 0; i < x.size(); ++i)
+      x.setDouble(i, double(i));
+    Tensor lens = ta == 0 ? Tensor::fromInts(ElemKind::I32, {3, 0, 1, 2}, {4})
+                          : Tensor::fromInts(ElemKind::I32, {4, 2, 1}, {3});
+    ASSERT_TRUE(t.build(OpKind::ReverseSequence, {x, lens}, {},
+                        {{"time_axis", Attr::ofInt(ta)},
+                         {"batch_axis", Attr::ofInt(1 - ta)}})
+                    .isOk());
+    expectLoweringMatches(t);
+  }
+}
