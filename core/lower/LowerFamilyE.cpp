@@ -1,7 +1,7 @@
 // Lowerings of the family E composites into primitives: Attention,
 // RotaryEmbedding, RMSNormalization, LpNormalization, GroupNormalization,
 // MeanVarianceNormalization, Swish, SwiGLU, Hardmax, Trilu,
-// CausalConvWithState, TensorScatter.
+// CausalConvWithState, TensorScatter, LpPool.
 #include "lower/Lowering.h"
 
 #include <cmath>
@@ -618,6 +618,64 @@ Expected<std::vector<Value>> lower_TensorScatter(LoweringBuilder &b) {
   EMBER_ASSIGN(idx, b.op(OpKind::Expand, {idx, b.ints(ut.dims())}));
   EMBER_ASSIGN(Value y, b.op(OpKind::ScatterElements, {b.in(0), idx, b.in(1)},
                              {{"axis", Attr::ofInt(axis)}}));
+  return std::vector<Value>{y};
+}
+
+} // namespace ember
+
+namespace ember {
+
+// LpPool: |x|^p zero-padded explicitly so every window is whole, an
+// AveragePool without padding times the window size (= the window sum),
+// then ^(1/p); computed in f32 for 16-bit floats.
+Expected<std::vector<Value>> lower_LpPool(LoweringBuilder &b) {
+  const Node &n = b.node();
+  const Type &xt = b.inType(0);
+  ElemKind k = xt.elem(), wk = wideKind(k);
+  size_t nsp = xt.rank() - 2;
+  Dims kernel = n.attrInts("kernel_shape");
+  const Dims &out = n.types[0].dims();
+  if (xt.rank() < 3 || kernel.size() != nsp)
+    return invalid("LpPool: kernel_shape must match the spatial dims");
+  Dims strides = n.hasAttr("strides") ? n.attrInts("strides") : Dims(nsp, 1);
+  Dims dil = n.hasAttr("dilations") ? n.attrInts("dilations") : Dims(nsp, 1);
+  Dims pads = n.hasAttr("pads") ? n.attrInts("pads") : Dims(2 * nsp, 0);
+  std::string autoPad = n.attrString("auto_pad", "NOTSET");
+  double p = double(n.attrInt("p", 2));
+  Dims padAll(2 * xt.rank(), 0);
+  int64_t kcount = 1;
+  for (size_t d = 0; d < nsp; ++d) {
+    int64_t in = xt.dim(2 + d), ek = (kernel[d] - 1) * dil[d] + 1;
+    int64_t need = (out[2 + d] - 1) * strides[d] + ek - in; // total padding
+    int64_t begin = 0;
+    if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+      int64_t total = std::max<int64_t>(0, need);
+      begin = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+    } else if (autoPad != "VALID") {
+      begin = pads[d];
+    }
+    padAll[2 + d] = begin;
+    padAll[xt.rank() + 2 + d] = std::max<int64_t>(0, need - begin);
+    kcount *= kernel[d];
+  }
+  EMBER_ASSIGN(Value x, castE(b, b.in(0), wk));
+  EMBER_ASSIGN(x, b.op(OpKind::Abs, {x}));
+  EMBER_ASSIGN(x, b.op(OpKind::Pow, {x, b.scalar(wk, p)}));
+  EMBER_ASSIGN(x, b.op(OpKind::Pad, {x, b.ints(padAll), b.scalar(wk, 0)}));
+  AttrMap pa{{"kernel_shape", Attr::ofInts(kernel)},
+             {"strides", Attr::ofInts(strides)},
+             {"dilations", Attr::ofInts(dil)}};
+  EMBER_ASSIGN(Value y, b.op(OpKind::AveragePool, {x}, pa));
+  if (y.type().dims() != out) { // windows past the last one: drop them
+    Dims starts(nsp, 0), ends(out.begin() + 2, out.end()), axes;
+    for (size_t d = 0; d < nsp; ++d)
+      axes.push_back(int64_t(2 + d));
+    EMBER_ASSIGN(y, b.op(OpKind::Slice,
+                         {y, b.ints(starts), b.ints(ends), b.ints(axes)}));
+  }
+  EMBER_ASSIGN(y, b.op(OpKind::Mul, {y, b.scalar(wk, double(kcount))}));
+  EMBER_ASSIGN(y, b.op(OpKind::Pow, {y, b.scalar(wk, 1.0 / p)}));
+  EMBER_ASSIGN(y, castE(b, y, k));
   return std::vector<Value>{y};
 }
 

@@ -55,6 +55,7 @@ Expected<std::vector<Value>> lower_Hardmax(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_Trilu(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_CausalConvWithState(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_TensorScatter(LoweringBuilder &b);
+Expected<std::vector<Value>> lower_LpPool(LoweringBuilder &b);
 // (end of family E)
 // family F lowerings
 Expected<std::vector<Value>> lower_EyeLike(LoweringBuilder &b);
@@ -281,6 +282,7 @@ LowerFn lowerFnFor(OpKind k) {
   case OpKind::TensorScatter:
     return &lower_TensorScatter;
   case OpKind::LpPool:
+    return &lower_LpPool;
   case OpKind::CumProd:
   case OpKind::LinearAttention:
   case OpKind::RNN:

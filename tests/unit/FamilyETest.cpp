@@ -662,3 +662,28 @@ TEST(FamilyE, CausalConvAndTensorScatterLowering) {
     expectLoweringMatches(t);
   }
 }
+
+TEST(FamilyE, LpPoolLowering) {
+  std::vector<AttrMap> cases = {
+      {{"kernel_shape", Attr::ofInts({3, 2})}, {"p", Attr::ofInt(3)}},
+      {{"kernel_shape", Attr::ofInts({3, 3})},
+       {"strides", Attr::ofInts({2, 2})},
+       {"pads", Attr::ofInts({1, 0, 1, 1})},
+       {"ceil_mode", Attr::ofInt(1)}},
+      {{"kernel_shape", Attr::ofInts({2, 2})},
+       {"auto_pad", Attr::ofString("SAME_LOWER")},
+       {"strides", Attr::ofInts({2, 1})},
+       {"p", Attr::ofInt(1)}},
+      {{"kernel_shape", Attr::ofInts({2, 2})},
+       {"dilations", Attr::ofInts({2, 1})},
+       {"auto_pad", Attr::ofString("VALID")}},
+      {{"kernel_shape", Attr::ofInts({2, 2})},
+       {"strides", Attr::ofInts({3, 3})}}, // input tail left over
+  };
+  for (auto &attrs : cases) {
+    OneNode t;
+    ASSERT_TRUE(
+        t.build(OpKind::LpPool, {wave({2, 2, 7, 6})}, {}, attrs).isOk());
+    expectLoweringMatches(t, 1e-4);
+  }
+}
