@@ -1,0 +1,36 @@
+#include "lir/LirPipeline.h"
+
+namespace ember {
+
+Expected<lir::Function> buildPlannedLir(const Function &g,
+                                        lir::MemoryPlan *plan,
+                                        const lir::IRGenOptions &opts) {
+  EMBER_ASSIGN(lir::Function f, lir::generateLir(g, opts));
+  EMBER_TRY(lir::verify(f).withContext("LIR after IRGen"));
+  EMBER_ASSIGN(lir::MemoryPlan p, lir::planMemory(f));
+  EMBER_TRY(lir::verify(f, lir::VerifyOptions{/*requirePlanned=*/true})
+                .withContext("LIR after memory planning"));
+  if (plan)
+    *plan = std::move(p);
+  return f;
+}
+
+Status emitLir(Module &m, std::ostream &os, bool memoryReport,
+               std::ostream &report) {
+  if (!m.main())
+    return invalid("the module has no function");
+  lir::MemoryPlan plan;
+  EMBER_ASSIGN(lir::Function f, buildPlannedLir(*m.main(), &plan));
+  lir::printFunction(os, f);
+  if (memoryReport)
+    lir::printMemoryReport(report, plan);
+  return Status::ok();
+}
+
+Expected<std::vector<Tensor>> runLir(const Function &lowered,
+                                     const std::vector<Tensor> &inputs) {
+  EMBER_ASSIGN(lir::Function f, buildPlannedLir(lowered));
+  return lir::execute(f, inputs);
+}
+
+} // namespace ember

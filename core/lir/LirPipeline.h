@@ -1,0 +1,30 @@
+// Entry points the `ember` driver uses: graph -> LIR -> planned LIR.
+// (Not named Lir.h: that would collide with LIR.h on case-insensitive file
+// systems.)
+#pragma once
+
+#include "lir/LIR.h"
+
+#include <ostream>
+
+namespace ember {
+
+// IRGen + verify + plan + verify the planned LIR, for the lowered `g`.
+Expected<lir::Function> buildPlannedLir(const Function &g,
+                                        lir::MemoryPlan *plan = nullptr,
+                                        const lir::IRGenOptions &opts = {});
+
+// For `ember compile --emit=lir [--memory-report]`: `m` must already be
+// lowered (runPipeline with lower = true). Prints the planned LIR of
+// m.main() to `os`; with memoryReport, one line per memory space to
+// `report`: "memory: space=<name> peak=<bytes> lower_bound=<bytes>
+// no_reuse=<bytes>".
+Status emitLir(Module &m, std::ostream &os, bool memoryReport,
+               std::ostream &report);
+
+// For `ember conform --lir`: IRGen + plan + LIR interpreter on a lowered
+// function; inputs and results as for interpret().
+Expected<std::vector<Tensor>> runLir(const Function &lowered,
+                                     const std::vector<Tensor> &inputs);
+
+} // namespace ember
