@@ -126,7 +126,10 @@ std::string instText(const Function &f, const Instruction &in);
 std::string describeInst(const Function &f, size_t idx);
 
 // ---- text form (Printer.cpp, Parser.cpp): round-trips exactly ----------
-void printFunction(std::ostream &os, const Function &f);
+// elideConstantsAbove > 0 prints bigger weights as `elided` (for reading;
+// not parseable), like the graph printer's --elide-constants.
+void printFunction(std::ostream &os, const Function &f,
+                   int64_t elideConstantsAbove = 0);
 std::string printFunction(const Function &f);
 Expected<Function> parseFunction(const std::string &text,
                                  const std::string &fileName = "<lir>");

@@ -16,14 +16,32 @@ Expected<lir::Function> buildPlannedLir(const Function &g,
 }
 
 Status emitLir(Module &m, std::ostream &os, bool memoryReport,
-               std::ostream &report) {
+               std::ostream &report, int64_t elideConstantsAbove) {
   if (!m.main())
     return invalid("the module has no function");
   lir::MemoryPlan plan;
   EMBER_ASSIGN(lir::Function f, buildPlannedLir(*m.main(), &plan));
-  lir::printFunction(os, f);
+  lir::printFunction(os, f, elideConstantsAbove);
   if (memoryReport)
     lir::printMemoryReport(report, plan);
+  return Status::ok();
+}
+
+Status emitLirText(const std::string &text, const std::string &fileName,
+                   std::ostream &os, bool memoryReport, std::ostream &report) {
+  EMBER_ASSIGN(lir::Function f, lir::parseFunction(text, fileName));
+  EMBER_TRY(lir::verify(f));
+  bool unplanned = false;
+  for (auto &b : f.buffers)
+    unplanned =
+        unplanned || (b.kind == lir::BufferKind::Activation && b.offset < 0);
+  if (unplanned || memoryReport) {
+    EMBER_ASSIGN(lir::MemoryPlan plan, lir::planMemory(f));
+    EMBER_TRY(lir::verify(f, lir::VerifyOptions{/*requirePlanned=*/true}));
+    if (memoryReport)
+      lir::printMemoryReport(report, plan);
+  }
+  lir::printFunction(os, f);
   return Status::ok();
 }
 

@@ -19,8 +19,16 @@ Expected<lir::Function> buildPlannedLir(const Function &g,
 // m.main() to `os`; with memoryReport, one line per memory space to
 // `report`: "memory: space=<name> peak=<bytes> lower_bound=<bytes>
 // no_reuse=<bytes>".
+// elideConstantsAbove > 0 prints bigger weights as `elided`.
 Status emitLir(Module &m, std::ostream &os, bool memoryReport,
-               std::ostream &report);
+               std::ostream &report, int64_t elideConstantsAbove = 0);
+
+// For `ember compile FILE.lir --emit=lir` (lit tests of LIR text): parses,
+// verifies, plans when an activation has no offset or memoryReport is set
+// (planning overwrites offsets), verifies again and prints. Text that is
+// already planned prints back byte-identical.
+Status emitLirText(const std::string &text, const std::string &fileName,
+                   std::ostream &os, bool memoryReport, std::ostream &report);
 
 // For `ember conform --lir`: IRGen + plan + LIR interpreter on a lowered
 // function; inputs and results as for interpret().

@@ -94,7 +94,7 @@ static void printList(std::ostream &os, const std::vector<T> &v, F f) {
   os << ']';
 }
 
-static void printAttr(std::ostream &os, const Attr &a) {
+static void printAttr(std::ostream &os, const Attr &a, int64_t elide) {
   switch (a.kind) {
   case Attr::Kind::Int:
     os << a.i;
@@ -118,7 +118,7 @@ static void printAttr(std::ostream &os, const Attr &a) {
     printList(os, a.strings, quotedString);
     return;
   case Attr::Kind::Tensor:
-    os << printTensorLiteral(*a.t);
+    os << printTensorLiteral(*a.t, elide);
     return;
   case Attr::Kind::Graph:
     os << "<subgraph>"; // IRGen rejects these; never parsed
@@ -133,7 +133,7 @@ static std::string refText(const Function &f, Ref r) {
 }
 
 static void printInst(std::ostream &os, const Function &f,
-                      const Instruction &in) {
+                      const Instruction &in, int64_t elide = 0) {
   auto operands = [&](size_t from) {
     for (size_t i = from; i < in.operands.size(); ++i)
       os << (i > from ? ", " : "") << accessName(in.operands[i].access) << ' '
@@ -177,7 +177,7 @@ static void printInst(std::ostream &os, const Function &f,
       bool first = true;
       for (auto &kv : in.attrs) {
         os << (first ? "" : ", ") << kv.first << " = ";
-        printAttr(os, kv.second);
+        printAttr(os, kv.second, elide);
         first = false;
       }
       os << '}';
@@ -200,7 +200,7 @@ std::string describeInst(const Function &f, size_t idx) {
   return concat("instruction #", idx, " '", instText(f, f.insts[idx]), "'");
 }
 
-void printFunction(std::ostream &os, const Function &f) {
+void printFunction(std::ostream &os, const Function &f, int64_t elide) {
   os << "lir @" << valueRef(f.name).substr(1) << " {\n";
   for (auto &s : f.spaces)
     os << "  space " << s.name << " capacity " << s.capacity << " align "
@@ -212,7 +212,7 @@ void printFunction(std::ostream &os, const Function &f) {
     if (b.offset >= 0)
       os << " offset " << b.offset;
     if (b.payload)
-      os << " = " << printTensorLiteral(*b.payload);
+      os << " = " << printTensorLiteral(*b.payload, elide);
     os << '\n';
   }
   for (auto &v : f.views)
@@ -222,7 +222,7 @@ void printFunction(std::ostream &os, const Function &f) {
        << '[' << v.offset << "] : " << v.type.toString() << '\n';
   for (auto &in : f.insts) {
     os << "  ";
-    printInst(os, f, in);
+    printInst(os, f, in, elide);
     os << '\n';
   }
   os << "}\n";

@@ -468,3 +468,36 @@ TEST(Lir, OnnxNodeTestsMatchGraphInterpreter) {
               "(control flow)\n",
               compared, lirUnsupported);
 }
+
+TEST(Lir, EmitLirTextPlansAndRoundTrips) {
+  std::string unplanned = std::string(kHeader) +
+                          "  activation %t : f32[4] in dram\n"
+                          "  alloc %t\n"
+                          "  Relu(in %x, out %t)\n"
+                          "  Neg(in %t, out %y)\n"
+                          "  dealloc %t\n"
+                          "}\n";
+  std::ostringstream os, rep;
+  ASSERT_TRUE(emitLirText(unplanned, "u.lir", os, true, rep).isOk());
+  EXPECT_NE(os.str().find("activation %t : f32[4] in dram offset 0\n"),
+            std::string::npos)
+      << os.str();
+  EXPECT_EQ(rep.str(),
+            "memory: space=dram peak=16 lower_bound=16 no_reuse=16\n");
+  std::ostringstream again, none;
+  ASSERT_TRUE(emitLirText(os.str(), "p.lir", again, false, none).isOk());
+  EXPECT_EQ(again.str(), os.str());
+  Status bad =
+      emitLirText("lir @m {\n  frob\n}\n", "b.lir", again, false, none);
+  EXPECT_NE(bad.message().find("b.lir:2:3:"), std::string::npos)
+      << bad.message();
+  // Elided weights are for reading only.
+  auto m = std::make_unique<Module>();
+  buildSmall(*m->addFunction("main"));
+  std::ostringstream el, r2;
+  ASSERT_TRUE(emitLir(*m, el, false, r2, 4).isOk());
+  EXPECT_NE(
+      el.str().find("weight %w : f32[3,3] in dram = dense<f32[3,3]: elided>"),
+      std::string::npos)
+      << el.str();
+}
