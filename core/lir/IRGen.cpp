@@ -50,7 +50,7 @@ public:
       const Node *n = o.value.node;
       ValueKey k{n, o.value.idx};
       if (!isStorage(n->kind) && n->kind != OpKind::Reshape &&
-          !refs_.count(k)) {
+          n->kind != OpKind::Identity && !refs_.count(k)) {
         refs_[k] = Ref::buffer(outBufs.back());
         direct_.insert(outBufs.size() - 1);
       }
@@ -133,8 +133,10 @@ private:
       if (kv.second.kind == Attr::Kind::Graph)
         return unsupported("LIR generation: ", n.describe(),
                            " has a subgraph; control flow is not in LIR");
-    // Reshape is a view of its operand's storage: same bytes, new type.
-    if (n.kind == OpKind::Reshape && n.hasInput(0)) {
+    // Reshape (and Identity) is a view of its operand's storage: same
+    // bytes, possibly a new type.
+    if ((n.kind == OpKind::Reshape || n.kind == OpKind::Identity) &&
+        n.hasInput(0)) {
       EMBER_ASSIGN(Ref src, refOf(n.inputs[0]));
       View v;
       v.name = uniqueName(n.outNames[0]);

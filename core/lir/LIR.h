@@ -155,6 +155,9 @@ Expected<Function> generateLir(const ember::Function &g,
 struct VerifyOptions {
   // Require every activation to have a planned offset (after planning).
   bool requirePlanned = false;
+  // Check each compute instruction's result operand types against what
+  // its kernel infers from the operand types (and small weights' values).
+  bool checkTypes = true;
 };
 Status verify(const Function &f, const VerifyOptions &opts = {});
 

@@ -167,6 +167,10 @@ private:
       for (auto &op : in.operands)
         EMBER_CHECK(op.ref || op.access == Access::In,
                     "a result operand is absent");
+      for (auto &op : in.operands)
+        EMBER_TRY(checkRef(op.ref));
+      if (o_.checkTypes)
+        EMBER_TRY(checkTypes(in, nOut));
       break;
     }
     case InstKind::Copy:
@@ -197,6 +201,54 @@ private:
     }
     if (in.kind == InstKind::DmaStart)
       EMBER_TRY(checkDma(i, in));
+    return Status::ok();
+  }
+
+  Status checkRef(Ref r) {
+    EMBER_CHECK(
+        !r || (r.kind == Ref::Kind::Buffer && r.index < f_.buffers.size()) ||
+            (r.kind == Ref::Kind::View && r.index < f_.views.size()),
+        "operand refers to nothing");
+    return Status::ok();
+  }
+
+  // Rebuilds the instruction as a graph node over placeholders (constants
+  // for small weights, whose values may fix a result shape) and compares
+  // the inferred result types with the result operands' types.
+  Status checkTypes(const Instruction &in, size_t nOut) {
+    ember::Function tmp("check");
+    std::vector<Value> ins;
+    for (auto &op : in.operands) {
+      if (!op.reads())
+        continue;
+      if (!op.ref) {
+        ins.push_back(Value());
+        continue;
+      }
+      const Buffer &b = f_.buffers[f_.baseOf(op.ref)];
+      std::string nm = "v" + std::to_string(ins.size());
+      if (op.ref.kind == Ref::Kind::Buffer && b.payload &&
+          b.payload->size() <= 4096)
+        ins.push_back(Value(tmp.addConstant(nm, *b.payload)));
+      else
+        ins.push_back(Value(tmp.addPlaceholder(nm, f_.typeOf(op.ref))));
+    }
+    auto n = tmp.create(in.op, ins, in.attrs, "", int(nOut));
+    if (!n) {
+      if (n.status().code() == ErrorCode::DataDependent)
+        return Status::ok(); // result shape depends on runtime values
+      return n.takeStatus();
+    }
+    size_t k = 0;
+    for (auto &op : in.operands) {
+      if (!op.writes())
+        continue;
+      const Type &want = (*n)->types[k++];
+      const Type &got = f_.typeOf(op.ref);
+      EMBER_CHECK(want == got, "result ", valueRef(f_.nameOf(op.ref)), " is ",
+                  got.toString(), " but ", opName(in.op), " computes ",
+                  want.toString());
+    }
     return Status::ok();
   }
 

@@ -501,3 +501,23 @@ TEST(Lir, EmitLirTextPlansAndRoundTrips) {
       std::string::npos)
       << el.str();
 }
+
+TEST(Lir, VerifierChecksResultTypes) {
+  std::string m = expectVerifyError("lir @main {\n"
+                                    "  space dram capacity 0 align 16\n"
+                                    "  input %x : f32[2,3] in dram\n"
+                                    "  weight %w : f32[3,4] in dram = "
+                                    "dense<f32[3,4]: 0x" +
+                                    std::string(96, '0') +
+                                    ">\n"
+                                    "  output %y : f32[2,5] in dram\n"
+                                    "  MatMul(in %x, in %w, out %y)\n"
+                                    "}\n");
+  EXPECT_NE(m.find("instruction #0 'MatMul(in %x, in %w, out %y)': result "
+                   "%y is f32[2,5] but MatMul computes f32[2,4]"),
+            std::string::npos)
+      << m;
+  m = expectVerifyError(std::string(kHeader) +
+                        "  Relu(in %x, in %x, out %y)\n}\n");
+  EXPECT_NE(m.find("Relu takes 1..1 inputs, got 2"), std::string::npos) << m;
+}
