@@ -793,7 +793,39 @@ Status Importer::convertNode(const onnx::NodeProto &n, OpKind kind,
     attrs["coordinate_transformation_mode"] = Attr::ofString("asymmetric");
     attrs["nearest_mode"] = Attr::ofString("floor");
   }
-  if ((op == "Softmax" || op == "LogSoftmax") && v < 13) {
+  if (op == "LpPool" && v < 2 && attrs.count("p") &&
+      attrs["p"].kind == Attr::Kind::Float)
+    attrs["p"] = Attr::ofInt(int64_t(attrs["p"].f));
+  if ((op == "RNN" || op == "GRU" || op == "LSTM") && v < 7)
+    attrs.erase("output_sequence");
+  if (op == "RoiAlign" && v < 16 &&
+      !attrs.count("coordinate_transformation_mode"))
+    attrs["coordinate_transformation_mode"] =
+        Attr::ofString("output_half_pixel"); // RoiAlign-10 had no offset
+  if (op == "DFT" && v < 20 && !attrs.count("axis"))
+    attrs["axis"] = Attr::ofInt(1); // DFT-17's default axis
+  if (op == "GroupNormalization" && v < 21 && ins.size() == 3 &&
+      ins[0].type().rank() >= 2) {
+    // GroupNormalization-18 takes scale/bias per group; newer ones per
+    // channel: repeat each group's value C/G times.
+    int64_t c = ins[0].type().dims()[1];
+    int64_t g = attrs.count("num_groups") ? attrs["num_groups"].i : 0;
+    for (size_t k = 1; k < 3; ++k) {
+      if (g <= 0 || c % g != 0 || ins[k].type().numElements() != g)
+        break;
+      EMBER_ASSIGN(auto r1, build(OpKind::Reshape,
+                                  {ins[k], constInts({g, 1}, hint)}, {},
+                                  n.name(), 1, {hint + ".grp"}));
+      EMBER_ASSIGN(auto e1, build(OpKind::Expand,
+                                  {r1[0], constInts({g, c / g}, hint)}, {},
+                                  n.name(), 1, {hint + ".grpx"}));
+      EMBER_ASSIGN(auto r2, build(OpKind::Reshape,
+                                  {e1[0], constInts({c}, hint)}, {}, n.name(),
+                                  1, {hint + ".perch"}));
+      ins[k] = r2[0];
+    }
+  }
+  if ((op == "Softmax" || op == "LogSoftmax" || op == "Hardmax") && v < 13) {
     // Old semantics: flatten to 2-D at `axis` (default 1), normalize rows.
     int64_t rank = int64_t(ins[0].type().rank());
     int64_t axis = attrs.count("axis") ? attrs["axis"].i : 1;

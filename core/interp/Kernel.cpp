@@ -76,6 +76,7 @@ int64_t BroadcastIndexer::map(int64_t flat) const {
 static bool isMiniCapable(OpKind k) {
   switch (k) {
   case OpKind::Cast:
+  case OpKind::BitCast:
   case OpKind::CastLike:
   case OpKind::QuantizeLinear:
   case OpKind::DequantizeLinear:

@@ -247,6 +247,8 @@ LowerFn lowerFnFor(OpKind k) {
   case OpKind::Range:
   case OpKind::Resize:
   case OpKind::If:
+  case OpKind::DynamicQuantizeLinear:
+  case OpKind::BitCast:
   case OpKind::Loop:
   case OpKind::Scan:
   case OpKind::QuantizeLinear:
