@@ -168,6 +168,8 @@ struct SpaceReport {
   uint64_t lowerBound = 0; // max over time of live (aligned) bytes
   uint64_t noReuse = 0;    // sum of every activation's aligned size
   std::string heuristic;   // which placement won
+  // Every heuristic tried and its peak, in the order tried.
+  std::vector<std::pair<std::string, uint64_t>> tried;
   size_t buffers = 0;
 };
 struct MemoryPlan {

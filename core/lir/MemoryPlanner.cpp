@@ -160,13 +160,12 @@ Expected<MemoryPlan> planMemory(Function &f) {
         return h.before(items[a], items[b]);
       });
       uint64_t peak = place(items, order, h.bestFit, offsets);
+      r.tried.push_back({h.name, peak});
       if (peak < bestPeak) {
         bestPeak = peak;
         bestOffsets = offsets;
         r.heuristic = h.name;
       }
-      if (peak == r.lowerBound)
-        break; // optimal
     }
     r.peak = items.empty() ? 0 : bestPeak;
     for (size_t k = 0; k < items.size(); ++k)

@@ -42,6 +42,17 @@ void measure(const ModelCase &c) {
                   std::chrono::steady_clock::now() - t0)
                   .count();
   for (auto &s : plan.spaces) {
+    uint64_t best = UINT64_MAX;
+    std::string all;
+    for (auto &t : s.tried) {
+      best = std::min(best, t.second);
+      all += " " + t.first + "=" + std::to_string(t.second);
+    }
+    if (s.buffers) {
+      EXPECT_EQ(s.peak, best) << s.space;
+      std::printf("%s: space=%s tried:%s\n", c.name, s.space.c_str(),
+                  all.c_str());
+    }
     EXPECT_LE(s.lowerBound, s.peak) << s.space;
     EXPECT_LE(s.peak, s.noReuse) << s.space;
     if (s.buffers)
