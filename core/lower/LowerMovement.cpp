@@ -68,6 +68,9 @@ Expected<std::vector<Value>> lower_SpaceToDepth(LoweringBuilder &b) {
     return invalid("SpaceToDepth: bad input ", b.inType(0).toString(),
                    " or blocksize ", bs);
   int64_t N = x[0], C = x[1], H = x[2], W = x[3];
+  if (b.node().attrString("mode", "DCR") == "CRD")
+    return reshapeTransposeReshape(b, {N, C, H / bs, bs, W / bs, bs},
+                                   {0, 1, 3, 5, 2, 4});
   return reshapeTransposeReshape(b, {N, C, H / bs, bs, W / bs, bs},
                                  {0, 3, 5, 1, 2, 4});
 }

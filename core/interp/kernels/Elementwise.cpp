@@ -184,8 +184,6 @@ Status kernel_Div(KernelContext &ctx) {
 
 Status kernel_Mod(KernelContext &ctx) {
   bool fmod = ctx.attrInt("fmod", 0) != 0;
-  if (!fmod && isFloatKind(ctx.in(0).elem()))
-    return ctx.error("fmod=0 requires integer operands");
   return mapBinary(ctx, ctx.in(0).elem(), [fmod](auto a, auto b) {
     using C = decltype(a);
     if constexpr (std::is_integral_v<C>) {
@@ -202,7 +200,11 @@ Status kernel_Mod(KernelContext &ctx) {
         return C(a % b);
       }
     } else {
-      return C(std::fmod(a, b));
+      C r = C(std::fmod(a, b));
+      // fmod=0 on floats: numpy.mod, the sign of the divisor.
+      if (!fmod && r != C(0) && ((r < C(0)) != (b < C(0))))
+        r = C(r + b);
+      return r;
     }
   });
 }
@@ -336,14 +338,21 @@ Status kernel_BitShift(KernelContext &ctx) {
   if (dir != "LEFT" && dir != "RIGHT")
     return ctx.error("direction must be LEFT or RIGHT, got '", dir, "'");
   bool left = dir == "LEFT";
-  if (!isIntKind(ctx.in(0).elem()) || isSignedKind(ctx.in(0).elem()))
-    return ctx.error("operands must be unsigned integers");
+  if (!isIntKind(ctx.in(0).elem()) || isMiniKind(ctx.in(0).elem()))
+    return ctx.error("operands must be integers");
+  // Shifts by a negative amount or by the bit width or more give 0 (or -1
+  // for a right shift of a negative signed value); a left shift of a signed
+  // value wraps like the unsigned one.
   return mapBinary(ctx, ctx.in(0).elem(), [left](auto a, auto b) {
     using C = decltype(a);
-    if constexpr (std::is_integral_v<C>) {
-      if (uint64_t(b) >= sizeof(C) * 8)
-        return C(0);
-      return left ? C(a << b) : C(a >> b);
+    if constexpr (std::is_integral_v<C> && !std::is_same_v<C, bool>) {
+      using U = std::make_unsigned_t<C>;
+      bool outOfRange = b < C(0) || uint64_t(b) >= sizeof(C) * 8;
+      if (outOfRange)
+        return (!left && a < C(0)) ? C(-1) : C(0);
+      if (left)
+        return C(U(U(a) << unsigned(b)));
+      return C(a >> unsigned(b)); // arithmetic for signed (C++20, gcc/clang)
     } else {
       return a;
     }

@@ -269,6 +269,10 @@ Status kernel_DepthToSpace(KernelContext &ctx) {
 Status kernel_SpaceToDepth(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
   int64_t b = ctx.attrInt("blocksize", 0);
+  std::string mode = ctx.attrString("mode", "DCR");
+  if (mode != "DCR" && mode != "CRD")
+    return ctx.error("unknown mode '", mode, "'");
+  bool crd = mode == "CRD";
   if (x.rank() != 4)
     return ctx.error("input must be 4-D NCHW, got ", x.type().toString());
   if (b <= 0)
@@ -284,16 +288,19 @@ Status kernel_SpaceToDepth(KernelContext &ctx) {
   size_t es = elemSize(x.elem());
   const uint8_t *src = x.raw();
   uint8_t *dst = y.raw();
+  // Output channel order: DCR (i, j, c), CRD (c, i, j).
   for (int64_t n = 0; n < N; ++n)
-    for (int64_t i = 0; i < b; ++i)
-      for (int64_t j = 0; j < b; ++j)
-        for (int64_t c = 0; c < C; ++c)
-          for (int64_t h = 0; h < oh; ++h)
-            for (int64_t w = 0; w < ow; ++w) {
-              int64_t s = ((n * C + c) * H + h * b + i) * W + w * b + j;
-              std::memcpy(dst, src + size_t(s) * es, es);
-              dst += es;
-            }
+    for (int64_t oc = 0; oc < C * b * b; ++oc) {
+      int64_t c = crd ? oc / (b * b) : oc % C;
+      int64_t i = crd ? (oc / b) % b : oc / (C * b);
+      int64_t j = crd ? oc % b : (oc / C) % b;
+      for (int64_t h = 0; h < oh; ++h)
+        for (int64_t w = 0; w < ow; ++w) {
+          int64_t s = ((n * C + c) * H + h * b + i) * W + w * b + j;
+          std::memcpy(dst, src + size_t(s) * es, es);
+          dst += es;
+        }
+    }
   return Status::ok();
 }
 
