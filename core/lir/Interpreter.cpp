@@ -4,6 +4,7 @@
 // the graph's reference kernels; DMA is a copy whose token is checked.
 #include "lir/LIR.h"
 
+#include "import/TensorIO.h"
 #include "interp/Interpreter.h"
 #include "ir/Printer.h"
 
@@ -26,11 +27,18 @@ public:
                      inputs.size());
     arenas_.assign(f_.spaces.size(), {});
     own_.assign(f_.buffers.size(), {});
+    std::vector<uint64_t> need(f_.spaces.size(), 0);
     for (auto &b : f_.buffers)
-      if (b.kind == BufferKind::Activation) {
-        auto &a = arenas_[b.space];
-        a.resize(std::max<size_t>(a.size(), size_t(b.offset) + b.bytes()));
-      }
+      if (b.kind == BufferKind::Activation)
+        need[b.space] =
+            std::max<uint64_t>(need[b.space], uint64_t(b.offset) + b.bytes());
+    for (size_t s = 0; s < need.size(); ++s) {
+      if (need[s] > kMaxTensorBytes)
+        return unsupported("LIR interpreter: activations in space '",
+                           f_.spaces[s].name, "' span ", need[s],
+                           " bytes, over the limit ", kMaxTensorBytes);
+      arenas_[s].resize(size_t(need[s]));
+    }
     for (size_t i = 0; i < ins.size(); ++i) {
       const Buffer &b = f_.buffers[ins[i]];
       const Type &got = inputs[i].type();

@@ -276,8 +276,9 @@ private:
       EMBER_ASSIGN(auto v, intList());
       return Attr::ofInts(std::move(v));
     }
-    if (acceptWord("floats") || acceptWord("strings")) {
-      bool strings = s_.compare(p_ - 7, 7, "strings") == 0;
+    bool floats = acceptWord("floats");
+    if (floats || acceptWord("strings")) {
+      bool strings = !floats;
       EMBER_TRY(punct('['));
       Attr a = strings ? Attr::ofStrings({}) : Attr::ofFloats({});
       if (!acceptPunct(']')) {

@@ -2,6 +2,7 @@
 // hazards, view bounds, planned offsets and space capacities.
 #include "lir/LIR.h"
 
+#include "import/TensorIO.h"
 #include "ir/Printer.h"
 
 #include <algorithm>
@@ -56,6 +57,10 @@ private:
     for (auto &b : f_.buffers) {
       EMBER_CHECK(names.insert(b.name).second, "name ", valueRef(b.name),
                   " is declared twice");
+      EMBER_TRY(checkTensorSize(b.type.dims(), b.type.elem(),
+                                "buffer " + valueRef(b.name)));
+      EMBER_CHECK(b.offset < int64_t(kMaxTensorBytes) * 4, "activation ",
+                  valueRef(b.name), " offset ", b.offset, " is too large");
       EMBER_CHECK(b.space < f_.spaces.size(), "buffer ", valueRef(b.name),
                   " is in an undeclared space");
       if (b.kind == BufferKind::Weight) {
@@ -78,11 +83,14 @@ private:
                   " is declared twice");
       EMBER_CHECK(v.buffer < f_.buffers.size(), "view ", valueRef(v.name),
                   " aliases an undeclared buffer");
+      EMBER_TRY(checkTensorSize(v.type.dims(), v.type.elem(),
+                                "view " + valueRef(v.name)));
       const Buffer &b = f_.buffers[v.buffer];
-      EMBER_CHECK(v.offset + v.type.sizeInBytes() <= b.bytes(), "view ",
-                  valueRef(v.name), " (", v.type.toString(), " at offset ",
-                  v.offset, ") is out of bounds of ", valueRef(b.name), " (",
-                  b.bytes(), " bytes)");
+      EMBER_CHECK(v.offset <= b.bytes() &&
+                      v.offset + v.type.sizeInBytes() <= b.bytes(),
+                  "view ", valueRef(v.name), " (", v.type.toString(),
+                  " at offset ", v.offset, ") is out of bounds of ",
+                  valueRef(b.name), " (", b.bytes(), " bytes)");
     }
     return Status::ok();
   }
@@ -273,9 +281,14 @@ private:
         EMBER_CHECK(d >= 0, "negative DMA extent ", d);
         empty = empty || d == 0;
       }
+      // Bounded so the extent arithmetic below cannot overflow.
+      const int64_t lim = int64_t(1) << 40;
+      for (int64_t d : in.shape)
+        EMBER_CHECK(d <= lim, "DMA extent ", d, " is too large");
       for (size_t k = 0; k + 1 < r; ++k)
-        EMBER_CHECK(in.dstStrides[k] >= 0 && in.srcStrides[k] >= 0,
-                    "negative DMA stride");
+        EMBER_CHECK(in.dstStrides[k] >= 0 && in.srcStrides[k] >= 0 &&
+                        in.dstStrides[k] <= lim && in.srcStrides[k] <= lim,
+                    "DMA strides must be in [0, 2^40]");
       if (!empty) {
         dstExt = srcExt = uint64_t(in.shape[r - 1]);
         for (size_t k = 0; k + 1 < r; ++k) {

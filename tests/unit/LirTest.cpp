@@ -521,3 +521,73 @@ TEST(Lir, VerifierChecksResultTypes) {
                         "  Relu(in %x, in %x, out %y)\n}\n");
   EXPECT_NE(m.find("Relu takes 1..1 inputs, got 2"), std::string::npos) << m;
 }
+
+// Truncated and mutated LIR text: parse, verify and (when it verifies and is
+// planned) execute must return errors, never crash.
+TEST(Lir, HostileTextNeverCrashes) {
+  Function g("main");
+  buildSmall(g);
+  auto planned = buildPlannedLir(g);
+  ASSERT_TRUE(planned.hasValue());
+  std::vector<std::string> seeds = {
+      lir::printFunction(*planned),
+      "lir @main {\n"
+      "  space dram capacity 0 align 16\n"
+      "  space sram capacity 256 align 32\n"
+      "  input %x : f32[4] in dram\n"
+      "  output %y : f32[4] in dram\n"
+      "  activation %s : f32[4] in sram offset 64\n"
+      "  view %v = %s[8] : f32[2]\n"
+      "  alloc %s\n"
+      "  %t = dma.start out %s, in %x, bytes 16\n"
+      "  dma.wait %t\n"
+      "  Neg(inout %v)\n"
+      "  %u = dma.start out %y, in %s, shape [2, 8] dst_strides [8] "
+      "src_strides [8]\n"
+      "  dma.wait %u\n"
+      "  dealloc %s\n"
+      "}\n"};
+  std::mt19937 rng(1234);
+  const std::string alphabet = "%_@[](){},:=<>\"\\-0123456789 \nxyzinoutf";
+  size_t parsed = 0, ran = 0;
+  auto attempt = [&](const std::string &t) {
+    auto f = lir::parseFunction(t, "fuzz.lir");
+    if (!f)
+      return;
+    ++parsed;
+    if (!lir::verify(*f, lir::VerifyOptions{true}).isOk())
+      return;
+    std::vector<Tensor> ins;
+    for (unsigned b : f->buffersOfKind(lir::BufferKind::Input))
+      ins.push_back(Tensor(f->buffers[b].type));
+    if (lir::execute(*f, ins).hasValue())
+      ++ran;
+  };
+  for (auto &s : seeds) {
+    for (size_t cut = 0; cut < s.size(); cut += 3)
+      attempt(s.substr(0, cut));
+    for (int i = 0; i < 1500; ++i) {
+      std::string t = s;
+      int edits = 1 + int(rng() % 3);
+      for (int e = 0; e < edits; ++e) {
+        size_t at = rng() % t.size();
+        switch (rng() % 3) {
+        case 0:
+          t[at] = alphabet[rng() % alphabet.size()];
+          break;
+        case 1:
+          t.erase(at, 1 + rng() % 4);
+          break;
+        default:
+          t.insert(at, std::to_string(int64_t(rng()) * 4096));
+          break;
+        }
+        if (t.empty())
+          t = "x";
+      }
+      attempt(t);
+    }
+  }
+  EXPECT_GT(parsed, 100u);
+  EXPECT_GT(ran, 10u);
+}
