@@ -401,6 +401,19 @@ TEST(Lir, MnistMatchesGraphInterpreter) {
   for (Node *p : g.params())
     ins.push_back(randomTensor(p->types[0], 7));
   expectSameResults(g, ins, "mnist");
+  // The printed planned LIR (real weights as hex) parses back to the same
+  // text and computes the same results.
+  auto f = buildPlannedLir(g);
+  ASSERT_TRUE(f.hasValue()) << f.status().message();
+  std::string text = lir::printFunction(*f);
+  auto p = lir::parseFunction(text, "mnist.lir");
+  ASSERT_TRUE(p.hasValue()) << p.status().message();
+  EXPECT_EQ(lir::printFunction(*p), text);
+  auto a = lir::execute(*f, ins), b = lir::execute(*p, ins);
+  ASSERT_TRUE(a.hasValue() && b.hasValue());
+  ASSERT_EQ(a->size(), b->size());
+  for (size_t i = 0; i < a->size(); ++i)
+    EXPECT_TRUE((*a)[i].bitEqual((*b)[i]));
   // And with the bundled test data.
   std::string data = std::string(EMBER_SOURCE_DIR) +
                      "/examples/mnist/test_data_set_0/input_0.pb";
