@@ -191,25 +191,30 @@ private:
           first[b] = long(i);
         last[b] = long(i);
       }
+    // Buffers to alloc before / dealloc after each instruction, in buffer
+    // order (deterministic).
+    std::vector<std::vector<unsigned>> allocAt(f_.insts.size()),
+        deallocAt(f_.insts.size());
+    for (size_t b = 0; b < nb; ++b)
+      if (f_.buffers[b].kind == BufferKind::Activation && first[b] >= 0) {
+        allocAt[size_t(first[b])].push_back(unsigned(b));
+        deallocAt[size_t(last[b])].push_back(unsigned(b));
+      }
     std::vector<Instruction> out;
     for (size_t i = 0; i < f_.insts.size(); ++i) {
-      for (size_t b = 0; b < nb; ++b)
-        if (f_.buffers[b].kind == BufferKind::Activation &&
-            first[b] == long(i)) {
-          Instruction a;
-          a.kind = InstKind::Alloc;
-          a.operands = {{Ref::buffer(unsigned(b)), Access::Out}};
-          out.push_back(std::move(a));
-        }
+      for (unsigned b : allocAt[i]) {
+        Instruction a;
+        a.kind = InstKind::Alloc;
+        a.operands = {{Ref::buffer(b), Access::Out}};
+        out.push_back(std::move(a));
+      }
       out.push_back(std::move(f_.insts[i]));
-      for (size_t b = 0; b < nb; ++b)
-        if (f_.buffers[b].kind == BufferKind::Activation &&
-            last[b] == long(i)) {
-          Instruction d;
-          d.kind = InstKind::Dealloc;
-          d.operands = {{Ref::buffer(unsigned(b)), Access::In}};
-          out.push_back(std::move(d));
-        }
+      for (unsigned b : deallocAt[i]) {
+        Instruction d;
+        d.kind = InstKind::Dealloc;
+        d.operands = {{Ref::buffer(b), Access::In}};
+        out.push_back(std::move(d));
+      }
     }
     f_.insts = std::move(out);
   }
