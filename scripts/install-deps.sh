@@ -12,7 +12,9 @@ APT_PACKAGES=(
   libsystemc-dev verilator
   python3 python3-pip
 )
-PIP_PACKAGES=(numpy onnx onnxruntime)
+# Pinned: the generated ONNX node suite and its pass floor depend on the
+# onnx version (tests/conformance/CMakeLists.txt).
+PIP_PACKAGES=(numpy==2.4.6 onnx==1.23.2 onnxruntime==1.31.1)
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
@@ -28,9 +30,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 PY=${PYTHON:-python3}
-if ! "$PY" -c "import numpy, onnx, onnxruntime" 2>/dev/null; then
+if ! "$PY" -c "
+import numpy, onnx, onnxruntime, sys
+want = {'numpy': '2.4.6', 'onnx': '1.23.2', 'onnxruntime': '1.31.1'}
+have = {'numpy': numpy.__version__, 'onnx': onnx.__version__, 'onnxruntime': onnxruntime.__version__}
+sys.exit(0 if have == want else 1)" 2>/dev/null; then
   echo "install-deps: pip install ${PIP_PACKAGES[*]}"
-  "$PY" -m pip install -q "${PIP_PACKAGES[@]}" 2>&1 | grep -v -i 'root user' || true
-  "$PY" -c "import numpy, onnx, onnxruntime" 
+  # Debian's own python3 is "externally managed" (PEP 668); these are test
+  # tools only, so install them for the user/site regardless.
+  "$PY" -m pip install -q --root-user-action=ignore "${PIP_PACKAGES[@]}" ||
+    "$PY" -m pip install -q --root-user-action=ignore --break-system-packages \
+      "${PIP_PACKAGES[@]}"
+  "$PY" -c "import numpy, onnx, onnxruntime"
 fi
 echo "install-deps: ok"

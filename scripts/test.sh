@@ -10,3 +10,7 @@ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_TESTS=O
 cmake --build "$BUILD" -j "$(nproc)"
 cd "$BUILD"
 ctest --output-on-failure -j "$(nproc)" --timeout 1800
+cd ..
+# Bounded fuzzing of the ONNX importer (clang-19, ASan + UBSan); a crash
+# fails the run and leaves its input in build-fuzz/crashes/.
+bash scripts/fuzz.sh "${EMBER_FUZZ_SECONDS:-60}"
