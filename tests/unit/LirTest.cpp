@@ -401,6 +401,19 @@ TEST(Lir, MnistMatchesGraphInterpreter) {
   for (Node *p : g.params())
     ins.push_back(randomTensor(p->types[0], 7));
   expectSameResults(g, ins, "mnist");
+  // With every activation and weight in the 1 MiB sram space.
+  lir::IRGenOptions so;
+  so.activationSpace = so.weightSpace = "sram";
+  lir::MemoryPlan sp;
+  auto fs = buildPlannedLir(g, &sp, so);
+  ASSERT_TRUE(fs.hasValue()) << fs.status().message();
+  EXPECT_EQ(sp.spaces[1].buffers, 0u);
+  EXPECT_GT(sp.spaces[2].peak, 0u);
+  auto rs = lir::execute(*fs, ins);
+  auto rg = interpret(g, ins);
+  ASSERT_TRUE(rs.hasValue() && rg.hasValue()) << rs.status().message();
+  for (size_t i = 0; i < rg->size(); ++i)
+    EXPECT_TRUE((*rg)[i].bitEqual((*rs)[i]));
   // The printed planned LIR (real weights as hex) parses back to the same
   // text and computes the same results.
   auto f = buildPlannedLir(g);
