@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds Ember with its tests, and runs every test
-# (ctest: unit tests, lit/FileCheck, ONNX conformance floors, robustness,
-# NPU simulator). Exit status 0 only when all pass.
+# Installs dependencies, builds Ember with its tests, fuzzes the ONNX importer
+# for a bounded time, and runs every test (ctest: unit tests, lit/FileCheck,
+# ONNX conformance floors, robustness, NPU simulator). Exit status 0 only
+# when all pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 BUILD=${EMBER_BUILD_DIR:-build}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_TESTS=ON >/dev/null
 cmake --build "$BUILD" -j "$(nproc)"
-cd "$BUILD"
-ctest --output-on-failure -j "$(nproc)" --timeout 1800
-cd ..
 # Bounded fuzzing of the ONNX importer (clang-19, ASan + UBSan); a crash
 # fails the run and leaves its input in build-fuzz/crashes/.
 bash scripts/fuzz.sh "${EMBER_FUZZ_SECONDS:-60}"
+cd "$BUILD"
+ctest --output-on-failure -j "$(nproc)" --timeout 1800
