@@ -156,8 +156,13 @@ Expected<MemoryPlan> planMemory(Function &f) {
       std::vector<size_t> order(items.size());
       for (size_t k = 0; k < order.size(); ++k)
         order[k] = k;
-      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-        return h.before(items[a], items[b]);
+      // Ties broken by declaration order: a total order, deterministic.
+      std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        if (h.before(items[a], items[b]))
+          return true;
+        if (h.before(items[b], items[a]))
+          return false;
+        return a < b;
       });
       uint64_t peak = place(items, order, h.bestFit, offsets);
       r.tried.push_back({h.name, peak});
