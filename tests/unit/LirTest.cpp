@@ -617,3 +617,50 @@ TEST(Lir, HostileTextNeverCrashes) {
   EXPECT_GT(parsed, 100u);
   EXPECT_GT(ran, 10u);
 }
+
+// Random lifetimes and sizes: every plan verifies (no live overlap, aligned)
+// and lies between the max-live lower bound and no reuse.
+TEST(Lir, PlannerRandomIntervals) {
+  std::mt19937 rng(99);
+  for (int trial = 0; trial < 200; ++trial) {
+    lir::Function f;
+    f.spaces = {{"dram", 0, uint64_t(1) << (rng() % 7)}};
+    int n = 1 + int(rng() % 40), steps = 2 * n + 4;
+    std::vector<std::pair<int, int>> life;
+    for (int b = 0; b < n; ++b) {
+      lir::Buffer buf;
+      buf.name = "a" + std::to_string(b);
+      buf.type = Type(ElemKind::U8, {int64_t(rng() % 300)});
+      buf.kind = lir::BufferKind::Activation;
+      f.buffers.push_back(buf);
+      int s = int(rng() % unsigned(steps)), e = int(rng() % unsigned(steps));
+      life.push_back({std::min(s, e), std::max(s, e)});
+    }
+    for (int t = 0; t < steps; ++t) {
+      for (int b = 0; b < n; ++b)
+        if (life[size_t(b)].first == t) {
+          lir::Instruction in;
+          in.kind = lir::InstKind::Alloc;
+          in.operands = {{lir::Ref::buffer(unsigned(b)), lir::Access::Out}};
+          f.insts.push_back(in);
+        }
+      for (int b = 0; b < n; ++b)
+        if (life[size_t(b)].second == t) {
+          lir::Instruction in;
+          in.kind = lir::InstKind::Dealloc;
+          in.operands = {{lir::Ref::buffer(unsigned(b)), lir::Access::In}};
+          f.insts.push_back(in);
+        }
+    }
+    auto plan = lir::planMemory(f);
+    ASSERT_TRUE(plan.hasValue()) << plan.status().message();
+    Status s = lir::verify(f, lir::VerifyOptions{true});
+    ASSERT_TRUE(s.isOk()) << "trial " << trial << ": " << s.message() << "\n"
+                          << lir::printFunction(f);
+    const lir::SpaceReport &r = plan->spaces[0];
+    EXPECT_LE(r.lowerBound, r.peak);
+    EXPECT_LE(r.peak, r.noReuse);
+    for (auto &t : r.tried)
+      EXPECT_LE(r.peak, t.second);
+  }
+}
