@@ -121,7 +121,8 @@ Expected<Tensor> tensorFromProto(const onnx::TensorProto &p,
   uint64_t bytes = t.bytes();
   if (p.data_location() == onnx::TensorProto::EXTERNAL && !isMiniKind(k)) {
     EMBER_ASSIGN(std::string buf, readExternal(p, baseDir, bytes, what));
-    std::memcpy(t.raw(), buf.data(), bytes);
+    if (bytes)
+      std::memcpy(t.raw(), buf.data(), bytes);
     return t;
   }
   if (isMiniKind(k)) {
@@ -156,7 +157,8 @@ Expected<Tensor> tensorFromProto(const onnx::TensorProto &p,
       return invalid(what, " has ", p.raw_data().size(),
                      " bytes of raw data but its shape ", dimsToString(dims),
                      " needs ", bytes);
-    std::memcpy(t.raw(), p.raw_data().data(), bytes);
+    if (bytes) // an empty tensor has no storage to copy into
+      std::memcpy(t.raw(), p.raw_data().data(), bytes);
     if (k == ElemKind::Bool)
       for (int64_t i = 0; i < t.size(); ++i)
         t.raw()[i] = t.raw()[i] != 0;
@@ -319,7 +321,8 @@ static Expected<Tensor> parseNpy(const std::string &buf,
   if (buf.size() - hoff - hlen != t.bytes())
     return invalid("'", path, "' holds ", buf.size() - hoff - hlen,
                    " data bytes but its shape needs ", t.bytes());
-  std::memcpy(t.raw(), buf.data() + hoff + hlen, t.bytes());
+  if (t.bytes())
+    std::memcpy(t.raw(), buf.data() + hoff + hlen, t.bytes());
   return t;
 }
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every model of a models folder with its tolerance from models.tsv and
 # requires at least MIN_PASS of them to pass.
-#   run_models.sh EMBER MODELS_DIR MIN_PASS
+#   run_models.sh EMBER MODELS_DIR MIN_PASS [conform options, e.g. --lir]
 set -uo pipefail
-ember=$1; dir=$2; min=$3
+ember=$1; dir=$2; min=$3; shift 3
 here=$(cd "$(dirname "$0")" && pwd)
 if [ ! -d "$dir" ]; then
   echo "skip: $dir is not present on this machine"
@@ -14,7 +14,7 @@ while read -r name rtol atol; do
   case "$name" in ''|'#'*) continue ;; esac
   [ -d "$dir/$name" ] || { echo "missing $dir/$name"; continue; }
   total=$((total + 1))
-  line=$("$ember" conform --rtol "$rtol" --atol "$atol" "$dir/$name" | head -n 1)
+  line=$("$ember" conform "$@" --rtol "$rtol" --atol "$atol" "$dir/$name" | head -n 1)
   echo "$line  (rtol $rtol, atol $atol)"
   case "$line" in PASS*) pass=$((pass + 1)) ;; esac
 done < "$here/models.tsv"

@@ -4,7 +4,7 @@ import lit.formats
 
 config.name = "Ember"
 config.test_format = lit.formats.ShTest(True)
-config.suffixes = [".eir", ".test"]
+config.suffixes = [".eir", ".lir", ".test"]
 config.excludes = ["Inputs"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.ember_obj_root, "tests", "lit")

@@ -4,10 +4,12 @@
 
 #include "import/TensorIO.h"
 #include "ir/Printer.h"
+#include "lir/LirPipeline.h"
 
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <iostream>
 
 namespace ember::cli {
@@ -30,6 +32,7 @@ int compileMain(int argc, char **argv) {
   bool optimize = !a.flag("--O0");
   bool timePasses = a.flag("--time-passes");
   bool elide = a.flag("--elide-constants");
+  bool memoryReport = a.flag("--memory-report");
   bool havePasses = a.value("--passes", passes);
   ImportOptions io;
   Status s = parseInputShapes(a.values("--input-shape"), io.inputShapes);
@@ -44,10 +47,31 @@ int compileMain(int argc, char **argv) {
   if (!s.isOk())
     return reportError(s);
   if (emit != "graph" && emit != "lowered" && emit != "dot" &&
-      emit != "dot-lowered")
+      emit != "dot-lowered" && emit != "lir")
     return reportError(unsupported("--emit=", emit,
-                                   " is not available (graph, lowered, dot, "
-                                   "dot-lowered)"));
+                                   " is not available (graph, lowered, lir, "
+                                   "dot, dot-lowered)"));
+  if (memoryReport && emit != "lir")
+    return usageError("--memory-report needs --emit=lir");
+
+  std::ofstream file;
+  std::ostream *os = &std::cout;
+  if (!out.empty()) {
+    file.open(out);
+    if (!file)
+      return reportError(makeError(ErrorCode::Io, "cannot write '", out, "'"));
+    os = &file;
+  }
+  // LIR text in: parse, verify, plan if needed, print (lit tests of LIR).
+  if (pos[0].size() > 4 && pos[0].compare(pos[0].size() - 4, 4, ".lir") == 0) {
+    if (emit != "lir")
+      return usageError("a .lir file can only be emitted as --emit=lir");
+    auto text = readFileBytes(pos[0], uint64_t(1) << 31);
+    if (!text)
+      return reportError(text.status());
+    Status ls = emitLirText(*text, pos[0], *os, memoryReport, std::cout);
+    return ls.isOk() ? 0 : reportError(ls);
+  }
 
   auto t0 = std::chrono::steady_clock::now();
   auto m = loadModel(pos[0], io);
@@ -63,7 +87,7 @@ int compileMain(int argc, char **argv) {
                  "-", (*m)->main()->countNonStorage());
   PipelineOptions po;
   po.optimize = optimize;
-  po.lower = emit == "lowered" || emit == "dot-lowered";
+  po.lower = emit == "lowered" || emit == "dot-lowered" || emit == "lir";
   if (timePasses)
     po.timePasses = &std::cerr;
   if (havePasses) {
@@ -90,13 +114,14 @@ int compileMain(int argc, char **argv) {
                      .count(),
                  po.lower ? "lowering" : "optimization");
 
-  std::ofstream file;
-  std::ostream *os = &std::cout;
-  if (!out.empty()) {
-    file.open(out);
-    if (!file)
-      return reportError(makeError(ErrorCode::Io, "cannot write '", out, "'"));
-    os = &file;
+  if (emit == "lir") {
+    // The memory report goes to stdout, after the LIR when both go there.
+    std::ostringstream report;
+    s = emitLir(**m, *os, memoryReport, report, elide ? 16 : 0);
+    if (!s.isOk())
+      return reportError(s);
+    std::cout << report.str();
+    return 0;
   }
   if (emit == "dot" || emit == "dot-lowered") {
     printDot(*os, *(*m)->main());

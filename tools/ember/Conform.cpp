@@ -7,6 +7,7 @@
 
 #include "import/TensorIO.h"
 #include "interp/Interpreter.h"
+#include "lir/LirPipeline.h"
 
 #include <algorithm>
 #include <chrono>
@@ -41,6 +42,7 @@ struct ConformOptions {
   std::string target = "interp";
   double rtol = 1e-3, atol = 1e-7;
   bool lower = true, optimize = true;
+  bool lir = false; // run through IRGen + memory planning + LIR interpreter
   int timeoutSec = 600;
 };
 
@@ -268,7 +270,7 @@ CaseResult runCase(const Case &c, const ConformOptions &o) {
         return {"ERROR", concat("no data for input '", nm, "'")};
       }
     }
-    auto outs = interpret(f, inputs);
+    auto outs = o.lir ? runLir(f, inputs) : interpret(f, inputs);
     if (!outs)
       return classify(outs.status());
     if (outs->size() < ds.second.size())
@@ -344,6 +346,9 @@ int conformMain(int argc, char **argv) {
     minPass = std::atol(v.c_str());
   a.value("--junit", junit);
   o.lower = !a.flag("--no-lower");
+  o.lir = a.flag("--lir");
+  if (o.lir && !o.lower)
+    return usageError("--lir needs lowering (drop --no-lower)");
   o.optimize = !a.flag("--O0");
   bool noFork = a.flag("--no-fork");
   std::vector<std::string> paths;
