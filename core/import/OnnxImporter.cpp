@@ -85,12 +85,10 @@ private:
                                      int nres,
                                      std::vector<std::string> outNames);
   Value constInts(const std::vector<int64_t> &v, const std::string &hint) {
-    return Value(F_->addConstant(hint,
-                                 Tensor::fromInts(ElemKind::I64, v)));
+    return Value(F_->addConstant(hint, Tensor::fromInts(ElemKind::I64, v)));
   }
   Value constScalar(ElemKind k, double v, const std::string &hint) {
-    return Value(
-        F_->addConstant(hint, Tensor::scalar(k, v)));
+    return Value(F_->addConstant(hint, Tensor::scalar(k, v)));
   }
   Status bindOutputs(const onnx::NodeProto &n, const std::vector<Value> &vs);
   std::string where(const onnx::NodeProto &n) const {
@@ -438,8 +436,8 @@ Status Importer::importNode(const onnx::NodeProto &n) {
     if (n.output_size() != 1)
       return invalid(where(n), " must have one output");
     Tensor t;
-    if (const Tensor *v = attrs.count("value") ? attrs["value"].t.get()
-                                               : nullptr) {
+    if (const Tensor *v =
+            attrs.count("value") ? attrs["value"].t.get() : nullptr) {
       t = *v;
     } else if (attrs.count("value_float")) {
       t = Tensor::scalar(ElemKind::F32, attrs["value_float"].f);
@@ -471,10 +469,10 @@ Status Importer::importNode(const onnx::NodeProto &n) {
     std::string hint = n.output(0);
     if (op == "Crop") {
       const Dims &d = ins[0].type().dims();
-      auto border = attrs.count("border") ? attrs["border"].ints
-                                          : std::vector<int64_t>{};
-      auto scale = attrs.count("scale") ? attrs["scale"].ints
-                                        : std::vector<int64_t>{};
+      auto border =
+          attrs.count("border") ? attrs["border"].ints : std::vector<int64_t>{};
+      auto scale =
+          attrs.count("scale") ? attrs["scale"].ints : std::vector<int64_t>{};
       if (d.size() != 4 || border.size() != 4 ||
           !(scale.empty() || scale.size() == 2))
         return invalid(where(n), ": needs a rank-4 input, border=[l,t,r,b] "
@@ -498,8 +496,8 @@ Status Importer::importNode(const onnx::NodeProto &n) {
     } else {
       mulBy = constScalar(k, attrs.count("scale") ? attrs["scale"].f : 1.0,
                           hint + ".scale");
-      auto bias = attrs.count("bias") ? attrs["bias"].floats
-                                      : std::vector<double>{};
+      auto bias =
+          attrs.count("bias") ? attrs["bias"].floats : std::vector<double>{};
       Tensor b(Type(k, {int64_t(bias.size()), 1, 1}));
       for (size_t i = 0; i < bias.size(); ++i)
         b.setDouble(int64_t(i), bias[i]);
@@ -507,8 +505,8 @@ Status Importer::importNode(const onnx::NodeProto &n) {
     }
     EMBER_ASSIGN(auto m1, build(OpKind::Mul, {ins[0], mulBy}, {}, n.name(), 1,
                                 {hint + ".scaled"}));
-    EMBER_ASSIGN(auto a1, build(OpKind::Add, {m1[0], addBy}, {}, n.name(), 1,
-                                {hint}));
+    EMBER_ASSIGN(auto a1,
+                 build(OpKind::Add, {m1[0], addBy}, {}, n.name(), 1, {hint}));
     return bindOutputs(n, a1);
   }
 
@@ -521,8 +519,8 @@ Status Importer::importNode(const onnx::NodeProto &n) {
     known = true;
   }
   if (!known)
-    return unsupported("unsupported op '", op, "' (domain '", dom,
-                       "', opset ", version, ") at ", where(n));
+    return unsupported("unsupported op '", op, "' (domain '", dom, "', opset ",
+                       version, ") at ", where(n));
   Status s = convertNode(n, kind, version, std::move(ins), std::move(attrs));
   if (!s.isOk() && s.message().find(n.op_type()) == std::string::npos)
     return s.withContext(where(n));
@@ -603,7 +601,8 @@ Status Importer::importControlFlow(const onnx::NodeProto &n, int64_t v) {
   };
   OpKind kind;
   if (op == "If") {
-    const onnx::GraphProto *tg = graphOf("then_branch"), *eg = graphOf("else_branch");
+    const onnx::GraphProto *tg = graphOf("then_branch"),
+                           *eg = graphOf("else_branch");
     if (!tg || !eg || ins.size() != 1 || !ins[0].node)
       return invalid(where(n), " needs a condition and two branches");
     if (ins[0].node->kind == OpKind::Constant &&
@@ -611,8 +610,7 @@ Status Importer::importControlFlow(const onnx::NodeProto &n, int64_t v) {
       // Known condition (often computed from shapes): the taken branch's
       // nodes join this scope directly; the other branch may not even type
       // check for these shapes.
-      const onnx::GraphProto &b =
-          ins[0].node->payload->getInt(0) ? *tg : *eg;
+      const onnx::GraphProto &b = ins[0].node->payload->getInt(0) ? *tg : *eg;
       if (b.output_size() != n.output_size())
         return invalid(where(n), ": the branch returns ", b.output_size(),
                        " values for ", n.output_size(), " outputs");
@@ -621,7 +619,8 @@ Status Importer::importControlFlow(const onnx::NodeProto &n, int64_t v) {
           return invalid(where(n), ": branch initializer '", init.name(),
                          "' shadows an outer name");
         EMBER_ASSIGN(Tensor t, tensorFromProto(init, baseDir_));
-        values_[init.name()] = Value(F_->addConstant(init.name(), std::move(t)));
+        values_[init.name()] =
+            Value(F_->addConstant(init.name(), std::move(t)));
       }
       EMBER_TRY(importNodes(b).withContext("in branch '" + b.name() + "'"));
       std::vector<Value> outs;
@@ -702,9 +701,8 @@ Status Importer::importControlFlow(const onnx::NodeProto &n, int64_t v) {
 }
 
 // Upgrades a node to the newest opset form, then builds it.
-Status Importer::convertNode(const onnx::NodeProto &n, OpKind kind,
-                             int64_t v, std::vector<Value> ins,
-                             AttrMap attrs) {
+Status Importer::convertNode(const onnx::NodeProto &n, OpKind kind, int64_t v,
+                             std::vector<Value> ins, AttrMap attrs) {
   const std::string &op = n.op_type();
   std::string hint = n.output_size() ? n.output(0) : op;
   auto moveAttrToInput = [&](const char *attr, size_t idx) {
@@ -813,15 +811,15 @@ Status Importer::convertNode(const onnx::NodeProto &n, OpKind kind,
     for (size_t k = 1; k < 3; ++k) {
       if (g <= 0 || c % g != 0 || ins[k].type().numElements() != g)
         break;
-      EMBER_ASSIGN(auto r1, build(OpKind::Reshape,
-                                  {ins[k], constInts({g, 1}, hint)}, {},
-                                  n.name(), 1, {hint + ".grp"}));
-      EMBER_ASSIGN(auto e1, build(OpKind::Expand,
-                                  {r1[0], constInts({g, c / g}, hint)}, {},
-                                  n.name(), 1, {hint + ".grpx"}));
-      EMBER_ASSIGN(auto r2, build(OpKind::Reshape,
-                                  {e1[0], constInts({c}, hint)}, {}, n.name(),
-                                  1, {hint + ".perch"}));
+      EMBER_ASSIGN(auto r1,
+                   build(OpKind::Reshape, {ins[k], constInts({g, 1}, hint)}, {},
+                         n.name(), 1, {hint + ".grp"}));
+      EMBER_ASSIGN(auto e1,
+                   build(OpKind::Expand, {r1[0], constInts({g, c / g}, hint)},
+                         {}, n.name(), 1, {hint + ".grpx"}));
+      EMBER_ASSIGN(auto r2,
+                   build(OpKind::Reshape, {e1[0], constInts({c}, hint)}, {},
+                         n.name(), 1, {hint + ".perch"}));
       ins[k] = r2[0];
     }
   }
@@ -839,13 +837,12 @@ Status Importer::convertNode(const onnx::NodeProto &n, OpKind kind,
       for (int64_t i = 0; i < rank; ++i)
         (i < axis ? outer : inner) *= d[size_t(i)];
       EMBER_ASSIGN(auto r1, build(OpKind::Reshape,
-                                  {ins[0], constInts({outer, inner}, hint)},
-                                  {}, n.name(), 1, {hint + ".2d"}));
+                                  {ins[0], constInts({outer, inner}, hint)}, {},
+                                  n.name(), 1, {hint + ".2d"}));
       EMBER_ASSIGN(auto sm, build(kind, {r1[0]}, {{"axis", Attr::ofInt(1)}},
                                   n.name(), 1, {hint + ".rows"}));
-      EMBER_ASSIGN(auto r2,
-                   build(OpKind::Reshape, {sm[0], constInts(d, hint)}, {},
-                         n.name(), 1, {n.output(0)}));
+      EMBER_ASSIGN(auto r2, build(OpKind::Reshape, {sm[0], constInts(d, hint)},
+                                  {}, n.name(), 1, {n.output(0)}));
       return bindOutputs(n, r2);
     }
     attrs["axis"] = Attr::ofInt(-1);
@@ -872,8 +869,8 @@ Status Importer::convertNode(const onnx::NodeProto &n, OpKind kind,
   if (opInfo(kind).numOut >= 0 && kind != OpKind::TopK)
     nres = std::max(nres, opInfo(kind).numOut);
   std::vector<std::string> outNames(n.output().begin(), n.output().end());
-  EMBER_ASSIGN(auto vs, build(kind, std::move(ins), std::move(attrs),
-                              n.name(), nres, outNames));
+  EMBER_ASSIGN(auto vs, build(kind, std::move(ins), std::move(attrs), n.name(),
+                              nres, outNames));
   return bindOutputs(n, vs);
 }
 
@@ -932,9 +929,8 @@ Expected<std::vector<std::string>> onnxInputNames(const std::string &path,
                          "are not supported)");
     names.push_back(i.name());
     if (elemTypes)
-      elemTypes->push_back(i.type().has_tensor_type()
-                               ? i.type().tensor_type().elem_type()
-                               : 0);
+      elemTypes->push_back(
+          i.type().has_tensor_type() ? i.type().tensor_type().elem_type() : 0);
   }
   for (auto &o : m.graph().output())
     if (o.has_type() && !o.type().has_tensor_type())

@@ -20,8 +20,8 @@ Status checkTensorSize(const Dims &d, ElemKind k, const std::string &what) {
     n *= uint64_t(x);
   }
   if (n * elemSize(k) > kMaxTensorBytes)
-    return invalid(what, " is too large (", dimsToString(d), " x ",
-                   elemSize(k), " bytes)");
+    return invalid(what, " is too large (", dimsToString(d), " x ", elemSize(k),
+                   " bytes)");
   return Status::ok();
 }
 
@@ -70,8 +70,8 @@ Expected<std::string> readExternal(const onnx::TensorProto &p,
       char *end = nullptr;
       unsigned long long v = strtoull(kv.value().c_str(), &end, 10);
       if (!end || *end)
-        return invalid(what, ": bad external data ", kv.key(), " '",
-                       kv.value(), "'");
+        return invalid(what, ": bad external data ", kv.key(), " '", kv.value(),
+                       "'");
       (kv.key() == "offset" ? offset : length) = v;
     }
   }
@@ -83,8 +83,8 @@ Expected<std::string> readExternal(const onnx::TensorProto &p,
   std::string path = baseDir.empty() ? location : baseDir + "/" + location;
   std::ifstream in(path, std::ios::binary);
   if (!in)
-    return makeError(ErrorCode::Io, what, ": cannot open external data '",
-                     path, "'");
+    return makeError(ErrorCode::Io, what, ": cannot open external data '", path,
+                     "'");
   in.seekg(0, std::ios::end);
   uint64_t fileSize = uint64_t(in.tellg());
   if (length == UINT64_MAX)
@@ -148,7 +148,8 @@ Expected<Tensor> tensorFromProto(const onnx::TensorProto &p,
                      dimsToString(dims), " needs ", packed);
     for (int64_t i = 0; i < t.size(); ++i) {
       uint8_t byte = uint8_t(buf[size_t(i / perByte)]);
-      t.raw()[i] = uint8_t((byte >> ((i % perByte) * bits)) & ((1u << bits) - 1));
+      t.raw()[i] =
+          uint8_t((byte >> ((i % perByte) * bits)) & ((1u << bits) - 1));
     }
     return t;
   }
@@ -227,27 +228,40 @@ void tensorToProto(const Tensor &t, onnx::TensorProto &p) {
     p.set_raw_data(buf);
     return;
   }
-  p.set_raw_data(std::string(reinterpret_cast<const char *>(t.raw()),
-                             t.bytes()));
+  p.set_raw_data(
+      std::string(reinterpret_cast<const char *>(t.raw()), t.bytes()));
 }
 
 // ---- .npy -------------------------------------------------------------------
 
 static const char *npyDescr(ElemKind k) {
   switch (k) {
-  case ElemKind::F32: return "<f4";
-  case ElemKind::F64: return "<f8";
-  case ElemKind::F16: return "<f2";
-  case ElemKind::U8: return "|u1";
-  case ElemKind::I8: return "|i1";
-  case ElemKind::U16: return "<u2";
-  case ElemKind::I16: return "<i2";
-  case ElemKind::U32: return "<u4";
-  case ElemKind::I32: return "<i4";
-  case ElemKind::U64: return "<u8";
-  case ElemKind::I64: return "<i8";
-  case ElemKind::Bool: return "|b1";
-  default: return nullptr;
+  case ElemKind::F32:
+    return "<f4";
+  case ElemKind::F64:
+    return "<f8";
+  case ElemKind::F16:
+    return "<f2";
+  case ElemKind::U8:
+    return "|u1";
+  case ElemKind::I8:
+    return "|i1";
+  case ElemKind::U16:
+    return "<u2";
+  case ElemKind::I16:
+    return "<i2";
+  case ElemKind::U32:
+    return "<u4";
+  case ElemKind::I32:
+    return "<i4";
+  case ElemKind::U64:
+    return "<u8";
+  case ElemKind::I64:
+    return "<i8";
+  case ElemKind::Bool:
+    return "|b1";
+  default:
+    return nullptr;
   }
 }
 
@@ -331,8 +345,7 @@ static bool endsWith(const std::string &s, const std::string &suf) {
          s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
 }
 
-Expected<Tensor> readTensorFile(const std::string &path,
-                                std::string *nameOut) {
+Expected<Tensor> readTensorFile(const std::string &path, std::string *nameOut) {
   EMBER_ASSIGN(std::string buf, readFileBytes(path));
   if (endsWith(path, ".npy"))
     return parseNpy(buf, path);
@@ -358,7 +371,8 @@ Status writeTensorFile(const Tensor &t, const std::string &path,
       return unsupported(".npy cannot hold ", elemKindName(t.elem()));
     std::string shape = "(";
     for (size_t i = 0; i < t.rank(); ++i)
-      shape += std::to_string(t.dims()[i]) + (t.rank() == 1 ? "," : (i + 1 < t.rank() ? ", " : ""));
+      shape += std::to_string(t.dims()[i]) +
+               (t.rank() == 1 ? "," : (i + 1 < t.rank() ? ", " : ""));
     shape += ")";
     std::string h = std::string("{'descr': '") + d +
                     "', 'fortran_order': False, 'shape': " + shape + ", }";

@@ -12,7 +12,7 @@ Expected<std::vector<Tensor>> interpret(const Function &f,
                                         const std::vector<Tensor> &inputs);
 
 // Runs a single node on concrete operands (used by constant folding).
-Expected<std::vector<Tensor>> evaluateNode(const Node &n,
-                                           const std::vector<const Tensor *> &ins);
+Expected<std::vector<Tensor>>
+evaluateNode(const Node &n, const std::vector<const Tensor *> &ins);
 
 } // namespace ember

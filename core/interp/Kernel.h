@@ -100,9 +100,9 @@ private:
 
 // True for Float16/BFloat16/float/double storage types.
 template <typename T>
-constexpr bool isFloatLike = std::is_floating_point_v<T> ||
-                             std::is_same_v<T, Float16> ||
-                             std::is_same_v<T, BFloat16>;
+constexpr bool isFloatLike =
+    std::is_floating_point_v<T> || std::is_same_v<T, Float16> ||
+    std::is_same_v<T, BFloat16>;
 
 // The type arithmetic on T is computed in (float for 16-bit floats).
 template <typename T> struct ComputeType { using type = T; };

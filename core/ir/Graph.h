@@ -35,14 +35,54 @@ struct Attr {
   // and trailing parameters of the subgraph (see docs/graph-ir.md).
   std::shared_ptr<Function> g;
 
-  static Attr ofInt(int64_t v) { Attr a; a.kind = Kind::Int; a.i = v; return a; }
-  static Attr ofFloat(double v) { Attr a; a.kind = Kind::Float; a.f = v; return a; }
-  static Attr ofString(std::string v) { Attr a; a.kind = Kind::String; a.s = std::move(v); return a; }
-  static Attr ofInts(std::vector<int64_t> v) { Attr a; a.kind = Kind::Ints; a.ints = std::move(v); return a; }
-  static Attr ofFloats(std::vector<double> v) { Attr a; a.kind = Kind::Floats; a.floats = std::move(v); return a; }
-  static Attr ofStrings(std::vector<std::string> v) { Attr a; a.kind = Kind::Strings; a.strings = std::move(v); return a; }
-  static Attr ofTensor(ember::Tensor v) { Attr a; a.kind = Kind::Tensor; a.t = std::make_shared<ember::Tensor>(std::move(v)); return a; }
-  static Attr ofGraph(std::shared_ptr<Function> f) { Attr a; a.kind = Kind::Graph; a.g = std::move(f); return a; }
+  static Attr ofInt(int64_t v) {
+    Attr a;
+    a.kind = Kind::Int;
+    a.i = v;
+    return a;
+  }
+  static Attr ofFloat(double v) {
+    Attr a;
+    a.kind = Kind::Float;
+    a.f = v;
+    return a;
+  }
+  static Attr ofString(std::string v) {
+    Attr a;
+    a.kind = Kind::String;
+    a.s = std::move(v);
+    return a;
+  }
+  static Attr ofInts(std::vector<int64_t> v) {
+    Attr a;
+    a.kind = Kind::Ints;
+    a.ints = std::move(v);
+    return a;
+  }
+  static Attr ofFloats(std::vector<double> v) {
+    Attr a;
+    a.kind = Kind::Floats;
+    a.floats = std::move(v);
+    return a;
+  }
+  static Attr ofStrings(std::vector<std::string> v) {
+    Attr a;
+    a.kind = Kind::Strings;
+    a.strings = std::move(v);
+    return a;
+  }
+  static Attr ofTensor(ember::Tensor v) {
+    Attr a;
+    a.kind = Kind::Tensor;
+    a.t = std::make_shared<ember::Tensor>(std::move(v));
+    return a;
+  }
+  static Attr ofGraph(std::shared_ptr<Function> f) {
+    Attr a;
+    a.kind = Kind::Graph;
+    a.g = std::move(f);
+    return a;
+  }
   bool operator==(const Attr &o) const;
 };
 
@@ -56,7 +96,9 @@ struct Value {
   Value() = default;
   Value(Node *n, unsigned i = 0) : node(n), idx(i) {}
   explicit operator bool() const { return node != nullptr; }
-  bool operator==(const Value &o) const { return node == o.node && idx == o.idx; }
+  bool operator==(const Value &o) const {
+    return node == o.node && idx == o.idx;
+  }
   bool operator!=(const Value &o) const { return !(*this == o); }
   const Type &type() const;
   const std::string &name() const;
@@ -164,9 +206,13 @@ public:
     return functions_.back().get();
   }
   std::vector<std::unique_ptr<Function>> &functions() { return functions_; }
-  const std::vector<std::unique_ptr<Function>> &functions() const { return functions_; }
+  const std::vector<std::unique_ptr<Function>> &functions() const {
+    return functions_;
+  }
   Function *getFunction(const std::string &name) const;
-  Function *main() const { return functions_.empty() ? nullptr : functions_[0].get(); }
+  Function *main() const {
+    return functions_.empty() ? nullptr : functions_[0].get();
+  }
 
 private:
   std::vector<std::unique_ptr<Function>> functions_;

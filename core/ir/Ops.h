@@ -35,7 +35,9 @@ const OpInfo &opInfo(OpKind k);
 inline const char *opName(OpKind k) { return opInfo(k).name; }
 bool opKindFromName(const std::string &name, OpKind &out);
 inline bool hasProp(OpKind k, OpProp p) { return (opInfo(k).props & p) != 0; }
-inline bool isPrimitive(OpKind k) { return opInfo(k).cls == OpClass::Primitive; }
+inline bool isPrimitive(OpKind k) {
+  return opInfo(k).cls == OpClass::Primitive;
+}
 inline bool isStorage(OpKind k) { return opInfo(k).cls == OpClass::Storage; }
 constexpr unsigned kNumOps = 0
 #define EMBER_OP(Name, Class, Props, MinIn, MaxIn, NumOut) +1

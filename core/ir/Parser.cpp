@@ -76,8 +76,8 @@ private:
     skipSpace();
     if (p_ >= s_.size())
       return " but found end of input";
-    return " but found '" + s_.substr(p_, std::min<size_t>(12, s_.size() - p_)) +
-           "'";
+    return " but found '" +
+           s_.substr(p_, std::min<size_t>(12, s_.size() - p_)) + "'";
   }
   std::string ident() {
     skipSpace();
@@ -139,8 +139,7 @@ Expected<std::string> Parser::valueName() {
   if (p_ < s_.size() && s_[p_] == '"')
     return stringLit();
   size_t b = p_;
-  while (p_ < s_.size() &&
-         (isalnum(uint8_t(s_[p_])) || strchr("_.$-", s_[p_])))
+  while (p_ < s_.size() && (isalnum(uint8_t(s_[p_])) || strchr("_.$-", s_[p_])))
     ++p_;
   if (p_ == b)
     return err("expected a value name after '%'");
@@ -284,8 +283,8 @@ Expected<Tensor> Parser::tensorLit() {
     while (p_ < s_.size() && isxdigit(uint8_t(s_[p_])))
       ++p_;
     if ((p_ - b) != x.bytes() * 2)
-      return err("hex data has ", (p_ - b) / 2, " bytes, type ",
-                 t.toString(), " needs ", x.bytes());
+      return err("hex data has ", (p_ - b) / 2, " bytes, type ", t.toString(),
+                 " needs ", x.bytes());
     auto hv = [](char c) {
       return isdigit(uint8_t(c)) ? c - '0' : (tolower(c) - 'a' + 10);
     };

@@ -106,7 +106,8 @@ std::string printTensorLiteral(const Tensor &t, int64_t elideAbove) {
 }
 
 static void printFunctionIndented(std::ostream &os, const Function &f,
-                                  const PrintOptions &o, const std::string &ind);
+                                  const PrintOptions &o,
+                                  const std::string &ind);
 
 static void printAttr(std::ostream &os, const Attr &a, int64_t elide,
                       const std::string &ind) {
@@ -237,8 +238,8 @@ void printDot(std::ostream &os, const Function &f) {
     else if (n.kind == OpKind::Constant)
       label = "const " + n.outNames[0];
     else
-      label = std::string(opName(n.kind)) +
-              (n.name.empty() ? "" : "\\n" + n.name);
+      label =
+          std::string(opName(n.kind)) + (n.name.empty() ? "" : "\\n" + n.name);
     for (auto &t : n.types)
       label += "\\n" + t.toString();
     std::string shape = n.kind == OpKind::Placeholder ? ", shape=ellipse"

@@ -107,10 +107,10 @@ Tensor Tensor::convertTo(ElemKind k, bool saturate, int roundMode) const {
     MiniFormat f = miniFormatOf(k);
     bool exactInt = !isFloatKind(elem()) && !isMiniKind(elem());
     for (int64_t i = 0; i < n; ++i)
-      out.raw()[i] = exactInt && miniIsInteger(f)
-                         ? intToMini(getInt(i), f)
-                         : floatToMini(float(getDouble(i)), f, saturate,
-                                       roundMode);
+      out.raw()[i] =
+          exactInt && miniIsInteger(f)
+              ? intToMini(getInt(i), f)
+              : floatToMini(float(getDouble(i)), f, saturate, roundMode);
     return out;
   }
   if (isMiniKind(elem())) {

@@ -34,7 +34,9 @@ public:
   bool hasData() const { return hasData_; }
   size_t bytes() const { return data_.size(); }
 
-  template <typename T> T *data() { return reinterpret_cast<T *>(data_.data()); }
+  template <typename T> T *data() {
+    return reinterpret_cast<T *>(data_.data());
+  }
   template <typename T> const T *data() const {
     return reinterpret_cast<const T *>(data_.data());
   }

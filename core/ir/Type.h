@@ -1,4 +1,5 @@
-// Element kinds, shapes and tensor types (static shapes, optional quantization).
+// Element kinds, shapes and tensor types (static shapes, optional
+// quantization).
 #pragma once
 
 #include <cstddef>

@@ -47,7 +47,8 @@ Expected<std::vector<Value>> lower_Attention(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_RMSNormalization(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_LpNormalization(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_GroupNormalization(LoweringBuilder &b);
-Expected<std::vector<Value>> lower_MeanVarianceNormalization(LoweringBuilder &b);
+Expected<std::vector<Value>>
+lower_MeanVarianceNormalization(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_Swish(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_SwiGLU(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_RotaryEmbedding(LoweringBuilder &b);
@@ -70,7 +71,8 @@ Expected<std::vector<Value>> lower_OneHot(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_Compress(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_CenterCropPad(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_Einsum(LoweringBuilder &b);
-Expected<std::vector<Value>> lower_NegativeLogLikelihoodLoss(LoweringBuilder &b);
+Expected<std::vector<Value>>
+lower_NegativeLogLikelihoodLoss(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_SoftmaxCrossEntropyLoss(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_DFT(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_STFT(LoweringBuilder &b);

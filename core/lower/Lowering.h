@@ -25,7 +25,7 @@ public:
   Expected<std::vector<Value>> opN(OpKind k, std::vector<Value> ins,
                                    AttrMap attrs, int numResults);
   Value constant(Tensor t);
-  Value scalar(ElemKind k, double v); // rank-0 constant
+  Value scalar(ElemKind k, double v);        // rank-0 constant
   Value ints(const std::vector<int64_t> &v); // i64[n] constant
 
 private:

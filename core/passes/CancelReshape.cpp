@@ -6,8 +6,8 @@
 namespace ember {
 
 static bool isReshapeLike(OpKind k) {
-  return k == OpKind::Reshape || k == OpKind::Flatten ||
-         k == OpKind::Squeeze || k == OpKind::Unsqueeze;
+  return k == OpKind::Reshape || k == OpKind::Flatten || k == OpKind::Squeeze ||
+         k == OpKind::Unsqueeze;
 }
 
 Status runCancelReshape(Function &f, PassStats &s) {

@@ -8,7 +8,9 @@ namespace ember {
 
 static size_t hashNode(const Node &n) {
   size_t h = std::hash<unsigned>()(unsigned(n.kind));
-  auto mix = [&](size_t v) { h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2); };
+  auto mix = [&](size_t v) {
+    h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  };
   for (auto &in : n.inputs) {
     mix(std::hash<const void *>()(in.node));
     mix(in.idx);

@@ -34,8 +34,7 @@ Status runConstantFolding(Function &f, PassStats &s) {
     if (!res)
       return res.status();
     for (unsigned i = 0; i < n->numResults(); ++i) {
-      Node *c = f.addConstant(n->outNames[i] + ".folded",
-                              std::move((*res)[i]));
+      Node *c = f.addConstant(n->outNames[i] + ".folded", std::move((*res)[i]));
       f.replaceAllUses(Value(n, i), Value(c));
     }
     f.erase(n);

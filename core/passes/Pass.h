@@ -13,7 +13,8 @@ struct PassStats {
   size_t changed = 0; // nodes removed, rewritten or folded
 };
 
-#define EMBER_PASS(Class, Name, Desc) Status run##Class(Function &f, PassStats &s);
+#define EMBER_PASS(Class, Name, Desc)                                          \
+  Status run##Class(Function &f, PassStats &s);
 #include "passes/Passes.def"
 
 struct PassInfo {

@@ -22,10 +22,16 @@ const PassInfo *findPass(const std::string &name) {
 }
 
 const std::vector<std::string> &defaultPassOrder() {
-  static const std::vector<std::string> order = {
-      "remove-identity", "constant-fold", "cse",           "fold-batchnorm",
-      "sink-transpose",  "cancel-reshape", "remove-identity", "constant-fold",
-      "cse",             "dce"};
+  static const std::vector<std::string> order = {"remove-identity",
+                                                 "constant-fold",
+                                                 "cse",
+                                                 "fold-batchnorm",
+                                                 "sink-transpose",
+                                                 "cancel-reshape",
+                                                 "remove-identity",
+                                                 "constant-fold",
+                                                 "cse",
+                                                 "dce"};
   return order;
 }
 
@@ -51,8 +57,8 @@ Status runPipeline(Module &m, const PipelineOptions &opts) {
       PassStats st;
       auto t0 = Clock::now();
       EMBER_TRY(p->run(f, st).withContext("pass " + name));
-      double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0)
-                      .count();
+      double ms =
+          std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
       rows.push_back({name, ms, st.changed, f.countNonStorage()});
       if (opts.verifyEach)
         EMBER_TRY(verifyFunction(f).withContext("after pass " + name));
@@ -70,10 +76,11 @@ Status runPipeline(Module &m, const PipelineOptions &opts) {
         EMBER_TRY(runCommonSubexpressionElimination(f, st));
       }
       EMBER_TRY(runDeadCodeElimination(f, st));
-      double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0)
-                      .count();
+      double ms =
+          std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
       rows.push_back({"lower", ms, n, f.countNonStorage()});
-      EMBER_TRY(verifyFunction(f, /*lowered=*/true).withContext("after lowering"));
+      EMBER_TRY(
+          verifyFunction(f, /*lowered=*/true).withContext("after lowering"));
     }
   }
   if (opts.timePasses) {
@@ -85,7 +92,8 @@ Status runPipeline(Module &m, const PipelineOptions &opts) {
          << r.changed << std::setw(13) << r.nodesAfter << "\n";
       total += r.ms;
     }
-    os << "passes_total_ms " << std::fixed << std::setprecision(3) << total << "\n";
+    os << "passes_total_ms " << std::fixed << std::setprecision(3) << total
+       << "\n";
   }
   return Status::ok();
 }

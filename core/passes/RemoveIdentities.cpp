@@ -84,8 +84,8 @@ Status runRemoveIdentities(Function &f, PassStats &s) {
       bool maskUsed = false;
       if (it != users.end())
         for (auto &u : it->second) {
-          const Value &v = u.user ? u.user->inputs[u.operand]
-                                  : f.outputs()[u.operand].value;
+          const Value &v =
+              u.user ? u.user->inputs[u.operand] : f.outputs()[u.operand].value;
           maskUsed = maskUsed || v.idx == 1;
         }
       if (maskUsed)

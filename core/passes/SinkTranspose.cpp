@@ -44,9 +44,9 @@ Status runSinkTranspose(Function &f, PassStats &s) {
         if (isIdentityPerm(p)) {
           f.replaceAllUses(Value(n, 0), src);
         } else {
-          auto t = f.create(OpKind::Transpose, {src},
-                            {{"perm", Attr::ofInts(p)}}, n->name, 1, n,
-                            {n->outNames[0] + ".merged"});
+          auto t =
+              f.create(OpKind::Transpose, {src}, {{"perm", Attr::ofInts(p)}},
+                       n->name, 1, n, {n->outNames[0] + ".merged"});
           if (!t)
             return t.status();
           f.replaceAllUses(Value(n, 0), Value(*t, 0));
@@ -60,7 +60,8 @@ Status runSinkTranspose(Function &f, PassStats &s) {
       }
       // Unary elementwise op on a single-use Transpose.
       if (hasProp(n->kind, P_Elementwise) && hasProp(n->kind, P_Unary) &&
-          n->inputs.size() == 1 && n->inputs[0].node->kind == OpKind::Transpose &&
+          n->inputs.size() == 1 &&
+          n->inputs[0].node->kind == OpKind::Transpose &&
           users[n->inputs[0].node].size() == 1) {
         Node *t = n->inputs[0].node;
         auto u = f.create(n->kind, {t->inputs[0]}, n->attrs, n->name, 1, n,

@@ -44,7 +44,7 @@ inline uint16_t floatToHalfBits(float f) {
   if (absx >= 0x477ff000u) // rounds to >= 65520 -> inf
     return uint16_t(sign | 0x7c00);
   if (absx < 0x38800000u) { // subnormal or zero in half
-    if (absx < 0x33000000u)  // < 2^-25 rounds to zero
+    if (absx < 0x33000000u) // < 2^-25 rounds to zero
       return uint16_t(sign);
     uint32_t e = absx >> 23;
     uint32_t mant = (absx & 0x7fffff) | 0x800000;

@@ -10,9 +10,9 @@ namespace {
 struct FloatFormat {
   int expBits, manBits, bias;
   double maxValue;
-  bool hasInf;   // E5M2 only
-  bool fnuz;     // NaN is 0x80, no negative zero
-  bool hasNan;   // F4E2M1 has none
+  bool hasInf; // E5M2 only
+  bool fnuz;   // NaN is 0x80, no negative zero
+  bool hasNan; // F4E2M1 has none
   unsigned width;
 };
 
@@ -46,8 +46,8 @@ int64_t wrapInt(int64_t v, unsigned bits, bool isSigned) {
 
 uint8_t encodeFloat(float x, const FloatFormat &F, bool saturate) {
   unsigned signBit = 1u << (F.width - 1);
-  unsigned nanBits = F.fnuz ? 0x80
-                            : (F.hasInf ? 0x7f : (F.hasNan ? 0x7f : 0x8));
+  unsigned nanBits =
+      F.fnuz ? 0x80 : (F.hasInf ? 0x7f : (F.hasNan ? 0x7f : 0x8));
   bool neg = std::signbit(x);
   if (std::isnan(x)) {
     if (F.fnuz || !F.hasNan)
@@ -95,8 +95,8 @@ uint8_t encodeFloat(float x, const FloatFormat &F, bool saturate) {
   if (exp < emin) { // subnormal
     bits = unsigned(v / std::ldexp(1.0, emin - F.manBits));
   } else {
-    unsigned man = unsigned((v / std::ldexp(1.0, exp) - 1.0) *
-                            double(1u << F.manBits));
+    unsigned man =
+        unsigned((v / std::ldexp(1.0, exp) - 1.0) * double(1u << F.manBits));
     bits = unsigned(exp + F.bias) << F.manBits | man;
   }
   return uint8_t(sign | bits);

@@ -11,8 +11,7 @@ TEST(Elementwise, AddBroadcasts) {
   EXPECT_EQ(t.node->types[0].toString(), "f32[2,3]");
   auto r = t.run();
   ASSERT_TRUE(r.hasValue()) << r.status().message();
-  EXPECT_EQ((*r)[0].toDoubles(),
-            (std::vector<double>{11, 22, 33, 14, 25, 36}));
+  EXPECT_EQ((*r)[0].toDoubles(), (std::vector<double>{11, 22, 33, 14, 25, 36}));
 }
 
 TEST(Elementwise, IncompatibleShapesNameTheNode) {
@@ -36,9 +35,9 @@ TEST(Elementwise, IntegerModFollowsDivisorSign) {
 TEST(Elementwise, WhereSelects) {
   OneNode t;
   Tensor c = Tensor::fromInts(ElemKind::Bool, {1, 0, 1});
-  ASSERT_TRUE(t.build(OpKind::Where, {c, makeF32({3}, {1, 2, 3}),
-                                      makeF32({1}, {-1})})
-                  .isOk());
+  ASSERT_TRUE(
+      t.build(OpKind::Where, {c, makeF32({3}, {1, 2, 3}), makeF32({1}, {-1})})
+          .isOk());
   auto r = t.run();
   ASSERT_TRUE(r.hasValue());
   EXPECT_EQ((*r)[0].toDoubles(), (std::vector<double>{1, -1, 3}));
@@ -72,13 +71,13 @@ TEST(MiniFloat, Float8RoundsToNearestEvenAndSaturates) {
 }
 
 TEST(MiniFloat, NarrowIntegersWrapLikeOnnx) {
-  EXPECT_EQ(miniToFloat(floatToMini(8.5f, MiniFormat::I4, true),
-                        MiniFormat::I4),
-            -8.0f);
+  EXPECT_EQ(
+      miniToFloat(floatToMini(8.5f, MiniFormat::I4, true), MiniFormat::I4),
+      -8.0f);
   EXPECT_EQ(miniToFloat(intToMini(20, MiniFormat::U4), MiniFormat::U4), 4.0f);
-  EXPECT_EQ(miniToFloat(floatToMini(7.9f, MiniFormat::I2, true),
-                        MiniFormat::I2),
-            -1.0f);
+  EXPECT_EQ(
+      miniToFloat(floatToMini(7.9f, MiniFormat::I2, true), MiniFormat::I2),
+      -1.0f);
   EXPECT_EQ(miniToFloat(floatToMini(0.3f, MiniFormat::F4E2M1, true),
                         MiniFormat::F4E2M1),
             0.5f);

@@ -31,8 +31,8 @@ struct OneNode {
                int numResults = -1) {
     std::vector<Value> ops;
     for (size_t i = 0; i < inputs.size(); ++i) {
-      ops.push_back(Value(f.addPlaceholder("x" + std::to_string(i),
-                                           inputs[i].type())));
+      ops.push_back(
+          Value(f.addPlaceholder("x" + std::to_string(i), inputs[i].type())));
       feeds.push_back(inputs[i]);
     }
     for (size_t i = 0; i < consts.size(); ++i)

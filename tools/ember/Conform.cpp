@@ -148,8 +148,8 @@ std::string compare(const Tensor &got, const Tensor &wantIn, double rtol,
     if (std::isinf(w) && g == w)
       continue;
     if (!(std::fabs(g - w) <= atol + rtol * std::fabs(w)))
-      return concat("element ", i, ": got ", g, ", expected ", w,
-                    " (|diff| ", std::fabs(g - w), ")");
+      return concat("element ", i, ": got ", g, ", expected ", w, " (|diff| ",
+                    std::fabs(g - w), ")");
   }
   return "";
 }
@@ -279,8 +279,8 @@ CaseResult runCase(const Case &c, const ConformOptions &o) {
     for (size_t i = 0; i < ds.second.size(); ++i) {
       std::string why = compare((*outs)[i], ds.second[i], o.rtol, o.atol);
       if (!why.empty())
-        return {"FAIL", concat("output #", i, " '", f.outputs()[i].name,
-                               "': ", why)};
+        return {"FAIL",
+                concat("output #", i, " '", f.outputs()[i].name, "': ", why)};
     }
   }
   return {"PASS", ""};
@@ -313,10 +313,18 @@ std::string xmlEscape(const std::string &s) {
   std::string r;
   for (char c : s) {
     switch (c) {
-    case '<': r += "&lt;"; break;
-    case '>': r += "&gt;"; break;
-    case '&': r += "&amp;"; break;
-    case '"': r += "&quot;"; break;
+    case '<':
+      r += "&lt;";
+      break;
+    case '>':
+      r += "&gt;";
+      break;
+    case '&':
+      r += "&amp;";
+      break;
+    case '"':
+      r += "&quot;";
+      break;
     default:
       if (uint8_t(c) >= 0x20 || c == '\n')
         r += c;
@@ -432,8 +440,8 @@ int conformMain(int argc, char **argv) {
         if (!finished && elapsed > o.timeoutSec) {
           kill(c.pid, SIGKILL);
           finished = true;
-          c.buf = "ERROR\ttimed out after " + std::to_string(o.timeoutSec) +
-                  " s\n";
+          c.buf =
+              "ERROR\ttimed out after " + std::to_string(o.timeoutSec) + " s\n";
         }
         if (!finished) {
           ++k;

@@ -64,10 +64,9 @@ int runMain(int argc, char **argv) {
     auto it = given.find(p->outNames[0]);
     if (it != given.end()) {
       if (it->second.elem() != p->types[0].elem())
-        return reportError(invalid("input '", it->first, "' is ",
-                                   it->second.type().toString(),
-                                   " but the model expects ",
-                                   p->types[0].toString()));
+        return reportError(
+            invalid("input '", it->first, "' is ", it->second.type().toString(),
+                    " but the model expects ", p->types[0].toString()));
       inputs.push_back(it->second);
       given.erase(it);
     } else {
@@ -75,8 +74,8 @@ int runMain(int argc, char **argv) {
     }
   }
   if (!given.empty())
-    return reportError(invalid("the model has no input named '",
-                               given.begin()->first, "'"));
+    return reportError(
+        invalid("the model has no input named '", given.begin()->first, "'"));
   auto outs = interpret(f, inputs);
   if (!outs)
     return reportError(outs.status());

@@ -13,15 +13,18 @@ static void usage() {
   std::printf(
       "usage: ember <command> [options]\n\n"
       "commands:\n"
-      "  compile MODEL.onnx --target=T [--emit=graph|lowered|lir|dot] [-o OUT]\n"
+      "  compile MODEL.onnx --target=T [--emit=graph|lowered|lir|dot] [-o "
+      "OUT]\n"
       "          [--input-shape NAME=DxDx..] [--O0] [--time-passes]\n"
       "          [--passes=a,b,c] [--elide-constants] [--memory-report]\n"
       "  compile FILE.eir --emit=... (graph IR text in, see docs/graph-ir.md)\n"
-      "  compile FILE.lir --emit=lir [--memory-report] (LIR text, docs/lir.md)\n"
+      "  compile FILE.lir --emit=lir [--memory-report] (LIR text, "
+      "docs/lir.md)\n"
       "  run MODEL.onnx --target=T [--input NAME=FILE]... [--seed N]\n"
       "          [--save-outputs DIR] [--input-shape NAME=DxD..]\n"
       "  conform [--target=T] [--rtol R] [--atol A] [--junit FILE]\n"
-      "          [--min-pass N] [--no-lower] [--lir] [--O0] [--jobs N] PATH...\n"
+      "          [--min-pass N] [--no-lower] [--lir] [--O0] [--jobs N] "
+      "PATH...\n"
 #ifdef EMBER_HAVE_NPU
       "  asm FILE.nasm -o FILE.bin | disasm FILE.bin | sim PROGRAM ...\n"
 #endif

@@ -55,7 +55,9 @@ Status kernel_DynamicQuantizeLinear(KernelContext &ctx) {
     hi = std::max(hi, p[i]);
   }
   float scale = (hi - lo) / 255.0f;
-  float zpf = scale == 0 ? 0.0f : std::nearbyint(std::clamp(0.0f - lo / scale, 0.0f, 255.0f));
+  float zpf = scale == 0
+                  ? 0.0f
+                  : std::nearbyint(std::clamp(0.0f - lo / scale, 0.0f, 255.0f));
   scaleT.data<float>()[0] = scale;
   zpT.data<uint8_t>()[0] = uint8_t(zpf);
   uint8_t *q = y.data<uint8_t>();

@@ -311,7 +311,7 @@ COMPARE(GreaterOrEqual, >=)
     return mapBinary(ctx, ElemKind::Bool,                                      \
                      [](auto a, auto b) { return bool(expr); });               \
   }
-LOGICAL(And, a && b)
+LOGICAL(And, a &&b)
 LOGICAL(Or, a || b)
 LOGICAL(Xor, bool(a) != bool(b))
 #undef LOGICAL
