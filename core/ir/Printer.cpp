@@ -10,7 +10,7 @@ static bool isIdentChar(char c) {
   return isalnum(uint8_t(c)) || c == '_' || c == '.' || c == '$' || c == '-';
 }
 
-static std::string quoted(const std::string &s) {
+std::string quoteString(const std::string &s) {
   std::string r = "\"";
   for (char c : s) {
     if (c == '"' || c == '\\') {
@@ -31,7 +31,7 @@ std::string valueRef(const std::string &name) {
   bool plain = !name.empty();
   for (char c : name)
     plain = plain && isIdentChar(c);
-  return "%" + (plain ? name : quoted(name));
+  return "%" + (plain ? name : quoteString(name));
 }
 
 static std::string doubleText(double d) {
@@ -119,7 +119,7 @@ static void printAttr(std::ostream &os, const Attr &a, int64_t elide,
     os << doubleText(a.f);
     break;
   case Attr::Kind::String:
-    os << quoted(a.s);
+    os << quoteString(a.s);
     break;
   case Attr::Kind::Ints:
     os << "[";
@@ -136,7 +136,7 @@ static void printAttr(std::ostream &os, const Attr &a, int64_t elide,
   case Attr::Kind::Strings:
     os << (a.strings.empty() ? "strings[" : "[");
     for (size_t i = 0; i < a.strings.size(); ++i)
-      os << (i ? ", " : "") << quoted(a.strings[i]);
+      os << (i ? ", " : "") << quoteString(a.strings[i]);
     os << "]";
     break;
   case Attr::Kind::Tensor:
@@ -201,7 +201,7 @@ static void printFunctionIndented(std::ostream &os, const Function &f,
     for (size_t i = 0; i < n.types.size(); ++i)
       os << (i ? ", " : "") << n.types[i].toString();
     if (!n.name.empty())
-      os << " loc(" << quoted(n.name) << ")";
+      os << " loc(" << quoteString(n.name) << ")";
     os << "\n";
   }
   os << ind << "  return";
@@ -209,7 +209,7 @@ static void printFunctionIndented(std::ostream &os, const Function &f,
     const auto &out = f.outputs()[i];
     os << (i ? ", " : " ") << valueRef(out.value.name());
     if (out.name != out.value.name())
-      os << " as " << quoted(out.name);
+      os << " as " << quoteString(out.name);
   }
   os << "\n" << ind << "}" << (ind.empty() ? "\n" : "");
 }
@@ -225,7 +225,7 @@ void printModule(std::ostream &os, const Module &m, const PrintOptions &o) {
 }
 
 void printDot(std::ostream &os, const Function &f) {
-  os << "digraph " << quoted(f.name()) << " {\n  rankdir=TB;\n"
+  os << "digraph " << quoteString(f.name()) << " {\n  rankdir=TB;\n"
      << "  node [shape=box, fontname=\"monospace\", fontsize=10];\n";
   std::unordered_map<const Node *, size_t> id;
   for (auto &n : f.nodes())
@@ -255,7 +255,7 @@ void printDot(std::ostream &os, const Function &f) {
         os << "  n" << id[in.node] << " -> n" << id[&n] << ";\n";
   }
   for (size_t i = 0; i < f.outputs().size(); ++i) {
-    os << "  out" << i << " [label=" << quoted("output " + f.outputs()[i].name)
+    os << "  out" << i << " [label=" << quoteString("output " + f.outputs()[i].name)
        << ", shape=ellipse];\n";
     os << "  n" << id[f.outputs()[i].value.node] << " -> out" << i << ";\n";
   }

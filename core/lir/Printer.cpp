@@ -50,23 +50,6 @@ std::vector<unsigned> Function::buffersOfKind(BufferKind k) const {
   return r;
 }
 
-static std::string quotedString(const std::string &s) {
-  std::string r = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      r += '\\';
-      r += c;
-    } else if (uint8_t(c) < 0x20 || uint8_t(c) >= 0x7f) {
-      char buf[8];
-      snprintf(buf, sizeof buf, "\\%02X", unsigned(uint8_t(c)));
-      r += buf;
-    } else {
-      r += c;
-    }
-  }
-  return r + "\"";
-}
-
 // Shortest "%.Ng" that reads back to the same double; always marked as a
 // float (contains '.', 'e', "nan" or "inf").
 static std::string floatText(double d) {
@@ -103,7 +86,7 @@ static void printAttr(std::ostream &os, const Attr &a, int64_t elide) {
     os << floatText(a.f);
     return;
   case Attr::Kind::String:
-    os << quotedString(a.s);
+    os << quoteString(a.s);
     return;
   case Attr::Kind::Ints:
     os << "ints";
@@ -115,7 +98,7 @@ static void printAttr(std::ostream &os, const Attr &a, int64_t elide) {
     return;
   case Attr::Kind::Strings:
     os << "strings";
-    printList(os, a.strings, quotedString);
+    printList(os, a.strings, quoteString);
     return;
   case Attr::Kind::Tensor:
     os << printTensorLiteral(*a.t, elide);
@@ -185,7 +168,7 @@ static void printInst(std::ostream &os, const Function &f,
     break;
   }
   if (!in.loc.empty())
-    os << " loc(" << quotedString(in.loc) << ')';
+    os << " loc(" << quoteString(in.loc) << ')';
 }
 
 std::string instText(const Function &f, const Instruction &in) {

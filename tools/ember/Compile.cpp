@@ -36,16 +36,12 @@ int compileMain(int argc, char **argv) {
   bool havePasses = a.value("--passes", passes);
   ImportOptions io;
   Status s = parseInputShapes(a.values("--input-shape"), io.inputShapes);
-  std::vector<std::string> pos;
-  if (s.isOk())
-    s = a.finish(pos);
   if (!s.isOk())
     return reportError(s);
-  if (pos.size() != 1)
-    return usageError("compile needs exactly one MODEL");
-  s = checkTarget(target);
-  if (!s.isOk())
-    return reportError(s);
+  auto model = finishModelArgs(a, "compile", target);
+  if (!model)
+    return reportError(model.status());
+  const std::vector<std::string> pos = {*model};
   if (emit != "graph" && emit != "lowered" && emit != "dot" &&
       emit != "dot-lowered" && emit != "lir")
     return reportError(unsupported("--emit=", emit,

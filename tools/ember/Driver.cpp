@@ -103,6 +103,16 @@ Status checkTarget(const std::string &target) {
                  "' (expected interp, cpu, npu-sim or plugin:PATH)");
 }
 
+Expected<std::string> finishModelArgs(Args &a, const std::string &command,
+                                      const std::string &target) {
+  std::vector<std::string> pos;
+  EMBER_TRY(a.finish(pos));
+  if (pos.size() != 1)
+    return invalid(command, " needs exactly one MODEL (run 'ember --help')");
+  EMBER_TRY(checkTarget(target));
+  return pos[0];
+}
+
 Tensor randomTensor(const Type &t, uint64_t seed) {
   Tensor x(t.withElem(t.elem()));
   std::mt19937_64 rng(seed);

@@ -36,6 +36,11 @@ Status parseInputShapes(const std::vector<std::string> &specs,
 // Target name check: interp | cpu | npu-sim | plugin:PATH.
 Status checkTarget(const std::string &target);
 
+// Ends option parsing of a command taking exactly one MODEL: rejects unknown
+// options, a missing or extra MODEL and an unknown target.
+Expected<std::string> finishModelArgs(Args &a, const std::string &command,
+                                      const std::string &target);
+
 // Deterministic pseudo-random tensor (uniform [-1, 1) for floats, small ints
 // for integers, alternating for bool) from a seed.
 Tensor randomTensor(const Type &t, uint64_t seed);

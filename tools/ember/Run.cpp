@@ -35,16 +35,12 @@ int runMain(int argc, char **argv) {
     io.inputShapes[spec.substr(0, eq)] = t->dims();
     given[spec.substr(0, eq)] = std::move(*t);
   }
-  std::vector<std::string> pos;
-  if (s.isOk())
-    s = a.finish(pos);
   if (!s.isOk())
     return reportError(s);
-  if (pos.size() != 1)
-    return usageError("run needs exactly one MODEL");
-  s = checkTarget(target);
-  if (!s.isOk())
-    return reportError(s);
+  auto model = finishModelArgs(a, "run", target);
+  if (!model)
+    return reportError(model.status());
+  const std::vector<std::string> pos = {*model};
 
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
