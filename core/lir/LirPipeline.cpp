@@ -1,12 +1,17 @@
 #include "lir/LirPipeline.h"
 
+#include "lir/LirPass.h"
+
 namespace ember {
 
-Expected<lir::Function> buildPlannedLir(const Function &g,
-                                        lir::MemoryPlan *plan,
-                                        const lir::IRGenOptions &opts) {
+Expected<lir::Function>
+buildPlannedLir(const Function &g, lir::MemoryPlan *plan,
+                const lir::IRGenOptions &opts,
+                const std::vector<std::string> *lirPasses) {
   EMBER_ASSIGN(lir::Function f, lir::generateLir(g, opts));
   EMBER_TRY(lir::verify(f).withContext("LIR after IRGen"));
+  EMBER_TRY(lir::runLirPasses(f, lirPasses ? *lirPasses
+                                           : lir::defaultLirPassOrder()));
   EMBER_ASSIGN(lir::MemoryPlan p, lir::planMemory(f));
   EMBER_TRY(lir::verify(f, lir::VerifyOptions{/*requirePlanned=*/true})
                 .withContext("LIR after memory planning"));
@@ -16,11 +21,13 @@ Expected<lir::Function> buildPlannedLir(const Function &g,
 }
 
 Status emitLir(Module &m, std::ostream &os, bool memoryReport,
-               std::ostream &report, int64_t elideConstantsAbove) {
+               std::ostream &report, int64_t elideConstantsAbove,
+               const std::vector<std::string> *lirPasses) {
   if (!m.main())
     return invalid("the module has no function");
   lir::MemoryPlan plan;
-  EMBER_ASSIGN(lir::Function f, buildPlannedLir(*m.main(), &plan));
+  EMBER_ASSIGN(lir::Function f,
+               buildPlannedLir(*m.main(), &plan, {}, lirPasses));
   lir::printFunction(os, f, elideConstantsAbove);
   if (memoryReport)
     lir::printMemoryReport(report, plan);
@@ -28,10 +35,14 @@ Status emitLir(Module &m, std::ostream &os, bool memoryReport,
 }
 
 Status emitLirText(const std::string &text, const std::string &fileName,
-                   std::ostream &os, bool memoryReport, std::ostream &report) {
+                   std::ostream &os, bool memoryReport, std::ostream &report,
+                   const std::vector<std::string> *lirPasses) {
   EMBER_ASSIGN(lir::Function f, lir::parseFunction(text, fileName));
   EMBER_TRY(lir::verify(f));
-  bool unplanned = false;
+  bool passes = lirPasses && !lirPasses->empty();
+  if (passes)
+    EMBER_TRY(lir::runLirPasses(f, *lirPasses));
+  bool unplanned = passes;
   for (auto &b : f.buffers)
     unplanned =
         unplanned || (b.kind == lir::BufferKind::Activation && b.offset < 0);

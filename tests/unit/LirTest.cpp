@@ -90,7 +90,8 @@ TEST(Lir, IRGenShape) {
   Function g("main");
   buildSmall(g);
   lir::MemoryPlan plan;
-  auto f = buildPlannedLir(g, &plan);
+  const std::vector<std::string> noLirPasses; // IRGen's own output
+  auto f = buildPlannedLir(g, &plan, {}, &noLirPasses);
   ASSERT_TRUE(f.hasValue()) << f.status().message();
   std::string text = lir::printFunction(*f);
   // Reshape is a view, not an instruction; the shared output is copied.
@@ -338,7 +339,8 @@ TEST(Lir, PlannerReusesAndAligns) {
     v = Value(*g.create(i % 2 ? OpKind::Neg : OpKind::Relu, {v}));
   g.addOutput(v, "y");
   lir::MemoryPlan plan;
-  auto f = buildPlannedLir(g, &plan);
+  const std::vector<std::string> noLirPasses; // in-place would merge them
+  auto f = buildPlannedLir(g, &plan, {}, &noLirPasses);
   ASSERT_TRUE(f.hasValue()) << f.status().message();
   const lir::SpaceReport &dram = plan.spaces[1];
   EXPECT_EQ(dram.space, "dram");

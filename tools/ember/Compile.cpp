@@ -4,6 +4,7 @@
 
 #include "import/TensorIO.h"
 #include "ir/Printer.h"
+#include "lir/LirPass.h"
 #include "lir/LirPipeline.h"
 
 #include <chrono>
@@ -23,6 +24,26 @@ Expected<std::unique_ptr<Module>> loadModel(const std::string &path,
   return parseModule(text, path);
 }
 
+namespace {
+
+// "a,b,c" -> {"a", "b", "c"}; empty items are skipped.
+std::vector<std::string> splitList(const std::string &s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s + ",") {
+    if (c == ',') {
+      if (!cur.empty())
+        out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  return out;
+}
+
+} // namespace
+
 int compileMain(int argc, char **argv) {
   Args a(argc, argv, 2);
   std::string target = "interp", emit = "lowered", out, passes;
@@ -34,6 +55,11 @@ int compileMain(int argc, char **argv) {
   bool elide = a.flag("--elide-constants");
   bool memoryReport = a.flag("--memory-report");
   bool havePasses = a.value("--passes", passes);
+  // --lir-passes=a,b,c: the LIR passes to run (default: the default order
+  // for graph input, none for .lir input); --lir-passes= runs none.
+  std::string lirPassList;
+  bool haveLirPasses = a.value("--lir-passes", lirPassList);
+  std::vector<std::string> lirPasses = splitList(lirPassList);
   ImportOptions io;
   Status s = parseInputShapes(a.values("--input-shape"), io.inputShapes);
   if (!s.isOk())
@@ -49,6 +75,11 @@ int compileMain(int argc, char **argv) {
                                    "dot, dot-lowered)"));
   if (memoryReport && emit != "lir")
     return usageError("--memory-report needs --emit=lir");
+  if (haveLirPasses && emit != "lir")
+    return usageError("--lir-passes needs --emit=lir");
+  for (auto &p : lirPasses)
+    if (!lir::findLirPass(p))
+      return reportError(invalid("unknown LIR pass '", p, "'"));
 
   std::ofstream file;
   std::ostream *os = &std::cout;
@@ -65,7 +96,8 @@ int compileMain(int argc, char **argv) {
     auto text = readFileBytes(pos[0], uint64_t(1) << 31);
     if (!text)
       return reportError(text.status());
-    Status ls = emitLirText(*text, pos[0], *os, memoryReport, std::cout);
+    Status ls = emitLirText(*text, pos[0], *os, memoryReport, std::cout,
+                            haveLirPasses ? &lirPasses : nullptr);
     return ls.isOk() ? 0 : reportError(ls);
   }
 
@@ -87,16 +119,7 @@ int compileMain(int argc, char **argv) {
   if (timePasses)
     po.timePasses = &std::cerr;
   if (havePasses) {
-    std::string cur;
-    for (char c : passes + ",") {
-      if (c == ',') {
-        if (!cur.empty())
-          po.passes.push_back(cur);
-        cur.clear();
-      } else {
-        cur += c;
-      }
-    }
+    po.passes = splitList(passes);
     if (po.passes.empty())
       po.optimize = false;
   }
@@ -113,7 +136,8 @@ int compileMain(int argc, char **argv) {
   if (emit == "lir") {
     // The memory report goes to stdout, after the LIR when both go there.
     std::ostringstream report;
-    s = emitLir(**m, *os, memoryReport, report, elide ? 16 : 0);
+    s = emitLir(**m, *os, memoryReport, report, elide ? 16 : 0,
+                haveLirPasses ? &lirPasses : nullptr);
     if (!s.isOk())
       return reportError(s);
     std::cout << report.str();
