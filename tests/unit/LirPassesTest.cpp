@@ -8,6 +8,7 @@
 #include "ir/Printer.h"
 #include "lir/LirPass.h"
 #include "lir/LirPipeline.h"
+#include "lir/Tiling.h"
 #include "passes/Pass.h"
 
 #include <gtest/gtest.h>
@@ -206,4 +207,59 @@ TEST(LirPasses, LightResNet50) {
 TEST(LirPasses, MobileNetV2) {
   checkModel("/work/shared/models/mobilenetv2-12-fp32-dequant/model.onnx",
              "mobilenetv2", {{"input", {1, 3, 224, 224}}}, false);
+}
+
+TEST(LirPasses, AfterTilingWithDma) {
+  // Tiled LIR (dma.start/dma.wait into a 32 KiB sram) through every pass:
+  // the passes must keep DMA hazards, and the result bit-identical.
+  auto m = parseModule(R"(func @main(%x: f32[64,96], %b: f32[96,80]) {
+  %r = Relu(%x) : f32[64,96]
+  %m = MatMul(%r, %b) : f32[64,80]
+  %n = Neg(%m) : f32[64,80]
+  %e = Exp(%x) : f32[64,96]
+  %k = MatMul(%e, %b) : f32[64,80]
+  %s = Add(%n, %k) : f32[64,80]
+  return %s
+})",
+                       "tiled");
+  ASSERT_TRUE(m.hasValue()) << m.status().message();
+  ASSERT_TRUE(runPipeline(**m, PipelineOptions()).isOk());
+  const Function &g = *(*m)->main();
+  std::vector<Tensor> ins = randomInputs(g, 3);
+  auto want = interpret(g, ins);
+  ASSERT_TRUE(want.hasValue()) << want.status().message();
+  lir::IRGenOptions o;
+  o.spaces = {{"host", 0, 64}, {"dram", 0, 64}, {"sram", 32 * 1024, 32}};
+  std::vector<std::vector<std::string>> lists;
+  for (auto &p : lir::allLirPasses())
+    lists.push_back({p.name});
+  lists.push_back(lir::defaultLirPassOrder());
+  for (auto &list : lists) {
+    auto f = lir::generateLir(g, o);
+    ASSERT_TRUE(f.hasValue()) << f.status().message();
+    auto rep = lir::tileForSram(*f);
+    ASSERT_TRUE(rep.hasValue()) << rep.status().message();
+    ASSERT_FALSE(rep->tiled.empty());
+    size_t changed = 0;
+    for (auto &name : list) {
+      lir::LirPassStats ps;
+      Status st = lir::findLirPass(name)->run(*f, ps);
+      ASSERT_TRUE(st.isOk()) << name << ": " << st.message();
+      st = lir::verify(*f);
+      ASSERT_TRUE(st.isOk()) << "after " << name << ": " << st.message();
+      changed += ps.changed;
+    }
+    std::printf("tiled: %s: %zu changes, %zu tiles\n",
+                list.size() == 1 ? list[0].c_str() : "default", changed,
+                rep->tiled[0].tiles);
+    auto plan = lir::planMemory(*f);
+    ASSERT_TRUE(plan.hasValue())
+        << list.back() << ": " << plan.status().message();
+    auto got = lir::execute(*f, ins);
+    ASSERT_TRUE(got.hasValue())
+        << list.back() << ": " << got.status().message();
+    ASSERT_EQ(got->size(), want->size());
+    for (size_t i = 0; i < want->size(); ++i)
+      EXPECT_TRUE((*want)[i].bitEqual((*got)[i])) << list.back();
+  }
 }
