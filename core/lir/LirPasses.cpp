@@ -2,12 +2,6 @@
 // (docs/lir.md, "Passes").
 #include "lir/LirPass.h"
 
-#include "ir/Printer.h"
-
-#include <algorithm>
-#include <map>
-#include <set>
-
 namespace ember::lir {
 
 const std::vector<LirPassInfo> &allLirPasses() {

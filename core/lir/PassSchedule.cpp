@@ -15,6 +15,7 @@
 #include "lir/LirPass.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 namespace ember::lir {
