@@ -390,6 +390,8 @@ Status Importer::bindOutputs(const onnx::NodeProto &n,
 }
 
 Status Importer::importNode(const onnx::NodeProto &n) {
+  if (n.output_size() == 0)
+    return invalid(where(n), " has no outputs");
   std::string dom = domainName(n.domain());
   auto ov = opsets_.find(dom);
   if (ov == opsets_.end())
