@@ -110,4 +110,19 @@ template <> struct ComputeType<Float16> { using type = float; };
 template <> struct ComputeType<BFloat16> { using type = float; };
 template <typename T> using ComputeT = typename ComputeType<T>::type;
 
+// v rounded to the precision of float kind k (f16, bf16, f32); other kinds
+// return v unchanged. For kernels that mirror ONNX's per-step rounding.
+inline double roundToKind(ElemKind k, double v) {
+  switch (k) {
+  case ElemKind::F16:
+    return double(float(Float16(float(v))));
+  case ElemKind::BF16:
+    return double(float(BFloat16(float(v))));
+  case ElemKind::F32:
+    return double(float(v));
+  default:
+    return v;
+  }
+}
+
 } // namespace ember

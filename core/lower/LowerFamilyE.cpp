@@ -22,23 +22,6 @@ ElemKind wideKind(ElemKind k) {
   return k == ElemKind::F16 || k == ElemKind::BF16 ? ElemKind::F32 : k;
 }
 
-Dims axesFrom(int64_t from, int64_t to) {
-  Dims a;
-  for (int64_t i = from; i < to; ++i)
-    a.push_back(i);
-  return a;
-}
-
-// Sum over `axes` (kept) divided by the number of summed elements.
-Expected<Value> meanE(LoweringBuilder &b, Value v, const Dims &axes) {
-  int64_t count = 1;
-  for (int64_t a : axes)
-    count *= v.type().dim(size_t(a));
-  EMBER_ASSIGN(Value s, b.op(OpKind::ReduceSum, {v, b.ints(axes)},
-                             {{"keepdims", Attr::ofInt(1)}}));
-  return b.op(OpKind::Div, {s, b.scalar(v.type().elem(), double(count))});
-}
-
 Expected<int64_t> axisE(const char *op, int64_t axis, size_t rank) {
   int64_t r = int64_t(rank);
   if (axis < -r || axis >= r)
@@ -67,7 +50,8 @@ Expected<std::vector<Value>> lower_RMSNormalization(LoweringBuilder &b) {
                axisE("RMSNormalization", n.attrInt("axis", -1), xt.rank()));
   EMBER_ASSIGN(Value x, castE(b, b.in(0), sk));
   EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {x, x}));
-  EMBER_ASSIGN(Value ms, meanE(b, sq, axesFrom(axis, int64_t(xt.rank()))));
+  EMBER_ASSIGN(Value ms, b.mean(sq, LoweringBuilder::axisRange(
+                                        axis, int64_t(xt.rank()))));
   EMBER_ASSIGN(
       ms, b.op(OpKind::Add, {ms, b.scalar(sk, n.attrFloat("epsilon", 1e-5))}));
   EMBER_ASSIGN(Value rms, b.op(OpKind::Sqrt, {ms}));
@@ -123,10 +107,10 @@ Expected<std::vector<Value>> lower_GroupNormalization(LoweringBuilder &b) {
   int64_t inner = N > 0 && C > 0 ? xt.numElements() / (N * C) * (C / G) : 0;
   EMBER_ASSIGN(Value x, castE(b, b.in(0), sk));
   EMBER_ASSIGN(x, b.op(OpKind::Reshape, {x, b.ints({N, G, inner})}));
-  EMBER_ASSIGN(Value mean, meanE(b, x, {2}));
+  EMBER_ASSIGN(Value mean, b.mean(x, {2}));
   EMBER_ASSIGN(Value d, b.op(OpKind::Sub, {x, mean}));
   EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {d, d}));
-  EMBER_ASSIGN(Value var, meanE(b, sq, {2}));
+  EMBER_ASSIGN(Value var, b.mean(sq, {2}));
   EMBER_ASSIGN(var, b.op(OpKind::Add,
                          {var, b.scalar(sk, n.attrFloat("epsilon", 1e-5))}));
   EMBER_ASSIGN(Value sd, b.op(OpKind::Sqrt, {var}));
@@ -156,9 +140,9 @@ lower_MeanVarianceNormalization(LoweringBuilder &b) {
     EMBER_ASSIGN(a, axisE("MeanVarianceNormalization", a, xt.rank()));
   }
   EMBER_ASSIGN(Value x, castE(b, b.in(0), wk));
-  EMBER_ASSIGN(Value mean, meanE(b, x, axes));
+  EMBER_ASSIGN(Value mean, b.mean(x, axes));
   EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {x, x}));
-  EMBER_ASSIGN(Value ex2, meanE(b, sq, axes));
+  EMBER_ASSIGN(Value ex2, b.mean(sq, axes));
   EMBER_ASSIGN(Value m2, b.op(OpKind::Mul, {mean, mean}));
   EMBER_ASSIGN(Value var, b.op(OpKind::Sub, {ex2, m2}));
   EMBER_ASSIGN(Value sd, b.op(OpKind::Sqrt, {var}));

@@ -26,23 +26,6 @@ ElemKind statKind(ElemKind k) {
   return k == ElemKind::F64 ? ElemKind::F64 : ElemKind::F32;
 }
 
-Dims rangeAxes(int64_t from, int64_t to) {
-  Dims a;
-  for (int64_t i = from; i < to; ++i)
-    a.push_back(i);
-  return a;
-}
-
-// Sum over `axes` (kept as size-1 dims) divided by the element count.
-Expected<Value> meanOver(LoweringBuilder &b, Value v, const Dims &axes) {
-  int64_t count = 1;
-  for (int64_t a : axes)
-    count *= v.type().dim(size_t(a));
-  EMBER_ASSIGN(Value s, b.op(OpKind::ReduceSum, {v, b.ints(axes)},
-                             {{"keepdims", Attr::ofInt(1)}}));
-  return b.op(OpKind::Div, {s, b.scalar(v.type().elem(), double(count))});
-}
-
 // A [C] operand as [C,1,...,1] for broadcasting against rank-`rank` data,
 // cast to kind k.
 Expected<Value> perChannel(LoweringBuilder &b, Value v, size_t rank,
@@ -102,7 +85,8 @@ Expected<std::vector<Value>> lower_GlobalAveragePool(LoweringBuilder &b) {
     return std::vector<Value>{b.in(0)};
   // 16-bit floats average in f32 and round once, like the kernel.
   EMBER_ASSIGN(Value x, castTo(b, b.in(0), statKind(t.elem())));
-  EMBER_ASSIGN(Value y, meanOver(b, x, rangeAxes(2, int64_t(t.rank()))));
+  EMBER_ASSIGN(Value y,
+               b.mean(x, LoweringBuilder::axisRange(2, int64_t(t.rank()))));
   EMBER_ASSIGN(y, castTo(b, y, t.elem()));
   return std::vector<Value>{y};
 }
@@ -111,9 +95,11 @@ Expected<std::vector<Value>> lower_GlobalMaxPool(LoweringBuilder &b) {
   const Type &t = b.inType(0);
   if (t.rank() <= 2)
     return std::vector<Value>{b.in(0)};
-  EMBER_ASSIGN(Value y, b.op(OpKind::ReduceMax,
-                             {b.in(0), b.ints(rangeAxes(2, int64_t(t.rank())))},
-                             {{"keepdims", Attr::ofInt(1)}}));
+  EMBER_ASSIGN(
+      Value y,
+      b.op(OpKind::ReduceMax,
+           {b.in(0), b.ints(LoweringBuilder::axisRange(2, int64_t(t.rank())))},
+           {{"keepdims", Attr::ofInt(1)}}));
   return std::vector<Value>{y};
 }
 
@@ -177,10 +163,10 @@ Expected<Normalized> normalize(LoweringBuilder &b, Value x, const Dims &axes,
                                double eps) {
   ElemKind k = x.type().elem();
   Normalized r;
-  EMBER_ASSIGN(r.mean, meanOver(b, x, axes));
+  EMBER_ASSIGN(r.mean, b.mean(x, axes));
   EMBER_ASSIGN(Value d, b.op(OpKind::Sub, {x, r.mean}));
   EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {d, d}));
-  EMBER_ASSIGN(Value var, meanOver(b, sq, axes));
+  EMBER_ASSIGN(Value var, b.mean(sq, axes));
   EMBER_ASSIGN(Value v, b.op(OpKind::Add, {var, b.scalar(k, eps)}));
   EMBER_ASSIGN(v, b.op(OpKind::Sqrt, {v}));
   EMBER_ASSIGN(r.invStd, b.op(OpKind::Reciprocal, {v}));
@@ -196,8 +182,9 @@ Expected<std::vector<Value>> lower_InstanceNormalization(LoweringBuilder &b) {
   if (r < 3)
     return invalid("InstanceNormalization: X must have rank >= 3");
   EMBER_ASSIGN(Value x, castTo(b, b.in(0), sk));
-  EMBER_ASSIGN(Normalized nz, normalize(b, x, rangeAxes(2, int64_t(r)),
-                                        b.node().attrFloat("epsilon", 1e-5)));
+  EMBER_ASSIGN(Normalized nz,
+               normalize(b, x, LoweringBuilder::axisRange(2, int64_t(r)),
+                         b.node().attrFloat("epsilon", 1e-5)));
   EMBER_ASSIGN(Value sc, perChannel(b, b.in(1), r, sk));
   EMBER_ASSIGN(Value bi, perChannel(b, b.in(2), r, sk));
   EMBER_ASSIGN(Value y, b.op(OpKind::Mul, {nz.y, sc}));
@@ -216,8 +203,9 @@ Expected<std::vector<Value>> lower_LayerNormalization(LoweringBuilder &b) {
   if (axis < 0)
     axis += r;
   EMBER_ASSIGN(Value x, castTo(b, b.in(0), sk));
-  EMBER_ASSIGN(Normalized nz, normalize(b, x, rangeAxes(axis, r),
-                                        n.attrFloat("epsilon", 1e-5)));
+  EMBER_ASSIGN(Normalized nz,
+               normalize(b, x, LoweringBuilder::axisRange(axis, r),
+                         n.attrFloat("epsilon", 1e-5)));
   EMBER_ASSIGN(Value sc, castTo(b, b.in(1), sk));
   EMBER_ASSIGN(Value y, b.op(OpKind::Mul, {nz.y, sc}));
   if (b.has(2)) {

@@ -371,6 +371,22 @@ Value LoweringBuilder::scalar(ElemKind k, double v) {
   return constant(Tensor::scalar(k, v));
 }
 
+Expected<Value> LoweringBuilder::mean(Value v, const Dims &axes) {
+  int64_t count = 1;
+  for (int64_t a : axes)
+    count *= v.type().dim(size_t(a));
+  EMBER_ASSIGN(Value s, op(OpKind::ReduceSum, {v, ints(axes)},
+                           {{"keepdims", Attr::ofInt(1)}}));
+  return op(OpKind::Div, {s, scalar(v.type().elem(), double(count))});
+}
+
+Dims LoweringBuilder::axisRange(int64_t from, int64_t to) {
+  Dims a;
+  for (int64_t i = from; i < to; ++i)
+    a.push_back(i);
+  return a;
+}
+
 Value LoweringBuilder::ints(const std::vector<int64_t> &v) {
   return constant(Tensor::fromInts(ElemKind::I64, v));
 }

@@ -27,6 +27,10 @@ public:
   Value constant(Tensor t);
   Value scalar(ElemKind k, double v);        // rank-0 constant
   Value ints(const std::vector<int64_t> &v); // i64[n] constant
+  // Sum over `axes` (kept as size-1 dims) divided by the element count.
+  Expected<Value> mean(Value v, const Dims &axes);
+  // The axes [from, to).
+  static Dims axisRange(int64_t from, int64_t to);
 
 private:
   Function &f_;

@@ -11,20 +11,6 @@ namespace ember {
 
 namespace {
 
-// v rounded to element kind k (the precision ONNX computes that step in).
-double roundAs(ElemKind k, double v) {
-  switch (k) {
-  case ElemKind::F16:
-    return double(float(Float16(float(v))));
-  case ElemKind::BF16:
-    return double(float(BFloat16(float(v))));
-  case ElemKind::F32:
-    return double(float(v));
-  default:
-    return v;
-  }
-}
-
 struct AttnShape {
   int64_t B = 0, Hq = 0, Hkv = 0, Sq = 0, Skv = 0, P = 0, S = 0, D = 0, Dv = 0;
   bool rank3 = false;
@@ -173,7 +159,7 @@ Status kernel_Attention(KernelContext &ctx) {
 
   std::vector<double> qv = ctx.in(0).toDoubles(), kv = ctx.in(1).toDoubles(),
                       vv = ctx.in(2).toDoubles();
-  auto R = [k](double x) { return roundAs(k, x); };
+  auto R = [k](double x) { return roundToKind(k, x); };
   double scale = ctx.hasAttr("scale") ? ctx.attrFloat("scale", 1.0)
                                       : 1.0 / std::sqrt(double(a.D));
   double s = R(std::sqrt(scale));
@@ -281,7 +267,7 @@ Status kernel_Attention(KernelContext &ctx) {
         double mx = ninf;
         bool nan = false;
         for (int64_t j = 0; j < a.S; ++j) {
-          double x = roundAs(smk, qkb[size_t(j)]);
+          double x = roundToKind(smk, qkb[size_t(j)]);
           nan = nan || std::isnan(x);
           mx = std::max(mx, x);
         }
@@ -292,15 +278,15 @@ Status kernel_Attention(KernelContext &ctx) {
         double sum = 0;
         for (int64_t j = 0; j < a.S; ++j) {
           prob[size_t(j)] =
-              roundAs(smk, std::exp(roundAs(smk, qkb[size_t(j)]) - mx));
+              roundToKind(smk, std::exp(roundToKind(smk, qkb[size_t(j)]) - mx));
           sum += prob[size_t(j)];
         }
-        sum = roundAs(smk, sum);
+        sum = roundToKind(smk, sum);
         if (sum == 0)
           sum = 1;
         for (int64_t j = 0; j < a.S; ++j)
           prob[size_t(j)] =
-              allMasked ? 0.0 : R(roundAs(smk, prob[size_t(j)] / sum));
+              allMasked ? 0.0 : R(roundToKind(smk, prob[size_t(j)] / sum));
         if (nout > 3) {
           const std::vector<double> &src = mode == 0   ? raw
                                            : mode == 1 ? capped
@@ -380,7 +366,7 @@ Status kernel_RotaryEmbedding(KernelContext &ctx) {
   std::vector<int64_t> pos;
   if (hasPos)
     pos = ctx.in(3).toInts();
-  auto R = [&](double v) { return roundAs(x.elem(), v); };
+  auto R = [&](double v) { return roundToKind(x.elem(), v); };
   for (int64_t b = 0; b < B; ++b)
     for (int64_t si = 0; si < S; ++si) {
       int64_t row;

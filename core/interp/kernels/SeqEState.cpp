@@ -9,20 +9,7 @@
 
 namespace ember {
 
-namespace {
-double roundTo(ElemKind k, double v) {
-  switch (k) {
-  case ElemKind::F16:
-    return double(float(Float16(float(v))));
-  case ElemKind::BF16:
-    return double(float(BFloat16(float(v))));
-  case ElemKind::F32:
-    return double(float(v));
-  default:
-    return v;
-  }
-}
-} // namespace
+namespace {} // namespace
 
 // LinearAttention(query, key, value, past_state?, decay?, beta?) ->
 // (output, present_state?). Inputs are [B, T, H * D]; the state is
@@ -209,10 +196,10 @@ Status kernel_CausalConvWithState(KernelContext &ctx) {
         double acc = ctx.has(2) ? ctx.in(2).getDouble(c) : 0.0;
         for (int64_t j = 0; j < K; ++j)
           acc += w.getDouble(c * K + j) * seq[size_t(t + j)];
-        acc = roundTo(ek, acc);
+        acc = roundToKind(ek, acc);
         if (silu)
-          acc =
-              roundTo(ek, double(float(acc) / (1.0f + std::exp(-float(acc)))));
+          acc = roundToKind(
+              ek, double(float(acc) / (1.0f + std::exp(-float(acc)))));
         y.setDouble((b * C + c) * L + t, acc);
       }
       if (nout > 1)
