@@ -81,10 +81,9 @@ const char *kUsageSim =
     "           [--dram-latency CYCLES] [--burst BYTES] [--load FILE@ADDR]...\n"
     "           [--dump ADDR:LEN:FILE]... [--trace FILE.json] [--quiet]";
 
-} // namespace
-
-int asmMain(int argc, char **argv) {
-  std::string in, out;
+// `CMD IN [-o OUT]`: 0 when parsed, else the error exit code (reported).
+int parseInOut(int argc, char **argv, const char *usage, std::string &in,
+               std::string &out) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-o" && i + 1 < argc)
@@ -92,10 +91,19 @@ int asmMain(int argc, char **argv) {
     else if (!a.empty() && a[0] != '-' && in.empty())
       in = a;
     else
-      return fail("unexpected argument '" + a + "'", "usage: asm IN.nasm [-o OUT.nbin]");
+      return fail("unexpected argument '" + a + "'", usage);
   }
   if (in.empty())
-    return fail("missing input file", "usage: asm IN.nasm [-o OUT.nbin]");
+    return fail("missing input file", usage);
+  return 0;
+}
+
+} // namespace
+
+int asmMain(int argc, char **argv) {
+  std::string in, out;
+  if (int rc = parseInOut(argc, argv, "usage: asm IN.nasm [-o OUT.nbin]", in, out))
+    return rc;
   if (out.empty())
     out = in.substr(0, in.rfind('.')) + ".nbin";
   std::string text;
@@ -113,17 +121,8 @@ int asmMain(int argc, char **argv) {
 
 int disasmMain(int argc, char **argv) {
   std::string in, out;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-o" && i + 1 < argc)
-      out = argv[++i];
-    else if (!a.empty() && a[0] != '-' && in.empty())
-      in = a;
-    else
-      return fail("unexpected argument '" + a + "'", "usage: disasm IN.nbin [-o OUT.nasm]");
-  }
-  if (in.empty())
-    return fail("missing input file", "usage: disasm IN.nbin [-o OUT.nasm]");
+  if (int rc = parseInOut(argc, argv, "usage: disasm IN.nbin [-o OUT.nasm]", in, out))
+    return rc;
   std::vector<Word> program;
   std::string err = readProgramFile(in, program);
   if (!err.empty())
