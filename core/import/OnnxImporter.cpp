@@ -465,7 +465,7 @@ Status Importer::importNode(const onnx::NodeProto &n) {
   // exact composition of current ops.
   if (isDefaultDomain(n.domain()) &&
       (op == "ImageScaler" || op == "Affine" || op == "Crop")) {
-    if (ins.empty() || n.output_size() != 1)
+    if (ins.empty() || !ins[0].node || n.output_size() != 1)
       return invalid(where(n), " needs one input and one output");
     ElemKind k = ins[0].type().elem();
     std::string hint = n.output(0);
@@ -523,6 +523,9 @@ Status Importer::importNode(const onnx::NodeProto &n) {
   if (!known)
     return unsupported("unsupported op '", op, "' (domain '", dom, "', opset ",
                        version, ") at ", where(n));
+  // Every op reads its first operand (the opset upgrades look at its type).
+  if (ins.empty() || !ins[0].node)
+    return invalid(where(n), " has no first input");
   Status s = convertNode(n, kind, version, std::move(ins), std::move(attrs));
   if (!s.isOk() && s.message().find(n.op_type()) == std::string::npos)
     return s.withContext(where(n));
@@ -811,7 +814,8 @@ Status Importer::convertNode(const onnx::NodeProto &n, OpKind kind, int64_t v,
     int64_t c = ins[0].type().dims()[1];
     int64_t g = attrs.count("num_groups") ? attrs["num_groups"].i : 0;
     for (size_t k = 1; k < 3; ++k) {
-      if (g <= 0 || c % g != 0 || ins[k].type().numElements() != g)
+      if (g <= 0 || c % g != 0 || !ins[k].node ||
+          ins[k].type().numElements() != g)
         break;
       EMBER_ASSIGN(auto r1,
                    build(OpKind::Reshape, {ins[k], constInts({g, 1}, hint)}, {},
@@ -851,8 +855,8 @@ Status Importer::convertNode(const onnx::NodeProto &n, OpKind kind, int64_t v,
   }
   if (op == "Gemm" && v < 7)
     attrs.erase("broadcast");
-  if (op == "PRelu" && v < 7 && ins.size() == 2 && ins[1].type().rank() == 1 &&
-      ins[0].type().rank() > 2 &&
+  if (op == "PRelu" && v < 7 && ins.size() == 2 && ins[1].node &&
+      ins[1].type().rank() == 1 && ins[0].type().rank() > 2 &&
       ins[1].type().dims()[0] == ins[0].type().dims()[1] &&
       ins[1].type().dims()[0] != 1) {
     // PRelu-6 applies a 1-D slope per channel (axis 1); newer opsets
