@@ -1,0 +1,269 @@
+// Optional C++17 helpers for writing an Ember backend plugin. Header-only;
+// nothing here crosses the ABI (backend.h is the contract). They implement
+// the parts every plugin needs the same way: error objects, blobs through
+// the host allocator, struct_size checks, host-memory devices and buffers,
+// and asynchronous completion events. backends/null, backends/interp and
+// examples/out-of-tree-plugin use them; a vendor may use them or not.
+//
+// Use: in exactly one .cpp of the plugin, #include this header; it defines
+// struct ember_error, ember_device, ember_buffer and ember_event. Define
+// ember_executable yourself.
+#ifndef EMBER_PLUGIN_HELPERS_HPP
+#define EMBER_PLUGIN_HELPERS_HPP
+
+#include "ember/backend.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <new>
+#include <string>
+#include <thread>
+
+struct ember_error {
+  int32_t code;
+  std::string message;
+};
+
+struct ember_device {
+  uint32_t index;
+};
+
+struct ember_buffer {
+  uint8_t *data;
+  uint64_t size;
+};
+
+struct ember_event {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  ember_error *result = nullptr; // owned until handed out by wait
+  std::thread worker;
+};
+
+namespace ember_plugin {
+
+// ---- errors
+// -------------------------------------------------------------------
+inline ember_error *error(int32_t code, std::string message) noexcept {
+  try {
+    return new ember_error{code, std::move(message)};
+  } catch (...) {
+    // Out of memory while reporting: a static object would be freed by the
+    // host, so fall back to the smallest allocation that can still work.
+    return new (std::nothrow) ember_error{code, std::string()};
+  }
+}
+inline int32_t errorCode(const ember_error *e) {
+  return e ? e->code : EMBER_STATUS_INTERNAL;
+}
+inline const char *errorMessage(const ember_error *e) {
+  return e ? e->message.c_str() : "";
+}
+inline void errorFree(ember_error *e) { delete e; }
+
+// Checks a host-provided argument struct: non-NULL and large enough to hold
+// the fields this plugin reads (fields beyond a smaller struct_size are
+// treated as absent by the caller).
+template <typename T>
+ember_error *checkStruct(const T *p, size_t minSize, const char *what) {
+  if (!p)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, std::string(what) + " is NULL");
+  if (p->struct_size < minSize)
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 std::string(what) + ".struct_size " +
+                     std::to_string(p->struct_size) + " is smaller than " +
+                     std::to_string(minSize));
+  return nullptr;
+}
+
+// ---- the host ---------------------------------------------------------------
+// A copy of the host table's callbacks, taken in plugin_init.
+class Host {
+public:
+  void init(const ember_host_api *h) {
+    user_ = h->user_data;
+    if (EMBER_HAS_FIELD(ember_host_api, h, log))
+      log_ = h->log;
+    if (EMBER_HAS_FIELD(ember_host_api, h, free)) {
+      alloc_ = h->alloc;
+      free_ = h->free;
+    }
+  }
+  void log(int32_t level, const std::string &msg) const {
+    if (log_)
+      log_(user_, level, msg.c_str());
+  }
+  // Copies bytes into a host-allocated blob.
+  ember_error *blob(const std::string &bytes, ember_blob *out) const {
+    if (!out)
+      return error(EMBER_STATUS_INVALID_ARGUMENT, "output blob is NULL");
+    if (!alloc_)
+      return error(EMBER_STATUS_INTERNAL, "the host gave no allocator");
+    void *p = alloc_(user_, bytes.size() ? bytes.size() : 1, 16);
+    if (!p)
+      return error(EMBER_STATUS_OUT_OF_MEMORY,
+                   "host allocation of " + std::to_string(bytes.size()) +
+                       " bytes failed");
+    if (!bytes.empty())
+      std::memcpy(p, bytes.data(), bytes.size());
+    out->data = p;
+    out->size = bytes.size();
+    return nullptr;
+  }
+
+private:
+  void *user_ = nullptr;
+  void (*log_)(void *, int32_t, const char *) = nullptr;
+  void *(*alloc_)(void *, size_t, size_t) = nullptr;
+  void (*free_)(void *, void *) = nullptr;
+};
+
+// ---- host-memory devices and buffers ----------------------------------------
+inline ember_error *deviceOpen(const ember_device_params *p, ember_device **out,
+                               uint32_t count = 1) {
+  if (ember_error *e = checkStruct(p, sizeof(size_t) + sizeof(void *) + 4,
+                                   "ember_device_params"))
+    return e;
+  if (!out)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "out_device is NULL");
+  if (p->device_index >= count)
+    return error(EMBER_STATUS_OUT_OF_RANGE,
+                 "device index " + std::to_string(p->device_index) +
+                     " out of range (" + std::to_string(count) + " devices)");
+  *out = new (std::nothrow) ember_device{p->device_index};
+  return *out ? nullptr
+              : error(EMBER_STATUS_OUT_OF_MEMORY, "device_open: no memory");
+}
+inline void deviceClose(ember_device *d) { delete d; }
+
+inline ember_error *bufferAllocate(ember_device *d,
+                                   const ember_buffer_params *p,
+                                   ember_buffer **out) {
+  if (!d)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "device is NULL");
+  if (ember_error *e = checkStruct(p, offsetof(ember_buffer_params, alignment),
+                                   "ember_buffer_params"))
+    return e;
+  if (!out)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "out_buffer is NULL");
+  if (p->size_bytes == 0 || p->size_bytes > (uint64_t(1) << 40))
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "buffer size " + std::to_string(p->size_bytes) +
+                     " is not in [1, 2^40]");
+  uint64_t align = 64;
+  if (EMBER_HAS_FIELD(ember_buffer_params, p, alignment) && p->alignment) {
+    if (p->alignment & (p->alignment - 1) || p->alignment > 4096)
+      return error(EMBER_STATUS_INVALID_ARGUMENT,
+                   "buffer alignment " + std::to_string(p->alignment) +
+                       " is not a power of two <= 4096");
+    align = p->alignment < 64 ? 64 : p->alignment;
+  }
+  uint64_t rounded = (p->size_bytes + align - 1) / align * align;
+  void *mem = std::aligned_alloc(size_t(align), size_t(rounded));
+  if (!mem)
+    return error(EMBER_STATUS_OUT_OF_MEMORY,
+                 "cannot allocate " + std::to_string(p->size_bytes) + " bytes");
+  std::memset(mem, 0, size_t(rounded));
+  *out = new (std::nothrow)
+      ember_buffer{static_cast<uint8_t *>(mem), p->size_bytes};
+  if (!*out) {
+    std::free(mem);
+    return error(EMBER_STATUS_OUT_OF_MEMORY, "buffer_allocate: no memory");
+  }
+  return nullptr;
+}
+inline void bufferRelease(ember_buffer *b) {
+  if (b)
+    std::free(b->data);
+  delete b;
+}
+inline ember_error *checkRange(const ember_buffer *b, uint64_t offset,
+                               uint64_t size, const void *ptr) {
+  if (!b)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "buffer is NULL");
+  if (!ptr && size)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "host pointer is NULL");
+  if (offset > b->size || size > b->size - offset)
+    return error(EMBER_STATUS_OUT_OF_RANGE,
+                 "range [" + std::to_string(offset) + ", +" +
+                     std::to_string(size) + ") is outside the buffer of " +
+                     std::to_string(b->size) + " bytes");
+  return nullptr;
+}
+inline ember_error *bufferWrite(ember_buffer *b, uint64_t offset,
+                                const void *src, uint64_t size) {
+  if (ember_error *e = checkRange(b, offset, size, src))
+    return e;
+  if (size)
+    std::memcpy(b->data + offset, src, size_t(size));
+  return nullptr;
+}
+inline ember_error *bufferRead(ember_buffer *b, uint64_t offset, void *dst,
+                               uint64_t size) {
+  if (ember_error *e = checkRange(b, offset, size, dst))
+    return e;
+  if (size)
+    std::memcpy(dst, b->data + offset, size_t(size));
+  return nullptr;
+}
+
+// ---- events
+// ------------------------------------------------------------------- Runs
+// `work` on its own thread; its error (or NULL) completes the event.
+inline ember_error *startAsync(std::function<ember_error *()> work,
+                               ember_event **out) {
+  if (!out)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "out_event is NULL");
+  auto *ev = new (std::nothrow) ember_event();
+  if (!ev)
+    return error(EMBER_STATUS_OUT_OF_MEMORY, "execute: no memory");
+  try {
+    ev->worker = std::thread([ev, work = std::move(work)] {
+      ember_error *r = work();
+      std::lock_guard<std::mutex> l(ev->mu);
+      ev->result = r;
+      ev->done = true;
+      ev->cv.notify_all();
+    });
+  } catch (...) {
+    delete ev;
+    return error(EMBER_STATUS_INTERNAL, "execute: cannot start a thread");
+  }
+  *out = ev;
+  return nullptr;
+}
+
+// Returns the execution's error once (later waits return NULL).
+inline ember_error *eventWait(ember_event *ev, uint64_t timeoutNs) {
+  if (!ev)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "event is NULL");
+  std::unique_lock<std::mutex> l(ev->mu);
+  auto done = [ev] { return ev->done; };
+  if (timeoutNs == UINT64_MAX) {
+    ev->cv.wait(l, done);
+  } else if (!ev->cv.wait_for(l, std::chrono::nanoseconds(timeoutNs), done)) {
+    return error(EMBER_STATUS_TIMEOUT, "execution still running");
+  }
+  ember_error *r = ev->result;
+  ev->result = nullptr;
+  return r;
+}
+
+inline void eventRelease(ember_event *ev) {
+  if (!ev)
+    return;
+  if (ev->worker.joinable())
+    ev->worker.join();
+  delete ev->result;
+  delete ev;
+}
+
+} // namespace ember_plugin
+
+#endif // EMBER_PLUGIN_HELPERS_HPP

@@ -1,0 +1,29 @@
+# ember_add_plugin(<target> [OUTPUT_NAME <name>] SOURCES <src>...)
+#
+# Builds an Ember backend plugin: a MODULE library that exports only
+# ember_plugin_entry (hidden visibility plus a linker version script), so
+# that nothing inside it can clash with the host or with other plugins.
+# The file is lib<name>.so (name defaults to the target). Used in-tree and,
+# after `cmake --install`, by vendors through find_package(Ember).
+function(ember_add_plugin target)
+  cmake_parse_arguments(EAP "" "OUTPUT_NAME" "SOURCES" ${ARGN})
+  add_library(${target} MODULE ${EAP_SOURCES} ${EAP_UNPARSED_ARGUMENTS})
+  set(vs ${CMAKE_CURRENT_BINARY_DIR}/${target}.exports.map)
+  file(WRITE ${vs} "{\n  global: ember_plugin_entry;\n  local: *;\n};\n")
+  set_target_properties(${target} PROPERTIES
+    C_VISIBILITY_PRESET hidden
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON
+    POSITION_INDEPENDENT_CODE ON
+    LINK_DEPENDS ${vs})
+  if(EAP_OUTPUT_NAME)
+    set_target_properties(${target} PROPERTIES OUTPUT_NAME ${EAP_OUTPUT_NAME})
+  endif()
+  target_link_options(${target} PRIVATE "LINKER:--version-script=${vs}"
+                      "LINKER:--no-undefined")
+  if(TARGET Ember::backend_api)
+    target_link_libraries(${target} PRIVATE Ember::backend_api)
+  elseif(TARGET ember_backend_api)
+    target_link_libraries(${target} PRIVATE ember_backend_api)
+  endif()
+endfunction()
