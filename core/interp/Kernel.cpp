@@ -116,6 +116,17 @@ Status inferNodeTypes(Node &n) {
                    info.maxIn < 0 ? std::string(" or more")
                                   : " to " + std::to_string(info.maxIn),
                    " operands, got ", nin);
+  // Required operands must be present (Loop's trip count and condition are
+  // both optional in ONNX).
+  if (n.kind != OpKind::Loop)
+    for (int i = 0; i < std::max(1, info.minIn) && i < nin; ++i)
+      if (!n.inputs[size_t(i)].node)
+        return invalid(n.describe(), ": operand ", i, " is required");
+  if (info.numOut >= 0 ? n.types.size() != size_t(info.numOut)
+                       : n.types.empty())
+    return invalid(n.describe(), ": has ", n.types.size(), " results, the op ",
+                   info.numOut >= 0 ? "has " + std::to_string(info.numOut)
+                                    : std::string("needs at least 1"));
   EMBER_TRY(checkElemKinds(n).withContext("node " + n.describe()));
   std::vector<Tensor> typeOnly(n.inputs.size());
   std::vector<const Tensor *> ins(n.inputs.size(), nullptr);

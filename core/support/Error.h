@@ -17,6 +17,8 @@ enum class ErrorCode {
   DataDependent, // a shape depends on a value not known at compile time
   Io,            // file system
   Internal,      // a broken invariant inside Ember
+  Backend,       // a backend plugin failed, misbehaved or broke the ABI
+  Timeout,       // an execution did not complete in time
 };
 
 class Status {

@@ -2,6 +2,7 @@
 // Unsqueeze, Transpose, Expand, Tile, DepthToSpace, SpaceToDepth, Dropout.
 // All of them copy elements as bytes, so every element type works.
 #include "interp/kernels/MovementUtil.h"
+#include <cstdint>
 
 #include <algorithm>
 
@@ -53,6 +54,9 @@ Status kernel_Reshape(KernelContext &ctx) {
     if (s == 0)
       sawZero = true;
     d[i] = s;
+    if (s > 0 && known > INT64_MAX / s)
+      return ctx.error("shape [", dimsToString(Dims(shape)),
+                       "] has more than 2^63 elements");
     known *= s;
   }
   if (inferAt >= 0) {

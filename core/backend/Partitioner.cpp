@@ -1,0 +1,381 @@
+#include "backend/Partitioner.h"
+
+#include "backend/ProgramProto.h"
+#include "interp/Interpreter.h"
+
+#include "ember/backend/v1/capability.pb.h"
+#include "ember/backend/v1/options.pb.h"
+
+#include <algorithm>
+#include <set>
+
+namespace ember::backend {
+
+size_t Support::count() const {
+  return size_t(std::count(supported.begin(), supported.end(), true));
+}
+
+namespace {
+
+std::vector<const Node *> computeNodes(const Function &f) {
+  std::vector<const Node *> out;
+  for (auto &n : f.nodes())
+    if (!isStorage(n->kind))
+      out.push_back(n.get());
+  return out;
+}
+
+bool rankOk(const v1::OpCapability &c, size_t rank) {
+  return rank >= c.min_rank() && (c.max_rank() == 0 || rank <= c.max_rank());
+}
+
+} // namespace
+
+bool manifestClaims(const v1::CapabilityManifest &m, const Node &n,
+                    std::string &reason) {
+  const v1::OpCapability *cap = nullptr;
+  for (auto &c : m.ops())
+    if (c.op() == opName(n.kind)) {
+      cap = &c;
+      break;
+    }
+  if (!cap) {
+    reason = concat("op ", opName(n.kind), " is not in the manifest");
+    return false;
+  }
+  auto check = [&](const Type &t, const char *what, size_t i) {
+    std::string dt = elemKindName(t.elem());
+    if (std::find(cap->dtypes().begin(), cap->dtypes().end(), dt) ==
+        cap->dtypes().end()) {
+      reason = concat(what, " ", i, " is ", dt, ", not among the ",
+                      opName(n.kind), " dtypes of the manifest");
+      return false;
+    }
+    if (!rankOk(*cap, t.rank())) {
+      reason = concat(what, " ", i, " has rank ", t.rank(), ", outside [",
+                      cap->min_rank(), ", ",
+                      cap->max_rank() ? std::to_string(cap->max_rank())
+                                      : std::string("any"),
+                      "]");
+      return false;
+    }
+    if (t.isQuantized() && !cap->quantized()) {
+      reason =
+          concat(what, " ", i, " is quantized (", t.toString(),
+                 "); the manifest does not accept quantized ", opName(n.kind));
+      return false;
+    }
+    return true;
+  };
+  for (size_t i = 0; i < n.inputs.size(); ++i)
+    if (n.inputs[i] && !check(n.inputs[i].type(), "operand", i))
+      return false;
+  for (size_t i = 0; i < n.types.size(); ++i)
+    if (!check(n.types[i], "result", i))
+      return false;
+  return true;
+}
+
+Expected<Support> querySupport(Plugin &p, const Function &f) {
+  auto nodes = computeNodes(f);
+  Support s;
+  s.supported.assign(nodes.size(), true);
+  s.reasons.assign(nodes.size(), "");
+  EMBER_ASSIGN(v1::CapabilityManifest m, p.capabilities());
+  if (!m.accepts_graph()) {
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      s.supported[i] = false;
+      s.reasons[i] = "the plugin does not accept graph programs";
+    }
+    return s;
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    std::string why;
+    if (!manifestClaims(m, *nodes[i], why)) {
+      s.supported[i] = false;
+      s.reasons[i] = why;
+    }
+  }
+  if (p.api().query_support) {
+    EMBER_ASSIGN(std::string bytes, serializeGraph(f));
+    EMBER_ASSIGN(v1::SupportReport r, p.querySupport(bytes, nodes.size()));
+    std::vector<bool> answered(nodes.size(), false);
+    for (auto &ns : r.nodes()) {
+      size_t i = size_t(ns.node());
+      answered[i] = true;
+      if (!ns.supported() && s.supported[i]) {
+        s.supported[i] = false;
+        s.reasons[i] =
+            ns.reason().empty() ? "refused by query_support" : ns.reason();
+      }
+    }
+    for (size_t i = 0; i < nodes.size(); ++i)
+      if (!answered[i] && s.supported[i]) {
+        s.supported[i] = false;
+        s.reasons[i] = "no answer from query_support";
+      }
+  }
+  return s;
+}
+
+Expected<PartitionPlan> partition(const Function &f, Support support) {
+  auto nodes = computeNodes(f);
+  if (support.supported.size() != nodes.size())
+    return makeError(ErrorCode::Internal, "support answers for ",
+                     support.supported.size(), " nodes, the graph has ",
+                     nodes.size());
+  std::map<const Node *, size_t> pos;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    pos[nodes[i]] = i;
+
+  // Kahn's algorithm over compute nodes; among ready nodes prefer the
+  // current side, then the earliest in list order.
+  std::vector<size_t> indeg(nodes.size(), 0);
+  std::vector<std::vector<size_t>> users(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    std::set<size_t> preds;
+    for (auto &in : nodes[i]->inputs)
+      if (in && pos.count(in.node))
+        preds.insert(pos[in.node]);
+    indeg[i] = preds.size();
+    for (size_t p : preds)
+      users[p].push_back(i);
+  }
+  std::set<size_t> ready;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (!indeg[i])
+      ready.insert(i);
+  PartitionPlan plan;
+  std::vector<int> partOf(nodes.size(), -1);
+  while (!ready.empty()) {
+    size_t pick = *ready.begin();
+    if (!plan.parts.empty()) {
+      bool side = plan.parts.back().onPlugin;
+      for (size_t r : ready)
+        if (support.supported[r] == side) {
+          pick = r;
+          break;
+        }
+    }
+    bool side = support.supported[pick];
+    if (plan.parts.empty() || plan.parts.back().onPlugin != side) {
+      plan.parts.emplace_back();
+      plan.parts.back().onPlugin = side;
+    }
+    plan.parts.back().nodes.push_back(nodes[pick]);
+    partOf[pick] = int(plan.parts.size() - 1);
+    ready.erase(pick);
+    for (size_t u : users[pick])
+      if (--indeg[u] == 0)
+        ready.insert(u);
+  }
+
+  // Inputs and outputs of each partition, and its standalone graph.
+  auto partOfValue = [&](const Value &v) -> int {
+    auto it = pos.find(v.node);
+    return it == pos.end() ? -1 : partOf[it->second];
+  };
+  auto sameValue = [](const Value &a, const Value &b) { return a == b; };
+  auto addUnique = [&](std::vector<Value> &vs, const Value &v) {
+    for (auto &x : vs)
+      if (sameValue(x, v))
+        return;
+    vs.push_back(v);
+  };
+  for (size_t p = 0; p < plan.parts.size(); ++p)
+    for (const Node *n : plan.parts[p].nodes)
+      for (auto &in : n->inputs) {
+        if (!in || in.node->kind == OpKind::Constant)
+          continue;
+        int src = partOfValue(in);
+        if (src != int(p)) {
+          addUnique(plan.parts[p].inputs, in);
+          if (src >= 0)
+            addUnique(plan.parts[size_t(src)].outputs, in);
+        }
+      }
+  for (auto &o : f.outputs()) {
+    int src = partOfValue(o.value);
+    if (src >= 0)
+      addUnique(plan.parts[size_t(src)].outputs, o.value);
+  }
+  for (size_t p = 0; p < plan.parts.size(); ++p) {
+    Partition &part = plan.parts[p];
+    auto m = std::make_unique<Module>();
+    Function *g = m->addFunction(concat(f.name(), ".part", p));
+    std::map<std::pair<const Node *, unsigned>, Value> map;
+    auto key = [](const Value &v) { return std::make_pair(v.node, v.idx); };
+    for (auto &in : part.inputs)
+      map[key(in)] = Value(g->addPlaceholder(in.name(), in.type()));
+    for (const Node *n : part.nodes) {
+      auto c = std::make_unique<Node>();
+      c->kind = n->kind;
+      c->name = n->name;
+      c->types = n->types;
+      c->outNames = n->outNames;
+      c->attrs = n->attrs;
+      for (auto &in : n->inputs) {
+        if (!in) {
+          c->inputs.push_back(Value());
+          continue;
+        }
+        auto it = map.find(key(in));
+        if (it == map.end()) {
+          if (in.node->kind != OpKind::Constant)
+            return makeError(ErrorCode::Internal, "partition ", p, ": operand ",
+                             in.name(), " of ", n->describe(),
+                             " is not available");
+          Node *k = g->addConstant(in.name(), *in.node->payload);
+          it = map.emplace(key(in), Value(k)).first;
+        }
+        c->inputs.push_back(it->second);
+      }
+      Node *cn = g->insertRaw(std::move(c));
+      for (unsigned r = 0; r < n->numResults(); ++r)
+        map[std::make_pair(n, r)] = Value(cn, r);
+    }
+    for (auto &o : part.outputs)
+      g->addOutput(map[key(o)], o.name());
+    part.graph = std::move(m);
+  }
+  plan.support = std::move(support);
+  return plan;
+}
+
+void printPartitions(std::ostream &os, const Function &f,
+                     const PartitionPlan &plan, const std::string &pluginName,
+                     const std::string &fallbackName) {
+  auto nodes = computeNodes(f);
+  std::map<const Node *, size_t> pos;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    pos[nodes[i]] = i;
+  size_t onPlugin = 0;
+  for (auto &p : plan.parts)
+    onPlugin += p.onPlugin;
+  os << "partitions: " << plan.parts.size() << " (" << pluginName << ": "
+     << onPlugin << ", " << fallbackName << ": " << plan.parts.size() - onPlugin
+     << "); nodes: " << nodes.size() << " (" << pluginName << ": "
+     << plan.support.count() << ", " << fallbackName << ": "
+     << nodes.size() - plan.support.count() << ")\n";
+  auto names = [](const std::vector<Value> &vs) {
+    std::string s;
+    for (auto &v : vs)
+      s += (s.empty() ? "%" : ", %") + v.name();
+    return s;
+  };
+  for (size_t p = 0; p < plan.parts.size(); ++p) {
+    auto &part = plan.parts[p];
+    os << "partition " << p
+       << " target=" << (part.onPlugin ? pluginName : fallbackName)
+       << " nodes=" << part.nodes.size() << " inputs=[" << names(part.inputs)
+       << "] outputs=[" << names(part.outputs) << "]\n";
+    for (const Node *n : part.nodes) {
+      os << "  #" << pos[n] << " " << opName(n->kind);
+      if (!n->name.empty())
+        os << " '" << n->name << "'";
+      os << " -> %" << n->outNames[0];
+      if (!part.onPlugin)
+        os << "  ; " << plan.support.reasons[pos[n]];
+      os << "\n";
+    }
+  }
+}
+
+Expected<std::unique_ptr<PartitionedExecutable>>
+PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
+                              const ExecutorOptions &o) {
+  std::unique_ptr<PartitionedExecutable> x(new PartitionedExecutable());
+  x->f_ = &f;
+  x->plugin_ = plugin;
+  x->fallback_ = o.fallback;
+  EMBER_ASSIGN(Support s, querySupport(*plugin, f));
+  if (o.requireFullSupport)
+    for (size_t i = 0; i < s.supported.size(); ++i)
+      if (!s.supported[i]) {
+        const Node *n = computeNodes(f)[i];
+        return unsupported(plugin->describe(), " does not run ", n->describe(),
+                           ": ", s.reasons[i]);
+      }
+  EMBER_ASSIGN(x->plan_, partition(f, std::move(s)));
+  bool anyPlugin = false, anyFallback = false;
+  for (auto &p : x->plan_.parts)
+    (p.onPlugin ? anyPlugin : anyFallback) = true;
+  if (anyPlugin) {
+    EMBER_ASSIGN(x->device_, plugin->openDevice(0));
+  }
+  if (anyFallback && x->fallback_) {
+    EMBER_ASSIGN(x->fallbackDevice_, x->fallback_->openDevice(0));
+  }
+  v1::CompileOptions copts;
+  copts.set_schema_version(1);
+  copts.set_opt_level(2);
+  copts.set_num_threads(o.numThreads);
+  const std::string optBytes = copts.SerializeAsString();
+  for (size_t i = 0; i < x->plan_.parts.size(); ++i) {
+    auto &part = x->plan_.parts[i];
+    Compiled c;
+    for (auto &v : part.outputs)
+      c.outTypes.push_back(v.type());
+    Plugin *runner = part.onPlugin ? plugin.get() : x->fallback_.get();
+    if (runner) {
+      Device *dev = part.onPlugin ? &x->device_ : &x->fallbackDevice_;
+      EMBER_ASSIGN(std::string bytes, serializeGraph(*part.graph->main()));
+      auto exe = runner->compile(dev, EMBER_PROGRAM_GRAPH, bytes, optBytes);
+      if (!exe)
+        return Status(exe.status().code(),
+                      concat("partition ", i, ": ", exe.status().message()));
+      c.plugin = runner;
+      c.device = dev;
+      c.exe = std::move(*exe);
+    }
+    x->compiled_.push_back(std::move(c));
+  }
+  return x;
+}
+
+Expected<std::vector<Tensor>>
+PartitionedExecutable::run(const std::vector<Tensor> &inputs) {
+  const Function &f = *f_;
+  if (inputs.size() != f.params().size())
+    return invalid("expected ", f.params().size(), " inputs, got ",
+                   inputs.size());
+  std::map<std::pair<const Node *, unsigned>, Tensor> env;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    env[{f.params()[i], 0}] = inputs[i];
+  auto get = [&](const Value &v) -> Expected<Tensor> {
+    if (v.node->kind == OpKind::Constant)
+      return *v.node->payload;
+    auto it = env.find({v.node, v.idx});
+    if (it == env.end())
+      return makeError(ErrorCode::Internal, "value %", v.name(),
+                       " was not computed before its use");
+    return it->second;
+  };
+  for (size_t i = 0; i < plan_.parts.size(); ++i) {
+    auto &part = plan_.parts[i];
+    std::vector<Tensor> ins;
+    for (auto &v : part.inputs) {
+      EMBER_ASSIGN(Tensor t, get(v));
+      ins.push_back(std::move(t));
+    }
+    auto &c = compiled_[i];
+    Expected<std::vector<Tensor>> outs =
+        c.plugin ? c.plugin->run(*c.device, c.exe, ins, c.outTypes)
+                 : interpret(*part.graph->main(), ins);
+    if (!outs)
+      return Status(outs.status().code(),
+                    concat("partition ", i, " (",
+                           part.onPlugin ? plugin_->name() : "fallback",
+                           "): ", outs.status().message()));
+    for (size_t k = 0; k < part.outputs.size(); ++k)
+      env[{part.outputs[k].node, part.outputs[k].idx}] = std::move((*outs)[k]);
+  }
+  std::vector<Tensor> results;
+  for (auto &o : f.outputs()) {
+    EMBER_ASSIGN(Tensor t, get(o.value));
+    results.push_back(std::move(t));
+  }
+  return results;
+}
+
+} // namespace ember::backend

@@ -1,0 +1,97 @@
+// Capability-driven partitioning of a lowered graph between a plugin and a
+// fallback (the reference interpreter, or another plugin such as the CPU
+// backend), and the executor that runs the partitions. Partitions exchange
+// tensors through host memory.
+#pragma once
+
+#include "backend/Plugin.h"
+#include "ir/Graph.h"
+
+#include <map>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace ember::backend {
+
+namespace v1 {
+class CapabilityManifest;
+}
+
+// Per non-storage node of a function (in list order, the numbering of
+// Graph.nodes in the protobuf program): may the plugin run it, and if not,
+// why.
+struct Support {
+  std::vector<bool> supported;
+  std::vector<std::string> reasons;
+  size_t count() const;
+};
+
+// Whether a node is covered by the static manifest (op listed, every operand
+// and result dtype listed, rank in range, quantized types allowed); the
+// reason when not.
+bool manifestClaims(const v1::CapabilityManifest &m, const Node &n,
+                    std::string &reason);
+
+// Asks the plugin: query_support when it has one, else the manifest. A node
+// must be claimed by both when both exist.
+Expected<Support> querySupport(Plugin &p, const Function &f);
+
+struct Partition {
+  bool onPlugin = false;
+  std::vector<const Node *> nodes; // original nodes, in execution order
+  std::vector<Value> inputs;       // original values read from outside
+  std::vector<Value> outputs;      // original values read after it
+  std::unique_ptr<Module> graph;   // standalone: params = inputs, outputs
+};
+
+struct PartitionPlan {
+  std::vector<Partition> parts;
+  Support support;
+};
+
+// Splits `f` (lowered) into partitions: a topological order that stays on
+// one side as long as it can, cut into maximal runs. Deterministic.
+Expected<PartitionPlan> partition(const Function &f, Support support);
+
+// `ember compile --emit=partitions`.
+void printPartitions(std::ostream &os, const Function &f,
+                     const PartitionPlan &plan, const std::string &pluginName,
+                     const std::string &fallbackName);
+
+struct ExecutorOptions {
+  // Runs the fallback partitions; null: the reference interpreter.
+  std::shared_ptr<Plugin> fallback;
+  // Refuse to run when any node is unsupported by the plugin (conformance:
+  // a plugin passes only what it runs itself).
+  bool requireFullSupport = false;
+  // CompileOptions.num_threads for every compile (0: the plugin's default).
+  uint32_t numThreads = 0;
+};
+
+// Compiles every plugin partition once and runs the whole graph.
+class PartitionedExecutable {
+public:
+  static Expected<std::unique_ptr<PartitionedExecutable>>
+  create(const Function &lowered, std::shared_ptr<Plugin> plugin,
+         const ExecutorOptions &o = {});
+  const PartitionPlan &plan() const { return plan_; }
+  // Inputs in params() order; results in outputs() order.
+  Expected<std::vector<Tensor>> run(const std::vector<Tensor> &inputs);
+
+private:
+  struct Compiled {
+    Plugin *plugin = nullptr; // null: interpreter
+    Device *device = nullptr;
+    Executable exe;
+    std::vector<Type> outTypes;
+  };
+  const Function *f_ = nullptr;
+  std::shared_ptr<Plugin> plugin_, fallback_;
+  Device device_, fallbackDevice_;
+  PartitionPlan plan_;
+  std::vector<Compiled> compiled_;
+};
+
+} // namespace ember::backend

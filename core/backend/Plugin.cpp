@@ -1,0 +1,778 @@
+#include "backend/Plugin.h"
+
+#include "backend/ProgramProto.h"
+
+#include "ember/backend/v1/artifact.pb.h"
+#include "ember/backend/v1/capability.pb.h"
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <map>
+#include <mutex>
+#include <unistd.h>
+#include <unordered_set>
+
+namespace ember::backend {
+
+namespace {
+
+// ---- crash reporting
+// ---------------------------------------------------------
+thread_local const Plugin *tCurrentPlugin = nullptr;
+thread_local const char *tCurrentCall = nullptr;
+std::once_flag gHandlersOnce;
+
+const char *signalName(int sig) {
+  switch (sig) {
+  case SIGSEGV:
+    return "SIGSEGV";
+  case SIGBUS:
+    return "SIGBUS";
+  case SIGILL:
+    return "SIGILL";
+  case SIGFPE:
+    return "SIGFPE";
+  case SIGABRT:
+    return "SIGABRT";
+  }
+  return "a fatal signal";
+}
+
+void writeStr(const char *s) {
+  if (!s)
+    return;
+  ssize_t r = ::write(2, s, std::strlen(s));
+  (void)r;
+}
+
+struct sigaction gPrevious[32];
+
+void onFatalSignal(int sig, siginfo_t *, void *) {
+  const Plugin *p = tCurrentPlugin;
+  if (p) {
+    writeStr("error: plugin '");
+    writeStr(p->name().empty() ? "?" : p->name().c_str());
+    writeStr("' (");
+    writeStr(p->path().c_str());
+    writeStr(") crashed with ");
+    writeStr(signalName(sig));
+    writeStr(" in ");
+    writeStr(tCurrentCall ? tCurrentCall : "a call");
+    writeStr("\n");
+    _exit(70);
+  }
+  // Not ours: restore whatever was there before and let it run.
+  sigaction(sig, &gPrevious[sig], nullptr);
+  raise(sig);
+}
+
+void installCrashHandlers() {
+  std::call_once(gHandlersOnce, [] {
+    // An alternate stack, so that a stack overflow in a plugin still gets
+    // its report.
+    static char altStack[64 * 1024];
+    stack_t ss{};
+    ss.ss_sp = altStack;
+    ss.ss_size = sizeof(altStack);
+    sigaltstack(&ss, nullptr);
+    for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) {
+      struct sigaction sa {};
+      sa.sa_sigaction = onFatalSignal;
+      sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+      sigemptyset(&sa.sa_mask);
+      sigaction(sig, &sa, &gPrevious[sig]);
+    }
+  });
+}
+
+// ---- the host table's callbacks --------------------------------------------
+struct HostState {
+  std::mutex mu;
+  std::unordered_set<void *> live; // blocks handed out by hostAlloc
+  std::string name;
+  int32_t logLevel = EMBER_LOG_WARNING;
+  std::string lastError; // last ERROR-level message (for handshake errors)
+};
+
+void hostLog(void *user, int32_t level, const char *message) {
+  auto *st = static_cast<HostState *>(user);
+  std::string msg = message ? std::string(message, strnlen(message, 4096))
+                            : std::string("(null)");
+  if (level >= EMBER_LOG_ERROR) {
+    std::lock_guard<std::mutex> l(st->mu);
+    st->lastError = msg;
+  }
+  if (level < st->logLevel)
+    return;
+  const char *lv = level >= EMBER_LOG_ERROR     ? "error"
+                   : level >= EMBER_LOG_WARNING ? "warning"
+                   : level >= EMBER_LOG_INFO    ? "info"
+                                                : "debug";
+  std::fprintf(stderr, "%s: [%s] %s\n", lv,
+               st->name.empty() ? "plugin" : st->name.c_str(), msg.c_str());
+}
+
+void *hostAlloc(void *user, size_t size, size_t alignment) {
+  auto *st = static_cast<HostState *>(user);
+  if (alignment < alignof(std::max_align_t))
+    alignment = alignof(std::max_align_t);
+  if (alignment & (alignment - 1))
+    return nullptr;
+  if (size > (size_t(1) << 40))
+    return nullptr;
+  size_t rounded = (size + alignment - 1) / alignment * alignment;
+  void *p = std::aligned_alloc(alignment, rounded ? rounded : alignment);
+  if (p) {
+    std::lock_guard<std::mutex> l(st->mu);
+    st->live.insert(p);
+  }
+  return p;
+}
+
+void hostFree(void *user, void *ptr) {
+  if (!ptr)
+    return;
+  auto *st = static_cast<HostState *>(user);
+  {
+    std::lock_guard<std::mutex> l(st->mu);
+    if (!st->live.erase(ptr))
+      return; // not ours: never free foreign memory
+  }
+  std::free(ptr);
+}
+
+// Bounded, validated copy of a plugin-provided C string.
+bool readPluginString(const char *s, size_t maxLen, std::string &out) {
+  if (!s)
+    return false;
+  size_t n = strnlen(s, maxLen + 1);
+  if (n == 0 || n > maxLen)
+    return false;
+  for (size_t i = 0; i < n; ++i)
+    if (static_cast<unsigned char>(s[i]) < 0x20)
+      return false;
+  out.assign(s, n);
+  return true;
+}
+
+// The smallest table ABI 1.0 accepts: through get_capabilities (the
+// functions every plugin must provide).
+constexpr size_t kMinTableSize = offsetof(ember_plugin_api, get_capabilities) +
+                                 sizeof(ember_plugin_api::get_capabilities);
+constexpr size_t kMaxTableSize = 1 << 20;
+constexpr size_t kMaxBlobSize = size_t(4) << 30;
+
+std::map<const Plugin *, std::unique_ptr<HostState>> &hostStates() {
+  static std::map<const Plugin *, std::unique_ptr<HostState>> m;
+  return m;
+}
+std::mutex gStatesMu;
+
+HostState *stateOf(const Plugin *p) {
+  std::lock_guard<std::mutex> l(gStatesMu);
+  auto &m = hostStates();
+  auto it = m.find(p);
+  if (it == m.end())
+    it = m.emplace(p, std::make_unique<HostState>()).first;
+  return it->second.get();
+}
+
+void dropState(const Plugin *p) {
+  std::lock_guard<std::mutex> l(gStatesMu);
+  hostStates().erase(p);
+}
+
+} // namespace
+
+// ---- guard
+// -------------------------------------------------------------------
+PluginCallGuard::PluginCallGuard(const Plugin &p, const char *call)
+    : prevCall(tCurrentCall), prevPlugin(tCurrentPlugin) {
+  tCurrentPlugin = &p;
+  tCurrentCall = call;
+}
+PluginCallGuard::~PluginCallGuard() {
+  tCurrentPlugin = prevPlugin;
+  tCurrentCall = prevCall;
+}
+
+// ---- loading
+// -----------------------------------------------------------------
+std::string Plugin::describe() const {
+  if (name_.empty())
+    return concat("plugin ", path_);
+  return concat("plugin '", name_, "' (", path_, ")");
+}
+
+Expected<std::shared_ptr<Plugin>> Plugin::load(const std::string &path,
+                                               const LoadOptions &o) {
+  installCrashHandlers();
+  std::shared_ptr<Plugin> p(new Plugin());
+  p->path_ = path;
+  p->logLevel_ = o.logLevel;
+  if (path.find('/') == std::string::npos)
+    return invalid("plugin path '", path, "' must contain a '/' (use ./", path,
+                   " for a file in the current folder)");
+  p->handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!p->handle_) {
+    const char *e = dlerror();
+    return makeError(ErrorCode::Backend, "cannot load plugin ", path, ": ",
+                     e ? e : "unknown dlopen error");
+  }
+  EMBER_TRY(p->init(o));
+  return p;
+}
+
+Status Plugin::init(const LoadOptions &o) {
+  dlerror();
+  void *sym = dlsym(handle_, EMBER_PLUGIN_ENTRY_SYMBOL);
+  if (!sym)
+    return makeError(ErrorCode::Backend, "plugin ", path_, " does not export '",
+                     EMBER_PLUGIN_ENTRY_SYMBOL,
+                     "' (not an Ember backend, or its symbols are hidden; "
+                     "see docs/writing-a-backend.md)");
+  auto entry = reinterpret_cast<ember_plugin_entry_fn>(sym);
+
+  HostState *st = stateOf(this);
+  st->logLevel = logLevel_;
+  st->name = path_;
+  host_.struct_size = sizeof(ember_host_api);
+  host_.abi_major = o.hostAbiMajor ? o.hostAbiMajor : EMBER_ABI_VERSION_MAJOR;
+  host_.abi_minor = o.hostAbiMajor ? o.hostAbiMinor : EMBER_ABI_VERSION_MINOR;
+  host_.host_name = "ember";
+  host_.host_version = "0.1.0";
+  host_.user_data = st;
+  host_.log = hostLog;
+  host_.alloc = hostAlloc;
+  host_.free = hostFree;
+  // The table the plugin sees: possibly larger than ours (trailing zeros,
+  // as a newer host would send) or smaller (an older host).
+  size_t hostSize = o.hostTableSize ? o.hostTableSize : sizeof(ember_host_api);
+  hostStorage_.assign(std::max(hostSize, sizeof(ember_host_api)), 0);
+  // Only what the claimed size covers: past it, a smaller (older) table
+  // has nothing, so the plugin must find zeros there, not our callbacks.
+  std::memcpy(hostStorage_.data(), &host_,
+              std::min(hostSize, sizeof(ember_host_api)));
+  auto *hostView = reinterpret_cast<ember_host_api *>(hostStorage_.data());
+  hostView->struct_size = hostSize;
+
+  const ember_plugin_api *table = nullptr;
+  {
+    PluginCallGuard g(*this, EMBER_PLUGIN_ENTRY_SYMBOL);
+    table = entry(hostView);
+  }
+  if (!table) {
+    std::string why;
+    {
+      std::lock_guard<std::mutex> l(st->mu);
+      why = st->lastError;
+    }
+    return makeError(ErrorCode::Backend, "plugin ", path_,
+                     " refused this host (ABI ", host_.abi_major, ".",
+                     host_.abi_minor, ")",
+                     why.empty() ? std::string() : concat(": ", why));
+  }
+  size_t size = 0;
+  {
+    PluginCallGuard g(*this, "reading the function table");
+    size = table->struct_size;
+    if (size >= offsetof(ember_plugin_api, abi_minor) + sizeof(uint16_t)) {
+      abiMajor_ = table->abi_major;
+      abiMinor_ = table->abi_minor;
+    }
+  }
+  if (size < kMinTableSize || size > kMaxTableSize)
+    return makeError(ErrorCode::Backend, "plugin ", path_,
+                     " returned a function table with struct_size ", size,
+                     "; ABI ", EMBER_ABI_VERSION_MAJOR, ".x needs between ",
+                     kMinTableSize, " and ", kMaxTableSize,
+                     " bytes (corrupt table or wrong header)");
+  if (abiMajor_ < EMBER_ABI_VERSION_MAJOR)
+    return makeError(ErrorCode::Backend, "plugin ", path_,
+                     " is too old: built for ABI ", abiMajor_, ".", abiMinor_,
+                     ", this host loads ABI ", EMBER_ABI_VERSION_MAJOR,
+                     ".x plugins (rebuild it against the installed SDK)");
+  if (abiMajor_ > EMBER_ABI_VERSION_MAJOR)
+    return makeError(ErrorCode::Backend, "plugin ", path_,
+                     " is too new: built for ABI ", abiMajor_, ".", abiMinor_,
+                     ", this host loads ABI ", EMBER_ABI_VERSION_MAJOR,
+                     ".x plugins (update Ember)");
+  {
+    PluginCallGuard g(*this, "reading the function table");
+    std::memcpy(&api_, table, std::min(size, sizeof(api_)));
+    // What a shorter (older) table does not have reads as NULL.
+    if (size < sizeof(api_))
+      std::memset(reinterpret_cast<char *>(&api_) + size, 0,
+                  sizeof(api_) - size);
+    api_.struct_size = size;
+    if (!readPluginString(api_.name, 128, name_))
+      return makeError(ErrorCode::Backend, "plugin ", path_,
+                       " has no valid name in its function table (NULL, "
+                       "empty, too long or not text)");
+    if (!readPluginString(api_.version, 128, version_))
+      return makeError(ErrorCode::Backend, describe(),
+                       " has no valid version string in its function table");
+  }
+  st->name = name_;
+  if (!api_.error_code || !api_.error_message || !api_.error_free)
+    return makeError(ErrorCode::Backend, describe(),
+                     " does not implement error_code, error_message and "
+                     "error_free (required)");
+  if (!api_.get_capabilities)
+    return makeError(ErrorCode::Backend, describe(),
+                     " does not implement get_capabilities (required)");
+  if (api_.plugin_init) {
+    ember_error *e;
+    {
+      PluginCallGuard g(*this, "plugin_init");
+      e = api_.plugin_init(hostView);
+    }
+    Status s = takeError(e, "plugin_init");
+    if (!s.isOk())
+      return makeError(ErrorCode::Backend, describe(),
+                       " failed to initialize: ", s.message());
+  }
+  initialized_ = true;
+  return Status::ok();
+}
+
+Plugin::~Plugin() {
+  if (initialized_ && api_.plugin_shutdown) {
+    PluginCallGuard g(*this, "plugin_shutdown");
+    api_.plugin_shutdown();
+  }
+  // Unloading is skipped on purpose: a plugin may leave threads or atexit
+  // handlers behind, and unloading code they still run is a crash at exit.
+  dropState(this);
+}
+
+Status Plugin::takeError(ember_error *e, const char *call) {
+  if (!e)
+    return Status::ok();
+  int32_t code;
+  std::string msg;
+  {
+    PluginCallGuard g(*this, "error_code/error_message");
+    code = api_.error_code(e);
+    const char *m = api_.error_message(e);
+    msg = m ? std::string(m, strnlen(m, 64 * 1024)) : std::string();
+  }
+  {
+    PluginCallGuard g(*this, "error_free");
+    api_.error_free(e);
+  }
+  if (msg.empty())
+    msg = "(no message)";
+  ErrorCode c = ErrorCode::Backend;
+  switch (code) {
+  case EMBER_STATUS_INVALID_ARGUMENT:
+  case EMBER_STATUS_OUT_OF_RANGE:
+    c = ErrorCode::Invalid;
+    break;
+  case EMBER_STATUS_UNSUPPORTED:
+    c = ErrorCode::Unsupported;
+    break;
+  case EMBER_STATUS_TIMEOUT:
+    c = ErrorCode::Timeout;
+    break;
+  case EMBER_STATUS_OK:
+    // An error object claiming success is itself a bug.
+    return makeError(ErrorCode::Backend, describe(),
+                     " returned an error "
+                     "object with status OK from ",
+                     call, ": ", msg);
+  default:
+    break;
+  }
+  return Status(
+      c, concat(msg, " (", name_.empty() ? path_ : name_, ": ", call, ")"));
+}
+
+Expected<std::string> Plugin::takeBlob(ember_blob &b, const char *call) {
+  HostState *st = stateOf(this);
+  if (!b.data) {
+    if (b.size != 0)
+      return makeError(ErrorCode::Backend, describe(), " returned from ", call,
+                       " a NULL blob of ", b.size, " bytes");
+    return std::string();
+  }
+  {
+    std::lock_guard<std::mutex> l(st->mu);
+    if (!st->live.count(b.data))
+      return makeError(ErrorCode::Backend, describe(), " returned from ", call,
+                       " a blob not allocated with the host's allocator");
+  }
+  if (b.size > kMaxBlobSize) {
+    hostFree(st, b.data);
+    return makeError(ErrorCode::Backend, describe(), " returned from ", call,
+                     " an implausible blob of ", b.size, " bytes");
+  }
+  std::string out;
+  {
+    PluginCallGuard g(*this, call);
+    out.assign(static_cast<const char *>(b.data), b.size);
+  }
+  hostFree(st, b.data);
+  b.data = nullptr;
+  return out;
+}
+
+// ---- typed calls
+// ---------------------------------------------------------------
+#define EMBER_REQUIRE_FN(fn)                                                   \
+  do {                                                                         \
+    if (!api_.fn)                                                              \
+      return unsupported(describe(), " does not implement " #fn);              \
+  } while (0)
+
+Expected<v1::CapabilityManifest> Plugin::capabilities() {
+  ember_capabilities_params p{};
+  p.struct_size = sizeof(p);
+  ember_blob b{};
+  b.struct_size = sizeof(b);
+  ember_error *e;
+  {
+    PluginCallGuard g(*this, "get_capabilities");
+    e = api_.get_capabilities(&p, &b);
+  }
+  EMBER_TRY(takeError(e, "get_capabilities"));
+  EMBER_ASSIGN(std::string bytes, takeBlob(b, "get_capabilities"));
+  v1::CapabilityManifest m;
+  if (!m.ParseFromString(bytes))
+    return makeError(ErrorCode::Backend, describe(),
+                     " returned a capability manifest that is not a valid "
+                     "ember.backend.v1.CapabilityManifest (",
+                     bytes.size(), " bytes)");
+  if (m.schema_version() > 1)
+    return makeError(ErrorCode::Backend, describe(),
+                     " returned a capability manifest of schema version ",
+                     m.schema_version(), "; this host reads version 1");
+  return m;
+}
+
+Expected<v1::SupportReport> Plugin::querySupport(const std::string &graph,
+                                                 size_t numNodes) {
+  EMBER_REQUIRE_FN(query_support);
+  ember_query_params p{};
+  p.struct_size = sizeof(p);
+  p.graph = graph.data();
+  p.graph_size = graph.size();
+  ember_blob b{};
+  b.struct_size = sizeof(b);
+  ember_error *e;
+  {
+    PluginCallGuard g(*this, "query_support");
+    e = api_.query_support(&p, &b);
+  }
+  EMBER_TRY(takeError(e, "query_support"));
+  EMBER_ASSIGN(std::string bytes, takeBlob(b, "query_support"));
+  v1::SupportReport r;
+  if (!r.ParseFromString(bytes))
+    return makeError(ErrorCode::Backend, describe(),
+                     " returned a support report that is not a valid "
+                     "ember.backend.v1.SupportReport");
+  for (auto &n : r.nodes())
+    if (n.node() < 0 || size_t(n.node()) >= numNodes)
+      return makeError(ErrorCode::Backend, describe(),
+                       " answered query_support for node #", n.node(),
+                       ", but the graph has ", numNodes, " nodes");
+  return r;
+}
+
+Expected<uint32_t> Plugin::deviceCount() {
+  if (!api_.device_count)
+    return uint32_t(1);
+  uint32_t n = 0;
+  ember_error *e;
+  {
+    PluginCallGuard g(*this, "device_count");
+    e = api_.device_count(&n);
+  }
+  EMBER_TRY(takeError(e, "device_count"));
+  return n;
+}
+
+Expected<Device> Plugin::openDevice(uint32_t index) {
+  EMBER_REQUIRE_FN(device_open);
+  ember_device_params p{};
+  p.struct_size = sizeof(p);
+  p.device_index = index;
+  ember_device *d = nullptr;
+  ember_error *e;
+  {
+    PluginCallGuard g(*this, "device_open");
+    e = api_.device_open(&p, &d);
+  }
+  EMBER_TRY(takeError(e, "device_open"));
+  if (!d)
+    return makeError(ErrorCode::Backend, describe(),
+                     " returned no device from device_open");
+  return Device(shared_from_this(), d);
+}
+
+Expected<Buffer> Plugin::allocate(Device &d, uint64_t bytes) {
+  EMBER_REQUIRE_FN(buffer_allocate);
+  ember_buffer_params p{};
+  p.struct_size = sizeof(p);
+  p.size_bytes = bytes ? bytes : 1;
+  p.memory_kind = EMBER_MEMORY_HOST_VISIBLE;
+  ember_buffer *b = nullptr;
+  ember_error *e;
+  {
+    PluginCallGuard g(*this, "buffer_allocate");
+    e = api_.buffer_allocate(d.get(), &p, &b);
+  }
+  EMBER_TRY(takeError(e, "buffer_allocate"));
+  if (!b)
+    return makeError(ErrorCode::Backend, describe(),
+                     " returned no buffer from buffer_allocate");
+  return Buffer(shared_from_this(), b, p.size_bytes);
+}
+
+Expected<Executable> Plugin::compile(Device *d, uint32_t kind,
+                                     const std::string &program,
+                                     const std::string &options) {
+  EMBER_REQUIRE_FN(executable_compile);
+  ember_compile_params p{};
+  p.struct_size = sizeof(p);
+  p.program_kind = kind;
+  p.program = program.data();
+  p.program_size = program.size();
+  p.options = options.empty() ? nullptr : options.data();
+  p.options_size = options.size();
+  ember_executable *x = nullptr;
+  ember_error *e;
+  {
+    PluginCallGuard g(*this, "executable_compile");
+    e = api_.executable_compile(d ? d->get() : nullptr, &p, &x);
+  }
+  EMBER_TRY(takeError(e, "executable_compile"));
+  if (!x)
+    return makeError(ErrorCode::Backend, describe(),
+                     " returned no executable from executable_compile");
+  return Executable(shared_from_this(), x);
+}
+
+Expected<std::string> Plugin::serialize(Executable &x) {
+  EMBER_REQUIRE_FN(executable_serialize);
+  ember_blob b{};
+  b.struct_size = sizeof(b);
+  ember_error *e;
+  {
+    PluginCallGuard g(*this, "executable_serialize");
+    e = api_.executable_serialize(x.get(), &b);
+  }
+  EMBER_TRY(takeError(e, "executable_serialize"));
+  return takeBlob(b, "executable_serialize");
+}
+
+Expected<Executable> Plugin::loadArtifact(Device *d,
+                                          const std::string &artifact) {
+  EMBER_REQUIRE_FN(executable_load);
+  ember_executable *x = nullptr;
+  ember_error *e;
+  {
+    PluginCallGuard g(*this, "executable_load");
+    e = api_.executable_load(d ? d->get() : nullptr, artifact.data(),
+                             artifact.size(), &x);
+  }
+  EMBER_TRY(takeError(e, "executable_load"));
+  if (!x)
+    return makeError(ErrorCode::Backend, describe(),
+                     " returned no executable from executable_load");
+  return Executable(shared_from_this(), x);
+}
+
+Expected<Plugin::Signature> Plugin::signature(Executable &x) {
+  EMBER_REQUIRE_FN(executable_signature);
+  ember_blob b{};
+  b.struct_size = sizeof(b);
+  ember_error *e;
+  {
+    PluginCallGuard g(*this, "executable_signature");
+    e = api_.executable_signature(x.get(), &b);
+  }
+  EMBER_TRY(takeError(e, "executable_signature"));
+  EMBER_ASSIGN(std::string bytes, takeBlob(b, "executable_signature"));
+  v1::ArtifactHeader h;
+  if (!h.ParseFromString(bytes))
+    return makeError(ErrorCode::Backend, describe(),
+                     " returned a signature that is not an ArtifactHeader");
+  Signature sig;
+  for (auto &t : h.inputs()) {
+    auto ty = fromProto(t);
+    if (!ty)
+      return makeError(ErrorCode::Backend, describe(),
+                       " signature: ", ty.status().message());
+    sig.inputs.push_back(*ty);
+  }
+  for (auto &t : h.outputs()) {
+    auto ty = fromProto(t);
+    if (!ty)
+      return makeError(ErrorCode::Backend, describe(),
+                       " signature: ", ty.status().message());
+    sig.outputs.push_back(*ty);
+  }
+  sig.inputNames.assign(h.input_names().begin(), h.input_names().end());
+  sig.outputNames.assign(h.output_names().begin(), h.output_names().end());
+  return sig;
+}
+
+Expected<Event> Plugin::execute(Device &d, Executable &x,
+                                const std::vector<Buffer *> &inputs,
+                                const std::vector<Buffer *> &outputs) {
+  EMBER_REQUIRE_FN(execute);
+  if (!api_.event_wait)
+    return unsupported(describe(), " implements execute but not event_wait");
+  std::vector<ember_buffer *> in, out;
+  for (auto *b : inputs)
+    in.push_back(b->get());
+  for (auto *b : outputs)
+    out.push_back(b->get());
+  ember_execute_params p{};
+  p.struct_size = sizeof(p);
+  p.executable = x.get();
+  p.inputs = in.data();
+  p.num_inputs = in.size();
+  p.outputs = out.data();
+  p.num_outputs = out.size();
+  ember_event *ev = nullptr;
+  ember_error *e;
+  {
+    PluginCallGuard g(*this, "execute");
+    e = api_.execute(d.get(), &p, &ev);
+  }
+  EMBER_TRY(takeError(e, "execute"));
+  if (!ev)
+    return makeError(ErrorCode::Backend, describe(),
+                     " returned no event from execute");
+  return Event(shared_from_this(), ev);
+}
+
+Expected<std::vector<Tensor>> Plugin::run(Device &d, Executable &x,
+                                          const std::vector<Tensor> &inputs,
+                                          const std::vector<Type> &outTypes) {
+  std::vector<Buffer> inBufs, outBufs;
+  for (auto &t : inputs) {
+    EMBER_ASSIGN(Buffer b, allocate(d, t.bytes()));
+    if (t.bytes())
+      EMBER_TRY(b.write(0, t.raw(), t.bytes()));
+    inBufs.push_back(std::move(b));
+  }
+  for (auto &t : outTypes) {
+    EMBER_ASSIGN(Buffer b, allocate(d, t.sizeInBytes()));
+    outBufs.push_back(std::move(b));
+  }
+  std::vector<Buffer *> in, out;
+  for (auto &b : inBufs)
+    in.push_back(&b);
+  for (auto &b : outBufs)
+    out.push_back(&b);
+  EMBER_ASSIGN(Event ev, execute(d, x, in, out));
+  EMBER_TRY(ev.wait());
+  std::vector<Tensor> results;
+  for (size_t i = 0; i < outTypes.size(); ++i) {
+    Tensor t(outTypes[i]);
+    if (t.bytes())
+      EMBER_TRY(outBufs[i].read(0, t.raw(), t.bytes()));
+    results.push_back(std::move(t));
+  }
+  return results;
+}
+
+// ---- handles
+// ---------------------------------------------------------------------
+#define EMBER_HANDLE_MOVE(Cls, field)                                          \
+  Cls &Cls::operator=(Cls &&o) noexcept {                                      \
+    if (this != &o) {                                                          \
+      this->~Cls();                                                            \
+      plugin_ = std::move(o.plugin_);                                          \
+      field = o.field;                                                         \
+      o.field = nullptr;                                                       \
+    }                                                                          \
+    return *this;                                                              \
+  }
+
+EMBER_HANDLE_MOVE(Device, dev_)
+EMBER_HANDLE_MOVE(Executable, exe_)
+EMBER_HANDLE_MOVE(Event, ev_)
+
+Buffer &Buffer::operator=(Buffer &&o) noexcept {
+  if (this != &o) {
+    this->~Buffer();
+    plugin_ = std::move(o.plugin_);
+    buf_ = o.buf_;
+    size_ = o.size_;
+    o.buf_ = nullptr;
+  }
+  return *this;
+}
+
+Device::~Device() {
+  if (dev_ && plugin_ && plugin_->api().device_close) {
+    PluginCallGuard g(*plugin_, "device_close");
+    plugin_->api().device_close(dev_);
+  }
+  dev_ = nullptr;
+}
+
+Buffer::~Buffer() {
+  if (buf_ && plugin_ && plugin_->api().buffer_release) {
+    PluginCallGuard g(*plugin_, "buffer_release");
+    plugin_->api().buffer_release(buf_);
+  }
+  buf_ = nullptr;
+}
+
+Executable::~Executable() {
+  if (exe_ && plugin_ && plugin_->api().executable_release) {
+    PluginCallGuard g(*plugin_, "executable_release");
+    plugin_->api().executable_release(exe_);
+  }
+  exe_ = nullptr;
+}
+
+Event::~Event() {
+  if (ev_ && plugin_ && plugin_->api().event_release) {
+    PluginCallGuard g(*plugin_, "event_release");
+    plugin_->api().event_release(ev_);
+  }
+  ev_ = nullptr;
+}
+
+Status Buffer::write(uint64_t offset, const void *src, uint64_t size) {
+  if (!plugin_->api().buffer_write)
+    return unsupported(plugin_->describe(), " does not implement buffer_write");
+  ember_error *e;
+  {
+    PluginCallGuard g(*plugin_, "buffer_write");
+    e = plugin_->api().buffer_write(buf_, offset, src, size);
+  }
+  return plugin_->takeError(e, "buffer_write");
+}
+
+Status Buffer::read(uint64_t offset, void *dst, uint64_t size) {
+  if (!plugin_->api().buffer_read)
+    return unsupported(plugin_->describe(), " does not implement buffer_read");
+  ember_error *e;
+  {
+    PluginCallGuard g(*plugin_, "buffer_read");
+    e = plugin_->api().buffer_read(buf_, offset, dst, size);
+  }
+  return plugin_->takeError(e, "buffer_read");
+}
+
+Status Event::wait(uint64_t timeoutNs) {
+  ember_error *e;
+  {
+    PluginCallGuard g(*plugin_, "event_wait");
+    e = plugin_->api().event_wait(ev_, timeoutNs);
+  }
+  return plugin_->takeError(e, "event_wait");
+}
+
+} // namespace ember::backend

@@ -1,0 +1,193 @@
+// Host side of the plugin ABI (backend-api/include/ember/backend.h): loading
+// a backend shared library, checking its handshake and function table, and
+// C++ wrappers over its handles. Every call into the plugin goes through
+// here: plugin errors become Status values naming the plugin, and a plugin
+// that crashes inside a call is reported with its path and the call.
+#pragma once
+
+#include "ir/Tensor.h"
+#include "support/Error.h"
+
+#include "ember/backend.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ember::backend {
+
+namespace v1 {
+class CapabilityManifest;
+class SupportReport;
+} // namespace v1
+
+struct LoadOptions {
+  // Pretend to be a host of this ABI version (the conformance kit's version
+  // skew tests); 0 means EMBER_ABI_VERSION_*.
+  uint16_t hostAbiMajor = 0, hostAbiMinor = 0;
+  // Size the host table claims (the kit's larger/smaller struct tests);
+  // 0 means sizeof(ember_host_api).
+  size_t hostTableSize = 0;
+  // Forward plugin log messages at or above this level to stderr.
+  int32_t logLevel = EMBER_LOG_WARNING;
+};
+
+class Plugin;
+
+// An owned plugin handle: released through the plugin on destruction.
+class Device {
+public:
+  Device() = default;
+  Device(std::shared_ptr<Plugin> p, ember_device *d)
+      : plugin_(std::move(p)), dev_(d) {}
+  Device(Device &&o) noexcept { *this = std::move(o); }
+  Device &operator=(Device &&o) noexcept;
+  ~Device();
+  ember_device *get() const { return dev_; }
+
+private:
+  std::shared_ptr<Plugin> plugin_;
+  ember_device *dev_ = nullptr;
+};
+
+class Buffer {
+public:
+  Buffer() = default;
+  Buffer(std::shared_ptr<Plugin> p, ember_buffer *b, uint64_t size)
+      : plugin_(std::move(p)), buf_(b), size_(size) {}
+  Buffer(Buffer &&o) noexcept { *this = std::move(o); }
+  Buffer &operator=(Buffer &&o) noexcept;
+  ~Buffer();
+  ember_buffer *get() const { return buf_; }
+  uint64_t size() const { return size_; }
+  Status write(uint64_t offset, const void *src, uint64_t size);
+  Status read(uint64_t offset, void *dst, uint64_t size);
+
+private:
+  std::shared_ptr<Plugin> plugin_;
+  ember_buffer *buf_ = nullptr;
+  uint64_t size_ = 0;
+};
+
+class Executable {
+public:
+  Executable() = default;
+  Executable(std::shared_ptr<Plugin> p, ember_executable *e)
+      : plugin_(std::move(p)), exe_(e) {}
+  Executable(Executable &&o) noexcept { *this = std::move(o); }
+  Executable &operator=(Executable &&o) noexcept;
+  ~Executable();
+  ember_executable *get() const { return exe_; }
+  explicit operator bool() const { return exe_ != nullptr; }
+
+private:
+  std::shared_ptr<Plugin> plugin_;
+  ember_executable *exe_ = nullptr;
+};
+
+class Event {
+public:
+  Event() = default;
+  Event(std::shared_ptr<Plugin> p, ember_event *e)
+      : plugin_(std::move(p)), ev_(e) {}
+  Event(Event &&o) noexcept { *this = std::move(o); }
+  Event &operator=(Event &&o) noexcept;
+  ~Event();
+  ember_event *get() const { return ev_; }
+  // OK when the execution succeeded; its error otherwise (Timeout when
+  // still running after timeoutNs).
+  Status wait(uint64_t timeoutNs = UINT64_MAX);
+
+private:
+  std::shared_ptr<Plugin> plugin_;
+  ember_event *ev_ = nullptr;
+};
+
+class Plugin : public std::enable_shared_from_this<Plugin> {
+public:
+  // dlopen (RTLD_NOW | RTLD_LOCAL), resolve EMBER_PLUGIN_ENTRY_SYMBOL,
+  // handshake, validate the table (struct_size, versions, name, required
+  // functions) and call plugin_init. Errors name the path and the cause.
+  static Expected<std::shared_ptr<Plugin>> load(const std::string &path,
+                                                const LoadOptions &o = {});
+  ~Plugin();
+  Plugin(const Plugin &) = delete;
+  Plugin &operator=(const Plugin &) = delete;
+
+  const std::string &path() const { return path_; }
+  const std::string &name() const { return name_; }
+  const std::string &version() const { return version_; }
+  uint16_t abiMajor() const { return abiMajor_; }
+  uint16_t abiMinor() const { return abiMinor_; }
+  // The plugin's table; entries beyond its struct_size read as NULL
+  // through has().
+  const ember_plugin_api &api() const { return api_; }
+  // "plugin 'name' (path)": how messages name it.
+  std::string describe() const;
+
+  // Converts (and frees) a plugin error; null is OK. `call` names the
+  // function that returned it.
+  Status takeError(ember_error *e, const char *call);
+
+  // Typed calls. Each checks that the function exists (an Unsupported error
+  // naming it otherwise) and validates what comes back.
+  Expected<v1::CapabilityManifest> capabilities();
+  Expected<v1::SupportReport> querySupport(const std::string &graphBytes,
+                                           size_t numNodes);
+  Expected<uint32_t> deviceCount();
+  Expected<Device> openDevice(uint32_t index = 0);
+  Expected<Buffer> allocate(Device &d, uint64_t bytes);
+  Expected<Executable> compile(Device *d, uint32_t programKind,
+                               const std::string &program,
+                               const std::string &options = {});
+  Expected<std::string> serialize(Executable &e);
+  Expected<Executable> loadArtifact(Device *d, const std::string &artifact);
+  // ABI 1.1: input/output types and names (an ArtifactHeader with those
+  // fields); Unsupported for 1.0 plugins.
+  struct Signature {
+    std::vector<Type> inputs, outputs;
+    std::vector<std::string> inputNames, outputNames;
+  };
+  Expected<Signature> signature(Executable &e);
+  Expected<Event> execute(Device &d, Executable &e,
+                          const std::vector<Buffer *> &inputs,
+                          const std::vector<Buffer *> &outputs);
+
+  // Convenience: allocate buffers for `inputs` and `outputTypes`, write,
+  // execute, wait and read back.
+  Expected<std::vector<Tensor>> run(Device &d, Executable &e,
+                                    const std::vector<Tensor> &inputs,
+                                    const std::vector<Type> &outputTypes);
+
+  // A blob the plugin returned (allocated with the host's allocator).
+  Expected<std::string> takeBlob(ember_blob &b, const char *call);
+
+private:
+  Plugin() = default;
+  Status init(const LoadOptions &o);
+
+  std::string path_, name_, version_;
+  void *handle_ = nullptr;
+  ember_plugin_api api_{}; // copy, zero-filled past the plugin's size
+  ember_host_api host_{};
+  std::vector<uint8_t>
+      hostStorage_; // what the plugin sees (sized per LoadOptions)
+  bool initialized_ = false;
+  uint16_t abiMajor_ = 0, abiMinor_ = 0;
+  int32_t logLevel_ = EMBER_LOG_WARNING;
+  friend struct PluginCallGuard;
+};
+
+// Marks the current thread as being inside a plugin call: a fatal signal
+// (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT) raised in the meantime prints
+// "error: plugin 'name' (path) crashed with SIGSEGV in executable_compile"
+// and exits with status 70 instead of dying silently.
+struct PluginCallGuard {
+  PluginCallGuard(const Plugin &p, const char *call);
+  ~PluginCallGuard();
+  const char *prevCall;
+  const Plugin *prevPlugin;
+};
+
+} // namespace ember::backend
