@@ -1,6 +1,7 @@
 // `ember compile`: import (ONNX or graph IR text), optimize, lower, and
 // emit a stage as text.
 #include "Driver.h"
+#include "Target.h"
 
 #include "import/TensorIO.h"
 #include "ir/Printer.h"
@@ -69,10 +70,13 @@ int compileMain(int argc, char **argv) {
     return reportError(model.status());
   const std::vector<std::string> pos = {*model};
   if (emit != "graph" && emit != "lowered" && emit != "dot" &&
-      emit != "dot-lowered" && emit != "lir")
+      emit != "dot-lowered" && emit != "lir" && emit != "partitions")
     return reportError(unsupported("--emit=", emit,
                                    " is not available (graph, lowered, lir, "
-                                   "dot, dot-lowered)"));
+                                   "dot, dot-lowered, partitions)"));
+  if (emit == "partitions" && target == "interp")
+    return usageError("--emit=partitions needs a plugin target "
+                      "(--target=plugin:PATH.so, cpu, ...)");
   if (memoryReport && emit != "lir")
     return usageError("--memory-report needs --emit=lir");
   if (haveLirPasses && emit != "lir")
@@ -115,7 +119,8 @@ int compileMain(int argc, char **argv) {
                  "-", (*m)->main()->countNonStorage());
   PipelineOptions po;
   po.optimize = optimize;
-  po.lower = emit == "lowered" || emit == "dot-lowered" || emit == "lir";
+  po.lower = emit == "lowered" || emit == "dot-lowered" || emit == "lir" ||
+             emit == "partitions";
   if (timePasses)
     po.timePasses = &std::cerr;
   if (havePasses) {
@@ -141,6 +146,20 @@ int compileMain(int argc, char **argv) {
     if (!s.isOk())
       return reportError(s);
     std::cout << report.str();
+    return 0;
+  }
+  if (emit == "partitions") {
+    auto tgt = openTarget(target);
+    if (!tgt)
+      return reportError(tgt.status());
+    const Function &f = *(*m)->main();
+    auto sup = backend::querySupport(*tgt->plugin, f);
+    if (!sup)
+      return reportError(sup.status());
+    auto plan = backend::partition(f, std::move(*sup));
+    if (!plan)
+      return reportError(plan.status());
+    backend::printPartitions(*os, f, *plan, target, tgt->fallbackName);
     return 0;
   }
   if (emit == "dot" || emit == "dot-lowered") {

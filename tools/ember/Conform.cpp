@@ -4,16 +4,19 @@
 // Each case runs in a forked child, so a crash or hang in one case is
 // reported as ERROR for that case and the run goes on.
 #include "Driver.h"
+#include "Target.h"
 
 #include "import/TensorIO.h"
 #include "interp/Interpreter.h"
 #include "lir/LirPipeline.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <dirent.h>
 #include <fstream>
 #include <poll.h>
@@ -43,6 +46,7 @@ struct ConformOptions {
   double rtol = 1e-3, atol = 1e-7;
   bool lower = true, optimize = true;
   bool lir = false; // run through IRGen + memory planning + LIR interpreter
+  Target runtime;   // the loaded target (interp: no plugin)
   int timeoutSec = 600;
 };
 
@@ -270,7 +274,7 @@ CaseResult runCase(const Case &c, const ConformOptions &o) {
         return {"ERROR", concat("no data for input '", nm, "'")};
       }
     }
-    auto outs = o.lir ? runLir(f, inputs) : interpret(f, inputs);
+    auto outs = o.lir ? runLir(f, inputs) : runOnTarget(o.runtime, f, inputs);
     if (!outs)
       return classify(outs.status());
     if (outs->size() < ds.second.size())
@@ -335,11 +339,46 @@ std::string xmlEscape(const std::string &s) {
 
 } // namespace
 
+// `ember conform --kit --target=plugin:X [--junit F] [--json F] [--layers L]`
+// hands over to the conformance kit (ember-kit, beside ember).
+int runKitFor(Args &a, const std::string &target) {
+  std::vector<std::string> args;
+  auto path = pluginPathFor(target);
+  if (!path)
+    return reportError(path.status());
+  if (path->empty())
+    return usageError("--kit needs a plugin target (--target=plugin:PATH.so)");
+  args.push_back("--plugin=" + *path);
+  std::string v;
+  for (const char *opt : {"--junit", "--json", "--layers", "--reference"})
+    if (a.value(opt, v))
+      args.push_back(std::string(opt) + "=" + v);
+  std::vector<std::string> rest;
+  Status s = a.finish(rest);
+  if (!s.isOk())
+    return reportError(s);
+  if (!rest.empty())
+    return usageError("--kit takes no PATH (the kit generates its own cases)");
+  std::string kit = pluginDir() + "/../../bin/ember-kit";
+  std::vector<char *> argv;
+  argv.push_back(const_cast<char *>(kit.c_str()));
+  for (auto &x : args)
+    argv.push_back(const_cast<char *>(x.c_str()));
+  argv.push_back(nullptr);
+  std::fflush(stdout);
+  execv(kit.c_str(), argv.data());
+  return reportError(makeError(ErrorCode::Io,
+                               "cannot run the conformance kit '", kit,
+                               "': ", std::strerror(errno)));
+}
+
 int conformMain(int argc, char **argv) {
   Args a(argc, argv, 2);
   ConformOptions o;
   std::string v, junit;
   a.value("--target", o.target);
+  if (a.flag("--kit"))
+    return runKitFor(a, o.target);
   if (a.value("--rtol", v))
     o.rtol = std::atof(v.c_str());
   if (a.value("--atol", v))
@@ -359,6 +398,10 @@ int conformMain(int argc, char **argv) {
     return usageError("--lir needs lowering (drop --no-lower)");
   o.optimize = !a.flag("--O0");
   bool noFork = a.flag("--no-fork");
+  // A plugin passes only what it runs itself, unless --fallback names where
+  // the rest runs (interp or another target).
+  std::string fallback = "none";
+  a.value("--fallback", fallback);
   std::vector<std::string> paths;
   Status s = a.finish(paths);
   if (!s.isOk())
@@ -368,6 +411,16 @@ int conformMain(int argc, char **argv) {
   s = checkTarget(o.target);
   if (!s.isOk())
     return reportError(s);
+  if (o.lir && o.target != "interp")
+    return usageError("--lir runs the LIR interpreter; use it with "
+                      "--target=interp");
+  {
+    // Loaded once here; each forked case inherits it.
+    auto t = openTarget(o.target, fallback);
+    if (!t)
+      return reportError(t.status());
+    o.runtime = std::move(*t);
+  }
 
   std::vector<Case> cases;
   for (auto &p : paths) {
@@ -460,7 +513,11 @@ int conformMain(int argc, char **argv) {
         } else if (WIFSIGNALED(status)) {
           r = {"ERROR", concat("crashed (signal ", WTERMSIG(status), ")")};
         } else {
-          r = {"ERROR", concat("exited with status ", WEXITSTATUS(status))};
+          r = {"ERROR",
+               WEXITSTATUS(status) == 70
+                   ? std::string("the plugin crashed (exit status 70; "
+                                 "its report is on stderr)")
+                   : concat("exited with status ", WEXITSTATUS(status))};
         }
         r.seconds = elapsed;
         results[c.index] = r;

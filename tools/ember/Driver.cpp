@@ -1,5 +1,7 @@
 #include "Driver.h"
 
+#include "import/TensorIO.h"
+
 #include <cstdio>
 #include <random>
 
@@ -93,16 +95,6 @@ Status parseInputShapes(const std::vector<std::string> &specs,
   return Status::ok();
 }
 
-Status checkTarget(const std::string &target) {
-  if (target == "interp")
-    return Status::ok();
-  if (target == "cpu" || target == "npu-sim" || target.rfind("plugin:", 0) == 0)
-    return unsupported("target '", target,
-                       "' is not available in this build (only 'interp')");
-  return invalid("unknown target '", target,
-                 "' (expected interp, cpu, npu-sim or plugin:PATH)");
-}
-
 Expected<std::string> finishModelArgs(Args &a, const std::string &command,
                                       const std::string &target) {
   std::vector<std::string> pos;
@@ -111,6 +103,42 @@ Expected<std::string> finishModelArgs(Args &a, const std::string &command,
     return invalid(command, " needs exactly one MODEL (run 'ember --help')");
   EMBER_TRY(checkTarget(target));
   return pos[0];
+}
+
+Status readInputFiles(Args &a, ImportOptions &io,
+                      std::map<std::string, Tensor> &given) {
+  for (auto &spec : a.values("--input")) {
+    size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return invalid("--input '", spec, "' must be NAME=FILE");
+    EMBER_ASSIGN(Tensor t, readTensorFile(spec.substr(eq + 1)));
+    io.inputShapes[spec.substr(0, eq)] = t.dims();
+    given[spec.substr(0, eq)] = std::move(t);
+  }
+  return Status::ok();
+}
+
+Expected<std::vector<Tensor>> bindInputs(const Function &f,
+                                         std::map<std::string, Tensor> given,
+                                         uint64_t seed) {
+  std::vector<Tensor> inputs;
+  for (size_t i = 0; i < f.params().size(); ++i) {
+    Node *p = f.params()[i];
+    auto it = given.find(p->outNames[0]);
+    if (it != given.end()) {
+      if (it->second.elem() != p->types[0].elem())
+        return invalid("input '", it->first, "' is ",
+                       it->second.type().toString(), " but the model expects ",
+                       p->types[0].toString());
+      inputs.push_back(it->second);
+      given.erase(it);
+    } else {
+      inputs.push_back(randomTensor(p->types[0], seed + i));
+    }
+  }
+  if (!given.empty())
+    return invalid("the model has no input named '", given.begin()->first, "'");
+  return inputs;
 }
 
 Tensor randomTensor(const Type &t, uint64_t seed) {

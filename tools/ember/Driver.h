@@ -41,6 +41,17 @@ Status checkTarget(const std::string &target);
 Expected<std::string> finishModelArgs(Args &a, const std::string &command,
                                       const std::string &target);
 
+// --input NAME=FILE (repeatable, .npy or .pb): reads each tensor into
+// `given` and fixes the input's shape in `io`.
+Status readInputFiles(Args &a, ImportOptions &io,
+                      std::map<std::string, Tensor> &given);
+
+// One tensor per parameter of `f`: from `given` (element types must match;
+// every entry must name a parameter) or seeded random.
+Expected<std::vector<Tensor>> bindInputs(const Function &f,
+                                         std::map<std::string, Tensor> given,
+                                         uint64_t seed);
+
 // Deterministic pseudo-random tensor (uniform [-1, 1) for floats, small ints
 // for integers, alternating for bool) from a seed.
 Tensor randomTensor(const Type &t, uint64_t seed);
@@ -48,5 +59,6 @@ Tensor randomTensor(const Type &t, uint64_t seed);
 int compileMain(int argc, char **argv);
 int runMain(int argc, char **argv);
 int conformMain(int argc, char **argv);
+int benchMain(int argc, char **argv);
 
 } // namespace ember::cli

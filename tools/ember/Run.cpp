@@ -1,5 +1,6 @@
 // `ember run`: compile a model and execute it once on the target.
 #include "Driver.h"
+#include "Target.h"
 
 #include "import/TensorIO.h"
 #include "interp/Interpreter.h"
@@ -21,26 +22,23 @@ int runMain(int argc, char **argv) {
   if (a.value("--seed", seedStr))
     seed = std::strtoull(seedStr.c_str(), nullptr, 10);
   a.value("--save-outputs", saveDir);
+  std::string fallback = "interp";
+  a.value("--fallback", fallback);
   bool optimize = !a.flag("--O0");
   ImportOptions io;
   Status s = parseInputShapes(a.values("--input-shape"), io.inputShapes);
   std::map<std::string, Tensor> given;
-  for (auto &spec : a.values("--input")) {
-    size_t eq = spec.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return reportError(invalid("--input '", spec, "' must be NAME=FILE"));
-    auto t = readTensorFile(spec.substr(eq + 1));
-    if (!t)
-      return reportError(t.status());
-    io.inputShapes[spec.substr(0, eq)] = t->dims();
-    given[spec.substr(0, eq)] = std::move(*t);
-  }
+  if (s.isOk())
+    s = readInputFiles(a, io, given);
   if (!s.isOk())
     return reportError(s);
   auto model = finishModelArgs(a, "run", target);
   if (!model)
     return reportError(model.status());
   const std::vector<std::string> pos = {*model};
+  auto tgt = openTarget(target, fallback);
+  if (!tgt)
+    return reportError(tgt.status());
 
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
@@ -54,25 +52,11 @@ int runMain(int argc, char **argv) {
     return reportError(s);
   auto t1 = Clock::now();
   Function &f = *(*m)->main();
-  std::vector<Tensor> inputs;
-  for (size_t i = 0; i < f.params().size(); ++i) {
-    Node *p = f.params()[i];
-    auto it = given.find(p->outNames[0]);
-    if (it != given.end()) {
-      if (it->second.elem() != p->types[0].elem())
-        return reportError(
-            invalid("input '", it->first, "' is ", it->second.type().toString(),
-                    " but the model expects ", p->types[0].toString()));
-      inputs.push_back(it->second);
-      given.erase(it);
-    } else {
-      inputs.push_back(randomTensor(p->types[0], seed + i));
-    }
-  }
-  if (!given.empty())
-    return reportError(
-        invalid("the model has no input named '", given.begin()->first, "'"));
-  auto outs = interpret(f, inputs);
+  auto inputs = bindInputs(f, std::move(given), seed);
+  if (!inputs)
+    return reportError(inputs.status());
+  std::string summary;
+  auto outs = runOnTarget(*tgt, f, *inputs, &summary);
   if (!outs)
     return reportError(outs.status());
   auto t2 = Clock::now();
@@ -91,9 +75,10 @@ int runMain(int argc, char **argv) {
   auto ms = [](auto d) {
     return std::chrono::duration<double, std::milli>(d).count();
   };
-  std::printf("target=%s nodes=%zu compile_ms=%.1f run_ms=%.1f outputs=%zu\n",
-              target.c_str(), f.countNonStorage(), ms(t1 - t0), ms(t2 - t1),
-              outs->size());
+  std::printf(
+      "target=%s nodes=%zu compile_ms=%.1f run_ms=%.1f outputs=%zu%s%s\n",
+      target.c_str(), f.countNonStorage(), ms(t1 - t0), ms(t2 - t1),
+      outs->size(), summary.empty() ? "" : " ", summary.c_str());
   return 0;
 }
 

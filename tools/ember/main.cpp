@@ -13,22 +13,32 @@ static void usage() {
   std::printf(
       "usage: ember <command> [options]\n\n"
       "commands:\n"
-      "  compile MODEL.onnx --target=T [--emit=graph|lowered|lir|dot] [-o "
-      "OUT]\n"
+      "  compile MODEL.onnx --target=T [--emit=graph|lowered|lir|dot|"
+      "partitions]\n          [-o OUT]"
+      "\n"
       "          [--input-shape NAME=DxDx..] [--O0] [--time-passes]\n"
       "          [--passes=a,b,c] [--elide-constants] [--memory-report]\n"
       "  compile FILE.eir --emit=... (graph IR text in, see docs/graph-ir.md)\n"
       "  compile FILE.lir --emit=lir [--memory-report] (LIR text, "
       "docs/lir.md)\n"
       "  run MODEL.onnx --target=T [--input NAME=FILE]... [--seed N]\n"
+      "          [--fallback=interp|none|TARGET]\n"
       "          [--save-outputs DIR] [--input-shape NAME=DxD..]\n"
       "  conform [--target=T] [--rtol R] [--atol A] [--junit FILE]\n"
-      "          [--min-pass N] [--no-lower] [--lir] [--O0] [--jobs N] "
-      "PATH...\n"
+      "          [--min-pass N] [--no-lower] [--lir] [--O0] [--jobs N]\n"
+      "          [--fallback=none|interp|TARGET] PATH...\n"
+      "  conform --kit --target=plugin:PATH.so [--junit F] [--json F] "
+      "[--layers L]\n"
+      "          (the plugin conformance kit, tools/kit/README.md)\n"
+      "  bench MODEL.onnx --target=T [--threads N] [--runs N] [--warmup N]\n"
+      "          (last line: median_ms=<x> runs=<n> threads=<n>)\n"
 #ifdef EMBER_HAVE_NPU
       "  asm FILE.nasm -o FILE.bin | disasm FILE.bin | sim PROGRAM ...\n"
 #endif
-      "\ntargets: interp (reference interpreter)\n");
+      "\ntargets: interp (reference interpreter, in process), "
+      "plugin:PATH.so,\n"
+      "         plugin:NAME (lib/ember/libember_NAME.so), cpu, npu-sim\n"
+      "         (see docs/backend-abi.md)\n");
 }
 
 int main(int argc, char **argv) {
@@ -44,6 +54,8 @@ int main(int argc, char **argv) {
     return ember::cli::runMain(argc, argv);
   if (cmd == "conform")
     return ember::cli::conformMain(argc, argv);
+  if (cmd == "bench")
+    return ember::cli::benchMain(argc, argv);
 #ifdef EMBER_HAVE_NPU
   if (cmd == "asm")
     return ember::npu::asmMain(argc - 1, argv + 1);

@@ -1,0 +1,143 @@
+#include "Target.h"
+
+#include "interp/Interpreter.h"
+
+#include <climits>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace ember::cli {
+
+std::string pluginDir() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0)
+    return "lib/ember";
+  std::string exe(buf, size_t(n));
+  std::string dir = exe.substr(0, exe.rfind('/'));
+  return dir + "/../lib/ember";
+}
+
+namespace {
+bool fileExists(const std::string &p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+bool validName(const std::string &s) {
+  if (s.empty())
+    return false;
+  for (char c : s)
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+} // namespace
+
+Expected<std::string> pluginPathFor(const std::string &target) {
+  if (target == "interp")
+    return std::string();
+  std::string name;
+  if (target.rfind("plugin:", 0) == 0) {
+    std::string rest = target.substr(7);
+    if (rest.find('/') != std::string::npos) {
+      if (!fileExists(rest))
+        return invalid("plugin file '", rest,
+                       "' does not exist (--target=", target, ")");
+      return rest;
+    }
+    if (rest.size() > 3 && rest.compare(rest.size() - 3, 3, ".so") == 0) {
+      if (!fileExists(rest))
+        return invalid("plugin file '", rest,
+                       "' does not exist (--target=", target, ")");
+      return "./" + rest;
+    }
+    name = rest;
+  } else if (target == "cpu" || target == "npu-sim") {
+    name = target;
+  } else {
+    return invalid("unknown target '", target,
+                   "' (expected interp, cpu, npu-sim, plugin:PATH.so or "
+                   "plugin:NAME)");
+  }
+  if (!validName(name))
+    return invalid("bad plugin name '", name, "' in --target=", target);
+  std::string file = name;
+  for (char &c : file)
+    if (c == '-')
+      c = '_';
+  std::string path = pluginDir() + "/libember_" + file + ".so";
+  if (!fileExists(path))
+    return unsupported("target '", target, "' is not available in this build (",
+                       path, " does not exist)");
+  return path;
+}
+
+Status checkTarget(const std::string &target) {
+  return pluginPathFor(target).status();
+}
+
+Expected<Target> openTarget(const std::string &target,
+                            const std::string &fallback) {
+  Target t;
+  t.name = target;
+  EMBER_ASSIGN(std::string path, pluginPathFor(target));
+  if (!path.empty()) {
+    EMBER_ASSIGN(t.plugin, backend::Plugin::load(path));
+  }
+  if (fallback == "none") {
+    t.allowFallback = false;
+    t.fallbackName = "none";
+  } else if (fallback != "interp") {
+    EMBER_ASSIGN(std::string fpath, pluginPathFor(fallback));
+    if (fpath.empty())
+      return invalid("bad --fallback '", fallback, "'");
+    EMBER_ASSIGN(t.fallback, backend::Plugin::load(fpath));
+    t.fallbackName = fallback;
+  }
+  return t;
+}
+
+Expected<std::unique_ptr<CompiledModel>>
+CompiledModel::create(const Target &t, const Function &f) {
+  std::unique_ptr<CompiledModel> m(new CompiledModel());
+  m->f_ = &f;
+  if (!t.plugin)
+    return m;
+  backend::ExecutorOptions o;
+  o.fallback = t.fallback;
+  o.requireFullSupport = !t.allowFallback;
+  o.numThreads = t.numThreads;
+  EMBER_ASSIGN(m->exe_, backend::PartitionedExecutable::create(f, t.plugin, o));
+  return m;
+}
+
+Expected<std::vector<Tensor>>
+CompiledModel::run(const std::vector<Tensor> &inputs) {
+  if (!exe_)
+    return interpret(*f_, inputs);
+  return exe_->run(inputs);
+}
+
+std::string CompiledModel::summary() const {
+  if (!exe_)
+    return std::string();
+  auto &plan = exe_->plan();
+  size_t onPlugin = 0;
+  for (auto &p : plan.parts)
+    onPlugin += p.onPlugin;
+  return concat(
+      "partitions=", plan.parts.size(), " plugin_partitions=", onPlugin,
+      " plugin_nodes=", plan.support.count(),
+      " fallback_nodes=", plan.support.supported.size() - plan.support.count());
+}
+
+Expected<std::vector<Tensor>> runOnTarget(const Target &t, const Function &f,
+                                          const std::vector<Tensor> &inputs,
+                                          std::string *summary) {
+  EMBER_ASSIGN(auto m, CompiledModel::create(t, f));
+  if (summary)
+    *summary = m->summary();
+  return m->run(inputs);
+}
+
+} // namespace ember::cli

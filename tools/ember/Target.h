@@ -1,0 +1,57 @@
+// Targets of the `ember` command: the in-process reference interpreter
+// (`interp`) or a backend plugin loaded through the ABI: `plugin:PATH.so`,
+// `plugin:NAME` (lib/ember/libember_NAME.so beside the ember binary) and the
+// built-in names `cpu` and `npu-sim` (plugins of those names).
+#pragma once
+
+#include "backend/Partitioner.h"
+#include "backend/Plugin.h"
+
+#include <memory>
+#include <string>
+
+namespace ember::cli {
+
+// Where `ember` looks for plugins by name: <dir of ember>/../lib/ember.
+std::string pluginDir();
+
+// "" for interp; the plugin's path otherwise. Checks the name, and that the
+// file exists.
+Expected<std::string> pluginPathFor(const std::string &target);
+
+struct Target {
+  std::string name;                          // as given on the command line
+  std::shared_ptr<backend::Plugin> plugin;   // null: the interpreter
+  std::shared_ptr<backend::Plugin> fallback; // null: the interpreter
+  std::string fallbackName = "interp";
+  bool allowFallback = true;
+  uint32_t numThreads = 0; // CompileOptions.num_threads (0: default)
+};
+
+// --target and --fallback (interp | none | a target name) into a Target,
+// loading the plugins.
+Expected<Target> openTarget(const std::string &target,
+                            const std::string &fallback = "interp");
+
+// Compiles a lowered function for the target once; run() executes it.
+class CompiledModel {
+public:
+  static Expected<std::unique_ptr<CompiledModel>> create(const Target &t,
+                                                         const Function &f);
+  Expected<std::vector<Tensor>> run(const std::vector<Tensor> &inputs);
+  // "partitions=N plugin_partitions=N plugin_nodes=N fallback_nodes=N", or
+  // empty for the interpreter.
+  std::string summary() const;
+
+private:
+  const Function *f_ = nullptr;
+  std::unique_ptr<backend::PartitionedExecutable> exe_;
+};
+
+// Runs a lowered function on the target: the interpreter directly, or the
+// partitioned executable (plugin partitions + fallback partitions).
+Expected<std::vector<Tensor>> runOnTarget(const Target &t, const Function &f,
+                                          const std::vector<Tensor> &inputs,
+                                          std::string *summary = nullptr);
+
+} // namespace ember::cli
