@@ -1,0 +1,61 @@
+// Hostile plugins for the host and the conformance kit: one source, one
+// misbehaviour per build (tests/plugins/CMakeLists.txt):
+//   HOSTILE_ABI_MAJOR=N       claims ABI major N (0 or 2)
+//   HOSTILE_TABLE_SIZE=N      a table whose struct_size lies (0, 3, 1 << 30)
+//   HOSTILE_NAME_NULL         the table's name is NULL
+//   HOSTILE_NAME_GARBAGE      the table's name is not text
+//   TINY_CAPS_GARBAGE         the capability blob is random bytes
+//   TINY_CAPS_FOREIGN_ALLOC   the capability blob comes from malloc
+//   TINY_COMPILE_NULL         compile returns no executable and no error
+//   TINY_COMPILE_CRASH        compile dereferences a null pointer
+//   HOSTILE_WRONG_ADD         claims Add f32 but computes a - b
+// Otherwise it is the tiny Add backend of tests/kit/plugins/TinyAdd.h.
+#include "ember/backend.h"
+
+#if defined(HOSTILE_WRONG_ADD)
+#define TINY_COMBINE(a, b) ((a) - (b))
+#endif
+#define TINY_NAME "hostile"
+#include "../../kit/plugins/TinyAdd.h"
+
+#ifndef HOSTILE_ABI_MAJOR
+#define HOSTILE_ABI_MAJOR EMBER_ABI_VERSION_MAJOR
+#endif
+#ifndef HOSTILE_TABLE_SIZE
+#define HOSTILE_TABLE_SIZE sizeof(ember_plugin_api)
+#endif
+
+namespace {
+
+const char kGarbageName[] = {'\x01', '\x7f', '\xfe', '\x02', 'A', '\x1b', 0};
+
+ember_plugin_api makeTable() {
+  ember_plugin_api a{};
+  a.struct_size = HOSTILE_TABLE_SIZE;
+  a.abi_major = HOSTILE_ABI_MAJOR;
+  a.abi_minor = 1;
+#if defined(HOSTILE_NAME_NULL)
+  a.name = nullptr;
+#elif defined(HOSTILE_NAME_GARBAGE)
+  a.name = kGarbageName;
+#else
+  a.name = TINY_NAME;
+#endif
+  a.version = TINY_VERSION;
+  tiny::fillTable(a);
+  a.executable_signature = nullptr;
+  return a;
+}
+
+const ember_plugin_api kApi = makeTable();
+
+} // namespace
+
+extern "C" EMBER_PLUGIN_EXPORT const ember_plugin_api *
+ember_plugin_entry(const ember_host_api *host) {
+  // The lying ones answer any host: the host must catch the lie.
+  if (HOSTILE_ABI_MAJOR != EMBER_ABI_VERSION_MAJOR ||
+      HOSTILE_TABLE_SIZE != sizeof(ember_plugin_api))
+    return &kApi;
+  return tiny::hostMajorOk(host, EMBER_ABI_VERSION_MAJOR) ? &kApi : nullptr;
+}

@@ -1,0 +1,211 @@
+// What the kit's layers share: the loaded plugin and reference, the
+// manifest, test registration, running programs with a timeout, comparing
+// results, and checks in a fresh process.
+#pragma once
+
+#include "ember/kit/Kit.h"
+
+#include "backend/Plugin.h"
+#include "ir/Graph.h"
+
+#include "ember/backend/v1/capability.pb.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ember::kit {
+
+namespace v1 = ember::backend::v1;
+
+// ---- samples (Samples.cpp) ------------------------------------------------
+// A single-op lowered graph and deterministic inputs for it.
+struct Sample {
+  std::unique_ptr<Module> module;
+  std::vector<Tensor> inputs; // one per placeholder of main()
+  Function &fn() const { return *module->main(); }
+  // The op's node (the only non-storage node).
+  const Node &node() const;
+};
+
+// Builds the sample of `op` with element type `dtype` (the type of its
+// data operands). Unsupported when the kit has no sample for the op, or
+// the op does not take that element type; the message says which.
+Expected<Sample> buildSample(const std::string &op, ElemKind dtype,
+                             unsigned seed);
+
+// Random tensor of `t` with values in [lo, hi] (integers: rounded).
+Tensor randomTensor(const Type &t, uint64_t seed, double lo = -2,
+                    double hi = 2);
+
+// ---- the state tests share (Kit.cpp) ----------------------------------------
+struct Probe {
+  std::string label; // "Add f32"
+  Sample sample;
+  std::vector<Tensor> expected; // the reference's results
+};
+
+struct KitState {
+  KitConfig config;
+  std::shared_ptr<backend::Plugin> plugin; // null when it did not load
+  std::string loadError;
+  // The oracle; null: the in-process graph interpreter (also when the
+  // plugin under test is the reference plugin).
+  std::shared_ptr<backend::Plugin> reference;
+  std::string referenceName;
+  bool haveManifest = false;
+  v1::CapabilityManifest manifest;
+  // A small program the plugin claims, for the api, abi, artifact and skew
+  // layers; noProbe says why there is none.
+  std::optional<Probe> probe;
+  std::string noProbe;
+
+  std::string notes; // of the running test (note())
+
+  backend::Device device, refDevice; // opened on first use
+  bool deviceTried = false, refDeviceTried = false;
+  Status deviceError, refDeviceError;
+};
+KitState &state();
+
+// Device 0 of the plugin / the reference, opened once.
+Expected<backend::Device *> pluginDevice();
+Expected<backend::Device *> referenceDevice();
+
+bool implemented(const backend::Plugin &p, const char *fn);
+
+// Something a check found worth reporting (the refusal message, ...):
+// kept with the test's result, printed when verbose.
+void note(const std::string &text);
+
+// ---- registration -----------------------------------------------------------
+using TestFn = std::function<void()>;
+// Registers <suite>.<name> unless excluded by the config.
+void addTest(const std::string &suite, const std::string &name, TestFn b);
+
+void registerAbiTests();
+void registerApiTests();
+void registerCapabilityTests();
+void registerLirTests();
+void registerArtifactTests();
+void registerSkewTests();
+
+// ---- running ----------------------------------------------------------------
+std::vector<Type> outputTypes(const Function &f);
+// Serializes `f` (a graph program), compiles it on `p`.
+Expected<backend::Executable>
+compileGraph(backend::Plugin &p, backend::Device *d, const Function &f);
+// Allocates, writes, executes, waits (at most the configured timeout) and
+// reads back.
+Expected<std::vector<Tensor>>
+runExecutable(backend::Plugin &p, backend::Device &d, backend::Executable &x,
+              const std::vector<Tensor> &in, const std::vector<Type> &outTypes);
+Expected<std::vector<Tensor>> runOnPlugin(const Function &f,
+                                          const std::vector<Tensor> &in);
+// The planned LIR of `g` (memory spaces from the manifest), compiled as
+// EMBER_PROGRAM_LIR and run on the plugin: for plugins that take only LIR.
+Expected<std::vector<Tensor>> runLirOnPlugin(const Function &g,
+                                             const std::vector<Tensor> &in);
+Expected<std::vector<Tensor>> runOnReference(const Function &f,
+                                             const std::vector<Tensor> &in);
+
+// The probe compiled on device 0 with its input buffers written and its
+// output buffers allocated: ready for a direct execute().
+struct ProbeSetup {
+  backend::Device *device = nullptr;
+  backend::Executable exe;
+  std::vector<backend::Buffer> in, out;
+  std::vector<ember_buffer *> inPtrs, outPtrs;
+  std::vector<Tensor> read(Status &s); // the output buffers
+};
+Expected<std::unique_ptr<ProbeSetup>> setupProbe();
+
+// "" when every output matches; else names the output, the first differing
+// element (flat index and coordinates), both values and the tolerance.
+std::string compareOutputs(const std::vector<Tensor> &got,
+                           const std::vector<Tensor> &want, double rtol,
+                           double atol);
+
+// An error a plugin returned, read before freeing it.
+struct RawError {
+  bool present = false;
+  int32_t code = 0;
+  std::string message;
+  std::string describe() const; // "OUT_OF_RANGE: message"
+};
+RawError takeRaw(backend::Plugin &p, ember_error *e, const char *call);
+const char *statusName(int32_t code);
+
+// Unknown extension structs for `next` chains (vendor type range).
+const ember_extension *unknownExtensions();
+
+// ---- fresh processes (Helper.cpp) -------------------------------------------
+struct ChildRun {
+  int exitStatus = -1; // when it exited
+  int signal = 0;      // when a signal ended it
+  std::string output;  // its stderr
+  std::map<std::string, std::string> reply;
+  std::vector<Tensor> outputs;
+  bool ok() const { return exitStatus == 0 && reply.count("ok"); }
+  std::string describe() const; // for messages
+};
+// Re-runs the current executable with a request (key=value), files
+// (name -> bytes) and input tensors; the child runs helperMain.
+ChildRun runFresh(const std::map<std::string, std::string> &request,
+                  const std::map<std::string, std::string> &files,
+                  const std::vector<Tensor> &inputs);
+// In the child: set when this process is such a child.
+const char *helperRequest();
+int helperMain(const char *requestFile);
+
+// ---- reports (Report.cpp) ---------------------------------------------------
+struct TestRecord {
+  std::string name;   // Suite.Test
+  std::string status; // passed failed skipped notrun
+  std::string message;
+  double seconds = 0;
+};
+struct RunStamp {
+  std::map<std::string, std::string> fields; // plugin_name, ...
+};
+std::string layerOf(const std::string &testName);
+Status writeJsonReport(const std::string &path, const RunStamp &stamp,
+                       const std::vector<TestRecord> &tests);
+Status writeJUnitReport(const std::string &path, const RunStamp &stamp,
+                        const std::vector<TestRecord> &tests);
+// The stamp of the current state (plugin, host, reference, config).
+RunStamp currentStamp();
+// Gathers results of the tests as they end (streamed to `progressFd` for
+// ember-kit's supervisor when >= 0; a JSON report at the end when jsonPath
+// is set). registerKitTests installs it.
+void installRecorder(int progressFd, const std::string &jsonPath);
+// The progress stream of an ember-kit worker (-1: none).
+extern int gProgressFd;
+
+} // namespace ember::kit
+
+// Checks that fail with just the streamed message (no "Value of:" text):
+// KIT_CHECK(cond) << "why"; KIT_REQUIRE also returns from the test.
+#define KIT_CHECK(cond)                                                        \
+  if (cond) {                                                                  \
+  } else                                                                       \
+    ADD_FAILURE()
+#define KIT_REQUIRE(cond)                                                      \
+  if (cond) {                                                                  \
+  } else                                                                       \
+    FAIL()
+
+// FAILs the current test (and returns) when `expr` is an error.
+#define KIT_ASSIGN(lhs, expr)                                                  \
+  KIT_ASSIGN_IMPL(EMBER_CONCAT(_kit_, __LINE__), lhs, expr)
+#define KIT_ASSIGN_IMPL(tmp, lhs, expr)                                        \
+  auto tmp = (expr);                                                           \
+  if (!tmp.hasValue()) {                                                       \
+    FAIL() << tmp.status().message();                                          \
+  }                                                                            \
+  lhs = std::move(*tmp)

@@ -1,0 +1,553 @@
+// `ember-kit`: argument parsing and the supervisor. The tests run in a
+// worker process (this executable again, with --kit-worker) that streams
+// its progress through a pipe; when the plugin crashes, the supervisor
+// fails the test that was running with the crash report and restarts the
+// worker on the remaining tests. It writes the JSON and JUnit reports.
+#include "KitInternal.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <climits>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace ember::kit {
+namespace {
+
+const int kMaxCrashes = 5;
+
+const char *const kUsage =
+    "usage: ember-kit --plugin=PATH.so [--reference=PATH.so] [--json=FILE]\n"
+    "                 [--junit=FILE] "
+    "[--layers=abi,api,capability,lir,artifact,skew]\n"
+    "                 [--rtol=R] [--atol=A] [--timeout=SEC] [--seed=N]\n"
+    "                 [--no-fork] [--verbose] [--gtest_* flags]\n"
+    "Runs the Ember backend conformance kit on a plugin (tools/kit/README.md)."
+    "\n";
+
+struct Options {
+  KitConfig config;
+  std::string junit;
+  bool noFork = false, verbose = false;
+  int workerFd = -1;
+  std::string excludeFile;
+  std::vector<std::string> kitArgs;   // passed on to the worker
+  std::vector<std::string> gtestArgs; // passed on to gtest
+};
+
+bool startsWith(const std::string &s, const char *p) {
+  return s.rfind(p, 0) == 0;
+}
+
+// 0 ok, else the exit status of a usage error.
+int parse(int argc, char **argv, Options &o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto val = [&](const char *flag, std::string &out) {
+      std::string f = std::string(flag) + "=";
+      if (!startsWith(a, f.c_str()))
+        return false;
+      out = a.substr(f.size());
+      return true;
+    };
+    std::string v;
+    bool forWorker = true;
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return -1;
+    } else if (val("--plugin", v)) {
+      o.config.pluginPath = v;
+    } else if (val("--target", v)) {
+      if (!startsWith(v, "plugin:")) {
+        std::fprintf(stderr, "error: --target must be plugin:PATH.so\n");
+        return 2;
+      }
+      o.config.pluginPath = v.substr(7);
+    } else if (val("--reference", v)) {
+      o.config.referencePath = v;
+    } else if (val("--json", v)) {
+      o.config.jsonPath = v;
+      forWorker = false;
+    } else if (val("--junit", v)) {
+      o.junit = v;
+      forWorker = false;
+    } else if (val("--layers", v)) {
+      size_t start = 0;
+      while (start <= v.size()) {
+        size_t end = v.find(',', start);
+        if (end == std::string::npos)
+          end = v.size();
+        if (end > start)
+          o.config.layers.insert(v.substr(start, end - start));
+        start = end + 1;
+      }
+      for (auto &l : o.config.layers)
+        if (std::find(layerNames().begin(), layerNames().end(), l) ==
+            layerNames().end()) {
+          std::fprintf(stderr,
+                       "error: unknown layer '%s' (expected abi, api, "
+                       "capability, lir, artifact or skew)\n",
+                       l.c_str());
+          return 2;
+        }
+    } else if (val("--rtol", v)) {
+      o.config.rtol = std::atof(v.c_str());
+    } else if (val("--atol", v)) {
+      o.config.atol = std::atof(v.c_str());
+    } else if (val("--timeout", v)) {
+      o.config.timeoutSec = std::max(1, std::atoi(v.c_str()));
+    } else if (val("--seed", v)) {
+      o.config.seed = unsigned(std::strtoul(v.c_str(), nullptr, 10));
+    } else if (a == "--no-fork") {
+      o.noFork = true;
+      forWorker = false;
+    } else if (a == "--verbose") {
+      o.verbose = true;
+    } else if (val("--kit-worker", v)) {
+      o.workerFd = std::atoi(v.c_str());
+      forWorker = false;
+    } else if (val("--kit-exclude", v)) {
+      o.excludeFile = v;
+      forWorker = false;
+    } else if (startsWith(a, "--gtest_")) {
+      o.gtestArgs.push_back(a);
+      forWorker = false;
+    } else {
+      std::fprintf(stderr, "error: unknown argument '%s'\n%s", a.c_str(),
+                   kUsage);
+      return 2;
+    }
+    if (forWorker)
+      o.kitArgs.push_back(a);
+  }
+  if (o.config.pluginPath.empty()) {
+    std::fprintf(stderr, "error: --plugin=PATH.so is required\n%s", kUsage);
+    return 2;
+  }
+  if (o.config.pluginPath.find('/') == std::string::npos)
+    o.config.pluginPath = "./" + o.config.pluginPath;
+  return 0;
+}
+
+// Prints failures only (the supervisor prints the summary).
+class FailurePrinter : public testing::EmptyTestEventListener {
+  void OnTestEnd(const testing::TestInfo &t) override {
+    const testing::TestResult &r = *t.result();
+    if (!r.Failed())
+      return;
+    std::printf("[  FAILED  ] %s.%s\n", t.test_suite_name(), t.name());
+    for (int i = 0; i < r.total_part_count(); ++i) {
+      const testing::TestPartResult &p = r.GetTestPartResult(i);
+      if (p.failed())
+        std::printf("%s:%d: %s\n", p.file_name() ? p.file_name() : "?",
+                    p.line_number(), p.message());
+    }
+    std::fflush(stdout);
+  }
+};
+
+// Runs gtest in this process.
+int runTests(char *argv0, Options &o, bool brief) {
+  std::vector<std::string> args = {argv0};
+  o.config.verbose = o.verbose;
+  for (auto &g : o.gtestArgs)
+    args.push_back(g);
+  if (o.noFork && !o.junit.empty())
+    args.push_back("--gtest_output=xml:" + o.junit);
+  std::vector<char *> av;
+  for (auto &a : args)
+    av.push_back(const_cast<char *>(a.c_str()));
+  av.push_back(nullptr);
+  int ac = int(args.size());
+  testing::InitGoogleTest(&ac, av.data());
+  if (brief && !o.verbose) {
+    auto &ls = testing::UnitTest::GetInstance()->listeners();
+    delete ls.Release(ls.default_result_printer());
+    ls.Append(new FailurePrinter);
+  }
+  registerKitTests(o.config);
+  return RUN_ALL_TESTS();
+}
+
+std::string selfExe() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, size_t(n)) : std::string();
+}
+
+std::string unescapeLine(const std::string &s) {
+  std::string r;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) {
+      r += s[i + 1] == 'n' ? '\n' : s[i + 1];
+      ++i;
+    } else {
+      r += s[i];
+    }
+  }
+  return r;
+}
+
+std::vector<std::string> splitTabs(const std::string &s, size_t maxParts) {
+  std::vector<std::string> v;
+  size_t start = 0;
+  while (v.size() + 1 < maxParts) {
+    size_t t = s.find('\t', start);
+    if (t == std::string::npos)
+      break;
+    v.push_back(s.substr(start, t - start));
+    start = t + 1;
+  }
+  v.push_back(s.substr(start));
+  return v;
+}
+
+class Supervisor {
+public:
+  Supervisor(Options &o, std::string argv0) : o_(o), argv0_(std::move(argv0)) {}
+
+  int run() {
+    int crashes = 0;
+    for (;;) {
+      Outcome r = runWorker();
+      if (r.current.empty() && !r.abnormal)
+        break;
+      std::string report = crashReport(r);
+      if (!r.current.empty()) {
+        ++crashes;
+        crashed_ = crashed_ || r.crash;
+        record(r.current, "failed", report, r.seconds);
+        std::fprintf(stderr, "ember-kit: %s: %s\n", r.current.c_str(),
+                     report.c_str());
+        if (crashes >= kMaxCrashes) {
+          for (auto &t : plan_)
+            if (!done_.count(t))
+              record(t, "notrun",
+                     concat("not run: the plugin crashed ", crashes, " times"),
+                     0);
+          break;
+        }
+        continue;
+      }
+      // Ended abnormally between tests: while loading (before any test)
+      // or while shutting down.
+      crashed_ = crashed_ || r.crash;
+      if (plan_.empty())
+        record("Abi.Load", "failed",
+               concat("the plugin crashed while loading: ", report), 0);
+      else
+        record("Abi.Shutdown", "failed",
+               concat("the worker ended abnormally after its tests: ", report),
+               0);
+      break;
+    }
+    return finish();
+  }
+
+private:
+  struct Outcome {
+    std::string current; // the test running when the worker ended
+    double seconds = 0;
+    bool abnormal = false, crash = false;
+    int status = 0;
+    std::string stderrTail;
+  };
+
+  void record(const std::string &name, const std::string &status,
+              const std::string &msg, double secs) {
+    if (!done_.count(name) && !planned_.count(name)) {
+      plan_.push_back(name);
+      planned_.insert(name);
+    }
+    done_[name] = TestRecord{name, status, msg, secs};
+  }
+
+  std::string crashReport(const Outcome &r) {
+    // The host's own report ("plugin 'x' (path) crashed with SIGSEGV in
+    // executable_compile"), else the last error line, else the status.
+    std::string best, lastError;
+    size_t pos = 0;
+    const std::string &t = r.stderrTail;
+    while (pos < t.size()) {
+      size_t end = t.find('\n', pos);
+      if (end == std::string::npos)
+        end = t.size();
+      std::string line = t.substr(pos, end - pos);
+      if (line.find(" crashed with ") != std::string::npos)
+        best = line;
+      else if (startsWith(line, "error: "))
+        lastError = line;
+      pos = end + 1;
+    }
+    if (best.empty())
+      best = lastError;
+    if (!best.empty() && r.status != -2)
+      return startsWith(best, "error: ") ? best.substr(7) : best;
+    if (r.status == -2)
+      return concat("timed out after ", testTimeout(), " s (killed)");
+    if (r.status < 0)
+      return concat("the worker was killed by signal ", -r.status);
+    return concat("the worker exited with status ", r.status);
+  }
+
+  int testTimeout() const { return std::max(120, 4 * o_.config.timeoutSec); }
+
+  Outcome runWorker() {
+    Outcome out;
+    char tmpl[] = "/tmp/ember-kit-exclude-XXXXXX";
+    int xfd = mkstemp(tmpl);
+    std::string excl = tmpl;
+    {
+      std::string s;
+      for (auto &[name, rec] : done_)
+        s += name + "\n";
+      if (xfd >= 0) {
+        ssize_t w = ::write(xfd, s.data(), s.size());
+        (void)w;
+        close(xfd);
+      }
+    }
+    int prog[2], err[2];
+    if (pipe(prog) != 0 || pipe(err) != 0) {
+      out.abnormal = true;
+      out.status = 1;
+      return out;
+    }
+    fcntl(prog[0], F_SETFD, FD_CLOEXEC);
+    fcntl(err[0], F_SETFD, FD_CLOEXEC);
+    std::string exe = selfExe();
+    std::vector<std::string> args = {argv0_};
+    for (auto &a : o_.kitArgs)
+      args.push_back(a);
+    for (auto &a : o_.gtestArgs)
+      args.push_back(a);
+    args.push_back("--kit-worker=" + std::to_string(prog[1]));
+    args.push_back("--kit-exclude=" + excl);
+    std::vector<char *> av;
+    for (auto &a : args)
+      av.push_back(const_cast<char *>(a.c_str()));
+    av.push_back(nullptr);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+      dup2(err[1], 2);
+      close(err[1]);
+      close(prog[0]);
+      close(err[0]);
+      execv(exe.c_str(), av.data());
+      _exit(127);
+    }
+    close(prog[1]);
+    close(err[1]);
+    std::string progBuf;
+    bool progOpen = true, errOpen = true, killed = false;
+    auto started = std::chrono::steady_clock::now();
+    while (progOpen || errOpen) {
+      pollfd fds[2] = {{progOpen ? prog[0] : -1, POLLIN, 0},
+                       {errOpen ? err[0] : -1, POLLIN, 0}};
+      poll(fds, 2, 200);
+      char buf[8192];
+      if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        ssize_t r = read(prog[0], buf, sizeof buf);
+        if (r <= 0) {
+          progOpen = false;
+        } else {
+          progBuf.append(buf, size_t(r));
+          size_t nl;
+          while ((nl = progBuf.find('\n')) != std::string::npos) {
+            onLine(progBuf.substr(0, nl), out, started);
+            progBuf.erase(0, nl + 1);
+          }
+        }
+      }
+      if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+        ssize_t r = read(err[0], buf, sizeof buf);
+        if (r <= 0) {
+          errOpen = false;
+        } else {
+          ssize_t w = ::write(2, buf, size_t(r));
+          (void)w;
+          out.stderrTail.append(buf, size_t(r));
+          if (out.stderrTail.size() > 16384)
+            out.stderrTail.erase(0, out.stderrTail.size() - 16384);
+        }
+      }
+      if (!killed && !out.current.empty() &&
+          std::chrono::steady_clock::now() - started >
+              std::chrono::seconds(testTimeout())) {
+        kill(pid, SIGKILL);
+        killed = true;
+      }
+    }
+    close(prog[0]);
+    close(err[0]);
+    unlink(excl.c_str());
+    int st = 0;
+    waitpid(pid, &st, 0);
+    out.seconds = std::chrono::duration<double>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+    if (killed) {
+      out.status = -2;
+      out.abnormal = true;
+    } else if (WIFSIGNALED(st)) {
+      out.status = -WTERMSIG(st);
+      out.abnormal = out.crash = true;
+    } else {
+      out.status = WEXITSTATUS(st);
+      out.abnormal = out.status != 0 && out.status != 1;
+      out.crash = out.status == 70;
+    }
+    if (!out.current.empty() && !out.abnormal) {
+      // Ended normally mid-test (exit() inside the plugin?).
+      out.abnormal = true;
+    }
+    return out;
+  }
+
+  void onLine(const std::string &line, Outcome &out,
+              std::chrono::steady_clock::time_point &started) {
+    auto f = splitTabs(line, 5);
+    if (f[0] == "stamp" && f.size() >= 3) {
+      stamp_.fields[f[1]] = unescapeLine(f[2]);
+    } else if (f[0] == "plan" && f.size() >= 2) {
+      if (planned_.insert(f[1]).second)
+        plan_.push_back(f[1]);
+    } else if (f[0] == "start" && f.size() >= 2) {
+      out.current = f[1];
+      started = std::chrono::steady_clock::now();
+    } else if (f[0] == "end" && f.size() >= 5) {
+      record(f[1], f[2], unescapeLine(f[4]), std::atof(f[3].c_str()));
+      out.current.clear();
+    }
+  }
+
+  int finish() {
+    std::vector<TestRecord> tests;
+    for (auto &name : plan_) {
+      auto it = done_.find(name);
+      if (it != done_.end())
+        tests.push_back(it->second);
+      else
+        tests.push_back(TestRecord{name, "notrun", "not run", 0});
+    }
+    if (stamp_.fields.empty())
+      stamp_.fields["plugin_path"] = o_.config.pluginPath;
+    int rc = 0;
+    if (!o_.config.jsonPath.empty()) {
+      Status s = writeJsonReport(o_.config.jsonPath, stamp_, tests);
+      if (!s.isOk()) {
+        std::fprintf(stderr, "error: %s\n", s.message().c_str());
+        rc = 1;
+      }
+    }
+    if (!o_.junit.empty()) {
+      Status s = writeJUnitReport(o_.junit, stamp_, tests);
+      if (!s.isOk()) {
+        std::fprintf(stderr, "error: %s\n", s.message().c_str());
+        rc = 1;
+      }
+    }
+    std::map<std::string, std::array<size_t, 4>> per;
+    std::array<size_t, 4> all{};
+    auto idx = [](const std::string &s) {
+      return s == "passed" ? 0 : s == "failed" ? 1 : s == "skipped" ? 2 : 3;
+    };
+    for (auto &t : tests) {
+      per[layerOf(t.name)][size_t(idx(t.status))]++;
+      all[size_t(idx(t.status))]++;
+    }
+    auto f = [&](const char *k) {
+      auto it = stamp_.fields.find(k);
+      return it == stamp_.fields.end() ? std::string("?") : it->second;
+    };
+    if (stamp_.fields.count("plugin_name"))
+      std::printf("\nember-kit: plugin '%s' %s (ABI %s) at %s, host ABI %s, "
+                  "reference %s\n",
+                  f("plugin_name").c_str(), f("plugin_version").c_str(),
+                  f("plugin_abi").c_str(), o_.config.pluginPath.c_str(),
+                  f("host_abi").c_str(), f("reference").c_str());
+    else
+      std::printf("\nember-kit: the plugin at %s did not load (host ABI %s)\n",
+                  o_.config.pluginPath.c_str(), f("host_abi").c_str());
+    for (auto &l : layerNames())
+      if (per.count(l))
+        std::printf("  %-10s %4zu passed, %3zu failed, %4zu skipped, %3zu "
+                    "not run\n",
+                    l.c_str(), per[l][0], per[l][1], per[l][2], per[l][3]);
+    for (auto &[l, c] : per)
+      if (std::find(layerNames().begin(), layerNames().end(), l) ==
+          layerNames().end())
+        std::printf("  %-10s %4zu passed, %3zu failed, %4zu skipped, %3zu "
+                    "not run\n",
+                    l.c_str(), c[0], c[1], c[2], c[3]);
+    for (auto &t : tests)
+      if (t.status == "failed") {
+        std::string m;
+        for (char c : t.message)
+          m += c == '\n' ? std::string(" / ") : std::string(1, c);
+        if (m.size() > 400)
+          m = m.substr(0, 400) + " ...";
+        std::printf("FAILED %s: %s\n", t.name.c_str(), m.c_str());
+      }
+    std::printf("total: %zu passed, %zu failed, %zu skipped, %zu not run\n",
+                all[0], all[1], all[2], all[3]);
+    std::fflush(stdout);
+    if (crashed_)
+      return 70;
+    if (all[1] || all[3])
+      return 1;
+    return rc;
+  }
+
+  Options &o_;
+  std::string argv0_;
+  std::vector<std::string> plan_;
+  std::set<std::string> planned_;
+  std::map<std::string, TestRecord> done_;
+  RunStamp stamp_;
+  bool crashed_ = false;
+};
+
+} // namespace
+
+int runKit(int argc, char **argv) {
+  if (const char *req = helperRequest())
+    return helperMain(req);
+  Options o;
+  int rc = parse(argc, argv, o);
+  if (rc == -1)
+    return 0;
+  if (rc)
+    return rc;
+  if (o.workerFd >= 0) {
+    fcntl(o.workerFd, F_SETFD, FD_CLOEXEC);
+    gProgressFd = o.workerFd;
+    if (!o.excludeFile.empty()) {
+      std::ifstream in(o.excludeFile);
+      std::string line;
+      while (std::getline(in, line))
+        if (!line.empty())
+          o.config.exclude.insert(line);
+    }
+    o.config.jsonPath.clear();
+    return runTests(argv[0], o, true);
+  }
+  if (o.noFork) {
+    int r = runTests(argv[0], o, false);
+    return r ? 1 : 0;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  return Supervisor(o, argv[0]).run();
+}
+
+} // namespace ember::kit
