@@ -50,13 +50,17 @@ int runMain(int argc, char **argv) {
   s = runPipeline(**m, po);
   if (!s.isOk())
     return reportError(s);
-  auto t1 = Clock::now();
   Function &f = *(*m)->main();
   auto inputs = bindInputs(f, std::move(given), seed);
   if (!inputs)
     return reportError(inputs.status());
-  std::string summary;
-  auto outs = runOnTarget(*tgt, f, *inputs, &summary);
+  // compile_ms covers import, passes, lowering and the target's compile.
+  auto compiled = CompiledModel::create(*tgt, f);
+  if (!compiled)
+    return reportError(compiled.status());
+  std::string summary = (*compiled)->summary();
+  auto t1 = Clock::now();
+  auto outs = (*compiled)->run(*inputs);
   if (!outs)
     return reportError(outs.status());
   auto t2 = Clock::now();
