@@ -1,0 +1,312 @@
+//===- ember/cpu/Kernels.h - CPU compute kernels ---------------*- C++ -*-===//
+//
+// The hand-written compute kernels of Ember's CPU backend: fp32 GEMM with
+// weight pre-packing and a fused epilogue, 2-D convolution (implicit GEMM),
+// depthwise convolution, 2-D pooling, and a u8 x s8 -> s32 GEMM with ONNX
+// requantization. The LLVM code generator calls these for the heavy ops.
+//
+// Contract shared by every entry point:
+//  - Plain C++17 with intrinsics, no exceptions, no RTTI needed, no global
+//    state apart from a read-only CPU-feature query. Every function is
+//    reentrant; concurrent calls on disjoint outputs are safe.
+//  - Matrices are row-major with explicit row strides in elements (lda, ldb,
+//    ldc, ...). Tensors are NCHW, one image per call (batch: call per image).
+//  - Each kernel exists as a generic C++ path and, where it pays, AVX2+FMA,
+//    AVX-512 and AVX-512 VNNI paths. `Isa::Auto` picks the best path this CPU
+//    supports; an explicit Isa forces a path (tests use this). A path the CPU
+//    cannot run is never executed: the request falls back to the best
+//    supported path below it (see resolveIsa).
+//  - Errors are values: functions that can reject arguments return Status.
+//  - Work partitioning: the GEMM-based kernels take an output range so a
+//    caller's thread pool can split one call into disjoint pieces (see
+//    sgemmPacked, conv2d, qgemmPacked). Ranges aligned to rowGranule() /
+//    colGranule() waste no work; any range is correct.
+//
+// See backends/cpu/kernels/README.md for packed layouts, blocking and
+// measured performance.
+//
+//===----------------------------------------------------------------------===//
+#ifndef EMBER_CPU_KERNELS_H
+#define EMBER_CPU_KERNELS_H
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ember::cpu {
+
+//===----------------------------------------------------------------------===//
+// Instruction-set paths and status
+//===----------------------------------------------------------------------===//
+
+/// A kernel implementation family, ordered from least to most capable.
+enum class Isa : uint8_t {
+  Auto = 0,   ///< the best path this CPU supports
+  Generic,    ///< portable C++ (whatever the compiler's baseline allows)
+  Avx2,       ///< AVX2 + FMA
+  Avx512,     ///< AVX-512 F/BW/DQ/VL + FMA
+  Avx512Vnni, ///< Avx512 plus VNNI (vpdpbusd) for the int8 kernels
+};
+
+/// The best Isa this CPU supports (cpuid through __builtin_cpu_supports,
+/// queried once).
+Isa detectIsa();
+/// Whether this CPU can run `isa` (Auto and Generic: always).
+bool isaSupported(Isa isa);
+/// The path a request resolves to: Auto -> detectIsa(); an unsupported Isa
+/// -> the most capable supported Isa below it.
+Isa resolveIsa(Isa requested);
+/// "auto", "generic", "avx2", "avx512", "avx512vnni".
+const char *isaName(Isa isa);
+
+enum class Status : uint8_t {
+  Ok = 0,
+  InvalidArgument, ///< a size, stride or range is inconsistent
+  LayoutMismatch,  ///< a packed buffer does not match the call's shape
+  OutOfMemory,     ///< no workspace was given and allocating one failed
+};
+const char *statusName(Status s);
+
+//===----------------------------------------------------------------------===//
+// Fused epilogue (fp32)
+//===----------------------------------------------------------------------===//
+
+enum class Activation : uint8_t { None, Relu, Clip };
+enum class BiasAxis : uint8_t {
+  None,
+  PerColumn, ///< bias[n] added to column n (MatMul/Gemm bias)
+  PerRow,    ///< bias[m] added to row m (conv: one bias per output channel)
+};
+
+/// What happens to an output element after its dot product `acc` is done:
+///
+///   v = acc + (accumulate ? C_old : 0) + bias
+///   if residual && !residualAfterActivation: v += R
+///   v = activation(v)           // relu: max(v, 0); clip: min(max(v, lo), hi)
+///   if residual && residualAfterActivation:  v += R
+///   C = v
+///
+/// The default (residual before the activation) is ResNet's
+/// relu(conv(x) + b + shortcut). `residual` is a matrix shaped like C with
+/// row stride `ldr`; it must not overlap C (for C += ... in place, use
+/// `accumulate`).
+struct Epilogue {
+  const float *bias = nullptr;
+  BiasAxis biasAxis = BiasAxis::None;
+  Activation activation = Activation::None;
+  float clipMin = 0.0f;
+  float clipMax = 0.0f;
+  const float *residual = nullptr;
+  size_t ldr = 0;
+  bool residualAfterActivation = false;
+  bool accumulate = false; ///< C += A*B ... instead of C = A*B ...
+};
+
+//===----------------------------------------------------------------------===//
+// SGEMM: C[M,N] (+)= A[M,K] * B[K,N], then the epilogue
+//===----------------------------------------------------------------------===//
+
+/// Row granule of the GEMM micro-kernel for `isa` (MR): M ranges that start
+/// and end on a multiple of it (or at M) waste no work.
+size_t rowGranule(Isa isa);
+/// Column granule (NR): width of one packed-B panel.
+size_t colGranule(Isa isa);
+
+/// Bytes of scratch sgemm/sgemmPacked need per concurrent call (conv2d:
+/// conv2dWorkspaceSize). Pass a buffer of this many bytes (any alignment; 64
+/// is best) as `workspace`, or nullptr to have the call allocate and free
+/// one itself.
+size_t gemmWorkspaceSize(Isa isa);
+
+/// Bytes needed to hold B[K,N] packed for `isa` (header included).
+size_t packedBSize(size_t K, size_t N, Isa isa = Isa::Auto);
+/// Packs B (row stride ldb >= N) into `packed` (packedBSize bytes, 64-byte
+/// alignment recommended). The packed buffer records K, N and the panel
+/// width, so any later sgemmPacked call can validate it. Do this once for
+/// constant weights.
+Status packB(size_t K, size_t N, const float *B, size_t ldb, void *packed,
+             Isa isa = Isa::Auto);
+
+/// C rows [mBegin, mEnd) of C = A * packedB (+ epilogue). M is the full row
+/// count of A and C; mEnd == 0 means M. Disjoint row ranges may run
+/// concurrently, each with its own workspace. If `isa` is not the path B was
+/// packed for, a portable kernel that reads that panel layout is used.
+Status sgemmPacked(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                   const void *packedB, float *C, size_t ldc,
+                   const Epilogue &epilogue = {}, Isa isa = Isa::Auto,
+                   size_t mBegin = 0, size_t mEnd = 0,
+                   void *workspace = nullptr);
+
+/// sgemm without pre-packing: B is read in place (AVX-512) or packed block
+/// by block into the workspace as the call goes.
+Status sgemm(size_t M, size_t N, size_t K, const float *A, size_t lda,
+             const float *B, size_t ldb, float *C, size_t ldc,
+             const Epilogue &epilogue = {}, Isa isa = Isa::Auto,
+             void *workspace = nullptr);
+
+//===----------------------------------------------------------------------===//
+// Conv2D, NCHW fp32, groups = 1 (implicit GEMM on pre-packed weights)
+//===----------------------------------------------------------------------===//
+
+/// Geometry of one 2-D convolution or pooling window over one image.
+struct Conv2DShape {
+  size_t channels = 0;    ///< C (input channels)
+  size_t height = 0;      ///< H
+  size_t width = 0;       ///< W
+  size_t outChannels = 0; ///< OC (conv only; pooling ignores it)
+  size_t kernelH = 1, kernelW = 1;
+  size_t strideH = 1, strideW = 1;
+  size_t padTop = 0, padLeft = 0, padBottom = 0, padRight = 0;
+  size_t dilationH = 1, dilationW = 1;
+  /// Pooling only (ONNX ceil_mode = 1): round the output size up, dropping
+  /// a last window that would start inside the end padding.
+  bool ceilMode = false;
+
+  /// floor((H + pads - dilation*(KH-1) - 1) / stride) + 1 (ceil with
+  /// ceilMode); 0 when the window never fits.
+  size_t outHeight() const;
+  size_t outWidth() const;
+  /// False when a size or stride is 0 or the window never fits.
+  bool valid() const;
+};
+
+/// Bytes of packed weights for conv2d (header included).
+size_t packedConvWeightsSize(const Conv2DShape &shape, Isa isa = Isa::Auto);
+/// Packs weights W[OC][C][KH][KW] (ONNX layout) into micro-kernel panels,
+/// in the form (im2col, shifted or transposed; README, "Convolution") that
+/// suits this shape on path `isa`. The header records the form: any path
+/// can run the result.
+Status packConvWeights(const Conv2DShape &shape, const float *weights,
+                       void *packed, Isa isa = Isa::Auto);
+
+/// A piece of a conv2d call's output: output channels [ocBegin, ocEnd) x
+/// output pixels [pixBegin, pixEnd) (pixel = oh*OW + ow). End 0 means "to
+/// the end". Disjoint pieces may run concurrently.
+struct ConvRange {
+  size_t ocBegin = 0, ocEnd = 0;
+  size_t pixBegin = 0, pixEnd = 0;
+};
+
+/// Bytes of scratch one conv2d call needs (any range of this shape).
+size_t conv2dWorkspaceSize(const Conv2DShape &shape, Isa isa = Isa::Auto);
+
+/// y[OC][OH][OW] = conv(x[C][H][W], W) + epilogue, for one image. The
+/// epilogue's bias, if any, is per output channel (biasAxis is taken as
+/// PerRow); its residual is shaped like y (row stride ldr >= OH*OW; 0 means
+/// OH*OW). The input is never unfolded in full: 1x1 stride-1 unpadded
+/// convolutions read x as the B matrix in place; on AVX-512 other shapes
+/// read shifted rows of a zero-padded, phase-split copy of x in place
+/// (README, "Convolution"); elsewhere each (k-block x pixel-block) of the
+/// im2col matrix is packed from x as it is needed. `workspace`: nullptr or
+/// conv2dWorkspaceSize(shape, isa) bytes.
+Status conv2d(const Conv2DShape &shape, const float *x, const void *packedW,
+              float *y, const Epilogue &epilogue = {}, Isa isa = Isa::Auto,
+              const ConvRange &range = {}, void *workspace = nullptr);
+
+/// The split sizes that waste no work for weights packed by
+/// packConvWeights: ConvRange bounds on multiples of `*ocGranule` (output
+/// channels) or of `*pixGranule` (pixels) keep every micro-tile whole.
+/// (Normal orientation: MR channels x 64 pixels; the transposed one, chosen
+/// at pack time for few pixels and many channels: 64 channels x MR pixels.)
+Status conv2dGranules(const void *packedW, size_t *ocGranule,
+                      size_t *pixGranule);
+
+/// Depthwise convolution (groups == C == OC, one KHxKW filter per channel):
+/// y[c] = conv(x[c], w[c]) + epilogue. weights: [C][1][KH][KW] (ONNX layout),
+/// no packing needed. 3x3 stride 1/2 have dedicated vector paths. Channels
+/// [cBegin, cEnd) only (cEnd 0 = C), for thread splitting. The residual,
+/// if any, has ldr = OH*OW (the value in the epilogue is ignored).
+Status depthwiseConv2d(const Conv2DShape &shape, const float *x,
+                       const float *weights, float *y,
+                       const Epilogue &epilogue = {}, Isa isa = Isa::Auto,
+                       size_t cBegin = 0, size_t cEnd = 0);
+
+enum class PoolKind : uint8_t {
+  Max,
+  AvgExcludePad, ///< ONNX AveragePool count_include_pad = 0
+  AvgIncludePad, ///< ONNX AveragePool count_include_pad = 1
+};
+/// 2-D pooling over each channel: kernelH/W, strides, pads and dilations of
+/// `shape` (outChannels ignored). Padded positions never win a max and,
+/// for AvgExcludePad, do not count. The epilogue applies per channel (bias
+/// PerRow = per channel, activation, residual with ldr = OH*OW).
+/// Channels [cBegin, cEnd) only (cEnd 0 = C).
+Status pool2d(PoolKind kind, const Conv2DShape &shape, const float *x, float *y,
+              const Epilogue &epilogue = {}, Isa isa = Isa::Auto,
+              size_t cBegin = 0, size_t cEnd = 0);
+
+//===----------------------------------------------------------------------===//
+// int8 GEMM: u8 A[M,K] x s8 B[K,N] -> s32, requantized (ONNX QLinearMatMul)
+//===----------------------------------------------------------------------===//
+
+/// Bytes needed for B[K,N] (s8) packed with its zero-point terms.
+size_t packedQBSize(size_t K, size_t N, Isa isa = Isa::Auto);
+
+/// Packs s8 weights B[K,N] and precomputes the zero-point correction.
+/// aZeroPoint: the u8 zero point of A (known at compile time for static
+/// quantization). bZeroPoint: `bZeroPointCount` values, 1 (per tensor) or N
+/// (per column). bias: optional int32 per-column bias (QLinearConv's B input,
+/// already in the accumulator's scale), folded into the correction; nullptr
+/// for none.
+Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
+              uint8_t aZeroPoint, const int8_t *bZeroPoint,
+              size_t bZeroPointCount, const int32_t *bias, void *packed,
+              Isa isa = Isa::Auto);
+
+enum class QOutput : uint8_t {
+  Int32, ///< the exact corrected accumulator (ONNX MatMulInteger + bias)
+  UInt8, ///< requantized, saturated to [0, 255]
+  Int8,  ///< requantized, saturated to [-128, 127]
+};
+
+enum class QScaleKind : uint8_t {
+  /// y = saturate(round_half_even(float(acc) * scale[n]) + zeroPoint), in
+  /// fp32 as ONNX Runtime does; scale[n] = a_scale * b_scale[n] / y_scale
+  /// (see requantScale).
+  Float,
+  /// TFLite/gemmlowp fixed point: y = saturate(
+  ///   RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(
+  ///     acc * 2^max(shift,0), multiplier[n]), max(-shift,0)) + zeroPoint).
+  FixedPoint,
+};
+
+/// How the s32 accumulator becomes the output. Counts are 1 (per tensor) or
+/// N (per column / output channel).
+struct Requantize {
+  QOutput output = QOutput::Int32;
+  QScaleKind kind = QScaleKind::Float;
+  const float *scale = nullptr;        ///< Float
+  const int32_t *multiplier = nullptr; ///< FixedPoint, Q31, >= 0
+  const int32_t *shift = nullptr;      ///< FixedPoint, > 0 is a left shift
+  size_t scaleCount = 1;
+  int32_t zeroPoint = 0;
+  /// Optional fused clamp in the output domain (e.g. a ReLU folded into the
+  /// quantized range): outputs are clamped to [clampMin, clampMax] after
+  /// saturation. Defaults are the full range of the output type.
+  int32_t clampMin = INT32_MIN;
+  int32_t clampMax = INT32_MAX;
+};
+
+/// The float multiplier ONNX Runtime uses: a_scale * b_scale / y_scale in
+/// fp32, in that order.
+float requantScale(float aScale, float bScale, float yScale);
+
+/// Bytes of scratch qgemmPacked needs per concurrent call.
+size_t qgemmWorkspaceSize(size_t K, Isa isa = Isa::Auto);
+
+/// Rows [mBegin, mEnd) of C = requantize(sum_k (A[m,k] - a_zp) *
+/// (B[k,n] - b_zp[n]) + bias[n]). C's element type is given by
+/// requant.output (int32_t, uint8_t or int8_t), row stride ldc elements.
+/// Bit-exact across Isa paths.
+Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
+                   const void *packedB, void *C, size_t ldc,
+                   const Requantize &requant, Isa isa = Isa::Auto,
+                   size_t mBegin = 0, size_t mEnd = 0,
+                   void *workspace = nullptr);
+
+/// The reference requantization of one accumulator (exactly what every path
+/// computes): `index` selects the per-column scale when scaleCount > 1.
+int32_t requantizeOne(int32_t acc, const Requantize &requant, size_t index);
+
+} // namespace ember::cpu
+
+#endif // EMBER_CPU_KERNELS_H

@@ -1,0 +1,303 @@
+//===- QGemm.cpp - u8 x s8 -> s32 GEMM with ONNX requantization -----------===//
+//
+//   acc[m,n] = sum_k A[m,k] * B[k,n]                      (exact, s32)
+//            + colTerm[n] - bZp[n] * rowSum[m]            (zero points)
+//   colTerm[n] = bias[n] + K*aZp*bZp[n] - aZp * sum_k B[k,n]
+//   rowSum[m]  = sum_k A[m,k]        (only when some bZp[n] != 0)
+//
+// which equals sum_k (A[m,k] - aZp) * (B[k,n] - bZp[n]) + bias[n].
+//
+// Packed layouts, 4 consecutive k per 32-bit lane (the vpdpbusd operand):
+//   B: [ceil(N/NR)] panels x [ceil(K/4)] groups x NR columns x 4 bytes
+//   A: [ceil(rows/MR)] panels x [ceil(K/4)] groups x MR rows x 4 bytes
+// zero-padded in k and at the edges (zero contributes nothing to the raw
+// product; the correction terms use the true K).
+//
+//===----------------------------------------------------------------------===//
+#include "QGemm.h"
+
+#include <cstring>
+#include <initializer_list>
+
+namespace ember::cpu {
+
+using namespace detail;
+
+namespace {
+
+template <int MR, int NR> void qtileGeneric(const QTileArgs &t) {
+  int32_t acc[MR][NR] = {};
+  const uint8_t *a = t.a;
+  const int8_t *b = t.b;
+  for (size_t g = 0; g < t.groups; ++g, a += 4 * MR, b += 4 * NR)
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j)
+        for (int q = 0; q < 4; ++q)
+          acc[i][j] += static_cast<int32_t>(a[4 * i + q]) *
+                       static_cast<int32_t>(b[4 * j + q]);
+  for (int i = t.rowBegin; i < t.rowEnd; ++i)
+    for (int j = t.colBegin; j < t.colEnd; ++j) {
+      int32_t v = acc[i][j] + t.colTerm[j];
+      if (t.bZp)
+        v -= t.bZp[j] * t.rowSum[i];
+      storeQ(t, i, j, finishQ(t, j, v));
+    }
+}
+
+constexpr QGemmKernel kQGeneric[] = {
+    {Isa::Generic, 4, 16, &qtileGeneric<4, 16>},
+    {Isa::Generic, 4, 32, &qtileGeneric<4, 32>},
+    {Isa::Generic, 4, 48, &qtileGeneric<4, 48>},
+    {Isa::Generic, 4, 64, &qtileGeneric<4, 64>},
+};
+
+struct QPacked {
+  const int8_t *panels;
+  const int32_t *colTerm;
+  const int32_t *bZp; // null when every zero point is 0
+};
+
+size_t panelBytes(size_t K, size_t N, size_t NR) {
+  return roundUp(ceilDiv(N, NR) * NR * roundUp(K, 4), 64);
+}
+
+QPacked view(const void *packed) {
+  const PackedHeader *h = static_cast<const PackedHeader *>(packed);
+  const char *p = static_cast<const char *>(packed) + sizeof(PackedHeader);
+  const size_t NR = h->panel;
+  const size_t npad = ceilDiv(h->cols, NR) * NR;
+  QPacked v;
+  v.panels = reinterpret_cast<const int8_t *>(p);
+  v.colTerm =
+      reinterpret_cast<const int32_t *>(p + panelBytes(h->rows, h->cols, NR));
+  v.bZp = h->reserved[0] ? v.colTerm + npad : nullptr;
+  return v;
+}
+
+const QGemmKernel &nativeQKernel(Isa resolved) {
+  if (resolved == Isa::Avx512Vnni)
+    return qgemmKernelVnni();
+  return qgemmKernelGeneric();
+}
+
+/// A rows [r0, r0+rows) -> panels of MR rows, 4 k per lane; row sums.
+void packQA(size_t rows, size_t K, const uint8_t *A, size_t lda, int mr,
+            uint8_t *dst, int32_t *rowSum) {
+  const size_t MR = static_cast<size_t>(mr);
+  const size_t groups = ceilDiv(K, 4);
+  for (size_t r0 = 0; r0 < rows; r0 += MR, dst += groups * 4 * MR) {
+    for (size_t i = 0; i < MR; ++i) {
+      uint8_t *d = dst + 4 * i;
+      if (r0 + i >= rows) {
+        for (size_t g = 0; g < groups; ++g)
+          std::memset(d + g * 4 * MR, 0, 4);
+        if (rowSum)
+          rowSum[r0 + i] = 0;
+        continue;
+      }
+      const uint8_t *src = A + (r0 + i) * lda;
+      int32_t sum = 0;
+      for (size_t g = 0; g < groups; ++g) {
+        for (size_t q = 0; q < 4; ++q) {
+          size_t k = 4 * g + q;
+          uint8_t v = k < K ? src[k] : 0;
+          d[g * 4 * MR + q] = v;
+          sum += v;
+        }
+      }
+      if (rowSum)
+        rowSum[r0 + i] = sum;
+    }
+  }
+}
+
+/// Rows of A per block: enough to amortise the B panel, small enough that
+/// the packed block stays in L2 beside it.
+size_t blockRows(size_t K, int mr) {
+  const size_t MR = static_cast<size_t>(mr);
+  size_t rows = (192 * 1024) / (roundUp(K, 4) ? roundUp(K, 4) : 4) / MR * MR;
+  return rows < MR ? MR : (rows > 480 ? 480 / MR * MR : rows);
+}
+
+} // namespace
+
+namespace detail {
+
+const QGemmKernel &qgemmKernelGeneric() { return kQGeneric[0]; }
+
+const QGemmKernel *qgemmKernelGenericFor(int nr) {
+  for (const QGemmKernel &k : kQGeneric)
+    if (k.nr == nr)
+      return &k;
+  return nullptr;
+}
+
+} // namespace detail
+
+float requantScale(float aScale, float bScale, float yScale) {
+  return aScale * bScale / yScale;
+}
+
+int32_t requantizeOne(int32_t acc, const Requantize &rq, size_t index) {
+  QTileArgs t{};
+  t.rq = &rq;
+  t.scale = rq.scale;
+  t.mult = rq.multiplier;
+  t.shift = rq.shift;
+  t.perColumn = rq.scaleCount > 1;
+  int32_t lo = rq.output == QOutput::UInt8 ? 0 : -128;
+  int32_t hi = rq.output == QOutput::UInt8 ? 255 : 127;
+  t.qmin = rq.clampMin > lo ? rq.clampMin : lo;
+  t.qmax = rq.clampMax < hi ? rq.clampMax : hi;
+  return finishQ(t, t.perColumn ? static_cast<int>(index) : 0, acc);
+}
+
+size_t packedQBSize(size_t K, size_t N, Isa isa) {
+  const size_t NR = static_cast<size_t>(nativeQKernel(resolveIsa(isa)).nr);
+  const size_t npad = ceilDiv(N, NR) * NR;
+  return sizeof(PackedHeader) + panelBytes(K, N, NR) +
+         2 * npad * sizeof(int32_t);
+}
+
+Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
+              uint8_t aZeroPoint, const int8_t *bZeroPoint,
+              size_t bZeroPointCount, const int32_t *bias, void *packed,
+              Isa isa) {
+  if (!packed || (!B && K && N) || ldb < N ||
+      (bZeroPointCount != 1 && bZeroPointCount != N) ||
+      (bZeroPointCount && !bZeroPoint))
+    return Status::InvalidArgument;
+  const QGemmKernel &k = nativeQKernel(resolveIsa(isa));
+  const size_t NR = static_cast<size_t>(k.nr);
+  const size_t npad = ceilDiv(N, NR) * NR;
+  const size_t groups = ceilDiv(K, 4);
+  bool anyZp = false;
+  for (size_t n = 0; n < bZeroPointCount; ++n)
+    anyZp |= bZeroPoint[n] != 0;
+
+  PackedHeader h{};
+  h.kind = PackedKind::QGemmB;
+  h.panel = static_cast<uint32_t>(NR);
+  h.mr = static_cast<uint32_t>(k.mr);
+  h.isa = static_cast<uint32_t>(k.isa);
+  h.rows = K;
+  h.cols = N;
+  h.reserved[0] = anyZp ? 1 : 0;
+  std::memcpy(packed, &h, sizeof(h));
+  char *p = static_cast<char *>(packed) + sizeof(PackedHeader);
+  int8_t *panels = reinterpret_cast<int8_t *>(p);
+  std::memset(panels, 0, panelBytes(K, N, NR));
+  int32_t *colTerm = reinterpret_cast<int32_t *>(p + panelBytes(K, N, NR));
+  int32_t *bZp = colTerm + npad;
+  for (size_t n = 0; n < npad; ++n) {
+    colTerm[n] = 0;
+    bZp[n] = 0;
+  }
+  for (size_t n = 0; n < N; ++n) {
+    int8_t *col = panels + (n / NR) * groups * 4 * NR + (n % NR) * 4;
+    int32_t sum = 0;
+    for (size_t kk = 0; kk < K; ++kk) {
+      int8_t v = B[kk * ldb + n];
+      col[(kk / 4) * 4 * NR + kk % 4] = v;
+      sum += v;
+    }
+    const int32_t zb = bZeroPoint[bZeroPointCount > 1 ? n : 0];
+    const int32_t za = aZeroPoint;
+    colTerm[n] =
+        (bias ? bias[n] : 0) + static_cast<int32_t>(K) * za * zb - za * sum;
+    bZp[n] = zb;
+  }
+  return Status::Ok;
+}
+
+size_t qgemmWorkspaceSize(size_t K, Isa isa) {
+  size_t best = 0;
+  for (int mr : {nativeQKernel(resolveIsa(isa)).mr, kQGeneric[0].mr}) {
+    size_t rows = blockRows(K, mr);
+    size_t bytes = rows * roundUp(K, 4) + 64 + rows * sizeof(int32_t);
+    best = bytes > best ? bytes : best;
+  }
+  return best;
+}
+
+Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
+                   const void *packedB, void *C, size_t ldc,
+                   const Requantize &rq, Isa isa, size_t mBegin, size_t mEnd,
+                   void *workspace) {
+  if (mEnd == 0)
+    mEnd = M;
+  if (!packedB || mBegin > mEnd || mEnd > M || ldc < N || (K && lda < K) ||
+      (M && N && (!C || (K && !A))))
+    return Status::InvalidArgument;
+  const PackedHeader *h = static_cast<const PackedHeader *>(packedB);
+  if (h->kind != PackedKind::QGemmB || h->rows != K || h->cols != N)
+    return Status::LayoutMismatch;
+  if (rq.output != QOutput::Int32) {
+    if (rq.scaleCount != 1 && rq.scaleCount != N)
+      return Status::InvalidArgument;
+    if (rq.kind == QScaleKind::Float ? !rq.scale
+                                     : (!rq.multiplier || !rq.shift))
+      return Status::InvalidArgument;
+  }
+  if (mBegin == mEnd || N == 0)
+    return Status::Ok;
+
+  const int nr = static_cast<int>(h->panel);
+  const QGemmKernel &native = nativeQKernel(resolveIsa(isa));
+  const QGemmKernel *k = native.nr == nr ? &native : qgemmKernelGenericFor(nr);
+  if (!k)
+    return Status::LayoutMismatch;
+  const size_t MR = static_cast<size_t>(k->mr);
+  const size_t NR = static_cast<size_t>(nr);
+  const size_t groups = ceilDiv(K, 4);
+  const size_t mc = blockRows(K, k->mr);
+  ScratchBuffer ws(workspace, mc * groups * 4 + 64 + mc * sizeof(int32_t));
+  if (!ws.ptr)
+    return Status::OutOfMemory;
+  uint8_t *aBuf = static_cast<uint8_t *>(ws.ptr);
+  int32_t *rowSum =
+      reinterpret_cast<int32_t *>(aBuf + roundUp(mc * groups * 4, 64));
+
+  const QPacked b = view(packedB);
+  QTileArgs t{};
+  t.groups = groups;
+  t.ldc = ldc;
+  t.rq = &rq;
+  t.perColumn = rq.scaleCount > 1;
+  int32_t lo = rq.output == QOutput::UInt8 ? 0 : -128;
+  int32_t hi = rq.output == QOutput::UInt8 ? 255 : 127;
+  if (rq.output == QOutput::Int32) {
+    lo = INT32_MIN;
+    hi = INT32_MAX;
+  }
+  t.qmin = rq.clampMin > lo ? rq.clampMin : lo;
+  t.qmax = rq.clampMax < hi ? rq.clampMax : hi;
+  const size_t elem = rq.output == QOutput::Int32 ? 4 : 1;
+
+  for (size_t ic = mBegin; ic < mEnd; ic += mc) {
+    const size_t mcur = mEnd - ic < mc ? mEnd - ic : mc;
+    packQA(mcur, K, A + ic * lda, lda, k->mr, aBuf, b.bZp ? rowSum : nullptr);
+    for (size_t col0 = 0; col0 < N; col0 += NR) {
+      t.b = b.panels + (col0 / NR) * groups * 4 * NR;
+      t.colBegin = 0;
+      t.colEnd = static_cast<int>(N - col0 < NR ? N - col0 : NR);
+      t.colTerm = b.colTerm + col0;
+      t.bZp = b.bZp ? b.bZp + col0 : nullptr;
+      const size_t sidx = t.perColumn ? col0 : 0;
+      t.scale = rq.scale ? rq.scale + sidx : nullptr;
+      t.mult = rq.multiplier ? rq.multiplier + sidx : nullptr;
+      t.shift = rq.shift ? rq.shift + sidx : nullptr;
+      for (size_t ir = 0; ir < mcur; ir += MR) {
+        t.a = aBuf + (ir / MR) * groups * 4 * MR;
+        t.rowBegin = 0;
+        t.rowEnd = static_cast<int>(mcur - ir < MR ? mcur - ir : MR);
+        t.rowSum = rowSum + ir;
+        t.c = static_cast<char *>(C) + ((ic + ir) * ldc + col0) * elem;
+        k->tile(t);
+      }
+    }
+  }
+  return Status::Ok;
+}
+
+} // namespace ember::cpu

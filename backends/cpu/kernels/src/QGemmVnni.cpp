@@ -1,0 +1,158 @@
+//===- QGemmVnni.cpp - AVX-512 VNNI int8 micro-kernel ---------------------===//
+//
+// MR x (16*NV) s32 tile: per group of 4 k, NV 64-byte loads of B, MR 32-bit
+// broadcasts of A, MR*NV vpdpbusd (u8 x s8, four products summed into each
+// s32 lane without saturation). The requantization runs on the tile in
+// registers, bit-exact with finishQ (QGemm.h).
+//
+//===----------------------------------------------------------------------===//
+#include "QGemm.h"
+#include "Simd.h"
+
+#include <cstring>
+
+namespace ember::cpu::detail {
+
+namespace {
+
+EMBER_TARGET_AVX512VNNI inline __mmask16 laneMask(int lo, int hi) {
+  lo = lo < 0 ? 0 : (lo > 16 ? 16 : lo);
+  hi = hi < 0 ? 0 : (hi > 16 ? 16 : hi);
+  return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+/// (a * b + nudge) / 2^31 truncated toward zero on the even (low) 32-bit
+/// lanes of each 64-bit pair; result in the low half of each pair.
+EMBER_TARGET_AVX512VNNI inline __m512i srdhmEven(__m512i a, __m512i b) {
+  __m512i ab = _mm512_mul_epi32(a, b); // signed 32x32 -> 64, even lanes
+  const __m512i zero = _mm512_setzero_si512();
+  __mmask8 neg = _mm512_cmplt_epi64_mask(ab, zero);
+  __m512i nudge = _mm512_mask_blend_epi64(neg, _mm512_set1_epi64(1ll << 30),
+                                          _mm512_set1_epi64(1 - (1ll << 30)));
+  __m512i s = _mm512_add_epi64(ab, nudge);
+  // Truncating division by 2^31: add 2^31 - 1 to negative values first.
+  __mmask8 sneg = _mm512_cmplt_epi64_mask(s, zero);
+  s = _mm512_mask_add_epi64(s, sneg, s, _mm512_set1_epi64((1ll << 31) - 1));
+  return _mm512_srai_epi64(s, 31);
+}
+
+/// multiplyByQuantizedMultiplier on 16 lanes.
+EMBER_TARGET_AVX512VNNI inline __m512i mbqm512(__m512i x, __m512i mult,
+                                               __m512i shift) {
+  shift = _mm512_min_epi32(_mm512_max_epi32(shift, _mm512_set1_epi32(-31)),
+                           _mm512_set1_epi32(31));
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i left = _mm512_max_epi32(shift, zero);
+  __m512i right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
+  __m512i a = _mm512_sllv_epi32(x, left);
+  __m512i lo = srdhmEven(a, mult);
+  __m512i hi = srdhmEven(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(mult, 32));
+  __m512i h = _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), lo,
+                                      _mm512_slli_epi64(hi, 32));
+  // INT32_MIN * INT32_MIN saturates to INT32_MAX.
+  const __m512i minv = _mm512_set1_epi32(INT32_MIN);
+  __mmask16 both =
+      _mm512_cmpeq_epi32_mask(a, minv) & _mm512_cmpeq_epi32_mask(mult, minv);
+  h = _mm512_mask_mov_epi32(h, both, _mm512_set1_epi32(INT32_MAX));
+  // Rounding divide by 2^right.
+  __m512i mask = _mm512_sub_epi32(
+      _mm512_sllv_epi32(_mm512_set1_epi32(1), right), _mm512_set1_epi32(1));
+  __m512i rem = _mm512_and_si512(h, mask);
+  __m512i thr = _mm512_srai_epi32(mask, 1);
+  __mmask16 hneg = _mm512_cmplt_epi32_mask(h, zero);
+  thr = _mm512_mask_add_epi32(thr, hneg, thr, _mm512_set1_epi32(1));
+  __m512i q = _mm512_srav_epi32(h, right);
+  __mmask16 up = _mm512_cmpgt_epi32_mask(rem, thr);
+  return _mm512_mask_add_epi32(q, up, q, _mm512_set1_epi32(1));
+}
+
+/// Finishes and stores 16 columns [16j, 16j+16) of tile row i.
+EMBER_TARGET_AVX512VNNI inline void storeQRow(const QTileArgs &t, int i, int j,
+                                              __mmask16 m, __m512i v) {
+  const Requantize &rq = *t.rq;
+  v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m, t.colTerm + 16 * j));
+  if (t.bZp)
+    v = _mm512_sub_epi32(
+        v, _mm512_mullo_epi32(_mm512_maskz_loadu_epi32(m, t.bZp + 16 * j),
+                              _mm512_set1_epi32(t.rowSum[i])));
+  const size_t off = static_cast<size_t>(i) * t.ldc + 16 * j;
+  if (rq.output == QOutput::Int32) {
+    _mm512_mask_storeu_epi32(static_cast<int32_t *>(t.c) + off, m, v);
+    return;
+  }
+  __m512i r;
+  if (rq.kind == QScaleKind::Float) {
+    __m512 s = t.perColumn ? _mm512_maskz_loadu_ps(m, t.scale + 16 * j)
+                           : _mm512_set1_ps(t.scale[0]);
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), s);
+    f = _mm512_max_ps(
+        f, _mm512_set1_ps(static_cast<float>(t.qmin - rq.zeroPoint)));
+    f = _mm512_min_ps(
+        f, _mm512_set1_ps(static_cast<float>(t.qmax - rq.zeroPoint)));
+    r = _mm512_add_epi32(_mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT |
+                                                         _MM_FROUND_NO_EXC),
+                         _mm512_set1_epi32(rq.zeroPoint));
+  } else {
+    __m512i mult = t.perColumn ? _mm512_maskz_loadu_epi32(m, t.mult + 16 * j)
+                               : _mm512_set1_epi32(t.mult[0]);
+    __m512i sh = t.perColumn ? _mm512_maskz_loadu_epi32(m, t.shift + 16 * j)
+                             : _mm512_set1_epi32(t.shift[0]);
+    r = _mm512_add_epi32(mbqm512(v, mult, sh), _mm512_set1_epi32(rq.zeroPoint));
+    r = _mm512_max_epi32(r, _mm512_set1_epi32(t.qmin));
+    r = _mm512_min_epi32(r, _mm512_set1_epi32(t.qmax));
+  }
+  __m128i bytes = _mm512_cvtepi32_epi8(r); // values already in range
+  _mm_mask_storeu_epi8(static_cast<char *>(t.c) + off, m, bytes);
+}
+
+template <int MR, int NV>
+EMBER_TARGET_AVX512VNNI void qtileVnni(const QTileArgs &t) {
+  constexpr int NR = 16 * NV;
+  __m512i acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      acc[i][j] = _mm512_setzero_si512();
+  const uint8_t *a = t.a;
+  const int8_t *b = t.b;
+#pragma GCC unroll 2
+  for (size_t g = t.groups; g > 0; --g) {
+    __m512i bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      bv[j] = _mm512_loadu_si512(b + 64 * j);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      int32_t a4;
+      std::memcpy(&a4, a + 4 * i, 4);
+      __m512i av = _mm512_set1_epi32(a4);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j)
+        acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, bv[j]);
+    }
+    a += 4 * MR;
+    b += 4 * NR;
+  }
+  __mmask16 masks[NV];
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j)
+    masks[j] = laneMask(t.colBegin - 16 * j, t.colEnd - 16 * j);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    if (i < t.rowBegin || i >= t.rowEnd)
+      continue;
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      if (masks[j])
+        storeQRow(t, i, j, masks[j], acc[i][j]);
+  }
+}
+
+constexpr QGemmKernel kVnni = {Isa::Avx512Vnni, 6, 64, &qtileVnni<6, 4>};
+
+} // namespace
+
+const QGemmKernel &qgemmKernelVnni() { return kVnni; }
+
+} // namespace ember::cpu::detail

@@ -1,0 +1,164 @@
+//===- Sgemm.cpp - fp32 GEMM entry points and weight packing --------------===//
+#include "Internal.h"
+
+#include <cstring>
+
+namespace ember::cpu {
+
+using namespace detail;
+
+namespace detail {
+
+const GemmKernel &gemmKernelFor(Isa resolved) {
+  switch (resolved) {
+  case Isa::Avx512:
+  case Isa::Avx512Vnni:
+    return gemmKernelAvx512();
+  case Isa::Avx2:
+    return gemmKernelAvx2();
+  case Isa::Auto:
+  case Isa::Generic:
+    break;
+  }
+  return gemmKernelGeneric();
+}
+
+} // namespace detail
+
+namespace {
+
+/// The path a request runs on (fp32 kernels treat VNNI as plain AVX-512).
+Isa fp32Isa(Isa requested) {
+  Isa isa = resolveIsa(requested);
+  return isa == Isa::Avx512Vnni ? Isa::Avx512 : isa;
+}
+
+const PackedHeader *header(const void *packed) {
+  return static_cast<const PackedHeader *>(packed);
+}
+
+const float *payload(const void *packed) {
+  return reinterpret_cast<const float *>(static_cast<const char *>(packed) +
+                                         sizeof(PackedHeader));
+}
+
+/// The kernel that runs a packed layout (mr or nr 0 = free): the requested
+/// path's own kernel when the layout is its own, else the AVX2 kernel if it
+/// fits and may run, else a portable kernel for that layout.
+const GemmKernel *kernelForLayout(Isa isa, int mr, int nr) {
+  auto fits = [&](const GemmKernel &k) {
+    return (mr == 0 || k.mr == mr) && (nr == 0 || k.nr == nr);
+  };
+  const GemmKernel &native = gemmKernelFor(isa);
+  if (fits(native))
+    return &native;
+  if (isa == Isa::Avx512 && fits(gemmKernelAvx2()))
+    return &gemmKernelAvx2();
+  return gemmKernelGenericFor(mr, nr);
+}
+
+} // namespace
+
+size_t rowGranule(Isa isa) {
+  return static_cast<size_t>(gemmKernelFor(fp32Isa(isa)).mr);
+}
+size_t colGranule(Isa isa) {
+  return static_cast<size_t>(gemmKernelFor(fp32Isa(isa)).nr);
+}
+
+size_t gemmWorkspaceSize(Isa isa) {
+  // Large enough for any kernel a packed layout may select.
+  size_t f = gemmWorkspaceFloats(gemmKernelFor(fp32Isa(isa)));
+  size_t g = gemmMaxWorkspaceFloats();
+  return (f > g ? f : g) * sizeof(float);
+}
+
+size_t packedBSize(size_t K, size_t N, Isa isa) {
+  const size_t NR = colGranule(isa);
+  return sizeof(PackedHeader) + ceilDiv(N, NR) * NR * K * sizeof(float);
+}
+
+Status packB(size_t K, size_t N, const float *B, size_t ldb, void *packed,
+             Isa isa) {
+  if (!packed || (!B && K && N) || ldb < N)
+    return Status::InvalidArgument;
+  const GemmKernel &k = gemmKernelFor(fp32Isa(isa));
+  PackedHeader h{};
+  h.kind = PackedKind::GemmB;
+  h.panel = static_cast<uint32_t>(k.nr);
+  h.mr = static_cast<uint32_t>(k.mr);
+  h.isa = static_cast<uint32_t>(k.isa);
+  h.rows = K;
+  h.cols = N;
+  std::memcpy(packed, &h, sizeof(h));
+  float *dst = reinterpret_cast<float *>(static_cast<char *>(packed) +
+                                         sizeof(PackedHeader));
+  // Panel p holds columns [p*NR, p*NR+NR) for all K rows: exactly
+  // packBPanels over the full depth.
+  if (K && N)
+    packBPanels(K, N, B, ldb, k.nr, dst);
+  return Status::Ok;
+}
+
+Status sgemmPacked(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                   const void *packedB, float *C, size_t ldc,
+                   const Epilogue &epilogue, Isa isa, size_t mBegin,
+                   size_t mEnd, void *workspace) {
+  if (mEnd == 0)
+    mEnd = M;
+  if (!packedB || mBegin > mEnd || mEnd > M || ldc < N || (K && lda < K) ||
+      (M && N && (!C || (K && !A))))
+    return Status::InvalidArgument;
+  const PackedHeader *h = header(packedB);
+  if (h->kind != PackedKind::GemmB || h->rows != K || h->cols != N)
+    return Status::LayoutMismatch;
+  if (epilogue.residual && epilogue.ldr < N)
+    return Status::InvalidArgument;
+  if (mBegin == mEnd || N == 0)
+    return Status::Ok;
+  const GemmKernel *k =
+      kernelForLayout(fp32Isa(isa), 0, static_cast<int>(h->panel));
+  if (!k)
+    return Status::LayoutMismatch;
+  ScratchBuffer ws(workspace, gemmWorkspaceFloats(*k) * sizeof(float));
+  if (!ws.ptr)
+    return Status::OutOfMemory;
+  ASource a;
+  a.a = A;
+  a.lda = lda;
+  a.direct = k->direct; // A is read in place: no per-block packing
+  BSource b;
+  b.packed = payload(packedB);
+  gemmDriver(*k, M, N, K, a, b, C, ldc, epilogue, mBegin, mEnd, 0, N,
+             static_cast<float *>(ws.ptr));
+  return Status::Ok;
+}
+
+Status sgemm(size_t M, size_t N, size_t K, const float *A, size_t lda,
+             const float *B, size_t ldb, float *C, size_t ldc,
+             const Epilogue &epilogue, Isa isa, void *workspace) {
+  if (ldc < N || (K && lda < K) || ldb < N ||
+      (M && N && (!C || (K && (!A || !B)))))
+    return Status::InvalidArgument;
+  if (epilogue.residual && epilogue.ldr < N)
+    return Status::InvalidArgument;
+  if (M == 0 || N == 0)
+    return Status::Ok;
+  const GemmKernel &k = gemmKernelFor(fp32Isa(isa));
+  ScratchBuffer ws(workspace, gemmWorkspaceFloats(k) * sizeof(float));
+  if (!ws.ptr)
+    return Status::OutOfMemory;
+  ASource a;
+  a.a = A;
+  a.lda = lda;
+  a.direct = k.direct;
+  BSource b;
+  b.b = B;
+  b.ldb = ldb;
+  b.direct = k.direct;
+  gemmDriver(k, M, N, K, a, b, C, ldc, epilogue, 0, M, 0, N,
+             static_cast<float *>(ws.ptr));
+  return Status::Ok;
+}
+
+} // namespace ember::cpu

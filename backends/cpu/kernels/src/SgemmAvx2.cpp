@@ -1,0 +1,99 @@
+//===- SgemmAvx2.cpp - AVX2+FMA fp32 micro-kernel -------------------------===//
+//
+// 6 x 16 tile: 12 ymm accumulators, 2 ymm B loads and 6 broadcasts per k
+// (15 of the 16 ymm registers). Column edges use vmaskmov.
+//
+//===----------------------------------------------------------------------===//
+#include "Internal.h"
+#include "Simd.h"
+
+namespace ember::cpu::detail {
+
+namespace {
+
+EMBER_TARGET_AVX2 inline __m256i laneMask8(int lo, int hi) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256i ge = _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1));
+  __m256i lt = _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx);
+  return _mm256_and_si256(ge, lt);
+}
+
+EMBER_TARGET_AVX2 inline void storeRow8(const TileArgs &t, int i, int j,
+                                        __m256i m, __m256 v) {
+  float *c = t.c + static_cast<size_t>(i) * t.ldc + 8 * j;
+  if (t.loadC)
+    v = _mm256_add_ps(v, _mm256_maskload_ps(c, m));
+  if (t.last) {
+    if (t.biasRow)
+      v = _mm256_add_ps(v, _mm256_set1_ps(t.biasRow[i]));
+    if (t.biasCol)
+      v = _mm256_add_ps(v, _mm256_maskload_ps(t.biasCol + 8 * j, m));
+    __m256 r = _mm256_setzero_ps();
+    if (t.residual)
+      r = _mm256_maskload_ps(
+          t.residual + static_cast<size_t>(i) * t.ldr + 8 * j, m);
+    if (!t.residualAfterActivation)
+      v = _mm256_add_ps(v, r);
+    if (t.activation == Activation::Relu)
+      v = _mm256_max_ps(v, _mm256_setzero_ps());
+    else if (t.activation == Activation::Clip)
+      v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(t.clipMin)),
+                        _mm256_set1_ps(t.clipMax));
+    if (t.residualAfterActivation)
+      v = _mm256_add_ps(v, r);
+  }
+  _mm256_maskstore_ps(c, m, v);
+}
+
+template <int MR, int NV> EMBER_TARGET_AVX2 void tileAvx2(const TileArgs &t) {
+  constexpr int NR = 8 * NV;
+  __m256 acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      acc[i][j] = _mm256_setzero_ps();
+  const float *a = t.a;
+  const float *b = t.b;
+#pragma GCC unroll 4
+  for (size_t k = t.kc; k > 0; --k) {
+    __m256 bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      bv[j] = _mm256_loadu_ps(b + 8 * j);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      __m256 ai = _mm256_broadcast_ss(a + i);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j)
+        acc[i][j] = _mm256_fmadd_ps(ai, bv[j], acc[i][j]);
+    }
+    a += MR;
+    b += NR;
+  }
+  __m256i masks[NV];
+  bool any[NV];
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j) {
+    masks[j] = laneMask8(t.colBegin - 8 * j, t.colEnd - 8 * j);
+    any[j] = t.colBegin < 8 * j + 8 && t.colEnd > 8 * j;
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    if (i < t.rowBegin || i >= t.rowEnd)
+      continue;
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      if (any[j])
+        storeRow8(t, i, j, masks[j], acc[i][j]);
+  }
+}
+
+constexpr GemmKernel kAvx2 = {Isa::Avx2, 6,    16,    120,
+                              256,       2048, false, &tileAvx2<6, 2>};
+
+} // namespace
+
+const GemmKernel &gemmKernelAvx2() { return kAvx2; }
+
+} // namespace ember::cpu::detail

@@ -1,0 +1,183 @@
+//===- SgemmAvx512.cpp - AVX-512 fp32 micro-kernels -----------------------===//
+//
+// MR x (16*NV) register-blocked tiles: MR*NV zmm accumulators, NV zmm loads
+// of the B row and MR broadcasts of A per k step (6 x 64: 24 + 4 + 1 of the
+// 32 zmm registers). Each tile dispatches to one of MR*NV compiled bodies,
+// the smallest that covers its live rows and vectors, per operand mode (A
+// packed or in place, B packed or in place by runs). Compiled without
+// -march: every function carries EMBER_TARGET_AVX512 and is only called
+// after the cpuid check in resolveIsa.
+//
+//===----------------------------------------------------------------------===//
+#include "Internal.h"
+
+#include "Simd.h"
+
+#include <array>
+#include <utility>
+
+namespace ember::cpu::detail {
+
+namespace {
+
+EMBER_TARGET_AVX512 inline __mmask16 laneMask(int lo, int hi) {
+  lo = lo < 0 ? 0 : (lo > 16 ? 16 : lo);
+  hi = hi < 0 ? 0 : (hi > 16 ? 16 : hi);
+  unsigned m = ((1u << hi) - 1u) & ~((1u << lo) - 1u);
+  return static_cast<__mmask16>(m);
+}
+
+EMBER_TARGET_AVX512 inline __m512 activate512(__m512 v, const TileArgs &t) {
+  switch (t.activation) {
+  case Activation::None:
+    return v;
+  case Activation::Relu:
+    return _mm512_max_ps(v, _mm512_setzero_ps());
+  case Activation::Clip:
+    return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(t.clipMin)),
+                         _mm512_set1_ps(t.clipMax));
+  }
+  return v;
+}
+
+/// Finishes one 16-lane piece of row i: C, epilogue, masked store.
+EMBER_TARGET_AVX512 inline void storeRow(const TileArgs &t, int i, int j,
+                                         __mmask16 m, __m512 v) {
+  float *c = t.c + static_cast<size_t>(i) * t.ldc + 16 * j;
+  if (t.loadC)
+    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c));
+  if (t.last) {
+    if (t.biasRow)
+      v = _mm512_add_ps(v, _mm512_set1_ps(t.biasRow[i]));
+    if (t.biasCol)
+      v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, t.biasCol + 16 * j));
+    __m512 r = _mm512_setzero_ps();
+    if (t.residual)
+      r = _mm512_maskz_loadu_ps(m, t.residual + static_cast<size_t>(i) * t.ldr +
+                                       16 * j);
+    if (!t.residualAfterActivation)
+      v = _mm512_add_ps(v, r);
+    v = activate512(v, t);
+    if (t.residualAfterActivation)
+      v = _mm512_add_ps(v, r);
+  }
+  _mm512_mask_storeu_ps(c, m, v);
+}
+
+/// The tile body. Panels are MRP rows x NVP vectors; only the first MRC
+/// rows and NVC vectors are computed (the rest is the zero padding past the
+/// matrix edge, so skipping it is free work saved).
+///
+/// DA: A is read in place (row i at t.a + i*t.lda, unit stride in k) instead
+/// of from a packed panel. DB: B is read in place, run by run (t.bRuns),
+/// with masked loads so nothing past column colEnd is touched.
+template <int MRP, int NVP, int MRC, int NVC, bool DA, bool DB>
+EMBER_TARGET_AVX512 void tileBody(const TileArgs &t) {
+  constexpr size_t NRP = 16 * NVP;
+  // Start pulling the C tile in now; it is read (or written) only after
+  // the K loop, and usually lives in L2/L3 by then.
+  for (int i = t.rowBegin; i < t.rowEnd; ++i) {
+    const char *row =
+        reinterpret_cast<const char *>(t.c + static_cast<size_t>(i) * t.ldc);
+#pragma GCC unroll 8
+    for (int l = 0; l <= NVC; ++l)
+      _mm_prefetch(row + 64 * l, _MM_HINT_T0);
+  }
+
+  __mmask16 masks[NVC];
+#pragma GCC unroll 8
+  for (int j = 0; j < NVC; ++j)
+    masks[j] = laneMask(t.colBegin - 16 * j, t.colEnd - 16 * j);
+  __mmask16 loadMasks[NVC];
+#pragma GCC unroll 8
+  for (int j = 0; j < NVC; ++j)
+    loadMasks[j] = laneMask(0, t.colEnd - 16 * j);
+
+  __m512 acc[MRC][NVC];
+#pragma GCC unroll 32
+  for (int i = 0; i < MRC; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NVC; ++j)
+      acc[i][j] = _mm512_setzero_ps();
+
+  const float *arow[MRC];
+#pragma GCC unroll 32
+  for (int i = 0; i < MRC; ++i)
+    arow[i] = t.a + static_cast<size_t>(i) * (DA ? t.lda : 1);
+  const BRun single = {0, t.kc, NRP};
+  const BRun *runs = DB ? t.bRuns : &single;
+  const size_t numRuns = DB ? t.numRuns : 1;
+  const size_t aStep = DA ? 1 : MRP;
+  size_t ak = 0;
+  for (size_t run = 0; run < numRuns; ++run) {
+    const float *b = t.b + runs[run].offset;
+    const size_t bStep = runs[run].stride;
+#pragma GCC unroll 4
+    for (size_t k = runs[run].count; k > 0; --k) {
+      __m512 bv[NVC];
+#pragma GCC unroll 8
+      for (int j = 0; j < NVC; ++j)
+        bv[j] = DB ? _mm512_maskz_loadu_ps(loadMasks[j], b + 16 * j)
+                   : _mm512_loadu_ps(b + 16 * j);
+#pragma GCC unroll 32
+      for (int i = 0; i < MRC; ++i) {
+        __m512 ai = _mm512_set1_ps(arow[i][ak]);
+#pragma GCC unroll 8
+        for (int j = 0; j < NVC; ++j)
+          acc[i][j] = _mm512_fmadd_ps(ai, bv[j], acc[i][j]);
+      }
+      ak += aStep;
+      b += bStep;
+    }
+  }
+
+#pragma GCC unroll 32
+  for (int i = 0; i < MRC; ++i) {
+    if (i < t.rowBegin || i >= t.rowEnd)
+      continue;
+#pragma GCC unroll 8
+    for (int j = 0; j < NVC; ++j)
+      if (masks[j])
+        storeRow(t, i, j, masks[j], acc[i][j]);
+  }
+}
+
+/// Table of bodies for one panel shape and operand mode, indexed by
+/// (rows computed - 1) * NVP + (vectors computed - 1).
+template <int MRP, int NVP, bool DA, bool DB, size_t... I>
+constexpr std::array<TileFn, sizeof...(I)>
+bodyTable(std::index_sequence<I...>) {
+  return {{&tileBody<MRP, NVP, static_cast<int>(I) / NVP + 1,
+                     static_cast<int>(I) % NVP + 1, DA, DB>...}};
+}
+
+/// Runs the smallest body that covers the tile's live rows and columns.
+template <int MRP, int NVP> void tileAvx512(const TileArgs &t) {
+  using Table = std::array<TileFn, MRP * NVP>;
+  static constexpr Table bodies[4] = {
+      bodyTable<MRP, NVP, false, false>(std::make_index_sequence<MRP * NVP>()),
+      bodyTable<MRP, NVP, true, false>(std::make_index_sequence<MRP * NVP>()),
+      bodyTable<MRP, NVP, false, true>(std::make_index_sequence<MRP * NVP>()),
+      bodyTable<MRP, NVP, true, true>(std::make_index_sequence<MRP * NVP>())};
+  const int mode = (t.lda ? 1 : 0) + (t.bRuns ? 2 : 0);
+  const int nvc = (t.colEnd + 15) / 16;
+  bodies[mode][static_cast<size_t>((t.rowEnd - 1) * NVP + nvc - 1)](t);
+}
+
+// Candidate tiles; kVariants[0] is the one the library uses, the others are
+// for the tuning program (README, "Micro-kernels").
+constexpr GemmKernel kVariants[] = {
+    {Isa::Avx512, 6, 64, 240, 384, 2048, true, &tileAvx512<6, 4>},
+    {Isa::Avx512, 14, 32, 126, 256, 2048, true, &tileAvx512<14, 2>},
+};
+
+} // namespace
+
+const GemmKernel &gemmKernelAvx512() { return kVariants[0]; }
+
+const GemmKernel *gemmKernelAvx512Variants(size_t *count) {
+  *count = sizeof(kVariants) / sizeof(kVariants[0]);
+  return kVariants;
+}
+
+} // namespace ember::cpu::detail

@@ -1,0 +1,356 @@
+//===- ConvTest.cpp - conv2d, depthwise and pooling vs the reference ------===//
+#include "Reference.h"
+
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+
+namespace ember::cpu::test {
+namespace {
+
+class ConvTest : public ::testing::TestWithParam<Isa> {
+protected:
+  void SetUp() override {
+    if (!isaSupported(GetParam()))
+      GTEST_SKIP() << isaName(GetParam()) << " not supported on this CPU";
+  }
+};
+
+std::string describe(const Conv2DShape &s) {
+  auto n = [](size_t v) { return std::to_string(v); };
+  return "C=" + n(s.channels) + " HxW=" + n(s.height) + "x" + n(s.width) +
+         " OC=" + n(s.outChannels) + " k=" + n(s.kernelH) + "x" + n(s.kernelW) +
+         " s=" + n(s.strideH) + "," + n(s.strideW) + " p=" + n(s.padTop) + "," +
+         n(s.padLeft) + "," + n(s.padBottom) + "," + n(s.padRight) +
+         " d=" + n(s.dilationH) + "," + n(s.dilationW) +
+         (s.ceilMode ? " ceil" : "");
+}
+
+Conv2DShape randomShape(std::mt19937 &rng, size_t maxK) {
+  for (;;) {
+    Conv2DShape s;
+    s.channels = randomIn(rng, 1, 9);
+    s.height = randomIn(rng, 1, 13);
+    // Mostly narrow; sometimes wide enough for full vectors after stride 2.
+    s.width = randomIn(rng, 1, randomIn(rng, 0, 3) ? 21 : 45);
+    s.outChannels = randomIn(rng, 1, 20);
+    s.kernelH = randomIn(rng, 1, maxK);
+    s.kernelW = randomIn(rng, 1, maxK);
+    s.strideH = randomIn(rng, 1, 3);
+    s.strideW = randomIn(rng, 1, 3);
+    s.padTop = randomIn(rng, 0, 2);
+    s.padLeft = randomIn(rng, 0, 2);
+    s.padBottom = randomIn(rng, 0, 2);
+    s.padRight = randomIn(rng, 0, 2);
+    s.dilationH = randomIn(rng, 1, 2);
+    s.dilationW = randomIn(rng, 1, 2);
+    if (s.valid())
+      return s;
+  }
+}
+
+/// A random epilogue whose buffers live in `store`.
+struct RandomEpilogue {
+  std::vector<float> bias, residual;
+  Epilogue epi;
+  RandomEpilogue(std::mt19937 &rng, size_t channels, size_t outSize) {
+    if (randomIn(rng, 0, 1)) {
+      bias = randomFloats(rng, channels);
+      epi.bias = bias.data();
+      epi.biasAxis = BiasAxis::PerRow;
+    }
+    epi.activation = static_cast<Activation>(randomIn(rng, 0, 2));
+    epi.clipMin = -0.3f;
+    epi.clipMax = 0.6f;
+    if (randomIn(rng, 0, 1)) {
+      residual = randomFloats(rng, outSize);
+      epi.residual = residual.data();
+      epi.residualAfterActivation = randomIn(rng, 0, 1);
+    }
+    epi.accumulate = randomIn(rng, 0, 3) == 0;
+  }
+};
+
+void expectNear(const RefResult &ref, const std::vector<float> &got,
+                const std::string &what) {
+  ASSERT_EQ(ref.value.size(), got.size());
+  size_t bad = 0;
+  for (size_t i = 0; i < got.size(); ++i)
+    if (!(std::fabs(ref.value[i] - got[i]) <= ref.bound[i]) && bad++ < 5)
+      ADD_FAILURE() << what << " at " << i << ": got " << got[i] << " want "
+                    << ref.value[i];
+  EXPECT_EQ(bad, 0u) << what;
+}
+
+void checkConv(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
+  const size_t OH = s.outHeight(), OW = s.outWidth(), P = OH * OW;
+  std::vector<float> x = randomFloats(rng, s.channels * s.height * s.width);
+  std::vector<float> w =
+      randomFloats(rng, s.outChannels * s.channels * s.kernelH * s.kernelW);
+  std::vector<float> y0 = randomFloats(rng, s.outChannels * P);
+  RandomEpilogue re(rng, s.outChannels, s.outChannels * P);
+  const RefResult ref = refConv(s, x.data(), w.data(), y0.data(), re.epi,
+                                /*depthwise=*/false);
+  const std::string what = std::string(isaName(isa)) + " " + describe(s);
+
+  std::vector<char> packed(packedConvWeightsSize(s, isa));
+  ASSERT_EQ(packConvWeights(s, w.data(), packed.data(), isa), Status::Ok);
+  std::vector<float> y = y0;
+  ASSERT_EQ(conv2d(s, x.data(), packed.data(), y.data(), re.epi, isa),
+            Status::Ok);
+  expectNear(ref, y, "conv2d " + what);
+
+  size_t ocGranule = 0, pixGranule = 0;
+  ASSERT_EQ(conv2dGranules(packed.data(), &ocGranule, &pixGranule), Status::Ok);
+  EXPECT_GT(ocGranule, 0u);
+  EXPECT_GT(pixGranule, 0u);
+
+  // Split into a grid of output-channel x pixel pieces.
+  y = y0;
+  std::vector<char> ws(conv2dWorkspaceSize(s, isa));
+  const size_t ocCut = randomIn(rng, 0, s.outChannels);
+  const size_t pixCut = randomIn(rng, 0, P);
+  for (size_t a = 0; a < 2; ++a)
+    for (size_t b = 0; b < 2; ++b) {
+      ConvRange r;
+      r.ocBegin = a ? ocCut : 0;
+      r.ocEnd = a ? s.outChannels : ocCut;
+      r.pixBegin = b ? pixCut : 0;
+      r.pixEnd = b ? P : pixCut;
+      if (r.ocBegin == r.ocEnd || r.pixBegin == r.pixEnd)
+        continue;
+      ASSERT_EQ(conv2d(s, x.data(), packed.data(), y.data(), re.epi, isa, r,
+                       ws.data()),
+                Status::Ok);
+    }
+  expectNear(ref, y, "conv2d split " + what);
+}
+
+TEST_P(ConvTest, Conv2DRandomShapes) {
+  std::mt19937 rng(42 + static_cast<unsigned>(GetParam()));
+  for (int iter = 0; iter < 200; ++iter) {
+    checkConv(GetParam(), rng, randomShape(rng, 4));
+    if (HasFailure())
+      return;
+  }
+}
+
+TEST_P(ConvTest, Conv2DPointwiseAndDeep) {
+  std::mt19937 rng(7);
+  // 1x1 stride 1 (read as a plain GEMM), and shapes whose depth and pixel
+  // count cross the kc / nc blocks.
+  Conv2DShape pw;
+  pw.channels = 37;
+  pw.height = 9;
+  pw.width = 11;
+  pw.outChannels = 29;
+  checkConv(GetParam(), rng, pw);
+  Conv2DShape deep;
+  deep.channels = 70;
+  deep.height = 14;
+  deep.width = 15;
+  deep.outChannels = 33;
+  deep.kernelH = deep.kernelW = 3;
+  deep.padTop = deep.padLeft = deep.padBottom = deep.padRight = 1;
+  checkConv(GetParam(), rng, deep);
+  Conv2DShape strided;
+  strided.channels = 40;
+  strided.height = strided.width = 14;
+  strided.outChannels = 30;
+  strided.strideH = strided.strideW = 2; // 1x1 stride 2 (downsample)
+  checkConv(GetParam(), rng, strided);
+  Conv2DShape wide = deep;
+  wide.channels = 3;
+  wide.height = 70;
+  wide.width = 75;
+  wide.outChannels = 8;
+  wide.kernelH = wide.kernelW = 7;
+  wide.strideH = wide.strideW = 2;
+  wide.padTop = wide.padLeft = wide.padBottom = wide.padRight = 3;
+  checkConv(GetParam(), rng, wide);
+}
+
+TEST_P(ConvTest, Conv2DFewPixelsManyChannels) {
+  // Shapes where AVX-512 packs the weights for the transposed orientation
+  // (pixels as rows, channels as lanes): 7x7 and 5x5 outputs with hundreds
+  // of output channels, including a channel count that is not a multiple
+  // of 16 and a 1x1.
+  std::mt19937 rng(17);
+  Conv2DShape a;
+  a.channels = 16;
+  a.height = a.width = 7;
+  a.outChannels = 256;
+  a.kernelH = a.kernelW = 3;
+  a.padTop = a.padLeft = a.padBottom = a.padRight = 1;
+  checkConv(GetParam(), rng, a);
+  Conv2DShape b = a;
+  b.channels = 8;
+  b.height = b.width = 13;
+  b.outChannels = 512 + 7;
+  b.strideH = b.strideW = 2;
+  checkConv(GetParam(), rng, b);
+  Conv2DShape c;
+  c.channels = 24;
+  c.height = c.width = 5;
+  c.outChannels = 1024;
+  checkConv(GetParam(), rng, c);
+}
+
+TEST_P(ConvTest, WeightsPackedElsewhereRunEverywhere) {
+  // Weights packed for any path (im2col or shifted K order, A panels or
+  // transposed B panels, any panel size) must give the same result on this
+  // path.
+  std::mt19937 rng(123);
+  Conv2DShape a;
+  a.channels = 13;
+  a.height = 11;
+  a.width = 19;
+  a.outChannels = 17;
+  a.kernelH = a.kernelW = 3;
+  a.strideW = 2;
+  a.padTop = a.padLeft = a.padRight = 1;
+  Conv2DShape t; // transposed on AVX-512
+  t.channels = 16;
+  t.height = t.width = 7;
+  t.outChannels = 256;
+  t.kernelH = t.kernelW = 3;
+  t.padTop = t.padLeft = t.padBottom = t.padRight = 1;
+  for (const Conv2DShape &s : {a, t}) {
+    std::vector<float> x = randomFloats(rng, s.channels * s.height * s.width);
+    std::vector<float> w = randomFloats(rng, s.outChannels * s.channels * 9);
+    const size_t P = s.outHeight() * s.outWidth();
+    std::vector<float> y0(s.outChannels * P, 0.0f);
+    const RefResult ref = refConv(s, x.data(), w.data(), y0.data(), {}, false);
+    for (Isa packIsa : fp32Paths()) {
+      if (!isaSupported(packIsa))
+        continue;
+      std::vector<char> packed(packedConvWeightsSize(s, packIsa));
+      ASSERT_EQ(packConvWeights(s, w.data(), packed.data(), packIsa),
+                Status::Ok);
+      std::vector<float> y = y0;
+      ASSERT_EQ(conv2d(s, x.data(), packed.data(), y.data(), {}, GetParam()),
+                Status::Ok);
+      expectNear(ref, y,
+                 std::string("packed for ") + isaName(packIsa) + " " +
+                     describe(s));
+    }
+  }
+}
+
+void checkDepthwise(Isa isa, std::mt19937 &rng, Conv2DShape s) {
+  s.outChannels = s.channels;
+  const size_t P = s.outHeight() * s.outWidth();
+  std::vector<float> x = randomFloats(rng, s.channels * s.height * s.width);
+  std::vector<float> w = randomFloats(rng, s.channels * s.kernelH * s.kernelW);
+  std::vector<float> y0 = randomFloats(rng, s.channels * P);
+  RandomEpilogue re(rng, s.channels, s.channels * P);
+  const RefResult ref = refConv(s, x.data(), w.data(), y0.data(), re.epi,
+                                /*depthwise=*/true);
+  std::vector<float> y = y0;
+  const size_t cut = randomIn(rng, 0, s.channels);
+  if (cut) {
+    ASSERT_EQ(
+        depthwiseConv2d(s, x.data(), w.data(), y.data(), re.epi, isa, 0, cut),
+        Status::Ok);
+  }
+  if (cut < s.channels) {
+    ASSERT_EQ(depthwiseConv2d(s, x.data(), w.data(), y.data(), re.epi, isa, cut,
+                              s.channels),
+              Status::Ok);
+  }
+  expectNear(ref, y,
+             std::string("depthwise ") + isaName(isa) + " " + describe(s));
+}
+
+TEST_P(ConvTest, DepthwiseRandomShapes) {
+  std::mt19937 rng(11 + static_cast<unsigned>(GetParam()));
+  for (int iter = 0; iter < 200; ++iter) {
+    checkDepthwise(GetParam(), rng, randomShape(rng, 5));
+    if (HasFailure())
+      return;
+  }
+}
+
+TEST_P(ConvTest, Depthwise3x3) {
+  // The dedicated 3x3 kernels: stride 1 and 2, all pad combinations, widths
+  // around the 16-lane vector.
+  std::mt19937 rng(3);
+  for (size_t stride : {1, 2})
+    for (size_t pad = 0; pad <= 1; ++pad)
+      for (size_t width : {1, 3, 15, 16, 17, 33, 56}) {
+        Conv2DShape s;
+        s.channels = randomIn(rng, 1, 5);
+        s.height = randomIn(rng, 3, 20);
+        s.width = std::max<size_t>(width, 3 - 2 * pad);
+        s.kernelH = s.kernelW = 3;
+        s.strideH = s.strideW = stride;
+        s.padTop = s.padLeft = pad;
+        s.padBottom = s.padRight = randomIn(rng, 0, pad);
+        if (!s.valid())
+          continue;
+        checkDepthwise(GetParam(), rng, s);
+        if (HasFailure())
+          return;
+      }
+}
+
+TEST_P(ConvTest, PoolingRandomShapes) {
+  std::mt19937 rng(19 + static_cast<unsigned>(GetParam()));
+  for (int iter = 0; iter < 300; ++iter) {
+    Conv2DShape s = randomShape(rng, 4);
+    s.ceilMode = randomIn(rng, 0, 1);
+    // ONNX requires pads smaller than the kernel.
+    s.padTop = std::min(s.padTop, s.kernelH - 1);
+    s.padBottom = std::min(s.padBottom, s.kernelH - 1);
+    s.padLeft = std::min(s.padLeft, s.kernelW - 1);
+    s.padRight = std::min(s.padRight, s.kernelW - 1);
+    if (!s.valid())
+      continue;
+    const PoolKind kind = static_cast<PoolKind>(randomIn(rng, 0, 2));
+    const size_t P = s.outHeight() * s.outWidth();
+    std::vector<float> x = randomFloats(rng, s.channels * s.height * s.width);
+    std::vector<float> y0 = randomFloats(rng, s.channels * P);
+    RandomEpilogue re(rng, s.channels, s.channels * P);
+    const RefResult ref = refPool(kind, s, x.data(), y0.data(), re.epi);
+    std::vector<float> y = y0;
+    ASSERT_EQ(pool2d(kind, s, x.data(), y.data(), re.epi, GetParam()),
+              Status::Ok);
+    expectNear(ref, y,
+               "pool kind=" + std::to_string(int(kind)) + " " + describe(s));
+    if (HasFailure())
+      return;
+  }
+}
+
+TEST_P(ConvTest, RejectsBadArguments) {
+  Conv2DShape s;
+  s.channels = 2;
+  s.height = s.width = 4;
+  s.outChannels = 3;
+  s.kernelH = s.kernelW = 5; // larger than the unpadded input
+  EXPECT_FALSE(s.valid());
+  std::vector<float> x(32), w(2 * 3 * 25), y(64);
+  std::vector<char> packed(4096);
+  EXPECT_EQ(packConvWeights(s, w.data(), packed.data(), GetParam()),
+            Status::InvalidArgument);
+  s.kernelH = s.kernelW = 3;
+  ASSERT_EQ(packConvWeights(s, w.data(), packed.data(), GetParam()),
+            Status::Ok);
+  Conv2DShape other = s;
+  other.outChannels = 4;
+  EXPECT_EQ(conv2d(other, x.data(), packed.data(), y.data(), {}, GetParam()),
+            Status::LayoutMismatch);
+  ConvRange r;
+  r.ocBegin = 2;
+  r.ocEnd = 1;
+  EXPECT_EQ(conv2d(s, x.data(), packed.data(), y.data(), {}, GetParam(), r),
+            Status::InvalidArgument);
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, ConvTest, ::testing::ValuesIn(fp32Paths()),
+                         [](const auto &info) {
+                           return std::string(isaName(info.param));
+                         });
+
+} // namespace
+} // namespace ember::cpu::test

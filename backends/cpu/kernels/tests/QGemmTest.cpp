@@ -1,0 +1,215 @@
+//===- QGemmTest.cpp - int8 GEMM must match the reference bit for bit -----===//
+#include "Reference.h"
+
+#include <gtest/gtest.h>
+
+namespace ember::cpu::test {
+namespace {
+
+class QGemmTest : public ::testing::TestWithParam<Isa> {
+protected:
+  void SetUp() override {
+    if (!isaSupported(GetParam()))
+      GTEST_SKIP() << isaName(GetParam()) << " not supported on this CPU";
+  }
+};
+
+struct QProblem {
+  size_t M, N, K, lda, ldb, ldc;
+  std::vector<uint8_t> A;
+  std::vector<int8_t> B, bZp;
+  std::vector<int32_t> bias, mult, shift;
+  std::vector<float> scale;
+  uint8_t aZp;
+  Requantize rq;
+
+  QProblem(std::mt19937 &rng, size_t M_, size_t N_, size_t K_)
+      : M(M_), N(N_), K(K_) {
+    lda = K + randomIn(rng, 0, 5);
+    ldb = N + randomIn(rng, 0, 5);
+    ldc = N + randomIn(rng, 0, 5);
+    A.resize(M * lda);
+    B.resize(K * ldb);
+    for (uint8_t &v : A)
+      v = static_cast<uint8_t>(randomIn(rng, 0, 255));
+    for (int8_t &v : B)
+      v = static_cast<int8_t>(int(randomIn(rng, 0, 255)) - 128);
+    aZp = static_cast<uint8_t>(randomIn(rng, 0, 3) ? randomIn(rng, 0, 255) : 0);
+    const size_t zpCount = randomIn(rng, 0, 1) ? N : 1;
+    bZp.resize(zpCount);
+    const bool zeroB = randomIn(rng, 0, 1);
+    for (int8_t &v : bZp)
+      v = zeroB ? 0 : static_cast<int8_t>(int(randomIn(rng, 0, 40)) - 20);
+    if (randomIn(rng, 0, 1)) {
+      bias.resize(N);
+      for (int32_t &v : bias)
+        v = int32_t(randomIn(rng, 0, 200000)) - 100000;
+    }
+    rq.output = static_cast<QOutput>(randomIn(rng, 0, 2));
+    rq.kind = static_cast<QScaleKind>(randomIn(rng, 0, 1));
+    rq.scaleCount = randomIn(rng, 0, 1) ? N : 1;
+    scale.resize(rq.scaleCount);
+    mult.resize(rq.scaleCount);
+    shift.resize(rq.scaleCount);
+    for (size_t i = 0; i < rq.scaleCount; ++i) {
+      // Typical conv scales (~1e-4 .. 1e-2) plus a few that saturate.
+      scale[i] = requantScale(
+          std::uniform_real_distribution<float>(0.001f, 0.05f)(rng),
+          std::uniform_real_distribution<float>(0.001f, 0.05f)(rng),
+          std::uniform_real_distribution<float>(0.01f, 0.5f)(rng));
+      mult[i] = int32_t(randomIn(rng, 0, INT32_MAX));
+      shift[i] = int32_t(randomIn(rng, 0, 70)) - 35;
+      if (randomIn(rng, 0, 9) == 0)
+        mult[i] = INT32_MIN; // the saturating corner (not a valid Q31)
+    }
+    rq.scale = scale.data();
+    rq.multiplier = mult.data();
+    rq.shift = shift.data();
+    rq.zeroPoint = int32_t(randomIn(rng, 0, 40)) - 20;
+    if (rq.output == QOutput::UInt8)
+      rq.zeroPoint += 128;
+    if (randomIn(rng, 0, 3) == 0) {
+      rq.clampMin = rq.zeroPoint; // a fused ReLU
+      rq.clampMax = rq.zeroPoint + 90;
+    }
+  }
+
+  /// The exact corrected accumulator of element (m, n), then requantized.
+  int32_t expected(size_t m, size_t n) const {
+    int64_t acc = bias.empty() ? 0 : bias[n];
+    const int32_t zb = bZp[bZp.size() > 1 ? n : 0];
+    for (size_t k = 0; k < K; ++k)
+      acc += (int64_t(A[m * lda + k]) - aZp) * (int64_t(B[k * ldb + n]) - zb);
+    return refRequant(int32_t(acc), rq, n);
+  }
+};
+
+int32_t readOut(const std::vector<int32_t> &buf, QOutput out, size_t i) {
+  switch (out) {
+  case QOutput::Int32:
+    return buf[i];
+  case QOutput::UInt8:
+    return reinterpret_cast<const uint8_t *>(buf.data())[i];
+  case QOutput::Int8:
+    return reinterpret_cast<const int8_t *>(buf.data())[i];
+  }
+  return 0;
+}
+
+void check(Isa isa, std::mt19937 &rng, const QProblem &p) {
+  std::vector<char> packed(packedQBSize(p.K, p.N, isa));
+  ASSERT_EQ(packQB(p.K, p.N, p.B.data(), p.ldb, p.aZp, p.bZp.data(),
+                   p.bZp.size(), p.bias.empty() ? nullptr : p.bias.data(),
+                   packed.data(), isa),
+            Status::Ok);
+  // Output buffer large enough for int32 elements; sentinel-filled so
+  // writes outside the matrix are caught.
+  std::vector<int32_t> out(p.M * p.ldc + 16, 0x5a5a5a5a);
+  const std::vector<int32_t> untouched = out;
+  std::vector<char> ws(qgemmWorkspaceSize(p.K, isa));
+  size_t m0 = 0;
+  while (m0 < p.M) {
+    size_t m1 = std::min(p.M, m0 + randomIn(rng, 1, p.M));
+    ASSERT_EQ(qgemmPacked(p.M, p.N, p.K, p.A.data(), p.lda, packed.data(),
+                          out.data(), p.ldc, p.rq, isa, m0, m1,
+                          randomIn(rng, 0, 1) ? ws.data() : nullptr),
+              Status::Ok);
+    m0 = m1;
+  }
+  const size_t elem = p.rq.output == QOutput::Int32 ? 4 : 1;
+  size_t bad = 0;
+  for (size_t m = 0; m < p.M; ++m)
+    for (size_t n = 0; n < p.N; ++n) {
+      int32_t want = p.expected(m, n);
+      int32_t have = readOut(out, p.rq.output, m * p.ldc + n);
+      if (want != have && bad++ < 5)
+        ADD_FAILURE() << isaName(isa) << " M=" << p.M << " N=" << p.N
+                      << " K=" << p.K << " out=" << int(p.rq.output)
+                      << " kind=" << int(p.rq.kind) << " at (" << m << "," << n
+                      << "): got " << have << " want " << want;
+    }
+  EXPECT_EQ(bad, 0u);
+  // Padding between rows is never written.
+  const char *o = reinterpret_cast<const char *>(out.data());
+  const char *u = reinterpret_cast<const char *>(untouched.data());
+  for (size_t m = 0; m < p.M; ++m)
+    for (size_t n = p.N * elem; n < p.ldc * elem; ++n)
+      ASSERT_EQ(o[m * p.ldc * elem + n], u[m * p.ldc * elem + n])
+          << "row padding written at row " << m;
+}
+
+TEST_P(QGemmTest, RandomSmallShapesBitExact) {
+  std::mt19937 rng(2024 + static_cast<unsigned>(GetParam()));
+  for (int iter = 0; iter < 400; ++iter) {
+    QProblem p(rng, randomIn(rng, 1, 70), randomIn(rng, 1, 70),
+               randomIn(rng, 1, 70));
+    check(GetParam(), rng, p);
+    if (HasFailure())
+      return;
+  }
+}
+
+TEST_P(QGemmTest, LargeShapesBitExact) {
+  std::mt19937 rng(8);
+  const size_t shapes[][3] = {{600, 70, 300}, {13, 200, 4608}, {97, 131, 1}};
+  for (const auto &s : shapes)
+    for (int rep = 0; rep < 3; ++rep)
+      check(GetParam(), rng, QProblem(rng, s[0], s[1], s[2]));
+}
+
+TEST_P(QGemmTest, RequantizeOneMatchesReference) {
+  std::mt19937 rng(31);
+  for (int iter = 0; iter < 20000; ++iter) {
+    Requantize rq;
+    rq.output = static_cast<QOutput>(randomIn(rng, 1, 2));
+    rq.kind = static_cast<QScaleKind>(randomIn(rng, 0, 1));
+    float scale = std::uniform_real_distribution<float>(1e-6f, 0.1f)(rng);
+    int32_t mult = int32_t(randomIn(rng, 0, INT32_MAX));
+    int32_t shift = int32_t(randomIn(rng, 0, 80)) - 40;
+    rq.scale = &scale;
+    rq.multiplier = &mult;
+    rq.shift = &shift;
+    rq.zeroPoint = int32_t(randomIn(rng, 0, 300)) - 150;
+    int32_t acc = int32_t(uint32_t(rng()));
+    if (iter % 7 == 0)
+      acc = int32_t(randomIn(rng, 0, 2000)) - 1000;
+    // Exact .5 products exercise round-half-to-even.
+    if (iter % 11 == 0) {
+      scale = 0.5f;
+      acc = int32_t(randomIn(rng, 0, 400)) - 200;
+    }
+    ASSERT_EQ(requantizeOne(acc, rq, 0), refRequant(acc, rq, 0))
+        << "acc=" << acc << " scale=" << scale << " mult=" << mult
+        << " shift=" << shift << " kind=" << int(rq.kind);
+  }
+}
+
+TEST_P(QGemmTest, RejectsMismatchedPacking) {
+  std::vector<int8_t> B(16 * 8, 1), zp(1, 0);
+  std::vector<uint8_t> A(4 * 16, 1);
+  std::vector<int32_t> C(4 * 8);
+  std::vector<char> packed(packedQBSize(16, 8, GetParam()));
+  ASSERT_EQ(packQB(16, 8, B.data(), 8, 0, zp.data(), 1, nullptr, packed.data(),
+                   GetParam()),
+            Status::Ok);
+  EXPECT_EQ(qgemmPacked(4, 8, 15, A.data(), 16, packed.data(), C.data(), 8, {},
+                        GetParam()),
+            Status::LayoutMismatch);
+  Requantize rq;
+  rq.output = QOutput::UInt8; // no scale given
+  EXPECT_EQ(qgemmPacked(4, 8, 16, A.data(), 16, packed.data(), C.data(), 8, rq,
+                        GetParam()),
+            Status::InvalidArgument);
+  EXPECT_EQ(packQB(16, 8, B.data(), 8, 0, zp.data(), 3, nullptr, packed.data(),
+                   GetParam()),
+            Status::InvalidArgument);
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, QGemmTest,
+                         ::testing::Values(Isa::Generic, Isa::Avx512Vnni),
+                         [](const auto &info) {
+                           return std::string(isaName(info.param));
+                         });
+
+} // namespace
+} // namespace ember::cpu::test

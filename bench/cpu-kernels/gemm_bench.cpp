@@ -1,0 +1,262 @@
+//===- gemm_bench.cpp - single-core GEMM / conv throughput vs FMA peak ----===//
+//
+// Times, on one thread:
+//  - sgemmPacked (B pre-packed) for M = N = K = 1024 and for the implicit-GEMM
+//    shape of every distinct ResNet-50 convolution at batch 1
+//    (M = out channels, N = OH*OW, K = C*KH*KW);
+//  - conv2d on the real convolution (weights pre-packed, input NCHW), which
+//    adds the im2col packing the plain GEMM does not pay for;
+//  - the whole set of ResNet-50 convolutions weighted by how often each
+//    occurs (53 convolutions; the summary line gives the total);
+//  - qgemmPacked (u8 x s8 -> u8, per-column requantization) at 1024^3, in
+//    GOP/s (no peak comparison: the fp32 FMA peak does not apply).
+// Each figure is the median of repeats (best also shown) and is printed
+// against this machine's measured single-core FMA peak (FmaPeak.h).
+//
+// Usage: gemm_bench [--isa=auto|generic|avx2|avx512] [--peak=GFLOPS]
+//                   [--min-time=SECONDS] [--only=1024|int8|LAYER-SUBSTRING]
+//
+//===----------------------------------------------------------------------===//
+#include "FmaPeak.h"
+
+#include "ember/cpu/Kernels.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace ember::cpu;
+
+namespace {
+
+struct Timing {
+  double median = 0, best = 0;
+};
+
+/// Runs f until `minTime` seconds and at least `minReps` repeats have been
+/// spent (after one warm-up call) and returns the median and best time.
+template <typename F> Timing timeIt(F f, double minTime, int minReps = 7) {
+  f();
+  std::vector<double> t;
+  double total = 0;
+  while (total < minTime || static_cast<int>(t.size()) < minReps) {
+    auto t0 = std::chrono::steady_clock::now();
+    f();
+    auto t1 = std::chrono::steady_clock::now();
+    t.push_back(std::chrono::duration<double>(t1 - t0).count());
+    total += t.back();
+  }
+  std::sort(t.begin(), t.end());
+  return Timing{t[t.size() / 2], t[0]};
+}
+
+struct ConvLayer {
+  const char *name;
+  size_t C, H, W, OC, k, stride, pad;
+  int count; ///< occurrences in ResNet-50 (torchvision v1.5 layout)
+};
+
+// Every distinct convolution of ResNet-50 at 224x224, batch 1.
+const ConvLayer kResNet50[] = {
+    {"conv1", 3, 224, 224, 64, 7, 2, 3, 1},
+    {"l1.b1.conv1", 64, 56, 56, 64, 1, 1, 0, 1},
+    {"l1.conv2", 64, 56, 56, 64, 3, 1, 1, 3},
+    {"l1.conv3+ds", 64, 56, 56, 256, 1, 1, 0, 4},
+    {"l1.conv1", 256, 56, 56, 64, 1, 1, 0, 2},
+    {"l2.b1.conv1", 256, 56, 56, 128, 1, 1, 0, 1},
+    {"l2.b1.conv2", 128, 56, 56, 128, 3, 2, 1, 1},
+    {"l2.conv3", 128, 28, 28, 512, 1, 1, 0, 4},
+    {"l2.b1.ds", 256, 56, 56, 512, 1, 2, 0, 1},
+    {"l2.conv1", 512, 28, 28, 128, 1, 1, 0, 3},
+    {"l2.conv2", 128, 28, 28, 128, 3, 1, 1, 3},
+    {"l3.b1.conv1", 512, 28, 28, 256, 1, 1, 0, 1},
+    {"l3.b1.conv2", 256, 28, 28, 256, 3, 2, 1, 1},
+    {"l3.conv3", 256, 14, 14, 1024, 1, 1, 0, 6},
+    {"l3.b1.ds", 512, 28, 28, 1024, 1, 2, 0, 1},
+    {"l3.conv1", 1024, 14, 14, 256, 1, 1, 0, 5},
+    {"l3.conv2", 256, 14, 14, 256, 3, 1, 1, 5},
+    {"l4.b1.conv1", 1024, 14, 14, 512, 1, 1, 0, 1},
+    {"l4.b1.conv2", 512, 14, 14, 512, 3, 2, 1, 1},
+    {"l4.conv3", 512, 7, 7, 2048, 1, 1, 0, 3},
+    {"l4.b1.ds", 1024, 14, 14, 2048, 1, 2, 0, 1},
+    {"l4.conv1", 2048, 7, 7, 512, 1, 1, 0, 2},
+    {"l4.conv2", 512, 7, 7, 512, 3, 1, 1, 2},
+};
+
+Conv2DShape shapeOf(const ConvLayer &l) {
+  Conv2DShape s;
+  s.channels = l.C;
+  s.height = l.H;
+  s.width = l.W;
+  s.outChannels = l.OC;
+  s.kernelH = s.kernelW = l.k;
+  s.strideH = s.strideW = l.stride;
+  s.padTop = s.padLeft = s.padBottom = s.padRight = l.pad;
+  return s;
+}
+
+std::vector<float> randomVec(std::mt19937 &rng, size_t n) {
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = d(rng);
+  return v;
+}
+
+/// Times sgemmPacked on M x N x K with B pre-packed; returns seconds.
+Timing benchGemm(size_t M, size_t N, size_t K, Isa isa, double minTime,
+                 std::mt19937 &rng) {
+  std::vector<float> A = randomVec(rng, M * K), B = randomVec(rng, K * N);
+  std::vector<float> C(M * N);
+  std::vector<char> packed(packedBSize(K, N, isa));
+  std::vector<char> ws(gemmWorkspaceSize(isa));
+  packB(K, N, B.data(), N, packed.data(), isa);
+  return timeIt(
+      [&] {
+        sgemmPacked(M, N, K, A.data(), K, packed.data(), C.data(), N, {}, isa,
+                    0, 0, ws.data());
+      },
+      minTime);
+}
+
+/// Times conv2d (bias + ReLU epilogue) on one layer; returns seconds.
+Timing benchConv(const Conv2DShape &s, Isa isa, double minTime,
+                 std::mt19937 &rng) {
+  std::vector<float> x = randomVec(rng, s.channels * s.height * s.width);
+  std::vector<float> w =
+      randomVec(rng, s.outChannels * s.channels * s.kernelH * s.kernelW);
+  std::vector<float> bias = randomVec(rng, s.outChannels);
+  std::vector<float> y(s.outChannels * s.outHeight() * s.outWidth());
+  std::vector<char> packed(packedConvWeightsSize(s, isa));
+  std::vector<char> ws(conv2dWorkspaceSize(s, isa));
+  packConvWeights(s, w.data(), packed.data(), isa);
+  Epilogue epi;
+  epi.bias = bias.data();
+  epi.activation = Activation::Relu;
+  return timeIt(
+      [&] {
+        conv2d(s, x.data(), packed.data(), y.data(), epi, isa, {}, ws.data());
+      },
+      minTime);
+}
+
+/// Times qgemmPacked (u8 x s8, per-column float requantization to u8).
+Timing benchQGemm(size_t M, size_t N, size_t K, double minTime,
+                  std::mt19937 &rng) {
+  std::vector<uint8_t> A(M * K);
+  std::vector<int8_t> B(K * N);
+  for (uint8_t &v : A)
+    v = static_cast<uint8_t>(rng());
+  for (int8_t &v : B)
+    v = static_cast<int8_t>(rng());
+  std::vector<float> scale(N, 0.0005f);
+  const int8_t zp = 0;
+  std::vector<uint8_t> C(M * N);
+  std::vector<char> packed(packedQBSize(K, N));
+  std::vector<char> ws(qgemmWorkspaceSize(K));
+  packQB(K, N, B.data(), N, 128, &zp, 1, nullptr, packed.data());
+  Requantize rq;
+  rq.output = QOutput::UInt8;
+  rq.scale = scale.data();
+  rq.scaleCount = N;
+  rq.zeroPoint = 128;
+  return timeIt(
+      [&] {
+        qgemmPacked(M, N, K, A.data(), K, packed.data(), C.data(), N, rq,
+                    Isa::Auto, 0, 0, ws.data());
+      },
+      minTime);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Isa isa = Isa::Auto;
+  double peak = 0, minTime = 0.3;
+  std::string only;
+  for (int i = 1; i < argc; ++i) {
+    const char *a = argv[i];
+    if (!std::strncmp(a, "--isa=", 6)) {
+      std::string v = a + 6;
+      isa = v == "generic"  ? Isa::Generic
+            : v == "avx2"   ? Isa::Avx2
+            : v == "avx512" ? Isa::Avx512
+                            : Isa::Auto;
+    } else if (!std::strncmp(a, "--peak=", 7)) {
+      peak = std::atof(a + 7);
+    } else if (!std::strncmp(a, "--min-time=", 11)) {
+      minTime = std::atof(a + 11);
+    } else if (!std::strncmp(a, "--only=", 7)) {
+      only = a + 7;
+    } else {
+      std::fprintf(stderr, "error: unknown argument '%s' (gemm_bench)\n", a);
+      return 1;
+    }
+  }
+  const Isa path = resolveIsa(isa);
+  if (peak <= 0) {
+    // More repeats than fma_peak's default: the best one is the peak, and
+    // on a shared machine some repeats get preempted.
+    ember::bench::FmaPeak p = ember::bench::measureFmaPeak(25);
+    peak = (path == Isa::Avx512 || path == Isa::Avx512Vnni) ? p.avx512
+           : path == Isa::Avx2                              ? p.avx2
+                                                            : p.avx2 / 8;
+    std::printf("peak_gflops avx512=%.1f avx2=%.1f\n", p.avx512, p.avx2);
+  }
+  std::printf("isa=%s peak=%.1f GFLOP/s (single core), median of repeats "
+              "(best in brackets)\n",
+              isaName(path), peak);
+  std::mt19937 rng(1);
+  auto pct = [&](double gf) { return 100.0 * gf / peak; };
+
+  if (only.empty() || only == "1024") {
+    const double flop = 2.0 * 1024 * 1024 * 1024;
+    Timing t = benchGemm(1024, 1024, 1024, isa, minTime, rng);
+    std::printf("gemm 1024x1024x1024            sgemm %6.1f GFLOP/s "
+                "%5.1f%% [%5.1f%%]\n",
+                flop / t.median * 1e-9, pct(flop / t.median * 1e-9),
+                pct(flop / t.best * 1e-9));
+  }
+
+  double totalFlop = 0, totalGemm = 0, totalConv = 0;
+  for (const ConvLayer &l : kResNet50) {
+    if (!only.empty() && std::string(l.name).find(only) == std::string::npos)
+      continue;
+    const Conv2DShape s = shapeOf(l);
+    const size_t M = s.outChannels, N = s.outHeight() * s.outWidth();
+    const size_t K = s.channels * s.kernelH * s.kernelW;
+    const double flop = 2.0 * M * N * K;
+    Timing g = benchGemm(M, N, K, isa, minTime, rng);
+    Timing c = benchConv(s, isa, minTime, rng);
+    const double gg = flop / g.median * 1e-9, cg = flop / c.median * 1e-9;
+    std::printf("%-12s %4zux%5zux%4zu x%d  sgemm %6.1f GFLOP/s %5.1f%% "
+                "[%5.1f%%]  conv2d %6.1f GFLOP/s %5.1f%% [%5.1f%%]\n",
+                l.name, M, N, K, l.count, gg, pct(gg),
+                pct(flop / g.best * 1e-9), cg, pct(cg),
+                pct(flop / c.best * 1e-9));
+    std::fflush(stdout);
+    totalFlop += flop * l.count;
+    totalGemm += g.median * l.count;
+    totalConv += c.median * l.count;
+  }
+  if (only.empty() || only == "int8") {
+    const double ops = 2.0 * 1024 * 1024 * 1024;
+    Timing t = benchQGemm(1024, 1024, 1024, minTime, rng);
+    std::printf("qgemm u8xs8 1024x1024x1024 (%s) %6.1f GOP/s [best %6.1f]\n",
+                isaName(resolveIsa(Isa::Auto)), ops / t.median * 1e-9,
+                ops / t.best * 1e-9);
+  }
+  if (totalFlop > 0)
+    std::printf("resnet50 convs %.2f GFLOP: sgemm %.1f ms %.1f GFLOP/s "
+                "%.1f%%  conv2d %.1f ms %.1f GFLOP/s %.1f%%\n",
+                totalFlop * 1e-9, totalGemm * 1e3, totalFlop / totalGemm * 1e-9,
+                pct(totalFlop / totalGemm * 1e-9), totalConv * 1e3,
+                totalFlop / totalConv * 1e-9,
+                pct(totalFlop / totalConv * 1e-9));
+  return 0;
+}
