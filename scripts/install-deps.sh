@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libprotobuf-dev protobuf-compiler libonnx-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsystemc-dev verilator
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   python3 python3-pip
 )
 # Pinned: the generated ONNX node suite and its pass floor depend on the
