@@ -298,19 +298,12 @@ ember_error *execute(ember_device *d, const ember_execute_params *p,
 }
 
 ember_error *init(const ember_host_api *h) {
-  if (ember_error *e =
-          checkStruct(h, offsetof(ember_host_api, user_data) + sizeof(void *),
-                      "ember_host_api"))
+  if (ember_error *e = gHost.attach(h))
     return e;
-  gHost.init(h);
   return nullptr;
 }
 
 void shutdown() {}
-
-ember_error *deviceOpenOne(const ember_device_params *p, ember_device **out) {
-  return deviceOpen(p, out, 1);
-}
 
 const ember_plugin_api kApi = {
     sizeof(ember_plugin_api),
@@ -327,7 +320,7 @@ const ember_plugin_api kApi = {
     getCapabilities,
     querySupport,
     nullptr, // device_count: one device
-    deviceOpenOne,
+    deviceOpenSingle,
     deviceClose,
     bufferAllocate,
     bufferRelease,
@@ -347,14 +340,5 @@ const ember_plugin_api kApi = {
 
 extern "C" EMBER_PLUGIN_EXPORT const ember_plugin_api *
 ember_plugin_entry(const ember_host_api *host) {
-  if (!host || host->struct_size < offsetof(ember_host_api, host_name))
-    return nullptr;
-  if (host->abi_major != EMBER_ABI_VERSION_MAJOR) {
-    if (host->struct_size >= offsetof(ember_host_api, log) + sizeof(void *) &&
-        host->log)
-      host->log(host->user_data, EMBER_LOG_ERROR,
-                "interp plugin: built for ABI major 1");
-    return nullptr;
-  }
-  return &kApi;
+  return ember_plugin::acceptHost(host, &kApi);
 }

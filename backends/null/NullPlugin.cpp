@@ -25,11 +25,8 @@ const char *const kName = "null";     // TODO(vendor): your backend's name
 const char *const kVersion = "0.1.0"; // TODO(vendor): your version
 
 ember_error *init(const ember_host_api *host) {
-  if (ember_error *e = checkStruct(
-          host, offsetof(ember_host_api, user_data) + sizeof(void *),
-          "ember_host_api"))
+  if (ember_error *e = gHost.attach(host))
     return e;
-  gHost.init(host);
   // TODO(vendor): find and initialize the hardware or simulator here.
   return nullptr;
 }
@@ -93,10 +90,6 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
 
 void release(ember_executable *x) { delete x; }
 
-ember_error *deviceOpenOne(const ember_device_params *p, ember_device **out) {
-  return deviceOpen(p, out, 1);
-}
-
 // NULL entries are functions this backend does not implement; the host
 // checks before calling. TODO(vendor): fill in execute/event_* when compile
 // works, executable_serialize/load for ahead-of-time use.
@@ -115,7 +108,7 @@ const ember_plugin_api kApi = {
     getCapabilities,
     querySupport,
     nullptr, // device_count: one device
-    deviceOpenOne,
+    deviceOpenSingle,
     deviceClose,
     bufferAllocate,
     bufferRelease,
@@ -135,14 +128,5 @@ const ember_plugin_api kApi = {
 
 extern "C" EMBER_PLUGIN_EXPORT const ember_plugin_api *
 ember_plugin_entry(const ember_host_api *host) {
-  if (!host || host->struct_size < offsetof(ember_host_api, host_name))
-    return nullptr;
-  if (host->abi_major != EMBER_ABI_VERSION_MAJOR) {
-    if (host->struct_size >= offsetof(ember_host_api, log) + sizeof(void *) &&
-        host->log)
-      host->log(host->user_data, EMBER_LOG_ERROR,
-                "null plugin: built for another ABI major version");
-    return nullptr;
-  }
-  return &kApi;
+  return ember_plugin::acceptHost(host, &kApi);
 }

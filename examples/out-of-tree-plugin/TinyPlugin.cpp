@@ -48,9 +48,9 @@ ember_error *fromStatus(const tiny::Status &s) {
 // ---- capabilities ---------------------------------------------------------
 ember_error *getCapabilities(const ember_capabilities_params *p,
                              ember_blob *out) {
-  if (ember_error *e = checkStruct(p, offsetof(ember_capabilities_params,
-                                               request),
-                                   "ember_capabilities_params"))
+  if (ember_error *e =
+          checkStruct(p, offsetof(ember_capabilities_params, request),
+                      "ember_capabilities_params"))
     return e;
   v1::CapabilityManifest m;
   m.set_schema_version(1);
@@ -79,9 +79,9 @@ ember_error *getCapabilities(const ember_capabilities_params *p,
 }
 
 ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
-  if (ember_error *e = checkStruct(p, offsetof(ember_query_params, graph_size) +
-                                          sizeof(size_t),
-                                   "ember_query_params"))
+  if (ember_error *e = checkStruct(
+          p, offsetof(ember_query_params, graph_size) + sizeof(size_t),
+          "ember_query_params"))
     return e;
   v1::Graph g;
   if ((!p->graph && p->graph_size) || p->graph_size > size_t(INT_MAX) ||
@@ -123,8 +123,8 @@ ember_error *checkOptions(const ember_compile_params *p) {
 ember_error *makeExecutable(std::string graph, ember_executable **out) {
   auto x = std::make_unique<ember_executable>();
   x->graph = std::move(graph);
-  if (ember_error *e = fromStatus(tiny::buildProgram(
-          x->graph.data(), x->graph.size(), x->program)))
+  if (ember_error *e = fromStatus(
+          tiny::buildProgram(x->graph.data(), x->graph.size(), x->program)))
     return e;
   *out = x.release();
   return nullptr;
@@ -147,8 +147,7 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
   if (ember_error *e = checkOptions(p))
     return e;
   return makeExecutable(
-      std::string(static_cast<const char *>(p->program), p->program_size),
-      out);
+      std::string(static_cast<const char *>(p->program), p->program_size), out);
 }
 
 void addTensorType(const tiny::Dims &d, v1::TensorType *t) {
@@ -214,9 +213,9 @@ ember_error *load(ember_device *, const void *data, size_t size,
   uint32_t len = uint32_t(b[8]) | uint32_t(b[9]) << 8 | uint32_t(b[10]) << 16 |
                  uint32_t(b[11]) << 24;
   if (len > size - 12 || len > uint32_t(INT_MAX))
-    return error(EMBER_STATUS_INVALID_ARGUMENT,
-                 "artifact header length " + std::to_string(len) +
-                     " exceeds the artifact");
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "artifact header length " +
+                                                    std::to_string(len) +
+                                                    " exceeds the artifact");
   v1::ArtifactHeader h;
   if (!h.ParseFromArray(b + 12, int(len)))
     return error(EMBER_STATUS_INVALID_ARGUMENT, "corrupt artifact header");
@@ -252,12 +251,11 @@ ember_error *load(ember_device *, const void *data, size_t size,
   if (h.plugin_version() != kVersion ||
       want.SerializeAsString() != h.SerializeAsString()) {
     delete x;
-    return error(h.plugin_version() != kVersion
-                     ? EMBER_STATUS_VERSION_MISMATCH
-                     : EMBER_STATUS_INVALID_ARGUMENT,
+    return error(h.plugin_version() != kVersion ? EMBER_STATUS_VERSION_MISMATCH
+                                                : EMBER_STATUS_INVALID_ARGUMENT,
                  h.plugin_version() != kVersion
-                     ? "artifact of tiny " + h.plugin_version() +
-                           " (this is " + kVersion + ")"
+                     ? "artifact of tiny " + h.plugin_version() + " (this is " +
+                           kVersion + ")"
                      : std::string("artifact header does not match its "
                                    "payload (corrupt)"));
   }
@@ -287,8 +285,8 @@ ember_error *execute(ember_device *d, const ember_execute_params *p,
     return error(EMBER_STATUS_INVALID_ARGUMENT, "executable is NULL");
   const tiny::Program &prog = x->program;
   if (p->num_inputs != prog.inputs.size() ||
-      p->num_outputs != prog.outputs.size() ||
-      (p->num_inputs && !p->inputs) || (p->num_outputs && !p->outputs))
+      p->num_outputs != prog.outputs.size() || (p->num_inputs && !p->inputs) ||
+      (p->num_outputs && !p->outputs))
     return error(EMBER_STATUS_INVALID_ARGUMENT,
                  "the program has " + std::to_string(prog.inputs.size()) +
                      " inputs and " + std::to_string(prog.outputs.size()) +
@@ -309,8 +307,7 @@ ember_error *execute(ember_device *d, const ember_execute_params *p,
                    std::string(isIn ? "input " : "output ") +
                        std::to_string(k) +
                        (b ? " buffer of " + std::to_string(b->size) +
-                                " bytes is smaller than " +
-                                std::to_string(need)
+                                " bytes is smaller than " + std::to_string(need)
                           : " buffer is NULL"));
     if (isIn)
       ins.push_back(reinterpret_cast<const float *>(b->data));
@@ -324,20 +321,15 @@ ember_error *execute(ember_device *d, const ember_execute_params *p,
       out);
 }
 
-// ---- the table ----------------------------------------------------------------
+// ---- the table
+// ----------------------------------------------------------------
 ember_error *init(const ember_host_api *host) {
-  if (ember_error *e = checkStruct(host, offsetof(ember_host_api, user_data) + sizeof(void *),
-                                   "ember_host_api"))
+  if (ember_error *e = gHost.attach(host))
     return e;
-  gHost.init(host);
   return nullptr;
 }
 
 void shutdown() {}
-
-ember_error *deviceOpenOne(const ember_device_params *p, ember_device **out) {
-  return deviceOpen(p, out, 1);
-}
 
 const ember_plugin_api kApi = {
     sizeof(ember_plugin_api),
@@ -354,7 +346,7 @@ const ember_plugin_api kApi = {
     getCapabilities,
     querySupport,
     nullptr, // device_count: one device
-    deviceOpenOne,
+    deviceOpenSingle,
     deviceClose,
     bufferAllocate,
     bufferRelease,
@@ -374,14 +366,5 @@ const ember_plugin_api kApi = {
 
 extern "C" EMBER_PLUGIN_EXPORT const ember_plugin_api *
 ember_plugin_entry(const ember_host_api *host) {
-  if (!host || host->struct_size < offsetof(ember_host_api, host_name))
-    return nullptr;
-  if (host->abi_major != EMBER_ABI_VERSION_MAJOR) {
-    if (host->struct_size >= offsetof(ember_host_api, log) + sizeof(void *) &&
-        host->log)
-      host->log(host->user_data, EMBER_LOG_ERROR,
-                "tiny plugin: built for another ABI major version");
-    return nullptr;
-  }
-  return &kApi;
+  return ember_plugin::acceptHost(host, &kApi);
 }

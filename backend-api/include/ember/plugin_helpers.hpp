@@ -86,6 +86,16 @@ ember_error *checkStruct(const T *p, size_t minSize, const char *what) {
 // A copy of the host table's callbacks, taken in plugin_init.
 class Host {
 public:
+  // The usual plugin_init body: checks the host table covers the fields
+  // read here, then keeps its callbacks.
+  ember_error *attach(const ember_host_api *h) {
+    if (ember_error *e =
+            checkStruct(h, offsetof(ember_host_api, user_data) + sizeof(void *),
+                        "ember_host_api"))
+      return e;
+    init(h);
+    return nullptr;
+  }
   void init(const ember_host_api *h) {
     user_ = h->user_data;
     if (EMBER_HAS_FIELD(ember_host_api, h, log))
@@ -141,6 +151,11 @@ inline ember_error *deviceOpen(const ember_device_params *p, ember_device **out,
               : error(EMBER_STATUS_OUT_OF_MEMORY, "device_open: no memory");
 }
 inline void deviceClose(ember_device *d) { delete d; }
+// device_open for a plugin with exactly one device.
+inline ember_error *deviceOpenSingle(const ember_device_params *p,
+                                     ember_device **out) {
+  return deviceOpen(p, out, 1);
+}
 
 inline ember_error *bufferAllocate(ember_device *d,
                                    const ember_buffer_params *p,
@@ -262,6 +277,27 @@ inline void eventRelease(ember_event *ev) {
     ev->worker.join();
   delete ev->result;
   delete ev;
+}
+
+// ---- the handshake
+// ------------------------------------------------------------- The usual
+// ember_plugin_entry body: accept a host of this header's ABI major version
+// (any minor), refuse others with a logged reason.
+inline const ember_plugin_api *acceptHost(const ember_host_api *host,
+                                          const ember_plugin_api *api) {
+  if (!host || host->struct_size < offsetof(ember_host_api, host_name))
+    return nullptr;
+  if (host->abi_major != EMBER_ABI_VERSION_MAJOR) {
+    if (host->struct_size >= offsetof(ember_host_api, log) + sizeof(void *) &&
+        host->log)
+      host->log(host->user_data, EMBER_LOG_ERROR,
+                (std::string(api->name) + " plugin: built for ABI major " +
+                 std::to_string(EMBER_ABI_VERSION_MAJOR) + ", host has " +
+                 std::to_string(host->abi_major))
+                    .c_str());
+    return nullptr;
+  }
+  return api;
 }
 
 } // namespace ember_plugin
