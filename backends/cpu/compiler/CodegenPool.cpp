@@ -1,0 +1,199 @@
+// MaxPool / AveragePool as generated loops. The window geometry is a
+// compile-time constant, so the output rows and columns whose windows lie
+// entirely inside the input are known here: they get a loop with no bounds
+// checks (vectorized by LLVM), the border a checked one. Results are the
+// reference kernel's (core/interp/kernels/NnPool.cpp): the max starts from
+// the first valid element, the average sums in window order in f32 and
+// divides by the valid (or padded, count_include_pad) count.
+#include "Codegen.h"
+#include "Support.h"
+
+#include <llvm/IR/Constants.h>
+
+#include <algorithm>
+
+namespace ember::cpugen {
+
+namespace {
+
+// [lo, hi): outputs o whose window o*s - pad + k*d (k < kernel) is inside
+// [0, extent) for every k.
+void interior(int64_t out, int64_t extent, int64_t k, int64_t s, int64_t d,
+              int64_t pad, int64_t &lo, int64_t &hi) {
+  lo = out;
+  hi = 0;
+  for (int64_t o = 0; o < out; ++o) {
+    int64_t first = o * s - pad, last = first + (k - 1) * d;
+    if (first >= 0 && last < extent) {
+      lo = std::min(lo, o);
+      hi = std::max(hi, o + 1);
+    }
+  }
+  if (lo >= hi)
+    lo = hi = 0;
+}
+
+} // namespace
+
+Status Codegen::emitPool(const Group &g, Step &) {
+  const Node &n = *g.anchor;
+  Window w;
+  std::string why;
+  if (!windowOf(n, n.inputs[0].type(), n.attrInts("kernel_shape"),
+                n.attrInt("ceil_mode", 0) != 0, w, why))
+    return unsupported(n.describe(), ": ", why);
+  bool isMax = n.kind == OpKind::MaxPool;
+  bool includePad = !isMax && n.attrInt("count_include_pad", 0) != 0;
+  Value root(const_cast<Node *>(g.root), 0);
+  int64_t planes = w.n * w.c;
+  int64_t rowLo, rowHi, colLo, colHi;
+  interior(w.oh, w.h, w.kh, w.sh, w.dh, w.pt, rowLo, rowHi);
+  interior(w.ow, w.w, w.kw, w.sw, w.dw, w.pl, colLo, colHi);
+  llvm::IRBuilder<> &b = *b_;
+  llvm::Type *f32 = b.getFloatTy(), *i64 = b.getInt64Ty();
+  auto c64 = [&](int64_t v) { return b.getInt64(uint64_t(v)); };
+
+  emitTask(
+      "pool", planes, w.oh * w.ow * w.kh * w.kw,
+      [&](llvm::Value *begin, llvm::Value *end) {
+        llvm::Value *x = ptrOfValue(n.inputs[0]);
+        llvm::Value *y = ptrOfValue(root);
+        llvm::Value *accSlot = b.CreateAlloca(f32);
+        llvm::Value *anySlot = b.CreateAlloca(b.getInt1Ty());
+        llvm::Value *cntSlot = b.CreateAlloca(i64);
+        emitNest(
+            {planes, w.oh}, begin, end, [&](std::vector<llvm::Value *> &pi) {
+              llvm::Value *plane = pi[0], *oh = pi[1];
+              llvm::Value *xPlane = b.CreateMul(plane, c64(w.h * w.w));
+              llvm::Value *yRow =
+                  b.CreateAdd(b.CreateMul(plane, c64(w.oh * w.ow)),
+                              b.CreateMul(oh, c64(w.ow)));
+              llvm::Value *ih0 =
+                  b.CreateSub(b.CreateMul(oh, c64(w.sh)), c64(w.pt));
+              auto store = [&](llvm::Value *ow, llvm::Value *v) {
+                b.CreateStore(
+                    v, b.CreateInBoundsGEP(f32, y, b.CreateAdd(yRow, ow)));
+              };
+              // Checked: any output position.
+              auto checked = [&](std::vector<llvm::Value *> &ci) {
+                llvm::Value *ow = ci[0];
+                llvm::Value *iw0 =
+                    b.CreateSub(b.CreateMul(ow, c64(w.sw)), c64(w.pl));
+                b.CreateStore(llvm::ConstantFP::get(f32, 0.0), accSlot);
+                b.CreateStore(b.getInt1(false), anySlot);
+                b.CreateStore(c64(0), cntSlot);
+                emitNest(
+                    {w.kh, w.kw}, c64(0), c64(w.kh),
+                    [&](std::vector<llvm::Value *> &ki) {
+                      llvm::Value *ih =
+                          b.CreateAdd(ih0, b.CreateMul(ki[0], c64(w.dh)));
+                      llvm::Value *iw =
+                          b.CreateAdd(iw0, b.CreateMul(ki[1], c64(w.dw)));
+                      llvm::Value *inside = b.CreateAnd(
+                          b.CreateAnd(b.CreateICmpSGE(ih, c64(0)),
+                                      b.CreateICmpSLT(ih, c64(w.h))),
+                          b.CreateAnd(b.CreateICmpSGE(iw, c64(0)),
+                                      b.CreateICmpSLT(iw, c64(w.w))));
+                      // A clamped address: loaded always, used only inside.
+                      llvm::Value *off = b.CreateSelect(
+                          inside,
+                          b.CreateAdd(
+                              xPlane,
+                              b.CreateAdd(b.CreateMul(ih, c64(w.w)), iw)),
+                          xPlane);
+                      llvm::Value *v =
+                          b.CreateLoad(f32, b.CreateInBoundsGEP(f32, x, off));
+                      llvm::Value *acc = b.CreateLoad(f32, accSlot);
+                      llvm::Value *nacc;
+                      if (isMax) {
+                        llvm::Value *any = b.CreateLoad(b.getInt1Ty(), anySlot);
+                        llvm::Value *take = b.CreateAnd(
+                            inside, b.CreateOr(b.CreateNot(any),
+                                               b.CreateFCmpOGT(v, acc)));
+                        nacc = b.CreateSelect(take, v, acc);
+                        b.CreateStore(b.CreateOr(any, inside), anySlot);
+                      } else {
+                        nacc =
+                            b.CreateSelect(inside, b.CreateFAdd(acc, v), acc);
+                        llvm::Value *counted = inside;
+                        if (includePad) {
+                          llvm::Value *padded = b.CreateAnd(
+                              b.CreateAnd(b.CreateICmpSGE(ih, c64(-w.pt)),
+                                          b.CreateICmpSLT(ih, c64(w.h + w.pb))),
+                              b.CreateAnd(
+                                  b.CreateICmpSGE(iw, c64(-w.pl)),
+                                  b.CreateICmpSLT(iw, c64(w.w + w.pr))));
+                          counted = b.CreateOr(inside, padded);
+                        }
+                        b.CreateStore(b.CreateAdd(b.CreateLoad(i64, cntSlot),
+                                                  b.CreateZExt(counted, i64)),
+                                      cntSlot);
+                      }
+                      b.CreateStore(nacc, accSlot);
+                    });
+                llvm::Value *r = b.CreateLoad(f32, accSlot);
+                if (!isMax) {
+                  llvm::Value *cnt = b.CreateLoad(i64, cntSlot);
+                  r = b.CreateSelect(b.CreateICmpEQ(cnt, c64(0)),
+                                     llvm::ConstantFP::get(f32, 0.0),
+                                     b.CreateFDiv(r, b.CreateSIToFP(cnt, f32)));
+                }
+                store(ow, r);
+              };
+              // Unchecked: the whole window is inside the input.
+              auto fast = [&](std::vector<llvm::Value *> &ci) {
+                llvm::Value *ow = ci[0];
+                llvm::Value *base = b.CreateAdd(
+                    xPlane, b.CreateAdd(b.CreateMul(ih0, c64(w.w)),
+                                        b.CreateSub(b.CreateMul(ow, c64(w.sw)),
+                                                    c64(w.pl))));
+                llvm::Value *acc = nullptr;
+                for (int64_t kh = 0; kh < w.kh; ++kh)
+                  for (int64_t kw = 0; kw < w.kw; ++kw) {
+                    llvm::Value *v = b.CreateLoad(
+                        f32, b.CreateInBoundsGEP(
+                                 f32, x,
+                                 b.CreateAdd(
+                                     base, c64(kh * w.dh * w.w + kw * w.dw))));
+                    if (!acc)
+                      acc = v;
+                    else if (isMax)
+                      acc = b.CreateSelect(b.CreateFCmpOGT(v, acc), v, acc);
+                    else
+                      acc = b.CreateFAdd(acc, v);
+                  }
+                if (!isMax)
+                  acc = b.CreateFDiv(
+                      acc, llvm::ConstantFP::get(f32, double(w.kh * w.kw)));
+                store(ow, acc);
+              };
+              bool unrollable =
+                  w.kh * w.kw <= 64 && colHi > colLo && rowHi > rowLo;
+              if (!unrollable) {
+                emitNest({w.ow}, c64(0), c64(w.ow), checked);
+                return;
+              }
+              llvm::Function *fn = b.GetInsertBlock()->getParent();
+              auto *rowFast = llvm::BasicBlock::Create(*ctx_, "pool.row", fn);
+              auto *rowSlow = llvm::BasicBlock::Create(*ctx_, "pool.edge", fn);
+              auto *rowDone = llvm::BasicBlock::Create(*ctx_, "pool.next", fn);
+              b.CreateCondBr(b.CreateAnd(b.CreateICmpSGE(oh, c64(rowLo)),
+                                         b.CreateICmpSLT(oh, c64(rowHi))),
+                             rowFast, rowSlow);
+              b.SetInsertPoint(rowFast);
+              if (colLo > 0)
+                emitNest({colLo}, c64(0), c64(colLo), checked);
+              emitNest({colHi}, c64(colLo), c64(colHi), fast);
+              if (colHi < w.ow)
+                emitNest({w.ow}, c64(colHi), c64(w.ow), checked);
+              b.CreateBr(rowDone);
+              b.SetInsertPoint(rowSlow);
+              emitNest({w.ow}, c64(0), c64(w.ow), checked);
+              b.CreateBr(rowDone);
+              b.SetInsertPoint(rowDone);
+            });
+      });
+  return Status::ok();
+}
+
+} // namespace ember::cpugen

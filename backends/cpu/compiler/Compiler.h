@@ -1,0 +1,77 @@
+// The CPU backend's compiler: lowered graph -> fused groups -> memory plan
+// -> LLVM module defining
+//
+//   int32_t ember_main(const uint8_t *weights, uint8_t *arena,
+//                      void **inputs, void **outputs);
+//
+// plus the constant region it reads (`weights`, with pre-packed GEMM and
+// convolution weights) and the arena size it needs. Jit.h runs it in
+// process; Aot.h turns it into a self-contained object file. README.md has
+// the whole pipeline.
+#pragma once
+
+#include "Program.h"
+
+#include "lir/LIR.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace llvm {
+class LLVMContext;
+class Module;
+class TargetMachine;
+} // namespace llvm
+
+namespace ember::cpugen {
+
+struct CompiledModel {
+  CompiledModel();
+  ~CompiledModel();
+  CompiledModel(CompiledModel &&) noexcept;
+  CompiledModel &operator=(CompiledModel &&) noexcept;
+
+  std::unique_ptr<llvm::LLVMContext> context;
+  std::unique_ptr<llvm::Module> module; // unoptimized; ember_main external
+  std::string weights;                  // the constant region
+  uint64_t arenaBytes = 0;
+  std::vector<Type> inputs, outputs;
+  std::vector<std::string> inputNames, outputNames;
+  FusionStats fusion;
+  lir::MemoryPlan plan;
+  uint64_t workspaceBytes = 0;           // part of the arena: kernel scratch
+  std::vector<std::string> runtimeCalls; // ember_rt_* names the module calls
+};
+
+// Compiles the main function of a lowered module. Unsupported nodes fail
+// with ErrorCode::Unsupported naming the node. `f` is rewritten first by
+// widenHalfKernels (idempotent).
+Expected<CompiledModel> compileModel(Function &f, const CompileConfig &cfg);
+
+// 16-bit float Conv/ConvTranspose/MatMul/pooling/reductions become f32
+// ones between casts (WidenHalf.cpp).
+Status widenHalfKernels(Function &f);
+
+// The default instruction set path (ember::cpu::Isa) of this host.
+uint8_t hostIsa();
+
+// ---- LLVM plumbing (Optimize.cpp) ------------------------------------------
+// Initializes the native and AArch64 targets once (thread-safe).
+void initLlvm();
+// A TargetMachine for cfg.triple/cpu/features (empty triple: the host,
+// with its CPU and features).
+Expected<std::unique_ptr<llvm::TargetMachine>>
+makeTargetMachine(const CompileConfig &cfg);
+// Links the runtime bitcode for the target into `m` (bundles), then
+// internalizes everything but ember_main.
+Status linkRuntime(llvm::Module &m, const CompileConfig &cfg);
+// Global dead code elimination only (after linkRuntime without O3).
+void dropUnreachable(llvm::Module &m);
+// The O<optLevel> pipeline for `tm`.
+void optimizeModule(llvm::Module &m, llvm::TargetMachine &tm,
+                    unsigned optLevel);
+// Object file bytes for `m` (optimized) on `tm`.
+Expected<std::string> emitObject(llvm::Module &m, llvm::TargetMachine &tm);
+
+} // namespace ember::cpugen

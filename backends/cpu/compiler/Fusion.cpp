@@ -1,0 +1,352 @@
+// Grouping of lowered nodes into the steps the code generator emits
+// (README.md, "Fusion rules"):
+//  1. Operator stacking: a Conv or MatMul absorbs the chain of single-use
+//     nodes after it that the kernel epilogue computes: Adds of a constant
+//     per-channel (per-column) bias, one Add of a same-shape residual
+//     (before or after the activation), and one activation (Relu, or
+//     Max/Min with scalar constants = Clip).
+//  2. Loop fusion: an elementwise node absorbs the elementwise producers
+//     whose results only it (or the nodes it absorbed) reads and that have
+//     its element count, so a chain becomes one loop nest with no
+//     intermediate tensors; Transpose/Slice/Expand producers fold into the
+//     loads as affine index maps.
+//  3. Everything else is a group of its own.
+#include "Program.h"
+#include "Support.h"
+
+#include "runtime/RtAbi.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <unordered_map>
+
+namespace ember::cpugen {
+
+namespace {
+
+struct Ctx {
+  const Function &f;
+  const CompileConfig &cfg;
+  std::unordered_map<const Node *, std::vector<Use>> users;
+  std::unordered_map<const Node *, size_t> position;
+  std::unordered_map<const Node *, int> groupOf;
+  FusionStats stats;
+
+  bool isOutput(const Node *n) const {
+    auto it = users.find(n);
+    if (it == users.end())
+      return false;
+    for (auto &u : it->second)
+      if (!u.user)
+        return true;
+    return false;
+  }
+  // The one user of n's result (null if none, several, or an output).
+  const Node *singleUser(const Node *n) const {
+    auto it = users.find(n);
+    if (it == users.end() || it->second.size() != 1 || !it->second[0].user)
+      return nullptr;
+    return it->second[0].user;
+  }
+  bool allUsersIn(const Node *n, const Group &g) const {
+    auto it = users.find(n);
+    if (it == users.end() || it->second.empty())
+      return false;
+    for (auto &u : it->second)
+      if (!u.user || !contains(g, u.user))
+        return false;
+    return true;
+  }
+};
+
+Dims stripLeadingOnes(const Dims &d) {
+  size_t i = 0;
+  while (i < d.size() && d[i] == 1)
+    ++i;
+  return Dims(d.begin() + long(i), d.end());
+}
+
+// Per-channel (conv, axis 1 of rank r) or per-column (matmul, last axis)
+// constant for result dims `y`: the folded bias values, or false.
+bool channelConstant(const Value &c, const Dims &y, bool perColumn,
+                     std::vector<float> &vals) {
+  if (!isConstant(c) || c.type().elem() != ElemKind::F32)
+    return false;
+  const Tensor &t = *c.node->payload;
+  const Dims &d = t.dims();
+  if (d.size() > y.size())
+    return false;
+  size_t axis = perColumn ? y.size() - 1 : 1;
+  if (y.size() < 2)
+    return false;
+  int64_t n = y[axis];
+  size_t off = y.size() - d.size();
+  int64_t count = 1;
+  for (size_t i = 0; i < d.size(); ++i) {
+    size_t yi = off + i;
+    if (yi == axis) {
+      if (d[i] != n && d[i] != 1)
+        return false;
+      count = d[i];
+    } else if (d[i] != 1) {
+      return false;
+    }
+  }
+  vals.assign(size_t(n), 0.0f);
+  for (int64_t i = 0; i < n; ++i)
+    vals[size_t(i)] = t.data<float>()[count == 1 ? 0 : i];
+  return true;
+}
+
+// The other operand of a binary node whose operand `self` is the chain.
+Value otherOperand(const Node *n, const Node *self) {
+  if (n->inputs.size() != 2)
+    return Value();
+  if (n->inputs[0].node == self && n->inputs[1].node != self)
+    return n->inputs[1];
+  if (n->inputs[1].node == self && n->inputs[0].node != self)
+    return n->inputs[0];
+  return Value();
+}
+
+// Operator stacking after a Conv or MatMul.
+void growEpilogue(Ctx &c, Group &g) {
+  const Node *anchor = g.anchor;
+  bool perColumn = anchor->kind == OpKind::MatMul;
+  const Dims &y = anchor->types[0].dims();
+  std::vector<float> bias;
+  bool haveBias = false;
+  if (anchor->kind == OpKind::Conv && anchor->hasInput(2)) {
+    const Value &b = anchor->inputs[2];
+    if (isConstant(b)) {
+      const Tensor &t = *b.node->payload;
+      bias.assign(t.data<float>(), t.data<float>() + t.size());
+      haveBias = true;
+    } else {
+      g.epi.biasValue = b;
+    }
+  }
+  int stage = 0; // 0: bias, 1: residual before act, 2: after act, 3: done
+  const Node *cur = anchor;
+  while (c.cfg.fuse && stage < 3) {
+    if (c.isOutput(cur))
+      break;
+    const Node *next = c.singleUser(cur);
+    if (!next || c.groupOf.count(next) || next->types[0] != cur->types[0])
+      break;
+    std::string why;
+    if (!nodeSupported(*next, why))
+      break;
+    Value other = otherOperand(next, cur);
+    std::vector<float> vals;
+    double s = 0;
+    bool ok = false;
+    if (next->kind == OpKind::Add && other) {
+      if (stage == 0 && !g.epi.biasValue &&
+          channelConstant(other, y, perColumn, vals)) {
+        if (!haveBias)
+          bias.assign(vals.size(), 0.0f);
+        for (size_t i = 0; i < vals.size(); ++i)
+          bias[i] += vals[i];
+        haveBias = true;
+        ok = true;
+      } else if (other.type() == cur->types[0] && !g.epi.residual &&
+                 (stage <= 1 || stage == 2)) {
+        g.epi.residual = other;
+        g.epi.residualAfter = stage == 2;
+        stage = stage == 2 ? 3 : 1;
+        ok = true;
+      }
+    } else if (next->kind == OpKind::Relu && stage <= 1) {
+      g.epi.act = EMBER_RT_ACT_RELU;
+      stage = 2;
+      ok = true;
+    } else if ((next->kind == OpKind::Max || next->kind == OpKind::Min) &&
+               other && scalarConstant(other, s) && !std::isnan(s)) {
+      bool isMax = next->kind == OpKind::Max;
+      float inf = std::numeric_limits<float>::infinity();
+      if (stage <= 1) {
+        g.epi.act = EMBER_RT_ACT_CLIP;
+        g.epi.lo = isMax ? float(s) : -inf;
+        g.epi.hi = isMax ? inf : float(s);
+        stage = 2;
+        ok = true;
+      } else if (stage == 2 && g.epi.act == EMBER_RT_ACT_CLIP &&
+                 !g.epi.residual &&
+                 ((isMax && g.epi.lo == -inf && float(s) <= g.epi.hi) ||
+                  (!isMax && g.epi.hi == inf && float(s) >= g.epi.lo))) {
+        (isMax ? g.epi.lo : g.epi.hi) = float(s);
+        ok = true;
+      }
+    }
+    if (!ok)
+      break;
+    g.members.push_back(next);
+    ++c.stats.fusedEpilogueNodes;
+    cur = next;
+  }
+  if (haveBias) {
+    Tensor t(Type(ElemKind::F32, {int64_t(bias.size())}));
+    std::copy(bias.begin(), bias.end(), t.data<float>());
+    g.epi.bias = std::make_shared<const Tensor>(std::move(t));
+  }
+  g.root = cur;
+}
+
+GroupKind kindFor(OpClass c) {
+  switch (c) {
+  case OpClass::View:
+    return GroupKind::View;
+  case OpClass::Concat:
+    return GroupKind::Concat;
+  case OpClass::Split:
+    return GroupKind::Split;
+  case OpClass::Conv:
+    return GroupKind::Conv;
+  case OpClass::ConvT:
+    return GroupKind::ConvT;
+  case OpClass::MatMul:
+    return GroupKind::MatMul;
+  case OpClass::Pool:
+    return GroupKind::Pool;
+  case OpClass::Reduce:
+    return GroupKind::Reduce;
+  case OpClass::QConv:
+    return GroupKind::QConv;
+  case OpClass::QMatMul:
+    return GroupKind::QMatMul;
+  case OpClass::Loop:
+  case OpClass::Move:
+  case OpClass::Gather:
+  case OpClass::None:
+    break;
+  }
+  return GroupKind::Loop;
+}
+
+// Loop fusion: absorbs producers into the loop group rooted at g.root.
+void growLoop(Ctx &c, Group &g, int gi) {
+  if (!c.cfg.fuse)
+    return;
+  Dims rootDims = stripLeadingOnes(g.root->types[0].dims());
+  int64_t rootCount = g.root->types[0].numElements();
+  for (size_t k = 0; k < g.members.size(); ++k) {
+    const Node *m = g.members[k];
+    OpClass mc = opClass(m->kind);
+    if (mc == OpClass::Gather)
+      continue; // its operands are read through their own index maps
+    for (size_t i = 0; i < m->inputs.size(); ++i) {
+      const Node *p = m->inputs[i].node;
+      if (!p || isStorage(p->kind) || c.groupOf.count(p) || contains(g, p))
+        continue;
+      if (p->numResults() != 1 || c.isOutput(p) || !c.allUsersIn(p, g))
+        continue;
+      // Move's data operand only (Slice bounds etc. are constants anyway);
+      // quantization parameters and shapes are read through their own maps.
+      if ((mc == OpClass::Move || m->kind == OpKind::QuantizeLinear ||
+           m->kind == OpKind::DequantizeLinear) &&
+          i != 0)
+        continue;
+      if (m->kind == OpKind::ConstantOfShape)
+        continue;
+      std::string why;
+      if (!nodeSupported(*p, why))
+        continue;
+      OpClass pc = opClass(p->kind);
+      bool take = false;
+      if (pc == OpClass::Move) {
+        // An affine map of its operand: always foldable into a load.
+        take = true;
+      } else if (mc != OpClass::Move &&
+                 (pc == OpClass::Loop || pc == OpClass::Gather)) {
+        // Computed once per result element: same element count and shape
+        // (up to leading ones) as the loop, and read by computing members
+        // only (a Move member would need it at another index).
+        bool readByMoves = false;
+        for (auto &u : c.users.at(p))
+          readByMoves = readByMoves || opClass(u.user->kind) == OpClass::Move;
+        take = !readByMoves && p->types[0].numElements() == rootCount &&
+               stripLeadingOnes(p->types[0].dims()) == rootDims;
+      }
+      if (!take)
+        continue;
+      g.members.push_back(p);
+      c.groupOf[p] = gi;
+      if (pc == OpClass::Move)
+        ++c.stats.foldedMoves;
+      else
+        ++c.stats.fusedLoopNodes;
+    }
+  }
+}
+
+} // namespace
+
+Expected<std::vector<Group>>
+formGroups(const Function &f, const CompileConfig &cfg, FusionStats *stats) {
+  Ctx c{f, cfg, f.computeUsers(), {}, {}, {}};
+  std::vector<const Node *> nodes;
+  for (auto &n : f.nodes())
+    if (!isStorage(n->kind)) {
+      c.position[n.get()] = nodes.size();
+      nodes.push_back(n.get());
+    }
+  for (const Node *n : nodes) {
+    std::string why;
+    if (!nodeSupported(*n, why))
+      return unsupported(n->describe(), ": ", why);
+  }
+  std::vector<Group> groups;
+  // 1. Operator stacking, in graph order.
+  for (const Node *n : nodes) {
+    OpClass oc = opClass(n->kind);
+    if (oc != OpClass::Conv && oc != OpClass::MatMul)
+      continue;
+    Group g;
+    g.kind = kindFor(oc);
+    g.anchor = n;
+    g.members.push_back(n);
+    growEpilogue(c, g);
+    int gi = int(groups.size());
+    for (const Node *m : g.members)
+      c.groupOf[m] = gi;
+    groups.push_back(std::move(g));
+  }
+  // 2. Everything else, from the last node back, so that a loop sees all
+  // of a producer's users before deciding to absorb it.
+  for (size_t i = nodes.size(); i-- > 0;) {
+    const Node *n = nodes[i];
+    if (c.groupOf.count(n))
+      continue;
+    Group g;
+    OpClass oc = opClass(n->kind);
+    g.kind = kindFor(oc);
+    g.root = n;
+    if (oc == OpClass::Pool || oc == OpClass::Reduce || oc == OpClass::ConvT ||
+        oc == OpClass::QConv || oc == OpClass::QMatMul)
+      g.anchor = n;
+    g.members.push_back(n);
+    int gi = int(groups.size());
+    c.groupOf[n] = gi;
+    if (g.kind == GroupKind::Loop)
+      growLoop(c, g, gi);
+    groups.push_back(std::move(g));
+  }
+  // Members in graph order; groups in the order of their roots.
+  for (auto &g : groups)
+    std::sort(g.members.begin(), g.members.end(),
+              [&](const Node *a, const Node *b) {
+                return c.position.at(a) < c.position.at(b);
+              });
+  std::sort(groups.begin(), groups.end(), [&](const Group &a, const Group &b) {
+    return c.position.at(a.root) < c.position.at(b.root);
+  });
+  c.stats.nodes = nodes.size();
+  c.stats.groups = groups.size();
+  if (stats)
+    *stats = c.stats;
+  return groups;
+}
+
+} // namespace ember::cpugen

@@ -1,0 +1,752 @@
+// Memory: where every tensor of a compiled model lives (README.md,
+// "Memory"). Graph inputs and outputs are the caller's buffers; constants
+// and pre-packed weights share one constant region (64-byte aligned
+// entries); every other materialized tensor gets a buffer in one arena whose
+// offsets the LIR memory planner (lir::planMemory) chooses over the groups'
+// lifetimes. Reshapes are views (same bytes), and the value behind a graph
+// output is computed straight into the caller's output buffer.
+#include "Codegen.h"
+#include "Support.h"
+
+#include "ember/cpu/Kernels.h"
+#include "runtime/RtAbi.h"
+#include "runtime/RtPortable.h"
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+
+namespace ember::cpugen {
+
+using ember::cpu::colGranule;
+using ember::cpu::Isa;
+using ember::cpu::packedBSize;
+using ember::cpu::rowGranule;
+
+namespace {
+
+uint64_t alignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+} // namespace
+
+uint64_t Codegen::addWeights(const void *data, size_t bytes) {
+  std::string &w = out_.weights;
+  uint64_t off = alignUp(w.size(), 64);
+  w.resize(size_t(off), '\0');
+  if (data)
+    w.append(static_cast<const char *>(data), bytes);
+  else
+    w.append(bytes, '\0');
+  return off;
+}
+
+uint64_t Codegen::constantOffset(const Node *c) {
+  auto it = constants_.find(c);
+  if (it != constants_.end())
+    return it->second;
+  uint64_t off = addWeights(c->payload->raw(), c->payload->bytes());
+  constants_[c] = off;
+  return off;
+}
+
+std::vector<Value> Codegen::groupOperands(const Group &g) const {
+  std::vector<Value> out;
+  for (const Node *m : g.members)
+    for (auto &in : m->inputs) {
+      if (!in || contains(g, in.node))
+        continue;
+      if (std::find(out.begin(), out.end(), in) == out.end())
+        out.push_back(in);
+    }
+  if (g.kind == GroupKind::Copy)
+    out.push_back(g.copySource);
+  return out;
+}
+
+// ---- runtime parameter blocks and weight packing ----------------------------
+
+namespace {
+
+// Calls the runtime flavor the code links against, natively, to size and
+// pack weights at compile time.
+int64_t convPackedSize(Kernels k, const int64_t *p) {
+  return k == Kernels::Library ? ember_rt_conv_packed_size(p)
+                               : ember_rtp_conv_packed_size(p);
+}
+int64_t convWorkspace(Kernels k, const int64_t *p) {
+  return k == Kernels::Library ? ember_rt_conv_workspace_size(p)
+                               : ember_rtp_conv_workspace_size(p);
+}
+int64_t gemmWorkspace(Kernels k, const int64_t *p) {
+  return k == Kernels::Library ? ember_rt_gemm_workspace_size(p)
+                               : ember_rtp_gemm_workspace_size(p);
+}
+int32_t convPack(Kernels k, const int64_t *p, const float *w, void *dst) {
+  return k == Kernels::Library ? ember_rt_conv_pack(p, w, dst)
+                               : ember_rtp_conv_pack(p, w, dst);
+}
+int32_t gemmPack(Kernels k, const int64_t *p, const float *b, void *dst) {
+  return k == Kernels::Library ? ember_rt_gemm_pack(p, b, dst)
+                               : ember_rtp_gemm_pack(p, b, dst);
+}
+
+} // namespace
+
+Status Codegen::prepareConv(const Group &g, Step &s) {
+  const Node &n = *g.anchor;
+  const Type &x = n.inputs[0].type(), &wt = n.inputs[1].type();
+  std::vector<int64_t> kernel(wt.dims().begin() + 2, wt.dims().end());
+  Window w;
+  std::string why;
+  if (!windowOf(n, x, kernel, false, w, why))
+    return unsupported(n.describe(), ": ", why);
+  int64_t groups = n.attrInt("group", 1);
+  int64_t oc = wt.dim(0);
+  bool lib = cfg_.kernels == Kernels::Library;
+  std::vector<int64_t> &p = s.params;
+  p.assign(EMBER_RT_CONV_NUM_FIELDS, 0);
+  p[EMBER_RT_CONV_N] = w.n;
+  p[EMBER_RT_CONV_C] = w.c;
+  p[EMBER_RT_CONV_H] = w.h;
+  p[EMBER_RT_CONV_W] = w.w;
+  p[EMBER_RT_CONV_OC] = oc;
+  p[EMBER_RT_CONV_OH] = w.oh;
+  p[EMBER_RT_CONV_OW] = w.ow;
+  p[EMBER_RT_CONV_KH] = w.kh;
+  p[EMBER_RT_CONV_KW] = w.kw;
+  p[EMBER_RT_CONV_SH] = w.sh;
+  p[EMBER_RT_CONV_SW] = w.sw;
+  p[EMBER_RT_CONV_PT] = w.pt;
+  p[EMBER_RT_CONV_PL] = w.pl;
+  p[EMBER_RT_CONV_PB] = w.pb;
+  p[EMBER_RT_CONV_PR] = w.pr;
+  p[EMBER_RT_CONV_DH] = w.dh;
+  p[EMBER_RT_CONV_DW] = w.dw;
+  p[EMBER_RT_CONV_GROUPS] = groups;
+  p[EMBER_RT_CONV_DEPTHWISE] = lib && groups > 1 && groups == w.c && oc == w.c;
+  p[EMBER_RT_CONV_ACT] = g.epi.act;
+  p[EMBER_RT_CONV_RES_AFTER] = g.epi.residualAfter;
+  p[EMBER_RT_CONV_ISA] = cfg_.isa;
+  workspacePerWorker_ = std::max<uint64_t>(
+      workspacePerWorker_,
+      alignUp(uint64_t(convWorkspace(cfg_.kernels, p.data())), 64));
+  int64_t per = convPackedSize(cfg_.kernels, p.data());
+  p[EMBER_RT_CONV_W_GROUP_STRIDE] = int64_t(alignUp(uint64_t(per), 64));
+  uint64_t total =
+      p[EMBER_RT_CONV_DEPTHWISE]
+          ? uint64_t(per)
+          : uint64_t(groups) * uint64_t(p[EMBER_RT_CONV_W_GROUP_STRIDE]);
+  const Value &wv = n.inputs[1];
+  if (isConstant(wv)) {
+    s.packedWeights = addWeights(nullptr, size_t(total));
+    int32_t st =
+        convPack(cfg_.kernels, p.data(), wv.node->payload->data<float>(),
+                 &out_.weights[size_t(s.packedWeights)]);
+    if (st)
+      return makeError(ErrorCode::Internal, n.describe(),
+                       ": packing the weights failed (status ", st, ")");
+  } else {
+    s.tempBytes.push_back(total); // packed at run time
+  }
+  if (g.epi.bias)
+    s.bias = addWeights(g.epi.bias->raw(), g.epi.bias->bytes());
+  return Status::ok();
+}
+
+Status Codegen::prepareMatMul(const Group &g, Step &s) {
+  const Node &n = *g.anchor;
+  Dims a = n.inputs[0].type().dims(), b = n.inputs[1].type().dims();
+  if (a.size() == 1)
+    a.insert(a.begin(), 1);
+  bool bVec = b.size() == 1;
+  if (bVec)
+    b.push_back(1);
+  int64_t M = a[a.size() - 2], K = a.back(), N = b.back();
+  Dims ba(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2);
+  Dims batch;
+  if (!broadcastShapes(ba, bb, batch) || batch.size() > 4)
+    return unsupported(n.describe(), ": batch dims do not broadcast");
+  bool lib = cfg_.kernels == Kernels::Library;
+  std::vector<int64_t> &p = s.params;
+  p.assign(EMBER_RT_GEMM_NUM_FIELDS, 0);
+  const Value &bv = n.inputs[1];
+  bool bBatched = numElements(bb) != 1;
+  bool packB = isConstant(bv) && !bBatched;
+  // A [batch.., M, K] with B shared: one GEMM over all rows.
+  int64_t rows = M;
+  if (packB && numElements(ba) == numElements(batch)) {
+    rows = M * numElements(batch);
+    batch.clear();
+  }
+  p[EMBER_RT_GEMM_M] = rows;
+  p[EMBER_RT_GEMM_N] = N;
+  p[EMBER_RT_GEMM_K] = K;
+  p[EMBER_RT_GEMM_LDA] = K;
+  p[EMBER_RT_GEMM_LDB] = N;
+  p[EMBER_RT_GEMM_LDC] = N;
+  p[EMBER_RT_GEMM_B_PACKED] = packB;
+  p[EMBER_RT_GEMM_HAS_BIAS] = g.epi.bias != nullptr;
+  p[EMBER_RT_GEMM_ACT] = g.epi.act;
+  p[EMBER_RT_GEMM_RES_AFTER] = g.epi.residualAfter;
+  p[EMBER_RT_GEMM_ISA] = cfg_.isa;
+  workspacePerWorker_ = std::max<uint64_t>(
+      workspacePerWorker_,
+      alignUp(uint64_t(gemmWorkspace(cfg_.kernels, p.data())), 64));
+  // Batch dims, right-aligned in the 4 slots.
+  for (int d = 0; d < 4; ++d)
+    p[size_t(EMBER_RT_GEMM_BATCH0 + 4 * d)] = 1;
+  auto batchStrides = [&](const Dims &own, int64_t matrix, size_t slot) {
+    // Element strides of `own` (right-aligned to batch), 0 where it
+    // broadcasts.
+    std::vector<int64_t> st(batch.size(), 0);
+    int64_t acc = matrix;
+    for (size_t i = own.size(); i-- > 0;) {
+      size_t bi = batch.size() - own.size() + i;
+      st[bi] = own[i] == 1 ? 0 : acc;
+      acc *= own[i];
+    }
+    for (size_t i = 0; i < batch.size(); ++i)
+      p[size_t(EMBER_RT_GEMM_BATCH0) + 4 * (4 - batch.size() + i) + slot] =
+          st[i];
+  };
+  for (size_t i = 0; i < batch.size(); ++i)
+    p[size_t(EMBER_RT_GEMM_BATCH0) + 4 * (4 - batch.size() + i)] = batch[i];
+  if (!batch.empty()) {
+    batchStrides(ba, M * K, 1);
+    batchStrides(bb, K * N, 2);
+    batchStrides(batch, M * N, 3);
+  }
+  if (packB) {
+    int64_t pieces = 1, pieceN = N;
+    if (lib && cfg_.numThreads > 1) {
+      int64_t rg = int64_t(rowGranule(Isa(cfg_.isa)));
+      int64_t cg = int64_t(colGranule(Isa(cfg_.isa)));
+      // Too few rows to give every worker its own: split the columns.
+      if (rows < rg * int64_t(cfg_.numThreads)) {
+        int64_t want = int64_t(cfg_.numThreads);
+        pieceN = (N + want - 1) / want;
+        pieceN = (pieceN + cg - 1) / cg * cg;
+        pieces = (N + pieceN - 1) / pieceN;
+      }
+    }
+    p[EMBER_RT_GEMM_NPIECES] = pieces;
+    p[EMBER_RT_GEMM_PIECE_N] = pieceN;
+    uint64_t stride =
+        lib ? packedBSize(size_t(K), size_t(pieceN), Isa(cfg_.isa))
+            : uint64_t(K * N) * sizeof(float);
+    p[EMBER_RT_GEMM_PIECE_STRIDE] = int64_t(alignUp(stride, 64));
+    uint64_t total = uint64_t(pieces) * uint64_t(p[EMBER_RT_GEMM_PIECE_STRIDE]);
+    s.packedWeights = addWeights(nullptr, size_t(total));
+    int32_t st =
+        gemmPack(cfg_.kernels, p.data(), bv.node->payload->data<float>(),
+                 &out_.weights[size_t(s.packedWeights)]);
+    if (st)
+      return makeError(ErrorCode::Internal, n.describe(),
+                       ": packing the weights failed (status ", st, ")");
+  }
+  if (g.epi.bias)
+    s.bias = addWeights(g.epi.bias->raw(), g.epi.bias->bytes());
+  (void)bVec;
+  return Status::ok();
+}
+
+Status Codegen::prepareConvT(const Group &g, Step &s) {
+  const Node &n = *g.anchor;
+  const Type &x = n.inputs[0].type(), &wty = n.inputs[1].type();
+  std::vector<int64_t> pb, out;
+  std::string why;
+  if (!convTransposeGeometry(n, pb, out, why))
+    return unsupported(n.describe(), ": ", why);
+  bool oneD = x.rank() == 3; // as 2-D with H = 1
+  if (oneD) {
+    pb.insert(pb.begin(), 0);
+    out.insert(out.begin(), 1);
+  }
+  int64_t G = n.attrInt("group", 1), C = x.dim(1), ocg = wty.dim(1),
+          OC = ocg * G, cg = C / G, KH = oneD ? 1 : wty.dim(2),
+          KW = wty.dims().back(), KK = KH * KW;
+  auto st = n.hasAttr("strides") ? n.attrInts("strides")
+                                 : std::vector<int64_t>(x.rank() - 2, 1);
+  auto dl = n.hasAttr("dilations") ? n.attrInts("dilations")
+                                   : std::vector<int64_t>(x.rank() - 2, 1);
+  if (oneD) {
+    st.insert(st.begin(), 1);
+    dl.insert(dl.begin(), 1);
+  }
+  std::vector<int64_t> &p = s.params;
+  p.assign(EMBER_RT_CONVT_NUM_FIELDS, 0);
+  p[EMBER_RT_CONV_N] = x.dim(0);
+  p[EMBER_RT_CONV_C] = C;
+  p[EMBER_RT_CONV_H] = oneD ? 1 : x.dim(2);
+  p[EMBER_RT_CONV_W] = x.dims().back();
+  p[EMBER_RT_CONV_OC] = OC;
+  p[EMBER_RT_CONV_OH] = out[0];
+  p[EMBER_RT_CONV_OW] = out[1];
+  p[EMBER_RT_CONV_KH] = KH;
+  p[EMBER_RT_CONV_KW] = KW;
+  p[EMBER_RT_CONV_SH] = st[0];
+  p[EMBER_RT_CONV_SW] = st[1];
+  p[EMBER_RT_CONV_PT] = pb[0];
+  p[EMBER_RT_CONV_PL] = pb[1];
+  p[EMBER_RT_CONV_DH] = dl[0];
+  p[EMBER_RT_CONV_DW] = dl[1];
+  p[EMBER_RT_CONV_GROUPS] = G;
+  p[EMBER_RT_CONV_ISA] = cfg_.isa;
+  int64_t M = ocg * KK, hw = p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W];
+  p[EMBER_RT_CONVT_CHUNK] = std::min<int64_t>(
+      hw, std::max<int64_t>(64, (int64_t(2) << 20) / (M * 4)));
+  // W [C][OCg][KH][KW] -> per group W^T [OCg*KH*KW][Cg]: now for constant
+  // weights, at run time into a scratch buffer otherwise.
+  if (isConstant(n.inputs[1])) {
+    s.packedWeights = addWeights(nullptr, size_t(C * M) * sizeof(float));
+    ember_rt_conv_transpose_pack(
+        p.data(), n.inputs[1].node->payload->data<float>(),
+        reinterpret_cast<float *>(&out_.weights[size_t(s.packedWeights)]));
+  } else {
+    s.tempBytes.push_back(uint64_t(C * M) * sizeof(float));
+  }
+  (void)cg;
+  if (n.hasInput(2) && isConstant(n.inputs[2]))
+    s.bias = constantOffset(n.inputs[2].node);
+  int64_t ws = cfg_.kernels == Kernels::Library
+                   ? ember_rt_conv_transpose_workspace_size(p.data())
+                   : ember_rtp_conv_transpose_workspace_size(p.data());
+  workspacePerWorker_ =
+      std::max<uint64_t>(workspacePerWorker_, alignUp(uint64_t(ws), 64));
+  return Status::ok();
+}
+
+// Quantization parameter `i` of n as a vector (one value or one per index).
+static std::vector<double> paramValues(const Node &n, size_t i) {
+  const Tensor &t = *n.inputs[i].node->payload;
+  return t.toDoubles();
+}
+
+Status Codegen::prepareQConv(const Group &g, Step &s) {
+  const Node &n = *g.anchor;
+  if (cfg_.kernels != Kernels::Library)
+    return unsupported(n.describe(),
+                       ": the portable runtime has no int8 kernels");
+  const Type &x = n.inputs[0].type();
+  const Tensor &w = *n.inputs[3].node->payload;
+  std::vector<int64_t> kernel(w.dims().begin() + 2, w.dims().end());
+  Window win;
+  std::string why;
+  if (!windowOf(n, x, kernel, false, win, why))
+    return unsupported(n.describe(), ": ", why);
+  int64_t G = n.attrInt("group", 1), C = x.dim(1), OC = w.dim(0);
+  int64_t cg = C / G, ocg = OC / G, KK = kernel[0] * kernel[1], K = cg * KK;
+  bool dw = G > 1 && G == C && OC == C;
+  bool inNhwc = nhwc_.count(keyOf(n.inputs[0])) != 0;
+  bool wU8 = w.type().elem() == ElemKind::U8;
+  int64_t xzp = n.inputs[2].node->payload->getInt(0);
+  std::vector<double> wzp = paramValues(n, 5), wsc = paramValues(n, 4);
+  float xs = float(n.inputs[1].node->payload->getDouble(0));
+  float ys = float(n.inputs[6].node->payload->getDouble(0));
+  auto wzpAt = [&](int64_t oc) {
+    return int64_t(wzp[wzp.size() == 1 ? 0 : size_t(oc)]) - (wU8 ? 128 : 0);
+  };
+  auto wAt = [&](int64_t i) { return w.getInt(i) - (wU8 ? 128 : 0); };
+  std::vector<int32_t> bias(size_t(OC), 0);
+  if (n.hasInput(8))
+    for (int64_t i = 0; i < OC; ++i)
+      bias[size_t(i)] = int32_t(n.inputs[8].node->payload->getInt(i));
+  std::vector<float> scales;
+  for (size_t i = 0; i < wsc.size(); ++i)
+    scales.push_back(ember::cpu::requantScale(xs, float(wsc[i]), ys));
+  std::vector<int64_t> &p = s.params;
+  p.assign(EMBER_RT_QCONV_NUM_FIELDS, 0);
+  int64_t f[] = {win.n,  C,      win.h,  win.w,  OC,     win.oh,
+                 win.ow, win.kh, win.kw, win.sh, win.sw, win.pt,
+                 win.pl, win.pb, win.pr, win.dh, win.dw};
+  for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); ++i)
+    p[i] = f[i];
+  p[EMBER_RT_CONV_GROUPS] = G;
+  p[EMBER_RT_CONV_DEPTHWISE] = dw;
+  p[EMBER_RT_CONV_ISA] = cfg_.isa;
+  p[EMBER_RT_QCONV_X_ZP] = xzp;
+  p[EMBER_RT_QCONV_Y_ZP] = n.inputs[7].node->payload->getInt(0);
+  p[EMBER_RT_QCONV_Y_SIGNED] = n.types[0].elem() == ElemKind::I8;
+  p[EMBER_RT_QCONV_SCALE_COUNT] = int64_t(scales.size());
+  // Pixel chunks: at most 256 rows of im2row, and at least one per thread
+  // when the conv has the work for it.
+  {
+    int64_t P = win.oh * win.ow, T = int64_t(cfg_.numThreads);
+    int64_t per = (P + T - 1) / T;
+    bool split = T > 1 && P * ocg * K >= (int64_t(1) << 20);
+    p[EMBER_RT_QCONV_CHUNK] =
+        split ? std::min<int64_t>(256,
+                                  std::max<int64_t>(16, (per + 15) / 16 * 16))
+              : 256;
+  }
+  p[EMBER_RT_QCONV_IN_NHWC] = inNhwc;
+  p[EMBER_RT_QCONV_OUT_NHWC] =
+      nhwc_.count(keyOf(Value(const_cast<Node *>(g.root), 0))) != 0;
+  Isa isa = Isa(cfg_.isa);
+  if (dw) {
+    std::vector<int16_t> cw(size_t(C * KK));
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t k = 0; k < KK; ++k)
+        cw[size_t(k * C + c)] = int16_t(wAt(c * KK + k) - wzpAt(c));
+    uint64_t biasOff = alignUp(cw.size() * sizeof(int16_t), 64);
+    p[EMBER_RT_QCONV_BIAS_OFFSET] = int64_t(biasOff);
+    s.packedWeights = addWeights(nullptr, size_t(biasOff + bias.size() * 4));
+    std::memcpy(&out_.weights[size_t(s.packedWeights)], cw.data(),
+                cw.size() * sizeof(int16_t));
+    std::memcpy(&out_.weights[size_t(s.packedWeights + biasOff)], bias.data(),
+                bias.size() * 4);
+  } else {
+    uint64_t stride =
+        alignUp(ember::cpu::packedQBSize(size_t(K), size_t(ocg), isa), 64);
+    p[EMBER_RT_CONV_W_GROUP_STRIDE] = int64_t(stride);
+    s.packedWeights = addWeights(nullptr, size_t(stride * uint64_t(G)));
+    std::vector<int8_t> wt(size_t(K * ocg));
+    std::vector<int8_t> zp;
+    for (int64_t gi = 0; gi < G; ++gi) {
+      // K runs (c, kh, kw) for NCHW x, (kh, kw, c) for channels-last x.
+      for (int64_t oc = 0; oc < ocg; ++oc)
+        for (int64_t k = 0; k < K; ++k) {
+          int64_t kk = inNhwc ? (k % KK) * cg + k / KK : k;
+          wt[size_t(kk * ocg + oc)] = int8_t(wAt((gi * ocg + oc) * K + k));
+        }
+      zp.clear();
+      if (wzp.size() == 1)
+        zp.push_back(int8_t(wzpAt(0)));
+      else
+        for (int64_t oc = 0; oc < ocg; ++oc)
+          zp.push_back(int8_t(wzpAt(gi * ocg + oc)));
+      auto st = ember::cpu::packQB(
+          size_t(K), size_t(ocg), wt.data(), size_t(ocg), uint8_t(xzp),
+          zp.data(), zp.size(), bias.data() + gi * ocg,
+          &out_.weights[size_t(s.packedWeights + uint64_t(gi) * stride)], isa);
+      if (st != ember::cpu::Status::Ok)
+        return makeError(ErrorCode::Internal, n.describe(),
+                         ": packing the int8 weights failed");
+    }
+  }
+  s.bias = addWeights(scales.data(), scales.size() * sizeof(float));
+  workspacePerWorker_ = std::max<uint64_t>(
+      workspacePerWorker_,
+      alignUp(uint64_t(ember_rt_qconv_workspace_size(p.data())), 64));
+  return Status::ok();
+}
+
+Status Codegen::prepareQMatMul(const Group &g, Step &s) {
+  const Node &n = *g.anchor;
+  if (cfg_.kernels != Kernels::Library)
+    return unsupported(n.describe(),
+                       ": the portable runtime has no int8 kernels");
+  const Tensor &b = *n.inputs[3].node->payload;
+  int64_t K = b.dim(0), N = b.dim(1);
+  int64_t rows = n.inputs[0].type().numElements() / K;
+  bool bU8 = b.type().elem() == ElemKind::U8;
+  std::vector<double> bzp = paramValues(n, 5), bsc = paramValues(n, 4);
+  float as = float(n.inputs[1].node->payload->getDouble(0));
+  float ys = float(n.inputs[6].node->payload->getDouble(0));
+  std::vector<float> scales;
+  for (double v : bsc)
+    scales.push_back(ember::cpu::requantScale(as, float(v), ys));
+  std::vector<int8_t> bw(size_t(K * N)), zp;
+  for (int64_t i = 0; i < K * N; ++i)
+    bw[size_t(i)] = int8_t(b.getInt(i) - (bU8 ? 128 : 0));
+  for (double v : bzp)
+    zp.push_back(int8_t(int64_t(v) - (bU8 ? 128 : 0)));
+  std::vector<int64_t> &p = s.params;
+  p.assign(EMBER_RT_QGEMM_NUM_FIELDS, 0);
+  p[EMBER_RT_QGEMM_M] = rows;
+  p[EMBER_RT_QGEMM_N] = N;
+  p[EMBER_RT_QGEMM_K] = K;
+  p[EMBER_RT_QGEMM_Y_ZP] = n.inputs[7].node->payload->getInt(0);
+  p[EMBER_RT_QGEMM_Y_SIGNED] = n.types[0].elem() == ElemKind::I8;
+  p[EMBER_RT_QGEMM_SCALE_COUNT] = int64_t(scales.size());
+  p[EMBER_RT_QGEMM_ISA] = cfg_.isa;
+  Isa isa = Isa(cfg_.isa);
+  s.packedWeights =
+      addWeights(nullptr, ember::cpu::packedQBSize(size_t(K), size_t(N), isa));
+  auto st = ember::cpu::packQB(size_t(K), size_t(N), bw.data(), size_t(N),
+                               uint8_t(n.inputs[2].node->payload->getInt(0)),
+                               zp.data(), zp.size(), nullptr,
+                               &out_.weights[size_t(s.packedWeights)], isa);
+  if (st != ember::cpu::Status::Ok)
+    return makeError(ErrorCode::Internal, n.describe(),
+                     ": packing the int8 weights failed");
+  s.bias = addWeights(scales.data(), scales.size() * sizeof(float));
+  workspacePerWorker_ = std::max<uint64_t>(
+      workspacePerWorker_,
+      alignUp(uint64_t(ember_rt_qgemm_workspace_size(p.data())), 64));
+  return Status::ok();
+}
+
+// Channels-last storage for 4-D int8 activations between QLinearConvs
+// (README, "Memory"): a QLinearConv result, or a loop result one reads,
+// is stored [N][H][W][C] when every reader takes that layout (QLinearConv
+// as its input, loops through their strided loads), so int8 convolutions
+// need no transposes and 1x1 ones read their input in place.
+void Codegen::chooseLayouts() {
+  nhwc_.clear();
+  auto users = f_.computeUsers();
+  std::map<const Node *, const Group *> groupOf;
+  for (auto &g : groups_)
+    for (const Node *m : g.members)
+      groupOf[m] = &g;
+  for (auto &g : groups_) {
+    if (g.kind != GroupKind::QConv && g.kind != GroupKind::Loop)
+      continue;
+    Value r(const_cast<Node *>(g.root), 0);
+    if (r.type().rank() != 4 || g.root->numResults() != 1)
+      continue;
+    auto it = users.find(g.root);
+    if (it == users.end() || it->second.empty())
+      continue;
+    bool all = true, toConv = false;
+    for (auto &u : it->second) {
+      auto gu = u.user ? groupOf.find(u.user) : groupOf.end();
+      if (gu == groupOf.end()) {
+        all = false; // a graph output
+        break;
+      }
+      const Group &ug = *gu->second;
+      bool ok = ug.kind == GroupKind::Loop ||
+                (ug.kind == GroupKind::QConv && u.operand == 0);
+      all = all && ok;
+      toConv = toConv || ug.kind == GroupKind::QConv;
+    }
+    if (all && (g.kind == GroupKind::QConv || toConv))
+      nhwc_.insert(keyOf(r));
+  }
+}
+
+std::vector<int64_t> Codegen::physStrides(const Value &v) const {
+  const Dims &d = v.type().dims();
+  std::vector<int64_t> s(d.size());
+  if (d.size() == 4 && nhwc_.count(keyOf(v))) {
+    s = {d[1] * d[2] * d[3], 1, d[3] * d[1], d[1]};
+    return s;
+  }
+  int64_t acc = 1;
+  for (size_t i = d.size(); i-- > 0;) {
+    s[i] = acc;
+    acc *= d[i];
+  }
+  return s;
+}
+
+Status Codegen::prepare() {
+  workspacePerWorker_ = 0;
+  chooseLayouts();
+  steps_.assign(groups_.size(), Step());
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    const Group &g = groups_[i];
+    Status s = Status::ok();
+    if (g.kind == GroupKind::Conv)
+      s = prepareConv(g, steps_[i]);
+    else if (g.kind == GroupKind::MatMul)
+      s = prepareMatMul(g, steps_[i]);
+    else if (g.kind == GroupKind::QConv)
+      s = prepareQConv(g, steps_[i]);
+    else if (g.kind == GroupKind::ConvT)
+      s = prepareConvT(g, steps_[i]);
+    else if (g.kind == GroupKind::QMatMul)
+      s = prepareQMatMul(g, steps_[i]);
+    if (!s.isOk())
+      return s;
+  }
+  // Every kernel call gets the largest workspace any of them needs.
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    if (groups_[i].kind == GroupKind::Conv)
+      steps_[i].params[EMBER_RT_CONV_WS_BYTES] = int64_t(workspacePerWorker_);
+    else if (groups_[i].kind == GroupKind::MatMul)
+      steps_[i].params[EMBER_RT_GEMM_WS_BYTES] = int64_t(workspacePerWorker_);
+    else if (groups_[i].kind == GroupKind::QConv ||
+             groups_[i].kind == GroupKind::ConvT)
+      steps_[i].params[EMBER_RT_CONV_WS_BYTES] = int64_t(workspacePerWorker_);
+    else if (groups_[i].kind == GroupKind::QMatMul)
+      steps_[i].params[EMBER_RT_QGEMM_WS_BYTES] = int64_t(workspacePerWorker_);
+  }
+  return Status::ok();
+}
+
+// ---- locations and planning ---------------------------------------------
+
+Loc Codegen::locOf(const Value &v) {
+  auto it = locs_.find(keyOf(v));
+  if (it != locs_.end())
+    return it->second;
+  if (isConstant(v)) {
+    Loc l;
+    l.kind = LocKind::Weight;
+    l.offset = constantOffset(v.node);
+    return l;
+  }
+  return Loc();
+}
+
+Status Codegen::layout() {
+  // Graph inputs.
+  const auto &params = f_.params();
+  for (size_t i = 0; i < params.size(); ++i)
+    locs_[keyOf(Value(params[i]))] = Loc{LocKind::Input, unsigned(i), 0};
+  // View groups alias their operand: the value that really holds the bytes.
+  std::map<ValueKey, Value> storageOf;
+  auto storage = [&](const Value &v) {
+    auto it = storageOf.find(keyOf(v));
+    return it == storageOf.end() ? v : it->second;
+  };
+  std::map<ValueKey, const Group *> producer;
+  for (auto &g : groups_) {
+    for (unsigned k = 0; k < g.root->numResults(); ++k)
+      producer[keyOf(Value(const_cast<Node *>(g.root), k))] = &g;
+    if (g.kind == GroupKind::View)
+      storageOf[keyOf(Value(const_cast<Node *>(g.root), 0))] =
+          storage(g.root->inputs[0]);
+  }
+  // Graph outputs: the value behind each is computed into the output
+  // buffer; outputs that cannot be (inputs, constants, a value already
+  // bound to another output) get a copy at the end.
+  std::vector<Group> copies;
+  const auto &outs = f_.outputs();
+  for (size_t i = 0; i < outs.size(); ++i) {
+    Value s = storage(outs[i].value);
+    auto pit = producer.find(keyOf(s));
+    bool computed = pit != producer.end() &&
+                    pit->second->kind != GroupKind::View &&
+                    !locs_.count(keyOf(s));
+    if (computed) {
+      locs_[keyOf(s)] = Loc{LocKind::Output, unsigned(i), 0};
+      continue;
+    }
+    Group c;
+    c.kind = GroupKind::Copy;
+    c.root = outs[i].value.node;
+    c.copySource = outs[i].value;
+    c.outputIndex = unsigned(i);
+    copies.push_back(c);
+  }
+  // Concat inputs computed straight into their slice of the result (when
+  // the slice is contiguous and the concat is their only reader): decided
+  // from the last concat back, so nested concats chain.
+  std::map<ValueKey, std::pair<Value, uint64_t>> placed;
+  if (cfg_.fuse) {
+    auto users = f_.computeUsers();
+    for (size_t gi = groups_.size(); gi-- > 0;) {
+      const Group &g = groups_[gi];
+      if (g.kind != GroupKind::Concat)
+        continue;
+      const Node &n = *g.root;
+      const Dims &od = n.types[0].dims();
+      int64_t axis = n.attrInt("axis", 0);
+      if (axis < 0)
+        axis += int64_t(od.size());
+      bool contiguous = true;
+      for (int64_t d = 0; d < axis; ++d)
+        contiguous = contiguous && od[size_t(d)] == 1;
+      if (!contiguous)
+        continue;
+      uint64_t at = 0;
+      for (auto &in : n.inputs) {
+        uint64_t bytes = in.type().sizeInBytes();
+        auto pit = producer.find(keyOf(in));
+        auto uit = users.find(in.node);
+        bool ok =
+            pit != producer.end() && pit->second->kind != GroupKind::View &&
+            pit->second->kind != GroupKind::Copy && !locs_.count(keyOf(in)) &&
+            uit != users.end() && uit->second.size() == 1 &&
+            uit->second[0].user == &n && in.node->numResults() == 1;
+        if (ok)
+          placed[keyOf(in)] = {Value(const_cast<Node *>(g.root), 0), at};
+        at += bytes;
+      }
+    }
+  }
+  // Arena buffers for the other group results.
+  lir_ = lir::Function();
+  lir_.spaces.push_back({"arena", 0, 64});
+  auto newBuffer = [&](const std::string &name, Type t) {
+    lir::Buffer b;
+    b.name = name;
+    b.type = std::move(t);
+    b.space = 0;
+    b.kind = lir::BufferKind::Activation;
+    lir_.buffers.push_back(std::move(b));
+    return unsigned(lir_.buffers.size() - 1);
+  };
+  for (auto &g : groups_) {
+    if (g.kind == GroupKind::View)
+      continue;
+    for (unsigned k = 0; k < g.root->numResults(); ++k) {
+      Value r(const_cast<Node *>(g.root), k);
+      if (locs_.count(keyOf(r)) || placed.count(keyOf(r)))
+        continue;
+      locs_[keyOf(r)] =
+          Loc{LocKind::Arena, newBuffer(g.root->outNames[k], r.type()), 0};
+    }
+  }
+  std::function<Loc(const Value &)> placedLoc = [&](const Value &v) {
+    auto it = locs_.find(keyOf(v));
+    if (it != locs_.end())
+      return it->second;
+    auto &pl = placed.at(keyOf(v));
+    Loc l = placedLoc(pl.first);
+    l.offset += pl.second;
+    locs_[keyOf(v)] = l;
+    return l;
+  };
+  for (auto &kv : placed)
+    placedLoc(Value(const_cast<Node *>(kv.first.node), kv.first.idx));
+  // Views share their storage's location.
+  for (auto &g : groups_) {
+    if (g.kind != GroupKind::View)
+      continue;
+    Value r(const_cast<Node *>(g.root), 0);
+    Value s = storage(r);
+    Loc l = locOf(s);
+    if (!l)
+      return makeError(ErrorCode::Internal, g.root->describe(),
+                       ": view of a value with no storage");
+    locs_[keyOf(r)] = l;
+  }
+  for (auto &c : copies) {
+    groups_.push_back(c);
+    steps_.push_back(Step());
+  }
+  // One planner instruction per group: the arena buffers it touches.
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    const Group &g = groups_[i];
+    if (g.kind == GroupKind::View)
+      continue;
+    lir::Instruction in;
+    in.kind = lir::InstKind::Compute;
+    in.op = g.root->kind;
+    in.loc = g.root->name;
+    auto addRef = [&](const Loc &l, lir::Access a) {
+      if (l.kind == LocKind::Arena)
+        in.operands.push_back({lir::Ref::buffer(l.index), a});
+    };
+    for (auto &v : groupOperands(g))
+      addRef(locOf(v), lir::Access::In);
+    if (g.kind != GroupKind::Copy)
+      for (unsigned k = 0; k < g.root->numResults(); ++k)
+        addRef(locOf(Value(const_cast<Node *>(g.root), k)), lir::Access::Out);
+    for (uint64_t bytes : steps_[i].tempBytes) {
+      unsigned t = newBuffer(
+          concat(g.root->outNames[0], ".scratch", steps_[i].temps.size()),
+          Type(ElemKind::U8, {int64_t(bytes)}));
+      steps_[i].temps.push_back(t);
+      in.operands.push_back({lir::Ref::buffer(t), lir::Access::InOut});
+    }
+    lir_.insts.push_back(std::move(in));
+  }
+  EMBER_ASSIGN(out_.plan, lir::planMemory(lir_));
+  bufferOffset_.resize(lir_.buffers.size());
+  for (size_t b = 0; b < lir_.buffers.size(); ++b)
+    bufferOffset_[b] = uint64_t(lir_.buffers[b].offset);
+  uint64_t peak = out_.plan.spaces.empty() ? 0 : out_.plan.spaces[0].peak;
+  workspaceOffset_ = alignUp(peak, 64);
+  out_.workspaceBytes = workspacePerWorker_ * cfg_.numThreads;
+  out_.arenaBytes = workspaceOffset_ + out_.workspaceBytes;
+  if (out_.arenaBytes == 0)
+    out_.arenaBytes = 64;
+  return Status::ok();
+}
+
+} // namespace ember::cpugen

@@ -1,0 +1,143 @@
+// The CPU backend's compiled form of a lowered graph, between the graph IR
+// and LLVM IR: fused groups of nodes (Fusion.cpp), where every tensor lives
+// (Layout.cpp), and the options that shape both. README.md explains the
+// pipeline.
+#pragma once
+
+#include "ir/Graph.h"
+#include "support/Error.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ember::cpugen {
+
+// ---- the op list (CpuOps.def) ----------------------------------------------
+enum class OpClass : uint8_t {
+  None, // not implemented: falls back through the partitioner
+  Loop,
+  Move,
+  Gather,
+  Concat,
+  Split,
+  View,
+  Conv,
+  ConvT,
+  MatMul,
+  Pool,
+  Reduce,
+  QConv,
+  QMatMul,
+};
+OpClass opClass(OpKind k);
+const char *opClassName(OpClass c);
+
+// ---- options
+// ------------------------------------------------------------------ Which
+// implementation of RtAbi.h the generated code calls (and so how weights are
+// packed).
+enum class Kernels : uint8_t {
+  Library,  // RtKernels.cpp over backends/cpu/kernels
+  Portable, // RtPortable.c
+};
+
+struct CompileConfig {
+  unsigned numThreads = 1;
+  // ember::cpu::Isa the weights are packed for and the kernels run with.
+  uint8_t isa = 0;
+  Kernels kernels = Kernels::Library;
+  bool fuse = true; // operator stacking and elementwise loop fusion
+  // Debugging: write the optimized LLVM IR of the JIT module here.
+  std::string dumpIr;
+  // Code generation target; empty triple: the host (JIT).
+  std::string triple, cpu, features;
+  bool bundle = false; // self-contained object (runtime bitcode linked in)
+  unsigned optLevel = 3;
+};
+
+// ---- where a tensor lives --------------------------------------------------
+enum class LocKind : uint8_t { None, Input, Output, Weight, Arena };
+struct Loc {
+  LocKind kind = LocKind::None;
+  unsigned index = 0;  // input/output number; Arena: planner buffer id
+  uint64_t offset = 0; // bytes: into the weights region, or into the buffer
+  explicit operator bool() const { return kind != LocKind::None; }
+};
+
+// ---- fused groups
+// --------------------------------------------------------------
+enum class GroupKind : uint8_t {
+  View,    // Reshape/Identity: no code
+  Loop,    // elementwise (+ folded movement/gather) loop nest
+  Concat,  // copy loops
+  Split,   // copy loops, one per result
+  Conv,    // runtime conv + epilogue
+  ConvT,   // runtime transposed conv
+  MatMul,  // runtime gemm + epilogue
+  Pool,    // generated pooling loops
+  Reduce,  // reduction loops
+  QConv,   // runtime int8 conv
+  QMatMul, // runtime int8 matmul
+  Copy,    // a graph output that needs a copy (added by layout)
+};
+
+// Bias / activation / residual folded into a Conv or MatMul (the kernel
+// library's Epilogue): v = acc + bias; v += res (before); act; v += res
+// (after).
+struct Epilogue {
+  std::shared_ptr<const Tensor> bias; // folded constant bias, or
+  Value biasValue;                    // a bias operand that is not constant
+  int act = 0;                        // EMBER_RT_ACT_*
+  float lo = 0, hi = 0;
+  Value residual;
+  bool residualAfter = false;
+};
+
+struct Group {
+  GroupKind kind = GroupKind::Loop;
+  const Node *root = nullptr;   // its result is the group's result
+  const Node *anchor = nullptr; // Conv/MatMul/Pool/Reduce node
+  // Every covered node, in graph order.
+  std::vector<const Node *> members;
+  Epilogue epi;
+  // Copy groups: the value copied into graph output `outputIndex`.
+  Value copySource;
+  unsigned outputIndex = 0;
+};
+
+struct FusionStats {
+  size_t nodes = 0, groups = 0, fusedEpilogueNodes = 0, fusedLoopNodes = 0,
+         foldedMoves = 0;
+};
+
+// Groups the non-storage nodes of a lowered function (every node must be
+// claimed: see Support.h). Groups come in an order where each one's
+// operands are computed by earlier ones.
+Expected<std::vector<Group>> formGroups(const Function &f,
+                                        const CompileConfig &cfg,
+                                        FusionStats *stats = nullptr);
+
+// Whether `g` contains `n` (members are few; linear scan).
+bool contains(const Group &g, const Node *n);
+
+// Keys for values in maps (deterministic: node names are unique).
+struct ValueKey {
+  const Node *node = nullptr;
+  unsigned idx = 0;
+  bool operator<(const ValueKey &o) const {
+    return node != o.node ? node->outNames[0] < o.node->outNames[0]
+                          : idx < o.idx;
+  }
+};
+inline ValueKey keyOf(const Value &v) { return ValueKey{v.node, v.idx}; }
+
+// A scalar constant (one element) read as double, or false.
+bool scalarConstant(const Value &v, double &out);
+bool isConstant(const Value &v);
+// Constant operand `v` as integers (shape, axes, ...), or false.
+bool constantInts(const Value &v, std::vector<int64_t> &out);
+
+} // namespace ember::cpugen

@@ -1,0 +1,192 @@
+/*
+ * The calls generated code makes into the CPU backend's runtime (C ABI).
+ *
+ * ember_main, the function the code generator emits for a model, computes
+ * elementwise, movement and reduction steps in its own loops and calls these
+ * functions for the heavy ops. Each takes a pointer to a constant int64
+ * parameter block (a private constant global in the generated module, laid
+ * out by the enums below), tensor pointers, and a per-worker workspace.
+ *
+ * Two implementations exist:
+ *   - RtKernels.cpp over backends/cpu/kernels (pre-packed weights, AVX2 /
+ *     AVX-512 paths). Linked natively into the plugin for the JIT, and
+ *     compiled to bitcode for x86-64 bundles.
+ *   - RtPortable.c: plain C loops over weights in ONNX layout, freestanding,
+ *     compiled to bitcode for bundles of other targets (aarch64).
+ * Both export the same names; the code generator packs weights for the one
+ * it links (EMBER_RT_*_PACKED says which layout a parameter block expects).
+ *
+ * Every function returns 0 on success, non-zero when the kernel library
+ * rejects its arguments (a code generator bug); ember_main then returns
+ * that value.
+ *
+ * Threading: ember_rt_parallel_for runs fn(ctx, begin, end, worker) over a
+ * static partition of [0, n) into at most ember_rt_num_workers() pieces,
+ * one per worker (worker in [0, num_workers)), and returns when all are
+ * done. The plugin implements it with its thread pool; bundles get a serial
+ * version (RtSerial.c) unless the application provides its own.
+ */
+#ifndef EMBER_CPU_RTABI_H
+#define EMBER_CPU_RTABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef void (*ember_rt_task)(void *ctx, int64_t begin, int64_t end,
+                              int64_t worker);
+void ember_rt_parallel_for(ember_rt_task fn, void *ctx, int64_t n);
+int64_t ember_rt_num_workers(void);
+
+/* Epilogue activations (kernels: ember::cpu::Activation). */
+enum { EMBER_RT_ACT_NONE = 0, EMBER_RT_ACT_RELU = 1, EMBER_RT_ACT_CLIP = 2 };
+
+/* ---- 2-D convolution, NCHW fp32 ------------------------------------------
+ * y[n] = conv(x[n], W) (+ bias per output channel, + residual before or
+ * after the activation). GROUPS > 1: group g reads channels
+ * [g*C/G, (g+1)*C/G) and writes [g*OC/G, ...); its packed weights start at
+ * g * W_GROUP_STRIDE bytes. DEPTHWISE (G == C == OC): weights stay in ONNX
+ * layout [C][1][KH][KW]. */
+enum ember_rt_conv_field {
+  EMBER_RT_CONV_N,
+  EMBER_RT_CONV_C,
+  EMBER_RT_CONV_H,
+  EMBER_RT_CONV_W,
+  EMBER_RT_CONV_OC,
+  EMBER_RT_CONV_OH,
+  EMBER_RT_CONV_OW,
+  EMBER_RT_CONV_KH,
+  EMBER_RT_CONV_KW,
+  EMBER_RT_CONV_SH,
+  EMBER_RT_CONV_SW,
+  EMBER_RT_CONV_PT,
+  EMBER_RT_CONV_PL,
+  EMBER_RT_CONV_PB,
+  EMBER_RT_CONV_PR,
+  EMBER_RT_CONV_DH,
+  EMBER_RT_CONV_DW,
+  EMBER_RT_CONV_GROUPS,
+  EMBER_RT_CONV_DEPTHWISE,
+  EMBER_RT_CONV_W_GROUP_STRIDE, /* bytes between groups' packed weights */
+  EMBER_RT_CONV_ACT,
+  EMBER_RT_CONV_RES_AFTER, /* residual added after the activation */
+  EMBER_RT_CONV_ISA,       /* ember::cpu::Isa the weights were packed for */
+  EMBER_RT_CONV_WS_BYTES,  /* workspace bytes per worker */
+  EMBER_RT_CONV_NUM_FIELDS
+};
+int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
+                        const float *bias, const float *residual, float *y,
+                        float clipLo, float clipHi, uint8_t *workspace);
+/* Bytes of packed weights for one group, and packing (all groups, each at
+ * g * W_GROUP_STRIDE) from ONNX layout. Used at compile time for constant
+ * weights and at run time for weights that are graph inputs. */
+int64_t ember_rt_conv_packed_size(const int64_t *p);
+/* Workspace bytes one worker needs for a conv2d call with these params. */
+int64_t ember_rt_conv_workspace_size(const int64_t *p);
+int32_t ember_rt_conv_pack(const int64_t *p, const float *w, void *packed);
+
+/* ---- matrix multiply: C[b] = A[b] x B[b] (+ bias[N], + residual) ---------
+ * Up to 4 batch dims (extent 1 when unused), each with element strides for
+ * A, B and C (0 broadcasts). B_PACKED: B is a constant packed at compile
+ * time, in NPIECES column pieces of PIECE_N columns (the last may be
+ * narrower), piece i at i * PIECE_STRIDE bytes; else B is a plain row-major
+ * [K, N] matrix at each batch offset (row stride LDB). */
+enum ember_rt_gemm_field {
+  EMBER_RT_GEMM_M,
+  EMBER_RT_GEMM_N,
+  EMBER_RT_GEMM_K,
+  EMBER_RT_GEMM_LDA,
+  EMBER_RT_GEMM_LDB,
+  EMBER_RT_GEMM_LDC,
+  EMBER_RT_GEMM_B_PACKED,
+  EMBER_RT_GEMM_NPIECES,
+  EMBER_RT_GEMM_PIECE_N,
+  EMBER_RT_GEMM_PIECE_STRIDE,
+  EMBER_RT_GEMM_BATCH0, /* extent, a stride, b stride, c stride; x4 */
+  EMBER_RT_GEMM_BATCH_LAST = EMBER_RT_GEMM_BATCH0 + 15,
+  EMBER_RT_GEMM_HAS_BIAS,
+  EMBER_RT_GEMM_ACT,
+  EMBER_RT_GEMM_RES_AFTER,
+  EMBER_RT_GEMM_ISA,
+  EMBER_RT_GEMM_WS_BYTES,
+  EMBER_RT_GEMM_NUM_FIELDS
+};
+int32_t ember_rt_gemm(const int64_t *p, const float *a, const void *b,
+                      const float *bias, const float *residual, float *c,
+                      float clipLo, float clipHi, uint8_t *workspace);
+int64_t ember_rt_gemm_packed_size(const int64_t *p);
+int64_t ember_rt_gemm_workspace_size(const int64_t *p);
+/* Packs B[K, N] (row stride LDB) into the pieces described by p. */
+int32_t ember_rt_gemm_pack(const int64_t *p, const float *b, void *packed);
+
+/* ---- ConvTranspose, NCHW fp32 ---------------------------------------------
+ * The conv fields with C/H/W the input and OC/OH/OW the output, PT/PL the
+ * leading pads; then CHUNK input pixels per step. Per image and group:
+ * cols[OCg*KH*KW][chunk] = W^T x X (SGEMM; W^T is [OCg*KH*KW][Cg], made at
+ * compile time), then cols scatter-add into y (col2im), which starts from
+ * the bias. Workspace per worker: the cols chunk plus the GEMM's. */
+enum ember_rt_convt_field {
+  EMBER_RT_CONVT_CHUNK = EMBER_RT_CONV_NUM_FIELDS,
+  EMBER_RT_CONVT_NUM_FIELDS
+};
+int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
+                                const float *wT, const float *bias, float *y,
+                                uint8_t *workspace);
+int64_t ember_rt_conv_transpose_workspace_size(const int64_t *p);
+/* W [C][OCg][KH][KW] (ONNX) -> per group W^T [OCg*KH*KW][Cg], for weights
+ * that are graph inputs (constant ones are transposed at compile time). */
+int32_t ember_rt_conv_transpose_pack(const int64_t *p, const float *w,
+                                     float *wT);
+
+/* ---- int8: QLinearMatMul / QLinearConv (u8 activations, s8 weights) -----
+ * y = saturate(round_half_even(float(acc) * scale[n]) + y_zp), acc the exact
+ * int32 sum of (a - a_zp)(w - w_zp[n]) + bias[n] (ONNX Runtime's fp32
+ * requantization; the kernel library computes it). Weights are packed at
+ * compile time with their zero points and bias; `scales` holds SCALE_COUNT
+ * floats (1 or one per output channel/column). */
+enum ember_rt_qgemm_field {
+  EMBER_RT_QGEMM_M,
+  EMBER_RT_QGEMM_N,
+  EMBER_RT_QGEMM_K,
+  EMBER_RT_QGEMM_Y_ZP,
+  EMBER_RT_QGEMM_Y_SIGNED, /* i8 result (else u8) */
+  EMBER_RT_QGEMM_SCALE_COUNT,
+  EMBER_RT_QGEMM_ISA,
+  EMBER_RT_QGEMM_WS_BYTES,
+  EMBER_RT_QGEMM_NUM_FIELDS
+};
+int32_t ember_rt_qgemm(const int64_t *p, const uint8_t *a, const void *b,
+                       const float *scales, void *y, uint8_t *workspace);
+
+/* QLinearConv: the conv fields above, then these. Groups run as im2row
+ * chunks of CHUNK output pixels times packed W^T (ISA's int8 GEMM): rows of
+ * K = (c, kh, kw) from NCHW x, or K = (kh, kw, c) from channels-last x (a
+ * 1x1 stride-1 conv then reads x in place); the GEMM's [pixel][channel]
+ * result is y when y is channels-last, else it is transposed into NCHW.
+ * Depthwise (DEPTHWISE) convs read centered int16 weights [KH*KW][C]
+ * followed by int32 bias [C] at BIAS_OFFSET bytes. */
+enum ember_rt_qconv_field {
+  EMBER_RT_QCONV_X_ZP = EMBER_RT_CONV_NUM_FIELDS,
+  EMBER_RT_QCONV_Y_ZP,
+  EMBER_RT_QCONV_Y_SIGNED,
+  EMBER_RT_QCONV_SCALE_COUNT,
+  EMBER_RT_QCONV_CHUNK,
+  EMBER_RT_QCONV_BIAS_OFFSET,
+  EMBER_RT_QCONV_IN_NHWC,  /* x stored channels-last ([N][H][W][C]) */
+  EMBER_RT_QCONV_OUT_NHWC, /* y stored channels-last */
+  EMBER_RT_QCONV_NUM_FIELDS
+};
+int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
+                         const float *scales, void *y, uint8_t *workspace);
+/* Workspace bytes one worker needs (im2row chunk, result chunk, GEMM). */
+int64_t ember_rt_qconv_workspace_size(const int64_t *p);
+int64_t ember_rt_qgemm_workspace_size(const int64_t *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EMBER_CPU_RTABI_H */

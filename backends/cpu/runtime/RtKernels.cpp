@@ -1,0 +1,798 @@
+// The runtime calls of RtAbi.h over the CPU kernel library
+// (backends/cpu/kernels): pre-packed GEMM and convolution weights, fused
+// epilogues, work split over the thread pool through ember_rt_parallel_for.
+// Linked natively into the plugin (JIT) and compiled to bitcode for x86-64
+// bundles, so it must not depend on anything but the kernel library and
+// libc.
+#include "RtAbi.h"
+
+#include "ember/cpu/Kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace {
+
+using namespace ember::cpu;
+
+size_t u(int64_t v) { return size_t(v); }
+
+Epilogue epilogueOf(int64_t act, int64_t resAfter, const float *bias,
+                    BiasAxis axis, const float *residual, size_t ldr, float lo,
+                    float hi) {
+  Epilogue e;
+  e.bias = bias;
+  e.biasAxis = bias ? axis : BiasAxis::None;
+  e.activation = act == EMBER_RT_ACT_RELU   ? Activation::Relu
+                 : act == EMBER_RT_ACT_CLIP ? Activation::Clip
+                                            : Activation::None;
+  e.clipMin = lo;
+  e.clipMax = hi;
+  e.residual = residual;
+  e.ldr = ldr;
+  e.residualAfterActivation = resAfter != 0;
+  return e;
+}
+
+Conv2DShape convShape(const int64_t *p, size_t c, size_t oc) {
+  Conv2DShape s;
+  s.channels = c;
+  s.height = u(p[EMBER_RT_CONV_H]);
+  s.width = u(p[EMBER_RT_CONV_W]);
+  s.outChannels = oc;
+  s.kernelH = u(p[EMBER_RT_CONV_KH]);
+  s.kernelW = u(p[EMBER_RT_CONV_KW]);
+  s.strideH = u(p[EMBER_RT_CONV_SH]);
+  s.strideW = u(p[EMBER_RT_CONV_SW]);
+  s.padTop = u(p[EMBER_RT_CONV_PT]);
+  s.padLeft = u(p[EMBER_RT_CONV_PL]);
+  s.padBottom = u(p[EMBER_RT_CONV_PB]);
+  s.padRight = u(p[EMBER_RT_CONV_PR]);
+  s.dilationH = u(p[EMBER_RT_CONV_DH]);
+  s.dilationW = u(p[EMBER_RT_CONV_DW]);
+  return s;
+}
+
+size_t roundUp(size_t v, size_t m) { return (v + m - 1) / m * m; }
+
+// Multiply-adds a piece of a split call should have at least (about 30
+// microseconds of a core): below, waking another worker costs more than it
+// saves.
+constexpr size_t kMinWorkPerPiece = size_t(1) << 19;
+
+// [begin, end) of piece `i` of `pieces` over n items, aligned to `granule`.
+void pieceRange(size_t n, size_t pieces, size_t granule, size_t i,
+                size_t &begin, size_t &end) {
+  size_t step = roundUp((n + pieces - 1) / pieces, granule);
+  begin = i * step < n ? i * step : n;
+  end = begin + step < n ? begin + step : n;
+}
+
+struct ConvTask {
+  const int64_t *p;
+  const float *x;
+  const void *w;
+  const float *bias, *residual;
+  float *y;
+  float lo, hi;
+  uint8_t *ws;
+  size_t pieces;  // per (image, group)
+  bool splitPix;  // pieces over pixels (else over output channels)
+  int32_t status; // first failure (benign race: any failure is reported)
+};
+
+void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
+  ConvTask &t = *static_cast<ConvTask *>(ctx);
+  const int64_t *p = t.p;
+  bool dw = p[EMBER_RT_CONV_DEPTHWISE] != 0;
+  size_t G = dw ? 1 : u(p[EMBER_RT_CONV_GROUPS]);
+  size_t C = u(p[EMBER_RT_CONV_C]), OC = u(p[EMBER_RT_CONV_OC]);
+  size_t cg = C / G, ocg = OC / G;
+  size_t inPlane = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
+  size_t outPlane = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
+  Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
+  void *ws =
+      t.ws ? t.ws + size_t(worker) * u(p[EMBER_RT_CONV_WS_BYTES]) : nullptr;
+  for (int64_t task = begin; task < end; ++task) {
+    size_t piece = size_t(task) % t.pieces;
+    size_t ng = size_t(task) / t.pieces;
+    size_t g = ng % G, n = ng / G;
+    const float *x = t.x + (n * C + g * cg) * inPlane;
+    float *y = t.y + (n * OC + g * ocg) * outPlane;
+    const float *res =
+        t.residual ? t.residual + (n * OC + g * ocg) * outPlane : nullptr;
+    const float *bias = t.bias ? t.bias + g * ocg : nullptr;
+    Epilogue e = epilogueOf(p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER],
+                            bias, BiasAxis::PerRow, res, outPlane, t.lo, t.hi);
+    Status s;
+    if (dw) {
+      size_t c0, c1;
+      pieceRange(C, t.pieces, 1, piece, c0, c1);
+      if (c0 == c1)
+        continue;
+      s = depthwiseConv2d(
+          convShape(p, C, C), t.x + n * C * inPlane,
+          static_cast<const float *>(t.w), t.y + n * C * outPlane,
+          epilogueOf(p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER], t.bias,
+                     BiasAxis::PerRow,
+                     t.residual ? t.residual + n * C * outPlane : nullptr,
+                     outPlane, t.lo, t.hi),
+          isa, c0, c1);
+    } else {
+      ConvRange r;
+      if (t.splitPix)
+        pieceRange(outPlane, t.pieces, colGranule(isa), piece, r.pixBegin,
+                   r.pixEnd);
+      else
+        pieceRange(ocg, t.pieces, rowGranule(isa), piece, r.ocBegin, r.ocEnd);
+      if ((t.splitPix && r.pixBegin == r.pixEnd) ||
+          (!t.splitPix && r.ocBegin == r.ocEnd))
+        continue;
+      const void *w = static_cast<const uint8_t *>(t.w) +
+                      g * u(p[EMBER_RT_CONV_W_GROUP_STRIDE]);
+      s = conv2d(convShape(p, cg, ocg), x, w, y, e, isa, r, ws);
+    }
+    if (s != Status::Ok)
+      t.status = int32_t(s);
+  }
+}
+
+struct GemmTask {
+  const int64_t *p;
+  const float *a;
+  const void *b;
+  const float *bias, *residual;
+  float *c;
+  float lo, hi;
+  uint8_t *ws;
+  size_t rowPieces; // per batch and column piece
+  int32_t status;
+};
+
+void gemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
+  GemmTask &t = *static_cast<GemmTask *>(ctx);
+  const int64_t *p = t.p;
+  size_t M = u(p[EMBER_RT_GEMM_M]), N = u(p[EMBER_RT_GEMM_N]),
+         K = u(p[EMBER_RT_GEMM_K]);
+  size_t lda = u(p[EMBER_RT_GEMM_LDA]), ldb = u(p[EMBER_RT_GEMM_LDB]),
+         ldc = u(p[EMBER_RT_GEMM_LDC]);
+  bool packed = p[EMBER_RT_GEMM_B_PACKED] != 0;
+  size_t npieces = packed ? u(p[EMBER_RT_GEMM_NPIECES]) : 1;
+  size_t pieceN = packed ? u(p[EMBER_RT_GEMM_PIECE_N]) : N;
+  Isa isa = Isa(p[EMBER_RT_GEMM_ISA]);
+  void *ws =
+      t.ws ? t.ws + size_t(worker) * u(p[EMBER_RT_GEMM_WS_BYTES]) : nullptr;
+  const int64_t *bd = p + EMBER_RT_GEMM_BATCH0;
+  for (int64_t task = begin; task < end; ++task) {
+    size_t rp = size_t(task) % t.rowPieces;
+    size_t rest = size_t(task) / t.rowPieces;
+    size_t piece = rest % npieces;
+    size_t batch = rest / npieces;
+    // Batch offsets from the 4 batch dims (innermost last).
+    int64_t ao = 0, bo = 0, co = 0;
+    size_t bi = batch;
+    for (int d = 3; d >= 0; --d) {
+      size_t ext = u(bd[4 * d]);
+      size_t i = bi % ext;
+      bi /= ext;
+      ao += int64_t(i) * bd[4 * d + 1];
+      bo += int64_t(i) * bd[4 * d + 2];
+      co += int64_t(i) * bd[4 * d + 3];
+    }
+    size_t m0, m1;
+    pieceRange(M, t.rowPieces, rowGranule(isa), rp, m0, m1);
+    if (m0 == m1)
+      continue;
+    size_t n0 = piece * pieceN;
+    size_t nw = n0 + pieceN < N ? pieceN : N - n0;
+    float *c = t.c + co + n0;
+    const float *res = t.residual ? t.residual + co + n0 : nullptr;
+    Epilogue e = epilogueOf(p[EMBER_RT_GEMM_ACT], p[EMBER_RT_GEMM_RES_AFTER],
+                            t.bias ? t.bias + n0 : nullptr, BiasAxis::PerColumn,
+                            res, ldc, t.lo, t.hi);
+    Status s;
+    if (packed) {
+      const void *b = static_cast<const uint8_t *>(t.b) +
+                      piece * u(p[EMBER_RT_GEMM_PIECE_STRIDE]);
+      s = sgemmPacked(M, nw, K, t.a + ao, lda, b, c, ldc, e, isa, m0, m1, ws);
+    } else {
+      const float *b = static_cast<const float *>(t.b) + bo;
+      s = sgemm(m1 - m0, N, K, t.a + ao + m0 * lda, lda, b, ldb, c + m0 * ldc,
+                ldc,
+                epilogueOf(p[EMBER_RT_GEMM_ACT], p[EMBER_RT_GEMM_RES_AFTER],
+                           t.bias, BiasAxis::PerColumn,
+                           res ? res + m0 * ldc : nullptr, ldc, t.lo, t.hi),
+                isa, ws);
+    }
+    if (s != Status::Ok)
+      t.status = int32_t(s);
+  }
+}
+
+struct ConvTTask {
+  const int64_t *p;
+  const float *x, *wT, *bias;
+  float *y;
+  uint8_t *ws;
+  size_t n, g, p0, p1; // the current image, group and pixel chunk
+  size_t rowPieces;
+  int32_t status;
+};
+
+// Phase 1: rows of cols = W^T x X[:, p0:p1].
+void convtGemm(void *ctx, int64_t begin, int64_t end, int64_t worker) {
+  ConvTTask &t = *static_cast<ConvTTask *>(ctx);
+  const int64_t *p = t.p;
+  size_t C = u(p[EMBER_RT_CONV_C]),
+         HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
+  size_t G = u(p[EMBER_RT_CONV_GROUPS]);
+  size_t cg = C / G, ocg = u(p[EMBER_RT_CONV_OC]) / G;
+  size_t KK = u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]), M = ocg * KK;
+  size_t R = u(p[EMBER_RT_CONVT_CHUNK]);
+  Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
+  float *cols = reinterpret_cast<float *>(t.ws);
+  size_t colsBytes = roundUp(M * R * sizeof(float), 64);
+  uint8_t *gws =
+      t.ws + colsBytes + size_t(worker) * u(p[EMBER_RT_CONV_WS_BYTES]);
+  for (int64_t piece = begin; piece < end; ++piece) {
+    size_t m0, m1;
+    pieceRange(M, t.rowPieces, rowGranule(isa), size_t(piece), m0, m1);
+    if (m0 == m1)
+      continue;
+    Status s = sgemm(m1 - m0, t.p1 - t.p0, cg, t.wT + (t.g * M + m0) * cg, cg,
+                     t.x + (t.n * C + t.g * cg) * HW + t.p0, HW,
+                     cols + m0 * (t.p1 - t.p0), t.p1 - t.p0, {}, isa, gws);
+    if (s != Status::Ok)
+      t.status = int32_t(s);
+  }
+}
+
+// Phase 2: output channels [begin, end) of the group add their cols rows.
+void convtScatter(void *ctx, int64_t begin, int64_t end, int64_t) {
+  ConvTTask &t = *static_cast<ConvTTask *>(ctx);
+  const int64_t *p = t.p;
+  size_t W = u(p[EMBER_RT_CONV_W]), OC = u(p[EMBER_RT_CONV_OC]),
+         OH = u(p[EMBER_RT_CONV_OH]), OW = u(p[EMBER_RT_CONV_OW]),
+         KH = u(p[EMBER_RT_CONV_KH]), KW = u(p[EMBER_RT_CONV_KW]);
+  int64_t SH = p[EMBER_RT_CONV_SH], SW = p[EMBER_RT_CONV_SW],
+          PT = p[EMBER_RT_CONV_PT], PL = p[EMBER_RT_CONV_PL],
+          DH = p[EMBER_RT_CONV_DH], DW = p[EMBER_RT_CONV_DW];
+  size_t ocg = OC / u(p[EMBER_RT_CONV_GROUPS]), cols = t.p1 - t.p0;
+  const float *cb = reinterpret_cast<const float *>(t.ws);
+  for (int64_t oc = begin; oc < end; ++oc) {
+    float *y = t.y + (t.n * OC + t.g * ocg + size_t(oc)) * OH * OW;
+    for (size_t kh = 0; kh < KH; ++kh)
+      for (size_t kw = 0; kw < KW; ++kw) {
+        const float *row = cb + ((size_t(oc) * KH + kh) * KW + kw) * cols;
+        for (size_t q = 0; q < cols; ++q) {
+          size_t pix = t.p0 + q;
+          int64_t oh = int64_t(pix / W) * SH + int64_t(kh) * DH - PT;
+          int64_t ow = int64_t(pix % W) * SW + int64_t(kw) * DW - PL;
+          if (oh >= 0 && oh < int64_t(OH) && ow >= 0 && ow < int64_t(OW))
+            y[size_t(oh) * OW + size_t(ow)] += row[q];
+        }
+      }
+  }
+}
+
+Requantize requantOf(int64_t ySigned, int64_t yzp, const float *scales,
+                     int64_t count) {
+  Requantize r;
+  r.output = ySigned ? QOutput::Int8 : QOutput::UInt8;
+  r.kind = QScaleKind::Float;
+  r.scale = scales;
+  r.scaleCount = size_t(count);
+  r.zeroPoint = int32_t(yzp);
+  return r;
+}
+
+struct QGemmTask {
+  const int64_t *p;
+  const uint8_t *a;
+  const void *b;
+  const float *scales;
+  void *y;
+  uint8_t *ws;
+  int32_t status;
+};
+
+void qgemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
+  QGemmTask &t = *static_cast<QGemmTask *>(ctx);
+  const int64_t *p = t.p;
+  size_t M = u(p[EMBER_RT_QGEMM_M]), N = u(p[EMBER_RT_QGEMM_N]),
+         K = u(p[EMBER_RT_QGEMM_K]);
+  Isa isa = Isa(p[EMBER_RT_QGEMM_ISA]);
+  void *ws =
+      t.ws ? t.ws + size_t(worker) * u(p[EMBER_RT_QGEMM_WS_BYTES]) : nullptr;
+  size_t g = rowGranule(isa);
+  size_t m0 = size_t(begin) * g, m1 = size_t(end) * g;
+  if (m1 > M)
+    m1 = M;
+  Status s =
+      qgemmPacked(M, N, K, t.a, K, t.b, t.y, N,
+                  requantOf(p[EMBER_RT_QGEMM_Y_SIGNED], p[EMBER_RT_QGEMM_Y_ZP],
+                            t.scales, p[EMBER_RT_QGEMM_SCALE_COUNT]),
+                  isa, m0, m1, ws);
+  if (s != Status::Ok)
+    t.status = int32_t(s);
+}
+
+struct QConvTask {
+  const int64_t *p;
+  const uint8_t *x;
+  const uint8_t *w;
+  const float *scales;
+  uint8_t *y;
+  uint8_t *ws;
+  size_t chunks; // per (image, group)
+  int32_t status;
+};
+
+// One chunk of output pixels of one (image, group): im2row (or x itself),
+// int8 GEMM against the packed W^T, and the result into y.
+void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, uint8_t *ws) {
+  const int64_t *p = t.p;
+  size_t C = u(p[EMBER_RT_CONV_C]), H = u(p[EMBER_RT_CONV_H]),
+         W = u(p[EMBER_RT_CONV_W]), OC = u(p[EMBER_RT_CONV_OC]),
+         OH = u(p[EMBER_RT_CONV_OH]), OW = u(p[EMBER_RT_CONV_OW]),
+         KH = u(p[EMBER_RT_CONV_KH]), KW = u(p[EMBER_RT_CONV_KW]);
+  int64_t SH = p[EMBER_RT_CONV_SH], SW = p[EMBER_RT_CONV_SW],
+          PT = p[EMBER_RT_CONV_PT], PL = p[EMBER_RT_CONV_PL],
+          DH = p[EMBER_RT_CONV_DH], DW = p[EMBER_RT_CONV_DW];
+  size_t G = u(p[EMBER_RT_CONV_GROUPS]);
+  size_t cg = C / G, ocg = OC / G, K = cg * KH * KW, P = OH * OW;
+  size_t R = u(p[EMBER_RT_QCONV_CHUNK]);
+  size_t p0 = chunk * R, p1 = p0 + R < P ? p0 + R : P;
+  if (p0 >= p1)
+    return;
+  bool inNhwc = p[EMBER_RT_QCONV_IN_NHWC] != 0;
+  bool outNhwc = p[EMBER_RT_QCONV_OUT_NHWC] != 0;
+  uint8_t xzp = uint8_t(p[EMBER_RT_QCONV_X_ZP]);
+  uint8_t *rows = ws;
+  uint8_t *tmp = ws + roundUp(R * K, 64);
+  void *gws = tmp + roundUp(R * ocg, 64);
+  const uint8_t *a = rows;
+  size_t lda = K;
+  if (inNhwc) {
+    const uint8_t *x = t.x + n * H * W * C + g * cg;
+    bool direct = KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 &&
+                  PL == 0 && OH == H && OW == W;
+    if (direct) {
+      a = x + p0 * C;
+      lda = C;
+    } else {
+      for (size_t pix = p0; pix < p1; ++pix) {
+        int64_t oh = int64_t(pix / OW), ow = int64_t(pix % OW);
+        uint8_t *r = rows + (pix - p0) * K;
+        for (size_t kh = 0; kh < KH; ++kh) {
+          int64_t ih = oh * SH - PT + int64_t(kh) * DH;
+          for (size_t kw = 0; kw < KW; ++kw, r += cg) {
+            int64_t iw = ow * SW - PL + int64_t(kw) * DW;
+            if (ih >= 0 && ih < int64_t(H) && iw >= 0 && iw < int64_t(W))
+              std::memcpy(r, x + (size_t(ih) * W + size_t(iw)) * C, cg);
+            else
+              std::memset(r, xzp, cg);
+          }
+        }
+      }
+    }
+  } else {
+    const uint8_t *x = t.x + (n * C + g * cg) * H * W;
+    for (size_t pix = p0; pix < p1; ++pix) {
+      int64_t oh = int64_t(pix / OW), ow = int64_t(pix % OW);
+      uint8_t *r = rows + (pix - p0) * K;
+      for (size_t c = 0; c < cg; ++c)
+        for (size_t kh = 0; kh < KH; ++kh) {
+          int64_t ih = oh * SH - PT + int64_t(kh) * DH;
+          bool rowIn = ih >= 0 && ih < int64_t(H);
+          for (size_t kw = 0; kw < KW; ++kw) {
+            int64_t iw = ow * SW - PL + int64_t(kw) * DW;
+            *r++ = rowIn && iw >= 0 && iw < int64_t(W)
+                       ? x[(c * H + size_t(ih)) * W + size_t(iw)]
+                       : xzp;
+          }
+        }
+    }
+  }
+  const void *wg = t.w + g * u(p[EMBER_RT_CONV_W_GROUP_STRIDE]);
+  int64_t sc = p[EMBER_RT_QCONV_SCALE_COUNT];
+  const float *scales = t.scales + (sc > 1 ? g * ocg : 0);
+  uint8_t *c = outNhwc ? t.y + (n * P + p0) * OC + g * ocg : tmp;
+  size_t ldc = outNhwc ? OC : ocg;
+  Status s = qgemmPacked(
+      p1 - p0, ocg, K, a, lda, wg, c, ldc,
+      requantOf(p[EMBER_RT_QCONV_Y_SIGNED], p[EMBER_RT_QCONV_Y_ZP], scales, sc),
+      Isa(p[EMBER_RT_CONV_ISA]), 0, 0, gws);
+  if (s != Status::Ok) {
+    t.status = int32_t(s);
+    return;
+  }
+  if (outNhwc)
+    return;
+  uint8_t *y = t.y + (n * OC + g * ocg) * P;
+  for (size_t oc = 0; oc < ocg; ++oc)
+    for (size_t pix = p0; pix < p1; ++pix)
+      y[oc * P + pix] = tmp[(pix - p0) * ocg + oc];
+}
+
+// round-half-even of |f| < 2^22 by the float rounding itself (default
+// rounding mode): what std::nearbyint gives, without a libm call.
+inline float roundEven(float f) {
+  const float magic = 12582912.0f; // 1.5 * 2^23: the sum's ulp is 1
+  return (f + magic) - magic;
+}
+
+// Depthwise int8, one output row: per pixel, int32 accumulators over the
+// channels (contiguous when x is channels-last), then the library's fp32
+// requantization (finishQ's formula) inline. Compiled per instruction set
+// (qdepthwiseRow below picks one).
+__attribute__((always_inline)) inline void
+qdepthwiseRowBody(QConvTask &t, size_t n, size_t oh, int32_t *acc) {
+  const int64_t *p = t.p;
+  size_t C = u(p[EMBER_RT_CONV_C]), H = u(p[EMBER_RT_CONV_H]),
+         W = u(p[EMBER_RT_CONV_W]), OH = u(p[EMBER_RT_CONV_OH]),
+         OW = u(p[EMBER_RT_CONV_OW]), KH = u(p[EMBER_RT_CONV_KH]),
+         KW = u(p[EMBER_RT_CONV_KW]);
+  int64_t SH = p[EMBER_RT_CONV_SH], SW = p[EMBER_RT_CONV_SW],
+          PT = p[EMBER_RT_CONV_PT], PL = p[EMBER_RT_CONV_PL],
+          DH = p[EMBER_RT_CONV_DH], DW = p[EMBER_RT_CONV_DW];
+  bool inNhwc = p[EMBER_RT_QCONV_IN_NHWC] != 0;
+  bool outNhwc = p[EMBER_RT_QCONV_OUT_NHWC] != 0;
+  size_t xc = inNhwc ? 1 : H * W, xh = inNhwc ? W * C : W, xw = inNhwc ? C : 1;
+  size_t yc = outNhwc ? 1 : OH * OW, yh = outNhwc ? OW * C : OW,
+         yw = outNhwc ? C : 1;
+  int32_t xzp = int32_t(p[EMBER_RT_QCONV_X_ZP]);
+  const uint8_t *x = t.x + n * C * H * W;
+  uint8_t *y = t.y + n * C * OH * OW + oh * yh;
+  const int16_t *w = reinterpret_cast<const int16_t *>(t.w);
+  const int32_t *bias =
+      reinterpret_cast<const int32_t *>(t.w + u(p[EMBER_RT_QCONV_BIAS_OFFSET]));
+  bool perChannel = p[EMBER_RT_QCONV_SCALE_COUNT] > 1;
+  int32_t zp = int32_t(p[EMBER_RT_QCONV_Y_ZP]);
+  bool sgn = p[EMBER_RT_QCONV_Y_SIGNED] != 0;
+  float lo = float((sgn ? -128 : 0) - zp), hi = float((sgn ? 127 : 255) - zp);
+  const float *sc = t.scales;
+  size_t ss = perChannel ? 1 : 0;
+  for (size_t ow = 0; ow < OW; ++ow) {
+    for (size_t c = 0; c < C; ++c)
+      acc[c] = bias[c];
+    for (size_t kh = 0; kh < KH; ++kh) {
+      int64_t ih = int64_t(oh) * SH - PT + int64_t(kh) * DH;
+      if (ih < 0 || ih >= int64_t(H))
+        continue;
+      for (size_t kw = 0; kw < KW; ++kw) {
+        int64_t iw = int64_t(ow) * SW - PL + int64_t(kw) * DW;
+        if (iw < 0 || iw >= int64_t(W))
+          continue;
+        const uint8_t *xp = x + size_t(ih) * xh + size_t(iw) * xw;
+        const int16_t *wk = w + (kh * KW + kw) * C;
+        if (xc == 1)
+          for (size_t c = 0; c < C; ++c)
+            acc[c] += (int32_t(xp[c]) - xzp) * int32_t(wk[c]);
+        else
+          for (size_t c = 0; c < C; ++c)
+            acc[c] += (int32_t(xp[c * xc]) - xzp) * int32_t(wk[c]);
+      }
+    }
+    // The library's fp32 requantization (finishQ's formula), branch-free
+    // so it vectorizes: clamp (to small integers, where the rounding trick
+    // is exact), round half to even, add the zero point.
+    uint8_t *yp = y + ow * yw;
+    if (yc == 1) {
+      for (size_t c = 0; c < C; ++c) {
+        float f = float(acc[c]) * sc[c * ss];
+        f = std::min(std::max(f, lo), hi);
+        yp[c] = uint8_t(int32_t(roundEven(f)) + zp);
+      }
+    } else {
+      for (size_t c = 0; c < C; ++c) {
+        float f = float(acc[c]) * sc[c * ss];
+        f = std::min(std::max(f, lo), hi);
+        yp[c * yc] = uint8_t(int32_t(roundEven(f)) + zp);
+      }
+    }
+  }
+}
+
+void qdepthwiseRowGeneric(QConvTask &t, size_t n, size_t oh, int32_t *acc) {
+  qdepthwiseRowBody(t, n, oh, acc);
+}
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) void
+qdepthwiseRowAvx2(QConvTask &t, size_t n, size_t oh, int32_t *acc) {
+  qdepthwiseRowBody(t, n, oh, acc);
+}
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))) void
+qdepthwiseRowAvx512(QConvTask &t, size_t n, size_t oh, int32_t *acc) {
+  qdepthwiseRowBody(t, n, oh, acc);
+}
+#endif
+
+void qdepthwiseRow(QConvTask &t, size_t n, size_t oh, int32_t *acc) {
+#if defined(__x86_64__)
+  Isa isa = resolveIsa(Isa(t.p[EMBER_RT_CONV_ISA]));
+  if (uint8_t(isa) >= uint8_t(Isa::Avx512))
+    return qdepthwiseRowAvx512(t, n, oh, acc);
+  if (isa == Isa::Avx2)
+    return qdepthwiseRowAvx2(t, n, oh, acc);
+#endif
+  qdepthwiseRowGeneric(t, n, oh, acc);
+}
+
+// Tasks: (image, group, pixel chunk) for GEMM convs, (image, output row)
+// for depthwise ones.
+void qconvWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
+  QConvTask &t = *static_cast<QConvTask *>(ctx);
+  const int64_t *p = t.p;
+  bool dw = p[EMBER_RT_CONV_DEPTHWISE] != 0;
+  size_t G = u(p[EMBER_RT_CONV_GROUPS]), OH = u(p[EMBER_RT_CONV_OH]);
+  uint8_t *ws = t.ws + size_t(worker) * u(p[EMBER_RT_CONV_WS_BYTES]);
+  for (int64_t task = begin; task < end; ++task) {
+    if (dw) {
+      qdepthwiseRow(t, size_t(task) / OH, size_t(task) % OH,
+                    reinterpret_cast<int32_t *>(ws));
+      continue;
+    }
+    size_t chunk = size_t(task) % t.chunks;
+    size_t ng = size_t(task) / t.chunks;
+    qconvChunk(t, ng / G, ng % G, chunk, ws);
+  }
+}
+
+} // namespace
+
+extern "C" {
+
+int64_t ember_rt_conv_transpose_workspace_size(const int64_t *p) {
+  size_t G = u(p[EMBER_RT_CONV_GROUPS]);
+  size_t M =
+      u(p[EMBER_RT_CONV_OC]) / G * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
+  // The shared cols chunk; each worker's GEMM workspace follows it (the
+  // caller multiplies this per-worker size by the workers, so the chunk is
+  // counted once per worker: generous but simple).
+  return int64_t(roundUp(M * u(p[EMBER_RT_CONVT_CHUNK]) * sizeof(float), 64) +
+                 gemmWorkspaceSize(Isa(p[EMBER_RT_CONV_ISA])));
+}
+
+int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
+                                const float *wT, const float *bias, float *y,
+                                uint8_t *workspace) {
+  size_t N = u(p[EMBER_RT_CONV_N]), G = u(p[EMBER_RT_CONV_GROUPS]),
+         OC = u(p[EMBER_RT_CONV_OC]);
+  size_t plane = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
+  size_t HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
+  size_t R = u(p[EMBER_RT_CONVT_CHUNK]);
+  size_t ocg = OC / G;
+  size_t M = ocg * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
+  for (size_t i = 0; i < N * OC; ++i)
+    for (size_t q = 0; q < plane; ++q)
+      y[i * plane + q] = bias ? bias[i % OC] : 0.0f;
+  size_t workers = size_t(ember_rt_num_workers());
+  Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
+  size_t maxPieces = (M + rowGranule(isa) - 1) / rowGranule(isa);
+  ConvTTask t{p,
+              x,
+              wT,
+              bias,
+              y,
+              workspace,
+              0,
+              0,
+              0,
+              0,
+              workers < maxPieces ? workers : maxPieces,
+              0};
+  if (!t.rowPieces)
+    t.rowPieces = 1;
+  for (size_t n = 0; n < N; ++n)
+    for (size_t g = 0; g < G; ++g)
+      for (size_t p0 = 0; p0 < HW; p0 += R) {
+        t.n = n;
+        t.g = g;
+        t.p0 = p0;
+        t.p1 = p0 + R < HW ? p0 + R : HW;
+        if (workers == 1) {
+          convtGemm(&t, 0, 1, 0);
+          convtScatter(&t, 0, int64_t(ocg), 0);
+        } else {
+          ember_rt_parallel_for(convtGemm, &t, int64_t(t.rowPieces));
+          ember_rt_parallel_for(convtScatter, &t, int64_t(ocg));
+        }
+        if (t.status)
+          return t.status;
+      }
+  return 0;
+}
+
+int32_t ember_rt_conv_transpose_pack(const int64_t *p, const float *w,
+                                     float *wT) {
+  int64_t G = p[EMBER_RT_CONV_GROUPS], cg = p[EMBER_RT_CONV_C] / G;
+  int64_t M =
+      p[EMBER_RT_CONV_OC] / G * p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW];
+  for (int64_t g = 0; g < G; ++g)
+    for (int64_t c = 0; c < cg; ++c)
+      for (int64_t r = 0; r < M; ++r)
+        wT[(g * M + r) * cg + c] = w[(g * cg + c) * M + r];
+  return 0;
+}
+
+int64_t ember_rt_qgemm_workspace_size(const int64_t *p) {
+  return int64_t(
+      qgemmWorkspaceSize(u(p[EMBER_RT_QGEMM_K]), Isa(p[EMBER_RT_QGEMM_ISA])));
+}
+
+int32_t ember_rt_qgemm(const int64_t *p, const uint8_t *a, const void *b,
+                       const float *scales, void *y, uint8_t *workspace) {
+  QGemmTask t{p, a, b, scales, y, workspace, 0};
+  size_t g = rowGranule(Isa(p[EMBER_RT_QGEMM_ISA]));
+  int64_t blocks = int64_t((u(p[EMBER_RT_QGEMM_M]) + g - 1) / g);
+  if (ember_rt_num_workers() == 1 || blocks < 2)
+    qgemmWork(&t, 0, blocks, 0);
+  else
+    ember_rt_parallel_for(qgemmWork, &t, blocks);
+  return t.status;
+}
+
+int64_t ember_rt_qconv_workspace_size(const int64_t *p) {
+  if (p[EMBER_RT_CONV_DEPTHWISE])
+    return p[EMBER_RT_CONV_C] * int64_t(sizeof(int32_t));
+  size_t G = u(p[EMBER_RT_CONV_GROUPS]);
+  size_t K =
+      u(p[EMBER_RT_CONV_C]) / G * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
+  size_t ocg = u(p[EMBER_RT_CONV_OC]) / G, R = u(p[EMBER_RT_QCONV_CHUNK]);
+  return int64_t(roundUp(R * K, 64) + roundUp(R * ocg, 64) +
+                 qgemmWorkspaceSize(K, Isa(p[EMBER_RT_CONV_ISA])));
+}
+
+int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
+                         const float *scales, void *y, uint8_t *workspace) {
+  bool dw = p[EMBER_RT_CONV_DEPTHWISE] != 0;
+  size_t P = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
+  size_t R = u(p[EMBER_RT_QCONV_CHUNK]);
+  size_t G = u(p[EMBER_RT_CONV_GROUPS]);
+  QConvTask t{p,
+              x,
+              static_cast<const uint8_t *>(w),
+              scales,
+              static_cast<uint8_t *>(y),
+              workspace,
+              (P + R - 1) / R,
+              0};
+  int64_t tasks = dw ? int64_t(u(p[EMBER_RT_CONV_N] * p[EMBER_RT_CONV_OH]))
+                     : int64_t(u(p[EMBER_RT_CONV_N]) * G * t.chunks);
+  if (ember_rt_num_workers() == 1)
+    qconvWork(&t, 0, tasks, 0);
+  else
+    ember_rt_parallel_for(qconvWork, &t, tasks);
+  return t.status;
+}
+
+int64_t ember_rt_conv_packed_size(const int64_t *p) {
+  if (p[EMBER_RT_CONV_DEPTHWISE])
+    return p[EMBER_RT_CONV_C] * p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW] *
+           int64_t(sizeof(float));
+  size_t G = u(p[EMBER_RT_CONV_GROUPS]);
+  return int64_t(packedConvWeightsSize(
+      convShape(p, u(p[EMBER_RT_CONV_C]) / G, u(p[EMBER_RT_CONV_OC]) / G),
+      Isa(p[EMBER_RT_CONV_ISA])));
+}
+
+int64_t ember_rt_conv_workspace_size(const int64_t *p) {
+  Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
+  if (p[EMBER_RT_CONV_DEPTHWISE])
+    return 0;
+  size_t G = u(p[EMBER_RT_CONV_GROUPS]);
+  return int64_t(conv2dWorkspaceSize(
+      convShape(p, u(p[EMBER_RT_CONV_C]) / G, u(p[EMBER_RT_CONV_OC]) / G),
+      isa));
+}
+
+int32_t ember_rt_conv_pack(const int64_t *p, const float *w, void *packed) {
+  if (p[EMBER_RT_CONV_DEPTHWISE]) {
+    std::memcpy(packed, w, size_t(ember_rt_conv_packed_size(p)));
+    return 0;
+  }
+  size_t G = u(p[EMBER_RT_CONV_GROUPS]);
+  size_t cg = u(p[EMBER_RT_CONV_C]) / G, ocg = u(p[EMBER_RT_CONV_OC]) / G;
+  Conv2DShape s = convShape(p, cg, ocg);
+  size_t per = ocg * cg * s.kernelH * s.kernelW;
+  for (size_t g = 0; g < G; ++g) {
+    Status st = packConvWeights(s, w + g * per,
+                                static_cast<uint8_t *>(packed) +
+                                    g * u(p[EMBER_RT_CONV_W_GROUP_STRIDE]),
+                                Isa(p[EMBER_RT_CONV_ISA]));
+    if (st != Status::Ok)
+      return int32_t(st);
+  }
+  return 0;
+}
+
+int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
+                        const float *bias, const float *residual, float *y,
+                        float clipLo, float clipHi, uint8_t *workspace) {
+  size_t workers = size_t(ember_rt_num_workers());
+  size_t ng = u(p[EMBER_RT_CONV_N] *
+                (p[EMBER_RT_CONV_DEPTHWISE] ? 1 : p[EMBER_RT_CONV_GROUPS]));
+  ConvTask t{p, x, w, bias, residual, y, clipLo, clipHi, workspace, 1, true, 0};
+  // Enough work per piece to pay for waking a worker.
+  size_t G = p[EMBER_RT_CONV_DEPTHWISE] ? 1 : u(p[EMBER_RT_CONV_GROUPS]);
+  size_t macs =
+      u(p[EMBER_RT_CONV_OC] * p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW] *
+        p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]) *
+      u(p[EMBER_RT_CONV_C]) / (G * G);
+  if (ng < workers)
+    t.pieces = (workers + ng - 1) / ng;
+  if (t.pieces > 1 && macs / t.pieces < kMinWorkPerPiece)
+    t.pieces = macs / kMinWorkPerPiece > 1 ? macs / kMinWorkPerPiece : 1;
+  if (!p[EMBER_RT_CONV_DEPTHWISE] && t.pieces > 1) {
+    Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
+    size_t pix = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
+    size_t ocg = u(p[EMBER_RT_CONV_OC] / p[EMBER_RT_CONV_GROUPS]);
+    // Pixels when each piece still gets a few micro-panels of them (each
+    // piece packs its own im2col blocks); otherwise output channels.
+    t.splitPix = pix >= 2 * colGranule(isa) * t.pieces ||
+                 ocg < 2 * rowGranule(isa) * t.pieces;
+  }
+  if (ng * t.pieces == 1)
+    convWork(&t, 0, 1, 0);
+  else
+    ember_rt_parallel_for(convWork, &t, int64_t(ng * t.pieces));
+  return t.status;
+}
+
+int64_t ember_rt_gemm_packed_size(const int64_t *p) {
+  return p[EMBER_RT_GEMM_NPIECES] * p[EMBER_RT_GEMM_PIECE_STRIDE];
+}
+
+int64_t ember_rt_gemm_workspace_size(const int64_t *p) {
+  return int64_t(gemmWorkspaceSize(Isa(p[EMBER_RT_GEMM_ISA])));
+}
+
+int32_t ember_rt_gemm_pack(const int64_t *p, const float *b, void *packed) {
+  size_t N = u(p[EMBER_RT_GEMM_N]), K = u(p[EMBER_RT_GEMM_K]);
+  size_t pieceN = u(p[EMBER_RT_GEMM_PIECE_N]);
+  for (int64_t i = 0; i < p[EMBER_RT_GEMM_NPIECES]; ++i) {
+    size_t n0 = size_t(i) * pieceN;
+    size_t nw = n0 + pieceN < N ? pieceN : N - n0;
+    Status st = packB(K, nw, b + n0, u(p[EMBER_RT_GEMM_LDB]),
+                      static_cast<uint8_t *>(packed) +
+                          size_t(i) * u(p[EMBER_RT_GEMM_PIECE_STRIDE]),
+                      Isa(p[EMBER_RT_GEMM_ISA]));
+    if (st != Status::Ok)
+      return int32_t(st);
+  }
+  return 0;
+}
+
+int32_t ember_rt_gemm(const int64_t *p, const float *a, const void *b,
+                      const float *bias, const float *residual, float *c,
+                      float clipLo, float clipHi, uint8_t *workspace) {
+  size_t workers = size_t(ember_rt_num_workers());
+  size_t batches = 1;
+  for (int d = 0; d < 4; ++d)
+    batches *= u(p[EMBER_RT_GEMM_BATCH0 + 4 * d]);
+  size_t npieces = p[EMBER_RT_GEMM_B_PACKED] ? u(p[EMBER_RT_GEMM_NPIECES]) : 1;
+  GemmTask t{p, a, b, bias, residual, c, clipLo, clipHi, workspace, 1, 0};
+  size_t outer = batches * npieces;
+  if (outer < workers) {
+    Isa isa = Isa(p[EMBER_RT_GEMM_ISA]);
+    size_t maxPieces =
+        (u(p[EMBER_RT_GEMM_M]) + rowGranule(isa) - 1) / rowGranule(isa);
+    t.rowPieces = (workers + outer - 1) / outer;
+    if (t.rowPieces > maxPieces)
+      t.rowPieces = maxPieces ? maxPieces : 1;
+    size_t macs =
+        u(p[EMBER_RT_GEMM_M] * p[EMBER_RT_GEMM_N] * p[EMBER_RT_GEMM_K]);
+    if (t.rowPieces > 1 && macs / t.rowPieces < kMinWorkPerPiece)
+      t.rowPieces = macs / kMinWorkPerPiece > 1 ? macs / kMinWorkPerPiece : 1;
+  }
+  size_t tasks = outer * t.rowPieces;
+  if (tasks == 1)
+    gemmWork(&t, 0, 1, 0);
+  else
+    ember_rt_parallel_for(gemmWork, &t, int64_t(tasks));
+  return t.status;
+}
+
+} // extern "C"

@@ -1,0 +1,202 @@
+/* The runtime calls of RtAbi.h as plain C loops over weights in ONNX layout
+ * (nothing packed): the kernels of bundles for targets the kernel library
+ * does not build for (aarch64), and a second implementation the tests
+ * compare against (vendor option kernels=portable). Freestanding: only
+ * <stddef.h> and <stdint.h>, no libc calls, serial.
+ *
+ * EMBER_RT_NAME(x) names the entry points: ember_rt_x in bitcode for
+ * bundles, ember_rtp_x when linked natively beside RtKernels.cpp. */
+#include "RtAbi.h"
+
+#ifndef EMBER_RT_NAME
+#define EMBER_RT_NAME(x) ember_rt_##x
+#endif
+
+static float epilogue(float v, const float *bias, int64_t ch, const float *res,
+                      int64_t ri, int64_t act, int64_t resAfter, float lo,
+                      float hi) {
+  if (bias)
+    v += bias[ch];
+  if (res && !resAfter)
+    v += res[ri];
+  if (act == EMBER_RT_ACT_RELU)
+    v = v > 0.0f ? v : 0.0f;
+  else if (act == EMBER_RT_ACT_CLIP) {
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+  }
+  if (res && resAfter)
+    v += res[ri];
+  return v;
+}
+
+int64_t EMBER_RT_NAME(conv_packed_size)(const int64_t *p) {
+  int64_t g = p[EMBER_RT_CONV_GROUPS];
+  return (p[EMBER_RT_CONV_OC] / g) * (p[EMBER_RT_CONV_C] / g) *
+         p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW] * (int64_t)sizeof(float);
+}
+
+int64_t EMBER_RT_NAME(conv_workspace_size)(const int64_t *p) {
+  (void)p;
+  return 0;
+}
+
+int32_t EMBER_RT_NAME(conv_pack)(const int64_t *p, const float *w,
+                                 void *packed) {
+  int64_t n = EMBER_RT_NAME(conv_packed_size)(p) / (int64_t)sizeof(float) *
+              p[EMBER_RT_CONV_GROUPS];
+  float *d = (float *)packed;
+  for (int64_t i = 0; i < n; ++i)
+    d[i] = w[i];
+  return 0;
+}
+
+int32_t EMBER_RT_NAME(conv2d)(const int64_t *p, const float *x, const void *wv,
+                              const float *bias, const float *res, float *y,
+                              float lo, float hi, uint8_t *workspace) {
+  const float *w = (const float *)wv;
+  int64_t N = p[EMBER_RT_CONV_N], C = p[EMBER_RT_CONV_C],
+          H = p[EMBER_RT_CONV_H], W = p[EMBER_RT_CONV_W],
+          OC = p[EMBER_RT_CONV_OC], OH = p[EMBER_RT_CONV_OH],
+          OW = p[EMBER_RT_CONV_OW], KH = p[EMBER_RT_CONV_KH],
+          KW = p[EMBER_RT_CONV_KW], SH = p[EMBER_RT_CONV_SH],
+          SW = p[EMBER_RT_CONV_SW], PT = p[EMBER_RT_CONV_PT],
+          PL = p[EMBER_RT_CONV_PL], DH = p[EMBER_RT_CONV_DH],
+          DW = p[EMBER_RT_CONV_DW], G = p[EMBER_RT_CONV_GROUPS];
+  int64_t cg = C / G, ocg = OC / G;
+  (void)workspace;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t oc = 0; oc < OC; ++oc) {
+      int64_t g = oc / ocg;
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          float acc = 0.0f;
+          for (int64_t c = 0; c < cg; ++c)
+            for (int64_t kh = 0; kh < KH; ++kh) {
+              int64_t ih = oh * SH - PT + kh * DH;
+              if (ih < 0 || ih >= H)
+                continue;
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                int64_t iw = ow * SW - PL + kw * DW;
+                if (iw < 0 || iw >= W)
+                  continue;
+                acc += x[((n * C + g * cg + c) * H + ih) * W + iw] *
+                       w[((oc * cg + c) * KH + kh) * KW + kw];
+              }
+            }
+          int64_t o = ((n * OC + oc) * OH + oh) * OW + ow;
+          y[o] = epilogue(acc, bias, oc, res, o, p[EMBER_RT_CONV_ACT],
+                          p[EMBER_RT_CONV_RES_AFTER], lo, hi);
+        }
+    }
+  return 0;
+}
+
+int64_t EMBER_RT_NAME(gemm_packed_size)(const int64_t *p) {
+  return p[EMBER_RT_GEMM_K] * p[EMBER_RT_GEMM_N] * (int64_t)sizeof(float);
+}
+
+int64_t EMBER_RT_NAME(gemm_workspace_size)(const int64_t *p) {
+  (void)p;
+  return 0;
+}
+
+int32_t EMBER_RT_NAME(gemm_pack)(const int64_t *p, const float *b,
+                                 void *packed) {
+  int64_t K = p[EMBER_RT_GEMM_K], N = p[EMBER_RT_GEMM_N],
+          ldb = p[EMBER_RT_GEMM_LDB];
+  float *d = (float *)packed;
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t n = 0; n < N; ++n)
+      d[k * N + n] = b[k * ldb + n];
+  return 0;
+}
+
+int32_t EMBER_RT_NAME(gemm)(const int64_t *p, const float *a, const void *bv,
+                            const float *bias, const float *res, float *c,
+                            float lo, float hi, uint8_t *workspace) {
+  const float *b = (const float *)bv;
+  int64_t M = p[EMBER_RT_GEMM_M], N = p[EMBER_RT_GEMM_N],
+          K = p[EMBER_RT_GEMM_K], lda = p[EMBER_RT_GEMM_LDA],
+          ldb = p[EMBER_RT_GEMM_B_PACKED] ? N : p[EMBER_RT_GEMM_LDB],
+          ldc = p[EMBER_RT_GEMM_LDC];
+  const int64_t *bd = p + EMBER_RT_GEMM_BATCH0;
+  int64_t batches = bd[0] * bd[4] * bd[8] * bd[12];
+  (void)workspace;
+  for (int64_t bi = 0; bi < batches; ++bi) {
+    int64_t ao = 0, bo = 0, co = 0, rest = bi;
+    for (int d = 3; d >= 0; --d) {
+      int64_t i = rest % bd[4 * d];
+      rest /= bd[4 * d];
+      ao += i * bd[4 * d + 1];
+      bo += i * bd[4 * d + 2];
+      co += i * bd[4 * d + 3];
+    }
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n) {
+        float acc = 0.0f;
+        for (int64_t k = 0; k < K; ++k)
+          acc += a[ao + m * lda + k] * b[bo + k * ldb + n];
+        int64_t o = co + m * ldc + n;
+        c[o] = epilogue(acc, bias, n, res, o, p[EMBER_RT_GEMM_ACT],
+                        p[EMBER_RT_GEMM_RES_AFTER], lo, hi);
+      }
+  }
+  return 0;
+}
+
+int64_t EMBER_RT_NAME(conv_transpose_workspace_size)(const int64_t *p) {
+  (void)p;
+  return 0;
+}
+
+int32_t EMBER_RT_NAME(conv_transpose)(const int64_t *p, const float *x,
+                                      const float *wT, const float *bias,
+                                      float *y, uint8_t *workspace) {
+  int64_t N = p[EMBER_RT_CONV_N], C = p[EMBER_RT_CONV_C],
+          H = p[EMBER_RT_CONV_H], W = p[EMBER_RT_CONV_W],
+          OC = p[EMBER_RT_CONV_OC], OH = p[EMBER_RT_CONV_OH],
+          OW = p[EMBER_RT_CONV_OW], KH = p[EMBER_RT_CONV_KH],
+          KW = p[EMBER_RT_CONV_KW], SH = p[EMBER_RT_CONV_SH],
+          SW = p[EMBER_RT_CONV_SW], PT = p[EMBER_RT_CONV_PT],
+          PL = p[EMBER_RT_CONV_PL], DH = p[EMBER_RT_CONV_DH],
+          DW = p[EMBER_RT_CONV_DW], G = p[EMBER_RT_CONV_GROUPS];
+  int64_t cg = C / G, ocg = OC / G, KK = KH * KW;
+  (void)workspace;
+  for (int64_t i = 0; i < N * OC * OH * OW; ++i)
+    y[i] = bias ? bias[(i / (OH * OW)) % OC] : 0.0f;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t g = 0; g < G; ++g)
+      for (int64_t r = 0; r < ocg * KK; ++r) {
+        int64_t oc = r / KK, kh = (r % KK) / KW, kw = r % KW;
+        const float *wr = wT + (g * ocg * KK + r) * cg;
+        float *yp = y + (n * OC + g * ocg + oc) * OH * OW;
+        for (int64_t ih = 0; ih < H; ++ih) {
+          int64_t oh = ih * SH + kh * DH - PT;
+          if (oh < 0 || oh >= OH)
+            continue;
+          for (int64_t iw = 0; iw < W; ++iw) {
+            int64_t ow = iw * SW + kw * DW - PL;
+            if (ow < 0 || ow >= OW)
+              continue;
+            float acc = 0.0f;
+            for (int64_t c = 0; c < cg; ++c)
+              acc += wr[c] * x[((n * C + g * cg + c) * H + ih) * W + iw];
+            yp[oh * OW + ow] += acc;
+          }
+        }
+      }
+  return 0;
+}
+
+int32_t EMBER_RT_NAME(conv_transpose_pack)(const int64_t *p, const float *w,
+                                           float *wT) {
+  int64_t G = p[EMBER_RT_CONV_GROUPS], cg = p[EMBER_RT_CONV_C] / G;
+  int64_t M =
+      p[EMBER_RT_CONV_OC] / G * p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW];
+  for (int64_t g = 0; g < G; ++g)
+    for (int64_t c = 0; c < cg; ++c)
+      for (int64_t r = 0; r < M; ++r)
+        wT[(g * M + r) * cg + c] = w[(g * cg + c) * M + r];
+  return 0;
+}

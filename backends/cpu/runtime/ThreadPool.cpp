@@ -1,0 +1,104 @@
+#include "ThreadPool.h"
+
+#include "RtAbi.h"
+
+namespace ember::cpugen {
+
+namespace {
+thread_local ThreadPool *tCurrent = nullptr;
+// Busy-wait this many polls for new work before sleeping: a model runs its
+// steps back to back, so a worker that sleeps between steps costs a wake-up
+// (tens of microseconds) per step.
+constexpr int kSpinPolls = 200000;
+} // namespace
+
+ThreadPool::ThreadPool(unsigned numThreads) {
+  for (unsigned i = 1; i < numThreads; ++i)
+    workers_.emplace_back([this, i] { workerLoop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+    generation_.fetch_add(1);
+  }
+  wake_.notify_all();
+  for (auto &t : workers_)
+    t.join();
+}
+
+void ThreadPool::piece(unsigned index) {
+  int64_t w = int64_t(size());
+  int64_t step = (n_ + w - 1) / w;
+  int64_t b = int64_t(index) * step, e = b + step;
+  if (e > n_)
+    e = n_;
+  if (b < e)
+    fn_(ctx_, b, e, int64_t(index));
+}
+
+void ThreadPool::run(void (*fn)(void *, int64_t, int64_t, int64_t), void *ctx,
+                     int64_t n) {
+  if (workers_.empty() || n <= 1) {
+    if (n > 0)
+      fn(ctx, 0, n, 0);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    fn_ = fn;
+    ctx_ = ctx;
+    n_ = n;
+    pending_.store(unsigned(workers_.size()));
+    generation_.fetch_add(1);
+  }
+  wake_.notify_all();
+  piece(0);
+  while (pending_.load(std::memory_order_acquire) != 0)
+    std::this_thread::yield();
+}
+
+void ThreadPool::workerLoop(unsigned index) {
+  uint64_t seen = 0;
+  for (;;) {
+    int polls = 0;
+    while (generation_.load(std::memory_order_acquire) == seen &&
+           polls < kSpinPolls)
+      ++polls;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      wake_.wait(l, [&] { return generation_.load() != seen; });
+      seen = generation_.load();
+      if (stop_)
+        return;
+    }
+    piece(index);
+    pending_.fetch_sub(1, std::memory_order_release);
+  }
+}
+
+ThreadPool::Binding::Binding(ThreadPool *pool) : prev_(tCurrent) {
+  tCurrent = pool;
+}
+ThreadPool::Binding::~Binding() { tCurrent = prev_; }
+ThreadPool *ThreadPool::current() { return tCurrent; }
+
+} // namespace ember::cpugen
+
+extern "C" {
+
+void ember_rt_parallel_for(ember_rt_task fn, void *ctx, int64_t n) {
+  ember::cpugen::ThreadPool *p = ember::cpugen::ThreadPool::current();
+  if (p)
+    p->run(fn, ctx, n);
+  else if (n > 0)
+    fn(ctx, 0, n, 0);
+}
+
+int64_t ember_rt_num_workers(void) {
+  ember::cpugen::ThreadPool *p = ember::cpugen::ThreadPool::current();
+  return p ? int64_t(p->size()) : 1;
+}
+
+} // extern "C"

@@ -1,0 +1,360 @@
+// Unit tests of the CPU backend's compiler pieces (backends/cpu/compiler):
+// fusion decisions, generated loops against the reference interpreter on
+// random graphs, the two runtime flavors against each other, threads, and
+// object emission for another target.
+#include "compiler/Bundle.h"
+#include "compiler/Compiler.h"
+#include "compiler/Jit.h"
+#include "compiler/Support.h"
+#include "runtime/ThreadPool.h"
+
+#include "import/OnnxImporter.h"
+#include "interp/Interpreter.h"
+#include "ir/Printer.h"
+#include "passes/Pass.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <sstream>
+
+using namespace ember;
+using namespace ember::cpugen;
+
+namespace {
+
+std::unique_ptr<Module> parseLowered(const std::string &text) {
+  auto m = parseModule(text, "<test>");
+  EXPECT_TRUE(bool(m)) << m.status().message();
+  if (!m)
+    return nullptr;
+  PipelineOptions po;
+  Status s = runPipeline(**m, po);
+  EXPECT_TRUE(s.isOk()) << s.message();
+  return std::move(*m);
+}
+
+Tensor randomTensor(const Type &t, std::mt19937 &rng) {
+  Tensor x(t);
+  std::uniform_real_distribution<double> u(-2, 2);
+  for (int64_t i = 0; i < x.size(); ++i)
+    x.setDouble(i, t.elem() == ElemKind::F32 || t.elem() == ElemKind::F64
+                       ? u(rng)
+                       : std::floor(u(rng) * 4));
+  return x;
+}
+
+// Compiles f with cfg, JITs it and runs it once.
+std::vector<Tensor> runCpu(Function &f, const CompileConfig &cfg,
+                           const std::vector<Tensor> &inputs) {
+  auto cm = compileModel(f, cfg);
+  EXPECT_TRUE(bool(cm)) << cm.status().message();
+  if (!cm)
+    return {};
+  std::string weights = cm->weights;
+  uint64_t arenaBytes = cm->arenaBytes;
+  std::vector<Type> outTypes = cm->outputs;
+  auto jit = JitModel::compile(*cm, cfg);
+  EXPECT_TRUE(bool(jit)) << jit.status().message();
+  if (!jit)
+    return {};
+  auto *w = static_cast<uint8_t *>(
+      std::aligned_alloc(64, (weights.size() + 64) / 64 * 64));
+  auto *arena = static_cast<uint8_t *>(
+      std::aligned_alloc(64, (arenaBytes + 64) / 64 * 64));
+  std::memcpy(w, weights.data(), weights.size());
+  std::vector<Tensor> ins = inputs, outs;
+  std::vector<void *> ip, op;
+  for (auto &t : ins)
+    ip.push_back(t.raw());
+  for (auto &t : outTypes)
+    outs.emplace_back(t);
+  for (auto &t : outs)
+    op.push_back(t.raw());
+  std::unique_ptr<ThreadPool> pool;
+  if (cfg.numThreads > 1)
+    pool = std::make_unique<ThreadPool>(cfg.numThreads);
+  {
+    ThreadPool::Binding bind(pool.get());
+    EXPECT_EQ((*jit)->entry()(w, arena, ip.data(), op.data()), 0);
+  }
+  std::free(w);
+  std::free(arena);
+  return outs;
+}
+
+void expectClose(const std::vector<Tensor> &got,
+                 const std::vector<Tensor> &want, double rtol, double atol) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t k = 0; k < got.size(); ++k) {
+    ASSERT_EQ(got[k].type().elem(), want[k].type().elem());
+    ASSERT_EQ(got[k].size(), want[k].size());
+    for (int64_t i = 0; i < got[k].size(); ++i) {
+      double g = got[k].getDouble(i), w = want[k].getDouble(i);
+      if (std::isnan(g) && std::isnan(w))
+        continue;
+      ASSERT_LE(std::fabs(g - w), atol + rtol * std::fabs(w))
+          << "output " << k << " element " << i << ": got " << g
+          << ", expected " << w;
+    }
+  }
+}
+
+CompileConfig hostConfig() {
+  CompileConfig c;
+  c.isa = hostIsa();
+  return c;
+}
+
+// dense<f32[..]: 0x...> text of `count` copies of v (the printer's form
+// for more than 64 elements).
+std::string filled(float v, size_t count) {
+  uint8_t b[4];
+  std::memcpy(b, &v, 4);
+  static const char *hex = "0123456789abcdef";
+  std::string s = "0x";
+  for (size_t i = 0; i < count; ++i)
+    for (int k = 0; k < 4; ++k) {
+      s += hex[b[k] >> 4];
+      s += hex[b[k] & 15];
+    }
+  return s;
+}
+
+const std::string kResidualBlock =
+    R"(func @main(%x: f32[1,8,10,10], %r: f32[1,8,10,10]) {
+  %w = Constant dense<f32[8,8,3,3]: )" +
+    filled(0.03125f, 576) + R"(>
+  %b = Constant dense<f32[8,1,1]: [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]>
+  %c = Conv(%x, %w) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : f32[1,8,10,10]
+  %cb = Add(%c, %b) : f32[1,8,10,10]
+  %s = Add(%cb, %r) : f32[1,8,10,10]
+  %y = Relu(%s) : f32[1,8,10,10]
+  return %y
+}
+)";
+
+} // namespace
+
+TEST(CpuFusion, StacksBiasResidualAndReluIntoTheConv) {
+  auto m = parseLowered(kResidualBlock);
+  ASSERT_TRUE(m);
+  FusionStats st;
+  auto groups = formGroups(*m->main(), hostConfig(), &st);
+  ASSERT_TRUE(bool(groups)) << groups.status().message();
+  ASSERT_EQ(groups->size(), 1u);
+  const Group &g = (*groups)[0];
+  EXPECT_EQ(g.kind, GroupKind::Conv);
+  EXPECT_EQ(st.fusedEpilogueNodes, 3u);
+  EXPECT_TRUE(g.epi.bias);
+  EXPECT_TRUE(bool(g.epi.residual));
+  EXPECT_FALSE(g.epi.residualAfter);
+  std::mt19937 rng(1);
+  std::vector<Tensor> in;
+  for (auto *p : m->main()->params())
+    in.push_back(randomTensor(p->types[0], rng));
+  auto want = interpret(*m->main(), in);
+  ASSERT_TRUE(bool(want));
+  expectClose(runCpu(*m->main(), hostConfig(), in), *want, 1e-5, 1e-6);
+}
+
+TEST(CpuFusion, NoFusionOptionKeepsEveryNode) {
+  auto m = parseLowered(kResidualBlock);
+  ASSERT_TRUE(m);
+  CompileConfig c = hostConfig();
+  c.fuse = false;
+  auto groups = formGroups(*m->main(), c);
+  ASSERT_TRUE(bool(groups));
+  EXPECT_EQ(groups->size(), 4u); // conv, bias add, residual add, relu
+}
+
+TEST(CpuFusion, ElementwiseChainWithTransposeIsOneLoop) {
+  auto m = parseLowered(R"(func @main(%a: f32[4,6], %b: f32[6,4], %c: f32[6]) {
+  %t = Transpose(%b) {perm = [1, 0]} : f32[4,6]
+  %s = Add(%a, %t) : f32[4,6]
+  %m = Mul(%s, %c) : f32[4,6]
+  %e = Exp(%m) : f32[4,6]
+  %y = Relu(%e) : f32[4,6]
+  return %y
+}
+)");
+  ASSERT_TRUE(m);
+  FusionStats st;
+  auto groups = formGroups(*m->main(), hostConfig(), &st);
+  ASSERT_TRUE(bool(groups));
+  EXPECT_EQ(groups->size(), 1u);
+  EXPECT_EQ(st.foldedMoves, 1u);
+  EXPECT_EQ(st.fusedLoopNodes, 3u);
+  std::mt19937 rng(2);
+  std::vector<Tensor> in;
+  for (auto *p : m->main()->params())
+    in.push_back(randomTensor(p->types[0], rng));
+  auto want = interpret(*m->main(), in);
+  ASSERT_TRUE(bool(want));
+  expectClose(runCpu(*m->main(), hostConfig(), in), *want, 0, 0);
+}
+
+// Random DAGs of elementwise ops with broadcasting, movement and
+// reductions: the generated loops compute what the interpreter computes,
+// bit for bit.
+TEST(CpuLoops, RandomGraphsMatchInterpreter) {
+  const OpKind binary[] = {OpKind::Add, OpKind::Sub, OpKind::Mul,
+                           OpKind::Div, OpKind::Max, OpKind::Min};
+  const OpKind unary[] = {OpKind::Relu,    OpKind::Neg,  OpKind::Abs,
+                          OpKind::Exp,     OpKind::Tanh, OpKind::Floor,
+                          OpKind::Sigmoid, OpKind::Round};
+  for (int trial = 0; trial < 40; ++trial) {
+    std::mt19937 rng(uint32_t(100 + trial));
+    auto m = std::make_unique<Module>();
+    Function *f = m->addFunction("main");
+    Dims full = {2, 3, 5};
+    std::vector<Value> vals;
+    vals.push_back(Value(f->addPlaceholder("x0", Type(ElemKind::F32, full))));
+    vals.push_back(Value(f->addPlaceholder("x1", Type(ElemKind::F32, {3, 1}))));
+    vals.push_back(Value(f->addPlaceholder("x2", Type(ElemKind::F32, {5}))));
+    for (int k = 0; k < 8; ++k) {
+      int kind = int(rng() % 5);
+      Value a = vals[rng() % vals.size()];
+      Expected<Node *> n = nullptr;
+      Value b = vals[rng() % vals.size()];
+      Dims bd;
+      if (kind <= 1 && broadcastShapes(a.type().dims(), b.type().dims(), bd)) {
+        n = f->create(binary[rng() % 6], {a, b});
+      } else if (kind <= 1) {
+        n = f->create(OpKind::Sqrt, {a});
+      } else if (kind <= 3) {
+        n = f->create(unary[rng() % 8], {a});
+      } else if (a.type().rank() == 3) {
+        n = f->create(OpKind::Transpose, {a},
+                      {{"perm", Attr::ofInts({0, 2, 1})}});
+      } else {
+        Tensor axes = Tensor::fromInts(ElemKind::I64, {-1}, {1});
+        Node *c = f->addConstant(f->freshName("axes"), axes);
+        n = f->create(OpKind::ReduceSum, {a, Value(c)},
+                      {{"keepdims", Attr::ofInt(1)}});
+      }
+      ASSERT_TRUE(bool(n)) << n.status().message();
+      vals.push_back(Value(*n));
+    }
+    f->addOutput(vals.back(), "y");
+    f->addOutput(vals[vals.size() - 2], "z");
+    std::vector<Tensor> in;
+    for (auto *p : f->params())
+      in.push_back(randomTensor(p->types[0], rng));
+    auto want = interpret(*f, in);
+    ASSERT_TRUE(bool(want)) << want.status().message();
+    std::ostringstream text;
+    printFunction(text, *f);
+    SCOPED_TRACE(text.str());
+    // Reductions sum in double like the reference, in another order only
+    // when they are split: allow rounding at f32 precision.
+    expectClose(runCpu(*f, hostConfig(), in), *want, 1e-6, 1e-6);
+  }
+}
+
+// The kernel-library runtime, the portable runtime, 2 threads and the
+// interpreter agree on a model with convolutions, pooling and a matmul.
+TEST(CpuRuntime, PortableLibraryAndThreadsAgree) {
+  std::string path =
+      std::string(EMBER_SOURCE_DIR) + "/examples/mnist/model.onnx";
+  auto m = importOnnxFile(path, ImportOptions());
+  ASSERT_TRUE(bool(m)) << m.status().message();
+  PipelineOptions po;
+  ASSERT_TRUE(runPipeline(**m, po).isOk());
+  Function &f = *(*m)->main();
+  std::mt19937 rng(7);
+  std::vector<Tensor> in;
+  for (auto *p : f.params())
+    in.push_back(randomTensor(p->types[0], rng));
+  auto want = interpret(f, in);
+  ASSERT_TRUE(bool(want));
+  CompileConfig lib = hostConfig(), portable = hostConfig(),
+                threads = hostConfig();
+  portable.kernels = Kernels::Portable;
+  threads.numThreads = 2;
+  expectClose(runCpu(f, lib, in), *want, 1e-4, 1e-5);
+  expectClose(runCpu(f, portable, in), *want, 1e-4, 1e-5);
+  expectClose(runCpu(f, threads, in), runCpu(f, lib, in), 1e-6, 1e-7);
+}
+
+// Calls big enough to be split over 2 workers (conv over pixels, GEMM over
+// rows, a loop over its outer dim, pooling over planes) give the results
+// of 1 worker.
+TEST(CpuRuntime, TwoThreadsSplitLargeStepsExactly) {
+  auto m = parseLowered(R"(func @main(%x: f32[1,32,56,56], %a: f32[256,512]) {
+  %w = Constant dense<f32[32,32,3,3]: )" +
+                        filled(0.01f, 32 * 32 * 9) + R"(>
+  %b = Constant dense<f32[512,256]: )" +
+                        filled(-0.02f, 512 * 256) + R"(>
+  %c = Conv(%x, %w) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : f32[1,32,56,56]
+  %r = Relu(%c) : f32[1,32,56,56]
+  %p = MaxPool(%r) {kernel_shape = [3, 3], strides = [2, 2]} : f32[1,32,27,27]
+  %e = Exp(%x) : f32[1,32,56,56]
+  %mm = MatMul(%a, %b) : f32[256,256]
+  return %p, %e, %mm
+}
+)");
+  ASSERT_TRUE(m);
+  std::mt19937 rng(11);
+  std::vector<Tensor> in;
+  for (auto *p : m->main()->params())
+    in.push_back(randomTensor(p->types[0], rng));
+  CompileConfig one = hostConfig(), two = hostConfig();
+  two.numThreads = 2;
+  auto want = interpret(*m->main(), in);
+  ASSERT_TRUE(bool(want));
+  auto r1 = runCpu(*m->main(), one, in);
+  expectClose(r1, *want, 1e-4, 1e-5);
+  expectClose(runCpu(*m->main(), two, in), r1, 0, 0);
+}
+
+TEST(CpuBundle, ObjectFilesForX86AndAArch64) {
+  std::string path =
+      std::string(EMBER_SOURCE_DIR) + "/examples/mnist/model.onnx";
+  auto m = importOnnxFile(path, ImportOptions());
+  ASSERT_TRUE(bool(m));
+  PipelineOptions po;
+  ASSERT_TRUE(runPipeline(**m, po).isOk());
+  struct Case {
+    const char *triple;
+    uint16_t machine; // ELF e_machine
+  } cases[] = {{"x86_64-linux-gnu", 62}, {"aarch64-linux-gnu", 183}};
+  for (auto &c : cases) {
+    CompileConfig cfg = hostConfig();
+    cfg.triple = c.triple;
+    auto files = buildBundle(*(*m)->main(), cfg, "mnist");
+    ASSERT_TRUE(bool(files)) << c.triple << ": " << files.status().message();
+    const BundleFile *obj = nullptr;
+    for (auto &bf : *files)
+      if (bf.name == "model.o")
+        obj = &bf;
+    ASSERT_TRUE(obj);
+    ASSERT_GT(obj->bytes.size(), 64u);
+    EXPECT_EQ(obj->bytes.substr(0, 4), "\x7f"
+                                       "ELF");
+    uint16_t machine =
+        uint16_t(uint8_t(obj->bytes[18]) | uint8_t(obj->bytes[19]) << 8);
+    EXPECT_EQ(machine, c.machine) << c.triple;
+  }
+}
+
+TEST(CpuSupport, RefusalsCarryReasons) {
+  auto m = parseModule(R"(func @main(%a: f64[2,3], %b: f64[3,4]) {
+  %y = MatMul(%a, %b) : f64[2,4]
+  return %y
+}
+)",
+                       "<test>");
+  ASSERT_TRUE(bool(m));
+  const Node *mm = nullptr;
+  for (auto &n : (*m)->main()->nodes())
+    if (n->kind == OpKind::MatMul)
+      mm = n.get();
+  ASSERT_TRUE(mm);
+  std::string why;
+  EXPECT_FALSE(nodeSupported(*mm, why));
+  EXPECT_NE(why.find("f64"), std::string::npos) << why;
+}

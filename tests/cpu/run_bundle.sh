@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds an AOT bundle of a model test case with the cpu plugin, links its
+# model.o with the generated main.c using only libc and libm, runs it on the
+# case's inputs and compares the outputs (rtol 1e-4, atol 1e-5).
+#   run_bundle.sh TOOL CASE_DIR OUT_DIR [TRIPLE [OPT_LEVEL]]
+# With a TRIPLE for another architecture, checks the object's ELF machine,
+# links with <arch>-linux-gnu-gcc and runs under qemu-<arch> (when those are
+# installed; else only checks that main.c compiles).
+set -euo pipefail
+tool=$(realpath "$1"); case_dir=$(realpath "$2"); out=$3; triple=${4:-}
+opt=${5:-}
+if [ ! -d "$case_dir" ]; then
+  echo "skip: $case_dir is not present on this machine"
+  exit 77
+fi
+rm -rf "$out"
+args=(bundle "$case_dir/model.onnx" -o "$out" --inputs-from "$case_dir/test_data_set_0")
+[ -n "$triple" ] && args+=(--target-triple "$triple")
+[ -n "$opt" ] && args+=(--opt-level "$opt")
+"$tool" "${args[@]}"
+cc=${CC:-cc}
+run=()
+cd "$out"
+arch=${triple%%-*}
+if [ -n "$triple" ] && [ "$arch" != "$(uname -m)" ]; then
+  machine=$(od -An -tu2 -j18 -N2 model.o | tr -d ' ')
+  case "$arch" in
+    aarch64) want=183 ;;
+    x86_64) want=62 ;;
+    *) want=unknown ;;
+  esac
+  [ "$machine" = "$want" ] || { echo "error: model.o e_machine $machine, want $want"; exit 1; }
+  # Link with the cross compiler and run under qemu-user when both exist
+  # (scripts/install-deps.sh installs them); else check main.c compiles.
+  if command -v "$arch-linux-gnu-gcc" >/dev/null && command -v "qemu-$arch" >/dev/null; then
+    cc=$arch-linux-gnu-gcc
+    run=("qemu-$arch" -L "/usr/$arch-linux-gnu")
+  else
+    "$cc" -std=c11 -Wall -Werror -c main.c -o main.o
+    echo "ok: $triple object (e_machine $machine), main.c compiles (no $arch-linux-gnu-gcc/qemu-$arch to run it)"
+    exit 0
+  fi
+fi
+"$cc" -std=c11 -O2 -Wall -Werror main.c model.o -lm -o model
+# Nothing but libc and libm (and the loader) may be needed.
+if [ ${#run[@]} -eq 0 ]; then
+  extra=$(ldd ./model | grep -vE 'linux-vdso|libc\.so|libm\.so|ld-linux' || true)
+else
+  extra=$(readelf -d ./model | grep NEEDED | grep -vE 'libc\.so|libm\.so' || true)
+fi
+[ -z "$extra" ] || { echo "error: the bundle needs more than libc/libm:"; echo "$extra"; exit 1; }
+inputs=(); for f in input*.bin; do [ -e "$f" ] && inputs+=("$f"); done
+"${run[@]}" ./model weights.bin "${inputs[@]}"
+n=0
+for exp in "$case_dir"/test_data_set_0/output_*.pb; do
+  "$tool" compare "output$n.bin" "$exp" --rtol 1e-4 --atol 1e-5
+  n=$((n + 1))
+done
+echo "ok: bundle ran, $n outputs match"
