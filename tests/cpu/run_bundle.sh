@@ -3,6 +3,8 @@
 # model.o with the generated main.c using only libc and libm, runs it on the
 # case's inputs and compares the outputs (rtol 1e-4, atol 1e-5).
 #   run_bundle.sh TOOL CASE_DIR OUT_DIR [TRIPLE [OPT_LEVEL]]
+# With EMBER_CLI=<ember> in the environment the bundle is made by
+# `ember compile --target=cpu --emit=bundle` instead of TOOL.
 # With a TRIPLE for another architecture, checks the object's ELF machine,
 # links with <arch>-linux-gnu-gcc and runs under qemu-<arch> (when those are
 # installed; else only checks that main.c compiles).
@@ -14,10 +16,28 @@ if [ ! -d "$case_dir" ]; then
   exit 77
 fi
 rm -rf "$out"
-args=(bundle "$case_dir/model.onnx" -o "$out" --inputs-from "$case_dir/test_data_set_0")
-[ -n "$triple" ] && args+=(--target-triple "$triple")
-[ -n "$opt" ] && args+=(--opt-level "$opt")
-"$tool" "${args[@]}"
+if [ -n "${EMBER_CLI:-}" ]; then
+  # The product path: `ember compile --emit=bundle`; inputs as raw .bin.
+  args=(compile "$case_dir/model.onnx" --target=cpu --emit=bundle -o "$out")
+  [ -n "$triple" ] && args+=(--target-triple "$triple")
+  "$EMBER_CLI" "${args[@]}"
+  python3 - "$case_dir/test_data_set_0" "$out" <<'PY'
+import glob, os, sys
+import onnx
+from onnx import numpy_helper
+src, out = sys.argv[1], sys.argv[2]
+for i, f in enumerate(sorted(glob.glob(os.path.join(src, "input_*.pb")),
+                             key=lambda p: int(p.rsplit("_", 1)[1][:-3]))):
+    t = onnx.TensorProto()
+    t.ParseFromString(open(f, "rb").read())
+    numpy_helper.to_array(t).tofile(os.path.join(out, f"input{i}.bin"))
+PY
+else
+  args=(bundle "$case_dir/model.onnx" -o "$out" --inputs-from "$case_dir/test_data_set_0")
+  [ -n "$triple" ] && args+=(--target-triple "$triple")
+  [ -n "$opt" ] && args+=(--opt-level "$opt")
+  "$tool" "${args[@]}"
+fi
 cc=${CC:-cc}
 run=()
 cd "$out"

@@ -3,6 +3,8 @@
 #include "Driver.h"
 #include "Target.h"
 
+#include "backend/Aot.h"
+
 #include "import/TensorIO.h"
 #include "ir/Printer.h"
 #include "lir/LirPass.h"
@@ -55,6 +57,10 @@ int compileMain(int argc, char **argv) {
   bool timePasses = a.flag("--time-passes");
   bool elide = a.flag("--elide-constants");
   bool memoryReport = a.flag("--memory-report");
+  std::string triple, cpu, threadsStr;
+  a.value("--target-triple", triple);
+  a.value("--target-cpu", cpu);
+  a.value("--threads", threadsStr);
   bool havePasses = a.value("--passes", passes);
   // --lir-passes=a,b,c: the LIR passes to run (default: the default order
   // for graph input, none for .lir input); --lir-passes= runs none.
@@ -70,13 +76,23 @@ int compileMain(int argc, char **argv) {
     return reportError(model.status());
   const std::vector<std::string> pos = {*model};
   if (emit != "graph" && emit != "lowered" && emit != "dot" &&
-      emit != "dot-lowered" && emit != "lir" && emit != "partitions")
+      emit != "dot-lowered" && emit != "lir" && emit != "partitions" &&
+      emit != "bundle" && emit != "artifact")
     return reportError(unsupported("--emit=", emit,
                                    " is not available (graph, lowered, lir, "
-                                   "dot, dot-lowered, partitions)"));
-  if (emit == "partitions" && target == "interp")
-    return usageError("--emit=partitions needs a plugin target "
-                      "(--target=plugin:PATH.so, cpu, ...)");
+                                   "dot, dot-lowered, partitions, artifact, "
+                                   "bundle)"));
+  bool aot = emit == "bundle" || emit == "artifact";
+  if ((emit == "partitions" || aot) && target == "interp")
+    return usageError(concat("--emit=", emit,
+                             " needs a plugin target (--target=cpu, "
+                             "--target=plugin:PATH.so, ...)"));
+  if (aot && out.empty())
+    return usageError(concat("--emit=", emit, " needs -o ",
+                             emit == "bundle" ? "DIR" : "FILE"));
+  if (!aot && (!triple.empty() || !cpu.empty()))
+    return usageError("--target-triple and --target-cpu need --emit=bundle or "
+                      "--emit=artifact");
   if (memoryReport && emit != "lir")
     return usageError("--memory-report needs --emit=lir");
   if (haveLirPasses && emit != "lir")
@@ -87,7 +103,7 @@ int compileMain(int argc, char **argv) {
 
   std::ofstream file;
   std::ostream *os = &std::cout;
-  if (!out.empty()) {
+  if (!out.empty() && !aot) {
     file.open(out);
     if (!file)
       return reportError(makeError(ErrorCode::Io, "cannot write '", out, "'"));
@@ -120,7 +136,7 @@ int compileMain(int argc, char **argv) {
   PipelineOptions po;
   po.optimize = optimize;
   po.lower = emit == "lowered" || emit == "dot-lowered" || emit == "lir" ||
-             emit == "partitions";
+             emit == "partitions" || aot;
   if (timePasses)
     po.timePasses = &std::cerr;
   if (havePasses) {
@@ -146,6 +162,23 @@ int compileMain(int argc, char **argv) {
     if (!s.isOk())
       return reportError(s);
     std::cout << report.str();
+    return 0;
+  }
+  if (aot) {
+    backend::AotOptions ao;
+    ao.triple = triple;
+    ao.cpu = cpu;
+    ao.threads = uint32_t(std::atoi(threadsStr.c_str()));
+    auto tgt = openTarget(target);
+    if (!tgt)
+      return reportError(tgt.status());
+    auto art = backend::compileAhead(*tgt->plugin, *(*m)->main(), ao);
+    if (!art)
+      return reportError(art.status());
+    s = emit == "bundle" ? backend::writeBundle(*art, out)
+                         : backend::writeFileBytes(out, *art);
+    if (!s.isOk())
+      return reportError(s);
     return 0;
   }
   if (emit == "partitions") {

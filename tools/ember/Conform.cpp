@@ -400,8 +400,9 @@ int conformMain(int argc, char **argv) {
   bool noFork = a.flag("--no-fork");
   // A plugin passes only what it runs itself, unless --fallback names where
   // the rest runs (interp or another target).
-  std::string fallback = "none";
+  std::string fallback = "none", threadsStr;
   a.value("--fallback", fallback);
+  a.value("--threads", threadsStr);
   std::vector<std::string> paths;
   Status s = a.finish(paths);
   if (!s.isOk())
@@ -420,6 +421,7 @@ int conformMain(int argc, char **argv) {
     if (!t)
       return reportError(t.status());
     o.runtime = std::move(*t);
+    o.runtime.numThreads = uint32_t(std::atoi(threadsStr.c_str()));
   }
 
   std::vector<Case> cases;

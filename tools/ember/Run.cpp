@@ -22,8 +22,9 @@ int runMain(int argc, char **argv) {
   if (a.value("--seed", seedStr))
     seed = std::strtoull(seedStr.c_str(), nullptr, 10);
   a.value("--save-outputs", saveDir);
-  std::string fallback = "interp";
+  std::string fallback = "interp", threadsStr;
   a.value("--fallback", fallback);
+  a.value("--threads", threadsStr);
   bool optimize = !a.flag("--O0");
   ImportOptions io;
   Status s = parseInputShapes(a.values("--input-shape"), io.inputShapes);
@@ -39,6 +40,7 @@ int runMain(int argc, char **argv) {
   auto tgt = openTarget(target, fallback);
   if (!tgt)
     return reportError(tgt.status());
+  tgt->numThreads = uint32_t(std::atoi(threadsStr.c_str()));
 
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();

@@ -1,0 +1,78 @@
+#include "backend/Aot.h"
+
+#include "backend/Artifact.h"
+#include "backend/Partitioner.h"
+#include "backend/ProgramProto.h"
+
+#include "ember/backend/v1/options.pb.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sys/stat.h>
+
+namespace ember::backend {
+
+Expected<std::string> compileAhead(Plugin &p, const Function &f,
+                                   const AotOptions &o) {
+  EMBER_ASSIGN(Support s, querySupport(p, f));
+  size_t i = 0;
+  for (auto &n : f.nodes()) {
+    if (isStorage(n->kind))
+      continue;
+    if (!s.supported[i])
+      return unsupported(p.describe(), " cannot compile ", n->describe(),
+                         " ahead of time: ", s.reasons[i],
+                         " (an artifact has no fallback)");
+    ++i;
+  }
+  v1::CompileOptions copts;
+  copts.set_schema_version(1);
+  copts.set_opt_level(o.optLevel);
+  copts.set_num_threads(o.threads);
+  copts.set_target_triple(o.triple);
+  copts.set_target_cpu(o.cpu);
+  EMBER_ASSIGN(std::string program, serializeGraph(f));
+  EMBER_ASSIGN(Executable exe, p.compile(nullptr, EMBER_PROGRAM_GRAPH, program,
+                                         copts.SerializeAsString()));
+  return p.serialize(exe);
+}
+
+Status writeFileBytes(const std::string &path, const std::string &bytes) {
+  std::ofstream os(path, std::ios::binary);
+  os.write(bytes.data(), std::streamsize(bytes.size()));
+  if (!os)
+    return makeError(ErrorCode::Io, "cannot write '", path, "'");
+  return Status::ok();
+}
+
+Status writeBundle(const std::string &artifact, const std::string &dir) {
+  EMBER_ASSIGN(ParsedArtifact a,
+               readArtifact(artifact.data(), artifact.size()));
+  if (a.header.files_size() == 0)
+    return unsupported("plugin '", a.header.plugin_name(),
+                       "' wrote an artifact without bundle files (use "
+                       "--emit=artifact)");
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return makeError(ErrorCode::Io, "cannot create '", dir,
+                     "': ", std::strerror(errno));
+  for (auto &f : a.header.files()) {
+    const std::string &n = f.name();
+    if (n.empty() || n[0] == '.' || n.find('/') != std::string::npos ||
+        n.size() > 255)
+      return makeError(ErrorCode::Backend, "bundle file name '", n,
+                       "' is not a plain file name");
+    if (f.offset() > a.payload.size() ||
+        f.size() > a.payload.size() - f.offset())
+      return makeError(ErrorCode::Backend, "bundle file '", n,
+                       "' lies outside the artifact's payload");
+    EMBER_TRY(
+        writeFileBytes(dir + "/" + n, a.payload.substr(f.offset(), f.size())));
+    std::printf("%s/%s %llu bytes\n", dir.c_str(), n.c_str(),
+                static_cast<unsigned long long>(f.size()));
+  }
+  return Status::ok();
+}
+
+} // namespace ember::backend
