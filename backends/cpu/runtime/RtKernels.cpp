@@ -12,6 +12,20 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__x86_64__)
+// GCC 12's AVX-512 intrinsics trip -Wmaybe-uninitialized inside the header
+// (GCC PR105593), as in the kernel library's Simd.h.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#else
+#include <immintrin.h>
+#endif
+#endif
+
 namespace {
 
 using namespace ember::cpu;
@@ -326,8 +340,24 @@ struct QConvTask {
   uint8_t *y;
   uint8_t *ws;
   size_t chunks; // per (image, group)
+  size_t chunk;  // pixels per chunk (<= EMBER_RT_QCONV_CHUNK)
+  size_t cpieces; // depthwise: channel pieces per output row
   int32_t status;
 };
+
+// memcpy for the short spans of im2row: 16-byte moves inline (n >= 16),
+// the library call only below that.
+inline void copyBytes(uint8_t *d, const uint8_t *s, size_t n) {
+  if (n < 16) {
+    std::memcpy(d, s, n);
+    return;
+  }
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    std::memcpy(d + i, s + i, 16);
+  if (i < n)
+    std::memcpy(d + n - 16, s + n - 16, 16);
+}
 
 // One chunk of output pixels of one (image, group): im2row (or x itself),
 // int8 GEMM against the packed W^T, and the result into y.
@@ -342,7 +372,7 @@ void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, uint8_t *ws) {
           DH = p[EMBER_RT_CONV_DH], DW = p[EMBER_RT_CONV_DW];
   size_t G = u(p[EMBER_RT_CONV_GROUPS]);
   size_t cg = C / G, ocg = OC / G, K = cg * KH * KW, P = OH * OW;
-  size_t R = u(p[EMBER_RT_QCONV_CHUNK]);
+  size_t R = t.chunk;
   size_t p0 = chunk * R, p1 = p0 + R < P ? p0 + R : P;
   if (p0 >= p1)
     return;
@@ -362,15 +392,30 @@ void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, uint8_t *ws) {
       a = x + p0 * C;
       lda = C;
     } else {
+      // With one group and unit dilation along W, the KW taps of a row are
+      // one contiguous span of x: copied at once when it is inside.
+      bool spans = G == 1 && DW == 1;
+      int64_t oh = int64_t(p0 / OW), ow = int64_t(p0 % OW);
       for (size_t pix = p0; pix < p1; ++pix) {
-        int64_t oh = int64_t(pix / OW), ow = int64_t(pix % OW);
+        if (ow == int64_t(OW)) {
+          ow = 0;
+          ++oh;
+        }
+        int64_t iw0 = ow * SW - PL;
+        bool colsIn = spans && iw0 >= 0 && iw0 + int64_t(KW) <= int64_t(W);
         uint8_t *r = rows + (pix - p0) * K;
+        ++ow;
         for (size_t kh = 0; kh < KH; ++kh) {
           int64_t ih = oh * SH - PT + int64_t(kh) * DH;
+          if (colsIn && ih >= 0 && ih < int64_t(H)) {
+            copyBytes(r, x + (size_t(ih) * W + size_t(iw0)) * C, KW * cg);
+            r += KW * cg;
+            continue;
+          }
           for (size_t kw = 0; kw < KW; ++kw, r += cg) {
-            int64_t iw = ow * SW - PL + int64_t(kw) * DW;
+            int64_t iw = iw0 + int64_t(kw) * DW;
             if (ih >= 0 && ih < int64_t(H) && iw >= 0 && iw < int64_t(W))
-              std::memcpy(r, x + (size_t(ih) * W + size_t(iw)) * C, cg);
+              copyBytes(r, x + (size_t(ih) * W + size_t(iw)) * C, cg);
             else
               std::memset(r, xzp, cg);
           }
@@ -509,11 +554,276 @@ qdepthwiseRowAvx512(QConvTask &t, size_t n, size_t oh, int32_t *acc) {
 }
 #endif
 
-void qdepthwiseRow(QConvTask &t, size_t n, size_t oh, int32_t *acc) {
+#if defined(__x86_64__)
+// Depthwise int8 on AVX-512, channels-last in and out: blocks of 64
+// channels kept in four zmm int32 accumulators across every tap of a pixel
+// ((x - x_zp) * w as one vpmaddwd: the difference fits int16 and the weight
+// is zero-extended into the pair's high half), then the same fp32
+// requantization as qdepthwiseRowBody (round half to even by the
+// conversion's explicit rounding mode), so results are identical.
+// Requantize 16 int32 accumulators and store them (masked) as bytes.
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))) inline void
+qdwStore(uint8_t *yp, __mmask16 m, __m512i a, __m512 s, __m512 lo, __m512 hi,
+         __m512i zp) {
+  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), s);
+  f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
+  __m512i q = _mm512_add_epi32(
+      _mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+      zp);
+  // Narrow in a register, then a plain store (a masked vpmovdb to memory
+  // is slow on AMD cores); the masked store only for a partial block.
+  __m128i bytes = _mm512_cvtepi32_epi8(q);
+  if (m == __mmask16(0xFFFF))
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(yp), bytes);
+  else
+    _mm_mask_storeu_epi8(yp, m, bytes);
+}
+
+// 3x3 depthwise, channels-last, one output row: per block of 16 channels
+// the nine weights stay in registers and the pixels whose three columns are
+// all inside the input take x_zp out of the loop (folded into the bias with
+// the row's valid taps: sum (x - zp) * w = sum x * w - zp * sum w, exact in
+// int32), so a tap is one load-widen, one vpmaddwd and one add. Border
+// pixels subtract x_zp per tap as qdepthwiseRowBody does.
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))) void
+qdepthwise3x3Avx512Nhwc(QConvTask &t, size_t n, size_t oh, size_t cBegin,
+                        size_t cEnd) {
+  const int64_t *p = t.p;
+  size_t C = u(p[EMBER_RT_CONV_C]), H = u(p[EMBER_RT_CONV_H]),
+         W = u(p[EMBER_RT_CONV_W]), OH = u(p[EMBER_RT_CONV_OH]),
+         OW = u(p[EMBER_RT_CONV_OW]);
+  int64_t SH = p[EMBER_RT_CONV_SH], SW = p[EMBER_RT_CONV_SW],
+          PT = p[EMBER_RT_CONV_PT], PL = p[EMBER_RT_CONV_PL],
+          DH = p[EMBER_RT_CONV_DH], DW = p[EMBER_RT_CONV_DW];
+  const uint8_t *x = t.x + n * C * H * W;
+  uint8_t *y = t.y + n * C * OH * OW + oh * OW * C;
+  const int16_t *w = reinterpret_cast<const int16_t *>(t.w);
+  const int32_t *bias =
+      reinterpret_cast<const int32_t *>(t.w + u(p[EMBER_RT_QCONV_BIAS_OFFSET]));
+  bool perChannel = p[EMBER_RT_QCONV_SCALE_COUNT] > 1;
+  int32_t zp = int32_t(p[EMBER_RT_QCONV_Y_ZP]);
+  bool sgn = p[EMBER_RT_QCONV_Y_SIGNED] != 0;
+  const __m512 vlo = _mm512_set1_ps(float((sgn ? -128 : 0) - zp));
+  const __m512 vhi = _mm512_set1_ps(float((sgn ? 127 : 255) - zp));
+  const __m512i vzp = _mm512_set1_epi32(zp);
+  const int32_t xzp = int32_t(p[EMBER_RT_QCONV_X_ZP]);
+  const __m512i vxzp = _mm512_set1_epi32(xzp);
+  const float *sc = t.scales;
+  // Input rows of the three taps (null when outside the input).
+  const uint8_t *rows[3];
+  for (int kh = 0; kh < 3; ++kh) {
+    int64_t ih = int64_t(oh) * SH - PT + int64_t(kh) * DH;
+    rows[kh] = ih >= 0 && ih < int64_t(H) ? x + size_t(ih) * W * C : nullptr;
+  }
+  // Interior columns: ow * SW - PL >= 0 and ow * SW - PL + 2 * DW < W.
+  size_t owA = 0;
+  while (owA < OW && int64_t(owA) * SW - PL < 0)
+    ++owA;
+  size_t owB = owA;
+  while (owB < OW && int64_t(owB) * SW - PL + 2 * DW < int64_t(W))
+    ++owB;
+  const size_t xs = size_t(SW) * C, xd = size_t(DW) * C;
+  for (size_t c0 = cBegin; c0 < cEnd; c0 += 16) {
+    size_t r = cEnd - c0;
+    __mmask16 m = r >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << r) - 1);
+    __m512 s = perChannel ? _mm512_maskz_loadu_ps(m, sc + c0)
+                          : _mm512_set1_ps(sc[0]);
+    __m512i b = _mm512_maskz_loadu_epi32(m, bias + c0);
+    __m512i wv[9];
+    __m512i wsum = _mm512_setzero_si512();
+    for (int k = 0; k < 9; ++k) {
+      wv[k] = _mm512_cvtepu16_epi32(
+          _mm256_maskz_loadu_epi16(m, w + size_t(k) * C + c0));
+      if (rows[k / 3])
+        wsum = _mm512_add_epi32(
+            wsum, _mm512_cvtepi16_epi32(
+                      _mm256_maskz_loadu_epi16(m, w + size_t(k) * C + c0)));
+    }
+    __m512i bIn = _mm512_sub_epi32(b, _mm512_mullo_epi32(wsum, vxzp));
+    // Interior pixels.
+    if (owB > owA) {
+      size_t iw0 = size_t(int64_t(owA) * SW - PL);
+      const uint8_t *r0 = rows[0] ? rows[0] + iw0 * C + c0 : nullptr;
+      const uint8_t *r1 = rows[1] ? rows[1] + iw0 * C + c0 : nullptr;
+      const uint8_t *r2 = rows[2] ? rows[2] + iw0 * C + c0 : nullptr;
+      uint8_t *yp = y + owA * C + c0;
+#define EMBER_QDW_ROW(rp, k, LD)                                               \
+  if (rp) {                                                                    \
+    a0 = _mm512_add_epi32(a0,                                                  \
+                          _mm512_madd_epi16(_mm512_cvtepu8_epi32(LD(rp)), wv[k])); \
+    a1 = _mm512_add_epi32(                                                     \
+        a1, _mm512_madd_epi16(_mm512_cvtepu8_epi32(LD(rp + xd)), wv[k + 1]));  \
+    a0 = _mm512_add_epi32(                                                     \
+        a0,                                                                    \
+        _mm512_madd_epi16(_mm512_cvtepu8_epi32(LD(rp + 2 * xd)), wv[k + 2]));  \
+    rp += xs;                                                                  \
+  }
+#define EMBER_QDW_LDM(q) _mm_maskz_loadu_epi8(m, q)
+#define EMBER_QDW_LDU(q) _mm_loadu_si128(reinterpret_cast<const __m128i *>(q))
+      if (m == __mmask16(0xFFFF)) {
+        // Whole block: unmasked loads (the widening takes them as operands).
+        for (size_t ow = owA; ow < owB; ++ow, yp += C) {
+          __m512i a0 = bIn, a1 = _mm512_setzero_si512();
+          EMBER_QDW_ROW(r0, 0, EMBER_QDW_LDU)
+          EMBER_QDW_ROW(r1, 3, EMBER_QDW_LDU)
+          EMBER_QDW_ROW(r2, 6, EMBER_QDW_LDU)
+          qdwStore(yp, m, _mm512_add_epi32(a0, a1), s, vlo, vhi, vzp);
+        }
+      } else {
+        for (size_t ow = owA; ow < owB; ++ow, yp += C) {
+          __m512i a0 = bIn, a1 = _mm512_setzero_si512();
+          EMBER_QDW_ROW(r0, 0, EMBER_QDW_LDM)
+          EMBER_QDW_ROW(r1, 3, EMBER_QDW_LDM)
+          EMBER_QDW_ROW(r2, 6, EMBER_QDW_LDM)
+          qdwStore(yp, m, _mm512_add_epi32(a0, a1), s, vlo, vhi, vzp);
+        }
+      }
+#undef EMBER_QDW_LDU
+#undef EMBER_QDW_LDM
+#undef EMBER_QDW_ROW
+    }
+    // Border pixels: per-tap zero-point subtraction and bounds checks.
+    for (size_t ow = 0; ow < OW; ++ow) {
+      if (ow == owA && owB > owA) {
+        ow = owB - 1;
+        continue;
+      }
+      __m512i a = b;
+      for (int kh = 0; kh < 3; ++kh) {
+        if (!rows[kh])
+          continue;
+        for (int kw = 0; kw < 3; ++kw) {
+          int64_t iw = int64_t(ow) * SW - PL + int64_t(kw) * DW;
+          if (iw < 0 || iw >= int64_t(W))
+            continue;
+          __m512i xv = _mm512_sub_epi32(
+              _mm512_cvtepu8_epi32(
+                  _mm_maskz_loadu_epi8(m, rows[kh] + size_t(iw) * C + c0)),
+              vxzp);
+          a = _mm512_add_epi32(a, _mm512_madd_epi16(xv, wv[kh * 3 + kw]));
+        }
+      }
+      qdwStore(y + ow * C + c0, m, a, s, vlo, vhi, vzp);
+    }
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))) void
+qdepthwiseRowAvx512Nhwc(QConvTask &t, size_t n, size_t oh) {
+  const int64_t *p = t.p;
+  size_t C = u(p[EMBER_RT_CONV_C]), H = u(p[EMBER_RT_CONV_H]),
+         W = u(p[EMBER_RT_CONV_W]), OH = u(p[EMBER_RT_CONV_OH]),
+         OW = u(p[EMBER_RT_CONV_OW]), KH = u(p[EMBER_RT_CONV_KH]),
+         KW = u(p[EMBER_RT_CONV_KW]);
+  int64_t SH = p[EMBER_RT_CONV_SH], SW = p[EMBER_RT_CONV_SW],
+          PT = p[EMBER_RT_CONV_PT], PL = p[EMBER_RT_CONV_PL],
+          DH = p[EMBER_RT_CONV_DH], DW = p[EMBER_RT_CONV_DW];
+  const uint8_t *x = t.x + n * C * H * W;
+  uint8_t *y = t.y + n * C * OH * OW + oh * OW * C;
+  const int16_t *w = reinterpret_cast<const int16_t *>(t.w);
+  const int32_t *bias =
+      reinterpret_cast<const int32_t *>(t.w + u(p[EMBER_RT_QCONV_BIAS_OFFSET]));
+  bool perChannel = p[EMBER_RT_QCONV_SCALE_COUNT] > 1;
+  int32_t zp = int32_t(p[EMBER_RT_QCONV_Y_ZP]);
+  bool sgn = p[EMBER_RT_QCONV_Y_SIGNED] != 0;
+  const __m512 vlo = _mm512_set1_ps(float((sgn ? -128 : 0) - zp));
+  const __m512 vhi = _mm512_set1_ps(float((sgn ? 127 : 255) - zp));
+  const __m512i vzp = _mm512_set1_epi32(zp);
+  const __m512i vxzp = _mm512_set1_epi32(int32_t(p[EMBER_RT_QCONV_X_ZP]));
+  const float *sc = t.scales;
+  // Valid taps of this output row.
+  size_t kh0 = 0, kh1 = 0;
+  for (size_t kh = 0; kh < KH; ++kh) {
+    int64_t ih = int64_t(oh) * SH - PT + int64_t(kh) * DH;
+    if (ih >= 0 && ih < int64_t(H)) {
+      if (kh1 == 0)
+        kh0 = kh;
+      kh1 = kh + 1;
+    }
+  }
+  for (size_t c0 = 0; c0 < C; c0 += 64) {
+    size_t cn = C - c0 < 64 ? C - c0 : 64;
+    __mmask16 m[4];
+    for (size_t j = 0; j < 4; ++j) {
+      size_t r = cn > 16 * j ? cn - 16 * j : 0;
+      m[j] = r >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << r) - 1);
+    }
+    __m512 s[4];
+    for (size_t j = 0; j < 4; ++j)
+      s[j] = perChannel ? _mm512_maskz_loadu_ps(m[j], sc + c0 + 16 * j)
+                        : _mm512_set1_ps(sc[0]);
+    for (size_t ow = 0; ow < OW; ++ow) {
+      __m512i a[4];
+      for (size_t j = 0; j < 4; ++j)
+        a[j] = _mm512_maskz_loadu_epi32(m[j], bias + c0 + 16 * j);
+      for (size_t kh = kh0; kh < kh1; ++kh) {
+        int64_t ih = int64_t(oh) * SH - PT + int64_t(kh) * DH;
+        if (ih < 0 || ih >= int64_t(H))
+          continue;
+        for (size_t kw = 0; kw < KW; ++kw) {
+          int64_t iw = int64_t(ow) * SW - PL + int64_t(kw) * DW;
+          if (iw < 0 || iw >= int64_t(W))
+            continue;
+          const uint8_t *xp = x + (size_t(ih) * W + size_t(iw)) * C + c0;
+          const int16_t *wk = w + (kh * KW + kw) * C + c0;
+          for (size_t j = 0; j < 4; ++j) {
+            if (!m[j])
+              break;
+            __m512i xv = _mm512_sub_epi32(
+                _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m[j], xp + 16 * j)),
+                vxzp);
+            __m512i wv = _mm512_cvtepu16_epi32(
+                _mm256_maskz_loadu_epi16(m[j], wk + 16 * j));
+            a[j] = _mm512_add_epi32(a[j], _mm512_madd_epi16(xv, wv));
+          }
+        }
+      }
+      uint8_t *yp = y + ow * C + c0;
+      for (size_t j = 0; j < 4; ++j) {
+        if (!m[j])
+          break;
+        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a[j]), s[j]);
+        f = _mm512_min_ps(_mm512_max_ps(f, vlo), vhi);
+        __m512i q = _mm512_add_epi32(
+            _mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT |
+                                            _MM_FROUND_NO_EXC),
+            vzp);
+        _mm512_mask_cvtepi32_storeu_epi8(yp + 16 * j, m[j], q);
+      }
+    }
+  }
+}
+#endif
+
+// `piece` of t.cpieces channel ranges (cpieces > 1 only for the AVX-512
+// channels-last 3x3 kernel).
+void qdepthwiseRow(QConvTask &t, size_t n, size_t oh, size_t piece,
+                   int32_t *acc) {
 #if defined(__x86_64__)
   Isa isa = resolveIsa(Isa(t.p[EMBER_RT_CONV_ISA]));
-  if (uint8_t(isa) >= uint8_t(Isa::Avx512))
+  if (uint8_t(isa) >= uint8_t(Isa::Avx512)) {
+    if (t.p[EMBER_RT_QCONV_IN_NHWC] != 0 &&
+        t.p[EMBER_RT_QCONV_OUT_NHWC] != 0) {
+      if (t.p[EMBER_RT_CONV_KH] == 3 && t.p[EMBER_RT_CONV_KW] == 3) {
+        size_t C = u(t.p[EMBER_RT_CONV_C]);
+        size_t per = (C + t.cpieces - 1) / t.cpieces;
+        per = (per + 15) / 16 * 16;
+        size_t c0 = piece * per, c1 = c0 + per < C ? c0 + per : C;
+        if (c0 < c1)
+          qdepthwise3x3Avx512Nhwc(t, n, oh, c0, c1);
+        return;
+      }
+    }
+  }
+#endif
+  if (piece != 0) // the other kernels take whole rows (piece 0 only)
+    return;
+#if defined(__x86_64__)
+  if (uint8_t(isa) >= uint8_t(Isa::Avx512)) {
+    if (t.p[EMBER_RT_QCONV_IN_NHWC] != 0 && t.p[EMBER_RT_QCONV_OUT_NHWC] != 0)
+      return qdepthwiseRowAvx512Nhwc(t, n, oh);
     return qdepthwiseRowAvx512(t, n, oh, acc);
+  }
   if (isa == Isa::Avx2)
     return qdepthwiseRowAvx2(t, n, oh, acc);
 #endif
@@ -530,7 +840,8 @@ void qconvWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   uint8_t *ws = t.ws + size_t(worker) * u(p[EMBER_RT_CONV_WS_BYTES]);
   for (int64_t task = begin; task < end; ++task) {
     if (dw) {
-      qdepthwiseRow(t, size_t(task) / OH, size_t(task) % OH,
+      size_t row = size_t(task) / t.cpieces, piece = size_t(task) % t.cpieces;
+      qdepthwiseRow(t, row / OH, row % OH, piece,
                     reinterpret_cast<int32_t *>(ws));
       continue;
     }
@@ -651,6 +962,26 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
   size_t P = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
   size_t R = u(p[EMBER_RT_QCONV_CHUNK]);
   size_t G = u(p[EMBER_RT_CONV_GROUPS]);
+  size_t N = u(p[EMBER_RT_CONV_N]), OH = u(p[EMBER_RT_CONV_OH]);
+  size_t workers = size_t(ember_rt_num_workers());
+  // A conv split into pixel chunks (the compiler's choice, R at most) is
+  // re-split evenly over this pool's workers on the micro-kernel's row
+  // granule when that makes chunks no larger (the workspace holds R rows).
+  if (!dw && workers > 1 && P > R && N * G < workers) {
+    size_t g6 = rowGranule(Isa(p[EMBER_RT_CONV_ISA]));
+    size_t per = (P + workers - 1) / workers;
+    per = (per + g6 - 1) / g6 * g6;
+    if (per <= R)
+      R = per;
+  }
+  // Depthwise rows that do not divide over the workers: split the channels
+  // too (the AVX-512 channels-last kernel takes a channel range).
+  size_t cpieces = 1;
+  if (dw && workers > 1 && (N * OH) % workers != 0 &&
+      N * OH < 16 * workers && p[EMBER_RT_QCONV_IN_NHWC] != 0 &&
+      p[EMBER_RT_QCONV_OUT_NHWC] != 0 && p[EMBER_RT_CONV_KH] == 3 &&
+      p[EMBER_RT_CONV_KW] == 3 && u(p[EMBER_RT_CONV_C]) >= 32 * workers)
+    cpieces = workers;
   QConvTask t{p,
               x,
               static_cast<const uint8_t *>(w),
@@ -658,9 +989,11 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
               static_cast<uint8_t *>(y),
               workspace,
               (P + R - 1) / R,
+              R,
+              cpieces,
               0};
-  int64_t tasks = dw ? int64_t(u(p[EMBER_RT_CONV_N] * p[EMBER_RT_CONV_OH]))
-                     : int64_t(u(p[EMBER_RT_CONV_N]) * G * t.chunks);
+  int64_t tasks = dw ? int64_t(N * OH * cpieces)
+                     : int64_t(N * G * t.chunks);
   if (ember_rt_num_workers() == 1)
     qconvWork(&t, 0, tasks, 0);
   else

@@ -15,6 +15,9 @@
 //
 //===----------------------------------------------------------------------===//
 #include "QGemm.h"
+#if defined(__x86_64__)
+#include "Simd.h"
+#endif
 
 #include <cstring>
 #include <initializer_list>
@@ -80,12 +83,57 @@ const QGemmKernel &nativeQKernel(Isa resolved) {
   return qgemmKernelGeneric();
 }
 
+#if defined(__x86_64__)
+/// Six whole rows of A, groups [0, 4 * (full / 4)) of 4 k: each step reads
+/// 16 bytes of every row and writes the four 24-byte groups of the panel
+/// with two dword permutes. Returns the groups done.
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) size_t
+packPanel6Avx512(const uint8_t *A, size_t lda, size_t full, uint8_t *d) {
+  // Output dword j is group j / 6, row j % 6; rows 0-3 are lanes 4r + g of
+  // the first operand, rows 4-5 lanes 16 + 4(r - 4) + g (the second).
+  const __m512i i1 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 1, 5, 9, 13, 17,
+                                       21, 2, 6, 10, 14);
+  const __m512i i2 =
+      _mm512_setr_epi32(18, 22, 3, 7, 11, 15, 19, 23, 0, 0, 0, 0, 0, 0, 0, 0);
+  size_t g = 0;
+  for (; g + 4 <= full; g += 4) {
+    const uint8_t *s = A + 4 * g;
+    __m512i a = _mm512_zextsi128_si512(
+        _mm_loadu_si128(reinterpret_cast<const __m128i *>(s)));
+    a = _mm512_inserti32x4(
+        a, _mm_loadu_si128(reinterpret_cast<const __m128i *>(s + lda)), 1);
+    a = _mm512_inserti32x4(
+        a, _mm_loadu_si128(reinterpret_cast<const __m128i *>(s + 2 * lda)), 2);
+    a = _mm512_inserti32x4(
+        a, _mm_loadu_si128(reinterpret_cast<const __m128i *>(s + 3 * lda)), 3);
+    __m512i b = _mm512_zextsi128_si512(
+        _mm_loadu_si128(reinterpret_cast<const __m128i *>(s + 4 * lda)));
+    b = _mm512_inserti32x4(
+        b, _mm_loadu_si128(reinterpret_cast<const __m128i *>(s + 5 * lda)), 1);
+    _mm512_storeu_si512(d + g * 24, _mm512_permutex2var_epi32(a, i1, b));
+    _mm256_storeu_si256(
+        reinterpret_cast<__m256i *>(d + g * 24 + 64),
+        _mm512_castsi512_si256(_mm512_permutex2var_epi32(a, i2, b)));
+  }
+  return g;
+}
+#endif
+
 /// A rows [r0, r0+rows) -> panels of MR rows, 4 k per lane; row sums.
+/// `simd`: the CPU has AVX-512 (whole six-row panels use it).
 void packQA(size_t rows, size_t K, const uint8_t *A, size_t lda, int mr,
-            uint8_t *dst, int32_t *rowSum) {
+            uint8_t *dst, int32_t *rowSum, bool simd) {
   const size_t MR = static_cast<size_t>(mr);
   const size_t groups = ceilDiv(K, 4);
+  const size_t full = K / 4;
   for (size_t r0 = 0; r0 < rows; r0 += MR, dst += groups * 4 * MR) {
+    size_t done = 0;
+#if defined(__x86_64__)
+    if (simd && MR == 6 && r0 + MR <= rows)
+      done = packPanel6Avx512(A + r0 * lda, lda, full, dst);
+#else
+    (void)simd;
+#endif
     for (size_t i = 0; i < MR; ++i) {
       uint8_t *d = dst + 4 * i;
       if (r0 + i >= rows) {
@@ -96,17 +144,21 @@ void packQA(size_t rows, size_t K, const uint8_t *A, size_t lda, int mr,
         continue;
       }
       const uint8_t *src = A + (r0 + i) * lda;
-      int32_t sum = 0;
-      for (size_t g = 0; g < groups; ++g) {
-        for (size_t q = 0; q < 4; ++q) {
-          size_t k = 4 * g + q;
-          uint8_t v = k < K ? src[k] : 0;
-          d[g * 4 * MR + q] = v;
-          sum += v;
-        }
+      // Whole groups of 4 k as one 32-bit move each, the last one padded.
+      for (size_t g = done; g < full; ++g)
+        std::memcpy(d + g * 4 * MR, src + 4 * g, 4);
+      if (full < groups) {
+        uint8_t last[4] = {0, 0, 0, 0};
+        for (size_t k = 4 * full; k < K; ++k)
+          last[k - 4 * full] = src[k];
+        std::memcpy(d + full * 4 * MR, last, 4);
       }
-      if (rowSum)
+      if (rowSum) {
+        int32_t sum = 0;
+        for (size_t k = 0; k < K; ++k)
+          sum += src[k];
         rowSum[r0 + i] = sum;
+      }
     }
   }
 }
@@ -273,10 +325,13 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
   t.qmin = rq.clampMin > lo ? rq.clampMin : lo;
   t.qmax = rq.clampMax < hi ? rq.clampMax : hi;
   const size_t elem = rq.output == QOutput::Int32 ? 4 : 1;
+  const bool simd =
+      static_cast<uint8_t>(resolveIsa(isa)) >= static_cast<uint8_t>(Isa::Avx512);
 
   for (size_t ic = mBegin; ic < mEnd; ic += mc) {
     const size_t mcur = mEnd - ic < mc ? mEnd - ic : mc;
-    packQA(mcur, K, A + ic * lda, lda, k->mr, aBuf, b.bZp ? rowSum : nullptr);
+    packQA(mcur, K, A + ic * lda, lda, k->mr, aBuf, b.bZp ? rowSum : nullptr,
+           simd);
     for (size_t col0 = 0; col0 < N; col0 += NR) {
       t.b = b.panels + (col0 / NR) * groups * 4 * NR;
       t.colBegin = 0;

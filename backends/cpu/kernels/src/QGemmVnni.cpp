@@ -105,9 +105,11 @@ EMBER_TARGET_AVX512VNNI inline void storeQRow(const QTileArgs &t, int i, int j,
   _mm_mask_storeu_epi8(static_cast<char *>(t.c) + off, m, bytes);
 }
 
-template <int MR, int NV>
-EMBER_TARGET_AVX512VNNI void qtileVnni(const QTileArgs &t) {
-  constexpr int NR = 16 * NV;
+/// NV live 16-column vectors of a panel NVP vectors wide (NV < NVP: the
+/// columns past colEnd are padding, so their products are skipped).
+template <int MR, int NV, int NVP = NV>
+EMBER_TARGET_AVX512VNNI void qtileVnniN(const QTileArgs &t) {
+  constexpr int NR = 16 * NVP;
   __m512i acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
@@ -149,7 +151,68 @@ EMBER_TARGET_AVX512VNNI void qtileVnni(const QTileArgs &t) {
   }
 }
 
-constexpr QGemmKernel kVnni = {Isa::Avx512Vnni, 6, 64, &qtileVnni<6, 4>};
+/// One live vector of a 4-vector panel: MR accumulator chains would leave
+/// vpdpbusd latency-bound, so even and odd groups of 4 k go to two sets.
+template <int MR>
+EMBER_TARGET_AVX512VNNI void qtileVnni1(const QTileArgs &t) {
+  constexpr int NR = 64;
+  __m512i acc[MR], acc2[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    acc[i] = _mm512_setzero_si512();
+    acc2[i] = _mm512_setzero_si512();
+  }
+  const uint8_t *a = t.a;
+  const int8_t *b = t.b;
+  size_t g = t.groups;
+  for (; g >= 2; g -= 2) {
+    __m512i b0 = _mm512_loadu_si512(b);
+    __m512i b1 = _mm512_loadu_si512(b + 4 * NR);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      int32_t a0, a1;
+      std::memcpy(&a0, a + 4 * i, 4);
+      std::memcpy(&a1, a + 4 * MR + 4 * i, 4);
+      acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_set1_epi32(a0), b0);
+      acc2[i] = _mm512_dpbusd_epi32(acc2[i], _mm512_set1_epi32(a1), b1);
+    }
+    a += 8 * MR;
+    b += 8 * NR;
+  }
+  if (g) {
+    __m512i b0 = _mm512_loadu_si512(b);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      int32_t a0;
+      std::memcpy(&a0, a + 4 * i, 4);
+      acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_set1_epi32(a0), b0);
+    }
+  }
+  __mmask16 m = laneMask(t.colBegin, t.colEnd);
+  if (!m)
+    return;
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    if (i < t.rowBegin || i >= t.rowEnd)
+      continue;
+    storeQRow(t, i, 0, m, _mm512_add_epi32(acc[i], acc2[i]));
+  }
+}
+
+/// The 6 x 64 tile; a panel with at most 48 live columns (a narrow or last
+/// panel) computes only its live vectors.
+template <int MR>
+EMBER_TARGET_AVX512VNNI void qtileVnni(const QTileArgs &t) {
+  if (t.colEnd <= 16)
+    return qtileVnni1<MR>(t);
+  if (t.colEnd <= 32)
+    return qtileVnniN<MR, 2, 4>(t);
+  if (t.colEnd <= 48)
+    return qtileVnniN<MR, 3, 4>(t);
+  qtileVnniN<MR, 4, 4>(t);
+}
+
+constexpr QGemmKernel kVnni = {Isa::Avx512Vnni, 6, 64, &qtileVnni<6>};
 
 } // namespace
 
