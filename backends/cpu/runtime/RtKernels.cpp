@@ -94,7 +94,39 @@ struct ConvTask {
   size_t pieces;  // per (image, group)
   bool splitPix;  // pieces over pixels (else over output channels)
   int32_t status; // first failure (benign race: any failure is reported)
+  // Two-phase split (pieces > 1, input prepared once per (image, group)
+  // into worker slot (image * G + group) of the workspace: convPrepWork,
+  // then every piece reads it).
+  bool prepared = false;
+  size_t prepPieces = 1; // channel pieces of the preparation
+  size_t ocGranule = 1, pixGranule = 1;
 };
+
+void convPrepWork(void *ctx, int64_t begin, int64_t end, int64_t) {
+  ConvTask &t = *static_cast<ConvTask *>(ctx);
+  const int64_t *p = t.p;
+  size_t G = u(p[EMBER_RT_CONV_GROUPS]);
+  size_t C = u(p[EMBER_RT_CONV_C]), OC = u(p[EMBER_RT_CONV_OC]);
+  size_t cg = C / G, ocg = OC / G;
+  size_t inPlane = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
+  Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
+  for (int64_t task = begin; task < end; ++task) {
+    size_t piece = size_t(task) % t.prepPieces;
+    size_t ng = size_t(task) / t.prepPieces;
+    size_t g = ng % G, n = ng / G;
+    size_t c0, c1;
+    pieceRange(cg, t.prepPieces, 1, piece, c0, c1);
+    if (c0 == c1)
+      continue;
+    const void *w = static_cast<const uint8_t *>(t.w) +
+                    g * u(p[EMBER_RT_CONV_W_GROUP_STRIDE]);
+    Status s = conv2dPrepareInput(
+        convShape(p, cg, ocg), t.x + (n * C + g * cg) * inPlane, w,
+        t.ws + ng * u(p[EMBER_RT_CONV_WS_BYTES]), isa, c0, c1);
+    if (s != Status::Ok)
+      t.status = int32_t(s);
+  }
+}
 
 void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   ConvTask &t = *static_cast<ConvTask *>(ctx);
@@ -136,16 +168,21 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
     } else {
       ConvRange r;
       if (t.splitPix)
-        pieceRange(outPlane, t.pieces, colGranule(isa), piece, r.pixBegin,
+        pieceRange(outPlane, t.pieces, t.pixGranule, piece, r.pixBegin,
                    r.pixEnd);
       else
-        pieceRange(ocg, t.pieces, rowGranule(isa), piece, r.ocBegin, r.ocEnd);
+        pieceRange(ocg, t.pieces, t.ocGranule, piece, r.ocBegin, r.ocEnd);
       if ((t.splitPix && r.pixBegin == r.pixEnd) ||
           (!t.splitPix && r.ocBegin == r.ocEnd))
         continue;
       const void *w = static_cast<const uint8_t *>(t.w) +
                       g * u(p[EMBER_RT_CONV_W_GROUP_STRIDE]);
-      s = conv2d(convShape(p, cg, ocg), x, w, y, e, isa, r, ws);
+      if (t.prepared)
+        s = conv2dPrepared(convShape(p, cg, ocg), x, w,
+                           t.ws + ng * u(p[EMBER_RT_CONV_WS_BYTES]), y, e, isa,
+                           r, ws);
+      else
+        s = conv2d(convShape(p, cg, ocg), x, w, y, e, isa, r, ws);
     }
     if (s != Status::Ok)
       t.status = int32_t(s);
@@ -1050,10 +1087,11 @@ int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
   ConvTask t{p, x, w, bias, residual, y, clipLo, clipHi, workspace, 1, true, 0};
   // Enough work per piece to pay for waking a worker.
   size_t G = p[EMBER_RT_CONV_DEPTHWISE] ? 1 : u(p[EMBER_RT_CONV_GROUPS]);
+  // (Depthwise: one input channel per output channel.)
   size_t macs =
       u(p[EMBER_RT_CONV_OC] * p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW] *
         p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]) *
-      u(p[EMBER_RT_CONV_C]) / (G * G);
+      (p[EMBER_RT_CONV_DEPTHWISE] ? 1 : u(p[EMBER_RT_CONV_C]) / (G * G));
   if (ng < workers)
     t.pieces = (workers + ng - 1) / ng;
   if (t.pieces > 1 && macs / t.pieces < kMinWorkPerPiece)
@@ -1061,11 +1099,61 @@ int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
   if (!p[EMBER_RT_CONV_DEPTHWISE] && t.pieces > 1) {
     Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
     size_t pix = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
-    size_t ocg = u(p[EMBER_RT_CONV_OC] / p[EMBER_RT_CONV_GROUPS]);
-    // Pixels when each piece still gets a few micro-panels of them (each
-    // piece packs its own im2col blocks); otherwise output channels.
-    t.splitPix = pix >= 2 * colGranule(isa) * t.pieces ||
-                 ocg < 2 * rowGranule(isa) * t.pieces;
+    size_t OW = u(p[EMBER_RT_CONV_OW]);
+    size_t cg = u(p[EMBER_RT_CONV_C]) / G, ocg = u(p[EMBER_RT_CONV_OC]) / G;
+    Conv2DShape shape = convShape(p, cg, ocg);
+    // The micro-tile of the form the weights were packed in (the
+    // transposed one has pixels as rows: a small pixel granule).
+    if (conv2dGranules(w, &t.ocGranule, &t.pixGranule) != Status::Ok) {
+      t.ocGranule = rowGranule(isa);
+      t.pixGranule = colGranule(isa);
+    }
+    bool transposed = t.ocGranule > t.pixGranule;
+    // Prepare the input (phase planes) once per (image, group), pieces then
+    // take output ranges of it, rather than each piece rebuilding it.
+    t.prepared = workspace && conv2dNeedsPrepare(shape, w, isa);
+    // The shifted (normal) form computes whole Wq-pitched output rows:
+    // pixel pieces on row boundaries share none.
+    if (t.prepared && !transposed)
+      t.pixGranule = OW;
+    // A 1x1 stride-1 unpadded convolution on AVX-512 reads x in place
+    // whatever the split; a pixel cut inside a 64-pixel tile only costs a
+    // narrower tile, so cut on vectors (28x28 = 784 pixels: 400 | 384
+    // rather than 448 | 336).
+    Isa ri = resolveIsa(isa);
+    bool inPlace = (ri == Isa::Avx512 || ri == Isa::Avx512Vnni) &&
+                   shape.kernelH == 1 && shape.kernelW == 1 &&
+                   shape.strideH == 1 && shape.strideW == 1 &&
+                   !shape.padTop && !shape.padLeft && !shape.padBottom &&
+                   !shape.padRight;
+    if (inPlace && !transposed)
+      t.pixGranule = 16;
+    if (t.prepared || inPlace) {
+      // Nothing per piece depends on the split: take the better balanced
+      // one (largest piece against an even share).
+      auto largest = [&](size_t n, size_t gran) {
+        return double(roundUp((n + t.pieces - 1) / t.pieces, gran)) *
+               double(t.pieces) / double(n);
+      };
+      double lp = largest(pix, t.pixGranule), lo = largest(ocg, t.ocGranule);
+      t.splitPix = lp < lo || (lp == lo && !transposed);
+    } else {
+      // Pixels when each piece still gets a few micro-panels of them (each
+      // piece packs its own im2col blocks); otherwise output channels.
+      t.splitPix = pix >= 2 * t.pixGranule * t.pieces ||
+                   ocg < 2 * t.ocGranule * t.pieces;
+    }
+    if (t.prepared) {
+      // Channel pieces of the copy, when it is worth waking workers for.
+      size_t inPlane = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
+      t.prepPieces = cg * inPlane >= (size_t(1) << 14) ? t.pieces : 1;
+      if (ng * t.prepPieces == 1)
+        convPrepWork(&t, 0, 1, 0);
+      else
+        ember_rt_parallel_for(convPrepWork, &t, int64_t(ng * t.prepPieces));
+      if (t.status)
+        return t.status;
+    }
   }
   if (ng * t.pieces == 1)
     convWork(&t, 0, 1, 0);

@@ -16,6 +16,27 @@
 
 namespace ember::cpu {
 
+namespace detail {
+// Two-phase convolution (conv2dPrepareInput / conv2dPrepared in Kernels.h):
+// the full image's phase planes are built once into a workspace's plane
+// region, then any number of ranges read them.
+bool conv2dPhasesNeeded(const Conv2DShape &s);
+void conv2dPreparePhases(const GemmKernel &k, const Conv2DShape &s,
+                         const float *x, float *ws, size_t c0, size_t c1);
+const float *conv2dPreparedPlanes(const GemmKernel &k, const Conv2DShape &s,
+                                  const float *preparedWs);
+Status conv2dShiftedPrepared(const GemmKernel &k, const Conv2DShape &s,
+                             const float *x, const float *panels, float *y,
+                             const Epilogue &epi, size_t m0, size_t m1,
+                             size_t p0, size_t p1, float *ws,
+                             const float *prepared);
+Status conv2dTransposedPrepared(const GemmKernel &k, const Conv2DShape &s,
+                                const float *x, const float *panels, float *y,
+                                const Epilogue &epi, size_t m0, size_t m1,
+                                size_t p0, size_t p1, float *ws,
+                                const float *prepared);
+} // namespace detail
+
 using namespace detail;
 
 namespace {
@@ -216,9 +237,28 @@ size_t conv2dWorkspaceSize(const Conv2DShape &s, Isa isa) {
   return floats * sizeof(float);
 }
 
-Status conv2d(const Conv2DShape &s, const float *x, const void *packedW,
-              float *y, const Epilogue &epilogue, Isa isa,
-              const ConvRange &range, void *workspace) {
+namespace {
+
+/// The kernel conv2d runs packed weights `h` with on path `isa` (nullptr:
+/// none can).
+const GemmKernel *convKernel(const PackedHeader *h, Isa isa) {
+  return h->reserved[1] != 0
+             ? kernelForNr(fp32Isa(isa), static_cast<int>(h->panel))
+             : kernelForMr(fp32Isa(isa), static_cast<int>(h->panel));
+}
+
+/// Whether conv2d builds phase planes for these weights on this path.
+bool usesPhases(const Conv2DShape &s, const PackedHeader *h,
+                const GemmKernel &k) {
+  const bool transposed = h->reserved[1] != 0;
+  const bool shiftedOrder = h->reserved[0] == OrderShifted;
+  return (transposed || (shiftedOrder && k.direct)) && conv2dPhasesNeeded(s);
+}
+
+Status conv2dImpl(const Conv2DShape &s, const float *x, const void *packedW,
+                  float *y, const Epilogue &epilogue, Isa isa,
+                  const ConvRange &range, void *workspace,
+                  const void *preparedWs) {
   if (!s.valid() || !x || !packedW || !y)
     return Status::InvalidArgument;
   const size_t M = s.outChannels;
@@ -237,11 +277,13 @@ Status conv2d(const Conv2DShape &s, const float *x, const void *packedW,
   if (mBegin == mEnd || nBegin == nEnd)
     return Status::Ok;
   const bool transposed = h->reserved[1] != 0;
-  const GemmKernel *k =
-      transposed ? kernelForNr(fp32Isa(isa), static_cast<int>(h->panel))
-                 : kernelForMr(fp32Isa(isa), static_cast<int>(h->panel));
+  const GemmKernel *k = convKernel(h, isa);
   if (!k)
     return Status::LayoutMismatch;
+  const float *prepared =
+      preparedWs && usesPhases(s, h, *k)
+          ? conv2dPreparedPlanes(*k, s, static_cast<const float *>(preparedWs))
+          : nullptr;
   ScratchBuffer ws(workspace, conv2dWorkspaceSize(s, fp32Isa(isa)));
   if (!ws.ptr)
     return Status::OutOfMemory;
@@ -253,11 +295,13 @@ Status conv2d(const Conv2DShape &s, const float *x, const void *packedW,
   const bool shiftedOrder = h->reserved[0] == OrderShifted;
 
   if (transposed)
-    return conv2dTransposed(*k, s, x, weightPanels(packedW), y, epi, mBegin,
-                            mEnd, nBegin, nEnd, static_cast<float *>(ws.ptr));
+    return conv2dTransposedPrepared(*k, s, x, weightPanels(packedW), y, epi,
+                                    mBegin, mEnd, nBegin, nEnd,
+                                    static_cast<float *>(ws.ptr), prepared);
   if (shiftedOrder && k->direct)
-    return conv2dShifted(*k, s, x, weightPanels(packedW), y, epi, mBegin, mEnd,
-                         nBegin, nEnd, static_cast<float *>(ws.ptr));
+    return conv2dShiftedPrepared(*k, s, x, weightPanels(packedW), y, epi,
+                                 mBegin, mEnd, nBegin, nEnd,
+                                 static_cast<float *>(ws.ptr), prepared);
 
   ASource a;
   a.packed = weightPanels(packedW);
@@ -273,6 +317,56 @@ Status conv2d(const Conv2DShape &s, const float *x, const void *packedW,
   gemmDriver(*k, M, N, K, a, b, y, N, epi, mBegin, mEnd, nBegin, nEnd,
              static_cast<float *>(ws.ptr));
   return Status::Ok;
+}
+
+} // namespace
+
+Status conv2d(const Conv2DShape &s, const float *x, const void *packedW,
+              float *y, const Epilogue &epilogue, Isa isa,
+              const ConvRange &range, void *workspace) {
+  return conv2dImpl(s, x, packedW, y, epilogue, isa, range, workspace,
+                    nullptr);
+}
+
+bool conv2dNeedsPrepare(const Conv2DShape &s, const void *packedW, Isa isa) {
+  if (!s.valid() || !packedW)
+    return false;
+  const PackedHeader *h = static_cast<const PackedHeader *>(packedW);
+  if (h->kind != PackedKind::ConvA)
+    return false;
+  const GemmKernel *k = convKernel(h, isa);
+  return k && usesPhases(s, h, *k);
+}
+
+Status conv2dPrepareInput(const Conv2DShape &s, const float *x,
+                          const void *packedW, void *workspace, Isa isa,
+                          size_t cBegin, size_t cEnd) {
+  if (!s.valid() || !x || !packedW || !workspace)
+    return Status::InvalidArgument;
+  const PackedHeader *h = static_cast<const PackedHeader *>(packedW);
+  if (h->kind != PackedKind::ConvA ||
+      h->cols != s.channels * s.kernelH * s.kernelW)
+    return Status::LayoutMismatch;
+  if (cEnd == 0)
+    cEnd = s.channels;
+  if (cBegin > cEnd || cEnd > s.channels)
+    return Status::InvalidArgument;
+  const GemmKernel *k = convKernel(h, isa);
+  if (!k)
+    return Status::LayoutMismatch;
+  if (usesPhases(s, h, *k))
+    conv2dPreparePhases(*k, s, x, static_cast<float *>(workspace), cBegin,
+                        cEnd);
+  return Status::Ok;
+}
+
+Status conv2dPrepared(const Conv2DShape &s, const float *x, const void *packedW,
+                      const void *prepared, float *y, const Epilogue &epilogue,
+                      Isa isa, const ConvRange &range, void *workspace) {
+  if (!prepared)
+    return Status::InvalidArgument;
+  return conv2dImpl(s, x, packedW, y, epilogue, isa, range, workspace,
+                    prepared);
 }
 
 } // namespace ember::cpu

@@ -31,6 +31,25 @@
 
 namespace ember::cpu::detail {
 
+// Two-phase convolution (conv2dPrepareInput / conv2dPrepared in Kernels.h):
+// the full image's phase planes are built once into a workspace's plane
+// region, then any number of ranges read them.
+bool conv2dPhasesNeeded(const Conv2DShape &s);
+void conv2dPreparePhases(const GemmKernel &k, const Conv2DShape &s,
+                         const float *x, float *ws, size_t c0, size_t c1);
+const float *conv2dPreparedPlanes(const GemmKernel &k, const Conv2DShape &s,
+                                  const float *preparedWs);
+Status conv2dShiftedPrepared(const GemmKernel &k, const Conv2DShape &s,
+                             const float *x, const float *panels, float *y,
+                             const Epilogue &epi, size_t m0, size_t m1,
+                             size_t p0, size_t p1, float *ws,
+                             const float *prepared);
+Status conv2dTransposedPrepared(const GemmKernel &k, const Conv2DShape &s,
+                                const float *x, const float *panels, float *y,
+                                const Epilogue &epi, size_t m0, size_t m1,
+                                size_t p0, size_t p1, float *ws,
+                                const float *prepared);
+
 namespace {
 
 bool isPointwise1(const Conv2DShape &s) {
@@ -110,7 +129,8 @@ EMBER_TARGET_AVX512 void copyEvenAvx512(float *dst, const float *src,
 template <bool kAvx512>
 EMBER_ALWAYS_INLINE void buildPhasesImpl(const Conv2DShape &s,
                                          const ShiftedPlan &p, size_t ohA,
-                                         const float *x, float *xq) {
+                                         const float *x, float *xq, size_t c0,
+                                         size_t c1) {
   const size_t SH = s.strideH, SW = s.strideW;
   const ptrdiff_t H = static_cast<ptrdiff_t>(s.height);
   for (size_t ph = 0; ph < SH; ++ph)
@@ -128,7 +148,7 @@ EMBER_ALWAYS_INLINE void buildPhasesImpl(const Conv2DShape &s,
           static_cast<ptrdiff_t>(pw) - static_cast<ptrdiff_t>(s.padLeft);
       size_t lo, hi;
       validColumns(off, SW, s.width, p.Wq, lo, hi);
-      for (size_t c = 0; c < s.channels; ++c) {
+      for (size_t c = c0; c < c1; ++c) {
         const float *xc = x + c * s.height * s.width;
         float *plane = xq + c * p.chanStride + (ph * SW + pw) * p.planeStride;
         for (size_t r = 0; r < p.Hl; ++r) {
@@ -164,20 +184,23 @@ EMBER_ALWAYS_INLINE void buildPhasesImpl(const Conv2DShape &s,
 
 EMBER_TARGET_AVX512 void buildPhasesAvx512(const Conv2DShape &s,
                                            const ShiftedPlan &p, size_t ohA,
-                                           const float *x, float *xq) {
-  buildPhasesImpl<true>(s, p, ohA, x, xq);
+                                           const float *x, float *xq, size_t c0,
+                                           size_t c1) {
+  buildPhasesImpl<true>(s, p, ohA, x, xq, c0, c1);
 }
 
 void buildPhasesGeneric(const Conv2DShape &s, const ShiftedPlan &p, size_t ohA,
-                        const float *x, float *xq) {
-  buildPhasesImpl<false>(s, p, ohA, x, xq);
+                        const float *x, float *xq, size_t c0, size_t c1) {
+  buildPhasesImpl<false>(s, p, ohA, x, xq, c0, c1);
 }
 
 /// The phase planes (or x itself, for a 1x1 stride-1 unpadded convolution)
-/// and the plane offset of each (kh, kw) segment.
+/// and the plane offset of each (kh, kw) segment. `prepared`: the full
+/// image's planes built by conv2dPreparePhases (p then has their strides).
 const float *preparePhases(const GemmKernel &k, const Conv2DShape &s,
                            const ShiftedPlan &p, size_t ohA, const float *x,
-                           float *xq, ptrdiff_t *segOffset) {
+                           float *xq, ptrdiff_t *segOffset,
+                           const float *prepared) {
   for (size_t kh = 0; kh < s.kernelH; ++kh)
     for (size_t kw = 0; kw < s.kernelW; ++kw) {
       const size_t rh = kh * s.dilationH, rw = kw * s.dilationW;
@@ -187,11 +210,26 @@ const float *preparePhases(const GemmKernel &k, const Conv2DShape &s,
     }
   if (isPointwise1(s))
     return x + ohA * s.width;
+  if (prepared)
+    return prepared + ohA * p.Wq;
   if (k.isa == Isa::Avx512)
-    buildPhasesAvx512(s, p, ohA, x, xq);
+    buildPhasesAvx512(s, p, ohA, x, xq, 0, s.channels);
   else
-    buildPhasesGeneric(s, p, ohA, x, xq);
+    buildPhasesGeneric(s, p, ohA, x, xq, 0, s.channels);
   return xq;
+}
+
+/// The plan of output rows [ohA, ohB]; with prepared (full-image) planes,
+/// their plane and channel strides.
+ShiftedPlan piecePlan(const Conv2DShape &s, size_t ohA, size_t ohB,
+                      const float *prepared) {
+  ShiftedPlan p = shiftedPlan(s, ohA, ohB);
+  if (prepared && !isPointwise1(s)) {
+    const ShiftedPlan full = shiftedPlan(s, 0, s.outHeight() - 1);
+    p.planeStride = full.planeStride;
+    p.chanStride = full.chanStride;
+  }
+  return p;
 }
 
 /// y[m][pixels of the piece] = epilogue(tmp) for m in [m0, m1).
@@ -408,16 +446,45 @@ size_t shiftedWorkspaceFloats(const Conv2DShape &s, const ShiftedPlan &p,
          roundUp(segs * sizeof(ptrdiff_t) / sizeof(float) + 1, 16);
 }
 
+bool conv2dPhasesNeeded(const Conv2DShape &s) { return !isPointwise1(s); }
+
+void conv2dPreparePhases(const GemmKernel &k, const Conv2DShape &s,
+                         const float *x, float *ws, size_t c0, size_t c1) {
+  if (isPointwise1(s))
+    return;
+  const ShiftedPlan full = shiftedPlan(s, 0, s.outHeight() - 1);
+  float *xq = carve(k, s, ws).xq;
+  if (k.isa == Isa::Avx512)
+    buildPhasesAvx512(s, full, 0, x, xq, c0, c1);
+  else
+    buildPhasesGeneric(s, full, 0, x, xq, c0, c1);
+}
+
+const float *conv2dPreparedPlanes(const GemmKernel &k, const Conv2DShape &s,
+                                  const float *preparedWs) {
+  return carve(k, s, const_cast<float *>(preparedWs)).xq;
+}
+
 Status conv2dShifted(const GemmKernel &k, const Conv2DShape &s, const float *x,
                      const float *panels, float *y, const Epilogue &epi,
                      size_t m0, size_t m1, size_t p0, size_t p1, float *ws) {
+  return conv2dShiftedPrepared(k, s, x, panels, y, epi, m0, m1, p0, p1, ws,
+                               nullptr);
+}
+
+Status conv2dShiftedPrepared(const GemmKernel &k, const Conv2DShape &s,
+                             const float *x, const float *panels, float *y,
+                             const Epilogue &epi, size_t m0, size_t m1,
+                             size_t p0, size_t p1, float *ws,
+                             const float *prepared) {
   const size_t OW = s.outWidth();
   const size_t ohA = p0 / OW, ohB = (p1 - 1) / OW;
-  const ShiftedPlan p = shiftedPlan(s, ohA, ohB);
+  const ShiftedPlan p = piecePlan(s, ohA, ohB, prepared);
   const size_t MR = static_cast<size_t>(k.mr);
   const size_t K = s.channels * s.kernelH * s.kernelW;
   const ShiftedScratch sc = carve(k, s, ws);
-  const float *planes = preparePhases(k, s, p, ohA, x, sc.xq, sc.segOffset);
+  const float *planes =
+      preparePhases(k, s, p, ohA, x, sc.xq, sc.segOffset, prepared);
   RowSegments rows{s.channels, s.kernelH * s.kernelW, sc.segOffset,
                    p.chanStride};
 
@@ -452,14 +519,23 @@ Status conv2dTransposed(const GemmKernel &k, const Conv2DShape &s,
                         const float *x, const float *panels, float *y,
                         const Epilogue &epi, size_t m0, size_t m1, size_t p0,
                         size_t p1, float *ws) {
+  return conv2dTransposedPrepared(k, s, x, panels, y, epi, m0, m1, p0, p1, ws,
+                                  nullptr);
+}
+
+Status conv2dTransposedPrepared(const GemmKernel &k, const Conv2DShape &s,
+                                const float *x, const float *panels, float *y,
+                                const Epilogue &epi, size_t m0, size_t m1,
+                                size_t p0, size_t p1, float *ws,
+                                const float *prepared) {
   const size_t OW = s.outWidth(), N = s.outHeight() * OW;
   const size_t OC = s.outChannels;
   const size_t ohA = p0 / OW, ohB = (p1 - 1) / OW;
-  const ShiftedPlan p = shiftedPlan(s, ohA, ohB);
+  const ShiftedPlan p = piecePlan(s, ohA, ohB, prepared);
   const size_t K = s.channels * s.kernelH * s.kernelW;
   const ShiftedScratch sc = carve(k, s, ws);
   PixelRows pr;
-  pr.xq = preparePhases(k, s, p, ohA, x, sc.xq, sc.segOffset);
+  pr.xq = preparePhases(k, s, p, ohA, x, sc.xq, sc.segOffset, prepared);
   pr.segOffset = sc.segOffset;
   pr.C = s.channels;
   pr.OW = OW;

@@ -1,6 +1,7 @@
 //===- ConvTest.cpp - conv2d, depthwise and pooling vs the reference ------===//
 #include "Reference.h"
 
+#include <cstring>
 #include <gtest/gtest.h>
 
 #include <initializer_list>
@@ -124,6 +125,41 @@ void checkConv(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
                 Status::Ok);
     }
   expectNear(ref, y, "conv2d split " + what);
+
+  // Two-phase: the input prepared once (in two channel pieces) into one
+  // workspace, then the same grid of pieces, one of them using that
+  // workspace as its own too. Same ranges, same arithmetic: equal bits.
+  std::vector<float> y2 = y0;
+  std::vector<char> shared(conv2dWorkspaceSize(s, isa));
+  const size_t cCut = randomIn(rng, 0, s.channels);
+  if (cCut > 0) {
+    ASSERT_EQ(conv2dPrepareInput(s, x.data(), packed.data(), shared.data(),
+                                 isa, 0, cCut),
+              Status::Ok);
+  }
+  ASSERT_EQ(conv2dPrepareInput(s, x.data(), packed.data(), shared.data(), isa,
+                               cCut, s.channels),
+            Status::Ok);
+  for (size_t a = 0; a < 2; ++a)
+    for (size_t b = 0; b < 2; ++b) {
+      ConvRange r;
+      r.ocBegin = a ? ocCut : 0;
+      r.ocEnd = a ? s.outChannels : ocCut;
+      r.pixBegin = b ? pixCut : 0;
+      r.pixEnd = b ? P : pixCut;
+      if (r.ocBegin == r.ocEnd || r.pixBegin == r.pixEnd)
+        continue;
+      ASSERT_EQ(conv2dPrepared(s, x.data(), packed.data(), shared.data(),
+                               y2.data(), re.epi, isa, r,
+                               a + b == 0 ? shared.data() : ws.data()),
+                Status::Ok);
+    }
+  size_t diff = 0;
+  for (size_t i = 0; i < y.size(); ++i)
+    diff += std::memcmp(&y[i], &y2[i], sizeof(float)) != 0;
+  EXPECT_EQ(diff, 0u) << "conv2dPrepared " << what
+                      << " (needs prepare: "
+                      << conv2dNeedsPrepare(s, packed.data(), isa) << ")";
 }
 
 TEST_P(ConvTest, Conv2DRandomShapes) {

@@ -202,6 +202,32 @@ Status conv2d(const Conv2DShape &shape, const float *x, const void *packedW,
               float *y, const Epilogue &epilogue = {}, Isa isa = Isa::Auto,
               const ConvRange &range = {}, void *workspace = nullptr);
 
+/// Two-phase conv2d for a thread pool: the input form conv2d builds for
+/// its range (AVX-512 shifted and transposed forms: the zero-padded phase
+/// planes) is built once for the whole image by conv2dPrepareInput, then
+/// any number of concurrent conv2dPrepared calls (disjoint ranges, each
+/// with its own workspace) read it. Results equal conv2d's bit for bit.
+///
+/// Whether conv2dPrepareInput does anything for these weights on `isa`
+/// (false: conv2d reads x in place or unfolds per block; conv2dPrepared
+/// then simply is conv2d).
+bool conv2dNeedsPrepare(const Conv2DShape &shape, const void *packedW,
+                        Isa isa = Isa::Auto);
+/// Builds input channels [cBegin, cEnd) (cEnd 0 = C) of the prepared input
+/// into `workspace` (conv2dWorkspaceSize bytes, not nullptr). Disjoint
+/// channel ranges may run concurrently into the same workspace.
+Status conv2dPrepareInput(const Conv2DShape &shape, const float *x,
+                          const void *packedW, void *workspace,
+                          Isa isa = Isa::Auto, size_t cBegin = 0,
+                          size_t cEnd = 0);
+/// conv2d reading the input prepared in `prepared` (the workspace given to
+/// conv2dPrepareInput for every channel; read only, so it may also be this
+/// call's `workspace`). `x` is still needed (forms that read it in place).
+Status conv2dPrepared(const Conv2DShape &shape, const float *x,
+                      const void *packedW, const void *prepared, float *y,
+                      const Epilogue &epilogue = {}, Isa isa = Isa::Auto,
+                      const ConvRange &range = {}, void *workspace = nullptr);
+
 /// The split sizes that waste no work for weights packed by
 /// packConvWeights: ConvRange bounds on multiples of `*ocGranule` (output
 /// channels) or of `*pixGranule` (pixels) keep every micro-tile whole.
