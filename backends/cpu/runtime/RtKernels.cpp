@@ -376,8 +376,8 @@ struct QConvTask {
   const float *scales;
   uint8_t *y;
   uint8_t *ws;
-  size_t chunks; // per (image, group)
-  size_t chunk;  // pixels per chunk (<= EMBER_RT_QCONV_CHUNK)
+  size_t chunks;  // per (image, group)
+  size_t chunk;   // pixels per chunk (<= EMBER_RT_QCONV_CHUNK)
   size_t cpieces; // depthwise: channel pieces per output row
   int32_t status;
 };
@@ -604,9 +604,10 @@ qdwStore(uint8_t *yp, __mmask16 m, __m512i a, __m512 s, __m512 lo, __m512 hi,
          __m512i zp) {
   __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), s);
   f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
-  __m512i q = _mm512_add_epi32(
-      _mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
-      zp);
+  __m512i q =
+      _mm512_add_epi32(_mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT |
+                                                       _MM_FROUND_NO_EXC),
+                       zp);
   // Narrow in a register, then a plain store (a masked vpmovdb to memory
   // is slow on AMD cores); the masked store only for a partial block.
   __m128i bytes = _mm512_cvtepi32_epi8(q);
@@ -663,8 +664,8 @@ qdepthwise3x3Avx512Nhwc(QConvTask &t, size_t n, size_t oh, size_t cBegin,
   for (size_t c0 = cBegin; c0 < cEnd; c0 += 16) {
     size_t r = cEnd - c0;
     __mmask16 m = r >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << r) - 1);
-    __m512 s = perChannel ? _mm512_maskz_loadu_ps(m, sc + c0)
-                          : _mm512_set1_ps(sc[0]);
+    __m512 s =
+        perChannel ? _mm512_maskz_loadu_ps(m, sc + c0) : _mm512_set1_ps(sc[0]);
     __m512i b = _mm512_maskz_loadu_epi32(m, bias + c0);
     __m512i wv[9];
     __m512i wsum = _mm512_setzero_si512();
@@ -686,8 +687,8 @@ qdepthwise3x3Avx512Nhwc(QConvTask &t, size_t n, size_t oh, size_t cBegin,
       uint8_t *yp = y + owA * C + c0;
 #define EMBER_QDW_ROW(rp, k, LD)                                               \
   if (rp) {                                                                    \
-    a0 = _mm512_add_epi32(a0,                                                  \
-                          _mm512_madd_epi16(_mm512_cvtepu8_epi32(LD(rp)), wv[k])); \
+    a0 = _mm512_add_epi32(                                                     \
+        a0, _mm512_madd_epi16(_mm512_cvtepu8_epi32(LD(rp)), wv[k]));           \
     a1 = _mm512_add_epi32(                                                     \
         a1, _mm512_madd_epi16(_mm512_cvtepu8_epi32(LD(rp + xd)), wv[k + 1]));  \
     a0 = _mm512_add_epi32(                                                     \
@@ -733,10 +734,10 @@ qdepthwise3x3Avx512Nhwc(QConvTask &t, size_t n, size_t oh, size_t cBegin,
           int64_t iw = int64_t(ow) * SW - PL + int64_t(kw) * DW;
           if (iw < 0 || iw >= int64_t(W))
             continue;
-          __m512i xv = _mm512_sub_epi32(
-              _mm512_cvtepu8_epi32(
-                  _mm_maskz_loadu_epi8(m, rows[kh] + size_t(iw) * C + c0)),
-              vxzp);
+          __m512i xv =
+              _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(
+                                   m, rows[kh] + size_t(iw) * C + c0)),
+                               vxzp);
           a = _mm512_add_epi32(a, _mm512_madd_epi16(xv, wv[kh * 3 + kw]));
         }
       }
@@ -839,8 +840,7 @@ void qdepthwiseRow(QConvTask &t, size_t n, size_t oh, size_t piece,
 #if defined(__x86_64__)
   Isa isa = resolveIsa(Isa(t.p[EMBER_RT_CONV_ISA]));
   if (uint8_t(isa) >= uint8_t(Isa::Avx512)) {
-    if (t.p[EMBER_RT_QCONV_IN_NHWC] != 0 &&
-        t.p[EMBER_RT_QCONV_OUT_NHWC] != 0) {
+    if (t.p[EMBER_RT_QCONV_IN_NHWC] != 0 && t.p[EMBER_RT_QCONV_OUT_NHWC] != 0) {
       if (t.p[EMBER_RT_CONV_KH] == 3 && t.p[EMBER_RT_CONV_KW] == 3) {
         size_t C = u(t.p[EMBER_RT_CONV_C]);
         size_t per = (C + t.cpieces - 1) / t.cpieces;
@@ -1014,10 +1014,10 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
   // Depthwise rows that do not divide over the workers: split the channels
   // too (the AVX-512 channels-last kernel takes a channel range).
   size_t cpieces = 1;
-  if (dw && workers > 1 && (N * OH) % workers != 0 &&
-      N * OH < 16 * workers && p[EMBER_RT_QCONV_IN_NHWC] != 0 &&
-      p[EMBER_RT_QCONV_OUT_NHWC] != 0 && p[EMBER_RT_CONV_KH] == 3 &&
-      p[EMBER_RT_CONV_KW] == 3 && u(p[EMBER_RT_CONV_C]) >= 32 * workers)
+  if (dw && workers > 1 && (N * OH) % workers != 0 && N * OH < 16 * workers &&
+      p[EMBER_RT_QCONV_IN_NHWC] != 0 && p[EMBER_RT_QCONV_OUT_NHWC] != 0 &&
+      p[EMBER_RT_CONV_KH] == 3 && p[EMBER_RT_CONV_KW] == 3 &&
+      u(p[EMBER_RT_CONV_C]) >= 32 * workers)
     cpieces = workers;
   QConvTask t{p,
               x,
@@ -1029,8 +1029,7 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
               R,
               cpieces,
               0};
-  int64_t tasks = dw ? int64_t(N * OH * cpieces)
-                     : int64_t(N * G * t.chunks);
+  int64_t tasks = dw ? int64_t(N * OH * cpieces) : int64_t(N * G * t.chunks);
   if (ember_rt_num_workers() == 1)
     qconvWork(&t, 0, tasks, 0);
   else
@@ -1123,9 +1122,8 @@ int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
     Isa ri = resolveIsa(isa);
     bool inPlace = (ri == Isa::Avx512 || ri == Isa::Avx512Vnni) &&
                    shape.kernelH == 1 && shape.kernelW == 1 &&
-                   shape.strideH == 1 && shape.strideW == 1 &&
-                   !shape.padTop && !shape.padLeft && !shape.padBottom &&
-                   !shape.padRight;
+                   shape.strideH == 1 && shape.strideW == 1 && !shape.padTop &&
+                   !shape.padLeft && !shape.padBottom && !shape.padRight;
     if (inPlace && !transposed)
       t.pixGranule = 16;
     if (t.prepared || inPlace) {

@@ -324,8 +324,7 @@ Status conv2dImpl(const Conv2DShape &s, const float *x, const void *packedW,
 Status conv2d(const Conv2DShape &s, const float *x, const void *packedW,
               float *y, const Epilogue &epilogue, Isa isa,
               const ConvRange &range, void *workspace) {
-  return conv2dImpl(s, x, packedW, y, epilogue, isa, range, workspace,
-                    nullptr);
+  return conv2dImpl(s, x, packedW, y, epilogue, isa, range, workspace, nullptr);
 }
 
 bool conv2dNeedsPrepare(const Conv2DShape &s, const void *packedW, Isa isa) {

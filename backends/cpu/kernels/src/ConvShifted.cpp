@@ -127,10 +127,9 @@ EMBER_TARGET_AVX512 void copyEvenAvx512(float *dst, const float *src,
 /// Builds the phase planes of the input rows that output rows from ohA
 /// read.
 template <bool kAvx512>
-EMBER_ALWAYS_INLINE void buildPhasesImpl(const Conv2DShape &s,
-                                         const ShiftedPlan &p, size_t ohA,
-                                         const float *x, float *xq, size_t c0,
-                                         size_t c1) {
+EMBER_ALWAYS_INLINE void
+buildPhasesImpl(const Conv2DShape &s, const ShiftedPlan &p, size_t ohA,
+                const float *x, float *xq, size_t c0, size_t c1) {
   const size_t SH = s.strideH, SW = s.strideW;
   const ptrdiff_t H = static_cast<ptrdiff_t>(s.height);
   for (size_t ph = 0; ph < SH; ++ph)

@@ -133,8 +133,8 @@ void checkConv(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
   std::vector<char> shared(conv2dWorkspaceSize(s, isa));
   const size_t cCut = randomIn(rng, 0, s.channels);
   if (cCut > 0) {
-    ASSERT_EQ(conv2dPrepareInput(s, x.data(), packed.data(), shared.data(),
-                                 isa, 0, cCut),
+    ASSERT_EQ(conv2dPrepareInput(s, x.data(), packed.data(), shared.data(), isa,
+                                 0, cCut),
               Status::Ok);
   }
   ASSERT_EQ(conv2dPrepareInput(s, x.data(), packed.data(), shared.data(), isa,
@@ -157,8 +157,7 @@ void checkConv(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
   size_t diff = 0;
   for (size_t i = 0; i < y.size(); ++i)
     diff += std::memcmp(&y[i], &y2[i], sizeof(float)) != 0;
-  EXPECT_EQ(diff, 0u) << "conv2dPrepared " << what
-                      << " (needs prepare: "
+  EXPECT_EQ(diff, 0u) << "conv2dPrepared " << what << " (needs prepare: "
                       << conv2dNeedsPrepare(s, packed.data(), isa) << ")";
 }
 
