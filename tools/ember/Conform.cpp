@@ -9,6 +9,7 @@
 #include "import/TensorIO.h"
 #include "interp/Interpreter.h"
 #include "lir/LirPipeline.h"
+#include "support/Xml.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -311,30 +312,6 @@ double nowSec() {
   return std::chrono::duration<double>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-std::string xmlEscape(const std::string &s) {
-  std::string r;
-  for (char c : s) {
-    switch (c) {
-    case '<':
-      r += "&lt;";
-      break;
-    case '>':
-      r += "&gt;";
-      break;
-    case '&':
-      r += "&amp;";
-      break;
-    case '"':
-      r += "&quot;";
-      break;
-    default:
-      if (uint8_t(c) >= 0x20 || c == '\n')
-        r += c;
-    }
-  }
-  return r;
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 // to ember-kit's supervisor), and the JSON and JUnit XML reports, stamped
 // with the plugin's name, version and ABI version and the host's.
 #include "KitInternal.h"
+#include "support/Xml.h"
 
 #include <chrono>
 #include <cstdio>
@@ -97,32 +98,7 @@ std::string jsonString(const std::string &s) {
   return r + "\"";
 }
 
-std::string xml(const std::string &s) {
-  std::string r;
-  for (unsigned char c : s) {
-    switch (c) {
-    case '<':
-      r += "&lt;";
-      break;
-    case '>':
-      r += "&gt;";
-      break;
-    case '&':
-      r += "&amp;";
-      break;
-    case '"':
-      r += "&quot;";
-      break;
-    case '\n':
-      r += "&#10;";
-      break;
-    default:
-      if (c >= 0x20 || c == '\t')
-        r += char(c);
-    }
-  }
-  return r;
-}
+std::string xml(const std::string &s) { return ember::xmlEscape(s); }
 
 struct Counts {
   size_t passed = 0, failed = 0, skipped = 0, notrun = 0;
