@@ -175,12 +175,9 @@ Expected<PartitionPlan> partition(const Function &f, Support support) {
     auto it = pos.find(v.node);
     return it == pos.end() ? -1 : partOf[it->second];
   };
-  auto sameValue = [](const Value &a, const Value &b) { return a == b; };
-  auto addUnique = [&](std::vector<Value> &vs, const Value &v) {
-    for (auto &x : vs)
-      if (sameValue(x, v))
-        return;
-    vs.push_back(v);
+  auto addUnique = [](std::vector<Value> &vs, const Value &v) {
+    if (std::find(vs.begin(), vs.end(), v) == vs.end())
+      vs.push_back(v);
   };
   for (size_t p = 0; p < plan.parts.size(); ++p)
     for (const Node *n : plan.parts[p].nodes)

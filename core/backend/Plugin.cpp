@@ -18,6 +18,15 @@
 
 namespace ember::backend {
 
+// What the host table's user_data points at: one per loaded plugin.
+struct PluginHostState {
+  std::mutex mu;
+  std::unordered_set<void *> live; // blocks handed out by hostAlloc
+  std::string name;
+  int32_t logLevel = EMBER_LOG_WARNING;
+  std::string lastError; // last ERROR-level message (for handshake errors)
+};
+
 namespace {
 
 // ---- crash reporting
@@ -90,16 +99,9 @@ void installCrashHandlers() {
 }
 
 // ---- the host table's callbacks --------------------------------------------
-struct HostState {
-  std::mutex mu;
-  std::unordered_set<void *> live; // blocks handed out by hostAlloc
-  std::string name;
-  int32_t logLevel = EMBER_LOG_WARNING;
-  std::string lastError; // last ERROR-level message (for handshake errors)
-};
 
 void hostLog(void *user, int32_t level, const char *message) {
-  auto *st = static_cast<HostState *>(user);
+  auto *st = static_cast<PluginHostState *>(user);
   std::string msg = message ? std::string(message, strnlen(message, 4096))
                             : std::string("(null)");
   if (level >= EMBER_LOG_ERROR) {
@@ -117,7 +119,7 @@ void hostLog(void *user, int32_t level, const char *message) {
 }
 
 void *hostAlloc(void *user, size_t size, size_t alignment) {
-  auto *st = static_cast<HostState *>(user);
+  auto *st = static_cast<PluginHostState *>(user);
   if (alignment < alignof(std::max_align_t))
     alignment = alignof(std::max_align_t);
   if (alignment & (alignment - 1))
@@ -136,7 +138,7 @@ void *hostAlloc(void *user, size_t size, size_t alignment) {
 void hostFree(void *user, void *ptr) {
   if (!ptr)
     return;
-  auto *st = static_cast<HostState *>(user);
+  auto *st = static_cast<PluginHostState *>(user);
   {
     std::lock_guard<std::mutex> l(st->mu);
     if (!st->live.erase(ptr))
@@ -165,26 +167,6 @@ constexpr size_t kMinTableSize = offsetof(ember_plugin_api, get_capabilities) +
                                  sizeof(ember_plugin_api::get_capabilities);
 constexpr size_t kMaxTableSize = 1 << 20;
 constexpr size_t kMaxBlobSize = size_t(4) << 30;
-
-std::map<const Plugin *, std::unique_ptr<HostState>> &hostStates() {
-  static std::map<const Plugin *, std::unique_ptr<HostState>> m;
-  return m;
-}
-std::mutex gStatesMu;
-
-HostState *stateOf(const Plugin *p) {
-  std::lock_guard<std::mutex> l(gStatesMu);
-  auto &m = hostStates();
-  auto it = m.find(p);
-  if (it == m.end())
-    it = m.emplace(p, std::make_unique<HostState>()).first;
-  return it->second.get();
-}
-
-void dropState(const Plugin *p) {
-  std::lock_guard<std::mutex> l(gStatesMu);
-  hostStates().erase(p);
-}
 
 } // namespace
 
@@ -237,7 +219,8 @@ Status Plugin::init(const LoadOptions &o) {
                      "see docs/writing-a-backend.md)");
   auto entry = reinterpret_cast<ember_plugin_entry_fn>(sym);
 
-  HostState *st = stateOf(this);
+  state_ = std::make_unique<PluginHostState>();
+  PluginHostState *st = state_.get();
   st->logLevel = logLevel_;
   st->name = path_;
   host_.struct_size = sizeof(ember_host_api);
@@ -347,7 +330,6 @@ Plugin::~Plugin() {
   }
   // Unloading is skipped on purpose: a plugin may leave threads or atexit
   // handlers behind, and unloading code they still run is a crash at exit.
-  dropState(this);
 }
 
 Status Plugin::takeError(ember_error *e, const char *call) {
@@ -393,7 +375,7 @@ Status Plugin::takeError(ember_error *e, const char *call) {
 }
 
 Expected<std::string> Plugin::takeBlob(ember_blob &b, const char *call) {
-  HostState *st = stateOf(this);
+  PluginHostState *st = state_.get();
   if (!b.data) {
     if (b.size != 0)
       return makeError(ErrorCode::Backend, describe(), " returned from ", call,

@@ -34,6 +34,7 @@ struct LoadOptions {
 };
 
 class Plugin;
+struct PluginHostState; // Plugin.cpp: the host callbacks' state
 
 // An owned plugin handle: released through the plugin on destruction.
 class Device {
@@ -171,6 +172,7 @@ private:
   void *handle_ = nullptr;
   ember_plugin_api api_{}; // copy, zero-filled past the plugin's size
   ember_host_api host_{};
+  std::unique_ptr<PluginHostState> state_; // the host callbacks' user_data
   std::vector<uint8_t>
       hostStorage_; // what the plugin sees (sized per LoadOptions)
   bool initialized_ = false;
