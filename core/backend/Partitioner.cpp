@@ -357,7 +357,7 @@ PartitionedExecutable::run(const std::vector<Tensor> &inputs) {
     }
     auto &c = compiled_[i];
     Expected<std::vector<Tensor>> outs =
-        c.plugin ? c.plugin->run(*c.device, c.exe, ins, c.outTypes)
+        c.plugin ? c.plugin->run(*c.device, c.exe, ins, c.outTypes, &c.buffers)
                  : interpret(*part.graph->main(), ins);
     if (!outs)
       return Status(outs.status().code(),

@@ -86,6 +86,7 @@ private:
     Device *device = nullptr;
     Executable exe;
     std::vector<Type> outTypes;
+    Plugin::RunBuffers buffers; // allocated by the first run, then reused
   };
   const Function *f_ = nullptr;
   std::shared_ptr<Plugin> plugin_, fallback_;

@@ -637,17 +637,29 @@ Expected<Event> Plugin::execute(Device &d, Executable &x,
 
 Expected<std::vector<Tensor>> Plugin::run(Device &d, Executable &x,
                                           const std::vector<Tensor> &inputs,
-                                          const std::vector<Type> &outTypes) {
-  std::vector<Buffer> inBufs, outBufs;
-  for (auto &t : inputs) {
-    EMBER_ASSIGN(Buffer b, allocate(d, t.bytes()));
-    if (t.bytes())
-      EMBER_TRY(b.write(0, t.raw(), t.bytes()));
-    inBufs.push_back(std::move(b));
+                                          const std::vector<Type> &outTypes,
+                                          RunBuffers *reuse) {
+  RunBuffers local;
+  RunBuffers &rb = reuse ? *reuse : local;
+  if (rb.in.size() != inputs.size() || rb.out.size() != outTypes.size()) {
+    rb.in.clear();
+    rb.out.clear();
+    for (auto &t : inputs) {
+      EMBER_ASSIGN(Buffer b, allocate(d, t.bytes()));
+      rb.in.push_back(std::move(b));
+    }
+    for (auto &t : outTypes) {
+      EMBER_ASSIGN(Buffer b, allocate(d, t.sizeInBytes()));
+      rb.out.push_back(std::move(b));
+    }
   }
-  for (auto &t : outTypes) {
-    EMBER_ASSIGN(Buffer b, allocate(d, t.sizeInBytes()));
-    outBufs.push_back(std::move(b));
+  std::vector<Buffer> &inBufs = rb.in, &outBufs = rb.out;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inBufs[i].size() < inputs[i].bytes())
+      return invalid("input ", i, " has ", inputs[i].bytes(),
+                     " bytes, its buffer ", inBufs[i].size());
+    if (inputs[i].bytes())
+      EMBER_TRY(inBufs[i].write(0, inputs[i].raw(), inputs[i].bytes()));
   }
   std::vector<Buffer *> in, out;
   for (auto &b : inBufs)

@@ -156,10 +156,15 @@ public:
                           const std::vector<Buffer *> &outputs);
 
   // Convenience: allocate buffers for `inputs` and `outputTypes`, write,
-  // execute, wait and read back.
+  // execute, wait and read back. With `reuse`, the buffers are allocated on
+  // the first call and kept there for the next ones (same shapes).
+  struct RunBuffers {
+    std::vector<Buffer> in, out;
+  };
   Expected<std::vector<Tensor>> run(Device &d, Executable &e,
                                     const std::vector<Tensor> &inputs,
-                                    const std::vector<Type> &outputTypes);
+                                    const std::vector<Type> &outputTypes,
+                                    RunBuffers *reuse = nullptr);
 
   // A blob the plugin returned (allocated with the host's allocator).
   Expected<std::string> takeBlob(ember_blob &b, const char *call);
