@@ -17,16 +17,12 @@ namespace ember::backend {
 Expected<std::string> compileAhead(Plugin &p, const Function &f,
                                    const AotOptions &o) {
   EMBER_ASSIGN(Support s, querySupport(p, f));
-  size_t i = 0;
-  for (auto &n : f.nodes()) {
-    if (isStorage(n->kind))
-      continue;
-    if (!s.supported[i])
-      return unsupported(p.describe(), " cannot compile ", n->describe(),
-                         " ahead of time: ", s.reasons[i],
-                         " (an artifact has no fallback)");
-    ++i;
-  }
+  long bad = s.firstUnsupported();
+  if (bad >= 0)
+    return unsupported(p.describe(), " cannot compile ",
+                       computeNodes(f)[size_t(bad)]->describe(),
+                       " ahead of time: ", s.reasons[size_t(bad)],
+                       " (an artifact has no fallback)");
   v1::CompileOptions copts;
   copts.set_schema_version(1);
   copts.set_opt_level(o.optLevel);

@@ -15,7 +15,10 @@ size_t Support::count() const {
   return size_t(std::count(supported.begin(), supported.end(), true));
 }
 
-namespace {
+long Support::firstUnsupported() const {
+  auto it = std::find(supported.begin(), supported.end(), false);
+  return it == supported.end() ? -1 : long(it - supported.begin());
+}
 
 std::vector<const Node *> computeNodes(const Function &f) {
   std::vector<const Node *> out;
@@ -24,6 +27,8 @@ std::vector<const Node *> computeNodes(const Function &f) {
       out.push_back(n.get());
   return out;
 }
+
+namespace {
 
 bool rankOk(const v1::OpCapability &c, size_t rank) {
   return rank >= c.min_rank() && (c.max_rank() == 0 || rank <= c.max_rank());
@@ -286,13 +291,11 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
   x->plugin_ = plugin;
   x->fallback_ = o.fallback;
   EMBER_ASSIGN(Support s, querySupport(*plugin, f));
-  if (o.requireFullSupport)
-    for (size_t i = 0; i < s.supported.size(); ++i)
-      if (!s.supported[i]) {
-        const Node *n = computeNodes(f)[i];
-        return unsupported(plugin->describe(), " does not run ", n->describe(),
-                           ": ", s.reasons[i]);
-      }
+  long bad = s.firstUnsupported();
+  if (o.requireFullSupport && bad >= 0)
+    return unsupported(plugin->describe(), " does not run ",
+                       computeNodes(f)[size_t(bad)]->describe(), ": ",
+                       s.reasons[size_t(bad)]);
   EMBER_ASSIGN(x->plan_, partition(f, std::move(s)));
   bool anyPlugin = false, anyFallback = false;
   for (auto &p : x->plan_.parts)

@@ -26,7 +26,12 @@ struct Support {
   std::vector<bool> supported;
   std::vector<std::string> reasons;
   size_t count() const;
+  // Index of the first node the plugin does not run, or -1.
+  long firstUnsupported() const;
 };
+
+// The non-storage nodes of `f` in list order: the numbering Support uses.
+std::vector<const Node *> computeNodes(const Function &f);
 
 // Whether a node is covered by the static manifest (op listed, every operand
 // and result dtype listed, rank in range, quantized types allowed); the
