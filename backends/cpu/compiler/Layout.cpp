@@ -396,17 +396,29 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
     std::memcpy(&out_.weights[size_t(s.packedWeights + biasOff)], bias.data(),
                 bias.size() * 4);
   } else {
+    // The implicit-GEMM kernel (channels-last x, VNNI, no weight zero
+    // point) reads 4 channels per step: a group whose channels are not a
+    // multiple of 4 is packed with zero weights for the padding channels
+    // (the kernel pads x to match).
+    bool anyWzp = false;
+    for (int64_t oc = 0; oc < OC; ++oc)
+      anyWzp |= wzpAt(oc) != 0;
+    int64_t cgp = cg;
+    if (inNhwc && cg % 4 != 0 && !anyWzp &&
+        ember::cpu::resolveIsa(isa) == Isa::Avx512Vnni)
+      cgp = (cg + 3) / 4 * 4;
+    int64_t Kp = cgp * KK;
     uint64_t stride =
-        alignUp(ember::cpu::packedQBSize(size_t(K), size_t(ocg), isa), 64);
+        alignUp(ember::cpu::packedQBSize(size_t(Kp), size_t(ocg), isa), 64);
     p[EMBER_RT_CONV_W_GROUP_STRIDE] = int64_t(stride);
     s.packedWeights = addWeights(nullptr, size_t(stride * uint64_t(G)));
-    std::vector<int8_t> wt(size_t(K * ocg));
+    std::vector<int8_t> wt(size_t(Kp * ocg), 0);
     std::vector<int8_t> zp;
     for (int64_t gi = 0; gi < G; ++gi) {
       // K runs (c, kh, kw) for NCHW x, (kh, kw, c) for channels-last x.
       for (int64_t oc = 0; oc < ocg; ++oc)
         for (int64_t k = 0; k < K; ++k) {
-          int64_t kk = inNhwc ? (k % KK) * cg + k / KK : k;
+          int64_t kk = inNhwc ? (k % KK) * cgp + k / KK : k;
           wt[size_t(kk * ocg + oc)] = int8_t(wAt((gi * ocg + oc) * K + k));
         }
       zp.clear();
@@ -416,7 +428,7 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
         for (int64_t oc = 0; oc < ocg; ++oc)
           zp.push_back(int8_t(wzpAt(gi * ocg + oc)));
       auto st = ember::cpu::packQB(
-          size_t(K), size_t(ocg), wt.data(), size_t(ocg), uint8_t(xzp),
+          size_t(Kp), size_t(ocg), wt.data(), size_t(ocg), uint8_t(xzp),
           zp.data(), zp.size(), bias.data() + gi * ocg,
           &out_.weights[size_t(s.packedWeights + uint64_t(gi) * stride)], isa);
       if (st != ember::cpu::Status::Ok)

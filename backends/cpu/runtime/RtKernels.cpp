@@ -398,6 +398,19 @@ inline void copyBytes(uint8_t *d, const uint8_t *s, size_t n) {
 
 // One chunk of output pixels of one (image, group): im2row (or x itself),
 // int8 GEMM against the packed W^T, and the result into y.
+// Pixels [p0, p1) of group g's [pixel][channel] result `tmp` into the
+// channels-first output.
+void storeChannelsFirst(QConvTask &t, size_t n, size_t g, size_t p0, size_t p1,
+                        const uint8_t *tmp) {
+  const int64_t *p = t.p;
+  size_t G = u(p[EMBER_RT_CONV_GROUPS]), OC = u(p[EMBER_RT_CONV_OC]);
+  size_t ocg = OC / G, P = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
+  uint8_t *y = t.y + (n * OC + g * ocg) * P;
+  for (size_t oc = 0; oc < ocg; ++oc)
+    for (size_t pix = p0; pix < p1; ++pix)
+      y[oc * P + pix] = tmp[(pix - p0) * ocg + oc];
+}
+
 void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, uint8_t *ws) {
   const int64_t *p = t.p;
   size_t C = u(p[EMBER_RT_CONV_C]), H = u(p[EMBER_RT_CONV_H]),
@@ -421,6 +434,25 @@ void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, uint8_t *ws) {
   void *gws = tmp + roundUp(R * ocg, 64);
   const uint8_t *a = rows;
   size_t lda = K;
+  const void *wg = t.w + g * u(p[EMBER_RT_CONV_W_GROUP_STRIDE]);
+  int64_t sc = p[EMBER_RT_QCONV_SCALE_COUNT];
+  const float *scales = t.scales + (sc > 1 ? g * ocg : 0);
+  const Requantize rq =
+      requantOf(p[EMBER_RT_QCONV_Y_SIGNED], p[EMBER_RT_QCONV_Y_ZP], scales, sc);
+  Conv2DShape shape = convShape(p, cg, ocg);
+  if (inNhwc && shape.outHeight() == OH && shape.outWidth() == OW &&
+      qconv2dNhwcSupported(shape, wg, Isa(p[EMBER_RT_CONV_ISA]))) {
+    // Implicit GEMM: the kernel reads the windows from x in place.
+    uint8_t *c = outNhwc ? t.y + (n * P + p0) * OC + g * ocg : tmp;
+    Status s = qconv2dNhwc(shape, t.x + n * H * W * C + g * cg, C, xzp, wg, c,
+                           outNhwc ? OC : ocg, rq, Isa(p[EMBER_RT_CONV_ISA]),
+                           p0, p1, gws);
+    if (s != Status::Ok)
+      t.status = int32_t(s);
+    else if (!outNhwc)
+      storeChannelsFirst(t, n, g, p0, p1, tmp);
+    return;
+  }
   if (inNhwc) {
     const uint8_t *x = t.x + n * H * W * C + g * cg;
     bool direct = KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 &&
@@ -477,25 +509,16 @@ void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, uint8_t *ws) {
         }
     }
   }
-  const void *wg = t.w + g * u(p[EMBER_RT_CONV_W_GROUP_STRIDE]);
-  int64_t sc = p[EMBER_RT_QCONV_SCALE_COUNT];
-  const float *scales = t.scales + (sc > 1 ? g * ocg : 0);
   uint8_t *c = outNhwc ? t.y + (n * P + p0) * OC + g * ocg : tmp;
   size_t ldc = outNhwc ? OC : ocg;
-  Status s = qgemmPacked(
-      p1 - p0, ocg, K, a, lda, wg, c, ldc,
-      requantOf(p[EMBER_RT_QCONV_Y_SIGNED], p[EMBER_RT_QCONV_Y_ZP], scales, sc),
-      Isa(p[EMBER_RT_CONV_ISA]), 0, 0, gws);
+  Status s = qgemmPacked(p1 - p0, ocg, K, a, lda, wg, c, ldc, rq,
+                         Isa(p[EMBER_RT_CONV_ISA]), 0, 0, gws);
   if (s != Status::Ok) {
     t.status = int32_t(s);
     return;
   }
-  if (outNhwc)
-    return;
-  uint8_t *y = t.y + (n * OC + g * ocg) * P;
-  for (size_t oc = 0; oc < ocg; ++oc)
-    for (size_t pix = p0; pix < p1; ++pix)
-      y[oc * P + pix] = tmp[(pix - p0) * ocg + oc];
+  if (!outNhwc)
+    storeChannelsFirst(t, n, g, p0, p1, tmp);
 }
 
 // round-half-even of |f| < 2^22 by the float rounding itself (default
@@ -989,8 +1012,11 @@ int64_t ember_rt_qconv_workspace_size(const int64_t *p) {
   size_t K =
       u(p[EMBER_RT_CONV_C]) / G * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
   size_t ocg = u(p[EMBER_RT_CONV_OC]) / G, R = u(p[EMBER_RT_QCONV_CHUNK]);
+  size_t gemm = qgemmWorkspaceSize(K, Isa(p[EMBER_RT_CONV_ISA]));
+  size_t implicit =
+      qconv2dNhwcWorkspaceSize(convShape(p, u(p[EMBER_RT_CONV_C]) / G, ocg));
   return int64_t(roundUp(R * K, 64) + roundUp(R * ocg, 64) +
-                 qgemmWorkspaceSize(K, Isa(p[EMBER_RT_CONV_ISA])));
+                 (gemm > implicit ? gemm : implicit));
 }
 
 int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,

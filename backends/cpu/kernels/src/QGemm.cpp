@@ -91,8 +91,8 @@ __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) size_t
 packPanel6Avx512(const uint8_t *A, size_t lda, size_t full, uint8_t *d) {
   // Output dword j is group j / 6, row j % 6; rows 0-3 are lanes 4r + g of
   // the first operand, rows 4-5 lanes 16 + 4(r - 4) + g (the second).
-  const __m512i i1 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 1, 5, 9, 13, 17,
-                                       21, 2, 6, 10, 14);
+  const __m512i i1 =
+      _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 1, 5, 9, 13, 17, 21, 2, 6, 10, 14);
   const __m512i i2 =
       _mm512_setr_epi32(18, 22, 3, 7, 11, 15, 19, 23, 0, 0, 0, 0, 0, 0, 0, 0);
   size_t g = 0;
@@ -169,6 +169,54 @@ size_t blockRows(size_t K, int mr) {
   const size_t MR = static_cast<size_t>(mr);
   size_t rows = (192 * 1024) / (roundUp(K, 4) ? roundUp(K, 4) : 4) / MR * MR;
   return rows < MR ? MR : (rows > 480 ? 480 / MR * MR : rows);
+}
+
+/// Tile arguments common to every tile of one call.
+QTileArgs tileArgs(const Requantize &rq, size_t groups, size_t ldc) {
+  QTileArgs t{};
+  t.groups = groups;
+  t.ldc = ldc;
+  t.rq = &rq;
+  t.perColumn = rq.scaleCount > 1;
+  int32_t lo = rq.output == QOutput::UInt8 ? 0 : -128;
+  int32_t hi = rq.output == QOutput::UInt8 ? 255 : 127;
+  if (rq.output == QOutput::Int32) {
+    lo = INT32_MIN;
+    hi = INT32_MAX;
+  }
+  t.qmin = rq.clampMin > lo ? rq.clampMin : lo;
+  t.qmax = rq.clampMax < hi ? rq.clampMax : hi;
+  return t;
+}
+
+/// Points `t` at the B panel of columns [col0, col0 + NR).
+void setPanel(QTileArgs &t, const QPacked &b, const Requantize &rq, size_t col0,
+              size_t N, size_t NR, size_t groups) {
+  t.b = b.panels + (col0 / NR) * groups * 4 * NR;
+  t.colBegin = 0;
+  t.colEnd = static_cast<int>(N - col0 < NR ? N - col0 : NR);
+  t.colTerm = b.colTerm + col0;
+  t.bZp = b.bZp ? b.bZp + col0 : nullptr;
+  const size_t sidx = t.perColumn ? col0 : 0;
+  t.scale = rq.scale ? rq.scale + sidx : nullptr;
+  t.mult = rq.multiplier ? rq.multiplier + sidx : nullptr;
+  t.shift = rq.shift ? rq.shift + sidx : nullptr;
+}
+
+/// Checks common to every entry point: shapes, packing, requantization.
+Status checkQCall(size_t N, size_t K, const void *packedB,
+                  const Requantize &rq) {
+  const PackedHeader *h = static_cast<const PackedHeader *>(packedB);
+  if (h->kind != PackedKind::QGemmB || h->rows != K || h->cols != N)
+    return Status::LayoutMismatch;
+  if (rq.output != QOutput::Int32) {
+    if (rq.scaleCount != 1 && rq.scaleCount != N)
+      return Status::InvalidArgument;
+    if (rq.kind == QScaleKind::Float ? !rq.scale
+                                     : (!rq.multiplier || !rq.shift))
+      return Status::InvalidArgument;
+  }
+  return Status::Ok;
 }
 
 } // namespace
@@ -281,16 +329,9 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
   if (!packedB || mBegin > mEnd || mEnd > M || ldc < N || (K && lda < K) ||
       (M && N && (!C || (K && !A))))
     return Status::InvalidArgument;
+  if (Status st = checkQCall(N, K, packedB, rq); st != Status::Ok)
+    return st;
   const PackedHeader *h = static_cast<const PackedHeader *>(packedB);
-  if (h->kind != PackedKind::QGemmB || h->rows != K || h->cols != N)
-    return Status::LayoutMismatch;
-  if (rq.output != QOutput::Int32) {
-    if (rq.scaleCount != 1 && rq.scaleCount != N)
-      return Status::InvalidArgument;
-    if (rq.kind == QScaleKind::Float ? !rq.scale
-                                     : (!rq.multiplier || !rq.shift))
-      return Status::InvalidArgument;
-  }
   if (mBegin == mEnd || N == 0)
     return Status::Ok;
 
@@ -311,37 +352,17 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
       reinterpret_cast<int32_t *>(aBuf + roundUp(mc * groups * 4, 64));
 
   const QPacked b = view(packedB);
-  QTileArgs t{};
-  t.groups = groups;
-  t.ldc = ldc;
-  t.rq = &rq;
-  t.perColumn = rq.scaleCount > 1;
-  int32_t lo = rq.output == QOutput::UInt8 ? 0 : -128;
-  int32_t hi = rq.output == QOutput::UInt8 ? 255 : 127;
-  if (rq.output == QOutput::Int32) {
-    lo = INT32_MIN;
-    hi = INT32_MAX;
-  }
-  t.qmin = rq.clampMin > lo ? rq.clampMin : lo;
-  t.qmax = rq.clampMax < hi ? rq.clampMax : hi;
+  QTileArgs t = tileArgs(rq, groups, ldc);
   const size_t elem = rq.output == QOutput::Int32 ? 4 : 1;
-  const bool simd =
-      static_cast<uint8_t>(resolveIsa(isa)) >= static_cast<uint8_t>(Isa::Avx512);
+  const bool simd = static_cast<uint8_t>(resolveIsa(isa)) >=
+                    static_cast<uint8_t>(Isa::Avx512);
 
   for (size_t ic = mBegin; ic < mEnd; ic += mc) {
     const size_t mcur = mEnd - ic < mc ? mEnd - ic : mc;
     packQA(mcur, K, A + ic * lda, lda, k->mr, aBuf, b.bZp ? rowSum : nullptr,
            simd);
     for (size_t col0 = 0; col0 < N; col0 += NR) {
-      t.b = b.panels + (col0 / NR) * groups * 4 * NR;
-      t.colBegin = 0;
-      t.colEnd = static_cast<int>(N - col0 < NR ? N - col0 : NR);
-      t.colTerm = b.colTerm + col0;
-      t.bZp = b.bZp ? b.bZp + col0 : nullptr;
-      const size_t sidx = t.perColumn ? col0 : 0;
-      t.scale = rq.scale ? rq.scale + sidx : nullptr;
-      t.mult = rq.multiplier ? rq.multiplier + sidx : nullptr;
-      t.shift = rq.shift ? rq.shift + sidx : nullptr;
+      setPanel(t, b, rq, col0, N, NR, groups);
       for (size_t ir = 0; ir < mcur; ir += MR) {
         t.a = aBuf + (ir / MR) * groups * 4 * MR;
         t.rowBegin = 0;
@@ -351,6 +372,181 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
         k->tile(t);
       }
     }
+  }
+  return Status::Ok;
+}
+
+//===----------------------------------------------------------------------===//
+// Implicit-GEMM int8 convolution over channels-last input
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+constexpr size_t kConvMR = 6;      // the VNNI kernel's rows
+constexpr size_t kBlockTiles = 16; // tiles sharing a pass over each B panel
+constexpr size_t kSlabBytes = 96 * 1024; // padded input rows per pass
+
+/// How qconv2dNhwc reads x: in place, or through a slab of padded rows.
+struct ConvPlan {
+  size_t cp;       // channels rounded up to 4 (the packed K per tap)
+  bool slab;       // padding or channel padding: copy rows into a slab
+  size_t wp;       // slab row width in pixels (W + pads)
+  size_t outRows;  // output rows per slab
+  size_t slabRows; // input rows a slab holds
+  size_t slabBytes;
+};
+
+ConvPlan convPlan(const Conv2DShape &s) {
+  ConvPlan p;
+  p.cp = roundUp(s.channels, 4);
+  p.slab =
+      p.cp != s.channels || s.padTop || s.padLeft || s.padBottom || s.padRight;
+  p.wp = s.width + s.padLeft + s.padRight;
+  const size_t spanH = (s.kernelH - 1) * s.dilationH;
+  const size_t row = p.wp * p.cp;
+  size_t fit = kSlabBytes / (row ? row : 1);
+  p.outRows = fit > spanH + 1 ? (fit - spanH - 1) / s.strideH + 1 : 1;
+  const size_t oh = s.outHeight();
+  if (p.outRows > oh)
+    p.outRows = oh ? oh : 1;
+  p.slabRows = (p.outRows - 1) * s.strideH + spanH + 1;
+  p.slabBytes = p.slab ? roundUp(p.slabRows * row, 64) : 0;
+  return p;
+}
+
+} // namespace
+
+size_t qconv2dNhwcWorkspaceSize(const Conv2DShape &shape) {
+  const size_t taps = shape.kernelH * shape.kernelW;
+  return convPlan(shape).slabBytes + roundUp(taps * sizeof(ptrdiff_t), 64) +
+         kBlockTiles * kConvMR * sizeof(void *);
+}
+
+bool qconv2dNhwcSupported(const Conv2DShape &shape, const void *packedW,
+                          Isa isa) {
+  if (resolveIsa(isa) != Isa::Avx512Vnni || !packedW || !shape.valid() ||
+      shape.channels == 0)
+    return false;
+  const PackedHeader *h = static_cast<const PackedHeader *>(packedW);
+  return h->kind == PackedKind::QGemmB &&
+         h->panel == static_cast<uint32_t>(qgemmKernelVnni().nr) &&
+         h->rows ==
+             shape.kernelH * shape.kernelW * roundUp(shape.channels, 4) &&
+         h->cols == shape.outChannels && h->reserved[0] == 0;
+}
+
+Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
+                   uint8_t xZeroPoint, const void *packedW, void *y, size_t ldy,
+                   const Requantize &rq, Isa isa, size_t pixBegin,
+                   size_t pixEnd, void *workspace) {
+  const size_t C = shape.channels, N = shape.outChannels;
+  const size_t H = shape.height, W = shape.width;
+  const size_t OH = shape.outHeight(), OW = shape.outWidth();
+  const size_t KH = shape.kernelH, KW = shape.kernelW, taps = KH * KW;
+  if (!qconv2dNhwcSupported(shape, packedW, isa))
+    return Status::LayoutMismatch;
+  const ConvPlan plan = convPlan(shape);
+  const size_t K = taps * plan.cp;
+  if (pixEnd == 0)
+    pixEnd = OH * OW;
+  if (!x || !y || ldx < C || ldy < N || pixBegin > pixEnd || pixEnd > OH * OW)
+    return Status::InvalidArgument;
+  if (Status st = checkQCall(N, K, packedW, rq); st != Status::Ok)
+    return st;
+  if (pixBegin == pixEnd || N == 0)
+    return Status::Ok;
+  ScratchBuffer ws(workspace, qconv2dNhwcWorkspaceSize(shape));
+  if (!ws.ptr)
+    return Status::OutOfMemory;
+  uint8_t *slab = static_cast<uint8_t *>(ws.ptr);
+  ptrdiff_t *tapOff = reinterpret_cast<ptrdiff_t *>(slab + plan.slabBytes);
+  const uint8_t **bases =
+      reinterpret_cast<const uint8_t **>(reinterpret_cast<uint8_t *>(tapOff) +
+                                         roundUp(taps * sizeof(ptrdiff_t), 64));
+
+  // The source holds input rows from ihLo (below) on, each starting at
+  // the left pad: the window of output pixel (oh, ow) starts at row
+  // (oh - oh0) * strideH, column ow * strideW, all inside it.
+  const size_t pixStride = plan.slab ? plan.cp : ldx;
+  const size_t rowStride = plan.slab ? plan.wp * plan.cp : W * ldx;
+  for (size_t kh = 0; kh < KH; ++kh)
+    for (size_t kw = 0; kw < KW; ++kw)
+      tapOff[kh * KW + kw] = static_cast<ptrdiff_t>(
+          kh * shape.dilationH * rowStride + kw * shape.dilationW * pixStride);
+
+  const QPacked b = view(packedW);
+  const size_t NR = static_cast<size_t>(qgemmKernelVnni().nr);
+  const size_t groups = ceilDiv(K, 4);
+  QTileArgs t = tileArgs(rq, groups, ldy);
+  const size_t elem = rq.output == QOutput::Int32 ? 4 : 1;
+  QConvTileSrc src{};
+  src.taps = taps;
+  src.tapGroups = plan.cp / 4;
+  src.tapOff = tapOff;
+  src.rows = bases;
+
+  for (size_t seg = pixBegin; seg < pixEnd;) {
+    // Output rows [oh0, oh0 + outRows) at most per pass.
+    const size_t oh0 = seg / OW;
+    const size_t segEnd =
+        (oh0 + plan.outRows) * OW < pixEnd ? (oh0 + plan.outRows) * OW : pixEnd;
+    const ptrdiff_t ihLo = static_cast<ptrdiff_t>(oh0 * shape.strideH) -
+                           static_cast<ptrdiff_t>(shape.padTop);
+    const uint8_t *origin;
+    if (plan.slab) {
+      // Input rows [ihLo, ihLo + rows) padded with the zero point: left and
+      // right pads, rows outside x, channels past C.
+      const size_t ohLast = (segEnd - 1) / OW;
+      const size_t rows =
+          (ohLast - oh0) * shape.strideH + (KH - 1) * shape.dilationH + 1;
+      for (size_t r = 0; r < rows; ++r) {
+        uint8_t *d = slab + r * rowStride;
+        const ptrdiff_t ih = ihLo + static_cast<ptrdiff_t>(r);
+        if (ih < 0 || ih >= static_cast<ptrdiff_t>(H)) {
+          std::memset(d, xZeroPoint, rowStride);
+          continue;
+        }
+        std::memset(d, xZeroPoint, shape.padLeft * plan.cp);
+        uint8_t *m = d + shape.padLeft * plan.cp;
+        const uint8_t *sx = x + static_cast<size_t>(ih) * W * ldx;
+        if (plan.cp == C && ldx == C) {
+          std::memcpy(m, sx, W * C);
+        } else {
+          for (size_t w = 0; w < W; ++w) {
+            std::memcpy(m + w * plan.cp, sx + w * ldx, C);
+            std::memset(m + w * plan.cp + C, xZeroPoint, plan.cp - C);
+          }
+        }
+        std::memset(m + W * plan.cp, xZeroPoint, shape.padRight * plan.cp);
+      }
+      origin = slab;
+    } else {
+      origin = x + static_cast<size_t>(ihLo) * rowStride;
+    }
+    for (size_t blk = seg; blk < segEnd; blk += kBlockTiles * kConvMR) {
+      const size_t blkEnd = blk + kBlockTiles * kConvMR < segEnd
+                                ? blk + kBlockTiles * kConvMR
+                                : segEnd;
+      for (size_t col0 = 0; col0 < N; col0 += NR) {
+        setPanel(t, b, rq, col0, N, NR, groups);
+        for (size_t p0 = blk; p0 < blkEnd; p0 += kConvMR) {
+          // Window corners of the tile's rows (rows past the end repeat the
+          // first one; they are computed, not stored).
+          for (size_t i = 0; i < kConvMR; ++i) {
+            const size_t pix = p0 + i < blkEnd ? p0 + i : p0;
+            const size_t oh = pix / OW, ow = pix % OW;
+            bases[i] = origin + (oh - oh0) * shape.strideH * rowStride +
+                       ow * shape.strideW * pixStride;
+          }
+          t.rowBegin = 0;
+          t.rowEnd =
+              static_cast<int>(blkEnd - p0 < kConvMR ? blkEnd - p0 : kConvMR);
+          t.c = static_cast<char *>(y) + ((p0 - pixBegin) * ldy + col0) * elem;
+          qconvTileVnni(t, src);
+        }
+      }
+    }
+    seg = segEnd;
   }
   return Status::Ok;
 }

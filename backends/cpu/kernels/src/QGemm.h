@@ -34,6 +34,18 @@ struct QGemmKernel {
   QTileFn tile;
 };
 
+/// Where an implicit-GEMM convolution tile (6 rows, the VNNI kernel's MR)
+/// reads A: tap s of row i is tapGroups groups of 4 bytes at rows[i] +
+/// tapOff[s].
+struct QConvTileSrc {
+  const uint8_t *const *rows; ///< 6 window corners
+  const ptrdiff_t *tapOff;    ///< byte offset of each tap from the corner
+  size_t taps, tapGroups;
+};
+
+/// The VNNI implicit-GEMM tile over a 64-column panel (t.a unused).
+void qconvTileVnni(const QTileArgs &t, const QConvTileSrc &src);
+
 const QGemmKernel &qgemmKernelGeneric();
 const QGemmKernel &qgemmKernelVnni();
 const QGemmKernel *qgemmKernelGenericFor(int nr);

@@ -153,8 +153,7 @@ EMBER_TARGET_AVX512VNNI void qtileVnniN(const QTileArgs &t) {
 
 /// One live vector of a 4-vector panel: MR accumulator chains would leave
 /// vpdpbusd latency-bound, so even and odd groups of 4 k go to two sets.
-template <int MR>
-EMBER_TARGET_AVX512VNNI void qtileVnni1(const QTileArgs &t) {
+template <int MR> EMBER_TARGET_AVX512VNNI void qtileVnni1(const QTileArgs &t) {
   constexpr int NR = 64;
   __m512i acc[MR], acc2[MR];
 #pragma GCC unroll 16
@@ -201,8 +200,7 @@ EMBER_TARGET_AVX512VNNI void qtileVnni1(const QTileArgs &t) {
 
 /// The 6 x 64 tile; a panel with at most 48 live columns (a narrow or last
 /// panel) computes only its live vectors.
-template <int MR>
-EMBER_TARGET_AVX512VNNI void qtileVnni(const QTileArgs &t) {
+template <int MR> EMBER_TARGET_AVX512VNNI void qtileVnni(const QTileArgs &t) {
   if (t.colEnd <= 16)
     return qtileVnni1<MR>(t);
   if (t.colEnd <= 32)
@@ -212,10 +210,98 @@ EMBER_TARGET_AVX512VNNI void qtileVnni(const QTileArgs &t) {
   qtileVnniN<MR, 4, 4>(t);
 }
 
+/// Implicit-GEMM convolution tile (qconv2dNhwc): 6 rows x NV live vectors
+/// of a 4-vector B panel, A read in place: tap s of row i starts at
+/// src.rows[i] + src.tapOff[s] and is src.tapGroups groups of 4 k. With one
+/// live vector, even and odd groups of a tap go to two accumulator sets (6
+/// chains would leave vpdpbusd latency-bound).
+template <int NV>
+EMBER_TARGET_AVX512VNNI void qconvTileVnniT(const QTileArgs &t,
+                                            const QConvTileSrc &src) {
+  constexpr int MR = 6, NR = 64;
+  constexpr int SETS = NV == 1 ? 2 : 1;
+  __m512i acc[SETS][MR][NV];
+#pragma GCC unroll 2
+  for (int s = 0; s < SETS; ++s)
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j)
+        acc[s][i][j] = _mm512_setzero_si512();
+  const int8_t *b = t.b;
+  for (size_t tap = 0; tap < src.taps; ++tap) {
+    const uint8_t *r[MR];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i)
+      r[i] = src.rows[i] + src.tapOff[tap];
+    size_t g = 0;
+    if (SETS == 2) {
+      for (; g + 2 <= src.tapGroups; g += 2) {
+        __m512i b0 = _mm512_loadu_si512(b);
+        __m512i b1 = _mm512_loadu_si512(b + 4 * NR);
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; ++i) {
+          int32_t a0, a1;
+          std::memcpy(&a0, r[i] + 4 * g, 4);
+          std::memcpy(&a1, r[i] + 4 * g + 4, 4);
+          acc[0][i][0] =
+              _mm512_dpbusd_epi32(acc[0][i][0], _mm512_set1_epi32(a0), b0);
+          acc[SETS - 1][i][0] = _mm512_dpbusd_epi32(acc[SETS - 1][i][0],
+                                                    _mm512_set1_epi32(a1), b1);
+        }
+        b += 8 * NR;
+      }
+    }
+    for (; g < src.tapGroups; ++g) {
+      __m512i bv[NV];
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j)
+        bv[j] = _mm512_loadu_si512(b + 64 * j);
+#pragma GCC unroll 6
+      for (int i = 0; i < MR; ++i) {
+        int32_t a4;
+        std::memcpy(&a4, r[i] + 4 * g, 4);
+        __m512i av = _mm512_set1_epi32(a4);
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j)
+          acc[0][i][j] = _mm512_dpbusd_epi32(acc[0][i][j], av, bv[j]);
+      }
+      b += 4 * NR;
+    }
+  }
+  __mmask16 masks[NV];
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j)
+    masks[j] = laneMask(t.colBegin - 16 * j, t.colEnd - 16 * j);
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    if (i < t.rowBegin || i >= t.rowEnd)
+      continue;
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      __m512i v = acc[0][i][j];
+      if (SETS == 2)
+        v = _mm512_add_epi32(v, acc[SETS - 1][i][j]);
+      if (masks[j])
+        storeQRow(t, i, j, masks[j], v);
+    }
+  }
+}
+
 constexpr QGemmKernel kVnni = {Isa::Avx512Vnni, 6, 64, &qtileVnni<6>};
 
 } // namespace
 
 const QGemmKernel &qgemmKernelVnni() { return kVnni; }
+
+void qconvTileVnni(const QTileArgs &t, const QConvTileSrc &src) {
+  if (t.colEnd <= 16)
+    return qconvTileVnniT<1>(t, src);
+  if (t.colEnd <= 32)
+    return qconvTileVnniT<2>(t, src);
+  if (t.colEnd <= 48)
+    return qconvTileVnniT<3>(t, src);
+  qconvTileVnniT<4>(t, src);
+}
 
 } // namespace ember::cpu::detail

@@ -205,6 +205,134 @@ TEST_P(QGemmTest, RejectsMismatchedPacking) {
             Status::InvalidArgument);
 }
 
+/// qconv2dNhwc against the convolution's definition (int64 sums over the
+/// window, padding reading the input's zero point), random geometry.
+TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
+  std::mt19937 rng(1234);
+  size_t ran[2] = {0, 0};
+  for (int iter = 0; iter < 400; ++iter) {
+    Conv2DShape sh;
+    const size_t cs[] = {1, 3, 4, 5, 8, 12, 16, 32, 64};
+    sh.channels = cs[randomIn(rng, 0, 8)];
+    sh.height = randomIn(rng, 1, 12);
+    sh.width = randomIn(rng, 1, 12);
+    sh.outChannels = randomIn(rng, 1, 150);
+    sh.kernelH = randomIn(rng, 1, 3);
+    sh.kernelW = randomIn(rng, 1, 3);
+    if (randomIn(rng, 0, 9) == 0)
+      sh.kernelH = sh.kernelW = 5;
+    sh.strideH = randomIn(rng, 1, 2);
+    sh.strideW = randomIn(rng, 1, 2);
+    if (randomIn(rng, 0, 2)) {
+      sh.padTop = randomIn(rng, 0, 2);
+      sh.padLeft = randomIn(rng, 0, 2);
+      sh.padBottom = randomIn(rng, 0, 2);
+      sh.padRight = randomIn(rng, 0, 2);
+    }
+    sh.dilationH = randomIn(rng, 1, 2);
+    sh.dilationW = randomIn(rng, 1, 2);
+    if (iter % 25 == 0) { // several slabs per call
+      sh.channels = 64;
+      sh.height = randomIn(rng, 40, 70);
+      sh.width = randomIn(rng, 40, 70);
+      sh.outChannels = randomIn(rng, 1, 8);
+    }
+    if (!sh.valid())
+      continue;
+    const size_t C = sh.channels, OC = sh.outChannels;
+    const size_t KH = sh.kernelH, KW = sh.kernelW, K = KH * KW * C;
+    const size_t OH = sh.outHeight(), OW = sh.outWidth(), P = OH * OW;
+    const size_t Cp = (C + 3) / 4 * 4;
+    const size_t ldx = C + randomIn(rng, 0, 5), ldy = OC + randomIn(rng, 0, 3);
+    std::vector<uint8_t> x(sh.height * sh.width * ldx);
+    for (uint8_t &v : x)
+      v = static_cast<uint8_t>(randomIn(rng, 0, 255));
+    // Weights in GEMM order: B[(kh*KW + kw)*C + c][oc], packed with the
+    // channels padded to Cp by zero rows.
+    QProblem q(rng, P, OC, K);
+    std::fill(q.bZp.begin(), q.bZp.end(), 0);
+    std::vector<int8_t> Bp(KH * KW * Cp * q.ldb, 0);
+    for (size_t tap = 0; tap < KH * KW; ++tap)
+      for (size_t c = 0; c < C; ++c)
+        for (size_t n = 0; n < OC; ++n)
+          Bp[(tap * Cp + c) * q.ldb + n] = q.B[(tap * C + c) * q.ldb + n];
+    std::vector<char> packed(packedQBSize(KH * KW * Cp, OC, GetParam()));
+    ASSERT_EQ(packQB(KH * KW * Cp, OC, Bp.data(), q.ldb, q.aZp, q.bZp.data(),
+                     q.bZp.size(), q.bias.empty() ? nullptr : q.bias.data(),
+                     packed.data(), GetParam()),
+              Status::Ok);
+    if (!qconv2dNhwcSupported(sh, packed.data(), GetParam())) {
+      EXPECT_NE(GetParam(), Isa::Avx512Vnni);
+      std::vector<int32_t> out(4);
+      EXPECT_EQ(qconv2dNhwc(sh, x.data(), ldx, q.aZp, packed.data(), out.data(),
+                            ldy, q.rq, GetParam(), 0, 0),
+                Status::LayoutMismatch);
+      return;
+    }
+    std::vector<int32_t> out(P * ldy + 16, 0x5a5a5a5a);
+    std::vector<char> ws(qconv2dNhwcWorkspaceSize(sh));
+    const bool inPlace = C % 4 == 0 && !sh.padTop && !sh.padLeft &&
+                         !sh.padBottom && !sh.padRight;
+    ++ran[inPlace ? 1 : 0];
+    const size_t elem = q.rq.output == QOutput::Int32 ? 4 : 1;
+    for (size_t p0 = 0; p0 < P;) {
+      size_t p1 = std::min(P, p0 + randomIn(rng, 1, P));
+      ASSERT_EQ(
+          qconv2dNhwc(sh, x.data(), ldx, q.aZp, packed.data(),
+                      reinterpret_cast<char *>(out.data()) + p0 * ldy * elem,
+                      ldy, q.rq, GetParam(), p0, p1,
+                      randomIn(rng, 0, 1) ? ws.data() : nullptr),
+          Status::Ok);
+      p0 = p1;
+    }
+    size_t bad = 0;
+    for (size_t pix = 0; pix < P; ++pix)
+      for (size_t n = 0; n < OC; ++n) {
+        int64_t acc = q.bias.empty() ? 0 : q.bias[n];
+        size_t oh = pix / OW, ow = pix % OW;
+        for (size_t kh = 0; kh < KH; ++kh)
+          for (size_t kw = 0; kw < KW; ++kw) {
+            ptrdiff_t ih = ptrdiff_t(oh * sh.strideH + kh * sh.dilationH) -
+                           ptrdiff_t(sh.padTop);
+            ptrdiff_t iw = ptrdiff_t(ow * sh.strideW + kw * sh.dilationW) -
+                           ptrdiff_t(sh.padLeft);
+            bool in = ih >= 0 && iw >= 0 && ih < ptrdiff_t(sh.height) &&
+                      iw < ptrdiff_t(sh.width);
+            for (size_t c = 0; c < C; ++c) {
+              int64_t xv =
+                  in ? x[(size_t(ih) * sh.width + size_t(iw)) * ldx + c]
+                     : q.aZp;
+              acc += (xv - q.aZp) * q.B[((kh * KW + kw) * C + c) * q.ldb + n];
+            }
+          }
+        int32_t want = refRequant(int32_t(acc), q.rq, n);
+        int32_t have = readOut(out, q.rq.output, pix * ldy + n);
+        if (want != have && bad++ < 5)
+          ADD_FAILURE() << "iter " << iter << " C=" << C << " OC=" << OC << " "
+                        << KH << "x" << KW << " at (" << pix << "," << n
+                        << "): got " << have << " want " << want;
+      }
+    ASSERT_EQ(bad, 0u);
+    const char *o = reinterpret_cast<const char *>(out.data());
+    for (size_t pix = 0; pix < P; ++pix)
+      for (size_t b = OC * elem; b < ldy * elem; ++b)
+        ASSERT_EQ(o[pix * ldy * elem + b], 0x5a) << "padding written";
+  }
+  // Every path of the kernel ran (slab and in place).
+  EXPECT_GT(ran[0] * ran[1], 0u);
+  // A nonzero weight zero point needs row sums: not this path.
+  Conv2DShape sh;
+  sh.channels = 8;
+  sh.height = sh.width = 4;
+  sh.outChannels = 8;
+  std::vector<int8_t> B(64, 1), zp(1, 3);
+  std::vector<char> packed(packedQBSize(8, 8, GetParam()));
+  ASSERT_EQ(packQB(8, 8, B.data(), 8, 0, zp.data(), 1, nullptr, packed.data(),
+                   GetParam()),
+            Status::Ok);
+  EXPECT_FALSE(qconv2dNhwcSupported(sh, packed.data(), GetParam()));
+}
+
 INSTANTIATE_TEST_SUITE_P(Paths, QGemmTest,
                          ::testing::Values(Isa::Generic, Isa::Avx512Vnni),
                          [](const auto &info) {

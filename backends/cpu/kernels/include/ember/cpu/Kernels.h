@@ -329,6 +329,31 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
                    size_t mBegin = 0, size_t mEnd = 0,
                    void *workspace = nullptr);
 
+/// Bytes of scratch one qconv2dNhwc call needs.
+size_t qconv2dNhwcWorkspaceSize(const Conv2DShape &shape);
+
+/// Whether qconv2dNhwc runs `shape` with `packedW` on `isa`: AVX-512 VNNI,
+/// shape.channels % 4 == 0 (a group of 4 k never straddles two taps), and
+/// weights packed by packQB for this path with K = KH*KW*channels, N =
+/// outChannels and no nonzero weight zero point. Otherwise unfold the input
+/// (im2row, k ordered (kh, kw, c)) and call qgemmPacked.
+bool qconv2dNhwcSupported(const Conv2DShape &shape, const void *packedW,
+                          Isa isa = Isa::Auto);
+
+/// Output pixels [pixBegin, pixEnd) (pixel = oh*OW + ow; end 0: all) of a
+/// u8 convolution of one image (one group: shape.channels and outChannels
+/// are the group's) over channels-last input, as an implicit GEMM: the
+/// micro-kernel reads each pixel's window from x in place (no im2row copy,
+/// no A packing); taps in the padding read a row of xZeroPoint. x: the
+/// group's first channel of input pixel (0, 0), pixel stride ldx bytes. y:
+/// output pixel pixBegin's first channel, pixel stride ldy elements.
+/// Weights: packQB of W[kh][kw][c][oc] (K ordered (kh, kw, c)), with
+/// aZeroPoint = xZeroPoint. Bit-exact with im2row + qgemmPacked.
+Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
+                   uint8_t xZeroPoint, const void *packedW, void *y, size_t ldy,
+                   const Requantize &requant, Isa isa, size_t pixBegin,
+                   size_t pixEnd, void *workspace = nullptr);
+
 /// The reference requantization of one accumulator (exactly what every path
 /// computes): `index` selects the per-column scale when scaleCount > 1.
 int32_t requantizeOne(int32_t acc, const Requantize &requant, size_t index);
