@@ -29,6 +29,8 @@ Expected<std::string> compileAhead(Plugin &p, const Function &f,
   copts.set_num_threads(o.threads);
   copts.set_target_triple(o.triple);
   copts.set_target_cpu(o.cpu);
+  for (const auto &[k, v] : o.vendorOptions)
+    (*copts.mutable_vendor())[k] = v;
   EMBER_ASSIGN(std::string program, serializeGraph(f));
   EMBER_ASSIGN(Executable exe, p.compile(nullptr, EMBER_PROGRAM_GRAPH, program,
                                          copts.SerializeAsString()));

@@ -6,6 +6,7 @@
 #include "backend/Plugin.h"
 #include "ir/Graph.h"
 
+#include <map>
 #include <string>
 
 namespace ember::backend {
@@ -15,6 +16,7 @@ struct AotOptions {
   std::string cpu;    // CompileOptions.target_cpu; empty: the host's
   uint32_t threads = 0;
   uint32_t optLevel = 2;
+  std::map<std::string, std::string> vendorOptions; // CompileOptions.vendor
 };
 
 // Every node must be claimed by the plugin (an artifact has no fallback);

@@ -310,6 +310,8 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
   copts.set_schema_version(1);
   copts.set_opt_level(2);
   copts.set_num_threads(o.numThreads);
+  for (const auto &[k, v] : o.vendorOptions)
+    (*copts.mutable_vendor())[k] = v;
   const std::string optBytes = copts.SerializeAsString();
   for (size_t i = 0; i < x->plan_.parts.size(); ++i) {
     auto &part = x->plan_.parts[i];

@@ -73,6 +73,8 @@ struct ExecutorOptions {
   bool requireFullSupport = false;
   // CompileOptions.num_threads for every compile (0: the plugin's default).
   uint32_t numThreads = 0;
+  // CompileOptions.vendor: the plugin's own options (`--backend-opt K=V`).
+  std::map<std::string, std::string> vendorOptions;
 };
 
 // Compiles every plugin partition once and runs the whole graph.

@@ -34,6 +34,9 @@ int benchMain(int argc, char **argv) {
                       "--threads in [1, 256]");
   ImportOptions io;
   Status s = parseInputShapes(a.values("--input-shape"), io.inputShapes);
+  std::map<std::string, std::string> backendOpts;
+  if (s.isOk())
+    s = parseBackendOptions(a.values("--backend-opt"), backendOpts);
   std::map<std::string, Tensor> given;
   if (s.isOk())
     s = readInputFiles(a, io, given);
@@ -59,6 +62,7 @@ int benchMain(int argc, char **argv) {
   if (!tgt)
     return reportError(tgt.status());
   tgt->numThreads = threads;
+  tgt->backendOptions = backendOpts;
   Function &f = *(*m)->main();
   auto compiled = CompiledModel::create(*tgt, f);
   if (!compiled)

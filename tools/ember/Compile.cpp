@@ -69,6 +69,9 @@ int compileMain(int argc, char **argv) {
   std::vector<std::string> lirPasses = splitList(lirPassList);
   ImportOptions io;
   Status s = parseInputShapes(a.values("--input-shape"), io.inputShapes);
+  std::map<std::string, std::string> backendOpts;
+  if (s.isOk())
+    s = parseBackendOptions(a.values("--backend-opt"), backendOpts);
   if (!s.isOk())
     return reportError(s);
   auto model = finishModelArgs(a, "compile", target);
@@ -169,6 +172,7 @@ int compileMain(int argc, char **argv) {
     ao.triple = triple;
     ao.cpu = cpu;
     ao.threads = uint32_t(std::atoi(threadsStr.c_str()));
+    ao.vendorOptions = backendOpts;
     auto tgt = openTarget(target);
     if (!tgt)
       return reportError(tgt.status());

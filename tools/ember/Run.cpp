@@ -28,6 +28,9 @@ int runMain(int argc, char **argv) {
   bool optimize = !a.flag("--O0");
   ImportOptions io;
   Status s = parseInputShapes(a.values("--input-shape"), io.inputShapes);
+  std::map<std::string, std::string> backendOpts;
+  if (s.isOk())
+    s = parseBackendOptions(a.values("--backend-opt"), backendOpts);
   std::map<std::string, Tensor> given;
   if (s.isOk())
     s = readInputFiles(a, io, given);
@@ -41,6 +44,7 @@ int runMain(int argc, char **argv) {
   if (!tgt)
     return reportError(tgt.status());
   tgt->numThreads = uint32_t(std::atoi(threadsStr.c_str()));
+  tgt->backendOptions = backendOpts;
 
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();

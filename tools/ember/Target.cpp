@@ -97,6 +97,19 @@ Expected<Target> openTarget(const std::string &target,
   return t;
 }
 
+Status parseBackendOptions(const std::vector<std::string> &args,
+                           std::map<std::string, std::string> &out) {
+  for (const std::string &a : args) {
+    size_t eq = a.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return invalid("--backend-opt '", a,
+                     "': expected KEY=VALUE (the plugin's own "
+                     "options, e.g. dump_ir=FILE for cpu)");
+    out[a.substr(0, eq)] = a.substr(eq + 1);
+  }
+  return Status::ok();
+}
+
 Expected<std::unique_ptr<CompiledModel>>
 CompiledModel::create(const Target &t, const Function &f) {
   std::unique_ptr<CompiledModel> m(new CompiledModel());
@@ -107,6 +120,7 @@ CompiledModel::create(const Target &t, const Function &f) {
   o.fallback = t.fallback;
   o.requireFullSupport = !t.allowFallback;
   o.numThreads = t.numThreads;
+  o.vendorOptions = t.backendOptions;
   EMBER_ASSIGN(m->exe_, backend::PartitionedExecutable::create(f, t.plugin, o));
   return m;
 }

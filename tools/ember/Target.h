@@ -7,6 +7,7 @@
 #include "backend/Partitioner.h"
 #include "backend/Plugin.h"
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -26,7 +27,14 @@ struct Target {
   std::string fallbackName = "interp";
   bool allowFallback = true;
   uint32_t numThreads = 0; // CompileOptions.num_threads (0: default)
+  // CompileOptions.vendor, from `--backend-opt KEY=VALUE` (repeatable).
+  std::map<std::string, std::string> backendOptions;
 };
+
+// `--backend-opt KEY=VALUE` values into a map (error on a missing '=' or an
+// empty key, naming the argument).
+Status parseBackendOptions(const std::vector<std::string> &args,
+                           std::map<std::string, std::string> &out);
 
 // --target and --fallback (interp | none | a target name) into a Target,
 // loading the plugins.

@@ -16,6 +16,7 @@ static void usage() {
       "  compile MODEL.onnx --target=T [--emit=graph|lowered|lir|dot|"
       "partitions|\n          artifact|bundle] [-o OUT] [--target-triple T] "
       "[--target-cpu C] [--threads N]\n"
+      "          [--backend-opt KEY=VALUE]... (artifact, bundle)\n"
       "          [--input-shape NAME=DxDx..] [--O0] [--time-passes]\n"
       "          [--passes=a,b,c] [--elide-constants] [--memory-report]\n"
       "  compile FILE.eir --emit=... (graph IR text in, see docs/graph-ir.md)\n"
@@ -23,6 +24,7 @@ static void usage() {
       "docs/lir.md)\n"
       "  run MODEL.onnx --target=T [--input NAME=FILE]... [--seed N]\n"
       "          [--fallback=interp|none|TARGET] [--threads N]\n"
+      "          [--backend-opt KEY=VALUE]...\n"
       "          [--save-outputs DIR] [--input-shape NAME=DxD..]\n"
       "  conform [--target=T] [--rtol R] [--atol A] [--junit FILE]\n"
       "          [--min-pass N] [--no-lower] [--lir] [--O0] [--jobs N]\n"
@@ -31,6 +33,7 @@ static void usage() {
       "[--layers L]\n"
       "          (the plugin conformance kit, tools/kit/README.md)\n"
       "  bench MODEL.onnx --target=T [--threads N] [--runs N] [--warmup N]\n"
+      "          [--backend-opt KEY=VALUE]...\n"
       "          (last line: median_ms=<x> runs=<n> threads=<n>)\n"
 #ifdef EMBER_HAVE_NPU
       "  asm FILE.nasm -o FILE.bin | disasm FILE.bin | sim PROGRAM ...\n"
