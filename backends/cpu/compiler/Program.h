@@ -52,6 +52,7 @@ struct CompileConfig {
   bool fuse = true; // operator stacking and elementwise loop fusion
   // Debugging: write the optimized LLVM IR of the JIT module here.
   std::string dumpIr;
+  bool perfMap = false; // JIT: list the functions in /tmp/perf-<pid>.map
   // Code generation target; empty triple: the host (JIT).
   std::string triple, cpu, features;
   bool bundle = false; // self-contained object (runtime bitcode linked in)

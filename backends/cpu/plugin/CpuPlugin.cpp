@@ -135,6 +135,8 @@ ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
 //   isa=auto|generic|avx2|avx512|avx512vnni  kernel path (capped to the host
 //                             for the JIT)
 //   dump_ir=FILE              write the optimized LLVM IR (debugging)
+//   perf_map=0|1              append the JIT'd functions to
+//                             /tmp/perf-<pid>.map (profiling with perf)
 ember_error *parseOptions(const ember_compile_params *p,
                           ember::cpugen::CompileConfig &cfg, bool &runnable,
                           std::string &why) {
@@ -171,13 +173,17 @@ ember_error *parseOptions(const ember_compile_params *p,
       isaName = v;
     } else if (k == "dump_ir" && !v.empty()) {
       cfg.dumpIr = v;
-    } else if (k == "kernels" || k == "fuse" || k == "isa" || k == "dump_ir") {
+    } else if (k == "perf_map" && (v == "0" || v == "1")) {
+      cfg.perfMap = v == "1";
+    } else if (k == "kernels" || k == "fuse" || k == "isa" || k == "dump_ir" ||
+               k == "perf_map") {
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "bad value '" + v + "' for vendor option '" + k + "'");
     } else {
-      return error(EMBER_STATUS_INVALID_ARGUMENT,
-                   "unknown vendor option '" + k +
-                       "' (the cpu plugin takes kernels, fuse, isa, dump_ir)");
+      return error(
+          EMBER_STATUS_INVALID_ARGUMENT,
+          "unknown vendor option '" + k +
+              "' (the cpu plugin takes kernels, fuse, isa, dump_ir, perf_map)");
     }
   }
   runnable = true;
