@@ -84,6 +84,30 @@ void coalesce(Dims &dims, std::vector<std::vector<int64_t> *> vecs) {
     *vecs[k] = nv[k];
 }
 
+// Orders the loop dims by the last vector's strides (the store),
+// outermost first, so a result stored in another layout than its logical
+// order (channels-last int8 tensors) is written contiguously by the inner
+// loop instead of one strided byte at a time. Every element is computed
+// independently, so any order is correct; ties keep the logical order.
+void storeOrder(Dims &dims, std::vector<std::vector<int64_t> *> vecs) {
+  const std::vector<int64_t> &st = *vecs.back();
+  std::vector<size_t> order(dims.size());
+  for (size_t d = 0; d < order.size(); ++d)
+    order[d] = d;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return st[a] > st[b]; });
+  Dims nd(dims.size());
+  for (size_t d = 0; d < order.size(); ++d)
+    nd[d] = dims[order[d]];
+  dims = nd;
+  for (auto *v : vecs) {
+    std::vector<int64_t> nv(v->size());
+    for (size_t d = 0; d < order.size(); ++d)
+      nv[d] = (*v)[order[d]];
+    *v = nv;
+  }
+}
+
 // Slice bounds normalized as the reference kernel does: first index and
 // step per axis of the operand.
 void sliceMap(const Node &n, std::vector<int64_t> &first,
@@ -919,10 +943,12 @@ Status Codegen::emitLoopGroup(const Group &g) {
   bool tables = false;
   for (auto &l : lg.leaves)
     tables = tables || !l.tables.empty();
-  if (!tables) // per-dim tables need the dims as they are
+  if (!tables) { // per-dim tables need the dims as they are
+    storeOrder(dims, vecs);
     coalesce(dims, vecs);
-  else if (dims.empty())
+  } else if (dims.empty()) {
     dims.push_back(1), store.push_back(0);
+  }
   if (root.type().numElements() == 0)
     return Status::ok();
   int64_t per = 1;
