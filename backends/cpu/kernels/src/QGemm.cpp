@@ -483,7 +483,6 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
   src.taps = taps;
   src.tapGroups = plan.cp / 4;
   src.tapOff = tapOff;
-  src.rows = bases;
 
   for (size_t seg = pixBegin; seg < pixEnd;) {
     // Output rows [oh0, oh0 + outRows) at most per pass.
@@ -511,6 +510,18 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
         const uint8_t *sx = x + static_cast<size_t>(ih) * W * ldx;
         if (plan.cp == C && ldx == C) {
           std::memcpy(m, sx, W * C);
+        } else if (C < 16) {
+          // Few channels (a first layer's 1-3): a byte loop, not a libc
+          // call per pixel.
+          for (size_t w = 0; w < W; ++w) {
+            uint8_t *dp = m + w * plan.cp;
+            const uint8_t *sp = sx + w * ldx;
+            size_t c = 0;
+            for (; c < C; ++c)
+              dp[c] = sp[c];
+            for (; c < plan.cp; ++c)
+              dp[c] = xZeroPoint;
+          }
         } else {
           for (size_t w = 0; w < W; ++w) {
             std::memcpy(m + w * plan.cp, sx + w * ldx, C);
@@ -527,17 +538,30 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
       const size_t blkEnd = blk + kBlockTiles * kConvMR < segEnd
                                 ? blk + kBlockTiles * kConvMR
                                 : segEnd;
+      // Window corners of the block's pixels, once for every panel; rows
+      // past the end of the last tile repeat its first row (computed, not
+      // stored).
+      {
+        size_t oh = blk / OW, ow = blk % OW;
+        const size_t stepH = shape.strideH * rowStride;
+        const size_t stepW = shape.strideW * pixStride;
+        const uint8_t *rowBase = origin + (oh - oh0) * stepH;
+        size_t k = 0;
+        for (size_t pix = blk; pix < blkEnd; ++pix, ++k) {
+          bases[k] = rowBase + ow * stepW;
+          if (++ow == OW) {
+            ow = 0;
+            rowBase += stepH;
+          }
+        }
+        const size_t last = (k - 1) / kConvMR * kConvMR; // last tile's start
+        for (; k % kConvMR; ++k)
+          bases[k] = bases[last];
+      }
       for (size_t col0 = 0; col0 < N; col0 += NR) {
         setPanel(t, b, rq, col0, N, NR, groups);
         for (size_t p0 = blk; p0 < blkEnd; p0 += kConvMR) {
-          // Window corners of the tile's rows (rows past the end repeat the
-          // first one; they are computed, not stored).
-          for (size_t i = 0; i < kConvMR; ++i) {
-            const size_t pix = p0 + i < blkEnd ? p0 + i : p0;
-            const size_t oh = pix / OW, ow = pix % OW;
-            bases[i] = origin + (oh - oh0) * shape.strideH * rowStride +
-                       ow * shape.strideW * pixStride;
-          }
+          src.rows = bases + (p0 - blk);
           t.rowBegin = 0;
           t.rowEnd =
               static_cast<int>(blkEnd - p0 < kConvMR ? blkEnd - p0 : kConvMR);
