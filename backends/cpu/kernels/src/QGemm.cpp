@@ -510,17 +510,19 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
         const uint8_t *sx = x + static_cast<size_t>(ih) * W * ldx;
         if (plan.cp == C && ldx == C) {
           std::memcpy(m, sx, W * C);
-        } else if (C < 16) {
-          // Few channels (a first layer's 1-3): a byte loop, not a libc
-          // call per pixel.
+        } else if (plan.cp == 4) {
+          // 1-4 channels (a first layer): one 32-bit word per pixel, the
+          // channels past C set to the zero point (no libc call per pixel).
+          uint32_t keep = C >= 4 ? 0xFFFFFFFFu : (1u << (8 * C)) - 1u;
+          uint32_t fill = (0x01010101u * xZeroPoint) & ~keep;
           for (size_t w = 0; w < W; ++w) {
-            uint8_t *dp = m + w * plan.cp;
-            const uint8_t *sp = sx + w * ldx;
-            size_t c = 0;
-            for (; c < C; ++c)
-              dp[c] = sp[c];
-            for (; c < plan.cp; ++c)
-              dp[c] = xZeroPoint;
+            uint8_t px[4] = {0, 0, 0, 0};
+            for (size_t c = 0; c < C; ++c)
+              px[c] = sx[w * ldx + c];
+            uint32_t v;
+            std::memcpy(&v, px, 4);
+            v = (v & keep) | fill;
+            std::memcpy(m + 4 * w, &v, 4);
           }
         } else {
           for (size_t w = 0; w < W; ++w) {
