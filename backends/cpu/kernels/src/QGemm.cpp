@@ -513,15 +513,14 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
         } else if (plan.cp == 4) {
           // 1-4 channels (a first layer): one 32-bit word per pixel, the
           // channels past C set to the zero point (no libc call per pixel).
-          uint32_t keep = C >= 4 ? 0xFFFFFFFFu : (1u << (8 * C)) - 1u;
-          uint32_t fill = (0x01010101u * xZeroPoint) & ~keep;
+          // (A constant trip count: GCC turns a loop to C into a memcpy
+          // call per pixel.)
           for (size_t w = 0; w < W; ++w) {
-            uint8_t px[4] = {0, 0, 0, 0};
-            for (size_t c = 0; c < C; ++c)
-              px[c] = sx[w * ldx + c];
-            uint32_t v;
-            std::memcpy(&v, px, 4);
-            v = (v & keep) | fill;
+            const uint8_t *sp = sx + w * ldx;
+            uint32_t v = 0;
+#pragma GCC unroll 4
+            for (size_t c = 0; c < 4; ++c)
+              v |= uint32_t(c < C ? sp[c] : xZeroPoint) << (8 * c);
             std::memcpy(m + 4 * w, &v, 4);
           }
         } else {
