@@ -395,6 +395,38 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
                 cw.size() * sizeof(int16_t));
     std::memcpy(&out_.weights[size_t(s.packedWeights + biasOff)], bias.data(),
                 bias.size() * 4);
+    // The VNNI 3x3 channels-last kernel's copy (RtAbi.h, DW_VNNI): s8
+    // weights, four taps per channel lane, when every centered weight fits.
+    bool fits = true;
+    for (int16_t v : cw)
+      fits = fits && v >= -128 && v <= 127;
+    bool outNhwc = p[EMBER_RT_QCONV_OUT_NHWC] != 0;
+    if (fits && inNhwc && outNhwc && KK == 9 && kernel[0] == 3 &&
+        ember::cpu::resolveIsa(isa) == Isa::Avx512Vnni) {
+      int64_t blocks = (C + 63) / 64;
+      std::vector<uint8_t> pk(size_t(blocks * EMBER_RT_DW_VNNI_BLOCK_BYTES), 0);
+      for (int64_t blk = 0; blk < blocks; ++blk) {
+        uint8_t *d = pk.data() + blk * EMBER_RT_DW_VNNI_BLOCK_BYTES;
+        for (int64_t j = 0; j < 4; ++j)
+          for (int64_t q = 0; q < 16; ++q) {
+            int64_t c = ember_rt_dw_vnni_channel(blk, j, q);
+            if (c >= C)
+              continue;
+            int32_t sum = 0;
+            for (int64_t k = 0; k < 9; ++k) {
+              int16_t v = cw[size_t(k * C + c)];
+              sum += v;
+              d[((k / 4) * 4 + j) * 64 + q * 4 + k % 4] = uint8_t(int8_t(v));
+            }
+            int32_t bIn = bias[size_t(c)] - int32_t(xzp) * sum;
+            float sc = scales[scales.size() == 1 ? 0 : size_t(c)];
+            std::memcpy(d + 768 + (j * 16 + q) * 4, &bIn, 4);
+            std::memcpy(d + 1024 + (j * 16 + q) * 4, &sc, 4);
+          }
+      }
+      uint64_t off = addWeights(pk.data(), pk.size());
+      p[EMBER_RT_QCONV_DW_VNNI] = int64_t(off - s.packedWeights + 1);
+    }
   } else {
     // The implicit-GEMM kernel (channels-last x, VNNI, no weight zero
     // point) reads 4 channels per step: a group whose channels are not a

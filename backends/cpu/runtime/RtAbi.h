@@ -167,7 +167,19 @@ int32_t ember_rt_qgemm(const int64_t *p, const uint8_t *a, const void *b,
  * 1x1 stride-1 conv then reads x in place); the GEMM's [pixel][channel]
  * result is y when y is channels-last, else it is transposed into NCHW.
  * Depthwise (DEPTHWISE) convs read centered int16 weights [KH*KW][C]
- * followed by int32 bias [C] at BIAS_OFFSET bytes. */
+ * followed by int32 bias [C] at BIAS_OFFSET bytes. DW_VNNI, when not 0, is
+ * 1 + the byte offset of a second copy of a 3x3 channels-last depthwise
+ * conv's weights for the VNNI kernel (RtKernels.cpp, qdwVnniRow): per block
+ * of 64 channels, 3 groups x 4 vectors x 64 s8 bytes (4 taps per channel
+ * lane), then the block's bias - x_zp * sum(w) and its scales, both in the
+ * vectors' channel order. */
+/* Bytes per 64-channel block of the DW_VNNI pack, and the channel of lane q
+ * (0..15) of vector j (0..3) in block b. */
+#define EMBER_RT_DW_VNNI_BLOCK_BYTES 1280
+static inline int64_t ember_rt_dw_vnni_channel(int64_t b, int64_t j,
+                                               int64_t q) {
+  return 64 * b + 16 * (q / 4) + 4 * j + q % 4;
+}
 enum ember_rt_qconv_field {
   EMBER_RT_QCONV_X_ZP = EMBER_RT_CONV_NUM_FIELDS,
   EMBER_RT_QCONV_Y_ZP,
@@ -177,6 +189,7 @@ enum ember_rt_qconv_field {
   EMBER_RT_QCONV_BIAS_OFFSET,
   EMBER_RT_QCONV_IN_NHWC,  /* x stored channels-last ([N][H][W][C]) */
   EMBER_RT_QCONV_OUT_NHWC, /* y stored channels-last */
+  EMBER_RT_QCONV_DW_VNNI,
   EMBER_RT_QCONV_NUM_FIELDS
 };
 int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,

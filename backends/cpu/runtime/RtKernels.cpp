@@ -640,6 +640,103 @@ qdwStore(uint8_t *yp, __mmask16 m, __m512i a, __m512 s, __m512 lo, __m512 hi,
     _mm_mask_storeu_epi8(yp, m, bytes);
 }
 
+// 3x3 depthwise, channels-last, with VNNI: the interior pixels [owA, owB)
+// of an output row whose three input rows are all inside x, channels
+// [cBegin, cEnd) (cBegin a multiple of 64). Per block of 64 channels the
+// nine taps become three vpdpbusd operands of four taps each: the taps'
+// 64-byte loads are byte- then word-interleaved (unpacklo/hi within each
+// 128-bit lane), so vector j lane k dword i holds channel 16k + 4j + i's
+// four taps, the order the weights, bias and scales were packed in at
+// compile time (Layout.cpp). x_zp is folded into that bias (bias - x_zp *
+// sum of all nine weights: exact, as every tap is inside x); the
+// requantization is qdwStore's, and the int32 -> int16 -> u8/s8 packs
+// undo the channel interleave. A quarter of the instructions of the
+// vpmaddwd kernel below per multiply-add.
+__attribute__((
+    target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,fma"))) void
+qdwVnniRow(QConvTask &t, size_t n, size_t oh, size_t owA, size_t owB,
+           size_t cBegin, size_t cEnd, const uint8_t *const rows[3]) {
+  const int64_t *p = t.p;
+  size_t C = u(p[EMBER_RT_CONV_C]), OH = u(p[EMBER_RT_CONV_OH]),
+         OW = u(p[EMBER_RT_CONV_OW]);
+  int64_t SW = p[EMBER_RT_CONV_SW], PL = p[EMBER_RT_CONV_PL],
+          DW = p[EMBER_RT_CONV_DW];
+  uint8_t *y = t.y + n * C * OH * OW + oh * OW * C;
+  const uint8_t *pack = t.w + (u(p[EMBER_RT_QCONV_DW_VNNI]) - 1);
+  int32_t zp = int32_t(p[EMBER_RT_QCONV_Y_ZP]);
+  bool sgn = p[EMBER_RT_QCONV_Y_SIGNED] != 0;
+  const __m512 vlo = _mm512_set1_ps(float((sgn ? -128 : 0) - zp));
+  const __m512 vhi = _mm512_set1_ps(float((sgn ? 127 : 255) - zp));
+  const __m512i vzp = _mm512_set1_epi32(zp);
+  const size_t xs = size_t(SW) * C, xd = size_t(DW) * C;
+  for (size_t c0 = cBegin; c0 < cEnd; c0 += 64) {
+    const size_t rem = cEnd - c0;
+    const __mmask64 m = rem >= 64 ? ~__mmask64(0) : (__mmask64(1) << rem) - 1;
+    const uint8_t *blk = pack + (c0 / 64) * EMBER_RT_DW_VNNI_BLOCK_BYTES;
+    __m512i wv[3][4], bias[4];
+    __m512 sc[4];
+    for (int g = 0; g < 3; ++g)
+      for (int j = 0; j < 4; ++j)
+        wv[g][j] = _mm512_loadu_si512(blk + (g * 4 + j) * 64);
+    for (int j = 0; j < 4; ++j) {
+      bias[j] = _mm512_loadu_si512(blk + 768 + j * 64);
+      sc[j] = _mm512_loadu_ps(blk + 1024 + j * 64);
+    }
+    size_t iw0 = size_t(int64_t(owA) * SW - PL);
+    const uint8_t *r[3] = {rows[0] + iw0 * C + c0, rows[1] + iw0 * C + c0,
+                           rows[2] + iw0 * C + c0};
+    for (size_t ow = owA; ow < owB; ++ow) {
+      __m512i x[9];
+      for (int kh = 0; kh < 3; ++kh)
+        for (int kw = 0; kw < 3; ++kw)
+          x[kh * 3 + kw] = _mm512_maskz_loadu_epi8(m, r[kh] + size_t(kw) * xd);
+      for (int kh = 0; kh < 3; ++kh)
+        r[kh] += xs;
+      __m512i acc[4] = {bias[0], bias[1], bias[2], bias[3]};
+      for (int g = 0; g < 3; ++g) {
+        // Taps 4g..4g+3; the last group has one (the zero weights of the
+        // other three cancel whatever they read).
+        __m512i a = x[4 * g];
+        __m512i b = g < 2 ? x[4 * g + 1] : a;
+        __m512i c = g < 2 ? x[4 * g + 2] : a;
+        __m512i d = g < 2 ? x[4 * g + 3] : a;
+        __m512i abl = _mm512_unpacklo_epi8(a, b),
+                abh = _mm512_unpackhi_epi8(a, b);
+        __m512i cdl = _mm512_unpacklo_epi8(c, d),
+                cdh = _mm512_unpackhi_epi8(c, d);
+        acc[0] = _mm512_dpbusd_epi32(acc[0], _mm512_unpacklo_epi16(abl, cdl),
+                                     wv[g][0]);
+        acc[1] = _mm512_dpbusd_epi32(acc[1], _mm512_unpackhi_epi16(abl, cdl),
+                                     wv[g][1]);
+        acc[2] = _mm512_dpbusd_epi32(acc[2], _mm512_unpacklo_epi16(abh, cdh),
+                                     wv[g][2]);
+        acc[3] = _mm512_dpbusd_epi32(acc[3], _mm512_unpackhi_epi16(abh, cdh),
+                                     wv[g][3]);
+      }
+      __m512i q[4];
+      for (int j = 0; j < 4; ++j) {
+        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[j]), sc[j]);
+        f = _mm512_min_ps(_mm512_max_ps(f, vlo), vhi);
+        q[j] = _mm512_add_epi32(
+            _mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT |
+                                            _MM_FROUND_NO_EXC),
+            vzp);
+      }
+      // Values are in the output range already: the saturating packs only
+      // narrow, and restore channel order within each 128-bit lane.
+      __m512i w01 = _mm512_packs_epi32(q[0], q[1]);
+      __m512i w23 = _mm512_packs_epi32(q[2], q[3]);
+      __m512i bytes =
+          sgn ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
+      uint8_t *yp = y + ow * C + c0;
+      if (rem >= 64)
+        _mm512_storeu_si512(yp, bytes);
+      else
+        _mm512_mask_storeu_epi8(yp, m, bytes);
+    }
+  }
+}
+
 // 3x3 depthwise, channels-last, one output row: per block of 16 channels
 // the nine weights stay in registers and the pixels whose three columns are
 // all inside the input take x_zp out of the loop (folded into the bias with
@@ -684,6 +781,13 @@ qdepthwise3x3Avx512Nhwc(QConvTask &t, size_t n, size_t oh, size_t cBegin,
   while (owB < OW && int64_t(owB) * SW - PL + 2 * DW < int64_t(W))
     ++owB;
   const size_t xs = size_t(SW) * C, xd = size_t(DW) * C;
+  // The VNNI kernel takes the interior when it was packed for and the row
+  // reads three input rows; this one then does the border pixels only.
+  bool vnniInterior = p[EMBER_RT_QCONV_DW_VNNI] != 0 && rows[0] && rows[1] &&
+                      rows[2] && cBegin % 64 == 0 && owB > owA &&
+                      resolveIsa(Isa(p[EMBER_RT_CONV_ISA])) == Isa::Avx512Vnni;
+  if (vnniInterior)
+    qdwVnniRow(t, n, oh, owA, owB, cBegin, cEnd, rows);
   for (size_t c0 = cBegin; c0 < cEnd; c0 += 16) {
     size_t r = cEnd - c0;
     __mmask16 m = r >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << r) - 1);
@@ -702,7 +806,7 @@ qdepthwise3x3Avx512Nhwc(QConvTask &t, size_t n, size_t oh, size_t cBegin,
     }
     __m512i bIn = _mm512_sub_epi32(b, _mm512_mullo_epi32(wsum, vxzp));
     // Interior pixels.
-    if (owB > owA) {
+    if (owB > owA && !vnniInterior) {
       size_t iw0 = size_t(int64_t(owA) * SW - PL);
       const uint8_t *r0 = rows[0] ? rows[0] + iw0 * C + c0 : nullptr;
       const uint8_t *r1 = rows[1] ? rows[1] + iw0 * C + c0 : nullptr;
@@ -867,7 +971,8 @@ void qdepthwiseRow(QConvTask &t, size_t n, size_t oh, size_t piece,
       if (t.p[EMBER_RT_CONV_KH] == 3 && t.p[EMBER_RT_CONV_KW] == 3) {
         size_t C = u(t.p[EMBER_RT_CONV_C]);
         size_t per = (C + t.cpieces - 1) / t.cpieces;
-        per = (per + 15) / 16 * 16;
+        size_t gran = t.p[EMBER_RT_QCONV_DW_VNNI] != 0 ? 64 : 16;
+        per = (per + gran - 1) / gran * gran;
         size_t c0 = piece * per, c1 = c0 + per < C ? c0 + per : C;
         if (c0 < c1)
           qdepthwise3x3Avx512Nhwc(t, n, oh, c0, c1);
