@@ -510,6 +510,8 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
         const uint8_t *sx = x + static_cast<size_t>(ih) * W * ldx;
         if (plan.cp == C && ldx == C) {
           std::memcpy(m, sx, W * C);
+        } else if (C == 3 && ldx == 3) {
+          expand3To4Vnni(sx, m, W, xZeroPoint); // the path is VNNI here
         } else if (plan.cp == 4) {
           // 1-4 channels (a first layer): one 32-bit word per pixel, the
           // channels past C set to the zero point (no libc call per pixel).

@@ -43,6 +43,10 @@ struct QConvTileSrc {
   size_t taps, tapGroups;
 };
 
+/// W pixels of 3 contiguous bytes to 4 bytes each, the fourth `fill`
+/// (qconv2dNhwc's slab rows for 3-channel input), 16 pixels per step.
+void expand3To4Vnni(const uint8_t *src, uint8_t *dst, size_t W, uint8_t fill);
+
 /// The VNNI implicit-GEMM tile over a 64-column panel (t.a unused).
 void qconvTileVnni(const QTileArgs &t, const QConvTileSrc &src);
 

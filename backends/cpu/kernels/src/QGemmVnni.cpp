@@ -294,6 +294,32 @@ constexpr QGemmKernel kVnni = {Isa::Avx512Vnni, 6, 64, &qtileVnni<6>};
 
 const QGemmKernel &qgemmKernelVnni() { return kVnni; }
 
+EMBER_TARGET_AVX512VNNI void expand3To4Vnni(const uint8_t *src, uint8_t *dst,
+                                            size_t W, uint8_t fill) {
+  // Lane k (16 bytes) takes source dwords 3k..3k+2 (pixels 4k..4k+3), then
+  // a byte shuffle spreads each pixel's 3 bytes over 4 (the 4th zeroed)
+  // and the fill byte is or-ed in.
+  const __m512i lanes =
+      _mm512_setr_epi32(0, 1, 2, 0, 3, 4, 5, 0, 6, 7, 8, 0, 9, 10, 11, 0);
+  const __m512i spread = _mm512_broadcast_i32x4(_mm_setr_epi8(
+      0, 1, 2, -128, 3, 4, 5, -128, 6, 7, 8, -128, 9, 10, 11, -128));
+  const __m512i fillv = _mm512_set1_epi32(
+      static_cast<int32_t>(static_cast<uint32_t>(fill) << 24));
+  size_t w = 0;
+  for (; w + 16 <= W; w += 16) {
+    __m512i v = _mm512_maskz_loadu_epi8(0xFFFFFFFFFFFFull, src + 3 * w);
+    v = _mm512_permutexvar_epi32(lanes, v);
+    v = _mm512_or_si512(_mm512_shuffle_epi8(v, spread), fillv);
+    _mm512_storeu_si512(dst + 4 * w, v);
+  }
+  for (; w < W; ++w) {
+    dst[4 * w] = src[3 * w];
+    dst[4 * w + 1] = src[3 * w + 1];
+    dst[4 * w + 2] = src[3 * w + 2];
+    dst[4 * w + 3] = fill;
+  }
+}
+
 void qconvTileVnni(const QTileArgs &t, const QConvTileSrc &src) {
   if (t.colEnd <= 16)
     return qconvTileVnniT<1>(t, src);
