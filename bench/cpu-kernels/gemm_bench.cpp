@@ -2,19 +2,21 @@
 //
 // Times, on one thread:
 //  - sgemmPacked (B pre-packed) for M = N = K = 1024 and for the implicit-GEMM
-//    shape of every distinct ResNet-50 convolution at batch 1
+//    shape of every distinct ResNet-50 and SqueezeNet 1.1 convolution at
+//    batch 1
 //    (M = out channels, N = OH*OW, K = C*KH*KW);
 //  - conv2d on the real convolution (weights pre-packed, input NCHW), which
 //    adds the im2col packing the plain GEMM does not pay for;
-//  - the whole set of ResNet-50 convolutions weighted by how often each
-//    occurs (53 convolutions; the summary line gives the total);
+//  - each model's whole set of convolutions weighted by how often each
+//    occurs (ResNet-50: 53, SqueezeNet 1.1: 26; a summary line per model);
 //  - qgemmPacked (u8 x s8 -> u8, per-column requantization) at 1024^3, in
 //    GOP/s (no peak comparison: the fp32 FMA peak does not apply).
 // Each figure is the median of repeats (best also shown) and is printed
 // against this machine's measured single-core FMA peak (FmaPeak.h).
 //
 // Usage: gemm_bench [--isa=auto|generic|avx2|avx512] [--peak=GFLOPS]
-//                   [--min-time=SECONDS] [--only=1024|int8|LAYER-SUBSTRING]
+//                   [--min-time=SECONDS]
+//                   [--only=1024|int8|resnet50|squeezenet1.1|LAYER-SUBSTRING]
 //
 //===----------------------------------------------------------------------===//
 #include "FmaPeak.h"
@@ -86,6 +88,39 @@ const ConvLayer kResNet50[] = {
     {"l4.b1.ds", 1024, 14, 14, 2048, 1, 2, 0, 1},
     {"l4.conv1", 2048, 7, 7, 512, 1, 1, 0, 2},
     {"l4.conv2", 512, 7, 7, 512, 3, 1, 1, 2},
+};
+
+// Every distinct convolution of SqueezeNet 1.1 at 224x224, batch 1 (fire
+// modules: squeeze 1x1, expand 1x1 and expand 3x3 side by side).
+const ConvLayer kSqueezeNet[] = {
+    {"sq.conv1", 3, 224, 224, 64, 3, 2, 0, 1},
+    {"sq.fire2.s", 64, 55, 55, 16, 1, 1, 0, 1},
+    {"sq.fire3.s", 128, 55, 55, 16, 1, 1, 0, 1},
+    {"sq.fire23.e1", 16, 55, 55, 64, 1, 1, 0, 2},
+    {"sq.fire23.e3", 16, 55, 55, 64, 3, 1, 1, 2},
+    {"sq.fire4.s", 128, 27, 27, 32, 1, 1, 0, 1},
+    {"sq.fire5.s", 256, 27, 27, 32, 1, 1, 0, 1},
+    {"sq.fire45.e1", 32, 27, 27, 128, 1, 1, 0, 2},
+    {"sq.fire45.e3", 32, 27, 27, 128, 3, 1, 1, 2},
+    {"sq.fire6.s", 256, 13, 13, 48, 1, 1, 0, 1},
+    {"sq.fire7.s", 384, 13, 13, 48, 1, 1, 0, 1},
+    {"sq.fire67.e1", 48, 13, 13, 192, 1, 1, 0, 2},
+    {"sq.fire67.e3", 48, 13, 13, 192, 3, 1, 1, 2},
+    {"sq.fire8.s", 384, 13, 13, 64, 1, 1, 0, 1},
+    {"sq.fire9.s", 512, 13, 13, 64, 1, 1, 0, 1},
+    {"sq.fire89.e1", 64, 13, 13, 256, 1, 1, 0, 2},
+    {"sq.fire89.e3", 64, 13, 13, 256, 3, 1, 1, 2},
+    {"sq.conv10", 512, 13, 13, 1000, 1, 1, 0, 1},
+};
+
+struct ModelConvs {
+  const char *name;
+  const ConvLayer *layers;
+  size_t count;
+};
+const ModelConvs kModels[] = {
+    {"resnet50", kResNet50, sizeof(kResNet50) / sizeof(kResNet50[0])},
+    {"squeezenet1.1", kSqueezeNet, sizeof(kSqueezeNet) / sizeof(kSqueezeNet[0])},
 };
 
 Conv2DShape shapeOf(const ConvLayer &l) {
@@ -223,26 +258,33 @@ int main(int argc, char **argv) {
                 pct(flop / t.best * 1e-9));
   }
 
-  double totalFlop = 0, totalGemm = 0, totalConv = 0;
-  for (const ConvLayer &l : kResNet50) {
-    if (!only.empty() && std::string(l.name).find(only) == std::string::npos)
-      continue;
-    const Conv2DShape s = shapeOf(l);
-    const size_t M = s.outChannels, N = s.outHeight() * s.outWidth();
-    const size_t K = s.channels * s.kernelH * s.kernelW;
-    const double flop = 2.0 * M * N * K;
-    Timing g = benchGemm(M, N, K, isa, minTime, rng);
-    Timing c = benchConv(s, isa, minTime, rng);
-    const double gg = flop / g.median * 1e-9, cg = flop / c.median * 1e-9;
-    std::printf("%-12s %4zux%5zux%4zu x%d  sgemm %6.1f GFLOP/s %5.1f%% "
-                "[%5.1f%%]  conv2d %6.1f GFLOP/s %5.1f%% [%5.1f%%]\n",
-                l.name, M, N, K, l.count, gg, pct(gg),
-                pct(flop / g.best * 1e-9), cg, pct(cg),
-                pct(flop / c.best * 1e-9));
-    std::fflush(stdout);
-    totalFlop += flop * l.count;
-    totalGemm += g.median * l.count;
-    totalConv += c.median * l.count;
+  struct Totals {
+    double flop = 0, gemm = 0, conv = 0;
+  } totals[sizeof(kModels) / sizeof(kModels[0])];
+  for (size_t mi = 0; mi < sizeof(kModels) / sizeof(kModels[0]); ++mi) {
+    for (size_t li = 0; li < kModels[mi].count; ++li) {
+      const ConvLayer &l = kModels[mi].layers[li];
+      if (!only.empty() &&
+          std::string(l.name).find(only) == std::string::npos &&
+          only != kModels[mi].name)
+        continue;
+      const Conv2DShape s = shapeOf(l);
+      const size_t M = s.outChannels, N = s.outHeight() * s.outWidth();
+      const size_t K = s.channels * s.kernelH * s.kernelW;
+      const double flop = 2.0 * M * N * K;
+      Timing g = benchGemm(M, N, K, isa, minTime, rng);
+      Timing c = benchConv(s, isa, minTime, rng);
+      const double gg = flop / g.median * 1e-9, cg = flop / c.median * 1e-9;
+      std::printf("%-12s %4zux%5zux%4zu x%d  sgemm %6.1f GFLOP/s %5.1f%% "
+                  "[%5.1f%%]  conv2d %6.1f GFLOP/s %5.1f%% [%5.1f%%]\n",
+                  l.name, M, N, K, l.count, gg, pct(gg),
+                  pct(flop / g.best * 1e-9), cg, pct(cg),
+                  pct(flop / c.best * 1e-9));
+      std::fflush(stdout);
+      totals[mi].flop += flop * l.count;
+      totals[mi].gemm += g.median * l.count;
+      totals[mi].conv += c.median * l.count;
+    }
   }
   if (only.empty() || only == "int8") {
     const double ops = 2.0 * 1024 * 1024 * 1024;
@@ -251,12 +293,15 @@ int main(int argc, char **argv) {
                 isaName(resolveIsa(Isa::Auto)), ops / t.median * 1e-9,
                 ops / t.best * 1e-9);
   }
-  if (totalFlop > 0)
-    std::printf("resnet50 convs %.2f GFLOP: sgemm %.1f ms %.1f GFLOP/s "
-                "%.1f%%  conv2d %.1f ms %.1f GFLOP/s %.1f%%\n",
-                totalFlop * 1e-9, totalGemm * 1e3, totalFlop / totalGemm * 1e-9,
-                pct(totalFlop / totalGemm * 1e-9), totalConv * 1e3,
-                totalFlop / totalConv * 1e-9,
-                pct(totalFlop / totalConv * 1e-9));
+  for (size_t mi = 0; mi < sizeof(kModels) / sizeof(kModels[0]); ++mi) {
+    const Totals &t = totals[mi];
+    if (t.flop > 0)
+      std::printf("%s convs %.2f GFLOP: sgemm %.2f ms %.1f GFLOP/s %.1f%%  "
+                  "conv2d %.2f ms %.1f GFLOP/s %.1f%%\n",
+                  kModels[mi].name, t.flop * 1e-9, t.gemm * 1e3,
+                  t.flop / t.gemm * 1e-9, pct(t.flop / t.gemm * 1e-9),
+                  t.conv * 1e3, t.flop / t.conv * 1e-9,
+                  pct(t.flop / t.conv * 1e-9));
+  }
   return 0;
 }
