@@ -66,20 +66,18 @@ EMBER_TARGET_AVX512VNNI inline __m512i mbqm512(__m512i x, __m512i mult,
   return _mm512_mask_add_epi32(q, up, q, _mm512_set1_epi32(1));
 }
 
-/// Finishes and stores 16 columns [16j, 16j+16) of tile row i.
-EMBER_TARGET_AVX512VNNI inline void storeQRow(const QTileArgs &t, int i, int j,
-                                              __mmask16 m, __m512i v) {
+/// Columns [16j, 16j+16) of tile row i requantized: int32 values already
+/// in the output range (the corrected accumulator for Int32 output).
+EMBER_TARGET_AVX512VNNI inline __m512i requantQ(const QTileArgs &t, int i,
+                                                int j, __mmask16 m, __m512i v) {
   const Requantize &rq = *t.rq;
   v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m, t.colTerm + 16 * j));
   if (t.bZp)
     v = _mm512_sub_epi32(
         v, _mm512_mullo_epi32(_mm512_maskz_loadu_epi32(m, t.bZp + 16 * j),
                               _mm512_set1_epi32(t.rowSum[i])));
-  const size_t off = static_cast<size_t>(i) * t.ldc + 16 * j;
-  if (rq.output == QOutput::Int32) {
-    _mm512_mask_storeu_epi32(static_cast<int32_t *>(t.c) + off, m, v);
-    return;
-  }
+  if (rq.output == QOutput::Int32)
+    return v;
   __m512i r;
   if (rq.kind == QScaleKind::Float) {
     __m512 s = t.perColumn ? _mm512_maskz_loadu_ps(m, t.scale + 16 * j)
@@ -101,8 +99,48 @@ EMBER_TARGET_AVX512VNNI inline void storeQRow(const QTileArgs &t, int i, int j,
     r = _mm512_max_epi32(r, _mm512_set1_epi32(t.qmin));
     r = _mm512_min_epi32(r, _mm512_set1_epi32(t.qmax));
   }
+  return r;
+}
+
+/// Finishes and stores 16 columns [16j, 16j+16) of tile row i. Whole
+/// vectors take plain stores (masked ones are slow on AMD cores).
+EMBER_TARGET_AVX512VNNI inline void storeQRow(const QTileArgs &t, int i, int j,
+                                              __mmask16 m, __m512i v) {
+  __m512i r = requantQ(t, i, j, m, v);
+  const size_t off = static_cast<size_t>(i) * t.ldc + 16 * j;
+  if (t.rq->output == QOutput::Int32) {
+    if (m == __mmask16(0xFFFF))
+      _mm512_storeu_si512(static_cast<int32_t *>(t.c) + off, r);
+    else
+      _mm512_mask_storeu_epi32(static_cast<int32_t *>(t.c) + off, m, r);
+    return;
+  }
   __m128i bytes = _mm512_cvtepi32_epi8(r); // values already in range
-  _mm_mask_storeu_epi8(static_cast<char *>(t.c) + off, m, bytes);
+  if (m == __mmask16(0xFFFF))
+    _mm_storeu_si128(
+        reinterpret_cast<__m128i *>(static_cast<char *>(t.c) + off), bytes);
+  else
+    _mm_mask_storeu_epi8(static_cast<char *>(t.c) + off, m, bytes);
+}
+
+/// A whole 64-column row of 8-bit output: four requantized vectors
+/// narrowed by two saturating packs (exact: the values are in range) and
+/// put back in column order by one dword permute, then one 64-byte store.
+EMBER_TARGET_AVX512VNNI inline void storeQRow64(const QTileArgs &t, int i,
+                                                const __m512i *v) {
+  __m512i r[4];
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j)
+    r[j] = requantQ(t, i, j, __mmask16(0xFFFF), v[j]);
+  __m512i w01 = _mm512_packs_epi32(r[0], r[1]);
+  __m512i w23 = _mm512_packs_epi32(r[2], r[3]);
+  __m512i b = t.rq->output == QOutput::UInt8 ? _mm512_packus_epi16(w01, w23)
+                                             : _mm512_packs_epi16(w01, w23);
+  // Lane k of b holds dwords (r0, r1, r2, r3) lane k: 4 columns each.
+  const __m512i order =
+      _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  _mm512_storeu_si512(static_cast<char *>(t.c) + static_cast<size_t>(i) * t.ldc,
+                      _mm512_permutexvar_epi32(order, b));
 }
 
 /// NV live 16-column vectors of a panel NVP vectors wide (NV < NVP: the
@@ -140,10 +178,16 @@ EMBER_TARGET_AVX512VNNI void qtileVnniN(const QTileArgs &t) {
 #pragma GCC unroll 4
   for (int j = 0; j < NV; ++j)
     masks[j] = laneMask(t.colBegin - 16 * j, t.colEnd - 16 * j);
+  const bool whole = NV == 4 && t.colBegin == 0 && t.colEnd >= 64 &&
+                     t.rq->output != QOutput::Int32;
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
     if (i < t.rowBegin || i >= t.rowEnd)
       continue;
+    if (NV == 4 && whole) {
+      storeQRow64(t, i, acc[i]);
+      continue;
+    }
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j)
       if (masks[j])
@@ -273,10 +317,16 @@ EMBER_TARGET_AVX512VNNI void qconvTileVnniT(const QTileArgs &t,
 #pragma GCC unroll 4
   for (int j = 0; j < NV; ++j)
     masks[j] = laneMask(t.colBegin - 16 * j, t.colEnd - 16 * j);
+  const bool whole = NV == 4 && t.colBegin == 0 && t.colEnd >= 64 &&
+                     t.rq->output != QOutput::Int32;
 #pragma GCC unroll 6
   for (int i = 0; i < MR; ++i) {
     if (i < t.rowBegin || i >= t.rowEnd)
       continue;
+    if (NV == 4 && whole) {
+      storeQRow64(t, i, acc[0][i]);
+      continue;
+    }
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) {
       __m512i v = acc[0][i][j];
