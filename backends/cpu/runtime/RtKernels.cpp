@@ -164,7 +164,7 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
                      BiasAxis::PerRow,
                      t.residual ? t.residual + n * C * outPlane : nullptr,
                      outPlane, t.lo, t.hi),
-          isa, c0, c1);
+          isa, c0, c1, ws);
     } else {
       ConvRange r;
       if (t.splitPix)
@@ -1180,8 +1180,9 @@ int64_t ember_rt_conv_packed_size(const int64_t *p) {
 
 int64_t ember_rt_conv_workspace_size(const int64_t *p) {
   Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
-  if (p[EMBER_RT_CONV_DEPTHWISE])
-    return 0;
+  if (p[EMBER_RT_CONV_DEPTHWISE]) // the padded plane (was allocated per call)
+    return int64_t(depthwiseConv2dWorkspaceSize(
+        convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_C])), isa));
   size_t G = u(p[EMBER_RT_CONV_GROUPS]);
   return int64_t(conv2dWorkspaceSize(
       convShape(p, u(p[EMBER_RT_CONV_C]) / G, u(p[EMBER_RT_CONV_OC]) / G),

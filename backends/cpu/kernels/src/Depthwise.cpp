@@ -133,9 +133,32 @@ depthwise3x3Avx512(const ConvGeom &g, const PaddedPlane &pp, const float *x,
 
 } // namespace
 
+namespace {
+bool uses3x3Path(const Conv2DShape &s, Isa path) {
+  return s.kernelH == 3 && s.kernelW == 3 && s.dilationH == 1 &&
+         s.dilationW == 1 && s.strideH == s.strideW &&
+         (s.strideW == 1 || s.strideW == 2) &&
+         (path == Isa::Avx512 || path == Isa::Avx512Vnni);
+}
+} // namespace
+
+size_t depthwiseConv2dWorkspaceSize(const Conv2DShape &s, Isa isa) {
+  if (!s.valid())
+    return 0;
+  const ConvGeom g{s.channels,  s.height,    s.width,     s.kernelH,
+                   s.kernelW,   s.strideH,   s.strideW,   s.padTop,
+                   s.padLeft,   s.dilationH, s.dilationW, s.outHeight(),
+                   s.outWidth()};
+  if (uses3x3Path(s, resolveIsa(isa))) {
+    PaddedPlane pp = paddedPlane(g, s.padBottom, s.padRight);
+    return pp.rows * pp.pitch * sizeof(float);
+  }
+  return g.OW * sizeof(float);
+}
+
 Status depthwiseConv2d(const Conv2DShape &s, const float *x,
                        const float *weights, float *y, const Epilogue &epilogue,
-                       Isa isa, size_t cBegin, size_t cEnd) {
+                       Isa isa, size_t cBegin, size_t cEnd, void *workspace) {
   if (!s.valid() || !x || !weights || !y)
     return Status::InvalidArgument;
   if (s.outChannels && s.outChannels != s.channels)
@@ -153,12 +176,9 @@ Status depthwiseConv2d(const Conv2DShape &s, const float *x,
   Epilogue epi = epilogue;
   epi.ldr = g.OH * g.OW;
   Isa path = resolveIsa(isa);
-  const bool is3x3 = s.kernelH == 3 && s.kernelW == 3 && s.dilationH == 1 &&
-                     s.dilationW == 1 && s.strideH == s.strideW &&
-                     (s.strideW == 1 || s.strideW == 2);
-  if (is3x3 && (path == Isa::Avx512 || path == Isa::Avx512Vnni)) {
+  if (uses3x3Path(s, path)) {
     PaddedPlane pp = paddedPlane(g, s.padBottom, s.padRight);
-    ScratchBuffer pad(nullptr, pp.rows * pp.pitch * sizeof(float));
+    ScratchBuffer pad(workspace, pp.rows * pp.pitch * sizeof(float));
     if (!pad.ptr)
       return Status::OutOfMemory;
     if (s.strideW == 1)
@@ -169,7 +189,7 @@ Status depthwiseConv2d(const Conv2DShape &s, const float *x,
                             static_cast<float *>(pad.ptr));
     return Status::Ok;
   }
-  ScratchBuffer acc(nullptr, g.OW * sizeof(float));
+  ScratchBuffer acc(workspace, g.OW * sizeof(float));
   if (!acc.ptr)
     return Status::OutOfMemory;
   float *row = static_cast<float *>(acc.ptr);

@@ -237,14 +237,22 @@ Status conv2dGranules(const void *packedW, size_t *ocGranule,
                       size_t *pixGranule);
 
 /// Depthwise convolution (groups == C == OC, one KHxKW filter per channel):
+/// Bytes of scratch one depthwiseConv2d call needs (the 3x3 paths' padded
+/// channel plane, or one output row).
+size_t depthwiseConv2dWorkspaceSize(const Conv2DShape &shape,
+                                    Isa isa = Isa::Auto);
+
 /// y[c] = conv(x[c], w[c]) + epilogue. weights: [C][1][KH][KW] (ONNX layout),
 /// no packing needed. 3x3 stride 1/2 have dedicated vector paths. Channels
 /// [cBegin, cEnd) only (cEnd 0 = C), for thread splitting. The residual,
 /// if any, has ldr = OH*OW (the value in the epilogue is ignored).
+/// `workspace`: nullptr (allocated per call) or
+/// depthwiseConv2dWorkspaceSize(shape, isa) bytes.
 Status depthwiseConv2d(const Conv2DShape &shape, const float *x,
                        const float *weights, float *y,
                        const Epilogue &epilogue = {}, Isa isa = Isa::Auto,
-                       size_t cBegin = 0, size_t cEnd = 0);
+                       size_t cBegin = 0, size_t cEnd = 0,
+                       void *workspace = nullptr);
 
 enum class PoolKind : uint8_t {
   Max,
