@@ -2,6 +2,10 @@
 
 #include "RtAbi.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace ember::cpugen {
 
 namespace {
@@ -10,6 +14,16 @@ thread_local ThreadPool *tCurrent = nullptr;
 // steps back to back, so a worker that sleeps between steps costs a wake-up
 // (tens of microseconds) per step.
 constexpr int kSpinPolls = 200000;
+
+// One poll of a spin-wait: a pause (it frees the core's shared resources
+// for the sibling hyperthread and saves power), never a system call.
+inline void spinPause() {
+#if defined(__x86_64__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
 } // namespace
 
 ThreadPool::ThreadPool(unsigned numThreads) {
@@ -53,10 +67,22 @@ void ThreadPool::run(void (*fn)(void *, int64_t, int64_t, int64_t), void *ctx,
     pending_.store(unsigned(workers_.size()));
     generation_.fetch_add(1);
   }
-  wake_.notify_all();
+  // Workers still spinning see the generation change; only sleeping ones
+  // need the (system call) notification. A worker counts itself a sleeper
+  // under mu_ before it waits, so one that saw the old generation is
+  // counted by the time mu_ was released above.
+  if (sleepers_.load() != 0)
+    wake_.notify_all();
   piece(0);
-  while (pending_.load(std::memory_order_acquire) != 0)
-    std::this_thread::yield();
+  // The other pieces finish within microseconds of this one: spin with
+  // pauses (sched_yield here was a system call per poll), yielding only if
+  // a worker was descheduled.
+  for (int polls = 0; pending_.load(std::memory_order_acquire) != 0; ++polls) {
+    if (polls < kSpinPolls)
+      spinPause();
+    else
+      std::this_thread::yield();
+  }
 }
 
 void ThreadPool::workerLoop(unsigned index) {
@@ -64,11 +90,19 @@ void ThreadPool::workerLoop(unsigned index) {
   for (;;) {
     int polls = 0;
     while (generation_.load(std::memory_order_acquire) == seen &&
-           polls < kSpinPolls)
+           polls < kSpinPolls) {
+      spinPause();
       ++polls;
+    }
     {
+      // The job fields were written under mu_ before the generation moved;
+      // taking mu_ orders this worker's reads after them.
       std::unique_lock<std::mutex> l(mu_);
-      wake_.wait(l, [&] { return generation_.load() != seen; });
+      if (generation_.load() == seen) {
+        sleepers_.fetch_add(1);
+        wake_.wait(l, [&] { return generation_.load() != seen; });
+        sleepers_.fetch_sub(1);
+      }
       seen = generation_.load();
       if (stop_)
         return;

@@ -46,6 +46,7 @@ private:
   std::condition_variable wake_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<unsigned> pending_{0};
+  std::atomic<unsigned> sleepers_{0}; // workers blocked on wake_
   bool stop_ = false;
   // The job of the current generation.
   void (*fn_)(void *, int64_t, int64_t, int64_t) = nullptr;
