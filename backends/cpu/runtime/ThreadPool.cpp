@@ -14,6 +14,9 @@ thread_local ThreadPool *tCurrent = nullptr;
 // steps back to back, so a worker that sleeps between steps costs a wake-up
 // (tens of microseconds) per step.
 constexpr int kSpinPolls = 200000;
+// The calling thread's wait for the other pieces: some tens of microseconds
+// of pauses before it starts yielding.
+constexpr int kWaitSpinPolls = 2000;
 
 // One poll of a spin-wait: a pause (it frees the core's shared resources
 // for the sibling hyperthread and saves power), never a system call.
@@ -74,11 +77,11 @@ void ThreadPool::run(void (*fn)(void *, int64_t, int64_t, int64_t), void *ctx,
   if (sleepers_.load() != 0)
     wake_.notify_all();
   piece(0);
-  // The other pieces finish within microseconds of this one: spin with
-  // pauses (sched_yield here was a system call per poll), yielding only if
-  // a worker was descheduled.
+  // The other pieces usually finish within microseconds of this one: spin
+  // with pauses (a sched_yield per poll was a system call each), then yield
+  // so that a descheduled worker gets this core on a loaded machine.
   for (int polls = 0; pending_.load(std::memory_order_acquire) != 0; ++polls) {
-    if (polls < kSpinPolls)
+    if (polls < kWaitSpinPolls)
       spinPause();
     else
       std::this_thread::yield();
