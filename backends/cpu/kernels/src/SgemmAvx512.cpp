@@ -64,6 +64,69 @@ EMBER_TARGET_AVX512 inline void storeRow(const TileArgs &t, int i, int j,
   _mm512_mask_storeu_ps(c, m, v);
 }
 
+/// The common epilogue (the last K block, nothing in C yet, a per-row bias
+/// or none, no per-column bias) with every parameter read once into
+/// registers: storeRow reads them from TileArgs per vector (the compiler
+/// cannot keep them across the stores to C), about 25 instructions a
+/// vector, 200 cycles a 6x64 tile: as much as the FMAs of K = 16. RES: 0
+/// no residual, 1 added before the activation, 2 after.
+template <int MRC, int NVC, Activation ACT, int RES>
+EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
+finishSimple(const TileArgs &t, const __m512 (&acc)[MRC][NVC],
+             const __mmask16 (&masks)[NVC]) {
+  float *const c0 = t.c;
+  const size_t ldc = t.ldc, ldr = t.ldr;
+  const float *const biasRow = t.biasRow;
+  const float *const res = t.residual;
+  const int rowBegin = t.rowBegin, rowEnd = t.rowEnd;
+  const __m512 lo = _mm512_set1_ps(t.clipMin), hi = _mm512_set1_ps(t.clipMax);
+  const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 32
+  for (int i = 0; i < MRC; ++i) {
+    if (i < rowBegin || i >= rowEnd)
+      continue;
+    const __m512 b = biasRow ? _mm512_set1_ps(biasRow[i]) : zero;
+    float *c = c0 + static_cast<size_t>(i) * ldc;
+    const float *r = RES ? res + static_cast<size_t>(i) * ldr : nullptr;
+#pragma GCC unroll 8
+    for (int j = 0; j < NVC; ++j) {
+      const __mmask16 m = masks[j];
+      const bool whole = m == __mmask16(0xFFFF);
+      __m512 v = _mm512_add_ps(acc[i][j], b);
+      __m512 rv = zero;
+      if (RES)
+        rv = whole ? _mm512_loadu_ps(r + 16 * j)
+                   : _mm512_maskz_loadu_ps(m, r + 16 * j);
+      if (RES == 1)
+        v = _mm512_add_ps(v, rv);
+      if (ACT == Activation::Relu)
+        v = _mm512_max_ps(v, zero);
+      else if (ACT == Activation::Clip)
+        v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+      if (RES == 2)
+        v = _mm512_add_ps(v, rv);
+      if (whole)
+        _mm512_storeu_ps(c + 16 * j, v);
+      else if (m)
+        _mm512_mask_storeu_ps(c + 16 * j, m, v);
+    }
+  }
+}
+
+template <int MRC, int NVC, int RES>
+EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
+finishSimpleAct(const TileArgs &t, const __m512 (&acc)[MRC][NVC],
+                const __mmask16 (&masks)[NVC]) {
+  switch (t.activation) {
+  case Activation::None:
+    return finishSimple<MRC, NVC, Activation::None, RES>(t, acc, masks);
+  case Activation::Relu:
+    return finishSimple<MRC, NVC, Activation::Relu, RES>(t, acc, masks);
+  case Activation::Clip:
+    return finishSimple<MRC, NVC, Activation::Clip, RES>(t, acc, masks);
+  }
+}
+
 /// The tile body. Panels are MRP rows x NVP vectors; only the first MRC
 /// rows and NVC vectors are computed (the rest is the zero padding past the
 /// matrix edge, so skipping it is free work saved).
@@ -131,6 +194,13 @@ EMBER_TARGET_AVX512 void tileBody(const TileArgs &t) {
     }
   }
 
+  if (!t.loadC && t.last && !t.biasCol) {
+    if (!t.residual)
+      return finishSimpleAct<MRC, NVC, 0>(t, acc, masks);
+    if (!t.residualAfterActivation)
+      return finishSimpleAct<MRC, NVC, 1>(t, acc, masks);
+    return finishSimpleAct<MRC, NVC, 2>(t, acc, masks);
+  }
 #pragma GCC unroll 32
   for (int i = 0; i < MRC; ++i) {
     if (i < t.rowBegin || i >= t.rowEnd)
