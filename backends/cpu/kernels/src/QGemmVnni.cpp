@@ -143,6 +143,76 @@ EMBER_TARGET_AVX512VNNI inline void storeQRow64(const QTileArgs &t, int i,
                       _mm512_permutexvar_epi32(order, b));
 }
 
+/// The common epilogue (fp32 scales, no weight zero point, 8-bit output)
+/// of a whole tile with everything it reads hoisted into registers once:
+/// the per-column terms and scales, the range, the output pointer.
+/// storeQRow re-reads them through `t` per vector (the compiler cannot keep
+/// them across the stores to C). Returns false, doing nothing, for the
+/// other cases.
+template <int MR, int NV>
+EMBER_TARGET_AVX512VNNI __attribute__((always_inline)) inline bool
+finishQFloat(const QTileArgs &t, const __m512i (&acc)[MR][NV],
+             const __mmask16 (&masks)[NV]) {
+  const Requantize &rq = *t.rq;
+  if (rq.output == QOutput::Int32 || rq.kind != QScaleKind::Float || t.bZp)
+    return false;
+  __m512i ct[NV];
+  __m512 sc[NV];
+  bool all = true;
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j) {
+    ct[j] = _mm512_maskz_loadu_epi32(masks[j], t.colTerm + 16 * j);
+    sc[j] = t.perColumn ? _mm512_maskz_loadu_ps(masks[j], t.scale + 16 * j)
+                        : _mm512_set1_ps(t.scale[0]);
+    all = all && masks[j] == __mmask16(0xFFFF);
+  }
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(t.qmin - rq.zeroPoint));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(t.qmax - rq.zeroPoint));
+  const __m512i zp = _mm512_set1_epi32(rq.zeroPoint);
+  const bool u8 = rq.output == QOutput::UInt8;
+  char *const c0 = static_cast<char *>(t.c);
+  const size_t ldc = t.ldc;
+  const int rowBegin = t.rowBegin, rowEnd = t.rowEnd;
+  const __m512i order =
+      _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    if (i < rowBegin || i >= rowEnd)
+      continue;
+    __m512i r[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      __m512 f = _mm512_mul_ps(
+          _mm512_cvtepi32_ps(_mm512_add_epi32(acc[i][j], ct[j])), sc[j]);
+      f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
+      r[j] = _mm512_add_epi32(
+          _mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT |
+                                          _MM_FROUND_NO_EXC),
+          zp);
+    }
+    char *c = c0 + static_cast<size_t>(i) * ldc;
+    if (NV == 4 && all) {
+      // Two saturating packs (exact: in range) and a dword permute back
+      // to column order; one 64-byte store.
+      __m512i w01 = _mm512_packs_epi32(r[0], r[NV > 1 ? 1 : 0]);
+      __m512i w23 = _mm512_packs_epi32(r[NV > 2 ? 2 : 0], r[NV > 3 ? 3 : 0]);
+      __m512i b =
+          u8 ? _mm512_packus_epi16(w01, w23) : _mm512_packs_epi16(w01, w23);
+      _mm512_storeu_si512(c, _mm512_permutexvar_epi32(order, b));
+      continue;
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      __m128i bytes = _mm512_cvtepi32_epi8(r[j]);
+      if (masks[j] == __mmask16(0xFFFF))
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(c + 16 * j), bytes);
+      else if (masks[j])
+        _mm_mask_storeu_epi8(c + 16 * j, masks[j], bytes);
+    }
+  }
+  return true;
+}
+
 /// NV live 16-column vectors of a panel NVP vectors wide (NV < NVP: the
 /// columns past colEnd are padding, so their products are skipped).
 template <int MR, int NV, int NVP = NV>
@@ -178,6 +248,8 @@ EMBER_TARGET_AVX512VNNI void qtileVnniN(const QTileArgs &t) {
 #pragma GCC unroll 4
   for (int j = 0; j < NV; ++j)
     masks[j] = laneMask(t.colBegin - 16 * j, t.colEnd - 16 * j);
+  if (finishQFloat<MR, NV>(t, acc, masks))
+    return;
   const bool whole = NV == 4 && t.colBegin == 0 && t.colEnd >= 64 &&
                      t.rq->output != QOutput::Int32;
 #pragma GCC unroll 16
@@ -317,6 +389,18 @@ EMBER_TARGET_AVX512VNNI void qconvTileVnniT(const QTileArgs &t,
 #pragma GCC unroll 4
   for (int j = 0; j < NV; ++j)
     masks[j] = laneMask(t.colBegin - 16 * j, t.colEnd - 16 * j);
+  if (SETS == 2) {
+    __m512i sum[MR][NV];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j)
+        sum[i][j] = _mm512_add_epi32(acc[0][i][j], acc[SETS - 1][i][j]);
+    if (finishQFloat<MR, NV>(t, sum, masks))
+      return;
+  } else if (finishQFloat<MR, NV>(t, acc[0], masks)) {
+    return;
+  }
   const bool whole = NV == 4 && t.colBegin == 0 && t.colEnd >= 64 &&
                      t.rq->output != QOutput::Int32;
 #pragma GCC unroll 6
