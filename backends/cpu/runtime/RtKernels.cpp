@@ -70,10 +70,14 @@ Conv2DShape convShape(const int64_t *p, size_t c, size_t oc) {
 
 size_t roundUp(size_t v, size_t m) { return (v + m - 1) / m * m; }
 
-// Multiply-adds a piece of a split call should have at least (about 30
-// microseconds of a core): below, waking another worker costs more than it
+// Multiply-adds a piece of a split call should have at least (a few
+// microseconds of a core): below, handing a piece to another worker (a
+// spinning one takes about a microsecond to start) costs more than it
 // saves.
-constexpr size_t kMinWorkPerPiece = size_t(1) << 19;
+constexpr size_t kMinWorkPerPiece = size_t(1) << 18;
+// A depthwise multiply-add costs about as much as this many GEMM ones (it
+// is bound by loads, not FMAs): its work is weighted so when splitting.
+constexpr size_t kDepthwiseMacWeight = 8;
 
 // [begin, end) of piece `i` of `pieces` over n items, aligned to `granule`.
 void pieceRange(size_t n, size_t pieces, size_t granule, size_t i,
@@ -1222,7 +1226,8 @@ int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
   size_t macs =
       u(p[EMBER_RT_CONV_OC] * p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW] *
         p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]) *
-      (p[EMBER_RT_CONV_DEPTHWISE] ? 1 : u(p[EMBER_RT_CONV_C]) / (G * G));
+      (p[EMBER_RT_CONV_DEPTHWISE] ? kDepthwiseMacWeight
+                                  : u(p[EMBER_RT_CONV_C]) / (G * G));
   if (ng < workers)
     t.pieces = (workers + ng - 1) / ng;
   if (t.pieces > 1 && macs / t.pieces < kMinWorkPerPiece)
