@@ -213,6 +213,31 @@ finishQFloat(const QTileArgs &t, const __m512i (&acc)[MR][NV],
   return true;
 }
 
+/// Finishes a whole tile: finishQFloat's common case, else storeQRow64 for
+/// whole 64-column rows and storeQRow per vector.
+template <int MR, int NV>
+EMBER_TARGET_AVX512VNNI __attribute__((always_inline)) inline void
+finishQTile(const QTileArgs &t, const __m512i (&acc)[MR][NV],
+            const __mmask16 (&masks)[NV]) {
+  if (finishQFloat<MR, NV>(t, acc, masks))
+    return;
+  const bool whole = NV == 4 && t.colBegin == 0 && t.colEnd >= 64 &&
+                     t.rq->output != QOutput::Int32;
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    if (i < t.rowBegin || i >= t.rowEnd)
+      continue;
+    if (NV == 4 && whole) {
+      storeQRow64(t, i, acc[i]);
+      continue;
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      if (masks[j])
+        storeQRow(t, i, j, masks[j], acc[i][j]);
+  }
+}
+
 /// NV live 16-column vectors of a panel NVP vectors wide (NV < NVP: the
 /// columns past colEnd are padding, so their products are skipped).
 template <int MR, int NV, int NVP = NV>
@@ -248,23 +273,7 @@ EMBER_TARGET_AVX512VNNI void qtileVnniN(const QTileArgs &t) {
 #pragma GCC unroll 4
   for (int j = 0; j < NV; ++j)
     masks[j] = laneMask(t.colBegin - 16 * j, t.colEnd - 16 * j);
-  if (finishQFloat<MR, NV>(t, acc, masks))
-    return;
-  const bool whole = NV == 4 && t.colBegin == 0 && t.colEnd >= 64 &&
-                     t.rq->output != QOutput::Int32;
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-    if (i < t.rowBegin || i >= t.rowEnd)
-      continue;
-    if (NV == 4 && whole) {
-      storeQRow64(t, i, acc[i]);
-      continue;
-    }
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j)
-      if (masks[j])
-        storeQRow(t, i, j, masks[j], acc[i][j]);
-  }
+  finishQTile<MR, NV>(t, acc, masks);
 }
 
 /// One live vector of a 4-vector panel: MR accumulator chains would leave
@@ -303,15 +312,12 @@ template <int MR> EMBER_TARGET_AVX512VNNI void qtileVnni1(const QTileArgs &t) {
       acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_set1_epi32(a0), b0);
     }
   }
-  __mmask16 m = laneMask(t.colBegin, t.colEnd);
-  if (!m)
-    return;
+  const __mmask16 masks[1] = {laneMask(t.colBegin, t.colEnd)};
+  __m512i sum[MR][1];
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-    if (i < t.rowBegin || i >= t.rowEnd)
-      continue;
-    storeQRow(t, i, 0, m, _mm512_add_epi32(acc[i], acc2[i]));
-  }
+  for (int i = 0; i < MR; ++i)
+    sum[i][0] = _mm512_add_epi32(acc[i], acc2[i]);
+  finishQTile<MR, 1>(t, sum, masks);
 }
 
 /// The 6 x 64 tile; a panel with at most 48 live columns (a narrow or last
@@ -396,29 +402,9 @@ EMBER_TARGET_AVX512VNNI void qconvTileVnniT(const QTileArgs &t,
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j)
         sum[i][j] = _mm512_add_epi32(acc[0][i][j], acc[SETS - 1][i][j]);
-    if (finishQFloat<MR, NV>(t, sum, masks))
-      return;
-  } else if (finishQFloat<MR, NV>(t, acc[0], masks)) {
-    return;
-  }
-  const bool whole = NV == 4 && t.colBegin == 0 && t.colEnd >= 64 &&
-                     t.rq->output != QOutput::Int32;
-#pragma GCC unroll 6
-  for (int i = 0; i < MR; ++i) {
-    if (i < t.rowBegin || i >= t.rowEnd)
-      continue;
-    if (NV == 4 && whole) {
-      storeQRow64(t, i, acc[0][i]);
-      continue;
-    }
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) {
-      __m512i v = acc[0][i][j];
-      if (SETS == 2)
-        v = _mm512_add_epi32(v, acc[SETS - 1][i][j]);
-      if (masks[j])
-        storeQRow(t, i, j, masks[j], v);
-    }
+    finishQTile<MR, NV>(t, sum, masks);
+  } else {
+    finishQTile<MR, NV>(t, acc[0], masks);
   }
 }
 
