@@ -68,9 +68,13 @@ EMBER_TARGET_AVX512 inline void storeRow(const TileArgs &t, int i, int j,
 /// or none, no per-column bias) with every parameter read once into
 /// registers: storeRow reads them from TileArgs per vector (the compiler
 /// cannot keep them across the stores to C), about 25 instructions a
-/// vector, 200 cycles a 6x64 tile: as much as the FMAs of K = 16. RES: 0
-/// no residual, 1 added before the activation, 2 after.
-template <int MRC, int NVC, Activation ACT, int RES>
+/// vector, 200 cycles a 6x64 tile: as much as the FMAs of K = 16.
+/// Two template flags keep the common vectors at add, max, min, store: ACT
+/// (Relu is a clamp to [0, +inf), Clip to [lo, hi]) and RES (a residual,
+/// before or after the activation by a register flag). Templates on the
+/// activation kind and the residual's place as well made nine bodies per
+/// tile and tripled the bundles' compile time for no measured gain.
+template <int MRC, int NVC, bool ACT, bool RES>
 EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
 finishSimple(const TileArgs &t, const __m512 (&acc)[MRC][NVC],
              const __mmask16 (&masks)[NVC]) {
@@ -78,8 +82,12 @@ finishSimple(const TileArgs &t, const __m512 (&acc)[MRC][NVC],
   const size_t ldc = t.ldc, ldr = t.ldr;
   const float *const biasRow = t.biasRow;
   const float *const res = t.residual;
+  const bool after = t.residualAfterActivation;
   const int rowBegin = t.rowBegin, rowEnd = t.rowEnd;
-  const __m512 lo = _mm512_set1_ps(t.clipMin), hi = _mm512_set1_ps(t.clipMax);
+  const bool clip = t.activation == Activation::Clip;
+  const __m512 lo = clip ? _mm512_set1_ps(t.clipMin) : _mm512_setzero_ps();
+  const __m512 hi =
+      clip ? _mm512_set1_ps(t.clipMax) : _mm512_set1_ps(__builtin_inff());
   const __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 32
   for (int i = 0; i < MRC; ++i) {
@@ -91,39 +99,21 @@ finishSimple(const TileArgs &t, const __m512 (&acc)[MRC][NVC],
 #pragma GCC unroll 8
     for (int j = 0; j < NVC; ++j) {
       const __mmask16 m = masks[j];
-      const bool whole = m == __mmask16(0xFFFF);
       __m512 v = _mm512_add_ps(acc[i][j], b);
       __m512 rv = zero;
-      if (RES)
-        rv = whole ? _mm512_loadu_ps(r + 16 * j)
-                   : _mm512_maskz_loadu_ps(m, r + 16 * j);
-      if (RES == 1)
-        v = _mm512_add_ps(v, rv);
-      if (ACT == Activation::Relu)
-        v = _mm512_max_ps(v, zero);
-      else if (ACT == Activation::Clip)
+      if (RES) {
+        rv = _mm512_maskz_loadu_ps(m, r + 16 * j);
+        v = _mm512_add_ps(v, after ? zero : rv);
+      }
+      if (ACT)
         v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-      if (RES == 2)
-        v = _mm512_add_ps(v, rv);
-      if (whole)
+      if (RES)
+        v = _mm512_add_ps(v, after ? rv : zero);
+      if (m == __mmask16(0xFFFF))
         _mm512_storeu_ps(c + 16 * j, v);
       else if (m)
         _mm512_mask_storeu_ps(c + 16 * j, m, v);
     }
-  }
-}
-
-template <int MRC, int NVC, int RES>
-EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
-finishSimpleAct(const TileArgs &t, const __m512 (&acc)[MRC][NVC],
-                const __mmask16 (&masks)[NVC]) {
-  switch (t.activation) {
-  case Activation::None:
-    return finishSimple<MRC, NVC, Activation::None, RES>(t, acc, masks);
-  case Activation::Relu:
-    return finishSimple<MRC, NVC, Activation::Relu, RES>(t, acc, masks);
-  case Activation::Clip:
-    return finishSimple<MRC, NVC, Activation::Clip, RES>(t, acc, masks);
   }
 }
 
@@ -195,11 +185,12 @@ EMBER_TARGET_AVX512 void tileBody(const TileArgs &t) {
   }
 
   if (!t.loadC && t.last && !t.biasCol) {
+    const bool act = t.activation != Activation::None;
     if (!t.residual)
-      return finishSimpleAct<MRC, NVC, 0>(t, acc, masks);
-    if (!t.residualAfterActivation)
-      return finishSimpleAct<MRC, NVC, 1>(t, acc, masks);
-    return finishSimpleAct<MRC, NVC, 2>(t, acc, masks);
+      return act ? finishSimple<MRC, NVC, true, false>(t, acc, masks)
+                 : finishSimple<MRC, NVC, false, false>(t, acc, masks);
+    return act ? finishSimple<MRC, NVC, true, true>(t, acc, masks)
+               : finishSimple<MRC, NVC, false, true>(t, acc, masks);
   }
 #pragma GCC unroll 32
   for (int i = 0; i < MRC; ++i) {
@@ -235,10 +226,14 @@ template <int MRP, int NVP> void tileAvx512(const TileArgs &t) {
 }
 
 // Candidate tiles; kVariants[0] is the one the library uses, the others are
-// for the tuning program (README, "Micro-kernels").
+// for the tuning program (README, "Micro-kernels"). The bundles' runtime
+// bitcode (EMBER_CPU_KERNELS_BUNDLE) leaves them out: every tile body is
+// re-optimized with each model, so they would only add compile time.
 constexpr GemmKernel kVariants[] = {
     {Isa::Avx512, 6, 64, 240, 384, 2048, true, &tileAvx512<6, 4>},
+#ifndef EMBER_CPU_KERNELS_BUNDLE
     {Isa::Avx512, 14, 32, 126, 256, 2048, true, &tileAvx512<14, 2>},
+#endif
 };
 
 } // namespace
