@@ -238,6 +238,26 @@ finishQTile(const QTileArgs &t, const __m512i (&acc)[MR][NV],
   }
 }
 
+/// One group of 4 k: NV 64-byte loads of B, then for each of the MR rows a
+/// 32-bit broadcast of A (the 4 bytes at aRow(i)) and NV vpdpbusd.
+template <int MR, int NV, typename ARow>
+EMBER_TARGET_AVX512VNNI __attribute__((always_inline)) inline void
+vnniStep(__m512i (&acc)[MR][NV], const int8_t *b, ARow aRow) {
+  __m512i bv[NV];
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j)
+    bv[j] = _mm512_loadu_si512(b + 64 * j);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    int32_t a4;
+    std::memcpy(&a4, aRow(i), 4);
+    __m512i av = _mm512_set1_epi32(a4);
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, bv[j]);
+  }
+}
+
 /// NV live 16-column vectors of a panel NVP vectors wide (NV < NVP: the
 /// columns past colEnd are padding, so their products are skipped).
 template <int MR, int NV, int NVP = NV>
@@ -253,19 +273,7 @@ EMBER_TARGET_AVX512VNNI void qtileVnniN(const QTileArgs &t) {
   const int8_t *b = t.b;
 #pragma GCC unroll 2
   for (size_t g = t.groups; g > 0; --g) {
-    __m512i bv[NV];
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j)
-      bv[j] = _mm512_loadu_si512(b + 64 * j);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      int32_t a4;
-      std::memcpy(&a4, a + 4 * i, 4);
-      __m512i av = _mm512_set1_epi32(a4);
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j)
-        acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, bv[j]);
-    }
+    vnniStep<MR, NV>(acc, b, [&](int i) { return a + 4 * i; });
     a += 4 * MR;
     b += 4 * NR;
   }
@@ -375,19 +383,7 @@ EMBER_TARGET_AVX512VNNI void qconvTileVnniT(const QTileArgs &t,
       }
     }
     for (; g < src.tapGroups; ++g) {
-      __m512i bv[NV];
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j)
-        bv[j] = _mm512_loadu_si512(b + 64 * j);
-#pragma GCC unroll 6
-      for (int i = 0; i < MR; ++i) {
-        int32_t a4;
-        std::memcpy(&a4, r[i] + 4 * g, 4);
-        __m512i av = _mm512_set1_epi32(a4);
-#pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j)
-          acc[0][i][j] = _mm512_dpbusd_epi32(acc[0][i][j], av, bv[j]);
-      }
+      vnniStep<MR, NV>(acc[0], b, [&](int i) { return r[i] + 4 * g; });
       b += 4 * NR;
     }
   }
