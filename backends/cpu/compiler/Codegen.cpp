@@ -256,6 +256,18 @@ void Codegen::emitTask(
 
 // ---- runtime-call steps -----------------------------------------------------
 
+// The kernels' workspace (after the planned buffers in the arena), or null
+// when no step needs one.
+llvm::Value *Codegen::workspacePtr() {
+  if (!workspacePerWorker_)
+    return llvm::ConstantPointerNull::get(b_->getPtrTy());
+  llvm::Type *ptr = b_->getPtrTy();
+  llvm::Value *arena =
+      b_->CreateLoad(ptr, b_->CreateConstInBoundsGEP1_64(ptr, ctxArg_, 1));
+  return b_->CreateConstInBoundsGEP1_64(b_->getInt8Ty(), arena,
+                                        workspaceOffset_);
+}
+
 Status Codegen::emitConv(const Group &g, Step &s) {
   const Node &n = *g.anchor;
   llvm::Type *ptr = b_->getPtrTy(), *i32 = b_->getInt32Ty(),
@@ -271,14 +283,7 @@ Status Codegen::emitConv(const Group &g, Step &s) {
   }
   llvm::Value *bias = s.bias != ~0ull ? ptrOf(Loc{LocKind::Weight, 0, s.bias})
                                       : ptrOfValue(g.epi.biasValue);
-  llvm::Value *ws = llvm::ConstantPointerNull::get(b_->getPtrTy());
-  if (workspacePerWorker_) {
-    // The workspace sits after the planned buffers.
-    llvm::Value *arena =
-        b_->CreateLoad(ptr, b_->CreateConstInBoundsGEP1_64(ptr, ctxArg_, 1));
-    ws = b_->CreateConstInBoundsGEP1_64(b_->getInt8Ty(), arena,
-                                        workspaceOffset_);
-  }
+  llvm::Value *ws = workspacePtr();
   llvm::FunctionCallee conv =
       runtime("conv2d", i32, {ptr, ptr, ptr, ptr, ptr, ptr, f32, f32, ptr});
   llvm::Value *st =
@@ -302,13 +307,7 @@ Status Codegen::emitMatMul(const Group &g, Step &s) {
   llvm::Value *bias = s.bias != ~0ull
                           ? ptrOf(Loc{LocKind::Weight, 0, s.bias})
                           : llvm::ConstantPointerNull::get(b_->getPtrTy());
-  llvm::Value *ws = llvm::ConstantPointerNull::get(b_->getPtrTy());
-  if (workspacePerWorker_) {
-    llvm::Value *arena =
-        b_->CreateLoad(ptr, b_->CreateConstInBoundsGEP1_64(ptr, ctxArg_, 1));
-    ws = b_->CreateConstInBoundsGEP1_64(b_->getInt8Ty(), arena,
-                                        workspaceOffset_);
-  }
+  llvm::Value *ws = workspacePtr();
   llvm::FunctionCallee gemm =
       runtime("gemm", i32, {ptr, ptr, ptr, ptr, ptr, ptr, f32, f32, ptr});
   llvm::Value *st =
@@ -324,13 +323,7 @@ Status Codegen::emitMatMul(const Group &g, Step &s) {
 Status Codegen::emitQuant(const Group &g, Step &s) {
   const Node &n = *g.anchor;
   llvm::Type *ptr = b_->getPtrTy(), *i32 = b_->getInt32Ty();
-  llvm::Value *ws = llvm::ConstantPointerNull::get(b_->getPtrTy());
-  if (workspacePerWorker_) {
-    llvm::Value *arena =
-        b_->CreateLoad(ptr, b_->CreateConstInBoundsGEP1_64(ptr, ctxArg_, 1));
-    ws = b_->CreateConstInBoundsGEP1_64(b_->getInt8Ty(), arena,
-                                        workspaceOffset_);
-  }
+  llvm::Value *ws = workspacePtr();
   llvm::FunctionCallee fn =
       runtime(g.kind == GroupKind::QConv ? "qconv2d" : "qgemm", i32,
               {ptr, ptr, ptr, ptr, ptr, ptr});
@@ -346,13 +339,7 @@ Status Codegen::emitQuant(const Group &g, Step &s) {
 Status Codegen::emitConvT(const Group &g, Step &s) {
   const Node &n = *g.anchor;
   llvm::Type *ptr = b_->getPtrTy(), *i32 = b_->getInt32Ty();
-  llvm::Value *ws = llvm::ConstantPointerNull::get(b_->getPtrTy());
-  if (workspacePerWorker_) {
-    llvm::Value *arena =
-        b_->CreateLoad(ptr, b_->CreateConstInBoundsGEP1_64(ptr, ctxArg_, 1));
-    ws = b_->CreateConstInBoundsGEP1_64(b_->getInt8Ty(), arena,
-                                        workspaceOffset_);
-  }
+  llvm::Value *ws = workspacePtr();
   llvm::Value *bias = s.bias != ~0ull
                           ? ptrOf(Loc{LocKind::Weight, 0, s.bias})
                           : ptrOfValue(n.hasInput(2) ? n.inputs[2] : Value());

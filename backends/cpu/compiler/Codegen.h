@@ -106,6 +106,8 @@ public:
   // first argument is the context: weights, arena, inputs, outputs).
   llvm::Value *ptrOf(const Loc &l);
   llvm::Value *ptrOfValue(const Value &v);
+  // The kernels' per-worker workspace (null when no step needs one).
+  llvm::Value *workspacePtr();
   Loc locOf(const Value &v);
   llvm::Type *elemType(ElemKind k);
   // When `cond` holds, records `status` for ember_main to return (the
