@@ -625,16 +625,37 @@ qdepthwiseRowAvx512(QConvTask &t, size_t n, size_t oh, int32_t *acc) {
 // is zero-extended into the pair's high half), then the same fp32
 // requantization as qdepthwiseRowBody (round half to even by the
 // conversion's explicit rounding mode), so results are identical.
+// The output range of a depthwise int8 step's requantization.
+struct QdwRange {
+  __m512 lo, hi; // [q_min - zp, q_max - zp] in float
+  __m512i zp;
+  bool sgn; // int8 output (else uint8)
+};
+__attribute__((
+    target("avx512f,avx512bw,avx512dq,avx512vl,fma"))) inline QdwRange
+qdwRange(const int64_t *p) {
+  int32_t zp = int32_t(p[EMBER_RT_QCONV_Y_ZP]);
+  bool sgn = p[EMBER_RT_QCONV_Y_SIGNED] != 0;
+  return {_mm512_set1_ps(float((sgn ? -128 : 0) - zp)),
+          _mm512_set1_ps(float((sgn ? 127 : 255) - zp)), _mm512_set1_epi32(zp),
+          sgn};
+}
+
+// 16 int32 accumulators times their scales, clamped, rounded half to even
+// and offset: int32 values in the output range.
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))) inline __m512i
+qdwRequant(__m512i a, __m512 s, const QdwRange &r) {
+  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), s);
+  f = _mm512_min_ps(_mm512_max_ps(f, r.lo), r.hi);
+  return _mm512_add_epi32(_mm512_cvt_roundps_epi32(
+                              f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+                          r.zp);
+}
+
 // Requantize 16 int32 accumulators and store them (masked) as bytes.
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))) inline void
-qdwStore(uint8_t *yp, __mmask16 m, __m512i a, __m512 s, __m512 lo, __m512 hi,
-         __m512i zp) {
-  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), s);
-  f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
-  __m512i q =
-      _mm512_add_epi32(_mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT |
-                                                       _MM_FROUND_NO_EXC),
-                       zp);
+qdwStore(uint8_t *yp, __mmask16 m, __m512i a, __m512 s, const QdwRange &r) {
+  __m512i q = qdwRequant(a, s, r);
   // Narrow in a register, then a plain store (a masked vpmovdb to memory
   // is slow on AMD cores); the masked store only for a partial block.
   __m128i bytes = _mm512_cvtepi32_epi8(q);
@@ -667,11 +688,7 @@ qdwVnniRow(QConvTask &t, size_t n, size_t oh, size_t owA, size_t owB,
           DW = p[EMBER_RT_CONV_DW];
   uint8_t *y = t.y + n * C * OH * OW + oh * OW * C;
   const uint8_t *pack = t.w + (u(p[EMBER_RT_QCONV_DW_VNNI]) - 1);
-  int32_t zp = int32_t(p[EMBER_RT_QCONV_Y_ZP]);
-  bool sgn = p[EMBER_RT_QCONV_Y_SIGNED] != 0;
-  const __m512 vlo = _mm512_set1_ps(float((sgn ? -128 : 0) - zp));
-  const __m512 vhi = _mm512_set1_ps(float((sgn ? 127 : 255) - zp));
-  const __m512i vzp = _mm512_set1_epi32(zp);
+  const QdwRange range = qdwRange(p);
   const size_t xs = size_t(SW) * C, xd = size_t(DW) * C;
   for (size_t c0 = cBegin; c0 < cEnd; c0 += 64) {
     const size_t rem = cEnd - c0;
@@ -718,20 +735,14 @@ qdwVnniRow(QConvTask &t, size_t n, size_t oh, size_t owA, size_t owB,
                                      wv[g][3]);
       }
       __m512i q[4];
-      for (int j = 0; j < 4; ++j) {
-        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[j]), sc[j]);
-        f = _mm512_min_ps(_mm512_max_ps(f, vlo), vhi);
-        q[j] = _mm512_add_epi32(
-            _mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT |
-                                            _MM_FROUND_NO_EXC),
-            vzp);
-      }
+      for (int j = 0; j < 4; ++j)
+        q[j] = qdwRequant(acc[j], sc[j], range);
       // Values are in the output range already: the saturating packs only
       // narrow, and restore channel order within each 128-bit lane.
       __m512i w01 = _mm512_packs_epi32(q[0], q[1]);
       __m512i w23 = _mm512_packs_epi32(q[2], q[3]);
-      __m512i bytes =
-          sgn ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
+      __m512i bytes = range.sgn ? _mm512_packs_epi16(w01, w23)
+                                : _mm512_packus_epi16(w01, w23);
       uint8_t *yp = y + ow * C + c0;
       if (rem >= 64)
         _mm512_storeu_si512(yp, bytes);
@@ -763,11 +774,7 @@ qdepthwise3x3Avx512Nhwc(QConvTask &t, size_t n, size_t oh, size_t cBegin,
   const int32_t *bias =
       reinterpret_cast<const int32_t *>(t.w + u(p[EMBER_RT_QCONV_BIAS_OFFSET]));
   bool perChannel = p[EMBER_RT_QCONV_SCALE_COUNT] > 1;
-  int32_t zp = int32_t(p[EMBER_RT_QCONV_Y_ZP]);
-  bool sgn = p[EMBER_RT_QCONV_Y_SIGNED] != 0;
-  const __m512 vlo = _mm512_set1_ps(float((sgn ? -128 : 0) - zp));
-  const __m512 vhi = _mm512_set1_ps(float((sgn ? 127 : 255) - zp));
-  const __m512i vzp = _mm512_set1_epi32(zp);
+  const QdwRange range = qdwRange(p);
   const int32_t xzp = int32_t(p[EMBER_RT_QCONV_X_ZP]);
   const __m512i vxzp = _mm512_set1_epi32(xzp);
   const float *sc = t.scales;
@@ -836,7 +843,7 @@ qdepthwise3x3Avx512Nhwc(QConvTask &t, size_t n, size_t oh, size_t cBegin,
           EMBER_QDW_ROW(r0, 0, EMBER_QDW_LDU)
           EMBER_QDW_ROW(r1, 3, EMBER_QDW_LDU)
           EMBER_QDW_ROW(r2, 6, EMBER_QDW_LDU)
-          qdwStore(yp, m, _mm512_add_epi32(a0, a1), s, vlo, vhi, vzp);
+          qdwStore(yp, m, _mm512_add_epi32(a0, a1), s, range);
         }
       } else {
         for (size_t ow = owA; ow < owB; ++ow, yp += C) {
@@ -844,7 +851,7 @@ qdepthwise3x3Avx512Nhwc(QConvTask &t, size_t n, size_t oh, size_t cBegin,
           EMBER_QDW_ROW(r0, 0, EMBER_QDW_LDM)
           EMBER_QDW_ROW(r1, 3, EMBER_QDW_LDM)
           EMBER_QDW_ROW(r2, 6, EMBER_QDW_LDM)
-          qdwStore(yp, m, _mm512_add_epi32(a0, a1), s, vlo, vhi, vzp);
+          qdwStore(yp, m, _mm512_add_epi32(a0, a1), s, range);
         }
       }
 #undef EMBER_QDW_LDU
@@ -872,7 +879,7 @@ qdepthwise3x3Avx512Nhwc(QConvTask &t, size_t n, size_t oh, size_t cBegin,
           a = _mm512_add_epi32(a, _mm512_madd_epi16(xv, wv[kh * 3 + kw]));
         }
       }
-      qdwStore(y + ow * C + c0, m, a, s, vlo, vhi, vzp);
+      qdwStore(y + ow * C + c0, m, a, s, range);
     }
   }
 }
@@ -893,11 +900,7 @@ qdepthwiseRowAvx512Nhwc(QConvTask &t, size_t n, size_t oh) {
   const int32_t *bias =
       reinterpret_cast<const int32_t *>(t.w + u(p[EMBER_RT_QCONV_BIAS_OFFSET]));
   bool perChannel = p[EMBER_RT_QCONV_SCALE_COUNT] > 1;
-  int32_t zp = int32_t(p[EMBER_RT_QCONV_Y_ZP]);
-  bool sgn = p[EMBER_RT_QCONV_Y_SIGNED] != 0;
-  const __m512 vlo = _mm512_set1_ps(float((sgn ? -128 : 0) - zp));
-  const __m512 vhi = _mm512_set1_ps(float((sgn ? 127 : 255) - zp));
-  const __m512i vzp = _mm512_set1_epi32(zp);
+  const QdwRange range = qdwRange(p);
   const __m512i vxzp = _mm512_set1_epi32(int32_t(p[EMBER_RT_QCONV_X_ZP]));
   const float *sc = t.scales;
   // Valid taps of this output row.
@@ -951,13 +954,8 @@ qdepthwiseRowAvx512Nhwc(QConvTask &t, size_t n, size_t oh) {
       for (size_t j = 0; j < 4; ++j) {
         if (!m[j])
           break;
-        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a[j]), s[j]);
-        f = _mm512_min_ps(_mm512_max_ps(f, vlo), vhi);
-        __m512i q = _mm512_add_epi32(
-            _mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT |
-                                            _MM_FROUND_NO_EXC),
-            vzp);
-        _mm512_mask_cvtepi32_storeu_epi8(yp + 16 * j, m[j], q);
+        _mm512_mask_cvtepi32_storeu_epi8(yp + 16 * j, m[j],
+                                         qdwRequant(a[j], s[j], range));
       }
     }
   }
