@@ -66,6 +66,33 @@ EMBER_TARGET_AVX512VNNI inline __m512i mbqm512(__m512i x, __m512i mult,
   return _mm512_mask_add_epi32(q, up, q, _mm512_set1_epi32(1));
 }
 
+/// fp32 requantization of 16 accumulators (with their column terms):
+/// scaled, clamped to [lo, hi] = [q_min - zp, q_max - zp], rounded half to
+/// even by the conversion's explicit mode, offset by zp. Bit-exact with
+/// finishQ.
+EMBER_TARGET_AVX512VNNI inline __m512i
+requantFloat(__m512i v, __m512 s, __m512 lo, __m512 hi, __m512i zp) {
+  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), s);
+  f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
+  return _mm512_add_epi32(_mm512_cvt_roundps_epi32(
+                              f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+                          zp);
+}
+
+/// Four vectors of in-range int32 outputs (a 64-column row) narrowed by two
+/// saturating packs (exact: the values are in range), put back in column
+/// order by one dword permute (lane k of the packs holds dwords (r0, r1,
+/// r2, r3) of lane k: 4 columns each), then one 64-byte store.
+EMBER_TARGET_AVX512VNNI inline void storeBytes64(char *c, const __m512i *r,
+                                                 bool u8) {
+  __m512i w01 = _mm512_packs_epi32(r[0], r[1]);
+  __m512i w23 = _mm512_packs_epi32(r[2], r[3]);
+  __m512i b = u8 ? _mm512_packus_epi16(w01, w23) : _mm512_packs_epi16(w01, w23);
+  const __m512i order =
+      _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  _mm512_storeu_si512(c, _mm512_permutexvar_epi32(order, b));
+}
+
 /// Columns [16j, 16j+16) of tile row i requantized: int32 values already
 /// in the output range (the corrected accumulator for Int32 output).
 EMBER_TARGET_AVX512VNNI inline __m512i requantQ(const QTileArgs &t, int i,
@@ -82,14 +109,10 @@ EMBER_TARGET_AVX512VNNI inline __m512i requantQ(const QTileArgs &t, int i,
   if (rq.kind == QScaleKind::Float) {
     __m512 s = t.perColumn ? _mm512_maskz_loadu_ps(m, t.scale + 16 * j)
                            : _mm512_set1_ps(t.scale[0]);
-    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), s);
-    f = _mm512_max_ps(
-        f, _mm512_set1_ps(static_cast<float>(t.qmin - rq.zeroPoint)));
-    f = _mm512_min_ps(
-        f, _mm512_set1_ps(static_cast<float>(t.qmax - rq.zeroPoint)));
-    r = _mm512_add_epi32(_mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT |
-                                                         _MM_FROUND_NO_EXC),
-                         _mm512_set1_epi32(rq.zeroPoint));
+    r = requantFloat(v, s,
+                     _mm512_set1_ps(static_cast<float>(t.qmin - rq.zeroPoint)),
+                     _mm512_set1_ps(static_cast<float>(t.qmax - rq.zeroPoint)),
+                     _mm512_set1_epi32(rq.zeroPoint));
   } else {
     __m512i mult = t.perColumn ? _mm512_maskz_loadu_epi32(m, t.mult + 16 * j)
                                : _mm512_set1_epi32(t.mult[0]);
@@ -123,24 +146,15 @@ EMBER_TARGET_AVX512VNNI inline void storeQRow(const QTileArgs &t, int i, int j,
     _mm_mask_storeu_epi8(static_cast<char *>(t.c) + off, m, bytes);
 }
 
-/// A whole 64-column row of 8-bit output: four requantized vectors
-/// narrowed by two saturating packs (exact: the values are in range) and
-/// put back in column order by one dword permute, then one 64-byte store.
+/// A whole 64-column row of 8-bit output (storeBytes64).
 EMBER_TARGET_AVX512VNNI inline void storeQRow64(const QTileArgs &t, int i,
                                                 const __m512i *v) {
   __m512i r[4];
 #pragma GCC unroll 4
   for (int j = 0; j < 4; ++j)
     r[j] = requantQ(t, i, j, __mmask16(0xFFFF), v[j]);
-  __m512i w01 = _mm512_packs_epi32(r[0], r[1]);
-  __m512i w23 = _mm512_packs_epi32(r[2], r[3]);
-  __m512i b = t.rq->output == QOutput::UInt8 ? _mm512_packus_epi16(w01, w23)
-                                             : _mm512_packs_epi16(w01, w23);
-  // Lane k of b holds dwords (r0, r1, r2, r3) lane k: 4 columns each.
-  const __m512i order =
-      _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  _mm512_storeu_si512(static_cast<char *>(t.c) + static_cast<size_t>(i) * t.ldc,
-                      _mm512_permutexvar_epi32(order, b));
+  storeBytes64(static_cast<char *>(t.c) + static_cast<size_t>(i) * t.ldc, r,
+               t.rq->output == QOutput::UInt8);
 }
 
 /// The common epilogue (fp32 scales, no weight zero point, 8-bit output)
@@ -173,8 +187,6 @@ finishQFloat(const QTileArgs &t, const __m512i (&acc)[MR][NV],
   char *const c0 = static_cast<char *>(t.c);
   const size_t ldc = t.ldc;
   const int rowBegin = t.rowBegin, rowEnd = t.rowEnd;
-  const __m512i order =
-      _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
 #pragma GCC unroll 6
   for (int i = 0; i < MR; ++i) {
     if (i < rowBegin || i >= rowEnd)
@@ -182,24 +194,15 @@ finishQFloat(const QTileArgs &t, const __m512i (&acc)[MR][NV],
     __m512i r[NV];
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) {
-      __m512 f = _mm512_mul_ps(
-          _mm512_cvtepi32_ps(_mm512_add_epi32(acc[i][j], ct[j])), sc[j]);
-      f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
-      r[j] = _mm512_add_epi32(
-          _mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT |
-                                          _MM_FROUND_NO_EXC),
-          zp);
+      r[j] =
+          requantFloat(_mm512_add_epi32(acc[i][j], ct[j]), sc[j], lo, hi, zp);
     }
     char *c = c0 + static_cast<size_t>(i) * ldc;
-    if (NV == 4 && all) {
-      // Two saturating packs (exact: in range) and a dword permute back
-      // to column order; one 64-byte store.
-      __m512i w01 = _mm512_packs_epi32(r[0], r[NV > 1 ? 1 : 0]);
-      __m512i w23 = _mm512_packs_epi32(r[NV > 2 ? 2 : 0], r[NV > 3 ? 3 : 0]);
-      __m512i b =
-          u8 ? _mm512_packus_epi16(w01, w23) : _mm512_packs_epi16(w01, w23);
-      _mm512_storeu_si512(c, _mm512_permutexvar_epi32(order, b));
-      continue;
+    if constexpr (NV == 4) {
+      if (all) {
+        storeBytes64(c, r, u8);
+        continue;
+      }
     }
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) {
