@@ -86,14 +86,6 @@ enum ConvOrder : uint64_t {
   OrderShifted = 1, ///< k = (kh, kw, c): shifted rows read in place
 };
 
-ConvGeom geometry(const Conv2DShape &s, bool channelsInner) {
-  ConvGeom g{s.channels,   s.height,     s.width,     s.kernelH,
-             s.kernelW,    s.strideH,    s.strideW,   s.padTop,
-             s.padLeft,    s.dilationH,  s.dilationW, s.outHeight(),
-             s.outWidth(), channelsInner};
-  return g;
-}
-
 bool isPointwise(const Conv2DShape &s) {
   return s.kernelH == 1 && s.kernelW == 1 && s.strideH == 1 && s.strideW == 1 &&
          s.padTop == 0 && s.padLeft == 0 && s.padBottom == 0 && s.padRight == 0;
@@ -306,7 +298,7 @@ Status conv2dImpl(const Conv2DShape &s, const float *x, const void *packedW,
   ASource a;
   a.packed = weightPanels(packedW);
   BSource b;
-  ConvGeom g = geometry(s, shiftedOrder);
+  ConvGeom g = convGeometry(s, shiftedOrder);
   b.b = x;
   if (isPointwise(s)) {
     b.ldb = N;

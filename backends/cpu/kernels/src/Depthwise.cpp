@@ -145,10 +145,7 @@ bool uses3x3Path(const Conv2DShape &s, Isa path) {
 size_t depthwiseConv2dWorkspaceSize(const Conv2DShape &s, Isa isa) {
   if (!s.valid())
     return 0;
-  const ConvGeom g{s.channels,  s.height,    s.width,     s.kernelH,
-                   s.kernelW,   s.strideH,   s.strideW,   s.padTop,
-                   s.padLeft,   s.dilationH, s.dilationW, s.outHeight(),
-                   s.outWidth()};
+  const ConvGeom g = convGeometry(s);
   if (uses3x3Path(s, resolveIsa(isa))) {
     PaddedPlane pp = paddedPlane(g, s.padBottom, s.padRight);
     return pp.rows * pp.pitch * sizeof(float);
@@ -169,10 +166,7 @@ Status depthwiseConv2d(const Conv2DShape &s, const float *x,
     return Status::InvalidArgument;
   if (cBegin == cEnd)
     return Status::Ok;
-  const ConvGeom g{s.channels,  s.height,    s.width,     s.kernelH,
-                   s.kernelW,   s.strideH,   s.strideW,   s.padTop,
-                   s.padLeft,   s.dilationH, s.dilationW, s.outHeight(),
-                   s.outWidth()};
+  const ConvGeom g = convGeometry(s);
   Epilogue epi = epilogue;
   epi.ldr = g.OH * g.OW;
   Isa path = resolveIsa(isa);

@@ -132,6 +132,13 @@ struct ConvGeom {
   size_t C, H, W, KH, KW, SH, SW, PT, PL, DH, DW, OH, OW;
   bool channelsInner = false; ///< K order (kh, kw, c) instead of (c, kh, kw)
 };
+/// The geometry of `s` (K order (c, kh, kw) unless channelsInner).
+inline ConvGeom convGeometry(const Conv2DShape &s, bool channelsInner = false) {
+  return ConvGeom{s.channels,   s.height,     s.width,     s.kernelH,
+                  s.kernelW,    s.strideH,    s.strideW,   s.padTop,
+                  s.padLeft,    s.dilationH,  s.dilationW, s.outHeight(),
+                  s.outWidth(), channelsInner};
+}
 /// The (c, kh, kw) of im2col row k, and the step to row k+1, in g's K order.
 inline void firstTap(const ConvGeom &g, size_t k, size_t &c, size_t &kh,
                      size_t &kw) {

@@ -47,10 +47,7 @@ Status pool2d(PoolKind kind, const Conv2DShape &s, const float *x, float *y,
     return Status::Ok;
   PoolArgs a;
   a.kind = kind;
-  a.g =
-      ConvGeom{s.channels,  s.height,      s.width,     s.kernelH, s.kernelW,
-               s.strideH,   s.strideW,     s.padTop,    s.padLeft, s.dilationH,
-               s.dilationW, s.outHeight(), s.outWidth()};
+  a.g = convGeometry(s);
   a.padBottom = s.padBottom;
   a.padRight = s.padRight;
   a.x = x;
