@@ -15,7 +15,7 @@
 // against this machine's measured single-core FMA peak (FmaPeak.h).
 //
 // Usage: gemm_bench [--isa=auto|generic|avx2|avx512] [--peak=GFLOPS]
-//                   [--min-time=SECONDS]
+//                   [--min-time=SECONDS] [--cold-weights]
 //                   [--only=1024|int8|resnet50|squeezenet1.1|LAYER-SUBSTRING]
 //
 //===----------------------------------------------------------------------===//
@@ -120,7 +120,8 @@ struct ModelConvs {
 };
 const ModelConvs kModels[] = {
     {"resnet50", kResNet50, sizeof(kResNet50) / sizeof(kResNet50[0])},
-    {"squeezenet1.1", kSqueezeNet, sizeof(kSqueezeNet) / sizeof(kSqueezeNet[0])},
+    {"squeezenet1.1", kSqueezeNet,
+     sizeof(kSqueezeNet) / sizeof(kSqueezeNet[0])},
 };
 
 Conv2DShape shapeOf(const ConvLayer &l) {
@@ -161,21 +162,62 @@ Timing benchGemm(size_t M, size_t N, size_t K, Isa isa, double minTime,
 
 /// Times conv2d (bias + ReLU epilogue) on one layer; returns seconds.
 Timing benchConv(const Conv2DShape &s, Isa isa, double minTime,
-                 std::mt19937 &rng) {
+                 bool coldWeights, std::mt19937 &rng) {
   std::vector<float> x = randomVec(rng, s.channels * s.height * s.width);
   std::vector<float> w =
       randomVec(rng, s.outChannels * s.channels * s.kernelH * s.kernelW);
   std::vector<float> bias = randomVec(rng, s.outChannels);
   std::vector<float> y(s.outChannels * s.outHeight() * s.outWidth());
-  std::vector<char> packed(packedConvWeightsSize(s, isa));
+  // Cold weights: as in a whole model, whose weights (ResNet-50: 100 MB) do
+  // not fit in the caches, each call reads weights no recent call touched;
+  // the input stays warm (the previous layer just wrote it).
+  const size_t size = packedConvWeightsSize(s, isa);
+  const size_t copies =
+      coldWeights ? std::max<size_t>(1, (size_t(256) << 20) / size + 1) : 1;
+  std::vector<std::vector<char>> packed(copies, std::vector<char>(size));
   std::vector<char> ws(conv2dWorkspaceSize(s, isa));
-  packConvWeights(s, w.data(), packed.data(), isa);
+  for (std::vector<char> &p : packed)
+    packConvWeights(s, w.data(), p.data(), isa);
   Epilogue epi;
   epi.bias = bias.data();
   epi.activation = Activation::Relu;
+  size_t next = 0;
   return timeIt(
       [&] {
-        conv2d(s, x.data(), packed.data(), y.data(), epi, isa, {}, ws.data());
+        conv2d(s, x.data(), packed[next].data(), y.data(), epi, isa, {},
+               ws.data());
+        next = (next + 1) % copies;
+      },
+      minTime);
+}
+
+/// Times conv2dNhwc (channels-last x and y, bias + ReLU epilogue), with
+/// weights cold or warm as benchConv; a zero median if the path cannot run.
+Timing benchConvNhwc(const Conv2DShape &s, Isa isa, double minTime,
+                     bool coldWeights, std::mt19937 &rng) {
+  const size_t K = s.channels * s.kernelH * s.kernelW, N = s.outChannels;
+  std::vector<float> x = randomVec(rng, s.channels * s.height * s.width);
+  std::vector<float> w = randomVec(rng, K * N);
+  std::vector<float> bias = randomVec(rng, N);
+  std::vector<float> y(N * s.outHeight() * s.outWidth());
+  const size_t size = packedBSize(K, N, isa);
+  const size_t copies =
+      coldWeights ? std::max<size_t>(1, (size_t(256) << 20) / size + 1) : 1;
+  std::vector<std::vector<char>> packed(copies, std::vector<char>(size));
+  for (std::vector<char> &p : packed)
+    packB(K, N, w.data(), N, p.data(), isa);
+  if (!conv2dNhwcSupported(s, packed[0].data(), isa))
+    return Timing{};
+  std::vector<char> ws(conv2dNhwcWorkspaceSize(s));
+  Epilogue epi;
+  epi.bias = bias.data();
+  epi.activation = Activation::Relu;
+  size_t next = 0;
+  return timeIt(
+      [&] {
+        conv2dNhwc(s, x.data(), s.channels, packed[next].data(), y.data(), N,
+                   epi, isa, {}, ws.data());
+        next = (next + 1) % copies;
       },
       minTime);
 }
@@ -214,6 +256,7 @@ int main(int argc, char **argv) {
   Isa isa = Isa::Auto;
   double peak = 0, minTime = 0.3;
   std::string only;
+  bool coldWeights = false;
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
     if (!std::strncmp(a, "--isa=", 6)) {
@@ -226,6 +269,8 @@ int main(int argc, char **argv) {
       peak = std::atof(a + 7);
     } else if (!std::strncmp(a, "--min-time=", 11)) {
       minTime = std::atof(a + 11);
+    } else if (!std::strcmp(a, "--cold-weights")) {
+      coldWeights = true;
     } else if (!std::strncmp(a, "--only=", 7)) {
       only = a + 7;
     } else {
@@ -259,7 +304,7 @@ int main(int argc, char **argv) {
   }
 
   struct Totals {
-    double flop = 0, gemm = 0, conv = 0;
+    double flop = 0, gemm = 0, conv = 0, nhwc = 0;
   } totals[sizeof(kModels) / sizeof(kModels[0])];
   for (size_t mi = 0; mi < sizeof(kModels) / sizeof(kModels[0]); ++mi) {
     for (size_t li = 0; li < kModels[mi].count; ++li) {
@@ -273,17 +318,21 @@ int main(int argc, char **argv) {
       const size_t K = s.channels * s.kernelH * s.kernelW;
       const double flop = 2.0 * M * N * K;
       Timing g = benchGemm(M, N, K, isa, minTime, rng);
-      Timing c = benchConv(s, isa, minTime, rng);
+      Timing c = benchConv(s, isa, minTime, coldWeights, rng);
+      Timing h = benchConvNhwc(s, isa, minTime, coldWeights, rng);
       const double gg = flop / g.median * 1e-9, cg = flop / c.median * 1e-9;
+      const double hg = h.median > 0 ? flop / h.median * 1e-9 : 0;
       std::printf("%-12s %4zux%5zux%4zu x%d  sgemm %6.1f GFLOP/s %5.1f%% "
-                  "[%5.1f%%]  conv2d %6.1f GFLOP/s %5.1f%% [%5.1f%%]\n",
+                  "[%5.1f%%]  conv2d %6.1f GFLOP/s %5.1f%% [%5.1f%%]  "
+                  "nhwc %5.1f%%\n",
                   l.name, M, N, K, l.count, gg, pct(gg),
                   pct(flop / g.best * 1e-9), cg, pct(cg),
-                  pct(flop / c.best * 1e-9));
+                  pct(flop / c.best * 1e-9), pct(hg));
       std::fflush(stdout);
       totals[mi].flop += flop * l.count;
       totals[mi].gemm += g.median * l.count;
       totals[mi].conv += c.median * l.count;
+      totals[mi].nhwc += h.median * l.count;
     }
   }
   if (only.empty() || only == "int8") {
@@ -297,11 +346,12 @@ int main(int argc, char **argv) {
     const Totals &t = totals[mi];
     if (t.flop > 0)
       std::printf("%s convs %.2f GFLOP: sgemm %.2f ms %.1f GFLOP/s %.1f%%  "
-                  "conv2d %.2f ms %.1f GFLOP/s %.1f%%\n",
+                  "conv2d %.2f ms %.1f GFLOP/s %.1f%%  nhwc %.2f ms %.1f%%\n",
                   kModels[mi].name, t.flop * 1e-9, t.gemm * 1e3,
                   t.flop / t.gemm * 1e-9, pct(t.flop / t.gemm * 1e-9),
                   t.conv * 1e3, t.flop / t.conv * 1e-9,
-                  pct(t.flop / t.conv * 1e-9));
+                  pct(t.flop / t.conv * 1e-9), t.nhwc * 1e3,
+                  t.nhwc > 0 ? pct(t.flop / t.nhwc * 1e-9) : 0.0);
   }
   return 0;
 }

@@ -138,15 +138,51 @@ void gemmDriver(const GemmKernel &kern, size_t M, size_t N, size_t K,
           aPanelStride = kcur * MR;
         }
 
+        // Prefetch (TileArgs::prefetch): pre-packed weights are read once
+        // per block from memory, so while one block's tiles run, the next
+        // block's are pulled into L2. A pre-packed B (weights as B: the
+        // transposed convolution, MatMul): the next kc x NR panel, split
+        // among the column's tiles. A pre-packed A (weights as A): during
+        // the last column of panels, each tile pulls the panel at its
+        // place in the next A block.
+        const size_t nIr = (mcur + MR - 1) / MR;
+        const bool lastIc = ic + kern.mc >= mEnd, lastPc = pc + kcur >= K;
+        const float *nextA = nullptr;
+        if (A.packed && !B.packed)
+          nextA = !lastIc ? A.packed + ((ic + kern.mc) / MR) * K * MR + pc * MR
+                  : !lastPc ? A.packed + (i0 / MR) * K * MR + (pc + kcur) * MR
+                            : nullptr;
+        const size_t bChunk =
+            roundUp((kcur * NR * sizeof(float) + nIr - 1) / nIr, 64);
+
         for (size_t jr = 0; jr < ncur; jr += NR) {
           const size_t col0 = jc + jr;
           t.b = bBlock + (jr / NR) * bPanelStride;
+          const float *nextB =
+              !B.packed        ? nullptr
+              : jr + NR < ncur ? t.b + bPanelStride
+              : lastIc && !lastPc
+                  ? B.packed + (jc / NR) * K * NR + (pc + kcur) * NR
+                  : nullptr;
+          const bool lastJr = jr + NR >= ncur;
           t.colBegin = static_cast<int>(maxSz(nBegin, col0) - col0);
           t.colEnd = static_cast<int>(minSz(minSz(nEnd, N), col0 + NR) - col0);
           t.biasCol = colBias ? epi.bias + col0 : nullptr;
           for (size_t ir = 0; ir < mcur; ir += MR) {
             const size_t row0 = ic + ir;
             t.a = aBlock + (ir / MR) * aPanelStride;
+            if (nextB) {
+              t.prefetch =
+                  reinterpret_cast<const char *>(nextB) + (ir / MR) * bChunk;
+              t.prefetchStep = 64;
+            } else if (nextA && lastJr) {
+              t.prefetch = reinterpret_cast<const char *>(
+                  nextA + (ir / MR) * aPanelStride);
+              t.prefetchStep = MR * sizeof(float);
+            } else {
+              t.prefetch = reinterpret_cast<const char *>(t.a);
+              t.prefetchStep = 0;
+            }
             t.c = C + row0 * ldc + col0;
             t.rowBegin = static_cast<int>(maxSz(mBegin, row0) - row0);
             t.rowEnd =

@@ -77,6 +77,17 @@ struct TileArgs {
   /// colEnd are never read.
   const BRun *bRuns;
   size_t numRuns;
+  /// Software prefetch into L2 while the tile runs (AVX-512 tile): one
+  /// line at `prefetch + k * prefetchStep` per k step. The driver points it
+  /// at the pre-packed weights the next tiles will read, which in a whole
+  /// model are cold (ResNet-50's 100 MB do not fit in any cache); step 0
+  /// re-touches one line. Never null when the tile runs.
+  const char *prefetch;
+  size_t prefetchStep;
+  /// tileRowsAvx512 only. Non-null: per-column starting values of the
+  /// accumulators (a bias folded in before the K loop, so the common
+  /// epilogue still applies).
+  const float *accInit;
   bool loadC; ///< add the value already in C (later K blocks, accumulate)
   bool last;  ///< last K block: apply bias / residual / activation
   // Epilogue, already offset to the tile origin (valid when last).
@@ -90,6 +101,12 @@ struct TileArgs {
 };
 
 using TileFn = void (*)(const TileArgs &);
+
+/// The AVX-512 6 x 64 tile over A rows given by pointers (conv2dNhwc): for
+/// run r (t.bRuns[r].count k steps; offsets and strides unused) row i reads
+/// t.aRows[r * 6 + i][0 .. count), unit stride; B is a packed panel (kc
+/// rows of 64). Rows past rowEnd are not read.
+void tileRowsAvx512(const TileArgs &t, const float *const *aRows);
 
 /// A micro-kernel and the cache blocking that goes with it.
 struct GemmKernel {

@@ -162,11 +162,15 @@ EMBER_TARGET_AVX512 void tileBody(const TileArgs &t) {
   const size_t numRuns = DB ? t.numRuns : 1;
   const size_t aStep = DA ? 1 : MRP;
   size_t ak = 0;
+  const char *pf = t.prefetch;
+  const size_t pfStep = t.prefetchStep;
   for (size_t run = 0; run < numRuns; ++run) {
     const float *b = t.b + runs[run].offset;
     const size_t bStep = runs[run].stride;
 #pragma GCC unroll 4
     for (size_t k = runs[run].count; k > 0; --k) {
+      _mm_prefetch(pf, _MM_HINT_T1);
+      pf += pfStep;
       __m512 bv[NVC];
 #pragma GCC unroll 8
       for (int j = 0; j < NVC; ++j)
@@ -203,6 +207,94 @@ EMBER_TARGET_AVX512 void tileBody(const TileArgs &t) {
   }
 }
 
+/// tileBody for A rows given by a pointer per run and row (conv2dNhwc: the
+/// rows are output pixels, a run one tap's channels, read in place from a
+/// channels-last input; taps in the padding point at zeros). B is a packed
+/// panel. The accumulators may start from per-column values (accInit).
+template <int MRP, int NVP, int MRC, int NVC>
+EMBER_TARGET_AVX512 void rowsTileBody(const TileArgs &t,
+                                      const float *const *aRows) {
+  constexpr size_t NRP = 16 * NVP;
+  for (int i = t.rowBegin; i < t.rowEnd; ++i) {
+    const char *row =
+        reinterpret_cast<const char *>(t.c + static_cast<size_t>(i) * t.ldc);
+#pragma GCC unroll 8
+    for (int l = 0; l <= NVC; ++l)
+      _mm_prefetch(row + 64 * l, _MM_HINT_T0);
+  }
+  __mmask16 masks[NVC];
+#pragma GCC unroll 8
+  for (int j = 0; j < NVC; ++j)
+    masks[j] = laneMask(t.colBegin - 16 * j, t.colEnd - 16 * j);
+  __m512 init[NVC];
+#pragma GCC unroll 8
+  for (int j = 0; j < NVC; ++j)
+    init[j] = t.accInit ? _mm512_maskz_loadu_ps(laneMask(0, t.colEnd - 16 * j),
+                                                t.accInit + 16 * j)
+                        : _mm512_setzero_ps();
+  __m512 acc[MRC][NVC];
+#pragma GCC unroll 32
+  for (int i = 0; i < MRC; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NVC; ++j)
+      acc[i][j] = init[j];
+
+  const float *b = t.b;
+  const char *pf = t.prefetch;
+  const size_t pfStep = t.prefetchStep;
+  for (size_t run = 0; run < t.numRuns; ++run) {
+    const float *arow[MRC];
+#pragma GCC unroll 32
+    for (int i = 0; i < MRC; ++i)
+      arow[i] = aRows[run * MRP + static_cast<size_t>(i)];
+    const size_t count = t.bRuns[run].count;
+#pragma GCC unroll 4
+    for (size_t k = 0; k < count; ++k) {
+      _mm_prefetch(pf, _MM_HINT_T1);
+      pf += pfStep;
+      __m512 bv[NVC];
+#pragma GCC unroll 8
+      for (int j = 0; j < NVC; ++j)
+        bv[j] = _mm512_loadu_ps(b + 16 * j);
+#pragma GCC unroll 32
+      for (int i = 0; i < MRC; ++i) {
+        __m512 ai = _mm512_set1_ps(arow[i][k]);
+#pragma GCC unroll 8
+        for (int j = 0; j < NVC; ++j)
+          acc[i][j] = _mm512_fmadd_ps(ai, bv[j], acc[i][j]);
+      }
+      b += NRP;
+    }
+  }
+
+  if (!t.loadC && t.last && !t.biasCol) {
+    const bool act = t.activation != Activation::None;
+    if (!t.residual)
+      return act ? finishSimple<MRC, NVC, true, false>(t, acc, masks)
+                 : finishSimple<MRC, NVC, false, false>(t, acc, masks);
+    return act ? finishSimple<MRC, NVC, true, true>(t, acc, masks)
+               : finishSimple<MRC, NVC, false, true>(t, acc, masks);
+  }
+#pragma GCC unroll 32
+  for (int i = 0; i < MRC; ++i) {
+    if (i < t.rowBegin || i >= t.rowEnd)
+      continue;
+#pragma GCC unroll 8
+    for (int j = 0; j < NVC; ++j)
+      if (masks[j])
+        storeRow(t, i, j, masks[j], acc[i][j]);
+  }
+}
+
+using RowsTileFn = void (*)(const TileArgs &, const float *const *);
+
+template <int MRP, int NVP, size_t... I>
+constexpr std::array<RowsTileFn, sizeof...(I)>
+rowsBodyTable(std::index_sequence<I...>) {
+  return {{&rowsTileBody<MRP, NVP, static_cast<int>(I) / NVP + 1,
+                         static_cast<int>(I) % NVP + 1>...}};
+}
+
 /// Table of bodies for one panel shape and operand mode, indexed by
 /// (rows computed - 1) * NVP + (vectors computed - 1).
 template <int MRP, int NVP, bool DA, bool DB, size_t... I>
@@ -224,6 +316,17 @@ template <int MRP, int NVP> void tileAvx512(const TileArgs &t) {
   const int nvc = (t.colEnd + 15) / 16;
   bodies[mode][static_cast<size_t>((t.rowEnd - 1) * NVP + nvc - 1)](t);
 }
+
+} // namespace
+
+void tileRowsAvx512(const TileArgs &t, const float *const *aRows) {
+  static constexpr std::array<RowsTileFn, 24> bodies =
+      rowsBodyTable<6, 4>(std::make_index_sequence<24>());
+  const int nvc = (t.colEnd + 15) / 16;
+  bodies[static_cast<size_t>((t.rowEnd - 1) * 4 + nvc - 1)](t, aRows);
+}
+
+namespace {
 
 // Candidate tiles; kVariants[0] is the one the library uses, the others are
 // for the tuning program (README, "Micro-kernels"). The bundles' runtime

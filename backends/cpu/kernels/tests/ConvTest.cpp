@@ -272,6 +272,105 @@ TEST_P(ConvTest, WeightsPackedElsewhereRunEverywhere) {
   }
 }
 
+/// conv2dNhwc against the definition: channels-last x and y with padded
+/// pixel strides, random epilogue (bias per channel, channels-last
+/// residual), the output split into a random grid of channel x pixel
+/// ranges. Padding columns past OC must stay untouched.
+void checkConvNhwc(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
+  const size_t C = s.channels, OC = s.outChannels, H = s.height, W = s.width;
+  const size_t taps = s.kernelH * s.kernelW, K = taps * C;
+  const size_t P = s.outHeight() * s.outWidth();
+  const size_t ldx = C + randomIn(rng, 0, 3), ldy = OC + randomIn(rng, 0, 3);
+  const size_t ldr = OC + randomIn(rng, 0, 2);
+  std::vector<float> x = randomFloats(rng, H * W * ldx), xN(C * H * W);
+  for (size_t c = 0; c < C; ++c)
+    for (size_t q = 0; q < H * W; ++q)
+      xN[c * H * W + q] = x[q * ldx + c];
+  std::vector<float> w = randomFloats(rng, OC * K), B(K * OC);
+  for (size_t oc = 0; oc < OC; ++oc)
+    for (size_t c = 0; c < C; ++c)
+      for (size_t tap = 0; tap < taps; ++tap)
+        B[(tap * C + c) * OC + oc] = w[(oc * C + c) * taps + tap];
+  RandomEpilogue re(rng, OC, OC * P);
+  re.epi.accumulate = false;
+  std::vector<float> res(P * ldr);
+  if (re.epi.residual) // channels-last copy of the NCHW-shaped residual
+    for (size_t oc = 0; oc < OC; ++oc)
+      for (size_t q = 0; q < P; ++q)
+        res[q * ldr + oc] = re.residual[oc * P + q];
+  const std::vector<float> y0(OC * P, 0.0f);
+  const RefResult ref = refConv(s, xN.data(), w.data(), y0.data(), re.epi,
+                                /*depthwise=*/false);
+  Epilogue e = re.epi;
+  e.biasAxis = randomIn(rng, 0, 1) ? BiasAxis::PerColumn : BiasAxis::PerRow;
+  if (e.residual) {
+    e.residual = res.data();
+    e.ldr = ldr;
+  }
+  std::vector<char> packed(packedBSize(K, OC, isa));
+  ASSERT_EQ(packB(K, OC, B.data(), OC, packed.data(), isa), Status::Ok);
+  const std::string what = std::string(isaName(isa)) + " " + describe(s);
+  const float sentinel = -12345.0f;
+  std::vector<float> y(P * ldy, sentinel);
+  if (!conv2dNhwcSupported(s, packed.data(), isa)) {
+    EXPECT_NE(resolveIsa(isa), Isa::Avx512) << what;
+    EXPECT_NE(resolveIsa(isa), Isa::Avx512Vnni) << what;
+    EXPECT_EQ(
+        conv2dNhwc(s, x.data(), ldx, packed.data(), y.data(), ldy, e, isa),
+        Status::LayoutMismatch);
+    return;
+  }
+  std::vector<char> ws(conv2dNhwcWorkspaceSize(s));
+  const size_t ocCut = randomIn(rng, 0, OC), pixCut = randomIn(rng, 0, P);
+  for (size_t a = 0; a < 2; ++a)
+    for (size_t b = 0; b < 2; ++b) {
+      ConvRange r;
+      r.ocBegin = a ? ocCut : 0;
+      r.ocEnd = a ? OC : ocCut;
+      r.pixBegin = b ? pixCut : 0;
+      r.pixEnd = b ? P : pixCut;
+      if (r.ocBegin == r.ocEnd || r.pixBegin == r.pixEnd)
+        continue;
+      ASSERT_EQ(conv2dNhwc(s, x.data(), ldx, packed.data(), y.data(), ldy, e,
+                           isa, r, (a + b) % 2 ? ws.data() : nullptr),
+                Status::Ok)
+          << what;
+    }
+  size_t bad = 0;
+  for (size_t q = 0; q < P; ++q)
+    for (size_t oc = 0; oc < ldy; ++oc) {
+      const float got = y[q * ldy + oc];
+      const bool ok = oc < OC ? std::fabs(ref.value[oc * P + q] - got) <=
+                                    ref.bound[oc * P + q]
+                              : got == sentinel;
+      if (!ok && bad++ < 5)
+        ADD_FAILURE() << "conv2dNhwc " << what << " pixel " << q << " channel "
+                      << oc << ": got " << got << " want "
+                      << (oc < OC ? ref.value[oc * P + q] : sentinel);
+    }
+  EXPECT_EQ(bad, 0u) << what;
+}
+
+TEST_P(ConvTest, Conv2DNhwcRandomShapes) {
+  std::mt19937 rng(99 + static_cast<unsigned>(GetParam()));
+  for (int iter = 0; iter < 300; ++iter) {
+    Conv2DShape s = randomShape(rng, 4);
+    if (iter % 10 == 0) { // several panels, pixel blocks and K blocks
+      s.outChannels = randomIn(rng, 60, 200);
+      s.height = randomIn(rng, 12, 20);
+      s.width = randomIn(rng, 12, 20);
+    }
+    if (iter % 15 == 0) // whole taps per K block, or chunks of a tap
+      s.channels = randomIn(rng, 0, 1) ? randomIn(rng, 100, 300)
+                                       : randomIn(rng, 641, 1400);
+    if (!s.valid())
+      continue;
+    checkConvNhwc(GetParam(), rng, s);
+    if (HasFailure())
+      return;
+  }
+}
+
 void checkDepthwise(Isa isa, std::mt19937 &rng, Conv2DShape s) {
   s.outChannels = s.channels;
   const size_t P = s.outHeight() * s.outWidth();

@@ -236,6 +236,28 @@ Status conv2dPrepared(const Conv2DShape &shape, const float *x,
 Status conv2dGranules(const void *packedW, size_t *ocGranule,
                       size_t *pixGranule);
 
+/// fp32 convolution over channels-last (NHWC) input and output, one image,
+/// one group (README, "Channels-last convolution"). Weights: packB of
+/// W[kh][kw][c][oc] as a K x N matrix, K = KH*KW*C ordered (kh, kw, c),
+/// N = OC. x: input pixel (0, 0)'s first channel, pixel stride ldx >= C
+/// floats; y: output pixel (0, 0)'s first channel, pixel stride ldy >= OC.
+/// The epilogue's bias, if any, is per output channel (any biasAxis); its
+/// residual is channels-last like y, pixel stride ldr >= OC; accumulate is
+/// not supported. Only output pixels [pixBegin, pixEnd) x channels
+/// [ocBegin, ocEnd) of `range` are written; bounds on multiples of 6
+/// pixels and 64 channels waste no work. `workspace`: nullptr or
+/// conv2dNhwcWorkspaceSize(shape) bytes.
+size_t conv2dNhwcWorkspaceSize(const Conv2DShape &shape);
+/// Whether conv2dNhwc runs `shape` with `packedB` on `isa`: the AVX-512
+/// path, weights packed by packB for it with K = KH*KW*C and N = OC.
+/// Otherwise use conv2d (NCHW).
+bool conv2dNhwcSupported(const Conv2DShape &shape, const void *packedB,
+                         Isa isa = Isa::Auto);
+Status conv2dNhwc(const Conv2DShape &shape, const float *x, size_t ldx,
+                  const void *packedB, float *y, size_t ldy,
+                  const Epilogue &epilogue = {}, Isa isa = Isa::Auto,
+                  const ConvRange &range = {}, void *workspace = nullptr);
+
 /// Depthwise convolution (groups == C == OC, one KHxKW filter per channel):
 /// Bytes of scratch one depthwiseConv2d call needs (the 3x3 paths' padded
 /// channel plane, or one output row).

@@ -1,0 +1,243 @@
+//===- ConvNhwc.cpp - fp32 convolution over channels-last input -----------===//
+//
+// y[p][oc] = sum over taps (kh, kw) and channels c of
+//            x[ih(p, kh)][iw(p, kw)][c] * W[kh][kw][c][oc]
+//
+// An implicit GEMM in the transposed orientation: output pixels are the
+// micro-kernel's rows (6), output channels its vector lanes (64). Weights
+// are packB panels of W[kh][kw][c][oc] (K = KH*KW*C ordered (kh, kw, c)).
+// The tile reads each pixel's window from x in place: for every tap it is
+// given six row pointers (tileRowsAvx512), one per pixel, each the start of
+// that input pixel's channels, or a row of zeros when the tap falls in the
+// padding. Nothing is unfolded, padded, phase-split or compacted, and
+// pixels wrap across output rows freely, so no work is spent on junk
+// columns. The bias starts the accumulators; the rest of the epilogue runs
+// on the tile in registers.
+//
+// Loops: pixel blocks of kPixBlock (their input rows stay in L2) -> K
+// blocks of about kKBlock (whole taps, or a tap's channels in chunks when C
+// is larger) -> 64-channel panels (one kc x 64 B panel, reused from L1/L2
+// by every tile of the block) -> 6-pixel tiles. While a panel's tiles run,
+// they prefetch the next panel into L2: weights are cold in a whole model.
+//
+//===----------------------------------------------------------------------===//
+#include "Internal.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace ember::cpu {
+
+using namespace detail;
+
+namespace {
+
+constexpr size_t kMr = 6, kNr = 64;
+constexpr size_t kPixBlock = 240; ///< pixels per block (40 tiles)
+constexpr size_t kKBlock = 640;   ///< target k steps per block
+
+/// One K block: taps [tap0, tap1) when whole taps fit, else one tap's
+/// channels [c0, c0 + cn).
+struct KBlockPlan {
+  size_t tapsPerBlock; ///< > 0: whole taps per block
+  size_t chunks;       ///< tapsPerBlock == 0: channel chunks per tap
+  size_t chunk;        ///< channels per chunk (last may be shorter)
+};
+
+KBlockPlan planKBlocks(const Conv2DShape &s) {
+  const size_t taps = s.kernelH * s.kernelW, C = s.channels;
+  KBlockPlan p{};
+  if (C <= kKBlock) {
+    // Whole taps, balanced: ceil(K / kKBlock) blocks.
+    const size_t blocks = std::max<size_t>(1, ceilDiv(taps * C, kKBlock));
+    p.tapsPerBlock = ceilDiv(taps, blocks);
+  } else {
+    p.chunks = ceilDiv(C, kKBlock);
+    p.chunk = ceilDiv(C, p.chunks);
+  }
+  return p;
+}
+
+/// Most runs (taps) one K block has.
+size_t maxRuns(const Conv2DShape &s) {
+  const KBlockPlan p = planKBlocks(s);
+  return p.tapsPerBlock ? p.tapsPerBlock : 1;
+}
+
+size_t zeroFloats(const Conv2DShape &s) {
+  const KBlockPlan p = planKBlocks(s);
+  return roundUp(p.tapsPerBlock ? s.channels : p.chunk, 16);
+}
+
+const PackedHeader *header(const void *packed) {
+  return static_cast<const PackedHeader *>(packed);
+}
+
+Isa fp32Path(Isa requested) {
+  Isa isa = resolveIsa(requested);
+  return isa == Isa::Avx512Vnni ? Isa::Avx512 : isa;
+}
+
+} // namespace
+
+size_t conv2dNhwcWorkspaceSize(const Conv2DShape &shape) {
+  // Zeros for taps in the padding, then per tile one BRun and six row
+  // pointers per run.
+  const size_t runs = maxRuns(shape);
+  return zeroFloats(shape) * sizeof(float) + runs * sizeof(BRun) +
+         runs * kMr * sizeof(const float *) + 64;
+}
+
+bool conv2dNhwcSupported(const Conv2DShape &shape, const void *packedB,
+                         Isa isa) {
+  if (!shape.valid() || !shape.outChannels || !packedB ||
+      fp32Path(isa) != Isa::Avx512)
+    return false;
+  const PackedHeader *h = header(packedB);
+  return h->kind == PackedKind::GemmB && h->panel == kNr &&
+         h->rows == shape.kernelH * shape.kernelW * shape.channels &&
+         h->cols == shape.outChannels;
+}
+
+Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
+                  const void *packedB, float *y, size_t ldy,
+                  const Epilogue &epi, Isa isa, const ConvRange &range,
+                  void *workspace) {
+  const size_t OH = s.outHeight(), OW = s.outWidth(), P = OH * OW;
+  const size_t OC = s.outChannels, C = s.channels;
+  const size_t pix0 = range.pixBegin, pix1 = range.pixEnd ? range.pixEnd : P;
+  const size_t oc0 = range.ocBegin, oc1 = range.ocEnd ? range.ocEnd : OC;
+  if (!s.valid() || !x || !y || !packedB || ldx < C || ldy < OC ||
+      pix0 > pix1 || pix1 > P || oc0 > oc1 || oc1 > OC || epi.accumulate ||
+      (epi.residual && epi.ldr < OC))
+    return Status::InvalidArgument;
+  if (!conv2dNhwcSupported(s, packedB, isa))
+    return Status::LayoutMismatch;
+  if (pix0 == pix1 || oc0 == oc1)
+    return Status::Ok;
+
+  ScratchBuffer scratch(workspace, conv2dNhwcWorkspaceSize(s));
+  if (!scratch.ptr)
+    return Status::OutOfMemory;
+  char *ws = static_cast<char *>(scratch.ptr);
+  ws += (64 - reinterpret_cast<uintptr_t>(ws) % 64) % 64;
+  float *zeros = reinterpret_cast<float *>(ws);
+  const size_t nz = zeroFloats(s);
+  std::memset(zeros, 0, nz * sizeof(float));
+  BRun *runs = reinterpret_cast<BRun *>(ws + nz * sizeof(float));
+  const size_t runCap = maxRuns(s);
+  const float **rows = reinterpret_cast<const float **>(runs + runCap);
+
+  const size_t taps = s.kernelH * s.kernelW, K = taps * C;
+  const float *panels = reinterpret_cast<const float *>(
+      static_cast<const char *>(packedB) + sizeof(PackedHeader));
+  const KBlockPlan plan = planKBlocks(s);
+  const size_t nBlocks =
+      plan.tapsPerBlock ? ceilDiv(taps, plan.tapsPerBlock) : taps * plan.chunks;
+  const size_t panel0 = oc0 / kNr, panel1 = ceilDiv(oc1, kNr);
+
+  TileArgs t{};
+  t.ldc = ldy;
+  t.bRuns = runs;
+  t.ldr = epi.ldr;
+  t.activation = epi.activation;
+  t.residualAfterActivation = epi.residualAfterActivation;
+  t.clipMin = epi.clipMin;
+  t.clipMax = epi.clipMax;
+  const float *bias = epi.bias; // per output channel, whatever the axis
+  const ptrdiff_t ih0 = -static_cast<ptrdiff_t>(s.padTop);
+  const ptrdiff_t iw0 = -static_cast<ptrdiff_t>(s.padLeft);
+  const ptrdiff_t H = static_cast<ptrdiff_t>(s.height);
+  const ptrdiff_t W = static_cast<ptrdiff_t>(s.width);
+
+  for (size_t pb = pix0; pb < pix1; pb += kPixBlock) {
+    const size_t pbEnd = std::min(pix1, pb + kPixBlock);
+    const size_t nTiles = ceilDiv(pbEnd - pb, kMr);
+    for (size_t kb = 0; kb < nBlocks; ++kb) {
+      // This block's runs: taps [tap0, tap1), channels [c0, c0 + cn).
+      size_t tap0, tap1, c0, cn;
+      if (plan.tapsPerBlock) {
+        tap0 = kb * plan.tapsPerBlock;
+        tap1 = std::min(taps, tap0 + plan.tapsPerBlock);
+        c0 = 0;
+        cn = C;
+      } else {
+        tap0 = kb / plan.chunks;
+        tap1 = tap0 + 1;
+        c0 = (kb % plan.chunks) * plan.chunk;
+        cn = std::min(plan.chunk, C - c0);
+      }
+      const size_t kBegin = tap0 * C + c0;
+      const size_t kc = (tap1 - tap0) * cn;
+      t.numRuns = tap1 - tap0;
+      for (size_t r = 0; r < t.numRuns; ++r)
+        runs[r] = BRun{0, cn, 0};
+      t.kc = kc;
+      t.loadC = kb > 0;
+      t.last = kb + 1 == nBlocks;
+      const size_t bChunk =
+          roundUp(ceilDiv(kc * kNr * sizeof(float), nTiles), 64);
+
+      for (size_t pn = panel0; pn < panel1; ++pn) {
+        const size_t col0 = pn * kNr;
+        t.b = panels + pn * K * kNr + kBegin * kNr;
+        t.colBegin = static_cast<int>(std::max(oc0, col0) - col0);
+        t.colEnd = static_cast<int>(std::min(oc1, col0 + kNr) - col0);
+        t.accInit = kb == 0 && bias ? bias + col0 : nullptr;
+        // The next panel: the next channels here, or the next K block's
+        // first one.
+        const float *next =
+            pn + 1 < panel1 ? t.b + K * kNr
+            : kb + 1 < nBlocks
+                ? panels + panel0 * K * kNr +
+                      (plan.tapsPerBlock
+                           ? (tap1 * C)
+                           : ((kb + 1) / plan.chunks * C +
+                              ((kb + 1) % plan.chunks) * plan.chunk)) *
+                          kNr
+                : nullptr;
+        for (size_t tile = 0; tile < nTiles; ++tile) {
+          const size_t p = pb + tile * kMr;
+          const int live = static_cast<int>(std::min(kMr, pbEnd - p));
+          // Row pointers: one per run (tap) and pixel.
+          ptrdiff_t oy[kMr], ox[kMr];
+          for (int i = 0; i < live; ++i) {
+            const size_t q = p + static_cast<size_t>(i);
+            oy[i] = static_cast<ptrdiff_t>(q / OW * s.strideH) + ih0;
+            ox[i] = static_cast<ptrdiff_t>(q % OW * s.strideW) + iw0;
+          }
+          for (size_t r = 0; r < t.numRuns; ++r) {
+            const size_t tap = tap0 + r;
+            const ptrdiff_t dy =
+                static_cast<ptrdiff_t>(tap / s.kernelW * s.dilationH);
+            const ptrdiff_t dx =
+                static_cast<ptrdiff_t>(tap % s.kernelW * s.dilationW);
+            for (int i = 0; i < live; ++i) {
+              const ptrdiff_t iy = oy[i] + dy, ix = ox[i] + dx;
+              rows[r * kMr + static_cast<size_t>(i)] =
+                  iy >= 0 && iy < H && ix >= 0 && ix < W
+                      ? x + static_cast<size_t>(iy * W + ix) * ldx + c0
+                      : zeros;
+            }
+          }
+          t.c = y + p * ldy + col0;
+          t.rowBegin = 0;
+          t.rowEnd = live;
+          t.residual =
+              epi.residual ? epi.residual + p * epi.ldr + col0 : nullptr;
+          if (next) {
+            t.prefetch = reinterpret_cast<const char *>(next) + tile * bChunk;
+            t.prefetchStep = 64;
+          } else {
+            t.prefetch = reinterpret_cast<const char *>(t.b);
+            t.prefetchStep = 0;
+          }
+          tileRowsAvx512(t, rows);
+        }
+      }
+    }
+  }
+  return Status::Ok;
+}
+
+} // namespace ember::cpu
