@@ -6,6 +6,7 @@
 #include "compiler/Compiler.h"
 #include "compiler/Jit.h"
 #include "compiler/Support.h"
+#include "ember/cpu/Kernels.h"
 #include "runtime/ThreadPool.h"
 
 #include "import/OnnxImporter.h"
@@ -19,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <set>
 #include <sstream>
 
 using namespace ember;
@@ -309,6 +311,101 @@ TEST(CpuRuntime, TwoThreadsSplitLargeStepsExactly) {
   auto r1 = runCpu(*m->main(), one, in);
   expectClose(r1, *want, 1e-4, 1e-5);
   expectClose(runCpu(*m->main(), two, in), r1, 0, 0);
+}
+
+// dense<f32[..]: 0x...> text of `count` values uniform in [-scale, scale].
+std::string randomDense(size_t count, float scale, std::mt19937 &rng) {
+  std::uniform_real_distribution<float> u(-scale, scale);
+  static const char *hex = "0123456789abcdef";
+  std::string s = "0x";
+  for (size_t i = 0; i < count; ++i) {
+    float v = u(rng);
+    uint8_t b[4];
+    std::memcpy(b, &v, 4);
+    for (int k = 0; k < 4; ++k) {
+      s += hex[b[k] >> 4];
+      s += hex[b[k] & 15];
+    }
+  }
+  return s;
+}
+
+// Channels-last layouts (Layout.cpp, chooseLayouts) on the AVX-512 path: a
+// convolution of the row-major graph input stays row-major; the max pool
+// after it turns the layout; 1x1 and 3x3 convolutions, a concatenation
+// written in place by its two convolutions, a residual convolution, an
+// average pool and a global average pool read and write channels-last.
+// Results match the interpreter at 1 and 2 threads.
+TEST(CpuLayout, ChannelsLastChainMatchesInterpreter) {
+  using ember::cpu::Isa;
+  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
+  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
+    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  std::mt19937 rng(5);
+  auto dense = [&](const std::string &shape, size_t count, float scale) {
+    return "Constant dense<f32[" + shape +
+           "]: " + randomDense(count, scale, rng) + ">";
+  };
+  auto m = parseLowered(
+      "func @main(%x: f32[1,3,20,20]) {\n"
+      "  %w1 = " +
+      dense("16,3,3,3", 432, 0.3f) +
+      "\n"
+      "  %c1 = Conv(%x, %w1) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : "
+      "f32[1,16,20,20]\n"
+      "  %a1 = Relu(%c1) : f32[1,16,20,20]\n"
+      "  %p1 = MaxPool(%a1) {kernel_shape = [3, 3], strides = [2, 2], "
+      "ceil_mode = 1} : f32[1,16,10,10]\n"
+      "  %w2 = " +
+      dense("8,16,1,1", 128, 0.3f) +
+      "\n"
+      "  %c2 = Conv(%p1, %w2) {kernel_shape = [1, 1]} : f32[1,8,10,10]\n"
+      "  %a2 = Relu(%c2) : f32[1,8,10,10]\n"
+      "  %w3 = " +
+      dense("72,8,1,1", 576, 0.3f) +
+      "\n"
+      "  %c3 = Conv(%a2, %w3) {kernel_shape = [1, 1]} : f32[1,72,10,10]\n"
+      "  %w4 = " +
+      dense("20,8,3,3", 1440, 0.2f) +
+      "\n"
+      "  %c4 = Conv(%a2, %w4) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : "
+      "f32[1,20,10,10]\n"
+      "  %cat = Concat(%c3, %c4) {axis = 1} : f32[1,92,10,10]\n"
+      "  %w5 = " +
+      dense("92,92,3,3", 92 * 92 * 9, 0.05f) +
+      "\n"
+      "  %c5 = Conv(%cat, %w5) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : "
+      "f32[1,92,10,10]\n"
+      "  %s5 = Add(%c5, %cat) : f32[1,92,10,10]\n"
+      "  %y5 = Relu(%s5) : f32[1,92,10,10]\n"
+      "  %p2 = AveragePool(%y5) {kernel_shape = [3, 3], strides = [2, 2], pads "
+      "= [1, 1, 1, 1]} : f32[1,92,5,5]\n"
+      "  %w6 = " +
+      dense("70,92,1,1", 70 * 92, 0.1f) +
+      "\n"
+      "  %c6 = Conv(%p2, %w6) {kernel_shape = [1, 1]} : f32[1,70,5,5]\n"
+      "  %g = GlobalAveragePool(%c6) : f32[1,70,1,1]\n"
+      "  return %g\n"
+      "}\n");
+  ASSERT_TRUE(m);
+  std::vector<Tensor> in;
+  for (auto *p : m->main()->params())
+    in.push_back(randomTensor(p->types[0], rng));
+  auto want = interpret(*m->main(), in);
+  ASSERT_TRUE(bool(want));
+  CompileConfig one = hostConfig(), two = hostConfig();
+  two.numThreads = 2;
+  auto cm = compileModel(*m->main(), one);
+  ASSERT_TRUE(bool(cm)) << cm.status().message();
+  std::set<std::string> nhwc(cm->channelsLast.begin(), cm->channelsLast.end());
+  std::string list;
+  for (auto &v : nhwc)
+    list += v + " ";
+  EXPECT_FALSE(nhwc.count("c1")) << list; // reads the graph input
+  for (const char *v : {"p1", "a2", "c3", "c4", "cat", "y5", "p2", "c6"})
+    EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
+  expectClose(runCpu(*m->main(), one, in), *want, 1e-4, 1e-5);
+  expectClose(runCpu(*m->main(), two, in), *want, 1e-4, 1e-5);
 }
 
 TEST(CpuBundle, ObjectFilesForX86AndAArch64) {

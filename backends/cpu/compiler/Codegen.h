@@ -72,6 +72,7 @@ private:
   Status prepareQMatMul(const Group &g, Step &s);
   Status layout();
   void chooseLayouts();
+  bool convNhwcCapable(const Group &g) const;
   uint64_t addWeights(const void *data, size_t bytes);
   uint64_t constantOffset(const Node *c);
   // External values a group reads (operands of members not in the group).

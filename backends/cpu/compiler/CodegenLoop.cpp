@@ -986,7 +986,7 @@ Status Codegen::emitConcat(const Group &g) {
   int64_t axis = n.attrInt("axis", 0);
   if (axis < 0)
     axis += int64_t(od.size());
-  std::vector<int64_t> ostr = contiguous(od);
+  std::vector<int64_t> ostr = physStrides(root); // as stored (maybe NHWC)
   ElemKind k = root.type().elem();
   int64_t at = 0;
   for (auto &in : n.inputs) {
@@ -1007,6 +1007,7 @@ Status Codegen::emitConcat(const Group &g) {
     int64_t storeOff = at * ostr[size_t(axis)];
     std::vector<std::vector<int64_t> *> vecs = {
         &lg.leaves[size_t(leaf)].a.strides, &store};
+    storeOrder(dims, vecs); // channels innermost when stored channels-last
     coalesce(dims, vecs);
     int64_t per = 1;
     for (size_t d = 1; d < dims.size(); ++d)
@@ -1117,7 +1118,7 @@ Status Codegen::emitSplit(const Group &g) {
   int64_t axis = n.attrInt("axis", 0);
   if (axis < 0)
     axis += int64_t(in.size());
-  std::vector<int64_t> istr = contiguous(in);
+  std::vector<int64_t> istr = physStrides(x); // as stored (maybe NHWC)
   ElemKind k = x.type().elem();
   int64_t at = 0;
   for (unsigned r = 0; r < n.numResults(); ++r) {
@@ -1138,6 +1139,7 @@ Status Codegen::emitSplit(const Group &g) {
     std::vector<int64_t> store = contiguous(dims);
     std::vector<std::vector<int64_t> *> vecs = {
         &lg.leaves[size_t(leaf)].a.strides, &store};
+    storeOrder(dims, vecs); // channels innermost when stored channels-last
     coalesce(dims, vecs);
     int64_t per = 1;
     for (size_t d = 1; d < dims.size(); ++d)
@@ -1182,7 +1184,7 @@ Status Codegen::emitReduce(const Group &g) {
     for (int64_t a : axes)
       reduced[size_t(a < 0 ? a + int64_t(r) : a)] = true;
   }
-  std::vector<int64_t> istr = contiguous(di);
+  std::vector<int64_t> istr = physStrides(x); // as stored (maybe NHWC)
   Dims keptDims, redDims;
   std::vector<int64_t> keptStr, redStr;
   for (size_t d = 0; d < r; ++d)

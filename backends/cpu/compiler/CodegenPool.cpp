@@ -53,6 +53,174 @@ Status Codegen::emitPool(const Group &g, Step &) {
   llvm::Type *f32 = b.getFloatTy(), *i64 = b.getInt64Ty();
   auto c64 = [&](int64_t v) { return b.getInt64(uint64_t(v)); };
 
+  // Element (n, c, h, w) of x at n*sx[0] + c*sx[1] + h*sx[2] + w*sx[3]
+  // (row-major or channels-last, as chooseLayouts stored it); y likewise.
+  const std::vector<int64_t> sx = physStrides(n.inputs[0]);
+  const std::vector<int64_t> sy = physStrides(root);
+  const bool channelsLast = sx[1] == 1 && w.c > 1;
+  bool unrollable = w.kh * w.kw <= 64 && colHi > colLo && rowHi > rowLo;
+
+  // One output element. `xb`: the offset of x[n][c][0][0]; `yo`: of the
+  // output element; ih0/iw0: the window's top-left input position.
+  auto checked = [&](llvm::Value *x, llvm::Value *y, llvm::Value *xb,
+                     llvm::Value *yo, llvm::Value *ih0, llvm::Value *iw0,
+                     llvm::Value *accSlot, llvm::Value *anySlot,
+                     llvm::Value *cntSlot) {
+    b.CreateStore(llvm::ConstantFP::get(f32, 0.0), accSlot);
+    b.CreateStore(b.getInt1(false), anySlot);
+    b.CreateStore(c64(0), cntSlot);
+    emitNest(
+        {w.kh, w.kw}, c64(0), c64(w.kh), [&](std::vector<llvm::Value *> &ki) {
+          llvm::Value *ih = b.CreateAdd(ih0, b.CreateMul(ki[0], c64(w.dh)));
+          llvm::Value *iw = b.CreateAdd(iw0, b.CreateMul(ki[1], c64(w.dw)));
+          llvm::Value *inside =
+              b.CreateAnd(b.CreateAnd(b.CreateICmpSGE(ih, c64(0)),
+                                      b.CreateICmpSLT(ih, c64(w.h))),
+                          b.CreateAnd(b.CreateICmpSGE(iw, c64(0)),
+                                      b.CreateICmpSLT(iw, c64(w.w))));
+          // A clamped address: loaded always, used only inside.
+          llvm::Value *off = b.CreateSelect(
+              inside,
+              b.CreateAdd(xb, b.CreateAdd(b.CreateMul(ih, c64(sx[2])),
+                                          b.CreateMul(iw, c64(sx[3])))),
+              xb);
+          llvm::Value *v = b.CreateLoad(f32, b.CreateInBoundsGEP(f32, x, off));
+          llvm::Value *acc = b.CreateLoad(f32, accSlot);
+          llvm::Value *nacc;
+          if (isMax) {
+            llvm::Value *any = b.CreateLoad(b.getInt1Ty(), anySlot);
+            llvm::Value *take = b.CreateAnd(
+                inside, b.CreateOr(b.CreateNot(any), b.CreateFCmpOGT(v, acc)));
+            nacc = b.CreateSelect(take, v, acc);
+            b.CreateStore(b.CreateOr(any, inside), anySlot);
+          } else {
+            nacc = b.CreateSelect(inside, b.CreateFAdd(acc, v), acc);
+            llvm::Value *counted = inside;
+            if (includePad) {
+              llvm::Value *padded = b.CreateAnd(
+                  b.CreateAnd(b.CreateICmpSGE(ih, c64(-w.pt)),
+                              b.CreateICmpSLT(ih, c64(w.h + w.pb))),
+                  b.CreateAnd(b.CreateICmpSGE(iw, c64(-w.pl)),
+                              b.CreateICmpSLT(iw, c64(w.w + w.pr))));
+              counted = b.CreateOr(inside, padded);
+            }
+            b.CreateStore(b.CreateAdd(b.CreateLoad(i64, cntSlot),
+                                      b.CreateZExt(counted, i64)),
+                          cntSlot);
+          }
+          b.CreateStore(nacc, accSlot);
+        });
+    llvm::Value *r = b.CreateLoad(f32, accSlot);
+    if (!isMax) {
+      llvm::Value *cnt = b.CreateLoad(i64, cntSlot);
+      r = b.CreateSelect(b.CreateICmpEQ(cnt, c64(0)),
+                         llvm::ConstantFP::get(f32, 0.0),
+                         b.CreateFDiv(r, b.CreateSIToFP(cnt, f32)));
+    }
+    b.CreateStore(r, b.CreateInBoundsGEP(f32, y, yo));
+  };
+  // The whole window is inside the input: no checks, taps unrolled.
+  auto fast = [&](llvm::Value *x, llvm::Value *y, llvm::Value *xb,
+                  llvm::Value *yo, llvm::Value *ih0, llvm::Value *iw0) {
+    llvm::Value *base =
+        b.CreateAdd(xb, b.CreateAdd(b.CreateMul(ih0, c64(sx[2])),
+                                    b.CreateMul(iw0, c64(sx[3]))));
+    llvm::Value *acc = nullptr;
+    for (int64_t kh = 0; kh < w.kh; ++kh)
+      for (int64_t kw = 0; kw < w.kw; ++kw) {
+        llvm::Value *v = b.CreateLoad(
+            f32,
+            b.CreateInBoundsGEP(
+                f32, x,
+                b.CreateAdd(base, c64(kh * w.dh * sx[2] + kw * w.dw * sx[3]))));
+        if (!acc)
+          acc = v;
+        else if (isMax)
+          acc = b.CreateSelect(b.CreateFCmpOGT(v, acc), v, acc);
+        else
+          acc = b.CreateFAdd(acc, v);
+      }
+    if (!isMax)
+      acc = b.CreateFDiv(acc, llvm::ConstantFP::get(f32, double(w.kh * w.kw)));
+    b.CreateStore(acc, b.CreateInBoundsGEP(f32, y, yo));
+  };
+  // Branches to `inner` (fast) when `cond`, else to `edge`.
+  auto split = [&](llvm::Value *cond, const std::function<void()> &inner,
+                   const std::function<void()> &edge) {
+    llvm::Function *fn = b.GetInsertBlock()->getParent();
+    auto *fastBb = llvm::BasicBlock::Create(*ctx_, "pool.row", fn);
+    auto *slowBb = llvm::BasicBlock::Create(*ctx_, "pool.edge", fn);
+    auto *doneBb = llvm::BasicBlock::Create(*ctx_, "pool.next", fn);
+    b.CreateCondBr(cond, fastBb, slowBb);
+    b.SetInsertPoint(fastBb);
+    inner();
+    b.CreateBr(doneBb);
+    b.SetInsertPoint(slowBb);
+    edge();
+    b.CreateBr(doneBb);
+    b.SetInsertPoint(doneBb);
+  };
+  auto inRange = [&](llvm::Value *v, int64_t lo, int64_t hi) {
+    return b.CreateAnd(b.CreateICmpSGE(v, c64(lo)),
+                       b.CreateICmpSLT(v, c64(hi)));
+  };
+
+  if (channelsLast) {
+    // Channels-last input: tasks over (image, output row), then output
+    // columns, then channels innermost: contiguous loads and, for a
+    // channels-last result, contiguous stores (vectorized by LLVM).
+    emitTask("pool", w.n * w.oh, w.ow * w.c * w.kh * w.kw,
+             [&](llvm::Value *begin, llvm::Value *end) {
+               llvm::Value *x = ptrOfValue(n.inputs[0]);
+               llvm::Value *y = ptrOfValue(root);
+               llvm::Value *accSlot = b.CreateAlloca(f32);
+               llvm::Value *anySlot = b.CreateAlloca(b.getInt1Ty());
+               llvm::Value *cntSlot = b.CreateAlloca(i64);
+               emitNest(
+                   {w.n * w.oh, w.ow}, begin, end,
+                   [&](std::vector<llvm::Value *> &pi) {
+                     llvm::Value *img = b.CreateUDiv(pi[0], c64(w.oh));
+                     llvm::Value *oh = b.CreateURem(pi[0], c64(w.oh));
+                     llvm::Value *ow = pi[1];
+                     llvm::Value *ih0 =
+                         b.CreateSub(b.CreateMul(oh, c64(w.sh)), c64(w.pt));
+                     llvm::Value *iw0 =
+                         b.CreateSub(b.CreateMul(ow, c64(w.sw)), c64(w.pl));
+                     llvm::Value *xImg = b.CreateMul(img, c64(sx[0]));
+                     llvm::Value *yPix =
+                         b.CreateAdd(b.CreateMul(img, c64(sy[0])),
+                                     b.CreateAdd(b.CreateMul(oh, c64(sy[2])),
+                                                 b.CreateMul(ow, c64(sy[3]))));
+                     auto channels = [&](bool isFast) {
+                       emitNest({w.c}, c64(0), c64(w.c),
+                                [&](std::vector<llvm::Value *> &ci) {
+                                  llvm::Value *xb = b.CreateAdd(
+                                      xImg, b.CreateMul(ci[0], c64(sx[1])));
+                                  llvm::Value *yo = b.CreateAdd(
+                                      yPix, b.CreateMul(ci[0], c64(sy[1])));
+                                  if (isFast)
+                                    fast(x, y, xb, yo, ih0, iw0);
+                                  else
+                                    checked(x, y, xb, yo, ih0, iw0, accSlot,
+                                            anySlot, cntSlot);
+                                });
+                     };
+                     if (!unrollable) {
+                       channels(false);
+                       return;
+                     }
+                     split(
+                         b.CreateAnd(inRange(oh, rowLo, rowHi),
+                                     inRange(ow, colLo, colHi)),
+                         [&] { channels(true); }, [&] { channels(false); });
+                   });
+             });
+    return Status::ok();
+  }
+
+  // Row-major input: tasks over planes (image, channel), then output rows,
+  // then columns; a row whose windows are all inside runs its interior
+  // columns unchecked.
   emitTask(
       "pool", planes, w.oh * w.ow * w.kh * w.kw,
       [&](llvm::Value *begin, llvm::Value *end) {
@@ -63,134 +231,46 @@ Status Codegen::emitPool(const Group &g, Step &) {
         llvm::Value *cntSlot = b.CreateAlloca(i64);
         emitNest(
             {planes, w.oh}, begin, end, [&](std::vector<llvm::Value *> &pi) {
-              llvm::Value *plane = pi[0], *oh = pi[1];
-              llvm::Value *xPlane = b.CreateMul(plane, c64(w.h * w.w));
+              llvm::Value *img = b.CreateUDiv(pi[0], c64(w.c));
+              llvm::Value *ch = b.CreateURem(pi[0], c64(w.c));
+              llvm::Value *oh = pi[1];
+              llvm::Value *xb = b.CreateAdd(b.CreateMul(img, c64(sx[0])),
+                                            b.CreateMul(ch, c64(sx[1])));
               llvm::Value *yRow =
-                  b.CreateAdd(b.CreateMul(plane, c64(w.oh * w.ow)),
-                              b.CreateMul(oh, c64(w.ow)));
+                  b.CreateAdd(b.CreateAdd(b.CreateMul(img, c64(sy[0])),
+                                          b.CreateMul(ch, c64(sy[1]))),
+                              b.CreateMul(oh, c64(sy[2])));
               llvm::Value *ih0 =
                   b.CreateSub(b.CreateMul(oh, c64(w.sh)), c64(w.pt));
-              auto store = [&](llvm::Value *ow, llvm::Value *v) {
-                b.CreateStore(
-                    v, b.CreateInBoundsGEP(f32, y, b.CreateAdd(yRow, ow)));
+              auto columns = [&](int64_t lo, int64_t hi, bool isFast) {
+                emitNest({hi}, c64(lo), c64(hi),
+                         [&](std::vector<llvm::Value *> &ci) {
+                           llvm::Value *ow = ci[0];
+                           llvm::Value *iw0 = b.CreateSub(
+                               b.CreateMul(ow, c64(w.sw)), c64(w.pl));
+                           llvm::Value *yo =
+                               b.CreateAdd(yRow, b.CreateMul(ow, c64(sy[3])));
+                           if (isFast)
+                             fast(x, y, xb, yo, ih0, iw0);
+                           else
+                             checked(x, y, xb, yo, ih0, iw0, accSlot, anySlot,
+                                     cntSlot);
+                         });
               };
-              // Checked: any output position.
-              auto checked = [&](std::vector<llvm::Value *> &ci) {
-                llvm::Value *ow = ci[0];
-                llvm::Value *iw0 =
-                    b.CreateSub(b.CreateMul(ow, c64(w.sw)), c64(w.pl));
-                b.CreateStore(llvm::ConstantFP::get(f32, 0.0), accSlot);
-                b.CreateStore(b.getInt1(false), anySlot);
-                b.CreateStore(c64(0), cntSlot);
-                emitNest(
-                    {w.kh, w.kw}, c64(0), c64(w.kh),
-                    [&](std::vector<llvm::Value *> &ki) {
-                      llvm::Value *ih =
-                          b.CreateAdd(ih0, b.CreateMul(ki[0], c64(w.dh)));
-                      llvm::Value *iw =
-                          b.CreateAdd(iw0, b.CreateMul(ki[1], c64(w.dw)));
-                      llvm::Value *inside = b.CreateAnd(
-                          b.CreateAnd(b.CreateICmpSGE(ih, c64(0)),
-                                      b.CreateICmpSLT(ih, c64(w.h))),
-                          b.CreateAnd(b.CreateICmpSGE(iw, c64(0)),
-                                      b.CreateICmpSLT(iw, c64(w.w))));
-                      // A clamped address: loaded always, used only inside.
-                      llvm::Value *off = b.CreateSelect(
-                          inside,
-                          b.CreateAdd(
-                              xPlane,
-                              b.CreateAdd(b.CreateMul(ih, c64(w.w)), iw)),
-                          xPlane);
-                      llvm::Value *v =
-                          b.CreateLoad(f32, b.CreateInBoundsGEP(f32, x, off));
-                      llvm::Value *acc = b.CreateLoad(f32, accSlot);
-                      llvm::Value *nacc;
-                      if (isMax) {
-                        llvm::Value *any = b.CreateLoad(b.getInt1Ty(), anySlot);
-                        llvm::Value *take = b.CreateAnd(
-                            inside, b.CreateOr(b.CreateNot(any),
-                                               b.CreateFCmpOGT(v, acc)));
-                        nacc = b.CreateSelect(take, v, acc);
-                        b.CreateStore(b.CreateOr(any, inside), anySlot);
-                      } else {
-                        nacc =
-                            b.CreateSelect(inside, b.CreateFAdd(acc, v), acc);
-                        llvm::Value *counted = inside;
-                        if (includePad) {
-                          llvm::Value *padded = b.CreateAnd(
-                              b.CreateAnd(b.CreateICmpSGE(ih, c64(-w.pt)),
-                                          b.CreateICmpSLT(ih, c64(w.h + w.pb))),
-                              b.CreateAnd(
-                                  b.CreateICmpSGE(iw, c64(-w.pl)),
-                                  b.CreateICmpSLT(iw, c64(w.w + w.pr))));
-                          counted = b.CreateOr(inside, padded);
-                        }
-                        b.CreateStore(b.CreateAdd(b.CreateLoad(i64, cntSlot),
-                                                  b.CreateZExt(counted, i64)),
-                                      cntSlot);
-                      }
-                      b.CreateStore(nacc, accSlot);
-                    });
-                llvm::Value *r = b.CreateLoad(f32, accSlot);
-                if (!isMax) {
-                  llvm::Value *cnt = b.CreateLoad(i64, cntSlot);
-                  r = b.CreateSelect(b.CreateICmpEQ(cnt, c64(0)),
-                                     llvm::ConstantFP::get(f32, 0.0),
-                                     b.CreateFDiv(r, b.CreateSIToFP(cnt, f32)));
-                }
-                store(ow, r);
-              };
-              // Unchecked: the whole window is inside the input.
-              auto fast = [&](std::vector<llvm::Value *> &ci) {
-                llvm::Value *ow = ci[0];
-                llvm::Value *base = b.CreateAdd(
-                    xPlane, b.CreateAdd(b.CreateMul(ih0, c64(w.w)),
-                                        b.CreateSub(b.CreateMul(ow, c64(w.sw)),
-                                                    c64(w.pl))));
-                llvm::Value *acc = nullptr;
-                for (int64_t kh = 0; kh < w.kh; ++kh)
-                  for (int64_t kw = 0; kw < w.kw; ++kw) {
-                    llvm::Value *v = b.CreateLoad(
-                        f32, b.CreateInBoundsGEP(
-                                 f32, x,
-                                 b.CreateAdd(
-                                     base, c64(kh * w.dh * w.w + kw * w.dw))));
-                    if (!acc)
-                      acc = v;
-                    else if (isMax)
-                      acc = b.CreateSelect(b.CreateFCmpOGT(v, acc), v, acc);
-                    else
-                      acc = b.CreateFAdd(acc, v);
-                  }
-                if (!isMax)
-                  acc = b.CreateFDiv(
-                      acc, llvm::ConstantFP::get(f32, double(w.kh * w.kw)));
-                store(ow, acc);
-              };
-              bool unrollable =
-                  w.kh * w.kw <= 64 && colHi > colLo && rowHi > rowLo;
               if (!unrollable) {
-                emitNest({w.ow}, c64(0), c64(w.ow), checked);
+                columns(0, w.ow, false);
                 return;
               }
-              llvm::Function *fn = b.GetInsertBlock()->getParent();
-              auto *rowFast = llvm::BasicBlock::Create(*ctx_, "pool.row", fn);
-              auto *rowSlow = llvm::BasicBlock::Create(*ctx_, "pool.edge", fn);
-              auto *rowDone = llvm::BasicBlock::Create(*ctx_, "pool.next", fn);
-              b.CreateCondBr(b.CreateAnd(b.CreateICmpSGE(oh, c64(rowLo)),
-                                         b.CreateICmpSLT(oh, c64(rowHi))),
-                             rowFast, rowSlow);
-              b.SetInsertPoint(rowFast);
-              if (colLo > 0)
-                emitNest({colLo}, c64(0), c64(colLo), checked);
-              emitNest({colHi}, c64(colLo), c64(colHi), fast);
-              if (colHi < w.ow)
-                emitNest({w.ow}, c64(colHi), c64(w.ow), checked);
-              b.CreateBr(rowDone);
-              b.SetInsertPoint(rowSlow);
-              emitNest({w.ow}, c64(0), c64(w.ow), checked);
-              b.CreateBr(rowDone);
-              b.SetInsertPoint(rowDone);
+              split(
+                  inRange(oh, rowLo, rowHi),
+                  [&] {
+                    if (colLo > 0)
+                      columns(0, colLo, false);
+                    columns(colLo, colHi, true);
+                    if (colHi < w.ow)
+                      columns(colHi, w.ow, false);
+                  },
+                  [&] { columns(0, w.ow, false); });
             });
       });
   return Status::ok();

@@ -42,6 +42,7 @@ struct CompiledModel {
   lir::MemoryPlan plan;
   uint64_t workspaceBytes = 0;           // part of the arena: kernel scratch
   std::vector<std::string> runtimeCalls; // ember_rt_* names the module calls
+  std::vector<std::string> channelsLast; // values stored [N][H][W][C]
 };
 
 // Compiles the main function of a lowered module. Unsupported nodes fail

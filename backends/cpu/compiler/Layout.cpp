@@ -127,6 +127,8 @@ Status Codegen::prepareConv(const Group &g, Step &s) {
   p[EMBER_RT_CONV_ACT] = g.epi.act;
   p[EMBER_RT_CONV_RES_AFTER] = g.epi.residualAfter;
   p[EMBER_RT_CONV_ISA] = cfg_.isa;
+  p[EMBER_RT_CONV_NHWC] =
+      nhwc_.count(keyOf(Value(const_cast<Node *>(g.root), 0))) != 0;
   workspacePerWorker_ = std::max<uint64_t>(
       workspacePerWorker_,
       alignUp(uint64_t(convWorkspace(cfg_.kernels, p.data())), 64));
@@ -521,11 +523,36 @@ Status Codegen::prepareQMatMul(const Group &g, Step &s) {
   return Status::ok();
 }
 
-// Channels-last storage for 4-D int8 activations between QLinearConvs
-// (README, "Memory"): a QLinearConv result, or a loop result one reads,
-// is stored [N][H][W][C] when every reader takes that layout (QLinearConv
-// as its input, loops through their strided loads), so int8 convolutions
-// need no transposes and 1x1 ones read their input in place.
+// Whether an fp32 Conv group can run channels-last (conv2dNhwc): the
+// library kernels on an AVX-512 path, a 2-D convolution of one group.
+bool Codegen::convNhwcCapable(const Group &g) const {
+  if (g.kind != GroupKind::Conv || cfg_.kernels != Kernels::Library)
+    return false;
+  const Node &n = *g.anchor;
+  Isa isa = ember::cpu::resolveIsa(Isa(cfg_.isa));
+  return (isa == Isa::Avx512 || isa == Isa::Avx512Vnni) &&
+         n.inputs[0].type().rank() == 4 &&
+         n.inputs[0].type().elem() == ElemKind::F32 &&
+         n.attrInt("group", 1) == 1;
+}
+
+// Channels-last storage for 4-D activations between convolutions (README,
+// "Memory"): [N][H][W][C], so convolutions need no transposes and read
+// each pixel's channels in place.
+//   - Producers that can write it: QLinearConv (int8), an fp32 Conv that
+//     runs conv2dNhwc (then its input and residual are channels-last too),
+//     and the generated loops (elementwise, Concat, MaxPool/AveragePool),
+//     which address any strides.
+//   - Readers that can take it: QLinearConv's input, an NHWC Conv's input
+//     or residual, and the generated loops (elementwise, Concat, Split,
+//     Reduce, pooling). Anything else (a graph output, a view, a MatMul)
+//     keeps the value row-major.
+// A result is stored channels-last when its producer and every reader
+// agree; loop and pool results only when a convolution reads them
+// (directly or through loops and pools that stay channels-last). The
+// NHWC convolutions couple their input, residual and output, so the
+// choice is a fixed point: start from every candidate and drop the ones
+// whose producer or readers cannot take it until none changes.
 void Codegen::chooseLayouts() {
   nhwc_.clear();
   auto users = f_.computeUsers();
@@ -533,31 +560,71 @@ void Codegen::chooseLayouts() {
   for (auto &g : groups_)
     for (const Node *m : g.members)
       groupOf[m] = &g;
+  auto rootOf = [](const Group &g) {
+    return keyOf(Value(const_cast<Node *>(g.root), 0));
+  };
+  auto loopLike = [](const Group &g) {
+    return g.kind == GroupKind::Loop || g.kind == GroupKind::Concat ||
+           (g.kind == GroupKind::Pool &&
+            g.anchor->inputs[0].type().elem() == ElemKind::F32);
+  };
+  std::set<ValueKey> cand;
   for (auto &g : groups_) {
-    if (g.kind != GroupKind::QConv && g.kind != GroupKind::Loop)
+    if (g.kind != GroupKind::QConv && !loopLike(g) && !convNhwcCapable(g))
       continue;
     Value r(const_cast<Node *>(g.root), 0);
-    if (r.type().rank() != 4 || g.root->numResults() != 1)
-      continue;
-    auto it = users.find(g.root);
-    if (it == users.end() || it->second.empty())
-      continue;
-    bool all = true, toConv = false;
-    for (auto &u : it->second) {
-      auto gu = u.user ? groupOf.find(u.user) : groupOf.end();
-      if (gu == groupOf.end()) {
-        all = false; // a graph output
-        break;
-      }
-      const Group &ug = *gu->second;
-      bool ok = ug.kind == GroupKind::Loop ||
-                (ug.kind == GroupKind::QConv && u.operand == 0);
-      all = all && ok;
-      toConv = toConv || ug.kind == GroupKind::QConv;
-    }
-    if (all && (g.kind == GroupKind::QConv || toConv))
-      nhwc_.insert(keyOf(r));
+    if (r.type().rank() == 4 && g.root->numResults() == 1 &&
+        users.count(g.root) && !users.at(g.root).empty())
+      cand.insert(keyOf(r));
   }
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto &g : groups_) {
+      const ValueKey r = rootOf(g);
+      if (!cand.count(r))
+        continue;
+      bool ok = true, toConv = false;
+      if (g.kind == GroupKind::Conv) // x and the residual as y
+        ok = cand.count(keyOf(g.anchor->inputs[0])) &&
+             (!g.epi.residual || cand.count(keyOf(g.epi.residual)));
+      for (auto &u : users.at(g.root)) {
+        auto gu = u.user ? groupOf.find(u.user) : groupOf.end();
+        if (!ok || gu == groupOf.end()) {
+          ok = false; // a graph output
+          break;
+        }
+        const Group &ug = *gu->second;
+        const Value read = u.user->inputs[u.operand];
+        if (ug.kind == GroupKind::QConv) {
+          ok = u.operand == 0 && u.user == ug.anchor;
+          toConv = true;
+        } else if (ug.kind == GroupKind::Conv) {
+          ok = cand.count(rootOf(ug)) &&
+               ((u.user == ug.anchor && u.operand == 0) ||
+                (ug.epi.residual && read == ug.epi.residual));
+          toConv = true;
+        } else {
+          ok = loopLike(ug) || ug.kind == GroupKind::Split ||
+               ug.kind == GroupKind::Reduce;
+          if (ug.kind == GroupKind::Pool)
+            ok = ok && u.user == ug.anchor && u.operand == 0;
+          // A loop or pool whose result stays channels-last carries the
+          // layout on to a convolution.
+          toConv = toConv || (loopLike(ug) && cand.count(rootOf(ug)));
+        }
+      }
+      if (ok && g.kind != GroupKind::QConv && g.kind != GroupKind::Conv)
+        ok = toConv;
+      if (!ok) {
+        cand.erase(r);
+        changed = true;
+      }
+    }
+  }
+  nhwc_ = std::move(cand);
+  out_.channelsLast.clear();
+  for (const ValueKey &k : nhwc_)
+    out_.channelsLast.push_back(k.node->outNames[k.idx]);
 }
 
 std::vector<int64_t> Codegen::physStrides(const Value &v) const {
@@ -681,23 +748,37 @@ Status Codegen::layout() {
       int64_t axis = n.attrInt("axis", 0);
       if (axis < 0)
         axis += int64_t(od.size());
+      // A channels-last result's channel slices interleave: only an NHWC
+      // convolution can write one in place (pixel stride = the result's
+      // channels, EMBER_RT_CONV_LDY).
+      const bool channelsLast =
+          nhwc_.count(keyOf(Value(const_cast<Node *>(&n), 0))) != 0;
       bool contiguous = true;
       for (int64_t d = 0; d < axis; ++d)
         contiguous = contiguous && od[size_t(d)] == 1;
-      if (!contiguous)
+      if (channelsLast ? axis != 1 : !contiguous)
         continue;
       uint64_t at = 0;
       for (auto &in : n.inputs) {
-        uint64_t bytes = in.type().sizeInBytes();
+        uint64_t bytes = channelsLast ? uint64_t(in.type().dim(1)) *
+                                            uint64_t(elemSize(in.type().elem()))
+                                      : in.type().sizeInBytes();
         auto pit = producer.find(keyOf(in));
         auto uit = users.find(in.node);
         bool ok =
             pit != producer.end() && pit->second->kind != GroupKind::View &&
             pit->second->kind != GroupKind::Copy && !locs_.count(keyOf(in)) &&
             uit != users.end() && uit->second.size() == 1 &&
-            uit->second[0].user == &n && in.node->numResults() == 1;
-        if (ok)
+            uit->second[0].user == &n && in.node->numResults() == 1 &&
+            // stored as the slice is: row-major, or by an NHWC conv
+            nhwc_.count(keyOf(in)) == (channelsLast ? 1u : 0u) &&
+            (!channelsLast || pit->second->kind == GroupKind::Conv);
+        if (ok) {
           placed[keyOf(in)] = {Value(const_cast<Node *>(g.root), 0), at};
+          if (channelsLast)
+            steps_[size_t(pit->second - groups_.data())]
+                .params[EMBER_RT_CONV_LDY] = od[1];
+        }
         at += bytes;
       }
     }

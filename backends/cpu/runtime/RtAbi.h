@@ -75,6 +75,12 @@ enum ember_rt_conv_field {
   EMBER_RT_CONV_RES_AFTER, /* residual added after the activation */
   EMBER_RT_CONV_ISA,       /* ember::cpu::Isa the weights were packed for */
   EMBER_RT_CONV_WS_BYTES,  /* workspace bytes per worker */
+  /* x, y and the residual channels-last ([N][H][W][C]), GROUPS 1, weights
+   * packConvWeightsNhwc (conv2dNhwc; the compiler sets it only where
+   * conv2dNhwcSupported holds) */
+  EMBER_RT_CONV_NHWC,
+  EMBER_RT_CONV_LDY, /* NHWC: y's pixel stride (0: OC; a channel slice of a
+                      * concatenation written in place) */
   EMBER_RT_CONV_NUM_FIELDS
 };
 int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,

@@ -156,7 +156,27 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
     Epilogue e = epilogueOf(p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER],
                             bias, BiasAxis::PerRow, res, outPlane, t.lo, t.hi);
     Status s;
-    if (dw) {
+    if (p[EMBER_RT_CONV_NHWC]) {
+      // Channels-last: image n is [H][W][C], its output [OH][OW][OC].
+      ConvRange r;
+      if (t.splitPix)
+        pieceRange(outPlane, t.pieces, t.pixGranule, piece, r.pixBegin,
+                   r.pixEnd);
+      else
+        pieceRange(OC, t.pieces, t.ocGranule, piece, r.ocBegin, r.ocEnd);
+      if ((t.splitPix && r.pixBegin == r.pixEnd) ||
+          (!t.splitPix && r.ocBegin == r.ocEnd))
+        continue;
+      size_t ldy = p[EMBER_RT_CONV_LDY] ? u(p[EMBER_RT_CONV_LDY]) : OC;
+      s = conv2dNhwc(
+          convShape(p, C, OC), t.x + n * C * inPlane, C, t.w,
+          t.y + n * ldy * outPlane, ldy,
+          epilogueOf(p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER], t.bias,
+                     BiasAxis::PerColumn,
+                     t.residual ? t.residual + n * OC * outPlane : nullptr, OC,
+                     t.lo, t.hi),
+          isa, r, ws);
+    } else if (dw) {
       size_t c0, c1;
       pieceRange(C, t.pieces, 1, piece, c0, c1);
       if (c0 == c1)
@@ -1171,6 +1191,10 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
 }
 
 int64_t ember_rt_conv_packed_size(const int64_t *p) {
+  if (p[EMBER_RT_CONV_NHWC])
+    return int64_t(packedConvWeightsNhwcSize(
+        convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_OC])),
+        Isa(p[EMBER_RT_CONV_ISA])));
   if (p[EMBER_RT_CONV_DEPTHWISE])
     return p[EMBER_RT_CONV_C] * p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW] *
            int64_t(sizeof(float));
@@ -1182,6 +1206,9 @@ int64_t ember_rt_conv_packed_size(const int64_t *p) {
 
 int64_t ember_rt_conv_workspace_size(const int64_t *p) {
   Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
+  if (p[EMBER_RT_CONV_NHWC])
+    return int64_t(conv2dNhwcWorkspaceSize(
+        convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_OC]))));
   if (p[EMBER_RT_CONV_DEPTHWISE]) // the padded plane (was allocated per call)
     return int64_t(depthwiseConv2dWorkspaceSize(
         convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_C])), isa));
@@ -1192,6 +1219,10 @@ int64_t ember_rt_conv_workspace_size(const int64_t *p) {
 }
 
 int32_t ember_rt_conv_pack(const int64_t *p, const float *w, void *packed) {
+  if (p[EMBER_RT_CONV_NHWC])
+    return int32_t(packConvWeightsNhwc(
+        convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_OC])), w, packed,
+        Isa(p[EMBER_RT_CONV_ISA])));
   if (p[EMBER_RT_CONV_DEPTHWISE]) {
     std::memcpy(packed, w, size_t(ember_rt_conv_packed_size(p)));
     return 0;
@@ -1230,7 +1261,25 @@ int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
     t.pieces = (workers + ng - 1) / ng;
   if (t.pieces > 1 && macs / t.pieces < kMinWorkPerPiece)
     t.pieces = macs / kMinWorkPerPiece > 1 ? macs / kMinWorkPerPiece : 1;
-  if (!p[EMBER_RT_CONV_DEPTHWISE] && t.pieces > 1) {
+  if (p[EMBER_RT_CONV_NHWC] && t.pieces > 1) {
+    // Tiles are 6 pixels x 64 channels and nothing is prepared: split the
+    // better balanced way; on a tie, channels when the weights outweigh
+    // the input (each piece then streams only its share of them).
+    size_t pix = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
+    size_t OC = u(p[EMBER_RT_CONV_OC]);
+    t.pixGranule = 6;
+    t.ocGranule = 64;
+    auto largest = [&](size_t n, size_t gran) {
+      return double(roundUp((n + t.pieces - 1) / t.pieces, gran)) *
+             double(t.pieces) / double(n);
+    };
+    double lp = largest(pix, t.pixGranule), lo = largest(OC, t.ocGranule);
+    size_t weights =
+        u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW] * p[EMBER_RT_CONV_C]) * OC;
+    size_t input =
+        u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W] * p[EMBER_RT_CONV_C]);
+    t.splitPix = lp < lo || (lp == lo && weights <= input);
+  } else if (!p[EMBER_RT_CONV_DEPTHWISE] && t.pieces > 1) {
     Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
     size_t pix = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
     size_t OW = u(p[EMBER_RT_CONV_OW]);

@@ -80,6 +80,41 @@ Isa fp32Path(Isa requested) {
 
 } // namespace
 
+size_t packedConvWeightsNhwcSize(const Conv2DShape &shape, Isa isa) {
+  return packedBSize(shape.kernelH * shape.kernelW * shape.channels,
+                     shape.outChannels, isa);
+}
+
+Status packConvWeightsNhwc(const Conv2DShape &s, const float *w, void *packed,
+                           Isa isa) {
+  const size_t taps = s.kernelH * s.kernelW, C = s.channels;
+  const size_t K = taps * C, N = s.outChannels;
+  if (!packed || (!w && K && N))
+    return Status::InvalidArgument;
+  const GemmKernel &k = gemmKernelFor(fp32Path(isa));
+  const size_t nr = static_cast<size_t>(k.nr);
+  PackedHeader h{};
+  h.kind = PackedKind::GemmB;
+  h.panel = static_cast<uint32_t>(k.nr);
+  h.mr = static_cast<uint32_t>(k.mr);
+  h.isa = static_cast<uint32_t>(k.isa);
+  h.rows = K;
+  h.cols = N;
+  std::memcpy(packed, &h, sizeof(h));
+  // packB's layout, [ceil(N/nr)][K][nr], read from W[oc][c][kh][kw]:
+  // row (tap, c) of panel p holds W[p*nr + j][c][tap], zero past N.
+  float *dst = reinterpret_cast<float *>(static_cast<char *>(packed) +
+                                         sizeof(PackedHeader));
+  for (size_t p = 0; p < ceilDiv(N, nr); ++p)
+    for (size_t tap = 0; tap < taps; ++tap)
+      for (size_t c = 0; c < C; ++c, dst += nr)
+        for (size_t j = 0; j < nr; ++j) {
+          const size_t oc = p * nr + j;
+          dst[j] = oc < N ? w[(oc * C + c) * taps + tap] : 0.0f;
+        }
+  return Status::Ok;
+}
+
 size_t conv2dNhwcWorkspaceSize(const Conv2DShape &shape) {
   // Zeros for taps in the padding, then per tile one BRun and six row
   // pointers per run.

@@ -309,6 +309,9 @@ void checkConvNhwc(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
   }
   std::vector<char> packed(packedBSize(K, OC, isa));
   ASSERT_EQ(packB(K, OC, B.data(), OC, packed.data(), isa), Status::Ok);
+  std::vector<char> fromOnnx(packedConvWeightsNhwcSize(s, isa));
+  ASSERT_EQ(packConvWeightsNhwc(s, w.data(), fromOnnx.data(), isa), Status::Ok);
+  ASSERT_EQ(fromOnnx, packed) << "packConvWeightsNhwc differs from packB";
   const std::string what = std::string(isaName(isa)) + " " + describe(s);
   const float sentinel = -12345.0f;
   std::vector<float> y(P * ldy, sentinel);

@@ -248,6 +248,12 @@ Status conv2dGranules(const void *packedW, size_t *ocGranule,
 /// pixels and 64 channels waste no work. `workspace`: nullptr or
 /// conv2dNhwcWorkspaceSize(shape) bytes.
 size_t conv2dNhwcWorkspaceSize(const Conv2DShape &shape);
+/// Bytes of conv2dNhwc weights (packedBSize(KH*KW*C, OC, isa)).
+size_t packedConvWeightsNhwcSize(const Conv2DShape &shape, Isa isa = Isa::Auto);
+/// Packs W[OC][C][KH][KW] (ONNX layout) for conv2dNhwc: the same bytes as
+/// packB of W[kh][kw][c][oc].
+Status packConvWeightsNhwc(const Conv2DShape &shape, const float *weights,
+                           void *packed, Isa isa = Isa::Auto);
 /// Whether conv2dNhwc runs `shape` with `packedB` on `isa`: the AVX-512
 /// path, weights packed by packB for it with K = KH*KW*C and N = OC.
 /// Otherwise use conv2d (NCHW).
