@@ -523,17 +523,21 @@ Status Codegen::prepareQMatMul(const Group &g, Step &s) {
   return Status::ok();
 }
 
-// Whether an fp32 Conv group can run channels-last (conv2dNhwc): the
-// library kernels on an AVX-512 path, a 2-D convolution of one group.
+// Whether an fp32 Conv group can run channels-last: the library kernels
+// on an AVX-512 path, a 2-D convolution of one group (conv2dNhwc) or
+// depthwise (depthwiseConv2dNhwc).
 bool Codegen::convNhwcCapable(const Group &g) const {
   if (g.kind != GroupKind::Conv || cfg_.kernels != Kernels::Library)
     return false;
   const Node &n = *g.anchor;
   Isa isa = ember::cpu::resolveIsa(Isa(cfg_.isa));
-  return (isa == Isa::Avx512 || isa == Isa::Avx512Vnni) &&
-         n.inputs[0].type().rank() == 4 &&
-         n.inputs[0].type().elem() == ElemKind::F32 &&
-         n.attrInt("group", 1) == 1;
+  const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
+  if (!(isa == Isa::Avx512 || isa == Isa::Avx512Vnni) || x.rank() != 4 ||
+      w.rank() != 4 || x.elem() != ElemKind::F32)
+    return false;
+  int64_t groups = n.attrInt("group", 1);
+  // Dense (conv2dNhwc) or depthwise (depthwiseConv2dNhwc).
+  return groups == 1 || (groups == x.dim(1) && w.dim(0) == x.dim(1));
 }
 
 // Channels-last storage for 4-D activations between convolutions (README,

@@ -168,14 +168,18 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
           (!t.splitPix && r.ocBegin == r.ocEnd))
         continue;
       size_t ldy = p[EMBER_RT_CONV_LDY] ? u(p[EMBER_RT_CONV_LDY]) : OC;
-      s = conv2dNhwc(
-          convShape(p, C, OC), t.x + n * C * inPlane, C, t.w,
-          t.y + n * ldy * outPlane, ldy,
+      Epilogue ne =
           epilogueOf(p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER], t.bias,
                      BiasAxis::PerColumn,
                      t.residual ? t.residual + n * OC * outPlane : nullptr, OC,
-                     t.lo, t.hi),
-          isa, r, ws);
+                     t.lo, t.hi);
+      if (dw)
+        s = depthwiseConv2dNhwc(convShape(p, C, C), t.x + n * C * inPlane, C,
+                                static_cast<const float *>(t.w),
+                                t.y + n * ldy * outPlane, ldy, ne, isa, r);
+      else
+        s = conv2dNhwc(convShape(p, C, OC), t.x + n * C * inPlane, C, t.w,
+                       t.y + n * ldy * outPlane, ldy, ne, isa, r, ws);
     } else if (dw) {
       size_t c0, c1;
       pieceRange(C, t.pieces, 1, piece, c0, c1);
@@ -1191,6 +1195,9 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
 }
 
 int64_t ember_rt_conv_packed_size(const int64_t *p) {
+  if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_DEPTHWISE])
+    return int64_t(packedDepthwiseNhwcSize(
+        convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_C]))));
   if (p[EMBER_RT_CONV_NHWC])
     return int64_t(packedConvWeightsNhwcSize(
         convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_OC])),
@@ -1206,6 +1213,8 @@ int64_t ember_rt_conv_packed_size(const int64_t *p) {
 
 int64_t ember_rt_conv_workspace_size(const int64_t *p) {
   Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
+  if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_DEPTHWISE])
+    return 0;
   if (p[EMBER_RT_CONV_NHWC])
     return int64_t(conv2dNhwcWorkspaceSize(
         convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_OC]))));
@@ -1219,6 +1228,10 @@ int64_t ember_rt_conv_workspace_size(const int64_t *p) {
 }
 
 int32_t ember_rt_conv_pack(const int64_t *p, const float *w, void *packed) {
+  if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_DEPTHWISE])
+    return int32_t(packDepthwiseNhwc(
+        convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_C])), w,
+        static_cast<float *>(packed)));
   if (p[EMBER_RT_CONV_NHWC])
     return int32_t(packConvWeightsNhwc(
         convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_OC])), w, packed,
@@ -1267,8 +1280,10 @@ int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
     // the input (each piece then streams only its share of them).
     size_t pix = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
     size_t OC = u(p[EMBER_RT_CONV_OC]);
-    t.pixGranule = 6;
-    t.ocGranule = 64;
+    // (Depthwise: whole output rows, 16-channel vectors.)
+    bool dwn = p[EMBER_RT_CONV_DEPTHWISE] != 0;
+    t.pixGranule = dwn ? u(p[EMBER_RT_CONV_OW]) : 6;
+    t.ocGranule = dwn ? 16 : 64;
     auto largest = [&](size_t n, size_t gran) {
       return double(roundUp((n + t.pieces - 1) / t.pieces, gran)) *
              double(t.pieces) / double(n);
@@ -1278,7 +1293,7 @@ int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
         u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW] * p[EMBER_RT_CONV_C]) * OC;
     size_t input =
         u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W] * p[EMBER_RT_CONV_C]);
-    t.splitPix = lp < lo || (lp == lo && weights <= input);
+    t.splitPix = lp < lo || (lp == lo && (dwn || weights <= input));
   } else if (!p[EMBER_RT_CONV_DEPTHWISE] && t.pieces > 1) {
     Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
     size_t pix = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);

@@ -151,6 +151,23 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
   if (pix0 == pix1 || oc0 == oc1)
     return Status::Ok;
 
+  if (s.kernelH == 1 && s.kernelW == 1 && s.strideH == 1 && s.strideW == 1 &&
+      !s.padTop && !s.padLeft && !s.padBottom && !s.padRight) {
+    // Pointwise: pixel rows are evenly spaced, a plain GEMM with A (x)
+    // read in place and no row pointers to build.
+    ASource a;
+    a.a = x;
+    a.lda = ldx;
+    a.direct = true;
+    BSource b;
+    b.packed = reinterpret_cast<const float *>(
+        static_cast<const char *>(packedB) + sizeof(PackedHeader));
+    Epilogue e = epi;
+    e.biasAxis = epi.bias ? BiasAxis::PerColumn : BiasAxis::None;
+    gemmDriver(gemmKernelAvx512(), P, OC, C, a, b, y, ldy, e, pix0, pix1, oc0,
+               oc1, nullptr); // nothing packed per block: no workspace
+    return Status::Ok;
+  }
   ScratchBuffer scratch(workspace, conv2dNhwcWorkspaceSize(s));
   if (!scratch.ptr)
     return Status::OutOfMemory;

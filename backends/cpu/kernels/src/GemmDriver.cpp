@@ -48,8 +48,10 @@ void gemmDriver(const GemmKernel &kern, size_t M, size_t N, size_t K,
   }
   const size_t MR = static_cast<size_t>(kern.mr);
   const size_t NR = static_cast<size_t>(kern.nr);
+  // (Null when nothing is packed per block: A and B pre-packed or in place.)
   float *aBuf = workspace;
-  float *bBuf = workspace + roundUp(kern.mc * kern.kc, 16);
+  float *bBuf =
+      workspace ? workspace + roundUp(kern.mc * kern.kc, 16) : nullptr;
 
   // A pre-packed operand fixes where panels start; a packed-per-block one
   // starts its panels at the range start.
@@ -70,9 +72,10 @@ void gemmDriver(const GemmKernel &kern, size_t M, size_t N, size_t K,
     whole = RowSegments{K ? K : 1, 1, &zero, B.ldb};
     segs = &whole;
   }
-  BRun *runs =
-      reinterpret_cast<BRun *>(workspace + roundUp(kern.mc * kern.kc, 16) +
-                               roundUp(kern.kc * kern.nc, 16));
+  BRun *runs = workspace ? reinterpret_cast<BRun *>(
+                               workspace + roundUp(kern.mc * kern.kc, 16) +
+                               roundUp(kern.kc * kern.nc, 16))
+                         : nullptr;
   t.ldr = epi.ldr;
   t.activation = epi.activation;
   t.residualAfterActivation = epi.residualAfterActivation;
@@ -80,6 +83,9 @@ void gemmDriver(const GemmKernel &kern, size_t M, size_t N, size_t K,
   t.clipMax = epi.clipMax;
   const bool rowBias = epi.bias && epi.biasAxis == BiasAxis::PerRow;
   const bool colBias = epi.bias && epi.biasAxis == BiasAxis::PerColumn;
+  // The AVX-512 tile starts its accumulators from a per-column bias (on the
+  // first K block) rather than adding it in the per-vector epilogue.
+  const bool biasInit = colBias && kern.isa == Isa::Avx512;
 
   for (size_t jc = j0; jc < nEnd; jc += nc) {
     const size_t ncur = minSz(nc, nEnd - jc);
@@ -167,7 +173,8 @@ void gemmDriver(const GemmKernel &kern, size_t M, size_t N, size_t K,
           const bool lastJr = jr + NR >= ncur;
           t.colBegin = static_cast<int>(maxSz(nBegin, col0) - col0);
           t.colEnd = static_cast<int>(minSz(minSz(nEnd, N), col0 + NR) - col0);
-          t.biasCol = colBias ? epi.bias + col0 : nullptr;
+          t.biasCol = colBias && !biasInit ? epi.bias + col0 : nullptr;
+          t.accInit = biasInit && pc == 0 ? epi.bias + col0 : nullptr;
           for (size_t ir = 0; ir < mcur; ir += MR) {
             const size_t row0 = ic + ir;
             t.a = aBlock + (ir / MR) * aPanelStride;

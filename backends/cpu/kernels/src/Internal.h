@@ -84,9 +84,9 @@ struct TileArgs {
   /// re-touches one line. Never null when the tile runs.
   const char *prefetch;
   size_t prefetchStep;
-  /// tileRowsAvx512 only. Non-null: per-column starting values of the
-  /// accumulators (a bias folded in before the K loop, so the common
-  /// epilogue still applies).
+  /// AVX-512 tiles only. Non-null: per-column starting values of the
+  /// accumulators (a per-column bias folded in before the K loop, so the
+  /// common epilogue still applies).
   const float *accInit;
   bool loadC; ///< add the value already in C (later K blocks, accumulate)
   bool last;  ///< last K block: apply bias / residual / activation

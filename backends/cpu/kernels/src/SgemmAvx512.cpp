@@ -146,12 +146,18 @@ EMBER_TARGET_AVX512 void tileBody(const TileArgs &t) {
   for (int j = 0; j < NVC; ++j)
     loadMasks[j] = laneMask(0, t.colEnd - 16 * j);
 
+  __m512 init[NVC];
+#pragma GCC unroll 8
+  for (int j = 0; j < NVC; ++j)
+    init[j] = t.accInit
+                  ? _mm512_maskz_loadu_ps(loadMasks[j], t.accInit + 16 * j)
+                  : _mm512_setzero_ps();
   __m512 acc[MRC][NVC];
 #pragma GCC unroll 32
   for (int i = 0; i < MRC; ++i)
 #pragma GCC unroll 8
     for (int j = 0; j < NVC; ++j)
-      acc[i][j] = _mm512_setzero_ps();
+      acc[i][j] = init[j];
 
   const float *arow[MRC];
 #pragma GCC unroll 32

@@ -363,12 +363,99 @@ TEST_P(ConvTest, Conv2DNhwcRandomShapes) {
       s.height = randomIn(rng, 12, 20);
       s.width = randomIn(rng, 12, 20);
     }
+    if (iter % 4 == 1) { // pointwise: a plain GEMM with x read in place
+      s.kernelH = s.kernelW = s.strideH = s.strideW = 1;
+      s.padTop = s.padLeft = s.padBottom = s.padRight = 0;
+    }
     if (iter % 15 == 0) // whole taps per K block, or chunks of a tap
       s.channels = randomIn(rng, 0, 1) ? randomIn(rng, 100, 300)
                                        : randomIn(rng, 641, 1400);
     if (!s.valid())
       continue;
     checkConvNhwc(GetParam(), rng, s);
+    if (HasFailure())
+      return;
+  }
+}
+
+/// depthwiseConv2dNhwc against the definition, like checkConvNhwc.
+void checkDepthwiseNhwc(Isa isa, std::mt19937 &rng, Conv2DShape s) {
+  s.outChannels = s.channels;
+  const size_t C = s.channels, H = s.height, W = s.width;
+  const size_t taps = s.kernelH * s.kernelW;
+  const size_t P = s.outHeight() * s.outWidth();
+  const size_t ldx = C + randomIn(rng, 0, 3), ldy = C + randomIn(rng, 0, 3);
+  const size_t ldr = C + randomIn(rng, 0, 2);
+  std::vector<float> x = randomFloats(rng, H * W * ldx), xN(C * H * W);
+  for (size_t c = 0; c < C; ++c)
+    for (size_t q = 0; q < H * W; ++q)
+      xN[c * H * W + q] = x[q * ldx + c];
+  std::vector<float> w = randomFloats(rng, C * taps);
+  RandomEpilogue re(rng, C, C * P);
+  re.epi.accumulate = false;
+  std::vector<float> res(P * ldr);
+  if (re.epi.residual)
+    for (size_t c = 0; c < C; ++c)
+      for (size_t q = 0; q < P; ++q)
+        res[q * ldr + c] = re.residual[c * P + q];
+  const std::vector<float> y0(C * P, 0.0f);
+  const RefResult ref =
+      refConv(s, xN.data(), w.data(), y0.data(), re.epi, /*depthwise=*/true);
+  Epilogue e = re.epi;
+  if (e.residual) {
+    e.residual = res.data();
+    e.ldr = ldr;
+  }
+  std::vector<float> packed(packedDepthwiseNhwcSize(s) / sizeof(float));
+  ASSERT_EQ(packDepthwiseNhwc(s, w.data(), packed.data()), Status::Ok);
+  const std::string what = std::string(isaName(isa)) + " " + describe(s);
+  const float sentinel = -12345.0f;
+  std::vector<float> y(P * ldy, sentinel);
+  const size_t cCut = randomIn(rng, 0, C), pixCut = randomIn(rng, 0, P);
+  for (size_t a = 0; a < 2; ++a)
+    for (size_t b = 0; b < 2; ++b) {
+      ConvRange r;
+      r.ocBegin = a ? cCut : 0;
+      r.ocEnd = a ? C : cCut;
+      r.pixBegin = b ? pixCut : 0;
+      r.pixEnd = b ? P : pixCut;
+      if (r.ocBegin == r.ocEnd || r.pixBegin == r.pixEnd)
+        continue;
+      ASSERT_EQ(depthwiseConv2dNhwc(s, x.data(), ldx, packed.data(), y.data(),
+                                    ldy, e, isa, r),
+                Status::Ok)
+          << what;
+    }
+  size_t bad = 0;
+  for (size_t q = 0; q < P; ++q)
+    for (size_t c = 0; c < ldy; ++c) {
+      const float got = y[q * ldy + c];
+      const bool ok =
+          c < C ? std::fabs(ref.value[c * P + q] - got) <= ref.bound[c * P + q]
+                : got == sentinel;
+      if (!ok && bad++ < 5)
+        ADD_FAILURE() << "depthwiseConv2dNhwc " << what << " pixel " << q
+                      << " channel " << c << ": got " << got << " want "
+                      << (c < C ? ref.value[c * P + q] : sentinel);
+    }
+  EXPECT_EQ(bad, 0u) << what;
+}
+
+TEST_P(ConvTest, DepthwiseNhwcRandomShapes) {
+  std::mt19937 rng(77 + static_cast<unsigned>(GetParam()));
+  for (int iter = 0; iter < 300; ++iter) {
+    Conv2DShape s = randomShape(rng, iter % 7 == 0 ? 9 : 4);
+    if (iter % 3 == 0) { // MobileNet's: 3x3, stride 1 or 2, pad 1
+      s.kernelH = s.kernelW = 3;
+      s.padTop = s.padLeft = s.padBottom = s.padRight = 1;
+      s.dilationH = s.dilationW = 1;
+      s.strideH = s.strideW = randomIn(rng, 1, 2);
+    }
+    if (iter % 2 == 0)
+      s.channels = randomIn(rng, 10, 100);
+    if (!s.valid())
+      continue;
+    checkDepthwiseNhwc(GetParam(), rng, s);
     if (HasFailure())
       return;
   }

@@ -282,6 +282,20 @@ Status depthwiseConv2d(const Conv2DShape &shape, const float *x,
                        size_t cBegin = 0, size_t cEnd = 0,
                        void *workspace = nullptr);
 
+/// Depthwise convolution over channels-last input and output (groups == C
+/// == OC), one image: y[p][c] = conv(x[.][.][c], w[c]) + epilogue (bias per
+/// channel, channels-last residual with pixel stride ldr >= C; no
+/// accumulate). Weights packed by packDepthwiseNhwc ([KH][KW][C]). Only
+/// output pixels [pixBegin, pixEnd) x channels [ocBegin, ocEnd) of `range`.
+/// Vectorized over channels on AVX-512, portable elsewhere. No workspace.
+size_t packedDepthwiseNhwcSize(const Conv2DShape &shape);
+Status packDepthwiseNhwc(const Conv2DShape &shape, const float *weights,
+                         float *packed);
+Status depthwiseConv2dNhwc(const Conv2DShape &shape, const float *x, size_t ldx,
+                           const float *packedW, float *y, size_t ldy,
+                           const Epilogue &epilogue = {}, Isa isa = Isa::Auto,
+                           const ConvRange &range = {});
+
 enum class PoolKind : uint8_t {
   Max,
   AvgExcludePad, ///< ONNX AveragePool count_include_pad = 0

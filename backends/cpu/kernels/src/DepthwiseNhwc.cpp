@@ -1,0 +1,280 @@
+//===- DepthwiseNhwc.cpp - fp32 depthwise convolution, channels-last ------===//
+//
+// y[p][c] = sum over taps (kh, kw) of x[ih(p, kh)][iw(p, kw)][c] * w[kh][kw][c]
+//
+// Channels are the vector lanes: each output pixel is a handful of 16-lane
+// vectors, every tap one load and one FMA per vector, with the taps'
+// weights held in registers across a row of pixels. Pixels whose window
+// lies inside the input take an unchecked path; the border checks each
+// tap. Nothing is copied or padded (the NCHW kernel copies each channel
+// plane into a padded buffer first).
+//
+//===----------------------------------------------------------------------===//
+#include "Internal.h"
+#include "TileEpilogue.h"
+
+#include "Simd.h"
+
+#include <algorithm>
+
+namespace ember::cpu {
+
+using namespace detail;
+
+namespace {
+
+struct DwArgs {
+  const Conv2DShape *s;
+  size_t OH, OW, taps;
+  const float *x;
+  size_t ldx;
+  const float *w; ///< [taps][C]
+  float *y;
+  size_t ldy;
+  const Epilogue *e;
+};
+
+/// Portable path: one pixel, channels [c0, c1).
+void pixelGeneric(const DwArgs &a, size_t p, size_t c0, size_t c1) {
+  const Conv2DShape &s = *a.s;
+  const Epilogue &e = *a.e;
+  const size_t oh = p / a.OW, ow = p % a.OW;
+  for (size_t c = c0; c < c1; ++c) {
+    float acc = e.bias ? e.bias[c] : 0.0f;
+    for (size_t kh = 0; kh < s.kernelH; ++kh) {
+      const ptrdiff_t ih =
+          static_cast<ptrdiff_t>(oh * s.strideH + kh * s.dilationH) -
+          static_cast<ptrdiff_t>(s.padTop);
+      if (ih < 0 || ih >= static_cast<ptrdiff_t>(s.height))
+        continue;
+      for (size_t kw = 0; kw < s.kernelW; ++kw) {
+        const ptrdiff_t iw =
+            static_cast<ptrdiff_t>(ow * s.strideW + kw * s.dilationW) -
+            static_cast<ptrdiff_t>(s.padLeft);
+        if (iw < 0 || iw >= static_cast<ptrdiff_t>(s.width))
+          continue;
+        acc +=
+            a.x[(static_cast<size_t>(ih) * s.width + static_cast<size_t>(iw)) *
+                    a.ldx +
+                c] *
+            a.w[(kh * s.kernelW + kw) * s.channels + c];
+      }
+    }
+    const float r = e.residual ? e.residual[p * e.ldr + c] : 0.0f;
+    float v = e.residualAfterActivation ? acc : acc + r;
+    v = activate(v, e.activation, e.clipMin, e.clipMax);
+    a.y[p * a.ldy + c] = e.residualAfterActivation ? v + r : v;
+  }
+}
+
+EMBER_TARGET_AVX512 inline __mmask16 lanes(size_t n) {
+  return static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1u);
+}
+
+/// Taps whose weights stay in registers (3x3); larger windows reload them.
+constexpr size_t kMaxRegTaps = 9;
+
+/// The epilogue on one vector and its masked store.
+struct VecEpilogue {
+  const float *residual;
+  size_t ldr;
+  bool after, clip;
+  __m512 lo, hi;
+};
+
+EMBER_TARGET_AVX512 inline void finishStore(const VecEpilogue &v, __m512 acc,
+                                            size_t p, size_t cb, __mmask16 m,
+                                            float *dst) {
+  __m512 r = _mm512_setzero_ps();
+  if (v.residual)
+    r = _mm512_maskz_loadu_ps(m, v.residual + p * v.ldr + cb);
+  if (!v.after)
+    acc = _mm512_add_ps(acc, r);
+  if (v.clip)
+    acc = _mm512_min_ps(_mm512_max_ps(acc, v.lo), v.hi);
+  if (v.after)
+    acc = _mm512_add_ps(acc, r);
+  _mm512_mask_storeu_ps(dst, m, acc);
+}
+
+/// Tap t's weights for channels [cb, cb + 16): from registers (3x3) or L1.
+EMBER_TARGET_AVX512 inline __m512 tapWeight(const __m512 *wr, bool regTaps,
+                                            const float *w, size_t t, size_t C,
+                                            size_t cb, __mmask16 m) {
+  return regTaps ? wr[t] : _mm512_maskz_loadu_ps(m, w + t * C + cb);
+}
+
+/// One border pixel (row oh's window starts at input row ih0): each tap
+/// checked against the input's bounds.
+EMBER_TARGET_AVX512 void checkedPixel(const DwArgs &a, const VecEpilogue &ve,
+                                      ptrdiff_t ih0, size_t ow, size_t pRow,
+                                      size_t cb, __mmask16 m, __m512 bias,
+                                      const __m512 *wr, bool regTaps) {
+  const Conv2DShape &s = *a.s;
+  __m512 acc = bias;
+  for (size_t kh = 0; kh < s.kernelH; ++kh) {
+    const ptrdiff_t ih = ih0 + static_cast<ptrdiff_t>(kh * s.dilationH);
+    if (ih < 0 || ih >= static_cast<ptrdiff_t>(s.height))
+      continue;
+    for (size_t kw = 0; kw < s.kernelW; ++kw) {
+      const ptrdiff_t iw =
+          static_cast<ptrdiff_t>(ow * s.strideW + kw * s.dilationW) -
+          static_cast<ptrdiff_t>(s.padLeft);
+      if (iw < 0 || iw >= static_cast<ptrdiff_t>(s.width))
+        continue;
+      acc = _mm512_fmadd_ps(
+          _mm512_maskz_loadu_ps(m, a.x +
+                                       (static_cast<size_t>(ih) * s.width +
+                                        static_cast<size_t>(iw)) *
+                                           a.ldx +
+                                       cb),
+          tapWeight(wr, regTaps, a.w, kh * s.kernelW + kw, s.channels, cb, m),
+          acc);
+    }
+  }
+  finishStore(ve, acc, pRow + ow, cb, m, a.y + (pRow + ow) * a.ldy + cb);
+}
+
+/// AVX-512: output row oh, columns [ow0, ow1) x channels [c0, c1), in
+/// blocks of 16 channels. The columns whose windows lie inside the input
+/// run unchecked, four at a time (four independent FMA chains); the rest
+/// check each tap.
+EMBER_TARGET_AVX512 void rowAvx512(const DwArgs &a, size_t oh, size_t ow0,
+                                   size_t ow1, size_t c0, size_t c1) {
+  const Conv2DShape &s = *a.s;
+  const Epilogue &e = *a.e;
+  const size_t C = s.channels, taps = a.taps;
+  VecEpilogue ve{
+      e.residual,
+      e.ldr,
+      e.residualAfterActivation,
+      e.activation != Activation::None,
+      _mm512_set1_ps(e.activation == Activation::Clip ? e.clipMin : 0.0f),
+      _mm512_set1_ps(e.activation == Activation::Clip ? e.clipMax
+                                                      : __builtin_inff())};
+  // Interior columns of this row: the window of column ow starts at input
+  // column ow*sw - pl and spans (KW-1)*dw + 1.
+  const ptrdiff_t ih0 =
+      static_cast<ptrdiff_t>(oh * s.strideH) - static_cast<ptrdiff_t>(s.padTop);
+  const bool rowInside =
+      ih0 >= 0 && ih0 + static_cast<ptrdiff_t>((s.kernelH - 1) * s.dilationH) <
+                      static_cast<ptrdiff_t>(s.height);
+  const size_t spanW = (s.kernelW - 1) * s.dilationW + 1;
+  size_t lo = ceilDiv(s.padLeft, s.strideW);
+  size_t hi = s.width + s.padLeft >= spanW
+                  ? (s.width + s.padLeft - spanW) / s.strideW + 1
+                  : 0;
+  if (!rowInside || lo >= hi)
+    lo = hi = ow0;
+  lo = std::min(std::max(lo, ow0), ow1);
+  hi = std::min(std::max(hi, lo), ow1);
+  ptrdiff_t off[64];
+  for (size_t t = 0; t < taps; ++t)
+    off[t] = static_cast<ptrdiff_t>(((t / s.kernelW) * s.dilationH * s.width +
+                                     (t % s.kernelW) * s.dilationW) *
+                                    a.ldx);
+  const bool regTaps = taps <= kMaxRegTaps;
+  const size_t pRow = oh * a.OW;
+  const size_t xStep = s.strideW * a.ldx;
+
+  for (size_t cb = c0; cb < c1; cb += 16) {
+    const __mmask16 m = lanes(c1 - cb);
+    __m512 wr[kMaxRegTaps];
+    if (regTaps)
+      for (size_t t = 0; t < taps; ++t)
+        wr[t] = _mm512_maskz_loadu_ps(m, a.w + t * C + cb);
+    const __m512 bias =
+        e.bias ? _mm512_maskz_loadu_ps(m, e.bias + cb) : _mm512_setzero_ps();
+    for (size_t ow = ow0; ow < lo; ++ow)
+      checkedPixel(a, ve, ih0, ow, pRow, cb, m, bias, wr, regTaps);
+    // Interior: x of column ow's window starts at base + ow * xStep.
+    const float *base = a.x +
+                        (static_cast<size_t>(ih0 < 0 ? 0 : ih0) * s.width +
+                         lo * s.strideW - s.padLeft) *
+                            a.ldx +
+                        cb;
+    size_t ow = lo;
+    for (; ow + 4 <= hi; ow += 4, base += 4 * xStep) {
+      __m512 acc0 = bias, acc1 = bias, acc2 = bias, acc3 = bias;
+      for (size_t t = 0; t < taps; ++t) {
+        const __m512 wv = tapWeight(wr, regTaps, a.w, t, C, cb, m);
+        const float *q = base + off[t];
+        acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q), wv, acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + xStep), wv, acc1);
+        acc2 =
+            _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + 2 * xStep), wv, acc2);
+        acc3 =
+            _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + 3 * xStep), wv, acc3);
+      }
+      const size_t p = pRow + ow;
+      finishStore(ve, acc0, p, cb, m, a.y + p * a.ldy + cb);
+      finishStore(ve, acc1, p + 1, cb, m, a.y + (p + 1) * a.ldy + cb);
+      finishStore(ve, acc2, p + 2, cb, m, a.y + (p + 2) * a.ldy + cb);
+      finishStore(ve, acc3, p + 3, cb, m, a.y + (p + 3) * a.ldy + cb);
+    }
+    for (; ow < hi; ++ow, base += xStep) {
+      __m512 acc = bias;
+      for (size_t t = 0; t < taps; ++t)
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, base + off[t]),
+                              tapWeight(wr, regTaps, a.w, t, C, cb, m), acc);
+      finishStore(ve, acc, pRow + ow, cb, m, a.y + (pRow + ow) * a.ldy + cb);
+    }
+    for (ow = hi; ow < ow1; ++ow)
+      checkedPixel(a, ve, ih0, ow, pRow, cb, m, bias, wr, regTaps);
+  }
+}
+
+/// Output row by output row (the input rows a row reads stay in L2 while
+/// every channel block passes over them).
+EMBER_TARGET_AVX512 void rangeAvx512(const DwArgs &a, size_t p0, size_t p1,
+                                     size_t c0, size_t c1) {
+  for (size_t p = p0; p < p1;) {
+    const size_t oh = p / a.OW;
+    const size_t end = std::min(p1, (oh + 1) * a.OW);
+    rowAvx512(a, oh, p - oh * a.OW, end - oh * a.OW, c0, c1);
+    p = end;
+  }
+}
+
+} // namespace
+
+size_t packedDepthwiseNhwcSize(const Conv2DShape &s) {
+  return s.channels * s.kernelH * s.kernelW * sizeof(float);
+}
+
+Status packDepthwiseNhwc(const Conv2DShape &s, const float *w, float *packed) {
+  if (!w || !packed)
+    return Status::InvalidArgument;
+  const size_t taps = s.kernelH * s.kernelW;
+  for (size_t c = 0; c < s.channels; ++c)
+    for (size_t t = 0; t < taps; ++t)
+      packed[t * s.channels + c] = w[c * taps + t];
+  return Status::Ok;
+}
+
+Status depthwiseConv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
+                           const float *packedW, float *y, size_t ldy,
+                           const Epilogue &epi, Isa isa,
+                           const ConvRange &range) {
+  const size_t OH = s.outHeight(), OW = s.outWidth(), P = OH * OW;
+  const size_t C = s.channels;
+  const size_t p0 = range.pixBegin, p1 = range.pixEnd ? range.pixEnd : P;
+  const size_t c0 = range.ocBegin, c1 = range.ocEnd ? range.ocEnd : C;
+  if (!s.valid() || !x || !packedW || !y || ldx < C || ldy < C ||
+      (s.outChannels && s.outChannels != C) || p0 > p1 || p1 > P || c0 > c1 ||
+      c1 > C || epi.accumulate || (epi.residual && epi.ldr < C))
+    return Status::InvalidArgument;
+  if (p0 == p1 || c0 == c1)
+    return Status::Ok;
+  DwArgs a{&s, OH, OW, s.kernelH * s.kernelW, x, ldx, packedW, y, ldy, &epi};
+  const Isa path = resolveIsa(isa);
+  if ((path == Isa::Avx512 || path == Isa::Avx512Vnni) && a.taps <= 64) {
+    rangeAvx512(a, p0, p1, c0, c1);
+    return Status::Ok;
+  }
+  for (size_t p = p0; p < p1; ++p)
+    pixelGeneric(a, p, c0, c1);
+  return Status::Ok;
+}
+
+} // namespace ember::cpu
