@@ -116,11 +116,13 @@ Status packConvWeightsNhwc(const Conv2DShape &s, const float *w, void *packed,
 }
 
 size_t conv2dNhwcWorkspaceSize(const Conv2DShape &shape) {
-  // Zeros for taps in the padding, then per tile one BRun and six row
-  // pointers per run.
+  // Zeros for taps in the padding, one BRun per run, then the row pointers
+  // of a pixel block's tiles (six per run and tile) and the runs' tap
+  // offsets.
   const size_t runs = maxRuns(shape);
   return zeroFloats(shape) * sizeof(float) + runs * sizeof(BRun) +
-         runs * kMr * sizeof(const float *) + 64;
+         (kPixBlock / kMr) * runs * kMr * sizeof(const float *) +
+         runs * sizeof(ptrdiff_t) + 64;
 }
 
 bool conv2dNhwcSupported(const Conv2DShape &shape, const void *packedB,
@@ -179,6 +181,8 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
   BRun *runs = reinterpret_cast<BRun *>(ws + nz * sizeof(float));
   const size_t runCap = maxRuns(s);
   const float **rows = reinterpret_cast<const float **>(runs + runCap);
+  ptrdiff_t *tapOff =
+      reinterpret_cast<ptrdiff_t *>(rows + (kPixBlock / kMr) * runCap * kMr);
 
   const size_t taps = s.kernelH * s.kernelW, K = taps * C;
   const float *panels = reinterpret_cast<const float *>(
@@ -230,6 +234,50 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
       const size_t bChunk =
           roundUp(ceilDiv(kc * kNr * sizeof(float), nTiles), 64);
 
+      // Row pointers of every tile of the block, one per run (tap) and
+      // pixel, shared by all channel panels. A pixel whose window lies
+      // inside the input adds the taps' offsets to its window origin;
+      // others check each tap (zeros in the padding).
+      for (size_t r = 0; r < t.numRuns; ++r) {
+        const size_t tap = tap0 + r;
+        tapOff[r] =
+            static_cast<ptrdiff_t>(((tap / s.kernelW) * s.dilationH * s.width +
+                                    (tap % s.kernelW) * s.dilationW) *
+                                       ldx +
+                                   c0);
+      }
+      const ptrdiff_t spanH =
+          static_cast<ptrdiff_t>((s.kernelH - 1) * s.dilationH);
+      const ptrdiff_t spanW =
+          static_cast<ptrdiff_t>((s.kernelW - 1) * s.dilationW);
+      for (size_t tile = 0; tile < nTiles; ++tile) {
+        const size_t p = pb + tile * kMr;
+        const size_t live = std::min(kMr, pbEnd - p);
+        const float **tr = rows + tile * runCap * kMr;
+        for (size_t i = 0; i < live; ++i) {
+          const size_t q = p + i;
+          const ptrdiff_t oy = static_cast<ptrdiff_t>(q / OW * s.strideH) + ih0;
+          const ptrdiff_t ox = static_cast<ptrdiff_t>(q % OW * s.strideW) + iw0;
+          if (oy >= 0 && ox >= 0 && oy + spanH < H && ox + spanW < W) {
+            const float *origin = x + static_cast<size_t>(oy * W + ox) * ldx;
+            for (size_t r = 0; r < t.numRuns; ++r)
+              tr[r * kMr + i] = origin + tapOff[r];
+            continue;
+          }
+          for (size_t r = 0; r < t.numRuns; ++r) {
+            const size_t tap = tap0 + r;
+            const ptrdiff_t iy =
+                oy + static_cast<ptrdiff_t>(tap / s.kernelW * s.dilationH);
+            const ptrdiff_t ix =
+                ox + static_cast<ptrdiff_t>(tap % s.kernelW * s.dilationW);
+            tr[r * kMr + i] =
+                iy >= 0 && iy < H && ix >= 0 && ix < W
+                    ? x + static_cast<size_t>(iy * W + ix) * ldx + c0
+                    : zeros;
+          }
+        }
+      }
+
       for (size_t pn = panel0; pn < panel1; ++pn) {
         const size_t col0 = pn * kNr;
         t.b = panels + pn * K * kNr + kBegin * kNr;
@@ -251,27 +299,6 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
         for (size_t tile = 0; tile < nTiles; ++tile) {
           const size_t p = pb + tile * kMr;
           const int live = static_cast<int>(std::min(kMr, pbEnd - p));
-          // Row pointers: one per run (tap) and pixel.
-          ptrdiff_t oy[kMr], ox[kMr];
-          for (int i = 0; i < live; ++i) {
-            const size_t q = p + static_cast<size_t>(i);
-            oy[i] = static_cast<ptrdiff_t>(q / OW * s.strideH) + ih0;
-            ox[i] = static_cast<ptrdiff_t>(q % OW * s.strideW) + iw0;
-          }
-          for (size_t r = 0; r < t.numRuns; ++r) {
-            const size_t tap = tap0 + r;
-            const ptrdiff_t dy =
-                static_cast<ptrdiff_t>(tap / s.kernelW * s.dilationH);
-            const ptrdiff_t dx =
-                static_cast<ptrdiff_t>(tap % s.kernelW * s.dilationW);
-            for (int i = 0; i < live; ++i) {
-              const ptrdiff_t iy = oy[i] + dy, ix = ox[i] + dx;
-              rows[r * kMr + static_cast<size_t>(i)] =
-                  iy >= 0 && iy < H && ix >= 0 && ix < W
-                      ? x + static_cast<size_t>(iy * W + ix) * ldx + c0
-                      : zeros;
-            }
-          }
           t.c = y + p * ldy + col0;
           t.rowBegin = 0;
           t.rowEnd = live;
@@ -284,7 +311,7 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
             t.prefetch = reinterpret_cast<const char *>(t.b);
             t.prefetchStep = 0;
           }
-          tileRowsAvx512(t, rows);
+          tileRowsAvx512(t, rows + tile * runCap * kMr);
         }
       }
     }
