@@ -357,16 +357,16 @@ TEST(CpuLayout, ChannelsLastChainMatchesInterpreter) {
       "  %p1 = MaxPool(%a1) {kernel_shape = [3, 3], strides = [2, 2], "
       "ceil_mode = 1} : f32[1,16,10,10]\n"
       "  %w2 = " +
-      dense("8,16,1,1", 128, 0.3f) +
+      dense("16,16,1,1", 256, 0.3f) +
       "\n"
-      "  %c2 = Conv(%p1, %w2) {kernel_shape = [1, 1]} : f32[1,8,10,10]\n"
-      "  %a2 = Relu(%c2) : f32[1,8,10,10]\n"
+      "  %c2 = Conv(%p1, %w2) {kernel_shape = [1, 1]} : f32[1,16,10,10]\n"
+      "  %a2 = Relu(%c2) : f32[1,16,10,10]\n"
       "  %w3 = " +
-      dense("72,8,1,1", 576, 0.3f) +
+      dense("72,16,1,1", 1152, 0.3f) +
       "\n"
       "  %c3 = Conv(%a2, %w3) {kernel_shape = [1, 1]} : f32[1,72,10,10]\n"
       "  %w4 = " +
-      dense("20,8,3,3", 1440, 0.2f) +
+      dense("20,16,3,3", 2880, 0.2f) +
       "\n"
       "  %c4 = Conv(%a2, %w4) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : "
       "f32[1,20,10,10]\n"
