@@ -73,6 +73,8 @@ private:
   Status layout();
   void chooseLayouts();
   bool convNhwcCapable(const Group &g) const;
+  bool convReadsNhwc(const Group &g) const;
+  bool convUnfoldsNchw(const Group &g) const;
   uint64_t addWeights(const void *data, size_t bytes);
   uint64_t constantOffset(const Node *c);
   // External values a group reads (operands of members not in the group).

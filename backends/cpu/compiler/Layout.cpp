@@ -129,6 +129,8 @@ Status Codegen::prepareConv(const Group &g, Step &s) {
   p[EMBER_RT_CONV_ISA] = cfg_.isa;
   p[EMBER_RT_CONV_NHWC] =
       nhwc_.count(keyOf(Value(const_cast<Node *>(g.root), 0))) != 0;
+  p[EMBER_RT_CONV_IN_NCHW] =
+      p[EMBER_RT_CONV_NHWC] && !nhwc_.count(keyOf(n.inputs[0]));
   workspacePerWorker_ = std::max<uint64_t>(
       workspacePerWorker_,
       alignUp(uint64_t(convWorkspace(cfg_.kernels, p.data())), 64));
@@ -536,14 +538,36 @@ bool Codegen::convNhwcCapable(const Group &g) const {
       w.rank() != 4 || x.elem() != ElemKind::F32)
     return false;
   int64_t groups = n.attrInt("group", 1);
-  // Depthwise (depthwiseConv2dNhwc), or dense (conv2dNhwc): pointwise, or
-  // with at least 16 channels per tap (fewer, and building the tile's row
-  // pointers, one per tap and pixel, costs more than the FMAs they feed:
-  // MNIST's 8-channel 5x5 ran 20-50% slower than the NCHW form).
+  // Depthwise (depthwiseConv2dNhwc), or dense reading channels-last
+  // (conv2dNhwc) or unfolding a row-major input (conv2dNhwcFromNchw).
   if (groups == x.dim(1) && w.dim(0) == x.dim(1))
     return true;
-  bool pointwise = w.dim(2) == 1 && w.dim(3) == 1;
-  return groups == 1 && (pointwise || x.dim(1) >= 16);
+  return groups == 1 && (convReadsNhwc(g) || convUnfoldsNchw(g));
+}
+
+// Whether an NHWC-capable dense Conv reads its input channels-last: when
+// pointwise, or with at least 16 channels per tap (fewer, and building
+// the tile's row pointers, one per tap and pixel, costs more than the FMAs
+// they feed: MNIST's 8-channel 5x5 ran 20-50% slower than the NCHW form).
+// Depthwise ones always do.
+bool Codegen::convReadsNhwc(const Group &g) const {
+  const Node &n = *g.anchor;
+  const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
+  if (n.attrInt("group", 1) != 1)
+    return true;
+  return (w.dim(2) == 1 && w.dim(3) == 1) || x.dim(1) >= 16;
+}
+
+// Whether a dense Conv can write channels-last from a row-major input by
+// unfolding it (conv2dNhwcFromNchw): first layers, K = C*KH*KW <= 256,
+// with at least 32 output channels (MNIST's 8- and 16-channel ones ran
+// 2-4 times slower so than in the NCHW form, whose tiles are channels x
+// 64 pixels).
+bool Codegen::convUnfoldsNchw(const Group &g) const {
+  const Node &n = *g.anchor;
+  const Type &w = n.inputs[1].type();
+  return n.attrInt("group", 1) == 1 && w.dim(0) >= 32 &&
+         w.dim(1) * w.dim(2) * w.dim(3) <= 256;
 }
 
 // Channels-last storage for 4-D activations between convolutions (README,
@@ -594,9 +618,12 @@ void Codegen::chooseLayouts() {
       if (!cand.count(r))
         continue;
       bool ok = true, toConv = false;
-      if (g.kind == GroupKind::Conv) // x and the residual as y
-        ok = cand.count(keyOf(g.anchor->inputs[0])) &&
+      if (g.kind == GroupKind::Conv) { // the residual as y; x as y, or
+        // row-major x unfolded
+        bool xNhwc = cand.count(keyOf(g.anchor->inputs[0])) != 0;
+        ok = (xNhwc ? convReadsNhwc(g) : convUnfoldsNchw(g)) &&
              (!g.epi.residual || cand.count(keyOf(g.epi.residual)));
+      }
       for (auto &u : users.at(g.root)) {
         auto gu = u.user ? groupOf.find(u.user) : groupOf.end();
         if (!ok || gu == groupOf.end()) {
@@ -610,7 +637,7 @@ void Codegen::chooseLayouts() {
           toConv = true;
         } else if (ug.kind == GroupKind::Conv) {
           ok = cand.count(rootOf(ug)) &&
-               ((u.user == ug.anchor && u.operand == 0) ||
+               ((u.user == ug.anchor && u.operand == 0 && convReadsNhwc(ug)) ||
                 (ug.epi.residual && read == ug.epi.residual));
           toConv = true;
         } else {

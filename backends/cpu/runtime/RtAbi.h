@@ -79,8 +79,10 @@ enum ember_rt_conv_field {
    * packConvWeightsNhwc (conv2dNhwc; the compiler sets it only where
    * conv2dNhwcSupported holds) */
   EMBER_RT_CONV_NHWC,
-  EMBER_RT_CONV_LDY, /* NHWC: y's pixel stride (0: OC; a channel slice of a
-                      * concatenation written in place) */
+  EMBER_RT_CONV_LDY,     /* NHWC: y's pixel stride (0: OC; a channel slice of a
+                          * concatenation written in place) */
+  EMBER_RT_CONV_IN_NCHW, /* NHWC, dense: x is row-major after all
+                          * (conv2dNhwcFromNchw: a first layer) */
   EMBER_RT_CONV_NUM_FIELDS
 };
 int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,

@@ -177,6 +177,9 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
         s = depthwiseConv2dNhwc(convShape(p, C, C), t.x + n * C * inPlane, C,
                                 static_cast<const float *>(t.w),
                                 t.y + n * ldy * outPlane, ldy, ne, isa, r);
+      else if (p[EMBER_RT_CONV_IN_NCHW])
+        s = conv2dNhwcFromNchw(convShape(p, C, OC), t.x + n * C * inPlane, t.w,
+                               t.y + n * ldy * outPlane, ldy, ne, isa, r, ws);
       else
         s = conv2dNhwc(convShape(p, C, OC), t.x + n * C * inPlane, C, t.w,
                        t.y + n * ldy * outPlane, ldy, ne, isa, r, ws);
@@ -1215,6 +1218,9 @@ int64_t ember_rt_conv_workspace_size(const int64_t *p) {
   Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
   if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_DEPTHWISE])
     return 0;
+  if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_IN_NCHW])
+    return int64_t(conv2dNhwcFromNchwWorkspaceSize(
+        convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_OC]))));
   if (p[EMBER_RT_CONV_NHWC])
     return int64_t(conv2dNhwcWorkspaceSize(
         convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_OC]))));

@@ -319,4 +319,88 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
   return Status::Ok;
 }
 
+size_t conv2dNhwcFromNchwWorkspaceSize(const Conv2DShape &shape) {
+  return kPixBlock * shape.kernelH * shape.kernelW * shape.channels *
+             sizeof(float) +
+         64;
+}
+
+Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
+                          const void *packedB, float *y, size_t ldy,
+                          const Epilogue &epi, Isa isa, const ConvRange &range,
+                          void *workspace) {
+  const size_t OH = s.outHeight(), OW = s.outWidth(), P = OH * OW;
+  const size_t OC = s.outChannels, C = s.channels;
+  const size_t taps = s.kernelH * s.kernelW, K = taps * C;
+  const size_t pix0 = range.pixBegin, pix1 = range.pixEnd ? range.pixEnd : P;
+  const size_t oc0 = range.ocBegin, oc1 = range.ocEnd ? range.ocEnd : OC;
+  if (!s.valid() || !x || !y || !packedB || ldy < OC || pix0 > pix1 ||
+      pix1 > P || oc0 > oc1 || oc1 > OC || epi.accumulate ||
+      (epi.residual && epi.ldr < OC))
+    return Status::InvalidArgument;
+  if (!conv2dNhwcSupported(s, packedB, isa))
+    return Status::LayoutMismatch;
+  if (pix0 == pix1 || oc0 == oc1)
+    return Status::Ok;
+  ScratchBuffer scratch(workspace, conv2dNhwcFromNchwWorkspaceSize(s));
+  if (!scratch.ptr)
+    return Status::OutOfMemory;
+  char *ws = static_cast<char *>(scratch.ptr);
+  float *rowsBuf = reinterpret_cast<float *>(
+      ws + (64 - reinterpret_cast<uintptr_t>(ws) % 64) % 64);
+  const float *panels = reinterpret_cast<const float *>(
+      static_cast<const char *>(packedB) + sizeof(PackedHeader));
+  const size_t H = s.height, W = s.width, plane = H * W;
+  for (size_t pb = pix0; pb < pix1; pb += kPixBlock) {
+    const size_t pbEnd = std::min(pix1, pb + kPixBlock);
+    // im2row of the block: row p holds (kh, kw, c) in the weights' K order.
+    // Pixels whose window lies inside the input copy without checks.
+    const ptrdiff_t spanH =
+        static_cast<ptrdiff_t>((s.kernelH - 1) * s.dilationH);
+    const ptrdiff_t spanW =
+        static_cast<ptrdiff_t>((s.kernelW - 1) * s.dilationW);
+    for (size_t p = pb; p < pbEnd; ++p) {
+      float *row = rowsBuf + (p - pb) * K;
+      const ptrdiff_t oy = static_cast<ptrdiff_t>(p / OW * s.strideH) -
+                           static_cast<ptrdiff_t>(s.padTop);
+      const ptrdiff_t ox = static_cast<ptrdiff_t>(p % OW * s.strideW) -
+                           static_cast<ptrdiff_t>(s.padLeft);
+      const bool inside = oy >= 0 && ox >= 0 &&
+                          oy + spanH < static_cast<ptrdiff_t>(H) &&
+                          ox + spanW < static_cast<ptrdiff_t>(W);
+      for (size_t kh = 0; kh < s.kernelH; ++kh) {
+        const ptrdiff_t iy = oy + static_cast<ptrdiff_t>(kh * s.dilationH);
+        const bool rowIn =
+            inside || (iy >= 0 && iy < static_cast<ptrdiff_t>(H));
+        for (size_t kw = 0; kw < s.kernelW; ++kw, row += C) {
+          const ptrdiff_t ix = ox + static_cast<ptrdiff_t>(kw * s.dilationW);
+          if (!inside &&
+              (!rowIn || ix < 0 || ix >= static_cast<ptrdiff_t>(W))) {
+            for (size_t c = 0; c < C; ++c)
+              row[c] = 0.0f;
+            continue;
+          }
+          const float *src =
+              x + static_cast<size_t>(iy) * W + static_cast<size_t>(ix);
+          for (size_t c = 0; c < C; ++c)
+            row[c] = src[c * plane];
+        }
+      }
+    }
+    ASource a;
+    a.a = rowsBuf;
+    a.lda = K;
+    a.direct = true;
+    BSource b;
+    b.packed = panels;
+    Epilogue e = epi;
+    e.biasAxis = epi.bias ? BiasAxis::PerColumn : BiasAxis::None;
+    if (e.residual)
+      e.residual += pb * e.ldr;
+    gemmDriver(gemmKernelAvx512(), pbEnd - pb, OC, K, a, b, y + pb * ldy, ldy,
+               e, 0, pbEnd - pb, oc0, oc1, nullptr);
+  }
+  return Status::Ok;
+}
+
 } // namespace ember::cpu

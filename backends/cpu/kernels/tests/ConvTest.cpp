@@ -339,9 +339,34 @@ void checkConvNhwc(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
                 Status::Ok)
           << what;
     }
+  // The row-major-input variant, on the NCHW copy of x, same ranges.
+  std::vector<float> y2(P * ldy, sentinel);
+  std::vector<char> ws2(conv2dNhwcFromNchwWorkspaceSize(s));
+  for (size_t a = 0; a < 2; ++a)
+    for (size_t b = 0; b < 2; ++b) {
+      ConvRange r;
+      r.ocBegin = a ? ocCut : 0;
+      r.ocEnd = a ? OC : ocCut;
+      r.pixBegin = b ? pixCut : 0;
+      r.pixEnd = b ? P : pixCut;
+      if (r.ocBegin == r.ocEnd || r.pixBegin == r.pixEnd)
+        continue;
+      ASSERT_EQ(conv2dNhwcFromNchw(s, xN.data(), packed.data(), y2.data(), ldy,
+                                   e, isa, r,
+                                   (a + b) % 2 ? nullptr : ws2.data()),
+                Status::Ok)
+          << what;
+    }
   size_t bad = 0;
   for (size_t q = 0; q < P; ++q)
     for (size_t oc = 0; oc < ldy; ++oc) {
+      const float got2 = y2[q * ldy + oc];
+      const bool ok2 = oc < OC ? std::fabs(ref.value[oc * P + q] - got2) <=
+                                     ref.bound[oc * P + q]
+                               : got2 == sentinel;
+      if (!ok2 && bad++ < 5)
+        ADD_FAILURE() << "conv2dNhwcFromNchw " << what << " pixel " << q
+                      << " channel " << oc << ": got " << got2;
       const float got = y[q * ldy + oc];
       const bool ok = oc < OC ? std::fabs(ref.value[oc * P + q] - got) <=
                                     ref.bound[oc * P + q]

@@ -248,6 +248,18 @@ Status conv2dGranules(const void *packedW, size_t *ocGranule,
 /// pixels and 64 channels waste no work. `workspace`: nullptr or
 /// conv2dNhwcWorkspaceSize(shape) bytes.
 size_t conv2dNhwcWorkspaceSize(const Conv2DShape &shape);
+/// conv2dNhwc for a row-major (NCHW) input x[C][H][W] and channels-last
+/// output, for first layers (few channels, the graph's own input): each
+/// block of 240 output pixels is unfolded (im2row, K ordered (kh, kw, c))
+/// into the workspace and multiplied by the weights as a plain GEMM.
+/// Same weights, epilogue and ranges as conv2dNhwc. `workspace`: nullptr
+/// or conv2dNhwcFromNchwWorkspaceSize(shape) bytes.
+size_t conv2dNhwcFromNchwWorkspaceSize(const Conv2DShape &shape);
+Status conv2dNhwcFromNchw(const Conv2DShape &shape, const float *x,
+                          const void *packedB, float *y, size_t ldy,
+                          const Epilogue &epilogue = {}, Isa isa = Isa::Auto,
+                          const ConvRange &range = {},
+                          void *workspace = nullptr);
 /// Bytes of conv2dNhwc weights (packedBSize(KH*KW*C, OC, isa)).
 size_t packedConvWeightsNhwcSize(const Conv2DShape &shape, Isa isa = Isa::Auto);
 /// Packs W[OC][C][KH][KW] (ONNX layout) for conv2dNhwc: the same bytes as
