@@ -1241,7 +1241,7 @@ int32_t ember_rt_conv_pack(const int64_t *p, const float *w, void *packed) {
   if (p[EMBER_RT_CONV_NHWC])
     return int32_t(packConvWeightsNhwc(
         convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_OC])), w, packed,
-        Isa(p[EMBER_RT_CONV_ISA])));
+        Isa(p[EMBER_RT_CONV_ISA]), p[EMBER_RT_CONV_IN_NCHW] != 0));
   if (p[EMBER_RT_CONV_DEPTHWISE]) {
     std::memcpy(packed, w, size_t(ember_rt_conv_packed_size(p)));
     return 0;

@@ -23,6 +23,8 @@
 //===----------------------------------------------------------------------===//
 #include "Internal.h"
 
+#include "Simd.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -86,7 +88,7 @@ size_t packedConvWeightsNhwcSize(const Conv2DShape &shape, Isa isa) {
 }
 
 Status packConvWeightsNhwc(const Conv2DShape &s, const float *w, void *packed,
-                           Isa isa) {
+                           Isa isa, bool channelsOuter) {
   const size_t taps = s.kernelH * s.kernelW, C = s.channels;
   const size_t K = taps * C, N = s.outChannels;
   if (!packed || (!w && K && N))
@@ -100,18 +102,22 @@ Status packConvWeightsNhwc(const Conv2DShape &s, const float *w, void *packed,
   h.isa = static_cast<uint32_t>(k.isa);
   h.rows = K;
   h.cols = N;
+  h.reserved[0] = channelsOuter ? 1 : 0; // K order (packB's buffers: 0)
   std::memcpy(packed, &h, sizeof(h));
   // packB's layout, [ceil(N/nr)][K][nr], read from W[oc][c][kh][kw]:
-  // row (tap, c) of panel p holds W[p*nr + j][c][tap], zero past N.
+  // row (tap, c) (or (c, tap)) of panel p holds W[p*nr + j][c][tap], zero
+  // past N.
   float *dst = reinterpret_cast<float *>(static_cast<char *>(packed) +
                                          sizeof(PackedHeader));
   for (size_t p = 0; p < ceilDiv(N, nr); ++p)
-    for (size_t tap = 0; tap < taps; ++tap)
-      for (size_t c = 0; c < C; ++c, dst += nr)
-        for (size_t j = 0; j < nr; ++j) {
-          const size_t oc = p * nr + j;
-          dst[j] = oc < N ? w[(oc * C + c) * taps + tap] : 0.0f;
-        }
+    for (size_t k = 0; k < K; ++k, dst += nr) {
+      const size_t tap = channelsOuter ? k % taps : k / C;
+      const size_t c = channelsOuter ? k / taps : k % C;
+      for (size_t j = 0; j < nr; ++j) {
+        const size_t oc = p * nr + j;
+        dst[j] = oc < N ? w[(oc * C + c) * taps + tap] : 0.0f;
+      }
+    }
   return Status::Ok;
 }
 
@@ -133,7 +139,18 @@ bool conv2dNhwcSupported(const Conv2DShape &shape, const void *packedB,
   const PackedHeader *h = header(packedB);
   return h->kind == PackedKind::GemmB && h->panel == kNr &&
          h->rows == shape.kernelH * shape.kernelW * shape.channels &&
-         h->cols == shape.outChannels;
+         h->cols == shape.outChannels && h->reserved[0] == 0;
+}
+
+bool conv2dNhwcFromNchwSupported(const Conv2DShape &shape, const void *packedB,
+                                 Isa isa) {
+  if (!shape.valid() || !shape.outChannels || !packedB ||
+      fp32Path(isa) != Isa::Avx512)
+    return false;
+  const PackedHeader *h = header(packedB);
+  return h->kind == PackedKind::GemmB && h->panel == kNr &&
+         h->rows == shape.kernelH * shape.kernelW * shape.channels &&
+         h->cols == shape.outChannels && h->reserved[0] == 1;
 }
 
 Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
@@ -319,6 +336,65 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
   return Status::Ok;
 }
 
+namespace {
+/// dst[0, n) = src[0, n), n <= 16 (conv2dNhwcFromNchw runs on AVX-512 only).
+EMBER_TARGET_AVX512 inline void copyRun16(float *dst, const float *src,
+                                          size_t n) {
+  const __mmask16 m = static_cast<__mmask16>((1u << n) - 1u);
+  _mm512_mask_storeu_ps(dst, m, _mm512_maskz_loadu_ps(m, src));
+}
+} // namespace
+
+namespace {
+/// Rows [pb, pbEnd) of the im2row matrix of row-major x into rowsBuf
+/// (conv2dNhwcFromNchw; AVX-512 only, so the run copies inline).
+EMBER_TARGET_AVX512 void im2rowBlockAvx512(const Conv2DShape &s, const float *x,
+                                           size_t OW, size_t pb, size_t pbEnd,
+                                           float *rowsBuf) {
+  const size_t C = s.channels, K = s.kernelH * s.kernelW * C;
+  const size_t H = s.height, W = s.width, plane = H * W;
+  // im2row of the block: row p holds (c, kh, kw), the weights' K order,
+  // so each (c, kh) is KW values of one input row (contiguous when not
+  // dilated). Pixels whose window lies inside the input copy unchecked.
+  const ptrdiff_t spanH = static_cast<ptrdiff_t>((s.kernelH - 1) * s.dilationH);
+  const ptrdiff_t spanW = static_cast<ptrdiff_t>((s.kernelW - 1) * s.dilationW);
+  const size_t KW = s.kernelW, DW = s.dilationW;
+  for (size_t p = pb; p < pbEnd; ++p) {
+    float *row = rowsBuf + (p - pb) * K;
+    const ptrdiff_t oy = static_cast<ptrdiff_t>(p / OW * s.strideH) -
+                         static_cast<ptrdiff_t>(s.padTop);
+    const ptrdiff_t ox = static_cast<ptrdiff_t>(p % OW * s.strideW) -
+                         static_cast<ptrdiff_t>(s.padLeft);
+    const bool inside = oy >= 0 && ox >= 0 &&
+                        oy + spanH < static_cast<ptrdiff_t>(H) &&
+                        ox + spanW < static_cast<ptrdiff_t>(W);
+    for (size_t c = 0; c < C; ++c)
+      for (size_t kh = 0; kh < s.kernelH; ++kh, row += KW) {
+        const ptrdiff_t iy = oy + static_cast<ptrdiff_t>(kh * s.dilationH);
+        const float *src = x + c * plane;
+        if (inside) {
+          src += static_cast<size_t>(iy) * W + static_cast<size_t>(ox);
+          if (DW == 1 && KW <= 16) { // one masked load and store
+            copyRun16(row, src, KW);
+            continue;
+          }
+          for (size_t kw = 0; kw < KW; ++kw)
+            row[kw] = src[kw * DW];
+          continue;
+        }
+        const bool rowIn = iy >= 0 && iy < static_cast<ptrdiff_t>(H);
+        for (size_t kw = 0; kw < KW; ++kw) {
+          const ptrdiff_t ix = ox + static_cast<ptrdiff_t>(kw * DW);
+          row[kw] =
+              rowIn && ix >= 0 && ix < static_cast<ptrdiff_t>(W)
+                  ? src[static_cast<size_t>(iy) * W + static_cast<size_t>(ix)]
+                  : 0.0f;
+        }
+      }
+  }
+}
+} // namespace
+
 size_t conv2dNhwcFromNchwWorkspaceSize(const Conv2DShape &shape) {
   return kPixBlock * shape.kernelH * shape.kernelW * shape.channels *
              sizeof(float) +
@@ -338,7 +414,7 @@ Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
       pix1 > P || oc0 > oc1 || oc1 > OC || epi.accumulate ||
       (epi.residual && epi.ldr < OC))
     return Status::InvalidArgument;
-  if (!conv2dNhwcSupported(s, packedB, isa))
+  if (!conv2dNhwcFromNchwSupported(s, packedB, isa))
     return Status::LayoutMismatch;
   if (pix0 == pix1 || oc0 == oc1)
     return Status::Ok;
@@ -350,43 +426,9 @@ Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
       ws + (64 - reinterpret_cast<uintptr_t>(ws) % 64) % 64);
   const float *panels = reinterpret_cast<const float *>(
       static_cast<const char *>(packedB) + sizeof(PackedHeader));
-  const size_t H = s.height, W = s.width, plane = H * W;
   for (size_t pb = pix0; pb < pix1; pb += kPixBlock) {
     const size_t pbEnd = std::min(pix1, pb + kPixBlock);
-    // im2row of the block: row p holds (kh, kw, c) in the weights' K order.
-    // Pixels whose window lies inside the input copy without checks.
-    const ptrdiff_t spanH =
-        static_cast<ptrdiff_t>((s.kernelH - 1) * s.dilationH);
-    const ptrdiff_t spanW =
-        static_cast<ptrdiff_t>((s.kernelW - 1) * s.dilationW);
-    for (size_t p = pb; p < pbEnd; ++p) {
-      float *row = rowsBuf + (p - pb) * K;
-      const ptrdiff_t oy = static_cast<ptrdiff_t>(p / OW * s.strideH) -
-                           static_cast<ptrdiff_t>(s.padTop);
-      const ptrdiff_t ox = static_cast<ptrdiff_t>(p % OW * s.strideW) -
-                           static_cast<ptrdiff_t>(s.padLeft);
-      const bool inside = oy >= 0 && ox >= 0 &&
-                          oy + spanH < static_cast<ptrdiff_t>(H) &&
-                          ox + spanW < static_cast<ptrdiff_t>(W);
-      for (size_t kh = 0; kh < s.kernelH; ++kh) {
-        const ptrdiff_t iy = oy + static_cast<ptrdiff_t>(kh * s.dilationH);
-        const bool rowIn =
-            inside || (iy >= 0 && iy < static_cast<ptrdiff_t>(H));
-        for (size_t kw = 0; kw < s.kernelW; ++kw, row += C) {
-          const ptrdiff_t ix = ox + static_cast<ptrdiff_t>(kw * s.dilationW);
-          if (!inside &&
-              (!rowIn || ix < 0 || ix >= static_cast<ptrdiff_t>(W))) {
-            for (size_t c = 0; c < C; ++c)
-              row[c] = 0.0f;
-            continue;
-          }
-          const float *src =
-              x + static_cast<size_t>(iy) * W + static_cast<size_t>(ix);
-          for (size_t c = 0; c < C; ++c)
-            row[c] = src[c * plane];
-        }
-      }
-    }
+    im2rowBlockAvx512(s, x, OW, pb, pbEnd, rowsBuf);
     ASource a;
     a.a = rowsBuf;
     a.lda = K;

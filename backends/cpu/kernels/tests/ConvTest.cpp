@@ -339,8 +339,15 @@ void checkConvNhwc(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
                 Status::Ok)
           << what;
     }
-  // The row-major-input variant, on the NCHW copy of x, same ranges.
+  // The row-major-input variant, on the NCHW copy of x, same ranges, with
+  // its (c, kh, kw) weights; the (kh, kw, c) ones are refused.
+  std::vector<char> packedC(packedConvWeightsNhwcSize(s, isa));
+  ASSERT_EQ(packConvWeightsNhwc(s, w.data(), packedC.data(), isa, true),
+            Status::Ok);
   std::vector<float> y2(P * ldy, sentinel);
+  EXPECT_EQ(
+      conv2dNhwcFromNchw(s, xN.data(), packed.data(), y2.data(), ldy, e, isa),
+      Status::LayoutMismatch);
   std::vector<char> ws2(conv2dNhwcFromNchwWorkspaceSize(s));
   for (size_t a = 0; a < 2; ++a)
     for (size_t b = 0; b < 2; ++b) {
@@ -351,7 +358,7 @@ void checkConvNhwc(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
       r.pixEnd = b ? P : pixCut;
       if (r.ocBegin == r.ocEnd || r.pixBegin == r.pixEnd)
         continue;
-      ASSERT_EQ(conv2dNhwcFromNchw(s, xN.data(), packed.data(), y2.data(), ldy,
+      ASSERT_EQ(conv2dNhwcFromNchw(s, xN.data(), packedC.data(), y2.data(), ldy,
                                    e, isa, r,
                                    (a + b) % 2 ? nullptr : ws2.data()),
                 Status::Ok)

@@ -250,11 +250,14 @@ Status conv2dGranules(const void *packedW, size_t *ocGranule,
 size_t conv2dNhwcWorkspaceSize(const Conv2DShape &shape);
 /// conv2dNhwc for a row-major (NCHW) input x[C][H][W] and channels-last
 /// output, for first layers (few channels, the graph's own input): each
-/// block of 240 output pixels is unfolded (im2row, K ordered (kh, kw, c))
-/// into the workspace and multiplied by the weights as a plain GEMM.
-/// Same weights, epilogue and ranges as conv2dNhwc. `workspace`: nullptr
+/// block of 240 output pixels is unfolded (im2row, K ordered (c, kh, kw):
+/// each (c, kh) a run of one input row) into the workspace and multiplied
+/// by the weights as a plain GEMM. Weights: packConvWeightsNhwc with
+/// channelsOuter; epilogue and ranges as conv2dNhwc. `workspace`: nullptr
 /// or conv2dNhwcFromNchwWorkspaceSize(shape) bytes.
 size_t conv2dNhwcFromNchwWorkspaceSize(const Conv2DShape &shape);
+bool conv2dNhwcFromNchwSupported(const Conv2DShape &shape, const void *packedB,
+                                 Isa isa = Isa::Auto);
 Status conv2dNhwcFromNchw(const Conv2DShape &shape, const float *x,
                           const void *packedB, float *y, size_t ldy,
                           const Epilogue &epilogue = {}, Isa isa = Isa::Auto,
@@ -263,9 +266,12 @@ Status conv2dNhwcFromNchw(const Conv2DShape &shape, const float *x,
 /// Bytes of conv2dNhwc weights (packedBSize(KH*KW*C, OC, isa)).
 size_t packedConvWeightsNhwcSize(const Conv2DShape &shape, Isa isa = Isa::Auto);
 /// Packs W[OC][C][KH][KW] (ONNX layout) for conv2dNhwc: the same bytes as
-/// packB of W[kh][kw][c][oc].
+/// packB of W[kh][kw][c][oc]. channelsOuter: K ordered (c, kh, kw) instead,
+/// for conv2dNhwcFromNchw (recorded in the header; each function rejects
+/// the other order).
 Status packConvWeightsNhwc(const Conv2DShape &shape, const float *weights,
-                           void *packed, Isa isa = Isa::Auto);
+                           void *packed, Isa isa = Isa::Auto,
+                           bool channelsOuter = false);
 /// Whether conv2dNhwc runs `shape` with `packedB` on `isa`: the AVX-512
 /// path, weights packed by packB for it with K = KH*KW*C and N = OC.
 /// Otherwise use conv2d (NCHW).
