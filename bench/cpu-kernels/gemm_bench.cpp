@@ -160,6 +160,19 @@ Timing benchGemm(size_t M, size_t N, size_t K, Isa isa, double minTime,
       minTime);
 }
 
+/// Packed weights of `size` bytes, packed by `pack`: one copy, or with
+/// `cold` enough copies (256 MB) that cycling through them finds none
+/// cached, as a whole model's weights are.
+template <typename F>
+std::vector<std::vector<char>> weightCopies(size_t size, bool cold, F pack) {
+  const size_t copies =
+      cold ? std::max<size_t>(1, (size_t(256) << 20) / size + 1) : 1;
+  std::vector<std::vector<char>> packed(copies, std::vector<char>(size));
+  for (std::vector<char> &p : packed)
+    pack(p.data());
+  return packed;
+}
+
 /// Times conv2d (bias + ReLU epilogue) on one layer; returns seconds.
 Timing benchConv(const Conv2DShape &s, Isa isa, double minTime,
                  bool coldWeights, std::mt19937 &rng) {
@@ -171,13 +184,11 @@ Timing benchConv(const Conv2DShape &s, Isa isa, double minTime,
   // Cold weights: as in a whole model, whose weights (ResNet-50: 100 MB) do
   // not fit in the caches, each call reads weights no recent call touched;
   // the input stays warm (the previous layer just wrote it).
-  const size_t size = packedConvWeightsSize(s, isa);
-  const size_t copies =
-      coldWeights ? std::max<size_t>(1, (size_t(256) << 20) / size + 1) : 1;
-  std::vector<std::vector<char>> packed(copies, std::vector<char>(size));
+  std::vector<std::vector<char>> packed =
+      weightCopies(packedConvWeightsSize(s, isa), coldWeights,
+                   [&](void *p) { packConvWeights(s, w.data(), p, isa); });
+  const size_t copies = packed.size();
   std::vector<char> ws(conv2dWorkspaceSize(s, isa));
-  for (std::vector<char> &p : packed)
-    packConvWeights(s, w.data(), p.data(), isa);
   Epilogue epi;
   epi.bias = bias.data();
   epi.activation = Activation::Relu;
@@ -200,12 +211,10 @@ Timing benchConvNhwc(const Conv2DShape &s, Isa isa, double minTime,
   std::vector<float> w = randomVec(rng, K * N);
   std::vector<float> bias = randomVec(rng, N);
   std::vector<float> y(N * s.outHeight() * s.outWidth());
-  const size_t size = packedBSize(K, N, isa);
-  const size_t copies =
-      coldWeights ? std::max<size_t>(1, (size_t(256) << 20) / size + 1) : 1;
-  std::vector<std::vector<char>> packed(copies, std::vector<char>(size));
-  for (std::vector<char> &p : packed)
-    packB(K, N, w.data(), N, p.data(), isa);
+  std::vector<std::vector<char>> packed =
+      weightCopies(packedBSize(K, N, isa), coldWeights,
+                   [&](void *p) { packB(K, N, w.data(), N, p, isa); });
+  const size_t copies = packed.size();
   if (!conv2dNhwcSupported(s, packed[0].data(), isa))
     return Timing{};
   std::vector<char> ws(conv2dNhwcWorkspaceSize(s));

@@ -132,6 +132,18 @@ void convPrepWork(void *ctx, int64_t begin, int64_t end, int64_t) {
   }
 }
 
+// Piece `piece` of one (image, group) output: a pixel or an output-channel
+// range aligned to the task's granules. False when it is empty.
+bool convPiece(const ConvTask &t, size_t piece, size_t pixels, size_t channels,
+               ConvRange &r) {
+  if (t.splitPix) {
+    pieceRange(pixels, t.pieces, t.pixGranule, piece, r.pixBegin, r.pixEnd);
+    return r.pixBegin != r.pixEnd;
+  }
+  pieceRange(channels, t.pieces, t.ocGranule, piece, r.ocBegin, r.ocEnd);
+  return r.ocBegin != r.ocEnd;
+}
+
 void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   ConvTask &t = *static_cast<ConvTask *>(ctx);
   const int64_t *p = t.p;
@@ -159,13 +171,7 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
     if (p[EMBER_RT_CONV_NHWC]) {
       // Channels-last: image n is [H][W][C], its output [OH][OW][OC].
       ConvRange r;
-      if (t.splitPix)
-        pieceRange(outPlane, t.pieces, t.pixGranule, piece, r.pixBegin,
-                   r.pixEnd);
-      else
-        pieceRange(OC, t.pieces, t.ocGranule, piece, r.ocBegin, r.ocEnd);
-      if ((t.splitPix && r.pixBegin == r.pixEnd) ||
-          (!t.splitPix && r.ocBegin == r.ocEnd))
+      if (!convPiece(t, piece, outPlane, OC, r))
         continue;
       size_t ldy = p[EMBER_RT_CONV_LDY] ? u(p[EMBER_RT_CONV_LDY]) : OC;
       Epilogue ne =
@@ -198,13 +204,7 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
           isa, c0, c1, ws);
     } else {
       ConvRange r;
-      if (t.splitPix)
-        pieceRange(outPlane, t.pieces, t.pixGranule, piece, r.pixBegin,
-                   r.pixEnd);
-      else
-        pieceRange(ocg, t.pieces, t.ocGranule, piece, r.ocBegin, r.ocEnd);
-      if ((t.splitPix && r.pixBegin == r.pixEnd) ||
-          (!t.splitPix && r.ocBegin == r.ocEnd))
+      if (!convPiece(t, piece, outPlane, ocg, r))
         continue;
       const void *w = static_cast<const uint8_t *>(t.w) +
                       g * u(p[EMBER_RT_CONV_W_GROUP_STRIDE]);

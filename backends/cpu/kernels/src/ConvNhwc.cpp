@@ -95,15 +95,7 @@ Status packConvWeightsNhwc(const Conv2DShape &s, const float *w, void *packed,
     return Status::InvalidArgument;
   const GemmKernel &k = gemmKernelFor(fp32Path(isa));
   const size_t nr = static_cast<size_t>(k.nr);
-  PackedHeader h{};
-  h.kind = PackedKind::GemmB;
-  h.panel = static_cast<uint32_t>(k.nr);
-  h.mr = static_cast<uint32_t>(k.mr);
-  h.isa = static_cast<uint32_t>(k.isa);
-  h.rows = K;
-  h.cols = N;
-  h.reserved[0] = channelsOuter ? 1 : 0; // K order (packB's buffers: 0)
-  std::memcpy(packed, &h, sizeof(h));
+  writeGemmBHeader(packed, k, K, N, channelsOuter ? 1 : 0);
   // packB's layout, [ceil(N/nr)][K][nr], read from W[oc][c][kh][kw]:
   // row (tap, c) (or (c, tap)) of panel p holds W[p*nr + j][c][tap], zero
   // past N.
@@ -131,26 +123,29 @@ size_t conv2dNhwcWorkspaceSize(const Conv2DShape &shape) {
          runs * sizeof(ptrdiff_t) + 64;
 }
 
-bool conv2dNhwcSupported(const Conv2DShape &shape, const void *packedB,
-                         Isa isa) {
+namespace {
+/// AVX-512 and weights packed for `shape` with K order `order` (0: (kh,
+/// kw, c), packB's; 1: (c, kh, kw)).
+bool nhwcWeightsFit(const Conv2DShape &shape, const void *packedB, Isa isa,
+                    uint64_t order) {
   if (!shape.valid() || !shape.outChannels || !packedB ||
       fp32Path(isa) != Isa::Avx512)
     return false;
   const PackedHeader *h = header(packedB);
   return h->kind == PackedKind::GemmB && h->panel == kNr &&
          h->rows == shape.kernelH * shape.kernelW * shape.channels &&
-         h->cols == shape.outChannels && h->reserved[0] == 0;
+         h->cols == shape.outChannels && h->reserved[0] == order;
+}
+} // namespace
+
+bool conv2dNhwcSupported(const Conv2DShape &shape, const void *packedB,
+                         Isa isa) {
+  return nhwcWeightsFit(shape, packedB, isa, 0);
 }
 
 bool conv2dNhwcFromNchwSupported(const Conv2DShape &shape, const void *packedB,
                                  Isa isa) {
-  if (!shape.valid() || !shape.outChannels || !packedB ||
-      fp32Path(isa) != Isa::Avx512)
-    return false;
-  const PackedHeader *h = header(packedB);
-  return h->kind == PackedKind::GemmB && h->panel == kNr &&
-         h->rows == shape.kernelH * shape.kernelW * shape.channels &&
-         h->cols == shape.outChannels && h->reserved[0] == 1;
+  return nhwcWeightsFit(shape, packedB, isa, 1);
 }
 
 Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,

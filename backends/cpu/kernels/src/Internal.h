@@ -42,6 +42,12 @@ struct alignas(64) PackedHeader {
 static_assert(sizeof(PackedHeader) == 64, "header is one cache line");
 
 inline size_t roundUp(size_t v, size_t m) { return (v + m - 1) / m * m; }
+
+struct GemmKernel;
+/// Writes the header of B (K x N) packed as GemmB panels for kernel k;
+/// `order` goes to reserved[0] (conv2dNhwc's K order; 0 for packB).
+void writeGemmBHeader(void *packed, const GemmKernel &k, size_t K, size_t N,
+                      uint64_t order = 0);
 inline size_t ceilDiv(size_t v, size_t m) { return (v + m - 1) / m; }
 
 //===----------------------------------------------------------------------===//

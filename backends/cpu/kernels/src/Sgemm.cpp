@@ -23,6 +23,19 @@ const GemmKernel &gemmKernelFor(Isa resolved) {
   return gemmKernelGeneric();
 }
 
+void writeGemmBHeader(void *packed, const GemmKernel &k, size_t K, size_t N,
+                      uint64_t order) {
+  PackedHeader h{};
+  h.kind = PackedKind::GemmB;
+  h.panel = static_cast<uint32_t>(k.nr);
+  h.mr = static_cast<uint32_t>(k.mr);
+  h.isa = static_cast<uint32_t>(k.isa);
+  h.rows = K;
+  h.cols = N;
+  h.reserved[0] = order;
+  std::memcpy(packed, &h, sizeof(h));
+}
+
 } // namespace detail
 
 namespace {
@@ -83,14 +96,7 @@ Status packB(size_t K, size_t N, const float *B, size_t ldb, void *packed,
   if (!packed || (!B && K && N) || ldb < N)
     return Status::InvalidArgument;
   const GemmKernel &k = gemmKernelFor(fp32Isa(isa));
-  PackedHeader h{};
-  h.kind = PackedKind::GemmB;
-  h.panel = static_cast<uint32_t>(k.nr);
-  h.mr = static_cast<uint32_t>(k.mr);
-  h.isa = static_cast<uint32_t>(k.isa);
-  h.rows = K;
-  h.cols = N;
-  std::memcpy(packed, &h, sizeof(h));
+  writeGemmBHeader(packed, k, K, N);
   float *dst = reinterpret_cast<float *>(static_cast<char *>(packed) +
                                          sizeof(PackedHeader));
   // Panel p holds columns [p*NR, p*NR+NR) for all K rows: exactly

@@ -117,6 +117,60 @@ finishSimple(const TileArgs &t, const __m512 (&acc)[MRC][NVC],
   }
 }
 
+/// Tile prologue shared by the bodies: prefetches the C tile (read or
+/// written only after the K loop, usually from L2/L3 by then), the store
+/// masks of the live columns, and the accumulators (zero, or the per-column
+/// accInit).
+template <int MRC, int NVC>
+EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
+startTile(const TileArgs &t, __mmask16 (&masks)[NVC], __m512 (&acc)[MRC][NVC]) {
+  for (int i = t.rowBegin; i < t.rowEnd; ++i) {
+    const char *row =
+        reinterpret_cast<const char *>(t.c + static_cast<size_t>(i) * t.ldc);
+#pragma GCC unroll 8
+    for (int l = 0; l <= NVC; ++l)
+      _mm_prefetch(row + 64 * l, _MM_HINT_T0);
+  }
+  __m512 init[NVC];
+#pragma GCC unroll 8
+  for (int j = 0; j < NVC; ++j) {
+    masks[j] = laneMask(t.colBegin - 16 * j, t.colEnd - 16 * j);
+    init[j] = t.accInit ? _mm512_maskz_loadu_ps(laneMask(0, t.colEnd - 16 * j),
+                                                t.accInit + 16 * j)
+                        : _mm512_setzero_ps();
+  }
+#pragma GCC unroll 32
+  for (int i = 0; i < MRC; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NVC; ++j)
+      acc[i][j] = init[j];
+}
+
+/// Tile epilogue shared by the bodies: the register one (finishSimple) in
+/// the common case, else storeRow per vector.
+template <int MRC, int NVC>
+EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
+finishTile(const TileArgs &t, const __m512 (&acc)[MRC][NVC],
+           const __mmask16 (&masks)[NVC]) {
+  if (!t.loadC && t.last && !t.biasCol) {
+    const bool act = t.activation != Activation::None;
+    if (!t.residual)
+      return act ? finishSimple<MRC, NVC, true, false>(t, acc, masks)
+                 : finishSimple<MRC, NVC, false, false>(t, acc, masks);
+    return act ? finishSimple<MRC, NVC, true, true>(t, acc, masks)
+               : finishSimple<MRC, NVC, false, true>(t, acc, masks);
+  }
+#pragma GCC unroll 32
+  for (int i = 0; i < MRC; ++i) {
+    if (i < t.rowBegin || i >= t.rowEnd)
+      continue;
+#pragma GCC unroll 8
+    for (int j = 0; j < NVC; ++j)
+      if (masks[j])
+        storeRow(t, i, j, masks[j], acc[i][j]);
+  }
+}
+
 /// The tile body. Panels are MRP rows x NVP vectors; only the first MRC
 /// rows and NVC vectors are computed (the rest is the zero padding past the
 /// matrix edge, so skipping it is free work saved).
@@ -127,37 +181,13 @@ finishSimple(const TileArgs &t, const __m512 (&acc)[MRC][NVC],
 template <int MRP, int NVP, int MRC, int NVC, bool DA, bool DB>
 EMBER_TARGET_AVX512 void tileBody(const TileArgs &t) {
   constexpr size_t NRP = 16 * NVP;
-  // Start pulling the C tile in now; it is read (or written) only after
-  // the K loop, and usually lives in L2/L3 by then.
-  for (int i = t.rowBegin; i < t.rowEnd; ++i) {
-    const char *row =
-        reinterpret_cast<const char *>(t.c + static_cast<size_t>(i) * t.ldc);
-#pragma GCC unroll 8
-    for (int l = 0; l <= NVC; ++l)
-      _mm_prefetch(row + 64 * l, _MM_HINT_T0);
-  }
-
   __mmask16 masks[NVC];
-#pragma GCC unroll 8
-  for (int j = 0; j < NVC; ++j)
-    masks[j] = laneMask(t.colBegin - 16 * j, t.colEnd - 16 * j);
+  __m512 acc[MRC][NVC];
+  startTile<MRC, NVC>(t, masks, acc);
   __mmask16 loadMasks[NVC];
 #pragma GCC unroll 8
   for (int j = 0; j < NVC; ++j)
     loadMasks[j] = laneMask(0, t.colEnd - 16 * j);
-
-  __m512 init[NVC];
-#pragma GCC unroll 8
-  for (int j = 0; j < NVC; ++j)
-    init[j] = t.accInit
-                  ? _mm512_maskz_loadu_ps(loadMasks[j], t.accInit + 16 * j)
-                  : _mm512_setzero_ps();
-  __m512 acc[MRC][NVC];
-#pragma GCC unroll 32
-  for (int i = 0; i < MRC; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < NVC; ++j)
-      acc[i][j] = init[j];
 
   const float *arow[MRC];
 #pragma GCC unroll 32
@@ -194,23 +224,7 @@ EMBER_TARGET_AVX512 void tileBody(const TileArgs &t) {
     }
   }
 
-  if (!t.loadC && t.last && !t.biasCol) {
-    const bool act = t.activation != Activation::None;
-    if (!t.residual)
-      return act ? finishSimple<MRC, NVC, true, false>(t, acc, masks)
-                 : finishSimple<MRC, NVC, false, false>(t, acc, masks);
-    return act ? finishSimple<MRC, NVC, true, true>(t, acc, masks)
-               : finishSimple<MRC, NVC, false, true>(t, acc, masks);
-  }
-#pragma GCC unroll 32
-  for (int i = 0; i < MRC; ++i) {
-    if (i < t.rowBegin || i >= t.rowEnd)
-      continue;
-#pragma GCC unroll 8
-    for (int j = 0; j < NVC; ++j)
-      if (masks[j])
-        storeRow(t, i, j, masks[j], acc[i][j]);
-  }
+  finishTile<MRC, NVC>(t, acc, masks);
 }
 
 /// tileBody for A rows given by a pointer per run and row (conv2dNhwc: the
@@ -221,29 +235,9 @@ template <int MRP, int NVP, int MRC, int NVC>
 EMBER_TARGET_AVX512 void rowsTileBody(const TileArgs &t,
                                       const float *const *aRows) {
   constexpr size_t NRP = 16 * NVP;
-  for (int i = t.rowBegin; i < t.rowEnd; ++i) {
-    const char *row =
-        reinterpret_cast<const char *>(t.c + static_cast<size_t>(i) * t.ldc);
-#pragma GCC unroll 8
-    for (int l = 0; l <= NVC; ++l)
-      _mm_prefetch(row + 64 * l, _MM_HINT_T0);
-  }
   __mmask16 masks[NVC];
-#pragma GCC unroll 8
-  for (int j = 0; j < NVC; ++j)
-    masks[j] = laneMask(t.colBegin - 16 * j, t.colEnd - 16 * j);
-  __m512 init[NVC];
-#pragma GCC unroll 8
-  for (int j = 0; j < NVC; ++j)
-    init[j] = t.accInit ? _mm512_maskz_loadu_ps(laneMask(0, t.colEnd - 16 * j),
-                                                t.accInit + 16 * j)
-                        : _mm512_setzero_ps();
   __m512 acc[MRC][NVC];
-#pragma GCC unroll 32
-  for (int i = 0; i < MRC; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < NVC; ++j)
-      acc[i][j] = init[j];
+  startTile<MRC, NVC>(t, masks, acc);
 
   const float *b = t.b;
   const char *pf = t.prefetch;
@@ -273,23 +267,7 @@ EMBER_TARGET_AVX512 void rowsTileBody(const TileArgs &t,
     }
   }
 
-  if (!t.loadC && t.last && !t.biasCol) {
-    const bool act = t.activation != Activation::None;
-    if (!t.residual)
-      return act ? finishSimple<MRC, NVC, true, false>(t, acc, masks)
-                 : finishSimple<MRC, NVC, false, false>(t, acc, masks);
-    return act ? finishSimple<MRC, NVC, true, true>(t, acc, masks)
-               : finishSimple<MRC, NVC, false, true>(t, acc, masks);
-  }
-#pragma GCC unroll 32
-  for (int i = 0; i < MRC; ++i) {
-    if (i < t.rowBegin || i >= t.rowEnd)
-      continue;
-#pragma GCC unroll 8
-    for (int j = 0; j < NVC; ++j)
-      if (masks[j])
-        storeRow(t, i, j, masks[j], acc[i][j]);
-  }
+  finishTile<MRC, NVC>(t, acc, masks);
 }
 
 using RowsTileFn = void (*)(const TileArgs &, const float *const *);
