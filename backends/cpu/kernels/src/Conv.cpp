@@ -75,11 +75,6 @@ bool Conv2DShape::valid() const {
 
 namespace {
 
-Isa fp32Isa(Isa requested) {
-  Isa isa = resolveIsa(requested);
-  return isa == Isa::Avx512Vnni ? Isa::Avx512 : isa;
-}
-
 /// K order of packed weights (PackedHeader::reserved[0]).
 enum ConvOrder : uint64_t {
   OrderIm2col = 0,  ///< k = (c, kh, kw): im2col rows packed per block
@@ -107,11 +102,6 @@ const GemmKernel *kernelForNr(Isa isa, int nr) {
   if (native.nr == nr)
     return &native;
   return gemmKernelGenericFor(0, nr);
-}
-
-const float *weightPanels(const void *packed) {
-  return reinterpret_cast<const float *>(static_cast<const char *>(packed) +
-                                         sizeof(PackedHeader));
 }
 
 } // namespace
@@ -287,16 +277,16 @@ Status conv2dImpl(const Conv2DShape &s, const float *x, const void *packedW,
   const bool shiftedOrder = h->reserved[0] == OrderShifted;
 
   if (transposed)
-    return conv2dTransposedPrepared(*k, s, x, weightPanels(packedW), y, epi,
+    return conv2dTransposedPrepared(*k, s, x, packedPanels(packedW), y, epi,
                                     mBegin, mEnd, nBegin, nEnd,
                                     static_cast<float *>(ws.ptr), prepared);
   if (shiftedOrder && k->direct)
-    return conv2dShiftedPrepared(*k, s, x, weightPanels(packedW), y, epi,
+    return conv2dShiftedPrepared(*k, s, x, packedPanels(packedW), y, epi,
                                  mBegin, mEnd, nBegin, nEnd,
                                  static_cast<float *>(ws.ptr), prepared);
 
   ASource a;
-  a.packed = weightPanels(packedW);
+  a.packed = packedPanels(packedW);
   BSource b;
   ConvGeom g = convGeometry(s, shiftedOrder);
   b.b = x;

@@ -38,8 +38,8 @@ constexpr size_t kMr = 6, kNr = 64;
 constexpr size_t kPixBlock = 240; ///< pixels per block (40 tiles)
 constexpr size_t kKBlock = 640;   ///< target k steps per block
 
-/// One K block: taps [tap0, tap1) when whole taps fit, else one tap's
-/// channels [c0, c0 + cn).
+/// How K splits into blocks: whole taps per block, or one tap's channels
+/// in chunks.
 struct KBlockPlan {
   size_t tapsPerBlock; ///< > 0: whole taps per block
   size_t chunks;       ///< tapsPerBlock == 0: channel chunks per tap
@@ -60,6 +60,20 @@ KBlockPlan planKBlocks(const Conv2DShape &s) {
   return p;
 }
 
+/// Block kb: taps [tap0, tap1) x channels [c0, c0 + cn); it starts at
+/// k = tap0 * C + c0 (K ordered (kh, kw, c)).
+struct KBlock {
+  size_t tap0, tap1, c0, cn;
+};
+KBlock blockAt(const KBlockPlan &p, size_t kb, size_t taps, size_t C) {
+  if (p.tapsPerBlock) {
+    const size_t tap0 = kb * p.tapsPerBlock;
+    return {tap0, std::min(taps, tap0 + p.tapsPerBlock), 0, C};
+  }
+  const size_t c0 = (kb % p.chunks) * p.chunk;
+  return {kb / p.chunks, kb / p.chunks + 1, c0, std::min(p.chunk, C - c0)};
+}
+
 /// Most runs (taps) one K block has.
 size_t maxRuns(const Conv2DShape &s) {
   const KBlockPlan p = planKBlocks(s);
@@ -71,13 +85,22 @@ size_t zeroFloats(const Conv2DShape &s) {
   return roundUp(p.tapsPerBlock ? s.channels : p.chunk, 16);
 }
 
-const PackedHeader *header(const void *packed) {
-  return static_cast<const PackedHeader *>(packed);
-}
-
-Isa fp32Path(Isa requested) {
-  Isa isa = resolveIsa(requested);
-  return isa == Isa::Avx512Vnni ? Isa::Avx512 : isa;
+/// Rows [mBegin, mEnd) x columns [oc0, oc1) of y = A * W + epilogue with
+/// A (M x K, row stride lda) read in place and W the packed panels: the
+/// pointwise convolution, and the unfolded rows of conv2dNhwcFromNchw.
+/// Nothing is packed per block, so the driver needs no workspace.
+void gemmInPlaceRows(const float *a, size_t lda, size_t M, size_t K,
+                     const void *packedB, float *y, size_t ldy, Epilogue epi,
+                     size_t mBegin, size_t mEnd, size_t oc0, size_t oc1) {
+  ASource as;
+  as.a = a;
+  as.lda = lda;
+  as.direct = true;
+  BSource bs;
+  bs.packed = packedPanels(packedB);
+  epi.biasAxis = epi.bias ? BiasAxis::PerColumn : BiasAxis::None;
+  gemmDriver(gemmKernelAvx512(), M, packedHeader(packedB)->cols, K, as, bs, y,
+             ldy, epi, mBegin, mEnd, oc0, oc1, nullptr);
 }
 
 } // namespace
@@ -93,7 +116,7 @@ Status packConvWeightsNhwc(const Conv2DShape &s, const float *w, void *packed,
   const size_t K = taps * C, N = s.outChannels;
   if (!packed || (!w && K && N))
     return Status::InvalidArgument;
-  const GemmKernel &k = gemmKernelFor(fp32Path(isa));
+  const GemmKernel &k = gemmKernelFor(fp32Isa(isa));
   const size_t nr = static_cast<size_t>(k.nr);
   writeGemmBHeader(packed, k, K, N, channelsOuter ? 1 : 0);
   // packB's layout, [ceil(N/nr)][K][nr], read from W[oc][c][kh][kw]:
@@ -129,9 +152,9 @@ namespace {
 bool nhwcWeightsFit(const Conv2DShape &shape, const void *packedB, Isa isa,
                     uint64_t order) {
   if (!shape.valid() || !shape.outChannels || !packedB ||
-      fp32Path(isa) != Isa::Avx512)
+      fp32Isa(isa) != Isa::Avx512)
     return false;
-  const PackedHeader *h = header(packedB);
+  const PackedHeader *h = packedHeader(packedB);
   return h->kind == PackedKind::GemmB && h->panel == kNr &&
          h->rows == shape.kernelH * shape.kernelW * shape.channels &&
          h->cols == shape.outChannels && h->reserved[0] == order;
@@ -152,34 +175,23 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
                   const void *packedB, float *y, size_t ldy,
                   const Epilogue &epi, Isa isa, const ConvRange &range,
                   void *workspace) {
-  const size_t OH = s.outHeight(), OW = s.outWidth(), P = OH * OW;
+  const size_t OW = s.outWidth(), P = s.outHeight() * OW;
   const size_t OC = s.outChannels, C = s.channels;
-  const size_t pix0 = range.pixBegin, pix1 = range.pixEnd ? range.pixEnd : P;
-  const size_t oc0 = range.ocBegin, oc1 = range.ocEnd ? range.ocEnd : OC;
+  OutPiece o;
   if (!s.valid() || !x || !y || !packedB || ldx < C || ldy < OC ||
-      pix0 > pix1 || pix1 > P || oc0 > oc1 || oc1 > OC || epi.accumulate ||
-      (epi.residual && epi.ldr < OC))
+      !resolvePiece(range, P, OC, epi, o))
     return Status::InvalidArgument;
   if (!conv2dNhwcSupported(s, packedB, isa))
     return Status::LayoutMismatch;
-  if (pix0 == pix1 || oc0 == oc1)
+  if (o.p0 == o.p1 || o.c0 == o.c1)
     return Status::Ok;
+  const size_t pix0 = o.p0, pix1 = o.p1, oc0 = o.c0, oc1 = o.c1;
 
   if (s.kernelH == 1 && s.kernelW == 1 && s.strideH == 1 && s.strideW == 1 &&
       !s.padTop && !s.padLeft && !s.padBottom && !s.padRight) {
     // Pointwise: pixel rows are evenly spaced, a plain GEMM with A (x)
     // read in place and no row pointers to build.
-    ASource a;
-    a.a = x;
-    a.lda = ldx;
-    a.direct = true;
-    BSource b;
-    b.packed = reinterpret_cast<const float *>(
-        static_cast<const char *>(packedB) + sizeof(PackedHeader));
-    Epilogue e = epi;
-    e.biasAxis = epi.bias ? BiasAxis::PerColumn : BiasAxis::None;
-    gemmDriver(gemmKernelAvx512(), P, OC, C, a, b, y, ldy, e, pix0, pix1, oc0,
-               oc1, nullptr); // nothing packed per block: no workspace
+    gemmInPlaceRows(x, ldx, P, C, packedB, y, ldy, epi, pix0, pix1, oc0, oc1);
     return Status::Ok;
   }
   ScratchBuffer scratch(workspace, conv2dNhwcWorkspaceSize(s));
@@ -197,8 +209,7 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
       reinterpret_cast<ptrdiff_t *>(rows + (kPixBlock / kMr) * runCap * kMr);
 
   const size_t taps = s.kernelH * s.kernelW, K = taps * C;
-  const float *panels = reinterpret_cast<const float *>(
-      static_cast<const char *>(packedB) + sizeof(PackedHeader));
+  const float *panels = packedPanels(packedB);
   const KBlockPlan plan = planKBlocks(s);
   const size_t nBlocks =
       plan.tapsPerBlock ? ceilDiv(taps, plan.tapsPerBlock) : taps * plan.chunks;
@@ -223,18 +234,8 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
     const size_t nTiles = ceilDiv(pbEnd - pb, kMr);
     for (size_t kb = 0; kb < nBlocks; ++kb) {
       // This block's runs: taps [tap0, tap1), channels [c0, c0 + cn).
-      size_t tap0, tap1, c0, cn;
-      if (plan.tapsPerBlock) {
-        tap0 = kb * plan.tapsPerBlock;
-        tap1 = std::min(taps, tap0 + plan.tapsPerBlock);
-        c0 = 0;
-        cn = C;
-      } else {
-        tap0 = kb / plan.chunks;
-        tap1 = tap0 + 1;
-        c0 = (kb % plan.chunks) * plan.chunk;
-        cn = std::min(plan.chunk, C - c0);
-      }
+      const KBlock blk = blockAt(plan, kb, taps, C);
+      const size_t tap0 = blk.tap0, tap1 = blk.tap1, c0 = blk.c0, cn = blk.cn;
       const size_t kBegin = tap0 * C + c0;
       const size_t kc = (tap1 - tap0) * cn;
       t.numRuns = tap1 - tap0;
@@ -298,16 +299,11 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
         t.accInit = kb == 0 && bias ? bias + col0 : nullptr;
         // The next panel: the next channels here, or the next K block's
         // first one.
-        const float *next =
-            pn + 1 < panel1 ? t.b + K * kNr
-            : kb + 1 < nBlocks
-                ? panels + panel0 * K * kNr +
-                      (plan.tapsPerBlock
-                           ? (tap1 * C)
-                           : ((kb + 1) / plan.chunks * C +
-                              ((kb + 1) % plan.chunks) * plan.chunk)) *
-                          kNr
-                : nullptr;
+        const KBlock nb = blockAt(plan, kb + 1, taps, C);
+        const float *next = pn + 1 < panel1    ? t.b + K * kNr
+                            : kb + 1 < nBlocks ? panels + panel0 * K * kNr +
+                                                     (nb.tap0 * C + nb.c0) * kNr
+                                               : nullptr;
         for (size_t tile = 0; tile < nTiles; ++tile) {
           const size_t p = pb + tile * kMr;
           const int live = static_cast<int>(std::min(kMr, pbEnd - p));
@@ -338,9 +334,7 @@ EMBER_TARGET_AVX512 inline void copyRun16(float *dst, const float *src,
   const __mmask16 m = static_cast<__mmask16>((1u << n) - 1u);
   _mm512_mask_storeu_ps(dst, m, _mm512_maskz_loadu_ps(m, src));
 }
-} // namespace
 
-namespace {
 /// Rows [pb, pbEnd) of the im2row matrix of row-major x into rowsBuf
 /// (conv2dNhwcFromNchw; AVX-512 only, so the run copies inline).
 EMBER_TARGET_AVX512 void im2rowBlockAvx512(const Conv2DShape &s, const float *x,
@@ -400,18 +394,16 @@ Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
                           const void *packedB, float *y, size_t ldy,
                           const Epilogue &epi, Isa isa, const ConvRange &range,
                           void *workspace) {
-  const size_t OH = s.outHeight(), OW = s.outWidth(), P = OH * OW;
-  const size_t OC = s.outChannels, C = s.channels;
-  const size_t taps = s.kernelH * s.kernelW, K = taps * C;
-  const size_t pix0 = range.pixBegin, pix1 = range.pixEnd ? range.pixEnd : P;
-  const size_t oc0 = range.ocBegin, oc1 = range.ocEnd ? range.ocEnd : OC;
-  if (!s.valid() || !x || !y || !packedB || ldy < OC || pix0 > pix1 ||
-      pix1 > P || oc0 > oc1 || oc1 > OC || epi.accumulate ||
-      (epi.residual && epi.ldr < OC))
+  const size_t OW = s.outWidth(), P = s.outHeight() * OW;
+  const size_t OC = s.outChannels;
+  const size_t K = s.kernelH * s.kernelW * s.channels;
+  OutPiece o;
+  if (!s.valid() || !x || !y || !packedB || ldy < OC ||
+      !resolvePiece(range, P, OC, epi, o))
     return Status::InvalidArgument;
   if (!conv2dNhwcFromNchwSupported(s, packedB, isa))
     return Status::LayoutMismatch;
-  if (pix0 == pix1 || oc0 == oc1)
+  if (o.p0 == o.p1 || o.c0 == o.c1)
     return Status::Ok;
   ScratchBuffer scratch(workspace, conv2dNhwcFromNchwWorkspaceSize(s));
   if (!scratch.ptr)
@@ -419,23 +411,14 @@ Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
   char *ws = static_cast<char *>(scratch.ptr);
   float *rowsBuf = reinterpret_cast<float *>(
       ws + (64 - reinterpret_cast<uintptr_t>(ws) % 64) % 64);
-  const float *panels = reinterpret_cast<const float *>(
-      static_cast<const char *>(packedB) + sizeof(PackedHeader));
-  for (size_t pb = pix0; pb < pix1; pb += kPixBlock) {
-    const size_t pbEnd = std::min(pix1, pb + kPixBlock);
+  for (size_t pb = o.p0; pb < o.p1; pb += kPixBlock) {
+    const size_t pbEnd = std::min(o.p1, pb + kPixBlock);
     im2rowBlockAvx512(s, x, OW, pb, pbEnd, rowsBuf);
-    ASource a;
-    a.a = rowsBuf;
-    a.lda = K;
-    a.direct = true;
-    BSource b;
-    b.packed = panels;
     Epilogue e = epi;
-    e.biasAxis = epi.bias ? BiasAxis::PerColumn : BiasAxis::None;
     if (e.residual)
       e.residual += pb * e.ldr;
-    gemmDriver(gemmKernelAvx512(), pbEnd - pb, OC, K, a, b, y + pb * ldy, ldy,
-               e, 0, pbEnd - pb, oc0, oc1, nullptr);
+    gemmInPlaceRows(rowsBuf, K, pbEnd - pb, K, packedB, y + pb * ldy, ldy, e, 0,
+                    pbEnd - pb, o.c0, o.c1);
   }
   return Status::Ok;
 }

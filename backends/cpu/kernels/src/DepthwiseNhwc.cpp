@@ -25,7 +25,7 @@ namespace {
 
 struct DwArgs {
   const Conv2DShape *s;
-  size_t OH, OW, taps;
+  size_t OW, taps;
   const float *x;
   size_t ldx;
   const float *w; ///< [taps][C]
@@ -256,24 +256,22 @@ Status depthwiseConv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
                            const float *packedW, float *y, size_t ldy,
                            const Epilogue &epi, Isa isa,
                            const ConvRange &range) {
-  const size_t OH = s.outHeight(), OW = s.outWidth(), P = OH * OW;
+  const size_t OW = s.outWidth(), P = s.outHeight() * OW;
   const size_t C = s.channels;
-  const size_t p0 = range.pixBegin, p1 = range.pixEnd ? range.pixEnd : P;
-  const size_t c0 = range.ocBegin, c1 = range.ocEnd ? range.ocEnd : C;
+  OutPiece o;
   if (!s.valid() || !x || !packedW || !y || ldx < C || ldy < C ||
-      (s.outChannels && s.outChannels != C) || p0 > p1 || p1 > P || c0 > c1 ||
-      c1 > C || epi.accumulate || (epi.residual && epi.ldr < C))
+      (s.outChannels && s.outChannels != C) ||
+      !resolvePiece(range, P, C, epi, o))
     return Status::InvalidArgument;
-  if (p0 == p1 || c0 == c1)
+  if (o.p0 == o.p1 || o.c0 == o.c1)
     return Status::Ok;
-  DwArgs a{&s, OH, OW, s.kernelH * s.kernelW, x, ldx, packedW, y, ldy, &epi};
-  const Isa path = resolveIsa(isa);
-  if ((path == Isa::Avx512 || path == Isa::Avx512Vnni) && a.taps <= 64) {
-    rangeAvx512(a, p0, p1, c0, c1);
+  DwArgs a{&s, OW, s.kernelH * s.kernelW, x, ldx, packedW, y, ldy, &epi};
+  if (fp32Isa(isa) == Isa::Avx512 && a.taps <= 64) {
+    rangeAvx512(a, o.p0, o.p1, o.c0, o.c1);
     return Status::Ok;
   }
-  for (size_t p = p0; p < p1; ++p)
-    pixelGeneric(a, p, c0, c1);
+  for (size_t p = o.p0; p < o.p1; ++p)
+    pixelGeneric(a, p, o.c0, o.c1);
   return Status::Ok;
 }
 

@@ -41,14 +41,46 @@ struct alignas(64) PackedHeader {
 };
 static_assert(sizeof(PackedHeader) == 64, "header is one cache line");
 
+/// A packed buffer's header, and the fp32 panels after it.
+inline const PackedHeader *packedHeader(const void *packed) {
+  return static_cast<const PackedHeader *>(packed);
+}
+inline const float *packedPanels(const void *packed) {
+  return reinterpret_cast<const float *>(static_cast<const char *>(packed) +
+                                         sizeof(PackedHeader));
+}
+
+/// The path an fp32 request runs on (fp32 kernels treat VNNI as plain
+/// AVX-512).
+inline Isa fp32Isa(Isa requested) {
+  Isa isa = resolveIsa(requested);
+  return isa == Isa::Avx512Vnni ? Isa::Avx512 : isa;
+}
+
 inline size_t roundUp(size_t v, size_t m) { return (v + m - 1) / m * m; }
+inline size_t ceilDiv(size_t v, size_t m) { return (v + m - 1) / m; }
+
+/// The output piece of a channels-last call (conv2dNhwc and friends):
+/// pixels [p0, p1) x channels [c0, c1).
+struct OutPiece {
+  size_t p0, p1, c0, c1;
+};
+/// Resolves `range` (ends 0 = to the end) against P pixels and N channels
+/// and checks what every channels-last entry point needs of its epilogue
+/// (no accumulate, a residual pixel stride >= N); false when invalid.
+inline bool resolvePiece(const ConvRange &range, size_t P, size_t N,
+                         const Epilogue &epi, OutPiece &o) {
+  o = {range.pixBegin, range.pixEnd ? range.pixEnd : P, range.ocBegin,
+       range.ocEnd ? range.ocEnd : N};
+  return o.p0 <= o.p1 && o.p1 <= P && o.c0 <= o.c1 && o.c1 <= N &&
+         !epi.accumulate && (!epi.residual || epi.ldr >= N);
+}
 
 struct GemmKernel;
 /// Writes the header of B (K x N) packed as GemmB panels for kernel k;
 /// `order` goes to reserved[0] (conv2dNhwc's K order; 0 for packB).
 void writeGemmBHeader(void *packed, const GemmKernel &k, size_t K, size_t N,
                       uint64_t order = 0);
-inline size_t ceilDiv(size_t v, size_t m) { return (v + m - 1) / m; }
 
 //===----------------------------------------------------------------------===//
 // fp32 micro-kernel interface

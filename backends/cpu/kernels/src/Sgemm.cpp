@@ -40,21 +40,6 @@ void writeGemmBHeader(void *packed, const GemmKernel &k, size_t K, size_t N,
 
 namespace {
 
-/// The path a request runs on (fp32 kernels treat VNNI as plain AVX-512).
-Isa fp32Isa(Isa requested) {
-  Isa isa = resolveIsa(requested);
-  return isa == Isa::Avx512Vnni ? Isa::Avx512 : isa;
-}
-
-const PackedHeader *header(const void *packed) {
-  return static_cast<const PackedHeader *>(packed);
-}
-
-const float *payload(const void *packed) {
-  return reinterpret_cast<const float *>(static_cast<const char *>(packed) +
-                                         sizeof(PackedHeader));
-}
-
 /// The kernel that runs a packed layout (mr or nr 0 = free): the requested
 /// path's own kernel when the layout is its own, else the AVX2 kernel if it
 /// fits and may run, else a portable kernel for that layout.
@@ -115,7 +100,7 @@ Status sgemmPacked(size_t M, size_t N, size_t K, const float *A, size_t lda,
   if (!packedB || mBegin > mEnd || mEnd > M || ldc < N || (K && lda < K) ||
       (M && N && (!C || (K && !A))))
     return Status::InvalidArgument;
-  const PackedHeader *h = header(packedB);
+  const PackedHeader *h = packedHeader(packedB);
   if (h->kind != PackedKind::GemmB || h->rows != K || h->cols != N)
     return Status::LayoutMismatch;
   if (epilogue.residual && epilogue.ldr < N)
@@ -134,7 +119,7 @@ Status sgemmPacked(size_t M, size_t N, size_t K, const float *A, size_t lda,
   a.lda = lda;
   a.direct = k->direct; // A is read in place: no per-block packing
   BSource b;
-  b.packed = payload(packedB);
+  b.packed = packedPanels(packedB);
   gemmDriver(*k, M, N, K, a, b, C, ldc, epilogue, mBegin, mEnd, 0, N,
              static_cast<float *>(ws.ptr));
   return Status::Ok;

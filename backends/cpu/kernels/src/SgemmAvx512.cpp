@@ -171,6 +171,21 @@ finishTile(const TileArgs &t, const __m512 (&acc)[MRC][NVC],
   }
 }
 
+/// One k step of a tile: row i's A value (arow[i][k]) broadcast into
+/// FMAs with the step's B vectors.
+template <int MRC, int NVC>
+EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
+fmaStep(__m512 (&acc)[MRC][NVC], const __m512 (&bv)[NVC],
+        const float *const (&arow)[MRC], size_t k) {
+#pragma GCC unroll 32
+  for (int i = 0; i < MRC; ++i) {
+    __m512 ai = _mm512_set1_ps(arow[i][k]);
+#pragma GCC unroll 8
+    for (int j = 0; j < NVC; ++j)
+      acc[i][j] = _mm512_fmadd_ps(ai, bv[j], acc[i][j]);
+  }
+}
+
 /// The tile body. Panels are MRP rows x NVP vectors; only the first MRC
 /// rows and NVC vectors are computed (the rest is the zero padding past the
 /// matrix edge, so skipping it is free work saved).
@@ -212,13 +227,7 @@ EMBER_TARGET_AVX512 void tileBody(const TileArgs &t) {
       for (int j = 0; j < NVC; ++j)
         bv[j] = DB ? _mm512_maskz_loadu_ps(loadMasks[j], b + 16 * j)
                    : _mm512_loadu_ps(b + 16 * j);
-#pragma GCC unroll 32
-      for (int i = 0; i < MRC; ++i) {
-        __m512 ai = _mm512_set1_ps(arow[i][ak]);
-#pragma GCC unroll 8
-        for (int j = 0; j < NVC; ++j)
-          acc[i][j] = _mm512_fmadd_ps(ai, bv[j], acc[i][j]);
-      }
+      fmaStep<MRC, NVC>(acc, bv, arow, ak);
       ak += aStep;
       b += bStep;
     }
@@ -256,13 +265,7 @@ EMBER_TARGET_AVX512 void rowsTileBody(const TileArgs &t,
 #pragma GCC unroll 8
       for (int j = 0; j < NVC; ++j)
         bv[j] = _mm512_loadu_ps(b + 16 * j);
-#pragma GCC unroll 32
-      for (int i = 0; i < MRC; ++i) {
-        __m512 ai = _mm512_set1_ps(arow[i][k]);
-#pragma GCC unroll 8
-        for (int j = 0; j < NVC; ++j)
-          acc[i][j] = _mm512_fmadd_ps(ai, bv[j], acc[i][j]);
-      }
+      fmaStep<MRC, NVC>(acc, bv, arow, k);
       b += NRP;
     }
   }
