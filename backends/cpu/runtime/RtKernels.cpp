@@ -87,6 +87,12 @@ void pieceRange(size_t n, size_t pieces, size_t granule, size_t i,
   end = begin + step < n ? begin + step : n;
 }
 
+// The largest of pieceRange's pieces against an even share (1 = balanced).
+double largestShare(size_t n, size_t granule, size_t pieces) {
+  return double(roundUp((n + pieces - 1) / pieces, granule)) * double(pieces) /
+         double(n);
+}
+
 struct ConvTask {
   const int64_t *p;
   const float *x;
@@ -652,6 +658,7 @@ qdepthwiseRowAvx512(QConvTask &t, size_t n, size_t oh, int32_t *acc) {
 // is zero-extended into the pair's high half), then the same fp32
 // requantization as qdepthwiseRowBody (round half to even by the
 // conversion's explicit rounding mode), so results are identical.
+
 // The output range of a depthwise int8 step's requantization.
 struct QdwRange {
   __m512 lo, hi; // [q_min - zp, q_max - zp] in float
@@ -1290,11 +1297,8 @@ int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
     bool dwn = p[EMBER_RT_CONV_DEPTHWISE] != 0;
     t.pixGranule = dwn ? u(p[EMBER_RT_CONV_OW]) : 6;
     t.ocGranule = dwn ? 16 : 64;
-    auto largest = [&](size_t n, size_t gran) {
-      return double(roundUp((n + t.pieces - 1) / t.pieces, gran)) *
-             double(t.pieces) / double(n);
-    };
-    double lp = largest(pix, t.pixGranule), lo = largest(OC, t.ocGranule);
+    double lp = largestShare(pix, t.pixGranule, t.pieces);
+    double lo = largestShare(OC, t.ocGranule, t.pieces);
     size_t weights =
         u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW] * p[EMBER_RT_CONV_C]) * OC;
     size_t input =
@@ -1334,11 +1338,8 @@ int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
     if (t.prepared || inPlace) {
       // Nothing per piece depends on the split: take the better balanced
       // one (largest piece against an even share).
-      auto largest = [&](size_t n, size_t gran) {
-        return double(roundUp((n + t.pieces - 1) / t.pieces, gran)) *
-               double(t.pieces) / double(n);
-      };
-      double lp = largest(pix, t.pixGranule), lo = largest(ocg, t.ocGranule);
+      double lp = largestShare(pix, t.pixGranule, t.pieces);
+      double lo = largestShare(ocg, t.ocGranule, t.pieces);
       t.splitPix = lp < lo || (lp == lo && !transposed);
     } else {
       // Pixels when each piece still gets a few micro-panels of them (each
