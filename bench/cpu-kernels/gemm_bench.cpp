@@ -202,30 +202,40 @@ Timing benchConv(const Conv2DShape &s, Isa isa, double minTime,
       minTime);
 }
 
-/// Times conv2dNhwc (channels-last x and y, bias + ReLU epilogue), with
-/// weights cold or warm as benchConv; a zero median if the path cannot run.
+/// Times the channels-last convolution a model runs for `s` (bias + ReLU
+/// epilogue), with weights cold or warm as benchConv; a zero median if the
+/// path cannot run. First layers (fewer than 4 input channels, the graph's
+/// NCHW input) run conv2dNhwcFromNchw, as the CPU backend compiles them;
+/// the others conv2dNhwc.
 Timing benchConvNhwc(const Conv2DShape &s, Isa isa, double minTime,
                      bool coldWeights, std::mt19937 &rng) {
   const size_t K = s.channels * s.kernelH * s.kernelW, N = s.outChannels;
+  const bool fromNchw = s.channels < 4;
   std::vector<float> x = randomVec(rng, s.channels * s.height * s.width);
   std::vector<float> w = randomVec(rng, K * N);
   std::vector<float> bias = randomVec(rng, N);
   std::vector<float> y(N * s.outHeight() * s.outWidth());
-  std::vector<std::vector<char>> packed =
-      weightCopies(packedBSize(K, N, isa), coldWeights,
-                   [&](void *p) { packB(K, N, w.data(), N, p, isa); });
+  std::vector<std::vector<char>> packed = weightCopies(
+      packedConvWeightsNhwcSize(s, isa), coldWeights,
+      [&](void *p) { packConvWeightsNhwc(s, w.data(), p, isa, fromNchw); });
   const size_t copies = packed.size();
-  if (!conv2dNhwcSupported(s, packed[0].data(), isa))
+  if (fromNchw ? !conv2dNhwcFromNchwSupported(s, packed[0].data(), isa)
+               : !conv2dNhwcSupported(s, packed[0].data(), isa))
     return Timing{};
-  std::vector<char> ws(conv2dNhwcWorkspaceSize(s));
+  std::vector<char> ws(fromNchw ? conv2dNhwcFromNchwWorkspaceSize(s)
+                                : conv2dNhwcWorkspaceSize(s));
   Epilogue epi;
   epi.bias = bias.data();
   epi.activation = Activation::Relu;
   size_t next = 0;
   return timeIt(
       [&] {
-        conv2dNhwc(s, x.data(), s.channels, packed[next].data(), y.data(), N,
-                   epi, isa, {}, ws.data());
+        if (fromNchw)
+          conv2dNhwcFromNchw(s, x.data(), packed[next].data(), y.data(), N, epi,
+                             isa, {}, ws.data());
+        else
+          conv2dNhwc(s, x.data(), s.channels, packed[next].data(), y.data(), N,
+                     epi, isa, {}, ws.data());
         next = (next + 1) % copies;
       },
       minTime);

@@ -329,44 +329,68 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
 
 namespace {
 /// dst[0, n) = src[0, n), n <= 16 (conv2dNhwcFromNchw runs on AVX-512 only).
+/// Runs of up to 4 or 8 use a plain xmm / ymm load and store of the whole
+/// vector when `srcEnd` allows the over-read: masked stores are several
+/// times slower than plain ones on AMD cores, and the extra values written
+/// are overwritten by the next run (the block buffer has a vector of slack).
 EMBER_TARGET_AVX512 inline void copyRun16(float *dst, const float *src,
-                                          size_t n) {
+                                          size_t n, const float *srcEnd) {
+  if (n <= 4 && src + 4 <= srcEnd) {
+    _mm_storeu_ps(dst, _mm_loadu_ps(src));
+    return;
+  }
+  if (n <= 8 && src + 8 <= srcEnd) {
+    _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
+    return;
+  }
   const __mmask16 m = static_cast<__mmask16>((1u << n) - 1u);
   _mm512_mask_storeu_ps(dst, m, _mm512_maskz_loadu_ps(m, src));
 }
 
 /// Rows [pb, pbEnd) of the im2row matrix of row-major x into rowsBuf
-/// (conv2dNhwcFromNchw; AVX-512 only, so the run copies inline).
+/// (conv2dNhwcFromNchw; AVX-512 only, so the run copies inline). rowsBuf
+/// has 16 floats of slack past the block for copyRun16's whole vectors.
 EMBER_TARGET_AVX512 void im2rowBlockAvx512(const Conv2DShape &s, const float *x,
                                            size_t OW, size_t pb, size_t pbEnd,
                                            float *rowsBuf) {
   const size_t C = s.channels, K = s.kernelH * s.kernelW * C;
   const size_t H = s.height, W = s.width, plane = H * W;
+  const float *xEnd = x + C * plane;
   // im2row of the block: row p holds (c, kh, kw), the weights' K order,
   // so each (c, kh) is KW values of one input row (contiguous when not
   // dilated). Pixels whose window lies inside the input copy unchecked.
   const ptrdiff_t spanH = static_cast<ptrdiff_t>((s.kernelH - 1) * s.dilationH);
   const ptrdiff_t spanW = static_cast<ptrdiff_t>((s.kernelW - 1) * s.dilationW);
   const size_t KW = s.kernelW, DW = s.dilationW;
+  size_t oh = pb / OW, ow = pb % OW;
   for (size_t p = pb; p < pbEnd; ++p) {
     float *row = rowsBuf + (p - pb) * K;
-    const ptrdiff_t oy = static_cast<ptrdiff_t>(p / OW * s.strideH) -
+    const ptrdiff_t oy = static_cast<ptrdiff_t>(oh * s.strideH) -
                          static_cast<ptrdiff_t>(s.padTop);
-    const ptrdiff_t ox = static_cast<ptrdiff_t>(p % OW * s.strideW) -
+    const ptrdiff_t ox = static_cast<ptrdiff_t>(ow * s.strideW) -
                          static_cast<ptrdiff_t>(s.padLeft);
+    if (++ow == OW) {
+      ow = 0;
+      ++oh;
+    }
     const bool inside = oy >= 0 && ox >= 0 &&
                         oy + spanH < static_cast<ptrdiff_t>(H) &&
                         ox + spanW < static_cast<ptrdiff_t>(W);
+    if (inside && DW == 1 && KW <= 16) {
+      // The common case: one vector copy per (c, kh).
+      const float *src =
+          x + static_cast<size_t>(oy) * W + static_cast<size_t>(ox);
+      for (size_t c = 0; c < C; ++c, src += plane)
+        for (size_t kh = 0; kh < s.kernelH; ++kh, row += KW)
+          copyRun16(row, src + kh * s.dilationH * W, KW, xEnd);
+      continue;
+    }
     for (size_t c = 0; c < C; ++c)
       for (size_t kh = 0; kh < s.kernelH; ++kh, row += KW) {
         const ptrdiff_t iy = oy + static_cast<ptrdiff_t>(kh * s.dilationH);
         const float *src = x + c * plane;
         if (inside) {
           src += static_cast<size_t>(iy) * W + static_cast<size_t>(ox);
-          if (DW == 1 && KW <= 16) { // one masked load and store
-            copyRun16(row, src, KW);
-            continue;
-          }
           for (size_t kw = 0; kw < KW; ++kw)
             row[kw] = src[kw * DW];
           continue;
@@ -385,9 +409,10 @@ EMBER_TARGET_AVX512 void im2rowBlockAvx512(const Conv2DShape &s, const float *x,
 } // namespace
 
 size_t conv2dNhwcFromNchwWorkspaceSize(const Conv2DShape &shape) {
+  // 64 bytes to align the buffer, 64 of slack for copyRun16's vectors.
   return kPixBlock * shape.kernelH * shape.kernelW * shape.channels *
              sizeof(float) +
-         64;
+         128;
 }
 
 Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
