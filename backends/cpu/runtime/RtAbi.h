@@ -20,10 +20,14 @@
  * rejects its arguments (a code generator bug); ember_main then returns
  * that value.
  *
- * Threading: ember_rt_parallel_for runs fn(ctx, begin, end, worker) over a
- * static partition of [0, n) into at most ember_rt_num_workers() pieces,
- * one per worker (worker in [0, num_workers)), and returns when all are
- * done. The plugin implements it with its thread pool; bundles get a serial
+ * Threading: ember_rt_parallel_for runs fn(ctx, begin, end, worker) over
+ * disjoint ranges covering [0, n) and returns when all are done. worker is
+ * in [0, ember_rt_num_workers()); one worker may get several ranges, one
+ * after another, and never runs two at once, so a task may use worker's
+ * scratch for the length of one call. A static partition (one range per
+ * worker) is a valid implementation. The plugin's pool gives each worker
+ * a contiguous share and lets workers that finish early take chunks from
+ * the end of the others' shares (ThreadPool.h); bundles get a serial
  * version (RtSerial.c) unless the application provides its own.
  */
 #ifndef EMBER_CPU_RTABI_H

@@ -78,19 +78,25 @@ constexpr size_t kMinWorkPerPiece = size_t(1) << 18;
 // A depthwise multiply-add costs about as much as this many GEMM ones (it
 // is bound by loads, not FMAs): its work is weighted so when splitting.
 constexpr size_t kDepthwiseMacWeight = 8;
+// Pieces a worker for calls split over pixels or channels with nothing
+// prepared per call (channels-last convolutions): the pool balances them.
+constexpr size_t kPiecesPerWorker = 4;
 
-// [begin, end) of piece `i` of `pieces` over n items, aligned to `granule`.
+// [begin, end) of piece `i` of `pieces` over n items, aligned to `granule`:
+// the ceil(n / granule) units dealt out evenly (piece sizes differ by at
+// most one unit; a piece may be empty when there are fewer units).
 void pieceRange(size_t n, size_t pieces, size_t granule, size_t i,
                 size_t &begin, size_t &end) {
-  size_t step = roundUp((n + pieces - 1) / pieces, granule);
-  begin = i * step < n ? i * step : n;
-  end = begin + step < n ? begin + step : n;
+  size_t units = (n + granule - 1) / granule;
+  begin = std::min(n, units * i / pieces * granule);
+  end = std::min(n, units * (i + 1) / pieces * granule);
 }
 
 // The largest of pieceRange's pieces against an even share (1 = balanced).
 double largestShare(size_t n, size_t granule, size_t pieces) {
-  return double(roundUp((n + pieces - 1) / pieces, granule)) * double(pieces) /
-         double(n);
+  size_t units = (n + granule - 1) / granule;
+  return double(std::min(n, (units + pieces - 1) / pieces * granule)) *
+         double(pieces) / double(n);
 }
 
 struct ConvTask {
@@ -1288,9 +1294,14 @@ int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
   if (t.pieces > 1 && macs / t.pieces < kMinWorkPerPiece)
     t.pieces = macs / kMinWorkPerPiece > 1 ? macs / kMinWorkPerPiece : 1;
   if (p[EMBER_RT_CONV_NHWC] && t.pieces > 1) {
-    // Tiles are 6 pixels x 64 channels and nothing is prepared: split the
-    // better balanced way; on a tie, channels when the weights outweigh
-    // the input (each piece then streams only its share of them).
+    // Nothing is prepared per call, so cut several pieces a worker: one
+    // that finishes its share early takes the others' last pieces
+    // (ThreadPool.h), down to a few microseconds of work each.
+    size_t most = macs / (kMinWorkPerPiece / kPiecesPerWorker);
+    t.pieces = std::max(t.pieces, std::min(t.pieces * kPiecesPerWorker, most));
+    // Tiles are 6 pixels x 64 channels: split the better balanced way; on
+    // a tie, channels when the weights outweigh the input (each piece then
+    // streams only its share of them).
     size_t pix = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
     size_t OC = u(p[EMBER_RT_CONV_OC]);
     // (Depthwise: whole output rows, 16-channel vectors.)

@@ -17,6 +17,10 @@ constexpr int kSpinPolls = 200000;
 // The calling thread's wait for the other pieces: some tens of microseconds
 // of pauses before it starts yielding.
 constexpr int kWaitSpinPolls = 2000;
+// A share is claimed in about this many chunks: finer chunks bound the
+// imbalance left at the end tighter, at one compare-and-swap and one call
+// of the task function each.
+constexpr int64_t kChunksPerShare = 8;
 
 // One poll of a spin-wait: a pause (it frees the core's shared resources
 // for the sibling hyperthread and saves power), never a system call.
@@ -29,7 +33,8 @@ inline void spinPause() {
 }
 } // namespace
 
-ThreadPool::ThreadPool(unsigned numThreads) {
+ThreadPool::ThreadPool(unsigned numThreads)
+    : shares_(new Share[numThreads ? numThreads : 1]) {
   for (unsigned i = 1; i < numThreads; ++i)
     workers_.emplace_back([this, i] { workerLoop(i); });
 }
@@ -45,19 +50,39 @@ ThreadPool::~ThreadPool() {
     t.join();
 }
 
-void ThreadPool::piece(unsigned index) {
-  int64_t w = int64_t(size());
-  int64_t step = (n_ + w - 1) / w;
-  int64_t b = int64_t(index) * step, e = b + step;
-  if (e > n_)
-    e = n_;
-  if (b < e)
+bool ThreadPool::claim(Share &s, bool front, int64_t &begin, int64_t &end) {
+  uint64_t v = s.range.load(std::memory_order_relaxed);
+  for (;;) {
+    const int64_t b = int64_t(v >> 32), e = int64_t(v & 0xffffffffu);
+    if (b >= e)
+      return false;
+    const int64_t c = e - b < chunk_ ? e - b : chunk_;
+    const uint64_t next = front ? uint64_t(b + c) << 32 | uint64_t(e)
+                                : uint64_t(b) << 32 | uint64_t(e - c);
+    // (A failed exchange reloads v.)
+    if (s.range.compare_exchange_weak(v, next, std::memory_order_relaxed)) {
+      begin = front ? b : e - c;
+      end = front ? b + c : e;
+      return true;
+    }
+  }
+}
+
+void ThreadPool::work(unsigned index) {
+  int64_t b, e;
+  while (claim(shares_[index], true, b, e))
     fn_(ctx_, b, e, int64_t(index));
+  for (unsigned k = 1; k < size(); ++k) {
+    Share &other = shares_[(index + k) % size()];
+    while (claim(other, false, b, e))
+      fn_(ctx_, b, e, int64_t(index));
+  }
 }
 
 void ThreadPool::run(void (*fn)(void *, int64_t, int64_t, int64_t), void *ctx,
                      int64_t n) {
-  if (workers_.empty() || n <= 1) {
+  if (workers_.empty() || n <= 1 || uint64_t(n) > 0xffffffffu) {
+    // (Shares pack 32-bit bounds; no step has that many tasks.)
     if (n > 0)
       fn(ctx, 0, n, 0);
     return;
@@ -66,7 +91,14 @@ void ThreadPool::run(void (*fn)(void *, int64_t, int64_t, int64_t), void *ctx,
     std::lock_guard<std::mutex> l(mu_);
     fn_ = fn;
     ctx_ = ctx;
-    n_ = n;
+    const int64_t w = int64_t(size()), step = (n + w - 1) / w;
+    for (int64_t i = 0; i < w; ++i) {
+      const int64_t b = i * step < n ? i * step : n;
+      const int64_t e = b + step < n ? b + step : n;
+      shares_[i].range.store(uint64_t(b) << 32 | uint64_t(e),
+                             std::memory_order_relaxed);
+    }
+    chunk_ = (step + kChunksPerShare - 1) / kChunksPerShare;
     pending_.store(unsigned(workers_.size()));
     generation_.fetch_add(1);
   }
@@ -76,7 +108,7 @@ void ThreadPool::run(void (*fn)(void *, int64_t, int64_t, int64_t), void *ctx,
   // counted by the time mu_ was released above.
   if (sleepers_.load() != 0)
     wake_.notify_all();
-  piece(0);
+  work(0);
   // The other pieces usually finish within microseconds of this one: spin
   // with pauses (a sched_yield per poll was a system call each), then yield
   // so that a descheduled worker gets this core on a loaded machine.
@@ -110,7 +142,7 @@ void ThreadPool::workerLoop(unsigned index) {
       if (stop_)
         return;
     }
-    piece(index);
+    work(index);
     pending_.fetch_sub(1, std::memory_order_release);
   }
 }

@@ -1,14 +1,22 @@
 // The plugin's thread pool behind ember_rt_parallel_for (RtAbi.h). Each
 // executable owns one pool of num_threads - 1 workers; the thread that runs
 // ember_main is worker 0 and binds the pool for the call (Binding), so
-// generated code and the runtime find it without a parameter. Work is a
-// static partition of [0, n) into one contiguous piece per worker, so a
-// result never depends on timing.
+// generated code and the runtime find it without a parameter.
+//
+// Work: [0, n) is cut into one contiguous share per worker, as a static
+// partition would. Each worker runs its own share front to back, a chunk
+// at a time; a worker that runs out takes chunks from the back of the
+// others' shares. So a worker that was slowed (a remote cache, an uneven
+// piece, a preempted core) hands its tail to the others, and most of each
+// share still runs where the previous step's share of the same data ran.
+// Tasks write disjoint outputs and use per-worker scratch only within one
+// call, so results never depend on which worker ran a task.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -38,8 +46,17 @@ public:
   static ThreadPool *current();
 
 private:
+  // One worker's share of the current job, [begin, end) packed as
+  // begin << 32 | end: the owner claims chunks at the front, other workers
+  // at the back, each by one compare-and-swap.
+  struct alignas(64) Share {
+    std::atomic<uint64_t> range{0};
+  };
+
   void workerLoop(unsigned index);
-  void piece(unsigned index);
+  // Runs worker `index`'s share, then what is left of the others'.
+  void work(unsigned index);
+  bool claim(Share &s, bool front, int64_t &begin, int64_t &end);
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
@@ -51,7 +68,8 @@ private:
   // The job of the current generation.
   void (*fn_)(void *, int64_t, int64_t, int64_t) = nullptr;
   void *ctx_ = nullptr;
-  int64_t n_ = 0;
+  int64_t chunk_ = 1;               // tasks per claim
+  std::unique_ptr<Share[]> shares_; // size() of them
 };
 
 } // namespace ember::cpugen
