@@ -16,12 +16,15 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 using namespace ember;
 using namespace ember::cpugen;
@@ -311,6 +314,41 @@ TEST(CpuRuntime, TwoThreadsSplitLargeStepsExactly) {
   auto r1 = runCpu(*m->main(), one, in);
   expectClose(r1, *want, 1e-4, 1e-5);
   expectClose(runCpu(*m->main(), two, in), r1, 0, 0);
+}
+
+// The pool runs every task exactly once, in ranges that never overlap, and
+// a worker held up in its first task has the rest of its share taken over.
+TEST(CpuThreadPool, CoversEachTaskOnceAndTakesOverASlowShare) {
+  struct Job {
+    std::atomic<int> runs[100];
+    std::atomic<int> byWorker0InShare1{0};
+  } job;
+  for (auto &r : job.runs)
+    r = 0;
+  ThreadPool pool(2);
+  auto task = [](void *ctx, int64_t b, int64_t e, int64_t worker) {
+    Job &j = *static_cast<Job *>(ctx);
+    for (int64_t i = b; i < e; ++i) {
+      j.runs[i].fetch_add(1);
+      if (worker == 1 && i == 50) // worker 1's first task
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (worker == 0 && i >= 50)
+        j.byWorker0InShare1.fetch_add(1);
+    }
+  };
+  pool.run(task, &job, 100);
+  for (int i = 0; i < 100; ++i)
+    EXPECT_EQ(job.runs[i].load(), 1) << "task " << i;
+  // (If worker 1 starts late, worker 0 takes all of share 1.)
+  EXPECT_GT(job.byWorker0InShare1.load(), 0);
+  // Fewer tasks than workers, one task, none.
+  for (int64_t n : {0, 1, 3}) {
+    for (auto &r : job.runs)
+      r = 0;
+    pool.run(task, &job, n);
+    for (int i = 0; i < 100; ++i)
+      EXPECT_EQ(job.runs[i].load(), i < n ? 1 : 0) << "n " << n;
+  }
 }
 
 // dense<f32[..]: 0x...> text of `count` values uniform in [-scale, scale].
