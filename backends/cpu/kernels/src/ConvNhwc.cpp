@@ -409,10 +409,11 @@ EMBER_TARGET_AVX512 void im2rowBlockAvx512(const Conv2DShape &s, const float *x,
 } // namespace
 
 size_t conv2dNhwcFromNchwWorkspaceSize(const Conv2DShape &shape) {
-  // 64 bytes to align the buffer, 64 of slack for copyRun16's vectors.
+  // 64 bytes to align the unfolded block, 64 of slack after it for
+  // copyRun16's vectors, then the runs of the direct tiles.
   return kPixBlock * shape.kernelH * shape.kernelW * shape.channels *
              sizeof(float) +
-         128;
+         128 + shape.channels * shape.kernelH * sizeof(BRun);
 }
 
 Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
@@ -421,7 +422,8 @@ Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
                           void *workspace) {
   const size_t OW = s.outWidth(), P = s.outHeight() * OW;
   const size_t OC = s.outChannels;
-  const size_t K = s.kernelH * s.kernelW * s.channels;
+  const size_t C = s.channels, KH = s.kernelH, KW = s.kernelW;
+  const size_t K = KH * KW * C;
   OutPiece o;
   if (!s.valid() || !x || !y || !packedB || ldy < OC ||
       !resolvePiece(range, P, OC, epi, o))
@@ -436,14 +438,97 @@ Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
   char *ws = static_cast<char *>(scratch.ptr);
   float *rowsBuf = reinterpret_cast<float *>(
       ws + (64 - reinterpret_cast<uintptr_t>(ws) % 64) % 64);
-  for (size_t pb = o.p0; pb < o.p1; pb += kPixBlock) {
-    const size_t pbEnd = std::min(o.p1, pb + kPixBlock);
-    im2rowBlockAvx512(s, x, OW, pb, pbEnd, rowsBuf);
-    Epilogue e = epi;
-    if (e.residual)
-      e.residual += pb * e.ldr;
-    gemmInPlaceRows(rowsBuf, K, pbEnd - pb, K, packedB, y + pb * ldy, ldy, e, 0,
-                    pbEnd - pb, o.c0, o.c1);
+  BRun *runs = reinterpret_cast<BRun *>(rowsBuf + kPixBlock * K + 16);
+
+  // Pixels [q0, q1) (any rows) through the unfolded block and a GEMM.
+  auto unfolded = [&](size_t q0, size_t q1) {
+    for (size_t pb = q0; pb < q1; pb += kPixBlock) {
+      const size_t pbEnd = std::min(q1, pb + kPixBlock);
+      im2rowBlockAvx512(s, x, OW, pb, pbEnd, rowsBuf);
+      Epilogue e = epi;
+      if (e.residual)
+        e.residual += pb * e.ldr;
+      gemmInPlaceRows(rowsBuf, K, pbEnd - pb, K, packedB, y + pb * ldy, ldy, e,
+                      0, pbEnd - pb, o.c0, o.c1);
+    }
+  };
+
+  // Pixels whose whole window is inside the input are read in place
+  // (tileStridedAvx512): in a row-major input, run (c, kh) of a window is
+  // KW contiguous values, and the next pixel's starts strideW further on,
+  // so a tile of six pixels of one output row needs no unfolding. That
+  // takes contiguous runs (no horizontal dilation). The others (rows and
+  // columns whose windows reach into the padding) are unfolded.
+  const size_t H = s.height, W = s.width, plane = H * W;
+  const size_t SH = s.strideH, SW = s.strideW;
+  const size_t spanH = (KH - 1) * s.dilationH, spanW = (KW - 1) * s.dilationW;
+  const bool direct = s.dilationW == 1;
+  // Output columns [owLo, owHi) have their windows inside horizontally.
+  const size_t owLo = std::min(OW, ceilDiv(s.padLeft, SW));
+  const size_t owHi = W + s.padLeft < spanW + 1
+                          ? 0
+                          : std::min(OW, (W - 1 + s.padLeft - spanW) / SW + 1);
+  auto rowInside = [&](size_t oh) {
+    return direct && oh * SH >= s.padTop && oh * SH - s.padTop + spanH < H;
+  };
+  for (size_t c = 0; c < C; ++c)
+    for (size_t kh = 0; kh < KH; ++kh)
+      runs[c * KH + kh] =
+          BRun{static_cast<ptrdiff_t>(c * plane + kh * s.dilationH * W), KW, 0};
+
+  const float *panels = packedPanels(packedB);
+  const size_t panel0 = o.c0 / kNr, panel1 = ceilDiv(o.c1, kNr);
+  TileArgs t{};
+  t.kc = K;
+  t.ldc = ldy;
+  t.lda = SW;
+  t.bRuns = runs;
+  t.numRuns = C * KH;
+  t.last = true;
+  t.ldr = epi.ldr;
+  t.activation = epi.activation;
+  t.residualAfterActivation = epi.residualAfterActivation;
+  t.clipMin = epi.clipMin;
+  t.clipMax = epi.clipMax;
+  t.prefetchStep = 0; // the panel (K x 64) stays in L1 for the row
+
+  for (size_t p = o.p0; p < o.p1;) {
+    const size_t oh = p / OW, rowBegin = oh * OW;
+    const size_t rowEnd = std::min(o.p1, rowBegin + OW);
+    const size_t lo = std::max(p - rowBegin, owLo);
+    const size_t hi = std::min(rowEnd - rowBegin, owHi);
+    if (!rowInside(oh) || lo >= hi) {
+      // Unfold this row and the following ones like it in one go.
+      size_t q = rowEnd;
+      while (q < o.p1 && !rowInside(q / OW))
+        q = std::min(o.p1, q + OW);
+      unfolded(p, q);
+      p = q;
+      continue;
+    }
+    if (rowBegin + lo > p)
+      unfolded(p, rowBegin + lo);
+    const float *xrow = x + (oh * SH - s.padTop) * W;
+    for (size_t pn = panel0; pn < panel1; ++pn) {
+      const size_t col0 = pn * kNr;
+      t.b = panels + pn * K * kNr;
+      t.prefetch = reinterpret_cast<const char *>(t.b);
+      t.colBegin = static_cast<int>(std::max(o.c0, col0) - col0);
+      t.colEnd = static_cast<int>(std::min(o.c1, col0 + kNr) - col0);
+      t.accInit = epi.bias ? epi.bias + col0 : nullptr;
+      for (size_t ow = lo; ow < hi; ow += kMr) {
+        const size_t q = rowBegin + ow;
+        t.a = xrow + (ow * SW - s.padLeft);
+        t.c = y + q * ldy + col0;
+        t.rowBegin = 0;
+        t.rowEnd = static_cast<int>(std::min(kMr, hi - ow));
+        t.residual = epi.residual ? epi.residual + q * epi.ldr + col0 : nullptr;
+        tileStridedAvx512(t);
+      }
+    }
+    if (rowBegin + hi < rowEnd)
+      unfolded(rowBegin + hi, rowEnd);
+    p = rowEnd;
   }
   return Status::Ok;
 }

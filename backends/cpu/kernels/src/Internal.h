@@ -145,6 +145,10 @@ using TileFn = void (*)(const TileArgs &);
 /// t.aRows[r * 6 + i][0 .. count), unit stride; B is a packed panel (kc
 /// rows of 64). Rows past rowEnd are not read.
 void tileRowsAvx512(const TileArgs &t, const float *const *aRows);
+/// The same tile over rows at a fixed spacing (conv2dNhwcFromNchw's
+/// interior pixels): for run r, row i reads t.a + t.bRuns[r].offset + i *
+/// t.lda + [0, t.bRuns[r].count), unit stride (the runs' strides unused).
+void tileStridedAvx512(const TileArgs &t);
 
 /// A micro-kernel and the cache blocking that goes with it.
 struct GemmKernel {

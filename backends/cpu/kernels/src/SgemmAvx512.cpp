@@ -236,13 +236,13 @@ EMBER_TARGET_AVX512 void tileBody(const TileArgs &t) {
   finishTile<MRC, NVC>(t, acc, masks);
 }
 
-/// tileBody for A rows given by a pointer per run and row (conv2dNhwc: the
-/// rows are output pixels, a run one tap's channels, read in place from a
-/// channels-last input; taps in the padding point at zeros). B is a packed
-/// panel. The accumulators may start from per-column values (accInit).
-template <int MRP, int NVP, int MRC, int NVC>
-EMBER_TARGET_AVX512 void rowsTileBody(const TileArgs &t,
-                                      const float *const *aRows) {
+/// The tile over A rows that restart at every run, B a packed panel: run r
+/// (t.bRuns[r].count k steps) reads row i from rowsOf(r, arow)'s pointers,
+/// unit stride in k. The accumulators may start from per-column values
+/// (accInit). Two row sources use it (tileRowsAvx512, tileStridedAvx512).
+template <int MRP, int NVP, int MRC, int NVC, typename RowsOf>
+EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
+runsTileBody(const TileArgs &t, RowsOf rowsOf) {
   constexpr size_t NRP = 16 * NVP;
   __mmask16 masks[NVC];
   __m512 acc[MRC][NVC];
@@ -253,9 +253,7 @@ EMBER_TARGET_AVX512 void rowsTileBody(const TileArgs &t,
   const size_t pfStep = t.prefetchStep;
   for (size_t run = 0; run < t.numRuns; ++run) {
     const float *arow[MRC];
-#pragma GCC unroll 32
-    for (int i = 0; i < MRC; ++i)
-      arow[i] = aRows[run * MRP + static_cast<size_t>(i)];
+    rowsOf(run, arow);
     const size_t count = t.bRuns[run].count;
 #pragma GCC unroll 4
     for (size_t k = 0; k < count; ++k) {
@@ -271,6 +269,34 @@ EMBER_TARGET_AVX512 void rowsTileBody(const TileArgs &t,
   }
 
   finishTile<MRC, NVC>(t, acc, masks);
+}
+
+/// Rows given by a pointer per run and row (conv2dNhwc: the rows are output
+/// pixels, a run one tap's channels, read in place from a channels-last
+/// input; taps in the padding point at zeros).
+template <int MRP, int NVP, int MRC, int NVC>
+EMBER_TARGET_AVX512 void rowsTileBody(const TileArgs &t,
+                                      const float *const *aRows) {
+  runsTileBody<MRP, NVP, MRC, NVC>(
+      t, [&](size_t run, const float *(&arow)[MRC]) {
+#pragma GCC unroll 32
+        for (int i = 0; i < MRC; ++i)
+          arow[i] = aRows[run * MRP + static_cast<size_t>(i)];
+      });
+}
+
+/// Rows at a fixed spacing from each run's start (conv2dNhwcFromNchw's
+/// interior pixels: run (c, kh) of pixel i starts at t.a + offset + i *
+/// stride in a row-major input).
+template <int MRP, int NVP, int MRC, int NVC>
+EMBER_TARGET_AVX512 void stridedTileBody(const TileArgs &t) {
+  runsTileBody<MRP, NVP, MRC, NVC>(
+      t, [&](size_t run, const float *(&arow)[MRC]) {
+        const float *base = t.a + t.bRuns[run].offset;
+#pragma GCC unroll 32
+        for (int i = 0; i < MRC; ++i)
+          arow[i] = base + static_cast<size_t>(i) * t.lda;
+      });
 }
 
 using RowsTileFn = void (*)(const TileArgs &, const float *const *);
@@ -304,6 +330,13 @@ template <int MRP, int NVP> void tileAvx512(const TileArgs &t) {
   bodies[mode][static_cast<size_t>((t.rowEnd - 1) * NVP + nvc - 1)](t);
 }
 
+template <int MRP, int NVP, size_t... I>
+constexpr std::array<TileFn, sizeof...(I)>
+stridedBodyTable(std::index_sequence<I...>) {
+  return {{&stridedTileBody<MRP, NVP, static_cast<int>(I) / NVP + 1,
+                            static_cast<int>(I) % NVP + 1>...}};
+}
+
 } // namespace
 
 void tileRowsAvx512(const TileArgs &t, const float *const *aRows) {
@@ -311,6 +344,13 @@ void tileRowsAvx512(const TileArgs &t, const float *const *aRows) {
       rowsBodyTable<6, 4>(std::make_index_sequence<24>());
   const int nvc = (t.colEnd + 15) / 16;
   bodies[static_cast<size_t>((t.rowEnd - 1) * 4 + nvc - 1)](t, aRows);
+}
+
+void tileStridedAvx512(const TileArgs &t) {
+  static constexpr std::array<TileFn, 24> bodies =
+      stridedBodyTable<6, 4>(std::make_index_sequence<24>());
+  const int nvc = (t.colEnd + 15) / 16;
+  bodies[static_cast<size_t>((t.rowEnd - 1) * 4 + nvc - 1)](t);
 }
 
 namespace {

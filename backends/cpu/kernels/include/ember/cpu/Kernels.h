@@ -249,9 +249,10 @@ Status conv2dGranules(const void *packedW, size_t *ocGranule,
 /// conv2dNhwcWorkspaceSize(shape) bytes.
 size_t conv2dNhwcWorkspaceSize(const Conv2DShape &shape);
 /// conv2dNhwc for a row-major (NCHW) input x[C][H][W] and channels-last
-/// output, for first layers (few channels, the graph's own input): each
-/// block of 240 output pixels is unfolded (im2row, K ordered (c, kh, kw):
-/// each (c, kh) a run of one input row) into the workspace and multiplied
+/// output, for first layers (few channels, the graph's own input), K
+/// ordered (c, kh, kw): each (c, kh) a run of one input row. Pixels whose
+/// window lies inside the input are read in place; the others are
+/// unfolded (im2row, up to 240 pixels) into the workspace and multiplied
 /// by the weights as a plain GEMM. Weights: packConvWeightsNhwc with
 /// channelsOuter; epilogue and ranges as conv2dNhwc. `workspace`: nullptr
 /// or conv2dNhwcFromNchwWorkspaceSize(shape) bytes.
