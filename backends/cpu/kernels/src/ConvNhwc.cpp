@@ -218,11 +218,7 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
   TileArgs t{};
   t.ldc = ldy;
   t.bRuns = runs;
-  t.ldr = epi.ldr;
-  t.activation = epi.activation;
-  t.residualAfterActivation = epi.residualAfterActivation;
-  t.clipMin = epi.clipMin;
-  t.clipMax = epi.clipMax;
+  setTileEpilogue(t, epi);
   const float *bias = epi.bias; // per output channel, whatever the axis
   const ptrdiff_t ih0 = -static_cast<ptrdiff_t>(s.padTop);
   const ptrdiff_t iw0 = -static_cast<ptrdiff_t>(s.padLeft);
@@ -485,11 +481,7 @@ Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
   t.bRuns = runs;
   t.numRuns = C * KH;
   t.last = true;
-  t.ldr = epi.ldr;
-  t.activation = epi.activation;
-  t.residualAfterActivation = epi.residualAfterActivation;
-  t.clipMin = epi.clipMin;
-  t.clipMax = epi.clipMax;
+  setTileEpilogue(t, epi);
   t.prefetchStep = 0; // the panel (K x 64) stays in L1 for the row
 
   for (size_t p = o.p0; p < o.p1;) {

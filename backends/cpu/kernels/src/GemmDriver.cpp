@@ -76,11 +76,7 @@ void gemmDriver(const GemmKernel &kern, size_t M, size_t N, size_t K,
                                workspace + roundUp(kern.mc * kern.kc, 16) +
                                roundUp(kern.kc * kern.nc, 16))
                          : nullptr;
-  t.ldr = epi.ldr;
-  t.activation = epi.activation;
-  t.residualAfterActivation = epi.residualAfterActivation;
-  t.clipMin = epi.clipMin;
-  t.clipMax = epi.clipMax;
+  setTileEpilogue(t, epi);
   const bool rowBias = epi.bias && epi.biasAxis == BiasAxis::PerRow;
   const bool colBias = epi.bias && epi.biasAxis == BiasAxis::PerColumn;
   // The AVX-512 tile starts its accumulators from a per-column bias (on the

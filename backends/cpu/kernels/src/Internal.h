@@ -140,6 +140,16 @@ struct TileArgs {
 
 using TileFn = void (*)(const TileArgs &);
 
+/// Copies the epilogue's per-call options (residual stride, activation and
+/// its bounds) into t; the per-tile pointers are the driver's.
+inline void setTileEpilogue(TileArgs &t, const Epilogue &epi) {
+  t.ldr = epi.ldr;
+  t.activation = epi.activation;
+  t.residualAfterActivation = epi.residualAfterActivation;
+  t.clipMin = epi.clipMin;
+  t.clipMax = epi.clipMax;
+}
+
 /// The AVX-512 6 x 64 tile over A rows given by pointers (conv2dNhwc): for
 /// run r (t.bRuns[r].count k steps; offsets and strides unused) row i reads
 /// t.aRows[r * 6 + i][0 .. count), unit stride; B is a packed panel (kc
