@@ -334,6 +334,7 @@ const ember_plugin_api kApi = {
     eventWait,
     eventRelease,
     signature,
+    bufferImportHost, // plain host memory, like its own buffers
 };
 
 } // namespace

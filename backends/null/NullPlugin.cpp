@@ -122,6 +122,7 @@ const ember_plugin_api kApi = {
     nullptr, // event_wait
     nullptr, // event_release
     nullptr, // executable_signature (ABI 1.1)
+    nullptr, // buffer_import_host (ABI 1.2)
 };
 
 } // namespace

@@ -515,6 +515,25 @@ Expected<Buffer> Plugin::allocate(Device &d, uint64_t bytes) {
   return Buffer(shared_from_this(), b, p.size_bytes);
 }
 
+Expected<Buffer> Plugin::importHost(Device &d, void *ptr, uint64_t bytes) {
+  EMBER_REQUIRE_FN(buffer_import_host);
+  ember_host_buffer_params p{};
+  p.struct_size = sizeof(p);
+  p.host_ptr = ptr;
+  p.size_bytes = bytes;
+  ember_buffer *b = nullptr;
+  ember_error *e;
+  {
+    PluginCallGuard g(*this, "buffer_import_host");
+    e = api_.buffer_import_host(d.get(), &p, &b);
+  }
+  EMBER_TRY(takeError(e, "buffer_import_host"));
+  if (!b)
+    return makeError(ErrorCode::Backend, describe(),
+                     " returned no buffer from buffer_import_host");
+  return Buffer(shared_from_this(), b, bytes);
+}
+
 Expected<Executable> Plugin::compile(Device *d, uint32_t kind,
                                      const std::string &program,
                                      const std::string &options) {
@@ -639,6 +658,36 @@ Expected<std::vector<Tensor>> Plugin::run(Device &d, Executable &x,
                                           const std::vector<Tensor> &inputs,
                                           const std::vector<Type> &outTypes,
                                           RunBuffers *reuse) {
+  if (api_.buffer_import_host) {
+    // Zero-copy: the tensors are the buffers. Any refusal (an empty
+    // tensor, memory the plugin cannot use) falls back to copying.
+    std::vector<Tensor> results;
+    for (auto &t : outTypes)
+      results.emplace_back(t);
+    std::vector<Buffer> bufs;
+    std::vector<Buffer *> in, out;
+    bool imported = true;
+    for (size_t i = 0; imported && i < inputs.size() + results.size(); ++i) {
+      const Tensor &t =
+          i < inputs.size() ? inputs[i] : results[i - inputs.size()];
+      // (execute only reads its input buffers.)
+      Expected<Buffer> b =
+          t.bytes() ? importHost(d, const_cast<uint8_t *>(t.raw()), t.bytes())
+                    : Expected<Buffer>(unsupported("empty tensor"));
+      if (!b) {
+        imported = false;
+        break;
+      }
+      bufs.push_back(std::move(*b));
+    }
+    if (imported) {
+      for (size_t i = 0; i < bufs.size(); ++i)
+        (i < inputs.size() ? in : out).push_back(&bufs[i]);
+      EMBER_ASSIGN(Event ev, execute(d, x, in, out));
+      EMBER_TRY(ev.wait());
+      return results;
+    }
+  }
   RunBuffers local;
   RunBuffers &rb = reuse ? *reuse : local;
   if (rb.in.size() != inputs.size() || rb.out.size() != outTypes.size()) {

@@ -139,6 +139,10 @@ public:
   Expected<uint32_t> deviceCount();
   Expected<Device> openDevice(uint32_t index = 0);
   Expected<Buffer> allocate(Device &d, uint64_t bytes);
+  // ABI 1.2: a buffer over `bytes` of the caller's memory at `ptr`, which
+  // must outlive the buffer; Unsupported when the plugin does not implement
+  // buffer_import_host or cannot use this memory.
+  Expected<Buffer> importHost(Device &d, void *ptr, uint64_t bytes);
   Expected<Executable> compile(Device *d, uint32_t programKind,
                                const std::string &program,
                                const std::string &options = {});
@@ -155,9 +159,12 @@ public:
                           const std::vector<Buffer *> &inputs,
                           const std::vector<Buffer *> &outputs);
 
-  // Convenience: allocate buffers for `inputs` and `outputTypes`, write,
-  // execute, wait and read back. With `reuse`, the buffers are allocated on
-  // the first call and kept there for the next ones (same shapes).
+  // Convenience: run `e` on `inputs` and return outputs of `outputTypes`.
+  // When the plugin imports host memory (ABI 1.2), the input tensors and
+  // the result tensors are the buffers: nothing is copied. Otherwise it
+  // allocates buffers, writes, executes, waits and reads back; with
+  // `reuse`, the buffers are allocated on the first call and kept there
+  // for the next ones (same shapes).
   struct RunBuffers {
     std::vector<Buffer> in, out;
   };

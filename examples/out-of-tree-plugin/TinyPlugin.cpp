@@ -360,6 +360,7 @@ const ember_plugin_api kApi = {
     eventWait,
     eventRelease,
     signature,
+    nullptr, // buffer_import_host (ABI 1.2): the host copies
 };
 
 } // namespace

@@ -11,12 +11,13 @@ namespace ember::kit {
 namespace {
 
 const char *const kOptionalFns[] = {
-    "plugin_init",     "plugin_shutdown",    "query_support",
-    "device_count",    "device_open",        "device_close",
-    "buffer_allocate", "buffer_release",     "buffer_write",
-    "buffer_read",     "executable_compile", "executable_serialize",
-    "executable_load", "executable_release", "execute",
-    "event_wait",      "event_release",      "executable_signature"};
+    "plugin_init",       "plugin_shutdown",    "query_support",
+    "device_count",      "device_open",        "device_close",
+    "buffer_allocate",   "buffer_release",     "buffer_write",
+    "buffer_read",       "executable_compile", "executable_serialize",
+    "executable_load",   "executable_release", "execute",
+    "event_wait",        "event_release",      "executable_signature",
+    "buffer_import_host"};
 
 // How an argument struct is passed.
 enum class Form { Larger, Extended, Header, Zero, Null };
@@ -316,11 +317,16 @@ void checkFunctionTable() {
   const ember_plugin_api &a = p.api();
   size_t size = a.struct_size;
   size_t t10 = offsetof(ember_plugin_api, executable_signature);
-  size_t t11 = sizeof(ember_plugin_api);
-  if (p.abiMinor() >= 1) {
-    EXPECT_GE(size, t11) << "the plugin claims ABI 1." << p.abiMinor()
+  size_t t11 = offsetof(ember_plugin_api, buffer_import_host);
+  size_t t12 = sizeof(ember_plugin_api);
+  if (p.abiMinor() >= 2) {
+    EXPECT_GE(size, t12) << "the plugin claims ABI 1." << p.abiMinor()
                          << " but its table has struct_size " << size
-                         << "; the ABI 1.1 table is " << t11 << " bytes";
+                         << "; the ABI 1.2 table is " << t12 << " bytes";
+  } else if (p.abiMinor() == 1) {
+    EXPECT_GE(size, t11) << "the plugin claims ABI 1.1 but its table has "
+                         << "struct_size " << size << "; the ABI 1.1 table is "
+                         << t11 << " bytes";
   } else {
     EXPECT_GE(size, t10) << "the plugin claims ABI 1.0 but its table has "
                          << "struct_size " << size << "; the ABI 1.0 table is "
@@ -395,6 +401,11 @@ void checkFunctionTable() {
     expectUnsupported("executable_signature", p.signature(noExe).status());
   if (!a.execute)
     expectUnsupported("execute", p.execute(noDevice, noExe, {}, {}).status());
+  if (!a.buffer_import_host) {
+    uint8_t host[16];
+    expectUnsupported("buffer_import_host",
+                      p.importHost(noDevice, host, sizeof(host)).status());
+  }
 }
 
 void checkManifest() {

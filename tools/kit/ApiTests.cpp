@@ -10,6 +10,7 @@
 #include "ember/backend/v1/artifact.pb.h"
 #include "ember/backend/v1/options.pb.h"
 
+#include <cstdlib>
 #include <cstring>
 
 namespace ember::kit {
@@ -307,6 +308,125 @@ void executeAndWait() {
       << "a second run gives other results";
 }
 
+// ABI 1.2: a buffer over the host's memory reads and writes that memory,
+// is bounds-checked, is not freed by buffer_release, rejects bad arguments,
+// and runs the probe with the inputs and outputs in place.
+void importHostBuffer() {
+  KIT_REQUIRE_FN(buffer_import_host);
+  KitState &s = state();
+  backend::Plugin &p = *s.plugin;
+  KIT_ASSIGN(backend::Device * d, pluginDevice());
+  // 64-byte aligned storage, a page of it.
+  constexpr size_t kBytes = 4096;
+  std::unique_ptr<uint8_t, void (*)(void *)> mem(
+      static_cast<uint8_t *>(std::aligned_alloc(64, kBytes)), std::free);
+  KIT_REQUIRE(mem != nullptr);
+  for (size_t i = 0; i < kBytes; ++i)
+    mem.get()[i] = uint8_t(i * 5 + 1);
+  {
+    Expected<backend::Buffer> eb = p.importHost(*d, mem.get(), kBytes);
+    if (!eb && eb.status().code() == ErrorCode::Unsupported) {
+      note("buffer_import_host refused 64-byte aligned memory: " +
+           eb.status().message());
+      GTEST_SKIP() << "the plugin imports no host memory of this kind";
+    }
+    KIT_REQUIRE(eb.hasValue()) << eb.status().message();
+    backend::Buffer b = std::move(*eb);
+    uint8_t back[8] = {};
+    KIT_REQUIRE(b.read(100, back, 8).isOk());
+    EXPECT_EQ(0, std::memcmp(back, mem.get() + 100, 8))
+        << "buffer_read of an imported buffer differs from the memory";
+    const uint8_t patch[4] = {0xDE, 0xAD, 0xBE, 0xEF};
+    KIT_REQUIRE(b.write(200, patch, 4).isOk());
+    EXPECT_EQ(0, std::memcmp(patch, mem.get() + 200, 4))
+        << "buffer_write to an imported buffer did not reach the memory";
+    ember_error *e;
+    {
+      backend::PluginCallGuard g(p, "buffer_write");
+      e = p.api().buffer_write(b.get(), kBytes - 2, patch, 4);
+    }
+    RawError r = takeRaw(p, e, "buffer_write");
+    KIT_CHECK(r.present && r.code == EMBER_STATUS_OUT_OF_RANGE)
+        << "a write past an imported buffer's end: "
+        << (r.present ? r.describe() : "accepted");
+  } // released here: the memory must still be ours
+  mem.get()[0] = 7;
+  // Bad arguments: INVALID_ARGUMENT, with a message.
+  struct Bad {
+    const char *what;
+    void *ptr;
+    uint64_t size;
+  };
+  const Bad bads[] = {{"a NULL host_ptr", nullptr, 64},
+                      {"size 0", mem.get(), 0}};
+  for (const Bad &c : bads) {
+    ember_host_buffer_params hp{};
+    hp.struct_size = sizeof(hp);
+    hp.host_ptr = c.ptr;
+    hp.size_bytes = c.size;
+    ember_buffer *out = nullptr;
+    ember_error *e;
+    {
+      backend::PluginCallGuard g(p, "buffer_import_host");
+      e = p.api().buffer_import_host(d->get(), &hp, &out);
+    }
+    RawError r = takeRaw(p, e, "buffer_import_host");
+    KIT_CHECK(r.present && r.code == EMBER_STATUS_INVALID_ARGUMENT &&
+              !r.message.empty())
+        << c.what << ": " << (r.present ? r.describe() : "accepted");
+    if (!r.present && out)
+      p.api().buffer_release(out);
+  }
+  // The probe with imported inputs and outputs (copies into aligned memory).
+  if (!s.probe)
+    return;
+  KIT_ASSIGN(backend::Executable x, compileGraph(p, d, s.probe->sample.fn()));
+  std::vector<std::unique_ptr<uint8_t, void (*)(void *)>> store;
+  std::vector<backend::Buffer> bufs;
+  auto place = [&](const void *src, size_t n) -> Status {
+    store.emplace_back(
+        static_cast<uint8_t *>(std::aligned_alloc(64, (n + 63) / 64 * 64)),
+        std::free);
+    if (src)
+      std::memcpy(store.back().get(), src, n);
+    EMBER_ASSIGN(backend::Buffer b, p.importHost(*d, store.back().get(), n));
+    bufs.push_back(std::move(b));
+    return Status::ok();
+  };
+  const std::vector<Tensor> &ins = s.probe->sample.inputs;
+  std::vector<Type> outTypes = outputTypes(s.probe->sample.fn());
+  for (auto &t : ins)
+    if (!t.bytes())
+      GTEST_SKIP() << "the probe has an empty input";
+  for (auto &t : outTypes)
+    if (!t.sizeInBytes())
+      GTEST_SKIP() << "the probe has an empty output";
+  for (auto &t : ins)
+    KIT_REQUIRE(place(t.raw(), t.bytes()).isOk());
+  for (auto &t : outTypes)
+    KIT_REQUIRE(place(nullptr, t.sizeInBytes()).isOk());
+  std::vector<backend::Buffer *> in, out;
+  for (size_t i = 0; i < bufs.size(); ++i)
+    (i < ins.size() ? in : out).push_back(&bufs[i]);
+  KIT_ASSIGN(backend::Event ev, p.execute(*d, x, in, out));
+  Status w = ev.wait(timeoutNs());
+  if (w.code() == ErrorCode::Timeout) {
+    new backend::Event(std::move(ev)); // still running: leak, do not free
+    for (auto &m : store)
+      m.release();
+  }
+  KIT_REQUIRE(w.isOk()) << "event_wait: " << w.message();
+  std::vector<Tensor> got;
+  for (size_t i = 0; i < outTypes.size(); ++i) {
+    Tensor t(outTypes[i]);
+    std::memcpy(t.raw(), store[ins.size() + i].get(), t.bytes());
+    got.push_back(std::move(t));
+  }
+  std::string why =
+      compareOutputs(got, s.probe->expected, s.config.rtol, s.config.atol);
+  KIT_CHECK(why.empty()) << s.probe->label << " on imported buffers: " << why;
+}
+
 // execute() with the wrong buffers must fail at once, without an event.
 void executeRejectsBadBuffers() {
   KIT_REQUIRE_FN(execute);
@@ -525,6 +645,7 @@ void registerApiTests() {
   addTest("Api", "TwoExecutionsInFlight", twoExecutionsInFlight);
   addTest("Api", "ErrorOnEvent", errorOnEvent);
   addTest("Api", "Signature", signature);
+  addTest("Api", "ImportHostBuffer", importHostBuffer);
   addTest("Api", "QuerySupportAgrees", querySupportAgrees);
 }
 

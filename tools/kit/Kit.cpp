@@ -62,6 +62,7 @@ bool implemented(const backend::Plugin &p, const char *fn) {
   EMBER_KIT_FN(event_wait)
   EMBER_KIT_FN(event_release)
   EMBER_KIT_FN(executable_signature)
+  EMBER_KIT_FN(buffer_import_host)
 #undef EMBER_KIT_FN
   return false;
 }

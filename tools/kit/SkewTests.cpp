@@ -65,6 +65,12 @@ void pluginTable() {
     note("older plugin: executable_signature (ABI 1.1) is absent and reads "
          "as NULL");
   }
+  if (!EMBER_HAS_FIELD(ember_plugin_api, &p.api(), buffer_import_host)) {
+    // Older than 1.2: the host copies inputs and outputs.
+    EXPECT_EQ(p.api().buffer_import_host, nullptr);
+    note("older plugin: buffer_import_host (ABI 1.2) is absent and reads as "
+         "NULL; the host copies");
+  }
   if (p.abiMinor() > EMBER_ABI_VERSION_MINOR)
     note(concat("newer plugin: this host uses the first ",
                 sizeof(ember_plugin_api), " bytes of its table"));

@@ -22,7 +22,8 @@
  *   - EMBER_ABI_VERSION_MAJOR changes only when an existing field changes
  *     meaning; a host loads plugins of its own major and any minor. Minor
  *     versions only append.
- *   - History: 1.0 first release; 1.1 appended executable_signature.
+ *   - History: 1.0 first release; 1.1 appended executable_signature; 1.2
+ *     appended buffer_import_host (and ember_host_buffer_params).
  *
  * OWNERSHIP
  *   - ember_error objects are created by the plugin and owned by the caller
@@ -55,7 +56,7 @@ extern "C" {
 #endif
 
 #define EMBER_ABI_VERSION_MAJOR 1
-#define EMBER_ABI_VERSION_MINOR 1
+#define EMBER_ABI_VERSION_MINOR 2
 
 /* The one symbol a plugin exports. */
 #define EMBER_PLUGIN_ENTRY_SYMBOL "ember_plugin_entry"
@@ -147,6 +148,14 @@ typedef struct ember_buffer_params {
   uint64_t alignment;   /* 0: the device's default */
   uint32_t memory_kind; /* ember_memory_kind */
 } ember_buffer_params;
+
+/* buffer_import_host (ABI 1.2): host memory the caller owns. */
+typedef struct ember_host_buffer_params {
+  size_t struct_size;
+  const ember_extension *next;
+  void *host_ptr;      /* not NULL */
+  uint64_t size_bytes; /* > 0 */
+} ember_host_buffer_params;
 
 typedef enum ember_program_kind {
   EMBER_PROGRAM_GRAPH = 0, /* ember.backend.v1.Graph (lowered graph) */
@@ -274,6 +283,19 @@ typedef struct ember_plugin_api {
    * executable loaded from an artifact without knowing its program. */
   ember_error *(*executable_signature)(ember_executable *executable,
                                        ember_blob *out_signature);
+
+  /* ---- ABI 1.2 ---------------------------------------------------------- */
+  /* A buffer over host memory the caller owns, without a copy: for devices
+   * that execute from host memory (a CPU). execute() reads an input buffer
+   * and writes an output buffer in place; buffer_read / buffer_write work
+   * as on any buffer. The memory must stay valid until buffer_release,
+   * which does not free it, and the host must not touch it while an
+   * execution using the buffer is pending. A plugin that cannot use this
+   * memory (its alignment, its size) returns EMBER_STATUS_UNSUPPORTED; the
+   * host then allocates a buffer and copies, as it does when this is NULL. */
+  ember_error *(*buffer_import_host)(ember_device *device,
+                                     const ember_host_buffer_params *params,
+                                     ember_buffer **out_buffer);
 } ember_plugin_api;
 
 /* ---- the entry point --------------------------------------------------- */

@@ -36,6 +36,7 @@ struct ember_device {
 struct ember_buffer {
   uint8_t *data;
   uint64_t size;
+  bool owned = true; // false: the caller's memory (buffer_import_host)
 };
 
 struct ember_event {
@@ -194,9 +195,46 @@ inline ember_error *bufferAllocate(ember_device *d,
   return nullptr;
 }
 inline void bufferRelease(ember_buffer *b) {
-  if (b)
+  if (b && b->owned)
     std::free(b->data);
   delete b;
+}
+// buffer_import_host for a host-memory device: the buffer is the caller's
+// memory, which must be aligned to `minAlign` (the plugin's widest access
+// that needs alignment; UNSUPPORTED otherwise, and the host copies).
+inline ember_error *bufferImportHostAligned(ember_device *d,
+                                            const ember_host_buffer_params *p,
+                                            ember_buffer **out,
+                                            uint64_t minAlign) {
+  if (!d)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "device is NULL");
+  if (ember_error *e = checkStruct(
+          p, offsetof(ember_host_buffer_params, size_bytes) + sizeof(uint64_t),
+          "ember_host_buffer_params"))
+    return e;
+  if (!out)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "out_buffer is NULL");
+  if (!p->host_ptr)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "host_ptr is NULL");
+  if (p->size_bytes == 0 || p->size_bytes > (uint64_t(1) << 40))
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "buffer size " + std::to_string(p->size_bytes) +
+                     " is not in [1, 2^40]");
+  if (reinterpret_cast<uintptr_t>(p->host_ptr) % minAlign)
+    return error(EMBER_STATUS_UNSUPPORTED, "host memory is not " +
+                                               std::to_string(minAlign) +
+                                               "-byte aligned");
+  *out = new (std::nothrow)
+      ember_buffer{static_cast<uint8_t *>(p->host_ptr), p->size_bytes, false};
+  return *out ? nullptr
+              : error(EMBER_STATUS_OUT_OF_MEMORY,
+                      "buffer_import_host: no memory");
+}
+// The same for 16-byte aligned memory (what malloc returns).
+inline ember_error *bufferImportHost(ember_device *d,
+                                     const ember_host_buffer_params *p,
+                                     ember_buffer **out) {
+  return bufferImportHostAligned(d, p, out, 16);
 }
 inline ember_error *checkRange(const ember_buffer *b, uint64_t offset,
                                uint64_t size, const void *ptr) {

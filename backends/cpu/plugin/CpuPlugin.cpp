@@ -524,6 +524,9 @@ const ember_plugin_api kApi = {
     eventWait,
     eventRelease,
     signature,
+    // The arena, weights and kernels read inputs and write outputs in
+    // place wherever they are (bundles take any pointer too).
+    bufferImportHost,
 };
 
 } // namespace
