@@ -515,6 +515,9 @@ Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
         t.rowBegin = 0;
         t.rowEnd = static_cast<int>(std::min(kMr, hi - ow));
         t.residual = epi.residual ? epi.residual + q * epi.ldr + col0 : nullptr;
+        // Pull the next tile's output lines in while this one runs.
+        t.prefetch = reinterpret_cast<const char *>(t.c + kMr * ldy);
+        t.prefetchStep = std::max<size_t>(1, kMr * ldy * sizeof(float) / K);
         tileStridedAvx512(t);
       }
     }
