@@ -99,8 +99,11 @@ void gemmInPlaceRows(const float *a, size_t lda, size_t M, size_t K,
   BSource bs;
   bs.packed = packedPanels(packedB);
   epi.biasAxis = epi.bias ? BiasAxis::PerColumn : BiasAxis::None;
-  gemmDriver(gemmKernelAvx512(), M, packedHeader(packedB)->cols, K, as, bs, y,
-             ldy, epi, mBegin, mEnd, oc0, oc1, nullptr);
+  GemmKernel k = gemmKernelAvx512();
+  if (K <= 640)
+    k.kc = K;
+  gemmDriver(k, M, packedHeader(packedB)->cols, K, as, bs, y, ldy, epi, mBegin,
+             mEnd, oc0, oc1, nullptr);
 }
 
 } // namespace
