@@ -262,14 +262,19 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
           static_cast<ptrdiff_t>((s.kernelH - 1) * s.dilationH);
       const ptrdiff_t spanW =
           static_cast<ptrdiff_t>((s.kernelW - 1) * s.dilationW);
+      // (Output row and column walked along, not divided out per pixel.)
+      size_t oh = pb / OW, ow = pb % OW;
       for (size_t tile = 0; tile < nTiles; ++tile) {
         const size_t p = pb + tile * kMr;
         const size_t live = std::min(kMr, pbEnd - p);
         const float **tr = rows + tile * runCap * kMr;
         for (size_t i = 0; i < live; ++i) {
-          const size_t q = p + i;
-          const ptrdiff_t oy = static_cast<ptrdiff_t>(q / OW * s.strideH) + ih0;
-          const ptrdiff_t ox = static_cast<ptrdiff_t>(q % OW * s.strideW) + iw0;
+          const ptrdiff_t oy = static_cast<ptrdiff_t>(oh * s.strideH) + ih0;
+          const ptrdiff_t ox = static_cast<ptrdiff_t>(ow * s.strideW) + iw0;
+          if (++ow == OW) {
+            ow = 0;
+            ++oh;
+          }
           if (oy >= 0 && ox >= 0 && oy + spanH < H && ox + spanW < W) {
             const float *origin = x + static_cast<size_t>(oy * W + ox) * ldx;
             for (size_t r = 0; r < t.numRuns; ++r)
