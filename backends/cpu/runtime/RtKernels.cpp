@@ -68,6 +68,16 @@ Conv2DShape convShape(const int64_t *p, size_t c, size_t oc) {
   return s;
 }
 
+// The shape of one group of the call: C/G -> OC/G channels (depthwise: the
+// C channels, each its own group).
+Conv2DShape groupShape(const int64_t *p) {
+  size_t C = u(p[EMBER_RT_CONV_C]);
+  if (p[EMBER_RT_CONV_DEPTHWISE])
+    return convShape(p, C, C);
+  size_t G = u(p[EMBER_RT_CONV_GROUPS]);
+  return convShape(p, C / G, u(p[EMBER_RT_CONV_OC]) / G);
+}
+
 size_t roundUp(size_t v, size_t m) { return (v + m - 1) / m * m; }
 
 // Multiply-adds a piece of a split call should have at least (a few
@@ -156,6 +166,37 @@ bool convPiece(const ConvTask &t, size_t piece, size_t pixels, size_t channels,
   return r.ocBegin != r.ocEnd;
 }
 
+// Piece `piece` of image n of a channels-last call ([H][W][C] in, [OH][OW]
+// [OC] out, a channel slice of a wider result when LDY is set). False when
+// the piece is empty.
+bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, void *ws,
+                   Status &s) {
+  const int64_t *p = t.p;
+  const Conv2DShape shape = groupShape(p);
+  const size_t C = shape.channels, OC = shape.outChannels;
+  const size_t inPlane = shape.height * shape.width;
+  const size_t outPlane = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
+  ConvRange r;
+  if (!convPiece(t, piece, outPlane, OC, r))
+    return false;
+  const size_t ldy = p[EMBER_RT_CONV_LDY] ? u(p[EMBER_RT_CONV_LDY]) : OC;
+  const float *x = t.x + n * C * inPlane;
+  float *y = t.y + n * ldy * outPlane;
+  const Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
+  Epilogue e = epilogueOf(p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER],
+                          t.bias, BiasAxis::PerColumn,
+                          t.residual ? t.residual + n * OC * outPlane : nullptr,
+                          OC, t.lo, t.hi);
+  if (p[EMBER_RT_CONV_DEPTHWISE])
+    s = depthwiseConv2dNhwc(shape, x, C, static_cast<const float *>(t.w), y,
+                            ldy, e, isa, r);
+  else if (p[EMBER_RT_CONV_IN_NCHW])
+    s = conv2dNhwcFromNchw(shape, x, t.w, y, ldy, e, isa, r, ws);
+  else
+    s = conv2dNhwc(shape, x, C, t.w, y, ldy, e, isa, r, ws);
+  return true;
+}
+
 void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   ConvTask &t = *static_cast<ConvTask *>(ctx);
   const int64_t *p = t.p;
@@ -172,35 +213,10 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
     size_t piece = size_t(task) % t.pieces;
     size_t ng = size_t(task) / t.pieces;
     size_t g = ng % G, n = ng / G;
-    const float *x = t.x + (n * C + g * cg) * inPlane;
-    float *y = t.y + (n * OC + g * ocg) * outPlane;
-    const float *res =
-        t.residual ? t.residual + (n * OC + g * ocg) * outPlane : nullptr;
-    const float *bias = t.bias ? t.bias + g * ocg : nullptr;
-    Epilogue e = epilogueOf(p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER],
-                            bias, BiasAxis::PerRow, res, outPlane, t.lo, t.hi);
     Status s;
     if (p[EMBER_RT_CONV_NHWC]) {
-      // Channels-last: image n is [H][W][C], its output [OH][OW][OC].
-      ConvRange r;
-      if (!convPiece(t, piece, outPlane, OC, r))
+      if (!convNhwcPiece(t, piece, n, ws, s))
         continue;
-      size_t ldy = p[EMBER_RT_CONV_LDY] ? u(p[EMBER_RT_CONV_LDY]) : OC;
-      Epilogue ne =
-          epilogueOf(p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER], t.bias,
-                     BiasAxis::PerColumn,
-                     t.residual ? t.residual + n * OC * outPlane : nullptr, OC,
-                     t.lo, t.hi);
-      if (dw)
-        s = depthwiseConv2dNhwc(convShape(p, C, C), t.x + n * C * inPlane, C,
-                                static_cast<const float *>(t.w),
-                                t.y + n * ldy * outPlane, ldy, ne, isa, r);
-      else if (p[EMBER_RT_CONV_IN_NCHW])
-        s = conv2dNhwcFromNchw(convShape(p, C, OC), t.x + n * C * inPlane, t.w,
-                               t.y + n * ldy * outPlane, ldy, ne, isa, r, ws);
-      else
-        s = conv2dNhwc(convShape(p, C, OC), t.x + n * C * inPlane, C, t.w,
-                       t.y + n * ldy * outPlane, ldy, ne, isa, r, ws);
     } else if (dw) {
       size_t c0, c1;
       pieceRange(C, t.pieces, 1, piece, c0, c1);
@@ -218,6 +234,13 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
       ConvRange r;
       if (!convPiece(t, piece, outPlane, ocg, r))
         continue;
+      const float *x = t.x + (n * C + g * cg) * inPlane;
+      float *y = t.y + (n * OC + g * ocg) * outPlane;
+      const float *res =
+          t.residual ? t.residual + (n * OC + g * ocg) * outPlane : nullptr;
+      Epilogue e = epilogueOf(p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER],
+                              t.bias ? t.bias + g * ocg : nullptr,
+                              BiasAxis::PerRow, res, outPlane, t.lo, t.hi);
       const void *w = static_cast<const uint8_t *>(t.w) +
                       g * u(p[EMBER_RT_CONV_W_GROUP_STRIDE]);
       if (t.prepared)
@@ -1212,12 +1235,10 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
 
 int64_t ember_rt_conv_packed_size(const int64_t *p) {
   if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_DEPTHWISE])
-    return int64_t(packedDepthwiseNhwcSize(
-        convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_C]))));
+    return int64_t(packedDepthwiseNhwcSize(groupShape(p)));
   if (p[EMBER_RT_CONV_NHWC])
-    return int64_t(packedConvWeightsNhwcSize(
-        convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_OC])),
-        Isa(p[EMBER_RT_CONV_ISA])));
+    return int64_t(
+        packedConvWeightsNhwcSize(groupShape(p), Isa(p[EMBER_RT_CONV_ISA])));
   if (p[EMBER_RT_CONV_DEPTHWISE])
     return p[EMBER_RT_CONV_C] * p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW] *
            int64_t(sizeof(float));
@@ -1232,11 +1253,9 @@ int64_t ember_rt_conv_workspace_size(const int64_t *p) {
   if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_DEPTHWISE])
     return 0;
   if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_IN_NCHW])
-    return int64_t(conv2dNhwcFromNchwWorkspaceSize(
-        convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_OC]))));
+    return int64_t(conv2dNhwcFromNchwWorkspaceSize(groupShape(p)));
   if (p[EMBER_RT_CONV_NHWC])
-    return int64_t(conv2dNhwcWorkspaceSize(
-        convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_OC]))));
+    return int64_t(conv2dNhwcWorkspaceSize(groupShape(p)));
   if (p[EMBER_RT_CONV_DEPTHWISE]) // the padded plane (was allocated per call)
     return int64_t(depthwiseConv2dWorkspaceSize(
         convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_C])), isa));
@@ -1248,13 +1267,12 @@ int64_t ember_rt_conv_workspace_size(const int64_t *p) {
 
 int32_t ember_rt_conv_pack(const int64_t *p, const float *w, void *packed) {
   if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_DEPTHWISE])
-    return int32_t(packDepthwiseNhwc(
-        convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_C])), w,
-        static_cast<float *>(packed)));
+    return int32_t(
+        packDepthwiseNhwc(groupShape(p), w, static_cast<float *>(packed)));
   if (p[EMBER_RT_CONV_NHWC])
-    return int32_t(packConvWeightsNhwc(
-        convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_OC])), w, packed,
-        Isa(p[EMBER_RT_CONV_ISA]), p[EMBER_RT_CONV_IN_NCHW] != 0));
+    return int32_t(packConvWeightsNhwc(groupShape(p), w, packed,
+                                       Isa(p[EMBER_RT_CONV_ISA]),
+                                       p[EMBER_RT_CONV_IN_NCHW] != 0));
   if (p[EMBER_RT_CONV_DEPTHWISE]) {
     std::memcpy(packed, w, size_t(ember_rt_conv_packed_size(p)));
     return 0;
