@@ -272,6 +272,50 @@ TEST_P(ConvTest, WeightsPackedElsewhereRunEverywhere) {
   }
 }
 
+/// The non-empty ranges of a 2x2 grid cut at (pixCut, ocCut) over P
+/// pixels x N channels; `odd` alternates between neighbouring cells (the
+/// tests pass a workspace to half of them and nullptr to the others).
+struct GridCell {
+  ConvRange r;
+  bool odd;
+};
+std::vector<GridCell> rangeGrid(size_t P, size_t N, size_t pixCut,
+                                size_t ocCut) {
+  std::vector<GridCell> cells;
+  for (size_t a = 0; a < 2; ++a)
+    for (size_t b = 0; b < 2; ++b) {
+      ConvRange r;
+      r.ocBegin = a ? ocCut : 0;
+      r.ocEnd = a ? N : ocCut;
+      r.pixBegin = b ? pixCut : 0;
+      r.pixEnd = b ? P : pixCut;
+      if (r.ocBegin != r.ocEnd && r.pixBegin != r.pixEnd)
+        cells.push_back({r, (a + b) % 2 != 0});
+    }
+  return cells;
+}
+
+/// Checks a channels-last result y (P pixels, pixel stride ldy) of `fn`
+/// against ref (channel-major, N channels): within ref's bound below N,
+/// still `sentinel` from N to ldy. Reports mismatches while `bad` is below
+/// 5 and counts all of them in `bad`.
+void expectNhwcMatches(const char *fn, const std::string &what,
+                       const std::vector<float> &y, size_t ldy, size_t P,
+                       size_t N, const RefResult &ref, float sentinel,
+                       size_t &bad) {
+  for (size_t q = 0; q < P; ++q)
+    for (size_t c = 0; c < ldy; ++c) {
+      const float got = y[q * ldy + c];
+      const bool ok =
+          c < N ? std::fabs(ref.value[c * P + q] - got) <= ref.bound[c * P + q]
+                : got == sentinel;
+      if (!ok && bad++ < 5)
+        ADD_FAILURE() << fn << " " << what << " pixel " << q << " channel " << c
+                      << ": got " << got << " want "
+                      << (c < N ? ref.value[c * P + q] : sentinel);
+    }
+}
+
 /// conv2dNhwc against the definition: channels-last x and y with padded
 /// pixel strides, random epilogue (bias per channel, channels-last
 /// residual), the output split into a random grid of channel x pixel
@@ -325,20 +369,12 @@ void checkConvNhwc(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
   }
   std::vector<char> ws(conv2dNhwcWorkspaceSize(s));
   const size_t ocCut = randomIn(rng, 0, OC), pixCut = randomIn(rng, 0, P);
-  for (size_t a = 0; a < 2; ++a)
-    for (size_t b = 0; b < 2; ++b) {
-      ConvRange r;
-      r.ocBegin = a ? ocCut : 0;
-      r.ocEnd = a ? OC : ocCut;
-      r.pixBegin = b ? pixCut : 0;
-      r.pixEnd = b ? P : pixCut;
-      if (r.ocBegin == r.ocEnd || r.pixBegin == r.pixEnd)
-        continue;
-      ASSERT_EQ(conv2dNhwc(s, x.data(), ldx, packed.data(), y.data(), ldy, e,
-                           isa, r, (a + b) % 2 ? ws.data() : nullptr),
-                Status::Ok)
-          << what;
-    }
+  const std::vector<GridCell> grid = rangeGrid(P, OC, pixCut, ocCut);
+  for (const GridCell &g : grid)
+    ASSERT_EQ(conv2dNhwc(s, x.data(), ldx, packed.data(), y.data(), ldy, e, isa,
+                         g.r, g.odd ? ws.data() : nullptr),
+              Status::Ok)
+        << what;
   // The row-major-input variant, on the NCHW copy of x, same ranges, with
   // its (c, kh, kw) weights; the (kh, kw, c) ones are refused.
   std::vector<char> packedC(packedConvWeightsNhwcSize(s, isa));
@@ -349,40 +385,15 @@ void checkConvNhwc(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
       conv2dNhwcFromNchw(s, xN.data(), packed.data(), y2.data(), ldy, e, isa),
       Status::LayoutMismatch);
   std::vector<char> ws2(conv2dNhwcFromNchwWorkspaceSize(s));
-  for (size_t a = 0; a < 2; ++a)
-    for (size_t b = 0; b < 2; ++b) {
-      ConvRange r;
-      r.ocBegin = a ? ocCut : 0;
-      r.ocEnd = a ? OC : ocCut;
-      r.pixBegin = b ? pixCut : 0;
-      r.pixEnd = b ? P : pixCut;
-      if (r.ocBegin == r.ocEnd || r.pixBegin == r.pixEnd)
-        continue;
-      ASSERT_EQ(conv2dNhwcFromNchw(s, xN.data(), packedC.data(), y2.data(), ldy,
-                                   e, isa, r,
-                                   (a + b) % 2 ? nullptr : ws2.data()),
-                Status::Ok)
-          << what;
-    }
+  for (const GridCell &g : grid)
+    ASSERT_EQ(conv2dNhwcFromNchw(s, xN.data(), packedC.data(), y2.data(), ldy,
+                                 e, isa, g.r, g.odd ? nullptr : ws2.data()),
+              Status::Ok)
+        << what;
   size_t bad = 0;
-  for (size_t q = 0; q < P; ++q)
-    for (size_t oc = 0; oc < ldy; ++oc) {
-      const float got2 = y2[q * ldy + oc];
-      const bool ok2 = oc < OC ? std::fabs(ref.value[oc * P + q] - got2) <=
-                                     ref.bound[oc * P + q]
-                               : got2 == sentinel;
-      if (!ok2 && bad++ < 5)
-        ADD_FAILURE() << "conv2dNhwcFromNchw " << what << " pixel " << q
-                      << " channel " << oc << ": got " << got2;
-      const float got = y[q * ldy + oc];
-      const bool ok = oc < OC ? std::fabs(ref.value[oc * P + q] - got) <=
-                                    ref.bound[oc * P + q]
-                              : got == sentinel;
-      if (!ok && bad++ < 5)
-        ADD_FAILURE() << "conv2dNhwc " << what << " pixel " << q << " channel "
-                      << oc << ": got " << got << " want "
-                      << (oc < OC ? ref.value[oc * P + q] : sentinel);
-    }
+  expectNhwcMatches("conv2dNhwcFromNchw", what, y2, ldy, P, OC, ref, sentinel,
+                    bad);
+  expectNhwcMatches("conv2dNhwc", what, y, ldy, P, OC, ref, sentinel, bad);
   EXPECT_EQ(bad, 0u) << what;
 }
 
@@ -444,32 +455,14 @@ void checkDepthwiseNhwc(Isa isa, std::mt19937 &rng, Conv2DShape s) {
   const float sentinel = -12345.0f;
   std::vector<float> y(P * ldy, sentinel);
   const size_t cCut = randomIn(rng, 0, C), pixCut = randomIn(rng, 0, P);
-  for (size_t a = 0; a < 2; ++a)
-    for (size_t b = 0; b < 2; ++b) {
-      ConvRange r;
-      r.ocBegin = a ? cCut : 0;
-      r.ocEnd = a ? C : cCut;
-      r.pixBegin = b ? pixCut : 0;
-      r.pixEnd = b ? P : pixCut;
-      if (r.ocBegin == r.ocEnd || r.pixBegin == r.pixEnd)
-        continue;
-      ASSERT_EQ(depthwiseConv2dNhwc(s, x.data(), ldx, packed.data(), y.data(),
-                                    ldy, e, isa, r),
-                Status::Ok)
-          << what;
-    }
+  for (const GridCell &g : rangeGrid(P, C, pixCut, cCut))
+    ASSERT_EQ(depthwiseConv2dNhwc(s, x.data(), ldx, packed.data(), y.data(),
+                                  ldy, e, isa, g.r),
+              Status::Ok)
+        << what;
   size_t bad = 0;
-  for (size_t q = 0; q < P; ++q)
-    for (size_t c = 0; c < ldy; ++c) {
-      const float got = y[q * ldy + c];
-      const bool ok =
-          c < C ? std::fabs(ref.value[c * P + q] - got) <= ref.bound[c * P + q]
-                : got == sentinel;
-      if (!ok && bad++ < 5)
-        ADD_FAILURE() << "depthwiseConv2dNhwc " << what << " pixel " << q
-                      << " channel " << c << ": got " << got << " want "
-                      << (c < C ? ref.value[c * P + q] : sentinel);
-    }
+  expectNhwcMatches("depthwiseConv2dNhwc", what, y, ldy, P, C, ref, sentinel,
+                    bad);
   EXPECT_EQ(bad, 0u) << what;
 }
 
