@@ -34,32 +34,39 @@ struct DwArgs {
   const Epilogue *e;
 };
 
+/// Calls f(tap, input pixel) for each tap of the window whose top row is
+/// input row ih0 (output column ow) that falls inside the input.
+template <typename F>
+__attribute__((always_inline)) inline void
+forInsideTaps(const Conv2DShape &s, ptrdiff_t ih0, size_t ow, F &&f) {
+  for (size_t kh = 0; kh < s.kernelH; ++kh) {
+    const ptrdiff_t ih = ih0 + static_cast<ptrdiff_t>(kh * s.dilationH);
+    if (ih < 0 || ih >= static_cast<ptrdiff_t>(s.height))
+      continue;
+    for (size_t kw = 0; kw < s.kernelW; ++kw) {
+      const ptrdiff_t iw =
+          static_cast<ptrdiff_t>(ow * s.strideW + kw * s.dilationW) -
+          static_cast<ptrdiff_t>(s.padLeft);
+      if (iw < 0 || iw >= static_cast<ptrdiff_t>(s.width))
+        continue;
+      f(kh * s.kernelW + kw,
+        static_cast<size_t>(ih) * s.width + static_cast<size_t>(iw));
+    }
+  }
+}
+
 /// Portable path: one pixel, channels [c0, c1).
 void pixelGeneric(const DwArgs &a, size_t p, size_t c0, size_t c1) {
   const Conv2DShape &s = *a.s;
   const Epilogue &e = *a.e;
   const size_t oh = p / a.OW, ow = p % a.OW;
+  const ptrdiff_t ih0 =
+      static_cast<ptrdiff_t>(oh * s.strideH) - static_cast<ptrdiff_t>(s.padTop);
   for (size_t c = c0; c < c1; ++c) {
     float acc = e.bias ? e.bias[c] : 0.0f;
-    for (size_t kh = 0; kh < s.kernelH; ++kh) {
-      const ptrdiff_t ih =
-          static_cast<ptrdiff_t>(oh * s.strideH + kh * s.dilationH) -
-          static_cast<ptrdiff_t>(s.padTop);
-      if (ih < 0 || ih >= static_cast<ptrdiff_t>(s.height))
-        continue;
-      for (size_t kw = 0; kw < s.kernelW; ++kw) {
-        const ptrdiff_t iw =
-            static_cast<ptrdiff_t>(ow * s.strideW + kw * s.dilationW) -
-            static_cast<ptrdiff_t>(s.padLeft);
-        if (iw < 0 || iw >= static_cast<ptrdiff_t>(s.width))
-          continue;
-        acc +=
-            a.x[(static_cast<size_t>(ih) * s.width + static_cast<size_t>(iw)) *
-                    a.ldx +
-                c] *
-            a.w[(kh * s.kernelW + kw) * s.channels + c];
-      }
-    }
+    forInsideTaps(s, ih0, ow, [&](size_t tap, size_t pix) {
+      acc += a.x[pix * a.ldx + c] * a.w[tap * s.channels + c];
+    });
     const float r = e.residual ? e.residual[p * e.ldr + c] : 0.0f;
     float v = e.residualAfterActivation ? acc : acc + r;
     v = activate(v, e.activation, e.clipMin, e.clipMax);
@@ -112,26 +119,11 @@ EMBER_TARGET_AVX512 void checkedPixel(const DwArgs &a, const VecEpilogue &ve,
                                       const __m512 *wr, bool regTaps) {
   const Conv2DShape &s = *a.s;
   __m512 acc = bias;
-  for (size_t kh = 0; kh < s.kernelH; ++kh) {
-    const ptrdiff_t ih = ih0 + static_cast<ptrdiff_t>(kh * s.dilationH);
-    if (ih < 0 || ih >= static_cast<ptrdiff_t>(s.height))
-      continue;
-    for (size_t kw = 0; kw < s.kernelW; ++kw) {
-      const ptrdiff_t iw =
-          static_cast<ptrdiff_t>(ow * s.strideW + kw * s.dilationW) -
-          static_cast<ptrdiff_t>(s.padLeft);
-      if (iw < 0 || iw >= static_cast<ptrdiff_t>(s.width))
-        continue;
-      acc = _mm512_fmadd_ps(
-          _mm512_maskz_loadu_ps(m, a.x +
-                                       (static_cast<size_t>(ih) * s.width +
-                                        static_cast<size_t>(iw)) *
-                                           a.ldx +
-                                       cb),
-          tapWeight(wr, regTaps, a.w, kh * s.kernelW + kw, s.channels, cb, m),
-          acc);
-    }
-  }
+  forInsideTaps(s, ih0, ow, [&](size_t tap, size_t pix) EMBER_TARGET_AVX512 {
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a.x + pix * a.ldx + cb),
+                          tapWeight(wr, regTaps, a.w, tap, s.channels, cb, m),
+                          acc);
+  });
   finishStore(ve, acc, pRow + ow, cb, m, a.y + (pRow + ow) * a.ldy + cb);
 }
 
