@@ -60,12 +60,18 @@ Status Codegen::emitPool(const Group &g, Step &) {
   const bool channelsLast = sx[1] == 1 && w.c > 1;
   bool unrollable = w.kh * w.kw <= 64 && colHi > colLo && rowHi > rowLo;
 
+  // The checked window's stack slots (accumulator, any element seen,
+  // count), made at the top of each task function by taskSlots().
+  llvm::Value *accSlot = nullptr, *anySlot = nullptr, *cntSlot = nullptr;
+  auto taskSlots = [&] {
+    accSlot = b.CreateAlloca(f32);
+    anySlot = b.CreateAlloca(b.getInt1Ty());
+    cntSlot = b.CreateAlloca(i64);
+  };
   // One output element. `xb`: the offset of x[n][c][0][0]; `yo`: of the
   // output element; ih0/iw0: the window's top-left input position.
   auto checked = [&](llvm::Value *x, llvm::Value *y, llvm::Value *xb,
-                     llvm::Value *yo, llvm::Value *ih0, llvm::Value *iw0,
-                     llvm::Value *accSlot, llvm::Value *anySlot,
-                     llvm::Value *cntSlot) {
+                     llvm::Value *yo, llvm::Value *ih0, llvm::Value *iw0) {
     b.CreateStore(llvm::ConstantFP::get(f32, 0.0), accSlot);
     b.CreateStore(b.getInt1(false), anySlot);
     b.CreateStore(c64(0), cntSlot);
@@ -173,9 +179,7 @@ Status Codegen::emitPool(const Group &g, Step &) {
              [&](llvm::Value *begin, llvm::Value *end) {
                llvm::Value *x = ptrOfValue(n.inputs[0]);
                llvm::Value *y = ptrOfValue(root);
-               llvm::Value *accSlot = b.CreateAlloca(f32);
-               llvm::Value *anySlot = b.CreateAlloca(b.getInt1Ty());
-               llvm::Value *cntSlot = b.CreateAlloca(i64);
+               taskSlots();
                emitNest(
                    {w.n * w.oh, w.ow}, begin, end,
                    [&](std::vector<llvm::Value *> &pi) {
@@ -201,8 +205,7 @@ Status Codegen::emitPool(const Group &g, Step &) {
                                   if (isFast)
                                     fast(x, y, xb, yo, ih0, iw0);
                                   else
-                                    checked(x, y, xb, yo, ih0, iw0, accSlot,
-                                            anySlot, cntSlot);
+                                    checked(x, y, xb, yo, ih0, iw0);
                                 });
                      };
                      if (!unrollable) {
@@ -226,9 +229,7 @@ Status Codegen::emitPool(const Group &g, Step &) {
       [&](llvm::Value *begin, llvm::Value *end) {
         llvm::Value *x = ptrOfValue(n.inputs[0]);
         llvm::Value *y = ptrOfValue(root);
-        llvm::Value *accSlot = b.CreateAlloca(f32);
-        llvm::Value *anySlot = b.CreateAlloca(b.getInt1Ty());
-        llvm::Value *cntSlot = b.CreateAlloca(i64);
+        taskSlots();
         emitNest(
             {planes, w.oh}, begin, end, [&](std::vector<llvm::Value *> &pi) {
               llvm::Value *img = b.CreateUDiv(pi[0], c64(w.c));
@@ -253,8 +254,7 @@ Status Codegen::emitPool(const Group &g, Step &) {
                            if (isFast)
                              fast(x, y, xb, yo, ih0, iw0);
                            else
-                             checked(x, y, xb, yo, ih0, iw0, accSlot, anySlot,
-                                     cntSlot);
+                             checked(x, y, xb, yo, ih0, iw0);
                          });
               };
               if (!unrollable) {
