@@ -272,6 +272,26 @@ TEST_P(ConvTest, WeightsPackedElsewhereRunEverywhere) {
   }
 }
 
+/// The channels-first copy [C][pixels] of a channels-last v (pixel stride
+/// ld), and the channels-last copy (pixel stride ld, the padding zero) of
+/// a channels-first one.
+std::vector<float> toChannelsFirst(const std::vector<float> &v, size_t pixels,
+                                   size_t C, size_t ld) {
+  std::vector<float> out(C * pixels);
+  for (size_t c = 0; c < C; ++c)
+    for (size_t q = 0; q < pixels; ++q)
+      out[c * pixels + q] = v[q * ld + c];
+  return out;
+}
+std::vector<float> toChannelsLast(const float *v, size_t pixels, size_t C,
+                                  size_t ld) {
+  std::vector<float> out(pixels * ld);
+  for (size_t c = 0; c < C; ++c)
+    for (size_t q = 0; q < pixels; ++q)
+      out[q * ld + c] = v[c * pixels + q];
+  return out;
+}
+
 /// The non-empty ranges of a 2x2 grid cut at (pixCut, ocCut) over P
 /// pixels x N channels; `odd` alternates between neighbouring cells (the
 /// tests pass a workspace to half of them and nullptr to the others).
@@ -326,10 +346,8 @@ void checkConvNhwc(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
   const size_t P = s.outHeight() * s.outWidth();
   const size_t ldx = C + randomIn(rng, 0, 3), ldy = OC + randomIn(rng, 0, 3);
   const size_t ldr = OC + randomIn(rng, 0, 2);
-  std::vector<float> x = randomFloats(rng, H * W * ldx), xN(C * H * W);
-  for (size_t c = 0; c < C; ++c)
-    for (size_t q = 0; q < H * W; ++q)
-      xN[c * H * W + q] = x[q * ldx + c];
+  const std::vector<float> x = randomFloats(rng, H * W * ldx);
+  const std::vector<float> xN = toChannelsFirst(x, H * W, C, ldx);
   std::vector<float> w = randomFloats(rng, OC * K), B(K * OC);
   for (size_t oc = 0; oc < OC; ++oc)
     for (size_t c = 0; c < C; ++c)
@@ -337,11 +355,10 @@ void checkConvNhwc(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
         B[(tap * C + c) * OC + oc] = w[(oc * C + c) * taps + tap];
   RandomEpilogue re(rng, OC, OC * P);
   re.epi.accumulate = false;
-  std::vector<float> res(P * ldr);
-  if (re.epi.residual) // channels-last copy of the NCHW-shaped residual
-    for (size_t oc = 0; oc < OC; ++oc)
-      for (size_t q = 0; q < P; ++q)
-        res[q * ldr + oc] = re.residual[oc * P + q];
+  // (A channels-last copy of the NCHW-shaped residual.)
+  const std::vector<float> res =
+      re.epi.residual ? toChannelsLast(re.residual.data(), P, OC, ldr)
+                      : std::vector<float>();
   const std::vector<float> y0(OC * P, 0.0f);
   const RefResult ref = refConv(s, xN.data(), w.data(), y0.data(), re.epi,
                                 /*depthwise=*/false);
@@ -429,18 +446,14 @@ void checkDepthwiseNhwc(Isa isa, std::mt19937 &rng, Conv2DShape s) {
   const size_t P = s.outHeight() * s.outWidth();
   const size_t ldx = C + randomIn(rng, 0, 3), ldy = C + randomIn(rng, 0, 3);
   const size_t ldr = C + randomIn(rng, 0, 2);
-  std::vector<float> x = randomFloats(rng, H * W * ldx), xN(C * H * W);
-  for (size_t c = 0; c < C; ++c)
-    for (size_t q = 0; q < H * W; ++q)
-      xN[c * H * W + q] = x[q * ldx + c];
+  const std::vector<float> x = randomFloats(rng, H * W * ldx);
+  const std::vector<float> xN = toChannelsFirst(x, H * W, C, ldx);
   std::vector<float> w = randomFloats(rng, C * taps);
   RandomEpilogue re(rng, C, C * P);
   re.epi.accumulate = false;
-  std::vector<float> res(P * ldr);
-  if (re.epi.residual)
-    for (size_t c = 0; c < C; ++c)
-      for (size_t q = 0; q < P; ++q)
-        res[q * ldr + c] = re.residual[c * P + q];
+  const std::vector<float> res =
+      re.epi.residual ? toChannelsLast(re.residual.data(), P, C, ldr)
+                      : std::vector<float>();
   const std::vector<float> y0(C * P, 0.0f);
   const RefResult ref =
       refConv(s, xN.data(), w.data(), y0.data(), re.epi, /*depthwise=*/true);
