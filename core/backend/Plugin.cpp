@@ -664,24 +664,23 @@ Expected<std::vector<Tensor>> Plugin::run(Device &d, Executable &x,
     std::vector<Tensor> results;
     for (auto &t : outTypes)
       results.emplace_back(t);
+    const size_t total = inputs.size() + results.size();
     std::vector<Buffer> bufs;
-    std::vector<Buffer *> in, out;
-    bool imported = true;
-    for (size_t i = 0; imported && i < inputs.size() + results.size(); ++i) {
+    for (size_t i = 0; i < total; ++i) {
       const Tensor &t =
           i < inputs.size() ? inputs[i] : results[i - inputs.size()];
+      if (!t.bytes())
+        break;
       // (execute only reads its input buffers.)
       Expected<Buffer> b =
-          t.bytes() ? importHost(d, const_cast<uint8_t *>(t.raw()), t.bytes())
-                    : Expected<Buffer>(unsupported("empty tensor"));
-      if (!b) {
-        imported = false;
+          importHost(d, const_cast<uint8_t *>(t.raw()), t.bytes());
+      if (!b)
         break;
-      }
       bufs.push_back(std::move(*b));
     }
-    if (imported) {
-      for (size_t i = 0; i < bufs.size(); ++i)
+    if (bufs.size() == total) {
+      std::vector<Buffer *> in, out;
+      for (size_t i = 0; i < total; ++i)
         (i < inputs.size() ? in : out).push_back(&bufs[i]);
       EMBER_ASSIGN(Event ev, execute(d, x, in, out));
       EMBER_TRY(ev.wait());
