@@ -269,7 +269,7 @@ struct LoopGen {
     dl.gatherStride = da.strides[size_t(axis)];
     dl.gatherDim = dd[size_t(axis)];
     int id = addLeaf(dl);
-    leafOf[keyOf(Value(const_cast<Node *>(&n), 0))] = id;
+    leafOf[keyOf(&n)] = id;
     return id;
   }
 
@@ -326,13 +326,13 @@ struct LoopGen {
     }
     l.a.strides = st;
     int id = addLeaf(l);
-    leafOf[keyOf(Value(const_cast<Node *>(&n), 0))] = id;
+    leafOf[keyOf(&n)] = id;
     return id;
   }
 
   // Gather node n (a member): leaves for its indices and data.
   int gatherLeaf(const Node &n) {
-    auto it = leafOf.find(keyOf(Value(const_cast<Node *>(&n), 0)));
+    auto it = leafOf.find(keyOf(&n));
     if (it != leafOf.end())
       return it->second;
     if (n.kind == OpKind::GatherElements)
@@ -368,7 +368,7 @@ struct LoopGen {
     dl.gatherStride = da.strides[a];
     dl.gatherDim = dd[a];
     int id = addLeaf(dl);
-    leafOf[keyOf(Value(const_cast<Node *>(&n), 0))] = id;
+    leafOf[keyOf(&n)] = id;
     return id;
   }
 

@@ -127,8 +127,7 @@ Status Codegen::prepareConv(const Group &g, Step &s) {
   p[EMBER_RT_CONV_ACT] = g.epi.act;
   p[EMBER_RT_CONV_RES_AFTER] = g.epi.residualAfter;
   p[EMBER_RT_CONV_ISA] = cfg_.isa;
-  p[EMBER_RT_CONV_NHWC] =
-      nhwc_.count(keyOf(Value(const_cast<Node *>(g.root), 0))) != 0;
+  p[EMBER_RT_CONV_NHWC] = nhwc_.count(keyOf(g.root)) != 0;
   p[EMBER_RT_CONV_IN_NCHW] =
       p[EMBER_RT_CONV_NHWC] && !nhwc_.count(keyOf(n.inputs[0]));
   workspacePerWorker_ = std::max<uint64_t>(
@@ -384,8 +383,7 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
               : 256;
   }
   p[EMBER_RT_QCONV_IN_NHWC] = inNhwc;
-  p[EMBER_RT_QCONV_OUT_NHWC] =
-      nhwc_.count(keyOf(Value(const_cast<Node *>(g.root), 0))) != 0;
+  p[EMBER_RT_QCONV_OUT_NHWC] = nhwc_.count(keyOf(g.root)) != 0;
   Isa isa = Isa(cfg_.isa);
   if (dw) {
     std::vector<int16_t> cw(size_t(C * KK));
@@ -594,9 +592,6 @@ void Codegen::chooseLayouts() {
   for (auto &g : groups_)
     for (const Node *m : g.members)
       groupOf[m] = &g;
-  auto rootOf = [](const Group &g) {
-    return keyOf(Value(const_cast<Node *>(g.root), 0));
-  };
   auto loopLike = [](const Group &g) {
     return g.kind == GroupKind::Loop || g.kind == GroupKind::Concat ||
            (g.kind == GroupKind::Pool &&
@@ -614,7 +609,7 @@ void Codegen::chooseLayouts() {
   for (bool changed = true; changed;) {
     changed = false;
     for (auto &g : groups_) {
-      const ValueKey r = rootOf(g);
+      const ValueKey r = keyOf(g.root);
       if (!cand.count(r))
         continue;
       bool ok = true, toConv = false;
@@ -636,7 +631,7 @@ void Codegen::chooseLayouts() {
           ok = u.operand == 0 && u.user == ug.anchor;
           toConv = true;
         } else if (ug.kind == GroupKind::Conv) {
-          ok = cand.count(rootOf(ug)) &&
+          ok = cand.count(keyOf(ug.root)) &&
                ((u.user == ug.anchor && u.operand == 0 && convReadsNhwc(ug)) ||
                 (ug.epi.residual && read == ug.epi.residual));
           toConv = true;
@@ -647,7 +642,7 @@ void Codegen::chooseLayouts() {
             ok = ok && u.user == ug.anchor && u.operand == 0;
           // A loop or pool whose result stays channels-last carries the
           // layout on to a convolution.
-          toConv = toConv || (loopLike(ug) && cand.count(rootOf(ug)));
+          toConv = toConv || (loopLike(ug) && cand.count(keyOf(ug.root)));
         }
       }
       if (ok && g.kind != GroupKind::QConv && g.kind != GroupKind::Conv)
@@ -745,8 +740,7 @@ Status Codegen::layout() {
     for (unsigned k = 0; k < g.root->numResults(); ++k)
       producer[keyOf(Value(const_cast<Node *>(g.root), k))] = &g;
     if (g.kind == GroupKind::View)
-      storageOf[keyOf(Value(const_cast<Node *>(g.root), 0))] =
-          storage(g.root->inputs[0]);
+      storageOf[keyOf(g.root)] = storage(g.root->inputs[0]);
   }
   // Graph outputs: the value behind each is computed into the output
   // buffer; outputs that cannot be (inputs, constants, a value already
@@ -788,8 +782,7 @@ Status Codegen::layout() {
       // A channels-last result's channel slices interleave: only an NHWC
       // convolution can write one in place (pixel stride = the result's
       // channels, EMBER_RT_CONV_LDY).
-      const bool channelsLast =
-          nhwc_.count(keyOf(Value(const_cast<Node *>(&n), 0))) != 0;
+      const bool channelsLast = nhwc_.count(keyOf(&n)) != 0;
       bool contiguous = true;
       for (int64_t d = 0; d < axis; ++d)
         contiguous = contiguous && od[size_t(d)] == 1;

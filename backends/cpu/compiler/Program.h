@@ -134,6 +134,10 @@ struct ValueKey {
   }
 };
 inline ValueKey keyOf(const Value &v) { return ValueKey{v.node, v.idx}; }
+// Result `idx` of node n (a group's result: keyOf(g.root)).
+inline ValueKey keyOf(const Node *n, unsigned idx = 0) {
+  return ValueKey{n, idx};
+}
 
 // A scalar constant (one element) read as double, or false.
 bool scalarConstant(const Value &v, double &out);
