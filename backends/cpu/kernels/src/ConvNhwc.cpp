@@ -99,8 +99,10 @@ void gemmInPlaceRows(const float *a, size_t lda, size_t M, size_t K,
   BSource bs;
   bs.packed = packedPanels(packedB);
   epi.biasAxis = epi.bias ? BiasAxis::PerColumn : BiasAxis::None;
+  // K up to kKBlock in one block, like the windowed convolutions: the
+  // output is then written once (the GEMM's 384 would read it back).
   GemmKernel k = gemmKernelAvx512();
-  if (K <= 640)
+  if (K <= kKBlock)
     k.kc = K;
   gemmDriver(k, M, packedHeader(packedB)->cols, K, as, bs, y, ldy, epi, mBegin,
              mEnd, oc0, oc1, nullptr);
