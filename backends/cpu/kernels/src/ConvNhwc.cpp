@@ -414,22 +414,151 @@ EMBER_TARGET_AVX512 void im2rowBlockAvx512(const Conv2DShape &s, const float *x,
 }
 } // namespace
 
+namespace {
+/// conv2dNhwcFromNchw's per-call state: the unfolded block and the runs
+/// of the direct tiles (carved from the workspace), and the geometry.
+/// pixels() computes any output pixels into any output rows.
+class FirstLayer {
+public:
+  /// Workspace bytes: 64 to align the unfolded block, 64 of slack after it
+  /// for copyRun16's vectors, then the runs of the direct tiles.
+  static size_t workspaceSize(const Conv2DShape &s) {
+    return kPixBlock * s.kernelH * s.kernelW * s.channels * sizeof(float) +
+           128 + s.channels * s.kernelH * sizeof(BRun);
+  }
+
+  FirstLayer(const Conv2DShape &s, const float *x, const void *packedB,
+             const Epilogue &epi, void *workspace)
+      : s_(s), x_(x), packedB_(packedB), epi_(epi) {
+    const size_t C = s.channels, KH = s.kernelH, W = s.width;
+    OW_ = s.outWidth();
+    K_ = KH * s.kernelW * C;
+    char *ws = static_cast<char *>(workspace);
+    rowsBuf_ = reinterpret_cast<float *>(
+        ws + (64 - reinterpret_cast<uintptr_t>(ws) % 64) % 64);
+    runs_ = reinterpret_cast<BRun *>(rowsBuf_ + kPixBlock * K_ + 16);
+    for (size_t c = 0; c < C; ++c)
+      for (size_t kh = 0; kh < KH; ++kh)
+        runs_[c * KH + kh] = BRun{
+            static_cast<ptrdiff_t>(c * s.height * W + kh * s.dilationH * W),
+            s.kernelW, 0};
+    // Output columns [owLo_, owHi_) have their windows inside horizontally.
+    const size_t SW = s.strideW, spanW = (s.kernelW - 1) * s.dilationW;
+    owLo_ = std::min(OW_, ceilDiv(s.padLeft, SW));
+    owHi_ = W + s.padLeft < spanW + 1
+                ? 0
+                : std::min(OW_, (W - 1 + s.padLeft - spanW) / SW + 1);
+  }
+
+  /// Output pixels [p0, p1) x channels [c0, c1), pixel q written at
+  /// y + (q - origin) * ldy (origin <= p0: y may hold only some rows). The
+  /// residual, if any, is addressed by absolute pixel.
+  void pixels(size_t p0, size_t p1, size_t c0, size_t c1, float *y, size_t ldy,
+              size_t origin) const;
+
+private:
+  /// Pixels [q0, q1) (any rows) through the unfolded block and a GEMM.
+  void unfolded(size_t q0, size_t q1, size_t c0, size_t c1, float *y,
+                size_t ldy, size_t origin) const {
+    for (size_t pb = q0; pb < q1; pb += kPixBlock) {
+      const size_t pbEnd = std::min(q1, pb + kPixBlock);
+      im2rowBlockAvx512(s_, x_, OW_, pb, pbEnd, rowsBuf_);
+      Epilogue e = epi_;
+      if (e.residual)
+        e.residual += pb * e.ldr;
+      gemmInPlaceRows(rowsBuf_, K_, pbEnd - pb, K_, packedB_,
+                      y + (pb - origin) * ldy, ldy, e, 0, pbEnd - pb, c0, c1);
+    }
+  }
+  bool rowInside(size_t oh) const {
+    const size_t spanH = (s_.kernelH - 1) * s_.dilationH;
+    return s_.dilationW == 1 && oh * s_.strideH >= s_.padTop &&
+           oh * s_.strideH - s_.padTop + spanH < s_.height;
+  }
+
+  const Conv2DShape &s_;
+  const float *x_;
+  const void *packedB_;
+  const Epilogue &epi_;
+  size_t OW_, K_, owLo_, owHi_;
+  float *rowsBuf_;
+  BRun *runs_;
+};
+
+void FirstLayer::pixels(size_t p0, size_t p1, size_t c0, size_t c1, float *y,
+                        size_t ldy, size_t origin) const {
+  // Pixels whose whole window is inside the input are read in place
+  // (tileStridedAvx512): in a row-major input, run (c, kh) of a window is
+  // KW contiguous values, and the next pixel's starts strideW further on,
+  // so a tile of six pixels of one output row needs no unfolding. That
+  // takes contiguous runs (no horizontal dilation). The others (rows and
+  // columns whose windows reach into the padding) are unfolded.
+  const size_t OW = OW_, K = K_;
+  const float *panels = packedPanels(packedB_);
+  const size_t panel0 = c0 / kNr, panel1 = ceilDiv(c1, kNr);
+  TileArgs t{};
+  t.kc = K;
+  t.ldc = ldy;
+  t.lda = s_.strideW;
+  t.bRuns = runs_;
+  t.numRuns = s_.channels * s_.kernelH;
+  t.last = true;
+  setTileEpilogue(t, epi_);
+
+  for (size_t p = p0; p < p1;) {
+    const size_t oh = p / OW, rowBegin = oh * OW;
+    const size_t rowEnd = std::min(p1, rowBegin + OW);
+    const size_t lo = std::max(p - rowBegin, owLo_);
+    const size_t hi = std::min(rowEnd - rowBegin, owHi_);
+    if (!rowInside(oh) || lo >= hi) {
+      // Unfold this row and the following ones like it in one go.
+      size_t q = rowEnd;
+      while (q < p1 && !rowInside(q / OW))
+        q = std::min(p1, q + OW);
+      unfolded(p, q, c0, c1, y, ldy, origin);
+      p = q;
+      continue;
+    }
+    if (rowBegin + lo > p)
+      unfolded(p, rowBegin + lo, c0, c1, y, ldy, origin);
+    const float *xrow = x_ + (oh * s_.strideH - s_.padTop) * s_.width;
+    for (size_t pn = panel0; pn < panel1; ++pn) {
+      const size_t col0 = pn * kNr;
+      t.b = panels + pn * K * kNr;
+      t.colBegin = static_cast<int>(std::max(c0, col0) - col0);
+      t.colEnd = static_cast<int>(std::min(c1, col0 + kNr) - col0);
+      t.accInit = epi_.bias ? epi_.bias + col0 : nullptr;
+      for (size_t ow = lo; ow < hi; ow += kMr) {
+        const size_t q = rowBegin + ow;
+        t.a = xrow + (ow * s_.strideW - s_.padLeft);
+        t.c = y + (q - origin) * ldy + col0;
+        t.rowBegin = 0;
+        t.rowEnd = static_cast<int>(std::min(kMr, hi - ow));
+        t.residual =
+            epi_.residual ? epi_.residual + q * epi_.ldr + col0 : nullptr;
+        // Pull the next tile's output lines in while this one runs.
+        t.prefetch = reinterpret_cast<const char *>(t.c + kMr * ldy);
+        t.prefetchStep = std::max<size_t>(1, kMr * ldy * sizeof(float) / K);
+        tileStridedAvx512(t);
+      }
+    }
+    if (rowBegin + hi < rowEnd)
+      unfolded(rowBegin + hi, rowEnd, c0, c1, y, ldy, origin);
+    p = rowEnd;
+  }
+}
+} // namespace
+
 size_t conv2dNhwcFromNchwWorkspaceSize(const Conv2DShape &shape) {
-  // 64 bytes to align the unfolded block, 64 of slack after it for
-  // copyRun16's vectors, then the runs of the direct tiles.
-  return kPixBlock * shape.kernelH * shape.kernelW * shape.channels *
-             sizeof(float) +
-         128 + shape.channels * shape.kernelH * sizeof(BRun);
+  return FirstLayer::workspaceSize(shape);
 }
 
 Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
                           const void *packedB, float *y, size_t ldy,
                           const Epilogue &epi, Isa isa, const ConvRange &range,
                           void *workspace) {
-  const size_t OW = s.outWidth(), P = s.outHeight() * OW;
+  const size_t P = s.outHeight() * s.outWidth();
   const size_t OC = s.outChannels;
-  const size_t C = s.channels, KH = s.kernelH, KW = s.kernelW;
-  const size_t K = KH * KW * C;
   OutPiece o;
   if (!s.valid() || !x || !y || !packedB || ldy < OC ||
       !resolvePiece(range, P, OC, epi, o))
@@ -441,99 +570,146 @@ Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
   ScratchBuffer scratch(workspace, conv2dNhwcFromNchwWorkspaceSize(s));
   if (!scratch.ptr)
     return Status::OutOfMemory;
-  char *ws = static_cast<char *>(scratch.ptr);
-  float *rowsBuf = reinterpret_cast<float *>(
-      ws + (64 - reinterpret_cast<uintptr_t>(ws) % 64) % 64);
-  BRun *runs = reinterpret_cast<BRun *>(rowsBuf + kPixBlock * K + 16);
+  FirstLayer(s, x, packedB, epi, scratch.ptr)
+      .pixels(o.p0, o.p1, o.c0, o.c1, y, ldy, 0);
+  return Status::Ok;
+}
 
-  // Pixels [q0, q1) (any rows) through the unfolded block and a GEMM.
-  auto unfolded = [&](size_t q0, size_t q1) {
-    for (size_t pb = q0; pb < q1; pb += kPixBlock) {
-      const size_t pbEnd = std::min(q1, pb + kPixBlock);
-      im2rowBlockAvx512(s, x, OW, pb, pbEnd, rowsBuf);
-      Epilogue e = epi;
-      if (e.residual)
-        e.residual += pb * e.ldr;
-      gemmInPlaceRows(rowsBuf, K, pbEnd - pb, K, packedB, y + pb * ldy, ldy, e,
-                      0, pbEnd - pb, o.c0, o.c1);
-    }
-  };
+namespace {
+constexpr size_t kBandBytes = 256 * 1024; ///< conv rows a pool band holds
 
-  // Pixels whose whole window is inside the input are read in place
-  // (tileStridedAvx512): in a row-major input, run (c, kh) of a window is
-  // KW contiguous values, and the next pixel's starts strideW further on,
-  // so a tile of six pixels of one output row needs no unfolding. That
-  // takes contiguous runs (no horizontal dilation). The others (rows and
-  // columns whose windows reach into the padding) are unfolded.
-  const size_t H = s.height, W = s.width, plane = H * W;
-  const size_t SH = s.strideH, SW = s.strideW;
-  const size_t spanH = (KH - 1) * s.dilationH, spanW = (KW - 1) * s.dilationW;
-  const bool direct = s.dilationW == 1;
-  // Output columns [owLo, owHi) have their windows inside horizontally.
-  const size_t owLo = std::min(OW, ceilDiv(s.padLeft, SW));
-  const size_t owHi = W + s.padLeft < spanW + 1
-                          ? 0
-                          : std::min(OW, (W - 1 + s.padLeft - spanW) / SW + 1);
-  auto rowInside = [&](size_t oh) {
-    return direct && oh * SH >= s.padTop && oh * SH - s.padTop + spanH < H;
-  };
-  for (size_t c = 0; c < C; ++c)
-    for (size_t kh = 0; kh < KH; ++kh)
-      runs[c * KH + kh] =
-          BRun{static_cast<ptrdiff_t>(c * plane + kh * s.dilationH * W), KW, 0};
+/// Whether every window of `w` over an H x W image holds a pixel (the
+/// windows move monotonically, so the first and last decide).
+bool poolWindowsFit(const MaxPoolWindow &w, size_t H, size_t W) {
+  return w.kernelH && w.kernelW && w.strideH && w.strideW && w.outHeight &&
+         w.outWidth && w.kernelH > w.padTop && w.kernelW > w.padLeft &&
+         (w.outHeight - 1) * w.strideH < H + w.padTop &&
+         (w.outWidth - 1) * w.strideW < W + w.padLeft;
+}
 
-  const float *panels = packedPanels(packedB);
-  const size_t panel0 = o.c0 / kNr, panel1 = ceilDiv(o.c1, kNr);
-  TileArgs t{};
-  t.kc = K;
-  t.ldc = ldy;
-  t.lda = SW;
-  t.bRuns = runs;
-  t.numRuns = C * KH;
-  t.last = true;
-  setTileEpilogue(t, epi);
-  t.prefetchStep = 0; // the panel (K x 64) stays in L1 for the row
+/// Pooled rows per band: as many as fit kBandBytes of conv rows.
+size_t poolBandRows(const Conv2DShape &s, const MaxPoolWindow &w) {
+  const size_t rowBytes = s.outWidth() * s.outChannels * sizeof(float);
+  const size_t fit = std::max<size_t>(1, kBandBytes / rowBytes);
+  const size_t band = fit > w.kernelH ? (fit - w.kernelH) / w.strideH + 1 : 1;
+  return std::min(band, w.outHeight);
+}
 
-  for (size_t p = o.p0; p < o.p1;) {
-    const size_t oh = p / OW, rowBegin = oh * OW;
-    const size_t rowEnd = std::min(o.p1, rowBegin + OW);
-    const size_t lo = std::max(p - rowBegin, owLo);
-    const size_t hi = std::min(rowEnd - rowBegin, owHi);
-    if (!rowInside(oh) || lo >= hi) {
-      // Unfold this row and the following ones like it in one go.
-      size_t q = rowEnd;
-      while (q < o.p1 && !rowInside(q / OW))
-        q = std::min(o.p1, q + OW);
-      unfolded(p, q);
-      p = q;
-      continue;
-    }
-    if (rowBegin + lo > p)
-      unfolded(p, rowBegin + lo);
-    const float *xrow = x + (oh * SH - s.padTop) * W;
-    for (size_t pn = panel0; pn < panel1; ++pn) {
-      const size_t col0 = pn * kNr;
-      t.b = panels + pn * K * kNr;
-      t.prefetch = reinterpret_cast<const char *>(t.b);
-      t.colBegin = static_cast<int>(std::max(o.c0, col0) - col0);
-      t.colEnd = static_cast<int>(std::min(o.c1, col0 + kNr) - col0);
-      t.accInit = epi.bias ? epi.bias + col0 : nullptr;
-      for (size_t ow = lo; ow < hi; ow += kMr) {
-        const size_t q = rowBegin + ow;
-        t.a = xrow + (ow * SW - s.padLeft);
-        t.c = y + q * ldy + col0;
-        t.rowBegin = 0;
-        t.rowEnd = static_cast<int>(std::min(kMr, hi - ow));
-        t.residual = epi.residual ? epi.residual + q * epi.ldr + col0 : nullptr;
-        // Pull the next tile's output lines in while this one runs.
-        t.prefetch = reinterpret_cast<const char *>(t.c + kMr * ldy);
-        t.prefetchStep = std::max<size_t>(1, kMr * ldy * sizeof(float) / K);
-        tileStridedAvx512(t);
+/// [begin, end) of a window starting at `start` (pads make it negative),
+/// clipped to [0, extent).
+inline void clipWindow(size_t o, size_t stride, size_t pad, size_t k,
+                       size_t extent, size_t &begin, size_t &end) {
+  const ptrdiff_t first =
+      static_cast<ptrdiff_t>(o * stride) - static_cast<ptrdiff_t>(pad);
+  begin = static_cast<size_t>(std::max<ptrdiff_t>(first, 0));
+  end = static_cast<size_t>(std::min<ptrdiff_t>(
+      first + static_cast<ptrdiff_t>(k), static_cast<ptrdiff_t>(extent)));
+}
+
+/// Pooled row `pr` from conv rows held in the ring `band` (channels-last
+/// OW x OC rows, conv row h in slot h % slots) into yRow (pixel stride
+/// ldy). Window rows outer: each adds its pixels to the maxima the rows
+/// before it left in yRow (in L1), so every window still sees its pixels
+/// in row-major order. The max starts from the window's first pixel, and
+/// _mm512_max_ps(v, acc) is v > acc ? v : acc: the reference's rule, NaNs
+/// and signed zeros included.
+EMBER_TARGET_AVX512 void maxPoolRowAvx512(const float *band, size_t slots,
+                                          size_t OH, size_t OW, size_t OC,
+                                          const MaxPoolWindow &w, size_t pr,
+                                          float *yRow, size_t ldy) {
+  size_t h0, h1;
+  clipWindow(pr, w.strideH, w.padTop, w.kernelH, OH, h0, h1);
+  const size_t full = OC / 16 * 16;
+  const __mmask16 tail = static_cast<__mmask16>((1u << (OC - full)) - 1u);
+  for (size_t h = h0; h < h1; ++h) {
+    const float *row = band + (h % slots) * OW * OC;
+    for (size_t pc = 0; pc < w.outWidth; ++pc) {
+      size_t w0, w1;
+      clipWindow(pc, w.strideW, w.padLeft, w.kernelW, OW, w0, w1);
+      const float *px = row + w0 * OC;
+      float *out = yRow + pc * ldy;
+      const size_t n = w1 - w0;
+      for (size_t c = 0; c < full; c += 16) {
+        __m512 acc = _mm512_loadu_ps(px + c);
+        if (h != h0)
+          acc = _mm512_max_ps(acc, _mm512_loadu_ps(out + c));
+        for (size_t k = 1; k < n; ++k)
+          acc = _mm512_max_ps(_mm512_loadu_ps(px + k * OC + c), acc);
+        _mm512_storeu_ps(out + c, acc);
+      }
+      if (tail) {
+        __m512 acc = _mm512_maskz_loadu_ps(tail, px + full);
+        if (h != h0)
+          acc = _mm512_max_ps(acc, _mm512_maskz_loadu_ps(tail, out + full));
+        for (size_t k = 1; k < n; ++k)
+          acc = _mm512_max_ps(_mm512_maskz_loadu_ps(tail, px + k * OC + full),
+                              acc);
+        _mm512_mask_storeu_ps(out + full, tail, acc);
       }
     }
-    if (rowBegin + hi < rowEnd)
-      unfolded(rowBegin + hi, rowEnd);
-    p = rowEnd;
+  }
+}
+} // namespace
+
+size_t conv2dNhwcFromNchwMaxPoolWorkspaceSize(const Conv2DShape &shape,
+                                              const MaxPoolWindow &pool) {
+  // The ring: the conv rows of one band of pooled rows.
+  const size_t rows =
+      (poolBandRows(shape, pool) - 1) * pool.strideH + pool.kernelH;
+  return FirstLayer::workspaceSize(shape) + 64 +
+         rows * shape.outWidth() * shape.outChannels * sizeof(float);
+}
+
+Status conv2dNhwcFromNchwMaxPool(const Conv2DShape &s, const MaxPoolWindow &pw,
+                                 const float *x, const void *packedB, float *y,
+                                 size_t ldy, const Epilogue &epi, Isa isa,
+                                 size_t rowBegin, size_t rowEnd,
+                                 void *workspace) {
+  const size_t OH = s.outHeight(), OW = s.outWidth(), OC = s.outChannels;
+  OutPiece o;
+  if (!s.valid() || !x || !y || !packedB || ldy < OC ||
+      !poolWindowsFit(pw, OH, OW) || !resolvePiece({}, OH * OW, OC, epi, o))
+    return Status::InvalidArgument;
+  if (rowEnd == 0)
+    rowEnd = pw.outHeight;
+  if (rowBegin > rowEnd || rowEnd > pw.outHeight)
+    return Status::InvalidArgument;
+  if (!conv2dNhwcFromNchwSupported(s, packedB, isa))
+    return Status::LayoutMismatch;
+  if (rowBegin == rowEnd)
+    return Status::Ok;
+  ScratchBuffer scratch(workspace,
+                        conv2dNhwcFromNchwMaxPoolWorkspaceSize(s, pw));
+  if (!scratch.ptr)
+    return Status::OutOfMemory;
+  char *ws = static_cast<char *>(scratch.ptr);
+  const FirstLayer conv(s, x, packedB, epi, ws);
+  ws += FirstLayer::workspaceSize(s);
+  float *band = reinterpret_cast<float *>(
+      ws + (64 - reinterpret_cast<uintptr_t>(ws) % 64) % 64);
+  // Conv rows [have0, have1) are in the ring, row h in slot h % slots.
+  const size_t rowFloats = OW * OC, bandRows = poolBandRows(s, pw);
+  const size_t slots = (bandRows - 1) * pw.strideH + pw.kernelH;
+  size_t have0 = 0, have1 = 0;
+  for (size_t r = rowBegin; r < rowEnd; r += bandRows) {
+    const size_t rEnd = std::min(rowEnd, r + bandRows);
+    size_t lo, hi, unused;
+    clipWindow(r, pw.strideH, pw.padTop, pw.kernelH, OH, lo, unused);
+    clipWindow(rEnd - 1, pw.strideH, pw.padTop, pw.kernelH, OH, unused, hi);
+    // The rows the last band shares with this one (windows taller than
+    // their stride) stay where they are; the others are computed into
+    // the slots after them, in runs that stop at the ring's end.
+    for (size_t h = have0 <= lo && lo < have1 ? have1 : lo; h < hi;) {
+      const size_t slot = h % slots, n = std::min(hi - h, slots - slot);
+      conv.pixels(h * OW, (h + n) * OW, 0, OC, band + slot * rowFloats, OC,
+                  h * OW);
+      h += n;
+    }
+    have0 = lo;
+    have1 = hi;
+    for (size_t pr = r; pr < rEnd; ++pr)
+      maxPoolRowAvx512(band, slots, OH, OW, OC, pw, pr,
+                       y + pr * pw.outWidth * ldy, ldy);
   }
   return Status::Ok;
 }

@@ -439,6 +439,131 @@ TEST_P(ConvTest, Conv2DNhwcRandomShapes) {
 }
 
 /// depthwiseConv2dNhwc against the definition, like checkConvNhwc.
+/// conv2dNhwcFromNchwMaxPool against conv2dNhwcFromNchw followed by a
+/// plain max pool (the reference's rule: the first pixel of the clipped
+/// window, then v > max), bit for bit: random epilogue, a pooled pixel
+/// stride past OC whose padding must stay untouched, the pooled rows in
+/// three calls (the middle one without a workspace).
+void checkFirstLayerMaxPool(Isa isa, std::mt19937 &rng, const Conv2DShape &s,
+                            const MaxPoolWindow &pw) {
+  const size_t C = s.channels, OC = s.outChannels, H = s.height, W = s.width;
+  const size_t OH = s.outHeight(), OW = s.outWidth(), P = OH * OW;
+  const size_t PH = pw.outHeight, PW = pw.outWidth;
+  const std::vector<float> x = randomFloats(rng, C * H * W);
+  const std::vector<float> w =
+      randomFloats(rng, OC * C * s.kernelH * s.kernelW);
+  RandomEpilogue re(rng, OC, OC * P);
+  Epilogue e = re.epi;
+  e.accumulate = false;
+  e.biasAxis = BiasAxis::PerColumn;
+  e.ldr = OC;
+  const std::string what = std::string(isaName(isa)) + " " + describe(s) +
+                           " pool " + std::to_string(pw.kernelH) + "x" +
+                           std::to_string(pw.kernelW) + "/" +
+                           std::to_string(pw.strideH) + " -> " +
+                           std::to_string(PH) + "x" + std::to_string(PW);
+  std::vector<char> packed(packedConvWeightsNhwcSize(s, isa));
+  ASSERT_EQ(packConvWeightsNhwc(s, w.data(), packed.data(), isa, true),
+            Status::Ok);
+  const size_t ldy = OC + 3;
+  const float sentinel = -12345.0f;
+  std::vector<float> got(PH * PW * ldy, sentinel);
+  if (!conv2dNhwcFromNchwSupported(s, packed.data(), isa)) {
+    EXPECT_EQ(conv2dNhwcFromNchwMaxPool(s, pw, x.data(), packed.data(),
+                                        got.data(), ldy, e, isa),
+              Status::LayoutMismatch)
+        << what;
+    return;
+  }
+  std::vector<float> conv(P * OC);
+  ASSERT_EQ(
+      conv2dNhwcFromNchw(s, x.data(), packed.data(), conv.data(), OC, e, isa),
+      Status::Ok)
+      << what;
+  std::vector<float> want(PH * PW * ldy, sentinel);
+  for (size_t pr = 0; pr < PH; ++pr)
+    for (size_t pc = 0; pc < PW; ++pc)
+      for (size_t c = 0; c < OC; ++c) {
+        bool any = false;
+        float m = 0;
+        for (size_t kh = 0; kh < pw.kernelH; ++kh)
+          for (size_t kw = 0; kw < pw.kernelW; ++kw) {
+            const ptrdiff_t h =
+                ptrdiff_t(pr * pw.strideH + kh) - ptrdiff_t(pw.padTop);
+            const ptrdiff_t v =
+                ptrdiff_t(pc * pw.strideW + kw) - ptrdiff_t(pw.padLeft);
+            if (h < 0 || v < 0 || h >= ptrdiff_t(OH) || v >= ptrdiff_t(OW))
+              continue;
+            const float val = conv[(size_t(h) * OW + size_t(v)) * OC + c];
+            if (!any || val > m)
+              m = val;
+            any = true;
+          }
+        ASSERT_TRUE(any) << what;
+        want[(pr * PW + pc) * ldy + c] = m;
+      }
+  std::vector<char> ws(conv2dNhwcFromNchwMaxPoolWorkspaceSize(s, pw));
+  const size_t cut1 = randomIn(rng, 0, PH), cut2 = randomIn(rng, cut1, PH);
+  const size_t cuts[][2] = {{0, cut1}, {cut1, cut2}, {cut2, PH}};
+  for (const auto &cut : cuts)
+    ASSERT_EQ(conv2dNhwcFromNchwMaxPool(s, pw, x.data(), packed.data(),
+                                        got.data(), ldy, e, isa, cut[0], cut[1],
+                                        cut[0] == cut1 ? nullptr : ws.data()),
+              Status::Ok)
+        << what << " rows " << cut[0] << ".." << cut[1];
+  size_t bad = 0;
+  for (size_t i = 0; i < got.size(); ++i)
+    if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0 && bad++ < 5)
+      ADD_FAILURE() << what << ": pooled pixel " << i / ldy << " channel "
+                    << i % ldy << ": got " << got[i] << " want " << want[i];
+  EXPECT_EQ(bad, 0u) << what;
+}
+
+TEST_P(ConvTest, FirstLayerMaxPoolMatchesConvThenPool) {
+  std::mt19937 rng(7 + static_cast<unsigned>(GetParam()));
+  auto conv = [](size_t C, size_t H, size_t W, size_t OC, size_t k, size_t st,
+                 size_t pad) {
+    Conv2DShape s;
+    s.channels = C;
+    s.height = H;
+    s.width = W;
+    s.outChannels = OC;
+    s.kernelH = s.kernelW = k;
+    s.strideH = s.strideW = st;
+    s.padTop = s.padLeft = s.padBottom = s.padRight = pad;
+    return s;
+  };
+  auto pool = [](const Conv2DShape &s, size_t k, size_t st, size_t pad,
+                 bool ceil) {
+    MaxPoolWindow w;
+    w.kernelH = w.kernelW = k;
+    w.strideH = w.strideW = st;
+    w.padTop = w.padLeft = pad;
+    auto out = [&](size_t in) {
+      const size_t span = in + 2 * pad - k;
+      return (ceil ? (span + st - 1) / st : span / st) + 1;
+    };
+    w.outHeight = out(s.outHeight());
+    w.outWidth = out(s.outWidth());
+    return w;
+  };
+  // SqueezeNet's first layer (111 x 111 x 64: bands of 4 pooled rows,
+  // each keeping the row it shares with the next; ceil mode), ResNet-50's
+  // shape at a smaller size (pads on both), windows as tall as their
+  // stride (nothing kept), stride-1 windows (two rows kept), and a channel
+  // count that leaves a partial vector and a partial panel.
+  const Conv2DShape sq = conv(3, 224, 224, 64, 3, 2, 0);
+  checkFirstLayerMaxPool(GetParam(), rng, sq, pool(sq, 3, 2, 0, true));
+  const Conv2DShape rn = conv(3, 96, 96, 64, 7, 2, 3);
+  checkFirstLayerMaxPool(GetParam(), rng, rn, pool(rn, 3, 2, 1, false));
+  const Conv2DShape wide = conv(3, 60, 400, 40, 3, 1, 1);
+  checkFirstLayerMaxPool(GetParam(), rng, wide, pool(wide, 2, 2, 0, false));
+  const Conv2DShape deep = conv(1, 50, 300, 72, 5, 1, 2);
+  checkFirstLayerMaxPool(GetParam(), rng, deep, pool(deep, 3, 1, 1, false));
+  const Conv2DShape odd = conv(2, 41, 37, 35, 3, 2, 1);
+  checkFirstLayerMaxPool(GetParam(), rng, odd, pool(odd, 3, 2, 1, true));
+}
+
 void checkDepthwiseNhwc(Isa isa, std::mt19937 &rng, Conv2DShape s) {
   s.outChannels = s.channels;
   const size_t C = s.channels, H = s.height, W = s.width;
@@ -607,6 +732,23 @@ TEST_P(ConvTest, RejectsBadArguments) {
   r.ocEnd = 1;
   EXPECT_EQ(conv2d(s, x.data(), packed.data(), y.data(), {}, GetParam(), r),
             Status::InvalidArgument);
+  // A fused pool whose first window holds no pixel of the 2 x 2 output,
+  // one whose last does not, and rows past the pooled extent.
+  MaxPoolWindow pw;
+  pw.kernelH = pw.kernelW = pw.strideH = pw.strideW = 2;
+  pw.padTop = 2;
+  pw.outHeight = pw.outWidth = 1;
+  auto pooled = [&](size_t r0, size_t r1) {
+    return conv2dNhwcFromNchwMaxPool(s, pw, x.data(), packed.data(), y.data(),
+                                     3, {}, GetParam(), r0, r1);
+  };
+  EXPECT_EQ(pooled(0, 0), Status::InvalidArgument);
+  pw.padTop = 0;
+  pw.outHeight = 2;
+  EXPECT_EQ(pooled(0, 0), Status::InvalidArgument);
+  pw.outHeight = 1;
+  EXPECT_EQ(pooled(0, 2), Status::InvalidArgument);
+  EXPECT_EQ(pooled(2, 0), Status::InvalidArgument);
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, ConvTest, ::testing::ValuesIn(fp32Paths()),

@@ -264,6 +264,37 @@ Status conv2dNhwcFromNchw(const Conv2DShape &shape, const float *x,
                           const Epilogue &epilogue = {}, Isa isa = Isa::Auto,
                           const ConvRange &range = {},
                           void *workspace = nullptr);
+/// A max pool over a convolution's output, run inside the convolution
+/// (conv2dNhwcFromNchwMaxPool): window, strides and leading pads over the
+/// convolution's output rows and columns, and the pooled extent. Windows
+/// are clipped to the convolution's output (so trailing pads and ceil mode
+/// are in outHeight / outWidth); each must hold at least one pixel.
+struct MaxPoolWindow {
+  size_t kernelH = 1, kernelW = 1;
+  size_t strideH = 1, strideW = 1;
+  size_t padTop = 0, padLeft = 0;
+  size_t outHeight = 0, outWidth = 0;
+};
+/// conv2dNhwcFromNchw then a max pool of its output (after the epilogue),
+/// pooled rows [rowBegin, rowEnd) (rowEnd 0 = to the end), channels-last
+/// (pixel stride ldy >= OC). The convolution rows those need are computed
+/// in bands of about 256 KB in the workspace, where the pool reads them
+/// while they are in L2; the convolution's whole output is never written.
+/// A band keeps the rows the next one shares with it, so only the first
+/// band of a call computes rows another call may compute too. The max of
+/// a window starts from its first pixel (row-major) and takes a value when
+/// it is greater: the results equal the two calls' bit for bit. The
+/// residual, if any, is shaped like the convolution's output. AVX-512 only
+/// (conv2dNhwcFromNchwSupported). `workspace`: nullptr or
+/// conv2dNhwcFromNchwMaxPoolWorkspaceSize(shape, pool) bytes.
+size_t conv2dNhwcFromNchwMaxPoolWorkspaceSize(const Conv2DShape &shape,
+                                              const MaxPoolWindow &pool);
+Status conv2dNhwcFromNchwMaxPool(const Conv2DShape &shape,
+                                 const MaxPoolWindow &pool, const float *x,
+                                 const void *packedB, float *y, size_t ldy,
+                                 const Epilogue &epilogue = {},
+                                 Isa isa = Isa::Auto, size_t rowBegin = 0,
+                                 size_t rowEnd = 0, void *workspace = nullptr);
 /// Bytes of conv2dNhwc weights (packedBSize(KH*KW*C, OC, isa)).
 size_t packedConvWeightsNhwcSize(const Conv2DShape &shape, Isa isa = Isa::Auto);
 /// Packs W[OC][C][KH][KW] (ONNX layout) for conv2dNhwc: the same bytes as
