@@ -479,10 +479,85 @@ TEST(CpuLayout, ChannelsLastChainMatchesInterpreter) {
   std::string list;
   for (auto &v : nhwc)
     list += v + " ";
-  for (const char *v : {"a1", "p1", "a2", "c3", "c4", "cat", "y5", "p2", "c6"})
+  for (const char *v : {"p1", "a2", "c3", "c4", "cat", "y5", "p2", "c6"})
     EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
+  // The first max pool runs inside the first convolution: a1 is not stored.
+  EXPECT_EQ(cm->fusion.fusedPools, 1u);
+  EXPECT_FALSE(nhwc.count("a1")) << list;
   expectClose(runCpu(*m->main(), one, in), *want, 1e-4, 1e-5);
   expectClose(runCpu(*m->main(), two, in), *want, 1e-4, 1e-5);
+}
+
+// A max pool after a first layer runs inside it (conv2dNhwcFromNchwMaxPool)
+// when the pool is the convolution's only reader: with pads and ceil mode,
+// bias and Relu in the epilogue, 1 and 2 threads, against the interpreter.
+// A second reader of the convolution's result, or dilation, keep the pool
+// apart; the results agree either way.
+TEST(CpuLayout, FirstLayerMaxPoolRunsInsideTheConv) {
+  using ember::cpu::Isa;
+  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
+  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
+    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  std::mt19937 rng(11);
+  const std::string w1 =
+      "Constant dense<f32[48,3,5,5]: " + randomDense(48 * 75, 0.3f, rng) + ">";
+  const std::string b1 =
+      "Constant dense<f32[48,1,1]: " + randomDense(48, 0.5f, rng) + ">";
+  const std::string w2 =
+      "Constant dense<f32[24,48,1,1]: " + randomDense(24 * 48, 0.3f, rng) + ">";
+  auto model = [&](const std::string &poolAttrs, bool secondReader) {
+    return "func @main(%x: f32[1,3,61,67]) {\n"
+           "  %w1 = " +
+           w1 + "\n  %b1 = " + b1 +
+           "\n"
+           "  %c1 = Conv(%x, %w1) {kernel_shape = [5, 5], strides = [2, 2], "
+           "pads = [2, 2, 2, 2]} : f32[1,48,31,34]\n"
+           "  %s1 = Add(%c1, %b1) : f32[1,48,31,34]\n"
+           "  %a1 = Relu(%s1) : f32[1,48,31,34]\n"
+           "  %p1 = MaxPool(%a1) {" +
+           poolAttrs +
+           "} : f32[1,48,16,17]\n"
+           "  %w2 = " +
+           w2 +
+           "\n"
+           "  %c2 = Conv(%p1, %w2) {kernel_shape = [1, 1]} : f32[1,24,16,17]\n"
+           "  %a2 = Relu(%c2) : f32[1,24,16,17]\n"
+           "  %y = GlobalAveragePool(%a2) : f32[1,24,1,1]\n" +
+           (secondReader ? "  %g = ReduceMax(%a1) {keepdims = 0} : f32[]\n"
+                           "  return %y, %g\n"
+                         : "  return %y\n") +
+           "}\n";
+  };
+  struct Case {
+    std::string attrs;
+    bool secondReader;
+    size_t fused;
+  } cases[] = {
+      {"kernel_shape = [3, 3], strides = [2, 2], pads = [1, 1, 1, 1]", false,
+       1},
+      {"kernel_shape = [2, 3], strides = [2, 2], ceil_mode = 1", false, 1},
+      {"kernel_shape = [3, 3], strides = [2, 2], pads = [1, 1, 1, 1]", true, 0},
+      {"kernel_shape = [2, 2], strides = [2, 2], pads = [1, 1, 1, 1], "
+       "dilations = [2, 2]",
+       false, 0},
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.attrs + (c.secondReader ? ", second reader" : ""));
+    auto m = parseLowered(model(c.attrs, c.secondReader));
+    ASSERT_TRUE(m);
+    std::vector<Tensor> in;
+    for (auto *p : m->main()->params())
+      in.push_back(randomTensor(p->types[0], rng));
+    auto want = interpret(*m->main(), in);
+    ASSERT_TRUE(bool(want)) << want.status().message();
+    CompileConfig one = hostConfig(), two = hostConfig();
+    two.numThreads = 2;
+    auto cm = compileModel(*m->main(), one);
+    ASSERT_TRUE(bool(cm)) << cm.status().message();
+    EXPECT_EQ(cm->fusion.fusedPools, c.fused);
+    expectClose(runCpu(*m->main(), one, in), *want, 1e-4, 1e-5);
+    expectClose(runCpu(*m->main(), two, in), *want, 1e-4, 1e-5);
+  }
 }
 
 TEST(CpuBundle, ObjectFilesForX86AndAArch64) {

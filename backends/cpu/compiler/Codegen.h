@@ -72,6 +72,7 @@ private:
   Status prepareQMatMul(const Group &g, Step &s);
   Status layout();
   void chooseLayouts();
+  void fusePools();
   bool convNhwcCapable(const Group &g) const;
   bool convReadsNhwc(const Group &g) const;
   bool convUnfoldsNchw(const Group &g) const;

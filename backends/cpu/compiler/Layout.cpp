@@ -130,6 +130,21 @@ Status Codegen::prepareConv(const Group &g, Step &s) {
   p[EMBER_RT_CONV_NHWC] = nhwc_.count(keyOf(g.root)) != 0;
   p[EMBER_RT_CONV_IN_NCHW] =
       p[EMBER_RT_CONV_NHWC] && !nhwc_.count(keyOf(n.inputs[0]));
+  if (g.pool) { // fusePools checked the window
+    const Node &pn = *g.pool;
+    Window pw;
+    if (!windowOf(pn, pn.inputs[0].type(), pn.attrInts("kernel_shape"),
+                  pn.attrInt("ceil_mode", 0) != 0, pw, why))
+      return unsupported(pn.describe(), ": ", why);
+    p[EMBER_RT_CONV_POOL_KH] = pw.kh;
+    p[EMBER_RT_CONV_POOL_KW] = pw.kw;
+    p[EMBER_RT_CONV_POOL_SH] = pw.sh;
+    p[EMBER_RT_CONV_POOL_SW] = pw.sw;
+    p[EMBER_RT_CONV_POOL_PT] = pw.pt;
+    p[EMBER_RT_CONV_POOL_PL] = pw.pl;
+    p[EMBER_RT_CONV_POOL_OH] = pw.oh;
+    p[EMBER_RT_CONV_POOL_OW] = pw.ow;
+  }
   workspacePerWorker_ = std::max<uint64_t>(
       workspacePerWorker_,
       alignUp(uint64_t(convWorkspace(cfg_.kernels, p.data())), 64));
@@ -659,6 +674,57 @@ void Codegen::chooseLayouts() {
     out_.channelsLast.push_back(k.node->outNames[k.idx]);
 }
 
+// A MaxPool that reads a first layer's result (a Conv that unfolds its
+// row-major input, conv2dNhwcFromNchw) runs inside the convolution
+// (conv2dNhwcFromNchwMaxPool): the pool reads bands of convolution rows
+// while they are in L2, and the convolution's output (3 MB in SqueezeNet
+// and ResNet-50) is never stored. Both results must be channels-last, the
+// pool's only reader of the convolution's result, undilated, with every
+// window holding a pixel.
+void Codegen::fusePools() {
+  if (!cfg_.fuse)
+    return;
+  auto users = f_.computeUsers();
+  std::set<const Node *> fused;
+  for (auto &g : groups_) {
+    if (g.kind != GroupKind::Conv || !nhwc_.count(keyOf(g.root)) ||
+        nhwc_.count(keyOf(g.anchor->inputs[0])) || !convUnfoldsNchw(g))
+      continue;
+    auto it = users.find(g.root);
+    if (it == users.end() || it->second.size() != 1 || !it->second[0].user)
+      continue;
+    const Node *pool = it->second[0].user;
+    if (pool->kind != OpKind::MaxPool || pool->numResults() != 1 ||
+        !nhwc_.count(keyOf(pool)))
+      continue;
+    Window w;
+    std::string why;
+    if (!windowOf(*pool, pool->inputs[0].type(), pool->attrInts("kernel_shape"),
+                  pool->attrInt("ceil_mode", 0) != 0, w, why) ||
+        w.dh != 1 || w.dw != 1 || w.kh <= w.pt || w.kw <= w.pl ||
+        (w.oh - 1) * w.sh >= w.h + w.pt || (w.ow - 1) * w.sw >= w.w + w.pl)
+      continue;
+    nhwc_.erase(keyOf(g.root)); // no longer stored
+    g.members.push_back(pool);
+    g.root = pool;
+    g.pool = pool;
+    fused.insert(pool);
+  }
+  if (fused.empty())
+    return;
+  groups_.erase(std::remove_if(groups_.begin(), groups_.end(),
+                               [&](const Group &g) {
+                                 return g.kind == GroupKind::Pool &&
+                                        fused.count(g.anchor);
+                               }),
+                groups_.end());
+  out_.fusion.fusedPools += fused.size();
+  out_.fusion.groups = groups_.size();
+  out_.channelsLast.clear();
+  for (const ValueKey &k : nhwc_)
+    out_.channelsLast.push_back(k.node->outNames[k.idx]);
+}
+
 std::vector<int64_t> Codegen::physStrides(const Value &v) const {
   const Dims &d = v.type().dims();
   std::vector<int64_t> s(d.size());
@@ -677,6 +743,7 @@ std::vector<int64_t> Codegen::physStrides(const Value &v) const {
 Status Codegen::prepare() {
   workspacePerWorker_ = 0;
   chooseLayouts();
+  fusePools();
   steps_.assign(groups_.size(), Step());
   for (size_t i = 0; i < groups_.size(); ++i) {
     const Group &g = groups_[i];

@@ -104,6 +104,9 @@ struct Group {
   // Every covered node, in graph order.
   std::vector<const Node *> members;
   Epilogue epi;
+  // Conv groups: a MaxPool of the epilogue's result that runs inside the
+  // convolution (the group's root; Codegen::fusePools).
+  const Node *pool = nullptr;
   // Copy groups: the value copied into graph output `outputIndex`.
   Value copySource;
   unsigned outputIndex = 0;
@@ -111,7 +114,8 @@ struct Group {
 
 struct FusionStats {
   size_t nodes = 0, groups = 0, fusedEpilogueNodes = 0, fusedLoopNodes = 0,
-         foldedMoves = 0;
+         foldedMoves = 0,
+         fusedPools = 0; // max pools run inside their convolution
 };
 
 // Groups the non-storage nodes of a lowered function (every node must be

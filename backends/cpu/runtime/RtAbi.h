@@ -87,6 +87,19 @@ enum ember_rt_conv_field {
                           * concatenation written in place) */
   EMBER_RT_CONV_IN_NCHW, /* NHWC, dense: x is row-major after all
                           * (conv2dNhwcFromNchw: a first layer) */
+  /* IN_NCHW: a max pool of the conv's output runs inside the call
+   * (conv2dNhwcFromNchwMaxPool) and y is the pooled result
+   * [N][POOL_OH][POOL_OW][OC] (pixel stride LDY); POOL_KH 0: none.
+   * Window, strides and leading pads over the conv's output rows and
+   * columns; windows are clipped to it. */
+  EMBER_RT_CONV_POOL_KH,
+  EMBER_RT_CONV_POOL_KW,
+  EMBER_RT_CONV_POOL_SH,
+  EMBER_RT_CONV_POOL_SW,
+  EMBER_RT_CONV_POOL_PT,
+  EMBER_RT_CONV_POOL_PL,
+  EMBER_RT_CONV_POOL_OH,
+  EMBER_RT_CONV_POOL_OW,
   EMBER_RT_CONV_NUM_FIELDS
 };
 int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,

@@ -78,6 +78,20 @@ Conv2DShape groupShape(const int64_t *p) {
   return convShape(p, C / G, u(p[EMBER_RT_CONV_OC]) / G);
 }
 
+// The max pool fused into a first layer (POOL_KH 0: none).
+MaxPoolWindow poolWindow(const int64_t *p) {
+  MaxPoolWindow w;
+  w.kernelH = u(p[EMBER_RT_CONV_POOL_KH]);
+  w.kernelW = u(p[EMBER_RT_CONV_POOL_KW]);
+  w.strideH = u(p[EMBER_RT_CONV_POOL_SH]);
+  w.strideW = u(p[EMBER_RT_CONV_POOL_SW]);
+  w.padTop = u(p[EMBER_RT_CONV_POOL_PT]);
+  w.padLeft = u(p[EMBER_RT_CONV_POOL_PL]);
+  w.outHeight = u(p[EMBER_RT_CONV_POOL_OH]);
+  w.outWidth = u(p[EMBER_RT_CONV_POOL_OW]);
+  return w;
+}
+
 size_t roundUp(size_t v, size_t m) { return (v + m - 1) / m * m; }
 
 // Multiply-adds a piece of a split call should have at least (a few
@@ -91,6 +105,8 @@ constexpr size_t kDepthwiseMacWeight = 8;
 // Pieces a worker for calls split over pixels or channels with nothing
 // prepared per call (channels-last convolutions): the pool balances them.
 constexpr size_t kPiecesPerWorker = 4;
+// The same for a first layer with its max pool (pieces of pooled rows).
+constexpr size_t kPooledPiecesPerWorker = 2;
 
 // [begin, end) of piece `i` of `pieces` over n items, aligned to `granule`:
 // the ceil(n / granule) units dealt out evenly (piece sizes differ by at
@@ -176,17 +192,28 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, void *ws,
   const size_t C = shape.channels, OC = shape.outChannels;
   const size_t inPlane = shape.height * shape.width;
   const size_t outPlane = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
-  ConvRange r;
-  if (!convPiece(t, piece, outPlane, OC, r))
-    return false;
   const size_t ldy = p[EMBER_RT_CONV_LDY] ? u(p[EMBER_RT_CONV_LDY]) : OC;
   const float *x = t.x + n * C * inPlane;
-  float *y = t.y + n * ldy * outPlane;
   const Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
   Epilogue e = epilogueOf(p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER],
                           t.bias, BiasAxis::PerColumn,
                           t.residual ? t.residual + n * OC * outPlane : nullptr,
                           OC, t.lo, t.hi);
+  if (p[EMBER_RT_CONV_POOL_KH]) { // pieces of pooled rows
+    const MaxPoolWindow pool = poolWindow(p);
+    size_t r0, r1;
+    pieceRange(pool.outHeight, t.pieces, 1, piece, r0, r1);
+    if (r0 == r1)
+      return false;
+    s = conv2dNhwcFromNchwMaxPool(
+        shape, pool, x, t.w, t.y + n * ldy * pool.outHeight * pool.outWidth,
+        ldy, e, isa, r0, r1, ws);
+    return true;
+  }
+  ConvRange r;
+  if (!convPiece(t, piece, outPlane, OC, r))
+    return false;
+  float *y = t.y + n * ldy * outPlane;
   if (p[EMBER_RT_CONV_DEPTHWISE])
     s = depthwiseConv2dNhwc(shape, x, C, static_cast<const float *>(t.w), y,
                             ldy, e, isa, r);
@@ -1252,6 +1279,9 @@ int64_t ember_rt_conv_workspace_size(const int64_t *p) {
   Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
   if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_DEPTHWISE])
     return 0;
+  if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_POOL_KH])
+    return int64_t(
+        conv2dNhwcFromNchwMaxPoolWorkspaceSize(groupShape(p), poolWindow(p)));
   if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_IN_NCHW])
     return int64_t(conv2dNhwcFromNchwWorkspaceSize(groupShape(p)));
   if (p[EMBER_RT_CONV_NHWC])
@@ -1311,7 +1341,13 @@ int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
     t.pieces = (workers + ng - 1) / ng;
   if (t.pieces > 1 && macs / t.pieces < kMinWorkPerPiece)
     t.pieces = macs / kMinWorkPerPiece > 1 ? macs / kMinWorkPerPiece : 1;
-  if (p[EMBER_RT_CONV_NHWC] && t.pieces > 1) {
+  if (p[EMBER_RT_CONV_POOL_KH] && t.pieces > 1) {
+    // Pooled rows; each piece computes the conv rows its first window
+    // shares with the piece before it again, so fewer pieces than the
+    // other channels-last calls.
+    t.pieces = std::min(t.pieces * kPooledPiecesPerWorker,
+                        u(p[EMBER_RT_CONV_POOL_OH]));
+  } else if (p[EMBER_RT_CONV_NHWC] && t.pieces > 1) {
     // Nothing is prepared per call, so cut several pieces a worker: one
     // that finishes its share early takes the others' last pieces
     // (ThreadPool.h), down to a few microseconds of work each.
