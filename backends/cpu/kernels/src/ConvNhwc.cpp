@@ -522,6 +522,13 @@ void FirstLayer::pixels(size_t p0, size_t p1, size_t c0, size_t c1, float *y,
     if (rowBegin + lo > p)
       unfolded(p, rowBegin + lo, c0, c1, y, ldy, origin);
     const float *xrow = x_ + (oh * s_.strideH - s_.padTop) * s_.width;
+    // The next output row's windows, when inside too: each tile of the
+    // first panel pulls its columns of them into L1 while this row runs.
+    // A model's input image has left the caches by the time its first
+    // layer runs (the whole previous inference ran since it was written).
+    const float *xnext = rowInside(oh + 1) && oh + 1 < s_.outHeight()
+                             ? xrow + s_.strideH * s_.width
+                             : nullptr;
     for (size_t pn = panel0; pn < panel1; ++pn) {
       const size_t col0 = pn * kNr;
       t.b = panels + pn * K * kNr;
@@ -531,6 +538,10 @@ void FirstLayer::pixels(size_t p0, size_t p1, size_t c0, size_t c1, float *y,
       for (size_t ow = lo; ow < hi; ow += kMr) {
         const size_t q = rowBegin + ow;
         t.a = xrow + (ow * s_.strideW - s_.padLeft);
+        if (xnext && pn == panel0)
+          for (size_t r = 0; r < t.numRuns; ++r)
+            __builtin_prefetch(
+                xnext + runs_[r].offset + (ow * s_.strideW - s_.padLeft), 0, 3);
         t.c = y + (q - origin) * ldy + col0;
         t.rowBegin = 0;
         t.rowEnd = static_cast<int>(std::min(kMr, hi - ow));
