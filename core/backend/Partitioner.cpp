@@ -341,12 +341,17 @@ PartitionedExecutable::run(const std::vector<Tensor> &inputs) {
   if (inputs.size() != f.params().size())
     return invalid("expected ", f.params().size(), " inputs, got ",
                    inputs.size());
-  std::map<std::pair<const Node *, unsigned>, Tensor> env;
+  // Every value computed so far, by pointer: the caller's inputs, the
+  // constants' payloads and the partitions' results (held in `produced`,
+  // whose nodes never move). Nothing is copied on the way to a plugin.
+  using Key = std::pair<const Node *, unsigned>;
+  std::map<Key, Tensor> produced;
+  std::map<Key, const Tensor *> env;
   for (size_t i = 0; i < inputs.size(); ++i)
-    env[{f.params()[i], 0}] = inputs[i];
-  auto get = [&](const Value &v) -> Expected<Tensor> {
+    env[{f.params()[i], 0}] = &inputs[i];
+  auto get = [&](const Value &v) -> Expected<const Tensor *> {
     if (v.node->kind == OpKind::Constant)
-      return *v.node->payload;
+      return v.node->payload.get();
     auto it = env.find({v.node, v.idx});
     if (it == env.end())
       return makeError(ErrorCode::Internal, "value %", v.name(),
@@ -355,27 +360,48 @@ PartitionedExecutable::run(const std::vector<Tensor> &inputs) {
   };
   for (size_t i = 0; i < plan_.parts.size(); ++i) {
     auto &part = plan_.parts[i];
-    std::vector<Tensor> ins;
+    std::vector<const Tensor *> ins;
     for (auto &v : part.inputs) {
-      EMBER_ASSIGN(Tensor t, get(v));
-      ins.push_back(std::move(t));
+      EMBER_ASSIGN(const Tensor *t, get(v));
+      ins.push_back(t);
     }
     auto &c = compiled_[i];
-    Expected<std::vector<Tensor>> outs =
-        c.plugin ? c.plugin->run(*c.device, c.exe, ins, c.outTypes, &c.buffers)
-                 : interpret(*part.graph->main(), ins);
+    auto runPart = [&]() -> Expected<std::vector<Tensor>> {
+      if (c.plugin)
+        return c.plugin->run(*c.device, c.exe, ins, c.outTypes, &c.buffers);
+      std::vector<Tensor> copies; // (the interpreter takes tensors)
+      for (const Tensor *t : ins)
+        copies.push_back(*t);
+      return interpret(*part.graph->main(), copies);
+    };
+    Expected<std::vector<Tensor>> outs = runPart();
     if (!outs)
       return Status(outs.status().code(),
                     concat("partition ", i, " (",
                            part.onPlugin ? plugin_->name() : "fallback",
                            "): ", outs.status().message()));
-    for (size_t k = 0; k < part.outputs.size(); ++k)
-      env[{part.outputs[k].node, part.outputs[k].idx}] = std::move((*outs)[k]);
+    for (size_t k = 0; k < part.outputs.size(); ++k) {
+      const Key key{part.outputs[k].node, part.outputs[k].idx};
+      Tensor &slot = produced[key];
+      slot = std::move((*outs)[k]);
+      env[key] = &slot;
+    }
   }
+  // Results: a partition's result moves out at its last mention among
+  // the outputs; inputs, constants and repeated outputs are copied.
+  std::map<Key, size_t> lastUse;
+  for (size_t j = 0; j < f.outputs().size(); ++j)
+    lastUse[{f.outputs()[j].value.node, f.outputs()[j].value.idx}] = j;
   std::vector<Tensor> results;
-  for (auto &o : f.outputs()) {
-    EMBER_ASSIGN(Tensor t, get(o.value));
-    results.push_back(std::move(t));
+  for (size_t j = 0; j < f.outputs().size(); ++j) {
+    const Value &v = f.outputs()[j].value;
+    auto it = produced.find({v.node, v.idx});
+    if (it != produced.end() && lastUse.at({v.node, v.idx}) == j) {
+      results.push_back(std::move(it->second));
+      continue;
+    }
+    EMBER_ASSIGN(const Tensor *t, get(v));
+    results.push_back(*t);
   }
   return results;
 }

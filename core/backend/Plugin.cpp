@@ -658,6 +658,15 @@ Expected<std::vector<Tensor>> Plugin::run(Device &d, Executable &x,
                                           const std::vector<Tensor> &inputs,
                                           const std::vector<Type> &outTypes,
                                           RunBuffers *reuse) {
+  std::vector<const Tensor *> ptrs;
+  for (const Tensor &t : inputs)
+    ptrs.push_back(&t);
+  return run(d, x, ptrs, outTypes, reuse);
+}
+
+Expected<std::vector<Tensor>>
+Plugin::run(Device &d, Executable &x, const std::vector<const Tensor *> &inputs,
+            const std::vector<Type> &outTypes, RunBuffers *reuse) {
   if (api_.buffer_import_host) {
     // Zero-copy: the tensors are the buffers. Any refusal (an empty
     // tensor, memory the plugin cannot use) falls back to copying.
@@ -668,7 +677,7 @@ Expected<std::vector<Tensor>> Plugin::run(Device &d, Executable &x,
     std::vector<Buffer> bufs;
     for (size_t i = 0; i < total; ++i) {
       const Tensor &t =
-          i < inputs.size() ? inputs[i] : results[i - inputs.size()];
+          i < inputs.size() ? *inputs[i] : results[i - inputs.size()];
       if (!t.bytes())
         break;
       // (execute only reads its input buffers.)
@@ -692,8 +701,8 @@ Expected<std::vector<Tensor>> Plugin::run(Device &d, Executable &x,
   if (rb.in.size() != inputs.size() || rb.out.size() != outTypes.size()) {
     rb.in.clear();
     rb.out.clear();
-    for (auto &t : inputs) {
-      EMBER_ASSIGN(Buffer b, allocate(d, t.bytes()));
+    for (const Tensor *t : inputs) {
+      EMBER_ASSIGN(Buffer b, allocate(d, t->bytes()));
       rb.in.push_back(std::move(b));
     }
     for (auto &t : outTypes) {
@@ -703,11 +712,12 @@ Expected<std::vector<Tensor>> Plugin::run(Device &d, Executable &x,
   }
   std::vector<Buffer> &inBufs = rb.in, &outBufs = rb.out;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    if (inBufs[i].size() < inputs[i].bytes())
-      return invalid("input ", i, " has ", inputs[i].bytes(),
-                     " bytes, its buffer ", inBufs[i].size());
-    if (inputs[i].bytes())
-      EMBER_TRY(inBufs[i].write(0, inputs[i].raw(), inputs[i].bytes()));
+    const Tensor &t = *inputs[i];
+    if (inBufs[i].size() < t.bytes())
+      return invalid("input ", i, " has ", t.bytes(), " bytes, its buffer ",
+                     inBufs[i].size());
+    if (t.bytes())
+      EMBER_TRY(inBufs[i].write(0, t.raw(), t.bytes()));
   }
   std::vector<Buffer *> in, out;
   for (auto &b : inBufs)

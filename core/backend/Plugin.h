@@ -172,6 +172,12 @@ public:
                                     const std::vector<Tensor> &inputs,
                                     const std::vector<Type> &outputTypes,
                                     RunBuffers *reuse = nullptr);
+  // The same over tensors the caller keeps elsewhere (none is copied on
+  // the host side).
+  Expected<std::vector<Tensor>> run(Device &d, Executable &e,
+                                    const std::vector<const Tensor *> &inputs,
+                                    const std::vector<Type> &outputTypes,
+                                    RunBuffers *reuse = nullptr);
 
   // A blob the plugin returned (allocated with the host's allocator).
   Expected<std::string> takeBlob(ember_blob &b, const char *call);
