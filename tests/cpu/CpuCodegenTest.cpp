@@ -391,6 +391,54 @@ TEST(CpuThreadPool, CoversEachTaskOnceAndTakesOverASlowShare) {
   }
 }
 
+// A worker descheduled in the middle of a chunk (here: its first task
+// sleeps 5 ms), three steps in a row, makes the pool run the next steps on
+// the caller alone; one such step does not. After the serial period
+// (100 ms) it uses its workers again.
+TEST(CpuThreadPool, RunsOnTheCallerAloneAfterAWorkerStalls) {
+  struct Job {
+    std::atomic<int> byWorker1{0}, runs{0};
+    std::atomic<bool> stall{false};
+  } job;
+  // Each task busy for 10 us, so that both workers get some of 200.
+  auto task = [](void *ctx, int64_t b, int64_t e, int64_t worker) {
+    Job &j = *static_cast<Job *>(ctx);
+    for (int64_t i = b; i < e; ++i) {
+      j.runs.fetch_add(1);
+      if (worker == 1) {
+        j.byWorker1.fetch_add(1);
+        if (j.stall.exchange(false))
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      auto until =
+          std::chrono::steady_clock::now() + std::chrono::microseconds(10);
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    }
+  };
+  ThreadPool pool(2);
+  job.stall = true;
+  pool.run(task, &job, 200);
+  EXPECT_FALSE(pool.serialFallback()) << "after one stall";
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  // (Retried: worker 1 may not get a task when the host is busy.)
+  for (int attempt = 0; attempt < 10 && !pool.serialFallback(); ++attempt) {
+    job.stall = true;
+    pool.run(task, &job, 200);
+  }
+  ASSERT_TRUE(pool.serialFallback());
+  job.byWorker1 = 0;
+  job.runs = 0;
+  pool.run(task, &job, 200);
+  EXPECT_EQ(job.runs.load(), 200);
+  EXPECT_EQ(job.byWorker1.load(), 0) << "a step ran on the stalled worker";
+  std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  EXPECT_FALSE(pool.serialFallback());
+  for (int attempt = 0; attempt < 5 && job.byWorker1.load() == 0; ++attempt)
+    pool.run(task, &job, 200);
+  EXPECT_GT(job.byWorker1.load(), 0) << "the workers were not used again";
+}
+
 // dense<f32[..]: 0x...> text of `count` values uniform in [-scale, scale].
 std::string randomDense(size_t count, float scale, std::mt19937 &rng) {
   std::uniform_real_distribution<float> u(-scale, scale);
@@ -410,7 +458,8 @@ std::string randomDense(size_t count, float scale, std::mt19937 &rng) {
 
 // Channels-last layouts (Layout.cpp, chooseLayouts) on the AVX-512 path: a
 // convolution unfolds the row-major graph input and writes channels-last;
-// the max pool after it, 1x1 and 3x3 convolutions, a concatenation
+// the max pool after it (run inside the convolution), 1x1 and 3x3
+// convolutions, a concatenation
 // written in place by its two convolutions, a residual convolution, an
 // average pool and a global average pool read and write channels-last.
 // Results match the interpreter at 1 and 2 threads.

@@ -17,6 +17,19 @@ constexpr int kSpinPolls = 200000;
 // The calling thread's wait for the other pieces: some tens of microseconds
 // of pauses before it starts yielding.
 constexpr int kWaitSpinPolls = 2000;
+// A worker still busy this long after the caller ran out of work to take
+// (and longer than the caller's own part took) was descheduled: a chunk is
+// a fraction of one step, microseconds to a few hundred. On a loaded
+// machine that happens at nearly every step, each waiting milliseconds for
+// the scheduler to run the worker again (SqueezeNet at 2 threads beside
+// two busy processes took 112 ms, not 3.5). So kStrikes stalls, each within
+// kStrikeWindow of the one before, make the pool run steps on the caller
+// alone for kSerialPeriod; then it tries its workers again. (An idle VM
+// stalls a worker about once in 400 ms, 1-4 ms each: no reason to stop.)
+constexpr auto kStragglerLimit = std::chrono::milliseconds(1);
+constexpr auto kStrikeWindow = std::chrono::milliseconds(20);
+constexpr int kStrikes = 3;
+constexpr auto kSerialPeriod = std::chrono::milliseconds(100);
 // A share is claimed in about this many chunks: finer chunks bound the
 // imbalance left at the end tighter, at one compare-and-swap and one call
 // of the task function each.
@@ -81,7 +94,10 @@ void ThreadPool::work(unsigned index) {
 
 void ThreadPool::run(void (*fn)(void *, int64_t, int64_t, int64_t), void *ctx,
                      int64_t n) {
-  if (workers_.empty() || n <= 1 || uint64_t(n) > 0xffffffffu) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  if (workers_.empty() || n <= 1 || uint64_t(n) > 0xffffffffu ||
+      start < serialUntil_) {
     // (Shares pack 32-bit bounds; no step has that many tasks.)
     if (n > 0)
       fn(ctx, 0, n, 0);
@@ -109,14 +125,26 @@ void ThreadPool::run(void (*fn)(void *, int64_t, int64_t, int64_t), void *ctx,
   if (sleepers_.load() != 0)
     wake_.notify_all();
   work(0);
+  if (pending_.load(std::memory_order_acquire) == 0)
+    return;
   // The other pieces usually finish within microseconds of this one: spin
   // with pauses (a sched_yield per poll was a system call each), then yield
   // so that a descheduled worker gets this core on a loaded machine.
+  const Clock::time_point worked = Clock::now();
   for (int polls = 0; pending_.load(std::memory_order_acquire) != 0; ++polls) {
     if (polls < kWaitSpinPolls)
       spinPause();
     else
       std::this_thread::yield();
+  }
+  const Clock::time_point done = Clock::now();
+  if (done - worked <= kStragglerLimit || done - worked <= worked - start)
+    return;
+  strikes_ = done - lastStall_ <= kStrikeWindow ? strikes_ + 1 : 1;
+  lastStall_ = done;
+  if (strikes_ >= kStrikes) {
+    serialUntil_ = done + kSerialPeriod;
+    strikes_ = 0;
   }
 }
 

@@ -11,9 +11,16 @@
 // share still runs where the previous step's share of the same data ran.
 // Tasks write disjoint outputs and use per-worker scratch only within one
 // call, so results never depend on which worker ran a task.
+//
+// On a loaded machine a worker can be descheduled in the middle of a chunk;
+// the caller then waits for the scheduler to run it again. When such waits
+// (over a millisecond, and longer than the caller's own part) come three
+// in a row within 20 ms of each other, the pool runs the next 100 ms of
+// steps on the calling thread alone, then tries again.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -33,6 +40,10 @@ public:
   unsigned size() const { return unsigned(workers_.size()) + 1; }
   // Runs fn(ctx, begin, end, worker) for each worker's piece of [0, n).
   void run(void (*fn)(void *, int64_t, int64_t, int64_t), void *ctx, int64_t n);
+  // Whether run() currently keeps steps on the calling thread.
+  bool serialFallback() const {
+    return std::chrono::steady_clock::now() < serialUntil_;
+  }
 
   // Makes `pool` the current thread's pool for the lifetime of the object.
   class Binding {
@@ -70,6 +81,10 @@ private:
   void *ctx_ = nullptr;
   int64_t chunk_ = 1;               // tasks per claim
   std::unique_ptr<Share[]> shares_; // size() of them
+  // Until then, steps run on the caller alone (a worker was descheduled).
+  // Read and written by the calling thread only (run is not reentrant).
+  std::chrono::steady_clock::time_point serialUntil_{}, lastStall_{};
+  int strikes_ = 0; // stalls in a row, each soon after the last
 };
 
 } // namespace ember::cpugen
