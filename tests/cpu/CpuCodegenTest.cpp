@@ -265,6 +265,36 @@ TEST(CpuLoops, RandomGraphsMatchInterpreter) {
 // reduced indices outer over blocks of 256 kept elements. Each element
 // combines its inputs in the interpreter's order, so results are exact,
 // for every operation, float and integer, at 1 and 2 threads.
+// 1-D pooling windows (rank-3 tensors): max and average, with pads,
+// strides and ceil mode, against the interpreter. The pool loops once read
+// a fourth stride past the end of a rank-3 tensor's three, which corrupted
+// the heap (ONNX's test_maxpool_1d_default crashed the plugin).
+TEST(CpuLoops, OneDimensionalPoolsMatchInterpreter) {
+  std::mt19937 rng(3);
+  const char *pools[] = {
+      "MaxPool(%x) {kernel_shape = [2]} : f32[2,3,31]",
+      "MaxPool(%x) {kernel_shape = [3], strides = [2], pads = [1, 1]} : "
+      "f32[2,3,16]",
+      "MaxPool(%x) {kernel_shape = [4], strides = [3], ceil_mode = 1} : "
+      "f32[2,3,11]",
+      "AveragePool(%x) {kernel_shape = [3], strides = [2], pads = [1, 1], "
+      "count_include_pad = 1} : f32[2,3,16]",
+      "AveragePool(%x) {kernel_shape = [5]} : f32[2,3,28]",
+  };
+  for (const char *pool : pools) {
+    SCOPED_TRACE(pool);
+    auto m =
+        parseLowered(std::string("func @main(%x: f32[2,3,32]) {\n  %y = ") +
+                     pool + "\n  return %y\n}\n");
+    ASSERT_TRUE(m);
+    std::vector<Tensor> in = {
+        randomTensor(m->main()->params()[0]->types[0], rng)};
+    auto want = interpret(*m->main(), in);
+    ASSERT_TRUE(bool(want)) << want.status().message();
+    expectClose(runCpu(*m->main(), hostConfig(), in), *want, 0, 0);
+  }
+}
+
 TEST(CpuLoops, ReductionsOverOuterAxesMatchInterpreterExactly) {
   const OpKind ops[] = {OpKind::ReduceSum, OpKind::ReduceMax, OpKind::ReduceMin,
                         OpKind::ReduceProd};

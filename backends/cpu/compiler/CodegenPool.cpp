@@ -55,8 +55,15 @@ Status Codegen::emitPool(const Group &g, Step &) {
 
   // Element (n, c, h, w) of x at n*sx[0] + c*sx[1] + h*sx[2] + w*sx[3]
   // (row-major or channels-last, as chooseLayouts stored it); y likewise.
-  const std::vector<int64_t> sx = physStrides(n.inputs[0]);
-  const std::vector<int64_t> sy = physStrides(root);
+  // A 1-D window's tensors have no h (windowOf: one row): stride 0. (The
+  // loops used to read a fourth stride past the end of the three.)
+  auto fourD = [](std::vector<int64_t> s) {
+    if (s.size() == 3)
+      s.insert(s.begin() + 2, 0);
+    return s;
+  };
+  const std::vector<int64_t> sx = fourD(physStrides(n.inputs[0]));
+  const std::vector<int64_t> sy = fourD(physStrides(root));
   const bool channelsLast = sx[1] == 1 && w.c > 1;
   bool unrollable = w.kh * w.kw <= 64 && colHi > colLo && rowHi > rowLo;
 
