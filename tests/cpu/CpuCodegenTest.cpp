@@ -422,9 +422,10 @@ TEST(CpuThreadPool, CoversEachTaskOnceAndTakesOverASlowShare) {
 }
 
 // A worker descheduled in the middle of a chunk (here: its first task
-// sleeps 5 ms), three steps in a row, makes the pool run the next steps on
-// the caller alone; one such step does not. After the serial period
-// (100 ms) it uses its workers again.
+// sleeps 30 ms, far longer than the caller's part even on a loaded host),
+// three steps in a row, makes the pool run the next steps on the caller
+// alone; one such step does not. After the serial period (100 ms) it uses
+// its workers again.
 TEST(CpuThreadPool, RunsOnTheCallerAloneAfterAWorkerStalls) {
   struct Job {
     std::atomic<int> byWorker1{0}, runs{0};
@@ -439,7 +440,7 @@ TEST(CpuThreadPool, RunsOnTheCallerAloneAfterAWorkerStalls) {
       if (worker == 1) {
         j.byWorker1.fetch_add(1);
         if (j.stall.exchange(false))
-          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          std::this_thread::sleep_for(std::chrono::milliseconds(30));
       }
       auto until = std::chrono::steady_clock::now() +
                    std::chrono::microseconds(j.busyUs);
@@ -453,7 +454,7 @@ TEST(CpuThreadPool, RunsOnTheCallerAloneAfterAWorkerStalls) {
   EXPECT_FALSE(pool.serialFallback()) << "after one stall";
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   // (Retried: worker 1 may not get a task when the host is busy.)
-  for (int attempt = 0; attempt < 10 && !pool.serialFallback(); ++attempt) {
+  for (int attempt = 0; attempt < 20 && !pool.serialFallback(); ++attempt) {
     job.stall = true;
     pool.run(task, &job, 200);
   }

@@ -22,8 +22,9 @@ constexpr int kWaitSpinPolls = 2000;
 // a fraction of one step, microseconds to a few hundred. On a loaded
 // machine that happens at nearly every step, each waiting milliseconds for
 // the scheduler to run the worker again (SqueezeNet at 2 threads beside
-// two busy processes took 112 ms, not 3.5). So kStrikes stalls, each within
-// kStrikeWindow of the one before, make the pool run steps on the caller
+// two busy processes took 112 ms, not 3.5). So kStrikes stalls, each in a
+// step that started within kStrikeWindow of the last stall's end, make the
+// pool run steps on the caller
 // alone for kSerialPeriod; then it tries its workers again. (An idle VM
 // stalls a worker about once in 400 ms, 1-4 ms each: no reason to stop.)
 constexpr auto kStragglerLimit = std::chrono::milliseconds(1);
@@ -140,7 +141,9 @@ void ThreadPool::run(void (*fn)(void *, int64_t, int64_t, int64_t), void *ctx,
   const Clock::time_point done = Clock::now();
   if (done - worked <= kStragglerLimit || done - worked <= worked - start)
     return;
-  strikes_ = done - lastStall_ <= kStrikeWindow ? strikes_ + 1 : 1;
+  // (From the last stall's end to this step's start: how long the stall
+  // itself lasted does not matter.)
+  strikes_ = start - lastStall_ <= kStrikeWindow ? strikes_ + 1 : 1;
   lastStall_ = done;
   if (strikes_ >= kStrikes) {
     serialUntil_ = done + kSerialPeriod;

@@ -15,8 +15,9 @@
 // On a loaded machine a worker can be descheduled in the middle of a chunk;
 // the caller then waits for the scheduler to run it again. When such waits
 // (over a millisecond, and longer than the caller's own part) come three
-// in a row within 20 ms of each other, the pool runs the next 100 ms of
-// steps on the calling thread alone, then tries again.
+// in a row, each in a step started within 20 ms of the last one's end, the
+// pool runs the next 100 ms of steps on the calling thread alone, then
+// tries again.
 #pragma once
 
 #include <atomic>
