@@ -203,7 +203,7 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
   if (!scratch.ptr)
     return Status::OutOfMemory;
   char *ws = static_cast<char *>(scratch.ptr);
-  ws += (64 - reinterpret_cast<uintptr_t>(ws) % 64) % 64;
+  ws = align64(ws);
   float *zeros = reinterpret_cast<float *>(ws);
   const size_t nz = zeroFloats(s);
   std::memset(zeros, 0, nz * sizeof(float));
@@ -433,9 +433,7 @@ public:
     const size_t C = s.channels, KH = s.kernelH, W = s.width;
     OW_ = s.outWidth();
     K_ = KH * s.kernelW * C;
-    char *ws = static_cast<char *>(workspace);
-    rowsBuf_ = reinterpret_cast<float *>(
-        ws + (64 - reinterpret_cast<uintptr_t>(ws) % 64) % 64);
+    rowsBuf_ = reinterpret_cast<float *>(align64(workspace));
     runs_ = reinterpret_cast<BRun *>(rowsBuf_ + kPixBlock * K_ + 16);
     for (size_t c = 0; c < C; ++c)
       for (size_t kh = 0; kh < KH; ++kh)
@@ -503,6 +501,9 @@ void FirstLayer::pixels(size_t p0, size_t p1, size_t c0, size_t c1, float *y,
   t.bRuns = runs_;
   t.numRuns = s_.channels * s_.kernelH;
   t.last = true;
+  t.rowBegin = 0;
+  // Each tile pulls the next tile's output lines in while it runs.
+  t.prefetchStep = std::max<size_t>(1, kMr * ldy * sizeof(float) / K);
   setTileEpilogue(t, epi_);
 
   for (size_t p = p0; p < p1;) {
@@ -543,13 +544,10 @@ void FirstLayer::pixels(size_t p0, size_t p1, size_t c0, size_t c1, float *y,
             __builtin_prefetch(
                 xnext + runs_[r].offset + (ow * s_.strideW - s_.padLeft), 0, 3);
         t.c = y + (q - origin) * ldy + col0;
-        t.rowBegin = 0;
         t.rowEnd = static_cast<int>(std::min(kMr, hi - ow));
         t.residual =
             epi_.residual ? epi_.residual + q * epi_.ldr + col0 : nullptr;
-        // Pull the next tile's output lines in while this one runs.
         t.prefetch = reinterpret_cast<const char *>(t.c + kMr * ldy);
-        t.prefetchStep = std::max<size_t>(1, kMr * ldy * sizeof(float) / K);
         tileStridedAvx512(t);
       }
     }
@@ -589,15 +587,6 @@ Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
 namespace {
 constexpr size_t kBandBytes = 256 * 1024; ///< conv rows a pool band holds
 
-/// Whether every window of `w` over an H x W image holds a pixel (the
-/// windows move monotonically, so the first and last decide).
-bool poolWindowsFit(const MaxPoolWindow &w, size_t H, size_t W) {
-  return w.kernelH && w.kernelW && w.strideH && w.strideW && w.outHeight &&
-         w.outWidth && w.kernelH > w.padTop && w.kernelW > w.padLeft &&
-         (w.outHeight - 1) * w.strideH < H + w.padTop &&
-         (w.outWidth - 1) * w.strideW < W + w.padLeft;
-}
-
 /// Pooled rows per band: as many as fit kBandBytes of conv rows.
 size_t poolBandRows(const Conv2DShape &s, const MaxPoolWindow &w) {
   const size_t rowBytes = s.outWidth() * s.outChannels * sizeof(float);
@@ -606,8 +595,13 @@ size_t poolBandRows(const Conv2DShape &s, const MaxPoolWindow &w) {
   return std::min(band, w.outHeight);
 }
 
-/// [begin, end) of a window starting at `start` (pads make it negative),
-/// clipped to [0, extent).
+/// Conv rows the ring holds: those of one band of pooled rows.
+size_t poolRingRows(const Conv2DShape &s, const MaxPoolWindow &w) {
+  return (poolBandRows(s, w) - 1) * w.strideH + w.kernelH;
+}
+
+/// [begin, end) of output o's window (o * stride - pad onwards, k long;
+/// pads make its start negative), clipped to [0, extent).
 inline void clipWindow(size_t o, size_t stride, size_t pad, size_t k,
                        size_t extent, size_t &begin, size_t &end) {
   const ptrdiff_t first =
@@ -662,13 +656,19 @@ EMBER_TARGET_AVX512 void maxPoolRowAvx512(const float *band, size_t slots,
 }
 } // namespace
 
+bool maxPoolWindowFits(const MaxPoolWindow &w, size_t height, size_t width) {
+  // The windows move monotonically, so the first and the last decide.
+  return w.kernelH && w.kernelW && w.strideH && w.strideW && w.outHeight &&
+         w.outWidth && w.kernelH > w.padTop && w.kernelW > w.padLeft &&
+         (w.outHeight - 1) * w.strideH < height + w.padTop &&
+         (w.outWidth - 1) * w.strideW < width + w.padLeft;
+}
+
 size_t conv2dNhwcFromNchwMaxPoolWorkspaceSize(const Conv2DShape &shape,
                                               const MaxPoolWindow &pool) {
-  // The ring: the conv rows of one band of pooled rows.
-  const size_t rows =
-      (poolBandRows(shape, pool) - 1) * pool.strideH + pool.kernelH;
   return FirstLayer::workspaceSize(shape) + 64 +
-         rows * shape.outWidth() * shape.outChannels * sizeof(float);
+         poolRingRows(shape, pool) * shape.outWidth() * shape.outChannels *
+             sizeof(float);
 }
 
 Status conv2dNhwcFromNchwMaxPool(const Conv2DShape &s, const MaxPoolWindow &pw,
@@ -679,7 +679,7 @@ Status conv2dNhwcFromNchwMaxPool(const Conv2DShape &s, const MaxPoolWindow &pw,
   const size_t OH = s.outHeight(), OW = s.outWidth(), OC = s.outChannels;
   OutPiece o;
   if (!s.valid() || !x || !y || !packedB || ldy < OC ||
-      !poolWindowsFit(pw, OH, OW) || !resolvePiece({}, OH * OW, OC, epi, o))
+      !maxPoolWindowFits(pw, OH, OW) || !resolvePiece({}, OH * OW, OC, epi, o))
     return Status::InvalidArgument;
   if (rowEnd == 0)
     rowEnd = pw.outHeight;
@@ -696,12 +696,12 @@ Status conv2dNhwcFromNchwMaxPool(const Conv2DShape &s, const MaxPoolWindow &pw,
   char *ws = static_cast<char *>(scratch.ptr);
   const FirstLayer conv(s, x, packedB, epi, ws);
   ws += FirstLayer::workspaceSize(s);
-  float *band = reinterpret_cast<float *>(
-      ws + (64 - reinterpret_cast<uintptr_t>(ws) % 64) % 64);
-  // Conv rows [have0, have1) are in the ring, row h in slot h % slots.
+  float *band = reinterpret_cast<float *>(align64(ws));
+  // Conv rows up to `have` are in the ring (those of the last band), row h
+  // in slot h % slots.
   const size_t rowFloats = OW * OC, bandRows = poolBandRows(s, pw);
-  const size_t slots = (bandRows - 1) * pw.strideH + pw.kernelH;
-  size_t have0 = 0, have1 = 0;
+  const size_t slots = poolRingRows(s, pw);
+  size_t have = 0;
   for (size_t r = rowBegin; r < rowEnd; r += bandRows) {
     const size_t rEnd = std::min(rowEnd, r + bandRows);
     size_t lo, hi, unused;
@@ -710,14 +710,13 @@ Status conv2dNhwcFromNchwMaxPool(const Conv2DShape &s, const MaxPoolWindow &pw,
     // The rows the last band shares with this one (windows taller than
     // their stride) stay where they are; the others are computed into
     // the slots after them, in runs that stop at the ring's end.
-    for (size_t h = have0 <= lo && lo < have1 ? have1 : lo; h < hi;) {
+    for (size_t h = std::max(lo, have); h < hi;) {
       const size_t slot = h % slots, n = std::min(hi - h, slots - slot);
       conv.pixels(h * OW, (h + n) * OW, 0, OC, band + slot * rowFloats, OC,
                   h * OW);
       h += n;
     }
-    have0 = lo;
-    have1 = hi;
+    have = hi;
     for (size_t pr = r; pr < rEnd; ++pr)
       maxPoolRowAvx512(band, slots, OH, OW, OC, pw, pr,
                        y + pr * pw.outWidth * ldy, ldy);

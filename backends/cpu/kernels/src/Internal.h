@@ -59,6 +59,12 @@ inline Isa fp32Isa(Isa requested) {
 
 inline size_t roundUp(size_t v, size_t m) { return (v + m - 1) / m * m; }
 inline size_t ceilDiv(size_t v, size_t m) { return (v + m - 1) / m; }
+/// The first 64-byte boundary at or after p (workspaces carve aligned
+/// buffers; their sizes include 64 bytes of slack for this).
+inline char *align64(void *p) {
+  char *c = static_cast<char *>(p);
+  return c + (64 - reinterpret_cast<uintptr_t>(c) % 64) % 64;
+}
 
 /// The output piece of a channels-last call (conv2dNhwc and friends):
 /// pixels [p0, p1) x channels [c0, c1).

@@ -275,6 +275,9 @@ struct MaxPoolWindow {
   size_t padTop = 0, padLeft = 0;
   size_t outHeight = 0, outWidth = 0;
 };
+/// Whether every window of `pool` over a height x width image holds at
+/// least one pixel (what conv2dNhwcFromNchwMaxPool requires).
+bool maxPoolWindowFits(const MaxPoolWindow &pool, size_t height, size_t width);
 /// conv2dNhwcFromNchw then a max pool of its output (after the epilogue),
 /// pooled rows [rowBegin, rowEnd) (rowEnd 0 = to the end), channels-last
 /// (pixel stride ldy >= OC). The convolution rows those need are computed
