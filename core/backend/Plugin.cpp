@@ -508,11 +508,16 @@ Expected<Buffer> Plugin::allocate(Device &d, uint64_t bytes) {
     PluginCallGuard g(*this, "buffer_allocate");
     e = api_.buffer_allocate(d.get(), &p, &b);
   }
-  EMBER_TRY(takeError(e, "buffer_allocate"));
+  return adoptBuffer(e, b, "buffer_allocate", p.size_bytes);
+}
+
+Expected<Buffer> Plugin::adoptBuffer(ember_error *e, ember_buffer *b,
+                                     const char *call, uint64_t bytes) {
+  EMBER_TRY(takeError(e, call));
   if (!b)
     return makeError(ErrorCode::Backend, describe(),
-                     " returned no buffer from buffer_allocate");
-  return Buffer(shared_from_this(), b, p.size_bytes);
+                     " returned no buffer from ", call);
+  return Buffer(shared_from_this(), b, bytes);
 }
 
 Expected<Buffer> Plugin::importHost(Device &d, void *ptr, uint64_t bytes) {
@@ -527,11 +532,7 @@ Expected<Buffer> Plugin::importHost(Device &d, void *ptr, uint64_t bytes) {
     PluginCallGuard g(*this, "buffer_import_host");
     e = api_.buffer_import_host(d.get(), &p, &b);
   }
-  EMBER_TRY(takeError(e, "buffer_import_host"));
-  if (!b)
-    return makeError(ErrorCode::Backend, describe(),
-                     " returned no buffer from buffer_import_host");
-  return Buffer(shared_from_this(), b, bytes);
+  return adoptBuffer(e, b, "buffer_import_host", bytes);
 }
 
 Expected<Executable> Plugin::compile(Device *d, uint32_t kind,

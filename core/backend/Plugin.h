@@ -184,6 +184,10 @@ public:
 
 private:
   Plugin() = default;
+  // A buffer call's result: its error, or the buffer it returned (a
+  // missing one is the plugin's bug).
+  Expected<Buffer> adoptBuffer(ember_error *e, ember_buffer *b,
+                               const char *call, uint64_t bytes);
   Status init(const LoadOptions &o);
 
   std::string path_, name_, version_;

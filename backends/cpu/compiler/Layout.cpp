@@ -92,6 +92,27 @@ int32_t gemmPack(Kernels k, const int64_t *p, const float *b, void *dst) {
 
 } // namespace
 
+// The window of a MaxPool that can run inside the convolution before it
+// (conv2dNhwcFromNchwMaxPool): 2-D, undilated, every window holding a
+// pixel of the convolution's output. False otherwise.
+static bool fusablePoolWindow(const Node &pool, ember::cpu::MaxPoolWindow &pw) {
+  Window w;
+  std::string why;
+  if (!windowOf(pool, pool.inputs[0].type(), pool.attrInts("kernel_shape"),
+                pool.attrInt("ceil_mode", 0) != 0, w, why) ||
+      pool.inputs[0].type().rank() != 4 || w.dh != 1 || w.dw != 1)
+    return false;
+  pw.kernelH = size_t(w.kh);
+  pw.kernelW = size_t(w.kw);
+  pw.strideH = size_t(w.sh);
+  pw.strideW = size_t(w.sw);
+  pw.padTop = size_t(w.pt);
+  pw.padLeft = size_t(w.pl);
+  pw.outHeight = size_t(w.oh);
+  pw.outWidth = size_t(w.ow);
+  return ember::cpu::maxPoolWindowFits(pw, size_t(w.h), size_t(w.w));
+}
+
 Status Codegen::prepareConv(const Group &g, Step &s) {
   const Node &n = *g.anchor;
   const Type &x = n.inputs[0].type(), &wt = n.inputs[1].type();
@@ -130,20 +151,19 @@ Status Codegen::prepareConv(const Group &g, Step &s) {
   p[EMBER_RT_CONV_NHWC] = nhwc_.count(keyOf(g.root)) != 0;
   p[EMBER_RT_CONV_IN_NCHW] =
       p[EMBER_RT_CONV_NHWC] && !nhwc_.count(keyOf(n.inputs[0]));
-  if (g.pool) { // fusePools checked the window
-    const Node &pn = *g.pool;
-    Window pw;
-    if (!windowOf(pn, pn.inputs[0].type(), pn.attrInts("kernel_shape"),
-                  pn.attrInt("ceil_mode", 0) != 0, pw, why))
-      return unsupported(pn.describe(), ": ", why);
-    p[EMBER_RT_CONV_POOL_KH] = pw.kh;
-    p[EMBER_RT_CONV_POOL_KW] = pw.kw;
-    p[EMBER_RT_CONV_POOL_SH] = pw.sh;
-    p[EMBER_RT_CONV_POOL_SW] = pw.sw;
-    p[EMBER_RT_CONV_POOL_PT] = pw.pt;
-    p[EMBER_RT_CONV_POOL_PL] = pw.pl;
-    p[EMBER_RT_CONV_POOL_OH] = pw.oh;
-    p[EMBER_RT_CONV_POOL_OW] = pw.ow;
+  if (g.pool) {
+    ember::cpu::MaxPoolWindow pw;
+    if (!fusablePoolWindow(*g.pool, pw)) // (fusePools checked it)
+      return makeError(ErrorCode::Internal, g.pool->describe(),
+                       ": the fused pool's window does not fit");
+    p[EMBER_RT_CONV_POOL_KH] = int64_t(pw.kernelH);
+    p[EMBER_RT_CONV_POOL_KW] = int64_t(pw.kernelW);
+    p[EMBER_RT_CONV_POOL_SH] = int64_t(pw.strideH);
+    p[EMBER_RT_CONV_POOL_SW] = int64_t(pw.strideW);
+    p[EMBER_RT_CONV_POOL_PT] = int64_t(pw.padTop);
+    p[EMBER_RT_CONV_POOL_PL] = int64_t(pw.padLeft);
+    p[EMBER_RT_CONV_POOL_OH] = int64_t(pw.outHeight);
+    p[EMBER_RT_CONV_POOL_OW] = int64_t(pw.outWidth);
   }
   workspacePerWorker_ = std::max<uint64_t>(
       workspacePerWorker_,
@@ -669,9 +689,6 @@ void Codegen::chooseLayouts() {
     }
   }
   nhwc_ = std::move(cand);
-  out_.channelsLast.clear();
-  for (const ValueKey &k : nhwc_)
-    out_.channelsLast.push_back(k.node->outNames[k.idx]);
 }
 
 // A MaxPool that reads a first layer's result (a Conv that unfolds its
@@ -694,15 +711,9 @@ void Codegen::fusePools() {
     if (it == users.end() || it->second.size() != 1 || !it->second[0].user)
       continue;
     const Node *pool = it->second[0].user;
+    ember::cpu::MaxPoolWindow pw;
     if (pool->kind != OpKind::MaxPool || pool->numResults() != 1 ||
-        !nhwc_.count(keyOf(pool)))
-      continue;
-    Window w;
-    std::string why;
-    if (!windowOf(*pool, pool->inputs[0].type(), pool->attrInts("kernel_shape"),
-                  pool->attrInt("ceil_mode", 0) != 0, w, why) ||
-        w.dh != 1 || w.dw != 1 || w.kh <= w.pt || w.kw <= w.pl ||
-        (w.oh - 1) * w.sh >= w.h + w.pt || (w.ow - 1) * w.sw >= w.w + w.pl)
+        !nhwc_.count(keyOf(pool)) || !fusablePoolWindow(*pool, pw))
       continue;
     nhwc_.erase(keyOf(g.root)); // no longer stored
     g.members.push_back(pool);
@@ -720,9 +731,6 @@ void Codegen::fusePools() {
                 groups_.end());
   out_.fusion.fusedPools += fused.size();
   out_.fusion.groups = groups_.size();
-  out_.channelsLast.clear();
-  for (const ValueKey &k : nhwc_)
-    out_.channelsLast.push_back(k.node->outNames[k.idx]);
 }
 
 std::vector<int64_t> Codegen::physStrides(const Value &v) const {
@@ -744,6 +752,9 @@ Status Codegen::prepare() {
   workspacePerWorker_ = 0;
   chooseLayouts();
   fusePools();
+  out_.channelsLast.clear();
+  for (const ValueKey &k : nhwc_)
+    out_.channelsLast.push_back(k.node->outNames[k.idx]);
   steps_.assign(groups_.size(), Step());
   for (size_t i = 0; i < groups_.size(); ++i) {
     const Group &g = groups_[i];

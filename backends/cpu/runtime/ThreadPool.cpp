@@ -24,9 +24,9 @@ constexpr int kWaitSpinPolls = 2000;
 // the scheduler to run the worker again (SqueezeNet at 2 threads beside
 // two busy processes took 112 ms, not 3.5). So kStrikes stalls, each in a
 // step that started within kStrikeWindow of the last stall's end, make the
-// pool run steps on the caller
-// alone for kSerialPeriod; then it tries its workers again. (An idle VM
-// stalls a worker about once in 400 ms, 1-4 ms each: no reason to stop.)
+// pool run steps on the caller alone for kSerialPeriod; then it tries its
+// workers again. (An idle VM stalls a worker about once in 400 ms, 1-4 ms
+// each: no reason to stop.)
 constexpr auto kStragglerLimit = std::chrono::milliseconds(1);
 constexpr auto kStrikeWindow = std::chrono::milliseconds(20);
 constexpr int kStrikes = 3;
