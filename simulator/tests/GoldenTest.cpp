@@ -58,7 +58,9 @@ TEST(NpuArith, QuantizedAddAndAveragePool) {
   p = addParamsFromRegs(regs);
   EXPECT_EQ(quantAdd(10, 20, p), 10); // a is at its zero point
   EXPECT_EQ(poolAverage(5, 2), 3);
-  EXPECT_EQ(poolAverage(-5, 2), -3);
+  EXPECT_EQ(poolAverage(-5, 2), -2); // half up, not away from zero
+  EXPECT_EQ(poolAverage(-3, 2), -1);
+  EXPECT_EQ(poolAverage(-1, 2), 0);
   EXPECT_EQ(poolAverage(4, 3), 1);
   EXPECT_EQ(poolAverage(-4, 3), -1);
 }

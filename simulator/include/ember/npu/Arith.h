@@ -123,10 +123,16 @@ inline std::string checkPool(const Insn &insn, const PoolGeom &g, int64_t &span)
   return "";
 }
 
-/// Average of a pooling window sum, TFLite rounding (half away from zero).
+/// Average of a pooling window sum, rounded half up: floor(sum / count + 1/2). Unlike TFLite's
+/// half away from zero, this does not depend on how the values are stored: a uint8 tensor held as
+/// int8 (value - 128) averages to the same result, which is what lets Ember's one int8 definition
+/// (docs/quantization.md) run uint8 models on this int8 machine bit-exactly.
 inline int8_t poolAverage(int32_t sum, int32_t count) {
-  int32_t r = (sum + (sum > 0 ? count / 2 : -count / 2)) / count;
-  return clampI8(r, -128, 127);
+  int64_t num = 2 * static_cast<int64_t>(sum) + count, den = 2 * static_cast<int64_t>(count);
+  int64_t q = num / den;
+  if (num % den != 0 && num < 0)
+    --q; // floor division
+  return clampI8(static_cast<int32_t>(std::clamp<int64_t>(q, -128, 127)), -128, 127);
 }
 
 } // namespace ember::npu
