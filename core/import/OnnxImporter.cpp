@@ -343,7 +343,7 @@ Importer::build(OpKind kind, std::vector<Value> ins, AttrMap attrs,
   std::vector<Value> vs;
   for (unsigned i = 0; i < n->numResults(); ++i)
     vs.push_back(Value(n, i));
-  if (!opts_.foldShapeComputations)
+  if (!opts_.foldShapeComputations || !foldableBeforeLowering(kind))
     return vs;
   // Fold small all-constant computations (shape arithmetic) right away,
   // and Shape/Size, whose results depend only on operand types.
@@ -427,7 +427,8 @@ Status Importer::importNode(const onnx::NodeProto &n) {
   bool known = false;
   if (isDefaultDomain(n.domain())) {
     known = opKindFromName(op, kind) && !isStorage(kind) &&
-            op != "QLinearAdd" && op != "QLinearGlobalAveragePool";
+            !hasProp(kind, P_Internal) && op != "QLinearAdd" &&
+            op != "QLinearGlobalAveragePool";
   } else if (dom == kContribDomain) {
     known = (op == "QLinearAdd" || op == "QLinearGlobalAveragePool") &&
             opKindFromName(op, kind);

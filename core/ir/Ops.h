@@ -21,7 +21,9 @@ enum OpProp : uint32_t {
   P_Reduction = 1u << 3,
   P_Movement = 1u << 4, // reorders/copies elements, no arithmetic
   P_Quant = 1u << 5,
-  P_Control = 1u << 6, // runs subgraphs (If, Loop, Scan)
+  P_Control = 1u << 6,  // runs subgraphs (If, Loop, Scan)
+  P_Internal = 1u << 7, // Ember's own op (docs/quantization.md): made by
+                        // lowering, never read from an ONNX file
 };
 
 struct OpInfo {
@@ -39,6 +41,13 @@ inline bool isPrimitive(OpKind k) {
   return opInfo(k).cls == OpClass::Primitive;
 }
 inline bool isStorage(OpKind k) { return opInfo(k).cls == OpClass::Storage; }
+// Whether a node of kind k with constant operands may be replaced by its
+// value before lowering. DequantizeLinear of a constant is a quantized
+// weight: lowering reads the stored integers (docs/quantization.md) and
+// folds the ones no integer form consumes.
+inline bool foldableBeforeLowering(OpKind k) {
+  return k != OpKind::DequantizeLinear;
+}
 constexpr unsigned kNumOps = 0
 #define EMBER_OP(Name, Class, Props, MinIn, MaxIn, NumOut) +1
 #include "ir/Ops.def"

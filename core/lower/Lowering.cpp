@@ -40,8 +40,6 @@ Expected<std::vector<Value>> lower_Unsqueeze(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_DepthToSpace(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_SpaceToDepth(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_Dropout(LoweringBuilder &b);
-Expected<std::vector<Value>> lower_QLinearAdd(LoweringBuilder &b);
-Expected<std::vector<Value>> lower_QLinearGlobalAveragePool(LoweringBuilder &b);
 // family E lowerings
 Expected<std::vector<Value>> lower_Attention(LoweringBuilder &b);
 Expected<std::vector<Value>> lower_RMSNormalization(LoweringBuilder &b);
@@ -159,10 +157,6 @@ LowerFn lowerFnFor(OpKind k) {
     return &lower_SpaceToDepth;
   case OpKind::Dropout:
     return &lower_Dropout;
-  case OpKind::QLinearAdd:
-    return &lower_QLinearAdd;
-  case OpKind::QLinearGlobalAveragePool:
-    return &lower_QLinearGlobalAveragePool;
   case OpKind::Placeholder:
   case OpKind::Constant:
   case OpKind::Identity:
@@ -257,8 +251,13 @@ LowerFn lowerFnFor(OpKind k) {
   case OpKind::DequantizeLinear:
   case OpKind::QLinearConv:
   case OpKind::QLinearMatMul:
+  case OpKind::QLinearAdd:
+  case OpKind::QLinearGlobalAveragePool:
   case OpKind::MatMulInteger:
   case OpKind::ConvInteger:
+  case OpKind::Requantize:
+  case OpKind::QuantizedAdd:
+  case OpKind::TableLookup:
     return nullptr;
     // family E cases
   case OpKind::Attention:
@@ -362,8 +361,8 @@ Expected<std::vector<Value>> LoweringBuilder::opN(OpKind k,
   return vs;
 }
 
-Value LoweringBuilder::constant(Tensor t) {
-  std::string base = n_.outNames.empty() ? "c" : n_.outNames[0] + ".c";
+Value LoweringBuilder::constant(Tensor t, const std::string &what) {
+  std::string base = n_.outNames.empty() ? what : n_.outNames[0] + "." + what;
   return Value(f_.addConstant(base, std::move(t)));
 }
 
@@ -394,6 +393,8 @@ Value LoweringBuilder::ints(const std::vector<int64_t> &v) {
 Status lowerFunction(Function &f, const LoweringOptions &opts,
                      size_t *numLowered) {
   size_t count = 0;
+  // Quantized patterns first, while composites are still whole.
+  EMBER_TRY(lowerIntegerPatterns(f, &count));
   for (bool changed = true; changed;) {
     changed = false;
     std::vector<Node *> work;

@@ -24,7 +24,8 @@ public:
   Expected<Value> op(OpKind k, std::vector<Value> ins, AttrMap attrs = {});
   Expected<std::vector<Value>> opN(OpKind k, std::vector<Value> ins,
                                    AttrMap attrs, int numResults);
-  Value constant(Tensor t);
+  // A constant named after the node being lowered: "<result>.<what>".
+  Value constant(Tensor t, const std::string &what = "c");
   Value scalar(ElemKind k, double v);        // rank-0 constant
   Value ints(const std::vector<int64_t> &v); // i64[n] constant
   // Sum over `axes` (kept as size-1 dims) divided by the element count.
@@ -47,8 +48,13 @@ struct LoweringOptions {
   std::function<bool(const Node &)> keep;
 };
 
+// Rewrites quantized patterns (QDQ and QLinear ops with constant
+// parameters) into Ember's integer forms (docs/quantization.md). The first
+// step of lowerFunction; counts the patterns rewritten.
+Status lowerIntegerPatterns(Function &f, size_t *numRewritten = nullptr);
+
 // Lowers every composite node (iterating until none is left); stats count
-// lowered nodes.
+// lowered nodes. Runs lowerIntegerPatterns first.
 Status lowerFunction(Function &f, const LoweringOptions &opts = {},
                      size_t *numLowered = nullptr);
 

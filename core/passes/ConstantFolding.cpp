@@ -1,5 +1,6 @@
 // Replaces every node whose operands are all constants by constants holding
-// its results, computed with the reference kernels.
+// its results, computed with the reference kernels. DequantizeLinear is kept
+// (a quantized weight); lowering folds the ones it does not consume.
 #include "passes/Pass.h"
 
 #include "import/TensorIO.h"
@@ -17,6 +18,8 @@ Status runConstantFolding(Function &f, PassStats &s) {
     work.push_back(n.get());
   for (Node *n : work) {
     if (isStorage(n->kind))
+      continue;
+    if (!foldableBeforeLowering(n->kind))
       continue;
     bool allConst = true;
     uint64_t bytes = 0;

@@ -1,7 +1,8 @@
 //===- GoldenTest.cpp - The golden model against hand-computed values -----===//
 //
-// The golden model defines the NPU; these tests pin that definition to the TFLite/gemmlowp
-// reference arithmetic and to hand-computed results of single instructions.
+// The golden model defines the NPU; these tests pin that definition to Ember's
+// int8 arithmetic (docs/quantization.md: TFLite's single-rounding conventions)
+// and to hand-computed results of single instructions.
 //
 //===----------------------------------------------------------------------===//
 #include "NpuTestUtil.h"
@@ -14,31 +15,29 @@
 namespace ember::npu::test {
 namespace {
 
-TEST(NpuArith, GemmlowpPrimitives) {
-  EXPECT_EQ(srdhm(INT32_MIN, INT32_MIN), INT32_MAX);
-  EXPECT_EQ(srdhm(1 << 30, 1 << 30), 1 << 29);
-  EXPECT_EQ(srdhm(1000, 1518500250), 707); // 1000 * sqrt(1/2)
-  EXPECT_EQ(rdbpot(5, 1), 3);              // 2.5 rounds away from zero
-  EXPECT_EQ(rdbpot(-5, 1), -3);
-  EXPECT_EQ(rdbpot(4, 1), 2);
-  EXPECT_EQ(rdbpot(-3, 1), -2);
-  EXPECT_EQ(rdbpot(7, 0), 7);
-}
-
 TEST(NpuArith, MultiplyByQuantizedMultiplier) {
   EXPECT_EQ(mbqm(100, 1 << 30, 0), 50);
   EXPECT_EQ(mbqm(1000, 1518500250, -2), 177);                // 176.78
   EXPECT_EQ(mbqm(3, 1 << 30, 2), 6);                         // left shift
   EXPECT_EQ(mbqm(1, INT32_MAX, 40), mbqm(1, INT32_MAX, 31)); // shift clamped
   EXPECT_EQ(mbqm(123456, 1 << 30, -40), 0);
+  // One rounding, half up: 2.5 -> 3, -2.5 -> -2, and a value a hair below
+  // .5 stays below (115 * M = 0.49984 with a large right shift, where the
+  // two-step gemmlowp form gives 1).
+  EXPECT_EQ(mbqm(5, 1 << 30, 0), 3);
+  EXPECT_EQ(mbqm(-5, 1 << 30, 0), -2);
+  EXPECT_EQ(mbqm(115, 1194738645, -7), 0);
+  EXPECT_EQ(mbqm(INT32_MAX, INT32_MAX, 30), INT32_MAX); // saturates
+  EXPECT_EQ(mbqm(INT32_MIN, INT32_MAX, 30), INT32_MIN);
 }
 
 TEST(NpuArith, RequantizeClipsAndAddsZeroPoint) {
   EXPECT_EQ(requantize(-1000, 1 << 30, -1, 5, -128, 127), -128); // -250 + 5
   EXPECT_EQ(requantize(200, 1 << 30, -1, 5, -128, 127), 55);
-  EXPECT_EQ(requantize(200, 1 << 30, -1, 5, 5, 50), 50);  // relu6-style clip
-  EXPECT_EQ(requantize(-200, 1 << 30, -1, 5, 5, 127), 5); // relu at the zero point
-  EXPECT_EQ(requantize(0, 0, 0, 3, 10, -10), 10);         // min > max gives min
+  EXPECT_EQ(requantize(200, 1 << 30, -1, 5, 5, 50), 50); // relu6-style clip
+  EXPECT_EQ(requantize(-200, 1 << 30, -1, 5, 5, 127),
+            5);                                   // relu at the zero point
+  EXPECT_EQ(requantize(0, 0, 0, 3, 10, -10), 10); // min > max gives min
 }
 
 TEST(NpuArith, QuantizedAddAndAveragePool) {
@@ -52,8 +51,8 @@ TEST(NpuArith, QuantizedAddAndAveragePool) {
   regs[EMBER_NPU_REG_ADD_MAX] = 127;
   AddParams p = addParamsFromRegs(regs);
   EXPECT_EQ(quantAdd(10, 20, p), 15); // (a + b) / 2
-  EXPECT_EQ(quantAdd(11, 20, p), 16); // 15.5 rounds away from zero
-  EXPECT_EQ(quantAdd(-11, -20, p), -16);
+  EXPECT_EQ(quantAdd(11, 20, p), 16); // 15.5 rounds up
+  EXPECT_EQ(quantAdd(-11, -20, p), -15);
   regs[EMBER_NPU_REG_ADD_A_ZP] = 10;
   p = addParamsFromRegs(regs);
   EXPECT_EQ(quantAdd(10, 20, p), 10); // a is at its zero point
@@ -66,7 +65,8 @@ TEST(NpuArith, QuantizedAddAndAveragePool) {
 }
 
 /// Runs `program` on the golden executor with `dram` and returns the result.
-RunOutput golden(const std::vector<Insn> &program, const std::vector<uint8_t> &dram) {
+RunOutput golden(const std::vector<Insn> &program,
+                 const std::vector<uint8_t> &dram) {
   ember_npu_device_t *dev = makeDevice(EMBER_NPU_EXECUTOR_GOLDEN, dram.size());
   RunOutput out = runProgram(dev, encodeAll(program), dram);
   ember_npu_device_destroy(dev);
@@ -101,7 +101,8 @@ TEST(NpuGolden, LoadPadsAroundA2DStridedBlock) {
   const int expect[9] = {-1, -1, -1, -1, 3, 4, -1, 13, 14};
   for (int row = 0; row < 9; ++row)
     for (int l = 0; l < kDim; ++l)
-      EXPECT_EQ(static_cast<int8_t>(r.srams[EMBER_NPU_MEM_ACT][row * kDim + l]), expect[row])
+      EXPECT_EQ(static_cast<int8_t>(r.srams[EMBER_NPU_MEM_ACT][row * kDim + l]),
+                expect[row])
           << "row " << row;
   EXPECT_EQ(r.counters.load_bytes, 4u * kDim);
 }
@@ -124,7 +125,8 @@ TEST(NpuGolden, GemmIsActTimesWeightTransposeAndAccumulates) {
   lw.dram = 1024;
   lw.xsize = kDim;
   lw.stride = kDim;
-  lw.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_GEMM);
+  lw.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD,
+                                            EMBER_NPU_ENGINE_GEMM);
   Insn g = op(Opcode::GEMM);
   g.reset = 1;
   g.inner = 1;
@@ -145,7 +147,8 @@ TEST(NpuGolden, GemmIsActTimesWeightTransposeAndAccumulates) {
 
 TEST(NpuGolden, MaxPoolTwoByTwoStrideTwo) {
   std::vector<uint8_t> dram(4096, 0);
-  // A 4x4 image, one value per row (all lanes equal): pixel (y, x) = 10 * y + x - 20.
+  // A 4x4 image, one value per row (all lanes equal): pixel (y, x) = 10 * y + x
+  // - 20.
   for (int y = 0; y < 4; ++y)
     for (int x = 0; x < 4; ++x)
       std::memset(&dram[(y * 4 + x) * kDim], 10 * y + x - 20, kDim);
@@ -166,7 +169,8 @@ TEST(NpuGolden, MaxPoolTwoByTwoStrideTwo) {
   ld.ysize = 1;
   ld.xsize = 16;
   ld.stride = 16;
-  ld.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_VECTOR);
+  ld.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD,
+                                            EMBER_NPU_ENGINE_VECTOR);
   p.push_back(ld);
   Insn pool = op(Opcode::POOL);
   pool.dst = 100;
@@ -178,7 +182,8 @@ TEST(NpuGolden, MaxPoolTwoByTwoStrideTwo) {
   ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
   const int expect[4] = {11 - 20, 13 - 20, 31 - 20, 33 - 20};
   for (int i = 0; i < 4; ++i)
-    EXPECT_EQ(static_cast<int8_t>(r.srams[EMBER_NPU_MEM_OUT][(100 + i) * kDim]), expect[i]);
+    EXPECT_EQ(static_cast<int8_t>(r.srams[EMBER_NPU_MEM_OUT][(100 + i) * kDim]),
+              expect[i]);
 }
 
 } // namespace

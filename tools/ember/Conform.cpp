@@ -45,6 +45,9 @@ struct CaseResult {
 struct ConformOptions {
   std::string target = "interp";
   double rtol = 1e-3, atol = 1e-7;
+  // Extra tolerance, in output quanta, for outputs a DequantizeLinear
+  // computes (int8 models: docs/quantization.md); 0 = off.
+  double quanta = 0;
   bool lower = true, optimize = true;
   bool lir = false; // run through IRGen + memory planning + LIR interpreter
   Target runtime;   // the loaded target (interp: no plugin)
@@ -157,6 +160,21 @@ std::string compare(const Tensor &got, const Tensor &wantIn, double rtol,
                     std::fabs(g - w), ")");
   }
   return "";
+}
+
+// One quantum of an output: the scale of the DequantizeLinear that computes
+// it (per tensor, constant), 1 for an integer output, else 0.
+double outputQuantum(Value v) {
+  if (!v.node)
+    return 0;
+  if (isIntKind(v.type().elem()))
+    return 1;
+  const Node &n = *v.node;
+  if (n.kind != OpKind::DequantizeLinear || !n.inputs[1].node ||
+      n.inputs[1].node->kind != OpKind::Constant)
+    return 0;
+  const Tensor &scale = *n.inputs[1].node->payload;
+  return scale.size() == 1 ? std::fabs(scale.getDouble(0)) : 0;
 }
 
 CaseResult classify(const Status &s) {
@@ -282,7 +300,10 @@ CaseResult runCase(const Case &c, const ConformOptions &o) {
       return {"FAIL", concat("model produced ", outs->size(),
                              " outputs, expected ", ds.second.size())};
     for (size_t i = 0; i < ds.second.size(); ++i) {
-      std::string why = compare((*outs)[i], ds.second[i], o.rtol, o.atol);
+      double atol = o.atol;
+      if (o.quanta > 0)
+        atol += o.quanta * outputQuantum(f.outputs()[i].value);
+      std::string why = compare((*outs)[i], ds.second[i], o.rtol, atol);
       if (!why.empty())
         return {"FAIL",
                 concat("output #", i, " '", f.outputs()[i].name, "': ", why)};
@@ -360,6 +381,8 @@ int conformMain(int argc, char **argv) {
     o.rtol = std::atof(v.c_str());
   if (a.value("--atol", v))
     o.atol = std::atof(v.c_str());
+  if (a.value("--quanta", v))
+    o.quanta = std::atof(v.c_str());
   if (a.value("--timeout", v))
     o.timeoutSec = std::atoi(v.c_str());
   int jobs = 1;

@@ -2,6 +2,8 @@
 // GlobalAveragePool, GlobalMaxPool.
 #include "interp/kernels/NnUtil.h"
 
+#include "ember/quant/Arith.h"
+
 #include <limits>
 
 namespace ember {
@@ -129,9 +131,14 @@ Status kernel_MaxPool(KernelContext &ctx) {
   return Status::ok();
 }
 
+// Float inputs average as ONNX defines. u8/i8 inputs are Ember's integer
+// average (docs/quantization.md): the sum of the stored integers over the
+// window (padded taps read the `pad_value` attribute, the zero point, when
+// count_include_pad is set), divided by the tap count and rounded half up.
 Status kernel_AveragePool(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (!isComputeFloat(x.elem()))
+  bool isInt = x.elem() == ElemKind::U8 || x.elem() == ElemKind::I8;
+  if (!isComputeFloat(x.elem()) && !isInt)
     return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   EMBER_ASSIGN(WindowGeom g, poolGeom(ctx, x));
   bool includePad = ctx.attrInt("count_include_pad", 0) != 0;
@@ -141,6 +148,27 @@ Status kernel_AveragePool(KernelContext &ctx) {
     return Status::ok();
   WindowWalker walk(g);
   int64_t planes = od[0] * od[1], inP = numElements(g.in), outP = g.outSize();
+  if (isInt) {
+    int64_t padValue = ctx.attrInt("pad_value", 0);
+    for (int64_t pl = 0; pl < planes; ++pl)
+      for (int64_t o = 0; o < outP; ++o) {
+        int64_t sum = 0, count = 0;
+        walk.window(o, [&](int64_t, int64_t off, bool padded) {
+          if (off >= 0) {
+            sum += x.getInt(pl * inP + off);
+            ++count;
+          } else if (includePad && padded) {
+            sum += padValue;
+            ++count;
+          }
+        });
+        // A window wholly in the padding (pads >= kernel) averages nothing:
+        // it gives the zero point.
+        y.setInt(pl * outP + o,
+                 count ? quant::averageHalfUp(sum, count) : padValue);
+      }
+    return Status::ok();
+  }
   dispatchElem(x.elem(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (isFloatLike<T>) {

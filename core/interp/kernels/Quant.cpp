@@ -1,8 +1,9 @@
-// Quantization reference kernels: QuantizeLinear, DequantizeLinear and the
-// contrib ops QLinearAdd (ONNX Runtime's float multiply-add form) and
-// QLinearGlobalAveragePool (dequantize, average in float, quantize with
-// round-half-to-even).
+// Quantization reference kernels: QuantizeLinear, DequantizeLinear (as ONNX
+// defines them) and the contrib ops QLinearAdd and QLinearGlobalAveragePool
+// (Ember's integer arithmetic, docs/quantization.md).
 #include "interp/kernels/QuantUtil.h"
+
+#include "ember/quant/Arith.h"
 #include "support/MiniFloat.h"
 
 namespace ember {
@@ -213,44 +214,21 @@ Status checkScalarParam(KernelContext &ctx, size_t scaleIdx, size_t zpIdx,
   return Status::ok();
 }
 
-int64_t saturateTo(ElemKind k, double v) {
-  return dispatchElem(k, [&](auto tag) -> int64_t {
-    using Q = decltype(tag);
-    if constexpr (std::is_integral_v<Q> && !std::is_same_v<Q, bool>)
-      return int64_t(saturateRound<Q>(v));
-    else
-      return 0;
-  });
-}
-
-// Quantizes a float value as QuantizeLinear with an f32 scale does.
-int64_t requantize(float v, float scale, int64_t zp, ElemKind k) {
-  double q = std::nearbyint(double(v / scale)) + double(zp);
-  return dispatchElem(k, [&](auto tag) -> int64_t {
-    using Q = decltype(tag);
-    if constexpr (std::is_integral_v<Q> && !std::is_same_v<Q, bool>)
-      return int64_t(saturateRound<Q>(q));
-    else
-      return 0;
-  });
-}
 } // namespace
 
 // com.microsoft QLinearAdd(A, A_scale, A_zp, B, B_scale, B_zp, C_scale, C_zp?)
-// Computed as ONNX Runtime does (see qaddParams) so quantized models match
-// it bit for bit; mathematically sat(rint((A - za)*As/Cs + (B - zb)*Bs/Cs)
-// + zc), i.e. dequantize, add, quantize.
+// Ember's QuantizedAdd (docs/quantization.md): TFLite's integer add, with
+// the parameters derived from the scales as lowering derives them.
 Status kernel_QLinearAdd(KernelContext &ctx) {
   const Tensor &a = ctx.in(0), &b = ctx.in(3);
-  if (!isQuantKind(a.elem()) || b.elem() != a.elem())
+  if ((a.elem() != ElemKind::U8 && a.elem() != ElemKind::I8) ||
+      b.elem() != a.elem())
     return ctx.unsupportedError("operand types ", elemKindName(a.elem()),
-                                " and ", elemKindName(b.elem()));
+                                " and ", elemKindName(b.elem()),
+                                " (expected both u8 or both i8)");
   EMBER_TRY(checkScalarParam(ctx, 1, 2, a.elem()));
   EMBER_TRY(checkScalarParam(ctx, 4, 5, a.elem()));
   EMBER_TRY(checkScalarParam(ctx, 6, 7, a.elem()));
-  if (ctx.in(1).elem() != ElemKind::F32 || ctx.in(4).elem() != ElemKind::F32 ||
-      ctx.in(6).elem() != ElemKind::F32)
-    return ctx.unsupportedError("scales must be f32");
   Dims od;
   if (!broadcastShapes(a.dims(), b.dims(), od))
     return ctx.error("shapes ", a.type().toString(), " and ",
@@ -258,39 +236,30 @@ Status kernel_QLinearAdd(KernelContext &ctx) {
   Tensor &y = ctx.setOutput(0, Type(a.elem(), od));
   if (ctx.inferOnly())
     return Status::ok();
-  float as = float(ctx.in(1).getDouble(0)), bs = float(ctx.in(4).getDouble(0)),
-        cs = float(ctx.in(6).getDouble(0));
-  int64_t az = ctx.in(2).getInt(0), bz = ctx.in(5).getInt(0),
-          cz = ctx.has(7) ? ctx.in(7).getInt(0) : 0;
+  quant::Range r = quant::rangeOf(a.elem() == ElemKind::I8);
+  quant::AddParams p = quant::makeAddParams(
+      ctx.in(1).getDouble(0), int32_t(ctx.in(2).getInt(0)),
+      ctx.in(4).getDouble(0), int32_t(ctx.in(5).getInt(0)),
+      ctx.in(6).getDouble(0), ctx.has(7) ? int32_t(ctx.in(7).getInt(0)) : 0,
+      r.lo, r.hi);
   BroadcastIndexer ia(od, a.dims()), ib(od, b.dims());
-  QAddParams qp = qaddParams(as, bs, cs, az, bz, cz);
-  bool scalarA = a.size() == 1, scalarB = !scalarA && b.size() == 1;
-  for (int64_t i = 0; i < y.size(); ++i) {
-    float av = float(a.getInt(ia.map(i))), bv = float(b.getInt(ib.map(i)));
-    float v;
-    if (scalarA) {
-      float c = qp.zpc + av * qp.ra;
-      v = fusedMulAdd(bv, qp.rb, c);
-    } else if (scalarB) {
-      float c = qp.zpc + bv * qp.rb;
-      v = fusedMulAdd(av, qp.ra, c);
-    } else {
-      v = fusedMulAdd(av, qp.ra, fusedMulAdd(bv, qp.rb, qp.zpc));
-    }
-    y.setInt(i, saturateTo(a.elem(), std::nearbyint(double(v))));
-  }
+  for (int64_t i = 0; i < y.size(); ++i)
+    y.setInt(i, quant::quantizedAdd(int32_t(a.getInt(ia.map(i))),
+                                    int32_t(b.getInt(ib.map(i))), p));
   return Status::ok();
 }
 
-// com.microsoft QLinearGlobalAveragePool(X, x_scale, x_zp, y_scale, y_zp)
+// com.microsoft QLinearGlobalAveragePool(X, x_scale, x_zp, y_scale, y_zp):
+// with equal input and output parameters, the integer average rounded half
+// up; otherwise sum(q - x_zp) in int32 requantized with
+// x_scale / (y_scale * count) (docs/quantization.md).
 Status kernel_QLinearGlobalAveragePool(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (!isQuantKind(x.elem()))
-    return ctx.unsupportedError("element type ", elemKindName(x.elem()));
+  if (x.elem() != ElemKind::U8 && x.elem() != ElemKind::I8)
+    return ctx.unsupportedError("element type ", elemKindName(x.elem()),
+                                " (expected u8 or i8)");
   EMBER_TRY(checkScalarParam(ctx, 1, 2, x.elem()));
   EMBER_TRY(checkScalarParam(ctx, 3, 4, x.elem()));
-  if (ctx.in(1).elem() != ElemKind::F32 || ctx.in(3).elem() != ElemKind::F32)
-    return ctx.unsupportedError("scales must be f32");
   if (x.rank() < 3)
     return ctx.error("X must have rank >= 3, got ", x.type().toString());
   bool last = ctx.attrInt("channels_last", 0) != 0;
@@ -304,16 +273,19 @@ Status kernel_QLinearGlobalAveragePool(KernelContext &ctx) {
   Tensor &y = ctx.setOutput(0, Type(x.elem(), od));
   if (ctx.inferOnly())
     return Status::ok();
-  float xs = float(ctx.in(1).getDouble(0)), ys = float(ctx.in(3).getDouble(0));
-  int64_t xz = ctx.in(2).getInt(0), yz = ctx.in(4).getInt(0);
-  // Sum in float in input order over the reduced positions.
-  std::vector<float> sums(size_t(y.size()), 0.0f);
+  double xs = ctx.in(1).getDouble(0), ys = ctx.in(3).getDouble(0);
+  int32_t xz = int32_t(ctx.in(2).getInt(0)), yz = int32_t(ctx.in(4).getInt(0));
+  bool same = xs == ys && xz == yz;
+  std::vector<int64_t> sums(size_t(y.size()), 0);
   BroadcastIndexer iy(x.dims(), od); // maps x element -> its output element
   for (int64_t i = 0; i < x.size(); ++i)
-    sums[size_t(iy.map(i))] +=
-        float(dequantizeValue(x.getInt(i), xz, xs, false));
+    sums[size_t(iy.map(i))] += x.getInt(i) - (same ? 0 : xz);
+  quant::Range r = quant::rangeOf(x.elem() == ElemKind::I8);
+  quant::Multiplier m = quant::quantizeMultiplier(xs / (ys * double(count)));
   for (int64_t o = 0; o < y.size(); ++o)
-    y.setInt(o, requantize(sums[size_t(o)] / float(count), ys, yz, x.elem()));
+    y.setInt(o, same ? quant::averageHalfUp(sums[size_t(o)], count)
+                     : quant::requantize(int32_t(sums[size_t(o)]), 0, m, yz,
+                                         r.lo, r.hi));
   return Status::ok();
 }
 

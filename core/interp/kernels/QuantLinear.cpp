@@ -1,10 +1,15 @@
 // Integer matmul/conv reference kernels: MatMulInteger, ConvInteger,
 // QLinearMatMul, QLinearConv. They accumulate (q - zero point) products in
-// int32; the QLinear forms requantize with the real multiplier
-// a_scale * b_scale / y_scale, round half to even, add the output zero
-// point and saturate (what ONNX Runtime does).
+// int32; the QLinear forms add the int32 bias and requantize as Ember
+// defines it (docs/quantization.md): the real multiplier
+// a_scale * b_scale / y_scale (in double) encoded as an int32 multiplier and
+// shift, applied with TFLite's rounding, plus the output zero point,
+// saturated. Lowering rewrites them into ConvInteger/MatMulInteger + Add +
+// Requantize, which compute the same values.
 #include "interp/kernels/NnUtil.h"
 #include "interp/kernels/QuantUtil.h"
+
+#include "ember/quant/Arith.h"
 
 namespace ember {
 
@@ -60,43 +65,19 @@ std::vector<int32_t> integerMatMul(const MatMulShape &s,
   return y;
 }
 
-// The real multiplier scale_a * scale_b / scale_y, computed in the scales'
-// type (16-bit floats round after each step, like numpy).
-double multiplier(const Tensor &as, int64_t ai, const Tensor &bs, int64_t bi,
-                  const Tensor &ys) {
+// The encoded multiplier of scale_a * scale_b / scale_y (docs/quantization.md:
+// double arithmetic on the stored scales).
+quant::Multiplier multiplier(const Tensor &as, int64_t ai, const Tensor &bs,
+                             int64_t bi, const Tensor &ys) {
   double a = as.getDouble(as.size() == 1 ? 0 : ai);
   double b = bs.getDouble(bs.size() == 1 ? 0 : bi);
-  double y = ys.getDouble(0);
-  switch (as.elem()) {
-  case ElemKind::F64:
-    return a * b / y;
-  case ElemKind::F16:
-    return double(
-        float(Float16(float(Float16(float(a) * float(b))) / float(y))));
-  case ElemKind::BF16:
-    return double(
-        float(BFloat16(float(BFloat16(float(a) * float(b))) / float(y))));
-  default:
-    return double(float(a) * float(b) / float(y));
-  }
+  return quant::quantizeMultiplier(a * b / ys.getDouble(0));
 }
 
-// acc * multiplier rounded half to even: in float for f32 scales (ONNX
-// Runtime's MlasRequantizeOutput), in double otherwise (numpy promotion).
-double scaleAcc(int64_t acc, double m, ElemKind scaleKind) {
-  if (scaleKind == ElemKind::F32)
-    return double(std::nearbyint(float(acc) * float(m)));
-  return std::nearbyint(double(acc) * m);
-}
-
-int64_t saturateTo(ElemKind k, double v) {
-  return dispatchElem(k, [&](auto tag) -> int64_t {
-    using Q = decltype(tag);
-    if constexpr (std::is_integral_v<Q> && !std::is_same_v<Q, bool>)
-      return int64_t(saturateRound<Q>(v));
-    else
-      return 0;
-  });
+// The requantized value of accumulator `acc` in result kind k.
+int64_t requantTo(ElemKind k, int32_t acc, quant::Multiplier m, int64_t zp) {
+  quant::Range r = quant::rangeOf(k == ElemKind::I8);
+  return quant::requantize(acc, 0, m, int32_t(zp), r.lo, r.hi);
 }
 
 } // namespace
@@ -145,9 +126,8 @@ Status kernel_QLinearMatMul(KernelContext &ctx) {
   int64_t yz = ctx.in(7).getInt(0);
   for (int64_t i = 0; i < int64_t(acc.size()); ++i) {
     int64_t row = (i / N) % M, col = i % N;
-    double m = multiplier(ctx.in(1), row, ctx.in(4), col, ctx.in(6));
-    y.setInt(i, saturateTo(yk, scaleAcc(acc[size_t(i)], m, ctx.in(1).elem()) +
-                                   double(yz)));
+    quant::Multiplier m = multiplier(ctx.in(1), row, ctx.in(4), col, ctx.in(6));
+    y.setInt(i, requantTo(yk, acc[size_t(i)], m, yz));
   }
   return Status::ok();
 }
@@ -215,14 +195,14 @@ Status kernel_QLinearConv(KernelContext &ctx) {
     return Status::ok();
   EMBER_ASSIGN(auto acc, integerConv(ctx, p, 0, 2, 3, 5));
   int64_t outP = p.g.outSize(), yz = ctx.in(7).getInt(0);
-  std::vector<double> mult(size_t(p.outC));
+  std::vector<quant::Multiplier> mult(size_t(p.outC));
   for (int64_t m = 0; m < p.outC; ++m)
     mult[size_t(m)] = multiplier(ctx.in(1), 0, ctx.in(4), m, ctx.in(6));
   for (int64_t i = 0; i < int64_t(acc.size()); ++i) {
     int64_t m = (i / outP) % p.outC;
-    int64_t v = acc[size_t(i)] + (ctx.has(8) ? ctx.in(8).getInt(m) : 0);
-    y.setInt(i, saturateTo(yk, scaleAcc(v, mult[size_t(m)], ctx.in(1).elem()) +
-                                   double(yz)));
+    int32_t v = quant::wrapAdd(acc[size_t(i)],
+                               ctx.has(8) ? int32_t(ctx.in(8).getInt(m)) : 0);
+    y.setInt(i, requantTo(yk, v, mult[size_t(m)], yz));
   }
   return Status::ok();
 }

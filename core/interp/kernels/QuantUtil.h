@@ -71,34 +71,3 @@ inline double dequantizeValue(int64_t q, int64_t zp, double scale, bool wide) {
 }
 
 } // namespace ember
-
-namespace ember {
-
-// QLinearAdd as ONNX Runtime computes it on x86 (MLAS AVX2 float
-// multiply-add kernel), bit for bit: with f32 ratios rA = A_scale / C_scale,
-// rB = B_scale / C_scale and c = zc - (rA*za + rB*zb),
-//   y = sat(rint(fma(a, rA, fma(b, rB, c))))
-// and, when one operand is a single element s (scalar form),
-//   y = sat(rint(fma(other, rOther, c + s*rS))).
-struct QAddParams {
-  float ra, rb, zpc;
-};
-
-inline QAddParams qaddParams(float as, float bs, float cs, int64_t az,
-                             int64_t bz, int64_t cz) {
-  QAddParams p;
-  p.ra = as / cs;
-  p.rb = bs / cs;
-  float pa = p.ra * float(az), pb = p.rb * float(bz);
-  float sum = pa + pb;
-  p.zpc = float(cz) - sum;
-  return p;
-}
-
-// x*y + z rounded once to f32 (the double computation is exact for the
-// 8/16-bit integer x used here).
-inline float fusedMulAdd(float x, float y, float z) {
-  return float(double(x) * double(y) + double(z));
-}
-
-} // namespace ember

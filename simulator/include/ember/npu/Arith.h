@@ -1,13 +1,17 @@
 //===- Arith.h - Bit-exact scalar arithmetic of the NPU VECTOR unit -------===//
 //
-// TFLite integer conventions: Q31 multiplier + power-of-two shift (positive = left), zero points,
-// clamping. Every model (golden, SystemC, RTL testbench) uses these definitions.
+// TFLite integer conventions: Q31 multiplier + power-of-two shift (positive =
+// left), zero points, clamping. Every model (golden, SystemC, RTL testbench)
+// uses these definitions. The scalar arithmetic itself is Ember's one int8
+// definition, ember/quant/Arith.h (docs/quantization.md), shared with the
+// compiler and the reference interpreter.
 //
 //===----------------------------------------------------------------------===//
 #ifndef EMBER_NPU_ARITH_H
 #define EMBER_NPU_ARITH_H
 
 #include "ember/npu/Isa.h"
+#include "ember/quant/Arith.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -15,39 +19,9 @@
 
 namespace ember::npu {
 
-inline int32_t wrapAdd(int32_t a, int32_t b) {
-  return static_cast<int32_t>(static_cast<uint32_t>(a) + static_cast<uint32_t>(b));
-}
-
-inline int32_t wrapShl(int32_t a, int s) {
-  return static_cast<int32_t>(static_cast<uint32_t>(a) << s);
-}
-
-/// gemmlowp SaturatingRoundingDoublingHighMul.
-inline int32_t srdhm(int32_t a, int32_t b) {
-  if (a == b && a == std::numeric_limits<int32_t>::min())
-    return std::numeric_limits<int32_t>::max();
-  int64_t ab = static_cast<int64_t>(a) * static_cast<int64_t>(b);
-  int64_t nudge = ab >= 0 ? (1ll << 30) : (1 - (1ll << 30));
-  return static_cast<int32_t>((ab + nudge) / (1ll << 31));
-}
-
-/// gemmlowp RoundingDivideByPOT, exponent in [0, 31].
-inline int32_t rdbpot(int32_t x, int exponent) {
-  int32_t mask = static_cast<int32_t>((1ll << exponent) - 1);
-  int32_t remainder = x & mask;
-  int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-  return (x >> exponent) + (remainder > threshold ? 1 : 0);
-}
-
-/// TFLite MultiplyByQuantizedMultiplier; the shift is clamped to [-31, 31] and the left shift
-/// wraps (hardware semantics), so every input has a defined result.
-inline int32_t mbqm(int32_t x, int32_t mult, int32_t shift) {
-  int s = static_cast<int>(std::clamp<int32_t>(shift, -31, 31));
-  int left = s > 0 ? s : 0;
-  int right = s > 0 ? 0 : -s;
-  return rdbpot(srdhm(wrapShl(x, left), mult), right);
-}
+using quant::mbqm;
+using quant::wrapAdd;
+using quant::wrapShl;
 
 inline int8_t clampI8(int32_t v, int32_t lo, int32_t hi) {
   int32_t r = std::max(lo, std::min(hi, v));
@@ -55,14 +29,15 @@ inline int8_t clampI8(int32_t v, int32_t lo, int32_t hi) {
 }
 
 /// REQUANT of one accumulator element.
-inline int8_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo,
-                         int32_t hi) {
+inline int8_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t zp,
+                         int32_t lo, int32_t hi) {
   return clampI8(wrapAdd(mbqm(acc, mult, shift), zp), lo, hi);
 }
 
 struct AddParams {
   int lshift;
-  int32_t aZp, aMult, aShift, bZp, bMult, bShift, outMult, outShift, outZp, lo, hi;
+  int32_t aZp, aMult, aShift, bZp, bMult, bShift, outMult, outShift, outZp, lo,
+      hi;
 };
 
 inline AddParams addParamsFromRegs(const int32_t *regs) {
@@ -84,9 +59,17 @@ inline AddParams addParamsFromRegs(const int32_t *regs) {
 
 /// TFLite quantized elementwise add of one element pair.
 inline int8_t quantAdd(int8_t a, int8_t b, const AddParams &p) {
-  int32_t sa = mbqm(wrapShl(wrapAdd(a, -p.aZp), p.lshift), p.aMult, p.aShift);
-  int32_t sb = mbqm(wrapShl(wrapAdd(b, -p.bZp), p.lshift), p.bMult, p.bShift);
-  return clampI8(wrapAdd(mbqm(wrapAdd(sa, sb), p.outMult, p.outShift), p.outZp), p.lo, p.hi);
+  quant::AddParams q;
+  q.leftShift = p.lshift;
+  q.aZp = p.aZp;
+  q.bZp = p.bZp;
+  q.yZp = p.outZp;
+  q.a = {p.aMult, p.aShift};
+  q.b = {p.bMult, p.bShift};
+  q.y = {p.outMult, p.outShift};
+  q.lo = p.lo;
+  q.hi = p.hi;
+  return clampI8(quant::quantizedAdd(a, b, q), -128, 127);
 }
 
 struct PoolGeom {
@@ -95,25 +78,29 @@ struct PoolGeom {
 
 inline PoolGeom poolGeomFromRegs(const int32_t *regs) {
   return PoolGeom{regs[EMBER_NPU_REG_POOL_KH], regs[EMBER_NPU_REG_POOL_KW],
-                  regs[EMBER_NPU_REG_POOL_STRIDE], regs[EMBER_NPU_REG_POOL_IN_W],
+                  regs[EMBER_NPU_REG_POOL_STRIDE],
+                  regs[EMBER_NPU_REG_POOL_IN_W],
                   regs[EMBER_NPU_REG_POOL_OUT_W]};
 }
 
 /// Input row (relative to src) of output row i, window tap (ky, kx).
-inline int64_t poolInputRow(const PoolGeom &g, int64_t i, int64_t ky, int64_t kx) {
+inline int64_t poolInputRow(const PoolGeom &g, int64_t i, int64_t ky,
+                            int64_t kx) {
   int64_t oy = i / g.outW, ox = i % g.outW;
   return (oy * g.stride + ky) * g.inW + ox * g.stride + kx;
 }
 
-/// Checks the POOL geometry registers against an instruction; empty string if valid.
-/// `span` receives the number of input rows read (from src).
-inline std::string checkPool(const Insn &insn, const PoolGeom &g, int64_t &span) {
+/// Checks the POOL geometry registers against an instruction; empty string if
+/// valid. `span` receives the number of input rows read (from src).
+inline std::string checkPool(const Insn &insn, const PoolGeom &g,
+                             int64_t &span) {
   if (g.kh < 1 || g.kw < 1 || g.stride < 1 || g.inW < 1 || g.outW < 1)
     return "POOL_KH/KW/STRIDE/IN_W/OUT_W registers must be >= 1";
   if (g.kh > 16 || g.kw > 16 || g.stride > 16 || g.inW > 4096 || g.outW > 4096)
     return "POOL geometry registers too large";
   int64_t last = poolInputRow(g, insn.rows - 1, g.kh - 1, g.kw - 1);
-  int64_t lineEnd = (insn.rows / g.outW) * g.outW - 1; // last output with ox == outW - 1
+  int64_t lineEnd =
+      (insn.rows / g.outW) * g.outW - 1; // last output with ox == outW - 1
   if (lineEnd >= 0)
     last = std::max(last, poolInputRow(g, lineEnd, g.kh - 1, g.kw - 1));
   span = last + 1;
@@ -123,16 +110,13 @@ inline std::string checkPool(const Insn &insn, const PoolGeom &g, int64_t &span)
   return "";
 }
 
-/// Average of a pooling window sum, rounded half up: floor(sum / count + 1/2). Unlike TFLite's
-/// half away from zero, this does not depend on how the values are stored: a uint8 tensor held as
-/// int8 (value - 128) averages to the same result, which is what lets Ember's one int8 definition
+/// Average of a pooling window sum, rounded half up: floor(sum / count + 1/2).
+/// Unlike TFLite's half away from zero, this does not depend on how the values
+/// are stored: a uint8 tensor held as int8 (value - 128) averages to the same
+/// result, which is what lets Ember's one int8 definition
 /// (docs/quantization.md) run uint8 models on this int8 machine bit-exactly.
 inline int8_t poolAverage(int32_t sum, int32_t count) {
-  int64_t num = 2 * static_cast<int64_t>(sum) + count, den = 2 * static_cast<int64_t>(count);
-  int64_t q = num / den;
-  if (num % den != 0 && num < 0)
-    --q; // floor division
-  return clampI8(static_cast<int32_t>(std::clamp<int64_t>(q, -128, 127)), -128, 127);
+  return clampI8(quant::averageHalfUp(sum, count), -128, 127);
 }
 
 } // namespace ember::npu

@@ -1,0 +1,910 @@
+// Lowers quantized patterns into Ember's integer forms (docs/quantization.md,
+// "Where the integer ops come from"): QDQ patterns
+// (DequantizeLinear -> op -> [Relu/Clip/Max/Min] -> QuantizeLinear) and the
+// QLinear ops with constant parameters become ConvInteger/MatMulInteger +
+// int32 bias + Requantize, QuantizedAdd, integer pooling, movement on the
+// stored integers, and TableLookup for other elementwise functions. It runs
+// first in lowerFunction, while composites (Gemm, Clip, HardSwish,
+// GlobalAveragePool, ...) are still whole. A pattern that does not fit
+// exactly is left as it is: DequantizeLinear -> float op -> QuantizeLinear,
+// which ONNX defines.
+#include "lower/IntegerForms.h"
+
+#include "interp/Interpreter.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <set>
+#include <unordered_map>
+
+namespace ember {
+
+namespace {
+
+using Users = std::unordered_map<const Node *, std::vector<Use>>;
+
+bool isStored8(ElemKind k) { return k == ElemKind::U8 || k == ElemKind::I8; }
+
+// The one node reading result 0 of n, or null (several readers, a function
+// output, or several results).
+Node *soleUser(const Users &users, const Node *n) {
+  if (n->numResults() != 1)
+    return nullptr;
+  auto it = users.find(n);
+  if (it == users.end() || it->second.size() != 1 || !it->second[0].user)
+    return nullptr;
+  return it->second[0].user;
+}
+
+// An activation operand: DequantizeLinear of a u8/i8 value, per tensor.
+struct QIn {
+  Value q;
+  QParams p;
+};
+
+std::optional<QIn> dequantized(Value v) {
+  if (!v.node || v.node->kind != OpKind::DequantizeLinear)
+    return std::nullopt;
+  auto p = dequantizeParams(*v.node);
+  if (!p || !p->perTensor() || !isStored8(p->kind))
+    return std::nullopt;
+  return QIn{v.node->inputs[0], *p};
+}
+
+// A constant weight: DequantizeLinear of a u8/i8 constant, per tensor or
+// per channel.
+struct QWeight {
+  const Tensor *w;
+  QParams p;
+};
+
+std::optional<QWeight> dequantizedConstant(Value v) {
+  if (!v.node || v.node->kind != OpKind::DequantizeLinear)
+    return std::nullopt;
+  const Tensor *w = constantOf(v.node->inputs[0]);
+  auto p = dequantizeParams(*v.node);
+  if (!w || !p || !isStored8(p->kind))
+    return std::nullopt;
+  return QWeight{w, *p};
+}
+
+// The output of an anchor: [clamps] -> QuantizeLinear, per tensor u8/i8.
+struct QOut {
+  std::vector<Node *> chain; // clamp nodes, then the QuantizeLinear
+  QParams p;
+  int64_t lo = 0, hi = 0; // folded clamp range, in stored integers
+};
+
+// A clamp node's real bounds; false when n is not a clamp with constant
+// single-element bounds.
+bool clampBounds(const Node &n, double &lo, double &hi) {
+  auto bound = [](Value v, double &out) {
+    const Tensor *t = constantOf(v);
+    if (!t || t->size() != 1)
+      return false;
+    out = t->getDouble(0);
+    return !std::isnan(out);
+  };
+  lo = -std::numeric_limits<double>::infinity();
+  hi = std::numeric_limits<double>::infinity();
+  switch (n.kind) {
+  case OpKind::Relu:
+    lo = 0;
+    return true;
+  case OpKind::Clip:
+    if (n.hasInput(1) && !bound(n.inputs[1], lo))
+      return false;
+    if (n.hasInput(2) && !bound(n.inputs[2], hi))
+      return false;
+    return true;
+  case OpKind::Max:
+    return n.inputs.size() == 2 && bound(n.inputs[1], lo);
+  case OpKind::Min:
+    return n.inputs.size() == 2 && bound(n.inputs[1], hi);
+  default:
+    return false;
+  }
+}
+
+std::optional<QOut> quantizedOutput(const Users &users, Node *anchor) {
+  QOut o;
+  double lo = -std::numeric_limits<double>::infinity(),
+         hi = std::numeric_limits<double>::infinity();
+  Node *n = anchor;
+  for (;;) {
+    Node *u = soleUser(users, n);
+    if (!u || u->inputs[0] != Value(n, 0))
+      return std::nullopt;
+    o.chain.push_back(u);
+    if (u->kind == OpKind::QuantizeLinear) {
+      auto p = quantizeParams(*u);
+      if (!p || !p->perTensor() || !isStored8(p->kind) ||
+          u->types[0].dims() != anchor->types[0].dims())
+        return std::nullopt;
+      o.p = *p;
+      break;
+    }
+    double a, b;
+    if (!clampBounds(*u, a, b) || u->types[0].dims() != anchor->types[0].dims())
+      return std::nullopt;
+    lo = std::max(lo, a);
+    hi = std::min(hi, b);
+    n = u;
+  }
+  o.lo = std::isinf(lo) ? lowestOf(o.p.kind) : quantizeReal(lo, o.p);
+  o.hi = std::isinf(hi) ? highestOf(o.p.kind) : quantizeReal(hi, o.p);
+  if (lo > hi)
+    o.hi = o.lo;
+  return o;
+}
+
+// The parameters of a QLinear op's operand triple (q, scale, zero point).
+std::optional<QParams> qlinearParams(const Node &n, size_t q, size_t s,
+                                     size_t z, int64_t axis) {
+  if (!n.hasInput(s))
+    return std::nullopt;
+  auto p = constantQParams(n.inputs[s], n.hasInput(z) ? n.inputs[z] : Value(),
+                           n.inputs[q].type().elem(), axis);
+  if (!p || !isStored8(p->kind))
+    return std::nullopt;
+  return p;
+}
+
+// A copy of a constant tensor with its 2-D transpose.
+Tensor transpose2d(const Tensor &c) {
+  int64_t rows = c.dims()[0], cols = c.dims()[1];
+  size_t es = elemSize(c.elem());
+  Tensor t(Type(c.elem(), {cols, rows}));
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      std::memcpy(t.raw() + size_t(j * rows + i) * es,
+                  c.raw() + size_t(i * cols + j) * es, es);
+  return t;
+}
+
+// The per-channel zero points of a weight as a constant (omitted when all
+// are zero).
+Value weightZeroPoints(LoweringBuilder &b, const QParams &w) {
+  bool zero = true;
+  for (int64_t z : w.zeroPoints)
+    zero = zero && z == 0;
+  if (zero)
+    return Value();
+  if (w.perTensor())
+    return scalarOf(b, w.kind, w.zeroPoints[0], "w_zero_point");
+  return b.constant(Tensor::fromInts(w.kind, w.zeroPoints), "w_zero_point");
+}
+
+// The real multipliers sx * sw[c] / sy (times `alpha`) for `channels`.
+std::vector<double> realMultipliers(double sx, const QParams &w, double sy,
+                                    int64_t channels, double alpha = 1.0) {
+  std::vector<double> m;
+  for (int64_t c = 0; c < (w.perTensor() ? 1 : channels); ++c)
+    m.push_back(sx * w.scale(size_t(c)) / sy * alpha);
+  return m;
+}
+
+class Rewriter {
+public:
+  explicit Rewriter(Function &f) : f_(f) {}
+
+  Expected<size_t> run() {
+    size_t n = 0;
+    // Anchors first (they absorb their activation chains), then
+    // elementwise regions, each in program order. New nodes are inserted
+    // before the node being rewritten, so the snapshot never needs them.
+    for (int phase = 0; phase < 2; ++phase) {
+      std::vector<Node *> work;
+      for (auto &np : f_.nodes())
+        work.push_back(np.get());
+      users_ = f_.computeUsers();
+      for (Node *node : work) {
+        if (erased_.count(node))
+          continue;
+        EMBER_ASSIGN(bool done, phase == 0 ? anchor(*node) : region(*node));
+        if (done) {
+          ++n;
+          users_ = f_.computeUsers();
+        }
+      }
+    }
+    EMBER_TRY(foldConstantDequantize());
+    removeDeadQuantNodes();
+    return n;
+  }
+
+private:
+  Function &f_;
+  Users users_;
+  std::set<const Node *> erased_;
+
+  void erase(Node *n) {
+    erased_.insert(n);
+    f_.erase(n);
+  }
+
+  // DequantizeLinear of constants that no integer form consumed (weights
+  // of float ops): folded here, since constant folding keeps them whole
+  // until lowering has seen the patterns.
+  Status foldConstantDequantize() {
+    std::vector<Node *> work;
+    for (auto &np : f_.nodes())
+      if (np->kind == OpKind::DequantizeLinear)
+        work.push_back(np.get());
+    for (Node *n : work) {
+      std::vector<const Tensor *> ins;
+      bool allConst = true;
+      for (auto &in : n->inputs) {
+        const Tensor *c = in.node ? constantOf(in) : nullptr;
+        allConst = allConst && (!in.node || c);
+        ins.push_back(c);
+      }
+      if (!allConst)
+        continue;
+      EMBER_ASSIGN(auto res, evaluateNode(*n, ins));
+      Node *c = f_.addConstant(n->outNames[0] + ".folded", std::move(res[0]));
+      f_.replaceAllUses(Value(n, 0), Value(c));
+      erase(n);
+    }
+    return Status::ok();
+  }
+
+  // Replaces the chain's QuantizeLinear by `y` and erases the chain and the
+  // anchor (they are dead afterwards).
+  void finish(Node &anchor, const std::vector<Node *> &chain, Value y) {
+    f_.replaceAllUses(Value(chain.back(), 0), y);
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it)
+      erase(*it);
+    erase(&anchor);
+  }
+
+  // Replaces a QLinear op (already quantized) by y.
+  void finishOp(Node &n, Value y) {
+    f_.replaceAllUses(Value(&n, 0), y);
+    erase(&n);
+  }
+
+  void removeDeadQuantNodes() {
+    for (bool changed = true; changed;) {
+      changed = false;
+      Users users = f_.computeUsers();
+      for (auto it = f_.nodes().begin(); it != f_.nodes().end();) {
+        Node *n = (it++)->get();
+        if ((n->kind == OpKind::DequantizeLinear ||
+             n->kind == OpKind::QuantizeLinear) &&
+            !users.count(n)) {
+          erase(n);
+          changed = true;
+        }
+      }
+    }
+  }
+
+  Expected<bool> anchor(Node &n) {
+    switch (n.kind) {
+    case OpKind::Conv:
+      return conv(n);
+    case OpKind::QLinearConv:
+      return qlinearConv(n);
+    case OpKind::MatMul:
+    case OpKind::Gemm:
+      return matmul(n);
+    case OpKind::QLinearMatMul:
+      return qlinearMatMul(n);
+    case OpKind::Add:
+      return add(n);
+    case OpKind::QLinearAdd:
+      return qlinearAdd(n);
+    case OpKind::Mul:
+      return mul(n);
+    case OpKind::MaxPool:
+    case OpKind::AveragePool:
+      return pool(n);
+    case OpKind::GlobalAveragePool:
+    case OpKind::ReduceMean:
+      return mean(n);
+    case OpKind::QLinearGlobalAveragePool:
+      return qlinearGlobalAveragePool(n);
+    case OpKind::Concat:
+      return concat(n);
+    case OpKind::Reshape:
+    case OpKind::Transpose:
+    case OpKind::Flatten:
+    case OpKind::Squeeze:
+    case OpKind::Unsqueeze:
+    case OpKind::Identity:
+    case OpKind::Slice:
+    case OpKind::DepthToSpace:
+    case OpKind::SpaceToDepth:
+    case OpKind::Expand:
+    case OpKind::Tile:
+    case OpKind::Gather:
+      return movement(n);
+    default:
+      return false;
+    }
+  }
+
+  // ---- Conv -------------------------------------------------------------
+
+  // The integer conv of x (params px) with weight w, plus the bias, as a
+  // requantized value: the shared tail of Conv and QLinearConv.
+  Expected<Value> integerConv(LoweringBuilder &b, const Node &n, Value x,
+                              const QParams &px, Value wv, const Tensor &w,
+                              const QParams &pw, const Tensor *bias,
+                              const QParams *pb, const QParams &py, int64_t lo,
+                              int64_t hi) {
+    int64_t channels = w.dims()[0];
+    std::vector<Value> ins{
+        x, wv,
+        px.zeroPoint() ? scalarOf(b, px.kind, px.zeroPoint(), "x_zero_point")
+                       : Value(),
+        weightZeroPoints(b, pw)};
+    while (!ins.empty() && !ins.back().node)
+      ins.pop_back();
+    AttrMap attrs = n.attrs;
+    EMBER_ASSIGN(Value acc, b.op(OpKind::ConvInteger, ins, attrs));
+    if (bias) {
+      Tensor t = accumulatorBias(*bias, pb, px.scale(), pw, channels);
+      Dims shape(acc.type().rank(), 1);
+      shape[1] = channels;
+      Tensor shaped(Type(ElemKind::I32, shape));
+      std::memcpy(shaped.raw(), t.raw(), t.type().sizeInBytes());
+      EMBER_ASSIGN(
+          acc, b.op(OpKind::Add, {acc, b.constant(std::move(shaped), "bias")}));
+    }
+    return buildRequantize(
+        b, acc, realMultipliers(px.scale(), pw, py.scale(), channels), 1, 0, py,
+        lo, hi);
+  }
+
+  Expected<bool> conv(Node &n) {
+    auto x = dequantized(n.inputs[0]);
+    auto w = dequantizedConstant(n.inputs[1]);
+    if (!x || !w || w->w->rank() < 3 || (!w->p.perTensor() && w->p.axis != 0))
+      return false;
+    const Tensor *bias = nullptr;
+    std::optional<QParams> pb;
+    if (n.hasInput(2)) {
+      Value bv = n.inputs[2];
+      if (bv.node->kind == OpKind::DequantizeLinear) {
+        bias = constantOf(bv.node->inputs[0]);
+        pb = dequantizeParams(*bv.node);
+        if (!bias || !pb)
+          return false;
+      } else {
+        bias = constantOf(bv);
+        if (!bias)
+          return false;
+      }
+    }
+    auto out = quantizedOutput(users_, &n);
+    if (!out)
+      return false;
+    LoweringBuilder b(f_, n);
+    EMBER_ASSIGN(Value y,
+                 integerConv(b, n, x->q, x->p, n.inputs[1].node->inputs[0],
+                             *w->w, w->p, bias, pb ? &*pb : nullptr, out->p,
+                             out->lo, out->hi));
+    finish(n, out->chain, y);
+    return true;
+  }
+
+  // QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B?)
+  Expected<bool> qlinearConv(Node &n) {
+    auto px = qlinearParams(n, 0, 1, 2, 1);
+    auto pw = qlinearParams(n, 3, 4, 5, 0);
+    auto py =
+        constantQParams(n.inputs[6], n.hasInput(7) ? n.inputs[7] : Value(),
+                        n.types[0].elem(), 1);
+    const Tensor *w = constantOf(n.inputs[3]);
+    const Tensor *bias = n.hasInput(8) ? constantOf(n.inputs[8]) : nullptr;
+    if (!px || !pw || !py || !w || !px->perTensor() || !py->perTensor() ||
+        !isStored8(py->kind) || (n.hasInput(8) && !bias))
+      return false;
+    // B is int32 at scale x_scale * w_scale by definition.
+    QParams pb = *pw;
+    for (size_t c = 0; c < pb.scales.size(); ++c) {
+      pb.scales[c] *= px->scale();
+      pb.zeroPoints[c] = 0;
+    }
+    LoweringBuilder b(f_, n);
+    AttrMap attrs = n.attrs;
+    EMBER_ASSIGN(Value y, integerConv(b, n, n.inputs[0], *px, n.inputs[3], *w,
+                                      *pw, bias, &pb, *py, lowestOf(py->kind),
+                                      highestOf(py->kind)));
+    finishOp(n, y);
+    return true;
+  }
+
+  // ---- MatMul / Gemm ----------------------------------------------------
+
+  // bv is B, unless bTransposed (a constant made here) replaces it.
+  Expected<Value> integerMatMul(LoweringBuilder &b, Value a, const QParams &pa,
+                                Value bv, const Tensor *bTransposed,
+                                const QParams &pb, const Tensor *bias,
+                                const QParams *pbias, const QParams &py,
+                                double alpha, int64_t lo, int64_t hi) {
+    Value bVal = bTransposed ? b.constant(*bTransposed, "weight") : bv;
+    std::vector<Value> ins{
+        a, bVal,
+        pa.zeroPoint() ? scalarOf(b, pa.kind, pa.zeroPoint(), "a_zero_point")
+                       : Value(),
+        weightZeroPoints(b, pb)};
+    while (!ins.empty() && !ins.back().node)
+      ins.pop_back();
+    EMBER_ASSIGN(Value acc, b.op(OpKind::MatMulInteger, ins));
+    int64_t channels = acc.type().dims().back();
+    if (bias) {
+      QParams pw = pb;
+      // alpha scales the product, not the bias: the bias's accumulator
+      // scale is sa * sb * alpha.
+      for (auto &s : pw.scales)
+        s *= alpha;
+      Tensor t = accumulatorBias(*bias, pbias, pa.scale(), pw, channels);
+      EMBER_ASSIGN(acc,
+                   b.op(OpKind::Add, {acc, b.constant(std::move(t), "bias")}));
+    }
+    return buildRequantize(
+        b, acc, realMultipliers(pa.scale(), pb, py.scale(), channels, alpha),
+        int64_t(acc.type().rank()) - 1, 0, py, lo, hi);
+  }
+
+  Expected<bool> matmul(Node &n) {
+    bool gemm = n.kind == OpKind::Gemm;
+    auto a = dequantized(n.inputs[0]);
+    if (!a)
+      return false;
+    // B: a constant weight (per tensor, or per output column) or a
+    // quantized activation (per tensor).
+    auto wc = dequantizedConstant(n.inputs[1]);
+    auto wa = wc ? std::nullopt : dequantized(n.inputs[1]);
+    if (!wc && !wa)
+      return false;
+    double alpha = gemm ? n.attrFloat("alpha", 1.0) : 1.0;
+    double beta = gemm ? n.attrFloat("beta", 1.0) : 1.0;
+    bool transA = gemm && n.attrInt("transA", 0) != 0;
+    bool transB = gemm && n.attrInt("transB", 0) != 0;
+    if (!(alpha > 0))
+      return false;
+    std::optional<Tensor> bT;
+    QParams pb = wc ? wc->p : wa->p;
+    if (wc) {
+      size_t rank = wc->w->rank();
+      int64_t colAxis = int64_t(rank) - 1;
+      if (transB) {
+        if (rank != 2 || (!pb.perTensor() && pb.axis != 0))
+          return false;
+        bT = transpose2d(*wc->w);
+        pb.axis = 1;
+      } else if (!pb.perTensor() && pb.axis != colAxis) {
+        return false;
+      }
+    } else if (transB) {
+      return false;
+    }
+    const Tensor *bias = nullptr;
+    std::optional<QParams> pbias;
+    if (gemm && n.hasInput(2) && beta != 0) {
+      Value bv = n.inputs[2];
+      if (bv.node->kind == OpKind::DequantizeLinear) {
+        bias = constantOf(bv.node->inputs[0]);
+        pbias = dequantizeParams(*bv.node);
+        if (!bias || !pbias)
+          return false;
+        if (beta != 1.0)
+          for (auto &s : pbias->scales)
+            s *= beta;
+      } else {
+        bias = constantOf(bv);
+        if (!bias || beta != 1.0)
+          return false;
+      }
+      int64_t channels = n.types[0].dims().back();
+      if (bias->size() != 1 && bias->size() != channels)
+        return false; // a full [M, N] bias is not a per-channel one
+    }
+    auto out = quantizedOutput(users_, &n);
+    if (!out)
+      return false;
+    LoweringBuilder b(f_, n);
+    Value av = a->q;
+    if (transA) {
+      EMBER_ASSIGN(
+          av, b.op(OpKind::Transpose, {av}, {{"perm", Attr::ofInts({1, 0})}}));
+    }
+    Value bv = wc ? n.inputs[1].node->inputs[0] : wa->q;
+    EMBER_ASSIGN(Value y, integerMatMul(b, av, a->p, bv, bT ? &*bT : nullptr,
+                                        pb, bias, pbias ? &*pbias : nullptr,
+                                        out->p, alpha, out->lo, out->hi));
+    finish(n, out->chain, y);
+    return true;
+  }
+
+  // QLinearMatMul(a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp)
+  Expected<bool> qlinearMatMul(Node &n) {
+    const Type &bt = n.inputs[3].type();
+    auto pa = qlinearParams(n, 0, 1, 2, 0);
+    auto pb = qlinearParams(n, 3, 4, 5, int64_t(bt.rank()) - 1);
+    auto py =
+        constantQParams(n.inputs[6], n.hasInput(7) ? n.inputs[7] : Value(),
+                        n.types[0].elem(), 0);
+    if (!pa || !pb || !py || !pa->perTensor() || !py->perTensor() ||
+        !isStored8(py->kind))
+      return false;
+    const Tensor *w = constantOf(n.inputs[3]);
+    if (!w && !pb->perTensor())
+      return false;
+    LoweringBuilder b(f_, n);
+    EMBER_ASSIGN(Value y,
+                 integerMatMul(b, n.inputs[0], *pa, n.inputs[3], nullptr, *pb,
+                               nullptr, nullptr, *py, 1.0, lowestOf(py->kind),
+                               highestOf(py->kind)));
+    finishOp(n, y);
+    return true;
+  }
+
+  // ---- Add, Mul -----------------------------------------------------------
+
+  Expected<bool> add(Node &n) {
+    auto a = dequantized(n.inputs[0]);
+    auto c = dequantized(n.inputs[1]);
+    if (!a || !c)
+      return false;
+    auto out = quantizedOutput(users_, &n);
+    if (!out)
+      return false;
+    LoweringBuilder b(f_, n);
+    EMBER_ASSIGN(Value y, buildQuantizedAdd(b, a->q, a->p, c->q, c->p, out->p,
+                                            out->lo, out->hi));
+    finish(n, out->chain, y);
+    return true;
+  }
+
+  // QLinearAdd(A, A_scale, A_zp, B, B_scale, B_zp, C_scale, C_zp?)
+  Expected<bool> qlinearAdd(Node &n) {
+    auto pa = qlinearParams(n, 0, 1, 2, 0);
+    auto pb = qlinearParams(n, 3, 4, 5, 0);
+    auto py =
+        constantQParams(n.inputs[6], n.hasInput(7) ? n.inputs[7] : Value(),
+                        n.types[0].elem(), 0);
+    if (!pa || !pb || !py || !pa->perTensor() || !pb->perTensor() ||
+        !py->perTensor())
+      return false;
+    LoweringBuilder b(f_, n);
+    EMBER_ASSIGN(Value y,
+                 buildQuantizedAdd(b, n.inputs[0], *pa, n.inputs[3], *pb, *py,
+                                   lowestOf(py->kind), highestOf(py->kind)));
+    finishOp(n, y);
+    return true;
+  }
+
+  Expected<bool> mul(Node &n) {
+    auto a = dequantized(n.inputs[0]);
+    auto c = dequantized(n.inputs[1]);
+    if (!a || !c)
+      return false;
+    auto out = quantizedOutput(users_, &n);
+    if (!out)
+      return false;
+    LoweringBuilder b(f_, n);
+    EMBER_ASSIGN(Value x, centeredInt32(b, a->q, a->p));
+    EMBER_ASSIGN(Value z, centeredInt32(b, c->q, c->p));
+    EMBER_ASSIGN(Value prod, b.op(OpKind::Mul, {x, z}));
+    EMBER_ASSIGN(Value y,
+                 buildRequantize(b, prod,
+                                 {a->p.scale() * c->p.scale() / out->p.scale()},
+                                 0, 0, out->p, out->lo, out->hi));
+    finish(n, out->chain, y);
+    return true;
+  }
+
+  // ---- pooling and means --------------------------------------------------
+
+  // x in params px as a value in params py (same shape): x itself when
+  // they agree, else a Requantize with sx / sy.
+  Expected<Value> rescaled(LoweringBuilder &b, Value x, const QParams &px,
+                           const QParams &py, int64_t lo, int64_t hi) {
+    if (px == py && lo <= lowestOf(py.kind) && hi >= highestOf(py.kind))
+      return x;
+    return buildRequantize(b, x, {px.scale() / py.scale()}, 0, px.zeroPoint(),
+                           py, lo, hi);
+  }
+
+  Expected<bool> pool(Node &n) {
+    if (n.numResults() != 1)
+      return false; // MaxPool's Indices
+    auto x = dequantized(n.inputs[0]);
+    if (!x)
+      return false;
+    auto out = quantizedOutput(users_, &n);
+    if (!out)
+      return false;
+    LoweringBuilder b(f_, n);
+    AttrMap attrs = n.attrs;
+    if (n.kind == OpKind::AveragePool)
+      attrs["pad_value"] = Attr::ofInt(x->p.zeroPoint());
+    EMBER_ASSIGN(Value p, b.op(n.kind, {x->q}, attrs));
+    EMBER_ASSIGN(Value y, rescaled(b, p, x->p, out->p, out->lo, out->hi));
+    finish(n, out->chain, y);
+    return true;
+  }
+
+  // The sum over `axes` of x - z as int32, requantized with
+  // sx / (sy * count).
+  Expected<Value> summedMean(LoweringBuilder &b, Value x, const QParams &px,
+                             Value axes, AttrMap reduceAttrs, int64_t count,
+                             const QParams &py, int64_t lo, int64_t hi) {
+    EMBER_ASSIGN(Value c, centeredInt32(b, x, px));
+    std::vector<Value> ins{c};
+    if (axes.node)
+      ins.push_back(axes);
+    EMBER_ASSIGN(Value s, b.op(OpKind::ReduceSum, ins, std::move(reduceAttrs)));
+    return buildRequantize(b, s, {px.scale() / (py.scale() * double(count))}, 0,
+                           0, py, lo, hi);
+  }
+
+  // Global average pooling of rank-r x with params px into py.
+  Expected<Value> globalAverage(LoweringBuilder &b, Value x, const QParams &px,
+                                const QParams &py, int64_t lo, int64_t hi) {
+    const Dims &d = x.type().dims();
+    std::vector<int64_t> spatial(d.begin() + 2, d.end()), axes;
+    int64_t count = 1;
+    for (size_t i = 2; i < d.size(); ++i) {
+      axes.push_back(int64_t(i));
+      count *= d[i];
+    }
+    if (px == py && lo <= lowestOf(py.kind) && hi >= highestOf(py.kind))
+      return b.op(OpKind::AveragePool, {x},
+                  {{"kernel_shape", Attr::ofInts(spatial)}});
+    return summedMean(b, x, px, b.ints(axes), {{"keepdims", Attr::ofInt(1)}},
+                      count, py, lo, hi);
+  }
+
+  Expected<bool> mean(Node &n) {
+    auto x = dequantized(n.inputs[0]);
+    if (!x)
+      return false;
+    const Type &xt = n.inputs[0].type();
+    auto out = quantizedOutput(users_, &n);
+    if (!out)
+      return false;
+    int64_t count = n.types[0].numElements()
+                        ? xt.numElements() / n.types[0].numElements()
+                        : 0;
+    if (count <= 0)
+      return false;
+    bool global = n.kind == OpKind::GlobalAveragePool;
+    if (n.kind == OpKind::ReduceMean && xt.rank() >= 3 &&
+        n.attrInt("keepdims", 1) != 0 && n.hasInput(1)) {
+      // A ReduceMean over every spatial axis is a global average pool.
+      const Tensor *axes = constantOf(n.inputs[1]);
+      if (!axes)
+        return false;
+      std::set<int64_t> got;
+      for (int64_t a : axes->toInts())
+        got.insert(a < 0 ? a + int64_t(xt.rank()) : a);
+      std::set<int64_t> want;
+      for (size_t i = 2; i < xt.rank(); ++i)
+        want.insert(int64_t(i));
+      global = got == want;
+    }
+    if (n.kind == OpKind::GlobalAveragePool && xt.rank() < 3)
+      return false;
+    LoweringBuilder b(f_, n);
+    Value y;
+    if (global) {
+      EMBER_ASSIGN(y, globalAverage(b, x->q, x->p, out->p, out->lo, out->hi));
+    } else {
+      if (n.hasInput(1) && !constantOf(n.inputs[1]))
+        return false;
+      EMBER_ASSIGN(y, summedMean(b, x->q, x->p,
+                                 n.hasInput(1) ? n.inputs[1] : Value(), n.attrs,
+                                 count, out->p, out->lo, out->hi));
+    }
+    finish(n, out->chain, y);
+    return true;
+  }
+
+  // QLinearGlobalAveragePool(X, x_scale, x_zp, y_scale, y_zp)
+  Expected<bool> qlinearGlobalAveragePool(Node &n) {
+    if (n.attrInt("channels_last", 0) != 0 || n.inputs[0].type().rank() < 3)
+      return false;
+    auto px = qlinearParams(n, 0, 1, 2, 0);
+    auto py = constantQParams(n.inputs[3], n.inputs[4], n.types[0].elem(), 0);
+    if (!px || !py || !px->perTensor() || !py->perTensor())
+      return false;
+    LoweringBuilder b(f_, n);
+    EMBER_ASSIGN(Value y,
+                 globalAverage(b, n.inputs[0], *px, *py, lowestOf(py->kind),
+                               highestOf(py->kind)));
+    finishOp(n, y);
+    return true;
+  }
+
+  // ---- Concat and movement ------------------------------------------------
+
+  Expected<bool> concat(Node &n) {
+    std::vector<QIn> ins;
+    for (auto &v : n.inputs) {
+      auto x = dequantized(v);
+      if (!x)
+        return false;
+      ins.push_back(*x);
+    }
+    auto out = quantizedOutput(users_, &n);
+    if (!out)
+      return false;
+    LoweringBuilder b(f_, n);
+    std::vector<Value> parts;
+    for (auto &x : ins) {
+      EMBER_ASSIGN(Value v, rescaled(b, x.q, x.p, out->p, out->lo, out->hi));
+      parts.push_back(v);
+    }
+    EMBER_ASSIGN(Value y, b.op(OpKind::Concat, parts, n.attrs));
+    finish(n, out->chain, y);
+    return true;
+  }
+
+  // A movement op reads its data (operand 0) from a DequantizeLinear and
+  // feeds a QuantizeLinear: it moves the stored integers instead.
+  Expected<bool> movement(Node &n) {
+    if (n.numResults() != 1 || n.inputs.empty())
+      return false;
+    auto x = dequantized(n.inputs[0]);
+    if (!x)
+      return false;
+    auto out = quantizedOutput(users_, &n);
+    if (!out)
+      return false;
+    LoweringBuilder b(f_, n);
+    std::vector<Value> ins = n.inputs;
+    ins[0] = x->q;
+    Value moved;
+    if (n.kind == OpKind::Identity) {
+      moved = x->q;
+    } else {
+      EMBER_ASSIGN(moved, b.op(n.kind, ins, n.attrs));
+    }
+    EMBER_ASSIGN(Value y, rescaled(b, moved, x->p, out->p, out->lo, out->hi));
+    finish(n, out->chain, y);
+    return true;
+  }
+
+  // ---- elementwise regions -> TableLookup ---------------------------------
+
+  // From a DequantizeLinear d: the elementwise nodes computed from d's
+  // result alone (and single-element constants), ending in one
+  // QuantizeLinear. They become one TableLookup.
+  Expected<bool> region(Node &d) {
+    auto x = dequantized(Value(&d, 0));
+    if (!x)
+      return false;
+    const Dims &dims = d.types[0].dims();
+    std::vector<Node *> members; // program order
+    std::set<const Node *> inRegion;
+    Node *q = nullptr;
+    std::optional<QParams> pq;
+    bool after = false;
+    for (auto &np : f_.nodes()) {
+      Node *n = np.get();
+      if (!after) {
+        after = n == &d;
+        continue;
+      }
+      bool readsD = false, readsMember = false, other = false;
+      for (auto &in : n->inputs) {
+        if (!in.node)
+          continue;
+        if (in.node == &d)
+          readsD = true;
+        else if (inRegion.count(in.node))
+          readsMember = true;
+        else if (!(constantOf(in) && constantOf(in)->size() == 1))
+          other = true;
+      }
+      if (!readsD && !readsMember)
+        continue;
+      if (n->kind == OpKind::QuantizeLinear && readsMember &&
+          inRegion.count(n->inputs[0].node)) {
+        auto p = quantizeParams(*n);
+        if (q || !p || !p->perTensor() || !isStored8(p->kind))
+          return false;
+        q = n;
+        pq = p;
+        continue;
+      }
+      bool eligible = hasProp(n->kind, P_Elementwise) && n->numResults() == 1 &&
+                      n->types[0].dims() == dims &&
+                      isFloatKind(n->types[0].elem()) && !other;
+      if (eligible) {
+        members.push_back(n);
+        inRegion.insert(n);
+      } else if (readsMember) {
+        return false; // a member's result escapes the region
+      }
+      // else: a reader of d outside the region (d stays for it)
+    }
+    if (!q || members.empty())
+      return false;
+    // No member may be read by anything but members and q, or be a
+    // function output.
+    for (Node *m : members) {
+      auto it = users_.find(m);
+      if (it == users_.end())
+        return false;
+      for (auto &u : it->second)
+        if (!u.user || (u.user != q && !inRegion.count(u.user)))
+          return false;
+    }
+    EMBER_ASSIGN(Tensor table, tableOf(d, members, *q, *pq));
+    LoweringBuilder b(f_, *members.front());
+    EMBER_ASSIGN(Value y, b.op(OpKind::TableLookup,
+                               {x->q, b.constant(std::move(table), "table")}));
+    f_.replaceAllUses(Value(q, 0), y);
+    erase(q);
+    for (auto it = members.rbegin(); it != members.rend(); ++it)
+      erase(*it);
+    return true;
+  }
+
+  // table[i] = q(region(dq(lowest + i))), computed by the reference kernels
+  // on a [256] copy of the region.
+  Expected<Tensor> tableOf(const Node &d, const std::vector<Node *> &members,
+                           const Node &q, const QParams &pq) {
+    ElemKind xk = d.inputs[0].type().elem();
+    Function g("table");
+    Node *p = g.addPlaceholder("x", Type(xk, {256}));
+    std::unordered_map<const Node *, Value> map;
+    auto operand = [&](Value v) -> Value {
+      if (!v.node)
+        return Value();
+      auto it = map.find(v.node);
+      if (it != map.end())
+        return it->second;
+      const Tensor *c = constantOf(v);
+      Value cv(g.addConstant("c", *c));
+      map[v.node] = cv;
+      return cv;
+    };
+    std::vector<Value> dqIns{Value(p)};
+    for (size_t i = 1; i < d.inputs.size(); ++i)
+      dqIns.push_back(operand(d.inputs[i]));
+    EMBER_ASSIGN(Node * dq, g.create(OpKind::DequantizeLinear, dqIns, d.attrs));
+    map[&d] = Value(dq);
+    for (Node *m : members) {
+      std::vector<Value> ins;
+      for (auto &in : m->inputs)
+        ins.push_back(operand(in));
+      EMBER_ASSIGN(Node * c, g.create(m->kind, ins, m->attrs));
+      map[m] = Value(c);
+    }
+    std::vector<Value> qIns{map.at(q.inputs[0].node)};
+    for (size_t i = 1; i < q.inputs.size(); ++i)
+      qIns.push_back(operand(q.inputs[i]));
+    EMBER_ASSIGN(Node * qn, g.create(OpKind::QuantizeLinear, qIns, q.attrs));
+    g.addOutput(Value(qn), "y");
+    Tensor in(Type(xk, {256}));
+    int64_t lowest = lowestOf(xk);
+    for (int64_t i = 0; i < 256; ++i)
+      in.setInt(i, lowest + i);
+    EMBER_ASSIGN(auto outs, interpret(g, {in}));
+    if (outs.size() != 1 || outs[0].elem() != pq.kind)
+      return makeError(ErrorCode::Internal, "table of ", q.describe(),
+                       " has the wrong type");
+    return std::move(outs[0]);
+  }
+};
+
+} // namespace
+
+Status lowerIntegerPatterns(Function &f, size_t *numRewritten) {
+  Rewriter r(f);
+  EMBER_ASSIGN(size_t n, r.run());
+  if (numRewritten)
+    *numRewritten = n;
+  return Status::ok();
+}
+
+} // namespace ember

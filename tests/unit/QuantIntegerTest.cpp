@@ -1,0 +1,358 @@
+// Tests of Ember's integer arithmetic (ember/quant/Arith.h), the integer
+// primitives (Requantize, QuantizedAdd, TableLookup, integer AveragePool)
+// and the lowering of quantized patterns into them (docs/quantization.md).
+// Expected values come from an independent Python model of the TFLite
+// arithmetic, not from the implementation.
+#include "TestUtil.h"
+#include "lower/Lowering.h"
+
+#include "ember/quant/Arith.h"
+
+#include <random>
+
+using namespace ember;
+using namespace ember::test;
+
+namespace {
+
+Tensor ints(ElemKind k, Dims d, std::vector<int64_t> v) {
+  return Tensor::fromInts(k, v, std::move(d));
+}
+
+Tensor scalarOf(ElemKind k, double v) { return Tensor::scalar(k, v); }
+
+size_t countKind(const Function &f, OpKind k) {
+  size_t n = 0;
+  for (auto &node : f.nodes())
+    n += node->kind == k;
+  return n;
+}
+
+} // namespace
+
+TEST(QuantArith, QuantizeMultiplierEncodesTfliteStyle) {
+  using quant::quantizeMultiplier;
+  EXPECT_EQ(quantizeMultiplier(0.5), (quant::Multiplier{1 << 30, 0}));
+  EXPECT_EQ(quantizeMultiplier(1.0), (quant::Multiplier{1 << 30, 1}));
+  EXPECT_EQ(quantizeMultiplier(0.75), (quant::Multiplier{1610612736, 0}));
+  // A fraction that rounds up to 2^31 moves to the next exponent.
+  EXPECT_EQ(quantizeMultiplier(std::nextafter(1.0, 0.0)),
+            (quant::Multiplier{1 << 30, 1}));
+  // Too small: the result is just the zero point. Zero, negative, NaN too.
+  EXPECT_EQ(quantizeMultiplier(1e-12), (quant::Multiplier{0, 0}));
+  EXPECT_EQ(quantizeMultiplier(0.0), (quant::Multiplier{0, 0}));
+  EXPECT_EQ(quantizeMultiplier(-1.0), (quant::Multiplier{0, 0}));
+  EXPECT_EQ(quantizeMultiplier(std::nan("")), (quant::Multiplier{0, 0}));
+  // Too large saturates.
+  EXPECT_EQ(quantizeMultiplier(std::ldexp(1.0, 40)),
+            (quant::Multiplier{2147483647, 30}));
+  for (double m : {1e-6, 0.0123, 0.3, 0.999, 1.7, 250.0})
+    EXPECT_NEAR(quant::multiplierValue(quantizeMultiplier(m)), m, m * 1e-9);
+}
+
+TEST(QuantArith, RequantizeRoundsOnceHalfUpAndClamps) {
+  quant::Multiplier half = quant::quantizeMultiplier(0.5);
+  EXPECT_EQ(quant::requantize(3, 0, half, 0, -128, 127), 2);
+  EXPECT_EQ(quant::requantize(-3, 0, half, 0, -128, 127), -1);
+  quant::Multiplier quarter = quant::quantizeMultiplier(0.25);
+  EXPECT_EQ(quant::requantize(6, 0, quarter, 0, -128, 127), 2);
+  EXPECT_EQ(quant::requantize(-6, 0, quarter, 0, -128, 127), -1);
+  // 115 * 0.0043464 = 0.49984 with shift -7: one rounding keeps it below
+  // .5 (gemmlowp's two-step form gives 1).
+  quant::Multiplier small = quant::quantizeMultiplier(0.004346433870709485);
+  EXPECT_EQ(small.shift, -7);
+  EXPECT_EQ(quant::requantize(115, 0, small, 0, -128, 127), 0);
+  EXPECT_EQ(quant::requantize(5, 1, half, 10, -128, 127), 12);
+  EXPECT_EQ(quant::requantize(1000, 0, half, 0, -128, 127), 127);
+  EXPECT_EQ(quant::requantize(-1000, 0, half, 0, 0, 255), 0);
+  // lo > hi gives lo.
+  EXPECT_EQ(quant::requantize(0, 0, half, 0, 20, 10), 20);
+  // Average: half up, for negative sums too.
+  EXPECT_EQ(quant::averageHalfUp(5, 2), 3);
+  EXPECT_EQ(quant::averageHalfUp(-5, 2), -2);
+  EXPECT_EQ(quant::averageHalfUp(-4, 3), -1);
+  EXPECT_EQ(quant::averageHalfUp(-5, 3), -2);
+}
+
+TEST(QuantInteger, RequantizePerChannelWithZeroPointsAndRange) {
+  // x i32[1,2,2]; channel 0 scaled by 0.5, channel 1 by 2.0.
+  quant::Multiplier m0 = quant::quantizeMultiplier(0.5),
+                    m1 = quant::quantizeMultiplier(2.0);
+  OneNode t;
+  ASSERT_TRUE(t.build(OpKind::Requantize,
+                      {ints(ElemKind::I32, {1, 2, 2}, {7, 13, -2, 80})},
+                      {ints(ElemKind::I32, {2}, {m0.mult, m1.mult}),
+                       ints(ElemKind::I32, {2}, {m0.shift, m1.shift}),
+                       scalarOf(ElemKind::I32, 1), scalarOf(ElemKind::U8, 100)},
+                      {{"to", Attr::ofInt(2)},
+                       {"axis", Attr::ofInt(1)},
+                       {"max", Attr::ofInt(200)}})
+                  .isOk());
+  EXPECT_EQ(t.node->types[0].toString(), "u8[1,2,2]");
+  auto r = t.run();
+  ASSERT_TRUE(r.hasValue()) << r.status().message();
+  // ch0: (7-1)*0.5=3, (13-1)*0.5=6; ch1: (-2-1)*2=-6, (80-1)*2=158 -> 200.
+  EXPECT_EQ((*r)[0].toInts(), (std::vector<int64_t>{103, 106, 94, 200}));
+}
+
+TEST(QuantInteger, RequantizeRejectsBadTables) {
+  OneNode t;
+  Status s = t.build(
+      OpKind::Requantize, {ints(ElemKind::I32, {1, 3}, {1, 2, 3})},
+      {ints(ElemKind::I32, {2}, {1, 1}), ints(ElemKind::I32, {2}, {0, 0})},
+      {{"to", Attr::ofInt(3)}, {"axis", Attr::ofInt(1)}});
+  EXPECT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("2 entries"), std::string::npos) << s.message();
+  OneNode u;
+  s = u.build(OpKind::Requantize, {ints(ElemKind::I32, {2}, {1, 2})},
+              {ints(ElemKind::I32, {1}, {1}), ints(ElemKind::I32, {1}, {0})});
+  EXPECT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("'to'"), std::string::npos) << s.message();
+}
+
+TEST(QuantInteger, QuantizedAddMatchesTfliteAndBroadcasts) {
+  quant::AddParams p = quant::makeAddParams(
+      double(float(0.06828909)), 145, double(float(0.01787052)), 0,
+      double(float(0.03040762)), 0, 0, 255);
+  // The independent model gives 36 (ONNX Runtime's float form gives 37).
+  EXPECT_EQ(quant::quantizedAdd(150, 43, p), 36);
+  OneNode t;
+  AttrMap attrs{{"to", Attr::ofInt(2)},
+                {"left_shift", Attr::ofInt(p.leftShift)},
+                {"a_zero_point", Attr::ofInt(p.aZp)},
+                {"a_multiplier", Attr::ofInt(p.a.mult)},
+                {"a_shift", Attr::ofInt(p.a.shift)},
+                {"b_zero_point", Attr::ofInt(p.bZp)},
+                {"b_multiplier", Attr::ofInt(p.b.mult)},
+                {"b_shift", Attr::ofInt(p.b.shift)},
+                {"y_zero_point", Attr::ofInt(p.yZp)},
+                {"y_multiplier", Attr::ofInt(p.y.mult)},
+                {"y_shift", Attr::ofInt(p.y.shift)}};
+  ASSERT_TRUE(t.build(OpKind::QuantizedAdd,
+                      {ints(ElemKind::U8, {2, 1}, {150, 145}),
+                       ints(ElemKind::U8, {3}, {43, 0, 255})},
+                      {}, attrs)
+                  .isOk());
+  EXPECT_EQ(t.node->types[0].toString(), "u8[2,3]");
+  auto r = t.run();
+  ASSERT_TRUE(r.hasValue()) << r.status().message();
+  std::vector<int64_t> want;
+  for (int a : {150, 145})
+    for (int b : {43, 0, 255})
+      want.push_back(quant::quantizedAdd(a, b, p));
+  EXPECT_EQ((*r)[0].toInts(), want);
+  EXPECT_EQ(want[0], 36);
+  EXPECT_EQ(want[4], 0); // both at their zero points
+}
+
+TEST(QuantInteger, TableLookupIndexesFromTheLowestValue) {
+  std::vector<int64_t> table(256);
+  for (int i = 0; i < 256; ++i)
+    table[size_t(i)] = 255 - i;
+  OneNode t;
+  ASSERT_TRUE(t.build(OpKind::TableLookup,
+                      {ints(ElemKind::I8, {4}, {-128, -1, 0, 127})},
+                      {ints(ElemKind::U8, {256}, table)})
+                  .isOk());
+  auto r = t.run();
+  ASSERT_TRUE(r.hasValue()) << r.status().message();
+  EXPECT_EQ((*r)[0].toInts(), (std::vector<int64_t>{255, 128, 127, 0}));
+  OneNode bad;
+  EXPECT_FALSE(bad.build(OpKind::TableLookup, {ints(ElemKind::U8, {1}, {0})},
+                         {ints(ElemKind::U8, {10}, std::vector<int64_t>(10))})
+                   .isOk());
+}
+
+TEST(QuantInteger, IntegerAveragePoolRoundsHalfUpWhateverTheStorage) {
+  // 2x2 windows, stride 2, padding 1 with count_include_pad (pads read the
+  // zero point): the same real values stored as u8 (zp 140) and as i8
+  // (q - 128, zp 12) give results 128 apart.
+  std::mt19937 rng(7);
+  std::vector<int64_t> u(2 * 5 * 5), s;
+  for (auto &v : u)
+    v = int64_t(rng() % 256);
+  for (auto v : u)
+    s.push_back(v - 128);
+  for (int includePad = 0; includePad < 2; ++includePad) {
+    AttrMap attrs{{"kernel_shape", Attr::ofInts({2, 2})},
+                  {"strides", Attr::ofInts({2, 2})},
+                  {"pads", Attr::ofInts({1, 1, 1, 1})},
+                  {"count_include_pad", Attr::ofInt(includePad)}};
+    AttrMap au = attrs, as = attrs;
+    au["pad_value"] = Attr::ofInt(140);
+    as["pad_value"] = Attr::ofInt(12);
+    OneNode tu, ts;
+    ASSERT_TRUE(tu.build(OpKind::AveragePool,
+                         {ints(ElemKind::U8, {1, 2, 5, 5}, u)}, {}, au)
+                    .isOk());
+    ASSERT_TRUE(ts.build(OpKind::AveragePool,
+                         {ints(ElemKind::I8, {1, 2, 5, 5}, s)}, {}, as)
+                    .isOk());
+    auto ru = tu.run(), rs = ts.run();
+    ASSERT_TRUE(ru.hasValue() && rs.hasValue());
+    auto a = (*ru)[0].toInts(), b = (*rs)[0].toInts();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i)
+      EXPECT_EQ(a[i] - 128, b[i]) << "at " << i;
+  }
+  // The corner window (one real tap, three padded) without
+  // count_include_pad is that tap; with it, (tap + 3 * zp) / 4 rounded up.
+  OneNode c;
+  ASSERT_TRUE(c.build(OpKind::AveragePool,
+                      {ints(ElemKind::I8, {1, 1, 1, 1}, {-3})}, {},
+                      {{"kernel_shape", Attr::ofInts({2, 2})},
+                       {"pads", Attr::ofInts({1, 1, 0, 0})},
+                       {"count_include_pad", Attr::ofInt(1)},
+                       {"pad_value", Attr::ofInt(-2)}})
+                  .isOk());
+  auto rc = c.run();
+  ASSERT_TRUE(rc.hasValue()) << rc.status().message();
+  EXPECT_EQ((*rc)[0].toInts(), (std::vector<int64_t>{-2})); // -9/4 -> -2
+}
+
+namespace {
+
+// x f32 -> QuantizeLinear -> DequantizeLinear: a quantized activation.
+Value quantizedInput(Function &f, Value x, double scale, int64_t zp,
+                     ElemKind k) {
+  Value s(f.addConstant("xs", Tensor::scalar(ElemKind::F32, scale)));
+  Value z(f.addConstant("xz", Tensor::scalar(k, double(zp))));
+  Node *q = *f.create(OpKind::QuantizeLinear, {x, s, z});
+  return Value(*f.create(OpKind::DequantizeLinear, {Value(q), s, z}));
+}
+
+Value dequantizedConst(Function &f, Tensor q, std::vector<float> scales,
+                       std::vector<int64_t> zps, int64_t axis) {
+  ElemKind k = q.elem();
+  Value c(f.addConstant("w", std::move(q)));
+  Tensor st(Type(ElemKind::F32, {int64_t(scales.size())}));
+  for (size_t i = 0; i < scales.size(); ++i)
+    st.data<float>()[i] = scales[i];
+  Value s(f.addConstant("ws", st));
+  Value z(f.addConstant("wz", Tensor::fromInts(k, zps)));
+  return Value(*f.create(OpKind::DequantizeLinear, {c, s, z},
+                         {{"axis", Attr::ofInt(axis)}}));
+}
+
+Value quantizeOut(Function &f, Value v, double scale, int64_t zp, ElemKind k) {
+  Value s(f.addConstant("ys", Tensor::scalar(ElemKind::F32, scale)));
+  Value z(f.addConstant("yz", Tensor::scalar(k, double(zp))));
+  return Value(*f.create(OpKind::QuantizeLinear, {v, s, z}));
+}
+
+std::vector<float> ramp(size_t n, float lo, float hi) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i)
+    v[i] = lo + (hi - lo) * float((i * 37) % n) / float(n);
+  return v;
+}
+
+} // namespace
+
+// A QDQ Conv -> Relu -> QuantizeLinear becomes ConvInteger + Add +
+// Requantize (with the Relu in its range) and computes exactly what
+// QLinearConv with the same parameters, clamped at the zero point, does.
+TEST(QuantLowering, QdqConvEqualsQLinearConv) {
+  Tensor xin = makeF32({1, 3, 5, 5}, ramp(75, -1.0f, 2.0f));
+  std::vector<int64_t> wv;
+  for (int i = 0; i < 4 * 3 * 3 * 3; ++i)
+    wv.push_back((i * 53) % 255 - 127);
+  Tensor w = ints(ElemKind::I8, {4, 3, 3, 3}, wv);
+  std::vector<float> ws{0.01f, 0.02f, 0.005f, 0.03f};
+  Tensor bias = ints(ElemKind::I32, {4}, {100, -250, 3000, 0});
+  AttrMap convAttrs{{"kernel_shape", Attr::ofInts({3, 3})},
+                    {"pads", Attr::ofInts({1, 1, 1, 1})},
+                    {"strides", Attr::ofInts({2, 2})}};
+
+  Function f("main");
+  Value x(f.addPlaceholder("x", xin.type()));
+  Value xd = quantizedInput(f, x, 0.0123, 128, ElemKind::U8);
+  Value wd = dequantizedConst(f, w, ws, {0, 0, 0, 0}, 0);
+  std::vector<float> bs;
+  for (float s : ws)
+    bs.push_back(float(0.0123f) * s);
+  Value bd = dequantizedConst(f, bias, bs, {0, 0, 0, 0}, 0);
+  Node *conv = *f.create(OpKind::Conv, {xd, wd, bd}, convAttrs);
+  Node *relu = *f.create(OpKind::Relu, {Value(conv)});
+  Value y = quantizeOut(f, Value(relu), 0.047, 10, ElemKind::U8);
+  f.addOutput(y, "y");
+  ASSERT_TRUE(lowerFunction(f).isOk());
+  EXPECT_EQ(countKind(f, OpKind::ConvInteger), 1u);
+  EXPECT_EQ(countKind(f, OpKind::Requantize), 1u);
+  EXPECT_EQ(countKind(f, OpKind::Conv), 0u);
+  EXPECT_EQ(countKind(f, OpKind::Relu), 0u);
+  auto lowered = interpret(f, {xin});
+  ASSERT_TRUE(lowered.hasValue()) << lowered.status().message();
+
+  // The same layer as one QLinearConv on the quantized input.
+  Function g("ref");
+  Value gx(g.addPlaceholder("x", xin.type()));
+  Value s0(g.addConstant("s", Tensor::scalar(ElemKind::F32, 0.0123)));
+  Value z0(g.addConstant("z", Tensor::scalar(ElemKind::U8, 128)));
+  Node *q = *g.create(OpKind::QuantizeLinear, {gx, s0, z0});
+  Tensor wst(Type(ElemKind::F32, {4}));
+  for (size_t i = 0; i < 4; ++i)
+    wst.data<float>()[i] = ws[i];
+  Node *ql = *g.create(
+      OpKind::QLinearConv,
+      {Value(q), s0, z0, Value(g.addConstant("w", w)),
+       Value(g.addConstant("ws", wst)),
+       Value(g.addConstant("wz", ints(ElemKind::I8, {4}, {0, 0, 0, 0}))),
+       Value(g.addConstant("ys", Tensor::scalar(ElemKind::F32, 0.047))),
+       Value(g.addConstant("yz", Tensor::scalar(ElemKind::U8, 10))),
+       Value(g.addConstant("b", bias))},
+      convAttrs);
+  g.addOutput(Value(ql), "y");
+  auto ref = interpret(g, {xin});
+  ASSERT_TRUE(ref.hasValue()) << ref.status().message();
+  auto a = (*lowered)[0].toInts(), b = (*ref)[0].toInts();
+  ASSERT_EQ(a.size(), b.size());
+  size_t clamped = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i], std::max<int64_t>(b[i], 10)) << "at " << i;
+    clamped += b[i] < 10;
+  }
+  EXPECT_GT(clamped, 0u); // the Relu did something
+}
+
+// DequantizeLinear -> Sigmoid -> QuantizeLinear becomes a 256-entry table
+// that reproduces the float path exactly.
+TEST(QuantLowering, ElementwiseRegionBecomesATable) {
+  std::vector<float> xv = ramp(256, -6.0f, 6.0f);
+  Tensor xin = makeF32({256}, xv);
+  auto build = [&](Function &f) {
+    Value x(f.addPlaceholder("x", xin.type()));
+    Value xd = quantizedInput(f, x, 0.05, 3, ElemKind::I8);
+    Node *sig = *f.create(OpKind::Sigmoid, {xd});
+    Node *mul = *f.create(OpKind::Mul, {xd, Value(sig)}); // SiLU
+    Value y = quantizeOut(f, Value(mul), 0.03, -100, ElemKind::I8);
+    f.addOutput(y, "y");
+  };
+  Function f("main"), ref("ref");
+  build(f);
+  build(ref);
+  auto want = interpret(ref, {xin});
+  ASSERT_TRUE(want.hasValue()) << want.status().message();
+  ASSERT_TRUE(lowerFunction(f).isOk());
+  EXPECT_EQ(countKind(f, OpKind::TableLookup), 1u);
+  EXPECT_EQ(countKind(f, OpKind::Sigmoid), 0u);
+  auto got = interpret(f, {xin});
+  ASSERT_TRUE(got.hasValue()) << got.status().message();
+  EXPECT_EQ((*got)[0].toInts(), (*want)[0].toInts());
+}
+
+// A region whose intermediate value escapes is not a function of one
+// quantized input: it stays float.
+TEST(QuantLowering, EscapingRegionStaysFloat) {
+  Function f("main");
+  Tensor xin = makeF32({8}, ramp(8, -1.0f, 1.0f));
+  Value x(f.addPlaceholder("x", xin.type()));
+  Value xd = quantizedInput(f, x, 0.05, 0, ElemKind::I8);
+  Node *sig = *f.create(OpKind::Sigmoid, {xd});
+  Value y = quantizeOut(f, Value(sig), 0.01, 0, ElemKind::I8);
+  f.addOutput(y, "y");
+  f.addOutput(Value(sig), "sig");
+  ASSERT_TRUE(lowerFunction(f).isOk());
+  EXPECT_EQ(countKind(f, OpKind::TableLookup), 0u);
+  EXPECT_EQ(countKind(f, OpKind::Sigmoid), 1u);
+}
