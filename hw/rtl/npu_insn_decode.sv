@@ -2,7 +2,9 @@
 // The first RTL block of the Ember NPU; every constant and field slice comes from the generated
 // npu_spec.vh (hw/spec/npu.json), nothing is restated here.
 module npu_insn_decode (
-    input  logic [127:0] insn,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  logic [127:0] insn,  // only the opcode, token masks and SETREG's register are used
+    /* verilator lint_on UNUSEDSIGNAL */
     output logic [7:0]   opcode,
     output logic [15:0]  wait_mask,
     output logic [15:0]  signal_mask,

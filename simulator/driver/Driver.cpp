@@ -1,10 +1,15 @@
-//===- Driver.cpp - The C device interface over the golden and SystemC models ===//
+//===- Driver.cpp - The C device interface over the golden, SystemC and RTL
+//models ===//
 #include "ember/npu/driver.h"
 
 #include "../golden/Golden.h"
 #include "../systemc/NpuModel.h"
 #include "ember/npu/Isa.h"
+#if EMBER_NPU_HAVE_RTL
+#include "../rtl/RtlModel.h"
+#endif
 
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -21,12 +26,20 @@ struct ember_npu_device {
   ember_npu_counters_t counters;
   std::string lastError;
   std::unique_ptr<GoldenMachine> golden;
+#if EMBER_NPU_HAVE_RTL
+  std::unique_ptr<RtlModel> rtl;
+  RtlConfig rtlConfig;
+#endif
 };
 
 namespace {
 bool gSystemCInUse = false;
 
-ember_npu_status_t setError(ember_npu_device_t *d, ember_npu_status_t s, std::string msg) {
+// The config struct as first published (before the RTL fields were appended).
+constexpr size_t kConfigV0Size = offsetof(ember_npu_config_t, waveform_path);
+
+ember_npu_status_t setError(ember_npu_device_t *d, ember_npu_status_t s,
+                            std::string msg) {
   d->lastError = std::move(msg);
   return s;
 }
@@ -42,45 +55,72 @@ void ember_npu_config_init(ember_npu_config_t *config) {
 
 ember_npu_status_t ember_npu_device_create(const ember_npu_config_t *config,
                                            ember_npu_device_t **out_device) {
-  if (!config || !out_device || config->struct_size < sizeof(ember_npu_config_t))
+  if (!config || !out_device || config->struct_size < kConfigV0Size)
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
-  if (config->executor == EMBER_NPU_EXECUTOR_RTL)
+  // Fields beyond the caller's struct_size read as zero.
+  ember_npu_config_t cfg;
+  std::memset(&cfg, 0, sizeof cfg);
+  std::memcpy(&cfg, config, std::min<size_t>(config->struct_size, sizeof cfg));
+  cfg.struct_size = sizeof cfg;
+  if (cfg.executor == EMBER_NPU_EXECUTOR_RTL) {
+#if !EMBER_NPU_HAVE_RTL
     return EMBER_NPU_STATUS_UNSUPPORTED;
-  if (config->executor == EMBER_NPU_EXECUTOR_SYSTEMC) {
+#endif
+  } else if (cfg.executor == EMBER_NPU_EXECUTOR_SYSTEMC) {
     if (gSystemCInUse)
       return EMBER_NPU_STATUS_BUSY;
-    gSystemCInUse = true;
-  } else if (config->executor != EMBER_NPU_EXECUTOR_GOLDEN) {
+  } else if (cfg.executor != EMBER_NPU_EXECUTOR_GOLDEN) {
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
   }
-  uint64_t bytes = config->dram_bytes ? config->dram_bytes : EMBER_NPU_DRAM_BYTES_DEFAULT;
+  uint64_t bytes =
+      cfg.dram_bytes ? cfg.dram_bytes : EMBER_NPU_DRAM_BYTES_DEFAULT;
   // DMA addresses are 32-bit, so more DRAM than 4 GiB is unreachable.
-  if (bytes > (1ull << 32)) {
-    if (config->executor == EMBER_NPU_EXECUTOR_SYSTEMC)
-      gSystemCInUse = false;
+  if (bytes > (1ull << 32))
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+#if EMBER_NPU_HAVE_RTL
+  RtlConfig rc;
+  if (cfg.executor == EMBER_NPU_EXECUTOR_RTL) {
+    if (cfg.dram_bytes_per_cycle)
+      rc.bytesPerCycle = cfg.dram_bytes_per_cycle;
+    if (cfg.dram_latency_cycles || cfg.dram_zero_latency)
+      rc.latencyCycles = cfg.dram_latency_cycles;
+    if (cfg.dram_burst_bytes)
+      rc.burstBytes = cfg.dram_burst_bytes;
+    rc.watchdogCycles = cfg.watchdog_cycles;
+    if (cfg.waveform_path)
+      rc.waveformPath = cfg.waveform_path;
+    // The RTL writes waveforms, not Chrome traces; a burst must suit its DMA.
+    if (cfg.trace_path || !RtlModel::checkConfig(rc).empty())
+      return EMBER_NPU_STATUS_INVALID_ARGUMENT;
   }
+#endif
   auto *d = new (std::nothrow) ember_npu_device();
   if (d) {
     try {
       d->dram.assign(bytes, 0);
+#if EMBER_NPU_HAVE_RTL
+      if (cfg.executor == EMBER_NPU_EXECUTOR_RTL) {
+        d->rtl = std::make_unique<RtlModel>(!rc.waveformPath.empty());
+        d->rtlConfig = rc;
+      }
+#endif
     } catch (const std::bad_alloc &) {
       delete d;
       d = nullptr;
     }
   }
-  if (!d) {
-    if (config->executor == EMBER_NPU_EXECUTOR_SYSTEMC)
-      gSystemCInUse = false;
+  if (!d)
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
-  }
-  d->config = *config;
-  if (config->trace_path)
-    d->tracePath = config->trace_path;
+  if (cfg.executor == EMBER_NPU_EXECUTOR_SYSTEMC)
+    gSystemCInUse = true;
+  d->config = cfg;
+  if (cfg.trace_path)
+    d->tracePath = cfg.trace_path;
   d->config.trace_path = nullptr;
+  d->config.waveform_path = nullptr;
   std::memset(&d->counters, 0, sizeof d->counters);
   d->counters.struct_size = sizeof d->counters;
-  if (config->executor == EMBER_NPU_EXECUTOR_GOLDEN)
+  if (cfg.executor == EMBER_NPU_EXECUTOR_GOLDEN)
     d->golden = std::make_unique<GoldenMachine>();
   *out_device = d;
   return EMBER_NPU_STATUS_OK;
@@ -107,7 +147,10 @@ ember_npu_status_t ember_npu_device_query(const ember_npu_device_t *d,
   out->struct_size = size;
   out->executor = d->config.executor;
   bool golden = d->config.executor == EMBER_NPU_EXECUTOR_GOLDEN;
-  out->name = golden ? "golden" : "systemc";
+  out->name =
+      golden
+          ? "golden"
+          : (d->config.executor == EMBER_NPU_EXECUTOR_RTL ? "rtl" : "systemc");
   out->dim = EMBER_NPU_DIM;
   out->timed = golden ? 0 : 1;
   out->concurrent = golden ? 0 : 1;
@@ -117,38 +160,53 @@ ember_npu_status_t ember_npu_device_query(const ember_npu_device_t *d,
   return EMBER_NPU_STATUS_OK;
 }
 
-ember_npu_status_t ember_npu_dram_write(ember_npu_device_t *d, uint64_t addr, const void *data,
-                                        size_t bytes) {
-  if (!d || (!data && bytes) || addr > d->dram.size() || bytes > d->dram.size() - addr)
-    return d ? setError(d, EMBER_NPU_STATUS_INVALID_ARGUMENT, "DRAM write out of range")
+ember_npu_status_t ember_npu_dram_write(ember_npu_device_t *d, uint64_t addr,
+                                        const void *data, size_t bytes) {
+  if (!d || (!data && bytes) || addr > d->dram.size() ||
+      bytes > d->dram.size() - addr)
+    return d ? setError(d, EMBER_NPU_STATUS_INVALID_ARGUMENT,
+                        "DRAM write out of range")
              : EMBER_NPU_STATUS_INVALID_ARGUMENT;
   if (bytes)
     std::memcpy(d->dram.data() + addr, data, bytes);
   return EMBER_NPU_STATUS_OK;
 }
 
-ember_npu_status_t ember_npu_dram_read(ember_npu_device_t *d, uint64_t addr, void *data,
-                                       size_t bytes) {
-  if (!d || (!data && bytes) || addr > d->dram.size() || bytes > d->dram.size() - addr)
-    return d ? setError(d, EMBER_NPU_STATUS_INVALID_ARGUMENT, "DRAM read out of range")
+ember_npu_status_t ember_npu_dram_read(ember_npu_device_t *d, uint64_t addr,
+                                       void *data, size_t bytes) {
+  if (!d || (!data && bytes) || addr > d->dram.size() ||
+      bytes > d->dram.size() - addr)
+    return d ? setError(d, EMBER_NPU_STATUS_INVALID_ARGUMENT,
+                        "DRAM read out of range")
              : EMBER_NPU_STATUS_INVALID_ARGUMENT;
   if (bytes)
     std::memcpy(data, d->dram.data() + addr, bytes);
   return EMBER_NPU_STATUS_OK;
 }
 
-ember_npu_status_t ember_npu_sram_read(ember_npu_device_t *d, uint32_t mem, uint32_t row,
-                                       void *data, uint32_t rows) {
+ember_npu_status_t ember_npu_sram_read(ember_npu_device_t *d, uint32_t mem,
+                                       uint32_t row, void *data,
+                                       uint32_t rows) {
   if (!d || mem >= static_cast<uint32_t>(kNumMems) || !data ||
-      uint64_t(row) + rows > static_cast<uint64_t>(memRows(static_cast<int>(mem))))
+      uint64_t(row) + rows >
+          static_cast<uint64_t>(memRows(static_cast<int>(mem))))
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
   int m = static_cast<int>(mem);
-  const uint8_t *base = d->golden ? d->golden->sram(m) : SystemCModel::instance().sram(m);
-  std::memcpy(data, base + size_t(row) * memRowBytes(m), size_t(rows) * memRowBytes(m));
+#if EMBER_NPU_HAVE_RTL
+  if (d->rtl) {
+    d->rtl->readSram(m, row, data, rows);
+    return EMBER_NPU_STATUS_OK;
+  }
+#endif
+  const uint8_t *base =
+      d->golden ? d->golden->sram(m) : SystemCModel::instance().sram(m);
+  std::memcpy(data, base + size_t(row) * memRowBytes(m),
+              size_t(rows) * memRowBytes(m));
   return EMBER_NPU_STATUS_OK;
 }
 
-ember_npu_status_t ember_npu_program_load(ember_npu_device_t *d, const void *insns, size_t count) {
+ember_npu_status_t ember_npu_program_load(ember_npu_device_t *d,
+                                          const void *insns, size_t count) {
   if (!d || (!insns && count))
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
   d->program.assign(count, Word());
@@ -172,6 +230,15 @@ ember_npu_status_t ember_npu_run(ember_npu_device_t *d) {
   if (d->golden) {
     d->golden->reset();
     err = d->golden->run(decoded, d->dram, d->counters);
+#if EMBER_NPU_HAVE_RTL
+  } else if (d->rtl) {
+    RtlResult r = d->rtl->run(d->program, decoded, d->dram.data(),
+                              d->dram.size(), d->rtlConfig);
+    uint32_t size = d->counters.struct_size;
+    d->counters = r.counters;
+    d->counters.struct_size = size;
+    err = r.error;
+#endif
   } else {
     DramTiming t;
     if (d->config.dram_bytes_per_cycle)
@@ -180,7 +247,8 @@ ember_npu_status_t ember_npu_run(ember_npu_device_t *d) {
       t.latencyCycles = d->config.dram_latency_cycles;
     if (d->config.dram_burst_bytes)
       t.burstBytes = d->config.dram_burst_bytes;
-    SimResult r = SystemCModel::instance().run(decoded, d->dram.data(), d->dram.size(), t);
+    SimResult r = SystemCModel::instance().run(decoded, d->dram.data(),
+                                               d->dram.size(), t);
     uint32_t size = d->counters.struct_size;
     d->counters = r.counters;
     d->counters.struct_size = size;
@@ -197,7 +265,8 @@ ember_npu_status_t ember_npu_run(ember_npu_device_t *d) {
   return EMBER_NPU_STATUS_OK;
 }
 
-ember_npu_status_t ember_npu_counters_read(const ember_npu_device_t *d, ember_npu_counters_t *out) {
+ember_npu_status_t ember_npu_counters_read(const ember_npu_device_t *d,
+                                           ember_npu_counters_t *out) {
   if (!d || !out || out->struct_size < sizeof(ember_npu_counters_t))
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
   uint32_t size = out->struct_size;

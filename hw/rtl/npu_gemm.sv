@@ -1,0 +1,274 @@
+// npu_gemm: the GEMM engine, a three-stage in-order pipeline around the systolic array.
+//   cur:  the next instruction, waiting for its tokens;
+//   pend: tokens taken; its weight tile is preloaded into the shadow weights (one WGT row per
+//         cycle, DIM cycles) as soon as the shadow is free, i.e. DIM cycles after the previous
+//         tile started streaming (its swap has then reached the bottom row);
+//   str:  streams one ACT row per cycle into the array (inner x outer loop); it starts one cycle
+//         after its preload started and after the previous instruction's last row.
+// So back-to-back GEMMs start max(rows, DIM) cycles apart. Each result row is added to (or,
+// with reset, written over) its ACC row 2 * DIM cycles after its ACT row was read; an
+// instruction retires (signals its tokens, in order) with its last ACC write.
+module npu_gemm #(
+    parameter int DIM = 16,
+    parameter int RF = 8,               // instructions between token take and retire
+    localparam int CW = $clog2(DIM),
+    localparam int LAT = 2 * DIM        // ACT read to ACC write
+) (
+    input  logic                 clk,
+    input  logic                 rst,
+    input  logic                 q_nonempty,
+    input  logic [159:0]         q_head,
+    output logic                 q_pop,
+    input  logic [15:0]          tok_avail,
+    input  logic [15:0]          tok_space,
+    output logic [15:0]          tok_take,
+    output logic [15:0]          tok_give,
+    output logic                 wgt_re,
+    output logic [11:0]          wgt_raddr,
+    input  logic [8*DIM-1:0]     wgt_rdata,
+    output logic                 act_re,
+    output logic [11:0]          act_raddr,
+    input  logic [8*DIM-1:0]     act_rdata,
+    output logic                 acc_re,
+    output logic [10:0]          acc_raddr,
+    input  logic [32*DIM-1:0]    acc_rdata,
+    output logic                 acc_we,
+    output logic [10:0]          acc_waddr,
+    output logic [32*DIM-1:0]    acc_wdata,
+    output logic                 idle,          // nothing in flight
+    output logic                 active,        // the pipeline moves by itself this cycle
+    output logic                 busy,          // an instruction between token take and retire
+    output logic                 stall_token,
+    output logic                 blocked,       // waiting on a token channel
+    output logic [31:0]          block_idx,
+    output logic [3:0]           block_ch,
+    output logic                 block_space,
+    output logic [31:0]          oldest_idx,    // oldest instruction in flight (watchdog)
+    output logic                 retire,
+    output logic                 row_issued     // one ACT row entered the array (DIM^2 MACs)
+);
+`include "npu_spec.vh"
+  // ---- cur: waiting for tokens
+  logic cur_valid;
+  logic [159:0] cur;
+  logic [127:0] ci;
+  assign ci = cur[127:0];
+  logic wait_ok, take;
+
+  // ---- pend
+  logic pend_valid, pend_pre;   // pend_pre: its preload has started
+  logic pend_reset;
+  logic [10:0] pend_acc;
+  logic [11:0] pend_act, pend_wgt;
+  logic [9:0] pend_inner, pend_outer;
+  logic [11:0] pend_aos, pend_cos;
+
+  // ---- shadow weights / preload
+  logic sh_owned;               // shadow holds a tile that has not started streaming
+  logic [CW-1:0] sh_cnt;        // cycles until the last swap of the streaming tile
+  logic pre_active;
+  logic [CW:0] pre_cnt;
+  logic [11:0] pre_base;
+  logic wld;
+  logic [CW-1:0] wld_col;
+
+  // ---- str
+  logic str_valid, str_first, str_reset;
+  logic [11:0] str_act, act_line, str_aos;
+  logic [10:0] str_acc, acc_line;
+  logic [11:0] str_cos;
+  logic [9:0] str_i, str_o, str_inner, str_outer;
+  logic str_last, pre_start, move;
+
+  // ---- retire FIFO (index, signal mask) and completion count
+  logic [47:0] rf[RF];
+  logic [$clog2(RF)-1:0] rf_rp, rf_wp;
+  logic [$clog2(RF):0] rf_count;
+  logic [$clog2(RF):0] done_cnt;
+  logic done_now, can_retire, head_space;
+  logic [15:0] head_sig;
+
+  // ---- array and the control delay line (ACT read -> ACC write)
+  logic in_valid, in_swap;
+  logic [LAT-1:0] dl_valid, dl_reset, dl_last;
+  logic [10:0] dl_acc[LAT];
+  logic [$clog2(LAT+2):0] flight;
+  logic arr_en;
+  logic [32*DIM-1:0] res;
+  logic fw_valid;
+  logic [10:0] fw_addr;
+  logic [32*DIM-1:0] fw_data;
+
+  assign wait_ok = (ci[`NPU_F_WAIT] & ~tok_avail) == 16'd0;
+  assign pre_start = pend_valid && !pend_pre && !sh_owned && sh_cnt == 0;
+  assign str_last = str_valid && 32'(str_i) + 1 == 32'(str_inner) &&
+                    32'(str_o) + 1 == 32'(str_outer);
+  assign move = pend_valid && (pend_pre || pre_start) && (!str_valid || str_last);
+  // Take the tokens of `cur` when pend is (or becomes) free and the retire FIFO has room.
+  assign take = cur_valid && wait_ok && (!pend_valid || move) && 32'(rf_count) < RF;
+  assign q_pop = q_nonempty && (!cur_valid || take);
+  assign tok_take = take ? ci[`NPU_F_WAIT] : 16'd0;
+
+  always_comb begin
+    // Preload reads.
+    wgt_re = pre_start || (pre_active && 32'(pre_cnt) < DIM);
+    wgt_raddr = pre_start ? pend_wgt : 12'(32'(pre_base) + 32'(pre_cnt));
+    // Stream reads.
+    act_re = str_valid;
+    act_raddr = str_act;
+    // Retire.
+    head_sig = rf[rf_rp][15:0];
+    head_space = (head_sig & ~tok_space) == 16'd0;
+    done_now = arr_en && dl_valid[LAT-1] && dl_last[LAT-1];
+    can_retire = (done_cnt != 0 || done_now) && rf_count != 0 && head_space;
+    tok_give = can_retire ? head_sig : 16'd0;
+    retire = can_retire;
+    // ACC read-modify-write: read one cycle before the result row arrives.
+    acc_re = arr_en && dl_valid[LAT-2];
+    acc_raddr = dl_acc[LAT-2];
+    acc_we = arr_en && dl_valid[LAT-1];
+    acc_waddr = dl_acc[LAT-1];
+    for (int j = 0; j < DIM; j++) begin
+      logic [31:0] old;
+      old = fw_valid && fw_addr == dl_acc[LAT-1] ? fw_data[32*j+:32] : acc_rdata[32*j+:32];
+      acc_wdata[32*j+:32] = dl_reset[LAT-1] ? res[32*j+:32] : old + res[32*j+:32];
+    end
+    busy = rf_count != 0;
+    idle = !cur_valid && rf_count == 0;
+    row_issued = str_valid;
+    // Blocked: the oldest instruction that waits on a token channel.
+    blocked = 1'b0;
+    block_idx = cur[159:128];
+    block_space = 1'b0;
+    block_ch = 4'd0;
+    if (rf_count != 0 && done_cnt != 0 && !head_space) begin
+      blocked = 1'b1;
+      block_idx = rf[rf_rp][47:16];
+      block_space = 1'b1;
+      for (int c = 15; c >= 0; c--) if (head_sig[c] && !tok_space[c]) block_ch = 4'(c);
+    end else if (cur_valid && !wait_ok) begin
+      blocked = 1'b1;
+      for (int c = 15; c >= 0; c--) if (ci[8+c] && !tok_avail[c]) block_ch = 4'(c);
+    end
+    stall_token = blocked && (rf_count == 0 || block_space);
+    oldest_idx = rf_count != 0 ? rf[rf_rp][47:16] : cur[159:128];
+    active = pend_valid || str_valid || pre_active || flight != 0 || sh_cnt != 0 || can_retire;
+  end
+  assign arr_en = str_valid || flight != 0;
+
+  npu_systolic #(.DIM(DIM)) array (
+      .clk(clk), .en(arr_en), .in_valid(in_valid), .in_swap(in_swap), .in_row(act_rdata),
+      .wld(wld), .wld_col(wld_col), .wld_row(wgt_rdata), .out_row(res));
+
+  always_ff @(posedge clk) begin
+    if (rst) begin
+      cur_valid <= 1'b0;
+      cur <= '0;
+      pend_valid <= 1'b0;
+      pend_pre <= 1'b0;
+      sh_owned <= 1'b0;
+      sh_cnt <= '0;
+      pre_active <= 1'b0;
+      wld <= 1'b0;
+      str_valid <= 1'b0;
+      rf_rp <= '0;
+      rf_wp <= '0;
+      rf_count <= '0;
+      done_cnt <= '0;
+      in_valid <= 1'b0;
+      in_swap <= 1'b0;
+      dl_valid <= '0;
+      flight <= '0;
+      fw_valid <= 1'b0;
+    end else begin
+      // cur
+      if (q_pop) cur <= q_head;
+      if (q_pop) cur_valid <= 1'b1;
+      else if (take) cur_valid <= 1'b0;
+      // Preload.
+      if (pre_start) begin
+        pend_pre <= 1'b1;
+        sh_owned <= 1'b1;
+        pre_active <= 1'b1;
+        pre_base <= pend_wgt;
+        pre_cnt <= 1;
+      end else if (pre_active) begin
+        if (32'(pre_cnt) < DIM) pre_cnt <= pre_cnt + 1;
+        else pre_active <= 1'b0;
+      end
+      // cur -> pend (+ retire FIFO entry); after the preload so a new pend starts unloaded
+      if (take) begin
+        pend_valid <= 1'b1;
+        pend_pre <= 1'b0;
+        pend_reset <= ci[`NPU_F_GEMM_RESET];
+        pend_acc <= ci[`NPU_F_GEMM_ACC_LSB +: 11];
+        pend_act <= ci[`NPU_F_GEMM_ACT_LSB +: 12];
+        pend_wgt <= ci[`NPU_F_GEMM_WGT_LSB +: 12];
+        pend_inner <= ci[`NPU_F_GEMM_INNER];
+        pend_outer <= ci[`NPU_F_GEMM_OUTER];
+        pend_aos <= ci[`NPU_F_GEMM_ACT_OSTRIDE];
+        pend_cos <= ci[`NPU_F_GEMM_ACC_OSTRIDE];
+        rf[rf_wp] <= {cur[159:128], ci[`NPU_F_SIGNAL]};
+        rf_wp <= rf_wp + 1;
+      end else if (move) pend_valid <= 1'b0;
+      wld <= wgt_re;
+      wld_col <= pre_start ? '0 : CW'(pre_cnt);
+      // pend -> str: the tile starts streaming next cycle; its swap passes the bottom row of
+      // the array DIM cycles later, when the shadow may be loaded again.
+      if (move) begin
+        sh_owned <= 1'b0;
+        sh_cnt <= CW'(DIM - 1);
+      end else if (sh_cnt != 0) sh_cnt <= sh_cnt - 1;
+      // Stream.
+      in_valid <= str_valid;
+      in_swap <= str_valid && str_first;
+      if (move) begin
+        str_valid <= 1'b1;
+        str_first <= 1'b1;
+        str_reset <= pend_reset;
+        str_act <= pend_act;
+        act_line <= pend_act;
+        str_acc <= pend_acc;
+        acc_line <= pend_acc;
+        str_aos <= pend_aos;
+        str_cos <= pend_cos;
+        str_inner <= pend_inner;
+        str_outer <= pend_outer;
+        str_i <= '0;
+        str_o <= '0;
+      end else if (str_valid) begin
+        str_first <= 1'b0;
+        if (str_last) str_valid <= 1'b0;
+        if (32'(str_i) + 1 == 32'(str_inner)) begin
+          str_i <= '0;
+          str_o <= str_o + 1;
+          act_line <= act_line + str_aos;
+          acc_line <= 11'(32'(acc_line) + 32'(str_cos));
+          str_act <= act_line + str_aos;
+          str_acc <= 11'(32'(acc_line) + 32'(str_cos));
+        end else begin
+          str_i <= str_i + 1;
+          str_act <= str_act + 1;
+          str_acc <= str_acc + 1;
+        end
+      end
+      // Control delay line and array activity.
+      if (str_valid) flight <= ($clog2(LAT + 2) + 1)'(LAT + 1);
+      else if (flight != 0) flight <= flight - 1;
+      if (arr_en) begin
+        dl_valid <= {dl_valid[LAT-2:0], str_valid};
+        dl_reset <= {dl_reset[LAT-2:0], str_reset};
+        dl_last <= {dl_last[LAT-2:0], str_last};
+        dl_acc[0] <= str_acc;
+        for (int s = 1; s < LAT; s++) dl_acc[s] <= dl_acc[s-1];
+      end
+      fw_valid <= acc_we;
+      fw_addr <= acc_waddr;
+      fw_data <= acc_wdata;
+      // Retire.
+      if (can_retire) rf_rp <= rf_rp + 1;
+      rf_count <= rf_count + (take ? 1 : 0) - (can_retire ? 1 : 0);
+      done_cnt <= done_cnt + (done_now ? 1 : 0) - (can_retire ? 1 : 0);
+    end
+  end
+endmodule

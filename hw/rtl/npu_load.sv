@@ -1,0 +1,262 @@
+// npu_load: the LOAD engine. DMA DRAM -> scratchpad, 2-D strided, with padding.
+// Cycle 0 (start) latches the instruction; from cycle 1 the request generator issues one burst
+// request per cycle (each line of xsize rows is split at burst-aligned boundaries). Returned
+// beats are appended to an alignment buffer that emits one whole row per cycle (DRAM addresses
+// are byte-granular); data rows go to their padded position, and padding rows (PAD_VALUE) fill
+// the cycles in which no data row is ready. The instruction ends with its last row write.
+// SETREG PAD_VALUE also executes here (one cycle).
+module npu_load #(
+    parameter int DIM = 16,
+    localparam int BUS = 4 * DIM,  // bytes per beat at most (one ACC row)
+    localparam int CAP = 2 * BUS   // alignment buffer bytes
+) (
+    input  logic                 clk,
+    input  logic                 rst,
+    input  logic                 start,
+    input  logic                 running,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  logic [127:0]         insn,
+    /* verilator lint_on UNUSEDSIGNAL */
+    output logic                 exec_done,
+    input  logic [31:0]          cfg_burst_bytes,  // power of two
+    output logic                 ar_valid,
+    input  logic                 ar_ready,
+    output logic [31:0]          ar_addr,
+    output logic [15:0]          ar_len,
+    input  logic                 r_valid,
+    output logic                 r_ready,
+    input  logic [8*BUS-1:0]     r_data,
+    input  logic [15:0]          r_bytes,
+    output logic [3:0]           sram_we,
+    output logic [11:0]          sram_waddr,
+    output logic [32*DIM-1:0]    sram_wdata,
+    output logic                 data_row,      // a data row is written this cycle
+    output logic [15:0]          row_bytes,
+    output logic                 dram_wait      // executing but nothing written this cycle
+);
+`include "npu_spec.vh"
+  logic op_load, op_setreg;
+  logic [7:0] pad_value;
+  // Latched instruction.
+  logic [1:0] mem;
+  logic [11:0] sram_base;
+  logic [9:0] ys, xs;
+  logic [1:0] pl, pr;
+  logic [10:0] w;          // padded width
+  logic [15:0] rbytes;
+  logic setup;             // cycle 1 onwards
+  // Request generator.
+  logic ar_active;
+  logic [31:0] line_base, cur_addr, stride_bytes, line_bytes, rem;
+  logic [9:0] ar_line;
+  // Alignment buffer and data rows.
+  logic [8*CAP-1:0] abuf;
+  logic [15:0] fill;
+  logic [21:0] d_rem;      // data rows still to write
+  logic [9:0] d_x;
+  logic [11:0] d_addr;
+  // Padding rows.
+  typedef enum logic [2:0] {P_TOP, P_LEFT, P_RIGHT, P_BOTTOM, P_DONE} pphase_t;
+  pphase_t p_phase;
+  logic [9:0] p_line;
+  logic [11:0] p_addr;
+  logic [21:0] p_seg;      // rows left in the current padding segment
+  logic [21:0] t_rem;      // rows (data and padding) still to write
+
+  logic emit, padw, rd_fire;
+  logic [15:0] burst_room;
+  logic [31:0] mask;
+
+  assign op_load = insn[`NPU_F_OPCODE] == NPU_OP_LOAD;
+  assign op_setreg = insn[`NPU_F_OPCODE] == NPU_OP_SETREG;
+  assign row_bytes = rbytes;
+
+  // Next padding segment after (phase, line), skipping empty ones.
+  function automatic void pad_next(input pphase_t ph, input logic [9:0] ln, output pphase_t nph,
+                                   output logic [9:0] nln, output logic [11:0] naddr,
+                                   output logic [21:0] nlen);
+    logic [11:0] line_row;
+    nph = P_DONE;
+    nln = ln;
+    naddr = 12'd0;
+    nlen = 22'd0;
+    if (ph == P_TOP) begin
+      nln = 10'd0;
+      if (pl != 0) nph = P_LEFT;
+      else if (pr != 0) nph = P_RIGHT;
+      else nph = P_BOTTOM;
+    end else if (ph == P_LEFT) begin
+      if (pr != 0) nph = P_RIGHT;
+      else if (ln + 1 < ys) begin nph = P_LEFT; nln = ln + 1; end
+      else nph = P_BOTTOM;
+    end else if (ph == P_RIGHT) begin
+      if (ln + 1 < ys) begin nph = pl != 0 ? P_LEFT : P_RIGHT; nln = ln + 1; end
+      else nph = P_BOTTOM;
+    end
+    line_row = 12'(32'(sram_base) + (32'(p_top) + 32'(nln)) * 32'(w));
+    case (nph)
+      P_LEFT:   begin naddr = line_row; nlen = 22'(pl); end
+      P_RIGHT:  begin naddr = 12'(32'(line_row) + 32'(pl) + 32'(xs)); nlen = 22'(pr); end
+      P_BOTTOM: begin
+        naddr = 12'(32'(sram_base) + (32'(p_top) + 32'(ys)) * 32'(w));
+        nlen = 22'(32'(p_bot) * 32'(w));
+        if (nlen == 0) nph = P_DONE;
+      end
+      default: ;
+    endcase
+  endfunction
+  logic [1:0] p_top, p_bot;
+
+  always_comb begin
+    mask = cfg_burst_bytes - 1;
+    burst_room = 16'(cfg_burst_bytes - (cur_addr & mask));
+    ar_valid = running && setup && ar_active;
+    ar_addr = cur_addr;
+    ar_len = rem < 32'(burst_room) ? rem[15:0] : burst_room;
+    emit = running && setup && d_rem != 0 && fill >= rbytes;
+    padw = running && setup && !emit && p_phase != P_DONE;
+    r_ready = running && setup && (32'(fill) - (emit ? 32'(rbytes) : 0) + BUS <= CAP);
+    rd_fire = r_valid && r_ready;
+    sram_we = 4'd0;
+    sram_we[mem] = emit || padw;
+    sram_waddr = emit ? d_addr : p_addr;
+    if (emit) sram_wdata = abuf[32*DIM-1:0];
+    else if (mem == 2'(NPU_MEM_ACC)) sram_wdata = {DIM{{24{pad_value[7]}}, pad_value}};
+    else sram_wdata = {4 * DIM{pad_value}};
+    if (mem != 2'(NPU_MEM_ACC)) sram_wdata[32*DIM-1:8*DIM] = '0;
+    data_row = emit;
+    dram_wait = running && setup && !emit && !padw;
+    exec_done = running && ((start && op_setreg) || (setup && t_rem == 1 && (emit || padw)));
+  end
+
+  always_ff @(posedge clk) begin
+    if (rst) begin
+      pad_value <= 8'd0;
+      setup <= 1'b0;
+      ar_active <= 1'b0;
+      fill <= '0;
+      abuf <= '0;
+      d_rem <= '0;
+      t_rem <= '0;
+      p_phase <= P_DONE;
+      p_seg <= '0;
+      mem <= '0;
+    end else begin
+      if (start && op_setreg && insn[`NPU_F_SETREG_REG] == 8'(NPU_REG_PAD_VALUE))
+        pad_value <= insn[`NPU_F_SETREG_VALUE_LSB +: 8];
+      if (start && op_load) begin
+        logic [1:0] m;
+        logic [15:0] rb;
+        logic [10:0] ww;
+        logic [9:0] y, x;
+        logic [1:0] t, b, l, r;
+        m = insn[`NPU_F_LOAD_MEM];
+        rb = m == 2'(NPU_MEM_ACC) ? 16'(4 * DIM) : 16'(DIM);
+        y = insn[`NPU_F_LOAD_YSIZE];
+        x = insn[`NPU_F_LOAD_XSIZE];
+        t = insn[`NPU_F_LOAD_PAD_TOP];
+        b = insn[`NPU_F_LOAD_PAD_BOTTOM];
+        l = insn[`NPU_F_LOAD_PAD_LEFT];
+        r = insn[`NPU_F_LOAD_PAD_RIGHT];
+        ww = 11'(32'(l) + 32'(x) + 32'(r));
+        mem <= m;
+        rbytes <= rb;
+        sram_base <= insn[`NPU_F_LOAD_SRAM_LSB +: 12];
+        ys <= y;
+        xs <= x;
+        pl <= l;
+        pr <= r;
+        p_top <= t;
+        p_bot <= b;
+        w <= ww;
+        setup <= 1'b1;
+        ar_active <= 1'b1;
+        ar_line <= 10'd0;
+        line_base <= insn[`NPU_F_LOAD_DRAM];
+        cur_addr <= insn[`NPU_F_LOAD_DRAM];
+        stride_bytes <= 32'(insn[`NPU_F_LOAD_STRIDE]) * 32'(rb);
+        line_bytes <= 32'(x) * 32'(rb);
+        rem <= 32'(x) * 32'(rb);
+        fill <= '0;
+        abuf <= '0;
+        d_rem <= 22'(32'(y) * 32'(x));
+        t_rem <= 22'((32'(t) + 32'(y) + 32'(b)) * 32'(ww));
+        d_x <= 10'd0;
+        d_addr <= 12'(32'(insn[`NPU_F_LOAD_SRAM]) + 32'(t) * 32'(ww) + 32'(l));
+        // First padding segment: the top block, else the first non-empty one after it.
+        if (t != 0) begin
+          p_phase <= P_TOP;
+          p_addr <= insn[`NPU_F_LOAD_SRAM_LSB +: 12];
+          p_seg <= 22'(32'(t) * 32'(ww));
+        end else if (l != 0 || r != 0) begin
+          p_phase <= l != 0 ? P_LEFT : P_RIGHT;
+          p_line <= 10'd0;
+          p_addr <= 12'(32'(insn[`NPU_F_LOAD_SRAM]) + (l != 0 ? 0 : 32'(l) + 32'(x)));
+          p_seg <= l != 0 ? 22'(l) : 22'(r);
+        end else if (b != 0) begin
+          p_phase <= P_BOTTOM;
+          p_addr <= 12'(32'(insn[`NPU_F_LOAD_SRAM]) + 32'(y) * 32'(ww));
+          p_seg <= 22'(32'(b) * 32'(ww));
+        end else begin
+          p_phase <= P_DONE;
+          p_seg <= '0;
+        end
+      end else if (running && setup) begin
+        // Requests.
+        if (ar_valid && ar_ready) begin
+          if (rem == 32'(ar_len)) begin
+            if (32'(ar_line) + 1 == 32'(ys)) ar_active <= 1'b0;
+            ar_line <= ar_line + 1;
+            line_base <= line_base + stride_bytes;
+            cur_addr <= line_base + stride_bytes;
+            rem <= line_bytes;
+          end else begin
+            cur_addr <= cur_addr + 32'(ar_len);
+            rem <= rem - 32'(ar_len);
+          end
+        end
+        // Alignment buffer: drop an emitted row, append a beat.
+        begin
+          logic [8*CAP-1:0] nb;
+          logic [15:0] nf;
+          nb = emit ? abuf >> (8 * rbytes) : abuf;
+          nf = emit ? fill - rbytes : fill;
+          if (rd_fire) begin
+            nb = nb | ({{(8 * CAP - 8 * BUS) {1'b0}}, r_data} << (8 * nf));
+            nf = nf + r_bytes;
+          end
+          abuf <= nb;
+          fill <= nf;
+        end
+        if (emit || padw) t_rem <= t_rem - 1;
+        if (emit) begin
+          d_rem <= d_rem - 1;
+          if (32'(d_x) + 1 == 32'(xs)) begin
+            d_x <= 10'd0;
+            d_addr <= 12'(32'(d_addr) + 32'(pl) + 32'(pr) + 1);
+          end else begin
+            d_x <= d_x + 1;
+            d_addr <= d_addr + 1;
+          end
+        end
+        if (padw) begin
+          if (p_seg == 1) begin
+            pphase_t nph;
+            logic [9:0] nln;
+            logic [11:0] na;
+            logic [21:0] nl;
+            pad_next(p_phase, p_line, nph, nln, na, nl);
+            p_phase <= nph;
+            p_line <= nln;
+            p_addr <= na;
+            p_seg <= nl;
+          end else begin
+            p_seg <= p_seg - 1;
+            p_addr <= p_addr + 1;
+          end
+        end
+        if (exec_done) setup <= 1'b0;
+      end
+    end
+  end
+endmodule

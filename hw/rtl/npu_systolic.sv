@@ -1,0 +1,77 @@
+// npu_systolic: the DIM x DIM weight-stationary systolic array.
+// PE(k, j) holds W[j][k] (input channel k, output channel j). Element k of an activation row
+// enters array row k skewed by k cycles and moves one PE to the right per cycle; partial sums
+// move one PE down per cycle and leave the bottom row, where column j is delayed DIM-1-j cycles
+// so a whole result row comes out at once, 2 * DIM - 1 cycles after the row went in.
+// Each PE has an active and a shadow weight: the shadow is loaded one column per cycle
+// (`wld`), and a row marked `in_swap` (the first row of a GEMM) copies shadow to active in
+// every PE as it passes, so the next tile loads while the current one streams.
+module npu_systolic #(
+    parameter int DIM = 16,
+    localparam int CW = $clog2(DIM)
+) (
+    input  logic                 clk,
+    input  logic                 en,        // advance the array (rows in flight)
+    input  logic                 in_valid,
+    input  logic                 in_swap,
+    input  logic [8*DIM-1:0]     in_row,
+    input  logic                 wld,
+    input  logic [CW-1:0]        wld_col,
+    input  logic [8*DIM-1:0]     wld_row,
+    output logic [32*DIM-1:0]    out_row
+);
+  logic signed [7:0] a_w[DIM][DIM+1];   // a_w[k][j]: activation into PE(k, j)
+  logic sw_w[DIM][DIM+1];
+  logic signed [31:0] ps_w[DIM+1][DIM]; // ps_w[k][j]: partial sum into PE(k, j)
+
+  for (genvar k = 0; k < DIM; k++) begin : g_row
+    // Input skew: row k is delayed k cycles (a shift register of k stages).
+    if (k == 0) begin : g_noskew
+      assign a_w[0][0] = in_valid ? in_row[7:0] : 8'sd0;
+      assign sw_w[0][0] = in_valid && in_swap;
+    end else begin : g_skew
+      logic signed [7:0] sk[k];
+      logic sks[k];
+      always_ff @(posedge clk)
+        if (en) begin
+          sk[0] <= in_valid ? in_row[8*k+:8] : 8'sd0;
+          sks[0] <= in_valid && in_swap;
+          for (int s = 1; s < k; s++) begin
+            sk[s] <= sk[s-1];
+            sks[s] <= sks[s-1];
+          end
+        end
+      assign a_w[k][0] = sk[k-1];
+      assign sw_w[k][0] = sks[k-1];
+    end
+    for (genvar j = 0; j < DIM; j++) begin : g_col
+      npu_pe pe (
+          .clk(clk), .en(en), .a_in(a_w[k][j]), .sw_in(sw_w[k][j]), .ps_in(ps_w[k][j]),
+          .wld(wld && wld_col == CW'(j)), .wld_val(wld_row[8*k+:8]),
+          .a_out(a_w[k][j+1]), .sw_out(sw_w[k][j+1]), .ps_out(ps_w[k+1][j]));
+    end
+  end
+
+  for (genvar j = 0; j < DIM; j++) begin : g_out
+    assign ps_w[0][j] = 32'sd0;
+    // Output de-skew: column j is delayed DIM-1-j cycles.
+    if (j == DIM - 1) begin : g_nodesk
+      assign out_row[32*j+:32] = ps_w[DIM][j];
+    end else begin : g_desk
+      logic signed [31:0] d[DIM-1-j];
+      always_ff @(posedge clk)
+        if (en) begin
+          d[0] <= ps_w[DIM][j];
+          for (int s = 1; s < DIM - 1 - j; s++) d[s] <= d[s-1];
+        end
+      assign out_row[32*j+:32] = d[DIM-2-j];
+    end
+  end
+
+  // The activations leaving the last column are not used.
+  logic unused;
+  always_comb begin
+    unused = 1'b0;
+    for (int k = 0; k < DIM; k++) unused = unused ^ (^a_w[k][DIM]) ^ sw_w[k][DIM];
+  end
+endmodule

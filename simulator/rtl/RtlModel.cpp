@@ -1,0 +1,299 @@
+//===- RtlModel.cpp - The NPU RTL (hw/rtl) under Verilator ----------------===//
+// Verilator's headers come first (its model header must not follow SystemC's).
+#include "Vnpu_sim_top.h"
+#include "Vnpu_sim_top__Dpi.h"
+#include "Vnpu_sim_top___024root.h"
+#include "verilated.h"
+#if EMBER_NPU_RTL_TRACE
+#include "verilated_fst_c.h"
+#endif
+
+#include "RtlModel.h"
+
+#include "ember/npu/Arith.h"
+
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+namespace {
+
+// The DRAM of the run in progress on this thread, for the DPI functions of the
+// DRAM model.
+thread_local uint8_t *gDram = nullptr;
+thread_local uint64_t gDramBytes = 0;
+constexpr size_t kDpiBytes = 128; // the DPI data ports are 1024 bits wide
+
+} // namespace
+
+extern "C" void npu_dram_read(unsigned int addr, unsigned int nbytes,
+                              svBitVecVal *data) {
+  std::memset(data, 0, kDpiBytes);
+  // Requests are validated against the DRAM size before the run; this guards
+  // the model only.
+  if (gDram && nbytes <= kDpiBytes && uint64_t(addr) + nbytes <= gDramBytes)
+    std::memcpy(data, gDram + addr, nbytes);
+}
+
+extern "C" void npu_dram_write(unsigned int addr, unsigned int nbytes,
+                               const svBitVecVal *data) {
+  if (gDram && nbytes <= kDpiBytes && uint64_t(addr) + nbytes <= gDramBytes)
+    std::memcpy(gDram + addr, data, nbytes);
+}
+
+namespace ember::npu {
+
+namespace {
+
+/// Row `row` of a verilated memory as little-endian bytes (rows are QData up to
+/// 64 bits, VlWide above).
+template <typename Row>
+void rowToBytes(const Row &v, uint8_t *out, size_t bytes) {
+  if constexpr (std::is_integral_v<Row>) {
+    std::memcpy(out, &v, bytes);
+  } else {
+    for (size_t w = 0; 4 * w < bytes; ++w) {
+      uint32_t x = v[w];
+      std::memcpy(out + 4 * w, &x, std::min<size_t>(4, bytes - 4 * w));
+    }
+  }
+}
+
+/// Zeroes a verilated memory (plain storage: an array of words).
+template <typename Mem> void clearMem(Mem &m) {
+  static_assert(std::is_trivially_copyable_v<Mem>,
+                "verilated memories are plain arrays");
+  std::memset(static_cast<void *>(&m), 0, sizeof m);
+}
+
+template <typename Mem>
+void copyRows(const Mem &m, uint32_t row, uint32_t rows, size_t rowBytes,
+              uint8_t *out) {
+  for (uint32_t r = 0; r < rows; ++r)
+    rowToBytes(m[row + r], out + size_t(r) * rowBytes, rowBytes);
+}
+
+uint64_t wideWord64(const VlWide<EMBER_NPU_NUM_COUNTERS * 2> &w, int i) {
+  return uint64_t(w[2 * i]) | (uint64_t(w[2 * i + 1]) << 32);
+}
+
+} // namespace
+
+struct RtlModel::Impl {
+  std::unique_ptr<VerilatedContext> ctx;
+  std::unique_ptr<Vnpu_sim_top> top;
+  bool waveforms = false;
+#if EMBER_NPU_RTL_TRACE
+  std::unique_ptr<VerilatedFstC> fst;
+#endif
+  uint64_t time = 0;
+
+  void dump() {
+#if EMBER_NPU_RTL_TRACE
+    if (fst)
+      fst->dump(time);
+#endif
+    ++time;
+  }
+  void tick() {
+    top->clk = 1;
+    top->eval();
+    dump();
+    top->clk = 0;
+    top->eval();
+    dump();
+  }
+};
+
+RtlModel::RtlModel(bool waveforms) : impl_(std::make_unique<Impl>()) {
+  impl_->ctx = std::make_unique<VerilatedContext>();
+  impl_->waveforms = waveforms && waveformsSupported();
+  if (impl_->waveforms)
+    impl_->ctx->traceEverOn(true);
+  impl_->top = std::make_unique<Vnpu_sim_top>(impl_->ctx.get(), "npu");
+  impl_->top->clk = 0;
+  impl_->top->rst = 1;
+  impl_->top->eval();
+}
+
+RtlModel::~RtlModel() {
+#if EMBER_NPU_RTL_TRACE
+  if (impl_->fst)
+    impl_->fst->close();
+#endif
+  impl_->top->final();
+}
+
+bool RtlModel::waveformsSupported() { return EMBER_NPU_RTL_TRACE != 0; }
+
+std::string RtlModel::checkConfig(const RtlConfig &c) {
+  if (c.burstBytes == 0 || (c.burstBytes & (c.burstBytes - 1)) ||
+      c.burstBytes > kMaxBurstBytes)
+    return "the RTL executor needs a power-of-two DRAM burst of at most " +
+           std::to_string(kMaxBurstBytes) + " bytes, not " +
+           std::to_string(c.burstBytes);
+  if (c.bytesPerCycle == 0)
+    return "DRAM bandwidth must be at least 1 byte per cycle";
+  if (!c.waveformPath.empty() && !waveformsSupported())
+    return "this build of the RTL executor has no waveform support "
+           "(EMBER_NPU_RTL_TRACE=OFF)";
+  return "";
+}
+
+void RtlModel::readSram(int mem, uint32_t row, void *data,
+                        uint32_t rows) const {
+  auto *root = impl_->top->rootp;
+  auto *out = static_cast<uint8_t *>(data);
+  size_t rb = static_cast<size_t>(memRowBytes(mem));
+  switch (mem) {
+  case EMBER_NPU_MEM_ACT:
+    copyRows(root->npu_sim_top__DOT__u_core__DOT__u_act__DOT__mem, row, rows,
+             rb, out);
+    break;
+  case EMBER_NPU_MEM_WGT:
+    copyRows(root->npu_sim_top__DOT__u_core__DOT__u_wgt__DOT__mem, row, rows,
+             rb, out);
+    break;
+  case EMBER_NPU_MEM_ACC:
+    copyRows(root->npu_sim_top__DOT__u_core__DOT__u_acc__DOT__mem, row, rows,
+             rb, out);
+    break;
+  default:
+    copyRows(root->npu_sim_top__DOT__u_core__DOT__u_out__DOT__mem, row, rows,
+             rb, out);
+    break;
+  }
+}
+
+RtlResult RtlModel::run(const std::vector<Word> &program,
+                        const std::vector<Insn> &decoded, uint8_t *dram,
+                        uint64_t dramBytes, const RtlConfig &config) {
+  RtlResult result;
+  Impl &m = *impl_;
+  Vnpu_sim_top &t = *m.top;
+  gDram = dram;
+  gDramBytes = dramBytes;
+#if EMBER_NPU_RTL_TRACE
+  if (!config.waveformPath.empty() && m.waveforms) {
+    if (m.fst)
+      m.fst->close();
+    m.fst = std::make_unique<VerilatedFstC>();
+    t.trace(m.fst.get(), 99);
+    m.fst->open(config.waveformPath.c_str());
+    m.time = 0;
+  }
+#endif
+  uint64_t watchdog = config.watchdogCycles;
+  if (watchdog == 0)
+    watchdog =
+        std::max<uint64_t>(1u << 20, 4ull * config.latencyCycles + (1u << 16));
+  t.cfg_burst_bytes = config.burstBytes;
+  t.cfg_beat_bytes =
+      static_cast<uint16_t>(std::min(config.bytesPerCycle, kBusBytes));
+  t.cfg_latency = config.latencyCycles;
+  t.cfg_watchdog =
+      static_cast<uint32_t>(std::min<uint64_t>(watchdog, 0xffffffffu));
+  t.dram_freeze = 0;
+  t.insn_valid = 0;
+  // Reset: control state by the reset input, scratchpads directly (SRAMs have
+  // no reset).
+  t.rst = 1;
+  m.tick();
+  m.tick();
+  auto *root = t.rootp;
+  clearMem(root->npu_sim_top__DOT__u_core__DOT__u_act__DOT__mem);
+  clearMem(root->npu_sim_top__DOT__u_core__DOT__u_wgt__DOT__mem);
+  clearMem(root->npu_sim_top__DOT__u_core__DOT__u_acc__DOT__mem);
+  clearMem(root->npu_sim_top__DOT__u_core__DOT__u_out__DOT__mem);
+  clearMem(root->npu_sim_top__DOT__u_core__DOT__u_vbuf__DOT__mem);
+  t.rst = 0;
+
+  const uint32_t n = static_cast<uint32_t>(program.size());
+  uint32_t shown = UINT32_MAX; // instruction currently on the port
+  uint64_t cycle = 0;
+  for (;;) {
+    uint32_t fc = t.fetch_count;
+    if (fc != shown) {
+      shown = fc;
+      t.insn_valid = fc < n;
+      if (fc < n) {
+        const Word &w = program[fc];
+        t.insn_data[0] = static_cast<uint32_t>(w.lo);
+        t.insn_data[1] = static_cast<uint32_t>(w.lo >> 32);
+        t.insn_data[2] = static_cast<uint32_t>(w.hi);
+        t.insn_data[3] = static_cast<uint32_t>(w.hi >> 32);
+      }
+    }
+    if (cycle == config.freezeDramAtCycle)
+      t.dram_freeze = 1;
+    m.tick();
+    ++cycle;
+    if (t.done || t.error)
+      break;
+  }
+#if EMBER_NPU_RTL_TRACE
+  if (m.fst) {
+    m.fst->close();
+    m.fst.reset();
+  }
+#endif
+  gDram = nullptr;
+
+  int i = 0;
+#define EMBER_NPU_X(name) result.counters.name = wideWord64(t.counters, i++);
+  EMBER_NPU_COUNTER_LIST(EMBER_NPU_X)
+#undef EMBER_NPU_X
+  if (!t.error)
+    return result;
+
+  uint32_t idx = t.err_idx;
+  std::string at = "instruction " + std::to_string(idx) + ": ";
+  bool known = idx < decoded.size();
+  int eng = t.err_engine;
+  const char *engName =
+      eng < kNumEngines ? engineName(static_cast<Engine>(eng)) : "FETCH";
+  switch (t.err_code) {
+  case 1: { // POOL geometry, detected by the VECTOR engine before it reads
+            // anything
+    int32_t regs[EMBER_NPU_NUM_REGS] = {};
+    for (int r = 0; r < 5; ++r)
+      regs[EMBER_NPU_REG_POOL_KH + r] = static_cast<int32_t>(t.pool_regs[r]);
+    int64_t span = 0;
+    std::string why =
+        known ? checkPool(decoded[idx], poolGeomFromRegs(regs), span) : "";
+    result.error =
+        at + (why.empty()
+                  ? "internal: the RTL reports a pool geometry error (code " +
+                        std::to_string(int(t.err_detail)) +
+                        ") the golden check does not"
+                  : why);
+    break;
+  }
+  case 2: { // deadlock: nothing can move any more
+    if (!known || eng >= kNumEngines) {
+      result.error = at + "deadlock";
+      break;
+    }
+    bool space = t.err_space;
+    result.error =
+        at + "deadlock: " + opcodeName(decoded[idx].op) + " on " + engName +
+        (space ? " waits for space on token channel "
+               : " waits for a token on ") +
+        channelName(t.err_ch) +
+        (space ? " that is never drained" : " that is never signalled");
+    break;
+  }
+  case 3:
+    result.error = at +
+                   "watchdog: " + (known ? opcodeName(decoded[idx].op) : "?") +
+                   " on " + engName + " made no progress for " +
+                   std::to_string(watchdog) + " cycles";
+    break;
+  default:
+    result.error = at + "unknown opcode " + std::to_string(int(t.err_op));
+    break;
+  }
+  return result;
+}
+
+} // namespace ember::npu
