@@ -79,8 +79,9 @@ module npu_store #(
     w_valid = running && in_w;
     w_bytes = nb;
     w_data = '0;
-    for (int b = 0; b < BUS; b++)
-      if (16'(b) < nb) w_data[8*b+:8] = gbuf[GW'(32'(g_rp) + b)];
+    if (in_w)
+      for (int b = 0; b < BUS; b++)
+        if (16'(b) < nb) w_data[8*b+:8] = gbuf[GW'(32'(g_rp) + b)];
     w_fire = w_valid && w_ready;
     exec_done = running && setup && !bg_active && !in_w &&
                 (b_count + (b_valid ? 1 : 0) == aw_count);

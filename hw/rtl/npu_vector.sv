@@ -100,7 +100,8 @@ module npu_vector
     le = 0;
     last2 = 0;
     span = 0;
-    if (gkh < 1 || gkw < 1 || gs < 1 || giw < 1 || gow < 1) g_err = 2'd1;
+    if (!(start && insn[`NPU_F_OPCODE] == NPU_OP_POOL)) g_err = 2'd0;  // evaluated at start only
+    else if (gkh < 1 || gkw < 1 || gs < 1 || giw < 1 || gow < 1) g_err = 2'd1;
     else if (gkh > 16 || gkw > 16 || gs > 16 || giw > 4096 || gow > 4096) g_err = 2'd2;
     else begin
       oy = (nrows - 1) / gow;
@@ -167,6 +168,9 @@ module npu_vector
     logic [4:0] ls;
     ls = regs[NPU_REG_ADD_LSHIFT][4:0];
     result = '0;
+    // Only when a row arrived: the simulator then skips the lanes' arithmetic in idle cycles.
+    for (int l = 0; l < DIM; l++) nacc[l] = pacc[l];
+    if (p_valid)
     for (int l = 0; l < DIM; l++) begin
       logic signed [31:0] v;
       v = 32'($signed(out_rdata[0][8*l+:8]));

@@ -1,0 +1,267 @@
+//===- RtlCycleTest.cpp - Cycle agreement of the RTL and the SystemC model ===//
+//
+// "The RTL is the truth for timing": the SystemC model must give the same cycle count as the
+// RTL on compute-only programs (operands already resident: GEMM, VECTOR, SETREG, FENCE and the
+// tokens between them), and within 2% (median) / 5% (95th percentile) per kernel with DMA.
+// Prints the per-kernel table (docs/npu-rtl.md quotes it).
+//
+//===----------------------------------------------------------------------===//
+#include "Kernels.h"
+#include "NpuTestUtil.h"
+#include "ProgramGen.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+namespace ember::npu::test {
+namespace {
+
+Insn mk(Opcode op) {
+  Insn i;
+  i.op = op;
+  return i;
+}
+
+Insn gemm(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner, int64_t outer,
+          int64_t aos = 0, int64_t cos = 0) {
+  Insn i = mk(Opcode::GEMM);
+  i.reset = reset;
+  i.acc = acc;
+  i.act = act;
+  i.wgt = wgt;
+  i.inner = inner;
+  i.outer = outer;
+  i.act_ostride = aos;
+  i.acc_ostride = cos;
+  return i;
+}
+
+Insn requant(int64_t dst, int64_t src, int64_t rows) {
+  Insn i = mk(Opcode::REQUANT);
+  i.dst = dst;
+  i.src = src;
+  i.rows = rows;
+  i.param = EMBER_NPU_ACC_ROWS - 2;
+  i.min = -128;
+  i.max = 127;
+  return i;
+}
+
+Insn vadd(int64_t dst, int64_t a, int64_t b, int64_t rows) {
+  Insn i = mk(Opcode::VADD);
+  i.dst = dst;
+  i.a = a;
+  i.b = b;
+  i.rows = rows;
+  return i;
+}
+
+Insn pool(int64_t dst, int64_t src, int64_t rows) {
+  Insn i = mk(Opcode::POOL);
+  i.dst = dst;
+  i.src = src;
+  i.rows = rows;
+  return i;
+}
+
+Insn setreg(unsigned reg, int64_t v) {
+  Insn i = mk(Opcode::SETREG);
+  i.reg = reg;
+  i.value = v;
+  return i;
+}
+
+struct Devices {
+  ember_npu_device_t *rtl = nullptr, *systemc = nullptr;
+  Devices(uint64_t dram, uint32_t bw = 0) {
+    rtl = makeDevice(EMBER_NPU_EXECUTOR_RTL, dram, bw);
+    systemc = makeDevice(EMBER_NPU_EXECUTOR_SYSTEMC, dram, bw);
+  }
+  ~Devices() {
+    ember_npu_device_destroy(rtl);
+    ember_npu_device_destroy(systemc);
+  }
+};
+
+/// Compute-only programs: directed shapes around the array size, chains, token hand-overs,
+/// back-pressure on a full channel, FENCE, staged VECTOR instructions, and random mixes.
+std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
+  std::vector<std::pair<std::string, std::vector<Insn>>> ps;
+  auto add = [&](const std::string &name, SafeProgramBuilder &b) {
+    ps.push_back({name, b.finish()});
+  };
+  for (int rows : {1, 2, kDim - 1, kDim, kDim + 1, 3 * kDim, 100}) {
+    SafeProgramBuilder b;
+    b.add(gemm(true, 0, 0, 0, rows, 1));
+    add("gemm_rows" + std::to_string(rows), b);
+  }
+  {
+    SafeProgramBuilder b; // a chain accumulating into the same rows, short and long
+    for (int k = 0; k < 6; ++k)
+      b.add(gemm(k == 0, 0, 64 * k, 16 * k, k % 2 ? 5 : 40, 1 + k % 3, 7, 0));
+    add("gemm_chain", b);
+  }
+  {
+    SafeProgramBuilder b; // GEMM -> REQUANT -> GEMM over the same rows (tokens both ways)
+    b.add(setreg(EMBER_NPU_REG_ADD_LSHIFT, 20));
+    for (int k = 0; k < 4; ++k) {
+      b.add(gemm(true, 0, 0, 0, 24 + 8 * k, 1));
+      b.add(requant(0, 0, 24 + 8 * k));
+      b.add(vadd(100, 0, 50, 20));
+    }
+    add("gemm_vector_handover", b);
+  }
+  {
+    SafeProgramBuilder b; // POOL geometry, then pools that stream and that need staging
+    b.add(setreg(EMBER_NPU_REG_POOL_KH, 2));
+    b.add(setreg(EMBER_NPU_REG_POOL_KW, 2));
+    b.add(setreg(EMBER_NPU_REG_POOL_STRIDE, 2));
+    b.add(setreg(EMBER_NPU_REG_POOL_IN_W, 8));
+    b.add(setreg(EMBER_NPU_REG_POOL_OUT_W, 4));
+    b.add(pool(500, 0, 16));
+    b.add(pool(4, 0, 16)); // destination inside the source span: staged
+    b.add(vadd(10, 0, 30, 20)); // destination 10 rows ahead of a: staged
+    b.add(vadd(0, 0, 40, 20));  // in place: streams
+    add("vector_staging", b);
+  }
+  {
+    std::vector<Insn> p; // GEMM runs ahead of a slow VECTOR until GEMM->VECTOR is full
+    const uint32_t gv =
+        1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_GEMM, EMBER_NPU_ENGINE_VECTOR);
+    int signalled = 0, consumed = 0;
+    for (int k = 0; k < 14; ++k) {
+      if (signalled - consumed == EMBER_NPU_TOKEN_FIFO_DEPTH) {
+        Insn r = requant(0, 1000, 90);
+        r.wait = gv;
+        p.push_back(r);
+        ++consumed;
+      }
+      Insn g = gemm(true, 16 * (k % 8), 0, 0, 3, 1);
+      g.signal = gv;
+      p.push_back(g);
+      ++signalled;
+    }
+    while (consumed < signalled) {
+      Insn r = requant(0, 1000, 90);
+      r.wait = gv;
+      p.push_back(r);
+      ++consumed;
+    }
+    p.push_back(mk(Opcode::FENCE));
+    p.push_back(gemm(true, 0, 0, 0, 10, 1));
+    p.push_back(mk(Opcode::FINISH));
+    ps.push_back({"token_backpressure", p});
+  }
+  std::mt19937 rng(7);
+  for (int n = 0; n < 40; ++n) {
+    SafeProgramBuilder b;
+    auto rnd = [&](int lo, int hi) { return lo + static_cast<int>(rng() % (hi - lo + 1)); };
+    bool poolReady = false;
+    for (int k = 0; k < 30; ++k) {
+      int kind = rnd(0, 9);
+      if (kind < 5) {
+        b.add(gemm(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100), rnd(1, 40), rnd(1, 3),
+                   rnd(0, 40), rnd(0, 40)));
+      } else if (kind < 7) {
+        int rows = rnd(1, 30);
+        b.add(requant(rnd(0, 300), rnd(0, 300), rows));
+      } else if (kind == 7) {
+        int rows = rnd(1, 30);
+        b.add(vadd(rnd(0, 100), rnd(0, 100), rnd(0, 100), rows));
+      } else if (kind == 8) {
+        if (!poolReady) {
+          b.add(setreg(EMBER_NPU_REG_POOL_KH, rnd(1, 3)));
+          b.add(setreg(EMBER_NPU_REG_POOL_KW, rnd(1, 3)));
+          b.add(setreg(EMBER_NPU_REG_POOL_STRIDE, 1));
+          b.add(setreg(EMBER_NPU_REG_POOL_IN_W, 8));
+          b.add(setreg(EMBER_NPU_REG_POOL_OUT_W, 6));
+          poolReady = true;
+        }
+        b.add(pool(rnd(0, 200), rnd(0, 200), rnd(1, 12)));
+      } else {
+        b.add(rng() % 2 ? mk(Opcode::FENCE) : setreg(EMBER_NPU_REG_ADD_MIN, -128));
+      }
+    }
+    add("random_compute_" + std::to_string(n), b);
+  }
+  return ps;
+}
+
+TEST(RtlCycles, ComputeOnlyProgramsAgreeExactly) {
+  Devices d(1 << 16);
+  ASSERT_NE(d.rtl, nullptr);
+  ASSERT_NE(d.systemc, nullptr);
+  std::vector<uint8_t> dram(1 << 16, 0);
+  int exact = 0, total = 0;
+  for (const auto &[name, prog] : computeOnlyPrograms()) {
+    std::vector<Word> words = encodeAll(prog);
+    RunOutput r = runProgram(d.rtl, words, dram, false);
+    RunOutput s = runProgram(d.systemc, words, dram, false);
+    ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << name << ": " << r.error;
+    ASSERT_EQ(s.status, EMBER_NPU_STATUS_OK) << name << ": " << s.error;
+    ++total;
+    exact += r.counters.cycles == s.counters.cycles;
+    EXPECT_EQ(r.counters.cycles, s.counters.cycles) << name;
+  }
+  std::printf("compute-only programs: %d of %d with identical cycle counts\n", exact, total);
+}
+
+struct KernelCase {
+  kernels::Kernel k;
+  uint32_t bw;
+};
+
+TEST(RtlCycles, KernelsWithinTolerance) {
+  std::vector<KernelCase> cases;
+  for (bool db : {true, false}) {
+    cases.push_back({kernels::buildGemm(256, 256, 256, db, 1), 16});
+    cases.push_back({kernels::buildGemm(128, 128, 64, db, 3), 16});
+    cases.push_back({kernels::buildGemm(64, 256, 128, db, 4), 16});
+    cases.push_back({kernels::buildConv3x3(32, 32, 64, 64, db, 2), 16});
+    cases.push_back({kernels::buildConv3x3(16, 16, 32, 32, db, 4), 16});
+    cases.push_back({kernels::buildConv3x3(8, 8, 64, 32, db, 5), 16});
+  }
+  for (uint32_t bw : {4u, 8u, 32u}) {
+    cases.push_back({kernels::buildGemm(256, 256, 256, true, 1), bw});
+    cases.push_back({kernels::buildConv3x3(32, 32, 64, 64, true, 2), bw});
+  }
+  std::vector<double> errs;
+  std::printf("| kernel | buffering | DRAM B/cycle | RTL cycles | SystemC cycles | difference |\n");
+  std::printf("|---|---|---|---|---|---|\n");
+  for (const KernelCase &c : cases) {
+    Devices d(1 << 20, c.bw);
+    ASSERT_NE(d.rtl, nullptr);
+    std::vector<Word> words = kernels::encodeProgram(c.k.program);
+    RunOutput r = runProgram(d.rtl, words, c.k.dram, false);
+    RunOutput s = runProgram(d.systemc, words, c.k.dram, false);
+    ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
+    ASSERT_EQ(s.status, EMBER_NPU_STATUS_OK) << s.error;
+    double diff = (double(s.counters.cycles) - double(r.counters.cycles)) /
+                  double(r.counters.cycles);
+    errs.push_back(std::fabs(diff));
+    bool db = c.k.program.size() > 0 && c.k.name.size() > 0 &&
+              std::any_of(c.k.program.begin(), c.k.program.end(), [](const Insn &i) {
+                return i.op == Opcode::LOAD &&
+                       (i.wait & (1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_GEMM,
+                                                                EMBER_NPU_ENGINE_LOAD)));
+              });
+    std::printf("| %s | %s | %u | %llu | %llu | %+.2f%% |\n", c.k.name.c_str(),
+                db ? "double" : "serialized", c.bw,
+                static_cast<unsigned long long>(r.counters.cycles),
+                static_cast<unsigned long long>(s.counters.cycles), 100 * diff);
+  }
+  std::sort(errs.begin(), errs.end());
+  double median = errs[errs.size() / 2];
+  double p95 = errs[std::min(errs.size() - 1, size_t(std::ceil(0.95 * errs.size())) - 1)];
+  std::printf("kernels: %zu, |difference| median %.2f%%, 95th percentile %.2f%%, max %.2f%%\n",
+              errs.size(), 100 * median, 100 * p95, 100 * errs.back());
+  EXPECT_LE(median, 0.02);
+  EXPECT_LE(p95, 0.05);
+}
+
+} // namespace
+} // namespace ember::npu::test
