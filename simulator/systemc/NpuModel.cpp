@@ -15,7 +15,8 @@
 #include <deque>
 #include <fstream>
 
-// libsystemc's main() needs an sc_main; Ember's executables have their own main().
+// libsystemc's main() needs an sc_main; Ember's executables have their own
+// main().
 int sc_main(int, char **) { return 0; }
 
 #if defined(__SSE2__)
@@ -28,37 +29,43 @@ int sc_main(int, char **) { return 0; }
 
 namespace ember::npu {
 
-/// acc[j] += sum_k a[k] * W[j][k] (wrapping), with W laid out as in EngineModule::gemm.
+/// acc[j] += sum_k a[k] * W[j][k] (wrapping), with W laid out as in
+/// EngineModule::gemm.
 static inline void macRow(const int8_t *a, const int16_t *w, int32_t *acc) {
 #if defined(__SSE2__)
   __m128i sum[kDim / 4];
   for (int q = 0; q < kDim / 4; ++q)
     sum[q] = _mm_loadu_si128(reinterpret_cast<const __m128i *>(acc + 4 * q));
   for (int kp = 0; kp < kDim / 2; ++kp) {
-    uint32_t pair = static_cast<uint16_t>(int16_t(a[2 * kp])) |
-                    (static_cast<uint32_t>(static_cast<uint16_t>(int16_t(a[2 * kp + 1]))) << 16);
+    uint32_t pair =
+        static_cast<uint16_t>(int16_t(a[2 * kp])) |
+        (static_cast<uint32_t>(static_cast<uint16_t>(int16_t(a[2 * kp + 1])))
+         << 16);
     __m128i av = _mm_set1_epi32(static_cast<int>(pair));
     const int16_t *wr = w + kp * kDim * 2;
     for (int q = 0; q < kDim / 4; ++q)
       sum[q] = _mm_add_epi32(
           sum[q],
-          _mm_madd_epi16(av, _mm_loadu_si128(reinterpret_cast<const __m128i *>(wr + 8 * q))));
+          _mm_madd_epi16(av, _mm_loadu_si128(reinterpret_cast<const __m128i *>(
+                                 wr + 8 * q))));
   }
   for (int q = 0; q < kDim / 4; ++q)
     _mm_storeu_si128(reinterpret_cast<__m128i *>(acc + 4 * q), sum[q]);
 #else
   for (int kp = 0; kp < kDim / 2; ++kp)
     for (int j = 0; j < kDim; ++j)
-      acc[j] = wrapAdd(acc[j], int32_t(a[2 * kp]) * w[(kp * kDim + j) * 2] +
-                                   int32_t(a[2 * kp + 1]) * w[(kp * kDim + j) * 2 + 1]);
+      acc[j] = wrapAdd(acc[j],
+                       int32_t(a[2 * kp]) * w[(kp * kDim + j) * 2] +
+                           int32_t(a[2 * kp + 1]) * w[(kp * kDim + j) * 2 + 1]);
 #endif
 }
 
 #if defined(EMBER_NPU_HAVE_AVX2_PATH)
-/// macRow for n consecutive rows with 256-bit multiply-adds; chosen at run time when the CPU
-/// has AVX2. Same integer operations as macRow, so results are identical.
-__attribute__((target("avx2"))) static void macRowsAvx2(const int8_t *act, int64_t n,
-                                                        const int16_t *w, int32_t *acc) {
+/// macRow for n consecutive rows with 256-bit multiply-adds; chosen at run time
+/// when the CPU has AVX2. Same integer operations as macRow, so results are
+/// identical.
+__attribute__((target("avx2"))) static void
+macRowsAvx2(const int8_t *act, int64_t n, const int16_t *w, int32_t *acc) {
   for (int64_t i = 0; i < n; ++i) {
     const int8_t *a = act + i * kDim;
     int32_t *c = acc + i * kDim;
@@ -66,14 +73,17 @@ __attribute__((target("avx2"))) static void macRowsAvx2(const int8_t *act, int64
     for (int q = 0; q < kDim / 8; ++q)
       sum[q] = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(c + 8 * q));
     for (int kp = 0; kp < kDim / 2; ++kp) {
-      uint32_t pair = static_cast<uint16_t>(int16_t(a[2 * kp])) |
-                      (static_cast<uint32_t>(static_cast<uint16_t>(int16_t(a[2 * kp + 1]))) << 16);
+      uint32_t pair =
+          static_cast<uint16_t>(int16_t(a[2 * kp])) |
+          (static_cast<uint32_t>(static_cast<uint16_t>(int16_t(a[2 * kp + 1])))
+           << 16);
       __m256i av = _mm256_set1_epi32(static_cast<int>(pair));
       const int16_t *wr = w + kp * kDim * 2;
       for (int q = 0; q < kDim / 8; ++q)
         sum[q] = _mm256_add_epi32(
-            sum[q], _mm256_madd_epi16(
-                        av, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wr + 16 * q))));
+            sum[q], _mm256_madd_epi16(av, _mm256_loadu_si256(
+                                              reinterpret_cast<const __m256i *>(
+                                                  wr + 16 * q))));
     }
     for (int q = 0; q < kDim / 8; ++q)
       _mm256_storeu_si256(reinterpret_cast<__m256i *>(c + 8 * q), sum[q]);
@@ -82,7 +92,8 @@ __attribute__((target("avx2"))) static void macRowsAvx2(const int8_t *act, int64
 #endif
 
 /// acc[i][j] += sum_k act[i][k] * W[j][k] for n rows.
-static void macRows(const int8_t *act, int64_t n, const int16_t *w, int32_t *acc) {
+static void macRows(const int8_t *act, int64_t n, const int16_t *w,
+                    int32_t *acc) {
 #if defined(EMBER_NPU_HAVE_AVX2_PATH)
   static const bool avx2 = __builtin_cpu_supports("avx2");
   if (avx2) {
@@ -104,9 +115,12 @@ namespace {
 
 const sc_time kCycle(1, SC_NS);
 
-uint64_t toCycles(const sc_time &t) { return static_cast<uint64_t>(t / kCycle + 0.5); }
+uint64_t toCycles(const sc_time &t) {
+  return static_cast<uint64_t>(t / kCycle + 0.5);
+}
 
-/// Address map seen through the router: DRAM at 0, scratchpad m at (m + 1) << 32.
+/// Address map seen through the router: DRAM at 0, scratchpad m at (m + 1)
+/// << 32.
 constexpr uint64_t kSramBase = 1ull << 32;
 uint64_t sramAddr(int mem, int64_t row) {
   return kSramBase * static_cast<uint64_t>(mem + 1) +
@@ -117,8 +131,9 @@ struct Abort {};
 
 } // namespace
 
-/// DRAM target: a single channel with bandwidth, latency and burst limit. Transactions carry the
-/// issue time in `delay` (loosely-timed annotation); the returned delay is the completion time.
+/// DRAM target: a single channel with bandwidth, latency and burst limit.
+/// Transactions carry the issue time in `delay` (loosely-timed annotation); the
+/// returned delay is the completion time.
 class DramTarget : public sc_core::sc_module {
 public:
   tlm_utils::simple_target_socket<DramTarget> socket;
@@ -144,21 +159,24 @@ public:
       std::memcpy(data + addr, p.get_data_ptr(), len);
     sc_time issue = sc_core::sc_time_stamp() + delay;
     sc_time start = issue > busyUntil ? issue : busyUntil;
-    uint64_t occupancy = (len + timing.bytesPerCycle - 1) / timing.bytesPerCycle;
+    uint64_t occupancy =
+        (len + timing.bytesPerCycle - 1) / timing.bytesPerCycle;
     busyUntil = start + kCycle * static_cast<double>(occupancy);
-    delay =
-        busyUntil + kCycle * static_cast<double>(timing.latencyCycles) - sc_core::sc_time_stamp();
+    delay = busyUntil + kCycle * static_cast<double>(timing.latencyCycles) -
+            sc_core::sc_time_stamp();
     p.set_response_status(tlm::TLM_OK_RESPONSE);
   }
 };
 
-/// A scratchpad. Access time is part of each engine's cost model, so no delay is added here.
+/// A scratchpad. Access time is part of each engine's cost model, so no delay
+/// is added here.
 class SramTarget : public sc_core::sc_module {
 public:
   tlm_utils::simple_target_socket<SramTarget> socket;
   std::vector<uint8_t> storage;
 
-  SramTarget(sc_module_name name, size_t bytes) : sc_module(name), socket("socket") {
+  SramTarget(sc_module_name name, size_t bytes)
+      : sc_module(name), socket("socket") {
     storage.assign(bytes, 0);
     socket.register_b_transport(this, &SramTarget::bTransport);
   }
@@ -182,7 +200,8 @@ public:
 class Router : public sc_core::sc_module {
 public:
   tlm_utils::multi_passthrough_target_socket<Router> targetSocket;
-  tlm_utils::multi_passthrough_initiator_socket<Router> initSocket; // [0]=DRAM, [1+m]=SRAM m
+  tlm_utils::multi_passthrough_initiator_socket<Router>
+      initSocket; // [0]=DRAM, [1+m]=SRAM m
 
   explicit Router(sc_module_name name)
       : sc_module(name), targetSocket("target"), initSocket("init") {
@@ -210,24 +229,35 @@ public:
   SC_HAS_PROCESS(NpuTop);
   explicit NpuTop(sc_module_name name);
 
-  // Run state.
+  // Run state. Times are cycles from the run start; the state at time t is the
+  // RTL's state in its cycle t (a register written at the end of cycle c is
+  // seen from time c + 1).
   const std::vector<Insn> *program = nullptr;
   SimResult *result = nullptr;
   bool runPending = false;
+  uint64_t runId = 0; // engines reset their pipeline state when it changes
   bool finished = false;
   bool aborting = false;
   sc_time startTime;
-  sc_event startEv, abortEv, engineDoneEv;
-  std::array<int, kNumChannels> tokens{};
-  std::array<sc_event, kNumChannels> tokenEv;
-  std::array<std::deque<uint32_t>, kNumEngines> queues;
+  sc_event startEv, abortEv, engineDoneEv, tokenEv, gemmRetireEv;
+  std::array<int, kNumChannels> tokens{}; // tokens given minus tokens taken
+  std::array<int64_t, kNumChannels>
+      lastTake{}; // time of the latest take (frees space next cycle)
+  struct QEntry {
+    uint32_t index;
+    uint64_t pushed; // time the entry is visible to its engine
+  };
+  std::array<std::deque<QEntry>, kNumEngines> queues;
   std::array<sc_event, kNumEngines> queueEv;
-  std::array<bool, kNumEngines> active{};
-  // Why an engine is waiting, for the deadlock report: the channel, and whether it waits for a
-  // token (wait mask) or for space (signal mask). -1 = not blocked on a token channel.
-  std::array<int, kNumEngines> blockedChannel{};
-  std::array<bool, kNumEngines> blockedForSpace{};
-  std::array<int64_t, kNumEngines> blockedInsn{};
+  std::array<bool, kNumEngines>
+      active{};         // holds an instruction that has not retired
+  int gemmInflight = 0; // GEMMs with tokens taken, not yet retired
+  // Why an engine is waiting, for the deadlock report: the channel, and whether
+  // it waits for a token (wait mask) or for space (signal mask). -1 = not
+  // blocked on a token channel. GEMM has a second slot for its retire stage.
+  std::array<int, kNumEngines + 1> blockedChannel{};
+  std::array<bool, kNumEngines + 1> blockedForSpace{};
+  std::array<int64_t, kNumEngines + 1> blockedInsn{};
   std::array<int32_t, EMBER_NPU_NUM_REGS> regs{};
 
   DramTarget dram;
@@ -240,6 +270,14 @@ public:
     if (aborting)
       throw Abort();
   }
+  void waitUntil(uint64_t t) {
+    uint64_t n = now();
+    if (t <= n)
+      return;
+    sc_core::wait(kCycle * static_cast<double>(t - n), abortEv);
+    if (aborting)
+      throw Abort();
+  }
   void fail(const std::string &msg) {
     if (result->error.empty())
       result->error = msg;
@@ -247,7 +285,74 @@ public:
     abortEv.notify(SC_ZERO_TIME);
     throw Abort();
   }
-  uint64_t now() const { return toCycles(sc_core::sc_time_stamp() - startTime); }
+  uint64_t now() const {
+    return toCycles(sc_core::sc_time_stamp() - startTime);
+  }
+
+  // Token channels, as the RTL's counters: a consumer sees a token from the
+  // cycle after the producer's last cycle; a token taken in cycle c frees its
+  // slot for a producer in cycle c.
+  int firstMissing(uint32_t mask) const {
+    for (int ch = 0; ch < kNumChannels; ++ch)
+      if (((mask >> ch) & 1u) && tokens[ch] == 0)
+        return ch;
+    return -1;
+  }
+  /// Channel of `mask` without space for a give now, or -1. A take decided at
+  /// this very time happened in the consumer's start cycle, which is the
+  /// producer's next cycle.
+  int firstFull(uint32_t mask, bool countSameTimeTakes) const {
+    int64_t t = static_cast<int64_t>(now());
+    for (int ch = 0; ch < kNumChannels; ++ch) {
+      if (!((mask >> ch) & 1u))
+        continue;
+      int held =
+          tokens[ch] + (!countSameTimeTakes && lastTake[ch] == t ? 1 : 0);
+      if (held >= EMBER_NPU_TOKEN_FIFO_DEPTH)
+        return ch;
+    }
+    return -1;
+  }
+  /// Waits until every channel of `mask` holds a token, then takes them all.
+  void takeTokens(uint32_t mask, int slot, uint32_t index) {
+    blockedInsn[slot] = index;
+    for (int ch; (ch = firstMissing(mask)) >= 0;) {
+      blockedChannel[slot] = ch;
+      blockedForSpace[slot] = false;
+      waitOn(tokenEv);
+    }
+    blockedChannel[slot] = -1;
+    for (int ch = 0; ch < kNumChannels; ++ch)
+      if ((mask >> ch) & 1u) {
+        --tokens[ch];
+        lastTake[ch] = static_cast<int64_t>(now());
+      }
+    if (mask)
+      tokenEv.notify(SC_ZERO_TIME);
+  }
+  /// Waits until every channel of `mask` has space, then gives one token on
+  /// each.
+  void giveTokens(uint32_t mask, int slot, uint32_t index) {
+    blockedInsn[slot] = index;
+    for (;;) {
+      int ch = firstFull(mask, false);
+      if (ch < 0)
+        break;
+      if (firstFull(mask, true) < 0) {
+        waitUntil(now() + 1); // freed by a take in this cycle: seen next cycle
+        continue;
+      }
+      blockedChannel[slot] = ch;
+      blockedForSpace[slot] = true;
+      waitOn(tokenEv);
+    }
+    blockedChannel[slot] = -1;
+    for (int ch = 0; ch < kNumChannels; ++ch)
+      if ((mask >> ch) & 1u)
+        ++tokens[ch];
+    if (mask)
+      tokenEv.notify(SC_ZERO_TIME);
+  }
 
 private:
   void fetchThread();
@@ -259,16 +364,33 @@ private:
   }
 };
 
-/// One execution engine: pops its queue, waits for tokens, executes, signals tokens.
+/// One execution engine: pops its queue, waits for tokens, executes, signals
+/// tokens.
 class EngineModule : public sc_core::sc_module {
 public:
   SC_HAS_PROCESS(EngineModule);
   tlm_utils::simple_initiator_socket<EngineModule> socket;
 
   EngineModule(sc_module_name name, NpuTop &top, Engine kind)
-      : sc_module(name), socket("socket"), top_(top), kind_(kind), id_(static_cast<int>(kind)) {
-    SC_THREAD(thread);
+      : sc_module(name), socket("socket"), top_(top), kind_(kind),
+        id_(static_cast<int>(kind)) {
+    if (kind == Engine::GEMM) {
+      SC_THREAD(gemmThread);
+      SC_THREAD(gemmRetireThread);
+    } else {
+      SC_THREAD(thread);
+    }
   }
+
+  /// GEMM instructions between token take and retire (the RTL's retire FIFO).
+  struct Retire {
+    uint32_t index;
+    uint64_t take;      // cycle the tokens were taken
+    uint64_t lastWrite; // cycle of the last accumulator write
+  };
+  std::deque<Retire> retires;
+  sc_event retireEv;
+  bool gemmHoldsCur = false;
 
 private:
   NpuTop &top_;
@@ -279,6 +401,8 @@ private:
   std::vector<int16_t> wgt16_;
 
   void thread();
+  void gemmThread();
+  void gemmRetireThread();
   void runOne(uint32_t index);
   uint64_t execute(const Insn &insn, uint32_t index, uint64_t &dramStall);
   uint64_t dmaLoad(const Insn &insn, uint64_t &dramStall);
@@ -286,9 +410,11 @@ private:
   uint64_t gemm(const Insn &insn);
   uint64_t vector(const Insn &insn, uint32_t index);
 
-  tlm::tlm_generic_payload payload_; // re-used by every access (no per-access construction)
+  tlm::tlm_generic_payload
+      payload_; // re-used by every access (no per-access construction)
 
-  void access(tlm::tlm_command cmd, uint64_t addr, void *ptr, size_t len, sc_time &delay) {
+  void access(tlm::tlm_command cmd, uint64_t addr, void *ptr, size_t len,
+              sc_time &delay) {
     tlm::tlm_generic_payload &p = payload_;
     p.set_command(cmd);
     p.set_address(addr);
@@ -300,7 +426,8 @@ private:
     p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
     socket->b_transport(p, delay);
     if (p.get_response_status() != tlm::TLM_OK_RESPONSE)
-      top_.fail("internal: TLM access error at address " + std::to_string(addr));
+      top_.fail("internal: TLM access error at address " +
+                std::to_string(addr));
   }
   void sramRead(int mem, int64_t row, void *ptr, int64_t rows) {
     sc_time d = SC_ZERO_TIME;
@@ -312,13 +439,15 @@ private:
     access(tlm::TLM_WRITE_COMMAND, sramAddr(mem, row), const_cast<void *>(ptr),
            static_cast<size_t>(rows * memRowBytes(mem)), d);
   }
-  /// Streams [addr, addr+len) to/from DRAM in bursts issued back to back from local time
-  /// `issue`; returns the completion time of the last burst (local offset).
-  sc_time dramStream(tlm::tlm_command cmd, uint64_t addr, uint8_t *ptr, uint64_t len,
-                     sc_time &issue) {
+  /// Streams [addr, addr+len) to/from DRAM in bursts issued back to back from
+  /// local time `issue`; returns the completion time of the last burst (local
+  /// offset).
+  sc_time dramStream(tlm::tlm_command cmd, uint64_t addr, uint8_t *ptr,
+                     uint64_t len, sc_time &issue) {
     sc_time done = issue;
     uint32_t burst = top_.dram.timing.burstBytes;
-    sc_time latency = kCycle * static_cast<double>(top_.dram.timing.latencyCycles);
+    sc_time latency =
+        kCycle * static_cast<double>(top_.dram.timing.latencyCycles);
     while (len) {
       // Bursts never cross a burst-aligned boundary, like an AXI master.
       uint64_t n = std::min<uint64_t>(len, burst - addr % burst);
@@ -327,7 +456,9 @@ private:
       if (d > done)
         done = d;
       if (d - latency > issue)
-        issue = d - latency; // the channel is free again once this burst has streamed
+        issue =
+            d -
+            latency; // the channel is free again once this burst has streamed
       addr += n;
       ptr += n;
       len -= n;
@@ -336,16 +467,19 @@ private:
   }
 };
 
-NpuTop::NpuTop(sc_module_name name) : sc_module(name), dram("dram"), router("router") {
+NpuTop::NpuTop(sc_module_name name)
+    : sc_module(name), dram("dram"), router("router") {
   router.initSocket.bind(dram.socket);
   for (int m = 0; m < kNumMems; ++m) {
     std::string n = std::string("sram_") + memName(m);
-    srams.push_back(new SramTarget(n.c_str(), static_cast<size_t>(memRows(m)) * memRowBytes(m)));
+    srams.push_back(new SramTarget(n.c_str(), static_cast<size_t>(memRows(m)) *
+                                                  memRowBytes(m)));
     router.initSocket.bind(srams.back()->socket);
   }
   for (int e = 0; e < kNumEngines; ++e) {
     std::string n = std::string("engine_") + engineName(static_cast<Engine>(e));
-    engines.push_back(new EngineModule(n.c_str(), *this, static_cast<Engine>(e)));
+    engines.push_back(
+        new EngineModule(n.c_str(), *this, static_cast<Engine>(e)));
     engines.back()->socket.bind(router.targetSocket);
   }
   SC_THREAD(fetchThread);
@@ -358,13 +492,21 @@ void NpuTop::fetchThread() {
         sc_core::wait(startEv);
       runPending = false;
       const std::vector<Insn> &prog = *program;
+      // The RTL's fetch accepts at most one instruction per cycle; an
+      // instruction accepted in cycle a is in its engine's queue from cycle a +
+      // 1 (`lastPush`).
+      uint64_t lastPush = 0;
       for (uint32_t i = 0; i < prog.size(); ++i) {
         const Insn &insn = prog[i];
         Engine e = engineOf(insn);
         if (e == Engine::Fetch) {
-          // FENCE and FINISH: wait until every engine has drained.
+          // FENCE and FINISH: accepted in the first cycle every queue is empty
+          // and every engine idle.
+          waitUntil(lastPush);
           while (!drained())
             waitOn(engineDoneEv);
+          waitUntil(now() + 1);
+          lastPush = now();
           result->counters.insns++;
           if (insn.op == Opcode::FINISH) {
             finished = true;
@@ -373,12 +515,14 @@ void NpuTop::fetchThread() {
           continue;
         }
         int eng = static_cast<int>(e);
+        waitUntil(lastPush + 1);
         while (queues[eng].size() >= EMBER_NPU_INSN_QUEUE_DEPTH)
           waitOn(queueEv[eng]);
-        queues[eng].push_back(i);
+        lastPush = now();
+        queues[eng].push_back(QEntry{i, lastPush});
         queueEv[eng].notify(SC_ZERO_TIME);
       }
-      result->counters.cycles = now();
+      result->counters.cycles = lastPush;
     } catch (Abort &) {
     }
   }
@@ -386,18 +530,29 @@ void NpuTop::fetchThread() {
 
 void EngineModule::thread() {
   for (;;) {
+    uint64_t freeAt = 0; // time of the previous instruction's give
+    uint64_t run = top_.runId;
     try {
       for (;;) {
         if (top_.aborting)
           top_.queues[id_].clear();
         while (top_.queues[id_].empty())
           top_.waitOn(top_.queueEv[id_]);
-        uint32_t index = top_.queues[id_].front();
+        if (run != top_.runId) {
+          run = top_.runId;
+          freeAt = 0;
+        }
+        NpuTop::QEntry q = top_.queues[id_].front();
+        // The RTL pops in the last cycle of the previous instruction when the
+        // entry is there, else in the first cycle it is; it executes from the
+        // next cycle.
+        top_.waitUntil(q.pushed >= freeAt ? q.pushed + 1 : freeAt);
         top_.queues[id_].pop_front();
         top_.queueEv[id_].notify(SC_ZERO_TIME);
         top_.active[id_] = true;
-        runOne(index);
+        runOne(q.index);
         top_.active[id_] = false;
+        freeAt = top_.now();
         top_.engineDoneEv.notify(SC_ZERO_TIME);
       }
     } catch (Abort &) {
@@ -410,58 +565,158 @@ void EngineModule::thread() {
 void EngineModule::runOne(uint32_t index) {
   const Insn &insn = (*top_.program)[index];
   ember_npu_counters_t &c = top_.result->counters;
-  uint64_t *stallToken[] = {&c.load_stall_token, &c.gemm_stall_token, &c.vector_stall_token,
-                            &c.store_stall_token};
-  uint64_t *busy[] = {&c.load_busy, &c.gemm_busy, &c.vector_busy, &c.store_busy};
+  uint64_t *stallToken[] = {&c.load_stall_token, &c.gemm_stall_token,
+                            &c.vector_stall_token, &c.store_stall_token};
+  uint64_t *busy[] = {&c.load_busy, &c.gemm_busy, &c.vector_busy,
+                      &c.store_busy};
   uint64_t t0 = top_.now();
-  top_.blockedInsn[id_] = index;
-  for (int ch = 0; ch < kNumChannels; ++ch) {
-    if (!((insn.wait >> ch) & 1u))
-      continue;
-    while (top_.tokens[ch] == 0) {
-      top_.blockedChannel[id_] = ch;
-      top_.blockedForSpace[id_] = false;
-      top_.waitOn(top_.tokenEv[ch]);
-    }
-    --top_.tokens[ch];
-    top_.tokenEv[ch].notify(SC_ZERO_TIME);
-  }
-  top_.blockedChannel[id_] = -1;
+  top_.takeTokens(insn.wait, id_, index);
   uint64_t start = top_.now();
   uint64_t dramStall = 0;
   uint64_t cycles = execute(insn, index, dramStall);
-  sc_core::wait(kCycle * static_cast<double>(cycles));
-  if (top_.aborting)
-    throw Abort();
+  top_.waitUntil(start + cycles);
   uint64_t end = top_.now();
   *busy[id_] += end - start;
   if (kind_ == Engine::LOAD)
     c.load_stall_dram += dramStall;
   else if (kind_ == Engine::STORE)
     c.store_stall_dram += dramStall;
-  top_.result->busy[id_].push_back(BusyInterval{start, end, index, insn.op, false});
+  top_.result->busy[id_].push_back(
+      BusyInterval{start, end, index, insn.op, false});
   if (start > t0)
-    top_.result->stalls[id_].push_back(BusyInterval{t0, start, index, insn.op, true});
-  uint64_t t1 = top_.now();
-  for (int ch = 0; ch < kNumChannels; ++ch) {
-    if (!((insn.signal >> ch) & 1u))
-      continue;
-    while (top_.tokens[ch] >= EMBER_NPU_TOKEN_FIFO_DEPTH) {
-      top_.blockedChannel[id_] = ch;
-      top_.blockedForSpace[id_] = true;
-      top_.waitOn(top_.tokenEv[ch]);
-    }
-    ++top_.tokens[ch];
-    top_.tokenEv[ch].notify(SC_ZERO_TIME);
-  }
-  top_.blockedChannel[id_] = -1;
-  if (top_.now() > t1)
-    top_.result->stalls[id_].push_back(BusyInterval{t1, top_.now(), index, insn.op, true});
-  *stallToken[id_] += (start - t0) + (top_.now() - t1);
+    top_.result->stalls[id_].push_back(
+        BusyInterval{t0, start, index, insn.op, true});
+  top_.giveTokens(insn.signal, id_, index);
+  if (top_.now() > end)
+    top_.result->stalls[id_].push_back(
+        BusyInterval{end, top_.now(), index, insn.op, true});
+  *stallToken[id_] += (start - t0) + (top_.now() - end);
   c.insns++;
 }
 
-uint64_t EngineModule::execute(const Insn &insn, uint32_t index, uint64_t &dramStall) {
+// GEMM, as the RTL's three-stage pipeline (hw/rtl/npu_gemm.sv): an instruction
+// takes its tokens in cycle x (once the previous one left the preload stage and
+// fewer than kGemmRetireDepth are in flight), starts preloading its weights in
+// y = max(x + 1, previous stream start + DIM) (the shadow weights are free once
+// the previous tile's swap has passed the array), streams its rows in z + 1 ..
+// z + rows with z = max(y, previous z + previous rows), writes its last
+// accumulator row in z + rows + 2 * DIM and retires (signals its tokens) from
+// that cycle on, in order, one per cycle.
+constexpr int kGemmRetireDepth = 8;
+
+void EngineModule::gemmThread() {
+  for (;;) {
+    int64_t prevTake = -1, prevZ = 0, prevLastRead = 0;
+    bool first = true;
+    uint64_t run = top_.runId;
+    try {
+      for (;;) {
+        if (top_.aborting)
+          top_.queues[id_].clear();
+        while (top_.queues[id_].empty())
+          top_.waitOn(top_.queueEv[id_]);
+        if (run != top_.runId) {
+          run = top_.runId;
+          prevTake = -1;
+          prevZ = prevLastRead = 0;
+          first = true;
+        }
+        NpuTop::QEntry q = top_.queues[id_].front();
+        int64_t popEdge =
+            std::max<int64_t>(static_cast<int64_t>(q.pushed), prevTake);
+        top_.waitUntil(static_cast<uint64_t>(popEdge + 1));
+        top_.queues[id_].pop_front();
+        top_.queueEv[id_].notify(SC_ZERO_TIME);
+        gemmHoldsCur = true;
+        top_.active[id_] = true;
+        const Insn &insn = (*top_.program)[q.index];
+        uint64_t t0 = top_.now();
+        for (;;) {
+          if (!first && static_cast<int64_t>(top_.now()) < prevZ) {
+            top_.waitUntil(static_cast<uint64_t>(prevZ));
+            continue;
+          }
+          if (top_.gemmInflight >= kGemmRetireDepth) {
+            top_.waitOn(top_.gemmRetireEv);
+            continue;
+          }
+          int ch = top_.firstMissing(insn.wait);
+          if (ch >= 0) {
+            top_.blockedInsn[id_] = q.index;
+            top_.blockedChannel[id_] = ch;
+            top_.blockedForSpace[id_] = false;
+            top_.waitOn(top_.tokenEv);
+            continue;
+          }
+          break;
+        }
+        top_.blockedChannel[id_] = -1;
+        int64_t x = static_cast<int64_t>(top_.now());
+        top_.takeTokens(insn.wait, id_, q.index); // all there: takes them now
+        gemmHoldsCur = false;
+        int64_t rows = insn.inner * insn.outer;
+        int64_t y = std::max<int64_t>(x + 1, first ? 0 : prevZ + kDim);
+        int64_t z = std::max<int64_t>(y, first ? 0 : prevLastRead);
+        gemm(insn);
+        retires.push_back(Retire{q.index, static_cast<uint64_t>(x),
+                                 static_cast<uint64_t>(z + rows + 2 * kDim)});
+        ++top_.gemmInflight;
+        retireEv.notify(SC_ZERO_TIME);
+        top_.result->counters.gemm_stall_token += static_cast<uint64_t>(x) - t0;
+        if (static_cast<uint64_t>(x) > t0)
+          top_.result->stalls[id_].push_back(BusyInterval{
+              t0, static_cast<uint64_t>(x), q.index, insn.op, true});
+        prevTake = x;
+        prevZ = z;
+        prevLastRead = z + rows;
+        first = false;
+      }
+    } catch (Abort &) {
+      gemmHoldsCur = false;
+      top_.queues[id_].clear();
+    }
+  }
+}
+
+void EngineModule::gemmRetireThread() {
+  for (;;) {
+    uint64_t prevGive = 0;
+    uint64_t run = top_.runId;
+    try {
+      for (;;) {
+        while (retires.empty())
+          top_.waitOn(retireEv);
+        if (run != top_.runId) {
+          run = top_.runId;
+          prevGive = 0;
+        }
+        Retire r = retires.front();
+        top_.waitUntil(std::max(r.lastWrite + 1, prevGive + 1));
+        uint64_t t1 = top_.now();
+        const Insn &insn = (*top_.program)[r.index];
+        top_.giveTokens(insn.signal, kNumEngines, r.index);
+        prevGive = top_.now();
+        top_.result->counters.gemm_stall_token += prevGive - t1;
+        top_.result->busy[id_].push_back(
+            BusyInterval{r.take + 1, prevGive, r.index, insn.op, false});
+        retires.pop_front();
+        --top_.gemmInflight;
+        if (retires.empty() && !gemmHoldsCur && top_.queues[id_].empty())
+          top_.active[id_] = false;
+        top_.result->counters.insns++;
+        top_.gemmRetireEv.notify(SC_ZERO_TIME);
+        top_.engineDoneEv.notify(SC_ZERO_TIME);
+      }
+    } catch (Abort &) {
+      retires.clear();
+      top_.gemmInflight = 0;
+      top_.active[id_] = false;
+    }
+  }
+}
+
+uint64_t EngineModule::execute(const Insn &insn, uint32_t index,
+                               uint64_t &dramStall) {
   switch (insn.op) {
   case Opcode::LOAD:
     return dmaLoad(insn, dramStall);
@@ -499,8 +754,10 @@ uint64_t EngineModule::dmaLoad(const Insn &insn, uint64_t &dramStall) {
   }
   sc_time issue = SC_ZERO_TIME, done = SC_ZERO_TIME;
   for (int64_t y = 0; y < insn.ysize; ++y) {
-    uint8_t *dst = &buf_[static_cast<size_t>(((insn.pad_top + y) * w + insn.pad_left) * rowBytes)];
-    uint64_t src = static_cast<uint64_t>(insn.dram + y * insn.stride * rowBytes);
+    uint8_t *dst = &buf_[static_cast<size_t>(
+        ((insn.pad_top + y) * w + insn.pad_left) * rowBytes)];
+    uint64_t src =
+        static_cast<uint64_t>(insn.dram + y * insn.stride * rowBytes);
     sc_time d = dramStream(tlm::TLM_READ_COMMAND, src, dst,
                            static_cast<uint64_t>(insn.xsize * rowBytes), issue);
     if (d > done)
@@ -524,8 +781,10 @@ uint64_t EngineModule::dmaStore(const Insn &insn, uint64_t &dramStall) {
   sramRead(mem, insn.sram, buf_.data(), rows);
   sc_time issue = SC_ZERO_TIME, done = SC_ZERO_TIME;
   for (int64_t y = 0; y < insn.ysize; ++y) {
-    uint64_t dst = static_cast<uint64_t>(insn.dram + y * insn.stride * rowBytes);
-    sc_time d = dramStream(tlm::TLM_WRITE_COMMAND, dst, &buf_[y * insn.xsize * rowBytes],
+    uint64_t dst =
+        static_cast<uint64_t>(insn.dram + y * insn.stride * rowBytes);
+    sc_time d = dramStream(tlm::TLM_WRITE_COMMAND, dst,
+                           &buf_[y * insn.xsize * rowBytes],
                            static_cast<uint64_t>(insn.xsize * rowBytes), issue);
     if (d > done)
       done = d;
@@ -539,28 +798,33 @@ uint64_t EngineModule::dmaStore(const Insn &insn, uint64_t &dramStall) {
 }
 
 uint64_t EngineModule::gemm(const Insn &insn) {
-  // Weight-stationary DIM x DIM array: the tile is preloaded into shadow registers while the
-  // previous instruction streams, so an instruction costs max(rows, DIM) + issue overhead.
+  // Weight-stationary DIM x DIM array: the tile is preloaded into shadow
+  // registers while the previous instruction streams, so an instruction costs
+  // max(rows, DIM) + issue overhead.
   buf2_.resize(kDim * kDim);
   sramRead(EMBER_NPU_MEM_WGT, insn.wgt, buf2_.data(), kDim);
-  // Weights as int16 pairs along k: wgt16_[(kp * DIM + j) * 2 + t] = W[j][2 * kp + t], so one
-  // multiply-add of int16 pairs does two MACs per lane (pmaddwd on x86).
+  // Weights as int16 pairs along k: wgt16_[(kp * DIM + j) * 2 + t] = W[j][2 *
+  // kp + t], so one multiply-add of int16 pairs does two MACs per lane (pmaddwd
+  // on x86).
   wgt16_.resize(kDim * kDim);
   for (int kp = 0; kp < kDim / 2; ++kp)
     for (int j = 0; j < kDim; ++j)
       for (int t = 0; t < 2; ++t)
-        wgt16_[(kp * kDim + j) * 2 + t] = static_cast<int8_t>(buf2_[j * kDim + 2 * kp + t]);
+        wgt16_[(kp * kDim + j) * 2 + t] =
+            static_cast<int8_t>(buf2_[j * kDim + 2 * kp + t]);
   int64_t n = insn.inner;
   buf_.resize(static_cast<size_t>(n * kDim));
   accBuf_.resize(static_cast<size_t>(n * kDim));
   for (int64_t o = 0; o < insn.outer; ++o) {
-    int64_t ar = insn.act + o * insn.act_ostride, cr = insn.acc + o * insn.acc_ostride;
+    int64_t ar = insn.act + o * insn.act_ostride,
+            cr = insn.acc + o * insn.acc_ostride;
     sramRead(EMBER_NPU_MEM_ACT, ar, buf_.data(), n);
     if (insn.reset)
       std::fill(accBuf_.begin(), accBuf_.end(), 0);
     else
       sramRead(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
-    macRows(reinterpret_cast<const int8_t *>(buf_.data()), n, wgt16_.data(), accBuf_.data());
+    macRows(reinterpret_cast<const int8_t *>(buf_.data()), n, wgt16_.data(),
+            accBuf_.data());
     sramWrite(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
   }
   uint64_t rows = static_cast<uint64_t>(insn.inner * insn.outer);
@@ -581,9 +845,10 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
     const int32_t *mult = accBuf_.data(), *shift = accBuf_.data() + kDim;
     for (int64_t i = 0; i < rows; ++i)
       for (int l = 0; l < kDim; ++l)
-        out[i * kDim + l] = requantize(
-            accBuf_[(i + 2) * kDim + l], mult[l], shift[l], static_cast<int32_t>(insn.zp),
-            static_cast<int32_t>(insn.min), static_cast<int32_t>(insn.max));
+        out[i * kDim + l] = requantize(accBuf_[(i + 2) * kDim + l], mult[l],
+                                       shift[l], static_cast<int32_t>(insn.zp),
+                                       static_cast<int32_t>(insn.min),
+                                       static_cast<int32_t>(insn.max));
   } else if (insn.op == Opcode::VADD) {
     buf_.resize(2 * bytes);
     sramRead(EMBER_NPU_MEM_OUT, insn.a, buf_.data(), rows);
@@ -613,17 +878,33 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
         }
       }
       for (int l = 0; l < kDim; ++l)
-        out[i * kDim + l] = insn.avg ? poolAverage(acc[l], static_cast<int32_t>(g.kh * g.kw))
-                                     : static_cast<int8_t>(acc[l]);
+        out[i * kDim + l] =
+            insn.avg ? poolAverage(acc[l], static_cast<int32_t>(g.kh * g.kw))
+                     : static_cast<int8_t>(acc[l]);
     }
     cycles = static_cast<uint64_t>(rows * g.kh * g.kw);
   }
   sramWrite(EMBER_NPU_MEM_OUT, insn.dst, buf2_.data(), rows);
-  return cycles / EMBER_NPU_SRAM_ROWS_PER_CYCLE + EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES;
+  // A destination row that could be written before a source row aliasing it is
+  // read sends the results through the RTL's staging buffer and a copy pass:
+  // rows + 1 more cycles.
+  bool staged = false;
+  if (insn.op == Opcode::VADD) {
+    for (int64_t src : {insn.a, insn.b})
+      staged |= insn.dst >= src + 2 && insn.dst < src + rows;
+  } else if (insn.op == Opcode::POOL) {
+    int64_t span = 0;
+    checkPool(insn, poolGeomFromRegs(top_.regs.data()), span);
+    staged = insn.dst < insn.src + span && insn.src < insn.dst + rows;
+  }
+  return cycles / EMBER_NPU_SRAM_ROWS_PER_CYCLE +
+         EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES +
+         (staged ? static_cast<uint64_t>(rows) + 1 : 0);
 }
 
 SystemCModel &SystemCModel::instance() {
-  static SystemCModel *model = new SystemCModel(); // never destroyed: one kernel per process
+  static SystemCModel *model =
+      new SystemCModel(); // never destroyed: one kernel per process
   return *model;
 }
 
@@ -632,19 +913,24 @@ SystemCModel::SystemCModel() {
   top_ = new NpuTop("npu");
 }
 
-uint8_t *SystemCModel::sram(int mem) { return top_->srams[mem]->storage.data(); }
+uint8_t *SystemCModel::sram(int mem) {
+  return top_->srams[mem]->storage.data();
+}
 
-SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram, uint64_t dramBytes,
-                            const DramTiming &timing) {
+SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram,
+                            uint64_t dramBytes, const DramTiming &timing) {
   SimResult result;
   NpuTop &t = *top_;
   for (SramTarget *s : t.srams)
     std::fill(s->storage.begin(), s->storage.end(), 0);
   t.regs.fill(0);
   t.tokens.fill(0);
+  t.lastTake.fill(-1);
   for (auto &q : t.queues)
     q.clear();
   t.active.fill(false);
+  t.gemmInflight = 0;
+  ++t.runId;
   t.blockedChannel.fill(-1);
   t.program = &program;
   t.result = &result;
@@ -659,11 +945,14 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram, uin
   t.startEv.notify(SC_ZERO_TIME);
   sc_core::sc_start();
   if (!t.finished && result.error.empty()) {
-    // Nothing left to happen but FINISH was not reached: report the oldest blocked instruction.
+    // Nothing left to happen but FINISH was not reached: report the oldest
+    // blocked instruction.
     int64_t oldest = -1;
     int who = -1;
-    for (int e = 0; e < kNumEngines; ++e) {
-      if (t.blockedChannel[e] >= 0 && (oldest < 0 || t.blockedInsn[e] < oldest)) {
+    for (int e = 0; e <= kNumEngines;
+         ++e) { // slot kNumEngines: GEMM's retire stage
+      if (t.blockedChannel[e] >= 0 &&
+          (oldest < 0 || t.blockedInsn[e] < oldest)) {
         oldest = t.blockedInsn[e];
         who = e;
       }
@@ -672,13 +961,16 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram, uin
       result.error =
           "instruction " + std::to_string(oldest) +
           ": deadlock: " + opcodeName(program[oldest].op) + " on " +
-          engineName(static_cast<Engine>(who)) +
+          engineName(who == kNumEngines ? Engine::GEMM
+                                        : static_cast<Engine>(who)) +
           (t.blockedForSpace[who] ? " waits for space on token channel "
                                   : " waits for a token on ") +
           channelName(t.blockedChannel[who]) +
-          (t.blockedForSpace[who] ? " that is never drained" : " that is never signalled");
+          (t.blockedForSpace[who] ? " that is never drained"
+                                  : " that is never signalled");
     else
-      result.error = "instruction " + std::to_string(program.size()) + ": deadlock";
+      result.error =
+          "instruction " + std::to_string(program.size()) + ": deadlock";
   }
   if (!t.finished) {
     // Unwind every blocked thread so the next run starts clean.
@@ -687,12 +979,24 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram, uin
     sc_core::sc_start();
     t.aborting = false;
   }
-  // Overlap: cycles where LOAD and GEMM are both busy (both interval lists are sorted).
+  // GEMM instructions overlap in its pipeline: busy = cycles with one in flight
+  // (the union).
+  std::vector<BusyInterval> gm;
+  for (const BusyInterval &b : result.busy[EMBER_NPU_ENGINE_GEMM]) {
+    if (!gm.empty() && b.start <= gm.back().end)
+      gm.back().end = std::max(gm.back().end, b.end);
+    else
+      gm.push_back(b);
+  }
+  for (const BusyInterval &b : gm)
+    result.counters.gemm_busy += b.end - b.start;
+  // Overlap: cycles where LOAD and GEMM are both busy (both interval lists are
+  // sorted).
   const auto &ld = result.busy[EMBER_NPU_ENGINE_LOAD];
-  const auto &gm = result.busy[EMBER_NPU_ENGINE_GEMM];
   size_t i = 0, j = 0;
   while (i < ld.size() && j < gm.size()) {
-    uint64_t lo = std::max(ld[i].start, gm[j].start), hi = std::min(ld[i].end, gm[j].end);
+    uint64_t lo = std::max(ld[i].start, gm[j].start),
+             hi = std::min(ld[i].end, gm[j].end);
     if (hi > lo)
       result.counters.overlap += hi - lo;
     (ld[i].end < gm[j].end) ? ++i : ++j;
@@ -706,19 +1010,23 @@ std::string writeChromeTrace(const std::string &path, const SimResult &result) {
   std::ofstream out(path);
   if (!out)
     return "cannot open '" + path + "' for writing";
-  out << "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"time_unit\":\"1 cycle = 1 us\"},"
+  out << "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"time_unit\":\"1 cycle = "
+         "1 us\"},"
          "\"traceEvents\":[\n";
   bool first = true;
   for (int e = 0; e < kNumEngines; ++e) {
-    out << (first ? "" : ",\n") << "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":" << e
-        << ",\"args\":{\"name\":\"" << engineName(static_cast<Engine>(e)) << "\"}}";
+    out << (first ? "" : ",\n")
+        << "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":" << e
+        << ",\"args\":{\"name\":\"" << engineName(static_cast<Engine>(e))
+        << "\"}}";
     first = false;
   }
   for (int e = 0; e < kNumEngines; ++e) {
     for (const auto *list : {&result.busy[e], &result.stalls[e]}) {
       for (const BusyInterval &b : *list)
-        out << ",\n{\"name\":\"" << (b.stall ? "wait " : "") << opcodeName(b.op) << "\",\"cat\":\""
-            << (b.stall ? "stall" : "exec") << "\",\"ph\":\"X\",\"pid\":0,\"tid\":" << e
+        out << ",\n{\"name\":\"" << (b.stall ? "wait " : "") << opcodeName(b.op)
+            << "\",\"cat\":\"" << (b.stall ? "stall" : "exec")
+            << "\",\"ph\":\"X\",\"pid\":0,\"tid\":" << e
             << ",\"ts\":" << b.start << ",\"dur\":" << (b.end - b.start)
             << ",\"args\":{\"insn\":" << b.insnIndex << "}}";
     }

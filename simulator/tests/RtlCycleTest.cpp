@@ -1,9 +1,10 @@
 //===- RtlCycleTest.cpp - Cycle agreement of the RTL and the SystemC model ===//
 //
-// "The RTL is the truth for timing": the SystemC model must give the same cycle count as the
-// RTL on compute-only programs (operands already resident: GEMM, VECTOR, SETREG, FENCE and the
-// tokens between them), and within 2% (median) / 5% (95th percentile) per kernel with DMA.
-// Prints the per-kernel table (docs/npu-rtl.md quotes it).
+// "The RTL is the truth for timing": the SystemC model must give the same cycle
+// count as the RTL on compute-only programs (operands already resident: GEMM,
+// VECTOR, SETREG, FENCE and the tokens between them), and within 2% (median) /
+// 5% (95th percentile) per kernel with DMA. Prints the per-kernel table
+// (docs/npu-rtl.md quotes it).
 //
 //===----------------------------------------------------------------------===//
 #include "Kernels.h"
@@ -26,8 +27,8 @@ Insn mk(Opcode op) {
   return i;
 }
 
-Insn gemm(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner, int64_t outer,
-          int64_t aos = 0, int64_t cos = 0) {
+Insn gemm(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,
+          int64_t outer, int64_t aos = 0, int64_t cos = 0) {
   Insn i = mk(Opcode::GEMM);
   i.reset = reset;
   i.acc = acc;
@@ -87,8 +88,9 @@ struct Devices {
   }
 };
 
-/// Compute-only programs: directed shapes around the array size, chains, token hand-overs,
-/// back-pressure on a full channel, FENCE, staged VECTOR instructions, and random mixes.
+/// Compute-only programs: directed shapes around the array size, chains, token
+/// hand-overs, back-pressure on a full channel, FENCE, staged VECTOR
+/// instructions, and random mixes.
 std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
   std::vector<std::pair<std::string, std::vector<Insn>>> ps;
   auto add = [&](const std::string &name, SafeProgramBuilder &b) {
@@ -100,13 +102,15 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     add("gemm_rows" + std::to_string(rows), b);
   }
   {
-    SafeProgramBuilder b; // a chain accumulating into the same rows, short and long
+    SafeProgramBuilder
+        b; // a chain accumulating into the same rows, short and long
     for (int k = 0; k < 6; ++k)
       b.add(gemm(k == 0, 0, 64 * k, 16 * k, k % 2 ? 5 : 40, 1 + k % 3, 7, 0));
     add("gemm_chain", b);
   }
   {
-    SafeProgramBuilder b; // GEMM -> REQUANT -> GEMM over the same rows (tokens both ways)
+    SafeProgramBuilder
+        b; // GEMM -> REQUANT -> GEMM over the same rows (tokens both ways)
     b.add(setreg(EMBER_NPU_REG_ADD_LSHIFT, 20));
     for (int k = 0; k < 4; ++k) {
       b.add(gemm(true, 0, 0, 0, 24 + 8 * k, 1));
@@ -116,22 +120,24 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     add("gemm_vector_handover", b);
   }
   {
-    SafeProgramBuilder b; // POOL geometry, then pools that stream and that need staging
+    SafeProgramBuilder
+        b; // POOL geometry, then pools that stream and that need staging
     b.add(setreg(EMBER_NPU_REG_POOL_KH, 2));
     b.add(setreg(EMBER_NPU_REG_POOL_KW, 2));
     b.add(setreg(EMBER_NPU_REG_POOL_STRIDE, 2));
     b.add(setreg(EMBER_NPU_REG_POOL_IN_W, 8));
     b.add(setreg(EMBER_NPU_REG_POOL_OUT_W, 4));
     b.add(pool(500, 0, 16));
-    b.add(pool(4, 0, 16)); // destination inside the source span: staged
+    b.add(pool(4, 0, 16));      // destination inside the source span: staged
     b.add(vadd(10, 0, 30, 20)); // destination 10 rows ahead of a: staged
     b.add(vadd(0, 0, 40, 20));  // in place: streams
     add("vector_staging", b);
   }
   {
-    std::vector<Insn> p; // GEMM runs ahead of a slow VECTOR until GEMM->VECTOR is full
-    const uint32_t gv =
-        1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_GEMM, EMBER_NPU_ENGINE_VECTOR);
+    std::vector<Insn>
+        p; // GEMM runs ahead of a slow VECTOR until GEMM->VECTOR is full
+    const uint32_t gv = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_GEMM,
+                                                      EMBER_NPU_ENGINE_VECTOR);
     int signalled = 0, consumed = 0;
     for (int k = 0; k < 14; ++k) {
       if (signalled - consumed == EMBER_NPU_TOKEN_FIFO_DEPTH) {
@@ -159,13 +165,15 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
   std::mt19937 rng(7);
   for (int n = 0; n < 40; ++n) {
     SafeProgramBuilder b;
-    auto rnd = [&](int lo, int hi) { return lo + static_cast<int>(rng() % (hi - lo + 1)); };
+    auto rnd = [&](int lo, int hi) {
+      return lo + static_cast<int>(rng() % (hi - lo + 1));
+    };
     bool poolReady = false;
     for (int k = 0; k < 30; ++k) {
       int kind = rnd(0, 9);
       if (kind < 5) {
-        b.add(gemm(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100), rnd(1, 40), rnd(1, 3),
-                   rnd(0, 40), rnd(0, 40)));
+        b.add(gemm(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100), rnd(1, 40),
+                   rnd(1, 3), rnd(0, 40), rnd(0, 40)));
       } else if (kind < 7) {
         int rows = rnd(1, 30);
         b.add(requant(rnd(0, 300), rnd(0, 300), rows));
@@ -183,7 +191,8 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
         }
         b.add(pool(rnd(0, 200), rnd(0, 200), rnd(1, 12)));
       } else {
-        b.add(rng() % 2 ? mk(Opcode::FENCE) : setreg(EMBER_NPU_REG_ADD_MIN, -128));
+        b.add(rng() % 2 ? mk(Opcode::FENCE)
+                        : setreg(EMBER_NPU_REG_ADD_MIN, -128));
       }
     }
     add("random_compute_" + std::to_string(n), b);
@@ -207,7 +216,8 @@ TEST(RtlCycles, ComputeOnlyProgramsAgreeExactly) {
     exact += r.counters.cycles == s.counters.cycles;
     EXPECT_EQ(r.counters.cycles, s.counters.cycles) << name;
   }
-  std::printf("compute-only programs: %d of %d with identical cycle counts\n", exact, total);
+  std::printf("compute-only programs: %d of %d with identical cycle counts\n",
+              exact, total);
 }
 
 struct KernelCase {
@@ -230,7 +240,8 @@ TEST(RtlCycles, KernelsWithinTolerance) {
     cases.push_back({kernels::buildConv3x3(32, 32, 64, 64, true, 2), bw});
   }
   std::vector<double> errs;
-  std::printf("| kernel | buffering | DRAM B/cycle | RTL cycles | SystemC cycles | difference |\n");
+  std::printf("| kernel | buffering | DRAM B/cycle | RTL cycles | SystemC "
+              "cycles | difference |\n");
   std::printf("|---|---|---|---|---|---|\n");
   for (const KernelCase &c : cases) {
     Devices d(1 << 20, c.bw);
@@ -243,12 +254,13 @@ TEST(RtlCycles, KernelsWithinTolerance) {
     double diff = (double(s.counters.cycles) - double(r.counters.cycles)) /
                   double(r.counters.cycles);
     errs.push_back(std::fabs(diff));
-    bool db = c.k.program.size() > 0 && c.k.name.size() > 0 &&
-              std::any_of(c.k.program.begin(), c.k.program.end(), [](const Insn &i) {
-                return i.op == Opcode::LOAD &&
-                       (i.wait & (1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_GEMM,
-                                                                EMBER_NPU_ENGINE_LOAD)));
-              });
+    bool db =
+        c.k.program.size() > 0 && c.k.name.size() > 0 &&
+        std::any_of(c.k.program.begin(), c.k.program.end(), [](const Insn &i) {
+          return i.op == Opcode::LOAD &&
+                 (i.wait & (1u << EMBER_NPU_TOKEN_CHANNEL(
+                                EMBER_NPU_ENGINE_GEMM, EMBER_NPU_ENGINE_LOAD)));
+        });
     std::printf("| %s | %s | %u | %llu | %llu | %+.2f%% |\n", c.k.name.c_str(),
                 db ? "double" : "serialized", c.bw,
                 static_cast<unsigned long long>(r.counters.cycles),
@@ -256,8 +268,10 @@ TEST(RtlCycles, KernelsWithinTolerance) {
   }
   std::sort(errs.begin(), errs.end());
   double median = errs[errs.size() / 2];
-  double p95 = errs[std::min(errs.size() - 1, size_t(std::ceil(0.95 * errs.size())) - 1)];
-  std::printf("kernels: %zu, |difference| median %.2f%%, 95th percentile %.2f%%, max %.2f%%\n",
+  double p95 = errs[std::min(errs.size() - 1,
+                             size_t(std::ceil(0.95 * errs.size())) - 1)];
+  std::printf("kernels: %zu, |difference| median %.2f%%, 95th percentile "
+              "%.2f%%, max %.2f%%\n",
               errs.size(), 100 * median, 100 * p95, 100 * errs.back());
   EXPECT_LE(median, 0.02);
   EXPECT_LE(p95, 0.05);
