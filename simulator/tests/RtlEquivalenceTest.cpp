@@ -7,12 +7,14 @@
 // number of random programs (default 400).
 //
 //===----------------------------------------------------------------------===//
+#include "../rtl/RtlModel.h"
 #include "Kernels.h"
 #include "NpuTestUtil.h"
 #include "ProgramGen.h"
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstdlib>
 
 namespace ember::npu::test {
@@ -108,6 +110,53 @@ TEST(RtlKernels, MatchReference) {
     EXPECT_EQ(out.counters.macs, k.macs) << k.name;
     ember_npu_device_destroy(dev);
   }
+}
+
+// A stuck engine (here: a DRAM that stops answering in the middle of a LOAD)
+// becomes an error naming the instruction and the engine, and the model runs
+// the next program normally.
+TEST(RtlWatchdog, StuckEngineIsAnErrorNamingInstructionAndEngine) {
+  RtlModel model(false);
+  kernels::Kernel k = kernels::buildGemm(64, 64, 32, true, 9);
+  std::vector<Word> words = kernels::encodeProgram(k.program);
+  std::vector<Insn> decoded;
+  std::vector<uint8_t> dram = k.dram;
+  dram.resize(1 << 20);
+  ASSERT_EQ(checkProgram(words, dram.size(), decoded), "");
+  RtlConfig cfg;
+  cfg.watchdogCycles = 5000;
+  cfg.freezeDramAtCycle = 40;
+  RtlResult r = model.run(words, decoded, dram.data(), dram.size(), cfg);
+  EXPECT_EQ(r.error.rfind("instruction 0: watchdog: load on LOAD made no "
+                          "progress for 5000 cycles",
+                          0),
+            0u)
+      << r.error;
+  cfg.freezeDramAtCycle = UINT64_MAX;
+  r = model.run(words, decoded, dram.data(), dram.size(), cfg);
+  EXPECT_EQ(r.error, "");
+}
+
+TEST(RtlConfig, RejectsBurstsItsDmaCannotIssue) {
+  ember_npu_config_t cfg;
+  ember_npu_config_init(&cfg);
+  cfg.executor = EMBER_NPU_EXECUTOR_RTL;
+  cfg.dram_bytes = 4096;
+  ember_npu_device_t *dev = nullptr;
+  cfg.dram_burst_bytes = 96; // not a power of two
+  EXPECT_EQ(ember_npu_device_create(&cfg, &dev),
+            EMBER_NPU_STATUS_INVALID_ARGUMENT);
+  cfg.dram_burst_bytes = 8192; // larger than the STORE staging buffer
+  EXPECT_EQ(ember_npu_device_create(&cfg, &dev),
+            EMBER_NPU_STATUS_INVALID_ARGUMENT);
+  cfg.dram_burst_bytes = 64;
+  ASSERT_EQ(ember_npu_device_create(&cfg, &dev), EMBER_NPU_STATUS_OK);
+  ember_npu_device_destroy(dev);
+  // A caller compiled against the first, shorter config struct still creates
+  // devices.
+  cfg.struct_size = offsetof(ember_npu_config_t, waveform_path);
+  ASSERT_EQ(ember_npu_device_create(&cfg, &dev), EMBER_NPU_STATUS_OK);
+  ember_npu_device_destroy(dev);
 }
 
 } // namespace
