@@ -269,7 +269,7 @@ module npu_core
   logic g_busy, g_active, g_stall, g_blocked, g_bspace, g_retire, g_row, g_acc_we;
   logic [31:0] g_bidx, g_oldest;
   logic [3:0] g_bch;
-  npu_gemm #(.DIM(DIM)) u_gemm (
+  npu_gemm #(.DIM(DIM), .RF(NPU_GEMM_RETIRE_DEPTH)) u_gemm (
       .clk(clk), .rst(rst), .q_nonempty(q_nonempty[E_GEMM]), .q_head(q_head[E_GEMM]),
       .q_pop(q_pop[E_GEMM]), .tok_avail(halt ? 16'd0 : tok_avail),
       .tok_space(halt ? 16'd0 : tok_space), .tok_take(take[E_GEMM]), .tok_give(give[E_GEMM]),

@@ -1,5 +1,4 @@
-//===- Cli.cpp - `ember asm|disasm|sim`
-//------------------------------------===//
+//===- Cli.cpp - `ember asm|disasm|sim` ------------------------------------===//
 #include "ember/npu/Cli.h"
 
 #include "Kernels.h"
@@ -25,8 +24,8 @@ int fail(const std::string &what, const std::string &where) {
   return 1;
 }
 
-/// Errors from the library read "<position>: <cause>" (position = "line 3",
-/// "instruction 7"); print them as `error: <cause> (<file>:<position>)`.
+/// Errors from the library read "<position>: <cause>" (position = "line 3", "instruction 7");
+/// print them as `error: <cause> (<file>:<position>)`.
 int failAt(const std::string &err, const std::string &file) {
   size_t colon = err.find(": ");
   if (colon == std::string::npos)
@@ -58,8 +57,7 @@ bool parseU64(const std::string &s, uint64_t &v) {
   return *end == 0;
 }
 
-/// Loads a program from assembly text or a binary program file (by magic);
-/// prints the error.
+/// Loads a program from assembly text or a binary program file (by magic); prints the error.
 bool loadProgram(const std::string &path, std::vector<Word> &program) {
   std::string bytes;
   if (!readFile(path, bytes)) {
@@ -80,15 +78,12 @@ bool loadProgram(const std::string &path, std::vector<Word> &program) {
 
 const char *kUsageSim =
     "usage: sim PROGRAM [--executor systemc|golden|rtl] [--dram-bytes N]\n"
-    "           [--dram-bw BYTES_PER_CYCLE] [--dram-latency CYCLES] [--burst "
-    "BYTES]\n"
-    "           [--load FILE@ADDR]... [--dump ADDR:LEN:FILE]... [--trace "
-    "FILE.json]\n"
+    "           [--dram-bw BYTES_PER_CYCLE] [--dram-latency CYCLES] [--burst BYTES]\n"
+    "           [--load FILE@ADDR]... [--dump ADDR:LEN:FILE]... [--trace FILE.json]\n"
     "           [--trace-fst FILE.fst] [--watchdog CYCLES] [--quiet]";
 
 // `CMD IN [-o OUT]`: 0 when parsed, else the error exit code (reported).
-int parseInOut(int argc, char **argv, const char *usage, std::string &in,
-               std::string &out) {
+int parseInOut(int argc, char **argv, const char *usage, std::string &in, std::string &out) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-o" && i + 1 < argc)
@@ -107,8 +102,7 @@ int parseInOut(int argc, char **argv, const char *usage, std::string &in,
 
 int asmMain(int argc, char **argv) {
   std::string in, out;
-  if (int rc =
-          parseInOut(argc, argv, "usage: asm IN.nasm [-o OUT.nbin]", in, out))
+  if (int rc = parseInOut(argc, argv, "usage: asm IN.nasm [-o OUT.nbin]", in, out))
     return rc;
   if (out.empty())
     out = in.substr(0, in.rfind('.')) + ".nbin";
@@ -127,8 +121,7 @@ int asmMain(int argc, char **argv) {
 
 int disasmMain(int argc, char **argv) {
   std::string in, out;
-  if (int rc = parseInOut(argc, argv, "usage: disasm IN.nbin [-o OUT.nasm]", in,
-                          out))
+  if (int rc = parseInOut(argc, argv, "usage: disasm IN.nbin [-o OUT.nasm]", in, out))
     return rc;
   std::vector<Word> program;
   std::string err = readProgramFile(in, program);
@@ -223,12 +216,9 @@ int simMain(int argc, char **argv) {
     return 1;
   bool rtl = cfg.executor == EMBER_NPU_EXECUTOR_RTL;
   if (!tracePath.empty() && rtl)
-    return fail(
-        "the RTL executor writes waveforms (--trace-fst), not Chrome traces",
-        "--trace");
+    return fail("the RTL executor writes waveforms (--trace-fst), not Chrome traces", "--trace");
   if (!waveformPath.empty() && !rtl)
-    return fail("waveforms come from the RTL executor (--executor rtl)",
-                "--trace-fst");
+    return fail("waveforms come from the RTL executor (--executor rtl)", "--trace-fst");
   if (!tracePath.empty())
     cfg.trace_path = tracePath.c_str();
   if (!waveformPath.empty())
@@ -236,17 +226,14 @@ int simMain(int argc, char **argv) {
   ember_npu_device_t *dev = nullptr;
   ember_npu_status_t st = ember_npu_device_create(&cfg, &dev);
   if (st == EMBER_NPU_STATUS_UNSUPPORTED)
-    return fail("this build has no RTL executor (Verilator 5 was not found)",
-                "--executor rtl");
+    return fail("this build has no RTL executor (Verilator 5 was not found)", "--executor rtl");
   if (st != EMBER_NPU_STATUS_OK && rtl)
-    return fail("the RTL executor needs a power-of-two --burst of at most 4096 "
-                "bytes and a "
-                "build with waveform support for --trace-fst (status " +
+    return fail("the RTL executor needs a power-of-two --burst of at most 4096 bytes and a build "
+                "with waveform support for --trace-fst (status " +
                     std::to_string(st) + ")",
                 "sim");
   if (st != EMBER_NPU_STATUS_OK)
-    return fail("cannot create device (status " + std::to_string(st) + ")",
-                "sim");
+    return fail("cannot create device (status " + std::to_string(st) + ")", "sim");
   int rc = 0;
   for (const auto &ld : loads) {
     std::string bytes;
@@ -254,10 +241,8 @@ int simMain(int argc, char **argv) {
       rc = fail("cannot open", ld.first);
       break;
     }
-    if (ember_npu_dram_write(dev, ld.second, bytes.data(), bytes.size()) !=
-        EMBER_NPU_STATUS_OK) {
-      rc = fail("file does not fit in DRAM at " + std::to_string(ld.second),
-                ld.first);
+    if (ember_npu_dram_write(dev, ld.second, bytes.data(), bytes.size()) != EMBER_NPU_STATUS_OK) {
+      rc = fail("file does not fit in DRAM at " + std::to_string(ld.second), ld.first);
       break;
     }
   }
@@ -269,9 +254,7 @@ int simMain(int argc, char **argv) {
     ember_npu_program_load(dev, program.data(), program.size());
     auto t0 = std::chrono::steady_clock::now();
     st = ember_npu_run(dev);
-    seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-            .count();
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (st != EMBER_NPU_STATUS_OK)
       rc = failAt(ember_npu_device_last_error(dev), programPath);
   }
@@ -279,8 +262,7 @@ int simMain(int argc, char **argv) {
     ember_npu_counters_read(dev, &c);
     for (const Dump &d : dumps) {
       std::vector<uint8_t> buf(d.len);
-      if (ember_npu_dram_read(dev, d.addr, buf.data(), buf.size()) !=
-              EMBER_NPU_STATUS_OK ||
+      if (ember_npu_dram_read(dev, d.addr, buf.data(), buf.size()) != EMBER_NPU_STATUS_OK ||
           !writeFile(d.path, buf.data(), buf.size())) {
         rc = fail("cannot dump DRAM range", d.path);
         break;
@@ -290,28 +272,25 @@ int simMain(int argc, char **argv) {
   ember_npu_device_destroy(dev);
   if (rc)
     return rc;
-  double macUtil = c.cycles ? static_cast<double>(c.macs) /
-                                  (double(kDim) * kDim * double(c.cycles))
-                            : 0.0;
-  double overlap =
-      c.load_busy ? static_cast<double>(c.overlap) / double(c.load_busy) : 0.0;
+  double macUtil =
+      c.cycles ? static_cast<double>(c.macs) / (double(kDim) * kDim * double(c.cycles)) : 0.0;
+  double overlap = c.load_busy ? static_cast<double>(c.overlap) / double(c.load_busy) : 0.0;
   double cps = seconds > 0 ? static_cast<double>(c.cycles) / seconds : 0.0;
   if (!quiet) {
     const char *names[] = {"golden", "systemc", "rtl"};
-    std::printf("executor=%s dim=%d insns=%" PRIu64 " macs=%" PRIu64 "\n",
-                names[cfg.executor], kDim, c.insns, c.macs);
-    std::printf("%-7s %12s %12s %12s\n", "engine", "busy", "stall_token",
-                "stall_dram");
-    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "LOAD",
-                c.load_busy, c.load_stall_token, c.load_stall_dram);
-    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12s\n", "GEMM", c.gemm_busy,
-                c.gemm_stall_token, "-");
-    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12s\n", "VECTOR",
-                c.vector_busy, c.vector_stall_token, "-");
-    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "STORE",
-                c.store_busy, c.store_stall_token, c.store_stall_dram);
-    std::printf("load_bytes=%" PRIu64 " store_bytes=%" PRIu64
-                " overlap_cycles=%" PRIu64 " wall_s=%.6f\n",
+    std::printf("executor=%s dim=%d insns=%" PRIu64 " macs=%" PRIu64 "\n", names[cfg.executor],
+                kDim, c.insns, c.macs);
+    std::printf("%-7s %12s %12s %12s\n", "engine", "busy", "stall_token", "stall_dram");
+    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "LOAD", c.load_busy,
+                c.load_stall_token, c.load_stall_dram);
+    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12s\n", "GEMM", c.gemm_busy, c.gemm_stall_token,
+                "-");
+    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12s\n", "VECTOR", c.vector_busy,
+                c.vector_stall_token, "-");
+    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "STORE", c.store_busy,
+                c.store_stall_token, c.store_stall_dram);
+    std::printf("load_bytes=%" PRIu64 " store_bytes=%" PRIu64 " overlap_cycles=%" PRIu64
+                " wall_s=%.6f\n",
                 c.load_bytes, c.store_bytes, c.overlap, seconds);
   }
   std::printf("cycles=%" PRIu64 " mac_util=%.4f dma_bytes=%" PRIu64
@@ -332,30 +311,24 @@ int kernelMain(int argc, char **argv) {
     else if ((a == "gemm" || a == "conv") && which.empty())
       which = a;
     else
-      return fail("bad argument '" + a + "'",
-                  "usage: kernel gemm|conv [--serial] -o PREFIX");
+      return fail("bad argument '" + a + "'", "usage: kernel gemm|conv [--serial] -o PREFIX");
   }
   if (which.empty() || prefix.empty())
-    return fail("missing kernel or -o",
-                "usage: kernel gemm|conv [--serial] -o PREFIX");
-  kernels::Kernel k = which == "gemm"
-                          ? kernels::buildGemm(256, 256, 256, !serial, 1)
-                          : kernels::buildConv3x3(32, 32, 64, 64, !serial, 1);
-  std::string text =
-      "# " + k.name + (serial ? " (serialized)" : " (double-buffered)") +
-      ", generated by `ember-npu kernel`; DRAM image in the .dram file\n";
-  text += "# expected output: " + std::to_string(k.expected.size()) +
-          " bytes at " + std::to_string(k.outAddr) + "\n";
+    return fail("missing kernel or -o", "usage: kernel gemm|conv [--serial] -o PREFIX");
+  kernels::Kernel k = which == "gemm" ? kernels::buildGemm(256, 256, 256, !serial, 1)
+                                      : kernels::buildConv3x3(32, 32, 64, 64, !serial, 1);
+  std::string text = "# " + k.name + (serial ? " (serialized)" : " (double-buffered)") +
+                     ", generated by `ember-npu kernel`; DRAM image in the .dram file\n";
+  text += "# expected output: " + std::to_string(k.expected.size()) + " bytes at " +
+          std::to_string(k.outAddr) + "\n";
   for (const Insn &i : k.program)
     text += formatInsn(i) + "\n";
   if (!writeFile(prefix + ".nasm", text.data(), text.size()) ||
       !writeFile(prefix + ".dram", k.dram.data(), k.dram.size()) ||
       !writeFile(prefix + ".expected", k.expected.data(), k.expected.size()))
     return fail("cannot write output", prefix);
-  std::printf("%s: %zu instructions, dram %zu bytes, output at %" PRIu64
-              " (%zu bytes)\n",
-              k.name.c_str(), k.program.size(), k.dram.size(), k.outAddr,
-              k.expected.size());
+  std::printf("%s: %zu instructions, dram %zu bytes, output at %" PRIu64 " (%zu bytes)\n",
+              k.name.c_str(), k.program.size(), k.dram.size(), k.outAddr, k.expected.size());
   return 0;
 }
 

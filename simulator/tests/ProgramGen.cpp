@@ -11,8 +11,8 @@ namespace ember::npu::test {
 
 namespace {
 
-constexpr int kActM = EMBER_NPU_MEM_ACT, kWgtM = EMBER_NPU_MEM_WGT,
-              kAccM = EMBER_NPU_MEM_ACC, kOutM = EMBER_NPU_MEM_OUT;
+constexpr int kActM = EMBER_NPU_MEM_ACT, kWgtM = EMBER_NPU_MEM_WGT, kAccM = EMBER_NPU_MEM_ACC,
+              kOutM = EMBER_NPU_MEM_OUT;
 
 Insn mk(Opcode op) {
   Insn i;
@@ -20,8 +20,8 @@ Insn mk(Opcode op) {
   return i;
 }
 
-Insn loadI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs,
-           int64_t stride, int pt = 0, int pb = 0, int pl = 0, int pr = 0) {
+Insn loadI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs, int64_t stride, int pt = 0,
+           int pb = 0, int pl = 0, int pr = 0) {
   Insn i = mk(Opcode::LOAD);
   i.mem = mem;
   i.sram = sram;
@@ -36,15 +36,14 @@ Insn loadI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs,
   return i;
 }
 
-Insn storeI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs,
-            int64_t stride) {
+Insn storeI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs, int64_t stride) {
   Insn i = loadI(mem, sram, dram, ys, xs, stride);
   i.op = Opcode::STORE;
   return i;
 }
 
-Insn gemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,
-           int64_t outer, int64_t aos, int64_t cos) {
+Insn gemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner, int64_t outer,
+           int64_t aos, int64_t cos) {
   Insn i = mk(Opcode::GEMM);
   i.reset = reset;
   i.acc = acc;
@@ -57,8 +56,7 @@ Insn gemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,
   return i;
 }
 
-Insn requantI(int64_t dst, int64_t src, int64_t rows, int64_t param, int zp,
-              int lo, int hi) {
+Insn requantI(int64_t dst, int64_t src, int64_t rows, int64_t param, int zp, int lo, int hi) {
   Insn i = mk(Opcode::REQUANT);
   i.dst = dst;
   i.src = src;
@@ -104,14 +102,11 @@ std::vector<uint8_t> randomDram(std::mt19937 &rng) {
   return d;
 }
 
-void putI32(std::vector<uint8_t> &d, uint64_t addr, int32_t v) {
-  std::memcpy(&d[addr], &v, 4);
-}
+void putI32(std::vector<uint8_t> &d, uint64_t addr, int32_t v) { std::memcpy(&d[addr], &v, 4); }
 
 /// Stores every scratchpad row range the program may have written, so DRAM
 /// shows it too.
-void dumpOut(SafeProgramBuilder &b, int mem, int64_t row, int64_t rows,
-             int64_t dram) {
+void dumpOut(SafeProgramBuilder &b, int mem, int64_t row, int64_t rows, int64_t dram) {
   b.add(storeI(mem, row, dram, 1, rows, rows));
 }
 
@@ -122,17 +117,13 @@ SafeProgramBuilder::SafeProgramBuilder() {
     r.fill(-1);
 }
 
-std::vector<SafeProgramBuilder::Range>
-SafeProgramBuilder::accesses(const Insn &i) const {
+std::vector<SafeProgramBuilder::Range> SafeProgramBuilder::accesses(const Insn &i) const {
   std::vector<Range> r;
-  auto dmaExtent = [&](int mem) {
-    return ((i.ysize - 1) * i.stride + i.xsize) * rowBytes(mem);
-  };
+  auto dmaExtent = [&](int mem) { return ((i.ysize - 1) * i.stride + i.xsize) * rowBytes(mem); };
   switch (i.op) {
   case Opcode::LOAD: {
     int mem = static_cast<int>(i.mem);
-    int64_t rows = (i.ysize + i.pad_top + i.pad_bottom) *
-                   (i.xsize + i.pad_left + i.pad_right);
+    int64_t rows = (i.ysize + i.pad_top + i.pad_bottom) * (i.xsize + i.pad_left + i.pad_right);
     r.push_back({kNumMems, i.dram, i.dram + dmaExtent(mem), false});
     r.push_back({mem, i.sram, i.sram + rows, true});
     break;
@@ -144,11 +135,9 @@ SafeProgramBuilder::accesses(const Insn &i) const {
     break;
   }
   case Opcode::GEMM:
-    r.push_back(
-        {kActM, i.act, i.act + (i.outer - 1) * i.act_ostride + i.inner, false});
+    r.push_back({kActM, i.act, i.act + (i.outer - 1) * i.act_ostride + i.inner, false});
     r.push_back({kWgtM, i.wgt, i.wgt + kDim, false});
-    r.push_back(
-        {kAccM, i.acc, i.acc + (i.outer - 1) * i.acc_ostride + i.inner, true});
+    r.push_back({kAccM, i.acc, i.acc + (i.outer - 1) * i.acc_ostride + i.inner, true});
     break;
   case Opcode::REQUANT:
     r.push_back({kAccM, i.src, i.src + i.rows, false});
@@ -192,13 +181,11 @@ void SafeProgramBuilder::add(Insn insn) {
   for (int f = 0; f < kNumEngines; ++f) {
     if (f == eng)
       continue;
-    for (int64_t k = static_cast<int64_t>(hist_[f].size()) - 1;
-         k > orderedUpTo_[eng][f]; --k) {
+    for (int64_t k = static_cast<int64_t>(hist_[f].size()) - 1; k > orderedUpTo_[eng][f]; --k) {
       bool conflict = false;
       for (const Range &a : hist_[f][k].ranges)
         for (const Range &b : mine)
-          conflict |= a.space == b.space && (a.write || b.write) &&
-                      a.lo < b.hi && b.lo < a.hi;
+          conflict |= a.space == b.space && (a.write || b.write) && a.lo < b.hi && b.lo < a.hi;
       if (!conflict)
         continue;
       uint32_t bit = 1u << EMBER_NPU_TOKEN_CHANNEL(f, eng);
@@ -221,8 +208,7 @@ std::vector<Insn> SafeProgramBuilder::finish() {
 std::vector<TestCase> directedCases() {
   std::vector<TestCase> cases;
   std::mt19937 rng(1234);
-  auto addCase = [&](const std::string &name, SafeProgramBuilder &b,
-                     std::vector<uint8_t> dram) {
+  auto addCase = [&](const std::string &name, SafeProgramBuilder &b, std::vector<uint8_t> dram) {
     cases.push_back(TestCase{name, b.finish(), std::move(dram)});
   };
   const int64_t outArea = 32 * 1024; // DRAM results land in [32K, 64K)
@@ -241,9 +227,8 @@ std::vector<TestCase> directedCases() {
         b.add(loadI(mem, 2, 128, ys, xs, stride, p[0], p[1], p[2], p[3]));
         int64_t rows = (ys + p[0] + p[1]) * (xs + p[2] + p[3]);
         dumpOut(b, mem, 2, rows, outArea);
-        addCase("load_" + std::string(memName(mem)) + "_pad" +
-                    std::to_string(p[0]) + std::to_string(p[1]) +
-                    std::to_string(p[2]) + std::to_string(p[3]) + "_v" +
+        addCase("load_" + std::string(memName(mem)) + "_pad" + std::to_string(p[0]) +
+                    std::to_string(p[1]) + std::to_string(p[2]) + std::to_string(p[3]) + "_v" +
                     std::to_string(padValue),
                 b, randomDram(rng));
       }
@@ -277,10 +262,8 @@ std::vector<TestCase> directedCases() {
     SafeProgramBuilder b;
     bool reset = variant & 1;
     int64_t outer = 1 + (variant / 2) % 3, inner = 1 + (variant * 7) % 40;
-    int64_t aos = (variant / 6) % 2 ? inner : 3,
-            cos = (variant / 4) % 3 == 0 ? 0 : inner + 1;
-    int64_t wgt =
-        variant >= 20 ? EMBER_NPU_WGT_ROWS - kDim : 16 * (variant % 4);
+    int64_t aos = (variant / 6) % 2 ? inner : 3, cos = (variant / 4) % 3 == 0 ? 0 : inner + 1;
+    int64_t wgt = variant >= 20 ? EMBER_NPU_WGT_ROWS - kDim : 16 * (variant % 4);
     b.add(loadI(kActM, 0, 0, 1, 160, 160));
     b.add(loadI(kWgtM, wgt, 4096, 1, kDim, kDim));
     b.add(loadI(kAccM, 0, 8192, 1, 200, 200));
@@ -305,19 +288,17 @@ std::vector<TestCase> directedCases() {
         putI32(dram, 16384 + 4 * (kDim + l), l == 2 ? shift / 2 : shift);
       }
       for (int l = 0; l < kDim; ++l)
-        putI32(dram, 0 + 4 * l,
-               l == 0 ? INT32_MIN : (l == 1 ? INT32_MAX : int32_t(rng())));
+        putI32(dram, 0 + 4 * l, l == 0 ? INT32_MIN : (l == 1 ? INT32_MAX : int32_t(rng())));
       SafeProgramBuilder b;
       b.add(loadI(kAccM, 10, 0, 1, 8, 8));
       b.add(loadI(kAccM, EMBER_NPU_ACC_ROWS - 2, 16384, 1, 2, 2));
       int zp = static_cast<int>(rng() % 256) - 128;
       b.add(requantI(0, 10, 8, EMBER_NPU_ACC_ROWS - 2, zp, -128, 127));
       b.add(requantI(8, 10, 8, EMBER_NPU_ACC_ROWS - 2, -128, -10, 10));
-      b.add(
-          requantI(16, 10, 8, EMBER_NPU_ACC_ROWS - 2, 127, 5, -5)); // min > max
+      b.add(requantI(16, 10, 8, EMBER_NPU_ACC_ROWS - 2, 127, 5, -5)); // min > max
       b.add(storeI(kOutM, 0, outArea, 1, 24, 24));
-      addCase("requant_m" + std::to_string(mult) + "_s" + std::to_string(shift),
-              b, std::move(dram));
+      addCase("requant_m" + std::to_string(mult) + "_s" + std::to_string(shift), b,
+              std::move(dram));
     }
   }
   // VADD: left shift, zero points, multipliers, clipping, aliasing destination.
@@ -327,11 +308,9 @@ std::vector<TestCase> directedCases() {
     b.add(setreg(EMBER_NPU_REG_ADD_LSHIFT, lshifts[variant % 4]));
     b.add(setreg(EMBER_NPU_REG_ADD_A_ZP, variant % 2 ? -128 : 3));
     b.add(setreg(EMBER_NPU_REG_ADD_B_ZP, variant % 3 ? 127 : -7));
-    b.add(setreg(EMBER_NPU_REG_ADD_A_MULT,
-                 variant % 5 ? 1073741824 + variant : INT32_MAX));
+    b.add(setreg(EMBER_NPU_REG_ADD_A_MULT, variant % 5 ? 1073741824 + variant : INT32_MAX));
     b.add(setreg(EMBER_NPU_REG_ADD_A_SHIFT, variant % 4 ? -1 : -31));
-    b.add(
-        setreg(EMBER_NPU_REG_ADD_B_MULT, variant % 7 ? 1518500250 : INT32_MIN));
+    b.add(setreg(EMBER_NPU_REG_ADD_B_MULT, variant % 7 ? 1518500250 : INT32_MIN));
     b.add(setreg(EMBER_NPU_REG_ADD_B_SHIFT, variant % 2 ? -2 : 3));
     b.add(setreg(EMBER_NPU_REG_ADD_OUT_MULT, 1992864825 - variant * 1000));
     b.add(setreg(EMBER_NPU_REG_ADD_OUT_SHIFT, -(variant % 4) * 6 - 1));
@@ -359,9 +338,8 @@ std::vector<TestCase> directedCases() {
           b.add(loadI(kOutM, 0, 0, 1, 90, 90));
           b.add(poolI(avg, 200, 0, 2 * outW + 1));
           b.add(storeI(kOutM, 200, outArea, 1, 2 * outW + 1, 2 * outW + 1));
-          addCase("pool_" + std::string(avg ? "avg" : "max") + "_k" +
-                      std::to_string(kh) + std::to_string(kw) + "_s" +
-                      std::to_string(stride),
+          addCase("pool_" + std::string(avg ? "avg" : "max") + "_k" + std::to_string(kh) +
+                      std::to_string(kw) + "_s" + std::to_string(stride),
                   b, randomDram(rng));
         }
       }
@@ -372,14 +350,12 @@ std::vector<TestCase> directedCases() {
     std::vector<Insn> p;
     for (int k = 0; k < EMBER_NPU_TOKEN_FIFO_DEPTH; ++k) {
       Insn ld = loadI(kActM, 16 * k, 64 * k, 1, 1, 1);
-      ld.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD,
-                                                EMBER_NPU_ENGINE_GEMM);
+      ld.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_GEMM);
       p.push_back(ld);
     }
     for (int k = 0; k < EMBER_NPU_TOKEN_FIFO_DEPTH; ++k) {
       Insn g = gemmI(true, 16 * k, 16 * k, 0, 1, 1, 0, 0);
-      g.wait = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD,
-                                             EMBER_NPU_ENGINE_GEMM);
+      g.wait = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_GEMM);
       p.push_back(g);
     }
     Insn f = mk(Opcode::FENCE);
@@ -394,24 +370,21 @@ std::vector<TestCase> directedCases() {
   // tokens), back-pressure when concurrent.
   for (int extra : {1, 4}) {
     std::vector<Insn> p;
-    const uint32_t lg = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD,
-                                                      EMBER_NPU_ENGINE_GEMM);
+    const uint32_t lg = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_GEMM);
     const int depth = EMBER_NPU_TOKEN_FIFO_DEPTH, loads = depth + extra;
     p.push_back(loadI(kWgtM, 0, 8192, 1, kDim, kDim));
     int consumed = 0;
     // GEMM #c reads only the 4 rows written by load #c, 250 times (1000 cycles,
     // slow).
     auto slowGemm = [&]() {
-      Insn g =
-          gemmI(consumed % 2, 4 * consumed, 32 * consumed, 0, 4, 250, 0, 0);
+      Insn g = gemmI(consumed % 2, 4 * consumed, 32 * consumed, 0, 4, 250, 0, 0);
       g.wait = lg;
       ++consumed;
       return g;
     };
     for (int k = 0; k < loads; ++k) {
       if (k >= depth)
-        p.push_back(
-            slowGemm()); // keeps the program-order count at the FIFO depth
+        p.push_back(slowGemm()); // keeps the program-order count at the FIFO depth
       Insn ld = loadI(kActM, 32 * k, 256 * k, 1, 4, 4);
       ld.signal = lg;
       p.push_back(ld);
@@ -421,8 +394,7 @@ std::vector<TestCase> directedCases() {
     p.push_back(mk(Opcode::FENCE));
     p.push_back(storeI(kAccM, 0, outArea, 1, 4 * loads, 4 * loads));
     p.push_back(mk(Opcode::FINISH));
-    cases.push_back(TestCase{"tokens_backpressure_" + std::to_string(extra), p,
-                             randomDram(rng)});
+    cases.push_back(TestCase{"tokens_backpressure_" + std::to_string(extra), p, randomDram(rng)});
   }
   {
     SafeProgramBuilder b;
@@ -438,15 +410,13 @@ std::vector<TestCase> directedCases() {
 TestCase randomCase(uint32_t seed, int length) {
   std::mt19937 rng(seed);
   auto rnd = [&](int64_t lo, int64_t hi) { // inclusive
-    return lo +
-           static_cast<int64_t>(rng() % static_cast<uint32_t>(hi - lo + 1));
+    return lo + static_cast<int64_t>(rng() % static_cast<uint32_t>(hi - lo + 1));
   };
   TestCase tc;
   tc.name = "random_" + std::to_string(seed);
   tc.dram = randomDram(rng);
   SafeProgramBuilder b;
-  const int64_t window =
-      96; // scratchpad rows used, small so that accesses conflict often
+  const int64_t window = 96; // scratchpad rows used, small so that accesses conflict often
   auto rowIn = [&](int mem, int64_t n) {
     // Mostly the low window; sometimes the last rows of the memory.
     if (rng() % 8 == 0)
@@ -474,8 +444,7 @@ TestCase randomCase(uint32_t seed, int length) {
       int64_t dram = rnd(0, 16384 - extent) & ~int64_t(3);
       if (rng() % 4 == 0)
         b.add(setreg(EMBER_NPU_REG_PAD_VALUE, rnd(-128, 127)));
-      if (mem == kAccM &&
-          rng() % 2) { // keep accumulators in a sane range sometimes
+      if (mem == kAccM && rng() % 2) { // keep accumulators in a sane range sometimes
         dram = 60000;
         ys = 1;
         xs = std::min<int64_t>(xs, 2);
@@ -490,18 +459,15 @@ TestCase randomCase(uint32_t seed, int length) {
       int64_t dram = rnd(16384, 16384 + 16384 - extent);
       b.add(storeI(mem, rowIn(mem, ys * xs), dram, ys, xs, stride));
     } else if (kind < 12) { // GEMM
-      int64_t inner = rnd(1, 24), outer = rnd(1, 3), aos = rnd(0, 30),
-              cos = rnd(0, 30);
-      int64_t actSpan = (outer - 1) * aos + inner,
-              accSpan = (outer - 1) * cos + inner;
-      b.add(gemmI(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, actSpan),
-                  rowIn(kWgtM, kDim), inner, outer, aos, cos));
+      int64_t inner = rnd(1, 24), outer = rnd(1, 3), aos = rnd(0, 30), cos = rnd(0, 30);
+      int64_t actSpan = (outer - 1) * aos + inner, accSpan = (outer - 1) * cos + inner;
+      b.add(gemmI(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, actSpan), rowIn(kWgtM, kDim),
+                  inner, outer, aos, cos));
     } else if (kind < 14) { // REQUANT
       int64_t rows = rnd(1, 16);
       int64_t param = rng() % 3 ? EMBER_NPU_ACC_ROWS - 2 : rowIn(kAccM, 2);
       b.add(requantI(rowIn(kOutM, rows), rowIn(kAccM, rows), rows, param,
-                     static_cast<int>(rnd(-128, 127)),
-                     static_cast<int>(rnd(-128, 0)),
+                     static_cast<int>(rnd(-128, 127)), static_cast<int>(rnd(-128, 0)),
                      static_cast<int>(rnd(-10, 127))));
     } else if (kind < 16) { // VADD (with fresh parameters sometimes)
       if (rng() % 2) {
@@ -519,12 +485,10 @@ TestCase randomCase(uint32_t seed, int length) {
         b.add(setreg(EMBER_NPU_REG_ADD_MAX, rnd(0, 127)));
       }
       int64_t rows = rnd(1, 16);
-      b.add(vaddI(rowIn(kOutM, rows), rowIn(kOutM, rows), rowIn(kOutM, rows),
-                  rows));
+      b.add(vaddI(rowIn(kOutM, rows), rowIn(kOutM, rows), rowIn(kOutM, rows), rows));
     } else if (kind < 18) { // POOL with geometry that fits
       if (!poolReady || rng() % 2) {
-        int64_t kh = rnd(1, 3), kw = rnd(1, 3), stride = rnd(1, 2),
-                inW = rnd(kw, 8);
+        int64_t kh = rnd(1, 3), kw = rnd(1, 3), stride = rnd(1, 2), inW = rnd(kw, 8);
         b.add(setreg(EMBER_NPU_REG_POOL_KH, kh));
         b.add(setreg(EMBER_NPU_REG_POOL_KW, kw));
         b.add(setreg(EMBER_NPU_REG_POOL_STRIDE, stride));
