@@ -6,7 +6,8 @@ foreach(f ${SOURCES})
   file(STRINGS ${f} mods REGEX "^module [a-z_0-9]+")
   foreach(m ${mods})
     string(REGEX REPLACE "^module ([a-z_0-9]+).*" "\\1" top "${m}")
-    execute_process(COMMAND ${VERILATOR} --lint-only -Wall -I${INC} ${SOURCES} --top-module ${top}
+    execute_process(COMMAND ${VERILATOR} --lint-only -Wall --unroll-count 256 -I${INC} ${SOURCES}
+                            --top-module ${top}
                     RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
     if(NOT rc EQUAL 0)
       message("lint failed for ${top}:\n${out}${err}")
