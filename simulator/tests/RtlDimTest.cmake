@@ -5,6 +5,7 @@
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC} -B ${BIN} -G ${GEN}
                         -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_TESTS=ON
                         -DEMBER_NPU_DIM=${DIM} -DEMBER_NPU_RTL_TRACE=OFF
+                        -DEMBER_NPU_RTL_OPT_FAST=-O1
                 RESULT_VARIABLE rc OUTPUT_QUIET)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "configuring the DIM ${DIM} sub-build failed")
