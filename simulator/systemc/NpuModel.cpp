@@ -127,6 +127,19 @@ public:
   uint64_t bytes = 0;
   DramTiming timing;
   sc_time busyUntil = SC_ZERO_TIME;
+  // Start times of the accepted bursts that may not have started yet (the RTL's request queue).
+  std::deque<sc_time> queued;
+  static constexpr size_t kQueueDepth = 64;
+
+  /// Earliest cycle >= `t` at which the request queue accepts a burst: it holds kQueueDepth
+  /// requests, and one leaves in the cycle it starts on the channel (seen the next cycle).
+  sc_time acceptAt(sc_time t) {
+    while (!queued.empty() && queued.front() < t)
+      queued.pop_front();
+    if (queued.size() < kQueueDepth)
+      return t;
+    return queued.front() + kCycle;
+  }
 
   explicit DramTarget(sc_module_name name) : sc_module(name), socket("socket") {
     socket.register_b_transport(this, &DramTarget::bTransport);
@@ -150,6 +163,7 @@ public:
     uint64_t beat = std::min<uint64_t>(timing.bytesPerCycle, 4 * static_cast<uint64_t>(kDim));
     uint64_t occupancy = (len + beat - 1) / beat + (p.is_write() ? 1 : 0);
     busyUntil = start + kCycle * static_cast<double>(occupancy);
+    queued.push_back(start);
     delay = start - sc_core::sc_time_stamp(); // the engines add the latency themselves
     p.set_response_status(tlm::TLM_OK_RESPONSE);
   }
@@ -382,6 +396,7 @@ private:
   uint64_t dramBook(tlm::tlm_command cmd, uint64_t addr, uint8_t *ptr, uint64_t len,
                     uint64_t issue);
   std::vector<uint64_t> dataWrites_;
+  uint64_t lastRequest_ = 0;
   uint64_t dmaStore(const Insn &insn, uint64_t &dramStall);
   uint64_t gemm(const Insn &insn);
   uint64_t vector(const Insn &insn, uint32_t index);
@@ -685,8 +700,8 @@ uint64_t EngineModule::execute(const Insn &insn, uint32_t index, uint64_t &dramS
 // - STORE reads one row per cycle from cycle 1 (in its FIFO two cycles later), requests a burst
 //   once all of its bytes are there and the previous burst's beats have gone, sends the beats
 //   in S + 1 .. S + n and gets the response L + 1 cycles after the last beat.
-// Each DMA instruction books all of its bursts on the channel when it starts (loosely timed), so
-// a LOAD and a STORE at the same time do not interleave burst by burst as they do in the RTL.
+// Each burst is booked on the channel in its request cycle, through the DRAM's 64-entry request
+// queue, so the bursts of a LOAD and a STORE interleave in the order of their requests.
 namespace {
 uint64_t dmaBeatBytes(const DramTiming &t) {
   return std::min<uint64_t>(t.bytesPerCycle, 4 * static_cast<uint64_t>(kDim));
@@ -695,10 +710,21 @@ uint64_t dmaLatency(const DramTiming &t) { return std::max<uint64_t>(t.latencyCy
 } // namespace
 
 uint64_t EngineModule::dramBook(tlm::tlm_command cmd, uint64_t addr, uint8_t *ptr, uint64_t len,
-                                uint64_t issue) {
-  sc_time d = kCycle * static_cast<double>(issue);
+                                uint64_t request) {
+  // `request`: the cycle (from the run start) the engine asks; it waits until then, and until
+  // the DRAM's request queue has room, so the bursts of LOAD and STORE reach the channel in the
+  // order of their request cycles, as in the RTL.
+  for (;;) {
+    top_.waitUntil(request);
+    uint64_t ok = toCycles(top_.dram.acceptAt(sc_core::sc_time_stamp()) - top_.startTime);
+    if (ok <= request)
+      break;
+    request = ok;
+  }
+  sc_time d = kCycle; // the burst can start the cycle after it was accepted
   access(cmd, addr, ptr, len, d);
-  return toCycles(d); // the cycle the burst starts on the channel, relative to now
+  lastRequest_ = request;
+  return top_.now() + toCycles(d); // the cycle the burst starts on the channel
 }
 
 uint64_t EngineModule::dmaLoad(const Insn &insn, uint64_t &dramStall) {
@@ -718,7 +744,8 @@ uint64_t EngineModule::dmaLoad(const Insn &insn, uint64_t &dramStall) {
   const DramTiming &t = top_.dram.timing;
   const uint64_t beat = dmaBeatBytes(t), latency = dmaLatency(t);
   const uint64_t burst = t.burstBytes;
-  uint64_t request = 1, got = 0, lastWrite = 0, dataRows = 0;
+  const uint64_t t0 = top_.now(); // the instruction's first cycle
+  uint64_t request = t0 + 1, got = 0, lastWrite = 0, dataRows = 0;
   dataWrites_.clear();
   for (int64_t y = 0; y < insn.ysize; ++y) {
     uint8_t *dst = &buf_[static_cast<size_t>(((insn.pad_top + y) * w + insn.pad_left) * rowBytes)];
@@ -726,7 +753,7 @@ uint64_t EngineModule::dmaLoad(const Insn &insn, uint64_t &dramStall) {
     uint64_t len = static_cast<uint64_t>(insn.xsize * rowBytes);
     while (len) {
       uint64_t n = std::min<uint64_t>(len, burst - addr % burst);
-      uint64_t start = dramBook(tlm::TLM_READ_COMMAND, addr, dst, n, request + 1);
+      uint64_t start = dramBook(tlm::TLM_READ_COMMAND, addr, dst, n, request) - t0;
       for (uint64_t j = 0, left = n; left; ++j) {
         uint64_t b = std::min(beat, left);
         left -= b;
@@ -737,7 +764,7 @@ uint64_t EngineModule::dmaLoad(const Insn &insn, uint64_t &dramStall) {
           ++dataRows;
         }
       }
-      ++request;
+      request = lastRequest_ + 1;
       addr += n;
       dst += n;
       len -= n;
@@ -771,6 +798,7 @@ uint64_t EngineModule::dmaStore(const Insn &insn, uint64_t &dramStall) {
   const DramTiming &t = top_.dram.timing;
   const uint64_t beat = dmaBeatBytes(t), latency = dmaLatency(t);
   const uint64_t burst = t.burstBytes;
+  const uint64_t t0 = top_.now(); // the instruction's first cycle
   uint64_t streamed = 0, prevLastBeat = 0, response = 0;
   for (int64_t y = 0; y < insn.ysize; ++y) {
     uint64_t addr = static_cast<uint64_t>(insn.dram + y * insn.stride * rowBytes);
@@ -782,7 +810,7 @@ uint64_t EngineModule::dmaStore(const Insn &insn, uint64_t &dramStall) {
       // Row r (read in cycle 1 + r) is in the FIFO from cycle 3 + r.
       uint64_t ready = (streamed + rowBytes - 1) / rowBytes - 1 + 3;
       uint64_t aw = std::max(ready, prevLastBeat + 1);
-      uint64_t start = dramBook(tlm::TLM_WRITE_COMMAND, addr, src, n, aw + 1);
+      uint64_t start = dramBook(tlm::TLM_WRITE_COMMAND, addr, src, n, t0 + aw) - t0;
       prevLastBeat = start + (n + beat - 1) / beat;
       response = prevLastBeat + latency + 1;
       addr += n;
@@ -927,6 +955,7 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram, uin
   t.dram.timing = timing;
   t.startTime = sc_core::sc_time_stamp();
   t.dram.busyUntil = t.startTime;
+  t.dram.queued.clear();
   t.runPending = true;
   t.startEv.notify(SC_ZERO_TIME);
   sc_core::sc_start();
