@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Verilator build cost of the NPU RTL model (docs/npu-rtl.md): for each DIM, generates the spec,
 # verilates hw/rtl + hw/sim with the flags the CMake build uses (-O3, OPT_FAST -O3, OPT_SLOW
-# -O1, one make job, no ccache) and prints wall time, CPU time and peak memory of the whole
+# -O1, OPT_GLOBAL -O2, one make job, no ccache) and prints wall time, CPU time and peak memory of the whole
 # verilate + C++ compile. Usage: bench/npu/rtl_build_cost.sh [DIM...]   (default: 8 16 32)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,7 +20,8 @@ for DIM in $DIMS; do
   /usr/bin/time -f "DIM $DIM: %e s wall, %U s user + %S s sys CPU, peak memory %M KB" \
     verilator --cc --build -j 1 -Wall -Wno-fatal -O3 --x-assign fast --x-initial fast --unroll-count 256 \
       -I"$W/hw" --top-module npu_sim_top --prefix Vnpu_sim_top --Mdir "$W/obj" \
-      -CFLAGS -O3 $SRCS > "$W/log" 2>&1 || { cat "$W/log"; exit 1; }
+      -MAKEFLAGS "OPT_FAST=-O3 OPT_SLOW=-O1 OPT_GLOBAL=-O2" $SRCS > "$W/log" 2>&1 ||
+    { cat "$W/log"; exit 1; }
   tail -1 "$W/log"
   rm -rf "$W"
 done
