@@ -1,46 +1,26 @@
-// npu_arith_pkg: the scalar arithmetic of the VECTOR engine, bit-exact with
-// simulator/include/ember/npu/Arith.h (gemmlowp/TFLite integer conventions). Pure functions,
-// synthesizable; every lane of the VECTOR engine instantiates them combinationally.
+// npu_arith_pkg: the scalar arithmetic of the VECTOR engine, bit-exact with Ember's one int8
+// definition (backend-api/include/ember/quant/Arith.h, used by simulator/include/ember/npu/
+// Arith.h): TFLite integer conventions. Pure functions, synthesizable; every lane of the VECTOR
+// engine instantiates them combinationally.
 package npu_arith_pkg;
 
   localparam logic signed [31:0] I32_MIN = 32'sh8000_0000;
   localparam logic signed [31:0] I32_MAX = 32'sh7fff_ffff;
 
-  // gemmlowp SaturatingRoundingDoublingHighMul: (a*b + nudge) / 2^31, truncating toward zero.
-  function automatic logic signed [31:0] srdhm(input logic signed [31:0] a,
-                                               input logic signed [31:0] b);
-    logic signed [63:0] ab, s;
-    /* verilator lint_off UNUSEDSIGNAL */
-    logic signed [63:0] q;
-    /* verilator lint_on UNUSEDSIGNAL */
-    if (a == I32_MIN && b == I32_MIN) return I32_MAX;
-    ab = 64'(a) * 64'(b);
-    s = ab + (ab >= 0 ? 64'sd1073741824 : -64'sd1073741823);
-    // Division by 2^31 rounding toward zero: bias negative values before the arithmetic shift.
-    q = (s + (s < 0 ? 64'sd2147483647 : 64'sd0)) >>> 31;
-    return q[31:0];  // |q| < 2^31 except for INT32_MIN * INT32_MIN, handled above
-  endfunction
-
-  // gemmlowp RoundingDivideByPOT, exponent in [0, 31].
-  function automatic logic signed [31:0] rdbpot(input logic signed [31:0] x,
-                                                input logic [4:0] e);
-    logic signed [31:0] mask, rem, thr;
-    mask = 32'sh7fff_ffff >>> (5'd31 - e);
-    rem = x & mask;
-    thr = (mask >>> 1) + (x < 0 ? 32'sd1 : 32'sd0);
-    return (x >>> e) + (rem > thr ? 32'sd1 : 32'sd0);
-  endfunction
-
-  // TFLite MultiplyByQuantizedMultiplier; shift clamped to [-31, 31], the left shift wraps.
+  // MultiplyByQuantizedMultiplier with one rounding (ember/quant/Arith.h, TFLite's single-rounding
+  // form): round(x * mult / 2^(31 - shift)) half up, shift clamped to [-31, 30], the result
+  // saturated to int32.
   function automatic logic signed [31:0] mbqm(input logic signed [31:0] x,
                                               input logic signed [31:0] mult,
                                               input logic signed [31:0] shift);
     logic signed [31:0] s;
-    logic [4:0] left, right;
-    s = shift > 31 ? 32'sd31 : (shift < -31 ? -32'sd31 : shift);
-    left = s > 0 ? s[4:0] : 5'd0;
-    right = s > 0 ? 5'd0 : 5'(-s);
-    return rdbpot(srdhm(x << left, mult), right);
+    logic [5:0] total;  // 1 .. 62
+    logic signed [63:0] r;
+    s = shift > 30 ? 32'sd30 : (shift < -31 ? -32'sd31 : shift);
+    total = 6'(32'sd31 - s);
+    r = 64'(x) * 64'(mult) + (64'sd1 <<< (total - 6'd1));
+    r = r >>> total;  // floor division by 2^total
+    return r > 64'(I32_MAX) ? I32_MAX : (r < 64'(I32_MIN) ? I32_MIN : r[31:0]);
   endfunction
 
   // max(lo, min(hi, v)) then saturate to int8 (min > max yields min, as in Arith.h).

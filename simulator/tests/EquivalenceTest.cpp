@@ -1,5 +1,4 @@
-//===- EquivalenceTest.cpp - SystemC model bit-exact against the golden model
-//===//
+//===- EquivalenceTest.cpp - SystemC model bit-exact against the golden model ===//
 #include "NpuTestUtil.h"
 #include "ProgramGen.h"
 
@@ -19,8 +18,7 @@ protected:
     ember_npu_device_destroy(systemc_);
   }
 
-  /// Runs on both executors and compares DRAM, every scratchpad and the
-  /// functional counters.
+  /// Runs on both executors and compares DRAM, every scratchpad and the functional counters.
   static void expectSame(const TestCase &tc) {
     SCOPED_TRACE(tc.name);
     std::vector<Word> words = encodeAll(tc.program);

@@ -65,7 +65,8 @@ TEST(NpuArith, QuantizedAddAndAveragePool) {
 }
 
 /// Runs `program` on the golden executor with `dram` and returns the result.
-RunOutput golden(const std::vector<Insn> &program, const std::vector<uint8_t> &dram) {
+RunOutput golden(const std::vector<Insn> &program,
+                 const std::vector<uint8_t> &dram) {
   ember_npu_device_t *dev = makeDevice(EMBER_NPU_EXECUTOR_GOLDEN, dram.size());
   RunOutput out = runProgram(dev, encodeAll(program), dram);
   ember_npu_device_destroy(dev);
@@ -100,7 +101,8 @@ TEST(NpuGolden, LoadPadsAroundA2DStridedBlock) {
   const int expect[9] = {-1, -1, -1, -1, 3, 4, -1, 13, 14};
   for (int row = 0; row < 9; ++row)
     for (int l = 0; l < kDim; ++l)
-      EXPECT_EQ(static_cast<int8_t>(r.srams[EMBER_NPU_MEM_ACT][row * kDim + l]), expect[row])
+      EXPECT_EQ(static_cast<int8_t>(r.srams[EMBER_NPU_MEM_ACT][row * kDim + l]),
+                expect[row])
           << "row " << row;
   EXPECT_EQ(r.counters.load_bytes, 4u * kDim);
 }
@@ -123,7 +125,8 @@ TEST(NpuGolden, GemmIsActTimesWeightTransposeAndAccumulates) {
   lw.dram = 1024;
   lw.xsize = kDim;
   lw.stride = kDim;
-  lw.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_GEMM);
+  lw.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD,
+                                            EMBER_NPU_ENGINE_GEMM);
   Insn g = op(Opcode::GEMM);
   g.reset = 1;
   g.inner = 1;
@@ -166,7 +169,8 @@ TEST(NpuGolden, MaxPoolTwoByTwoStrideTwo) {
   ld.ysize = 1;
   ld.xsize = 16;
   ld.stride = 16;
-  ld.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_VECTOR);
+  ld.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD,
+                                            EMBER_NPU_ENGINE_VECTOR);
   p.push_back(ld);
   Insn pool = op(Opcode::POOL);
   pool.dst = 100;
@@ -178,7 +182,8 @@ TEST(NpuGolden, MaxPoolTwoByTwoStrideTwo) {
   ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
   const int expect[4] = {11 - 20, 13 - 20, 31 - 20, 33 - 20};
   for (int i = 0; i < 4; ++i)
-    EXPECT_EQ(static_cast<int8_t>(r.srams[EMBER_NPU_MEM_OUT][(100 + i) * kDim]), expect[i]);
+    EXPECT_EQ(static_cast<int8_t>(r.srams[EMBER_NPU_MEM_OUT][(100 + i) * kDim]),
+              expect[i]);
 }
 
 } // namespace

@@ -94,8 +94,7 @@ TEST(NpuAsm, BinaryTextBinaryRoundTripOnRandomValidWords) {
 
 TEST(NpuAsm, AcceptsNamesCommentsAndNumbers) {
   std::vector<Word> p;
-  ASSERT_EQ(assemble("# comment\n\n  load mem=WGT sram=0x10 dram=64 ysize=1 xsize=2 "
-                     "stride=2 "
+  ASSERT_EQ(assemble("# comment\n\n  load mem=WGT sram=0x10 dram=64 ysize=1 xsize=2 stride=2 "
                      "signal=LOAD->GEMM  # trailing\nsetreg reg=ADD_A_ZP value=-3\n"
                      "gemm inner=1 outer=1 wait=0x10\nfinish\n",
                      p),
@@ -123,8 +122,7 @@ TEST(NpuAsm, ErrorsNameLineAndField) {
   EXPECT_EQ(assemble("gemm inner=x1\n", p), "line 1: field 'inner': bad value 'x1'");
   EXPECT_EQ(assemble("gemm inner\n", p), "line 1: expected field=value, got 'inner'");
   EXPECT_EQ(assemble("gemm wait=LOAD->NOWHERE\n", p),
-            "line 1: field 'wait': unknown token channel 'LOAD->NOWHERE' "
-            "(expected SRC->DST, "
+            "line 1: field 'wait': unknown token channel 'LOAD->NOWHERE' (expected SRC->DST, "
             "e.g. LOAD->GEMM)");
 }
 

@@ -104,8 +104,7 @@ std::vector<uint8_t> randomDram(std::mt19937 &rng) {
 
 void putI32(std::vector<uint8_t> &d, uint64_t addr, int32_t v) { std::memcpy(&d[addr], &v, 4); }
 
-/// Stores every scratchpad row range the program may have written, so DRAM
-/// shows it too.
+/// Stores every scratchpad row range the program may have written, so DRAM shows it too.
 void dumpOut(SafeProgramBuilder &b, int mem, int64_t row, int64_t rows, int64_t dram) {
   b.add(storeI(mem, row, dram, 1, rows, rows));
 }
@@ -213,8 +212,7 @@ std::vector<TestCase> directedCases() {
   };
   const int64_t outArea = 32 * 1024; // DRAM results land in [32K, 64K)
 
-  // LOAD: every memory, padding at each edge and at its maximum, pad value, 2-D
-  // strides.
+  // LOAD: every memory, padding at each edge and at its maximum, pad value, 2-D strides.
   const int pads[][4] = {{0, 0, 0, 0}, {3, 3, 3, 3}, {1, 0, 0, 0}, {0, 2, 0, 0},
                          {0, 0, 1, 0}, {0, 0, 0, 3}, {1, 1, 1, 1}};
   for (int mem = 0; mem < kNumMems; ++mem) {
@@ -234,24 +232,21 @@ std::vector<TestCase> directedCases() {
       }
     }
   }
-  // LOAD/STORE at the last rows of each memory, stride 0 (broadcast), maximal
-  // sizes.
+  // LOAD/STORE at the last rows of each memory, stride 0 (broadcast), maximal sizes.
   for (int mem = 0; mem < kNumMems; ++mem) {
     SafeProgramBuilder b;
     int64_t rows = memRows(mem);
     b.add(loadI(mem, rows - 4, 0, 1, 4, 4));
     b.add(storeI(mem, rows - 4, outArea, 1, 4, 4));
-    b.add(loadI(mem, 0, 64, 4, 2, 0)); // stride 0: the same 2 rows four times
-    b.add(storeI(mem, 0, outArea + 4096, 2, 4,
-                 0)); // overlapping writes, last line wins
+    b.add(loadI(mem, 0, 64, 4, 2, 0));              // stride 0: the same 2 rows four times
+    b.add(storeI(mem, 0, outArea + 4096, 2, 4, 0)); // overlapping writes, last line wins
     int64_t maxRows = std::min<int64_t>(rows, (outArea / 2) / rowBytes(mem));
     int64_t xs = std::min<int64_t>(maxRows, 1023);
     b.add(loadI(mem, 8, 0, 1, xs, 0));
     b.add(storeI(mem, 8, outArea, 1, xs, 0));
     addCase("dma_edges_" + std::string(memName(mem)), b, randomDram(rng));
   }
-  // GEMM: reset, loop shapes, overlapping accumulator rows, extreme operands,
-  // last weight tile.
+  // GEMM: reset, loop shapes, overlapping accumulator rows, extreme operands, last weight tile.
   for (int variant = 0; variant < 24; ++variant) {
     std::vector<uint8_t> dram = randomDram(rng);
     if (variant % 3 == 1)
@@ -273,8 +268,7 @@ std::vector<TestCase> directedCases() {
     b.add(storeI(kAccM, 0, outArea, 1, accRows + 5, accRows + 5));
     addCase("gemm_" + std::to_string(variant), b, std::move(dram));
   }
-  // REQUANT: multiplier/shift/zero-point/clip edges (per-channel parameters in
-  // DRAM).
+  // REQUANT: multiplier/shift/zero-point/clip edges (per-channel parameters in DRAM).
   const int32_t mults[] = {INT32_MIN, INT32_MAX, 0, 1 << 30, 1, -(1 << 30)};
   const int32_t shifts[] = {-31, -12, -1, 0, 1, 7, 31, 40, -40};
   int rq = 0;
@@ -365,17 +359,15 @@ std::vector<TestCase> directedCases() {
     p.push_back(mk(Opcode::FINISH));
     cases.push_back(TestCase{"tokens_full_fifo_fence", p, randomDram(rng)});
   }
-  // LOAD runs ahead of slow GEMMs until the LOAD->GEMM FIFO is full and then
-  // blocks on the signal: valid in program order (never more than depth
-  // tokens), back-pressure when concurrent.
+  // LOAD runs ahead of slow GEMMs until the LOAD->GEMM FIFO is full and then blocks on the
+  // signal: valid in program order (never more than depth tokens), back-pressure when concurrent.
   for (int extra : {1, 4}) {
     std::vector<Insn> p;
     const uint32_t lg = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_GEMM);
     const int depth = EMBER_NPU_TOKEN_FIFO_DEPTH, loads = depth + extra;
     p.push_back(loadI(kWgtM, 0, 8192, 1, kDim, kDim));
     int consumed = 0;
-    // GEMM #c reads only the 4 rows written by load #c, 250 times (1000 cycles,
-    // slow).
+    // GEMM #c reads only the 4 rows written by load #c, 250 times (1000 cycles, slow).
     auto slowGemm = [&]() {
       Insn g = gemmI(consumed % 2, 4 * consumed, 32 * consumed, 0, 4, 250, 0, 0);
       g.wait = lg;
