@@ -73,8 +73,11 @@ private:
     std::shared_ptr<Function> fn;
     std::vector<std::string> captures; // outer names, in parameter order
   };
+  // On failure, *typeError tells whether type inference failed (the
+  // subgraph is well formed but does not type-check for these shapes).
   Expected<Subgraph> importSubgraph(const onnx::GraphProto &g,
-                                    const std::vector<Type> &formalTypes);
+                                    const std::vector<Type> &formalTypes,
+                                    bool *typeError = nullptr);
   Status importControlFlow(const onnx::NodeProto &n, int64_t version);
   Status importNode(const onnx::NodeProto &n);
   Expected<AttrMap> convertAttrs(const onnx::NodeProto &n);
@@ -102,6 +105,11 @@ private:
   Importer *parent_ = nullptr; // enclosing scope, for subgraphs
   std::vector<std::string> captures_;
   int depth_ = 0;
+  // Set when a node failed type inference in this scope (or a subgraph
+  // failed that way): If branches with such errors are kept as run-time
+  // errors when their condition is not known at import.
+  bool typeError_ = false;
+  std::vector<std::string> *notes_ = nullptr; // ImportStats::notes
   std::unique_ptr<Module> M_;
   Function *F_ = nullptr;
   std::unordered_map<std::string, Value> values_;
@@ -123,6 +131,7 @@ Expected<std::unique_ptr<Module>> Importer::run(const onnx::ModelProto &m,
   }
   M_ = std::make_unique<Module>();
   F_ = M_->addFunction("main");
+  notes_ = stats ? &stats->notes : nullptr;
   EMBER_TRY(importGraph(m.graph()));
   return std::move(M_);
 }
@@ -338,8 +347,13 @@ Expected<std::vector<Value>>
 Importer::build(OpKind kind, std::vector<Value> ins, AttrMap attrs,
                 const std::string &name, int nres,
                 std::vector<std::string> outNames) {
-  EMBER_ASSIGN(Node * n, F_->create(kind, std::move(ins), std::move(attrs),
-                                    name, nres, nullptr, outNames));
+  auto created = F_->create(kind, std::move(ins), std::move(attrs), name, nres,
+                            nullptr, outNames);
+  if (!created) {
+    typeError_ = true;
+    return created.takeStatus();
+  }
+  Node *n = *created;
   std::vector<Value> vs;
   for (unsigned i = 0; i < n->numResults(); ++i)
     vs.push_back(Value(n, i));
@@ -540,6 +554,14 @@ Expected<Value> Importer::lookup(const std::string &name) {
   if (!parent_)
     return invalid("tensor '", name, "' is not defined");
   EMBER_ASSIGN(Value outer, parent_->lookup(name));
+  if (outer.node->kind == OpKind::Constant) {
+    // An enclosing scope's constant is copied in (sharing its payload), not
+    // captured: its value can decide shapes in the body (Squeeze/Unsqueeze
+    // axes, Reshape targets, Pad pads) and conditions of nested Ifs.
+    Value v(F_->addConstant(name, outer.node->payload));
+    values_[name] = v;
+    return v;
+  }
   Value v(F_->addPlaceholder(name, outer.type()));
   values_[name] = v;
   captures_.push_back(name);
@@ -548,7 +570,10 @@ Expected<Value> Importer::lookup(const std::string &name) {
 
 Expected<Importer::Subgraph>
 Importer::importSubgraph(const onnx::GraphProto &g,
-                         const std::vector<Type> &formalTypes) {
+                         const std::vector<Type> &formalTypes,
+                         bool *typeError) {
+  if (typeError)
+    *typeError = false;
   if (depth_ >= 16)
     return unsupported("subgraphs nested more than 16 deep");
   if (int(formalTypes.size()) != g.input_size())
@@ -558,6 +583,7 @@ Importer::importSubgraph(const onnx::GraphProto &g,
   child.parent_ = this;
   child.depth_ = depth_ + 1;
   child.opsets_ = opsets_;
+  child.notes_ = notes_;
   auto fn = std::make_shared<Function>(g.name().empty() ? "body" : g.name());
   child.F_ = fn.get();
   for (int i = 0; i < g.input_size(); ++i) {
@@ -568,8 +594,11 @@ Importer::importSubgraph(const onnx::GraphProto &g,
     child.values_[nm] = Value(fn->addPlaceholder(nm, formalTypes[size_t(i)]));
   }
   Status s = child.importGraph(g);
-  if (!s.isOk())
+  if (!s.isOk()) {
+    if (typeError)
+      *typeError = child.typeError_;
     return s.withContext("in subgraph '" + g.name() + "'");
+  }
   return Subgraph{fn, child.captures_};
 }
 
@@ -636,15 +665,41 @@ Status Importer::importControlFlow(const onnx::NodeProto &n, int64_t v) {
       }
       return bindOutputs(n, outs);
     }
-    EMBER_ASSIGN(Subgraph t, importSubgraph(*tg, {}));
-    EMBER_ASSIGN(Subgraph e, importSubgraph(*eg, {}));
-    EMBER_TRY(addCaptures(t));
-    EMBER_TRY(addCaptures(e));
-    attrs["then_branch"] = Attr::ofGraph(t.fn);
-    attrs["else_branch"] = Attr::ofGraph(e.fn);
-    attrs["then_captures"] = Attr::ofInt(int64_t(t.captures.size()));
+    // The condition is known only at run time. A branch that does not
+    // type-check for these input shapes is not an error yet: as in ONNX
+    // Runtime, it is one when the branch is taken (models guard such
+    // branches with the condition, e.g. one branch per sample rate).
+    bool thenTypeError = false, elseTypeError = false;
+    auto t = importSubgraph(*tg, {}, &thenTypeError);
+    auto e = importSubgraph(*eg, {}, &elseTypeError);
+    bool deferThen = !t && thenTypeError && e;
+    bool deferElse = !e && elseTypeError && t;
+    if ((!t && !deferThen) || (!e && !deferElse)) {
+      typeError_ = (!t && thenTypeError) || (!e && elseTypeError);
+      return !t ? t.takeStatus() : e.takeStatus();
+    }
+    Subgraph none;
+    const Subgraph &tb = t ? *t : none, &eb = e ? *e : none;
+    EMBER_TRY(addCaptures(tb));
+    EMBER_TRY(addCaptures(eb));
+    for (int k = 0; k < 2; ++k) {
+      auto &sg = k == 0 ? t : e;
+      const char *which = k == 0 ? "then" : "else";
+      if (sg) {
+        attrs[concat(which, "_branch")] = Attr::ofGraph(sg->fn);
+        continue;
+      }
+      attrs[concat(which, "_error")] = Attr::ofString(sg.status().message());
+      if (notes_)
+        notes_->push_back(concat(where(n), ": the ", which,
+                                 " branch does not type-check for these "
+                                 "input shapes; taking it at run time is an "
+                                 "error (",
+                                 sg.status().message(), ")"));
+    }
+    attrs["then_captures"] = Attr::ofInt(int64_t(tb.captures.size()));
     attrs["captures"] =
-        Attr::ofInt(int64_t(t.captures.size() + e.captures.size()));
+        Attr::ofInt(int64_t(tb.captures.size() + eb.captures.size()));
     kind = OpKind::If;
   } else if (op == "Loop") {
     const onnx::GraphProto *body = graphOf("body");
@@ -658,7 +713,7 @@ Status Importer::importControlFlow(const onnx::NodeProto &n, int64_t v) {
         return unsupported(where(n), ": absent loop-carried value");
       formal.push_back(ins[i].type());
     }
-    EMBER_ASSIGN(Subgraph b, importSubgraph(*body, formal));
+    EMBER_ASSIGN(Subgraph b, importSubgraph(*body, formal, &typeError_));
     size_t before = ins.size();
     EMBER_TRY(addCaptures(b));
     attrs["body"] = Attr::ofGraph(b.fn);
@@ -693,7 +748,7 @@ Status Importer::importControlFlow(const onnx::NodeProto &n, int64_t v) {
       }
       formal.push_back(t);
     }
-    EMBER_ASSIGN(Subgraph b, importSubgraph(*body, formal));
+    EMBER_ASSIGN(Subgraph b, importSubgraph(*body, formal, &typeError_));
     size_t before = ins.size();
     EMBER_TRY(addCaptures(b));
     attrs["body"] = Attr::ofGraph(b.fn);

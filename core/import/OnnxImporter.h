@@ -26,6 +26,9 @@ struct ImportStats {
   int64_t irVersion = 0;
   std::map<std::string, int64_t> opsets; // domain -> version
   size_t onnxNodes = 0;
+  // One line each for what the user should know but is not an error:
+  // defaulted dims, If branches that do not type-check for these shapes.
+  std::vector<std::string> notes;
 };
 
 Expected<std::unique_ptr<Module>> importOnnxFile(const std::string &path,

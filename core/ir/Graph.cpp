@@ -119,11 +119,16 @@ Node *Function::addPlaceholder(const std::string &name, Type t) {
 }
 
 Node *Function::addConstant(const std::string &name, Tensor t) {
+  return addConstant(name, std::make_shared<const Tensor>(std::move(t)));
+}
+
+Node *Function::addConstant(const std::string &name,
+                            std::shared_ptr<const Tensor> payload) {
   auto n = std::make_unique<Node>();
   n->kind = OpKind::Constant;
-  n->types = {t.type()};
+  n->types = {payload->type()};
   n->outNames = {nameTaken(name) ? freshName(name) : name};
-  n->payload = std::make_shared<Tensor>(std::move(t));
+  n->payload = std::move(payload);
   // Constants go right after the placeholders so they dominate every use.
   Node *before = nullptr;
   for (auto &x : nodes_)

@@ -162,6 +162,10 @@ public:
   Node *addPlaceholder(const std::string &name, Type t);
   // `name` is a base: a fresh variant is used when it is taken.
   Node *addConstant(const std::string &name, Tensor t);
+  // The same over a payload shared with other nodes (a subgraph's copy of
+  // an enclosing scope's constant).
+  Node *addConstant(const std::string &name,
+                    std::shared_ptr<const Tensor> payload);
   // Creates a node and infers its result types with the op's reference
   // kernel (in type-inference mode). Inserted before `before` (end if null).
   // numResults < 0 takes the op table's count.

@@ -69,9 +69,18 @@ Value throughIdentity(Value v) {
 
 } // namespace
 
+// A branch is either a subgraph (`then_branch`) or, when it did not
+// type-check for the shapes at import and the condition was unknown, the
+// reason (`then_error`): taking it is a run-time error, as in ONNX Runtime.
 Status kernel_If(KernelContext &ctx) {
-  EMBER_ASSIGN(Function * thenG, graphAttr(ctx, "then_branch"));
-  EMBER_ASSIGN(Function * elseG, graphAttr(ctx, "else_branch"));
+  Function *thenG = ctx.node().attrGraph("then_branch");
+  Function *elseG = ctx.node().attrGraph("else_branch");
+  std::string thenErr = ctx.node().attrString("then_error", "");
+  std::string elseErr = ctx.node().attrString("else_error", "");
+  if ((!thenG && thenErr.empty()) || (!elseG && elseErr.empty()) ||
+      (!thenG && !elseG))
+    return ctx.error("needs two branches (then_branch and else_branch, at "
+                     "most one of them replaced by its error)");
   int64_t nThen = ctx.attrInt("then_captures", 0);
   size_t nIn = ctx.numInputs();
   if (nThen < 0 || size_t(nThen) + 1 > nIn)
@@ -80,11 +89,13 @@ Status kernel_If(KernelContext &ctx) {
   if (ctx.in(0).size() != 1 || ctx.in(0).elem() != ElemKind::Bool)
     return ctx.error("condition must be a single bool, got ",
                      ctx.in(0).type().toString());
-  if (thenG->params().size() != size_t(nThen) ||
-      elseG->params().size() != nIn - 1 - size_t(nThen))
+  size_t nElse = nIn - 1 - size_t(nThen);
+  if ((thenG ? thenG->params().size() : 0) != size_t(nThen) ||
+      (elseG ? elseG->params().size() : 0) != nElse)
     return ctx.error("branch parameters do not match the captured operands");
   size_t nOut = ctx.numOutputs();
-  if (thenG->outputs().size() != nOut || elseG->outputs().size() != nOut)
+  if ((thenG && thenG->outputs().size() != nOut) ||
+      (elseG && elseG->outputs().size() != nOut))
     return ctx.error("branches must return ", nOut, " values");
   // A constant condition picks the branch (shapes may differ between
   // branches); otherwise both must agree.
@@ -92,23 +103,30 @@ Status kernel_If(KernelContext &ctx) {
   if (ctx.in(0).hasData())
     known = ctx.in(0).getInt(0) != 0;
   for (size_t i = 0; i < nOut; ++i) {
-    const Type &tt = thenG->outputs()[i].value.type();
-    const Type &et = elseG->outputs()[i].value.type();
-    if (known < 0 && !sameShape(tt, et))
+    const Type *tt = thenG ? &thenG->outputs()[i].value.type() : nullptr;
+    const Type *et = elseG ? &elseG->outputs()[i].value.type() : nullptr;
+    if (known < 0 && tt && et && !sameShape(*tt, *et))
       return makeError(ErrorCode::DataDependent, "If: result #", i, " is ",
-                       tt.toString(), " in one branch and ", et.toString(),
+                       tt->toString(), " in one branch and ", et->toString(),
                        " in the other; the condition must be known at "
                        "compile time");
-    ctx.setOutput(i, known == 0 ? et : tt);
+    const Type *pick = known == 0 ? et : known == 1 ? tt : tt ? tt : et;
+    if (!pick)
+      return ctx.error(
+          "the ", known ? "then" : "else", " branch ",
+          ctx.inferOnly() ? "is always taken and " : "was taken but ",
+          "cannot run with these input shapes: ", known ? thenErr : elseErr);
+    ctx.setOutput(i, *pick);
   }
   if (ctx.inferOnly())
     return Status::ok();
-  bool c = ctx.in(0).getInt(0) != 0;
+  bool c = known == 1;
+  Function *taken = c ? thenG : elseG;
   std::vector<Tensor> args;
   size_t from = c ? 1 : 1 + size_t(nThen), to = c ? 1 + size_t(nThen) : nIn;
   for (size_t i = from; i < to; ++i)
     args.push_back(ctx.in(i));
-  EMBER_ASSIGN(auto outs, interpret(c ? *thenG : *elseG, args));
+  EMBER_ASSIGN(auto outs, interpret(*taken, args));
   for (size_t i = 0; i < nOut; ++i)
     ctx.out(i) = std::move(outs[i]);
   return Status::ok();
