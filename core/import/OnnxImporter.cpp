@@ -151,69 +151,75 @@ Status Importer::importGraph(const onnx::GraphProto &g) {
     return unsupported("sparse initializers are not supported");
 
   // Graph inputs that are not initializers become placeholders (or frozen
-  // constants). A subgraph's formal inputs were created by the caller.
-  for (auto &in : g.input()) {
-    if (parent_)
-      break;
-    const std::string &nm = in.name();
-    if (initNames.count(nm))
-      continue;
-    if (nm.empty())
-      return invalid("a graph input has no name");
-    if (values_.count(nm))
-      return invalid("graph input '", nm, "' is declared twice");
-    auto fz = opts_.frozenInputs.find(nm);
-    if (fz != opts_.frozenInputs.end()) {
-      values_[nm] = Value(F_->addConstant(nm, fz->second));
-      continue;
-    }
-    if (!in.type().has_tensor_type())
-      return unsupported("graph input '", nm,
-                         "' is not a tensor (sequences, maps and optionals "
-                         "are not supported)");
-    auto &tt = in.type().tensor_type();
-    ElemKind k;
-    if (!elemKindFromOnnx(tt.elem_type(), k))
-      return unsupported("graph input '", nm, "' has ONNX element type ",
-                         tt.elem_type(), ", which Ember does not support");
-    Dims dims;
-    auto ov = opts_.inputShapes.find(nm);
-    if (ov != opts_.inputShapes.end()) {
-      dims = ov->second;
-      if (tt.has_shape() && tt.shape().dim_size() != int(dims.size()))
-        return invalid("--input-shape for '", nm, "' has rank ", dims.size(),
-                       " but the model declares rank ", tt.shape().dim_size());
-      for (int i = 0; tt.has_shape() && i < tt.shape().dim_size(); ++i) {
-        auto &d = tt.shape().dim(i);
-        if (d.has_dim_value() && d.dim_value() != dims[size_t(i)])
-          return invalid("--input-shape for '", nm, "' sets dim ", i, " to ",
-                         dims[size_t(i)], " but the model fixes it to ",
-                         d.dim_value());
+  // constants) with the dims the bindings resolve to. A subgraph's formal
+  // inputs were created by the caller.
+  if (!parent_) {
+    std::vector<DeclaredInput> declared;
+    std::unordered_set<std::string> seen;
+    for (auto &in : g.input()) {
+      const std::string &nm = in.name();
+      if (initNames.count(nm))
+        continue;
+      if (nm.empty())
+        return invalid("a graph input has no name");
+      if (!seen.insert(nm).second)
+        return invalid("graph input '", nm, "' is declared twice");
+      if (opts_.frozenInputs.count(nm))
+        continue;
+      if (!in.type().has_tensor_type())
+        return unsupported("graph input '", nm,
+                           "' is not a tensor (sequences, maps and optionals "
+                           "are not supported)");
+      DeclaredInput d;
+      d.name = nm;
+      auto &tt = in.type().tensor_type();
+      d.hasShape = tt.has_shape();
+      for (int i = 0; d.hasShape && i < tt.shape().dim_size(); ++i) {
+        auto &dim = tt.shape().dim(i);
+        DeclaredDim x;
+        if (dim.has_dim_value() && dim.dim_value() < 0)
+          return invalid("graph input '", nm, "' declares dim ", i, " as ",
+                         dim.dim_value());
+        if (dim.has_dim_value())
+          x.value = dim.dim_value();
+        else
+          x.name = dim.dim_param();
+        d.dims.push_back(x);
       }
-    } else {
-      if (!tt.has_shape())
-        return invalid("graph input '", nm,
-                       "' has no shape; give one with --input-shape ", nm,
-                       "=<d0>x<d1>...");
-      for (int i = 0; i < tt.shape().dim_size(); ++i) {
-        auto &d = tt.shape().dim(i);
-        if (d.has_dim_value()) {
-          dims.push_back(d.dim_value());
-        } else {
-          return invalid("graph input '", nm, "' dim ", i, " is symbolic ('",
-                         d.dim_param(), "'); bind it with --input-shape ", nm,
-                         "=<d0>x<d1>...");
-        }
-      }
+      declared.push_back(std::move(d));
     }
-    EMBER_TRY(checkTensorSize(dims, k, "graph input '" + nm + "'"));
-    values_[nm] = Value(F_->addPlaceholder(nm, Type(k, dims)));
+    ShapeBindings b = opts_.shapes;
+    for (auto &[nm, dims] : opts_.inputShapes) {
+      std::string text;
+      for (size_t i = 0; i < dims.size(); ++i)
+        text += (i ? "x" : "") + std::to_string(dims[i]);
+      b.inputs.emplace(nm, ShapeBindings::Shape{
+                               dims, concat("--input-shape ", nm, "=", text)});
+    }
+    for (auto &[nm, fz] : opts_.frozenInputs)
+      b.inputs.erase(nm); // its value fixes its shape
+    EMBER_ASSIGN(ResolvedShapes r, resolveInputShapes(declared, b));
+    if (notes_)
+      notes_->insert(notes_->end(), r.notes.begin(), r.notes.end());
+    for (auto &in : g.input()) {
+      const std::string &nm = in.name();
+      if (initNames.count(nm))
+        continue;
+      auto fz = opts_.frozenInputs.find(nm);
+      if (fz != opts_.frozenInputs.end()) {
+        values_[nm] = Value(F_->addConstant(nm, fz->second));
+        continue;
+      }
+      ElemKind k;
+      if (!elemKindFromOnnx(in.type().tensor_type().elem_type(), k))
+        return unsupported("graph input '", nm, "' has ONNX element type ",
+                           in.type().tensor_type().elem_type(),
+                           ", which Ember does not support");
+      const Dims &dims = r.inputs.at(nm);
+      EMBER_TRY(checkTensorSize(dims, k, "graph input '" + nm + "'"));
+      values_[nm] = Value(F_->addPlaceholder(nm, Type(k, dims)));
+    }
   }
-
-  for (auto &kv : opts_.inputShapes)
-    if (!parent_ && (!values_.count(kv.first) || initNames.count(kv.first)))
-      return invalid("--input-shape names '", kv.first,
-                     "', which is not a graph input of this model");
 
   EMBER_TRY(importNodes(g));
 

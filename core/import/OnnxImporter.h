@@ -3,6 +3,7 @@
 // so every other part of Ember sees one canonical version of each op.
 #pragma once
 
+#include "import/InputShapes.h"
 #include "ir/Graph.h"
 
 #include <map>
@@ -11,8 +12,13 @@
 namespace ember {
 
 struct ImportOptions {
-  // Shapes for graph inputs with symbolic or unknown dims
-  // (--input-shape name=1x3x224x224).
+  // What binds symbolic and unknown dims of the graph inputs: whole shapes
+  // (each with the option or file that gave it), dims by name (--dim),
+  // and whether batch-like and sequence dims default to 1 (see
+  // InputShapes.h; the defaults are reported in ImportStats::notes).
+  ShapeBindings shapes;
+  // Whole shapes by input name, for callers that need no origin in
+  // messages (reported as "--input-shape NAME=..."); merged into `shapes`.
   std::map<std::string, Dims> inputShapes;
   // Graph inputs to bake in as constants (specialization on values that
   // determine shapes, e.g. a Reshape target fed as an input).

@@ -67,9 +67,10 @@ def cases():
         [helper.make_node("FrobnicateV2", ["x"], ["y"])], [x], [y])
     yield "unknown-domain", model(
         [helper.make_node("Relu", ["x"], ["y"], domain="com.nowhere")], [x], [y])
+    # (a batch-like dim 0 defaults to 1; a spatial one has no default)
     yield "symbolic-dim-unbound", model(
-        [helper.make_node("Relu", ["x"], ["y"])], [f32("x", ["batch", 3])],
-        [f32("y", ["batch", 3])])
+        [helper.make_node("Relu", ["x"], ["y"])], [f32("x", [3, "height"])],
+        [f32("y", [3, "height"])])
     yield "bad-axis", model(
         [helper.make_node("Softmax", ["x"], ["y"], axis=7)], [x], [y])
     yield "reshape-bad-count", model(

@@ -33,13 +33,11 @@ int benchMain(int argc, char **argv) {
     return usageError("--runs must be in [1, 100000], --warmup >= 0 and "
                       "--threads in [1, 256]");
   ImportOptions io;
-  Status s = parseInputShapes(a.values("--input-shape"), io.inputShapes);
+  std::map<std::string, Tensor> given;
+  Status s = readShapeOptions(a, io, &given);
   std::map<std::string, std::string> backendOpts;
   if (s.isOk())
     s = parseBackendOptions(a.values("--backend-opt"), backendOpts);
-  std::map<std::string, Tensor> given;
-  if (s.isOk())
-    s = readInputFiles(a, io, given);
   if (!s.isOk())
     return reportError(s);
   auto model = finishModelArgs(a, "bench", target);

@@ -21,8 +21,12 @@ namespace ember::cli {
 // Loads MODEL: .onnx through the importer, anything else as graph IR text.
 Expected<std::unique_ptr<Module>> loadModel(const std::string &path,
                                             const ImportOptions &io) {
-  if (path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0)
-    return importOnnxFile(path, io);
+  if (path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0) {
+    ImportStats stats;
+    auto m = importOnnxFile(path, io, &stats);
+    printNotes(stats.notes);
+    return m;
+  }
   EMBER_ASSIGN(std::string text, readFileBytes(path, uint64_t(1) << 31));
   return parseModule(text, path);
 }
@@ -68,7 +72,7 @@ int compileMain(int argc, char **argv) {
   bool haveLirPasses = a.value("--lir-passes", lirPassList);
   std::vector<std::string> lirPasses = splitList(lirPassList);
   ImportOptions io;
-  Status s = parseInputShapes(a.values("--input-shape"), io.inputShapes);
+  Status s = readShapeOptions(a, io, nullptr);
   std::map<std::string, std::string> backendOpts;
   if (s.isOk())
     s = parseBackendOptions(a.values("--backend-opt"), backendOpts);

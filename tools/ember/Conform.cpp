@@ -52,6 +52,11 @@ struct ConformOptions {
   bool lir = false; // run through IRGen + memory planning + LIR interpreter
   Target runtime;   // the loaded target (interp: no plugin)
   int timeoutSec = 600;
+  ShapeBindings shapes; // --dim (and defaults for inputs without data)
+  // Specialize on the values of inputs that decide shapes (re-import with
+  // them frozen); --no-freeze turns it off, so control flow must work with
+  // conditions and trip counts known only at run time.
+  bool freeze = true;
 };
 
 bool isDir(const std::string &p) {
@@ -191,6 +196,7 @@ CaseResult runCase(const Case &c, const ConformOptions &o) {
     return classify(names.status());
   const std::vector<int> *types = &typesStore;
   std::vector<std::pair<std::vector<Tensor>, std::vector<Tensor>>> sets;
+  std::vector<std::string> setNames; // test_data_set_N, for messages
   if (c.dir.empty()) {
     // Light layout: inputs are arange(n)/n (ONNX's dummy data), outputs
     // NAME_output_K.pb.
@@ -205,6 +211,7 @@ CaseResult runCase(const Case &c, const ConformOptions &o) {
       outs.push_back(std::move(*t));
     }
     sets.push_back({{}, std::move(outs)});
+    setNames.push_back("");
   } else {
     for (auto &e : listDir(c.dir)) {
       if (e.rfind("test_data_set_", 0) != 0 || !isDir(c.dir + "/" + e))
@@ -226,14 +233,17 @@ CaseResult runCase(const Case &c, const ConformOptions &o) {
         outs.push_back(std::move(*t));
       }
       sets.push_back({std::move(ins), std::move(outs)});
+      setNames.push_back(e);
     }
     if (sets.empty())
       return {"ERROR", "no test_data_set_* folder"};
   }
 
-  for (auto &ds : sets) {
+  for (size_t si = 0; si < sets.size(); ++si) {
+    auto &ds = sets[si];
     std::map<std::string, Tensor> feed;
     ImportOptions io;
+    io.shapes = o.shapes;
     if (c.dir.empty()) {
       // Light models: shapes come from the model; dummy values below.
     } else {
@@ -245,19 +255,24 @@ CaseResult runCase(const Case &c, const ConformOptions &o) {
             (*types)[i] == elemKindToOnnx(ElemKind::BF16)) // legacy bf16 data
           ds.first[i].setType(ds.first[i].type().withElem(ElemKind::BF16));
         feed[(*names)[i]] = ds.first[i];
-        io.inputShapes[(*names)[i]] = ds.first[i].dims();
+        io.shapes.inputs[(*names)[i]] = {
+            ds.first[i].dims(),
+            concat("test data ", setNames[si], "/input_", i, ".pb")};
       }
     }
     // Import, specializing on inputs whose values decide shapes.
     std::unique_ptr<Module> m;
     for (int attempt = 0;; ++attempt) {
-      auto r = importOnnxFile(c.model, io);
+      ImportStats stats;
+      auto r = importOnnxFile(c.model, io, &stats);
       if (r) {
+        for (auto &n : stats.notes)
+          std::fprintf(stderr, "note: %s: %s\n", c.name.c_str(), n.c_str());
         m = std::move(*r);
         break;
       }
       Status s = r.status();
-      if (s.code() != ErrorCode::DataDependent || attempt > 8)
+      if (s.code() != ErrorCode::DataDependent || attempt > 8 || !o.freeze)
         return classify(s);
       auto it = feed.find(s.dependentInput);
       if (!s.dependentInput.empty() && it != feed.end() &&
@@ -398,6 +413,13 @@ int conformMain(int argc, char **argv) {
     return usageError("--lir needs lowering (drop --no-lower)");
   o.optimize = !a.flag("--O0");
   bool noFork = a.flag("--no-fork");
+  o.freeze = !a.flag("--no-freeze");
+  for (auto &spec : a.values("--dim")) {
+    Status ds = parseDimBinding(spec, o.shapes);
+    if (!ds.isOk())
+      return reportError(ds);
+  }
+  o.shapes.defaults = true;
   // A plugin passes only what it runs itself, unless --fallback names where
   // the rest runs (interp or another target).
   std::string fallback = "none", threadsStr;

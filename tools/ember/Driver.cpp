@@ -69,30 +69,34 @@ Status Args::finish(std::vector<std::string> &positional) {
   return Status::ok();
 }
 
-Status parseInputShapes(const std::vector<std::string> &specs,
-                        std::map<std::string, Dims> &out) {
-  for (auto &s : specs) {
-    size_t eq = s.rfind('=');
+Status readShapeOptions(Args &a, ImportOptions &io,
+                        std::map<std::string, Tensor> *given) {
+  io.shapes.defaults = true;
+  for (auto &spec : a.values("--dim"))
+    EMBER_TRY(parseDimBinding(spec, io.shapes));
+  for (auto &spec : a.values("--input-shape"))
+    EMBER_TRY(parseInputShapeBinding(spec, io.shapes));
+  if (!given)
+    return Status::ok();
+  for (auto &spec : a.values("--input")) {
+    size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0)
-      return invalid("--input-shape '", s, "' must be NAME=D0xD1x...");
-    Dims d;
-    std::string dims = s.substr(eq + 1);
-    size_t p = 0;
-    while (p <= dims.size() && !dims.empty()) {
-      size_t x = dims.find('x', p);
-      std::string tok = dims.substr(p, x == std::string::npos ? x : x - p);
-      char *end = nullptr;
-      long long v = std::strtoll(tok.c_str(), &end, 10);
-      if (tok.empty() || *end || v < 0)
-        return invalid("--input-shape '", s, "': bad dimension '", tok, "'");
-      d.push_back(v);
-      if (x == std::string::npos)
-        break;
-      p = x + 1;
-    }
-    out[s.substr(0, eq)] = d;
+      return invalid("--input '", spec, "' must be NAME=FILE");
+    std::string name = spec.substr(0, eq);
+    EMBER_ASSIGN(Tensor t, readTensorFile(spec.substr(eq + 1)));
+    auto have = io.shapes.inputs.find(name);
+    if (have != io.shapes.inputs.end() && have->second.dims != t.dims())
+      return invalid("--input ", spec, " holds ", t.type().toString(), " but ",
+                     have->second.origin, " gives another shape");
+    io.shapes.inputs[name] = {t.dims(), "--input " + spec};
+    (*given)[name] = std::move(t);
   }
   return Status::ok();
+}
+
+void printNotes(const std::vector<std::string> &notes) {
+  for (auto &n : notes)
+    std::fprintf(stderr, "note: %s\n", n.c_str());
 }
 
 Expected<std::string> finishModelArgs(Args &a, const std::string &command,
@@ -103,19 +107,6 @@ Expected<std::string> finishModelArgs(Args &a, const std::string &command,
     return invalid(command, " needs exactly one MODEL (run 'ember --help')");
   EMBER_TRY(checkTarget(target));
   return pos[0];
-}
-
-Status readInputFiles(Args &a, ImportOptions &io,
-                      std::map<std::string, Tensor> &given) {
-  for (auto &spec : a.values("--input")) {
-    size_t eq = spec.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return invalid("--input '", spec, "' must be NAME=FILE");
-    EMBER_ASSIGN(Tensor t, readTensorFile(spec.substr(eq + 1)));
-    io.inputShapes[spec.substr(0, eq)] = t.dims();
-    given[spec.substr(0, eq)] = std::move(t);
-  }
-  return Status::ok();
 }
 
 Expected<std::vector<Tensor>> bindInputs(const Function &f,
@@ -137,7 +128,8 @@ Expected<std::vector<Tensor>> bindInputs(const Function &f,
     }
   }
   if (!given.empty())
-    return invalid("the model has no input named '", given.begin()->first, "'");
+    return invalid("--input names '", given.begin()->first,
+                   "', which is not an input of the compiled model");
   return inputs;
 }
 

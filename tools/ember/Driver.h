@@ -29,9 +29,20 @@ private:
   std::vector<bool> used_;
 };
 
-// --input-shape name=1x3x224x224 (repeatable)
-Status parseInputShapes(const std::vector<std::string> &specs,
-                        std::map<std::string, Dims> &out);
+// The shape options every model command takes (all repeatable), into
+// io.shapes with defaults on (batch-like and sequence dims are 1, with a
+// note):
+//   --dim NAME=VALUE          a symbolic dim by name
+//   --input-shape NAME=DxDx.. a whole input shape
+//   --input NAME=FILE         (when `given` is not null) data, whose shape
+//                             binds the input's dims; read into `given`
+// Messages name the option as the user gave it.
+Status readShapeOptions(Args &a, ImportOptions &io,
+                        std::map<std::string, Tensor> *given);
+
+// Prints each import note as "note: <text>" on stderr (stdout carries the
+// command's output and its contract lines).
+void printNotes(const std::vector<std::string> &notes);
 
 // Target name check: interp | cpu | npu-sim | plugin:PATH.
 Status checkTarget(const std::string &target);
@@ -40,11 +51,6 @@ Status checkTarget(const std::string &target);
 // options, a missing or extra MODEL and an unknown target.
 Expected<std::string> finishModelArgs(Args &a, const std::string &command,
                                       const std::string &target);
-
-// --input NAME=FILE (repeatable, .npy or .pb): reads each tensor into
-// `given` and fixes the input's shape in `io`.
-Status readInputFiles(Args &a, ImportOptions &io,
-                      std::map<std::string, Tensor> &given);
 
 // One tensor per parameter of `f`: from `given` (element types must match;
 // every entry must name a parameter) or seeded random.

@@ -27,13 +27,11 @@ int runMain(int argc, char **argv) {
   a.value("--threads", threadsStr);
   bool optimize = !a.flag("--O0");
   ImportOptions io;
-  Status s = parseInputShapes(a.values("--input-shape"), io.inputShapes);
+  std::map<std::string, Tensor> given;
+  Status s = readShapeOptions(a, io, &given);
   std::map<std::string, std::string> backendOpts;
   if (s.isOk())
     s = parseBackendOptions(a.values("--backend-opt"), backendOpts);
-  std::map<std::string, Tensor> given;
-  if (s.isOk())
-    s = readInputFiles(a, io, given);
   if (!s.isOk())
     return reportError(s);
   auto model = finishModelArgs(a, "run", target);

@@ -1,0 +1,71 @@
+// Binding a model's symbolic input dims to concrete values: from whole
+// input shapes (input files, --input-shape, the executor's tensors), from
+// dims bound by name (--dim NAME=VALUE), and from defaults (a batch-like or
+// sequence dim is 1, with a note). docs/onnx-import.md states the rules.
+#pragma once
+
+#include "ir/Type.h"
+#include "support/Error.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ember {
+
+// One dim of a graph input as the model declares it.
+struct DeclaredDim {
+  int64_t value = -1; // >= 0: static
+  std::string name;   // dim_param; empty for an unnamed unknown dim
+  bool isStatic() const { return value >= 0; }
+};
+
+// A graph input (not an initializer) as the model declares it.
+struct DeclaredInput {
+  std::string name;
+  bool hasShape = false; // false: not even the rank is known
+  std::vector<DeclaredDim> dims;
+};
+
+// What binds the dims. Every entry says where it came from, so a message
+// names the option the user actually gave.
+struct ShapeBindings {
+  struct Shape {
+    Dims dims;
+    std::string origin; // "--input-shape x=1x3", "--input x=a.npy", ...
+  };
+  std::map<std::string, Shape> inputs;          // whole shapes, by input name
+  std::map<std::string, int64_t> dims;          // by dim name
+  std::map<std::string, std::string> dimOrigin; // "--dim batch=4"
+  // Give unbound batch-like and sequence dims the value 1 (with a note);
+  // otherwise every symbolic dim must be bound.
+  bool defaults = false;
+};
+
+struct ResolvedShapes {
+  std::map<std::string, Dims> inputs;  // every declared input
+  std::map<std::string, int64_t> dims; // every named dim's value
+  std::vector<std::string> notes;      // one line per defaulted dim
+};
+
+// The rules, in order: a whole shape given for an input must match its
+// rank and static dims; named dims take one value everywhere (a conflict
+// names both sources); --dim binds a name; then, with `defaults`, a
+// batch-like dim (dim 0 wherever its name appears, or an unnamed dim 0) or
+// a sequence dim (name mentions seq, len, time, step, token, frame, word)
+// is 1; any other unbound dim is an error asking for --dim or
+// --input-shape. Every binding must name a declared input or dim.
+Expected<ResolvedShapes>
+resolveInputShapes(const std::vector<DeclaredInput> &inputs,
+                   const ShapeBindings &b);
+
+// The declared inputs of an ONNX model file (initializers excluded).
+Expected<std::vector<DeclaredInput>>
+onnxDeclaredInputs(const std::string &path);
+
+// "NAME=VALUE" (--dim) into b.dims; errors name the argument.
+Status parseDimBinding(const std::string &arg, ShapeBindings &b);
+// "NAME=D0xD1x..." (--input-shape) into b.inputs.
+Status parseInputShapeBinding(const std::string &arg, ShapeBindings &b);
+
+} // namespace ember
