@@ -239,9 +239,14 @@ resolveInputShapes(const std::vector<DeclaredInput> &inputs,
 Expected<std::vector<DeclaredInput>>
 onnxDeclaredInputs(const std::string &path) {
   EMBER_ASSIGN(std::string bytes, readFileBytes(path, uint64_t(1) << 31));
+  return onnxDeclaredInputsFromBytes(bytes, path);
+}
+
+Expected<std::vector<DeclaredInput>>
+onnxDeclaredInputsFromBytes(const std::string &bytes, const std::string &path) {
   onnx::ModelProto m;
   if (!m.ParseFromString(bytes))
-    return invalid("'", path, "' is not a valid ONNX model");
+    return invalid(path, ": not a valid ONNX model (protobuf parse failed)");
   std::set<std::string> inits;
   for (auto &i : m.graph().initializer())
     inits.insert(i.name());
@@ -251,6 +256,8 @@ onnxDeclaredInputs(const std::string &path) {
       continue;
     DeclaredInput d;
     d.name = in.name();
+    if (in.type().has_tensor_type())
+      d.onnxElemType = in.type().tensor_type().elem_type();
     if (in.type().has_tensor_type() && in.type().tensor_type().has_shape()) {
       d.hasShape = true;
       for (auto &dim : in.type().tensor_type().shape().dim()) {

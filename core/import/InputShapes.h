@@ -23,6 +23,7 @@ struct DeclaredDim {
 // A graph input (not an initializer) as the model declares it.
 struct DeclaredInput {
   std::string name;
+  int onnxElemType = 0;  // TensorProto::DataType; 0 when not a tensor
   bool hasShape = false; // false: not even the rank is known
   std::vector<DeclaredDim> dims;
 };
@@ -62,6 +63,9 @@ resolveInputShapes(const std::vector<DeclaredInput> &inputs,
 // The declared inputs of an ONNX model file (initializers excluded).
 Expected<std::vector<DeclaredInput>>
 onnxDeclaredInputs(const std::string &path);
+// The same from the model's bytes; `where` names it in messages.
+Expected<std::vector<DeclaredInput>>
+onnxDeclaredInputsFromBytes(const std::string &bytes, const std::string &where);
 
 // "NAME=VALUE" (--dim) into b.dims; errors name the argument.
 Status parseDimBinding(const std::string &arg, ShapeBindings &b);

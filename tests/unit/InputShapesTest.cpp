@@ -13,7 +13,11 @@ DeclaredDim named(const std::string &n) { return {-1, n}; }
 DeclaredDim unnamed() { return {-1, ""}; }
 
 DeclaredInput input(const std::string &name, std::vector<DeclaredDim> dims) {
-  return {name, true, std::move(dims)};
+  DeclaredInput in;
+  in.name = name;
+  in.hasShape = true;
+  in.dims = std::move(dims);
+  return in;
 }
 
 ShapeBindings withDefaults() {

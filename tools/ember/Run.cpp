@@ -2,6 +2,7 @@
 #include "Driver.h"
 #include "Target.h"
 
+#include "backend/ShapeSpecializer.h"
 #include "import/TensorIO.h"
 #include "interp/Interpreter.h"
 
@@ -46,25 +47,79 @@ int runMain(int argc, char **argv) {
 
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
-  auto m = loadModel(pos[0], io);
-  if (!m)
-    return reportError(m.status());
   PipelineOptions po;
   po.optimize = optimize;
-  s = runPipeline(**m, po);
-  if (!s.isOk())
-    return reportError(s);
-  Function &f = *(*m)->main();
-  auto inputs = bindInputs(f, std::move(given), seed);
-  if (!inputs)
-    return reportError(inputs.status());
-  // compile_ms covers import, passes, lowering and the target's compile.
-  auto compiled = CompiledModel::create(*tgt, f);
-  if (!compiled)
-    return reportError(compiled.status());
-  std::string summary = (*compiled)->summary();
+  // ONNX models run through the shape specializer: the variant for these
+  // input shapes is compiled (and reported, when the model has symbolic
+  // dims). Graph IR text has static shapes and compiles directly.
+  std::unique_ptr<backend::ShapeSpecializer> spec;
+  backend::ShapeSpecializer::Variant *variant = nullptr;
+  std::unique_ptr<Module> irModule;
+  std::unique_ptr<CompiledModel> compiled;
+  const Function *fp = nullptr;
+  std::vector<Tensor> inputs;
+  std::string summary;
+  if (isOnnxPath(pos[0])) {
+    backend::SpecializerOptions so;
+    so.import = io;
+    so.pipeline = po;
+    so.plugin = tgt->plugin;
+    so.executor = executorOptions(*tgt);
+    auto sp = backend::ShapeSpecializer::open(pos[0], so);
+    if (!sp)
+      return reportError(sp.status());
+    spec = std::move(*sp);
+    std::vector<std::string> notes;
+    auto types = spec->typesFor(io.shapes, &notes);
+    if (!types)
+      return reportError(types.status().withContext(pos[0]));
+    printNotes(notes);
+    auto names = spec->inputNames();
+    for (size_t i = 0; i < names.size(); ++i) {
+      auto it = given.find(names[i]);
+      inputs.push_back(it != given.end() ? it->second
+                                         : randomTensor((*types)[i], seed + i));
+    }
+    bool symbolic = spec->hasSymbolicDims();
+    spec->onSpecialize = [&](const backend::Specialization &sp) {
+      printNotes(sp.notes);
+      if (symbolic)
+        std::fprintf(stderr,
+                     "note: specialization #%zu: %s compiled in %.1f ms\n",
+                     sp.number, sp.describe(names).c_str(), sp.compileMs);
+    };
+    std::vector<Type> inTypes;
+    for (auto &t : inputs)
+      inTypes.push_back(t.type());
+    auto v = spec->prepare(inTypes);
+    if (!v)
+      return reportError(v.status());
+    variant = *v;
+    fp = &backend::ShapeSpecializer::function(*variant);
+    summary = backend::ShapeSpecializer::summary(*variant);
+  } else {
+    auto m = loadModel(pos[0], io);
+    if (!m)
+      return reportError(m.status());
+    irModule = std::move(*m);
+    s = runPipeline(*irModule, po);
+    if (!s.isOk())
+      return reportError(s);
+    fp = irModule->main();
+    auto bound = bindInputs(*fp, std::move(given), seed);
+    if (!bound)
+      return reportError(bound.status());
+    inputs = std::move(*bound);
+    // compile_ms covers import, passes, lowering and the target's compile.
+    auto c = CompiledModel::create(*tgt, *fp);
+    if (!c)
+      return reportError(c.status());
+    compiled = std::move(*c);
+    summary = compiled->summary();
+  }
+  const Function &f = *fp;
   auto t1 = Clock::now();
-  auto outs = (*compiled)->run(*inputs);
+  auto outs = variant ? spec->run(*variant, inputs) : compiled->run(inputs);
   if (!outs)
     return reportError(outs.status());
   auto t2 = Clock::now();

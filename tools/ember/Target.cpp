@@ -110,18 +110,27 @@ Status parseBackendOptions(const std::vector<std::string> &args,
   return Status::ok();
 }
 
+backend::ExecutorOptions executorOptions(const Target &t) {
+  backend::ExecutorOptions o;
+  o.fallback = t.fallback;
+  o.requireFullSupport = !t.allowFallback;
+  o.numThreads = t.numThreads;
+  o.vendorOptions = t.backendOptions;
+  return o;
+}
+
+bool isOnnxPath(const std::string &path) {
+  return path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0;
+}
+
 Expected<std::unique_ptr<CompiledModel>>
 CompiledModel::create(const Target &t, const Function &f) {
   std::unique_ptr<CompiledModel> m(new CompiledModel());
   m->f_ = &f;
   if (!t.plugin)
     return m;
-  backend::ExecutorOptions o;
-  o.fallback = t.fallback;
-  o.requireFullSupport = !t.allowFallback;
-  o.numThreads = t.numThreads;
-  o.vendorOptions = t.backendOptions;
-  EMBER_ASSIGN(m->exe_, backend::PartitionedExecutable::create(f, t.plugin, o));
+  EMBER_ASSIGN(m->exe_, backend::PartitionedExecutable::create(
+                            f, t.plugin, executorOptions(t)));
   return m;
 }
 

@@ -41,6 +41,12 @@ Status parseBackendOptions(const std::vector<std::string> &args,
 Expected<Target> openTarget(const std::string &target,
                             const std::string &fallback = "interp");
 
+// The executor options a target implies (fallback, threads, --backend-opt).
+backend::ExecutorOptions executorOptions(const Target &t);
+
+// Whether MODEL is an ONNX file (by its extension).
+bool isOnnxPath(const std::string &path);
+
 // Compiles a lowered function for the target once; run() executes it.
 class CompiledModel {
 public:
