@@ -184,7 +184,8 @@ ShapeSpecializer::run(Variant &v, const std::vector<Tensor> &inputs) {
 
 Expected<std::vector<Type>>
 ShapeSpecializer::typesFor(const ShapeBindings &b,
-                           std::vector<std::string> *notes) {
+                           std::vector<std::string> *notes,
+                           std::string *defaulted) {
   EMBER_ASSIGN(ResolvedShapes r, resolveInputShapes(inputs_, b));
   std::vector<Type> types;
   for (size_t i = 0; i < inputs_.size(); ++i) {
@@ -197,6 +198,8 @@ ShapeSpecializer::typesFor(const ShapeBindings &b,
   }
   if (notes)
     *notes = std::move(r.notes);
+  if (defaulted)
+    *defaulted = r.defaulted;
   return types;
 }
 

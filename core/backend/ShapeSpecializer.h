@@ -79,8 +79,10 @@ public:
   // The input types `b` binds (element types from the model), with the
   // notes of defaulted dims: what a caller without data (random inputs,
   // benchmarks) runs with.
+  // `defaulted` gets ResolvedShapes::defaulted (for withDefaultedDims).
   Expected<std::vector<Type>> typesFor(const ShapeBindings &b,
-                                       std::vector<std::string> *notes);
+                                       std::vector<std::string> *notes,
+                                       std::string *defaulted = nullptr);
 
   struct Stats {
     size_t compiles = 0, hits = 0, evictions = 0;

@@ -184,14 +184,20 @@ resolveInputShapes(const std::vector<DeclaredInput> &inputs,
           d.push_back(have->second);
           continue;
         }
-        bool batch = leadingOnly[dd.name] && !isSpatialName(dd.name) &&
-                     !isSequenceName(dd.name);
+        // By position (paddle and Keras names say nothing) or by name
+        // (an RNN state [layers, batch, hidden] has it at dim 1).
+        bool batchName = lower(dd.name).find("batch") != std::string::npos;
+        bool batch = (leadingOnly[dd.name] || batchName) &&
+                     !isSpatialName(dd.name) && !isSequenceName(dd.name);
         bool seq = isSequenceName(dd.name) && !isSpatialName(dd.name);
         if (b.defaults && (batch || seq)) {
           r.dims[dd.name] = 1;
+          r.defaulted += concat(r.defaulted.empty() ? "" : ", ", dd.name, "=1");
           r.notes.push_back(
               concat("dim '", dd.name, "' defaults to 1 (",
-                     batch ? "batch-like: dim 0 of " : "a sequence length in ",
+                     !batch                 ? "a sequence length in "
+                     : leadingOnly[dd.name] ? "batch-like: dim 0 of "
+                                            : "batch-like by its name, in ",
                      users(dd.name), "); set it with --dim ", dd.name, "=N"));
           d.push_back(1);
           continue;
@@ -208,6 +214,8 @@ resolveInputShapes(const std::vector<DeclaredInput> &inputs,
         continue;
       }
       if (b.defaults && i == 0) {
+        r.defaulted += concat(r.defaulted.empty() ? "" : ", ", "input '",
+                              in.name, "' dim 0=1");
         r.notes.push_back(concat("input '", in.name, "' ", declaredText(in),
                                  ": unnamed dim 0 defaults to 1 "
                                  "(batch-like); set the shape with "
@@ -233,6 +241,15 @@ resolveInputShapes(const std::vector<DeclaredInput> &inputs,
             : "";
     return invalid(missing[0], more);
   }
+  return r;
+}
+
+Status withDefaultedDims(const Status &s, const std::string &defaulted) {
+  if (s.isOk() || defaulted.empty())
+    return s;
+  Status r(s.code(), concat(s.message(), " (with defaulted dims ", defaulted,
+                            "; bind them with --dim NAME=N or --input-shape)"));
+  r.dependentInput = s.dependentInput;
   return r;
 }
 

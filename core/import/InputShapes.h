@@ -47,18 +47,27 @@ struct ResolvedShapes {
   std::map<std::string, Dims> inputs;  // every declared input
   std::map<std::string, int64_t> dims; // every named dim's value
   std::vector<std::string> notes;      // one line per defaulted dim
+  // "batch=1, input 'x' dim 0=1": what was defaulted, for the context of a
+  // later import error (empty when nothing was).
+  std::string defaulted;
 };
 
 // The rules, in order: a whole shape given for an input must match its
 // rank and static dims; named dims take one value everywhere (a conflict
 // names both sources); --dim binds a name; then, with `defaults`, a
-// batch-like dim (dim 0 wherever its name appears, or an unnamed dim 0) or
-// a sequence dim (name mentions seq, len, time, step, token, frame, word)
-// is 1; any other unbound dim is an error asking for --dim or
+// batch-like dim (dim 0 wherever its name appears, a name that says batch,
+// or an unnamed dim 0) or a sequence dim (name mentions seq, len, time,
+// step, token, frame, word) is 1; any other unbound dim is an error asking
+// for --dim or
 // --input-shape. Every binding must name a declared input or dim.
 Expected<ResolvedShapes>
 resolveInputShapes(const std::vector<DeclaredInput> &inputs,
                    const ShapeBindings &b);
+
+// An error that may come from defaulted dims, with them named and the way
+// to bind them: "<message> (with defaulted dims batch=1; bind them with
+// --dim NAME=N or --input-shape)". `defaulted` empty: the error as is.
+Status withDefaultedDims(const Status &s, const std::string &defaulted);
 
 // The declared inputs of an ONNX model file (initializers excluded).
 Expected<std::vector<DeclaredInput>>

@@ -110,6 +110,7 @@ private:
   // errors when their condition is not known at import.
   bool typeError_ = false;
   std::vector<std::string> *notes_ = nullptr; // ImportStats::notes
+  std::string defaulted_; // ResolvedShapes::defaulted of the main graph
   std::unique_ptr<Module> M_;
   Function *F_ = nullptr;
   std::unordered_map<std::string, Value> values_;
@@ -201,6 +202,7 @@ Status Importer::importGraph(const onnx::GraphProto &g) {
     EMBER_ASSIGN(ResolvedShapes r, resolveInputShapes(declared, b));
     if (notes_)
       notes_->insert(notes_->end(), r.notes.begin(), r.notes.end());
+    defaulted_ = r.defaulted;
     for (auto &in : g.input()) {
       const std::string &nm = in.name();
       if (initNames.count(nm))
@@ -221,7 +223,8 @@ Status Importer::importGraph(const onnx::GraphProto &g) {
     }
   }
 
-  EMBER_TRY(importNodes(g));
+  // Defaulted dims may be why a node does not type-check: name them.
+  EMBER_TRY(withDefaultedDims(importNodes(g), defaulted_));
 
   for (auto &out : g.output()) {
     auto v = lookup(out.name());

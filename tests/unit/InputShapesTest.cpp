@@ -147,3 +147,16 @@ TEST(InputShapes, ParseErrorsNameTheArgument) {
   EXPECT_EQ(b.inputs["x"].dims, (Dims{1, 3}));
   EXPECT_EQ(b.inputs["x"].origin, "--input-shape x=1x3");
 }
+
+TEST(InputShapes, ANameSayingBatchIsBatchLikeAnywhere) {
+  // An RNN state [layers, batch, hidden] beside the input [batch, seq].
+  std::vector<DeclaredInput> ins = {
+      input("input", {named("batch"), named("sequence")}),
+      input("state", {fixed(2), named("batch"), fixed(128)})};
+  auto r = resolveInputShapes(ins, withDefaults());
+  ASSERT_TRUE(r) << r.status().message();
+  EXPECT_EQ(r->inputs["state"], (Dims{2, 1, 128}));
+  EXPECT_EQ(r->defaulted, "batch=1, sequence=1");
+  ASSERT_EQ(r->notes.size(), 2u);
+  EXPECT_NE(r->notes[0].find("batch-like by its name"), std::string::npos);
+}

@@ -70,7 +70,8 @@ int runMain(int argc, char **argv) {
       return reportError(sp.status());
     spec = std::move(*sp);
     std::vector<std::string> notes;
-    auto types = spec->typesFor(io.shapes, &notes);
+    std::string defaulted;
+    auto types = spec->typesFor(io.shapes, &notes, &defaulted);
     if (!types)
       return reportError(types.status().withContext(pos[0]));
     printNotes(notes);
@@ -93,7 +94,7 @@ int runMain(int argc, char **argv) {
       inTypes.push_back(t.type());
     auto v = spec->prepare(inTypes);
     if (!v)
-      return reportError(v.status());
+      return reportError(withDefaultedDims(v.status(), defaulted));
     variant = *v;
     fp = &backend::ShapeSpecializer::function(*variant);
     summary = backend::ShapeSpecializer::summary(*variant);
