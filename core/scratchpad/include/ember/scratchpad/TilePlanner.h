@@ -1,0 +1,124 @@
+// Tiling a loop nest to the scratchpad budgets a target declares, and the
+// double-buffered schedule of its tiles (docs/lir.md, "Tiling and double
+// buffering"). Part of the SDK (Ember::scratchpad): the LIR tiler and the
+// NPU backend both use it, and so can any vendor whose accelerator computes
+// out of small on-chip memories fed by DMA. Self-contained: standard C++.
+//
+// The caller describes one layer as a loop nest (LoopDim: extents; reduction
+// dims are accumulated over) and its operands: where each lives (a Space with
+// a capacity in the caller's units: bytes, rows, ...), which loop dims select
+// its block, how much space one block takes at given tile sizes, and how many
+// bytes one block moves to or from backing memory. planTiles picks tile sizes
+// and a loop order that fit every space (operands whose block changes get two
+// slots, so the next block loads while the current one is in use) and
+// minimise a cost (DMA bytes by default, or the caller's model). schedule()
+// lists the steps of the chosen tiling with, per operand, its block, its slot
+// and whether the step begins or ends that block.
+#ifndef EMBER_SCRATCHPAD_TILE_PLANNER_H
+#define EMBER_SCRATCHPAD_TILE_PLANNER_H
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ember::scratchpad {
+
+struct Space {
+  std::string name;
+  uint64_t capacity = 0; // the caller's units; 0: unbounded
+};
+
+struct LoopDim {
+  std::string name;
+  int64_t extent = 1;
+  // Accumulated over: reduction dims are innermost, in their given order,
+  // so an accumulator block is complete when they have all run.
+  bool reduction = false;
+  // Tile sizes to consider; empty: every distinct ceil(extent / k).
+  std::vector<int64_t> sizes;
+};
+
+enum class Role {
+  Input,       // copied in when its block changes (a DMA load)
+  Output,      // written on chip, copied out when its block is complete
+  Accumulator, // written on chip over the reduction dims, never copied
+};
+
+struct Operand {
+  std::string name;
+  size_t space = 0; // index into Problem::spaces
+  Role role = Role::Input;
+  std::vector<size_t> dims; // loop dims (indices) that select its block
+  // Space units one block takes at these tile sizes (one entry per dim).
+  std::function<uint64_t(const std::vector<int64_t> &tile)> footprint;
+  // Bytes one block moves to or from backing memory (unused for
+  // accumulators); empty: none.
+  std::function<uint64_t(const std::vector<int64_t> &tile)> bytes;
+};
+
+struct Problem {
+  std::vector<Space> spaces;
+  std::vector<LoopDim> dims;
+  std::vector<Operand> operands;
+  // The dim whose tile is made as large as fits (binary search) for every
+  // combination of the other dims' sizes; SIZE_MAX: enumerate every dim.
+  size_t greedyDim = SIZE_MAX;
+};
+
+struct Tiling {
+  std::vector<int64_t> tile;    // tile size per dim
+  std::vector<int64_t> count;   // tiles per dim, ceil(extent / tile)
+  std::vector<size_t> order;    // dims, outermost first
+  std::vector<unsigned> slots;  // per operand: 1, or 2 (double-buffered)
+  std::vector<uint64_t> blocks; // per operand: blocks begun over the nest
+  std::vector<uint64_t> used;   // per space: units taken by all slots
+  uint64_t dmaBytes = 0;        // loads + stores over the whole nest
+  uint64_t steps = 0;           // tiles over the whole nest
+  double cost = 0;
+};
+
+using CostFn = std::function<double(const Problem &, const Tiling &)>;
+
+struct PlanOptions {
+  bool doubleBuffer = true; // operands with more than one block get 2 slots
+  CostFn cost;              // empty: dmaBytes, then fewer steps
+};
+
+struct PlanResult {
+  bool ok = false;
+  Tiling tiling;
+  std::string error; // when !ok: what the smallest tile needs, per space
+};
+
+// Fills count, slots, blocks, used, dmaBytes, steps and cost of `t`
+// (tile and order set by the caller); false when a space overflows.
+bool evaluate(const Problem &p, const PlanOptions &o, Tiling &t);
+
+// The best tiling that fits: for every combination of candidate sizes and
+// every order of the non-reduction dims (reduction dims innermost).
+PlanResult planTiles(const Problem &p, const PlanOptions &o = {});
+
+struct StepOperand {
+  int64_t block = 0;   // linear index of the operand's block
+  unsigned slot = 0;   // which of its slots holds the block
+  bool begins = false; // first step of this block (load it, or reset it)
+  bool ends = false;   // last step of this block (store it, or release it)
+};
+
+struct Step {
+  std::vector<int64_t> index;        // tile index per dim
+  std::vector<StepOperand> operands; // per operand
+};
+
+// The steps of `t` in loop order. A block's slots alternate when it has
+// two, so the block after the next reuses the slot of the current one. To
+// overlap DMA with compute, issue the loads of step s + 1 before the compute
+// of step s; a load into a slot waits for the last step that used it (the
+// step where the previous block in that slot `ends`).
+std::vector<Step> schedule(const Problem &p, const Tiling &t);
+
+} // namespace ember::scratchpad
+
+#endif // EMBER_SCRATCHPAD_TILE_PLANNER_H

@@ -1,0 +1,174 @@
+// The SDK's scratchpad library (core/scratchpad): interval placement, tile
+// planning to space budgets, and double-buffered schedules.
+#include "ember/scratchpad/IntervalPlanner.h"
+#include "ember/scratchpad/TilePlanner.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+using namespace ember::scratchpad;
+
+namespace {
+
+// No two intervals whose lifetimes overlap share bytes; offsets aligned.
+void checkPlacement(const std::vector<Interval> &v, const Placement &p,
+                    uint64_t align) {
+  ASSERT_EQ(p.offsets.size(), v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    EXPECT_EQ(p.offsets[i] % align, 0u);
+    uint64_t si = (v[i].size + align - 1) / align * align;
+    EXPECT_LE(p.offsets[i] + si, p.peak);
+    for (size_t j = i + 1; j < v.size(); ++j) {
+      if (v[i].end < v[j].begin || v[j].end < v[i].begin)
+        continue;
+      uint64_t sj = (v[j].size + align - 1) / align * align;
+      bool disjoint = p.offsets[i] + si <= p.offsets[j] ||
+                      p.offsets[j] + sj <= p.offsets[i];
+      EXPECT_TRUE(disjoint) << "intervals " << i << " and " << j;
+    }
+  }
+  EXPECT_GE(p.peak, p.lowerBound);
+  EXPECT_LE(p.peak, p.noReuse);
+}
+
+} // namespace
+
+TEST(Scratchpad, IntervalsChainReusesMemory) {
+  // A chain: each buffer lives from its producer to its consumer.
+  std::vector<Interval> v;
+  for (int i = 0; i < 10; ++i)
+    v.push_back({uint64_t(100 + 10 * i), i, i + 1});
+  Placement p = placeIntervals(v, 64);
+  checkPlacement(v, p, 64);
+  EXPECT_EQ(p.peak, p.lowerBound);
+  EXPECT_LT(p.peak, p.noReuse);
+  EXPECT_EQ(p.tried.size(), 6u);
+}
+
+TEST(Scratchpad, IntervalsRandomAreValid) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 50; ++round) {
+    std::vector<Interval> v;
+    int n = 1 + int(rng() % 40);
+    for (int i = 0; i < n; ++i) {
+      int64_t b = rng() % 50;
+      v.push_back({1 + rng() % 5000, b, b + int64_t(rng() % 20)});
+    }
+    uint64_t align = uint64_t(1) << (rng() % 7);
+    checkPlacement(v, placeIntervals(v, align), align);
+  }
+  Placement empty = placeIntervals({}, 64);
+  EXPECT_EQ(empty.peak, 0u);
+  EXPECT_TRUE(empty.offsets.empty());
+}
+
+namespace {
+
+// C[M,N] = A[M,K] @ B[K,N] in elements of one byte; A and C rows in one
+// space of `cap` bytes, B in another.
+Problem matmul(int64_t M, int64_t K, int64_t N, uint64_t capA, uint64_t capB) {
+  Problem p;
+  p.spaces = {{"act", capA}, {"wgt", capB}};
+  p.dims = {{"m", M, false, {}}, {"n", N, false, {}}, {"k", K, true, {}}};
+  Operand a{
+      "A",
+      0,
+      Role::Input,
+      {0, 2},
+      [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[2]); },
+      [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[2]); }};
+  Operand b{
+      "B",
+      1,
+      Role::Input,
+      {2, 1},
+      [](const std::vector<int64_t> &t) { return uint64_t(t[2] * t[1]); },
+      [](const std::vector<int64_t> &t) { return uint64_t(t[2] * t[1]); }};
+  Operand c{
+      "C",
+      0,
+      Role::Output,
+      {0, 1},
+      [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[1]); },
+      [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[1]); }};
+  p.operands = {a, b, c};
+  p.greedyDim = 0;
+  return p;
+}
+
+} // namespace
+
+TEST(Scratchpad, EverythingFitsIsOneTile) {
+  Problem p = matmul(16, 32, 8, 4096, 4096);
+  PlanResult r = planTiles(p);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.tiling.steps, 1u);
+  EXPECT_EQ(r.tiling.tile, (std::vector<int64_t>{16, 8, 32}));
+  for (unsigned s : r.tiling.slots)
+    EXPECT_EQ(s, 1u);
+  EXPECT_EQ(r.tiling.dmaBytes, uint64_t(16 * 32 + 32 * 8 + 16 * 8));
+}
+
+TEST(Scratchpad, TilesFitDoubleBuffered) {
+  Problem p = matmul(512, 256, 256, 16384, 16384);
+  PlanResult r = planTiles(p);
+  ASSERT_TRUE(r.ok) << r.error;
+  const Tiling &t = r.tiling;
+  EXPECT_GT(t.steps, 1u);
+  for (size_t s = 0; s < p.spaces.size(); ++s)
+    EXPECT_LE(t.used[s], p.spaces[s].capacity);
+  // The reduction dim is innermost.
+  EXPECT_EQ(t.order.back(), 2u);
+  // No tiling that fits moves fewer bytes (exhaustive check).
+  for (int64_t m = 1; m <= 512; m *= 2)
+    for (int64_t n = 1; n <= 256; n *= 2)
+      for (int64_t k = 1; k <= 256; k *= 2)
+        for (auto order :
+             {std::vector<size_t>{0, 1, 2}, std::vector<size_t>{1, 0, 2}}) {
+          Tiling x;
+          x.tile = {m, n, k};
+          x.order = order;
+          if (evaluate(p, {}, x)) {
+            EXPECT_GE(x.dmaBytes, t.dmaBytes)
+                << "m " << m << " n " << n << " k " << k;
+          }
+        }
+  // The schedule: blocks alternate between two slots and every block of C
+  // ends exactly once.
+  std::vector<Step> steps = schedule(p, t);
+  ASSERT_EQ(steps.size(), t.steps);
+  uint64_t cEnds = 0, aBegins = 0;
+  unsigned lastSlot = 99;
+  for (const Step &s : steps) {
+    cEnds += s.operands[2].ends;
+    if (s.operands[0].begins) {
+      ++aBegins;
+      if (t.slots[0] == 2) {
+        EXPECT_NE(s.operands[0].slot, lastSlot);
+      }
+      lastSlot = s.operands[0].slot;
+    }
+  }
+  EXPECT_EQ(cEnds, uint64_t(t.count[0] * t.count[1]));
+  EXPECT_EQ(aBegins, t.blocks[0]);
+}
+
+TEST(Scratchpad, NothingFitsNamesTheSpaces) {
+  Problem p = matmul(64, 64, 64, 3, 4096);
+  PlanResult r = planTiles(p);
+  ASSERT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("of act (capacity 3)"), std::string::npos) << r.error;
+}
+
+TEST(Scratchpad, CostModelDecides) {
+  // A cost that prefers the fewest steps picks the largest tiles.
+  Problem p = matmul(256, 64, 64, 8192, 8192);
+  PlanOptions o;
+  o.cost = [](const Problem &, const Tiling &t) { return double(t.steps); };
+  PlanResult r = planTiles(p, o);
+  ASSERT_TRUE(r.ok);
+  PlanResult d = planTiles(p);
+  ASSERT_TRUE(d.ok);
+  EXPECT_LE(r.tiling.steps, d.tiling.steps);
+}
