@@ -1,15 +1,23 @@
-# ember_add_plugin(<target> [OUTPUT_NAME <name>] SOURCES <src>...)
+# ember_add_plugin(<target> [OUTPUT_NAME <name>] [EXPORTS <symbol>...]
+#                  SOURCES <src>...)
 #
 # Builds an Ember backend plugin: a MODULE library that exports only
 # ember_plugin_entry (hidden visibility plus a linker version script), so
 # that nothing inside it can clash with the host or with other plugins.
+# EXPORTS adds symbols that a library the plugin depends on expects from
+# its host program (SystemC's libsystemc needs an sc_main, for example);
+# they must have default visibility in the plugin's code.
 # The file is lib<name>.so (name defaults to the target). Used in-tree and,
 # after `cmake --install`, by vendors through find_package(Ember).
 function(ember_add_plugin target)
-  cmake_parse_arguments(EAP "" "OUTPUT_NAME" "SOURCES" ${ARGN})
+  cmake_parse_arguments(EAP "" "OUTPUT_NAME" "SOURCES;EXPORTS" ${ARGN})
   add_library(${target} MODULE ${EAP_SOURCES} ${EAP_UNPARSED_ARGUMENTS})
   set(vs ${CMAKE_CURRENT_BINARY_DIR}/${target}.exports.map)
-  file(WRITE ${vs} "{\n  global: ember_plugin_entry;\n  local: *;\n};\n")
+  set(globals "ember_plugin_entry;")
+  foreach(sym ${EAP_EXPORTS})
+    string(APPEND globals " ${sym};")
+  endforeach()
+  file(WRITE ${vs} "{\n  global: ${globals}\n  local: *;\n};\n")
   set_target_properties(${target} PROPERTIES
     C_VISIBILITY_PRESET hidden
     CXX_VISIBILITY_PRESET hidden

@@ -1,0 +1,915 @@
+// Code generation for the NPU (docs/npu-backend.md): tiling each layer with
+// the SDK's tile planner, packing weights and tables into the static DRAM
+// image, emitting double-buffered instruction streams, placing activations
+// in DRAM with the SDK's interval planner, and assigning tokens.
+#include "Program.h"
+#include "Tokens.h"
+
+#include "ember/npu/Arith.h"
+#include "ember/scratchpad/IntervalPlanner.h"
+#include "ember/scratchpad/TilePlanner.h"
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace ember::npusim {
+
+using npu::Insn;
+using npu::Opcode;
+namespace sp = ember::scratchpad;
+
+namespace {
+
+constexpr int64_t kMaxLoop = 1023;  // 10-bit size and loop fields
+constexpr uint64_t kDramAlign = 64; // every tensor and table starts here
+
+uint64_t alignUp(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+
+// ---- instruction builders -------------------------------------------------
+
+Insn setreg(unsigned reg, int32_t value) {
+  Insn i;
+  i.op = Opcode::SETREG;
+  i.reg = reg;
+  i.value = value;
+  return i;
+}
+
+Insn loadInsn(int mem, int64_t sram, uint64_t dram, int64_t ysize,
+              int64_t xsize, int64_t stride, int64_t pt = 0, int64_t pb = 0,
+              int64_t pl = 0, int64_t pr = 0) {
+  Insn i;
+  i.op = Opcode::LOAD;
+  i.mem = mem;
+  i.sram = sram;
+  i.dram = int64_t(dram);
+  i.ysize = ysize;
+  i.xsize = xsize;
+  i.stride = stride;
+  i.pad_top = pt;
+  i.pad_bottom = pb;
+  i.pad_left = pl;
+  i.pad_right = pr;
+  return i;
+}
+
+Insn storeInsn(int mem, int64_t sram, uint64_t dram, int64_t ysize,
+               int64_t xsize, int64_t stride) {
+  Insn i = loadInsn(mem, sram, dram, ysize, xsize, stride);
+  i.op = Opcode::STORE;
+  return i;
+}
+
+Insn gemmInsn(int64_t acc, int64_t act, int64_t wgt, int64_t inner,
+              int64_t outer, int64_t actOs, int64_t accOs) {
+  Insn i;
+  i.op = Opcode::GEMM;
+  i.reset = 0;
+  i.acc = acc;
+  i.act = act;
+  i.wgt = wgt;
+  i.inner = inner;
+  i.outer = outer;
+  i.act_ostride = actOs;
+  i.acc_ostride = accOs;
+  return i;
+}
+
+// `rows` contiguous rows between DRAM and a scratchpad, as few LOAD/STOREs
+// as the 10-bit size fields allow.
+void moveRows(std::vector<Insn> &out, bool store, int mem, int64_t sram,
+              uint64_t dram, int64_t rows) {
+  uint64_t rb = uint64_t(npu::memRowBytes(mem));
+  while (rows > 0) {
+    int64_t x = std::min(rows, kMaxLoop);
+    int64_t y = std::min(rows / x, kMaxLoop);
+    out.push_back(store ? storeInsn(mem, sram, dram, y, x, x)
+                        : loadInsn(mem, sram, dram, y, x, x));
+    sram += x * y;
+    dram += uint64_t(x * y) * rb;
+    rows -= x * y;
+  }
+}
+
+// One DRAM row repeated `rows` times (stride 0): bias rows, broadcast adds.
+void repeatRow(std::vector<Insn> &out, int mem, int64_t sram, uint64_t dram,
+               int64_t rows) {
+  while (rows > 0) {
+    int64_t y = std::min(rows, kMaxLoop);
+    out.push_back(loadInsn(mem, sram, dram, y, 1, 0));
+    sram += y;
+    rows -= y;
+  }
+}
+
+// ---- the static DRAM image ------------------------------------------------
+
+struct Image {
+  std::vector<uint8_t> bytes;
+  uint64_t put(const void *data, size_t n) {
+    uint64_t at = alignUp(bytes.size(), kDramAlign);
+    bytes.resize(at + n, 0);
+    if (n)
+      std::memcpy(bytes.data() + at, data, n);
+    return at;
+  }
+  uint64_t reserve(size_t n) {
+    uint64_t at = alignUp(bytes.size(), kDramAlign);
+    bytes.resize(at + n, 0);
+    return at;
+  }
+};
+
+// ---- per-layer code: a tiling and, per step, its loads, compute and tail --
+
+struct StepCode {
+  std::vector<Insn> loads, compute, tail;
+};
+
+// Byte address of row `p` of channel tile `t` of tensor `k`.
+struct Addr {
+  const std::vector<NTensor> &ts;
+  uint64_t operator()(int k, int64_t t, int64_t p) const {
+    const NTensor &x = ts[size_t(k)];
+    const NTensor &own = x.base >= 0 ? ts[size_t(x.base)] : x;
+    return uint64_t(own.dram) +
+           uint64_t(((x.tileOffset + t) * x.P + p) * x.rowBytes());
+  }
+};
+
+// Scratchpad rows of each operand's slots, allocated in order per space.
+struct Slots {
+  std::vector<std::vector<int64_t>> base; // per operand, per slot
+  std::string error;
+};
+
+Slots allocate(const sp::Problem &p, const sp::Tiling &t) {
+  Slots s;
+  std::vector<int64_t> cursor(p.spaces.size(), 0);
+  s.base.resize(p.operands.size());
+  for (size_t k = 0; k < p.operands.size(); ++k) {
+    const sp::Operand &op = p.operands[k];
+    int64_t n = op.footprint ? int64_t(op.footprint(t.tile)) : 0;
+    for (unsigned sl = 0; sl < t.slots[k]; ++sl) {
+      s.base[k].push_back(cursor[op.space]);
+      cursor[op.space] += n;
+    }
+  }
+  for (size_t i = 0; i < p.spaces.size(); ++i)
+    if (p.spaces[i].capacity && uint64_t(cursor[i]) > p.spaces[i].capacity)
+      s.error = "internal: slots overflow " + p.spaces[i].name;
+  return s;
+}
+
+std::vector<sp::Space> npuSpaces() {
+  std::vector<sp::Space> v;
+  for (int m = 0; m < npu::kNumMems; ++m)
+    v.push_back({npu::memName(m), uint64_t(npu::memRows(m))});
+  return v;
+}
+
+std::string tilingText(const sp::Problem &p, const sp::Tiling &t) {
+  std::ostringstream os;
+  for (size_t i = 0; i < t.order.size(); ++i) {
+    size_t d = t.order[i];
+    os << (i ? " " : "") << p.dims[d].name << "=" << t.tile[d] << "x"
+       << t.count[d];
+  }
+  return os.str();
+}
+
+// Emits one layer given its problem and a function producing step code.
+struct LayerCode {
+  std::vector<Insn> setup; // SETREGs, before the first load
+  std::vector<StepCode> steps;
+  std::string tiling;
+};
+
+// ---- GEMM layers -------------------------------------------------------
+
+struct GemmTables {
+  std::vector<std::vector<int64_t>> rel; // per output tile: input tiles
+  std::vector<uint64_t> wOff;            // per output tile: weights in DRAM
+  std::vector<std::vector<bool>> zero;   // per (ko, ri*taps+tap): all zero
+  uint64_t biasOff = 0, paramOff = 0;
+};
+
+GemmTables packGemm(const GemmLayer &g, Image &img) {
+  GemmTables tb;
+  int64_t Kt = ceilDiv(g.K, kDim), Ct = ceilDiv(g.C, kDim);
+  int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, taps = g.kh * g.kw;
+  tb.rel.resize(size_t(Kt));
+  tb.wOff.resize(size_t(Kt));
+  tb.zero.resize(size_t(Kt));
+  for (int64_t ko = 0; ko < Kt; ++ko) {
+    std::set<int64_t> tiles;
+    for (int64_t oc = ko * kDim; oc < std::min(g.K, (ko + 1) * kDim); ++oc) {
+      int64_t grp = oc / Kg;
+      for (int64_t ic = grp * Cg; ic < (grp + 1) * Cg; ic += 1)
+        tiles.insert(ic / kDim);
+    }
+    (void)Ct;
+    std::vector<int64_t> rel(tiles.begin(), tiles.end());
+    // [ri][tap][j][k]: tile (ri, tap) row j = output channel ko*DIM + j,
+    // lane k = input channel rel[ri]*DIM + k.
+    std::vector<int8_t> block(size_t(rel.size() * taps * kDim * kDim), 0);
+    std::vector<bool> zero(size_t(rel.size() * taps), true);
+    for (size_t ri = 0; ri < rel.size(); ++ri)
+      for (int64_t tap = 0; tap < taps; ++tap)
+        for (int64_t j = 0; j < kDim; ++j) {
+          int64_t oc = ko * kDim + j;
+          if (oc >= g.K)
+            continue;
+          int64_t grp = oc / Kg;
+          for (int64_t k = 0; k < kDim; ++k) {
+            int64_t ic = rel[ri] * kDim + k;
+            if (ic >= g.C || ic < grp * Cg || ic >= (grp + 1) * Cg)
+              continue;
+            int8_t v = g.w[size_t(((oc * Cg + (ic - grp * Cg)) * taps) + tap)];
+            block[size_t(((int64_t(ri) * taps + tap) * kDim + j) * kDim + k)] =
+                v;
+            if (v)
+              zero[size_t(int64_t(ri) * taps + tap)] = false;
+          }
+        }
+    tb.wOff[size_t(ko)] = img.put(block.data(), block.size());
+    tb.rel[size_t(ko)] = rel;
+    tb.zero[size_t(ko)] = zero;
+  }
+  std::vector<int32_t> bias(size_t(Kt * kDim), 0),
+      params(size_t(Kt * 2 * kDim), 0);
+  for (int64_t oc = 0; oc < g.K; ++oc) {
+    bias[size_t(oc)] = g.bias.empty() ? 0 : g.bias[size_t(oc)];
+    if (g.requant) {
+      int64_t ko = oc / kDim, j = oc % kDim;
+      params[size_t((ko * 2) * kDim + j)] = g.rq.mult[size_t(oc)];
+      params[size_t((ko * 2 + 1) * kDim + j)] = g.rq.shift[size_t(oc)];
+    }
+  }
+  tb.biasOff = img.put(bias.data(), bias.size() * 4);
+  if (g.requant)
+    tb.paramOff = img.put(params.data(), params.size() * 4);
+  return tb;
+}
+
+std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
+                    const GemmTables &tb, LayerCode &code, LayerInfo &info) {
+  const GemmLayer &g = L.gemm;
+  Addr addr{ts};
+  const int64_t Kt = ceilDiv(g.K, kDim), taps = g.kh * g.kw;
+  int64_t kcExt = 1;
+  bool actByKo = false;
+  for (auto &r : tb.rel) {
+    kcExt = std::max<int64_t>(kcExt, int64_t(r.size()));
+    if (r != tb.rel[0])
+      actByKo = true;
+  }
+  const int64_t ekh = (g.kh - 1) * g.dh + 1, ekw = (g.kw - 1) * g.dw + 1;
+  const int64_t Wp = g.W + g.pl + g.pr;
+  const bool pool = g.pool.on, add = g.add.on;
+  // The pooled output size (fused pooling has no padding).
+  const int64_t POH = pool ? (g.OH - g.pool.kh) / g.pool.s + 1 : g.OH;
+  const int64_t POW = pool ? (g.OW - g.pool.kw) / g.pool.s + 1 : g.OW;
+  (void)ekw;
+
+  sp::Problem p;
+  p.spaces = npuSpaces();
+  enum { dN, dY, dKo, dKc };
+  const bool flat = g.flat;
+  const int64_t P = g.N * g.OH * g.OW;
+  if (flat) {
+    p.dims = {{"n", 1, false, {1}},
+              {"p", P, false, {}},
+              {"ko", Kt, false, {1}},
+              {"kc", kcExt, true, {}}};
+  } else {
+    p.dims = {{"n", g.N, false, {1}},
+              {"y", POH, false, {}},
+              {"ko", Kt, false, {1}},
+              {"kc", kcExt, true, {}}};
+  }
+  p.greedyDim = dY;
+  // Output units (pixels or lines) -> conv lines, conv rows, input lines.
+  auto convLines = [&](int64_t y) {
+    return pool ? (y - 1) * g.pool.s + g.pool.kh : y;
+  };
+  auto accRows = [&](const std::vector<int64_t> &t) {
+    return flat ? t[dY] : convLines(t[dY]) * g.OW;
+  };
+  auto inLines = [&](int64_t y) {
+    return std::min(g.H + g.pt + g.pb, (convLines(y) - 1) * g.sh + ekh);
+  };
+  auto actRows = [&](const std::vector<int64_t> &t) {
+    return (flat ? t[dY] : inLines(t[dY]) * Wp) * t[dKc];
+  };
+  auto outRows = [&](const std::vector<int64_t> &t) {
+    return flat ? t[dY] : t[dY] * POW;
+  };
+  enum { oAct, oWgt, oAcc, oBias, oParam, oConv, oPool, oAdd };
+  std::vector<size_t> actDims = {dN, dY, dKc};
+  if (actByKo)
+    actDims = {dN, dY, dKo, dKc};
+  auto u = [](int64_t v) { return uint64_t(v); };
+  p.operands.push_back(
+      {"act", EMBER_NPU_MEM_ACT, sp::Role::Input, actDims,
+       [&](const std::vector<int64_t> &t) { return u(actRows(t)); },
+       [&](const std::vector<int64_t> &t) { return u(actRows(t) * kDim); }});
+  p.operands.push_back(
+      {"wgt",
+       EMBER_NPU_MEM_WGT,
+       sp::Role::Input,
+       {dKo, dKc},
+       [&](const std::vector<int64_t> &t) { return u(t[dKc] * taps * kDim); },
+       [&](const std::vector<int64_t> &t) {
+         return u(t[dKc] * taps * kDim * kDim);
+       }});
+  p.operands.push_back(
+      {"acc",
+       EMBER_NPU_MEM_ACC,
+       g.requant ? sp::Role::Accumulator : sp::Role::Output,
+       {dN, dY, dKo},
+       [&](const std::vector<int64_t> &t) { return u(accRows(t)); },
+       [&](const std::vector<int64_t> &t) {
+         return u(accRows(t) * kDim * 4);
+       }});
+  p.operands.push_back({"bias",
+                        EMBER_NPU_MEM_ACC,
+                        sp::Role::Input,
+                        {dN, dY, dKo},
+                        nullptr,
+                        [&](const std::vector<int64_t> &t) {
+                          return u(accRows(t) * kDim * 4);
+                        }});
+  p.operands.push_back(
+      {"param",
+       EMBER_NPU_MEM_ACC,
+       sp::Role::Input,
+       {dKo},
+       [&](const std::vector<int64_t> &) { return u(g.requant ? 2 : 0); },
+       [&](const std::vector<int64_t> &) {
+         return u(g.requant ? 2 * kDim * 4 : 0);
+       }});
+  p.operands.push_back(
+      {"conv",
+       EMBER_NPU_MEM_OUT,
+       pool || !g.requant ? sp::Role::Accumulator : sp::Role::Output,
+       {dN, dY, dKo},
+       [&](const std::vector<int64_t> &t) {
+         return u(g.requant ? accRows(t) : 0);
+       },
+       [&](const std::vector<int64_t> &t) {
+         return u(g.requant ? accRows(t) * kDim : 0);
+       }});
+  p.operands.push_back(
+      {"pool",
+       EMBER_NPU_MEM_OUT,
+       sp::Role::Output,
+       {dN, dY, dKo},
+       [&](const std::vector<int64_t> &t) { return u(pool ? outRows(t) : 0); },
+       [&](const std::vector<int64_t> &t) {
+         return u(pool ? outRows(t) * kDim : 0);
+       }});
+  p.operands.push_back(
+      {"add",
+       EMBER_NPU_MEM_OUT,
+       sp::Role::Input,
+       {dN, dY, dKo},
+       [&](const std::vector<int64_t> &t) { return u(add ? outRows(t) : 0); },
+       [&](const std::vector<int64_t> &t) {
+         return u(add ? outRows(t) * kDim : 0);
+       }});
+  sp::PlanResult plan = sp::planTiles(p);
+  if (!plan.ok)
+    return "does not fit the scratchpads: " + plan.error;
+  const sp::Tiling &t = plan.tiling;
+  Slots slots = allocate(p, t);
+  if (!slots.error.empty())
+    return slots.error;
+  code.tiling = tilingText(p, t);
+  info.tiling = code.tiling;
+
+  code.setup.push_back(setreg(EMBER_NPU_REG_PAD_VALUE, g.padValue));
+  if (pool) {
+    code.setup.push_back(setreg(EMBER_NPU_REG_POOL_KH, int32_t(g.pool.kh)));
+    code.setup.push_back(setreg(EMBER_NPU_REG_POOL_KW, int32_t(g.pool.kw)));
+    code.setup.push_back(setreg(EMBER_NPU_REG_POOL_STRIDE, int32_t(g.pool.s)));
+    code.setup.push_back(setreg(EMBER_NPU_REG_POOL_IN_W, int32_t(g.OW)));
+    code.setup.push_back(setreg(EMBER_NPU_REG_POOL_OUT_W, int32_t(POW)));
+  }
+  if (add) {
+    const AddRegs &r = g.add.regs;
+    const std::pair<unsigned, int32_t> regs[] = {
+        {EMBER_NPU_REG_ADD_LSHIFT, r.lshift},
+        {EMBER_NPU_REG_ADD_A_ZP, r.aZp},
+        {EMBER_NPU_REG_ADD_A_MULT, r.aMult},
+        {EMBER_NPU_REG_ADD_A_SHIFT, r.aShift},
+        {EMBER_NPU_REG_ADD_B_ZP, r.bZp},
+        {EMBER_NPU_REG_ADD_B_MULT, r.bMult},
+        {EMBER_NPU_REG_ADD_B_SHIFT, r.bShift},
+        {EMBER_NPU_REG_ADD_OUT_MULT, r.outMult},
+        {EMBER_NPU_REG_ADD_OUT_SHIFT, r.outShift},
+        {EMBER_NPU_REG_ADD_OUT_ZP, r.outZp},
+        {EMBER_NPU_REG_ADD_MIN, r.lo},
+        {EMBER_NPU_REG_ADD_MAX, r.hi}};
+    for (auto &kv : regs)
+      code.setup.push_back(setreg(kv.first, kv.second));
+  }
+
+  std::vector<sp::Step> steps = sp::schedule(p, t);
+  code.steps.resize(steps.size());
+  const int64_t Y = flat ? P : POH;
+  for (size_t s = 0; s < steps.size(); ++s) {
+    const sp::Step &st = steps[s];
+    StepCode &sc = code.steps[s];
+    auto slot = [&](int op) {
+      return slots.base[size_t(op)][st.operands[size_t(op)].slot];
+    };
+    const int64_t n = st.index[dN], ko = st.index[dKo], kc = st.index[dKc];
+    const int64_t y0 = st.index[dY] * t.tile[dY];
+    const int64_t y1 = std::min(Y, y0 + t.tile[dY]);
+    const int64_t lines = y1 - y0;
+    const std::vector<int64_t> &rel = tb.rel[size_t(ko)];
+    const int64_t ri0 = kc * t.tile[dKc];
+    const int64_t ri1 =
+        std::min<int64_t>(int64_t(rel.size()), ri0 + t.tile[dKc]);
+    // Conv lines of this tile and the input lines they read.
+    const int64_t cy0 = flat ? 0 : (pool ? y0 * g.pool.s : y0);
+    const int64_t cLines = flat ? 0 : convLines(lines);
+    const int64_t rows = flat ? lines : cLines * g.OW; // accumulator rows
+    const int64_t iy0 = cy0 * g.sh - g.pt;
+    const int64_t iy1 = (cy0 + cLines - 1) * g.sh - g.pt + ekh;
+    const int64_t vy0 = std::max<int64_t>(0, iy0),
+                  vy1 = std::min<int64_t>(g.H, iy1);
+    const int64_t blockLines = iy1 - iy0;
+    // Loads.
+    if (st.operands[oAct].begins)
+      for (int64_t ri = ri0; ri < ri1; ++ri) {
+        int64_t q = ri - ri0, ci = rel[size_t(ri)];
+        if (flat) {
+          moveRows(sc.loads, false, EMBER_NPU_MEM_ACT, slot(oAct) + q * lines,
+                   addr(g.in, ci, y0), lines);
+        } else {
+          sc.loads.push_back(loadInsn(EMBER_NPU_MEM_ACT,
+                                      slot(oAct) + q * blockLines * Wp,
+                                      addr(g.in, ci, (n * g.H + vy0) * g.W),
+                                      std::max<int64_t>(0, vy1 - vy0), g.W, g.W,
+                                      vy0 - iy0, iy1 - vy1, g.pl, g.pr));
+        }
+      }
+    if (st.operands[oWgt].begins && ri1 > ri0)
+      moveRows(sc.loads, false, EMBER_NPU_MEM_WGT, slot(oWgt),
+               tb.wOff[size_t(ko)] + uint64_t(ri0 * taps * kDim * kDim),
+               (ri1 - ri0) * taps * kDim);
+    if (st.operands[oParam].begins && g.requant)
+      moveRows(sc.loads, false, EMBER_NPU_MEM_ACC, slot(oParam),
+               tb.paramOff + uint64_t(ko * 2 * kDim * 4), 2);
+    if (st.operands[oAcc].begins)
+      repeatRow(sc.loads, EMBER_NPU_MEM_ACC, slot(oAcc),
+                tb.biasOff + uint64_t(ko * kDim * 4), rows);
+    const int64_t outP = flat ? y0 : (n * POH + y0) * POW; // first out pixel
+    const int64_t outN = flat ? lines : lines * POW;       // out rows
+    if (add && st.operands[oAdd].begins) {
+      if (g.add.otherBroadcast)
+        repeatRow(sc.loads, EMBER_NPU_MEM_OUT, slot(oAdd),
+                  addr(g.add.other, ko, 0), outN);
+      else
+        moveRows(sc.loads, false, EMBER_NPU_MEM_OUT, slot(oAdd),
+                 addr(g.add.other, ko, outP), outN);
+    }
+    // GEMMs.
+    for (int64_t ri = ri0; ri < ri1; ++ri) {
+      int64_t q = ri - ri0;
+      for (int64_t tap = 0; tap < taps; ++tap) {
+        if (tb.zero[size_t(ko)][size_t(ri * taps + tap)])
+          continue;
+        int64_t wgt = slot(oWgt) + (q * taps + tap) * kDim;
+        if (flat) {
+          for (int64_t r0 = 0; r0 < lines; r0 += kMaxLoop) {
+            int64_t m = std::min(kMaxLoop, lines - r0);
+            sc.compute.push_back(gemmInsn(
+                slot(oAcc) + r0, slot(oAct) + q * lines + r0, wgt, m, 1, 0, 0));
+            info.arrayMacs += uint64_t(m * kDim * kDim);
+          }
+          continue;
+        }
+        int64_t ky = tap / g.kw, kx = tap % g.kw;
+        int64_t base =
+            slot(oAct) + q * blockLines * Wp + ky * g.dh * Wp + kx * g.dw;
+        if (g.sw == 1) {
+          for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop) {
+            int64_t m = std::min(kMaxLoop, cLines - r0);
+            sc.compute.push_back(gemmInsn(slot(oAcc) + r0 * g.OW,
+                                          base + r0 * g.sh * Wp, wgt, g.OW, m,
+                                          g.sh * Wp, g.OW));
+            info.arrayMacs += uint64_t(m * g.OW * kDim * kDim);
+          }
+        } else {
+          for (int64_t r = 0; r < cLines; ++r) {
+            sc.compute.push_back(gemmInsn(slot(oAcc) + r * g.OW,
+                                          base + r * g.sh * Wp, wgt, 1, g.OW,
+                                          g.sw, 1));
+            info.arrayMacs += uint64_t(g.OW * kDim * kDim);
+          }
+        }
+      }
+    }
+    // Tail: requantize (+ pool / add) and store, once the block is complete.
+    if (!st.operands[oAcc].ends)
+      continue;
+    if (!g.requant) {
+      moveRows(sc.tail, true, EMBER_NPU_MEM_ACC, slot(oAcc),
+               addr(g.out, ko, outP), outN);
+      continue;
+    }
+    Insn rq;
+    rq.op = Opcode::REQUANT;
+    rq.dst = slot(oConv);
+    rq.src = slot(oAcc);
+    rq.rows = rows;
+    rq.param = slot(oParam);
+    rq.zp = g.rq.zp;
+    rq.min = g.rq.lo;
+    rq.max = g.rq.hi;
+    sc.tail.push_back(rq);
+    int64_t result = slot(oConv);
+    if (pool) {
+      Insn pi;
+      pi.op = Opcode::POOL;
+      pi.avg = g.pool.avg;
+      pi.dst = slot(oPool);
+      pi.src = slot(oConv);
+      pi.rows = outN;
+      sc.tail.push_back(pi);
+      result = slot(oPool);
+    }
+    if (add) {
+      Insn va;
+      va.op = Opcode::VADD;
+      va.dst = result;
+      va.a = g.add.convIsA ? result : slot(oAdd);
+      va.b = g.add.convIsA ? slot(oAdd) : result;
+      va.rows = outN;
+      sc.tail.push_back(va);
+    }
+    moveRows(sc.tail, true, EMBER_NPU_MEM_OUT, result, addr(g.out, ko, outP),
+             outN);
+  }
+  return "";
+}
+
+// ---- pooling layers ----------------------------------------------------
+
+std::string genPool(const Layer &L, const std::vector<NTensor> &ts,
+                    LayerCode &code, LayerInfo &info) {
+  const PoolLayer &g = L.pool;
+  Addr addr{ts};
+  const int64_t Ct = ceilDiv(g.C, kDim), Wp = g.W + g.pl + g.pr;
+  sp::Problem p;
+  p.spaces = npuSpaces();
+  enum { dN, dY, dC };
+  p.dims = {
+      {"n", g.N, false, {1}}, {"y", g.OH, false, {}}, {"c", Ct, false, {1}}};
+  p.greedyDim = dY;
+  auto inLines = [&](int64_t y) {
+    return std::min(g.H + g.pt + g.pb, (y - 1) * g.s + g.kh);
+  };
+  auto u = [](int64_t v) { return uint64_t(v); };
+  p.operands.push_back(
+      {"in",
+       EMBER_NPU_MEM_OUT,
+       sp::Role::Input,
+       {dN, dY, dC},
+       [&](const std::vector<int64_t> &t) { return u(inLines(t[dY]) * Wp); },
+       [&](const std::vector<int64_t> &t) {
+         return u(inLines(t[dY]) * g.W * kDim);
+       }});
+  p.operands.push_back(
+      {"out",
+       EMBER_NPU_MEM_OUT,
+       sp::Role::Output,
+       {dN, dY, dC},
+       [&](const std::vector<int64_t> &t) { return u(t[dY] * g.OW); },
+       [&](const std::vector<int64_t> &t) { return u(t[dY] * g.OW * kDim); }});
+  sp::PlanResult plan = sp::planTiles(p);
+  if (!plan.ok)
+    return "does not fit the scratchpads: " + plan.error;
+  const sp::Tiling &t = plan.tiling;
+  Slots slots = allocate(p, t);
+  code.tiling = info.tiling = tilingText(p, t);
+  code.setup = {setreg(EMBER_NPU_REG_PAD_VALUE, g.padValue),
+                setreg(EMBER_NPU_REG_POOL_KH, int32_t(g.kh)),
+                setreg(EMBER_NPU_REG_POOL_KW, int32_t(g.kw)),
+                setreg(EMBER_NPU_REG_POOL_STRIDE, int32_t(g.s)),
+                setreg(EMBER_NPU_REG_POOL_IN_W, int32_t(Wp)),
+                setreg(EMBER_NPU_REG_POOL_OUT_W, int32_t(g.OW))};
+  std::vector<sp::Step> steps = sp::schedule(p, t);
+  code.steps.resize(steps.size());
+  for (size_t s = 0; s < steps.size(); ++s) {
+    const sp::Step &st = steps[s];
+    StepCode &sc = code.steps[s];
+    int64_t n = st.index[dN], c = st.index[dC];
+    int64_t y0 = st.index[dY] * t.tile[dY];
+    int64_t y1 = std::min(g.OH, y0 + t.tile[dY]);
+    int64_t iy0 = y0 * g.s - g.pt, iy1 = (y1 - 1) * g.s - g.pt + g.kh;
+    int64_t vy0 = std::max<int64_t>(0, iy0), vy1 = std::min(g.H, iy1);
+    int64_t in = slots.base[0][st.operands[0].slot];
+    int64_t out = slots.base[1][st.operands[1].slot];
+    sc.loads.push_back(loadInsn(EMBER_NPU_MEM_OUT, in,
+                                addr(g.in, c, (n * g.H + vy0) * g.W),
+                                std::max<int64_t>(0, vy1 - vy0), g.W, g.W,
+                                vy0 - iy0, iy1 - vy1, g.pl, g.pr));
+    Insn pi;
+    pi.op = Opcode::POOL;
+    pi.avg = g.avg;
+    pi.dst = out;
+    pi.src = in;
+    pi.rows = (y1 - y0) * g.OW;
+    sc.compute.push_back(pi);
+    moveRows(sc.tail, true, EMBER_NPU_MEM_OUT, out,
+             addr(g.out, c, (n * g.OH + y0) * g.OW), (y1 - y0) * g.OW);
+  }
+  return "";
+}
+
+// ---- add layers ----------------------------------------------------------
+
+std::string genAdd(const Layer &L, const std::vector<NTensor> &ts,
+                   LayerCode &code, LayerInfo &info) {
+  const AddLayer &g = L.add;
+  Addr addr{ts};
+  const NTensor &y = ts[size_t(g.out)];
+  const int64_t Ct = y.tiles(), P = y.P;
+  sp::Problem p;
+  p.spaces = npuSpaces();
+  enum { dP, dC };
+  p.dims = {{"p", P, false, {}}, {"c", Ct, false, {1}}};
+  p.greedyDim = dP;
+  auto rows = [](const std::vector<int64_t> &t) { return uint64_t(t[dP]); };
+  auto bytes = [](const std::vector<int64_t> &t) {
+    return uint64_t(t[dP] * kDim);
+  };
+  p.operands.push_back(
+      {"a", EMBER_NPU_MEM_OUT, sp::Role::Input, {dP, dC}, rows, bytes});
+  p.operands.push_back(
+      {"b", EMBER_NPU_MEM_OUT, sp::Role::Input, {dP, dC}, rows, bytes});
+  p.operands.push_back(
+      {"y", EMBER_NPU_MEM_OUT, sp::Role::Output, {dP, dC}, rows, bytes});
+  sp::PlanResult plan = sp::planTiles(p);
+  if (!plan.ok)
+    return "does not fit the scratchpads: " + plan.error;
+  const sp::Tiling &t = plan.tiling;
+  Slots slots = allocate(p, t);
+  code.tiling = info.tiling = tilingText(p, t);
+  const AddRegs &r = g.regs;
+  code.setup = {setreg(EMBER_NPU_REG_ADD_LSHIFT, r.lshift),
+                setreg(EMBER_NPU_REG_ADD_A_ZP, r.aZp),
+                setreg(EMBER_NPU_REG_ADD_A_MULT, r.aMult),
+                setreg(EMBER_NPU_REG_ADD_A_SHIFT, r.aShift),
+                setreg(EMBER_NPU_REG_ADD_B_ZP, r.bZp),
+                setreg(EMBER_NPU_REG_ADD_B_MULT, r.bMult),
+                setreg(EMBER_NPU_REG_ADD_B_SHIFT, r.bShift),
+                setreg(EMBER_NPU_REG_ADD_OUT_MULT, r.outMult),
+                setreg(EMBER_NPU_REG_ADD_OUT_SHIFT, r.outShift),
+                setreg(EMBER_NPU_REG_ADD_OUT_ZP, r.outZp),
+                setreg(EMBER_NPU_REG_ADD_MIN, r.lo),
+                setreg(EMBER_NPU_REG_ADD_MAX, r.hi)};
+  std::vector<sp::Step> steps = sp::schedule(p, t);
+  code.steps.resize(steps.size());
+  for (size_t s = 0; s < steps.size(); ++s) {
+    const sp::Step &st = steps[s];
+    StepCode &sc = code.steps[s];
+    int64_t c = st.index[dC];
+    int64_t p0 = st.index[dP] * t.tile[dP], p1 = std::min(P, p0 + t.tile[dP]);
+    int64_t a = slots.base[0][st.operands[0].slot];
+    int64_t b = slots.base[1][st.operands[1].slot];
+    int64_t out = slots.base[2][st.operands[2].slot];
+    moveRows(sc.loads, false, EMBER_NPU_MEM_OUT, a, addr(g.a, c, p0), p1 - p0);
+    if (g.bBroadcast)
+      repeatRow(sc.loads, EMBER_NPU_MEM_OUT, b, addr(g.b, c, 0), p1 - p0);
+    else
+      moveRows(sc.loads, false, EMBER_NPU_MEM_OUT, b, addr(g.b, c, p0),
+               p1 - p0);
+    Insn va;
+    va.op = Opcode::VADD;
+    va.dst = out;
+    va.a = a;
+    va.b = b;
+    va.rows = p1 - p0;
+    sc.compute.push_back(va);
+    moveRows(sc.tail, true, EMBER_NPU_MEM_OUT, out, addr(g.out, c, p0),
+             p1 - p0);
+  }
+  return "";
+}
+
+const char *layerOp(const Layer &L) {
+  switch (L.kind) {
+  case Layer::Kind::Gemm:
+    return L.gemm.flat ? "matmul" : "conv";
+  case Layer::Kind::Pool:
+    return L.pool.avg ? "avgpool" : "maxpool";
+  case Layer::Kind::Add:
+    return "add";
+  }
+  return "?";
+}
+
+// ---- DRAM placement of activations -------------------------------------
+
+std::string placeActivations(std::vector<NTensor> &ts, const LayerProgram &lp,
+                             uint64_t base, uint64_t &end) {
+  // Lifetime of each tensor that owns storage, in layer indices: inputs
+  // are live from the start, outputs to the end.
+  const int64_t L = int64_t(lp.layers.size());
+  std::vector<int64_t> first(ts.size(), INT64_MAX), last(ts.size(), -1);
+  auto owner = [&](int k) {
+    return ts[size_t(k)].base >= 0 ? ts[size_t(k)].base : k;
+  };
+  auto touch = [&](int k, int64_t at) {
+    if (k < 0)
+      return;
+    int o = owner(k);
+    first[size_t(o)] = std::min(first[size_t(o)], at);
+    last[size_t(o)] = std::max(last[size_t(o)], at);
+  };
+  for (int64_t i = 0; i < L; ++i) {
+    const Layer &l = lp.layers[size_t(i)];
+    switch (l.kind) {
+    case Layer::Kind::Gemm:
+      touch(l.gemm.in, i);
+      touch(l.gemm.out, i);
+      if (l.gemm.add.on)
+        touch(l.gemm.add.other, i);
+      break;
+    case Layer::Kind::Pool:
+      touch(l.pool.in, i);
+      touch(l.pool.out, i);
+      break;
+    case Layer::Kind::Add:
+      touch(l.add.a, i);
+      touch(l.add.b, i);
+      touch(l.add.out, i);
+      break;
+    }
+  }
+  for (int k : lp.inputs)
+    touch(k, -1);
+  for (int k : lp.outputs)
+    touch(k, L);
+  std::vector<scratchpad::Interval> items;
+  std::vector<size_t> who;
+  for (size_t k = 0; k < ts.size(); ++k) {
+    if (ts[k].base >= 0 || ts[k].kind == NTensor::Kind::Constant || last[k] < 0)
+      continue;
+    items.push_back({ts[k].bytes(), first[k], last[k]});
+    who.push_back(k);
+  }
+  scratchpad::Placement pl = scratchpad::placeIntervals(items, kDramAlign);
+  for (size_t i = 0; i < who.size(); ++i)
+    ts[who[i]].dram = int64_t(base + pl.offsets[i]);
+  end = base + pl.peak;
+  return "";
+}
+
+} // namespace
+
+std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
+                            Program &out) {
+  out = Program();
+  std::vector<NTensor> ts = lp.tensors;
+  Image img;
+  // Constants (e.g. an add's constant operand) first, in NPU layout.
+  for (NTensor &t : ts)
+    if (t.kind == NTensor::Kind::Constant && t.base < 0) {
+      if (t.data.size() != t.bytes())
+        return "internal: constant '" + t.name + "' has " +
+               std::to_string(t.data.size()) + " bytes, its layout " +
+               std::to_string(t.bytes());
+      t.dram = int64_t(img.put(t.data.data(), t.data.size()));
+    }
+  // Per GEMM layer: packed weights, bias rows and requantization tables.
+  std::vector<GemmTables> tables(lp.layers.size());
+  for (size_t i = 0; i < lp.layers.size(); ++i)
+    if (lp.layers[i].kind == Layer::Kind::Gemm)
+      tables[i] = packGemm(lp.layers[i].gemm, img);
+  // Activations after the image (the SDK's interval planner).
+  uint64_t actBase = alignUp(img.bytes.size(), kDramAlign), end = 0;
+  std::string err = placeActivations(ts, lp, actBase, end);
+  if (!err.empty())
+    return err;
+  out.activationBase = actBase;
+  out.dramBytes = end;
+  if (end > o.dramCapacity || end > (uint64_t(1) << 32)) {
+    // Name the layer whose tensors need the most.
+    size_t worst = 0;
+    uint64_t worstBytes = 0;
+    for (size_t i = 0; i < lp.layers.size(); ++i) {
+      const Layer &L = lp.layers[i];
+      std::vector<int> used;
+      if (L.kind == Layer::Kind::Gemm)
+        used = {L.gemm.in, L.gemm.out};
+      else if (L.kind == Layer::Kind::Pool)
+        used = {L.pool.in, L.pool.out};
+      else
+        used = {L.add.a, L.add.b, L.add.out};
+      uint64_t b = 0;
+      for (int k : used)
+        b += ts[size_t(k)].bytes();
+      if (b > worstBytes) {
+        worstBytes = b;
+        worst = i;
+      }
+    }
+    std::ostringstream os;
+    os << "the program needs " << end << " bytes of NPU DRAM ("
+       << img.bytes.size() << " of weights and tables, " << (end - actBase)
+       << " of activations), over the DRAM's " << o.dramCapacity
+       << " bytes (backend option dram_bytes); the largest layer is '"
+       << (lp.layers.empty() ? std::string("?") : lp.layers[worst].name)
+       << "' with " << worstBytes << " bytes of tensors";
+    return os.str();
+  }
+  // Each layer's code.
+  std::vector<LayerCode> codes(lp.layers.size());
+  out.layers.resize(lp.layers.size());
+  for (size_t i = 0; i < lp.layers.size(); ++i) {
+    const Layer &L = lp.layers[i];
+    LayerInfo &info = out.layers[i];
+    info.name = L.name;
+    info.nodes = L.nodes;
+    info.op = layerOp(L);
+    info.usefulMacs = L.usefulMacs;
+    switch (L.kind) {
+    case Layer::Kind::Gemm:
+      err = genGemm(L, ts, tables[i], codes[i], info);
+      break;
+    case Layer::Kind::Pool:
+      err = genPool(L, ts, codes[i], info);
+      break;
+    case Layer::Kind::Add:
+      err = genAdd(L, ts, codes[i], info);
+      break;
+    }
+    if (!err.empty())
+      return "layer '" + L.name + "' (" + info.op + "): " + err;
+  }
+  // The stream: per layer, its setup, then the steps software-pipelined.
+  auto emit = [&](const std::vector<Insn> &v, int32_t layer) {
+    for (const Insn &in : v) {
+      out.insns.push_back(in);
+      out.insnLayer.push_back(layer);
+    }
+  };
+  for (size_t i = 0; i < codes.size(); ++i) {
+    LayerCode &c = codes[i];
+    LayerInfo &info = out.layers[i];
+    info.firstInsn = out.insns.size();
+    emit(c.setup, int32_t(i));
+    if (!c.steps.empty())
+      emit(c.steps[0].loads, int32_t(i));
+    for (size_t s = 0; s < c.steps.size(); ++s) {
+      if (s + 1 < c.steps.size())
+        emit(c.steps[s + 1].loads, int32_t(i));
+      emit(c.steps[s].compute, int32_t(i));
+      emit(c.steps[s].tail, int32_t(i));
+    }
+    info.endInsn = out.insns.size();
+    for (size_t k = info.firstInsn; k < info.endInsn; ++k) {
+      const Insn &in = out.insns[k];
+      uint64_t b =
+          in.op == Opcode::LOAD || in.op == Opcode::STORE
+              ? uint64_t(in.ysize * in.xsize * npu::memRowBytes(int(in.mem)))
+              : 0;
+      if (in.op == Opcode::LOAD)
+        info.loadBytes += b;
+      if (in.op == Opcode::STORE)
+        info.storeBytes += b;
+    }
+  }
+  Insn fin;
+  fin.op = Opcode::FINISH;
+  out.insns.push_back(fin);
+  out.insnLayer.push_back(-1);
+  TokenStats st;
+  err = assignTokens(out.insns, &st);
+  if (!err.empty())
+    return "internal: token assignment: " + err;
+  out.image = std::move(img.bytes);
+  for (int k : lp.inputs) {
+    NTensor t = ts[size_t(k)];
+    t.dram = int64_t(Addr{ts}(k, 0, 0));
+    out.inputs.push_back(t);
+  }
+  for (int k : lp.outputs) {
+    NTensor t = ts[size_t(k)];
+    t.dram = int64_t(Addr{ts}(k, 0, 0));
+    out.outputs.push_back(t);
+  }
+  return "";
+}
+
+} // namespace ember::npusim

@@ -1,0 +1,246 @@
+// Program text (the assembler's syntax with layer comments) and the
+// artifact serialization of a compiled partition.
+#include "Program.h"
+
+#include "ember/npu/Assembler.h"
+
+#include <atomic>
+#include <cstring>
+#include <sstream>
+
+namespace ember::npusim {
+
+uint64_t newProgramUid() {
+  static std::atomic<uint64_t> next{1};
+  return next++;
+}
+
+namespace {
+
+std::string tensorText(const NTensor &t) {
+  std::ostringstream os;
+  os << t.name << " " << (t.i32 ? "i32" : t.u8 ? "u8" : "i8") << "[";
+  for (size_t i = 0; i < t.dims.size(); ++i)
+    os << (i ? "," : "") << t.dims[i];
+  os << "] at dram " << t.dram << " (" << t.tiles() << " channel tiles x "
+     << t.P << " rows)";
+  return os.str();
+}
+
+} // namespace
+
+std::string programAsm(const Program &p) {
+  std::ostringstream os;
+  os << "# Ember NPU program (DIM " << p.dim << "): " << p.insns.size()
+     << " instructions, " << p.image.size()
+     << " bytes of weights and tables in DRAM at 0, activations from "
+     << p.activationBase << ", " << p.dramBytes << " bytes of DRAM in all\n";
+  for (const NTensor &t : p.inputs)
+    os << "# input  " << tensorText(t) << "\n";
+  for (const NTensor &t : p.outputs)
+    os << "# output " << tensorText(t) << "\n";
+  int32_t cur = -2;
+  for (size_t i = 0; i < p.insns.size(); ++i) {
+    int32_t l = i < p.insnLayer.size() ? p.insnLayer[i] : -1;
+    if (l != cur) {
+      cur = l;
+      if (l >= 0 && size_t(l) < p.layers.size()) {
+        const LayerInfo &li = p.layers[size_t(l)];
+        os << "# layer " << l << " '" << li.name << "' (" << li.op << ")";
+        if (li.nodes.size() > 1) {
+          os << ": nodes";
+          for (const std::string &n : li.nodes)
+            os << " '" << n << "'";
+        }
+        if (!li.tiling.empty())
+          os << "; tiles " << li.tiling;
+        os << "\n";
+      }
+    }
+    os << npu::formatInsn(p.insns[i]) << "\n";
+  }
+  return os.str();
+}
+
+// ---- serialization ------------------------------------------------------
+
+namespace {
+
+constexpr char kMagic[8] = {'E', 'N', 'P', 'U', 'P', 'R', 'O', 'G'};
+constexpr uint32_t kVersion = 1;
+
+struct Writer {
+  std::string s;
+  void u64(uint64_t v) { s.append(reinterpret_cast<const char *>(&v), 8); }
+  void i64(int64_t v) { u64(uint64_t(v)); }
+  void str(const std::string &v) {
+    u64(v.size());
+    s += v;
+  }
+  void bytes(const void *d, size_t n) {
+    u64(n);
+    s.append(static_cast<const char *>(d), n);
+  }
+};
+
+struct Reader {
+  const std::string &s;
+  size_t at = 0;
+  bool bad = false;
+  uint64_t u64() {
+    if (at + 8 > s.size()) {
+      bad = true;
+      return 0;
+    }
+    uint64_t v;
+    std::memcpy(&v, s.data() + at, 8);
+    at += 8;
+    return v;
+  }
+  int64_t i64() { return int64_t(u64()); }
+  // A length that the remaining bytes can hold (each element >= `unit`).
+  uint64_t len(uint64_t unit) {
+    uint64_t n = u64();
+    if (bad || n > (s.size() - at) / std::max<uint64_t>(unit, 1)) {
+      bad = true;
+      return 0;
+    }
+    return n;
+  }
+  std::string str() {
+    uint64_t n = len(1);
+    std::string v = bad ? std::string() : s.substr(at, size_t(n));
+    at += size_t(n);
+    return v;
+  }
+};
+
+void putTensor(Writer &w, const NTensor &t) {
+  w.str(t.name);
+  w.i64(int64_t(t.kind));
+  w.i64(t.value);
+  w.u64(t.i32);
+  w.u64(t.u8);
+  w.u64(t.dims.size());
+  for (int64_t d : t.dims)
+    w.i64(d);
+  w.i64(t.axis);
+  w.i64(t.C);
+  w.i64(t.P);
+  w.i64(t.dram);
+}
+
+void getTensor(Reader &r, NTensor &t) {
+  t.name = r.str();
+  t.kind = NTensor::Kind(r.i64() & 3);
+  t.value = int(r.i64());
+  t.i32 = r.u64() != 0;
+  t.u8 = r.u64() != 0;
+  uint64_t n = r.len(8);
+  t.dims.resize(size_t(n));
+  for (auto &d : t.dims)
+    d = r.i64();
+  t.axis = int(r.i64());
+  t.C = r.i64();
+  t.P = r.i64();
+  t.dram = r.i64();
+}
+
+} // namespace
+
+std::string serializeProgram(const Program &p) {
+  Writer w;
+  w.s.append(kMagic, 8);
+  w.u64(kVersion);
+  w.u64(uint64_t(p.dim));
+  w.u64(p.insns.size());
+  for (size_t i = 0; i < p.insns.size(); ++i) {
+    npu::Word word = npu::encode(p.insns[i]);
+    w.u64(word.lo);
+    w.u64(word.hi);
+    w.i64(i < p.insnLayer.size() ? p.insnLayer[i] : -1);
+  }
+  w.bytes(p.image.data(), p.image.size());
+  w.u64(p.dramBytes);
+  w.u64(p.activationBase);
+  for (const auto *list : {&p.inputs, &p.outputs}) {
+    w.u64(list->size());
+    for (const NTensor &t : *list)
+      putTensor(w, t);
+  }
+  w.u64(p.layers.size());
+  for (const LayerInfo &l : p.layers) {
+    w.str(l.name);
+    w.str(l.op);
+    w.u64(l.nodes.size());
+    for (const std::string &n : l.nodes)
+      w.str(n);
+    w.u64(l.usefulMacs);
+    w.u64(l.arrayMacs);
+    w.u64(l.loadBytes);
+    w.u64(l.storeBytes);
+    w.u64(l.firstInsn);
+    w.u64(l.endInsn);
+    w.str(l.tiling);
+  }
+  return w.s;
+}
+
+std::string deserializeProgram(const std::string &bytes, Program &p) {
+  p = Program();
+  if (bytes.size() < 8 || std::memcmp(bytes.data(), kMagic, 8) != 0)
+    return "not an Ember NPU program";
+  Reader r{bytes, 8};
+  uint64_t version = r.u64();
+  if (version != kVersion)
+    return "NPU program version " + std::to_string(version) + " (expected " +
+           std::to_string(kVersion) + ")";
+  uint64_t dim = r.u64();
+  if (dim != uint64_t(kDim))
+    return "the program is for DIM " + std::to_string(dim) +
+           ", this backend is built for DIM " + std::to_string(kDim);
+  uint64_t n = r.len(24);
+  p.insns.resize(size_t(n));
+  p.insnLayer.resize(size_t(n));
+  for (size_t i = 0; i < n && !r.bad; ++i) {
+    npu::Word word;
+    word.lo = r.u64();
+    word.hi = r.u64();
+    p.insnLayer[i] = int32_t(r.i64());
+    std::string err = npu::decode(word, p.insns[i]);
+    if (!err.empty())
+      return "instruction " + std::to_string(i) + ": " + err;
+  }
+  std::string image = r.str();
+  p.image.assign(image.begin(), image.end());
+  p.dramBytes = r.u64();
+  p.activationBase = r.u64();
+  for (auto *list : {&p.inputs, &p.outputs}) {
+    uint64_t m = r.len(8);
+    list->resize(size_t(m));
+    for (NTensor &t : *list)
+      getTensor(r, t);
+  }
+  uint64_t nl = r.len(8);
+  p.layers.resize(size_t(nl));
+  for (LayerInfo &l : p.layers) {
+    l.name = r.str();
+    l.op = r.str();
+    uint64_t nn = r.len(8);
+    l.nodes.resize(size_t(nn));
+    for (std::string &s : l.nodes)
+      s = r.str();
+    l.usefulMacs = r.u64();
+    l.arrayMacs = r.u64();
+    l.loadBytes = r.u64();
+    l.storeBytes = r.u64();
+    l.firstInsn = size_t(r.u64());
+    l.endInsn = size_t(r.u64());
+    l.tiling = r.str();
+  }
+  if (r.bad || r.at != bytes.size())
+    return "truncated or corrupt NPU program";
+  return "";
+}
+
+} // namespace ember::npusim

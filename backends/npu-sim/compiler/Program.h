@@ -1,0 +1,61 @@
+// A compiled NPU partition: one instruction stream, a static DRAM image
+// (packed weights, bias rows, requantization tables, constants) and where
+// the partition's inputs and outputs live in DRAM. Also what the profiler
+// and the assembly printer need: which layer each instruction belongs to.
+#pragma once
+
+#include "Layers.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ember::npusim {
+
+struct LayerInfo {
+  std::string name, op;           // source node and what the layer does
+  std::vector<std::string> nodes; // every source node it covers
+  uint64_t usefulMacs = 0;        // the model's MACs
+  uint64_t arrayMacs = 0;         // DIM x DIM x rows over its GEMMs
+  uint64_t loadBytes = 0, storeBytes = 0;
+  size_t firstInsn = 0, endInsn = 0; // [first, end) in the program
+  std::string tiling;                // the chosen tiling, for the report
+};
+
+struct Program {
+  std::vector<npu::Insn> insns;
+  std::vector<int32_t> insnLayer;       // per instruction: layer, or -1
+  std::vector<uint8_t> image;           // DRAM bytes [0, image.size())
+  uint64_t dramBytes = 0;               // DRAM the program needs in total
+  uint64_t activationBase = 0;          // where planned activations start
+  std::vector<NTensor> inputs, outputs; // dram = resolved row-0 address
+  std::vector<LayerInfo> layers;
+  int32_t dim = int32_t(kDim);
+  // Identifies the program on a device (whose weights DRAM holds); 0:
+  // none, always rewritten. Set by newProgramUid(), not serialized.
+  uint64_t uid = 0;
+};
+
+uint64_t newProgramUid();
+
+struct CodegenOptions {
+  uint64_t dramCapacity = EMBER_NPU_DRAM_BYTES_DEFAULT;
+};
+
+// Tiles every layer to the scratchpads (core's tile planner, the SDK's
+// Ember::scratchpad), emits its instructions double-buffered (the loads of
+// tile t + 1 before the GEMMs of tile t), places the activations in DRAM
+// (the SDK's interval planner) and assigns the dependency tokens. Returns
+// "" or an error naming the layer.
+std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
+                            Program &out);
+
+// The program in the assembler's syntax (round-trips through `ember asm`),
+// with a comment naming the source layer before each instruction group.
+std::string programAsm(const Program &p);
+
+// Serialization (artifacts): the whole Program as bytes and back.
+std::string serializeProgram(const Program &p);
+std::string deserializeProgram(const std::string &bytes, Program &p);
+
+} // namespace ember::npusim

@@ -1,0 +1,258 @@
+// Dependency-token assignment from instruction footprints (Tokens.h).
+#include "Tokens.h"
+
+#include "ember/npu/Arith.h"
+
+#include <algorithm>
+#include <array>
+#include <map>
+
+namespace ember::npusim {
+
+using npu::Insn;
+using npu::Opcode;
+
+namespace {
+
+constexpr int kEngines = npu::kNumEngines;
+constexpr int kDomains = npu::kNumMems + 1; // the scratchpads, then DRAM
+constexpr int kDram = npu::kNumMems;
+
+struct Range {
+  int domain;
+  uint64_t lo, hi; // [lo, hi): rows of a scratchpad, bytes of DRAM
+  bool write;
+};
+
+// The last instruction of each engine that wrote, and that read, a span.
+struct Seg {
+  uint64_t end = 0;
+  std::array<int64_t, kEngines> lastW{-1, -1, -1, -1};
+  std::array<int64_t, kEngines> lastR{-1, -1, -1, -1};
+};
+
+class AccessMap {
+public:
+  // Latest conflicting instruction per engine other than `self`.
+  void query(uint64_t lo, uint64_t hi, int self, bool write,
+             std::array<int64_t, kEngines> &needs) const {
+    auto it = segs_.upper_bound(lo);
+    if (it != segs_.begin())
+      --it;
+    for (; it != segs_.end() && it->first < hi; ++it) {
+      if (it->second.end <= lo)
+        continue;
+      for (int x = 0; x < kEngines; ++x) {
+        if (x == self)
+          continue;
+        needs[size_t(x)] =
+            std::max(needs[size_t(x)], it->second.lastW[size_t(x)]);
+        if (write)
+          needs[size_t(x)] =
+              std::max(needs[size_t(x)], it->second.lastR[size_t(x)]);
+      }
+    }
+  }
+  void update(uint64_t lo, uint64_t hi, int engine, bool write, int64_t idx) {
+    if (lo >= hi)
+      return;
+    split(lo);
+    split(hi);
+    // Fill the gaps, then mark every segment in [lo, hi).
+    uint64_t cur = lo;
+    auto it = segs_.lower_bound(lo);
+    while (cur < hi) {
+      if (it == segs_.end() || it->first > cur) {
+        uint64_t end = it == segs_.end() ? hi : std::min(hi, it->first);
+        Seg s;
+        s.end = end;
+        it = segs_.emplace(cur, s).first;
+      }
+      Seg &s = it->second;
+      (write ? s.lastW : s.lastR)[size_t(engine)] = idx;
+      cur = s.end;
+      ++it;
+    }
+  }
+
+private:
+  // Splits the segment containing x (strictly inside it) at x.
+  void split(uint64_t x) {
+    auto it = segs_.upper_bound(x);
+    if (it == segs_.begin())
+      return;
+    --it;
+    if (it->first < x && it->second.end > x) {
+      Seg right = it->second;
+      it->second.end = x;
+      segs_.emplace(x, right);
+    }
+  }
+  std::map<uint64_t, Seg> segs_;
+};
+
+uint64_t rowBytes(int mem) { return uint64_t(npu::memRowBytes(mem)); }
+
+// What an instruction reads and writes. POOL's span depends on the POOL_*
+// registers, tracked in program order by the caller.
+void footprint(const Insn &in, const int32_t *regs, std::vector<Range> &out) {
+  out.clear();
+  switch (in.op) {
+  case Opcode::LOAD: {
+    uint64_t w = uint64_t(in.pad_left + in.xsize + in.pad_right);
+    uint64_t h = uint64_t(in.pad_top + in.ysize + in.pad_bottom);
+    out.push_back(
+        {int(in.mem), uint64_t(in.sram), uint64_t(in.sram) + w * h, true});
+    if (in.ysize > 0 && in.xsize > 0)
+      out.push_back(
+          {kDram, uint64_t(in.dram),
+           uint64_t(in.dram) + uint64_t((in.ysize - 1) * in.stride + in.xsize) *
+                                   rowBytes(int(in.mem)),
+           false});
+    return;
+  }
+  case Opcode::STORE:
+    out.push_back({int(in.mem), uint64_t(in.sram),
+                   uint64_t(in.sram + in.ysize * in.xsize), false});
+    if (in.ysize > 0 && in.xsize > 0)
+      out.push_back(
+          {kDram, uint64_t(in.dram),
+           uint64_t(in.dram) + uint64_t((in.ysize - 1) * in.stride + in.xsize) *
+                                   rowBytes(int(in.mem)),
+           true});
+    return;
+  case Opcode::GEMM: {
+    uint64_t actEnd =
+        uint64_t(in.act + (in.outer - 1) * in.act_ostride + in.inner);
+    uint64_t accEnd =
+        uint64_t(in.acc + (in.outer - 1) * in.acc_ostride + in.inner);
+    out.push_back({EMBER_NPU_MEM_ACT, uint64_t(in.act), actEnd, false});
+    out.push_back({EMBER_NPU_MEM_WGT, uint64_t(in.wgt),
+                   uint64_t(in.wgt + npu::kDim), false});
+    if (!in.reset)
+      out.push_back({EMBER_NPU_MEM_ACC, uint64_t(in.acc), accEnd, false});
+    out.push_back({EMBER_NPU_MEM_ACC, uint64_t(in.acc), accEnd, true});
+    return;
+  }
+  case Opcode::REQUANT:
+    out.push_back({EMBER_NPU_MEM_ACC, uint64_t(in.src),
+                   uint64_t(in.src + in.rows), false});
+    out.push_back(
+        {EMBER_NPU_MEM_ACC, uint64_t(in.param), uint64_t(in.param + 2), false});
+    out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.dst),
+                   uint64_t(in.dst + in.rows), true});
+    return;
+  case Opcode::VADD:
+    out.push_back(
+        {EMBER_NPU_MEM_OUT, uint64_t(in.a), uint64_t(in.a + in.rows), false});
+    out.push_back(
+        {EMBER_NPU_MEM_OUT, uint64_t(in.b), uint64_t(in.b + in.rows), false});
+    out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.dst),
+                   uint64_t(in.dst + in.rows), true});
+    return;
+  case Opcode::POOL: {
+    npu::PoolGeom g = npu::poolGeomFromRegs(regs);
+    int64_t span = 0;
+    if (npu::checkPool(in, g, span).empty())
+      out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.src),
+                     uint64_t(in.src + span), false});
+    else // the simulator will refuse it; be conservative meanwhile
+      out.push_back({EMBER_NPU_MEM_OUT, 0,
+                     uint64_t(npu::memRows(EMBER_NPU_MEM_OUT)), false});
+    out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.dst),
+                   uint64_t(in.dst + in.rows), true});
+    return;
+  }
+  case Opcode::SETREG:
+  case Opcode::FENCE:
+  case Opcode::FINISH:
+    return;
+  }
+}
+
+uint32_t bit(int src, int dst) {
+  return 1u << EMBER_NPU_TOKEN_CHANNEL(src, dst);
+}
+
+} // namespace
+
+std::string assignTokens(std::vector<Insn> &prog, TokenStats *stats) {
+  std::array<AccessMap, kDomains> maps;
+  int64_t sat[kEngines][kEngines];
+  for (auto &row : sat)
+    for (int64_t &v : row)
+      v = -1;
+  std::array<int32_t, 256> regs{};
+  std::vector<Range> ranges;
+  size_t edges = 0;
+  for (size_t i = 0; i < prog.size(); ++i) {
+    Insn &in = prog[i];
+    in.wait = 0;
+    in.signal = 0;
+    if (in.op == Opcode::SETREG) {
+      regs[size_t(in.reg) & 255] = int32_t(in.value);
+      continue;
+    }
+    npu::Engine e = npu::engineOf(in);
+    if (e == npu::Engine::Fetch)
+      continue; // FENCE and FINISH drain every engine
+    int y = int(e);
+    footprint(in, regs.data(), ranges);
+    std::array<int64_t, kEngines> needs{-1, -1, -1, -1};
+    for (const Range &r : ranges)
+      maps[size_t(r.domain)].query(r.lo, r.hi, y, r.write, needs);
+    for (int x = 0; x < kEngines; ++x) {
+      if (x == y || needs[size_t(x)] <= sat[x][y])
+        continue;
+      prog[size_t(needs[size_t(x)])].signal |= bit(x, y);
+      in.wait |= bit(x, y);
+      sat[x][y] = needs[size_t(x)];
+      ++edges;
+    }
+    for (const Range &r : ranges)
+      maps[size_t(r.domain)].update(r.lo, r.hi, y, r.write, int64_t(i));
+  }
+  if (stats)
+    stats->edges = edges;
+  std::string err = checkTokens(prog);
+  if (!err.empty())
+    return err;
+  if (stats) {
+    std::array<int, npu::kNumChannels> count{};
+    size_t depth = 0;
+    for (const Insn &in : prog)
+      for (int c = 0; c < npu::kNumChannels; ++c) {
+        if ((in.wait >> c) & 1u)
+          --count[size_t(c)];
+        if ((in.signal >> c) & 1u)
+          depth = std::max(depth, size_t(++count[size_t(c)]));
+      }
+    stats->maxDepth = depth;
+  }
+  return "";
+}
+
+std::string checkTokens(const std::vector<Insn> &prog) {
+  std::array<int, npu::kNumChannels> count{};
+  for (size_t i = 0; i < prog.size(); ++i) {
+    const Insn &in = prog[i];
+    for (int c = 0; c < npu::kNumChannels; ++c)
+      if ((in.wait >> c) & 1u) {
+        if (count[size_t(c)] == 0)
+          return "instruction " + std::to_string(i) + ": waits on " +
+                 npu::channelName(c) + " with no token signalled before it";
+        --count[size_t(c)];
+      }
+    for (int c = 0; c < npu::kNumChannels; ++c)
+      if ((in.signal >> c) & 1u) {
+        if (count[size_t(c)] == EMBER_NPU_TOKEN_FIFO_DEPTH)
+          return "instruction " + std::to_string(i) + ": signals " +
+                 npu::channelName(c) + " beyond its FIFO depth " +
+                 std::to_string(EMBER_NPU_TOKEN_FIFO_DEPTH);
+        ++count[size_t(c)];
+      }
+  }
+  return "";
+}
+
+} // namespace ember::npusim

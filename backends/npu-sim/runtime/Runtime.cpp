@@ -1,0 +1,289 @@
+// Program execution through driver.h (Runtime.h).
+#include "Runtime.h"
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <unistd.h>
+
+namespace ember::npusim {
+
+namespace {
+
+// (pre, C, post) of a tensor split at its channel axis.
+void split(const NTensor &t, int64_t &pre, int64_t &post) {
+  pre = 1;
+  post = 1;
+  for (size_t i = 0; i < t.dims.size(); ++i) {
+    if (int(i) < t.axis)
+      pre *= t.dims[i];
+    else if (int(i) > t.axis)
+      post *= t.dims[i];
+  }
+}
+
+} // namespace
+
+void toNpuLayout(const NTensor &t, const void *host, uint8_t *npu) {
+  int64_t pre, post;
+  split(t, pre, post);
+  const int64_t C = t.C, es = t.elemBytes();
+  std::memset(npu, 0, size_t(t.bytes()));
+  const uint8_t *h = static_cast<const uint8_t *>(host);
+  for (int64_t a = 0; a < pre; ++a)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t b = 0; b < post; ++b) {
+        int64_t src = (a * C + c) * post + b, p = a * post + b;
+        uint8_t *dst = npu + (((c / kDim) * t.P + p) * kDim + c % kDim) * es;
+        if (es == 4)
+          std::memcpy(dst, h + src * 4, 4);
+        else
+          *dst = t.u8 ? uint8_t(h[src] - 128) : h[src];
+      }
+}
+
+void fromNpuLayout(const NTensor &t, const uint8_t *npu, void *host) {
+  int64_t pre, post;
+  split(t, pre, post);
+  const int64_t C = t.C, es = t.elemBytes();
+  uint8_t *h = static_cast<uint8_t *>(host);
+  for (int64_t a = 0; a < pre; ++a)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t b = 0; b < post; ++b) {
+        int64_t dst = (a * C + c) * post + b, p = a * post + b;
+        const uint8_t *src =
+            npu + (((c / kDim) * t.P + p) * kDim + c % kDim) * es;
+        if (es == 4)
+          std::memcpy(h + dst * 4, src, 4);
+        else
+          h[dst] = t.u8 ? uint8_t(*src + 128) : *src;
+      }
+}
+
+namespace {
+
+// The one device of this plugin (SystemC allows one per process), made
+// again when the configuration changes. Guarded by gMutex.
+struct DeviceState {
+  ember_npu_device_t *dev = nullptr;
+  RunConfig config;
+  bool traced = false;
+  uint64_t loaded = 0; // Program::uid whose image DRAM holds
+};
+std::mutex gMutex;
+DeviceState gDevice;
+
+std::string tracePath() {
+  static const std::string path = [] {
+    const char *tmp = getenv("TMPDIR");
+    return std::string(tmp && *tmp ? tmp : "/tmp") + "/ember-npu-trace-" +
+           std::to_string(getpid()) + ".json";
+  }();
+  return path;
+}
+
+bool sameConfig(const RunConfig &a, const RunConfig &b) {
+  return a.executor == b.executor && a.dramBytes == b.dramBytes &&
+         a.bytesPerCycle == b.bytesPerCycle && a.latency == b.latency &&
+         a.burst == b.burst && a.zeroLatency == b.zeroLatency;
+}
+
+std::string openDevice(const RunConfig &c, bool traced) {
+  if (gDevice.dev && sameConfig(gDevice.config, c) && gDevice.traced == traced)
+    return "";
+  if (gDevice.dev)
+    ember_npu_device_destroy(gDevice.dev);
+  gDevice = DeviceState();
+  ember_npu_config_t cfg;
+  ember_npu_config_init(&cfg);
+  cfg.executor = c.executor;
+  cfg.dram_bytes = c.dramBytes;
+  cfg.dram_bytes_per_cycle = c.bytesPerCycle;
+  cfg.dram_latency_cycles = c.latency;
+  cfg.dram_burst_bytes = c.burst;
+  cfg.dram_zero_latency = c.zeroLatency;
+  std::string trace = tracePath();
+  cfg.trace_path = traced ? trace.c_str() : nullptr;
+  ember_npu_status_t s = ember_npu_device_create(&cfg, &gDevice.dev);
+  if (s == EMBER_NPU_STATUS_UNSUPPORTED)
+    return "this build's NPU driver has no such executor (the RTL executor "
+           "comes with the Verilator model)";
+  if (s == EMBER_NPU_STATUS_BUSY)
+    return "the SystemC NPU model is in use by another device in this "
+           "process";
+  if (s != EMBER_NPU_STATUS_OK)
+    return "cannot create the NPU device (status " + std::to_string(int(s)) +
+           ", " + std::to_string(c.dramBytes) + " bytes of DRAM)";
+  gDevice.config = c;
+  gDevice.traced = traced;
+  return "";
+}
+
+// One event of the driver's Chrome trace (one per line).
+struct Event {
+  int tid = 0;
+  bool stall = false;
+  uint64_t ts = 0, dur = 0;
+  size_t insn = 0;
+};
+
+bool field(const std::string &line, const char *key, uint64_t &v) {
+  size_t k = line.find(key);
+  if (k == std::string::npos)
+    return false;
+  v = std::strtoull(line.c_str() + k + std::strlen(key), nullptr, 10);
+  return true;
+}
+
+std::vector<Event> readTrace(const std::string &path) {
+  std::vector<Event> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("\"ph\":\"X\"") == std::string::npos)
+      continue;
+    Event e;
+    uint64_t tid = 0, insn = 0;
+    if (!field(line, "\"tid\":", tid) || !field(line, "\"ts\":", e.ts) ||
+        !field(line, "\"dur\":", e.dur) || !field(line, "\"insn\":", insn))
+      continue;
+    e.tid = int(tid);
+    e.insn = size_t(insn);
+    e.stall = line.find("\"cat\":\"stall\"") != std::string::npos;
+    out.push_back(e);
+  }
+  return out;
+}
+
+void profile(const Program &p, const std::vector<Event> &events, int level,
+             RunResult &r) {
+  r.layers.assign(p.layers.size(), LayerStats());
+  std::vector<uint64_t> lo(p.layers.size(), UINT64_MAX), hi(p.layers.size(), 0);
+  const uint32_t fromLoad = (1u << EMBER_NPU_TOKEN_CHANNEL(0, 1)) |
+                            (1u << EMBER_NPU_TOKEN_CHANNEL(0, 2)) |
+                            (1u << EMBER_NPU_TOKEN_CHANNEL(0, 3));
+  for (const Event &e : events) {
+    if (e.insn >= p.insnLayer.size())
+      continue;
+    int32_t l = p.insnLayer[e.insn];
+    if (l < 0 || size_t(l) >= r.layers.size())
+      continue;
+    LayerStats &s = r.layers[size_t(l)];
+    const npu::Insn &in = p.insns[e.insn];
+    if (e.stall) {
+      if (e.tid == EMBER_NPU_ENGINE_LOAD)
+        s.stallArray += e.dur;
+      else if ((e.tid == EMBER_NPU_ENGINE_GEMM ||
+                e.tid == EMBER_NPU_ENGINE_VECTOR) &&
+               (in.wait & fromLoad))
+        s.stallData += e.dur;
+    } else {
+      lo[size_t(l)] = std::min(lo[size_t(l)], e.ts);
+      hi[size_t(l)] = std::max(hi[size_t(l)], e.ts + e.dur);
+      if (e.tid == EMBER_NPU_ENGINE_GEMM)
+        s.gemmBusy += e.dur;
+    }
+    if (level >= 2) {
+      // Consecutive slices of one layer on one engine merge.
+      const std::string &name = p.layers[size_t(l)].name;
+      Slice *last = nullptr;
+      for (auto it = r.slices.rbegin(); it != r.slices.rend(); ++it)
+        if (it->engine == e.tid) {
+          last = &*it;
+          break;
+        }
+      if (last && last->stall == e.stall && last->name == name &&
+          last->start + last->duration >= e.ts)
+        last->duration = std::max(last->duration, e.ts + e.dur - last->start);
+      else
+        r.slices.push_back({e.tid, name, e.stall, e.ts, e.dur});
+    }
+  }
+  for (size_t l = 0; l < r.layers.size(); ++l)
+    if (hi[l] > 0)
+      r.layers[l].cycles = hi[l] - lo[l];
+}
+
+} // namespace
+
+std::string runProgram(const Program &p, const RunConfig &c,
+                       const std::vector<const void *> &inputs,
+                       const std::vector<void *> &outputs, RunResult *result) {
+  if (inputs.size() != p.inputs.size() || outputs.size() != p.outputs.size())
+    return "the program has " + std::to_string(p.inputs.size()) +
+           " inputs and " + std::to_string(p.outputs.size()) + " outputs";
+  if (p.dramBytes > c.dramBytes)
+    return "the program needs " + std::to_string(p.dramBytes) +
+           " bytes of NPU DRAM, the device has " + std::to_string(c.dramBytes);
+  std::lock_guard<std::mutex> lock(gMutex);
+  bool traced = c.profile >= 1 && c.executor != EMBER_NPU_EXECUTOR_GOLDEN;
+  std::string err = openDevice(c, traced);
+  if (!err.empty())
+    return err;
+  ember_npu_device_t *d = gDevice.dev;
+  auto fail = [&](const char *what) {
+    return std::string(what) + ": " + ember_npu_device_last_error(d);
+  };
+  // The static image, unless this program's is still there.
+  if (p.uid == 0 || gDevice.loaded != p.uid) {
+    if (ember_npu_dram_write(d, 0, p.image.data(), p.image.size()))
+      return fail("writing the weights to NPU DRAM");
+    gDevice.loaded = p.uid;
+  }
+  std::vector<uint8_t> buf;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const NTensor &t = p.inputs[i];
+    buf.resize(size_t(t.bytes()));
+    toNpuLayout(t, inputs[i], buf.data());
+    if (ember_npu_dram_write(d, uint64_t(t.dram), buf.data(), buf.size()))
+      return fail("writing an input to NPU DRAM");
+  }
+  std::vector<uint8_t> words(p.insns.size() * 16);
+  for (size_t i = 0; i < p.insns.size(); ++i) {
+    npu::Word w = npu::encode(p.insns[i]);
+    std::memcpy(&words[16 * i], &w.lo, 8);
+    std::memcpy(&words[16 * i + 8], &w.hi, 8);
+  }
+  if (ember_npu_program_load(d, words.data(), p.insns.size()))
+    return fail("loading the NPU program");
+  ember_npu_status_t s = ember_npu_run(d);
+  if (s != EMBER_NPU_STATUS_OK) {
+    gDevice.loaded = 0; // a failed run may leave anything in DRAM
+    std::string msg = ember_npu_device_last_error(d);
+    // Name the layer of the instruction the simulator names.
+    size_t at = std::string::npos;
+    if (std::sscanf(msg.c_str(), "instruction %zu", &at) == 1 &&
+        at < p.insnLayer.size() && p.insnLayer[at] >= 0)
+      msg += " (layer '" + p.layers[size_t(p.insnLayer[at])].name + "')";
+    return "the NPU program failed: " + msg;
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const NTensor &t = p.outputs[i];
+    buf.resize(size_t(t.bytes()));
+    if (ember_npu_dram_read(d, uint64_t(t.dram), buf.data(), buf.size()))
+      return fail("reading an output from NPU DRAM");
+    fromNpuLayout(t, buf.data(), outputs[i]);
+  }
+  if (result) {
+    *result = RunResult();
+    result->counters.struct_size = sizeof result->counters;
+    ember_npu_counters_read(d, &result->counters);
+    ember_npu_device_info_t info;
+    std::memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    if (ember_npu_device_query(d, &info) == EMBER_NPU_STATUS_OK) {
+      result->executor = info.name ? info.name : "";
+      result->timed = info.timed != 0;
+    }
+    if (traced) {
+      profile(p, readTrace(tracePath()), c.profile, *result);
+      std::remove(tracePath().c_str());
+    }
+  }
+  return "";
+}
+
+} // namespace ember::npusim

@@ -1,0 +1,60 @@
+// Running a compiled NPU program through the simulator's C driver
+// (simulator/include/ember/npu/driver.h): the golden model, the SystemC
+// model, or any other executor behind that interface. Converts the
+// partition's inputs from the host layout (dense, row-major; uint8 as is)
+// to the NPU layout in DRAM and the outputs back, and collects counters,
+// per-layer figures and trace slices.
+#pragma once
+
+#include "Program.h"
+
+#include "ember/npu/driver.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ember::npusim {
+
+struct RunConfig {
+  uint32_t executor = EMBER_NPU_EXECUTOR_SYSTEMC;
+  uint64_t dramBytes = EMBER_NPU_DRAM_BYTES_DEFAULT;
+  uint32_t bytesPerCycle = 0, latency = 0, burst = 0; // 0: spec defaults
+  bool zeroLatency = false;
+  int profile = 0; // 0: counters; 1: + per layer; 2: + trace slices
+};
+
+struct LayerStats {
+  uint64_t cycles = 0;   // from its first instruction's start to its last's end
+  uint64_t gemmBusy = 0; // cycles the array computed for it
+  uint64_t stallData = 0;  // GEMM/VECTOR waiting for LOAD
+  uint64_t stallArray = 0; // LOAD waiting for GEMM/VECTOR to free a buffer
+};
+
+struct Slice {
+  int engine = 0;
+  std::string name; // the source layer
+  bool stall = false;
+  uint64_t start = 0, duration = 0;
+};
+
+struct RunResult {
+  ember_npu_counters_t counters{};
+  std::string executor; // "golden", "systemc", ...
+  bool timed = false;
+  std::vector<LayerStats> layers; // profile >= 1, timed executors
+  std::vector<Slice> slices;      // profile >= 2
+};
+
+// Runs `p` once. inputs/outputs: one host buffer per program input/output,
+// dense row-major in the tensor's graph dtype. Thread-safe (runs are
+// serialized: the SystemC kernel is one per process).
+std::string runProgram(const Program &p, const RunConfig &c,
+                       const std::vector<const void *> &inputs,
+                       const std::vector<void *> &outputs, RunResult *result);
+
+// Host layout <-> NPU layout of one tensor (exposed for tests).
+void toNpuLayout(const NTensor &t, const void *host, uint8_t *npu);
+void fromNpuLayout(const NTensor &t, const uint8_t *npu, void *host);
+
+} // namespace ember::npusim

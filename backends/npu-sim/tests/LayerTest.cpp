@@ -1,0 +1,529 @@
+// Layers built directly in the layer IR (no graph), compiled by the code
+// generator and run on the golden and SystemC models; results must equal a
+// plain C++ reference of the layer's definition bit for bit.
+#include "Program.h"
+#include "Runtime.h"
+
+#include "ember/npu/Arith.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <sstream>
+
+using namespace ember::npusim;
+namespace npu = ember::npu;
+
+namespace {
+
+struct Case {
+  LayerProgram lp;
+  std::vector<std::vector<uint8_t>> inputs; // host layout
+  std::vector<std::vector<uint8_t>> expected;
+};
+
+int addTensor(LayerProgram &lp, std::string name, std::vector<int64_t> dims,
+              NTensor::Kind kind, bool u8 = false, bool i32 = false) {
+  NTensor t;
+  t.name = std::move(name);
+  t.kind = kind;
+  t.dims = dims;
+  t.axis = 1;
+  t.u8 = u8;
+  t.i32 = i32;
+  t.C = dims.size() > 1 ? dims[1] : 1;
+  t.P = 1;
+  for (size_t i = 0; i < dims.size(); ++i)
+    if (i != 1)
+      t.P *= dims[i];
+  lp.tensors.push_back(t);
+  return int(lp.tensors.size() - 1);
+}
+
+std::vector<uint8_t> randomBytes(size_t n, std::mt19937 &rng) {
+  std::vector<uint8_t> v(n);
+  for (auto &b : v)
+    b = uint8_t(rng());
+  return v;
+}
+
+// Stored int8 value of element i of a host tensor.
+int32_t stored(const NTensor &t, const std::vector<uint8_t> &h, size_t i) {
+  return t.u8 ? int32_t(h[i]) - 128 : int32_t(int8_t(h[i]));
+}
+
+struct ConvSpec {
+  int64_t N = 1, C = 5, H = 6, W = 7, K = 9, kh = 3, kw = 3, sh = 1, sw = 1,
+          dh = 1, dw = 1, pt = 1, pl = 1, pb = 1, pr = 1, groups = 1;
+  bool u8in = false, u8out = false, requant = true;
+  FusedPool pool;
+  bool add = false, addBroadcast = false, convIsA = true;
+};
+
+AddRegs randomAddRegs(std::mt19937 &rng) {
+  AddRegs r;
+  r.lshift = 20;
+  r.aZp = int32_t(rng() % 21) - 10;
+  r.bZp = int32_t(rng() % 21) - 10;
+  r.aMult = int32_t((1u << 30) + rng() % (1u << 30));
+  r.bMult = int32_t((1u << 30) + rng() % (1u << 30));
+  r.aShift = -int32_t(rng() % 3);
+  r.bShift = -int32_t(rng() % 3);
+  r.outMult = int32_t((1u << 30) + rng() % (1u << 30));
+  r.outShift = -18 - int32_t(rng() % 3);
+  r.outZp = int32_t(rng() % 11) - 5;
+  r.lo = -128 + int32_t(rng() % 40);
+  r.hi = 127 - int32_t(rng() % 40);
+  return r;
+}
+
+Case convCase(const ConvSpec &s, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Case c;
+  LayerProgram &lp = c.lp;
+  int64_t ekh = (s.kh - 1) * s.dh + 1, ekw = (s.kw - 1) * s.dw + 1;
+  int64_t OH = (s.H + s.pt + s.pb - ekh) / s.sh + 1;
+  int64_t OW = (s.W + s.pl + s.pr - ekw) / s.sw + 1;
+  int64_t POH = OH, POW = OW;
+  if (s.pool.on) {
+    POH = (OH - s.pool.kh) / s.pool.s + 1;
+    POW = (OW - s.pool.kw) / s.pool.s + 1;
+  }
+  int x =
+      addTensor(lp, "x", {s.N, s.C, s.H, s.W}, NTensor::Kind::Input, s.u8in);
+  int y = addTensor(lp, "y", {s.N, s.K, POH, POW}, NTensor::Kind::Output,
+                    s.u8out, !s.requant);
+  Layer L;
+  L.kind = Layer::Kind::Gemm;
+  L.name = "conv";
+  L.nodes = {"conv"};
+  GemmLayer &g = L.gemm;
+  g.in = x;
+  g.out = y;
+  g.N = s.N;
+  g.C = s.C;
+  g.H = s.H;
+  g.W = s.W;
+  g.K = s.K;
+  g.OH = OH;
+  g.OW = OW;
+  g.kh = s.kh;
+  g.kw = s.kw;
+  g.sh = s.sh;
+  g.sw = s.sw;
+  g.dh = s.dh;
+  g.dw = s.dw;
+  g.pt = s.pt;
+  g.pl = s.pl;
+  g.pb = s.pb;
+  g.pr = s.pr;
+  g.groups = s.groups;
+  g.flat = s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && !s.pt && !s.pl &&
+           !s.pb && !s.pr && !s.pool.on;
+  int64_t Cg = s.C / s.groups, Kg = s.K / s.groups;
+  g.w.resize(size_t(s.K * Cg * s.kh * s.kw));
+  for (auto &v : g.w)
+    v = int8_t(rng());
+  // Some weights zero, so zero tiles are skipped somewhere.
+  for (size_t i = 0; i < g.w.size(); i += 7)
+    g.w[i] = 0;
+  g.bias.resize(size_t(s.K));
+  for (auto &b : g.bias)
+    b = int32_t(rng() % 200001) - 100000;
+  g.padValue = int32_t(rng() % 256) - 128;
+  g.requant = s.requant;
+  int depth = int(Cg * s.kh * s.kw);
+  int base = 6;
+  while ((1 << base) < depth * 64)
+    ++base;
+  for (int64_t k = 0; k < s.K; ++k) {
+    g.rq.mult.push_back(int32_t((1u << 30) + rng() % (1u << 30)));
+    g.rq.shift.push_back(-(base - 4) + int32_t(rng() % 3));
+  }
+  g.rq.zp = int32_t(rng() % 21) - 10;
+  g.rq.lo = rng() % 2 ? g.rq.zp : -128;
+  g.rq.hi = rng() % 2 ? 127 : 100;
+  g.pool = s.pool;
+  int other = -1;
+  if (s.add) {
+    other = addTensor(lp, "z",
+                      s.addBroadcast ? std::vector<int64_t>{1, s.K, 1, 1}
+                                     : std::vector<int64_t>{s.N, s.K, POH, POW},
+                      NTensor::Kind::Input, rng() % 2 == 0);
+    g.add.on = true;
+    g.add.other = other;
+    g.add.otherBroadcast = s.addBroadcast;
+    g.add.convIsA = s.convIsA;
+    g.add.regs = randomAddRegs(rng);
+  }
+  L.usefulMacs = uint64_t(s.N * OH * OW * s.K * Cg * s.kh * s.kw);
+  lp.layers.push_back(L);
+  lp.inputs = {x};
+  if (other >= 0)
+    lp.inputs.push_back(other);
+  lp.outputs = {y};
+
+  const NTensor &tx = lp.tensors[size_t(x)];
+  c.inputs.push_back(randomBytes(size_t(s.N * s.C * s.H * s.W), rng));
+  if (other >= 0)
+    c.inputs.push_back(randomBytes(
+        size_t(lp.tensors[size_t(other)].C * lp.tensors[size_t(other)].P),
+        rng));
+  // Reference: accumulate, requantize, pool, add.
+  const std::vector<uint8_t> &hx = c.inputs[0];
+  std::vector<int32_t> acc(size_t(s.N * s.K * OH * OW));
+  for (int64_t n = 0; n < s.N; ++n)
+    for (int64_t oc = 0; oc < s.K; ++oc)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          int32_t a = g.bias[size_t(oc)];
+          int64_t grp = oc / Kg;
+          for (int64_t icg = 0; icg < Cg; ++icg)
+            for (int64_t ky = 0; ky < s.kh; ++ky)
+              for (int64_t kx = 0; kx < s.kw; ++kx) {
+                int64_t iy = oy * s.sh - s.pt + ky * s.dh;
+                int64_t ix = ox * s.sw - s.pl + kx * s.dw;
+                int64_t ic = grp * Cg + icg;
+                int32_t v = g.padValue;
+                if (iy >= 0 && iy < s.H && ix >= 0 && ix < s.W)
+                  v = stored(tx, hx,
+                             size_t(((n * s.C + ic) * s.H + iy) * s.W + ix));
+                int32_t wv =
+                    g.w[size_t(((oc * Cg + icg) * s.kh + ky) * s.kw + kx)];
+                a = npu::wrapAdd(a, v * wv);
+              }
+          acc[size_t(((n * s.K + oc) * OH + oy) * OW + ox)] = a;
+        }
+  const NTensor &ty = lp.tensors[size_t(y)];
+  std::vector<uint8_t> out;
+  if (!s.requant) {
+    out.resize(acc.size() * 4);
+    std::memcpy(out.data(), acc.data(), out.size());
+    c.expected.push_back(out);
+    return c;
+  }
+  std::vector<int32_t> q(acc.size());
+  for (int64_t n = 0; n < s.N; ++n)
+    for (int64_t oc = 0; oc < s.K; ++oc)
+      for (int64_t i = 0; i < OH * OW; ++i) {
+        size_t k = size_t((n * s.K + oc) * OH * OW + i);
+        q[k] =
+            npu::requantize(acc[k], g.rq.mult[size_t(oc)],
+                            g.rq.shift[size_t(oc)], g.rq.zp, g.rq.lo, g.rq.hi);
+      }
+  std::vector<int32_t> r(size_t(s.N * s.K * POH * POW));
+  for (int64_t n = 0; n < s.N; ++n)
+    for (int64_t oc = 0; oc < s.K; ++oc)
+      for (int64_t oy = 0; oy < POH; ++oy)
+        for (int64_t ox = 0; ox < POW; ++ox) {
+          int32_t v;
+          if (!s.pool.on) {
+            v = q[size_t(((n * s.K + oc) * OH + oy) * OW + ox)];
+          } else {
+            int32_t sum = 0, mx = -128;
+            for (int64_t ky = 0; ky < s.pool.kh; ++ky)
+              for (int64_t kx = 0; kx < s.pool.kw; ++kx) {
+                int32_t e =
+                    q[size_t(((n * s.K + oc) * OH + oy * s.pool.s + ky) * OW +
+                             ox * s.pool.s + kx)];
+                sum += e;
+                mx = std::max(mx, e);
+              }
+            v = s.pool.avg
+                    ? npu::poolAverage(sum, int32_t(s.pool.kh * s.pool.kw))
+                    : mx;
+          }
+          size_t k = size_t(((n * s.K + oc) * POH + oy) * POW + ox);
+          if (s.add) {
+            const NTensor &tz = lp.tensors[size_t(other)];
+            size_t zi = s.addBroadcast ? size_t(oc) : k;
+            int8_t zv = int8_t(stored(tz, c.inputs[1], zi));
+            npu::AddParams ap{
+                g.add.regs.lshift, g.add.regs.aZp,     g.add.regs.aMult,
+                g.add.regs.aShift, g.add.regs.bZp,     g.add.regs.bMult,
+                g.add.regs.bShift, g.add.regs.outMult, g.add.regs.outShift,
+                g.add.regs.outZp,  g.add.regs.lo,      g.add.regs.hi};
+            v = s.convIsA ? npu::quantAdd(int8_t(v), zv, ap)
+                          : npu::quantAdd(zv, int8_t(v), ap);
+          }
+          r[k] = v;
+        }
+  out.resize(r.size());
+  for (size_t i = 0; i < r.size(); ++i)
+    out[i] = ty.u8 ? uint8_t(r[i] + 128) : uint8_t(int8_t(r[i]));
+  c.expected.push_back(out);
+  return c;
+}
+
+void runCase(const Case &c, const std::string &what) {
+  Program p;
+  std::string err = generateProgram(c.lp, {}, p);
+  ASSERT_EQ(err, "") << what;
+  p.uid = newProgramUid();
+  for (uint32_t exec : {uint32_t(EMBER_NPU_EXECUTOR_GOLDEN),
+                        uint32_t(EMBER_NPU_EXECUTOR_SYSTEMC)}) {
+    std::vector<std::vector<uint8_t>> outs;
+    std::vector<const void *> in;
+    std::vector<void *> out;
+    for (auto &v : c.inputs)
+      in.push_back(v.data());
+    for (auto &e : c.expected)
+      outs.emplace_back(e.size(), 0xAB);
+    for (auto &o : outs)
+      out.push_back(o.data());
+    RunConfig rc;
+    rc.executor = exec;
+    RunResult rr;
+    err = runProgram(p, rc, in, out, &rr);
+    ASSERT_EQ(err, "") << what << " on executor " << exec;
+    for (size_t i = 0; i < outs.size(); ++i) {
+      size_t bad = 0, first = SIZE_MAX;
+      for (size_t k = 0; k < outs[i].size(); ++k)
+        if (outs[i][k] != c.expected[i][k]) {
+          ++bad;
+          first = std::min(first, k);
+        }
+      ASSERT_EQ(bad, 0u) << what << " on executor " << exec << ": " << bad
+                         << " of " << outs[i].size()
+                         << " bytes differ, first at " << first << " (got "
+                         << int(outs[i][first]) << ", want "
+                         << int(c.expected[i][first]) << ")";
+    }
+  }
+}
+
+std::string describe(const ConvSpec &s) {
+  std::ostringstream os;
+  os << "conv N" << s.N << " C" << s.C << " " << s.H << "x" << s.W << " K"
+     << s.K << " k" << s.kh << "x" << s.kw << " s" << s.sh << "," << s.sw
+     << " d" << s.dh << "," << s.dw << " p" << s.pt << "," << s.pl << ","
+     << s.pb << "," << s.pr << " g" << s.groups << (s.u8in ? " u8in" : "")
+     << (s.u8out ? " u8out" : "") << (s.requant ? "" : " i32out");
+  if (s.pool.on)
+    os << (s.pool.avg ? " avgpool" : " maxpool") << s.pool.kh << "x"
+       << s.pool.kw << "/" << s.pool.s;
+  if (s.add)
+    os << " add" << (s.addBroadcast ? "(bcast)" : "")
+       << (s.convIsA ? "" : "(conv is b)");
+  return os.str();
+}
+
+} // namespace
+
+TEST(NpuLayer, Conv3x3) {
+  ConvSpec s;
+  runCase(convCase(s, 1), describe(s));
+}
+
+TEST(NpuLayer, PointwiseFlat) {
+  ConvSpec s;
+  s.kh = s.kw = 1;
+  s.pt = s.pl = s.pb = s.pr = 0;
+  s.C = 40;
+  s.K = 37;
+  runCase(convCase(s, 2), describe(s));
+}
+
+TEST(NpuLayer, Depthwise) {
+  ConvSpec s;
+  s.C = s.K = s.groups = 21;
+  runCase(convCase(s, 3), describe(s));
+}
+
+TEST(NpuLayer, Int32Output) {
+  ConvSpec s;
+  s.requant = false;
+  runCase(convCase(s, 4), describe(s));
+}
+
+TEST(NpuLayer, FusedMaxPoolAndAdd) {
+  ConvSpec s;
+  s.pool.on = true;
+  s.pool.kh = s.pool.kw = 2;
+  s.pool.s = 2;
+  runCase(convCase(s, 5), describe(s));
+  ConvSpec a;
+  a.add = true;
+  a.u8out = true;
+  runCase(convCase(a, 6), describe(a));
+}
+
+namespace {
+
+ConvSpec randomConv(std::mt19937 &rng, bool big) {
+  ConvSpec s;
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return lo + int64_t(rng() % uint64_t(hi - lo + 1));
+  };
+  s.N = pick(1, 2);
+  s.kh = pick(1, 7);
+  s.kw = rng() % 3 ? s.kh : pick(1, 7);
+  s.sh = pick(1, 2);
+  s.sw = rng() % 4 ? s.sh : pick(1, 2);
+  s.dh = rng() % 5 ? 1 : 2;
+  s.dw = rng() % 5 ? s.dh : pick(1, 2);
+  s.pt = pick(0, std::min<int64_t>(3, s.kh - 1));
+  s.pb = rng() % 3 ? s.pt : pick(0, std::min<int64_t>(3, s.kh - 1));
+  s.pl = pick(0, std::min<int64_t>(3, s.kw - 1));
+  s.pr = rng() % 3 ? s.pl : pick(0, std::min<int64_t>(3, s.kw - 1));
+  int64_t ekh = (s.kh - 1) * s.dh + 1, ekw = (s.kw - 1) * s.dw + 1;
+  s.H = pick(std::max<int64_t>(1, ekh - s.pt - s.pb), big ? 64 : 14);
+  s.W = pick(std::max<int64_t>(1, ekw - s.pl - s.pr), big ? 64 : 14);
+  int mode = int(rng() % 4);
+  if (mode == 0) { // depthwise (channel multiplier 1 or 2)
+    s.C = pick(1, big ? 80 : 40);
+    s.groups = s.C;
+    s.K = s.C * pick(1, 2);
+  } else if (mode == 1) { // grouped
+    s.groups = pick(2, 4);
+    s.C = s.groups * pick(1, big ? 40 : 12);
+    s.K = s.groups * pick(1, big ? 40 : 12);
+  } else {
+    s.C = pick(1, big ? 300 : 70);
+    s.K = pick(1, big ? 200 : 70);
+  }
+  s.u8in = rng() % 2;
+  s.u8out = rng() % 2;
+  s.requant = rng() % 10 != 0;
+  int64_t OH = (s.H + s.pt + s.pb - ekh) / s.sh + 1;
+  int64_t OW = (s.W + s.pl + s.pr - ekw) / s.sw + 1;
+  if (s.requant && rng() % 4 == 0 && OH >= 2 && OW >= 2) {
+    s.pool.on = true;
+    s.pool.avg = rng() % 2;
+    s.pool.kh = pick(1, std::min<int64_t>(3, OH));
+    s.pool.kw = pick(1, std::min<int64_t>(3, OW));
+    s.pool.s = pick(1, 2);
+  } else if (s.requant && rng() % 4 == 0) {
+    s.add = true;
+    s.addBroadcast = rng() % 3 == 0;
+    s.convIsA = rng() % 2;
+  }
+  return s;
+}
+
+} // namespace
+
+TEST(NpuLayer, RandomSmallConvs) {
+  std::mt19937 rng(1234);
+  for (int i = 0; i < 120; ++i) {
+    ConvSpec s = randomConv(rng, false);
+    runCase(convCase(s, 100 + uint32_t(i)), describe(s));
+    if (HasFatalFailure())
+      return;
+  }
+}
+
+TEST(NpuLayer, RandomLargeConvs) {
+  std::mt19937 rng(99);
+  for (int i = 0; i < 5; ++i) {
+    ConvSpec s = randomConv(rng, true);
+    runCase(convCase(s, 500 + uint32_t(i)), describe(s));
+    if (HasFatalFailure())
+      return;
+  }
+}
+
+TEST(NpuLayer, StandalonePoolAndAdd) {
+  std::mt19937 rng(77);
+  for (int i = 0; i < 30; ++i) {
+    Case c;
+    LayerProgram &lp = c.lp;
+    auto pick = [&](int64_t lo, int64_t hi) {
+      return lo + int64_t(rng() % uint64_t(hi - lo + 1));
+    };
+    int64_t N = pick(1, 2), C = pick(1, 40), H = pick(1, 30), W = pick(1, 30);
+    bool u8 = rng() % 2;
+    if (i % 2 == 0) { // pooling
+      PoolLayer g;
+      g.N = N;
+      g.C = C;
+      g.H = H;
+      g.W = W;
+      g.kh = pick(1, std::min<int64_t>(7, H + 2));
+      g.kw = pick(1, std::min<int64_t>(7, W + 2));
+      g.s = pick(1, 3);
+      g.avg = rng() % 2;
+      g.pt = g.pb = std::min<int64_t>(pick(0, 3), g.kh - 1);
+      g.pl = g.pr = std::min<int64_t>(pick(0, 3), g.kw - 1);
+      if (g.H + g.pt + g.pb < g.kh || g.W + g.pl + g.pr < g.kw)
+        continue;
+      g.OH = (g.H + g.pt + g.pb - g.kh) / g.s + 1;
+      g.OW = (g.W + g.pl + g.pr - g.kw) / g.s + 1;
+      g.padValue = g.avg ? int32_t(pick(-128, 127)) : -128;
+      g.in = addTensor(lp, "x", {N, C, H, W}, NTensor::Kind::Input, u8);
+      g.out = addTensor(lp, "y", {N, C, g.OH, g.OW}, NTensor::Kind::Output, u8);
+      Layer L;
+      L.kind = Layer::Kind::Pool;
+      L.name = "pool";
+      L.pool = g;
+      lp.layers.push_back(L);
+      lp.inputs = {g.in};
+      lp.outputs = {g.out};
+      c.inputs.push_back(randomBytes(size_t(N * C * H * W), rng));
+      const NTensor &tx = lp.tensors[size_t(g.in)];
+      std::vector<uint8_t> out(size_t(N * C * g.OH * g.OW));
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t ch = 0; ch < C; ++ch)
+          for (int64_t oy = 0; oy < g.OH; ++oy)
+            for (int64_t ox = 0; ox < g.OW; ++ox) {
+              int32_t sum = 0, mx = -128;
+              for (int64_t ky = 0; ky < g.kh; ++ky)
+                for (int64_t kx = 0; kx < g.kw; ++kx) {
+                  int64_t iy = oy * g.s - g.pt + ky, ix = ox * g.s - g.pl + kx;
+                  int32_t v = g.padValue;
+                  if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                    v = stored(tx, c.inputs[0],
+                               size_t(((n * C + ch) * H + iy) * W + ix));
+                  sum += v;
+                  mx = std::max(mx, v);
+                }
+              int32_t r =
+                  g.avg ? npu::poolAverage(sum, int32_t(g.kh * g.kw)) : mx;
+              out[size_t(((n * C + ch) * g.OH + oy) * g.OW + ox)] =
+                  u8 ? uint8_t(r + 128) : uint8_t(int8_t(r));
+            }
+      c.expected.push_back(out);
+      runCase(c, "pool " + std::to_string(i));
+    } else { // add
+      AddLayer g;
+      g.bBroadcast = rng() % 3 == 0;
+      g.regs = randomAddRegs(rng);
+      bool u8b = rng() % 2, u8y = rng() % 2;
+      g.a = addTensor(lp, "a", {N, C, H, W}, NTensor::Kind::Input, u8);
+      g.b = addTensor(lp, "b",
+                      g.bBroadcast ? std::vector<int64_t>{1, C, 1, 1}
+                                   : std::vector<int64_t>{N, C, H, W},
+                      NTensor::Kind::Input, u8b);
+      g.out = addTensor(lp, "y", {N, C, H, W}, NTensor::Kind::Output, u8y);
+      Layer L;
+      L.kind = Layer::Kind::Add;
+      L.name = "add";
+      L.add = g;
+      lp.layers.push_back(L);
+      lp.inputs = {g.a, g.b};
+      lp.outputs = {g.out};
+      c.inputs.push_back(randomBytes(size_t(N * C * H * W), rng));
+      c.inputs.push_back(
+          randomBytes(size_t(g.bBroadcast ? C : N * C * H * W), rng));
+      npu::AddParams ap{g.regs.lshift, g.regs.aZp,     g.regs.aMult,
+                        g.regs.aShift, g.regs.bZp,     g.regs.bMult,
+                        g.regs.bShift, g.regs.outMult, g.regs.outShift,
+                        g.regs.outZp,  g.regs.lo,      g.regs.hi};
+      std::vector<uint8_t> out(size_t(N * C * H * W));
+      const NTensor &ta = lp.tensors[size_t(g.a)],
+                    &tb = lp.tensors[size_t(g.b)];
+      for (size_t k = 0; k < out.size(); ++k) {
+        size_t ch = (k / size_t(H * W)) % size_t(C);
+        int8_t av = int8_t(stored(ta, c.inputs[0], k));
+        int8_t bv = int8_t(stored(tb, c.inputs[1], g.bBroadcast ? ch : k));
+        int32_t r = npu::quantAdd(av, bv, ap);
+        out[k] = u8y ? uint8_t(r + 128) : uint8_t(int8_t(r));
+      }
+      c.expected.push_back(out);
+      runCase(c, "add " + std::to_string(i));
+    }
+    if (HasFatalFailure())
+      return;
+  }
+}
