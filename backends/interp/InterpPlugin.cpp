@@ -335,6 +335,8 @@ const ember_plugin_api kApi = {
     eventRelease,
     signature,
     bufferImportHost, // plain host memory, like its own buffers
+    nullptr,          // executable_emit (ABI 1.3)
+    nullptr,          // event_profile (ABI 1.3)
 };
 
 } // namespace

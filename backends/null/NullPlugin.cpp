@@ -123,6 +123,8 @@ const ember_plugin_api kApi = {
     nullptr, // event_release
     nullptr, // executable_signature (ABI 1.1)
     nullptr, // buffer_import_host (ABI 1.2)
+    nullptr, // executable_emit (ABI 1.3)
+    nullptr, // event_profile (ABI 1.3)
 };
 
 } // namespace

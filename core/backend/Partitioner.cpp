@@ -7,6 +7,7 @@
 #include "ember/backend/v1/options.pb.h"
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 namespace ember::backend {
@@ -283,6 +284,68 @@ void printPartitions(std::ostream &os, const Function &f,
   }
 }
 
+uint64_t macsOf(const Node &n) {
+  auto dims = [&](size_t i) -> std::vector<int64_t> {
+    if (i >= n.inputs.size() || !n.inputs[i])
+      return {};
+    return n.inputs[i].type().dims();
+  };
+  auto prod = [](const std::vector<int64_t> &v, size_t from, size_t to) {
+    uint64_t p = 1;
+    for (size_t i = from; i < to && i < v.size(); ++i)
+      p *= uint64_t(std::max<int64_t>(v[i], 0));
+    return p;
+  };
+  if (n.types.empty())
+    return 0;
+  const std::vector<int64_t> y = n.types[0].dims();
+  switch (n.kind) {
+  case OpKind::Conv:
+  case OpKind::ConvInteger:
+  case OpKind::QLinearConv: {
+    // Every output element sums C/group x kernel products.
+    size_t wi = n.kind == OpKind::QLinearConv ? 3 : 1;
+    std::vector<int64_t> w = dims(wi);
+    if (w.size() < 2)
+      return 0;
+    return prod(y, 0, y.size()) * prod(w, 1, w.size());
+  }
+  case OpKind::MatMul:
+  case OpKind::MatMulInteger:
+  case OpKind::QLinearMatMul:
+  case OpKind::Gemm: {
+    std::vector<int64_t> a = dims(0);
+    if (a.empty())
+      return 0;
+    int64_t k = a.back();
+    if (n.kind == OpKind::Gemm) {
+      auto it = n.attrs.find("transA");
+      if (it != n.attrs.end() && it->second.kind == Attr::Kind::Int &&
+          it->second.i && a.size() == 2)
+        k = a[0];
+    }
+    return prod(y, 0, y.size()) * uint64_t(std::max<int64_t>(k, 0));
+  }
+  default:
+    return 0;
+  }
+}
+
+Expected<std::vector<std::string>>
+PartitionedExecutable::emit(const std::string &format) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < plan_.parts.size(); ++i) {
+    if (!plan_.parts[i].onPlugin || !compiled_[i].plugin)
+      continue;
+    auto t = compiled_[i].plugin->emit(compiled_[i].exe, format);
+    if (!t)
+      return Status(t.status().code(),
+                    concat("partition ", i, ": ", t.status().message()));
+    out.push_back(std::move(*t));
+  }
+  return out;
+}
+
 Expected<std::unique_ptr<PartitionedExecutable>>
 PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
                               const ExecutorOptions &o) {
@@ -310,6 +373,8 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
   copts.set_schema_version(1);
   copts.set_opt_level(2);
   copts.set_num_threads(o.numThreads);
+  copts.set_profile_level(o.profileLevel);
+  x->profileLevel_ = o.profileLevel;
   for (const auto &[k, v] : o.vendorOptions)
     (*copts.mutable_vendor())[k] = v;
   const std::string optBytes = copts.SerializeAsString();
@@ -341,6 +406,7 @@ PartitionedExecutable::run(const std::vector<Tensor> &inputs) {
   if (inputs.size() != f.params().size())
     return invalid("expected ", f.params().size(), " inputs, got ",
                    inputs.size());
+  lastRun_.assign(plan_.parts.size(), PartitionRun());
   // Every value computed so far, by pointer: the caller's inputs, the
   // constants' payloads and the partitions' results (held in `produced`,
   // whose nodes never move). Nothing is copied on the way to a plugin.
@@ -366,15 +432,22 @@ PartitionedExecutable::run(const std::vector<Tensor> &inputs) {
       ins.push_back(t);
     }
     auto &c = compiled_[i];
+    PartitionRun &pr = lastRun_[i];
+    pr.onPlugin = part.onPlugin;
     auto runPart = [&]() -> Expected<std::vector<Tensor>> {
       if (c.plugin)
-        return c.plugin->run(*c.device, c.exe, ins, c.outTypes, &c.buffers);
+        return c.plugin->run(*c.device, c.exe, ins, c.outTypes, &c.buffers,
+                             part.onPlugin ? &pr.profile : nullptr);
       std::vector<Tensor> copies; // (the interpreter takes tensors)
       for (const Tensor *t : ins)
         copies.push_back(*t);
       return interpret(*part.graph->main(), copies);
     };
+    auto t0 = std::chrono::steady_clock::now();
     Expected<std::vector<Tensor>> outs = runPart();
+    pr.wallMs = std::chrono::duration<double, std::milli>(
+                    std::chrono::steady_clock::now() - t0)
+                    .count();
     if (!outs)
       return Status(outs.status().code(),
                     concat("partition ", i, " (",

@@ -75,6 +75,20 @@ struct ExecutorOptions {
   uint32_t numThreads = 0;
   // CompileOptions.vendor: the plugin's own options (`--backend-opt K=V`).
   std::map<std::string, std::string> vendorOptions;
+  // CompileOptions.profile_level; each run keeps the plugin partitions'
+  // profiles (event_profile, ABI 1.3) and every partition's wall time.
+  uint32_t profileLevel = 0;
+};
+
+// Multiply-accumulates of a node (Conv, ConvInteger, MatMul,
+// MatMulInteger, Gemm, QLinearConv, QLinearMatMul); 0 for other ops.
+uint64_t macsOf(const Node &n);
+
+// One partition's part of the last run.
+struct PartitionRun {
+  bool onPlugin = false;
+  double wallMs = 0;   // host wall time of the partition
+  std::string profile; // serialized ExecutionProfile (plugin partitions)
 };
 
 // Compiles every plugin partition once and runs the whole graph.
@@ -84,6 +98,11 @@ public:
   create(const Function &lowered, std::shared_ptr<Plugin> plugin,
          const ExecutorOptions &o = {});
   const PartitionPlan &plan() const { return plan_; }
+  // What the last run() recorded, one entry per partition.
+  const std::vector<PartitionRun> &lastRun() const { return lastRun_; }
+  // Text of every plugin partition in `format` (ABI 1.3 executable_emit),
+  // in partition order.
+  Expected<std::vector<std::string>> emit(const std::string &format);
   // Inputs in params() order; results in outputs() order.
   Expected<std::vector<Tensor>> run(const std::vector<Tensor> &inputs);
 
@@ -100,6 +119,8 @@ private:
   Device device_, fallbackDevice_;
   PartitionPlan plan_;
   std::vector<Compiled> compiled_;
+  std::vector<PartitionRun> lastRun_;
+  uint32_t profileLevel_ = 0;
 };
 
 } // namespace ember::backend

@@ -655,19 +655,48 @@ Expected<Event> Plugin::execute(Device &d, Executable &x,
   return Event(shared_from_this(), ev);
 }
 
+Expected<std::string> Plugin::emit(Executable &x, const std::string &format) {
+  EMBER_REQUIRE_FN(executable_emit);
+  ember_blob b{};
+  b.struct_size = sizeof(b);
+  ember_error *e;
+  {
+    PluginCallGuard g(*this, "executable_emit");
+    e = api_.executable_emit(x.get(), format.c_str(), &b);
+  }
+  EMBER_TRY(takeError(e, "executable_emit"));
+  return takeBlob(b, "executable_emit");
+}
+
+Expected<std::string> Plugin::profile(Event &ev) {
+  if (!api_.event_profile)
+    return std::string();
+  ember_blob b{};
+  b.struct_size = sizeof(b);
+  ember_error *e;
+  {
+    PluginCallGuard g(*this, "event_profile");
+    e = api_.event_profile(ev.get(), &b);
+  }
+  EMBER_TRY(takeError(e, "event_profile"));
+  return takeBlob(b, "event_profile");
+}
+
 Expected<std::vector<Tensor>> Plugin::run(Device &d, Executable &x,
                                           const std::vector<Tensor> &inputs,
                                           const std::vector<Type> &outTypes,
-                                          RunBuffers *reuse) {
+                                          RunBuffers *reuse,
+                                          std::string *profileOut) {
   std::vector<const Tensor *> ptrs;
   for (const Tensor &t : inputs)
     ptrs.push_back(&t);
-  return run(d, x, ptrs, outTypes, reuse);
+  return run(d, x, ptrs, outTypes, reuse, profileOut);
 }
 
 Expected<std::vector<Tensor>>
 Plugin::run(Device &d, Executable &x, const std::vector<const Tensor *> &inputs,
-            const std::vector<Type> &outTypes, RunBuffers *reuse) {
+            const std::vector<Type> &outTypes, RunBuffers *reuse,
+            std::string *profileOut) {
   if (api_.buffer_import_host) {
     // Zero-copy: the tensors are the buffers. Any refusal (an empty
     // tensor, memory the plugin cannot use) falls back to copying.
@@ -694,6 +723,9 @@ Plugin::run(Device &d, Executable &x, const std::vector<const Tensor *> &inputs,
         (i < inputs.size() ? in : out).push_back(&bufs[i]);
       EMBER_ASSIGN(Event ev, execute(d, x, in, out));
       EMBER_TRY(ev.wait());
+      if (profileOut) {
+        EMBER_ASSIGN(*profileOut, profile(ev));
+      }
       return results;
     }
   }
@@ -727,6 +759,9 @@ Plugin::run(Device &d, Executable &x, const std::vector<const Tensor *> &inputs,
     out.push_back(&b);
   EMBER_ASSIGN(Event ev, execute(d, x, in, out));
   EMBER_TRY(ev.wait());
+  if (profileOut) {
+    EMBER_ASSIGN(*profileOut, profile(ev));
+  }
   std::vector<Tensor> results;
   for (size_t i = 0; i < outTypes.size(); ++i) {
     Tensor t(outTypes[i]);

@@ -168,16 +168,25 @@ public:
   struct RunBuffers {
     std::vector<Buffer> in, out;
   };
+  // With `profile`, the execution's profile (event_profile, ABI 1.3;
+  // empty when the plugin has none) is stored there.
   Expected<std::vector<Tensor>> run(Device &d, Executable &e,
                                     const std::vector<Tensor> &inputs,
                                     const std::vector<Type> &outputTypes,
-                                    RunBuffers *reuse = nullptr);
+                                    RunBuffers *reuse = nullptr,
+                                    std::string *profile = nullptr);
   // The same over tensors the caller keeps elsewhere (none is copied on
   // the host side).
   Expected<std::vector<Tensor>> run(Device &d, Executable &e,
                                     const std::vector<const Tensor *> &inputs,
                                     const std::vector<Type> &outputTypes,
-                                    RunBuffers *reuse = nullptr);
+                                    RunBuffers *reuse = nullptr,
+                                    std::string *profile = nullptr);
+  // ABI 1.3: a text form of `e` in one of the manifest's emit_formats.
+  Expected<std::string> emit(Executable &e, const std::string &format);
+  // ABI 1.3: the serialized ExecutionProfile of a finished execution;
+  // empty when the plugin does not implement event_profile.
+  Expected<std::string> profile(Event &ev);
 
   // A blob the plugin returned (allocated with the host's allocator).
   Expected<std::string> takeBlob(ember_blob &b, const char *call);

@@ -361,6 +361,8 @@ const ember_plugin_api kApi = {
     eventRelease,
     signature,
     nullptr, // buffer_import_host (ABI 1.2): the host copies
+    nullptr, // executable_emit (ABI 1.3)
+    nullptr, // event_profile (ABI 1.3)
 };
 
 } // namespace

@@ -23,7 +23,8 @@
  *     meaning; a host loads plugins of its own major and any minor. Minor
  *     versions only append.
  *   - History: 1.0 first release; 1.1 appended executable_signature; 1.2
- *     appended buffer_import_host (and ember_host_buffer_params).
+ *     appended buffer_import_host (and ember_host_buffer_params); 1.3
+ *     appended executable_emit and event_profile.
  *
  * OWNERSHIP
  *   - ember_error objects are created by the plugin and owned by the caller
@@ -56,7 +57,7 @@ extern "C" {
 #endif
 
 #define EMBER_ABI_VERSION_MAJOR 1
-#define EMBER_ABI_VERSION_MINOR 2
+#define EMBER_ABI_VERSION_MINOR 3
 
 /* The one symbol a plugin exports. */
 #define EMBER_PLUGIN_ENTRY_SYMBOL "ember_plugin_entry"
@@ -296,6 +297,19 @@ typedef struct ember_plugin_api {
   ember_error *(*buffer_import_host)(ember_device *device,
                                      const ember_host_buffer_params *params,
                                      ember_buffer **out_buffer);
+
+  /* ---- ABI 1.3 ---------------------------------------------------------- */
+  /* A text form of the executable, in one of the formats the manifest lists
+   * in emit_formats (e.g. an assembly listing): UTF-8 text in a blob.
+   * `format` is a NUL-terminated name; an unknown one is
+   * EMBER_STATUS_UNSUPPORTED naming it. */
+  ember_error *(*executable_emit)(ember_executable *executable,
+                                  const char *format, ember_blob *out_text);
+  /* The profile of a finished execution: a serialized
+   * ember.backend.v1.ExecutionProfile (device counters, per-layer rows,
+   * trace slices, as much as CompileOptions.profile_level asked for). Valid
+   * after event_wait returned success, until event_release. */
+  ember_error *(*event_profile)(ember_event *event, ember_blob *out_profile);
 } ember_plugin_api;
 
 /* ---- the entry point --------------------------------------------------- */

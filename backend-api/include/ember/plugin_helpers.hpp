@@ -45,6 +45,9 @@ struct ember_event {
   bool done = false;
   ember_error *result = nullptr; // owned until handed out by wait
   std::thread worker;
+  // What the execution recorded for event_profile (ABI 1.3): a serialized
+  // ExecutionProfile, filled by a startAsyncProfiled work function.
+  std::string profile;
 };
 
 namespace ember_plugin {
@@ -280,6 +283,34 @@ inline ember_error *startAsync(std::function<ember_error *()> work,
     ev->worker = std::thread([ev, work = std::move(work)] {
       ember_error *r = work();
       std::lock_guard<std::mutex> l(ev->mu);
+      ev->result = r;
+      ev->done = true;
+      ev->cv.notify_all();
+    });
+  } catch (...) {
+    delete ev;
+    return error(EMBER_STATUS_INTERNAL, "execute: cannot start a thread");
+  }
+  *out = ev;
+  return nullptr;
+}
+
+// The same, for plugins that implement event_profile (ABI 1.3): `work`
+// gets the event's profile string to fill before it returns.
+inline ember_error *
+startAsyncProfiled(std::function<ember_error *(std::string &profile)> work,
+                   ember_event **out) {
+  if (!out)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "out_event is NULL");
+  auto *ev = new (std::nothrow) ember_event();
+  if (!ev)
+    return error(EMBER_STATUS_OUT_OF_MEMORY, "execute: no memory");
+  try {
+    ev->worker = std::thread([ev, work = std::move(work)] {
+      std::string profile;
+      ember_error *r = work(profile);
+      std::lock_guard<std::mutex> l(ev->mu);
+      ev->profile = std::move(profile);
       ev->result = r;
       ev->done = true;
       ev->cv.notify_all();

@@ -527,6 +527,8 @@ const ember_plugin_api kApi = {
     // The arena, weights and kernels read inputs and write outputs in
     // place wherever they are (bundles take any pointer too).
     bufferImportHost,
+    nullptr, // executable_emit (ABI 1.3)
+    nullptr, // event_profile (ABI 1.3)
 };
 
 } // namespace

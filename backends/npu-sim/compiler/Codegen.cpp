@@ -134,6 +134,8 @@ struct StepCode {
 struct Addr {
   const std::vector<NTensor> &ts;
   uint64_t operator()(int k, int64_t t, int64_t p) const {
+    if (k < 0 || size_t(k) >= ts.size())
+      return 0; // a layer being checked for fit before its output exists
     const NTensor &x = ts[size_t(k)];
     const NTensor &own = x.base >= 0 ? ts[size_t(x.base)] : x;
     return uint64_t(own.dram) +
@@ -776,6 +778,23 @@ std::string placeActivations(std::vector<NTensor> &ts, const LayerProgram &lp,
 }
 
 } // namespace
+
+std::string layerFits(const Layer &L, const std::vector<NTensor> &ts) {
+  Image img;
+  LayerCode code;
+  LayerInfo info;
+  switch (L.kind) {
+  case Layer::Kind::Gemm: {
+    GemmTables tb = packGemm(L.gemm, img);
+    return genGemm(L, ts, tb, code, info);
+  }
+  case Layer::Kind::Pool:
+    return genPool(L, ts, code, info);
+  case Layer::Kind::Add:
+    return genAdd(L, ts, code, info);
+  }
+  return "";
+}
 
 std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
                             Program &out) {

@@ -50,6 +50,10 @@ struct CodegenOptions {
 std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
                             Program &out);
 
+// "" when layer `L` over tensors `ts` tiles to the scratchpads, else why
+// not (the selector asks before fusing a pool or an add into a layer).
+std::string layerFits(const Layer &L, const std::vector<NTensor> &ts);
+
 // The program in the assembler's syntax (round-trips through `ember asm`),
 // with a comment naming the source layer before each instruction group.
 std::string programAsm(const Program &p);

@@ -1,0 +1,537 @@
+// The npu-sim backend plugin (docs/npu-backend.md): compiles int8
+// partitions for the example NPU and runs them on its simulator through
+// driver.h (SystemC by default; `--backend-opt executor=golden|systemc|rtl`).
+// A plugin like any vendor's: it sees Ember only through the ABI header,
+// the schemas, the helpers and the SDK's scratchpad library.
+#include "ember/backend.h"
+#include "ember/plugin_helpers.hpp"
+
+#include "Program.h"
+#include "Runtime.h"
+#include "Select.h"
+
+#include "ember/backend/v1/artifact.pb.h"
+#include "ember/backend/v1/capability.pb.h"
+#include "ember/backend/v1/graph.pb.h"
+#include "ember/backend/v1/options.pb.h"
+#include "ember/backend/v1/profile.pb.h"
+
+#include <climits>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace v1 = ember::backend::v1;
+namespace ns = ember::npusim;
+using namespace ember_plugin;
+
+// Immutable after compile/load: executions may overlap (runs on the device
+// are serialized by the runtime).
+struct ember_executable {
+  ns::Program program;
+  ns::RunConfig run;
+  std::string options; // the CompileOptions it was compiled with
+  std::vector<v1::TensorType> inputs, outputs;
+  std::vector<std::string> inputNames, outputNames;
+};
+
+namespace {
+
+Host gHost;
+const char *const kName = "npu-sim";
+const char *const kVersion = "0.1.0";
+const char kMagic[8] = {'E', 'M', 'B', 'E', 'R', 'A', 'R', 'T'};
+
+ember_error *getCapabilities(const ember_capabilities_params *p,
+                             ember_blob *out) {
+  if (ember_error *e =
+          checkStruct(p, offsetof(ember_capabilities_params, request),
+                      "ember_capabilities_params"))
+    return e;
+  v1::CapabilityManifest m;
+  m.set_schema_version(1);
+  m.set_plugin_name(kName);
+  m.set_plugin_version(kVersion);
+  m.set_accepts_graph(true);
+  m.set_supports_serialize(true);
+  m.set_device_count(1);
+  m.add_emit_formats("npu-asm");
+  for (const ns::OpClaim &c : ns::claimedOps()) {
+    v1::OpCapability *o = m.add_ops();
+    o->set_op(c.op);
+    for (const char *d : c.dtypes)
+      o->add_dtypes(d);
+    o->set_min_rank(0);
+    o->set_max_rank(4);
+    o->set_quantized(true);
+    if (*c.constraints)
+      o->add_constraints(c.constraints);
+  }
+  return gHost.blob(m.SerializeAsString(), out);
+}
+
+ember_error *parseGraph(const void *data, size_t size, v1::Graph &g,
+                        const char *what) {
+  if (!data || size > size_t(INT_MAX) || !g.ParseFromArray(data, int(size)))
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 std::string(what) + ": not an ember.backend.v1.Graph");
+  if (g.schema_version() != 1)
+    return error(EMBER_STATUS_VERSION_MISMATCH,
+                 std::string(what) + ": Graph schema version " +
+                     std::to_string(g.schema_version()) +
+                     " (npu-sim reads version 1)");
+  return nullptr;
+}
+
+ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
+  if (ember_error *e = checkStruct(
+          p, offsetof(ember_query_params, graph_size) + sizeof(size_t),
+          "ember_query_params"))
+    return e;
+  v1::Graph g;
+  if (ember_error *e = parseGraph(p->graph, p->graph_size, g, "query_support"))
+    return e;
+  std::vector<std::string> why = ns::whyNot(g);
+  v1::SupportReport r;
+  r.set_schema_version(1);
+  for (int i = 0; i < g.nodes_size(); ++i) {
+    v1::NodeSupport *n = r.add_nodes();
+    n->set_node(i);
+    n->set_supported(why[size_t(i)].empty());
+    n->set_reason(why[size_t(i)]);
+  }
+  return gHost.blob(r.SerializeAsString(), out);
+}
+
+bool parseU64(const std::string &s, uint64_t &v) {
+  if (s.empty() || s.size() > 20)
+    return false;
+  char *end = nullptr;
+  unsigned long long x = std::strtoull(s.c_str(), &end, 10);
+  if (*end || s[0] == '-')
+    return false;
+  v = x;
+  return true;
+}
+
+// Vendor options (`--backend-opt KEY=VALUE`), named in docs/npu-backend.md.
+ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc) {
+  rc = ns::RunConfig();
+  rc.profile = int(o.profile_level());
+  for (const auto &[k, val] : o.vendor()) {
+    uint64_t n = 0;
+    if (k == "executor") {
+      if (val == "golden")
+        rc.executor = EMBER_NPU_EXECUTOR_GOLDEN;
+      else if (val == "systemc")
+        rc.executor = EMBER_NPU_EXECUTOR_SYSTEMC;
+      else if (val == "rtl")
+        rc.executor = EMBER_NPU_EXECUTOR_RTL;
+      else
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     "executor '" + val +
+                         "' is not one of golden, systemc, rtl");
+    } else if (k == "dram_bytes" || k == "dram_bw" || k == "dram_latency" ||
+               k == "dram_burst") {
+      if (!parseU64(val, n) || (k != "dram_latency" && n == 0) ||
+          (k == "dram_bytes" ? n > (uint64_t(1) << 32) : n > UINT32_MAX))
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     "backend option " + k + "=" + val +
+                         " is not a valid count");
+      if (k == "dram_bytes")
+        rc.dramBytes = n;
+      else if (k == "dram_bw")
+        rc.bytesPerCycle = uint32_t(n);
+      else if (k == "dram_burst")
+        rc.burst = uint32_t(n);
+      else if (n == 0)
+        rc.zeroLatency = true;
+      else
+        rc.latency = uint32_t(n);
+    } else {
+      return error(EMBER_STATUS_INVALID_ARGUMENT,
+                   "unknown vendor option '" + k +
+                       "' (npu-sim takes executor, dram_bytes, dram_bw, "
+                       "dram_latency, dram_burst)");
+    }
+  }
+  return nullptr;
+}
+
+ember_error *compile(ember_device *, const ember_compile_params *p,
+                     ember_executable **out) {
+  if (ember_error *e = checkStruct(
+          p, offsetof(ember_compile_params, options_size) + sizeof(size_t),
+          "ember_compile_params"))
+    return e;
+  if (!out)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "out_executable is NULL");
+  if (p->program_kind != EMBER_PROGRAM_GRAPH)
+    return error(EMBER_STATUS_UNSUPPORTED,
+                 "npu-sim compiles graphs (program kind 0), not kind " +
+                     std::to_string(p->program_kind));
+  v1::CompileOptions o;
+  if (p->options_size && (!p->options || p->options_size > size_t(INT_MAX) ||
+                          !o.ParseFromArray(p->options, int(p->options_size))))
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "options are not an ember.backend.v1.CompileOptions");
+  auto x = std::make_unique<ember_executable>();
+  if (ember_error *e = applyOptions(o, x->run))
+    return e;
+  x->options = o.SerializeAsString();
+  v1::Graph g;
+  if (ember_error *e = parseGraph(p->program, p->program_size, g, "compile"))
+    return e;
+  ns::LayerProgram lp;
+  std::string err = ns::buildLayers(g, lp);
+  if (!err.empty())
+    return error(EMBER_STATUS_UNSUPPORTED, err);
+  if (lp.layers.empty() && lp.tensors.empty())
+    return error(EMBER_STATUS_UNSUPPORTED,
+                 "nothing in this graph runs on the NPU");
+  ns::CodegenOptions co;
+  co.dramCapacity = x->run.dramBytes;
+  err = ns::generateProgram(lp, co, x->program);
+  if (!err.empty())
+    return error(EMBER_STATUS_UNSUPPORTED, err);
+  x->program.uid = ns::newProgramUid();
+  for (int v : g.inputs()) {
+    x->inputs.push_back(g.values(v).type());
+    x->inputNames.push_back(g.values(v).name());
+  }
+  for (int i = 0; i < g.outputs_size(); ++i) {
+    int v = g.outputs(i);
+    x->outputs.push_back(g.values(v).type());
+    x->outputNames.push_back(i < g.output_names_size() ? g.output_names(i)
+                                                       : g.values(v).name());
+  }
+  *out = x.release();
+  return nullptr;
+}
+
+void release(ember_executable *x) { delete x; }
+
+v1::ArtifactHeader headerOf(const ember_executable &x) {
+  v1::ArtifactHeader h;
+  h.set_schema_version(1);
+  h.set_plugin_name(kName);
+  h.set_plugin_version(kVersion);
+  h.set_abi_major(EMBER_ABI_VERSION_MAJOR);
+  h.set_abi_minor(EMBER_ABI_VERSION_MINOR);
+  h.set_program_kind(EMBER_PROGRAM_GRAPH);
+  for (auto &t : x.inputs)
+    *h.add_inputs() = t;
+  for (auto &t : x.outputs)
+    *h.add_outputs() = t;
+  for (auto &n : x.inputNames)
+    h.add_input_names(n);
+  for (auto &n : x.outputNames)
+    h.add_output_names(n);
+  return h;
+}
+
+uint64_t fnv1a64(const std::string &s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+void putBlob(std::string &out, const std::string &s) {
+  uint64_t n = s.size();
+  out.append(reinterpret_cast<const char *>(&n), 8);
+  out += s;
+}
+
+bool getBlob(const std::string &in, size_t &at, std::string &s) {
+  uint64_t n;
+  if (at + 8 > in.size())
+    return false;
+  std::memcpy(&n, in.data() + at, 8);
+  at += 8;
+  if (n > in.size() - at)
+    return false;
+  s = in.substr(at, size_t(n));
+  at += size_t(n);
+  return true;
+}
+
+// Payload: the compiled program and the options it was compiled with.
+ember_error *serialize(ember_executable *x, ember_blob *out) {
+  if (!x)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "executable is NULL");
+  std::string payload;
+  putBlob(payload, ns::serializeProgram(x->program));
+  putBlob(payload, x->options);
+  v1::ArtifactHeader h = headerOf(*x);
+  h.set_payload_size(payload.size());
+  h.set_payload_checksum(fnv1a64(payload));
+  std::string header = h.SerializeAsString();
+  std::string bytes(kMagic, sizeof(kMagic));
+  for (int i = 0; i < 4; ++i)
+    bytes.push_back(char((uint32_t(header.size()) >> (8 * i)) & 0xff));
+  bytes += header;
+  bytes += payload;
+  return gHost.blob(bytes, out);
+}
+
+ember_error *load(ember_device *, const void *data, size_t size,
+                  ember_executable **out) {
+  if (!out)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "out_executable is NULL");
+  auto *b = static_cast<const unsigned char *>(data);
+  if (!data || size < 12 || std::memcmp(b, kMagic, 8) != 0)
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "not an Ember artifact (bad magic or shorter than 12 bytes)");
+  uint32_t len = uint32_t(b[8]) | uint32_t(b[9]) << 8 | uint32_t(b[10]) << 16 |
+                 uint32_t(b[11]) << 24;
+  if (len > size - 12 || len > uint32_t(INT_MAX))
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "artifact header length exceeds the artifact");
+  v1::ArtifactHeader h;
+  if (!h.ParseFromArray(b + 12, int(len)))
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "corrupt artifact header");
+  if (h.schema_version() != 1)
+    return error(EMBER_STATUS_VERSION_MISMATCH,
+                 "artifact header schema version " +
+                     std::to_string(h.schema_version()));
+  if (h.plugin_name() != kName)
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "artifact was made by plugin '" + h.plugin_name() +
+                     "', not '" + kName + "'");
+  if (h.abi_major() != EMBER_ABI_VERSION_MAJOR ||
+      h.plugin_version() != kVersion)
+    return error(EMBER_STATUS_VERSION_MISMATCH,
+                 "artifact of npu-sim " + h.plugin_version() + " (ABI " +
+                     std::to_string(h.abi_major()) + "); this is " + kVersion);
+  std::string payload(reinterpret_cast<const char *>(b + 12 + len),
+                      size - 12 - len);
+  if (h.payload_size() != payload.size() ||
+      h.payload_checksum() != fnv1a64(payload))
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "artifact payload is truncated or corrupt (size or checksum "
+                 "mismatch)");
+  auto x = std::make_unique<ember_executable>();
+  size_t at = 0;
+  std::string prog;
+  if (!getBlob(payload, at, prog) || !getBlob(payload, at, x->options) ||
+      at != payload.size())
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "corrupt npu-sim payload");
+  std::string err = ns::deserializeProgram(prog, x->program);
+  if (!err.empty())
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "npu-sim artifact: " + err);
+  x->program.uid = ns::newProgramUid();
+  v1::CompileOptions o;
+  if (!o.ParseFromString(x->options))
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "corrupt npu-sim options");
+  if (ember_error *e = applyOptions(o, x->run))
+    return e;
+  x->inputs.assign(h.inputs().begin(), h.inputs().end());
+  x->outputs.assign(h.outputs().begin(), h.outputs().end());
+  x->inputNames.assign(h.input_names().begin(), h.input_names().end());
+  x->outputNames.assign(h.output_names().begin(), h.output_names().end());
+  if (x->inputs.size() != x->program.inputs.size() ||
+      x->outputs.size() != x->program.outputs.size())
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "artifact header does not match its program");
+  *out = x.release();
+  return nullptr;
+}
+
+ember_error *signature(ember_executable *x, ember_blob *out) {
+  if (!x)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "executable is NULL");
+  return gHost.blob(headerOf(*x).SerializeAsString(), out);
+}
+
+ember_error *emit(ember_executable *x, const char *format, ember_blob *out) {
+  if (!x || !format)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "executable or format is NULL");
+  if (std::strcmp(format, "npu-asm") != 0)
+    return error(EMBER_STATUS_UNSUPPORTED,
+                 std::string("npu-sim emits npu-asm, not '") + format + "'");
+  return gHost.blob(ns::programAsm(x->program), out);
+}
+
+uint64_t elemBytes(const v1::TensorType &t) {
+  const std::string &d = t.dtype();
+  return d == "i32" || d == "u32" || d == "f32" ? 4
+         : d == "i64" || d == "f64"             ? 8
+         : d == "i16" || d == "f16"             ? 2
+                                                : 1;
+}
+
+uint64_t tensorBytes(const v1::TensorType &t) {
+  uint64_t n = elemBytes(t);
+  for (int64_t d : t.dims())
+    n *= uint64_t(d);
+  return n;
+}
+
+void addValue(google::protobuf::RepeatedPtrField<v1::ProfileValue> *list,
+              const char *name, double v) {
+  v1::ProfileValue *pv = list->Add();
+  pv->set_name(name);
+  pv->set_value(v);
+}
+
+std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
+                      const ns::RunResult &r) {
+  v1::ExecutionProfile pr;
+  pr.set_schema_version(1);
+  pr.set_device("npu");
+  pr.set_executor(r.executor);
+  pr.set_timed(r.timed);
+  pr.set_clock_hz(1e9); // nominal: one cycle is shown as one nanosecond
+  const ember_npu_counters_t &k = r.counters;
+  uint64_t useful = 0;
+  for (const ns::LayerInfo &l : p.layers)
+    useful += l.usefulMacs;
+  auto *cs = pr.mutable_counters();
+  addValue(cs, "cycles", double(k.cycles));
+  addValue(cs, "peak_macs_per_cycle", double(p.dim) * double(p.dim));
+  addValue(cs, "useful_macs", double(useful));
+  addValue(cs, "array_macs", double(k.macs));
+  addValue(cs, "dma_bytes", double(k.load_bytes + k.store_bytes));
+  addValue(cs, "dma_in_busy", double(k.load_busy));
+  addValue(cs, "dma_compute_overlap", double(k.overlap));
+  addValue(cs, "instructions", double(k.insns));
+  addValue(cs, "gemm_busy", double(k.gemm_busy));
+  addValue(cs, "vector_busy", double(k.vector_busy));
+  addValue(cs, "store_busy", double(k.store_busy));
+  if (c.profile >= 1)
+    for (size_t i = 0; i < p.layers.size(); ++i) {
+      const ns::LayerInfo &l = p.layers[i];
+      v1::ProfileLayer *pl = pr.add_layers();
+      pl->set_name(l.name);
+      pl->set_op(l.op);
+      for (const std::string &n : l.nodes)
+        pl->add_nodes(n);
+      pl->set_detail(l.tiling);
+      ns::LayerStats s = i < r.layers.size() ? r.layers[i] : ns::LayerStats();
+      double peak = double(p.dim) * double(p.dim);
+      auto *vs = pl->mutable_values();
+      addValue(vs, "cycles", double(s.cycles));
+      addValue(vs, "mac_util",
+               s.cycles ? double(l.usefulMacs) / (peak * double(s.cycles)) : 0);
+      addValue(vs, "mapping_eff",
+               l.arrayMacs ? double(l.usefulMacs) / double(l.arrayMacs) : 0);
+      addValue(vs, "dma_bytes", double(l.loadBytes + l.storeBytes));
+      addValue(vs, "stall_data", double(s.stallData));
+      addValue(vs, "stall_array", double(s.stallArray));
+      addValue(vs, "macs", double(l.usefulMacs));
+    }
+  if (c.profile >= 2) {
+    static const char *const engines[] = {"LOAD", "GEMM", "VECTOR", "STORE"};
+    for (const ns::Slice &s : r.slices) {
+      v1::TraceSlice *ts = pr.add_slices();
+      ts->set_track(engines[s.engine & 3]);
+      ts->set_name(s.name);
+      ts->set_category(s.stall ? "stall" : "exec");
+      ts->set_start(double(s.start));
+      ts->set_duration(double(s.duration));
+    }
+  }
+  return pr.SerializeAsString();
+}
+
+ember_error *execute(ember_device *d, const ember_execute_params *p,
+                     ember_event **out) {
+  if (!d)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "device is NULL");
+  if (ember_error *e = checkStruct(
+          p, offsetof(ember_execute_params, num_outputs) + sizeof(size_t),
+          "ember_execute_params"))
+    return e;
+  const ember_executable *x = p->executable;
+  if (!x || p->num_inputs != x->inputs.size() ||
+      p->num_outputs != x->outputs.size() || (p->num_inputs && !p->inputs) ||
+      (p->num_outputs && !p->outputs))
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "wrong executable or number of buffers");
+  std::vector<const void *> ins;
+  std::vector<void *> outs;
+  for (size_t i = 0; i < p->num_inputs; ++i) {
+    ember_buffer *b = p->inputs[i];
+    if (!b || b->size < tensorBytes(x->inputs[i]))
+      return error(EMBER_STATUS_INVALID_ARGUMENT, "input buffer " +
+                                                      std::to_string(i) +
+                                                      " is NULL or too small");
+    ins.push_back(b->data);
+  }
+  for (size_t i = 0; i < p->num_outputs; ++i) {
+    ember_buffer *b = p->outputs[i];
+    if (!b || b->size < tensorBytes(x->outputs[i]))
+      return error(EMBER_STATUS_INVALID_ARGUMENT, "output buffer " +
+                                                      std::to_string(i) +
+                                                      " is NULL or too small");
+    outs.push_back(b->data);
+  }
+  return startAsyncProfiled(
+      [x, ins, outs](std::string &profile) -> ember_error * {
+        ns::RunResult r;
+        std::string err = ns::runProgram(x->program, x->run, ins, outs, &r);
+        if (!err.empty())
+          return error(EMBER_STATUS_INTERNAL, err);
+        profile = profileOf(x->program, x->run, r);
+        return nullptr;
+      },
+      out);
+}
+
+ember_error *eventProfile(ember_event *ev, ember_blob *out) {
+  if (!ev)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "event is NULL");
+  std::lock_guard<std::mutex> l(ev->mu);
+  if (!ev->done)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "the execution is not done");
+  return gHost.blob(ev->profile, out);
+}
+
+ember_error *init(const ember_host_api *host) { return gHost.attach(host); }
+
+void shutdown() {}
+
+const ember_plugin_api kApi = {
+    sizeof(ember_plugin_api),
+    nullptr,
+    EMBER_ABI_VERSION_MAJOR,
+    EMBER_ABI_VERSION_MINOR,
+    kName,
+    kVersion,
+    errorCode,
+    errorMessage,
+    errorFree,
+    init,
+    shutdown,
+    getCapabilities,
+    querySupport,
+    nullptr, // device_count: one device
+    deviceOpenSingle,
+    deviceClose,
+    bufferAllocate,
+    bufferRelease,
+    bufferWrite,
+    bufferRead,
+    compile,
+    serialize,
+    load,
+    release,
+    execute,
+    eventWait,
+    eventRelease,
+    signature,
+    bufferImportHost,
+    emit,
+    eventProfile,
+};
+
+} // namespace
+
+extern "C" EMBER_PLUGIN_EXPORT const ember_plugin_api *
+ember_plugin_entry(const ember_host_api *host) {
+  return acceptHost(host, &kApi);
+}

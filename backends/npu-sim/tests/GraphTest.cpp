@@ -1,0 +1,404 @@
+// Partition graphs as the host sends them (ember.backend.v1.Graph of int8
+// primitives), built directly, selected into layers, compiled and run on
+// the golden and SystemC models, against a C++ reference of the graph
+// semantics (docs/quantization.md). The model-level tests compare with the
+// reference interpreter itself; this one needs no core library.
+#include "Program.h"
+#include "Runtime.h"
+#include "Select.h"
+
+#include "ember/backend/v1/graph.pb.h"
+#include "ember/npu/Arith.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+#include <map>
+#include <random>
+
+using namespace ember::npusim;
+namespace npu = ember::npu;
+namespace v1 = ember::backend::v1;
+
+namespace {
+
+// A host tensor: dtype, dims, int64 values.
+struct HT {
+  std::string dtype;
+  std::vector<int64_t> dims;
+  std::vector<int64_t> v;
+  int64_t size() const {
+    int64_t n = 1;
+    for (int64_t d : dims)
+      n *= d;
+    return n;
+  }
+};
+
+std::string bytesOf(const HT &t) {
+  size_t es = t.dtype == "i32" ? 4 : t.dtype == "i64" ? 8 : 1;
+  std::string s(t.v.size() * es, '\0');
+  for (size_t i = 0; i < t.v.size(); ++i) {
+    if (es == 1)
+      s[i] = char(uint8_t(t.v[i]));
+    else if (es == 4) {
+      int32_t x = int32_t(t.v[i]);
+      std::memcpy(&s[i * 4], &x, 4);
+    } else
+      std::memcpy(&s[i * 8], &t.v[i], 8);
+  }
+  return s;
+}
+
+struct GB { // graph builder
+  v1::Graph g;
+  std::map<int, HT> consts;
+  GB() { g.set_schema_version(1); }
+  int value(const std::string &name, const std::string &dtype,
+            std::vector<int64_t> dims) {
+    v1::Value *v = g.add_values();
+    v->set_name(name);
+    v->mutable_type()->set_dtype(dtype);
+    for (int64_t d : dims)
+      v->mutable_type()->add_dims(d);
+    return g.values_size() - 1;
+  }
+  int input(const std::string &name, const std::string &dtype,
+            std::vector<int64_t> dims) {
+    int v = value(name, dtype, dims);
+    g.add_inputs(v);
+    return v;
+  }
+  int constant(const std::string &name, const HT &t) {
+    int v = value(name, t.dtype, t.dims);
+    v1::Constant *c = g.add_constants();
+    c->set_value(v);
+    *c->mutable_data()->mutable_type() = g.values(v).type();
+    c->mutable_data()->set_data(bytesOf(t));
+    consts[v] = t;
+    return v;
+  }
+  v1::Node *node(const std::string &op, const std::string &name,
+                 std::vector<int> in, std::vector<int> out) {
+    v1::Node *n = g.add_nodes();
+    n->set_op(op);
+    n->set_name(name);
+    for (int i : in)
+      n->add_inputs(i);
+    for (int o : out)
+      n->add_outputs(o);
+    return n;
+  }
+  static void setInt(v1::Node *n, const std::string &k, int64_t v) {
+    v1::Attribute *a = n->add_attributes();
+    a->set_name(k);
+    a->set_i(v);
+  }
+  static void setInts(v1::Node *n, const std::string &k,
+                      std::vector<int64_t> v) {
+    v1::Attribute *a = n->add_attributes();
+    a->set_name(k);
+    for (int64_t x : v)
+      a->mutable_ints()->add_values(x);
+  }
+  void output(int v) {
+    g.add_outputs(v);
+    g.add_output_names(g.values(v).name());
+  }
+};
+
+HT randomT(std::mt19937 &rng, const std::string &dtype,
+           std::vector<int64_t> dims, int64_t lo, int64_t hi) {
+  HT t{dtype, dims, {}};
+  t.v.resize(size_t(t.size()));
+  for (auto &x : t.v)
+    x = lo + int64_t(rng() % uint64_t(hi - lo + 1));
+  return t;
+}
+
+int32_t mbqm(int64_t x, int64_t m, int64_t e) {
+  return npu::mbqm(int32_t(x), int32_t(m), int32_t(e));
+}
+
+// ---- reference semantics (docs/quantization.md) ------------------------
+
+HT convInteger(const HT &x, const HT &w, int64_t xzp, int64_t wzp,
+               std::vector<int64_t> st, std::vector<int64_t> pads,
+               std::vector<int64_t> dl, int64_t group) {
+  int64_t N = x.dims[0], C = x.dims[1], H = x.dims[2], W = x.dims[3];
+  int64_t K = w.dims[0], Cg = w.dims[1], kh = w.dims[2], kw = w.dims[3];
+  int64_t OH = (H + pads[0] + pads[2] - ((kh - 1) * dl[0] + 1)) / st[0] + 1;
+  int64_t OW = (W + pads[1] + pads[3] - ((kw - 1) * dl[1] + 1)) / st[1] + 1;
+  HT y{"i32", {N, K, OH, OW}, {}};
+  y.v.resize(size_t(y.size()));
+  int64_t Kg = K / group;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          int32_t acc = 0;
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t ky = 0; ky < kh; ++ky)
+              for (int64_t kx = 0; kx < kw; ++kx) {
+                int64_t iy = oy * st[0] - pads[0] + ky * dl[0];
+                int64_t ix = ox * st[1] - pads[1] + kx * dl[1];
+                int64_t xv = xzp; // padding reads the zero point
+                if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                  xv = x.v[size_t(((n * C + (k / Kg) * Cg + c) * H + iy) * W +
+                                  ix)];
+                int64_t wv = w.v[size_t(((k * Cg + c) * kh + ky) * kw + kx)];
+                acc = npu::wrapAdd(acc, int32_t((xv - xzp) * (wv - wzp)));
+              }
+          y.v[size_t(((n * K + k) * OH + oy) * OW + ox)] = acc;
+        }
+  return y;
+}
+
+HT requantize(const HT &x, const HT &m, const HT &s, int64_t xzp, int64_t yzp,
+              const std::string &to, int64_t mn, int64_t mx) {
+  HT y{to, x.dims, {}};
+  int64_t C = x.dims[1], post = 1;
+  for (size_t i = 2; i < x.dims.size(); ++i)
+    post *= x.dims[i];
+  int64_t lowest = to == "u8" ? 0 : -128, highest = to == "u8" ? 255 : 127;
+  int64_t lo = std::max(mn, lowest), hi = std::min(mx, highest);
+  for (size_t i = 0; i < x.v.size(); ++i) {
+    int64_t c = (int64_t(i) / post) % C;
+    int64_t mm = m.v[m.v.size() == 1 ? 0 : size_t(c)];
+    int64_t ss = s.v[s.v.size() == 1 ? 0 : size_t(c)];
+    int64_t r = int64_t(mbqm(x.v[i] - xzp, mm, ss)) + yzp;
+    y.v.push_back(lo > hi ? lo : std::clamp(r, lo, hi));
+  }
+  return y;
+}
+
+std::vector<uint8_t> hostBytes(const HT &t) {
+  std::string s = bytesOf(t);
+  return {s.begin(), s.end()};
+}
+
+void run(GB &b, const std::vector<HT> &inputs, const std::vector<HT> &want,
+         const std::string &what, size_t wantLayers = 0) {
+  std::vector<std::string> why = whyNot(b.g);
+  for (size_t i = 0; i < why.size(); ++i) {
+    ASSERT_EQ(why[i], "") << what << ": node " << i << " "
+                          << b.g.nodes(int(i)).op();
+  }
+  LayerProgram lp;
+  ASSERT_EQ(buildLayers(b.g, lp), "") << what;
+  if (wantLayers) {
+    EXPECT_EQ(lp.layers.size(), wantLayers) << what;
+  }
+  Program p;
+  ASSERT_EQ(generateProgram(lp, {}, p), "") << what;
+  p.uid = newProgramUid();
+  for (uint32_t exec : {uint32_t(EMBER_NPU_EXECUTOR_GOLDEN),
+                        uint32_t(EMBER_NPU_EXECUTOR_SYSTEMC)}) {
+    std::vector<std::vector<uint8_t>> in, out;
+    std::vector<const void *> ip;
+    std::vector<void *> op;
+    for (auto &t : inputs)
+      in.push_back(hostBytes(t));
+    for (auto &t : want)
+      out.emplace_back(hostBytes(t).size(), 0xAB);
+    for (auto &v : in)
+      ip.push_back(v.data());
+    for (auto &v : out)
+      op.push_back(v.data());
+    RunConfig rc;
+    rc.executor = exec;
+    ASSERT_EQ(runProgram(p, rc, ip, op, nullptr), "") << what;
+    for (size_t i = 0; i < want.size(); ++i) {
+      std::vector<uint8_t> w = hostBytes(want[i]);
+      size_t bad = 0, first = 0;
+      for (size_t k = 0; k < w.size(); ++k) {
+        if (w[k] != out[i][k] && !bad++)
+          first = k;
+      }
+      ASSERT_EQ(bad, 0u) << what << " executor " << exec << ": first at "
+                         << first << " got " << int(out[i][first]) << " want "
+                         << int(w[first]);
+    }
+  }
+}
+
+struct ConvQ {
+  int64_t N = 1, C = 6, H = 9, W = 8, K = 20, k = 3, s = 1, pad = 1, group = 1;
+  std::string xt = "u8", yt = "u8";
+  bool wzp = false, relu = true;
+};
+
+// x -> ConvInteger -> Add(bias) -> Requantize -> y (returns y's reference).
+struct Built {
+  int y;
+  HT yref;
+};
+
+Built convChain(GB &b, std::mt19937 &rng, int x, const HT &xv, const ConvQ &q,
+                const std::string &tag) {
+  int64_t Cg = q.C / q.group;
+  HT w = randomT(rng, "i8", {q.K, Cg, q.k, q.k}, q.wzp ? -120 : -128,
+                 q.wzp ? 120 : 127);
+  int64_t wzpv = q.wzp ? int64_t(rng() % 9) - 4 : 0;
+  int64_t xzpv =
+      q.xt == "u8" ? int64_t(rng() % 256) : int64_t(rng() % 256) - 128;
+  int wc = b.constant(tag + ".w", w);
+  int xz = b.constant(tag + ".xzp", HT{q.xt, {}, {xzpv}});
+  int wz = q.wzp ? b.constant(tag + ".wzp", HT{"i8", {}, {wzpv}}) : -1;
+  std::vector<int64_t> st = {q.s, q.s}, pads = {q.pad, q.pad, q.pad, q.pad},
+                       dl = {1, 1};
+  HT acc = convInteger(xv, w, xzpv, wzpv, st, pads, dl, q.group);
+  int a = b.value(tag + ".acc", "i32", acc.dims);
+  std::vector<int> cin = {x, wc, xz};
+  if (wz >= 0)
+    cin.push_back(wz);
+  v1::Node *cn = b.node("ConvInteger", tag + ".conv", cin, {a});
+  GB::setInt(cn, "group", q.group);
+  GB::setInts(cn, "kernel_shape", {q.k, q.k});
+  GB::setInts(cn, "strides", st);
+  GB::setInts(cn, "pads", pads);
+  HT bias = randomT(rng, "i32", {q.K}, -20000, 20000);
+  int bc = b.constant(tag + ".bias", bias);
+  HT biased = acc;
+  for (size_t i = 0; i < biased.v.size(); ++i)
+    biased.v[i] = npu::wrapAdd(
+        int32_t(biased.v[i]),
+        int32_t(bias.v[(i / size_t(acc.dims[2] * acc.dims[3])) % size_t(q.K)]));
+  int ab = b.value(tag + ".biased", "i32", acc.dims);
+  b.node("Add", tag + ".add", {a, bc}, {ab});
+  HT m = randomT(rng, "i32", {q.K}, 1 << 30, (1ll << 31) - 1);
+  HT s = randomT(rng, "i32", {q.K}, -13, -9);
+  int64_t yzp = q.yt == "u8" ? int64_t(rng() % 60) : int64_t(rng() % 60) - 30;
+  int mc = b.constant(tag + ".mult", m), sc = b.constant(tag + ".shift", s);
+  int yz = b.constant(tag + ".yzp", HT{q.yt, {}, {yzp}});
+  int y = b.value(tag + ".y", q.yt, acc.dims);
+  v1::Node *rn = b.node("Requantize", tag + ".rq", {ab, mc, sc, -1, yz}, {y});
+  GB::setInt(rn, "axis", 1);
+  int64_t mn = q.relu ? yzp : (q.yt == "u8" ? 0 : -128);
+  GB::setInt(rn, "min", mn);
+  GB::setInt(rn, "max", q.yt == "u8" ? 255 : 127);
+  return {y,
+          requantize(biased, m, s, 0, yzp, q.yt, mn, q.yt == "u8" ? 255 : 127)};
+}
+
+} // namespace
+
+TEST(NpuGraph, ConvBiasRequant) {
+  std::mt19937 rng(5);
+  for (int round = 0; round < 12; ++round) {
+    ConvQ q;
+    q.C = 1 + int64_t(rng() % 40);
+    q.K = 1 + int64_t(rng() % 40);
+    q.k = 1 + int64_t(rng() % 5);
+    q.pad = std::min<int64_t>(int64_t(rng() % 4), q.k - 1);
+    q.s = 1 + int64_t(rng() % 2);
+    q.H = q.k + int64_t(rng() % 10);
+    q.W = q.k + int64_t(rng() % 10);
+    q.xt = rng() % 2 ? "u8" : "i8";
+    q.yt = rng() % 2 ? "u8" : "i8";
+    q.wzp = rng() % 3 == 0;
+    q.relu = rng() % 2;
+    if (round % 4 == 3)
+      q.K = q.C = q.group = 1 + int64_t(rng() % 40); // depthwise
+    GB b;
+    HT xv = randomT(rng, q.xt, {q.N, q.C, q.H, q.W}, q.xt == "u8" ? 0 : -128,
+                    q.xt == "u8" ? 255 : 127);
+    int x = b.input("x", q.xt, xv.dims);
+    Built c = convChain(b, rng, x, xv, q, "l0");
+    b.output(c.y);
+    run(b, {xv}, {c.yref}, "round " + std::to_string(round), 1);
+    if (HasFatalFailure())
+      return;
+  }
+}
+
+namespace {
+
+HT maxPool(const HT &x, int64_t k, int64_t s) {
+  int64_t N = x.dims[0], C = x.dims[1], H = x.dims[2], W = x.dims[3];
+  int64_t OH = (H - k) / s + 1, OW = (W - k) / s + 1;
+  HT y{x.dtype, {N, C, OH, OW}, {}};
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          int64_t m = INT64_MIN;
+          for (int64_t ky = 0; ky < k; ++ky)
+            for (int64_t kx = 0; kx < k; ++kx)
+              m = std::max(m, x.v[size_t(((n * C + c) * H + oy * s + ky) * W +
+                                         ox * s + kx)]);
+          y.v.push_back(m);
+        }
+  return y;
+}
+
+} // namespace
+
+// conv -> maxpool (fused), conv -> concat <- conv (placed), reshape ->
+// matmul: the MNIST-like and Inception-like shapes.
+TEST(NpuGraph, PoolConcatReshapeMatMul) {
+  std::mt19937 rng(11);
+  GB b;
+  ConvQ q;
+  q.C = 3;
+  q.K = 2 * int64_t(ember::npu::kDim);
+  q.H = q.W = 12;
+  HT xv = randomT(rng, "u8", {1, q.C, q.H, q.W}, 0, 255);
+  int x = b.input("x", "u8", xv.dims);
+  Built c0 = convChain(b, rng, x, xv, q, "a");
+  ConvQ q1 = q;
+  q1.K = 5;
+  Built c1 = convChain(b, rng, x, xv, q1, "b");
+  // Concat along channels: 2*DIM + 5.
+  HT cat{"u8", {1, q.K + q1.K, q.H, q.W}, {}};
+  cat.v = c0.yref.v;
+  cat.v.insert(cat.v.end(), c1.yref.v.begin(), c1.yref.v.end());
+  int cy = b.value("cat", "u8", cat.dims);
+  v1::Node *cn = b.node("Concat", "cat", {c0.y, c1.y}, {cy});
+  GB::setInt(cn, "axis", 1);
+  // Max pool 2x2/2 of the concat: a layer of its own.
+  HT pooled = maxPool(cat, 2, 2);
+  int py = b.value("pool", "u8", pooled.dims);
+  v1::Node *pn = b.node("MaxPool", "pool", {cy}, {py});
+  GB::setInts(pn, "kernel_shape", {2, 2});
+  GB::setInts(pn, "strides", {2, 2});
+  // A conv fused with its max pool, then flattened into a MatMul.
+  ConvQ q2;
+  q2.C = q.K + q1.K;
+  q2.K = 7;
+  q2.H = q2.W = 6;
+  q2.k = 3;
+  q2.pad = 0;
+  Built c2 = convChain(b, rng, py, pooled, q2, "c");
+  HT p2 = maxPool(c2.yref, 4, 4); // 4x4 -> 1x1
+  int p2y = b.value("pool2", "u8", p2.dims);
+  v1::Node *pn2 = b.node("MaxPool", "pool2", {c2.y}, {p2y});
+  GB::setInts(pn2, "kernel_shape", {4, 4});
+  GB::setInts(pn2, "strides", {4, 4});
+  HT flat = p2;
+  flat.dims = {1, 7};
+  int fy = b.value("flat", "u8", flat.dims);
+  b.node("Flatten", "flat", {p2y}, {fy});
+  HT B = randomT(rng, "i8", {7, 10}, -128, 127);
+  int bc = b.constant("B", B);
+  int az = b.constant("azp", HT{"u8", {}, {5}});
+  int mm = b.value("mm", "i32", {1, 10});
+  b.node("MatMulInteger", "fc", {fy, bc, az}, {mm});
+  HT acc{"i32", {1, 10}, {}};
+  for (int64_t j = 0; j < 10; ++j) {
+    int64_t s = 0;
+    for (int64_t k = 0; k < 7; ++k)
+      s += (flat.v[size_t(k)] - 5) * B.v[size_t(k * 10 + j)];
+    acc.v.push_back(s);
+  }
+  HT m = randomT(rng, "i32", {1}, 1 << 30, (1ll << 31) - 1);
+  HT s = HT{"i32", {1}, {-8}};
+  int mc = b.constant("fc.m", m), sc = b.constant("fc.s", s);
+  int out = b.value("out", "i8", {1, 10});
+  b.node("Requantize", "fc.rq", {mm, mc, sc}, {out});
+  b.output(out);
+  HT want = requantize(acc, m, s, 0, 0, "i8", -128, 127);
+  // Layers: a, b (into the concat), pool, c+pool2 (fused), fc.
+  run(b, {xv}, {want}, "pool/concat/reshape/matmul", 5);
+}
