@@ -2,6 +2,7 @@
 // fixed seeded inputs, and report latency. The last line is the contract
 // bench/ scripts parse: "median_ms=<x> runs=<n> threads=<n>".
 #include "Driver.h"
+#include "Profile.h"
 #include "Target.h"
 
 #include <algorithm>
@@ -15,9 +16,12 @@ Expected<std::unique_ptr<Module>> loadModel(const std::string &path,
 
 int benchMain(int argc, char **argv) {
   Args a(argc, argv, 2);
-  std::string target = "interp", v, fallback = "interp";
+  std::string target = "interp", v, fallback;
   a.value("--target", target);
   a.value("--fallback", fallback);
+  ProfileRequest prof;
+  prof.report = a.flag("--npu-report");
+  a.value("--trace", prof.tracePath);
   int runs = 20, warmup = 2;
   unsigned threads = 1;
   if (a.value("--runs", v))
@@ -61,6 +65,7 @@ int benchMain(int argc, char **argv) {
     return reportError(tgt.status());
   tgt->numThreads = threads;
   tgt->backendOptions = backendOpts;
+  tgt->profileLevel = prof.level();
   Function &f = *(*m)->main();
   auto compiled = CompiledModel::create(*tgt, f);
   if (!compiled)
@@ -96,7 +101,7 @@ int benchMain(int argc, char **argv) {
       model->c_str(), target.c_str(), compileMs, times.front(), times.back(),
       summary.empty() ? "" : " ", summary.c_str());
   std::printf("median_ms=%.3f runs=%d threads=%u\n", median, runs, threads);
-  return 0;
+  return printProfiles(**compiled, f, prof);
 }
 
 } // namespace ember::cli

@@ -3,6 +3,8 @@
 #include "Driver.h"
 #include "Target.h"
 
+#include "ember/backend/v1/capability.pb.h"
+
 #include "backend/Aot.h"
 
 #include "import/TensorIO.h"
@@ -82,13 +84,31 @@ int compileMain(int argc, char **argv) {
   if (!model)
     return reportError(model.status());
   const std::vector<std::string> pos = {*model};
+  // A text form the plugin provides (ABI 1.3 emit_formats, e.g. npu-asm).
+  bool pluginEmit = false;
   if (emit != "graph" && emit != "lowered" && emit != "dot" &&
       emit != "dot-lowered" && emit != "lir" && emit != "partitions" &&
-      emit != "bundle" && emit != "artifact")
-    return reportError(unsupported("--emit=", emit,
-                                   " is not available (graph, lowered, lir, "
-                                   "dot, dot-lowered, partitions, artifact, "
-                                   "bundle)"));
+      emit != "bundle" && emit != "artifact") {
+    std::string formats;
+    if (target != "interp") {
+      auto tgt = openTarget(target);
+      if (!tgt)
+        return reportError(tgt.status());
+      auto man = tgt->plugin->capabilities();
+      if (!man)
+        return reportError(man.status());
+      for (const std::string &f : man->emit_formats()) {
+        pluginEmit = pluginEmit || f == emit;
+        formats += ", " + f;
+      }
+    }
+    if (!pluginEmit)
+      return reportError(unsupported("--emit=", emit,
+                                     " is not available (graph, lowered, lir, "
+                                     "dot, dot-lowered, partitions, artifact, "
+                                     "bundle",
+                                     formats, ")"));
+  }
   bool aot = emit == "bundle" || emit == "artifact";
   if ((emit == "partitions" || aot) && target == "interp")
     return usageError(concat("--emit=", emit,
@@ -143,7 +163,7 @@ int compileMain(int argc, char **argv) {
   PipelineOptions po;
   po.optimize = optimize;
   po.lower = emit == "lowered" || emit == "dot-lowered" || emit == "lir" ||
-             emit == "partitions" || aot;
+             emit == "partitions" || aot || pluginEmit;
   if (timePasses)
     po.timePasses = &std::cerr;
   if (havePasses) {
@@ -187,6 +207,34 @@ int compileMain(int argc, char **argv) {
                          : backend::writeFileBytes(out, *art);
     if (!s.isOk())
       return reportError(s);
+    return 0;
+  }
+  if (pluginEmit) {
+    auto tgt = openTarget(target);
+    if (!tgt)
+      return reportError(tgt.status());
+    tgt->backendOptions = backendOpts;
+    const Function &f = *(*m)->main();
+    auto compiled = CompiledModel::create(*tgt, f);
+    if (!compiled)
+      return reportError(compiled.status());
+    auto texts = (*compiled)->partitioned()->emit(emit);
+    if (!texts)
+      return reportError(texts.status());
+    const auto &parts = (*compiled)->partitioned()->plan().parts;
+    size_t k = 0;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (!parts[i].onPlugin)
+        continue;
+      *os << "# ---- partition " << i << " (" << target << ", "
+          << parts[i].nodes.size() << " nodes: inputs";
+      for (auto &v : parts[i].inputs)
+        *os << " %" << v.name();
+      *os << "; outputs";
+      for (auto &v : parts[i].outputs)
+        *os << " %" << v.name();
+      *os << ")\n" << (*texts)[k++];
+    }
     return 0;
   }
   if (emit == "partitions") {

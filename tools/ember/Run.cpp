@@ -1,5 +1,6 @@
 // `ember run`: compile a model and execute it once on the target.
 #include "Driver.h"
+#include "Profile.h"
 #include "Target.h"
 
 #include "backend/ShapeSpecializer.h"
@@ -23,8 +24,11 @@ int runMain(int argc, char **argv) {
   if (a.value("--seed", seedStr))
     seed = std::strtoull(seedStr.c_str(), nullptr, 10);
   a.value("--save-outputs", saveDir);
-  std::string fallback = "interp", threadsStr;
+  std::string fallback, threadsStr;
   a.value("--fallback", fallback);
+  ProfileRequest prof;
+  prof.report = a.flag("--npu-report");
+  a.value("--trace", prof.tracePath);
   a.value("--threads", threadsStr);
   bool optimize = !a.flag("--O0");
   ImportOptions io;
@@ -44,6 +48,10 @@ int runMain(int argc, char **argv) {
     return reportError(tgt.status());
   tgt->numThreads = uint32_t(std::atoi(threadsStr.c_str()));
   tgt->backendOptions = backendOpts;
+  tgt->profileLevel = prof.level();
+  if ((prof.report || !prof.tracePath.empty()) && !tgt->plugin)
+    return usageError("--npu-report and --trace need a plugin target "
+                      "(--target=npu-sim)");
 
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
@@ -143,7 +151,7 @@ int runMain(int argc, char **argv) {
       "target=%s nodes=%zu compile_ms=%.1f run_ms=%.1f outputs=%zu%s%s\n",
       target.c_str(), f.countNonStorage(), ms(t1 - t0), ms(t2 - t1),
       outs->size(), summary.empty() ? "" : " ", summary.c_str());
-  return 0;
+  return printProfiles(**compiled, f, prof);
 }
 
 } // namespace ember::cli

@@ -77,9 +77,15 @@ Status checkTarget(const std::string &target) {
 }
 
 Expected<Target> openTarget(const std::string &target,
-                            const std::string &fallback) {
+                            const std::string &fallbackArg) {
+  std::string fallback = fallbackArg;
+  if (fallback.empty())
+    fallback = target == "npu-sim" && pluginPathFor("cpu").hasValue()
+                   ? "cpu"
+                   : "interp";
   Target t;
   t.name = target;
+  t.requirePlacement = target == "npu-sim";
   EMBER_ASSIGN(std::string path, pluginPathFor(target));
   if (!path.empty()) {
     EMBER_ASSIGN(t.plugin, backend::Plugin::load(path));
@@ -116,6 +122,7 @@ backend::ExecutorOptions executorOptions(const Target &t) {
   o.requireFullSupport = !t.allowFallback;
   o.numThreads = t.numThreads;
   o.vendorOptions = t.backendOptions;
+  o.profileLevel = t.profileLevel;
   return o;
 }
 
@@ -131,6 +138,19 @@ CompiledModel::create(const Target &t, const Function &f) {
     return m;
   EMBER_ASSIGN(m->exe_, backend::PartitionedExecutable::create(
                             f, t.plugin, executorOptions(t)));
+  if (t.requirePlacement && m->exe_->plan().support.count() == 0) {
+    const auto &sup = m->exe_->plan().support;
+    auto nodes = backend::computeNodes(f);
+    if (nodes.empty())
+      return unsupported("the model has no nodes to place on ", t.name);
+    return unsupported("nothing in the model runs on ", t.name, ": ",
+                       nodes[0]->describe(), ": ", sup.reasons[0],
+                       nodes.size() > 1
+                           ? concat(" (and ", nodes.size() - 1,
+                                    " more nodes; --emit=partitions lists "
+                                    "every reason)")
+                           : std::string());
+  }
   return m;
 }
 

@@ -29,6 +29,11 @@ struct Target {
   uint32_t numThreads = 0; // CompileOptions.num_threads (0: default)
   // CompileOptions.vendor, from `--backend-opt KEY=VALUE` (repeatable).
   std::map<std::string, std::string> backendOptions;
+  // CompileOptions.profile_level (--npu-report, --trace).
+  uint32_t profileLevel = 0;
+  // An accelerator target (npu-sim): a model it places nothing of is an
+  // error naming the first node and why, not a silent run on the host.
+  bool requirePlacement = false;
 };
 
 // `--backend-opt KEY=VALUE` values into a map (error on a missing '=' or an
@@ -37,9 +42,11 @@ Status parseBackendOptions(const std::vector<std::string> &args,
                            std::map<std::string, std::string> &out);
 
 // --target and --fallback (interp | none | a target name) into a Target,
-// loading the plugins.
+// loading the plugins. An empty fallback is the target's default: the CPU
+// backend for npu-sim when it is built (an accelerator's unclaimed nodes
+// run on the host's fast path), the interpreter otherwise.
 Expected<Target> openTarget(const std::string &target,
-                            const std::string &fallback = "interp");
+                            const std::string &fallback = "");
 
 // The executor options a target implies (fallback, threads, --backend-opt).
 backend::ExecutorOptions executorOptions(const Target &t);
@@ -56,6 +63,8 @@ public:
   // "partitions=N plugin_partitions=N plugin_nodes=N fallback_nodes=N", or
   // empty for the interpreter.
   std::string summary() const;
+  // The partitioned executable (null for the interpreter).
+  backend::PartitionedExecutable *partitioned() const { return exe_.get(); }
 
 private:
   const Function *f_ = nullptr;

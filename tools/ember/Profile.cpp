@@ -1,0 +1,215 @@
+#include "Profile.h"
+
+#include "Driver.h"
+#include "Target.h"
+
+#include "ember/backend/v1/profile.pb.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <sstream>
+
+namespace ember::cli {
+
+namespace v1 = backend::v1;
+
+namespace {
+
+std::vector<v1::ExecutionProfile>
+profilesOf(const backend::PartitionedExecutable &x) {
+  std::vector<v1::ExecutionProfile> out;
+  for (const backend::PartitionRun &r : x.lastRun()) {
+    v1::ExecutionProfile p;
+    if (r.onPlugin && !r.profile.empty() && p.ParseFromString(r.profile))
+      out.push_back(std::move(p));
+    else
+      out.emplace_back();
+  }
+  return out;
+}
+
+double counter(const v1::ExecutionProfile &p, const std::string &name) {
+  for (const v1::ProfileValue &v : p.counters())
+    if (v.name() == name)
+      return v.value();
+  return 0;
+}
+
+std::string jsonString(const std::string &s) {
+  std::string o = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      o += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      o += buf;
+      continue;
+    }
+    o += c;
+  }
+  return o + "\"";
+}
+
+} // namespace
+
+std::string profileSummary(const backend::PartitionedExecutable &x,
+                           const Function &f) {
+  std::vector<v1::ExecutionProfile> ps = profilesOf(x);
+  std::string device;
+  double cycles = 0, useful = 0, dma = 0, inBusy = 0, overlap = 0, peak = 0;
+  for (const v1::ExecutionProfile &p : ps) {
+    if (p.device().empty())
+      continue;
+    device = p.device();
+    cycles += counter(p, "cycles");
+    useful += counter(p, "useful_macs");
+    dma += counter(p, "dma_bytes");
+    inBusy += counter(p, "dma_in_busy");
+    overlap += counter(p, "dma_compute_overlap");
+    peak = std::max(peak, counter(p, "peak_macs_per_cycle"));
+  }
+  if (device.empty())
+    return "";
+  // The model's MACs, and those of the nodes in plugin partitions.
+  double all = 0, onPlugin = 0;
+  for (const auto &part : x.plan().parts)
+    for (const Node *n : part.nodes) {
+      double m = double(backend::macsOf(*n));
+      all += m;
+      if (part.onPlugin)
+        onPlugin += m;
+    }
+  (void)f;
+  std::ostringstream os;
+  os << std::setprecision(4);
+  os << device << ": cycles=" << uint64_t(cycles)
+     << " mac_util=" << (cycles && peak ? useful / (peak * cycles) : 0.0)
+     << " dma_bytes=" << uint64_t(dma)
+     << " overlap=" << (inBusy ? overlap / inBusy : 0.0) << " " << device
+     << "_mac_share=" << (all ? onPlugin / all : 0.0);
+  return os.str();
+}
+
+void printProfileReport(std::ostream &os,
+                        const backend::PartitionedExecutable &x) {
+  std::vector<v1::ExecutionProfile> ps = profilesOf(x);
+  bool header = false;
+  std::vector<std::string> cols;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    const v1::ExecutionProfile &p = ps[i];
+    if (p.layers().empty())
+      continue;
+    if (!header) {
+      for (const v1::ProfileValue &v : p.layers(0).values())
+        cols.push_back(v.name());
+      os << "layer report (" << p.device() << ", executor " << p.executor()
+         << (p.timed() ? "" : ", untimed: cycles and stalls are 0") << ")\n";
+      os << std::left << std::setw(4) << "part" << std::setw(36) << "layer"
+         << std::setw(9) << "op";
+      for (const std::string &c : cols)
+        os << std::right << std::setw(13) << c;
+      os << "  tiles\n";
+      header = true;
+    }
+    for (const v1::ProfileLayer &l : p.layers()) {
+      std::string name = l.name().size() > 34
+                             ? l.name().substr(0, 15) + ".." +
+                                   l.name().substr(l.name().size() - 17)
+                             : l.name();
+      os << std::left << std::setw(4) << i << std::setw(36) << name
+         << std::setw(9) << l.op();
+      for (const v1::ProfileValue &v : l.values()) {
+        std::ostringstream cell;
+        if (v.value() == double(uint64_t(v.value())) && v.value() >= 1)
+          cell << uint64_t(v.value());
+        else
+          cell << std::fixed << std::setprecision(3) << v.value();
+        os << std::right << std::setw(13) << cell.str();
+      }
+      os << "  " << l.detail() << "\n";
+    }
+  }
+}
+
+Status writeProfileTrace(const std::string &path,
+                         const backend::PartitionedExecutable &x) {
+  std::ofstream out(path);
+  if (!out)
+    return makeError(ErrorCode::Io, "cannot write '", path, "' (--trace)");
+  std::vector<v1::ExecutionProfile> ps = profilesOf(x);
+  const auto &runs = x.lastRun();
+  const auto &parts = x.plan().parts;
+  out << "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"time\":\"host "
+         "partitions in wall time; device partitions in device cycles at the "
+         "device's nominal clock\"},\"traceEvents\":[\n";
+  out << "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":0,\"args\":{"
+         "\"name\":\"model\"}},\n";
+  out << "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":0,"
+         "\"args\":{\"name\":\"partitions\"}}";
+  std::map<std::string, int> tracks; // device track -> tid
+  double t = 0;                      // microseconds
+  for (size_t i = 0; i < runs.size() && i < parts.size(); ++i) {
+    const v1::ExecutionProfile &p = ps[i];
+    bool device = !p.device().empty();
+    double scale = device && p.clock_hz() > 0 ? 1e6 / p.clock_hz() : 0;
+    double dur = device && p.timed() ? counter(p, "cycles") * scale
+                                     : runs[i].wallMs * 1000.0;
+    std::string name =
+        "partition " + std::to_string(i) + " (" +
+        (parts[i].onPlugin ? (device ? p.device() : "plugin") : "host") + ", " +
+        std::to_string(parts[i].nodes.size()) + " nodes)";
+    out << ",\n{\"name\":" << jsonString(name)
+        << ",\"cat\":\"partition\",\"ph\":\"X\",\"pid\":0,\"tid\":0,\"ts\":"
+        << std::fixed << std::setprecision(3) << t << ",\"dur\":" << dur
+        << ",\"args\":{\"wall_ms\":" << runs[i].wallMs << "}}";
+    if (device)
+      for (const v1::TraceSlice &s : p.slices()) {
+        std::string key = p.device() + " " + s.track();
+        auto it = tracks.find(key);
+        if (it == tracks.end()) {
+          int tid = int(tracks.size()) + 1;
+          it = tracks.emplace(key, tid).first;
+          out << ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,"
+                 "\"tid\":"
+              << tid << ",\"args\":{\"name\":" << jsonString(key) << "}}";
+        }
+        out << ",\n{\"name\":"
+            << jsonString((s.category() == "stall" ? "wait " : "") + s.name())
+            << ",\"cat\":" << jsonString(s.category())
+            << ",\"ph\":\"X\",\"pid\":0,\"tid\":" << it->second
+            << ",\"ts\":" << t + s.start() * scale
+            << ",\"dur\":" << s.duration() * scale << "}";
+      }
+    t += dur;
+  }
+  out << "\n]}\n";
+  if (!out)
+    return makeError(ErrorCode::Io, "write to '", path, "' failed (--trace)");
+  return Status::ok();
+}
+
+int printProfiles(const CompiledModel &m, const Function &f,
+                  const ProfileRequest &r) {
+  const backend::PartitionedExecutable *x = m.partitioned();
+  if (!x)
+    return 0;
+  if (r.report) {
+    std::ostringstream os;
+    printProfileReport(os, *x);
+    std::fputs(os.str().c_str(), stdout);
+  }
+  if (!r.tracePath.empty()) {
+    Status s = writeProfileTrace(r.tracePath, *x);
+    if (!s.isOk())
+      return reportError(s);
+  }
+  std::string line = profileSummary(*x, f);
+  if (!line.empty())
+    std::printf("%s\n", line.c_str());
+  return 0;
+}
+
+} // namespace ember::cli
