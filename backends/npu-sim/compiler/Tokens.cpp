@@ -185,6 +185,17 @@ std::string assignTokens(std::vector<Insn> &prog, TokenStats *stats) {
   std::array<int32_t, 256> regs{};
   std::vector<Range> ranges;
   size_t edges = 0;
+  // Per engine: its instructions' positions. Per channel: the positions of
+  // the waits so far. Edges on a channel never cross (producers and
+  // consumers both increase), so the tokens outstanding right after a new
+  // producer at p are the earlier edges whose wait comes after p: when that
+  // reaches the FIFO depth, the producer moves to a later instruction of its
+  // engine, past enough of those waits (a stronger dependency, still
+  // before the consumer in program order).
+  std::array<std::vector<int64_t>, kEngines> onEngine;
+  std::array<std::vector<int64_t>, npu::kNumChannels> waits;
+  std::array<std::pair<int64_t, int64_t>, npu::kNumChannels> lastEdge{};
+  const size_t depth = EMBER_NPU_TOKEN_FIFO_DEPTH;
   for (size_t i = 0; i < prog.size(); ++i) {
     Insn &in = prog[i];
     in.wait = 0;
@@ -204,11 +215,42 @@ std::string assignTokens(std::vector<Insn> &prog, TokenStats *stats) {
     for (int x = 0; x < kEngines; ++x) {
       if (x == y || needs[size_t(x)] <= sat[x][y])
         continue;
-      prog[size_t(needs[size_t(x)])].signal |= bit(x, y);
+      int64_t a = needs[size_t(x)];
+      const int ch = EMBER_NPU_TOKEN_CHANNEL(x, y);
+      std::vector<int64_t> &w = waits[size_t(ch)];
+      size_t after = size_t(w.end() - std::upper_bound(w.begin(), w.end(), a));
+      if (after >= depth) {
+        // Too many tokens in flight. First choice: the previous edge's
+        // consumer (an earlier instruction of this engine) waits for `a`
+        // instead, which covers this one too.
+        std::pair<int64_t, int64_t> &last = lastEdge[size_t(ch)];
+        if (last.second > a) {
+          prog[size_t(last.first)].signal &= ~bit(x, y);
+          prog[size_t(a)].signal |= bit(x, y);
+          last.first = a;
+          sat[x][y] = a;
+          continue;
+        }
+        // Else the producer moves to a later instruction of its engine,
+        // past enough of the outstanding waits.
+        int64_t past = w[w.size() - depth];
+        const std::vector<int64_t> &xs = onEngine[size_t(x)];
+        auto it = std::upper_bound(xs.begin(), xs.end(), past);
+        if (it == xs.end())
+          return "instruction " + std::to_string(i) + ": the " +
+                 npu::channelName(ch) + " FIFO (depth " +
+                 std::to_string(depth) +
+                 ") cannot hold the tokens this program needs";
+        a = *it;
+      }
+      prog[size_t(a)].signal |= bit(x, y);
       in.wait |= bit(x, y);
-      sat[x][y] = needs[size_t(x)];
+      w.push_back(int64_t(i));
+      lastEdge[size_t(ch)] = {a, int64_t(i)};
+      sat[x][y] = a;
       ++edges;
     }
+    onEngine[size_t(y)].push_back(int64_t(i));
     for (const Range &r : ranges)
       maps[size_t(r.domain)].update(r.lo, r.hi, y, r.write, int64_t(i));
   }

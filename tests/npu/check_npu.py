@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Runs int8 models on the NPU backend and checks them (tests/npu/README.md).
+
+For every case folder (model.onnx + test_data_set_N/input_*.pb, output_*.pb):
+  1. `ember run --target=interp`: the reference interpreter;
+  2. `ember run --target=<npu> --fallback=interp` on the chosen executor;
+  3. the NPU outputs must equal the interpreter's byte for byte, and every
+     element must be within one output quantum of ONNX Runtime's reference
+     (the scale of the QuantizeLinear/DequantizeLinear that makes the output);
+     exact elements are counted.
+It prints one line per case and a summary with the share of the model's
+multiply-accumulates that ran on the NPU (from the run's npu: line).
+
+    check_npu.py --ember build/bin/ember [--target npu-sim | --target
+        plugin:PATH.so] [--executor systemc|golden] [--jobs N]
+        [--min-share F] [--json OUT] CASE_OR_FOLDER...
+
+A folder holding case folders is expanded. Exit 1 on any mismatch.
+"""
+import argparse
+import concurrent.futures
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+
+def load_pb(path):
+    t = onnx.TensorProto()
+    t.ParseFromString(open(path, "rb").read())
+    return numpy_helper.to_array(t)
+
+
+def cases_of(paths):
+    out = []
+    for p in paths:
+        if os.path.isfile(os.path.join(p, "model.onnx")):
+            out.append(p)
+        elif os.path.isdir(p):
+            for d in sorted(os.listdir(p)):
+                if os.path.isfile(os.path.join(p, d, "model.onnx")):
+                    out.append(os.path.join(p, d))
+    return out
+
+
+def output_quanta(model):
+    """Per graph output: the scale of the DequantizeLinear that makes it."""
+    inits = {t.name: t for t in model.graph.initializer}
+    consts = {}
+    for n in model.graph.node:
+        if n.op_type == "Constant":
+            for a in n.attribute:
+                if a.name == "value":
+                    consts[n.output[0]] = a.t
+    prod = {o: n for n in model.graph.node for o in n.output}
+    quanta = []
+    for o in model.graph.output:
+        n = prod.get(o.name)
+        # Walk back through shape-only ops to the DequantizeLinear.
+        while n is not None and n.op_type in ("Reshape", "Flatten", "Squeeze",
+                                              "Unsqueeze", "Identity",
+                                              "Transpose"):
+            n = prod.get(n.input[0])
+        q = None
+        if n is not None and n.op_type == "DequantizeLinear":
+            t = inits.get(n.input[1]) or consts.get(n.input[1])
+            if t is not None:
+                q = float(np.max(numpy_helper.to_array(t)))
+        quanta.append(q)
+    return quanta
+
+
+def run(ember, model, target, inputs, outdir, extra):
+    cmd = [ember, "run", model, "--target=" + target, "--save-outputs", outdir]
+    for name, path in inputs:
+        cmd += ["--input", f"{name}={path}"]
+    cmd += extra
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check_case(case, args):
+    model_path = os.path.join(case, "model.onnx")
+    model = onnx.load(model_path, load_external_data=False)
+    init_names = {t.name for t in model.graph.initializer}
+    names = [i.name for i in model.graph.input if i.name not in init_names]
+    sets = sorted(d for d in os.listdir(case) if d.startswith("test_data_set"))
+    quanta = output_quanta(model)
+    res = {"case": os.path.basename(case.rstrip("/")), "ok": True,
+           "elements": 0, "exact": 0, "within1": 0, "msg": ""}
+    with tempfile.TemporaryDirectory() as tmp:
+        for s in sets[:1]:
+            d = os.path.join(case, s)
+            inputs = [(n, os.path.join(d, f"input_{i}.pb"))
+                      for i, n in enumerate(names)]
+            rc, out, err = run(args.ember, model_path, "interp", inputs,
+                               os.path.join(tmp, "ref"), [])
+            if rc:
+                res.update(ok=False, msg="interp: " + err.strip()[-300:])
+                return res
+            extra = ["--fallback=" + args.fallback,
+                     "--backend-opt", "executor=" + args.executor]
+            rc, out, err = run(args.ember, model_path, args.target, inputs,
+                               os.path.join(tmp, "npu"), extra)
+            if rc:
+                res.update(ok=False, msg="npu: " + err.strip()[-400:])
+                return res
+            m = re.search(r"npu: cycles=(\d+) mac_util=(\S+) dma_bytes=(\d+) "
+                          r"overlap=(\S+) npu_mac_share=(\S+)", out)
+            if m:
+                res.update(cycles=int(m.group(1)), mac_util=float(m.group(2)),
+                           dma_bytes=int(m.group(3)),
+                           share=float(m.group(5)))
+            m = re.search(r"plugin_nodes=(\d+) fallback_nodes=(\d+)", out)
+            if m:
+                res.update(npu_nodes=int(m.group(1)),
+                           host_nodes=int(m.group(2)))
+            for i in range(len(model.graph.output)):
+                a = open(os.path.join(tmp, "ref", f"output_{i}.pb"), "rb").read()
+                b = open(os.path.join(tmp, "npu", f"output_{i}.pb"), "rb").read()
+                if a != b:
+                    x = load_pb(os.path.join(tmp, "ref", f"output_{i}.pb"))
+                    y = load_pb(os.path.join(tmp, "npu", f"output_{i}.pb"))
+                    bad = int(np.sum(x != y)) if x.shape == y.shape else -1
+                    res.update(ok=False, msg=f"output {i}: {bad} elements "
+                               "differ from the interpreter")
+                    return res
+                want = os.path.join(d, f"output_{i}.pb")
+                if not os.path.exists(want):
+                    continue
+                y = load_pb(os.path.join(tmp, "npu", f"output_{i}.pb")).astype(
+                    np.float64)
+                w = load_pb(want).astype(np.float64)
+                if y.shape != w.shape:
+                    res.update(ok=False, msg=f"output {i}: shape {y.shape}, "
+                               f"ONNX Runtime {w.shape}")
+                    return res
+                diff = np.abs(y - w)
+                q = quanta[i] if i < len(quanta) else None
+                res["elements"] += int(diff.size)
+                res["exact"] += int(np.sum(diff == 0))
+                if q:
+                    within = diff <= q * 1.0001
+                    res["within1"] += int(np.sum(within))
+                    if not np.all(within):
+                        res.update(ok=False, msg=f"output {i}: "
+                                   f"{int(np.sum(~within))} elements more "
+                                   f"than one quantum ({q:g}) from ONNX "
+                                   f"Runtime, max {float(diff.max()) / q:.2f}")
+                        return res
+                else:
+                    res["within1"] += int(diff.size)
+                    res["msg"] = "no output quantum found"
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ember", required=True)
+    ap.add_argument("--target", default="npu-sim")
+    ap.add_argument("--executor", default="systemc")
+    ap.add_argument("--fallback", default="interp")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--min-share", type=float, default=None,
+                    help="fail when a model's npu_mac_share is lower")
+    ap.add_argument("--json")
+    ap.add_argument("paths", nargs="+")
+    args = ap.parse_args()
+    cases = cases_of(args.paths)
+    if not cases:
+        print("no cases found")
+        return 1
+    results = []
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as ex:
+        for r in ex.map(lambda c: check_case(c, args), cases):
+            if (args.min_share is not None and r["ok"] and
+                    r.get("share", 0) < args.min_share):
+                r.update(ok=False, msg=f"npu_mac_share {r.get('share', 0)} "
+                         f"< {args.min_share}")
+            results.append(r)
+            share = r.get("share")
+            print(f"{'PASS' if r['ok'] else 'FAIL'} {r['case']} "
+                  f"exact={r['exact']}/{r['elements']} "
+                  f"share={share if share is not None else '-'} "
+                  f"cycles={r.get('cycles', '-')} {r['msg']}", flush=True)
+    ok = sum(r["ok"] for r in results)
+    el = sum(r["elements"] for r in results)
+    ex_ = sum(r["exact"] for r in results)
+    w1 = sum(r["within1"] for r in results)
+    placed = sum(1 for r in results if r.get("share", 0) > 0 or
+                 r.get("npu_nodes", 0) > 0)
+    print(f"{ok} of {len(results)} bit-exact with the interpreter; "
+          f"{w1} of {el} elements within one quantum of ONNX Runtime, "
+          f"{ex_} exact; {placed} cases ran on the NPU")
+    if args.json:
+        json.dump(results, open(args.json, "w"), indent=1)
+    return 0 if ok == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

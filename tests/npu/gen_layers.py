@@ -1,0 +1,350 @@
+#!/usr/bin/env python3
+"""Generates single-layer int8 QDQ ONNX models for the NPU backend's sweep
+(tests/npu/README.md): Conv (kernels 1..7, strides 1..2, padding, dilation,
+groups incl. depthwise, channel counts that are not multiples of DIM), with
+Relu/Clip folded, MatMul and Gemm, Add, MaxPool, AveragePool,
+GlobalAveragePool, Concat, and conv chains that fuse a pool or a residual
+add. Each case is an ONNX test folder: model.onnx and test_data_set_0 with
+the input and ONNX Runtime's output.
+
+    gen_layers.py OUT_DIR [--count N] [--seed S]
+
+Quantization parameters are drawn so that the integer paths are exercised
+(zero points across the range, per-channel weight scales, int32 biases),
+the way ONNX Runtime's quantizer writes QDQ graphs: input float ->
+QuantizeLinear -> DequantizeLinear -> op -> QuantizeLinear ->
+DequantizeLinear -> output float.
+"""
+import argparse
+import json
+import os
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 13
+
+
+class G:
+    """A small graph builder for QDQ graphs."""
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.nodes, self.inits, self.inputs, self.outputs = [], [], [], []
+        self.n = 0
+        self.feed = {}
+
+    def name(self, s):
+        self.n += 1
+        return f"{s}{self.n}"
+
+    def const(self, arr, s="c"):
+        nm = self.name(s)
+        self.inits.append(numpy_helper.from_array(np.asarray(arr), nm))
+        return nm
+
+    def node(self, op, ins, attrs=None, s=None):
+        out = self.name(s or op.lower())
+        self.nodes.append(helper.make_node(op, ins, [out], name=out,
+                                           **(attrs or {})))
+        return out
+
+    def qparams(self, dtype, lo, hi):
+        """Scale and zero point covering [lo, hi] (zero point anywhere)."""
+        qmin, qmax = (0, 255) if dtype == np.uint8 else (-128, 127)
+        scale = np.float32(max(hi - lo, 1e-3) / (qmax - qmin))
+        zp = int(np.clip(round(qmin - lo / scale), qmin, qmax))
+        return self.const(scale, "s"), self.const(np.array(zp, dtype), "z")
+
+    def qdq(self, x, dtype, lo, hi):
+        s, z = self.qparams(dtype, lo, hi)
+        q = self.node("QuantizeLinear", [x, s, z], s="q")
+        return self.node("DequantizeLinear", [q, s, z], s="dq"), (s, z)
+
+    def requant_dq(self, x, params):
+        s, z = params
+        q = self.node("QuantizeLinear", [x, s, z], s="q")
+        return self.node("DequantizeLinear", [q, s, z], s="dq")
+
+    def input(self, shape, lo=-2.0, hi=2.0):
+        nm = self.name("x")
+        self.inputs.append(helper.make_tensor_value_info(nm, TensorProto.FLOAT,
+                                                         shape))
+        self.feed[nm] = self.rng.uniform(lo, hi, shape).astype(np.float32)
+        return nm
+
+    def output(self, x):
+        self.outputs.append(x)
+
+    def model(self):
+        g = helper.make_graph(self.nodes, "layer", self.inputs, [],
+                              self.inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
+        m.ir_version = 8
+        inferred = onnx.shape_inference.infer_shapes(m, strict_mode=True)
+        infos = {v.name: v for v in inferred.graph.value_info}
+        for x in self.outputs:
+            m.graph.output.append(infos[x])
+        return m
+
+
+def act_dtype(rng):
+    return np.uint8 if rng.random() < 0.6 else np.int8
+
+
+def weights(g, rng, shape, per_channel=True):
+    """DQ(int8 weights), per output channel scales."""
+    w = rng.integers(-127, 128, shape).astype(np.int8)
+    k = shape[0]
+    if per_channel:
+        sc = rng.uniform(0.002, 0.02, k).astype(np.float32)
+        zp = np.zeros(k, np.int8)
+        dq = g.node("DequantizeLinear", [g.const(w, "w"), g.const(sc, "ws"),
+                                         g.const(zp, "wz")],
+                    {"axis": 0}, s="dqw")
+    else:
+        sc = np.float32(rng.uniform(0.002, 0.02))
+        dq = g.node("DequantizeLinear", [g.const(w, "w"), g.const(sc, "ws"),
+                                         g.const(np.array(0, np.int8), "wz")],
+                    s="dqw")
+    return dq, sc
+
+
+def bias(g, rng, k, s_x, s_w):
+    """An int32 bias at scale s_x * s_w (what quantizers write)."""
+    s_b = (np.float32(s_x) * np.asarray(s_w, np.float32)).astype(np.float32)
+    b = rng.integers(-20000, 20000, k).astype(np.int32)
+    s_b = np.broadcast_to(s_b, (k,)).astype(np.float32).copy()
+    return g.node("DequantizeLinear", [g.const(b, "b"), g.const(s_b, "bs"),
+                                       g.const(np.zeros(k, np.int32), "bz")],
+                  {"axis": 0}, s="dqb")
+
+
+def scale_of(g, name):
+    for t in g.inits:
+        if t.name == name:
+            return numpy_helper.to_array(t)
+    raise KeyError(name)
+
+
+def activation(g, rng, x):
+    r = rng.random()
+    if r < 0.35:
+        return g.node("Relu", [x]), "relu"
+    if r < 0.5:
+        lo, hi = (0.0, 6.0) if rng.random() < 0.5 else (-1.0, 1.5)
+        return g.node("Clip", [x, g.const(np.float32(lo)),
+                               g.const(np.float32(hi))]), "clip"
+    return x, ""
+
+
+def conv_case(rng, cfg):
+    g = G(rng)
+    N, C, H, W = cfg["N"], cfg["C"], cfg["H"], cfg["W"]
+    x = g.input([N, C, H, W])
+    dt = act_dtype(rng)
+    xd, (sx, _) = g.qdq(x, dt, -2.0, 2.0)
+    K, k, grp = cfg["K"], cfg["k"], cfg["group"]
+    w, sw = weights(g, rng, [K, C // grp, k, k])
+    b = bias(g, rng, K, scale_of(g, sx), sw)
+    attrs = {"kernel_shape": [k, k], "strides": [cfg["s"]] * 2,
+             "pads": cfg["pads"], "dilations": [cfg["d"]] * 2, "group": grp}
+    y = g.node("Conv", [xd, w, b], attrs)
+    y, act = activation(g, rng, y)
+    yd, yp = g.qdq(y, act_dtype(rng), 0.0 if act else -3.0, 4.0)
+    desc = (f"conv N{N} C{C} {H}x{W} K{K} k{k} s{cfg['s']} d{cfg['d']} "
+            f"p{cfg['pads']} g{grp} {act}")
+    if cfg.get("pool"):
+        pk, ps = cfg["pool"]
+        op = "MaxPool" if rng.random() < 0.6 else "AveragePool"
+        p = g.node(op, [yd], {"kernel_shape": [pk, pk], "strides": [ps, ps]})
+        yd = g.requant_dq(p, yp)
+        desc += f" +{op}{pk}/{ps}"
+    if cfg.get("residual"):
+        r = g.input([N, K] + list(cfg["out_hw"]))
+        rd, _ = g.qdq(r, np.uint8 if rng.random() < 0.5 else np.int8, -1.0, 3.0)
+        a = g.node("Add", [yd, rd] if rng.random() < 0.5 else [rd, yd])
+        a, act2 = activation(g, rng, a)
+        yd, _ = g.qdq(a, act_dtype(rng), 0.0 if act2 else -4.0, 6.0)
+        desc += " +residual add"
+    g.output(yd)
+    return g, desc
+
+
+def matmul_case(rng):
+    g = G(rng)
+    M, K, Nn = (int(rng.integers(1, 40)), int(rng.integers(1, 80)),
+                int(rng.integers(1, 70)))
+    x = g.input([M, K])
+    xd, (sx, _) = g.qdq(x, act_dtype(rng), -2.0, 2.0)
+    if rng.random() < 0.5:
+        w, sw = weights(g, rng, [Nn, K], per_channel=False)
+        b = bias(g, rng, Nn, scale_of(g, sx), sw)
+        y = g.node("Gemm", [xd, w, b], {"transB": 1})
+        desc = f"gemm {M}x{K}x{Nn}"
+    else:
+        wt = rng.integers(-127, 128, [K, Nn]).astype(np.int8)
+        sw = np.float32(rng.uniform(0.002, 0.02))
+        w = g.node("DequantizeLinear", [g.const(wt, "w"), g.const(sw, "ws"),
+                                        g.const(np.array(0, np.int8), "wz")],
+                   s="dqw")
+        y = g.node("MatMul", [xd, w])
+        desc = f"matmul {M}x{K}x{Nn}"
+    y, act = activation(g, rng, y)
+    yd, _ = g.qdq(y, act_dtype(rng), 0.0 if act else -3.0, 3.0)
+    g.output(yd)
+    return g, desc + " " + act
+
+
+def add_case(rng):
+    g = G(rng)
+    shape = [int(rng.integers(1, 3)), int(rng.integers(1, 70)),
+             int(rng.integers(1, 17)), int(rng.integers(1, 17))]
+    a = g.input(shape)
+    ad, _ = g.qdq(a, act_dtype(rng), -2.0, 2.0)
+    if rng.random() < 0.3:
+        bshape = [1, shape[1], 1, 1]
+        bq = rng.integers(0, 256, bshape).astype(np.uint8)
+        bd = g.node("DequantizeLinear", [g.const(bq, "bc"),
+                                         g.const(np.float32(0.01), "bs"),
+                                         g.const(np.array(128, np.uint8), "bz")])
+        desc = "add (constant per channel)"
+    else:
+        b = g.input(shape)
+        bd, _ = g.qdq(b, act_dtype(rng), -1.0, 3.0)
+        desc = "add"
+    y = g.node("Add", [ad, bd])
+    y, act = activation(g, rng, y)
+    yd, _ = g.qdq(y, act_dtype(rng), 0.0 if act else -3.0, 5.0)
+    g.output(yd)
+    return g, f"{desc} {shape} {act}"
+
+
+def pool_case(rng):
+    g = G(rng)
+    shape = [int(rng.integers(1, 3)), int(rng.integers(1, 70)),
+             int(rng.integers(2, 20)), int(rng.integers(2, 20))]
+    x = g.input(shape)
+    xd, p = g.qdq(x, act_dtype(rng), -2.0, 2.0)
+    r = rng.random()
+    if r < 0.2 and shape[2] <= 16 and shape[3] <= 16:
+        y = g.node("GlobalAveragePool", [xd])
+        desc = "globalaveragepool"
+    else:
+        op = "MaxPool" if r < 0.65 else "AveragePool"
+        k = int(rng.integers(1, min(shape[2], shape[3], 5) + 1))
+        s = int(rng.integers(1, 3))
+        pad = int(rng.integers(0, min(k - 1, 3) + 1)) if op == "MaxPool" else 0
+        y = g.node(op, [xd], {"kernel_shape": [k, k], "strides": [s, s],
+                              "pads": [pad] * 4})
+        desc = f"{op.lower()} k{k} s{s} p{pad}"
+    yd = g.requant_dq(y, p)
+    g.output(yd)
+    return g, f"{desc} {shape}"
+
+
+def concat_case(rng):
+    g = G(rng)
+    n = int(rng.integers(2, 4))
+    H, W = int(rng.integers(1, 12)), int(rng.integers(1, 12))
+    dt = act_dtype(rng)
+    s, z = g.qparams(dt, -2.0, 2.0)
+    parts, chans = [], []
+    for i in range(n):
+        c = 32 * int(rng.integers(1, 3)) if i + 1 < n else int(rng.integers(1, 40))
+        x = g.input([1, c, H, W])
+        q = g.node("QuantizeLinear", [x, s, z])
+        parts.append(g.node("DequantizeLinear", [q, s, z]))
+        chans.append(c)
+    # A conv in front of the concat keeps it on the device.
+    y = g.node("Concat", parts, {"axis": 1})
+    q = g.node("QuantizeLinear", [y, s, z])
+    yd = g.node("DequantizeLinear", [q, s, z])
+    g.output(yd)
+    return g, f"concat {chans} {H}x{W}"
+
+
+def conv_cfg(rng):
+    k = int(rng.integers(1, 8))
+    s = int(rng.integers(1, 3))
+    d = 1 if k == 1 or rng.random() < 0.8 else 2
+    ek = (k - 1) * d + 1
+    pads = [int(rng.integers(0, min(3, k - 1) + 1)) for _ in range(4)]
+    if rng.random() < 0.6:
+        pads = [pads[0]] * 4
+    mode = rng.random()
+    C = int(rng.integers(1, 50))
+    if mode < 0.25:  # depthwise
+        group, K = C, C * int(rng.integers(1, 3))
+    elif mode < 0.35:
+        group = int(rng.integers(2, 4))
+        C = group * int(rng.integers(1, 12))
+        K = group * int(rng.integers(1, 12))
+    else:
+        group, K = 1, int(rng.integers(1, 50))
+    H = int(rng.integers(max(1, ek - pads[0] - pads[2]), 24))
+    W = int(rng.integers(max(1, ek - pads[1] - pads[3]), 24))
+    OH = (H + pads[0] + pads[2] - ek) // s + 1
+    OW = (W + pads[1] + pads[3] - ek) // s + 1
+    cfg = {"N": int(rng.integers(1, 3)), "C": C, "H": H, "W": W, "K": K,
+           "k": k, "s": s, "d": d, "pads": pads, "group": group,
+           "out_hw": [OH, OW]}
+    r = rng.random()
+    if r < 0.15 and OH >= 2 and OW >= 2:
+        pk = int(rng.integers(2, min(OH, OW, 3) + 1))
+        cfg["pool"] = (pk, int(rng.integers(1, pk + 1)))
+    elif r < 0.3:
+        cfg["residual"] = True
+    return cfg
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--count", type=int, default=320)
+    ap.add_argument("--seed", type=int, default=15)
+    args = ap.parse_args()
+    import onnxruntime as ort
+    rng = np.random.default_rng(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    index = []
+    for i in range(args.count):
+        r = rng.random()
+        if r < 0.6:
+            g, desc = conv_case(rng, conv_cfg(rng))
+        elif r < 0.72:
+            g, desc = matmul_case(rng)
+        elif r < 0.82:
+            g, desc = add_case(rng)
+        elif r < 0.94:
+            g, desc = pool_case(rng)
+        else:
+            g, desc = concat_case(rng)
+        m = g.model()
+        onnx.checker.check_model(m)
+        d = os.path.join(args.out, f"case_{i:03d}")
+        os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+        onnx.save(m, os.path.join(d, "model.onnx"))
+        sess = ort.InferenceSession(m.SerializeToString(),
+                                    providers=["CPUExecutionProvider"])
+        outs = sess.run(None, g.feed)
+        for j, (k, v) in enumerate(g.feed.items()):
+            t = numpy_helper.from_array(v, k)
+            open(os.path.join(d, "test_data_set_0", f"input_{j}.pb"),
+                 "wb").write(t.SerializeToString())
+        for j, v in enumerate(outs):
+            t = numpy_helper.from_array(v, sess.get_outputs()[j].name)
+            open(os.path.join(d, "test_data_set_0", f"output_{j}.pb"),
+                 "wb").write(t.SerializeToString())
+        # The output quantum, for the "within one quantum of ORT" check.
+        last_q = [n for n in m.graph.node if n.op_type == "QuantizeLinear"][-1]
+        scale = float(numpy_helper.to_array(
+            [t for t in m.graph.initializer if t.name == last_q.input[1]][0]))
+        index.append({"case": f"case_{i:03d}", "desc": desc, "quantum": scale})
+    json.dump(index, open(os.path.join(args.out, "index.json"), "w"), indent=1)
+    print(f"{len(index)} cases in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
