@@ -198,12 +198,15 @@ struct GemmTables {
   std::vector<uint64_t> wOff;            // per output tile: weights in DRAM
   std::vector<std::vector<bool>> zero;   // per (ko, ri*taps+tap): all zero
   uint64_t biasOff = 0, paramOff = 0;
+  bool sum = false; // one identity tile (GemmLayer::sum)
 };
 
 GemmTables packGemm(const GemmLayer &g, Image &img) {
   GemmTables tb;
+  tb.sum = g.sum;
   int64_t Kt = ceilDiv(g.K, kDim), Ct = ceilDiv(g.C, kDim);
-  int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, taps = g.kh * g.kw;
+  int64_t Cg = g.C / g.groups, Kg = g.K / g.groups,
+          taps = g.sum ? 1 : g.kh * g.kw;
   tb.rel.resize(size_t(Kt));
   tb.wOff.resize(size_t(Kt));
   tb.zero.resize(size_t(Kt));
@@ -231,7 +234,9 @@ GemmTables packGemm(const GemmLayer &g, Image &img) {
             int64_t ic = rel[ri] * kDim + k;
             if (ic >= g.C || ic < grp * Cg || ic >= (grp + 1) * Cg)
               continue;
-            int8_t v = g.w[size_t(((oc * Cg + (ic - grp * Cg)) * taps) + tap)];
+            int8_t v =
+                g.sum ? int8_t(ic == oc)
+                      : g.w[size_t(((oc * Cg + (ic - grp * Cg)) * taps) + tap)];
             block[size_t(((int64_t(ri) * taps + tap) * kDim + j) * kDim + k)] =
                 v;
             if (v)
@@ -262,7 +267,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
                     const GemmTables &tb, LayerCode &code, LayerInfo &info) {
   const GemmLayer &g = L.gemm;
   Addr addr{ts};
-  const int64_t Kt = ceilDiv(g.K, kDim), taps = g.kh * g.kw;
+  const int64_t Kt = ceilDiv(g.K, kDim), taps = g.sum ? 1 : g.kh * g.kw;
   int64_t kcExt = 1;
   bool actByKo = false;
   for (auto &r : tb.rel) {
@@ -494,6 +499,16 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
             int64_t m = std::min(kMaxLoop, lines - r0);
             sc.compute.push_back(gemmInsn(
                 slot(oAcc) + r0, slot(oAct) + q * lines + r0, wgt, m, 1, 0, 0));
+            info.arrayMacs += uint64_t(m * kDim * kDim);
+          }
+          continue;
+        }
+        if (g.sum) { // every pixel of the block into one accumulator row
+          int64_t base = slot(oAct) + q * blockLines * Wp;
+          for (int64_t r0 = 0; r0 < g.H * g.W; r0 += kMaxLoop) {
+            int64_t m = std::min(kMaxLoop, g.H * g.W - r0);
+            sc.compute.push_back(
+                gemmInsn(slot(oAcc), base + r0, wgt, 1, m, 1, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;

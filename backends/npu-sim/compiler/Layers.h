@@ -81,7 +81,11 @@ struct GemmLayer {
   int64_t N = 1, C = 1, H = 1, W = 1, K = 1, OH = 1, OW = 1;
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
   int64_t pt = 0, pl = 0, pb = 0, pr = 0, groups = 1;
-  bool flat = false;         // 1x1, stride 1, no padding: pixels tile flat
+  bool flat = false; // 1x1, stride 1, no padding: pixels tile flat
+  // A sum over the whole kh x kw image per channel (kh = H, kw = W, no
+  // padding, depthwise): one identity weight tile, and GEMMs whose outer
+  // loop accumulates every pixel into one accumulator row. `w` unused.
+  bool sum = false;
   std::vector<int8_t> w;     // [K][C / groups][kh][kw], zero points removed
   std::vector<int32_t> bias; // [K]: bias, minus x_zp * sum(w), minus the
                              // requantization's input zero point

@@ -390,7 +390,49 @@ bool biasValues(const View &v, int c, int64_t K, int rank,
 struct Analysis {
   std::vector<std::string> why; // per node
   std::vector<Chain> chainOf;   // per value: accumulator chain producing it
+  std::vector<int> sumOf;       // per node: the Cast of its sum chain, or -1
 };
+
+// Cast(x i8/u8 -> i32) [-> Sub(scalar zero point)] -> ReduceSum over H, W
+// (keepdims): a per-channel sum the NPU does with an identity GEMM. The
+// nodes of the chain, or empty when `cast` does not start one.
+std::vector<int> sumChain(const View &v, int cast) {
+  const v1::Node &c = v.g.nodes(cast);
+  int x = v.in(c, 0), y = v.out(c);
+  if (x < 0 || y < 0 || !isQ8(v.dtype(x)) || v.dtype(y) != "i32" ||
+      v.dims(x).size() != 4 || v.uses(y) != 1 || v.users[size_t(y)].empty())
+    return {};
+  auto xd = v.dims(x);
+  if (xd[3] > 1023 || xd[2] > 1023 ||
+      xd[2] * xd[3] > npu::memRows(EMBER_NPU_MEM_ACT) / 2)
+    return {};
+  std::vector<int> chain = {cast};
+  int cur = y, n = v.users[size_t(y)][0];
+  if (v.g.nodes(n).op() == "Sub") {
+    const v1::Node &s = v.g.nodes(n);
+    std::vector<int64_t> z;
+    if (v.in(s, 0) != cur || !v.ints(v.in(s, 1), z) || z.size() != 1 ||
+        v.uses(v.out(s)) != 1 || v.users[size_t(v.out(s))].empty())
+      return {};
+    chain.push_back(n);
+    cur = v.out(s);
+    n = v.users[size_t(cur)][0];
+  }
+  const v1::Node &r = v.g.nodes(n);
+  if (r.op() != "ReduceSum" || v.in(r, 0) != cur)
+    return {};
+  std::vector<int64_t> axes = aInts(r, "axes", {});
+  if (v.in(r, 1) >= 0 && !v.ints(v.in(r, 1), axes))
+    return {};
+  for (auto &a : axes)
+    if (a < 0)
+      a += 4;
+  std::sort(axes.begin(), axes.end());
+  if (axes != std::vector<int64_t>{2, 3} || aInt(r, "keepdims", 1) != 1)
+    return {};
+  chain.push_back(n);
+  return chain;
+}
 
 Chain accChain(const View &v, const Analysis &a, int x) {
   if (x < 0 || size_t(x) >= a.chainOf.size())
@@ -483,8 +525,9 @@ std::string whyPool(const View &v, const v1::Node &n) {
   if (n.op() == "AveragePool" && anyPad && !aInt(n, "count_include_pad", 0))
     return "AveragePool with padding and count_include_pad=0 (the NPU "
            "divides by the whole window)";
-  if (n.op() == "AveragePool" && anyPad && !v.type(x).has_quant())
-    return "AveragePool counting padding needs the input's zero point";
+  if (n.op() == "AveragePool" && anyPad && !attr(n, "pad_value"))
+    return "AveragePool counting padding without a pad_value (the input's "
+           "zero point)";
   if (xd[3] + pads[1] + pads[3] > 1023)
     return "image width over 1023";
   int64_t OH = (xd[2] + pads[0] + pads[2] - ks[0]) / s + 1;
@@ -632,11 +675,26 @@ Analysis analyze(const View &v, bool forCompile = false) {
   int nn = v.g.nodes_size();
   a.why.assign(size_t(nn), "");
   a.chainOf.assign(size_t(v.g.values_size()), Chain());
+  a.sumOf.assign(size_t(nn), -1);
   for (int i = 0; i < nn; ++i) {
     const v1::Node &n = v.g.nodes(i);
     const std::string &op = n.op();
     std::string &why = a.why[size_t(i)];
-    if (op == "ConvInteger" || op == "MatMulInteger") {
+    if (a.sumOf[size_t(i)] >= 0) {
+      why = ""; // part of a sum chain (claimed with its Cast)
+    } else if (op == "Cast") {
+      std::vector<int> chain = sumChain(v, i);
+      if (chain.empty()) {
+        why = "a Cast that does not start a per-channel sum (Cast -> [Sub] "
+              "-> ReduceSum over H, W -> Requantize)";
+        continue;
+      }
+      for (int k : chain)
+        a.sumOf[size_t(k)] = i;
+      int end = v.out(v.g.nodes(chain.back()));
+      if (v.uses(end) == 1)
+        a.chainOf[size_t(end)] = {i, -1};
+    } else if (op == "ConvInteger" || op == "MatMulInteger") {
       why = op == "ConvInteger" ? whyConv(v, n) : whyMatMul(v, n);
       int y = v.out(n);
       if (why.empty() && y >= 0 && v.uses(y) == 1)
@@ -737,6 +795,14 @@ const std::vector<OpClaim> &claimedOps() {
       {"Squeeze", {"i8", "u8", "i64"}, "keeps dim 1 and the pixel order"},
       {"Unsqueeze", {"i8", "u8", "i64"}, "keeps dim 1 and the pixel order"},
       {"Identity", {"i8", "u8"}, ""},
+      {"Cast",
+       {"i8", "u8", "i32"},
+       "i8/u8 to i32 starting a per-channel sum: Cast -> [Sub] -> ReduceSum "
+       "over H, W -> Requantize"},
+      {"Sub", {"i32"}, "the zero point of a per-channel sum"},
+      {"ReduceSum",
+       {"i32", "i64"},
+       "over H, W (keepdims) in a per-channel sum"},
   };
   return ops;
 }
@@ -905,6 +971,48 @@ struct Builder {
     (void)i;
   }
 
+  // Cast, Sub, ReduceSum of a per-channel sum (see sumChain).
+  void sumNode(const v1::Node &n) {
+    int x = v.in(n, 0), y = v.out(n);
+    if (n.op() == "Cast") {
+      int in = materialize(x);
+      if (in < 0)
+        return;
+      const NTensor &t = lp.tensors[size_t(in)];
+      Layer L;
+      L.kind = Layer::Kind::Gemm;
+      L.name = n.name();
+      L.nodes = {n.name()};
+      GemmLayer &g = L.gemm;
+      g.in = in;
+      g.N = t.dims[0], g.C = g.K = g.groups = t.dims[1];
+      g.H = g.kh = t.dims[2], g.W = g.kw = t.dims[3];
+      g.OH = g.OW = 1;
+      g.sum = true;
+      g.requant = false;
+      // NPU sum = sum of stored values = sum(q) - HW * offset.
+      g.bias.assign(size_t(g.K), int32_t((t.u8 ? 128 : 0) * g.H * g.W));
+      pending[y] = {std::move(L), false};
+      return;
+    }
+    auto it = pending.find(x);
+    if (it == pending.end()) {
+      err = n.op() + " " + q(n.name()) + ": its sum is not in the partition";
+      return;
+    }
+    Pending p = std::move(it->second);
+    pending.erase(it);
+    p.layer.nodes.push_back(n.name());
+    if (n.op() == "Sub") {
+      std::vector<int64_t> z;
+      v.ints(v.in(n, 1), z);
+      GemmLayer &g = p.layer.gemm;
+      for (auto &b : g.bias)
+        b = int32_t(int64_t(b) - z[0] * g.H * g.W);
+    }
+    pending[y] = std::move(p);
+  }
+
   void biasAdd(const v1::Node &n) {
     int x0 = v.in(n, 0), x1 = v.in(n, 1), y = v.out(n);
     int acc = pending.count(x0) ? x0 : x1, c = acc == x0 ? x1 : x0;
@@ -1036,9 +1144,8 @@ struct Builder {
     g.pt = pads[0], g.pl = pads[1], g.pb = pads[2], g.pr = pads[3];
     g.avg = avg;
     g.padValue = -128;
-    if (avg && !noPad && v.type(x).has_quant() &&
-        v.type(x).quant().zero_points_size() == 1)
-      g.padValue = storedZp(v.dtype(x), v.type(x).quant().zero_points(0));
+    if (avg && !noPad)
+      g.padValue = storedZp(v.dtype(x), aInt(n, "pad_value", 0));
     g.out = newTensor(y, isOutput(y) ? NTensor::Kind::Output
                                      : NTensor::Kind::Activation);
     tensorOf[size_t(y)] = g.out;
@@ -1182,7 +1289,9 @@ struct Builder {
         return "node " + std::to_string(i) + " " + n.op() + " " + q(n.name()) +
                ": " + an.why[size_t(i)];
       const std::string &op = n.op();
-      if (isGemmRoot(n))
+      if (an.sumOf[size_t(i)] >= 0)
+        sumNode(n);
+      else if (isGemmRoot(n))
         gemmRoot(i, n);
       else if (op == "Add")
         biasAdd(n);

@@ -192,6 +192,8 @@ void run(GB &b, const std::vector<HT> &inputs, const std::vector<HT> &want,
   }
   Program p;
   ASSERT_EQ(generateProgram(lp, {}, p), "") << what;
+  if (getenv("NPU_DUMP"))
+    printf("%s", programAsm(p).c_str());
   p.uid = newProgramUid();
   for (uint32_t exec : {uint32_t(EMBER_NPU_EXECUTOR_GOLDEN),
                         uint32_t(EMBER_NPU_EXECUTOR_SYSTEMC)}) {
@@ -401,4 +403,75 @@ TEST(NpuGraph, PoolConcatReshapeMatMul) {
   HT want = requantize(acc, m, s, 0, 0, "i8", -128, 127);
   // Layers: a, b (into the concat), pool, c+pool2 (fused), fc.
   run(b, {xv}, {want}, "pool/concat/reshape/matmul", 5);
+}
+
+// A global mean with new output parameters: Cast -> Sub -> ReduceSum ->
+// Requantize (docs/quantization.md), and one with the input's parameters:
+// AveragePool over the whole image (rounding half up).
+TEST(NpuGraph, GlobalMeans) {
+  std::mt19937 rng(21);
+  for (int round = 0; round < 6; ++round) {
+    std::string dt = round % 2 ? "u8" : "i8";
+    int64_t N = 1 + round % 2, C = 1 + int64_t(rng() % 70),
+            H = 1 + int64_t(rng() % 12), W = 1 + int64_t(rng() % 12);
+    if (round == 5) {
+      H = 25; // DS-CNN's 25x5
+      W = 5;
+    }
+    GB b;
+    HT xv = randomT(rng, dt, {N, C, H, W}, dt == "u8" ? 0 : -128,
+                    dt == "u8" ? 255 : 127);
+    int x = b.input("x", dt, xv.dims);
+    int c = b.value("c", "i32", xv.dims);
+    v1::Node *cn = b.node("Cast", "cast", {x}, {c});
+    GB::setInt(cn, "to", 6);
+    int64_t zp = dt == "u8" ? int64_t(rng() % 256) : int64_t(rng() % 256) - 128;
+    int zc = b.constant("zp", HT{"i32", {}, {zp}});
+    int s = b.value("s", "i32", xv.dims);
+    b.node("Sub", "sub", {c, zc}, {s});
+    int axes = b.constant("axes", HT{"i64", {2}, {2, 3}});
+    int r = b.value("r", "i32", {N, C, 1, 1});
+    v1::Node *rn = b.node("ReduceSum", "sum", {s, axes}, {r});
+    GB::setInt(rn, "keepdims", 1);
+    HT sum{"i32", {N, C, 1, 1}, {}};
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t ch = 0; ch < C; ++ch) {
+        int64_t acc = 0;
+        for (int64_t k = 0; k < H * W; ++k)
+          acc += xv.v[size_t((n * C + ch) * H * W + k)] - zp;
+        sum.v.push_back(acc);
+      }
+    HT m{"i32", {1}, {int64_t(1) << 30}}, sh{"i32", {1}, {-int64_t(rng() % 7)}};
+    int mc = b.constant("m", m), sc = b.constant("sh", sh);
+    int yz = b.constant("yz", HT{dt, {}, {dt == "u8" ? 100 : 3}});
+    int y = b.value("y", dt, {N, C, 1, 1});
+    b.node("Requantize", "rq", {r, mc, sc, -1, yz}, {y});
+    // The AveragePool branch (same parameters as the input).
+    int p = b.value("p", dt, {N, C, 1, 1});
+    v1::Node *pn = b.node("AveragePool", "gap", {x}, {p});
+    GB::setInts(pn, "kernel_shape", {H, W});
+    HT avg{dt, {N, C, 1, 1}, {}};
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t ch = 0; ch < C; ++ch) {
+        int64_t acc = 0;
+        for (int64_t k = 0; k < H * W; ++k)
+          acc += xv.v[size_t((n * C + ch) * H * W + k)];
+        // floor(sum / n + 1/2)
+        int64_t cnt = H * W, num = 2 * acc + cnt, den = 2 * cnt;
+        int64_t qv = num / den - ((num % den != 0 && num < 0) ? 1 : 0);
+        avg.v.push_back(qv);
+      }
+    b.output(y);
+    if (H <= 16 && W <= 16)
+      b.output(p);
+    std::vector<HT> want = {
+        requantize(sum, m, sh, 0, dt == "u8" ? 100 : 3, dt, -1000, 1000)};
+    if (H <= 16 && W <= 16)
+      want.push_back(avg);
+    else
+      b.g.mutable_nodes()->RemoveLast();
+    run(b, {xv}, want, "global means round " + std::to_string(round));
+    if (HasFatalFailure())
+      return;
+  }
 }
