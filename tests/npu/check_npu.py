@@ -40,6 +40,9 @@ def load_pb(path):
 def cases_of(paths):
     out = []
     for p in paths:
+        if not os.path.exists(p):
+            print(f"skip: {p} not found")
+            continue
         if os.path.isfile(os.path.join(p, "model.onnx")):
             out.append(p)
         elif os.path.isdir(p):
@@ -174,8 +177,8 @@ def main():
     args = ap.parse_args()
     cases = cases_of(args.paths)
     if not cases:
-        print("no cases found")
-        return 1
+        print("skip: no cases found")
+        return 77
     results = []
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as ex:
         for r in ex.map(lambda c: check_case(c, args), cases):

@@ -29,6 +29,15 @@ std::string tensorText(const NTensor &t) {
 
 } // namespace
 
+void injectDeadlock(Program &p) {
+  for (npu::Insn &in : p.insns)
+    if (in.op == npu::Opcode::GEMM) {
+      in.wait |= 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_VECTOR,
+                                               EMBER_NPU_ENGINE_GEMM);
+      return;
+    }
+}
+
 std::string programAsm(const Program &p) {
   std::ostringstream os;
   os << "# Ember NPU program (DIM " << p.dim << "): " << p.insns.size()

@@ -54,6 +54,10 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
 // not (the selector asks before fusing a pool or an add into a layer).
 std::string layerFits(const Layer &L, const std::vector<NTensor> &ts);
 
+// Test hook (backend option fault=deadlock): the first GEMM also waits on
+// VECTOR->GEMM, which nothing signals before it, so the program deadlocks.
+void injectDeadlock(Program &p);
+
 // The program in the assembler's syntax (round-trips through `ember asm`),
 // with a comment naming the source layer before each instruction group.
 std::string programAsm(const Program &p);

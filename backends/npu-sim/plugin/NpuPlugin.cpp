@@ -31,6 +31,7 @@ using namespace ember_plugin;
 struct ember_executable {
   ns::Program program;
   ns::RunConfig run;
+  bool faultDeadlock = false; // backend option fault=deadlock (tests)
   std::string options; // the CompileOptions it was compiled with
   std::vector<v1::TensorType> inputs, outputs;
   std::vector<std::string> inputNames, outputNames;
@@ -116,12 +117,20 @@ bool parseU64(const std::string &s, uint64_t &v) {
 }
 
 // Vendor options (`--backend-opt KEY=VALUE`), named in docs/npu-backend.md.
-ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc) {
+ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
+                          bool *faultDeadlock = nullptr) {
   rc = ns::RunConfig();
   rc.profile = int(o.profile_level());
   for (const auto &[k, val] : o.vendor()) {
     uint64_t n = 0;
-    if (k == "executor") {
+    if (k == "fault") {
+      // Test hook: a program that deadlocks, to check the error path.
+      if (val != "deadlock")
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     "fault '" + val + "' is not known (deadlock)");
+      if (faultDeadlock)
+        *faultDeadlock = true;
+    } else if (k == "executor") {
       if (val == "golden")
         rc.executor = EMBER_NPU_EXECUTOR_GOLDEN;
       else if (val == "systemc")
@@ -153,7 +162,7 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc) {
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "unknown vendor option '" + k +
                        "' (npu-sim takes executor, dram_bytes, dram_bw, "
-                       "dram_latency, dram_burst)");
+                       "dram_latency, dram_burst, fault)");
     }
   }
   return nullptr;
@@ -177,7 +186,7 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
     return error(EMBER_STATUS_INVALID_ARGUMENT,
                  "options are not an ember.backend.v1.CompileOptions");
   auto x = std::make_unique<ember_executable>();
-  if (ember_error *e = applyOptions(o, x->run))
+  if (ember_error *e = applyOptions(o, x->run, &x->faultDeadlock))
     return e;
   x->options = o.SerializeAsString();
   v1::Graph g;
@@ -196,6 +205,8 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
   if (!err.empty())
     return error(EMBER_STATUS_UNSUPPORTED, err);
   x->program.uid = ns::newProgramUid();
+  if (x->faultDeadlock)
+    ns::injectDeadlock(x->program);
   for (int v : g.inputs()) {
     x->inputs.push_back(g.values(v).type());
     x->inputNames.push_back(g.values(v).name());
