@@ -16,3 +16,25 @@ echo "== ember run examples/mnist/model.onnx --target=interp --input Input3=exam
 echo
 echo "== ember conform examples/mnist (compares with ONNX Runtime's output)"
 ./build/bin/ember conform --target=interp --rtol 1e-4 --atol 1e-5 examples/mnist
+echo
+# The example NPU: the bundled int8 MNIST (examples/mnist-int8) compiled by
+# the npu-sim backend and run on the NPU's SystemC model; nodes the NPU
+# does not run (the float input's QuantizeLinear, the output's
+# DequantizeLinear) run on the CPU backend.
+M8=examples/mnist-int8/model.onnx
+IN8=Input3=examples/mnist-int8/test_data_set_0/input_0.pb
+echo "== ember compile $M8 --target=npu-sim --emit=partitions"
+./build/bin/ember compile "$M8" --target=npu-sim --emit=partitions | cut -c1-150
+echo
+echo "== ember compile $M8 --target=npu-sim --emit=npu-asm (first lines)"
+./build/bin/ember compile "$M8" --target=npu-sim --emit=npu-asm | head -n 12 | cut -c1-150
+echo
+echo "== ember run $M8 --target=npu-sim (SystemC model), checked against --target=interp"
+rm -rf build/quickstart && mkdir -p build/quickstart
+./build/bin/ember run "$M8" --input "$IN8" --target=interp \
+  --save-outputs build/quickstart/interp >/dev/null
+./build/bin/ember run "$M8" --input "$IN8" --target=npu-sim --npu-report \
+  --save-outputs build/quickstart/npu | tee build/quickstart/npu.txt | grep -v '^npu: '
+cmp build/quickstart/interp/output_0.pb build/quickstart/npu/output_0.pb
+echo "the NPU's output equals the reference interpreter's, bit for bit"
+grep '^npu: ' build/quickstart/npu.txt

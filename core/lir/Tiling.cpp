@@ -6,6 +6,8 @@
 
 #include "ir/Printer.h"
 
+#include "ember/scratchpad/TilePlanner.h"
+
 #include <algorithm>
 #include <set>
 
@@ -69,33 +71,6 @@ struct Plan {
   bool colsOuter = false;
 };
 
-// The candidate block sizes of an extent n: ceil(n / k) for every k.
-std::vector<int64_t> blockSizes(int64_t n) {
-  std::vector<int64_t> v;
-  for (int64_t k = 1; k <= n; ++k) {
-    int64_t b = ceilDiv(n, k);
-    if (v.empty() || v.back() != b)
-      v.push_back(b);
-  }
-  return v;
-}
-
-// Largest r in [1, n] with fits(r) (fits(n) is tried first: a single block
-// may need fewer buffers, so fits is monotone only below n); 0 if none.
-template <typename F> int64_t largestFitting(int64_t n, F fits) {
-  if (fits(n))
-    return n;
-  int64_t lo = 0, hi = n - 1; // fits(lo) holds (or lo == 0)
-  while (lo < hi) {
-    int64_t mid = lo + (hi - lo + 1) / 2;
-    if (fits(mid))
-      lo = mid;
-    else
-      hi = mid - 1;
-  }
-  return lo;
-}
-
 std::vector<int64_t> intsAttr(const AttrMap &a, const char *name,
                               std::vector<int64_t> dflt) {
   auto it = a.find(name);
@@ -140,30 +115,45 @@ Expected<Plan> planMatMul(const Function &f, const Instruction &in,
            sy * alignUp(uint64_t(rm * nb) * es, align);
   };
   uint64_t bytesA = ta.sizeInBytes(), bytesB = tb.sizeInBytes();
-  bool found = false;
-  uint64_t bestCost = 0;
-  int64_t bestTiles = 0;
+  // The choice is the SDK's tile planner (core/scratchpad): row blocks of A
+  // as large as fit for every column block size of B, both loop orders,
+  // the fewest DMA bytes (then the fewest tiles). The stores of Y are the
+  // same bytes whatever the tiling, so they are not counted.
+  namespace sp = ember::scratchpad;
+  sp::Problem pb;
+  pb.spaces = {{"sram", budget}};
+  pb.dims = {{"rows", M, false, {}}, {"cols", N, false, {}}};
+  pb.greedyDim = 0;
+  auto bytes = [&](int64_t n) { return alignUp(uint64_t(n) * es, align); };
+  pb.operands = {
+      {"A",
+       0,
+       sp::Role::Input,
+       {0},
+       [&](const std::vector<int64_t> &t) { return bytes(t[0] * K); },
+       nullptr,
+       [&](const std::vector<int64_t> &) { return bytesA; }},
+      {"B",
+       0,
+       sp::Role::Input,
+       {1},
+       [&](const std::vector<int64_t> &t) { return bytes(K * t[1]); },
+       nullptr,
+       [&](const std::vector<int64_t> &) { return bytesB; }},
+      {"Y",
+       0,
+       sp::Role::Output,
+       {0, 1},
+       [&](const std::vector<int64_t> &t) { return bytes(t[0] * t[1]); },
+       nullptr,
+       nullptr}};
+  sp::PlanResult pr = sp::planTiles(pb);
+  bool found = pr.ok;
   Plan best;
-  for (int64_t nb : blockSizes(N)) {
-    int64_t rm =
-        largestFitting(M, [&](int64_t r) { return need(r, nb) <= budget; });
-    if (rm == 0)
-      continue;
-    int64_t nI = ceilDiv(M, rm), nJ = ceilDiv(N, nb);
-    for (bool colsOuter : {true, false}) {
-      uint64_t cost = colsOuter
-                          ? (nI == 1 ? 1 : uint64_t(nJ)) * bytesA + bytesB
-                          : bytesA + (nJ == 1 ? 1 : uint64_t(nI)) * bytesB;
-      if (!found || cost < bestCost ||
-          (cost == bestCost && nI * nJ < bestTiles)) {
-        found = true;
-        bestCost = cost;
-        bestTiles = nI * nJ;
-        best.rows = rm;
-        best.cols = nb;
-        best.colsOuter = colsOuter;
-      }
-    }
+  if (found) {
+    best.rows = pr.tiling.tile[0];
+    best.cols = pr.tiling.tile[1];
+    best.colsOuter = pr.tiling.order[0] == 1;
   }
   if (!found)
     return invalid(what,
@@ -292,30 +282,50 @@ Expected<Plan> planConv(const Function &f, const Instruction &in,
     return sum * uint64_t(N * C) * planeRow;
   };
   uint64_t bytesW = tw.sizeInBytes() + (hasBias ? uint64_t(M) * es : 0);
-  bool found = false;
-  uint64_t bestCost = 0;
-  int64_t bestTiles = 0;
+  // The SDK's tile planner (see planMatMul): output-row blocks as large as
+  // fit for every channel block size, both loop orders, fewest DMA bytes.
+  namespace sp = ember::scratchpad;
+  sp::Problem pb;
+  pb.spaces = {{"sram", budget}};
+  pb.dims = {{"rows", OH, false, {}}, {"channels", M, false, {}}};
+  pb.greedyDim = 0;
+  auto rowsOf = [&](int64_t R) { return std::min(H, (R - 1) * sH + ekh); };
+  pb.operands = {{"X",
+                  0,
+                  sp::Role::Input,
+                  {0},
+                  [&](const std::vector<int64_t> &t) {
+                    return alignUp(uint64_t(N * C * rowsOf(t[0])) * planeRow,
+                                   align);
+                  },
+                  nullptr,
+                  [&](const std::vector<int64_t> &t) { return xBytes(t[0]); }},
+                 {"W",
+                  0,
+                  sp::Role::Input,
+                  {1},
+                  [&](const std::vector<int64_t> &t) {
+                    return alignUp(uint64_t(t[1] * C * kh * kw) * es, align) +
+                           (hasBias ? alignUp(uint64_t(t[1]) * es, align) : 0);
+                  },
+                  nullptr,
+                  [&](const std::vector<int64_t> &) { return bytesW; }},
+                 {"Y",
+                  0,
+                  sp::Role::Output,
+                  {0, 1},
+                  [&](const std::vector<int64_t> &t) {
+                    return alignUp(uint64_t(N * t[1] * t[0] * OW) * es, align);
+                  },
+                  nullptr,
+                  nullptr}};
+  sp::PlanResult pr = sp::planTiles(pb);
+  bool found = pr.ok;
   Plan best;
-  for (int64_t mb : blockSizes(M)) {
-    int64_t R =
-        largestFitting(OH, [&](int64_t r) { return need(r, mb) <= budget; });
-    if (R == 0)
-      continue;
-    int64_t nR = ceilDiv(OH, R), nM = ceilDiv(M, mb);
-    uint64_t xb = xBytes(R);
-    for (bool colsOuter : {true, false}) {
-      uint64_t cost = colsOuter ? (nR == 1 ? 1 : uint64_t(nM)) * xb + bytesW
-                                : xb + (nM == 1 ? 1 : uint64_t(nR)) * bytesW;
-      if (!found || cost < bestCost ||
-          (cost == bestCost && nR * nM < bestTiles)) {
-        found = true;
-        bestCost = cost;
-        bestTiles = nR * nM;
-        best.rows = R;
-        best.cols = mb;
-        best.colsOuter = colsOuter;
-      }
-    }
+  if (found) {
+    best.rows = pr.tiling.tile[0];
+    best.cols = pr.tiling.tile[1];
+    best.colsOuter = pr.tiling.order[0] == 1;
   }
   if (!found)
     return invalid(what,

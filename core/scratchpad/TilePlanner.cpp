@@ -83,8 +83,14 @@ bool evaluate(const Problem &p, const PlanOptions &o, Tiling &t) {
     t.slots[k] = o.doubleBuffer && blocks > 1 ? 2 : 1;
     if (op.footprint && op.space < t.used.size())
       t.used[op.space] += t.slots[k] * op.footprint(t.tile);
-    if (op.role != Role::Accumulator && op.bytes)
+    if (op.role != Role::Accumulator && op.totalBytes) {
+      uint64_t distinct = 1;
+      for (size_t d : op.dims)
+        distinct *= uint64_t(t.count[d]);
+      t.dmaBytes += blocks / distinct * op.totalBytes(t.tile);
+    } else if (op.role != Role::Accumulator && op.bytes) {
       t.dmaBytes += blocks * op.bytes(t.tile);
+    }
   }
   for (size_t s = 0; s < p.spaces.size(); ++s)
     if (p.spaces[s].capacity && t.used[s] > p.spaces[s].capacity)

@@ -44,24 +44,40 @@ gen=()
 if command -v ninja >/dev/null; then
   gen=(-G Ninja)
 fi
+# build_plugin DIR OUT [ALLOWED_REGEX [CMAKE_ARGS...]]: ALLOWED_REGEX names
+# source folders besides DIR and OUT the plugin may include from (its own
+# hardware's sources, for the NPU backend).
 build_plugin() {
-  local dir=$1 out=$2
+  local dir=$1 out=$2 allowed=${3:-}
+  shift 2
+  [ $# -gt 0 ] && shift
   step "build $dir against the prefix"
   cmake -S "$dir" -B "$out" "${gen[@]}" "${launcher[@]}" \
     -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
     -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
-    >"$out.log" 2>&1 || { cat "$out.log"; die "configuring $dir failed"; }
+    "$@" >"$out.log" 2>&1 || { cat "$out.log"; die "configuring $dir failed"; }
   cmake --build "$out" >>"$out.log" 2>&1 ||
     { cat "$out.log"; die "building $dir failed"; }
   # Only the prefix may provide Ember's headers.
   local bad
   bad=$(grep -oE -- '(-I|-isystem) *[^ "]+' "$out/compile_commands.json" |
         sed -E 's/^(-I|-isystem) *//' | sort -u |
-        grep -E "^($src|$build)(/|$)" | grep -vE "^($dir|$out)(/|$)" || true)
+        grep -E "^($src|$build)(/|$)" | grep -vE "^($dir|$out)(/|$)" |
+        { if [ -n "$allowed" ]; then grep -vE "^($allowed)(/|$)"; else cat; fi; } ||
+        true)
   [ -z "$bad" ] || die "$dir was compiled with include paths into the Ember tree: $bad"
 }
 build_plugin "$src/examples/out-of-tree-plugin" "$work/tiny"
 build_plugin "$src/backends/null" "$work/null"
+# The NPU backend: Ember through the SDK only; the NPU's own spec and
+# simulator (hw/, simulator/ and its example kernels) from source.
+if [ -f "$prefix/lib/ember/libember_npu_sim.so" ]; then
+  build_plugin "$src/backends/npu-sim" "$work/npu" \
+    "$src/hw|$src/simulator|$src/examples/npu" \
+    -DEMBER_NPU_SOURCE_DIR="$src"
+  npu=$work/npu/libember_npu_sim.so
+  [ -f "$npu" ] || die "no $npu"
+fi
 tiny=$work/tiny/libember_tiny.so
 null=$work/null/libember_null.so
 [ -f "$tiny" ] || die "no $tiny"
@@ -108,6 +124,19 @@ EOF
 }
 check_plugin "$tiny" 'plugin_partitions=[1-9][0-9]* plugin_nodes=[1-9][0-9]* fallback_nodes=[1-9]'
 check_plugin "$null" 'plugin_partitions=0 plugin_nodes=0 fallback_nodes=[1-9]'
+if [ -n "${npu:-}" ]; then
+  # The int8 MNIST on the NPU backend built against the SDK: bit-exact with
+  # the interpreter, and the device summary line.
+  m8=$src/examples/mnist-int8/model.onnx
+  in8=Input3=$src/examples/mnist-int8/test_data_set_0/input_0.pb
+  step "ember run mnist-int8 --target=plugin:$npu"
+  "$ember" run "$m8" --input "$in8" --target=interp --save-outputs "$work/out8-interp"
+  "$ember" run "$m8" --input "$in8" --target=plugin:"$npu" --fallback=interp \
+    --save-outputs "$work/out8-npu" | tee "$work/npu.run"
+  grep -Eq '^npu: cycles=[1-9][0-9]* ' "$work/npu.run" || die "no npu: summary line"
+  cmp "$work/out8-interp/output_0.pb" "$work/out8-npu/output_0.pb" ||
+    die "npu-sim built against the SDK differs from --target=interp"
+fi
 
 step "ember compile --emit=partitions (the example)"
 "$ember" compile "$model" --target=plugin:"$tiny" --emit=partitions \

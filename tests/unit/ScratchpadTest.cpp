@@ -77,21 +77,24 @@ Problem matmul(int64_t M, int64_t K, int64_t N, uint64_t capA, uint64_t capB) {
       Role::Input,
       {0, 2},
       [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[2]); },
-      [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[2]); }};
+      [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[2]); },
+      nullptr};
   Operand b{
       "B",
       1,
       Role::Input,
       {2, 1},
       [](const std::vector<int64_t> &t) { return uint64_t(t[2] * t[1]); },
-      [](const std::vector<int64_t> &t) { return uint64_t(t[2] * t[1]); }};
+      [](const std::vector<int64_t> &t) { return uint64_t(t[2] * t[1]); },
+      nullptr};
   Operand c{
       "C",
       0,
       Role::Output,
       {0, 1},
       [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[1]); },
-      [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[1]); }};
+      [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[1]); },
+      nullptr};
   p.operands = {a, b, c};
   p.greedyDim = 0;
   return p;

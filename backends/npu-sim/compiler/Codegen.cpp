@@ -29,6 +29,21 @@ constexpr uint64_t kDramAlign = 64; // every tensor and table starts here
 
 uint64_t alignUp(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
+// An operand of a tiling problem (the scratchpad library's aggregate).
+sp::Operand
+operand(std::string name, int space, sp::Role role, std::vector<size_t> dims,
+        std::function<uint64_t(const std::vector<int64_t> &)> footprint,
+        std::function<uint64_t(const std::vector<int64_t> &)> bytes) {
+  sp::Operand o;
+  o.name = std::move(name);
+  o.space = size_t(space);
+  o.role = role;
+  o.dims = std::move(dims);
+  o.footprint = std::move(footprint);
+  o.bytes = std::move(bytes);
+  return o;
+}
+
 // ---- instruction builders -------------------------------------------------
 
 Insn setreg(unsigned reg, int32_t value) {
@@ -321,74 +336,52 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   if (actByKo)
     actDims = {dN, dY, dKo, dKc};
   auto u = [](int64_t v) { return uint64_t(v); };
-  p.operands.push_back(
-      {"act", EMBER_NPU_MEM_ACT, sp::Role::Input, actDims,
-       [&](const std::vector<int64_t> &t) { return u(actRows(t)); },
-       [&](const std::vector<int64_t> &t) { return u(actRows(t) * kDim); }});
-  p.operands.push_back(
-      {"wgt",
-       EMBER_NPU_MEM_WGT,
-       sp::Role::Input,
-       {dKo, dKc},
-       [&](const std::vector<int64_t> &t) { return u(t[dKc] * taps * kDim); },
-       [&](const std::vector<int64_t> &t) {
-         return u(t[dKc] * taps * kDim * kDim);
-       }});
-  p.operands.push_back(
-      {"acc",
-       EMBER_NPU_MEM_ACC,
-       g.requant ? sp::Role::Accumulator : sp::Role::Output,
-       {dN, dY, dKo},
-       [&](const std::vector<int64_t> &t) { return u(accRows(t)); },
-       [&](const std::vector<int64_t> &t) {
-         return u(accRows(t) * kDim * 4);
-       }});
-  p.operands.push_back({"bias",
-                        EMBER_NPU_MEM_ACC,
-                        sp::Role::Input,
-                        {dN, dY, dKo},
-                        nullptr,
-                        [&](const std::vector<int64_t> &t) {
-                          return u(accRows(t) * kDim * 4);
-                        }});
-  p.operands.push_back(
-      {"param",
-       EMBER_NPU_MEM_ACC,
-       sp::Role::Input,
-       {dKo},
-       [&](const std::vector<int64_t> &) { return u(g.requant ? 2 : 0); },
-       [&](const std::vector<int64_t> &) {
-         return u(g.requant ? 2 * kDim * 4 : 0);
-       }});
-  p.operands.push_back(
-      {"conv",
-       EMBER_NPU_MEM_OUT,
-       pool || !g.requant ? sp::Role::Accumulator : sp::Role::Output,
-       {dN, dY, dKo},
-       [&](const std::vector<int64_t> &t) {
-         return u(g.requant ? accRows(t) : 0);
-       },
-       [&](const std::vector<int64_t> &t) {
-         return u(g.requant ? accRows(t) * kDim : 0);
-       }});
-  p.operands.push_back(
-      {"pool",
-       EMBER_NPU_MEM_OUT,
-       sp::Role::Output,
-       {dN, dY, dKo},
-       [&](const std::vector<int64_t> &t) { return u(pool ? outRows(t) : 0); },
-       [&](const std::vector<int64_t> &t) {
-         return u(pool ? outRows(t) * kDim : 0);
-       }});
-  p.operands.push_back(
-      {"add",
-       EMBER_NPU_MEM_OUT,
-       sp::Role::Input,
-       {dN, dY, dKo},
-       [&](const std::vector<int64_t> &t) { return u(add ? outRows(t) : 0); },
-       [&](const std::vector<int64_t> &t) {
-         return u(add ? outRows(t) * kDim : 0);
-       }});
+  p.operands.push_back(operand(
+      "act", EMBER_NPU_MEM_ACT, sp::Role::Input, actDims,
+      [&](const std::vector<int64_t> &t) { return u(actRows(t)); },
+      [&](const std::vector<int64_t> &t) { return u(actRows(t) * kDim); }));
+  p.operands.push_back(operand(
+      "wgt", EMBER_NPU_MEM_WGT, sp::Role::Input, {dKo, dKc},
+      [&](const std::vector<int64_t> &t) { return u(t[dKc] * taps * kDim); },
+      [&](const std::vector<int64_t> &t) {
+        return u(t[dKc] * taps * kDim * kDim);
+      }));
+  p.operands.push_back(operand(
+      "acc", EMBER_NPU_MEM_ACC,
+      g.requant ? sp::Role::Accumulator : sp::Role::Output, {dN, dY, dKo},
+      [&](const std::vector<int64_t> &t) { return u(accRows(t)); },
+      [&](const std::vector<int64_t> &t) { return u(accRows(t) * kDim * 4); }));
+  p.operands.push_back(operand(
+      "bias", EMBER_NPU_MEM_ACC, sp::Role::Input, {dN, dY, dKo}, nullptr,
+      [&](const std::vector<int64_t> &t) { return u(accRows(t) * kDim * 4); }));
+  p.operands.push_back(operand(
+      "param", EMBER_NPU_MEM_ACC, sp::Role::Input, {dKo},
+      [&](const std::vector<int64_t> &) { return u(g.requant ? 2 : 0); },
+      [&](const std::vector<int64_t> &) {
+        return u(g.requant ? 2 * kDim * 4 : 0);
+      }));
+  p.operands.push_back(operand(
+      "conv", EMBER_NPU_MEM_OUT,
+      pool || !g.requant ? sp::Role::Accumulator : sp::Role::Output,
+      {dN, dY, dKo},
+      [&](const std::vector<int64_t> &t) {
+        return u(g.requant ? accRows(t) : 0);
+      },
+      [&](const std::vector<int64_t> &t) {
+        return u(g.requant ? accRows(t) * kDim : 0);
+      }));
+  p.operands.push_back(operand(
+      "pool", EMBER_NPU_MEM_OUT, sp::Role::Output, {dN, dY, dKo},
+      [&](const std::vector<int64_t> &t) { return u(pool ? outRows(t) : 0); },
+      [&](const std::vector<int64_t> &t) {
+        return u(pool ? outRows(t) * kDim : 0);
+      }));
+  p.operands.push_back(operand(
+      "add", EMBER_NPU_MEM_OUT, sp::Role::Input, {dN, dY, dKo},
+      [&](const std::vector<int64_t> &t) { return u(add ? outRows(t) : 0); },
+      [&](const std::vector<int64_t> &t) {
+        return u(add ? outRows(t) * kDim : 0);
+      }));
   sp::PlanResult plan = sp::planTiles(p);
   if (!plan.ok)
     return "does not fit the scratchpads: " + plan.error;
@@ -595,22 +588,16 @@ std::string genPool(const Layer &L, const std::vector<NTensor> &ts,
     return std::min(g.H + g.pt + g.pb, (y - 1) * g.s + g.kh);
   };
   auto u = [](int64_t v) { return uint64_t(v); };
-  p.operands.push_back(
-      {"in",
-       EMBER_NPU_MEM_OUT,
-       sp::Role::Input,
-       {dN, dY, dC},
-       [&](const std::vector<int64_t> &t) { return u(inLines(t[dY]) * Wp); },
-       [&](const std::vector<int64_t> &t) {
-         return u(inLines(t[dY]) * g.W * kDim);
-       }});
-  p.operands.push_back(
-      {"out",
-       EMBER_NPU_MEM_OUT,
-       sp::Role::Output,
-       {dN, dY, dC},
-       [&](const std::vector<int64_t> &t) { return u(t[dY] * g.OW); },
-       [&](const std::vector<int64_t> &t) { return u(t[dY] * g.OW * kDim); }});
+  p.operands.push_back(operand(
+      "in", EMBER_NPU_MEM_OUT, sp::Role::Input, {dN, dY, dC},
+      [&](const std::vector<int64_t> &t) { return u(inLines(t[dY]) * Wp); },
+      [&](const std::vector<int64_t> &t) {
+        return u(inLines(t[dY]) * g.W * kDim);
+      }));
+  p.operands.push_back(operand(
+      "out", EMBER_NPU_MEM_OUT, sp::Role::Output, {dN, dY, dC},
+      [&](const std::vector<int64_t> &t) { return u(t[dY] * g.OW); },
+      [&](const std::vector<int64_t> &t) { return u(t[dY] * g.OW * kDim); }));
   sp::PlanResult plan = sp::planTiles(p);
   if (!plan.ok)
     return "does not fit the scratchpads: " + plan.error;
@@ -670,11 +657,11 @@ std::string genAdd(const Layer &L, const std::vector<NTensor> &ts,
     return uint64_t(t[dP] * kDim);
   };
   p.operands.push_back(
-      {"a", EMBER_NPU_MEM_OUT, sp::Role::Input, {dP, dC}, rows, bytes});
+      operand("a", EMBER_NPU_MEM_OUT, sp::Role::Input, {dP, dC}, rows, bytes));
   p.operands.push_back(
-      {"b", EMBER_NPU_MEM_OUT, sp::Role::Input, {dP, dC}, rows, bytes});
+      operand("b", EMBER_NPU_MEM_OUT, sp::Role::Input, {dP, dC}, rows, bytes));
   p.operands.push_back(
-      {"y", EMBER_NPU_MEM_OUT, sp::Role::Output, {dP, dC}, rows, bytes});
+      operand("y", EMBER_NPU_MEM_OUT, sp::Role::Output, {dP, dC}, rows, bytes));
   sp::PlanResult plan = sp::planTiles(p);
   if (!plan.ok)
     return "does not fit the scratchpads: " + plan.error;

@@ -56,6 +56,10 @@ struct Operand {
   // Bytes one block moves to or from backing memory (unused for
   // accumulators); empty: none.
   std::function<uint64_t(const std::vector<int64_t> &tile)> bytes;
+  // Optional, exact: the bytes of one pass over all of its distinct blocks
+  // (edge tiles and halos counted as they are). When given, the DMA cost is
+  // (blocks begun / distinct blocks) x this, instead of blocks x bytes.
+  std::function<uint64_t(const std::vector<int64_t> &tile)> totalBytes;
 };
 
 struct Problem {
