@@ -331,6 +331,11 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   auto outRows = [&](const std::vector<int64_t> &t) {
     return flat ? t[dY] : t[dY] * POW;
   };
+  // The add's operand covers the conv rows (add before pool) or the
+  // output rows.
+  auto addRows = [&](const std::vector<int64_t> &t) {
+    return g.add.beforePool ? accRows(t) : outRows(t);
+  };
   enum { oAct, oWgt, oAcc, oBias, oParam, oConv, oPool, oAdd };
   std::vector<size_t> actDims = {dN, dY, dKc};
   if (actByKo)
@@ -378,9 +383,9 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
       }));
   p.operands.push_back(operand(
       "add", EMBER_NPU_MEM_OUT, sp::Role::Input, {dN, dY, dKo},
-      [&](const std::vector<int64_t> &t) { return u(add ? outRows(t) : 0); },
+      [&](const std::vector<int64_t> &t) { return u(add ? addRows(t) : 0); },
       [&](const std::vector<int64_t> &t) {
-        return u(add ? outRows(t) * kDim : 0);
+        return u(add ? addRows(t) * kDim : 0);
       }));
   sp::PlanResult plan = sp::planTiles(p);
   if (!plan.ok)
@@ -472,13 +477,17 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
                 tb.biasOff + uint64_t(ko * kDim * 4), rows);
     const int64_t outP = flat ? y0 : (n * POH + y0) * POW; // first out pixel
     const int64_t outN = flat ? lines : lines * POW;       // out rows
+    // The add's rows: the conv rows of this tile (add before pool) or its
+    // output rows.
+    const int64_t addP = g.add.beforePool ? (n * g.OH + cy0) * g.OW : outP;
+    const int64_t addN = g.add.beforePool ? rows : outN;
     if (add && st.operands[oAdd].begins) {
       if (g.add.otherBroadcast)
         repeatRow(sc.loads, EMBER_NPU_MEM_OUT, slot(oAdd),
-                  addr(g.add.other, ko, 0), outN);
+                  addr(g.add.other, ko, 0), addN);
       else
         moveRows(sc.loads, false, EMBER_NPU_MEM_OUT, slot(oAdd),
-                 addr(g.add.other, ko, outP), outN);
+                 addr(g.add.other, ko, addP), addN);
     }
     // GEMMs.
     for (int64_t ri = ri0; ri < ri1; ++ri) {
@@ -546,6 +555,17 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     rq.max = g.rq.hi;
     sc.tail.push_back(rq);
     int64_t result = slot(oConv);
+    auto vadd = [&](int64_t at, int64_t n) {
+      Insn va;
+      va.op = Opcode::VADD;
+      va.dst = at;
+      va.a = g.add.convIsA ? at : slot(oAdd);
+      va.b = g.add.convIsA ? slot(oAdd) : at;
+      va.rows = n;
+      sc.tail.push_back(va);
+    };
+    if (add && g.add.beforePool)
+      vadd(result, rows);
     if (pool) {
       Insn pi;
       pi.op = Opcode::POOL;
@@ -556,15 +576,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
       sc.tail.push_back(pi);
       result = slot(oPool);
     }
-    if (add) {
-      Insn va;
-      va.op = Opcode::VADD;
-      va.dst = result;
-      va.a = g.add.convIsA ? result : slot(oAdd);
-      va.b = g.add.convIsA ? slot(oAdd) : result;
-      va.rows = outN;
-      sc.tail.push_back(va);
-    }
+    if (add && !g.add.beforePool)
+      vadd(result, outN);
     moveRows(sc.tail, true, EMBER_NPU_MEM_OUT, result, addr(g.out, ko, outP),
              outN);
   }

@@ -71,6 +71,7 @@ struct FusedAdd {
   int other = -1;              // the other operand (NTensor index)
   bool otherBroadcast = false; // one pixel, repeated over every pixel
   bool convIsA = true;         // the GEMM result is the add's first operand
+  bool beforePool = false;     // add the conv rows, then pool (else pool first)
   AddRegs regs;
 };
 

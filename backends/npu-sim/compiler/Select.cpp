@@ -241,8 +241,13 @@ std::string convGeom(const View &v, const v1::Node &n, int x, int w, int y,
 // The NPU's limits on a convolution (docs/npu-backend.md, "What runs").
 std::string convLimits(const ConvGeom &g) {
   std::ostringstream os;
-  if (g.kh < 1 || g.kh > 7 || g.kw < 1 || g.kw > 7)
-    os << "kernel " << g.kh << "x" << g.kw << " (the NPU runs 1..7)";
+  if (g.kh < 1 || g.kh > 16 || g.kw < 1 || g.kw > 16)
+    os << "kernel " << g.kh << "x" << g.kw << " (the NPU runs 1..16)";
+  else if (g.kh * g.kw * kDim > npu::memRows(EMBER_NPU_MEM_WGT) / 2)
+    os << "kernel " << g.kh << "x" << g.kw << ": its weights for one input "
+       << "channel tile (" << g.kh * g.kw * kDim
+       << " rows) exceed half of WGT (" << npu::memRows(EMBER_NPU_MEM_WGT) / 2
+       << " rows)";
   else if (g.sh < 1 || g.sh > 4 || g.sw < 1 || g.sw > 4)
     os << "strides " << g.sh << "x" << g.sw << " (the NPU runs 1..4)";
   else if (g.dh < 1 || g.dh > 4 || g.dw < 1 || g.dw > 4)
@@ -561,6 +566,26 @@ std::string whyMove(const View &v, const v1::Node &n) {
   return "";
 }
 
+// A flatten [N, C, H, W] -> [N, C*H*W] whose only use is a MatMulInteger's
+// A: the pair is a convolution with an H x W kernel over the image (weights
+// B rearranged), so the NPU runs it without a layout change.
+bool flattensIntoMatMul(const View &v, const v1::Node &n) {
+  int x = v.in(n, 0), y = v.out(n);
+  if (x < 0 || y < 0 || !isQ8(v.dtype(x)) || v.constant[size_t(x)])
+    return false;
+  auto xd = v.dims(x), yd = v.dims(y);
+  if (xd.size() != 4 || yd.size() != 2 || yd[0] != xd[0] ||
+      yd[1] != xd[1] * xd[2] * xd[3] || v.uses(y) != 1 ||
+      v.users[size_t(y)].size() != 1)
+    return false;
+  const v1::Node &m = v.g.nodes(v.users[size_t(y)][0]);
+  if (m.op() != "MatMulInteger" || v.in(m, 0) != y || !whyMatMul(v, m).empty())
+    return false;
+  return xd[3] <= 1023 &&
+         xd[2] * xd[3] * kDim <= npu::memRows(EMBER_NPU_MEM_WGT) / 2 &&
+         xd[2] * xd[3] <= npu::memRows(EMBER_NPU_MEM_ACT) / 2;
+}
+
 std::string whyConcat(const View &v, const v1::Node &n, int self) {
   int y = v.out(n);
   if (y < 0 || !isQ8(v.dtype(y)))
@@ -629,21 +654,19 @@ int broadcastKind(const std::vector<int64_t> &big,
                   const std::vector<int64_t> &small) {
   if (big == small)
     return 0;
-  int64_t n = prod(small, 0, small.size());
-  if (big.size() < 2)
+  if (big.size() < 2 || small.size() > big.size())
     return -1;
-  if (n == 1)
-    return 1;
-  // [C], [1,C,1,1], [1,C] against [..,C,..] with C on axis 1.
-  if (small.size() == 1 && big.size() == 2 && small[0] == big[1])
-    return 1;
-  if (small.size() == big.size()) {
-    for (size_t i = 0; i < small.size(); ++i)
-      if (i != 1 && small[i] != 1)
-        return -1;
-    return small[1] == big[1] ? 1 : -1;
+  // numpy: `small` aligns at the right; it repeats over every pixel when
+  // each of its dims is 1 but (possibly) the channel dim, axis 1 of big.
+  size_t off = big.size() - small.size();
+  for (size_t i = 0; i < small.size(); ++i) {
+    size_t bi = i + off;
+    if (small[i] == 1)
+      continue;
+    if (bi != 1 || small[i] != big[1])
+      return -1;
   }
-  return -1;
+  return 1;
 }
 
 std::string whyQAdd(const View &v, const v1::Node &n) {
@@ -662,9 +685,6 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
   int ka = broadcastKind(yd, v.dims(a)), kb = broadcastKind(yd, v.dims(b));
   if (ka < 0 || kb < 0 || (ka && kb))
     return "broadcast other than one operand repeated per channel";
-  if (ka == 1 && !v.constant[size_t(a)] && prod(v.dims(a), 0, 99) != 1 &&
-      v.dims(a).size() != yd.size())
-    return "a broadcast operand that is not per channel";
   return "";
 }
 
@@ -738,6 +758,8 @@ Analysis analyze(const View &v, bool forCompile = false) {
     } else if (op == "Reshape" || op == "Flatten" || op == "Squeeze" ||
                op == "Unsqueeze" || op == "Identity") {
       why = whyMove(v, n);
+      if (!why.empty() && flattensIntoMatMul(v, n))
+        why = ""; // the MatMul becomes a convolution over the whole image
       int x = v.in(n, 0);
       int p = x >= 0 ? v.producer[size_t(x)] : -1;
       if (why.empty() && !forCompile && (p < 0 || !a.why[size_t(p)].empty()))
@@ -765,7 +787,8 @@ const std::vector<OpClaim> &claimedOps() {
   static const std::vector<OpClaim> ops = {
       {"ConvInteger",
        {"i8", "u8", "i32"},
-       "2-D, kernel 1..7, stride 1..4, dilation 1..4, pads <= 3, groups "
+       "2-D, kernel up to 16x16 (taps x DIM <= half of WGT), stride 1..4, "
+       "dilation 1..4, pads <= 3, groups "
        "(depthwise included), constant int8 weights (a weight zero point "
        "folds when w - zp fits int8), scalar input zero point"},
       {"MatMulInteger",
@@ -823,6 +846,8 @@ struct Builder {
     bool requantized = false;
   };
   std::map<int, Pending> pending;
+  // Flattens folded into the following MatMul: value -> the 4-D input.
+  std::map<int, int> flattened;
   std::string err;
 
   Builder(const View &view, LayerProgram &out)
@@ -930,6 +955,30 @@ struct Builder {
       err = foldWeights(v, w, v.in(n, 3), g.K, g.w);
       if (!err.empty())
         return;
+    } else if (flattened.count(x)) {
+      // Flatten -> MatMul: a convolution with a kernel the size of the
+      // image; weight (j, c, h, w) = B[(c * H + h) * W + w, j].
+      x = flattened[x];
+      auto xd = v.dims(x), bd = v.dims(w);
+      g.N = xd[0], g.C = xd[1], g.H = g.kh = xd[2], g.W = g.kw = xd[3];
+      g.K = bd[1], g.OH = g.OW = 1;
+      sz = storedZp(v.dtype(x), xzp);
+      std::vector<int64_t> bv, zv;
+      v.ints(w, bv);
+      if (v.in(n, 3) >= 0)
+        v.ints(v.in(n, 3), zv);
+      int64_t per = g.C * g.H * g.W;
+      g.w.resize(size_t(g.K * per));
+      for (int64_t k = 0; k < per; ++k)
+        for (int64_t j = 0; j < g.K; ++j) {
+          int64_t zp = zv.empty() ? 0 : zv.size() == 1 ? zv[0] : zv[size_t(j)];
+          int64_t val = bv[size_t(k * g.K + j)] - zp;
+          if (val < -128 || val > 127) {
+            err = "B zero point does not fold into int8 weights";
+            return;
+          }
+          g.w[size_t(j * per + k)] = int8_t(val);
+        }
     } else {
       auto ad = v.dims(x), bd = v.dims(w);
       g.N = 1, g.C = ad[1], g.H = 1, g.W = ad[0], g.K = bd[1], g.OH = 1,
@@ -1187,8 +1236,7 @@ struct Builder {
       int kMine = side == 0 ? ka : kb, kOther = side == 0 ? kb : ka;
       auto it = pending.find(mine);
       if (kMine != 0 || it == pending.end() || !it->second.requantized ||
-          !single(mine) || it->second.layer.gemm.add.on ||
-          it->second.layer.gemm.pool.on)
+          !single(mine) || it->second.layer.gemm.add.on)
         continue;
       int ot = materialize(other);
       if (ot < 0)
@@ -1269,6 +1317,15 @@ struct Builder {
 
   void move(const v1::Node &n) {
     int x = v.in(n, 0), y = v.out(n);
+    if (!sameLayout(v.dims(x), v.dims(y))) {
+      if (!flattensIntoMatMul(v, n)) {
+        err = n.op() + " " + q(n.name()) +
+              ": changes the layout and its MatMul is not in the partition";
+        return;
+      }
+      flattened[y] = x;
+      return;
+    }
     int k = materialize(x);
     if (k < 0)
       return;

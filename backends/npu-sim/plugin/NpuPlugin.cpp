@@ -32,7 +32,7 @@ struct ember_executable {
   ns::Program program;
   ns::RunConfig run;
   bool faultDeadlock = false; // backend option fault=deadlock (tests)
-  std::string options; // the CompileOptions it was compiled with
+  std::string options;        // the CompileOptions it was compiled with
   std::vector<v1::TensorType> inputs, outputs;
   std::vector<std::string> inputNames, outputNames;
 };
