@@ -149,13 +149,17 @@ def check_case(case, args):
                 res["elements"] += int(diff.size)
                 res["exact"] += int(np.sum(diff == 0))
                 if q:
-                    within = diff <= q * 1.0001
-                    res["within1"] += int(np.sum(within))
-                    if not np.all(within):
+                    quanta = np.rint(diff / q).astype(np.int64)
+                    res["within1"] += int(np.sum(quanta <= 1))
+                    hist = res.setdefault("quanta", {})
+                    for k, c in zip(*np.unique(quanta, return_counts=True)):
+                        hist[int(k)] = hist.get(int(k), 0) + int(c)
+                    if int(quanta.max()) > args.ort_max_quanta:
                         res.update(ok=False, msg=f"output {i}: "
-                                   f"{int(np.sum(~within))} elements more "
-                                   f"than one quantum ({q:g}) from ONNX "
-                                   f"Runtime, max {float(diff.max()) / q:.2f}")
+                                   f"{int(np.sum(quanta > args.ort_max_quanta))}"
+                                   f" elements more than {args.ort_max_quanta}"
+                                   f" quantum ({q:g}) from ONNX Runtime, max "
+                                   f"{int(quanta.max())}")
                         return res
                 else:
                     res["within1"] += int(diff.size)
@@ -170,6 +174,9 @@ def main():
     ap.add_argument("--executor", default="systemc")
     ap.add_argument("--fallback", default="interp")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--ort-max-quanta", type=int, default=1,
+                    help="fail when an element is further from ONNX "
+                    "Runtime's output (in output quanta)")
     ap.add_argument("--min-share", type=float, default=None,
                     help="fail when a model's npu_mac_share is lower")
     ap.add_argument("--json")
@@ -188,8 +195,10 @@ def main():
                          f"< {args.min_share}")
             results.append(r)
             share = r.get("share")
+            hist = " ".join(f"{k}:{v}" for k, v in
+                            sorted(r.get("quanta", {}).items()))
             print(f"{'PASS' if r['ok'] else 'FAIL'} {r['case']} "
-                  f"exact={r['exact']}/{r['elements']} "
+                  f"exact={r['exact']}/{r['elements']} ort_quanta=[{hist}] "
                   f"share={share if share is not None else '-'} "
                   f"cycles={r.get('cycles', '-')} {r['msg']}", flush=True)
     ok = sum(r["ok"] for r in results)

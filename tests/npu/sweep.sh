@@ -12,7 +12,8 @@ mkdir -p "$out"
 layers=$out/layers
 [ -f "$layers/index.json" ] ||
   "$python" "$src/tests/npu/gen_layers.py" "$layers" --count 320 --seed 15
-check() { "$python" "$src/tests/npu/check_npu.py" --ember "$ember" "$@"; }
+# (--ort-max-quanta 9: MobileNetV2, see docs/quantization.md.)
+check() { "$python" "$src/tests/npu/check_npu.py" --ember "$ember" --ort-max-quanta 9 "$@"; }
 status=0
 echo "== DIM 16 (this build), SystemC"
 check --json "$out/models-16.json" "$@" || status=1
@@ -22,6 +23,6 @@ check --executor golden --json "$out/models-16-golden.json" "$@" || status=1
 for dim in 8 32; do
   echo "== DIM $dim, SystemC"
   bash "$src/tests/npu/dim_subbuild.sh" "$src" "$build" "$dim" "$ember" \
-    "$python" --json "$out/models-$dim.json" "$@" "$layers" || status=1
+    "$python" --ort-max-quanta 9 --json "$out/models-$dim.json" "$@" "$layers" || status=1
 done
 exit $status

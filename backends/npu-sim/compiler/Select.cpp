@@ -617,7 +617,9 @@ std::string whyConcat(const View &v, const v1::Node &n, int self) {
 // QuantizedAdd parameters (docs/quantization.md): TFLite's add.
 struct AddAttrs {
   int64_t lshift = 20, aZp = 0, aMult = 0, aShift = 0, bZp = 0, bMult = 0,
-          bShift = 0, outMult = 0, outShift = 0, outZp = 0, lo = -128, hi = 127;
+          bShift = 0, outMult = 0, outShift = 0, outZp = 0;
+  // Absent: the output type's range (clamped to it in regsOf).
+  int64_t lo = INT64_MIN, hi = INT64_MAX;
 };
 
 bool addAttrs(const v1::Node &n, AddAttrs &p) {
@@ -1168,6 +1170,7 @@ struct Builder {
         !it->second.layer.gemm.pool.on && !it->second.layer.gemm.add.on) {
       Layer trial = it->second.layer;
       trial.gemm.pool = {true, avg, ks[0], ks[1], s};
+      trial.gemm.flat = false; // pooling needs image lines
       trial.nodes.push_back(n.name());
       if (fits(trial)) {
         Pending p = std::move(it->second);
