@@ -35,6 +35,8 @@ def main():
     ap.add_argument("--ember", required=True)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--executor", default="systemc")
+    ap.add_argument("--input-shape", action="append", default=[],
+                    help="NAME=DxDx.. for models with symbolic dims")
     ap.add_argument("models", nargs="+")
     args = ap.parse_args()
     print(f"{'model':<34} {'compile_s':>10} {'run:compile_s':>14} "
@@ -43,12 +45,14 @@ def main():
     for m in args.models:
         name = os.path.basename(os.path.dirname(m)) or m
         comp, rc, rr, cyc, util, share = [], [], [], 0, 0.0, 0.0
+        shapes = [f"--input-shape={s}" for s in args.input_shape]
         for _ in range(args.runs):
             dt, _ = timed([args.ember, "compile", m, "--target=npu-sim",
-                           "--emit=npu-asm", "-o", os.devnull])
+                           "--emit=npu-asm", "-o", os.devnull] + shapes)
             comp.append(dt)
             dt, out = timed([args.ember, "run", m, "--target=npu-sim",
-                             "--backend-opt", "executor=" + args.executor])
+                             "--backend-opt", "executor=" + args.executor] +
+                            shapes)
             s = re.search(r"compile_ms=([\d.]+) run_ms=([\d.]+)", out)
             n = re.search(r"npu: cycles=(\d+) mac_util=(\S+) .* "
                           r"npu_mac_share=(\S+)", out)

@@ -375,6 +375,9 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
   copts.set_num_threads(o.numThreads);
   copts.set_profile_level(o.profileLevel);
   x->profileLevel_ = o.profileLevel;
+  // The fallback gets the common options only: `--backend-opt` is the
+  // target plugin's own (another plugin would refuse its keys).
+  const std::string fallbackOptBytes = copts.SerializeAsString();
   for (const auto &[k, v] : o.vendorOptions)
     (*copts.mutable_vendor())[k] = v;
   const std::string optBytes = copts.SerializeAsString();
@@ -387,7 +390,8 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
     if (runner) {
       Device *dev = part.onPlugin ? &x->device_ : &x->fallbackDevice_;
       EMBER_ASSIGN(std::string bytes, serializeGraph(*part.graph->main()));
-      auto exe = runner->compile(dev, EMBER_PROGRAM_GRAPH, bytes, optBytes);
+      auto exe = runner->compile(dev, EMBER_PROGRAM_GRAPH, bytes,
+                                 part.onPlugin ? optBytes : fallbackOptBytes);
       if (!exe)
         return Status(exe.status().code(),
                       concat("partition ", i, ": ", exe.status().message()));
