@@ -422,7 +422,9 @@ int conformMain(int argc, char **argv) {
   o.shapes.defaults = true;
   // A plugin passes only what it runs itself, unless --fallback names where
   // the rest runs (interp or another target).
-  std::string fallback = "none", threadsStr;
+  // npu-sim is an accelerator target: like run and bench, its unclaimed
+  // nodes run on the CPU backend ("" is the target's default fallback).
+  std::string fallback = o.target == "npu-sim" ? "" : "none", threadsStr;
   a.value("--fallback", fallback);
   a.value("--threads", threadsStr);
   std::vector<std::string> paths;

@@ -723,10 +723,19 @@ std::string genAdd(const Layer &L, const std::vector<NTensor> &ts,
   return "";
 }
 
-const char *layerOp(const Layer &L) {
+std::string layerOp(const Layer &L) {
   switch (L.kind) {
-  case Layer::Kind::Gemm:
-    return L.gemm.flat ? "matmul" : "conv";
+  case Layer::Kind::Gemm: {
+    const GemmLayer &g = L.gemm;
+    std::string op = g.sum ? "sum" : g.flat ? "matmul" : "conv";
+    if (g.add.on && g.add.beforePool)
+      op += "+add";
+    if (g.pool.on)
+      op += g.pool.avg ? "+avgpool" : "+maxpool";
+    if (g.add.on && !g.add.beforePool)
+      op += "+add";
+    return op;
+  }
   case Layer::Kind::Pool:
     return L.pool.avg ? "avgpool" : "maxpool";
   case Layer::Kind::Add:

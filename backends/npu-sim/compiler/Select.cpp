@@ -767,6 +767,10 @@ Analysis analyze(const View &v, bool forCompile = false) {
       if (why.empty() && !forCompile && (p < 0 || !a.why[size_t(p)].empty()))
         why = "its input is not computed on the NPU (a lone reshape is not "
               "worth a partition)";
+    } else if (op == "Sub" || op == "ReduceSum") {
+      why = "a " + op +
+            " that is not part of a per-channel sum (Cast -> [Sub "
+            "of a scalar zero point] -> ReduceSum over H, W -> Requantize)";
     } else {
       why = "op " + op + " is not in the NPU's set (see docs/npu-backend.md)";
     }
@@ -784,6 +788,12 @@ std::vector<std::string> whyNot(const v1::Graph &g) {
     return std::vector<std::string>(size_t(g.nodes_size()), v.error);
   return analyze(v).why;
 }
+
+namespace {
+const char *const kMoveRule =
+    "of a tensor the NPU computes, keeping dim 1 and the pixel order (or a "
+    "flatten into the MatMul that follows)";
+} // namespace
 
 const std::vector<OpClaim> &claimedOps() {
   static const std::vector<OpClaim> ops = {
@@ -815,11 +825,11 @@ const std::vector<OpClaim> &claimedOps() {
       {"Concat",
        {"i8", "u8"},
        "axis 1, inputs at whole channel tiles (DIM multiples but the last)"},
-      {"Reshape", {"i8", "u8", "i64"}, "keeps dim 1 and the pixel order"},
-      {"Flatten", {"i8", "u8"}, "keeps dim 1 and the pixel order"},
-      {"Squeeze", {"i8", "u8", "i64"}, "keeps dim 1 and the pixel order"},
-      {"Unsqueeze", {"i8", "u8", "i64"}, "keeps dim 1 and the pixel order"},
-      {"Identity", {"i8", "u8"}, ""},
+      {"Reshape", {"i8", "u8", "i64"}, kMoveRule},
+      {"Flatten", {"i8", "u8"}, kMoveRule},
+      {"Squeeze", {"i8", "u8", "i64"}, kMoveRule},
+      {"Unsqueeze", {"i8", "u8", "i64"}, kMoveRule},
+      {"Identity", {"i8", "u8"}, kMoveRule},
       {"Cast",
        {"i8", "u8", "i32"},
        "i8/u8 to i32 starting a per-channel sum: Cast -> [Sub] -> ReduceSum "

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# ctest npu-report-trace: `ember run --target=npu-sim --npu-report --trace F`
+# prints the per-layer table and the summary line last, and writes a
+# Perfetto/Chrome trace of the whole model whose device slices are named
+# after source layers.
+#   report_trace.sh EMBER PYTHON MODEL INPUT WORKDIR
+set -euo pipefail
+ember=$1 python=$2 model=$3 input=$4 work=$5
+rm -rf "$work" && mkdir -p "$work"
+"$ember" run "$model" --target=npu-sim --input "$input" --npu-report \
+  --trace "$work/trace.json" > "$work/out.txt"
+cat "$work/out.txt"
+tail -n 1 "$work/out.txt" | grep -Eq '^npu: cycles=[1-9][0-9]* mac_util=[0-9.e-]+ dma_bytes=[1-9][0-9]* overlap=[0-9.e-]+ npu_mac_share=[0-9.e-]+$' ||
+  { echo "the last line is not the npu: summary"; exit 1; }
+grep -q "^layer report (npu, executor systemc)" "$work/out.txt"
+grep -Eq "^1 +Convolution28 +conv +[1-9]" "$work/out.txt"
+"$python" - "$work/trace.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+ev = t["traceEvents"]
+tracks = {e["tid"]: e["args"]["name"] for e in ev if e.get("ph") == "M" and e["name"] == "thread_name"}
+names = {e["name"] for e in ev if e.get("ph") == "X"}
+assert "npu GEMM" in tracks.values(), tracks
+assert "Convolution28" in names, sorted(names)[:20]
+parts = [e for e in ev if e.get("cat") == "partition"]
+assert len(parts) >= 3, parts
+print("trace ok:", len(ev), "events,", sorted(tracks.values()))
+PY
