@@ -883,7 +883,10 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     const Layer &L = lp.layers[i];
     LayerInfo &info = out.layers[i];
     info.name = L.name;
-    info.nodes = L.nodes;
+    for (const std::string &nm : L.nodes) // one name per source node
+      if (std::find(info.nodes.begin(), info.nodes.end(), nm) ==
+          info.nodes.end())
+        info.nodes.push_back(nm);
     info.op = layerOp(L);
     info.usefulMacs = L.usefulMacs;
     switch (L.kind) {
