@@ -392,6 +392,13 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
       EMBER_ASSIGN(std::string bytes, serializeGraph(*part.graph->main()));
       auto exe = runner->compile(dev, EMBER_PROGRAM_GRAPH, bytes,
                                  part.onPlugin ? optBytes : fallbackOptBytes);
+      // A fallback plugin that cannot compile a partition (an op it lacks)
+      // leaves it to the reference interpreter, which runs everything.
+      if (!exe && !part.onPlugin &&
+          exe.status().code() == ErrorCode::Unsupported) {
+        x->compiled_.push_back(std::move(c));
+        continue;
+      }
       if (!exe)
         return Status(exe.status().code(),
                       concat("partition ", i, ": ", exe.status().message()));

@@ -13,7 +13,7 @@ cat "$work/out.txt"
 tail -n 1 "$work/out.txt" | grep -Eq '^npu: cycles=[1-9][0-9]* mac_util=[0-9.e-]+ dma_bytes=[1-9][0-9]* overlap=[0-9.e-]+ npu_mac_share=[0-9.e-]+$' ||
   { echo "the last line is not the npu: summary"; exit 1; }
 grep -q "^layer report (npu, executor systemc)" "$work/out.txt"
-grep -Eq "^1 +Convolution28 +conv +[1-9]" "$work/out.txt"
+grep -Eq "^1 +Convolution28 +conv\+maxpool +[1-9]" "$work/out.txt"
 "$python" - "$work/trace.json" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))

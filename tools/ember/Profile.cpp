@@ -107,8 +107,8 @@ void printProfileReport(std::ostream &os,
         cols.push_back(v.name());
       os << "layer report (" << p.device() << ", executor " << p.executor()
          << (p.timed() ? "" : ", untimed: cycles and stalls are 0") << ")\n";
-      os << std::left << std::setw(4) << "part" << std::setw(36) << "layer"
-         << std::setw(9) << "op";
+      os << std::left << std::setw(5) << "part" << std::setw(36) << "layer"
+         << std::setw(15) << "op";
       for (const std::string &c : cols)
         os << std::right << std::setw(13) << c;
       os << "  tiles\n";
@@ -119,8 +119,8 @@ void printProfileReport(std::ostream &os,
                              ? l.name().substr(0, 15) + ".." +
                                    l.name().substr(l.name().size() - 17)
                              : l.name();
-      os << std::left << std::setw(4) << i << std::setw(36) << name
-         << std::setw(9) << l.op();
+      os << std::left << std::setw(5) << i << std::setw(36) << name
+         << std::setw(15) << l.op();
       for (const v1::ProfileValue &v : l.values()) {
         std::ostringstream cell;
         if (v.value() == double(uint64_t(v.value())) && v.value() >= 1)
