@@ -73,6 +73,10 @@ const Specialization &ShapeSpecializer::info(const Variant &v) {
   return v.info;
 }
 
+PartitionedExecutable *ShapeSpecializer::executable(Variant &v) {
+  return v.exe.get();
+}
+
 std::string ShapeSpecializer::summary(const Variant &v) {
   if (!v.exe)
     return std::string();

@@ -68,6 +68,9 @@ public:
   static const Function &function(const Variant &v);
   static const Specialization &info(const Variant &v);
   static std::string summary(const Variant &v);
+  // The partitioned executable of a variant (null on the interpreter):
+  // its plan and the last run's partition profiles.
+  static PartitionedExecutable *executable(Variant &v);
 
   // Runs on tensors in inputs() order; compiles a variant for their shapes
   // first when none is cached.

@@ -101,7 +101,7 @@ int benchMain(int argc, char **argv) {
       model->c_str(), target.c_str(), compileMs, times.front(), times.back(),
       summary.empty() ? "" : " ", summary.c_str());
   std::printf("median_ms=%.3f runs=%d threads=%u\n", median, runs, threads);
-  return printProfiles(**compiled, f, prof);
+  return printProfiles((*compiled)->partitioned(), f, prof);
 }
 
 } // namespace ember::cli

@@ -191,9 +191,8 @@ Status writeProfileTrace(const std::string &path,
   return Status::ok();
 }
 
-int printProfiles(const CompiledModel &m, const Function &f,
+int printProfiles(const backend::PartitionedExecutable *x, const Function &f,
                   const ProfileRequest &r) {
-  const backend::PartitionedExecutable *x = m.partitioned();
   if (!x)
     return 0;
   if (r.report) {

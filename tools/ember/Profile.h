@@ -35,10 +35,10 @@ void printProfileReport(std::ostream &os,
 Status writeProfileTrace(const std::string &path,
                          const backend::PartitionedExecutable &x);
 
-class CompiledModel;
 // After a run: the per-layer table (when asked), the trace (when asked) and
-// the device summary line last. Returns the exit code.
-int printProfiles(const CompiledModel &m, const Function &f,
+// the device summary line last. Returns the exit code. `x` null: the
+// interpreter ran, nothing to print.
+int printProfiles(const backend::PartitionedExecutable *x, const Function &f,
                   const ProfileRequest &r);
 
 } // namespace ember::cli

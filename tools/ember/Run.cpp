@@ -105,6 +105,10 @@ int runMain(int argc, char **argv) {
       return reportError(withDefaultedDims(v.status(), defaulted));
     variant = *v;
     fp = &backend::ShapeSpecializer::function(*variant);
+    s = checkPlacement(*tgt, backend::ShapeSpecializer::executable(*variant),
+                       *fp);
+    if (!s.isOk())
+      return reportError(s);
     summary = backend::ShapeSpecializer::summary(*variant);
   } else {
     auto m = loadModel(pos[0], io);
@@ -151,7 +155,9 @@ int runMain(int argc, char **argv) {
       "target=%s nodes=%zu compile_ms=%.1f run_ms=%.1f outputs=%zu%s%s\n",
       target.c_str(), f.countNonStorage(), ms(t1 - t0), ms(t2 - t1),
       outs->size(), summary.empty() ? "" : " ", summary.c_str());
-  return printProfiles(**compiled, f, prof);
+  return printProfiles(variant ? backend::ShapeSpecializer::executable(*variant)
+                               : compiled->partitioned(),
+                       f, prof);
 }
 
 } // namespace ember::cli

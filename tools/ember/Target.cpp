@@ -130,6 +130,23 @@ bool isOnnxPath(const std::string &path) {
   return path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0;
 }
 
+Status checkPlacement(const Target &t, const backend::PartitionedExecutable *x,
+                      const Function &f) {
+  if (!t.requirePlacement || !x || x->plan().support.count() > 0)
+    return Status::ok();
+  const auto &sup = x->plan().support;
+  auto nodes = backend::computeNodes(f);
+  if (nodes.empty())
+    return unsupported("the model has no nodes to place on ", t.name);
+  return unsupported("nothing in the model runs on ", t.name, ": ",
+                     nodes[0]->describe(), ": ", sup.reasons[0],
+                     nodes.size() > 1
+                         ? concat(" (and ", nodes.size() - 1,
+                                  " more nodes; --emit=partitions lists "
+                                  "every reason)")
+                         : std::string());
+}
+
 Expected<std::unique_ptr<CompiledModel>>
 CompiledModel::create(const Target &t, const Function &f) {
   std::unique_ptr<CompiledModel> m(new CompiledModel());
@@ -138,19 +155,7 @@ CompiledModel::create(const Target &t, const Function &f) {
     return m;
   EMBER_ASSIGN(m->exe_, backend::PartitionedExecutable::create(
                             f, t.plugin, executorOptions(t)));
-  if (t.requirePlacement && m->exe_->plan().support.count() == 0) {
-    const auto &sup = m->exe_->plan().support;
-    auto nodes = backend::computeNodes(f);
-    if (nodes.empty())
-      return unsupported("the model has no nodes to place on ", t.name);
-    return unsupported("nothing in the model runs on ", t.name, ": ",
-                       nodes[0]->describe(), ": ", sup.reasons[0],
-                       nodes.size() > 1
-                           ? concat(" (and ", nodes.size() - 1,
-                                    " more nodes; --emit=partitions lists "
-                                    "every reason)")
-                           : std::string());
-  }
+  EMBER_TRY(checkPlacement(t, m->exe_.get(), f));
   return m;
 }
 

@@ -71,6 +71,11 @@ private:
   std::unique_ptr<backend::PartitionedExecutable> exe_;
 };
 
+// An accelerator target (Target::requirePlacement) that places nothing of
+// `f`: the error naming the first node and why; OK otherwise.
+Status checkPlacement(const Target &t, const backend::PartitionedExecutable *x,
+                      const Function &f);
+
 // Runs a lowered function on the target: the interpreter directly, or the
 // partitioned executable (plugin partitions + fallback partitions).
 Expected<std::vector<Tensor>> runOnTarget(const Target &t, const Function &f,
