@@ -38,9 +38,17 @@ Expected<Evaluation> evaluate(InstrumentedModel &ref,
                               const std::vector<Sample> &samples, size_t n,
                               const std::map<std::string, Dims> &shapes,
                               const RunOptions &run) {
+  std::set<std::string> defined;
+  for (auto &n : qdq.graph().node())
+    for (auto &o : n.output())
+      defined.insert(o);
+  for (auto &i : qdq.graph().input())
+    defined.insert(i.name());
+  // A quantized graph input is compared through its dequantized value
+  // (when this model quantizes it).
   auto qname = [&](const std::string &t) {
     auto it = alias.find(t);
-    return it == alias.end() ? t : it->second;
+    return it != alias.end() && defined.count(it->second) ? it->second : t;
   };
   std::vector<std::string> qnames;
   for (auto &t : names)
@@ -91,7 +99,12 @@ std::vector<LayerSqnr> layers(const onnx::GraphProto &g, const QdqPlan &plan,
       if (jt != ev.acc.end())
         in = std::min(in, jt->second.db());
     }
-    l.drop = in - l.sqnr;
+    // The noise this layer adds, as an SQNR: the output's relative noise
+    // power less the worst input's.
+    double rin = std::pow(10.0, -in / 10.0),
+           rout = std::pow(10.0, -l.sqnr / 10.0);
+    double added = std::max(rout - rin, 1e-20);
+    l.drop = -10.0 * std::log10(added);
     out.push_back(l);
   }
   return out;
@@ -141,7 +154,7 @@ analyzeSensitivity(const onnx::ModelProto &fp32, const onnx::ModelProto &qdq,
         GroupKind k = plan.groups[size_t(l.group)].kind;
         if (k == GroupKind::Movement || k == GroupKind::SharedPool)
           continue;
-        if (!worst || l.drop > worst->drop)
+        if (!worst || l.drop < worst->drop)
           worst = &l;
       }
       if (!worst)
@@ -154,10 +167,11 @@ analyzeSensitivity(const onnx::ModelProto &fp32, const onnx::ModelProto &qdq,
                                 shapes, o.run));
       best = std::move(cand);
       if (log) {
-        std::snprintf(buf, sizeof(buf),
-                      "  keep float: %s (%s, lost %.2f dB) -> output SQNR "
-                      "%.2f dB\n",
-                      name.c_str(), op.c_str(), drop, ev.outputSqnr);
+        std::snprintf(
+            buf, sizeof(buf),
+            "  keep float: %s (%s, adds noise at %.2f dB) -> output SQNR "
+            "%.2f dB\n",
+            name.c_str(), op.c_str(), drop, ev.outputSqnr);
         *log << buf;
       }
     }
@@ -180,7 +194,7 @@ analyzeSensitivity(const onnx::ModelProto &fp32, const onnx::ModelProto &qdq,
                   n);
     *log << buf;
     std::snprintf(buf, sizeof(buf), "%-40s %-18s %9s %9s\n", "layer", "op",
-                  "sqnr_db", "lost_db");
+                  "sqnr_db", "added_db");
     *log << buf;
     for (auto &l : ls) {
       std::snprintf(buf, sizeof(buf), "%-40s %-18s %9.2f %9.2f\n",

@@ -1,8 +1,9 @@
 // How much each quantized layer costs: the SQNR of every quantized group's
 // output against fp32 on calibration samples (`--report`), and automatic
 // mixed precision (`--target-sqnr`): while the model outputs' SQNR is
-// below the target, the layer that loses the most SQNR (its output's SQNR
-// below the worst of its inputs') is kept float and the model rebuilt.
+// below the target, the layer that adds the most noise (its output's
+// relative noise power less its worst input's) is kept float and the model
+// rebuilt.
 #pragma once
 
 #include "quant/Calibration.h"
@@ -31,7 +32,9 @@ struct LayerSqnr {
   int group = -1;
   std::string name, op, tensor;
   double sqnr = 0; // dB, of the group's output
-  double drop = 0; // dB lost against the worst quantized input
+  // The noise the layer adds, as an SQNR in dB: -10 log10(N_out/S_out -
+  // N_in/S_in), the input being its worst quantized input.
+  double drop = 0;
 };
 
 // SQNR in dB of `y` against reference `x` accumulated over samples.

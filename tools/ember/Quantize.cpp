@@ -52,7 +52,11 @@ int quantizeMain(int argc, char **argv) {
   a.value("-o", o.output);
   a.value("--profile", o.profileIn);
   a.value("--profile-out", o.profileOut);
-  a.value("--target", target);
+  // Calibration runs on the CPU backend; a build without it uses the
+  // reference interpreter unless --target says otherwise.
+  bool explicitTarget = a.value("--target", target);
+  if (!explicitTarget && !pluginPathFor("cpu"))
+    target = "interp";
   o.perChannel = !a.flag("--per-tensor");
   o.equalize = !a.flag("--no-equalize");
   o.biasCorrection = !a.flag("--no-bias-correction");
