@@ -192,9 +192,18 @@ def session(path):
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
-def predict(path, name, xs):
+def predict(path, name, xs, with_conf=False):
+    """Top-1 per sample; with_conf also returns whether the top-1 softmax
+    probability is at least 0.5 (a confident prediction)."""
     s = session(path)
-    return np.array([int(np.argmax(s.run(None, {name: x})[0])) for x in xs])
+    top, conf = [], []
+    for x in xs:
+        y = s.run(None, {name: x})[0].reshape(-1).astype(np.float64)
+        top.append(int(np.argmax(y)))
+        p = y if (y.min() >= 0 and abs(y.sum() - 1) < 1e-3) else \
+            np.exp(y - y.max()) / np.exp(y - y.max()).sum()
+        conf.append(p.max() >= 0.5)
+    return (np.array(top), np.array(conf)) if with_conf else np.array(top)
 
 
 ORT_METHODS = {"minmax": CalibrationMethod.MinMax,
@@ -258,15 +267,18 @@ def run_ort(path, name, cal, cfg, outp):
 EMBER_CONFIGS = {
     "default": [],
     "minmax": ["--method=minmax"],
-    "percentile": ["--method=percentile"],
     "entropy": ["--method=entropy"],
     "mse": ["--method=mse"],
     "per-tensor": ["--per-tensor"],
+    "int8-activations": ["--activation-type=int8"],
     "no-cle": ["--no-equalize"],
     "no-biascorr": ["--no-bias-correction"],
     "no-cle-no-biascorr": ["--no-equalize", "--no-bias-correction"],
-    "auto-mixed": ["--target-sqnr=30"],
+    "equalize-clip": ["--equalize-clip"],
+    "entropy-equalize-clip": ["--method=entropy", "--equalize-clip"],
+    "target-sqnr-30": ["--target-sqnr=30"],
 }
+DEFAULT_EMBER_CONFIGS = [c for c in EMBER_CONFIGS if c != "target-sqnr-30"]
 
 
 def run_ember(args, path, caldir, extra, outp, log):
@@ -309,7 +321,8 @@ def main():
     ap.add_argument("--eval", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ort", default="all", choices=["all", "best", "none"])
-    ap.add_argument("--ember-configs", default=",".join(EMBER_CONFIGS))
+    ap.add_argument("--ember-configs", default=",".join(DEFAULT_EMBER_CONFIGS),
+                    help="from: " + ",".join(EMBER_CONFIGS))
     ap.add_argument("--ember-check", type=int, default=0,
                     help="also run N evaluation samples through `ember run`")
     ap.add_argument("--keep", help="keep the quantized models in this folder")
@@ -331,18 +344,25 @@ def main():
             os.makedirs(caldir, exist_ok=True)
             for i, x in enumerate(cal):
                 np.save(os.path.join(caldir, f"sample_{i:04d}.npy"), x)
-            ref = predict(path, name, ev)
+            if args.keep:
+                np.save(os.path.join(work, f"{key}-eval.npy"), np.stack(ev))
+            ref, conf = predict(path, name, ev, with_conf=True)
             print(f"\n== {key}: {len(cal)} calibration, {len(ev)} evaluation "
                   f"samples", flush=True)
             if labels is not None:
                 print(f"fp32 accuracy {np.mean(ref == labels):.4f}")
+            print(f"fp32 confident (top-1 probability >= 0.5) on "
+                  f"{int(conf.sum())} of {len(ev)}")
             hdr = f"{'quantizer':10s} {'config':28s} {'top1_agree':>10s}"
+            hdr += f" {'confident':>9s}"
             hdr += f" {'accuracy':>8s}" if labels is not None else ""
             print(hdr + f" {'quant_s':>8s}")
 
             def line(who, cfg, q, dt):
                 agree = float(np.mean(q == ref))
                 s = f"{who:10s} {cfg:28s} {agree:10.4f}"
+                s += f" {np.mean(q[conf] == ref[conf]):9.4f}" if conf.any() \
+                    else f" {'-':>9s}"
                 if labels is not None:
                     s += f" {np.mean(q == labels):8.4f}"
                 print(s + f" {dt:8.1f}", flush=True)

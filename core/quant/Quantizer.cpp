@@ -24,12 +24,40 @@ std::string describeOptions(const QuantizeOptions &o) {
       " bias_correction=", o.biasCorrection ? 1 : 0);
 }
 
-std::map<std::string, QParams> chooseParams(const QdqPlan &plan,
-                                            const Profile &prof,
-                                            const QuantizeOptions &o,
-                                            Status &st) {
+// The tensor whose own parameters t uses.
+std::string rootOf(const QdqPlan &plan, std::string t) {
+  for (int guard = 0; guard < 100000; ++guard) {
+    const TensorSpec *s = plan.spec(t);
+    if (!s || s->shareWith.empty())
+      return t;
+    t = s->shareWith;
+  }
+  return t;
+}
+
+// Tensors whose range is never clipped: the model's outputs and the inputs
+// of Softmax/LogSoftmax/ArgMax/TopK (through parameter sharing). Clipping
+// there changes which class wins, and no later layer absorbs it.
+std::set<std::string> unclippedTensors(const onnx::ModelProto &m,
+                                       const QdqPlan &plan) {
+  static const std::set<std::string> kDecisive = {"Softmax", "LogSoftmax",
+                                                  "ArgMax", "TopK"};
+  std::set<std::string> out;
+  for (auto &o : m.graph().output())
+    if (plan.spec(o.name()))
+      out.insert(rootOf(plan, o.name()));
+  for (auto &n : m.graph().node())
+    if (kDecisive.count(n.op_type()) && n.input_size() && plan.spec(n.input(0)))
+      out.insert(rootOf(plan, n.input(0)));
+  return out;
+}
+
+std::map<std::string, QParams>
+chooseParams(const onnx::ModelProto &m, const QdqPlan &plan,
+             const Profile &prof, const QuantizeOptions &o, Status &st) {
   int32_t qmin, qmax;
   activationRange(o.activationType, qmin, qmax);
+  std::set<std::string> unclipped = unclippedTensors(m, plan);
   std::map<std::string, QParams> out;
   for (auto &t : plan.tensors) {
     if (!t.shareWith.empty())
@@ -40,7 +68,8 @@ std::map<std::string, QParams> chooseParams(const QdqPlan &plan,
                    "' (it was recorded with other options: recalibrate)");
       return out;
     }
-    Range r = chooseRange(it->second.hist, o.method, o.methodOptions);
+    Method method = unclipped.count(t.name) ? Method::MinMax : o.method;
+    Range r = chooseRange(it->second.hist, method, o.methodOptions);
     out[t.name] = affineParams(r, qmin, qmax);
   }
   return out;
@@ -76,8 +105,10 @@ Status quantizeModel(const QuantizeOptions &o) {
   EMBER_ASSIGN(size_t folded, foldConstantWeights(m, info0));
   std::string preprocess = concat("opset>=13 folded=", folded);
   if (o.equalize) {
-    EMBER_ASSIGN(EqualizationStats es, equalizeCrossLayer(m));
-    preprocess += concat(" equalize=", es.pairs);
+    EqualizationOptions eo;
+    eo.clipAsRelu = o.equalizeClip;
+    EMBER_ASSIGN(EqualizationStats es, equalizeCrossLayer(m, eo));
+    preprocess += concat(" equalize=", es.pairs, o.equalizeClip ? "+clip" : "");
     if (log && es.pairs)
       *log << "cross-layer equalization: " << es.pairs
            << " layer pairs rescaled\n";
@@ -123,7 +154,7 @@ Status quantizeModel(const QuantizeOptions &o) {
   }
 
   Status st;
-  auto params = chooseParams(plan, prof, o, st);
+  auto params = chooseParams(m, plan, prof, o, st);
   EMBER_TRY(st);
   std::map<std::string, std::vector<double>> means;
   for (auto &kv : prof.tensors)
@@ -161,7 +192,7 @@ Status quantizeModel(const QuantizeOptions &o) {
       }
       EMBER_ASSIGN(QdqPlan pl, planQdq(m, info, p2));
       Status s2;
-      auto pr = chooseParams(pl, prof, o, s2);
+      auto pr = chooseParams(m, pl, prof, o, s2);
       EMBER_TRY(s2);
       return rewriteQdq(m, pl, pr, means, ro, nullptr);
     };

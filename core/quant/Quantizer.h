@@ -25,6 +25,9 @@ struct QuantizeOptions {
   ElemKind activationType = ElemKind::U8;
   std::vector<std::string> keepFloat;
   bool equalize = true;
+  // Equalize through Clip(0, hi) too, replacing it with Relu (Nagel et
+  // al.'s ReLU6 treatment; changes the fp32 function where the clip binds).
+  bool equalizeClip = false;
   bool biasCorrection = true;
   bool report = false;
   // Automatic mixed precision: keep the most sensitive layers float until

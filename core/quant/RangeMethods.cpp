@@ -181,6 +181,11 @@ Range chooseRange(const Histogram &h, Method m, const MethodOptions &o) {
   }
   case Method::Entropy: {
     std::vector<double> mag = magnitudes(h);
+    // Exact zeros (half of a post-ReLU tensor) are represented exactly
+    // whatever the range; left in, their spike in the first bin makes every
+    // merged candidate look bad and drives the threshold to its minimum.
+    if (!mag.empty())
+      mag[0] = std::max(0.0, mag[0] - double(h.zeros()));
     bool oneSided = mn >= 0 || mx <= 0;
     // A one-sided tensor uses every level on its side; a two-sided one
     // half of them per side.

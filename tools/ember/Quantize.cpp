@@ -59,6 +59,7 @@ int quantizeMain(int argc, char **argv) {
     target = "interp";
   o.perChannel = !a.flag("--per-tensor");
   o.equalize = !a.flag("--no-equalize");
+  o.equalizeClip = a.flag("--equalize-clip");
   o.biasCorrection = !a.flag("--no-bias-correction");
   o.report = a.flag("--report");
   o.keepFloat = a.values("--keep-float");

@@ -45,7 +45,8 @@ static void usage() {
       "          [--activation-type uint8|int8] [--keep-float NODE]...\n"
       "          [--profile-out PROFILE.json] [--profile PROFILE.json]\n"
       "          [--report] [--target-sqnr DB [--max-float K]]\n"
-      "          [--no-equalize] [--no-bias-correction] [--max-samples N]\n"
+      "          [--no-equalize] [--equalize-clip] [--no-bias-correction]\n"
+      "          [--max-samples N]\n"
       "          [--eval-samples N] [--target=cpu|interp] [--threads N]\n"
       "          (int8 QDQ model; docs/quantization.md)\n"
 #ifdef EMBER_HAVE_NPU
