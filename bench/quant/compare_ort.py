@@ -291,6 +291,9 @@ def run_ember(args, path, caldir, extra, outp, log):
         raise RuntimeError(r.stderr.strip())
     with open(log, "w") as f:
         f.write(r.stdout + r.stderr)
+    for ln in r.stdout.splitlines():
+        if ln.startswith("calibration:"):
+            print(f"           ({ln.strip()})")
     return dt
 
 

@@ -216,7 +216,9 @@ Status quantizeModel(const QuantizeOptions &o) {
     *log << "quantized " << rs.quantizedNodes << " of " << m.graph().node_size()
          << " nodes: " << rs.qdqPairs << " Q/DQ pairs, " << rs.weights
          << " weights, " << rs.biases << " int32 biases (" << rs.correctedBiases
-         << " bias-corrected); " << describeOptions(o) << "\n";
+         << " bias-corrected)"
+         << (o.targetSqnr > 0 ? " before mixed precision" : "") << "; "
+         << describeOptions(o) << "\n";
   }
   return Status::ok();
 }
