@@ -194,13 +194,15 @@ Status Rewriter::quantizeWeights(RewriteStats &st) {
     if (w.axis < 0) {
       addInit(sn, scalarOf(ElemKind::F32, sc[0]));
       addInit(zn, scalarOf(ElemKind::I8, 0));
-      head_.push_back(makeNode("DequantizeLinear", {qn, sn, zn}, dn,
-                               fresh(w.tensor + "_DequantizeLinear")));
+      before_[w.node].push_back(
+          makeNode("DequantizeLinear", {qn, sn, zn}, dn,
+                   fresh(w.tensor + "_DequantizeLinear")));
     } else {
       addInit(sn, vectorOf(ElemKind::F32, sc));
       addInit(zn, vectorOf(ElemKind::I8, zeros));
-      head_.push_back(makeNode("DequantizeLinear", {qn, sn, zn}, dn,
-                               fresh(w.tensor + "_DequantizeLinear"), w.axis));
+      before_[w.node].push_back(makeNode("DequantizeLinear", {qn, sn, zn}, dn,
+                                         fresh(w.tensor + "_DequantizeLinear"),
+                                         w.axis));
     }
     done[key] = dn;
     rewire_[{w.node, w.input}] = dn;
@@ -348,13 +350,14 @@ Status Rewriter::quantizeBiases(RewriteStats &st) {
     if (w.axis < 0) {
       addInit(sn, scalarOf(ElemKind::F32, bs[0]));
       addInit(zn, scalarOf(ElemKind::I32, 0));
-      head_.push_back(makeNode("DequantizeLinear", {qn, sn, zn}, dn,
-                               fresh(base + "_DequantizeLinear")));
+      before_[b.node].push_back(makeNode("DequantizeLinear", {qn, sn, zn}, dn,
+                                         fresh(base + "_DequantizeLinear")));
     } else {
       addInit(sn, vectorOf(ElemKind::F32, bs));
       addInit(zn, vectorOf(ElemKind::I32, std::vector<double>(bs.size(), 0)));
-      head_.push_back(makeNode("DequantizeLinear", {qn, sn, zn}, dn,
-                               fresh(base + "_DequantizeLinear"), b.axis));
+      before_[b.node].push_back(makeNode("DequantizeLinear", {qn, sn, zn}, dn,
+                                         fresh(base + "_DequantizeLinear"),
+                                         b.axis));
     }
     if (job.created)
       appendInput_[b.node] = {2, dn};
@@ -391,8 +394,8 @@ Status Rewriter::quantizeConstants() {
     addInit(qn, q);
     addInit(sn, scalarOf(ElemKind::F32, p.scale));
     addInit(zn, scalarOf(o_.activationType, p.zeroPoint));
-    head_.push_back(makeNode("DequantizeLinear", {qn, sn, zn}, dn,
-                             fresh(c.tensor + "_DequantizeLinear")));
+    before_[c.node].push_back(makeNode("DequantizeLinear", {qn, sn, zn}, dn,
+                                       fresh(c.tensor + "_DequantizeLinear")));
     rewire_[{c.node, c.input}] = dn;
     replacedInits_.insert(c.tensor);
   }
@@ -490,6 +493,8 @@ Expected<onnx::ModelProto> Rewriter::run(RewriteStats &st) {
       if (it != renameOut_.end())
         n.set_output(k, it->second);
     }
+    for (auto &x : before_[i])
+      *og->add_node() = x;
     *og->add_node() = n;
     for (auto &x : after_[i])
       *og->add_node() = x;
