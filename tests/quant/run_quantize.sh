@@ -115,6 +115,7 @@ expect_error "NaN" "$E" "$EMBER" quantize "$MODEL" --calibration "$WORK/nan" -o 
 expect_error "declared \[1,1,28,28\]" "$E" "$EMBER" quantize "$MODEL" --calibration "$WORK/shape" -o "$E"
 expect_error "no_such_node" "$E" "$EMBER" quantize "$MODEL" --calibration "$WORK/calib" -o "$E" --keep-float no_such_node
 expect_error "unknown calibration method" "$E" "$EMBER" quantize "$MODEL" --calibration "$WORK/calib" -o "$E" --method=kl
+expect_error "does not exist or is not writable" "$WORK/nodir/e.onnx" "$EMBER" quantize "$MODEL" --calibration "$WORK/calib" -o "$WORK/nodir/e.onnx"
 expect_error "needs --calibration" "$E" "$EMBER" quantize "$MODEL" -o "$E"
 sed 's/"graph_hash": "[0-9a-f]*"/"graph_hash": "0000000000000000"/' "$WORK/p.json" > "$WORK/other.json"
 expect_error "another graph" "$E" "$EMBER" quantize "$MODEL" --profile "$WORK/other.json" -o "$E"

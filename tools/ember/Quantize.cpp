@@ -127,6 +127,19 @@ int quantizeMain(int argc, char **argv) {
                       "evaluate on it)");
   if (o.output == o.model)
     return usageError("-o must not overwrite the input model");
+  // Fail before a long calibration when the result cannot be written.
+  for (const std::string *out : {&o.output, &o.profileOut}) {
+    if (out->empty())
+      continue;
+    size_t slash = out->rfind('/');
+    std::string dir = slash == std::string::npos ? "." : out->substr(0, slash);
+    if (dir.empty())
+      dir = "/";
+    if (access(dir.c_str(), W_OK) != 0)
+      return reportError(makeError(ErrorCode::Io, "cannot write '", *out,
+                                   "': folder '", dir,
+                                   "' does not exist or is not writable"));
+  }
   auto tgt = openTarget(target, "interp");
   if (!tgt)
     return reportError(tgt.status());
