@@ -378,7 +378,7 @@ Importer::build(OpKind kind, std::vector<Value> ins, AttrMap attrs,
       allConst = false;
   for (auto &t : n->types)
     resultElems += t.numElements();
-  if (!typeOnly && !(allConst && resultElems <= 4096))
+  if (!typeOnly && !(allConst && resultElems <= opts_.foldLimit))
     return vs;
   std::vector<Tensor> typeOnlyIns;
   std::vector<const Tensor *> operands;

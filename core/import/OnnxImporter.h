@@ -26,6 +26,8 @@ struct ImportOptions {
   // Fold nodes whose operands are all constants when their result is small
   // (shape arithmetic), so shapes downstream are static at import time.
   bool foldShapeComputations = true;
+  // Largest result (elements) folded that way.
+  int64_t foldLimit = 4096;
 };
 
 struct ImportStats {

@@ -66,5 +66,6 @@ int compileMain(int argc, char **argv);
 int runMain(int argc, char **argv);
 int conformMain(int argc, char **argv);
 int benchMain(int argc, char **argv);
+int quantizeMain(int argc, char **argv);
 
 } // namespace ember::cli

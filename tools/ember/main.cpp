@@ -40,6 +40,15 @@ static void usage() {
       "          [--backend-opt KEY=VALUE]... [--input NAME=FILE]...\n"
       "          [--dim NAME=N]... [--input-shape NAME=DxD..]...\n"
       "          (last line: median_ms=<x> runs=<n> threads=<n>)\n"
+      "  quantize MODEL.onnx --calibration DIR -o OUT.onnx [--method minmax|\n"
+      "          percentile|entropy|mse] [--percentile P] [--per-tensor]\n"
+      "          [--activation-type uint8|int8] [--keep-float NODE]...\n"
+      "          [--profile-out PROFILE.json] [--profile PROFILE.json]\n"
+      "          [--report] [--target-sqnr DB [--max-float K]]\n"
+      "          [--no-equalize] [--equalize-clip] [--no-bias-correction]\n"
+      "          [--max-samples N]\n"
+      "          [--eval-samples N] [--target=cpu|interp] [--threads N]\n"
+      "          (int8 QDQ model; docs/quantization.md)\n"
 #ifdef EMBER_HAVE_NPU
       "  asm FILE.nasm -o FILE.bin | disasm FILE.bin | sim PROGRAM ...\n"
 #endif
@@ -69,6 +78,8 @@ int main(int argc, char **argv) {
     return ember::cli::conformMain(argc, argv);
   if (cmd == "bench")
     return ember::cli::benchMain(argc, argv);
+  if (cmd == "quantize")
+    return ember::cli::quantizeMain(argc, argv);
 #ifdef EMBER_HAVE_NPU
   if (cmd == "asm")
     return ember::npu::asmMain(argc - 1, argv + 1);

@@ -1,0 +1,423 @@
+#!/usr/bin/env python3
+"""`ember quantize` against ONNX Runtime's `quantize_static`, on the same
+models and the same calibration samples, in the same run.
+
+For each model: a calibration set and a disjoint evaluation set are built
+from photos that PyPI wheels ship (scikit-image's sample data and
+scikit-learn's two sample images): many random crops per photo, and the
+photos of the two sets are different. MNIST uses scikit-learn's real
+handwritten digits (`load_digits`, 8x8, scaled to a 20x20 box and centred by
+mass in 28x28 as MNIST is): the first --calib digits calibrate, the rest
+evaluate, against their labels.
+
+Every ONNX Runtime configuration it allows is run (calibration methods
+MinMax, Entropy, Percentile, Distribution; per-channel weights off and on;
+uint8 and int8 activations; QDQ format), and `ember quantize` with each of
+its methods and improvements. Every quantized model is run by ONNX Runtime
+on the evaluation set; the figure is top-1 agreement with the fp32 model
+(MNIST: also top-1 accuracy against the labels). `--ember-check N` also runs
+the first N evaluation samples through `ember run` (interp and cpu) on
+Ember's default model and reports agreement and whether the two targets are
+bit-exact.
+
+  bench/quant/compare_ort.py --ember build/bin/ember [--models mobilenetv2,squeezenet,mnist]
+      [--calib 64] [--eval 500] [--ort all|best] [--ember-configs default,...]
+
+Needs scikit-image and scikit-learn (benchmark-only; installed with pip on
+first use when missing, see bench/quant/requirements.txt).
+"""
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import logging
+
+import numpy as np
+
+logging.getLogger().setLevel(logging.ERROR)  # ORT quantizer's chatter
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def ensure_packages():
+    try:
+        import skimage  # noqa: F401
+        import sklearn  # noqa: F401
+        return
+    except ImportError:
+        pass
+    req = os.path.join(HERE, "requirements.txt")
+    print(f"compare_ort: pip install -r {req}", flush=True)
+    base = [sys.executable, "-m", "pip", "install", "-q", "-r", req]
+    if subprocess.run(base).returncode != 0:
+        subprocess.run(base + ["--break-system-packages"], check=True)
+
+
+ensure_packages()
+import onnx  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+from onnxruntime.quantization import (CalibrationDataReader,  # noqa: E402
+                                      CalibrationMethod, QuantFormat,
+                                      QuantType, quantize_static)
+from scipy import ndimage  # noqa: E402
+from skimage import data as skdata  # noqa: E402
+from skimage.transform import resize  # noqa: E402
+
+# Photos for calibration and for evaluation: disjoint, and each set mixes
+# colour and grey photos, natural scenes and objects.
+CALIB_PHOTOS = ["astronaut", "coffee", "rocket", "china", "camera", "grass",
+                "brick", "immunohistochemistry"]
+EVAL_PHOTOS = ["chelsea", "motorcycle_left", "flower", "hubble_deep_field",
+               "retina", "coins", "moon", "gravel", "clock"]
+
+
+def photo(name):
+    if name in ("china", "flower"):
+        from sklearn.datasets import load_sample_images
+        imgs = load_sample_images()
+        idx = [os.path.basename(f) for f in imgs.filenames].index(name + ".jpg")
+        img = imgs.images[idx]
+    elif name == "motorcycle_left":
+        img = skdata.stereo_motorcycle()[0]
+    elif name == "clock":
+        from skimage import io
+        img = io.imread(os.path.join(os.path.dirname(skdata.__file__),
+                                     "clock_motion.png"))
+    else:
+        img = getattr(skdata, name)()
+    img = np.asarray(img)
+    if img.ndim == 2:
+        img = np.stack([img] * 3, -1)
+    img = img[..., :3]
+    if img.dtype != np.uint8:
+        img = (np.clip(img, 0, 1) * 255).astype(np.uint8) if \
+            img.max() <= 1.0 else img.astype(np.uint8)
+    return img
+
+
+def crops(names, count, seed, size=224):
+    """`count` random crops (scale 0.3..1 of the short side, any position,
+    random flip) spread evenly over the photos, as float RGB in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    imgs = [photo(n) for n in names]
+    out = []
+    for i in range(count):
+        img = imgs[i % len(imgs)]
+        h, w = img.shape[:2]
+        s = int(min(h, w) * rng.uniform(0.3, 1.0))
+        y = int(rng.integers(0, h - s + 1))
+        x = int(rng.integers(0, w - s + 1))
+        c = img[y:y + s, x:x + s].astype(np.float32) / 255.0
+        if rng.random() < 0.5:
+            c = c[:, ::-1]
+        out.append(resize(c, (size, size), anti_aliasing=True)
+                   .astype(np.float32))
+    return out
+
+
+def imagenet_norm(rgb01):
+    mean = np.array([0.485, 0.456, 0.406], np.float32)
+    std = np.array([0.229, 0.224, 0.225], np.float32)
+    return ((rgb01 - mean) / std).transpose(2, 0, 1)[None].astype(np.float32)
+
+
+def bgr255(rgb01):
+    return (rgb01[..., ::-1] * 255.0).transpose(2, 0, 1)[None].astype(
+        np.float32).copy()
+
+
+def digit28(img8):
+    im = resize(img8 / 16.0, (20, 20), order=1, anti_aliasing=False)
+    out = np.zeros((28, 28), np.float32)
+    out[4:24, 4:24] = im
+    cy, cx = ndimage.center_of_mass(out)
+    out = ndimage.shift(out, (14 - cy, 14 - cx), order=1)
+    return (np.clip(out, 0, 1) * 255.0)[None, None].astype(np.float32)
+
+
+def shared(*p):
+    return os.path.join(ROOT, "..", "shared", "models", *p)
+
+
+# name -> (model path, dataset builder)
+def image_sets(prep, ncal, neval, seed):
+    cal = [prep(c) for c in crops(CALIB_PHOTOS, ncal, seed)]
+    ev = [prep(c) for c in crops(EVAL_PHOTOS, neval, seed + 1)]
+    return cal, ev, None
+
+
+def digit_sets(ncal, neval, seed):
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    order = np.random.default_rng(seed).permutation(len(d.images))
+    xs = [digit28(d.images[i]) for i in order]
+    ys = d.target[order]
+    cal = xs[:ncal]
+    ev = xs[ncal:ncal + neval]
+    return cal, ev, ys[ncal:ncal + neval]
+
+
+MODELS = {
+    "mobilenetv2": (shared("mobilenetv2-12-fp32-dequant", "model.onnx"),
+                    lambda a: image_sets(imagenet_norm, a.calib, a.eval,
+                                         a.seed)),
+    "squeezenet": (shared("squeezenet1.1-fp32-from-fp16", "model.onnx"),
+                   lambda a: image_sets(bgr255, a.calib, a.eval, a.seed)),
+    "mnist": (os.path.join(ROOT, "examples", "mnist", "model.onnx"),
+              lambda a: digit_sets(a.calib, a.eval, a.seed)),
+}
+
+
+class Reader(CalibrationDataReader):
+    def __init__(self, name, xs):
+        self.it = iter([{name: x} for x in xs])
+
+    def get_next(self):
+        return next(self.it, None)
+
+
+def input_name(path):
+    m = onnx.load(path, load_external_data=False)
+    inits = {i.name for i in m.graph.initializer}
+    return [i.name for i in m.graph.input if i.name not in inits][0]
+
+
+def session(path):
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+def predict(path, name, xs, with_conf=False):
+    """Top-1 per sample; with_conf also returns whether the top-1 softmax
+    probability is at least 0.5 (a confident prediction)."""
+    s = session(path)
+    top, conf = [], []
+    for x in xs:
+        y = s.run(None, {name: x})[0].reshape(-1).astype(np.float64)
+        top.append(int(np.argmax(y)))
+        p = y if (y.min() >= 0 and abs(y.sum() - 1) < 1e-3) else \
+            np.exp(y - y.max()) / np.exp(y - y.max()).sum()
+        conf.append(p.max() >= 0.5)
+    return (np.array(top), np.array(conf)) if with_conf else np.array(top)
+
+
+ORT_METHODS = {"minmax": CalibrationMethod.MinMax,
+               "entropy": CalibrationMethod.Entropy,
+               "percentile": CalibrationMethod.Percentile,
+               "distribution": CalibrationMethod.Distribution}
+
+
+def ort_configs(which):
+    out = []
+    for act in ("u8", "s8"):
+        for pc in (False, True):
+            for m in ORT_METHODS:
+                out.append((m, pc, act))
+    if which == "best":
+        out = [c for c in out if c[1] and c[2] == "u8"]
+    return out
+
+
+def ort_input(path, work):
+    """The model ORT quantizes: per-axis QDQ needs opset 13 and ORT's own
+    upgrade stops at 11, so older models are converted to 13 first with
+    ONNX's version converter (as `ember quantize` does), then prepared with
+    ORT's quant_pre_process (shape inference and graph optimization) as
+    ORT's documentation recommends."""
+    m = onnx.load(path)
+    base = os.path.splitext(os.path.basename(os.path.dirname(path)))[0]
+    out = os.path.join(work, f"{base}-ort-input.onnx")
+    opset = [o.version for o in m.opset_import if o.domain in ("", "ai.onnx")]
+    if opset and opset[0] < 13:
+        from onnx import version_converter
+        m = version_converter.convert_version(m, 13)
+    onnx.save(m, out)
+    try:
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+        pre = out.replace(".onnx", "-pre.onnx")
+        quant_pre_process(out, pre)
+        return pre
+    except Exception as e:  # noqa: BLE001
+        print(f"quant_pre_process failed ({str(e)[:80]}); using the model "
+              "as is")
+        return out
+
+
+def run_ort(path, name, cal, cfg, outp):
+    method, pc, act = cfg
+    t0 = time.perf_counter()
+    with open(os.devnull, "w") as devnull, \
+            contextlib.redirect_stdout(devnull):
+        quantize_static(
+            path, outp, Reader(name, cal), quant_format=QuantFormat.QDQ,
+            per_channel=pc,
+            activation_type=QuantType.QUInt8 if act == "u8" else
+            QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=ORT_METHODS[method])
+    return time.perf_counter() - t0
+
+
+# Ember configurations: label -> extra `ember quantize` arguments.
+EMBER_CONFIGS = {
+    "default": [],
+    "minmax": ["--method=minmax"],
+    "entropy": ["--method=entropy"],
+    "mse": ["--method=mse"],
+    "per-tensor": ["--per-tensor"],
+    "int8-activations": ["--activation-type=int8"],
+    "no-cle": ["--no-equalize"],
+    "no-biascorr": ["--no-bias-correction"],
+    "no-cle-no-biascorr": ["--no-equalize", "--no-bias-correction"],
+    "equalize-clip": ["--equalize-clip"],
+    "entropy-equalize-clip": ["--method=entropy", "--equalize-clip"],
+    "target-sqnr-30": ["--target-sqnr=30"],
+}
+DEFAULT_EMBER_CONFIGS = [c for c in EMBER_CONFIGS if c != "target-sqnr-30"]
+
+
+def run_ember(args, path, caldir, extra, outp, log):
+    cmd = [args.ember, "quantize", path, "--calibration", caldir, "-o", outp]
+    cmd += extra
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr.strip())
+    with open(log, "w") as f:
+        f.write(r.stdout + r.stderr)
+    for ln in r.stdout.splitlines():
+        if ln.startswith("calibration:"):
+            print(f"           ({ln.strip()})")
+    return dt
+
+
+def ember_predict(args, target, path, name, xs, tmp):
+    preds, outs = [], []
+    for i, x in enumerate(xs):
+        f = os.path.join(tmp, f"x{i}.npy")
+        np.save(f, x)
+        od = os.path.join(tmp, f"o_{target}_{i}")
+        r = subprocess.run([args.ember, "run", path, f"--target={target}",
+                            f"--input={name}={f}", "--save-outputs", od],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr.strip())
+        t = onnx.load_tensor(os.path.join(od, "output_0.pb"))
+        y = onnx.numpy_helper.to_array(t)
+        outs.append(y)
+        preds.append(int(np.argmax(y)))
+    return np.array(preds), outs
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--ember", default=os.path.join(ROOT, "build/bin/ember"))
+    ap.add_argument("--models", default="mobilenetv2,squeezenet,mnist")
+    ap.add_argument("--calib", type=int, default=64)
+    ap.add_argument("--eval", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ort", default="all", choices=["all", "best", "none"])
+    ap.add_argument("--ember-configs", default=",".join(DEFAULT_EMBER_CONFIGS),
+                    help="from: " + ",".join(EMBER_CONFIGS))
+    ap.add_argument("--ember-check", type=int, default=0,
+                    help="also run N evaluation samples through `ember run`")
+    ap.add_argument("--keep", help="keep the quantized models in this folder")
+    args = ap.parse_args()
+    print(f"onnxruntime {ort.__version__}; calib={args.calib} "
+          f"eval={args.eval} seed={args.seed}", flush=True)
+    summary = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.keep or tmp
+        os.makedirs(work, exist_ok=True)
+        for key in args.models.split(","):
+            path, build = MODELS[key]
+            if not os.path.exists(path):
+                print(f"{key}: SKIP ({path} not found)")
+                continue
+            name = input_name(path)
+            cal, ev, labels = build(args)
+            caldir = os.path.join(work, f"{key}-calib")
+            os.makedirs(caldir, exist_ok=True)
+            for i, x in enumerate(cal):
+                np.save(os.path.join(caldir, f"sample_{i:04d}.npy"), x)
+            if args.keep:
+                np.save(os.path.join(work, f"{key}-eval.npy"), np.stack(ev))
+            ref, conf = predict(path, name, ev, with_conf=True)
+            print(f"\n== {key}: {len(cal)} calibration, {len(ev)} evaluation "
+                  f"samples", flush=True)
+            if labels is not None:
+                print(f"fp32 accuracy {np.mean(ref == labels):.4f}")
+            print(f"fp32 confident (top-1 probability >= 0.5) on "
+                  f"{int(conf.sum())} of {len(ev)}")
+            hdr = f"{'quantizer':10s} {'config':28s} {'top1_agree':>10s}"
+            hdr += f" {'confident':>9s}"
+            hdr += f" {'accuracy':>8s}" if labels is not None else ""
+            print(hdr + f" {'quant_s':>8s}")
+
+            def line(who, cfg, q, dt):
+                agree = float(np.mean(q == ref))
+                s = f"{who:10s} {cfg:28s} {agree:10.4f}"
+                s += f" {np.mean(q[conf] == ref[conf]):9.4f}" if conf.any() \
+                    else f" {'-':>9s}"
+                if labels is not None:
+                    s += f" {np.mean(q == labels):8.4f}"
+                print(s + f" {dt:8.1f}", flush=True)
+                return agree
+
+            best_ort = (-1.0, "")
+            if args.ort != "none":
+                ort_path = ort_input(path, work)
+                for cfg in ort_configs(args.ort):
+                    label = f"{cfg[0]} {'per-channel' if cfg[1] else 'per-tensor'} {cfg[2]}"
+                    outp = os.path.join(work, f"{key}-ort-{cfg[0]}-{int(cfg[1])}-{cfg[2]}.onnx")
+                    try:
+                        dt = run_ort(ort_path, name, cal, cfg, outp)
+                        a = line("ort", label, predict(outp, name, ev), dt)
+                        best_ort = max(best_ort, (a, label))
+                    except Exception as e:  # noqa: BLE001
+                        print(f"{'ort':10s} {label:28s} FAILED {str(e)[:80]}")
+            best_ember = (-1.0, "")
+            for cfg in [c for c in args.ember_configs.split(",") if c]:
+                outp = os.path.join(work, f"{key}-ember-{cfg}.onnx")
+                try:
+                    dt = run_ember(args, path, caldir, EMBER_CONFIGS[cfg],
+                                   outp, outp + ".log")
+                    a = line("ember", cfg, predict(outp, name, ev), dt)
+                    best_ember = max(best_ember, (a, cfg))
+                except RuntimeError as e:
+                    print(f"{'ember':10s} {cfg:28s} FAILED {str(e)[:100]}")
+            if best_ember[0] >= 0 and best_ort[0] >= 0:
+                print(f"best: ember {best_ember[0]:.4f} ({best_ember[1]}) vs "
+                      f"ort {best_ort[0]:.4f} ({best_ort[1]}): "
+                      f"ratio {best_ember[0] / best_ort[0]:.3f}")
+                summary.append((key, best_ember, best_ort))
+            dflt = os.path.join(work, f"{key}-ember-default.onnx")
+            if args.ember_check and os.path.exists(dflt):
+                n = min(args.ember_check, len(ev))
+                q_ort = predict(dflt, name, ev[:n])
+                res = {}
+                for t in ("interp", "cpu"):
+                    res[t] = ember_predict(args, t, dflt, name, ev[:n], tmp)
+                same = all(np.array_equal(a, b) for a, b in
+                           zip(res["interp"][1], res["cpu"][1]))
+                print(f"ember run on ember's default model, {n} samples: "
+                      f"agreement with fp32 interp {np.mean(res['interp'][0] == ref[:n]):.4f} "
+                      f"cpu {np.mean(res['cpu'][0] == ref[:n]):.4f} "
+                      f"(ORT on the same model {np.mean(q_ort == ref[:n]):.4f}); "
+                      f"interp and cpu bit-exact: {'yes' if same else 'no'}")
+    if summary:
+        print("\nsummary (top-1 agreement with fp32, best configuration each):")
+        for key, e, o in summary:
+            print(f"  {key:12s} ember {e[0]:.4f}  ort {o[0]:.4f}  "
+                  f"ember/ort {e[0] / o[0]:.3f}")
+
+
+if __name__ == "__main__":
+    main()

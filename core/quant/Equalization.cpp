@@ -1,0 +1,183 @@
+#include "quant/Equalization.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ember::quant {
+
+namespace {
+
+int64_t groupsOf(const onnx::NodeProto &n) {
+  for (auto &a : n.attribute())
+    if (a.name() == "group")
+      return a.i();
+  return 1;
+}
+
+struct Pair {
+  int conv1 = -1, act = -1, conv2 = -1;
+};
+
+bool isDefault(const onnx::NodeProto &n) {
+  return n.domain().empty() || n.domain() == "ai.onnx";
+}
+
+} // namespace
+
+Expected<EqualizationStats> equalizeCrossLayer(onnx::ModelProto &m,
+                                               const EqualizationOptions &o) {
+  EqualizationStats st;
+  auto *g = m.mutable_graph();
+  GraphIndex ix(*g);
+  auto floatInit = [&](const std::string &t) -> const onnx::TensorProto * {
+    const onnx::TensorProto *p = ix.init(t);
+    return p && p->data_type() == onnx::TensorProto::FLOAT ? p : nullptr;
+  };
+  // A tensor read by exactly one node input and not a graph output.
+  auto soleReader = [&](const std::string &t) -> int {
+    if (ix.readers(t) != 1)
+      return -1;
+    auto it = ix.consumers.find(t);
+    return it == ix.consumers.end() ? -1 : it->second[0].first;
+  };
+  auto convWithWeights = [&](int i) {
+    const auto &n = g->node(i);
+    if (!isDefault(n) || n.op_type() != "Conv" || n.input_size() < 2)
+      return false;
+    const onnx::TensorProto *w = floatInit(n.input(1));
+    if (!w || w->dims_size() < 3 || ix.readers(n.input(1)) != 1)
+      return false;
+    if (n.input_size() > 2 && !n.input(2).empty() &&
+        (!floatInit(n.input(2)) || ix.readers(n.input(2)) != 1))
+      return false;
+    return true;
+  };
+
+  std::vector<Pair> pairs;
+  for (int i = 0; i < g->node_size(); ++i) {
+    if (!convWithWeights(i))
+      continue;
+    Pair p;
+    p.conv1 = i;
+    std::string t = g->node(i).output(0);
+    int j = soleReader(t);
+    if (j < 0)
+      continue;
+    const auto &nj = g->node(j);
+    if (isDefault(nj) &&
+        (nj.op_type() == "Relu" || nj.op_type() == "LeakyRelu" ||
+         (o.clipAsRelu && nj.op_type() == "Clip"))) {
+      if (nj.op_type() == "Clip") {
+        // Clip(0, hi) only.
+        bool lo0 = nj.input_size() > 1 && floatInit(nj.input(1));
+        if (lo0) {
+          auto lo = initializerTensor(*floatInit(nj.input(1)));
+          lo0 = lo && lo->size() == 1 && lo->getDouble(0) == 0.0;
+        }
+        if (!lo0)
+          continue;
+      }
+      p.act = j;
+      t = nj.output(0);
+      j = soleReader(t);
+      if (j < 0)
+        continue;
+    }
+    if (!convWithWeights(j) || g->node(j).input(0) != t)
+      continue;
+    p.conv2 = j;
+    pairs.push_back(p);
+  }
+  if (pairs.empty())
+    return st;
+
+  // Work on float copies of the weights, write them back at the end.
+  std::map<std::string, Tensor> w;
+  for (auto &p : pairs)
+    for (int n : {p.conv1, p.conv2})
+      for (int k = 1; k < std::min(3, g->node(n).input_size()); ++k) {
+        const std::string &name = g->node(n).input(k);
+        if (name.empty() || w.count(name))
+          continue;
+        EMBER_ASSIGN(Tensor t, initializerTensor(*floatInit(name)));
+        w[name] = std::move(t);
+      }
+  std::vector<Pair> valid;
+  for (auto &p : pairs) {
+    const Tensor &w1 = w[g->node(p.conv1).input(1)];
+    const Tensor &w2 = w[g->node(p.conv2).input(1)];
+    int64_t c = w1.dim(0);
+    if (w2.dim(1) * groupsOf(g->node(p.conv2)) == c)
+      valid.push_back(p);
+  }
+  for (int sweep = 0; sweep < o.maxSweeps; ++sweep) {
+    double moved = 0;
+    for (auto &p : valid) {
+      Tensor &w1 = w[g->node(p.conv1).input(1)];
+      Tensor &w2 = w[g->node(p.conv2).input(1)];
+      int64_t c = w1.dim(0), inner1 = w1.size() / c;
+      int64_t oc2 = w2.dim(0), icg2 = w2.dim(1),
+              inner2 = w2.size() / (oc2 * icg2);
+      int64_t groups2 = groupsOf(g->node(p.conv2));
+      int64_t ocg2 = oc2 / groups2;
+      std::vector<double> r1(size_t(c), 0), r2(size_t(c), 0);
+      float *a = w1.data<float>(), *b = w2.data<float>();
+      for (int64_t i = 0; i < w1.size(); ++i)
+        r1[size_t(i / inner1)] =
+            std::max(r1[size_t(i / inner1)], double(std::fabs(a[i])));
+      for (int64_t o2 = 0; o2 < oc2; ++o2) {
+        int64_t grp = o2 / ocg2;
+        for (int64_t ic = 0; ic < icg2; ++ic) {
+          int64_t ch = grp * icg2 + ic;
+          const float *q = b + (o2 * icg2 + ic) * inner2;
+          for (int64_t k = 0; k < inner2; ++k)
+            r2[size_t(ch)] = std::max(r2[size_t(ch)], double(std::fabs(q[k])));
+        }
+      }
+      std::vector<double> s(size_t(c), 1.0);
+      for (int64_t ch = 0; ch < c; ++ch)
+        if (r1[size_t(ch)] > 0 && r2[size_t(ch)] > 0)
+          s[size_t(ch)] = std::sqrt(r1[size_t(ch)] / r2[size_t(ch)]);
+      for (int64_t i = 0; i < w1.size(); ++i)
+        a[i] = float(double(a[i]) / s[size_t(i / inner1)]);
+      const auto &n1 = g->node(p.conv1);
+      if (n1.input_size() > 2 && !n1.input(2).empty()) {
+        Tensor &bias = w[n1.input(2)];
+        for (int64_t ch = 0; ch < c && ch < bias.size(); ++ch)
+          bias.data<float>()[ch] =
+              float(double(bias.data<float>()[ch]) / s[size_t(ch)]);
+      }
+      for (int64_t o2 = 0; o2 < oc2; ++o2) {
+        int64_t grp = o2 / ocg2;
+        for (int64_t ic = 0; ic < icg2; ++ic) {
+          double sc = s[size_t(grp * icg2 + ic)];
+          float *q = b + (o2 * icg2 + ic) * inner2;
+          for (int64_t k = 0; k < inner2; ++k)
+            q[k] = float(double(q[k]) * sc);
+        }
+      }
+      for (double x : s)
+        moved = std::max(moved, std::fabs(std::log(x)));
+    }
+    st.sweeps = sweep + 1;
+    if (moved < o.tolerance)
+      break;
+  }
+  for (auto &init : *g->mutable_initializer()) {
+    auto it = w.find(init.name());
+    if (it != w.end())
+      init = makeInitializer(init.name(), it->second);
+  }
+  if (o.clipAsRelu)
+    for (auto &p : valid)
+      if (p.act >= 0 && g->node(p.act).op_type() == "Clip") {
+        auto *n = g->mutable_node(p.act);
+        n->set_op_type("Relu");
+        while (n->input_size() > 1)
+          n->mutable_input()->RemoveLast();
+      }
+  st.pairs = valid.size();
+  return st;
+}
+
+} // namespace ember::quant

@@ -1,0 +1,219 @@
+#include "quant/Profile.h"
+
+#include "support/Json.h"
+
+#include <cmath>
+
+namespace ember::quant {
+
+void TensorStats::add(const float *x, const Dims &dims) {
+  int64_t n = numElements(dims);
+  hist.add(x, n);
+  if (channelAxis < 0 || size_t(channelAxis) >= dims.size())
+    return;
+  int64_t c = dims[size_t(channelAxis)];
+  int64_t inner = 1, outer = 1;
+  for (size_t i = size_t(channelAxis) + 1; i < dims.size(); ++i)
+    inner *= dims[i];
+  for (size_t i = 0; i < size_t(channelAxis); ++i)
+    outer *= dims[i];
+  if (channelSum.empty())
+    channelSum.assign(size_t(c), 0.0);
+  if (int64_t(channelSum.size()) != c)
+    return; // shapes differ between samples: means stay per first shape
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < c; ++k) {
+      const float *p = x + (o * c + k) * inner;
+      double s = 0;
+      for (int64_t i = 0; i < inner; ++i)
+        s += double(p[i]);
+      channelSum[size_t(k)] += s;
+    }
+  perChannel += uint64_t(outer * inner);
+}
+
+void TensorStats::merge(const TensorStats &o) {
+  hist.merge(o.hist);
+  if (o.channelSum.empty())
+    return;
+  if (channelSum.empty()) {
+    channelAxis = o.channelAxis;
+    channelSum = o.channelSum;
+    perChannel = o.perChannel;
+    return;
+  }
+  if (channelSum.size() != o.channelSum.size())
+    return;
+  for (size_t i = 0; i < channelSum.size(); ++i)
+    channelSum[i] += o.channelSum[i];
+  perChannel += o.perChannel;
+}
+
+std::vector<double> TensorStats::channelMean() const {
+  std::vector<double> m(channelSum.size(), 0.0);
+  if (perChannel == 0)
+    return m;
+  for (size_t i = 0; i < m.size(); ++i)
+    m[i] = channelSum[i] / double(perChannel);
+  return m;
+}
+
+std::string profileToJson(const Profile &p) {
+  std::string s = "{\n";
+  s += "  \"format\": \"ember-quantization-profile\",\n";
+  s += "  \"version\": " + std::to_string(Profile::kVersion) + ",\n";
+  s += "  \"graph_hash\": " + jsonQuote(p.graphHash) + ",\n";
+  s += "  \"model\": " + jsonQuote(p.model) + ",\n";
+  s += "  \"preprocess\": " + jsonQuote(p.preprocess) + ",\n";
+  s += "  \"samples\": " + std::to_string(p.samples) + ",\n";
+  s += "  \"inputs\": {";
+  bool first = true;
+  for (auto &kv : p.inputShapes) {
+    s += first ? "" : ", ";
+    first = false;
+    s += jsonQuote(kv.first) + ": [";
+    for (size_t i = 0; i < kv.second.size(); ++i)
+      s += (i ? ", " : "") + std::to_string(kv.second[i]);
+    s += "]";
+  }
+  s += "},\n  \"tensors\": [";
+  first = true;
+  for (auto &kv : p.tensors) {
+    const TensorStats &t = kv.second;
+    const Histogram &h = t.hist;
+    s += first ? "\n" : ",\n";
+    first = false;
+    s += "    {\"name\": " + jsonQuote(kv.first);
+    s += ", \"count\": " + std::to_string(h.count());
+    s += ", \"min\": " + jsonNumber(h.min());
+    s += ", \"max\": " + jsonNumber(h.max());
+    s += ", \"zeros\": " + std::to_string(h.zeros());
+    s += ", \"bin_width\": " + jsonNumber(h.binWidth());
+    s += ", \"first_bin\": " + std::to_string(h.firstBin());
+    s += ",\n     \"histogram\": [";
+    for (size_t i = 0; i < h.counts().size(); ++i)
+      s += (i ? "," : "") + std::to_string(h.counts()[i]);
+    s += "]";
+    if (t.channelAxis >= 0 && !t.channelSum.empty()) {
+      s += ",\n     \"channel_axis\": " + std::to_string(t.channelAxis);
+      s += ", \"channel_count\": " + std::to_string(t.perChannel);
+      s += ", \"channel_sum\": [";
+      for (size_t i = 0; i < t.channelSum.size(); ++i)
+        s += (i ? "," : "") + jsonNumber(t.channelSum[i]);
+      s += "]";
+    }
+    s += "}";
+  }
+  s += "\n  ]\n}\n";
+  return s;
+}
+
+namespace {
+Status need(bool ok, const std::string &where, const std::string &what) {
+  if (ok)
+    return Status::ok();
+  return invalid("bad profile: ", what, " (", where, ")");
+}
+bool isUint(const JsonValue *v) {
+  return v && v->isNumber() && v->num() >= 0 &&
+         v->num() == std::floor(v->num()) && v->num() < 1.8e19;
+}
+bool isInt(const JsonValue *v) {
+  return v && v->isNumber() && v->num() == std::floor(v->num()) &&
+         std::fabs(v->num()) < 9e15;
+}
+} // namespace
+
+Expected<Profile> profileFromJson(const std::string &text,
+                                  const std::string &where) {
+  auto doc = parseJson(text);
+  if (!doc)
+    return invalid("bad profile: ", doc.status().message(), " (", where, ")");
+  const JsonValue &d = *doc;
+  const JsonValue *fmt = d.get("format");
+  EMBER_TRY(
+      need(fmt && fmt->isString() && fmt->str() == "ember-quantization-profile",
+           where, "not an Ember quantization profile"));
+  const JsonValue *ver = d.get("version");
+  EMBER_TRY(need(
+      ver && ver->isNumber() && ver->num() == Profile::kVersion, where,
+      "version " +
+          (ver && ver->isNumber() ? std::to_string(int64_t(ver->num()))
+                                  : std::string("?")) +
+          ", this Ember reads version " + std::to_string(Profile::kVersion)));
+  Profile p;
+  auto str = [&](const char *k, std::string &out) -> Status {
+    const JsonValue *v = d.get(k);
+    EMBER_TRY(need(v && v->isString(), where,
+                   std::string("'") + k + "' is missing or not a string"));
+    out = v->str();
+    return Status::ok();
+  };
+  EMBER_TRY(str("graph_hash", p.graphHash));
+  EMBER_TRY(str("model", p.model));
+  EMBER_TRY(str("preprocess", p.preprocess));
+  const JsonValue *samples = d.get("samples");
+  EMBER_TRY(need(isUint(samples), where, "'samples' is not a count"));
+  p.samples = uint64_t(samples->num());
+  const JsonValue *inputs = d.get("inputs");
+  EMBER_TRY(need(inputs && inputs->isObject(), where, "'inputs' is missing"));
+  for (auto &kv : inputs->members()) {
+    EMBER_TRY(need(kv.second.isArray(), where,
+                   "input '" + kv.first + "' has no shape"));
+    Dims dims;
+    for (auto &x : kv.second.items()) {
+      EMBER_TRY(need(isUint(&x), where,
+                     "input '" + kv.first + "' has a bad dimension"));
+      dims.push_back(int64_t(x.num()));
+    }
+    p.inputShapes[kv.first] = dims;
+  }
+  const JsonValue *tensors = d.get("tensors");
+  EMBER_TRY(need(tensors && tensors->isArray(), where, "'tensors' is missing"));
+  for (auto &t : tensors->items()) {
+    const JsonValue *name = t.get("name");
+    EMBER_TRY(need(name && name->isString(), where, "a tensor has no name"));
+    std::string nm = name->str();
+    std::string ctx = "tensor '" + nm + "'";
+    const JsonValue *count = t.get("count"), *mn = t.get("min"),
+                    *mx = t.get("max"), *zeros = t.get("zeros"),
+                    *width = t.get("bin_width"), *first = t.get("first_bin"),
+                    *hist = t.get("histogram");
+    EMBER_TRY(need(isUint(count) && mn && mn->isNumber() && mx &&
+                       mx->isNumber() && isUint(zeros) && width &&
+                       width->isNumber() && isInt(first) && hist &&
+                       hist->isArray(),
+                   where,
+                   ctx + " lacks count/min/max/zeros/bin_width/"
+                         "first_bin/histogram"));
+    std::vector<uint64_t> counts;
+    for (auto &c : hist->items()) {
+      EMBER_TRY(need(isUint(&c), where, ctx + ": bad histogram count"));
+      counts.push_back(uint64_t(c.num()));
+    }
+    TensorStats st;
+    auto h = Histogram::fromParts(mn->num(), mx->num(), uint64_t(count->num()),
+                                  uint64_t(zeros->num()), width->num(),
+                                  int64_t(first->num()), std::move(counts));
+    if (!h)
+      return invalid("bad profile: ", ctx, ": ", h.status().message(), " (",
+                     where, ")");
+    st.hist = std::move(*h);
+    if (const JsonValue *axis = t.get("channel_axis")) {
+      const JsonValue *cc = t.get("channel_count"), *cs = t.get("channel_sum");
+      EMBER_TRY(need(isUint(axis) && isUint(cc) && cs && cs->isArray(), where,
+                     ctx + ": bad channel statistics"));
+      st.channelAxis = int(axis->num());
+      st.perChannel = uint64_t(cc->num());
+      for (auto &x : cs->items()) {
+        EMBER_TRY(need(x.isNumber(), where, ctx + ": bad channel sum"));
+        st.channelSum.push_back(x.num());
+      }
+    }
+    EMBER_TRY(need(!p.tensors.count(nm), where, ctx + " appears twice"));
+    p.tensors[nm] = std::move(st);
+  }
+  return p;
+}
+
+} // namespace ember::quant

@@ -1,0 +1,47 @@
+// A calibration profile, Glow style: per tensor its min, max and histogram
+// (and, for the inputs of Conv/MatMul/Gemm, the per-channel mean that bias
+// correction needs), tied to the graph it was measured on by a hash.
+// `ember quantize --profile-out` writes one; `--profile` quantizes from it
+// without recalibrating and refuses one whose hash does not match. The JSON
+// format is documented in docs/quantization.md ("The profile").
+#pragma once
+
+#include "ir/Type.h"
+#include "quant/Histogram.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ember::quant {
+
+struct TensorStats {
+  Histogram hist;
+  // Per-channel sums along channelAxis (-1: none) and the number of values
+  // summed per channel.
+  int channelAxis = -1;
+  std::vector<double> channelSum;
+  uint64_t perChannel = 0;
+
+  // Accumulates one tensor (float32 values, already checked finite).
+  void add(const float *x, const Dims &dims);
+  void merge(const TensorStats &o);
+  std::vector<double> channelMean() const;
+};
+
+struct Profile {
+  static constexpr int kVersion = 1;
+  std::string graphHash;  // graphHash() of the calibrated graph
+  std::string model;      // the model file (information only)
+  std::string preprocess; // graph changes made before calibration
+  uint64_t samples = 0;
+  std::map<std::string, Dims> inputShapes; // shapes calibrated with
+  std::map<std::string, TensorStats> tensors;
+};
+
+std::string profileToJson(const Profile &p);
+// `where` names the file for messages.
+Expected<Profile> profileFromJson(const std::string &text,
+                                  const std::string &where);
+
+} // namespace ember::quant

@@ -1,0 +1,581 @@
+#include "quant/QdqPlan.h"
+
+#include "import/OnnxImporter.h"
+
+#include <algorithm>
+
+namespace ember::quant {
+
+Expected<TensorInfoMap>
+inspectTensors(const onnx::ModelProto &m,
+               const std::map<std::string, Dims> &inputShapes) {
+  std::string bytes;
+  if (!m.SerializeToString(&bytes))
+    return invalid("the model does not serialize");
+  ImportOptions io;
+  io.inputShapes = inputShapes;
+  io.foldLimit = int64_t(1) << 28; // weights computed from constants too
+  EMBER_ASSIGN(auto mod, importOnnxBytes(bytes, ".", io));
+  TensorInfoMap out;
+  for (auto &n : mod->main()->nodes())
+    for (unsigned i = 0; i < n->numResults(); ++i) {
+      TensorInfo t;
+      t.elem = n->types[i].elem();
+      t.dims = n->types[i].dims();
+      t.constant = n->kind == OpKind::Constant;
+      if (t.constant)
+        t.value = n->payload;
+      out[n->outNames[i]] = t;
+    }
+  return out;
+}
+
+Expected<size_t> foldConstantWeights(onnx::ModelProto &m,
+                                     const TensorInfoMap &info) {
+  auto *g = m.mutable_graph();
+  size_t folded = 0;
+  {
+    GraphIndex ix(*g);
+    static const std::set<std::string> kReaders = {
+        "Conv", "ConvTranspose", "MatMul", "Gemm", "Add", "Mul", "Concat"};
+    std::set<std::string> todo;
+    for (auto &n : g->node()) {
+      if (!kReaders.count(n.op_type()))
+        continue;
+      for (auto &in : n.input()) {
+        if (in.empty() || ix.isInitializer(in) || !ix.producer.count(in))
+          continue;
+        auto it = info.find(in);
+        if (it != info.end() && it->second.constant && it->second.value &&
+            it->second.elem == ElemKind::F32 && !ix.isGraphOutput(in))
+          todo.insert(in);
+      }
+    }
+    for (auto &t : todo) {
+      *g->add_initializer() = makeInitializer(t, *info.at(t).value);
+      ++folded;
+    }
+    if (todo.empty())
+      return folded;
+    // The producers no longer produce them.
+    for (auto &n : *g->mutable_node())
+      for (int k = 0; k < n.output_size(); ++k)
+        if (todo.count(n.output(k)))
+          n.set_output(k, "");
+  }
+  // Remove nodes left with no read outputs whose inputs are all constants,
+  // then the initializers only they read.
+  std::set<std::string> removedInputs;
+  for (bool changed = true; changed;) {
+    changed = false;
+    GraphIndex ix(*g);
+    google::protobuf::RepeatedPtrField<onnx::NodeProto> kept;
+    for (auto &n : g->node()) {
+      bool read = false, constIns = true;
+      for (auto &o : n.output())
+        read = read || (!o.empty() && ix.readers(o) > 0);
+      for (auto &in : n.input()) {
+        auto it = info.find(in);
+        constIns = constIns && (in.empty() || ix.isInitializer(in) ||
+                                (it != info.end() && it->second.constant));
+      }
+      if (!read && constIns) {
+        for (auto &in : n.input())
+          removedInputs.insert(in);
+        changed = true;
+        continue;
+      }
+      *kept.Add() = n;
+    }
+    g->mutable_node()->Swap(&kept);
+  }
+  GraphIndex ix(*g);
+  google::protobuf::RepeatedPtrField<onnx::TensorProto> inits;
+  for (auto &i : g->initializer())
+    if (!removedInputs.count(i.name()) || ix.readers(i.name()) > 0)
+      *inits.Add() = i;
+  g->mutable_initializer()->Swap(&inits);
+  return folded;
+}
+
+const TensorSpec *QdqPlan::spec(const std::string &t) const {
+  for (auto &s : tensors)
+    if (s.name == t)
+      return &s;
+  return nullptr;
+}
+
+std::string groupName(const onnx::GraphProto &g, const QuantGroup &q) {
+  const auto &n = g.node(q.anchor);
+  if (!n.name().empty())
+    return n.name();
+  return q.outputs.empty() ? n.op_type() : q.outputs[0];
+}
+
+namespace {
+
+bool isDefault(const onnx::NodeProto &n) {
+  return n.domain().empty() || n.domain() == "ai.onnx";
+}
+
+int64_t attrInt(const onnx::NodeProto &n, const char *name, int64_t def) {
+  for (auto &a : n.attribute())
+    if (a.name() == name)
+      return a.i();
+  return def;
+}
+float attrFloat(const onnx::NodeProto &n, const char *name, float def) {
+  for (auto &a : n.attribute())
+    if (a.name() == name)
+      return a.f();
+  return def;
+}
+std::string attrStr(const onnx::NodeProto &n, const char *name,
+                    const std::string &def) {
+  for (auto &a : n.attribute())
+    if (a.name() == name)
+      return a.s();
+  return def;
+}
+
+const std::set<std::string> kUnary = {
+    "Relu",      "Clip", "LeakyRelu", "Sigmoid",  "Tanh",    "HardSigmoid",
+    "HardSwish", "Elu",  "Selu",      "Softsign", "Softplus"};
+const std::set<std::string> kMovement = {
+    "Reshape",      "Flatten", "Transpose", "Squeeze", "Unsqueeze",
+    "Identity",     "Dropout", "Slice",     "Split",   "DepthToSpace",
+    "SpaceToDepth", "Expand",  "Tile",      "Gather",  "Pad"};
+
+class Planner {
+public:
+  Planner(const onnx::ModelProto &m, const TensorInfoMap &info,
+          const PlanOptions &o)
+      : g_(m.graph()), ix_(g_), info_(info), o_(o) {}
+
+  Expected<QdqPlan> run();
+
+private:
+  bool floatAct(const std::string &t) const {
+    if (t.empty() || ix_.isInitializer(t))
+      return false;
+    auto it = info_.find(t);
+    return it != info_.end() && it->second.elem == ElemKind::F32 &&
+           !it->second.constant;
+  }
+  const onnx::TensorProto *floatInit(const std::string &t) const {
+    const onnx::TensorProto *p = ix_.init(t);
+    return p && p->data_type() == onnx::TensorProto::FLOAT ? p : nullptr;
+  }
+  bool kept(int i) const { return keep_[size_t(i)]; }
+  // The only reader of t, when it has exactly one and it is a node that is
+  // not already claimed or kept float.
+  int soleFreeConsumer(const std::string &t) const {
+    if (ix_.readers(t) != 1)
+      return -1;
+    auto it = ix_.consumers.find(t);
+    if (it == ix_.consumers.end() || it->second.size() != 1)
+      return -1;
+    int j = it->second[0].first;
+    if (kept(j) || plan_.groupOf[size_t(j)] >= 0)
+      return -1;
+    return j;
+  }
+  bool constantBounds(const onnx::NodeProto &n) const {
+    for (int k = 1; k < n.input_size(); ++k)
+      if (!n.input(k).empty() && !floatInit(n.input(k)))
+        return false;
+    return true;
+  }
+  bool foldableActivation(int j) const {
+    const auto &n = g_.node(j);
+    if (!isDefault(n))
+      return false;
+    if (n.op_type() == "Relu")
+      return true;
+    return n.op_type() == "Clip" && constantBounds(n);
+  }
+  // Axis of `dims` holding `channels` when every other dim is 1 and the
+  // tensor broadcasts along `outRank`'s channel axis `outAxis`.
+  static int biasAxis(const Dims &d, int64_t channels, size_t outRank,
+                      size_t outAxis) {
+    int64_t n = 1;
+    for (int64_t x : d)
+      n *= x;
+    if (n != channels || d.size() > outRank)
+      return -1;
+    // Right-aligned broadcasting: dim k of d lines up with dim
+    // k + outRank - d.size() of the output.
+    for (size_t k = 0; k < d.size(); ++k)
+      if (d[k] == channels && k + outRank - d.size() == outAxis)
+        return int(k);
+    return channels == 1 ? int(d.size()) - 1 : -1;
+  }
+  Dims dimsOf(const std::string &t) const {
+    auto it = info_.find(t);
+    return it == info_.end() ? Dims{} : it->second.dims;
+  }
+
+  int newGroup(GroupKind k, int anchor) {
+    QuantGroup q;
+    q.kind = k;
+    q.anchor = anchor;
+    plan_.groups.push_back(q);
+    int id = int(plan_.groups.size()) - 1;
+    plan_.groupOf[size_t(anchor)] = id;
+    return id;
+  }
+  void addTensor(const std::string &t, const std::string &share) {
+    if (specIndex_.count(t))
+      return;
+    TensorSpec s;
+    s.name = t;
+    s.shareWith = share;
+    s.graphInput =
+        std::find(ix_.inputs.begin(), ix_.inputs.end(), t) != ix_.inputs.end();
+    specIndex_[t] = plan_.tensors.size();
+    plan_.tensors.push_back(s);
+  }
+  // The tensor whose own parameters t uses.
+  std::string root(const std::string &t) const {
+    std::string r = t;
+    for (int guard = 0; guard < 100000; ++guard) {
+      auto it = specIndex_.find(r);
+      if (it == specIndex_.end() || plan_.tensors[it->second].shareWith.empty())
+        return r;
+      r = plan_.tensors[it->second].shareWith;
+    }
+    return r;
+  }
+  bool quantizedOutput(const std::string &t) const {
+    return specIndex_.count(t) != 0;
+  }
+
+  bool tryLinear(int i);
+  bool tryElementwise(int i);
+  void foldActivation(QuantGroup &q, std::string &tail);
+  bool trySimple(int i);
+
+  const onnx::GraphProto &g_;
+  GraphIndex ix_;
+  const TensorInfoMap &info_;
+  const PlanOptions &o_;
+  QdqPlan plan_;
+  std::vector<bool> keep_;
+  std::map<std::string, size_t> specIndex_;
+};
+
+void Planner::foldActivation(QuantGroup &q, std::string &tail) {
+  if (ix_.isGraphOutput(tail))
+    return;
+  int k = soleFreeConsumer(tail);
+  if (k < 0 || !foldableActivation(k))
+    return;
+  q.activation = k;
+  plan_.groupOf[size_t(k)] = int(&q - plan_.groups.data());
+  tail = g_.node(k).output(0);
+}
+
+bool Planner::tryLinear(int i) {
+  const auto &n = g_.node(i);
+  const std::string &op = n.op_type();
+  if (op != "Conv" && op != "MatMul" && op != "Gemm")
+    return false;
+  if (n.input_size() < 2 || !floatAct(n.input(0)))
+    return false;
+  const onnx::TensorProto *w = floatInit(n.input(1));
+  bool bothActs = false;
+  int waxis = -1;
+  if (op == "Conv") {
+    if (!w || w->dims_size() < 3)
+      return false;
+    waxis = 0;
+  } else if (op == "MatMul") {
+    if (w) {
+      if (w->dims_size() != 2)
+        return false;
+      waxis = 1;
+    } else if (floatAct(n.input(1))) {
+      bothActs = true;
+    } else {
+      return false;
+    }
+  } else { // Gemm
+    if (!w || w->dims_size() != 2)
+      return false;
+    waxis = attrInt(n, "transB", 0) ? 0 : 1;
+  }
+  int id = newGroup(GroupKind::Linear, i);
+  QuantGroup &q = plan_.groups[size_t(id)];
+  q.activationInputs.push_back({i, 0});
+  if (bothActs)
+    q.activationInputs.push_back({i, 1});
+  int widx = -1;
+  if (w) {
+    WeightSpec ws;
+    ws.node = i;
+    ws.input = 1;
+    ws.tensor = n.input(1);
+    ws.axis = o_.perChannel ? waxis : -1;
+    plan_.weights.push_back(ws);
+    widx = int(plan_.weights.size()) - 1;
+  }
+  int64_t channels = w ? w->dims(waxis) : 0;
+  std::string tail = n.output(0);
+  // The op's own bias.
+  bool hasBias = false;
+  if (w && (op == "Conv" || op == "Gemm") && n.input_size() > 2 &&
+      !n.input(2).empty()) {
+    hasBias = true;
+    const onnx::TensorProto *b = floatInit(n.input(2));
+    bool ok = b != nullptr;
+    int axis = -1;
+    if (ok) {
+      Dims bd(b->dims().begin(), b->dims().end());
+      axis = op == "Conv" ? (bd.size() == 1 && bd[0] == channels ? 0 : -1)
+                          : biasAxis(bd, channels, 2, 1);
+      ok = axis >= 0 && (op == "Conv" || (attrFloat(n, "alpha", 1.f) == 1.f &&
+                                          attrFloat(n, "beta", 1.f) == 1.f));
+    }
+    if (ok) {
+      BiasSpec bs;
+      bs.node = i;
+      bs.input = 2;
+      bs.tensor = n.input(2);
+      bs.activation = n.input(0);
+      bs.weight = widx;
+      bs.axis = axis;
+      plan_.biases.push_back(bs);
+    }
+  }
+  // A following Add of a constant per-channel bias joins the accumulator.
+  if (w && !hasBias && !ix_.isGraphOutput(tail)) {
+    int j = soleFreeConsumer(tail);
+    if (j >= 0 && isDefault(g_.node(j)) && g_.node(j).op_type() == "Add" &&
+        g_.node(j).input_size() == 2) {
+      const auto &a = g_.node(j);
+      int other = a.input(0) == tail ? 1 : 0;
+      const onnx::TensorProto *b = floatInit(a.input(other));
+      Dims od = dimsOf(tail);
+      if (b && a.input(1 - other) == tail && !od.empty()) {
+        Dims bd(b->dims().begin(), b->dims().end());
+        size_t outAxis = op == "Conv" ? 1 : od.size() - 1;
+        int axis = biasAxis(bd, channels, od.size(), outAxis);
+        if (axis >= 0) {
+          q.biasAdd = j;
+          plan_.groupOf[size_t(j)] = id;
+          BiasSpec bs;
+          bs.node = j;
+          bs.input = other;
+          bs.tensor = a.input(other);
+          bs.activation = n.input(0);
+          bs.weight = widx;
+          bs.axis = axis;
+          plan_.biases.push_back(bs);
+          tail = a.output(0);
+        }
+      }
+    }
+  }
+  foldActivation(q, tail);
+  q.outputs.push_back(tail);
+  return true;
+}
+
+bool Planner::tryElementwise(int i) {
+  const auto &n = g_.node(i);
+  if ((n.op_type() != "Add" && n.op_type() != "Mul") || n.input_size() != 2)
+    return false;
+  int acts = 0;
+  for (int k = 0; k < 2; ++k) {
+    if (floatAct(n.input(k)))
+      ++acts;
+    else if (!floatInit(n.input(k)))
+      return false;
+  }
+  if (acts == 0)
+    return false;
+  int id = newGroup(GroupKind::Elementwise, i);
+  QuantGroup &q = plan_.groups[size_t(id)];
+  for (int k = 0; k < 2; ++k) {
+    if (floatAct(n.input(k))) {
+      q.activationInputs.push_back({i, k});
+    } else {
+      ConstantSpec c;
+      c.node = i;
+      c.input = k;
+      c.tensor = n.input(k);
+      plan_.constants.push_back(c);
+    }
+  }
+  std::string tail = n.output(0);
+  foldActivation(q, tail);
+  q.outputs.push_back(tail);
+  return true;
+}
+
+bool Planner::trySimple(int i) {
+  const auto &n = g_.node(i);
+  const std::string &op = n.op_type();
+  if (n.input_size() < 1 || !floatAct(n.input(0)))
+    return false;
+  auto outputsFloat = [&] {
+    for (auto &o : n.output())
+      if (!o.empty() && !floatAct(o))
+        return false;
+    return true;
+  };
+  if (kUnary.count(op)) {
+    if (op == "Clip" && !constantBounds(n))
+      return false;
+    if (!outputsFloat())
+      return false;
+    int id = newGroup(GroupKind::Unary, i);
+    plan_.groups[size_t(id)].activationInputs.push_back({i, 0});
+    plan_.groups[size_t(id)].outputs.push_back(n.output(0));
+    return true;
+  }
+  if (op == "MaxPool" || op == "AveragePool") {
+    if (n.output_size() > 1 && !n.output(1).empty() &&
+        ix_.readers(n.output(1)) > 0)
+      return false;
+    int id = newGroup(GroupKind::SharedPool, i);
+    plan_.groups[size_t(id)].activationInputs.push_back({i, 0});
+    plan_.groups[size_t(id)].outputs.push_back(n.output(0));
+    return true;
+  }
+  if (op == "GlobalAveragePool" || op == "ReduceMean") {
+    if (!outputsFloat())
+      return false;
+    int id = newGroup(GroupKind::OwnParams, i);
+    plan_.groups[size_t(id)].activationInputs.push_back({i, 0});
+    plan_.groups[size_t(id)].outputs.push_back(n.output(0));
+    return true;
+  }
+  if (op == "Concat") {
+    if (!outputsFloat())
+      return false;
+    for (auto &in : n.input())
+      if (!floatAct(in) && !floatInit(in))
+        return false;
+    int id = newGroup(GroupKind::OwnParams, i);
+    QuantGroup &q = plan_.groups[size_t(id)];
+    for (int k = 0; k < n.input_size(); ++k) {
+      if (floatAct(n.input(k))) {
+        q.activationInputs.push_back({i, k});
+      } else {
+        ConstantSpec c;
+        c.node = i;
+        c.input = k;
+        c.tensor = n.input(k);
+        plan_.constants.push_back(c);
+      }
+    }
+    q.outputs.push_back(n.output(0));
+    return true;
+  }
+  if (kMovement.count(op)) {
+    // Only worth it on an already quantized tensor: then it moves integers.
+    if (!quantizedOutput(n.input(0)) || !outputsFloat())
+      return false;
+    if (op == "Dropout" && n.output_size() > 1 && !n.output(1).empty() &&
+        ix_.readers(n.output(1)) > 0)
+      return false;
+    if (op == "Pad") {
+      std::string mode = attrStr(n, "mode", "constant");
+      if (mode == "constant" && n.input_size() > 2 && !n.input(2).empty()) {
+        const onnx::TensorProto *v = floatInit(n.input(2));
+        auto t = v ? initializerTensor(*v) : Expected<Tensor>(invalid(""));
+        if (!t || t->size() != 1 || t->getDouble(0) != 0.0)
+          return false;
+      }
+    }
+    int id = newGroup(GroupKind::Movement, i);
+    QuantGroup &q = plan_.groups[size_t(id)];
+    q.activationInputs.push_back({i, 0});
+    for (auto &o : n.output())
+      if (!o.empty() && (op != "Dropout" || o == n.output(0)))
+        q.outputs.push_back(o);
+    return true;
+  }
+  return false;
+}
+
+Expected<QdqPlan> Planner::run() {
+  size_t nn = size_t(g_.node_size());
+  plan_.groupOf.assign(nn, -1);
+  keep_.assign(nn, false);
+  std::set<std::string> matched;
+  for (size_t i = 0; i < nn; ++i) {
+    const auto &n = g_.node(int(i));
+    if (o_.keepFloat.count(n.name()) && !n.name().empty()) {
+      keep_[i] = true;
+      matched.insert(n.name());
+    }
+    for (auto &out : n.output())
+      if (o_.keepFloat.count(out)) {
+        keep_[i] = true;
+        matched.insert(out);
+      }
+  }
+  for (auto &k : o_.keepFloat)
+    if (!matched.count(k))
+      plan_.unmatchedKeepFloat.push_back(k);
+
+  for (int i : ix_.order) {
+    if (plan_.groupOf[size_t(i)] >= 0 || kept(i))
+      continue;
+    const auto &n = g_.node(i);
+    if (!isDefault(n))
+      continue;
+    bool done = tryLinear(i) || tryElementwise(i) || trySimple(i);
+    if (done) {
+      // Register the group's tensors (producers come first in this order).
+      const QuantGroup &q = plan_.groups[size_t(plan_.groupOf[size_t(i)])];
+      for (auto &ai : q.activationInputs)
+        addTensor(g_.node(ai.first).input(ai.second), "");
+      bool shares =
+          q.kind == GroupKind::SharedPool || q.kind == GroupKind::Movement;
+      for (auto &o : q.outputs)
+        addTensor(o, shares ? root(n.input(0)) : "");
+      continue;
+    }
+    // Float: say so when it computes on float activations and is not a
+    // shape computation or an op the plan left float on purpose.
+    bool floatIn = false;
+    for (auto &in : n.input())
+      floatIn = floatIn || floatAct(in);
+    static const std::set<std::string> kNoNote = {"Shape", "Size",
+                                                  "ConstantOfShape"};
+    if (floatIn && !kNoNote.count(n.op_type()) && !kMovement.count(n.op_type()))
+      plan_.noInt8Form.push_back(describeNode(n));
+  }
+
+  for (auto &t : plan_.tensors)
+    if (t.shareWith.empty())
+      plan_.observed[t.name] = -1;
+  for (auto &q : plan_.groups) {
+    if (q.kind != GroupKind::Linear)
+      continue;
+    const auto &n = g_.node(q.anchor);
+    Dims d = dimsOf(n.input(0));
+    int axis = -1;
+    if (n.op_type() == "Conv")
+      axis = 1;
+    else if (n.op_type() == "Gemm")
+      axis = attrInt(n, "transA", 0) ? 0 : 1;
+    else if (!d.empty())
+      axis = int(d.size()) - 1;
+    if (axis >= 0 && size_t(axis) < d.size())
+      plan_.observed[n.input(0)] = axis;
+  }
+  return std::move(plan_);
+}
+
+} // namespace
+
+Expected<QdqPlan> planQdq(const onnx::ModelProto &m, const TensorInfoMap &info,
+                          const PlanOptions &o) {
+  return Planner(m, info, o).run();
+}
+
+} // namespace ember::quant

@@ -1,0 +1,226 @@
+#include "quant/Quantizer.h"
+
+#include "import/TensorIO.h"
+#include "quant/Equalization.h"
+#include "quant/QdqRewrite.h"
+#include "quant/Sensitivity.h"
+
+#include <chrono>
+#include <set>
+
+namespace ember::quant {
+
+namespace {
+
+std::string describeOptions(const QuantizeOptions &o) {
+  return concat(
+      "method=", methodName(o.method),
+      o.method == Method::Percentile
+          ? concat(" percentile=", o.methodOptions.percentile)
+          : std::string(),
+      " weights=int8-symmetric-", o.perChannel ? "per-channel" : "per-tensor",
+      " activations=", o.activationType == ElemKind::I8 ? "int8" : "uint8",
+      "-asymmetric equalize=", o.equalize ? 1 : 0,
+      " bias_correction=", o.biasCorrection ? 1 : 0);
+}
+
+// The tensor whose own parameters t uses.
+std::string rootOf(const QdqPlan &plan, std::string t) {
+  for (int guard = 0; guard < 100000; ++guard) {
+    const TensorSpec *s = plan.spec(t);
+    if (!s || s->shareWith.empty())
+      return t;
+    t = s->shareWith;
+  }
+  return t;
+}
+
+// Tensors whose range is never clipped: the model's outputs and the inputs
+// of Softmax/LogSoftmax/ArgMax/TopK (through parameter sharing). Clipping
+// there changes which class wins, and no later layer absorbs it.
+std::set<std::string> unclippedTensors(const onnx::ModelProto &m,
+                                       const QdqPlan &plan) {
+  static const std::set<std::string> kDecisive = {"Softmax", "LogSoftmax",
+                                                  "ArgMax", "TopK"};
+  std::set<std::string> out;
+  for (auto &o : m.graph().output())
+    if (plan.spec(o.name()))
+      out.insert(rootOf(plan, o.name()));
+  for (auto &n : m.graph().node())
+    if (kDecisive.count(n.op_type()) && n.input_size() && plan.spec(n.input(0)))
+      out.insert(rootOf(plan, n.input(0)));
+  return out;
+}
+
+std::map<std::string, QParams>
+chooseParams(const onnx::ModelProto &m, const QdqPlan &plan,
+             const Profile &prof, const QuantizeOptions &o, Status &st) {
+  int32_t qmin, qmax;
+  activationRange(o.activationType, qmin, qmax);
+  std::set<std::string> unclipped = unclippedTensors(m, plan);
+  std::map<std::string, QParams> out;
+  for (auto &t : plan.tensors) {
+    if (!t.shareWith.empty())
+      continue;
+    auto it = prof.tensors.find(t.name);
+    if (it == prof.tensors.end()) {
+      st = invalid("the profile has no statistics for tensor '", t.name,
+                   "' (it was recorded with other options: recalibrate)");
+      return out;
+    }
+    Method method = unclipped.count(t.name) ? Method::MinMax : o.method;
+    Range r = chooseRange(it->second.hist, method, o.methodOptions);
+    out[t.name] = affineParams(r, qmin, qmax);
+  }
+  return out;
+}
+
+} // namespace
+
+Status quantizeModel(const QuantizeOptions &o) {
+  using Clock = std::chrono::steady_clock;
+  std::ostream *log = o.log;
+  EMBER_ASSIGN(onnx::ModelProto m, loadOnnxModel(o.model));
+  EMBER_TRY(upgradeForQdq(m).withContext(o.model));
+  EMBER_ASSIGN(auto decls, modelInputs(m));
+
+  // Input shapes: from the profile, or from the calibration samples.
+  Profile prof;
+  std::vector<Sample> samples;
+  std::map<std::string, Dims> shapes;
+  if (!o.profileIn.empty()) {
+    EMBER_ASSIGN(std::string text, readFileBytes(o.profileIn));
+    EMBER_ASSIGN(prof, profileFromJson(text, o.profileIn));
+    shapes = prof.inputShapes;
+  }
+  if (!o.calibrationDir.empty()) {
+    EMBER_ASSIGN(samples,
+                 loadCalibrationDir(o.calibrationDir, decls, o.maxSamples));
+    if (o.profileIn.empty())
+      shapes = sampleShapes(decls, samples[0]);
+  }
+
+  // The graph that is calibrated and rewritten.
+  EMBER_ASSIGN(TensorInfoMap info0, inspectTensors(m, shapes));
+  EMBER_ASSIGN(size_t folded, foldConstantWeights(m, info0));
+  std::string preprocess = concat("opset>=13 folded=", folded);
+  if (o.equalize) {
+    EqualizationOptions eo;
+    eo.clipAsRelu = o.equalizeClip;
+    EMBER_ASSIGN(EqualizationStats es, equalizeCrossLayer(m, eo));
+    preprocess += concat(" equalize=", es.pairs, o.equalizeClip ? "+clip" : "");
+    if (log && es.pairs)
+      *log << "cross-layer equalization: " << es.pairs
+           << " layer pairs rescaled\n";
+  }
+  const std::string hash = graphHash(m);
+  if (!o.profileIn.empty() && prof.graphHash != hash)
+    return invalid("the profile was measured on another graph (profile ",
+                   prof.graphHash, ", this model ", hash,
+                   prof.preprocess != preprocess
+                       ? concat("; it was recorded with '", prof.preprocess,
+                                "', this run does '", preprocess, "'")
+                       : std::string(),
+                   ") (", o.profileIn, ")");
+  EMBER_ASSIGN(TensorInfoMap info, inspectTensors(m, shapes));
+
+  PlanOptions po;
+  po.perChannel = o.perChannel;
+  po.keepFloat.insert(o.keepFloat.begin(), o.keepFloat.end());
+  EMBER_ASSIGN(QdqPlan plan, planQdq(m, info, po));
+  if (!plan.unmatchedKeepFloat.empty())
+    return invalid("--keep-float '", plan.unmatchedKeepFloat[0],
+                   "' names no node and no tensor of the model");
+
+  if (o.profileIn.empty()) {
+    // Profile what the plan needs and what the default plan needs, so the
+    // profile serves other --keep-float choices too.
+    std::map<std::string, int> observed = plan.observed;
+    PlanOptions dflt;
+    dflt.perChannel = o.perChannel;
+    EMBER_ASSIGN(QdqPlan full, planQdq(m, info, dflt));
+    for (auto &kv : full.observed)
+      observed.insert(kv);
+    auto t0 = Clock::now();
+    EMBER_ASSIGN(prof,
+                 calibrate(m, observed, decls, samples, o.run, o.progress));
+    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    prof.model = o.model;
+    prof.preprocess = preprocess;
+    if (log)
+      *log << "calibration: " << samples.size() << " samples, "
+           << observed.size() << " tensors, " << concat(int(secs * 10) / 10.0)
+           << " s\n";
+  }
+
+  Status st;
+  auto params = chooseParams(m, plan, prof, o, st);
+  EMBER_TRY(st);
+  std::map<std::string, std::vector<double>> means;
+  for (auto &kv : prof.tensors)
+    if (!kv.second.channelSum.empty())
+      means[kv.first] = kv.second.channelMean();
+
+  RewriteOptions ro;
+  ro.activationType = o.activationType;
+  ro.biasCorrection = o.biasCorrection;
+  ro.description = describeOptions(o);
+  RewriteStats rs;
+  EMBER_ASSIGN(onnx::ModelProto out,
+               rewriteQdq(m, plan, params, means, ro, &rs));
+
+  if (o.report || o.targetSqnr > 0) {
+    if (samples.empty())
+      return invalid("--report and --target-sqnr evaluate the model on "
+                     "calibration samples: give --calibration with --profile");
+    SensitivityOptions so;
+    so.run = o.run;
+    so.evalSamples = o.evalSamples;
+    so.targetSqnr = o.targetSqnr;
+    so.maxFloat = o.maxFloat;
+    so.report = o.report;
+    so.log = log;
+    auto rebuild =
+        [&](const std::set<int> &floatGroups) -> Expected<onnx::ModelProto> {
+      PlanOptions p2 = po;
+      for (int gi : floatGroups) {
+        const QuantGroup &q = plan.groups[size_t(gi)];
+        for (int node : {q.anchor, q.biasAdd, q.activation})
+          if (node >= 0)
+            for (auto &x : m.graph().node(node).output())
+              p2.keepFloat.insert(x);
+      }
+      EMBER_ASSIGN(QdqPlan pl, planQdq(m, info, p2));
+      Status s2;
+      auto pr = chooseParams(m, pl, prof, o, s2);
+      EMBER_TRY(s2);
+      return rewriteQdq(m, pl, pr, means, ro, nullptr);
+    };
+    EMBER_ASSIGN(out, analyzeSensitivity(m, out, plan, samples, decls,
+                                         rs.aliases, so, rebuild));
+  }
+
+  if (!o.profileOut.empty())
+    EMBER_TRY(writeFileAtomically(o.profileOut, profileToJson(prof)));
+  EMBER_TRY(writeOnnxModelAtomically(out, o.output));
+  if (log) {
+    if (!plan.noInt8Form.empty()) {
+      *log << "note: " << plan.noInt8Form.size()
+           << " node(s) have no int8 form in Ember and stay float:";
+      for (size_t i = 0; i < plan.noInt8Form.size() && i < 8; ++i)
+        *log << (i ? ", " : " ") << plan.noInt8Form[i];
+      if (plan.noInt8Form.size() > 8)
+        *log << ", ...";
+      *log << "\n";
+    }
+    *log << "quantized " << rs.quantizedNodes << " of " << m.graph().node_size()
+         << " nodes: " << rs.qdqPairs << " Q/DQ pairs, " << rs.weights
+         << " weights, " << rs.biases << " int32 biases (" << rs.correctedBiases
+         << " bias-corrected)"
+         << (o.targetSqnr > 0 ? " before mixed precision" : "") << "; "
+         << describeOptions(o) << "\n";
+  }
+  return Status::ok();
+}
+
+} // namespace ember::quant

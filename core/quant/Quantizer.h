@@ -1,0 +1,47 @@
+// `ember quantize` as a library call: fp32 ONNX model + calibration data (or
+// a saved profile) in, standard ONNX QDQ model out. The steps, each in its
+// own file of core/quant: opset upgrade (OnnxModel), cross-layer
+// equalization (Equalization), the plan (QdqPlan), calibration
+// (Calibration, Histogram, Profile), range choice (RangeMethods), the
+// rewrite with bias correction (QdqRewrite), and the sensitivity report and
+// automatic mixed precision (Sensitivity). docs/quantization.md describes
+// them.
+#pragma once
+
+#include "quant/Calibration.h"
+#include "quant/RangeMethods.h"
+
+#include <ostream>
+
+namespace ember::quant {
+
+struct QuantizeOptions {
+  std::string model, output;
+  std::string calibrationDir; // empty when profileIn is set
+  std::string profileIn, profileOut;
+  Method method = Method::Percentile;
+  MethodOptions methodOptions;
+  bool perChannel = true;
+  ElemKind activationType = ElemKind::U8;
+  std::vector<std::string> keepFloat;
+  bool equalize = true;
+  // Equalize through Clip(0, hi) too, replacing it with Relu (Nagel et
+  // al.'s ReLU6 treatment; changes the fp32 function where the clip binds).
+  bool equalizeClip = false;
+  bool biasCorrection = true;
+  bool report = false;
+  // Automatic mixed precision: keep the most sensitive layers float until
+  // the model outputs' SQNR against fp32 reaches targetSqnr dB (0: off),
+  // at most maxFloat layers.
+  double targetSqnr = 0;
+  size_t maxFloat = 8;
+  size_t maxSamples = 0;   // calibration samples used (0: all)
+  size_t evalSamples = 16; // samples the report and auto mode evaluate on
+  RunOptions run;
+  ProgressFn progress;
+  std::ostream *log = nullptr; // notes and the report
+};
+
+Status quantizeModel(const QuantizeOptions &o);
+
+} // namespace ember::quant

@@ -1,0 +1,591 @@
+// Tests of `ember quantize`'s library (core/quant): observers and range
+// methods, the profile format and graph hash, the QDQ plan and rewrite,
+// bias correction, cross-layer equalization, calibration folders and the
+// whole flow on a small model (reference interpreter, so no plugin needed).
+#include "quant/Quantizer.h"
+#include "import/OnnxImporter.h"
+#include "import/TensorIO.h"
+#include "interp/Interpreter.h"
+#include "quant/Equalization.h"
+#include "quant/QdqRewrite.h"
+#include "support/Json.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace ember;
+using namespace ember::quant;
+
+namespace {
+
+std::vector<float> gaussian(size_t n, uint64_t seed, float mean = 0,
+                            float sd = 1) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> d(mean, sd);
+  std::vector<float> v(n);
+  for (auto &x : v)
+    x = d(rng);
+  return v;
+}
+
+Tensor f32(Dims d, const std::vector<float> &v) {
+  Tensor t(Type(ElemKind::F32, std::move(d)));
+  for (size_t i = 0; i < v.size() && int64_t(i) < t.size(); ++i)
+    t.data<float>()[i] = v[i];
+  return t;
+}
+
+void addInit(onnx::GraphProto &g, const std::string &name, const Tensor &t) {
+  *g.add_initializer() = makeInitializer(name, t);
+}
+
+onnx::NodeProto *node(onnx::GraphProto &g, const std::string &op,
+                      std::vector<std::string> in, std::vector<std::string> out,
+                      const std::string &name = "") {
+  auto *n = g.add_node();
+  n->set_op_type(op);
+  n->set_name(name.empty() ? out[0] + "_node" : name);
+  for (auto &i : in)
+    n->add_input(i);
+  for (auto &o : out)
+    n->add_output(o);
+  return n;
+}
+
+void io(onnx::ValueInfoProto *v, const std::string &name, Dims dims) {
+  v->set_name(name);
+  auto *tt = v->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims)
+    tt->mutable_shape()->add_dim()->set_dim_value(d);
+}
+
+// x[1,2,6,6] -> Conv(3x3, 4 ch, bias) -> Relu -> MaxPool 2x2 -> Conv 1x1
+// (3 ch, no bias) -> GlobalAveragePool -> Flatten -> Gemm(transB, C) ->
+// Softmax -> y[1,5]
+onnx::ModelProto smallModel() {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto &g = *m.mutable_graph();
+  g.set_name("small");
+  io(g.add_input(), "x", {1, 2, 6, 6});
+  io(g.add_output(), "y", {1, 5});
+  addInit(g, "w1", f32({4, 2, 3, 3}, gaussian(72, 1, 0, 0.3f)));
+  addInit(g, "b1", f32({4}, {0.1f, -0.2f, 0.05f, 0.3f}));
+  addInit(g, "w2", f32({3, 4, 1, 1}, gaussian(12, 2, 0, 0.5f)));
+  addInit(g, "wf", f32({5, 3}, gaussian(15, 3, 0, 0.7f)));
+  addInit(g, "bf", f32({5}, {0, 0.1f, 0.2f, -0.1f, 0}));
+  auto *c1 = node(g, "Conv", {"x", "w1", "b1"}, {"c1"}, "conv1");
+  auto *pads = c1->add_attribute();
+  pads->set_name("pads");
+  pads->set_type(onnx::AttributeProto::INTS);
+  for (int i = 0; i < 4; ++i)
+    pads->add_ints(1);
+  node(g, "Relu", {"c1"}, {"r1"}, "relu1");
+  auto *mp = node(g, "MaxPool", {"r1"}, {"p1"}, "pool1");
+  auto *ks = mp->add_attribute();
+  ks->set_name("kernel_shape");
+  ks->set_type(onnx::AttributeProto::INTS);
+  ks->add_ints(2);
+  ks->add_ints(2);
+  auto *st = mp->add_attribute();
+  st->set_name("strides");
+  st->set_type(onnx::AttributeProto::INTS);
+  st->add_ints(2);
+  st->add_ints(2);
+  node(g, "Conv", {"p1", "w2"}, {"c2"}, "conv2");
+  node(g, "GlobalAveragePool", {"c2"}, {"gap"}, "gap");
+  node(g, "Flatten", {"gap"}, {"flat"}, "flatten");
+  auto *gm = node(g, "Gemm", {"flat", "wf", "bf"}, {"logits"}, "fc");
+  auto *tb = gm->add_attribute();
+  tb->set_name("transB");
+  tb->set_type(onnx::AttributeProto::INT);
+  tb->set_i(1);
+  node(g, "Softmax", {"logits"}, {"y"}, "softmax");
+  return m;
+}
+
+std::string tempDir(const std::string &tag) {
+  std::string d = ::testing::TempDir() + "ember_quant_" + tag + "_" +
+                  std::to_string(getpid());
+  mkdir(d.c_str(), 0755);
+  return d;
+}
+
+bool exists(const std::string &p) {
+  struct stat s;
+  return stat(p.c_str(), &s) == 0;
+}
+
+Expected<std::vector<Tensor>> runModel(const onnx::ModelProto &m,
+                                       const Tensor &x) {
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  EMBER_ASSIGN(auto mod, importOnnxBytes(bytes, ".", {}));
+  return interpret(*mod->main(), {x});
+}
+
+int countOps(const onnx::ModelProto &m, const std::string &op) {
+  int n = 0;
+  for (auto &x : m.graph().node())
+    n += x.op_type() == op;
+  return n;
+}
+
+} // namespace
+
+TEST(Histogram, ExactMinMaxCountAndGrowth) {
+  Histogram h;
+  std::vector<float> a = {0.5f, 0.25f, 0.0f, 0.75f};
+  h.add(a.data(), 4);
+  std::vector<float> b = {-100.f, 300.f};
+  h.add(b.data(), 2);
+  EXPECT_EQ(h.count(), 6u);
+  EXPECT_EQ(h.zeros(), 1u);
+  EXPECT_EQ(h.min(), -100.0);
+  EXPECT_EQ(h.max(), 300.0);
+  EXPECT_LE(int64_t(h.counts().size()), Histogram::kMaxBins);
+  uint64_t total = 0;
+  for (auto c : h.counts())
+    total += c;
+  EXPECT_EQ(total, 6u);
+  int e = 0;
+  EXPECT_EQ(std::frexp(h.binWidth(), &e), 0.5); // a power of two
+  EXPECT_LE(h.binLo(0), -100.0);
+  EXPECT_GT(h.binLo(h.counts().size() - 1) + h.binWidth(), 300.0);
+}
+
+TEST(Histogram, MergeEqualsOneStream) {
+  auto v = gaussian(5000, 7);
+  auto w = gaussian(5000, 8, 3.0f, 4.0f);
+  Histogram one, a, b;
+  one.add(v.data(), int64_t(v.size()));
+  one.add(w.data(), int64_t(w.size()));
+  a.add(v.data(), int64_t(v.size()));
+  b.add(w.data(), int64_t(w.size()));
+  a.merge(b);
+  EXPECT_EQ(a.count(), one.count());
+  EXPECT_EQ(a.min(), one.min());
+  EXPECT_EQ(a.max(), one.max());
+  // Same width and same counts once aligned.
+  EXPECT_EQ(a.binWidth(), one.binWidth());
+  EXPECT_EQ(a.firstBin(), one.firstBin());
+  EXPECT_EQ(a.counts(), one.counts());
+}
+
+TEST(Histogram, QuantileOfUniform) {
+  std::vector<float> v(10001);
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i] = float(i) / 10000.0f;
+  Histogram h;
+  h.add(v.data(), int64_t(v.size()));
+  EXPECT_NEAR(h.quantile(0.5), 0.5, 2e-3);
+  EXPECT_NEAR(h.quantile(0.99), 0.99, 2e-3);
+  EXPECT_EQ(h.quantile(1.0), 1.0);
+  EXPECT_EQ(h.quantile(0.0), 0.0);
+}
+
+TEST(RangeMethods, OutliersAndShapes) {
+  auto v = gaussian(100000, 11);
+  v.push_back(60.0f); // one outlier
+  Histogram h;
+  h.add(v.data(), int64_t(v.size()));
+  Range mm = chooseRange(h, Method::MinMax);
+  EXPECT_EQ(mm.hi, 60.0);
+  EXPECT_EQ(mm.lo, h.min());
+  for (Method m : {Method::Percentile, Method::Entropy}) {
+    Range r = chooseRange(h, m);
+    EXPECT_LT(r.hi, 20.0) << methodName(m); // the outlier is clipped
+    EXPECT_GT(r.hi, 2.0) << methodName(m);
+    EXPECT_LT(r.lo, -2.0) << methodName(m);
+    EXPECT_LE(r.lo, 0.0);
+    EXPECT_GE(r.hi, 0.0);
+  }
+  // MSE minimizes the expected error: no other method's range beats it.
+  Range best = chooseRange(h, Method::Mse);
+  double e = quantizationError(h, best.lo, best.hi, 256);
+  for (Method m : {Method::MinMax, Method::Percentile, Method::Entropy}) {
+    Range r = chooseRange(h, m);
+    EXPECT_LE(e, quantizationError(h, r.lo, r.hi, 256) * 1.0001)
+        << methodName(m);
+  }
+  // With many outliers, clipping them pays and MSE does.
+  std::vector<float> heavy = gaussian(100000, 13);
+  for (int i = 0; i < 20; ++i)
+    heavy.push_back(30.0f + float(i));
+  Histogram hh;
+  hh.add(heavy.data(), int64_t(heavy.size()));
+  EXPECT_LT(chooseRange(hh, Method::Mse).hi, 49.0);
+  // One-sided data keeps 0 as its lower end.
+  std::vector<float> pos;
+  for (float x : gaussian(20000, 12))
+    pos.push_back(std::fabs(x));
+  Histogram hp;
+  hp.add(pos.data(), int64_t(pos.size()));
+  for (Method m :
+       {Method::MinMax, Method::Percentile, Method::Entropy, Method::Mse})
+    EXPECT_EQ(chooseRange(hp, m).lo, 0.0) << methodName(m);
+  EXPECT_FALSE(methodFromName("kl").hasValue());
+}
+
+TEST(RangeMethods, AffineParamsKeepZeroExact) {
+  QParams p = affineParams({0, 2.55}, 0, 255);
+  EXPECT_FLOAT_EQ(p.scale, 0.01f);
+  EXPECT_EQ(p.zeroPoint, 0);
+  p = affineParams({-1.0, 3.0}, 0, 255);
+  EXPECT_EQ(p.zeroPoint, 64);
+  p = affineParams({-1.0, 1.0}, -128, 127);
+  EXPECT_GE(p.zeroPoint, -128);
+  EXPECT_LE(p.zeroPoint, 127);
+  p = affineParams({0, 0}, 0, 255); // an all-zero tensor
+  EXPECT_GT(p.scale, 0.0f);
+  QParams s = symmetricParams(1.27, 127);
+  EXPECT_FLOAT_EQ(s.scale, 0.01f);
+  EXPECT_EQ(s.zeroPoint, 0);
+}
+
+TEST(Json, RoundTripAndErrors) {
+  auto v = parseJson("{\"a\": [1, 2.5, -3e2], \"b\": \"x\\ny\", \"c\": true, "
+                     "\"d\": null}");
+  ASSERT_TRUE(v.hasValue()) << v.status().message();
+  ASSERT_TRUE(v->get("a") && v->get("a")->isArray());
+  EXPECT_EQ(v->get("a")->items()[2].num(), -300.0);
+  EXPECT_EQ(v->get("b")->str(), "x\ny");
+  auto bad = parseJson("{\"a\": [1,\n 2,, 3]}");
+  ASSERT_FALSE(bad.hasValue());
+  EXPECT_NE(bad.status().message().find("line 2"), std::string::npos);
+  for (double x : {0.1, 1.0 / 3.0, 1e-300, 123456789.0, -2.5})
+    EXPECT_EQ(std::strtod(jsonNumber(x).c_str(), nullptr), x);
+}
+
+TEST(Profile, JsonRoundTrip) {
+  Profile p;
+  p.graphHash = "0123456789abcdef";
+  p.model = "m.onnx";
+  p.preprocess = "opset>=13";
+  p.samples = 3;
+  p.inputShapes["x"] = {1, 2, 6, 6};
+  TensorStats st;
+  st.channelAxis = 1;
+  auto v = gaussian(2 * 36, 5);
+  st.add(v.data(), {1, 2, 6, 6});
+  p.tensors["t"] = st;
+  std::string j = profileToJson(p);
+  auto q = profileFromJson(j, "p.json");
+  ASSERT_TRUE(q.hasValue()) << q.status().message();
+  EXPECT_EQ(q->graphHash, p.graphHash);
+  EXPECT_EQ(q->inputShapes.at("x"), p.inputShapes.at("x"));
+  const TensorStats &r = q->tensors.at("t");
+  EXPECT_EQ(r.hist.counts(), st.hist.counts());
+  EXPECT_EQ(r.hist.min(), st.hist.min());
+  EXPECT_EQ(r.hist.binWidth(), st.hist.binWidth());
+  EXPECT_EQ(r.channelMean(), st.channelMean());
+  EXPECT_EQ(profileToJson(*q), j);
+  // Corruptions are errors that name the file.
+  std::string broken = j;
+  broken.replace(broken.find("\"count\": "), 10, "\"count\": 9");
+  auto e = profileFromJson(broken, "p.json");
+  ASSERT_FALSE(e.hasValue());
+  EXPECT_NE(e.status().message().find("p.json"), std::string::npos);
+  EXPECT_FALSE(profileFromJson("{\"format\": \"other\"}", "p").hasValue());
+}
+
+TEST(GraphHash, ContentNotNames) {
+  onnx::ModelProto a = smallModel(), b = smallModel();
+  EXPECT_EQ(graphHash(a), graphHash(b));
+  b.mutable_graph()->mutable_node(0)->set_name("renamed");
+  b.set_doc_string("docs do not count");
+  EXPECT_EQ(graphHash(a), graphHash(b));
+  // A weight value does.
+  Tensor w = *initializerTensor(b.graph().initializer(0));
+  w.data<float>()[0] += 1.0f;
+  *b.mutable_graph()->mutable_initializer(0) =
+      makeInitializer(b.graph().initializer(0).name(), w);
+  EXPECT_NE(graphHash(a), graphHash(b));
+}
+
+TEST(QdqPlan, GroupsAndTensors) {
+  onnx::ModelProto m = smallModel();
+  auto info = inspectTensors(m, {});
+  ASSERT_TRUE(info.hasValue()) << info.status().message();
+  auto plan = planQdq(m, *info, {});
+  ASSERT_TRUE(plan.hasValue()) << plan.status().message();
+  // conv1+relu1, pool1, conv2, gap, flatten, fc; softmax stays float.
+  ASSERT_EQ(plan->groups.size(), 6u);
+  EXPECT_EQ(plan->groups[0].kind, GroupKind::Linear);
+  EXPECT_EQ(plan->groups[0].activation, 1);
+  EXPECT_EQ(plan->groups[1].kind, GroupKind::SharedPool);
+  EXPECT_EQ(plan->groups[4].kind, GroupKind::Movement);
+  ASSERT_EQ(plan->noInt8Form.size(), 1u);
+  EXPECT_NE(plan->noInt8Form[0].find("Softmax"), std::string::npos);
+  // The conv's raw output is folded into the Relu: no Q/DQ on it.
+  EXPECT_EQ(plan->spec("c1"), nullptr);
+  ASSERT_NE(plan->spec("p1"), nullptr);
+  EXPECT_EQ(plan->spec("p1")->shareWith, "r1");
+  EXPECT_EQ(plan->spec("flat")->shareWith, "gap");
+  EXPECT_TRUE(plan->spec("x")->graphInput);
+  EXPECT_EQ(plan->observed.at("x"), 1); // channel means for bias correction
+  EXPECT_EQ(plan->observed.count("p1"), 1u);
+  EXPECT_EQ(plan->weights.size(), 3u);
+  EXPECT_EQ(plan->weights[2].axis, 0); // Gemm transB: rows are channels
+  EXPECT_EQ(plan->biases.size(), 2u);
+  // --keep-float by node name and by tensor name.
+  PlanOptions po;
+  po.keepFloat = {"fc", "c2", "nothing"};
+  auto p2 = planQdq(m, *info, po);
+  ASSERT_TRUE(p2.hasValue());
+  EXPECT_EQ(p2->groups.size(), 4u);
+  EXPECT_EQ(p2->unmatchedKeepFloat, std::vector<std::string>{"nothing"});
+}
+
+TEST(QdqRewrite, StandardQdqModelThatComputesTheSame) {
+  onnx::ModelProto m = smallModel();
+  auto info = inspectTensors(m, {});
+  ASSERT_TRUE(info.hasValue());
+  auto plan = planQdq(m, *info, {});
+  ASSERT_TRUE(plan.hasValue());
+  Tensor x = f32({1, 2, 6, 6}, gaussian(72, 21));
+  // Parameters from the fp32 tensors of this one input (minmax).
+  auto ref = runModel(m, x);
+  ASSERT_TRUE(ref.hasValue()) << ref.status().message();
+  std::vector<std::string> names;
+  for (auto &kv : plan->observed)
+    names.push_back(kv.first);
+  auto im = InstrumentedModel::create(m, names, {}, {});
+  ASSERT_TRUE(im.hasValue()) << im.status().message();
+  auto vals = (*im)->run({x});
+  ASSERT_TRUE(vals.hasValue()) << vals.status().message();
+  std::map<std::string, QParams> params;
+  for (auto &kv : plan->observed) {
+    Histogram h;
+    const Tensor &t = vals->at(kv.first);
+    h.add(t.data<float>(), t.size());
+    params[kv.first] = affineParams(chooseRange(h, Method::MinMax), 0, 255);
+  }
+  RewriteOptions ro;
+  ro.biasCorrection = false;
+  RewriteStats rs;
+  auto q = rewriteQdq(m, *plan, params, {}, ro, &rs);
+  ASSERT_TRUE(q.hasValue()) << q.status().message();
+  EXPECT_EQ(rs.weights, 3u);
+  EXPECT_EQ(rs.biases, 2u);
+  EXPECT_EQ(countOps(*q, "QuantizeLinear"), int(plan->tensors.size()));
+  // Every original node is still there, under its name.
+  for (auto &n : m.graph().node()) {
+    bool found = false;
+    for (auto &k : q->graph().node())
+      found = found || (k.name() == n.name() && k.op_type() == n.op_type());
+    EXPECT_TRUE(found) << n.name();
+  }
+  EXPECT_EQ(q->graph().output(0).name(), "y");
+  // Weights are int8 per channel; the conv bias is int32 at sx * sw.
+  const onnx::TensorProto *w1q = nullptr, *w1s = nullptr, *b1s = nullptr,
+                          *xs = nullptr;
+  for (auto &i : q->graph().initializer()) {
+    if (i.name() == "w1_quantized")
+      w1q = &i;
+    if (i.name() == "w1_scale")
+      w1s = &i;
+    if (i.name() == "b1_scale")
+      b1s = &i;
+    if (i.name() == "x_scale")
+      xs = &i;
+    EXPECT_NE(i.name(), "w1"); // the float weight is gone
+  }
+  ASSERT_TRUE(w1q && w1s && b1s && xs);
+  EXPECT_EQ(w1q->data_type(), onnx::TensorProto::INT8);
+  Tensor ws = *initializerTensor(*w1s), bs = *initializerTensor(*b1s),
+         sx = *initializerTensor(*xs);
+  ASSERT_EQ(ws.size(), 4);
+  for (int c = 0; c < 4; ++c)
+    EXPECT_EQ(bs.data<float>()[c], sx.data<float>()[0] * ws.data<float>()[c]);
+  // The QDQ model computes nearly what the float one does.
+  auto out = runModel(*q, x);
+  ASSERT_TRUE(out.hasValue()) << out.status().message();
+  for (int64_t i = 0; i < 5; ++i)
+    EXPECT_NEAR((*out)[0].data<float>()[i], (*ref)[0].data<float>()[i], 0.02);
+}
+
+TEST(QdqRewrite, BiasCorrectionRemovesTheWeightRoundingShift) {
+  // y = W x + b with x of known mean: the corrected bias makes E[W_q x + b']
+  // equal E[W x + b].
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto &g = *m.mutable_graph();
+  io(g.add_input(), "x", {4, 3});
+  io(g.add_output(), "y", {4, 2});
+  addInit(g, "w", f32({3, 2}, {0.013f, 0.5f, -0.337f, 0.121f, 0.999f, -0.4f}));
+  addInit(g, "b", f32({2}, {0.25f, -0.75f}));
+  node(g, "Gemm", {"x", "w", "b"}, {"y"}, "fc");
+  auto info = inspectTensors(m, {});
+  ASSERT_TRUE(info.hasValue());
+  auto plan = planQdq(m, *info, {});
+  ASSERT_TRUE(plan.hasValue());
+  std::map<std::string, QParams> params = {{"x", {0.01f, 128}},
+                                           {"y", {0.01f, 128}}};
+  std::vector<double> mean = {2.0, -1.0, 0.5};
+  RewriteOptions ro;
+  auto q = rewriteQdq(m, *plan, params, {{"x", mean}}, ro, nullptr);
+  ASSERT_TRUE(q.hasValue()) << q.status().message();
+  Tensor W = *initializerTensor(m.graph().initializer(0));
+  QuantizedWeight qw = quantizeWeight(W, 1);
+  Tensor bq, bsc;
+  for (auto &i : q->graph().initializer()) {
+    if (i.name() == "b_quantized")
+      bq = *initializerTensor(i);
+    if (i.name() == "b_scale")
+      bsc = *initializerTensor(i);
+  }
+  ASSERT_EQ(bq.elem(), ElemKind::I32);
+  for (int o = 0; o < 2; ++o) {
+    double shift = 0;
+    for (int k = 0; k < 3; ++k)
+      shift += (double(qw.q.data<int8_t>()[k * 2 + o]) * qw.scales[size_t(o)] -
+                double(W.data<float>()[k * 2 + o])) *
+               mean[size_t(k)];
+    double want = std::nearbyint((double(o ? -0.75f : 0.25f) - shift) /
+                                 double(bsc.data<float>()[o]));
+    EXPECT_EQ(bq.data<int32_t>()[o], int32_t(want));
+  }
+}
+
+TEST(Equalization, SameFunctionEqualRanges) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto &g = *m.mutable_graph();
+  io(g.add_input(), "x", {1, 3, 5, 5});
+  io(g.add_output(), "y", {1, 2, 5, 5});
+  // Channel ranges that differ by 100x.
+  auto w1 = gaussian(4 * 3, 31, 0, 1.0f);
+  for (int k = 0; k < 3; ++k)
+    w1[size_t(k)] *= 100.0f;
+  addInit(g, "w1", f32({4, 3, 1, 1}, w1));
+  addInit(g, "b1", f32({4}, {1, 2, 3, 4}));
+  addInit(g, "w2", f32({2, 4, 1, 1}, gaussian(8, 32)));
+  node(g, "Conv", {"x", "w1", "b1"}, {"a"}, "c1");
+  node(g, "Relu", {"a"}, {"r"}, "relu");
+  node(g, "Conv", {"r", "w2"}, {"y"}, "c2");
+  Tensor x = f32({1, 3, 5, 5}, gaussian(75, 33));
+  auto before = runModel(m, x);
+  ASSERT_TRUE(before.hasValue());
+  onnx::ModelProto e = m;
+  auto st = equalizeCrossLayer(e);
+  ASSERT_TRUE(st.hasValue()) << st.status().message();
+  EXPECT_EQ(st->pairs, 1u);
+  auto after = runModel(e, x);
+  ASSERT_TRUE(after.hasValue());
+  for (int64_t i = 0; i < (*before)[0].size(); ++i)
+    EXPECT_NEAR((*after)[0].data<float>()[i], (*before)[0].data<float>()[i],
+                1e-3 * (1 + std::fabs((*before)[0].data<float>()[i])));
+  // Per channel, conv1's output range equals conv2's input range.
+  Tensor a = *initializerTensor(e.graph().initializer(0));
+  Tensor b = *initializerTensor(e.graph().initializer(2));
+  for (int c = 0; c < 4; ++c) {
+    double r1 = 0, r2 = 0;
+    for (int k = 0; k < 3; ++k)
+      r1 = std::max(r1, double(std::fabs(a.data<float>()[c * 3 + k])));
+    for (int o = 0; o < 2; ++o)
+      r2 = std::max(r2, double(std::fabs(b.data<float>()[o * 4 + c])));
+    EXPECT_NEAR(r1, r2, 1e-3 * r1);
+  }
+}
+
+TEST(Calibration, FolderErrors) {
+  std::vector<InputDecl> in(1);
+  in[0].name = "x";
+  in[0].dims = {-1, 2};
+  in[0].hasShape = true;
+  std::string d = tempDir("calib");
+  auto r = loadCalibrationDir(d, in);
+  ASSERT_FALSE(r.hasValue());
+  EXPECT_NE(r.status().message().find("no calibration samples"),
+            std::string::npos);
+  EXPECT_FALSE(loadCalibrationDir(d + "/missing", in).hasValue());
+  ASSERT_TRUE(writeTensorFile(f32({1, 2}, {1, 2}), d + "/s2.npy").isOk());
+  ASSERT_TRUE(writeTensorFile(f32({1, 2}, {3, 4}), d + "/s10.npy").isOk());
+  auto ok = loadCalibrationDir(d, in);
+  ASSERT_TRUE(ok.hasValue()) << ok.status().message();
+  ASSERT_EQ(ok->size(), 2u);
+  EXPECT_EQ(ok->at(1).inputs[0].data<float>()[0], 3.0f); // natural order
+  ASSERT_TRUE(
+      writeTensorFile(f32({1, 2}, {1, std::nanf("")}), d + "/s3.npy").isOk());
+  r = loadCalibrationDir(d, in);
+  ASSERT_FALSE(r.hasValue());
+  EXPECT_NE(r.status().message().find("NaN"), std::string::npos);
+  EXPECT_NE(r.status().message().find("s3.npy"), std::string::npos);
+  ASSERT_TRUE(writeTensorFile(f32({1, 3}, {1, 2, 3}), d + "/s3.npy").isOk());
+  r = loadCalibrationDir(d, in);
+  ASSERT_FALSE(r.hasValue());
+  EXPECT_NE(r.status().message().find("declared"), std::string::npos);
+  std::vector<InputDecl> two = {in[0], in[0]};
+  two[1].name = "z";
+  EXPECT_FALSE(loadCalibrationDir(d, two).hasValue()); // .npy: one input
+}
+
+TEST(Quantize, EndToEndWithProfile) {
+  std::string d = tempDir("e2e");
+  std::string model = d + "/model.onnx", calib = d + "/calib";
+  mkdir(calib.c_str(), 0755);
+  ASSERT_TRUE(writeOnnxModelAtomically(smallModel(), model).isOk());
+  for (int i = 0; i < 4; ++i)
+    ASSERT_TRUE(writeTensorFile(f32({1, 2, 6, 6}, gaussian(72, 100 + i)),
+                                calib + "/x" + std::to_string(i) + ".npy")
+                    .isOk());
+  QuantizeOptions o;
+  o.model = model;
+  o.calibrationDir = calib;
+  o.output = d + "/q.onnx";
+  o.profileOut = d + "/p.json";
+  Status s = quantizeModel(o);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  ASSERT_TRUE(exists(o.output) && exists(o.profileOut));
+  auto q1 = readFileBytes(o.output);
+  // The profile reproduces the model byte for byte.
+  QuantizeOptions p = o;
+  p.calibrationDir.clear();
+  p.profileIn = o.profileOut;
+  p.profileOut.clear();
+  p.output = d + "/q2.onnx";
+  s = quantizeModel(p);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  EXPECT_EQ(*readFileBytes(p.output), *q1);
+  // A profile of another graph is refused, and nothing is written.
+  onnx::ModelProto other = smallModel();
+  other.mutable_graph()->mutable_initializer(1)->set_raw_data(
+      std::string(16, '\0'));
+  ASSERT_TRUE(writeOnnxModelAtomically(other, d + "/other.onnx").isOk());
+  p.model = d + "/other.onnx";
+  p.output = d + "/q3.onnx";
+  s = quantizeModel(p);
+  ASSERT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("another graph"), std::string::npos);
+  EXPECT_FALSE(exists(p.output));
+  // Unknown --keep-float.
+  QuantizeOptions k = o;
+  k.profileOut.clear();
+  k.output = d + "/q4.onnx";
+  k.keepFloat = {"no_such_node"};
+  s = quantizeModel(k);
+  ASSERT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("no_such_node"), std::string::npos);
+  EXPECT_FALSE(exists(k.output));
+  // Methods and options all produce a model.
+  for (Method m : {Method::MinMax, Method::Entropy, Method::Mse}) {
+    QuantizeOptions v = o;
+    v.profileOut.clear();
+    v.method = m;
+    v.perChannel = m != Method::Mse;
+    v.activationType = m == Method::Entropy ? ElemKind::I8 : ElemKind::U8;
+    v.output = d + "/v.onnx";
+    s = quantizeModel(v);
+    EXPECT_TRUE(s.isOk()) << methodName(m) << ": " << s.message();
+  }
+}
