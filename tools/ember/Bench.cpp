@@ -33,7 +33,9 @@ int benchMain(int argc, char **argv) {
     return usageError("--runs must be in [1, 100000], --warmup >= 0 and "
                       "--threads in [1, 256]");
   ImportOptions io;
-  Status s = parseInputShapes(a.values("--input-shape"), io.inputShapes);
+  Status s = applyTimeoutOption(a, target);
+  if (s.isOk())
+    s = parseInputShapes(a.values("--input-shape"), io.inputShapes);
   std::map<std::string, std::string> backendOpts;
   if (s.isOk())
     s = parseBackendOptions(a.values("--backend-opt"), backendOpts);

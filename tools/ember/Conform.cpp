@@ -49,9 +49,9 @@ struct ConformOptions {
   // computes (int8 models: docs/quantization.md); 0 = off.
   double quanta = 0;
   bool lower = true, optimize = true;
-  bool lir = false; // run through IRGen + memory planning + LIR interpreter
-  Target runtime;   // the loaded target (interp: no plugin)
-  int timeoutSec = 600;
+  bool lir = false;     // run through IRGen + memory planning + LIR interpreter
+  Target runtime;       // the loaded target (interp: no plugin)
+  int timeoutSec = 600; // a case still running after this is killed
 };
 
 bool isDir(const std::string &p) {
@@ -348,7 +348,8 @@ int runKitFor(Args &a, const std::string &target) {
     return usageError("--kit needs a plugin target (--target=plugin:PATH.so)");
   args.push_back("--plugin=" + *path);
   std::string v;
-  for (const char *opt : {"--junit", "--json", "--layers", "--reference"})
+  for (const char *opt :
+       {"--junit", "--json", "--layers", "--reference", "--timeout"})
     if (a.value(opt, v))
       args.push_back(std::string(opt) + "=" + v);
   std::vector<std::string> rest;
@@ -383,8 +384,13 @@ int conformMain(int argc, char **argv) {
     o.atol = std::atof(v.c_str());
   if (a.value("--quanta", v))
     o.quanta = std::atof(v.c_str());
-  if (a.value("--timeout", v))
-    o.timeoutSec = std::atoi(v.c_str());
+  // --timeout limits each plugin call; a whole case gets more.
+  double callLimit = 0;
+  Status ts = applyTimeoutOption(a, o.target, &callLimit);
+  if (!ts.isOk())
+    return reportError(ts);
+  if (callLimit > 0)
+    o.timeoutSec = std::max(600, int(2 * callLimit) + 60);
   int jobs = 1;
   if (a.value("--jobs", v) || a.value("-j", v))
     jobs = std::max(1, std::atoi(v.c_str()));
@@ -466,6 +472,9 @@ int conformMain(int argc, char **argv) {
         pid_t pid = fork();
         if (pid == 0) {
           close(fds[0]);
+          // A crash or hang report (the plugin, the call) is the case's
+          // result.
+          backend::setFailureReportFd(fds[1], "ERROR\t");
           CaseResult r = runCase(cases[next], o);
           std::string line = r.status + "\t" + oneLine(r.reason) + "\n";
           ssize_t w = write(fds[1], line.data(), line.size());
@@ -495,8 +504,8 @@ int conformMain(int argc, char **argv) {
         if (!finished && elapsed > o.timeoutSec) {
           kill(c.pid, SIGKILL);
           finished = true;
-          c.buf =
-              "ERROR\ttimed out after " + std::to_string(o.timeoutSec) + " s\n";
+          c.buf = "ERROR\ttimed out after " + std::to_string(o.timeoutSec) +
+                  " s (the case was killed)\n";
         }
         if (!finished) {
           ++k;

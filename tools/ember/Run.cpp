@@ -27,7 +27,9 @@ int runMain(int argc, char **argv) {
   a.value("--threads", threadsStr);
   bool optimize = !a.flag("--O0");
   ImportOptions io;
-  Status s = parseInputShapes(a.values("--input-shape"), io.inputShapes);
+  Status s = applyTimeoutOption(a, target);
+  if (s.isOk())
+    s = parseInputShapes(a.values("--input-shape"), io.inputShapes);
   std::map<std::string, std::string> backendOpts;
   if (s.isOk())
     s = parseBackendOptions(a.values("--backend-opt"), backendOpts);
