@@ -638,11 +638,7 @@ Expected<Event> Plugin::execute(Device &d, Executable &x,
     return makeError(ErrorCode::Backend, describe(),
                      " returned no event from execute");
   EMBER_TRY(checkFresh(HandleKind::Event, ev, "execute"));
-  Event event(shared_from_this(), ev);
-  event.pending_ = true;
-  if (slot_)
-    slot_->pendingExecutions.fetch_add(1);
-  return event;
+  return Event(shared_from_this(), ev);
 }
 
 Status Plugin::waitForExecution(Event &ev, std::vector<Buffer> &in,

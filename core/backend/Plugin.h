@@ -140,7 +140,7 @@ private:
   friend class Plugin;
   std::shared_ptr<Plugin> plugin_;
   ember_event *ev_ = nullptr;
-  bool pending_ = false; // an execution Plugin::execute started, not done
+  bool pending_ = false; // its execution not seen complete yet
 };
 
 class Plugin : public std::enable_shared_from_this<Plugin> {

@@ -215,10 +215,16 @@ Executable::Executable(std::shared_ptr<Plugin> p, ember_executable *e)
     plugin_->trackHandle(HandleKind::Executable, exe_);
 }
 
+// An event stands for an execution in flight until a wait sees it
+// complete: a crash on a plugin thread meanwhile is "in execute".
 Event::Event(std::shared_ptr<Plugin> p, ember_event *e)
     : plugin_(std::move(p)), ev_(e) {
-  if (plugin_ && ev_)
+  if (plugin_ && ev_) {
     plugin_->trackHandle(HandleKind::Event, ev_);
+    pending_ = true;
+    if (plugin_->slot_)
+      plugin_->slot_->pendingExecutions.fetch_add(1);
+  }
 }
 
 Device::~Device() {

@@ -70,8 +70,32 @@ struct KitState {
   backend::Device device, refDevice; // opened on first use
   bool deviceTried = false, refDeviceTried = false;
   Status deviceError, refDeviceError;
+
+  // Hangs so far (this worker and earlier ones): once the plugin hung, the
+  // kit waits only a little longer than its slowest completed execution,
+  // so that a plugin that hangs everywhere cannot keep CI waiting.
+  int hangs = 0;
+  std::string firstHang;
+  double longestExecution = 0; // seconds, of those that completed
+  double waitSec = 0;          // 0: config.timeoutSec
 };
 KitState &state();
+
+// ---- hangs (Kit.cpp)
+// ---------------------------------------------------------- How long the kit
+// now waits for an execution, and lets any plugin call run before the host's
+// watchdog reports it hung: the configured timeout until the plugin first
+// hangs, then max(1 s, 4 x the longest execution that completed).
+double waitSeconds();
+// Records that the plugin hung in test `where` (streamed to ember-kit's
+// supervisor, which hands it on to a restarted worker).
+void recordHang(const std::string &where);
+// Waits for an execution at most waitSeconds(). On a timeout, abandons the
+// event, `buffers` and `exe` (the plugin may still use them), records the
+// hang and returns a Timeout error saying what did not complete.
+Status waitOrAbandon(backend::Plugin &p, backend::Event &ev,
+                     const std::vector<backend::Buffer *> &buffers,
+                     backend::Executable *exe, const std::string &what);
 
 // Device 0 of the plugin / the reference, opened once.
 Expected<backend::Device *> pluginDevice();
@@ -83,6 +107,9 @@ bool implemented(const backend::Plugin &p, const char *fn);
 // kept with the test's result, printed when verbose.
 void note(const std::string &text);
 
+// "Suite.Name" of the test running now ("ember-kit" between tests).
+const char *runningTestName();
+
 // ---- registration -----------------------------------------------------------
 using TestFn = std::function<void()>;
 // Registers <suite>.<name> unless excluded by the config.
@@ -90,6 +117,7 @@ void addTest(const std::string &suite, const std::string &name, TestFn b);
 
 void registerAbiTests();
 void registerApiTests();
+void registerMemoryTests(); // api layer: leaks, writes out of bounds
 void registerCapabilityTests();
 void registerLirTests();
 void registerArtifactTests();
@@ -121,7 +149,10 @@ struct ProbeSetup {
   backend::Executable exe;
   std::vector<backend::Buffer> in, out;
   std::vector<ember_buffer *> inPtrs, outPtrs;
-  std::vector<Tensor> read(Status &s); // the output buffers
+  std::vector<Tensor> read(Status &s);      // the output buffers
+  std::vector<backend::Buffer *> buffers(); // inputs, then outputs
+  // waitOrAbandon for an execution of this setup.
+  Status wait(backend::Event &ev);
 };
 Expected<std::unique_ptr<ProbeSetup>> setupProbe();
 
@@ -189,23 +220,25 @@ extern int gProgressFd;
 
 } // namespace ember::kit
 
-// Checks that fail with just the streamed message (no "Value of:" text):
-// KIT_CHECK(cond) << "why"; KIT_REQUIRE also returns from the test.
+// Checks that fail with just the streamed message (no "Value of:" text),
+// located at the running test ("Capability.MatMul_f32: Failure"), not at a
+// line of the kit's sources: KIT_CHECK(cond) << "why"; KIT_REQUIRE also
+// returns from the test.
 #define KIT_CHECK(cond)                                                        \
   if (cond) {                                                                  \
   } else                                                                       \
-    ADD_FAILURE()
+    GTEST_MESSAGE_AT_(::ember::kit::runningTestName(), -1, "",                 \
+                      ::testing::TestPartResult::kNonFatalFailure)
 #define KIT_REQUIRE(cond)                                                      \
   if (cond) {                                                                  \
   } else                                                                       \
-    FAIL()
+    return GTEST_MESSAGE_AT_(::ember::kit::runningTestName(), -1, "",          \
+                             ::testing::TestPartResult::kFatalFailure)
 
-// FAILs the current test (and returns) when `expr` is an error.
+// Fails the current test (and returns) when `expr` is an error.
 #define KIT_ASSIGN(lhs, expr)                                                  \
   KIT_ASSIGN_IMPL(EMBER_CONCAT(_kit_, __LINE__), lhs, expr)
 #define KIT_ASSIGN_IMPL(tmp, lhs, expr)                                        \
   auto tmp = (expr);                                                           \
-  if (!tmp.hasValue()) {                                                       \
-    FAIL() << tmp.status().message();                                          \
-  }                                                                            \
+  KIT_REQUIRE(tmp.hasValue()) << tmp.status().message();                       \
   lhs = std::move(*tmp)
