@@ -23,21 +23,61 @@ namespace ember::kit {
 
 namespace v1 = ember::backend::v1;
 
-// ---- samples (Samples.cpp) ------------------------------------------------
-// A single-op lowered graph and deterministic inputs for it.
+// ---- cases (Cases.cpp, CaseOps.cpp) ---------------------------------------
+// How a case's shapes and attributes are drawn: the canonical case (small
+// fixed shapes), or one of the edge styles.
+enum class CaseStyle {
+  Canonical,
+  Ones,  // every dimension 1
+  Odd,   // odd sizes
+  Prime, // prime sizes
+  Big,   // one dimension larger than any tile (65 to 257)
+  Mixed, // a mix of 1, powers of two and their neighbours
+};
+const char *caseStyleName(CaseStyle s);
+
+struct CaseSpec {
+  CaseStyle style = CaseStyle::Canonical;
+  unsigned rank = 0; // of the op's first data operand (not canonical)
+  uint64_t seed = 0;
+};
+
+// One case (one node) of a sample.
+struct CaseInfo {
+  CaseSpec spec;
+  std::string text; // "MatMul(f32[7,13], f32[13,5]) -> f32[7,5]"
+  const Node *node = nullptr;
+  size_t firstOutput = 0; // its results among the function's outputs
+  size_t numOutputs = 0;
+  double accumulate = 1; // terms per result element (float tolerance)
+};
+
+// Lowered single-op programs and deterministic inputs for them.
 struct Sample {
   std::unique_ptr<Module> module;
   std::vector<Tensor> inputs; // one per placeholder of main()
+  std::vector<CaseInfo> cases;
   Function &fn() const { return *module->main(); }
-  // The op's node (the only non-storage node).
+  // The first case's node.
   const Node &node() const;
 };
 
-// Builds the sample of `op` with element type `dtype` (the type of its
-// data operands). Unsupported when the kit has no sample for the op, or
+// The canonical case of `op` with element type `dtype` (the type of its
+// data operands). Unsupported when the kit has no builder for the op, or
 // the op does not take that element type; the message says which.
 Expected<Sample> buildSample(const std::string &op, ElemKind dtype,
                              unsigned seed);
+// The cases `specs` of op in one function, each with its own inputs and
+// outputs (an error when one does not build).
+Expected<Sample> buildCases(const std::string &op, ElemKind dtype,
+                            const std::vector<CaseSpec> &specs);
+// `n` specs for a claim of `op` with ranks in [minRank, maxRank] (maxRank
+// 0: any): the styles in turn, the op's ranks within the claim in turn
+// (all the op's ranks when none is within it).
+std::vector<CaseSpec> caseSpecs(const std::string &op, unsigned minRank,
+                                unsigned maxRank, uint64_t seed, int n);
+// "MatMul(f32[7,13], f32[13,5]) -> f32[7,5] {transB=1}".
+std::string describeNode(const Node &n);
 
 // Random tensor of `t` with values in [lo, hi] (integers: rounded).
 Tensor randomTensor(const Type &t, uint64_t seed, double lo = -2,

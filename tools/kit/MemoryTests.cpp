@@ -113,11 +113,11 @@ void releaseFreesExecutables() {
   }
   KIT_ASSIGN(backend::Device * d, pluginDevice());
   KIT_ASSIGN(std::string g, backend::serializeGraph(s.probe->sample.fn()));
-  const int n = 64;
+  const int n = 32;
   auto cycle = [&]() -> Status {
     return s.plugin->compile(d, EMBER_PROGRAM_GRAPH, g).status();
   };
-  KIT_ASSIGN(double grew, growthPerCycle(32, n, cycle));
+  KIT_ASSIGN(double grew, growthPerCycle(24, n, cycle));
   note(concat("the heap grew by ", bytes(grew), " per executable"));
   KIT_CHECK(grew < kLeakPerCycle)
       << "executable_release does not free what executable_compile took: "

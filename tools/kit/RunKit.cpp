@@ -30,7 +30,8 @@ const char *const kUsage =
     "usage: ember-kit --plugin=PATH.so [--reference=PATH.so] [--json=FILE]\n"
     "                 [--junit=FILE] "
     "[--layers=abi,api,capability,lir,artifact,skew]\n"
-    "                 [--rtol=R] [--atol=A] [--timeout=SEC] [--seed=N]\n"
+    "                 [--rtol=R] [--atol=A] [--timeout=SEC] [--cases=N]\n"
+    "                 [--seed=N]\n"
     "                 [--no-fork] [--verbose] [--gtest_* flags]\n"
     "Runs the Ember backend conformance kit on a plugin (tools/kit/README.md)."
     "\n";
@@ -111,6 +112,8 @@ int parse(int argc, char **argv, Options &o) {
       o.config.atol = std::atof(v.c_str());
     } else if (val("--timeout", v)) {
       o.config.timeoutSec = std::max(1, std::atoi(v.c_str()));
+    } else if (val("--cases", v)) {
+      o.config.casesPerClaim = std::max(1, std::atoi(v.c_str()));
     } else if (val("--seed", v)) {
       o.config.seed = unsigned(std::strtoul(v.c_str(), nullptr, 10));
     } else if (a == "--no-fork") {
