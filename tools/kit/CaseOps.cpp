@@ -7,6 +7,8 @@
 // the recurrent ops, DeformConv and LinearAttention draw data, not shapes.
 #include "Cases.h"
 
+#include "ember/quant/Arith.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -892,6 +894,121 @@ Status convInteger(Builder &b, OpKind k, Draw &d) {
                 {{"kernel_shape", Attr::ofInts(kernel)}});
 }
 
+Status qlinearAdd(Builder &b, OpKind k, Draw &d) {
+  if (b.d() != ElemKind::U8 && b.d() != ElemKind::I8)
+    return unsupported("QLinearAdd samples take u8 or i8");
+  Dims xs = d.shape({2, 3, 4});
+  Value a = b.in(Type(b.d(), xs), Domain::Full),
+        c = b.in(Type(b.d(), d.partner(xs, {3, 1})), Domain::Full);
+  double zp = zeroPointOf(b.d());
+  return b.node(k, {a, b.scalar(ElemKind::F32, 0.02), b.scalar(b.d(), zp), c,
+                    b.scalar(ElemKind::F32, 0.03), b.scalar(b.d(), zp),
+                    b.scalar(ElemKind::F32, 0.05), b.scalar(b.d(), zp)});
+}
+
+Status qlinearGlobalAveragePool(Builder &b, OpKind k, Draw &d) {
+  if (b.d() != ElemKind::U8 && b.d() != ElemKind::I8)
+    return unsupported("QLinearGlobalAveragePool samples take u8 or i8");
+  Dims xs = d.shape({1, 3, 4, 4}, 2048);
+  double zp = zeroPointOf(b.d());
+  AttrMap attrs;
+  if (d.coin(false))
+    attrs["channels_last"] = Attr::ofInt(1);
+  return b.node(k,
+                {b.in(xs, Domain::Full), b.scalar(ElemKind::F32, 0.02),
+                 b.scalar(b.d(), zp), b.scalar(ElemKind::F32, 0.03),
+                 b.scalar(b.d(), zp)},
+                attrs);
+}
+
+// Ember's integer primitives (docs/quantization.md), with parameters as
+// ember/quant/Arith.h makes them from scales.
+Status requantize(Builder &b, OpKind k, Draw &d) {
+  // The input: i32 (an accumulator) or the claimed integer type; the
+  // result: u8 or i8 (the claimed one when it is).
+  ElemKind in = b.d(), out = d.pick(ElemKind::U8, {ElemKind::U8, ElemKind::I8});
+  if (b.d() == ElemKind::U8 || b.d() == ElemKind::I8) {
+    out = b.d();
+    in = d.coin(true) ? ElemKind::I32 : b.d();
+  }
+  if (!isIntKind(in) || elemSize(in) > 4)
+    return unsupported("Requantize takes integers of at most 32 bits");
+  Dims xs = d.shape({2, 3, 4});
+  Value x = b.in(Type(in, xs), Domain::Full);
+  AttrMap attrs = {{"to", Attr::ofInt(elemKindToOnnx(out))}};
+  int64_t n = 1;
+  if (!d.canonical() && !xs.empty() && d.coin(false)) { // per channel
+    int64_t axis = drawAxis(d, 1, unsigned(xs.size()));
+    n = xs[size_t(positive(axis, xs.size()))];
+    attrs["axis"] = Attr::ofInt(axis);
+  }
+  std::vector<int64_t> mult, shift;
+  for (int64_t c = 0; c < n; ++c) {
+    quant::Multiplier m = quant::quantizeMultiplier(
+        d.pick(0.37, {0.37, 0.9, 0.05, 1.7}) * (1 + 0.1 * double(c % 5)));
+    mult.push_back(m.mult);
+    shift.push_back(m.shift);
+  }
+  std::vector<Value> ins = {x, b.ints(mult, {n}, ElemKind::I32),
+                            b.ints(shift, {n}, ElemKind::I32)};
+  if (d.coin(true)) {
+    ins.push_back(b.scalar(in, elemSize(in) == 1 ? zeroPointOf(in) : 0));
+    ins.push_back(b.scalar(out, zeroPointOf(out)));
+  }
+  if (d.coin(false)) // a fused Relu: clamped at the zero point
+    attrs["min"] = Attr::ofInt(int64_t(zeroPointOf(out)));
+  return b.node(k, ins, attrs);
+}
+
+Status quantizedAdd(Builder &b, OpKind k, Draw &d) {
+  if (b.d() != ElemKind::U8 && b.d() != ElemKind::I8)
+    return unsupported("QuantizedAdd takes u8 or i8");
+  Dims xs = d.shape({2, 3, 4});
+  Value a = b.in(xs, Domain::Full),
+        c = b.in(d.partner(xs, {3, 1}), Domain::Full);
+  // TFLite's add: both inputs rescaled to twice the larger scale, shifted
+  // left by 20 bits, added, rescaled to the output scale.
+  double sa = d.pick(0.02, {0.02, 0.1, 0.003}),
+         sb = d.pick(0.03, {0.03, 0.02, 0.2}),
+         sy = d.pick(0.05, {0.05, 0.04, 0.3});
+  double twice = 2 * std::max(sa, sb);
+  quant::Multiplier ma = quant::quantizeMultiplier(sa / twice),
+                    mb = quant::quantizeMultiplier(sb / twice),
+                    my = quant::quantizeMultiplier(twice /
+                                                   (double(1 << 20) * sy));
+  int64_t zp = int64_t(zeroPointOf(b.d()));
+  AttrMap attrs = {{"to", Attr::ofInt(elemKindToOnnx(b.d()))},
+                   {"left_shift", Attr::ofInt(20)},
+                   {"a_zero_point", Attr::ofInt(zp)},
+                   {"b_zero_point", Attr::ofInt(zp)},
+                   {"y_zero_point", Attr::ofInt(zp)},
+                   {"a_multiplier", Attr::ofInt(ma.mult)},
+                   {"a_shift", Attr::ofInt(ma.shift)},
+                   {"b_multiplier", Attr::ofInt(mb.mult)},
+                   {"b_shift", Attr::ofInt(mb.shift)},
+                   {"y_multiplier", Attr::ofInt(my.mult)},
+                   {"y_shift", Attr::ofInt(my.shift)}};
+  return b.node(k, {a, c}, attrs);
+}
+
+Status tableLookup(Builder &b, OpKind k, Draw &d) {
+  // The index is u8 or i8 (the claimed one when it is); the table's type,
+  // the result's, is the claimed one otherwise.
+  ElemKind x = d.pick(ElemKind::U8, {ElemKind::U8, ElemKind::I8}), t = b.d();
+  if (b.d() == ElemKind::U8 || b.d() == ElemKind::I8) {
+    x = b.d();
+    t = d.pick(b.d(), {b.d(), ElemKind::F32, ElemKind::I32});
+  }
+  Tensor table(Type(t, {256}));
+  for (int64_t i = 0; i < 256; ++i)
+    table.setDouble(i, t == ElemKind::Bool ? double(i % 2)
+                       : isFloatKind(t)    ? std::tanh(double(i - 128) / 32)
+                       : isSignedKind(t)   ? double((i * 7) % 256 - 128)
+                                           : double((i * 7) % 256));
+  Value in = b.in(Type(x, d.shape({2, 3, 4})), Domain::Full);
+  return b.node(k, {in, b.cst(std::move(table))});
+}
+
 Status dynamicQuantize(Builder &b, OpKind k, Draw &d) {
   if (b.d() != ElemKind::F32 && b.d() != ElemKind::U8)
     return unsupported("DynamicQuantizeLinear quantizes f32 into u8");
@@ -1046,6 +1163,11 @@ const std::map<std::string, OpBuilder> &opBuilders() {
     t["MatMulInteger"] = {matMulInteger, 2, 2};
     t["ConvInteger"] = {convInteger, 3, 4};
     t["DynamicQuantizeLinear"] = {dynamicQuantize, 0, 5};
+    t["QLinearAdd"] = {qlinearAdd, 0, 5};
+    t["QLinearGlobalAveragePool"] = {qlinearGlobalAveragePool, 3, 5};
+    t["Requantize"] = {requantize, 0, 5};
+    t["QuantizedAdd"] = {quantizedAdd, 0, 5};
+    t["TableLookup"] = {tableLookup, 0, 5};
     t["BitCast"] = {bitCast, 0, 6};
     t["Det"] = {det, 2, 4};
     t["GridSample"] = {gridSample, 4, 4};

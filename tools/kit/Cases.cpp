@@ -288,6 +288,19 @@ Tensor Builder::random(const Type &t, Domain dom) {
     lo = 0;
     hi = 3;
     break;
+  case Domain::Full:
+    if (fl) {
+      lo = -2;
+      hi = 2;
+    } else if (elemSize(k) <= 2) {
+      double span = std::ldexp(1.0, int(8 * elemSize(k)));
+      lo = sg ? -span / 2 : 0;
+      hi = sg ? span / 2 - 1 : span - 1;
+    } else {
+      lo = sg ? -1048576 : 0;
+      hi = 1048576;
+    }
+    break;
   }
   Tensor x = randomTensor(t, seed, lo, hi);
   if (dom == Domain::NonZero && sg) {

@@ -25,6 +25,7 @@ enum class Domain {
   NonZero,  // |x| >= 0.5 (integers: non-zero), either sign
   NearOne,  // products: floats [0.5, 1.5], integers [1, 2]
   Shift,    // shift amounts and small exponents: [0, 3]
+  Full,     // integers: the type's range (wider ones: +-2^20); floats Default
 };
 
 // Draws the shapes and attribute values of one case.
