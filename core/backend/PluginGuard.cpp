@@ -262,7 +262,9 @@ void watchdogMain() {
 
 void afterForkInChild() {
   // Threads do not survive fork(): the watchdog starts again on demand, and
-  // records of the other threads are stale.
+  // records of the other threads are stale. The mutex may have been held
+  // by a thread that is gone.
+  new (&gWatchdogMu) std::mutex();
   gWatchdogRunning.store(false);
   gWatchdogTid.store(0);
   for (auto &r : gThreads)

@@ -27,14 +27,30 @@ namespace {
 const int kMaxCrashes = 5;
 
 const char *const kUsage =
-    "usage: ember-kit --plugin=PATH.so [--reference=PATH.so] [--json=FILE]\n"
-    "                 [--junit=FILE] "
-    "[--layers=abi,api,capability,lir,artifact,skew]\n"
-    "                 [--rtol=R] [--atol=A] [--timeout=SEC] [--cases=N]\n"
-    "                 [--seed=N]\n"
-    "                 [--no-fork] [--verbose] [--gtest_* flags]\n"
-    "Runs the Ember backend conformance kit on a plugin (tools/kit/README.md)."
-    "\n";
+    "usage: ember-kit --plugin=PATH.so [options] [--gtest_* flags]\n"
+    "Runs the Ember backend conformance kit on a plugin, layer by layer\n"
+    "(share/doc/ember/kit.md, tools/kit/README.md in the sources).\n"
+    "\n"
+    "  --plugin=PATH.so      the plugin under test (or "
+    "--target=plugin:PATH.so)\n"
+    "  --reference=PATH.so   the oracle (default lib/ember/libember_interp.so\n"
+    "                        beside bin/, else the in-process interpreter)\n"
+    "  --layers=L,...        only these of abi, api, capability, lir,\n"
+    "                        artifact, skew\n"
+    "  --json=FILE           a JSON report\n"
+    "  --junit=FILE          a JUnit XML report\n"
+    "  --rtol=R --atol=A     float tolerance (1e-4, 1e-5; wider for f16,\n"
+    "                        bf16 and long sums)\n"
+    "  --timeout=SEC         how long an execution or a call may take (60);\n"
+    "                        after a hang the kit waits less\n"
+    "  --cases=N             cases per claim (op, dtype) (6)\n"
+    "  --seed=N              seed of the cases and inputs (1)\n"
+    "  --verbose             gtest's output and what each passing test found\n"
+    "  --no-fork             run in this process (no crash recovery)\n"
+    "  --help                this text\n"
+    "\n"
+    "Exit status: 0 nothing failed, 1 failures, 2 usage error, 70 the plugin\n"
+    "crashed, 124 the plugin hung.\n";
 
 struct Options {
   KitConfig config;
