@@ -10,6 +10,7 @@
 #include "ember/backend/v1/capability.pb.h"
 #include "ember/backend/v1/graph.pb.h"
 
+#include <climits>
 #include <string>
 
 namespace v1 = ember::backend::v1;
@@ -58,8 +59,10 @@ ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
           p, offsetof(ember_query_params, graph_size) + sizeof(size_t),
           "ember_query_params"))
     return e;
+  // The graph comes from another component: treat it as hostile input.
   v1::Graph g;
-  if (!p->graph || !g.ParseFromArray(p->graph, int(p->graph_size)))
+  if (!p->graph || p->graph_size > size_t(INT_MAX) ||
+      !g.ParseFromArray(p->graph, int(p->graph_size)))
     return error(EMBER_STATUS_INVALID_ARGUMENT,
                  "query_support: not an ember.backend.v1.Graph");
   v1::SupportReport r;

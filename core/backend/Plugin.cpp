@@ -1,5 +1,6 @@
 #include "backend/Plugin.h"
 
+#include "backend/PluginGuard.h"
 #include "backend/ProgramProto.h"
 
 #include "ember/backend/v1/artifact.pb.h"
@@ -28,75 +29,6 @@ struct PluginHostState {
 };
 
 namespace {
-
-// ---- crash reporting
-// ---------------------------------------------------------
-thread_local const Plugin *tCurrentPlugin = nullptr;
-thread_local const char *tCurrentCall = nullptr;
-std::once_flag gHandlersOnce;
-
-const char *signalName(int sig) {
-  switch (sig) {
-  case SIGSEGV:
-    return "SIGSEGV";
-  case SIGBUS:
-    return "SIGBUS";
-  case SIGILL:
-    return "SIGILL";
-  case SIGFPE:
-    return "SIGFPE";
-  case SIGABRT:
-    return "SIGABRT";
-  }
-  return "a fatal signal";
-}
-
-void writeStr(const char *s) {
-  if (!s)
-    return;
-  ssize_t r = ::write(2, s, std::strlen(s));
-  (void)r;
-}
-
-struct sigaction gPrevious[32];
-
-void onFatalSignal(int sig, siginfo_t *, void *) {
-  const Plugin *p = tCurrentPlugin;
-  if (p) {
-    writeStr("error: plugin '");
-    writeStr(p->name().empty() ? "?" : p->name().c_str());
-    writeStr("' (");
-    writeStr(p->path().c_str());
-    writeStr(") crashed with ");
-    writeStr(signalName(sig));
-    writeStr(" in ");
-    writeStr(tCurrentCall ? tCurrentCall : "a call");
-    writeStr("\n");
-    _exit(70);
-  }
-  // Not ours: restore whatever was there before and let it run.
-  sigaction(sig, &gPrevious[sig], nullptr);
-  raise(sig);
-}
-
-void installCrashHandlers() {
-  std::call_once(gHandlersOnce, [] {
-    // An alternate stack, so that a stack overflow in a plugin still gets
-    // its report.
-    static char altStack[64 * 1024];
-    stack_t ss{};
-    ss.ss_sp = altStack;
-    ss.ss_size = sizeof(altStack);
-    sigaltstack(&ss, nullptr);
-    for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) {
-      struct sigaction sa {};
-      sa.sa_sigaction = onFatalSignal;
-      sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-      sigemptyset(&sa.sa_mask);
-      sigaction(sig, &sa, &gPrevious[sig]);
-    }
-  });
-}
 
 // ---- the host table's callbacks --------------------------------------------
 
@@ -168,22 +100,29 @@ constexpr size_t kMinTableSize = offsetof(ember_plugin_api, get_capabilities) +
 constexpr size_t kMaxTableSize = 1 << 20;
 constexpr size_t kMaxBlobSize = size_t(4) << 30;
 
-} // namespace
+// The size of the ABI 1.x function table of each minor version: every
+// minor version appends to the table, so a table's struct_size and its
+// claimed minor version must agree. A new minor version adds its line here.
+static_assert(EMBER_ABI_VERSION_MAJOR == 1 && EMBER_ABI_VERSION_MINOR == 2,
+              "a new ABI version: add its table size to tableSizeOfMinor");
+size_t tableSizeOfMinor(unsigned minor) {
+  switch (minor) {
+  case 0:
+    return offsetof(ember_plugin_api, executable_signature);
+  case 1:
+    return offsetof(ember_plugin_api, buffer_import_host);
+  case 2:
+    return sizeof(ember_plugin_api);
+  }
+  return 0;
+}
 
-// ---- guard
-// -------------------------------------------------------------------
-PluginCallGuard::PluginCallGuard(const Plugin &p, const char *call)
-    : prevCall(tCurrentCall), prevPlugin(tCurrentPlugin) {
-  tCurrentPlugin = &p;
-  tCurrentCall = call;
-}
-PluginCallGuard::~PluginCallGuard() {
-  tCurrentPlugin = prevPlugin;
-  tCurrentCall = prevCall;
-}
+} // namespace
 
 // ---- loading
 // -----------------------------------------------------------------
+Plugin::Plugin() : handles_(newHandles()) {}
+
 std::string Plugin::describe() const {
   if (name_.empty())
     return concat("plugin ", path_);
@@ -192,19 +131,23 @@ std::string Plugin::describe() const {
 
 Expected<std::shared_ptr<Plugin>> Plugin::load(const std::string &path,
                                                const LoadOptions &o) {
-  installCrashHandlers();
+  guard::installCrashHandlers();
   std::shared_ptr<Plugin> p(new Plugin());
   p->path_ = path;
   p->logLevel_ = o.logLevel;
   if (path.find('/') == std::string::npos)
     return invalid("plugin path '", path, "' must contain a '/' (use ./", path,
                    " for a file in the current folder)");
-  p->handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  {
+    guard::LoadingScope loading(path.c_str());
+    p->handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  }
   if (!p->handle_) {
     const char *e = dlerror();
     return makeError(ErrorCode::Backend, "cannot load plugin ", path, ": ",
                      e ? e : "unknown dlopen error");
   }
+  p->slot_ = guard::registerPlugin(p->handle_, path);
   EMBER_TRY(p->init(o));
   return p;
 }
@@ -273,7 +216,8 @@ Status Plugin::init(const LoadOptions &o) {
                      " returned a function table with struct_size ", size,
                      "; ABI ", EMBER_ABI_VERSION_MAJOR, ".x needs between ",
                      kMinTableSize, " and ", kMaxTableSize,
-                     " bytes (corrupt table or wrong header)");
+                     " bytes (set struct_size to sizeof(ember_plugin_api); "
+                     "a corrupt table or the wrong header)");
   if (abiMajor_ < EMBER_ABI_VERSION_MAJOR)
     return makeError(ErrorCode::Backend, "plugin ", path_,
                      " is too old: built for ABI ", abiMajor_, ".", abiMinor_,
@@ -301,6 +245,8 @@ Status Plugin::init(const LoadOptions &o) {
                        " has no valid version string in its function table");
   }
   st->name = name_;
+  guard::nameSlot(slot_, name_);
+  checkVersionClaim();
   if (!api_.error_code || !api_.error_message || !api_.error_free)
     return makeError(ErrorCode::Backend, describe(),
                      " does not implement error_code, error_message and "
@@ -324,12 +270,47 @@ Status Plugin::init(const LoadOptions &o) {
 }
 
 Plugin::~Plugin() {
-  if (initialized_ && api_.plugin_shutdown) {
+  if (initialized_ && api_.plugin_shutdown && !hung()) {
     PluginCallGuard g(*this, "plugin_shutdown");
     api_.plugin_shutdown();
   }
   // Unloading is skipped on purpose: a plugin may leave threads or atexit
   // handlers behind, and unloading code they still run is a crash at exit.
+}
+
+// A version claim the table's size contradicts: the host goes by
+// struct_size (fields beyond it read as NULL), but such a plugin was built
+// or filled in wrongly, and the mismatch usually hides another mistake.
+void Plugin::checkVersionClaim() {
+  size_t size = api_.struct_size;
+  size_t want = tableSizeOfMinor(abiMinor_);
+  std::string what;
+  if (abiMinor_ <= EMBER_ABI_VERSION_MINOR && size != want) {
+    std::string sizeOf;
+    for (unsigned m = 0; m <= EMBER_ABI_VERSION_MINOR; ++m)
+      if (tableSizeOfMinor(m) == size)
+        sizeOf = concat(" (the size of ABI ", EMBER_ABI_VERSION_MAJOR, ".", m,
+                        "'s)");
+    what = concat("claims ABI ", abiMajor_, ".", abiMinor_,
+                  ", whose function table is ", want,
+                  " bytes, but its table has struct_size ", size, sizeOf);
+  } else if (abiMinor_ > EMBER_ABI_VERSION_MINOR &&
+             size <= sizeof(ember_plugin_api)) {
+    what = concat("claims ABI ", abiMajor_, ".", abiMinor_,
+                  ", but its function table has struct_size ", size,
+                  ", no larger than this host's ABI ", EMBER_ABI_VERSION_MAJOR,
+                  ".", EMBER_ABI_VERSION_MINOR,
+                  " table (every minor version appends to the table)");
+  }
+  if (what.empty())
+    return;
+  warnings_.push_back(
+      concat(describe(), " ", what,
+             ": set abi_minor to EMBER_ABI_VERSION_MINOR and struct_size to "
+             "sizeof(ember_plugin_api) of the header the plugin is built "
+             "with"));
+  if (logLevel_ <= EMBER_LOG_WARNING)
+    std::fprintf(stderr, "warning: %s\n", warnings_.back().c_str());
 }
 
 Status Plugin::takeError(ember_error *e, const char *call) {
@@ -493,6 +474,7 @@ Expected<Device> Plugin::openDevice(uint32_t index) {
   if (!d)
     return makeError(ErrorCode::Backend, describe(),
                      " returned no device from device_open");
+  EMBER_TRY(checkFresh(HandleKind::Device, d, "device_open"));
   return Device(shared_from_this(), d);
 }
 
@@ -517,6 +499,7 @@ Expected<Buffer> Plugin::adoptBuffer(ember_error *e, ember_buffer *b,
   if (!b)
     return makeError(ErrorCode::Backend, describe(),
                      " returned no buffer from ", call);
+  EMBER_TRY(checkFresh(HandleKind::Buffer, b, call));
   return Buffer(shared_from_this(), b, bytes);
 }
 
@@ -556,6 +539,7 @@ Expected<Executable> Plugin::compile(Device *d, uint32_t kind,
   if (!x)
     return makeError(ErrorCode::Backend, describe(),
                      " returned no executable from executable_compile");
+  EMBER_TRY(checkFresh(HandleKind::Executable, x, "executable_compile"));
   return Executable(shared_from_this(), x);
 }
 
@@ -586,6 +570,7 @@ Expected<Executable> Plugin::loadArtifact(Device *d,
   if (!x)
     return makeError(ErrorCode::Backend, describe(),
                      " returned no executable from executable_load");
+  EMBER_TRY(checkFresh(HandleKind::Executable, x, "executable_load"));
   return Executable(shared_from_this(), x);
 }
 
@@ -652,6 +637,7 @@ Expected<Event> Plugin::execute(Device &d, Executable &x,
   if (!ev)
     return makeError(ErrorCode::Backend, describe(),
                      " returned no event from execute");
+  EMBER_TRY(checkFresh(HandleKind::Event, ev, "execute"));
   return Event(shared_from_this(), ev);
 }
 
@@ -680,6 +666,30 @@ Expected<std::string> Plugin::profile(Event &ev) {
   }
   EMBER_TRY(takeError(e, "event_profile"));
   return takeBlob(b, "event_profile");
+}
+
+Status Plugin::waitForExecution(Event &ev, std::vector<Buffer> &in,
+                                std::vector<Buffer> &out) {
+  double limit = callTimeout();
+  if (limit <= 0)
+    return ev.wait();
+  Status s = ev.wait(uint64_t(limit * 1e9));
+  if (s.code() != ErrorCode::Timeout)
+    return s;
+  // Still running: nothing it uses may be released, and the plugin is
+  // not to be called to release anything again.
+  std::vector<Buffer> bufs;
+  for (auto *v : {&in, &out})
+    for (Buffer &b : *v)
+      bufs.push_back(std::move(b));
+  in.clear();
+  out.clear();
+  abandon(std::move(ev), std::move(bufs));
+  markHung();
+  return makeError(ErrorCode::Timeout, describe(),
+                   ": execute did not complete within ", limit,
+                   " s (its event never signalled; event_wait returned "
+                   "TIMEOUT; --timeout=SEC raises the limit)");
 }
 
 Expected<std::vector<Tensor>> Plugin::run(Device &d, Executable &x,
@@ -722,7 +732,11 @@ Plugin::run(Device &d, Executable &x, const std::vector<const Tensor *> &inputs,
       for (size_t i = 0; i < total; ++i)
         (i < inputs.size() ? in : out).push_back(&bufs[i]);
       EMBER_ASSIGN(Event ev, execute(d, x, in, out));
-      EMBER_TRY(ev.wait());
+      std::vector<Buffer> none;
+      Status w = waitForExecution(ev, bufs, none);
+      if (w.code() == ErrorCode::Timeout) // the plugin may still write them
+        new std::vector<Tensor>(std::move(results));
+      EMBER_TRY(w);
       if (profileOut) {
         EMBER_ASSIGN(*profileOut, profile(ev));
       }
@@ -758,7 +772,7 @@ Plugin::run(Device &d, Executable &x, const std::vector<const Tensor *> &inputs,
   for (auto &b : outBufs)
     out.push_back(&b);
   EMBER_ASSIGN(Event ev, execute(d, x, in, out));
-  EMBER_TRY(ev.wait());
+  EMBER_TRY(waitForExecution(ev, inBufs, outBufs));
   if (profileOut) {
     EMBER_ASSIGN(*profileOut, profile(ev));
   }
@@ -770,97 +784,6 @@ Plugin::run(Device &d, Executable &x, const std::vector<const Tensor *> &inputs,
     results.push_back(std::move(t));
   }
   return results;
-}
-
-// ---- handles
-// ---------------------------------------------------------------------
-#define EMBER_HANDLE_MOVE(Cls, field)                                          \
-  Cls &Cls::operator=(Cls &&o) noexcept {                                      \
-    if (this != &o) {                                                          \
-      this->~Cls();                                                            \
-      plugin_ = std::move(o.plugin_);                                          \
-      field = o.field;                                                         \
-      o.field = nullptr;                                                       \
-    }                                                                          \
-    return *this;                                                              \
-  }
-
-EMBER_HANDLE_MOVE(Device, dev_)
-EMBER_HANDLE_MOVE(Executable, exe_)
-EMBER_HANDLE_MOVE(Event, ev_)
-
-Buffer &Buffer::operator=(Buffer &&o) noexcept {
-  if (this != &o) {
-    this->~Buffer();
-    plugin_ = std::move(o.plugin_);
-    buf_ = o.buf_;
-    size_ = o.size_;
-    o.buf_ = nullptr;
-  }
-  return *this;
-}
-
-Device::~Device() {
-  if (dev_ && plugin_ && plugin_->api().device_close) {
-    PluginCallGuard g(*plugin_, "device_close");
-    plugin_->api().device_close(dev_);
-  }
-  dev_ = nullptr;
-}
-
-Buffer::~Buffer() {
-  if (buf_ && plugin_ && plugin_->api().buffer_release) {
-    PluginCallGuard g(*plugin_, "buffer_release");
-    plugin_->api().buffer_release(buf_);
-  }
-  buf_ = nullptr;
-}
-
-Executable::~Executable() {
-  if (exe_ && plugin_ && plugin_->api().executable_release) {
-    PluginCallGuard g(*plugin_, "executable_release");
-    plugin_->api().executable_release(exe_);
-  }
-  exe_ = nullptr;
-}
-
-Event::~Event() {
-  if (ev_ && plugin_ && plugin_->api().event_release) {
-    PluginCallGuard g(*plugin_, "event_release");
-    plugin_->api().event_release(ev_);
-  }
-  ev_ = nullptr;
-}
-
-Status Buffer::write(uint64_t offset, const void *src, uint64_t size) {
-  if (!plugin_->api().buffer_write)
-    return unsupported(plugin_->describe(), " does not implement buffer_write");
-  ember_error *e;
-  {
-    PluginCallGuard g(*plugin_, "buffer_write");
-    e = plugin_->api().buffer_write(buf_, offset, src, size);
-  }
-  return plugin_->takeError(e, "buffer_write");
-}
-
-Status Buffer::read(uint64_t offset, void *dst, uint64_t size) {
-  if (!plugin_->api().buffer_read)
-    return unsupported(plugin_->describe(), " does not implement buffer_read");
-  ember_error *e;
-  {
-    PluginCallGuard g(*plugin_, "buffer_read");
-    e = plugin_->api().buffer_read(buf_, offset, dst, size);
-  }
-  return plugin_->takeError(e, "buffer_read");
-}
-
-Status Event::wait(uint64_t timeoutNs) {
-  ember_error *e;
-  {
-    PluginCallGuard g(*plugin_, "event_wait");
-    e = plugin_->api().event_wait(ev_, timeoutNs);
-  }
-  return plugin_->takeError(e, "event_wait");
 }
 
 } // namespace ember::backend

@@ -35,13 +35,52 @@ struct LoadOptions {
 
 class Plugin;
 struct PluginHostState; // Plugin.cpp: the host callbacks' state
+namespace guard {
+struct PluginSlot; // PluginGuard.h: what a crash report needs to know
+}
+
+// ---- limits and failure reports of plugin calls (PluginGuard.cpp) ----------
+// Exit statuses of a process whose plugin crashed (a fatal signal inside
+// it, on any thread) or hung (a call that did not return in time).
+constexpr int kPluginCrashExit = 70;
+constexpr int kPluginHangExit = 124;
+
+// The longest one call into a plugin may take, in seconds; 0 (the default)
+// means no limit. A call still running after it, on any thread, is reported
+//   error: plugin 'acme' (path) did not return from executable_compile
+//   within 60 s ...
+// and the process exits with kPluginHangExit: a call that does not return
+// cannot be cancelled. event_wait with a finite timeout may take that
+// timeout plus a grace period instead. Plugin::run waits this long for an
+// execution to complete (a Timeout error naming the plugin when the
+// plugin's event_wait says TIMEOUT).
+void setCallTimeout(double seconds);
+double callTimeout();
+
+// Crash and hang reports go to stderr and, when fd >= 0, also to `fd`
+// (the report line after `prefix`, e.g. a per-case result pipe).
+void setFailureReportFd(int fd, const char *prefix);
+
+// True once any plugin of this process hung (Plugin::markHung).
+bool anyPluginHung();
+
+// Handles of one plugin, by kind.
+struct HandleCounts {
+  long devices = 0, buffers = 0, executables = 0, events = 0;
+  long total() const { return devices + buffers + executables + events; }
+  // "2 buffers, 1 executable"; "none" when all are zero.
+  std::string describe() const;
+  HandleCounts operator-(const HandleCounts &o) const;
+};
+enum class HandleKind { Device, Buffer, Executable, Event };
 
 // An owned plugin handle: released through the plugin on destruction.
 class Device {
 public:
   Device() = default;
-  Device(std::shared_ptr<Plugin> p, ember_device *d)
-      : plugin_(std::move(p)), dev_(d) {}
+  // Takes ownership of a handle the plugin returned (counted by the
+  // plugin's liveHandles() until released).
+  Device(std::shared_ptr<Plugin> p, ember_device *d);
   Device(Device &&o) noexcept { *this = std::move(o); }
   Device &operator=(Device &&o) noexcept;
   ~Device();
@@ -55,8 +94,7 @@ private:
 class Buffer {
 public:
   Buffer() = default;
-  Buffer(std::shared_ptr<Plugin> p, ember_buffer *b, uint64_t size)
-      : plugin_(std::move(p)), buf_(b), size_(size) {}
+  Buffer(std::shared_ptr<Plugin> p, ember_buffer *b, uint64_t size);
   Buffer(Buffer &&o) noexcept { *this = std::move(o); }
   Buffer &operator=(Buffer &&o) noexcept;
   ~Buffer();
@@ -74,8 +112,7 @@ private:
 class Executable {
 public:
   Executable() = default;
-  Executable(std::shared_ptr<Plugin> p, ember_executable *e)
-      : plugin_(std::move(p)), exe_(e) {}
+  Executable(std::shared_ptr<Plugin> p, ember_executable *e);
   Executable(Executable &&o) noexcept { *this = std::move(o); }
   Executable &operator=(Executable &&o) noexcept;
   ~Executable();
@@ -90,8 +127,7 @@ private:
 class Event {
 public:
   Event() = default;
-  Event(std::shared_ptr<Plugin> p, ember_event *e)
-      : plugin_(std::move(p)), ev_(e) {}
+  Event(std::shared_ptr<Plugin> p, ember_event *e);
   Event(Event &&o) noexcept { *this = std::move(o); }
   Event &operator=(Event &&o) noexcept;
   ~Event();
@@ -101,8 +137,10 @@ public:
   Status wait(uint64_t timeoutNs = UINT64_MAX);
 
 private:
+  friend class Plugin;
   std::shared_ptr<Plugin> plugin_;
   ember_event *ev_ = nullptr;
+  bool pending_ = false; // its execution not seen complete yet
 };
 
 class Plugin : public std::enable_shared_from_this<Plugin> {
@@ -191,13 +229,47 @@ public:
   // A blob the plugin returned (allocated with the host's allocator).
   Expected<std::string> takeBlob(ember_blob &b, const char *call);
 
+  // ---- handles and hangs
+  // The plugin's handles the host holds now, by kind (abandoned ones
+  // included), and those abandoned after a timeout.
+  HandleCounts liveHandles() const;
+  HandleCounts abandonedHandles() const;
+  // After an execution did not complete in time: keeps its event, its
+  // buffers and (when given) its executable alive for good, since the
+  // plugin may still be using them, and releases nothing of them.
+  void abandon(Event &&e, std::vector<Buffer> &&buffers = {},
+               Executable *exe = nullptr);
+  // The plugin hung: from now on the host calls none of its release
+  // functions and not plugin_shutdown (it leaks instead of blocking or
+  // freeing what a stuck execution still uses).
+  void markHung();
+  bool hung() const;
+  // Problems found while loading that do not stop it (a version claim the
+  // table's size contradicts); each was also printed as a warning.
+  const std::vector<std::string> &loadWarnings() const { return warnings_; }
+
 private:
-  Plugin() = default;
+  friend class Device;
+  friend class Buffer;
+  friend class Executable;
+  friend class Event;
+  Plugin();
   // A buffer call's result: its error, or the buffer it returned (a
   // missing one is the plugin's bug).
   Expected<Buffer> adoptBuffer(ember_error *e, ember_buffer *b,
                                const char *call, uint64_t bytes);
   Status init(const LoadOptions &o);
+  void checkVersionClaim();
+  // Waits for an execution at most callTimeout(); on a timeout abandons
+  // the event and these buffers and marks the plugin hung.
+  Status waitForExecution(Event &ev, std::vector<Buffer> &in,
+                          std::vector<Buffer> &out);
+  // Handle accounting (every handle wrapper calls these).
+  void trackHandle(HandleKind k, const void *h);
+  void untrackHandle(HandleKind k, const void *h);
+  bool isLive(HandleKind k, const void *h) const;
+  // An error when the plugin returned a handle that is still alive.
+  Status checkFresh(HandleKind k, const void *h, const char *call) const;
 
   std::string path_, name_, version_;
   void *handle_ = nullptr;
@@ -209,18 +281,29 @@ private:
   bool initialized_ = false;
   uint16_t abiMajor_ = 0, abiMinor_ = 0;
   int32_t logLevel_ = EMBER_LOG_WARNING;
+  std::vector<std::string> warnings_;
+  guard::PluginSlot *slot_ = nullptr; // crash and hang attribution
+  struct Handles;                     // PluginHandles.cpp: live handle sets
+  static std::shared_ptr<Handles> newHandles();
+  std::shared_ptr<Handles> handles_;
   friend struct PluginCallGuard;
 };
 
 // Marks the current thread as being inside a plugin call: a fatal signal
 // (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT) raised in the meantime prints
 // "error: plugin 'name' (path) crashed with SIGSEGV in executable_compile"
-// and exits with status 70 instead of dying silently.
+// and exits with kPluginCrashExit instead of dying silently. A crash on a
+// thread of the plugin's own (found by its code on the stack) is reported
+// the same way, naming the execution or call in flight. The call may take
+// `budgetSec` (< 0: callTimeout()) before the watchdog reports a hang.
 struct PluginCallGuard {
-  PluginCallGuard(const Plugin &p, const char *call);
+  PluginCallGuard(const Plugin &p, const char *call, double budgetSec = -1);
   ~PluginCallGuard();
+  PluginCallGuard(const PluginCallGuard &) = delete;
+  PluginCallGuard &operator=(const PluginCallGuard &) = delete;
   const char *prevCall;
   const Plugin *prevPlugin;
+  int64_t prevDeadline, prevBudget; // the watchdog's view of the outer call
 };
 
 } // namespace ember::backend

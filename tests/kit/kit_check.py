@@ -6,16 +6,20 @@ and the kit's JSON and JUnit reports. Used by tests/kit/CMakeLists.txt.
                [--json=F] [--junit=F]
                [--failed=N] [--min-failed=N] [--all-pass=LAYER]...
                [--all-skip=LAYER]... [--test=NAME:STATUS[:RE]]...
-               [--plugin-abi=M.m] [--failed-message=RE] -- CMD ARGS...
+               [--plugin-abi=M.m] [--failed-message=RE]
+               [--junit-failure=RE] [--max-seconds=S] -- CMD ARGS...
 
 A command killed by a signal always fails the check (the host must never
-crash). --regex searches stdout and stderr together, --stderr-regex stderr.
+crash). --regex searches stdout and stderr together, --stderr-regex stderr,
+--not-regex must not match either. --junit-failure needs a <failure> in the
+JUnit file whose message matches; --max-seconds bounds the command's time.
 """
 import argparse
 import json
 import re
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 
 
@@ -40,15 +44,24 @@ def main():
     ap.add_argument("--test", action="append", default=[])
     ap.add_argument("--plugin-abi")
     ap.add_argument("--failed-message")
+    ap.add_argument("--not-regex", action="append", default=[])
+    ap.add_argument("--junit-failure", action="append", default=[])
+    ap.add_argument("--max-seconds", type=float)
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
     if not cmd:
         fail("no command")
+    start = time.monotonic()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=300)
+    seconds = time.monotonic() - start
     out = p.stdout.decode("utf-8", "replace") + p.stderr.decode("utf-8",
                                                                 "replace")
+    print("kit_check: %s took %.1f s, exit status %d" %
+          (cmd[0], seconds, p.returncode))
+    if a.max_seconds is not None and seconds > a.max_seconds:
+        fail("took %.1f s, more than %.1f s" % (seconds, a.max_seconds), out)
     if p.returncode < 0:
         fail("%s was killed by signal %d" % (cmd[0], -p.returncode), out)
     if a.exit == "nonzero":
@@ -59,6 +72,10 @@ def main():
     for r in a.regex:
         if not re.search(r, out):
             fail("output does not match /%s/" % r, out)
+    for r in a.not_regex:
+        m = re.search(r, out)
+        if m:
+            fail("output matches /%s/: %r" % (r, m.group(0)), out)
     err = p.stderr.decode("utf-8", "replace")
     for r in a.stderr_regex:
         if not re.search(r, err):
@@ -125,10 +142,16 @@ def main():
             fail("cannot parse the JUnit report %s: %s" % (a.junit, e), out)
         cases = root.findall(".//testcase")
         failures = [c for c in cases if c.find("failure") is not None]
-        if int(root.get("tests", "-1")) != len(cases):
+        for r in a.junit_failure:
+            if not any(re.search(r, c.find("failure").get("message", ""))
+                       for c in failures):
+                fail("no JUnit failure message matches /%s/" % r, out)
+        if root.get("tests") is None:  # ember conform's own JUnit
+            pass
+        elif int(root.get("tests", "-1")) != len(cases):
             fail("JUnit: tests=%s but %d testcases" %
                  (root.get("tests"), len(cases)))
-        if int(root.get("failures", "-1")) != len(failures):
+        elif int(root.get("failures", "-1")) != len(failures):
             fail("JUnit: failures=%s but %d failed testcases" %
                  (root.get("failures"), len(failures)))
         if report is not None:

@@ -11,6 +11,9 @@
 #    outputs must equal --target=interp, and --emit=partitions must show
 #    both targets. The same for the null template (everything on fallback).
 # 4. Run ember-kit on both plugins when the SDK has it.
+# 5. The package's requirements: EmberConfig.cmake names no path of this
+#    machine, a plugin builds without GoogleTest, the template builds
+#    Release by default, and plugin:NAME finds lib/ember/libNAME.so.
 set -euo pipefail
 build=$(cd "$1" && pwd)
 src=$(cd "$2" && pwd)
@@ -52,10 +55,10 @@ build_plugin() {
   shift 2
   [ $# -gt 0 ] && shift
   step "build $dir against the prefix"
-  cmake -S "$dir" -B "$out" "${gen[@]}" "${launcher[@]}" \
-    -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
+  cmake -S "$dir" -B "$out" "${gen[@]}" "${launcher[@]}" "$@" \
+    -DCMAKE_PREFIX_PATH="$prefix" \
     -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
-    "$@" >"$out.log" 2>&1 || { cat "$out.log"; die "configuring $dir failed"; }
+    >"$out.log" 2>&1 || { cat "$out.log"; die "configuring $dir failed"; }
   cmake --build "$out" >>"$out.log" 2>&1 ||
     { cat "$out.log"; die "building $dir failed"; }
   # Only the prefix may provide Ember's headers.
@@ -67,14 +70,18 @@ build_plugin() {
         true)
   [ -z "$bad" ] || die "$dir was compiled with include paths into the Ember tree: $bad"
 }
-build_plugin "$src/examples/out-of-tree-plugin" "$work/tiny"
-build_plugin "$src/backends/null" "$work/null"
+build_plugin "$src/examples/out-of-tree-plugin" "$work/tiny" "" -DCMAKE_BUILD_TYPE=Release
+# The template with no build type given, and without GoogleTest (only the
+# kit needs it).
+build_plugin "$src/backends/null" "$work/null" "" -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON
+grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$work/null/CMakeCache.txt" ||
+  die "the null template does not build Release by default"
 # The NPU backend: Ember through the SDK only; the NPU's own spec and
 # simulator (hw/, simulator/ and its example kernels) from source.
 if [ -f "$prefix/lib/ember/libember_npu_sim.so" ]; then
   build_plugin "$src/backends/npu-sim" "$work/npu" \
     "$src/hw|$src/simulator|$src/examples/npu" \
-    -DEMBER_NPU_SOURCE_DIR="$src"
+    -DEMBER_NPU_SOURCE_DIR="$src" -DCMAKE_BUILD_TYPE=Release
   npu=$work/npu/libember_npu_sim.so
   [ -f "$npu" ] || die "no $npu"
 fi
@@ -160,4 +167,18 @@ if [ -x "$prefix/bin/ember-kit" ]; then
 else
   echo "note: this SDK has no bin/ember-kit; the kit step is skipped"
 fi
+step "EmberConfig.cmake finds its requirements without paths of this machine"
+config=$prefix/lib/cmake/Ember/EmberConfig.cmake
+if grep -nE '"/(usr|opt|home|work|tmp|root)/' "$config"; then
+  die "EmberConfig.cmake names paths of the machine that built it"
+fi
+grep -q 'find_package(ONNX CONFIG QUIET)' "$config" || die "EmberConfig.cmake does not look for ONNX"
+grep -q 'find_package(GTest QUIET)' "$config" || die "EmberConfig.cmake does not look for GTest"
+
+step "plugin:NAME finds lib/ember/libNAME.so"
+cp "$tiny" "$prefix/lib/ember/libtinyvendor.so"
+"$ember" run "$model" --target=plugin:tinyvendor | tee "$work/byname.run"
+grep -q "plugin_nodes=[1-9]" "$work/byname.run" || die "plugin:tinyvendor did not run"
+rm "$prefix/lib/ember/libtinyvendor.so"
+
 echo "ok: the installed SDK builds and runs the example and the null template"

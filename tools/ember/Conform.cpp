@@ -51,7 +51,7 @@ struct ConformOptions {
   bool lower = true, optimize = true;
   bool lir = false; // run through IRGen + memory planning + LIR interpreter
   Target runtime;   // the loaded target (interp: no plugin)
-  int timeoutSec = 600;
+  int timeoutSec = 600; // a case still running after this is killed
   ShapeBindings shapes; // --dim (and defaults for inputs without data)
   // Specialize on the values of inputs that decide shapes (re-import with
   // them frozen); --no-freeze turns it off, so control flow must work with
@@ -363,7 +363,8 @@ int runKitFor(Args &a, const std::string &target) {
     return usageError("--kit needs a plugin target (--target=plugin:PATH.so)");
   args.push_back("--plugin=" + *path);
   std::string v;
-  for (const char *opt : {"--junit", "--json", "--layers", "--reference"})
+  for (const char *opt :
+       {"--junit", "--json", "--layers", "--reference", "--timeout"})
     if (a.value(opt, v))
       args.push_back(std::string(opt) + "=" + v);
   std::vector<std::string> rest;
@@ -398,8 +399,13 @@ int conformMain(int argc, char **argv) {
     o.atol = std::atof(v.c_str());
   if (a.value("--quanta", v))
     o.quanta = std::atof(v.c_str());
-  if (a.value("--timeout", v))
-    o.timeoutSec = std::atoi(v.c_str());
+  // --timeout limits each plugin call; a whole case gets more.
+  double callLimit = 0;
+  Status ts = applyTimeoutOption(a, o.target, &callLimit);
+  if (!ts.isOk())
+    return reportError(ts);
+  if (callLimit > 0)
+    o.timeoutSec = std::max(600, int(2 * callLimit) + 60);
   int jobs = 1;
   if (a.value("--jobs", v) || a.value("-j", v))
     jobs = std::max(1, std::atoi(v.c_str()));
@@ -490,6 +496,9 @@ int conformMain(int argc, char **argv) {
         pid_t pid = fork();
         if (pid == 0) {
           close(fds[0]);
+          // A crash or hang report (the plugin, the call) is the case's
+          // result.
+          backend::setFailureReportFd(fds[1], "ERROR\t");
           CaseResult r = runCase(cases[next], o);
           std::string line = r.status + "\t" + oneLine(r.reason) + "\n";
           ssize_t w = write(fds[1], line.data(), line.size());
@@ -519,8 +528,8 @@ int conformMain(int argc, char **argv) {
         if (!finished && elapsed > o.timeoutSec) {
           kill(c.pid, SIGKILL);
           finished = true;
-          c.buf =
-              "ERROR\ttimed out after " + std::to_string(o.timeoutSec) + " s\n";
+          c.buf = "ERROR\ttimed out after " + std::to_string(o.timeoutSec) +
+                  " s (the case was killed)\n";
         }
         if (!finished) {
           ++k;

@@ -1,5 +1,6 @@
 #include "Driver.h"
 
+#include "backend/Plugin.h"
 #include "import/TensorIO.h"
 
 #include <cstdio>
@@ -9,7 +10,8 @@ namespace ember::cli {
 
 int reportError(const Status &s) {
   std::fprintf(stderr, "error: %s\n", s.message().c_str());
-  return 1;
+  // A plugin that did not complete in time: the status a hang reports.
+  return s.code() == ErrorCode::Timeout ? backend::kPluginHangExit : 1;
 }
 
 int usageError(const std::string &msg) {

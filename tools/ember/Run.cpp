@@ -34,6 +34,8 @@ int runMain(int argc, char **argv) {
   ImportOptions io;
   std::map<std::string, Tensor> given;
   Status s = readShapeOptions(a, io, &given);
+  if (s.isOk())
+    s = applyTimeoutOption(a, target);
   std::map<std::string, std::string> backendOpts;
   if (s.isOk())
     s = parseBackendOptions(a.values("--backend-opt"), backendOpts);

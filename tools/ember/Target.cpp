@@ -18,6 +18,22 @@ std::string pluginDir() {
   return dir + "/../lib/ember";
 }
 
+Status applyTimeoutOption(Args &a, const std::string &target, double *seconds) {
+  std::string v;
+  double t = target == "interp" ? 0 : kDefaultPluginTimeoutSec;
+  if (a.value("--timeout", v)) {
+    char *end = nullptr;
+    t = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end || !(t >= 0) || t > 1e7)
+      return invalid("--timeout '", v,
+                     "': expected seconds >= 0 (0: no limit)");
+  }
+  backend::setCallTimeout(t);
+  if (seconds)
+    *seconds = t;
+  return Status::ok();
+}
+
 namespace {
 bool fileExists(const std::string &p) {
   struct stat st;
@@ -65,11 +81,16 @@ Expected<std::string> pluginPathFor(const std::string &target) {
   for (char &c : file)
     if (c == '-')
       c = '_';
+  // libember_NAME.so (Ember's own plugins, '-' spelled '_'), then
+  // libNAME.so (a vendor's library copied there as it was built).
   std::string path = pluginDir() + "/libember_" + file + ".so";
-  if (!fileExists(path))
-    return unsupported("target '", target, "' is not available in this build (",
-                       path, " does not exist)");
-  return path;
+  std::string plain = pluginDir() + "/lib" + name + ".so";
+  if (fileExists(path))
+    return path;
+  if (fileExists(plain))
+    return plain;
+  return unsupported("target '", target, "' is not available in this build (",
+                     "neither ", path, " nor ", plain, " exists)");
 }
 
 Status checkTarget(const std::string &target) {

@@ -4,6 +4,8 @@
 // built-in names `cpu` and `npu-sim` (plugins of those names).
 #pragma once
 
+#include "Driver.h"
+
 #include "backend/Partitioner.h"
 #include "backend/Plugin.h"
 
@@ -15,6 +17,14 @@ namespace ember::cli {
 
 // Where `ember` looks for plugins by name: <dir of ember>/../lib/ember.
 std::string pluginDir();
+
+// `--timeout=SEC` of run, bench and conform: the longest one plugin call or
+// execution may take (backend::setCallTimeout); 0 means no limit. Without
+// the option, plugin targets get kDefaultPluginTimeoutSec. Consumes the
+// option; an error for a value that is not a number >= 0.
+constexpr double kDefaultPluginTimeoutSec = 300;
+Status applyTimeoutOption(Args &a, const std::string &target,
+                          double *seconds = nullptr);
 
 // "" for interp; the plugin's path otherwise. Checks the name, and that the
 // file exists.

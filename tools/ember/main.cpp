@@ -5,9 +5,12 @@
 #include "ember/npu/Cli.h"
 #endif
 
+#include "backend/Plugin.h"
+
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <unistd.h>
 
 static void usage() {
   std::printf(
@@ -24,21 +27,22 @@ static void usage() {
       "  compile FILE.lir --emit=lir [--memory-report] (LIR text, "
       "docs/lir.md)\n"
       "  run MODEL.onnx --target=T [--input NAME=FILE]... [--seed N]\n"
-      "          [--fallback=interp|none|TARGET] [--threads N]\n"
+      "          [--fallback=interp|none|TARGET] [--threads N] "
+      "[--timeout SEC]\n"
       "          [--backend-opt KEY=VALUE]...\n"
       "          [--save-outputs DIR] [--dim NAME=N]...\n"
       "          [--input-shape NAME=DxD..]...\n"
       "  conform [--target=T] [--rtol R] [--atol A] [--quanta Q] [--junit "
       "FILE]\n"
       "          [--min-pass N] [--no-lower] [--lir] [--O0] [--jobs N]\n"
-      "          [--fallback=none|interp|TARGET] [--threads N]\n"
+      "          [--fallback=none|interp|TARGET] [--threads N] [--timeout SEC]\n"
       "          [--dim NAME=N]... [--no-freeze] PATH...\n"
       "  conform --kit --target=plugin:PATH.so [--junit F] [--json F] "
-      "[--layers L]\n"
+      "[--layers L]\n          [--timeout SEC]\n"
       "          (the plugin conformance kit, tools/kit/README.md)\n"
       "  bench MODEL.onnx --target=T [--threads N] [--runs N] [--warmup N]\n"
       "          [--backend-opt KEY=VALUE]... [--input NAME=FILE]...\n"
-      "          [--dim NAME=N]... [--input-shape NAME=DxD..]...\n"
+      "          [--dim NAME=N]... [--input-shape NAME=DxD..]... [--timeout SEC]\n"
       "          (last line: median_ms=<x> runs=<n> threads=<n>)\n"
       "  quantize MODEL.onnx --calibration DIR -o OUT.onnx [--method minmax|\n"
       "          percentile|entropy|mse] [--percentile P] [--per-tensor]\n"
@@ -60,10 +64,27 @@ static void usage() {
       "\ntargets: interp (reference interpreter, in process), "
       "plugin:PATH.so,\n"
       "         plugin:NAME (lib/ember/libember_NAME.so), cpu, npu-sim\n"
-      "         (see docs/backend-abi.md)\n");
+      "         (see docs/backend-abi.md)\n"
+      "--timeout SEC (run, bench, conform): the longest one plugin call or\n"
+      "         execution may take; default 300 for plugin targets, 0: none.\n"
+      "         A hung plugin is reported naming the call; exit status 124.\n");
 }
 
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv) {
+  int rc = dispatch(argc, argv);
+  // A plugin hung (an execution never completed): its threads may still
+  // run, and static destructors could wait for them. Leave at once.
+  if (ember::backend::anyPluginHung()) {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    _exit(rc);
+  }
+  return rc;
+}
+
+static int dispatch(int argc, char **argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") ||
       !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     usage();

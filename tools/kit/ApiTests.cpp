@@ -30,10 +30,6 @@ namespace {
     }                                                                          \
   } while (0)
 
-uint64_t timeoutNs() {
-  return uint64_t(state().config.timeoutSec) * 1000000000ull;
-}
-
 void deviceOpenClose() {
   KIT_REQUIRE_FN(device_open);
   KitState &s = state();
@@ -282,9 +278,7 @@ void executeAndWait() {
   Status w0 = ev.wait(0);
   KIT_CHECK(w0.isOk() || w0.code() == ErrorCode::Timeout)
       << "event_wait(0): " << w0.message();
-  Status w = ev.wait(timeoutNs());
-  if (w.code() == ErrorCode::Timeout)
-    new backend::Event(std::move(ev)); // still running: do not release
+  Status w = ps.wait(ev);
   KIT_REQUIRE(w.isOk()) << "event_wait: " << w.message();
   // Waiting again on a completed event is fine and returns success.
   Status again = ev.wait(0);
@@ -301,7 +295,8 @@ void executeAndWait() {
   KIT_CHECK(why.empty()) << s.probe->label << ": " << why;
   // The executable runs again, with the same results.
   KIT_ASSIGN(backend::Event ev2, p.execute(*ps.device, ps.exe, in, out));
-  KIT_REQUIRE(ev2.wait(timeoutNs()).isOk());
+  Status w2 = ps.wait(ev2);
+  KIT_REQUIRE(w2.isOk()) << "a second execution: " << w2.message();
   auto got2 = ps.read(rs);
   KIT_REQUIRE(rs.isOk()) << rs.message();
   KIT_CHECK(compareOutputs(got2, got, 0, 0).empty())
@@ -409,12 +404,13 @@ void importHostBuffer() {
   for (size_t i = 0; i < bufs.size(); ++i)
     (i < ins.size() ? in : out).push_back(&bufs[i]);
   KIT_ASSIGN(backend::Event ev, p.execute(*d, x, in, out));
-  Status w = ev.wait(timeoutNs());
-  if (w.code() == ErrorCode::Timeout) {
-    new backend::Event(std::move(ev)); // still running: leak, do not free
-    for (auto &m : store)
+  std::vector<backend::Buffer *> all;
+  for (auto &b : bufs)
+    all.push_back(&b);
+  Status w = waitOrAbandon(p, ev, all, &x, "execute");
+  if (w.code() == ErrorCode::Timeout)
+    for (auto &m : store) // the plugin may still write it
       m.release();
-  }
   KIT_REQUIRE(w.isOk()) << "event_wait: " << w.message();
   std::vector<Tensor> got;
   for (size_t i = 0; i < outTypes.size(); ++i) {
@@ -457,9 +453,7 @@ void executeRejectsBadBuffers() {
     }
     if (!r.present && ev) {
       backend::Event e(s.plugin, ev);
-      Status w = e.wait(timeoutNs());
-      if (w.code() == ErrorCode::Timeout)
-        new backend::Event(std::move(e));
+      (void)ps.wait(e);
     }
   };
   auto in = ps.inPtrs, out = ps.outPtrs;
@@ -498,9 +492,9 @@ void executeRejectsSmallBuffer() {
   auto ev = p.execute(*ps.device, ps.exe, in, out);
   if (!ev)
     return; // refused at execute: good
-  Status w = ev->wait(timeoutNs());
-  if (w.code() == ErrorCode::Timeout)
-    new backend::Event(std::move(*ev));
+  std::vector<backend::Buffer *> all = ps.buffers();
+  all.push_back(&small);
+  Status w = waitOrAbandon(p, *ev, all, &ps.exe, "execute");
   KIT_CHECK(!(w.isOk())) << "an input buffer of " << t0.bytes() / 2
                          << " bytes for " << t0.type().toString()
                          << " was accepted and the run succeeded";
@@ -523,11 +517,7 @@ void twoExecutionsInFlight() {
              p.execute(*a->device, a->exe, ptrs(a->in), ptrs(a->out)));
   KIT_ASSIGN(backend::Event eb,
              p.execute(*b->device, b->exe, ptrs(b->in), ptrs(b->out)));
-  Status wb = eb.wait(timeoutNs()), wa = ea.wait(timeoutNs());
-  if (wa.code() == ErrorCode::Timeout)
-    new backend::Event(std::move(ea));
-  if (wb.code() == ErrorCode::Timeout)
-    new backend::Event(std::move(eb));
+  Status wb = b->wait(eb), wa = a->wait(ea);
   KIT_REQUIRE(wa.isOk() && wb.isOk()) << wa.message() << " " << wb.message();
   for (auto *x : {a.get(), b.get()}) {
     Status rs;
@@ -647,6 +637,7 @@ void registerApiTests() {
   addTest("Api", "Signature", signature);
   addTest("Api", "ImportHostBuffer", importHostBuffer);
   addTest("Api", "QuerySupportAgrees", querySupportAgrees);
+  registerMemoryTests();
 }
 
 } // namespace ember::kit

@@ -116,8 +116,10 @@ std::string ChildRun::describe() const {
   std::string why;
   if (signal)
     why = concat("the process was killed by signal ", signal);
-  else if (exitStatus == 70)
+  else if (exitStatus == backend::kPluginCrashExit)
     why = "the plugin crashed (exit status 70)";
+  else if (exitStatus == backend::kPluginHangExit)
+    why = "the plugin hung (exit status 124)";
   else if (exitStatus < 0)
     why = "the process did not finish in time";
   else if (auto it = reply.find("error"); it != reply.end())
@@ -146,7 +148,7 @@ ChildRun runFresh(const std::map<std::string, std::string> &request,
   std::string dir = tmpl;
   auto req = request;
   req["inputs"] = std::to_string(inputs.size());
-  req["timeout"] = std::to_string(state().config.timeoutSec);
+  req["timeout"] = concat(waitSeconds());
   for (auto &[name, bytes] : files)
     writeFile(dir + "/" + name, bytes);
   for (size_t i = 0; i < inputs.size(); ++i)
@@ -204,8 +206,9 @@ ChildRun runFresh(const std::map<std::string, std::string> &request,
     removeDir(dir);
     return r;
   }
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::seconds(state().config.timeoutSec + 30);
+  auto deadline =
+      std::chrono::steady_clock::now() +
+      std::chrono::milliseconds(int64_t(waitSeconds() * 2000) + 10000);
   int status = 0;
   for (;;) {
     pid_t w = waitpid(pid, &status, WNOHANG);
@@ -229,6 +232,9 @@ ChildRun runFresh(const std::map<std::string, std::string> &request,
   }
   r.output = readFile(errPath);
   r.reply = readMap(dir + "/reply.txt");
+  if (status == -1 || r.exitStatus == backend::kPluginHangExit ||
+      r.reply.count("hung"))
+    recordHang(concat(runningTestName(), " (in a fresh process)"));
   for (size_t i = 0;; ++i) {
     std::string p = dir + "/out_" + std::to_string(i) + ".pb";
     struct stat st;
@@ -259,8 +265,11 @@ Status runRequest(const std::map<std::string, std::string> &req,
   }
   if (!get("host_table_size").empty())
     o.hostTableSize = size_t(std::stoull(get("host_table_size")));
-  state().config.timeoutSec =
-      get("timeout").empty() ? 60 : std::max(1, std::stoi(get("timeout")));
+  // The parent's wait (its timeout, or less after a hang); a call that
+  // does not return is reported by the watchdog (exit status 124).
+  state().waitSec =
+      get("timeout").empty() ? 60 : std::max(0.5, std::stod(get("timeout")));
+  backend::setCallTimeout(state().waitSec);
   EMBER_ASSIGN(auto p, backend::Plugin::load(get("plugin"), o));
   reply["name"] = p->name();
   reply["version"] = p->version();
@@ -325,9 +334,16 @@ int helperMain(const char *requestFile) {
     reply["ok"] = "1";
   else
     reply["error"] = s.message();
+  if (s.code() == ErrorCode::Timeout)
+    reply["hung"] = "1";
   writeMap(dir + "/reply.txt", reply);
   if (!s.isOk())
     std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  if (backend::anyPluginHung() || s.code() == ErrorCode::Timeout) {
+    // An execution is stuck: leave without running destructors.
+    std::fflush(stderr);
+    _exit(1);
+  }
   return s.isOk() ? 0 : 1;
 }
 

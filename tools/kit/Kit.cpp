@@ -8,6 +8,7 @@
 #include "interp/Interpreter.h"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -84,10 +85,44 @@ Expected<backend::Device *> openOnce(backend::Plugin *p, backend::Device &d,
   return &d;
 }
 
+std::string gRunningTest = "ember-kit";
+
+// The plugin's handles the host holds, less the kit's own device and
+// those abandoned after a hang.
+backend::HandleCounts heldHandles() {
+  KitState &s = state();
+  if (!s.plugin)
+    return {};
+  backend::HandleCounts c =
+      s.plugin->liveHandles() - s.plugin->abandonedHandles();
+  if (s.device.get())
+    --c.devices;
+  return c;
+}
+
+// A kit test: runs its body, then checks that it left none of the
+// plugin's handles alive (by kind and count).
 class KitTest : public testing::Test {
 public:
   explicit KitTest(TestFn b) : body_(std::move(b)) {}
-  void TestBody() override { body_(); }
+  void TestBody() override {
+    const testing::TestInfo *t =
+        testing::UnitTest::GetInstance()->current_test_info();
+    gRunningTest =
+        t ? concat(t->test_suite_name(), ".", t->name()) : "ember-kit";
+    backend::HandleCounts before = heldHandles();
+    body_();
+    backend::HandleCounts left = heldHandles() - before;
+    if (left.devices > 0 || left.buffers > 0 || left.executables > 0 ||
+        left.events > 0)
+      GTEST_MESSAGE_AT_(runningTestName(), -1, "",
+                        ::testing::TestPartResult::kNonFatalFailure)
+          << "the test left " << left.describe() << " of "
+          << state().plugin->describe()
+          << " alive (handles the host holds and never released: a leak "
+             "in the test or in the host)";
+    gRunningTest = "ember-kit";
+  }
 
 private:
   TestFn body_;
@@ -165,6 +200,8 @@ Expected<backend::Device *> referenceDevice() {
                   s.refDeviceError);
 }
 
+const char *runningTestName() { return gRunningTest.c_str(); }
+
 void note(const std::string &text) {
   KitState &s = state();
   if (!s.notes.empty())
@@ -180,6 +217,70 @@ void addTest(const std::string &suite, const std::string &name, TestFn b) {
   testing::RegisterTest(suite.c_str(), name.c_str(), nullptr, nullptr, __FILE__,
                         __LINE__,
                         [b]() -> testing::Test * { return new KitTest(b); });
+}
+
+// ---- hangs
+// --------------------------------------------------------------------
+double waitSeconds() {
+  KitState &s = state();
+  return s.waitSec > 0 ? s.waitSec : double(s.config.timeoutSec);
+}
+
+void recordHang(const std::string &where) {
+  KitState &s = state();
+  if (s.hangs++ == 0)
+    s.firstHang = where;
+  s.waitSec = std::max(1.0, 4 * s.longestExecution);
+  backend::setCallTimeout(s.waitSec);
+  if (gProgressFd >= 0) {
+    std::string text = where;
+    for (char &c : text)
+      if (c == '\n' || c == '\t')
+        c = ' ';
+    std::string line = concat("hang\t", s.waitSec, "\t", text, "\n");
+    ssize_t w = ::write(gProgressFd, line.data(), line.size());
+    (void)w;
+  }
+}
+
+Status waitOrAbandon(backend::Plugin &p, backend::Event &ev,
+                     const std::vector<backend::Buffer *> &buffers,
+                     backend::Executable *exe, const std::string &what) {
+  KitState &s = state();
+  double limit = waitSeconds();
+  auto t0 = std::chrono::steady_clock::now();
+  Status st = ev.wait(uint64_t(limit * 1e9));
+  double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  if (st.code() != ErrorCode::Timeout) {
+    if (st.isOk() && took > s.longestExecution) {
+      s.longestExecution = took;
+      if (gProgressFd >= 0) {
+        std::string line = concat("longest\t", took, "\n");
+        ssize_t w = ::write(gProgressFd, line.data(), line.size());
+        (void)w;
+      }
+    }
+    return st;
+  }
+  // Still running: it may use the buffers and the executable; releasing
+  // any of them (or the event) could crash or block. Keep them.
+  std::vector<backend::Buffer> kept;
+  for (backend::Buffer *b : buffers)
+    if (b && b->get())
+      kept.push_back(std::move(*b));
+  p.abandon(std::move(ev), std::move(kept), exe);
+  std::string msg =
+      concat(p.describe(), ": ", what, " did not complete within ", limit,
+             " s (event_wait returned TIMEOUT");
+  if (s.hangs)
+    msg += concat("; the kit waits only this long since the plugin first "
+                  "hung, in ",
+                  s.firstHang);
+  msg += ")";
+  recordHang(runningTestName());
+  return makeError(ErrorCode::Timeout, msg);
 }
 
 // ---- running ----------------------------------------------------------------
@@ -219,20 +320,9 @@ Expected<std::vector<Tensor>> runExecutable(backend::Plugin &p,
   for (auto &b : *outBufs)
     op.push_back(&b);
   EMBER_ASSIGN(backend::Event ev, p.execute(d, x, ip, op));
-  int secs = state().config.timeoutSec;
-  Status s = ev.wait(uint64_t(secs) * 1000000000ull);
-  if (s.code() == ErrorCode::Timeout) {
-    // Still running: releasing would wait for it; leave it (and the
-    // buffers it uses) alone.
-    new backend::Event(std::move(ev));
-    inBufs.release();
-    outBufs.release();
-    return makeError(ErrorCode::Timeout,
-                     "the execution did not complete "
-                     "within ",
-                     secs, " s (event_wait returned TIMEOUT)");
-  }
-  EMBER_TRY(s);
+  std::vector<backend::Buffer *> all = ip;
+  all.insert(all.end(), op.begin(), op.end());
+  EMBER_TRY(waitOrAbandon(p, ev, all, &x, "execute"));
   std::vector<Tensor> results;
   for (size_t i = 0; i < outTypes.size(); ++i) {
     Tensor t(outTypes[i]);
@@ -285,6 +375,19 @@ Expected<std::unique_ptr<ProbeSetup>> setupProbe() {
   for (auto &b : r->out)
     r->outPtrs.push_back(b.get());
   return r;
+}
+
+std::vector<backend::Buffer *> ProbeSetup::buffers() {
+  std::vector<backend::Buffer *> v;
+  for (auto &b : in)
+    v.push_back(&b);
+  for (auto &b : out)
+    v.push_back(&b);
+  return v;
+}
+
+Status ProbeSetup::wait(backend::Event &ev) {
+  return waitOrAbandon(*state().plugin, ev, buffers(), &exe, "execute");
 }
 
 std::vector<Tensor> ProbeSetup::read(Status &st) {
@@ -437,7 +540,7 @@ void registerKitTests(const KitConfig &config) {
                                "' (expected abi, api, "
                                "capability, lir, "
                                "artifact or skew)");
-      addTest("Kit", "Config", [msg] { FAIL() << msg; });
+      addTest("Kit", "Config", [msg] { KIT_REQUIRE(false) << msg; });
       return;
     }
   auto wants = [&](const char *layer) {
@@ -449,7 +552,7 @@ void registerKitTests(const KitConfig &config) {
     s.loadError = p.status().message();
     std::fprintf(stderr, "error: %s\n", s.loadError.c_str());
     std::string msg = s.loadError;
-    addTest("Abi", "Load", [msg] { FAIL() << msg; });
+    addTest("Abi", "Load", [msg] { KIT_REQUIRE(false) << msg; });
     return;
   }
   s.plugin = *p;
@@ -482,15 +585,17 @@ void registerKitTests(const KitConfig &config) {
     std::string msg = m.status().message();
     std::fprintf(stderr, "error: %s\n", msg.c_str());
     addTest("Abi", "Load", [] {});
-    addTest("Abi", "Manifest", [msg] {
-      FAIL() << "get_capabilities failed, nothing else can be tested: " << msg;
-    });
+    addTest(
+        "Abi", "Manifest", [msg] {
+          KIT_REQUIRE(false)
+              << "get_capabilities failed, nothing else can be tested: " << msg;
+        });
     return;
   }
   s.manifest = std::move(*m);
   s.haveManifest = true;
   if (!refError.empty()) {
-    addTest("Kit", "Reference", [refError] { FAIL() << refError; });
+    addTest("Kit", "Reference", [refError] { KIT_REQUIRE(false) << refError; });
     return;
   }
   pickProbe();

@@ -23,21 +23,61 @@ namespace ember::kit {
 
 namespace v1 = ember::backend::v1;
 
-// ---- samples (Samples.cpp) ------------------------------------------------
-// A single-op lowered graph and deterministic inputs for it.
+// ---- cases (Cases.cpp, CaseOps.cpp) ---------------------------------------
+// How a case's shapes and attributes are drawn: the canonical case (small
+// fixed shapes), or one of the edge styles.
+enum class CaseStyle {
+  Canonical,
+  Ones,  // every dimension 1
+  Odd,   // odd sizes
+  Prime, // prime sizes
+  Big,   // one dimension larger than any tile (65 to 257)
+  Mixed, // a mix of 1, powers of two and their neighbours
+};
+const char *caseStyleName(CaseStyle s);
+
+struct CaseSpec {
+  CaseStyle style = CaseStyle::Canonical;
+  unsigned rank = 0; // of the op's first data operand (not canonical)
+  uint64_t seed = 0;
+};
+
+// One case (one node) of a sample.
+struct CaseInfo {
+  CaseSpec spec;
+  std::string text; // "MatMul(f32[7,13], f32[13,5]) -> f32[7,5]"
+  const Node *node = nullptr;
+  size_t firstOutput = 0; // its results among the function's outputs
+  size_t numOutputs = 0;
+  double accumulate = 1; // terms per result element (float tolerance)
+};
+
+// Lowered single-op programs and deterministic inputs for them.
 struct Sample {
   std::unique_ptr<Module> module;
   std::vector<Tensor> inputs; // one per placeholder of main()
+  std::vector<CaseInfo> cases;
   Function &fn() const { return *module->main(); }
-  // The op's node (the only non-storage node).
+  // The first case's node.
   const Node &node() const;
 };
 
-// Builds the sample of `op` with element type `dtype` (the type of its
-// data operands). Unsupported when the kit has no sample for the op, or
+// The canonical case of `op` with element type `dtype` (the type of its
+// data operands). Unsupported when the kit has no builder for the op, or
 // the op does not take that element type; the message says which.
 Expected<Sample> buildSample(const std::string &op, ElemKind dtype,
                              unsigned seed);
+// The cases `specs` of op in one function, each with its own inputs and
+// outputs (an error when one does not build).
+Expected<Sample> buildCases(const std::string &op, ElemKind dtype,
+                            const std::vector<CaseSpec> &specs);
+// `n` specs for a claim of `op` with ranks in [minRank, maxRank] (maxRank
+// 0: any): the styles in turn, the op's ranks within the claim in turn
+// (all the op's ranks when none is within it).
+std::vector<CaseSpec> caseSpecs(const std::string &op, unsigned minRank,
+                                unsigned maxRank, uint64_t seed, int n);
+// "MatMul(f32[7,13], f32[13,5]) -> f32[7,5] {transB=1}".
+std::string describeNode(const Node &n);
 
 // Random tensor of `t` with values in [lo, hi] (integers: rounded).
 Tensor randomTensor(const Type &t, uint64_t seed, double lo = -2,
@@ -70,8 +110,32 @@ struct KitState {
   backend::Device device, refDevice; // opened on first use
   bool deviceTried = false, refDeviceTried = false;
   Status deviceError, refDeviceError;
+
+  // Hangs so far (this worker and earlier ones): once the plugin hung, the
+  // kit waits only a little longer than its slowest completed execution,
+  // so that a plugin that hangs everywhere cannot keep CI waiting.
+  int hangs = 0;
+  std::string firstHang;
+  double longestExecution = 0; // seconds, of those that completed
+  double waitSec = 0;          // 0: config.timeoutSec
 };
 KitState &state();
+
+// ---- hangs (Kit.cpp)
+// ---------------------------------------------------------- How long the kit
+// now waits for an execution, and lets any plugin call run before the host's
+// watchdog reports it hung: the configured timeout until the plugin first
+// hangs, then max(1 s, 4 x the longest execution that completed).
+double waitSeconds();
+// Records that the plugin hung in test `where` (streamed to ember-kit's
+// supervisor, which hands it on to a restarted worker).
+void recordHang(const std::string &where);
+// Waits for an execution at most waitSeconds(). On a timeout, abandons the
+// event, `buffers` and `exe` (the plugin may still use them), records the
+// hang and returns a Timeout error saying what did not complete.
+Status waitOrAbandon(backend::Plugin &p, backend::Event &ev,
+                     const std::vector<backend::Buffer *> &buffers,
+                     backend::Executable *exe, const std::string &what);
 
 // Device 0 of the plugin / the reference, opened once.
 Expected<backend::Device *> pluginDevice();
@@ -83,6 +147,9 @@ bool implemented(const backend::Plugin &p, const char *fn);
 // kept with the test's result, printed when verbose.
 void note(const std::string &text);
 
+// "Suite.Name" of the test running now ("ember-kit" between tests).
+const char *runningTestName();
+
 // ---- registration -----------------------------------------------------------
 using TestFn = std::function<void()>;
 // Registers <suite>.<name> unless excluded by the config.
@@ -90,6 +157,7 @@ void addTest(const std::string &suite, const std::string &name, TestFn b);
 
 void registerAbiTests();
 void registerApiTests();
+void registerMemoryTests(); // api layer: leaks, writes out of bounds
 void registerCapabilityTests();
 void registerLirTests();
 void registerArtifactTests();
@@ -121,7 +189,10 @@ struct ProbeSetup {
   backend::Executable exe;
   std::vector<backend::Buffer> in, out;
   std::vector<ember_buffer *> inPtrs, outPtrs;
-  std::vector<Tensor> read(Status &s); // the output buffers
+  std::vector<Tensor> read(Status &s);      // the output buffers
+  std::vector<backend::Buffer *> buffers(); // inputs, then outputs
+  // waitOrAbandon for an execution of this setup.
+  Status wait(backend::Event &ev);
 };
 Expected<std::unique_ptr<ProbeSetup>> setupProbe();
 
@@ -189,23 +260,25 @@ extern int gProgressFd;
 
 } // namespace ember::kit
 
-// Checks that fail with just the streamed message (no "Value of:" text):
-// KIT_CHECK(cond) << "why"; KIT_REQUIRE also returns from the test.
+// Checks that fail with just the streamed message (no "Value of:" text),
+// located at the running test ("Capability.MatMul_f32: Failure"), not at a
+// line of the kit's sources: KIT_CHECK(cond) << "why"; KIT_REQUIRE also
+// returns from the test.
 #define KIT_CHECK(cond)                                                        \
   if (cond) {                                                                  \
   } else                                                                       \
-    ADD_FAILURE()
+    GTEST_MESSAGE_AT_(::ember::kit::runningTestName(), -1, "",                 \
+                      ::testing::TestPartResult::kNonFatalFailure)
 #define KIT_REQUIRE(cond)                                                      \
   if (cond) {                                                                  \
   } else                                                                       \
-    FAIL()
+    return GTEST_MESSAGE_AT_(::ember::kit::runningTestName(), -1, "",          \
+                             ::testing::TestPartResult::kFatalFailure)
 
-// FAILs the current test (and returns) when `expr` is an error.
+// Fails the current test (and returns) when `expr` is an error.
 #define KIT_ASSIGN(lhs, expr)                                                  \
   KIT_ASSIGN_IMPL(EMBER_CONCAT(_kit_, __LINE__), lhs, expr)
 #define KIT_ASSIGN_IMPL(tmp, lhs, expr)                                        \
   auto tmp = (expr);                                                           \
-  if (!tmp.hasValue()) {                                                       \
-    FAIL() << tmp.status().message();                                          \
-  }                                                                            \
+  KIT_REQUIRE(tmp.hasValue()) << tmp.status().message();                       \
   lhs = std::move(*tmp)

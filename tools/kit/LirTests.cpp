@@ -166,7 +166,7 @@ void rejectsOutOfBoundsDma() {
     expectRefused(p, what);
     return;
   }
-  FAIL() << "the tiled program has no dma.start";
+  KIT_REQUIRE(false) << "the tiled program has no dma.start";
 }
 
 void rejectsReadBeforeWait() {

@@ -22,16 +22,35 @@
 namespace ember::kit {
 namespace {
 
+// After this many crashes or hangs that ended a worker, the remaining tests
+// are not run.
 const int kMaxCrashes = 5;
 
 const char *const kUsage =
-    "usage: ember-kit --plugin=PATH.so [--reference=PATH.so] [--json=FILE]\n"
-    "                 [--junit=FILE] "
-    "[--layers=abi,api,capability,lir,artifact,skew]\n"
-    "                 [--rtol=R] [--atol=A] [--timeout=SEC] [--seed=N]\n"
-    "                 [--no-fork] [--verbose] [--gtest_* flags]\n"
-    "Runs the Ember backend conformance kit on a plugin (tools/kit/README.md)."
-    "\n";
+    "usage: ember-kit --plugin=PATH.so [options] [--gtest_* flags]\n"
+    "Runs the Ember backend conformance kit on a plugin, layer by layer\n"
+    "(share/doc/ember/kit.md, tools/kit/README.md in the sources).\n"
+    "\n"
+    "  --plugin=PATH.so      the plugin under test (or "
+    "--target=plugin:PATH.so)\n"
+    "  --reference=PATH.so   the oracle (default lib/ember/libember_interp.so\n"
+    "                        beside bin/, else the in-process interpreter)\n"
+    "  --layers=L,...        only these of abi, api, capability, lir,\n"
+    "                        artifact, skew\n"
+    "  --json=FILE           a JSON report\n"
+    "  --junit=FILE          a JUnit XML report\n"
+    "  --rtol=R --atol=A     float tolerance (1e-4, 1e-5; wider for f16,\n"
+    "                        bf16 and long sums)\n"
+    "  --timeout=SEC         how long an execution or a call may take (60);\n"
+    "                        after a hang the kit waits less\n"
+    "  --cases=N             cases per claim (op, dtype) (6)\n"
+    "  --seed=N              seed of the cases and inputs (1)\n"
+    "  --verbose             gtest's output and what each passing test found\n"
+    "  --no-fork             run in this process (no crash recovery)\n"
+    "  --help                this text\n"
+    "\n"
+    "Exit status: 0 nothing failed, 1 failures, 2 usage error, 70 the plugin\n"
+    "crashed, 124 the plugin hung.\n";
 
 struct Options {
   KitConfig config;
@@ -39,6 +58,11 @@ struct Options {
   bool noFork = false, verbose = false;
   int workerFd = -1;
   std::string excludeFile;
+  // Hangs of earlier workers, for a restarted one (--kit-hangs=N,
+  // --kit-longest=SEC, --kit-first-hang=TEXT).
+  int hangs = 0;
+  double longest = 0;
+  std::string firstHang;
   std::vector<std::string> kitArgs;   // passed on to the worker
   std::vector<std::string> gtestArgs; // passed on to gtest
 };
@@ -104,6 +128,8 @@ int parse(int argc, char **argv, Options &o) {
       o.config.atol = std::atof(v.c_str());
     } else if (val("--timeout", v)) {
       o.config.timeoutSec = std::max(1, std::atoi(v.c_str()));
+    } else if (val("--cases", v)) {
+      o.config.casesPerClaim = std::max(1, std::atoi(v.c_str()));
     } else if (val("--seed", v)) {
       o.config.seed = unsigned(std::strtoul(v.c_str(), nullptr, 10));
     } else if (a == "--no-fork") {
@@ -116,6 +142,15 @@ int parse(int argc, char **argv, Options &o) {
       forWorker = false;
     } else if (val("--kit-exclude", v)) {
       o.excludeFile = v;
+      forWorker = false;
+    } else if (val("--kit-hangs", v)) {
+      o.hangs = std::atoi(v.c_str());
+      forWorker = false;
+    } else if (val("--kit-longest", v)) {
+      o.longest = std::atof(v.c_str());
+      forWorker = false;
+    } else if (val("--kit-first-hang", v)) {
+      o.firstHang = v;
       forWorker = false;
     } else if (startsWith(a, "--gtest_")) {
       o.gtestArgs.push_back(a);
@@ -137,7 +172,8 @@ int parse(int argc, char **argv, Options &o) {
   return 0;
 }
 
-// Prints failures only (the supervisor prints the summary).
+// Prints failures only (the supervisor prints the summary): the test's
+// name and what it found, not where in the kit's sources the check is.
 class FailurePrinter : public testing::EmptyTestEventListener {
   void OnTestEnd(const testing::TestInfo &t) override {
     const testing::TestResult &r = *t.result();
@@ -147,8 +183,7 @@ class FailurePrinter : public testing::EmptyTestEventListener {
     for (int i = 0; i < r.total_part_count(); ++i) {
       const testing::TestPartResult &p = r.GetTestPartResult(i);
       if (p.failed())
-        std::printf("%s:%d: %s\n", p.file_name() ? p.file_name() : "?",
-                    p.line_number(), p.message());
+        std::printf("  %s\n", p.message());
     }
     std::fflush(stdout);
   }
@@ -168,11 +203,23 @@ int runTests(char *argv0, Options &o, bool brief) {
   av.push_back(nullptr);
   int ac = int(args.size());
   testing::InitGoogleTest(&ac, av.data());
+  // A C++ exception thrown out of the plugin is a crash at the C ABI, as
+  // in any host: terminate() and the crash report, not gtest's catch.
+  GTEST_FLAG_SET(catch_exceptions, false);
   if (brief && !o.verbose) {
     auto &ls = testing::UnitTest::GetInstance()->listeners();
     delete ls.Release(ls.default_result_printer());
     ls.Append(new FailurePrinter);
   }
+  // Hangs so far decide how long this worker waits (waitSeconds()); any
+  // plugin call gets as long before the host's watchdog reports it.
+  KitState &s = state();
+  s.hangs = o.hangs;
+  s.firstHang = o.firstHang;
+  s.longestExecution = o.longest;
+  s.waitSec = o.hangs ? std::max(1.0, 4 * o.longest) : 0;
+  s.config.timeoutSec = o.config.timeoutSec;
+  backend::setCallTimeout(waitSeconds());
   registerKitTests(o.config);
   return RUN_ALL_TESTS();
 }
@@ -221,6 +268,8 @@ public:
       if (r.current.empty() && !r.abnormal)
         break;
       std::string report = crashReport(r);
+      if (r.hang)
+        noteHang(r.current.empty() ? std::string("loading") : r.current);
       if (!r.current.empty()) {
         ++crashes;
         crashed_ = crashed_ || r.crash;
@@ -231,7 +280,8 @@ public:
           for (auto &t : plan_)
             if (!done_.count(t))
               record(t, "notrun",
-                     concat("not run: the plugin crashed ", crashes, " times"),
+                     concat("not run: the plugin crashed or hung ", crashes,
+                            " times"),
                      0);
           break;
         }
@@ -256,7 +306,7 @@ private:
   struct Outcome {
     std::string current; // the test running when the worker ended
     double seconds = 0;
-    bool abnormal = false, crash = false;
+    bool abnormal = false, crash = false, hang = false;
     int status = 0;
     std::string stderrTail;
   };
@@ -281,7 +331,8 @@ private:
       if (end == std::string::npos)
         end = t.size();
       std::string line = t.substr(pos, end - pos);
-      if (line.find(" crashed with ") != std::string::npos)
+      if (line.find(" crashed with ") != std::string::npos ||
+          line.find(" did not return from ") != std::string::npos)
         best = line;
       else if (startsWith(line, "error: "))
         lastError = line;
@@ -331,6 +382,11 @@ private:
       args.push_back(a);
     args.push_back("--kit-worker=" + std::to_string(prog[1]));
     args.push_back("--kit-exclude=" + excl);
+    if (hangs_) {
+      args.push_back("--kit-hangs=" + std::to_string(hangs_));
+      args.push_back(concat("--kit-longest=", longest_));
+      args.push_back("--kit-first-hang=" + firstHang_);
+    }
     std::vector<char *> av;
     for (auto &a : args)
       av.push_back(const_cast<char *>(a.c_str()));
@@ -405,8 +461,10 @@ private:
     } else {
       out.status = WEXITSTATUS(st);
       out.abnormal = out.status != 0 && out.status != 1;
-      out.crash = out.status == 70;
+      out.crash = out.status == backend::kPluginCrashExit;
+      out.hang = out.status == backend::kPluginHangExit;
     }
+    out.hang = out.hang || killed;
     if (!out.current.empty() && !out.abnormal) {
       // Ended normally mid-test (exit() inside the plugin?).
       out.abnormal = true;
@@ -428,6 +486,10 @@ private:
     } else if (f[0] == "end" && f.size() >= 5) {
       record(f[1], f[2], unescapeLine(f[4]), std::atof(f[3].c_str()));
       out.current.clear();
+    } else if (f[0] == "hang" && f.size() >= 3) {
+      noteHang(f[2]);
+    } else if (f[0] == "longest" && f.size() >= 2) {
+      longest_ = std::max(longest_, std::atof(f[1].c_str()));
     }
   }
 
@@ -503,10 +565,19 @@ private:
                 all[0], all[1], all[2], all[3]);
     std::fflush(stdout);
     if (crashed_)
-      return 70;
+      return backend::kPluginCrashExit;
+    if (hangs_)
+      return backend::kPluginHangExit;
     if (all[1] || all[3])
       return 1;
     return rc;
+  }
+
+  // A hang (a worker's report, or one the watchdog ended): later workers
+  // wait less (waitSeconds()).
+  void noteHang(const std::string &what) {
+    if (hangs_++ == 0)
+      firstHang_ = what;
   }
 
   Options &o_;
@@ -516,6 +587,9 @@ private:
   std::map<std::string, TestRecord> done_;
   RunStamp stamp_;
   bool crashed_ = false;
+  int hangs_ = 0;
+  double longest_ = 0;
+  std::string firstHang_;
 };
 
 } // namespace

@@ -21,7 +21,10 @@
  *   - Unknown extension types in a `next` chain are ignored.
  *   - EMBER_ABI_VERSION_MAJOR changes only when an existing field changes
  *     meaning; a host loads plugins of its own major and any minor. Minor
- *     versions only append.
+ *     versions only append, and each appends to ember_plugin_api: a table's
+ *     struct_size and its abi_minor agree (a host warns when they do not).
+ *     Set them from sizeof(ember_plugin_api) and EMBER_ABI_VERSION_MINOR of
+ *     the header you build with.
  *   - History: 1.0 first release; 1.1 appended executable_signature; 1.2
  *     appended buffer_import_host (and ember_host_buffer_params); 1.3
  *     appended executable_emit and event_profile.
@@ -45,6 +48,11 @@
  *     query_support and executable_compile must be thread-safe.
  *   - execute() may complete on a plugin-owned thread. The host's callbacks
  *     (log, alloc, free) are thread-safe.
+ *   - A crash in the plugin, on any thread (the host finds its code on the
+ *     stack), ends the host process with a report naming the plugin and
+ *     the call or execution in flight. A call that does not return within
+ *     the host's time limit is reported the same way; the host then calls
+ *     none of the plugin's release functions for the handles involved.
  */
 #ifndef EMBER_BACKEND_H
 #define EMBER_BACKEND_H
@@ -195,7 +203,9 @@ typedef struct ember_execute_params {
   ember_executable *executable;
   /* One buffer per program input / output, in program order, each at least
    * as large as the tensor (row-major, densely packed). The buffers must stay
-   * alive and untouched by the host until the event completes. */
+   * alive and untouched by the host until the event completes. An execution
+   * writes only the first (tensor size) bytes of each output buffer and
+   * never writes an input buffer. */
   ember_buffer *const *inputs;
   size_t num_inputs;
   ember_buffer *const *outputs;
@@ -273,7 +283,8 @@ typedef struct ember_plugin_api {
                           ember_event **out_event);
   /* Waits up to timeout_ns (UINT64_MAX: forever). Returns NULL when the
    * execution succeeded, EMBER_STATUS_TIMEOUT when it is still running, or
-   * the execution's error. May be called again after a timeout. */
+   * the execution's error. May be called again after a timeout. It must
+   * return once timeout_ns has passed: a host bounds how long it waits. */
   ember_error *(*event_wait)(ember_event *event, uint64_t timeout_ns);
   void (*event_release)(ember_event *event);
 

@@ -33,7 +33,7 @@ ember_plugin_api makeTable() {
   ember_plugin_api a{};
   a.struct_size = HOSTILE_TABLE_SIZE;
   a.abi_major = HOSTILE_ABI_MAJOR;
-  a.abi_minor = 1;
+  a.abi_minor = EMBER_ABI_VERSION_MINOR;
 #if defined(HOSTILE_NAME_NULL)
   a.name = nullptr;
 #elif defined(HOSTILE_NAME_GARBAGE)

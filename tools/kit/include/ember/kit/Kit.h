@@ -51,6 +51,10 @@ struct KitConfig {
   std::set<std::string> layers;
   // Seconds an execution may take before the kit reports a hang.
   int timeoutSec = 60;
+  // Cases the capability layer runs per claim (op, dtype), drawn within
+  // it: edge sizes first (one dimension larger than any tile, all ones,
+  // primes, odd sizes, a mix), then the kit's fixed sample.
+  int casesPerClaim = 6;
   // Seed of the deterministic random inputs.
   unsigned seed = 1;
   // Print what passing checks found (also in the JSON report) as they run.

@@ -1,0 +1,260 @@
+// The api layer's memory checks: what the release functions free, and
+// where an execution writes.
+//   Api.ReleaseFreesBuffers, ...Executables, ...Events, CloseFreesDevices:
+//     create and release a handle many times; the process's heap (malloc,
+//     new, aligned_alloc: glibc's mallinfo2, every arena) must not grow with
+//     the count. Memory a plugin takes some other way (mmap, a device) is
+//     not seen; docs/writing-a-backend.md shows AddressSanitizer's leak
+//     check for the rest.
+//   Api.ExecuteStaysInBounds: buffers a little larger than their tensors,
+//     the slack filled with a pattern: an execution writes only its output
+//     tensors, and changes neither the slack nor its inputs.
+#include "KitInternal.h"
+
+#include "backend/ProgramProto.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <malloc.h>
+
+namespace ember::kit {
+namespace {
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+constexpr bool kHaveHeapCount = true;
+// Bytes allocated from the heap now, in every arena (mmapped blocks too).
+int64_t heapInUse() {
+  struct mallinfo2 m = mallinfo2();
+  return int64_t(m.uordblks + m.hblkhd);
+}
+#else
+constexpr bool kHaveHeapCount = false;
+int64_t heapInUse() { return 0; }
+#endif
+
+// Growth per cycle that counts as a leak of an executable, an event or a
+// device: any such object holds more than this, while what correct
+// plugins keep growing (caches, tables that double) stays well below it
+// once warm (the CPU backend's JIT: about 25 bytes per compilation).
+constexpr double kLeakPerCycle = 64;
+
+// Runs `cycle` (create and release one handle) `warm` times, then twice
+// `n` times while counting the heap: the smaller growth per cycle of the
+// two windows (a leak grows in both; a table that doubles in one), or an
+// error.
+Expected<double> growthPerCycle(int warm, int n,
+                                const std::function<Status()> &cycle) {
+  for (int i = 0; i < warm; ++i)
+    EMBER_TRY(cycle());
+  double least = 0;
+  for (int window = 0; window < 2; ++window) {
+    int64_t before = heapInUse();
+    for (int i = 0; i < n; ++i)
+      EMBER_TRY(cycle());
+    double g = double(heapInUse() - before) / n;
+    least = window == 0 ? g : std::min(least, g);
+  }
+  return least;
+}
+
+std::string bytes(double b) {
+  if (b >= 1 << 20)
+    return concat(int64_t(b / (1 << 20) * 10) / 10.0, " MiB");
+  if (b >= 1 << 10)
+    return concat(int64_t(b / (1 << 10) * 10) / 10.0, " KiB");
+  return concat(int64_t(b), " bytes");
+}
+
+#define KIT_REQUIRE_HEAP_COUNT()                                               \
+  do {                                                                         \
+    if (!kHaveHeapCount) {                                                     \
+      GTEST_SKIP() << "this C library has no mallinfo2() to count the heap";   \
+    }                                                                          \
+  } while (0)
+
+const char *const kLeakHint =
+    " (docs/writing-a-backend.md, \"Finding leaks\", runs the kit under "
+    "AddressSanitizer to show where it was allocated)";
+
+void releaseFreesBuffers() {
+  KIT_REQUIRE_HEAP_COUNT();
+  KitState &s = state();
+  backend::Plugin &p = *s.plugin;
+  if (!p.api().buffer_allocate) {
+    GTEST_SKIP() << "buffer_allocate is not implemented (NULL)";
+  }
+  KIT_ASSIGN(backend::Device * d, pluginDevice());
+  const uint64_t size = 256 * 1024;
+  std::vector<uint8_t> data(size, 0x5a);
+  const int n = 32;
+  auto cycle = [&]() -> Status {
+    EMBER_ASSIGN(backend::Buffer b, p.allocate(*d, size));
+    return b.write(0, data.data(), size); // memory a plugin maps lazily too
+  };
+  KIT_ASSIGN(double grew, growthPerCycle(2, n / 2, cycle));
+  note(
+      concat("the heap grew by ", bytes(grew), " per buffer of ", bytes(size)));
+  KIT_CHECK(grew < double(size) / 2)
+      << "buffer_release does not free what buffer_allocate took: " << n
+      << " buffers of " << bytes(size) << ", each allocated, written and "
+      << "released, left the heap " << bytes(grew * n) << " larger (about "
+      << bytes(grew) << " per buffer)" << kLeakHint;
+}
+
+void releaseFreesExecutables() {
+  KIT_REQUIRE_HEAP_COUNT();
+  KitState &s = state();
+  if (!s.plugin->api().executable_compile) {
+    GTEST_SKIP() << "executable_compile is not implemented (NULL)";
+  }
+  if (!s.probe) {
+    GTEST_SKIP() << s.noProbe;
+  }
+  KIT_ASSIGN(backend::Device * d, pluginDevice());
+  KIT_ASSIGN(std::string g, backend::serializeGraph(s.probe->sample.fn()));
+  const int n = 32;
+  auto cycle = [&]() -> Status {
+    return s.plugin->compile(d, EMBER_PROGRAM_GRAPH, g).status();
+  };
+  KIT_ASSIGN(double grew, growthPerCycle(24, n, cycle));
+  note(concat("the heap grew by ", bytes(grew), " per executable"));
+  KIT_CHECK(grew < kLeakPerCycle)
+      << "executable_release does not free what executable_compile took: "
+      << 2 * n << " compilations of the " << s.probe->label
+      << " program, each released, left the heap " << bytes(grew * 2 * n)
+      << " larger (at least " << bytes(grew) << " per executable)" << kLeakHint;
+}
+
+void releaseFreesEvents() {
+  KIT_REQUIRE_HEAP_COUNT();
+  KitState &s = state();
+  if (!s.plugin->api().execute) {
+    GTEST_SKIP() << "execute is not implemented (NULL)";
+  }
+  if (!s.probe) {
+    GTEST_SKIP() << s.noProbe;
+  }
+  KIT_ASSIGN(auto setup, setupProbe());
+  ProbeSetup &ps = *setup;
+  std::vector<backend::Buffer *> in, out;
+  for (auto &b : ps.in)
+    in.push_back(&b);
+  for (auto &b : ps.out)
+    out.push_back(&b);
+  const int n = 64;
+  auto cycle = [&]() -> Status {
+    EMBER_ASSIGN(backend::Event ev,
+                 s.plugin->execute(*ps.device, ps.exe, in, out));
+    return ps.wait(ev);
+  };
+  KIT_ASSIGN(double grew, growthPerCycle(16, n, cycle));
+  note(concat("the heap grew by ", bytes(grew), " per execution"));
+  KIT_CHECK(grew < kLeakPerCycle)
+      << "an execution leaks: " << 2 * n << " executions of the "
+      << s.probe->label << " program, each event waited for and released, "
+      << "left the heap " << bytes(grew * 2 * n) << " larger (at least "
+      << bytes(grew) << " per execution; check event_release and what "
+      << "execute allocates)" << kLeakHint;
+}
+
+void closeFreesDevices() {
+  KIT_REQUIRE_HEAP_COUNT();
+  KitState &s = state();
+  if (!s.plugin->api().device_open) {
+    GTEST_SKIP() << "device_open is not implemented (NULL)";
+  }
+  const int n = 64;
+  auto cycle = [&]() -> Status { return s.plugin->openDevice(0).status(); };
+  KIT_ASSIGN(double grew, growthPerCycle(4, n / 2, cycle));
+  note(concat("the heap grew by ", bytes(grew), " per device"));
+  KIT_CHECK(grew < kLeakPerCycle)
+      << "device_close does not free what device_open took: device 0 "
+      << "opened and closed " << n << " times left the heap " << bytes(grew * n)
+      << " larger" << kLeakHint;
+}
+
+// A buffer of the tensor's size plus kSlack bytes of kPattern.
+constexpr uint64_t kSlack = 64;
+constexpr uint8_t kPattern = 0xA5;
+
+void executeStaysInBounds() {
+  KitState &s = state();
+  backend::Plugin &p = *s.plugin;
+  if (!p.api().execute) {
+    GTEST_SKIP() << "execute is not implemented (NULL)";
+  }
+  if (!s.probe) {
+    GTEST_SKIP() << s.noProbe;
+  }
+  KIT_ASSIGN(backend::Device * d, pluginDevice());
+  const Function &f = s.probe->sample.fn();
+  KIT_ASSIGN(backend::Executable x, compileGraph(p, d, f));
+  const std::vector<Tensor> &ins = s.probe->sample.inputs;
+  std::vector<Type> outTypes = outputTypes(f);
+  // What each buffer holds before: inputs and then the pattern; outputs
+  // all pattern.
+  std::vector<std::vector<uint8_t>> before;
+  std::vector<backend::Buffer> bufs;
+  for (size_t i = 0; i < ins.size() + outTypes.size(); ++i) {
+    bool isIn = i < ins.size();
+    uint64_t n = isIn ? ins[i].bytes() : outTypes[i - ins.size()].sizeInBytes();
+    std::vector<uint8_t> img(n + kSlack, kPattern);
+    if (isIn && n)
+      std::memcpy(img.data(), ins[i].raw(), n);
+    KIT_ASSIGN(backend::Buffer b, p.allocate(*d, img.size()));
+    Status w = b.write(0, img.data(), img.size());
+    KIT_REQUIRE(w.isOk()) << w.message();
+    bufs.push_back(std::move(b));
+    before.push_back(std::move(img));
+  }
+  std::vector<backend::Buffer *> in, out, all;
+  for (size_t i = 0; i < bufs.size(); ++i) {
+    (i < ins.size() ? in : out).push_back(&bufs[i]);
+    all.push_back(&bufs[i]);
+  }
+  KIT_ASSIGN(backend::Event ev, p.execute(*d, x, in, out));
+  Status w = waitOrAbandon(p, ev, all, &x, "execute");
+  KIT_REQUIRE(w.isOk()) << "event_wait: " << w.message();
+  for (size_t i = 0; i < bufs.size(); ++i) {
+    bool isIn = i < ins.size();
+    std::vector<uint8_t> now(before[i].size());
+    Status r = bufs[i].read(0, now.data(), now.size());
+    KIT_REQUIRE(r.isOk()) << r.message();
+    uint64_t tensor = now.size() - kSlack;
+    // Inputs: nothing may change. Outputs: nothing after the tensor.
+    uint64_t first = UINT64_MAX, last = 0;
+    for (uint64_t k = isIn ? 0 : tensor; k < now.size(); ++k)
+      if (now[k] != before[i][k]) {
+        first = std::min(first, k);
+        last = k;
+      }
+    if (first == UINT64_MAX)
+      continue;
+    const Type &t = isIn ? ins[i].type() : outTypes[i - ins.size()];
+    size_t idx = isIn ? i : i - ins.size();
+    if (isIn)
+      KIT_CHECK(false) << "execute wrote to input " << idx << " ("
+                       << t.toString() << ", " << tensor << " bytes): bytes "
+                       << first << ".." << last
+                       << " of its buffer changed; inputs are read-only";
+    else
+      KIT_CHECK(false) << "execute wrote past the end of output " << idx << " ("
+                       << t.toString() << ", " << tensor << " bytes): bytes "
+                       << first << ".." << last << " of its " << now.size()
+                       << "-byte buffer changed; with a buffer of the "
+                          "tensor's size this overruns the buffer";
+  }
+}
+
+} // namespace
+
+void registerMemoryTests() {
+  addTest("Api", "ReleaseFreesBuffers", releaseFreesBuffers);
+  addTest("Api", "ReleaseFreesExecutables", releaseFreesExecutables);
+  addTest("Api", "ReleaseFreesEvents", releaseFreesEvents);
+  addTest("Api", "CloseFreesDevices", closeFreesDevices);
+  addTest("Api", "ExecuteStaysInBounds", executeStaysInBounds);
+}
+
+} // namespace ember::kit
