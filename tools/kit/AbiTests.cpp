@@ -280,8 +280,14 @@ std::vector<Outcome> callAll(Form f) {
 // Larger structs and unknown extensions must be accepted like plain ones.
 void expectAccepted(Form f) {
   for (auto &o : callAll(f)) {
-    KIT_CHECK(!(o.err.present)) << o.fn << " refused an argument struct with "
-                                << formName(f) << ": " << o.err.describe();
+    KIT_CHECK(!(o.err.present))
+        << o.fn << " refused an argument struct with " << formName(f) << ": "
+        << o.err.describe()
+        << (f == Form::Larger
+                ? " (a newer host sends larger structs: check that "
+                  "struct_size covers the fields you read, not that it "
+                  "equals sizeof)"
+                : " (skip extensions of types you do not know)");
     KIT_CHECK(o.resultError.empty())
         << o.fn << " with " << formName(f) << ": " << o.resultError;
   }
