@@ -52,6 +52,9 @@ struct CompileConfig {
   bool fuse = true; // operator stacking and elementwise loop fusion
   // Debugging: write the optimized LLVM IR of the JIT module here.
   std::string dumpIr;
+  // Process replay (scripts/process-replay.py): write every compiled
+  // graph's generated code into this folder (writeGeneratedCode).
+  std::string dumpDir;
   bool perfMap = false; // JIT: list the functions in /tmp/perf-<pid>.map
   // Code generation target; empty triple: the host (JIT).
   std::string triple, cpu, features;
