@@ -1,134 +1,22 @@
-#include "Support.h"
+// The CPU backend's capability: its op table (CpuOps.def) and everything
+// derived from it, the per-node answer (query_support, enforced again by
+// executable_compile) and the manifest (get_capabilities). A node is claimed
+// when its op has a row, every operand and result has one of the row's
+// element kinds and ranks, and the row's check passes; each refusal says
+// why.
+#include "Capability.h"
+#include "Geometry.h"
 
 #include "ember/backend/v1/capability.pb.h"
 
 #include <algorithm>
+#include <array>
 
 namespace ember::cpugen {
 
-OpClass opClass(OpKind k) {
-  switch (k) {
-#define EMBER_CPU_OP(Name, Class)                                              \
-  case OpKind::Name:                                                           \
-    return OpClass::Class;
-#include "CpuOps.def"
-  default: // only the ops above: the rest is not implemented here
-    return OpClass::None;
-  }
-}
-
-const char *opClassName(OpClass c) {
-  switch (c) {
-  case OpClass::None:
-    return "none";
-  case OpClass::Loop:
-    return "loop";
-  case OpClass::Move:
-    return "move";
-  case OpClass::Gather:
-    return "gather";
-  case OpClass::Concat:
-    return "concat";
-  case OpClass::Split:
-    return "split";
-  case OpClass::View:
-    return "view";
-  case OpClass::Conv:
-    return "conv";
-  case OpClass::ConvT:
-    return "convtranspose";
-  case OpClass::MatMul:
-    return "matmul";
-  case OpClass::Pool:
-    return "pool";
-  case OpClass::Reduce:
-    return "reduce";
-  case OpClass::QConv:
-    return "qconv";
-  case OpClass::QMatMul:
-    return "qmatmul";
-  }
-  return "?";
-}
-
-bool loopKind(ElemKind k) {
-  switch (k) {
-  case ElemKind::F32:
-  case ElemKind::F64:
-  case ElemKind::I8:
-  case ElemKind::U8:
-  case ElemKind::I16:
-  case ElemKind::U16:
-  case ElemKind::I32:
-  case ElemKind::U32:
-  case ElemKind::I64:
-  case ElemKind::U64:
-  case ElemKind::Bool:
-  case ElemKind::F16: // computed in f32, rounded after every op
-  case ElemKind::BF16:
-    return true;
-  default:
-    return false;
-  }
-}
-
-bool isConstant(const Value &v) {
-  return v && v.node->kind == OpKind::Constant && v.node->payload;
-}
-
-bool scalarConstant(const Value &v, double &out) {
-  if (!isConstant(v) || v.node->payload->size() != 1 ||
-      !loopKind(v.node->payload->type().elem()))
-    return false;
-  out = v.node->payload->getDouble(0);
-  return true;
-}
-
-bool constantInts(const Value &v, std::vector<int64_t> &out) {
-  if (!isConstant(v) || !isIntKind(v.node->payload->type().elem()))
-    return false;
-  out = v.node->payload->toInts();
-  return true;
-}
-
-bool contains(const Group &g, const Node *n) {
-  return std::find(g.members.begin(), g.members.end(), n) != g.members.end();
-}
+bool loopKind(ElemKind k) { return (kindBit(k) & K_All) != 0; }
 
 namespace {
-
-bool isFloat(ElemKind k) { return k == ElemKind::F32 || k == ElemKind::F64; }
-bool isHalf(ElemKind k) { return k == ElemKind::F16 || k == ElemKind::BF16; }
-bool anyFloat(ElemKind k) { return isFloat(k) || isHalf(k); }
-
-bool floatOnlyUnary(OpKind k) {
-  switch (k) {
-  case OpKind::Exp:
-  case OpKind::Log:
-  case OpKind::Sqrt:
-  case OpKind::Reciprocal:
-  case OpKind::Sigmoid:
-  case OpKind::Tanh:
-  case OpKind::Erf:
-  case OpKind::Floor:
-  case OpKind::Ceil:
-  case OpKind::Round:
-  case OpKind::Sin:
-  case OpKind::Cos:
-  case OpKind::Tan:
-  case OpKind::Asin:
-  case OpKind::Acos:
-  case OpKind::Atan:
-  case OpKind::Sinh:
-  case OpKind::Cosh:
-  case OpKind::Asinh:
-  case OpKind::Acosh:
-  case OpKind::Atanh:
-    return true;
-  default:
-    return false;
-  }
-}
 
 bool fail(std::string &reason, std::string why) {
   reason = std::move(why);
@@ -137,28 +25,13 @@ bool fail(std::string &reason, std::string why) {
 
 std::string kindName(ElemKind k) { return elemKindName(k); }
 
-// Every operand and result of `n` has an element kind the loops handle.
-bool loopTypes(const Node &n, std::string &reason) {
-  for (size_t i = 0; i < n.inputs.size(); ++i)
-    if (n.inputs[i] && !loopKind(n.inputs[i].type().elem()))
-      return fail(reason, concat("operand ", i, " is ",
-                                 kindName(n.inputs[i].type().elem()),
-                                 " (the CPU loops compute f32, f64, f16, bf16, "
-                                 "integers and bool)"));
-  for (size_t i = 0; i < n.types.size(); ++i)
-    if (!loopKind(n.types[i].elem()))
-      return fail(reason,
-                  concat("result ", i, " is ", kindName(n.types[i].elem()),
-                         " (the CPU loops compute f32, f64, f16, bf16, "
-                         "integers and bool)"));
-  return true;
-}
+bool isF32OrF64(ElemKind k) { return k == ElemKind::F32 || k == ElemKind::F64; }
 
-// f32, or 16-bit floats (widened to f32 around the kernel: WidenHalf.cpp),
-// one kind for every operand and result.
+// ---- the rows' checks: rules beyond the row's kinds and ranks ---------------
+
 bool allF32(const Node &n, std::string &reason) {
   ElemKind k = n.inputs[0].type().elem();
-  if (k != ElemKind::F32 && !isHalf(k))
+  if (k != ElemKind::F32 && !isHalfFloatKind(k))
     return fail(reason, concat("operand 0 is ", n.inputs[0].type().toString(),
                                "; the CPU kernels take f32 (and f16/bf16 "
                                "through f32)"));
@@ -174,287 +47,108 @@ bool allF32(const Node &n, std::string &reason) {
   return true;
 }
 
-bool loopSupported(const Node &n, std::string &reason) {
-  if (!loopTypes(n, reason))
-    return false;
-  ElemKind a = n.inputs[0].type().elem();
-  OpKind k = n.kind;
-  if (floatOnlyUnary(k)) {
-    if (!anyFloat(a))
-      return fail(reason,
-                  concat(opName(k), " of ", kindName(a), " (floats only)"));
-    return true;
-  }
-  switch (k) {
-  case OpKind::Abs:
-  case OpKind::Sign:
-    if (a == ElemKind::Bool)
-      return fail(reason, "bool operand");
-    return true;
-  case OpKind::Neg:
-  case OpKind::Relu:
-    if (a == ElemKind::Bool || !isSignedKind(a))
-      return fail(reason, concat(opName(k), " of ", kindName(a),
-                                 " (signed kinds only)"));
-    return true;
-  case OpKind::Not:
-    return a == ElemKind::Bool || fail(reason, "Not needs bool");
-  case OpKind::IsNaN:
-  case OpKind::IsInf:
-    return anyFloat(a) || fail(reason, "needs a float operand");
-  case OpKind::BitwiseNot:
-    return isIntKind(a) || fail(reason, "needs integers");
-  case OpKind::Cast: {
-    if (n.types[0].isQuantized() || n.inputs[0].type().isQuantized())
-      return fail(reason, "quantized cast");
-    return true;
-  }
-  case OpKind::Add:
-  case OpKind::Sub:
-  case OpKind::Mul:
-  case OpKind::Div:
-  case OpKind::Mod:
-    if (n.inputs[1].type().elem() != a)
-      return fail(reason, "operand kinds differ");
-    return true;
-  case OpKind::Pow:
-    if (!anyFloat(a) || !anyFloat(n.inputs[1].type().elem()))
-      return fail(reason, concat("Pow of ", kindName(a), " and ",
-                                 kindName(n.inputs[1].type().elem()),
-                                 " (float bases and exponents only)"));
-    return true;
-  case OpKind::Max:
-  case OpKind::Min:
-    if (a == ElemKind::Bool)
-      return fail(reason, "bool operands");
-    for (auto &in : n.inputs)
-      if (in.type().elem() != a)
-        return fail(reason, "operand kinds differ");
-    return true;
-  case OpKind::Equal:
-  case OpKind::Less:
-  case OpKind::Greater:
-  case OpKind::LessOrEqual:
-  case OpKind::GreaterOrEqual:
-    if (n.inputs[1].type().elem() != a)
-      return fail(reason, "operand kinds differ");
-    return true;
-  case OpKind::And:
-  case OpKind::Or:
-  case OpKind::Xor:
-    if (a != ElemKind::Bool || n.inputs[1].type().elem() != a)
-      return fail(reason, "needs bool operands");
-    return true;
-  case OpKind::BitShift:
-  case OpKind::BitwiseAnd:
-  case OpKind::BitwiseOr:
-  case OpKind::BitwiseXor:
-    if (!isIntKind(a) || n.inputs[1].type().elem() != a)
-      return fail(reason, "needs integer operands of one kind");
-    if (k == OpKind::BitShift) {
-      std::string d = n.attrString("direction", "");
-      if (d != "LEFT" && d != "RIGHT")
-        return fail(reason, "direction must be LEFT or RIGHT");
-    }
-    return true;
-  case OpKind::ConstantOfShape: {
-    const Tensor *v = n.attrTensor("value");
-    if (v && (v->size() != 1 || !loopKind(v->type().elem())))
-      return fail(reason, "value is not a one-element loop kind");
-    return true;
-  }
-  case OpKind::QuantizeLinear:
-  case OpKind::DequantizeLinear: {
-    if (n.attrInt("block_size", 0) != 0)
-      return fail(reason, "blocked quantization");
-    bool q = k == OpKind::QuantizeLinear;
-    ElemKind xk = a, sk = n.inputs[1].type().elem();
-    ElemKind ik = q ? n.types[0].elem() : xk;
-    if (!isFloat(sk) || (q && xk != sk) || (!q && n.types[0].elem() != sk))
-      return fail(reason, "x, scale and y kinds must be f32 or f64 as ONNX "
-                          "pairs them");
-    if (ik != ElemKind::U8 && ik != ElemKind::I8 && ik != ElemKind::U16 &&
-        ik != ElemKind::I16 && !(!q && ik == ElemKind::I32))
-      return fail(reason, concat("quantized kind ", kindName(ik)));
-    if (n.hasInput(2) && n.inputs[2].type().elem() != ik)
-      return fail(reason, "zero point kind differs");
-    const Type &st = n.inputs[1].type();
-    if (st.rank() > 1)
-      return fail(reason, "scale of rank > 1");
-    if (st.numElements() != 1) {
-      int64_t axis = n.attrInt("axis", 1);
-      int64_t r = int64_t(n.inputs[0].type().rank());
-      if (axis < 0)
-        axis += r;
-      if (axis < 0 || axis >= r ||
-          st.numElements() != n.inputs[0].type().dim(size_t(axis)))
-        return fail(reason, "per-axis scale does not match the axis");
-    }
-    if (n.hasInput(2) && n.inputs[2].type().numElements() != st.numElements())
-      return fail(reason, "zero point and scale sizes differ");
-    return true;
-  }
-  case OpKind::Where:
-    if (a != ElemKind::Bool ||
-        n.inputs[1].type().elem() != n.inputs[2].type().elem())
-      return fail(reason, "needs a bool condition and values of one kind");
-    return true;
-  default:
-    return fail(reason, concat(opName(k), " is not a loop op"));
-  }
-}
-
-bool moveSupported(const Node &n, std::string &reason) {
-  if (!loopTypes(n, reason))
-    return false;
-  if (n.kind == OpKind::Slice) {
-    std::vector<int64_t> v;
-    for (size_t i = 1; i < n.inputs.size(); ++i)
-      if (n.inputs[i] && !constantInts(n.inputs[i], v))
-        return fail(reason, concat("Slice operand ", i,
-                                   " is not a constant integer tensor"));
-  }
-  if (n.kind == OpKind::Transpose && n.hasAttr("perm")) {
-    auto perm = n.attrInts("perm");
-    if (perm.size() != n.inputs[0].type().rank())
-      return fail(reason, "perm does not match the rank");
-  }
+bool checkCast(const Node &n, std::string &reason) {
+  if (n.types[0].isQuantized() || n.inputs[0].type().isQuantized())
+    return fail(reason, "quantized cast");
   return true;
 }
 
-} // namespace
-
-bool windowOf(const Node &n, const Type &x, const std::vector<int64_t> &kernel,
-              bool ceilMode, Window &w, std::string &reason) {
-  size_t r = x.rank();
-  if (r != 3 && r != 4)
-    return fail(reason, concat("rank ", r,
-                               " input (the CPU kernels do 1-D "
-                               "and 2-D windows)"));
-  size_t nsp = r - 2;
-  if (kernel.size() != nsp)
-    return fail(reason, "kernel shape does not match the input rank");
-  auto orDefault = [&](const char *name, size_t count, int64_t def) {
-    return n.hasAttr(name) ? n.attrInts(name)
-                           : std::vector<int64_t>(count, def);
-  };
-  auto strides = orDefault("strides", nsp, 1);
-  auto dil = orDefault("dilations", nsp, 1);
-  auto pads = orDefault("pads", 2 * nsp, 0);
-  if (strides.size() != nsp || dil.size() != nsp || pads.size() != 2 * nsp)
-    return fail(reason, "strides/dilations/pads do not match the rank");
-  std::string autoPad = n.attrString("auto_pad", "NOTSET");
-  std::vector<int64_t> in(x.dims().begin() + 2, x.dims().end());
-  std::vector<int64_t> out(nsp), pb(nsp), pe(nsp);
-  for (size_t d = 0; d < nsp; ++d) {
-    if (strides[d] < 1 || dil[d] < 1 || kernel[d] < 1 || pads[d] < 0 ||
-        pads[nsp + d] < 0)
-      return fail(reason, "non-positive stride, dilation or kernel");
-    int64_t ek = (kernel[d] - 1) * dil[d] + 1, s = strides[d];
-    if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
-      out[d] = (in[d] + s - 1) / s;
-      int64_t total = std::max<int64_t>(0, (out[d] - 1) * s + ek - in[d]);
-      int64_t small = total / 2, big = total - small;
-      pb[d] = autoPad == "SAME_UPPER" ? small : big;
-      pe[d] = autoPad == "SAME_UPPER" ? big : small;
-    } else if (autoPad == "VALID") {
-      if (in[d] < ek)
-        return fail(reason, "window larger than the input");
-      out[d] = (in[d] - ek) / s + 1;
-    } else if (autoPad == "NOTSET" || autoPad.empty()) {
-      pb[d] = pads[d];
-      pe[d] = pads[nsp + d];
-      int64_t span = in[d] + pb[d] + pe[d] - ek;
-      if (span < 0)
-        return fail(reason, "window larger than the padded input");
-      if (ceilMode) {
-        out[d] = (span + s - 1) / s + 1;
-        if ((out[d] - 1) * s >= in[d] + pb[d])
-          --out[d];
-      } else {
-        out[d] = span / s + 1;
-      }
-    } else {
-      return fail(reason, concat("auto_pad '", autoPad, "'"));
-    }
-  }
-  w = Window();
-  w.n = x.dim(0);
-  w.c = x.dim(1);
-  size_t o = nsp == 2 ? 0 : 1; // 1-D: the width is the only spatial dim
-  if (nsp == 2) {
-    w.h = in[0];
-    w.kh = kernel[0];
-    w.sh = strides[0];
-    w.dh = dil[0];
-    w.pt = pb[0];
-    w.pb = pe[0];
-    w.oh = out[0];
-  }
-  w.w = in[1 - o];
-  w.kw = kernel[1 - o];
-  w.sw = strides[1 - o];
-  w.dw = dil[1 - o];
-  w.pl = pb[1 - o];
-  w.pr = pe[1 - o];
-  w.ow = out[1 - o];
-  w.ceil = ceilMode && autoPad == "NOTSET";
+bool checkConstantOfShape(const Node &n, std::string &reason) {
+  const Tensor *v = n.attrTensor("value");
+  if (v && (v->size() != 1 || !loopKind(v->type().elem())))
+    return fail(reason, "value is not a one-element loop kind");
   return true;
 }
 
-bool convTransposeGeometry(const Node &n, std::vector<int64_t> &pb,
-                           std::vector<int64_t> &out, std::string &reason) {
-  const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
-  size_t nsp = x.rank() - 2;
-  std::vector<int64_t> in(x.dims().begin() + 2, x.dims().end());
-  std::vector<int64_t> kernel(w.dims().begin() + 2, w.dims().end());
-  if (n.hasAttr("kernel_shape") && n.attrInts("kernel_shape") != kernel)
-    return fail(reason, "kernel_shape differs from the weights");
-  auto orDefault = [&](const char *name, size_t len, int64_t def) {
-    return n.hasAttr(name) ? n.attrInts(name) : std::vector<int64_t>(len, def);
-  };
-  auto strides = orDefault("strides", nsp, 1);
-  auto dil = orDefault("dilations", nsp, 1);
-  auto pads = orDefault("pads", 2 * nsp, 0);
-  auto outPad = orDefault("output_padding", nsp, 0);
-  std::vector<int64_t> outShape = n.hasAttr("output_shape")
-                                      ? n.attrInts("output_shape")
-                                      : std::vector<int64_t>{};
-  if (outShape.size() == nsp + 2)
-    outShape.erase(outShape.begin(), outShape.begin() + 2);
-  if (strides.size() != nsp || dil.size() != nsp || pads.size() != 2 * nsp ||
-      outPad.size() != nsp || (!outShape.empty() && outShape.size() != nsp))
-    return fail(reason, "attributes do not match the rank");
-  std::string autoPad = n.attrString("auto_pad", "NOTSET");
-  out.assign(nsp, 0);
-  pb.assign(nsp, 0);
-  for (size_t d = 0; d < nsp; ++d) {
-    if (strides[d] < 1 || dil[d] < 1 || kernel[d] < 1)
-      return fail(reason, "non-positive stride, dilation or kernel");
-    int64_t ek = (kernel[d] - 1) * dil[d] + 1;
-    int64_t full = strides[d] * (in[d] - 1) + outPad[d] + ek;
-    if (!outShape.empty() || autoPad == "SAME_UPPER" ||
-        autoPad == "SAME_LOWER") {
-      out[d] = !outShape.empty() ? outShape[d] : in[d] * strides[d];
-      int64_t total = std::max<int64_t>(0, full - out[d]);
-      pb[d] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
-    } else if (autoPad == "VALID" || autoPad == "NOTSET" || autoPad.empty()) {
-      if (autoPad == "VALID")
-        pads.assign(2 * nsp, 0);
-      pb[d] = pads[d];
-      out[d] = full - pads[d] - pads[nsp + d];
-    } else {
-      return fail(reason, concat("auto_pad '", autoPad, "'"));
-    }
-    if (out[d] < 1)
-      return fail(reason, "empty output");
+// Quantize/DequantizeLinear: f32/f64 scales paired with x (or y) as ONNX
+// pairs them, 8/16-bit quantized kinds (and i32 into Dequantize), per tensor
+// or per axis (no blocks).
+bool checkQuantDequant(const Node &n, std::string &reason) {
+  if (n.attrInt("block_size", 0) != 0)
+    return fail(reason, "blocked quantization");
+  bool q = n.kind == OpKind::QuantizeLinear;
+  ElemKind xk = n.inputs[0].type().elem(), sk = n.inputs[1].type().elem();
+  ElemKind ik = q ? n.types[0].elem() : xk;
+  if (!isF32OrF64(sk) || (q && xk != sk) || (!q && n.types[0].elem() != sk))
+    return fail(reason, "x, scale and y kinds must be f32 or f64 as ONNX "
+                        "pairs them");
+  if (ik != ElemKind::U8 && ik != ElemKind::I8 && ik != ElemKind::U16 &&
+      ik != ElemKind::I16 && !(!q && ik == ElemKind::I32))
+    return fail(reason, concat("quantized kind ", kindName(ik)));
+  if (n.hasInput(2) && n.inputs[2].type().elem() != ik)
+    return fail(reason, "zero point kind differs");
+  const Type &st = n.inputs[1].type();
+  if (st.rank() > 1)
+    return fail(reason, "scale of rank > 1");
+  if (st.numElements() != 1) {
+    int64_t axis = n.attrInt("axis", 1);
+    int64_t r = int64_t(n.inputs[0].type().rank());
+    if (axis < 0)
+      axis += r;
+    if (axis < 0 || axis >= r ||
+        st.numElements() != n.inputs[0].type().dim(size_t(axis)))
+      return fail(reason, "per-axis scale does not match the axis");
   }
+  if (n.hasInput(2) && n.inputs[2].type().numElements() != st.numElements())
+    return fail(reason, "zero point and scale sizes differ");
   return true;
 }
 
-namespace {
+bool checkSlice(const Node &n, std::string &reason) {
+  std::vector<int64_t> v;
+  for (size_t i = 1; i < n.inputs.size(); ++i)
+    if (n.inputs[i] && !constantInts(n.inputs[i], v))
+      return fail(reason, concat("Slice operand ", i,
+                                 " is not a constant integer tensor"));
+  return true;
+}
 
-bool convSupported(const Node &n, std::string &reason) {
+bool checkTranspose(const Node &n, std::string &reason) {
+  if (n.hasAttr("perm") &&
+      n.attrInts("perm").size() != n.inputs[0].type().rank())
+    return fail(reason, "perm does not match the rank");
+  return true;
+}
+
+bool checkGather(const Node &n, std::string &reason) {
+  ElemKind ik = n.inputs[1].type().elem();
+  if (ik != ElemKind::I32 && ik != ElemKind::I64)
+    return fail(reason, "indices must be i32 or i64");
+  if (n.kind == OpKind::GatherElements &&
+      n.inputs[0].type().rank() != n.inputs[1].type().rank())
+    return fail(reason, "data and indices ranks differ");
+  if (n.inputs[0].type().rank() == 0)
+    return fail(reason, "scalar data");
+  return true;
+}
+
+bool checkPadTile(const Node &n, std::string &reason) {
+  for (size_t i = 1; i < n.inputs.size(); ++i)
+    if (n.inputs[i] && !isConstant(n.inputs[i]))
+      return fail(reason, concat("operand ", i, " is not a constant"));
+  std::string mode = n.attrString("mode", "constant");
+  if (n.kind == OpKind::Pad && mode != "constant" && mode != "edge" &&
+      mode != "reflect" && mode != "wrap")
+    return fail(reason, concat("mode '", mode, "'"));
+  if (n.inputs[0].type().numElements() == 0 && n.types[0].numElements() > 0 &&
+      mode != "constant")
+    return fail(reason, "padding an empty tensor");
+  return true;
+}
+
+bool checkReduce(const Node &n, std::string &reason) {
+  if (n.kind == OpKind::ArgMax || n.kind == OpKind::ArgMin) {
+    if (n.inputs[0].type().rank() == 0)
+      return fail(reason, "scalar operand");
+    return true;
+  }
+  std::vector<int64_t> axes;
+  if (n.inputs.size() > 1 && n.inputs[1] && !constantInts(n.inputs[1], axes))
+    return fail(reason, "axes is not a constant");
+  return true;
+}
+
+bool checkConv(const Node &n, std::string &reason) {
   if (!allF32(n, reason))
     return false;
   const Type &x = n.inputs[0].type(), &wt = n.inputs[1].type();
@@ -477,7 +171,7 @@ bool convSupported(const Node &n, std::string &reason) {
   return true;
 }
 
-bool convTransposeSupported(const Node &n, std::string &reason) {
+bool checkConvTranspose(const Node &n, std::string &reason) {
   if (!allF32(n, reason))
     return false;
   const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
@@ -498,7 +192,7 @@ bool convTransposeSupported(const Node &n, std::string &reason) {
   return true;
 }
 
-bool poolSupported(const Node &n, std::string &reason) {
+bool checkPool(const Node &n, std::string &reason) {
   if (!allF32(n, reason))
     return false;
   if (n.numResults() != 1)
@@ -519,7 +213,7 @@ bool poolSupported(const Node &n, std::string &reason) {
   return true;
 }
 
-bool matmulSupported(const Node &n, std::string &reason) {
+bool checkMatMul(const Node &n, std::string &reason) {
   if (!allF32(n, reason))
     return false;
   const Type &a = n.inputs[0].type(), &b = n.inputs[1].type();
@@ -532,26 +226,7 @@ bool matmulSupported(const Node &n, std::string &reason) {
   return true;
 }
 
-bool reduceSupported(const Node &n, std::string &reason) {
-  if (!loopTypes(n, reason))
-    return false;
-  if (n.inputs[0].type().elem() == ElemKind::Bool)
-    return fail(reason, "bool reduction");
-  if (n.kind == OpKind::ArgMax || n.kind == OpKind::ArgMin) {
-    if (n.inputs[0].type().rank() == 0)
-      return fail(reason, "scalar operand");
-    return true;
-  }
-  std::vector<int64_t> axes;
-  if (n.inputs.size() > 1 && n.inputs[1] && !constantInts(n.inputs[1], axes))
-    return fail(reason, "axes is not a constant");
-  return true;
-}
-
-// QLinearConv / QLinearMatMul: u8 activations, constant s8/u8 weights,
-// constant f32 scales and zero points (per tensor; per output channel or
-// column for the weights), u8/i8 result.
-bool quantLinearSupported(const Node &n, std::string &reason) {
+bool checkQLinear(const Node &n, std::string &reason) {
   bool conv = n.kind == OpKind::QLinearConv;
   const Type &x = n.inputs[0].type(), &w = n.inputs[3].type();
   if (x.elem() != ElemKind::U8)
@@ -600,196 +275,169 @@ bool quantLinearSupported(const Node &n, std::string &reason) {
   return true;
 }
 
+// ---- the table
+// ---------------------------------------------------------------
+
+using CheckFn = bool (*)(const Node &, std::string &);
+
+struct Row {
+  OpKind op;
+  OpClass step;
+  KindSet kinds;
+  unsigned minRank, maxRank;
+  CheckFn check;
+  const char *constraints; // "|"-separated
+};
+
+constexpr Row kRows[] = {
+#define EMBER_CPU_OP(Name, Step, Kinds, MinRank, MaxRank, Check, Constraints)  \
+  {OpKind::Name, OpClass::Step, Kinds, MinRank, MaxRank, Check, Constraints},
+#include "CpuOps.def"
+};
+
+// Compile-time checks against Ops.def: every row is a primitive (what
+// survives lowering) and no op has two rows.
+constexpr bool rowsArePrimitives() {
+  for (const Row &r : kRows)
+    if (!isPrimitive(r.op))
+      return false;
+  return true;
+}
+static_assert(rowsArePrimitives(),
+              "CpuOps.def lists an op that is not a Primitive in Ops.def");
+constexpr bool rowsAreUnique() {
+  for (size_t i = 0; i < std::size(kRows); ++i)
+    for (size_t j = i + 1; j < std::size(kRows); ++j)
+      if (kRows[i].op == kRows[j].op)
+        return false;
+  return true;
+}
+static_assert(rowsAreUnique(), "CpuOps.def lists an op twice");
+static_assert((K_Every & K_Op) == 0, "K_Op must not be an element kind");
+
+// The row of each op, or null.
+const Row *rowOf(OpKind k) {
+  static const std::array<const Row *, kNumOps> index = [] {
+    std::array<const Row *, kNumOps> a{};
+    for (const Row &r : kRows)
+      a[unsigned(r.op)] = &r;
+    return a;
+  }();
+  return index[unsigned(k)];
+}
+
+// The row's element kinds: K_Op resolved to the op's Types class, limited to
+// the kinds the generated code handles (no narrow kinds).
+KindSet kindsOf(const Row &r) {
+  KindSet s = r.kinds & ~K_Op;
+  if (r.kinds & K_Op) {
+    OpTypes t = opInfo(r.op).types;
+    for (unsigned e = 0; e < 32; ++e)
+      if ((K_Every & (KindSet(1) << e)) && kindInClass(t, ElemKind(e)))
+        s |= KindSet(1) << e;
+  }
+  return s & K_All;
+}
+
+// "f32, f64, f16, bf16, ..." in a fixed order (floats, integers, bool, the
+// narrow kinds).
+std::vector<ElemKind> kindList(KindSet s) {
+  static const ElemKind order[] = {ElemKind::F32,  ElemKind::F64, ElemKind::F16,
+                                   ElemKind::BF16, ElemKind::I8,  ElemKind::U8,
+                                   ElemKind::I16,  ElemKind::U16, ElemKind::I32,
+                                   ElemKind::U32,  ElemKind::I64, ElemKind::U64,
+                                   ElemKind::Bool};
+  std::vector<ElemKind> out;
+  for (ElemKind k : order)
+    if (s & kindBit(k))
+      out.push_back(k);
+  for (unsigned e = 0; e < 32; ++e)
+    if ((s & (KindSet(1) << e)) && isMiniKind(ElemKind(e)))
+      out.push_back(ElemKind(e));
+  return out;
+}
+
+std::string kindsText(KindSet s) {
+  std::string t;
+  for (ElemKind k : kindList(s))
+    t += (t.empty() ? "" : ", ") + kindName(k);
+  return t;
+}
+
+// Operands and results within the row's kinds and ranks.
+bool kindsAndRanks(const Row &r, const Node &n, std::string &reason) {
+  KindSet kinds = kindsOf(r);
+  auto check = [&](const char *what, size_t i, const Type &t) {
+    if (!(kinds & kindBit(t.elem())))
+      return fail(reason, concat(what, " ", i, " is ", kindName(t.elem()),
+                                 " (the CPU backend's ", opName(n.kind),
+                                 " takes ", kindsText(kinds), ")"));
+    if ((r.minRank && t.rank() < r.minRank) ||
+        (r.maxRank && t.rank() > r.maxRank))
+      return fail(reason,
+                  concat(what, " ", i, " has rank ", t.rank(),
+                         " (the CPU backend's ", opName(n.kind),
+                         " takes ranks ", r.minRank, " to ", r.maxRank, ")"));
+    return true;
+  };
+  for (size_t i = 0; i < n.inputs.size(); ++i)
+    if (n.inputs[i] && !check("operand", i, n.inputs[i].type()))
+      return false;
+  for (size_t i = 0; i < n.types.size(); ++i)
+    if (!check("result", i, n.types[i]))
+      return false;
+  return true;
+}
+
 } // namespace
+
+OpClass opClass(OpKind k) {
+  const Row *r = rowOf(k);
+  return r ? r->step : OpClass::None;
+}
+
+LoopOp loopOpOf(OpKind k) {
+  static const std::array<LoopOp, kNumOps> index = [] {
+    std::array<LoopOp, kNumOps> a{};
+#define EMBER_CPU_OP(Name, ...)
+#define EMBER_CPU_LOOP(Name, Kinds, Check)                                     \
+  a[unsigned(OpKind::Name)] = LoopOp::Name;
+#include "CpuOps.def"
+    return a;
+  }();
+  return index[unsigned(k)];
+}
 
 bool nodeSupported(const Node &n, std::string &reason) {
-  OpClass c = opClass(n.kind);
-  for (auto &in : n.inputs)
-    if (in && in.type().isQuantized() && c != OpClass::View)
-      return fail(reason, concat("quantized operand ", in.type().toString()));
-  switch (c) {
-  case OpClass::None:
+  const Row *r = rowOf(n.kind);
+  if (!r)
     return fail(reason,
                 concat("the CPU code generator has no ", opName(n.kind)));
-  case OpClass::View:
-    return true;
-  case OpClass::Loop:
-    return loopSupported(n, reason);
-  case OpClass::Move:
-    return moveSupported(n, reason);
-  case OpClass::Gather: {
-    if (!loopTypes(n, reason))
-      return false;
-    if (n.kind == OpKind::Pad || n.kind == OpKind::Tile) {
-      std::vector<int64_t> v;
-      for (size_t i = 1; i < n.inputs.size(); ++i)
-        if (n.inputs[i] && !isConstant(n.inputs[i]))
-          return fail(reason, concat("operand ", i, " is not a constant"));
-      std::string mode = n.attrString("mode", "constant");
-      if (n.kind == OpKind::Pad && mode != "constant" && mode != "edge" &&
-          mode != "reflect" && mode != "wrap")
-        return fail(reason, concat("mode '", mode, "'"));
-      if (n.inputs[0].type().numElements() == 0 &&
-          n.types[0].numElements() > 0 && mode != "constant")
-        return fail(reason, "padding an empty tensor");
-      return true;
-    }
-    ElemKind ik = n.inputs[1].type().elem();
-    if (ik != ElemKind::I32 && ik != ElemKind::I64)
-      return fail(reason, "indices must be i32 or i64");
-    if (n.kind == OpKind::GatherElements &&
-        n.inputs[0].type().rank() != n.inputs[1].type().rank())
-      return fail(reason, "data and indices ranks differ");
-    if (n.inputs[0].type().rank() == 0)
-      return fail(reason, "scalar data");
-    return true;
-  }
-  case OpClass::Concat:
-  case OpClass::Split:
-    return loopTypes(n, reason);
-  case OpClass::Conv:
-    return convSupported(n, reason);
-  case OpClass::ConvT:
-    return convTransposeSupported(n, reason);
-  case OpClass::MatMul:
-    return matmulSupported(n, reason);
-  case OpClass::Pool:
-    return poolSupported(n, reason);
-  case OpClass::Reduce:
-    return reduceSupported(n, reason);
-  case OpClass::QConv:
-  case OpClass::QMatMul:
-    return quantLinearSupported(n, reason);
-  }
-  return fail(reason, "unknown op class");
+  if (r->step != OpClass::View)
+    for (auto &in : n.inputs)
+      if (in && in.type().isQuantized())
+        return fail(reason, concat("quantized operand ", in.type().toString()));
+  if (!kindsAndRanks(*r, n, reason))
+    return false;
+  return !r->check || r->check(n, reason);
 }
-
-namespace {
-
-// The element types a loop op's operands and results may have (the
-// manifest lists their union; query_support checks the combination).
-std::vector<std::string> loopDtypes(OpKind k) {
-  const std::vector<std::string> fl = {"f32", "f64", "f16", "bf16"};
-  const std::vector<std::string> sgn = {"f32", "f64", "f16", "bf16",
-                                        "i8",  "i16", "i32", "i64"};
-  const std::vector<std::string> ints = {"i8",  "u8",  "i16", "u16",
-                                         "i32", "u32", "i64", "u64"};
-  std::vector<std::string> num = fl;
-  num.insert(num.end(), ints.begin(), ints.end());
-  std::vector<std::string> all = num;
-  all.push_back("bool");
-  auto plus = [](std::vector<std::string> v, const char *d) {
-    v.push_back(d);
-    return v;
-  };
-  if (floatOnlyUnary(k))
-    return fl;
-  switch (k) {
-  case OpKind::Abs:
-  case OpKind::Sign:
-  case OpKind::Max:
-  case OpKind::Min:
-  case OpKind::ReduceSum:
-  case OpKind::ReduceMax:
-  case OpKind::ReduceMin:
-  case OpKind::ReduceProd:
-  case OpKind::ArgMax:
-  case OpKind::ArgMin: // (i64 results are among them)
-    return num;
-  case OpKind::Neg:
-  case OpKind::Relu:
-    return sgn;
-  case OpKind::Not:
-  case OpKind::And:
-  case OpKind::Or:
-  case OpKind::Xor:
-    return {"bool"};
-  case OpKind::IsNaN:
-  case OpKind::IsInf:
-    return plus(fl, "bool");
-  case OpKind::BitwiseNot:
-  case OpKind::BitShift:
-  case OpKind::BitwiseAnd:
-  case OpKind::BitwiseOr:
-  case OpKind::BitwiseXor:
-    return ints;
-  case OpKind::Pow:
-    return fl;
-  case OpKind::QuantizeLinear:
-  case OpKind::DequantizeLinear:
-    return {"f32", "f64", "i8", "u8", "i16", "u16", "i32"};
-  default:
-    return all;
-  }
-}
-
-} // namespace
 
 void fillManifest(backend::v1::CapabilityManifest &m) {
-  for (unsigned k = 0; k < kNumOps; ++k) {
-    OpKind op = OpKind(k);
-    OpClass c = opClass(op);
-    if (c == OpClass::None || !isPrimitive(op))
-      continue;
+  for (const Row &r : kRows) {
     auto *cap = m.add_ops();
-    cap->set_op(opName(op));
-    switch (c) {
-    case OpClass::ConvT:
-      for (const char *d : {"f32", "f16", "bf16"})
-        cap->add_dtypes(d);
-      cap->set_min_rank(1);
-      cap->set_max_rank(4);
-      cap->add_constraints("1-D or 2-D");
-      break;
-    case OpClass::Conv:
-    case OpClass::Pool:
-      for (const char *d : {"f32", "f16", "bf16"})
-        cap->add_dtypes(d);
-      cap->set_min_rank(c == OpClass::Conv ? 1 : 3);
-      cap->set_max_rank(4);
-      cap->add_constraints("1-D or 2-D window");
-      if (c == OpClass::Conv)
-        cap->add_constraints("any group count (depthwise: its own kernel)");
-      else
-        cap->add_constraints("one result (no Indices), storage_order 0");
-      break;
-    case OpClass::MatMul:
-      for (const char *d : {"f32", "f16", "bf16"})
-        cap->add_dtypes(d);
-      cap->add_constraints("at most 4 broadcast batch dims");
-      break;
-    case OpClass::QConv:
-    case OpClass::QMatMul:
-      for (const char *d : {"u8", "i8", "f32", "i32"})
-        cap->add_dtypes(d);
-      cap->add_constraints("u8 activations; constant weights, scales and "
-                           "zero points (weights per channel)");
-      if (c == OpClass::QConv)
-        cap->set_min_rank(0);
-      break;
-    case OpClass::View: {
-      std::vector<std::string> all;
-#define EMBER_ELEM(E, T, C, O) cap->add_dtypes(T);
-#include "ir/ElemKinds.def"
-      (void)all;
-      break;
-    }
-    case OpClass::Loop:
-    case OpClass::Move:
-    case OpClass::Gather:
-    case OpClass::Concat:
-    case OpClass::Split:
-    case OpClass::Reduce:
-    case OpClass::None:
-      for (auto &d : loopDtypes(op))
-        cap->add_dtypes(d);
-      if (c == OpClass::Move && op == OpKind::Slice)
-        cap->add_constraints("starts/ends/axes/steps constant");
-      if (c == OpClass::Reduce)
-        cap->add_constraints("axes constant");
-      if (c == OpClass::Gather)
-        cap->add_constraints("indices i32/i64; out-of-range indices clamp");
-      break;
+    cap->set_op(opName(r.op));
+    for (ElemKind k : kindList(kindsOf(r)))
+      cap->add_dtypes(elemKindName(k));
+    cap->set_min_rank(r.minRank);
+    cap->set_max_rank(r.maxRank);
+    std::string c = r.constraints;
+    for (size_t p = 0; !c.empty() && p <= c.size();) {
+      size_t bar = c.find('|', p);
+      cap->add_constraints(
+          c.substr(p, bar == std::string::npos ? bar : bar - p));
+      if (bar == std::string::npos)
+        break;
+      p = bar + 1;
     }
   }
 }

@@ -4,8 +4,8 @@
 // after the O3 pipeline the inner loops are specialized and vectorized.
 // Each op computes exactly what its reference kernel (core/interp/kernels)
 // computes, in the same precision.
+#include "Capability.h"
 #include "Codegen.h"
-#include "Support.h"
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/Intrinsics.h>
@@ -18,12 +18,11 @@ namespace ember::cpugen {
 
 namespace {
 
-// 16-bit floats compute in f32 registers, rounded to their kind after every
-// op (the reference computes in float and stores each result).
-bool isHalf(ElemKind k) { return k == ElemKind::F16 || k == ElemKind::BF16; }
-bool isFloat(ElemKind k) {
-  return k == ElemKind::F32 || k == ElemKind::F64 || isHalf(k);
-}
+// Floats (isComputeFloatKind): f32, f64, and the 16-bit kinds
+// (isHalfFloatKind), which compute in f32 registers and are rounded to their
+// kind after every op (the reference computes in float and stores each
+// result).
+// Signed integers (isSignedKind includes the floats).
 bool isSigned(ElemKind k) {
   return k == ElemKind::I8 || k == ElemKind::I16 || k == ElemKind::I32 ||
          k == ElemKind::I64;
@@ -402,7 +401,7 @@ struct LoopGen {
   }
 
   llvm::Type *regType(ElemKind k) {
-    if (isHalf(k))
+    if (isHalfFloatKind(k))
       return b.getFloatTy();
     return k == ElemKind::Bool ? b.getInt1Ty() : cg.elemType(k);
   }
@@ -488,7 +487,7 @@ struct LoopGen {
     return b.CreateTrunc(b.CreateSelect(nan, quiet, r), b.getInt16Ty());
   }
   llvm::Value *roundTo(llvm::Value *f, ElemKind k) {
-    return isHalf(k) ? widen(narrow(f, k), k) : f;
+    return isHalfFloatKind(k) ? widen(narrow(f, k), k) : f;
   }
 
   llvm::Value *load(int leaf) {
@@ -496,7 +495,7 @@ struct LoopGen {
     llvm::Value *v = b.CreateLoad(cg.elemType(l.elem), address(leaf, nullptr));
     if (l.elem == ElemKind::Bool)
       v = b.CreateICmpNE(v, b.getInt8(0));
-    if (isHalf(l.elem))
+    if (isHalfFloatKind(l.elem))
       v = widen(v, l.elem);
     if (valid)
       v = b.CreateSelect(valid, v, constant(l.elem, l.fill));
@@ -504,7 +503,7 @@ struct LoopGen {
   }
 
   llvm::Value *constant(ElemKind k, double v) {
-    if (isFloat(k))
+    if (isComputeFloatKind(k))
       return llvm::ConstantFP::get(regType(k), v);
     if (k == ElemKind::Bool)
       return b.getInt1(v != 0);
@@ -518,7 +517,7 @@ struct LoopGen {
     if (scalarConstant(v, s)) {
       // Exact for every integer kind: read the payload as an integer.
       ElemKind k = v.type().elem();
-      if (!isFloat(k) && k != ElemKind::Bool)
+      if (!isComputeFloatKind(k) && k != ElemKind::Bool)
         return llvm::ConstantInt::get(regType(k),
                                       uint64_t(n->payload->getInt(0)), true);
       return constant(k, s);
@@ -569,7 +568,7 @@ struct LoopGen {
   }
   llvm::Value *libm(const char *name, ElemKind k, llvm::Value *x) {
     std::string n = name;
-    if (k == ElemKind::F32 || isHalf(k))
+    if (k == ElemKind::F32 || isHalfFloatKind(k))
       n += "f";
     return call(n, regType(k), {x});
   }
@@ -581,25 +580,26 @@ struct LoopGen {
     if (from == to)
       return v;
     // The reference converts 16-bit floats through float both ways.
-    if (isHalf(from))
+    if (isHalfFloatKind(from))
       return cast(v, ElemKind::F32, to);
-    if (isHalf(to))
+    if (isHalfFloatKind(to))
       return roundTo(cast(v, from, ElemKind::F32), to);
     llvm::Type *tt = regType(to);
     if (to == ElemKind::Bool) {
-      if (isFloat(from))
+      if (isComputeFloatKind(from))
         return b.CreateFCmpUNE(v, llvm::ConstantFP::get(v->getType(), 0.0));
       return b.CreateICmpNE(v, llvm::ConstantInt::get(v->getType(), 0));
     }
     if (from == ElemKind::Bool)
-      return isFloat(to) ? b.CreateUIToFP(v, tt) : b.CreateZExt(v, tt);
-    if (isFloat(to)) {
-      if (isFloat(from))
+      return isComputeFloatKind(to) ? b.CreateUIToFP(v, tt)
+                                    : b.CreateZExt(v, tt);
+    if (isComputeFloatKind(to)) {
+      if (isComputeFloatKind(from))
         return to == ElemKind::F64 ? b.CreateFPExt(v, tt)
                                    : b.CreateFPTrunc(v, tt);
       return isSigned(from) ? b.CreateSIToFP(v, tt) : b.CreateUIToFP(v, tt);
     }
-    if (isFloat(from)) {
+    if (isComputeFloatKind(from)) {
       // The reference: NaN -> 0, |d| >= 2^63 -> INT64_MIN, else trunc
       // through int64, wrapping to the target width.
       llvm::Value *d =
@@ -637,7 +637,7 @@ struct LoopGen {
 
   llvm::Value *minMax(bool isMax, ElemKind k, llvm::Value *cur,
                       llvm::Value *v) {
-    if (isFloat(k)) {
+    if (isComputeFloatKind(k)) {
       llvm::Value *nan =
           b.CreateOr(b.CreateFCmpUNO(v, v), b.CreateFCmpUNO(cur, cur));
       llvm::Value *better =
@@ -654,25 +654,25 @@ struct LoopGen {
 
   llvm::Value *op(const Node &n, std::vector<llvm::Value *> &o) {
     ElemKind k = n.inputs[0].type().elem();
-    bool fl = isFloat(k), sg = isSigned(k);
+    bool fl = isComputeFloatKind(k), sg = isSigned(k);
     llvm::Value *x = o[0];
     llvm::Type *t = regType(k);
     auto fconst = [&](double c) { return llvm::ConstantFP::get(t, c); };
     auto iconst = [&](int64_t c) {
       return llvm::ConstantInt::get(t, uint64_t(c), true);
     };
-    switch (n.kind) {
-    case OpKind::Identity:
-      return x;
-    case OpKind::Exp:
+    // One case per Loop row of CpuOps.def; no default, so a row without
+    // code here does not compile.
+    switch (loopOpOf(n.kind)) {
+    case LoopOp::Exp:
       return intrinsic(llvm::Intrinsic::exp, x);
-    case OpKind::Log:
+    case LoopOp::Log:
       return intrinsic(llvm::Intrinsic::log, x);
-    case OpKind::Sqrt:
+    case LoopOp::Sqrt:
       return intrinsic(llvm::Intrinsic::sqrt, x);
-    case OpKind::Reciprocal:
+    case LoopOp::Reciprocal:
       return b.CreateFDiv(fconst(1.0), x);
-    case OpKind::Sigmoid: {
+    case LoopOp::Sigmoid: {
       // exp(-|x|) is exp(-x) for x >= 0 and exp(x) below: one call.
       llvm::Value *e =
           intrinsic(llvm::Intrinsic::exp,
@@ -682,39 +682,39 @@ struct LoopGen {
                             b.CreateFDiv(fconst(1.0), den),
                             b.CreateFDiv(e, den));
     }
-    case OpKind::Tanh:
+    case LoopOp::Tanh:
       return libm("tanh", k, x);
-    case OpKind::Erf:
+    case LoopOp::Erf:
       return libm("erf", k, x);
-    case OpKind::Floor:
+    case LoopOp::Floor:
       return intrinsic(llvm::Intrinsic::floor, x);
-    case OpKind::Ceil:
+    case LoopOp::Ceil:
       return intrinsic(llvm::Intrinsic::ceil, x);
-    case OpKind::Round:
+    case LoopOp::Round:
       return intrinsic(llvm::Intrinsic::roundeven, x);
-    case OpKind::Sin:
+    case LoopOp::Sin:
       return libm("sin", k, x);
-    case OpKind::Cos:
+    case LoopOp::Cos:
       return libm("cos", k, x);
-    case OpKind::Tan:
+    case LoopOp::Tan:
       return libm("tan", k, x);
-    case OpKind::Asin:
+    case LoopOp::Asin:
       return libm("asin", k, x);
-    case OpKind::Acos:
+    case LoopOp::Acos:
       return libm("acos", k, x);
-    case OpKind::Atan:
+    case LoopOp::Atan:
       return libm("atan", k, x);
-    case OpKind::Sinh:
+    case LoopOp::Sinh:
       return libm("sinh", k, x);
-    case OpKind::Cosh:
+    case LoopOp::Cosh:
       return libm("cosh", k, x);
-    case OpKind::Asinh:
+    case LoopOp::Asinh:
       return libm("asinh", k, x);
-    case OpKind::Acosh:
+    case LoopOp::Acosh:
       return libm("acosh", k, x);
-    case OpKind::Atanh:
+    case LoopOp::Atanh:
       return libm("atanh", k, x);
-    case OpKind::Abs:
+    case LoopOp::Abs:
       if (fl)
         return b.CreateSelect(b.CreateFCmpOLT(x, fconst(0.0)), b.CreateFNeg(x),
                               x);
@@ -722,9 +722,9 @@ struct LoopGen {
         return x;
       return b.CreateSelect(b.CreateICmpSLT(x, iconst(0)),
                             b.CreateSub(iconst(0), x), x);
-    case OpKind::Neg:
+    case LoopOp::Neg:
       return fl ? b.CreateFNeg(x) : b.CreateSub(iconst(0), x);
-    case OpKind::Sign: {
+    case LoopOp::Sign: {
       if (fl)
         return b.CreateSelect(b.CreateFCmpOGT(x, fconst(0.0)), fconst(1.0),
                               b.CreateSelect(b.CreateFCmpOLT(x, fconst(0.0)),
@@ -735,15 +735,15 @@ struct LoopGen {
       return b.CreateSelect(pos, iconst(1),
                             b.CreateSelect(neg, iconst(-1), iconst(0)));
     }
-    case OpKind::Relu:
+    case LoopOp::Relu:
       if (fl)
         return b.CreateSelect(b.CreateFCmpOGT(x, fconst(0.0)), x, fconst(0.0));
       return b.CreateSelect(b.CreateICmpSGT(x, iconst(0)), x, iconst(0));
-    case OpKind::Not:
+    case LoopOp::Not:
       return b.CreateNot(x);
-    case OpKind::IsNaN:
+    case LoopOp::IsNaN:
       return b.CreateFCmpUNO(x, x);
-    case OpKind::IsInf: {
+    case LoopOp::IsInf: {
       bool pos = n.attrInt("detect_positive", 1) != 0;
       bool neg = n.attrInt("detect_negative", 1) != 0;
       double inf = std::numeric_limits<double>::infinity();
@@ -754,23 +754,23 @@ struct LoopGen {
         r = b.CreateOr(r, b.CreateFCmpOEQ(x, fconst(-inf)));
       return r;
     }
-    case OpKind::BitwiseNot:
+    case LoopOp::BitwiseNot:
       return b.CreateNot(x);
-    case OpKind::Cast:
+    case LoopOp::Cast:
       return cast(x, k, n.types[0].elem());
-    case OpKind::Add:
+    case LoopOp::Add:
       if (k == ElemKind::Bool) // bool(a + b)
         return b.CreateOr(x, o[1]);
       return fl ? b.CreateFAdd(x, o[1]) : b.CreateAdd(x, o[1]);
-    case OpKind::Sub:
+    case LoopOp::Sub:
       if (k == ElemKind::Bool) // bool(a - b)
         return b.CreateXor(x, o[1]);
       return fl ? b.CreateFSub(x, o[1]) : b.CreateSub(x, o[1]);
-    case OpKind::Mul:
+    case LoopOp::Mul:
       if (k == ElemKind::Bool)
         return b.CreateAnd(x, o[1]);
       return fl ? b.CreateFMul(x, o[1]) : b.CreateMul(x, o[1]);
-    case OpKind::Div: {
+    case LoopOp::Div: {
       if (k == ElemKind::Bool) // b == 0 gives 0, else a / 1
         return b.CreateAnd(x, o[1]);
       if (fl)
@@ -782,7 +782,7 @@ struct LoopGen {
                            b.CreateSub(iconst(0), x), q);
       return b.CreateSelect(b.CreateICmpEQ(o[1], iconst(0)), iconst(0), q);
     }
-    case OpKind::Mod: {
+    case LoopOp::Mod: {
       if (k == ElemKind::Bool) // a % 1 and the b == 0 rule: always 0
         return b.getInt1(false);
       bool fmodAttr = n.attrInt("fmod", 0) != 0;
@@ -811,8 +811,8 @@ struct LoopGen {
         zero = b.CreateOr(zero, b.CreateICmpEQ(bv, iconst(-1)));
       return b.CreateSelect(zero, iconst(0), r);
     }
-    case OpKind::Pow: {
-      if (isHalf(k)) { // the reference: std::pow in double
+    case LoopOp::Pow: {
+      if (isHalfFloatKind(k)) { // the reference: std::pow in double
         llvm::Type *d = b.getDoubleTy();
         llvm::Value *e = cast(o[1], n.inputs[1].type().elem(), ElemKind::F64);
         return b.CreateFPTrunc(b.CreateBinaryIntrinsic(llvm::Intrinsic::pow,
@@ -822,39 +822,39 @@ struct LoopGen {
       llvm::Value *e = cast(o[1], n.inputs[1].type().elem(), k);
       return b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, x, e);
     }
-    case OpKind::Max:
-    case OpKind::Min: {
+    case LoopOp::Max:
+    case LoopOp::Min: {
       llvm::Value *cur = x;
       for (size_t i = 1; i < o.size(); ++i)
         cur = minMax(n.kind == OpKind::Max, k, cur, o[i]);
       return cur;
     }
-    case OpKind::Equal:
+    case LoopOp::Equal:
       if (fl)
         return b.CreateFCmpOEQ(x, o[1]);
       return b.CreateICmpEQ(x, o[1]);
-    case OpKind::Less:
+    case LoopOp::Less:
       return fl ? b.CreateFCmpOLT(x, o[1])
                 : (sg ? b.CreateICmpSLT(x, o[1]) : b.CreateICmpULT(x, o[1]));
-    case OpKind::Greater:
+    case LoopOp::Greater:
       return fl ? b.CreateFCmpOGT(x, o[1])
                 : (sg ? b.CreateICmpSGT(x, o[1]) : b.CreateICmpUGT(x, o[1]));
-    case OpKind::LessOrEqual:
+    case LoopOp::LessOrEqual:
       return fl ? b.CreateFCmpOLE(x, o[1])
                 : (sg ? b.CreateICmpSLE(x, o[1]) : b.CreateICmpULE(x, o[1]));
-    case OpKind::GreaterOrEqual:
+    case LoopOp::GreaterOrEqual:
       return fl ? b.CreateFCmpOGE(x, o[1])
                 : (sg ? b.CreateICmpSGE(x, o[1]) : b.CreateICmpUGE(x, o[1]));
-    case OpKind::And:
-    case OpKind::BitwiseAnd:
+    case LoopOp::And:
+    case LoopOp::BitwiseAnd:
       return b.CreateAnd(x, o[1]);
-    case OpKind::Or:
-    case OpKind::BitwiseOr:
+    case LoopOp::Or:
+    case LoopOp::BitwiseOr:
       return b.CreateOr(x, o[1]);
-    case OpKind::Xor:
-    case OpKind::BitwiseXor:
+    case LoopOp::Xor:
+    case LoopOp::BitwiseXor:
       return b.CreateXor(x, o[1]);
-    case OpKind::BitShift: {
+    case LoopOp::BitShift: {
       bool left = n.attrString("direction", "") == "LEFT";
       llvm::Value *s = o[1];
       unsigned w = bits(k);
@@ -871,18 +871,18 @@ struct LoopGen {
                               iconst(0));
       return b.CreateSelect(out, fill, r);
     }
-    case OpKind::Where:
+    case LoopOp::Where:
       return b.CreateSelect(x, o[1], o[2]);
-    case OpKind::ConstantOfShape: {
+    case LoopOp::ConstantOfShape: {
       const Tensor *t = n.attrTensor("value");
       ElemKind rk = n.types[0].elem();
       if (!t)
         return constant(rk, 0.0);
-      if (isFloat(rk) || rk == ElemKind::Bool)
+      if (isComputeFloatKind(rk) || rk == ElemKind::Bool)
         return constant(rk, t->getDouble(0));
       return llvm::ConstantInt::get(regType(rk), uint64_t(t->getInt(0)), true);
     }
-    case OpKind::QuantizeLinear: {
+    case LoopOp::QuantizeLinear: {
       // nearbyint(x / scale) in the x/scale type, + zero point, saturated
       // (NaN -> 0), as QuantUtil.h does.
       ElemKind qk = n.types[0].elem();
@@ -907,7 +907,7 @@ struct LoopGen {
                          c);
       return b.CreateTrunc(b.CreateFPToSI(c, b.getInt64Ty()), regType(qk));
     }
-    case OpKind::DequantizeLinear: {
+    case LoopOp::DequantizeLinear: {
       // double(x - zero point) * scale, rounded once to the result type.
       llvm::Value *xi = sg ? b.CreateSExt(x, b.getInt64Ty())
                            : b.CreateZExt(x, b.getInt64Ty());
@@ -922,9 +922,8 @@ struct LoopGen {
       llvm::Value *r = b.CreateFMul(b.CreateSIToFP(xi, b.getDoubleTy()), sd);
       return sk == ElemKind::F32 ? b.CreateFPTrunc(r, b.getFloatTy()) : r;
     }
-    default:
-      return nullptr; // Support.cpp refuses everything else
     }
+    return nullptr; // (every case returns)
   }
 };
 
@@ -966,7 +965,7 @@ Status Codegen::emitLoopGroup(const Group &g) {
       llvm::Value *v = lg.eval(root);
       if (rk == ElemKind::Bool)
         v = b_->CreateZExt(v, b_->getInt8Ty());
-      else if (isHalf(rk))
+      else if (isHalfFloatKind(rk))
         v = lg.narrow(v, rk);
       llvm::Value *lin = b_->getInt64(0);
       for (size_t d = 0; d < idx.size(); ++d)
@@ -1037,7 +1036,7 @@ static void argBody(Codegen &cg, llvm::IRBuilder<> &b, const Node &n,
                     llvm::Value *in, llvm::Value *out, llvm::Value *base,
                     llvm::Value *olin, int64_t extent, int64_t stride) {
   ElemKind k = n.inputs[0].type().elem();
-  bool fl = isFloat(k), sg = isSigned(k);
+  bool fl = isComputeFloatKind(k), sg = isSigned(k);
   bool isMax = n.kind == OpKind::ArgMax;
   bool last = n.attrInt("select_last_index", 0) != 0;
   llvm::Type *et = cg.elemType(k);
@@ -1205,7 +1204,7 @@ Status Codegen::emitReduce(const Group &g) {
   if (root.type().numElements() == 0)
     return Status::ok();
   ElemKind k = x.type().elem();
-  bool fl = isFloat(k), sg = isSigned(k);
+  bool fl = isComputeFloatKind(k), sg = isSigned(k);
   OpKind op = n.kind;
   int64_t per = 1;
   for (size_t d = 1; d < keptDims.size(); ++d)

@@ -5,8 +5,9 @@
 // offsets the LIR memory planner (lir::planMemory) chooses over the groups'
 // lifetimes. Reshapes are views (same bytes), and the value behind a graph
 // output is computed straight into the caller's output buffer.
+#include "Capability.h"
 #include "Codegen.h"
-#include "Support.h"
+#include "Geometry.h"
 
 #include "ember/cpu/Kernels.h"
 #include "runtime/RtAbi.h"

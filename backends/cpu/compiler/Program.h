@@ -15,7 +15,7 @@
 
 namespace ember::cpugen {
 
-// ---- the op list (CpuOps.def) ----------------------------------------------
+// ---- the step that runs an op (the Step column of CpuOps.def) --------------
 enum class OpClass : uint8_t {
   None, // not implemented: falls back through the partitioner
   Loop,
@@ -32,8 +32,8 @@ enum class OpClass : uint8_t {
   QConv,
   QMatMul,
 };
+// The step of `k`'s row in CpuOps.def (None without one). Capability.cpp.
 OpClass opClass(OpKind k);
-const char *opClassName(OpClass c);
 
 // ---- options
 // ------------------------------------------------------------------ Which
@@ -122,7 +122,7 @@ struct FusionStats {
 };
 
 // Groups the non-storage nodes of a lowered function (every node must be
-// claimed: see Support.h). Groups come in an order where each one's
+// claimed: see Capability.h). Groups come in an order where each one's
 // operands are computed by earlier ones.
 Expected<std::vector<Group>> formGroups(const Function &f,
                                         const CompileConfig &cfg,

@@ -14,7 +14,7 @@
 #include "compiler/Codegen.h"
 #include "compiler/Compiler.h"
 #include "compiler/Jit.h"
-#include "compiler/Support.h"
+#include "compiler/Capability.h"
 #include "ember/cpu/Kernels.h"
 #include "runtime/ThreadPool.h"
 
