@@ -52,7 +52,7 @@ constexpr KindSet K_Op = KindSet(1) << 31;
 // Element kinds the generated loops compute in (K_All).
 bool loopKind(ElemKind k);
 
-// The Loop rows of CpuOps.def: LoopGen::op (CodegenLoop.cpp) switches over
+// The Loop rows of CpuOps.def: LoopGen::op (LoopOps.cpp) switches over
 // them without `default:`.
 enum class LoopOp : uint8_t {
 #define EMBER_CPU_OP(Name, ...)

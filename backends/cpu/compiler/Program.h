@@ -1,6 +1,6 @@
 // The CPU backend's compiled form of a lowered graph, between the graph IR
 // and LLVM IR: fused groups of nodes (Fusion.cpp), where every tensor lives
-// (Layout.cpp), and the options that shape both. README.md explains the
+// (ParamBlocks.cpp, ChannelsLast.cpp, Memory.cpp), and the options that shape both. README.md explains the
 // pipeline.
 #pragma once
 

@@ -457,6 +457,40 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
                    const Requantize &requant, Isa isa, size_t pixBegin,
                    size_t pixEnd, void *workspace = nullptr);
 
+/// An int8 depthwise convolution (QLinearConv with groups == channels):
+/// u8 activations, weights centered on their zero point as int16
+/// [KH*KW][C] at `packed`, then int32 bias [C] at packed + biasOffset.
+/// vnniOffset, when not 0, is 1 + the byte offset of the VNNI pack of a
+/// 3x3 channels-last convolution: per block of 64 channels, 3 groups x 4
+/// vectors x 64 s8 bytes (4 taps per channel lane, channel of lane q of
+/// vector j in block b: 64b + 16(q/4) + 4j + q%4), then the block's
+/// bias - xZeroPoint * sum(w) and its scales in that order
+/// (kQDepthwiseVnniBlockBytes per block). Results requantize as finishQ:
+/// scale (one, or per channel when scaleCount > 1), clamp, round half to
+/// even, add yZeroPoint; y is u8, or s8 when ySigned.
+struct QDepthwiseConv {
+  int64_t channels = 0, height = 0, width = 0, outHeight = 0, outWidth = 0;
+  int64_t kernelH = 1, kernelW = 1, strideH = 1, strideW = 1;
+  int64_t padTop = 0, padLeft = 0, dilationH = 1, dilationW = 1;
+  int64_t inNhwc = 0, outNhwc = 0; // x / y stored channels-last
+  int64_t xZeroPoint = 0, yZeroPoint = 0, ySigned = 0;
+  int64_t scaleCount = 1, biasOffset = 0, vnniOffset = 0;
+  Isa isa = Isa::Auto;
+  const uint8_t *x = nullptr; // [N][C][H][W] or [N][H][W][C]
+  uint8_t *y = nullptr;       // [N][C][OH][OW] or [N][OH][OW][C]
+  const uint8_t *packed = nullptr;
+  const float *scales = nullptr;
+};
+constexpr size_t kQDepthwiseVnniBlockBytes = 1280;
+/// Output row `outRow` of image `image`: the channels in `pieces` ranges
+/// (multiples of 16, or 64 with the VNNI pack), range `piece` of them. Only
+/// the AVX-512 channels-last 3x3 kernel computes a range; every other path
+/// computes the whole row for piece 0 and nothing for the others. `acc`:
+/// channels int32 of scratch.
+Status qdepthwiseConv2dRow(const QDepthwiseConv &conv, size_t image,
+                           size_t outRow, size_t piece, size_t pieces,
+                           int32_t *acc);
+
 /// The reference requantization of one accumulator (exactly what every path
 /// computes): `index` selects the per-column scale when scaleCount > 1.
 int32_t requantizeOne(int32_t acc, const Requantize &requant, size_t index);
