@@ -24,11 +24,19 @@ type (see docs/ops-and-kernels.md).
 
 Operand and result conventions are those of the newest ONNX opset for the op
 of the same name (the importer upgrades older forms); Ember-only ops are
-described in their kernels. Narrow element kinds (float8, float4, int4,
-int2) are accepted only by Cast, CastLike, QuantizeLinear,
-DequantizeLinear, Identity and the reshape-like ops.
+described in their kernels. The "operand 0" column is the element kinds
+the op's first operand may have (Ops.def's Types column, checked before the
+kernel runs; "kernel": the kernel checks rules over several operands).
+Narrow element kinds (float8, float4, int4, int2) are accepted only by the
+ops marked "narrow" (Cast, CastLike, QuantizeLinear, DequantizeLinear,
+BitCast, Identity and the reshape-like ops).
 
 """
+
+
+KINDS = {"Any": "any", "Num": "not bool", "Signed": "signed, float",
+         "Int": "integer", "Float": "float", "Bool": "bool",
+         "Kernel": "kernel"}
 
 
 def main():
@@ -38,7 +46,8 @@ def main():
         s = re.match(r"// ---- (.*)", line)
         if s:
             section = s.group(1)
-        m = re.match(r"EMBER_OP\((\w+), (\w+), ([^,]+), (-?\d+), (-?\d+), (-?\d+)\)", line)
+        m = re.match(r"EMBER_OP\((\w+), (\w+), ([^,]+), (-?\d+), (-?\d+), "
+                     r"(-?\d+), T_(\w+)\)", line)
         if m:
             ops.append((section,) + m.groups())
     def props(p):
@@ -56,12 +65,14 @@ def main():
     for title, group in (("Primitives", prim), ("Composites (lowered)", comp)):
         out.append(f"\n## {title}\n")
         cur = None
-        for sec, name, cls, p, lo, hi, nout in group:
+        for sec, name, cls, p, lo, hi, nout, types in group:
             if sec != cur:
-                out.append(f"\n### {sec}\n\n| op | properties | operands | results |\n|---|---|---|---|")
+                out.append(f"\n### {sec}\n\n| op | properties | operands | "
+                           "results | operand 0 |\n|---|---|---|---|---|")
                 cur = sec
             out.append(f"| {name} | {props(p)} | {arity(lo, hi)} | "
-                       f"{'variadic' if nout == '-1' else nout} |")
+                       f"{'variadic' if nout == '-1' else nout} | "
+                       f"{KINDS[types]} |")
         out.append("")
     text = "\n".join(out).rstrip() + "\n"
     path = os.path.join(ROOT, "docs/primitives.md")

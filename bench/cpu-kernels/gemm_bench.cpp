@@ -10,13 +10,19 @@
 //  - each model's whole set of convolutions weighted by how often each
 //    occurs (ResNet-50: 53, SqueezeNet 1.1: 26; a summary line per model);
 //  - qgemmPacked (u8 x s8 -> u8, per-column requantization) at 1024^3, in
-//    GOP/s (no peak comparison: the fp32 FMA peak does not apply).
+//    GOP/s (no peak comparison: the fp32 FMA peak does not apply);
+//  - with --only=qconv, qconv2dNhwc (int8, channels-last) on every distinct
+//    convolution of ResNet-50 and the 1x1 ones of MobileNetV2, requantized
+//    three ways in the same run: ONNX Runtime's fp32 form from u8 input,
+//    Ember's fixed point (docs/quantization.md) from u8 input, and from s8
+//    input (flipped to u8 as the tile reads it).
 // Each figure is the median of repeats (best also shown) and is printed
 // against this machine's measured single-core FMA peak (FmaPeak.h).
 //
 // Usage: gemm_bench [--isa=auto|generic|avx2|avx512] [--peak=GFLOPS]
 //                   [--min-time=SECONDS] [--cold-weights]
-//                   [--only=1024|int8|resnet50|squeezenet1.1|LAYER-SUBSTRING]
+//                   [--only=1024|int8|qconv|resnet50|squeezenet1.1|
+//                           LAYER-SUBSTRING]
 //
 //===----------------------------------------------------------------------===//
 #include "FmaPeak.h"
@@ -25,6 +31,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -269,6 +276,79 @@ Timing benchQGemm(size_t M, size_t N, size_t K, double minTime,
       minTime);
 }
 
+// The 1x1 convolutions of MobileNetV2 (expand and project; the 3x3 ones
+// are depthwise), at 224x224, batch 1.
+const ConvLayer kMobileNetV2Pointwise[] = {
+    {"mb.b1.proj", 32, 112, 112, 16, 1, 1, 0, 1},
+    {"mb.b2.exp", 16, 112, 112, 96, 1, 1, 0, 1},
+    {"mb.b2.proj", 96, 56, 56, 24, 1, 1, 0, 1},
+    {"mb.b3.exp", 24, 56, 56, 144, 1, 1, 0, 2},
+    {"mb.b3.proj", 144, 56, 56, 24, 1, 1, 0, 1},
+    {"mb.b4.proj", 144, 28, 28, 32, 1, 1, 0, 1},
+    {"mb.b5.exp", 32, 28, 28, 192, 1, 1, 0, 3},
+    {"mb.b5.proj", 192, 28, 28, 32, 1, 1, 0, 2},
+    {"mb.b7.proj", 192, 14, 14, 64, 1, 1, 0, 1},
+    {"mb.b8.exp", 64, 14, 14, 384, 1, 1, 0, 4},
+    {"mb.b8.proj", 384, 14, 14, 64, 1, 1, 0, 3},
+    {"mb.b11.proj", 384, 14, 14, 96, 1, 1, 0, 1},
+    {"mb.b12.exp", 96, 14, 14, 576, 1, 1, 0, 3},
+    {"mb.b12.proj", 576, 14, 14, 96, 1, 1, 0, 2},
+    {"mb.b14.proj", 576, 7, 7, 160, 1, 1, 0, 1},
+    {"mb.b15.exp", 160, 7, 7, 960, 1, 1, 0, 3},
+    {"mb.b15.proj", 960, 7, 7, 160, 1, 1, 0, 2},
+    {"mb.b17.proj", 960, 7, 7, 320, 1, 1, 0, 1},
+    {"mb.conv", 320, 7, 7, 1280, 1, 1, 0, 1},
+};
+
+/// Times qconv2dNhwc on one layer (per-channel requantization to u8 with a
+/// fused ReLU): kind Float or FixedPoint, u8 or s8 input.
+Timing benchQConv(const Conv2DShape &s, QScaleKind kind, bool signedInput,
+                  double minTime, std::mt19937 &rng) {
+  const size_t Cp = (s.channels + 3) / 4 * 4;
+  const size_t K = s.kernelH * s.kernelW * Cp, N = s.outChannels;
+  std::vector<uint8_t> x(s.height * s.width * s.channels);
+  for (uint8_t &v : x)
+    v = static_cast<uint8_t>(rng());
+  std::vector<int8_t> w(K * N);
+  for (int8_t &v : w)
+    v = static_cast<int8_t>(rng());
+  std::vector<int32_t> bias(N), mult(N), shift(N);
+  std::vector<float> scale(N);
+  for (size_t n = 0; n < N; ++n) {
+    bias[n] = static_cast<int32_t>(rng() % 20000) - 10000;
+    scale[n] = 0.0003f + 0.0001f * static_cast<float>(n % 7);
+    double f = scale[n];
+    int e = 0;
+    double m = std::frexp(f, &e);
+    mult[n] = static_cast<int32_t>(m * 2147483648.0);
+    shift[n] = e;
+  }
+  const int8_t wzp = 0;
+  const int32_t xzp = signedInput ? -3 : 125;
+  std::vector<char> packed(packedQBSize(K, N, Isa::Avx512Vnni));
+  packQB(K, N, w.data(), N, xzp, &wzp, 1, bias.data(), packed.data(),
+         Isa::Avx512Vnni, signedInput);
+  if (!qconv2dNhwcSupported(s, packed.data(), Isa::Avx512Vnni))
+    return Timing{};
+  std::vector<uint8_t> y(s.outHeight() * s.outWidth() * N);
+  std::vector<char> ws(qconv2dNhwcWorkspaceSize(s));
+  Requantize rq;
+  rq.output = QOutput::UInt8;
+  rq.kind = kind;
+  rq.scale = scale.data();
+  rq.multiplier = mult.data();
+  rq.shift = shift.data();
+  rq.scaleCount = N;
+  rq.zeroPoint = 10;
+  rq.clampMin = 10;
+  return timeIt(
+      [&] {
+        qconv2dNhwc(s, x.data(), s.channels, xzp, packed.data(), y.data(), N,
+                    rq, Isa::Avx512Vnni, 0, 0, ws.data());
+      },
+      minTime);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -329,7 +409,8 @@ int main(int argc, char **argv) {
     for (size_t li = 0; li < kModels[mi].count; ++li) {
       const ConvLayer &l = kModels[mi].layers[li];
       if (!only.empty() &&
-          std::string(l.name).find(only) == std::string::npos &&
+          (std::string(l.name).find(only) == std::string::npos ||
+           only == "qconv") &&
           only != kModels[mi].name)
         continue;
       const Conv2DShape s = shapeOf(l);
@@ -360,6 +441,38 @@ int main(int argc, char **argv) {
     std::printf("qgemm u8xs8 1024x1024x1024 (%s) %6.1f GOP/s [best %6.1f]\n",
                 isaName(resolveIsa(Isa::Auto)), ops / t.median * 1e-9,
                 ops / t.best * 1e-9);
+  }
+  if (only == "qconv" && resolveIsa(Isa::Auto) == Isa::Avx512Vnni) {
+    const ModelConvs sets[] = {
+        kModels[0],
+        {"mobilenetv2-1x1", kMobileNetV2Pointwise,
+         sizeof(kMobileNetV2Pointwise) / sizeof(kMobileNetV2Pointwise[0])}};
+    for (const ModelConvs &m : sets) {
+      double ms[3] = {0, 0, 0}, ops = 0;
+      for (size_t li = 0; li < m.count; ++li) {
+        const ConvLayer &l = m.layers[li];
+        const Conv2DShape s = shapeOf(l);
+        const double op = 2.0 * s.outChannels * s.outHeight() * s.outWidth() *
+                          s.channels * s.kernelH * s.kernelW;
+        Timing t[3] = {
+            benchQConv(s, QScaleKind::Float, false, minTime, rng),
+            benchQConv(s, QScaleKind::FixedPoint, false, minTime, rng),
+            benchQConv(s, QScaleKind::FixedPoint, true, minTime, rng)};
+        std::printf("%-12s %4zux%5zux%4zu x%d  qconv GOP/s: float-u8 %6.1f  "
+                    "fixed-u8 %6.1f  fixed-s8 %6.1f\n",
+                    l.name, s.outChannels, s.outHeight() * s.outWidth(),
+                    s.channels * s.kernelH * s.kernelW, l.count,
+                    op / t[0].median * 1e-9, op / t[1].median * 1e-9,
+                    op / t[2].median * 1e-9);
+        std::fflush(stdout);
+        for (int k = 0; k < 3; ++k)
+          ms[k] += t[k].median * l.count * 1e3;
+        ops += op * l.count;
+      }
+      std::printf("%s qconv %.2f GOP: float-u8 %.3f ms  fixed-u8 %.3f ms  "
+                  "fixed-s8 %.3f ms\n",
+                  m.name, ops * 1e-9, ms[0], ms[1], ms[2]);
+    }
   }
   for (size_t mi = 0; mi < sizeof(kModels) / sizeof(kModels[0]); ++mi) {
     const Totals &t = totals[mi];

@@ -2,19 +2,37 @@
 """Ember against ONNX Runtime on the same models, inputs and thread counts,
 in the same run.
 
-For each model and thread count: random inputs are drawn once (seeded) and
-saved as .npy; `ember bench MODEL --target=T --threads N --runs R --input ...`
-runs on them, then onnxruntime (intra_op_num_threads=N, inter_op 1,
-sequential, all graph optimizations) times the same number of runs after the
-same warm-up. Prints one line per (model, threads) with both medians and the
-ratio ORT/Ember (> 1: Ember is faster), and a summary.
+For each model and thread count, `--rounds` times in turn: `ember bench MODEL
+--target=T --threads N --runs R --input ...` on the model's inputs, then
+onnxruntime (intra_op_num_threads=N, inter_op 1, sequential, all graph
+optimizations) for the same number of runs after the same warm-up. Each
+round gives a same-run ratio ORT/Ember (> 1: Ember is faster); a line per
+(model, threads) prints the medians of the rounds' medians and the median
+ratio with every ratio, and a summary closes the run (geometric mean of the
+median ratios, how many are at least 1).
 
   bench/cpu/compare_ort.py --ember build/bin/ember --target cpu \\
-      --threads 1,2 --runs 30 MODEL.onnx...
-Models may be folders holding model.onnx.
+      --threads 1,2 --runs 30 --rounds 5 MODEL...
+  bench/cpu/compare_ort.py --set build/bench-set ...   # the wider set
+
+MODEL is an .onnx file or a test-case folder (model.onnx and
+test_data_set_0/input_*.pb, as ../shared/models has them). Inputs:
+  - a case folder's test_data_set_0 inputs, as they are;
+  - else drawn once per model (seeded) with symbolic dims bound by --dim
+    NAME=N, then batch-like names (batch, N, None, ...) to 1, then the
+    spatial dims of a 4-D float image input [N, C, H, W] to --image-size;
+    any other symbolic dim is an error naming it.
+Both engines get the same inputs (as .npy files for `ember bench`).
+
+--set DIR runs the wider benchmark set docs/performance.md describes: every
+model in <shared>/models, the ONNX light zoo (<shared>/onnx-backend/light),
+and the QDQ int8 copies in DIR/qdq (bench/cpu/make_bench_set.py makes
+them). --json FILE writes every round's figures.
 """
 import argparse
+import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -24,6 +42,10 @@ import time
 import numpy as np
 import onnx
 import onnxruntime as ort
+from onnx import numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
 
 NP_TYPES = {
     onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.FLOAT16: np.float16,
@@ -32,63 +54,127 @@ NP_TYPES = {
     onnx.TensorProto.UINT8: np.uint8, onnx.TensorProto.BOOL: np.bool_,
 }
 
+BATCH_LIKE = re.compile(r"(^|[^a-z])(batch|n|none|unk__\d+|b|bs)($|[^a-z])",
+                        re.I)
 
-def model_inputs(path, rng):
+
+def case_inputs(folder):
+    """The inputs of test_data_set_0, by graph input name, or None."""
+    ds = os.path.join(folder, "test_data_set_0")
+    if not os.path.isdir(ds):
+        return None
+    files = sorted(f for f in os.listdir(ds) if re.match(r"input_\d+\.pb$", f))
+    if not files:
+        return None
+    files.sort(key=lambda f: int(f[6:-3]))
+    m = onnx.load(os.path.join(folder, "model.onnx"), load_external_data=False)
+    inits = {i.name for i in m.graph.initializer}
+    names = [i.name for i in m.graph.input if i.name not in inits]
+    out = []
+    for k, f in enumerate(files):
+        t = onnx.TensorProto()
+        with open(os.path.join(ds, f), "rb") as fh:
+            t.ParseFromString(fh.read())
+        name = t.name or (names[k] if k < len(names) else f"input_{k}")
+        out.append((name, numpy_helper.to_array(t)))
+    return out
+
+
+def drawn_inputs(path, rng, dims_given, image_size):
     m = onnx.load(path, load_external_data=False)
     inits = {i.name for i in m.graph.initializer}
-    feeds = {}
+    feeds = []
     for vi in m.graph.input:
         if vi.name in inits:
             continue
         tt = vi.type.tensor_type
-        dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0
-                else 1 for d in tt.shape.dim]
         dt = NP_TYPES.get(tt.elem_type)
         if dt is None:
-            raise SystemExit(f"{path}: input {vi.name} has an unsupported "
-                             f"element type {tt.elem_type}")
+            raise ValueError(f"input {vi.name} has an unsupported element "
+                             f"type {tt.elem_type}")
+        shape = []
+        rank = len(tt.shape.dim)
+        for i, d in enumerate(tt.shape.dim):
+            if d.HasField("dim_value") and d.dim_value > 0:
+                shape.append(d.dim_value)
+                continue
+            name = d.dim_param if d.HasField("dim_param") else ""
+            if name in dims_given:
+                shape.append(dims_given[name])
+            elif i == 0 and (not name or BATCH_LIKE.search(name)):
+                shape.append(1)
+            elif (rank == 4 and i >= 2 and np.issubdtype(dt, np.floating)):
+                shape.append(image_size)
+            else:
+                raise ValueError(f"input {vi.name} dim {i} is symbolic "
+                                 f"('{name}'); bind it with --dim {name}=N")
         if np.issubdtype(dt, np.floating):
-            x = rng.uniform(-1, 1, dims).astype(dt)
+            x = rng.uniform(-1, 1, shape).astype(dt)
         elif dt == np.bool_:
-            x = rng.integers(0, 2, dims).astype(dt)
+            x = rng.integers(0, 2, shape).astype(dt)
         else:
-            x = rng.integers(0, 16, dims).astype(dt)
-        feeds[vi.name] = x
+            x = rng.integers(0, 16, shape).astype(dt)
+        feeds.append((vi.name, x))
     return feeds
 
 
-def ember_median(args, model, threads, feeds, tmp):
+def ember_run(args, model, threads, inputs):
     cmd = [args.ember, "bench", model, f"--target={args.target}",
            f"--threads={threads}", f"--runs={args.runs}",
-           f"--warmup={args.warmup}"]
-    for name, x in feeds.items():
-        f = os.path.join(tmp, f"in{len(cmd)}.npy")
-        np.save(f, x)
-        cmd.append(f"--input={name}={f}")
-    r = subprocess.run(cmd, capture_output=True, text=True)
+           f"--warmup={args.warmup}"] + inputs
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True,
+                           timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"ember timed out after {args.timeout} s")
     if r.returncode != 0:
-        raise RuntimeError(f"ember failed: {r.stderr.strip()}")
+        err = (r.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise RuntimeError(f"ember failed: {err}")
     lines = r.stdout.strip().splitlines()
     last = dict(kv.split("=", 1) for kv in lines[-1].split())
     first = dict(kv.split("=", 1) for kv in lines[0].split() if "=" in kv)
     return float(last["median_ms"]), first
 
 
-def ort_median(args, model, threads, feeds):
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    s = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
-    for _ in range(args.warmup):
-        s.run(None, feeds)
-    times = []
-    for _ in range(args.runs):
-        t0 = time.perf_counter()
-        s.run(None, feeds)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+class OrtRunner:
+    def __init__(self, model, threads):
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = \
+            ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.s = ort.InferenceSession(model, so,
+                                      providers=["CPUExecutionProvider"])
+
+    def median(self, args, feeds):
+        for _ in range(args.warmup):
+            self.s.run(None, feeds)
+        times = []
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            self.s.run(None, feeds)
+            times.append((time.perf_counter() - t0) * 1e3)
+        return statistics.median(times)
+
+
+def wider_set(set_dir, shared):
+    models = []
+    mdir = os.path.join(shared, "models")
+    for n in sorted(os.listdir(mdir)) if os.path.isdir(mdir) else []:
+        if os.path.exists(os.path.join(mdir, n, "model.onnx")):
+            models.append(os.path.join(mdir, n))
+    ldir = os.path.join(shared, "onnx-backend", "light")
+    for f in sorted(os.listdir(ldir)) if os.path.isdir(ldir) else []:
+        if f.endswith(".onnx"):
+            models.append(os.path.join(ldir, f))
+    qdir = os.path.join(set_dir, "qdq")
+    for n in sorted(os.listdir(qdir)) if os.path.isdir(qdir) else []:
+        if os.path.exists(os.path.join(qdir, n, "model.onnx")):
+            models.append(os.path.join(qdir, n))
+    if not models:
+        raise SystemExit(f"error: no models under {shared} or {set_dir}")
+    return models
 
 
 def main():
@@ -99,39 +185,95 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="same-run ratios per (model, threads)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("models", nargs="+")
+    ap.add_argument("--dim", action="append", default=[],
+                    help="NAME=N: bind a symbolic dim of drawn inputs")
+    ap.add_argument("--image-size", type=int, default=224)
+    ap.add_argument("--timeout", type=int, default=900,
+                    help="seconds for one ember bench")
+    ap.add_argument("--set", help="run the wider set made in this folder")
+    ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"))
+    ap.add_argument("--only", action="append", default=[],
+                    help="with --set: models whose path contains this")
+    ap.add_argument("--json", help="write every round's figures here")
+    ap.add_argument("models", nargs="*")
     args = ap.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
+    dims = {}
+    for d in args.dim:
+        k, _, v = d.partition("=")
+        dims[k] = int(v)
+    models = list(args.models)
+    if args.set:
+        models += [m for m in wider_set(args.set, args.shared)
+                   if not args.only or any(o in m for o in args.only)]
+    if not models:
+        ap.error("give models or --set")
     print(f"ember {args.target} vs onnxruntime {ort.__version__}; "
-          f"runs={args.runs} warmup={args.warmup}")
-    print(f"{'model':40s} {'thr':>3s} {'ember_ms':>10s} {'ort_ms':>10s} "
-          f"{'ort/ember':>9s}  ember nodes")
-    ratios, failed = [], 0
+          f"runs={args.runs} warmup={args.warmup} rounds={args.rounds}; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"{'model':44s} {'thr':>3s} {'ember_ms':>10s} {'ort_ms':>10s} "
+          f"{'ort/ember':>9s}  rounds; ember nodes")
+    medians, failed, records = [], 0, []
     with tempfile.TemporaryDirectory() as tmp:
-        for m in args.models:
+        for m in models:
             path = os.path.join(m, "model.onnx") if os.path.isdir(m) else m
-            name = os.path.basename(os.path.dirname(path)) if os.path.isdir(
-                m) else os.path.basename(path)
-            feeds = model_inputs(path, np.random.default_rng(args.seed))
+            name = os.path.basename(os.path.normpath(m))
+            if name.endswith(".onnx"):
+                name = name[:-5]
+            try:
+                feeds = (case_inputs(m) if os.path.isdir(m) else None) or \
+                    drawn_inputs(path, np.random.default_rng(args.seed),
+                                 dims, args.image_size)
+            except ValueError as err:
+                print(f"{name:44s}     error: {err}")
+                failed += 1
+                continue
+            inputs = []
+            for i, (n, x) in enumerate(feeds):
+                f = os.path.join(tmp, f"{len(records)}_{i}.npy")
+                np.save(f, x)
+                inputs.append(f"--input={n}={f}")
             for t in threads:
+                rounds, info = [], {}
                 try:
-                    e, info = ember_median(args, path, t, feeds, tmp)
-                except RuntimeError as err:
-                    print(f"{name:40s} {t:3d} error: {err}")
+                    runner = OrtRunner(path, t)
+                    for _ in range(args.rounds):
+                        e, info = ember_run(args, path, t, inputs)
+                        o = runner.median(args, dict(feeds))
+                        rounds.append((e, o))
+                except (RuntimeError, ort.capi.onnxruntime_pybind11_state.
+                        Fail) as err:
+                    print(f"{name:44s} {t:3d} error: {err}", flush=True)
                     failed += 1
                     continue
-                o = ort_median(args, path, t, feeds)
-                ratios.append(o / e)
+                e = statistics.median(r[0] for r in rounds)
+                o = statistics.median(r[1] for r in rounds)
+                ratios = [r[1] / r[0] for r in rounds]
+                ratio = statistics.median(ratios)
+                medians.append(ratio)
                 nodes = " ".join(f"{k}={info[k]}" for k in
                                  ("plugin_nodes", "fallback_nodes")
                                  if k in info)
-                print(f"{name:40s} {t:3d} {e:10.3f} {o:10.3f} {o / e:9.2f}  "
-                      f"{nodes}", flush=True)
-    if ratios:
-        geo = float(np.exp(np.mean(np.log(ratios))))
-        print(f"geomean ort/ember={geo:.2f} over {len(ratios)} runs, "
-              f"{sum(r >= 1.0 for r in ratios)} at least as fast as ORT")
+                listed = ", ".join(f"{r:.2f}" for r in ratios)
+                print(f"{name:44s} {t:3d} {e:10.3f} {o:10.3f} {ratio:9.2f}  "
+                      f"{listed}; {nodes}", flush=True)
+                records.append({"model": name, "path": path, "threads": t,
+                                "ember_ms": [r[0] for r in rounds],
+                                "ort_ms": [r[1] for r in rounds],
+                                "ratio": ratio, "nodes": info})
+    if medians:
+        geo = float(np.exp(np.mean(np.log(medians))))
+        print(f"geomean ort/ember={geo:.2f} over {len(medians)} entries, "
+              f"{sum(r >= 1.0 for r in medians)} at least as fast as ORT, "
+              f"{failed} failed; load average {os.getloadavg()[0]:.1f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"onnxruntime": ort.__version__, "runs": args.runs,
+                       "rounds": args.rounds, "entries": records}, f,
+                      indent=1)
     return 1 if failed else 0
 
 

@@ -3,7 +3,7 @@
 namespace ember {
 
 static const KernelFn kKernels[] = {
-#define EMBER_OP(Name, Class, Props, MinIn, MaxIn, NumOut) &kernel_##Name,
+#define EMBER_OP(Name, ...) &kernel_##Name,
 #include "ir/Ops.def"
 };
 
@@ -72,35 +72,20 @@ int64_t BroadcastIndexer::map(int64_t flat) const {
   return idx;
 }
 
-// Ops that accept narrow element kinds (they convert or move bytes).
-static bool isMiniCapable(OpKind k) {
-  switch (k) {
-  case OpKind::Cast:
-  case OpKind::BitCast:
-  case OpKind::CastLike:
-  case OpKind::QuantizeLinear:
-  case OpKind::DequantizeLinear:
-  case OpKind::Identity:
-  case OpKind::Reshape:
-  case OpKind::Flatten:
-  case OpKind::Squeeze:
-  case OpKind::Unsqueeze:
-  case OpKind::Transpose:
-  case OpKind::Shape:
-  case OpKind::Size:
-    return true;
-  default:
-    return false;
-  }
-}
-
-Status checkElemKinds(const Node &n) {
-  if (isMiniCapable(n.kind))
-    return Status::ok();
-  for (auto &in : n.inputs)
-    if (in.node && isMiniKind(in.type().elem()))
-      return unsupported(opName(n.kind), ": element type ",
-                         elemKindName(in.type().elem()), " is not supported");
+// Element kinds the op table admits: narrow kinds only for P_Narrow ops
+// (they convert or move bytes), and operand 0 within the op's Types class.
+static Status checkElemKinds(const Node &n) {
+  if (!hasProp(n.kind, P_Narrow))
+    for (auto &in : n.inputs)
+      if (in.node && isMiniKind(in.type().elem()))
+        return unsupported(opName(n.kind), ": element type ",
+                           elemKindName(in.type().elem()), " is not supported");
+  OpTypes t = opInfo(n.kind).types;
+  if (!n.inputs.empty() && n.inputs[0].node &&
+      !kindInClass(t, n.inputs[0].type().elem()))
+    return unsupported(opName(n.kind), ": element type ",
+                       elemKindName(n.inputs[0].type().elem()),
+                       " is not supported (", opTypesName(t), ")");
   return Status::ok();
 }
 
@@ -156,7 +141,7 @@ Status inferNodeTypes(Node &n) {
   }
   for (size_t i = 0; i < n.types.size(); ++i) {
     n.types[i] = ctx.out(i).type();
-    if (isMiniKind(n.types[i].elem()) && !isMiniCapable(n.kind))
+    if (isMiniKind(n.types[i].elem()) && !hasProp(n.kind, P_Narrow))
       return unsupported(opName(n.kind), ": element type ",
                          elemKindName(n.types[i].elem()), " is not supported")
           .withContext("node " + n.describe());

@@ -73,8 +73,7 @@ private:
 
 using KernelFn = Status (*)(KernelContext &);
 
-#define EMBER_OP(Name, Class, Props, MinIn, MaxIn, NumOut)                     \
-  Status kernel_##Name(KernelContext &ctx);
+#define EMBER_OP(Name, ...) Status kernel_##Name(KernelContext &ctx);
 #include "ir/Ops.def"
 
 KernelFn kernelFor(OpKind k);

@@ -1,5 +1,9 @@
-// OpKind and the per-op facts from Ops.def.
+// OpKind and the per-op facts from Ops.def, as constant expressions so that
+// other tables (a backend's op table, the lowering dispatch) can be checked
+// against this one at compile time.
 #pragma once
+
+#include "ir/Type.h"
 
 #include <cstdint>
 #include <string>
@@ -7,7 +11,7 @@
 namespace ember {
 
 enum class OpKind : uint16_t {
-#define EMBER_OP(Name, Class, Props, MinIn, MaxIn, NumOut) Name,
+#define EMBER_OP(Name, ...) Name,
 #include "ir/Ops.def"
 };
 
@@ -24,6 +28,18 @@ enum OpProp : uint32_t {
   P_Control = 1u << 6,  // runs subgraphs (If, Loop, Scan)
   P_Internal = 1u << 7, // Ember's own op (docs/quantization.md): made by
                         // lowering, never read from an ONNX file
+  P_Narrow = 1u << 8,   // accepts narrow element kinds (isMiniKind)
+};
+
+// The element kinds an op's operand 0 may have (Ops.def, column Types).
+enum OpTypes : uint8_t {
+  T_Any,    // every kind
+  T_Num,    // every kind but bool
+  T_Signed, // signed integers and floats
+  T_Int,    // integers (not bool)
+  T_Float,  // f16, bf16, f32, f64
+  T_Bool,   // bool
+  T_Kernel, // the kernel checks (rules over several operands, ...)
 };
 
 struct OpInfo {
@@ -31,26 +47,41 @@ struct OpInfo {
   OpClass cls;
   uint32_t props;
   int minIn, maxIn, numOut;
+  OpTypes types;
 };
 
-const OpInfo &opInfo(OpKind k);
-inline const char *opName(OpKind k) { return opInfo(k).name; }
+inline constexpr OpInfo kOpInfo[] = {
+#define EMBER_OP(Name, Class, Props, MinIn, MaxIn, NumOut, Types)              \
+  {#Name, OpClass::Class, Props, MinIn, MaxIn, NumOut, Types},
+#include "ir/Ops.def"
+};
+
+constexpr unsigned kNumOps = sizeof(kOpInfo) / sizeof(kOpInfo[0]);
+
+constexpr const OpInfo &opInfo(OpKind k) { return kOpInfo[unsigned(k)]; }
+constexpr const char *opName(OpKind k) { return opInfo(k).name; }
 bool opKindFromName(const std::string &name, OpKind &out);
-inline bool hasProp(OpKind k, OpProp p) { return (opInfo(k).props & p) != 0; }
-inline bool isPrimitive(OpKind k) {
+constexpr bool hasProp(OpKind k, OpProp p) {
+  return (opInfo(k).props & p) != 0;
+}
+constexpr bool isPrimitive(OpKind k) {
   return opInfo(k).cls == OpClass::Primitive;
 }
-inline bool isStorage(OpKind k) { return opInfo(k).cls == OpClass::Storage; }
+constexpr bool isComposite(OpKind k) {
+  return opInfo(k).cls == OpClass::Composite;
+}
+constexpr bool isStorage(OpKind k) { return opInfo(k).cls == OpClass::Storage; }
 // Whether a node of kind k with constant operands may be replaced by its
 // value before lowering. DequantizeLinear of a constant is a quantized
 // weight: lowering reads the stored integers (docs/quantization.md) and
 // folds the ones no integer form consumes.
-inline bool foldableBeforeLowering(OpKind k) {
+constexpr bool foldableBeforeLowering(OpKind k) {
   return k != OpKind::DequantizeLinear;
 }
-constexpr unsigned kNumOps = 0
-#define EMBER_OP(Name, Class, Props, MinIn, MaxIn, NumOut) +1
-#include "ir/Ops.def"
-    ;
+
+// Whether element kind `e` is in class `t` (T_Kernel admits every kind).
+bool kindInClass(OpTypes t, ElemKind e);
+// "floats", "integers", ...: for messages and docs.
+const char *opTypesName(OpTypes t);
 
 } // namespace ember

@@ -66,6 +66,10 @@ bool isFloatKind(ElemKind k) {
   return k == ElemKind::F32 || k == ElemKind::F16 || k == ElemKind::BF16 ||
          k == ElemKind::F64;
 }
+bool isComputeFloatKind(ElemKind k) {
+  return k == ElemKind::F32 || k == ElemKind::F16 || k == ElemKind::BF16 ||
+         k == ElemKind::F64;
+}
 bool isIntKind(ElemKind k) { return !isFloatKind(k) && k != ElemKind::Bool; }
 bool isSignedKind(ElemKind k) {
   switch (k) {

@@ -27,7 +27,14 @@ size_t elemSize(ElemKind k);
 bool parseElemKind(const std::string &s, ElemKind &out);
 bool elemKindFromOnnx(int onnxType, ElemKind &out);
 int elemKindToOnnx(ElemKind k);
-bool isFloatKind(ElemKind k);  // f16, bf16, f32, f64 and narrow floats
+bool isFloatKind(ElemKind k); // f16, bf16, f32, f64 and narrow floats
+// The float kinds arithmetic is done in: f16, bf16, f32, f64 (not the narrow
+// float storage kinds).
+bool isComputeFloatKind(ElemKind k);
+// f16 and bf16: stored in 16 bits, computed in f32 (rounded after each op).
+inline bool isHalfFloatKind(ElemKind k) {
+  return k == ElemKind::F16 || k == ElemKind::BF16;
+}
 bool isIntKind(ElemKind k);    // signed or unsigned integers (not bool)
 bool isSignedKind(ElemKind k); // signed ints and floats
 

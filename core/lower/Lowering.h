@@ -1,6 +1,7 @@
 // Node lowering: each Composite op of Ops.def has lower_<Name>, which
 // rebuilds the node from primitives (inserted right before it) and returns
-// one replacement value per result. After lowerFunction() the verifier
+// one replacement value per result. The declarations and the dispatch
+// (lowerFnFor) are generated from Ops.def. After lowerFunction() the verifier
 // rejects any node that is not Primitive, unless the backend kept it.
 #pragma once
 
@@ -39,6 +40,18 @@ private:
 };
 
 using LowerFn = Expected<std::vector<Value>> (*)(LoweringBuilder &);
+
+// lower_<Name> for every Composite op of Ops.def, defined in the Lower*.cpp
+// file of its family; a composite without one is a link error.
+#define EMBER_LOWER_DECL_Storage(Name)
+#define EMBER_LOWER_DECL_Primitive(Name)
+#define EMBER_LOWER_DECL_Composite(Name)                                       \
+  Expected<std::vector<Value>> lower_##Name(LoweringBuilder &b);
+#define EMBER_OP(Name, Class, ...) EMBER_LOWER_DECL_##Class(Name)
+#include "ir/Ops.def"
+#undef EMBER_LOWER_DECL_Storage
+#undef EMBER_LOWER_DECL_Primitive
+#undef EMBER_LOWER_DECL_Composite
 
 // nullptr for primitives and storage.
 LowerFn lowerFnFor(OpKind k);

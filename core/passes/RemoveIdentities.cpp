@@ -5,16 +5,29 @@
 
 namespace ember {
 
+// The rules name the few ops that can be no-ops; every other op computes
+// something, so this tests kinds instead of switching over OpKind (the style
+// keeps every switch over the op enum exhaustive, without `default:`, and a
+// new op should not have to visit this pass).
 static bool isNoOp(const Node &n) {
   if (n.inputs.empty() || !n.inputs[0].node)
     return false;
   const Type &in = n.inputs[0].type();
   const Type &out = n.types[0];
   bool sameType = in.elem() == out.elem() && in.dims() == out.dims();
-  switch (n.kind) {
-  case OpKind::Identity:
+  // Whether operand v is a constant whose every value is `want`.
+  auto allConstant = [](const Value &v, int64_t want) {
+    if (v.node->kind != OpKind::Constant)
+      return false;
+    for (int64_t x : v.node->payload->toInts())
+      if (x != want)
+        return false;
     return true;
-  case OpKind::Dropout: {
+  };
+  OpKind k = n.kind;
+  if (k == OpKind::Identity)
+    return true;
+  if (k == OpKind::Dropout) {
     // Only inference Dropout: training_mode absent or a constant false (a
     // used mask is checked by the caller).
     if (!n.hasInput(2))
@@ -23,51 +36,22 @@ static bool isNoOp(const Node &n) {
     return tm->kind == OpKind::Constant && tm->payload->size() == 1 &&
            tm->payload->getInt(0) == 0;
   }
-  case OpKind::Cast:
-  case OpKind::Reshape:
-  case OpKind::Expand:
-  case OpKind::Slice:
-  case OpKind::Pad:
-  case OpKind::Tile:
-    if (n.kind == OpKind::Pad || n.kind == OpKind::Slice ||
-        n.kind == OpKind::Tile) {
-      // Only when it does not change the shape and reads all of it.
-      if (!sameType)
-        return false;
-      if (n.kind == OpKind::Slice) {
-        // Negative steps reverse the data even when the shape is kept.
-        if (n.hasInput(4)) {
-          const Node *st = n.inputs[4].node;
-          if (st->kind != OpKind::Constant)
-            return false;
-          for (int64_t v : st->payload->toInts())
-            if (v != 1)
-              return false;
-        }
-        return true;
-      }
-      if (n.kind == OpKind::Pad) {
-        const Node *pads = n.inputs[1].node;
-        if (pads->kind != OpKind::Constant)
-          return false;
-        for (int64_t v : pads->payload->toInts())
-          if (v != 0)
-            return false;
-        return true;
-      }
-      return true;
-    }
+  if (k == OpKind::Cast || k == OpKind::Reshape || k == OpKind::Expand ||
+      k == OpKind::Tile)
     return sameType;
-  case OpKind::Transpose: {
+  // Slice and Pad: only when they keep the shape and read all of it.
+  if (k == OpKind::Slice) // negative steps reverse even when the shape is kept
+    return sameType && (!n.hasInput(4) || allConstant(n.inputs[4], 1));
+  if (k == OpKind::Pad)
+    return sameType && allConstant(n.inputs[1], 0);
+  if (k == OpKind::Transpose) {
     auto perm = n.attrInts("perm");
     for (size_t i = 0; i < perm.size(); ++i)
       if (perm[i] != int64_t(i))
         return false;
     return sameType;
   }
-  default:
-    return false;
-  }
+  return false;
 }
 
 Status runRemoveIdentities(Function &f, PassStats &s) {

@@ -5,7 +5,7 @@
 #include "compiler/Bundle.h"
 #include "compiler/Compiler.h"
 #include "compiler/Jit.h"
-#include "compiler/Support.h"
+#include "compiler/Capability.h"
 #include "ember/cpu/Kernels.h"
 #include "runtime/ThreadPool.h"
 
@@ -495,7 +495,7 @@ std::string randomDense(size_t count, float scale, std::mt19937 &rng) {
   return s;
 }
 
-// Channels-last layouts (Layout.cpp, chooseLayouts) on the AVX-512 path: a
+// Channels-last layouts (ChannelsLast.cpp, chooseLayouts) on the AVX-512 path: a
 // convolution unfolds the row-major graph input and writes channels-last;
 // the max pool after it (run inside the convolution), 1x1 and 3x3
 // convolutions, a concatenation

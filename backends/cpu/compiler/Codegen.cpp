@@ -3,7 +3,7 @@
 // copies, and the loop/task scaffolding the generated loops use
 // (CodegenLoop.cpp has the loop bodies).
 #include "Codegen.h"
-#include "Support.h"
+#include "Capability.h"
 
 #include "ember/cpu/Kernels.h"
 #include "runtime/RtAbi.h"

@@ -1,6 +1,8 @@
-// Internal to the compiler: the state shared by the layout (Layout.cpp),
-// the runtime-call steps (Codegen.cpp) and the generated loops
-// (CodegenLoop.cpp).
+// Internal to the compiler: the state shared by the runtime parameter blocks
+// (ParamBlocks.cpp), the channels-last choice (ChannelsLast.cpp), memory
+// (Memory.cpp), the runtime-call steps (Codegen.cpp) and the generated loops
+// (CodegenLoop.cpp, LoopOps.cpp, CodegenConcat.cpp, CodegenReduce.cpp,
+// CodegenPool.cpp).
 #pragma once
 
 #include "Compiler.h"
@@ -17,6 +19,10 @@
 #include <set>
 #include <string>
 #include <vector>
+
+namespace ember::cpu {
+struct MaxPoolWindow;
+}
 
 namespace ember::cpugen {
 
@@ -44,6 +50,14 @@ struct Leaf {
   double fill = 0;
 };
 
+// v rounded up to a multiple of a.
+inline uint64_t alignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+// The window of a MaxPool that can run inside the convolution before it
+// (conv2dNhwcFromNchwMaxPool): 2-D, undilated, every window holding a
+// pixel of the convolution's output. False otherwise. ParamBlocks.cpp.
+bool fusablePoolWindow(const Node &pool, ember::cpu::MaxPoolWindow &pw);
+
 // ember_main's status for an index out of range (Gather): runtime calls
 // return small kernel-library codes, so this one stands apart.
 constexpr int32_t kStatusIndexOutOfRange = 100;
@@ -63,19 +77,21 @@ public:
   };
 
 private:
-  // Layout.cpp
+  // ParamBlocks.cpp
   Status prepare();
   Status prepareConv(const Group &g, Step &s);
   Status prepareMatMul(const Group &g, Step &s);
   Status prepareQConv(const Group &g, Step &s);
   Status prepareConvT(const Group &g, Step &s);
   Status prepareQMatMul(const Group &g, Step &s);
-  Status layout();
+  // ChannelsLast.cpp
   void chooseLayouts();
   void fusePools();
   bool convNhwcCapable(const Group &g) const;
   bool convReadsNhwc(const Group &g) const;
   bool convUnfoldsNchw(const Group &g) const;
+  // Memory.cpp
+  Status layout();
   uint64_t addWeights(const void *data, size_t bytes);
   uint64_t constantOffset(const Node *c);
   // External values a group reads (operands of members not in the group).
@@ -94,7 +110,7 @@ private:
   llvm::FunctionCallee runtime(const std::string &name, llvm::Type *ret,
                                std::vector<llvm::Type *> args);
 
-  // CodegenLoop.cpp
+  // CodegenLoop.cpp, CodegenConcat.cpp, CodegenReduce.cpp
   Status emitLoopGroup(const Group &g);
   Status emitConcat(const Group &g);
   Status emitSplit(const Group &g);

@@ -5,8 +5,9 @@
 // reference kernel's (core/interp/kernels/NnPool.cpp): the max starts from
 // the first valid element, the average sums in window order in f32 and
 // divides by the valid (or padded, count_include_pad) count.
+#include "Capability.h"
 #include "Codegen.h"
-#include "Support.h"
+#include "Geometry.h"
 
 #include <llvm/IR/Constants.h>
 

@@ -75,4 +75,10 @@ void optimizeModule(llvm::Module &m, llvm::TargetMachine &tm,
 // Object file bytes for `m` (optimized) on `tm`.
 Expected<std::string> emitObject(llvm::Module &m, llvm::TargetMachine &tm);
 
+// Writes what the code generator produced for `m`, deterministically:
+// `<base>.ll` (the LLVM module as generated, before any optimization) and
+// `<base>.weights.bin` (the constant region). The vendor option dump_dir
+// calls it; scripts/process-replay.py compares the files across commits.
+Status writeGeneratedCode(const CompiledModel &m, const std::string &base);
+
 } // namespace ember::cpugen

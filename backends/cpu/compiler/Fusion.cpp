@@ -11,8 +11,8 @@
 //     intermediate tensors; Transpose/Slice/Expand producers fold into the
 //     loads as affine index maps.
 //  3. Everything else is a group of its own.
+#include "Capability.h"
 #include "Program.h"
-#include "Support.h"
 
 #include "runtime/RtAbi.h"
 

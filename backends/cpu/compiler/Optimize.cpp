@@ -20,6 +20,9 @@
 #include <llvm/Transforms/IPO/GlobalDCE.h>
 #include <llvm/Transforms/IPO/Internalize.h>
 
+#include <llvm/Support/raw_ostream.h>
+
+#include <fstream>
 #include <mutex>
 
 namespace ember::cpugen {
@@ -148,6 +151,22 @@ Expected<std::string> emitObject(llvm::Module &m, llvm::TargetMachine &tm) {
     return unsupported("the target cannot emit object files");
   pm.run(m);
   return std::string(buf.data(), buf.size());
+}
+
+Status writeGeneratedCode(const CompiledModel &m, const std::string &base) {
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(base + ".ll", ec);
+    if (ec)
+      return makeError(ErrorCode::Io, "cannot write '", base,
+                       ".ll': ", ec.message());
+    m.module->print(os, nullptr);
+  }
+  std::ofstream w(base + ".weights.bin", std::ios::binary);
+  w.write(m.weights.data(), std::streamsize(m.weights.size()));
+  if (!w)
+    return makeError(ErrorCode::Io, "cannot write '", base, ".weights.bin'");
+  return Status::ok();
 }
 
 } // namespace ember::cpugen

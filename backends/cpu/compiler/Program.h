@@ -1,6 +1,6 @@
 // The CPU backend's compiled form of a lowered graph, between the graph IR
 // and LLVM IR: fused groups of nodes (Fusion.cpp), where every tensor lives
-// (Layout.cpp), and the options that shape both. README.md explains the
+// (ParamBlocks.cpp, ChannelsLast.cpp, Memory.cpp), and the options that shape both. README.md explains the
 // pipeline.
 #pragma once
 
@@ -15,7 +15,7 @@
 
 namespace ember::cpugen {
 
-// ---- the op list (CpuOps.def) ----------------------------------------------
+// ---- the step that runs an op (the Step column of CpuOps.def) --------------
 enum class OpClass : uint8_t {
   None, // not implemented: falls back through the partitioner
   Loop,
@@ -32,8 +32,8 @@ enum class OpClass : uint8_t {
   QConv,
   QMatMul,
 };
+// The step of `k`'s row in CpuOps.def (None without one). Capability.cpp.
 OpClass opClass(OpKind k);
-const char *opClassName(OpClass c);
 
 // ---- options
 // ------------------------------------------------------------------ Which
@@ -52,6 +52,9 @@ struct CompileConfig {
   bool fuse = true; // operator stacking and elementwise loop fusion
   // Debugging: write the optimized LLVM IR of the JIT module here.
   std::string dumpIr;
+  // Process replay (scripts/process-replay.py): write every compiled
+  // graph's generated code into this folder (writeGeneratedCode).
+  std::string dumpDir;
   bool perfMap = false; // JIT: list the functions in /tmp/perf-<pid>.map
   // Code generation target; empty triple: the host (JIT).
   std::string triple, cpu, features;
@@ -119,7 +122,7 @@ struct FusionStats {
 };
 
 // Groups the non-storage nodes of a lowered function (every node must be
-// claimed: see Support.h). Groups come in an order where each one's
+// claimed: see Capability.h). Groups come in an order where each one's
 // operands are computed by earlier ones.
 Expected<std::vector<Group>> formGroups(const Function &f,
                                         const CompileConfig &cfg,

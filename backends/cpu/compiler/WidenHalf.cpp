@@ -6,14 +6,12 @@
 // kernels differs (reductions accumulate in double either way, so theirs
 // match exactly).
 // The casts are elementwise, so they fuse with their neighbours.
+#include "Capability.h"
 #include "Compiler.h"
-#include "Support.h"
 
 namespace ember::cpugen {
 
 namespace {
-
-bool isHalf(ElemKind k) { return k == ElemKind::F16 || k == ElemKind::BF16; }
 
 bool widens(const Node &n) {
   OpClass c = opClass(n.kind);
@@ -21,7 +19,7 @@ bool widens(const Node &n) {
       c != OpClass::Pool && c != OpClass::Reduce)
     return false;
   for (auto &in : n.inputs)
-    if (in && isHalf(in.type().elem()))
+    if (in && isHalfFloatKind(in.type().elem()))
       return true;
   return false;
 }
@@ -37,7 +35,7 @@ Status widenHalfKernels(Function &f) {
     ElemKind half = ElemKind::F16;
     for (size_t i = 0; i < n->inputs.size(); ++i) {
       Value in = n->inputs[i];
-      if (!in || !isHalf(in.type().elem()))
+      if (!in || !isHalfFloatKind(in.type().elem()))
         continue;
       half = in.type().elem();
       if (isConstant(in)) {
@@ -62,7 +60,7 @@ Status widenHalfKernels(Function &f) {
         break;
       }
     for (unsigned r = 0; r < n->numResults(); ++r) {
-      if (!isHalf(n->types[r].elem()))
+      if (!isHalfFloatKind(n->types[r].elem()))
         continue;
       n->types[r] = n->types[r].withElem(ElemKind::F32);
       Value res(n, r);

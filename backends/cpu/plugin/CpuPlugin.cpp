@@ -14,7 +14,7 @@
 #include "compiler/Codegen.h"
 #include "compiler/Compiler.h"
 #include "compiler/Jit.h"
-#include "compiler/Support.h"
+#include "compiler/Capability.h"
 #include "ember/cpu/Kernels.h"
 #include "runtime/ThreadPool.h"
 
@@ -135,6 +135,10 @@ ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
 //   isa=auto|generic|avx2|avx512|avx512vnni  kernel path (capped to the host
 //                             for the JIT)
 //   dump_ir=FILE              write the optimized LLVM IR (debugging)
+//   dump_dir=DIR              write each compiled graph's generated code:
+//                             DIR/<graph>.ll (before optimization),
+//                             <graph>.opt.ll (after), <graph>.weights.bin
+//                             (scripts/process-replay.py)
 //   perf_map=0|1              append the JIT'd functions to
 //                             /tmp/perf-<pid>.map (profiling with perf)
 ember_error *parseOptions(const ember_compile_params *p,
@@ -173,17 +177,20 @@ ember_error *parseOptions(const ember_compile_params *p,
       isaName = v;
     } else if (k == "dump_ir" && !v.empty()) {
       cfg.dumpIr = v;
+    } else if (k == "dump_dir" && !v.empty()) {
+      cfg.dumpDir = v;
     } else if (k == "perf_map" && (v == "0" || v == "1")) {
       cfg.perfMap = v == "1";
     } else if (k == "kernels" || k == "fuse" || k == "isa" || k == "dump_ir" ||
-               k == "perf_map") {
+               k == "dump_dir" || k == "perf_map") {
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "bad value '" + v + "' for vendor option '" + k + "'");
     } else {
       return error(
           EMBER_STATUS_INVALID_ARGUMENT,
           "unknown vendor option '" + k +
-              "' (the cpu plugin takes kernels, fuse, isa, dump_ir, perf_map)");
+              "' (the cpu plugin takes kernels, fuse, isa, dump_ir, dump_dir, "
+              "perf_map)");
     }
   }
   runnable = true;
@@ -265,6 +272,19 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
   auto cm = ember::cpugen::compileModel(f, jitCfg);
   if (!cm)
     return fromStatus(cm.status(), EMBER_STATUS_INVALID_ARGUMENT);
+  if (!x->cfg.dumpDir.empty()) {
+    // One set of files per compiled graph; partitions are named
+    // <function>.part<N>, so a partitioned model's files do not collide.
+    std::string base = f.name();
+    for (char &c : base)
+      if (c == '/' || c == '\n')
+        c = '_';
+    base = x->cfg.dumpDir + "/" + base;
+    ember::Status ds = ember::cpugen::writeGeneratedCode(*cm, base);
+    if (!ds.isOk())
+      return fromStatus(ds, EMBER_STATUS_INVALID_ARGUMENT);
+    jitCfg.dumpIr = base + ".opt.ll";
+  }
   x->inputs = cm->inputs;
   x->outputs = cm->outputs;
   x->inputNames = cm->inputNames;

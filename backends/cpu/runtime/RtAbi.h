@@ -194,7 +194,7 @@ int32_t ember_rt_qgemm(const int64_t *p, const uint8_t *a, const void *b,
  * Depthwise (DEPTHWISE) convs read centered int16 weights [KH*KW][C]
  * followed by int32 bias [C] at BIAS_OFFSET bytes. DW_VNNI, when not 0, is
  * 1 + the byte offset of a second copy of a 3x3 channels-last depthwise
- * conv's weights for the VNNI kernel (RtKernels.cpp, qdwVnniRow): per block
+ * conv's weights for the VNNI kernel (kernels/src/QDepthwise.cpp): per block
  * of 64 channels, 3 groups x 4 vectors x 64 s8 bytes (4 taps per channel
  * lane), then the block's bias - x_zp * sum(w) and its scales, both in the
  * vectors' channel order. */

@@ -8,12 +8,10 @@ namespace ember {
 
 // Applies f to each element of operand 0; result has the same type.
 // f is called as f(ComputeT<T> x) and returns a value convertible to T.
-template <typename Pred, typename F>
-Status mapUnary(KernelContext &ctx, Pred typeOk, F f) {
+// Operand 0's kind is in the op's Types class (Ops.def, checked before any
+// kernel runs).
+template <typename F> Status mapUnary(KernelContext &ctx, F f) {
   const Tensor &x = ctx.in(0);
-  if (!typeOk(x.elem()))
-    return ctx.unsupportedError("element type ", elemKindName(x.elem()),
-                                " is not supported");
   Tensor &y = ctx.setOutput(0, Type(x.elem(), x.dims()));
   if (ctx.inferOnly())
     return Status::ok();
@@ -59,14 +57,5 @@ Status mapBinary(KernelContext &ctx, ElemKind outKind, F f) {
   });
   return st;
 }
-
-inline bool anyKind(ElemKind) { return true; }
-inline bool floatKind(ElemKind k) { return isFloatKind(k); }
-inline bool signedNumKind(ElemKind k) {
-  return isSignedKind(k) && k != ElemKind::Bool;
-}
-inline bool numKind(ElemKind k) { return k != ElemKind::Bool; }
-inline bool boolKind(ElemKind k) { return k == ElemKind::Bool; }
-inline bool intKind(ElemKind k) { return isIntKind(k); }
 
 } // namespace ember

@@ -129,8 +129,6 @@ Status kernel_Einsum(KernelContext &ctx) {
   if (n == 0)
     return ctx.error("needs at least one operand");
   ElemKind ek = ctx.in(0).elem();
-  if (ek == ElemKind::Bool)
-    return ctx.unsupportedError("bool operands");
   std::vector<Dims> shapes;
   for (size_t i = 0; i < n; ++i) {
     if (ctx.in(i).elem() != ek)

@@ -7,8 +7,6 @@ namespace ember {
 
 Status kernel_Conv(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &w = ctx.in(1);
-  if (!isComputeFloat(x.elem()))
-    return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   if (w.elem() != x.elem() || (ctx.has(2) && ctx.in(2).elem() != x.elem()))
     return ctx.error("operand types differ");
   EMBER_ASSIGN(ConvProblem p, convProblem(ctx, x.dims(), w.dims()));
@@ -50,8 +48,6 @@ Status kernel_Conv(KernelContext &ctx) {
 // ConvTranspose: X[N, C, in...], W[C, M/group, k...] -> Y[N, M, out...].
 Status kernel_ConvTranspose(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &w = ctx.in(1);
-  if (!isComputeFloat(x.elem()))
-    return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   if (w.elem() != x.elem() || (ctx.has(2) && ctx.in(2).elem() != x.elem()))
     return ctx.error("operand types differ");
   if (x.rank() < 3 || w.rank() != x.rank())

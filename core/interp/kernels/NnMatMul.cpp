@@ -5,7 +5,7 @@ namespace ember {
 
 namespace {
 bool matmulKind(ElemKind k) {
-  return isComputeFloat(k) || k == ElemKind::I32 || k == ElemKind::I64 ||
+  return isComputeFloatKind(k) || k == ElemKind::I32 || k == ElemKind::I64 ||
          k == ElemKind::U32 || k == ElemKind::U64;
 }
 

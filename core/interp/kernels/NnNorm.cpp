@@ -12,7 +12,7 @@ using StatT = std::conditional_t<std::is_same_v<T, double>, double, float>;
 Status checkPerChannel(KernelContext &ctx, size_t first, size_t last,
                        int64_t c) {
   for (size_t i = first; i <= last; ++i) {
-    if (!isComputeFloat(ctx.in(i).elem()))
+    if (!isComputeFloatKind(ctx.in(i).elem()))
       return ctx.error("operand #", i, " must be floating point, got ",
                        ctx.in(i).type().toString());
     if (ctx.in(i).size() != c || ctx.in(i).rank() != 1)
@@ -25,8 +25,6 @@ Status checkPerChannel(KernelContext &ctx, size_t first, size_t last,
 
 Status kernel_BatchNormalization(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (!isComputeFloat(x.elem()))
-    return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   if (x.rank() < 2)
     return ctx.error("X must have rank >= 2, got ", x.type().toString());
   if (ctx.attrInt("training_mode", 0) != 0)
@@ -65,8 +63,6 @@ Status kernel_BatchNormalization(KernelContext &ctx) {
 
 Status kernel_InstanceNormalization(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (!isComputeFloat(x.elem()))
-    return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   if (x.rank() < 3)
     return ctx.error("X must have rank >= 3, got ", x.type().toString());
   int64_t c = x.dims()[1];
@@ -108,8 +104,6 @@ Status kernel_InstanceNormalization(KernelContext &ctx) {
 
 Status kernel_LayerNormalization(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (!isComputeFloat(x.elem()))
-    return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   if (ctx.numOutputs() < 1 || ctx.numOutputs() > 3)
     return ctx.error("expects 1 to 3 results, got ", ctx.numOutputs());
   EMBER_ASSIGN(int64_t axis,
@@ -127,7 +121,7 @@ Status kernel_LayerNormalization(KernelContext &ctx) {
   // Mean and InvStdDev have the stash type (ONNX type inference).
   ElemKind statKind;
   int64_t stash = ctx.attrInt("stash_type", 1);
-  if (!elemKindFromOnnx(int(stash), statKind) || !isComputeFloat(statKind))
+  if (!elemKindFromOnnx(int(stash), statKind) || !isComputeFloatKind(statKind))
     return ctx.unsupportedError("stash_type ", stash);
   Dims statDims = x.dims();
   for (size_t d = size_t(axis); d < statDims.size(); ++d)
@@ -180,8 +174,6 @@ Status kernel_LayerNormalization(KernelContext &ctx) {
 
 Status kernel_LRN(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (!isComputeFloat(x.elem()))
-    return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   if (x.rank() < 3)
     return ctx.error("X must have rank >= 3, got ", x.type().toString());
   int64_t size = ctx.attrInt("size", 0);

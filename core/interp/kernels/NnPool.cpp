@@ -72,7 +72,7 @@ Dims pooledDims(const Tensor &x, const WindowGeom &g) {
 Status kernel_MaxPool(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
   ElemKind k = x.elem();
-  if (!isComputeFloat(k) && k != ElemKind::I8 && k != ElemKind::U8)
+  if (!isComputeFloatKind(k) && k != ElemKind::I8 && k != ElemKind::U8)
     return ctx.unsupportedError("element type ", elemKindName(k));
   if (ctx.numOutputs() < 1 || ctx.numOutputs() > 2)
     return ctx.error("expects 1 or 2 results, got ", ctx.numOutputs());
@@ -138,7 +138,7 @@ Status kernel_MaxPool(KernelContext &ctx) {
 Status kernel_AveragePool(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
   bool isInt = x.elem() == ElemKind::U8 || x.elem() == ElemKind::I8;
-  if (!isComputeFloat(x.elem()) && !isInt)
+  if (!isComputeFloatKind(x.elem()) && !isInt)
     return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   EMBER_ASSIGN(WindowGeom g, poolGeom(ctx, x));
   bool includePad = ctx.attrInt("count_include_pad", 0) != 0;
@@ -195,8 +195,6 @@ Status kernel_AveragePool(KernelContext &ctx) {
 namespace {
 template <bool IsMax> Status globalPool(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (!isComputeFloat(x.elem()))
-    return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   if (x.rank() < 2)
     return ctx.error("X must have rank >= 2, got ", x.type().toString());
   Dims od = x.dims();

@@ -11,12 +11,6 @@
 
 namespace ember {
 
-// Float kinds the Nn/Quant kernels compute in: f16, bf16, f32, f64 (the
-// narrow 8/4-bit float storage kinds are excluded).
-inline bool isComputeFloat(ElemKind k) {
-  return isFloatKind(k) && elemSize(k) >= 2;
-}
-
 // Geometry of an N-d sliding window over the spatial dims of an NC...
 // tensor: output extent and the padding in front of / after each dim.
 struct WindowGeom {

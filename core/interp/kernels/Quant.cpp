@@ -107,12 +107,12 @@ void storeMini(Tensor &y, int64_t i, double q, const Tensor *zp, int64_t k,
 Status kernel_QuantizeLinear(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &scale = ctx.in(1);
   const Tensor *zp = ctx.has(2) ? &ctx.in(2) : nullptr;
-  if (!isComputeFloat(x.elem()) && x.elem() != ElemKind::I32)
+  if (!isComputeFloatKind(x.elem()) && x.elem() != ElemKind::I32)
     return ctx.unsupportedError("input type ", elemKindName(x.elem()));
-  if (!isComputeFloat(scale.elem()))
+  if (!isComputeFloatKind(scale.elem()))
     return ctx.error("scale must be floating point, got ",
                      scale.type().toString());
-  if (isComputeFloat(x.elem()) && scale.elem() != x.elem())
+  if (isComputeFloatKind(x.elem()) && scale.elem() != x.elem())
     return ctx.error("scale type ", elemKindName(scale.elem()),
                      " differs from input type ", elemKindName(x.elem()));
   ElemKind outKind = ElemKind::U8;
@@ -171,7 +171,7 @@ Status kernel_DequantizeLinear(KernelContext &ctx) {
   if (!isQuantKind(x.elem()) && !isMiniQuantKind(x.elem()) &&
       x.elem() != ElemKind::I32)
     return ctx.unsupportedError("quantized type ", elemKindName(x.elem()));
-  if (!isComputeFloat(scale.elem()))
+  if (!isComputeFloatKind(scale.elem()))
     return ctx.error("scale must be floating point, got ",
                      scale.type().toString());
   if (zp && zp->elem() != x.elem())
@@ -204,7 +204,7 @@ namespace {
 Status checkScalarParam(KernelContext &ctx, size_t scaleIdx, size_t zpIdx,
                         ElemKind qKind) {
   const Tensor &s = ctx.in(scaleIdx);
-  if (s.size() != 1 || !isComputeFloat(s.elem()))
+  if (s.size() != 1 || !isComputeFloatKind(s.elem()))
     return ctx.error("operand #", scaleIdx, " ", s.type().toString(),
                      " must be a single floating-point scale");
   if (ctx.has(zpIdx) &&

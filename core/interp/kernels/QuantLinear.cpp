@@ -26,7 +26,7 @@ Status checkVecParam(KernelContext &ctx, size_t i, int64_t n, const char *what,
   if (t.rank() > 1 || (t.size() != 1 && t.size() != n))
     return ctx.error(what, " ", t.type().toString(), " must be a scalar or [",
                      n, "]");
-  if (wantFloat ? !isComputeFloat(t.elem()) : t.elem() != intKind)
+  if (wantFloat ? !isComputeFloatKind(t.elem()) : t.elem() != intKind)
     return ctx.error(what, " has type ", elemKindName(t.elem()),
                      wantFloat ? ", expected floating point"
                                : ", expected the quantized input type");

@@ -192,13 +192,10 @@ void reduceTyped(Red r, const Tensor &x, const ReducePlan &p, Tensor &y) {
   }
 }
 
-template <typename Pred>
-Status reduceKernel(KernelContext &ctx, Red r, Pred typeOk) {
+// Operand 0's kind is in the op's Types class (Ops.def).
+Status reduceKernel(KernelContext &ctx, Red r) {
   const Tensor &x = ctx.in(0);
   EMBER_ASSIGN(ReducePlan p, planReduce(ctx));
-  if (!typeOk(x.elem()))
-    return ctx.unsupportedError("element type ", elemKindName(x.elem()),
-                                " is not supported");
   Tensor &y = ctx.setOutput(0, Type(x.elem(), p.outDims));
   if (ctx.inferOnly())
     return Status::ok();
@@ -212,34 +209,34 @@ Status reduceKernel(KernelContext &ctx, Red r, Pred typeOk) {
 } // namespace
 
 Status kernel_ReduceSum(KernelContext &ctx) {
-  return reduceKernel(ctx, Red::Sum, numKind);
+  return reduceKernel(ctx, Red::Sum);
 }
 Status kernel_ReduceSumSquare(KernelContext &ctx) {
-  return reduceKernel(ctx, Red::SumSquare, numKind);
+  return reduceKernel(ctx, Red::SumSquare);
 }
 Status kernel_ReduceL1(KernelContext &ctx) {
-  return reduceKernel(ctx, Red::L1, numKind);
+  return reduceKernel(ctx, Red::L1);
 }
 Status kernel_ReduceL2(KernelContext &ctx) {
-  return reduceKernel(ctx, Red::L2, numKind);
+  return reduceKernel(ctx, Red::L2);
 }
 Status kernel_ReduceLogSum(KernelContext &ctx) {
-  return reduceKernel(ctx, Red::LogSum, floatKind);
+  return reduceKernel(ctx, Red::LogSum);
 }
 Status kernel_ReduceLogSumExp(KernelContext &ctx) {
-  return reduceKernel(ctx, Red::LogSumExp, floatKind);
+  return reduceKernel(ctx, Red::LogSumExp);
 }
 Status kernel_ReduceMean(KernelContext &ctx) {
-  return reduceKernel(ctx, Red::Mean, numKind);
+  return reduceKernel(ctx, Red::Mean);
 }
 Status kernel_ReduceProd(KernelContext &ctx) {
-  return reduceKernel(ctx, Red::Prod, numKind);
+  return reduceKernel(ctx, Red::Prod);
 }
 Status kernel_ReduceMax(KernelContext &ctx) {
-  return reduceKernel(ctx, Red::Max, anyKind);
+  return reduceKernel(ctx, Red::Max);
 }
 Status kernel_ReduceMin(KernelContext &ctx) {
-  return reduceKernel(ctx, Red::Min, anyKind);
+  return reduceKernel(ctx, Red::Min);
 }
 
 } // namespace ember

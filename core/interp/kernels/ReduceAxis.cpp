@@ -53,8 +53,6 @@ template <bool IsMax> Status argExtreme(KernelContext &ctx) {
                normalizeAxis(ctx, ctx.attrInt("axis", 0), x.rank()));
   bool keepDims = ctx.attrInt("keepdims", 1) != 0;
   bool last = ctx.attrInt("select_last_index", 0) != 0;
-  if (x.elem() == ElemKind::Bool)
-    return ctx.unsupportedError("bool operands");
   Dims od;
   for (size_t d = 0; d < x.rank(); ++d)
     if (int64_t(d) != axis)
@@ -104,9 +102,6 @@ template <bool IsMax> Status argExtreme(KernelContext &ctx) {
 
 template <bool Log> Status softmaxKernel(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (!isFloatKind(x.elem()))
-    return ctx.unsupportedError("element type ", elemKindName(x.elem()),
-                                " is not supported");
   EMBER_ASSIGN(int64_t axis,
                normalizeAxis(ctx, ctx.attrInt("axis", -1), x.rank()));
   Tensor &y = ctx.setOutput(0, x.type().withDims(x.dims()));
@@ -153,8 +148,6 @@ Status kernel_LogSoftmax(KernelContext &ctx) {
 // reverse. The result has x's type, so the axis value is only needed to run.
 Status kernel_CumSum(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (!numKind(x.elem()))
-    return ctx.unsupportedError("bool operands");
   if (ctx.in(1).size() != 1 || ctx.in(1).rank() > 1)
     return ctx.error("axis must be a scalar, got ",
                      ctx.in(1).type().toString());
@@ -214,8 +207,6 @@ Status kernel_TopK(KernelContext &ctx) {
   if (k < 0 || k > n)
     return ctx.error("K = ", k, " is out of range for axis ", axis, " of ",
                      x.type().toString());
-  if (x.elem() == ElemKind::Bool)
-    return ctx.unsupportedError("bool operands");
   bool largest = ctx.attrInt("largest", 1) != 0;
   Dims od = x.dims();
   od[size_t(axis)] = k;

@@ -20,8 +20,6 @@ template <bool IsMean> Status sumOperands(KernelContext &ctx) {
                        " does not broadcast with shape ", dimsToString(od));
     od = b;
   }
-  if (!numKind(k))
-    return ctx.unsupportedError("bool operands");
   Tensor &y = ctx.setOutput(0, Type(k, od));
   if (ctx.inferOnly())
     return Status::ok();

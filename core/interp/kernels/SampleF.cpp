@@ -45,8 +45,6 @@ Status kernel_GridSample(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
   EMBER_TRY(requireFloat(ctx, 1, "grid"));
   const Tensor &g = ctx.in(1);
-  if (x.elem() == ElemKind::Bool)
-    return ctx.unsupportedError("bool input");
   if (x.rank() < 3)
     return ctx.error("X must have rank >= 3, got ", x.type().toString());
   size_t r = x.rank() - 2;

@@ -152,8 +152,6 @@ Status kernel_LinearAttention(KernelContext &ctx) {
 // K-1 positions of that sequence.
 Status kernel_CausalConvWithState(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &w = ctx.in(1);
-  if (!isFloatKind(x.elem()))
-    return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   if (x.rank() != 3 || w.rank() != 3 || w.elem() != x.elem())
     return ctx.error("input must be [B,C,L] and weight [C,1,K] of one type, "
                      "got ",

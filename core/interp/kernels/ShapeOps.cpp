@@ -73,8 +73,6 @@ Status kernel_Range(KernelContext &ctx) {
       return ctx.error("operand #", i, " must be a scalar, got ",
                        ctx.in(i).type().toString());
   }
-  if (k == ElemKind::Bool)
-    return ctx.unsupportedError("bool operands");
   constexpr int64_t kMaxElems = int64_t(1) << 40;
   int64_t n = 0;
   std::vector<int64_t> iv;

@@ -1,4 +1,4 @@
-//===- QGemm.cpp - u8 x s8 -> s32 GEMM with ONNX requantization -----------===//
+//===- QGemm.cpp - 8-bit x s8 -> s32 GEMM with Ember's requantization -----===//
 //
 //   acc[m,n] = sum_k A[m,k] * B[k,n]                      (exact, s32)
 //            + colTerm[n] - bZp[n] * rowSum[m]            (zero points)
@@ -13,8 +13,14 @@
 // zero-padded in k and at the edges (zero contributes nothing to the raw
 // product; the correction terms use the true K).
 //
+// s8 A (packQB's aSigned) is read as A + 128 (sign bit flipped) with zero
+// point aZp + 128, so every kernel multiplies u8 by s8 (vpdpbusd): A is
+// flipped while it is packed, or as the tile reads it in place.
+//
 //===----------------------------------------------------------------------===//
 #include "QGemm.h"
+
+#include "FixedPoint.h"
 #if defined(__x86_64__)
 #include "Simd.h"
 #endif
@@ -58,6 +64,7 @@ struct QPacked {
   const int8_t *panels;
   const int32_t *colTerm;
   const int32_t *bZp; // null when every zero point is 0
+  bool aSigned;       // A is s8: flip its sign bit to read it as u8
 };
 
 size_t panelBytes(size_t K, size_t N, size_t NR) {
@@ -74,6 +81,7 @@ QPacked view(const void *packed) {
   v.colTerm =
       reinterpret_cast<const int32_t *>(p + panelBytes(h->rows, h->cols, NR));
   v.bZp = h->reserved[0] ? v.colTerm + npad : nullptr;
+  v.aSigned = h->reserved[1] != 0;
   return v;
 }
 
@@ -86,9 +94,12 @@ const QGemmKernel &nativeQKernel(Isa resolved) {
 #if defined(__x86_64__)
 /// Six whole rows of A, groups [0, 4 * (full / 4)) of 4 k: each step reads
 /// 16 bytes of every row and writes the four 24-byte groups of the panel
-/// with two dword permutes. Returns the groups done.
+/// with two dword permutes, each byte xor-ed with `flip`. Returns the
+/// groups done.
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) size_t
-packPanel6Avx512(const uint8_t *A, size_t lda, size_t full, uint8_t *d) {
+packPanel6Avx512(const uint8_t *A, size_t lda, size_t full, uint8_t *d,
+                 uint8_t flip) {
+  const __m512i fx = _mm512_set1_epi8(static_cast<char>(flip));
   // Output dword j is group j / 6, row j % 6; rows 0-3 are lanes 4r + g of
   // the first operand, rows 4-5 lanes 16 + 4(r - 4) + g (the second).
   const __m512i i1 =
@@ -110,19 +121,22 @@ packPanel6Avx512(const uint8_t *A, size_t lda, size_t full, uint8_t *d) {
         _mm_loadu_si128(reinterpret_cast<const __m128i *>(s + 4 * lda)));
     b = _mm512_inserti32x4(
         b, _mm_loadu_si128(reinterpret_cast<const __m128i *>(s + 5 * lda)), 1);
-    _mm512_storeu_si512(d + g * 24, _mm512_permutex2var_epi32(a, i1, b));
-    _mm256_storeu_si256(
-        reinterpret_cast<__m256i *>(d + g * 24 + 64),
-        _mm512_castsi512_si256(_mm512_permutex2var_epi32(a, i2, b)));
+    _mm512_storeu_si512(
+        d + g * 24, _mm512_xor_si512(_mm512_permutex2var_epi32(a, i1, b), fx));
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(d + g * 24 + 64),
+                        _mm512_castsi512_si256(_mm512_xor_si512(
+                            _mm512_permutex2var_epi32(a, i2, b), fx)));
   }
   return g;
 }
 #endif
 
 /// A rows [r0, r0+rows) -> panels of MR rows, 4 k per lane; row sums.
-/// `simd`: the CPU has AVX-512 (whole six-row panels use it).
+/// `simd`: the CPU has AVX-512 (whole six-row panels use it). `flip`: 0x80
+/// for s8 A (packed and summed as A + 128), else 0.
 void packQA(size_t rows, size_t K, const uint8_t *A, size_t lda, int mr,
-            uint8_t *dst, int32_t *rowSum, bool simd) {
+            uint8_t *dst, int32_t *rowSum, bool simd, uint8_t flip) {
+  const uint32_t flip4 = 0x01010101u * flip;
   const size_t MR = static_cast<size_t>(mr);
   const size_t groups = ceilDiv(K, 4);
   const size_t full = K / 4;
@@ -130,7 +144,7 @@ void packQA(size_t rows, size_t K, const uint8_t *A, size_t lda, int mr,
     size_t done = 0;
 #if defined(__x86_64__)
     if (simd && MR == 6 && r0 + MR <= rows)
-      done = packPanel6Avx512(A + r0 * lda, lda, full, dst);
+      done = packPanel6Avx512(A + r0 * lda, lda, full, dst, flip);
 #else
     (void)simd;
 #endif
@@ -144,19 +158,24 @@ void packQA(size_t rows, size_t K, const uint8_t *A, size_t lda, int mr,
         continue;
       }
       const uint8_t *src = A + (r0 + i) * lda;
-      // Whole groups of 4 k as one 32-bit move each, the last one padded.
-      for (size_t g = done; g < full; ++g)
-        std::memcpy(d + g * 4 * MR, src + 4 * g, 4);
+      // Whole groups of 4 k as one 32-bit move each, the last one padded
+      // (with zeros: the padding k have zero weights).
+      for (size_t g = done; g < full; ++g) {
+        uint32_t v;
+        std::memcpy(&v, src + 4 * g, 4);
+        v ^= flip4;
+        std::memcpy(d + g * 4 * MR, &v, 4);
+      }
       if (full < groups) {
         uint8_t last[4] = {0, 0, 0, 0};
         for (size_t k = 4 * full; k < K; ++k)
-          last[k - 4 * full] = src[k];
+          last[k - 4 * full] = src[k] ^ flip;
         std::memcpy(d + full * 4 * MR, last, 4);
       }
       if (rowSum) {
         int32_t sum = 0;
         for (size_t k = 0; k < K; ++k)
-          sum += src[k];
+          sum += src[k] ^ flip;
         rowSum[r0 + i] = sum;
       }
     }
@@ -171,12 +190,9 @@ size_t blockRows(size_t K, int mr) {
   return rows < MR ? MR : (rows > 480 ? 480 / MR * MR : rows);
 }
 
-/// Tile arguments common to every tile of one call.
-QTileArgs tileArgs(const Requantize &rq, size_t groups, size_t ldc) {
-  QTileArgs t{};
-  t.groups = groups;
-  t.ldc = ldc;
-  t.rq = &rq;
+/// The output range (type range and requested clamp; an empty range is its
+/// lower bound, as quant::clampTo) and the FixedPoint form of a call.
+void setRange(QTileArgs &t, const Requantize &rq) {
   t.perColumn = rq.scaleCount > 1;
   int32_t lo = rq.output == QOutput::UInt8 ? 0 : -128;
   int32_t hi = rq.output == QOutput::UInt8 ? 255 : 127;
@@ -186,12 +202,27 @@ QTileArgs tileArgs(const Requantize &rq, size_t groups, size_t ldc) {
   }
   t.qmin = rq.clampMin > lo ? rq.clampMin : lo;
   t.qmax = rq.clampMax < hi ? rq.clampMax : hi;
+  if (t.qmax < t.qmin)
+    t.qmax = t.qmin;
+  t.fixedFast = rq.output != QOutput::Int32 &&
+                rq.kind == QScaleKind::FixedPoint && rq.shift &&
+                fixedPointFast(rq.shift, rq.scaleCount, rq.zeroPoint);
+}
+
+/// Tile arguments common to every tile of one call.
+QTileArgs tileArgs(const Requantize &rq, size_t groups, size_t ldc) {
+  QTileArgs t{};
+  t.groups = groups;
+  t.ldc = ldc;
+  t.rq = &rq;
+  setRange(t, rq);
   return t;
 }
 
-/// Points `t` at the B panel of columns [col0, col0 + NR).
+/// Points `t` at the B panel of columns [col0, col0 + NR); for a VNNI
+/// kernel's fixed-point epilogue, makes the panel's constants in `lanes`.
 void setPanel(QTileArgs &t, const QPacked &b, const Requantize &rq, size_t col0,
-              size_t N, size_t NR, size_t groups) {
+              size_t N, size_t NR, size_t groups, QPanelLanes *lanes) {
   t.b = b.panels + (col0 / NR) * groups * 4 * NR;
   t.colBegin = 0;
   t.colEnd = static_cast<int>(N - col0 < NR ? N - col0 : NR);
@@ -201,6 +232,12 @@ void setPanel(QTileArgs &t, const QPacked &b, const Requantize &rq, size_t col0,
   t.scale = rq.scale ? rq.scale + sidx : nullptr;
   t.mult = rq.multiplier ? rq.multiplier + sidx : nullptr;
   t.shift = rq.shift ? rq.shift + sidx : nullptr;
+  t.lanes = nullptr;
+  if (lanes && rq.kind == QScaleKind::FixedPoint &&
+      rq.output != QOutput::Int32) {
+    fixedPointPanelVnni(t, lanes);
+    t.lanes = lanes;
+  }
 }
 
 /// Checks common to every entry point: shapes, packing, requantization.
@@ -244,11 +281,7 @@ int32_t requantizeOne(int32_t acc, const Requantize &rq, size_t index) {
   t.scale = rq.scale;
   t.mult = rq.multiplier;
   t.shift = rq.shift;
-  t.perColumn = rq.scaleCount > 1;
-  int32_t lo = rq.output == QOutput::UInt8 ? 0 : -128;
-  int32_t hi = rq.output == QOutput::UInt8 ? 255 : 127;
-  t.qmin = rq.clampMin > lo ? rq.clampMin : lo;
-  t.qmax = rq.clampMax < hi ? rq.clampMax : hi;
+  setRange(t, rq);
   return finishQ(t, t.perColumn ? static_cast<int>(index) : 0, acc);
 }
 
@@ -260,12 +293,13 @@ size_t packedQBSize(size_t K, size_t N, Isa isa) {
 }
 
 Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
-              uint8_t aZeroPoint, const int8_t *bZeroPoint,
+              int32_t aZeroPoint, const int8_t *bZeroPoint,
               size_t bZeroPointCount, const int32_t *bias, void *packed,
-              Isa isa) {
+              Isa isa, bool aSigned) {
   if (!packed || (!B && K && N) || ldb < N ||
       (bZeroPointCount != 1 && bZeroPointCount != N) ||
-      (bZeroPointCount && !bZeroPoint))
+      (bZeroPointCount && !bZeroPoint) || aZeroPoint < (aSigned ? -128 : 0) ||
+      aZeroPoint > (aSigned ? 127 : 255))
     return Status::InvalidArgument;
   const QGemmKernel &k = nativeQKernel(resolveIsa(isa));
   const size_t NR = static_cast<size_t>(k.nr);
@@ -283,6 +317,7 @@ Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
   h.rows = K;
   h.cols = N;
   h.reserved[0] = anyZp ? 1 : 0;
+  h.reserved[1] = aSigned ? 1 : 0;
   std::memcpy(packed, &h, sizeof(h));
   char *p = static_cast<char *>(packed) + sizeof(PackedHeader);
   int8_t *panels = reinterpret_cast<int8_t *>(p);
@@ -302,9 +337,13 @@ Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
       sum += v;
     }
     const int32_t zb = bZeroPoint[bZeroPointCount > 1 ? n : 0];
-    const int32_t za = aZeroPoint;
-    colTerm[n] =
-        (bias ? bias[n] : 0) + static_cast<int32_t>(K) * za * zb - za * sum;
+    // In the u8 domain the kernels read A in; int32 wraparound as the
+    // accumulator's (the sum it stands for is exact modulo 2^32).
+    const int32_t za = aZeroPoint + (aSigned ? 128 : 0);
+    colTerm[n] = static_cast<int32_t>(
+        static_cast<uint32_t>(bias ? bias[n] : 0) +
+        static_cast<uint32_t>(static_cast<int32_t>(K) * za * zb) -
+        static_cast<uint32_t>(za * sum));
     bZp[n] = zb;
   }
   return Status::Ok;
@@ -353,6 +392,8 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
 
   const QPacked b = view(packedB);
   QTileArgs t = tileArgs(rq, groups, ldc);
+  QPanelLanes lanesBuf;
+  QPanelLanes *vnniLanes = native.isa == Isa::Avx512Vnni ? &lanesBuf : nullptr;
   const size_t elem = rq.output == QOutput::Int32 ? 4 : 1;
   const bool simd = static_cast<uint8_t>(resolveIsa(isa)) >=
                     static_cast<uint8_t>(Isa::Avx512);
@@ -360,9 +401,10 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
   for (size_t ic = mBegin; ic < mEnd; ic += mc) {
     const size_t mcur = mEnd - ic < mc ? mEnd - ic : mc;
     packQA(mcur, K, A + ic * lda, lda, k->mr, aBuf, b.bZp ? rowSum : nullptr,
-           simd);
+           simd, b.aSigned ? 0x80 : 0);
     for (size_t col0 = 0; col0 < N; col0 += NR) {
-      setPanel(t, b, rq, col0, N, NR, groups);
+      setPanel(t, b, rq, col0, N, NR, groups,
+               k == &native ? vnniLanes : nullptr);
       for (size_t ir = 0; ir < mcur; ir += MR) {
         t.a = aBuf + (ir / MR) * groups * 4 * MR;
         t.rowBegin = 0;
@@ -395,6 +437,16 @@ struct ConvPlan {
   size_t slabRows; // input rows a slab holds
   size_t slabBytes;
 };
+
+/// n bytes of src xor-ed with flip (0: a plain copy).
+void copyFlipped(uint8_t *dst, const uint8_t *src, size_t n, uint8_t flip) {
+  if (!flip) {
+    std::memcpy(dst, src, n);
+    return;
+  }
+  for (size_t i = 0; i < n; ++i)
+    dst[i] = src[i] ^ flip;
+}
 
 ConvPlan convPlan(const Conv2DShape &s) {
   ConvPlan p;
@@ -436,7 +488,7 @@ bool qconv2dNhwcSupported(const Conv2DShape &shape, const void *packedW,
 }
 
 Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
-                   uint8_t xZeroPoint, const void *packedW, void *y, size_t ldy,
+                   int32_t xZeroPoint, const void *packedW, void *y, size_t ldy,
                    const Requantize &rq, Isa isa, size_t pixBegin,
                    size_t pixEnd, void *workspace) {
   const size_t C = shape.channels, N = shape.outChannels;
@@ -478,11 +530,16 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
   const size_t NR = static_cast<size_t>(qgemmKernelVnni().nr);
   const size_t groups = ceilDiv(K, 4);
   QTileArgs t = tileArgs(rq, groups, ldy);
+  QPanelLanes lanesBuf;
   const size_t elem = rq.output == QOutput::Int32 ? 4 : 1;
   QConvTileSrc src{};
   src.taps = taps;
   src.tapGroups = plan.cp / 4;
   src.tapOff = tapOff;
+  // s8 x: the slab holds it flipped to u8; read in place, the tile flips.
+  const uint8_t flip = b.aSigned ? 0x80 : 0;
+  const uint8_t fill = static_cast<uint8_t>(xZeroPoint) ^ flip;
+  src.flip = b.aSigned && !plan.slab;
 
   for (size_t seg = pixBegin; seg < pixEnd;) {
     // Output rows [oh0, oh0 + outRows) at most per pass.
@@ -502,16 +559,16 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
         uint8_t *d = slab + r * rowStride;
         const ptrdiff_t ih = ihLo + static_cast<ptrdiff_t>(r);
         if (ih < 0 || ih >= static_cast<ptrdiff_t>(H)) {
-          std::memset(d, xZeroPoint, rowStride);
+          std::memset(d, fill, rowStride);
           continue;
         }
-        std::memset(d, xZeroPoint, shape.padLeft * plan.cp);
+        std::memset(d, fill, shape.padLeft * plan.cp);
         uint8_t *m = d + shape.padLeft * plan.cp;
         const uint8_t *sx = x + static_cast<size_t>(ih) * W * ldx;
         if (plan.cp == C && ldx == C) {
-          std::memcpy(m, sx, W * C);
+          copyFlipped(m, sx, W * C, flip);
         } else if (C == 3 && ldx == 3) {
-          expand3To4Vnni(sx, m, W, xZeroPoint); // the path is VNNI here
+          expand3To4Vnni(sx, m, W, fill, flip); // the path is VNNI here
         } else if (plan.cp == 4) {
           // 1-4 channels (a first layer): one 32-bit word per pixel, the
           // channels past C set to the zero point (no libc call per pixel).
@@ -522,16 +579,16 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
             uint32_t v = 0;
 #pragma GCC unroll 4
             for (size_t c = 0; c < 4; ++c)
-              v |= uint32_t(c < C ? sp[c] : xZeroPoint) << (8 * c);
+              v |= uint32_t(c < C ? sp[c] ^ flip : fill) << (8 * c);
             std::memcpy(m + 4 * w, &v, 4);
           }
         } else {
           for (size_t w = 0; w < W; ++w) {
-            std::memcpy(m + w * plan.cp, sx + w * ldx, C);
-            std::memset(m + w * plan.cp + C, xZeroPoint, plan.cp - C);
+            copyFlipped(m + w * plan.cp, sx + w * ldx, C, flip);
+            std::memset(m + w * plan.cp + C, fill, plan.cp - C);
           }
         }
-        std::memset(m + W * plan.cp, xZeroPoint, shape.padRight * plan.cp);
+        std::memset(m + W * plan.cp, fill, shape.padRight * plan.cp);
       }
       origin = slab;
     } else {
@@ -562,7 +619,7 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
           bases[k] = bases[last];
       }
       for (size_t col0 = 0; col0 < N; col0 += NR) {
-        setPanel(t, b, rq, col0, N, NR, groups);
+        setPanel(t, b, rq, col0, N, NR, groups, &lanesBuf);
         for (size_t p0 = blk; p0 < blkEnd; p0 += kConvMR) {
           src.rows = bases + (p0 - blk);
           t.rowBegin = 0;

@@ -4,6 +4,8 @@
 
 #include "Internal.h"
 
+#include "ember/quant/Arith.h"
+
 namespace ember::cpu::detail {
 
 /// Everything a tile needs to turn its s32 dot products into outputs.
@@ -23,7 +25,16 @@ struct QTileArgs {
   const int32_t *mult;  ///< FixedPoint: same
   const int32_t *shift; ///< FixedPoint: same
   bool perColumn;       ///< scale/mult/shift advance with the column
+  bool fixedFast;       ///< FixedPoint: the fast form (fixedPointFast)
   int32_t qmin, qmax;   ///< output range (type range & requested clamp)
+  /// VNNI FixedPoint tiles: the panel's 4 FixedPointLanes (16 columns
+  /// each), made by fixedPointPanelVnni when the panel is set.
+  const void *lanes;
+};
+
+/// Room for a panel's 4 FixedPointLanes (FixedPoint.h).
+struct alignas(64) QPanelLanes {
+  unsigned char bytes[4 * 10 * 64];
 };
 
 using QTileFn = void (*)(const QTileArgs &);
@@ -36,19 +47,26 @@ struct QGemmKernel {
 
 /// Where an implicit-GEMM convolution tile (6 rows, the VNNI kernel's MR)
 /// reads A: tap s of row i is tapGroups groups of 4 bytes at rows[i] +
-/// tapOff[s].
+/// tapOff[s]. flip: the bytes are s8, read as u8 by flipping the sign bit.
 struct QConvTileSrc {
   const uint8_t *const *rows; ///< 6 window corners
   const ptrdiff_t *tapOff;    ///< byte offset of each tap from the corner
   size_t taps, tapGroups;
+  bool flip;
 };
 
 /// W pixels of 3 contiguous bytes to 4 bytes each, the fourth `fill`
-/// (qconv2dNhwc's slab rows for 3-channel input), 16 pixels per step.
-void expand3To4Vnni(const uint8_t *src, uint8_t *dst, size_t W, uint8_t fill);
+/// (qconv2dNhwc's slab rows for 3-channel input), 16 pixels per step; each
+/// copied byte is xor-ed with `flip` (0x80: s8 read as u8; else 0).
+void expand3To4Vnni(const uint8_t *src, uint8_t *dst, size_t W, uint8_t fill,
+                    uint8_t flip);
 
 /// The VNNI implicit-GEMM tile over a 64-column panel (t.a unused).
 void qconvTileVnni(const QTileArgs &t, const QConvTileSrc &src);
+
+/// The FixedPointLanes of columns [colBegin, colEnd) of t's panel (t's
+/// multipliers, shifts, zero point and form) into `out` (a QPanelLanes).
+void fixedPointPanelVnni(const QTileArgs &t, void *out);
 
 const QGemmKernel &qgemmKernelGeneric();
 const QGemmKernel &qgemmKernelVnni();
@@ -61,28 +79,6 @@ inline float roundHalfEven(float x) {
   if (d > 0.5f || (d == 0.5f && __builtin_fmodf(r, 2.0f) != 0.0f))
     r += 1.0f;
   return r;
-}
-
-/// TFLite MultiplyByQuantizedMultiplier as the NPU defines it
-/// (simulator/include/ember/npu/Arith.h): shift clamped to [-31, 31], the
-/// left shift wraps.
-inline int32_t multiplyByQuantizedMultiplier(int32_t x, int32_t mult,
-                                             int32_t shift) {
-  int s = shift < -31 ? -31 : (shift > 31 ? 31 : shift);
-  int left = s > 0 ? s : 0, right = s > 0 ? 0 : -s;
-  int32_t a = static_cast<int32_t>(static_cast<uint32_t>(x) << left);
-  int32_t h;
-  if (a == INT32_MIN && mult == INT32_MIN) {
-    h = INT32_MAX;
-  } else {
-    int64_t ab = static_cast<int64_t>(a) * mult;
-    int64_t nudge = ab >= 0 ? (1ll << 30) : (1 - (1ll << 30));
-    h = static_cast<int32_t>((ab + nudge) / (1ll << 31));
-  }
-  int32_t mask = static_cast<int32_t>((1ll << right) - 1);
-  int32_t rem = h & mask;
-  int32_t threshold = (mask >> 1) + (h < 0 ? 1 : 0);
-  return (h >> right) + (rem > threshold ? 1 : 0);
 }
 
 /// The output value of corrected accumulator `acc` in column `j` of a tile.
@@ -99,10 +95,8 @@ inline int32_t finishQ(const QTileArgs &t, int j, int32_t acc) {
     f = f < lo ? lo : (f > hi ? hi : f);
     v = static_cast<int32_t>(roundHalfEven(f)) + rq.zeroPoint;
   } else {
-    int32_t m = multiplyByQuantizedMultiplier(acc, t.mult[idx], t.shift[idx]);
-    v = static_cast<int32_t>(static_cast<uint32_t>(m) +
-                             static_cast<uint32_t>(rq.zeroPoint));
-    v = v < t.qmin ? t.qmin : (v > t.qmax ? t.qmax : v);
+    v = quant::requantize(acc, 0, {t.mult[idx], t.shift[idx]}, rq.zeroPoint,
+                          t.qmin, t.qmax);
   }
   return v;
 }

@@ -3,9 +3,11 @@
 // MR x (16*NV) s32 tile: per group of 4 k, NV 64-byte loads of B, MR 32-bit
 // broadcasts of A, MR*NV vpdpbusd (u8 x s8, four products summed into each
 // s32 lane without saturation). The requantization runs on the tile in
-// registers, bit-exact with finishQ (QGemm.h).
+// registers, bit-exact with finishQ (QGemm.h): Ember's fixed point
+// (FixedPoint.h) or ONNX Runtime's fp32 form.
 //
 //===----------------------------------------------------------------------===//
+#include "FixedPoint.h"
 #include "QGemm.h"
 #include "Simd.h"
 
@@ -19,51 +21,6 @@ EMBER_TARGET_AVX512VNNI inline __mmask16 laneMask(int lo, int hi) {
   lo = lo < 0 ? 0 : (lo > 16 ? 16 : lo);
   hi = hi < 0 ? 0 : (hi > 16 ? 16 : hi);
   return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-}
-
-/// (a * b + nudge) / 2^31 truncated toward zero on the even (low) 32-bit
-/// lanes of each 64-bit pair; result in the low half of each pair.
-EMBER_TARGET_AVX512VNNI inline __m512i srdhmEven(__m512i a, __m512i b) {
-  __m512i ab = _mm512_mul_epi32(a, b); // signed 32x32 -> 64, even lanes
-  const __m512i zero = _mm512_setzero_si512();
-  __mmask8 neg = _mm512_cmplt_epi64_mask(ab, zero);
-  __m512i nudge = _mm512_mask_blend_epi64(neg, _mm512_set1_epi64(1ll << 30),
-                                          _mm512_set1_epi64(1 - (1ll << 30)));
-  __m512i s = _mm512_add_epi64(ab, nudge);
-  // Truncating division by 2^31: add 2^31 - 1 to negative values first.
-  __mmask8 sneg = _mm512_cmplt_epi64_mask(s, zero);
-  s = _mm512_mask_add_epi64(s, sneg, s, _mm512_set1_epi64((1ll << 31) - 1));
-  return _mm512_srai_epi64(s, 31);
-}
-
-/// multiplyByQuantizedMultiplier on 16 lanes.
-EMBER_TARGET_AVX512VNNI inline __m512i mbqm512(__m512i x, __m512i mult,
-                                               __m512i shift) {
-  shift = _mm512_min_epi32(_mm512_max_epi32(shift, _mm512_set1_epi32(-31)),
-                           _mm512_set1_epi32(31));
-  const __m512i zero = _mm512_setzero_si512();
-  __m512i left = _mm512_max_epi32(shift, zero);
-  __m512i right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
-  __m512i a = _mm512_sllv_epi32(x, left);
-  __m512i lo = srdhmEven(a, mult);
-  __m512i hi = srdhmEven(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(mult, 32));
-  __m512i h = _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), lo,
-                                      _mm512_slli_epi64(hi, 32));
-  // INT32_MIN * INT32_MIN saturates to INT32_MAX.
-  const __m512i minv = _mm512_set1_epi32(INT32_MIN);
-  __mmask16 both =
-      _mm512_cmpeq_epi32_mask(a, minv) & _mm512_cmpeq_epi32_mask(mult, minv);
-  h = _mm512_mask_mov_epi32(h, both, _mm512_set1_epi32(INT32_MAX));
-  // Rounding divide by 2^right.
-  __m512i mask = _mm512_sub_epi32(
-      _mm512_sllv_epi32(_mm512_set1_epi32(1), right), _mm512_set1_epi32(1));
-  __m512i rem = _mm512_and_si512(h, mask);
-  __m512i thr = _mm512_srai_epi32(mask, 1);
-  __mmask16 hneg = _mm512_cmplt_epi32_mask(h, zero);
-  thr = _mm512_mask_add_epi32(thr, hneg, thr, _mm512_set1_epi32(1));
-  __m512i q = _mm512_srav_epi32(h, right);
-  __mmask16 up = _mm512_cmpgt_epi32_mask(rem, thr);
-  return _mm512_mask_add_epi32(q, up, q, _mm512_set1_epi32(1));
 }
 
 /// fp32 requantization of 16 accumulators (with their column terms):
@@ -93,12 +50,19 @@ EMBER_TARGET_AVX512VNNI inline void storeBytes64(char *c, const __m512i *r,
   _mm512_storeu_si512(c, _mm512_permutexvar_epi32(order, b));
 }
 
+/// The fixed-point constants of columns [16j, 16j+16) of the tile
+/// (fixedPointPanelVnni made them for the panel).
+EMBER_TARGET_AVX512VNNI inline const FixedPointLanes &
+lanesOf(const QTileArgs &t, int j) {
+  return static_cast<const FixedPointLanes *>(t.lanes)[j];
+}
+
 /// Columns [16j, 16j+16) of tile row i requantized: int32 values already
-/// in the output range (the corrected accumulator for Int32 output).
+/// in the output range (the corrected accumulator for Int32 output). `v`
+/// includes the column term (the tiles start from it).
 EMBER_TARGET_AVX512VNNI inline __m512i requantQ(const QTileArgs &t, int i,
                                                 int j, __mmask16 m, __m512i v) {
   const Requantize &rq = *t.rq;
-  v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m, t.colTerm + 16 * j));
   if (t.bZp)
     v = _mm512_sub_epi32(
         v, _mm512_mullo_epi32(_mm512_maskz_loadu_epi32(m, t.bZp + 16 * j),
@@ -114,13 +78,11 @@ EMBER_TARGET_AVX512VNNI inline __m512i requantQ(const QTileArgs &t, int i,
                      _mm512_set1_ps(static_cast<float>(t.qmax - rq.zeroPoint)),
                      _mm512_set1_epi32(rq.zeroPoint));
   } else {
-    __m512i mult = t.perColumn ? _mm512_maskz_loadu_epi32(m, t.mult + 16 * j)
-                               : _mm512_set1_epi32(t.mult[0]);
-    __m512i sh = t.perColumn ? _mm512_maskz_loadu_epi32(m, t.shift + 16 * j)
-                             : _mm512_set1_epi32(t.shift[0]);
-    r = _mm512_add_epi32(mbqm512(v, mult, sh), _mm512_set1_epi32(rq.zeroPoint));
-    r = _mm512_max_epi32(r, _mm512_set1_epi32(t.qmin));
-    r = _mm512_min_epi32(r, _mm512_set1_epi32(t.qmax));
+    const FixedPointLanes &l = lanesOf(t, j);
+    const __m512i lo = _mm512_set1_epi32(t.qmin),
+                  hi = _mm512_set1_epi32(t.qmax);
+    r = t.fixedFast ? requant16<true>(v, l, lo, hi)
+                    : requant16<false>(v, l, lo, hi);
   }
   return r;
 }
@@ -157,25 +119,20 @@ EMBER_TARGET_AVX512VNNI inline void storeQRow64(const QTileArgs &t, int i,
                t.rq->output == QOutput::UInt8);
 }
 
-/// The common epilogue (fp32 scales, no weight zero point, 8-bit output)
+/// The common epilogue (no weight zero point, 8-bit output, fp32 scales)
 /// of a whole tile with everything it reads hoisted into registers once:
-/// the per-column terms and scales, the range, the output pointer.
-/// storeQRow re-reads them through `t` per vector (the compiler cannot keep
-/// them across the stores to C). Returns false, doing nothing, for the
-/// other cases.
+/// the scales, the range, the output pointer. storeQRow re-reads them
+/// through `t` per vector (the compiler cannot keep them across the stores
+/// to C).
 template <int MR, int NV>
-EMBER_TARGET_AVX512VNNI __attribute__((always_inline)) inline bool
+EMBER_TARGET_AVX512VNNI __attribute__((always_inline)) inline void
 finishQFloat(const QTileArgs &t, const __m512i (&acc)[MR][NV],
              const __mmask16 (&masks)[NV]) {
   const Requantize &rq = *t.rq;
-  if (rq.output == QOutput::Int32 || rq.kind != QScaleKind::Float || t.bZp)
-    return false;
-  __m512i ct[NV];
   __m512 sc[NV];
   bool all = true;
 #pragma GCC unroll 4
   for (int j = 0; j < NV; ++j) {
-    ct[j] = _mm512_maskz_loadu_epi32(masks[j], t.colTerm + 16 * j);
     sc[j] = t.perColumn ? _mm512_maskz_loadu_ps(masks[j], t.scale + 16 * j)
                         : _mm512_set1_ps(t.scale[0]);
     all = all && masks[j] == __mmask16(0xFFFF);
@@ -193,10 +150,8 @@ finishQFloat(const QTileArgs &t, const __m512i (&acc)[MR][NV],
       continue;
     __m512i r[NV];
 #pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) {
-      r[j] =
-          requantFloat(_mm512_add_epi32(acc[i][j], ct[j]), sc[j], lo, hi, zp);
-    }
+    for (int j = 0; j < NV; ++j)
+      r[j] = requantFloat(acc[i][j], sc[j], lo, hi, zp);
     char *c = c0 + static_cast<size_t>(i) * ldc;
     if constexpr (NV == 4) {
       if (all) {
@@ -213,19 +168,111 @@ finishQFloat(const QTileArgs &t, const __m512i (&acc)[MR][NV],
         _mm_mask_storeu_epi8(c + 16 * j, masks[j], bytes);
     }
   }
-  return true;
 }
 
-/// Finishes a whole tile: finishQFloat's common case, else storeQRow64 for
-/// whole 64-column rows and storeQRow per vector.
+/// The same for Ember's fixed point: column vector by column vector, every
+/// row's accumulators are requantized in place with the panel's constants
+/// (FixedPointLanes); then each row is narrowed and stored. A whole
+/// 64-column row narrows by saturating packs (exactly the clamp to the
+/// type's range) and takes a requested clamp as bytes.
+template <int MR, int NV, bool Fast>
+EMBER_TARGET_AVX512VNNI __attribute__((always_inline)) inline void
+finishQFixed(const QTileArgs &t, const __m512i (&acc)[MR][NV],
+             const __mmask16 (&masks)[NV]) {
+  const Requantize &rq = *t.rq;
+  __m512i r[MR][NV];
+  bool all = true;
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j) {
+    const FixedPointLanes &l = lanesOf(t, j);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i)
+      r[i][j] = mbqmZp16<Fast>(acc[i][j], l);
+    all = all && masks[j] == __mmask16(0xFFFF);
+  }
+  const bool u8 = rq.output == QOutput::UInt8;
+  char *const c0 = static_cast<char *>(t.c);
+  const size_t ldc = t.ldc;
+  const int rowBegin = t.rowBegin, rowEnd = t.rowEnd;
+  if constexpr (NV == 4) {
+    if (all) {
+      const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6,
+                                              10, 14, 3, 7, 11, 15);
+      const bool clamp = t.qmin > (u8 ? 0 : -128) || t.qmax < (u8 ? 255 : 127);
+      const __m512i blo = _mm512_set1_epi8(static_cast<char>(t.qmin));
+      const __m512i bhi = _mm512_set1_epi8(static_cast<char>(t.qmax));
+#pragma GCC unroll 6
+      for (int i = 0; i < MR; ++i) {
+        if (i < rowBegin || i >= rowEnd)
+          continue;
+        __m512i w01 = _mm512_packs_epi32(r[i][0], r[i][1]);
+        __m512i w23 = _mm512_packs_epi32(r[i][2], r[i][3]);
+        __m512i b;
+        if (u8) {
+          b = _mm512_packus_epi16(w01, w23);
+          if (clamp)
+            b = _mm512_min_epu8(_mm512_max_epu8(b, blo), bhi);
+        } else {
+          b = _mm512_packs_epi16(w01, w23);
+          if (clamp)
+            b = _mm512_min_epi8(_mm512_max_epi8(b, blo), bhi);
+        }
+        _mm512_storeu_si512(c0 + static_cast<size_t>(i) * ldc,
+                            _mm512_permutexvar_epi32(order, b));
+      }
+      return;
+    }
+  }
+  // Partial rows: saturating narrowing (vpmovsdb, or vpmovusdb of
+  // non-negative values) is the clamp to the type's range.
+  const bool clamp = t.qmin > (u8 ? 0 : -128) || t.qmax < (u8 ? 255 : 127);
+  const __m128i blo = _mm_set1_epi8(static_cast<char>(t.qmin));
+  const __m128i bhi = _mm_set1_epi8(static_cast<char>(t.qmax));
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    if (i < rowBegin || i >= rowEnd)
+      continue;
+    char *c = c0 + static_cast<size_t>(i) * ldc;
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      __m128i bytes;
+      if (u8) {
+        bytes = _mm512_cvtusepi32_epi8(
+            _mm512_max_epi32(r[i][j], _mm512_setzero_si512()));
+        if (clamp)
+          bytes = _mm_min_epu8(_mm_max_epu8(bytes, blo), bhi);
+      } else {
+        bytes = _mm512_cvtsepi32_epi8(r[i][j]);
+        if (clamp)
+          bytes = _mm_min_epi8(_mm_max_epi8(bytes, blo), bhi);
+      }
+      if (masks[j] == __mmask16(0xFFFF))
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(c + 16 * j), bytes);
+      else if (masks[j])
+        _mm_mask_storeu_epi8(c + 16 * j, masks[j], bytes);
+    }
+  }
+}
+
+/// Finishes a whole tile (accumulators that include the column terms): the
+/// hoisted epilogues for 8-bit output without weight zero points, else
+/// storeQRow64 for whole 64-column rows and storeQRow per vector.
 template <int MR, int NV>
 EMBER_TARGET_AVX512VNNI __attribute__((always_inline)) inline void
 finishQTile(const QTileArgs &t, const __m512i (&acc)[MR][NV],
             const __mmask16 (&masks)[NV]) {
-  if (finishQFloat<MR, NV>(t, acc, masks))
+  const Requantize &rq = *t.rq;
+  if (rq.output != QOutput::Int32 && !t.bZp) {
+    if (rq.kind == QScaleKind::Float)
+      finishQFloat<MR, NV>(t, acc, masks);
+    else if (t.fixedFast)
+      finishQFixed<MR, NV, true>(t, acc, masks);
+    else
+      finishQFixed<MR, NV, false>(t, acc, masks);
     return;
+  }
   const bool whole = NV == 4 && t.colBegin == 0 && t.colEnd >= 64 &&
-                     t.rq->output != QOutput::Int32;
+                     rq.output != QOutput::Int32;
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
     if (i < t.rowBegin || i >= t.rowEnd)
@@ -241,9 +288,36 @@ finishQTile(const QTileArgs &t, const __m512i (&acc)[MR][NV],
   }
 }
 
+/// The tile's column masks and accumulators' start: each column's term.
+template <int MR, int NV>
+EMBER_TARGET_AVX512VNNI __attribute__((always_inline)) inline void
+startQTile(const QTileArgs &t, __m512i (&acc)[MR][NV], __mmask16 (&masks)[NV]) {
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j) {
+    masks[j] = laneMask(t.colBegin - 16 * j, t.colEnd - 16 * j);
+    const __m512i ct = _mm512_maskz_loadu_epi32(masks[j], t.colTerm + 16 * j);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+      acc[i][j] = ct;
+  }
+}
+
+/// The 4 bytes at p broadcast to every lane, the sign bits flipped when
+/// Flip (s8 read as u8).
+template <bool Flip>
+EMBER_TARGET_AVX512VNNI __attribute__((always_inline)) inline __m512i
+broadcastA(const uint8_t *p) {
+  int32_t a4;
+  std::memcpy(&a4, p, 4);
+  __m512i v = _mm512_set1_epi32(a4);
+  if constexpr (Flip)
+    v = _mm512_xor_si512(v, _mm512_set1_epi32(int32_t(0x80808080u)));
+  return v;
+}
+
 /// One group of 4 k: NV 64-byte loads of B, then for each of the MR rows a
 /// 32-bit broadcast of A (the 4 bytes at aRow(i)) and NV vpdpbusd.
-template <int MR, int NV, typename ARow>
+template <int MR, int NV, bool Flip = false, typename ARow>
 EMBER_TARGET_AVX512VNNI __attribute__((always_inline)) inline void
 vnniStep(__m512i (&acc)[MR][NV], const int8_t *b, ARow aRow) {
   __m512i bv[NV];
@@ -252,9 +326,7 @@ vnniStep(__m512i (&acc)[MR][NV], const int8_t *b, ARow aRow) {
     bv[j] = _mm512_loadu_si512(b + 64 * j);
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
-    int32_t a4;
-    std::memcpy(&a4, aRow(i), 4);
-    __m512i av = _mm512_set1_epi32(a4);
+    __m512i av = broadcastA<Flip>(aRow(i));
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j)
       acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, bv[j]);
@@ -267,11 +339,8 @@ template <int MR, int NV, int NVP = NV>
 EMBER_TARGET_AVX512VNNI void qtileVnniN(const QTileArgs &t) {
   constexpr int NR = 16 * NVP;
   __m512i acc[MR][NV];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j)
-      acc[i][j] = _mm512_setzero_si512();
+  __mmask16 masks[NV];
+  startQTile<MR, NV>(t, acc, masks);
   const uint8_t *a = t.a;
   const int8_t *b = t.b;
 #pragma GCC unroll 2
@@ -280,10 +349,6 @@ EMBER_TARGET_AVX512VNNI void qtileVnniN(const QTileArgs &t) {
     a += 4 * MR;
     b += 4 * NR;
   }
-  __mmask16 masks[NV];
-#pragma GCC unroll 4
-  for (int j = 0; j < NV; ++j)
-    masks[j] = laneMask(t.colBegin - 16 * j, t.colEnd - 16 * j);
   finishQTile<MR, NV>(t, acc, masks);
 }
 
@@ -291,12 +356,12 @@ EMBER_TARGET_AVX512VNNI void qtileVnniN(const QTileArgs &t) {
 /// vpdpbusd latency-bound, so even and odd groups of 4 k go to two sets.
 template <int MR> EMBER_TARGET_AVX512VNNI void qtileVnni1(const QTileArgs &t) {
   constexpr int NR = 64;
-  __m512i acc[MR], acc2[MR];
+  __m512i acc[MR][1], acc2[MR];
+  __mmask16 masks[1];
+  startQTile<MR, 1>(t, acc, masks);
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-    acc[i] = _mm512_setzero_si512();
+  for (int i = 0; i < MR; ++i)
     acc2[i] = _mm512_setzero_si512();
-  }
   const uint8_t *a = t.a;
   const int8_t *b = t.b;
   size_t g = t.groups;
@@ -308,7 +373,7 @@ template <int MR> EMBER_TARGET_AVX512VNNI void qtileVnni1(const QTileArgs &t) {
       int32_t a0, a1;
       std::memcpy(&a0, a + 4 * i, 4);
       std::memcpy(&a1, a + 4 * MR + 4 * i, 4);
-      acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_set1_epi32(a0), b0);
+      acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], _mm512_set1_epi32(a0), b0);
       acc2[i] = _mm512_dpbusd_epi32(acc2[i], _mm512_set1_epi32(a1), b1);
     }
     a += 8 * MR;
@@ -320,15 +385,13 @@ template <int MR> EMBER_TARGET_AVX512VNNI void qtileVnni1(const QTileArgs &t) {
     for (int i = 0; i < MR; ++i) {
       int32_t a0;
       std::memcpy(&a0, a + 4 * i, 4);
-      acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_set1_epi32(a0), b0);
+      acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], _mm512_set1_epi32(a0), b0);
     }
   }
-  const __mmask16 masks[1] = {laneMask(t.colBegin, t.colEnd)};
-  __m512i sum[MR][1];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
-    sum[i][0] = _mm512_add_epi32(acc[i], acc2[i]);
-  finishQTile<MR, 1>(t, sum, masks);
+    acc[i][0] = _mm512_add_epi32(acc[i][0], acc2[i]);
+  finishQTile<MR, 1>(t, acc, masks);
 }
 
 /// The 6 x 64 tile; a panel with at most 48 live columns (a narrow or last
@@ -347,20 +410,21 @@ template <int MR> EMBER_TARGET_AVX512VNNI void qtileVnni(const QTileArgs &t) {
 /// of a 4-vector B panel, A read in place: tap s of row i starts at
 /// src.rows[i] + src.tapOff[s] and is src.tapGroups groups of 4 k. With one
 /// live vector, even and odd groups of a tap go to two accumulator sets (6
-/// chains would leave vpdpbusd latency-bound).
-template <int NV>
+/// chains would leave vpdpbusd latency-bound). Flip: x is s8, read as u8.
+template <int NV, bool Flip>
 EMBER_TARGET_AVX512VNNI void qconvTileVnniT(const QTileArgs &t,
                                             const QConvTileSrc &src) {
   constexpr int MR = 6, NR = 64;
   constexpr int SETS = NV == 1 ? 2 : 1;
   __m512i acc[SETS][MR][NV];
-#pragma GCC unroll 2
-  for (int s = 0; s < SETS; ++s)
+  __mmask16 masks[NV];
+  startQTile<MR, NV>(t, acc[0], masks);
+  if (SETS == 2)
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j)
-        acc[s][i][j] = _mm512_setzero_si512();
+        acc[SETS - 1][i][j] = _mm512_setzero_si512();
   const int8_t *b = t.b;
   for (size_t tap = 0; tap < src.taps; ++tap) {
     const uint8_t *r[MR];
@@ -374,26 +438,19 @@ EMBER_TARGET_AVX512VNNI void qconvTileVnniT(const QTileArgs &t,
         __m512i b1 = _mm512_loadu_si512(b + 4 * NR);
 #pragma GCC unroll 6
         for (int i = 0; i < MR; ++i) {
-          int32_t a0, a1;
-          std::memcpy(&a0, r[i] + 4 * g, 4);
-          std::memcpy(&a1, r[i] + 4 * g + 4, 4);
-          acc[0][i][0] =
-              _mm512_dpbusd_epi32(acc[0][i][0], _mm512_set1_epi32(a0), b0);
-          acc[SETS - 1][i][0] = _mm512_dpbusd_epi32(acc[SETS - 1][i][0],
-                                                    _mm512_set1_epi32(a1), b1);
+          acc[0][i][0] = _mm512_dpbusd_epi32(
+              acc[0][i][0], broadcastA<Flip>(r[i] + 4 * g), b0);
+          acc[SETS - 1][i][0] = _mm512_dpbusd_epi32(
+              acc[SETS - 1][i][0], broadcastA<Flip>(r[i] + 4 * g + 4), b1);
         }
         b += 8 * NR;
       }
     }
     for (; g < src.tapGroups; ++g) {
-      vnniStep<MR, NV>(acc[0], b, [&](int i) { return r[i] + 4 * g; });
+      vnniStep<MR, NV, Flip>(acc[0], b, [&](int i) { return r[i] + 4 * g; });
       b += 4 * NR;
     }
   }
-  __mmask16 masks[NV];
-#pragma GCC unroll 4
-  for (int j = 0; j < NV; ++j)
-    masks[j] = laneMask(t.colBegin - 16 * j, t.colEnd - 16 * j);
   if (SETS == 2) {
     __m512i sum[MR][NV];
 #pragma GCC unroll 6
@@ -408,13 +465,33 @@ EMBER_TARGET_AVX512VNNI void qconvTileVnniT(const QTileArgs &t,
 }
 
 constexpr QGemmKernel kVnni = {Isa::Avx512Vnni, 6, 64, &qtileVnni<6>};
+static_assert(4 * sizeof(FixedPointLanes) <= sizeof(QPanelLanes),
+              "a panel's lanes fit QPanelLanes");
 
 } // namespace
 
 const QGemmKernel &qgemmKernelVnni() { return kVnni; }
 
+EMBER_TARGET_AVX512VNNI void fixedPointPanelVnni(const QTileArgs &t,
+                                                 void *out) {
+  FixedPointLanes *l = static_cast<FixedPointLanes *>(out);
+  const Requantize &rq = *t.rq;
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    const __mmask16 m = laneMask(t.colBegin - 16 * j, t.colEnd - 16 * j);
+    __m512i mult = t.perColumn ? _mm512_maskz_loadu_epi32(m, t.mult + 16 * j)
+                               : _mm512_set1_epi32(t.mult[0]);
+    __m512i sh = t.perColumn ? _mm512_maskz_loadu_epi32(m, t.shift + 16 * j)
+                             : _mm512_set1_epi32(t.shift[0]);
+    if (t.perColumn) // columns past the panel's end: a harmless shift
+      sh = _mm512_mask_mov_epi32(_mm512_set1_epi32(-1), m, sh);
+    l[j] = fixedPointLanes(mult, sh, rq.zeroPoint, t.fixedFast);
+  }
+}
+
 EMBER_TARGET_AVX512VNNI void expand3To4Vnni(const uint8_t *src, uint8_t *dst,
-                                            size_t W, uint8_t fill) {
+                                            size_t W, uint8_t fill,
+                                            uint8_t flip) {
   // Lane k (16 bytes) takes source dwords 3k..3k+2 (pixels 4k..4k+3), then
   // a byte shuffle spreads each pixel's 3 bytes over 4 (the 4th zeroed)
   // and the fill byte is or-ed in.
@@ -424,29 +501,40 @@ EMBER_TARGET_AVX512VNNI void expand3To4Vnni(const uint8_t *src, uint8_t *dst,
       0, 1, 2, -128, 3, 4, 5, -128, 6, 7, 8, -128, 9, 10, 11, -128));
   const __m512i fillv = _mm512_set1_epi32(
       static_cast<int32_t>(static_cast<uint32_t>(fill) << 24));
+  const __m512i flipv = _mm512_set1_epi32(
+      static_cast<int32_t>(0x00010101u * static_cast<uint32_t>(flip)));
   size_t w = 0;
   for (; w + 16 <= W; w += 16) {
     __m512i v = _mm512_maskz_loadu_epi8(0xFFFFFFFFFFFFull, src + 3 * w);
     v = _mm512_permutexvar_epi32(lanes, v);
     v = _mm512_or_si512(_mm512_shuffle_epi8(v, spread), fillv);
+    v = _mm512_xor_si512(v, flipv);
     _mm512_storeu_si512(dst + 4 * w, v);
   }
   for (; w < W; ++w) {
-    dst[4 * w] = src[3 * w];
-    dst[4 * w + 1] = src[3 * w + 1];
-    dst[4 * w + 2] = src[3 * w + 2];
+    dst[4 * w] = src[3 * w] ^ flip;
+    dst[4 * w + 1] = src[3 * w + 1] ^ flip;
+    dst[4 * w + 2] = src[3 * w + 2] ^ flip;
     dst[4 * w + 3] = fill;
   }
 }
 
-void qconvTileVnni(const QTileArgs &t, const QConvTileSrc &src) {
+template <bool Flip>
+void qconvTileVnniF(const QTileArgs &t, const QConvTileSrc &src) {
   if (t.colEnd <= 16)
-    return qconvTileVnniT<1>(t, src);
+    return qconvTileVnniT<1, Flip>(t, src);
   if (t.colEnd <= 32)
-    return qconvTileVnniT<2>(t, src);
+    return qconvTileVnniT<2, Flip>(t, src);
   if (t.colEnd <= 48)
-    return qconvTileVnniT<3>(t, src);
-  qconvTileVnniT<4>(t, src);
+    return qconvTileVnniT<3, Flip>(t, src);
+  qconvTileVnniT<4, Flip>(t, src);
+}
+
+void qconvTileVnni(const QTileArgs &t, const QConvTileSrc &src) {
+  if (src.flip)
+    qconvTileVnniF<true>(t, src);
+  else
+    qconvTileVnniF<false>(t, src);
 }
 
 } // namespace ember::cpu::detail

@@ -20,7 +20,8 @@ struct QProblem {
   std::vector<int8_t> B, bZp;
   std::vector<int32_t> bias, mult, shift;
   std::vector<float> scale;
-  uint8_t aZp;
+  int32_t aZp;
+  bool aSigned; // A holds s8 values (the same bytes)
   Requantize rq;
 
   QProblem(std::mt19937 &rng, size_t M_, size_t N_, size_t K_)
@@ -34,7 +35,10 @@ struct QProblem {
       v = static_cast<uint8_t>(randomIn(rng, 0, 255));
     for (int8_t &v : B)
       v = static_cast<int8_t>(int(randomIn(rng, 0, 255)) - 128);
-    aZp = static_cast<uint8_t>(randomIn(rng, 0, 3) ? randomIn(rng, 0, 255) : 0);
+    aSigned = randomIn(rng, 0, 2) == 0;
+    aZp = int32_t(randomIn(rng, 0, 3) ? randomIn(rng, 0, 255) : 0);
+    if (aSigned)
+      aZp = aZp == 0 ? 0 : aZp - 128;
     const size_t zpCount = randomIn(rng, 0, 1) ? N : 1;
     bZp.resize(zpCount);
     const bool zeroB = randomIn(rng, 0, 1);
@@ -48,6 +52,7 @@ struct QProblem {
     rq.output = static_cast<QOutput>(randomIn(rng, 0, 2));
     rq.kind = static_cast<QScaleKind>(randomIn(rng, 0, 1));
     rq.scaleCount = randomIn(rng, 0, 1) ? N : 1;
+    const bool fastTable = randomIn(rng, 0, 2) != 0;
     scale.resize(rq.scaleCount);
     mult.resize(rq.scaleCount);
     shift.resize(rq.scaleCount);
@@ -57,10 +62,24 @@ struct QProblem {
           std::uniform_real_distribution<float>(0.001f, 0.05f)(rng),
           std::uniform_real_distribution<float>(0.001f, 0.05f)(rng),
           std::uniform_real_distribution<float>(0.01f, 0.5f)(rng));
-      mult[i] = int32_t(randomIn(rng, 0, INT32_MAX));
-      shift[i] = int32_t(randomIn(rng, 0, 70)) - 35;
-      if (randomIn(rng, 0, 9) == 0)
-        mult[i] = INT32_MIN; // the saturating corner (not a valid Q31)
+      // What quantizeMultiplier encodes for typical conv multipliers
+      // (~1e-4 .. 0.5: shifts -13 .. -1, the fast form), or anything at all
+      // (the general form: any shift, left shifts that saturate, negative
+      // multipliers). A call takes the fast form only when every column
+      // has a shift <= -2.
+      if (fastTable) {
+        quant::Multiplier q = quant::quantizeMultiplier(
+            std::uniform_real_distribution<double>(1e-4, 0.249)(rng));
+        mult[i] = q.mult;
+        shift[i] = q.shift;
+      } else {
+        mult[i] = int32_t(randomIn(rng, 0, INT32_MAX));
+        shift[i] = int32_t(randomIn(rng, 0, 70)) - 35;
+        if (randomIn(rng, 0, 9) == 0)
+          mult[i] = INT32_MIN; // not a Q31 value; defined all the same
+        else if (randomIn(rng, 0, 9) == 0)
+          mult[i] = -mult[i];
+      }
     }
     rq.scale = scale.data();
     rq.multiplier = mult.data();
@@ -71,6 +90,9 @@ struct QProblem {
     if (randomIn(rng, 0, 3) == 0) {
       rq.clampMin = rq.zeroPoint; // a fused ReLU
       rq.clampMax = rq.zeroPoint + 90;
+    } else if (randomIn(rng, 0, 20) == 0) {
+      rq.clampMin = rq.zeroPoint + 5; // an empty range: its lower bound
+      rq.clampMax = rq.zeroPoint;
     }
   }
 
@@ -79,8 +101,14 @@ struct QProblem {
     int64_t acc = bias.empty() ? 0 : bias[n];
     const int32_t zb = bZp[bZp.size() > 1 ? n : 0];
     for (size_t k = 0; k < K; ++k)
-      acc += (int64_t(A[m * lda + k]) - aZp) * (int64_t(B[k * ldb + n]) - zb);
-    return refRequant(int32_t(acc), rq, n);
+      acc += (a(m * lda + k) - aZp) * (int64_t(B[k * ldb + n]) - zb);
+    // The accumulator wraps as int32 arithmetic does.
+    return refRequant(int32_t(uint32_t(uint64_t(acc))), rq, n);
+  }
+
+  /// Element i of A as the value it holds (u8, or s8 when aSigned).
+  int64_t a(size_t i) const {
+    return aSigned ? int64_t(int8_t(A[i])) : int64_t(A[i]);
   }
 };
 
@@ -100,7 +128,7 @@ void check(Isa isa, std::mt19937 &rng, const QProblem &p) {
   std::vector<char> packed(packedQBSize(p.K, p.N, isa));
   ASSERT_EQ(packQB(p.K, p.N, p.B.data(), p.ldb, p.aZp, p.bZp.data(),
                    p.bZp.size(), p.bias.empty() ? nullptr : p.bias.data(),
-                   packed.data(), isa),
+                   packed.data(), isa, p.aSigned),
             Status::Ok);
   // Output buffer large enough for int32 elements; sentinel-filled so
   // writes outside the matrix are caught.
@@ -125,8 +153,9 @@ void check(Isa isa, std::mt19937 &rng, const QProblem &p) {
       if (want != have && bad++ < 5)
         ADD_FAILURE() << isaName(isa) << " M=" << p.M << " N=" << p.N
                       << " K=" << p.K << " out=" << int(p.rq.output)
-                      << " kind=" << int(p.rq.kind) << " at (" << m << "," << n
-                      << "): got " << have << " want " << want;
+                      << " kind=" << int(p.rq.kind) << " signed=" << p.aSigned
+                      << " at (" << m << "," << n << "): got " << have
+                      << " want " << want;
     }
   EXPECT_EQ(bad, 0u);
   // Padding between rows is never written.
@@ -209,7 +238,7 @@ TEST_P(QGemmTest, RejectsMismatchedPacking) {
 /// window, padding reading the input's zero point), random geometry.
 TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
   std::mt19937 rng(1234);
-  size_t ran[2] = {0, 0};
+  size_t ran[4] = {0, 0, 0, 0};
   for (int iter = 0; iter < 400; ++iter) {
     Conv2DShape sh;
     const size_t cs[] = {1, 3, 4, 5, 8, 12, 16, 32, 64};
@@ -260,7 +289,7 @@ TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
     std::vector<char> packed(packedQBSize(KH * KW * Cp, OC, GetParam()));
     ASSERT_EQ(packQB(KH * KW * Cp, OC, Bp.data(), q.ldb, q.aZp, q.bZp.data(),
                      q.bZp.size(), q.bias.empty() ? nullptr : q.bias.data(),
-                     packed.data(), GetParam()),
+                     packed.data(), GetParam(), q.aSigned),
               Status::Ok);
     if (!qconv2dNhwcSupported(sh, packed.data(), GetParam())) {
       EXPECT_NE(GetParam(), Isa::Avx512Vnni);
@@ -274,7 +303,7 @@ TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
     std::vector<char> ws(qconv2dNhwcWorkspaceSize(sh));
     const bool inPlace = C % 4 == 0 && !sh.padTop && !sh.padLeft &&
                          !sh.padBottom && !sh.padRight;
-    ++ran[inPlace ? 1 : 0];
+    ++ran[(inPlace ? 1 : 0) + (q.aSigned ? 2 : 0)];
     const size_t elem = q.rq.output == QOutput::Int32 ? 4 : 1;
     for (size_t p0 = 0; p0 < P;) {
       size_t p1 = std::min(P, p0 + randomIn(rng, 1, P));
@@ -300,13 +329,15 @@ TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
             bool in = ih >= 0 && iw >= 0 && ih < ptrdiff_t(sh.height) &&
                       iw < ptrdiff_t(sh.width);
             for (size_t c = 0; c < C; ++c) {
-              int64_t xv =
-                  in ? x[(size_t(ih) * sh.width + size_t(iw)) * ldx + c]
-                     : q.aZp;
+              int64_t xv = q.aZp;
+              if (in) {
+                uint8_t xb = x[(size_t(ih) * sh.width + size_t(iw)) * ldx + c];
+                xv = q.aSigned ? int64_t(int8_t(xb)) : int64_t(xb);
+              }
               acc += (xv - q.aZp) * q.B[((kh * KW + kw) * C + c) * q.ldb + n];
             }
           }
-        int32_t want = refRequant(int32_t(acc), q.rq, n);
+        int32_t want = refRequant(int32_t(uint32_t(uint64_t(acc))), q.rq, n);
         int32_t have = readOut(out, q.rq.output, pix * ldy + n);
         if (want != have && bad++ < 5)
           ADD_FAILURE() << "iter " << iter << " C=" << C << " OC=" << OC << " "
@@ -319,8 +350,8 @@ TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
       for (size_t b = OC * elem; b < ldy * elem; ++b)
         ASSERT_EQ(o[pix * ldy * elem + b], 0x5a) << "padding written";
   }
-  // Every path of the kernel ran (slab and in place).
-  EXPECT_GT(ran[0] * ran[1], 0u);
+  // Every path of the kernel ran (slab and in place, u8 and s8 input).
+  EXPECT_GT(ran[0] * ran[1] * ran[2] * ran[3], 0u);
   // A nonzero weight zero point needs row sums: not this path.
   Conv2DShape sh;
   sh.channels = 8;

@@ -9,6 +9,7 @@
 #define EMBER_CPU_KERNELS_TESTS_REFERENCE_H
 
 #include "ember/cpu/Kernels.h"
+#include "ember/quant/Arith.h"
 
 #include <algorithm>
 #include <cfloat>
@@ -184,44 +185,24 @@ inline RefResult refPool(PoolKind kind, const Conv2DShape &s, const float *x,
   return r;
 }
 
-/// gemmlowp/TFLite fixed-point requantization, as the NPU defines it.
-inline int32_t refMbqm(int32_t x, int32_t mult, int32_t shift) {
-  int s = int(std::clamp<int32_t>(shift, -31, 31));
-  int left = s > 0 ? s : 0, right = s > 0 ? 0 : -s;
-  int32_t a = int32_t(uint32_t(x) << left);
-  int32_t h;
-  if (a == INT32_MIN && mult == INT32_MIN) {
-    h = INT32_MAX;
-  } else {
-    int64_t ab = int64_t(a) * int64_t(mult);
-    int64_t nudge = ab >= 0 ? (1ll << 30) : (1 - (1ll << 30));
-    h = int32_t((ab + nudge) / (1ll << 31));
-  }
-  int32_t mask = int32_t((1ll << right) - 1);
-  int32_t rem = h & mask;
-  int32_t thr = (mask >> 1) + (h < 0 ? 1 : 0);
-  return (h >> right) + (rem > thr ? 1 : 0);
-}
-
-/// ONNX QLinearMatMul output for one accumulator (ONNX Runtime's fp32
-/// formula: saturate(round_half_even(float(acc) * scale) + zp)).
+/// One accumulator's output: ONNX Runtime's fp32 formula
+/// (saturate(round_half_even(float(acc) * scale) + zp)) for Float, Ember's
+/// definition itself (ember/quant/Arith.h) for FixedPoint.
 inline int32_t refRequant(int32_t acc, const Requantize &rq, size_t n) {
   if (rq.output == QOutput::Int32)
     return acc;
   int32_t lo = rq.output == QOutput::UInt8 ? 0 : -128;
   int32_t hi = rq.output == QOutput::UInt8 ? 255 : 127;
   lo = std::max(lo, rq.clampMin);
-  hi = std::min(hi, rq.clampMax);
+  hi = std::max(lo, std::min(hi, rq.clampMax));
   size_t i = rq.scaleCount > 1 ? n : 0;
-  int64_t v;
   if (rq.kind == QScaleKind::Float) {
     float f = float(acc) * rq.scale[i];
-    v = int64_t(std::nearbyint(double(f))) + rq.zeroPoint;
-  } else {
-    v = int32_t(uint32_t(refMbqm(acc, rq.multiplier[i], rq.shift[i])) +
-                uint32_t(rq.zeroPoint));
+    int64_t v = int64_t(std::nearbyint(double(f))) + rq.zeroPoint;
+    return int32_t(std::clamp<int64_t>(v, lo, hi));
   }
-  return int32_t(std::clamp<int64_t>(v, lo, hi));
+  return quant::requantize(acc, 0, {rq.multiplier[i], rq.shift[i]},
+                           rq.zeroPoint, lo, hi);
 }
 
 } // namespace ember::cpu::test

@@ -364,25 +364,30 @@ Status pool2d(PoolKind kind, const Conv2DShape &shape, const float *x, float *y,
               size_t cBegin = 0, size_t cEnd = 0);
 
 //===----------------------------------------------------------------------===//
-// int8 GEMM: u8 A[M,K] x s8 B[K,N] -> s32, requantized (ONNX QLinearMatMul)
+// int8 GEMM: 8-bit A[M,K] x s8 B[K,N] -> s32, requantized as Ember defines
+// it (docs/quantization.md, ember/quant/Arith.h)
 //===----------------------------------------------------------------------===//
 
 /// Bytes needed for B[K,N] (s8) packed with its zero-point terms.
 size_t packedQBSize(size_t K, size_t N, Isa isa = Isa::Auto);
 
 /// Packs s8 weights B[K,N] and precomputes the zero-point correction.
-/// aZeroPoint: the u8 zero point of A (known at compile time for static
-/// quantization). bZeroPoint: `bZeroPointCount` values, 1 (per tensor) or N
-/// (per column). bias: optional int32 per-column bias (QLinearConv's B input,
-/// already in the accumulator's scale), folded into the correction; nullptr
-/// for none.
+/// aZeroPoint: the zero point of A in A's own type (known at compile time
+/// for static quantization): 0..255 for u8 A, -128..127 when aSigned.
+/// aSigned: A is s8. The kernels multiply u8 by s8 (vpdpbusd), so they
+/// read such an A as A + 128 (the sign bit flipped) with zero point
+/// aZeroPoint + 128: (A + 128) - (zp + 128) = A - zp, exactly. bZeroPoint:
+/// `bZeroPointCount` values, 1 (per tensor) or N (per column). bias:
+/// optional int32 per-column bias (already in the accumulator's scale),
+/// folded into the correction; nullptr for none. The packed buffer records
+/// aSigned: every call with it reads A that way.
 Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
-              uint8_t aZeroPoint, const int8_t *bZeroPoint,
+              int32_t aZeroPoint, const int8_t *bZeroPoint,
               size_t bZeroPointCount, const int32_t *bias, void *packed,
-              Isa isa = Isa::Auto);
+              Isa isa = Isa::Auto, bool aSigned = false);
 
 enum class QOutput : uint8_t {
-  Int32, ///< the exact corrected accumulator (ONNX MatMulInteger + bias)
+  Int32, ///< the exact corrected accumulator (ConvInteger/MatMulInteger + bias)
   UInt8, ///< requantized, saturated to [0, 255]
   Int8,  ///< requantized, saturated to [-128, 127]
 };
@@ -392,9 +397,11 @@ enum class QScaleKind : uint8_t {
   /// fp32 as ONNX Runtime does; scale[n] = a_scale * b_scale[n] / y_scale
   /// (see requantScale).
   Float,
-  /// TFLite/gemmlowp fixed point: y = saturate(
-  ///   RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(
-  ///     acc * 2^max(shift,0), multiplier[n]), max(-shift,0)) + zeroPoint).
+  /// Ember's requantization (ember/quant/Arith.h, quant::requantize):
+  /// y = clamp(MBQM(acc, multiplier[n], shift[n]) + zeroPoint, lo, hi),
+  /// MBQM(x, m, e) = floor((x * m + 2^(30 - e)) / 2^(31 - e)) with the
+  /// shift clamped to [-31, 30], one rounding (half up), saturated to
+  /// int32; the zero point is added with int32 wraparound.
   FixedPoint,
 };
 
@@ -402,15 +409,16 @@ enum class QScaleKind : uint8_t {
 /// N (per column / output channel).
 struct Requantize {
   QOutput output = QOutput::Int32;
-  QScaleKind kind = QScaleKind::Float;
+  QScaleKind kind = QScaleKind::FixedPoint;
   const float *scale = nullptr;        ///< Float
-  const int32_t *multiplier = nullptr; ///< FixedPoint, Q31, >= 0
+  const int32_t *multiplier = nullptr; ///< FixedPoint (any int32)
   const int32_t *shift = nullptr;      ///< FixedPoint, > 0 is a left shift
   size_t scaleCount = 1;
   int32_t zeroPoint = 0;
-  /// Optional fused clamp in the output domain (e.g. a ReLU folded into the
-  /// quantized range): outputs are clamped to [clampMin, clampMax] after
-  /// saturation. Defaults are the full range of the output type.
+  /// Optional fused clamp in the output domain (a ReLU or Clip folded into
+  /// the quantized range): outputs are clamped to [max(clampMin, type min),
+  /// min(clampMax, type max)], and to the lower bound when that range is
+  /// empty (quant::clampTo). Defaults are the full range of the output type.
   int32_t clampMin = INT32_MIN;
   int32_t clampMax = INT32_MAX;
 };
@@ -423,9 +431,10 @@ float requantScale(float aScale, float bScale, float yScale);
 size_t qgemmWorkspaceSize(size_t K, Isa isa = Isa::Auto);
 
 /// Rows [mBegin, mEnd) of C = requantize(sum_k (A[m,k] - a_zp) *
-/// (B[k,n] - b_zp[n]) + bias[n]). C's element type is given by
-/// requant.output (int32_t, uint8_t or int8_t), row stride ldc elements.
-/// Bit-exact across Isa paths.
+/// (B[k,n] - b_zp[n]) + bias[n]). A holds u8 values, or s8 ones (the same
+/// bytes) when packedB was packed with aSigned. C's element type is given
+/// by requant.output (int32_t, uint8_t or int8_t), row stride ldc
+/// elements. Bit-exact across Isa paths.
 Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
                    const void *packedB, void *C, size_t ldc,
                    const Requantize &requant, Isa isa = Isa::Auto,
@@ -443,19 +452,54 @@ size_t qconv2dNhwcWorkspaceSize(const Conv2DShape &shape);
 bool qconv2dNhwcSupported(const Conv2DShape &shape, const void *packedW,
                           Isa isa = Isa::Auto);
 
-/// Output pixels [pixBegin, pixEnd) (pixel = oh*OW + ow; end 0: all) of a
-/// u8 convolution of one image (one group: shape.channels and outChannels
-/// are the group's) over channels-last input, as an implicit GEMM: the
-/// micro-kernel reads each pixel's window from x in place (no im2row copy,
-/// no A packing); taps in the padding read a row of xZeroPoint. x: the
-/// group's first channel of input pixel (0, 0), pixel stride ldx bytes. y:
-/// output pixel pixBegin's first channel, pixel stride ldy elements.
-/// Weights: packQB of W[kh][kw][c][oc] (K ordered (kh, kw, c)), with
-/// aZeroPoint = xZeroPoint. Bit-exact with im2row + qgemmPacked.
+/// Output pixels [pixBegin, pixEnd) (pixel = oh*OW + ow; end 0: all) of an
+/// 8-bit convolution of one image (one group: shape.channels and
+/// outChannels are the group's) over channels-last input, as an implicit
+/// GEMM: the micro-kernel reads each pixel's window from x in place (no
+/// im2row copy, no A packing); taps in the padding read xZeroPoint. x: the
+/// group's first channel of input pixel (0, 0), pixel stride ldx bytes, u8
+/// values (s8 when the weights were packed with aSigned). y: output pixel
+/// pixBegin's first channel, pixel stride ldy elements. Weights: packQB of
+/// W[kh][kw][c][oc] (K ordered (kh, kw, c)), with aZeroPoint = xZeroPoint
+/// (in x's own type). Bit-exact with im2row + qgemmPacked.
 Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
-                   uint8_t xZeroPoint, const void *packedW, void *y, size_t ldy,
+                   int32_t xZeroPoint, const void *packedW, void *y, size_t ldy,
                    const Requantize &requant, Isa isa, size_t pixBegin,
                    size_t pixEnd, void *workspace = nullptr);
+
+/// An int8 depthwise convolution (QLinearConv with groups == channels):
+/// u8 activations, weights centered on their zero point as int16
+/// [KH*KW][C] at `packed`, then int32 bias [C] at packed + biasOffset.
+/// vnniOffset, when not 0, is 1 + the byte offset of the VNNI pack of a
+/// 3x3 channels-last convolution: per block of 64 channels, 3 groups x 4
+/// vectors x 64 s8 bytes (4 taps per channel lane, channel of lane q of
+/// vector j in block b: 64b + 16(q/4) + 4j + q%4), then the block's
+/// bias - xZeroPoint * sum(w) and its scales in that order
+/// (kQDepthwiseVnniBlockBytes per block). Results requantize as finishQ:
+/// scale (one, or per channel when scaleCount > 1), clamp, round half to
+/// even, add yZeroPoint; y is u8, or s8 when ySigned.
+struct QDepthwiseConv {
+  int64_t channels = 0, height = 0, width = 0, outHeight = 0, outWidth = 0;
+  int64_t kernelH = 1, kernelW = 1, strideH = 1, strideW = 1;
+  int64_t padTop = 0, padLeft = 0, dilationH = 1, dilationW = 1;
+  int64_t inNhwc = 0, outNhwc = 0; // x / y stored channels-last
+  int64_t xZeroPoint = 0, yZeroPoint = 0, ySigned = 0;
+  int64_t scaleCount = 1, biasOffset = 0, vnniOffset = 0;
+  Isa isa = Isa::Auto;
+  const uint8_t *x = nullptr; // [N][C][H][W] or [N][H][W][C]
+  uint8_t *y = nullptr;       // [N][C][OH][OW] or [N][OH][OW][C]
+  const uint8_t *packed = nullptr;
+  const float *scales = nullptr;
+};
+constexpr size_t kQDepthwiseVnniBlockBytes = 1280;
+/// Output row `outRow` of image `image`: the channels in `pieces` ranges
+/// (multiples of 16, or 64 with the VNNI pack), range `piece` of them. Only
+/// the AVX-512 channels-last 3x3 kernel computes a range; every other path
+/// computes the whole row for piece 0 and nothing for the others. `acc`:
+/// channels int32 of scratch.
+Status qdepthwiseConv2dRow(const QDepthwiseConv &conv, size_t image,
+                           size_t outRow, size_t piece, size_t pieces,
+                           int32_t *acc);
 
 /// The reference requantization of one accumulator (exactly what every path
 /// computes): `index` selects the per-column scale when scaleCount > 1.

@@ -1,7 +1,4 @@
-// What the CPU code generator runs: the capability manifest and the
-// per-node answer (with a reason for every refusal) that query_support
-// gives and executable_compile enforces. Everything refused runs on the
-// partitioner's fallback.
+// Window geometry of Conv, ConvTranspose and pooling nodes (Geometry.cpp).
 #pragma once
 
 #include "Program.h"
@@ -9,21 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace ember::backend::v1 {
-class CapabilityManifest;
-}
-
 namespace ember::cpugen {
-
-// Element kinds the generated loops compute in.
-bool loopKind(ElemKind k);
-
-// Whether the code generator implements node `n` (a lowered primitive);
-// `reason` says why not.
-bool nodeSupported(const Node &n, std::string &reason);
-
-// The static manifest: every op of CpuOps.def with its dtypes and ranks.
-void fillManifest(backend::v1::CapabilityManifest &m);
 
 // Geometry of a 1-D/2-D sliding window (Conv, pooling) over an NCHW
 // tensor, from the node's attributes (ONNX rules, as the reference

@@ -1,0 +1,445 @@
+// The CPU backend's capability: its op table (CpuOps.def) and everything
+// derived from it, the per-node answer (query_support, enforced again by
+// executable_compile) and the manifest (get_capabilities). A node is claimed
+// when its op has a row, every operand and result has one of the row's
+// element kinds and ranks, and the row's check passes; each refusal says
+// why.
+#include "Capability.h"
+#include "Geometry.h"
+
+#include "ember/backend/v1/capability.pb.h"
+
+#include <algorithm>
+#include <array>
+
+namespace ember::cpugen {
+
+bool loopKind(ElemKind k) { return (kindBit(k) & K_All) != 0; }
+
+namespace {
+
+bool fail(std::string &reason, std::string why) {
+  reason = std::move(why);
+  return false;
+}
+
+std::string kindName(ElemKind k) { return elemKindName(k); }
+
+bool isF32OrF64(ElemKind k) { return k == ElemKind::F32 || k == ElemKind::F64; }
+
+// ---- the rows' checks: rules beyond the row's kinds and ranks ---------------
+
+bool allF32(const Node &n, std::string &reason) {
+  ElemKind k = n.inputs[0].type().elem();
+  if (k != ElemKind::F32 && !isHalfFloatKind(k))
+    return fail(reason, concat("operand 0 is ", n.inputs[0].type().toString(),
+                               "; the CPU kernels take f32 (and f16/bf16 "
+                               "through f32)"));
+  for (size_t i = 0; i < n.inputs.size(); ++i)
+    if (n.inputs[i] && n.inputs[i].type().elem() != k)
+      return fail(reason,
+                  concat("operand ", i, " is ", n.inputs[i].type().toString(),
+                         ", not ", kindName(k)));
+  for (size_t i = 0; i < n.types.size(); ++i)
+    if (n.types[i].elem() != k)
+      return fail(reason, concat("result is ", n.types[i].toString(), ", not ",
+                                 kindName(k)));
+  return true;
+}
+
+bool checkCast(const Node &n, std::string &reason) {
+  if (n.types[0].isQuantized() || n.inputs[0].type().isQuantized())
+    return fail(reason, "quantized cast");
+  return true;
+}
+
+bool checkConstantOfShape(const Node &n, std::string &reason) {
+  const Tensor *v = n.attrTensor("value");
+  if (v && (v->size() != 1 || !loopKind(v->type().elem())))
+    return fail(reason, "value is not a one-element loop kind");
+  return true;
+}
+
+// Quantize/DequantizeLinear: f32/f64 scales paired with x (or y) as ONNX
+// pairs them, 8/16-bit quantized kinds (and i32 into Dequantize), per tensor
+// or per axis (no blocks).
+bool checkQuantDequant(const Node &n, std::string &reason) {
+  if (n.attrInt("block_size", 0) != 0)
+    return fail(reason, "blocked quantization");
+  bool q = n.kind == OpKind::QuantizeLinear;
+  ElemKind xk = n.inputs[0].type().elem(), sk = n.inputs[1].type().elem();
+  ElemKind ik = q ? n.types[0].elem() : xk;
+  if (!isF32OrF64(sk) || (q && xk != sk) || (!q && n.types[0].elem() != sk))
+    return fail(reason, "x, scale and y kinds must be f32 or f64 as ONNX "
+                        "pairs them");
+  if (ik != ElemKind::U8 && ik != ElemKind::I8 && ik != ElemKind::U16 &&
+      ik != ElemKind::I16 && !(!q && ik == ElemKind::I32))
+    return fail(reason, concat("quantized kind ", kindName(ik)));
+  if (n.hasInput(2) && n.inputs[2].type().elem() != ik)
+    return fail(reason, "zero point kind differs");
+  const Type &st = n.inputs[1].type();
+  if (st.rank() > 1)
+    return fail(reason, "scale of rank > 1");
+  if (st.numElements() != 1) {
+    int64_t axis = n.attrInt("axis", 1);
+    int64_t r = int64_t(n.inputs[0].type().rank());
+    if (axis < 0)
+      axis += r;
+    if (axis < 0 || axis >= r ||
+        st.numElements() != n.inputs[0].type().dim(size_t(axis)))
+      return fail(reason, "per-axis scale does not match the axis");
+  }
+  if (n.hasInput(2) && n.inputs[2].type().numElements() != st.numElements())
+    return fail(reason, "zero point and scale sizes differ");
+  return true;
+}
+
+bool checkSlice(const Node &n, std::string &reason) {
+  std::vector<int64_t> v;
+  for (size_t i = 1; i < n.inputs.size(); ++i)
+    if (n.inputs[i] && !constantInts(n.inputs[i], v))
+      return fail(reason, concat("Slice operand ", i,
+                                 " is not a constant integer tensor"));
+  return true;
+}
+
+bool checkTranspose(const Node &n, std::string &reason) {
+  if (n.hasAttr("perm") &&
+      n.attrInts("perm").size() != n.inputs[0].type().rank())
+    return fail(reason, "perm does not match the rank");
+  return true;
+}
+
+bool checkGather(const Node &n, std::string &reason) {
+  ElemKind ik = n.inputs[1].type().elem();
+  if (ik != ElemKind::I32 && ik != ElemKind::I64)
+    return fail(reason, "indices must be i32 or i64");
+  if (n.kind == OpKind::GatherElements &&
+      n.inputs[0].type().rank() != n.inputs[1].type().rank())
+    return fail(reason, "data and indices ranks differ");
+  if (n.inputs[0].type().rank() == 0)
+    return fail(reason, "scalar data");
+  return true;
+}
+
+bool checkPadTile(const Node &n, std::string &reason) {
+  for (size_t i = 1; i < n.inputs.size(); ++i)
+    if (n.inputs[i] && !isConstant(n.inputs[i]))
+      return fail(reason, concat("operand ", i, " is not a constant"));
+  std::string mode = n.attrString("mode", "constant");
+  if (n.kind == OpKind::Pad && mode != "constant" && mode != "edge" &&
+      mode != "reflect" && mode != "wrap")
+    return fail(reason, concat("mode '", mode, "'"));
+  if (n.inputs[0].type().numElements() == 0 && n.types[0].numElements() > 0 &&
+      mode != "constant")
+    return fail(reason, "padding an empty tensor");
+  return true;
+}
+
+bool checkReduce(const Node &n, std::string &reason) {
+  if (n.kind == OpKind::ArgMax || n.kind == OpKind::ArgMin) {
+    if (n.inputs[0].type().rank() == 0)
+      return fail(reason, "scalar operand");
+    return true;
+  }
+  std::vector<int64_t> axes;
+  if (n.inputs.size() > 1 && n.inputs[1] && !constantInts(n.inputs[1], axes))
+    return fail(reason, "axes is not a constant");
+  return true;
+}
+
+bool checkConv(const Node &n, std::string &reason) {
+  if (!allF32(n, reason))
+    return false;
+  const Type &x = n.inputs[0].type(), &wt = n.inputs[1].type();
+  if (x.rank() != wt.rank() || (x.rank() != 3 && x.rank() != 4))
+    return fail(reason, concat("Conv of rank ", x.rank(),
+                               " (the CPU kernels do 1-D and 2-D)"));
+  int64_t g = n.attrInt("group", 1);
+  int64_t c = x.dim(1), oc = wt.dim(0);
+  if (g < 1 || c % g || oc % g || wt.dim(1) != c / g)
+    return fail(reason, "group does not divide the channels");
+  std::vector<int64_t> kernel(wt.dims().begin() + 2, wt.dims().end());
+  if (n.hasAttr("kernel_shape") && n.attrInts("kernel_shape") != kernel)
+    return fail(reason, "kernel_shape differs from the weights");
+  Window w;
+  if (!windowOf(n, x, kernel, false, w, reason))
+    return false;
+  const Dims &y = n.types[0].dims();
+  if (y.back() != w.ow || (x.rank() == 4 && y[2] != w.oh))
+    return fail(reason, "result shape differs from the window geometry");
+  return true;
+}
+
+bool checkConvTranspose(const Node &n, std::string &reason) {
+  if (!allF32(n, reason))
+    return false;
+  const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
+  if ((x.rank() != 4 && x.rank() != 3) || w.rank() != x.rank())
+    return fail(reason, "ConvTranspose is 1-D or 2-D only here");
+  int64_t g = n.attrInt("group", 1);
+  if (g < 1 || x.dim(1) % g || w.dim(0) != x.dim(1))
+    return fail(reason, "group does not divide the channels");
+  std::vector<int64_t> pb, out;
+  if (!convTransposeGeometry(n, pb, out, reason))
+    return false;
+  const Dims &y = n.types[0].dims();
+  for (size_t d = 0; d < out.size(); ++d)
+    if (y[2 + d] != out[d])
+      return fail(reason, "result shape differs from the geometry");
+  if (y[1] != w.dim(1) * g)
+    return fail(reason, "result channels differ from the weights");
+  return true;
+}
+
+bool checkPool(const Node &n, std::string &reason) {
+  if (!allF32(n, reason))
+    return false;
+  if (n.numResults() != 1)
+    return fail(reason, "MaxPool with an Indices result");
+  if (n.attrInt("storage_order", 0) != 0)
+    return fail(reason, "storage_order 1");
+  if (!n.hasAttr("kernel_shape"))
+    return fail(reason, "no kernel_shape");
+  Window w;
+  if (!windowOf(n, n.inputs[0].type(), n.attrInts("kernel_shape"),
+                n.attrInt("ceil_mode", 0) != 0, w, reason))
+    return false;
+  if (n.kind == OpKind::AveragePool && (w.dh != 1 || w.dw != 1))
+    return fail(reason, "dilated AveragePool");
+  const Dims &y = n.types[0].dims();
+  if (y.back() != w.ow || (y.size() == 4 && y[2] != w.oh))
+    return fail(reason, "result shape differs from the window geometry");
+  return true;
+}
+
+bool checkMatMul(const Node &n, std::string &reason) {
+  if (!allF32(n, reason))
+    return false;
+  const Type &a = n.inputs[0].type(), &b = n.inputs[1].type();
+  if (a.rank() < 1 || b.rank() < 1)
+    return fail(reason, "scalar operand");
+  size_t batchRank = std::max(a.rank(), b.rank());
+  batchRank = batchRank > 2 ? batchRank - 2 : 0;
+  if (batchRank > 4)
+    return fail(reason, "more than 4 batch dims");
+  return true;
+}
+
+bool checkQLinear(const Node &n, std::string &reason) {
+  bool conv = n.kind == OpKind::QLinearConv;
+  const Type &x = n.inputs[0].type(), &w = n.inputs[3].type();
+  if (x.elem() != ElemKind::U8)
+    return fail(reason, concat("activations are ", kindName(x.elem()),
+                               " (the int8 kernels take u8)"));
+  if (w.elem() != ElemKind::I8 && w.elem() != ElemKind::U8)
+    return fail(reason, "weights are not 8-bit");
+  ElemKind yk = n.types[0].elem();
+  if (yk != ElemKind::U8 && yk != ElemKind::I8)
+    return fail(reason, "result is not 8-bit");
+  for (size_t i = 1; i < n.inputs.size(); ++i)
+    if (n.inputs[i] && !isConstant(n.inputs[i]))
+      return fail(reason, concat("operand ", i, " is not a constant"));
+  for (size_t i : {size_t(1), size_t(4), size_t(6)})
+    if (n.inputs[i].type().elem() != ElemKind::F32)
+      return fail(reason, "scales are not f32");
+  for (size_t i : {size_t(1), size_t(2), size_t(6), size_t(7)})
+    if (n.inputs[i].type().numElements() != 1)
+      return fail(reason, concat("operand ", i, " is not per tensor"));
+  int64_t outN = conv ? w.dim(0) : w.dims().back();
+  for (size_t i : {size_t(4), size_t(5)})
+    if (n.inputs[i].type().numElements() != 1 &&
+        n.inputs[i].type().numElements() != outN)
+      return fail(reason, concat("operand ", i,
+                                 " is neither per tensor nor "
+                                 "per output channel"));
+  if (!conv) {
+    if (w.rank() != 2 || x.rank() < 1)
+      return fail(reason, "QLinearMatMul needs a 2-D constant B");
+    return true;
+  }
+  if (x.rank() != 4 || w.rank() != 4)
+    return fail(reason, "QLinearConv is 2-D only here");
+  int64_t g = n.attrInt("group", 1);
+  if (g < 1 || x.dim(1) % g || w.dim(0) % g || w.dim(1) != x.dim(1) / g)
+    return fail(reason, "group does not divide the channels");
+  if (n.hasInput(8) && n.inputs[8].type().elem() != ElemKind::I32)
+    return fail(reason, "bias is not i32");
+  std::vector<int64_t> kernel(w.dims().begin() + 2, w.dims().end());
+  Window win;
+  if (!windowOf(n, x, kernel, false, win, reason))
+    return false;
+  const Dims &y = n.types[0].dims();
+  if (y[2] != win.oh || y[3] != win.ow)
+    return fail(reason, "result shape differs from the window geometry");
+  return true;
+}
+
+// ---- the table
+// ---------------------------------------------------------------
+
+using CheckFn = bool (*)(const Node &, std::string &);
+
+struct Row {
+  OpKind op;
+  OpClass step;
+  KindSet kinds;
+  unsigned minRank, maxRank;
+  CheckFn check;
+  const char *constraints; // "|"-separated
+};
+
+constexpr Row kRows[] = {
+#define EMBER_CPU_OP(Name, Step, Kinds, MinRank, MaxRank, Check, Constraints)  \
+  {OpKind::Name, OpClass::Step, Kinds, MinRank, MaxRank, Check, Constraints},
+#include "CpuOps.def"
+};
+
+// Compile-time checks against Ops.def: every row is a primitive (what
+// survives lowering) and no op has two rows.
+constexpr bool rowsArePrimitives() {
+  for (const Row &r : kRows)
+    if (!isPrimitive(r.op))
+      return false;
+  return true;
+}
+static_assert(rowsArePrimitives(),
+              "CpuOps.def lists an op that is not a Primitive in Ops.def");
+constexpr bool rowsAreUnique() {
+  for (size_t i = 0; i < std::size(kRows); ++i)
+    for (size_t j = i + 1; j < std::size(kRows); ++j)
+      if (kRows[i].op == kRows[j].op)
+        return false;
+  return true;
+}
+static_assert(rowsAreUnique(), "CpuOps.def lists an op twice");
+static_assert((K_Every & K_Op) == 0, "K_Op must not be an element kind");
+
+// The row of each op, or null.
+const Row *rowOf(OpKind k) {
+  static const std::array<const Row *, kNumOps> index = [] {
+    std::array<const Row *, kNumOps> a{};
+    for (const Row &r : kRows)
+      a[unsigned(r.op)] = &r;
+    return a;
+  }();
+  return index[unsigned(k)];
+}
+
+// The row's element kinds: K_Op resolved to the op's Types class, limited to
+// the kinds the generated code handles (no narrow kinds).
+KindSet kindsOf(const Row &r) {
+  KindSet s = r.kinds & ~K_Op;
+  if (r.kinds & K_Op) {
+    OpTypes t = opInfo(r.op).types;
+    for (unsigned e = 0; e < 32; ++e)
+      if ((K_Every & (KindSet(1) << e)) && kindInClass(t, ElemKind(e)))
+        s |= KindSet(1) << e;
+  }
+  return s & K_All;
+}
+
+// "f32, f64, f16, bf16, ..." in a fixed order (floats, integers, bool, the
+// narrow kinds).
+std::vector<ElemKind> kindList(KindSet s) {
+  static const ElemKind order[] = {ElemKind::F32,  ElemKind::F64, ElemKind::F16,
+                                   ElemKind::BF16, ElemKind::I8,  ElemKind::U8,
+                                   ElemKind::I16,  ElemKind::U16, ElemKind::I32,
+                                   ElemKind::U32,  ElemKind::I64, ElemKind::U64,
+                                   ElemKind::Bool};
+  std::vector<ElemKind> out;
+  for (ElemKind k : order)
+    if (s & kindBit(k))
+      out.push_back(k);
+  for (unsigned e = 0; e < 32; ++e)
+    if ((s & (KindSet(1) << e)) && isMiniKind(ElemKind(e)))
+      out.push_back(ElemKind(e));
+  return out;
+}
+
+std::string kindsText(KindSet s) {
+  std::string t;
+  for (ElemKind k : kindList(s))
+    t += (t.empty() ? "" : ", ") + kindName(k);
+  return t;
+}
+
+// Operands and results within the row's kinds and ranks.
+bool kindsAndRanks(const Row &r, const Node &n, std::string &reason) {
+  KindSet kinds = kindsOf(r);
+  auto check = [&](const char *what, size_t i, const Type &t) {
+    if (!(kinds & kindBit(t.elem())))
+      return fail(reason, concat(what, " ", i, " is ", kindName(t.elem()),
+                                 " (the CPU backend's ", opName(n.kind),
+                                 " takes ", kindsText(kinds), ")"));
+    if ((r.minRank && t.rank() < r.minRank) ||
+        (r.maxRank && t.rank() > r.maxRank))
+      return fail(reason,
+                  concat(what, " ", i, " has rank ", t.rank(),
+                         " (the CPU backend's ", opName(n.kind),
+                         " takes ranks ", r.minRank, " to ", r.maxRank, ")"));
+    return true;
+  };
+  for (size_t i = 0; i < n.inputs.size(); ++i)
+    if (n.inputs[i] && !check("operand", i, n.inputs[i].type()))
+      return false;
+  for (size_t i = 0; i < n.types.size(); ++i)
+    if (!check("result", i, n.types[i]))
+      return false;
+  return true;
+}
+
+} // namespace
+
+OpClass opClass(OpKind k) {
+  const Row *r = rowOf(k);
+  return r ? r->step : OpClass::None;
+}
+
+LoopOp loopOpOf(OpKind k) {
+  static const std::array<LoopOp, kNumOps> index = [] {
+    std::array<LoopOp, kNumOps> a{};
+#define EMBER_CPU_OP(Name, ...)
+#define EMBER_CPU_LOOP(Name, Kinds, Check)                                     \
+  a[unsigned(OpKind::Name)] = LoopOp::Name;
+#include "CpuOps.def"
+    return a;
+  }();
+  return index[unsigned(k)];
+}
+
+bool nodeSupported(const Node &n, std::string &reason) {
+  const Row *r = rowOf(n.kind);
+  if (!r)
+    return fail(reason,
+                concat("the CPU code generator has no ", opName(n.kind)));
+  if (r->step != OpClass::View)
+    for (auto &in : n.inputs)
+      if (in && in.type().isQuantized())
+        return fail(reason, concat("quantized operand ", in.type().toString()));
+  if (!kindsAndRanks(*r, n, reason))
+    return false;
+  return !r->check || r->check(n, reason);
+}
+
+void fillManifest(backend::v1::CapabilityManifest &m) {
+  for (const Row &r : kRows) {
+    auto *cap = m.add_ops();
+    cap->set_op(opName(r.op));
+    for (ElemKind k : kindList(kindsOf(r)))
+      cap->add_dtypes(elemKindName(k));
+    cap->set_min_rank(r.minRank);
+    cap->set_max_rank(r.maxRank);
+    std::string c = r.constraints;
+    for (size_t p = 0; !c.empty() && p <= c.size();) {
+      size_t bar = c.find('|', p);
+      cap->add_constraints(
+          c.substr(p, bar == std::string::npos ? bar : bar - p));
+      if (bar == std::string::npos)
+        break;
+      p = bar + 1;
+    }
+  }
+}
+
+} // namespace ember::cpugen

@@ -1,0 +1,207 @@
+// Channels-last activations (README.md, "Memory"): which 4-D values between
+// convolutions are stored [N][H][W][C] (chooseLayouts, a fixed point over
+// producers and readers), max pools run inside a first layer's convolution
+// (fusePools), and the strides every value is stored with (physStrides).
+#include "Capability.h"
+#include "Codegen.h"
+
+#include "ember/cpu/Kernels.h"
+#include "runtime/RtAbi.h"
+
+#include <algorithm>
+
+namespace ember::cpugen {
+
+using ember::cpu::Isa;
+
+// Whether an fp32 Conv group can run channels-last: the library kernels
+// on an AVX-512 path, a 2-D convolution of one group (conv2dNhwc) or
+// depthwise (depthwiseConv2dNhwc).
+bool Codegen::convNhwcCapable(const Group &g) const {
+  if (g.kind != GroupKind::Conv || cfg_.kernels != Kernels::Library)
+    return false;
+  const Node &n = *g.anchor;
+  Isa isa = ember::cpu::resolveIsa(Isa(cfg_.isa));
+  const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
+  if (!(isa == Isa::Avx512 || isa == Isa::Avx512Vnni) || x.rank() != 4 ||
+      w.rank() != 4 || x.elem() != ElemKind::F32)
+    return false;
+  int64_t groups = n.attrInt("group", 1);
+  // Depthwise (depthwiseConv2dNhwc), or dense reading channels-last
+  // (conv2dNhwc) or unfolding a row-major input (conv2dNhwcFromNchw).
+  if (groups == x.dim(1) && w.dim(0) == x.dim(1))
+    return true;
+  return groups == 1 && (convReadsNhwc(g) || convUnfoldsNchw(g));
+}
+
+// Whether an NHWC-capable dense Conv reads its input channels-last: when
+// pointwise, or with at least 16 channels per tap (fewer, and building
+// the tile's row pointers, one per tap and pixel, costs more than the FMAs
+// they feed: MNIST's 8-channel 5x5 ran 20-50% slower than the NCHW form).
+// Depthwise ones always do.
+bool Codegen::convReadsNhwc(const Group &g) const {
+  const Node &n = *g.anchor;
+  const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
+  if (n.attrInt("group", 1) != 1)
+    return true;
+  return (w.dim(2) == 1 && w.dim(3) == 1) || x.dim(1) >= 16;
+}
+
+// Whether a dense Conv can write channels-last from a row-major input by
+// unfolding it (conv2dNhwcFromNchw): first layers, K = C*KH*KW <= 256,
+// with at least 32 output channels (MNIST's 8- and 16-channel ones ran
+// 2-4 times slower so than in the NCHW form, whose tiles are channels x
+// 64 pixels).
+bool Codegen::convUnfoldsNchw(const Group &g) const {
+  const Node &n = *g.anchor;
+  const Type &w = n.inputs[1].type();
+  return n.attrInt("group", 1) == 1 && w.dim(0) >= 32 &&
+         w.dim(1) * w.dim(2) * w.dim(3) <= 256;
+}
+
+// Channels-last storage for 4-D activations between convolutions (README,
+// "Memory"): [N][H][W][C], so convolutions need no transposes and read
+// each pixel's channels in place.
+//   - Producers that can write it: QLinearConv (int8), an fp32 Conv that
+//     runs conv2dNhwc (then its input and residual are channels-last too),
+//     and the generated loops (elementwise, Concat, MaxPool/AveragePool),
+//     which address any strides.
+//   - Readers that can take it: QLinearConv's input, an NHWC Conv's input
+//     or residual, and the generated loops (elementwise, Concat, Split,
+//     Reduce, pooling). Anything else (a graph output, a view, a MatMul)
+//     keeps the value row-major.
+// A result is stored channels-last when its producer and every reader
+// agree; loop and pool results only when a convolution reads them
+// (directly or through loops and pools that stay channels-last). The
+// NHWC convolutions couple their input, residual and output, so the
+// choice is a fixed point: start from every candidate and drop the ones
+// whose producer or readers cannot take it until none changes.
+void Codegen::chooseLayouts() {
+  nhwc_.clear();
+  auto users = f_.computeUsers();
+  std::map<const Node *, const Group *> groupOf;
+  for (auto &g : groups_)
+    for (const Node *m : g.members)
+      groupOf[m] = &g;
+  auto loopLike = [](const Group &g) {
+    return g.kind == GroupKind::Loop || g.kind == GroupKind::Concat ||
+           (g.kind == GroupKind::Pool &&
+            g.anchor->inputs[0].type().elem() == ElemKind::F32);
+  };
+  std::set<ValueKey> cand;
+  for (auto &g : groups_) {
+    if (g.kind != GroupKind::QConv && !loopLike(g) && !convNhwcCapable(g))
+      continue;
+    Value r(const_cast<Node *>(g.root), 0);
+    if (r.type().rank() == 4 && g.root->numResults() == 1 &&
+        users.count(g.root) && !users.at(g.root).empty())
+      cand.insert(keyOf(r));
+  }
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto &g : groups_) {
+      const ValueKey r = keyOf(g.root);
+      if (!cand.count(r))
+        continue;
+      bool ok = true, toConv = false;
+      if (g.kind == GroupKind::Conv) { // the residual as y; x as y, or
+        // row-major x unfolded
+        bool xNhwc = cand.count(keyOf(g.anchor->inputs[0])) != 0;
+        ok = (xNhwc ? convReadsNhwc(g) : convUnfoldsNchw(g)) &&
+             (!g.epi.residual || cand.count(keyOf(g.epi.residual)));
+      }
+      for (auto &u : users.at(g.root)) {
+        auto gu = u.user ? groupOf.find(u.user) : groupOf.end();
+        if (!ok || gu == groupOf.end()) {
+          ok = false; // a graph output
+          break;
+        }
+        const Group &ug = *gu->second;
+        const Value read = u.user->inputs[u.operand];
+        if (ug.kind == GroupKind::QConv) {
+          ok = u.operand == 0 && u.user == ug.anchor;
+          toConv = true;
+        } else if (ug.kind == GroupKind::Conv) {
+          ok = cand.count(keyOf(ug.root)) &&
+               ((u.user == ug.anchor && u.operand == 0 && convReadsNhwc(ug)) ||
+                (ug.epi.residual && read == ug.epi.residual));
+          toConv = true;
+        } else {
+          ok = loopLike(ug) || ug.kind == GroupKind::Split ||
+               ug.kind == GroupKind::Reduce;
+          if (ug.kind == GroupKind::Pool)
+            ok = ok && u.user == ug.anchor && u.operand == 0;
+          // A loop or pool whose result stays channels-last carries the
+          // layout on to a convolution.
+          toConv = toConv || (loopLike(ug) && cand.count(keyOf(ug.root)));
+        }
+      }
+      if (ok && g.kind != GroupKind::QConv && g.kind != GroupKind::Conv)
+        ok = toConv;
+      if (!ok) {
+        cand.erase(r);
+        changed = true;
+      }
+    }
+  }
+  nhwc_ = std::move(cand);
+}
+
+// A MaxPool that reads a first layer's result (a Conv that unfolds its
+// row-major input, conv2dNhwcFromNchw) runs inside the convolution
+// (conv2dNhwcFromNchwMaxPool): the pool reads bands of convolution rows
+// while they are in L2, and the convolution's output (3 MB in SqueezeNet
+// and ResNet-50) is never stored. Both results must be channels-last, the
+// pool's only reader of the convolution's result, undilated, with every
+// window holding a pixel.
+void Codegen::fusePools() {
+  if (!cfg_.fuse)
+    return;
+  auto users = f_.computeUsers();
+  std::set<const Node *> fused;
+  for (auto &g : groups_) {
+    if (g.kind != GroupKind::Conv || !nhwc_.count(keyOf(g.root)) ||
+        nhwc_.count(keyOf(g.anchor->inputs[0])) || !convUnfoldsNchw(g))
+      continue;
+    auto it = users.find(g.root);
+    if (it == users.end() || it->second.size() != 1 || !it->second[0].user)
+      continue;
+    const Node *pool = it->second[0].user;
+    ember::cpu::MaxPoolWindow pw;
+    if (pool->kind != OpKind::MaxPool || pool->numResults() != 1 ||
+        !nhwc_.count(keyOf(pool)) || !fusablePoolWindow(*pool, pw))
+      continue;
+    nhwc_.erase(keyOf(g.root)); // no longer stored
+    g.members.push_back(pool);
+    g.root = pool;
+    g.pool = pool;
+    fused.insert(pool);
+  }
+  if (fused.empty())
+    return;
+  groups_.erase(std::remove_if(groups_.begin(), groups_.end(),
+                               [&](const Group &g) {
+                                 return g.kind == GroupKind::Pool &&
+                                        fused.count(g.anchor);
+                               }),
+                groups_.end());
+  out_.fusion.fusedPools += fused.size();
+  out_.fusion.groups = groups_.size();
+}
+
+std::vector<int64_t> Codegen::physStrides(const Value &v) const {
+  const Dims &d = v.type().dims();
+  std::vector<int64_t> s(d.size());
+  if (d.size() == 4 && nhwc_.count(keyOf(v))) {
+    s = {d[1] * d[2] * d[3], 1, d[3] * d[1], d[1]};
+    return s;
+  }
+  int64_t acc = 1;
+  for (size_t i = d.size(); i-- > 0;) {
+    s[i] = acc;
+    acc *= d[i];
+  }
+  return s;
+}
+
+} // namespace ember::cpugen

@@ -1,0 +1,314 @@
+// Reduction loops: ReduceSum/Max/Min/Prod over any constant axes (floats
+// accumulate in double, integers in 64 bits, as the reference), blocked over
+// contiguous kept elements when they are innermost in memory, and
+// ArgMax/ArgMin.
+#include "LoopGen.h"
+
+#include <llvm/IR/Constants.h>
+
+#include <cmath>
+#include <limits>
+
+namespace ember::cpugen {
+
+// ArgMax/ArgMin: the reference's order (NaN wins, first or last among
+// equals), over one axis viewed as [outer, n, inner].
+static void argBody(Codegen &cg, llvm::IRBuilder<> &b, const Node &n,
+                    llvm::Value *in, llvm::Value *out, llvm::Value *base,
+                    llvm::Value *olin, int64_t extent, int64_t stride) {
+  ElemKind k = n.inputs[0].type().elem();
+  bool fl = isComputeFloatKind(k), sg = isSigned(k);
+  bool isMax = n.kind == OpKind::ArgMax;
+  bool last = n.attrInt("select_last_index", 0) != 0;
+  llvm::Type *et = cg.elemType(k);
+  llvm::Value *bestV = b.CreateAlloca(et);
+  llvm::Value *bestI = b.CreateAlloca(b.getInt64Ty());
+  b.CreateStore(b.CreateLoad(et, b.CreateInBoundsGEP(et, in, base)), bestV);
+  b.CreateStore(b.getInt64(0), bestI);
+  if (extent > 1)
+    cg.emitNest(
+        {extent - 1}, b.getInt64(0), b.getInt64(uint64_t(extent - 1)),
+        [&](std::vector<llvm::Value *> &idx) {
+          llvm::Value *j = b.CreateAdd(idx[0], b.getInt64(1));
+          llvm::Value *lin =
+              b.CreateAdd(base, b.CreateMul(j, b.getInt64(uint64_t(stride))));
+          llvm::Value *c = b.CreateLoad(et, b.CreateInBoundsGEP(et, in, lin));
+          llvm::Value *bv = b.CreateLoad(et, bestV);
+          llvm::Value *better, *equal;
+          if (fl) {
+            llvm::Value *bn = b.CreateFCmpUNO(bv, bv);
+            llvm::Value *cn = b.CreateFCmpUNO(c, c);
+            llvm::Value *cmp =
+                isMax ? b.CreateFCmpOGT(c, bv) : b.CreateFCmpOLT(c, bv);
+            better = b.CreateSelect(bn, b.getInt1(false), b.CreateOr(cn, cmp));
+            equal = b.CreateSelect(bn, cn, b.CreateFCmpOEQ(c, bv));
+          } else {
+            better =
+                isMax ? (sg ? b.CreateICmpSGT(c, bv) : b.CreateICmpUGT(c, bv))
+                      : (sg ? b.CreateICmpSLT(c, bv) : b.CreateICmpULT(c, bv));
+            equal = b.CreateICmpEQ(c, bv);
+          }
+          llvm::Value *take = last ? b.CreateOr(better, equal) : better;
+          b.CreateStore(b.CreateSelect(take, c, bv), bestV);
+          b.CreateStore(
+              b.CreateSelect(take, j, b.CreateLoad(b.getInt64Ty(), bestI)),
+              bestI);
+        });
+  b.CreateStore(b.CreateLoad(b.getInt64Ty(), bestI),
+                b.CreateInBoundsGEP(b.getInt64Ty(), out, olin));
+}
+
+Status Codegen::emitArg(const Group &g) {
+  const Node &n = *g.root;
+  Value root(const_cast<Node *>(g.root), 0);
+  const Value &x = n.inputs[0];
+  const Dims &di = x.type().dims();
+  int64_t axis = n.attrInt("axis", 0);
+  if (axis < 0)
+    axis += int64_t(di.size());
+  int64_t outer = 1, inner = 1, extent = di[size_t(axis)];
+  for (size_t d = 0; d < di.size(); ++d)
+    if (int64_t(d) < axis)
+      outer *= di[d];
+    else if (int64_t(d) > axis)
+      inner *= di[d];
+  if (root.type().numElements() == 0)
+    return Status::ok();
+  Dims dims = {outer, inner};
+  emitTask(
+      "arg", outer, inner * extent, [&](llvm::Value *begin, llvm::Value *end) {
+        llvm::Value *in = ptrOfValue(x);
+        llvm::Value *out = ptrOfValue(root);
+        emitNest(dims, begin, end, [&](std::vector<llvm::Value *> &idx) {
+          llvm::Value *base = b_->CreateAdd(
+              b_->CreateMul(idx[0], b_->getInt64(uint64_t(extent * inner))),
+              idx[1]);
+          llvm::Value *olin = b_->CreateAdd(
+              b_->CreateMul(idx[0], b_->getInt64(uint64_t(inner))), idx[1]);
+          argBody(*this, *b_, n, in, out, base, olin, extent, inner);
+        });
+      });
+  return Status::ok();
+}
+
+Status Codegen::emitReduce(const Group &g) {
+  const Node &n = *g.root;
+  if (n.kind == OpKind::ArgMax || n.kind == OpKind::ArgMin)
+    return emitArg(g);
+  Value root(const_cast<Node *>(g.root), 0);
+  const Value &x = n.inputs[0];
+  const Dims &di = x.type().dims();
+  size_t r = di.size();
+  std::vector<int64_t> axes;
+  if (n.hasInput(1))
+    constantInts(n.inputs[1], axes);
+  else if (n.hasAttr("axes"))
+    axes = n.attrInts("axes");
+  std::vector<bool> reduced(r, false);
+  if (axes.empty()) {
+    if (!n.attrInt("noop_with_empty_axes", 0))
+      reduced.assign(r, true);
+  } else {
+    for (int64_t a : axes)
+      reduced[size_t(a < 0 ? a + int64_t(r) : a)] = true;
+  }
+  std::vector<int64_t> istr = physStrides(x); // as stored (maybe NHWC)
+  Dims keptDims, redDims;
+  std::vector<int64_t> keptStr, redStr;
+  for (size_t d = 0; d < r; ++d)
+    if (reduced[d]) {
+      redDims.push_back(di[d]);
+      redStr.push_back(istr[d]);
+    } else {
+      keptDims.push_back(di[d]);
+      keptStr.push_back(istr[d]);
+    }
+  std::vector<int64_t> ostr = contiguous(keptDims);
+  {
+    std::vector<std::vector<int64_t> *> kv = {&keptStr, &ostr};
+    coalesce(keptDims, kv);
+    std::vector<std::vector<int64_t> *> rv = {&redStr};
+    coalesce(redDims, rv);
+  }
+  if (root.type().numElements() == 0)
+    return Status::ok();
+  ElemKind k = x.type().elem();
+  bool fl = isComputeFloatKind(k), sg = isSigned(k);
+  OpKind op = n.kind;
+  int64_t per = 1;
+  for (size_t d = 1; d < keptDims.size(); ++d)
+    per *= keptDims[d];
+  for (int64_t e : redDims)
+    per *= e;
+  llvm::Type *acct = fl ? b_->getDoubleTy() : b_->getInt64Ty();
+  llvm::Type *et = elemType(k);
+  // The accumulator's start value and one step (the element widened to
+  // double or int64, NaN winning Max and Min).
+  auto initValue = [&]() -> llvm::Value * {
+    double inf = std::numeric_limits<double>::infinity();
+    unsigned w = bits(k);
+    if (op == OpKind::ReduceProd)
+      return fl ? llvm::ConstantFP::get(acct, 1.0) : b_->getInt64(1);
+    if (op == OpKind::ReduceMax)
+      return fl ? llvm::ConstantFP::get(acct, -inf)
+                : b_->getInt64(
+                      sg ? uint64_t(
+                               llvm::APInt::getSignedMinValue(w).getSExtValue())
+                         : 0);
+    if (op == OpKind::ReduceMin)
+      return fl ? llvm::ConstantFP::get(acct, inf)
+                : b_->getInt64(
+                      sg ? uint64_t(
+                               llvm::APInt::getSignedMaxValue(w).getSExtValue())
+                         : llvm::APInt::getMaxValue(w).getZExtValue());
+    return fl ? llvm::ConstantFP::get(acct, 0.0) : b_->getInt64(0);
+  };
+  auto combine = [&](llvm::Value *a, llvm::Value *v) -> llvm::Value * {
+    v = fl ? (k == ElemKind::F32 ? b_->CreateFPExt(v, acct) : v)
+           : (sg ? b_->CreateSExt(v, acct) : b_->CreateZExt(v, acct));
+    if (op == OpKind::ReduceSum)
+      return fl ? b_->CreateFAdd(a, v) : b_->CreateAdd(a, v);
+    if (op == OpKind::ReduceProd)
+      return fl ? b_->CreateFMul(a, v) : b_->CreateMul(a, v);
+    bool isMax = op == OpKind::ReduceMax;
+    llvm::Value *better;
+    if (fl)
+      better = b_->CreateOr(b_->CreateFCmpUNO(v, v),
+                            isMax ? b_->CreateFCmpOGT(v, a)
+                                  : b_->CreateFCmpOLT(v, a));
+    else
+      better = isMax ? (sg ? b_->CreateICmpSGT(v, a) : b_->CreateICmpUGT(v, a))
+                     : (sg ? b_->CreateICmpSLT(v, a) : b_->CreateICmpULT(v, a));
+    return b_->CreateSelect(better, v, a);
+  };
+  auto narrow = [&](llvm::Value *a) {
+    return fl ? (k == ElemKind::F32 ? b_->CreateFPTrunc(a, et) : a)
+              : b_->CreateTrunc(a, et);
+  };
+  auto linear = [&](llvm::Value *lin, const std::vector<llvm::Value *> &idx,
+                    const std::vector<int64_t> &str) {
+    for (size_t d = 0; d < idx.size(); ++d)
+      if (str[d])
+        lin = b_->CreateAdd(
+            lin, b_->CreateMul(idx[d], b_->getInt64(uint64_t(str[d]))));
+    return lin;
+  };
+  bool trivialRed = redDims.size() == 1 && redDims[0] == 1 && redStr[0] == 0;
+  // Kept elements contiguous and innermost in memory (a global pool of a
+  // channels-last value: channels kept, pixels reduced): reduce a block of
+  // them at a time, reduced indices outer, so the inner loop walks
+  // contiguous elements with independent accumulators (vectorized) rather
+  // than one latency-bound chain per element over strided loads. Each
+  // element still combines its inputs in the same order.
+  constexpr int64_t kBlock = 256;
+  bool keptInner = !trivialRed && !keptDims.empty() && keptStr.back() == 1 &&
+                   keptDims.back() >= 8 &&
+                   std::all_of(redStr.begin(), redStr.end(),
+                               [](int64_t st) { return st > 1; });
+  if (keptInner) {
+    std::vector<int64_t> outer(keptDims.begin(), keptDims.end() - 1);
+    int64_t inner = keptDims.back();
+    // Tasks over the outermost kept dim, or blocks of the inner one.
+    bool overOuter =
+        !outer.empty() &&
+        outer[0] >= 2 * int64_t(cfg_.numThreads ? cfg_.numThreads : 1);
+    int64_t nBlocks = (inner + kBlock - 1) / kBlock;
+    int64_t tasks = overOuter ? outer[0] : nBlocks;
+    int64_t work = per * keptDims[0] / (tasks ? tasks : 1);
+    emitTask("reduce", tasks, work, [&](llvm::Value *begin, llvm::Value *end) {
+      llvm::Value *acc =
+          b_->CreateAlloca(llvm::ArrayType::get(acct, uint64_t(kBlock)));
+      llvm::Value *in = ptrOfValue(x);
+      llvm::Value *out = ptrOfValue(root);
+      // One block [j0, j0 + len) of the inner kept dim at outer offsets
+      // ibase (input) and obase (output).
+      auto block = [&](llvm::Value *ibase, llvm::Value *obase, llvm::Value *j0,
+                       llvm::Value *len) {
+        llvm::Value *zero = b_->getInt64(0);
+        auto slot = [&](llvm::Value *j) {
+          return b_->CreateInBoundsGEP(llvm::ArrayType::get(acct, kBlock), acc,
+                                       {zero, j});
+        };
+        emitNest({kBlock}, zero, len, [&](std::vector<llvm::Value *> &j) {
+          b_->CreateStore(initValue(), slot(j[0]));
+        });
+        emitNest(
+            redDims, zero, b_->getInt64(uint64_t(redDims[0])),
+            [&](std::vector<llvm::Value *> &ridx) {
+              llvm::Value *row = linear(b_->CreateAdd(ibase, j0), ridx, redStr);
+              emitNest({kBlock}, zero, len, [&](std::vector<llvm::Value *> &j) {
+                llvm::Value *v = b_->CreateLoad(
+                    et,
+                    b_->CreateInBoundsGEP(et, in, b_->CreateAdd(row, j[0])));
+                llvm::Value *a = b_->CreateLoad(acct, slot(j[0]));
+                b_->CreateStore(combine(a, v), slot(j[0]));
+              });
+            });
+        emitNest({kBlock}, zero, len, [&](std::vector<llvm::Value *> &j) {
+          llvm::Value *a = b_->CreateLoad(acct, slot(j[0]));
+          b_->CreateStore(
+              narrow(a),
+              b_->CreateInBoundsGEP(
+                  et, out, b_->CreateAdd(obase, b_->CreateAdd(j0, j[0]))));
+        });
+      };
+      auto blocksOf = [&](llvm::Value *ibase, llvm::Value *obase,
+                          llvm::Value *lo, llvm::Value *hi) {
+        emitNest({nBlocks}, lo, hi, [&](std::vector<llvm::Value *> &bi) {
+          llvm::Value *j0 = b_->CreateMul(bi[0], b_->getInt64(kBlock));
+          llvm::Value *left = b_->CreateSub(b_->getInt64(uint64_t(inner)), j0);
+          llvm::Value *len =
+              b_->CreateSelect(b_->CreateICmpSLT(left, b_->getInt64(kBlock)),
+                               left, b_->getInt64(kBlock));
+          block(ibase, obase, j0, len);
+        });
+      };
+      if (outer.empty()) {
+        blocksOf(b_->getInt64(0), b_->getInt64(0), begin, end);
+        return;
+      }
+      std::vector<int64_t> ko(keptStr.begin(), keptStr.end() - 1);
+      std::vector<int64_t> oo(ostr.begin(), ostr.end() - 1);
+      llvm::Value *lo = overOuter ? begin : b_->getInt64(0);
+      llvm::Value *hi = overOuter ? end : b_->getInt64(uint64_t(outer[0]));
+      emitNest(outer, lo, hi, [&](std::vector<llvm::Value *> &kidx) {
+        llvm::Value *ib = linear(b_->getInt64(0), kidx, ko);
+        llvm::Value *ob = linear(b_->getInt64(0), kidx, oo);
+        if (overOuter)
+          blocksOf(ib, ob, b_->getInt64(0), b_->getInt64(uint64_t(nBlocks)));
+        else
+          blocksOf(ib, ob, begin, end);
+      });
+    });
+    return Status::ok();
+  }
+  emitTask(
+      "reduce", keptDims[0], per, [&](llvm::Value *begin, llvm::Value *end) {
+        llvm::Value *acc = b_->CreateAlloca(acct);
+        llvm::Value *in = ptrOfValue(x);
+        llvm::Value *out = ptrOfValue(root);
+        emitNest(keptDims, begin, end, [&](std::vector<llvm::Value *> &kidx) {
+          b_->CreateStore(initValue(), acc);
+          llvm::Value *base = linear(b_->getInt64(0), kidx, keptStr);
+          auto step = [&](std::vector<llvm::Value *> &ridx) {
+            llvm::Value *lin = linear(base, ridx, redStr);
+            llvm::Value *v =
+                b_->CreateLoad(et, b_->CreateInBoundsGEP(et, in, lin));
+            b_->CreateStore(combine(b_->CreateLoad(acct, acc), v), acc);
+          };
+          if (trivialRed) {
+            std::vector<llvm::Value *> none = {b_->getInt64(0)};
+            step(none);
+          } else {
+            emitNest(redDims, b_->getInt64(0),
+                     b_->getInt64(uint64_t(redDims[0])), step);
+          }
+          b_->CreateStore(narrow(b_->CreateLoad(acct, acc)),
+                          b_->CreateInBoundsGEP(
+                              et, out, linear(b_->getInt64(0), kidx, ostr)));
+        });
+      });
+  return Status::ok();
+}
+
+} // namespace ember::cpugen

@@ -1,0 +1,131 @@
+// The code generator of one fused loop group, shared by the loop, Concat and
+// Split emitters: CodegenLoop.cpp plans its loads (affine, gather and table
+// index maps) and evaluates the group's expression per element; LoopOps.cpp
+// holds each Loop op's arithmetic (LoopGen::op, one case per Loop row of
+// CpuOps.def). Internal to the code generator.
+#pragma once
+
+#include "Capability.h"
+#include "Codegen.h"
+
+#include <llvm/IR/Intrinsics.h>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ember::cpugen {
+
+// ---- index-space helpers (CodegenLoop.cpp) ---------------------------------
+
+// Floats are isComputeFloatKind: f32, f64, and the 16-bit kinds
+// (isHalfFloatKind), which compute in f32 registers and are rounded to their
+// kind after every op (the reference computes in float and stores each
+// result).
+
+// Signed integers (isSignedKind includes the floats).
+bool isSigned(ElemKind k);
+// Bits of a kind's value (bool: 1).
+unsigned bits(ElemKind k);
+// Row-major strides of dims d.
+std::vector<int64_t> contiguous(const Dims &d);
+
+// Strides over `from` broadcast (numpy rules, right-aligned) to `to`.
+std::vector<int64_t> broadcastTo(const std::vector<int64_t> &strides,
+                                 const Dims &from, const Dims &to);
+
+// Coalesces loop dims: drops extent-1 dims and merges neighbours that every
+// stride vector walks contiguously. Updates dims and all vectors.
+void coalesce(Dims &dims, std::vector<std::vector<int64_t> *> vecs);
+
+// Orders the loop dims by the last vector's strides (the store),
+// outermost first, so a result stored in another layout than its logical
+// order (channels-last int8 tensors) is written contiguously by the inner
+// loop instead of one strided byte at a time. Every element is computed
+// independently, so any order is correct; ties keep the logical order.
+void storeOrder(Dims &dims, std::vector<std::vector<int64_t> *> vecs);
+
+// Slice bounds normalized as the reference kernel does: first index and
+// step per axis of the operand.
+void sliceMap(const Node &n, std::vector<int64_t> &first,
+              std::vector<int64_t> &step);
+
+// The evaluation of one fused loop group.
+struct LoopGen {
+  Codegen &cg;
+  const Group &g;
+  llvm::IRBuilder<> &b;
+  Dims dims; // the loop's index space (the root's result dims)
+  std::vector<Leaf> leaves;
+  std::map<ValueKey, int> leafOf;
+  // Loads that are not numpy broadcasts: per-axis quantization parameters.
+  std::map<std::pair<const Node *, size_t>, int> special;
+  std::vector<llvm::Value *> bases;           // per leaf, in the task
+  std::map<const Node *, llvm::Value *> memo; // per iteration
+  std::vector<llvm::Value *> idx;
+
+  LoopGen(Codegen &c, const Group &grp, llvm::IRBuilder<> &builder, Dims d)
+      : cg(c), g(grp), b(builder), dims(std::move(d)) {}
+
+  int addLeaf(const Leaf &l);
+
+  // Leaf for operand value v (materialized or a folded Move) read at the
+  // loop index, broadcast to the loop dims.
+  int leafFor(const Value &v);
+
+  // Scale or zero point (operand i) of QuantizeLinear/DequantizeLinear n:
+  // one value, or one per index of the `axis` dim of operand 0.
+  int axisLeaf(const Node &n, size_t i);
+
+  // GatherElements node n (a member): data read at the indices' value
+  // along `axis`, elsewhere at the loop index.
+  int gatherElementsLeaf(const Node &n);
+
+  // Pad/Tile node n: its operand read through per-axis source tables (the
+  // reference kernel's gatherByTables).
+  int tableLeaf(const Node &n);
+
+  // Gather node n (a member): leaves for its indices and data.
+  int gatherLeaf(const Node &n);
+
+  // First pass: which loads the expression needs.
+  void plan(const Value &v);
+
+  llvm::Type *regType(ElemKind k);
+
+  // A table of source indices as a constant global.
+  llvm::Value *table(const std::vector<int64_t> &t);
+
+  llvm::Value *valid = nullptr; // set by address() for tables with fills
+
+  llvm::Value *address(int leaf, std::vector<int64_t> *stridesOverride);
+
+  // 16-bit float storage <-> f32 registers (F16: IEEE half, RNE; BF16: the
+  // reference's bit rounding, NaN quieted).
+  llvm::Value *widen(llvm::Value *bitsV, ElemKind k);
+  llvm::Value *narrow(llvm::Value *f, ElemKind k);
+  llvm::Value *roundTo(llvm::Value *f, ElemKind k);
+
+  llvm::Value *load(int leaf);
+
+  llvm::Value *constant(ElemKind k, double v);
+
+  llvm::Value *eval(const Value &v);
+
+  llvm::Value *call(const std::string &name, llvm::Type *t,
+                    std::vector<llvm::Value *> args);
+  llvm::Value *libm(const char *name, ElemKind k, llvm::Value *x);
+  llvm::Value *intrinsic(llvm::Intrinsic::ID id, llvm::Value *x);
+
+  llvm::Value *cast(llvm::Value *v, ElemKind from, ElemKind to);
+
+  // Integer division with the reference's rules for 0 and -1 divisors.
+  llvm::Value *safeDivisor(llvm::Value *d, bool sgn);
+
+  llvm::Value *minMax(bool isMax, ElemKind k, llvm::Value *cur, llvm::Value *v);
+
+  llvm::Value *op(const Node &n, std::vector<llvm::Value *> &o);
+};
+
+} // namespace ember::cpugen

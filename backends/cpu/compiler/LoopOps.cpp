@@ -1,0 +1,384 @@
+// The arithmetic of every Loop op of CpuOps.def (LoopGen::op), on values in
+// registers: each computes exactly what its reference kernel
+// (core/interp/kernels) computes, in the same precision (16-bit floats in
+// f32, rounded after every op by the caller; Sigmoid's two branches, integer
+// division by 0 and -1, Cast's NaN and overflow rules, Max/Min NaN
+// propagation).
+#include "LoopGen.h"
+
+#include <llvm/IR/Constants.h>
+
+#include <cmath>
+#include <limits>
+
+namespace ember::cpugen {
+
+llvm::Value *LoopGen::call(const std::string &name, llvm::Type *t,
+                           std::vector<llvm::Value *> args) {
+  std::vector<llvm::Type *> tys(args.size(), t);
+  llvm::FunctionCallee f = cg.mod_->getOrInsertFunction(
+      name, llvm::FunctionType::get(t, tys, false));
+  if (auto *fn = llvm::dyn_cast<llvm::Function>(f.getCallee()))
+    fn->addFnAttr(llvm::Attribute::NoUnwind);
+  return b.CreateCall(f, args);
+}
+
+llvm::Value *LoopGen::libm(const char *name, ElemKind k, llvm::Value *x) {
+  std::string n = name;
+  if (k == ElemKind::F32 || isHalfFloatKind(k))
+    n += "f";
+  return call(n, regType(k), {x});
+}
+
+llvm::Value *LoopGen::intrinsic(llvm::Intrinsic::ID id, llvm::Value *x) {
+  return b.CreateUnaryIntrinsic(id, x);
+}
+
+llvm::Value *LoopGen::cast(llvm::Value *v, ElemKind from, ElemKind to) {
+  if (from == to)
+    return v;
+  // The reference converts 16-bit floats through float both ways.
+  if (isHalfFloatKind(from))
+    return cast(v, ElemKind::F32, to);
+  if (isHalfFloatKind(to))
+    return roundTo(cast(v, from, ElemKind::F32), to);
+  llvm::Type *tt = regType(to);
+  if (to == ElemKind::Bool) {
+    if (isComputeFloatKind(from))
+      return b.CreateFCmpUNE(v, llvm::ConstantFP::get(v->getType(), 0.0));
+    return b.CreateICmpNE(v, llvm::ConstantInt::get(v->getType(), 0));
+  }
+  if (from == ElemKind::Bool)
+    return isComputeFloatKind(to) ? b.CreateUIToFP(v, tt) : b.CreateZExt(v, tt);
+  if (isComputeFloatKind(to)) {
+    if (isComputeFloatKind(from))
+      return to == ElemKind::F64 ? b.CreateFPExt(v, tt)
+                                 : b.CreateFPTrunc(v, tt);
+    return isSigned(from) ? b.CreateSIToFP(v, tt) : b.CreateUIToFP(v, tt);
+  }
+  if (isComputeFloatKind(from)) {
+    // The reference: NaN -> 0, |d| >= 2^63 -> INT64_MIN, else trunc
+    // through int64, wrapping to the target width.
+    llvm::Value *d =
+        from == ElemKind::F32 ? b.CreateFPExt(v, b.getDoubleTy()) : v;
+    llvm::Value *lim =
+        llvm::ConstantFP::get(b.getDoubleTy(), 9.2233720368547758e18);
+    llvm::Value *big = b.CreateOr(
+        b.CreateFCmpOGE(d, lim),
+        b.CreateFCmpOLT(
+            d, llvm::ConstantFP::get(b.getDoubleTy(), -9.2233720368547758e18)));
+    llvm::Value *nan = b.CreateFCmpUNO(d, d);
+    llvm::Value *safe = b.CreateSelect(
+        b.CreateOr(big, nan), llvm::ConstantFP::get(b.getDoubleTy(), 0.0), d);
+    llvm::Value *i = b.CreateFPToSI(safe, b.getInt64Ty());
+    i = b.CreateSelect(big, b.getInt64(uint64_t(INT64_MIN)), i);
+    return b.CreateTrunc(i, tt);
+  }
+  unsigned fb = bits(from), tb = bits(to);
+  if (tb < fb)
+    return b.CreateTrunc(v, tt);
+  if (tb > fb)
+    return isSigned(from) ? b.CreateSExt(v, tt) : b.CreateZExt(v, tt);
+  return v;
+}
+
+// Integer division with the reference's rules for 0 and -1 divisors.
+llvm::Value *LoopGen::safeDivisor(llvm::Value *d, bool sgn) {
+  llvm::Value *zero = llvm::ConstantInt::get(d->getType(), 0);
+  llvm::Value *bad = b.CreateICmpEQ(d, zero);
+  if (sgn)
+    bad = b.CreateOr(
+        bad, b.CreateICmpEQ(d, llvm::ConstantInt::getSigned(d->getType(), -1)));
+  return b.CreateSelect(bad, llvm::ConstantInt::get(d->getType(), 1), d);
+}
+
+llvm::Value *LoopGen::minMax(bool isMax, ElemKind k, llvm::Value *cur,
+                             llvm::Value *v) {
+  if (isComputeFloatKind(k)) {
+    llvm::Value *nan =
+        b.CreateOr(b.CreateFCmpUNO(v, v), b.CreateFCmpUNO(cur, cur));
+    llvm::Value *better =
+        isMax ? b.CreateFCmpOGT(v, cur) : b.CreateFCmpOLT(v, cur);
+    llvm::Value *r = b.CreateSelect(better, v, cur);
+    return b.CreateSelect(nan, llvm::ConstantFP::getNaN(v->getType()), r);
+  }
+  bool sg = isSigned(k);
+  llvm::Value *better =
+      isMax ? (sg ? b.CreateICmpSGT(v, cur) : b.CreateICmpUGT(v, cur))
+            : (sg ? b.CreateICmpSLT(v, cur) : b.CreateICmpULT(v, cur));
+  return b.CreateSelect(better, v, cur);
+}
+
+llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
+  ElemKind k = n.inputs[0].type().elem();
+  bool fl = isComputeFloatKind(k), sg = isSigned(k);
+  llvm::Value *x = o[0];
+  llvm::Type *t = regType(k);
+  auto fconst = [&](double c) { return llvm::ConstantFP::get(t, c); };
+  auto iconst = [&](int64_t c) {
+    return llvm::ConstantInt::get(t, uint64_t(c), true);
+  };
+  // One case per Loop row of CpuOps.def; no default, so a row without
+  // code here does not compile.
+  switch (loopOpOf(n.kind)) {
+  case LoopOp::Exp:
+    return intrinsic(llvm::Intrinsic::exp, x);
+  case LoopOp::Log:
+    return intrinsic(llvm::Intrinsic::log, x);
+  case LoopOp::Sqrt:
+    return intrinsic(llvm::Intrinsic::sqrt, x);
+  case LoopOp::Reciprocal:
+    return b.CreateFDiv(fconst(1.0), x);
+  case LoopOp::Sigmoid: {
+    // exp(-|x|) is exp(-x) for x >= 0 and exp(x) below: one call.
+    llvm::Value *e =
+        intrinsic(llvm::Intrinsic::exp,
+                  b.CreateFNeg(intrinsic(llvm::Intrinsic::fabs, x)));
+    llvm::Value *den = b.CreateFAdd(fconst(1.0), e);
+    return b.CreateSelect(b.CreateFCmpOGE(x, fconst(0.0)),
+                          b.CreateFDiv(fconst(1.0), den), b.CreateFDiv(e, den));
+  }
+  case LoopOp::Tanh:
+    return libm("tanh", k, x);
+  case LoopOp::Erf:
+    return libm("erf", k, x);
+  case LoopOp::Floor:
+    return intrinsic(llvm::Intrinsic::floor, x);
+  case LoopOp::Ceil:
+    return intrinsic(llvm::Intrinsic::ceil, x);
+  case LoopOp::Round:
+    return intrinsic(llvm::Intrinsic::roundeven, x);
+  case LoopOp::Sin:
+    return libm("sin", k, x);
+  case LoopOp::Cos:
+    return libm("cos", k, x);
+  case LoopOp::Tan:
+    return libm("tan", k, x);
+  case LoopOp::Asin:
+    return libm("asin", k, x);
+  case LoopOp::Acos:
+    return libm("acos", k, x);
+  case LoopOp::Atan:
+    return libm("atan", k, x);
+  case LoopOp::Sinh:
+    return libm("sinh", k, x);
+  case LoopOp::Cosh:
+    return libm("cosh", k, x);
+  case LoopOp::Asinh:
+    return libm("asinh", k, x);
+  case LoopOp::Acosh:
+    return libm("acosh", k, x);
+  case LoopOp::Atanh:
+    return libm("atanh", k, x);
+  case LoopOp::Abs:
+    if (fl)
+      return b.CreateSelect(b.CreateFCmpOLT(x, fconst(0.0)), b.CreateFNeg(x),
+                            x);
+    if (!sg)
+      return x;
+    return b.CreateSelect(b.CreateICmpSLT(x, iconst(0)),
+                          b.CreateSub(iconst(0), x), x);
+  case LoopOp::Neg:
+    return fl ? b.CreateFNeg(x) : b.CreateSub(iconst(0), x);
+  case LoopOp::Sign: {
+    if (fl)
+      return b.CreateSelect(b.CreateFCmpOGT(x, fconst(0.0)), fconst(1.0),
+                            b.CreateSelect(b.CreateFCmpOLT(x, fconst(0.0)),
+                                           fconst(-1.0), fconst(0.0)));
+    llvm::Value *pos =
+        sg ? b.CreateICmpSGT(x, iconst(0)) : b.CreateICmpUGT(x, iconst(0));
+    llvm::Value *neg = sg ? b.CreateICmpSLT(x, iconst(0)) : b.getInt1(false);
+    return b.CreateSelect(pos, iconst(1),
+                          b.CreateSelect(neg, iconst(-1), iconst(0)));
+  }
+  case LoopOp::Relu:
+    if (fl)
+      return b.CreateSelect(b.CreateFCmpOGT(x, fconst(0.0)), x, fconst(0.0));
+    return b.CreateSelect(b.CreateICmpSGT(x, iconst(0)), x, iconst(0));
+  case LoopOp::Not:
+    return b.CreateNot(x);
+  case LoopOp::IsNaN:
+    return b.CreateFCmpUNO(x, x);
+  case LoopOp::IsInf: {
+    bool pos = n.attrInt("detect_positive", 1) != 0;
+    bool neg = n.attrInt("detect_negative", 1) != 0;
+    double inf = std::numeric_limits<double>::infinity();
+    llvm::Value *r = b.getInt1(false);
+    if (pos)
+      r = b.CreateOr(r, b.CreateFCmpOEQ(x, fconst(inf)));
+    if (neg)
+      r = b.CreateOr(r, b.CreateFCmpOEQ(x, fconst(-inf)));
+    return r;
+  }
+  case LoopOp::BitwiseNot:
+    return b.CreateNot(x);
+  case LoopOp::Cast:
+    return cast(x, k, n.types[0].elem());
+  case LoopOp::Add:
+    if (k == ElemKind::Bool) // bool(a + b)
+      return b.CreateOr(x, o[1]);
+    return fl ? b.CreateFAdd(x, o[1]) : b.CreateAdd(x, o[1]);
+  case LoopOp::Sub:
+    if (k == ElemKind::Bool) // bool(a - b)
+      return b.CreateXor(x, o[1]);
+    return fl ? b.CreateFSub(x, o[1]) : b.CreateSub(x, o[1]);
+  case LoopOp::Mul:
+    if (k == ElemKind::Bool)
+      return b.CreateAnd(x, o[1]);
+    return fl ? b.CreateFMul(x, o[1]) : b.CreateMul(x, o[1]);
+  case LoopOp::Div: {
+    if (k == ElemKind::Bool) // b == 0 gives 0, else a / 1
+      return b.CreateAnd(x, o[1]);
+    if (fl)
+      return b.CreateFDiv(x, o[1]);
+    llvm::Value *d = safeDivisor(o[1], sg);
+    llvm::Value *q = sg ? b.CreateSDiv(x, d) : b.CreateUDiv(x, d);
+    if (sg)
+      q = b.CreateSelect(b.CreateICmpEQ(o[1], iconst(-1)),
+                         b.CreateSub(iconst(0), x), q);
+    return b.CreateSelect(b.CreateICmpEQ(o[1], iconst(0)), iconst(0), q);
+  }
+  case LoopOp::Mod: {
+    if (k == ElemKind::Bool) // a % 1 and the b == 0 rule: always 0
+      return b.getInt1(false);
+    bool fmodAttr = n.attrInt("fmod", 0) != 0;
+    llvm::Value *bv = o[1];
+    if (fl) {
+      llvm::Value *r = b.CreateFRem(x, bv);
+      if (fmodAttr)
+        return r;
+      llvm::Value *fix =
+          b.CreateAnd(b.CreateFCmpUNE(r, fconst(0.0)),
+                      b.CreateXor(b.CreateFCmpOLT(r, fconst(0.0)),
+                                  b.CreateFCmpOLT(bv, fconst(0.0))));
+      return b.CreateSelect(fix, b.CreateFAdd(r, bv), r);
+    }
+    llvm::Value *d = safeDivisor(bv, sg);
+    llvm::Value *r = sg ? b.CreateSRem(x, d) : b.CreateURem(x, d);
+    if (sg && !fmodAttr) {
+      llvm::Value *fix =
+          b.CreateAnd(b.CreateICmpNE(r, iconst(0)),
+                      b.CreateXor(b.CreateICmpSLT(r, iconst(0)),
+                                  b.CreateICmpSLT(bv, iconst(0))));
+      r = b.CreateSelect(fix, b.CreateAdd(r, bv), r);
+    }
+    llvm::Value *zero = b.CreateICmpEQ(bv, iconst(0));
+    if (sg)
+      zero = b.CreateOr(zero, b.CreateICmpEQ(bv, iconst(-1)));
+    return b.CreateSelect(zero, iconst(0), r);
+  }
+  case LoopOp::Pow: {
+    if (isHalfFloatKind(k)) { // the reference: std::pow in double
+      llvm::Type *d = b.getDoubleTy();
+      llvm::Value *e = cast(o[1], n.inputs[1].type().elem(), ElemKind::F64);
+      return b.CreateFPTrunc(
+          b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, b.CreateFPExt(x, d), e),
+          b.getFloatTy());
+    }
+    llvm::Value *e = cast(o[1], n.inputs[1].type().elem(), k);
+    return b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, x, e);
+  }
+  case LoopOp::Max:
+  case LoopOp::Min: {
+    llvm::Value *cur = x;
+    for (size_t i = 1; i < o.size(); ++i)
+      cur = minMax(n.kind == OpKind::Max, k, cur, o[i]);
+    return cur;
+  }
+  case LoopOp::Equal:
+    if (fl)
+      return b.CreateFCmpOEQ(x, o[1]);
+    return b.CreateICmpEQ(x, o[1]);
+  case LoopOp::Less:
+    return fl ? b.CreateFCmpOLT(x, o[1])
+              : (sg ? b.CreateICmpSLT(x, o[1]) : b.CreateICmpULT(x, o[1]));
+  case LoopOp::Greater:
+    return fl ? b.CreateFCmpOGT(x, o[1])
+              : (sg ? b.CreateICmpSGT(x, o[1]) : b.CreateICmpUGT(x, o[1]));
+  case LoopOp::LessOrEqual:
+    return fl ? b.CreateFCmpOLE(x, o[1])
+              : (sg ? b.CreateICmpSLE(x, o[1]) : b.CreateICmpULE(x, o[1]));
+  case LoopOp::GreaterOrEqual:
+    return fl ? b.CreateFCmpOGE(x, o[1])
+              : (sg ? b.CreateICmpSGE(x, o[1]) : b.CreateICmpUGE(x, o[1]));
+  case LoopOp::And:
+  case LoopOp::BitwiseAnd:
+    return b.CreateAnd(x, o[1]);
+  case LoopOp::Or:
+  case LoopOp::BitwiseOr:
+    return b.CreateOr(x, o[1]);
+  case LoopOp::Xor:
+  case LoopOp::BitwiseXor:
+    return b.CreateXor(x, o[1]);
+  case LoopOp::BitShift: {
+    bool left = n.attrString("direction", "") == "LEFT";
+    llvm::Value *s = o[1];
+    unsigned w = bits(k);
+    llvm::Value *out = b.CreateICmpUGE(s, iconst(int64_t(w)));
+    if (sg)
+      out = b.CreateOr(out, b.CreateICmpSLT(s, iconst(0)));
+    llvm::Value *safe = b.CreateSelect(out, iconst(0), s);
+    llvm::Value *r = left
+                         ? b.CreateShl(x, safe)
+                         : (sg ? b.CreateAShr(x, safe) : b.CreateLShr(x, safe));
+    llvm::Value *fill = iconst(0);
+    if (!left && sg)
+      fill =
+          b.CreateSelect(b.CreateICmpSLT(x, iconst(0)), iconst(-1), iconst(0));
+    return b.CreateSelect(out, fill, r);
+  }
+  case LoopOp::Where:
+    return b.CreateSelect(x, o[1], o[2]);
+  case LoopOp::ConstantOfShape: {
+    const Tensor *t = n.attrTensor("value");
+    ElemKind rk = n.types[0].elem();
+    if (!t)
+      return constant(rk, 0.0);
+    if (isComputeFloatKind(rk) || rk == ElemKind::Bool)
+      return constant(rk, t->getDouble(0));
+    return llvm::ConstantInt::get(regType(rk), uint64_t(t->getInt(0)), true);
+  }
+  case LoopOp::QuantizeLinear: {
+    // nearbyint(x / scale) in the x/scale type, + zero point, saturated
+    // (NaN -> 0), as QuantUtil.h does.
+    ElemKind qk = n.types[0].elem();
+    llvm::Type *d = b.getDoubleTy();
+    llvm::Value *q =
+        intrinsic(llvm::Intrinsic::roundeven, b.CreateFDiv(x, o[1]));
+    if (k == ElemKind::F32)
+      q = b.CreateFPExt(q, d);
+    if (o.size() > 2 && o[2])
+      q = b.CreateFAdd(q, cast(o[2], qk, ElemKind::F64));
+    unsigned w = bits(qk);
+    bool sq = isSigned(qk);
+    double lo = sq ? -std::ldexp(1.0, int(w) - 1) : 0.0;
+    double hi =
+        sq ? std::ldexp(1.0, int(w) - 1) - 1 : std::ldexp(1.0, int(w)) - 1;
+    llvm::Value *c =
+        b.CreateSelect(b.CreateFCmpOLT(q, llvm::ConstantFP::get(d, lo)),
+                       llvm::ConstantFP::get(d, lo), q);
+    c = b.CreateSelect(b.CreateFCmpOGT(c, llvm::ConstantFP::get(d, hi)),
+                       llvm::ConstantFP::get(d, hi), c);
+    c = b.CreateSelect(b.CreateFCmpUNO(q, q), llvm::ConstantFP::get(d, 0.0), c);
+    return b.CreateTrunc(b.CreateFPToSI(c, b.getInt64Ty()), regType(qk));
+  }
+  case LoopOp::DequantizeLinear: {
+    // double(x - zero point) * scale, rounded once to the result type.
+    llvm::Value *xi =
+        sg ? b.CreateSExt(x, b.getInt64Ty()) : b.CreateZExt(x, b.getInt64Ty());
+    if (o.size() > 2 && o[2]) {
+      llvm::Value *z = sg ? b.CreateSExt(o[2], b.getInt64Ty())
+                          : b.CreateZExt(o[2], b.getInt64Ty());
+      xi = b.CreateSub(xi, z);
+    }
+    ElemKind sk = n.inputs[1].type().elem();
+    llvm::Value *sd =
+        sk == ElemKind::F32 ? b.CreateFPExt(o[1], b.getDoubleTy()) : o[1];
+    llvm::Value *r = b.CreateFMul(b.CreateSIToFP(xi, b.getDoubleTy()), sd);
+    return sk == ElemKind::F32 ? b.CreateFPTrunc(r, b.getFloatTy()) : r;
+  }
+  }
+  return nullptr; // (every case returns)
+}
+
+} // namespace ember::cpugen

@@ -1,0 +1,195 @@
+//===- QDepthwiseTest.cpp - int8 depthwise rows must match bit for bit ----===//
+//
+// qdepthwiseConv2dRow on every path (generic, AVX2, AVX-512, and AVX-512
+// VNNI with the 3x3 VNNI pack) against an exact-integer reference of the
+// documented computation: int32 accumulation of (x - x_zp) * w over the
+// taps inside the input, then finishQ's fp32 requantization.
+//
+//===----------------------------------------------------------------------===//
+#include "Reference.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+namespace ember::cpu::test {
+namespace {
+
+class QDepthwiseTest : public ::testing::TestWithParam<Isa> {
+protected:
+  void SetUp() override {
+    if (!isaSupported(GetParam()))
+      GTEST_SKIP() << isaName(GetParam()) << " not supported on this CPU";
+  }
+};
+
+struct DwCase {
+  QDepthwiseConv c;
+  int64_t n = 1;
+  std::vector<uint8_t> x, packed;
+  std::vector<int16_t> w; // [KH*KW][C], centered
+  std::vector<int32_t> bias;
+  std::vector<float> scales;
+
+  int64_t xAt(int64_t b, int64_t ch, int64_t ih, int64_t iw) const {
+    int64_t C = c.channels, H = c.height, W = c.width;
+    return c.inNhwc ? x[size_t(((b * H + ih) * W + iw) * C + ch)]
+                    : x[size_t(((b * C + ch) * H + ih) * W + iw)];
+  }
+  size_t yIndex(int64_t b, int64_t ch, int64_t oh, int64_t ow) const {
+    int64_t C = c.channels, OH = c.outHeight, OW = c.outWidth;
+    return size_t(c.outNhwc ? ((b * OH + oh) * OW + ow) * C + ch
+                            : ((b * C + ch) * OH + oh) * OW + ow);
+  }
+};
+
+DwCase makeCase(std::mt19937 &rng, bool vnniPack) {
+  DwCase d;
+  QDepthwiseConv &c = d.c;
+  static const int64_t kChannels[] = {1, 5, 16, 37, 64, 70, 130};
+  c.channels = kChannels[randomIn(rng, 0, 6)];
+  c.kernelH = vnniPack ? 3 : int64_t(randomIn(rng, 1, 3));
+  c.kernelW = vnniPack ? 3 : int64_t(randomIn(rng, 1, 3));
+  c.strideH = int64_t(randomIn(rng, 1, 2));
+  c.strideW = int64_t(randomIn(rng, 1, 2));
+  c.dilationH = int64_t(randomIn(rng, 1, 2));
+  c.dilationW = int64_t(randomIn(rng, 1, 2));
+  c.padTop = int64_t(randomIn(rng, 0, 1));
+  c.padLeft = int64_t(randomIn(rng, 0, 1));
+  int64_t ekh = (c.kernelH - 1) * c.dilationH + 1;
+  int64_t ekw = (c.kernelW - 1) * c.dilationW + 1;
+  c.height = ekh + int64_t(randomIn(rng, 0, 6));
+  c.width = ekw + int64_t(randomIn(rng, 0, 8));
+  c.outHeight = (c.height + 2 * c.padTop - ekh) / c.strideH + 1;
+  c.outWidth = (c.width + 2 * c.padLeft - ekw) / c.strideW + 1;
+  c.inNhwc = vnniPack || randomIn(rng, 0, 1);
+  c.outNhwc = vnniPack || randomIn(rng, 0, 1);
+  c.xZeroPoint = int64_t(randomIn(rng, 0, 255));
+  c.ySigned = int64_t(randomIn(rng, 0, 1));
+  c.yZeroPoint = c.ySigned ? int64_t(randomIn(rng, 0, 40)) - 20
+                           : int64_t(randomIn(rng, 0, 255));
+  c.scaleCount = randomIn(rng, 0, 1) ? c.channels : 1;
+  d.n = int64_t(randomIn(rng, 1, 2));
+  int64_t C = c.channels, KK = c.kernelH * c.kernelW;
+  d.x.resize(size_t(d.n * C * c.height * c.width));
+  for (uint8_t &v : d.x)
+    v = uint8_t(randomIn(rng, 0, 255));
+  d.w.resize(size_t(KK * C));
+  for (int16_t &v : d.w)
+    v = int16_t(int(randomIn(rng, 0, 255)) - 128); // fits s8 (VNNI pack)
+  d.bias.resize(size_t(C));
+  for (int32_t &v : d.bias)
+    v = int32_t(randomIn(rng, 0, 40000)) - 20000;
+  d.scales.resize(size_t(c.scaleCount));
+  for (float &s : d.scales)
+    s = std::uniform_real_distribution<float>(0.0005f, 0.02f)(rng);
+  // Weights, bias at a 64-byte offset, then (3x3) the VNNI pack.
+  size_t biasOff = (d.w.size() * 2 + 63) / 64 * 64;
+  size_t vnniOff = (biasOff + d.bias.size() * 4 + 63) / 64 * 64;
+  int64_t blocks = (C + 63) / 64;
+  d.packed.assign(vnniOff + (vnniPack ? size_t(blocks) * 1280 : 0), 0);
+  std::memcpy(d.packed.data(), d.w.data(), d.w.size() * 2);
+  std::memcpy(d.packed.data() + biasOff, d.bias.data(), d.bias.size() * 4);
+  c.biasOffset = int64_t(biasOff);
+  if (vnniPack) {
+    static_assert(kQDepthwiseVnniBlockBytes == 1280, "the documented layout");
+    for (int64_t b = 0; b < blocks; ++b) {
+      uint8_t *blk = d.packed.data() + vnniOff + size_t(b) * 1280;
+      for (int64_t j = 0; j < 4; ++j)
+        for (int64_t q = 0; q < 16; ++q) {
+          int64_t ch = 64 * b + 16 * (q / 4) + 4 * j + q % 4;
+          if (ch >= C)
+            continue;
+          int32_t sum = 0;
+          for (int64_t k = 0; k < 9; ++k) {
+            int16_t v = d.w[size_t(k * C + ch)];
+            sum += v;
+            blk[((k / 4) * 4 + j) * 64 + q * 4 + k % 4] = uint8_t(int8_t(v));
+          }
+          int32_t bIn = d.bias[size_t(ch)] - int32_t(c.xZeroPoint) * sum;
+          float sc = d.scales[c.scaleCount > 1 ? size_t(ch) : 0];
+          std::memcpy(blk + 768 + (j * 16 + q) * 4, &bIn, 4);
+          std::memcpy(blk + 1024 + (j * 16 + q) * 4, &sc, 4);
+        }
+    }
+    c.vnniOffset = int64_t(vnniOff) + 1;
+  }
+  return d;
+}
+
+// The documented computation, element by element.
+std::vector<uint8_t> reference(const DwCase &d) {
+  const QDepthwiseConv &c = d.c;
+  std::vector<uint8_t> y(size_t(d.n * c.channels * c.outHeight * c.outWidth));
+  float lo = float((c.ySigned ? -128 : 0) - c.yZeroPoint);
+  float hi = float((c.ySigned ? 127 : 255) - c.yZeroPoint);
+  for (int64_t b = 0; b < d.n; ++b)
+    for (int64_t ch = 0; ch < c.channels; ++ch)
+      for (int64_t oh = 0; oh < c.outHeight; ++oh)
+        for (int64_t ow = 0; ow < c.outWidth; ++ow) {
+          int32_t acc = d.bias[size_t(ch)];
+          for (int64_t kh = 0; kh < c.kernelH; ++kh)
+            for (int64_t kw = 0; kw < c.kernelW; ++kw) {
+              int64_t ih = oh * c.strideH - c.padTop + kh * c.dilationH;
+              int64_t iw = ow * c.strideW - c.padLeft + kw * c.dilationW;
+              if (ih < 0 || ih >= c.height || iw < 0 || iw >= c.width)
+                continue;
+              acc +=
+                  (int32_t(d.xAt(b, ch, ih, iw)) - int32_t(c.xZeroPoint)) *
+                  int32_t(d.w[size_t((kh * c.kernelW + kw) * c.channels + ch)]);
+            }
+          float f = float(acc) * d.scales[c.scaleCount > 1 ? size_t(ch) : 0];
+          f = std::min(std::max(f, lo), hi);
+          int32_t q = int32_t(std::nearbyint(f)) + int32_t(c.yZeroPoint);
+          y[d.yIndex(b, ch, oh, ow)] = uint8_t(q);
+        }
+  return y;
+}
+
+void runRows(DwCase &d, Isa isa, size_t pieces, std::vector<uint8_t> &y) {
+  d.c.isa = isa;
+  d.c.x = d.x.data();
+  d.c.y = y.data();
+  d.c.packed = d.packed.data();
+  d.c.scales = d.scales.data();
+  std::vector<int32_t> acc(size_t(d.c.channels));
+  for (int64_t b = 0; b < d.n; ++b)
+    for (int64_t oh = 0; oh < d.c.outHeight; ++oh)
+      for (size_t piece = 0; piece < pieces; ++piece)
+        ASSERT_EQ(qdepthwiseConv2dRow(d.c, size_t(b), size_t(oh), piece, pieces,
+                                      acc.data()),
+                  Status::Ok);
+}
+
+TEST_P(QDepthwiseTest, RowsMatchReferenceExactly) {
+  std::mt19937 rng(1234 + unsigned(GetParam()));
+  for (int trial = 0; trial < 60; ++trial) {
+    bool vnni = trial % 3 == 0;
+    DwCase d = makeCase(rng, vnni);
+    std::vector<uint8_t> want = reference(d);
+    for (size_t pieces : {size_t(1), size_t(3)}) {
+      std::vector<uint8_t> got(want.size(), 0xAB);
+      runRows(d, GetParam(), pieces, got);
+      ASSERT_EQ(got, want) << "trial " << trial << " pieces " << pieces
+                           << " C=" << d.c.channels << " k=" << d.c.kernelH
+                           << "x" << d.c.kernelW << " nhwc=" << d.c.inNhwc
+                           << d.c.outNhwc << " vnni=" << vnni;
+    }
+  }
+}
+
+TEST(QDepthwise, RefusesMissingPointers) {
+  QDepthwiseConv c;
+  int32_t acc = 0;
+  EXPECT_EQ(qdepthwiseConv2dRow(c, 0, 0, 0, 1, &acc), Status::InvalidArgument);
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, QDepthwiseTest,
+                         ::testing::Values(Isa::Generic, Isa::Avx2, Isa::Avx512,
+                                           Isa::Avx512Vnni),
+                         [](const auto &info) {
+                           return std::string(isaName(info.param));
+                         });
+
+} // namespace
+} // namespace ember::cpu::test

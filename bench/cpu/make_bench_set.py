@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Builds the CPU backend's wider benchmark set (docs/performance.md) in OUT:
+
+  OUT/light/<name>/      each ONNX light zoo model (../shared/onnx-backend/
+                         light) as a test case: model.onnx with its
+                         ConstantOfShape weights folded into initializers,
+                         test_data_set_0/input_*.pb (seeded random inputs)
+                         and the outputs ONNX Runtime computes;
+  OUT/qdq/<name>-qdq/    an int8 QDQ copy of every fp32 model (the shared
+                         models' fp32 ones and the light models), made by
+                         scripts/quantize-with-ort.py: ONNX Runtime's
+                         quantize_static, per-channel int8 weights, uint8
+                         activations (--int8-act / --per-tensor: the other
+                         variants, in OUT/qdq-<variant>/).
+
+  bench/cpu/make_bench_set.py --out build/bench-set [--shared ../shared]
+      [--only NAME-SUBSTRING]... [--int8-act] [--per-tensor] [--force]
+
+bench/cpu/compare_ort.py --set OUT runs the whole set (the shared models,
+the light models as they are, and OUT/qdq). Existing cases are kept unless
+--force. Needs onnx, onnxruntime and numpy (scripts/install-deps.sh).
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+QUANT_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv",
+             "QLinearMatMul", "ConvInteger", "MatMulInteger", "QLinearAdd",
+             "QLinearGlobalAveragePool", "QLinearMul", "QLinearConcat"}
+
+
+def is_fp32_model(path):
+    """A float32 model: float32 inputs and no quantized ops."""
+    m = onnx.load(path, load_external_data=False)
+    if any(n.op_type in QUANT_OPS for n in m.graph.node):
+        return False
+    inits = {i.name for i in m.graph.initializer}
+    elems = [i.type.tensor_type.elem_type for i in m.graph.input
+             if i.name not in inits]
+    return onnx.TensorProto.FLOAT in elems and all(
+        e != onnx.TensorProto.FLOAT16 for e in elems)
+
+
+def fold_constant_of_shape(m):
+    """Replaces ConstantOfShape nodes with constant shapes by initializers
+    (the light models keep their weights that way), so quantizers see
+    weights."""
+    consts = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    for n in m.graph.node:
+        if n.op_type == "Constant":
+            for a in n.attribute:
+                if a.name == "value":
+                    consts[n.output[0]] = numpy_helper.to_array(a.t)
+    keep = []
+    for n in m.graph.node:
+        if n.op_type == "ConstantOfShape" and n.input[0] in consts:
+            shape = [int(d) for d in consts[n.input[0]].reshape(-1)]
+            value = np.zeros(1, np.float32)
+            for a in n.attribute:
+                if a.name == "value":
+                    value = numpy_helper.to_array(a.t).reshape(-1)
+            arr = np.full(shape, value[0], dtype=value.dtype)
+            m.graph.initializer.append(numpy_helper.from_array(arr,
+                                                               n.output[0]))
+            consts[n.output[0]] = arr
+        else:
+            keep.append(n)
+    del m.graph.node[:]
+    m.graph.node.extend(keep)
+    # Unused initializers (the shapes) go; initializers are not graph
+    # inputs (IR version 4 on).
+    used = {i for n in m.graph.node for i in n.input}
+    used |= {o.name for o in m.graph.output}
+    names = {i.name for i in m.graph.initializer}
+    inits = [i for i in m.graph.initializer if i.name in used]
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(inits)
+    ins = [i for i in m.graph.input if i.name not in names]
+    del m.graph.input[:]
+    m.graph.input.extend(ins)
+    m.ir_version = max(m.ir_version, 4)
+    return m
+
+
+def random_inputs(m, rng):
+    inits = {i.name for i in m.graph.initializer}
+    feeds = []
+    for vi in m.graph.input:
+        if vi.name in inits:
+            continue
+        tt = vi.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0
+                else 1 for d in tt.shape.dim]
+        feeds.append((vi.name, rng.uniform(0, 1, dims).astype(np.float32)))
+    return feeds
+
+
+def write_case(m, feeds, out):
+    import onnxruntime as ort
+    os.makedirs(os.path.join(out, "test_data_set_0"), exist_ok=True)
+    onnx.save(m, os.path.join(out, "model.onnx"))
+    ds = os.path.join(out, "test_data_set_0")
+    for i, (n, x) in enumerate(feeds):
+        onnx.save_tensor(numpy_helper.from_array(x, n),
+                         os.path.join(ds, f"input_{i}.pb"))
+    s = ort.InferenceSession(os.path.join(out, "model.onnx"),
+                             providers=["CPUExecutionProvider"])
+    outs = s.run(None, dict(feeds))
+    for i, (o, v) in enumerate(zip(s.get_outputs(), outs)):
+        onnx.save_tensor(numpy_helper.from_array(v, o.name),
+                         os.path.join(ds, f"output_{i}.pb"))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(REPO, "build", "bench-set"))
+    ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"))
+    ap.add_argument("--only", action="append", default=[])
+    ap.add_argument("--int8-act", action="store_true")
+    ap.add_argument("--per-tensor", action="store_true")
+    ap.add_argument("--force", action="store_true")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+
+    def wanted(name):
+        return not a.only or any(o in name for o in a.only)
+
+    light_dir = os.path.join(a.shared, "onnx-backend", "light")
+    models_dir = os.path.join(a.shared, "models")
+    if not os.path.isdir(models_dir):
+        sys.exit(f"error: no models folder ({models_dir}); give --shared")
+    rng = np.random.default_rng(a.seed)
+    fp32 = []  # (name, case dir)
+    for name in sorted(os.listdir(models_dir)):
+        case = os.path.join(models_dir, name)
+        path = os.path.join(case, "model.onnx")
+        if os.path.exists(path) and is_fp32_model(path):
+            fp32.append((name, case))
+    if os.path.isdir(light_dir):
+        for f in sorted(os.listdir(light_dir)):
+            if not f.endswith(".onnx"):
+                continue
+            name = f[:-len(".onnx")]
+            case = os.path.join(a.out, "light", name)
+            fp32.append((name, case))
+            if not wanted(name) or (os.path.exists(case) and not a.force):
+                continue
+            print(f"light: {name}", flush=True)
+            # Opset 13 first (per-channel QDQ needs it; the converter wants
+            # the model as it was made), then the weights folded.
+            from onnx import version_converter
+            m = version_converter.convert_version(
+                onnx.load(os.path.join(light_dir, f)), 13)
+            m = fold_constant_of_shape(m)
+            write_case(m, random_inputs(m, rng), case)
+    variant = "qdq" + ("-int8act" if a.int8_act else "") + (
+        "-pertensor" if a.per_tensor else "")
+    script = os.path.join(REPO, "scripts", "quantize-with-ort.py")
+    failed = 0
+    for name, case in fp32:
+        if not wanted(name):
+            continue
+        out = os.path.join(a.out, variant, f"{name}-qdq")
+        if os.path.exists(os.path.join(out, "model.onnx")) and not a.force:
+            continue
+        print(f"{variant}: {name}", flush=True)
+        cmd = [sys.executable, script, case, out]
+        if a.int8_act:
+            cmd.append("--int8-act")
+        if a.per_tensor:
+            cmd.append("--per-tensor")
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            failed += 1
+            shutil.rmtree(out, ignore_errors=True)
+            print(f"  failed: {(r.stderr or r.stdout).strip().splitlines()[-1]}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
