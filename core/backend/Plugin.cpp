@@ -103,7 +103,7 @@ constexpr size_t kMaxBlobSize = size_t(4) << 30;
 // The size of the ABI 1.x function table of each minor version: every
 // minor version appends to the table, so a table's struct_size and its
 // claimed minor version must agree. A new minor version adds its line here.
-static_assert(EMBER_ABI_VERSION_MAJOR == 1 && EMBER_ABI_VERSION_MINOR == 2,
+static_assert(EMBER_ABI_VERSION_MAJOR == 1 && EMBER_ABI_VERSION_MINOR == 3,
               "a new ABI version: add its table size to tableSizeOfMinor");
 size_t tableSizeOfMinor(unsigned minor) {
   switch (minor) {
@@ -112,6 +112,8 @@ size_t tableSizeOfMinor(unsigned minor) {
   case 1:
     return offsetof(ember_plugin_api, buffer_import_host);
   case 2:
+    return offsetof(ember_plugin_api, executable_emit);
+  case 3:
     return sizeof(ember_plugin_api);
   }
   return 0;
