@@ -4,7 +4,7 @@
 # -DSRC=<source dir> -DBIN=<sub-build dir> -DDIM=<8|32> -DGEN=<generator>
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC} -B ${BIN} -G ${GEN}
                         -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_TESTS=ON
-                        -DEMBER_NPU_DIM=${DIM} -DEMBER_NPU_RTL_TRACE=OFF
+                        -DEMBER_NPU_DIM=${DIM} -DEMBER_NPU_RTL=ON -DEMBER_NPU_RTL_TRACE=OFF
                         -DEMBER_NPU_RTL_OPT_FAST=-O1
                 RESULT_VARIABLE rc OUTPUT_QUIET)
 if(NOT rc EQUAL 0)
