@@ -671,6 +671,35 @@ int broadcastKind(const std::vector<int64_t> &big,
   return 1;
 }
 
+// A value in its own NPU layout: channels on axis 1 (axis 0 below rank 2),
+// pixels every other index.
+int64_t ownChannels(const std::vector<int64_t> &d) {
+  return d.empty() ? 1 : d[d.size() >= 2 ? 1 : 0];
+}
+
+// An add operand repeated over every pixel is read as one row per channel
+// tile: lane c of that row must hold its value for channel c. A constant is
+// laid out so at compile time (its one value or per-channel values spread
+// over the C lanes); any other tensor must already be one pixel of C
+// channels in its own layout ([1,C,1,1], [1,C], or [C] against a rank-2
+// result). A scalar, [1] or [C,1,1] input is not: LOAD moves whole rows and
+// cannot spread one value over the lanes, nor turn pixels into lanes.
+std::string whyRepeated(const View &v, int x, int64_t C) {
+  if (v.constant[size_t(x)])
+    return "";
+  auto d = v.dims(x);
+  if (ownChannels(d) == C && prod(d, 0, d.size()) == C)
+    return "";
+  std::string shape;
+  for (size_t i = 0; i < d.size(); ++i)
+    shape += (i ? "," : "") + std::to_string(d[i]);
+  return "operand " + q(v.name(x)) + " [" + shape + "] is repeated over " +
+         std::to_string(C) +
+         " channels but is not a constant: VADD reads one value per lane "
+         "and LOAD cannot spread a value over the lanes (only a constant or a "
+         "[1,C,...] tensor broadcasts)";
+}
+
 std::string whyQAdd(const View &v, const v1::Node &n) {
   int a = v.in(n, 0), b = v.in(n, 1), y = v.out(n);
   if (a < 0 || b < 0 || y < 0)
@@ -687,6 +716,11 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
   int ka = broadcastKind(yd, v.dims(a)), kb = broadcastKind(yd, v.dims(b));
   if (ka < 0 || kb < 0 || (ka && kb))
     return "broadcast other than one operand repeated per channel";
+  if (ka || kb) {
+    std::string why = whyRepeated(v, ka ? a : b, yd[1]);
+    if (!why.empty())
+      return why;
+  }
   return "";
 }
 
@@ -796,6 +830,23 @@ const char *const kMoveRule =
 } // namespace
 
 const std::vector<OpClaim> &claimedOps() {
+  // The fused patterns: ops the NPU runs only inside them (OpCapability
+  // context), so query_support refuses them as single nodes.
+  static const char *const kBias =
+      "fused: the int32 bias Add of a ConvInteger/MatMulInteger the NPU runs";
+  static const char *const kAccumulator =
+      "fused: an int32 accumulator the NPU computes (ConvInteger/"
+      "MatMulInteger [+ bias Add], or a per-channel sum), requantized in the "
+      "same layer";
+  static const char *const kSum =
+      "fused: a per-channel sum, Cast(i8/u8 -> i32) -> [Sub of a scalar zero "
+      "point] -> ReduceSum over H, W (keepdims) -> Requantize";
+  static const char *const kMove =
+      "placement: of a tensor the NPU computes in the same partition (a "
+      "free reshape; a lone one is not worth a partition)";
+  static const char *const kPlaced =
+      "placement: every input but the last a whole number of channel tiles "
+      "(a multiple of DIM channels), so producers store into the output";
   static const std::vector<OpClaim> ops = {
       {"ConvInteger",
        {"i8", "u8", "i32"},
@@ -806,14 +857,22 @@ const std::vector<OpClaim> &claimedOps() {
       {"MatMulInteger",
        {"i8", "u8", "i32"},
        "rank-2 A, constant rank-2 B, scalar A zero point"},
-      {"Add", {"i32"}, "int32 bias on a ConvInteger/MatMulInteger result"},
+      {"Add",
+       {"i32"},
+       "int32 bias on a ConvInteger/MatMulInteger result",
+       0,
+       kBias},
       {"Requantize",
        {"i8", "u8", "i32"},
-       "of an NPU accumulator, or of an i8/u8 tensor; per-channel tables "
-       "on axis 1"},
+       "rank 2 or 4; of an NPU accumulator, or of an i8/u8 tensor; "
+       "per-channel tables on axis 1",
+       0, // (its multiplier, shift and zero points may be scalars)
+       kAccumulator,
+       {"i32"}},
       {"QuantizedAdd",
        {"i8", "u8"},
-       "same shapes, or one operand repeated per channel"},
+       "rank 2 or 4; same shapes, or one operand repeated per channel or "
+       "scalar (a constant, or a [1,C,...] tensor)"},
       {"MaxPool",
        {"i8", "u8"},
        "2-D, window <= 16x16, equal strides <= 16, pads <= 3"},
@@ -824,20 +883,28 @@ const std::vector<OpClaim> &claimedOps() {
       {"GlobalAveragePool", {"i8", "u8"}, "H, W <= 16"},
       {"Concat",
        {"i8", "u8"},
-       "axis 1, inputs at whole channel tiles (DIM multiples but the last)"},
-      {"Reshape", {"i8", "u8", "i64"}, kMoveRule},
-      {"Flatten", {"i8", "u8"}, kMoveRule},
-      {"Squeeze", {"i8", "u8", "i64"}, kMoveRule},
-      {"Unsqueeze", {"i8", "u8", "i64"}, kMoveRule},
-      {"Identity", {"i8", "u8"}, kMoveRule},
+       "axis 1, inputs at whole channel tiles (DIM multiples but the last)",
+       2,
+       kPlaced},
+      {"Reshape", {"i8", "u8"}, kMoveRule, 0, kMove, {}, {"i64"}},
+      {"Flatten", {"i8", "u8"}, kMoveRule, 0, kMove},
+      {"Squeeze", {"i8", "u8"}, kMoveRule, 0, kMove, {}, {"i64"}},
+      {"Unsqueeze", {"i8", "u8"}, kMoveRule, 0, kMove, {}, {"i64"}},
+      {"Identity", {"i8", "u8"}, kMoveRule, 0, kMove},
       {"Cast",
        {"i8", "u8", "i32"},
        "i8/u8 to i32 starting a per-channel sum: Cast -> [Sub] -> ReduceSum "
-       "over H, W -> Requantize"},
-      {"Sub", {"i32"}, "the zero point of a per-channel sum"},
+       "over H, W -> Requantize",
+       0,
+       kSum},
+      {"Sub", {"i32"}, "the zero point of a per-channel sum", 0, kSum},
       {"ReduceSum",
-       {"i32", "i64"},
-       "over H, W (keepdims) in a per-channel sum"},
+       {"i32"},
+       "over H, W (keepdims) in a per-channel sum",
+       0,
+       kSum,
+       {},
+       {"i64"}},
   };
   return ops;
 }
@@ -913,6 +980,36 @@ struct Builder {
     tensorOf[size_t(x)] = k;
     return k;
   }
+
+  // The operand of an add repeated over every pixel (whyRepeated): one
+  // pixel of C channels. A constant gets a tensor of its own with its value
+  // (or its per-channel values) in the C lanes.
+  int repeatedTensor(int x, int64_t C) {
+    if (!v.constant[size_t(x)])
+      return materialize(x);
+    auto done = repeated.find({x, C});
+    if (done != repeated.end())
+      return done->second;
+    std::vector<int64_t> vals;
+    v.ints(x, vals);
+    NTensor t;
+    t.name = v.name(x);
+    t.kind = NTensor::Kind::Constant;
+    t.value = x;
+    t.u8 = v.dtype(x) == "u8";
+    t.dims = {C};
+    t.axis = 0;
+    t.C = C;
+    t.P = 1;
+    t.data.assign(size_t(t.bytes()), 0);
+    for (int64_t c = 0; c < C; ++c) {
+      int64_t h = vals.size() == 1 ? vals[0] : vals[size_t(c)];
+      t.data[size_t((c / kDim) * kDim + c % kDim)] = int8_t(t.u8 ? h - 128 : h);
+    }
+    lp.tensors.push_back(std::move(t));
+    return repeated[{x, C}] = int(lp.tensors.size() - 1);
+  }
+  std::map<std::pair<int, int64_t>, int> repeated; // (value, C) -> tensor
 
   // The tensor holding value x in DRAM, emitting its pending layer.
   int materialize(int x, int base = -1, int64_t tileOffset = 0) {
@@ -1251,7 +1348,7 @@ struct Builder {
       if (kMine != 0 || it == pending.end() || !it->second.requantized ||
           !single(mine) || it->second.layer.gemm.add.on)
         continue;
-      int ot = materialize(other);
+      int ot = kOther ? repeatedTensor(other, yd[1]) : materialize(other);
       if (ot < 0)
         return;
       it = pending.find(mine);
@@ -1274,7 +1371,9 @@ struct Builder {
     }
     // A layer of its own: the repeated operand (if any) is b.
     bool swap = ka == 1;
-    int ta = materialize(swap ? b : a), tb = materialize(swap ? a : b);
+    int ta = materialize(swap ? b : a);
+    int tb = (swap ? ka : kb) ? repeatedTensor(swap ? a : b, yd[1])
+                              : materialize(swap ? a : b);
     if (ta < 0 || tb < 0)
       return;
     Layer L;

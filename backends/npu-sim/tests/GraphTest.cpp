@@ -475,3 +475,127 @@ TEST(NpuGraph, GlobalMeans) {
       return;
   }
 }
+
+namespace {
+
+// QuantizedAdd (docs/quantization.md) with numpy broadcasting of b.
+HT quantizedAdd(const HT &a, const HT &b, const std::vector<int64_t> &ydims,
+                const ember::quant::AddParams &p, const std::string &to) {
+  HT y{to, ydims, {}};
+  int64_t n = 1;
+  for (int64_t d : ydims)
+    n *= d;
+  // b's strides against y (numpy: aligned at the right, size-1 dims repeat).
+  size_t off = ydims.size() - b.dims.size();
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t rest = i, bi = 0, stride = 1;
+    for (size_t d = ydims.size(); d-- > 0;) {
+      int64_t idx = rest % ydims[d];
+      rest /= ydims[d];
+      if (d >= off) {
+        int64_t bd = b.dims[d - off];
+        bi += (bd == 1 ? 0 : idx) * stride;
+        stride *= bd;
+      }
+    }
+    y.v.push_back(ember::quant::quantizedAdd(int32_t(a.v[size_t(i)]),
+                                             int32_t(b.v[size_t(bi)]), p));
+  }
+  return y;
+}
+
+} // namespace
+
+// A QuantizedAdd whose b is one pixel repeated: scalar, [1], [C,1,1],
+// [1,C,1,1] (constants laid out over the C lanes), a [1,C,1,1] or [C]
+// input, against rank-2 and rank-4 results. Before the fix a scalar or [1]
+// b was a one-channel tensor, so channels 1.. added 0 (the kit's
+// QuantizedAdd(i8[23,17], i8[]) and QuantizedAdd(u8[5,5,7,11], u8[1])).
+TEST(NpuGraph, QuantizedAddBroadcast) {
+  std::mt19937 rng(31);
+  struct Case {
+    std::vector<int64_t> y, b;
+    bool bConst;
+  };
+  const Case cases[] = {
+      {{23, 17}, {}, true},
+      {{5, 5, 7, 11}, {1}, true},
+      {{2, 20, 3, 5}, {}, true},
+      {{2, 20, 3, 5}, {20, 1, 1}, true},
+      {{1, 37, 4, 3}, {1, 37, 1, 1}, true},
+      {{1, 37, 4, 3}, {1, 37, 1, 1}, false},
+      {{9, 33}, {33}, false},
+      {{9, 33}, {1, 1}, true},
+      {{3, 1, 2, 2}, {1}, false}, // one channel: a scalar input is fine
+  };
+  int round = 0;
+  for (const Case &c : cases) {
+    for (const char *dtc : {"i8", "u8"}) {
+      std::string dt = dtc;
+      ++round;
+      GB b;
+      int64_t lo = dt == "u8" ? 0 : -128, hi = dt == "u8" ? 255 : 127;
+      HT av = randomT(rng, dt, c.y, lo, hi);
+      HT bv = randomT(rng, dt, c.b, lo, hi);
+      int a = b.input("a", dt, av.dims);
+      int bb = c.bConst ? b.constant("b", bv) : b.input("b", dt, bv.dims);
+      int y = b.value("y", dt, c.y);
+      ember::quant::AddParams p;
+      p.aZp = int32_t(lo + int64_t(rng() % 256));
+      p.bZp = int32_t(lo + int64_t(rng() % 256));
+      p.yZp = int32_t(lo + int64_t(rng() % 256));
+      p.a = {int32_t((1u << 30) + rng() % (1u << 30)), -int32_t(rng() % 8)};
+      p.b = {int32_t((1u << 30) + rng() % (1u << 30)), -int32_t(rng() % 8)};
+      p.y = {int32_t((1u << 30) + rng() % (1u << 30)),
+             -16 - int32_t(rng() % 4)};
+      p.lo = int32_t(lo);
+      p.hi = int32_t(hi);
+      v1::Node *n = b.node("QuantizedAdd", "add", {a, bb}, {y});
+      GB::setInt(n, "left_shift", 20);
+      GB::setInt(n, "a_zero_point", p.aZp);
+      GB::setInt(n, "a_multiplier", p.a.mult);
+      GB::setInt(n, "a_shift", p.a.shift);
+      GB::setInt(n, "b_zero_point", p.bZp);
+      GB::setInt(n, "b_multiplier", p.b.mult);
+      GB::setInt(n, "b_shift", p.b.shift);
+      GB::setInt(n, "y_multiplier", p.y.mult);
+      GB::setInt(n, "y_shift", p.y.shift);
+      GB::setInt(n, "y_zero_point", p.yZp);
+      b.output(y);
+      std::vector<HT> in = {av};
+      if (!c.bConst)
+        in.push_back(bv);
+      run(b, in, {quantizedAdd(av, bv, c.y, p, dt)},
+          "round " + std::to_string(round) + " (" + dt + ", b " +
+              (c.bConst ? "constant" : "input") + ")");
+      if (HasFatalFailure())
+        return;
+    }
+  }
+}
+
+// A b that is neither a constant nor one pixel of C channels in its own
+// layout cannot be repeated over the lanes: refused, naming why.
+TEST(NpuGraph, QuantizedAddRepeatedInputRefused) {
+  for (std::vector<int64_t> bd :
+       {std::vector<int64_t>{}, {1}, {20, 1, 1}, {1, 1, 1, 1}}) {
+    GB b;
+    int a = b.input("a", "i8", {2, 20, 3, 5});
+    int bb = b.input("b", "i8", bd);
+    int y = b.value("y", "i8", {2, 20, 3, 5});
+    v1::Node *n = b.node("QuantizedAdd", "add", {a, bb}, {y});
+    for (const char *k :
+         {"a_zero_point", "a_multiplier", "a_shift", "b_zero_point",
+          "b_multiplier", "b_shift", "y_multiplier", "y_shift", "y_zero_point"})
+      GB::setInt(n, k, 1);
+    b.output(y);
+    std::vector<std::string> why = whyNot(b.g);
+    ASSERT_EQ(why.size(), 1u);
+    EXPECT_NE(why[0].find("is repeated over 20 channels but is not a "
+                          "constant"),
+              std::string::npos)
+        << why[0];
+    LayerProgram lp;
+    EXPECT_NE(buildLayers(b.g, lp), "");
+  }
+}
