@@ -49,10 +49,15 @@ bool manifestClaims(const v1::CapabilityManifest &m, const Node &n,
     reason = concat("op ", opName(n.kind), " is not in the manifest");
     return false;
   }
+  auto listed = [](const auto &list, const std::string &dt) {
+    return std::find(list.begin(), list.end(), dt) != list.end();
+  };
   auto check = [&](const Type &t, const char *what, size_t i) {
     std::string dt = elemKindName(t.elem());
-    if (std::find(cap->dtypes().begin(), cap->dtypes().end(), dt) ==
-        cap->dtypes().end()) {
+    // index_dtypes: on an operand after the first, as well as `dtypes`.
+    bool index = std::string(what) == "operand" && i > 0 &&
+                 listed(cap->index_dtypes(), dt);
+    if (!listed(cap->dtypes(), dt) && !index) {
       reason = concat(what, " ", i, " is ", dt, ", not among the ",
                       opName(n.kind), " dtypes of the manifest");
       return false;

@@ -5,6 +5,7 @@
 
 #include "backend/ProgramProto.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace ember::kit {
@@ -424,6 +425,18 @@ void checkManifest() {
       KIT_CHECK(parseElemKind(d, ek))
           << c.op() << ": unknown dtype '" << d << "'";
     }
+    for (auto &d : c.index_dtypes()) {
+      ElemKind ek;
+      KIT_CHECK(parseElemKind(d, ek))
+          << c.op() << ": unknown index dtype '" << d << "'";
+    }
+    KIT_CHECK(c.context_dtypes_size() == 0 || !c.context().empty())
+        << c.op() << ": context_dtypes without a context (name the pattern "
+        << "or placement the op runs in)";
+    for (auto &d : c.context_dtypes())
+      KIT_CHECK(std::find(c.dtypes().begin(), c.dtypes().end(), d) !=
+                c.dtypes().end())
+          << c.op() << ": context dtype '" << d << "' is not among its dtypes";
     if (c.max_rank()) {
       EXPECT_LE(c.min_rank(), c.max_rank())
           << c.op() << ": min_rank > max_rank";

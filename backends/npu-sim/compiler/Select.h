@@ -24,11 +24,18 @@ std::vector<std::string> whyNot(const ember::backend::v1::Graph &g);
 // naming the node otherwise). Returns "" or the error.
 std::string buildLayers(const ember::backend::v1::Graph &g, LayerProgram &out);
 
-// The ops the manifest lists: name, dtypes, constraint text.
+// The ops the manifest lists (ember.backend.v1.OpCapability): name, dtypes,
+// constraint text, the lowest rank, and the context the op runs in when the
+// NPU runs it only inside a fused pattern or placement (for the dtypes of
+// contextDtypes; empty: all), and dtypes claimed only on index operands.
 struct OpClaim {
   const char *op;
   std::vector<const char *> dtypes;
   const char *constraints;
+  unsigned minRank = 0;
+  const char *context = "";
+  std::vector<const char *> contextDtypes = {};
+  std::vector<const char *> indexDtypes = {};
 };
 const std::vector<OpClaim> &claimedOps();
 

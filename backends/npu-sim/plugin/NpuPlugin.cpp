@@ -63,11 +63,16 @@ ember_error *getCapabilities(const ember_capabilities_params *p,
     o->set_op(c.op);
     for (const char *d : c.dtypes)
       o->add_dtypes(d);
-    o->set_min_rank(0);
+    o->set_min_rank(c.minRank);
     o->set_max_rank(4);
     o->set_quantized(true);
     if (*c.constraints)
       o->add_constraints(c.constraints);
+    o->set_context(c.context);
+    for (const char *d : c.contextDtypes)
+      o->add_context_dtypes(d);
+    for (const char *d : c.indexDtypes)
+      o->add_index_dtypes(d);
   }
   return gHost.blob(m.SerializeAsString(), out);
 }

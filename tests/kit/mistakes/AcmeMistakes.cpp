@@ -23,6 +23,11 @@
 //   MISTAKE_REFUSES_CLAIMED_OP   the manifest claims Relu, query_support
 //                                refuses every Relu
 //   MISTAKE_THROWS               compile lets a C++ exception escape
+//   MISTAKE_RELU_IN_CONTEXT      not a mistake: query_support refuses
+//                                every lone Relu, and the manifest names the
+//                                context it runs in (OpCapability.context),
+//                                so the kit skips the claim instead of
+//                                failing it
 #include "ember/backend.h"
 #include "ember/plugin_helpers.hpp"
 
@@ -97,6 +102,10 @@ std::string whyNot(const v1::Graph &g, const v1::Node &n) {
 #ifdef MISTAKE_REFUSES_CLAIMED_OP
   if (op == "Relu")
     return "Relu is not finished yet";
+#endif
+#ifdef MISTAKE_RELU_IN_CONTEXT
+  if (op == "Relu")
+    return "a Relu that does not follow a MatMul acme runs";
 #endif
   size_t ins = op == "Relu" ? 1 : 2;
   if (size_t(n.inputs_size()) != ins || n.outputs_size() != 1 ||
@@ -181,6 +190,10 @@ ember_error *getCapabilities(const ember_capabilities_params *p,
     }
     if (std::strcmp(op, "Add") == 0)
       c->add_constraints("numpy broadcasting");
+#ifdef MISTAKE_RELU_IN_CONTEXT
+    if (std::strcmp(op, "Relu") == 0)
+      c->set_context("fused: the Relu of a MatMul acme runs");
+#endif
   }
   return gHost.blob(m.SerializeAsString(), out);
 }
