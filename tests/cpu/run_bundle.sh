@@ -8,6 +8,11 @@
 # With a TRIPLE for another architecture, checks the object's ELF machine,
 # links with <arch>-linux-gnu-gcc and runs under qemu-<arch> (when those are
 # installed; else only checks that main.c compiles).
+# With EMBER_REF=<ember> in the environment the expected outputs are the
+# reference interpreter's (`ember run --target=interp`) and must match bit
+# for bit: the int8 models, which compute Ember's integer arithmetic
+# (docs/quantization.md) where ONNX Runtime's reference outputs differ by
+# design.
 set -euo pipefail
 tool=$(realpath "$1"); case_dir=$(realpath "$2"); out=$3; triple=${4:-}
 opt=${5:-}
@@ -71,9 +76,22 @@ fi
 [ -z "$extra" ] || { echo "error: the bundle needs more than libc/libm:"; echo "$extra"; exit 1; }
 inputs=(); for f in input*.bin; do [ -e "$f" ] && inputs+=("$f"); done
 "${run[@]}" ./model weights.bin "${inputs[@]}"
+expected=$case_dir/test_data_set_0
+tol=(--rtol 1e-4 --atol 1e-5)
+if [ -n "${EMBER_REF:-}" ]; then
+  ref_args=(run "$case_dir/model.onnx" --target=interp --save-outputs "$out/ref")
+  names=$(python3 -c 'import onnx,sys; m=onnx.load(sys.argv[1],load_external_data=False); i={t.name for t in m.graph.initializer}; print(" ".join(x.name for x in m.graph.input if x.name not in i))' "$case_dir/model.onnx")
+  k=0
+  for nm in $names; do
+    ref_args+=(--input "$nm=$case_dir/test_data_set_0/input_$k.pb"); k=$((k + 1))
+  done
+  "$EMBER_REF" "${ref_args[@]}" >/dev/null
+  expected=$out/ref
+  tol=(--rtol 0 --atol 0)
+fi
 n=0
-for exp in "$case_dir"/test_data_set_0/output_*.pb; do
-  "$tool" compare "output$n.bin" "$exp" --rtol 1e-4 --atol 1e-5
+for exp in "$expected"/output_*.pb; do
+  "$tool" compare "output$n.bin" "$exp" "${tol[@]}"
   n=$((n + 1))
 done
 echo "ok: bundle ran, $n outputs match"

@@ -193,8 +193,13 @@ bool checkConvTranspose(const Node &n, std::string &reason) {
 }
 
 bool checkPool(const Node &n, std::string &reason) {
-  if (!allF32(n, reason))
+  ElemKind k = n.inputs[0].type().elem();
+  if (k == ElemKind::U8 || k == ElemKind::I8) {
+    if (n.types[0].elem() != k)
+      return fail(reason, "result kind differs from the operand's");
+  } else if (!allF32(n, reason)) {
     return false;
+  }
   if (n.numResults() != 1)
     return fail(reason, "MaxPool with an Indices result");
   if (n.attrInt("storage_order", 0) != 0)
@@ -207,6 +212,9 @@ bool checkPool(const Node &n, std::string &reason) {
     return false;
   if (n.kind == OpKind::AveragePool && (w.dh != 1 || w.dw != 1))
     return fail(reason, "dilated AveragePool");
+  // 8-bit windows sum exactly in f32 registers up to 2^24 / 256 taps.
+  if ((k == ElemKind::U8 || k == ElemKind::I8) && w.kh * w.kw > 65536)
+    return fail(reason, "an 8-bit window of more than 65536 taps");
   const Dims &y = n.types[0].dims();
   if (y.back() != w.ow || (y.size() == 4 && y[2] != w.oh))
     return fail(reason, "result shape differs from the window geometry");
@@ -226,52 +234,108 @@ bool checkMatMul(const Node &n, std::string &reason) {
   return true;
 }
 
-bool checkQLinear(const Node &n, std::string &reason) {
-  bool conv = n.kind == OpKind::QLinearConv;
-  const Type &x = n.inputs[0].type(), &w = n.inputs[3].type();
-  if (x.elem() != ElemKind::U8)
-    return fail(reason, concat("activations are ", kindName(x.elem()),
-                               " (the int8 kernels take u8)"));
-  if (w.elem() != ElemKind::I8 && w.elem() != ElemKind::U8)
-    return fail(reason, "weights are not 8-bit");
-  ElemKind yk = n.types[0].elem();
-  if (yk != ElemKind::U8 && yk != ElemKind::I8)
-    return fail(reason, "result is not 8-bit");
-  for (size_t i = 1; i < n.inputs.size(); ++i)
-    if (n.inputs[i] && !isConstant(n.inputs[i]))
-      return fail(reason, concat("operand ", i, " is not a constant"));
-  for (size_t i : {size_t(1), size_t(4), size_t(6)})
-    if (n.inputs[i].type().elem() != ElemKind::F32)
-      return fail(reason, "scales are not f32");
-  for (size_t i : {size_t(1), size_t(2), size_t(6), size_t(7)})
-    if (n.inputs[i].type().numElements() != 1)
-      return fail(reason, concat("operand ", i, " is not per tensor"));
-  int64_t outN = conv ? w.dim(0) : w.dims().back();
-  for (size_t i : {size_t(4), size_t(5)})
-    if (n.inputs[i].type().numElements() != 1 &&
-        n.inputs[i].type().numElements() != outN)
-      return fail(reason, concat("operand ", i,
-                                 " is neither per tensor nor "
-                                 "per output channel"));
-  if (!conv) {
-    if (w.rank() != 2 || x.rank() < 1)
-      return fail(reason, "QLinearMatMul needs a 2-D constant B");
+bool is8Bit(ElemKind k) { return k == ElemKind::U8 || k == ElemKind::I8; }
+
+// A constant integer zero point of `count` values (1: per tensor), or
+// absent.
+bool zeroPointOk(const Node &n, size_t i, int64_t count, std::string &reason) {
+  if (!n.hasInput(i))
     return true;
-  }
+  const Value &v = n.inputs[i];
+  if (!isConstant(v))
+    return fail(reason, concat("zero point ", i, " is not a constant"));
+  int64_t e = v.type().numElements();
+  if (v.type().rank() > 1 || (e != 1 && e != count))
+    return fail(reason, concat("zero point ", i,
+                               " is neither per tensor nor per output "
+                               "channel"));
+  return true;
+}
+
+// ConvInteger / MatMulInteger: 8-bit x and constant 8-bit weights, int32
+// result; the runtime packs the weights at compile time.
+bool checkConvInteger(const Node &n, std::string &reason) {
+  const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
+  if (!is8Bit(x.elem()) || !is8Bit(w.elem()))
+    return fail(reason, "operands are not 8-bit");
+  if (n.types[0].elem() != ElemKind::I32)
+    return fail(reason, "result is not i32");
+  if (!isConstant(n.inputs[1]))
+    return fail(reason, "weights are not a constant");
   if (x.rank() != 4 || w.rank() != 4)
-    return fail(reason, "QLinearConv is 2-D only here");
+    return fail(reason, "ConvInteger is 2-D only here");
+  if (!zeroPointOk(n, 2, 1, reason) || !zeroPointOk(n, 3, w.dim(0), reason))
+    return false;
   int64_t g = n.attrInt("group", 1);
   if (g < 1 || x.dim(1) % g || w.dim(0) % g || w.dim(1) != x.dim(1) / g)
     return fail(reason, "group does not divide the channels");
-  if (n.hasInput(8) && n.inputs[8].type().elem() != ElemKind::I32)
-    return fail(reason, "bias is not i32");
   std::vector<int64_t> kernel(w.dims().begin() + 2, w.dims().end());
+  if (n.hasAttr("kernel_shape") && n.attrInts("kernel_shape") != kernel)
+    return fail(reason, "kernel_shape differs from the weights");
   Window win;
   if (!windowOf(n, x, kernel, false, win, reason))
     return false;
   const Dims &y = n.types[0].dims();
   if (y[2] != win.oh || y[3] != win.ow)
     return fail(reason, "result shape differs from the window geometry");
+  return true;
+}
+
+bool checkMatMulInteger(const Node &n, std::string &reason) {
+  const Type &a = n.inputs[0].type(), &b = n.inputs[1].type();
+  if (!is8Bit(a.elem()) || !is8Bit(b.elem()))
+    return fail(reason, "operands are not 8-bit");
+  if (n.types[0].elem() != ElemKind::I32)
+    return fail(reason, "result is not i32");
+  if (b.rank() != 2 || a.rank() < 1 || !isConstant(n.inputs[1]))
+    return fail(reason, "MatMulInteger needs a 2-D constant B");
+  if (a.dims().back() != b.dim(0))
+    return fail(reason, "inner dimensions differ");
+  return zeroPointOk(n, 2, 1, reason) && zeroPointOk(n, 3, b.dim(1), reason);
+}
+
+// An optional scalar integer operand.
+bool scalarIntOk(const Node &n, size_t i, std::string &reason) {
+  if (!n.hasInput(i))
+    return true;
+  if (n.inputs[i].type().numElements() != 1)
+    return fail(reason, concat("operand ", i, " is not a scalar"));
+  return true;
+}
+
+// Requantize: an integer of at most 32 bits into u8/i8, with i32
+// multiplier/shift tables of one entry or one per index of `axis`.
+bool checkRequantize(const Node &n, std::string &reason) {
+  const Type &x = n.inputs[0].type();
+  if (!is8Bit(n.types[0].elem()))
+    return fail(reason, "result is not 8-bit");
+  const Type &m = n.inputs[1].type(), &e = n.inputs[2].type();
+  if (m.elem() != ElemKind::I32 || e.elem() != ElemKind::I32 || m.rank() > 1 ||
+      e.rank() > 1 || m.numElements() != e.numElements())
+    return fail(reason, "multiplier and shift are not i32 vectors of one size");
+  if (m.numElements() != 1) {
+    int64_t r = int64_t(x.rank()), axis = n.attrInt("axis", 1);
+    if (axis < 0)
+      axis += r;
+    if (axis < 0 || axis >= r || m.numElements() != x.dim(size_t(axis)))
+      return fail(reason, "per-axis multiplier does not match the axis");
+  }
+  return scalarIntOk(n, 3, reason) && scalarIntOk(n, 4, reason);
+}
+
+bool checkQuantizedAdd(const Node &n, std::string &reason) {
+  if (n.types[0].elem() != ElemKind::U8 && n.types[0].elem() != ElemKind::I8)
+    return fail(reason, "result is not 8-bit");
+  return true;
+}
+
+// TableLookup: 8-bit x, a constant 256-entry table.
+bool checkTableLookup(const Node &n, std::string &reason) {
+  if (!is8Bit(n.inputs[0].type().elem()))
+    return fail(reason, "x is not 8-bit");
+  const Type &t = n.inputs[1].type();
+  if (!isConstant(n.inputs[1]) || t.rank() != 1 || t.numElements() != 256)
+    return fail(reason, "the table is not a constant of 256 entries");
   return true;
 }
 

@@ -45,8 +45,14 @@ constexpr KindSet K_QuantDequant =
     kindBit(ElemKind::F32) | kindBit(ElemKind::F64) | kindBit(ElemKind::I8) |
     kindBit(ElemKind::U8) | kindBit(ElemKind::I16) | kindBit(ElemKind::U16) |
     kindBit(ElemKind::I32);
-constexpr KindSet K_QLinear = kindBit(ElemKind::U8) | kindBit(ElemKind::I8) |
-                              kindBit(ElemKind::F32) | kindBit(ElemKind::I32);
+constexpr KindSet K_Int8 = kindBit(ElemKind::U8) | kindBit(ElemKind::I8);
+constexpr KindSet K_QInteger = K_Int8 | kindBit(ElemKind::I32);
+// Requantize's input: integers of at most 32 bits.
+constexpr KindSet K_Int32Max = K_QInteger | kindBit(ElemKind::I16) |
+                               kindBit(ElemKind::U16) | kindBit(ElemKind::U32);
+// TableLookup's tables: every loop kind but the 16-bit floats.
+constexpr KindSet K_Table =
+    K_Int | kindBit(ElemKind::F32) | kindBit(ElemKind::F64) | K_Bool;
 constexpr KindSet K_Op = KindSet(1) << 31;
 
 // Element kinds the generated loops compute in (K_All).

@@ -62,11 +62,11 @@ bool Codegen::convUnfoldsNchw(const Group &g) const {
 // Channels-last storage for 4-D activations between convolutions (README,
 // "Memory"): [N][H][W][C], so convolutions need no transposes and read
 // each pixel's channels in place.
-//   - Producers that can write it: QLinearConv (int8), an fp32 Conv that
+//   - Producers that can write it: ConvInteger (int8), an fp32 Conv that
 //     runs conv2dNhwc (then its input and residual are channels-last too),
 //     and the generated loops (elementwise, Concat, MaxPool/AveragePool),
 //     which address any strides.
-//   - Readers that can take it: QLinearConv's input, an NHWC Conv's input
+//   - Readers that can take it: ConvInteger's input, an NHWC Conv's input
 //     or residual, and the generated loops (elementwise, Concat, Split,
 //     Reduce, pooling). Anything else (a graph output, a view, a MatMul)
 //     keeps the value row-major.
@@ -86,7 +86,9 @@ void Codegen::chooseLayouts() {
   auto loopLike = [](const Group &g) {
     return g.kind == GroupKind::Loop || g.kind == GroupKind::Concat ||
            (g.kind == GroupKind::Pool &&
-            g.anchor->inputs[0].type().elem() == ElemKind::F32);
+            (g.anchor->inputs[0].type().elem() == ElemKind::F32 ||
+             g.anchor->inputs[0].type().elem() == ElemKind::U8 ||
+             g.anchor->inputs[0].type().elem() == ElemKind::I8));
   };
   std::set<ValueKey> cand;
   for (auto &g : groups_) {

@@ -178,8 +178,9 @@ int LoopGen::leafFor(const Value &v) {
   return id;
 }
 
-// Scale or zero point (operand i) of QuantizeLinear/DequantizeLinear n:
-// one value, or one per index of the `axis` dim of operand 0.
+// Scale or zero point (operand i) of QuantizeLinear/DequantizeLinear n, or
+// multiplier, shift or zero point of Requantize n: one value, or one per
+// index of the `axis` dim of operand 0.
 int LoopGen::axisLeaf(const Node &n, size_t i) {
   auto key = std::make_pair(&n, i);
   auto it = special.find(key);
@@ -346,8 +347,12 @@ void LoopGen::plan(const Value &v) {
   }
   if (n->kind == OpKind::ConstantOfShape)
     return;
+  if (n->kind == OpKind::TableLookup) { // the table is a constant global
+    plan(n->inputs[0]);
+    return;
+  }
   if (n->kind == OpKind::QuantizeLinear ||
-      n->kind == OpKind::DequantizeLinear) {
+      n->kind == OpKind::DequantizeLinear || n->kind == OpKind::Requantize) {
     plan(n->inputs[0]);
     for (size_t i = 1; i < n->inputs.size(); ++i)
       if (n->inputs[i] && !scalarConstant(n->inputs[i], s))
@@ -489,8 +494,12 @@ llvm::Value *LoopGen::eval(const Value &v) {
   } else if (n->kind == OpKind::ConstantOfShape) {
     std::vector<llvm::Value *> none = {nullptr};
     r = op(*n, none);
+  } else if (n->kind == OpKind::TableLookup) {
+    std::vector<llvm::Value *> ops = {eval(n->inputs[0]), nullptr};
+    r = op(*n, ops);
   } else if (n->kind == OpKind::QuantizeLinear ||
-             n->kind == OpKind::DequantizeLinear) {
+             n->kind == OpKind::DequantizeLinear ||
+             n->kind == OpKind::Requantize) {
     std::vector<llvm::Value *> ops = {eval(n->inputs[0])};
     for (size_t i = 1; i < n->inputs.size(); ++i) {
       double c;

@@ -4,7 +4,11 @@
 // checks (vectorized by LLVM), the border a checked one. Results are the
 // reference kernel's (core/interp/kernels/NnPool.cpp): the max starts from
 // the first valid element, the average sums in window order in f32 and
-// divides by the valid (or padded, count_include_pad) count.
+// divides by the valid (or padded, count_include_pad) count. u8/i8 tensors
+// (the integer forms of docs/quantization.md) load into f32 registers,
+// where their values and window sums are exact, and store back as
+// integers: the max as is, the average as Ember's integer average
+// (quant::averageHalfUp; padded taps read `pad_value` when counted).
 #include "Capability.h"
 #include "Codegen.h"
 #include "Geometry.h"
@@ -53,6 +57,42 @@ Status Codegen::emitPool(const Group &g, Step &) {
   llvm::IRBuilder<> &b = *b_;
   llvm::Type *f32 = b.getFloatTy(), *i64 = b.getInt64Ty();
   auto c64 = [&](int64_t v) { return b.getInt64(uint64_t(v)); };
+  const ElemKind ek = n.inputs[0].type().elem();
+  const bool isInt = ek == ElemKind::U8 || ek == ElemKind::I8;
+  llvm::Type *et = isInt ? b.getInt8Ty() : f32;
+  const int64_t padValue = isInt ? n.attrInt("pad_value", 0) : 0;
+  // Element `off` of x as f32 (8-bit integers exactly).
+  auto loadX = [&](llvm::Value *x, llvm::Value *off) -> llvm::Value * {
+    llvm::Value *v = b.CreateLoad(et, b.CreateInBoundsGEP(et, x, off));
+    if (!isInt)
+      return v;
+    return ek == ElemKind::I8 ? b.CreateSIToFP(v, f32) : b.CreateUIToFP(v, f32);
+  };
+  // Stores a window's result: f32 as is; an integer max converted back;
+  // an integer average of `sum` over `cnt` taps rounded half up
+  // (quant::averageHalfUp), pad_value for a window with no taps.
+  auto storeY = [&](llvm::Value *y, llvm::Value *yo, llvm::Value *r,
+                    llvm::Value *cnt) {
+    llvm::Value *ptr = b.CreateInBoundsGEP(et, y, yo);
+    if (!isInt) {
+      b.CreateStore(r, ptr);
+      return;
+    }
+    llvm::Value *v = b.CreateFPToSI(r, i64);
+    if (!isMax) {
+      llvm::Value *safe =
+          b.CreateSelect(b.CreateICmpEQ(cnt, c64(0)), c64(1), cnt);
+      llvm::Value *num = b.CreateAdd(b.CreateMul(v, c64(2)), safe);
+      llvm::Value *den = b.CreateMul(safe, c64(2));
+      llvm::Value *q = b.CreateSDiv(num, den);
+      llvm::Value *fix =
+          b.CreateAnd(b.CreateICmpNE(b.CreateSRem(num, den), c64(0)),
+                      b.CreateICmpSLT(num, c64(0)));
+      q = b.CreateSub(q, b.CreateZExt(fix, i64));
+      v = b.CreateSelect(b.CreateICmpEQ(cnt, c64(0)), c64(padValue), q);
+    }
+    b.CreateStore(b.CreateTrunc(v, et), ptr);
+  };
 
   // Element (n, c, h, w) of x at n*sx[0] + c*sx[1] + h*sx[2] + w*sx[3]
   // (row-major or channels-last, as chooseLayouts stored it); y likewise.
@@ -98,7 +138,7 @@ Status Codegen::emitPool(const Group &g, Step &) {
               b.CreateAdd(xb, b.CreateAdd(b.CreateMul(ih, c64(sx[2])),
                                           b.CreateMul(iw, c64(sx[3])))),
               xb);
-          llvm::Value *v = b.CreateLoad(f32, b.CreateInBoundsGEP(f32, x, off));
+          llvm::Value *v = loadX(x, off);
           llvm::Value *acc = b.CreateLoad(f32, accSlot);
           llvm::Value *nacc;
           if (isMax) {
@@ -117,6 +157,12 @@ Status Codegen::emitPool(const Group &g, Step &) {
                   b.CreateAnd(b.CreateICmpSGE(iw, c64(-w.pl)),
                               b.CreateICmpSLT(iw, c64(w.w + w.pr))));
               counted = b.CreateOr(inside, padded);
+              if (padValue != 0) // integer padded taps read pad_value
+                nacc = b.CreateSelect(
+                    b.CreateAnd(padded, b.CreateNot(inside)),
+                    b.CreateFAdd(acc,
+                                 llvm::ConstantFP::get(f32, double(padValue))),
+                    nacc);
             }
             b.CreateStore(b.CreateAdd(b.CreateLoad(i64, cntSlot),
                                       b.CreateZExt(counted, i64)),
@@ -125,13 +171,15 @@ Status Codegen::emitPool(const Group &g, Step &) {
           b.CreateStore(nacc, accSlot);
         });
     llvm::Value *r = b.CreateLoad(f32, accSlot);
+    llvm::Value *cnt = nullptr;
     if (!isMax) {
-      llvm::Value *cnt = b.CreateLoad(i64, cntSlot);
-      r = b.CreateSelect(b.CreateICmpEQ(cnt, c64(0)),
-                         llvm::ConstantFP::get(f32, 0.0),
-                         b.CreateFDiv(r, b.CreateSIToFP(cnt, f32)));
+      cnt = b.CreateLoad(i64, cntSlot);
+      if (!isInt)
+        r = b.CreateSelect(b.CreateICmpEQ(cnt, c64(0)),
+                           llvm::ConstantFP::get(f32, 0.0),
+                           b.CreateFDiv(r, b.CreateSIToFP(cnt, f32)));
     }
-    b.CreateStore(r, b.CreateInBoundsGEP(f32, y, yo));
+    storeY(y, yo, r, cnt);
   };
   // The whole window is inside the input: no checks, taps unrolled.
   auto fast = [&](llvm::Value *x, llvm::Value *y, llvm::Value *xb,
@@ -142,11 +190,8 @@ Status Codegen::emitPool(const Group &g, Step &) {
     llvm::Value *acc = nullptr;
     for (int64_t kh = 0; kh < w.kh; ++kh)
       for (int64_t kw = 0; kw < w.kw; ++kw) {
-        llvm::Value *v = b.CreateLoad(
-            f32,
-            b.CreateInBoundsGEP(
-                f32, x,
-                b.CreateAdd(base, c64(kh * w.dh * sx[2] + kw * w.dw * sx[3]))));
+        llvm::Value *v = loadX(
+            x, b.CreateAdd(base, c64(kh * w.dh * sx[2] + kw * w.dw * sx[3])));
         if (!acc)
           acc = v;
         else if (isMax)
@@ -154,9 +199,9 @@ Status Codegen::emitPool(const Group &g, Step &) {
         else
           acc = b.CreateFAdd(acc, v);
       }
-    if (!isMax)
+    if (!isMax && !isInt)
       acc = b.CreateFDiv(acc, llvm::ConstantFP::get(f32, double(w.kh * w.kw)));
-    b.CreateStore(acc, b.CreateInBoundsGEP(f32, y, yo));
+    storeY(y, yo, acc, c64(w.kh * w.kw));
   };
   // Branches to `inner` (fast) when `cond`, else to `edge`.
   auto split = [&](llvm::Value *cond, const std::function<void()> &inner,

@@ -5,6 +5,10 @@
 //     per-channel (per-column) bias, one Add of a same-shape residual
 //     (before or after the activation), and one activation (Relu, or
 //     Max/Min with scalar constants = Clip).
+//     ConvInteger/MatMulInteger (int8) absorb the Adds of a constant int32
+//     per-channel bias and the Requantize after them (per tensor, or per
+//     channel along the output channel axis), the integer forms of
+//     docs/quantization.md; the kernels requantize bit-exactly.
 //  2. Loop fusion: an elementwise node absorbs the elementwise producers
 //     whose results only it (or the nodes it absorbed) reads and that have
 //     its element count, so a chain becomes one loop nest with no
@@ -194,6 +198,101 @@ void growEpilogue(Ctx &c, Group &g) {
   g.root = cur;
 }
 
+// A constant integer per-channel value along `axis` of result dims y (one
+// value, or y[axis] values with every other dim 1), or false.
+bool intChannelConstant(const Value &c, const Dims &y, size_t axis,
+                        std::vector<int64_t> &vals) {
+  if (!isConstant(c) || c.type().elem() != ElemKind::I32)
+    return false;
+  const Tensor &t = *c.node->payload;
+  const Dims &d = t.dims();
+  if (d.size() > y.size())
+    return false;
+  int64_t n = y[axis], count = 1;
+  size_t off = y.size() - d.size();
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (off + i == axis) {
+      if (d[i] != n && d[i] != 1)
+        return false;
+      count = d[i];
+    } else if (d[i] != 1) {
+      return false;
+    }
+  }
+  vals.assign(size_t(n), 0);
+  for (int64_t i = 0; i < n; ++i)
+    vals[size_t(i)] = t.getInt(count == 1 ? 0 : i);
+  return true;
+}
+
+// Operator stacking after a ConvInteger or MatMulInteger: constant int32
+// bias Adds, then a Requantize whose tables are per tensor or per output
+// channel and whose zero points are constants.
+void growQuantEpilogue(Ctx &c, Group &g) {
+  const Node *anchor = g.anchor;
+  const Dims &y = anchor->types[0].dims();
+  size_t axis = anchor->kind == OpKind::ConvInteger ? 1 : y.size() - 1;
+  g.root = anchor;
+  if (!c.cfg.fuse || y.empty())
+    return;
+  std::vector<int64_t> bias;
+  const Node *cur = anchor;
+  auto next = [&]() -> const Node * {
+    if (c.isOutput(cur))
+      return nullptr;
+    const Node *u = c.singleUser(cur);
+    std::string why;
+    if (!u || c.groupOf.count(u) || !nodeSupported(*u, why))
+      return nullptr;
+    return u;
+  };
+  while (const Node *u = next()) {
+    std::vector<int64_t> vals;
+    Value other = otherOperand(u, cur);
+    if (u->kind != OpKind::Add || !other || u->types[0] != cur->types[0] ||
+        !intChannelConstant(other, y, axis, vals))
+      break;
+    if (bias.empty())
+      bias.assign(vals.size(), 0);
+    for (size_t i = 0; i < vals.size(); ++i)
+      bias[i] = int64_t(int32_t(uint32_t(bias[i]) + uint32_t(vals[i])));
+    g.members.push_back(u);
+    ++c.stats.fusedEpilogueNodes;
+    cur = u;
+  }
+  int64_t xzp = 0;
+  const Node *rq = next();
+  bool ok = rq && rq->kind == OpKind::Requantize && rq->inputs[0].node == cur &&
+            isConstant(rq->inputs[1]) && isConstant(rq->inputs[2]);
+  if (ok && rq->hasInput(3)) {
+    double v = 0;
+    ok = scalarConstant(rq->inputs[3], v);
+    xzp = int64_t(v);
+  }
+  if (ok && rq->hasInput(4)) {
+    double v = 0;
+    ok = scalarConstant(rq->inputs[4], v);
+  }
+  if (ok && rq->inputs[1].type().numElements() != 1) {
+    int64_t r = int64_t(y.size()), a = rq->attrInt("axis", 1);
+    ok = (a < 0 ? a + r : a) == int64_t(axis);
+  }
+  if (ok) {
+    // Requantize subtracts x_zero_point from the accumulator with int32
+    // wraparound: the same as a bias of -x_zero_point.
+    if (bias.empty() && xzp != 0)
+      bias.assign(size_t(y[axis]), 0);
+    for (int64_t &b : bias)
+      b = int64_t(int32_t(uint32_t(b) - uint32_t(xzp)));
+    g.members.push_back(rq);
+    ++c.stats.fusedEpilogueNodes;
+    g.requant = rq;
+    cur = rq;
+  }
+  g.qbias.assign(bias.begin(), bias.end());
+  g.root = cur;
+}
+
 GroupKind kindFor(OpClass c) {
   switch (c) {
   case OpClass::View:
@@ -245,7 +344,8 @@ void growLoop(Ctx &c, Group &g, int gi) {
       // Move's data operand only (Slice bounds etc. are constants anyway);
       // quantization parameters and shapes are read through their own maps.
       if ((mc == OpClass::Move || m->kind == OpKind::QuantizeLinear ||
-           m->kind == OpKind::DequantizeLinear) &&
+           m->kind == OpKind::DequantizeLinear ||
+           m->kind == OpKind::Requantize || m->kind == OpKind::TableLookup) &&
           i != 0)
         continue;
       if (m->kind == OpKind::ConstantOfShape)
@@ -301,13 +401,17 @@ formGroups(const Function &f, const CompileConfig &cfg, FusionStats *stats) {
   // 1. Operator stacking, in graph order.
   for (const Node *n : nodes) {
     OpClass oc = opClass(n->kind);
-    if (oc != OpClass::Conv && oc != OpClass::MatMul)
+    if (oc != OpClass::Conv && oc != OpClass::MatMul && oc != OpClass::QConv &&
+        oc != OpClass::QMatMul)
       continue;
     Group g;
     g.kind = kindFor(oc);
     g.anchor = n;
     g.members.push_back(n);
-    growEpilogue(c, g);
+    if (oc == OpClass::QConv || oc == OpClass::QMatMul)
+      growQuantEpilogue(c, g);
+    else
+      growEpilogue(c, g);
     int gi = int(groups.size());
     for (const Node *m : g.members)
       c.groupOf[m] = gi;

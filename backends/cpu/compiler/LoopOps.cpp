@@ -109,6 +109,59 @@ llvm::Value *LoopGen::minMax(bool isMax, ElemKind k, llvm::Value *cur,
   return b.CreateSelect(better, v, cur);
 }
 
+// Ember's integer arithmetic (ember/quant/Arith.h) on i32 registers.
+namespace {
+
+llvm::Value *toI32(llvm::IRBuilder<> &b, llvm::Value *v, ElemKind k) {
+  llvm::Type *i32 = b.getInt32Ty();
+  unsigned w = bits(k);
+  if (w == 32)
+    return v;
+  if (w > 32)
+    return b.CreateTrunc(v, i32);
+  return isSigned(k) ? b.CreateSExt(v, i32) : b.CreateZExt(v, i32);
+}
+
+// quant::mbqm: floor((x * m + 2^(30 - e)) / 2^(31 - e)), e clamped to
+// [-31, 30], the 64-bit result saturated to int32.
+llvm::Value *mbqm(llvm::IRBuilder<> &b, llvm::Value *x, llvm::Value *m,
+                  llvm::Value *e) {
+  llvm::Type *i64 = b.getInt64Ty();
+  llvm::Value *ec =
+      b.CreateSelect(b.CreateICmpSLT(e, b.getInt32(-31)), b.getInt32(-31), e);
+  ec = b.CreateSelect(b.CreateICmpSGT(ec, b.getInt32(30)), b.getInt32(30), ec);
+  llvm::Value *total = b.CreateZExt(b.CreateSub(b.getInt32(31), ec), i64);
+  llvm::Value *round =
+      b.CreateShl(b.getInt64(1), b.CreateSub(total, b.getInt64(1)));
+  llvm::Value *r = b.CreateAdd(
+      b.CreateMul(b.CreateSExt(x, i64), b.CreateSExt(m, i64)), round);
+  r = b.CreateAShr(r, total);
+  r = b.CreateSelect(b.CreateICmpSLT(r, b.getInt64(uint64_t(INT32_MIN))),
+                     b.getInt64(uint64_t(INT32_MIN)), r);
+  r = b.CreateSelect(b.CreateICmpSGT(r, b.getInt64(INT32_MAX)),
+                     b.getInt64(INT32_MAX), r);
+  return b.CreateTrunc(r, b.getInt32Ty());
+}
+
+// The clamp range of an integer op with a `to` result kind and optional
+// min/max attributes (quant::clampTo: an empty range is its lower bound).
+void clampRange(const Node &n, int64_t &lo, int64_t &hi) {
+  bool sg = n.types[0].elem() == ElemKind::I8;
+  int64_t tlo = sg ? -128 : 0, thi = sg ? 127 : 255;
+  lo = std::max<int64_t>(n.attrInt("min", tlo), tlo);
+  hi = std::max(lo, std::min<int64_t>(n.attrInt("max", thi), thi));
+}
+
+llvm::Value *clampTo(llvm::IRBuilder<> &b, llvm::Value *v, int64_t lo,
+                     int64_t hi) {
+  llvm::Value *l = b.getInt32(uint32_t(int32_t(lo)));
+  llvm::Value *h = b.getInt32(uint32_t(int32_t(hi)));
+  v = b.CreateSelect(b.CreateICmpSGT(v, h), h, v);
+  return b.CreateSelect(b.CreateICmpSLT(v, l), l, v);
+}
+
+} // namespace
+
 llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
   ElemKind k = n.inputs[0].type().elem();
   bool fl = isComputeFloatKind(k), sg = isSigned(k);
@@ -361,6 +414,66 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
                        llvm::ConstantFP::get(d, hi), c);
     c = b.CreateSelect(b.CreateFCmpUNO(q, q), llvm::ConstantFP::get(d, 0.0), c);
     return b.CreateTrunc(b.CreateFPToSI(c, b.getInt64Ty()), regType(qk));
+  }
+  case LoopOp::Requantize: {
+    // quant::requantize: clamp(MBQM(x - x_zp, m[c], e[c]) + y_zp, lo, hi),
+    // int32 wraparound on the subtraction and the addition.
+    llvm::Value *v = toI32(b, x, k);
+    if (o.size() > 3 && o[3])
+      v = b.CreateSub(v, toI32(b, o[3], n.inputs[3].type().elem()));
+    v = mbqm(b, v, o[1], o[2]);
+    if (o.size() > 4 && o[4])
+      v = b.CreateAdd(v, toI32(b, o[4], n.inputs[4].type().elem()));
+    int64_t lo, hi;
+    clampRange(n, lo, hi);
+    return b.CreateTrunc(clampTo(b, v, lo, hi), b.getInt8Ty());
+  }
+  case LoopOp::QuantizedAdd: {
+    // quant::quantizedAdd (TFLite's add) with the node's parameters.
+    auto ai = [&](const char *a) {
+      return b.getInt32(uint32_t(int32_t(n.attrInt(a, 0))));
+    };
+    unsigned L = unsigned(n.attrInt("left_shift", 20)) & 31u;
+    llvm::Value *va = b.CreateSub(toI32(b, x, k), ai("a_zero_point"));
+    llvm::Value *vb = b.CreateSub(toI32(b, o[1], n.inputs[1].type().elem()),
+                                  ai("b_zero_point"));
+    va = mbqm(b, b.CreateShl(va, L), ai("a_multiplier"), ai("a_shift"));
+    vb = mbqm(b, b.CreateShl(vb, L), ai("b_multiplier"), ai("b_shift"));
+    llvm::Value *v = b.CreateAdd(
+        mbqm(b, b.CreateAdd(va, vb), ai("y_multiplier"), ai("y_shift")),
+        ai("y_zero_point"));
+    int64_t lo, hi;
+    clampRange(n, lo, hi);
+    return b.CreateTrunc(clampTo(b, v, lo, hi), b.getInt8Ty());
+  }
+  case LoopOp::TableLookup: {
+    // table[x - lowest(x)], the table a constant global.
+    const Tensor &t = *n.inputs[1].node->payload;
+    ElemKind tk = t.elem();
+    llvm::Type *et = cg.elemType(tk);
+    auto *ty = llvm::ArrayType::get(et, 256);
+    std::vector<llvm::Constant *> vals;
+    for (int64_t i = 0; i < 256; ++i) {
+      if (tk == ElemKind::F32)
+        vals.push_back(llvm::ConstantFP::get(et, double(t.data<float>()[i])));
+      else if (tk == ElemKind::F64)
+        vals.push_back(llvm::ConstantFP::get(et, t.data<double>()[i]));
+      else if (tk == ElemKind::Bool)
+        vals.push_back(llvm::ConstantInt::get(et, t.getInt(i) ? 1 : 0));
+      else
+        vals.push_back(llvm::ConstantInt::get(et, uint64_t(t.getInt(i)), true));
+    }
+    auto *gv = new llvm::GlobalVariable(
+        *cg.mod_, ty, true, llvm::GlobalValue::PrivateLinkage,
+        llvm::ConstantArray::get(ty, vals), "lut");
+    gv->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+    llvm::Value *i =
+        sg ? b.CreateAdd(b.CreateSExt(x, b.getInt64Ty()), b.getInt64(128))
+           : b.CreateZExt(x, b.getInt64Ty());
+    llvm::Value *v = b.CreateLoad(et, b.CreateInBoundsGEP(et, gv, i));
+    if (tk == ElemKind::Bool)
+      return b.CreateICmpNE(v, llvm::ConstantInt::get(et, 0));
+    return v;
   }
   case LoopOp::DequantizeLinear: {
     // double(x - zero point) * scale, rounded once to the result type.

@@ -1,6 +1,6 @@
 // Runtime parameter blocks and weight packing (README.md, "Memory" and
 // "Runtime, kernels and threads"): for every Conv, MatMul, ConvTranspose,
-// QLinearConv and QLinearMatMul group, the constant i64 block its ember_rt_*
+// ConvInteger and MatMulInteger group, the constant i64 block its ember_rt_*
 // call reads (geometry, epilogue, instruction-set path, workspace) and its
 // weights packed at compile time for that path into the constant region.
 #include "Capability.h"
@@ -313,11 +313,50 @@ Status Codegen::prepareConvT(const Group &g, Step &s) {
   return Status::ok();
 }
 
-// Quantization parameter `i` of n as a vector (one value or one per index).
-static std::vector<double> paramValues(const Node &n, size_t i) {
-  const Tensor &t = *n.inputs[i].node->payload;
-  return t.toDoubles();
+namespace {
+
+// The output side of an int8 step (RtAbi.h): the result kind, zero point,
+// clamp and the fixed-point table (multipliers, then shifts) from the
+// group's fused Requantize; without one, the int32 accumulator.
+struct QOut {
+  int64_t kind = EMBER_RT_Y_I32, zp = 0, lo = INT32_MIN, hi = INT32_MAX;
+  std::vector<int32_t> table{0, 0}; // count 1: multiplier 0, shift 0
+  size_t count() const { return table.size() / 2; }
+};
+
+QOut qoutOf(const Group &g) {
+  QOut o;
+  const Node *rq = g.requant;
+  if (!rq)
+    return o;
+  ElemKind yk = rq->types[0].elem();
+  o.kind = yk == ElemKind::I8 ? EMBER_RT_Y_I8 : EMBER_RT_Y_U8;
+  o.zp = rq->hasInput(4) ? rq->inputs[4].node->payload->getInt(0) : 0;
+  // The clamp of quant::requantize: [min, max] within the type's range; an
+  // empty range is its lower bound (clampTo).
+  int64_t tlo = yk == ElemKind::I8 ? -128 : 0,
+          thi = yk == ElemKind::I8 ? 127 : 255;
+  o.lo = std::max<int64_t>(rq->attrInt("min", tlo), tlo);
+  o.hi = std::max(o.lo, std::min<int64_t>(rq->attrInt("max", thi), thi));
+  const Tensor &m = *rq->inputs[1].node->payload,
+               &e = *rq->inputs[2].node->payload;
+  o.table.clear();
+  for (int64_t i = 0; i < m.size(); ++i)
+    o.table.push_back(int32_t(m.getInt(i)));
+  for (int64_t i = 0; i < e.size(); ++i)
+    o.table.push_back(int32_t(e.getInt(i)));
+  return o;
 }
+
+// Zero point operand i of n (absent: 0), value `c` of a per-channel one.
+int64_t zeroPointAt(const Node &n, size_t i, int64_t c) {
+  if (!n.hasInput(i))
+    return 0;
+  const Tensor &t = *n.inputs[i].node->payload;
+  return t.getInt(t.size() == 1 ? 0 : c);
+}
+
+} // namespace
 
 Status Codegen::prepareQConv(const Group &g, Step &s) {
   const Node &n = *g.anchor;
@@ -325,32 +364,29 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
     return unsupported(n.describe(),
                        ": the portable runtime has no int8 kernels");
   const Type &x = n.inputs[0].type();
-  const Tensor &w = *n.inputs[3].node->payload;
+  const Tensor &w = *n.inputs[1].node->payload;
   std::vector<int64_t> kernel(w.dims().begin() + 2, w.dims().end());
   Window win;
   std::string why;
   if (!windowOf(n, x, kernel, false, win, why))
     return unsupported(n.describe(), ": ", why);
+  const QOut qo = qoutOf(g);
   int64_t G = n.attrInt("group", 1), C = x.dim(1), OC = w.dim(0);
   int64_t cg = C / G, ocg = OC / G, KK = kernel[0] * kernel[1], K = cg * KK;
-  bool dw = G > 1 && G == C && OC == C;
+  // Depthwise: its own kernel, which has an 8-bit result only.
+  bool dw = G > 1 && G == C && OC == C && qo.kind != EMBER_RT_Y_I32;
   bool inNhwc = nhwc_.count(keyOf(n.inputs[0])) != 0;
+  bool xSigned = x.elem() == ElemKind::I8;
   bool wU8 = w.type().elem() == ElemKind::U8;
-  int64_t xzp = n.inputs[2].node->payload->getInt(0);
-  std::vector<double> wzp = paramValues(n, 5), wsc = paramValues(n, 4);
-  float xs = float(n.inputs[1].node->payload->getDouble(0));
-  float ys = float(n.inputs[6].node->payload->getDouble(0));
+  int64_t xzp = zeroPointAt(n, 2, 0);
+  // The kernels take s8 weights: u8 ones (and their zero points) - 128.
   auto wzpAt = [&](int64_t oc) {
-    return int64_t(wzp[wzp.size() == 1 ? 0 : size_t(oc)]) - (wU8 ? 128 : 0);
+    return zeroPointAt(n, 3, oc) - (wU8 ? 128 : 0);
   };
   auto wAt = [&](int64_t i) { return w.getInt(i) - (wU8 ? 128 : 0); };
   std::vector<int32_t> bias(size_t(OC), 0);
-  if (n.hasInput(8))
-    for (int64_t i = 0; i < OC; ++i)
-      bias[size_t(i)] = int32_t(n.inputs[8].node->payload->getInt(i));
-  std::vector<float> scales;
-  for (size_t i = 0; i < wsc.size(); ++i)
-    scales.push_back(ember::cpu::requantScale(xs, float(wsc[i]), ys));
+  if (!g.qbias.empty())
+    bias = g.qbias;
   std::vector<int64_t> &p = s.params;
   p.assign(EMBER_RT_QCONV_NUM_FIELDS, 0);
   int64_t f[] = {win.n,  C,      win.h,  win.w,  OC,     win.oh,
@@ -362,9 +398,12 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
   p[EMBER_RT_CONV_DEPTHWISE] = dw;
   p[EMBER_RT_CONV_ISA] = cfg_.isa;
   p[EMBER_RT_QCONV_X_ZP] = xzp;
-  p[EMBER_RT_QCONV_Y_ZP] = n.inputs[7].node->payload->getInt(0);
-  p[EMBER_RT_QCONV_Y_SIGNED] = n.types[0].elem() == ElemKind::I8;
-  p[EMBER_RT_QCONV_SCALE_COUNT] = int64_t(scales.size());
+  p[EMBER_RT_QCONV_X_SIGNED] = xSigned;
+  p[EMBER_RT_QCONV_Y_ZP] = qo.zp;
+  p[EMBER_RT_QCONV_Y_KIND] = qo.kind;
+  p[EMBER_RT_QCONV_SCALE_COUNT] = int64_t(qo.count());
+  p[EMBER_RT_QCONV_LO] = qo.lo;
+  p[EMBER_RT_QCONV_HI] = qo.hi;
   // Pixel chunks: at most 256 rows of im2row, and at least one per thread
   // when the conv has the work for it.
   {
@@ -400,6 +439,9 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
     if (fits && inNhwc && outNhwc && KK == 9 && kernel[0] == 3 &&
         ember::cpu::resolveIsa(isa) == Isa::Avx512Vnni) {
       int64_t blocks = (C + 63) / 64;
+      size_t cnt = qo.count();
+      // The kernel reads s8 x as x + 128 (vpdpbusd is u8 x s8).
+      int32_t xzpU = int32_t(xzp) + (xSigned ? 128 : 0);
       std::vector<uint8_t> pk(size_t(blocks * EMBER_RT_DW_VNNI_BLOCK_BYTES), 0);
       for (int64_t blk = 0; blk < blocks; ++blk) {
         uint8_t *d = pk.data() + blk * EMBER_RT_DW_VNNI_BLOCK_BYTES;
@@ -414,10 +456,12 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
               sum += v;
               d[((k / 4) * 4 + j) * 64 + q * 4 + k % 4] = uint8_t(int8_t(v));
             }
-            int32_t bIn = bias[size_t(c)] - int32_t(xzp) * sum;
-            float sc = scales[scales.size() == 1 ? 0 : size_t(c)];
+            int32_t bIn = int32_t(uint32_t(bias[size_t(c)]) -
+                                  uint32_t(xzpU) * uint32_t(sum));
+            size_t si = cnt == 1 ? 0 : size_t(c);
             std::memcpy(d + 768 + (j * 16 + q) * 4, &bIn, 4);
-            std::memcpy(d + 1024 + (j * 16 + q) * 4, &sc, 4);
+            std::memcpy(d + 1024 + (j * 16 + q) * 4, &qo.table[si], 4);
+            std::memcpy(d + 1280 + (j * 16 + q) * 4, &qo.table[cnt + si], 4);
           }
       }
       uint64_t off = addWeights(pk.data(), pk.size());
@@ -442,6 +486,7 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
     s.packedWeights = addWeights(nullptr, size_t(stride * uint64_t(G)));
     std::vector<int8_t> wt(size_t(Kp * ocg), 0);
     std::vector<int8_t> zp;
+    bool perChannelWzp = n.hasInput(3) && n.inputs[3].type().numElements() > 1;
     for (int64_t gi = 0; gi < G; ++gi) {
       // K runs (c, kh, kw) for NCHW x, (kh, kw, c) for channels-last x.
       for (int64_t oc = 0; oc < ocg; ++oc)
@@ -450,21 +495,22 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
           wt[size_t(kk * ocg + oc)] = int8_t(wAt((gi * ocg + oc) * K + k));
         }
       zp.clear();
-      if (wzp.size() == 1)
+      if (!perChannelWzp)
         zp.push_back(int8_t(wzpAt(0)));
       else
         for (int64_t oc = 0; oc < ocg; ++oc)
           zp.push_back(int8_t(wzpAt(gi * ocg + oc)));
       auto st = ember::cpu::packQB(
-          size_t(Kp), size_t(ocg), wt.data(), size_t(ocg), uint8_t(xzp),
+          size_t(Kp), size_t(ocg), wt.data(), size_t(ocg), int32_t(xzp),
           zp.data(), zp.size(), bias.data() + gi * ocg,
-          &out_.weights[size_t(s.packedWeights + uint64_t(gi) * stride)], isa);
+          &out_.weights[size_t(s.packedWeights + uint64_t(gi) * stride)], isa,
+          xSigned);
       if (st != ember::cpu::Status::Ok)
         return makeError(ErrorCode::Internal, n.describe(),
                          ": packing the int8 weights failed");
     }
   }
-  s.bias = addWeights(scales.data(), scales.size() * sizeof(float));
+  s.bias = addWeights(qo.table.data(), qo.table.size() * sizeof(int32_t));
   workspacePerWorker_ = std::max<uint64_t>(
       workspacePerWorker_,
       alignUp(uint64_t(ember_rt_qconv_workspace_size(p.data())), 64));
@@ -476,41 +522,45 @@ Status Codegen::prepareQMatMul(const Group &g, Step &s) {
   if (cfg_.kernels != Kernels::Library)
     return unsupported(n.describe(),
                        ": the portable runtime has no int8 kernels");
-  const Tensor &b = *n.inputs[3].node->payload;
+  const Tensor &b = *n.inputs[1].node->payload;
   int64_t K = b.dim(0), N = b.dim(1);
   int64_t rows = n.inputs[0].type().numElements() / K;
   bool bU8 = b.type().elem() == ElemKind::U8;
-  std::vector<double> bzp = paramValues(n, 5), bsc = paramValues(n, 4);
-  float as = float(n.inputs[1].node->payload->getDouble(0));
-  float ys = float(n.inputs[6].node->payload->getDouble(0));
-  std::vector<float> scales;
-  for (double v : bsc)
-    scales.push_back(ember::cpu::requantScale(as, float(v), ys));
+  bool aSigned = n.inputs[0].type().elem() == ElemKind::I8;
+  const QOut qo = qoutOf(g);
   std::vector<int8_t> bw(size_t(K * N)), zp;
   for (int64_t i = 0; i < K * N; ++i)
     bw[size_t(i)] = int8_t(b.getInt(i) - (bU8 ? 128 : 0));
-  for (double v : bzp)
-    zp.push_back(int8_t(int64_t(v) - (bU8 ? 128 : 0)));
+  if (n.hasInput(3) && n.inputs[3].type().numElements() > 1)
+    for (int64_t c = 0; c < N; ++c)
+      zp.push_back(int8_t(zeroPointAt(n, 3, c) - (bU8 ? 128 : 0)));
+  else
+    zp.push_back(int8_t(zeroPointAt(n, 3, 0) - (bU8 ? 128 : 0)));
+  std::vector<int32_t> bias(size_t(N), 0);
+  if (!g.qbias.empty())
+    bias = g.qbias;
   std::vector<int64_t> &p = s.params;
   p.assign(EMBER_RT_QGEMM_NUM_FIELDS, 0);
   p[EMBER_RT_QGEMM_M] = rows;
   p[EMBER_RT_QGEMM_N] = N;
   p[EMBER_RT_QGEMM_K] = K;
-  p[EMBER_RT_QGEMM_Y_ZP] = n.inputs[7].node->payload->getInt(0);
-  p[EMBER_RT_QGEMM_Y_SIGNED] = n.types[0].elem() == ElemKind::I8;
-  p[EMBER_RT_QGEMM_SCALE_COUNT] = int64_t(scales.size());
+  p[EMBER_RT_QGEMM_Y_ZP] = qo.zp;
+  p[EMBER_RT_QGEMM_Y_KIND] = qo.kind;
+  p[EMBER_RT_QGEMM_SCALE_COUNT] = int64_t(qo.count());
+  p[EMBER_RT_QGEMM_LO] = qo.lo;
+  p[EMBER_RT_QGEMM_HI] = qo.hi;
   p[EMBER_RT_QGEMM_ISA] = cfg_.isa;
   Isa isa = Isa(cfg_.isa);
   s.packedWeights =
       addWeights(nullptr, ember::cpu::packedQBSize(size_t(K), size_t(N), isa));
-  auto st = ember::cpu::packQB(size_t(K), size_t(N), bw.data(), size_t(N),
-                               uint8_t(n.inputs[2].node->payload->getInt(0)),
-                               zp.data(), zp.size(), nullptr,
-                               &out_.weights[size_t(s.packedWeights)], isa);
+  auto st = ember::cpu::packQB(
+      size_t(K), size_t(N), bw.data(), size_t(N), int32_t(zeroPointAt(n, 2, 0)),
+      zp.data(), zp.size(), bias.data(), &out_.weights[size_t(s.packedWeights)],
+      isa, aSigned);
   if (st != ember::cpu::Status::Ok)
     return makeError(ErrorCode::Internal, n.describe(),
                      ": packing the int8 weights failed");
-  s.bias = addWeights(scales.data(), scales.size() * sizeof(float));
+  s.bias = addWeights(qo.table.data(), qo.table.size() * sizeof(int32_t));
   workspacePerWorker_ = std::max<uint64_t>(
       workspacePerWorker_,
       alignUp(uint64_t(ember_rt_qgemm_workspace_size(p.data())), 64));

@@ -1,7 +1,7 @@
 // The CPU backend's compiled form of a lowered graph, between the graph IR
 // and LLVM IR: fused groups of nodes (Fusion.cpp), where every tensor lives
-// (ParamBlocks.cpp, ChannelsLast.cpp, Memory.cpp), and the options that shape both. README.md explains the
-// pipeline.
+// (ParamBlocks.cpp, ChannelsLast.cpp, Memory.cpp), and the options that shape
+// both. README.md explains the pipeline.
 #pragma once
 
 #include "ir/Graph.h"
@@ -83,8 +83,8 @@ enum class GroupKind : uint8_t {
   MatMul,  // runtime gemm + epilogue
   Pool,    // generated pooling loops
   Reduce,  // reduction loops
-  QConv,   // runtime int8 conv
-  QMatMul, // runtime int8 matmul
+  QConv,   // runtime int8 conv (ConvInteger [+ bias] [+ Requantize])
+  QMatMul, // runtime int8 matmul (MatMulInteger [+ bias] [+ Requantize])
   Copy,    // a graph output that needs a copy (added by layout)
 };
 
@@ -110,6 +110,12 @@ struct Group {
   // Conv groups: a MaxPool of the epilogue's result that runs inside the
   // convolution (the group's root; Codegen::fusePools).
   const Node *pool = nullptr;
+  // QConv/QMatMul groups: the folded int32 bias per output channel (the
+  // constant Adds after the ConvInteger/MatMulInteger, minus the
+  // Requantize's x_zero_point; empty: none) and the fused Requantize (null:
+  // the int32 accumulator is the result).
+  std::vector<int32_t> qbias;
+  const Node *requant = nullptr;
   // Copy groups: the value copied into graph output `outputIndex`.
   Value copySource;
   unsigned outputIndex = 0;

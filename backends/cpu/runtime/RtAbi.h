@@ -166,27 +166,37 @@ int64_t ember_rt_conv_transpose_workspace_size(const int64_t *p);
 int32_t ember_rt_conv_transpose_pack(const int64_t *p, const float *w,
                                      float *wT);
 
-/* ---- int8: QLinearMatMul / QLinearConv (u8 activations, s8 weights) -----
- * y = saturate(round_half_even(float(acc) * scale[n]) + y_zp), acc the exact
- * int32 sum of (a - a_zp)(w - w_zp[n]) + bias[n] (ONNX Runtime's fp32
- * requantization; the kernel library computes it). Weights are packed at
- * compile time with their zero points and bias; `scales` holds SCALE_COUNT
- * floats (1 or one per output channel/column). */
+/* ---- int8: ConvInteger / MatMulInteger, + bias, + Requantize -------------
+ * Ember's integer forms (docs/quantization.md): acc = the exact int32 sum of
+ * (a - a_zp)(w - w_zp[n]) + bias[n]; then, for an 8-bit result,
+ * y = clamp(MBQM(acc, m[n], e[n]) + y_zp, lo, hi) (ember/quant/Arith.h,
+ * quant::requantize; the kernel library computes it bit for bit), or the
+ * int32 acc itself (Y_KIND 2: a ConvInteger/MatMulInteger whose bias and
+ * Requantize did not fuse). Weights are packed at compile time with their
+ * zero points and bias; `rq` holds SCALE_COUNT int32 multipliers, then
+ * SCALE_COUNT int32 shifts (1 or one per output channel/column). A_SIGNED:
+ * the activations are s8 (else u8). LO/HI: the clamp of a fused Relu/Clip,
+ * already intersected with the result type's range. */
+#define EMBER_RT_Y_U8 0
+#define EMBER_RT_Y_I8 1
+#define EMBER_RT_Y_I32 2
 enum ember_rt_qgemm_field {
   EMBER_RT_QGEMM_M,
   EMBER_RT_QGEMM_N,
   EMBER_RT_QGEMM_K,
   EMBER_RT_QGEMM_Y_ZP,
-  EMBER_RT_QGEMM_Y_SIGNED, /* i8 result (else u8) */
+  EMBER_RT_QGEMM_Y_KIND, /* EMBER_RT_Y_* */
   EMBER_RT_QGEMM_SCALE_COUNT,
+  EMBER_RT_QGEMM_LO,
+  EMBER_RT_QGEMM_HI,
   EMBER_RT_QGEMM_ISA,
   EMBER_RT_QGEMM_WS_BYTES,
   EMBER_RT_QGEMM_NUM_FIELDS
 };
 int32_t ember_rt_qgemm(const int64_t *p, const uint8_t *a, const void *b,
-                       const float *scales, void *y, uint8_t *workspace);
+                       const int32_t *rq, void *y, uint8_t *workspace);
 
-/* QLinearConv: the conv fields above, then these. Groups run as im2row
+/* ConvInteger: the conv fields above, then these. Groups run as im2row
  * chunks of CHUNK output pixels times packed W^T (ISA's int8 GEMM): rows of
  * K = (c, kh, kw) from NCHW x, or K = (kh, kw, c) from channels-last x (a
  * 1x1 stride-1 conv then reads x in place); the GEMM's [pixel][channel]
@@ -196,20 +206,24 @@ int32_t ember_rt_qgemm(const int64_t *p, const uint8_t *a, const void *b,
  * 1 + the byte offset of a second copy of a 3x3 channels-last depthwise
  * conv's weights for the VNNI kernel (kernels/src/QDepthwise.cpp): per block
  * of 64 channels, 3 groups x 4 vectors x 64 s8 bytes (4 taps per channel
- * lane), then the block's bias - x_zp * sum(w) and its scales, both in the
- * vectors' channel order. */
+ * lane), then the block's bias - x_zp' * sum(w) (x_zp' = x_zp, + 128 for s8
+ * x), its multipliers and its shifts, all in the vectors' channel order.
+ * Depthwise convs have an 8-bit result (an int32 one runs as groups). */
 /* Bytes per 64-channel block of the DW_VNNI pack, and the channel of lane q
  * (0..15) of vector j (0..3) in block b. */
-#define EMBER_RT_DW_VNNI_BLOCK_BYTES 1280
+#define EMBER_RT_DW_VNNI_BLOCK_BYTES 1536
 static inline int64_t ember_rt_dw_vnni_channel(int64_t b, int64_t j,
                                                int64_t q) {
   return 64 * b + 16 * (q / 4) + 4 * j + q % 4;
 }
 enum ember_rt_qconv_field {
   EMBER_RT_QCONV_X_ZP = EMBER_RT_CONV_NUM_FIELDS,
+  EMBER_RT_QCONV_X_SIGNED,
   EMBER_RT_QCONV_Y_ZP,
-  EMBER_RT_QCONV_Y_SIGNED,
+  EMBER_RT_QCONV_Y_KIND, /* EMBER_RT_Y_* */
   EMBER_RT_QCONV_SCALE_COUNT,
+  EMBER_RT_QCONV_LO,
+  EMBER_RT_QCONV_HI,
   EMBER_RT_QCONV_CHUNK,
   EMBER_RT_QCONV_BIAS_OFFSET,
   EMBER_RT_QCONV_IN_NHWC,  /* x stored channels-last ([N][H][W][C]) */
@@ -218,7 +232,7 @@ enum ember_rt_qconv_field {
   EMBER_RT_QCONV_NUM_FIELDS
 };
 int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
-                         const float *scales, void *y, uint8_t *workspace);
+                         const int32_t *rq, void *y, uint8_t *workspace);
 /* Workspace bytes one worker needs (im2row chunk, result chunk, GEMM). */
 int64_t ember_rt_qconv_workspace_size(const int64_t *p);
 int64_t ember_rt_qgemm_workspace_size(const int64_t *p);

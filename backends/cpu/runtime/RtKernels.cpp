@@ -413,14 +413,22 @@ void convtScatter(void *ctx, int64_t begin, int64_t end, int64_t) {
   }
 }
 
-Requantize requantOf(int64_t ySigned, int64_t yzp, const float *scales,
-                     int64_t count) {
+// The kernel library's requantization of a step: the fixed-point tables at
+// rq (count multipliers, then count shifts), y's kind and zero point, the
+// fused clamp.
+Requantize requantOf(int64_t yKind, int64_t yzp, const int32_t *rq,
+                     int64_t count, int64_t countAll, int64_t lo, int64_t hi) {
   Requantize r;
-  r.output = ySigned ? QOutput::Int8 : QOutput::UInt8;
-  r.kind = QScaleKind::Float;
-  r.scale = scales;
+  r.output = yKind == EMBER_RT_Y_I32  ? QOutput::Int32
+             : yKind == EMBER_RT_Y_I8 ? QOutput::Int8
+                                      : QOutput::UInt8;
+  r.kind = QScaleKind::FixedPoint;
+  r.multiplier = rq;
+  r.shift = rq + countAll;
   r.scaleCount = size_t(count);
   r.zeroPoint = int32_t(yzp);
+  r.clampMin = int32_t(lo);
+  r.clampMax = int32_t(hi);
   return r;
 }
 
@@ -428,7 +436,7 @@ struct QGemmTask {
   const int64_t *p;
   const uint8_t *a;
   const void *b;
-  const float *scales;
+  const int32_t *rq;
   void *y;
   uint8_t *ws;
   int32_t status;
@@ -446,11 +454,12 @@ void qgemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   size_t m0 = size_t(begin) * g, m1 = size_t(end) * g;
   if (m1 > M)
     m1 = M;
-  Status s =
-      qgemmPacked(M, N, K, t.a, K, t.b, t.y, N,
-                  requantOf(p[EMBER_RT_QGEMM_Y_SIGNED], p[EMBER_RT_QGEMM_Y_ZP],
-                            t.scales, p[EMBER_RT_QGEMM_SCALE_COUNT]),
-                  isa, m0, m1, ws);
+  int64_t sc = p[EMBER_RT_QGEMM_SCALE_COUNT];
+  Status s = qgemmPacked(M, N, K, t.a, K, t.b, t.y, N,
+                         requantOf(p[EMBER_RT_QGEMM_Y_KIND],
+                                   p[EMBER_RT_QGEMM_Y_ZP], t.rq, sc, sc,
+                                   p[EMBER_RT_QGEMM_LO], p[EMBER_RT_QGEMM_HI]),
+                         isa, m0, m1, ws);
   if (s != Status::Ok)
     t.status = int32_t(s);
 }
@@ -459,7 +468,7 @@ struct QConvTask {
   const int64_t *p;
   const uint8_t *x;
   const uint8_t *w;
-  const float *scales;
+  const int32_t *rq;
   uint8_t *y;
   uint8_t *ws;
   size_t chunks;  // per (image, group)
@@ -486,15 +495,24 @@ inline void copyBytes(uint8_t *d, const uint8_t *s, size_t n) {
 // int8 GEMM against the packed W^T, and the result into y.
 // Pixels [p0, p1) of group g's [pixel][channel] result `tmp` into the
 // channels-first output.
+// Elements of es bytes (1, or 4 for an int32 result).
 void storeChannelsFirst(QConvTask &t, size_t n, size_t g, size_t p0, size_t p1,
-                        const uint8_t *tmp) {
+                        const uint8_t *tmp, size_t es) {
   const int64_t *p = t.p;
   size_t G = u(p[EMBER_RT_CONV_GROUPS]), OC = u(p[EMBER_RT_CONV_OC]);
   size_t ocg = OC / G, P = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
-  uint8_t *y = t.y + (n * OC + g * ocg) * P;
+  if (es == 1) {
+    uint8_t *y = t.y + (n * OC + g * ocg) * P;
+    for (size_t oc = 0; oc < ocg; ++oc)
+      for (size_t pix = p0; pix < p1; ++pix)
+        y[oc * P + pix] = tmp[(pix - p0) * ocg + oc];
+    return;
+  }
+  int32_t *y = reinterpret_cast<int32_t *>(t.y) + (n * OC + g * ocg) * P;
+  const int32_t *s = reinterpret_cast<const int32_t *>(tmp);
   for (size_t oc = 0; oc < ocg; ++oc)
     for (size_t pix = p0; pix < p1; ++pix)
-      y[oc * P + pix] = tmp[(pix - p0) * ocg + oc];
+      y[oc * P + pix] = s[(pix - p0) * ocg + oc];
 }
 
 void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, uint8_t *ws) {
@@ -514,29 +532,32 @@ void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, uint8_t *ws) {
     return;
   bool inNhwc = p[EMBER_RT_QCONV_IN_NHWC] != 0;
   bool outNhwc = p[EMBER_RT_QCONV_OUT_NHWC] != 0;
+  // x's zero point as a byte (an s8 one as its two's complement bits).
   uint8_t xzp = uint8_t(p[EMBER_RT_QCONV_X_ZP]);
+  size_t es = p[EMBER_RT_QCONV_Y_KIND] == EMBER_RT_Y_I32 ? 4 : 1;
   uint8_t *rows = ws;
   uint8_t *tmp = ws + roundUp(R * K, 64);
-  void *gws = tmp + roundUp(R * ocg, 64);
+  void *gws = tmp + roundUp(R * ocg * es, 64);
   const uint8_t *a = rows;
   size_t lda = K;
   const void *wg = t.w + g * u(p[EMBER_RT_CONV_W_GROUP_STRIDE]);
   int64_t sc = p[EMBER_RT_QCONV_SCALE_COUNT];
-  const float *scales = t.scales + (sc > 1 ? g * ocg : 0);
   const Requantize rq =
-      requantOf(p[EMBER_RT_QCONV_Y_SIGNED], p[EMBER_RT_QCONV_Y_ZP], scales, sc);
+      requantOf(p[EMBER_RT_QCONV_Y_KIND], p[EMBER_RT_QCONV_Y_ZP],
+                t.rq + (sc > 1 ? g * ocg : 0), sc > 1 ? int64_t(ocg) : 1, sc,
+                p[EMBER_RT_QCONV_LO], p[EMBER_RT_QCONV_HI]);
   Conv2DShape shape = convShape(p, cg, ocg);
   if (inNhwc && shape.outHeight() == OH && shape.outWidth() == OW &&
       qconv2dNhwcSupported(shape, wg, Isa(p[EMBER_RT_CONV_ISA]))) {
     // Implicit GEMM: the kernel reads the windows from x in place.
-    uint8_t *c = outNhwc ? t.y + (n * P + p0) * OC + g * ocg : tmp;
-    Status s = qconv2dNhwc(shape, t.x + n * H * W * C + g * cg, C, xzp, wg, c,
-                           outNhwc ? OC : ocg, rq, Isa(p[EMBER_RT_CONV_ISA]),
-                           p0, p1, gws);
+    uint8_t *c = outNhwc ? t.y + ((n * P + p0) * OC + g * ocg) * es : tmp;
+    Status s = qconv2dNhwc(
+        shape, t.x + n * H * W * C + g * cg, C, int32_t(p[EMBER_RT_QCONV_X_ZP]),
+        wg, c, outNhwc ? OC : ocg, rq, Isa(p[EMBER_RT_CONV_ISA]), p0, p1, gws);
     if (s != Status::Ok)
       t.status = int32_t(s);
     else if (!outNhwc)
-      storeChannelsFirst(t, n, g, p0, p1, tmp);
+      storeChannelsFirst(t, n, g, p0, p1, tmp, es);
     return;
   }
   if (inNhwc) {
@@ -595,7 +616,7 @@ void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, uint8_t *ws) {
         }
     }
   }
-  uint8_t *c = outNhwc ? t.y + (n * P + p0) * OC + g * ocg : tmp;
+  uint8_t *c = outNhwc ? t.y + ((n * P + p0) * OC + g * ocg) * es : tmp;
   size_t ldc = outNhwc ? OC : ocg;
   Status s = qgemmPacked(p1 - p0, ocg, K, a, lda, wg, c, ldc, rq,
                          Isa(p[EMBER_RT_CONV_ISA]), 0, 0, gws);
@@ -604,7 +625,7 @@ void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, uint8_t *ws) {
     return;
   }
   if (!outNhwc)
-    storeChannelsFirst(t, n, g, p0, p1, tmp);
+    storeChannelsFirst(t, n, g, p0, p1, tmp, es);
 }
 
 // The kernel library's view of a depthwise step (qdepthwiseConv2dRow).
@@ -629,8 +650,11 @@ QDepthwiseConv qdepthwiseOf(const QConvTask &t) {
   c.inNhwc = p[EMBER_RT_QCONV_IN_NHWC];
   c.outNhwc = p[EMBER_RT_QCONV_OUT_NHWC];
   c.xZeroPoint = p[EMBER_RT_QCONV_X_ZP];
+  c.xSigned = p[EMBER_RT_QCONV_X_SIGNED];
   c.yZeroPoint = p[EMBER_RT_QCONV_Y_ZP];
-  c.ySigned = p[EMBER_RT_QCONV_Y_SIGNED];
+  c.ySigned = p[EMBER_RT_QCONV_Y_KIND] == EMBER_RT_Y_I8;
+  c.clampMin = p[EMBER_RT_QCONV_LO];
+  c.clampMax = p[EMBER_RT_QCONV_HI];
   c.scaleCount = p[EMBER_RT_QCONV_SCALE_COUNT];
   c.biasOffset = p[EMBER_RT_QCONV_BIAS_OFFSET];
   c.vnniOffset = p[EMBER_RT_QCONV_DW_VNNI];
@@ -638,7 +662,8 @@ QDepthwiseConv qdepthwiseOf(const QConvTask &t) {
   c.x = t.x;
   c.y = t.y;
   c.packed = t.w;
-  c.scales = t.scales;
+  c.multiplier = t.rq;
+  c.shift = t.rq + c.scaleCount;
   return c;
 }
 
@@ -751,8 +776,8 @@ int64_t ember_rt_qgemm_workspace_size(const int64_t *p) {
 }
 
 int32_t ember_rt_qgemm(const int64_t *p, const uint8_t *a, const void *b,
-                       const float *scales, void *y, uint8_t *workspace) {
-  QGemmTask t{p, a, b, scales, y, workspace, 0};
+                       const int32_t *rq, void *y, uint8_t *workspace) {
+  QGemmTask t{p, a, b, rq, y, workspace, 0};
   size_t g = rowGranule(Isa(p[EMBER_RT_QGEMM_ISA]));
   int64_t blocks = int64_t((u(p[EMBER_RT_QGEMM_M]) + g - 1) / g);
   if (ember_rt_num_workers() == 1 || blocks < 2)
@@ -772,12 +797,13 @@ int64_t ember_rt_qconv_workspace_size(const int64_t *p) {
   size_t gemm = qgemmWorkspaceSize(K, Isa(p[EMBER_RT_CONV_ISA]));
   size_t implicit =
       qconv2dNhwcWorkspaceSize(convShape(p, u(p[EMBER_RT_CONV_C]) / G, ocg));
-  return int64_t(roundUp(R * K, 64) + roundUp(R * ocg, 64) +
+  size_t es = p[EMBER_RT_QCONV_Y_KIND] == EMBER_RT_Y_I32 ? 4 : 1;
+  return int64_t(roundUp(R * K, 64) + roundUp(R * ocg * es, 64) +
                  (gemm > implicit ? gemm : implicit));
 }
 
 int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
-                         const float *scales, void *y, uint8_t *workspace) {
+                         const int32_t *rq, void *y, uint8_t *workspace) {
   bool dw = p[EMBER_RT_CONV_DEPTHWISE] != 0;
   size_t P = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
   size_t R = u(p[EMBER_RT_QCONV_CHUNK]);
@@ -805,7 +831,7 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
   QConvTask t{p,
               x,
               static_cast<const uint8_t *>(w),
-              scales,
+              rq,
               static_cast<uint8_t *>(y),
               workspace,
               (P + R - 1) / R,

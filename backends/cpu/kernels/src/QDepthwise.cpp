@@ -1,19 +1,23 @@
 //===- QDepthwise.cpp - int8 depthwise convolution, one output row --------===//
 //
-// The int8 models' depthwise layers (u8 activations, centered int16
+// The int8 models' depthwise layers (u8 or s8 activations, centered int16
 // weights), one output row per call: int32 accumulators per channel over
-// the taps, then the fp32 requantization of finishQ (QGemm.cpp), exactly.
+// the taps, then Ember's requantization (ember/quant/Arith.h; the vector
+// paths use FixedPoint.h, the same bit for bit).
 //   - Any layout or ISA: a per-pixel loop over contiguous or strided
 //     channels, compiled for the generic, AVX2 and AVX-512 paths.
 //   - AVX-512, channels-last in and out: blocks of 64 channels in four zmm
 //     accumulators per pixel ((x - x_zp) * w as one vpmaddwd).
 //   - 3x3 with the VNNI pack: interior pixels as three vpdpbusd per block
 //     of 64 channels (qdwVnniRow below).
-// It moved here from the CPU backend's runtime (RtKernels.cpp), which now
-// only splits the work and fills a QDepthwiseConv from its parameter block.
+// The CPU backend's runtime (RtKernels.cpp) splits the work and fills a
+// QDepthwiseConv from its parameter block.
 //
 //===----------------------------------------------------------------------===//
+#include "FixedPoint.h"
+
 #include "ember/cpu/Kernels.h"
+#include "ember/quant/Arith.h"
 
 #if defined(__x86_64__)
 #include "Simd.h"
@@ -24,23 +28,39 @@
 
 namespace ember::cpu {
 
+using namespace detail;
+
 namespace {
 
 size_t u(int64_t v) { return size_t(v); }
 
-// round-half-even of |f| < 2^22 by the float rounding itself (default
-// rounding mode): what std::nearbyint gives, without a libm call.
-inline float roundEven(float f) {
-  const float magic = 12582912.0f; // 1.5 * 2^23: the sum's ulp is 1
-  return (f + magic) - magic;
+// The requantization of a call: output range (type range and clamp; an
+// empty range is its lower bound) and the fixed-point form.
+struct QdwParams {
+  int32_t zp, lo, hi;
+  bool sgn;  // s8 output (else u8)
+  bool fast; // fixedPointFast over the call's shifts
+};
+
+QdwParams qdwParams(const QDepthwiseConv &t) {
+  QdwParams p;
+  p.sgn = t.ySigned != 0;
+  p.zp = int32_t(t.yZeroPoint);
+  int64_t lo = std::max<int64_t>(t.clampMin, p.sgn ? -128 : 0);
+  int64_t hi = std::min<int64_t>(t.clampMax, p.sgn ? 127 : 255);
+  p.lo = int32_t(lo);
+  p.hi = int32_t(std::max(lo, hi));
+  p.fast = fixedPointFast(t.shift, size_t(t.scaleCount), p.zp);
+  return p;
 }
 
 // Depthwise int8, one output row: per pixel, int32 accumulators over the
-// channels (contiguous when x is channels-last), then the library's fp32
-// requantization (finishQ's formula) inline. Compiled per instruction set
-// (qdepthwiseRow below picks one).
+// channels (contiguous when x is channels-last), then quant::requantize.
+// Compiled per instruction set (qdepthwiseConv2dRow picks one).
+template <bool Signed>
 __attribute__((always_inline)) inline void
 qdepthwiseRowBody(const QDepthwiseConv &t, size_t n, size_t oh, int32_t *acc) {
+  using X = std::conditional_t<Signed, int8_t, uint8_t>;
   size_t C = u(t.channels), H = u(t.height), W = u(t.width),
          OH = u(t.outHeight), OW = u(t.outWidth), KH = u(t.kernelH),
          KW = u(t.kernelW);
@@ -52,17 +72,13 @@ qdepthwiseRowBody(const QDepthwiseConv &t, size_t n, size_t oh, int32_t *acc) {
   size_t yc = outNhwc ? 1 : OH * OW, yh = outNhwc ? OW * C : OW,
          yw = outNhwc ? C : 1;
   int32_t xzp = int32_t(t.xZeroPoint);
-  const uint8_t *x = t.x + n * C * H * W;
+  const X *x = reinterpret_cast<const X *>(t.x) + n * C * H * W;
   uint8_t *y = t.y + n * C * OH * OW + oh * yh;
   const int16_t *w = reinterpret_cast<const int16_t *>(t.packed);
   const int32_t *bias =
       reinterpret_cast<const int32_t *>(t.packed + u(t.biasOffset));
-  bool perChannel = t.scaleCount > 1;
-  int32_t zp = int32_t(t.yZeroPoint);
-  bool sgn = t.ySigned != 0;
-  float lo = float((sgn ? -128 : 0) - zp), hi = float((sgn ? 127 : 255) - zp);
-  const float *sc = t.scales;
-  size_t ss = perChannel ? 1 : 0;
+  const QdwParams q = qdwParams(t);
+  size_t ss = t.scaleCount > 1 ? 1 : 0;
   for (size_t ow = 0; ow < OW; ++ow) {
     for (size_t c = 0; c < C; ++c)
       acc[c] = bias[c];
@@ -74,7 +90,7 @@ qdepthwiseRowBody(const QDepthwiseConv &t, size_t n, size_t oh, int32_t *acc) {
         int64_t iw = int64_t(ow) * SW - PL + int64_t(kw) * DW;
         if (iw < 0 || iw >= int64_t(W))
           continue;
-        const uint8_t *xp = x + size_t(ih) * xh + size_t(iw) * xw;
+        const X *xp = x + size_t(ih) * xh + size_t(iw) * xw;
         const int16_t *wk = w + (kh * KW + kw) * C;
         if (xc == 1)
           for (size_t c = 0; c < C; ++c)
@@ -84,39 +100,30 @@ qdepthwiseRowBody(const QDepthwiseConv &t, size_t n, size_t oh, int32_t *acc) {
             acc[c] += (int32_t(xp[c * xc]) - xzp) * int32_t(wk[c]);
       }
     }
-    // The library's fp32 requantization (finishQ's formula), branch-free
-    // so it vectorizes: clamp (to small integers, where the rounding trick
-    // is exact), round half to even, add the zero point.
     uint8_t *yp = y + ow * yw;
-    if (yc == 1) {
-      for (size_t c = 0; c < C; ++c) {
-        float f = float(acc[c]) * sc[c * ss];
-        f = std::min(std::max(f, lo), hi);
-        yp[c] = uint8_t(int32_t(roundEven(f)) + zp);
-      }
-    } else {
-      for (size_t c = 0; c < C; ++c) {
-        float f = float(acc[c]) * sc[c * ss];
-        f = std::min(std::max(f, lo), hi);
-        yp[c * yc] = uint8_t(int32_t(roundEven(f)) + zp);
-      }
-    }
+    for (size_t c = 0; c < C; ++c)
+      yp[c * yc] = uint8_t(
+          quant::requantize(acc[c], 0, {t.multiplier[c * ss], t.shift[c * ss]},
+                            q.zp, q.lo, q.hi));
   }
 }
 
+template <bool Signed>
 void qdepthwiseRowGeneric(const QDepthwiseConv &t, size_t n, size_t oh,
                           int32_t *acc) {
-  qdepthwiseRowBody(t, n, oh, acc);
+  qdepthwiseRowBody<Signed>(t, n, oh, acc);
 }
 #if defined(__x86_64__)
+template <bool Signed>
 __attribute__((target("avx2,fma"))) void
 qdepthwiseRowAvx2(const QDepthwiseConv &t, size_t n, size_t oh, int32_t *acc) {
-  qdepthwiseRowBody(t, n, oh, acc);
+  qdepthwiseRowBody<Signed>(t, n, oh, acc);
 }
+template <bool Signed>
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))) void
 qdepthwiseRowAvx512(const QDepthwiseConv &t, size_t n, size_t oh,
                     int32_t *acc) {
-  qdepthwiseRowBody(t, n, oh, acc);
+  qdepthwiseRowBody<Signed>(t, n, oh, acc);
 }
 #endif
 
@@ -124,44 +131,41 @@ qdepthwiseRowAvx512(const QDepthwiseConv &t, size_t n, size_t oh,
 // Depthwise int8 on AVX-512, channels-last in and out: blocks of 64
 // channels kept in four zmm int32 accumulators across every tap of a pixel
 // ((x - x_zp) * w as one vpmaddwd: the difference fits int16 and the weight
-// is zero-extended into the pair's high half), then the same fp32
-// requantization as qdepthwiseRowBody (round half to even by the
-// conversion's explicit rounding mode), so results are identical.
+// is zero-extended into the pair's high half), then the requantization of
+// FixedPoint.h on 16 channels at a time, bit-exact with qdepthwiseRowBody.
 
-// The output range of a depthwise int8 step's requantization.
-struct QdwRange {
-  __m512 lo, hi; // [q_min - zp, q_max - zp] in float
-  __m512i zp;
-  bool sgn; // int8 output (else uint8)
-};
-__attribute__((
-    target("avx512f,avx512bw,avx512dq,avx512vl,fma"))) inline QdwRange
-qdwRange(const QDepthwiseConv &t) {
-  int32_t zp = int32_t(t.yZeroPoint);
-  bool sgn = t.ySigned != 0;
-  return {_mm512_set1_ps(float((sgn ? -128 : 0) - zp)),
-          _mm512_set1_ps(float((sgn ? 127 : 255) - zp)), _mm512_set1_epi32(zp),
-          sgn};
+// 16 bytes of x widened to int32 lanes (sign- or zero-extended).
+template <bool Signed>
+EMBER_TARGET_AVX512 __attribute__((always_inline)) inline __m512i
+widen16(__m128i v) {
+  return Signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
 }
 
-// 16 int32 accumulators times their scales, clamped, rounded half to even
-// and offset: int32 values in the output range.
-__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))) inline __m512i
-qdwRequant(__m512i a, __m512 s, const QdwRange &r) {
-  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), s);
-  f = _mm512_min_ps(_mm512_max_ps(f, r.lo), r.hi);
-  return _mm512_add_epi32(_mm512_cvt_roundps_epi32(
-                              f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
-                          r.zp);
+// The fixed-point constants of channels [c0, c0 + 16) (masked by m).
+EMBER_TARGET_AVX512 inline FixedPointLanes
+qdwLanes(const QDepthwiseConv &t, const QdwParams &q, size_t c0, __mmask16 m) {
+  bool per = t.scaleCount > 1;
+  __m512i mult = per ? _mm512_maskz_loadu_epi32(m, t.multiplier + c0)
+                     : _mm512_set1_epi32(t.multiplier[0]);
+  __m512i sh =
+      per ? _mm512_mask_loadu_epi32(_mm512_set1_epi32(-2), m, t.shift + c0)
+          : _mm512_set1_epi32(t.shift[0]);
+  return fixedPointLanes(mult, sh, q.zp, q.fast);
 }
 
-// Requantize 16 int32 accumulators and store them (masked) as bytes.
-__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))) inline void
-qdwStore(uint8_t *yp, __mmask16 m, __m512i a, __m512 s, const QdwRange &r) {
-  __m512i q = qdwRequant(a, s, r);
+// 16 int32 accumulators requantized: int32 values in the output range.
+template <bool Fast>
+EMBER_TARGET_AVX512 __attribute__((always_inline)) inline __m512i
+qdwRequant(__m512i a, const FixedPointLanes &l, const QdwParams &q) {
+  return requant16<Fast>(a, l, _mm512_set1_epi32(q.lo),
+                         _mm512_set1_epi32(q.hi));
+}
+
+// Stores 16 requantized values (masked) as bytes.
+EMBER_TARGET_AVX512 inline void qdwStore(uint8_t *yp, __mmask16 m, __m512i r) {
   // Narrow in a register, then a plain store (a masked vpmovdb to memory
   // is slow on AMD cores); the masked store only for a partial block.
-  __m128i bytes = _mm512_cvtepi32_epi8(q);
+  __m128i bytes = _mm512_cvtepi32_epi8(r);
   if (m == __mmask16(0xFFFF))
     _mm_storeu_si128(reinterpret_cast<__m128i *>(yp), bytes);
   else
@@ -172,36 +176,44 @@ qdwStore(uint8_t *yp, __mmask16 m, __m512i a, __m512 s, const QdwRange &r) {
 // of an output row whose three input rows are all inside x, channels
 // [cBegin, cEnd) (cBegin a multiple of 64). Per block of 64 channels the
 // nine taps become three vpdpbusd operands of four taps each: the taps'
-// 64-byte loads are byte- then word-interleaved (unpacklo/hi within each
-// 128-bit lane), so vector j lane k dword i holds channel 16k + 4j + i's
-// four taps, the order the weights, bias and scales were packed in at
-// compile time (the CPU backend's ParamBlocks.cpp). x_zp is folded into that bias (bias - x_zp *
-// sum of all nine weights: exact, as every tap is inside x); the
-// requantization is qdwStore's, and the int32 -> int16 -> u8/s8 packs
-// undo the channel interleave. A quarter of the instructions of the
-// vpmaddwd kernel below per multiply-add.
+// 64-byte loads (sign bits flipped for s8 x: read as x + 128) are byte-
+// then word-interleaved (unpacklo/hi within each 128-bit lane), so vector
+// j lane k dword i holds channel 16k + 4j + i's four taps, the order the
+// weights, bias, multipliers and shifts were packed in at compile time
+// (the CPU backend's ParamBlocks.cpp). x_zp is folded into that bias (bias
+// - x_zp' * sum of all nine weights: exact, as every tap is inside x); the
+// int32 -> int16 -> u8/s8 saturating packs undo the channel interleave.
+// A quarter of the instructions of the vpmaddwd kernel below per
+// multiply-add.
+template <bool Fast, bool Signed>
 __attribute__((
     target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,fma"))) void
-qdwVnniRow(const QDepthwiseConv &t, size_t n, size_t oh, size_t owA, size_t owB,
-           size_t cBegin, size_t cEnd, const uint8_t *const rows[3]) {
+qdwVnniRow(const QDepthwiseConv &t, const QdwParams &q, size_t n, size_t oh,
+           size_t owA, size_t owB, size_t cBegin, size_t cEnd,
+           const uint8_t *const rows[3]) {
   size_t C = u(t.channels), OH = u(t.outHeight), OW = u(t.outWidth);
   int64_t SW = t.strideW, PL = t.padLeft, DW = t.dilationW;
   uint8_t *y = t.y + n * C * OH * OW + oh * OW * C;
   const uint8_t *pack = t.packed + (u(t.vnniOffset) - 1);
-  const QdwRange range = qdwRange(t);
   const size_t xs = size_t(SW) * C, xd = size_t(DW) * C;
+  const __m512i flip = _mm512_set1_epi8(char(0x80));
+  const bool clamp = q.lo > (q.sgn ? -128 : 0) || q.hi < (q.sgn ? 127 : 255);
+  const __m512i blo = _mm512_set1_epi8(char(q.lo)),
+                bhi = _mm512_set1_epi8(char(q.hi));
   for (size_t c0 = cBegin; c0 < cEnd; c0 += 64) {
     const size_t rem = cEnd - c0;
     const __mmask64 m = rem >= 64 ? ~__mmask64(0) : (__mmask64(1) << rem) - 1;
     const uint8_t *blk = pack + (c0 / 64) * kQDepthwiseVnniBlockBytes;
     __m512i wv[3][4], bias[4];
-    __m512 sc[4];
+    FixedPointLanes lanes[4];
     for (int g = 0; g < 3; ++g)
       for (int j = 0; j < 4; ++j)
         wv[g][j] = _mm512_loadu_si512(blk + (g * 4 + j) * 64);
     for (int j = 0; j < 4; ++j) {
       bias[j] = _mm512_loadu_si512(blk + 768 + j * 64);
-      sc[j] = _mm512_loadu_ps(blk + 1024 + j * 64);
+      __m512i mult = _mm512_loadu_si512(blk + 1024 + j * 64);
+      __m512i sh = _mm512_loadu_si512(blk + 1280 + j * 64);
+      lanes[j] = fixedPointLanes(mult, sh, q.zp, Fast);
     }
     size_t iw0 = size_t(int64_t(owA) * SW - PL);
     const uint8_t *r[3] = {rows[0] + iw0 * C + c0, rows[1] + iw0 * C + c0,
@@ -209,8 +221,11 @@ qdwVnniRow(const QDepthwiseConv &t, size_t n, size_t oh, size_t owA, size_t owB,
     for (size_t ow = owA; ow < owB; ++ow) {
       __m512i x[9];
       for (int kh = 0; kh < 3; ++kh)
-        for (int kw = 0; kw < 3; ++kw)
+        for (int kw = 0; kw < 3; ++kw) {
           x[kh * 3 + kw] = _mm512_maskz_loadu_epi8(m, r[kh] + size_t(kw) * xd);
+          if (Signed)
+            x[kh * 3 + kw] = _mm512_xor_si512(x[kh * 3 + kw], flip);
+        }
       for (int kh = 0; kh < 3; ++kh)
         r[kh] += xs;
       __m512i acc[4] = {bias[0], bias[1], bias[2], bias[3]};
@@ -234,15 +249,23 @@ qdwVnniRow(const QDepthwiseConv &t, size_t n, size_t oh, size_t owA, size_t owB,
         acc[3] = _mm512_dpbusd_epi32(acc[3], _mm512_unpackhi_epi16(abh, cdh),
                                      wv[g][3]);
       }
-      __m512i q[4];
+      __m512i v[4];
       for (int j = 0; j < 4; ++j)
-        q[j] = qdwRequant(acc[j], sc[j], range);
-      // Values are in the output range already: the saturating packs only
-      // narrow, and restore channel order within each 128-bit lane.
-      __m512i w01 = _mm512_packs_epi32(q[0], q[1]);
-      __m512i w23 = _mm512_packs_epi32(q[2], q[3]);
-      __m512i bytes = range.sgn ? _mm512_packs_epi16(w01, w23)
-                                : _mm512_packus_epi16(w01, w23);
+        v[j] = mbqmZp16<Fast>(acc[j], lanes[j]);
+      // The saturating packs clamp to the type's range and restore channel
+      // order within each 128-bit lane; a fused clamp is then per byte.
+      __m512i w01 = _mm512_packs_epi32(v[0], v[1]);
+      __m512i w23 = _mm512_packs_epi32(v[2], v[3]);
+      __m512i bytes;
+      if (q.sgn) {
+        bytes = _mm512_packs_epi16(w01, w23);
+        if (clamp)
+          bytes = _mm512_min_epi8(_mm512_max_epi8(bytes, blo), bhi);
+      } else {
+        bytes = _mm512_packus_epi16(w01, w23);
+        if (clamp)
+          bytes = _mm512_min_epu8(_mm512_max_epu8(bytes, blo), bhi);
+      }
       uint8_t *yp = y + ow * C + c0;
       if (rem >= 64)
         _mm512_storeu_si512(yp, bytes);
@@ -258,9 +281,10 @@ qdwVnniRow(const QDepthwiseConv &t, size_t n, size_t oh, size_t owA, size_t owB,
 // the row's valid taps: sum (x - zp) * w = sum x * w - zp * sum w, exact in
 // int32), so a tap is one load-widen, one vpmaddwd and one add. Border
 // pixels subtract x_zp per tap as qdepthwiseRowBody does.
-__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))) void
-qdepthwise3x3Avx512Nhwc(const QDepthwiseConv &t, size_t n, size_t oh,
-                        size_t cBegin, size_t cEnd) {
+template <bool Fast, bool Signed>
+EMBER_TARGET_AVX512 void
+qdepthwise3x3Avx512Nhwc(const QDepthwiseConv &t, const QdwParams &q, size_t n,
+                        size_t oh, size_t cBegin, size_t cEnd) {
   size_t C = u(t.channels), H = u(t.height), W = u(t.width),
          OH = u(t.outHeight), OW = u(t.outWidth);
   int64_t SH = t.strideH, SW = t.strideW, PT = t.padTop, PL = t.padLeft,
@@ -270,11 +294,8 @@ qdepthwise3x3Avx512Nhwc(const QDepthwiseConv &t, size_t n, size_t oh,
   const int16_t *w = reinterpret_cast<const int16_t *>(t.packed);
   const int32_t *bias =
       reinterpret_cast<const int32_t *>(t.packed + u(t.biasOffset));
-  bool perChannel = t.scaleCount > 1;
-  const QdwRange range = qdwRange(t);
   const int32_t xzp = int32_t(t.xZeroPoint);
   const __m512i vxzp = _mm512_set1_epi32(xzp);
-  const float *sc = t.scales;
   // Input rows of the three taps (null when outside the input).
   const uint8_t *rows[3];
   for (int kh = 0; kh < 3; ++kh) {
@@ -295,12 +316,11 @@ qdepthwise3x3Avx512Nhwc(const QDepthwiseConv &t, size_t n, size_t oh,
                       cBegin % 64 == 0 && owB > owA &&
                       resolveIsa(Isa(t.isa)) == Isa::Avx512Vnni;
   if (vnniInterior)
-    qdwVnniRow(t, n, oh, owA, owB, cBegin, cEnd, rows);
+    qdwVnniRow<Fast, Signed>(t, q, n, oh, owA, owB, cBegin, cEnd, rows);
   for (size_t c0 = cBegin; c0 < cEnd; c0 += 16) {
     size_t r = cEnd - c0;
     __mmask16 m = r >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << r) - 1);
-    __m512 s =
-        perChannel ? _mm512_maskz_loadu_ps(m, sc + c0) : _mm512_set1_ps(sc[0]);
+    const FixedPointLanes lanes = qdwLanes(t, q, c0, m);
     __m512i b = _mm512_maskz_loadu_epi32(m, bias + c0);
     __m512i wv[9];
     __m512i wsum = _mm512_setzero_si512();
@@ -322,17 +342,16 @@ qdepthwise3x3Avx512Nhwc(const QDepthwiseConv &t, size_t n, size_t oh,
       uint8_t *yp = y + owA * C + c0;
 #define EMBER_QDW_ROW(rp, k, LD)                                               \
   if (rp) {                                                                    \
-    a0 = _mm512_add_epi32(                                                     \
-        a0, _mm512_madd_epi16(_mm512_cvtepu8_epi32(LD(rp)), wv[k]));           \
+    a0 = _mm512_add_epi32(a0,                                                  \
+                          _mm512_madd_epi16(widen16<Signed>(LD(rp)), wv[k]));  \
     a1 = _mm512_add_epi32(                                                     \
-        a1, _mm512_madd_epi16(_mm512_cvtepu8_epi32(LD(rp + xd)), wv[k + 1]));  \
+        a1, _mm512_madd_epi16(widen16<Signed>(LD(rp + xd)), wv[k + 1]));       \
     a0 = _mm512_add_epi32(                                                     \
-        a0,                                                                    \
-        _mm512_madd_epi16(_mm512_cvtepu8_epi32(LD(rp + 2 * xd)), wv[k + 2]));  \
+        a0, _mm512_madd_epi16(widen16<Signed>(LD(rp + 2 * xd)), wv[k + 2]));   \
     rp += xs;                                                                  \
   }
-#define EMBER_QDW_LDM(q) _mm_maskz_loadu_epi8(m, q)
-#define EMBER_QDW_LDU(q) _mm_loadu_si128(reinterpret_cast<const __m128i *>(q))
+#define EMBER_QDW_LDM(p) _mm_maskz_loadu_epi8(m, p)
+#define EMBER_QDW_LDU(p) _mm_loadu_si128(reinterpret_cast<const __m128i *>(p))
       if (m == __mmask16(0xFFFF)) {
         // Whole block: unmasked loads (the widening takes them as operands).
         for (size_t ow = owA; ow < owB; ++ow, yp += C) {
@@ -340,7 +359,7 @@ qdepthwise3x3Avx512Nhwc(const QDepthwiseConv &t, size_t n, size_t oh,
           EMBER_QDW_ROW(r0, 0, EMBER_QDW_LDU)
           EMBER_QDW_ROW(r1, 3, EMBER_QDW_LDU)
           EMBER_QDW_ROW(r2, 6, EMBER_QDW_LDU)
-          qdwStore(yp, m, _mm512_add_epi32(a0, a1), s, range);
+          qdwStore(yp, m, qdwRequant<Fast>(_mm512_add_epi32(a0, a1), lanes, q));
         }
       } else {
         for (size_t ow = owA; ow < owB; ++ow, yp += C) {
@@ -348,7 +367,7 @@ qdepthwise3x3Avx512Nhwc(const QDepthwiseConv &t, size_t n, size_t oh,
           EMBER_QDW_ROW(r0, 0, EMBER_QDW_LDM)
           EMBER_QDW_ROW(r1, 3, EMBER_QDW_LDM)
           EMBER_QDW_ROW(r2, 6, EMBER_QDW_LDM)
-          qdwStore(yp, m, _mm512_add_epi32(a0, a1), s, range);
+          qdwStore(yp, m, qdwRequant<Fast>(_mm512_add_epi32(a0, a1), lanes, q));
         }
       }
 #undef EMBER_QDW_LDU
@@ -369,20 +388,21 @@ qdepthwise3x3Avx512Nhwc(const QDepthwiseConv &t, size_t n, size_t oh,
           int64_t iw = int64_t(ow) * SW - PL + int64_t(kw) * DW;
           if (iw < 0 || iw >= int64_t(W))
             continue;
-          __m512i xv =
-              _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(
-                                   m, rows[kh] + size_t(iw) * C + c0)),
-                               vxzp);
+          __m512i xv = _mm512_sub_epi32(widen16<Signed>(_mm_maskz_loadu_epi8(
+                                            m, rows[kh] + size_t(iw) * C + c0)),
+                                        vxzp);
           a = _mm512_add_epi32(a, _mm512_madd_epi16(xv, wv[kh * 3 + kw]));
         }
       }
-      qdwStore(y + ow * C + c0, m, a, s, range);
+      qdwStore(y + ow * C + c0, m, qdwRequant<Fast>(a, lanes, q));
     }
   }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))) void
-qdepthwiseRowAvx512Nhwc(const QDepthwiseConv &t, size_t n, size_t oh) {
+template <bool Fast, bool Signed>
+EMBER_TARGET_AVX512 void qdepthwiseRowAvx512Nhwc(const QDepthwiseConv &t,
+                                                 const QdwParams &q, size_t n,
+                                                 size_t oh) {
   size_t C = u(t.channels), H = u(t.height), W = u(t.width),
          OH = u(t.outHeight), OW = u(t.outWidth), KH = u(t.kernelH),
          KW = u(t.kernelW);
@@ -393,10 +413,7 @@ qdepthwiseRowAvx512Nhwc(const QDepthwiseConv &t, size_t n, size_t oh) {
   const int16_t *w = reinterpret_cast<const int16_t *>(t.packed);
   const int32_t *bias =
       reinterpret_cast<const int32_t *>(t.packed + u(t.biasOffset));
-  bool perChannel = t.scaleCount > 1;
-  const QdwRange range = qdwRange(t);
   const __m512i vxzp = _mm512_set1_epi32(int32_t(t.xZeroPoint));
-  const float *sc = t.scales;
   // Valid taps of this output row.
   size_t kh0 = 0, kh1 = 0;
   for (size_t kh = 0; kh < KH; ++kh) {
@@ -414,10 +431,9 @@ qdepthwiseRowAvx512Nhwc(const QDepthwiseConv &t, size_t n, size_t oh) {
       size_t r = cn > 16 * j ? cn - 16 * j : 0;
       m[j] = r >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << r) - 1);
     }
-    __m512 s[4];
+    FixedPointLanes lanes[4];
     for (size_t j = 0; j < 4; ++j)
-      s[j] = perChannel ? _mm512_maskz_loadu_ps(m[j], sc + c0 + 16 * j)
-                        : _mm512_set1_ps(sc[0]);
+      lanes[j] = qdwLanes(t, q, c0 + 16 * j, m[j]);
     for (size_t ow = 0; ow < OW; ++ow) {
       __m512i a[4];
       for (size_t j = 0; j < 4; ++j)
@@ -436,8 +452,7 @@ qdepthwiseRowAvx512Nhwc(const QDepthwiseConv &t, size_t n, size_t oh) {
             if (!m[j])
               break;
             __m512i xv = _mm512_sub_epi32(
-                _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m[j], xp + 16 * j)),
-                vxzp);
+                widen16<Signed>(_mm_maskz_loadu_epi8(m[j], xp + 16 * j)), vxzp);
             __m512i wv = _mm512_cvtepu16_epi32(
                 _mm256_maskz_loadu_epi16(m[j], wk + 16 * j));
             a[j] = _mm512_add_epi32(a[j], _mm512_madd_epi16(xv, wv));
@@ -448,53 +463,68 @@ qdepthwiseRowAvx512Nhwc(const QDepthwiseConv &t, size_t n, size_t oh) {
       for (size_t j = 0; j < 4; ++j) {
         if (!m[j])
           break;
-        _mm512_mask_cvtepi32_storeu_epi8(yp + 16 * j, m[j],
-                                         qdwRequant(a[j], s[j], range));
+        qdwStore(yp + 16 * j, m[j], qdwRequant<Fast>(a[j], lanes[j], q));
       }
     }
   }
 }
 #endif
 
+template <bool Signed>
+void qdepthwiseRowDispatch(const QDepthwiseConv &t, const QdwParams &q,
+                           size_t n, size_t oh, size_t piece, size_t pieces,
+                           int32_t *acc) {
+#if defined(__x86_64__)
+  Isa isa = resolveIsa(t.isa);
+  bool avx512 = uint8_t(isa) >= uint8_t(Isa::Avx512);
+  bool nhwc = t.inNhwc != 0 && t.outNhwc != 0;
+  if (avx512 && nhwc && t.kernelH == 3 && t.kernelW == 3) {
+    size_t C = u(t.channels);
+    size_t per = (C + pieces - 1) / pieces;
+    size_t gran = t.vnniOffset != 0 ? 64 : 16;
+    per = (per + gran - 1) / gran * gran;
+    size_t c0 = piece * per, c1 = c0 + per < C ? c0 + per : C;
+    if (c0 < c1) {
+      if (q.fast)
+        qdepthwise3x3Avx512Nhwc<true, Signed>(t, q, n, oh, c0, c1);
+      else
+        qdepthwise3x3Avx512Nhwc<false, Signed>(t, q, n, oh, c0, c1);
+    }
+    return;
+  }
+  if (piece != 0) // the other kernels take whole rows (piece 0 only)
+    return;
+  if (avx512 && nhwc) {
+    if (q.fast)
+      qdepthwiseRowAvx512Nhwc<true, Signed>(t, q, n, oh);
+    else
+      qdepthwiseRowAvx512Nhwc<false, Signed>(t, q, n, oh);
+    return;
+  }
+  if (avx512)
+    return qdepthwiseRowAvx512<Signed>(t, n, oh, acc);
+  if (isa == Isa::Avx2)
+    return qdepthwiseRowAvx2<Signed>(t, n, oh, acc);
+#else
+  (void)q;
+#endif
+  if (piece != 0)
+    return;
+  qdepthwiseRowGeneric<Signed>(t, n, oh, acc);
+}
+
 } // namespace
 
 Status qdepthwiseConv2dRow(const QDepthwiseConv &t, size_t n, size_t oh,
                            size_t piece, size_t pieces, int32_t *acc) {
-  if (!t.x || !t.y || !t.packed || !t.scales || pieces == 0 || piece >= pieces)
+  if (!t.x || !t.y || !t.packed || !t.multiplier || !t.shift ||
+      t.scaleCount < 1 || pieces == 0 || piece >= pieces)
     return Status::InvalidArgument;
-#if defined(__x86_64__)
-  Isa isa = resolveIsa(t.isa);
-  if (uint8_t(isa) >= uint8_t(Isa::Avx512)) {
-    if (t.inNhwc != 0 && t.outNhwc != 0) {
-      if (t.kernelH == 3 && t.kernelW == 3) {
-        size_t C = u(t.channels);
-        size_t per = (C + pieces - 1) / pieces;
-        size_t gran = t.vnniOffset != 0 ? 64 : 16;
-        per = (per + gran - 1) / gran * gran;
-        size_t c0 = piece * per, c1 = c0 + per < C ? c0 + per : C;
-        if (c0 < c1)
-          qdepthwise3x3Avx512Nhwc(t, n, oh, c0, c1);
-        return Status::Ok;
-      }
-    }
-  }
-#endif
-  if (piece != 0) // the other kernels take whole rows (piece 0 only)
-    return Status::Ok;
-#if defined(__x86_64__)
-  if (uint8_t(isa) >= uint8_t(Isa::Avx512)) {
-    if (t.inNhwc != 0 && t.outNhwc != 0)
-      qdepthwiseRowAvx512Nhwc(t, n, oh);
-    else
-      qdepthwiseRowAvx512(t, n, oh, acc);
-    return Status::Ok;
-  }
-  if (isa == Isa::Avx2) {
-    qdepthwiseRowAvx2(t, n, oh, acc);
-    return Status::Ok;
-  }
-#endif
-  qdepthwiseRowGeneric(t, n, oh, acc);
+  const QdwParams q = qdwParams(t);
+  if (t.xSigned)
+    qdepthwiseRowDispatch<true>(t, q, n, oh, piece, pieces, acc);
+  else
+    qdepthwiseRowDispatch<false>(t, q, n, oh, piece, pieces, acc);
   return Status::Ok;
 }
 

@@ -3,7 +3,9 @@
 // qdepthwiseConv2dRow on every path (generic, AVX2, AVX-512, and AVX-512
 // VNNI with the 3x3 VNNI pack) against an exact-integer reference of the
 // documented computation: int32 accumulation of (x - x_zp) * w over the
-// taps inside the input, then finishQ's fp32 requantization.
+// taps inside the input (u8 or s8 x), then Ember's requantization
+// (quant::requantize) with per-tensor or per-channel tables, fast or
+// general (FixedPoint.h), and a fused clamp.
 //
 //===----------------------------------------------------------------------===//
 #include "Reference.h"
@@ -28,13 +30,13 @@ struct DwCase {
   int64_t n = 1;
   std::vector<uint8_t> x, packed;
   std::vector<int16_t> w; // [KH*KW][C], centered
-  std::vector<int32_t> bias;
-  std::vector<float> scales;
+  std::vector<int32_t> bias, mult, shift;
 
   int64_t xAt(int64_t b, int64_t ch, int64_t ih, int64_t iw) const {
     int64_t C = c.channels, H = c.height, W = c.width;
-    return c.inNhwc ? x[size_t(((b * H + ih) * W + iw) * C + ch)]
-                    : x[size_t(((b * C + ch) * H + ih) * W + iw)];
+    uint8_t v = c.inNhwc ? x[size_t(((b * H + ih) * W + iw) * C + ch)]
+                         : x[size_t(((b * C + ch) * H + ih) * W + iw)];
+    return c.xSigned ? int64_t(int8_t(v)) : int64_t(v);
   }
   size_t yIndex(int64_t b, int64_t ch, int64_t oh, int64_t ow) const {
     int64_t C = c.channels, OH = c.outHeight, OW = c.outWidth;
@@ -64,10 +66,15 @@ DwCase makeCase(std::mt19937 &rng, bool vnniPack) {
   c.outWidth = (c.width + 2 * c.padLeft - ekw) / c.strideW + 1;
   c.inNhwc = vnniPack || randomIn(rng, 0, 1);
   c.outNhwc = vnniPack || randomIn(rng, 0, 1);
-  c.xZeroPoint = int64_t(randomIn(rng, 0, 255));
+  c.xSigned = int64_t(randomIn(rng, 0, 1));
+  c.xZeroPoint = int64_t(randomIn(rng, 0, 255)) - (c.xSigned ? 128 : 0);
   c.ySigned = int64_t(randomIn(rng, 0, 1));
   c.yZeroPoint = c.ySigned ? int64_t(randomIn(rng, 0, 40)) - 20
                            : int64_t(randomIn(rng, 0, 255));
+  if (randomIn(rng, 0, 3) == 0) { // a fused ReLU(6)
+    c.clampMin = c.yZeroPoint;
+    c.clampMax = c.yZeroPoint + int64_t(randomIn(rng, 10, 200));
+  }
   c.scaleCount = randomIn(rng, 0, 1) ? c.channels : 1;
   d.n = int64_t(randomIn(rng, 1, 2));
   int64_t C = c.channels, KK = c.kernelH * c.kernelW;
@@ -80,21 +87,29 @@ DwCase makeCase(std::mt19937 &rng, bool vnniPack) {
   d.bias.resize(size_t(C));
   for (int32_t &v : d.bias)
     v = int32_t(randomIn(rng, 0, 40000)) - 20000;
-  d.scales.resize(size_t(c.scaleCount));
-  for (float &s : d.scales)
-    s = std::uniform_real_distribution<float>(0.0005f, 0.02f)(rng);
+  d.mult.resize(size_t(c.scaleCount));
+  d.shift.resize(size_t(c.scaleCount));
+  const bool general = randomIn(rng, 0, 4) == 0;
+  for (size_t i = 0; i < d.mult.size(); ++i) {
+    // Conv-like multipliers (the fast form), or any (the general one).
+    quant::Multiplier m = quant::quantizeMultiplier(
+        general ? std::uniform_real_distribution<double>(1e-3, 3.0)(rng)
+                : std::uniform_real_distribution<double>(0.0005, 0.02)(rng));
+    d.mult[i] = m.mult;
+    d.shift[i] = m.shift;
+  }
   // Weights, bias at a 64-byte offset, then (3x3) the VNNI pack.
   size_t biasOff = (d.w.size() * 2 + 63) / 64 * 64;
   size_t vnniOff = (biasOff + d.bias.size() * 4 + 63) / 64 * 64;
   int64_t blocks = (C + 63) / 64;
-  d.packed.assign(vnniOff + (vnniPack ? size_t(blocks) * 1280 : 0), 0);
+  d.packed.assign(vnniOff + (vnniPack ? size_t(blocks) * 1536 : 0), 0);
   std::memcpy(d.packed.data(), d.w.data(), d.w.size() * 2);
   std::memcpy(d.packed.data() + biasOff, d.bias.data(), d.bias.size() * 4);
   c.biasOffset = int64_t(biasOff);
   if (vnniPack) {
-    static_assert(kQDepthwiseVnniBlockBytes == 1280, "the documented layout");
+    static_assert(kQDepthwiseVnniBlockBytes == 1536, "the documented layout");
     for (int64_t b = 0; b < blocks; ++b) {
-      uint8_t *blk = d.packed.data() + vnniOff + size_t(b) * 1280;
+      uint8_t *blk = d.packed.data() + vnniOff + size_t(b) * 1536;
       for (int64_t j = 0; j < 4; ++j)
         for (int64_t q = 0; q < 16; ++q) {
           int64_t ch = 64 * b + 16 * (q / 4) + 4 * j + q % 4;
@@ -106,10 +121,12 @@ DwCase makeCase(std::mt19937 &rng, bool vnniPack) {
             sum += v;
             blk[((k / 4) * 4 + j) * 64 + q * 4 + k % 4] = uint8_t(int8_t(v));
           }
-          int32_t bIn = d.bias[size_t(ch)] - int32_t(c.xZeroPoint) * sum;
-          float sc = d.scales[c.scaleCount > 1 ? size_t(ch) : 0];
+          int32_t xzp = int32_t(c.xZeroPoint) + (c.xSigned ? 128 : 0);
+          int32_t bIn = d.bias[size_t(ch)] - xzp * sum;
+          size_t si = c.scaleCount > 1 ? size_t(ch) : 0;
           std::memcpy(blk + 768 + (j * 16 + q) * 4, &bIn, 4);
-          std::memcpy(blk + 1024 + (j * 16 + q) * 4, &sc, 4);
+          std::memcpy(blk + 1024 + (j * 16 + q) * 4, &d.mult[si], 4);
+          std::memcpy(blk + 1280 + (j * 16 + q) * 4, &d.shift[si], 4);
         }
     }
     c.vnniOffset = int64_t(vnniOff) + 1;
@@ -121,8 +138,10 @@ DwCase makeCase(std::mt19937 &rng, bool vnniPack) {
 std::vector<uint8_t> reference(const DwCase &d) {
   const QDepthwiseConv &c = d.c;
   std::vector<uint8_t> y(size_t(d.n * c.channels * c.outHeight * c.outWidth));
-  float lo = float((c.ySigned ? -128 : 0) - c.yZeroPoint);
-  float hi = float((c.ySigned ? 127 : 255) - c.yZeroPoint);
+  quant::Range r = quant::rangeOf(c.ySigned != 0);
+  int32_t lo = std::max(r.lo, int32_t(std::max<int64_t>(c.clampMin, -999)));
+  int32_t hi =
+      std::max(lo, std::min(r.hi, int32_t(std::min<int64_t>(c.clampMax, 999))));
   for (int64_t b = 0; b < d.n; ++b)
     for (int64_t ch = 0; ch < c.channels; ++ch)
       for (int64_t oh = 0; oh < c.outHeight; ++oh)
@@ -138,9 +157,9 @@ std::vector<uint8_t> reference(const DwCase &d) {
                   (int32_t(d.xAt(b, ch, ih, iw)) - int32_t(c.xZeroPoint)) *
                   int32_t(d.w[size_t((kh * c.kernelW + kw) * c.channels + ch)]);
             }
-          float f = float(acc) * d.scales[c.scaleCount > 1 ? size_t(ch) : 0];
-          f = std::min(std::max(f, lo), hi);
-          int32_t q = int32_t(std::nearbyint(f)) + int32_t(c.yZeroPoint);
+          size_t si = c.scaleCount > 1 ? size_t(ch) : 0;
+          int32_t q = quant::requantize(acc, 0, {d.mult[si], d.shift[si]},
+                                        int32_t(c.yZeroPoint), lo, hi);
           y[d.yIndex(b, ch, oh, ow)] = uint8_t(q);
         }
   return y;
@@ -151,7 +170,8 @@ void runRows(DwCase &d, Isa isa, size_t pieces, std::vector<uint8_t> &y) {
   d.c.x = d.x.data();
   d.c.y = y.data();
   d.c.packed = d.packed.data();
-  d.c.scales = d.scales.data();
+  d.c.multiplier = d.mult.data();
+  d.c.shift = d.shift.data();
   std::vector<int32_t> acc(size_t(d.c.channels));
   for (int64_t b = 0; b < d.n; ++b)
     for (int64_t oh = 0; oh < d.c.outHeight; ++oh)
@@ -163,7 +183,7 @@ void runRows(DwCase &d, Isa isa, size_t pieces, std::vector<uint8_t> &y) {
 
 TEST_P(QDepthwiseTest, RowsMatchReferenceExactly) {
   std::mt19937 rng(1234 + unsigned(GetParam()));
-  for (int trial = 0; trial < 60; ++trial) {
+  for (int trial = 0; trial < 120; ++trial) {
     bool vnni = trial % 3 == 0;
     DwCase d = makeCase(rng, vnni);
     std::vector<uint8_t> want = reference(d);
@@ -173,7 +193,8 @@ TEST_P(QDepthwiseTest, RowsMatchReferenceExactly) {
       ASSERT_EQ(got, want) << "trial " << trial << " pieces " << pieces
                            << " C=" << d.c.channels << " k=" << d.c.kernelH
                            << "x" << d.c.kernelW << " nhwc=" << d.c.inNhwc
-                           << d.c.outNhwc << " vnni=" << vnni;
+                           << d.c.outNhwc << " vnni=" << vnni
+                           << " signed=" << d.c.xSigned;
     }
   }
 }

@@ -467,31 +467,36 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
                    const Requantize &requant, Isa isa, size_t pixBegin,
                    size_t pixEnd, void *workspace = nullptr);
 
-/// An int8 depthwise convolution (QLinearConv with groups == channels):
-/// u8 activations, weights centered on their zero point as int16
-/// [KH*KW][C] at `packed`, then int32 bias [C] at packed + biasOffset.
-/// vnniOffset, when not 0, is 1 + the byte offset of the VNNI pack of a
-/// 3x3 channels-last convolution: per block of 64 channels, 3 groups x 4
-/// vectors x 64 s8 bytes (4 taps per channel lane, channel of lane q of
-/// vector j in block b: 64b + 16(q/4) + 4j + q%4), then the block's
-/// bias - xZeroPoint * sum(w) and its scales in that order
-/// (kQDepthwiseVnniBlockBytes per block). Results requantize as finishQ:
-/// scale (one, or per channel when scaleCount > 1), clamp, round half to
-/// even, add yZeroPoint; y is u8, or s8 when ySigned.
+/// An int8 depthwise convolution (ConvInteger with groups == channels, then
+/// the bias and Ember's requantization): u8 activations (s8 when xSigned),
+/// weights centered on their zero point as int16 [KH*KW][C] at `packed`,
+/// then int32 bias [C] at packed + biasOffset. vnniOffset, when not 0, is 1
+/// + the byte offset of the VNNI pack of a 3x3 channels-last convolution:
+/// per block of 64 channels, 3 groups x 4 vectors x 64 s8 bytes (4 taps per
+/// channel lane, channel of lane q of vector j in block b: 64b + 16(q/4) +
+/// 4j + q%4), then, in that channel order, the block's bias - x_zp' *
+/// sum(w) (x_zp' = xZeroPoint, + 128 when xSigned: the kernel reads s8 x
+/// as x + 128), multipliers and shifts (kQDepthwiseVnniBlockBytes per
+/// block). Results requantize as Ember defines it (quant::requantize,
+/// docs/quantization.md): multiplier and shift (one, or per channel when
+/// scaleCount > 1), yZeroPoint, clamped to [clampMin, clampMax] within y's
+/// type; y is u8, or s8 when ySigned.
 struct QDepthwiseConv {
   int64_t channels = 0, height = 0, width = 0, outHeight = 0, outWidth = 0;
   int64_t kernelH = 1, kernelW = 1, strideH = 1, strideW = 1;
   int64_t padTop = 0, padLeft = 0, dilationH = 1, dilationW = 1;
   int64_t inNhwc = 0, outNhwc = 0; // x / y stored channels-last
-  int64_t xZeroPoint = 0, yZeroPoint = 0, ySigned = 0;
+  int64_t xZeroPoint = 0, xSigned = 0;
+  int64_t yZeroPoint = 0, ySigned = 0;
+  int64_t clampMin = INT32_MIN, clampMax = INT32_MAX;
   int64_t scaleCount = 1, biasOffset = 0, vnniOffset = 0;
   Isa isa = Isa::Auto;
   const uint8_t *x = nullptr; // [N][C][H][W] or [N][H][W][C]
   uint8_t *y = nullptr;       // [N][C][OH][OW] or [N][OH][OW][C]
   const uint8_t *packed = nullptr;
-  const float *scales = nullptr;
+  const int32_t *multiplier = nullptr, *shift = nullptr;
 };
-constexpr size_t kQDepthwiseVnniBlockBytes = 1280;
+constexpr size_t kQDepthwiseVnniBlockBytes = 1536;
 /// Output row `outRow` of image `image`: the channels in `pieces` ranges
 /// (multiples of 16, or 64 with the VNNI pack), range `piece` of them. Only
 /// the AVX-512 channels-last 3x3 kernel computes a range; every other path
