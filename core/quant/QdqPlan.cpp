@@ -105,6 +105,16 @@ const TensorSpec *QdqPlan::spec(const std::string &t) const {
   return nullptr;
 }
 
+std::string QdqPlan::root(std::string t) const {
+  for (size_t guard = 0; guard <= tensors.size(); ++guard) {
+    const TensorSpec *s = spec(t);
+    if (!s || s->shareWith.empty())
+      return t;
+    t = s->shareWith;
+  }
+  return t;
+}
+
 std::string groupName(const onnx::GraphProto &g, const QuantGroup &q) {
   const auto &n = g.node(q.anchor);
   if (!n.name().empty())

@@ -103,6 +103,8 @@ struct QdqPlan {
   std::vector<std::string> unmatchedKeepFloat;
 
   const TensorSpec *spec(const std::string &t) const;
+  // The tensor whose own parameters t uses (t itself when it has them).
+  std::string root(std::string t) const;
 };
 
 Expected<QdqPlan> planQdq(const onnx::ModelProto &m, const TensorInfoMap &info,

@@ -278,9 +278,17 @@ Status Rewriter::quantizeBiases(RewriteStats &st) {
       return makeError(ErrorCode::Internal, "bias '", b.tensor, "' has ",
                        bias.size(), " values for ", oc, " channels");
     // Bias correction.
+    // delta = (W_q - W) E[x] + W_q E[Q(x) - x].
     auto mit = means_.find(b.activation);
+    const std::vector<double> *err = nullptr;
+    if (o_.inputErrorMeans) {
+      auto eit = o_.inputErrorMeans->find(b.activation);
+      if (eit != o_.inputErrorMeans->end() && !eit->second.empty())
+        err = &eit->second;
+    }
     bool corrected = false;
-    if (o_.biasCorrection && mit != means_.end() && !mit->second.empty()) {
+    if (o_.biasCorrection && mit != means_.end() && !mit->second.empty() &&
+        (!err || err->size() == mit->second.size())) {
       const std::vector<double> &mean = mit->second;
       std::vector<double> delta(size_t(oc), 0.0);
       const float *wf = W.data<float>(), *wq = Wq.data<float>();
@@ -297,10 +305,14 @@ Status Rewriter::quantizeBiases(RewriteStats &st) {
             for (int64_t ic = 0; ic < icg; ++ic) {
               double mu = mean[size_t(g * icg + ic)];
               const int64_t base = (o * icg + ic) * inner;
-              double e = 0;
-              for (int64_t k = 0; k < inner; ++k)
+              double e = 0, q = 0;
+              for (int64_t k = 0; k < inner; ++k) {
                 e += double(wq[base + k]) - double(wf[base + k]);
+                q += double(wq[base + k]);
+              }
               s += e * mu;
+              if (err)
+                s += q * (*err)[size_t(g * icg + ic)];
             }
             delta[size_t(o)] = s;
           }
@@ -314,6 +326,8 @@ Status Rewriter::quantizeBiases(RewriteStats &st) {
             for (int64_t k = 0; k < K; ++k) {
               int64_t idx = ocAxis == 1 ? k * oc + o : o * K + k;
               s += (double(wq[idx]) - double(wf[idx])) * mean[size_t(k)];
+              if (err)
+                s += double(wq[idx]) * (*err)[size_t(k)];
             }
             delta[size_t(o)] = s;
           }

@@ -16,6 +16,10 @@ struct RewriteOptions {
   // weight rounding causes, E[(W_q - W) x], from the bias (per output
   // channel, from the profile's per-channel input means).
   bool biasCorrection = true;
+  // With biasCorrection: Linear input tensor -> per-channel mean error of
+  // its quantization, E[Q(x) - x] (Refine.h); the output shift it causes,
+  // W_q E[Q(x) - x], is subtracted too. Null or missing: weights only.
+  const std::map<std::string, std::vector<double>> *inputErrorMeans = nullptr;
   // Written to the model's metadata_props ("ember.quantize").
   std::string description;
 };

@@ -3,6 +3,7 @@
 #include "import/TensorIO.h"
 #include "quant/Equalization.h"
 #include "quant/QdqRewrite.h"
+#include "quant/Refine.h"
 #include "quant/Sensitivity.h"
 
 #include <chrono>
@@ -21,18 +22,10 @@ std::string describeOptions(const QuantizeOptions &o) {
       " weights=int8-symmetric-", o.perChannel ? "per-channel" : "per-tensor",
       " activations=", o.activationType == ElemKind::I8 ? "int8" : "uint8",
       "-asymmetric equalize=", o.equalize ? 1 : 0,
-      " bias_correction=", o.biasCorrection ? 1 : 0);
-}
-
-// The tensor whose own parameters t uses.
-std::string rootOf(const QdqPlan &plan, std::string t) {
-  for (int guard = 0; guard < 100000; ++guard) {
-    const TensorSpec *s = plan.spec(t);
-    if (!s || s->shareWith.empty())
-      return t;
-    t = s->shareWith;
-  }
-  return t;
+      " bias_correction=", o.biasCorrection ? 1 : 0,
+      " refine=", o.refineRanges ? "ranges" : "",
+      o.refineRanges && o.refineBias ? "+" : "", o.refineBias ? "bias" : "",
+      !o.refineRanges && !o.refineBias ? "none" : "");
 }
 
 // Tensors whose range is never clipped: the model's outputs and the inputs
@@ -45,10 +38,10 @@ std::set<std::string> unclippedTensors(const onnx::ModelProto &m,
   std::set<std::string> out;
   for (auto &o : m.graph().output())
     if (plan.spec(o.name()))
-      out.insert(rootOf(plan, o.name()));
+      out.insert(plan.root(o.name()));
   for (auto &n : m.graph().node())
     if (kDecisive.count(n.op_type()) && n.input_size() && plan.spec(n.input(0)))
-      out.insert(rootOf(plan, n.input(0)));
+      out.insert(plan.root(n.input(0)));
   return out;
 }
 
@@ -156,6 +149,30 @@ Status quantizeModel(const QuantizeOptions &o) {
   Status st;
   auto params = chooseParams(m, plan, prof, o, st);
   EMBER_TRY(st);
+  RefineResult refined;
+  bool refine = o.refineRanges || (o.refineBias && o.biasCorrection);
+  if (refine && samples.empty()) {
+    if (log)
+      *log << "note: layer-wise refinement needs calibration samples "
+              "(--calibration): skipped\n";
+  } else if (refine) {
+    RefineOptions ro;
+    ro.searchRanges = o.refineRanges;
+    ro.inputErrorMeans = o.refineBias && o.biasCorrection;
+    ro.maxSamples = o.refineSamples;
+    ro.activationType = o.activationType;
+    ro.fixedRanges = unclippedTensors(m, plan);
+    ro.run = o.run;
+    auto t0 = Clock::now();
+    EMBER_ASSIGN(refined, refineLayers(m, plan, params, prof, samples, ro));
+    params = refined.params;
+    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (log)
+      *log << "refinement: " << refined.samples << " samples, "
+           << refined.changed << " of " << refined.searched
+           << " layer input ranges changed, " << refined.inputErrorMeans.size()
+           << " input error means, " << concat(int(secs * 10) / 10.0) << " s\n";
+  }
   std::map<std::string, std::vector<double>> means;
   for (auto &kv : prof.tensors)
     if (!kv.second.channelSum.empty())
@@ -164,7 +181,11 @@ Status quantizeModel(const QuantizeOptions &o) {
   RewriteOptions ro;
   ro.activationType = o.activationType;
   ro.biasCorrection = o.biasCorrection;
-  ro.description = describeOptions(o);
+  ro.inputErrorMeans = &refined.inputErrorMeans;
+  QuantizeOptions done = o; // what was applied, for the metadata
+  done.refineRanges = o.refineRanges && !samples.empty();
+  done.refineBias = o.refineBias && o.biasCorrection && !samples.empty();
+  ro.description = describeOptions(done);
   RewriteStats rs;
   EMBER_ASSIGN(onnx::ModelProto out,
                rewriteQdq(m, plan, params, means, ro, &rs));
@@ -194,6 +215,11 @@ Status quantizeModel(const QuantizeOptions &o) {
       Status s2;
       auto pr = chooseParams(m, pl, prof, o, s2);
       EMBER_TRY(s2);
+      for (auto &kv : pr) { // the refined ranges where the tensor still is
+        auto it = refined.params.find(kv.first);
+        if (it != refined.params.end())
+          kv.second = it->second;
+      }
       return rewriteQdq(m, pl, pr, means, ro, nullptr);
     };
     EMBER_ASSIGN(out, analyzeSensitivity(m, out, plan, samples, decls,
@@ -218,7 +244,7 @@ Status quantizeModel(const QuantizeOptions &o) {
          << " weights, " << rs.biases << " int32 biases (" << rs.correctedBiases
          << " bias-corrected)"
          << (o.targetSqnr > 0 ? " before mixed precision" : "") << "; "
-         << describeOptions(o) << "\n";
+         << ro.description << "\n";
   }
   return Status::ok();
 }

@@ -29,6 +29,13 @@ struct QuantizeOptions {
   // al.'s ReLU6 treatment; changes the fp32 function where the clip binds).
   bool equalizeClip = false;
   bool biasCorrection = true;
+  // Layer-wise refinement (Refine.h) on the first refineSamples samples:
+  // output-error ranges for Linear inputs; bias correction of the input's
+  // quantization error. Needs calibration samples. Off by default: neither
+  // helped consistently on held-out images (docs/quantization.md).
+  bool refineRanges = false;
+  bool refineBias = false;
+  size_t refineSamples = 16;
   bool report = false;
   // Automatic mixed precision: keep the most sensitive layers float until
   // the model outputs' SQNR against fp32 reaches targetSqnr dB (0: off),

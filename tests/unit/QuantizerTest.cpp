@@ -8,6 +8,7 @@
 #include "interp/Interpreter.h"
 #include "quant/Equalization.h"
 #include "quant/QdqRewrite.h"
+#include "quant/Refine.h"
 #include "support/Json.h"
 
 #include <gtest/gtest.h>
@@ -548,15 +549,31 @@ TEST(Quantize, EndToEndWithProfile) {
   ASSERT_TRUE(s.isOk()) << s.message();
   ASSERT_TRUE(exists(o.output) && exists(o.profileOut));
   auto q1 = readFileBytes(o.output);
-  // The profile reproduces the model byte for byte.
+  // The profile reproduces the model byte for byte (with the samples the
+  // layer-wise refinement reads; no calibration runs).
   QuantizeOptions p = o;
-  p.calibrationDir.clear();
   p.profileIn = o.profileOut;
   p.profileOut.clear();
   p.output = d + "/q2.onnx";
   s = quantizeModel(p);
   ASSERT_TRUE(s.isOk()) << s.message();
   EXPECT_EQ(*readFileBytes(p.output), *q1);
+  // Without samples, the profile alone quantizes (no refinement) as a run
+  // without refinement does.
+  {
+    QuantizeOptions n = o;
+    n.profileOut.clear();
+    n.refineRanges = n.refineBias = false;
+    n.output = d + "/n1.onnx";
+    ASSERT_TRUE(quantizeModel(n).isOk());
+    QuantizeOptions n2 = p;
+    n2.calibrationDir.clear();
+    n2.output = d + "/n2.onnx";
+    s = quantizeModel(n2);
+    ASSERT_TRUE(s.isOk()) << s.message();
+    auto b1 = readFileBytes(n.output), b2 = readFileBytes(n2.output);
+    EXPECT_EQ(*b1, *b2);
+  }
   // A profile of another graph is refused, and nothing is written.
   onnx::ModelProto other = smallModel();
   other.mutable_graph()->mutable_initializer(1)->set_raw_data(
@@ -587,5 +604,112 @@ TEST(Quantize, EndToEndWithProfile) {
     v.output = d + "/v.onnx";
     s = quantizeModel(v);
     EXPECT_TRUE(s.isOk()) << methodName(m) << ": " << s.message();
+  }
+}
+
+TEST(Refine, OutputErrorWeightsDepthwiseAndGemm) {
+  onnx::NodeProto conv;
+  conv.set_op_type("Conv");
+  // Depthwise: 2 channels, 1x3 kernels; channel 1's weights are twice as
+  // large, so its error reaches the output 4 times as strongly.
+  Tensor dw = f32({2, 1, 1, 3}, {1, 0, 1, 2, 0, 2});
+  auto w = outputErrorWeights(conv, dw, 2);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_NEAR(w[0], 0.2, 1e-12);
+  EXPECT_NEAR(w[1], 0.8, 1e-12);
+  // Dense 1x1: every output channel reads every input channel.
+  Tensor d = f32({2, 2, 1, 1}, {1, 0, 1, 1});
+  w = outputErrorWeights(conv, d, 2);
+  EXPECT_NEAR(w[0], 2.0 / 3, 1e-12);
+  EXPECT_NEAR(w[1], 1.0 / 3, 1e-12);
+  EXPECT_TRUE(outputErrorWeights(conv, d, 3).empty()); // shapes do not fit
+  onnx::NodeProto gemm;
+  gemm.set_op_type("Gemm");
+  auto *tb = gemm.add_attribute();
+  tb->set_name("transB");
+  tb->set_type(onnx::AttributeProto::INT);
+  tb->set_i(1);
+  Tensor b = f32({2, 3}, {0, 3, 0, 0, 4, 0}); // [N=2, K=3]
+  w = outputErrorWeights(gemm, b, 3);
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_NEAR(w[0], 0, 1e-12);
+  EXPECT_NEAR(w[1], 1, 1e-12);
+  EXPECT_NEAR(w[2], 0, 1e-12);
+}
+
+TEST(Refine, RangeFollowsTheChannelsTheLayerUses) {
+  // Channel 0: values in [0, 1]; channel 1: values up to 50. When the layer
+  // barely reads channel 1, the best range clips it; when it reads both
+  // alike, the range keeps most of channel 1.
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<float> u(0, 1);
+  std::vector<float> a(4000), b(4000);
+  for (auto &x : a)
+    x = u(rng);
+  for (auto &x : b)
+    x = 50 * u(rng);
+  auto best = [&](double wa, double wb) {
+    WeightedHistogram h(0, 50, 1024);
+    h.add(a.data(), int64_t(a.size()), wa);
+    h.add(b.data(), int64_t(b.size()), wb);
+    return h.bestRange(256);
+  };
+  Range ignored = best(1, 0), used = best(0.5, 0.5);
+  EXPECT_EQ(ignored.lo, 0);
+  EXPECT_GT(ignored.hi, 0.9);
+  EXPECT_LT(ignored.hi, 1.1);
+  EXPECT_GT(used.hi, 40);
+  // The objective: clipped values cost their distance, exact zeros nothing.
+  WeightedHistogram h(0, 4, 4);
+  std::vector<float> v = {0, 0.5f, 3.5f};
+  h.add(v.data(), 3, 1);
+  double step = 2.0 / 255;
+  EXPECT_NEAR(h.error(0, 2, 256), step * step / 12 + 1.5 * 1.5, 1e-9);
+}
+
+TEST(QdqRewrite, BiasCorrectionRemovesTheInputQuantizationShift) {
+  // With the mean input quantization error E[Q(x) - x] known per channel,
+  // the corrected bias also removes W_q E[Q(x) - x].
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto &g = *m.mutable_graph();
+  io(g.add_input(), "x", {4, 3});
+  io(g.add_output(), "y", {4, 2});
+  addInit(g, "w", f32({3, 2}, {0.013f, 0.5f, -0.337f, 0.121f, 0.999f, -0.4f}));
+  addInit(g, "b", f32({2}, {0.25f, -0.75f}));
+  node(g, "Gemm", {"x", "w", "b"}, {"y"}, "fc");
+  auto info = inspectTensors(m, {});
+  ASSERT_TRUE(info.hasValue());
+  auto plan = planQdq(m, *info, {});
+  ASSERT_TRUE(plan.hasValue());
+  std::map<std::string, QParams> params = {{"x", {0.01f, 128}},
+                                           {"y", {0.01f, 128}}};
+  std::vector<double> mean = {2.0, -1.0, 0.5}, err = {-0.3, 0.02, 0.1};
+  std::map<std::string, std::vector<double>> errs = {{"x", err}};
+  RewriteOptions ro;
+  ro.inputErrorMeans = &errs;
+  auto q = rewriteQdq(m, *plan, params, {{"x", mean}}, ro, nullptr);
+  ASSERT_TRUE(q.hasValue()) << q.status().message();
+  Tensor W = *initializerTensor(m.graph().initializer(0));
+  QuantizedWeight qw = quantizeWeight(W, 1);
+  Tensor bq, bsc;
+  for (auto &i : q->graph().initializer()) {
+    if (i.name() == "b_quantized")
+      bq = *initializerTensor(i);
+    if (i.name() == "b_scale")
+      bsc = *initializerTensor(i);
+  }
+  ASSERT_EQ(bq.elem(), ElemKind::I32);
+  for (int o = 0; o < 2; ++o) {
+    double shift = 0;
+    for (int k = 0; k < 3; ++k) {
+      double wq = double(qw.q.data<int8_t>()[k * 2 + o]) * qw.scales[size_t(o)];
+      shift += (wq - double(W.data<float>()[k * 2 + o])) * mean[size_t(k)] +
+               wq * err[size_t(k)];
+    }
+    double want = std::nearbyint((double(o ? -0.75f : 0.25f) - shift) /
+                                 double(bsc.data<float>()[o]));
+    EXPECT_EQ(bq.data<int32_t>()[o], int32_t(want));
   }
 }

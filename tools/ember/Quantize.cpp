@@ -61,6 +61,12 @@ int quantizeMain(int argc, char **argv) {
   o.equalize = !a.flag("--no-equalize");
   o.equalizeClip = a.flag("--equalize-clip");
   o.biasCorrection = !a.flag("--no-bias-correction");
+  if (a.value("--refine", v)) {
+    if (v != "none" && v != "ranges" && v != "bias" && v != "all")
+      return usageError("--refine must be none, ranges, bias or all");
+    o.refineRanges = v == "ranges" || v == "all";
+    o.refineBias = v == "bias" || v == "all";
+  }
   o.report = a.flag("--report");
   o.keepFloat = a.values("--keep-float");
   bool quiet = a.flag("--quiet");
@@ -95,8 +101,8 @@ int quantizeMain(int argc, char **argv) {
       return usageError("--target-sqnr must be positive (dB)");
     o.targetSqnr = *d;
   }
-  for (auto *f :
-       {"--max-float", "--max-samples", "--eval-samples", "--threads"}) {
+  for (auto *f : {"--max-float", "--max-samples", "--eval-samples", "--threads",
+                  "--refine-samples"}) {
     if (!a.value(f, v))
       continue;
     auto n = parseCount(f, v);
@@ -109,6 +115,8 @@ int quantizeMain(int argc, char **argv) {
       o.maxSamples = *n;
     else if (flag == "--eval-samples")
       o.evalSamples = *n;
+    else if (flag == "--refine-samples")
+      o.refineSamples = std::max<size_t>(*n, 1);
     else
       o.run.numThreads = uint32_t(*n);
   }
