@@ -21,7 +21,8 @@ Ember's default model and reports agreement and whether the two targets are
 bit-exact.
 
   bench/quant/compare_ort.py --ember build/bin/ember [--models mobilenetv2,squeezenet,mnist]
-      [--calib 64] [--eval 500] [--ort all|best] [--ember-configs default,...]
+      [--calib 64] [--eval 500] [--split test|dev] [--ort all|best]
+      [--ember-configs default,...]
 
 Needs scikit-image and scikit-learn (benchmark-only; installed with pip on
 first use when missing, see bench/quant/requirements.txt).
@@ -144,9 +145,12 @@ def shared(*p):
 
 
 # name -> (model path, dataset builder)
-def image_sets(prep, ncal, neval, seed):
+def image_sets(prep, ncal, neval, seed, split="test"):
     cal = [prep(c) for c in crops(CALIB_PHOTOS, ncal, seed)]
-    ev = [prep(c) for c in crops(EVAL_PHOTOS, neval, seed + 1)]
+    if split == "dev":  # other crops of the calibration photos
+        ev = [prep(c) for c in crops(CALIB_PHOTOS, neval, seed + 7)]
+    else:
+        ev = [prep(c) for c in crops(EVAL_PHOTOS, neval, seed + 1)]
     return cal, ev, None
 
 
@@ -164,9 +168,10 @@ def digit_sets(ncal, neval, seed):
 MODELS = {
     "mobilenetv2": (shared("mobilenetv2-12-fp32-dequant", "model.onnx"),
                     lambda a: image_sets(imagenet_norm, a.calib, a.eval,
-                                         a.seed)),
+                                         a.seed, a.split)),
     "squeezenet": (shared("squeezenet1.1-fp32-from-fp16", "model.onnx"),
-                   lambda a: image_sets(bgr255, a.calib, a.eval, a.seed)),
+                   lambda a: image_sets(bgr255, a.calib, a.eval, a.seed,
+                                        a.split)),
     "mnist": (os.path.join(ROOT, "examples", "mnist", "model.onnx"),
               lambda a: digit_sets(a.calib, a.eval, a.seed)),
 }
@@ -277,8 +282,15 @@ EMBER_CONFIGS = {
     "equalize-clip": ["--equalize-clip"],
     "entropy-equalize-clip": ["--method=entropy", "--equalize-clip"],
     "target-sqnr-30": ["--target-sqnr=30"],
+    "no-refine": ["--refine=none"],
+    "refine-bias": ["--refine=bias"],
+    "refine-all": ["--refine=all"],
+    "entropy-no-refine": ["--method=entropy", "--refine=none"],
+    "entropy-refine-bias": ["--method=entropy", "--refine=bias"],
 }
-DEFAULT_EMBER_CONFIGS = [c for c in EMBER_CONFIGS if c != "target-sqnr-30"]
+# The refine variants only on request (--ember-configs).
+DEFAULT_EMBER_CONFIGS = [c for c in EMBER_CONFIGS
+                         if c != "target-sqnr-30" and "refine" not in c]
 
 
 def run_ember(args, path, caldir, extra, outp, log):
@@ -323,6 +335,10 @@ def main():
     ap.add_argument("--calib", type=int, default=64)
     ap.add_argument("--eval", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split", default="test", choices=["test", "dev"],
+                    help="test: crops of the evaluation photos; dev: other "
+                    "crops of the calibration photos (for choosing among "
+                    "techniques without looking at the test photos)")
     ap.add_argument("--ort", default="all", choices=["all", "best", "none"])
     ap.add_argument("--ember-configs", default=",".join(DEFAULT_EMBER_CONFIGS),
                     help="from: " + ",".join(EMBER_CONFIGS))
@@ -331,7 +347,7 @@ def main():
     ap.add_argument("--keep", help="keep the quantized models in this folder")
     args = ap.parse_args()
     print(f"onnxruntime {ort.__version__}; calib={args.calib} "
-          f"eval={args.eval} seed={args.seed}", flush=True)
+          f"eval={args.eval} seed={args.seed} split={args.split}", flush=True)
     summary = []
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or tmp

@@ -8,7 +8,7 @@
 //    causes, E[Q(x) - x], so bias correction removes the output shift of
 //    the quantized input as well as that of the rounded weights.
 // docs/quantization.md ("Layer-wise refinement") explains both and what
-// they bought (neither is on by default: `ember quantize --refine`).
+// they bought (`ember quantize --refine`; ranges on by default).
 #pragma once
 
 #include "quant/Calibration.h"

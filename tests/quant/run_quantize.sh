@@ -42,9 +42,20 @@ fi
 grep -q "sensitivity report" "$WORK/log.txt" && ok || bad "no --report table"
 grep -q "calibrating \[" "$WORK/err.txt" && bad "progress bar without a terminal" || ok
 
-# The same model from the profile, without calibration data.
-"$EMBER" quantize "$MODEL" --profile "$WORK/p.json" -o "$WORK/q2.onnx" --quiet &&
+# The same model from the profile and the samples the layer-wise refinement
+# reads (no calibration runs).
+"$EMBER" quantize "$MODEL" --profile "$WORK/p.json" --calibration "$WORK/calib" \
+  -o "$WORK/q2.onnx" --quiet &&
   cmp -s "$Q" "$WORK/q2.onnx" && ok || bad "--profile does not reproduce the model"
+# The profile alone: the same as a run without refinement, with a note.
+"$EMBER" quantize "$MODEL" --calibration "$WORK/calib" --refine=none \
+  -o "$WORK/q2n.onnx" --quiet || bad "--refine=none failed"
+"$EMBER" quantize "$MODEL" --profile "$WORK/p.json" -o "$WORK/q2p.onnx" \
+  > "$WORK/log2.txt" 2>&1 &&
+  cmp -s "$WORK/q2n.onnx" "$WORK/q2p.onnx" && ok ||
+  bad "--profile alone does not reproduce the unrefined model"
+grep -q "refinement needs calibration samples" "$WORK/log2.txt" && ok ||
+  bad "no note that the refinement was skipped"
 
 # A test_data_set folder works as calibration data.
 "$EMBER" quantize "$MODEL" --calibration "$(dirname "$MODEL")" -o "$WORK/q3.onnx" \
@@ -53,7 +64,8 @@ grep -q "calibrating \[" "$WORK/err.txt" && bad "progress bar without a terminal
 # Every method, per-tensor, int8 activations, no CLE / bias correction.
 for opts in "--method=minmax" "--method=entropy" "--method=mse" \
     "--per-tensor --activation-type=int8" "--no-equalize --no-bias-correction" \
-    "--target-sqnr=60 --max-float=2"; do
+    "--target-sqnr=60 --max-float=2" "--refine=all --refine-samples=3" \
+    "--refine=none"; do
   # shellcheck disable=SC2086
   "$EMBER" quantize "$MODEL" --calibration "$WORK/calib" -o "$WORK/v.onnx" $opts > /dev/null 2> "$WORK/err.txt" && ok ||
     bad "quantize $opts: $(cat "$WORK/err.txt")"

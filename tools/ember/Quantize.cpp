@@ -129,10 +129,10 @@ int quantizeMain(int argc, char **argv) {
   if (o.calibrationDir.empty() && o.profileIn.empty())
     return usageError("quantize needs --calibration DIR or --profile FILE");
   if (!o.calibrationDir.empty() && !o.profileIn.empty() && !o.report &&
-      o.targetSqnr == 0)
+      o.targetSqnr == 0 && !o.refineRanges && !o.refineBias)
     return usageError("--profile quantizes without calibrating: drop "
-                      "--calibration (or add --report/--target-sqnr, which "
-                      "evaluate on it)");
+                      "--calibration (or add --report/--target-sqnr or "
+                      "--refine, which read the samples)");
   if (o.output == o.model)
     return usageError("-o must not overwrite the input model");
   // Fail before a long calibration when the result cannot be written.
