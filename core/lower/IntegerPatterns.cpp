@@ -294,6 +294,10 @@ private:
       return qlinearMatMul(n);
     case OpKind::Add:
       return add(n);
+    case OpKind::Sum: // older exporters' residual adds (ResNet-50)
+      if (n.inputs.size() != 2)
+        return false;
+      return add(n);
     case OpKind::QLinearAdd:
       return qlinearAdd(n);
     case OpKind::Mul:
