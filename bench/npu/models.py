@@ -85,24 +85,31 @@ def main():
                     help="where unclaimed nodes run (cycles do not depend on it)")
     ap.add_argument("--tiling", action="append", default=[],
                     help="cycles (default) or bytes; repeat to compare")
+    ap.add_argument("--config", action="append", default=[],
+                    help="LABEL=KEY=V[,KEY=V..]: backend options of one row "
+                         "(e.g. before=tiling=bytes,bias=dram); repeatable")
     ap.add_argument("--layers", action="store_true",
                     help="also print every layer's report line")
     ap.add_argument("models", nargs="+",
                     help="case folder or .onnx, optionally :NAME=DxD.. shapes")
     args = ap.parse_args()
-    tilings = args.tiling or ["cycles"]
+    configs = [(t, [f"tiling={t}"]) for t in args.tiling]
+    for c in args.config:
+        label, _, opts = c.partition("=")
+        configs.append((label, [o for o in opts.split(",") if o]))
+    configs = configs or [("default", [])]
     for spec in args.models:
         path, *shapes = spec.split(":")
         onnx = path if path.endswith(".onnx") else os.path.join(path, "model.onnx")
         name = os.path.basename(path.rstrip("/"))
         shp = [f"--input-shape={s}" for s in shapes]
         print(f"== {name}")
-        print(f"{'tiling':<8} {'cycles':>10} {'mac_util':>9} {'dma_bytes':>11} "
+        print(f"{'config':<8} {'cycles':>10} {'mac_util':>9} {'dma_bytes':>11} "
               f"{'roof':>6} {'compile_s':>9} | {'n>=64':>5} {'min_util':>8} "
               f"{'med_util':>8} {'med_roof':>8} | {'err_med':>7} "
               f"{'err_max':>7} | {'dw_share':>8}")
-        for til in tilings:
-            opts = ["--backend-opt", f"tiling={til}"]
+        for til, kvs in configs:
+            opts = [x for kv in kvs for x in ("--backend-opt", kv)]
             comp = []
             for _ in range(args.runs):
                 dt, _ = run([args.ember, "compile", onnx, "--target=npu-sim",

@@ -2,6 +2,8 @@
 #include "ember/scratchpad/TilePlanner.h"
 
 #include <algorithm>
+#include <cmath>
+#include <memory>
 #include <sstream>
 
 namespace ember::scratchpad {
@@ -227,7 +229,8 @@ PlanResult planTiles(const Problem &p, const PlanOptions &o) {
   return r;
 }
 
-Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m) {
+Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
+                         double stopAbove) {
   Prediction r;
   if (!p.compute)
     return r;
@@ -349,6 +352,14 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m) {
     prev = cur;
     cur = nxt;
     idx = next;
+    // Already slower than what it is compared with: a lower bound will do.
+    double sofar = std::max(loadEnd, storeEnd);
+    for (double e : engEnd)
+      sofar = std::max(sofar, e);
+    if (sofar > stopAbove) {
+      r.cycles = sofar;
+      return r;
+    }
   }
   double end = std::max(loadEnd, storeEnd);
   for (double e : engEnd)
@@ -358,9 +369,14 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m) {
 }
 
 CostFn cycleCost(const Machine &m) {
-  return [m](const Problem &p, const Tiling &t) {
+  // Remembers the lowest cost it returned: a tiling that cannot beat it is
+  // not walked to the end (its cost is then a lower bound above that).
+  auto best = std::make_shared<double>(HUGE_VAL);
+  return [m, best](const Problem &p, const Tiling &t) {
     // DMA bytes break ties between equal cycle counts.
-    return predictCycles(p, t, m).cycles + double(t.dmaBytes) * 1e-9;
+    double c = predictCycles(p, t, m, *best).cycles + double(t.dmaBytes) * 1e-9;
+    *best = std::min(*best, c);
+    return c;
   };
 }
 

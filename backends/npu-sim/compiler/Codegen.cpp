@@ -390,6 +390,14 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   p.spaces = npuSpaces();
   enum { dN, dY, dKo, dKc };
   const bool flat = g.flat;
+  // A strided 1x1 convolution without padding reads every sh-th line and
+  // sw-th pixel: one LOAD per output line picks those pixels (ysize = OW,
+  // stride = sw rows), so the block is dense and one GEMM covers all its
+  // rows (instead of one GEMM of OW rows per line, which wastes the array
+  // when OW < DIM).
+  const bool sub = !flat && !g.sum && g.kh == 1 && g.kw == 1 &&
+                   (g.sh > 1 || g.sw > 1) && g.pt == 0 && g.pb == 0 &&
+                   g.pl == 0 && g.pr == 0 && g.sw <= 4095;
   const int64_t P = g.N * g.OH * g.OW;
   if (flat) {
     p.dims = {{"n", 1, false, {1}},
@@ -414,6 +422,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     return std::min(g.H + g.pt + g.pb, (convLines(y) - 1) * g.sh + ekh);
   };
   auto actRows = [&](const std::vector<int64_t> &t) {
+    if (sub)
+      return convLines(t[dY]) * g.OW * t[dKc];
     return (flat ? t[dY] : inLines(t[dY]) * Wp) * t[dKc];
   };
   auto outRows = [&](const std::vector<int64_t> &t) {
@@ -493,6 +503,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   {
     auto &ops = p.operands;
     ops[oAct].transfers = [&](const std::vector<int64_t> &t) {
+      if (sub)
+        return u(t[dKc] * convLines(t[dY]));
       return flat ? uint64_t(t[dKc]) * moveRowsCount(t[dY]) : u(t[dKc]);
     };
     ops[oAct].rows = ops[oAct].footprint;
@@ -552,6 +564,9 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     } else if (g.sum) {
       for (int64_t r0 = 0; r0 < g.H * g.W; r0 += kMaxLoop)
         one += gemmCycles(std::min(kMaxLoop, g.H * g.W - r0));
+    } else if (sub) {
+      for (int64_t r0 = 0; r0 < cLines * g.OW; r0 += kMaxLoop)
+        one += gemmCycles(std::min(kMaxLoop, cLines * g.OW - r0));
     } else if (g.sw == 1) {
       for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop)
         one += gemmCycles(std::min(kMaxLoop, cLines - r0) * g.OW);
@@ -663,6 +678,12 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         if (flat) {
           moveRows(sc.loads, false, EMBER_NPU_MEM_ACT, slot(oAct) + q * lines,
                    addr(g.in, ci, y0), lines);
+        } else if (sub) {
+          for (int64_t r = 0; r < cLines; ++r)
+            sc.loads.push_back(loadInsn(
+                EMBER_NPU_MEM_ACT, slot(oAct) + (q * cLines + r) * g.OW,
+                addr(g.in, ci, (n * g.H + (cy0 + r) * g.sh) * g.W), g.OW, 1,
+                g.sw));
         } else {
           sc.loads.push_back(loadInsn(EMBER_NPU_MEM_ACT,
                                       slot(oAct) + q * blockLines * Wp,
@@ -723,6 +744,15 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
             int64_t m = std::min(kMaxLoop, lines - r0);
             sc.compute.push_back(gemmInsn(
                 slot(oAcc) + r0, slot(oAct) + q * lines + r0, wgt, m, 1, 0, 0));
+            info.arrayMacs += uint64_t(m * kDim * kDim);
+          }
+          continue;
+        }
+        if (sub) {
+          for (int64_t r0 = 0; r0 < rows; r0 += kMaxLoop) {
+            int64_t m = std::min(kMaxLoop, rows - r0);
+            sc.compute.push_back(gemmInsn(
+                slot(oAcc) + r0, slot(oAct) + q * rows + r0, wgt, m, 1, 0, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;

@@ -17,6 +17,7 @@
 #ifndef EMBER_SCRATCHPAD_TILE_PLANNER_H
 #define EMBER_SCRATCHPAD_TILE_PLANNER_H
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -168,9 +169,14 @@ struct Prediction {
   double loadCycles = 0;    // DMA-in engine busy
   double storeCycles = 0;   // DMA-out engine busy
 };
-Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m);
+// With `stopAbove`: the walk stops once the steps so far take longer, and
+// `cycles` is that partial time (a lower bound).
+Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
+                         double stopAbove = HUGE_VAL);
 
-// A CostFn from predictCycles (ties: fewer DMA bytes).
+// A CostFn from predictCycles (ties: fewer DMA bytes). It remembers the
+// lowest cost it returned and stops walking tilings that cannot beat it, so
+// make one per planTiles call.
 CostFn cycleCost(const Machine &m);
 
 // The steps of `t` in loop order. A block's slots alternate when it has
