@@ -2,6 +2,8 @@
 #include "ember/scratchpad/TilePlanner.h"
 
 #include <algorithm>
+#include <cmath>
+#include <memory>
 #include <sstream>
 
 namespace ember::scratchpad {
@@ -95,7 +97,8 @@ bool evaluate(const Problem &p, const PlanOptions &o, Tiling &t) {
   for (size_t s = 0; s < p.spaces.size(); ++s)
     if (p.spaces[s].capacity && t.used[s] > p.spaces[s].capacity)
       fits = false;
-  t.cost = o.cost ? o.cost(p, t) : double(t.dmaBytes);
+  // A cost model may be expensive: only tilings that fit are scored.
+  t.cost = o.cost && fits ? o.cost(p, t) : double(t.dmaBytes);
   return fits;
 }
 
@@ -120,11 +123,13 @@ PlanResult planTiles(const Problem &p, const PlanOptions &o) {
   size_t greedy = p.greedyDim < nd ? p.greedyDim : SIZE_MAX;
   // Fit does not depend on the order (an operand has two slots when any of
   // its dims has more than one tile), so it is tested with the first.
+  PlanOptions fitOnly = o; // fit does not need the (maybe costly) cost
+  fitOnly.cost = nullptr;
   auto fitsWith = [&](std::vector<int64_t> tile) {
     Tiling t;
     t.tile = std::move(tile);
     t.order = orders.front();
-    return evaluate(p, o, t);
+    return evaluate(p, fitOnly, t);
   };
   bool found = false;
   std::vector<size_t> pick(nd, 0);
@@ -133,11 +138,14 @@ PlanResult planTiles(const Problem &p, const PlanOptions &o) {
     for (size_t d = 0; d < nd; ++d)
       if (d != greedy)
         tile[d] = cand[d][pick[d]];
-    bool ok = true;
+    // Sizes of the greedy dim to score: the largest that fits, then up to
+    // greedyAlternatives smaller candidates.
+    std::vector<int64_t> sizes;
     if (greedy != SIZE_MAX) {
       // Largest fitting candidate: the full extent first (a single tile
       // may need fewer slots, so fit is monotone only below it).
       const std::vector<int64_t> &c = cand[greedy];
+      long best = long(c.size()) - 1;
       tile[greedy] = c.back();
       if (!fitsWith(tile)) {
         long lo = -1, hi = long(c.size()) - 2; // fits(c[lo]) (or lo = -1)
@@ -149,13 +157,27 @@ PlanResult planTiles(const Problem &p, const PlanOptions &o) {
           else
             hi = mid - 1;
         }
-        ok = lo >= 0;
-        if (ok)
-          tile[greedy] = c[size_t(lo)];
+        best = lo;
       }
+      for (long i = best; i >= 0 && best - i <= long(o.greedyAlternatives); --i)
+        sizes.push_back(c[size_t(i)]);
+    } else {
+      sizes.push_back(1);
     }
-    if (ok) {
+    for (int64_t size : sizes) {
+      if (greedy != SIZE_MAX)
+        tile[greedy] = size;
+      std::vector<std::vector<size_t>> seen;
       for (auto &ord : orders) {
+        // Orders that differ only in where single-tile dims sit are the
+        // same nest: score one of them.
+        std::vector<size_t> eff;
+        for (size_t d : ord)
+          if (ceilDiv(std::max<int64_t>(p.dims[d].extent, 1), tile[d]) > 1)
+            eff.push_back(d);
+        if (std::find(seen.begin(), seen.end(), eff) != seen.end())
+          continue;
+        seen.push_back(eff);
         Tiling t;
         t.tile = tile;
         t.order = ord;
@@ -205,6 +227,157 @@ PlanResult planTiles(const Problem &p, const PlanOptions &o) {
   }
   r.error = os.str();
   return r;
+}
+
+Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
+                         double stopAbove) {
+  Prediction r;
+  if (!p.compute)
+    return r;
+  const size_t nd = p.dims.size(), no = p.operands.size();
+  const double bw = m.bytesPerCycle > 0 ? m.bytesPerCycle : 1;
+  const double perTransfer = double(m.latencyCycles + m.transferOverhead);
+  std::vector<int64_t> idx(nd, 0), next(nd, 0), clipped(nd, 1);
+  auto advance = [&](std::vector<int64_t> &v) {
+    for (size_t i = t.order.size(); i-- > 0;) {
+      size_t d = t.order[i];
+      if (++v[d] < t.count[d])
+        return true;
+      v[d] = 0;
+    }
+    return false;
+  };
+  auto blocks = [&](const std::vector<int64_t> &v, std::vector<int64_t> &b) {
+    for (size_t k = 0; k < no; ++k)
+      b[k] = blockOf(p.operands[k], v, t.count);
+  };
+  // Cycles one block of operand k moves through DMA (0: it moves nothing),
+  // remembered per operand for the last tile sizes (only edge tiles differ).
+  struct Memo {
+    std::vector<int64_t> tile;
+    double bytes = 0, cycles = 0;
+  };
+  std::vector<Memo> memo(no);
+  auto dmaCycles = [&](size_t k, double &bytes) {
+    Memo &mm = memo[k];
+    if (mm.tile != clipped) {
+      const Operand &op = p.operands[k];
+      mm.tile = clipped;
+      mm.bytes = op.bytes ? double(op.bytes(clipped)) : 0;
+      uint64_t n =
+          op.transfers ? op.transfers(clipped) : (mm.bytes > 0 ? 1 : 0);
+      double move = mm.bytes / bw;
+      if (op.rows && m.rowsPerCycle > 0)
+        move = std::max(move, double(op.rows(clipped)) / m.rowsPerCycle);
+      mm.cycles = mm.bytes > 0 || n ? double(n) * perTransfer + move : 0.0;
+    }
+    bytes = mm.bytes;
+    return mm.cycles;
+  };
+  double loadEnd = 0, storeEnd = 0, allBytes = 0;
+  std::vector<int64_t> cur(no), nxt(no), prev(no, -1);
+  std::vector<unsigned> slot(no, 0);
+  std::vector<std::vector<double>> slotFree(no, std::vector<double>(2, 0));
+  std::vector<StepOperand> ops(no);
+  std::vector<double> engEnd;
+  blocks(idx, cur);
+  bool more = true;
+  while (more) {
+    next = idx;
+    more = advance(next);
+    if (more)
+      blocks(next, nxt);
+    for (size_t d = 0; d < nd; ++d)
+      clipped[d] =
+          std::min<int64_t>(t.tile[d], std::max<int64_t>(p.dims[d].extent, 1) -
+                                           idx[d] * t.tile[d]);
+    for (size_t k = 0; k < no; ++k) {
+      unsigned slots = k < t.slots.size() ? std::max(1u, t.slots[k]) : 1;
+      ops[k].block = cur[k];
+      ops[k].begins = prev[k] != cur[k];
+      if (ops[k].begins && prev[k] >= 0)
+        slot[k] = (slot[k] + 1) % slots;
+      ops[k].slot = slot[k];
+      ops[k].ends = !more || nxt[k] != cur[k];
+    }
+    // Loads of this step: after the previous step's loads, into free slots.
+    double start = loadEnd, busy = 0;
+    for (size_t k = 0; k < no; ++k) {
+      const Operand &op = p.operands[k];
+      if (op.role != Role::Input || !ops[k].begins)
+        continue;
+      double bytes = 0, c = dmaCycles(k, bytes);
+      if (c <= 0)
+        continue;
+      start = std::max(start, slotFree[k][ops[k].slot % 2]);
+      busy += c;
+      allBytes += bytes;
+    }
+    loadEnd = start + busy;
+    r.loadCycles += busy;
+    // Compute engines, in pipeline order.
+    std::vector<uint64_t> cyc = p.compute(t, idx, clipped, ops);
+    if (engEnd.size() < cyc.size())
+      engEnd.resize(cyc.size(), 0);
+    double ready = loadEnd, most = 0;
+    for (size_t e = 0; e < cyc.size(); ++e) {
+      double s = std::max(engEnd[e], ready);
+      for (size_t k = 0; k < no; ++k)
+        if (p.operands[k].role == Role::Output && ops[k].begins &&
+            p.operands[k].engine == e)
+          s = std::max(s, slotFree[k][ops[k].slot % 2]);
+      engEnd[e] = s + double(cyc[e]);
+      ready = engEnd[e];
+      most = std::max(most, double(cyc[e]));
+    }
+    r.computeCycles += most;
+    // Release input slots; store the outputs this step completes.
+    for (size_t k = 0; k < no; ++k) {
+      const Operand &op = p.operands[k];
+      if (!ops[k].ends)
+        continue;
+      double done = op.engine < engEnd.size() ? engEnd[op.engine] : ready;
+      if (op.role == Role::Input) {
+        slotFree[k][ops[k].slot % 2] = done;
+      } else if (op.role == Role::Output) {
+        double bytes = 0, c = dmaCycles(k, bytes);
+        if (c > 0) {
+          storeEnd = std::max(storeEnd, done) + c;
+          r.storeCycles += c;
+          allBytes += bytes;
+        }
+        slotFree[k][ops[k].slot % 2] = std::max(done, storeEnd);
+      }
+    }
+    prev = cur;
+    cur = nxt;
+    idx = next;
+    // Already slower than what it is compared with: a lower bound will do.
+    double sofar = std::max(loadEnd, storeEnd);
+    for (double e : engEnd)
+      sofar = std::max(sofar, e);
+    if (sofar > stopAbove) {
+      r.cycles = sofar;
+      return r;
+    }
+  }
+  double end = std::max(loadEnd, storeEnd);
+  for (double e : engEnd)
+    end = std::max(end, e);
+  r.cycles = std::max(end, allBytes / bw);
+  return r;
+}
+
+CostFn cycleCost(const Machine &m) {
+  // Remembers the lowest cost it returned: a tiling that cannot beat it is
+  // not walked to the end (its cost is then a lower bound above that).
+  auto best = std::make_shared<double>(HUGE_VAL);
+  return [m, best](const Problem &p, const Tiling &t) {
+    // DMA bytes break ties between equal cycle counts.
+    double c = predictCycles(p, t, m, *best).cycles + double(t.dmaBytes) * 1e-9;
+    *best = std::min(*best, c);
+    return c;
+  };
 }
 
 std::vector<Step> schedule(const Problem &p, const Tiling &t) {

@@ -109,6 +109,8 @@ def check_case(case, args):
                 return res
             extra = ["--fallback=" + args.fallback,
                      "--backend-opt", "executor=" + args.executor]
+            for kv in args.backend_opt:
+                extra += ["--backend-opt", kv]
             rc, out, err = run(args.ember, model_path, args.target, inputs,
                                os.path.join(tmp, "npu"), extra)
             if rc:
@@ -173,6 +175,8 @@ def main():
     ap.add_argument("--target", default="npu-sim")
     ap.add_argument("--executor", default="systemc")
     ap.add_argument("--fallback", default="interp")
+    ap.add_argument("--backend-opt", action="append", default=[],
+                    help="KEY=VALUE passed to the plugin (e.g. bias=gemm)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--ort-max-quanta", type=int, default=1,
                     help="fail when an element is further from ONNX "

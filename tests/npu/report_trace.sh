@@ -14,6 +14,12 @@ tail -n 1 "$work/out.txt" | grep -Eq '^npu: cycles=[1-9][0-9]* mac_util=[0-9.e-]
   { echo "the last line is not the npu: summary"; exit 1; }
 grep -q "^layer report (npu, executor systemc)" "$work/out.txt"
 grep -Eq "^1 +Convolution28 +conv\+maxpool +[1-9]" "$work/out.txt"
+# The cost model's columns (issue 17): predicted cycles, its error, the
+# roofline bound and the fraction of it reached; a conv's shape in the detail.
+grep -Eq "^part +layer +op +cycles +predicted +model_err +bound +roof " "$work/out.txt" ||
+  { echo "the report lacks the cost model's columns"; exit 1; }
+grep -Eq "^1 +Convolution28 +conv\+maxpool +[1-9][0-9]* +[1-9][0-9]* .* C1 K8 5x5/1 g1 28x28; " "$work/out.txt" ||
+  { echo "no prediction or shape for Convolution28"; exit 1; }
 "$python" - "$work/trace.json" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))

@@ -121,6 +121,46 @@ void repeatRow(std::vector<Insn> &out, int mem, int64_t sram, uint64_t dram,
   }
 }
 
+// Instructions moveRows and repeatRow emit for `rows` rows.
+uint64_t moveRowsCount(int64_t rows) {
+  uint64_t n = 0;
+  while (rows > 0) {
+    int64_t x = std::min(rows, kMaxLoop);
+    rows -= x * std::min(rows / x, kMaxLoop);
+    ++n;
+  }
+  return n;
+}
+uint64_t repeatRowCount(int64_t rows) {
+  return uint64_t(std::max<int64_t>(0, ceilDiv(rows, kMaxLoop)));
+}
+
+// Array cycles of one GEMM of `rows` rows (SystemC and RTL: a weight tile
+// is preloaded while the previous GEMM streams, so max(rows, DIM)).
+uint64_t gemmCycles(int64_t rows) {
+  return uint64_t(std::max<int64_t>(rows, kDim)) +
+         EMBER_NPU_GEMM_ISSUE_OVERHEAD_CYCLES;
+}
+uint64_t vectorCycles(int64_t rows) {
+  return uint64_t(rows) / EMBER_NPU_SRAM_ROWS_PER_CYCLE +
+         EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES;
+}
+
+// Plans a layer: by the cost model (predicted cycles) or by DMA bytes.
+sp::PlanResult planLayer(const sp::Problem &p, const CodegenOptions &o,
+                         LayerInfo &info) {
+  sp::PlanOptions po;
+  sp::Machine m = npuMachine(o);
+  if (o.cycleTiling && p.compute) {
+    po.cost = sp::cycleCost(m);
+    po.greedyAlternatives = 8;
+  }
+  sp::PlanResult r = sp::planTiles(p, po);
+  if (r.ok && p.compute && o.predict)
+    info.predictedCycles = sp::predictCycles(p, r.tiling, m).cycles;
+  return r;
+}
+
 // ---- the static DRAM image ------------------------------------------------
 
 struct Image {
@@ -157,6 +197,11 @@ struct Addr {
            uint64_t(((x.tileOffset + t) * x.P + p) * x.rowBytes());
   }
 };
+
+// Bytes of tensor `k` in DRAM (0 for a layer checked before it exists).
+uint64_t tensorBytes(const std::vector<NTensor> &ts, int k) {
+  return k >= 0 && size_t(k) < ts.size() ? ts[size_t(k)].bytes() : 0;
+}
 
 // Scratchpad rows of each operand's slots, allocated in order per space.
 struct Slots {
@@ -214,7 +259,35 @@ struct GemmTables {
   std::vector<std::vector<bool>> zero;   // per (ko, ri*taps+tap): all zero
   uint64_t biasOff = 0, paramOff = 0;
   bool sum = false; // one identity tile (GemmLayer::sum)
+  // Bias by GEMM (when every bias of the layer is representable): the
+  // constant ACT row v = (1, -128, ..., -128) and per output tile a weight
+  // tile B whose row j satisfies sum_k v_k B[j][k] = bias_j, so one GEMM
+  // with reset over the accumulator rows (the act row repeated, ostride 0)
+  // initializes them to the bias instead of a stride-0 LOAD of DIM x int32
+  // per row through DRAM.
+  bool gemmBias = false;
+  uint64_t onesOff = 0, biasTileOff = 0;
 };
+
+// Row j of the bias tile (v = (1, -128, ..., -128)): false when `b` is out
+// of reach (|b| beyond about 128 x 128 x (DIM - 1)).
+bool biasRow(int64_t b, int8_t *w) {
+  // b = w0 + 128 q with w0 in [-128, -1]; then sum_{k>=1} w_k = -q.
+  int64_t q = (b + 128) >= 0 ? (b + 128) / 128 : -((-(b + 128) + 127) / 128);
+  int64_t w0 = b - 128 * q;
+  if (w0 < -128 || w0 > 127)
+    return false;
+  int64_t rest = -q;
+  if (rest < -128 * (kDim - 1) || rest > 127 * (kDim - 1))
+    return false;
+  w[0] = int8_t(w0);
+  for (int64_t k = 1; k < kDim; ++k) {
+    int64_t x = std::clamp<int64_t>(rest, -128, 127);
+    w[k] = int8_t(x);
+    rest -= x;
+  }
+  return rest == 0;
+}
 
 GemmTables packGemm(const GemmLayer &g, Image &img) {
   GemmTables tb;
@@ -275,11 +348,26 @@ GemmTables packGemm(const GemmLayer &g, Image &img) {
   tb.biasOff = img.put(bias.data(), bias.size() * 4);
   if (g.requant)
     tb.paramOff = img.put(params.data(), params.size() * 4);
+  if (!g.sum) {
+    std::vector<int8_t> tiles(size_t(Kt * kDim * kDim), 0);
+    bool ok = true;
+    for (int64_t oc = 0; oc < Kt * kDim && ok; ++oc)
+      ok = biasRow(bias[size_t(oc)], &tiles[size_t(oc * kDim)]);
+    if (ok) {
+      std::vector<int8_t> ones(size_t(kDim), -128);
+      ones[0] = 1;
+      tb.gemmBias = true;
+      tb.onesOff = img.put(ones.data(), ones.size());
+      tb.biasTileOff = img.put(tiles.data(), tiles.size());
+    }
+  }
   return tb;
 }
 
 std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
-                    const GemmTables &tb, LayerCode &code, LayerInfo &info) {
+                    const GemmTables &tb, const CodegenOptions &o,
+                    bool gemmBias, LayerCode &code, LayerInfo &info) {
+  gemmBias = gemmBias && tb.gemmBias;
   const GemmLayer &g = L.gemm;
   Addr addr{ts};
   const int64_t Kt = ceilDiv(g.K, kDim), taps = g.sum ? 1 : g.kh * g.kw;
@@ -302,6 +390,14 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   p.spaces = npuSpaces();
   enum { dN, dY, dKo, dKc };
   const bool flat = g.flat;
+  // A strided 1x1 convolution without padding reads every sh-th line and
+  // sw-th pixel: one LOAD per output line picks those pixels (ysize = OW,
+  // stride = sw rows), so the block is dense and one GEMM covers all its
+  // rows (instead of one GEMM of OW rows per line, which wastes the array
+  // when OW < DIM).
+  const bool sub = !flat && !g.sum && g.kh == 1 && g.kw == 1 &&
+                   (g.sh > 1 || g.sw > 1) && g.pt == 0 && g.pb == 0 &&
+                   g.pl == 0 && g.pr == 0 && g.sw <= 4095;
   const int64_t P = g.N * g.OH * g.OW;
   if (flat) {
     p.dims = {{"n", 1, false, {1}},
@@ -326,6 +422,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     return std::min(g.H + g.pt + g.pb, (convLines(y) - 1) * g.sh + ekh);
   };
   auto actRows = [&](const std::vector<int64_t> &t) {
+    if (sub)
+      return convLines(t[dY]) * g.OW * t[dKc];
     return (flat ? t[dY] : inLines(t[dY]) * Wp) * t[dKc];
   };
   auto outRows = [&](const std::vector<int64_t> &t) {
@@ -336,7 +434,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   auto addRows = [&](const std::vector<int64_t> &t) {
     return g.add.beforePool ? accRows(t) : outRows(t);
   };
-  enum { oAct, oWgt, oAcc, oBias, oParam, oConv, oPool, oAdd };
+  enum { oAct, oWgt, oAcc, oBias, oParam, oConv, oPool, oAdd, oOnes, oBw };
   std::vector<size_t> actDims = {dN, dY, dKc};
   if (actByKo)
     actDims = {dN, dY, dKo, dKc};
@@ -356,9 +454,11 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
       g.requant ? sp::Role::Accumulator : sp::Role::Output, {dN, dY, dKo},
       [&](const std::vector<int64_t> &t) { return u(accRows(t)); },
       [&](const std::vector<int64_t> &t) { return u(accRows(t) * kDim * 4); }));
-  p.operands.push_back(operand(
-      "bias", EMBER_NPU_MEM_ACC, sp::Role::Input, {dN, dY, dKo}, nullptr,
-      [&](const std::vector<int64_t> &t) { return u(accRows(t) * kDim * 4); }));
+  p.operands.push_back(operand("bias", EMBER_NPU_MEM_ACC, sp::Role::Input,
+                               {dN, dY, dKo}, nullptr,
+                               [&](const std::vector<int64_t> &t) {
+                                 return gemmBias ? 0 : u(accRows(t) * kDim * 4);
+                               }));
   p.operands.push_back(operand(
       "param", EMBER_NPU_MEM_ACC, sp::Role::Input, {dKo},
       [&](const std::vector<int64_t> &) { return u(g.requant ? 2 : 0); },
@@ -387,13 +487,134 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
       [&](const std::vector<int64_t> &t) {
         return u(add ? addRows(t) * kDim : 0);
       }));
-  sp::PlanResult plan = sp::planTiles(p);
+  // Bias by GEMM: the constant row in ACT, the bias tile of ko in WGT.
+  p.operands.push_back(operand(
+      "ones", EMBER_NPU_MEM_ACT, sp::Role::Input, {},
+      [&](const std::vector<int64_t> &) { return u(gemmBias ? 1 : 0); },
+      [&](const std::vector<int64_t> &) { return u(gemmBias ? kDim : 0); }));
+  p.operands.push_back(operand(
+      "biastile", EMBER_NPU_MEM_WGT, sp::Role::Input, {dKo},
+      [&](const std::vector<int64_t> &) { return u(gemmBias ? kDim : 0); },
+      [&](const std::vector<int64_t> &) {
+        return u(gemmBias ? kDim * kDim : 0);
+      }));
+  // The cost model's side of each operand: DMA instructions per block, the
+  // scratchpad rows they write, the engine using it (0 GEMM, 1 VECTOR).
+  {
+    auto &ops = p.operands;
+    ops[oAct].transfers = [&](const std::vector<int64_t> &t) {
+      if (sub)
+        return u(t[dKc] * convLines(t[dY]));
+      return flat ? uint64_t(t[dKc]) * moveRowsCount(t[dY]) : u(t[dKc]);
+    };
+    ops[oAct].rows = ops[oAct].footprint;
+    ops[oWgt].transfers = [&](const std::vector<int64_t> &t) {
+      return moveRowsCount(t[dKc] * taps * kDim);
+    };
+    ops[oWgt].rows = ops[oWgt].footprint;
+    ops[oBias].transfers = [&](const std::vector<int64_t> &t) {
+      return gemmBias ? 0 : repeatRowCount(accRows(t));
+    };
+    ops[oBias].rows = [&](const std::vector<int64_t> &t) {
+      return gemmBias ? 0 : u(accRows(t));
+    };
+    ops[oOnes].rows = ops[oOnes].footprint;
+    ops[oBw].rows = ops[oBw].footprint;
+    ops[oBias].engine = g.requant ? 1 : 0; // the ACC slot frees on REQUANT
+    ops[oParam].rows = ops[oParam].footprint;
+    ops[oParam].engine = 1;
+    ops[oAcc].transfers = [&](const std::vector<int64_t> &t) {
+      return g.requant ? 0 : moveRowsCount(outRows(t));
+    };
+    ops[oAcc].rows = ops[oAcc].footprint;
+    ops[oConv].transfers = [&](const std::vector<int64_t> &t) {
+      return g.requant && !pool ? moveRowsCount(outRows(t)) : 0;
+    };
+    ops[oConv].rows = ops[oConv].footprint;
+    ops[oConv].engine = 1;
+    ops[oPool].transfers = [&](const std::vector<int64_t> &t) {
+      return pool ? moveRowsCount(outRows(t)) : 0;
+    };
+    ops[oPool].rows = ops[oPool].footprint;
+    ops[oPool].engine = 1;
+    ops[oAdd].transfers = [&](const std::vector<int64_t> &t) {
+      return !add                   ? 0
+             : g.add.otherBroadcast ? repeatRowCount(addRows(t))
+                                    : moveRowsCount(addRows(t));
+    };
+    ops[oAdd].rows = ops[oAdd].footprint;
+    ops[oAdd].engine = 1;
+  }
+  // Compute per step: the GEMMs the step code below emits, then (when the
+  // accumulator block is complete) REQUANT, VADD, POOL on VECTOR.
+  p.compute = [&](const sp::Tiling &t, const std::vector<int64_t> &idx,
+                  const std::vector<int64_t> &tile,
+                  const std::vector<sp::StepOperand> &so) {
+    std::vector<uint64_t> cyc(2, 0);
+    const int64_t ko = idx[dKo];
+    const std::vector<int64_t> &rel = tb.rel[size_t(ko)];
+    const int64_t ri0 = idx[dKc] * t.tile[dKc];
+    const int64_t ri1 = std::min<int64_t>(int64_t(rel.size()), ri0 + tile[dKc]);
+    const int64_t lines = tile[dY];
+    const int64_t cLines = flat ? 0 : convLines(lines);
+    uint64_t one = 0; // one (input tile, tap)
+    if (flat) {
+      for (int64_t r0 = 0; r0 < lines; r0 += kMaxLoop)
+        one += gemmCycles(std::min(kMaxLoop, lines - r0));
+    } else if (g.sum) {
+      for (int64_t r0 = 0; r0 < g.H * g.W; r0 += kMaxLoop)
+        one += gemmCycles(std::min(kMaxLoop, g.H * g.W - r0));
+    } else if (sub) {
+      for (int64_t r0 = 0; r0 < cLines * g.OW; r0 += kMaxLoop)
+        one += gemmCycles(std::min(kMaxLoop, cLines * g.OW - r0));
+    } else if (g.sw == 1) {
+      for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop)
+        one += gemmCycles(std::min(kMaxLoop, cLines - r0) * g.OW);
+    } else {
+      one = uint64_t(cLines) * gemmCycles(g.OW);
+    }
+    for (int64_t ri = ri0; ri < ri1; ++ri)
+      for (int64_t tap = 0; tap < taps; ++tap)
+        if (!tb.zero[size_t(ko)][size_t(ri * taps + tap)])
+          cyc[0] += one;
+    if (gemmBias && so[oAcc].begins) {
+      const int64_t rows = flat ? lines : cLines * g.OW;
+      for (int64_t r0 = 0; r0 < rows; r0 += kMaxLoop)
+        cyc[0] += gemmCycles(std::min(kMaxLoop, rows - r0));
+    }
+    if (so[oAcc].ends && g.requant) {
+      const int64_t rows = flat ? lines : cLines * g.OW;
+      const int64_t outN = flat ? lines : lines * POW;
+      cyc[1] += vectorCycles(rows);
+      if (add)
+        cyc[1] += vectorCycles(g.add.beforePool ? rows : outN);
+      if (pool)
+        cyc[1] += vectorCycles(outN * g.pool.kh * g.pool.kw);
+    }
+    return cyc;
+  };
+  sp::PlanResult plan = planLayer(p, o, info);
   if (!plan.ok)
     return "does not fit the scratchpads: " + plan.error;
   const sp::Tiling &t = plan.tiling;
   Slots slots = allocate(p, t);
   if (!slots.error.empty())
     return slots.error;
+  {
+    // Compulsory DRAM bytes: the input, weights and tables once, the add
+    // operand and the output once.
+    uint64_t b = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
+    for (auto &r : tb.rel)
+      b += uint64_t(r.size() * taps * kDim * kDim) + uint64_t(kDim * 4) +
+           (g.requant ? uint64_t(2 * kDim * 4) : 0);
+    if (add)
+      b += tensorBytes(ts, g.add.other);
+    info.minDramBytes = b;
+    std::ostringstream os;
+    os << "C" << g.C << " K" << g.K << " " << g.kh << "x" << g.kw << "/" << g.sh
+       << " g" << g.groups << " " << g.OH << "x" << g.OW;
+    info.shape = os.str();
+  }
   code.tiling = tilingText(p, t);
   info.tiling = code.tiling;
 
@@ -457,6 +678,12 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         if (flat) {
           moveRows(sc.loads, false, EMBER_NPU_MEM_ACT, slot(oAct) + q * lines,
                    addr(g.in, ci, y0), lines);
+        } else if (sub) {
+          for (int64_t r = 0; r < cLines; ++r)
+            sc.loads.push_back(loadInsn(
+                EMBER_NPU_MEM_ACT, slot(oAct) + (q * cLines + r) * g.OW,
+                addr(g.in, ci, (n * g.H + (cy0 + r) * g.sh) * g.W), g.OW, 1,
+                g.sw));
         } else {
           sc.loads.push_back(loadInsn(EMBER_NPU_MEM_ACT,
                                       slot(oAct) + q * blockLines * Wp,
@@ -472,9 +699,17 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     if (st.operands[oParam].begins && g.requant)
       moveRows(sc.loads, false, EMBER_NPU_MEM_ACC, slot(oParam),
                tb.paramOff + uint64_t(ko * 2 * kDim * 4), 2);
-    if (st.operands[oAcc].begins)
+    if (gemmBias) {
+      if (st.operands[oOnes].begins)
+        moveRows(sc.loads, false, EMBER_NPU_MEM_ACT, slot(oOnes), tb.onesOff,
+                 1);
+      if (st.operands[oBw].begins)
+        moveRows(sc.loads, false, EMBER_NPU_MEM_WGT, slot(oBw),
+                 tb.biasTileOff + uint64_t(ko * kDim * kDim), kDim);
+    } else if (st.operands[oAcc].begins) {
       repeatRow(sc.loads, EMBER_NPU_MEM_ACC, slot(oAcc),
                 tb.biasOff + uint64_t(ko * kDim * 4), rows);
+    }
     const int64_t outP = flat ? y0 : (n * POH + y0) * POW; // first out pixel
     const int64_t outN = flat ? lines : lines * POW;       // out rows
     // The add's rows: the conv rows of this tile (add before pool) or its
@@ -489,7 +724,15 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         moveRows(sc.loads, false, EMBER_NPU_MEM_OUT, slot(oAdd),
                  addr(g.add.other, ko, addP), addN);
     }
-    // GEMMs.
+    // GEMMs: the bias first (reset) when it comes from the array.
+    if (gemmBias && st.operands[oAcc].begins)
+      for (int64_t r0 = 0; r0 < rows; r0 += kMaxLoop) {
+        int64_t m = std::min(kMaxLoop, rows - r0);
+        Insn gb = gemmInsn(slot(oAcc) + r0, slot(oOnes), slot(oBw), 1, m, 0, 1);
+        gb.reset = 1;
+        sc.compute.push_back(gb);
+        info.arrayMacs += uint64_t(m * kDim * kDim);
+      }
     for (int64_t ri = ri0; ri < ri1; ++ri) {
       int64_t q = ri - ri0;
       for (int64_t tap = 0; tap < taps; ++tap) {
@@ -501,6 +744,15 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
             int64_t m = std::min(kMaxLoop, lines - r0);
             sc.compute.push_back(gemmInsn(
                 slot(oAcc) + r0, slot(oAct) + q * lines + r0, wgt, m, 1, 0, 0));
+            info.arrayMacs += uint64_t(m * kDim * kDim);
+          }
+          continue;
+        }
+        if (sub) {
+          for (int64_t r0 = 0; r0 < rows; r0 += kMaxLoop) {
+            int64_t m = std::min(kMaxLoop, rows - r0);
+            sc.compute.push_back(gemmInsn(
+                slot(oAcc) + r0, slot(oAct) + q * rows + r0, wgt, m, 1, 0, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;
@@ -587,7 +839,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
 // ---- pooling layers ----------------------------------------------------
 
 std::string genPool(const Layer &L, const std::vector<NTensor> &ts,
-                    LayerCode &code, LayerInfo &info) {
+                    const CodegenOptions &o, LayerCode &code, LayerInfo &info) {
   const PoolLayer &g = L.pool;
   Addr addr{ts};
   const int64_t Ct = ceilDiv(g.C, kDim), Wp = g.W + g.pl + g.pr;
@@ -611,12 +863,23 @@ std::string genPool(const Layer &L, const std::vector<NTensor> &ts,
       "out", EMBER_NPU_MEM_OUT, sp::Role::Output, {dN, dY, dC},
       [&](const std::vector<int64_t> &t) { return u(t[dY] * g.OW); },
       [&](const std::vector<int64_t> &t) { return u(t[dY] * g.OW * kDim); }));
-  sp::PlanResult plan = sp::planTiles(p);
+  p.operands[0].rows = p.operands[0].footprint;
+  p.operands[1].rows = p.operands[1].footprint;
+  p.operands[1].transfers = [&](const std::vector<int64_t> &t) {
+    return moveRowsCount(t[dY] * g.OW);
+  };
+  p.compute = [&](const sp::Tiling &, const std::vector<int64_t> &,
+                  const std::vector<int64_t> &t,
+                  const std::vector<sp::StepOperand> &) {
+    return std::vector<uint64_t>{vectorCycles(t[dY] * g.OW * g.kh * g.kw)};
+  };
+  sp::PlanResult plan = planLayer(p, o, info);
   if (!plan.ok)
     return "does not fit the scratchpads: " + plan.error;
   const sp::Tiling &t = plan.tiling;
   Slots slots = allocate(p, t);
   code.tiling = info.tiling = tilingText(p, t);
+  info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
   code.setup = {setreg(EMBER_NPU_REG_PAD_VALUE, g.padValue),
                 setreg(EMBER_NPU_REG_POOL_KH, int32_t(g.kh)),
                 setreg(EMBER_NPU_REG_POOL_KW, int32_t(g.kw)),
@@ -655,7 +918,7 @@ std::string genPool(const Layer &L, const std::vector<NTensor> &ts,
 // ---- add layers ----------------------------------------------------------
 
 std::string genAdd(const Layer &L, const std::vector<NTensor> &ts,
-                   LayerCode &code, LayerInfo &info) {
+                   const CodegenOptions &o, LayerCode &code, LayerInfo &info) {
   const AddLayer &g = L.add;
   Addr addr{ts};
   const NTensor &y = ts[size_t(g.out)];
@@ -675,12 +938,30 @@ std::string genAdd(const Layer &L, const std::vector<NTensor> &ts,
       operand("b", EMBER_NPU_MEM_OUT, sp::Role::Input, {dP, dC}, rows, bytes));
   p.operands.push_back(
       operand("y", EMBER_NPU_MEM_OUT, sp::Role::Output, {dP, dC}, rows, bytes));
-  sp::PlanResult plan = sp::planTiles(p);
+  for (sp::Operand &op : p.operands) {
+    op.rows = rows;
+    op.transfers = [](const std::vector<int64_t> &t) {
+      return moveRowsCount(t[dP]);
+    };
+  }
+  if (g.bBroadcast)
+    p.operands[1].transfers = [](const std::vector<int64_t> &t) {
+      return repeatRowCount(t[dP]);
+    };
+  p.compute = [](const sp::Tiling &, const std::vector<int64_t> &,
+                 const std::vector<int64_t> &t,
+                 const std::vector<sp::StepOperand> &) {
+    return std::vector<uint64_t>{vectorCycles(t[dP])};
+  };
+  sp::PlanResult plan = planLayer(p, o, info);
   if (!plan.ok)
     return "does not fit the scratchpads: " + plan.error;
   const sp::Tiling &t = plan.tiling;
   Slots slots = allocate(p, t);
   code.tiling = info.tiling = tilingText(p, t);
+  info.minDramBytes = tensorBytes(ts, g.a) + tensorBytes(ts, g.out) +
+                      (g.bBroadcast ? uint64_t(y.tiles() * y.rowBytes())
+                                    : tensorBytes(ts, g.b));
   const AddRegs &r = g.regs;
   code.setup = {setreg(EMBER_NPU_REG_ADD_LSHIFT, r.lshift),
                 setreg(EMBER_NPU_REG_ADD_A_ZP, r.aZp),
@@ -803,19 +1084,35 @@ std::string placeActivations(std::vector<NTensor> &ts, const LayerProgram &lp,
 
 } // namespace
 
+sp::Machine npuMachine(const CodegenOptions &o) {
+  sp::Machine m;
+  // A DMA beat is at most the memory port (4 x DIM bytes); a LOAD or STORE
+  // pays the DRAM latency and its issue overhead, and writes or reads at
+  // most one scratchpad row a cycle (simulator/systemc/NpuModel.cpp).
+  m.bytesPerCycle = double(std::min<uint32_t>(
+      std::max<uint32_t>(o.bytesPerCycle, 1), uint32_t(4 * kDim)));
+  m.latencyCycles = std::max<uint32_t>(o.latency, 1) + 2;
+  m.transferOverhead = EMBER_NPU_DMA_ISSUE_OVERHEAD_CYCLES;
+  m.rowsPerCycle = EMBER_NPU_SRAM_ROWS_PER_CYCLE;
+  return m;
+}
+
 std::string layerFits(const Layer &L, const std::vector<NTensor> &ts) {
   Image img;
   LayerCode code;
   LayerInfo info;
+  CodegenOptions fit; // whether it fits does not depend on the cost
+  fit.cycleTiling = false;
+  fit.predict = false;
   switch (L.kind) {
   case Layer::Kind::Gemm: {
     GemmTables tb = packGemm(L.gemm, img);
-    return genGemm(L, ts, tb, code, info);
+    return genGemm(L, ts, tb, fit, false, code, info);
   }
   case Layer::Kind::Pool:
-    return genPool(L, ts, code, info);
+    return genPool(L, ts, fit, code, info);
   case Layer::Kind::Add:
-    return genAdd(L, ts, code, info);
+    return genAdd(L, ts, fit, code, info);
   }
   return "";
 }
@@ -891,13 +1188,25 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     info.usefulMacs = L.usefulMacs;
     switch (L.kind) {
     case Layer::Kind::Gemm:
-      err = genGemm(L, ts, tables[i], codes[i], info);
+      err = genGemm(L, ts, tables[i], o, o.bias == BiasMode::Gemm, codes[i],
+                    info);
+      if (err.empty() && o.bias == BiasMode::Auto && tables[i].gemmBias) {
+        // Both bias paths, scored by the cost model; ties keep DRAM.
+        LayerCode c2;
+        LayerInfo i2 = info;
+        i2.arrayMacs = 0;
+        if (genGemm(L, ts, tables[i], o, true, c2, i2).empty() &&
+            i2.predictedCycles < info.predictedCycles) {
+          codes[i] = std::move(c2);
+          info = std::move(i2);
+        }
+      }
       break;
     case Layer::Kind::Pool:
-      err = genPool(L, ts, codes[i], info);
+      err = genPool(L, ts, o, codes[i], info);
       break;
     case Layer::Kind::Add:
-      err = genAdd(L, ts, codes[i], info);
+      err = genAdd(L, ts, o, codes[i], info);
       break;
     }
     if (!err.empty())

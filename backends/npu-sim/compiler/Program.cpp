@@ -76,7 +76,8 @@ std::string programAsm(const Program &p) {
 namespace {
 
 constexpr char kMagic[8] = {'E', 'N', 'P', 'U', 'P', 'R', 'O', 'G'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion =
+    2; // 2: per-layer predicted cycles, compulsory bytes
 
 struct Writer {
   std::string s;
@@ -191,6 +192,9 @@ std::string serializeProgram(const Program &p) {
     w.u64(l.firstInsn);
     w.u64(l.endInsn);
     w.str(l.tiling);
+    w.u64(uint64_t(l.predictedCycles + 0.5));
+    w.u64(l.minDramBytes);
+    w.str(l.shape);
   }
   return w.s;
 }
@@ -246,6 +250,9 @@ std::string deserializeProgram(const std::string &bytes, Program &p) {
     l.firstInsn = size_t(r.u64());
     l.endInsn = size_t(r.u64());
     l.tiling = r.str();
+    l.predictedCycles = double(r.u64());
+    l.minDramBytes = r.u64();
+    l.shape = r.str();
   }
   if (r.bad || r.at != bytes.size())
     return "truncated or corrupt NPU program";

@@ -6,6 +6,8 @@
 
 #include "Layers.h"
 
+#include "ember/scratchpad/TilePlanner.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,6 +22,12 @@ struct LayerInfo {
   uint64_t loadBytes = 0, storeBytes = 0;
   size_t firstInsn = 0, endInsn = 0; // [first, end) in the program
   std::string tiling;                // the chosen tiling, for the report
+  std::string shape; // e.g. "C64 K128 3x3/2 g1 28x28" (GEMM), "C64 14x14"
+  // The cost model (issue 17): predicted cycles of the chosen tiling, and
+  // the layer's compulsory DRAM bytes (every input, weight and table read
+  // once, the output written once: the roofline's memory side).
+  double predictedCycles = 0;
+  uint64_t minDramBytes = 0;
 };
 
 struct Program {
@@ -38,8 +46,22 @@ struct Program {
 
 uint64_t newProgramUid();
 
+// Where accumulators get their bias: a stride-0 LOAD of the bias row per
+// accumulator row (DRAM), one GEMM with reset from a constant row and a bias
+// tile (the array), or whichever the cost model predicts faster (auto).
+enum class BiasMode { Auto, Dram, Gemm };
+
 struct CodegenOptions {
   uint64_t dramCapacity = EMBER_NPU_DRAM_BYTES_DEFAULT;
+  // Tiling: by predicted cycles (the cost model of docs/npu-backend.md,
+  // "Cost-model tiling"), or by DMA bytes alone (the rule before it; backend
+  // option tiling=bytes, kept to measure the model against).
+  bool cycleTiling = true;
+  // The DRAM the cost model assumes (backend options dram_bw, dram_latency).
+  uint32_t bytesPerCycle = EMBER_NPU_DRAM_BYTES_PER_CYCLE_DEFAULT;
+  uint32_t latency = EMBER_NPU_DRAM_LATENCY_CYCLES_DEFAULT;
+  bool predict = true;            // fill LayerInfo::predictedCycles
+  BiasMode bias = BiasMode::Auto; // backend option bias=auto|dram|gemm
 };
 
 // Tiles every layer to the scratchpads (core's tile planner, the SDK's
@@ -53,6 +75,9 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
 // "" when layer `L` over tensors `ts` tiles to the scratchpads, else why
 // not (the selector asks before fusing a pool or an add into a layer).
 std::string layerFits(const Layer &L, const std::vector<NTensor> &ts);
+
+// The cost model's machine for these options (the spec's DMA timing).
+scratchpad::Machine npuMachine(const CodegenOptions &o);
 
 // Test hook (backend option fault=deadlock): the first GEMM also waits on
 // VECTOR->GEMM, which nothing signals before it, so the program deadlocks.

@@ -123,7 +123,8 @@ bool parseU64(const std::string &s, uint64_t &v) {
 
 // Vendor options (`--backend-opt KEY=VALUE`), named in docs/npu-backend.md.
 ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
-                          bool *faultDeadlock = nullptr) {
+                          bool *faultDeadlock = nullptr,
+                          ns::CodegenOptions *co = nullptr) {
   rc = ns::RunConfig();
   rc.profile = int(o.profile_level());
   for (const auto &[k, val] : o.vendor()) {
@@ -135,6 +136,20 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
                      "fault '" + val + "' is not known (deadlock)");
       if (faultDeadlock)
         *faultDeadlock = true;
+    } else if (k == "tiling") {
+      if (val != "cycles" && val != "bytes")
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     "tiling '" + val + "' is not one of cycles, bytes");
+      if (co)
+        co->cycleTiling = val == "cycles";
+    } else if (k == "bias") {
+      if (val != "auto" && val != "dram" && val != "gemm")
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     "bias '" + val + "' is not one of auto, dram, gemm");
+      if (co)
+        co->bias = val == "auto"   ? ns::BiasMode::Auto
+                   : val == "dram" ? ns::BiasMode::Dram
+                                   : ns::BiasMode::Gemm;
     } else if (k == "executor") {
       if (val == "golden")
         rc.executor = EMBER_NPU_EXECUTOR_GOLDEN;
@@ -166,9 +181,16 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
     } else {
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "unknown vendor option '" + k +
-                       "' (npu-sim takes executor, dram_bytes, dram_bw, "
-                       "dram_latency, dram_burst, fault)");
+                       "' (npu-sim takes executor, tiling, bias, dram_bytes, "
+                       "dram_bw, dram_latency, dram_burst, fault)");
     }
+  }
+  if (co) {
+    co->dramCapacity = rc.dramBytes;
+    if (rc.bytesPerCycle)
+      co->bytesPerCycle = rc.bytesPerCycle;
+    if (rc.latency || rc.zeroLatency)
+      co->latency = rc.latency;
   }
   return nullptr;
 }
@@ -191,7 +213,8 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
     return error(EMBER_STATUS_INVALID_ARGUMENT,
                  "options are not an ember.backend.v1.CompileOptions");
   auto x = std::make_unique<ember_executable>();
-  if (ember_error *e = applyOptions(o, x->run, &x->faultDeadlock))
+  ns::CodegenOptions co;
+  if (ember_error *e = applyOptions(o, x->run, &x->faultDeadlock, &co))
     return e;
   x->options = o.SerializeAsString();
   v1::Graph g;
@@ -204,8 +227,6 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
   if (lp.layers.empty() && lp.tensors.empty())
     return error(EMBER_STATUS_UNSUPPORTED,
                  "nothing in this graph runs on the NPU");
-  ns::CodegenOptions co;
-  co.dramCapacity = x->run.dramBytes;
   err = ns::generateProgram(lp, co, x->program);
   if (!err.empty())
     return error(EMBER_STATUS_UNSUPPORTED, err);
@@ -426,11 +447,25 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
       pl->set_op(l.op);
       for (const std::string &n : l.nodes)
         pl->add_nodes(n);
-      pl->set_detail(l.tiling);
+      pl->set_detail(l.shape.empty() ? l.tiling : l.shape + "; " + l.tiling);
       ns::LayerStats s = i < r.layers.size() ? r.layers[i] : ns::LayerStats();
-      double peak = double(p.dim) * double(p.dim);
+      const double peak = double(p.dim) * double(p.dim);
       auto *vs = pl->mutable_values();
+      // The cost model and the roofline (issue 17): bound = max(MACs /
+      // DIM^2, compulsory DRAM bytes / bandwidth); roof = bound / cycles.
+      double bw = c.bytesPerCycle
+                      ? double(c.bytesPerCycle)
+                      : double(EMBER_NPU_DRAM_BYTES_PER_CYCLE_DEFAULT);
+      double bound =
+          std::max(double(l.usefulMacs) / peak, double(l.minDramBytes) / bw);
       addValue(vs, "cycles", double(s.cycles));
+      addValue(vs, "predicted", l.predictedCycles);
+      addValue(vs, "model_err",
+               s.cycles
+                   ? (l.predictedCycles - double(s.cycles)) / double(s.cycles)
+                   : 0);
+      addValue(vs, "bound", bound);
+      addValue(vs, "roof", s.cycles ? bound / double(s.cycles) : 0);
       addValue(vs, "mac_util",
                s.cycles ? double(l.usefulMacs) / (peak * double(s.cycles)) : 0);
       addValue(vs, "mapping_eff",

@@ -325,6 +325,26 @@ TEST(NpuLayer, PointwiseFlat) {
   runCase(convCase(s, 2), describe(s));
 }
 
+TEST(NpuLayer, StridedPointwise) {
+  // 1x1 with stride and no padding: one LOAD per output line picks every
+  // sw-th pixel, one GEMM covers the whole block (Codegen.cpp, `sub`).
+  ConvSpec s;
+  s.kh = s.kw = 1;
+  s.sh = s.sw = 2;
+  s.pt = s.pl = s.pb = s.pr = 0;
+  s.C = 40;
+  s.K = 37;
+  s.H = 13;
+  s.W = 11;
+  runCase(convCase(s, 12), describe(s));
+  s.sh = 3;
+  s.sw = 1;
+  s.pool.on = true;
+  s.pool.kh = s.pool.kw = 2;
+  s.pool.s = 2;
+  runCase(convCase(s, 13), describe(s));
+}
+
 TEST(NpuLayer, Depthwise) {
   ConvSpec s;
   s.C = s.K = s.groups = 21;

@@ -17,6 +17,7 @@
 #ifndef EMBER_SCRATCHPAD_TILE_PLANNER_H
 #define EMBER_SCRATCHPAD_TILE_PLANNER_H
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -60,7 +61,37 @@ struct Operand {
   // (edge tiles and halos counted as they are). When given, the DMA cost is
   // (blocks begun / distinct blocks) x this, instead of blocks x bytes.
   std::function<uint64_t(const std::vector<int64_t> &tile)> totalBytes;
+  // Cycle model only (predictCycles). DMA instructions one block takes
+  // (each pays the DMA latency and issue overhead); empty: 1 when the block
+  // moves bytes.
+  std::function<uint64_t(const std::vector<int64_t> &tile)> transfers = nullptr;
+  // Cycle model only: scratchpad rows one block's DMA writes or reads
+  // (padding included; a DMA engine moves at most Machine::rowsPerCycle);
+  // empty: bytes alone bound the transfer.
+  std::function<uint64_t(const std::vector<int64_t> &tile)> rows = nullptr;
+  // The compute engine (index into what Problem::compute returns) that
+  // reads an input block or writes an output block: a load into a slot
+  // waits for that engine to finish the step that last used the slot, and a
+  // store waits for it to finish the step that ends the block.
+  size_t engine = 0;
 };
+
+struct StepOperand {
+  int64_t block = 0;   // linear index of the operand's block
+  unsigned slot = 0;   // which of its slots holds the block
+  bool begins = false; // first step of this block (load it, or reset it)
+  bool ends = false;   // last step of this block (store it, or release it)
+};
+
+// Cycles one step keeps each compute engine busy. The engines form a
+// pipeline (engine e of a step starts when engine e - 1 of that step and
+// engine e of the previous step are done); `tile` holds the step's own tile
+// sizes (edge tiles clipped to the extent), `index` its tile index per dim,
+// `ops` per operand whether the step begins or ends its block.
+struct Tiling;
+using ComputeFn = std::function<std::vector<uint64_t>(
+    const Tiling &t, const std::vector<int64_t> &index,
+    const std::vector<int64_t> &tile, const std::vector<StepOperand> &ops)>;
 
 struct Problem {
   std::vector<Space> spaces;
@@ -69,6 +100,17 @@ struct Problem {
   // The dim whose tile is made as large as fits (binary search) for every
   // combination of the other dims' sizes; SIZE_MAX: enumerate every dim.
   size_t greedyDim = SIZE_MAX;
+  // Cycle model only: the compute engines' cycles per step.
+  ComputeFn compute = nullptr;
+};
+
+// The DMA side of a machine, as a target declares it (the NPU: from its
+// spec's DRAM bandwidth, latency and DMA issue overhead).
+struct Machine {
+  double bytesPerCycle = 16;     // DRAM bandwidth (loads and stores share it)
+  uint64_t latencyCycles = 64;   // request to first data, per DMA instruction
+  uint64_t transferOverhead = 4; // issue cycles per DMA instruction
+  double rowsPerCycle = 1;       // scratchpad rows a DMA engine moves a cycle
 };
 
 struct Tiling {
@@ -88,6 +130,10 @@ using CostFn = std::function<double(const Problem &, const Tiling &)>;
 struct PlanOptions {
   bool doubleBuffer = true; // operands with more than one block get 2 slots
   CostFn cost;              // empty: dmaBytes, then fewer steps
+  // With a greedy dim: besides its largest fitting size, also score this
+  // many smaller candidates (smaller tiles fill the pipeline sooner and
+  // balance edge tiles; a cycle cost can prefer them).
+  unsigned greedyAlternatives = 0;
 };
 
 struct PlanResult {
@@ -104,17 +150,34 @@ bool evaluate(const Problem &p, const PlanOptions &o, Tiling &t);
 // every order of the non-reduction dims (reduction dims innermost).
 PlanResult planTiles(const Problem &p, const PlanOptions &o = {});
 
-struct StepOperand {
-  int64_t block = 0;   // linear index of the operand's block
-  unsigned slot = 0;   // which of its slots holds the block
-  bool begins = false; // first step of this block (load it, or reset it)
-  bool ends = false;   // last step of this block (store it, or release it)
-};
-
 struct Step {
   std::vector<int64_t> index;        // tile index per dim
   std::vector<StepOperand> operands; // per operand
 };
+
+// Predicted cycles of a tiling (issue 17's cost model): the steps in loop
+// order, software-pipelined as schedule() describes (the loads of step s + 1
+// run on the DMA engine while the compute engines work on step s, into the
+// other slot). Per step: loads = per input block begun, transfers x (latency
+// + overhead) + max(bytes / bandwidth, rows / rowsPerCycle); compute =
+// Problem::compute; stores = per output block ended, likewise. The result is
+// the last engine's end, at least the total DMA bytes over the bandwidth (loads
+// and stores share the channel). Needs Problem::compute.
+struct Prediction {
+  double cycles = 0;        // the whole nest
+  double computeCycles = 0; // the busiest compute engine, summed over steps
+  double loadCycles = 0;    // DMA-in engine busy
+  double storeCycles = 0;   // DMA-out engine busy
+};
+// With `stopAbove`: the walk stops once the steps so far take longer, and
+// `cycles` is that partial time (a lower bound).
+Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
+                         double stopAbove = HUGE_VAL);
+
+// A CostFn from predictCycles (ties: fewer DMA bytes). It remembers the
+// lowest cost it returned and stops walking tilings that cannot beat it, so
+// make one per planTiles call.
+CostFn cycleCost(const Machine &m);
 
 // The steps of `t` in loop order. A block's slots alternate when it has
 // two, so the block after the next reuses the slot of the current one. To
