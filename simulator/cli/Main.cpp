@@ -1,4 +1,5 @@
 //===- Main.cpp - ember-npu: standalone NPU tool (asm, disasm, sim, kernel) ===//
+#include "KernelCommand.h"
 #include "ember/npu/Cli.h"
 
 #include <cstdio>

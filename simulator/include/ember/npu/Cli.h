@@ -12,8 +12,6 @@ namespace ember::npu {
 int asmMain(int argc, char **argv);
 int disasmMain(int argc, char **argv);
 int simMain(int argc, char **argv);
-/// `kernel gemm|conv [--serial] -o PREFIX`: writes PREFIX.nasm, PREFIX.dram, PREFIX.expected.
-int kernelMain(int argc, char **argv);
 
 } // namespace ember::npu
 
