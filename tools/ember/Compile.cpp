@@ -192,11 +192,12 @@ int compileMain(int argc, char **argv) {
     return 0;
   }
   if (aot) {
-    backend::AotOptions ao;
-    ao.triple = triple;
-    ao.cpu = cpu;
-    ao.threads = uint32_t(std::atoi(threadsStr.c_str()));
-    ao.vendorOptions = backendOpts;
+    backend::CompileOptions ao;
+    ao.optLevel = 2;
+    ao.targetTriple = triple;
+    ao.targetCpu = cpu;
+    ao.numThreads = uint32_t(std::atoi(threadsStr.c_str()));
+    ao.vendor = backendOpts;
     auto tgt = openTarget(target);
     if (!tgt)
       return reportError(tgt.status());

@@ -141,9 +141,10 @@ backend::ExecutorOptions executorOptions(const Target &t) {
   backend::ExecutorOptions o;
   o.fallback = t.fallback;
   o.requireFullSupport = !t.allowFallback;
-  o.numThreads = t.numThreads;
-  o.vendorOptions = t.backendOptions;
-  o.profileLevel = t.profileLevel;
+  o.compile.optLevel = 2;
+  o.compile.numThreads = t.numThreads;
+  o.compile.vendor = t.backendOptions;
+  o.compile.profileLevel = t.profileLevel;
   return o;
 }
 
