@@ -12,7 +12,7 @@ namespace ember::backend {
 
 struct CompileOptions {
   // 0 (no optimization) .. 3; unset: the plugin's own default. `ember`
-  // sends 2.
+  // sets it from -O<N> (default -O2).
   std::optional<uint32_t> optLevel;
   // Worker threads; 0: the plugin's default.
   uint32_t numThreads = 0;

@@ -8,12 +8,14 @@
 #include "KernelCommand.h"
 
 #include "Kernels.h"
+#include "ember/CommandLine.h"
 #include "ember/npu/Assembler.h"
 
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace ember::npu {
 
@@ -32,24 +34,40 @@ bool writeFile(const std::string &path, const void *data, size_t n) {
 
 } // namespace
 
+const CliCommand &kernelCommand() {
+  static const CliCommand c = {
+      "kernel", "gemm|conv [--serial] -o PREFIX",
+      "Writes an example kernel: PREFIX.nasm (the program), PREFIX.dram "
+      "(its DRAM image) and PREFIX.expected (the output it must produce).",
+      kernelMain};
+  return c;
+}
+
 int kernelMain(int argc, char **argv) {
   std::string which, prefix;
   bool serial = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-o" && i + 1 < argc)
-      prefix = argv[++i];
-    else if (a == "--serial")
-      serial = true;
-    else if ((a == "gemm" || a == "conv") && which.empty())
-      which = a;
-    else
-      return fail("bad argument '" + a + "'",
-                  "usage: kernel gemm|conv [--serial] -o PREFIX");
-  }
-  if (which.empty() || prefix.empty())
-    return fail("missing kernel or -o",
-                "usage: kernel gemm|conv [--serial] -o PREFIX");
+  const CliCommand &info = kernelCommand();
+  cmdline::Command cmd(argv[0], info.usage, info.summary);
+  std::vector<std::string> pos;
+  cmd.positional("KERNEL",
+                 "gemm (256x256x256) or conv (3x3, 32x32, 64 to 64 "
+                 "channels).",
+                 pos, 1, 1);
+  cmd.add({"-o"}, "PREFIX",
+          "Where to write: PREFIX.nasm, PREFIX.dram and PREFIX.expected. "
+          "Required.",
+          cmdline::text(prefix));
+  cmd.add({"--serial"}, "",
+          "Serializes the engines (no double buffering), for comparison.",
+          cmdline::set(serial));
+  if (auto rc = cmd.parse(argc, argv, 1))
+    return *rc;
+  which = pos[0];
+  if (which != "gemm" && which != "conv")
+    return cmd.usageError("unknown kernel '" + which +
+                          "'; expected gemm or conv");
+  if (prefix.empty())
+    return cmd.usageError("missing -o PREFIX");
   kernels::Kernel k = which == "gemm"
                           ? kernels::buildGemm(256, 256, 256, !serial, 1)
                           : kernels::buildConv3x3(32, 32, 64, 64, !serial, 1);
