@@ -19,8 +19,7 @@ int benchMain(int argc, char **argv) {
   ProfileRequest prof;
   int runs = 20, warmup = 2;
   std::vector<std::string> pos;
-  cmd.positional("MODEL", "an ONNX model, or graph IR text (.eir)", pos, 1,
-                 1);
+  cmd.positional("MODEL", "an ONNX model, or graph IR text (.eir)", pos, 1, 1);
   cmd.add({"--runs"}, "N", "Timed runs, 1 to 100000. Default: 20.",
           cmdline::uintIn(runs, 1, 100000));
   cmd.add({"--warmup"}, "N",

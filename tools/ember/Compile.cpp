@@ -75,11 +75,11 @@ int compileMain(int argc, char **argv) {
           "Where to write (default: stdout); a folder for --emit=bundle, a "
           "file for --emit=artifact (both need it).",
           cmdline::text(out));
-  cmd.add({"--passes"}, "A,B,..",
+  cmd.add({"--passes"}, "LIST",
           "The graph passes to run, in order, instead of the default "
           "pipeline (docs/passes.md); empty: none.",
           cmdline::text(passes, true));
-  cmd.add({"--lir-passes"}, "A,B,..",
+  cmd.add({"--lir-passes"}, "LIST",
           "With --emit=lir: the LIR passes to run (default: the default "
           "order for graph input, none for .lir input); empty: none.",
           cmdline::text(lirPassList, true));
@@ -139,14 +139,15 @@ int compileMain(int argc, char **argv) {
   bool aot = emit == "bundle" || emit == "artifact";
   if ((emit == "partitions" || aot) && target == "interp")
     return cmd.usageError(concat("--emit=", emit,
-                             " needs a plugin target (--target=cpu, "
-                             "--target=plugin:PATH.so, ...)"));
+                                 " needs a plugin target (--target=cpu, "
+                                 "--target=plugin:PATH.so, ...)"));
   if (aot && out.empty())
     return cmd.usageError(concat("--emit=", emit, " needs -o ",
-                             emit == "bundle" ? "DIR" : "FILE"));
+                                 emit == "bundle" ? "DIR" : "FILE"));
   if (!aot && (!triple.empty() || !cpu.empty()))
-    return cmd.usageError("--target-triple and --target-cpu need --emit=bundle or "
-                      "--emit=artifact");
+    return cmd.usageError(
+        "--target-triple and --target-cpu need --emit=bundle or "
+        "--emit=artifact");
   if (memoryReport && emit != "lir")
     return cmd.usageError("--memory-report needs --emit=lir");
   if (haveLirPasses && emit != "lir")

@@ -22,9 +22,9 @@
 #include <fstream>
 #include <poll.h>
 #include <sstream>
-#include <tuple>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <tuple>
 #include <unistd.h>
 
 namespace ember::cli {
@@ -392,7 +392,9 @@ int conformMain(int argc, char **argv) {
   ConformOptions o;
   TargetOptions t;
   InputOptions inOpt;
-  addTargetOptions(cmd, t, kRunTarget);
+  addTargetOptions(cmd, t, kRunTarget, "",
+                   "none (a plugin passes only what it runs itself); for "
+                   "npu-sim, as run: cpu when it is built, else interp.");
   addInputOptions(cmd, inOpt, false);
   std::string junit;
   int jobs = 1;

@@ -20,7 +20,8 @@ std::string checkTargetSpelling(const std::string &target) {
 }
 
 void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
-                      const std::string &threadsDefault) {
+                      const std::string &threadsDefault,
+                      const std::string &fallbackDefault) {
   c.sectionTitle("target", "target");
   if (parts & kTarget)
     c.add({"--target"}, "T",
@@ -39,9 +40,12 @@ void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
   if (parts & kFallback)
     c.add({"--fallback"}, "F",
           "Where the nodes the target's plugin does not claim run: interp, "
-          "none (refuse to run them) or another target. Default: cpu for "
-          "npu-sim when it is built (an accelerator's unclaimed nodes run on "
-          "the host's fast path), interp otherwise.",
+          "none (refuse to run them) or another target. Default: " +
+              (fallbackDefault.empty()
+                   ? std::string("cpu for npu-sim when it is built (an "
+                                 "accelerator's unclaimed nodes run on the "
+                                 "host's fast path), interp otherwise.")
+                   : fallbackDefault),
           [&t](const std::string &v) {
             std::string e =
                 v == "none" ? std::string() : checkTargetSpelling(v);
@@ -79,7 +83,9 @@ void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
     c.add({"--threads"}, "N",
           "Worker threads the plugin may use, 1 to 256 "
           "(CompileOptions.num_threads). Default: " +
-              threadsDefault + ".",
+              (threadsDefault.empty() ? std::string("the plugin's own (cpu: 1)")
+                                      : threadsDefault) +
+              ".",
           cmdline::uintIn(t.compile.numThreads, 1, 256))
         .inSection("target");
   if (parts & kBackendOpt)
@@ -128,7 +134,7 @@ void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
 }
 
 void applyTimeout(const TargetOptions &t, double *seconds) {
-  double sec = t.timeout ? *t.timeout
+  double sec = t.timeout              ? *t.timeout
                : t.target == "interp" ? 0
                                       : kDefaultPluginTimeoutSec;
   backend::setCallTimeout(sec);

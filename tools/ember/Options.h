@@ -70,11 +70,12 @@ enum TargetParts : unsigned {
       kTarget | kFallback | kThreads | kBackendOpt | kOptLevel | kTimeout,
 };
 
-// Adds the target options to `c` (section "target"). `threadsDefault`
-// describes the --threads default in help.
-void addTargetOptions(
-    Command &c, TargetOptions &t, unsigned parts,
-    const std::string &threadsDefault = "the plugin's own (cpu: 1)");
+// Adds the target options to `c` (section "target"). `threadsDefault` and
+// `fallbackDefault` describe the --threads and --fallback defaults in help
+// (empty: the usual ones).
+void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
+                      const std::string &threadsDefault = "",
+                      const std::string &fallbackDefault = "");
 // --dim and --input-shape, and with `files` also --input and --seed
 // (section "inputs").
 void addInputOptions(Command &c, InputOptions &in, bool files);
@@ -98,6 +99,5 @@ void applyTimeout(const TargetOptions &t, double *seconds = nullptr);
 // plugin:NAME. "" when good, else what is wrong. (Whether the plugin exists
 // is checked when it is opened.)
 std::string checkTargetSpelling(const std::string &target);
-
 
 } // namespace ember::cli

@@ -175,8 +175,8 @@ int quantizeMain(int argc, char **argv) {
   if (!o.calibrationDir.empty() && !o.profileIn.empty() && !o.report &&
       o.targetSqnr == 0)
     return cmd.usageError("--profile quantizes without calibrating: drop "
-                      "--calibration (or add --report/--target-sqnr, which "
-                      "evaluate on it)");
+                          "--calibration (or add --report/--target-sqnr, which "
+                          "evaluate on it)");
   if (o.output == o.model)
     return cmd.usageError("-o must not overwrite the input model");
   // Fail before a long calibration when the result cannot be written.

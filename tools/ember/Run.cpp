@@ -20,8 +20,7 @@ int runMain(int argc, char **argv) {
   ProfileRequest prof;
   std::string saveDir;
   std::vector<std::string> pos;
-  cmd.positional("MODEL", "an ONNX model, or graph IR text (.eir)", pos, 1,
-                 1);
+  cmd.positional("MODEL", "an ONNX model, or graph IR text (.eir)", pos, 1, 1);
   cmd.add({"--save-outputs"}, "DIR",
           "Also writes each output to DIR/output_<i>.pb (ONNX TensorProto), "
           "creating DIR.",

@@ -1,6 +1,6 @@
 // The `ember` command: compile, run, bench, conform, quantize (and the NPU
-// tools when built). Each subcommand parses its options through Options.h and the
-// cmdline layer; this file holds the command table and `ember --help`.
+// tools when built). Each subcommand parses its options through Options.h and
+// the cmdline layer; this file holds the command table and `ember --help`.
 #include "Driver.h"
 #include "Profile.h"
 
