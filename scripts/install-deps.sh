@@ -4,6 +4,8 @@
 #   scripts/install-deps.sh          build + test dependencies
 set -euo pipefail
 
+# clang-format: Debian 12's package (clang-format 14); scripts/check-style.sh
+# pins that major version so CI and developers format alike.
 APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git clang-format patch
   llvm-19-dev llvm-19-tools clang-19 libclang-rt-19-dev lld-19

@@ -24,10 +24,11 @@ capture writes OUT/<case>/ for every case of the set:
   cpu/output_<i>.pb.gz        what that run computed (--seed 0, or the
                      case's test_data_set_0 inputs)
   status.txt         exit code and stderr of every command (errors are
-                     output too); a node test whose integer inputs decide a
-                     shape (an axes operand) is compiled with them frozen to
-                     test_data_set_0's values, as `ember conform` does, and
-                     status.txt names them
+                     output too; compare masks wall times, "<n> ms"); a
+                     node test whose integer inputs decide a shape (an
+                     axes operand) is compiled with them frozen to
+                     test_data_set_0's values, as `ember conform` does,
+                     and status.txt names them
 plus OUT/MANIFEST.txt (commit, host, case list; not compared byte for byte).
 
 The set ("full", the default): the bundled MNIST; every model under
@@ -360,6 +361,12 @@ def read(path):
     return gzip.decompress(data) if path.endswith(".gz") else data
 
 
+# Wall times a command prints on stderr ("note: specialization #1: ...
+# compiled in 8224.7 ms"): they differ from run to run, so status.txt is
+# compared with them masked.
+WALL_TIME = re.compile(rb"\b\d+(?:\.\d+)? ms\b")
+
+
 def first_difference(a, b):
     la, lb = a.split(b"\n"), b.split(b"\n")
     for i in range(min(len(la), len(lb))):
@@ -395,6 +402,8 @@ def cmd_compare(a):
     differing = []
     for p in sorted(fb & fa):
         x, y = read(os.path.join(a.before, p)), read(os.path.join(a.after, p))
+        if p.endswith("status.txt"):
+            x, y = WALL_TIME.sub(b"<t> ms", x), WALL_TIME.sub(b"<t> ms", y)
         if x != y:
             differing.append(p)
             if first is None:

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds Ember with its tests, fuzzes the ONNX importer
+# Installs dependencies, checks format and file sizes, builds Ember with its
+# tests, fuzzes the ONNX importer
 # for a bounded time, and runs every test (ctest: unit tests, lit/FileCheck,
 # ONNX conformance floors, robustness, NPU simulator). Exit status 0 only
 # when all pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+# The style gate, before the build so that it fails fast: clang-format on
+# every tracked C/C++ file (a failure only once FORMAT_GATE=enforce in the
+# script; until then a warning per file), lines per top-level folder, the
+# 1,500-line budget (docs/style-checks.md).
+bash scripts/check-style.sh
 BUILD=${EMBER_BUILD_DIR:-build}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_TESTS=ON >/dev/null
 cmake --build "$BUILD" -j "$(nproc)"

@@ -4,8 +4,6 @@
 #include "backend/Partitioner.h"
 #include "backend/ProgramProto.h"
 
-#include "ember/backend/v1/options.pb.h"
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -15,7 +13,7 @@
 namespace ember::backend {
 
 Expected<std::string> compileAhead(Plugin &p, const Function &f,
-                                   const AotOptions &o) {
+                                   const CompileOptions &o) {
   EMBER_ASSIGN(Support s, querySupport(p, f));
   long bad = s.firstUnsupported();
   if (bad >= 0)
@@ -23,17 +21,9 @@ Expected<std::string> compileAhead(Plugin &p, const Function &f,
                        computeNodes(f)[size_t(bad)]->describe(),
                        " ahead of time: ", s.reasons[size_t(bad)],
                        " (an artifact has no fallback)");
-  v1::CompileOptions copts;
-  copts.set_schema_version(1);
-  copts.set_opt_level(o.optLevel);
-  copts.set_num_threads(o.threads);
-  copts.set_target_triple(o.triple);
-  copts.set_target_cpu(o.cpu);
-  for (const auto &[k, v] : o.vendorOptions)
-    (*copts.mutable_vendor())[k] = v;
   EMBER_ASSIGN(std::string program, serializeGraph(f));
   EMBER_ASSIGN(Executable exe, p.compile(nullptr, EMBER_PROGRAM_GRAPH, program,
-                                         copts.SerializeAsString()));
+                                         serializeCompileOptions(o)));
   return p.serialize(exe);
 }
 

@@ -3,26 +3,19 @@
 // bundle it describes (`ember compile --emit=artifact|bundle`).
 #pragma once
 
+#include "backend/CompileOptions.h"
 #include "backend/Plugin.h"
 #include "ir/Graph.h"
 
-#include <map>
 #include <string>
 
 namespace ember::backend {
 
-struct AotOptions {
-  std::string triple; // CompileOptions.target_triple; empty: the host
-  std::string cpu;    // CompileOptions.target_cpu; empty: the host's
-  uint32_t threads = 0;
-  uint32_t optLevel = 2;
-  std::map<std::string, std::string> vendorOptions; // CompileOptions.vendor
-};
-
 // Every node must be claimed by the plugin (an artifact has no fallback);
+// compiles without a device (o.targetTriple/targetCpu: the target) and
 // returns the serialized artifact.
 Expected<std::string> compileAhead(Plugin &p, const Function &lowered,
-                                   const AotOptions &o);
+                                   const CompileOptions &o);
 
 // Writes each file the artifact's header lists (ArtifactHeader.files) into
 // `dir` (created if missing). Error when the artifact lists none or a name

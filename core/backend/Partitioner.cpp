@@ -4,7 +4,6 @@
 #include "interp/Interpreter.h"
 
 #include "ember/backend/v1/capability.pb.h"
-#include "ember/backend/v1/options.pb.h"
 
 #include <algorithm>
 #include <chrono>
@@ -374,18 +373,13 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
   if (anyFallback && x->fallback_) {
     EMBER_ASSIGN(x->fallbackDevice_, x->fallback_->openDevice(0));
   }
-  v1::CompileOptions copts;
-  copts.set_schema_version(1);
-  copts.set_opt_level(2);
-  copts.set_num_threads(o.numThreads);
-  copts.set_profile_level(o.profileLevel);
-  x->profileLevel_ = o.profileLevel;
+  x->profileLevel_ = o.compile.profileLevel;
   // The fallback gets the common options only: `--backend-opt` is the
   // target plugin's own (another plugin would refuse its keys).
-  const std::string fallbackOptBytes = copts.SerializeAsString();
-  for (const auto &[k, v] : o.vendorOptions)
-    (*copts.mutable_vendor())[k] = v;
-  const std::string optBytes = copts.SerializeAsString();
+  CompileOptions common = o.compile;
+  common.vendor.clear();
+  const std::string fallbackOptBytes = serializeCompileOptions(common);
+  const std::string optBytes = serializeCompileOptions(o.compile);
   for (size_t i = 0; i < x->plan_.parts.size(); ++i) {
     auto &part = x->plan_.parts[i];
     Compiled c;

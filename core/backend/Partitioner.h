@@ -4,6 +4,7 @@
 // tensors through host memory.
 #pragma once
 
+#include "backend/CompileOptions.h"
 #include "backend/Plugin.h"
 #include "ir/Graph.h"
 
@@ -71,13 +72,11 @@ struct ExecutorOptions {
   // Refuse to run when any node is unsupported by the plugin (conformance:
   // a plugin passes only what it runs itself).
   bool requireFullSupport = false;
-  // CompileOptions.num_threads for every compile (0: the plugin's default).
-  uint32_t numThreads = 0;
-  // CompileOptions.vendor: the plugin's own options (`--backend-opt K=V`).
-  std::map<std::string, std::string> vendorOptions;
-  // CompileOptions.profile_level; each run keeps the plugin partitions'
-  // profiles (event_profile, ABI 1.3) and every partition's wall time.
-  uint32_t profileLevel = 0;
+  // Every partition's compile, the plugin's and the fallback's (the
+  // fallback's without `vendor`: those are the target plugin's own). With
+  // compile.profileLevel > 0 each run keeps the plugin partitions' profiles
+  // (event_profile, ABI 1.3) and every partition's wall time.
+  CompileOptions compile;
 };
 
 // Multiply-accumulates of a node (Conv, ConvInteger, MatMul,

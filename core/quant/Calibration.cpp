@@ -251,7 +251,8 @@ Expected<std::unique_ptr<InstrumentedModel>> InstrumentedModel::create(
   EMBER_TRY(runPipeline(*im->module_, po));
   if (o.plugin) {
     backend::ExecutorOptions eo;
-    eo.numThreads = o.numThreads;
+    eo.compile.optLevel = 2; // as `ember run` compiles
+    eo.compile.numThreads = o.numThreads;
     EMBER_ASSIGN(im->exe_, backend::PartitionedExecutable::create(
                                *im->module_->main(), o.plugin, eo));
   }

@@ -1,7 +1,7 @@
-//===- Cli.cpp - `ember asm|disasm|sim` ------------------------------------===//
+//===- Cli.cpp - `ember asm|disasm|sim` -----------------------------------===//
 #include "ember/npu/Cli.h"
 
-#include "Kernels.h"
+#include "ember/CommandLine.h"
 #include "ember/npu/Assembler.h"
 #include "ember/npu/driver.h"
 
@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -24,8 +25,8 @@ int fail(const std::string &what, const std::string &where) {
   return 1;
 }
 
-/// Errors from the library read "<position>: <cause>" (position = "line 3", "instruction 7");
-/// print them as `error: <cause> (<file>:<position>)`.
+/// Errors from the library read "<position>: <cause>" (position = "line 3",
+/// "instruction 7"); print them as `error: <cause> (<file>:<position>)`.
 int failAt(const std::string &err, const std::string &file) {
   size_t colon = err.find(": ");
   if (colon == std::string::npos)
@@ -49,15 +50,34 @@ bool writeFile(const std::string &path, const void *data, size_t n) {
   return static_cast<bool>(out);
 }
 
-bool parseU64(const std::string &s, uint64_t &v) {
-  if (s.empty() || s[0] == '-')
-    return false;
-  char *end = nullptr;
-  v = std::strtoull(s.c_str(), &end, 0);
-  return *end == 0;
+/// A whole number, decimal or 0x-prefixed hex ("" when good, else the
+/// problem).
+std::string parseNumber(const std::string &s, uint64_t lo, uint64_t hi,
+                        uint64_t &v) {
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    std::string want = "expected a number from " + std::to_string(lo) + " to " +
+                       std::to_string(hi) + " (decimal or 0x hex)";
+    if (s.size() > 18 ||
+        s.find_first_not_of("0123456789abcdefABCDEF", 2) != std::string::npos)
+      return want;
+    uint64_t x = std::strtoull(s.c_str() + 2, nullptr, 16);
+    if (x < lo || x > hi)
+      return want;
+    v = x;
+    return "";
+  }
+  std::string e = cmdline::parseUint(s, lo, hi, v);
+  return e.empty() ? e : e + " (decimal or 0x hex)";
 }
 
-/// Loads a program from assembly text or a binary program file (by magic); prints the error.
+cmdline::Parse numberIn(uint64_t &out, uint64_t lo, uint64_t hi) {
+  return [&out, lo, hi](const std::string &s) {
+    return parseNumber(s, lo, hi, out);
+  };
+}
+
+/// Loads a program from assembly text or a binary program file (by magic);
+/// prints the error.
 bool loadProgram(const std::string &path, std::vector<Word> &program) {
   std::string bytes;
   if (!readFile(path, bytes)) {
@@ -76,34 +96,61 @@ bool loadProgram(const std::string &path, std::vector<Word> &program) {
   return err.empty();
 }
 
-const char *kUsageSim =
-    "usage: sim PROGRAM [--executor systemc|golden|rtl] [--dram-bytes N]\n"
-    "           [--dram-bw BYTES_PER_CYCLE] [--dram-latency CYCLES] [--burst BYTES]\n"
-    "           [--load FILE@ADDR]... [--dump ADDR:LEN:FILE]... [--trace FILE.json]\n"
-    "           [--trace-fst FILE.fst] [--watchdog CYCLES] [--quiet]";
+const CliCommand &info(const char *name) {
+  for (const CliCommand &c : cliCommands())
+    if (!std::strcmp(c.name, name))
+      return c;
+  return cliCommands().front();
+}
 
-// `CMD IN [-o OUT]`: 0 when parsed, else the error exit code (reported).
-int parseInOut(int argc, char **argv, const char *usage, std::string &in, std::string &out) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-o" && i + 1 < argc)
-      out = argv[++i];
-    else if (!a.empty() && a[0] != '-' && in.empty())
-      in = a;
-    else
-      return fail("unexpected argument '" + a + "'", usage);
-  }
-  if (in.empty())
-    return fail("missing input file", usage);
-  return 0;
+cmdline::Command makeCommand(const char *name, const char *self) {
+  const CliCommand &c = info(name);
+  return cmdline::Command(self, c.usage, c.summary);
+}
+
+// `CMD IN [-o OUT]`: nothing when parsed, else the exit status (reported).
+std::optional<int> parseInOut(int argc, char **argv, const char *name,
+                              const char *inHelp, const char *outHelp,
+                              std::string &in, std::string &out) {
+  cmdline::Command cmd = makeCommand(name, argv[0]);
+  std::vector<std::string> pos;
+  cmd.positional("IN", inHelp, pos, 1, 1);
+  cmd.add({"-o"}, "OUT", outHelp, cmdline::text(out));
+  if (auto rc = cmd.parse(argc, argv, 1))
+    return rc;
+  in = pos[0];
+  return std::nullopt;
 }
 
 } // namespace
 
+const std::vector<CliCommand> &cliCommands() {
+  static const std::vector<CliCommand> table = {
+      {"asm", "IN.nasm [-o OUT.nbin]",
+       "Assembles NPU assembly text into a binary program file "
+       "(docs/npu-isa.md).",
+       asmMain},
+      {"disasm", "IN.nbin [-o OUT.nasm]",
+       "Disassembles a binary program file into canonical assembly text "
+       "(the round trip through asm is exact).",
+       disasmMain},
+      {"sim", "PROGRAM [options]",
+       "Runs an NPU program on the golden model, the SystemC model or the "
+       "RTL and prints its performance counters. The last line is 'cycles=<n> "
+       "mac_util=<0..1> dma_bytes=<n> overlap=<0..1> "
+       "sim_cycles_per_s=<n>'.",
+       simMain},
+  };
+  return table;
+}
+
 int asmMain(int argc, char **argv) {
   std::string in, out;
-  if (int rc = parseInOut(argc, argv, "usage: asm IN.nasm [-o OUT.nbin]", in, out))
-    return rc;
+  if (auto rc = parseInOut(argc, argv, "asm", "NPU assembly text.",
+                           "The binary program file to write. Default: IN "
+                           "with the extension .nbin.",
+                           in, out))
+    return *rc;
   if (out.empty())
     out = in.substr(0, in.rfind('.')) + ".nbin";
   std::string text;
@@ -121,8 +168,9 @@ int asmMain(int argc, char **argv) {
 
 int disasmMain(int argc, char **argv) {
   std::string in, out;
-  if (int rc = parseInOut(argc, argv, "usage: disasm IN.nbin [-o OUT.nasm]", in, out))
-    return rc;
+  if (auto rc = parseInOut(argc, argv, "disasm", "A binary program file.",
+                           "The text file to write. Default: stdout.", in, out))
+    return *rc;
   std::vector<Word> program;
   std::string err = readProgramFile(in, program);
   if (!err.empty())
@@ -143,7 +191,7 @@ int disasmMain(int argc, char **argv) {
 int simMain(int argc, char **argv) {
   ember_npu_config_t cfg;
   ember_npu_config_init(&cfg);
-  std::string programPath, tracePath, waveformPath;
+  std::string tracePath, waveformPath;
   std::vector<std::pair<std::string, uint64_t>> loads;
   struct Dump {
     uint64_t addr, len;
@@ -151,74 +199,116 @@ int simMain(int argc, char **argv) {
   };
   std::vector<Dump> dumps;
   bool quiet = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](uint64_t &v) {
-      if (i + 1 >= argc || !parseU64(argv[i + 1], v))
-        return false;
-      ++i;
-      return true;
-    };
-    uint64_t v = 0;
-    if (a == "--executor" && i + 1 < argc) {
-      std::string e = argv[++i];
-      if (e == "golden")
-        cfg.executor = EMBER_NPU_EXECUTOR_GOLDEN;
-      else if (e == "systemc")
-        cfg.executor = EMBER_NPU_EXECUTOR_SYSTEMC;
-      else if (e == "rtl")
-        cfg.executor = EMBER_NPU_EXECUTOR_RTL;
-      else
-        return fail("unknown executor '" + e + "'", "--executor");
-    } else if (a == "--dram-bytes" && value(v)) {
-      cfg.dram_bytes = v;
-    } else if (a == "--dram-bw" && value(v) && v > 0 && v < (1u << 20)) {
-      cfg.dram_bytes_per_cycle = static_cast<uint32_t>(v);
-    } else if (a == "--dram-latency" && value(v) && v < (1u << 24)) {
-      cfg.dram_latency_cycles = static_cast<uint32_t>(v);
-      cfg.dram_zero_latency = v == 0;
-    } else if (a == "--burst" && value(v) && v > 0 && v < (1u << 20)) {
-      cfg.dram_burst_bytes = static_cast<uint32_t>(v);
-    } else if (a == "--trace" && i + 1 < argc) {
-      tracePath = argv[++i];
-    } else if (a == "--trace-fst" && i + 1 < argc) {
-      waveformPath = argv[++i];
-    } else if (a == "--watchdog" && value(v)) {
-      cfg.watchdog_cycles = v;
-    } else if (a == "--quiet") {
-      quiet = true;
-    } else if (a == "--load" && i + 1 < argc) {
-      std::string spec = argv[++i];
-      size_t at = spec.rfind('@');
-      if (at == std::string::npos || !parseU64(spec.substr(at + 1), v))
-        return fail("expected FILE@ADDR, got '" + spec + "'", "--load");
-      loads.push_back({spec.substr(0, at), v});
-    } else if (a == "--dump" && i + 1 < argc) {
-      std::string spec = argv[++i];
-      size_t c1 = spec.find(':'), c2 = spec.find(':', c1 + 1);
-      Dump d;
-      if (c1 == std::string::npos || c2 == std::string::npos ||
-          !parseU64(spec.substr(0, c1), d.addr) ||
-          !parseU64(spec.substr(c1 + 1, c2 - c1 - 1), d.len))
-        return fail("expected ADDR:LEN:FILE, got '" + spec + "'", "--dump");
-      d.path = spec.substr(c2 + 1);
-      dumps.push_back(d);
-    } else if (!a.empty() && a[0] != '-' && programPath.empty()) {
-      programPath = a;
-    } else {
-      return fail("bad argument '" + a + "'", kUsageSim);
-    }
+  cmdline::Command cmd = makeCommand("sim", argv[0]);
+  std::vector<std::string> pos;
+  cmd.positional("PROGRAM",
+                 "Assembly text (.nasm) or a binary program file (.nbin, "
+                 "recognized by its header).",
+                 pos, 1, 1);
+  // The executors this tool runs (driver.h); the first is the default.
+  static const std::vector<std::pair<std::string, uint32_t>> executors = {
+      {"systemc", EMBER_NPU_EXECUTOR_SYSTEMC},
+      {"golden", EMBER_NPU_EXECUTOR_GOLDEN},
+      {"rtl", EMBER_NPU_EXECUTOR_RTL}};
+  cmd.add({"--executor"}, "E",
+          "What runs the program: systemc (the TLM-2.0 model, approximately "
+          "timed), golden (the golden model, an instruction at a time, no "
+          "timing) or rtl (the Verilog RTL under Verilator, clocked; in "
+          "builds with Verilator 5). Default: systemc.",
+          [&cfg](const std::string &v) -> std::string {
+            for (auto &e : executors)
+              if (e.first == v) {
+                cfg.executor = e.second;
+                return "";
+              }
+            return "expected systemc, golden or rtl";
+          });
+  uint64_t dramBytes = 0, bw = 0, latency = 0, burst = 0;
+  cmd.add({"--dram-bytes"}, "N",
+          "DRAM size in bytes. Default: the spec's (hw/spec/npu.json).",
+          numberIn(dramBytes, 1, uint64_t(1) << 62));
+  cmd.add({"--dram-bw"}, "BYTES_PER_CYCLE",
+          "DRAM bandwidth, 1 to 1048575 bytes per cycle. Default: the "
+          "spec's.",
+          numberIn(bw, 1, (1u << 20) - 1));
+  cmd.add({"--dram-latency"}, "CYCLES",
+          "DRAM latency, 0 to 16777215 cycles. Default: the spec's.",
+          numberIn(latency, 0, (1u << 24) - 1));
+  cmd.add({"--burst"}, "BYTES",
+          "DRAM burst size, 1 to 1048575 bytes. Default: the spec's.",
+          numberIn(burst, 1, (1u << 20) - 1));
+  cmd.add({"--load"}, "FILE@ADDR",
+          "Writes FILE into DRAM at ADDR before the run. Repeatable.",
+          [&loads](const std::string &spec) -> std::string {
+            size_t at = spec.rfind('@');
+            uint64_t v = 0;
+            if (at == std::string::npos || at == 0 ||
+                !parseNumber(spec.substr(at + 1), 0, UINT64_MAX, v).empty())
+              return "expected FILE@ADDR";
+            loads.push_back({spec.substr(0, at), v});
+            return "";
+          })
+      .setRepeatable();
+  cmd.add({"--dump"}, "ADDR:LEN:FILE",
+          "Writes LEN bytes of DRAM from ADDR to FILE after the run. "
+          "Repeatable.",
+          [&dumps](const std::string &spec) -> std::string {
+            size_t c1 = spec.find(':');
+            size_t c2 = c1 == std::string::npos ? c1 : spec.find(':', c1 + 1);
+            Dump d;
+            if (c2 == std::string::npos || c2 + 1 == spec.size() ||
+                !parseNumber(spec.substr(0, c1), 0, UINT64_MAX, d.addr)
+                     .empty() ||
+                !parseNumber(spec.substr(c1 + 1, c2 - c1 - 1), 0,
+                             uint64_t(1) << 40, d.len)
+                     .empty())
+              return "expected ADDR:LEN:FILE";
+            d.path = spec.substr(c2 + 1);
+            dumps.push_back(d);
+            return "";
+          })
+      .setRepeatable();
+  cmd.add({"--trace"}, "FILE.json",
+          "Writes a Chrome trace (one event per instruction or burst) of "
+          "the run; SystemC executor.",
+          cmdline::text(tracePath));
+  cmd.add({"--trace-fst"}, "FILE.fst",
+          "Writes an FST waveform of the run; RTL executor, in a build with "
+          "waveform support.",
+          cmdline::text(waveformPath));
+  uint64_t watchdog = 0;
+  cmd.add({"--watchdog"}, "CYCLES",
+          "Cycles without progress before a run fails (a frozen DRAM, a "
+          "hung engine). Default: the executor's.",
+          numberIn(watchdog, 0, UINT64_MAX));
+  cmd.add({"--quiet"}, "", "Prints the last line only (no per-engine table).",
+          cmdline::set(quiet));
+  if (auto rc = cmd.parse(argc, argv, 1))
+    return *rc;
+  const std::string &programPath = pos[0];
+  if (cmd.given("--dram-bytes"))
+    cfg.dram_bytes = dramBytes;
+  if (cmd.given("--watchdog"))
+    cfg.watchdog_cycles = watchdog;
+  if (cmd.given("--dram-bw"))
+    cfg.dram_bytes_per_cycle = uint32_t(bw);
+  if (cmd.given("--dram-latency")) {
+    cfg.dram_latency_cycles = uint32_t(latency);
+    cfg.dram_zero_latency = latency == 0;
   }
-  if (programPath.empty())
-    return fail("missing PROGRAM", kUsageSim);
+  if (cmd.given("--burst"))
+    cfg.dram_burst_bytes = uint32_t(burst);
   std::vector<Word> program;
   if (!loadProgram(programPath, program))
     return 1;
   bool rtl = cfg.executor == EMBER_NPU_EXECUTOR_RTL;
   if (!tracePath.empty() && rtl)
-    return fail("the RTL executor writes waveforms (--trace-fst), not Chrome traces", "--trace");
+    return fail(
+        "the RTL executor writes waveforms (--trace-fst), not Chrome traces",
+        "--trace");
   if (!waveformPath.empty() && !rtl)
-    return fail("waveforms come from the RTL executor (--executor rtl)", "--trace-fst");
+    return fail("waveforms come from the RTL executor (--executor rtl)",
+                "--trace-fst");
   if (!tracePath.empty())
     cfg.trace_path = tracePath.c_str();
   if (!waveformPath.empty())
@@ -226,14 +316,17 @@ int simMain(int argc, char **argv) {
   ember_npu_device_t *dev = nullptr;
   ember_npu_status_t st = ember_npu_device_create(&cfg, &dev);
   if (st == EMBER_NPU_STATUS_UNSUPPORTED)
-    return fail("this build has no RTL executor (Verilator 5 was not found)", "--executor rtl");
+    return fail("this build has no RTL executor (Verilator 5 was not found)",
+                "--executor rtl");
   if (st != EMBER_NPU_STATUS_OK && rtl)
-    return fail("the RTL executor needs a power-of-two --burst of at most 4096 bytes and a build "
+    return fail("the RTL executor needs a power-of-two --burst of at most 4096 "
+                "bytes and a build "
                 "with waveform support for --trace-fst (status " +
                     std::to_string(st) + ")",
                 "sim");
   if (st != EMBER_NPU_STATUS_OK)
-    return fail("cannot create device (status " + std::to_string(st) + ")", "sim");
+    return fail("cannot create device (status " + std::to_string(st) + ")",
+                "sim");
   int rc = 0;
   for (const auto &ld : loads) {
     std::string bytes;
@@ -241,8 +334,10 @@ int simMain(int argc, char **argv) {
       rc = fail("cannot open", ld.first);
       break;
     }
-    if (ember_npu_dram_write(dev, ld.second, bytes.data(), bytes.size()) != EMBER_NPU_STATUS_OK) {
-      rc = fail("file does not fit in DRAM at " + std::to_string(ld.second), ld.first);
+    if (ember_npu_dram_write(dev, ld.second, bytes.data(), bytes.size()) !=
+        EMBER_NPU_STATUS_OK) {
+      rc = fail("file does not fit in DRAM at " + std::to_string(ld.second),
+                ld.first);
       break;
     }
   }
@@ -254,7 +349,9 @@ int simMain(int argc, char **argv) {
     ember_npu_program_load(dev, program.data(), program.size());
     auto t0 = std::chrono::steady_clock::now();
     st = ember_npu_run(dev);
-    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
     if (st != EMBER_NPU_STATUS_OK)
       rc = failAt(ember_npu_device_last_error(dev), programPath);
   }
@@ -262,7 +359,8 @@ int simMain(int argc, char **argv) {
     ember_npu_counters_read(dev, &c);
     for (const Dump &d : dumps) {
       std::vector<uint8_t> buf(d.len);
-      if (ember_npu_dram_read(dev, d.addr, buf.data(), buf.size()) != EMBER_NPU_STATUS_OK ||
+      if (ember_npu_dram_read(dev, d.addr, buf.data(), buf.size()) !=
+              EMBER_NPU_STATUS_OK ||
           !writeFile(d.path, buf.data(), buf.size())) {
         rc = fail("cannot dump DRAM range", d.path);
         break;
@@ -272,63 +370,33 @@ int simMain(int argc, char **argv) {
   ember_npu_device_destroy(dev);
   if (rc)
     return rc;
-  double macUtil =
-      c.cycles ? static_cast<double>(c.macs) / (double(kDim) * kDim * double(c.cycles)) : 0.0;
-  double overlap = c.load_busy ? static_cast<double>(c.overlap) / double(c.load_busy) : 0.0;
+  double macUtil = c.cycles ? static_cast<double>(c.macs) /
+                                  (double(kDim) * kDim * double(c.cycles))
+                            : 0.0;
+  double overlap =
+      c.load_busy ? static_cast<double>(c.overlap) / double(c.load_busy) : 0.0;
   double cps = seconds > 0 ? static_cast<double>(c.cycles) / seconds : 0.0;
   if (!quiet) {
     const char *names[] = {"golden", "systemc", "rtl"};
-    std::printf("executor=%s dim=%d insns=%" PRIu64 " macs=%" PRIu64 "\n", names[cfg.executor],
-                kDim, c.insns, c.macs);
-    std::printf("%-7s %12s %12s %12s\n", "engine", "busy", "stall_token", "stall_dram");
-    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "LOAD", c.load_busy,
-                c.load_stall_token, c.load_stall_dram);
-    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12s\n", "GEMM", c.gemm_busy, c.gemm_stall_token,
-                "-");
-    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12s\n", "VECTOR", c.vector_busy,
-                c.vector_stall_token, "-");
-    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "STORE", c.store_busy,
-                c.store_stall_token, c.store_stall_dram);
-    std::printf("load_bytes=%" PRIu64 " store_bytes=%" PRIu64 " overlap_cycles=%" PRIu64
-                " wall_s=%.6f\n",
+    std::printf("executor=%s dim=%d insns=%" PRIu64 " macs=%" PRIu64 "\n",
+                names[cfg.executor], kDim, c.insns, c.macs);
+    std::printf("%-7s %12s %12s %12s\n", "engine", "busy", "stall_token",
+                "stall_dram");
+    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "LOAD",
+                c.load_busy, c.load_stall_token, c.load_stall_dram);
+    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12s\n", "GEMM", c.gemm_busy,
+                c.gemm_stall_token, "-");
+    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12s\n", "VECTOR",
+                c.vector_busy, c.vector_stall_token, "-");
+    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "STORE",
+                c.store_busy, c.store_stall_token, c.store_stall_dram);
+    std::printf("load_bytes=%" PRIu64 " store_bytes=%" PRIu64
+                " overlap_cycles=%" PRIu64 " wall_s=%.6f\n",
                 c.load_bytes, c.store_bytes, c.overlap, seconds);
   }
   std::printf("cycles=%" PRIu64 " mac_util=%.4f dma_bytes=%" PRIu64
               " overlap=%.4f sim_cycles_per_s=%.0f\n",
               c.cycles, macUtil, c.load_bytes + c.store_bytes, overlap, cps);
-  return 0;
-}
-
-int kernelMain(int argc, char **argv) {
-  std::string which, prefix;
-  bool serial = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-o" && i + 1 < argc)
-      prefix = argv[++i];
-    else if (a == "--serial")
-      serial = true;
-    else if ((a == "gemm" || a == "conv") && which.empty())
-      which = a;
-    else
-      return fail("bad argument '" + a + "'", "usage: kernel gemm|conv [--serial] -o PREFIX");
-  }
-  if (which.empty() || prefix.empty())
-    return fail("missing kernel or -o", "usage: kernel gemm|conv [--serial] -o PREFIX");
-  kernels::Kernel k = which == "gemm" ? kernels::buildGemm(256, 256, 256, !serial, 1)
-                                      : kernels::buildConv3x3(32, 32, 64, 64, !serial, 1);
-  std::string text = "# " + k.name + (serial ? " (serialized)" : " (double-buffered)") +
-                     ", generated by `ember-npu kernel`; DRAM image in the .dram file\n";
-  text += "# expected output: " + std::to_string(k.expected.size()) + " bytes at " +
-          std::to_string(k.outAddr) + "\n";
-  for (const Insn &i : k.program)
-    text += formatInsn(i) + "\n";
-  if (!writeFile(prefix + ".nasm", text.data(), text.size()) ||
-      !writeFile(prefix + ".dram", k.dram.data(), k.dram.size()) ||
-      !writeFile(prefix + ".expected", k.expected.data(), k.expected.size()))
-    return fail("cannot write output", prefix);
-  std::printf("%s: %zu instructions, dram %zu bytes, output at %" PRIu64 " (%zu bytes)\n",
-              k.name.c_str(), k.program.size(), k.dram.size(), k.outAddr, k.expected.size());
   return 0;
 }
 

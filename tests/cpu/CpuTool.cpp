@@ -15,6 +15,7 @@
 //       compile, serialize, load the artifact back, run it on the case's
 //       inputs and compare with its outputs (artifact reload).
 #include "backend/Artifact.h"
+#include "backend/CompileOptions.h"
 #include "backend/Plugin.h"
 #include "backend/ProgramProto.h"
 #include "import/OnnxImporter.h"
@@ -22,7 +23,6 @@
 #include "passes/Pass.h"
 
 #include "ember/backend/v1/artifact.pb.h"
-#include "ember/backend/v1/options.pb.h"
 
 #include <climits>
 #include <cmath>
@@ -30,6 +30,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
+#include <optional>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -65,7 +66,8 @@ std::vector<std::string> caseFiles(const std::string &dir,
 
 struct Options {
   std::string model, out, triple, cpu, inputsFrom, dataSet;
-  unsigned threads = 1, optLevel = 0;
+  unsigned threads = 1;
+  std::optional<uint32_t> optLevel; // unset: the plugin's default
   double rtol = 1e-4, atol = 1e-5;
   std::vector<std::pair<std::string, std::string>> vendor;
   std::vector<std::string> positional;
@@ -102,7 +104,7 @@ bool parse(int argc, char **argv, Options &o, std::string &err) {
     } else if (a == "--opt-level") {
       if (!next(v))
         return false;
-      o.optLevel = unsigned(std::atoi(v.c_str()));
+      o.optLevel = uint32_t(std::atoi(v.c_str()));
     } else if (a == "--rtol") {
       if (!next(v))
         return false;
@@ -149,15 +151,14 @@ Expected<std::unique_ptr<Module>> loadLowered(const std::string &path,
 }
 
 std::string optionBytes(const Options &o) {
-  backend::v1::CompileOptions c;
-  c.set_schema_version(1);
-  c.set_num_threads(o.threads);
-  c.set_opt_level(o.optLevel);
-  c.set_target_triple(o.triple);
-  c.set_target_cpu(o.cpu);
+  backend::CompileOptions c;
+  c.numThreads = o.threads;
+  c.optLevel = o.optLevel;
+  c.targetTriple = o.triple;
+  c.targetCpu = o.cpu;
   for (auto &kv : o.vendor)
-    (*c.mutable_vendor())[kv.first] = kv.second;
-  return c.SerializeAsString();
+    c.vendor[kv.first] = kv.second;
+  return backend::serializeCompileOptions(c);
 }
 
 bool compareTensors(const Tensor &got, const Tensor &want, double rtol,

@@ -11,44 +11,37 @@
 
 namespace ember::cli {
 
-Expected<std::unique_ptr<Module>> loadModel(const std::string &path,
-                                            const ImportOptions &io);
-
 int benchMain(int argc, char **argv) {
-  Args a(argc, argv, 2);
-  std::string target = "interp", v, fallback;
-  a.value("--target", target);
-  a.value("--fallback", fallback);
+  Command cmd = makeCommand("bench");
+  TargetOptions topt;
+  topt.compile.numThreads = 1;
+  InputOptions inOpt;
   ProfileRequest prof;
-  prof.report = a.flag("--npu-report");
-  a.value("--trace", prof.tracePath);
   int runs = 20, warmup = 2;
-  unsigned threads = 1;
-  if (a.value("--runs", v))
-    runs = std::atoi(v.c_str());
-  if (a.value("--warmup", v))
-    warmup = std::atoi(v.c_str());
-  if (a.value("--threads", v))
-    threads = unsigned(std::atoi(v.c_str()));
-  uint64_t seed = 0;
-  if (a.value("--seed", v))
-    seed = std::strtoull(v.c_str(), nullptr, 10);
-  if (runs < 1 || runs > 100000 || warmup < 0 || threads < 1 || threads > 256)
-    return usageError("--runs must be in [1, 100000], --warmup >= 0 and "
-                      "--threads in [1, 256]");
+  std::vector<std::string> pos;
+  cmd.positional("MODEL", "an ONNX model, or graph IR text (.eir)", pos, 1, 1);
+  cmd.add({"--runs"}, "N", "Timed runs, 1 to 100000. Default: 20.",
+          cmdline::uintIn(runs, 1, 100000));
+  cmd.add({"--warmup"}, "N",
+          "Untimed runs before the timed ones, 0 to 100000. Default: 2.",
+          cmdline::uintIn(warmup, 0, 100000));
+  addTargetOptions(cmd, topt, kRunTarget, "1");
+  addProfileOptions(cmd, prof);
+  addInputOptions(cmd, inOpt, true);
+  if (auto rc = cmd.parse(argc, argv, 2))
+    return *rc;
+  const std::string &target = topt.target;
+  const unsigned threads = topt.compile.numThreads;
+  const std::string *model = &pos[0];
   ImportOptions io;
   std::map<std::string, Tensor> given;
-  Status s = readShapeOptions(a, io, &given);
+  Status s = readShapeOptions(inOpt, io, &given);
   if (s.isOk())
-    s = applyTimeoutOption(a, target);
-  std::map<std::string, std::string> backendOpts;
-  if (s.isOk())
-    s = parseBackendOptions(a.values("--backend-opt"), backendOpts);
+    s = checkTarget(target);
   if (!s.isOk())
     return reportError(s);
-  auto model = finishModelArgs(a, "bench", target);
-  if (!model)
-    return reportError(model.status());
+  applyTimeout(topt);
+  topt.compile.profileLevel = prof.level();
 
   using Clock = std::chrono::steady_clock;
   auto ms = [](auto d) {
@@ -59,22 +52,20 @@ int benchMain(int argc, char **argv) {
   if (!m)
     return reportError(m.status());
   PipelineOptions po;
+  po.optimize = topt.optimizeGraph();
   s = runPipeline(**m, po);
   if (!s.isOk())
     return reportError(s);
-  auto tgt = openTarget(target, fallback);
+  auto tgt = openTarget(topt);
   if (!tgt)
     return reportError(tgt.status());
-  tgt->numThreads = threads;
-  tgt->backendOptions = backendOpts;
-  tgt->profileLevel = prof.level();
   Function &f = *(*m)->main();
   auto compiled = CompiledModel::create(*tgt, f);
   if (!compiled)
     return reportError(compiled.status());
   double compileMs = ms(Clock::now() - t0);
 
-  auto bound = bindInputs(f, std::move(given), seed);
+  auto bound = bindInputs(f, std::move(given), inOpt.seed);
   if (!bound)
     return reportError(bound.status());
   const std::vector<Tensor> &inputs = *bound;

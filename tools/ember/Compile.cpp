@@ -20,7 +20,6 @@
 
 namespace ember::cli {
 
-// Loads MODEL: .onnx through the importer, anything else as graph IR text.
 Expected<std::unique_ptr<Module>> loadModel(const std::string &path,
                                             const ImportOptions &io) {
   if (path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0) {
@@ -54,36 +53,64 @@ std::vector<std::string> splitList(const std::string &s) {
 } // namespace
 
 int compileMain(int argc, char **argv) {
-  Args a(argc, argv, 2);
-  std::string target = "interp", emit = "lowered", out, passes;
-  a.value("--target", target);
-  a.value("--emit", emit);
-  a.value("-o", out);
-  bool optimize = !a.flag("--O0");
-  bool timePasses = a.flag("--time-passes");
-  bool elide = a.flag("--elide-constants");
-  bool memoryReport = a.flag("--memory-report");
-  std::string triple, cpu, threadsStr;
-  a.value("--target-triple", triple);
-  a.value("--target-cpu", cpu);
-  a.value("--threads", threadsStr);
-  bool havePasses = a.value("--passes", passes);
-  // --lir-passes=a,b,c: the LIR passes to run (default: the default order
-  // for graph input, none for .lir input); --lir-passes= runs none.
-  std::string lirPassList;
-  bool haveLirPasses = a.value("--lir-passes", lirPassList);
+  Command cmd = makeCommand("compile");
+  TargetOptions topt;
+  InputOptions inOpt;
+  std::string emit = "lowered", out, passes, lirPassList;
+  bool timePasses = false, elide = false, memoryReport = false;
+  std::vector<std::string> pos;
+  cmd.positional("MODEL",
+                 "an ONNX model, graph IR text (.eir, docs/graph-ir.md) or "
+                 "LIR text (.lir, docs/lir.md; --emit=lir only)",
+                 pos, 1, 1);
+  cmd.add({"--emit"}, "STAGE",
+          "What to write: graph (graph IR after the passes), lowered (after "
+          "lowering; the default), lir (the LIR after its passes), dot and "
+          "dot-lowered (Graphviz), partitions (the plugin's per-node answer "
+          "with reasons), artifact or bundle (ahead-of-time code of a plugin "
+          "target), or a text form the target's plugin provides (npu-sim: "
+          "npu-asm).",
+          cmdline::text(emit));
+  cmd.add({"-o"}, "OUT",
+          "Where to write (default: stdout); a folder for --emit=bundle, a "
+          "file for --emit=artifact (both need it).",
+          cmdline::text(out));
+  cmd.add({"--passes"}, "LIST",
+          "The graph passes to run, in order, instead of the default "
+          "pipeline (docs/passes.md); empty: none.",
+          cmdline::text(passes, true));
+  cmd.add({"--lir-passes"}, "LIST",
+          "With --emit=lir: the LIR passes to run (default: the default "
+          "order for graph input, none for .lir input); empty: none.",
+          cmdline::text(lirPassList, true));
+  cmd.add({"--time-passes"}, "",
+          "Prints each pass's time, whether it changed the graph and the "
+          "nodes after it to stderr.",
+          cmdline::set(timePasses));
+  cmd.add({"--elide-constants"}, "",
+          "With --emit=lir: prints large constants as their size only.",
+          cmdline::set(elide));
+  cmd.add({"--memory-report"}, "",
+          "With --emit=lir: the memory plan's report (peak, buffers, reuse) "
+          "after the LIR.",
+          cmdline::set(memoryReport));
+  addTargetOptions(cmd, topt,
+                   kTarget | kOptLevel | kThreads | kBackendOpt | kAotTarget);
+  addInputOptions(cmd, inOpt, false);
+  if (auto rc = cmd.parse(argc, argv, 2))
+    return *rc;
+  const std::string &target = topt.target;
+  const std::string &triple = topt.compile.targetTriple,
+                    &cpu = topt.compile.targetCpu;
+  const bool havePasses = cmd.given("--passes");
+  const bool haveLirPasses = cmd.given("--lir-passes");
   std::vector<std::string> lirPasses = splitList(lirPassList);
   ImportOptions io;
-  Status s = readShapeOptions(a, io, nullptr);
-  std::map<std::string, std::string> backendOpts;
+  Status s = readShapeOptions(inOpt, io, nullptr);
   if (s.isOk())
-    s = parseBackendOptions(a.values("--backend-opt"), backendOpts);
+    s = checkTarget(target);
   if (!s.isOk())
     return reportError(s);
-  auto model = finishModelArgs(a, "compile", target);
-  if (!model)
-    return reportError(model.status());
-  const std::vector<std::string> pos = {*model};
   // A text form the plugin provides (ABI 1.3 emit_formats, e.g. npu-asm).
   bool pluginEmit = false;
   if (emit != "graph" && emit != "lowered" && emit != "dot" &&
@@ -91,7 +118,7 @@ int compileMain(int argc, char **argv) {
       emit != "bundle" && emit != "artifact") {
     std::string formats;
     if (target != "interp") {
-      auto tgt = openTarget(target);
+      auto tgt = openTarget(topt);
       if (!tgt)
         return reportError(tgt.status());
       auto man = tgt->plugin->capabilities();
@@ -111,19 +138,20 @@ int compileMain(int argc, char **argv) {
   }
   bool aot = emit == "bundle" || emit == "artifact";
   if ((emit == "partitions" || aot) && target == "interp")
-    return usageError(concat("--emit=", emit,
-                             " needs a plugin target (--target=cpu, "
-                             "--target=plugin:PATH.so, ...)"));
+    return cmd.usageError(concat("--emit=", emit,
+                                 " needs a plugin target (--target=cpu, "
+                                 "--target=plugin:PATH.so, ...)"));
   if (aot && out.empty())
-    return usageError(concat("--emit=", emit, " needs -o ",
-                             emit == "bundle" ? "DIR" : "FILE"));
+    return cmd.usageError(concat("--emit=", emit, " needs -o ",
+                                 emit == "bundle" ? "DIR" : "FILE"));
   if (!aot && (!triple.empty() || !cpu.empty()))
-    return usageError("--target-triple and --target-cpu need --emit=bundle or "
-                      "--emit=artifact");
+    return cmd.usageError(
+        "--target-triple and --target-cpu need --emit=bundle or "
+        "--emit=artifact");
   if (memoryReport && emit != "lir")
-    return usageError("--memory-report needs --emit=lir");
+    return cmd.usageError("--memory-report needs --emit=lir");
   if (haveLirPasses && emit != "lir")
-    return usageError("--lir-passes needs --emit=lir");
+    return cmd.usageError("--lir-passes needs --emit=lir");
   for (auto &p : lirPasses)
     if (!lir::findLirPass(p))
       return reportError(invalid("unknown LIR pass '", p, "'"));
@@ -139,7 +167,7 @@ int compileMain(int argc, char **argv) {
   // LIR text in: parse, verify, plan if needed, print (lit tests of LIR).
   if (pos[0].size() > 4 && pos[0].compare(pos[0].size() - 4, 4, ".lir") == 0) {
     if (emit != "lir")
-      return usageError("a .lir file can only be emitted as --emit=lir");
+      return cmd.usageError("a .lir file can only be emitted as --emit=lir");
     auto text = readFileBytes(pos[0], uint64_t(1) << 31);
     if (!text)
       return reportError(text.status());
@@ -161,7 +189,7 @@ int compileMain(int argc, char **argv) {
                      .count(),
                  "-", (*m)->main()->countNonStorage());
   PipelineOptions po;
-  po.optimize = optimize;
+  po.optimize = topt.optimizeGraph();
   po.lower = emit == "lowered" || emit == "dot-lowered" || emit == "lir" ||
              emit == "partitions" || aot || pluginEmit;
   if (timePasses)
@@ -192,12 +220,8 @@ int compileMain(int argc, char **argv) {
     return 0;
   }
   if (aot) {
-    backend::AotOptions ao;
-    ao.triple = triple;
-    ao.cpu = cpu;
-    ao.threads = uint32_t(std::atoi(threadsStr.c_str()));
-    ao.vendorOptions = backendOpts;
-    auto tgt = openTarget(target);
+    const backend::CompileOptions &ao = topt.compile;
+    auto tgt = openTarget(topt);
     if (!tgt)
       return reportError(tgt.status());
     auto art = backend::compileAhead(*tgt->plugin, *(*m)->main(), ao);
@@ -210,10 +234,9 @@ int compileMain(int argc, char **argv) {
     return 0;
   }
   if (pluginEmit) {
-    auto tgt = openTarget(target);
+    auto tgt = openTarget(topt);
     if (!tgt)
       return reportError(tgt.status());
-    tgt->backendOptions = backendOpts;
     const Function &f = *(*m)->main();
     auto compiled = CompiledModel::create(*tgt, f);
     if (!compiled)
@@ -238,7 +261,7 @@ int compileMain(int argc, char **argv) {
     return 0;
   }
   if (emit == "partitions") {
-    auto tgt = openTarget(target);
+    auto tgt = openTarget(topt);
     if (!tgt)
       return reportError(tgt.status());
     const Function &f = *(*m)->main();

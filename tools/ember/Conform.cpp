@@ -24,6 +24,7 @@
 #include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <tuple>
 #include <unistd.h>
 
 namespace ember::cli {
@@ -352,27 +353,21 @@ double nowSec() {
 
 } // namespace
 
-// `ember conform --kit --target=plugin:X [--junit F] [--json F] [--layers L]`
-// hands over to the conformance kit (ember-kit, beside ember).
-int runKitFor(Args &a, const std::string &target) {
+// `ember conform --kit --target=plugin:X [--junit F] [--json F] [--layers L]
+// [--reference R] [--timeout SEC]` hands over to the conformance kit
+// (ember-kit, beside ember).
+int runKitFor(const Command &cmd, const std::string &target,
+              const std::vector<std::pair<std::string, std::string>> &kitArgs) {
   std::vector<std::string> args;
   auto path = pluginPathFor(target);
   if (!path)
     return reportError(path.status());
   if (path->empty())
-    return usageError("--kit needs a plugin target (--target=plugin:PATH.so)");
+    return cmd.usageError(
+        "--kit needs a plugin target (--target=plugin:PATH.so)");
   args.push_back("--plugin=" + *path);
-  std::string v;
-  for (const char *opt :
-       {"--junit", "--json", "--layers", "--reference", "--timeout"})
-    if (a.value(opt, v))
-      args.push_back(std::string(opt) + "=" + v);
-  std::vector<std::string> rest;
-  Status s = a.finish(rest);
-  if (!s.isOk())
-    return reportError(s);
-  if (!rest.empty())
-    return usageError("--kit takes no PATH (the kit generates its own cases)");
+  for (const auto &[opt, v] : kitArgs)
+    args.push_back(opt + "=" + v);
   std::string kit = pluginDir() + "/../../bin/ember-kit";
   std::vector<char *> argv;
   argv.push_back(const_cast<char *>(kit.c_str()));
@@ -387,71 +382,169 @@ int runKitFor(Args &a, const std::string &target) {
 }
 
 int conformMain(int argc, char **argv) {
-  Args a(argc, argv, 2);
+  Command cmd = makeCommand("conform");
+  std::vector<std::string> paths;
+  cmd.positional("PATH",
+                 "An ONNX test-case folder (model.onnx and "
+                 "test_data_set_*/input_*.pb, output_*.pb), a folder of them, "
+                 "or a light model (NAME.onnx beside NAME_output_0.pb).",
+                 paths, 0, SIZE_MAX);
   ConformOptions o;
-  std::string v, junit;
-  a.value("--target", o.target);
-  if (a.flag("--kit"))
-    return runKitFor(a, o.target);
-  if (a.value("--rtol", v))
-    o.rtol = std::atof(v.c_str());
-  if (a.value("--atol", v))
-    o.atol = std::atof(v.c_str());
-  if (a.value("--quanta", v))
-    o.quanta = std::atof(v.c_str());
+  TargetOptions t;
+  InputOptions inOpt;
+  addTargetOptions(cmd, t, kRunTarget, "",
+                   "none (a plugin passes only what it runs itself); for "
+                   "npu-sim, as run: cpu when it is built, else interp.");
+  addInputOptions(cmd, inOpt, false);
+  std::string junit;
+  int jobs = 1;
+  uint64_t minPass = 0;
+  bool kit = false, noLower = false, noFork = false, noFreeze = false;
+  cmd.sectionTitle("check", "checking");
+  cmd.add({"--rtol"}, "R",
+          "Relative tolerance of a float output: |got - want| <= atol + "
+          "rtol * |want|. Default: 0.001 (at least 4 ulp for f16, bf16).",
+          cmdline::realIn(o.rtol, 0, 1e6))
+      .inSection("check");
+  cmd.add({"--atol"}, "A",
+          "Absolute tolerance (integer outputs: the largest difference "
+          "allowed). Default: 1e-07.",
+          cmdline::realIn(o.atol, 0, 1e18))
+      .inSection("check");
+  cmd.add({"--quanta"}, "Q",
+          "Extra absolute tolerance, in output quanta, for an output that a "
+          "DequantizeLinear computes: Q times its scale (int8 models, "
+          "docs/quantization.md). Default: 0, off.",
+          cmdline::realIn(o.quanta, 0, 1e6))
+      .inSection("check");
+  cmd.add({"--no-lower"}, "",
+          "Runs the optimized graph without lowering it to the primitive "
+          "set.",
+          cmdline::set(noLower))
+      .inSection("check");
+  cmd.add({"--lir"}, "",
+          "Runs through the LIR (IR generation, memory planning, the LIR "
+          "interpreter) instead of the graph interpreter; --target=interp "
+          "only.",
+          cmdline::set(o.lir))
+      .inSection("check");
+  cmd.add({"--no-freeze"}, "",
+          "Does not specialize a case on the values of the inputs that "
+          "decide shapes (an axes operand): the model must then work with "
+          "those values unknown at compile time.",
+          cmdline::set(noFreeze))
+      .inSection("check");
+  cmd.add({"--min-pass"}, "N",
+          "Exits 0 when at least N cases pass, whatever fails (a floor for "
+          "CI). Default: exit 0 only when nothing fails.",
+          cmdline::uintIn(minPass, 0, UINT32_MAX))
+      .inSection("check");
+  cmd.sectionTitle("run", "running");
+  cmd.add({"--jobs", "-j"}, "N",
+          "Cases run at once, each in a process of its own, 1 to 256. "
+          "Default: 1.",
+          cmdline::uintIn(jobs, 1, 256))
+      .inSection("run");
+  cmd.add({"--no-fork"}, "",
+          "Runs the cases in this process, one after the other (debugging: "
+          "a crash ends the run).",
+          cmdline::set(noFork))
+      .inSection("run");
+  cmd.add({"--junit"}, "FILE",
+          "Also writes the results as JUnit XML (with --kit: the kit's).",
+          cmdline::text(junit))
+      .inSection("run");
+  // --kit: the plugin conformance kit (tools/kit/README.md), with the
+  // options it takes.
+  std::vector<std::pair<std::string, std::string>> kitArgs;
+  cmd.sectionTitle("kit", "conformance kit");
+  cmd.add({"--kit"}, "",
+          "Runs the plugin conformance kit (ember-kit, tools/kit/README.md) "
+          "on --target=plugin:... instead of test cases; takes no PATH.",
+          cmdline::set(kit))
+      .inSection("kit");
+  for (auto [name, meta, help] :
+       {std::tuple{"--json", "FILE", "With --kit: the kit's JSON report."},
+        std::tuple{"--layers", "LIST",
+                   "With --kit: the layers to run, comma-separated (ember-kit "
+                   "--help lists them). Default: all."},
+        std::tuple{"--reference", "PATH.so",
+                   "With --kit: the plugin the kit checks results against. "
+                   "Default: the interpreter plugin."}}) {
+    std::string n = name;
+    cmd.add({n}, meta, help,
+            [&kitArgs, n](const std::string &v) -> std::string {
+              kitArgs.push_back({n, v});
+              return "";
+            })
+        .inSection("kit");
+  }
+  if (auto rc = cmd.parse(argc, argv, 2))
+    return *rc;
+  o.target = t.target;
+  if (kit) {
+    for (const cmdline::Option &opt : cmd.options()) {
+      const std::string &n = opt.names[0];
+      if (cmd.given(n) && opt.section != "kit" && n != "--target" &&
+          n != "--junit" && n != "--timeout")
+        return cmd.usageError(n + " does not apply to --kit");
+    }
+    if (!paths.empty())
+      return cmd.usageError(
+          "--kit takes no PATH (the kit generates its own cases)");
+    if (!junit.empty())
+      kitArgs.push_back({"--junit", junit});
+    if (t.timeout) {
+      std::ostringstream sec;
+      sec << *t.timeout;
+      kitArgs.push_back({"--timeout", sec.str()});
+    }
+    return runKitFor(cmd, o.target, kitArgs);
+  }
+  for (const char *n : {"--json", "--layers", "--reference"})
+    if (cmd.given(n))
+      return cmd.usageError(std::string(n) + " needs --kit");
+  if (paths.empty())
+    return cmd.usageError("missing PATH, or --kit");
   // --timeout limits each plugin call; a whole case gets more.
   double callLimit = 0;
-  Status ts = applyTimeoutOption(a, o.target, &callLimit);
-  if (!ts.isOk())
-    return reportError(ts);
+  applyTimeout(t, &callLimit);
   if (callLimit > 0)
     o.timeoutSec = std::max(600, int(2 * callLimit) + 60);
-  int jobs = 1;
-  if (a.value("--jobs", v) || a.value("-j", v))
-    jobs = std::max(1, std::atoi(v.c_str()));
-  long minPass = -1;
-  if (a.value("--min-pass", v))
-    minPass = std::atol(v.c_str());
-  a.value("--junit", junit);
-  o.lower = !a.flag("--no-lower");
-  o.lir = a.flag("--lir");
+  o.lower = !noLower;
+  o.optimize = t.optimizeGraph();
+  o.freeze = !noFreeze;
   if (o.lir && !o.lower)
-    return usageError("--lir needs lowering (drop --no-lower)");
-  o.optimize = !a.flag("--O0");
-  bool noFork = a.flag("--no-fork");
-  o.freeze = !a.flag("--no-freeze");
-  for (auto &spec : a.values("--dim")) {
+    return cmd.usageError("--lir needs lowering (drop --no-lower)");
+  for (auto &spec : inOpt.dims) {
     Status ds = parseDimBinding(spec, o.shapes);
+    if (!ds.isOk())
+      return reportError(ds);
+  }
+  for (auto &spec : inOpt.shapes) {
+    Status ds = parseInputShapeBinding(spec, o.shapes);
     if (!ds.isOk())
       return reportError(ds);
   }
   o.shapes.defaults = true;
   // A plugin passes only what it runs itself, unless --fallback names where
-  // the rest runs (interp or another target).
-  // npu-sim is an accelerator target: like run and bench, its unclaimed
-  // nodes run on the CPU backend ("" is the target's default fallback).
-  std::string fallback = o.target == "npu-sim" ? "" : "none", threadsStr;
-  a.value("--fallback", fallback);
-  a.value("--threads", threadsStr);
-  std::vector<std::string> paths;
-  Status s = a.finish(paths);
-  if (!s.isOk())
-    return reportError(s);
-  if (paths.empty())
-    return usageError("conform needs at least one PATH");
-  s = checkTarget(o.target);
+  // the rest runs (interp or another target). npu-sim is an accelerator
+  // target: like run and bench, its unclaimed nodes run on the CPU backend
+  // ("" is the target's default fallback).
+  if (!cmd.given("--fallback"))
+    t.fallback = o.target == "npu-sim" ? "" : "none";
+  Status s = checkTarget(o.target);
   if (!s.isOk())
     return reportError(s);
   if (o.lir && o.target != "interp")
-    return usageError("--lir runs the LIR interpreter; use it with "
-                      "--target=interp");
+    return cmd.usageError("--lir runs the LIR interpreter; use it with "
+                          "--target=interp");
   {
     // Loaded once here; each forked case inherits it.
-    auto t = openTarget(o.target, fallback);
-    if (!t)
-      return reportError(t.status());
-    o.runtime = std::move(*t);
-    o.runtime.numThreads = uint32_t(std::atoi(threadsStr.c_str()));
+    auto rt = openTarget(t);
+    if (!rt)
+      return reportError(rt.status());
+    o.runtime = std::move(*rt);
   }
 
   std::vector<Case> cases;
@@ -595,8 +688,8 @@ int conformMain(int argc, char **argv) {
     j << "</testsuite>\n</testsuites>\n";
   }
   std::printf("%zu passed, %zu failed, %zu skipped\n", pass, fail, skip);
-  if (minPass >= 0)
-    return long(pass) >= minPass ? 0 : 1;
+  if (cmd.given("--min-pass"))
+    return uint64_t(pass) >= minPass ? 0 : 1;
   return fail == 0 ? 0 : 1;
 }
 

@@ -1,56 +1,49 @@
-// Shared pieces of the `ember` subcommands.
+// Shared pieces of the `ember` subcommands: the command table, errors, and
+// binding a model's inputs. The options they share are in Options.h.
 #pragma once
+
+#include "Options.h"
 
 #include "import/OnnxImporter.h"
 #include "passes/Pass.h"
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace ember::cli {
 
-// "error: <what>" on stderr; returns the exit code to use.
-int reportError(const Status &s);
-int usageError(const std::string &msg);
-
-// Simple --flag / --flag=value / --flag value parser.
-class Args {
-public:
-  Args(int argc, char **argv, int first);
-  // Consumes --name[=value]; returns true when present.
-  bool flag(const std::string &name);
-  bool value(const std::string &name, std::string &out);
-  std::vector<std::string> values(const std::string &name);
-  // Remaining positional arguments; error on unknown flags.
-  Status finish(std::vector<std::string> &positional);
-
-private:
-  std::vector<std::string> args_;
-  std::vector<bool> used_;
+// One `ember` subcommand. Its help and the list in `ember --help` come from
+// here.
+struct Subcommand {
+  std::string name;    // "run"
+  std::string usage;   // what follows "ember run" in the usage line
+  std::string summary; // what it does (its --help); the first sentence is
+                       // its line in `ember --help`
+  // argv[0] is "ember", argv[1] the subcommand's name.
+  std::function<int(int argc, char **argv)> main;
 };
+const std::vector<Subcommand> &subcommands();
 
-// The shape options every model command takes (all repeatable), into
-// io.shapes with defaults on (batch-like and sequence dims are 1, with a
-// note):
-//   --dim NAME=VALUE          a symbolic dim by name
-//   --input-shape NAME=DxDx.. a whole input shape
-//   --input NAME=FILE         (when `given` is not null) data, whose shape
-//                             binds the input's dims; read into `given`
-// Messages name the option as the user gave it.
-Status readShapeOptions(Args &a, ImportOptions &io,
-                        std::map<std::string, Tensor> *given);
+// A Command named "ember NAME" with the usage and summary of the table.
+Command makeCommand(const std::string &name);
+
+// The help text of `ember --help`: the commands and the shared options.
+std::string topLevelHelp();
+
+// "error: <what>" on stderr (the Status message names its place); returns
+// the exit code to use: 1, or backend::kPluginHangExit for a plugin that
+// did not complete in time.
+int reportError(const Status &s);
+
+// Loads MODEL: .onnx through the importer, anything else as graph IR text.
+Expected<std::unique_ptr<Module>> loadModel(const std::string &path,
+                                            const ImportOptions &io);
 
 // Prints each import note as "note: <text>" on stderr (stdout carries the
 // command's output and its contract lines).
 void printNotes(const std::vector<std::string> &notes);
-
-// Target name check: interp | cpu | npu-sim | plugin:PATH.
-Status checkTarget(const std::string &target);
-
-// Ends option parsing of a command taking exactly one MODEL: rejects unknown
-// options, a missing or extra MODEL and an unknown target.
-Expected<std::string> finishModelArgs(Args &a, const std::string &command,
-                                      const std::string &target);
 
 // One tensor per parameter of `f`: from `given` (element types must match;
 // every entry must name a parameter) or seeded random.

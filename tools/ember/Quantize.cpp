@@ -14,22 +14,6 @@ namespace ember::cli {
 
 namespace {
 
-Expected<double> parseNumber(const std::string &flag, const std::string &v) {
-  char *end = nullptr;
-  double d = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end)
-    return invalid(flag, " '", v, "' is not a number");
-  return d;
-}
-
-Expected<size_t> parseCount(const std::string &flag, const std::string &v) {
-  char *end = nullptr;
-  long long d = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end || d < 0)
-    return invalid(flag, " '", v, "' is not a count");
-  return size_t(d);
-}
-
 // "calibrating [########........] 32/64" on a terminal, redrawn in place.
 void drawProgress(size_t done, size_t total) {
   const int width = 30;
@@ -45,96 +29,175 @@ void drawProgress(size_t done, size_t total) {
 } // namespace
 
 int quantizeMain(int argc, char **argv) {
-  Args a(argc, argv, 2);
+  Command cmd = makeCommand("quantize");
   quant::QuantizeOptions o;
-  std::string v, target = "cpu";
-  a.value("--calibration", o.calibrationDir);
-  a.value("-o", o.output);
-  a.value("--profile", o.profileIn);
-  a.value("--profile-out", o.profileOut);
+  TargetOptions t;
   // Calibration runs on the CPU backend; a build without it uses the
   // reference interpreter unless --target says otherwise.
-  bool explicitTarget = a.value("--target", target);
-  if (!explicitTarget && !pluginPathFor("cpu"))
-    target = "interp";
-  o.perChannel = !a.flag("--per-tensor");
-  o.equalize = !a.flag("--no-equalize");
-  o.equalizeClip = a.flag("--equalize-clip");
-  o.biasCorrection = !a.flag("--no-bias-correction");
-  if (a.value("--refine", v)) {
-    if (v != "none" && v != "ranges" && v != "bias" && v != "all")
-      return usageError("--refine must be none, ranges, bias or all");
-    o.refineRanges = v == "ranges" || v == "all";
-    o.refineBias = v == "bias" || v == "all";
-  }
-  o.report = a.flag("--report");
-  o.keepFloat = a.values("--keep-float");
-  bool quiet = a.flag("--quiet");
-  Status s;
-  if (a.value("--method", v)) {
-    auto m = quant::methodFromName(v);
-    if (!m)
-      return reportError(m.status());
-    o.method = *m;
-  }
-  if (a.value("--percentile", v)) {
-    auto p = parseNumber("--percentile", v);
-    if (!p)
-      return reportError(p.status());
-    if (!(*p > 50 && *p <= 100))
-      return usageError("--percentile must be in (50, 100]");
-    o.methodOptions.percentile = *p;
-  }
-  if (a.value("--activation-type", v)) {
-    if (v == "uint8")
-      o.activationType = ElemKind::U8;
-    else if (v == "int8")
-      o.activationType = ElemKind::I8;
-    else
-      return usageError("--activation-type must be uint8 or int8");
-  }
-  if (a.value("--target-sqnr", v)) {
-    auto d = parseNumber("--target-sqnr", v);
-    if (!d)
-      return reportError(d.status());
-    if (!(*d > 0))
-      return usageError("--target-sqnr must be positive (dB)");
-    o.targetSqnr = *d;
-  }
-  for (auto *f : {"--max-float", "--max-samples", "--eval-samples", "--threads",
-                  "--refine-samples"}) {
-    if (!a.value(f, v))
-      continue;
-    auto n = parseCount(f, v);
-    if (!n)
-      return reportError(n.status());
-    std::string flag = f;
-    if (flag == "--max-float")
-      o.maxFloat = *n;
-    else if (flag == "--max-samples")
-      o.maxSamples = *n;
-    else if (flag == "--eval-samples")
-      o.evalSamples = *n;
-    else if (flag == "--refine-samples")
-      o.refineSamples = std::max<size_t>(*n, 1);
-    else
-      o.run.numThreads = uint32_t(*n);
-  }
-  auto model = finishModelArgs(a, "quantize", target);
-  if (!model)
-    return reportError(model.status());
-  o.model = *model;
+  t.target = pluginPathFor("cpu") ? "cpu" : "interp";
+  t.fallback = "interp";
+  std::vector<std::string> pos;
+  bool perTensor = false, noEqualize = false, noBiasCorrection = false,
+       quiet = false;
+  uint64_t maxFloat = o.maxFloat, maxSamples = o.maxSamples,
+           evalSamples = o.evalSamples, refineSamples = o.refineSamples;
+  cmd.positional("MODEL", "an fp32 ONNX model", pos, 1, 1);
+  cmd.sectionTitle("io", "inputs and outputs");
+  cmd.add({"--calibration"}, "DIR",
+          "The calibration samples: a folder of test_data_set_*/input_*.pb "
+          "(ONNX TensorProto) or of .npy files, one per model input "
+          "(docs/quantization.md).",
+          cmdline::text(o.calibrationDir))
+      .inSection("io");
+  cmd.add({"-o"}, "OUT.onnx", "Where to write the int8 QDQ model. Required.",
+          cmdline::text(o.output))
+      .inSection("io");
+  cmd.add({"--profile"}, "PROFILE.json",
+          "Quantizes from a saved profile instead of calibrating (the same "
+          "bytes as the run that wrote it).",
+          cmdline::text(o.profileIn))
+      .inSection("io");
+  cmd.add({"--profile-out"}, "PROFILE.json",
+          "Also writes the calibration profile (ranges and histograms, tied "
+          "to the graph's hash).",
+          cmdline::text(o.profileOut))
+      .inSection("io");
+  cmd.add({"--quiet"}, "", "Prints nothing but errors.", cmdline::set(quiet))
+      .inSection("io");
+  cmd.sectionTitle("method", "ranges and scheme");
+  cmd.add({"--method"}, "M",
+          "How a tensor's range is chosen from its histogram: minmax, "
+          "percentile, entropy or mse. Default: " +
+              std::string(quant::methodName(o.method)) + ".",
+          [&o](const std::string &v) -> std::string {
+            auto m = quant::methodFromName(v);
+            if (!m)
+              return m.status().message();
+            o.method = *m;
+            return "";
+          })
+      .inSection("method");
+  cmd.add({"--percentile"}, "P",
+          "With --method=percentile: the percentile kept, in (50, 100]. "
+          "Default: 99.999.",
+          [&o](const std::string &v) -> std::string {
+            double p = 0;
+            std::string e = cmdline::realIn(p, 50, 100)(v);
+            if (!e.empty() || p == 50)
+              return "expected a number in (50, 100]";
+            o.methodOptions.percentile = p;
+            return "";
+          })
+      .inSection("method");
+  cmd.add({"--per-tensor"}, "",
+          "One weight scale per tensor instead of one per output channel.",
+          cmdline::set(perTensor))
+      .inSection("method");
+  cmd.add({"--activation-type"}, "T",
+          "The activations' type: uint8 or int8. Default: uint8.",
+          [&o](const std::string &v) -> std::string {
+            if (v == "uint8")
+              o.activationType = ElemKind::U8;
+            else if (v == "int8")
+              o.activationType = ElemKind::I8;
+            else
+              return "expected uint8 or int8";
+            return "";
+          })
+      .inSection("method");
+  cmd.add({"--keep-float"}, "NODE",
+          "Leaves node NODE (by name) in float. Repeatable.",
+          cmdline::append(o.keepFloat))
+      .setRepeatable()
+      .inSection("method");
+  cmd.add({"--no-equalize"}, "", "Skips cross-layer equalization.",
+          cmdline::set(noEqualize))
+      .inSection("method");
+  cmd.add({"--equalize-clip"}, "",
+          "Cross-layer equalization also through Clip (ReLU6), which "
+          "changes the clip bounds.",
+          cmdline::set(o.equalizeClip))
+      .inSection("method");
+  cmd.add({"--no-bias-correction"}, "", "Skips bias correction.",
+          cmdline::set(noBiasCorrection))
+      .inSection("method");
+  cmd.add({"--max-samples"}, "N",
+          "Calibrates on the first N samples only. Default: 0, all.",
+          cmdline::uintIn(maxSamples, 0, UINT32_MAX))
+      .inSection("method");
+  cmd.add({"--refine"}, "WHAT",
+          "Layer-wise refinement on the first calibration samples: ranges "
+          "(each conv/matmul input's range minimises the layer's output "
+          "error), bias (corrects the bias for the input quantization "
+          "error), all or none. Default: ranges.",
+          [&o](const std::string &v) -> std::string {
+            if (v != "none" && v != "ranges" && v != "bias" && v != "all")
+              return "expected none, ranges, bias or all";
+            o.refineRanges = v == "ranges" || v == "all";
+            o.refineBias = v == "bias" || v == "all";
+            return "";
+          })
+      .inSection("method");
+  cmd.add({"--refine-samples"}, "N",
+          "Samples the refinement reads. Default: " +
+              std::to_string(o.refineSamples) + ".",
+          cmdline::uintIn(refineSamples, 1, UINT32_MAX))
+      .inSection("method");
+  cmd.sectionTitle("eval", "evaluation and mixed precision");
+  cmd.add({"--report"}, "",
+          "Prints each layer's SQNR (signal to quantization noise, dB) "
+          "against the float model.",
+          cmdline::set(o.report))
+      .inSection("eval");
+  cmd.add({"--target-sqnr"}, "DB",
+          "Automatic mixed precision: keeps the noisiest layers in float "
+          "until the output's SQNR reaches DB decibels (positive).",
+          [&o](const std::string &v) -> std::string {
+            double d = 0;
+            std::string e = cmdline::realIn(d, 0, 1e4)(v);
+            if (!e.empty() || d == 0)
+              return "expected a positive number of dB";
+            o.targetSqnr = d;
+            return "";
+          })
+      .inSection("eval");
+  cmd.add({"--max-float"}, "K",
+          "With --target-sqnr: at most K layers kept in float. Default: " +
+              std::to_string(o.maxFloat) + ".",
+          cmdline::uintIn(maxFloat, 0, UINT32_MAX))
+      .inSection("eval");
+  cmd.add({"--eval-samples"}, "N",
+          "Samples the report and mixed precision evaluate on. Default: " +
+              std::to_string(o.evalSamples) + ".",
+          cmdline::uintIn(evalSamples, 0, UINT32_MAX))
+      .inSection("eval");
+  addTargetOptions(cmd, t, kTarget | kThreads);
+  if (auto rc = cmd.parse(argc, argv, 2))
+    return *rc;
+  o.perChannel = !perTensor;
+  o.equalize = !noEqualize;
+  o.biasCorrection = !noBiasCorrection;
+  o.maxFloat = size_t(maxFloat);
+  o.maxSamples = size_t(maxSamples);
+  o.evalSamples = size_t(evalSamples);
+  o.refineSamples = size_t(refineSamples);
+  o.run.numThreads = t.compile.numThreads;
+  const std::string &target = t.target;
+  Status s = checkTarget(target);
+  if (!s.isOk())
+    return reportError(s);
+  o.model = pos[0];
   if (o.output.empty())
-    return usageError("quantize needs -o OUT.onnx");
+    return cmd.usageError("quantize needs -o OUT.onnx");
   if (o.calibrationDir.empty() && o.profileIn.empty())
-    return usageError("quantize needs --calibration DIR or --profile FILE");
+    return cmd.usageError("quantize needs --calibration DIR or --profile FILE");
   if (!o.calibrationDir.empty() && !o.profileIn.empty() && !o.report &&
       o.targetSqnr == 0 && !o.refineRanges && !o.refineBias)
-    return usageError("--profile quantizes without calibrating: drop "
-                      "--calibration (or add --report/--target-sqnr or "
-                      "--refine, which read the samples)");
+    return cmd.usageError("--profile quantizes without calibrating: drop "
+                          "--calibration (or add --report/--target-sqnr or "
+                          "--refine, which read the samples)");
   if (o.output == o.model)
-    return usageError("-o must not overwrite the input model");
+    return cmd.usageError("-o must not overwrite the input model");
   // Fail before a long calibration when the result cannot be written.
   for (const std::string *out : {&o.output, &o.profileOut}) {
     if (out->empty())
@@ -148,7 +211,7 @@ int quantizeMain(int argc, char **argv) {
                                    "': folder '", dir,
                                    "' does not exist or is not writable"));
   }
-  auto tgt = openTarget(target, "interp");
+  auto tgt = openTarget(t);
   if (!tgt)
     return reportError(tgt.status());
   o.run.plugin = tgt->plugin;

@@ -13,47 +13,41 @@
 
 namespace ember::cli {
 
-Expected<std::unique_ptr<Module>> loadModel(const std::string &path,
-                                            const ImportOptions &io);
-
 int runMain(int argc, char **argv) {
-  Args a(argc, argv, 2);
-  std::string target = "interp", seedStr, saveDir;
-  a.value("--target", target);
-  uint64_t seed = 0;
-  if (a.value("--seed", seedStr))
-    seed = std::strtoull(seedStr.c_str(), nullptr, 10);
-  a.value("--save-outputs", saveDir);
-  std::string fallback, threadsStr;
-  a.value("--fallback", fallback);
+  Command cmd = makeCommand("run");
+  TargetOptions topt;
+  InputOptions inOpt;
   ProfileRequest prof;
-  prof.report = a.flag("--npu-report");
-  a.value("--trace", prof.tracePath);
-  a.value("--threads", threadsStr);
-  bool optimize = !a.flag("--O0");
+  std::string saveDir;
+  std::vector<std::string> pos;
+  cmd.positional("MODEL", "an ONNX model, or graph IR text (.eir)", pos, 1, 1);
+  cmd.add({"--save-outputs"}, "DIR",
+          "Also writes each output to DIR/output_<i>.pb (ONNX TensorProto), "
+          "creating DIR.",
+          cmdline::text(saveDir));
+  addTargetOptions(cmd, topt, kRunTarget);
+  addProfileOptions(cmd, prof);
+  addInputOptions(cmd, inOpt, true);
+  if (auto rc = cmd.parse(argc, argv, 2))
+    return *rc;
+  const std::string &target = topt.target;
+  const uint64_t seed = inOpt.seed;
   ImportOptions io;
   std::map<std::string, Tensor> given;
-  Status s = readShapeOptions(a, io, &given);
+  Status s = readShapeOptions(inOpt, io, &given);
   if (s.isOk())
-    s = applyTimeoutOption(a, target);
-  std::map<std::string, std::string> backendOpts;
-  if (s.isOk())
-    s = parseBackendOptions(a.values("--backend-opt"), backendOpts);
+    s = checkTarget(target);
   if (!s.isOk())
     return reportError(s);
-  auto model = finishModelArgs(a, "run", target);
-  if (!model)
-    return reportError(model.status());
-  const std::vector<std::string> pos = {*model};
-  auto tgt = openTarget(target, fallback);
+  applyTimeout(topt);
+  topt.compile.profileLevel = prof.level();
+  auto tgt = openTarget(topt);
   if (!tgt)
     return reportError(tgt.status());
-  tgt->numThreads = uint32_t(std::atoi(threadsStr.c_str()));
-  tgt->backendOptions = backendOpts;
-  tgt->profileLevel = prof.level();
   if ((prof.report || !prof.tracePath.empty()) && !tgt->plugin)
-    return usageError("--npu-report and --trace need a plugin target "
-                      "(--target=npu-sim)");
+    return cmd.usageError("--npu-report and --trace need a plugin target "
+                          "(--target=npu-sim)");
+  const bool optimize = topt.optimizeGraph();
 
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();

@@ -18,22 +18,6 @@ std::string pluginDir() {
   return dir + "/../lib/ember";
 }
 
-Status applyTimeoutOption(Args &a, const std::string &target, double *seconds) {
-  std::string v;
-  double t = target == "interp" ? 0 : kDefaultPluginTimeoutSec;
-  if (a.value("--timeout", v)) {
-    char *end = nullptr;
-    t = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end || !(t >= 0) || t > 1e7)
-      return invalid("--timeout '", v,
-                     "': expected seconds >= 0 (0: no limit)");
-  }
-  backend::setCallTimeout(t);
-  if (seconds)
-    *seconds = t;
-  return Status::ok();
-}
-
 namespace {
 bool fileExists(const std::string &p) {
   struct stat st;
@@ -97,9 +81,9 @@ Status checkTarget(const std::string &target) {
   return pluginPathFor(target).status();
 }
 
-Expected<Target> openTarget(const std::string &target,
-                            const std::string &fallbackArg) {
-  std::string fallback = fallbackArg;
+Expected<Target> openTarget(const TargetOptions &opts) {
+  const std::string &target = opts.target;
+  std::string fallback = opts.fallback;
   if (fallback.empty())
     fallback = target == "npu-sim" && pluginPathFor("cpu").hasValue()
                    ? "cpu"
@@ -107,6 +91,7 @@ Expected<Target> openTarget(const std::string &target,
   Target t;
   t.name = target;
   t.requirePlacement = target == "npu-sim";
+  t.compile = opts.compile;
   EMBER_ASSIGN(std::string path, pluginPathFor(target));
   if (!path.empty()) {
     EMBER_ASSIGN(t.plugin, backend::Plugin::load(path));
@@ -124,26 +109,11 @@ Expected<Target> openTarget(const std::string &target,
   return t;
 }
 
-Status parseBackendOptions(const std::vector<std::string> &args,
-                           std::map<std::string, std::string> &out) {
-  for (const std::string &a : args) {
-    size_t eq = a.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return invalid("--backend-opt '", a,
-                     "': expected KEY=VALUE (the plugin's own "
-                     "options, e.g. dump_ir=FILE for cpu)");
-    out[a.substr(0, eq)] = a.substr(eq + 1);
-  }
-  return Status::ok();
-}
-
 backend::ExecutorOptions executorOptions(const Target &t) {
   backend::ExecutorOptions o;
   o.fallback = t.fallback;
   o.requireFullSupport = !t.allowFallback;
-  o.numThreads = t.numThreads;
-  o.vendorOptions = t.backendOptions;
-  o.profileLevel = t.profileLevel;
+  o.compile = t.compile;
   return o;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "Driver.h"
+#include "Options.h"
 
 #include "backend/Partitioner.h"
 #include "backend/Plugin.h"
@@ -18,14 +19,6 @@ namespace ember::cli {
 // Where `ember` looks for plugins by name: <dir of ember>/../lib/ember.
 std::string pluginDir();
 
-// `--timeout=SEC` of run, bench and conform: the longest one plugin call or
-// execution may take (backend::setCallTimeout); 0 means no limit. Without
-// the option, plugin targets get kDefaultPluginTimeoutSec. Consumes the
-// option; an error for a value that is not a number >= 0.
-constexpr double kDefaultPluginTimeoutSec = 300;
-Status applyTimeoutOption(Args &a, const std::string &target,
-                          double *seconds = nullptr);
-
 // "" for interp; the plugin's path otherwise. Checks the name, and that the
 // file exists.
 Expected<std::string> pluginPathFor(const std::string &target);
@@ -36,29 +29,27 @@ struct Target {
   std::shared_ptr<backend::Plugin> fallback; // null: the interpreter
   std::string fallbackName = "interp";
   bool allowFallback = true;
-  uint32_t numThreads = 0; // CompileOptions.num_threads (0: default)
-  // CompileOptions.vendor, from `--backend-opt KEY=VALUE` (repeatable).
-  std::map<std::string, std::string> backendOptions;
-  // CompileOptions.profile_level (--npu-report, --trace).
-  uint32_t profileLevel = 0;
+  // What every compile of the plugin and of the fallback is asked (-O<N>,
+  // --threads, --backend-opt for the plugin only, profile_level from
+  // --npu-report and --trace).
+  backend::CompileOptions compile;
   // An accelerator target (npu-sim): a model it places nothing of is an
   // error naming the first node and why, not a silent run on the host.
   bool requirePlacement = false;
 };
 
-// `--backend-opt KEY=VALUE` values into a map (error on a missing '=' or an
-// empty key, naming the argument).
-Status parseBackendOptions(const std::vector<std::string> &args,
-                           std::map<std::string, std::string> &out);
+// Target name check: interp | cpu | npu-sim | plugin:PATH (the file
+// exists).
+Status checkTarget(const std::string &target);
 
 // --target and --fallback (interp | none | a target name) into a Target,
 // loading the plugins. An empty fallback is the target's default: the CPU
 // backend for npu-sim when it is built (an accelerator's unclaimed nodes
 // run on the host's fast path), the interpreter otherwise.
-Expected<Target> openTarget(const std::string &target,
-                            const std::string &fallback = "");
+// t.compile is every compile's options.
+Expected<Target> openTarget(const TargetOptions &t);
 
-// The executor options a target implies (fallback, threads, --backend-opt).
+// The executor options a target implies (fallback, compile options).
 backend::ExecutorOptions executorOptions(const Target &t);
 
 // Whether MODEL is an ONNX file (by its extension).

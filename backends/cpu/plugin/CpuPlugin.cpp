@@ -159,7 +159,7 @@ ember_error *parseOptions(const ember_compile_params *p,
     return error(EMBER_STATUS_INVALID_ARGUMENT,
                  "num_threads " + std::to_string(cfg.numThreads) +
                      " is over 256");
-  cfg.optLevel = o.opt_level() ? o.opt_level() : 3;
+  cfg.optLevel = o.has_opt_level() ? o.opt_level() : 3;
   if (cfg.optLevel > 3)
     return error(EMBER_STATUS_INVALID_ARGUMENT,
                  "opt_level " + std::to_string(cfg.optLevel) + " is over 3");

@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# The style gate CI runs before the build (scripts/test.sh), and the tool
+# developers run before committing. Three things, in this order:
+#   1. clang-format: the checked files must be unchanged by the pinned
+#      clang-format with the repo's .clang-format.
+#   2. Lines per top-level folder (tracked sources), printed as a table.
+#   3. The line budget: no tracked source file over 1,500 lines, except the
+#      files listed in scripts/line-budget-allowlist.txt (each may not grow
+#      past the size written there; an entry for a file now within budget,
+#      or gone, is an error too, so the list only shrinks).
+# Exit status 0 only when all three pass. Documented in docs/style-checks.md.
+#
+#   scripts/check-style.sh                 check every tracked C/C++ file (CI)
+#   scripts/check-style.sh --changed [REV] check the C/C++ files changed since
+#                                          the merge base with REV (default:
+#                                          main, else origin/main), including
+#                                          uncommitted and untracked ones
+#   scripts/check-style.sh --fix [...]     reformat those files in place
+#                                          instead of failing on them
+#   scripts/check-style.sh --format-only | --lines-only   one part only
+#   scripts/check-style.sh --enforce-format   format problems fail the check
+#                                          even while FORMAT_GATE=report
+#
+# FORMAT_GATE (below; EMBER_FORMAT_GATE overrides it) says what a file that
+# clang-format would change does to the exit status: "enforce" fails the
+# check; "report" lists it as a warning and passes. The tree stays at
+# "report" until the one commit that clang-formats the whole tree, which
+# also sets FORMAT_GATE=enforce (docs/style-checks.md, "Turning the format
+# gate on"). The line budget is always enforced.
+#
+# The formatter is pinned to one major version so that CI and developers
+# agree (two majors format some constructs differently): the Debian
+# `clang-format` package of the supported platform, Debian 12, installed by
+# scripts/install-deps.sh. EMBER_CLANG_FORMAT=PATH picks another binary; it
+# must have the same major version.
+set -euo pipefail
+
+CLANG_FORMAT_MAJOR=14
+FORMAT_GATE=report
+LINE_BUDGET=1500
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+ALLOWLIST=scripts/line-budget-allowlist.txt
+# Frozen copies that must stay byte-identical to what they copy.
+FORMAT_EXEMPT=(tests/kit/skew/backend_abi_1_0.h)
+
+mode=all base="" fix=0 doFormat=1 doLines=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+  --changed)
+    mode=changed
+    if [ $# -gt 1 ] && [ "${2#-}" = "$2" ]; then
+      base=$2
+      shift
+    fi
+    ;;
+  --changed=*) mode=changed base=${1#--changed=} ;;
+  --fix) fix=1 ;;
+  --format-only) doLines=0 ;;
+  --lines-only) doFormat=0 ;;
+  --enforce-format) EMBER_FORMAT_GATE=enforce ;;
+  -h | --help)
+    sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  *)
+    echo "error: unknown argument '$1' (scripts/check-style.sh; see --help)" >&2
+    exit 2
+    ;;
+  esac
+  shift
+done
+
+status=0
+gate=${EMBER_FORMAT_GATE:-$FORMAT_GATE}
+case "$gate" in
+enforce | report) ;;
+*)
+  echo "error: EMBER_FORMAT_GATE='$gate': expected enforce or report (scripts/check-style.sh)" >&2
+  exit 2
+  ;;
+esac
+
+is_cxx() {
+  case "$1" in
+  *.c | *.h | *.cpp | *.hpp | *.cc) return 0 ;;
+  *) return 1 ;;
+  esac
+}
+is_exempt() {
+  local f
+  for f in "${FORMAT_EXEMPT[@]}"; do
+    [ "$f" = "$1" ] && return 0
+  done
+  return 1
+}
+
+# ---- 1. clang-format ---------------------------------------------------------
+find_clang_format() {
+  local c v
+  for c in ${EMBER_CLANG_FORMAT:-} clang-format-$CLANG_FORMAT_MAJOR clang-format; do
+    command -v "$c" >/dev/null 2>&1 || continue
+    v=$("$c" --version 2>/dev/null | sed -n 's/.*clang-format version \([0-9]*\).*/\1/p')
+    if [ "$v" = "$CLANG_FORMAT_MAJOR" ]; then
+      echo "$c"
+      return 0
+    fi
+    if [ -n "${EMBER_CLANG_FORMAT:-}" ]; then
+      echo "error: EMBER_CLANG_FORMAT=$EMBER_CLANG_FORMAT is clang-format $v, the" \
+        "tree is formatted with $CLANG_FORMAT_MAJOR (scripts/check-style.sh)" >&2
+      return 1
+    fi
+  done
+  echo "error: clang-format $CLANG_FORMAT_MAJOR not found (scripts/check-style.sh;" \
+    "bash scripts/install-deps.sh installs it, or set EMBER_CLANG_FORMAT)" >&2
+  return 1
+}
+
+if [ $doFormat = 1 ]; then
+  files=()
+  if [ $mode = all ]; then
+    while IFS= read -r -d '' f; do files+=("$f"); done < <(git ls-files -z)
+  else
+    if [ -z "$base" ]; then
+      if git rev-parse -q --verify main >/dev/null; then
+        base=main
+      else
+        base=origin/main
+      fi
+    fi
+    if ! mb=$(git merge-base "$base" HEAD 2>/dev/null); then
+      echo "error: no merge base with '$base' (scripts/check-style.sh --changed)" >&2
+      exit 2
+    fi
+    while IFS= read -r -d '' f; do files+=("$f"); done < <(
+      {
+        git diff -z --name-only --diff-filter=d "$mb"
+        git ls-files -z --others --exclude-standard
+      } | sort -zu
+    )
+  fi
+  checked=()
+  for f in "${files[@]}"; do
+    if is_cxx "$f" && [ -f "$f" ] && ! is_exempt "$f"; then
+      checked+=("$f")
+    fi
+  done
+  cf=$(find_clang_format) || exit 2
+  what="tracked C/C++ files"
+  [ $mode = changed ] && what="C/C++ files changed since $(git rev-parse --short "$mb") ($base)"
+  bad=()
+  if [ ${#checked[@]} -gt 0 ]; then
+    if [ $fix = 1 ]; then
+      printf '%s\0' "${checked[@]}" | xargs -0 -n 32 "$cf" -i
+    fi
+    # --dry-run -Werror prints a diagnostic per change; list the files once.
+    while IFS= read -r f; do bad+=("$f"); done < <(
+      printf '%s\0' "${checked[@]}" |
+        xargs -0 -n 32 -P 2 "$cf" --dry-run -Werror 2>&1 |
+        sed -n 's/^\([^:]*\):[0-9]*:[0-9]*: error: code should be clang-formatted.*/\1/p' |
+        sort -u
+    )
+  fi
+  echo "format: ${#checked[@]} $what, $("$cf" --version | sed 's/^.*clang-format/clang-format/'), ${#bad[@]} not formatted"
+  if [ ${#bad[@]} -gt 0 ]; then
+    level=error
+    [ "$gate" = report ] && level=warning
+    for f in "${bad[@]}"; do
+      echo "$level: not clang-formatted ($f)" >&2
+    done
+    hint="bash scripts/check-style.sh --fix"
+    [ $mode = changed ] && hint="$hint --changed $base"
+    echo "format: run '$hint' (clang-format $CLANG_FORMAT_MAJOR)" >&2
+    if [ "$gate" = enforce ]; then
+      status=1
+    else
+      echo "format: FORMAT_GATE=report: not failing (scripts/check-style.sh; --enforce-format fails)" >&2
+    fi
+  fi
+fi
+
+# ---- 2. lines per top-level folder -------------------------------------------
+# ---- 3. the line budget ------------------------------------------------------
+if [ $doLines = 1 ]; then
+  # Sources: code in any language the tree holds; docs and data are not.
+  counts=$(mktemp)
+  trap 'rm -f "$counts"' EXIT
+  git ls-files -z |
+    grep -zE '\.(c|h|cpp|hpp|cc|def|inc|py|sh|cmake|sv|v|proto)$|(^|/)CMakeLists\.txt$|^\.ci/run$' |
+    xargs -0 wc -l | grep -v '^ *[0-9]* total$' |
+    sed 's/^ *\([0-9]*\) /\1\t/' >"$counts"
+  awk -F'\t' '
+    function lang(p) {
+      if (p ~ /\.(c|h|cpp|hpp|cc|def|inc)$/) return "cxx"
+      if (p ~ /\.py$/) return "py"
+      if (p ~ /\.(sv|v)$/) return "hdl"
+      return "other"
+    }
+    {
+      n = $1; p = $2
+      top = index(p, "/") ? substr(p, 1, index(p, "/") - 1) : "(root)"
+      files[top]++; total[top] += n; by[top, lang(p)] += n
+      all += n; nfiles++
+    }
+    END {
+      fmt = "lines: %-14s %6s %8s %8s %8s %8s %8s\n"
+      printf fmt, "folder", "files", "c/c++", "python", "hdl", "other", "total"
+      k = 0
+      for (t in files) keys[++k] = t
+      for (i = 1; i <= k; i++)
+        for (j = i + 1; j <= k; j++)
+          if (keys[j] < keys[i]) { x = keys[i]; keys[i] = keys[j]; keys[j] = x }
+      for (i = 1; i <= k; i++) {
+        t = keys[i]
+        printf fmt, t, files[t], by[t, "cxx"] + 0, by[t, "py"] + 0, by[t, "hdl"] + 0, by[t, "other"] + 0, total[t]
+        c += by[t, "cxx"]; y += by[t, "py"]; h += by[t, "hdl"]; b += by[t, "other"]
+      }
+      printf fmt, "total", nfiles, c + 0, y + 0, h + 0, b + 0, all + 0
+    }' "$counts"
+  # The budget, from the per-file counts.
+  declare -A allowed=()
+  if [ -f "$ALLOWLIST" ]; then
+    lineno=0
+    while IFS= read -r line || [ -n "$line" ]; do
+      lineno=$((lineno + 1))
+      line=${line%%#*}
+      read -r path max rest <<<"$line" || true
+      [ -z "${path:-}" ] && continue
+      if ! [[ "${max:-}" =~ ^[0-9]+$ ]] || [ -n "${rest:-}" ]; then
+        echo "error: expected 'PATH MAX_LINES' ($ALLOWLIST:$lineno)" >&2
+        status=1
+        continue
+      fi
+      allowed[$path]=$max
+    done <"$ALLOWLIST"
+  fi
+  declare -A seen=()
+  over=0
+  while IFS=$'\t' read -r n p; do
+    seen[$p]=$n
+    if [ -n "${allowed[$p]:-}" ]; then
+      if [ "$n" -gt "${allowed[$p]}" ]; then
+        echo "error: $p has $n lines, more than the ${allowed[$p]} its allowlist entry permits; split it, do not raise the entry ($ALLOWLIST)" >&2
+        status=1
+      fi
+    elif [ "$n" -gt $LINE_BUDGET ]; then
+      echo "error: $p has $n lines, over the $LINE_BUDGET-line budget; split it along its seams (docs/style-checks.md)" >&2
+      status=1
+      over=$((over + 1))
+    fi
+  done <"$counts"
+  for p in "${!allowed[@]}"; do
+    if [ -z "${seen[$p]:-}" ]; then
+      echo "error: $p is in the allowlist but not in the tree; remove its line ($ALLOWLIST)" >&2
+      status=1
+    elif [ "${seen[$p]}" -le $LINE_BUDGET ]; then
+      echo "error: $p has ${seen[$p]} lines, within the $LINE_BUDGET-line budget; remove its line ($ALLOWLIST)" >&2
+      status=1
+    fi
+  done
+  echo "lines: budget $LINE_BUDGET per source file, ${#allowed[@]} allowlisted, $over new over budget"
+fi
+
+exit $status

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Tests scripts/check-style.sh on a scratch git repository: each rule must
+# fail when broken (bad format, a file over budget, an allowlisted file that
+# grew, a stale allowlist entry, a wrong clang-format version) and pass when
+# kept; --changed checks only what changed since the merge base; --fix
+# repairs what it reports. Format problems fail only with the gate on
+# (FORMAT_GATE=enforce, EMBER_FORMAT_GATE=enforce or --enforce-format); with
+# it at "report" they are warnings.
+#   check_style_test.sh SOURCE_DIR SCRATCH_DIR
+set -uo pipefail
+src=$1
+work=$2
+rm -rf "$work"
+mkdir -p "$work/scripts" "$work/lib"
+cp "$src/scripts/check-style.sh" "$work/scripts/"
+cp "$src/.clang-format" "$work/"
+: >"$work/scripts/line-budget-allowlist.txt"
+cd "$work"
+git init -q -b main .
+git config user.email test@example.com
+git config user.name test
+commit() { git add -A && git commit -qm "$1"; }
+
+failures=0
+# expect RC PATTERN -- ARGS...: runs the check, wants exit status RC and
+# PATTERN (grep -E) in its output.
+expect() {
+  local rc=$1 pat=$2
+  shift 3
+  local out got
+  out=$(bash scripts/check-style.sh "$@" 2>&1)
+  got=$?
+  if [ "$got" != "$rc" ] || ! grep -qE -- "$pat" <<<"$out"; then
+    echo "FAIL: check-style.sh $* -> exit $got, wanted $rc and /$pat/:"
+    sed 's/^/  | /' <<<"$out"
+    failures=$((failures + 1))
+  else
+    echo "ok: check-style.sh $* -> $got, /$pat/"
+  fi
+}
+lines() { # lines N FILE: N one-statement lines
+  seq 1 "$1" | sed 's/.*/int v&;/' >"$2"
+}
+
+printf 'int main() { return 0; }\n' >lib/good.cpp
+lines 1500 lib/edge.cpp
+commit base
+expect 0 "format: 2 tracked C/C\+\+ files, clang-format version [0-9.]+, 0 not formatted" -- 
+expect 0 "lines: lib +2 +1501 " -- --lines-only
+
+# Format: a badly formatted file fails, by name; --fix repairs it.
+printf 'int  f( ) {return 1;}\n' >lib/bad.cpp
+commit bad
+expect 0 "warning: not clang-formatted \(lib/bad.cpp\)" --
+expect 1 "error: not clang-formatted \(lib/bad.cpp\)" -- --enforce-format
+EMBER_FORMAT_GATE=enforce expect 1 "error: not clang-formatted \(lib/bad.cpp\)" --
+EMBER_FORMAT_GATE=on expect 2 "expected enforce or report" --
+# The gate as the tree sets it: the line the coordinator flips.
+sed -i 's/^FORMAT_GATE=report$/FORMAT_GATE=enforce/' scripts/check-style.sh
+expect 1 "error: not clang-formatted \(lib/bad.cpp\)" --
+EMBER_FORMAT_GATE=report expect 0 "warning: not clang-formatted" --
+sed -i 's/^FORMAT_GATE=enforce$/FORMAT_GATE=report/' scripts/check-style.sh
+expect 0 "0 not formatted" -- --fix
+grep -q 'int f() { return 1; }' lib/bad.cpp || {
+  echo "FAIL: --fix did not reformat lib/bad.cpp"
+  failures=$((failures + 1))
+}
+commit fixed
+
+# --changed: only files changed since the merge base (here: an untracked
+# one); a bad file already on main is not this change's.
+git checkout -q -b topic
+printf 'int  g( ) {return 2;}\n' >lib/old-bad.cpp
+git add lib/old-bad.cpp && git commit -qm old-bad && git branch -qf main HEAD
+printf 'int h() { return 3; }\n' >lib/new.cpp
+expect 0 "format: 1 C/C\+\+ files changed since [0-9a-f]+ \(main\)" -- --changed
+expect 1 "error: not clang-formatted \(lib/old-bad.cpp\)" -- --format-only --enforce-format
+git rm -q lib/old-bad.cpp && rm -f lib/new.cpp && git commit -qm clean
+
+# Budget: 1,501 lines fails; an allowlist entry admits it at that size only.
+lines 1501 lib/big.cpp
+commit big
+expect 1 "error: lib/big.cpp has 1501 lines, over the 1500-line budget" -- --lines-only
+echo "lib/big.cpp 1501   # being split" >scripts/line-budget-allowlist.txt
+expect 0 "1 allowlisted, 0 new over budget" -- --lines-only
+lines 1502 lib/big.cpp
+expect 1 "error: lib/big.cpp has 1502 lines, more than the 1501" -- --lines-only
+# Stale entries: the file shrank into the budget, or is gone.
+lines 1400 lib/big.cpp
+expect 1 "error: lib/big.cpp has 1400 lines, within the 1500-line budget; remove its line" -- --lines-only
+git rm -qf lib/big.cpp
+expect 1 "error: lib/big.cpp is in the allowlist but not in the tree" -- --lines-only
+echo "lib/gone.cpp many" >scripts/line-budget-allowlist.txt
+expect 1 "error: expected 'PATH MAX_LINES'" -- --lines-only
+: >scripts/line-budget-allowlist.txt
+
+# Python and shell sources count against the budget too.
+seq 1 1501 | sed 's/.*/x = &/' >lib/long.py
+git add lib/long.py
+expect 1 "error: lib/long.py has 1501 lines" -- --lines-only
+git rm -qf lib/long.py
+
+# The pinned version: another major is refused, with the reason.
+cat >fake-clang-format <<'EOF'
+#!/bin/sh
+echo "Debian clang-format version 99.0.0"
+EOF
+chmod +x fake-clang-format
+EMBER_CLANG_FORMAT=$PWD/fake-clang-format expect 2 "is clang-format 99, the tree is formatted with" -- --format-only
+expect 2 "error: unknown argument '--bogus'" -- --bogus
+
+if [ $failures -gt 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "all checks passed"

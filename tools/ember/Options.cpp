@@ -1,0 +1,222 @@
+#include "Options.h"
+#include "Profile.h"
+
+#include "backend/Plugin.h"
+#include "import/TensorIO.h"
+
+#include <cstdlib>
+
+namespace ember::cli {
+
+using cmdline::Option;
+
+std::string checkTargetSpelling(const std::string &target) {
+  if (target == "interp" || target == "cpu" || target == "npu-sim")
+    return "";
+  if (target.rfind("plugin:", 0) == 0 && target.size() > 7)
+    return "";
+  return "unknown target; expected interp, cpu, npu-sim, plugin:PATH.so or "
+         "plugin:NAME";
+}
+
+void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
+                      const std::string &threadsDefault,
+                      const std::string &fallbackDefault) {
+  c.sectionTitle("target", "target");
+  if (parts & kTarget)
+    c.add({"--target"}, "T",
+          "Where the model compiles and runs: interp (the reference "
+          "interpreter, in process), cpu (the LLVM backend), npu-sim (the "
+          "example NPU), plugin:PATH.so (any backend plugin) or plugin:NAME "
+          "(lib/ember/libember_NAME.so beside ember). Default: " +
+              t.target + ".",
+          [&t](const std::string &v) {
+            std::string e = checkTargetSpelling(v);
+            if (e.empty())
+              t.target = v;
+            return e;
+          })
+        .inSection("target");
+  if (parts & kFallback)
+    c.add({"--fallback"}, "F",
+          "Where the nodes the target's plugin does not claim run: interp, "
+          "none (refuse to run them) or another target. Default: " +
+              (fallbackDefault.empty()
+                   ? std::string("cpu for npu-sim when it is built (an "
+                                 "accelerator's unclaimed nodes run on the "
+                                 "host's fast path), interp otherwise.")
+                   : fallbackDefault),
+          [&t](const std::string &v) {
+            std::string e =
+                v == "none" ? std::string() : checkTargetSpelling(v);
+            if (e.empty())
+              t.fallback = v;
+            return e.empty() ? e
+                             : "expected interp, none or a target (cpu, "
+                               "plugin:PATH.so, ...)";
+          })
+        .inSection("target");
+  if (parts & kOptLevel) {
+    c.add({"-O"}, "N",
+          "Optimization level, 0 to 3 (default 2). -O0 skips the graph "
+          "optimization passes; every level is passed to the plugin as "
+          "CompileOptions.opt_level (cpu: the LLVM pipeline, -O3 also "
+          "optimizes a bundle's runtime with the model).",
+          [&t](const std::string &v) {
+            uint32_t n = 0;
+            std::string e = cmdline::uintIn(n, 0, 3)(v);
+            if (e.empty())
+              t.compile.optLevel = n;
+            return e;
+          })
+        .setJoined()
+        .inSection("target");
+    c.add({"--O0"}, "", "Same as -O0.",
+          [&t](const std::string &) {
+            t.compile.optLevel = 0;
+            return std::string();
+          })
+        .setHidden()
+        .inSection("target");
+  }
+  if (parts & kThreads)
+    c.add({"--threads"}, "N",
+          "Worker threads the plugin may use, 1 to 256 "
+          "(CompileOptions.num_threads). Default: " +
+              (threadsDefault.empty() ? std::string("the plugin's own (cpu: 1)")
+                                      : threadsDefault) +
+              ".",
+          cmdline::uintIn(t.compile.numThreads, 1, 256))
+        .inSection("target");
+  if (parts & kBackendOpt)
+    c.add({"--backend-opt"}, "KEY=VALUE",
+          "An option of the target's plugin (CompileOptions.vendor), e.g. "
+          "dump_ir=FILE or perf_map=1 for cpu (backends/cpu/README.md), "
+          "executor=golden|systemc|rtl for npu-sim (docs/npu-backend.md). "
+          "Repeatable; the plugin rejects a key it does not know. Nodes on "
+          "the fallback do not get them.",
+          [&t](const std::string &v) {
+            std::string e = cmdline::keyValue(t.compile.vendor)(v);
+            return e.empty() ? e
+                             : "expected KEY=VALUE, the plugin's own option";
+          })
+        .setRepeatable()
+        .inSection("target");
+  if (parts & kAotTarget) {
+    c.add({"--target-triple"}, "TRIPLE",
+          "With --emit=bundle or artifact: the machine the code is for, e.g. "
+          "aarch64-linux-gnu (CompileOptions.target_triple). Default: this "
+          "host.",
+          cmdline::text(t.compile.targetTriple))
+        .inSection("target");
+    c.add({"--target-cpu"}, "CPU",
+          "With --emit=bundle or artifact: the CPU the code is tuned for, "
+          "e.g. znver4 (CompileOptions.target_cpu). Default: this host's "
+          "(the generic CPU of another triple).",
+          cmdline::text(t.compile.targetCpu))
+        .inSection("target");
+  }
+  if (parts & kTimeout)
+    c.add({"--timeout"}, "SEC",
+          "The longest one plugin call or execution may take, in seconds; "
+          "0: no limit. A hung plugin is reported naming the call, exit "
+          "status 124. Default: " +
+              std::to_string(int(kDefaultPluginTimeoutSec)) +
+              " for plugin targets, none for interp.",
+          [&t](const std::string &v) {
+            double sec = 0;
+            std::string e = cmdline::realIn(sec, 0, 1e7)(v);
+            if (e.empty())
+              t.timeout = sec;
+            return e;
+          })
+        .inSection("target");
+}
+
+void applyTimeout(const TargetOptions &t, double *seconds) {
+  double sec = t.timeout              ? *t.timeout
+               : t.target == "interp" ? 0
+                                      : kDefaultPluginTimeoutSec;
+  backend::setCallTimeout(sec);
+  if (seconds)
+    *seconds = sec;
+}
+
+void addProfileOptions(Command &c, ProfileRequest &p) {
+  c.sectionTitle("target", "target");
+  c.add({"--npu-report"}, "",
+        "After the run, a per-layer table of the device's profile (ABI 1.3 "
+        "event_profile; docs/npu-backend.md) before the summary line. Needs "
+        "a plugin target.",
+        cmdline::set(p.report))
+      .inSection("target");
+  c.add({"--trace"}, "FILE",
+        "Writes a Chrome/Perfetto trace of the run: host and device "
+        "partitions on one timeline, device engines per plugin partition. "
+        "Needs a plugin target.",
+        cmdline::text(p.tracePath))
+      .inSection("target");
+}
+
+void addInputOptions(Command &c, InputOptions &in, bool files) {
+  c.sectionTitle("inputs", "inputs");
+  c.add({"--dim"}, "NAME=N",
+        "Binds the symbolic dimension NAME to N. Repeatable. Without it an "
+        "unbound batch-like dimension (dim 0 of every input naming it) or "
+        "sequence length is 1, with a note on stderr "
+        "(docs/onnx-import.md).",
+        cmdline::append(in.dims))
+      .setRepeatable()
+      .inSection("inputs");
+  c.add({"--input-shape"}, "NAME=SHAPE",
+        "Binds the whole shape of input NAME, written D0xD1x... (e.g. "
+        "data=1x3x224x224). Repeatable.",
+        cmdline::append(in.shapes))
+      .setRepeatable()
+      .inSection("inputs");
+  if (!files)
+    return;
+  c.add({"--input"}, "NAME=FILE",
+        "The value of input NAME, from a .npy file or an ONNX TensorProto "
+        ".pb file; its shape binds the input's shape. Repeatable. Inputs "
+        "not given are seeded random.",
+        [&in](const std::string &v) {
+          size_t eq = v.find('=');
+          if (eq == std::string::npos || eq == 0 || eq + 1 == v.size())
+            return std::string("expected NAME=FILE");
+          in.files.push_back(v);
+          return std::string();
+        })
+      .setRepeatable()
+      .inSection("inputs");
+  c.add({"--seed"}, "N",
+        "Seed of the random inputs (uniform in [-1, 1) for floats, small "
+        "integers otherwise). Default: 0.",
+        cmdline::uintIn(in.seed, 0, UINT64_MAX))
+      .inSection("inputs");
+}
+
+Status readShapeOptions(const InputOptions &in, ImportOptions &io,
+                        std::map<std::string, Tensor> *given) {
+  io.shapes.defaults = true;
+  for (auto &spec : in.dims)
+    EMBER_TRY(parseDimBinding(spec, io.shapes));
+  for (auto &spec : in.shapes)
+    EMBER_TRY(parseInputShapeBinding(spec, io.shapes));
+  if (!given)
+    return Status::ok();
+  for (auto &spec : in.files) {
+    size_t eq = spec.find('=');
+    std::string name = spec.substr(0, eq);
+    EMBER_ASSIGN(Tensor t, readTensorFile(spec.substr(eq + 1)));
+    auto have = io.shapes.inputs.find(name);
+    if (have != io.shapes.inputs.end() && have->second.dims != t.dims())
+      return invalid("--input ", spec, " holds ", t.type().toString(), " but ",
+                     have->second.origin, " gives another shape");
+    io.shapes.inputs[name] = {t.dims(), "--input " + spec};
+    (*given)[name] = std::move(t);
+  }
+  return Status::ok();
+}
+
+} // namespace ember::cli
