@@ -103,6 +103,17 @@ Expected<Target> openTarget(const TargetOptions &opts) {
     EMBER_ASSIGN(std::string fpath, pluginPathFor(fallback));
     if (fpath.empty())
       return invalid("bad --fallback '", fallback, "'");
+    // The same library twice would be two hosts of one plugin (it keeps
+    // one host per process), and falling back to the target itself
+    // places nothing the target refused.
+    struct stat a {
+    }, b{};
+    if (!path.empty() && stat(path.c_str(), &a) == 0 &&
+        stat(fpath.c_str(), &b) == 0 && a.st_dev == b.st_dev &&
+        a.st_ino == b.st_ino)
+      return invalid("--fallback=", fallback, " is the target itself (", fpath,
+                     "): the nodes it refuses would have nowhere to "
+                     "run; use --fallback=interp (the default) or none");
     EMBER_ASSIGN(t.fallback, backend::Plugin::load(fpath));
     t.fallbackName = fallback;
   }
