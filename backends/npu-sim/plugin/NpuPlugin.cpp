@@ -16,6 +16,7 @@
 #include "ember/backend/v1/options.pb.h"
 #include "ember/backend/v1/profile.pb.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <memory>
@@ -121,6 +122,13 @@ bool parseU64(const std::string &s, uint64_t &v) {
   return true;
 }
 
+// The simulated device's DRAM when dram_bytes was not given: what the
+// program needs, at least the spec's default.
+void sizeDram(ember_executable &x) {
+  if (!x.run.dramGiven)
+    x.run.dramBytes = std::max(x.run.dramBytes, x.program.dramBytes);
+}
+
 // Vendor options (`--backend-opt KEY=VALUE`), named in docs/npu-backend.md.
 ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
                           bool *faultDeadlock = nullptr,
@@ -168,9 +176,10 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
         return error(EMBER_STATUS_INVALID_ARGUMENT,
                      "backend option " + k + "=" + val +
                          " is not a valid count");
-      if (k == "dram_bytes")
+      if (k == "dram_bytes") {
         rc.dramBytes = n;
-      else if (k == "dram_bw")
+        rc.dramGiven = true;
+      } else if (k == "dram_bw")
         rc.bytesPerCycle = uint32_t(n);
       else if (k == "dram_burst")
         rc.burst = uint32_t(n);
@@ -186,7 +195,9 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
     }
   }
   if (co) {
-    co->dramCapacity = rc.dramBytes;
+    // Without dram_bytes the program may use the whole 32-bit DRAM
+    // address space; sizeDram gives the device what it uses.
+    co->dramCapacity = rc.dramGiven ? rc.dramBytes : uint64_t(1) << 32;
     if (rc.bytesPerCycle)
       co->bytesPerCycle = rc.bytesPerCycle;
     if (rc.latency || rc.zeroLatency)
@@ -231,6 +242,7 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
   if (!err.empty())
     return error(EMBER_STATUS_UNSUPPORTED, err);
   x->program.uid = ns::newProgramUid();
+  sizeDram(*x);
   if (x->faultDeadlock)
     ns::injectDeadlock(x->program);
   for (int v : g.inputs()) {
@@ -366,6 +378,7 @@ ember_error *load(ember_device *, const void *data, size_t size,
     return error(EMBER_STATUS_INVALID_ARGUMENT, "corrupt npu-sim options");
   if (ember_error *e = applyOptions(o, x->run))
     return e;
+  sizeDram(*x);
   x->inputs.assign(h.inputs().begin(), h.inputs().end());
   x->outputs.assign(h.outputs().begin(), h.outputs().end());
   x->inputNames.assign(h.input_names().begin(), h.input_names().end());

@@ -19,6 +19,10 @@ namespace ember::npusim {
 struct RunConfig {
   uint32_t executor = EMBER_NPU_EXECUTOR_SYSTEMC;
   uint64_t dramBytes = EMBER_NPU_DRAM_BYTES_DEFAULT;
+  // dram_bytes given: the device has exactly that much DRAM, and a program
+  // that needs more is refused. Not given: the simulated device gets the
+  // DRAM its program needs (at least the spec's default).
+  bool dramGiven = false;
   uint32_t bytesPerCycle = 0, latency = 0, burst = 0; // 0: spec defaults
   bool zeroLatency = false;
   int profile = 0; // 0: counters; 1: + per layer; 2: + trace slices
