@@ -27,7 +27,11 @@ echo "== ember compile $M8 --target=npu-sim --emit=partitions"
 ./build/bin/ember compile "$M8" --target=npu-sim --emit=partitions | cut -c1-150
 echo
 echo "== ember compile $M8 --target=npu-sim --emit=npu-asm (first lines)"
-./build/bin/ember compile "$M8" --target=npu-sim --emit=npu-asm | head -n 12 | cut -c1-150
+# Into a file first: a reader that stops early (head) would end the writer
+# with SIGPIPE, which pipefail turns into a failure.
+mkdir -p build/quickstart
+./build/bin/ember compile "$M8" --target=npu-sim --emit=npu-asm > build/quickstart/npu.nasm
+head -n 12 build/quickstart/npu.nasm | cut -c1-150
 echo
 echo "== ember run $M8 --target=npu-sim (SystemC model), checked against --target=interp"
 rm -rf build/quickstart && mkdir -p build/quickstart
