@@ -38,6 +38,12 @@ int64_t heapInUse() { return 0; }
 // plugins keep growing (caches, tables that double) stays well below it
 // once warm (the CPU backend's JIT: about 25 bytes per compilation).
 constexpr double kLeakPerCycle = 64;
+// The same for a compilation. An LLVM-based backend keeps a little per
+// compilation in process-wide tables: the CPU backend's JIT measured 93
+// bytes per compilation at -O2 and 146 at -O3 (2026-11-22, not yet traced
+// to its table), where one leaked executable of the kit's smallest leaking
+// plugin (tests/kit mistake release_keeps_executables) is 560 bytes.
+constexpr double kLeakPerExecutable = 256;
 
 // Runs `cycle` (create and release one handle) `warm` times, then twice
 // `n` times while counting the heap: the smaller growth per cycle of the
@@ -119,7 +125,7 @@ void releaseFreesExecutables() {
   };
   KIT_ASSIGN(double grew, growthPerCycle(24, n, cycle));
   note(concat("the heap grew by ", bytes(grew), " per executable"));
-  KIT_CHECK(grew < kLeakPerCycle)
+  KIT_CHECK(grew < kLeakPerExecutable)
       << "executable_release does not free what executable_compile took: "
       << 2 * n << " compilations of the " << s.probe->label
       << " program, each released, left the heap " << bytes(grew * 2 * n)
