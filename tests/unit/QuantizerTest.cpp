@@ -413,9 +413,9 @@ TEST(QdqRewrite, StandardQdqModelThatComputesTheSame) {
     EXPECT_NEAR((*out)[0].data<float>()[i], (*ref)[0].data<float>()[i], 0.02);
 }
 
-TEST(QdqRewrite, BiasCorrectionRemovesTheWeightRoundingShift) {
-  // y = W x + b with x of known mean: the corrected bias makes E[W_q x + b']
-  // equal E[W x + b].
+namespace {
+// y = x W + b: x [4,3], W [3,2], b [2]; the bias-correction tests' model.
+onnx::ModelProto smallGemm() {
   onnx::ModelProto m;
   m.set_ir_version(8);
   m.add_opset_import()->set_version(13);
@@ -425,6 +425,14 @@ TEST(QdqRewrite, BiasCorrectionRemovesTheWeightRoundingShift) {
   addInit(g, "w", f32({3, 2}, {0.013f, 0.5f, -0.337f, 0.121f, 0.999f, -0.4f}));
   addInit(g, "b", f32({2}, {0.25f, -0.75f}));
   node(g, "Gemm", {"x", "w", "b"}, {"y"}, "fc");
+  return m;
+}
+} // namespace
+
+TEST(QdqRewrite, BiasCorrectionRemovesTheWeightRoundingShift) {
+  // y = W x + b with x of known mean: the corrected bias makes E[W_q x + b']
+  // equal E[W x + b].
+  onnx::ModelProto m = smallGemm();
   auto info = inspectTensors(m, {});
   ASSERT_TRUE(info.hasValue());
   auto plan = planQdq(m, *info, {});
@@ -670,15 +678,7 @@ TEST(Refine, RangeFollowsTheChannelsTheLayerUses) {
 TEST(QdqRewrite, BiasCorrectionRemovesTheInputQuantizationShift) {
   // With the mean input quantization error E[Q(x) - x] known per channel,
   // the corrected bias also removes W_q E[Q(x) - x].
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(13);
-  auto &g = *m.mutable_graph();
-  io(g.add_input(), "x", {4, 3});
-  io(g.add_output(), "y", {4, 2});
-  addInit(g, "w", f32({3, 2}, {0.013f, 0.5f, -0.337f, 0.121f, 0.999f, -0.4f}));
-  addInit(g, "b", f32({2}, {0.25f, -0.75f}));
-  node(g, "Gemm", {"x", "w", "b"}, {"y"}, "fc");
+  onnx::ModelProto m = smallGemm();
   auto info = inspectTensors(m, {});
   ASSERT_TRUE(info.hasValue());
   auto plan = planQdq(m, *info, {});
