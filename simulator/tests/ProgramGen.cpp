@@ -9,19 +9,14 @@
 
 namespace ember::npu::test {
 
-namespace {
-
-constexpr int kActM = EMBER_NPU_MEM_ACT, kWgtM = EMBER_NPU_MEM_WGT, kAccM = EMBER_NPU_MEM_ACC,
-              kOutM = EMBER_NPU_MEM_OUT;
-
 Insn mk(Opcode op) {
   Insn i;
   i.op = op;
   return i;
 }
 
-Insn loadI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs, int64_t stride, int pt = 0,
-           int pb = 0, int pl = 0, int pr = 0) {
+Insn loadI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs, int64_t stride, int pt,
+           int pb, int pl, int pr) {
   Insn i = mk(Opcode::LOAD);
   i.mem = mem;
   i.sram = sram;
@@ -92,6 +87,13 @@ Insn setreg(unsigned reg, int64_t value) {
   i.value = value;
   return i;
 }
+
+
+namespace {
+
+constexpr int kActM = EMBER_NPU_MEM_ACT, kWgtM = EMBER_NPU_MEM_WGT, kAccM = EMBER_NPU_MEM_ACC,
+              kOutM = EMBER_NPU_MEM_OUT;
+
 
 int64_t rowBytes(int mem) { return memRowBytes(mem); }
 

@@ -18,60 +18,13 @@
 namespace ember::npu::test {
 namespace {
 
-Insn mk(Opcode op) {
-  Insn i;
-  i.op = op;
-  return i;
-}
-
-Insn gemm(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner, int64_t outer,
-          int64_t aos = 0, int64_t cos = 0) {
-  Insn i = mk(Opcode::GEMM);
-  i.reset = reset;
-  i.acc = acc;
-  i.act = act;
-  i.wgt = wgt;
-  i.inner = inner;
-  i.outer = outer;
-  i.act_ostride = aos;
-  i.acc_ostride = cos;
-  return i;
-}
-
+// The instruction builders are ProgramGen.h's; these two fix the fields the
+// timing programs do not vary.
 Insn requant(int64_t dst, int64_t src, int64_t rows) {
-  Insn i = mk(Opcode::REQUANT);
-  i.dst = dst;
-  i.src = src;
-  i.rows = rows;
-  i.param = EMBER_NPU_ACC_ROWS - 2;
-  i.min = -128;
-  i.max = 127;
-  return i;
+  return requantI(dst, src, rows, EMBER_NPU_ACC_ROWS - 2, 0, -128, 127);
 }
 
-Insn vadd(int64_t dst, int64_t a, int64_t b, int64_t rows) {
-  Insn i = mk(Opcode::VADD);
-  i.dst = dst;
-  i.a = a;
-  i.b = b;
-  i.rows = rows;
-  return i;
-}
-
-Insn pool(int64_t dst, int64_t src, int64_t rows) {
-  Insn i = mk(Opcode::POOL);
-  i.dst = dst;
-  i.src = src;
-  i.rows = rows;
-  return i;
-}
-
-Insn setreg(unsigned reg, int64_t v) {
-  Insn i = mk(Opcode::SETREG);
-  i.reg = reg;
-  i.value = v;
-  return i;
-}
+Insn pool(int64_t dst, int64_t src, int64_t rows) { return poolI(false, dst, src, rows); }
 
 struct Devices {
   ember_npu_device_t *rtl = nullptr, *systemc = nullptr;
@@ -94,22 +47,22 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
   };
   for (int rows : {1, 2, kDim - 1, kDim, kDim + 1, 3 * kDim, 100}) {
     SafeProgramBuilder b;
-    b.add(gemm(true, 0, 0, 0, rows, 1));
+    b.add(gemmI(true, 0, 0, 0, rows, 1));
     add("gemm_rows" + std::to_string(rows), b);
   }
   {
     SafeProgramBuilder b; // a chain accumulating into the same rows, short and long
     for (int k = 0; k < 6; ++k)
-      b.add(gemm(k == 0, 0, 64 * k, 16 * k, k % 2 ? 5 : 40, 1 + k % 3, 7, 0));
+      b.add(gemmI(k == 0, 0, 64 * k, 16 * k, k % 2 ? 5 : 40, 1 + k % 3, 7, 0));
     add("gemm_chain", b);
   }
   {
     SafeProgramBuilder b; // GEMM -> REQUANT -> GEMM over the same rows (tokens both ways)
     b.add(setreg(EMBER_NPU_REG_ADD_LSHIFT, 20));
     for (int k = 0; k < 4; ++k) {
-      b.add(gemm(true, 0, 0, 0, 24 + 8 * k, 1));
+      b.add(gemmI(true, 0, 0, 0, 24 + 8 * k, 1));
       b.add(requant(0, 0, 24 + 8 * k));
-      b.add(vadd(100, 0, 50, 20));
+      b.add(vaddI(100, 0, 50, 20));
     }
     add("gemm_vector_handover", b);
   }
@@ -122,8 +75,8 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     b.add(setreg(EMBER_NPU_REG_POOL_OUT_W, 4));
     b.add(pool(500, 0, 16));
     b.add(pool(4, 0, 16));      // destination inside the source span: staged
-    b.add(vadd(10, 0, 30, 20)); // destination 10 rows ahead of a: staged
-    b.add(vadd(0, 0, 40, 20));  // in place: streams
+    b.add(vaddI(10, 0, 30, 20)); // destination 10 rows ahead of a: staged
+    b.add(vaddI(0, 0, 40, 20));  // in place: streams
     add("vector_staging", b);
   }
   {
@@ -138,7 +91,7 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
         p.push_back(r);
         ++consumed;
       }
-      Insn g = gemm(true, 16 * (k % 8), 0, 0, 3, 1);
+      Insn g = gemmI(true, 16 * (k % 8), 0, 0, 3, 1);
       g.signal = gv;
       p.push_back(g);
       ++signalled;
@@ -150,7 +103,7 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
       ++consumed;
     }
     p.push_back(mk(Opcode::FENCE));
-    p.push_back(gemm(true, 0, 0, 0, 10, 1));
+    p.push_back(gemmI(true, 0, 0, 0, 10, 1));
     p.push_back(mk(Opcode::FINISH));
     ps.push_back({"token_backpressure", p});
   }
@@ -162,14 +115,14 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     for (int k = 0; k < 30; ++k) {
       int kind = rnd(0, 9);
       if (kind < 5) {
-        b.add(gemm(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100), rnd(1, 40), rnd(1, 3),
+        b.add(gemmI(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100), rnd(1, 40), rnd(1, 3),
                    rnd(0, 40), rnd(0, 40)));
       } else if (kind < 7) {
         int rows = rnd(1, 30);
         b.add(requant(rnd(0, 300), rnd(0, 300), rows));
       } else if (kind == 7) {
         int rows = rnd(1, 30);
-        b.add(vadd(rnd(0, 100), rnd(0, 100), rnd(0, 100), rows));
+        b.add(vaddI(rnd(0, 100), rnd(0, 100), rnd(0, 100), rows));
       } else if (kind == 8) {
         if (!poolReady) {
           b.add(setreg(EMBER_NPU_REG_POOL_KH, rnd(1, 3)));
