@@ -43,6 +43,16 @@ Tensor &KernelContext::setOutput(size_t i, Type t) {
   return outs_[i];
 }
 
+Expected<int64_t> scalarIntOperand(const KernelContext &ctx, size_t i,
+                                   const char *what) {
+  const Tensor &t = ctx.in(i);
+  if (!isIntKind(t.elem()) || t.size() != 1 || t.rank() > 1)
+    return ctx.error(what, " must be a one-element integer tensor, got ",
+                     t.type().toString());
+  EMBER_ASSIGN(std::vector<int64_t> v, ctx.ints(i));
+  return v[0];
+}
+
 Expected<int64_t> normalizeAxis(const KernelContext &ctx, int64_t axis,
                                 size_t rank) {
   int64_t r = int64_t(rank);

@@ -80,6 +80,11 @@ KernelFn kernelFor(OpKind k);
 
 // ---- helpers shared by kernels --------------------------------------------
 
+// Operand i as one integer (a rank-0 or [1] integer tensor whose value is
+// known), or an error naming it `what`.
+Expected<int64_t> scalarIntOperand(const KernelContext &ctx, size_t i,
+                                   const char *what);
+
 // Normalizes a possibly negative axis against rank; error when out of range.
 Expected<int64_t> normalizeAxis(const KernelContext &ctx, int64_t axis,
                                 size_t rank);

@@ -7,11 +7,6 @@
 
 namespace ember {
 
-const Tensor *constantOf(Value v) {
-  return v.node && v.node->kind == OpKind::Constant ? v.node->payload.get()
-                                                    : nullptr;
-}
-
 int64_t lowestOf(ElemKind k) { return k == ElemKind::I8 ? -128 : 0; }
 int64_t highestOf(ElemKind k) { return k == ElemKind::I8 ? 127 : 255; }
 

@@ -5,7 +5,7 @@
 // the two sources give identical graphs.
 #pragma once
 
-#include "lower/Lowering.h"
+#include "lower/LowerUtil.h"
 
 #include <optional>
 
@@ -29,9 +29,6 @@ struct QParams {
            (perTensor() || axis == o.axis);
   }
 };
-
-// The constant tensor behind v, or null.
-const Tensor *constantOf(Value v);
 
 // Parameters from a scale and an optional zero point (Value() when absent:
 // zero of `kind`). Empty when either is not a constant, when they disagree

@@ -1,6 +1,7 @@
 // Lowerings of the parameterized activations, Clip, PRelu and CastLike into
 // elementwise primitives. Attribute constants become scalar constants of the
 // compute type; f16/bf16 activations compute in f32 (see widened()).
+#include "lower/LowerUtil.h"
 #include "lower/Lowering.h"
 
 #include <cmath>
@@ -39,12 +40,6 @@ Expected<Value> softplus(Ew &e, Value x) {
   EMBER_ASSIGN(Value lg, e.un(OpKind::Log, p1));
   EMBER_ASSIGN(Value r, e.un(OpKind::Relu, x));
   return e.bin(OpKind::Add, r, lg);
-}
-
-Expected<Value> castTo(LoweringBuilder &b, Value x, ElemKind k) {
-  AttrMap a;
-  a["to"] = Attr::ofInt(elemKindToOnnx(k));
-  return b.op(OpKind::Cast, {x}, a);
 }
 
 // Runs an activation body on x. 16-bit floats are computed in f32 and
@@ -291,6 +286,17 @@ Expected<std::vector<Value>> lower_PRelu(LoweringBuilder &b) {
   EMBER_ASSIGN(Value neg, e.bin(OpKind::Less, x, e.c(0)));
   EMBER_ASSIGN(Value y, e.where(neg, xs, x));
   return one(y);
+}
+
+Expected<std::vector<Value>> lower_Swish(LoweringBuilder &b) {
+  EMBER_ASSIGN(Value y, swish(b, b.in(0), b.node().attrFloat("alpha", 1.0)));
+  return std::vector<Value>{y};
+}
+
+Expected<std::vector<Value>> lower_SwiGLU(LoweringBuilder &b) {
+  EMBER_ASSIGN(Value s, swish(b, b.in(0), b.node().attrFloat("alpha", 1.0)));
+  EMBER_ASSIGN(Value y, b.op(OpKind::Mul, {s, b.in(1)}));
+  return std::vector<Value>{y};
 }
 
 } // namespace ember

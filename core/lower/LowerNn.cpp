@@ -1,6 +1,7 @@
 // Lowerings of the composite neural-network ops into primitives: Gemm,
 // GlobalAveragePool, GlobalMaxPool, BatchNormalization,
 // InstanceNormalization, LayerNormalization, LRN.
+#include "lower/LowerUtil.h"
 #include "lower/Lowering.h"
 
 #include <cmath>
@@ -9,17 +10,6 @@
 namespace ember {
 
 namespace {
-
-const Tensor *constantOf(Value v) {
-  return v.node && v.node->kind == OpKind::Constant ? v.node->payload.get()
-                                                    : nullptr;
-}
-
-Expected<Value> castTo(LoweringBuilder &b, Value v, ElemKind k) {
-  if (v.type().elem() == k)
-    return v;
-  return b.op(OpKind::Cast, {v}, {{"to", Attr::ofInt(elemKindToOnnx(k))}});
-}
 
 // The type statistics are computed in: f32 unless the data is f64.
 ElemKind statKind(ElemKind k) {

@@ -1,6 +1,7 @@
 // Lowerings of the composite reductions (ReduceMean, ReduceL1/L2,
 // ReduceLogSum(Exp), ReduceSumSquare), the variadic Sum/Mean and
 // Softmax/LogSoftmax into ReduceSum/ReduceMax and elementwise primitives.
+#include "lower/LowerUtil.h"
 #include "lower/Lowering.h"
 
 namespace ember {
@@ -28,12 +29,6 @@ AttrMap reduceAttrs(LoweringBuilder &b, bool forceKeepDims = false) {
 
 Expected<Value> reduceSumOf(LoweringBuilder &b, Value x) {
   return b.op(OpKind::ReduceSum, reduceOperands(b, x), reduceAttrs(b));
-}
-
-Expected<Value> castTo(LoweringBuilder &b, Value x, ElemKind k) {
-  AttrMap a;
-  a["to"] = Attr::ofInt(elemKindToOnnx(k));
-  return b.op(OpKind::Cast, {x}, a);
 }
 
 // Sum of all operands as a chain of broadcasting Adds.
@@ -178,6 +173,28 @@ Expected<std::vector<Value>> lower_LogSoftmax(LoweringBuilder &b) {
   EMBER_ASSIGN(Value l, b.op(OpKind::Log, {p.s}));
   EMBER_ASSIGN(Value y, b.op(OpKind::Sub, {p.d, l}));
   return one(y);
+}
+
+// Hardmax: Equal(iota along axis, ArgMax(keepdims)) cast to the input type
+// (ArgMax picks the first maximum, or the first NaN, like the kernel).
+Expected<std::vector<Value>> lower_Hardmax(LoweringBuilder &b) {
+  const Type &xt = b.inType(0);
+  EMBER_ASSIGN(int64_t axis,
+               checkedAxis("Hardmax", b.node().attrInt("axis", -1), xt.rank()));
+  int64_t n = xt.dim(size_t(axis));
+  if (n == 0 || xt.numElements() == 0)
+    return std::vector<Value>{b.in(0)};
+  EMBER_ASSIGN(Value idx, b.op(OpKind::ArgMax, {b.in(0)},
+                               {{"axis", Attr::ofInt(axis)},
+                                {"keepdims", Attr::ofInt(1)}}));
+  Dims iotaDims(xt.rank() - size_t(axis), 1);
+  iotaDims[0] = n;
+  Tensor iota(Type(ElemKind::I64, iotaDims));
+  for (int64_t j = 0; j < n; ++j)
+    iota.data<int64_t>()[j] = j;
+  EMBER_ASSIGN(Value eq, b.op(OpKind::Equal, {b.constant(iota), idx}));
+  EMBER_ASSIGN(Value y, castTo(b, eq, xt.elem()));
+  return std::vector<Value>{y};
 }
 
 } // namespace ember

@@ -1,4 +1,4 @@
-// Reference kernels of the movement and shape ops (family D) and the
+// Reference kernels of the movement and shape ops and the
 // lowerings of the composite ones.
 #include "TestUtil.h"
 

@@ -1,7 +1,7 @@
-// Parameterized elementwise activations (LeakyRelu ... Shrink), Clip, PRelu
-// and CastLike. All are Composite ops: these kernels are the direct
-// definitions that their lowerings (lower/LowerActivation.cpp) are checked
-// against.
+// Parameterized elementwise activations (LeakyRelu ... Shrink), Clip, PRelu,
+// CastLike and the gated Swish and SwiGLU. All are Composite ops: these
+// kernels are the direct definitions that their lowerings
+// (lower/LowerActivation.cpp) are checked against.
 #include "interp/kernels/ElementwiseUtil.h"
 
 #include <cmath>
@@ -181,6 +181,43 @@ Status kernel_CastLike(KernelContext &ctx) {
   Tensor &y = ctx.setOutput(0, Type(to, x.dims()));
   if (!ctx.inferOnly())
     y = x.convertTo(to, saturate, roundMode);
+  return Status::ok();
+}
+
+// Swish(X) attr alpha=1: X * sigmoid(alpha * X).
+Status kernel_Swish(KernelContext &ctx) {
+  double alpha = ctx.attrFloat("alpha", 1.0);
+  return mapUnary(ctx, [alpha](auto v) {
+    using C = decltype(v);
+    C s = C(1) / (C(1) + std::exp(-C(alpha) * v));
+    return v * s;
+  });
+}
+
+// SwiGLU(A, B) attr alpha=1: Swish_alpha(A) * B; A and B have one shape.
+Status kernel_SwiGLU(KernelContext &ctx) {
+  const Tensor &a = ctx.in(0), &b = ctx.in(1);
+  if (a.type() != b.type())
+    return ctx.error("A ", a.type().toString(), " and B ", b.type().toString(),
+                     " must have the same type and shape");
+  double alpha = ctx.attrFloat("alpha", 1.0);
+  Tensor &y = ctx.setOutput(0, a.type().withDims(a.dims()));
+  if (ctx.inferOnly())
+    return Status::ok();
+  dispatchElem(a.elem(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (isFloatLike<T>) {
+      using C = ComputeT<T>;
+      const T *pa = a.data<T>(), *pb = b.data<T>();
+      T *py = y.data<T>();
+      for (int64_t i = 0; i < a.size(); ++i) {
+        C v = C(pa[i]);
+        T sig = T(C(1) / (C(1) + std::exp(-C(alpha) * v)));
+        T sw = T(v * C(sig));
+        py[i] = T(C(sw) * C(pb[i]));
+      }
+    }
+  });
   return Status::ok();
 }
 

@@ -1,4 +1,4 @@
-// Family E reference kernels for transformer blocks: Attention (opset 23-25:
+// Reference kernels for transformer blocks: Attention (opset 23-25:
 // 3-D/4-D inputs, GQA/MQA, bool/float masks, causal and sliding-window
 // masks, KV cache, softcap, qk_matmul_output modes, softmax precision) and
 // RotaryEmbedding.

@@ -2,7 +2,7 @@
 // SoftmaxCrossEntropyLoss (ONNX opset 13 semantics). Input is [N, C, d...],
 // target [N, d...]; a target equal to ignore_index contributes nothing and
 // has weight 0. Reduction "mean" divides by the sum of the gathered weights.
-#include "interp/kernels/MiscFUtil.h"
+#include "interp/kernels/ValueUtil.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,8 @@
 // Indexed reads and writes: Gather, GatherElements, GatherND,
-// ScatterElements, ScatterND. Negative indices wrap once; indices still out
-// of range are errors.
+// ScatterElements, ScatterND, ReverseSequence. Negative indices wrap once;
+// indices still out of range are errors.
 #include "interp/kernels/MovementUtil.h"
+#include "interp/kernels/ValueUtil.h"
 
 #include <algorithm>
 
@@ -280,6 +281,46 @@ Status kernel_ScatterND(KernelContext &ctx) {
       off += v * xs[size_t(j)];
     }
     applyUpdate(y, off, upd, p * slice, slice, red);
+  }
+  return Status::ok();
+}
+
+Status kernel_ReverseSequence(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  EMBER_TRY(requireIndex(ctx, 1, "sequence_lens"));
+  if (x.rank() < 2)
+    return ctx.error("input must have rank >= 2, got ", x.type().toString());
+  EMBER_ASSIGN(int64_t ba,
+               normalizeAxis(ctx, ctx.attrInt("batch_axis", 1), x.rank()));
+  EMBER_ASSIGN(int64_t ta,
+               normalizeAxis(ctx, ctx.attrInt("time_axis", 0), x.rank()));
+  if (ba == ta || ba > 1 || ta > 1)
+    return ctx.error("batch_axis and time_axis must be 0 and 1");
+  const Tensor &sl = ctx.in(1);
+  if (sl.rank() != 1 || sl.dim(0) != x.dim(size_t(ba)))
+    return ctx.error("sequence_lens ", sl.type().toString(), " must be [",
+                     x.dim(size_t(ba)), "]");
+  Tensor &y = ctx.setOutput(0, x.type());
+  if (ctx.inferOnly())
+    return Status::ok();
+  std::vector<int64_t> lens = sl.toInts();
+  int64_t T = x.dim(size_t(ta)), B = x.dim(size_t(ba));
+  int64_t inner = x.size() / std::max<int64_t>(1, T * B);
+  std::vector<int64_t> str = stridesOf(x.dims());
+  size_t chunk = size_t(inner) * elemSize(x.elem());
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t L = lens[size_t(b)];
+    if (L < 0 || L > T)
+      return ctx.error("sequence length ", L, " of batch ", b,
+                       " is outside [0, ", T, "]");
+    for (int64_t t = 0; t < T; ++t) {
+      int64_t src = t < L ? L - 1 - t : t;
+      int64_t od = b * str[size_t(ba)] + t * str[size_t(ta)];
+      int64_t os = b * str[size_t(ba)] + src * str[size_t(ta)];
+      if (chunk)
+        std::memcpy(y.raw() + size_t(od) * elemSize(x.elem()),
+                    x.raw() + size_t(os) * elemSize(x.elem()), chunk);
+    }
   }
   return Status::ok();
 }

@@ -1,8 +1,12 @@
-// Slicing, joining and padding kernels: Slice, Concat, Split, Pad.
+// Slicing, joining and padding kernels: Slice, Concat, Split, Pad,
+// CenterCropPad, and Trilu (the upper or lower triangle).
 #include "interp/kernels/MovementUtil.h"
+#include "interp/kernels/ValueUtil.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
+#include <set>
 
 namespace ember {
 
@@ -266,6 +270,100 @@ Status kernel_Pad(KernelContext &ctx) {
   }
   gatherByTables(y.raw(), x.raw(), elemSize(x.elem()), d, x.dims(), tables,
                  fill.data());
+  return Status::ok();
+}
+
+// Trilu(input, k?) attr upper=1: keeps the elements on and above (upper) or
+// on and below (lower) the k-th diagonal of the last two dims, zeroes the
+// rest.
+Status kernel_Trilu(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  if (x.rank() < 2)
+    return ctx.error("input must have rank >= 2, got ", x.type().toString());
+  if (ctx.has(1) && (!isIntKind(ctx.in(1).elem()) || ctx.in(1).size() != 1 ||
+                     ctx.in(1).rank() > 1))
+    return ctx.error("k must be a one-element integer tensor, got ",
+                     ctx.in(1).type().toString());
+  Tensor &y = ctx.setOutput(0, x.type().withDims(x.dims()));
+  if (ctx.inferOnly())
+    return Status::ok();
+  int64_t k = 0;
+  if (ctx.has(1)) {
+    EMBER_ASSIGN(k, scalarIntOperand(ctx, 1, "k"));
+  }
+  bool upper = ctx.attrInt("upper", 1) != 0;
+  int64_t rows = x.dim(x.rank() - 2), cols = x.dim(x.rank() - 1);
+  size_t es = elemSize(x.elem());
+  int64_t mats = rows > 0 && cols > 0 ? x.size() / (rows * cols) : 0;
+  const uint8_t *src = x.raw();
+  uint8_t *dst = y.raw(); // zero-filled
+  for (int64_t m = 0; m < mats; ++m)
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) {
+        // j - i >= k: on/above the k-th diagonal.
+        bool keep = upper ? j - i >= k : j - i <= k;
+        if (keep) {
+          size_t off = size_t((m * rows + i) * cols + j) * es;
+          std::memcpy(dst + off, src + off, es);
+        }
+      }
+  return Status::ok();
+}
+
+Status kernel_CenterCropPad(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  EMBER_ASSIGN(std::vector<int64_t> shape, ctx.ints(1));
+  size_t r = x.rank();
+  std::vector<int64_t> axes = ctx.attrInts("axes");
+  if (!ctx.hasAttr("axes"))
+    for (size_t k = 0; k < r; ++k)
+      axes.push_back(int64_t(k));
+  if (axes.size() != shape.size())
+    return ctx.error("shape has ", shape.size(), " values for ", axes.size(),
+                     " axes");
+  std::set<int64_t> seen;
+  Dims yd = x.dims();
+  // Per dim: offset of the kept window in the input (crop) and in the
+  // output (pad), and its length.
+  std::vector<int64_t> inOff(r, 0), outOff(r, 0), len(x.dims());
+  for (size_t i = 0; i < axes.size(); ++i) {
+    EMBER_ASSIGN(int64_t a, normalizeAxis(ctx, axes[i], r));
+    if (!seen.insert(a).second)
+      return ctx.error("axis ", a, " is repeated");
+    int64_t dim = x.dim(size_t(a)), sh = shape[i];
+    if (sh < 0)
+      return ctx.error("negative target size ", sh);
+    yd[size_t(a)] = sh;
+    if (sh < dim) {
+      inOff[size_t(a)] = (dim - sh) / 2;
+      len[size_t(a)] = sh;
+    } else if (sh > dim) {
+      outOff[size_t(a)] = (sh - dim) / 2;
+    }
+  }
+  EMBER_TRY(checkResultSize(ctx, yd));
+  Tensor &y = ctx.setOutput(0, x.type().withDims(yd));
+  if (ctx.inferOnly())
+    return Status::ok();
+  int64_t total = numElements(len);
+  if (total == 0)
+    return Status::ok();
+  std::vector<int64_t> xs = stridesOf(x.dims()), ys = stridesOf(yd);
+  size_t es = elemSize(x.elem());
+  std::vector<int64_t> idx(r, 0);
+  for (int64_t e = 0; e < total; ++e) {
+    int64_t xo = 0, yo = 0;
+    for (size_t k = 0; k < r; ++k) {
+      xo += (idx[k] + inOff[k]) * xs[k];
+      yo += (idx[k] + outOff[k]) * ys[k];
+    }
+    std::memcpy(y.raw() + size_t(yo) * es, x.raw() + size_t(xo) * es, es);
+    for (size_t k = r; k-- > 0;) {
+      if (++idx[k] < len[k])
+        break;
+      idx[k] = 0;
+    }
+  }
   return Status::ok();
 }
 

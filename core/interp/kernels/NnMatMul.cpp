@@ -1,5 +1,7 @@
-// MatMul (numpy semantics) and Gemm reference kernels.
+// MatMul (numpy semantics), Gemm and Det (the determinant) reference
+// kernels.
 #include "interp/kernels/NnUtil.h"
+#include "interp/kernels/ValueUtil.h"
 
 namespace ember {
 
@@ -120,6 +122,50 @@ Status kernel_Gemm(KernelContext &ctx) {
       }
     }
   });
+  return Status::ok();
+}
+
+Status kernel_Det(KernelContext &ctx) {
+  EMBER_TRY(requireFloat(ctx, 0, "X"));
+  const Tensor &x = ctx.in(0);
+  size_t r = x.rank();
+  if (r < 2 || x.dim(r - 1) != x.dim(r - 2))
+    return ctx.error("X must be [..., M, M], got ", x.type().toString());
+  Dims yd(x.dims().begin(), x.dims().end() - 2);
+  Tensor &y = ctx.setOutput(0, Type(x.elem(), yd));
+  if (ctx.inferOnly())
+    return Status::ok();
+  int64_t M = x.dim(r - 1), mats = numElements(yd);
+  std::vector<double> v = x.toDoubles(), out(static_cast<size_t>(mats));
+  for (int64_t m = 0; m < mats; ++m) {
+    // LU decomposition with partial pivoting.
+    std::vector<double> a(v.begin() + m * M * M, v.begin() + (m + 1) * M * M);
+    double det = 1;
+    for (int64_t c = 0; c < M; ++c) {
+      int64_t p = c;
+      for (int64_t i = c + 1; i < M; ++i)
+        if (std::fabs(a[size_t(i * M + c)]) > std::fabs(a[size_t(p * M + c)]))
+          p = i;
+      if (a[size_t(p * M + c)] == 0) {
+        det = 0;
+        break;
+      }
+      if (p != c) {
+        for (int64_t j = 0; j < M; ++j)
+          std::swap(a[size_t(p * M + j)], a[size_t(c * M + j)]);
+        det = -det;
+      }
+      double piv = a[size_t(c * M + c)];
+      det *= piv;
+      for (int64_t i = c + 1; i < M; ++i) {
+        double f = a[size_t(i * M + c)] / piv;
+        for (int64_t j = c; j < M; ++j)
+          a[size_t(i * M + j)] -= f * a[size_t(c * M + j)];
+      }
+    }
+    out[size_t(m)] = det;
+  }
+  storeDoubles(y, out);
   return Status::ok();
 }
 

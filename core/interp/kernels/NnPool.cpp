@@ -1,10 +1,16 @@
 // Pooling reference kernels: MaxPool (with Indices), AveragePool,
-// GlobalAveragePool, GlobalMaxPool.
+// GlobalAveragePool, GlobalMaxPool, LpPool (the Lp norm of each window) and
+// MaxUnpool (pooled values scattered back to the positions MaxPool's
+// Indices recorded).
 #include "interp/kernels/NnUtil.h"
 
 #include "ember/quant/Arith.h"
+#include "interp/kernels/MovementUtil.h"
+#include "interp/kernels/ValueUtil.h"
 
+#include <cstring>
 #include <limits>
+#include <set>
 
 namespace ember {
 
@@ -235,6 +241,124 @@ Status kernel_GlobalAveragePool(KernelContext &ctx) {
 }
 Status kernel_GlobalMaxPool(KernelContext &ctx) {
   return globalPool<true>(ctx);
+}
+
+Status kernel_MaxUnpool(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0), &ind = ctx.in(1);
+  EMBER_TRY(requireIndex(ctx, 1, "I"));
+  if (x.rank() < 3)
+    return ctx.error("X must have rank >= 3, got ", x.type().toString());
+  if (ind.dims() != x.dims())
+    return ctx.error("I ", ind.type().toString(), " must match X ",
+                     x.type().toString());
+  size_t s = x.rank() - 2;
+  std::vector<int64_t> ks = ctx.attrInts("kernel_shape");
+  std::vector<int64_t> pads = ctx.attrInts("pads");
+  std::vector<int64_t> strides = ctx.attrInts("strides");
+  if (pads.empty())
+    pads.assign(2 * s, 0);
+  if (strides.empty())
+    strides.assign(s, 1);
+  if (ks.size() != s || pads.size() != 2 * s || strides.size() != s)
+    return ctx.error("kernel_shape, pads, strides must have ", s, ", ", 2 * s,
+                     ", ", s, " values");
+  Dims inferred{x.dim(0), x.dim(1)};
+  for (size_t k = 0; k < s; ++k) {
+    int64_t v = (x.dim(k + 2) - 1) * strides[k] - pads[k] - pads[k + s] + ks[k];
+    if (v < 0)
+      return ctx.error("negative inferred output size on spatial dim ", k);
+    inferred.push_back(v);
+  }
+  Dims yd = inferred;
+  if (ctx.has(2)) {
+    EMBER_ASSIGN(std::vector<int64_t> os, ctx.ints(2));
+    if (os.size() != x.rank())
+      return ctx.error("output_shape must have ", x.rank(), " values");
+    for (size_t k = 0; k < os.size(); ++k)
+      if (os[k] < inferred[k])
+        return ctx.error("output_shape [", dimsToString(os),
+                         "] is smaller than the inferred [",
+                         dimsToString(inferred), "]");
+    yd = os;
+    EMBER_TRY(checkResultSize(ctx, yd));
+  }
+  Tensor &y = ctx.setOutput(0, x.type().withDims(yd));
+  if (ctx.inferOnly())
+    return Status::ok();
+  // Indices address the inferred shape; that block sits at the origin of
+  // the (possibly larger) output.
+  std::vector<int64_t> is = stridesOf(inferred), ys = stridesOf(yd);
+  int64_t limit = numElements(inferred);
+  std::vector<int64_t> iv = ind.toInts();
+  size_t es = elemSize(x.elem());
+  for (int64_t e = 0; e < x.size(); ++e) {
+    int64_t f = iv[size_t(e)];
+    if (f < 0 || f >= limit)
+      return ctx.error("index ", f, " at element ", e, " is outside [0, ",
+                       limit, ")");
+    int64_t yo = 0;
+    for (size_t k = 0; k < inferred.size(); ++k)
+      yo += ((f / is[k]) % inferred[k]) * ys[k];
+    std::memcpy(y.raw() + size_t(yo) * es, x.raw() + size_t(e) * es, es);
+  }
+  return Status::ok();
+}
+
+// LpPool(X) attrs p=2, kernel_shape, auto_pad, ceil_mode, dilations, pads,
+// strides: (sum over the window of |x|^p)^(1/p); padding contributes 0.
+Status kernel_LpPool(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  if (x.rank() < 3 || x.rank() > 10)
+    return ctx.error("X must have rank 3 to 10 (N, C, spatial...), got ",
+                     x.type().toString());
+  if (!ctx.hasAttr("kernel_shape"))
+    return ctx.error("kernel_shape is required");
+  int64_t p = ctx.attrInt("p", 2);
+  if (p < 1)
+    return ctx.error("p must be >= 1, got ", p);
+  Dims in(x.dims().begin() + 2, x.dims().end());
+  EMBER_ASSIGN(WindowGeom g, windowGeom(ctx, in, ctx.attrInts("kernel_shape"),
+                                        ctx.attrInt("ceil_mode", 0) != 0));
+  Dims od = {x.dim(0), x.dim(1)};
+  od.insert(od.end(), g.out.begin(), g.out.end());
+  Tensor &y = ctx.setOutput(0, Type(x.elem(), od));
+  if (ctx.inferOnly())
+    return Status::ok();
+  size_t nsp = g.rank();
+  int64_t inP = numElements(g.in), outP = g.outSize(), kP = g.kernelSize();
+  std::vector<int64_t> inStr = stridesOf(g.in), outStr = stridesOf(g.out),
+                       kStr = stridesOf(g.kernel);
+  dispatchElem(x.elem(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (isFloatLike<T>) {
+      const T *px = x.data<T>();
+      T *py = y.data<T>();
+      double pd = double(p);
+      for (int64_t nc = 0; nc < x.dim(0) * x.dim(1); ++nc)
+        for (int64_t o = 0; o < outP; ++o) {
+          double acc = 0;
+          for (int64_t k = 0; k < kP; ++k) {
+            int64_t off = 0;
+            bool inside = true;
+            for (size_t d = 0; d < nsp; ++d) {
+              int64_t c = ((o / outStr[d]) % g.out[d]) * g.strides[d] -
+                          g.padBegin[d] +
+                          ((k / kStr[d]) % g.kernel[d]) * g.dilations[d];
+              inside = inside && c >= 0 && c < g.in[d];
+              off += c * inStr[d];
+            }
+            if (inside) {
+              double v = std::fabs(double(ComputeT<T>(px[nc * inP + off])));
+              acc += p == 1 ? v : p == 2 ? v * v : std::pow(v, pd);
+            }
+          }
+          py[nc * outP + o] = T(p == 1   ? acc
+                                : p == 2 ? std::sqrt(acc)
+                                         : std::pow(acc, 1 / pd));
+        }
+    }
+  });
+  return Status::ok();
 }
 
 } // namespace ember

@@ -1,4 +1,4 @@
-// Shared pieces of the neural-network kernels (family Nn and Quant):
+// Shared pieces of the neural-network and quantized kernels:
 // sliding-window geometry (Conv, pools), numpy MatMul shapes, a blocked
 // matrix multiply and an im2col convolution core.
 #pragma once

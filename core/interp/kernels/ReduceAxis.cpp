@@ -1,5 +1,6 @@
-// Ops that work along one axis: ArgMax, ArgMin, CumSum, TopK, Softmax and
-// LogSoftmax. A tensor is viewed as [outer, n, inner] around the axis.
+// Ops that work along one axis: ArgMax, ArgMin, CumSum, CumProd, TopK,
+// Softmax, LogSoftmax and Hardmax. A tensor is viewed as [outer, n, inner]
+// around the axis.
 #include "interp/kernels/ElementwiseUtil.h"
 
 #include <algorithm>
@@ -241,6 +242,96 @@ Status kernel_TopK(KernelContext &ctx) {
           pv[w.at(o, j, i)] = T(row[size_t(order[size_t(j)])]);
           pi[w.at(o, j, i)] = order[size_t(j)];
         }
+      }
+  });
+  return Status::ok();
+}
+
+// CumProd(x, axis) attrs exclusive, reverse (like CumSum with products).
+Status kernel_CumProd(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  if (ctx.in(1).size() != 1 || ctx.in(1).rank() > 1 ||
+      !isIntKind(ctx.in(1).elem()))
+    return ctx.error("axis must be an integer scalar, got ",
+                     ctx.in(1).type().toString());
+  if (x.rank() < 1)
+    return ctx.error("x must have rank >= 1");
+  Tensor &y = ctx.setOutput(0, x.type().withDims(x.dims()));
+  if (ctx.inferOnly())
+    return Status::ok();
+  EMBER_ASSIGN(int64_t axisV, scalarIntOperand(ctx, 1, "axis"));
+  EMBER_ASSIGN(int64_t axis, normalizeAxis(ctx, axisV, x.rank()));
+  bool exclusive = ctx.attrInt("exclusive", 0) != 0;
+  bool reverse = ctx.attrInt("reverse", 0) != 0;
+  AxisView v(x.dims(), size_t(axis));
+  dispatchElem(x.elem(), [&](auto tag) {
+    using T = decltype(tag);
+    // Integers multiply in 64-bit unsigned arithmetic (wraps like numpy).
+    using A = std::conditional_t<isFloatLike<T>, double, uint64_t>;
+    const T *src = x.data<T>();
+    T *dst = y.data<T>();
+    for (int64_t o = 0; o < v.outer; ++o)
+      for (int64_t i = 0; i < v.inner; ++i) {
+        A acc = A(1);
+        for (int64_t s = 0; s < v.n; ++s) {
+          int64_t j = reverse ? v.n - 1 - s : s;
+          A c;
+          if constexpr (isFloatLike<T>)
+            c = A(ComputeT<T>(src[v.at(o, j, i)]));
+          else
+            c = A(int64_t(src[v.at(o, j, i)]));
+          if (!exclusive)
+            acc = A(acc * c);
+          if constexpr (isFloatLike<T>)
+            dst[v.at(o, j, i)] = T(ComputeT<T>(acc));
+          else
+            dst[v.at(o, j, i)] = T(acc);
+          if (exclusive)
+            acc = A(acc * c);
+        }
+      }
+  });
+  return Status::ok();
+}
+
+// Hardmax(input) attr axis=-1: 1 at the first maximum along axis (the first
+// NaN if any, like numpy argmax), 0 elsewhere.
+Status kernel_Hardmax(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  if (x.rank() < 1)
+    return ctx.error("input must have rank >= 1");
+  EMBER_ASSIGN(int64_t axis,
+               normalizeAxis(ctx, ctx.attrInt("axis", -1), x.rank()));
+  Tensor &y = ctx.setOutput(0, x.type().withDims(x.dims()));
+  if (ctx.inferOnly())
+    return Status::ok();
+  AxisView v(x.dims(), size_t(axis));
+  dispatchElem(x.elem(), [&](auto tag) {
+    using T = decltype(tag);
+    using C = ComputeT<T>;
+    const T *src = x.data<T>();
+    T *dst = y.data<T>();
+    for (int64_t o = 0; o < v.outer; ++o)
+      for (int64_t i = 0; i < v.inner; ++i) {
+        if (v.n == 0)
+          continue;
+        int64_t best = 0;
+        C bv = C(src[v.at(o, 0, i)]);
+        for (int64_t j = 1; j < v.n; ++j) {
+          C c = C(src[v.at(o, j, i)]);
+          bool bvNan = false, cNan = false;
+          if constexpr (std::is_floating_point_v<C>) {
+            bvNan = std::isnan(bv);
+            cNan = std::isnan(c);
+          }
+          if (bvNan)
+            break;
+          if (cNan || c > bv) {
+            best = j;
+            bv = c;
+          }
+        }
+        dst[v.at(o, best, i)] = T(C(1));
       }
   });
   return Status::ok();

@@ -1,5 +1,7 @@
-// Shape-producing kernels: Shape, Size, ConstantOfShape, Range.
+// Kernels that make tensors from shapes and a few values: Shape, Size,
+// ConstantOfShape, Range, OneHot, EyeLike.
 #include "interp/kernels/MovementUtil.h"
+#include "interp/kernels/ValueUtil.h"
 
 #include <algorithm>
 #include <cmath>
@@ -115,6 +117,74 @@ Status kernel_Range(KernelContext &ctx) {
       y.setDouble(i, fv[0] + double(i) * fv[2]);
     else
       y.setInt(i, int64_t(uint64_t(iv[0]) + uint64_t(i) * uint64_t(iv[2])));
+  }
+  return Status::ok();
+}
+
+Status kernel_OneHot(KernelContext &ctx) {
+  const Tensor &ind = ctx.in(0), &vals = ctx.in(2);
+  if (ind.elem() == ElemKind::Bool)
+    return ctx.error("indices must be numeric");
+  EMBER_ASSIGN(const Tensor *dt, ctx.valueOf(1));
+  if (dt->size() != 1)
+    return ctx.error("depth must have one element, got ",
+                     dt->type().toString());
+  double depthD = dt->getDouble(0);
+  if (!(depthD >= 1) || depthD > double(int64_t(1) << 40))
+    return ctx.error("depth must be positive, got ", depthD);
+  int64_t depth = int64_t(depthD);
+  if (vals.size() != 2 || vals.rank() != 1)
+    return ctx.error("values must be [2] (off, on), got ",
+                     vals.type().toString());
+  size_t r = ind.rank();
+  int64_t axis = ctx.attrInt("axis", -1);
+  if (axis < 0)
+    axis += int64_t(r) + 1;
+  if (axis < 0 || axis > int64_t(r))
+    return ctx.error("axis ", ctx.attrInt("axis", -1),
+                     " out of range for rank ", r + 1);
+  Dims yd = ind.dims();
+  yd.insert(yd.begin() + axis, depth);
+  EMBER_TRY(checkResultSize(ctx, yd));
+  Tensor &y = ctx.setOutput(0, Type(vals.elem(), yd));
+  if (ctx.inferOnly())
+    return Status::ok();
+  int64_t outer = 1, inner = 1;
+  for (size_t k = 0; k < r; ++k)
+    if (int64_t(k) < axis)
+      outer *= ind.dim(k);
+    else
+      inner *= ind.dim(k);
+  size_t es = elemSize(vals.elem());
+  const uint8_t *off = vals.raw(), *on = vals.raw() + es;
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < depth; ++k)
+      for (int64_t i = 0; i < inner; ++i) {
+        double v = ind.getDouble(o * inner + i);
+        if (v < 0)
+          v += double(depth);
+        std::memcpy(y.raw() + size_t((o * depth + k) * inner + i) * es,
+                    v == double(k) ? on : off, es);
+      }
+  return Status::ok();
+}
+
+Status kernel_EyeLike(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  if (x.rank() != 2)
+    return ctx.error("input must be 2-D, got ", x.type().toString());
+  ElemKind k = x.elem();
+  if (ctx.hasAttr("dtype") &&
+      !elemKindFromOnnx(int(ctx.attrInt("dtype", 1)), k))
+    return ctx.unsupportedError("dtype ", ctx.attrInt("dtype", 1));
+  Tensor &y = ctx.setOutput(0, Type(k, x.dims()));
+  if (ctx.inferOnly())
+    return Status::ok();
+  int64_t off = ctx.attrInt("k", 0);
+  for (int64_t i = 0; i < x.dim(0); ++i) {
+    int64_t j = i + off;
+    if (j >= 0 && j < x.dim(1))
+      y.setDouble(i * x.dim(1) + j, 1.0);
   }
   return Status::ok();
 }

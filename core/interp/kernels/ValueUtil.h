@@ -1,10 +1,10 @@
-// Small helpers shared by the family F kernels (losses, sampling, detection
-// and other ops): type-generic reads and writes through double, and checks.
+// Small helpers shared by kernels that compute through double (losses,
+// sampling, signal, data-dependent ops): type-generic writes, operand
+// checks, and coordinates as indices.
 #pragma once
 
 #include "interp/Kernel.h"
 
-#include <map>
 #include <string>
 #include <vector>
 
@@ -38,19 +38,6 @@ inline Status requireIndex(const KernelContext &ctx, size_t i,
                      ctx.in(i).type().toString());
   return Status::ok();
 }
-
-// A parsed Einsum equation for given operand shapes. Labels are letters as
-// char codes; ellipsis dims get kEinsumEll + k (k counted from the left of
-// the widest ellipsis, operands' ellipses aligned to the right). Repeated
-// labels within an input term mean a diagonal.
-constexpr int kEinsumEll = 1000;
-struct EinsumSpec {
-  std::vector<std::vector<int>> inputs; // labels per operand dim
-  std::vector<int> output;              // labels of the result dims
-  std::map<int, int64_t> size;          // label -> size (broadcast)
-};
-Expected<EinsumSpec> parseEinsum(const std::string &eq,
-                                 const std::vector<Dims> &shapes);
 
 // A coordinate as an integer index, truncated toward zero like a C cast,
 // but saturated far outside any tensor and with NaN mapped far below zero,

@@ -1,7 +1,8 @@
 // Einsum reference kernel: a direct sum over the product of all index
 // ranges (explicit and implicit output, ellipsis broadcasting, repeated
 // labels within a term for diagonals).
-#include "interp/kernels/MiscFUtil.h"
+#include "interp/Einsum.h"
+#include "interp/kernels/ValueUtil.h"
 
 #include <algorithm>
 #include <map>

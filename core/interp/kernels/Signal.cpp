@@ -2,7 +2,7 @@
 // Blackman), MelWeightMatrix, DFT (opset 20: axis as an operand) and STFT.
 // Transforms are direct sums with an exact twiddle table (index k*n mod L),
 // O(L^2) per signal, which is fine for an oracle.
-#include "interp/kernels/MiscFUtil.h"
+#include "interp/kernels/ValueUtil.h"
 
 #include <cmath>
 

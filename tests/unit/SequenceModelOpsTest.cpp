@@ -1,6 +1,8 @@
-// Tests of the family E kernels (Attention, RotaryEmbedding, the
-// normalizations, LpPool, Trilu, CumProd, Hardmax, Swish, SwiGLU) and of
-// their lowerings (lowered graph == reference kernel).
+// Tests of the attention, normalization and sequence-model ops (Ops.def's
+// section of that name: Attention, RotaryEmbedding, the statistics
+// normalizations, LpPool, Trilu, CumProd, Hardmax, Swish, SwiGLU, RNN, GRU,
+// LSTM, LinearAttention, CausalConvWithState, TensorScatter) and of their
+// lowerings (lowered graph == reference kernel).
 #include "TestUtil.h"
 #include "lower/Lowering.h"
 
@@ -122,7 +124,7 @@ Tensor absent() { return Tensor::typeOnly(Type(ElemKind::F32, {0})); }
 
 } // namespace
 
-TEST(FamilyE, AttentionMatchesNaive4D) {
+TEST(SequenceModelOps, AttentionMatchesNaive4D) {
   Tensor q = wave({2, 2, 3, 4}), k = wave({2, 2, 5, 4}, 0.8f, 0.1f),
          v = wave({2, 2, 5, 3}, 1.5f);
   OneNode t;
@@ -136,7 +138,7 @@ TEST(FamilyE, AttentionMatchesNaive4D) {
   expectLoweringMatches(t);
 }
 
-TEST(FamilyE, AttentionGqaCausalMatchesNaive) {
+TEST(SequenceModelOps, AttentionGqaCausalMatchesNaive) {
   // 4 query heads share 2 kv heads; causal mask = -inf above the diagonal.
   Tensor q = wave({1, 4, 3, 2}), k = wave({1, 2, 3, 2}, 0.5f),
          v = wave({1, 2, 3, 2}, 2.0f);
@@ -155,7 +157,7 @@ TEST(FamilyE, AttentionGqaCausalMatchesNaive) {
   expectLoweringMatches(t);
 }
 
-TEST(FamilyE, Attention3DPastBoolMaskAllOutputsLowering) {
+TEST(SequenceModelOps, Attention3DPastBoolMaskAllOutputsLowering) {
   // 3-D inputs, GQA, past cache, a short bool mask (padded with false),
   // softcap and the qk output after bias.
   Tensor q = wave({2, 2, 12}), k = wave({2, 3, 6}, 0.7f),
@@ -187,7 +189,7 @@ TEST(FamilyE, Attention3DPastBoolMaskAllOutputsLowering) {
   }
 }
 
-TEST(FamilyE, AttentionFullyMaskedRowIsZero) {
+TEST(SequenceModelOps, AttentionFullyMaskedRowIsZero) {
   Tensor q = wave({1, 1, 2, 2}), k = wave({1, 1, 2, 2}),
          v = wave({1, 1, 2, 2}, 1.0f, 3.0f);
   Tensor m(Type(ElemKind::Bool, {2, 2}));
@@ -206,7 +208,7 @@ TEST(FamilyE, AttentionFullyMaskedRowIsZero) {
   expectLoweringMatches(t);
 }
 
-TEST(FamilyE, AttentionNonpadCausalLowering) {
+TEST(SequenceModelOps, AttentionNonpadCausalLowering) {
   Tensor q = wave({2, 2, 2, 3}), k = wave({2, 2, 4, 3}, 0.6f),
          v = wave({2, 2, 4, 2});
   Tensor np = makeI64({2}, {3, 1}); // batch 1: offset -1, row 0 masked
@@ -228,7 +230,7 @@ TEST(FamilyE, AttentionNonpadCausalLowering) {
   expectNear((*low)[0], (*r)[0]);
 }
 
-TEST(FamilyE, AttentionRejectsBadShapes) {
+TEST(SequenceModelOps, AttentionRejectsBadShapes) {
   OneNode a;
   Status s = a.build(OpKind::Attention, {wave({1, 3, 2, 4}), wave({1, 2, 2, 4}),
                                          wave({1, 2, 2, 4})});
@@ -243,7 +245,7 @@ TEST(FamilyE, AttentionRejectsBadShapes) {
   EXPECT_FALSE(s.isOk()); // mask longer than the keys
 }
 
-TEST(FamilyE, RotaryEmbeddingRotatesPairs) {
+TEST(SequenceModelOps, RotaryEmbeddingRotatesPairs) {
   // One head of size 4, rotary dim 2: (x0, x1) rotated, (x2, x3) kept.
   Tensor x = makeF32({1, 1, 1, 4}, {1, 2, 3, 4});
   Tensor c = makeF32({2, 1}, {1, 0}), s = makeF32({2, 1}, {0, 1});
@@ -267,7 +269,7 @@ TEST(FamilyE, RotaryEmbeddingRotatesPairs) {
   EXPECT_FALSE(oob.run().hasValue());
 }
 
-TEST(FamilyE, RMSNormalizationValuesAndLowering) {
+TEST(SequenceModelOps, RMSNormalizationValuesAndLowering) {
   OneNode t;
   ASSERT_TRUE(t.build(OpKind::RMSNormalization,
                       {makeF32({2, 2}, {3, 4, 0, 0}), makeF32({2}, {1, 2})}, {},
@@ -286,7 +288,7 @@ TEST(FamilyE, RMSNormalizationValuesAndLowering) {
   expectLoweringMatches(l);
 }
 
-TEST(FamilyE, LpNormalizationZeroNormAndLowering) {
+TEST(SequenceModelOps, LpNormalizationZeroNormAndLowering) {
   for (int64_t p : {1, 2}) {
     OneNode t;
     ASSERT_TRUE(t.build(OpKind::LpNormalization,
@@ -305,7 +307,7 @@ TEST(FamilyE, LpNormalizationZeroNormAndLowering) {
                    .isOk());
 }
 
-TEST(FamilyE, GroupAndMeanVarianceNormalizationLowering) {
+TEST(SequenceModelOps, GroupAndMeanVarianceNormalizationLowering) {
   OneNode g;
   ASSERT_TRUE(g.build(OpKind::GroupNormalization,
                       {wave({2, 4, 3}), wave({4}, 1.0f, 1.0f), wave({4})}, {},
@@ -340,7 +342,7 @@ TEST(FamilyE, GroupAndMeanVarianceNormalizationLowering) {
   expectLoweringMatches(m, 1e-4);
 }
 
-TEST(FamilyE, LpPoolSumsPowers) {
+TEST(SequenceModelOps, LpPoolSumsPowers) {
   OneNode t;
   ASSERT_TRUE(t.build(OpKind::LpPool, {makeF32({1, 1, 4}, {3, -4, 0, 1})}, {},
                       {{"kernel_shape", Attr::ofInts({2})},
@@ -355,7 +357,7 @@ TEST(FamilyE, LpPoolSumsPowers) {
   EXPECT_FALSE(bad.build(OpKind::LpPool, {wave({1, 1, 4})}).isOk());
 }
 
-TEST(FamilyE, TriluUpperLowerWithK) {
+TEST(SequenceModelOps, TriluUpperLowerWithK) {
   Tensor x = makeF32({2, 3}, {1, 2, 3, 4, 5, 6});
   OneNode up;
   ASSERT_TRUE(up.build(OpKind::Trilu, {x}, {makeI64({}, {1})}).isOk());
@@ -369,7 +371,7 @@ TEST(FamilyE, TriluUpperLowerWithK) {
   EXPECT_FALSE(bad.build(OpKind::Trilu, {makeF32({3}, {1, 2, 3})}).isOk());
 }
 
-TEST(FamilyE, CumProdExclusiveReverseAndInts) {
+TEST(SequenceModelOps, CumProdExclusiveReverseAndInts) {
   OneNode t;
   ASSERT_TRUE(
       t.build(OpKind::CumProd, {makeF32({4}, {1, 2, 3, 4})}, {makeI64({}, {0})},
@@ -385,7 +387,7 @@ TEST(FamilyE, CumProdExclusiveReverseAndInts) {
   EXPECT_FALSE(bad.run().hasValue());
 }
 
-TEST(FamilyE, HardmaxFirstMaximum) {
+TEST(SequenceModelOps, HardmaxFirstMaximum) {
   OneNode t;
   ASSERT_TRUE(t.build(OpKind::Hardmax, {makeF32({2, 3}, {1, 3, 3, 2, 0, -1})},
                       {}, {{"axis", Attr::ofInt(1)}})
@@ -398,7 +400,7 @@ TEST(FamilyE, HardmaxFirstMaximum) {
   EXPECT_EQ(runOk(a0)[0].toDoubles(), (std::vector<double>{0, 1, 1, 0}));
 }
 
-TEST(FamilyE, SwishAndSwiGLU) {
+TEST(SequenceModelOps, SwishAndSwiGLU) {
   Tensor a = makeF32({3}, {-1, 0, 2}), b = makeF32({3}, {2, 5, 0.5});
   OneNode s;
   ASSERT_TRUE(
@@ -415,7 +417,7 @@ TEST(FamilyE, SwishAndSwiGLU) {
   EXPECT_FALSE(bad.build(OpKind::SwiGLU, {a, makeF32({2}, {1, 2})}).isOk());
 }
 
-TEST(FamilyE, RnnScalarRecurrenceAndSequenceLens) {
+TEST(SequenceModelOps, RnnScalarRecurrenceAndSequenceLens) {
   // H = tanh(w x + r h + wb + rb) with scalars, two batches, the second of
   // length 1 (its step 2 output is 0 and Y_h keeps step 1).
   Tensor x = makeF32({2, 2, 1}, {1, 2, 3, 4}); // [S, B, I]
@@ -443,7 +445,7 @@ TEST(FamilyE, RnnScalarRecurrenceAndSequenceLens) {
                    .isOk());
 }
 
-TEST(FamilyE, GruLinearBeforeResetAndReverse) {
+TEST(SequenceModelOps, GruLinearBeforeResetAndReverse) {
   // One step, scalars: z = s(wz x + rbz), r = s(wr x + rbr),
   // h~ = tanh(wh x + r * (rh h0 + rbh)) (linear_before_reset) or
   // tanh(wh x + rh (r h0) + rbh); H = (1 - z) h~ + z h0.
@@ -470,7 +472,7 @@ TEST(FamilyE, GruLinearBeforeResetAndReverse) {
   }
 }
 
-TEST(FamilyE, LstmPeepholesAndInputForget) {
+TEST(SequenceModelOps, LstmPeepholesAndInputForget) {
   Tensor x = makeF32({1, 1, 1}, {0.5f});
   Tensor w = makeF32({1, 4, 1}, {0.1f, 0.2f, 0.3f, 0.4f}); // i, o, f, c
   Tensor rr = makeF32({1, 4, 1}, {0.5f, 0.6f, 0.7f, 0.8f});
@@ -496,7 +498,7 @@ TEST(FamilyE, LstmPeepholesAndInputForget) {
   }
 }
 
-TEST(FamilyE, LinearAttentionGatedDeltaOneHead) {
+TEST(SequenceModelOps, LinearAttentionGatedDeltaOneHead) {
   // One head, Dk = Dv = 1: state s: s *= exp(g); v' = beta (v - s k);
   // s += k v'; out = scale q s with scale 1/sqrt(1).
   Tensor q = makeF32({1, 2, 1}, {1, 2}), k = makeF32({1, 2, 1}, {0.5f, 1});
@@ -525,7 +527,7 @@ TEST(FamilyE, LinearAttentionGatedDeltaOneHead) {
                    .isOk());
 }
 
-TEST(FamilyE, CausalConvWithStateCarriesState) {
+TEST(SequenceModelOps, CausalConvWithStateCarriesState) {
   Tensor x = makeF32({1, 1, 3}, {1, 2, 3}),
          w = makeF32({1, 1, 3}, {1, 10, 100});
   Tensor past = makeF32({1, 1, 2}, {5, 6});
@@ -542,7 +544,7 @@ TEST(FamilyE, CausalConvWithStateCarriesState) {
   EXPECT_EQ(r[1].toDoubles(), (std::vector<double>{2, 3}));
 }
 
-TEST(FamilyE, TensorScatterLinearAndCircular) {
+TEST(SequenceModelOps, TensorScatterLinearAndCircular) {
   Tensor cache = makeF32({2, 3, 1}, {0, 0, 0, 0, 0, 0});
   Tensor up = makeF32({2, 2, 1}, {1, 2, 3, 4});
   OneNode lin;
@@ -564,7 +566,7 @@ TEST(FamilyE, TensorScatterLinearAndCircular) {
   EXPECT_FALSE(oob.run().hasValue());
 }
 
-TEST(FamilyE, RotaryEmbeddingLowering) {
+TEST(SequenceModelOps, RotaryEmbeddingLowering) {
   for (int inter = 0; inter < 2; ++inter) {
     OneNode t; // 3-D input, 2 heads of 6, rotary dim 4, position ids
     ASSERT_TRUE(
@@ -587,7 +589,7 @@ TEST(FamilyE, RotaryEmbeddingLowering) {
   }
 }
 
-TEST(FamilyE, HardmaxAndTriluLowering) {
+TEST(SequenceModelOps, HardmaxAndTriluLowering) {
   for (int64_t axis : {0, 1, -1}) {
     OneNode t;
     ASSERT_TRUE(
@@ -611,7 +613,7 @@ TEST(FamilyE, HardmaxAndTriluLowering) {
   }
 }
 
-TEST(FamilyE, EmptyTensorsDoNotCrash) {
+TEST(SequenceModelOps, EmptyTensorsDoNotCrash) {
   Tensor empty(Type(ElemKind::F32, {0, 4, 3}));
   OneNode g;
   ASSERT_TRUE(g.build(OpKind::GroupNormalization, {empty, wave({4}), wave({4})},
@@ -632,7 +634,7 @@ TEST(FamilyE, EmptyTensorsDoNotCrash) {
   EXPECT_EQ(y[0].toDoubles(), (std::vector<double>{0, 0, 0, 0}));
 }
 
-TEST(FamilyE, CausalConvAndTensorScatterLowering) {
+TEST(SequenceModelOps, CausalConvAndTensorScatterLowering) {
   for (int withPast = 0; withPast < 2; ++withPast)
     for (const char *act : {"none", "silu"}) {
       OneNode t;
@@ -663,7 +665,7 @@ TEST(FamilyE, CausalConvAndTensorScatterLowering) {
   }
 }
 
-TEST(FamilyE, LpPoolLowering) {
+TEST(SequenceModelOps, LpPoolLowering) {
   std::vector<AttrMap> cases = {
       {{"kernel_shape", Attr::ofInts({3, 2})}, {"p", Attr::ofInt(3)}},
       {{"kernel_shape", Attr::ofInts({3, 3})},

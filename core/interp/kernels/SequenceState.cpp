@@ -1,4 +1,4 @@
-// Family E reference kernels of stateful sequence-model ops: LinearAttention
+// Reference kernels of stateful sequence-model ops: LinearAttention
 // (linear / gated / delta / gated_delta recurrences), CausalConvWithState
 // (depthwise causal conv with a carried state) and TensorScatter (KV-cache
 // writes).

@@ -1,4 +1,4 @@
-// Family E reference kernels of the recurrent ops RNN, GRU and LSTM (opset
+// Reference kernels of the recurrent ops RNN, GRU and LSTM (opset
 // 14-22 form: layout, sequence_lens, activations with alpha/beta, clip,
 // forward/reverse/bidirectional, GRU linear_before_reset, LSTM peepholes
 // and input_forget). Steps past sequence_lens[b] output zeros and keep the

@@ -1,6 +1,7 @@
-// Reference kernels of family F: losses, sampling, detection, signal and
-// data-dependent ops. Expected values are computed by hand (or with the
-// formulas of the ONNX reference implementation).
+// Reference kernels and lowerings of the losses, sampling, detection,
+// signal-processing and data-dependent ops (Ops.def's section of that name).
+// Expected values are computed by hand (or with the formulas of the ONNX
+// reference implementation).
 #include "TestUtil.h"
 #include "lower/Lowering.h"
 
@@ -56,7 +57,7 @@ void expectValues(const Tensor &t, const std::vector<double> &want,
 
 } // namespace
 
-TEST(FamilyF, NllLossReductions) {
+TEST(LossSamplingSignal, NllLossReductions) {
   Tensor x = makeF32({2, 3}, {-1, -2, -3, -4, -5, -6});
   Tensor t = makeI64({2}, {2, 0});
   Tensor none = runOne(OpKind::NegativeLogLikelihoodLoss, {x, t}, {},
@@ -74,7 +75,7 @@ TEST(FamilyF, NllLossReductions) {
                {3.0});
 }
 
-TEST(FamilyF, NllLossRejectsBadTargets) {
+TEST(LossSamplingSignal, NllLossRejectsBadTargets) {
   Tensor x = makeF32({2, 3}, {-1, -2, -3, -4, -5, -6});
   EXPECT_NE(
       failure(OpKind::NegativeLogLikelihoodLoss, {x, makeI64({2}, {3, 0})}),
@@ -84,7 +85,7 @@ TEST(FamilyF, NllLossRejectsBadTargets) {
       "");
 }
 
-TEST(FamilyF, SoftmaxCrossEntropyWithLogProb) {
+TEST(LossSamplingSignal, SoftmaxCrossEntropyWithLogProb) {
   Tensor x = makeF32({1, 2, 2}, {0, 0, 1, 1}); // classes along axis 1
   Tensor t = makeI64({1, 2}, {0, 1});
   auto r = runAll(OpKind::SoftmaxCrossEntropyLoss, {x, t}, {},
@@ -96,7 +97,7 @@ TEST(FamilyF, SoftmaxCrossEntropyWithLogProb) {
   expectValues(r[0], {2 * l - 1});
 }
 
-TEST(FamilyF, GridSampleModes) {
+TEST(LossSamplingSignal, GridSampleModes) {
   Tensor x = makeF32({1, 1, 2, 2}, {1, 2, 3, 4});
   // Center of the image, and the top-left corner.
   Tensor g = makeF32({1, 1, 2, 2}, {0, 0, -1, -1});
@@ -115,7 +116,7 @@ TEST(FamilyF, GridSampleModes) {
                {1, 1}); // (0 + 1) / 2 * (2 - 1) = 0.5 rounds to even: 0
 }
 
-TEST(FamilyF, AffineGridIdentity) {
+TEST(LossSamplingSignal, AffineGridIdentity) {
   Tensor th = makeF32({1, 2, 3}, {1, 0, 0, 0, 1, 0});
   Tensor y = runOne(OpKind::AffineGrid, {th}, {makeI64({4}, {1, 1, 2, 2})},
                     {{"align_corners", Attr::ofInt(1)}});
@@ -123,7 +124,7 @@ TEST(FamilyF, AffineGridIdentity) {
   expectValues(y, {-1, -1, 1, -1, -1, 1, 1, 1});
 }
 
-TEST(FamilyF, NonMaxSuppressionSuppressesOverlap) {
+TEST(LossSamplingSignal, NonMaxSuppressionSuppressesOverlap) {
   Tensor boxes = makeF32({1, 3, 4}, {0, 0, 1, 1, 0, 0.1f, 1, 1.1f, 0, 5, 1, 6});
   Tensor scores = makeF32({1, 1, 3}, {0.9f, 0.8f, 0.7f});
   Tensor y = runOne(OpKind::NonMaxSuppression, {},
@@ -132,7 +133,7 @@ TEST(FamilyF, NonMaxSuppressionSuppressesOverlap) {
   expectValues(y, {0, 0, 0, 0, 0, 2});
 }
 
-TEST(FamilyF, NonZeroUniqueCompress) {
+TEST(LossSamplingSignal, NonZeroUniqueCompress) {
   Tensor nz = runOne(OpKind::NonZero, {}, {makeF32({2, 2}, {1, 0, 0, 3})});
   EXPECT_EQ(nz.type().toString(), "i64[2,2]");
   expectValues(nz, {0, 1, 0, 1});
@@ -151,13 +152,13 @@ TEST(FamilyF, NonZeroUniqueCompress) {
   expectValues(c, {2, 5});
 }
 
-TEST(FamilyF, NonZeroNeedsKnownValues) {
+TEST(LossSamplingSignal, NonZeroNeedsKnownValues) {
   OneNode t;
   Status s = t.build(OpKind::NonZero, {makeF32({2}, {1, 0})});
   EXPECT_FALSE(s.isOk());
 }
 
-TEST(FamilyF, OneHotEyeLikeReverseSequence) {
+TEST(LossSamplingSignal, OneHotEyeLikeReverseSequence) {
   Tensor oh = runOne(OpKind::OneHot, {makeI64({2}, {1, -1})},
                      {makeI64({}, {3}), makeF32({2}, {0, 5})});
   EXPECT_EQ(oh.type().toString(), "f32[2,3]");
@@ -173,7 +174,7 @@ TEST(FamilyF, OneHotEyeLikeReverseSequence) {
   expectValues(rs, {3, 20, 2, 10, 1, 30});
 }
 
-TEST(FamilyF, DetAndEinsum) {
+TEST(LossSamplingSignal, DetAndEinsum) {
   expectValues(
       runOne(OpKind::Det, {makeF32({2, 2, 2}, {1, 2, 3, 4, 0, 1, 1, 0})}),
       {-2, -1});
@@ -197,7 +198,7 @@ TEST(FamilyF, DetAndEinsum) {
             "");
 }
 
-TEST(FamilyF, CenterCropPadAndMaxUnpool) {
+TEST(LossSamplingSignal, CenterCropPadAndMaxUnpool) {
   Tensor x = makeF32({3, 2}, {1, 2, 3, 4, 5, 6});
   Tensor y = runOne(OpKind::CenterCropPad, {x}, {makeI64({2}, {1, 4})});
   EXPECT_EQ(y.type().toString(), "f32[1,4]");
@@ -215,7 +216,7 @@ TEST(FamilyF, CenterCropPadAndMaxUnpool) {
             "");
 }
 
-TEST(FamilyF, WindowsAndDft) {
+TEST(LossSamplingSignal, WindowsAndDft) {
   Tensor h = runOne(OpKind::HannWindow, {}, {makeI64({}, {4})});
   expectValues(h, {0, 0.5, 1, 0.5});
   Tensor hs = runOne(OpKind::HannWindow, {}, {makeI64({}, {3})},
@@ -237,7 +238,7 @@ TEST(FamilyF, WindowsAndDft) {
   expectValues(st, {3, 0, -1, 0, 7, 0, -1, 0});
 }
 
-TEST(FamilyF, RoiAlignAverage) {
+TEST(LossSamplingSignal, RoiAlignAverage) {
   Tensor x = makeF32({1, 1, 2, 2}, {1, 2, 3, 4});
   Tensor rois = makeF32({1, 4}, {0, 0, 1, 1});
   Tensor y = runOne(OpKind::RoiAlign, {x, rois, makeI64({1}, {0})}, {},
@@ -248,7 +249,7 @@ TEST(FamilyF, RoiAlignAverage) {
   expectValues(y, {2.5}); // one sample at (0.5, 0.5)
 }
 
-TEST(FamilyF, DeformConvZeroOffsetIsConv) {
+TEST(LossSamplingSignal, DeformConvZeroOffsetIsConv) {
   Tensor x = makeF32({1, 1, 2, 2}, {1, 2, 3, 4});
   Tensor w = makeF32({1, 1, 2, 2}, {1, 1, 1, 1});
   Tensor off(Type(ElemKind::F32, {1, 8, 1, 1}));
@@ -285,7 +286,7 @@ void expectLoweringMatches(OneNode &t) {
 
 } // namespace
 
-TEST(FamilyF, LoweringsMatchKernels) {
+TEST(LossSamplingSignal, LoweringsMatchKernels) {
   {
     OneNode t;
     ASSERT_TRUE(t.build(OpKind::OneHot, {makeI64({2, 2}, {0, -1, 2, 5})},
@@ -333,7 +334,7 @@ TEST(FamilyF, LoweringsMatchKernels) {
   }
 }
 
-TEST(FamilyF, EinsumLoweringMatchesKernel) {
+TEST(LossSamplingSignal, EinsumLoweringMatchesKernel) {
   struct Case {
     const char *eq;
     std::vector<Dims> shapes;
@@ -370,7 +371,7 @@ TEST(FamilyF, EinsumLoweringMatchesKernel) {
   }
 }
 
-TEST(FamilyF, LossLoweringsMatchKernels) {
+TEST(LossSamplingSignal, LossLoweringsMatchKernels) {
   Tensor x = makeF32({2, 3, 2}, {-1, -2, -3, -4, -5, -6, 1, 2, 3, 4, 5, 6});
   Tensor t = makeI64({2, 2}, {2, 0, 1, 1});
   Tensor w = makeF32({3}, {1, 2, 4});
@@ -394,7 +395,7 @@ TEST(FamilyF, LossLoweringsMatchKernels) {
         }
 }
 
-TEST(FamilyF, NaNInputsDoNotCrash) {
+TEST(LossSamplingSignal, NaNInputsDoNotCrash) {
   float nan = std::nanf("");
   // NaN coordinates read as outside; NaN values sort last.
   Tensor x = makeF32({1, 1, 2, 2}, {1, 2, 3, 4});
@@ -424,7 +425,7 @@ TEST(FamilyF, NaNInputsDoNotCrash) {
       1);
 }
 
-TEST(FamilyF, DftAndStftLoweringsMatchKernels) {
+TEST(LossSamplingSignal, DftAndStftLoweringsMatchKernels) {
   auto signal = [](Dims d) {
     Tensor t(Type(ElemKind::F32, d));
     for (int64_t i = 0; i < t.size(); ++i)
@@ -465,7 +466,7 @@ TEST(FamilyF, DftAndStftLoweringsMatchKernels) {
   }
 }
 
-TEST(FamilyF, MoreLoweringsMatchKernels) {
+TEST(LossSamplingSignal, MoreLoweringsMatchKernels) {
   for (int64_t align : {0, 1})
     for (int64_t d : {2, 3}) {
       OneNode t;

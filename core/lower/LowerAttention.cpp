@@ -1,168 +1,13 @@
-// Lowerings of the family E composites into primitives: Attention,
-// RotaryEmbedding, RMSNormalization, LpNormalization, GroupNormalization,
-// MeanVarianceNormalization, Swish, SwiGLU, Hardmax, Trilu,
-// CausalConvWithState, TensorScatter, LpPool.
-#include "lower/Lowering.h"
+// Lowerings of the transformer and sequence-state ops: Attention (scaled
+// dot-product with masks, GQA, causal and KV-cache forms), RotaryEmbedding,
+// CausalConvWithState (a grouped Conv over state ++ input) and
+// TensorScatter (KV-cache writes).
+#include "lower/LowerUtil.h"
 
 #include <cmath>
 #include <limits>
 
 namespace ember {
-
-namespace {
-
-Expected<Value> castE(LoweringBuilder &b, Value v, ElemKind k) {
-  if (v.type().elem() == k)
-    return v;
-  return b.op(OpKind::Cast, {v}, {{"to", Attr::ofInt(elemKindToOnnx(k))}});
-}
-
-// Arithmetic type: f32 for 16-bit floats, else the type itself.
-ElemKind wideKind(ElemKind k) {
-  return k == ElemKind::F16 || k == ElemKind::BF16 ? ElemKind::F32 : k;
-}
-
-Expected<int64_t> axisE(const char *op, int64_t axis, size_t rank) {
-  int64_t r = int64_t(rank);
-  if (axis < -r || axis >= r)
-    return invalid(op, ": axis ", axis, " out of range for rank ", r);
-  return axis < 0 ? axis + r : axis;
-}
-
-Expected<Value> swishE(LoweringBuilder &b, Value x, double alpha) {
-  ElemKind k = x.type().elem();
-  Value ax = x;
-  if (alpha != 1.0) {
-    EMBER_ASSIGN(ax, b.op(OpKind::Mul, {x, b.scalar(k, alpha)}));
-  }
-  EMBER_ASSIGN(Value s, b.op(OpKind::Sigmoid, {ax}));
-  return b.op(OpKind::Mul, {x, s});
-}
-
-} // namespace
-
-// Y = X * 1/sqrt(mean(X^2) + eps) * scale, statistics in f32 (f64 data: f64).
-Expected<std::vector<Value>> lower_RMSNormalization(LoweringBuilder &b) {
-  const Node &n = b.node();
-  const Type &xt = b.inType(0);
-  ElemKind sk = xt.elem() == ElemKind::F64 ? ElemKind::F64 : ElemKind::F32;
-  EMBER_ASSIGN(int64_t axis,
-               axisE("RMSNormalization", n.attrInt("axis", -1), xt.rank()));
-  EMBER_ASSIGN(Value x, castE(b, b.in(0), sk));
-  EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {x, x}));
-  EMBER_ASSIGN(Value ms, b.mean(sq, LoweringBuilder::axisRange(
-                                        axis, int64_t(xt.rank()))));
-  EMBER_ASSIGN(
-      ms, b.op(OpKind::Add, {ms, b.scalar(sk, n.attrFloat("epsilon", 1e-5))}));
-  EMBER_ASSIGN(Value rms, b.op(OpKind::Sqrt, {ms}));
-  EMBER_ASSIGN(Value inv, b.op(OpKind::Reciprocal, {rms}));
-  EMBER_ASSIGN(Value y, b.op(OpKind::Mul, {x, inv}));
-  EMBER_ASSIGN(Value w, castE(b, b.in(1), sk));
-  EMBER_ASSIGN(y, b.op(OpKind::Mul, {y, w}));
-  EMBER_ASSIGN(y, castE(b, y, n.types[0].elem()));
-  return std::vector<Value>{y};
-}
-
-// Y = X / ||X||_p along axis (p 1 or 2); a zero norm gives 0.
-Expected<std::vector<Value>> lower_LpNormalization(LoweringBuilder &b) {
-  const Node &n = b.node();
-  const Type &xt = b.inType(0);
-  ElemKind k = xt.elem(), wk = wideKind(k);
-  EMBER_ASSIGN(int64_t axis,
-               axisE("LpNormalization", n.attrInt("axis", -1), xt.rank()));
-  int64_t p = n.attrInt("p", 2);
-  if (p != 1 && p != 2)
-    return invalid("LpNormalization: p must be 1 or 2, got ", p);
-  EMBER_ASSIGN(Value x, castE(b, b.in(0), wk));
-  Value t;
-  if (p == 1) {
-    EMBER_ASSIGN(t, b.op(OpKind::Abs, {x}));
-  } else {
-    EMBER_ASSIGN(t, b.op(OpKind::Mul, {x, x}));
-  }
-  EMBER_ASSIGN(Value norm, b.op(OpKind::ReduceSum, {t, b.ints({axis})},
-                                {{"keepdims", Attr::ofInt(1)}}));
-  if (p == 2) {
-    EMBER_ASSIGN(norm, b.op(OpKind::Sqrt, {norm}));
-  }
-  EMBER_ASSIGN(Value y, b.op(OpKind::Div, {x, norm}));
-  EMBER_ASSIGN(Value zero, b.op(OpKind::Equal, {norm, b.scalar(wk, 0)}));
-  EMBER_ASSIGN(y, b.op(OpKind::Where, {zero, b.scalar(wk, 0), y}));
-  EMBER_ASSIGN(y, castE(b, y, k));
-  return std::vector<Value>{y};
-}
-
-// Per (batch, group): (x - mean) / sqrt(var + eps), then per-channel scale
-// and bias; statistics in f32 (f64 data: f64).
-Expected<std::vector<Value>> lower_GroupNormalization(LoweringBuilder &b) {
-  const Node &n = b.node();
-  const Type &xt = b.inType(0);
-  ElemKind k = xt.elem();
-  ElemKind sk = k == ElemKind::F64 ? ElemKind::F64 : ElemKind::F32;
-  if (xt.rank() < 2)
-    return invalid("GroupNormalization: X must have rank >= 2");
-  int64_t N = xt.dim(0), C = xt.dim(1), G = n.attrInt("num_groups", 0);
-  if (G < 1 || C % G)
-    return invalid("GroupNormalization: num_groups must divide channels");
-  int64_t inner = N > 0 && C > 0 ? xt.numElements() / (N * C) * (C / G) : 0;
-  EMBER_ASSIGN(Value x, castE(b, b.in(0), sk));
-  EMBER_ASSIGN(x, b.op(OpKind::Reshape, {x, b.ints({N, G, inner})}));
-  EMBER_ASSIGN(Value mean, b.mean(x, {2}));
-  EMBER_ASSIGN(Value d, b.op(OpKind::Sub, {x, mean}));
-  EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {d, d}));
-  EMBER_ASSIGN(Value var, b.mean(sq, {2}));
-  EMBER_ASSIGN(var, b.op(OpKind::Add,
-                         {var, b.scalar(sk, n.attrFloat("epsilon", 1e-5))}));
-  EMBER_ASSIGN(Value sd, b.op(OpKind::Sqrt, {var}));
-  EMBER_ASSIGN(Value inv, b.op(OpKind::Reciprocal, {sd}));
-  EMBER_ASSIGN(Value y, b.op(OpKind::Mul, {d, inv}));
-  EMBER_ASSIGN(y, b.op(OpKind::Reshape, {y, b.ints(xt.dims())}));
-  Dims chShape(xt.rank() - 1, 1);
-  chShape[0] = C;
-  EMBER_ASSIGN(Value sc, b.op(OpKind::Reshape, {b.in(1), b.ints(chShape)}));
-  EMBER_ASSIGN(sc, castE(b, sc, sk));
-  EMBER_ASSIGN(Value bi, b.op(OpKind::Reshape, {b.in(2), b.ints(chShape)}));
-  EMBER_ASSIGN(bi, castE(b, bi, sk));
-  EMBER_ASSIGN(y, b.op(OpKind::Mul, {y, sc}));
-  EMBER_ASSIGN(y, b.op(OpKind::Add, {y, bi}));
-  EMBER_ASSIGN(y, castE(b, y, k));
-  return std::vector<Value>{y};
-}
-
-// (X - E[X]) / (sqrt(E[X^2] - E[X]^2) + 1e-9) over `axes` (default 0,2,3).
-Expected<std::vector<Value>>
-lower_MeanVarianceNormalization(LoweringBuilder &b) {
-  const Node &n = b.node();
-  const Type &xt = b.inType(0);
-  ElemKind k = xt.elem(), wk = wideKind(k);
-  Dims axes = n.hasAttr("axes") ? n.attrInts("axes") : Dims{0, 2, 3};
-  for (int64_t &a : axes) {
-    EMBER_ASSIGN(a, axisE("MeanVarianceNormalization", a, xt.rank()));
-  }
-  EMBER_ASSIGN(Value x, castE(b, b.in(0), wk));
-  EMBER_ASSIGN(Value mean, b.mean(x, axes));
-  EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {x, x}));
-  EMBER_ASSIGN(Value ex2, b.mean(sq, axes));
-  EMBER_ASSIGN(Value m2, b.op(OpKind::Mul, {mean, mean}));
-  EMBER_ASSIGN(Value var, b.op(OpKind::Sub, {ex2, m2}));
-  EMBER_ASSIGN(Value sd, b.op(OpKind::Sqrt, {var}));
-  EMBER_ASSIGN(sd, b.op(OpKind::Add, {sd, b.scalar(wk, 1e-9)}));
-  EMBER_ASSIGN(Value d, b.op(OpKind::Sub, {x, mean}));
-  EMBER_ASSIGN(Value y, b.op(OpKind::Div, {d, sd}));
-  EMBER_ASSIGN(y, castE(b, y, k));
-  return std::vector<Value>{y};
-}
-
-Expected<std::vector<Value>> lower_Swish(LoweringBuilder &b) {
-  EMBER_ASSIGN(Value y, swishE(b, b.in(0), b.node().attrFloat("alpha", 1.0)));
-  return std::vector<Value>{y};
-}
-
-Expected<std::vector<Value>> lower_SwiGLU(LoweringBuilder &b) {
-  EMBER_ASSIGN(Value s, swishE(b, b.in(0), b.node().attrFloat("alpha", 1.0)));
-  EMBER_ASSIGN(Value y, b.op(OpKind::Mul, {s, b.in(1)}));
-  return std::vector<Value>{y};
-}
 
 // Attention: heads to [B, H, S, D], KV cache Concat, Q and K scaled by
 // sqrt(scale), MatMul with K^T (GQA: the q heads sharing a kv head are
@@ -283,7 +128,7 @@ Expected<std::vector<Value>> lower_Attention(LoweringBuilder &b) {
   if (b.has(6)) {
     // Per-batch offsets nonpad[b] - Sq: compare constants of j - i + Sq
     // with nonpad[b] at run time.
-    EMBER_ASSIGN(Value np, castE(b, b.in(6), ElemKind::I64));
+    EMBER_ASSIGN(Value np, castTo(b, b.in(6), ElemKind::I64));
     EMBER_ASSIGN(np, b.op(OpKind::Reshape, {np, b.ints({B, 1, 1, 1})}));
     auto rel = [&](int64_t shift) {
       Tensor t(Type(ElemKind::I64, {Sq, S}));
@@ -323,7 +168,7 @@ Expected<std::vector<Value>> lower_Attention(LoweringBuilder &b) {
   if (n.hasAttr("softmax_precision") &&
       !elemKindFromOnnx(int(n.attrInt("softmax_precision", 1)), smk))
     return invalid("Attention: bad softmax_precision");
-  EMBER_ASSIGN(Value sm, castE(b, qkb, smk));
+  EMBER_ASSIGN(Value sm, castTo(b, qkb, smk));
   EMBER_ASSIGN(Value p,
                b.op(OpKind::Softmax, {sm}, {{"axis", Attr::ofInt(-1)}}));
   if (bias) {
@@ -349,7 +194,7 @@ Expected<std::vector<Value>> lower_Attention(LoweringBuilder &b) {
       EMBER_ASSIGN(p, b.op(OpKind::Where, {g, b.scalar(smk, 0), p}));
     }
   }
-  EMBER_ASSIGN(p, castE(b, p, k));
+  EMBER_ASSIGN(p, castTo(b, p, k));
   Value pv = p;
   if (reps > 1) {
     EMBER_ASSIGN(pv,
@@ -374,10 +219,6 @@ Expected<std::vector<Value>> lower_Attention(LoweringBuilder &b) {
   }
   return res;
 }
-
-} // namespace ember
-
-namespace ember {
 
 // RotaryEmbedding: X as [B, S, H, D]; cos/sin rows gathered by
 // position_ids (or taken as [B, S, half]) and broadcast over heads; the
@@ -477,62 +318,6 @@ Expected<std::vector<Value>> lower_RotaryEmbedding(LoweringBuilder &b) {
   return std::vector<Value>{y};
 }
 
-} // namespace ember
-
-namespace ember {
-
-// Hardmax: Equal(iota along axis, ArgMax(keepdims)) cast to the input type
-// (ArgMax picks the first maximum, or the first NaN, like the kernel).
-Expected<std::vector<Value>> lower_Hardmax(LoweringBuilder &b) {
-  const Type &xt = b.inType(0);
-  EMBER_ASSIGN(int64_t axis,
-               axisE("Hardmax", b.node().attrInt("axis", -1), xt.rank()));
-  int64_t n = xt.dim(size_t(axis));
-  if (n == 0 || xt.numElements() == 0)
-    return std::vector<Value>{b.in(0)};
-  EMBER_ASSIGN(Value idx, b.op(OpKind::ArgMax, {b.in(0)},
-                               {{"axis", Attr::ofInt(axis)},
-                                {"keepdims", Attr::ofInt(1)}}));
-  Dims iotaDims(xt.rank() - size_t(axis), 1);
-  iotaDims[0] = n;
-  Tensor iota(Type(ElemKind::I64, iotaDims));
-  for (int64_t j = 0; j < n; ++j)
-    iota.data<int64_t>()[j] = j;
-  EMBER_ASSIGN(Value eq, b.op(OpKind::Equal, {b.constant(iota), idx}));
-  EMBER_ASSIGN(Value y, castE(b, eq, xt.elem()));
-  return std::vector<Value>{y};
-}
-
-// Trilu: Where(j - i >= k (upper) or j - i <= k (lower), x, 0) over the last
-// two dims; k (default 0) may be a run-time value.
-Expected<std::vector<Value>> lower_Trilu(LoweringBuilder &b) {
-  const Type &xt = b.inType(0);
-  if (xt.rank() < 2)
-    return invalid("Trilu: input must have rank >= 2");
-  int64_t rows = xt.dim(xt.rank() - 2), cols = xt.dim(xt.rank() - 1);
-  Tensor rel(Type(ElemKind::I64, {rows, cols}));
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j)
-      rel.data<int64_t>()[i * cols + j] = j - i;
-  Value k;
-  if (b.has(1)) {
-    EMBER_ASSIGN(k, castE(b, b.in(1), ElemKind::I64));
-  } else {
-    k = b.scalar(ElemKind::I64, 0);
-  }
-  bool upper = b.node().attrInt("upper", 1) != 0;
-  EMBER_ASSIGN(Value keep,
-               b.op(upper ? OpKind::GreaterOrEqual : OpKind::LessOrEqual,
-                    {b.constant(rel), k}));
-  EMBER_ASSIGN(Value y,
-               b.op(OpKind::Where, {keep, b.in(0), b.scalar(xt.elem(), 0)}));
-  return std::vector<Value>{y};
-}
-
-} // namespace ember
-
-namespace ember {
-
 // CausalConvWithState: Conv(group=C) over past_state (or zeros) ++ input,
 // optional SiLU computed in f32, present_state = the last K-1 positions.
 Expected<std::vector<Value>> lower_CausalConvWithState(LoweringBuilder &b) {
@@ -559,9 +344,9 @@ Expected<std::vector<Value>> lower_CausalConvWithState(LoweringBuilder &b) {
                               {"kernel_shape", Attr::ofInts({K})}}));
   std::string act = n.attrString("activation", "none");
   if (act == "silu" || act == "swish") {
-    EMBER_ASSIGN(Value f, castE(b, y, wideKind(k)));
-    EMBER_ASSIGN(f, swishE(b, f, 1.0));
-    EMBER_ASSIGN(y, castE(b, f, k));
+    EMBER_ASSIGN(Value f, castTo(b, y, wideKind(k)));
+    EMBER_ASSIGN(f, swish(b, f, 1.0));
+    EMBER_ASSIGN(y, castTo(b, f, k));
   }
   std::vector<Value> res{y};
   if (n.numResults() > 1) {
@@ -579,7 +364,7 @@ Expected<std::vector<Value>> lower_TensorScatter(LoweringBuilder &b) {
   const Node &n = b.node();
   const Type &ct = b.inType(0), &ut = b.inType(1);
   EMBER_ASSIGN(int64_t axis,
-               axisE("TensorScatter", n.attrInt("axis", -2), ct.rank()));
+               checkedAxis("TensorScatter", n.attrInt("axis", -2), ct.rank()));
   int64_t r = int64_t(ct.rank()), B = ct.dim(0), len = ut.dim(size_t(axis));
   Dims posDims(size_t(r), 1);
   posDims[size_t(axis)] = len;
@@ -590,7 +375,7 @@ Expected<std::vector<Value>> lower_TensorScatter(LoweringBuilder &b) {
   if (b.has(2)) {
     Dims bDims(size_t(r), 1);
     bDims[0] = B;
-    EMBER_ASSIGN(Value w, castE(b, b.in(2), ElemKind::I64));
+    EMBER_ASSIGN(Value w, castTo(b, b.in(2), ElemKind::I64));
     EMBER_ASSIGN(w, b.op(OpKind::Reshape, {w, b.ints(bDims)}));
     EMBER_ASSIGN(idx, b.op(OpKind::Add, {w, idx}));
   }
@@ -602,64 +387,6 @@ Expected<std::vector<Value>> lower_TensorScatter(LoweringBuilder &b) {
   EMBER_ASSIGN(idx, b.op(OpKind::Expand, {idx, b.ints(ut.dims())}));
   EMBER_ASSIGN(Value y, b.op(OpKind::ScatterElements, {b.in(0), idx, b.in(1)},
                              {{"axis", Attr::ofInt(axis)}}));
-  return std::vector<Value>{y};
-}
-
-} // namespace ember
-
-namespace ember {
-
-// LpPool: |x|^p zero-padded explicitly so every window is whole, an
-// AveragePool without padding times the window size (= the window sum),
-// then ^(1/p); computed in f32 for 16-bit floats.
-Expected<std::vector<Value>> lower_LpPool(LoweringBuilder &b) {
-  const Node &n = b.node();
-  const Type &xt = b.inType(0);
-  ElemKind k = xt.elem(), wk = wideKind(k);
-  size_t nsp = xt.rank() - 2;
-  Dims kernel = n.attrInts("kernel_shape");
-  const Dims &out = n.types[0].dims();
-  if (xt.rank() < 3 || kernel.size() != nsp)
-    return invalid("LpPool: kernel_shape must match the spatial dims");
-  Dims strides = n.hasAttr("strides") ? n.attrInts("strides") : Dims(nsp, 1);
-  Dims dil = n.hasAttr("dilations") ? n.attrInts("dilations") : Dims(nsp, 1);
-  Dims pads = n.hasAttr("pads") ? n.attrInts("pads") : Dims(2 * nsp, 0);
-  std::string autoPad = n.attrString("auto_pad", "NOTSET");
-  double p = double(n.attrInt("p", 2));
-  Dims padAll(2 * xt.rank(), 0);
-  int64_t kcount = 1;
-  for (size_t d = 0; d < nsp; ++d) {
-    int64_t in = xt.dim(2 + d), ek = (kernel[d] - 1) * dil[d] + 1;
-    int64_t need = (out[2 + d] - 1) * strides[d] + ek - in; // total padding
-    int64_t begin = 0;
-    if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
-      int64_t total = std::max<int64_t>(0, need);
-      begin = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
-    } else if (autoPad != "VALID") {
-      begin = pads[d];
-    }
-    padAll[2 + d] = begin;
-    padAll[xt.rank() + 2 + d] = std::max<int64_t>(0, need - begin);
-    kcount *= kernel[d];
-  }
-  EMBER_ASSIGN(Value x, castE(b, b.in(0), wk));
-  EMBER_ASSIGN(x, b.op(OpKind::Abs, {x}));
-  EMBER_ASSIGN(x, b.op(OpKind::Pow, {x, b.scalar(wk, p)}));
-  EMBER_ASSIGN(x, b.op(OpKind::Pad, {x, b.ints(padAll), b.scalar(wk, 0)}));
-  AttrMap pa{{"kernel_shape", Attr::ofInts(kernel)},
-             {"strides", Attr::ofInts(strides)},
-             {"dilations", Attr::ofInts(dil)}};
-  EMBER_ASSIGN(Value y, b.op(OpKind::AveragePool, {x}, pa));
-  if (y.type().dims() != out) { // windows past the last one: drop them
-    Dims starts(nsp, 0), ends(out.begin() + 2, out.end()), axes;
-    for (size_t d = 0; d < nsp; ++d)
-      axes.push_back(int64_t(2 + d));
-    EMBER_ASSIGN(y, b.op(OpKind::Slice,
-                         {y, b.ints(starts), b.ints(ends), b.ints(axes)}));
-  }
-  EMBER_ASSIGN(y, b.op(OpKind::Mul, {y, b.scalar(wk, double(kcount))}));
-  EMBER_ASSIGN(y, b.op(OpKind::Pow, {y, b.scalar(wk, 1.0 / p)}));
-  EMBER_ASSIGN(y, castE(b, y, k));
   return std::vector<Value>{y};
 }
 

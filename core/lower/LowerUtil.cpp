@@ -1,0 +1,69 @@
+#include "lower/LowerUtil.h"
+
+#include "interp/Interpreter.h"
+
+namespace ember {
+
+Expected<Value> castTo(LoweringBuilder &b, Value v, ElemKind k) {
+  if (v.type().elem() == k)
+    return v;
+  return b.op(OpKind::Cast, {v}, {{"to", Attr::ofInt(elemKindToOnnx(k))}});
+}
+
+// Arithmetic type: f32 for 16-bit floats, else the type itself.
+ElemKind wideKind(ElemKind k) {
+  return k == ElemKind::F16 || k == ElemKind::BF16 ? ElemKind::F32 : k;
+}
+
+Expected<int64_t> checkedAxis(const char *op, int64_t axis, size_t rank) {
+  int64_t r = int64_t(rank);
+  if (axis < -r || axis >= r)
+    return invalid(op, ": axis ", axis, " out of range for rank ", r);
+  return axis < 0 ? axis + r : axis;
+}
+
+Expected<Value> swish(LoweringBuilder &b, Value x, double alpha) {
+  ElemKind k = x.type().elem();
+  Value ax = x;
+  if (alpha != 1.0) {
+    EMBER_ASSIGN(ax, b.op(OpKind::Mul, {x, b.scalar(k, alpha)}));
+  }
+  EMBER_ASSIGN(Value s, b.op(OpKind::Sigmoid, {ax}));
+  return b.op(OpKind::Mul, {x, s});
+}
+
+const Tensor *constantOf(Value v) {
+  return v.node && v.node->kind == OpKind::Constant ? v.node->payload.get()
+                                                    : nullptr;
+}
+
+// Runs the node's reference kernel and returns its results as constants.
+// Operands that are not constants are passed as zero tensors of their type,
+// so only use this where the kernel does not read them (or where type
+// inference already required them to be constant).
+Expected<std::vector<Value>> foldToConstants(LoweringBuilder &b,
+                                             bool allowUnknown) {
+  Node &n = b.node();
+  std::vector<Tensor> zeros(n.inputs.size());
+  std::vector<const Tensor *> ins(n.inputs.size(), nullptr);
+  for (size_t i = 0; i < n.inputs.size(); ++i) {
+    if (!b.has(i))
+      continue;
+    if (const Tensor *c = constantOf(b.in(i))) {
+      ins[i] = c;
+      continue;
+    }
+    if (!allowUnknown)
+      return unsupported(opName(n.kind), ": operand #", i,
+                         " must be a constant to lower ", n.describe());
+    zeros[i] = Tensor(b.inType(i));
+    ins[i] = &zeros[i];
+  }
+  EMBER_ASSIGN(std::vector<Tensor> values, evaluateNode(n, ins));
+  std::vector<Value> out;
+  for (Tensor &t : values)
+    out.push_back(b.constant(std::move(t)));
+  return out;
+}
+
+} // namespace ember

@@ -1,0 +1,31 @@
+// Helpers shared by the lowerings in several Lower*.cpp files.
+#pragma once
+
+#include "lower/Lowering.h"
+
+namespace ember {
+
+// v converted to element kind k (v itself when it has it).
+Expected<Value> castTo(LoweringBuilder &b, Value v, ElemKind k);
+
+// Arithmetic type: f32 for 16-bit floats, else the type itself.
+ElemKind wideKind(ElemKind k);
+
+// `axis` normalized against `rank`, or an error naming `op`.
+Expected<int64_t> checkedAxis(const char *op, int64_t axis, size_t rank);
+
+// x * Sigmoid(alpha * x).
+Expected<Value> swish(LoweringBuilder &b, Value x, double alpha);
+
+// The value of a Constant operand, or null.
+const Tensor *constantOf(Value v);
+
+// The node's results computed now by its reference kernel (evaluateNode)
+// and returned as constants. Operands must be constants, or (allowUnknown)
+// are read as zeros of their type, so only use this where the kernel does
+// not read them (or where type inference already required them to be
+// constant).
+Expected<std::vector<Value>> foldToConstants(LoweringBuilder &b,
+                                             bool allowUnknown);
+
+} // namespace ember
