@@ -472,6 +472,18 @@ LoopOp loopOpOf(OpKind k) {
   return index[unsigned(k)];
 }
 
+GatherOp gatherOpOf(OpKind k) {
+  static const std::array<GatherOp, kNumOps> index = [] {
+    std::array<GatherOp, kNumOps> a{};
+#define EMBER_CPU_OP(Name, ...)
+#define EMBER_CPU_GATHER(Name, Kinds, Check, Constraints)                      \
+  a[unsigned(OpKind::Name)] = GatherOp::Name;
+#include "CpuOps.def"
+    return a;
+  }();
+  return index[unsigned(k)];
+}
+
 bool nodeSupported(const Node &n, std::string &reason) {
   const Row *r = rowOf(n.kind);
   if (!r)

@@ -68,6 +68,16 @@ enum class LoopOp : uint8_t {
 // The Loop row of `k` (which must be a Loop op).
 LoopOp loopOpOf(OpKind k);
 
+// The Gather rows: LoopGen::gatherLeaf and LoopGen::gatherValue
+// (CodegenLoop.cpp) switch over them without `default:`.
+enum class GatherOp : uint8_t {
+#define EMBER_CPU_OP(Name, ...)
+#define EMBER_CPU_GATHER(Name, Kinds, Check, Constraints) Name,
+#include "CpuOps.def"
+};
+// The Gather row of `k` (which must be a Gather op).
+GatherOp gatherOpOf(OpKind k);
+
 // Whether the code generator implements node `n` (a lowered primitive);
 // `reason` says why not.
 bool nodeSupported(const Node &n, std::string &reason);

@@ -14,6 +14,8 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <array>
+
 namespace ember::cpugen {
 
 using ember::cpu::Isa;
@@ -43,6 +45,23 @@ CompiledModel &CompiledModel::operator=(CompiledModel &&o) noexcept {
 }
 
 uint8_t hostIsa() { return uint8_t(resolveIsa(Isa::Auto)); }
+
+namespace {
+
+// An Emit row's code: its emit_<Name>, looked up from the table.
+Status emitOwn(Codegen &cg, const Group &g) {
+  using EmitFn = Status (*)(Codegen &, const Group &);
+  static const std::array<EmitFn, kNumOps> index = [] {
+    std::array<EmitFn, kNumOps> a{};
+#define EMBER_CPU_OP(Name, ...)
+#define EMBER_CPU_EMIT(Name, ...) a[unsigned(OpKind::Name)] = &emit_##Name;
+#include "CpuOps.def"
+    return a;
+  }();
+  return index[unsigned(g.root->kind)](cg, g);
+}
+
+} // namespace
 
 Codegen::Codegen(const Function &f, const CompileConfig &cfg,
                  CompiledModel &out)
@@ -437,6 +456,9 @@ Status Codegen::emit() {
       break;
     case GroupKind::ConvT:
       s = emitConvT(g, steps_[i]);
+      break;
+    case GroupKind::Emit:
+      s = emitOwn(*this, g);
       break;
     }
     if (!s.isOk())

@@ -168,4 +168,12 @@ public:
   unsigned taskCount_ = 0, paramCount_ = 0;
 };
 
+// The Emit rows' code (compiler/ops/<Name>.cpp): the node's step, generated
+// with the helpers above (emitTask, emitNest, ptrOfValue, ...). Declared
+// from CpuOps.def, so a row without its function is a link error.
+#define EMBER_CPU_OP(Name, ...)
+#define EMBER_CPU_EMIT(Name, ...)                                              \
+  Status emit_##Name(Codegen &cg, const Group &g);
+#include "CpuOps.def"
+
 } // namespace ember::cpugen

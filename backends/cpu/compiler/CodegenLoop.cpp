@@ -289,15 +289,38 @@ int LoopGen::tableLeaf(const Node &n) {
   return id;
 }
 
-// Gather node n (a member): leaves for its indices and data.
+// A Gather row's member n: plans its loads (the leaf of its value, -1 when
+// gatherValue computes it from several).
 int LoopGen::gatherLeaf(const Node &n) {
   auto it = leafOf.find(keyOf(&n));
   if (it != leafOf.end())
     return it->second;
-  if (n.kind == OpKind::GatherElements)
+  switch (gatherOpOf(n.kind)) {
+  case GatherOp::Gather:
+    return indexLeaf(n);
+  case GatherOp::GatherElements:
     return gatherElementsLeaf(n);
-  if (n.kind == OpKind::Pad || n.kind == OpKind::Tile)
+  case GatherOp::Pad:
+  case GatherOp::Tile:
     return tableLeaf(n);
+  }
+  return -1;
+}
+
+// A Gather row's member n: its value at the loop index.
+llvm::Value *LoopGen::gatherValue(const Node &n) {
+  switch (gatherOpOf(n.kind)) {
+  case GatherOp::Gather:
+  case GatherOp::GatherElements:
+  case GatherOp::Pad:
+  case GatherOp::Tile:
+    break;
+  }
+  return load(leafOf.at(keyOf(&n)));
+}
+
+// Gather node n (a member): leaves for its indices and data.
+int LoopGen::indexLeaf(const Node &n) {
   const Value &data = n.inputs[0], &ind = n.inputs[1];
   const Dims &dd = data.type().dims(), &di = ind.type().dims();
   int64_t axis = n.attrInt("axis", 0);
@@ -490,7 +513,7 @@ llvm::Value *LoopGen::eval(const Value &v) {
     return it->second;
   llvm::Value *r;
   if (opClass(n->kind) == OpClass::Gather) {
-    r = load(leafOf.at(keyOf(v)));
+    r = gatherValue(*n);
   } else if (n->kind == OpKind::ConstantOfShape) {
     std::vector<llvm::Value *> none = {nullptr};
     r = op(*n, none);
@@ -535,11 +558,26 @@ Status Codegen::emitLoopGroup(const Group &g) {
   bool tables = false;
   for (auto &l : lg.leaves)
     tables = tables || !l.tables.empty();
-  if (!tables) { // per-dim tables need the dims as they are
+  // With per-dim tables the leaves keep the logical dims: the nest runs
+  // them in store order (a channels-last result innermost over channels),
+  // and each iteration maps its indices back.
+  std::vector<size_t> order;
+  if (!tables) {
     storeOrder(dims, vecs);
     coalesce(dims, vecs);
   } else if (dims.empty()) {
     dims.push_back(1), store.push_back(0);
+  } else {
+    for (size_t d = 0; d < dims.size(); ++d)
+      order.push_back(d);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return store[a] > store[b]; });
+    Dims nd;
+    std::vector<int64_t> ns;
+    for (size_t d : order)
+      nd.push_back(dims[d]), ns.push_back(store[d]);
+    dims = nd;
+    store = ns;
   }
   if (root.type().numElements() == 0)
     return Status::ok();
@@ -554,6 +592,8 @@ Status Codegen::emitLoopGroup(const Group &g) {
     llvm::Value *out = ptrOfValue(root);
     emitNest(dims, begin, end, [&](std::vector<llvm::Value *> &idx) {
       lg.idx = idx;
+      for (size_t d = 0; d < order.size(); ++d)
+        lg.idx[order[d]] = idx[d];
       lg.memo.clear();
       llvm::Value *v = lg.eval(root);
       if (rk == ElemKind::Bool)

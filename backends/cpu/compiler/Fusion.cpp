@@ -315,6 +315,8 @@ GroupKind kindFor(OpClass c) {
     return GroupKind::QConv;
   case OpClass::QMatMul:
     return GroupKind::QMatMul;
+  case OpClass::Emit:
+    return GroupKind::Emit;
   case OpClass::Loop:
   case OpClass::Move:
   case OpClass::Gather:
@@ -428,7 +430,7 @@ formGroups(const Function &f, const CompileConfig &cfg, FusionStats *stats) {
     g.kind = kindFor(oc);
     g.root = n;
     if (oc == OpClass::Pool || oc == OpClass::Reduce || oc == OpClass::ConvT ||
-        oc == OpClass::QConv || oc == OpClass::QMatMul)
+        oc == OpClass::QConv || oc == OpClass::QMatMul || oc == OpClass::Emit)
       g.anchor = n;
     g.members.push_back(n);
     int gi = int(groups.size());

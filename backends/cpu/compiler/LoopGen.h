@@ -11,6 +11,7 @@
 #include <llvm/IR/Intrinsics.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -87,7 +88,12 @@ struct LoopGen {
   int tableLeaf(const Node &n);
 
   // Gather node n (a member): leaves for its indices and data.
+  int indexLeaf(const Node &n);
+
+  // A Gather row's member (a switch over GatherOp): plans its loads, and
+  // gives its value at the loop index.
   int gatherLeaf(const Node &n);
+  llvm::Value *gatherValue(const Node &n);
 
   // First pass: which loads the expression needs.
   void plan(const Value &v);

@@ -31,6 +31,7 @@ enum class OpClass : uint8_t {
   Reduce,
   QConv,
   QMatMul,
+  Emit, // the op's own emit_<Name> (compiler/ops/<Name>.cpp)
 };
 // The step of `k`'s row in CpuOps.def (None without one). Capability.cpp.
 OpClass opClass(OpKind k);
@@ -86,6 +87,7 @@ enum class GroupKind : uint8_t {
   QConv,   // runtime int8 conv (ConvInteger [+ bias] [+ Requantize])
   QMatMul, // runtime int8 matmul (MatMulInteger [+ bias] [+ Requantize])
   Copy,    // a graph output that needs a copy (added by layout)
+  Emit,    // one node whose code is its row's emit_<Name>
 };
 
 // Bias / activation / residual folded into a Conv or MatMul (the kernel

@@ -1,0 +1,89 @@
+// Small IR helpers shared by the Emit rows' code (compiler/ops/*.cpp):
+// counted loops that carry values, and element loads and stores in the
+// reference's compute kinds. Internal to the code generator.
+#pragma once
+
+#include "LoopGen.h"
+
+#include <functional>
+#include <vector>
+
+namespace ember::cpugen::ops {
+
+// for (i = lo; i < hi; ++i) carried = body(i, carried); returns the final
+// carried values (the initial ones when the loop does not run).
+inline std::vector<llvm::Value *>
+forLoop(llvm::IRBuilder<> &b, llvm::Value *lo, llvm::Value *hi,
+        std::vector<llvm::Value *> init,
+        const std::function<std::vector<llvm::Value *>(
+            llvm::Value *, std::vector<llvm::Value *> &)> &body) {
+  llvm::Function *fn = b.GetInsertBlock()->getParent();
+  llvm::LLVMContext &ctx = b.getContext();
+  llvm::BasicBlock *pre = b.GetInsertBlock();
+  auto *loop = llvm::BasicBlock::Create(ctx, "for", fn);
+  auto *exit = llvm::BasicBlock::Create(ctx, "for.end", fn);
+  b.CreateCondBr(b.CreateICmpSLT(lo, hi), loop, exit);
+  b.SetInsertPoint(loop);
+  llvm::PHINode *iv = b.CreatePHI(b.getInt64Ty(), 2, "i");
+  iv->addIncoming(lo, pre);
+  std::vector<llvm::Value *> cur;
+  std::vector<llvm::PHINode *> phis;
+  for (llvm::Value *v : init) {
+    llvm::PHINode *p = b.CreatePHI(v->getType(), 2);
+    p->addIncoming(v, pre);
+    phis.push_back(p);
+    cur.push_back(p);
+  }
+  std::vector<llvm::Value *> next = body(iv, cur);
+  llvm::BasicBlock *latch = b.GetInsertBlock();
+  llvm::Value *inc = b.CreateAdd(iv, b.getInt64(1), "", true, true);
+  iv->addIncoming(inc, latch);
+  for (size_t k = 0; k < phis.size(); ++k)
+    phis[k]->addIncoming(next[k], latch);
+  b.CreateCondBr(b.CreateICmpSLT(inc, hi), loop, exit);
+  b.SetInsertPoint(exit);
+  std::vector<llvm::Value *> out;
+  for (size_t k = 0; k < phis.size(); ++k) {
+    llvm::PHINode *p = b.CreatePHI(init[k]->getType(), 2);
+    p->addIncoming(init[k], pre);
+    p->addIncoming(next[k], latch);
+    out.push_back(p);
+  }
+  return out;
+}
+
+// Element i of a tensor of kind k at p, in its compute register (16-bit
+// floats widened to f32, bool as i1).
+inline llvm::Value *loadElem(LoopGen &lg, ElemKind k, llvm::Value *p,
+                             llvm::Value *i) {
+  llvm::IRBuilder<> &b = lg.b;
+  llvm::Value *v = b.CreateLoad(lg.cg.elemType(k),
+                                b.CreateInBoundsGEP(lg.cg.elemType(k), p, i));
+  if (k == ElemKind::Bool)
+    return b.CreateICmpNE(v, b.getInt8(0));
+  return isHalfFloatKind(k) ? lg.widen(v, k) : v;
+}
+
+// Stores compute register v as element i of a tensor of kind k at p.
+inline void storeElem(LoopGen &lg, ElemKind k, llvm::Value *p, llvm::Value *i,
+                      llvm::Value *v) {
+  llvm::IRBuilder<> &b = lg.b;
+  if (k == ElemKind::Bool)
+    v = b.CreateZExt(v, b.getInt8Ty());
+  else if (isHalfFloatKind(k))
+    v = lg.narrow(v, k);
+  b.CreateStore(v, b.CreateInBoundsGEP(lg.cg.elemType(k), p, i));
+}
+
+// outer, n and inner of `dims` around `axis`.
+inline void axisView(const Dims &dims, size_t axis, int64_t &outer, int64_t &n,
+                     int64_t &inner) {
+  outer = 1, inner = 1;
+  for (size_t d = 0; d < axis; ++d)
+    outer *= dims[d];
+  n = dims[axis];
+  for (size_t d = axis + 1; d < dims.size(); ++d)
+    inner *= dims[d];
+}
+
+} // namespace ember::cpugen::ops
