@@ -78,6 +78,10 @@ enum class GatherOp : uint8_t {
 // The Gather row of `k` (which must be a Gather op).
 GatherOp gatherOpOf(OpKind k);
 
+// Rows' checks that live with their op's code (compiler/ops/<Name>.cpp)
+// because they need its geometry.
+bool checkResize(const Node &n, std::string &reason);
+
 // Whether the code generator implements node `n` (a lowered primitive);
 // `reason` says why not.
 bool nodeSupported(const Node &n, std::string &reason);

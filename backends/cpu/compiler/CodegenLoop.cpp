@@ -303,6 +303,8 @@ int LoopGen::gatherLeaf(const Node &n) {
   case GatherOp::Pad:
   case GatherOp::Tile:
     return tableLeaf(n);
+  case GatherOp::Resize:
+    return resizeLeaf(n);
   }
   return -1;
 }
@@ -315,6 +317,8 @@ llvm::Value *LoopGen::gatherValue(const Node &n) {
   case GatherOp::Pad:
   case GatherOp::Tile:
     break;
+  case GatherOp::Resize:
+    return resizeValue(n);
   }
   return load(leafOf.at(keyOf(&n)));
 }

@@ -90,6 +90,14 @@ struct LoopGen {
   // Gather node n (a member): leaves for its indices and data.
   int indexLeaf(const Node &n);
 
+  // Resize node n (ops/Resize.cpp): nearest reads its operand through
+  // per-axis source tables (one leaf); linear and cubic read one leaf per
+  // tap combination, weighted by per-axis weight tables in resizeValue.
+  int resizeLeaf(const Node &n);
+  llvm::Value *resizeValue(const Node &n);
+  // Per-node plans of ops whose value needs more than a leaf (Resize).
+  std::map<const Node *, std::shared_ptr<void>> plans;
+
   // A Gather row's member (a switch over GatherOp): plans its loads, and
   // gives its value at the loop index.
   int gatherLeaf(const Node &n);
