@@ -1,4 +1,4 @@
-// The CPU backend's native ops (Resize) against the reference
+// The CPU backend's Resize, CumSum, TopK and ScatterND against the reference
 // interpreter over random shapes, modes and element kinds: every case must
 // run entirely on the backend (compileModel refuses a node it does not
 // claim) and match the interpreter bit for bit, at 1 and 2 threads.
@@ -146,6 +146,96 @@ TEST(CpuOps, ResizeMatchesInterpreter) {
   }
 }
 
+TEST(CpuOps, CumSumMatchesInterpreter) {
+  const ElemKind kinds[] = {ElemKind::F32, ElemKind::F64, ElemKind::F16,
+                            ElemKind::I32, ElemKind::I64, ElemKind::U8};
+  for (int trial = 0; trial < 36; ++trial) {
+    std::mt19937 rng(uint32_t(900 + trial));
+    Function f("main");
+    size_t rank = 1 + rng() % 4;
+    Dims d;
+    for (size_t i = 0; i < rank; ++i)
+      d.push_back(1 + int64_t(rng() % 7));
+    Value x(f.addPlaceholder("x", Type(kinds[trial % 6], d)));
+    int64_t axis = int64_t(rng() % rank) - (rng() % 2 ? int64_t(rank) : 0);
+    AttrMap a;
+    a["exclusive"] = Attr::ofInt(int64_t(rng() % 2));
+    a["reverse"] = Attr::ofInt(int64_t(rng() % 2));
+    auto n = f.create(OpKind::CumSum, {x, constI64(f, {axis}, {})}, a);
+    ASSERT_TRUE(bool(n)) << n.status().message();
+    f.addOutput(Value(*n), "y");
+    expectClaimed(f);
+    expectSame(f, rng);
+  }
+}
+
+// Ties (small integers, floored floats) keep the lower index first; NaN
+// counts as the largest value.
+TEST(CpuOps, TopKMatchesInterpreter) {
+  const ElemKind kinds[] = {ElemKind::F32, ElemKind::I32, ElemKind::F16,
+                            ElemKind::I64, ElemKind::U8,  ElemKind::F64};
+  for (int trial = 0; trial < 36; ++trial) {
+    std::mt19937 rng(uint32_t(1100 + trial));
+    Function f("main");
+    size_t rank = 1 + rng() % 3;
+    Dims d;
+    for (size_t i = 0; i < rank; ++i)
+      d.push_back(1 + int64_t(rng() % 9));
+    if (trial % 5 == 0)
+      d.back() = 200; // a long line: insertions and shifts
+    Value x(f.addPlaceholder("x", Type(kinds[trial % 6], d)));
+    int64_t axis = int64_t(rng() % rank);
+    int64_t kk = int64_t(rng() % uint64_t(d[size_t(axis)] + 1));
+    AttrMap a;
+    a["axis"] = Attr::ofInt(rng() % 2 ? axis : axis - int64_t(rank));
+    a["largest"] = Attr::ofInt(int64_t(rng() % 2));
+    a["sorted"] = Attr::ofInt(1);
+    auto n = f.create(OpKind::TopK, {x, constI64(f, {kk}, {1})}, a);
+    ASSERT_TRUE(bool(n)) << n.status().message();
+    f.addOutput(Value(*n, 0), "values");
+    f.addOutput(Value(*n, 1), "indices");
+    expectClaimed(f);
+    expectSame(f, rng, /*nans=*/true);
+  }
+}
+
+// Indices with repeats (reductions combine them in order; none: the last
+// wins) and negative entries.
+TEST(CpuOps, ScatterNDMatchesInterpreter) {
+  const char *reds[] = {"none", "add", "mul", "max", "min"};
+  const ElemKind kinds[] = {ElemKind::F32, ElemKind::I32, ElemKind::F16,
+                            ElemKind::I64};
+  for (int trial = 0; trial < 30; ++trial) {
+    std::mt19937 rng(uint32_t(1300 + trial));
+    Function f("main");
+    size_t rank = 1 + rng() % 3;
+    Dims d;
+    for (size_t i = 0; i < rank; ++i)
+      d.push_back(1 + int64_t(rng() % 6));
+    ElemKind k = kinds[trial % 4];
+    Value x(f.addPlaceholder("x", Type(k, d)));
+    int64_t tuple = 1 + int64_t(rng() % rank);
+    int64_t count = 1 + int64_t(rng() % 6);
+    std::vector<int64_t> idx;
+    for (int64_t p = 0; p < count; ++p)
+      for (int64_t j = 0; j < tuple; ++j) {
+        int64_t v = int64_t(rng() % uint64_t(d[size_t(j)]));
+        idx.push_back(rng() % 3 == 0 ? v - d[size_t(j)] : v);
+      }
+    Dims ud = {count};
+    ud.insert(ud.end(), d.begin() + tuple, d.end());
+    Value upd(f.addPlaceholder("updates", Type(k, ud)));
+    AttrMap a;
+    a["reduction"] = Attr::ofString(reds[trial % 5]);
+    auto n = f.create(OpKind::ScatterND,
+                      {x, constI64(f, idx, {count, tuple}), upd}, a);
+    ASSERT_TRUE(bool(n)) << n.status().message();
+    f.addOutput(Value(*n), "y");
+    expectClaimed(f);
+    expectSame(f, rng);
+  }
+}
+
 // An FPN-style merge: the nearest 2x upsample, the lateral Add and the Relu
 // are one loop group (the upsampled tensor is never stored).
 TEST(CpuOps, ResizeFusesWithItsElementwiseReaders) {
@@ -189,3 +279,25 @@ TEST(CpuOps, ResizeWithRuntimeScalesIsRefusedWithAReason) {
   EXPECT_NE(why.find("not a constant"), std::string::npos) << why;
 }
 
+// ONNX gives CumSum's axis as an input: known only at run time, it selects
+// one of the scans compiled per axis.
+TEST(CpuOps, CumSumWithARuntimeAxisMatchesInterpreter) {
+  std::mt19937 rng(17);
+  Function f("main");
+  Value x(f.addPlaceholder("x", Type(ElemKind::F32, {3, 4, 5})));
+  Value axis(f.addPlaceholder("axis", Type(ElemKind::I32, {})));
+  AttrMap a;
+  a["reverse"] = Attr::ofInt(1);
+  auto n = f.create(OpKind::CumSum, {x, axis}, a);
+  ASSERT_TRUE(bool(n)) << n.status().message();
+  f.addOutput(Value(*n), "y");
+  expectClaimed(f);
+  Tensor xs = randomData(x.type(), rng);
+  for (int64_t ax = -3; ax < 3; ++ax) {
+    SCOPED_TRACE(ax);
+    std::vector<Tensor> in = {xs, Tensor::scalar(ElemKind::I32, double(ax))};
+    auto want = interpret(f, in);
+    ASSERT_TRUE(bool(want)) << want.status().message();
+    expectClose(runCpu(f, hostConfig(), in), *want, 0, 0);
+  }
+}

@@ -339,6 +339,51 @@ bool checkTableLookup(const Node &n, std::string &reason) {
   return true;
 }
 
+// The constant axis of CumSum (operand 1) or TopK (attribute), in range.
+bool axisInRange(const Node &n, int64_t axis, std::string &reason) {
+  int64_t r = int64_t(n.inputs[0].type().rank());
+  if (r == 0)
+    return fail(reason, "scalar operand");
+  if (axis < -r || axis >= r)
+    return fail(reason, concat("axis ", axis, " is out of range"));
+  return true;
+}
+
+// CumSum: the axis a constant in range, or a scalar known at run time (the
+// code then has a scan per axis).
+bool checkCumSum(const Node &n, std::string &reason) {
+  const Type &at = n.inputs[1].type();
+  if (at.numElements() != 1 || at.rank() > 1 ||
+      (at.elem() != ElemKind::I32 && at.elem() != ElemKind::I64))
+    return fail(reason, "axis is not an i32/i64 scalar");
+  std::vector<int64_t> axis;
+  if (!constantInts(n.inputs[1], axis))
+    return n.inputs[0].type().rank() > 0 || fail(reason, "scalar operand");
+  return axisInRange(n, axis[0], reason);
+}
+
+bool checkTopK(const Node &n, std::string &reason) {
+  std::vector<int64_t> k;
+  if (!constantInts(n.inputs[1], k) || k.size() != 1)
+    return fail(reason, "K is not a constant");
+  if (n.types[1].elem() != ElemKind::I64)
+    return fail(reason, "indices are not i64");
+  return axisInRange(n, n.attrInt("axis", -1), reason);
+}
+
+bool checkScatterND(const Node &n, std::string &reason) {
+  ElemKind ik = n.inputs[1].type().elem();
+  if (ik != ElemKind::I32 && ik != ElemKind::I64)
+    return fail(reason, "indices must be i32 or i64");
+  if (n.inputs[0].type().rank() == 0 || n.inputs[1].type().rank() == 0)
+    return fail(reason, "scalar data or indices");
+  std::string red = n.attrString("reduction", "none");
+  if (red != "none" && red != "add" && red != "mul" && red != "max" &&
+      red != "min")
+    return fail(reason, concat("reduction '", red, "'"));
+  return true;
+}
+
 // ---- the table
 // ---------------------------------------------------------------
 
