@@ -3,6 +3,7 @@
 // run entirely on the backend (compileModel refuses a node it does not
 // claim) and match the interpreter bit for bit, at 1 and 2 threads.
 #include "compiler/Capability.h"
+#include "compiler/Codegen.h"
 
 #include "CpuTestUtil.h"
 
@@ -257,15 +258,8 @@ TEST(CpuOps, ResizeFusesWithItsElementwiseReaders) {
   expectSame(*m->main(), rng);
 }
 
-// Refusals name their reason: a Resize whose scales are a graph input.
-TEST(CpuOps, ResizeWithRuntimeScalesIsRefusedWithAReason) {
-  Function f("main");
-  Value x(f.addPlaceholder("x", Type(ElemKind::F32, {1, 1, 2, 2})));
-  Value s(f.addConstant("s", Tensor(Type(ElemKind::F32, {4}))));
-  auto n = f.create(OpKind::Resize, {x, Value(), s}, {});
-  // Scales of zeros do not infer: build the node over constant scales and
-  // then check the reason text on one whose scales are not constant.
-  (void)n;
+// Refusals name their reason: a Resize whose sizes are a graph input.
+TEST(CpuOps, ResizeWithRuntimeSizesIsRefusedWithAReason) {
   Function g("main");
   Value gx(g.addPlaceholder("x", Type(ElemKind::F32, {1, 1, 2, 2})));
   Value gs(g.addConstant("s", Tensor::fromInts(ElemKind::I64, {1, 1, 4, 4})));
@@ -300,4 +294,24 @@ TEST(CpuOps, CumSumWithARuntimeAxisMatchesInterpreter) {
     ASSERT_TRUE(bool(want)) << want.status().message();
     expectClose(runCpu(f, hostConfig(), in), *want, 0, 0);
   }
+}
+
+// An index out of range is the reference's error, not a stray write:
+// ember_main returns kStatusIndexOutOfRange (the plugin's OUT_OF_RANGE).
+TEST(CpuOps, ScatterNDIndexOutOfRangeIsAnError) {
+  Function f("main");
+  Value x(f.addPlaceholder("x", Type(ElemKind::F32, {4, 3})));
+  Value ind(f.addPlaceholder("indices", Type(ElemKind::I64, {2, 1})));
+  Value upd(f.addPlaceholder("updates", Type(ElemKind::F32, {2, 3})));
+  auto n = f.create(OpKind::ScatterND, {x, ind, upd}, {});
+  ASSERT_TRUE(bool(n)) << n.status().message();
+  f.addOutput(Value(*n), "y");
+  std::mt19937 rng(3);
+  std::vector<Tensor> in = {randomData(x.type(), rng),
+                            Tensor::fromInts(ElemKind::I64, {1, 4}, {2, 1}),
+                            randomData(upd.type(), rng)};
+  EXPECT_FALSE(bool(interpret(f, in)));
+  runCpu(f, hostConfig(), in, kStatusIndexOutOfRange);
+  in[1] = Tensor::fromInts(ElemKind::I64, {1, -5}, {2, 1});
+  runCpu(f, hostConfig(), in, kStatusIndexOutOfRange);
 }

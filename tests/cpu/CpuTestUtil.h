@@ -40,9 +40,11 @@ inline Tensor randomTensor(const Type &t, std::mt19937 &rng) {
   return x;
 }
 
-// Compiles f with cfg, JITs it and runs it once.
+// Compiles f with cfg, JITs it and runs it once; ember_main must return
+// `status` (0, or the generated code's error, e.g. kStatusIndexOutOfRange).
 inline std::vector<Tensor> runCpu(Function &f, const CompileConfig &cfg,
-                                  const std::vector<Tensor> &inputs) {
+                                  const std::vector<Tensor> &inputs,
+                                  int32_t status = 0) {
   auto cm = compileModel(f, cfg);
   EXPECT_TRUE(bool(cm)) << cm.status().message();
   if (!cm)
@@ -72,7 +74,7 @@ inline std::vector<Tensor> runCpu(Function &f, const CompileConfig &cfg,
     pool = std::make_unique<ThreadPool>(cfg.numThreads);
   {
     ThreadPool::Binding bind(pool.get());
-    EXPECT_EQ((*jit)->entry()(w, arena, ip.data(), op.data()), 0);
+    EXPECT_EQ((*jit)->entry()(w, arena, ip.data(), op.data()), status);
   }
   std::free(w);
   std::free(arena);
