@@ -26,7 +26,8 @@ Both engines get the same inputs (as .npy files for `ember bench`).
 
 --set DIR runs the wider benchmark set docs/performance.md describes: every
 model in <shared>/models, the ONNX light zoo (<shared>/onnx-backend/light),
-and the QDQ int8 copies in DIR/qdq (bench/cpu/make_bench_set.py makes
+the detection/segmentation models in DIR/dense, and the QDQ int8 copies in
+DIR/qdq (bench/cpu/make_bench_set.py makes
 them). --json FILE writes every round's figures.
 """
 import argparse
@@ -168,6 +169,10 @@ def wider_set(set_dir, shared):
     for f in sorted(os.listdir(ldir)) if os.path.isdir(ldir) else []:
         if f.endswith(".onnx"):
             models.append(os.path.join(ldir, f))
+    ddir = os.path.join(set_dir, "dense")
+    for n in sorted(os.listdir(ddir)) if os.path.isdir(ddir) else []:
+        if os.path.exists(os.path.join(ddir, n, "model.onnx")):
+            models.append(os.path.join(ddir, n))
     qdir = os.path.join(set_dir, "qdq")
     for n in sorted(os.listdir(qdir)) if os.path.isdir(qdir) else []:
         if os.path.exists(os.path.join(qdir, n, "model.onnx")):

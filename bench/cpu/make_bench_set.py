@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """Builds the CPU backend's wider benchmark set (docs/performance.md) in OUT:
 
+  OUT/dense/<name>/      detection and segmentation models with Resize
+                         (nearest and linear) and ConvTranspose, built
+                         here from seeded weights (bench/cpu/dense_models.py:
+                         dbnet-toy, fpnseg-toy) with seeded inputs and ONNX
+                         Runtime's outputs; made without ../shared too;
   OUT/light/<name>/      each ONNX light zoo model (../shared/onnx-backend/
                          light) as a test case: model.onnx with its
                          ConstantOfShape weights folded into initializers,
@@ -137,11 +142,24 @@ def main():
 
     light_dir = os.path.join(a.shared, "onnx-backend", "light")
     models_dir = os.path.join(a.shared, "models")
-    if not os.path.isdir(models_dir):
-        sys.exit(f"error: no models folder ({models_dir}); give --shared")
     rng = np.random.default_rng(a.seed)
+    sys.path.insert(0, HERE)
+    import dense_models
     fp32 = []  # (name, case dir)
-    for name in sorted(os.listdir(models_dir)):
+    for name, make in dense_models.MODELS.items():
+        case = os.path.join(a.out, "dense", name)
+        fp32.append((name, case))
+        if not wanted(name) or (os.path.exists(case) and not a.force):
+            continue
+        print(f"dense: {name}", flush=True)
+        mrng = np.random.default_rng([a.seed, len(name)])
+        m = make(mrng)
+        write_case(m, random_inputs(m, mrng), case)
+    if not os.path.isdir(models_dir):
+        print(f"skip: no models folder ({models_dir}): only the dense "
+              "models and their QDQ copies (give --shared for the rest)")
+    for name in sorted(os.listdir(models_dir)) if os.path.isdir(
+            models_dir) else []:
         case = os.path.join(models_dir, name)
         path = os.path.join(case, "model.onnx")
         if os.path.exists(path) and is_fp32_model(path):

@@ -1,0 +1,148 @@
+"""Detection and segmentation models of the wider benchmark set, built
+with onnx.helper from seeded random weights (no download, no ../shared):
+
+  dbnet-toy   a DBNet-style text detector: a 5-stage stride-2 backbone
+              (3x3 convolutions + Relu, 16..256 channels), an FPN whose
+              top-down path upsamples with Resize nearest (2x, scales) and
+              whose four levels are brought to 1/4 resolution by Resize
+              nearest (8x, 4x, 2x) and concatenated; the probability head is
+              Conv + two ConvTranspose 2x2/2 + Sigmoid, at full resolution.
+  fpnseg-toy  a small FPN segmentation model: the same backbone, top-down
+              Resize linear (half_pixel, sizes), levels merged by Resize
+              linear (pytorch_half_pixel, scales), a Conv classifier with 8
+              classes and a final Resize linear (align_corners) to the input
+              size, plus a ConvTranspose in the decoder.
+
+Weights are He-scaled so activations stay O(1) through the network.
+"""
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+class Builder:
+    def __init__(self, rng):
+        self.rng = rng
+        self.nodes, self.inits = [], []
+        self.n = 0
+
+    def name(self, base):
+        self.n += 1
+        return f"{base}_{self.n}"
+
+    def const(self, arr, base="c"):
+        nm = self.name(base)
+        self.inits.append(numpy_helper.from_array(arr, nm))
+        return nm
+
+    def op(self, op_type, inputs, **attrs):
+        out = self.name(op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [out], **attrs))
+        return out
+
+    def conv(self, x, cin, cout, k=3, stride=1, relu=True):
+        w = self.rng.normal(0, np.sqrt(2.0 / (cin * k * k)),
+                            (cout, cin, k, k)).astype(np.float32)
+        b = self.rng.normal(0, 0.05, cout).astype(np.float32)
+        y = self.op("Conv", [x, self.const(w, "w"), self.const(b, "b")],
+                    kernel_shape=[k, k], strides=[stride, stride],
+                    pads=[k // 2] * 4)
+        return self.op("Relu", [y]) if relu else y
+
+    def deconv(self, x, cin, cout, relu=True):
+        w = self.rng.normal(0, np.sqrt(2.0 / (cin * 4)),
+                            (cin, cout, 2, 2)).astype(np.float32)
+        b = self.rng.normal(0, 0.05, cout).astype(np.float32)
+        y = self.op("ConvTranspose", [x, self.const(w, "w"),
+                                      self.const(b, "b")],
+                    kernel_shape=[2, 2], strides=[2, 2])
+        return self.op("Relu", [y]) if relu else y
+
+    def resize_scales(self, x, s, mode, ctm, nearest_mode=None):
+        attrs = dict(mode=mode, coordinate_transformation_mode=ctm)
+        if nearest_mode:
+            attrs["nearest_mode"] = nearest_mode
+        scales = self.const(np.array([1, 1, s, s], np.float32), "scales")
+        return self.op("Resize", [x, "", scales], **attrs)
+
+    def resize_sizes(self, x, sizes, mode, ctm):
+        sz = self.const(np.array(sizes, np.int64), "sizes")
+        return self.op("Resize", [x, "", "", sz], mode=mode,
+                       coordinate_transformation_mode=ctm)
+
+    def model(self, name, x_name, x_shape, out, out_shape):
+        g = helper.make_graph(
+            self.nodes, name,
+            [helper.make_tensor_value_info(x_name, TensorProto.FLOAT,
+                                           x_shape)],
+            [helper.make_tensor_value_info(out, TensorProto.FLOAT,
+                                           out_shape)],
+            self.inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+        m.ir_version = 7
+        onnx.checker.check_model(m)
+        return m
+
+
+def backbone(b, x):
+    chans = [3, 16, 32, 64, 128, 256]
+    feats = []
+    for i in range(5):
+        x = b.conv(x, chans[i], chans[i + 1], stride=2)
+        x = b.conv(x, chans[i + 1], chans[i + 1])
+        feats.append(x)
+    return feats[1:], chans[2:]  # 1/4, 1/8, 1/16, 1/32
+
+
+def dbnet(rng, size=320):
+    b = Builder(rng)
+    (c2, c3, c4, c5), ch = backbone(b, "image")
+    lat = [b.conv(c, k, 64, k=1, relu=False)
+           for c, k in zip((c2, c3, c4, c5), ch)]
+    p5 = lat[3]
+    p4 = b.op("Add", [lat[2], b.resize_scales(p5, 2, "nearest", "asymmetric",
+                                              "floor")])
+    p3 = b.op("Add", [lat[1], b.resize_scales(p4, 2, "nearest", "asymmetric",
+                                              "floor")])
+    p2 = b.op("Add", [lat[0], b.resize_scales(p3, 2, "nearest", "asymmetric",
+                                              "floor")])
+    outs = []
+    for p, s in ((p5, 8), (p4, 4), (p3, 2), (p2, 1)):
+        q = b.conv(p, 64, 16, relu=False)
+        outs.append(q if s == 1 else
+                    b.resize_scales(q, s, "nearest", "asymmetric", "floor"))
+    fuse = b.op("Concat", outs, axis=1)
+    h = b.conv(fuse, 64, 16)
+    h = b.deconv(h, 16, 16)
+    h = b.deconv(h, 16, 1, relu=False)
+    prob = b.op("Sigmoid", [h])
+    return b.model("dbnet_toy", "image", [1, 3, size, size], prob,
+                   [1, 1, size, size])
+
+
+def fpnseg(rng, size=256, classes=8):
+    b = Builder(rng)
+    (c2, c3, c4, c5), ch = backbone(b, "image")
+    lat = [b.conv(c, k, 64, k=1, relu=False)
+           for c, k in zip((c2, c3, c4, c5), ch)]
+    sides = [size // 4, size // 8, size // 16, size // 32]
+    p = [None, None, None, lat[3]]
+    for i in (2, 1, 0):
+        up = b.resize_sizes(p[i + 1], [1, 64, sides[i], sides[i]], "linear",
+                            "half_pixel")
+        p[i] = b.op("Add", [lat[i], up])
+    merged = p[0]
+    for i, s in ((1, 2), (2, 4), (3, 8)):
+        q = b.conv(p[i], 64, 64)
+        merged = b.op("Add", [merged, b.resize_scales(
+            q, s, "linear", "pytorch_half_pixel")])
+    h = b.conv(merged, 64, 32)
+    h = b.deconv(h, 32, 32)  # 1/2
+    logits = b.conv(h, 32, classes, k=1, relu=False)
+    out = b.resize_sizes(logits, [1, classes, size, size], "linear",
+                         "align_corners")
+    return b.model("fpnseg_toy", "image", [1, 3, size, size], out,
+                   [1, classes, size, size])
+
+
+MODELS = {"dbnet-toy": dbnet, "fpnseg-toy": fpnseg}
