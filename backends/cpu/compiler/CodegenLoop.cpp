@@ -572,8 +572,14 @@ Status Codegen::emitLoopGroup(const Group &g) {
   } else if (dims.empty()) {
     dims.push_back(1), store.push_back(0);
   } else {
+    // Extent-1 dims leave the nest (their index is 0), so the outermost
+    // loop, the one split over the workers, is a real one (not the batch
+    // of 1 that would run a whole upsample on one worker).
     for (size_t d = 0; d < dims.size(); ++d)
-      order.push_back(d);
+      if (dims[d] > 1)
+        order.push_back(d);
+    if (order.empty())
+      order.push_back(dims.size() - 1);
     std::stable_sort(order.begin(), order.end(),
                      [&](size_t a, size_t b) { return store[a] > store[b]; });
     Dims nd;
@@ -596,6 +602,8 @@ Status Codegen::emitLoopGroup(const Group &g) {
     llvm::Value *out = ptrOfValue(root);
     emitNest(dims, begin, end, [&](std::vector<llvm::Value *> &idx) {
       lg.idx = idx;
+      if (!order.empty())
+        lg.idx.assign(lg.dims.size(), b_->getInt64(0));
       for (size_t d = 0; d < order.size(); ++d)
         lg.idx[order[d]] = idx[d];
       lg.memo.clear();
