@@ -6,8 +6,10 @@
 #include "compiler/Codegen.h"
 
 #include "CpuTestUtil.h"
+#include "ember/cpu/Kernels.h"
 
 #include <algorithm>
+#include <set>
 #include <sstream>
 
 using namespace ember;
@@ -314,4 +316,79 @@ TEST(CpuOps, ScatterNDIndexOutOfRangeIsAnError) {
   runCpu(f, hostConfig(), in, kStatusIndexOutOfRange);
   in[1] = Tensor::fromInts(ElemKind::I64, {1, -5}, {2, 1});
   runCpu(f, hostConfig(), in, kStatusIndexOutOfRange);
+}
+
+// Between convolutions, Resize reads the channels-last result of the one
+// before in place (through its strides and the tables) and its loop writes
+// the channels-last layout the next one reads (the lateral 1x1 Conv adds it
+// as its residual, and the 3x3 reads that): no layout change around it.
+TEST(CpuOps, ResizeBetweenConvolutionsStaysChannelsLast) {
+  using ember::cpu::Isa;
+  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
+  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
+    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  std::mt19937 rng(23);
+  auto m = std::make_unique<Module>();
+  Function &f = *m->addFunction("main");
+  auto weights = [&](Dims d) {
+    Tensor t(Type(ElemKind::F32, d));
+    std::normal_distribution<double> nd(0, 0.1);
+    for (int64_t i = 0; i < t.size(); ++i)
+      t.setDouble(i, nd(rng));
+    return Value(f.addConstant(f.freshName("w"), t));
+  };
+  auto conv = [&](Value x, Dims w, int64_t pad, const char *name) {
+    AttrMap a;
+    a["kernel_shape"] = Attr::ofInts({w[2], w[3]});
+    a["pads"] = Attr::ofInts({pad, pad, pad, pad});
+    auto c =
+        f.create(OpKind::Conv, {x, weights(w)}, a, name, -1, nullptr, {name});
+    EXPECT_TRUE(bool(c)) << c.status().message();
+    return Value(*c);
+  };
+  Value x(f.addPlaceholder("x", Type(ElemKind::F32, {1, 32, 8, 8})));
+  Value x2(f.addPlaceholder("x2", Type(ElemKind::F32, {1, 16, 16, 16})));
+  // A loop over the graph input writes the channels-last layout c1 reads.
+  auto x0 = f.create(OpKind::Relu, {x}, {}, "x0", -1, nullptr, {"x0"});
+  ASSERT_TRUE(bool(x0));
+  auto r1 = f.create(OpKind::Relu, {conv(Value(*x0), {32, 32, 3, 3}, 1, "c1")},
+                     {}, "r1", -1, nullptr, {"r1"});
+  ASSERT_TRUE(bool(r1));
+  AttrMap ra;
+  ra["mode"] = Attr::ofString("linear");
+  auto u =
+      f.create(OpKind::Resize, {Value(*r1), Value(), constF32(f, {1, 1, 2, 2})},
+               ra, "u", -1, nullptr, {"u"});
+  ASSERT_TRUE(bool(u)) << u.status().message();
+  auto a = f.create(OpKind::Add, {Value(*u), conv(x2, {32, 16, 1, 1}, 0, "c2")},
+                    {}, "a", -1, nullptr, {"a"});
+  ASSERT_TRUE(bool(a));
+  Value c3 = conv(Value(*a), {32, 32, 3, 3}, 1, "c3");
+  auto g =
+      f.create(OpKind::GlobalAveragePool, {c3}, {}, "g", -1, nullptr, {"g"});
+  ASSERT_TRUE(bool(g));
+  f.addOutput(Value(*g), "y");
+  PipelineOptions po;
+  Status s = runPipeline(*m, po);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  std::vector<Tensor> in;
+  for (auto *p : f.params())
+    in.push_back(randomData(p->types[0], rng));
+  auto want = interpret(f, in);
+  ASSERT_TRUE(bool(want)) << want.status().message();
+  auto cm = compileModel(f, hostConfig());
+  ASSERT_TRUE(bool(cm)) << cm.status().message();
+  std::set<std::string> nhwc(cm->channelsLast.begin(), cm->channelsLast.end());
+  std::string list;
+  for (auto &v : nhwc)
+    list += v + " ";
+  for (const char *v : {"x0", "r1", "u", "a", "c3"})
+    EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
+  std::ostringstream text;
+  printFunction(text, f);
+  SCOPED_TRACE(text.str());
+  CompileConfig two = hostConfig();
+  two.numThreads = 2;
+  expectClose(runCpu(f, hostConfig(), in), *want, 1e-5, 1e-5);
+  expectClose(runCpu(f, two, in), *want, 1e-5, 1e-5);
 }
