@@ -12,3 +12,7 @@ config.substitutions.append(("%ember", config.ember_bin))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
 config.environment["PATH"] = os.pathsep.join(
     [config.filecheck_dir, config.environment.get("PATH", "")])
+# Tests of the CPU backend's claims need its plugin beside ember.
+if os.path.exists(os.path.join(os.path.dirname(config.ember_bin), "..", "lib",
+                               "ember", "libember_cpu.so")):
+    config.available_features.add("cpu-plugin")
