@@ -29,8 +29,9 @@ struct LoadOptions {
   // Size the host table claims (the kit's larger/smaller struct tests);
   // 0 means sizeof(ember_host_api).
   size_t hostTableSize = 0;
-  // Forward plugin log messages at or above this level to stderr.
-  int32_t logLevel = EMBER_LOG_WARNING;
+  // Forward plugin log messages at or above this level to stderr (info:
+  // what a plugin tells the user it did, e.g. npu-sim's tuning summary).
+  int32_t logLevel = EMBER_LOG_INFO;
 };
 
 class Plugin;

@@ -121,6 +121,7 @@ PlanResult planTiles(const Problem &p, const PlanOptions &o) {
   } while (std::next_permutation(outer.begin(), outer.end()));
 
   size_t greedy = p.greedyDim < nd ? p.greedyDim : SIZE_MAX;
+  const size_t keep = std::max(1u, o.keep);
   // Fit does not depend on the order (an operand has two slots when any of
   // its dims has more than one tile), so it is tested with the first.
   PlanOptions fitOnly = o; // fit does not need the (maybe costly) cost
@@ -183,9 +184,14 @@ PlanResult planTiles(const Problem &p, const PlanOptions &o) {
         t.order = ord;
         if (!evaluate(p, o, t))
           break; // order-independent
-        if (!found || better(t, r.tiling)) {
-          r.tiling = t;
-          found = true;
+        found = true;
+        // The `keep` best so far, best first.
+        auto at = std::find_if(r.ranked.begin(), r.ranked.end(),
+                               [&](const Tiling &x) { return better(t, x); });
+        if (size_t(at - r.ranked.begin()) < keep) {
+          r.ranked.insert(at, t);
+          if (r.ranked.size() > keep)
+            r.ranked.pop_back();
         }
       }
     }
@@ -203,6 +209,7 @@ PlanResult planTiles(const Problem &p, const PlanOptions &o) {
   }
   if (found) {
     r.ok = true;
+    r.tiling = r.ranked.front();
     return r;
   }
   Tiling t;
@@ -368,14 +375,21 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
   return r;
 }
 
-CostFn cycleCost(const Machine &m) {
-  // Remembers the lowest cost it returned: a tiling that cannot beat it is
-  // not walked to the end (its cost is then a lower bound above that).
-  auto best = std::make_shared<double>(HUGE_VAL);
-  return [m, best](const Problem &p, const Tiling &t) {
+CostFn cycleCost(const Machine &m, unsigned keep) {
+  // Remembers the `keep` lowest costs it returned (ascending): a tiling that
+  // cannot beat the highest of them is not walked to the end (its cost is
+  // then a lower bound above that, and it is not among the `keep` best).
+  auto best = std::make_shared<std::vector<double>>();
+  const size_t k = std::max(1u, keep);
+  return [m, best, k](const Problem &p, const Tiling &t) {
+    double bar = best->size() < k ? HUGE_VAL : best->back();
     // DMA bytes break ties between equal cycle counts.
-    double c = predictCycles(p, t, m, *best).cycles + double(t.dmaBytes) * 1e-9;
-    *best = std::min(*best, c);
+    double c = predictCycles(p, t, m, bar).cycles + double(t.dmaBytes) * 1e-9;
+    if (c < bar) {
+      best->insert(std::upper_bound(best->begin(), best->end(), c), c);
+      if (best->size() > k)
+        best->pop_back();
+    }
     return c;
   };
 }

@@ -6,6 +6,7 @@ Usage: gen_npu_spec.py SPEC.json DIM OUT_HEADER OUT_VERILOG [OUT_VERILOG_PKG]
 The header is C99-compatible so the C driver interface, the compiler, the golden model and the
 SystemC model all use it; the Verilog include is for the RTL. Output is deterministic.
 """
+import hashlib
 import json
 import sys
 
@@ -41,6 +42,11 @@ def header(spec, dim):
     w("#include <stdint.h>")
     w("")
     w("#define EMBER_NPU_SPEC_VERSION %d" % spec["version"])
+    # Identifies the spec's content (the NPU tuning cache keys on it): the first 64 bits of the
+    # SHA-256 of npu.json as canonical JSON (sorted keys, no whitespace), so reformatting the file
+    # keeps it and any change of a value changes it.
+    canon = json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()
+    w("#define EMBER_NPU_SPEC_HASH \"%s\"" % hashlib.sha256(canon).hexdigest()[:16])
     w("#define EMBER_NPU_DIM %d" % dim)
     w("#define EMBER_NPU_INSN_BYTES %d" % (spec["isa"]["insn_bits"] // 8))
     w("#define EMBER_NPU_TOKEN_FIFO_DEPTH %d" % spec["tokens"]["fifo_depth"])

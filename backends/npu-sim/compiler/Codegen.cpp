@@ -146,18 +146,58 @@ uint64_t vectorCycles(int64_t rows) {
          EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES;
 }
 
-// Plans a layer: by the cost model (predicted cycles) or by DMA bytes.
+// Plans a layer: by the cost model (predicted cycles) or by DMA bytes; or
+// the tiling the tuner forces (checked to fit). With o.candidates, the
+// model's best tilings go to info.candidates (bias filled in by the caller).
 sp::PlanResult planLayer(const sp::Problem &p, const CodegenOptions &o,
                          LayerInfo &info) {
   sp::PlanOptions po;
   sp::Machine m = npuMachine(o);
+  const unsigned keep = std::max(1u, o.candidates);
   if (o.cycleTiling && p.compute) {
-    po.cost = sp::cycleCost(m);
+    po.cost = sp::cycleCost(m, keep);
     po.greedyAlternatives = 8;
+    po.keep = keep;
   }
-  sp::PlanResult r = sp::planTiles(p, po);
-  if (r.ok && p.compute && o.predict)
+  sp::PlanResult r;
+  if (o.force) {
+    sp::Tiling t;
+    t.tile = o.force->tile;
+    t.order = o.force->order;
+    std::vector<size_t> sorted = t.order;
+    std::sort(sorted.begin(), sorted.end());
+    bool shape =
+        t.tile.size() == p.dims.size() && sorted.size() == p.dims.size();
+    for (size_t d = 0; shape && d < sorted.size(); ++d)
+      shape = sorted[d] == d && t.tile[d] >= 1 &&
+              t.tile[d] <= std::max<int64_t>(p.dims[d].extent, 1);
+    sp::PlanOptions fit;
+    if (!shape || !sp::evaluate(p, fit, t)) {
+      r.error =
+          "the tuned tiling (" + o.force->text() + ") does not fit this layer";
+      return r;
+    }
+    r.ok = true;
+    r.tiling = t;
+    r.ranked = {t};
+  } else {
+    r = sp::planTiles(p, po);
+  }
+  if (!r.ok)
+    return r;
+  info.choice.tile = r.tiling.tile;
+  info.choice.order = r.tiling.order;
+  if (p.compute && o.predict)
     info.predictedCycles = sp::predictCycles(p, r.tiling, m).cycles;
+  info.choice.predicted = info.predictedCycles;
+  if (o.candidates && !o.force)
+    for (const sp::Tiling &t : r.ranked) {
+      TileChoice c;
+      c.tile = t.tile;
+      c.order = t.order;
+      c.predicted = p.compute ? sp::predictCycles(p, t, m).cycles : t.cost;
+      info.candidates.push_back(std::move(c));
+    }
   return r;
 }
 
@@ -596,6 +636,10 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   sp::PlanResult plan = planLayer(p, o, info);
   if (!plan.ok)
     return "does not fit the scratchpads: " + plan.error;
+  info.choice.bias = gemmBias ? 1 : 0;
+  for (TileChoice &c : info.candidates)
+    if (c.bias < 0)
+      c.bias = gemmBias ? 1 : 0;
   const sp::Tiling &t = plan.tiling;
   Slots slots = allocate(p, t);
   if (!slots.error.empty())
@@ -1084,6 +1128,16 @@ std::string placeActivations(std::vector<NTensor> &ts, const LayerProgram &lp,
 
 } // namespace
 
+bool biasByGemmPossible(const GemmLayer &g) {
+  if (g.sum)
+    return false;
+  int8_t row[kDim];
+  for (int64_t oc = 0; oc < g.K; ++oc)
+    if (!biasRow(g.bias.empty() ? 0 : g.bias[size_t(oc)], row))
+      return false;
+  return true;
+}
+
 sp::Machine npuMachine(const CodegenOptions &o) {
   sp::Machine m;
   // A DMA beat is at most the memory port (4 x DIM bytes); a LOAD or STORE
@@ -1176,6 +1230,7 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
   // Each layer's code.
   std::vector<LayerCode> codes(lp.layers.size());
   out.layers.resize(lp.layers.size());
+  CodegenOptions lo = o; // plus the layer's forced tiling
   for (size_t i = 0; i < lp.layers.size(); ++i) {
     const Layer &L = lp.layers[i];
     LayerInfo &info = out.layers[i];
@@ -1186,27 +1241,50 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
         info.nodes.push_back(nm);
     info.op = layerOp(L);
     info.usefulMacs = L.usefulMacs;
+    lo.force =
+        i < o.forced.size() && !o.forced[i].empty() ? &o.forced[i] : nullptr;
     switch (L.kind) {
-    case Layer::Kind::Gemm:
-      err = genGemm(L, ts, tables[i], o, o.bias == BiasMode::Gemm, codes[i],
-                    info);
-      if (err.empty() && o.bias == BiasMode::Auto && tables[i].gemmBias) {
-        // Both bias paths, scored by the cost model; ties keep DRAM.
+    case Layer::Kind::Gemm: {
+      // The bias path: forced by the tuner, by the option, or both scored
+      // by the cost model (ties keep DRAM).
+      bool gemmFirst =
+          lo.force ? lo.force->bias == 1 : o.bias == BiasMode::Gemm;
+      if (gemmFirst && !tables[i].gemmBias && lo.force) {
+        err =
+            "the tuned tiling (" + lo.force->text() +
+            ") takes the bias by GEMM, which this layer's biases do not allow";
+        break;
+      }
+      err = genGemm(L, ts, tables[i], lo, gemmFirst, codes[i], info);
+      if (err.empty() && !lo.force && o.bias == BiasMode::Auto &&
+          tables[i].gemmBias) {
         LayerCode c2;
         LayerInfo i2 = info;
         i2.arrayMacs = 0;
-        if (genGemm(L, ts, tables[i], o, true, c2, i2).empty() &&
-            i2.predictedCycles < info.predictedCycles) {
-          codes[i] = std::move(c2);
-          info = std::move(i2);
+        i2.candidates.clear();
+        if (genGemm(L, ts, tables[i], lo, true, c2, i2).empty()) {
+          std::vector<TileChoice> all = info.candidates;
+          all.insert(all.end(), i2.candidates.begin(), i2.candidates.end());
+          std::stable_sort(all.begin(), all.end(),
+                           [](const TileChoice &a, const TileChoice &b) {
+                             return a.predicted < b.predicted;
+                           });
+          if (all.size() > o.candidates)
+            all.resize(o.candidates);
+          if (i2.predictedCycles < info.predictedCycles) {
+            codes[i] = std::move(c2);
+            info = std::move(i2);
+          }
+          info.candidates = std::move(all);
         }
       }
       break;
+    }
     case Layer::Kind::Pool:
-      err = genPool(L, ts, o, codes[i], info);
+      err = genPool(L, ts, lo, codes[i], info);
       break;
     case Layer::Kind::Add:
-      err = genAdd(L, ts, o, codes[i], info);
+      err = genAdd(L, ts, lo, codes[i], info);
       break;
     }
     if (!err.empty())

@@ -76,8 +76,8 @@ std::string programAsm(const Program &p) {
 namespace {
 
 constexpr char kMagic[8] = {'E', 'N', 'P', 'U', 'P', 'R', 'O', 'G'};
-constexpr uint32_t kVersion =
-    2; // 2: per-layer predicted cycles, compulsory bytes
+// 2: per-layer predicted cycles, compulsory bytes; 3: what tuning did
+constexpr uint32_t kVersion = 3;
 
 struct Writer {
   std::string s;
@@ -158,6 +158,18 @@ void getTensor(Reader &r, NTensor &t) {
 
 } // namespace
 
+std::string TileChoice::text() const {
+  std::string s = "tile=";
+  for (size_t i = 0; i < tile.size(); ++i)
+    s += (i ? "," : "") + std::to_string(tile[i]);
+  s += " order=";
+  for (size_t i = 0; i < order.size(); ++i)
+    s += (i ? "," : "") + std::to_string(order[i]);
+  if (bias >= 0)
+    s += bias ? " bias=gemm" : " bias=dram";
+  return s;
+}
+
 std::string serializeProgram(const Program &p) {
   Writer w;
   w.s.append(kMagic, 8);
@@ -195,6 +207,11 @@ std::string serializeProgram(const Program &p) {
     w.u64(uint64_t(l.predictedCycles + 0.5));
     w.u64(l.minDramBytes);
     w.str(l.shape);
+    w.str(l.tune.source);
+    w.u64(l.tune.modelCycles);
+    w.u64(l.tune.tunedCycles);
+    w.u64(l.tune.candidates);
+    w.i64(l.tune.rank);
   }
   return w.s;
 }
@@ -253,6 +270,11 @@ std::string deserializeProgram(const std::string &bytes, Program &p) {
     l.predictedCycles = double(r.u64());
     l.minDramBytes = r.u64();
     l.shape = r.str();
+    l.tune.source = r.str();
+    l.tune.modelCycles = r.u64();
+    l.tune.tunedCycles = r.u64();
+    l.tune.candidates = uint32_t(r.u64());
+    l.tune.rank = int32_t(r.i64());
   }
   if (r.bad || r.at != bytes.size())
     return "truncated or corrupt NPU program";

@@ -14,6 +14,33 @@
 
 namespace ember::npusim {
 
+// A layer's tiling as the tuner names it: tile sizes and loop order of its
+// tiling problem (docs/npu-backend.md, "Tiling") and, for GEMM layers, the
+// bias path (-1: not a GEMM layer or either path).
+struct TileChoice {
+  std::vector<int64_t> tile;
+  std::vector<size_t> order;
+  int bias = -1;        // 0: DRAM, 1: GEMM
+  double predicted = 0; // the cost model's cycles (candidates)
+  bool empty() const { return tile.empty(); }
+  bool same(const TileChoice &o) const {
+    return tile == o.tile && order == o.order && bias == o.bias;
+  }
+  std::string text() const; // "tile=1,4,1,2 order=0,1,2,3 bias=gemm"
+};
+
+// What tuning did for a layer (--backend-opt tune=N; docs/npu-backend.md,
+// "Tuning against the simulator").
+struct TuneInfo {
+  // "": not tuned; "sim": measured now; "cache": from the tuning cache;
+  // "single": only one candidate fits, nothing to measure.
+  std::string source;
+  uint64_t modelCycles = 0; // the model's pick, simulated alone
+  uint64_t tunedCycles = 0; // the kept candidate, simulated alone
+  uint32_t candidates = 0;  // candidates measured (or measured then)
+  int32_t rank = 0;         // the kept candidate's rank in the model's order
+};
+
 struct LayerInfo {
   std::string name, op;           // source node and what the layer does
   std::vector<std::string> nodes; // every source node it covers
@@ -28,6 +55,11 @@ struct LayerInfo {
   // once, the output written once: the roofline's memory side).
   double predictedCycles = 0;
   uint64_t minDramBytes = 0;
+  // The chosen tiling, and the cost model's best candidates (best first;
+  // filled when CodegenOptions::candidates > 0; not serialized).
+  TileChoice choice;
+  std::vector<TileChoice> candidates;
+  TuneInfo tune;
 };
 
 struct Program {
@@ -62,6 +94,13 @@ struct CodegenOptions {
   uint32_t latency = EMBER_NPU_DRAM_LATENCY_CYCLES_DEFAULT;
   bool predict = true;            // fill LayerInfo::predictedCycles
   BiasMode bias = BiasMode::Auto; // backend option bias=auto|dram|gemm
+  // Tuning: collect the model's `candidates` best tilings per layer
+  // (LayerInfo::candidates); and per layer index a forced tiling (an empty
+  // choice, or none: the model's pick). A forced tiling that does not fit is
+  // an error naming the layer.
+  unsigned candidates = 0;
+  std::vector<TileChoice> forced;
+  const TileChoice *force = nullptr; // internal: the current layer's
 };
 
 // Tiles every layer to the scratchpads (core's tile planner, the SDK's
@@ -75,6 +114,10 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
 // "" when layer `L` over tensors `ts` tiles to the scratchpads, else why
 // not (the selector asks before fusing a pool or an add into a layer).
 std::string layerFits(const Layer &L, const std::vector<NTensor> &ts);
+
+// Whether every bias of `g` is representable by the bias GEMM (else the
+// layer takes its bias through DRAM).
+bool biasByGemmPossible(const GemmLayer &g);
 
 // The cost model's machine for these options (the spec's DMA timing).
 scratchpad::Machine npuMachine(const CodegenOptions &o);

@@ -9,6 +9,7 @@
 #include "Program.h"
 #include "Runtime.h"
 #include "Select.h"
+#include "Tune.h"
 
 #include "ember/backend/v1/artifact.pb.h"
 #include "ember/backend/v1/capability.pb.h"
@@ -132,7 +133,9 @@ void sizeDram(ember_executable &x) {
 // Vendor options (`--backend-opt KEY=VALUE`), named in docs/npu-backend.md.
 ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
                           bool *faultDeadlock = nullptr,
-                          ns::CodegenOptions *co = nullptr) {
+                          ns::CodegenOptions *co = nullptr,
+                          ns::TuneOptions *tune = nullptr,
+                          bool *tuneCacheGiven = nullptr) {
   rc = ns::RunConfig();
   rc.profile = int(o.profile_level());
   for (const auto &[k, val] : o.vendor()) {
@@ -158,6 +161,20 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
         co->bias = val == "auto"   ? ns::BiasMode::Auto
                    : val == "dram" ? ns::BiasMode::Dram
                                    : ns::BiasMode::Gemm;
+    } else if (k == "tune") {
+      // Measure the cost model's N best tilings per layer on SystemC.
+      if (!parseU64(val, n) || n < 1 || n > 64)
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     "backend option tune=" + val +
+                         " is not a candidate count from 1 to 64");
+      if (tune)
+        tune->candidates = unsigned(n);
+    } else if (k == "tune_cache") {
+      // The tuning cache file ("": none).
+      if (tune)
+        tune->cachePath = val;
+      if (tuneCacheGiven)
+        *tuneCacheGiven = true;
     } else if (k == "executor") {
       if (val == "golden")
         rc.executor = EMBER_NPU_EXECUTOR_GOLDEN;
@@ -190,8 +207,9 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
     } else {
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "unknown vendor option '" + k +
-                       "' (npu-sim takes executor, tiling, bias, dram_bytes, "
-                       "dram_bw, dram_latency, dram_burst, fault)");
+                       "' (npu-sim takes executor, tiling, bias, tune, "
+                       "tune_cache, dram_bytes, dram_bw, dram_latency, "
+                       "dram_burst, fault)");
     }
   }
   if (co) {
@@ -225,7 +243,10 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
                  "options are not an ember.backend.v1.CompileOptions");
   auto x = std::make_unique<ember_executable>();
   ns::CodegenOptions co;
-  if (ember_error *e = applyOptions(o, x->run, &x->faultDeadlock, &co))
+  ns::TuneOptions tune;
+  bool tuneCacheGiven = false;
+  if (ember_error *e = applyOptions(o, x->run, &x->faultDeadlock, &co, &tune,
+                                    &tuneCacheGiven))
     return e;
   x->options = o.SerializeAsString();
   v1::Graph g;
@@ -238,9 +259,29 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
   if (lp.layers.empty() && lp.tensors.empty())
     return error(EMBER_STATUS_UNSUPPORTED,
                  "nothing in this graph runs on the NPU");
-  err = ns::generateProgram(lp, co, x->program);
-  if (!err.empty())
-    return error(EMBER_STATUS_UNSUPPORTED, err);
+  if (tune.candidates || tuneCacheGiven) {
+    // Tuning against the simulator, or (tune_cache without tune) the cached
+    // tilings only (docs/npu-backend.md, "Tuning against the simulator").
+    if (!tuneCacheGiven) {
+      tune.cachePath = ns::defaultTuneCachePath();
+      if (tune.cachePath.empty())
+        gHost.log(EMBER_LOG_WARNING,
+                  "tune: neither XDG_CACHE_HOME nor HOME is set, so the "
+                  "tuning results are not kept (tune_cache=PATH keeps them)");
+    }
+    tune.run = x->run;
+    ns::TuneReport rep;
+    err = ns::tuneAndGenerate(lp, co, tune, x->program, rep);
+    for (const std::string &w : rep.warnings)
+      gHost.log(EMBER_LOG_WARNING, w);
+    if (!err.empty())
+      return error(EMBER_STATUS_UNSUPPORTED, err);
+    gHost.log(EMBER_LOG_INFO, rep.summary);
+  } else {
+    err = ns::generateProgram(lp, co, x->program);
+    if (!err.empty())
+      return error(EMBER_STATUS_UNSUPPORTED, err);
+  }
   x->program.uid = ns::newProgramUid();
   sizeDram(*x);
   if (x->faultDeadlock)
@@ -452,6 +493,9 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
   addValue(cs, "gemm_busy", double(k.gemm_busy));
   addValue(cs, "vector_busy", double(k.vector_busy));
   addValue(cs, "store_busy", double(k.store_busy));
+  bool tuned = false;
+  for (const ns::LayerInfo &l : p.layers)
+    tuned = tuned || !l.tune.source.empty();
   if (c.profile >= 1)
     for (size_t i = 0; i < p.layers.size(); ++i) {
       const ns::LayerInfo &l = p.layers[i];
@@ -460,7 +504,13 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
       pl->set_op(l.op);
       for (const std::string &n : l.nodes)
         pl->add_nodes(n);
-      pl->set_detail(l.shape.empty() ? l.tiling : l.shape + "; " + l.tiling);
+      std::string detail =
+          l.shape.empty() ? l.tiling : l.shape + "; " + l.tiling;
+      if (!l.tune.source.empty())
+        detail += "; tuned (" + l.tune.source + ", " +
+                  std::to_string(l.tune.candidates) + " candidates, kept #" +
+                  std::to_string(l.tune.rank + 1) + ")";
+      pl->set_detail(detail);
       ns::LayerStats s = i < r.layers.size() ? r.layers[i] : ns::LayerStats();
       const double peak = double(p.dim) * double(p.dim);
       auto *vs = pl->mutable_values();
@@ -487,6 +537,15 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
       addValue(vs, "stall_data", double(s.stallData));
       addValue(vs, "stall_array", double(s.stallArray));
       addValue(vs, "macs", double(l.usefulMacs));
+      if (tuned) {
+        // What tuning gained over the model's pick (each alone on SystemC).
+        addValue(vs, "tune_gain",
+                 l.tune.modelCycles ? (double(l.tune.modelCycles) -
+                                       double(l.tune.tunedCycles)) /
+                                          double(l.tune.modelCycles)
+                                    : 0);
+        addValue(vs, "tune_rank", double(l.tune.rank));
+      }
     }
   if (c.profile >= 2) {
     static const char *const engines[] = {"LOAD", "GEMM", "VECTOR", "STORE"};

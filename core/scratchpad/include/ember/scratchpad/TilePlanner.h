@@ -134,11 +134,16 @@ struct PlanOptions {
   // many smaller candidates (smaller tiles fill the pipeline sooner and
   // balance edge tiles; a cycle cost can prefer them).
   unsigned greedyAlternatives = 0;
+  // Also keep the next best tilings: PlanResult::ranked holds up to this
+  // many, best first (a tuner measures them; with cycleCost, pass the same
+  // number to it so their costs are exact, not pruned lower bounds).
+  unsigned keep = 1;
 };
 
 struct PlanResult {
   bool ok = false;
   Tiling tiling;
+  std::vector<Tiling> ranked; // when ok: up to PlanOptions::keep, best first
   std::string error; // when !ok: what the smallest tile needs, per space
 };
 
@@ -175,9 +180,10 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
                          double stopAbove = HUGE_VAL);
 
 // A CostFn from predictCycles (ties: fewer DMA bytes). It remembers the
-// lowest cost it returned and stops walking tilings that cannot beat it, so
-// make one per planTiles call.
-CostFn cycleCost(const Machine &m);
+// `keep` lowest costs it returned and stops walking tilings that cannot beat
+// the highest of them (their cost is then a lower bound), so make one per
+// planTiles call, with the same `keep` as PlanOptions::keep.
+CostFn cycleCost(const Machine &m, unsigned keep = 1);
 
 // The steps of `t` in loop order. A block's slots alternate when it has
 // two, so the block after the next reuses the slot of the current one. To
