@@ -521,12 +521,16 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
                       : double(EMBER_NPU_DRAM_BYTES_PER_CYCLE_DEFAULT);
       double bound =
           std::max(double(l.usefulMacs) / peak, double(l.minDramBytes) / bw);
+      // cycles: the layer's span in the network (first instruction's start
+      // to last's end: it includes waiting for the previous layer's
+      // results); alone: the layer run alone from an idle machine, which is
+      // what the cost model predicts, so model_err is against it.
+      uint64_t alone = i < r.alone.size() ? r.alone[i] : 0;
       addValue(vs, "cycles", double(s.cycles));
+      addValue(vs, "alone", double(alone));
       addValue(vs, "predicted", l.predictedCycles);
       addValue(vs, "model_err",
-               s.cycles
-                   ? (l.predictedCycles - double(s.cycles)) / double(s.cycles)
-                   : 0);
+               alone ? (l.predictedCycles - double(alone)) / double(alone) : 0);
       addValue(vs, "bound", bound);
       addValue(vs, "roof", s.cycles ? bound / double(s.cycles) : 0);
       addValue(vs, "mac_util",
@@ -599,6 +603,13 @@ ember_error *execute(ember_device *d, const ember_execute_params *p,
         std::string err = ns::runProgram(x->program, x->run, ins, outs, &r);
         if (!err.empty())
           return error(EMBER_STATUS_INTERNAL, err);
+        // The per-layer report compares the cost model with each layer
+        // run alone (what it predicts), besides its span in the network.
+        if (x->run.profile >= 1 && r.timed) {
+          err = ns::runLayersAlone(x->program, x->run, r.alone);
+          if (!err.empty())
+            return error(EMBER_STATUS_INTERNAL, err);
+        }
         profile = profileOf(x->program, x->run, r);
         return nullptr;
       },

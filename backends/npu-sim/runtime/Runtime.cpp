@@ -1,5 +1,6 @@
 // Program execution through driver.h (Runtime.h).
 #include "Runtime.h"
+#include "Tokens.h"
 
 #include <cstdio>
 #include <cstring>
@@ -282,6 +283,37 @@ std::string runProgram(const Program &p, const RunConfig &c,
       profile(p, readTrace(tracePath()), c.profile, *result);
       std::remove(tracePath().c_str());
     }
+  }
+  return "";
+}
+
+std::string runLayersAlone(const Program &p, const RunConfig &c,
+                           std::vector<uint64_t> &cycles) {
+  cycles.assign(p.layers.size(), 0);
+  RunConfig rc = c;
+  rc.profile = 0;
+  if (rc.executor == EMBER_NPU_EXECUTOR_GOLDEN)
+    rc.executor = EMBER_NPU_EXECUTOR_SYSTEMC;
+  for (size_t i = 0; i < p.layers.size(); ++i) {
+    const LayerInfo &l = p.layers[i];
+    if (l.endInsn <= l.firstInsn || l.endInsn > p.insns.size())
+      continue;
+    Program q;
+    q.insns.assign(p.insns.begin() + long(l.firstInsn),
+                   p.insns.begin() + long(l.endInsn));
+    npu::Insn fin;
+    fin.op = npu::Opcode::FINISH;
+    q.insns.push_back(fin);
+    std::string err = assignTokens(q.insns, nullptr);
+    if (!err.empty())
+      return "layer '" + l.name + "' alone: " + err;
+    q.insnLayer.assign(q.insns.size(), 0);
+    q.dramBytes = p.dramBytes;
+    RunResult r;
+    err = runProgram(q, rc, {}, {}, &r);
+    if (!err.empty())
+      return "layer '" + l.name + "' alone: " + err;
+    cycles[i] = r.counters.cycles;
   }
   return "";
 }

@@ -48,6 +48,7 @@ struct RunResult {
   bool timed = false;
   std::vector<LayerStats> layers; // profile >= 1, timed executors
   std::vector<Slice> slices;      // profile >= 2
+  std::vector<uint64_t> alone;    // profile >= 1: runLayersAlone's cycles
 };
 
 // Runs `p` once. inputs/outputs: one host buffer per program input/output,
@@ -56,6 +57,13 @@ struct RunResult {
 std::string runProgram(const Program &p, const RunConfig &c,
                        const std::vector<const void *> &inputs,
                        const std::vector<void *> &outputs, RunResult *result);
+
+// Each layer of `p` alone on the timed executor of `c` (SystemC when `c`'s
+// is untimed): its instructions with fresh tokens, from an idle machine, the
+// way the cost model predicts it (docs/npu-backend.md, "--npu-report":
+// `alone`). Timing does not depend on data, so DRAM holds whatever it holds.
+std::string runLayersAlone(const Program &p, const RunConfig &c,
+                           std::vector<uint64_t> &cycles);
 
 // Host layout <-> NPU layout of one tensor (exposed for tests).
 void toNpuLayout(const NTensor &t, const void *host, uint8_t *npu);
