@@ -286,7 +286,15 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
   std::vector<unsigned> slot(no, 0);
   std::vector<std::vector<double>> slotFree(no, std::vector<double>(2, 0));
   std::vector<StepOperand> ops(no);
-  std::vector<double> engEnd;
+  std::vector<double> engEnd, readyAt;
+  // Load issue order: Problem::loadOrder, then the other operands.
+  std::vector<size_t> order;
+  for (size_t k : p.loadOrder)
+    if (k < no && std::find(order.begin(), order.end(), k) == order.end())
+      order.push_back(k);
+  for (size_t k = 0; k < no; ++k)
+    if (std::find(order.begin(), order.end(), k) == order.end())
+      order.push_back(k);
   blocks(idx, cur);
   bool more = true;
   while (more) {
@@ -307,28 +315,35 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
       ops[k].slot = slot[k];
       ops[k].ends = !more || nxt[k] != cur[k];
     }
-    // Loads of this step: after the previous step's loads, into free slots.
-    double start = loadEnd, busy = 0;
-    for (size_t k = 0; k < no; ++k) {
+    // Loads of this step, in issue order: each after the previous one and
+    // after its slot is free; an engine waits for the loads it reads.
+    double busy = 0;
+    std::fill(readyAt.begin(), readyAt.end(), 0.0);
+    for (size_t k : order) {
       const Operand &op = p.operands[k];
       if (op.role != Role::Input || !ops[k].begins)
         continue;
       double bytes = 0, c = dmaCycles(k, bytes);
       if (c <= 0)
         continue;
-      start = std::max(start, slotFree[k][ops[k].slot % 2]);
+      loadEnd = std::max(loadEnd, slotFree[k][ops[k].slot % 2]) + c;
       busy += c;
       allBytes += bytes;
+      size_t rd = op.reader == SIZE_MAX ? op.engine : op.reader;
+      if (readyAt.size() <= rd)
+        readyAt.resize(rd + 1, 0.0);
+      readyAt[rd] = std::max(readyAt[rd], loadEnd);
     }
-    loadEnd = start + busy;
     r.loadCycles += busy;
     // Compute engines, in pipeline order.
     std::vector<uint64_t> cyc = p.compute(t, idx, clipped, ops);
     if (engEnd.size() < cyc.size())
       engEnd.resize(cyc.size(), 0);
-    double ready = loadEnd, most = 0;
+    double ready = 0, most = 0;
     for (size_t e = 0; e < cyc.size(); ++e) {
       double s = std::max(engEnd[e], ready);
+      if (e < readyAt.size())
+        s = std::max(s, readyAt[e]);
       for (size_t k = 0; k < no; ++k)
         if (p.operands[k].role == Role::Output && ops[k].begins &&
             p.operands[k].engine == e)

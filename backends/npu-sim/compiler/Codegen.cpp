@@ -561,6 +561,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     ops[oOnes].rows = ops[oOnes].footprint;
     ops[oBw].rows = ops[oBw].footprint;
     ops[oBias].engine = g.requant ? 1 : 0; // the ACC slot frees on REQUANT
+    ops[oBias].reader = 0;                 // GEMMs accumulate onto it
     ops[oParam].rows = ops[oParam].footprint;
     ops[oParam].engine = 1;
     ops[oAcc].transfers = [&](const std::vector<int64_t> &t) {
@@ -584,6 +585,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     };
     ops[oAdd].rows = ops[oAdd].footprint;
     ops[oAdd].engine = 1;
+    // The order the step code below issues its loads in.
+    p.loadOrder = {oAct, oWgt, oParam, oOnes, oBw, oBias, oAdd};
   }
   // Compute per step: the GEMMs the step code below emits, then (when the
   // accumulator block is complete) REQUANT, VADD, POOL on VECTOR.

@@ -74,6 +74,11 @@ struct Operand {
   // waits for that engine to finish the step that last used the slot, and a
   // store waits for it to finish the step that ends the block.
   size_t engine = 0;
+  // Cycle model only: the compute engine that waits for an input block's
+  // load before it starts the step (SIZE_MAX: `engine`). Differs from
+  // `engine` when one engine reads a block and another frees its slot (an
+  // accumulator's bias rows: GEMM adds to them, VECTOR releases them).
+  size_t reader = SIZE_MAX;
 };
 
 struct StepOperand {
@@ -102,6 +107,9 @@ struct Problem {
   size_t greedyDim = SIZE_MAX;
   // Cycle model only: the compute engines' cycles per step.
   ComputeFn compute = nullptr;
+  // Cycle model only: the order in which a step's loads are issued (operand
+  // indices; empty, or operands left out: operand order, after these).
+  std::vector<size_t> loadOrder;
 };
 
 // The DMA side of a machine, as a target declares it (the NPU: from its
@@ -163,9 +171,11 @@ struct Step {
 // Predicted cycles of a tiling (issue 17's cost model): the steps in loop
 // order, software-pipelined as schedule() describes (the loads of step s + 1
 // run on the DMA engine while the compute engines work on step s, into the
-// other slot). Per step: loads = per input block begun, transfers x (latency
+// other slot). Per step: loads = per input block begun, in loadOrder, each
+// after the previous one and after its slot is free, transfers x (latency
 // + overhead) + max(bytes / bandwidth, rows / rowsPerCycle); compute =
-// Problem::compute; stores = per output block ended, likewise. The result is
+// Problem::compute, each engine after the loads it reads (Operand::reader);
+// stores = per output block ended, likewise. The result is
 // the last engine's end, at least the total DMA bytes over the bandwidth (loads
 // and stores share the channel). Needs Problem::compute.
 struct Prediction {
