@@ -260,16 +260,19 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
   };
   // Cycles one block of operand k moves through DMA (0: it moves nothing),
   // remembered per operand for the last tile sizes (only edge tiles differ).
+  // `epoch` counts the changes of the clipped tile sizes (a hot loop: one
+  // comparison per step, not one per operand).
   struct Memo {
-    std::vector<int64_t> tile;
+    uint64_t epoch = 0; // 0: never filled
     double bytes = 0, cycles = 0;
   };
   std::vector<Memo> memo(no);
+  uint64_t epoch = 1;
   auto dmaCycles = [&](size_t k, double &bytes) {
     Memo &mm = memo[k];
-    if (mm.tile != clipped) {
+    if (mm.epoch != epoch) {
       const Operand &op = p.operands[k];
-      mm.tile = clipped;
+      mm.epoch = epoch;
       mm.bytes = op.bytes ? double(op.bytes(clipped)) : 0;
       uint64_t n =
           op.transfers ? op.transfers(clipped) : (mm.bytes > 0 ? 1 : 0);
@@ -302,10 +305,16 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
     more = advance(next);
     if (more)
       blocks(next, nxt);
-    for (size_t d = 0; d < nd; ++d)
-      clipped[d] =
+    bool changed = false;
+    for (size_t d = 0; d < nd; ++d) {
+      int64_t c =
           std::min<int64_t>(t.tile[d], std::max<int64_t>(p.dims[d].extent, 1) -
                                            idx[d] * t.tile[d]);
+      changed = changed || c != clipped[d];
+      clipped[d] = c;
+    }
+    if (changed)
+      ++epoch;
     for (size_t k = 0; k < no; ++k) {
       unsigned slots = k < t.slots.size() ? std::max(1u, t.slots[k]) : 1;
       ops[k].block = cur[k];
