@@ -71,30 +71,27 @@ Problem matmul(int64_t M, int64_t K, int64_t N, uint64_t capA, uint64_t capB) {
   Problem p;
   p.spaces = {{"act", capA}, {"wgt", capB}};
   p.dims = {{"m", M, false, {}}, {"n", N, false, {}}, {"k", K, true, {}}};
-  Operand a{
-      "A",
-      0,
-      Role::Input,
-      {0, 2},
-      [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[2]); },
-      [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[2]); },
-      nullptr};
-  Operand b{
-      "B",
-      1,
-      Role::Input,
-      {2, 1},
-      [](const std::vector<int64_t> &t) { return uint64_t(t[2] * t[1]); },
-      [](const std::vector<int64_t> &t) { return uint64_t(t[2] * t[1]); },
-      nullptr};
-  Operand c{
-      "C",
-      0,
-      Role::Output,
-      {0, 1},
-      [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[1]); },
-      [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[1]); },
-      nullptr};
+  Operand a{"A",
+            0,
+            Role::Input,
+            {0, 2},
+            [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[2]); },
+            [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[2]); },
+            nullptr};
+  Operand b{"B",
+            1,
+            Role::Input,
+            {2, 1},
+            [](const std::vector<int64_t> &t) { return uint64_t(t[2] * t[1]); },
+            [](const std::vector<int64_t> &t) { return uint64_t(t[2] * t[1]); },
+            nullptr};
+  Operand c{"C",
+            0,
+            Role::Output,
+            {0, 1},
+            [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[1]); },
+            [](const std::vector<int64_t> &t) { return uint64_t(t[0] * t[1]); },
+            nullptr};
   p.operands = {a, b, c};
   p.greedyDim = 0;
   return p;
@@ -266,4 +263,93 @@ TEST(Scratchpad, CycleCostPrefersPipelinedTiles) {
   EXPECT_LT(cyc.tiling.tile[0], 64);
   EXPECT_LT(predictCycles(p, cyc.tiling, m).cycles,
             predictCycles(p, bytes.tiling, m).cycles);
+}
+
+TEST(Scratchpad, KeepsTheNBestWithExactCosts) {
+  // The same problem as above: keep = 5 gives five distinct tilings, best
+  // first, each with its exact predicted cycles (not a pruned lower bound),
+  // the first the one keep = 1 picks.
+  Problem p;
+  p.spaces = {{"buf", 1000}};
+  p.dims = {{"i", 64, false, {}}};
+  Operand in;
+  in.name = "in";
+  in.dims = {0};
+  in.footprint = [](const std::vector<int64_t> &t) { return uint64_t(t[0]); };
+  in.bytes = [](const std::vector<int64_t> &t) { return uint64_t(t[0] * 16); };
+  p.operands = {in};
+  p.compute = [](const Tiling &, const std::vector<int64_t> &,
+                 const std::vector<int64_t> &t,
+                 const std::vector<StepOperand> &) {
+    return std::vector<uint64_t>{uint64_t(t[0] * 4)};
+  };
+  p.greedyDim = 0;
+  Machine m;
+  m.latencyCycles = 10;
+  m.transferOverhead = 0;
+  PlanOptions one;
+  one.cost = cycleCost(m);
+  one.greedyAlternatives = 40;
+  PlanResult best = planTiles(p, one);
+  ASSERT_TRUE(best.ok);
+  ASSERT_EQ(best.ranked.size(), 1u);
+  PlanOptions five = one;
+  five.cost = cycleCost(m, 5);
+  five.keep = 5;
+  PlanResult r = planTiles(p, five);
+  ASSERT_TRUE(r.ok);
+  ASSERT_EQ(r.ranked.size(), 5u);
+  EXPECT_EQ(r.ranked[0].tile, best.tiling.tile);
+  EXPECT_EQ(r.tiling.tile, best.tiling.tile);
+  for (size_t i = 0; i < r.ranked.size(); ++i) {
+    double exact = predictCycles(p, r.ranked[i], m).cycles;
+    EXPECT_NEAR(r.ranked[i].cost, exact, 1e-3) << "candidate " << i;
+    if (i) {
+      EXPECT_LE(r.ranked[i - 1].cost, r.ranked[i].cost);
+      EXPECT_NE(r.ranked[i - 1].tile, r.ranked[i].tile);
+    }
+  }
+}
+
+TEST(Scratchpad, EnginesWaitOnlyForTheLoadsTheyRead) {
+  // One step: a 1600-byte load read by engine 0, a 3200-byte load read by
+  // engine 1 (issued second), engine 0 computes 50, engine 1 computes 10.
+  Problem p;
+  p.spaces = {{"buf", 0}};
+  p.dims = {{"i", 1, false, {1}}};
+  auto input = [](const char *name, uint64_t bytes, size_t reader) {
+    Operand o;
+    o.name = name;
+    o.dims = {0};
+    o.footprint = [](const std::vector<int64_t> &) { return uint64_t(1); };
+    o.bytes = [bytes](const std::vector<int64_t> &) { return bytes; };
+    o.engine = reader;
+    return o;
+  };
+  p.operands = {input("a", 1600, 0), input("b", 3200, 1)};
+  p.compute = [](const Tiling &, const std::vector<int64_t> &,
+                 const std::vector<int64_t> &,
+                 const std::vector<StepOperand> &) {
+    return std::vector<uint64_t>{50, 10};
+  };
+  Machine m;
+  m.bytesPerCycle = 16;
+  m.latencyCycles = 0;
+  m.transferOverhead = 0;
+  Tiling t;
+  t.tile = {1};
+  t.order = {0};
+  ASSERT_TRUE(evaluate(p, {}, t));
+  // a: 0-100, b: 100-300; engine 0 runs 100-150 (not after b), engine 1
+  // 300-310.
+  EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 310);
+  // b issued first: a ends at 300, engine 0 runs 300-350, engine 1 after it
+  // (the engines are a pipeline) 350-360.
+  p.loadOrder = {1, 0};
+  EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 360);
+  // Engine 1 frees b's slot but engine 0 reads it (a bias under
+  // accumulation): engine 0 waits for both loads.
+  p.loadOrder = {};
+  p.operands[1].reader = 0;
+  EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 300 + 50 + 10);
 }
