@@ -15,7 +15,8 @@ Prints one table per model:
 then the per-layer figures the issue's goals are stated in: convolution and
 MatMul layers with C, K >= 64 (count, worst and median MAC utilization,
 median roofline fraction), the cost model's error (predicted vs simulated
-cycles per layer: median and worst of |error|), and the depthwise layers'
+cycles of each layer run alone, the report's `alone`: median and worst of
+|error|), and the depthwise layers'
 share of the cycles. `--tiling bytes|cycles` compiles with that tiling rule
 (backend option tiling=); several may be given to compare them in one run.
 
@@ -156,7 +157,8 @@ def main():
                           f"roof={v.get('roof', 0):.2f}  {l['detail']}")
     print(f"executor {args.executor}; compile_s: median of {args.runs} runs; "
           f"n>=64: conv/MatMul layers with C, K >= 64 (not grouped); "
-          f"err: |predicted - simulated| / simulated per layer")
+          f"err: |predicted - alone| / alone per layer (alone: the layer "
+          f"simulated by itself, the report's 'alone')")
     return 0
 
 

@@ -14,12 +14,17 @@ tail -n 1 "$work/out.txt" | grep -Eq '^npu: cycles=[1-9][0-9]* mac_util=[0-9.e-]
   { echo "the last line is not the npu: summary"; exit 1; }
 grep -q "^layer report (npu, executor systemc)" "$work/out.txt"
 grep -Eq "^1 +Convolution28 +conv\+maxpool +[1-9]" "$work/out.txt"
-# The cost model's columns (issue 17): predicted cycles, its error, the
+# The cost model's columns (issue 17): the layer alone, predicted cycles,
+# its error against alone, the
 # roofline bound and the fraction of it reached; a conv's shape in the detail.
-grep -Eq "^part +layer +op +cycles +predicted +model_err +bound +roof " "$work/out.txt" ||
+grep -Eq "^part +layer +op +cycles +alone +predicted +model_err +bound +roof " "$work/out.txt" ||
   { echo "the report lacks the cost model's columns"; exit 1; }
 grep -Eq "^1 +Convolution28 +conv\+maxpool +[1-9][0-9]* +[1-9][0-9]* .* C1 K8 5x5/1 g1 28x28; " "$work/out.txt" ||
   { echo "no prediction or shape for Convolution28"; exit 1; }
+# The cost model is within 10% of every layer run alone (deterministic: the
+# cycles do not depend on the machine).
+awk '/^1 +[^ ]+ +conv/ { e = $7 < 0 ? -$7 : $7; if (e > 0.10) { print "model_err " $7 " on " $2; bad = 1 } } END { exit bad }' "$work/out.txt" ||
+  { echo "the cost model is more than 10% off a layer"; exit 1; }
 "$python" - "$work/trace.json" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))
