@@ -2,8 +2,7 @@
 // file:line:column. Node result types are taken from the text and then
 // checked by the verifier against the ops' own type inference.
 #include "ir/Printer.h"
-
-#include "passes/Pass.h"
+#include "ir/Verifier.h"
 
 #include <cmath>
 #include <cstring>

@@ -1,9 +1,6 @@
-// The graph verifier: structure (operands defined before use, in this
-// function, result counts), types (re-inferred and compared), names, and
-// after lowering the primitive-only rule.
-#include "passes/Pass.h"
+#include "ir/Verifier.h"
 
-#include "interp/Kernel.h"
+#include <unordered_set>
 
 namespace ember {
 

@@ -3,7 +3,7 @@
 // Transpose/Reshape and a batched MatMul.
 #include "lower/LowerUtil.h"
 
-#include "interp/Einsum.h"
+#include "ir/EinsumEquation.h"
 
 #include <algorithm>
 #include <set>

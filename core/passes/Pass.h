@@ -25,10 +25,6 @@ struct PassInfo {
 const std::vector<PassInfo> &allPasses();
 const PassInfo *findPass(const std::string &name);
 
-// Verifies the function; `lowered` additionally rejects non-primitive ops
-// (except those in keepWhole).
-Status verifyFunction(const Function &f, bool lowered = false);
-
 struct PipelineOptions {
   bool optimize = true;
   bool lower = true;

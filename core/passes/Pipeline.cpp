@@ -1,3 +1,4 @@
+#include "ir/Verifier.h"
 #include "lower/Lowering.h"
 #include "passes/Pass.h"
 

@@ -1,5 +1,16 @@
 // Errors are values: library code returns Status or Expected<T>; tools print
 // "error: <message>" and exit non-zero. No exceptions cross Ember's APIs.
+//
+// Both types are [[nodiscard]]: a call whose Status or Expected is dropped
+// does not compile (warnings are errors). A caller that truly has nothing to
+// do with a failure says so with `(void)` and a comment saying why.
+//
+// Truth value, one meaning: where a conversion to bool exists it is true on
+// success. `Expected<T>` converts (true when it holds a value, as
+// std::optional and std::expected). `Status` has no conversion: ask
+// `isOk()` or `failed()`. (It used to be true when *failed*, the opposite of
+// Expected; deleting it makes every `if (status)` written against the old
+// meaning a compile error instead of a silently inverted test.)
 #pragma once
 
 #include <cassert>
@@ -21,13 +32,15 @@ enum class ErrorCode {
   Timeout,       // an execution did not complete in time
 };
 
-class Status {
+class [[nodiscard]] Status {
 public:
   Status() = default;
   Status(ErrorCode code, std::string msg) : code_(code), msg_(std::move(msg)) {}
   static Status ok() { return Status(); }
   bool isOk() const { return code_ == ErrorCode::Ok; }
-  explicit operator bool() const { return !isOk(); } // true when failed
+  bool failed() const { return !isOk(); }
+  // Deleted: see the top of this file (use isOk() / failed()).
+  explicit operator bool() const = delete;
   ErrorCode code() const { return code_; }
   const std::string &message() const { return msg_; }
   // Adds context in front: "ctx: message".
@@ -62,13 +75,14 @@ template <typename... Args> Status unsupported(const Args &...args) {
   return makeError(ErrorCode::Unsupported, args...);
 }
 
-template <typename T> class Expected {
+template <typename T> class [[nodiscard]] Expected {
 public:
   Expected(T v) : value_(std::move(v)) {}
   Expected(Status s) : status_(std::move(s)) {
     assert(!status_.isOk() && "Expected constructed from an ok Status");
   }
   bool hasValue() const { return value_.has_value(); }
+  // True when it holds a value (success), as std::expected.
   explicit operator bool() const { return hasValue(); }
   T &operator*() { return *value_; }
   const T &operator*() const { return *value_; }

@@ -3,6 +3,7 @@
 #include "import/OnnxImporter.h"
 #include "import/TensorIO.h"
 #include "interp/Interpreter.h"
+#include "ir/Verifier.h"
 #include "passes/Pass.h"
 
 #include <gtest/gtest.h>

@@ -4,6 +4,7 @@
 
 #include "import/OnnxImporter.h"
 #include "import/TensorIO.h"
+#include "ir/Verifier.h"
 #include "lir/LirPipeline.h"
 #include "passes/Pass.h"
 

@@ -1,6 +1,7 @@
-// Einsum's equation, parsed once for the reference kernel
-// (kernels/Einsum.cpp) and the lowering (lower/LowerEinsum.cpp): the part of
-// the op's semantics both need.
+// Einsum's equation attribute, parsed (EinsumEquation.cpp) for the reference
+// kernel (interp/kernels/Einsum.cpp) and the lowering (lower/LowerEinsum.cpp).
+// The meaning of an op's attribute is IR, so it lives here, below both
+// users: lowering does not include interpreter code for it.
 #pragma once
 
 #include "ir/Type.h"
