@@ -183,7 +183,7 @@ Status Codegen::emitFusedReduce(
   bool redUnit = false;
   for (size_t d : rd)
     redUnit = redUnit || strideOf(d) == 1;
-  if (inner == r || redUnit || di[inner] < 8) {
+  if (inner == r || redUnit || rd.empty() || di[inner] < 8) {
     reassocSum = true;
     std::stable_sort(kd.begin(), kd.end(), byStride);
     std::vector<int64_t> keptExt = extents(kd);
