@@ -495,6 +495,113 @@ TEST(CpuLayout, ChannelsLastChainMatchesInterpreter) {
   expectClose(runCpu(*m->main(), two, in), *want, 1e-4, 1e-5);
 }
 
+// A normalization's moments (InstanceNormalization's lowering): the second
+// ReduceSum computes its squared deviations as it reads them, and the
+// row-major sums vectorize. Against the interpreter at 1 and 2 threads
+// (the reassociated double sums may change a last f32 bit).
+TEST(CpuFusion, ReductionComputesItsElementwiseOperand) {
+  auto m = parseLowered(R"(func @main(%x: f32[2,8,30,40]) {
+  %ax = Constant dense<i64[2]: [2, 3]>
+  %n = Constant dense<f32[]: [1200.0]>
+  %s1 = ReduceSum(%x, %ax) {keepdims = 1} : f32[2,8,1,1]
+  %m = Div(%s1, %n) : f32[2,8,1,1]
+  %d = Sub(%x, %m) : f32[2,8,30,40]
+  %q = Mul(%d, %d) : f32[2,8,30,40]
+  %s2 = ReduceSum(%q, %ax) {keepdims = 1} : f32[2,8,1,1]
+  %v = Div(%s2, %n) : f32[2,8,1,1]
+  %y = Div(%d, %v) : f32[2,8,30,40]
+  return %y
+}
+)");
+  ASSERT_TRUE(m);
+  FusionStats st;
+  auto groups = formGroups(*m->main(), hostConfig(), &st);
+  ASSERT_TRUE(bool(groups));
+  bool fused = false;
+  for (auto &g : *groups)
+    fused = fused || (g.kind == GroupKind::Reduce && g.members.size() == 2 &&
+                      g.members[0]->kind == OpKind::Mul);
+  EXPECT_TRUE(fused) << "Mul(d, d) not computed inside the second ReduceSum";
+  std::mt19937 rng(3);
+  std::vector<Tensor> in;
+  for (auto *p : m->main()->params())
+    in.push_back(randomTensor(p->types[0], rng));
+  auto want = interpret(*m->main(), in);
+  ASSERT_TRUE(bool(want));
+  CompileConfig one = hostConfig(), two = hostConfig();
+  two.numThreads = 2;
+  expectClose(runCpu(*m->main(), one, in), *want, 1e-6, 1e-6);
+  expectClose(runCpu(*m->main(), two, in), *want, 1e-6, 1e-6);
+}
+
+// The same moments between channels-last convolutions (the fused reduction
+// walks channels innermost), and a dense convolution with fewer than 16
+// output channels, which stays row-major (its input with it).
+TEST(CpuLayout, NormalizationBetweenChannelsLastConvs) {
+  using ember::cpu::Isa;
+  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
+  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
+    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  std::mt19937 rng(7);
+  auto dense = [&](const std::string &shape, size_t count, float scale) {
+    return "Constant dense<f32[" + shape +
+           "]: " + randomDense(count, scale, rng) + ">";
+  };
+  auto m = parseLowered(
+      "func @main(%x: f32[1,16,18,18], %x3: f32[1,16,18,18]) {\n"
+      "  %ax = Constant dense<i64[2]: [2, 3]>\n"
+      "  %n = Constant dense<f32[]: [324.0]>\n"
+      "  %w1 = " +
+      dense("32,16,3,3", 32 * 16 * 9, 0.2f) +
+      "\n"
+      "  %c1 = Conv(%x, %w1) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : "
+      "f32[1,32,18,18]\n"
+      "  %s1 = ReduceSum(%c1, %ax) {keepdims = 1} : f32[1,32,1,1]\n"
+      "  %m = Div(%s1, %n) : f32[1,32,1,1]\n"
+      "  %d = Sub(%c1, %m) : f32[1,32,18,18]\n"
+      "  %q = Mul(%d, %d) : f32[1,32,18,18]\n"
+      "  %s2 = ReduceSum(%q, %ax) {keepdims = 1} : f32[1,32,1,1]\n"
+      "  %v = Div(%s2, %n) : f32[1,32,1,1]\n"
+      "  %e = Sqrt(%v) : f32[1,32,1,1]\n"
+      "  %z = Div(%d, %e) : f32[1,32,18,18]\n"
+      "  %a = Relu(%z) : f32[1,32,18,18]\n"
+      "  %w2 = " +
+      dense("32,32,3,3", 32 * 32 * 9, 0.1f) +
+      "\n"
+      "  %c2 = Conv(%a, %w2) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : "
+      "f32[1,32,18,18]\n"
+      "  %y = Abs(%c2) : f32[1,32,18,18]\n"
+      "  %r3 = Relu(%x3) : f32[1,16,18,18]\n"
+      "  %w3 = " +
+      dense("3,16,3,3", 3 * 16 * 9, 0.1f) +
+      "\n"
+      "  %c3 = Conv(%r3, %w3) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : "
+      "f32[1,3,18,18]\n"
+      "  %y3 = Tanh(%c3) : f32[1,3,18,18]\n"
+      "  return %y, %y3\n"
+      "}\n");
+  ASSERT_TRUE(m);
+  std::vector<Tensor> in;
+  for (auto *p : m->main()->params())
+    in.push_back(randomTensor(p->types[0], rng));
+  auto want = interpret(*m->main(), in);
+  ASSERT_TRUE(bool(want));
+  CompileConfig one = hostConfig(), two = hostConfig();
+  two.numThreads = 2;
+  auto cm = compileModel(*m->main(), one);
+  ASSERT_TRUE(bool(cm)) << cm.status().message();
+  std::set<std::string> nhwc(cm->channelsLast.begin(), cm->channelsLast.end());
+  std::string list;
+  for (auto &v : nhwc)
+    list += v + " ";
+  for (const char *v : {"c1", "d", "a", "c2"})
+    EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
+  for (const char *v : {"r3", "c3"})
+    EXPECT_FALSE(nhwc.count(v)) << v << " channels-last: " << list;
+  expectClose(runCpu(*m->main(), one, in), *want, 1e-4, 1e-5);
+  expectClose(runCpu(*m->main(), two, in), *want, 1e-4, 1e-5);
+}
+
 // A max pool after a first layer runs inside it (conv2dNhwcFromNchwMaxPool)
 // when the pool is the convolution's only reader: with pads and ceil mode,
 // bias and Relu in the epilogue, 1 and 2 threads, against the interpreter.

@@ -37,13 +37,19 @@ bool Codegen::convNhwcCapable(const Group &g) const {
 // Whether an NHWC-capable dense Conv reads its input channels-last: when
 // pointwise, or with at least 16 channels per tap (fewer, and building
 // the tile's row pointers, one per tap and pixel, costs more than the FMAs
-// they feed: MNIST's 8-channel 5x5 ran 20-50% slower than the NCHW form).
+// they feed: MNIST's 8-channel 5x5 ran 20-50% slower than the NCHW form),
+// and with at least 16 output channels. The channels-last tile's lanes
+// are output channels: with fewer, most of its one vector computes
+// nothing (an image-to-image model's last 9x9 layer, 16 to 3 channels, ran
+// 3-5 times slower than in the NCHW form, whose lanes are pixels).
 // Depthwise ones always do.
 bool Codegen::convReadsNhwc(const Group &g) const {
   const Node &n = *g.anchor;
   const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
   if (n.attrInt("group", 1) != 1)
     return true;
+  if (w.dim(0) < 16)
+    return false;
   return (w.dim(2) == 1 && w.dim(3) == 1) || x.dim(1) >= 16;
 }
 

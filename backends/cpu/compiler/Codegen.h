@@ -115,6 +115,12 @@ private:
   Status emitConcat(const Group &g);
   Status emitSplit(const Group &g);
   Status emitReduce(const Group &g);
+  Status emitFusedReduce(
+      const Group &g, const std::vector<bool> &reduced,
+      const std::function<llvm::Value *()> &initValue,
+      const std::function<llvm::Value *(llvm::Value *, llvm::Value *)> &combine,
+      const std::function<llvm::Value *(llvm::Value *)> &narrow,
+      bool &reassocSum);
   Status emitArg(const Group &g);
 
 public:

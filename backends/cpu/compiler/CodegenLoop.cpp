@@ -7,6 +7,7 @@
 #include "LoopGen.h"
 
 #include <llvm/IR/Constants.h>
+#include <llvm/IR/MDBuilder.h>
 
 #include <algorithm>
 
@@ -481,7 +482,12 @@ llvm::Value *LoopGen::roundTo(llvm::Value *f, ElemKind k) {
 
 llvm::Value *LoopGen::load(int leaf) {
   const Leaf &l = leaves[size_t(leaf)];
-  llvm::Value *v = b.CreateLoad(cg.elemType(l.elem), address(leaf, nullptr));
+  llvm::LoadInst *ld =
+      b.CreateLoad(cg.elemType(l.elem), address(leaf, nullptr));
+  if (noaliasOut && size_t(leaf) < disjointFromOut.size() &&
+      disjointFromOut[size_t(leaf)])
+    ld->setMetadata(llvm::LLVMContext::MD_noalias, noaliasOut);
+  llvm::Value *v = ld;
   if (l.elem == ElemKind::Bool)
     v = b.CreateICmpNE(v, b.getInt8(0));
   if (isHalfFloatKind(l.elem))
@@ -595,6 +601,42 @@ Status Codegen::emitLoopGroup(const Group &g) {
   for (size_t d = 1; d < dims.size(); ++d)
     per *= dims[d];
   ElemKind rk = root.type().elem();
+  // Operands whose bytes the result's cannot overlap (constants, or arena
+  // values in other byte ranges; an operand updated in place shares them):
+  // their loads and the result's store get alias scopes, so that a
+  // broadcast operand (a per-channel mean) is not reloaded after every
+  // store, which kept such loops from vectorizing.
+  llvm::MDNode *outScope = nullptr;
+  {
+    Loc lo = locOf(root);
+    uint64_t o0 = 0, o1 = 0;
+    bool outArena = lo.kind == LocKind::Arena;
+    if (outArena) {
+      o0 = bufferOffset_[lo.index] + lo.offset;
+      o1 = o0 + root.type().sizeInBytes();
+    }
+    bool any = false;
+    for (auto &l : lg.leaves) {
+      Loc ll = locOf(l.a.base);
+      bool disjoint = ll.kind == LocKind::Weight;
+      if (outArena && ll.kind == LocKind::Arena) {
+        uint64_t l0 = bufferOffset_[ll.index] + ll.offset;
+        uint64_t l1 = l0 + l.a.base.type().sizeInBytes();
+        disjoint = l1 <= o0 || o1 <= l0;
+      }
+      lg.disjointFromOut.push_back(disjoint);
+      any = any || disjoint;
+    }
+    if (any && (outArena || lo.kind == LocKind::Output)) {
+      llvm::MDBuilder mdb(*ctx_);
+      llvm::MDNode *dom = mdb.createAnonymousAliasScopeDomain("loop");
+      llvm::MDNode *scope = mdb.createAnonymousAliasScope(dom, "result");
+      outScope = llvm::MDNode::get(*ctx_, {scope});
+      lg.noaliasOut = outScope;
+    } else {
+      lg.disjointFromOut.clear();
+    }
+  }
   emitTask("loop", dims[0], per, [&](llvm::Value *begin, llvm::Value *end) {
     lg.bases.clear();
     for (auto &l : lg.leaves)
@@ -617,7 +659,10 @@ Status Codegen::emitLoopGroup(const Group &g) {
         if (store[d])
           lin = b_->CreateAdd(
               lin, b_->CreateMul(idx[d], b_->getInt64(uint64_t(store[d]))));
-      b_->CreateStore(v, b_->CreateInBoundsGEP(elemType(rk), out, lin));
+      llvm::StoreInst *st =
+          b_->CreateStore(v, b_->CreateInBoundsGEP(elemType(rk), out, lin));
+      if (outScope)
+        st->setMetadata(llvm::LLVMContext::MD_alias_scope, outScope);
     });
   });
   return Status::ok();

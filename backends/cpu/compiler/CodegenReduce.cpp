@@ -91,6 +91,189 @@ Status Codegen::emitArg(const Group &g) {
   return Status::ok();
 }
 
+// A reduction whose operand is computed by fused elementwise producers
+// (Fusion.cpp): the group's expression evaluated per operand element
+// (LoopGen) over the operand's full index space, dims of extent 1 held at
+// 0. The inner loop walks the dim the largest operand stores with unit
+// stride: a reduced one (one accumulator per output element, partial sums
+// vectorized as in the generic nest), or a kept one (blocks of output
+// elements accumulated side by side in order, as for a channels-last
+// global pool).
+Status Codegen::emitFusedReduce(
+    const Group &g, const std::vector<bool> &reduced,
+    const std::function<llvm::Value *()> &initValue,
+    const std::function<llvm::Value *(llvm::Value *, llvm::Value *)> &combine,
+    const std::function<llvm::Value *(llvm::Value *)> &narrow,
+    bool &reassocSum) {
+  const Node &n = *g.root;
+  Value root(const_cast<Node *>(g.root), 0);
+  const Value &x = n.inputs[0];
+  const Dims &di = x.type().dims();
+  size_t r = di.size();
+  LoopGen lg(*this, g, *b_, di);
+  lg.plan(x);
+  // The operand's largest leaf decides the walk.
+  const Leaf *main = nullptr;
+  int64_t mainSpan = -1;
+  for (auto &l : lg.leaves) {
+    int64_t span = 0;
+    for (size_t d = 0; d < r && d < l.a.strides.size(); ++d)
+      span += l.a.strides[d] * (di[d] - 1);
+    if (span > mainSpan)
+      main = &l, mainSpan = span;
+  }
+  auto strideOf = [&](size_t d) -> int64_t {
+    return main && d < main->a.strides.size() ? main->a.strides[d] : 0;
+  };
+  std::vector<size_t> kd, rd; // dims of extent > 1, largest stride first
+  for (size_t d = 0; d < r; ++d)
+    if (di[d] > 1)
+      (reduced[d] ? rd : kd).push_back(d);
+  auto byStride = [&](size_t a, size_t b) { return strideOf(a) > strideOf(b); };
+  std::stable_sort(rd.begin(), rd.end(), byStride);
+  // Output strides per operand dim (0 for reduced ones).
+  std::vector<int64_t> rs = physStrides(root), ost(r, 0);
+  bool keep = n.attrInt("keepdims", 1) != 0;
+  for (size_t d = 0, pos = 0; d < r; ++d)
+    if (!reduced[d]) {
+      size_t od = keep ? d : pos++;
+      ost[d] = od < rs.size() ? rs[od] : 0;
+    }
+  if (root.type().numElements() == 0)
+    return Status::ok();
+  ElemKind k = x.type().elem();
+  llvm::Type *et = elemType(k);
+  llvm::Type *acct = b_->getDoubleTy();
+  auto extents = [&](const std::vector<size_t> &ds) {
+    std::vector<int64_t> e;
+    for (size_t d : ds)
+      e.push_back(di[d]);
+    return e;
+  };
+  std::vector<int64_t> redExt = extents(rd);
+  int64_t redCount = 1;
+  for (int64_t e : redExt)
+    redCount *= e;
+  // Evaluates the operand at the index `idx` (full rank) into `acc`.
+  auto step = [&](std::vector<llvm::Value *> &idx, llvm::Value *slot) {
+    lg.idx = idx;
+    lg.memo.clear();
+    llvm::Value *v = lg.eval(x);
+    b_->CreateStore(combine(b_->CreateLoad(acct, slot), v), slot);
+  };
+  auto outAddr = [&](const std::vector<llvm::Value *> &idx) {
+    llvm::Value *lin = b_->getInt64(0);
+    for (size_t d = 0; d < r; ++d)
+      if (ost[d])
+        lin = b_->CreateAdd(
+            lin, b_->CreateMul(idx[d], b_->getInt64(uint64_t(ost[d]))));
+    return b_->CreateInBoundsGEP(et, ptrOfValue(root), lin);
+  };
+  auto bindBases = [&]() {
+    lg.bases.clear();
+    for (auto &l : lg.leaves)
+      lg.bases.push_back(ptrOfValue(l.a.base));
+  };
+  llvm::Value *zero = b_->getInt64(0);
+  // The kept dim stored with unit stride by the largest leaf, if any.
+  size_t inner = r;
+  for (size_t d : kd)
+    if (strideOf(d) == 1)
+      inner = d;
+  bool redUnit = false;
+  for (size_t d : rd)
+    redUnit = redUnit || strideOf(d) == 1;
+  if (inner == r || redUnit || rd.empty() || di[inner] < 8) {
+    reassocSum = true;
+    std::stable_sort(kd.begin(), kd.end(), byStride);
+    std::vector<int64_t> keptExt = extents(kd);
+    if (keptExt.empty())
+      keptExt.push_back(1);
+    int64_t per = redCount;
+    for (size_t i = 1; i < keptExt.size(); ++i)
+      per *= keptExt[i];
+    emitTask(
+        "reduce", keptExt[0], per, [&](llvm::Value *begin, llvm::Value *end) {
+          bindBases();
+          llvm::Value *acc = b_->CreateAlloca(acct);
+          emitNest(keptExt, begin, end, [&](std::vector<llvm::Value *> &ki) {
+            std::vector<llvm::Value *> idx(r, zero);
+            for (size_t i = 0; i < kd.size(); ++i)
+              idx[kd[i]] = ki[i];
+            b_->CreateStore(initValue(), acc);
+            if (rd.empty()) {
+              step(idx, acc);
+            } else {
+              emitNest(redExt, zero, b_->getInt64(uint64_t(redExt[0])),
+                       [&](std::vector<llvm::Value *> &ri) {
+                         std::vector<llvm::Value *> full = idx;
+                         for (size_t j = 0; j < rd.size(); ++j)
+                           full[rd[j]] = ri[j];
+                         step(full, acc);
+                       });
+            }
+            b_->CreateStore(narrow(b_->CreateLoad(acct, acc)), outAddr(idx));
+          });
+        });
+    return Status::ok();
+  }
+  // Blocks of the unit-stride kept dim, reduced dims outside them.
+  constexpr int64_t kBlock = 256;
+  std::vector<size_t> outer;
+  for (size_t d : kd)
+    if (d != inner)
+      outer.push_back(d);
+  std::stable_sort(outer.begin(), outer.end(), byStride);
+  std::vector<int64_t> outerExt = extents(outer);
+  int64_t nBlocks = (di[inner] + kBlock - 1) / kBlock;
+  // Tasks: the outer kept dims with the blocks innermost, flattened.
+  outerExt.push_back(nBlocks);
+  int64_t per = redCount * std::min<int64_t>(kBlock, di[inner]);
+  for (size_t i = 1; i < outerExt.size(); ++i)
+    per *= outerExt[i];
+  emitTask(
+      "reduce", outerExt[0], per, [&](llvm::Value *begin, llvm::Value *end) {
+        bindBases();
+        auto *arr = llvm::ArrayType::get(acct, uint64_t(kBlock));
+        llvm::Value *acc = b_->CreateAlloca(arr);
+        auto slot = [&](llvm::Value *j) {
+          return b_->CreateInBoundsGEP(arr, acc, {zero, j});
+        };
+        emitNest(outerExt, begin, end, [&](std::vector<llvm::Value *> &oi) {
+          std::vector<llvm::Value *> idx(r, zero);
+          for (size_t i = 0; i < outer.size(); ++i)
+            idx[outer[i]] = oi[i];
+          llvm::Value *j0 = b_->CreateMul(oi.back(), b_->getInt64(kBlock));
+          llvm::Value *left =
+              b_->CreateSub(b_->getInt64(uint64_t(di[inner])), j0);
+          llvm::Value *len =
+              b_->CreateSelect(b_->CreateICmpSLT(left, b_->getInt64(kBlock)),
+                               left, b_->getInt64(kBlock));
+          emitNest({kBlock}, zero, len, [&](std::vector<llvm::Value *> &j) {
+            b_->CreateStore(initValue(), slot(j[0]));
+          });
+          emitNest(redExt, zero, b_->getInt64(uint64_t(redExt[0])),
+                   [&](std::vector<llvm::Value *> &ri) {
+                     std::vector<llvm::Value *> full = idx;
+                     for (size_t q = 0; q < rd.size(); ++q)
+                       full[rd[q]] = ri[q];
+                     emitNest({kBlock}, zero, len,
+                              [&](std::vector<llvm::Value *> &j) {
+                                full[inner] = b_->CreateAdd(j0, j[0]);
+                                step(full, slot(j[0]));
+                              });
+                   });
+          emitNest({kBlock}, zero, len, [&](std::vector<llvm::Value *> &j) {
+            std::vector<llvm::Value *> o = idx;
+            o[inner] = b_->CreateAdd(j0, j[0]);
+            b_->CreateStore(narrow(b_->CreateLoad(acct, slot(j[0]))),
+                            outAddr(o));
+          });
+        });
+      });
+  return Status::ok();
+}
+
 Status Codegen::emitReduce(const Group &g) {
   const Node &n = *g.root;
   if (n.kind == OpKind::ArgMax || n.kind == OpKind::ArgMin)
@@ -163,11 +346,29 @@ Status Codegen::emitReduce(const Group &g) {
                          : llvm::APInt::getMaxValue(w).getZExtValue());
     return fl ? llvm::ConstantFP::get(acct, 0.0) : b_->getInt64(0);
   };
+  // Sums of f32 elements in double (the generic nest below, one output
+  // element at a time) may be reassociated: the loop vectorizer then keeps
+  // several partial sums instead of one latency-bound chain (a contiguous
+  // sum ran at one add per 4 cycles). Only the double rounding of partial
+  // sums changes, about 1e-16 relative per add against f32's 6e-8: the
+  // f32 result differs from the reference's sequential sum in rare last-bit
+  // cases. f64 sums keep the reference's order.
+  bool reassocSum = false;
   auto combine = [&](llvm::Value *a, llvm::Value *v) -> llvm::Value * {
     v = fl ? (k == ElemKind::F32 ? b_->CreateFPExt(v, acct) : v)
            : (sg ? b_->CreateSExt(v, acct) : b_->CreateZExt(v, acct));
+    if (op == OpKind::ReduceSum && fl) {
+      llvm::Value *sum = b_->CreateFAdd(a, v);
+      if (reassocSum && k == ElemKind::F32)
+        if (auto *ins = llvm::dyn_cast<llvm::Instruction>(sum)) {
+          llvm::FastMathFlags fmf;
+          fmf.setAllowReassoc();
+          ins->setFastMathFlags(fmf);
+        }
+      return sum;
+    }
     if (op == OpKind::ReduceSum)
-      return fl ? b_->CreateFAdd(a, v) : b_->CreateAdd(a, v);
+      return b_->CreateAdd(a, v);
     if (op == OpKind::ReduceProd)
       return fl ? b_->CreateFMul(a, v) : b_->CreateMul(a, v);
     bool isMax = op == OpKind::ReduceMax;
@@ -193,6 +394,8 @@ Status Codegen::emitReduce(const Group &g) {
             lin, b_->CreateMul(idx[d], b_->getInt64(uint64_t(str[d]))));
     return lin;
   };
+  if (g.members.size() > 1)
+    return emitFusedReduce(g, reduced, initValue, combine, narrow, reassocSum);
   bool trivialRed = redDims.size() == 1 && redDims[0] == 1 && redStr[0] == 0;
   // Kept elements contiguous and innermost in memory (a global pool of a
   // channels-last value: channels kept, pixels reduced): reduce a block of
@@ -282,6 +485,7 @@ Status Codegen::emitReduce(const Group &g) {
     });
     return Status::ok();
   }
+  reassocSum = true;
   emitTask(
       "reduce", keptDims[0], per, [&](llvm::Value *begin, llvm::Value *end) {
         llvm::Value *acc = b_->CreateAlloca(acct);

@@ -326,12 +326,14 @@ GroupKind kindFor(OpClass c) {
   return GroupKind::Loop;
 }
 
-// Loop fusion: absorbs producers into the loop group rooted at g.root.
-void growLoop(Ctx &c, Group &g, int gi) {
+// Loop fusion: absorbs producers into the loop group rooted at g.root,
+// computed once per element of `space` (the root's result; a reduction's
+// operand for a Reduce group).
+void growLoop(Ctx &c, Group &g, int gi, const Type &space) {
   if (!c.cfg.fuse)
     return;
-  Dims rootDims = stripLeadingOnes(g.root->types[0].dims());
-  int64_t rootCount = g.root->types[0].numElements();
+  Dims rootDims = stripLeadingOnes(space.dims());
+  int64_t rootCount = space.numElements();
   for (size_t k = 0; k < g.members.size(); ++k) {
     const Node *m = g.members[k];
     OpClass mc = opClass(m->kind);
@@ -436,7 +438,14 @@ formGroups(const Function &f, const CompileConfig &cfg, FusionStats *stats) {
     int gi = int(groups.size());
     c.groupOf[n] = gi;
     if (g.kind == GroupKind::Loop)
-      growLoop(c, g, gi);
+      growLoop(c, g, gi, n->types[0]);
+    // A float reduction computes its operand's elementwise producers as it
+    // reads them (Codegen::emitFusedReduce): a normalization's sum of
+    // squared deviations reads the deviations, not a squared copy of them.
+    if (g.kind == GroupKind::Reduce && n->kind != OpKind::ArgMax &&
+        n->kind != OpKind::ArgMin &&
+        n->inputs[0].type().elem() == ElemKind::F32)
+      growLoop(c, g, gi, n->inputs[0].type());
     groups.push_back(std::move(g));
   }
   // Members in graph order; groups in the order of their roots.

@@ -65,6 +65,12 @@ struct LoopGen {
   std::vector<llvm::Value *> bases;           // per leaf, in the task
   std::map<const Node *, llvm::Value *> memo; // per iteration
   std::vector<llvm::Value *> idx;
+  // Loads of the leaves marked here carry `noaliasOut` (!noalias of the
+  // loop's store scope): their bytes are disjoint from the result's, so
+  // LLVM may hoist a broadcast operand's load out of the inner loop and
+  // vectorize it (emitLoopGroup).
+  std::vector<bool> disjointFromOut;
+  llvm::MDNode *noaliasOut = nullptr;
 
   LoopGen(Codegen &c, const Group &grp, llvm::IRBuilder<> &builder, Dims d)
       : cg(c), g(grp), b(builder), dims(std::move(d)) {}

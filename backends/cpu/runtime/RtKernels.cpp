@@ -397,17 +397,35 @@ void convtScatter(void *ctx, int64_t begin, int64_t end, int64_t) {
           DH = p[EMBER_RT_CONV_DH], DW = p[EMBER_RT_CONV_DW];
   size_t ocg = OC / u(p[EMBER_RT_CONV_GROUPS]), cols = t.p1 - t.p0;
   const float *cb = reinterpret_cast<const float *>(t.ws);
+  // Walked by input row segments of the chunk: per tap, the segment's
+  // output row and the range of input columns whose output column is
+  // inside the image are computed once, not divided out and checked per
+  // pixel. Each output element still adds its taps' values in the same
+  // (kh, kw) order.
+  const int64_t iW = int64_t(W), oW = int64_t(OW);
   for (int64_t oc = begin; oc < end; ++oc) {
     float *y = t.y + (t.n * OC + t.g * ocg + size_t(oc)) * OH * OW;
     for (size_t kh = 0; kh < KH; ++kh)
       for (size_t kw = 0; kw < KW; ++kw) {
         const float *row = cb + ((size_t(oc) * KH + kh) * KW + kw) * cols;
-        for (size_t q = 0; q < cols; ++q) {
-          size_t pix = t.p0 + q;
-          int64_t oh = int64_t(pix / W) * SH + int64_t(kh) * DH - PT;
-          int64_t ow = int64_t(pix % W) * SW + int64_t(kw) * DW - PL;
-          if (oh >= 0 && oh < int64_t(OH) && ow >= 0 && ow < int64_t(OW))
-            y[size_t(oh) * OW + size_t(ow)] += row[q];
+        // ow = iw * SW + shift; inside [0, OW) for iw in [first, last).
+        const int64_t shift = int64_t(kw) * DW - PL;
+        const int64_t first = shift >= 0 ? 0 : (-shift + SW - 1) / SW;
+        const int64_t last =
+            oW - 1 - shift >= 0 ? (oW - 1 - shift) / SW + 1 : 0;
+        for (size_t pix = t.p0; pix < t.p1;) {
+          const int64_t ih = int64_t(pix / W), iw0 = int64_t(pix % W);
+          const int64_t n = std::min<int64_t>(iW - iw0, int64_t(t.p1 - pix));
+          const int64_t oh = ih * SH + int64_t(kh) * DH - PT;
+          if (oh >= 0 && oh < int64_t(OH)) {
+            const int64_t lo = std::max(iw0, first),
+                          hi = std::min(iw0 + n, last);
+            float *yr = y + oh * oW;
+            const float *rr = row + (pix - t.p0);
+            for (int64_t iw = lo; iw < hi; ++iw)
+              yr[iw * SW + shift] += rr[iw - iw0];
+          }
+          pix += size_t(n);
         }
       }
   }
