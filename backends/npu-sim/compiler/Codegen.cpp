@@ -259,6 +259,10 @@ struct GemmTables {
   std::vector<std::vector<bool>> zero;   // per (ko, ri*taps+tap): all zero
   uint64_t biasOff = 0, paramOff = 0;
   bool sum = false; // one identity tile (GemmLayer::sum)
+  // Depthwise by DWGEMM (dwgemmLayer): per channel tile one weight tile per
+  // kernel row, row j = channel j, lane t = tap (ky, t); `zero` is indexed by
+  // kernel row. Otherwise one diagonal tile per tap.
+  bool dw = false;
   // Bias by GEMM (when every bias of the layer is representable): the
   // constant ACT row v = (1, -128, ..., -128) and per output tile a weight
   // tile B whose row j satisfies sum_k v_k B[j][k] = bias_j, so one GEMM
@@ -289,16 +293,42 @@ bool biasRow(int64_t b, int8_t *w) {
   return rest == 0;
 }
 
-GemmTables packGemm(const GemmLayer &g, Image &img) {
+// A depthwise convolution (one input channel per output channel) that
+// DWGEMM runs: stride 1 and no dilation along the width (a kernel row's taps
+// are consecutive rows of the padded line), a kernel row of at most DIM taps.
+bool dwgemmLayer(const GemmLayer &g) {
+  return !g.sum && !g.flat && g.groups == g.C && g.K == g.C && g.kw > 1 &&
+         g.kw <= kDim && g.kw <= (1 << EMBER_NPU_F_DWGEMM_TAPS_WIDTH) - 1 &&
+         g.sw == 1 && g.dw == 1;
+}
+
+GemmTables packGemm(const GemmLayer &g, Image &img, bool useDwgemm) {
   GemmTables tb;
   tb.sum = g.sum;
+  tb.dw = useDwgemm && dwgemmLayer(g);
   int64_t Kt = ceilDiv(g.K, kDim), Ct = ceilDiv(g.C, kDim);
   int64_t Cg = g.C / g.groups, Kg = g.K / g.groups,
           taps = g.sum ? 1 : g.kh * g.kw;
   tb.rel.resize(size_t(Kt));
   tb.wOff.resize(size_t(Kt));
   tb.zero.resize(size_t(Kt));
-  for (int64_t ko = 0; ko < Kt; ++ko) {
+  for (int64_t ko = 0; ko < Kt && tb.dw; ++ko) {
+    // DWGEMM: [kernel row][j][t], row j = channel ko*DIM + j, lane t = tap.
+    std::vector<int8_t> block(size_t(g.kh * kDim * kDim), 0);
+    std::vector<bool> zero(size_t(g.kh), true);
+    for (int64_t ky = 0; ky < g.kh; ++ky)
+      for (int64_t j = 0; j < kDim && ko * kDim + j < g.K; ++j)
+        for (int64_t t = 0; t < g.kw; ++t) {
+          int8_t v = g.w[size_t(((ko * kDim + j) * g.kh + ky) * g.kw + t)];
+          block[size_t((ky * kDim + j) * kDim + t)] = v;
+          if (v)
+            zero[size_t(ky)] = false;
+        }
+    tb.wOff[size_t(ko)] = img.put(block.data(), block.size());
+    tb.rel[size_t(ko)] = {ko};
+    tb.zero[size_t(ko)] = zero;
+  }
+  for (int64_t ko = 0; ko < Kt && !tb.dw; ++ko) {
     std::set<int64_t> tiles;
     for (int64_t oc = ko * kDim; oc < std::min(g.K, (ko + 1) * kDim); ++oc) {
       int64_t grp = oc / Kg;
@@ -370,7 +400,9 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   gemmBias = gemmBias && tb.gemmBias;
   const GemmLayer &g = L.gemm;
   Addr addr{ts};
-  const int64_t Kt = ceilDiv(g.K, kDim), taps = g.sum ? 1 : g.kh * g.kw;
+  // Weight tiles per input tile: one per tap, one per kernel row (DWGEMM).
+  const int64_t Kt = ceilDiv(g.K, kDim),
+                taps = g.sum ? 1 : (tb.dw ? g.kh : g.kh * g.kw);
   int64_t kcExt = 1;
   bool actByKo = false;
   for (auto &r : tb.rel) {
@@ -567,6 +599,9 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     } else if (sub) {
       for (int64_t r0 = 0; r0 < cLines * g.OW; r0 += kMaxLoop)
         one += gemmCycles(std::min(kMaxLoop, cLines * g.OW - r0));
+    } else if (tb.dw) { // a line streams OW + kw - 1 rows
+      for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop)
+        one += gemmCycles(std::min(kMaxLoop, cLines - r0) * (g.OW + g.kw - 1));
     } else if (g.sw == 1) {
       for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop)
         one += gemmCycles(std::min(kMaxLoop, cLines - r0) * g.OW);
@@ -764,6 +799,19 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
             sc.compute.push_back(
                 gemmInsn(slot(oAcc), base + r0, wgt, 1, m, 1, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
+          }
+          continue;
+        }
+        if (tb.dw) { // one DWGEMM per kernel row: its kw taps along the line
+          int64_t base = slot(oAct) + q * blockLines * Wp + tap * g.dh * Wp;
+          for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop) {
+            int64_t m = std::min(kMaxLoop, cLines - r0);
+            Insn d = gemmInsn(slot(oAcc) + r0 * g.OW, base + r0 * g.sh * Wp,
+                              wgt, g.OW, m, g.sh * Wp, g.OW);
+            d.op = Opcode::DWGEMM;
+            d.taps = g.kw;
+            sc.compute.push_back(d);
+            info.arrayMacs += uint64_t(m * (g.OW + g.kw - 1) * kDim * kDim);
           }
           continue;
         }
@@ -1106,7 +1154,7 @@ std::string layerFits(const Layer &L, const std::vector<NTensor> &ts) {
   fit.predict = false;
   switch (L.kind) {
   case Layer::Kind::Gemm: {
-    GemmTables tb = packGemm(L.gemm, img);
+    GemmTables tb = packGemm(L.gemm, img, true);
     return genGemm(L, ts, tb, fit, false, code, info);
   }
   case Layer::Kind::Pool:
@@ -1135,7 +1183,7 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
   std::vector<GemmTables> tables(lp.layers.size());
   for (size_t i = 0; i < lp.layers.size(); ++i)
     if (lp.layers[i].kind == Layer::Kind::Gemm)
-      tables[i] = packGemm(lp.layers[i].gemm, img);
+      tables[i] = packGemm(lp.layers[i].gemm, img, o.dwgemm);
   // Activations after the image (the SDK's interval planner).
   uint64_t actBase = alignUp(img.bytes.size(), kDramAlign), end = 0;
   std::string err = placeActivations(ts, lp, actBase, end);

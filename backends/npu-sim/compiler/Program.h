@@ -62,6 +62,10 @@ struct CodegenOptions {
   uint32_t latency = EMBER_NPU_DRAM_LATENCY_CYCLES_DEFAULT;
   bool predict = true;            // fill LayerInfo::predictedCycles
   BiasMode bias = BiasMode::Auto; // backend option bias=auto|dram|gemm
+  // Depthwise convolutions with stride 1 along the width as DWGEMM (a kernel
+  // row per instruction), or as one GEMM per tap with a diagonal weight tile
+  // (backend option depthwise=dwgemm|gemm, the mapping before DWGEMM).
+  bool dwgemm = true;
 };
 
 // Tiles every layer to the scratchpads (core's tile planner, the SDK's

@@ -121,9 +121,12 @@ void footprint(const Insn &in, const int32_t *regs, std::vector<Range> &out) {
                                    rowBytes(int(in.mem)),
            true});
     return;
-  case Opcode::GEMM: {
-    uint64_t actEnd =
-        uint64_t(in.act + (in.outer - 1) * in.act_ostride + in.inner);
+  case Opcode::GEMM:
+  case Opcode::DWGEMM: {
+    // DWGEMM's lines read taps - 1 rows past inner.
+    const int64_t extra = in.op == Opcode::DWGEMM ? in.taps - 1 : 0;
+    uint64_t actEnd = uint64_t(in.act + (in.outer - 1) * in.act_ostride +
+                               in.inner + extra);
     uint64_t accEnd =
         uint64_t(in.acc + (in.outer - 1) * in.acc_ostride + in.inner);
     out.push_back({EMBER_NPU_MEM_ACT, uint64_t(in.act), actEnd, false});

@@ -158,6 +158,12 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
         co->bias = val == "auto"   ? ns::BiasMode::Auto
                    : val == "dram" ? ns::BiasMode::Dram
                                    : ns::BiasMode::Gemm;
+    } else if (k == "depthwise") {
+      if (val != "dwgemm" && val != "gemm")
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     "depthwise '" + val + "' is not one of dwgemm, gemm");
+      if (co)
+        co->dwgemm = val == "dwgemm";
     } else if (k == "executor") {
       if (val == "golden")
         rc.executor = EMBER_NPU_EXECUTOR_GOLDEN;
@@ -190,7 +196,8 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
     } else {
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "unknown vendor option '" + k +
-                       "' (npu-sim takes executor, tiling, bias, dram_bytes, "
+                       "' (npu-sim takes executor, tiling, bias, depthwise, "
+                       "dram_bytes, "
                        "dram_bw, dram_latency, dram_burst, fault)");
     }
   }
