@@ -9,9 +9,9 @@
 // with reset, written over) its ACC row 2 * DIM cycles after its ACT row was read; an
 // instruction retires (signals its tokens, in order) with its last ACC write.
 // DWGEMM runs through the same stages: its tile's lanes t >= taps are zeroed on preload, each
-// line streams inner + taps - 1 rows with the array in column-broadcast mode
-// (npu_systolic.sv), and only the first inner results of a line are written; it retires
-// 2 * DIM cycles after its last streamed row.
+// line streams (inner - 1) * stride + taps rows with the array in column-broadcast mode
+// (npu_systolic.sv), and the results of rows 0, stride, 2 * stride, ... (inner of them) are
+// written; it retires 2 * DIM cycles after its last streamed row.
 module npu_gemm #(
     parameter int DIM = 16,
     parameter int RF = 8,               // instructions between token take and retire
@@ -67,7 +67,8 @@ module npu_gemm #(
   logic [9:0] pend_inner, pend_outer;
   logic [11:0] pend_aos, pend_cos;
   logic pend_dw;
-  logic [4:0] pend_ext;         // DWGEMM: taps - 1 extra rows streamed per line
+  logic [11:0] pend_len;        // rows streamed per line (inner for GEMM)
+  logic [1:0] pend_stride;      // rows per written result (1 for GEMM)
   logic [5:0] pend_lanes;       // weight lanes kept on preload (DIM, or taps for DWGEMM)
   logic [5:0] pre_lanes, wld_lanes;
   logic [8*DIM-1:0] wld_row_m;
@@ -83,11 +84,14 @@ module npu_gemm #(
 
   // ---- str
   logic str_valid, str_first, str_reset, str_dw;
-  logic [4:0] str_ext;
+  logic [11:0] str_len;
+  logic [1:0] str_stride, str_ph;
+  logic [9:0] str_w;            // results of the line written so far
+  logic wr;
   logic [11:0] str_act, act_line, str_aos;
   logic [10:0] str_acc, acc_line;
   logic [11:0] str_cos;
-  logic [10:0] str_i;
+  logic [11:0] str_i;
   logic [9:0] str_o, str_inner, str_outer;
   logic str_last, pre_start, move;
 
@@ -113,7 +117,8 @@ module npu_gemm #(
   assign wait_ok = (ci[`NPU_F_WAIT] & ~tok_avail) == 16'd0;
   assign pre_start = pend_valid && !pend_pre && !sh_owned && sh_cnt == 0;
   logic line_end;
-  assign line_end = 32'(str_i) + 1 == 32'(str_inner) + 32'(str_ext);
+  assign line_end = 32'(str_i) + 1 == 32'(str_len);
+  assign wr = str_ph == 2'd0 && 32'(str_w) < 32'(str_inner);
   assign str_last = str_valid && line_end && 32'(str_o) + 1 == 32'(str_outer);
   assign move = pend_valid && (pend_pre || pre_start) && (!str_valid || str_last);
   // Take the tokens of `cur` when pend is (or becomes) free and the retire FIFO has room.
@@ -228,7 +233,9 @@ module npu_gemm #(
           pend_outer <= ci[`NPU_F_DWGEMM_OUTER];
           pend_aos <= ci[`NPU_F_DWGEMM_ACT_OSTRIDE];
           pend_cos <= ci[`NPU_F_DWGEMM_ACC_OSTRIDE];
-          pend_ext <= ci[`NPU_F_DWGEMM_TAPS] - 5'd1;
+          pend_len <= 12'((32'(ci[`NPU_F_DWGEMM_INNER]) - 1) * 32'(ci[`NPU_F_DWGEMM_STRIDE]) +
+                          32'(ci[`NPU_F_DWGEMM_TAPS]));
+          pend_stride <= ci[`NPU_F_DWGEMM_STRIDE];
           pend_lanes <= 6'(ci[`NPU_F_DWGEMM_TAPS]);
         end else begin
           pend_dw <= 1'b0;
@@ -240,7 +247,8 @@ module npu_gemm #(
           pend_outer <= ci[`NPU_F_GEMM_OUTER];
           pend_aos <= ci[`NPU_F_GEMM_ACT_OSTRIDE];
           pend_cos <= ci[`NPU_F_GEMM_ACC_OSTRIDE];
-          pend_ext <= 5'd0;
+          pend_len <= 12'(ci[`NPU_F_GEMM_INNER]);
+          pend_stride <= 2'd1;
           pend_lanes <= 6'(DIM);
         end
         rf[rf_wp] <= {cur[159:128], ci[`NPU_F_SIGNAL]};
@@ -264,7 +272,10 @@ module npu_gemm #(
         str_first <= 1'b1;
         str_reset <= pend_reset;
         str_dw <= pend_dw;
-        str_ext <= pend_ext;
+        str_len <= pend_len;
+        str_stride <= pend_stride;
+        str_ph <= '0;
+        str_w <= '0;
         str_act <= pend_act;
         act_line <= pend_act;
         str_acc <= pend_acc;
@@ -280,6 +291,8 @@ module npu_gemm #(
         if (str_last) str_valid <= 1'b0;
         if (line_end) begin
           str_i <= '0;
+          str_ph <= '0;
+          str_w <= '0;
           str_o <= str_o + 1;
           act_line <= act_line + str_aos;
           acc_line <= 11'(32'(acc_line) + 32'(str_cos));
@@ -288,15 +301,19 @@ module npu_gemm #(
         end else begin
           str_i <= str_i + 1;
           str_act <= str_act + 1;
-          str_acc <= str_acc + 1;
+          str_ph <= str_ph + 1 == str_stride ? 2'd0 : str_ph + 1;
+          if (wr) begin
+            str_w <= str_w + 1;
+            str_acc <= str_acc + 1;
+          end
         end
       end
       // Control delay line and array activity.
       if (str_valid) flight <= ($clog2(LAT + 2) + 1)'(LAT + 1);
       else if (flight != 0) flight <= flight - 1;
       if (arr_en) begin
-        // Only a line's first inner rows are written (all of them for GEMM).
-        dl_valid <= {dl_valid[LAT-2:0], str_valid && 32'(str_i) < 32'(str_inner)};
+        // Only every stride-th row of a line, inner of them, is written (all for GEMM).
+        dl_valid <= {dl_valid[LAT-2:0], str_valid && wr};
         dl_reset <= {dl_reset[LAT-2:0], str_reset};
         dl_last <= {dl_last[LAT-2:0], str_last};
         dl_acc[0] <= str_acc;

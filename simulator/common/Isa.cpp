@@ -229,7 +229,7 @@ int64_t streamedRows(const Insn &insn) {
   if (insn.op == Opcode::GEMM)
     return insn.inner * insn.outer;
   if (insn.op == Opcode::DWGEMM)
-    return (insn.inner + insn.taps - 1) * insn.outer;
+    return ((insn.inner - 1) * insn.stride + insn.taps) * insn.outer;
   return 0;
 }
 
@@ -325,9 +325,11 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
       return "inner and outer must be >= 1";
     if (insn.taps < 1 || insn.taps > kDim)
       return "taps must be in 1.." + std::to_string(kDim);
-    // Each line streams inner + taps - 1 activation rows.
-    int64_t actLast =
-        insn.act + (insn.outer - 1) * insn.act_ostride + insn.inner + insn.taps - 1;
+    if (insn.stride < 1)
+      return "stride must be in 1..3";
+    // Each line streams (inner - 1) * stride + taps activation rows.
+    int64_t actLast = insn.act + (insn.outer - 1) * insn.act_ostride +
+                      (insn.inner - 1) * insn.stride + insn.taps;
     if (actLast > memRows(0))
       return rangeError("act", 0, insn.act, actLast - insn.act);
     int64_t accLast = insn.acc + (insn.outer - 1) * insn.acc_ostride + insn.inner;

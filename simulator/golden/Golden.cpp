@@ -119,11 +119,11 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     return "";
   }
   case Opcode::DWGEMM: {
-    // Per lane: output row i of line o correlates rows i .. i + taps - 1 of the line with
-    // the taps of its channel (row j of the weight tile, lane t = tap t).
+    // Per lane: output row i of line o correlates rows i * stride .. i * stride + taps - 1 of
+    // the line with the taps of its channel (row j of the weight tile, lane t = tap t).
     for (int64_t o = 0; o < insn.outer; ++o) {
       for (int64_t i = 0; i < insn.inner; ++i) {
-        int64_t ar = insn.act + o * insn.act_ostride + i;
+        int64_t ar = insn.act + o * insn.act_ostride + i * insn.stride;
         int64_t cr = insn.acc + o * insn.acc_ostride + i;
         for (int j = 0; j < kDim; ++j) {
           int32_t sum = 0;
@@ -135,8 +135,7 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
       }
     }
     // The array's slots: every streamed row passes all DIM x DIM PEs.
-    counters.macs +=
-        static_cast<uint64_t>(insn.outer * (insn.inner + insn.taps - 1)) * kDim * kDim;
+    counters.macs += static_cast<uint64_t>(streamedRows(insn)) * kDim * kDim;
     return "";
   }
   case Opcode::REQUANT: {

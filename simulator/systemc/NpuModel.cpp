@@ -860,11 +860,12 @@ uint64_t EngineModule::gemm(const Insn &insn) {
 uint64_t EngineModule::dwgemm(const Insn &insn) {
   // Column-broadcast correlation on the array (hw/rtl/npu_systolic.sv): PE(t, j) holds tap t of
   // channel j (lanes t >= taps are masked to zero on preload) and multiplies lane j of the row
-  // streamed t cycles after the output's own row. A line streams inner + taps - 1 rows; the
-  // first inner results are written.
+  // streamed t cycles after the output's own row. A line streams (inner - 1) * stride + taps
+  // rows; every stride-th of the first results is written.
   buf2_.resize(kDim * kDim);
   sramRead(EMBER_NPU_MEM_WGT, insn.wgt, buf2_.data(), kDim);
-  const int64_t n = insn.inner, taps = insn.taps, span = n + taps - 1;
+  const int64_t n = insn.inner, taps = insn.taps, st = insn.stride,
+                span = (n - 1) * st + taps;
   buf_.resize(static_cast<size_t>(span * kDim));
   accBuf_.resize(static_cast<size_t>(n * kDim));
   const int8_t *w = reinterpret_cast<const int8_t *>(buf2_.data());
@@ -880,7 +881,7 @@ uint64_t EngineModule::dwgemm(const Insn &insn) {
       for (int j = 0; j < kDim; ++j) {
         int32_t sum = 0;
         for (int64_t t = 0; t < taps; ++t)
-          sum += int32_t(a[(i + t) * kDim + j]) * int32_t(w[j * kDim + t]);
+          sum += int32_t(a[(i * st + t) * kDim + j]) * int32_t(w[j * kDim + t]);
         accBuf_[size_t(i * kDim + j)] = wrapAdd(accBuf_[size_t(i * kDim + j)], sum);
       }
     sramWrite(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);

@@ -52,10 +52,11 @@ Insn gemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner, int
 }
 
 Insn dwgemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner, int64_t outer,
-             int64_t aos, int64_t cos, int64_t taps) {
+             int64_t aos, int64_t cos, int64_t taps, int64_t stride) {
   Insn i = gemmI(reset, acc, act, wgt, inner, outer, aos, cos);
   i.op = Opcode::DWGEMM;
   i.taps = taps;
+  i.stride = stride;
   return i;
 }
 
@@ -145,8 +146,9 @@ std::vector<SafeProgramBuilder::Range> SafeProgramBuilder::accesses(const Insn &
   }
   case Opcode::GEMM:
   case Opcode::DWGEMM:
-    r.push_back({kActM, i.act, i.act + (i.outer - 1) * i.act_ostride + i.inner +
-                                   (i.op == Opcode::DWGEMM ? i.taps - 1 : 0),
+    r.push_back({kActM, i.act,
+                 i.act + (i.outer - 1) * i.act_ostride +
+                     (i.op == Opcode::DWGEMM ? (i.inner - 1) * i.stride + i.taps : i.inner),
                  false});
     r.push_back({kWgtM, i.wgt, i.wgt + kDim, false});
     r.push_back({kAccM, i.acc, i.acc + (i.outer - 1) * i.acc_ostride + i.inner, true});
@@ -296,9 +298,10 @@ std::vector<TestCase> directedCases() {
     b.add(loadI(kActM, 0, 0, 1, 160, 160));
     b.add(loadI(kWgtM, wgt, 4096, 1, kDim, kDim));
     b.add(loadI(kAccM, 0, 8192, 1, 200, 200));
-    b.add(dwgemmI(reset, 5, 1, wgt, inner, outer, aos, cos, taps));
+    int64_t stride = 1 + variant % 3;
+    b.add(dwgemmI(reset, 5, 1, wgt, inner, outer, aos, cos, taps, stride));
     b.add(gemmI(false, 5, 2, wgt, inner, outer, aos, cos));
-    b.add(dwgemmI(false, 5, 3, wgt, inner, outer, aos, cos, taps));
+    b.add(dwgemmI(false, 5, 3, wgt, inner, outer, aos, cos, taps, 1 + (variant + 1) % 3));
     int64_t accRows = 5 + (outer - 1) * cos + inner;
     b.add(storeI(kAccM, 0, outArea, 1, accRows + 5, accRows + 5));
     addCase("dwgemm_" + std::to_string(variant), b, std::move(dram));
@@ -489,9 +492,10 @@ TestCase randomCase(uint32_t seed, int length) {
       int64_t inner = rnd(1, 24), outer = rnd(1, 3), aos = rnd(0, 30), cos = rnd(0, 30);
       int64_t actSpan = (outer - 1) * aos + inner, accSpan = (outer - 1) * cos + inner;
       if (kind == 11 && rng() % 2) { // DWGEMM
-        int64_t taps = rnd(1, kDim);
-        b.add(dwgemmI(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, actSpan + taps - 1),
-                      rowIn(kWgtM, kDim), inner, outer, aos, cos, taps));
+        int64_t taps = rnd(1, kDim), stride = rnd(1, 3);
+        int64_t span = (outer - 1) * aos + (inner - 1) * stride + taps;
+        b.add(dwgemmI(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, span),
+                      rowIn(kWgtM, kDim), inner, outer, aos, cos, taps, stride));
       } else {
         b.add(gemmI(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, actSpan),
                     rowIn(kWgtM, kDim), inner, outer, aos, cos));

@@ -294,12 +294,13 @@ bool biasRow(int64_t b, int8_t *w) {
 }
 
 // A depthwise convolution (one input channel per output channel) that
-// DWGEMM runs: stride 1 and no dilation along the width (a kernel row's taps
-// are consecutive rows of the padded line), a kernel row of at most DIM taps.
+// DWGEMM runs: no dilation along the width (a kernel row's taps are
+// consecutive rows of the padded line), a width stride DWGEMM's field holds,
+// a kernel row of at most DIM taps.
 bool dwgemmLayer(const GemmLayer &g) {
   return !g.sum && !g.flat && g.groups == g.C && g.K == g.C && g.kw > 1 &&
          g.kw <= kDim && g.kw <= (1 << EMBER_NPU_F_DWGEMM_TAPS_WIDTH) - 1 &&
-         g.sw == 1 && g.dw == 1;
+         g.sw <= (1 << EMBER_NPU_F_DWGEMM_STRIDE_WIDTH) - 1 && g.dw == 1;
 }
 
 GemmTables packGemm(const GemmLayer &g, Image &img, bool useDwgemm) {
@@ -599,9 +600,10 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     } else if (sub) {
       for (int64_t r0 = 0; r0 < cLines * g.OW; r0 += kMaxLoop)
         one += gemmCycles(std::min(kMaxLoop, cLines * g.OW - r0));
-    } else if (tb.dw) { // a line streams OW + kw - 1 rows
+    } else if (tb.dw) { // a line streams (OW - 1) * sw + kw rows
       for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop)
-        one += gemmCycles(std::min(kMaxLoop, cLines - r0) * (g.OW + g.kw - 1));
+        one += gemmCycles(std::min(kMaxLoop, cLines - r0) *
+                          ((g.OW - 1) * g.sw + g.kw));
     } else if (g.sw == 1) {
       for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop)
         one += gemmCycles(std::min(kMaxLoop, cLines - r0) * g.OW);
@@ -810,8 +812,9 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
                               wgt, g.OW, m, g.sh * Wp, g.OW);
             d.op = Opcode::DWGEMM;
             d.taps = g.kw;
+            d.stride = g.sw;
             sc.compute.push_back(d);
-            info.arrayMacs += uint64_t(m * (g.OW + g.kw - 1) * kDim * kDim);
+            info.arrayMacs += uint64_t(npu::streamedRows(d) * kDim * kDim);
           }
           continue;
         }

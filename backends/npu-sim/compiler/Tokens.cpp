@@ -123,10 +123,12 @@ void footprint(const Insn &in, const int32_t *regs, std::vector<Range> &out) {
     return;
   case Opcode::GEMM:
   case Opcode::DWGEMM: {
-    // DWGEMM's lines read taps - 1 rows past inner.
-    const int64_t extra = in.op == Opcode::DWGEMM ? in.taps - 1 : 0;
-    uint64_t actEnd = uint64_t(in.act + (in.outer - 1) * in.act_ostride +
-                               in.inner + extra);
+    // DWGEMM's lines read (inner - 1) * stride + taps rows.
+    const int64_t line = in.op == Opcode::DWGEMM
+                             ? (in.inner - 1) * in.stride + in.taps
+                             : in.inner;
+    uint64_t actEnd =
+        uint64_t(in.act + (in.outer - 1) * in.act_ostride + line);
     uint64_t accEnd =
         uint64_t(in.acc + (in.outer - 1) * in.acc_ostride + in.inner);
     out.push_back({EMBER_NPU_MEM_ACT, uint64_t(in.act), actEnd, false});

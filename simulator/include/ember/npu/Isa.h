@@ -81,7 +81,7 @@ const char *regName(unsigned id);
 Engine regEngine(unsigned id);
 bool regFromName(const std::string &name, unsigned &id);
 /// Activation rows a GEMM or DWGEMM streams through the array (its array slots): inner x outer,
-/// and for DWGEMM (inner + taps - 1) x outer. 0 for other opcodes.
+/// and for DWGEMM ((inner - 1) x stride + taps) x outer. 0 for other opcodes.
 int64_t streamedRows(const Insn &insn);
 Engine engineOf(const Insn &insn);
 std::string channelName(int ch);
