@@ -11,7 +11,8 @@
 // DWGEMM runs through the same stages: its tile's lanes t >= taps are zeroed on preload, each
 // line streams (inner - 1) * stride + taps rows with the array in column-broadcast mode
 // (npu_systolic.sv), and the results of rows 0, stride, 2 * stride, ... (inner of them) are
-// written; it retires 2 * DIM cycles after its last streamed row.
+// written; it retires 2 * DIM cycles after its last streamed row. With bias, each column's
+// partial sum starts from the int32 in lanes DIM-4..DIM-1 of its weight row (npu_systolic.sv).
 module npu_gemm #(
     parameter int DIM = 16,
     parameter int RF = 8,               // instructions between token take and retire
@@ -66,7 +67,7 @@ module npu_gemm #(
   logic [11:0] pend_act, pend_wgt;
   logic [9:0] pend_inner, pend_outer;
   logic [11:0] pend_aos, pend_cos;
-  logic pend_dw;
+  logic pend_dw, pend_bias;
   logic [11:0] pend_len;        // rows streamed per line (inner for GEMM)
   logic [1:0] pend_stride;      // rows per written result (1 for GEMM)
   logic [5:0] pend_lanes;       // weight lanes kept on preload (DIM, or taps for DWGEMM)
@@ -83,7 +84,7 @@ module npu_gemm #(
   logic [CW-1:0] wld_col;
 
   // ---- str
-  logic str_valid, str_first, str_reset, str_dw;
+  logic str_valid, str_first, str_reset, str_dw, str_bias;
   logic [11:0] str_len;
   logic [1:0] str_stride, str_ph;
   logic [9:0] str_w;            // results of the line written so far
@@ -104,7 +105,7 @@ module npu_gemm #(
   logic [15:0] head_sig;
 
   // ---- array and the control delay line (ACT read -> ACC write)
-  logic in_valid, in_swap, in_dw;
+  logic in_valid, in_swap, in_dw, in_bias;
   logic [LAT-1:0] dl_valid, dl_reset, dl_last;
   logic [10:0] dl_acc[LAT];
   logic [$clog2(LAT+2):0] flight;
@@ -178,7 +179,7 @@ module npu_gemm #(
 
   npu_systolic #(.DIM(DIM)) array (
       .clk(clk), .en(arr_en), .in_valid(in_valid), .in_swap(in_swap), .in_dw(in_dw),
-      .in_row(act_rdata), .wld(wld), .wld_col(wld_col), .wld_row(wld_row_m), .out_row(res));
+      .in_bias(in_bias), .wld_bias(wgt_rdata[8*(DIM-4)+:32]), .in_row(act_rdata), .wld(wld), .wld_col(wld_col), .wld_row(wld_row_m), .out_row(res));
 
   always_ff @(posedge clk) begin
     if (rst) begin
@@ -198,6 +199,7 @@ module npu_gemm #(
       in_valid <= 1'b0;
       in_swap <= 1'b0;
       in_dw <= 1'b0;
+      in_bias <= 1'b0;
       dl_valid <= '0;
       dl_last <= '0;
       flight <= '0;
@@ -225,6 +227,7 @@ module npu_gemm #(
         pend_pre <= 1'b0;
         if (ci[`NPU_F_OPCODE] == NPU_OP_DWGEMM) begin
           pend_dw <= 1'b1;
+          pend_bias <= ci[`NPU_F_DWGEMM_BIAS];
           pend_reset <= ci[`NPU_F_DWGEMM_RESET];
           pend_acc <= ci[`NPU_F_DWGEMM_ACC_LSB +: 11];
           pend_act <= ci[`NPU_F_DWGEMM_ACT_LSB +: 12];
@@ -239,6 +242,7 @@ module npu_gemm #(
           pend_lanes <= 6'(ci[`NPU_F_DWGEMM_TAPS]);
         end else begin
           pend_dw <= 1'b0;
+          pend_bias <= 1'b0;
           pend_reset <= ci[`NPU_F_GEMM_RESET];
           pend_acc <= ci[`NPU_F_GEMM_ACC_LSB +: 11];
           pend_act <= ci[`NPU_F_GEMM_ACT_LSB +: 12];
@@ -267,11 +271,13 @@ module npu_gemm #(
       in_valid <= str_valid;
       in_swap <= str_valid && str_first;
       in_dw <= str_valid && str_dw;
+      in_bias <= str_valid && str_bias;
       if (move) begin
         str_valid <= 1'b1;
         str_first <= 1'b1;
         str_reset <= pend_reset;
         str_dw <= pend_dw;
+        str_bias <= pend_bias;
         str_len <= pend_len;
         str_stride <= pend_stride;
         str_ph <= '0;

@@ -19,6 +19,8 @@ module npu_systolic #(
     input  logic                 in_valid,
     input  logic                 in_swap,
     input  logic                 in_dw,
+    input  logic                 in_bias,   // DWGEMM with bias: column j starts from its bias
+    input  logic [31:0]          wld_bias,  // lanes DIM-4..DIM-1 of the preloaded row (raw)
     input  logic [8*DIM-1:0]     in_row,
     input  logic                 wld,
     input  logic [CW-1:0]        wld_col,
@@ -81,8 +83,25 @@ module npu_systolic #(
     end
   end
 
+  // DWGEMM bias: a shadow and an active int32 per column, loaded with the column's weights and
+  // swapped with them as a tile's first row passes the top PE; a row flagged in_bias (the flag
+  // moves right along the top row with the row) enters column j with it as partial sum.
+  logic bi_c[DIM];
+  logic signed [31:0] b_sh[DIM], b_act[DIM];
+  assign bi_c[0] = in_valid && in_bias;
+  for (genvar j = 0; j < DIM; j++) begin : g_bias
+    if (j > 0) begin : g_bic
+      always_ff @(posedge clk)
+        if (en) bi_c[j] <= bi_c[j-1];
+    end
+    always_ff @(posedge clk) begin
+      if (wld && wld_col == CW'(j)) b_sh[j] <= wld_bias;
+      if (en && sw_w[0][j]) b_act[j] <= b_sh[j];
+    end
+    assign ps_w[0][j] = bi_c[j] ? (sw_w[0][j] ? b_sh[j] : b_act[j]) : 32'sd0;
+  end
+
   for (genvar j = 0; j < DIM; j++) begin : g_out
-    assign ps_w[0][j] = 32'sd0;
     // Output de-skew: column j is delayed DIM-1-j cycles.
     if (j == DIM - 1) begin : g_nodesk
       assign out_row[32*j+:32] = ps_w[DIM][j];

@@ -327,6 +327,8 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
       return "taps must be in 1.." + std::to_string(kDim);
     if (insn.stride < 1)
       return "stride must be in 1..3";
+    if (insn.bias && insn.taps > kDim - 4)
+      return "bias needs taps <= " + std::to_string(kDim - 4);
     // Each line streams (inner - 1) * stride + taps activation rows.
     int64_t actLast = insn.act + (insn.outer - 1) * insn.act_ostride +
                       (insn.inner - 1) * insn.stride + insn.taps;

@@ -130,6 +130,8 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
           for (int64_t t = 0; t < insn.taps; ++t)
             sum += int32_t(i8At(EMBER_NPU_MEM_ACT, ar + t, j)) *
                    int32_t(i8At(EMBER_NPU_MEM_WGT, insn.wgt + j, static_cast<int>(t)));
+          if (insn.bias)
+            sum = wrapAdd(sum, dwBias(&i8At(EMBER_NPU_MEM_WGT, insn.wgt + j, 0)));
           setAcc(cr, j, insn.reset ? sum : wrapAdd(accAt(cr, j), sum));
         }
       }

@@ -882,6 +882,8 @@ uint64_t EngineModule::dwgemm(const Insn &insn) {
         int32_t sum = 0;
         for (int64_t t = 0; t < taps; ++t)
           sum += int32_t(a[(i * st + t) * kDim + j]) * int32_t(w[j * kDim + t]);
+        if (insn.bias)
+          sum = wrapAdd(sum, dwBias(w + j * kDim));
         accBuf_[size_t(i * kDim + j)] = wrapAdd(accBuf_[size_t(i * kDim + j)], sum);
       }
     sramWrite(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);

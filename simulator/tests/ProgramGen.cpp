@@ -52,11 +52,12 @@ Insn gemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner, int
 }
 
 Insn dwgemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner, int64_t outer,
-             int64_t aos, int64_t cos, int64_t taps, int64_t stride) {
+             int64_t aos, int64_t cos, int64_t taps, int64_t stride, bool bias) {
   Insn i = gemmI(reset, acc, act, wgt, inner, outer, aos, cos);
   i.op = Opcode::DWGEMM;
   i.taps = taps;
   i.stride = stride;
+  i.bias = bias;
   return i;
 }
 
@@ -299,7 +300,8 @@ std::vector<TestCase> directedCases() {
     b.add(loadI(kWgtM, wgt, 4096, 1, kDim, kDim));
     b.add(loadI(kAccM, 0, 8192, 1, 200, 200));
     int64_t stride = 1 + variant % 3;
-    b.add(dwgemmI(reset, 5, 1, wgt, inner, outer, aos, cos, taps, stride));
+    b.add(dwgemmI(reset, 5, 1, wgt, inner, outer, aos, cos, taps, stride,
+                  taps <= kDim - 4 && variant % 2 == 0));
     b.add(gemmI(false, 5, 2, wgt, inner, outer, aos, cos));
     b.add(dwgemmI(false, 5, 3, wgt, inner, outer, aos, cos, taps, 1 + (variant + 1) % 3));
     int64_t accRows = 5 + (outer - 1) * cos + inner;
@@ -494,8 +496,9 @@ TestCase randomCase(uint32_t seed, int length) {
       if (kind == 11 && rng() % 2) { // DWGEMM
         int64_t taps = rnd(1, kDim), stride = rnd(1, 3);
         int64_t span = (outer - 1) * aos + (inner - 1) * stride + taps;
+        bool bias = taps <= kDim - 4 && rng() % 2;
         b.add(dwgemmI(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, span),
-                      rowIn(kWgtM, kDim), inner, outer, aos, cos, taps, stride));
+                      rowIn(kWgtM, kDim), inner, outer, aos, cos, taps, stride, bias));
       } else {
         b.add(gemmI(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, actSpan),
                     rowIn(kWgtM, kDim), inner, outer, aos, cos));

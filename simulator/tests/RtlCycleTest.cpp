@@ -56,7 +56,7 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
       b.add(dwgemmI(true, 0, 0, 0, inner, 3, inner + taps + 1, inner, taps));
       b.add(gemmI(false, 0, 0, 16, inner, 1));
       b.add(dwgemmI(false, 0, 5, 32, inner, 2, inner, inner, taps, 2));
-      b.add(dwgemmI(false, 0, 9, 48, inner, 2, 3 * inner, inner, taps, 3));
+      b.add(dwgemmI(false, 0, 9, 48, inner, 2, 3 * inner, inner, taps, 3, taps <= kDim - 4));
       add("dwgemm_t" + std::to_string(taps) + "_i" + std::to_string(inner), b);
     }
   }
@@ -129,7 +129,7 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
                    rnd(0, 40), rnd(0, 40)));
       } else if (kind < 5) {
         b.add(dwgemmI(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100), rnd(1, 40), rnd(1, 3),
-                      rnd(0, 40), rnd(0, 40), rnd(1, kDim), rnd(1, 3)));
+                      rnd(0, 40), rnd(0, 40), rnd(1, kDim - 4), rnd(1, 3), rnd(0, 1)));
       } else if (kind < 7) {
         int rows = rnd(1, 30);
         b.add(requant(rnd(0, 300), rnd(0, 300), rows));

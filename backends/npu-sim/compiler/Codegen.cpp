@@ -209,7 +209,11 @@ struct Slots {
   std::string error;
 };
 
-Slots allocate(const sp::Problem &p, const sp::Tiling &t) {
+// Slots from the bottom of each scratchpad, or (fromTop) from its top down,
+// so that consecutive layers, placed from alternate ends, overlap only when
+// together they need more than the scratchpad: the next layer's weights
+// can then load while the layer before still computes (weight prefetch).
+Slots allocate(const sp::Problem &p, const sp::Tiling &t, bool fromTop) {
   Slots s;
   std::vector<int64_t> cursor(p.spaces.size(), 0);
   s.base.resize(p.operands.size());
@@ -217,8 +221,10 @@ Slots allocate(const sp::Problem &p, const sp::Tiling &t) {
     const sp::Operand &op = p.operands[k];
     int64_t n = op.footprint ? int64_t(op.footprint(t.tile)) : 0;
     for (unsigned sl = 0; sl < t.slots[k]; ++sl) {
-      s.base[k].push_back(cursor[op.space]);
       cursor[op.space] += n;
+      s.base[k].push_back(fromTop ? int64_t(p.spaces[op.space].capacity) -
+                                        cursor[op.space]
+                                  : cursor[op.space] - n);
     }
   }
   for (size_t i = 0; i < p.spaces.size(); ++i)
@@ -263,6 +269,10 @@ struct GemmTables {
   // kernel row, row j = channel j, lane t = tap (ky, t); `zero` is indexed by
   // kernel row. Otherwise one diagonal tile per tap.
   bool dw = false;
+  // DWGEMM's own bias (kw <= DIM - 4): the bias of channel j in lanes
+  // DIM-4..DIM-1 of row j of the first kernel row's tile, added by that
+  // DWGEMM (reset): no bias rows through DRAM, no bias GEMM.
+  bool dwBias = false;
   // Bias by GEMM (when every bias of the layer is representable): the
   // constant ACT row v = (1, -128, ..., -128) and per output tile a weight
   // tile B whose row j satisfies sum_k v_k B[j][k] = bias_j, so one GEMM
@@ -307,6 +317,7 @@ GemmTables packGemm(const GemmLayer &g, Image &img, bool useDwgemm) {
   GemmTables tb;
   tb.sum = g.sum;
   tb.dw = useDwgemm && dwgemmLayer(g);
+  tb.dwBias = tb.dw && g.kw <= kDim - 4;
   int64_t Kt = ceilDiv(g.K, kDim), Ct = ceilDiv(g.C, kDim);
   int64_t Cg = g.C / g.groups, Kg = g.K / g.groups,
           taps = g.sum ? 1 : g.kh * g.kw;
@@ -325,6 +336,16 @@ GemmTables packGemm(const GemmLayer &g, Image &img, bool useDwgemm) {
           if (v)
             zero[size_t(ky)] = false;
         }
+    if (tb.dwBias) { // the bias in the first kernel row's tile
+      zero[0] = false;
+      for (int64_t j = 0; j < kDim && ko * kDim + j < g.K; ++j) {
+        uint32_t b =
+            uint32_t(g.bias.empty() ? 0 : g.bias[size_t(ko * kDim + j)]);
+        for (int64_t k = 0; k < 4; ++k)
+          block[size_t(j * kDim + kDim - 4 + k)] =
+              int8_t(uint8_t(b >> (8 * k)));
+      }
+    }
     tb.wOff[size_t(ko)] = img.put(block.data(), block.size());
     tb.rel[size_t(ko)] = {ko};
     tb.zero[size_t(ko)] = zero;
@@ -398,7 +419,8 @@ GemmTables packGemm(const GemmLayer &g, Image &img, bool useDwgemm) {
 std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
                     const GemmTables &tb, const CodegenOptions &o,
                     bool gemmBias, LayerCode &code, LayerInfo &info) {
-  gemmBias = gemmBias && tb.gemmBias;
+  gemmBias = gemmBias && tb.gemmBias && !tb.dwBias;
+  const bool noBiasRows = gemmBias || tb.dwBias; // no bias LOADs
   const GemmLayer &g = L.gemm;
   Addr addr{ts};
   // Weight tiles per input tile: one per tap, one per kernel row (DWGEMM).
@@ -487,11 +509,11 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
       g.requant ? sp::Role::Accumulator : sp::Role::Output, {dN, dY, dKo},
       [&](const std::vector<int64_t> &t) { return u(accRows(t)); },
       [&](const std::vector<int64_t> &t) { return u(accRows(t) * kDim * 4); }));
-  p.operands.push_back(operand("bias", EMBER_NPU_MEM_ACC, sp::Role::Input,
-                               {dN, dY, dKo}, nullptr,
-                               [&](const std::vector<int64_t> &t) {
-                                 return gemmBias ? 0 : u(accRows(t) * kDim * 4);
-                               }));
+  p.operands.push_back(
+      operand("bias", EMBER_NPU_MEM_ACC, sp::Role::Input, {dN, dY, dKo},
+              nullptr, [&](const std::vector<int64_t> &t) {
+                return noBiasRows ? 0 : u(accRows(t) * kDim * 4);
+              }));
   p.operands.push_back(operand(
       "param", EMBER_NPU_MEM_ACC, sp::Role::Input, {dKo},
       [&](const std::vector<int64_t> &) { return u(g.requant ? 2 : 0); },
@@ -546,10 +568,10 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     };
     ops[oWgt].rows = ops[oWgt].footprint;
     ops[oBias].transfers = [&](const std::vector<int64_t> &t) {
-      return gemmBias ? 0 : repeatRowCount(accRows(t));
+      return noBiasRows ? 0 : repeatRowCount(accRows(t));
     };
     ops[oBias].rows = [&](const std::vector<int64_t> &t) {
-      return gemmBias ? 0 : u(accRows(t));
+      return noBiasRows ? 0 : u(accRows(t));
     };
     ops[oOnes].rows = ops[oOnes].footprint;
     ops[oBw].rows = ops[oBw].footprint;
@@ -634,7 +656,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   if (!plan.ok)
     return "does not fit the scratchpads: " + plan.error;
   const sp::Tiling &t = plan.tiling;
-  Slots slots = allocate(p, t);
+  Slots slots = allocate(p, t, o.slotsFromTop);
   if (!slots.error.empty())
     return slots.error;
   {
@@ -743,7 +765,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
       if (st.operands[oBw].begins)
         moveRows(sc.loads, false, EMBER_NPU_MEM_WGT, slot(oBw),
                  tb.biasTileOff + uint64_t(ko * kDim * kDim), kDim);
-    } else if (st.operands[oAcc].begins) {
+    } else if (st.operands[oAcc].begins && !tb.dwBias) {
       repeatRow(sc.loads, EMBER_NPU_MEM_ACC, slot(oAcc),
                 tb.biasOff + uint64_t(ko * kDim * 4), rows);
     }
@@ -813,6 +835,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
             d.op = Opcode::DWGEMM;
             d.taps = g.kw;
             d.stride = g.sw;
+            d.reset = d.bias = tb.dwBias && tap == 0;
             sc.compute.push_back(d);
             info.arrayMacs += uint64_t(npu::streamedRows(d) * kDim * kDim);
           }
@@ -928,7 +951,7 @@ std::string genPool(const Layer &L, const std::vector<NTensor> &ts,
   if (!plan.ok)
     return "does not fit the scratchpads: " + plan.error;
   const sp::Tiling &t = plan.tiling;
-  Slots slots = allocate(p, t);
+  Slots slots = allocate(p, t, o.slotsFromTop);
   code.tiling = info.tiling = tilingText(p, t);
   info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
   code.setup = {setreg(EMBER_NPU_REG_PAD_VALUE, g.padValue),
@@ -1008,7 +1031,7 @@ std::string genAdd(const Layer &L, const std::vector<NTensor> &ts,
   if (!plan.ok)
     return "does not fit the scratchpads: " + plan.error;
   const sp::Tiling &t = plan.tiling;
-  Slots slots = allocate(p, t);
+  Slots slots = allocate(p, t, o.slotsFromTop);
   code.tiling = info.tiling = tilingText(p, t);
   info.minDramBytes = tensorBytes(ts, g.a) + tensorBytes(ts, g.out) +
                       (g.bBroadcast ? uint64_t(y.tiles() * y.rowBytes())
@@ -1230,6 +1253,8 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
   for (size_t i = 0; i < lp.layers.size(); ++i) {
     const Layer &L = lp.layers[i];
     LayerInfo &info = out.layers[i];
+    CodegenOptions lo = o; // odd layers from the top of each scratchpad
+    lo.slotsFromTop = o.prefetch && i % 2 == 1;
     info.name = L.name;
     for (const std::string &nm : L.nodes) // one name per source node
       if (std::find(info.nodes.begin(), info.nodes.end(), nm) ==
@@ -1239,14 +1264,14 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     info.usefulMacs = L.usefulMacs;
     switch (L.kind) {
     case Layer::Kind::Gemm:
-      err = genGemm(L, ts, tables[i], o, o.bias == BiasMode::Gemm, codes[i],
+      err = genGemm(L, ts, tables[i], lo, o.bias == BiasMode::Gemm, codes[i],
                     info);
       if (err.empty() && o.bias == BiasMode::Auto && tables[i].gemmBias) {
         // Both bias paths, scored by the cost model; ties keep DRAM.
         LayerCode c2;
         LayerInfo i2 = info;
         i2.arrayMacs = 0;
-        if (genGemm(L, ts, tables[i], o, true, c2, i2).empty() &&
+        if (genGemm(L, ts, tables[i], lo, true, c2, i2).empty() &&
             i2.predictedCycles < info.predictedCycles) {
           codes[i] = std::move(c2);
           info = std::move(i2);
@@ -1254,10 +1279,10 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
       }
       break;
     case Layer::Kind::Pool:
-      err = genPool(L, ts, o, codes[i], info);
+      err = genPool(L, ts, lo, codes[i], info);
       break;
     case Layer::Kind::Add:
-      err = genAdd(L, ts, o, codes[i], info);
+      err = genAdd(L, ts, lo, codes[i], info);
       break;
     }
     if (!err.empty())
@@ -1270,6 +1295,44 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
       out.insnLayer.push_back(layer);
     }
   };
+  //
+  // Weight prefetch across layers: the first step's loads of layer i + 1 that
+  // read only the constant image (weights, requantization and bias tables;
+  // never activations, which the layers before may still be writing) are
+  // issued where layer i's last step would issue the loads of a next step,
+  // so they run while that step computes. Only when none of them writes a
+  // scratchpad row that layer i's last step still reads or writes: moved
+  // across that step's instructions they must not change what it computes
+  // (the token pass then orders them after the earlier users of those rows).
+  std::vector<std::vector<Insn>> early(codes.size());
+  if (o.prefetch)
+    for (size_t i = 0; i + 1 < codes.size(); ++i) {
+      LayerCode &c = codes[i], &nx = codes[i + 1];
+      if (c.steps.empty() || nx.steps.empty())
+        continue;
+      const StepCode &last = c.steps.back();
+      std::vector<Insn> moved, kept;
+      for (const Insn &in : nx.steps[0].loads) {
+        bool constant =
+            in.op == Opcode::LOAD && in.mem != EMBER_NPU_MEM_OUT &&
+            uint64_t(in.dram) +
+                    uint64_t((std::max<int64_t>(in.ysize, 1) - 1) * in.stride +
+                             in.xsize) *
+                        uint64_t(npu::memRowBytes(int(in.mem))) <=
+                out.activationBase;
+        uint64_t lo = uint64_t(in.sram),
+                 hi = lo + uint64_t((in.pad_top + in.ysize + in.pad_bottom) *
+                                    (in.pad_left + in.xsize + in.pad_right));
+        for (const auto *v : {&last.compute, &last.tail})
+          for (const Insn &u : *v)
+            constant = constant && !touchesRows(u, int(in.mem), lo, hi);
+        (constant ? moved : kept).push_back(in);
+      }
+      if (moved.empty())
+        continue;
+      early[i + 1] = std::move(moved);
+      nx.steps[0].loads = std::move(kept);
+    }
   for (size_t i = 0; i < codes.size(); ++i) {
     LayerCode &c = codes[i];
     LayerInfo &info = out.layers[i];
@@ -1280,21 +1343,23 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     for (size_t s = 0; s < c.steps.size(); ++s) {
       if (s + 1 < c.steps.size())
         emit(c.steps[s + 1].loads, int32_t(i));
+      else if (i + 1 < codes.size())
+        emit(early[i + 1], int32_t(i + 1));
       emit(c.steps[s].compute, int32_t(i));
       emit(c.steps[s].tail, int32_t(i));
     }
     info.endInsn = out.insns.size();
-    for (size_t k = info.firstInsn; k < info.endInsn; ++k) {
-      const Insn &in = out.insns[k];
-      uint64_t b =
-          in.op == Opcode::LOAD || in.op == Opcode::STORE
-              ? uint64_t(in.ysize * in.xsize * npu::memRowBytes(int(in.mem)))
-              : 0;
-      if (in.op == Opcode::LOAD)
-        info.loadBytes += b;
-      if (in.op == Opcode::STORE)
-        info.storeBytes += b;
-    }
+  }
+  // DMA bytes per layer, by the layer each instruction belongs to (a
+  // prefetched load lies in the range of the layer before).
+  for (size_t k = 0; k < out.insns.size(); ++k) {
+    const Insn &in = out.insns[k];
+    if (out.insnLayer[k] < 0 ||
+        (in.op != Opcode::LOAD && in.op != Opcode::STORE))
+      continue;
+    LayerInfo &info = out.layers[size_t(out.insnLayer[k])];
+    uint64_t b = uint64_t(in.ysize * in.xsize * npu::memRowBytes(int(in.mem)));
+    (in.op == Opcode::LOAD ? info.loadBytes : info.storeBytes) += b;
   }
   Insn fin;
   fin.op = Opcode::FINISH;

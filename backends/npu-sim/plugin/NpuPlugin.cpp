@@ -158,6 +158,12 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
         co->bias = val == "auto"   ? ns::BiasMode::Auto
                    : val == "dram" ? ns::BiasMode::Dram
                                    : ns::BiasMode::Gemm;
+    } else if (k == "prefetch") {
+      if (val != "on" && val != "off")
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     "prefetch '" + val + "' is not one of on, off");
+      if (co)
+        co->prefetch = val == "on";
     } else if (k == "depthwise") {
       if (val != "dwgemm" && val != "gemm")
         return error(EMBER_STATUS_INVALID_ARGUMENT,
@@ -194,11 +200,12 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
       else
         rc.latency = uint32_t(n);
     } else {
-      return error(EMBER_STATUS_INVALID_ARGUMENT,
-                   "unknown vendor option '" + k +
-                       "' (npu-sim takes executor, tiling, bias, depthwise, "
-                       "dram_bytes, "
-                       "dram_bw, dram_latency, dram_burst, fault)");
+      return error(
+          EMBER_STATUS_INVALID_ARGUMENT,
+          "unknown vendor option '" + k +
+              "' (npu-sim takes executor, tiling, bias, depthwise, prefetch, "
+              "dram_bytes, "
+              "dram_bw, dram_latency, dram_burst, fault)");
     }
   }
   if (co) {
