@@ -1343,15 +1343,14 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     for (size_t s = 0; s < c.steps.size(); ++s) {
       if (s + 1 < c.steps.size())
         emit(c.steps[s + 1].loads, int32_t(i));
-      else if (i + 1 < codes.size())
-        emit(early[i + 1], int32_t(i + 1));
+      else if (i + 1 < codes.size()) // counted as the layer they run in
+        emit(early[i + 1], int32_t(i));
       emit(c.steps[s].compute, int32_t(i));
       emit(c.steps[s].tail, int32_t(i));
     }
     info.endInsn = out.insns.size();
   }
-  // DMA bytes per layer, by the layer each instruction belongs to (a
-  // prefetched load lies in the range of the layer before).
+  // DMA bytes per layer, by the layer each instruction is counted in.
   for (size_t k = 0; k < out.insns.size(); ++k) {
     const Insn &in = out.insns[k];
     if (out.insnLayer[k] < 0 ||
