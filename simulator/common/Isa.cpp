@@ -323,8 +323,8 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
   case Opcode::DWGEMM: {
     if (insn.inner < 1 || insn.outer < 1)
       return "inner and outer must be >= 1";
-    if (insn.taps < 1 || insn.taps > kDim)
-      return "taps must be in 1.." + std::to_string(kDim);
+    if (insn.taps < 1 || insn.taps > kDwMaxTaps)
+      return "taps must be in 1.." + std::to_string(kDwMaxTaps);
     if (insn.stride < 1)
       return "stride must be in 1..3";
     if (insn.bias && insn.taps > kDim - 4)

@@ -292,7 +292,7 @@ std::vector<TestCase> directedCases() {
       std::memset(dram.data(), 0x80, 8192);
     SafeProgramBuilder b;
     bool reset = variant & 1;
-    int64_t taps = variant < 4 ? 1 + variant : (variant < 8 ? kDim - (variant - 4) : 3);
+    int64_t taps = variant < 4 ? 1 + variant : (variant < 8 ? kDwMaxTaps - (variant - 4) : 3);
     int64_t outer = 1 + (variant / 2) % 3, inner = 1 + (variant * 5) % 30;
     int64_t aos = (variant / 3) % 2 ? inner + taps - 1 : 2, cos = variant % 4 == 0 ? 0 : inner;
     int64_t wgt = variant >= 10 ? EMBER_NPU_WGT_ROWS - kDim : 16 * (variant % 4);
@@ -494,7 +494,7 @@ TestCase randomCase(uint32_t seed, int length) {
       int64_t inner = rnd(1, 24), outer = rnd(1, 3), aos = rnd(0, 30), cos = rnd(0, 30);
       int64_t actSpan = (outer - 1) * aos + inner, accSpan = (outer - 1) * cos + inner;
       if (kind == 11 && rng() % 2) { // DWGEMM
-        int64_t taps = rnd(1, kDim), stride = rnd(1, 3);
+        int64_t taps = rnd(1, kDwMaxTaps), stride = rnd(1, 3);
         int64_t span = (outer - 1) * aos + (inner - 1) * stride + taps;
         bool bias = taps <= kDim - 4 && rng() % 2;
         b.add(dwgemmI(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, span),

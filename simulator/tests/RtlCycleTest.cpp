@@ -50,7 +50,7 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     b.add(gemmI(true, 0, 0, 0, rows, 1));
     add("gemm_rows" + std::to_string(rows), b);
   }
-  for (int taps : {1, 3, kDim}) {
+  for (int taps : {1, 3, kDwMaxTaps}) {
     for (int inner : {1, 7, kDim, 56}) {
       SafeProgramBuilder b; // DWGEMM lines of inner + taps - 1 rows, alone and after a GEMM
       b.add(dwgemmI(true, 0, 0, 0, inner, 3, inner + taps + 1, inner, taps));

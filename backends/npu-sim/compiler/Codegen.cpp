@@ -309,7 +309,7 @@ bool biasRow(int64_t b, int8_t *w) {
 // a kernel row of at most DIM taps.
 bool dwgemmLayer(const GemmLayer &g) {
   return !g.sum && !g.flat && g.groups == g.C && g.K == g.C && g.kw > 1 &&
-         g.kw <= kDim && g.kw <= (1 << EMBER_NPU_F_DWGEMM_TAPS_WIDTH) - 1 &&
+         g.kw <= npu::kDwMaxTaps &&
          g.sw <= (1 << EMBER_NPU_F_DWGEMM_STRIDE_WIDTH) - 1 && g.dw == 1;
 }
 

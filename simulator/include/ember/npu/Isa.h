@@ -16,6 +16,9 @@
 namespace ember::npu {
 
 constexpr int kDim = EMBER_NPU_DIM;
+/// DWGEMM's most taps: DIM, or what its 5-bit field holds (31 at DIM 32).
+constexpr int kDwMaxTaps =
+    kDim < (1 << EMBER_NPU_F_DWGEMM_TAPS_WIDTH) - 1 ? kDim : (1 << EMBER_NPU_F_DWGEMM_TAPS_WIDTH) - 1;
 constexpr int kNumEngines = EMBER_NPU_NUM_ENGINES;
 constexpr int kNumMems = EMBER_NPU_NUM_MEMS;
 constexpr int kNumChannels = kNumEngines * kNumEngines;
