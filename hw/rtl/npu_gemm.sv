@@ -8,6 +8,11 @@
 // So back-to-back GEMMs start max(rows, DIM) cycles apart. Each result row is added to (or,
 // with reset, written over) its ACC row 2 * DIM cycles after its ACT row was read; an
 // instruction retires (signals its tokens, in order) with its last ACC write.
+// DWGEMM runs through the same stages: its tile's lanes t >= taps are zeroed on preload, each
+// line streams (inner - 1) * stride + taps rows with the array in column-broadcast mode
+// (npu_systolic.sv), and the results of rows 0, stride, 2 * stride, ... (inner of them) are
+// written; it retires 2 * DIM cycles after its last streamed row. With bias, each column's
+// partial sum starts from the int32 in lanes DIM-4..DIM-1 of its weight row (npu_systolic.sv).
 module npu_gemm #(
     parameter int DIM = 16,
     parameter int RF = 8,               // instructions between token take and retire
@@ -62,6 +67,12 @@ module npu_gemm #(
   logic [11:0] pend_act, pend_wgt;
   logic [9:0] pend_inner, pend_outer;
   logic [11:0] pend_aos, pend_cos;
+  logic pend_dw, pend_bias;
+  logic [11:0] pend_len;        // rows streamed per line (inner for GEMM)
+  logic [1:0] pend_stride;      // rows per written result (1 for GEMM)
+  logic [5:0] pend_lanes;       // weight lanes kept on preload (DIM, or taps for DWGEMM)
+  logic [5:0] pre_lanes, wld_lanes;
+  logic [8*DIM-1:0] wld_row_m;
 
   // ---- shadow weights / preload
   logic sh_owned;               // shadow holds a tile that has not started streaming
@@ -73,11 +84,16 @@ module npu_gemm #(
   logic [CW-1:0] wld_col;
 
   // ---- str
-  logic str_valid, str_first, str_reset;
+  logic str_valid, str_first, str_reset, str_dw, str_bias;
+  logic [11:0] str_len;
+  logic [1:0] str_stride, str_ph;
+  logic [9:0] str_w;            // results of the line written so far
+  logic wr;
   logic [11:0] str_act, act_line, str_aos;
   logic [10:0] str_acc, acc_line;
   logic [11:0] str_cos;
-  logic [9:0] str_i, str_o, str_inner, str_outer;
+  logic [11:0] str_i;
+  logic [9:0] str_o, str_inner, str_outer;
   logic str_last, pre_start, move;
 
   // ---- retire FIFO (index, signal mask) and completion count
@@ -89,7 +105,7 @@ module npu_gemm #(
   logic [15:0] head_sig;
 
   // ---- array and the control delay line (ACT read -> ACC write)
-  logic in_valid, in_swap;
+  logic in_valid, in_swap, in_dw, in_bias;
   logic [LAT-1:0] dl_valid, dl_reset, dl_last;
   logic [10:0] dl_acc[LAT];
   logic [$clog2(LAT+2):0] flight;
@@ -101,8 +117,10 @@ module npu_gemm #(
 
   assign wait_ok = (ci[`NPU_F_WAIT] & ~tok_avail) == 16'd0;
   assign pre_start = pend_valid && !pend_pre && !sh_owned && sh_cnt == 0;
-  assign str_last = str_valid && 32'(str_i) + 1 == 32'(str_inner) &&
-                    32'(str_o) + 1 == 32'(str_outer);
+  logic line_end;
+  assign line_end = 32'(str_i) + 1 == 32'(str_len);
+  assign wr = str_ph == 2'd0 && 32'(str_w) < 32'(str_inner);
+  assign str_last = str_valid && line_end && 32'(str_o) + 1 == 32'(str_outer);
   assign move = pend_valid && (pend_pre || pre_start) && (!str_valid || str_last);
   // Take the tokens of `cur` when pend is (or becomes) free and the retire FIFO has room.
   assign take = cur_valid && wait_ok && (!pend_valid || move) && 32'(rf_count) < RF;
@@ -113,13 +131,16 @@ module npu_gemm #(
     // Preload reads.
     wgt_re = pre_start || (pre_active && 32'(pre_cnt) < DIM);
     wgt_raddr = pre_start ? pend_wgt : 12'(32'(pre_base) + 32'(pre_cnt));
+    // Preload mask: lanes at or beyond wld_lanes load zero.
+    for (int k = 0; k < DIM; k++)
+      wld_row_m[8*k+:8] = 32'(k) < 32'(wld_lanes) ? wgt_rdata[8*k+:8] : 8'd0;
     // Stream reads.
     act_re = str_valid;
     act_raddr = str_act;
     // Retire.
     head_sig = rf[rf_rp][15:0];
     head_space = (head_sig & ~tok_space) == 16'd0;
-    done_now = arr_en && dl_valid[LAT-1] && dl_last[LAT-1];
+    done_now = arr_en && dl_last[LAT-1];
     can_retire = (done_cnt != 0 || done_now) && rf_count != 0 && head_space;
     tok_give = can_retire ? head_sig : 16'd0;
     retire = can_retire;
@@ -157,8 +178,8 @@ module npu_gemm #(
   assign arr_en = str_valid || flight != 0;
 
   npu_systolic #(.DIM(DIM)) array (
-      .clk(clk), .en(arr_en), .in_valid(in_valid), .in_swap(in_swap), .in_row(act_rdata),
-      .wld(wld), .wld_col(wld_col), .wld_row(wgt_rdata), .out_row(res));
+      .clk(clk), .en(arr_en), .in_valid(in_valid), .in_swap(in_swap), .in_dw(in_dw),
+      .in_bias(in_bias), .wld_bias(wgt_rdata[8*(DIM-4)+:32]), .in_row(act_rdata), .wld(wld), .wld_col(wld_col), .wld_row(wld_row_m), .out_row(res));
 
   always_ff @(posedge clk) begin
     if (rst) begin
@@ -177,7 +198,10 @@ module npu_gemm #(
       done_cnt <= '0;
       in_valid <= 1'b0;
       in_swap <= 1'b0;
+      in_dw <= 1'b0;
+      in_bias <= 1'b0;
       dl_valid <= '0;
+      dl_last <= '0;
       flight <= '0;
       fw_valid <= 1'b0;
     end else begin
@@ -191,6 +215,7 @@ module npu_gemm #(
         sh_owned <= 1'b1;
         pre_active <= 1'b1;
         pre_base <= pend_wgt;
+        pre_lanes <= pend_lanes;
         pre_cnt <= 1;
       end else if (pre_active) begin
         if (32'(pre_cnt) < DIM) pre_cnt <= pre_cnt + 1;
@@ -200,19 +225,42 @@ module npu_gemm #(
       if (take) begin
         pend_valid <= 1'b1;
         pend_pre <= 1'b0;
-        pend_reset <= ci[`NPU_F_GEMM_RESET];
-        pend_acc <= ci[`NPU_F_GEMM_ACC_LSB +: 11];
-        pend_act <= ci[`NPU_F_GEMM_ACT_LSB +: 12];
-        pend_wgt <= ci[`NPU_F_GEMM_WGT_LSB +: 12];
-        pend_inner <= ci[`NPU_F_GEMM_INNER];
-        pend_outer <= ci[`NPU_F_GEMM_OUTER];
-        pend_aos <= ci[`NPU_F_GEMM_ACT_OSTRIDE];
-        pend_cos <= ci[`NPU_F_GEMM_ACC_OSTRIDE];
+        if (ci[`NPU_F_OPCODE] == NPU_OP_DWGEMM) begin
+          pend_dw <= 1'b1;
+          pend_bias <= ci[`NPU_F_DWGEMM_BIAS];
+          pend_reset <= ci[`NPU_F_DWGEMM_RESET];
+          pend_acc <= ci[`NPU_F_DWGEMM_ACC_LSB +: 11];
+          pend_act <= ci[`NPU_F_DWGEMM_ACT_LSB +: 12];
+          pend_wgt <= ci[`NPU_F_DWGEMM_WGT_LSB +: 12];
+          pend_inner <= ci[`NPU_F_DWGEMM_INNER];
+          pend_outer <= ci[`NPU_F_DWGEMM_OUTER];
+          pend_aos <= ci[`NPU_F_DWGEMM_ACT_OSTRIDE];
+          pend_cos <= ci[`NPU_F_DWGEMM_ACC_OSTRIDE];
+          pend_len <= 12'((32'(ci[`NPU_F_DWGEMM_INNER]) - 1) * 32'(ci[`NPU_F_DWGEMM_STRIDE]) +
+                          32'(ci[`NPU_F_DWGEMM_TAPS]));
+          pend_stride <= ci[`NPU_F_DWGEMM_STRIDE];
+          pend_lanes <= 6'(ci[`NPU_F_DWGEMM_TAPS]);
+        end else begin
+          pend_dw <= 1'b0;
+          pend_bias <= 1'b0;
+          pend_reset <= ci[`NPU_F_GEMM_RESET];
+          pend_acc <= ci[`NPU_F_GEMM_ACC_LSB +: 11];
+          pend_act <= ci[`NPU_F_GEMM_ACT_LSB +: 12];
+          pend_wgt <= ci[`NPU_F_GEMM_WGT_LSB +: 12];
+          pend_inner <= ci[`NPU_F_GEMM_INNER];
+          pend_outer <= ci[`NPU_F_GEMM_OUTER];
+          pend_aos <= ci[`NPU_F_GEMM_ACT_OSTRIDE];
+          pend_cos <= ci[`NPU_F_GEMM_ACC_OSTRIDE];
+          pend_len <= 12'(ci[`NPU_F_GEMM_INNER]);
+          pend_stride <= 2'd1;
+          pend_lanes <= 6'(DIM);
+        end
         rf[rf_wp] <= {cur[159:128], ci[`NPU_F_SIGNAL]};
         rf_wp <= rf_wp + 1;
       end else if (move) pend_valid <= 1'b0;
       wld <= wgt_re;
       wld_col <= pre_start ? '0 : CW'(pre_cnt);
+      wld_lanes <= pre_start ? pend_lanes : pre_lanes;
       // pend -> str: the tile starts streaming next cycle; its swap passes the bottom row of
       // the array DIM cycles later, when the shadow may be loaded again.
       if (move) begin
@@ -222,10 +270,18 @@ module npu_gemm #(
       // Stream.
       in_valid <= str_valid;
       in_swap <= str_valid && str_first;
+      in_dw <= str_valid && str_dw;
+      in_bias <= str_valid && str_bias;
       if (move) begin
         str_valid <= 1'b1;
         str_first <= 1'b1;
         str_reset <= pend_reset;
+        str_dw <= pend_dw;
+        str_bias <= pend_bias;
+        str_len <= pend_len;
+        str_stride <= pend_stride;
+        str_ph <= '0;
+        str_w <= '0;
         str_act <= pend_act;
         act_line <= pend_act;
         str_acc <= pend_acc;
@@ -239,8 +295,10 @@ module npu_gemm #(
       end else if (str_valid) begin
         str_first <= 1'b0;
         if (str_last) str_valid <= 1'b0;
-        if (32'(str_i) + 1 == 32'(str_inner)) begin
+        if (line_end) begin
           str_i <= '0;
+          str_ph <= '0;
+          str_w <= '0;
           str_o <= str_o + 1;
           act_line <= act_line + str_aos;
           acc_line <= 11'(32'(acc_line) + 32'(str_cos));
@@ -249,14 +307,19 @@ module npu_gemm #(
         end else begin
           str_i <= str_i + 1;
           str_act <= str_act + 1;
-          str_acc <= str_acc + 1;
+          str_ph <= str_ph + 1 == str_stride ? 2'd0 : str_ph + 1;
+          if (wr) begin
+            str_w <= str_w + 1;
+            str_acc <= str_acc + 1;
+          end
         end
       end
       // Control delay line and array activity.
       if (str_valid) flight <= ($clog2(LAT + 2) + 1)'(LAT + 1);
       else if (flight != 0) flight <= flight - 1;
       if (arr_en) begin
-        dl_valid <= {dl_valid[LAT-2:0], str_valid};
+        // Only every stride-th row of a line, inner of them, is written (all for GEMM).
+        dl_valid <= {dl_valid[LAT-2:0], str_valid && wr};
         dl_reset <= {dl_reset[LAT-2:0], str_reset};
         dl_last <= {dl_last[LAT-2:0], str_last};
         dl_acc[0] <= str_acc;

@@ -26,7 +26,7 @@ module npu_insn_decode (
     known         = 1'b1;
     case (opcode)
       NPU_OP_LOAD:    engine_onehot[NPU_ENGINE_LOAD] = 1'b1;
-      NPU_OP_GEMM:    engine_onehot[NPU_ENGINE_GEMM] = 1'b1;
+      NPU_OP_GEMM, NPU_OP_DWGEMM: engine_onehot[NPU_ENGINE_GEMM] = 1'b1;
       NPU_OP_REQUANT, NPU_OP_VADD, NPU_OP_POOL: engine_onehot[NPU_ENGINE_VECTOR] = 1'b1;
       NPU_OP_STORE:   engine_onehot[NPU_ENGINE_STORE] = 1'b1;
       NPU_OP_SETREG:

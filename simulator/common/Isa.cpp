@@ -208,6 +208,7 @@ Engine engineOf(const Insn &insn) {
   case Opcode::LOAD:
     return Engine::LOAD;
   case Opcode::GEMM:
+  case Opcode::DWGEMM:
     return Engine::GEMM;
   case Opcode::REQUANT:
   case Opcode::VADD:
@@ -222,6 +223,14 @@ Engine engineOf(const Insn &insn) {
     return Engine::Fetch;
   }
   return Engine::Fetch;
+}
+
+int64_t streamedRows(const Insn &insn) {
+  if (insn.op == Opcode::GEMM)
+    return insn.inner * insn.outer;
+  if (insn.op == Opcode::DWGEMM)
+    return ((insn.inner - 1) * insn.stride + insn.taps) * insn.outer;
+  return 0;
 }
 
 std::string channelName(int ch) {
@@ -302,6 +311,27 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
     if (insn.inner < 1 || insn.outer < 1)
       return "inner and outer must be >= 1";
     int64_t actLast = insn.act + (insn.outer - 1) * insn.act_ostride + insn.inner;
+    if (actLast > memRows(0))
+      return rangeError("act", 0, insn.act, actLast - insn.act);
+    int64_t accLast = insn.acc + (insn.outer - 1) * insn.acc_ostride + insn.inner;
+    if (accLast > memRows(2))
+      return rangeError("acc", 2, insn.acc, accLast - insn.acc);
+    if (!inRange(1, insn.wgt, kDim))
+      return rangeError("wgt", 1, insn.wgt, kDim);
+    return "";
+  }
+  case Opcode::DWGEMM: {
+    if (insn.inner < 1 || insn.outer < 1)
+      return "inner and outer must be >= 1";
+    if (insn.taps < 1 || insn.taps > kDwMaxTaps)
+      return "taps must be in 1.." + std::to_string(kDwMaxTaps);
+    if (insn.stride < 1)
+      return "stride must be in 1..3";
+    if (insn.bias && insn.taps > kDim - 4)
+      return "bias needs taps <= " + std::to_string(kDim - 4);
+    // Each line streams (inner - 1) * stride + taps activation rows.
+    int64_t actLast = insn.act + (insn.outer - 1) * insn.act_ostride +
+                      (insn.inner - 1) * insn.stride + insn.taps;
     if (actLast > memRows(0))
       return rangeError("act", 0, insn.act, actLast - insn.act);
     int64_t accLast = insn.acc + (insn.outer - 1) * insn.acc_ostride + insn.inner;

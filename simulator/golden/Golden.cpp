@@ -118,6 +118,28 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     counters.macs += static_cast<uint64_t>(insn.outer * insn.inner) * kDim * kDim;
     return "";
   }
+  case Opcode::DWGEMM: {
+    // Per lane: output row i of line o correlates rows i * stride .. i * stride + taps - 1 of
+    // the line with the taps of its channel (row j of the weight tile, lane t = tap t).
+    for (int64_t o = 0; o < insn.outer; ++o) {
+      for (int64_t i = 0; i < insn.inner; ++i) {
+        int64_t ar = insn.act + o * insn.act_ostride + i * insn.stride;
+        int64_t cr = insn.acc + o * insn.acc_ostride + i;
+        for (int j = 0; j < kDim; ++j) {
+          int32_t sum = 0;
+          for (int64_t t = 0; t < insn.taps; ++t)
+            sum += int32_t(i8At(EMBER_NPU_MEM_ACT, ar + t, j)) *
+                   int32_t(i8At(EMBER_NPU_MEM_WGT, insn.wgt + j, static_cast<int>(t)));
+          if (insn.bias)
+            sum = wrapAdd(sum, dwBias(&i8At(EMBER_NPU_MEM_WGT, insn.wgt + j, 0)));
+          setAcc(cr, j, insn.reset ? sum : wrapAdd(accAt(cr, j), sum));
+        }
+      }
+    }
+    // The array's slots: every streamed row passes all DIM x DIM PEs.
+    counters.macs += static_cast<uint64_t>(streamedRows(insn)) * kDim * kDim;
+    return "";
+  }
   case Opcode::REQUANT: {
     for (int64_t i = 0; i < insn.rows; ++i)
       for (int l = 0; l < kDim; ++l)

@@ -399,6 +399,7 @@ private:
   uint64_t lastRequest_ = 0;
   uint64_t dmaStore(const Insn &insn, uint64_t &dramStall);
   uint64_t gemm(const Insn &insn);
+  uint64_t dwgemm(const Insn &insn);
   uint64_t vector(const Insn &insn, uint32_t index);
 
   tlm::tlm_generic_payload payload_; // re-used by every access (no per-access construction)
@@ -604,7 +605,7 @@ void EngineModule::gemmThread() {
         int64_t x = static_cast<int64_t>(top_.now());
         top_.takeTokens(insn.wait, id_, q.index); // all there: takes them now
         gemmHoldsCur = false;
-        int64_t rows = insn.inner * insn.outer;
+        int64_t rows = streamedRows(insn);
         int64_t y = std::max<int64_t>(
             x + 1, first ? 0 : prevZ + kDim + EMBER_NPU_GEMM_ISSUE_OVERHEAD_CYCLES);
         int64_t z = std::max<int64_t>(y, first ? 0 : prevLastRead);
@@ -674,6 +675,7 @@ uint64_t EngineModule::execute(const Insn &insn, uint32_t index, uint64_t &dramS
   case Opcode::STORE:
     return dmaStore(insn, dramStall);
   case Opcode::GEMM:
+  case Opcode::DWGEMM:
     return gemm(insn);
   case Opcode::REQUANT:
   case Opcode::VADD:
@@ -824,6 +826,8 @@ uint64_t EngineModule::dmaStore(const Insn &insn, uint64_t &dramStall) {
 }
 
 uint64_t EngineModule::gemm(const Insn &insn) {
+  if (insn.op == Opcode::DWGEMM)
+    return dwgemm(insn);
   // Weight-stationary DIM x DIM array: the tile is preloaded into shadow registers while the
   // previous instruction streams, so an instruction costs max(rows, DIM) + issue overhead.
   buf2_.resize(kDim * kDim);
@@ -851,6 +855,42 @@ uint64_t EngineModule::gemm(const Insn &insn) {
   uint64_t rows = static_cast<uint64_t>(insn.inner * insn.outer);
   top_.result->counters.macs += rows * kDim * kDim;
   return std::max<uint64_t>(rows, kDim) + EMBER_NPU_GEMM_ISSUE_OVERHEAD_CYCLES; // array slots
+}
+
+uint64_t EngineModule::dwgemm(const Insn &insn) {
+  // Column-broadcast correlation on the array (hw/rtl/npu_systolic.sv): PE(t, j) holds tap t of
+  // channel j (lanes t >= taps are masked to zero on preload) and multiplies lane j of the row
+  // streamed t cycles after the output's own row. A line streams (inner - 1) * stride + taps
+  // rows; every stride-th of the first results is written.
+  buf2_.resize(kDim * kDim);
+  sramRead(EMBER_NPU_MEM_WGT, insn.wgt, buf2_.data(), kDim);
+  const int64_t n = insn.inner, taps = insn.taps, st = insn.stride,
+                span = (n - 1) * st + taps;
+  buf_.resize(static_cast<size_t>(span * kDim));
+  accBuf_.resize(static_cast<size_t>(n * kDim));
+  const int8_t *w = reinterpret_cast<const int8_t *>(buf2_.data());
+  for (int64_t o = 0; o < insn.outer; ++o) {
+    int64_t ar = insn.act + o * insn.act_ostride, cr = insn.acc + o * insn.acc_ostride;
+    sramRead(EMBER_NPU_MEM_ACT, ar, buf_.data(), span);
+    if (insn.reset)
+      std::fill(accBuf_.begin(), accBuf_.end(), 0);
+    else
+      sramRead(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
+    const int8_t *a = reinterpret_cast<const int8_t *>(buf_.data());
+    for (int64_t i = 0; i < n; ++i)
+      for (int j = 0; j < kDim; ++j) {
+        int32_t sum = 0;
+        for (int64_t t = 0; t < taps; ++t)
+          sum += int32_t(a[(i * st + t) * kDim + j]) * int32_t(w[j * kDim + t]);
+        if (insn.bias)
+          sum = wrapAdd(sum, dwBias(w + j * kDim));
+        accBuf_[size_t(i * kDim + j)] = wrapAdd(accBuf_[size_t(i * kDim + j)], sum);
+      }
+    sramWrite(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
+  }
+  uint64_t rows = static_cast<uint64_t>(streamedRows(insn));
+  top_.result->counters.macs += rows * kDim * kDim;
+  return std::max<uint64_t>(rows, kDim) + EMBER_NPU_GEMM_ISSUE_OVERHEAD_CYCLES;
 }
 
 uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {

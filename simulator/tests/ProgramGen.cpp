@@ -51,6 +51,16 @@ Insn gemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner, int
   return i;
 }
 
+Insn dwgemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner, int64_t outer,
+             int64_t aos, int64_t cos, int64_t taps, int64_t stride, bool bias) {
+  Insn i = gemmI(reset, acc, act, wgt, inner, outer, aos, cos);
+  i.op = Opcode::DWGEMM;
+  i.taps = taps;
+  i.stride = stride;
+  i.bias = bias;
+  return i;
+}
+
 Insn requantI(int64_t dst, int64_t src, int64_t rows, int64_t param, int zp, int lo, int hi) {
   Insn i = mk(Opcode::REQUANT);
   i.dst = dst;
@@ -136,7 +146,11 @@ std::vector<SafeProgramBuilder::Range> SafeProgramBuilder::accesses(const Insn &
     break;
   }
   case Opcode::GEMM:
-    r.push_back({kActM, i.act, i.act + (i.outer - 1) * i.act_ostride + i.inner, false});
+  case Opcode::DWGEMM:
+    r.push_back({kActM, i.act,
+                 i.act + (i.outer - 1) * i.act_ostride +
+                     (i.op == Opcode::DWGEMM ? (i.inner - 1) * i.stride + i.taps : i.inner),
+                 false});
     r.push_back({kWgtM, i.wgt, i.wgt + kDim, false});
     r.push_back({kAccM, i.acc, i.acc + (i.outer - 1) * i.acc_ostride + i.inner, true});
     break;
@@ -269,6 +283,30 @@ std::vector<TestCase> directedCases() {
     int64_t accRows = 5 + (outer - 1) * cos + inner;
     b.add(storeI(kAccM, 0, outArea, 1, accRows + 5, accRows + 5));
     addCase("gemm_" + std::to_string(variant), b, std::move(dram));
+  }
+  // DWGEMM: taps 1..DIM (lanes past taps must not contribute), loop shapes, overlapping
+  // accumulator rows, extreme operands, the last weight tile, back-to-back with GEMM.
+  for (int variant = 0; variant < 12; ++variant) {
+    std::vector<uint8_t> dram = randomDram(rng);
+    if (variant % 3 == 1)
+      std::memset(dram.data(), 0x80, 8192);
+    SafeProgramBuilder b;
+    bool reset = variant & 1;
+    int64_t taps = variant < 4 ? 1 + variant : (variant < 8 ? kDwMaxTaps - (variant - 4) : 3);
+    int64_t outer = 1 + (variant / 2) % 3, inner = 1 + (variant * 5) % 30;
+    int64_t aos = (variant / 3) % 2 ? inner + taps - 1 : 2, cos = variant % 4 == 0 ? 0 : inner;
+    int64_t wgt = variant >= 10 ? EMBER_NPU_WGT_ROWS - kDim : 16 * (variant % 4);
+    b.add(loadI(kActM, 0, 0, 1, 160, 160));
+    b.add(loadI(kWgtM, wgt, 4096, 1, kDim, kDim));
+    b.add(loadI(kAccM, 0, 8192, 1, 200, 200));
+    int64_t stride = 1 + variant % 3;
+    b.add(dwgemmI(reset, 5, 1, wgt, inner, outer, aos, cos, taps, stride,
+                  taps <= kDim - 4 && variant % 2 == 0));
+    b.add(gemmI(false, 5, 2, wgt, inner, outer, aos, cos));
+    b.add(dwgemmI(false, 5, 3, wgt, inner, outer, aos, cos, taps, 1 + (variant + 1) % 3));
+    int64_t accRows = 5 + (outer - 1) * cos + inner;
+    b.add(storeI(kAccM, 0, outArea, 1, accRows + 5, accRows + 5));
+    addCase("dwgemm_" + std::to_string(variant), b, std::move(dram));
   }
   // REQUANT: multiplier/shift/zero-point/clip edges (per-channel parameters in DRAM).
   const int32_t mults[] = {INT32_MIN, INT32_MAX, 0, 1 << 30, 1, -(1 << 30)};
@@ -455,8 +493,16 @@ TestCase randomCase(uint32_t seed, int length) {
     } else if (kind < 12) { // GEMM
       int64_t inner = rnd(1, 24), outer = rnd(1, 3), aos = rnd(0, 30), cos = rnd(0, 30);
       int64_t actSpan = (outer - 1) * aos + inner, accSpan = (outer - 1) * cos + inner;
-      b.add(gemmI(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, actSpan), rowIn(kWgtM, kDim),
-                  inner, outer, aos, cos));
+      if (kind == 11 && rng() % 2) { // DWGEMM
+        int64_t taps = rnd(1, kDwMaxTaps), stride = rnd(1, 3);
+        int64_t span = (outer - 1) * aos + (inner - 1) * stride + taps;
+        bool bias = taps <= kDim - 4 && rng() % 2;
+        b.add(dwgemmI(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, span),
+                      rowIn(kWgtM, kDim), inner, outer, aos, cos, taps, stride, bias));
+      } else {
+        b.add(gemmI(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, actSpan),
+                    rowIn(kWgtM, kDim), inner, outer, aos, cos));
+      }
     } else if (kind < 14) { // REQUANT
       int64_t rows = rnd(1, 16);
       int64_t param = rng() % 3 ? EMBER_NPU_ACC_ROWS - 2 : rowIn(kAccM, 2);

@@ -50,6 +50,16 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     b.add(gemmI(true, 0, 0, 0, rows, 1));
     add("gemm_rows" + std::to_string(rows), b);
   }
+  for (int taps : {1, 3, kDwMaxTaps}) {
+    for (int inner : {1, 7, kDim, 56}) {
+      SafeProgramBuilder b; // DWGEMM lines of inner + taps - 1 rows, alone and after a GEMM
+      b.add(dwgemmI(true, 0, 0, 0, inner, 3, inner + taps + 1, inner, taps));
+      b.add(gemmI(false, 0, 0, 16, inner, 1));
+      b.add(dwgemmI(false, 0, 5, 32, inner, 2, inner, inner, taps, 2));
+      b.add(dwgemmI(false, 0, 9, 48, inner, 2, 3 * inner, inner, taps, 3, taps <= kDim - 4));
+      add("dwgemm_t" + std::to_string(taps) + "_i" + std::to_string(inner), b);
+    }
+  }
   {
     SafeProgramBuilder b; // a chain accumulating into the same rows, short and long
     for (int k = 0; k < 6; ++k)
@@ -114,9 +124,12 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     bool poolReady = false;
     for (int k = 0; k < 30; ++k) {
       int kind = rnd(0, 9);
-      if (kind < 5) {
+      if (kind < 4) {
         b.add(gemmI(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100), rnd(1, 40), rnd(1, 3),
                    rnd(0, 40), rnd(0, 40)));
+      } else if (kind < 5) {
+        b.add(dwgemmI(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100), rnd(1, 40), rnd(1, 3),
+                      rnd(0, 40), rnd(0, 40), rnd(1, kDim - 4), rnd(1, 3), rnd(0, 1)));
       } else if (kind < 7) {
         int rows = rnd(1, 30);
         b.add(requant(rnd(0, 300), rnd(0, 300), rows));

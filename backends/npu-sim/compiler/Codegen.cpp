@@ -249,7 +249,11 @@ struct Slots {
   std::string error;
 };
 
-Slots allocate(const sp::Problem &p, const sp::Tiling &t) {
+// Slots from the bottom of each scratchpad, or (fromTop) from its top down,
+// so that consecutive layers, placed from alternate ends, overlap only when
+// together they need more than the scratchpad: the next layer's weights
+// can then load while the layer before still computes (weight prefetch).
+Slots allocate(const sp::Problem &p, const sp::Tiling &t, bool fromTop) {
   Slots s;
   std::vector<int64_t> cursor(p.spaces.size(), 0);
   s.base.resize(p.operands.size());
@@ -257,8 +261,10 @@ Slots allocate(const sp::Problem &p, const sp::Tiling &t) {
     const sp::Operand &op = p.operands[k];
     int64_t n = op.footprint ? int64_t(op.footprint(t.tile)) : 0;
     for (unsigned sl = 0; sl < t.slots[k]; ++sl) {
-      s.base[k].push_back(cursor[op.space]);
       cursor[op.space] += n;
+      s.base[k].push_back(fromTop ? int64_t(p.spaces[op.space].capacity) -
+                                        cursor[op.space]
+                                  : cursor[op.space] - n);
     }
   }
   for (size_t i = 0; i < p.spaces.size(); ++i)
@@ -299,6 +305,14 @@ struct GemmTables {
   std::vector<std::vector<bool>> zero;   // per (ko, ri*taps+tap): all zero
   uint64_t biasOff = 0, paramOff = 0;
   bool sum = false; // one identity tile (GemmLayer::sum)
+  // Depthwise by DWGEMM (dwgemmLayer): per channel tile one weight tile per
+  // kernel row, row j = channel j, lane t = tap (ky, t); `zero` is indexed by
+  // kernel row. Otherwise one diagonal tile per tap.
+  bool dw = false;
+  // DWGEMM's own bias (kw <= DIM - 4): the bias of channel j in lanes
+  // DIM-4..DIM-1 of row j of the first kernel row's tile, added by that
+  // DWGEMM (reset): no bias rows through DRAM, no bias GEMM.
+  bool dwBias = false;
   // Bias by GEMM (when every bias of the layer is representable): the
   // constant ACT row v = (1, -128, ..., -128) and per output tile a weight
   // tile B whose row j satisfies sum_k v_k B[j][k] = bias_j, so one GEMM
@@ -329,16 +343,54 @@ bool biasRow(int64_t b, int8_t *w) {
   return rest == 0;
 }
 
-GemmTables packGemm(const GemmLayer &g, Image &img) {
+// A depthwise convolution (one input channel per output channel) that
+// DWGEMM runs: no dilation along the width (a kernel row's taps are
+// consecutive rows of the padded line), a width stride DWGEMM's field holds,
+// a kernel row of at most DIM taps.
+bool dwgemmLayer(const GemmLayer &g) {
+  return !g.sum && !g.flat && g.groups == g.C && g.K == g.C && g.kw > 1 &&
+         g.kw <= npu::kDwMaxTaps &&
+         g.sw <= (1 << EMBER_NPU_F_DWGEMM_STRIDE_WIDTH) - 1 && g.dw == 1;
+}
+
+GemmTables packGemm(const GemmLayer &g, Image &img, bool useDwgemm) {
   GemmTables tb;
   tb.sum = g.sum;
+  tb.dw = useDwgemm && dwgemmLayer(g);
+  tb.dwBias = tb.dw && g.kw <= kDim - 4;
   int64_t Kt = ceilDiv(g.K, kDim), Ct = ceilDiv(g.C, kDim);
   int64_t Cg = g.C / g.groups, Kg = g.K / g.groups,
           taps = g.sum ? 1 : g.kh * g.kw;
   tb.rel.resize(size_t(Kt));
   tb.wOff.resize(size_t(Kt));
   tb.zero.resize(size_t(Kt));
-  for (int64_t ko = 0; ko < Kt; ++ko) {
+  for (int64_t ko = 0; ko < Kt && tb.dw; ++ko) {
+    // DWGEMM: [kernel row][j][t], row j = channel ko*DIM + j, lane t = tap.
+    std::vector<int8_t> block(size_t(g.kh * kDim * kDim), 0);
+    std::vector<bool> zero(size_t(g.kh), true);
+    for (int64_t ky = 0; ky < g.kh; ++ky)
+      for (int64_t j = 0; j < kDim && ko * kDim + j < g.K; ++j)
+        for (int64_t t = 0; t < g.kw; ++t) {
+          int8_t v = g.w[size_t(((ko * kDim + j) * g.kh + ky) * g.kw + t)];
+          block[size_t((ky * kDim + j) * kDim + t)] = v;
+          if (v)
+            zero[size_t(ky)] = false;
+        }
+    if (tb.dwBias) { // the bias in the first kernel row's tile
+      zero[0] = false;
+      for (int64_t j = 0; j < kDim && ko * kDim + j < g.K; ++j) {
+        uint32_t b =
+            uint32_t(g.bias.empty() ? 0 : g.bias[size_t(ko * kDim + j)]);
+        for (int64_t k = 0; k < 4; ++k)
+          block[size_t(j * kDim + kDim - 4 + k)] =
+              int8_t(uint8_t(b >> (8 * k)));
+      }
+    }
+    tb.wOff[size_t(ko)] = img.put(block.data(), block.size());
+    tb.rel[size_t(ko)] = {ko};
+    tb.zero[size_t(ko)] = zero;
+  }
+  for (int64_t ko = 0; ko < Kt && !tb.dw; ++ko) {
     std::set<int64_t> tiles;
     for (int64_t oc = ko * kDim; oc < std::min(g.K, (ko + 1) * kDim); ++oc) {
       int64_t grp = oc / Kg;
@@ -407,10 +459,13 @@ GemmTables packGemm(const GemmLayer &g, Image &img) {
 std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
                     const GemmTables &tb, const CodegenOptions &o,
                     bool gemmBias, LayerCode &code, LayerInfo &info) {
-  gemmBias = gemmBias && tb.gemmBias;
+  gemmBias = gemmBias && tb.gemmBias && !tb.dwBias;
+  const bool noBiasRows = gemmBias || tb.dwBias; // no bias LOADs
   const GemmLayer &g = L.gemm;
   Addr addr{ts};
-  const int64_t Kt = ceilDiv(g.K, kDim), taps = g.sum ? 1 : g.kh * g.kw;
+  // Weight tiles per input tile: one per tap, one per kernel row (DWGEMM).
+  const int64_t Kt = ceilDiv(g.K, kDim),
+                taps = g.sum ? 1 : (tb.dw ? g.kh : g.kh * g.kw);
   int64_t kcExt = 1;
   bool actByKo = false;
   for (auto &r : tb.rel) {
@@ -494,11 +549,11 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
       g.requant ? sp::Role::Accumulator : sp::Role::Output, {dN, dY, dKo},
       [&](const std::vector<int64_t> &t) { return u(accRows(t)); },
       [&](const std::vector<int64_t> &t) { return u(accRows(t) * kDim * 4); }));
-  p.operands.push_back(operand("bias", EMBER_NPU_MEM_ACC, sp::Role::Input,
-                               {dN, dY, dKo}, nullptr,
-                               [&](const std::vector<int64_t> &t) {
-                                 return gemmBias ? 0 : u(accRows(t) * kDim * 4);
-                               }));
+  p.operands.push_back(
+      operand("bias", EMBER_NPU_MEM_ACC, sp::Role::Input, {dN, dY, dKo},
+              nullptr, [&](const std::vector<int64_t> &t) {
+                return noBiasRows ? 0 : u(accRows(t) * kDim * 4);
+              }));
   p.operands.push_back(operand(
       "param", EMBER_NPU_MEM_ACC, sp::Role::Input, {dKo},
       [&](const std::vector<int64_t> &) { return u(g.requant ? 2 : 0); },
@@ -553,10 +608,10 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     };
     ops[oWgt].rows = ops[oWgt].footprint;
     ops[oBias].transfers = [&](const std::vector<int64_t> &t) {
-      return gemmBias ? 0 : repeatRowCount(accRows(t));
+      return noBiasRows ? 0 : repeatRowCount(accRows(t));
     };
     ops[oBias].rows = [&](const std::vector<int64_t> &t) {
-      return gemmBias ? 0 : u(accRows(t));
+      return noBiasRows ? 0 : u(accRows(t));
     };
     ops[oOnes].rows = ops[oOnes].footprint;
     ops[oBw].rows = ops[oBw].footprint;
@@ -610,6 +665,10 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     } else if (sub) {
       for (int64_t r0 = 0; r0 < cLines * g.OW; r0 += kMaxLoop)
         one += gemmCycles(std::min(kMaxLoop, cLines * g.OW - r0));
+    } else if (tb.dw) { // a line streams (OW - 1) * sw + kw rows
+      for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop)
+        one += gemmCycles(std::min(kMaxLoop, cLines - r0) *
+                          ((g.OW - 1) * g.sw + g.kw));
     } else if (g.sw == 1) {
       for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop)
         one += gemmCycles(std::min(kMaxLoop, cLines - r0) * g.OW);
@@ -644,7 +703,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     if (c.bias < 0)
       c.bias = gemmBias ? 1 : 0;
   const sp::Tiling &t = plan.tiling;
-  Slots slots = allocate(p, t);
+  Slots slots = allocate(p, t, o.slotsFromTop);
   if (!slots.error.empty())
     return slots.error;
   {
@@ -753,7 +812,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
       if (st.operands[oBw].begins)
         moveRows(sc.loads, false, EMBER_NPU_MEM_WGT, slot(oBw),
                  tb.biasTileOff + uint64_t(ko * kDim * kDim), kDim);
-    } else if (st.operands[oAcc].begins) {
+    } else if (st.operands[oAcc].begins && !tb.dwBias) {
       repeatRow(sc.loads, EMBER_NPU_MEM_ACC, slot(oAcc),
                 tb.biasOff + uint64_t(ko * kDim * 4), rows);
     }
@@ -811,6 +870,21 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
             sc.compute.push_back(
                 gemmInsn(slot(oAcc), base + r0, wgt, 1, m, 1, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
+          }
+          continue;
+        }
+        if (tb.dw) { // one DWGEMM per kernel row: its kw taps along the line
+          int64_t base = slot(oAct) + q * blockLines * Wp + tap * g.dh * Wp;
+          for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop) {
+            int64_t m = std::min(kMaxLoop, cLines - r0);
+            Insn d = gemmInsn(slot(oAcc) + r0 * g.OW, base + r0 * g.sh * Wp,
+                              wgt, g.OW, m, g.sh * Wp, g.OW);
+            d.op = Opcode::DWGEMM;
+            d.taps = g.kw;
+            d.stride = g.sw;
+            d.reset = d.bias = tb.dwBias && tap == 0;
+            sc.compute.push_back(d);
+            info.arrayMacs += uint64_t(npu::streamedRows(d) * kDim * kDim);
           }
           continue;
         }
@@ -924,7 +998,7 @@ std::string genPool(const Layer &L, const std::vector<NTensor> &ts,
   if (!plan.ok)
     return "does not fit the scratchpads: " + plan.error;
   const sp::Tiling &t = plan.tiling;
-  Slots slots = allocate(p, t);
+  Slots slots = allocate(p, t, o.slotsFromTop);
   code.tiling = info.tiling = tilingText(p, t);
   info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
   code.setup = {setreg(EMBER_NPU_REG_PAD_VALUE, g.padValue),
@@ -1004,7 +1078,7 @@ std::string genAdd(const Layer &L, const std::vector<NTensor> &ts,
   if (!plan.ok)
     return "does not fit the scratchpads: " + plan.error;
   const sp::Tiling &t = plan.tiling;
-  Slots slots = allocate(p, t);
+  Slots slots = allocate(p, t, o.slotsFromTop);
   code.tiling = info.tiling = tilingText(p, t);
   info.minDramBytes = tensorBytes(ts, g.a) + tensorBytes(ts, g.out) +
                       (g.bBroadcast ? uint64_t(y.tiles() * y.rowBytes())
@@ -1163,7 +1237,7 @@ std::string layerFits(const Layer &L, const std::vector<NTensor> &ts) {
   fit.predict = false;
   switch (L.kind) {
   case Layer::Kind::Gemm: {
-    GemmTables tb = packGemm(L.gemm, img);
+    GemmTables tb = packGemm(L.gemm, img, true);
     return genGemm(L, ts, tb, fit, false, code, info);
   }
   case Layer::Kind::Pool:
@@ -1192,7 +1266,7 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
   std::vector<GemmTables> tables(lp.layers.size());
   for (size_t i = 0; i < lp.layers.size(); ++i)
     if (lp.layers[i].kind == Layer::Kind::Gemm)
-      tables[i] = packGemm(lp.layers[i].gemm, img);
+      tables[i] = packGemm(lp.layers[i].gemm, img, o.dwgemm);
   // Activations after the image (the SDK's interval planner).
   uint64_t actBase = alignUp(img.bytes.size(), kDramAlign), end = 0;
   std::string err = placeActivations(ts, lp, actBase, end);
@@ -1233,10 +1307,12 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
   // Each layer's code.
   std::vector<LayerCode> codes(lp.layers.size());
   out.layers.resize(lp.layers.size());
-  CodegenOptions lo = o; // plus the layer's forced tiling
+  CodegenOptions lo = o; // plus the layer's forced tiling and slot side
   for (size_t i = 0; i < lp.layers.size(); ++i) {
     const Layer &L = lp.layers[i];
     LayerInfo &info = out.layers[i];
+    // Odd layers take their slots from the top of each scratchpad.
+    lo.slotsFromTop = o.prefetch && i % 2 == 1;
     info.name = L.name;
     for (const std::string &nm : L.nodes) // one name per source node
       if (std::find(info.nodes.begin(), info.nodes.end(), nm) ==
@@ -1300,6 +1376,44 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
       out.insnLayer.push_back(layer);
     }
   };
+  //
+  // Weight prefetch across layers: the first step's loads of layer i + 1 that
+  // read only the constant image (weights, requantization and bias tables;
+  // never activations, which the layers before may still be writing) are
+  // issued where layer i's last step would issue the loads of a next step,
+  // so they run while that step computes. Only when none of them writes a
+  // scratchpad row that layer i's last step still reads or writes: moved
+  // across that step's instructions they must not change what it computes
+  // (the token pass then orders them after the earlier users of those rows).
+  std::vector<std::vector<Insn>> early(codes.size());
+  if (o.prefetch)
+    for (size_t i = 0; i + 1 < codes.size(); ++i) {
+      LayerCode &c = codes[i], &nx = codes[i + 1];
+      if (c.steps.empty() || nx.steps.empty())
+        continue;
+      const StepCode &last = c.steps.back();
+      std::vector<Insn> moved, kept;
+      for (const Insn &in : nx.steps[0].loads) {
+        bool constant =
+            in.op == Opcode::LOAD && in.mem != EMBER_NPU_MEM_OUT &&
+            uint64_t(in.dram) +
+                    uint64_t((std::max<int64_t>(in.ysize, 1) - 1) * in.stride +
+                             in.xsize) *
+                        uint64_t(npu::memRowBytes(int(in.mem))) <=
+                out.activationBase;
+        uint64_t lo = uint64_t(in.sram),
+                 hi = lo + uint64_t((in.pad_top + in.ysize + in.pad_bottom) *
+                                    (in.pad_left + in.xsize + in.pad_right));
+        for (const auto *v : {&last.compute, &last.tail})
+          for (const Insn &u : *v)
+            constant = constant && !touchesRows(u, int(in.mem), lo, hi);
+        (constant ? moved : kept).push_back(in);
+      }
+      if (moved.empty())
+        continue;
+      early[i + 1] = std::move(moved);
+      nx.steps[0].loads = std::move(kept);
+    }
   for (size_t i = 0; i < codes.size(); ++i) {
     LayerCode &c = codes[i];
     LayerInfo &info = out.layers[i];
@@ -1310,21 +1424,22 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     for (size_t s = 0; s < c.steps.size(); ++s) {
       if (s + 1 < c.steps.size())
         emit(c.steps[s + 1].loads, int32_t(i));
+      else if (i + 1 < codes.size()) // counted as the layer they run in
+        emit(early[i + 1], int32_t(i));
       emit(c.steps[s].compute, int32_t(i));
       emit(c.steps[s].tail, int32_t(i));
     }
     info.endInsn = out.insns.size();
-    for (size_t k = info.firstInsn; k < info.endInsn; ++k) {
-      const Insn &in = out.insns[k];
-      uint64_t b =
-          in.op == Opcode::LOAD || in.op == Opcode::STORE
-              ? uint64_t(in.ysize * in.xsize * npu::memRowBytes(int(in.mem)))
-              : 0;
-      if (in.op == Opcode::LOAD)
-        info.loadBytes += b;
-      if (in.op == Opcode::STORE)
-        info.storeBytes += b;
-    }
+  }
+  // DMA bytes per layer, by the layer each instruction is counted in.
+  for (size_t k = 0; k < out.insns.size(); ++k) {
+    const Insn &in = out.insns[k];
+    if (out.insnLayer[k] < 0 ||
+        (in.op != Opcode::LOAD && in.op != Opcode::STORE))
+      continue;
+    LayerInfo &info = out.layers[size_t(out.insnLayer[k])];
+    uint64_t b = uint64_t(in.ysize * in.xsize * npu::memRowBytes(int(in.mem)));
+    (in.op == Opcode::LOAD ? info.loadBytes : info.storeBytes) += b;
   }
   Insn fin;
   fin.op = Opcode::FINISH;

@@ -47,7 +47,8 @@ struct LayerInfo {
   uint64_t usefulMacs = 0;        // the model's MACs
   uint64_t arrayMacs = 0;         // DIM x DIM x rows over its GEMMs
   uint64_t loadBytes = 0, storeBytes = 0;
-  size_t firstInsn = 0, endInsn = 0; // [first, end) in the program
+  size_t firstInsn = 0, endInsn = 0; // [first, end) in the program (its
+                                     // prefetched loads lie before first)
   std::string tiling;                // the chosen tiling, for the report
   std::string shape; // e.g. "C64 K128 3x3/2 g1 28x28" (GEMM), "C64 14x14"
   // The cost model (issue 17): predicted cycles of the chosen tiling, and
@@ -101,6 +102,16 @@ struct CodegenOptions {
   unsigned candidates = 0;
   std::vector<TileChoice> forced;
   const TileChoice *force = nullptr; // internal: the current layer's
+  // Depthwise convolutions with stride 1 along the width as DWGEMM (a kernel
+  // row per instruction), or as one GEMM per tap with a diagonal weight tile
+  // (backend option depthwise=dwgemm|gemm, the mapping before DWGEMM).
+  bool dwgemm = true;
+  // Weight prefetch across layers (backend option prefetch=on|off): the
+  // next layer's first weight and table loads during the last step of the
+  // layer before (docs/npu-backend.md, "Weight prefetch").
+  bool prefetch = true;
+  // Internal, per layer: its scratchpad slots from the top of each memory.
+  bool slotsFromTop = false;
 };
 
 // Tiles every layer to the scratchpads (core's tile planner, the SDK's

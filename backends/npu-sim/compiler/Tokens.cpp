@@ -121,9 +121,13 @@ void footprint(const Insn &in, const int32_t *regs, std::vector<Range> &out) {
                                    rowBytes(int(in.mem)),
            true});
     return;
-  case Opcode::GEMM: {
-    uint64_t actEnd =
-        uint64_t(in.act + (in.outer - 1) * in.act_ostride + in.inner);
+  case Opcode::GEMM:
+  case Opcode::DWGEMM: {
+    // DWGEMM's lines read (inner - 1) * stride + taps rows.
+    const int64_t line = in.op == Opcode::DWGEMM
+                             ? (in.inner - 1) * in.stride + in.taps
+                             : in.inner;
+    uint64_t actEnd = uint64_t(in.act + (in.outer - 1) * in.act_ostride + line);
     uint64_t accEnd =
         uint64_t(in.acc + (in.outer - 1) * in.acc_ostride + in.inner);
     out.push_back({EMBER_NPU_MEM_ACT, uint64_t(in.act), actEnd, false});
@@ -295,6 +299,18 @@ std::string checkTokens(const std::vector<Insn> &prog) {
       }
   }
   return "";
+}
+
+bool touchesRows(const Insn &in, int mem, uint64_t lo, uint64_t hi) {
+  if (in.op == Opcode::POOL && mem == EMBER_NPU_MEM_OUT)
+    return true;
+  std::vector<Range> fp;
+  int32_t regs[EMBER_NPU_NUM_REGS] = {};
+  footprint(in, regs, fp);
+  for (const Range &r : fp)
+    if (r.domain == mem && r.lo < hi && lo < r.hi)
+      return true;
+  return false;
 }
 
 } // namespace ember::npusim

@@ -27,6 +27,11 @@ struct TokenStats {
 // Returns "" or the reason the program cannot be made valid.
 std::string assignTokens(std::vector<npu::Insn> &prog, TokenStats *stats);
 
+// Whether `in` reads or writes rows [lo, hi) of scratchpad `mem` (a POOL,
+// whose span depends on registers, counts as touching all of OUT). The code
+// generator asks before it moves an instruction across others.
+bool touchesRows(const npu::Insn &in, int mem, uint64_t lo, uint64_t hi);
+
 // Program-order validity: "" or "instruction i: ..." (underflow/overflow).
 std::string checkTokens(const std::vector<npu::Insn> &prog);
 

@@ -175,6 +175,18 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
         tune->cachePath = val;
       if (tuneCacheGiven)
         *tuneCacheGiven = true;
+    } else if (k == "prefetch") {
+      if (val != "on" && val != "off")
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     "prefetch '" + val + "' is not one of on, off");
+      if (co)
+        co->prefetch = val == "on";
+    } else if (k == "depthwise") {
+      if (val != "dwgemm" && val != "gemm")
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     "depthwise '" + val + "' is not one of dwgemm, gemm");
+      if (co)
+        co->dwgemm = val == "dwgemm";
     } else if (k == "executor") {
       if (val == "golden")
         rc.executor = EMBER_NPU_EXECUTOR_GOLDEN;
@@ -207,9 +219,9 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
     } else {
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "unknown vendor option '" + k +
-                       "' (npu-sim takes executor, tiling, bias, tune, "
-                       "tune_cache, dram_bytes, dram_bw, dram_latency, "
-                       "dram_burst, fault)");
+                       "' (npu-sim takes executor, tiling, bias, depthwise, "
+                       "prefetch, tune, tune_cache, dram_bytes, dram_bw, "
+                       "dram_latency, dram_burst, fault)");
     }
   }
   if (co) {

@@ -28,6 +28,15 @@ inline int8_t clampI8(int32_t v, int32_t lo, int32_t hi) {
   return static_cast<int8_t>(std::max(-128, std::min(127, r)));
 }
 
+/// DWGEMM's bias of one channel: the int32 in lanes DIM-4..DIM-1 of its weight row
+/// (little-endian), where the taps (at most DIM - 4 with bias) do not reach.
+inline int32_t dwBias(const int8_t *wgtRow) {
+  uint32_t v = 0;
+  for (int b = 0; b < 4; ++b)
+    v |= uint32_t(uint8_t(wgtRow[EMBER_NPU_DIM - 4 + b])) << (8 * b);
+  return static_cast<int32_t>(v);
+}
+
 /// REQUANT of one accumulator element.
 inline int8_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t zp,
                          int32_t lo, int32_t hi) {

@@ -16,6 +16,9 @@
 namespace ember::npu {
 
 constexpr int kDim = EMBER_NPU_DIM;
+/// DWGEMM's most taps: DIM, or what its 5-bit field holds (31 at DIM 32).
+constexpr int kDwMaxTaps =
+    kDim < (1 << EMBER_NPU_F_DWGEMM_TAPS_WIDTH) - 1 ? kDim : (1 << EMBER_NPU_F_DWGEMM_TAPS_WIDTH) - 1;
 constexpr int kNumEngines = EMBER_NPU_NUM_ENGINES;
 constexpr int kNumMems = EMBER_NPU_NUM_MEMS;
 constexpr int kNumChannels = kNumEngines * kNumEngines;
@@ -80,6 +83,9 @@ const char *regName(unsigned id);
 /// Owning engine of register `id` (only valid when regName(id) != nullptr).
 Engine regEngine(unsigned id);
 bool regFromName(const std::string &name, unsigned &id);
+/// Activation rows a GEMM or DWGEMM streams through the array (its array slots): inner x outer,
+/// and for DWGEMM ((inner - 1) x stride + taps) x outer. 0 for other opcodes.
+int64_t streamedRows(const Insn &insn);
 Engine engineOf(const Insn &insn);
 std::string channelName(int ch);
 
