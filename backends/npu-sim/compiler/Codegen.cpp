@@ -1424,8 +1424,11 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     for (size_t s = 0; s < c.steps.size(); ++s) {
       if (s + 1 < c.steps.size())
         emit(c.steps[s + 1].loads, int32_t(i));
-      else if (i + 1 < codes.size()) // counted as the layer they run in
+      else if (i + 1 < codes.size()) { // counted as the layer they run in
+        out.layers[i + 1].prefetchFirst = out.insns.size();
         emit(early[i + 1], int32_t(i));
+        out.layers[i + 1].prefetchEnd = out.insns.size();
+      }
       emit(c.steps[s].compute, int32_t(i));
       emit(c.steps[s].tail, int32_t(i));
     }

@@ -77,7 +77,7 @@ namespace {
 
 constexpr char kMagic[8] = {'E', 'N', 'P', 'U', 'P', 'R', 'O', 'G'};
 // 2: per-layer predicted cycles, compulsory bytes; 3: what tuning did
-constexpr uint32_t kVersion = 3;
+constexpr uint32_t kVersion = 4;
 
 struct Writer {
   std::string s;
@@ -203,6 +203,8 @@ std::string serializeProgram(const Program &p) {
     w.u64(l.storeBytes);
     w.u64(l.firstInsn);
     w.u64(l.endInsn);
+    w.u64(l.prefetchFirst);
+    w.u64(l.prefetchEnd);
     w.str(l.tiling);
     w.u64(uint64_t(l.predictedCycles + 0.5));
     w.u64(l.minDramBytes);
@@ -266,6 +268,8 @@ std::string deserializeProgram(const std::string &bytes, Program &p) {
     l.storeBytes = r.u64();
     l.firstInsn = size_t(r.u64());
     l.endInsn = size_t(r.u64());
+    l.prefetchFirst = size_t(r.u64());
+    l.prefetchEnd = size_t(r.u64());
     l.tiling = r.str();
     l.predictedCycles = double(r.u64());
     l.minDramBytes = r.u64();

@@ -49,8 +49,12 @@ struct LayerInfo {
   uint64_t loadBytes = 0, storeBytes = 0;
   size_t firstInsn = 0, endInsn = 0; // [first, end) in the program (its
                                      // prefetched loads lie before first)
-  std::string tiling;                // the chosen tiling, for the report
-  std::string shape; // e.g. "C64 K128 3x3/2 g1 28x28" (GEMM), "C64 14x14"
+  // Its weight loads prefetched during the layer before: [first, end) in
+  // the program, inside that layer's range (empty: none). A layer run alone
+  // (runLayersAlone, the report's `alone`) issues them first.
+  size_t prefetchFirst = 0, prefetchEnd = 0;
+  std::string tiling; // the chosen tiling, for the report
+  std::string shape;  // e.g. "C64 K128 3x3/2 g1 28x28" (GEMM), "C64 14x14"
   // The cost model (issue 17): predicted cycles of the chosen tiling, and
   // the layer's compulsory DRAM bytes (every input, weight and table read
   // once, the output written once: the roofline's memory side).

@@ -299,8 +299,18 @@ std::string runLayersAlone(const Program &p, const RunConfig &c,
     if (l.endInsn <= l.firstInsn || l.endInsn > p.insns.size())
       continue;
     Program q;
-    q.insns.assign(p.insns.begin() + long(l.firstInsn),
-                   p.insns.begin() + long(l.endInsn));
+    // Its own instructions: the weight loads prefetched during the layer
+    // before (they lead, as they would have without prefetch), then its
+    // range less the loads it prefetches for the layer after.
+    const size_t nf = p.layers.size() > i + 1 ? p.layers[i + 1].prefetchFirst
+                                              : 0,
+                 ne = p.layers.size() > i + 1 ? p.layers[i + 1].prefetchEnd : 0;
+    if (l.prefetchFirst < l.prefetchEnd && l.prefetchEnd <= p.insns.size())
+      q.insns.assign(p.insns.begin() + long(l.prefetchFirst),
+                     p.insns.begin() + long(l.prefetchEnd));
+    for (size_t k = l.firstInsn; k < l.endInsn; ++k)
+      if (k < nf || k >= ne)
+        q.insns.push_back(p.insns[k]);
     npu::Insn fin;
     fin.op = npu::Opcode::FINISH;
     q.insns.push_back(fin);

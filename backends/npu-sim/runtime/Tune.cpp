@@ -20,7 +20,7 @@ namespace {
 
 // Bump when the code generated for a tiling changes its timing (cached
 // measurements of the old code no longer hold).
-constexpr int kTunerVersion = 1;
+constexpr int kTunerVersion = 2; // 2: DWGEMM depthwise layers
 const char *const kFormat = "ember-npu-tune";
 constexpr int kFormatVersion = 1;
 
@@ -586,7 +586,8 @@ std::string layerSignature(const LayerProgram &lp, size_t i,
   os << " tiling=" << (co.cycleTiling ? "cycles" : "bytes") << " bias="
      << (co.bias == BiasMode::Auto   ? "auto"
          : co.bias == BiasMode::Dram ? "dram"
-                                     : "gemm");
+                                     : "gemm")
+     << " depthwise=" << (co.dwgemm ? "dwgemm" : "gemm");
   return os.str();
 }
 
