@@ -1,8 +1,11 @@
-// ===- RtlBench.cpp - Simulation speed of the NPU RTL under Verilator ------===// Runs the example
-// kernels on the RTL executor (tracing off, one thread) and prints simulated cycles per second,
-// from wall time and from the process's CPU time (the machine is shared: CPU time is what the model
-// costs, wall time what a user waits), against the SystemC model in the same run. Goal (issue 16):
-// >= 300 k cycles/s at DIM 16. With --fst DIR it also times one run with an FST waveform.
+// ===- RtlBench.cpp - Simulation speed of the NPU RTL under Verilator
+// ------===// Runs the example kernels on the RTL executor (tracing off, one
+// thread) and prints simulated cycles per second, from wall time and from the
+// process's CPU time (the machine is shared: CPU time is what the model costs,
+// wall time what a user waits), against the SystemC model in the same run. Goal
+// (issue 16):
+// >= 300 k cycles/s at DIM 16. With --fst DIR it also times one run with an FST
+// waveform.
 // ===----------------------------------------------------------------------===//
 #include "Kernels.h"
 #include "ember/npu/driver.h"
@@ -50,12 +53,15 @@ Speed measure(ember_npu_executor_t ex, const kernels::Kernel &k, int reps,
     auto t0 = std::chrono::steady_clock::now();
     double c0 = cpuSeconds();
     if (ember_npu_run(dev) != EMBER_NPU_STATUS_OK) {
-      std::fprintf(stderr, "error: %s (%s)\n", ember_npu_device_last_error(dev), k.name.c_str());
+      std::fprintf(stderr, "error: %s (%s)\n", ember_npu_device_last_error(dev),
+                   k.name.c_str());
       ember_npu_device_destroy(dev);
       return s;
     }
     cpus.push_back(cpuSeconds() - c0);
-    walls.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    walls.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count());
   }
   std::vector<int8_t> out(k.expected.size());
   ember_npu_dram_read(dev, k.outAddr, out.data(), out.size());
@@ -83,8 +89,9 @@ int main(int argc, char **argv) {
     else if (!std::strcmp(argv[i], "--fst") && i + 1 < argc)
       fstDir = argv[++i];
   }
-  std::vector<kernels::Kernel> ks = {kernels::buildGemm(256, 256, 256, true, 1),
-                                     kernels::buildConv3x3(32, 32, 64, 64, true, 2)};
+  std::vector<kernels::Kernel> ks = {
+      kernels::buildGemm(256, 256, 256, true, 1),
+      kernels::buildConv3x3(32, 32, 64, 64, true, 2)};
   std::printf("DIM=%d, %d runs each, medians; M = million simulated cycles per "
               "second\n\n",
               EMBER_NPU_DIM, reps);
@@ -96,21 +103,23 @@ int main(int argc, char **argv) {
     Speed r = measure(EMBER_NPU_EXECUTOR_RTL, k, reps);
     Speed s = measure(EMBER_NPU_EXECUTOR_SYSTEMC, k, reps);
     if (!r.ok || !s.ok) {
-      std::fprintf(stderr, "error: %s did not run correctly (rtl %d, systemc %d)\n", k.name.c_str(),
-                   r.ok, s.ok);
+      std::fprintf(stderr,
+                   "error: %s did not run correctly (rtl %d, systemc %d)\n",
+                   k.name.c_str(), r.ok, s.ok);
       return 1;
     }
     double rc = double(r.cycles) / r.cpu, rw = double(r.cycles) / r.wall;
     double sc = double(s.cycles) / s.cpu;
-    std::printf("| %s | %llu | %.3f M | %.3f M | %.1f M | %.0fx | yes |\n", k.name.c_str(),
-                static_cast<unsigned long long>(r.cycles), rc / 1e6, rw / 1e6, sc / 1e6, sc / rc);
+    std::printf("| %s | %llu | %.3f M | %.3f M | %.1f M | %.0fx | yes |\n",
+                k.name.c_str(), static_cast<unsigned long long>(r.cycles),
+                rc / 1e6, rw / 1e6, sc / 1e6, sc / rc);
   }
   if (!fstDir.empty()) {
     std::string path = fstDir + "/" + ks[0].name + ".fst";
     Speed w = measure(EMBER_NPU_EXECUTOR_RTL, ks[0], 1, path.c_str());
     if (w.ok)
-      std::printf("\nwith an FST waveform (%s): %.3f M cycles/s (CPU)\n", path.c_str(),
-                  double(w.cycles) / w.cpu / 1e6);
+      std::printf("\nwith an FST waveform (%s): %.3f M cycles/s (CPU)\n",
+                  path.c_str(), double(w.cycles) / w.cpu / 1e6);
     else
       std::printf("\nno waveform support in this build\n");
   }

@@ -255,7 +255,8 @@ void printDot(std::ostream &os, const Function &f) {
         os << "  n" << id[in.node] << " -> n" << id[&n] << ";\n";
   }
   for (size_t i = 0; i < f.outputs().size(); ++i) {
-    os << "  out" << i << " [label=" << quoteString("output " + f.outputs()[i].name)
+    os << "  out" << i
+       << " [label=" << quoteString("output " + f.outputs()[i].name)
        << ", shape=ellipse];\n";
     os << "  n" << id[f.outputs()[i].value.node] << " -> out" << i << ";\n";
   }

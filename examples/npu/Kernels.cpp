@@ -1,9 +1,10 @@
 //===- Kernels.cpp - Hand-written NPU kernels with double-buffered DMA ----===//
 //
-// Both kernels are a sequence of "steps"; each step loads what it needs (LOAD), runs a chain of
-// GEMMs into one accumulator half, requantizes it (VECTOR) and stores it (STORE). With double
-// buffering step s uses halves s % 2, and the program is software-pipelined (the loads of step
-// s + 1 are issued before the GEMMs of step s), so DMA of the next step overlaps compute.
+// Both kernels are a sequence of "steps"; each step loads what it needs (LOAD),
+// runs a chain of GEMMs into one accumulator half, requantizes it (VECTOR) and
+// stores it (STORE). With double buffering step s uses halves s % 2, and the
+// program is software-pipelined (the loads of step s + 1 are issued before the
+// GEMMs of step s), so DMA of the next step overlaps compute.
 //
 //===----------------------------------------------------------------------===//
 #include "Kernels.h"
@@ -18,9 +19,11 @@ namespace ember::npu::kernels {
 
 namespace {
 
-constexpr uint32_t ch(int src, int dst) { return 1u << EMBER_NPU_TOKEN_CHANNEL(src, dst); }
-constexpr int L = EMBER_NPU_ENGINE_LOAD, G = EMBER_NPU_ENGINE_GEMM, V = EMBER_NPU_ENGINE_VECTOR,
-              S = EMBER_NPU_ENGINE_STORE;
+constexpr uint32_t ch(int src, int dst) {
+  return 1u << EMBER_NPU_TOKEN_CHANNEL(src, dst);
+}
+constexpr int L = EMBER_NPU_ENGINE_LOAD, G = EMBER_NPU_ENGINE_GEMM,
+              V = EMBER_NPU_ENGINE_VECTOR, S = EMBER_NPU_ENGINE_STORE;
 
 struct Step {
   std::vector<Insn> loads;
@@ -29,21 +32,25 @@ struct Step {
   Insn store;
 };
 
-/// half: buffer half of the per-step buffers (WGT, ACC, OUT); blockHalf: of the ACT block.
+/// half: buffer half of the per-step buffers (WGT, ACC, OUT); blockHalf: of the
+/// ACT block.
 using StepFn = std::function<Step(int step, int half, int blockHalf)>;
 using BlockOfFn = std::function<int(int step)>;
 
-/// Emits the token choreography for `steps` steps after `prologue` (parameter loads that signal
-/// LOAD->VECTOR once).
-std::vector<Insn> pipeline(int steps, bool db, const Insn &prologue, const StepFn &stepFn,
-                           const BlockOfFn &blockOf) {
+/// Emits the token choreography for `steps` steps after `prologue` (parameter
+/// loads that signal LOAD->VECTOR once).
+std::vector<Insn> pipeline(int steps, bool db, const Insn &prologue,
+                           const StepFn &stepFn, const BlockOfFn &blockOf) {
   std::vector<Insn> prog;
   Insn pro = prologue;
   pro.signal |= ch(L, V);
   prog.push_back(pro);
-  auto make = [&](int s) { return stepFn(s, db ? s % 2 : 0, db ? blockOf(s) % 2 : 0); };
+  auto make = [&](int s) {
+    return stepFn(s, db ? s % 2 : 0, db ? blockOf(s) % 2 : 0);
+  };
   auto emitLoads = [&](int s, Step &st) {
-    st.loads.front().wait |= db ? (s >= 2 ? ch(G, L) : 0) : (s >= 1 ? ch(S, L) : 0);
+    st.loads.front().wait |=
+        db ? (s >= 2 ? ch(G, L) : 0) : (s >= 1 ? ch(S, L) : 0);
     st.loads.back().signal |= ch(L, G);
     prog.insert(prog.end(), st.loads.begin(), st.loads.end());
   };
@@ -61,7 +68,8 @@ std::vector<Insn> pipeline(int steps, bool db, const Insn &prologue, const StepF
     st.gemms.front().wait |= ch(L, G) | (db && s >= 2 ? ch(V, G) : 0);
     st.gemms.back().signal |= ch(G, V) | (db ? ch(G, L) : 0);
     prog.insert(prog.end(), st.gemms.begin(), st.gemms.end());
-    st.requant.wait |= ch(G, V) | (s == 0 ? ch(L, V) : 0) | (db && s >= 2 ? ch(S, V) : 0);
+    st.requant.wait |=
+        ch(G, V) | (s == 0 ? ch(L, V) : 0) | (db && s >= 2 ? ch(S, V) : 0);
     st.requant.signal |= ch(V, S) | (db ? ch(V, G) : 0);
     prog.push_back(st.requant);
     st.store.wait |= ch(V, S);
@@ -74,7 +82,8 @@ std::vector<Insn> pipeline(int steps, bool db, const Insn &prologue, const StepF
   return prog;
 }
 
-Insn load(int mem, int64_t sram, uint64_t dram, int64_t ysize, int64_t xsize, int64_t stride) {
+Insn load(int mem, int64_t sram, uint64_t dram, int64_t ysize, int64_t xsize,
+          int64_t stride) {
   Insn i;
   i.op = Opcode::LOAD;
   i.mem = mem;
@@ -92,8 +101,8 @@ Insn store(int64_t sram, uint64_t dram, int64_t rows) {
   return i;
 }
 
-Insn gemm(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner, int64_t outer,
-          int64_t actOstride, int64_t accOstride) {
+Insn gemm(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,
+          int64_t outer, int64_t actOstride, int64_t accOstride) {
   Insn i;
   i.op = Opcode::GEMM;
   i.reset = reset;
@@ -107,7 +116,8 @@ Insn gemm(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner, int6
   return i;
 }
 
-Insn requant(int64_t dst, int64_t src, int64_t rows, int64_t param, int zp, bool relu) {
+Insn requant(int64_t dst, int64_t src, int64_t rows, int64_t param, int zp,
+             bool relu) {
   Insn i;
   i.op = Opcode::REQUANT;
   i.dst = dst;
@@ -126,7 +136,8 @@ struct Quant {
   bool relu = false;
 };
 
-/// Random per-channel requantize parameters scaled for a reduction of `depth` int8 products.
+/// Random per-channel requantize parameters scaled for a reduction of `depth`
+/// int8 products.
 Quant randomQuant(int channels, int depth, std::mt19937 &rng) {
   Quant q;
   int base = 6;
@@ -141,12 +152,14 @@ Quant randomQuant(int channels, int depth, std::mt19937 &rng) {
   return q;
 }
 
-/// Appends the parameter rows (mult row then shift row per DIM-channel tile) to the DRAM image.
+/// Appends the parameter rows (mult row then shift row per DIM-channel tile) to
+/// the DRAM image.
 void putParams(std::vector<uint8_t> &dram, uint64_t addr, const Quant &q) {
   int tiles = static_cast<int>(q.mult.size()) / kDim;
   for (int t = 0; t < tiles; ++t) {
     std::memcpy(&dram[addr + (2 * t) * kDim * 4], &q.mult[t * kDim], kDim * 4);
-    std::memcpy(&dram[addr + (2 * t + 1) * kDim * 4], &q.shift[t * kDim], kDim * 4);
+    std::memcpy(&dram[addr + (2 * t + 1) * kDim * 4], &q.shift[t * kDim],
+                kDim * 4);
   }
 }
 
@@ -167,7 +180,8 @@ std::vector<Word> encodeProgram(const std::vector<Insn> &program) {
 
 Kernel buildGemm(int m, int k, int n, bool db, uint32_t seed) {
   Kernel kern;
-  kern.name = "gemm" + std::to_string(m) + "x" + std::to_string(k) + "x" + std::to_string(n);
+  kern.name = "gemm" + std::to_string(m) + "x" + std::to_string(k) + "x" +
+              std::to_string(n);
   std::mt19937 rng(seed);
   const int kt = k / kDim, nt = n / kDim;
   // Block of rows of A that fits in half of the ACT scratchpad.
@@ -183,14 +197,17 @@ Kernel buildGemm(int m, int k, int n, bool db, uint32_t seed) {
   const uint64_t addrC = addrP + uint64_t(nt) * 2 * kDim * 4;
   kern.outAddr = addrC;
   kern.dram.assign(addrC + size_t(m) * n, 0);
-  // A as [kt][m][DIM]; B as [nt][kt][j][k] (each tile transposed); C as [nt][m][DIM].
+  // A as [kt][m][DIM]; B as [nt][kt][j][k] (each tile transposed); C as
+  // [nt][m][DIM].
   for (int mi = 0; mi < m; ++mi)
     for (int ki = 0; ki < k; ++ki)
       kern.dram[addrA + (size_t(ki / kDim) * m + mi) * kDim + ki % kDim] =
           static_cast<uint8_t>(a[size_t(mi) * k + ki]);
   for (int ki = 0; ki < k; ++ki)
     for (int ni = 0; ni < n; ++ni)
-      kern.dram[addrB + ((size_t(ni / kDim) * kt + ki / kDim) * kDim + ni % kDim) * kDim +
+      kern.dram[addrB +
+                ((size_t(ni / kDim) * kt + ki / kDim) * kDim + ni % kDim) *
+                    kDim +
                 ki % kDim] = static_cast<uint8_t>(b[size_t(ki) * n + ni]);
   putParams(kern.dram, addrP, q);
   kern.expected.assign(size_t(m) * n, 0);
@@ -198,9 +215,11 @@ Kernel buildGemm(int m, int k, int n, bool db, uint32_t seed) {
     for (int ni = 0; ni < n; ++ni) {
       int32_t acc = 0;
       for (int ki = 0; ki < k; ++ki)
-        acc += int32_t(a[size_t(mi) * k + ki]) * int32_t(b[size_t(ki) * n + ni]);
+        acc +=
+            int32_t(a[size_t(mi) * k + ki]) * int32_t(b[size_t(ki) * n + ni]);
       kern.expected[(size_t(ni / kDim) * m + mi) * kDim + ni % kDim] =
-          requantize(acc, q.mult[ni], q.shift[ni], q.zp, q.relu ? q.zp : -128, 127);
+          requantize(acc, q.mult[ni], q.shift[ni], q.zp, q.relu ? q.zp : -128,
+                     127);
     }
   }
   kern.macs = uint64_t(m) * k * n;
@@ -213,48 +232,56 @@ Kernel buildGemm(int m, int k, int n, bool db, uint32_t seed) {
     int64_t actBase = int64_t(blockHalf) * (EMBER_NPU_ACT_ROWS / 2);
     int64_t wgtBase = int64_t(half) * (EMBER_NPU_WGT_ROWS / 2);
     int64_t accBase = int64_t(half) * mb, outBase = int64_t(half) * mb;
-    // Weights first; when the activation block changes, it follows (double-buffered variant) in
-    // `pieces` loads of
-    // kt / pieces k-tiles each, and GEMM k-tile p * kt / pieces waits for piece p, so the GEMMs
-    // start after the first piece instead of the whole block (shorter pipeline fill).
-    st.loads.push_back(load(EMBER_NPU_MEM_WGT, wgtBase, addrB + uint64_t(ni) * kt * kDim * kDim, 1,
+    // Weights first; when the activation block changes, it follows
+    // (double-buffered variant) in `pieces` loads of kt / pieces k-tiles each,
+    // and GEMM k-tile p * kt / pieces waits for piece p, so the GEMMs start
+    // after the first piece instead of the whole block (shorter pipeline fill).
+    st.loads.push_back(load(EMBER_NPU_MEM_WGT, wgtBase,
+                            addrB + uint64_t(ni) * kt * kDim * kDim, 1,
                             kt * kDim, kt * kDim));
     const int pieces = db && kt % 4 == 0 ? 4 : 1, perPiece = kt / pieces;
     if (ni == 0) {
       for (int p = 0; p < pieces; ++p) {
-        st.loads.push_back(load(EMBER_NPU_MEM_ACT, actBase + int64_t(p) * perPiece * mb,
-                                addrA + (uint64_t(p) * perPiece * m + uint64_t(blk) * mb) * kDim,
-                                perPiece, mb, m));
+        st.loads.push_back(load(
+            EMBER_NPU_MEM_ACT, actBase + int64_t(p) * perPiece * mb,
+            addrA + (uint64_t(p) * perPiece * m + uint64_t(blk) * mb) * kDim,
+            perPiece, mb, m));
         if (p + 1 < pieces)
-          st.loads.back().signal |= ch(L, G); // the last load's token is added by pipeline()
+          st.loads.back().signal |=
+              ch(L, G); // the last load's token is added by pipeline()
       }
     }
     for (int ki = 0; ki < kt; ++ki) {
       st.gemms.push_back(gemm(ki == 0, accBase, actBase + int64_t(ki) * mb,
                               wgtBase + int64_t(ki) * kDim, mb, 1, 0, 0));
       if (ni == 0 && ki > 0 && ki % perPiece == 0)
-        st.gemms.back().wait |= ch(L, G); // the first GEMM's wait is added by pipeline()
+        st.gemms.back().wait |=
+            ch(L, G); // the first GEMM's wait is added by pipeline()
     }
     st.requant = requant(outBase, accBase, mb, paramRow + 2 * ni, q.zp, q.relu);
-    st.store = store(outBase, addrC + (uint64_t(ni) * m + uint64_t(blk) * mb) * kDim, mb);
+    st.store = store(
+        outBase, addrC + (uint64_t(ni) * m + uint64_t(blk) * mb) * kDim, mb);
     return st;
   };
-  kern.program = pipeline(blocks * nt, db, prologue, stepFn, [&](int s) { return s / nt; });
+  kern.program = pipeline(blocks * nt, db, prologue, stepFn,
+                          [&](int s) { return s / nt; });
   return kern;
 }
 
 Kernel buildConv3x3(int h, int w, int c, int f, bool db, uint32_t seed) {
   Kernel kern;
-  kern.name = "conv3x3_" + std::to_string(h) + "x" + std::to_string(w) + "x" + std::to_string(c) +
-              "_" + std::to_string(f);
+  kern.name = "conv3x3_" + std::to_string(h) + "x" + std::to_string(w) + "x" +
+              std::to_string(c) + "_" + std::to_string(f);
   std::mt19937 rng(seed);
   const int ct = c / kDim, ft = f / kDim, pw = w + 2;
-  // Output lines per block: the padded input block (yb + 2 lines per channel tile) must fit in
-  // half of ACT and the yb * w accumulator rows in half of ACC.
+  // Output lines per block: the padded input block (yb + 2 lines per channel
+  // tile) must fit in half of ACT and the yb * w accumulator rows in half of
+  // ACC.
   int yb = h;
-  while (yb > 1 && (int64_t(yb + 2) * pw * ct > EMBER_NPU_ACT_ROWS / 2 ||
-                    int64_t(yb) * w > (EMBER_NPU_ACC_ROWS - 2 * ft) / 2 ||
-                    int64_t(yb) * w > EMBER_NPU_OUT_ROWS / 2 || h % yb || yb > 1023))
+  while (yb > 1 &&
+         (int64_t(yb + 2) * pw * ct > EMBER_NPU_ACT_ROWS / 2 ||
+          int64_t(yb) * w > (EMBER_NPU_ACC_ROWS - 2 * ft) / 2 ||
+          int64_t(yb) * w > EMBER_NPU_OUT_ROWS / 2 || h % yb || yb > 1023))
     --yb;
   const int blocks = h / yb, blockRows = (yb + 2) * pw;
   std::vector<int8_t> x(size_t(h) * w * c), wt(size_t(9) * c * f);
@@ -270,14 +297,18 @@ Kernel buildConv3x3(int h, int w, int c, int f, bool db, uint32_t seed) {
   for (int yy = 0; yy < h; ++yy)
     for (int xx = 0; xx < w; ++xx)
       for (int ci = 0; ci < c; ++ci)
-        kern.dram[addrX + ((size_t(ci / kDim) * h + yy) * w + xx) * kDim + ci % kDim] =
+        kern.dram[addrX + ((size_t(ci / kDim) * h + yy) * w + xx) * kDim +
+                  ci % kDim] =
             static_cast<uint8_t>(x[(size_t(yy) * w + xx) * c + ci]);
   for (int tap = 0; tap < 9; ++tap)
     for (int ci = 0; ci < c; ++ci)
       for (int fi = 0; fi < f; ++fi)
         kern.dram[addrW +
-                  (((size_t(fi / kDim) * 9 + tap) * ct + ci / kDim) * kDim + fi % kDim) * kDim +
-                  ci % kDim] = static_cast<uint8_t>(wt[(size_t(tap) * c + ci) * f + fi]);
+                  (((size_t(fi / kDim) * 9 + tap) * ct + ci / kDim) * kDim +
+                   fi % kDim) *
+                      kDim +
+                  ci % kDim] =
+            static_cast<uint8_t>(wt[(size_t(tap) * c + ci) * f + fi]);
   putParams(kern.dram, addrP, q);
   kern.expected.assign(size_t(h) * w * f, 0);
   for (int yy = 0; yy < h; ++yy) {
@@ -295,8 +326,9 @@ Kernel buildConv3x3(int h, int w, int c, int f, bool db, uint32_t seed) {
             }
           }
         }
-        kern.expected[((size_t(fi / kDim) * h + yy) * w + xx) * kDim + fi % kDim] =
-            requantize(acc, q.mult[fi], q.shift[fi], q.zp, q.relu ? q.zp : -128, 127);
+        kern.expected[((size_t(fi / kDim) * h + yy) * w + xx) * kDim +
+                      fi % kDim] = requantize(acc, q.mult[fi], q.shift[fi],
+                                              q.zp, q.relu ? q.zp : -128, 127);
       }
     }
   }
@@ -310,18 +342,22 @@ Kernel buildConv3x3(int h, int w, int c, int f, bool db, uint32_t seed) {
     int64_t actBase = int64_t(blockHalf) * (EMBER_NPU_ACT_ROWS / 2);
     int64_t wgtBase = int64_t(half) * (EMBER_NPU_WGT_ROWS / 2);
     int64_t accBase = int64_t(half) * yb * w, outBase = int64_t(half) * yb * w;
-    // Weights first, then (when the block changes) one activation load per input-channel tile;
-    // GEMMs run channel-tile-major so tile ci only waits for its own load.
-    st.loads.push_back(load(EMBER_NPU_MEM_WGT, wgtBase, addrW + uint64_t(fi) * 9 * ct * kDim * kDim,
-                            1, 9 * ct * kDim, 9 * ct * kDim));
-    // At most 4 tokens per block so the FIFOs (depth 8) never fill in program order.
+    // Weights first, then (when the block changes) one activation load per
+    // input-channel tile; GEMMs run channel-tile-major so tile ci only waits
+    // for its own load.
+    st.loads.push_back(load(EMBER_NPU_MEM_WGT, wgtBase,
+                            addrW + uint64_t(fi) * 9 * ct * kDim * kDim, 1,
+                            9 * ct * kDim, 9 * ct * kDim));
+    // At most 4 tokens per block so the FIFOs (depth 8) never fill in program
+    // order.
     const int tilesPerGroup = ct > 4 ? ct / 4 : 1;
     if (fi == 0) {
       int top = y0 == 0 ? 1 : 0, bottom = y0 + yb == h ? 1 : 0;
       int first = y0 - 1 + top, lines = yb + 2 - top - bottom;
       for (int ci = 0; ci < ct; ++ci) {
-        Insn ld = load(EMBER_NPU_MEM_ACT, actBase + int64_t(ci) * blockRows,
-                       addrX + ((uint64_t(ci) * h + first) * w) * kDim, lines, w, w);
+        Insn ld =
+            load(EMBER_NPU_MEM_ACT, actBase + int64_t(ci) * blockRows,
+                 addrX + ((uint64_t(ci) * h + first) * w) * kDim, lines, w, w);
         ld.pad_top = top;
         ld.pad_bottom = bottom;
         ld.pad_left = 1;
@@ -333,18 +369,23 @@ Kernel buildConv3x3(int h, int w, int c, int f, bool db, uint32_t seed) {
     }
     for (int ci = 0; ci < ct; ++ci) {
       for (int tap = 0; tap < 9; ++tap) {
-        st.gemms.push_back(gemm(ci == 0 && tap == 0, accBase,
-                                actBase + int64_t(ci) * blockRows + (tap / 3) * pw + tap % 3,
-                                wgtBase + (int64_t(tap) * ct + ci) * kDim, w, yb, pw, w));
+        st.gemms.push_back(
+            gemm(ci == 0 && tap == 0, accBase,
+                 actBase + int64_t(ci) * blockRows + (tap / 3) * pw + tap % 3,
+                 wgtBase + (int64_t(tap) * ct + ci) * kDim, w, yb, pw, w));
         if (db && fi == 0 && ci > 0 && ci % tilesPerGroup == 0 && tap == 0)
-          st.gemms.back().wait |= ch(L, G); // the first GEMM's wait is added by pipeline()
+          st.gemms.back().wait |=
+              ch(L, G); // the first GEMM's wait is added by pipeline()
       }
     }
-    st.requant = requant(outBase, accBase, int64_t(yb) * w, paramRow + 2 * fi, q.zp, q.relu);
-    st.store = store(outBase, addrY + ((uint64_t(fi) * h + y0) * w) * kDim, int64_t(yb) * w);
+    st.requant = requant(outBase, accBase, int64_t(yb) * w, paramRow + 2 * fi,
+                         q.zp, q.relu);
+    st.store = store(outBase, addrY + ((uint64_t(fi) * h + y0) * w) * kDim,
+                     int64_t(yb) * w);
     return st;
   };
-  kern.program = pipeline(blocks * ft, db, prologue, stepFn, [&](int s) { return s / ft; });
+  kern.program = pipeline(blocks * ft, db, prologue, stepFn,
+                          [&](int s) { return s / ft; });
   return kern;
 }
 

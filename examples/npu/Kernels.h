@@ -1,9 +1,10 @@
 //===- Kernels.h - Hand-written NPU kernels with double-buffered DMA ------===//
 //
-// Each builder returns the program, the DRAM image it expects (inputs, weights, requantize
-// parameters) and the expected output computed by a plain C++ reference, so any executor can be
-// checked. `doubleBuffered = false` builds the same computation with every stage serialized
-// (single buffers, LOAD waits for STORE) as the baseline for the overlap measurement.
+// Each builder returns the program, the DRAM image it expects (inputs, weights,
+// requantize parameters) and the expected output computed by a plain C++
+// reference, so any executor can be checked. `doubleBuffered = false` builds
+// the same computation with every stage serialized (single buffers, LOAD waits
+// for STORE) as the baseline for the overlap measurement.
 //
 //===----------------------------------------------------------------------===//
 #ifndef EMBER_EXAMPLES_NPU_KERNELS_H
@@ -20,7 +21,8 @@ namespace ember::npu::kernels {
 struct Kernel {
   std::string name;
   std::vector<Insn> program;
-  std::vector<uint8_t> dram; // initial DRAM image, `dram.size()` bytes of DRAM needed
+  std::vector<uint8_t>
+      dram; // initial DRAM image, `dram.size()` bytes of DRAM needed
   uint64_t outAddr = 0;
   std::vector<int8_t> expected; // expected bytes at outAddr
   uint64_t macs = 0;
@@ -29,7 +31,8 @@ struct Kernel {
 /// C[M,N] = requant(A[M,K] x B[K,N]); M, K, N multiples of DIM.
 Kernel buildGemm(int m, int k, int n, bool doubleBuffered, uint32_t seed);
 /// 3x3 convolution, stride 1, zero-point padding 1, H x W x C -> H x W x F.
-Kernel buildConv3x3(int h, int w, int c, int f, bool doubleBuffered, uint32_t seed);
+Kernel buildConv3x3(int h, int w, int c, int f, bool doubleBuffered,
+                    uint32_t seed);
 
 std::vector<Word> encodeProgram(const std::vector<Insn> &program);
 

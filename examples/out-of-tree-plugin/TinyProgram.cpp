@@ -36,8 +36,7 @@ std::string dimsText(const Dims &d) {
 }
 
 bool isUnary(Op op) {
-  return op == Op::Relu || op == Op::Sigmoid || op == Op::Tanh ||
-         op == Op::Exp;
+  return op == Op::Relu || op == Op::Sigmoid || op == Op::Tanh || op == Op::Exp;
 }
 bool isVariadic(Op op) { return op == Op::Max || op == Op::Min; }
 
@@ -221,11 +220,13 @@ float binary(Op op, float a, float b) {
   case Op::Div:
     return a / b;
   case Op::Max: // NaN wins, as in the reference interpreter
-    return std::isnan(a) || std::isnan(b) ? std::numeric_limits<float>::quiet_NaN()
-                                          : (b > a ? b : a);
+    return std::isnan(a) || std::isnan(b)
+               ? std::numeric_limits<float>::quiet_NaN()
+               : (b > a ? b : a);
   case Op::Min:
-    return std::isnan(a) || std::isnan(b) ? std::numeric_limits<float>::quiet_NaN()
-                                          : (b < a ? b : a);
+    return std::isnan(a) || std::isnan(b)
+               ? std::numeric_limits<float>::quiet_NaN()
+               : (b < a ? b : a);
   case Op::Relu:
   case Op::Sigmoid:
   case Op::Tanh:
@@ -250,17 +251,28 @@ std::string nodeText(const v1::Graph &g, int i) {
 
 const char *opName(Op op) {
   switch (op) {
-  case Op::Add: return "Add";
-  case Op::Sub: return "Sub";
-  case Op::Mul: return "Mul";
-  case Op::Div: return "Div";
-  case Op::Max: return "Max";
-  case Op::Min: return "Min";
-  case Op::Relu: return "Relu";
-  case Op::Sigmoid: return "Sigmoid";
-  case Op::Tanh: return "Tanh";
-  case Op::Exp: return "Exp";
-  case Op::MatMul: return "MatMul";
+  case Op::Add:
+    return "Add";
+  case Op::Sub:
+    return "Sub";
+  case Op::Mul:
+    return "Mul";
+  case Op::Div:
+    return "Div";
+  case Op::Max:
+    return "Max";
+  case Op::Min:
+    return "Min";
+  case Op::Relu:
+    return "Relu";
+  case Op::Sigmoid:
+    return "Sigmoid";
+  case Op::Tanh:
+    return "Tanh";
+  case Op::Exp:
+    return "Exp";
+  case Op::MatMul:
+    return "MatMul";
   }
   return "?";
 }
@@ -332,13 +344,12 @@ Status buildProgram(const void *data, size_t size, Program &p) {
   // Defines value `id` once, with its checked type.
   auto define = [&](int32_t id, const std::string &what) -> Status {
     if (id < 0 || size_t(id) >= nv)
-      return fail(EMBER_STATUS_INVALID_ARGUMENT,
-                  what + ": value id " + std::to_string(id) +
-                      " is out of range");
+      return fail(EMBER_STATUS_INVALID_ARGUMENT, what + ": value id " +
+                                                     std::to_string(id) +
+                                                     " is out of range");
     if (defined[size_t(id)])
       return fail(EMBER_STATUS_INVALID_ARGUMENT,
-                  what + ": value " + std::to_string(id) +
-                      " is defined twice");
+                  what + ": value " + std::to_string(id) + " is defined twice");
     std::string why = valueType(g, id, p.dims[size_t(id)]);
     if (!why.empty())
       return fail(EMBER_STATUS_UNSUPPORTED, what + ": " + why);

@@ -15,10 +15,22 @@ namespace tiny {
 namespace v1 = ember::backend::v1;
 
 // Every op the tiny backend runs, all on f32.
-enum class Op { Add, Sub, Mul, Div, Max, Min, Relu, Sigmoid, Tanh, Exp, MatMul };
-constexpr Op kAllOps[] = {Op::Add,  Op::Sub,     Op::Mul,  Op::Div,
-                          Op::Max,  Op::Min,     Op::Relu, Op::Sigmoid,
-                          Op::Tanh, Op::Exp,     Op::MatMul};
+enum class Op {
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Max,
+  Min,
+  Relu,
+  Sigmoid,
+  Tanh,
+  Exp,
+  MatMul
+};
+constexpr Op kAllOps[] = {Op::Add,  Op::Sub, Op::Mul,   Op::Div,
+                          Op::Max,  Op::Min, Op::Relu,  Op::Sigmoid,
+                          Op::Tanh, Op::Exp, Op::MatMul};
 const char *opName(Op op);
 bool opFromName(const std::string &name, Op &op);
 
@@ -46,11 +58,11 @@ struct Step {
 };
 
 struct Program {
-  std::vector<Dims> dims;                     // per value id
-  std::vector<std::vector<float>> constants;  // per value id; empty if none
-  std::vector<int32_t> inputs, outputs;       // value ids, in program order
+  std::vector<Dims> dims;                    // per value id
+  std::vector<std::vector<float>> constants; // per value id; empty if none
+  std::vector<int32_t> inputs, outputs;      // value ids, in program order
   std::vector<std::string> inputNames, outputNames;
-  std::vector<Step> steps;                    // in execution order
+  std::vector<Step> steps; // in execution order
 };
 
 int64_t numElements(const Dims &d);

@@ -55,7 +55,8 @@ std::string parseMask(const std::string &text, uint32_t &mask) {
       }
     }
     if (!found)
-      return "unknown token channel '" + item + "' (expected SRC->DST, e.g. LOAD->GEMM)";
+      return "unknown token channel '" + item +
+             "' (expected SRC->DST, e.g. LOAD->GEMM)";
   }
   return "";
 }
@@ -80,7 +81,8 @@ std::string parseLine(const std::string &line, Insn &insn) {
       if (seen[idx])
         return "field '" + name + "' given twice";
       seen[idx] = true;
-      std::string err = parseMask(val, name == "wait" ? insn.wait : insn.signal);
+      std::string err =
+          parseMask(val, name == "wait" ? insn.wait : insn.signal);
       if (!err.empty())
         return "field '" + name + "': " + err;
       continue;
@@ -110,10 +112,12 @@ std::string parseLine(const std::string &line, Insn &insn) {
     if (!named && !parseInt(val, v))
       return "field '" + name + "': bad value '" + val + "'";
     int64_t lo = f.isSigned ? -(int64_t(1) << (f.width - 1)) : 0;
-    int64_t hi = f.isSigned ? (int64_t(1) << (f.width - 1)) - 1 : (int64_t(1) << f.width) - 1;
+    int64_t hi = f.isSigned ? (int64_t(1) << (f.width - 1)) - 1
+                            : (int64_t(1) << f.width) - 1;
     if (v < lo || v > hi)
-      return "field '" + name + "': value " + val + " does not fit in " + std::to_string(f.width) +
-             (f.isSigned ? " signed" : " unsigned") + " bits";
+      return "field '" + name + "': value " + val + " does not fit in " +
+             std::to_string(f.width) + (f.isSigned ? " signed" : " unsigned") +
+             " bits";
     insn.*f.member = v;
   }
   return "";

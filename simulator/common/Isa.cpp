@@ -1,4 +1,5 @@
-//===- Isa.cpp - Ember NPU instruction encode/decode/validate --------------===//
+//===- Isa.cpp - Ember NPU instruction encode/decode/validate
+//--------------===//
 #include "ember/npu/Isa.h"
 
 #include <cstdio>
@@ -47,8 +48,8 @@ const MemInfo kMems[] = {
 
 std::vector<std::vector<FieldDesc>> buildFieldTable() {
   std::vector<std::vector<FieldDesc>> table(256);
-#define X(opname, fname, lsb, width, isSigned)                                                     \
-  table[static_cast<unsigned>(Opcode::opname)].push_back(                                          \
+#define X(opname, fname, lsb, width, isSigned)                                 \
+  table[static_cast<unsigned>(Opcode::opname)].push_back(                      \
       FieldDesc{#fname, lsb, width, isSigned != 0, &Insn::fname});
   EMBER_NPU_FIELD_LIST(X)
 #undef X
@@ -71,11 +72,13 @@ const char *lowerName(Opcode op) {
   return names[static_cast<unsigned>(op)];
 }
 
-std::string rangeError(const char *what, int mem, int64_t first, int64_t count) {
+std::string rangeError(const char *what, int mem, int64_t first,
+                       int64_t count) {
   char buf[160];
-  std::snprintf(buf, sizeof buf, "%s rows [%lld, %lld) out of range of %s (%d rows)", what,
-                static_cast<long long>(first), static_cast<long long>(first + count), memName(mem),
-                memRows(mem));
+  std::snprintf(
+      buf, sizeof buf, "%s rows [%lld, %lld) out of range of %s (%d rows)",
+      what, static_cast<long long>(first),
+      static_cast<long long>(first + count), memName(mem), memRows(mem));
   return buf;
 }
 
@@ -119,14 +122,17 @@ std::string checkDma(const Insn &insn, uint64_t dramBytes, bool isLoad) {
   if (!inRange(mem, insn.sram, h * w))
     return rangeError("sram", mem, insn.sram, h * w);
   uint64_t rowBytes = static_cast<uint64_t>(memRowBytes(mem));
-  uint64_t extent = (static_cast<uint64_t>(insn.ysize - 1) * static_cast<uint64_t>(insn.stride) +
+  uint64_t extent = (static_cast<uint64_t>(insn.ysize - 1) *
+                         static_cast<uint64_t>(insn.stride) +
                      static_cast<uint64_t>(insn.xsize)) *
                     rowBytes;
   uint64_t end = static_cast<uint64_t>(insn.dram) + extent;
   if (end > dramBytes) {
     char buf[160];
-    std::snprintf(buf, sizeof buf, "DMA beyond DRAM: bytes [%llu, %llu) but DRAM has %llu",
-                  static_cast<unsigned long long>(insn.dram), static_cast<unsigned long long>(end),
+    std::snprintf(buf, sizeof buf,
+                  "DMA beyond DRAM: bytes [%llu, %llu) but DRAM has %llu",
+                  static_cast<unsigned long long>(insn.dram),
+                  static_cast<unsigned long long>(end),
                   static_cast<unsigned long long>(dramBytes));
     return buf;
   }
@@ -175,9 +181,15 @@ const char *engineName(Engine e) {
   return "?";
 }
 
-const char *memName(int mem) { return mem >= 0 && mem < kNumMems ? kMems[mem].name : "?"; }
-int memRows(int mem) { return mem >= 0 && mem < kNumMems ? kMems[mem].rows : 0; }
-int memRowBytes(int mem) { return mem >= 0 && mem < kNumMems ? kMems[mem].elemBytes * kDim : 0; }
+const char *memName(int mem) {
+  return mem >= 0 && mem < kNumMems ? kMems[mem].name : "?";
+}
+int memRows(int mem) {
+  return mem >= 0 && mem < kNumMems ? kMems[mem].rows : 0;
+}
+int memRowBytes(int mem) {
+  return mem >= 0 && mem < kNumMems ? kMems[mem].elemBytes * kDim : 0;
+}
 
 const char *regName(unsigned id) {
   for (const RegInfo &r : kRegs)
@@ -310,10 +322,12 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
   case Opcode::GEMM: {
     if (insn.inner < 1 || insn.outer < 1)
       return "inner and outer must be >= 1";
-    int64_t actLast = insn.act + (insn.outer - 1) * insn.act_ostride + insn.inner;
+    int64_t actLast =
+        insn.act + (insn.outer - 1) * insn.act_ostride + insn.inner;
     if (actLast > memRows(0))
       return rangeError("act", 0, insn.act, actLast - insn.act);
-    int64_t accLast = insn.acc + (insn.outer - 1) * insn.acc_ostride + insn.inner;
+    int64_t accLast =
+        insn.acc + (insn.outer - 1) * insn.acc_ostride + insn.inner;
     if (accLast > memRows(2))
       return rangeError("acc", 2, insn.acc, accLast - insn.acc);
     if (!inRange(1, insn.wgt, kDim))
@@ -334,7 +348,8 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
                       (insn.inner - 1) * insn.stride + insn.taps;
     if (actLast > memRows(0))
       return rangeError("act", 0, insn.act, actLast - insn.act);
-    int64_t accLast = insn.acc + (insn.outer - 1) * insn.acc_ostride + insn.inner;
+    int64_t accLast =
+        insn.acc + (insn.outer - 1) * insn.acc_ostride + insn.inner;
     if (accLast > memRows(2))
       return rangeError("acc", 2, insn.acc, accLast - insn.acc);
     if (!inRange(1, insn.wgt, kDim))
@@ -386,11 +401,13 @@ std::string checkProgram(const std::vector<Word> &program, uint64_t dramBytes,
       return "instruction " + std::to_string(i) + ": " + err;
   }
   if (program.empty() || decoded.back().op != Opcode::FINISH)
-    return "instruction " + std::to_string(program.size()) + ": program does not end with finish";
+    return "instruction " + std::to_string(program.size()) +
+           ": program does not end with finish";
   return "";
 }
 
-std::string writeProgramFile(const std::string &path, const std::vector<Word> &program) {
+std::string writeProgramFile(const std::string &path,
+                             const std::vector<Word> &program) {
   std::ofstream out(path, std::ios::binary);
   if (!out)
     return "cannot open '" + path + "' for writing";
@@ -404,31 +421,35 @@ std::string writeProgramFile(const std::string &path, const std::vector<Word> &p
   return out ? "" : "write to '" + path + "' failed";
 }
 
-std::string readProgramFile(const std::string &path, std::vector<Word> &program) {
+std::string readProgramFile(const std::string &path,
+                            std::vector<Word> &program) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return "cannot open '" + path + "'";
   uint32_t header[4];
-  if (!in.read(reinterpret_cast<char *>(header), sizeof header) || header[0] != 0x55504e45u)
+  if (!in.read(reinterpret_cast<char *>(header), sizeof header) ||
+      header[0] != 0x55504e45u)
     return "'" + path + "' is not an NPU program (bad magic at offset 0)";
   if (header[1] != EMBER_NPU_SPEC_VERSION)
-    return "'" + path + "' has spec version " + std::to_string(header[1]) + " (offset 4)";
+    return "'" + path + "' has spec version " + std::to_string(header[1]) +
+           " (offset 4)";
   if (header[3] != EMBER_NPU_DIM)
-    return "'" + path + "' was built for DIM " + std::to_string(header[3]) + ", this NPU has " +
-           std::to_string(EMBER_NPU_DIM) + " (offset 12)";
+    return "'" + path + "' was built for DIM " + std::to_string(header[3]) +
+           ", this NPU has " + std::to_string(EMBER_NPU_DIM) + " (offset 12)";
   std::streampos here = in.tellg();
   in.seekg(0, std::ios::end);
   uint64_t available = static_cast<uint64_t>(in.tellg() - here);
   in.seekg(here);
   if (uint64_t(header[2]) * 16 > available)
-    return "'" + path + "' truncated: header says " + std::to_string(header[2]) +
-           " instructions but only " + std::to_string(available / 16) + " follow (offset 8)";
+    return "'" + path + "' truncated: header says " +
+           std::to_string(header[2]) + " instructions but only " +
+           std::to_string(available / 16) + " follow (offset 8)";
   program.assign(header[2], Word());
   for (uint32_t i = 0; i < header[2]; ++i) {
     if (!in.read(reinterpret_cast<char *>(&program[i].lo), 8) ||
         !in.read(reinterpret_cast<char *>(&program[i].hi), 8))
-      return "'" + path + "' truncated at instruction " + std::to_string(i) + " (offset " +
-             std::to_string(16 + 16 * i) + ")";
+      return "'" + path + "' truncated at instruction " + std::to_string(i) +
+             " (offset " + std::to_string(16 + 16 * i) + ")";
   }
   return "";
 }

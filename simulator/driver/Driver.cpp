@@ -1,4 +1,5 @@
-// ===- Driver.cpp - The C device interface over the golden, SystemC and RTL models ===//
+// ===- Driver.cpp - The C device interface over the golden, SystemC and RTL
+// models ===//
 #include "ember/npu/driver.h"
 
 #include "../golden/Golden.h"
@@ -38,7 +39,8 @@ bool gSystemCInUse = false;
 // The config struct as first published (before the RTL fields were appended).
 constexpr size_t kConfigV0Size = offsetof(ember_npu_config_t, waveform_path);
 
-ember_npu_status_t setError(ember_npu_device_t *d, ember_npu_status_t s, std::string msg) {
+ember_npu_status_t setError(ember_npu_device_t *d, ember_npu_status_t s,
+                            std::string msg) {
   d->lastError = std::move(msg);
   return s;
 }
@@ -71,7 +73,8 @@ ember_npu_status_t ember_npu_device_create(const ember_npu_config_t *config,
   } else if (cfg.executor != EMBER_NPU_EXECUTOR_GOLDEN) {
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
   }
-  uint64_t bytes = cfg.dram_bytes ? cfg.dram_bytes : EMBER_NPU_DRAM_BYTES_DEFAULT;
+  uint64_t bytes =
+      cfg.dram_bytes ? cfg.dram_bytes : EMBER_NPU_DRAM_BYTES_DEFAULT;
   // DMA addresses are 32-bit, so more DRAM than 4 GiB is unreachable.
   if (bytes > (1ull << 32))
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
@@ -146,7 +149,9 @@ ember_npu_status_t ember_npu_device_query(const ember_npu_device_t *d,
   out->executor = d->config.executor;
   bool golden = d->config.executor == EMBER_NPU_EXECUTOR_GOLDEN;
   out->name =
-      golden ? "golden" : (d->config.executor == EMBER_NPU_EXECUTOR_RTL ? "rtl" : "systemc");
+      golden
+          ? "golden"
+          : (d->config.executor == EMBER_NPU_EXECUTOR_RTL ? "rtl" : "systemc");
   out->dim = EMBER_NPU_DIM;
   out->timed = golden ? 0 : 1;
   out->concurrent = golden ? 0 : 1;
@@ -156,30 +161,36 @@ ember_npu_status_t ember_npu_device_query(const ember_npu_device_t *d,
   return EMBER_NPU_STATUS_OK;
 }
 
-ember_npu_status_t ember_npu_dram_write(ember_npu_device_t *d, uint64_t addr, const void *data,
-                                        size_t bytes) {
-  if (!d || (!data && bytes) || addr > d->dram.size() || bytes > d->dram.size() - addr)
-    return d ? setError(d, EMBER_NPU_STATUS_INVALID_ARGUMENT, "DRAM write out of range")
+ember_npu_status_t ember_npu_dram_write(ember_npu_device_t *d, uint64_t addr,
+                                        const void *data, size_t bytes) {
+  if (!d || (!data && bytes) || addr > d->dram.size() ||
+      bytes > d->dram.size() - addr)
+    return d ? setError(d, EMBER_NPU_STATUS_INVALID_ARGUMENT,
+                        "DRAM write out of range")
              : EMBER_NPU_STATUS_INVALID_ARGUMENT;
   if (bytes)
     std::memcpy(d->dram.data() + addr, data, bytes);
   return EMBER_NPU_STATUS_OK;
 }
 
-ember_npu_status_t ember_npu_dram_read(ember_npu_device_t *d, uint64_t addr, void *data,
-                                       size_t bytes) {
-  if (!d || (!data && bytes) || addr > d->dram.size() || bytes > d->dram.size() - addr)
-    return d ? setError(d, EMBER_NPU_STATUS_INVALID_ARGUMENT, "DRAM read out of range")
+ember_npu_status_t ember_npu_dram_read(ember_npu_device_t *d, uint64_t addr,
+                                       void *data, size_t bytes) {
+  if (!d || (!data && bytes) || addr > d->dram.size() ||
+      bytes > d->dram.size() - addr)
+    return d ? setError(d, EMBER_NPU_STATUS_INVALID_ARGUMENT,
+                        "DRAM read out of range")
              : EMBER_NPU_STATUS_INVALID_ARGUMENT;
   if (bytes)
     std::memcpy(data, d->dram.data() + addr, bytes);
   return EMBER_NPU_STATUS_OK;
 }
 
-ember_npu_status_t ember_npu_sram_read(ember_npu_device_t *d, uint32_t mem, uint32_t row,
-                                       void *data, uint32_t rows) {
+ember_npu_status_t ember_npu_sram_read(ember_npu_device_t *d, uint32_t mem,
+                                       uint32_t row, void *data,
+                                       uint32_t rows) {
   if (!d || mem >= static_cast<uint32_t>(kNumMems) || !data ||
-      uint64_t(row) + rows > static_cast<uint64_t>(memRows(static_cast<int>(mem))))
+      uint64_t(row) + rows >
+          static_cast<uint64_t>(memRows(static_cast<int>(mem))))
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
   int m = static_cast<int>(mem);
 #if EMBER_NPU_HAVE_RTL
@@ -188,12 +199,15 @@ ember_npu_status_t ember_npu_sram_read(ember_npu_device_t *d, uint32_t mem, uint
     return EMBER_NPU_STATUS_OK;
   }
 #endif
-  const uint8_t *base = d->golden ? d->golden->sram(m) : SystemCModel::instance().sram(m);
-  std::memcpy(data, base + size_t(row) * memRowBytes(m), size_t(rows) * memRowBytes(m));
+  const uint8_t *base =
+      d->golden ? d->golden->sram(m) : SystemCModel::instance().sram(m);
+  std::memcpy(data, base + size_t(row) * memRowBytes(m),
+              size_t(rows) * memRowBytes(m));
   return EMBER_NPU_STATUS_OK;
 }
 
-ember_npu_status_t ember_npu_program_load(ember_npu_device_t *d, const void *insns, size_t count) {
+ember_npu_status_t ember_npu_program_load(ember_npu_device_t *d,
+                                          const void *insns, size_t count) {
   if (!d || (!insns && count))
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
   d->program.assign(count, Word());
@@ -219,7 +233,8 @@ ember_npu_status_t ember_npu_run(ember_npu_device_t *d) {
     err = d->golden->run(decoded, d->dram, d->counters);
 #if EMBER_NPU_HAVE_RTL
   } else if (d->rtl) {
-    RtlResult r = d->rtl->run(d->program, decoded, d->dram.data(), d->dram.size(), d->rtlConfig);
+    RtlResult r = d->rtl->run(d->program, decoded, d->dram.data(),
+                              d->dram.size(), d->rtlConfig);
     uint32_t size = d->counters.struct_size;
     d->counters = r.counters;
     d->counters.struct_size = size;
@@ -233,7 +248,8 @@ ember_npu_status_t ember_npu_run(ember_npu_device_t *d) {
       t.latencyCycles = d->config.dram_latency_cycles;
     if (d->config.dram_burst_bytes)
       t.burstBytes = d->config.dram_burst_bytes;
-    SimResult r = SystemCModel::instance().run(decoded, d->dram.data(), d->dram.size(), t);
+    SimResult r = SystemCModel::instance().run(decoded, d->dram.data(),
+                                               d->dram.size(), t);
     uint32_t size = d->counters.struct_size;
     d->counters = r.counters;
     d->counters.struct_size = size;
@@ -250,7 +266,8 @@ ember_npu_status_t ember_npu_run(ember_npu_device_t *d) {
   return EMBER_NPU_STATUS_OK;
 }
 
-ember_npu_status_t ember_npu_counters_read(const ember_npu_device_t *d, ember_npu_counters_t *out) {
+ember_npu_status_t ember_npu_counters_read(const ember_npu_device_t *d,
+                                           ember_npu_counters_t *out) {
   if (!d || !out || out->struct_size < sizeof(ember_npu_counters_t))
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
   uint32_t size = out->struct_size;

@@ -33,7 +33,8 @@ int8_t &GoldenMachine::i8At(int mem, int64_t row, int lane) {
   return reinterpret_cast<int8_t &>(srams_[mem][row * kDim + lane]);
 }
 
-std::string GoldenMachine::run(const std::vector<Insn> &program, std::vector<uint8_t> &dram,
+std::string GoldenMachine::run(const std::vector<Insn> &program,
+                               std::vector<uint8_t> &dram,
                                ember_npu_counters_t &counters) {
   for (size_t i = 0; i < program.size(); ++i) {
     const Insn &insn = program[i];
@@ -41,8 +42,9 @@ std::string GoldenMachine::run(const std::vector<Insn> &program, std::vector<uin
       if (!((insn.wait >> ch) & 1u))
         continue;
       if (tokens_[ch] == 0)
-        return "instruction " + std::to_string(i) + ": token underflow on channel " +
-               channelName(ch) + " (would deadlock)";
+        return "instruction " + std::to_string(i) +
+               ": token underflow on channel " + channelName(ch) +
+               " (would deadlock)";
       --tokens_[ch];
     }
     std::string err = execute(insn, dram, counters);
@@ -52,15 +54,18 @@ std::string GoldenMachine::run(const std::vector<Insn> &program, std::vector<uin
       if (!((insn.signal >> ch) & 1u))
         continue;
       if (tokens_[ch] == EMBER_NPU_TOKEN_FIFO_DEPTH)
-        return "instruction " + std::to_string(i) + ": token overflow on channel " +
-               channelName(ch) + " (FIFO depth " + std::to_string(EMBER_NPU_TOKEN_FIFO_DEPTH) + ")";
+        return "instruction " + std::to_string(i) +
+               ": token overflow on channel " + channelName(ch) +
+               " (FIFO depth " + std::to_string(EMBER_NPU_TOKEN_FIFO_DEPTH) +
+               ")";
       ++tokens_[ch];
     }
     ++counters.insns;
     if (insn.op == Opcode::FINISH)
       return "";
   }
-  return "instruction " + std::to_string(program.size()) + ": program does not end with finish";
+  return "instruction " + std::to_string(program.size()) +
+         ": program does not end with finish";
 }
 
 std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
@@ -77,7 +82,9 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
         uint8_t *dst = &srams_[mem][(insn.sram + y * w + x) * rowBytes];
         int64_t sy = y - insn.pad_top, sx = x - insn.pad_left;
         if (sy >= 0 && sy < insn.ysize && sx >= 0 && sx < insn.xsize) {
-          std::memcpy(dst, &dram[insn.dram + (sy * insn.stride + sx) * rowBytes], rowBytes);
+          std::memcpy(dst,
+                      &dram[insn.dram + (sy * insn.stride + sx) * rowBytes],
+                      rowBytes);
           counters.load_bytes += rowBytes;
         } else if (mem == EMBER_NPU_MEM_ACC) {
           for (int l = 0; l < kDim; ++l)
@@ -95,7 +102,8 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     for (int64_t y = 0; y < insn.ysize; ++y) {
       for (int64_t x = 0; x < insn.xsize; ++x) {
         std::memcpy(&dram[insn.dram + (y * insn.stride + x) * rowBytes],
-                    &srams_[mem][(insn.sram + y * insn.xsize + x) * rowBytes], rowBytes);
+                    &srams_[mem][(insn.sram + y * insn.xsize + x) * rowBytes],
+                    rowBytes);
         counters.store_bytes += rowBytes;
       }
     }
@@ -115,12 +123,14 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
         }
       }
     }
-    counters.macs += static_cast<uint64_t>(insn.outer * insn.inner) * kDim * kDim;
+    counters.macs +=
+        static_cast<uint64_t>(insn.outer * insn.inner) * kDim * kDim;
     return "";
   }
   case Opcode::DWGEMM: {
-    // Per lane: output row i of line o correlates rows i * stride .. i * stride + taps - 1 of
-    // the line with the taps of its channel (row j of the weight tile, lane t = tap t).
+    // Per lane: output row i of line o correlates rows i * stride .. i * stride
+    // + taps - 1 of the line with the taps of its channel (row j of the weight
+    // tile, lane t = tap t).
     for (int64_t o = 0; o < insn.outer; ++o) {
       for (int64_t i = 0; i < insn.inner; ++i) {
         int64_t ar = insn.act + o * insn.act_ostride + i * insn.stride;
@@ -129,9 +139,11 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
           int32_t sum = 0;
           for (int64_t t = 0; t < insn.taps; ++t)
             sum += int32_t(i8At(EMBER_NPU_MEM_ACT, ar + t, j)) *
-                   int32_t(i8At(EMBER_NPU_MEM_WGT, insn.wgt + j, static_cast<int>(t)));
+                   int32_t(i8At(EMBER_NPU_MEM_WGT, insn.wgt + j,
+                                static_cast<int>(t)));
           if (insn.bias)
-            sum = wrapAdd(sum, dwBias(&i8At(EMBER_NPU_MEM_WGT, insn.wgt + j, 0)));
+            sum =
+                wrapAdd(sum, dwBias(&i8At(EMBER_NPU_MEM_WGT, insn.wgt + j, 0)));
           setAcc(cr, j, insn.reset ? sum : wrapAdd(accAt(cr, j), sum));
         }
       }
@@ -143,10 +155,10 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
   case Opcode::REQUANT: {
     for (int64_t i = 0; i < insn.rows; ++i)
       for (int l = 0; l < kDim; ++l)
-        i8At(EMBER_NPU_MEM_OUT, insn.dst + i, l) =
-            requantize(accAt(insn.src + i, l), accAt(insn.param, l), accAt(insn.param + 1, l),
-                       static_cast<int32_t>(insn.zp), static_cast<int32_t>(insn.min),
-                       static_cast<int32_t>(insn.max));
+        i8At(EMBER_NPU_MEM_OUT, insn.dst + i, l) = requantize(
+            accAt(insn.src + i, l), accAt(insn.param, l),
+            accAt(insn.param + 1, l), static_cast<int32_t>(insn.zp),
+            static_cast<int32_t>(insn.min), static_cast<int32_t>(insn.max));
     return "";
   }
   case Opcode::VADD: {
@@ -157,7 +169,8 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     std::memcpy(b.data(), &i8At(EMBER_NPU_MEM_OUT, insn.b, 0), bytes);
     AddParams p = addParamsFromRegs(regs_.data());
     for (size_t e = 0; e < bytes; ++e)
-      reinterpret_cast<int8_t *>(&srams_[EMBER_NPU_MEM_OUT][insn.dst * kDim])[e] =
+      reinterpret_cast<int8_t *>(
+          &srams_[EMBER_NPU_MEM_OUT][insn.dst * kDim])[e] =
           quantAdd(a[e], b[e], p);
     return "";
   }

@@ -1,8 +1,9 @@
 //===- Golden.h - Instruction-at-a-time reference model of the NPU --------===//
 //
-// The definition of every instruction: plain loops, no timing, no concurrency. Programs run in
-// program order; a wait on an empty token channel is a token underflow (the program would
-// deadlock on the concurrent machine), a signal into a full channel is an overflow.
+// The definition of every instruction: plain loops, no timing, no concurrency.
+// Programs run in program order; a wait on an empty token channel is a token
+// underflow (the program would deadlock on the concurrent machine), a signal
+// into a full channel is an overflow.
 //
 //===----------------------------------------------------------------------===//
 #ifndef EMBER_NPU_GOLDEN_H
@@ -30,7 +31,8 @@ public:
   const std::array<int32_t, EMBER_NPU_NUM_REGS> &regs() const { return regs_; }
 
 private:
-  std::string execute(const Insn &insn, std::vector<uint8_t> &dram, ember_npu_counters_t &counters);
+  std::string execute(const Insn &insn, std::vector<uint8_t> &dram,
+                      ember_npu_counters_t &counters);
   int32_t accAt(int64_t row, int lane) const;
   void setAcc(int64_t row, int lane, int32_t v);
   int8_t &i8At(int mem, int64_t row, int lane);

@@ -1,5 +1,6 @@
-// ===- RtlModel.cpp - The NPU RTL (hw/rtl) under Verilator ----------------===// Verilator's
-// headers come first (its model header must not follow SystemC's).
+// ===- RtlModel.cpp - The NPU RTL (hw/rtl) under Verilator
+// ----------------===// Verilator's headers come first (its model header must
+// not follow SystemC's).
 #include "Vnpu_sim_top.h"
 #include "Vnpu_sim_top__Dpi.h"
 #include "Vnpu_sim_top___024root.h"
@@ -18,21 +19,25 @@
 
 namespace {
 
-// The DRAM of the run in progress on this thread, for the DPI functions of the DRAM model.
+// The DRAM of the run in progress on this thread, for the DPI functions of the
+// DRAM model.
 thread_local uint8_t *gDram = nullptr;
 thread_local uint64_t gDramBytes = 0;
 constexpr size_t kDpiBytes = 128; // the DPI data ports are 1024 bits wide
 
 } // namespace
 
-extern "C" void npu_dram_read(unsigned int addr, unsigned int nbytes, svBitVecVal *data) {
+extern "C" void npu_dram_read(unsigned int addr, unsigned int nbytes,
+                              svBitVecVal *data) {
   std::memset(data, 0, kDpiBytes);
-  // Requests are validated against the DRAM size before the run; this guards the model only.
+  // Requests are validated against the DRAM size before the run; this guards
+  // the model only.
   if (gDram && nbytes <= kDpiBytes && uint64_t(addr) + nbytes <= gDramBytes)
     std::memcpy(data, gDram + addr, nbytes);
 }
 
-extern "C" void npu_dram_write(unsigned int addr, unsigned int nbytes, const svBitVecVal *data) {
+extern "C" void npu_dram_write(unsigned int addr, unsigned int nbytes,
+                               const svBitVecVal *data) {
   if (gDram && nbytes <= kDpiBytes && uint64_t(addr) + nbytes <= gDramBytes)
     std::memcpy(gDram + addr, data, nbytes);
 }
@@ -41,9 +46,10 @@ namespace ember::npu {
 
 namespace {
 
-/// Row `row` of a verilated memory as little-endian bytes (rows are QData up to 64 bits, VlWide
-/// above).
-template <typename Row> void rowToBytes(const Row &v, uint8_t *out, size_t bytes) {
+/// Row `row` of a verilated memory as little-endian bytes (rows are QData up to
+/// 64 bits, VlWide above).
+template <typename Row>
+void rowToBytes(const Row &v, uint8_t *out, size_t bytes) {
   if constexpr (std::is_integral_v<Row>) {
     std::memcpy(out, &v, bytes);
   } else {
@@ -56,12 +62,14 @@ template <typename Row> void rowToBytes(const Row &v, uint8_t *out, size_t bytes
 
 /// Zeroes a verilated memory (plain storage: an array of words).
 template <typename Mem> void clearMem(Mem &m) {
-  static_assert(std::is_trivially_copyable_v<Mem>, "verilated memories are plain arrays");
+  static_assert(std::is_trivially_copyable_v<Mem>,
+                "verilated memories are plain arrays");
   std::memset(static_cast<void *>(&m), 0, sizeof m);
 }
 
 template <typename Mem>
-void copyRows(const Mem &m, uint32_t row, uint32_t rows, size_t rowBytes, uint8_t *out) {
+void copyRows(const Mem &m, uint32_t row, uint32_t rows, size_t rowBytes,
+              uint8_t *out) {
   for (uint32_t r = 0; r < rows; ++r)
     rowToBytes(m[row + r], out + size_t(r) * rowBytes, rowBytes);
 }
@@ -120,9 +128,11 @@ RtlModel::~RtlModel() {
 bool RtlModel::waveformsSupported() { return EMBER_NPU_RTL_TRACE != 0; }
 
 std::string RtlModel::checkConfig(const RtlConfig &c) {
-  if (c.burstBytes == 0 || (c.burstBytes & (c.burstBytes - 1)) || c.burstBytes > kMaxBurstBytes)
+  if (c.burstBytes == 0 || (c.burstBytes & (c.burstBytes - 1)) ||
+      c.burstBytes > kMaxBurstBytes)
     return "the RTL executor needs a power-of-two DRAM burst of at most " +
-           std::to_string(kMaxBurstBytes) + " bytes, not " + std::to_string(c.burstBytes);
+           std::to_string(kMaxBurstBytes) + " bytes, not " +
+           std::to_string(c.burstBytes);
   if (c.bytesPerCycle == 0)
     return "DRAM bandwidth must be at least 1 byte per cycle";
   if (!c.waveformPath.empty() && !waveformsSupported())
@@ -131,28 +141,34 @@ std::string RtlModel::checkConfig(const RtlConfig &c) {
   return "";
 }
 
-void RtlModel::readSram(int mem, uint32_t row, void *data, uint32_t rows) const {
+void RtlModel::readSram(int mem, uint32_t row, void *data,
+                        uint32_t rows) const {
   auto *root = impl_->top->rootp;
   auto *out = static_cast<uint8_t *>(data);
   size_t rb = static_cast<size_t>(memRowBytes(mem));
   switch (mem) {
   case EMBER_NPU_MEM_ACT:
-    copyRows(root->npu_sim_top__DOT__u_core__DOT__u_act__DOT__mem, row, rows, rb, out);
+    copyRows(root->npu_sim_top__DOT__u_core__DOT__u_act__DOT__mem, row, rows,
+             rb, out);
     break;
   case EMBER_NPU_MEM_WGT:
-    copyRows(root->npu_sim_top__DOT__u_core__DOT__u_wgt__DOT__mem, row, rows, rb, out);
+    copyRows(root->npu_sim_top__DOT__u_core__DOT__u_wgt__DOT__mem, row, rows,
+             rb, out);
     break;
   case EMBER_NPU_MEM_ACC:
-    copyRows(root->npu_sim_top__DOT__u_core__DOT__u_acc__DOT__mem, row, rows, rb, out);
+    copyRows(root->npu_sim_top__DOT__u_core__DOT__u_acc__DOT__mem, row, rows,
+             rb, out);
     break;
   default:
-    copyRows(root->npu_sim_top__DOT__u_core__DOT__u_out__DOT__mem, row, rows, rb, out);
+    copyRows(root->npu_sim_top__DOT__u_core__DOT__u_out__DOT__mem, row, rows,
+             rb, out);
     break;
   }
 }
 
-RtlResult RtlModel::run(const std::vector<Word> &program, const std::vector<Insn> &decoded,
-                        uint8_t *dram, uint64_t dramBytes, const RtlConfig &config) {
+RtlResult RtlModel::run(const std::vector<Word> &program,
+                        const std::vector<Insn> &decoded, uint8_t *dram,
+                        uint64_t dramBytes, const RtlConfig &config) {
   RtlResult result;
   Impl &m = *impl_;
   Vnpu_sim_top &t = *m.top;
@@ -170,14 +186,18 @@ RtlResult RtlModel::run(const std::vector<Word> &program, const std::vector<Insn
 #endif
   uint64_t watchdog = config.watchdogCycles;
   if (watchdog == 0)
-    watchdog = std::max<uint64_t>(1u << 20, 4ull * config.latencyCycles + (1u << 16));
+    watchdog =
+        std::max<uint64_t>(1u << 20, 4ull * config.latencyCycles + (1u << 16));
   t.cfg_burst_bytes = config.burstBytes;
-  t.cfg_beat_bytes = static_cast<uint16_t>(std::min(config.bytesPerCycle, kBusBytes));
+  t.cfg_beat_bytes =
+      static_cast<uint16_t>(std::min(config.bytesPerCycle, kBusBytes));
   t.cfg_latency = config.latencyCycles;
-  t.cfg_watchdog = static_cast<uint32_t>(std::min<uint64_t>(watchdog, 0xffffffffu));
+  t.cfg_watchdog =
+      static_cast<uint32_t>(std::min<uint64_t>(watchdog, 0xffffffffu));
   t.dram_freeze = 0;
   t.insn_valid = 0;
-  // Reset: control state by the reset input, scratchpads directly (SRAMs have no reset).
+  // Reset: control state by the reset input, scratchpads directly (SRAMs have
+  // no reset).
   t.rst = 1;
   m.tick();
   m.tick();
@@ -231,7 +251,8 @@ RtlResult RtlModel::run(const std::vector<Word> &program, const std::vector<Insn
   std::string at = "instruction " + std::to_string(idx) + ": ";
   bool known = idx < decoded.size();
   int eng = t.err_engine;
-  const char *engName = eng < kNumEngines ? engineName(static_cast<Engine>(eng)) : "FETCH";
+  const char *engName =
+      eng < kNumEngines ? engineName(static_cast<Engine>(eng)) : "FETCH";
   switch (t.err_code) {
   case 1: { // POOL geometry, detected by the VECTOR engine before it reads
             // anything
@@ -239,11 +260,14 @@ RtlResult RtlModel::run(const std::vector<Word> &program, const std::vector<Insn
     for (int r = 0; r < 5; ++r)
       regs[EMBER_NPU_REG_POOL_KH + r] = static_cast<int32_t>(t.pool_regs[r]);
     int64_t span = 0;
-    std::string why = known ? checkPool(decoded[idx], poolGeomFromRegs(regs), span) : "";
+    std::string why =
+        known ? checkPool(decoded[idx], poolGeomFromRegs(regs), span) : "";
     result.error =
-        at + (why.empty() ? "internal: the RTL reports a pool geometry error (code " +
-                                std::to_string(int(t.err_detail)) + ") the golden check does not"
-                          : why);
+        at + (why.empty()
+                  ? "internal: the RTL reports a pool geometry error (code " +
+                        std::to_string(int(t.err_detail)) +
+                        ") the golden check does not"
+                  : why);
     break;
   }
   case 2: { // deadlock: nothing can move any more
@@ -252,15 +276,19 @@ RtlResult RtlModel::run(const std::vector<Word> &program, const std::vector<Insn
       break;
     }
     bool space = t.err_space;
-    result.error = at + "deadlock: " + opcodeName(decoded[idx].op) + " on " + engName +
-                   (space ? " waits for space on token channel " : " waits for a token on ") +
-                   channelName(t.err_ch) +
-                   (space ? " that is never drained" : " that is never signalled");
+    result.error =
+        at + "deadlock: " + opcodeName(decoded[idx].op) + " on " + engName +
+        (space ? " waits for space on token channel "
+               : " waits for a token on ") +
+        channelName(t.err_ch) +
+        (space ? " that is never drained" : " that is never signalled");
     break;
   }
   case 3:
-    result.error = at + "watchdog: " + (known ? opcodeName(decoded[idx].op) : "?") + " on " +
-                   engName + " made no progress for " + std::to_string(watchdog) + " cycles";
+    result.error = at +
+                   "watchdog: " + (known ? opcodeName(decoded[idx].op) : "?") +
+                   " on " + engName + " made no progress for " +
+                   std::to_string(watchdog) + " cycles";
     break;
   default:
     result.error = at + "unknown opcode " + std::to_string(int(t.err_op));

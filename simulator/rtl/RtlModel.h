@@ -1,9 +1,11 @@
-// ===- RtlModel.h - The NPU RTL (hw/rtl) under Verilator ------------------===// The third executor
-// behind driver.h: the SystemVerilog NPU of hw/rtl with the behavioural DRAM of hw/sim, verilated
-// in --cc mode and clocked from a plain C++ loop. The instruction port is fed from the program one
-// instruction per cycle; DRAM contents live in the driver's buffer and are reached through DPI-C.
-// Scratchpads are cleared and read back directly (public arrays). Unlike the SystemC model, any
-// number of RTL devices may exist at once (one thread each).
+// ===- RtlModel.h - The NPU RTL (hw/rtl) under Verilator
+// ------------------===// The third executor behind driver.h: the SystemVerilog
+// NPU of hw/rtl with the behavioural DRAM of hw/sim, verilated in --cc mode and
+// clocked from a plain C++ loop. The instruction port is fed from the program
+// one instruction per cycle; DRAM contents live in the driver's buffer and are
+// reached through DPI-C. Scratchpads are cleared and read back directly (public
+// arrays). Unlike the SystemC model, any number of RTL devices may exist at
+// once (one thread each).
 // ===----------------------------------------------------------------------===//
 #ifndef EMBER_NPU_RTL_RTLMODEL_H
 #define EMBER_NPU_RTL_RTLMODEL_H
@@ -22,9 +24,9 @@ struct RtlConfig {
   uint32_t bytesPerCycle = EMBER_NPU_DRAM_BYTES_PER_CYCLE_DEFAULT;
   uint32_t latencyCycles = EMBER_NPU_DRAM_LATENCY_CYCLES_DEFAULT;
   uint32_t burstBytes = EMBER_NPU_DRAM_BURST_BYTES_DEFAULT;
-  /// Cycles without progress (no instruction fetched or retired, no SRAM or DRAM transfer) after
-  /// which a run fails naming the oldest executing instruction; 0 = a default that covers the DRAM
-  /// latency.
+  /// Cycles without progress (no instruction fetched or retired, no SRAM or
+  /// DRAM transfer) after which a run fails naming the oldest executing
+  /// instruction; 0 = a default that covers the DRAM latency.
   uint64_t watchdogCycles = 0;
   std::string waveformPath; ///< FST waveform of each run, or empty
   /// Test hook: from this cycle of the run on the DRAM model stops responding.
@@ -53,9 +55,11 @@ public:
   /// Whether this build can write waveforms.
   static bool waveformsSupported();
 
-  /// Resets the NPU (scratchpads, registers, tokens) and runs `program` (already checked with
-  /// checkProgram, decoded in `decoded`) on `dram` until FINISH or an error.
-  RtlResult run(const std::vector<Word> &program, const std::vector<Insn> &decoded, uint8_t *dram,
+  /// Resets the NPU (scratchpads, registers, tokens) and runs `program`
+  /// (already checked with checkProgram, decoded in `decoded`) on `dram` until
+  /// FINISH or an error.
+  RtlResult run(const std::vector<Word> &program,
+                const std::vector<Insn> &decoded, uint8_t *dram,
                 uint64_t dramBytes, const RtlConfig &config);
   /// Copies `rows` rows of scratchpad `mem` from `row` on.
   void readSram(int mem, uint32_t row, void *data, uint32_t rows) const;

@@ -15,7 +15,8 @@
 #include <deque>
 #include <fstream>
 
-// libsystemc's main() needs an sc_main; Ember's executables have their own main().
+// libsystemc's main() needs an sc_main; Ember's executables have their own
+// main().
 int sc_main(int, char **) { return 0; }
 
 #if defined(__SSE2__)
@@ -28,37 +29,43 @@ int sc_main(int, char **) { return 0; }
 
 namespace ember::npu {
 
-/// acc[j] += sum_k a[k] * W[j][k] (wrapping), with W laid out as in EngineModule::gemm.
+/// acc[j] += sum_k a[k] * W[j][k] (wrapping), with W laid out as in
+/// EngineModule::gemm.
 static inline void macRow(const int8_t *a, const int16_t *w, int32_t *acc) {
 #if defined(__SSE2__)
   __m128i sum[kDim / 4];
   for (int q = 0; q < kDim / 4; ++q)
     sum[q] = _mm_loadu_si128(reinterpret_cast<const __m128i *>(acc + 4 * q));
   for (int kp = 0; kp < kDim / 2; ++kp) {
-    uint32_t pair = static_cast<uint16_t>(int16_t(a[2 * kp])) |
-                    (static_cast<uint32_t>(static_cast<uint16_t>(int16_t(a[2 * kp + 1]))) << 16);
+    uint32_t pair =
+        static_cast<uint16_t>(int16_t(a[2 * kp])) |
+        (static_cast<uint32_t>(static_cast<uint16_t>(int16_t(a[2 * kp + 1])))
+         << 16);
     __m128i av = _mm_set1_epi32(static_cast<int>(pair));
     const int16_t *wr = w + kp * kDim * 2;
     for (int q = 0; q < kDim / 4; ++q)
       sum[q] = _mm_add_epi32(
           sum[q],
-          _mm_madd_epi16(av, _mm_loadu_si128(reinterpret_cast<const __m128i *>(wr + 8 * q))));
+          _mm_madd_epi16(av, _mm_loadu_si128(reinterpret_cast<const __m128i *>(
+                                 wr + 8 * q))));
   }
   for (int q = 0; q < kDim / 4; ++q)
     _mm_storeu_si128(reinterpret_cast<__m128i *>(acc + 4 * q), sum[q]);
 #else
   for (int kp = 0; kp < kDim / 2; ++kp)
     for (int j = 0; j < kDim; ++j)
-      acc[j] = wrapAdd(acc[j], int32_t(a[2 * kp]) * w[(kp * kDim + j) * 2] +
-                                   int32_t(a[2 * kp + 1]) * w[(kp * kDim + j) * 2 + 1]);
+      acc[j] = wrapAdd(acc[j],
+                       int32_t(a[2 * kp]) * w[(kp * kDim + j) * 2] +
+                           int32_t(a[2 * kp + 1]) * w[(kp * kDim + j) * 2 + 1]);
 #endif
 }
 
 #if defined(EMBER_NPU_HAVE_AVX2_PATH)
-/// macRow for n consecutive rows with 256-bit multiply-adds; chosen at run time when the CPU
-/// has AVX2. Same integer operations as macRow, so results are identical.
-__attribute__((target("avx2"))) static void macRowsAvx2(const int8_t *act, int64_t n,
-                                                        const int16_t *w, int32_t *acc) {
+/// macRow for n consecutive rows with 256-bit multiply-adds; chosen at run time
+/// when the CPU has AVX2. Same integer operations as macRow, so results are
+/// identical.
+__attribute__((target("avx2"))) static void
+macRowsAvx2(const int8_t *act, int64_t n, const int16_t *w, int32_t *acc) {
   for (int64_t i = 0; i < n; ++i) {
     const int8_t *a = act + i * kDim;
     int32_t *c = acc + i * kDim;
@@ -66,14 +73,17 @@ __attribute__((target("avx2"))) static void macRowsAvx2(const int8_t *act, int64
     for (int q = 0; q < kDim / 8; ++q)
       sum[q] = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(c + 8 * q));
     for (int kp = 0; kp < kDim / 2; ++kp) {
-      uint32_t pair = static_cast<uint16_t>(int16_t(a[2 * kp])) |
-                      (static_cast<uint32_t>(static_cast<uint16_t>(int16_t(a[2 * kp + 1]))) << 16);
+      uint32_t pair =
+          static_cast<uint16_t>(int16_t(a[2 * kp])) |
+          (static_cast<uint32_t>(static_cast<uint16_t>(int16_t(a[2 * kp + 1])))
+           << 16);
       __m256i av = _mm256_set1_epi32(static_cast<int>(pair));
       const int16_t *wr = w + kp * kDim * 2;
       for (int q = 0; q < kDim / 8; ++q)
         sum[q] = _mm256_add_epi32(
-            sum[q], _mm256_madd_epi16(
-                        av, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wr + 16 * q))));
+            sum[q], _mm256_madd_epi16(av, _mm256_loadu_si256(
+                                              reinterpret_cast<const __m256i *>(
+                                                  wr + 16 * q))));
     }
     for (int q = 0; q < kDim / 8; ++q)
       _mm256_storeu_si256(reinterpret_cast<__m256i *>(c + 8 * q), sum[q]);
@@ -82,7 +92,8 @@ __attribute__((target("avx2"))) static void macRowsAvx2(const int8_t *act, int64
 #endif
 
 /// acc[i][j] += sum_k act[i][k] * W[j][k] for n rows.
-static void macRows(const int8_t *act, int64_t n, const int16_t *w, int32_t *acc) {
+static void macRows(const int8_t *act, int64_t n, const int16_t *w,
+                    int32_t *acc) {
 #if defined(EMBER_NPU_HAVE_AVX2_PATH)
   static const bool avx2 = __builtin_cpu_supports("avx2");
   if (avx2) {
@@ -104,9 +115,12 @@ namespace {
 
 const sc_time kCycle(1, SC_NS);
 
-uint64_t toCycles(const sc_time &t) { return static_cast<uint64_t>(t / kCycle + 0.5); }
+uint64_t toCycles(const sc_time &t) {
+  return static_cast<uint64_t>(t / kCycle + 0.5);
+}
 
-/// Address map seen through the router: DRAM at 0, scratchpad m at (m + 1) << 32.
+/// Address map seen through the router: DRAM at 0, scratchpad m at (m + 1)
+/// << 32.
 constexpr uint64_t kSramBase = 1ull << 32;
 uint64_t sramAddr(int mem, int64_t row) {
   return kSramBase * static_cast<uint64_t>(mem + 1) +
@@ -117,9 +131,10 @@ struct Abort {};
 
 } // namespace
 
-/// DRAM target: a single channel with bandwidth and burst limit. Transactions carry the issue
-/// time in `delay` (loosely-timed annotation); the returned delay is the time the burst starts on
-/// the channel (the engines add the latency, as the RTL's DRAM model delivers it).
+/// DRAM target: a single channel with bandwidth and burst limit. Transactions
+/// carry the issue time in `delay` (loosely-timed annotation); the returned
+/// delay is the time the burst starts on the channel (the engines add the
+/// latency, as the RTL's DRAM model delivers it).
 class DramTarget : public sc_core::sc_module {
 public:
   tlm_utils::simple_target_socket<DramTarget> socket;
@@ -127,12 +142,14 @@ public:
   uint64_t bytes = 0;
   DramTiming timing;
   sc_time busyUntil = SC_ZERO_TIME;
-  // Start times of the accepted bursts that may not have started yet (the RTL's request queue).
+  // Start times of the accepted bursts that may not have started yet (the RTL's
+  // request queue).
   std::deque<sc_time> queued;
   static constexpr size_t kQueueDepth = 64;
 
-  /// Earliest cycle >= `t` at which the request queue accepts a burst: it holds kQueueDepth
-  /// requests, and one leaves in the cycle it starts on the channel (seen the next cycle).
+  /// Earliest cycle >= `t` at which the request queue accepts a burst: it holds
+  /// kQueueDepth requests, and one leaves in the cycle it starts on the channel
+  /// (seen the next cycle).
   sc_time acceptAt(sc_time t) {
     while (!queued.empty() && queued.front() < t)
       queued.pop_front();
@@ -158,24 +175,29 @@ public:
       std::memcpy(data + addr, p.get_data_ptr(), len);
     sc_time issue = sc_core::sc_time_stamp() + delay;
     sc_time start = issue > busyUntil ? issue : busyUntil;
-    // Beats of the memory port: the DRAM bytes per cycle, at most 4 * DIM (one ACC row); a write
-    // burst holds the channel one more cycle (its start, before the first beat).
-    uint64_t beat = std::min<uint64_t>(timing.bytesPerCycle, 4 * static_cast<uint64_t>(kDim));
+    // Beats of the memory port: the DRAM bytes per cycle, at most 4 * DIM (one
+    // ACC row); a write burst holds the channel one more cycle (its start,
+    // before the first beat).
+    uint64_t beat = std::min<uint64_t>(timing.bytesPerCycle,
+                                       4 * static_cast<uint64_t>(kDim));
     uint64_t occupancy = (len + beat - 1) / beat + (p.is_write() ? 1 : 0);
     busyUntil = start + kCycle * static_cast<double>(occupancy);
     queued.push_back(start);
-    delay = start - sc_core::sc_time_stamp(); // the engines add the latency themselves
+    delay = start -
+            sc_core::sc_time_stamp(); // the engines add the latency themselves
     p.set_response_status(tlm::TLM_OK_RESPONSE);
   }
 };
 
-/// A scratchpad. Access time is part of each engine's cost model, so no delay is added here.
+/// A scratchpad. Access time is part of each engine's cost model, so no delay
+/// is added here.
 class SramTarget : public sc_core::sc_module {
 public:
   tlm_utils::simple_target_socket<SramTarget> socket;
   std::vector<uint8_t> storage;
 
-  SramTarget(sc_module_name name, size_t bytes) : sc_module(name), socket("socket") {
+  SramTarget(sc_module_name name, size_t bytes)
+      : sc_module(name), socket("socket") {
     storage.assign(bytes, 0);
     socket.register_b_transport(this, &SramTarget::bTransport);
   }
@@ -199,7 +221,8 @@ public:
 class Router : public sc_core::sc_module {
 public:
   tlm_utils::multi_passthrough_target_socket<Router> targetSocket;
-  tlm_utils::multi_passthrough_initiator_socket<Router> initSocket; // [0]=DRAM, [1+m]=SRAM m
+  tlm_utils::multi_passthrough_initiator_socket<Router>
+      initSocket; // [0]=DRAM, [1+m]=SRAM m
 
   explicit Router(sc_module_name name)
       : sc_module(name), targetSocket("target"), initSocket("init") {
@@ -227,8 +250,9 @@ public:
   SC_HAS_PROCESS(NpuTop);
   explicit NpuTop(sc_module_name name);
 
-  // Run state. Times are cycles from the run start; the state at time t is the RTL's state in its
-  // cycle t (a register written at the end of cycle c is seen from time c + 1).
+  // Run state. Times are cycles from the run start; the state at time t is the
+  // RTL's state in its cycle t (a register written at the end of cycle c is
+  // seen from time c + 1).
   const std::vector<Insn> *program = nullptr;
   SimResult *result = nullptr;
   bool runPending = false;
@@ -237,19 +261,21 @@ public:
   bool aborting = false;
   sc_time startTime;
   sc_event startEv, abortEv, engineDoneEv, tokenEv, gemmRetireEv;
-  std::array<int, kNumChannels> tokens{};       // tokens given minus tokens taken
-  std::array<int64_t, kNumChannels> lastTake{}; // time of the latest take (frees space next cycle)
+  std::array<int, kNumChannels> tokens{}; // tokens given minus tokens taken
+  std::array<int64_t, kNumChannels>
+      lastTake{}; // time of the latest take (frees space next cycle)
   struct QEntry {
     uint32_t index;
     uint64_t pushed; // time the entry is visible to its engine
   };
   std::array<std::deque<QEntry>, kNumEngines> queues;
   std::array<sc_event, kNumEngines> queueEv;
-  std::array<bool, kNumEngines> active{}; // holds an instruction that has not retired
-  int gemmInflight = 0;                   // GEMMs with tokens taken, not yet retired
-  // Why an engine is waiting, for the deadlock report: the channel, and whether it waits for a
-  // token (wait mask) or for space (signal mask). -1 = not blocked on a token channel. GEMM has a
-  // second slot for its retire stage.
+  std::array<bool, kNumEngines>
+      active{};         // holds an instruction that has not retired
+  int gemmInflight = 0; // GEMMs with tokens taken, not yet retired
+  // Why an engine is waiting, for the deadlock report: the channel, and whether
+  // it waits for a token (wait mask) or for space (signal mask). -1 = not
+  // blocked on a token channel. GEMM has a second slot for its retire stage.
   std::array<int, kNumEngines + 1> blockedChannel{};
   std::array<bool, kNumEngines + 1> blockedForSpace{};
   std::array<int64_t, kNumEngines + 1> blockedInsn{};
@@ -280,24 +306,29 @@ public:
     abortEv.notify(SC_ZERO_TIME);
     throw Abort();
   }
-  uint64_t now() const { return toCycles(sc_core::sc_time_stamp() - startTime); }
+  uint64_t now() const {
+    return toCycles(sc_core::sc_time_stamp() - startTime);
+  }
 
-  // Token channels, as the RTL's counters: a consumer sees a token from the cycle after the
-  // producer's last cycle; a token taken in cycle c frees its slot for a producer in cycle c.
+  // Token channels, as the RTL's counters: a consumer sees a token from the
+  // cycle after the producer's last cycle; a token taken in cycle c frees its
+  // slot for a producer in cycle c.
   int firstMissing(uint32_t mask) const {
     for (int ch = 0; ch < kNumChannels; ++ch)
       if (((mask >> ch) & 1u) && tokens[ch] == 0)
         return ch;
     return -1;
   }
-  /// Channel of `mask` without space for a give now, or -1. A take decided at this very time
-  /// happened in the consumer's start cycle, which is the producer's next cycle.
+  /// Channel of `mask` without space for a give now, or -1. A take decided at
+  /// this very time happened in the consumer's start cycle, which is the
+  /// producer's next cycle.
   int firstFull(uint32_t mask, bool countSameTimeTakes) const {
     int64_t t = static_cast<int64_t>(now());
     for (int ch = 0; ch < kNumChannels; ++ch) {
       if (!((mask >> ch) & 1u))
         continue;
-      int held = tokens[ch] + (!countSameTimeTakes && lastTake[ch] == t ? 1 : 0);
+      int held =
+          tokens[ch] + (!countSameTimeTakes && lastTake[ch] == t ? 1 : 0);
       if (held >= EMBER_NPU_TOKEN_FIFO_DEPTH)
         return ch;
     }
@@ -320,7 +351,8 @@ public:
     if (mask)
       tokenEv.notify(SC_ZERO_TIME);
   }
-  /// Waits until every channel of `mask` has space, then gives one token on each.
+  /// Waits until every channel of `mask` has space, then gives one token on
+  /// each.
   void giveTokens(uint32_t mask, int slot, uint32_t index) {
     blockedInsn[slot] = index;
     for (;;) {
@@ -353,14 +385,16 @@ private:
   }
 };
 
-/// One execution engine: pops its queue, waits for tokens, executes, signals tokens.
+/// One execution engine: pops its queue, waits for tokens, executes, signals
+/// tokens.
 class EngineModule : public sc_core::sc_module {
 public:
   SC_HAS_PROCESS(EngineModule);
   tlm_utils::simple_initiator_socket<EngineModule> socket;
 
   EngineModule(sc_module_name name, NpuTop &top, Engine kind)
-      : sc_module(name), socket("socket"), top_(top), kind_(kind), id_(static_cast<int>(kind)) {
+      : sc_module(name), socket("socket"), top_(top), kind_(kind),
+        id_(static_cast<int>(kind)) {
     if (kind == Engine::GEMM) {
       SC_THREAD(gemmThread);
       SC_THREAD(gemmRetireThread);
@@ -393,8 +427,8 @@ private:
   void runOne(uint32_t index);
   uint64_t execute(const Insn &insn, uint32_t index, uint64_t &dramStall);
   uint64_t dmaLoad(const Insn &insn, uint64_t &dramStall);
-  uint64_t dramBook(tlm::tlm_command cmd, uint64_t addr, uint8_t *ptr, uint64_t len,
-                    uint64_t issue);
+  uint64_t dramBook(tlm::tlm_command cmd, uint64_t addr, uint8_t *ptr,
+                    uint64_t len, uint64_t issue);
   std::vector<uint64_t> dataWrites_;
   uint64_t lastRequest_ = 0;
   uint64_t dmaStore(const Insn &insn, uint64_t &dramStall);
@@ -402,9 +436,11 @@ private:
   uint64_t dwgemm(const Insn &insn);
   uint64_t vector(const Insn &insn, uint32_t index);
 
-  tlm::tlm_generic_payload payload_; // re-used by every access (no per-access construction)
+  tlm::tlm_generic_payload
+      payload_; // re-used by every access (no per-access construction)
 
-  void access(tlm::tlm_command cmd, uint64_t addr, void *ptr, size_t len, sc_time &delay) {
+  void access(tlm::tlm_command cmd, uint64_t addr, void *ptr, size_t len,
+              sc_time &delay) {
     tlm::tlm_generic_payload &p = payload_;
     p.set_command(cmd);
     p.set_address(addr);
@@ -416,7 +452,8 @@ private:
     p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
     socket->b_transport(p, delay);
     if (p.get_response_status() != tlm::TLM_OK_RESPONSE)
-      top_.fail("internal: TLM access error at address " + std::to_string(addr));
+      top_.fail("internal: TLM access error at address " +
+                std::to_string(addr));
   }
   void sramRead(int mem, int64_t row, void *ptr, int64_t rows) {
     sc_time d = SC_ZERO_TIME;
@@ -430,16 +467,19 @@ private:
   }
 };
 
-NpuTop::NpuTop(sc_module_name name) : sc_module(name), dram("dram"), router("router") {
+NpuTop::NpuTop(sc_module_name name)
+    : sc_module(name), dram("dram"), router("router") {
   router.initSocket.bind(dram.socket);
   for (int m = 0; m < kNumMems; ++m) {
     std::string n = std::string("sram_") + memName(m);
-    srams.push_back(new SramTarget(n.c_str(), static_cast<size_t>(memRows(m)) * memRowBytes(m)));
+    srams.push_back(new SramTarget(n.c_str(), static_cast<size_t>(memRows(m)) *
+                                                  memRowBytes(m)));
     router.initSocket.bind(srams.back()->socket);
   }
   for (int e = 0; e < kNumEngines; ++e) {
     std::string n = std::string("engine_") + engineName(static_cast<Engine>(e));
-    engines.push_back(new EngineModule(n.c_str(), *this, static_cast<Engine>(e)));
+    engines.push_back(
+        new EngineModule(n.c_str(), *this, static_cast<Engine>(e)));
     engines.back()->socket.bind(router.targetSocket);
   }
   SC_THREAD(fetchThread);
@@ -452,15 +492,16 @@ void NpuTop::fetchThread() {
         sc_core::wait(startEv);
       runPending = false;
       const std::vector<Insn> &prog = *program;
-      // The RTL's fetch accepts at most one instruction per cycle; an instruction accepted in cycle
-      // a is in its engine's queue from cycle a + 1 (`lastPush`).
+      // The RTL's fetch accepts at most one instruction per cycle; an
+      // instruction accepted in cycle a is in its engine's queue from cycle a +
+      // 1 (`lastPush`).
       uint64_t lastPush = 0;
       for (uint32_t i = 0; i < prog.size(); ++i) {
         const Insn &insn = prog[i];
         Engine e = engineOf(insn);
         if (e == Engine::Fetch) {
-          // FENCE and FINISH: accepted in the first cycle every queue is empty and every engine
-          // idle.
+          // FENCE and FINISH: accepted in the first cycle every queue is empty
+          // and every engine idle.
           waitUntil(lastPush);
           while (!drained())
             waitOn(engineDoneEv);
@@ -502,8 +543,9 @@ void EngineModule::thread() {
           freeAt = 0;
         }
         NpuTop::QEntry q = top_.queues[id_].front();
-        // The RTL pops in the last cycle of the previous instruction when the entry is there, else
-        // in the first cycle it is; it executes from the next cycle.
+        // The RTL pops in the last cycle of the previous instruction when the
+        // entry is there, else in the first cycle it is; it executes from the
+        // next cycle.
         top_.waitUntil(q.pushed >= freeAt ? q.pushed + 1 : freeAt);
         top_.queues[id_].pop_front();
         top_.queueEv[id_].notify(SC_ZERO_TIME);
@@ -523,9 +565,10 @@ void EngineModule::thread() {
 void EngineModule::runOne(uint32_t index) {
   const Insn &insn = (*top_.program)[index];
   ember_npu_counters_t &c = top_.result->counters;
-  uint64_t *stallToken[] = {&c.load_stall_token, &c.gemm_stall_token, &c.vector_stall_token,
-                            &c.store_stall_token};
-  uint64_t *busy[] = {&c.load_busy, &c.gemm_busy, &c.vector_busy, &c.store_busy};
+  uint64_t *stallToken[] = {&c.load_stall_token, &c.gemm_stall_token,
+                            &c.vector_stall_token, &c.store_stall_token};
+  uint64_t *busy[] = {&c.load_busy, &c.gemm_busy, &c.vector_busy,
+                      &c.store_busy};
   uint64_t t0 = top_.now();
   top_.takeTokens(insn.wait, id_, index);
   uint64_t start = top_.now();
@@ -538,22 +581,27 @@ void EngineModule::runOne(uint32_t index) {
     c.load_stall_dram += dramStall;
   else if (kind_ == Engine::STORE)
     c.store_stall_dram += dramStall;
-  top_.result->busy[id_].push_back(BusyInterval{start, end, index, insn.op, false});
+  top_.result->busy[id_].push_back(
+      BusyInterval{start, end, index, insn.op, false});
   if (start > t0)
-    top_.result->stalls[id_].push_back(BusyInterval{t0, start, index, insn.op, true});
+    top_.result->stalls[id_].push_back(
+        BusyInterval{t0, start, index, insn.op, true});
   top_.giveTokens(insn.signal, id_, index);
   if (top_.now() > end)
-    top_.result->stalls[id_].push_back(BusyInterval{end, top_.now(), index, insn.op, true});
+    top_.result->stalls[id_].push_back(
+        BusyInterval{end, top_.now(), index, insn.op, true});
   *stallToken[id_] += (start - t0) + (top_.now() - end);
   c.insns++;
 }
 
-// GEMM, as the RTL's three-stage pipeline (hw/rtl/npu_gemm.sv): an instruction takes its tokens in
-// cycle x (once the previous one left the preload stage and fewer than kGemmRetireDepth are in
-// flight), starts preloading its weights in y = max(x + 1, previous stream start + DIM) (the shadow
-// weights are free once the previous tile's swap has passed the array), streams its rows in z + 1
-// .. z + rows with z = max(y, previous z + previous rows), writes its last accumulator row in z +
-// rows + 2 * DIM and retires (signals its tokens) from that cycle on, in order, one per cycle.
+// GEMM, as the RTL's three-stage pipeline (hw/rtl/npu_gemm.sv): an instruction
+// takes its tokens in cycle x (once the previous one left the preload stage and
+// fewer than kGemmRetireDepth are in flight), starts preloading its weights in
+// y = max(x + 1, previous stream start + DIM) (the shadow weights are free once
+// the previous tile's swap has passed the array), streams its rows in z + 1
+// .. z + rows with z = max(y, previous z + previous rows), writes its last
+// accumulator row in z + rows + 2 * DIM and retires (signals its tokens) from
+// that cycle on, in order, one per cycle.
 constexpr int kGemmRetireDepth = EMBER_NPU_GEMM_RETIRE_DEPTH;
 
 void EngineModule::gemmThread() {
@@ -574,7 +622,8 @@ void EngineModule::gemmThread() {
           first = true;
         }
         NpuTop::QEntry q = top_.queues[id_].front();
-        int64_t popEdge = std::max<int64_t>(static_cast<int64_t>(q.pushed), prevTake);
+        int64_t popEdge =
+            std::max<int64_t>(static_cast<int64_t>(q.pushed), prevTake);
         top_.waitUntil(static_cast<uint64_t>(popEdge + 1));
         top_.queues[id_].pop_front();
         top_.queueEv[id_].notify(SC_ZERO_TIME);
@@ -607,18 +656,20 @@ void EngineModule::gemmThread() {
         gemmHoldsCur = false;
         int64_t rows = streamedRows(insn);
         int64_t y = std::max<int64_t>(
-            x + 1, first ? 0 : prevZ + kDim + EMBER_NPU_GEMM_ISSUE_OVERHEAD_CYCLES);
+            x + 1,
+            first ? 0 : prevZ + kDim + EMBER_NPU_GEMM_ISSUE_OVERHEAD_CYCLES);
         int64_t z = std::max<int64_t>(y, first ? 0 : prevLastRead);
         gemm(insn);
         retires.push_back(
             Retire{q.index, static_cast<uint64_t>(x),
-                   static_cast<uint64_t>(z + rows + EMBER_NPU_GEMM_RESULT_LATENCY_DIMS * kDim)});
+                   static_cast<uint64_t>(
+                       z + rows + EMBER_NPU_GEMM_RESULT_LATENCY_DIMS * kDim)});
         ++top_.gemmInflight;
         retireEv.notify(SC_ZERO_TIME);
         top_.result->counters.gemm_stall_token += static_cast<uint64_t>(x) - t0;
         if (static_cast<uint64_t>(x) > t0)
-          top_.result->stalls[id_].push_back(
-              BusyInterval{t0, static_cast<uint64_t>(x), q.index, insn.op, true});
+          top_.result->stalls[id_].push_back(BusyInterval{
+              t0, static_cast<uint64_t>(x), q.index, insn.op, true});
         prevTake = x;
         prevZ = z;
         prevLastRead = z + rows;
@@ -668,7 +719,8 @@ void EngineModule::gemmRetireThread() {
   }
 }
 
-uint64_t EngineModule::execute(const Insn &insn, uint32_t index, uint64_t &dramStall) {
+uint64_t EngineModule::execute(const Insn &insn, uint32_t index,
+                               uint64_t &dramStall) {
   switch (insn.op) {
   case Opcode::LOAD:
     return dmaLoad(insn, dramStall);
@@ -691,34 +743,45 @@ uint64_t EngineModule::execute(const Insn &insn, uint32_t index, uint64_t &dramS
   return 0;
 }
 
-// DMA timing as the RTL's LOAD/STORE datapaths (hw/rtl/npu_load.sv, npu_store.sv) and DRAM
-// model (hw/sim/npu_dram_model.sv), in cycles from the instruction's first cycle (0):
-// - a burst requested in cycle c occupies the DRAM channel from S = max(c + 1, channel free)
-//   for ceil(len / beat) cycles (reads) or 1 + ceil(len / beat) (writes), beat = the DRAM bytes
-//   per cycle, at most 4 * DIM (the memory port's width);
-// - LOAD requests one burst per cycle from cycle 1; beat j of a read burst arrives in cycle
-//   S + L + j (L = latency, at least 1) and a row is written one cycle after its last byte
-//   arrived, at most one row per cycle, data before padding, padding rows in the free cycles;
-// - STORE reads one row per cycle from cycle 1 (in its FIFO two cycles later), requests a burst
-//   once all of its bytes are there and the previous burst's beats have gone, sends the beats
-//   in S + 1 .. S + n and gets the response L + 1 cycles after the last beat.
-// Each burst is booked on the channel in its request cycle, through the DRAM's 64-entry request
-// queue, so the bursts of a LOAD and a STORE interleave in the order of their requests.
+// DMA timing as the RTL's LOAD/STORE datapaths (hw/rtl/npu_load.sv,
+// npu_store.sv) and DRAM model (hw/sim/npu_dram_model.sv), in cycles from the
+// instruction's first cycle (0):
+// - a burst requested in cycle c occupies the DRAM channel from S = max(c + 1,
+// channel free)
+//   for ceil(len / beat) cycles (reads) or 1 + ceil(len / beat) (writes), beat
+//   = the DRAM bytes per cycle, at most 4 * DIM (the memory port's width);
+// - LOAD requests one burst per cycle from cycle 1; beat j of a read burst
+// arrives in cycle
+//   S + L + j (L = latency, at least 1) and a row is written one cycle after
+//   its last byte arrived, at most one row per cycle, data before padding,
+//   padding rows in the free cycles;
+// - STORE reads one row per cycle from cycle 1 (in its FIFO two cycles later),
+// requests a burst
+//   once all of its bytes are there and the previous burst's beats have gone,
+//   sends the beats in S + 1 .. S + n and gets the response L + 1 cycles after
+//   the last beat.
+// Each burst is booked on the channel in its request cycle, through the DRAM's
+// 64-entry request queue, so the bursts of a LOAD and a STORE interleave in the
+// order of their requests.
 namespace {
 uint64_t dmaBeatBytes(const DramTiming &t) {
   return std::min<uint64_t>(t.bytesPerCycle, 4 * static_cast<uint64_t>(kDim));
 }
-uint64_t dmaLatency(const DramTiming &t) { return std::max<uint64_t>(t.latencyCycles, 1); }
+uint64_t dmaLatency(const DramTiming &t) {
+  return std::max<uint64_t>(t.latencyCycles, 1);
+}
 } // namespace
 
-uint64_t EngineModule::dramBook(tlm::tlm_command cmd, uint64_t addr, uint8_t *ptr, uint64_t len,
-                                uint64_t request) {
-  // `request`: the cycle (from the run start) the engine asks; it waits until then, and until
-  // the DRAM's request queue has room, so the bursts of LOAD and STORE reach the channel in the
-  // order of their request cycles, as in the RTL.
+uint64_t EngineModule::dramBook(tlm::tlm_command cmd, uint64_t addr,
+                                uint8_t *ptr, uint64_t len, uint64_t request) {
+  // `request`: the cycle (from the run start) the engine asks; it waits until
+  // then, and until the DRAM's request queue has room, so the bursts of LOAD
+  // and STORE reach the channel in the order of their request cycles, as in the
+  // RTL.
   for (;;) {
     top_.waitUntil(request);
-    uint64_t ok = toCycles(top_.dram.acceptAt(sc_core::sc_time_stamp()) - top_.startTime);
+    uint64_t ok =
+        toCycles(top_.dram.acceptAt(sc_core::sc_time_stamp()) - top_.startTime);
     if (ok <= request)
       break;
     request = ok;
@@ -750,12 +813,15 @@ uint64_t EngineModule::dmaLoad(const Insn &insn, uint64_t &dramStall) {
   uint64_t request = t0 + 1, got = 0, lastWrite = 0, dataRows = 0;
   dataWrites_.clear();
   for (int64_t y = 0; y < insn.ysize; ++y) {
-    uint8_t *dst = &buf_[static_cast<size_t>(((insn.pad_top + y) * w + insn.pad_left) * rowBytes)];
-    uint64_t addr = static_cast<uint64_t>(insn.dram + y * insn.stride * rowBytes);
+    uint8_t *dst = &buf_[static_cast<size_t>(
+        ((insn.pad_top + y) * w + insn.pad_left) * rowBytes)];
+    uint64_t addr =
+        static_cast<uint64_t>(insn.dram + y * insn.stride * rowBytes);
     uint64_t len = static_cast<uint64_t>(insn.xsize * rowBytes);
     while (len) {
       uint64_t n = std::min<uint64_t>(len, burst - addr % burst);
-      uint64_t start = dramBook(tlm::TLM_READ_COMMAND, addr, dst, n, request) - t0;
+      uint64_t start =
+          dramBook(tlm::TLM_READ_COMMAND, addr, dst, n, request) - t0;
       for (uint64_t j = 0, left = n; left; ++j) {
         uint64_t b = std::min(beat, left);
         left -= b;
@@ -773,9 +839,11 @@ uint64_t EngineModule::dmaLoad(const Insn &insn, uint64_t &dramStall) {
     }
   }
   sramWrite(mem, insn.sram, buf_.data(), h * w);
-  top_.result->counters.load_bytes += dataRows * static_cast<uint64_t>(rowBytes);
+  top_.result->counters.load_bytes +=
+      dataRows * static_cast<uint64_t>(rowBytes);
   // Padding rows take the free cycles from cycle 1 on.
-  uint64_t pads = static_cast<uint64_t>(h * w) - dataRows, last = lastWrite, cycle = 0;
+  uint64_t pads = static_cast<uint64_t>(h * w) - dataRows, last = lastWrite,
+           cycle = 0;
   for (size_t k = 0; pads && k <= dataWrites_.size(); ++k) {
     uint64_t until = k < dataWrites_.size() ? dataWrites_[k] : UINT64_MAX;
     uint64_t free = until - cycle - 1;
@@ -803,7 +871,8 @@ uint64_t EngineModule::dmaStore(const Insn &insn, uint64_t &dramStall) {
   const uint64_t t0 = top_.now(); // the instruction's first cycle
   uint64_t streamed = 0, prevLastBeat = 0, response = 0;
   for (int64_t y = 0; y < insn.ysize; ++y) {
-    uint64_t addr = static_cast<uint64_t>(insn.dram + y * insn.stride * rowBytes);
+    uint64_t addr =
+        static_cast<uint64_t>(insn.dram + y * insn.stride * rowBytes);
     uint8_t *src = &buf_[y * insn.xsize * rowBytes];
     uint64_t len = static_cast<uint64_t>(insn.xsize * rowBytes);
     while (len) {
@@ -812,7 +881,8 @@ uint64_t EngineModule::dmaStore(const Insn &insn, uint64_t &dramStall) {
       // Row r (read in cycle 1 + r) is in the FIFO from cycle 3 + r.
       uint64_t ready = (streamed + rowBytes - 1) / rowBytes - 1 + 3;
       uint64_t aw = std::max(ready, prevLastBeat + 1);
-      uint64_t start = dramBook(tlm::TLM_WRITE_COMMAND, addr, src, n, t0 + aw) - t0;
+      uint64_t start =
+          dramBook(tlm::TLM_WRITE_COMMAND, addr, src, n, t0 + aw) - t0;
       prevLastBeat = start + (n + beat - 1) / beat;
       response = prevLastBeat + latency + 1;
       addr += n;
@@ -821,47 +891,56 @@ uint64_t EngineModule::dmaStore(const Insn &insn, uint64_t &dramStall) {
     }
   }
   top_.result->counters.store_bytes += static_cast<uint64_t>(rows * rowBytes);
-  dramStall = response > static_cast<uint64_t>(rows) ? response - static_cast<uint64_t>(rows) : 0;
+  dramStall = response > static_cast<uint64_t>(rows)
+                  ? response - static_cast<uint64_t>(rows)
+                  : 0;
   return response + 1;
 }
 
 uint64_t EngineModule::gemm(const Insn &insn) {
   if (insn.op == Opcode::DWGEMM)
     return dwgemm(insn);
-  // Weight-stationary DIM x DIM array: the tile is preloaded into shadow registers while the
-  // previous instruction streams, so an instruction costs max(rows, DIM) + issue overhead.
+  // Weight-stationary DIM x DIM array: the tile is preloaded into shadow
+  // registers while the previous instruction streams, so an instruction costs
+  // max(rows, DIM) + issue overhead.
   buf2_.resize(kDim * kDim);
   sramRead(EMBER_NPU_MEM_WGT, insn.wgt, buf2_.data(), kDim);
-  // Weights as int16 pairs along k: wgt16_[(kp * DIM + j) * 2 + t] = W[j][2 * kp + t], so one
-  // multiply-add of int16 pairs does two MACs per lane (pmaddwd on x86).
+  // Weights as int16 pairs along k: wgt16_[(kp * DIM + j) * 2 + t] = W[j][2 *
+  // kp + t], so one multiply-add of int16 pairs does two MACs per lane (pmaddwd
+  // on x86).
   wgt16_.resize(kDim * kDim);
   for (int kp = 0; kp < kDim / 2; ++kp)
     for (int j = 0; j < kDim; ++j)
       for (int t = 0; t < 2; ++t)
-        wgt16_[(kp * kDim + j) * 2 + t] = static_cast<int8_t>(buf2_[j * kDim + 2 * kp + t]);
+        wgt16_[(kp * kDim + j) * 2 + t] =
+            static_cast<int8_t>(buf2_[j * kDim + 2 * kp + t]);
   int64_t n = insn.inner;
   buf_.resize(static_cast<size_t>(n * kDim));
   accBuf_.resize(static_cast<size_t>(n * kDim));
   for (int64_t o = 0; o < insn.outer; ++o) {
-    int64_t ar = insn.act + o * insn.act_ostride, cr = insn.acc + o * insn.acc_ostride;
+    int64_t ar = insn.act + o * insn.act_ostride,
+            cr = insn.acc + o * insn.acc_ostride;
     sramRead(EMBER_NPU_MEM_ACT, ar, buf_.data(), n);
     if (insn.reset)
       std::fill(accBuf_.begin(), accBuf_.end(), 0);
     else
       sramRead(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
-    macRows(reinterpret_cast<const int8_t *>(buf_.data()), n, wgt16_.data(), accBuf_.data());
+    macRows(reinterpret_cast<const int8_t *>(buf_.data()), n, wgt16_.data(),
+            accBuf_.data());
     sramWrite(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
   }
   uint64_t rows = static_cast<uint64_t>(insn.inner * insn.outer);
   top_.result->counters.macs += rows * kDim * kDim;
-  return std::max<uint64_t>(rows, kDim) + EMBER_NPU_GEMM_ISSUE_OVERHEAD_CYCLES; // array slots
+  return std::max<uint64_t>(rows, kDim) +
+         EMBER_NPU_GEMM_ISSUE_OVERHEAD_CYCLES; // array slots
 }
 
 uint64_t EngineModule::dwgemm(const Insn &insn) {
-  // Column-broadcast correlation on the array (hw/rtl/npu_systolic.sv): PE(t, j) holds tap t of
-  // channel j (lanes t >= taps are masked to zero on preload) and multiplies lane j of the row
-  // streamed t cycles after the output's own row. A line streams (inner - 1) * stride + taps
-  // rows; every stride-th of the first results is written.
+  // Column-broadcast correlation on the array (hw/rtl/npu_systolic.sv): PE(t,
+  // j) holds tap t of channel j (lanes t >= taps are masked to zero on preload)
+  // and multiplies lane j of the row streamed t cycles after the output's own
+  // row. A line streams (inner - 1) * stride + taps rows; every stride-th of
+  // the first results is written.
   buf2_.resize(kDim * kDim);
   sramRead(EMBER_NPU_MEM_WGT, insn.wgt, buf2_.data(), kDim);
   const int64_t n = insn.inner, taps = insn.taps, st = insn.stride,
@@ -870,7 +949,8 @@ uint64_t EngineModule::dwgemm(const Insn &insn) {
   accBuf_.resize(static_cast<size_t>(n * kDim));
   const int8_t *w = reinterpret_cast<const int8_t *>(buf2_.data());
   for (int64_t o = 0; o < insn.outer; ++o) {
-    int64_t ar = insn.act + o * insn.act_ostride, cr = insn.acc + o * insn.acc_ostride;
+    int64_t ar = insn.act + o * insn.act_ostride,
+            cr = insn.acc + o * insn.acc_ostride;
     sramRead(EMBER_NPU_MEM_ACT, ar, buf_.data(), span);
     if (insn.reset)
       std::fill(accBuf_.begin(), accBuf_.end(), 0);
@@ -884,7 +964,8 @@ uint64_t EngineModule::dwgemm(const Insn &insn) {
           sum += int32_t(a[(i * st + t) * kDim + j]) * int32_t(w[j * kDim + t]);
         if (insn.bias)
           sum = wrapAdd(sum, dwBias(w + j * kDim));
-        accBuf_[size_t(i * kDim + j)] = wrapAdd(accBuf_[size_t(i * kDim + j)], sum);
+        accBuf_[size_t(i * kDim + j)] =
+            wrapAdd(accBuf_[size_t(i * kDim + j)], sum);
       }
     sramWrite(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
   }
@@ -906,9 +987,10 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
     const int32_t *mult = accBuf_.data(), *shift = accBuf_.data() + kDim;
     for (int64_t i = 0; i < rows; ++i)
       for (int l = 0; l < kDim; ++l)
-        out[i * kDim + l] = requantize(
-            accBuf_[(i + 2) * kDim + l], mult[l], shift[l], static_cast<int32_t>(insn.zp),
-            static_cast<int32_t>(insn.min), static_cast<int32_t>(insn.max));
+        out[i * kDim + l] = requantize(accBuf_[(i + 2) * kDim + l], mult[l],
+                                       shift[l], static_cast<int32_t>(insn.zp),
+                                       static_cast<int32_t>(insn.min),
+                                       static_cast<int32_t>(insn.max));
   } else if (insn.op == Opcode::VADD) {
     buf_.resize(2 * bytes);
     sramRead(EMBER_NPU_MEM_OUT, insn.a, buf_.data(), rows);
@@ -938,14 +1020,16 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
         }
       }
       for (int l = 0; l < kDim; ++l)
-        out[i * kDim + l] = insn.avg ? poolAverage(acc[l], static_cast<int32_t>(g.kh * g.kw))
-                                     : static_cast<int8_t>(acc[l]);
+        out[i * kDim + l] =
+            insn.avg ? poolAverage(acc[l], static_cast<int32_t>(g.kh * g.kw))
+                     : static_cast<int8_t>(acc[l]);
     }
     cycles = static_cast<uint64_t>(rows * g.kh * g.kw);
   }
   sramWrite(EMBER_NPU_MEM_OUT, insn.dst, buf2_.data(), rows);
-  // A destination row that could be written before a source row aliasing it is read sends the
-  // results through the RTL's staging buffer and a copy pass: rows + 1 more cycles.
+  // A destination row that could be written before a source row aliasing it is
+  // read sends the results through the RTL's staging buffer and a copy pass:
+  // rows + 1 more cycles.
   bool staged = false;
   if (insn.op == Opcode::VADD) {
     for (int64_t src : {insn.a, insn.b})
@@ -955,12 +1039,14 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
     checkPool(insn, poolGeomFromRegs(top_.regs.data()), span);
     staged = insn.dst < insn.src + span && insn.src < insn.dst + rows;
   }
-  return cycles / EMBER_NPU_SRAM_ROWS_PER_CYCLE + EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES +
+  return cycles / EMBER_NPU_SRAM_ROWS_PER_CYCLE +
+         EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES +
          (staged ? static_cast<uint64_t>(rows) + 1 : 0);
 }
 
 SystemCModel &SystemCModel::instance() {
-  static SystemCModel *model = new SystemCModel(); // never destroyed: one kernel per process
+  static SystemCModel *model =
+      new SystemCModel(); // never destroyed: one kernel per process
   return *model;
 }
 
@@ -969,10 +1055,12 @@ SystemCModel::SystemCModel() {
   top_ = new NpuTop("npu");
 }
 
-uint8_t *SystemCModel::sram(int mem) { return top_->srams[mem]->storage.data(); }
+uint8_t *SystemCModel::sram(int mem) {
+  return top_->srams[mem]->storage.data();
+}
 
-SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram, uint64_t dramBytes,
-                            const DramTiming &timing) {
+SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram,
+                            uint64_t dramBytes, const DramTiming &timing) {
   SimResult result;
   NpuTop &t = *top_;
   for (SramTarget *s : t.srams)
@@ -1000,11 +1088,14 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram, uin
   t.startEv.notify(SC_ZERO_TIME);
   sc_core::sc_start();
   if (!t.finished && result.error.empty()) {
-    // Nothing left to happen but FINISH was not reached: report the oldest blocked instruction.
+    // Nothing left to happen but FINISH was not reached: report the oldest
+    // blocked instruction.
     int64_t oldest = -1;
     int who = -1;
-    for (int e = 0; e <= kNumEngines; ++e) { // slot kNumEngines: GEMM's retire stage
-      if (t.blockedChannel[e] >= 0 && (oldest < 0 || t.blockedInsn[e] < oldest)) {
+    for (int e = 0; e <= kNumEngines;
+         ++e) { // slot kNumEngines: GEMM's retire stage
+      if (t.blockedChannel[e] >= 0 &&
+          (oldest < 0 || t.blockedInsn[e] < oldest)) {
         oldest = t.blockedInsn[e];
         who = e;
       }
@@ -1013,13 +1104,16 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram, uin
       result.error =
           "instruction " + std::to_string(oldest) +
           ": deadlock: " + opcodeName(program[oldest].op) + " on " +
-          engineName(who == kNumEngines ? Engine::GEMM : static_cast<Engine>(who)) +
+          engineName(who == kNumEngines ? Engine::GEMM
+                                        : static_cast<Engine>(who)) +
           (t.blockedForSpace[who] ? " waits for space on token channel "
                                   : " waits for a token on ") +
           channelName(t.blockedChannel[who]) +
-          (t.blockedForSpace[who] ? " that is never drained" : " that is never signalled");
+          (t.blockedForSpace[who] ? " that is never drained"
+                                  : " that is never signalled");
     else
-      result.error = "instruction " + std::to_string(program.size()) + ": deadlock";
+      result.error =
+          "instruction " + std::to_string(program.size()) + ": deadlock";
   }
   if (!t.finished) {
     // Unwind every blocked thread so the next run starts clean.
@@ -1028,7 +1122,8 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram, uin
     sc_core::sc_start();
     t.aborting = false;
   }
-  // GEMM instructions overlap in its pipeline: busy = cycles with one in flight (the union).
+  // GEMM instructions overlap in its pipeline: busy = cycles with one in flight
+  // (the union).
   std::vector<BusyInterval> gm;
   for (const BusyInterval &b : result.busy[EMBER_NPU_ENGINE_GEMM]) {
     if (!gm.empty() && b.start <= gm.back().end)
@@ -1038,11 +1133,13 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram, uin
   }
   for (const BusyInterval &b : gm)
     result.counters.gemm_busy += b.end - b.start;
-  // Overlap: cycles where LOAD and GEMM are both busy (both interval lists are sorted).
+  // Overlap: cycles where LOAD and GEMM are both busy (both interval lists are
+  // sorted).
   const auto &ld = result.busy[EMBER_NPU_ENGINE_LOAD];
   size_t i = 0, j = 0;
   while (i < ld.size() && j < gm.size()) {
-    uint64_t lo = std::max(ld[i].start, gm[j].start), hi = std::min(ld[i].end, gm[j].end);
+    uint64_t lo = std::max(ld[i].start, gm[j].start),
+             hi = std::min(ld[i].end, gm[j].end);
     if (hi > lo)
       result.counters.overlap += hi - lo;
     (ld[i].end < gm[j].end) ? ++i : ++j;
@@ -1061,15 +1158,18 @@ std::string writeChromeTrace(const std::string &path, const SimResult &result) {
          "\"traceEvents\":[\n";
   bool first = true;
   for (int e = 0; e < kNumEngines; ++e) {
-    out << (first ? "" : ",\n") << "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":" << e
-        << ",\"args\":{\"name\":\"" << engineName(static_cast<Engine>(e)) << "\"}}";
+    out << (first ? "" : ",\n")
+        << "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":" << e
+        << ",\"args\":{\"name\":\"" << engineName(static_cast<Engine>(e))
+        << "\"}}";
     first = false;
   }
   for (int e = 0; e < kNumEngines; ++e) {
     for (const auto *list : {&result.busy[e], &result.stalls[e]}) {
       for (const BusyInterval &b : *list)
-        out << ",\n{\"name\":\"" << (b.stall ? "wait " : "") << opcodeName(b.op) << "\",\"cat\":\""
-            << (b.stall ? "stall" : "exec") << "\",\"ph\":\"X\",\"pid\":0,\"tid\":" << e
+        out << ",\n{\"name\":\"" << (b.stall ? "wait " : "") << opcodeName(b.op)
+            << "\",\"cat\":\"" << (b.stall ? "stall" : "exec")
+            << "\",\"ph\":\"X\",\"pid\":0,\"tid\":" << e
             << ",\"ts\":" << b.start << ",\"dur\":" << (b.end - b.start)
             << ",\"args\":{\"insn\":" << b.insnIndex << "}}";
     }

@@ -1,4 +1,5 @@
-//===- EquivalenceTest.cpp - SystemC model bit-exact against the golden model ===//
+//===- EquivalenceTest.cpp - SystemC model bit-exact against the golden model
+//===//
 #include "NpuTestUtil.h"
 #include "ProgramGen.h"
 
@@ -18,7 +19,8 @@ protected:
     ember_npu_device_destroy(systemc_);
   }
 
-  /// Runs on both executors and compares DRAM, every scratchpad and the functional counters.
+  /// Runs on both executors and compares DRAM, every scratchpad and the
+  /// functional counters.
   static void expectSame(const TestCase &tc) {
     SCOPED_TRACE(tc.name);
     std::vector<Word> words = encodeAll(tc.program);

@@ -1,4 +1,5 @@
-//===- ErrorTest.cpp - Bad programs stop with an error naming insn and cause ===//
+//===- ErrorTest.cpp - Bad programs stop with an error naming insn and cause
+//===//
 #include "NpuTestUtil.h"
 #include "ProgramGen.h"
 
@@ -69,20 +70,23 @@ TEST_P(Errors, SramOutOfRange) {
   g.inner = 4;
   RunOutput r = run(std::vector<Insn>{load1(0), g, op(Opcode::FINISH)});
   EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM);
-  EXPECT_NE(r.error.find("instruction 1: acc rows"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("instruction 1: acc rows"), std::string::npos)
+      << r.error;
 }
 
 TEST_P(Errors, DmaBeyondDram) {
   RunOutput r = run(std::vector<Insn>{load1(4096 - 4), op(Opcode::FINISH)});
   EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM);
-  EXPECT_NE(r.error.find("instruction 0: DMA beyond DRAM"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("instruction 0: DMA beyond DRAM"), std::string::npos)
+      << r.error;
 }
 
 TEST_P(Errors, IllegalTokenBit) {
   Insn g = gemm1();
   g.signal = kLoadToGemm; // GEMM cannot signal on LOAD->GEMM
   RunOutput r = run(std::vector<Insn>{g, op(Opcode::FINISH)});
-  EXPECT_NE(r.error.find("instruction 0: signal bit"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("instruction 0: signal bit"), std::string::npos)
+      << r.error;
 }
 
 TEST_P(Errors, MissingFinish) {
@@ -93,14 +97,17 @@ TEST_P(Errors, MissingFinish) {
 TEST_P(Errors, TokenUnderflowIsDeadlock) {
   Insn g = gemm1();
   g.wait = kLoadToGemm; // nobody ever signals
-  RunOutput r = run(std::vector<Insn>{load1(0), gemm1(), g, op(Opcode::FINISH)});
+  RunOutput r =
+      run(std::vector<Insn>{load1(0), gemm1(), g, op(Opcode::FINISH)});
   EXPECT_EQ(r.status, EMBER_NPU_STATUS_EXEC_ERROR);
   EXPECT_EQ(r.error.rfind("instruction 2: ", 0), 0u) << r.error;
   if (GetParam() == EMBER_NPU_EXECUTOR_GOLDEN)
-    EXPECT_NE(r.error.find("token underflow on channel LOAD->GEMM"), std::string::npos);
+    EXPECT_NE(r.error.find("token underflow on channel LOAD->GEMM"),
+              std::string::npos);
   else
-    EXPECT_NE(r.error.find("deadlock: gemm on GEMM waits for a token on LOAD->GEMM"),
-              std::string::npos)
+    EXPECT_NE(
+        r.error.find("deadlock: gemm on GEMM waits for a token on LOAD->GEMM"),
+        std::string::npos)
         << r.error;
   // The device recovers: a valid program runs afterwards.
   RunOutput ok = run(std::vector<Insn>{load1(0), gemm1(), op(Opcode::FINISH)});
@@ -112,17 +119,20 @@ TEST_P(Errors, BadPoolGeometry) {
   p.rows = 4; // POOL_* registers are all zero
   RunOutput r = run(std::vector<Insn>{p, op(Opcode::FINISH)});
   EXPECT_EQ(r.status, EMBER_NPU_STATUS_EXEC_ERROR);
-  EXPECT_EQ(r.error, "instruction 0: POOL_KH/KW/STRIDE/IN_W/OUT_W registers must be >= 1");
+  EXPECT_EQ(
+      r.error,
+      "instruction 0: POOL_KH/KW/STRIDE/IN_W/OUT_W registers must be >= 1");
 }
 
-INSTANTIATE_TEST_SUITE_P(Executors, Errors,
-                         ::testing::Values(EMBER_NPU_EXECUTOR_GOLDEN, EMBER_NPU_EXECUTOR_SYSTEMC,
-                                           EMBER_NPU_EXECUTOR_RTL),
-                         [](const auto &info) {
-                           return info.param == EMBER_NPU_EXECUTOR_GOLDEN
-                                      ? "golden"
-                                      : (info.param == EMBER_NPU_EXECUTOR_RTL ? "rtl" : "systemc");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Executors, Errors,
+    ::testing::Values(EMBER_NPU_EXECUTOR_GOLDEN, EMBER_NPU_EXECUTOR_SYSTEMC,
+                      EMBER_NPU_EXECUTOR_RTL),
+    [](const auto &info) {
+      return info.param == EMBER_NPU_EXECUTOR_GOLDEN
+                 ? "golden"
+                 : (info.param == EMBER_NPU_EXECUTOR_RTL ? "rtl" : "systemc");
+    });
 
 } // namespace
 } // namespace ember::npu::test
@@ -130,13 +140,17 @@ INSTANTIATE_TEST_SUITE_P(Executors, Errors,
 namespace ember::npu::test {
 namespace {
 
-// Property: a program that is valid in program order (golden model succeeds) always completes on
-// the concurrent SystemC model; anything else ends in an error, never a crash or a hang. Token
-// masks of race-free random programs are mutated to produce underflows, overflows and deadlocks.
+// Property: a program that is valid in program order (golden model succeeds)
+// always completes on the concurrent SystemC model; anything else ends in an
+// error, never a crash or a hang. Token masks of race-free random programs are
+// mutated to produce underflows, overflows and deadlocks.
 TEST(NpuRobustness, MutatedTokenMasksNeverHang) {
-  ember_npu_device_t *golden = makeDevice(EMBER_NPU_EXECUTOR_GOLDEN, kTestDramBytes);
-  ember_npu_device_t *systemc = makeDevice(EMBER_NPU_EXECUTOR_SYSTEMC, kTestDramBytes);
-  ember_npu_device_t *rtl = makeDevice(EMBER_NPU_EXECUTOR_RTL, kTestDramBytes); // may be absent
+  ember_npu_device_t *golden =
+      makeDevice(EMBER_NPU_EXECUTOR_GOLDEN, kTestDramBytes);
+  ember_npu_device_t *systemc =
+      makeDevice(EMBER_NPU_EXECUTOR_SYSTEMC, kTestDramBytes);
+  ember_npu_device_t *rtl =
+      makeDevice(EMBER_NPU_EXECUTOR_RTL, kTestDramBytes); // may be absent
   ASSERT_NE(systemc, nullptr);
   int rtlErr = 0;
   std::mt19937 rng(99);
@@ -172,8 +186,9 @@ TEST(NpuRobustness, MutatedTokenMasksNeverHang) {
       EXPECT_EQ(s.error.rfind("instruction ", 0), 0u) << s.error;
     }
     if (rtl) {
-      // The RTL completes whatever the golden model accepts and otherwise stops with the same
-      // error as the SystemC model (its deadlock detector names the same instruction).
+      // The RTL completes whatever the golden model accepts and otherwise stops
+      // with the same error as the SystemC model (its deadlock detector names
+      // the same instruction).
       RunOutput r = runProgram(rtl, words, tc.dram, false);
       if (g.status == EMBER_NPU_STATUS_OK) {
         EXPECT_EQ(r.status, EMBER_NPU_STATUS_OK) << tc.name << ": " << r.error;
@@ -200,7 +215,8 @@ TEST(NpuRobustness, ImpossibleDramSizeIsAnError) {
   ember_npu_config_init(&cfg);
   cfg.dram_bytes = 1ull << 40;
   ember_npu_device_t *dev = nullptr;
-  EXPECT_EQ(ember_npu_device_create(&cfg, &dev), EMBER_NPU_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(ember_npu_device_create(&cfg, &dev),
+            EMBER_NPU_STATUS_INVALID_ARGUMENT);
   cfg.dram_bytes = 4096;
   ASSERT_EQ(ember_npu_device_create(&cfg, &dev), EMBER_NPU_STATUS_OK);
   ember_npu_device_destroy(dev);

@@ -33,7 +33,8 @@ TEST(NpuIsa, EncodeDecodeRoundTripEveryFieldAtItsEdges) {
       continue;
     for (const FieldDesc &f : fieldsOf(static_cast<Opcode>(v))) {
       int64_t lo = f.isSigned ? -(int64_t(1) << (f.width - 1)) : 0;
-      int64_t hi = f.isSigned ? (int64_t(1) << (f.width - 1)) - 1 : (int64_t(1) << f.width) - 1;
+      int64_t hi = f.isSigned ? (int64_t(1) << (f.width - 1)) - 1
+                              : (int64_t(1) << f.width) - 1;
       for (int64_t value : {lo, hi, int64_t(0), int64_t(1)}) {
         Insn in;
         in.op = static_cast<Opcode>(v);
@@ -94,17 +95,20 @@ TEST(NpuAsm, BinaryTextBinaryRoundTripOnRandomValidWords) {
 
 TEST(NpuAsm, AcceptsNamesCommentsAndNumbers) {
   std::vector<Word> p;
-  ASSERT_EQ(assemble("# comment\n\n  load mem=WGT sram=0x10 dram=64 ysize=1 xsize=2 stride=2 "
-                     "signal=LOAD->GEMM  # trailing\nsetreg reg=ADD_A_ZP value=-3\n"
-                     "gemm inner=1 outer=1 wait=0x10\nfinish\n",
-                     p),
-            "");
+  ASSERT_EQ(
+      assemble("# comment\n\n  load mem=WGT sram=0x10 dram=64 ysize=1 xsize=2 "
+               "stride=2 "
+               "signal=LOAD->GEMM  # trailing\nsetreg reg=ADD_A_ZP value=-3\n"
+               "gemm inner=1 outer=1 wait=0x10\nfinish\n",
+               p),
+      "");
   ASSERT_EQ(p.size(), 4u);
   Insn i;
   ASSERT_EQ(decode(p[0], i), "");
   EXPECT_EQ(i.mem, EMBER_NPU_MEM_WGT);
   EXPECT_EQ(i.sram, 16);
-  EXPECT_EQ(i.signal, 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_GEMM));
+  EXPECT_EQ(i.signal, 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD,
+                                                    EMBER_NPU_ENGINE_GEMM));
   ASSERT_EQ(decode(p[1], i), "");
   EXPECT_EQ(i.reg, EMBER_NPU_REG_ADD_A_ZP);
   EXPECT_EQ(i.value, -3);
@@ -112,17 +116,24 @@ TEST(NpuAsm, AcceptsNamesCommentsAndNumbers) {
 
 TEST(NpuAsm, ErrorsNameLineAndField) {
   std::vector<Word> p;
-  EXPECT_EQ(assemble("finish\nfrobnicate x=1\n", p), "line 2: unknown mnemonic 'frobnicate'");
-  EXPECT_EQ(assemble("gemm inner=1 outer=1 act=99999\n", p),
-            "line 1: field 'act': value 99999 does not fit in 14 unsigned bits");
+  EXPECT_EQ(assemble("finish\nfrobnicate x=1\n", p),
+            "line 2: unknown mnemonic 'frobnicate'");
+  EXPECT_EQ(
+      assemble("gemm inner=1 outer=1 act=99999\n", p),
+      "line 1: field 'act': value 99999 does not fit in 14 unsigned bits");
   EXPECT_EQ(assemble("\nrequant zp=200\n", p),
             "line 2: field 'zp': value 200 does not fit in 8 signed bits");
-  EXPECT_EQ(assemble("gemm bogus=1\n", p), "line 1: field 'bogus' is not an operand of gemm");
-  EXPECT_EQ(assemble("gemm inner=1 inner=2\n", p), "line 1: field 'inner' given twice");
-  EXPECT_EQ(assemble("gemm inner=x1\n", p), "line 1: field 'inner': bad value 'x1'");
-  EXPECT_EQ(assemble("gemm inner\n", p), "line 1: expected field=value, got 'inner'");
+  EXPECT_EQ(assemble("gemm bogus=1\n", p),
+            "line 1: field 'bogus' is not an operand of gemm");
+  EXPECT_EQ(assemble("gemm inner=1 inner=2\n", p),
+            "line 1: field 'inner' given twice");
+  EXPECT_EQ(assemble("gemm inner=x1\n", p),
+            "line 1: field 'inner': bad value 'x1'");
+  EXPECT_EQ(assemble("gemm inner\n", p),
+            "line 1: expected field=value, got 'inner'");
   EXPECT_EQ(assemble("gemm wait=LOAD->NOWHERE\n", p),
-            "line 1: field 'wait': unknown token channel 'LOAD->NOWHERE' (expected SRC->DST, "
+            "line 1: field 'wait': unknown token channel 'LOAD->NOWHERE' "
+            "(expected SRC->DST, "
             "e.g. LOAD->GEMM)");
 }
 

@@ -38,12 +38,14 @@ KernelRun runKernel(ember_npu_executor_t executor, const kernels::Kernel &k,
 }
 
 double macUtil(const RunOutput &o) {
-  return double(o.counters.macs) / (double(kDim) * kDim * double(o.counters.cycles));
+  return double(o.counters.macs) /
+         (double(kDim) * kDim * double(o.counters.cycles));
 }
 
 TEST(NpuKernels, GemmMatchesReferenceOnEveryExecutor) {
   kernels::Kernel k = kernels::buildGemm(256, 256, 256, true, 1);
-  for (auto ex : {EMBER_NPU_EXECUTOR_GOLDEN, EMBER_NPU_EXECUTOR_SYSTEMC, EMBER_NPU_EXECUTOR_RTL}) {
+  for (auto ex : {EMBER_NPU_EXECUTOR_GOLDEN, EMBER_NPU_EXECUTOR_SYSTEMC,
+                  EMBER_NPU_EXECUTOR_RTL}) {
     KernelRun r = runKernel(ex, k);
     if (r.out.status == EMBER_NPU_STATUS_UNSUPPORTED)
       continue;
@@ -60,7 +62,8 @@ TEST(NpuKernels, GemmMatchesReferenceOnEveryExecutor) {
 
 TEST(NpuKernels, ConvMatchesReferenceOnEveryExecutor) {
   kernels::Kernel k = kernels::buildConv3x3(32, 32, 64, 64, true, 2);
-  for (auto ex : {EMBER_NPU_EXECUTOR_GOLDEN, EMBER_NPU_EXECUTOR_SYSTEMC, EMBER_NPU_EXECUTOR_RTL}) {
+  for (auto ex : {EMBER_NPU_EXECUTOR_GOLDEN, EMBER_NPU_EXECUTOR_SYSTEMC,
+                  EMBER_NPU_EXECUTOR_RTL}) {
     KernelRun r = runKernel(ex, k);
     if (r.out.status == EMBER_NPU_STATUS_UNSUPPORTED)
       continue;
@@ -70,8 +73,9 @@ TEST(NpuKernels, ConvMatchesReferenceOnEveryExecutor) {
 }
 
 TEST(NpuKernels, SerializedVariantsAreAlsoCorrect) {
-  for (const kernels::Kernel &k : {kernels::buildGemm(128, 128, 64, false, 3),
-                                   kernels::buildConv3x3(16, 16, 32, 32, false, 4)}) {
+  for (const kernels::Kernel &k :
+       {kernels::buildGemm(128, 128, 64, false, 3),
+        kernels::buildConv3x3(16, 16, 32, 32, false, 4)}) {
     KernelRun r = runKernel(EMBER_NPU_EXECUTOR_SYSTEMC, k);
     ASSERT_EQ(r.out.status, EMBER_NPU_STATUS_OK) << r.out.error;
     EXPECT_TRUE(r.result == k.expected) << k.name;
@@ -79,20 +83,23 @@ TEST(NpuKernels, SerializedVariantsAreAlsoCorrect) {
 }
 
 TEST(NpuKernels, GemmUtilizationAt16BytesPerCycle) {
-  // The >= 90% goal is stated for the default array (DIM 16). Larger arrays make this GEMM
-  // DRAM-bound at 16 B/cycle; the margin test below covers them.
+  // The >= 90% goal is stated for the default array (DIM 16). Larger arrays
+  // make this GEMM DRAM-bound at 16 B/cycle; the margin test below covers them.
   if (kDim != 16)
     GTEST_SKIP() << "utilization goal is defined for DIM 16";
-  KernelRun r = runKernel(EMBER_NPU_EXECUTOR_SYSTEMC, kernels::buildGemm(256, 256, 256, true, 1));
+  KernelRun r = runKernel(EMBER_NPU_EXECUTOR_SYSTEMC,
+                          kernels::buildGemm(256, 256, 256, true, 1));
   EXPECT_GE(macUtil(r.out), 0.90);
 }
 
-/// Expected double-buffered time: the busier of GEMM and the DRAM channel, plus the pipeline
-/// fill (every load issued before the first GEMM: parameters, the first step's data and the
-/// next step's prefetch; the kernels split the first activation block so they start earlier
-/// than this, which makes the model slightly pessimistic) and drain (last requantize and
-/// store), each fill/drain DMA paying the DRAM latency once.
-double expectedPipelinedCycles(const kernels::Kernel &k, const ember_npu_counters_t &c,
+/// Expected double-buffered time: the busier of GEMM and the DRAM channel, plus
+/// the pipeline fill (every load issued before the first GEMM: parameters, the
+/// first step's data and the next step's prefetch; the kernels split the first
+/// activation block so they start earlier than this, which makes the model
+/// slightly pessimistic) and drain (last requantize and store), each fill/drain
+/// DMA paying the DRAM latency once.
+double expectedPipelinedCycles(const kernels::Kernel &k,
+                               const ember_npu_counters_t &c,
                                double bytesPerCycle) {
   double latency = EMBER_NPU_DRAM_LATENCY_CYCLES_DEFAULT;
   double fillBytes = 0, drainRows = 0, drainBytes = 0;
@@ -100,31 +107,34 @@ double expectedPipelinedCycles(const kernels::Kernel &k, const ember_npu_counter
     if (i.op == Opcode::GEMM)
       break;
     if (i.op == Opcode::LOAD)
-      fillBytes += double(i.ysize * i.xsize * memRowBytes(static_cast<int>(i.mem)));
+      fillBytes +=
+          double(i.ysize * i.xsize * memRowBytes(static_cast<int>(i.mem)));
   }
   for (const Insn &i : k.program) {
     if (i.op == Opcode::REQUANT)
       drainRows = double(i.rows);
     if (i.op == Opcode::STORE)
-      drainBytes = double(i.ysize * i.xsize * memRowBytes(static_cast<int>(i.mem)));
+      drainBytes =
+          double(i.ysize * i.xsize * memRowBytes(static_cast<int>(i.mem)));
   }
   double steady =
-      std::max(double(c.gemm_busy), double(c.load_bytes + c.store_bytes) / bytesPerCycle);
-  return steady + fillBytes / bytesPerCycle + latency + drainRows + drainBytes / bytesPerCycle +
-         latency;
+      std::max(double(c.gemm_busy),
+               double(c.load_bytes + c.store_bytes) / bytesPerCycle);
+  return steady + fillBytes / bytesPerCycle + latency + drainRows +
+         drainBytes / bytesPerCycle + latency;
 }
 
-// Double buffering hides DMA behind compute: the serialized run costs about the sum of the
-// stages, the double-buffered one about expectedPipelinedCycles. The measured speedup must reach
-// 95% of the expected one (serialized / expected), and the double-buffered run must stay within
-// 5% of the expected time.
+// Double buffering hides DMA behind compute: the serialized run costs about the
+// sum of the stages, the double-buffered one about expectedPipelinedCycles. The
+// measured speedup must reach 95% of the expected one (serialized / expected),
+// and the double-buffered run must stay within 5% of the expected time.
 TEST(NpuKernels, DoubleBufferingBeatsSerializedByExpectedMargin) {
   struct Shape {
     kernels::Kernel db, serial;
   };
   std::vector<Shape> shapes;
-  shapes.push_back(
-      {kernels::buildGemm(256, 256, 256, true, 1), kernels::buildGemm(256, 256, 256, false, 1)});
+  shapes.push_back({kernels::buildGemm(256, 256, 256, true, 1),
+                    kernels::buildGemm(256, 256, 256, false, 1)});
   shapes.push_back({kernels::buildConv3x3(32, 32, 64, 64, true, 2),
                     kernels::buildConv3x3(32, 32, 64, 64, false, 2)});
   for (const Shape &s : shapes) {
@@ -140,11 +150,13 @@ TEST(NpuKernels, DoubleBufferingBeatsSerializedByExpectedMargin) {
     EXPECT_LE(double(db.counters.cycles), 1.05 * expected) << s.db.name;
     EXPECT_GT(db.counters.overlap, 0u);
     EXPECT_EQ(se.counters.overlap, 0u);
-    std::printf("%s: serialized %llu, double-buffered %llu cycles (expected %.0f), speedup %.3f "
+    std::printf("%s: serialized %llu, double-buffered %llu cycles (expected "
+                "%.0f), speedup %.3f "
                 "(expected %.3f)\n",
-                s.db.name.c_str(), static_cast<unsigned long long>(se.counters.cycles),
-                static_cast<unsigned long long>(db.counters.cycles), expected, speedup,
-                expectedSpeedup);
+                s.db.name.c_str(),
+                static_cast<unsigned long long>(se.counters.cycles),
+                static_cast<unsigned long long>(db.counters.cycles), expected,
+                speedup, expectedSpeedup);
   }
 }
 

@@ -21,7 +21,8 @@ struct RunOutput {
 };
 
 /// Creates a device; the caller destroys it.
-inline ember_npu_device_t *makeDevice(ember_npu_executor_t executor, uint64_t dramBytes,
+inline ember_npu_device_t *makeDevice(ember_npu_executor_t executor,
+                                      uint64_t dramBytes,
                                       uint32_t bytesPerCycle = 0) {
   ember_npu_config_t cfg;
   ember_npu_config_init(&cfg);
@@ -34,9 +35,12 @@ inline ember_npu_device_t *makeDevice(ember_npu_executor_t executor, uint64_t dr
   return dev;
 }
 
-/// Writes `dramInit` at address 0, runs `program`, reads back DRAM, scratchpads and counters.
-inline RunOutput runProgram(ember_npu_device_t *dev, const std::vector<Word> &program,
-                            const std::vector<uint8_t> &dramInit, bool readState = true) {
+/// Writes `dramInit` at address 0, runs `program`, reads back DRAM, scratchpads
+/// and counters.
+inline RunOutput runProgram(ember_npu_device_t *dev,
+                            const std::vector<Word> &program,
+                            const std::vector<uint8_t> &dramInit,
+                            bool readState = true) {
   RunOutput out;
   ember_npu_dram_write(dev, 0, dramInit.data(), dramInit.size());
   ember_npu_program_load(dev, program.data(), program.size());

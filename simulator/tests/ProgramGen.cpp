@@ -15,8 +15,8 @@ Insn mk(Opcode op) {
   return i;
 }
 
-Insn loadI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs, int64_t stride, int pt,
-           int pb, int pl, int pr) {
+Insn loadI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs,
+           int64_t stride, int pt, int pb, int pl, int pr) {
   Insn i = mk(Opcode::LOAD);
   i.mem = mem;
   i.sram = sram;
@@ -31,14 +31,15 @@ Insn loadI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs, int64_t 
   return i;
 }
 
-Insn storeI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs, int64_t stride) {
+Insn storeI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs,
+            int64_t stride) {
   Insn i = loadI(mem, sram, dram, ys, xs, stride);
   i.op = Opcode::STORE;
   return i;
 }
 
-Insn gemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner, int64_t outer,
-           int64_t aos, int64_t cos) {
+Insn gemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,
+           int64_t outer, int64_t aos, int64_t cos) {
   Insn i = mk(Opcode::GEMM);
   i.reset = reset;
   i.acc = acc;
@@ -51,8 +52,9 @@ Insn gemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner, int
   return i;
 }
 
-Insn dwgemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner, int64_t outer,
-             int64_t aos, int64_t cos, int64_t taps, int64_t stride, bool bias) {
+Insn dwgemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,
+             int64_t outer, int64_t aos, int64_t cos, int64_t taps,
+             int64_t stride, bool bias) {
   Insn i = gemmI(reset, acc, act, wgt, inner, outer, aos, cos);
   i.op = Opcode::DWGEMM;
   i.taps = taps;
@@ -61,7 +63,8 @@ Insn dwgemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner, i
   return i;
 }
 
-Insn requantI(int64_t dst, int64_t src, int64_t rows, int64_t param, int zp, int lo, int hi) {
+Insn requantI(int64_t dst, int64_t src, int64_t rows, int64_t param, int zp,
+              int lo, int hi) {
   Insn i = mk(Opcode::REQUANT);
   i.dst = dst;
   i.src = src;
@@ -98,12 +101,10 @@ Insn setreg(unsigned reg, int64_t value) {
   return i;
 }
 
-
 namespace {
 
-constexpr int kActM = EMBER_NPU_MEM_ACT, kWgtM = EMBER_NPU_MEM_WGT, kAccM = EMBER_NPU_MEM_ACC,
-              kOutM = EMBER_NPU_MEM_OUT;
-
+constexpr int kActM = EMBER_NPU_MEM_ACT, kWgtM = EMBER_NPU_MEM_WGT,
+              kAccM = EMBER_NPU_MEM_ACC, kOutM = EMBER_NPU_MEM_OUT;
 
 int64_t rowBytes(int mem) { return memRowBytes(mem); }
 
@@ -114,10 +115,14 @@ std::vector<uint8_t> randomDram(std::mt19937 &rng) {
   return d;
 }
 
-void putI32(std::vector<uint8_t> &d, uint64_t addr, int32_t v) { std::memcpy(&d[addr], &v, 4); }
+void putI32(std::vector<uint8_t> &d, uint64_t addr, int32_t v) {
+  std::memcpy(&d[addr], &v, 4);
+}
 
-/// Stores every scratchpad row range the program may have written, so DRAM shows it too.
-void dumpOut(SafeProgramBuilder &b, int mem, int64_t row, int64_t rows, int64_t dram) {
+/// Stores every scratchpad row range the program may have written, so DRAM
+/// shows it too.
+void dumpOut(SafeProgramBuilder &b, int mem, int64_t row, int64_t rows,
+             int64_t dram) {
   b.add(storeI(mem, row, dram, 1, rows, rows));
 }
 
@@ -128,13 +133,17 @@ SafeProgramBuilder::SafeProgramBuilder() {
     r.fill(-1);
 }
 
-std::vector<SafeProgramBuilder::Range> SafeProgramBuilder::accesses(const Insn &i) const {
+std::vector<SafeProgramBuilder::Range>
+SafeProgramBuilder::accesses(const Insn &i) const {
   std::vector<Range> r;
-  auto dmaExtent = [&](int mem) { return ((i.ysize - 1) * i.stride + i.xsize) * rowBytes(mem); };
+  auto dmaExtent = [&](int mem) {
+    return ((i.ysize - 1) * i.stride + i.xsize) * rowBytes(mem);
+  };
   switch (i.op) {
   case Opcode::LOAD: {
     int mem = static_cast<int>(i.mem);
-    int64_t rows = (i.ysize + i.pad_top + i.pad_bottom) * (i.xsize + i.pad_left + i.pad_right);
+    int64_t rows = (i.ysize + i.pad_top + i.pad_bottom) *
+                   (i.xsize + i.pad_left + i.pad_right);
     r.push_back({kNumMems, i.dram, i.dram + dmaExtent(mem), false});
     r.push_back({mem, i.sram, i.sram + rows, true});
     break;
@@ -149,10 +158,12 @@ std::vector<SafeProgramBuilder::Range> SafeProgramBuilder::accesses(const Insn &
   case Opcode::DWGEMM:
     r.push_back({kActM, i.act,
                  i.act + (i.outer - 1) * i.act_ostride +
-                     (i.op == Opcode::DWGEMM ? (i.inner - 1) * i.stride + i.taps : i.inner),
+                     (i.op == Opcode::DWGEMM ? (i.inner - 1) * i.stride + i.taps
+                                             : i.inner),
                  false});
     r.push_back({kWgtM, i.wgt, i.wgt + kDim, false});
-    r.push_back({kAccM, i.acc, i.acc + (i.outer - 1) * i.acc_ostride + i.inner, true});
+    r.push_back(
+        {kAccM, i.acc, i.acc + (i.outer - 1) * i.acc_ostride + i.inner, true});
     break;
   case Opcode::REQUANT:
     r.push_back({kAccM, i.src, i.src + i.rows, false});
@@ -196,11 +207,13 @@ void SafeProgramBuilder::add(Insn insn) {
   for (int f = 0; f < kNumEngines; ++f) {
     if (f == eng)
       continue;
-    for (int64_t k = static_cast<int64_t>(hist_[f].size()) - 1; k > orderedUpTo_[eng][f]; --k) {
+    for (int64_t k = static_cast<int64_t>(hist_[f].size()) - 1;
+         k > orderedUpTo_[eng][f]; --k) {
       bool conflict = false;
       for (const Range &a : hist_[f][k].ranges)
         for (const Range &b : mine)
-          conflict |= a.space == b.space && (a.write || b.write) && a.lo < b.hi && b.lo < a.hi;
+          conflict |= a.space == b.space && (a.write || b.write) &&
+                      a.lo < b.hi && b.lo < a.hi;
       if (!conflict)
         continue;
       uint32_t bit = 1u << EMBER_NPU_TOKEN_CHANNEL(f, eng);
@@ -223,12 +236,14 @@ std::vector<Insn> SafeProgramBuilder::finish() {
 std::vector<TestCase> directedCases() {
   std::vector<TestCase> cases;
   std::mt19937 rng(1234);
-  auto addCase = [&](const std::string &name, SafeProgramBuilder &b, std::vector<uint8_t> dram) {
+  auto addCase = [&](const std::string &name, SafeProgramBuilder &b,
+                     std::vector<uint8_t> dram) {
     cases.push_back(TestCase{name, b.finish(), std::move(dram)});
   };
   const int64_t outArea = 32 * 1024; // DRAM results land in [32K, 64K)
 
-  // LOAD: every memory, padding at each edge and at its maximum, pad value, 2-D strides.
+  // LOAD: every memory, padding at each edge and at its maximum, pad value, 2-D
+  // strides.
   const int pads[][4] = {{0, 0, 0, 0}, {3, 3, 3, 3}, {1, 0, 0, 0}, {0, 2, 0, 0},
                          {0, 0, 1, 0}, {0, 0, 0, 3}, {1, 1, 1, 1}};
   for (int mem = 0; mem < kNumMems; ++mem) {
@@ -241,28 +256,32 @@ std::vector<TestCase> directedCases() {
         b.add(loadI(mem, 2, 128, ys, xs, stride, p[0], p[1], p[2], p[3]));
         int64_t rows = (ys + p[0] + p[1]) * (xs + p[2] + p[3]);
         dumpOut(b, mem, 2, rows, outArea);
-        addCase("load_" + std::string(memName(mem)) + "_pad" + std::to_string(p[0]) +
-                    std::to_string(p[1]) + std::to_string(p[2]) + std::to_string(p[3]) + "_v" +
+        addCase("load_" + std::string(memName(mem)) + "_pad" +
+                    std::to_string(p[0]) + std::to_string(p[1]) +
+                    std::to_string(p[2]) + std::to_string(p[3]) + "_v" +
                     std::to_string(padValue),
                 b, randomDram(rng));
       }
     }
   }
-  // LOAD/STORE at the last rows of each memory, stride 0 (broadcast), maximal sizes.
+  // LOAD/STORE at the last rows of each memory, stride 0 (broadcast), maximal
+  // sizes.
   for (int mem = 0; mem < kNumMems; ++mem) {
     SafeProgramBuilder b;
     int64_t rows = memRows(mem);
     b.add(loadI(mem, rows - 4, 0, 1, 4, 4));
     b.add(storeI(mem, rows - 4, outArea, 1, 4, 4));
-    b.add(loadI(mem, 0, 64, 4, 2, 0));              // stride 0: the same 2 rows four times
-    b.add(storeI(mem, 0, outArea + 4096, 2, 4, 0)); // overlapping writes, last line wins
+    b.add(loadI(mem, 0, 64, 4, 2, 0)); // stride 0: the same 2 rows four times
+    b.add(storeI(mem, 0, outArea + 4096, 2, 4,
+                 0)); // overlapping writes, last line wins
     int64_t maxRows = std::min<int64_t>(rows, (outArea / 2) / rowBytes(mem));
     int64_t xs = std::min<int64_t>(maxRows, 1023);
     b.add(loadI(mem, 8, 0, 1, xs, 0));
     b.add(storeI(mem, 8, outArea, 1, xs, 0));
     addCase("dma_edges_" + std::string(memName(mem)), b, randomDram(rng));
   }
-  // GEMM: reset, loop shapes, overlapping accumulator rows, extreme operands, last weight tile.
+  // GEMM: reset, loop shapes, overlapping accumulator rows, extreme operands,
+  // last weight tile.
   for (int variant = 0; variant < 24; ++variant) {
     std::vector<uint8_t> dram = randomDram(rng);
     if (variant % 3 == 1)
@@ -273,8 +292,10 @@ std::vector<TestCase> directedCases() {
     SafeProgramBuilder b;
     bool reset = variant & 1;
     int64_t outer = 1 + (variant / 2) % 3, inner = 1 + (variant * 7) % 40;
-    int64_t aos = (variant / 6) % 2 ? inner : 3, cos = (variant / 4) % 3 == 0 ? 0 : inner + 1;
-    int64_t wgt = variant >= 20 ? EMBER_NPU_WGT_ROWS - kDim : 16 * (variant % 4);
+    int64_t aos = (variant / 6) % 2 ? inner : 3,
+            cos = (variant / 4) % 3 == 0 ? 0 : inner + 1;
+    int64_t wgt =
+        variant >= 20 ? EMBER_NPU_WGT_ROWS - kDim : 16 * (variant % 4);
     b.add(loadI(kActM, 0, 0, 1, 160, 160));
     b.add(loadI(kWgtM, wgt, 4096, 1, kDim, kDim));
     b.add(loadI(kAccM, 0, 8192, 1, 200, 200));
@@ -284,18 +305,22 @@ std::vector<TestCase> directedCases() {
     b.add(storeI(kAccM, 0, outArea, 1, accRows + 5, accRows + 5));
     addCase("gemm_" + std::to_string(variant), b, std::move(dram));
   }
-  // DWGEMM: taps 1..DIM (lanes past taps must not contribute), loop shapes, overlapping
-  // accumulator rows, extreme operands, the last weight tile, back-to-back with GEMM.
+  // DWGEMM: taps 1..DIM (lanes past taps must not contribute), loop shapes,
+  // overlapping accumulator rows, extreme operands, the last weight tile,
+  // back-to-back with GEMM.
   for (int variant = 0; variant < 12; ++variant) {
     std::vector<uint8_t> dram = randomDram(rng);
     if (variant % 3 == 1)
       std::memset(dram.data(), 0x80, 8192);
     SafeProgramBuilder b;
     bool reset = variant & 1;
-    int64_t taps = variant < 4 ? 1 + variant : (variant < 8 ? kDwMaxTaps - (variant - 4) : 3);
+    int64_t taps = variant < 4 ? 1 + variant
+                               : (variant < 8 ? kDwMaxTaps - (variant - 4) : 3);
     int64_t outer = 1 + (variant / 2) % 3, inner = 1 + (variant * 5) % 30;
-    int64_t aos = (variant / 3) % 2 ? inner + taps - 1 : 2, cos = variant % 4 == 0 ? 0 : inner;
-    int64_t wgt = variant >= 10 ? EMBER_NPU_WGT_ROWS - kDim : 16 * (variant % 4);
+    int64_t aos = (variant / 3) % 2 ? inner + taps - 1 : 2,
+            cos = variant % 4 == 0 ? 0 : inner;
+    int64_t wgt =
+        variant >= 10 ? EMBER_NPU_WGT_ROWS - kDim : 16 * (variant % 4);
     b.add(loadI(kActM, 0, 0, 1, 160, 160));
     b.add(loadI(kWgtM, wgt, 4096, 1, kDim, kDim));
     b.add(loadI(kAccM, 0, 8192, 1, 200, 200));
@@ -303,12 +328,14 @@ std::vector<TestCase> directedCases() {
     b.add(dwgemmI(reset, 5, 1, wgt, inner, outer, aos, cos, taps, stride,
                   taps <= kDim - 4 && variant % 2 == 0));
     b.add(gemmI(false, 5, 2, wgt, inner, outer, aos, cos));
-    b.add(dwgemmI(false, 5, 3, wgt, inner, outer, aos, cos, taps, 1 + (variant + 1) % 3));
+    b.add(dwgemmI(false, 5, 3, wgt, inner, outer, aos, cos, taps,
+                  1 + (variant + 1) % 3));
     int64_t accRows = 5 + (outer - 1) * cos + inner;
     b.add(storeI(kAccM, 0, outArea, 1, accRows + 5, accRows + 5));
     addCase("dwgemm_" + std::to_string(variant), b, std::move(dram));
   }
-  // REQUANT: multiplier/shift/zero-point/clip edges (per-channel parameters in DRAM).
+  // REQUANT: multiplier/shift/zero-point/clip edges (per-channel parameters in
+  // DRAM).
   const int32_t mults[] = {INT32_MIN, INT32_MAX, 0, 1 << 30, 1, -(1 << 30)};
   const int32_t shifts[] = {-31, -12, -1, 0, 1, 7, 31, 40, -40};
   int rq = 0;
@@ -322,17 +349,19 @@ std::vector<TestCase> directedCases() {
         putI32(dram, 16384 + 4 * (kDim + l), l == 2 ? shift / 2 : shift);
       }
       for (int l = 0; l < kDim; ++l)
-        putI32(dram, 0 + 4 * l, l == 0 ? INT32_MIN : (l == 1 ? INT32_MAX : int32_t(rng())));
+        putI32(dram, 0 + 4 * l,
+               l == 0 ? INT32_MIN : (l == 1 ? INT32_MAX : int32_t(rng())));
       SafeProgramBuilder b;
       b.add(loadI(kAccM, 10, 0, 1, 8, 8));
       b.add(loadI(kAccM, EMBER_NPU_ACC_ROWS - 2, 16384, 1, 2, 2));
       int zp = static_cast<int>(rng() % 256) - 128;
       b.add(requantI(0, 10, 8, EMBER_NPU_ACC_ROWS - 2, zp, -128, 127));
       b.add(requantI(8, 10, 8, EMBER_NPU_ACC_ROWS - 2, -128, -10, 10));
-      b.add(requantI(16, 10, 8, EMBER_NPU_ACC_ROWS - 2, 127, 5, -5)); // min > max
+      b.add(
+          requantI(16, 10, 8, EMBER_NPU_ACC_ROWS - 2, 127, 5, -5)); // min > max
       b.add(storeI(kOutM, 0, outArea, 1, 24, 24));
-      addCase("requant_m" + std::to_string(mult) + "_s" + std::to_string(shift), b,
-              std::move(dram));
+      addCase("requant_m" + std::to_string(mult) + "_s" + std::to_string(shift),
+              b, std::move(dram));
     }
   }
   // VADD: left shift, zero points, multipliers, clipping, aliasing destination.
@@ -342,9 +371,11 @@ std::vector<TestCase> directedCases() {
     b.add(setreg(EMBER_NPU_REG_ADD_LSHIFT, lshifts[variant % 4]));
     b.add(setreg(EMBER_NPU_REG_ADD_A_ZP, variant % 2 ? -128 : 3));
     b.add(setreg(EMBER_NPU_REG_ADD_B_ZP, variant % 3 ? 127 : -7));
-    b.add(setreg(EMBER_NPU_REG_ADD_A_MULT, variant % 5 ? 1073741824 + variant : INT32_MAX));
+    b.add(setreg(EMBER_NPU_REG_ADD_A_MULT,
+                 variant % 5 ? 1073741824 + variant : INT32_MAX));
     b.add(setreg(EMBER_NPU_REG_ADD_A_SHIFT, variant % 4 ? -1 : -31));
-    b.add(setreg(EMBER_NPU_REG_ADD_B_MULT, variant % 7 ? 1518500250 : INT32_MIN));
+    b.add(
+        setreg(EMBER_NPU_REG_ADD_B_MULT, variant % 7 ? 1518500250 : INT32_MIN));
     b.add(setreg(EMBER_NPU_REG_ADD_B_SHIFT, variant % 2 ? -2 : 3));
     b.add(setreg(EMBER_NPU_REG_ADD_OUT_MULT, 1992864825 - variant * 1000));
     b.add(setreg(EMBER_NPU_REG_ADD_OUT_SHIFT, -(variant % 4) * 6 - 1));
@@ -372,8 +403,9 @@ std::vector<TestCase> directedCases() {
           b.add(loadI(kOutM, 0, 0, 1, 90, 90));
           b.add(poolI(avg, 200, 0, 2 * outW + 1));
           b.add(storeI(kOutM, 200, outArea, 1, 2 * outW + 1, 2 * outW + 1));
-          addCase("pool_" + std::string(avg ? "avg" : "max") + "_k" + std::to_string(kh) +
-                      std::to_string(kw) + "_s" + std::to_string(stride),
+          addCase("pool_" + std::string(avg ? "avg" : "max") + "_k" +
+                      std::to_string(kh) + std::to_string(kw) + "_s" +
+                      std::to_string(stride),
                   b, randomDram(rng));
         }
       }
@@ -384,12 +416,14 @@ std::vector<TestCase> directedCases() {
     std::vector<Insn> p;
     for (int k = 0; k < EMBER_NPU_TOKEN_FIFO_DEPTH; ++k) {
       Insn ld = loadI(kActM, 16 * k, 64 * k, 1, 1, 1);
-      ld.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_GEMM);
+      ld.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD,
+                                                EMBER_NPU_ENGINE_GEMM);
       p.push_back(ld);
     }
     for (int k = 0; k < EMBER_NPU_TOKEN_FIFO_DEPTH; ++k) {
       Insn g = gemmI(true, 16 * k, 16 * k, 0, 1, 1, 0, 0);
-      g.wait = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_GEMM);
+      g.wait = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD,
+                                             EMBER_NPU_ENGINE_GEMM);
       p.push_back(g);
     }
     Insn f = mk(Opcode::FENCE);
@@ -399,24 +433,29 @@ std::vector<TestCase> directedCases() {
     p.push_back(mk(Opcode::FINISH));
     cases.push_back(TestCase{"tokens_full_fifo_fence", p, randomDram(rng)});
   }
-  // LOAD runs ahead of slow GEMMs until the LOAD->GEMM FIFO is full and then blocks on the
-  // signal: valid in program order (never more than depth tokens), back-pressure when concurrent.
+  // LOAD runs ahead of slow GEMMs until the LOAD->GEMM FIFO is full and then
+  // blocks on the signal: valid in program order (never more than depth
+  // tokens), back-pressure when concurrent.
   for (int extra : {1, 4}) {
     std::vector<Insn> p;
-    const uint32_t lg = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_GEMM);
+    const uint32_t lg = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD,
+                                                      EMBER_NPU_ENGINE_GEMM);
     const int depth = EMBER_NPU_TOKEN_FIFO_DEPTH, loads = depth + extra;
     p.push_back(loadI(kWgtM, 0, 8192, 1, kDim, kDim));
     int consumed = 0;
-    // GEMM #c reads only the 4 rows written by load #c, 250 times (1000 cycles, slow).
+    // GEMM #c reads only the 4 rows written by load #c, 250 times (1000 cycles,
+    // slow).
     auto slowGemm = [&]() {
-      Insn g = gemmI(consumed % 2, 4 * consumed, 32 * consumed, 0, 4, 250, 0, 0);
+      Insn g =
+          gemmI(consumed % 2, 4 * consumed, 32 * consumed, 0, 4, 250, 0, 0);
       g.wait = lg;
       ++consumed;
       return g;
     };
     for (int k = 0; k < loads; ++k) {
       if (k >= depth)
-        p.push_back(slowGemm()); // keeps the program-order count at the FIFO depth
+        p.push_back(
+            slowGemm()); // keeps the program-order count at the FIFO depth
       Insn ld = loadI(kActM, 32 * k, 256 * k, 1, 4, 4);
       ld.signal = lg;
       p.push_back(ld);
@@ -426,7 +465,8 @@ std::vector<TestCase> directedCases() {
     p.push_back(mk(Opcode::FENCE));
     p.push_back(storeI(kAccM, 0, outArea, 1, 4 * loads, 4 * loads));
     p.push_back(mk(Opcode::FINISH));
-    cases.push_back(TestCase{"tokens_backpressure_" + std::to_string(extra), p, randomDram(rng)});
+    cases.push_back(TestCase{"tokens_backpressure_" + std::to_string(extra), p,
+                             randomDram(rng)});
   }
   {
     SafeProgramBuilder b;
@@ -442,13 +482,15 @@ std::vector<TestCase> directedCases() {
 TestCase randomCase(uint32_t seed, int length) {
   std::mt19937 rng(seed);
   auto rnd = [&](int64_t lo, int64_t hi) { // inclusive
-    return lo + static_cast<int64_t>(rng() % static_cast<uint32_t>(hi - lo + 1));
+    return lo +
+           static_cast<int64_t>(rng() % static_cast<uint32_t>(hi - lo + 1));
   };
   TestCase tc;
   tc.name = "random_" + std::to_string(seed);
   tc.dram = randomDram(rng);
   SafeProgramBuilder b;
-  const int64_t window = 96; // scratchpad rows used, small so that accesses conflict often
+  const int64_t window =
+      96; // scratchpad rows used, small so that accesses conflict often
   auto rowIn = [&](int mem, int64_t n) {
     // Mostly the low window; sometimes the last rows of the memory.
     if (rng() % 8 == 0)
@@ -476,7 +518,8 @@ TestCase randomCase(uint32_t seed, int length) {
       int64_t dram = rnd(0, 16384 - extent) & ~int64_t(3);
       if (rng() % 4 == 0)
         b.add(setreg(EMBER_NPU_REG_PAD_VALUE, rnd(-128, 127)));
-      if (mem == kAccM && rng() % 2) { // keep accumulators in a sane range sometimes
+      if (mem == kAccM &&
+          rng() % 2) { // keep accumulators in a sane range sometimes
         dram = 60000;
         ys = 1;
         xs = std::min<int64_t>(xs, 2);
@@ -491,14 +534,17 @@ TestCase randomCase(uint32_t seed, int length) {
       int64_t dram = rnd(16384, 16384 + 16384 - extent);
       b.add(storeI(mem, rowIn(mem, ys * xs), dram, ys, xs, stride));
     } else if (kind < 12) { // GEMM
-      int64_t inner = rnd(1, 24), outer = rnd(1, 3), aos = rnd(0, 30), cos = rnd(0, 30);
-      int64_t actSpan = (outer - 1) * aos + inner, accSpan = (outer - 1) * cos + inner;
+      int64_t inner = rnd(1, 24), outer = rnd(1, 3), aos = rnd(0, 30),
+              cos = rnd(0, 30);
+      int64_t actSpan = (outer - 1) * aos + inner,
+              accSpan = (outer - 1) * cos + inner;
       if (kind == 11 && rng() % 2) { // DWGEMM
         int64_t taps = rnd(1, kDwMaxTaps), stride = rnd(1, 3);
         int64_t span = (outer - 1) * aos + (inner - 1) * stride + taps;
         bool bias = taps <= kDim - 4 && rng() % 2;
         b.add(dwgemmI(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, span),
-                      rowIn(kWgtM, kDim), inner, outer, aos, cos, taps, stride, bias));
+                      rowIn(kWgtM, kDim), inner, outer, aos, cos, taps, stride,
+                      bias));
       } else {
         b.add(gemmI(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, actSpan),
                     rowIn(kWgtM, kDim), inner, outer, aos, cos));
@@ -507,7 +553,8 @@ TestCase randomCase(uint32_t seed, int length) {
       int64_t rows = rnd(1, 16);
       int64_t param = rng() % 3 ? EMBER_NPU_ACC_ROWS - 2 : rowIn(kAccM, 2);
       b.add(requantI(rowIn(kOutM, rows), rowIn(kAccM, rows), rows, param,
-                     static_cast<int>(rnd(-128, 127)), static_cast<int>(rnd(-128, 0)),
+                     static_cast<int>(rnd(-128, 127)),
+                     static_cast<int>(rnd(-128, 0)),
                      static_cast<int>(rnd(-10, 127))));
     } else if (kind < 16) { // VADD (with fresh parameters sometimes)
       if (rng() % 2) {
@@ -525,10 +572,12 @@ TestCase randomCase(uint32_t seed, int length) {
         b.add(setreg(EMBER_NPU_REG_ADD_MAX, rnd(0, 127)));
       }
       int64_t rows = rnd(1, 16);
-      b.add(vaddI(rowIn(kOutM, rows), rowIn(kOutM, rows), rowIn(kOutM, rows), rows));
+      b.add(vaddI(rowIn(kOutM, rows), rowIn(kOutM, rows), rowIn(kOutM, rows),
+                  rows));
     } else if (kind < 18) { // POOL with geometry that fits
       if (!poolReady || rng() % 2) {
-        int64_t kh = rnd(1, 3), kw = rnd(1, 3), stride = rnd(1, 2), inW = rnd(kw, 8);
+        int64_t kh = rnd(1, 3), kw = rnd(1, 3), stride = rnd(1, 2),
+                inW = rnd(kw, 8);
         b.add(setreg(EMBER_NPU_REG_POOL_KH, kh));
         b.add(setreg(EMBER_NPU_REG_POOL_KW, kw));
         b.add(setreg(EMBER_NPU_REG_POOL_STRIDE, stride));

@@ -1,8 +1,9 @@
-// ===- RtlCycleTest.cpp - Cycle agreement of the RTL and the SystemC model ===// "The RTL is the
-// truth for timing": the SystemC model must give the same cycle count as the RTL on compute-only
-// programs (operands already resident: GEMM, VECTOR, SETREG, FENCE and the tokens between them),
-// and within 2% (median) / 5% (95th percentile) per kernel with DMA. Prints the per-kernel table
-// (docs/npu-rtl.md quotes it).
+// ===- RtlCycleTest.cpp - Cycle agreement of the RTL and the SystemC model
+// ===// "The RTL is the truth for timing": the SystemC model must give the same
+// cycle count as the RTL on compute-only programs (operands already resident:
+// GEMM, VECTOR, SETREG, FENCE and the tokens between them), and within 2%
+// (median) / 5% (95th percentile) per kernel with DMA. Prints the per-kernel
+// table (docs/npu-rtl.md quotes it).
 // ===----------------------------------------------------------------------===//
 #include "Kernels.h"
 #include "NpuTestUtil.h"
@@ -24,7 +25,9 @@ Insn requant(int64_t dst, int64_t src, int64_t rows) {
   return requantI(dst, src, rows, EMBER_NPU_ACC_ROWS - 2, 0, -128, 127);
 }
 
-Insn pool(int64_t dst, int64_t src, int64_t rows) { return poolI(false, dst, src, rows); }
+Insn pool(int64_t dst, int64_t src, int64_t rows) {
+  return poolI(false, dst, src, rows);
+}
 
 struct Devices {
   ember_npu_device_t *rtl = nullptr, *systemc = nullptr;
@@ -38,8 +41,9 @@ struct Devices {
   }
 };
 
-/// Compute-only programs: directed shapes around the array size, chains, token hand-overs,
-/// back-pressure on a full channel, FENCE, staged VECTOR instructions, and random mixes.
+/// Compute-only programs: directed shapes around the array size, chains, token
+/// hand-overs, back-pressure on a full channel, FENCE, staged VECTOR
+/// instructions, and random mixes.
 std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
   std::vector<std::pair<std::string, std::vector<Insn>>> ps;
   auto add = [&](const std::string &name, SafeProgramBuilder &b) {
@@ -52,22 +56,26 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
   }
   for (int taps : {1, 3, kDwMaxTaps}) {
     for (int inner : {1, 7, kDim, 56}) {
-      SafeProgramBuilder b; // DWGEMM lines of inner + taps - 1 rows, alone and after a GEMM
+      SafeProgramBuilder
+          b; // DWGEMM lines of inner + taps - 1 rows, alone and after a GEMM
       b.add(dwgemmI(true, 0, 0, 0, inner, 3, inner + taps + 1, inner, taps));
       b.add(gemmI(false, 0, 0, 16, inner, 1));
       b.add(dwgemmI(false, 0, 5, 32, inner, 2, inner, inner, taps, 2));
-      b.add(dwgemmI(false, 0, 9, 48, inner, 2, 3 * inner, inner, taps, 3, taps <= kDim - 4));
+      b.add(dwgemmI(false, 0, 9, 48, inner, 2, 3 * inner, inner, taps, 3,
+                    taps <= kDim - 4));
       add("dwgemm_t" + std::to_string(taps) + "_i" + std::to_string(inner), b);
     }
   }
   {
-    SafeProgramBuilder b; // a chain accumulating into the same rows, short and long
+    SafeProgramBuilder
+        b; // a chain accumulating into the same rows, short and long
     for (int k = 0; k < 6; ++k)
       b.add(gemmI(k == 0, 0, 64 * k, 16 * k, k % 2 ? 5 : 40, 1 + k % 3, 7, 0));
     add("gemm_chain", b);
   }
   {
-    SafeProgramBuilder b; // GEMM -> REQUANT -> GEMM over the same rows (tokens both ways)
+    SafeProgramBuilder
+        b; // GEMM -> REQUANT -> GEMM over the same rows (tokens both ways)
     b.add(setreg(EMBER_NPU_REG_ADD_LSHIFT, 20));
     for (int k = 0; k < 4; ++k) {
       b.add(gemmI(true, 0, 0, 0, 24 + 8 * k, 1));
@@ -77,22 +85,24 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     add("gemm_vector_handover", b);
   }
   {
-    SafeProgramBuilder b; // POOL geometry, then pools that stream and that need staging
+    SafeProgramBuilder
+        b; // POOL geometry, then pools that stream and that need staging
     b.add(setreg(EMBER_NPU_REG_POOL_KH, 2));
     b.add(setreg(EMBER_NPU_REG_POOL_KW, 2));
     b.add(setreg(EMBER_NPU_REG_POOL_STRIDE, 2));
     b.add(setreg(EMBER_NPU_REG_POOL_IN_W, 8));
     b.add(setreg(EMBER_NPU_REG_POOL_OUT_W, 4));
     b.add(pool(500, 0, 16));
-    b.add(pool(4, 0, 16));      // destination inside the source span: staged
+    b.add(pool(4, 0, 16));       // destination inside the source span: staged
     b.add(vaddI(10, 0, 30, 20)); // destination 10 rows ahead of a: staged
     b.add(vaddI(0, 0, 40, 20));  // in place: streams
     add("vector_staging", b);
   }
   {
-    std::vector<Insn> p; // GEMM runs ahead of a slow VECTOR until GEMM->VECTOR is full
-    const uint32_t gv =
-        1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_GEMM, EMBER_NPU_ENGINE_VECTOR);
+    std::vector<Insn>
+        p; // GEMM runs ahead of a slow VECTOR until GEMM->VECTOR is full
+    const uint32_t gv = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_GEMM,
+                                                      EMBER_NPU_ENGINE_VECTOR);
     int signalled = 0, consumed = 0;
     for (int k = 0; k < 14; ++k) {
       if (signalled - consumed == EMBER_NPU_TOKEN_FIFO_DEPTH) {
@@ -120,16 +130,19 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
   std::mt19937 rng(7);
   for (int n = 0; n < 40; ++n) {
     SafeProgramBuilder b;
-    auto rnd = [&](int lo, int hi) { return lo + static_cast<int>(rng() % (hi - lo + 1)); };
+    auto rnd = [&](int lo, int hi) {
+      return lo + static_cast<int>(rng() % (hi - lo + 1));
+    };
     bool poolReady = false;
     for (int k = 0; k < 30; ++k) {
       int kind = rnd(0, 9);
       if (kind < 4) {
-        b.add(gemmI(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100), rnd(1, 40), rnd(1, 3),
-                   rnd(0, 40), rnd(0, 40)));
+        b.add(gemmI(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100),
+                    rnd(1, 40), rnd(1, 3), rnd(0, 40), rnd(0, 40)));
       } else if (kind < 5) {
-        b.add(dwgemmI(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100), rnd(1, 40), rnd(1, 3),
-                      rnd(0, 40), rnd(0, 40), rnd(1, kDim - 4), rnd(1, 3), rnd(0, 1)));
+        b.add(dwgemmI(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100),
+                      rnd(1, 40), rnd(1, 3), rnd(0, 40), rnd(0, 40),
+                      rnd(1, kDim - 4), rnd(1, 3), rnd(0, 1)));
       } else if (kind < 7) {
         int rows = rnd(1, 30);
         b.add(requant(rnd(0, 300), rnd(0, 300), rows));
@@ -147,7 +160,8 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
         }
         b.add(pool(rnd(0, 200), rnd(0, 200), rnd(1, 12)));
       } else {
-        b.add(rng() % 2 ? mk(Opcode::FENCE) : setreg(EMBER_NPU_REG_ADD_MIN, -128));
+        b.add(rng() % 2 ? mk(Opcode::FENCE)
+                        : setreg(EMBER_NPU_REG_ADD_MIN, -128));
       }
     }
     add("random_compute_" + std::to_string(n), b);
@@ -171,12 +185,13 @@ TEST(RtlCycles, ComputeOnlyProgramsAgreeExactly) {
     exact += r.counters.cycles == s.counters.cycles;
     EXPECT_EQ(r.counters.cycles, s.counters.cycles) << name;
   }
-  std::printf("compute-only programs: %d of %d with identical cycle counts\n", exact, total);
+  std::printf("compute-only programs: %d of %d with identical cycle counts\n",
+              exact, total);
 }
 
-/// One DMA instruction at a time (no contention; must agree exactly): LOAD/STORE of every memory,
-/// paddings, strides,
-/// unaligned DRAM addresses, bursts split at boundaries.
+/// One DMA instruction at a time (no contention; must agree exactly):
+/// LOAD/STORE of every memory, paddings, strides, unaligned DRAM addresses,
+/// bursts split at boundaries.
 std::vector<std::pair<std::string, std::vector<Insn>>> dmaPrograms() {
   std::vector<std::pair<std::string, std::vector<Insn>>> ps;
   std::mt19937 rng(11);
@@ -225,7 +240,8 @@ TEST(RtlCycles, UncontendedDmaAgrees) {
       exact += diff == 0;
       worst = std::max<int64_t>(worst, diff < 0 ? -diff : diff);
     }
-    std::printf("DMA-only programs at %u B/cycle: %d of %d identical, worst difference %lld "
+    std::printf("DMA-only programs at %u B/cycle: %d of %d identical, worst "
+                "difference %lld "
                 "cycles\n",
                 bw, exact, total, static_cast<long long>(worst));
     EXPECT_EQ(worst, 0) << bw << " B/cycle";
@@ -264,8 +280,8 @@ TEST(RtlCycles, KernelsWithinTolerance) {
     RunOutput s = runProgram(d.systemc, words, c.k.dram, false);
     ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
     ASSERT_EQ(s.status, EMBER_NPU_STATUS_OK) << s.error;
-    double diff =
-        (double(s.counters.cycles) - double(r.counters.cycles)) / double(r.counters.cycles);
+    double diff = (double(s.counters.cycles) - double(r.counters.cycles)) /
+                  double(r.counters.cycles);
     errs.push_back(std::fabs(diff));
     std::printf("| %s | %s | %u | %llu | %llu | %+.2f%% |\n", c.k.name.c_str(),
                 c.db ? "double" : "serialized", c.bw,
@@ -274,7 +290,8 @@ TEST(RtlCycles, KernelsWithinTolerance) {
   }
   std::sort(errs.begin(), errs.end());
   double median = errs[errs.size() / 2];
-  double p95 = errs[std::min(errs.size() - 1, size_t(std::ceil(0.95 * errs.size())) - 1)];
+  double p95 = errs[std::min(errs.size() - 1,
+                             size_t(std::ceil(0.95 * errs.size())) - 1)];
   std::printf("kernels: %zu, |difference| median %.2f%%, 95th percentile "
               "%.2f%%, max %.2f%%\n",
               errs.size(), 100 * median, 100 * p95, 100 * errs.back());

@@ -1,8 +1,9 @@
-// ===- RtlEquivalenceTest.cpp - The RTL bit-exact against the golden model ===// The same directed
-// and random race-free programs that hold the SystemC model to the golden model (ProgramGen.cpp),
-// and the example kernels, run on the RTL (hw/rtl under Verilator) through driver.h: DRAM, all four
-// scratchpads and the functional counters must be identical. EMBER_NPU_RTL_RANDOM=N changes the
-// number of random programs (default 400).
+// ===- RtlEquivalenceTest.cpp - The RTL bit-exact against the golden model
+// ===// The same directed and random race-free programs that hold the SystemC
+// model to the golden model (ProgramGen.cpp), and the example kernels, run on
+// the RTL (hw/rtl under Verilator) through driver.h: DRAM, all four scratchpads
+// and the functional counters must be identical. EMBER_NPU_RTL_RANDOM=N changes
+// the number of random programs (default 400).
 // ===----------------------------------------------------------------------===//
 #include "../rtl/RtlModel.h"
 #include "Kernels.h"
@@ -41,8 +42,8 @@ protected:
       size_t rb = static_cast<size_t>(memRowBytes(m)), first = 0;
       while (g.srams[m][first] == r.srams[m][first])
         ++first;
-      ADD_FAILURE() << memName(m) << " differs, first at row " << first / rb << " byte "
-                    << first % rb;
+      ADD_FAILURE() << memName(m) << " differs, first at row " << first / rb
+                    << " byte " << first % rb;
     }
     ASSERT_TRUE(g.dram == r.dram) << "DRAM differs";
     EXPECT_EQ(g.counters.insns, r.counters.insns);
@@ -94,11 +95,13 @@ TEST(RtlKernels, MatchReference) {
   ks.push_back(kernels::buildGemm(128, 128, 64, true, 3));
   ks.push_back(kernels::buildGemm(64, 64, 64, false, 5));
   ks.push_back(kernels::buildConv3x3(16, 16, 32, 32, true, 4));
-  ks.push_back(kernels::buildConv3x3(8, 8, 64, 32, false, 6)); // channels: multiples of DIM 8-32
+  ks.push_back(kernels::buildConv3x3(8, 8, 64, 32, false,
+                                     6)); // channels: multiples of DIM 8-32
   for (const kernels::Kernel &k : ks) {
     ember_npu_device_t *dev = makeDevice(EMBER_NPU_EXECUTOR_RTL, 1 << 20);
     ASSERT_NE(dev, nullptr);
-    RunOutput out = runProgram(dev, kernels::encodeProgram(k.program), k.dram, false);
+    RunOutput out =
+        runProgram(dev, kernels::encodeProgram(k.program), k.dram, false);
     ASSERT_EQ(out.status, EMBER_NPU_STATUS_OK) << k.name << ": " << out.error;
     std::vector<int8_t> got(k.expected.size());
     ember_npu_dram_read(dev, k.outAddr, got.data(), got.size());
@@ -108,8 +111,9 @@ TEST(RtlKernels, MatchReference) {
   }
 }
 
-// A stuck engine (here: a DRAM that stops answering in the middle of a LOAD) becomes an error
-// naming the instruction and the engine, and the model runs the next program normally.
+// A stuck engine (here: a DRAM that stops answering in the middle of a LOAD)
+// becomes an error naming the instruction and the engine, and the model runs
+// the next program normally.
 TEST(RtlWatchdog, StuckEngineIsAnErrorNamingInstructionAndEngine) {
   RtlModel model(false);
   kernels::Kernel k = kernels::buildGemm(64, 64, 32, true, 9);
@@ -139,13 +143,16 @@ TEST(RtlConfig, RejectsBurstsItsDmaCannotIssue) {
   cfg.dram_bytes = 4096;
   ember_npu_device_t *dev = nullptr;
   cfg.dram_burst_bytes = 96; // not a power of two
-  EXPECT_EQ(ember_npu_device_create(&cfg, &dev), EMBER_NPU_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(ember_npu_device_create(&cfg, &dev),
+            EMBER_NPU_STATUS_INVALID_ARGUMENT);
   cfg.dram_burst_bytes = 8192; // larger than the STORE staging buffer
-  EXPECT_EQ(ember_npu_device_create(&cfg, &dev), EMBER_NPU_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(ember_npu_device_create(&cfg, &dev),
+            EMBER_NPU_STATUS_INVALID_ARGUMENT);
   cfg.dram_burst_bytes = 64;
   ASSERT_EQ(ember_npu_device_create(&cfg, &dev), EMBER_NPU_STATUS_OK);
   ember_npu_device_destroy(dev);
-  // A caller compiled against the first, shorter config struct still creates devices.
+  // A caller compiled against the first, shorter config struct still creates
+  // devices.
   cfg.struct_size = offsetof(ember_npu_config_t, waveform_path);
   ASSERT_EQ(ember_npu_device_create(&cfg, &dev), EMBER_NPU_STATUS_OK);
   ember_npu_device_destroy(dev);

@@ -50,8 +50,8 @@ struct ConformOptions {
   // computes (int8 models: docs/quantization.md); 0 = off.
   double quanta = 0;
   bool lower = true, optimize = true;
-  bool lir = false; // run through IRGen + memory planning + LIR interpreter
-  Target runtime;   // the loaded target (interp: no plugin)
+  bool lir = false;     // run through IRGen + memory planning + LIR interpreter
+  Target runtime;       // the loaded target (interp: no plugin)
   int timeoutSec = 600; // a case still running after this is killed
   ShapeBindings shapes; // --dim (and defaults for inputs without data)
   // Specialize on the values of inputs that decide shapes (re-import with

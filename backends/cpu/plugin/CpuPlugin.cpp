@@ -11,10 +11,10 @@
 #include "backend/ProgramProto.h"
 
 #include "compiler/Bundle.h"
+#include "compiler/Capability.h"
 #include "compiler/Codegen.h"
 #include "compiler/Compiler.h"
 #include "compiler/Jit.h"
-#include "compiler/Capability.h"
 #include "ember/cpu/Kernels.h"
 #include "runtime/ThreadPool.h"
 
@@ -516,34 +516,13 @@ ember_error *init(const ember_host_api *h) { return gHost.attach(h); }
 void shutdown() {}
 
 const ember_plugin_api kApi = {
-    sizeof(ember_plugin_api),
-    nullptr,
-    EMBER_ABI_VERSION_MAJOR,
-    EMBER_ABI_VERSION_MINOR,
-    kName,
-    kVersion,
-    errorCode,
-    errorMessage,
-    errorFree,
-    init,
-    shutdown,
-    getCapabilities,
-    querySupport,
+    sizeof(ember_plugin_api), nullptr, EMBER_ABI_VERSION_MAJOR,
+    EMBER_ABI_VERSION_MINOR, kName, kVersion, errorCode, errorMessage,
+    errorFree, init, shutdown, getCapabilities, querySupport,
     nullptr, // device_count: one device
-    deviceOpenSingle,
-    deviceClose,
-    bufferAllocate,
-    bufferRelease,
-    bufferWrite,
-    bufferRead,
-    compile,
-    serialize,
-    load,
-    release,
-    execute,
-    eventWait,
-    eventRelease,
-    signature,
+    deviceOpenSingle, deviceClose, bufferAllocate, bufferRelease, bufferWrite,
+    bufferRead, compile, serialize, load, release, execute, eventWait,
+    eventRelease, signature,
     // The arena, weights and kernels read inputs and write outputs in
     // place wherever they are (bundles take any pointer too).
     bufferImportHost,

@@ -153,9 +153,9 @@ Status kernel_Resize(KernelContext &ctx) {
   std::string policy = ctx.attrString("keep_aspect_ratio_policy", "stretch");
   if (a.mode != "nearest" && a.mode != "linear" && a.mode != "cubic")
     return ctx.error("unknown mode '", a.mode, "'");
-  static const char *kModes[] = {"half_pixel",         "half_pixel_symmetric",
-                                 "pytorch_half_pixel", "align_corners",
-                                 "asymmetric",         "tf_crop_and_resize",
+  static const char *kModes[] = {"half_pixel",          "half_pixel_symmetric",
+                                 "pytorch_half_pixel",  "align_corners",
+                                 "asymmetric",          "tf_crop_and_resize",
                                  "tf_half_pixel_for_nn"};
   if (std::find(std::begin(kModes), std::end(kModes), a.ctm) ==
       std::end(kModes))

@@ -28,8 +28,9 @@ inline int8_t clampI8(int32_t v, int32_t lo, int32_t hi) {
   return static_cast<int8_t>(std::max(-128, std::min(127, r)));
 }
 
-/// DWGEMM's bias of one channel: the int32 in lanes DIM-4..DIM-1 of its weight row
-/// (little-endian), where the taps (at most DIM - 4 with bias) do not reach.
+/// DWGEMM's bias of one channel: the int32 in lanes DIM-4..DIM-1 of its weight
+/// row (little-endian), where the taps (at most DIM - 4 with bias) do not
+/// reach.
 inline int32_t dwBias(const int8_t *wgtRow) {
   uint32_t v = 0;
   for (int b = 0; b < 4; ++b)

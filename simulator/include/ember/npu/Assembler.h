@@ -1,8 +1,10 @@
-//===- Assembler.h - NPU assembly text <-> binary --------------------------===//
+//===- Assembler.h - NPU assembly text <-> binary
+//--------------------------===//
 //
-// One instruction per line: `mnemonic field=value ...`, `#` starts a comment. Token masks are
-// written as channel lists (`wait=GEMM->LOAD,VECTOR->LOAD`) or numbers; `mem` and `reg` accept
-// names. The disassembler prints every field, so binary -> text -> binary is exact.
+// One instruction per line: `mnemonic field=value ...`, `#` starts a comment.
+// Token masks are written as channel lists (`wait=GEMM->LOAD,VECTOR->LOAD`) or
+// numbers; `mem` and `reg` accept names. The disassembler prints every field,
+// so binary -> text -> binary is exact.
 //
 //===----------------------------------------------------------------------===//
 #ifndef EMBER_NPU_ASSEMBLER_H
@@ -15,7 +17,8 @@
 
 namespace ember::npu {
 
-/// Assembles `text`; on error returns "line <n>: <cause>" naming the field when there is one.
+/// Assembles `text`; on error returns "line <n>: <cause>" naming the field when
+/// there is one.
 std::string assemble(const std::string &text, std::vector<Word> &program);
 /// Canonical text of one decoded instruction (no newline).
 std::string formatInsn(const Insn &insn);

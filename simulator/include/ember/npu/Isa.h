@@ -1,7 +1,8 @@
 //===- Isa.h - Ember NPU instruction set (generated tables + codec) -------===//
 //
-// Instructions are 128 bits. The field layout, opcodes, registers and SRAM sizes all come from
-// the generated NpuSpec.h (hw/spec/npu.json); this header only adds C++ types around them.
+// Instructions are 128 bits. The field layout, opcodes, registers and SRAM
+// sizes all come from the generated NpuSpec.h (hw/spec/npu.json); this header
+// only adds C++ types around them.
 //
 //===----------------------------------------------------------------------===//
 #ifndef EMBER_NPU_ISA_H
@@ -17,8 +18,9 @@ namespace ember::npu {
 
 constexpr int kDim = EMBER_NPU_DIM;
 /// DWGEMM's most taps: DIM, or what its 5-bit field holds (31 at DIM 32).
-constexpr int kDwMaxTaps =
-    kDim < (1 << EMBER_NPU_F_DWGEMM_TAPS_WIDTH) - 1 ? kDim : (1 << EMBER_NPU_F_DWGEMM_TAPS_WIDTH) - 1;
+constexpr int kDwMaxTaps = kDim < (1 << EMBER_NPU_F_DWGEMM_TAPS_WIDTH) - 1
+                               ? kDim
+                               : (1 << EMBER_NPU_F_DWGEMM_TAPS_WIDTH) - 1;
 constexpr int kNumEngines = EMBER_NPU_NUM_ENGINES;
 constexpr int kNumMems = EMBER_NPU_NUM_MEMS;
 constexpr int kNumChannels = kNumEngines * kNumEngines;
@@ -51,7 +53,8 @@ struct Word {
   bool operator!=(const Word &o) const { return !(*this == o); }
 };
 
-/// A decoded instruction. Only the fields of `op` are meaningful; the others stay zero.
+/// A decoded instruction. Only the fields of `op` are meaningful; the others
+/// stay zero.
 struct Insn {
   Opcode op = Opcode::FINISH;
   uint32_t wait = 0;
@@ -83,8 +86,9 @@ const char *regName(unsigned id);
 /// Owning engine of register `id` (only valid when regName(id) != nullptr).
 Engine regEngine(unsigned id);
 bool regFromName(const std::string &name, unsigned &id);
-/// Activation rows a GEMM or DWGEMM streams through the array (its array slots): inner x outer,
-/// and for DWGEMM ((inner - 1) x stride + taps) x outer. 0 for other opcodes.
+/// Activation rows a GEMM or DWGEMM streams through the array (its array
+/// slots): inner x outer, and for DWGEMM ((inner - 1) x stride + taps) x outer.
+/// 0 for other opcodes.
 int64_t streamedRows(const Insn &insn);
 Engine engineOf(const Insn &insn);
 std::string channelName(int ch);
@@ -93,19 +97,25 @@ uint64_t getBits(const Word &w, unsigned lsb, unsigned width);
 void setBits(Word &w, unsigned lsb, unsigned width, uint64_t value);
 
 Word encode(const Insn &insn);
-/// Decodes `w`; returns an empty string or the reason it is not a valid encoding.
+/// Decodes `w`; returns an empty string or the reason it is not a valid
+/// encoding.
 std::string decode(const Word &w, Insn &insn);
-/// Static checks of one instruction against the spec and a DRAM of `dramBytes` bytes:
-/// token masks legal for the engine, SRAM and DRAM ranges, sizes. Empty string if valid.
+/// Static checks of one instruction against the spec and a DRAM of `dramBytes`
+/// bytes: token masks legal for the engine, SRAM and DRAM ranges, sizes. Empty
+/// string if valid.
 std::string validate(const Insn &insn, uint64_t dramBytes);
 
-/// Decodes and validates a whole program; on error returns "instruction <i>: <cause>".
+/// Decodes and validates a whole program; on error returns "instruction <i>:
+/// <cause>".
 std::string checkProgram(const std::vector<Word> &program, uint64_t dramBytes,
                          std::vector<Insn> &decoded);
 
-// Program files: 16-byte header ("ENPU", version, insn count, DIM) + 16 bytes per instruction.
-std::string writeProgramFile(const std::string &path, const std::vector<Word> &program);
-std::string readProgramFile(const std::string &path, std::vector<Word> &program);
+// Program files: 16-byte header ("ENPU", version, insn count, DIM) + 16 bytes
+// per instruction.
+std::string writeProgramFile(const std::string &path,
+                             const std::vector<Word> &program);
+std::string readProgramFile(const std::string &path,
+                            std::vector<Word> &program);
 
 } // namespace ember::npu
 
