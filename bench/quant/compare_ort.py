@@ -21,8 +21,14 @@ Ember's default model and reports agreement and whether the two targets are
 bit-exact.
 
   bench/quant/compare_ort.py --ember build/bin/ember [--models mobilenetv2,squeezenet,mnist]
-      [--calib 64] [--eval 500] [--split test|dev] [--ort all|best]
-      [--ember-configs default,...]
+      [--calib 64] [--eval 500] [--seeds 0,1,2] [--splits test,dev,photos]
+      [--ort all|best|none] [--ember-configs default,...]
+      [--ember-args 'LABEL=--flag ...']...
+
+With several seeds, each draws other calibration and evaluation crops, and
+the summary pools them: agreement +- its standard error, and the paired
+difference of each configuration against --baseline on the same samples
+(+- standard error), which is what tells two configurations apart.
 
 Needs scikit-image and scikit-learn (benchmark-only; installed with pip on
 first use when missing, see bench/quant/requirements.txt).
@@ -84,6 +90,8 @@ def photo(name):
         img = imgs.images[idx]
     elif name == "motorcycle_left":
         img = skdata.stereo_motorcycle()[0]
+    elif name == "motorcycle_right":
+        img = skdata.stereo_motorcycle()[1]
     elif name == "clock":
         from skimage import io
         img = io.imread(os.path.join(os.path.dirname(skdata.__file__),
@@ -98,6 +106,36 @@ def photo(name):
         img = (np.clip(img, 0, 1) * 255).astype(np.uint8) if \
             img.max() <= 1.0 else img.astype(np.uint8)
     return img
+
+
+# The `photos` evaluation set, by rule: every photograph (camera, microscope
+# or telescope capture; not the drawings and synthetic images) that the
+# scikit-image wheel and scikit-learn's load_sample_images ship with a short
+# side of at least 224 pixels, except the calibration photos. Each gives
+# the whole photo resized to 224x224 and centre crops of 1, 7/8, 3/4, 5/8
+# and 1/2 of its short side, each also mirrored: 12 images per photo.
+PHOTO_SET = ["chelsea", "coins", "hubble_deep_field", "moon",
+             "motorcycle_left", "motorcycle_right", "retina", "gravel", "cell",
+             "clock", "flower"]
+PHOTO_FRACTIONS = [1.0, 0.875, 0.75, 0.625, 0.5]
+
+
+def photo_views(names, size=224):
+    out = []
+    for n in names:
+        img = photo(n)
+        h, w = img.shape[:2]
+        views = [img]
+        for f in PHOTO_FRACTIONS:
+            s = int(min(h, w) * f)
+            y, x = (h - s) // 2, (w - s) // 2
+            views.append(img[y:y + s, x:x + s])
+        for v in views:
+            v = resize(v.astype(np.float32) / 255.0, (size, size),
+                       anti_aliasing=True).astype(np.float32)
+            out.append(v)
+            out.append(np.ascontiguousarray(v[:, ::-1]))
+    return out
 
 
 def crops(names, count, seed, size=224):
@@ -145,35 +183,44 @@ def shared(*p):
 
 
 # name -> (model path, dataset builder)
-def image_sets(prep, ncal, neval, seed, split="test"):
+def image_sets(prep, ncal, neval, seed, splits):
+    """The calibration crops and, per split, the evaluation samples:
+    dev: other crops of the calibration photos; test: crops of other
+    photos; photos: the fixed PHOTO_SET views (the same for every seed)."""
     cal = [prep(c) for c in crops(CALIB_PHOTOS, ncal, seed)]
-    if split == "dev":  # other crops of the calibration photos
-        ev = [prep(c) for c in crops(CALIB_PHOTOS, neval, seed + 7)]
-    else:
-        ev = [prep(c) for c in crops(EVAL_PHOTOS, neval, seed + 1)]
-    return cal, ev, None
+    evs = {}
+    for split in splits:
+        if split == "dev":
+            evs[split] = ([prep(c) for c in crops(CALIB_PHOTOS, neval[split],
+                                                   seed + 7)], None)
+        elif split == "test":
+            evs[split] = ([prep(c) for c in crops(EVAL_PHOTOS, neval[split],
+                                                   seed + 1)], None)
+        elif split == "photos":
+            evs[split] = ([prep(c) for c in photo_views(PHOTO_SET)], None)
+    return cal, evs
 
 
-def digit_sets(ncal, neval, seed):
+def digit_sets(ncal, neval, seed, splits):
     from sklearn.datasets import load_digits
     d = load_digits()
     order = np.random.default_rng(seed).permutation(len(d.images))
     xs = [digit28(d.images[i]) for i in order]
     ys = d.target[order]
-    cal = xs[:ncal]
-    ev = xs[ncal:ncal + neval]
-    return cal, ev, ys[ncal:ncal + neval]
+    n = neval.get("test", 500)
+    return xs[:ncal], {"test": (xs[ncal:ncal + n], ys[ncal:ncal + n])}
 
 
 MODELS = {
     "mobilenetv2": (shared("mobilenetv2-12-fp32-dequant", "model.onnx"),
-                    lambda a: image_sets(imagenet_norm, a.calib, a.eval,
-                                         a.seed, a.split)),
+                    lambda a, seed: image_sets(imagenet_norm, a.calib,
+                                               a.neval, seed, a.splits)),
     "squeezenet": (shared("squeezenet1.1-fp32-from-fp16", "model.onnx"),
-                   lambda a: image_sets(bgr255, a.calib, a.eval, a.seed,
-                                        a.split)),
+                   lambda a, seed: image_sets(bgr255, a.calib, a.neval,
+                                              seed, a.splits)),
     "mnist": (os.path.join(ROOT, "examples", "mnist", "model.onnx"),
-              lambda a: digit_sets(a.calib, a.eval, a.seed)),
+              lambda a, seed: digit_sets(a.calib, a.neval, seed,
+                                         a.splits)),
 }
 
 
@@ -223,8 +270,9 @@ def ort_configs(which):
         for pc in (False, True):
             for m in ORT_METHODS:
                 out.append((m, pc, act))
-    if which == "best":
-        out = [c for c in out if c[1] and c[2] == "u8"]
+    if which == "best":  # Distribution (float8 ranges) gives 0 on int8
+        out = [c for c in out if c[1] and c[2] == "u8" and
+               c[0] != "distribution"]
     return out
 
 
@@ -327,27 +375,77 @@ def ember_predict(args, target, path, name, xs, tmp):
     return np.array(preds), outs
 
 
+def summarize(split, rows, base):
+    """rows: label -> {seed: (agree bool array, confident mask, accuracy)}.
+    Pooled agreement over the seeds with its standard error, and the paired
+    difference against `base` (same samples) with its standard error."""
+    print(f"\n-- {split}: top-1 agreement with fp32, pooled over seeds "
+          f"(+- standard error); diff: paired against '{base}'")
+    b = rows.get(base)
+    for label, per in rows.items():
+        seeds = sorted(per)
+        a = np.concatenate([per[k][0] for k in seeds]).astype(np.float64)
+        p = a.mean()
+        se = np.sqrt(p * (1 - p) / len(a))
+        txt = f"  {label:34s} {p:.4f} +- {se:.4f} (n={len(a)})"
+        if b is not None and label != base and \
+                all(k in b for k in seeds):
+            d = a - np.concatenate([b[k][0] for k in seeds])
+            txt += f"  diff {d.mean():+.4f} +- " \
+                f"{d.std(ddof=1) / np.sqrt(len(d)):.4f}"
+        txt += "  per seed " + " ".join(
+            f"{per[k][0].mean():.3f}" for k in seeds)
+        acc = [per[k][2] for k in seeds if per[k][2] is not None]
+        if acc:
+            txt += f"  accuracy {np.mean(acc):.4f}"
+        print(txt, flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--ember", default=os.path.join(ROOT, "build/bin/ember"))
     ap.add_argument("--models", default="mobilenetv2,squeezenet,mnist")
     ap.add_argument("--calib", type=int, default=64)
-    ap.add_argument("--eval", type=int, default=500)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--split", default="test", choices=["test", "dev"],
-                    help="test: crops of the evaluation photos; dev: other "
-                    "crops of the calibration photos (for choosing among "
-                    "techniques without looking at the test photos)")
+    ap.add_argument("--eval", type=int, default=500,
+                    help="evaluation crops per seed for the dev and test "
+                    "splits (photos is a fixed set)")
+    ap.add_argument("--seeds", default="0",
+                    help="comma-separated: each seed draws other calibration "
+                    "and evaluation crops; results are pooled")
+    ap.add_argument("--seed", type=int, help="one seed (= --seeds N)")
+    ap.add_argument("--splits", default="test",
+                    help="comma-separated from test (crops of other photos), "
+                    "dev (other crops of the calibration photos; for "
+                    "choosing among techniques without looking at the test "
+                    "photos), photos (whole photos and centre crops of "
+                    "other photos, PHOTO_SET)")
+    ap.add_argument("--split", help="one split (= --splits S)")
     ap.add_argument("--ort", default="all", choices=["all", "best", "none"])
     ap.add_argument("--ember-configs", default=",".join(DEFAULT_EMBER_CONFIGS),
                     help="from: " + ",".join(EMBER_CONFIGS))
+    ap.add_argument("--ember-args", action="append", default=[],
+                    metavar="LABEL=ARGS",
+                    help="an extra Ember configuration: label and "
+                    "space-separated `ember quantize` flags (repeatable)")
+    ap.add_argument("--baseline", default="ember default",
+                    help="the configuration paired differences are taken "
+                    "against")
     ap.add_argument("--ember-check", type=int, default=0,
                     help="also run N evaluation samples through `ember run`")
     ap.add_argument("--keep", help="keep the quantized models in this folder")
     args = ap.parse_args()
+    args.seeds = [args.seed] if args.seed is not None else \
+        [int(x) for x in args.seeds.split(",")]
+    args.splits = [args.split] if args.split else args.splits.split(",")
+    args.neval = {"test": args.eval, "dev": args.eval}
+    configs = {c: EMBER_CONFIGS[c] for c in args.ember_configs.split(",") if c}
+    for e in args.ember_args:
+        label, _, flags = e.partition("=")
+        configs[label] = flags.split()
     print(f"onnxruntime {ort.__version__}; calib={args.calib} "
-          f"eval={args.eval} seed={args.seed} split={args.split}", flush=True)
+          f"eval={args.eval} seeds={args.seeds} splits={args.splits}",
+          flush=True)
     summary = []
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or tmp
@@ -358,81 +456,99 @@ def main():
                 print(f"{key}: SKIP ({path} not found)")
                 continue
             name = input_name(path)
-            cal, ev, labels = build(args)
-            caldir = os.path.join(work, f"{key}-calib")
-            os.makedirs(caldir, exist_ok=True)
-            for i, x in enumerate(cal):
-                np.save(os.path.join(caldir, f"sample_{i:04d}.npy"), x)
-            if args.keep:
-                np.save(os.path.join(work, f"{key}-eval.npy"), np.stack(ev))
-            ref, conf = predict(path, name, ev, with_conf=True)
-            print(f"\n== {key}: {len(cal)} calibration, {len(ev)} evaluation "
-                  f"samples", flush=True)
-            if labels is not None:
-                print(f"fp32 accuracy {np.mean(ref == labels):.4f}")
-            print(f"fp32 confident (top-1 probability >= 0.5) on "
-                  f"{int(conf.sum())} of {len(ev)}")
-            hdr = f"{'quantizer':10s} {'config':28s} {'top1_agree':>10s}"
-            hdr += f" {'confident':>9s}"
-            hdr += f" {'accuracy':>8s}" if labels is not None else ""
-            print(hdr + f" {'quant_s':>8s}")
+            # split -> label -> seed -> (agree, confident, accuracy)
+            rows = {}
+            for seed in args.seeds:
+                cal, evs = build(args, seed)
+                caldir = os.path.join(work, f"{key}-calib-{seed}")
+                os.makedirs(caldir, exist_ok=True)
+                for i, x in enumerate(cal):
+                    np.save(os.path.join(caldir, f"sample_{i:04d}.npy"), x)
+                refs = {}
+                for split, (ev, labels) in evs.items():
+                    ref, conf = predict(path, name, ev, with_conf=True)
+                    refs[split] = (ref, conf, labels)
+                    print(f"\n== {key} seed {seed} {split}: {len(cal)} "
+                          f"calibration, {len(ev)} evaluation samples; fp32 "
+                          f"confident (top-1 probability >= 0.5) on "
+                          f"{int(conf.sum())}" +
+                          (f"; fp32 accuracy {np.mean(ref == labels):.4f}"
+                           if labels is not None else ""), flush=True)
+                print(f"{'quantizer':10s} {'config':28s} {'split':7s} "
+                      f"{'top1_agree':>10s} {'confident':>9s} "
+                      f"{'accuracy':>8s} {'quant_s':>8s}")
 
-            def line(who, cfg, q, dt):
-                agree = float(np.mean(q == ref))
-                s = f"{who:10s} {cfg:28s} {agree:10.4f}"
-                s += f" {np.mean(q[conf] == ref[conf]):9.4f}" if conf.any() \
-                    else f" {'-':>9s}"
-                if labels is not None:
-                    s += f" {np.mean(q == labels):8.4f}"
-                print(s + f" {dt:8.1f}", flush=True)
-                return agree
+                def record(who, cfg, outp, dt):
+                    for split, (ev, labels) in evs.items():
+                        ref, conf, _ = refs[split]
+                        q = predict(outp, name, ev)
+                        agree = q == ref
+                        acc = float(np.mean(q == labels)) \
+                            if labels is not None else None
+                        rows.setdefault(split, {}).setdefault(
+                            f"{who} {cfg}", {})[seed] = (agree, conf, acc)
+                        c = f"{np.mean(agree[conf]):9.4f}" if conf.any() \
+                            else f"{'-':>9s}"
+                        a = f"{acc:8.4f}" if acc is not None else f"{'-':>8s}"
+                        print(f"{who:10s} {cfg:28s} {split:7s} "
+                              f"{agree.mean():10.4f} {c} {a} {dt:8.1f}",
+                              flush=True)
 
-            best_ort = (-1.0, "")
-            if args.ort != "none":
-                ort_path = ort_input(path, work)
-                for cfg in ort_configs(args.ort):
-                    label = f"{cfg[0]} {'per-channel' if cfg[1] else 'per-tensor'} {cfg[2]}"
-                    outp = os.path.join(work, f"{key}-ort-{cfg[0]}-{int(cfg[1])}-{cfg[2]}.onnx")
+                if args.ort != "none":
+                    ort_path = ort_input(path, work)
+                    for cfg in ort_configs(args.ort):
+                        label = f"{cfg[0]} {'per-channel' if cfg[1] else 'per-tensor'} {cfg[2]}"
+                        outp = os.path.join(work, f"{key}-ort-{cfg[0]}-{int(cfg[1])}-{cfg[2]}-{seed}.onnx")
+                        try:
+                            dt = run_ort(ort_path, name, cal, cfg, outp)
+                            record("ort", label, outp, dt)
+                        except Exception as e:  # noqa: BLE001
+                            print(f"{'ort':10s} {label:28s} FAILED {str(e)[:80]}")
+                for cfg, flags in configs.items():
+                    outp = os.path.join(work, f"{key}-ember-{cfg}-{seed}.onnx")
                     try:
-                        dt = run_ort(ort_path, name, cal, cfg, outp)
-                        a = line("ort", label, predict(outp, name, ev), dt)
-                        best_ort = max(best_ort, (a, label))
-                    except Exception as e:  # noqa: BLE001
-                        print(f"{'ort':10s} {label:28s} FAILED {str(e)[:80]}")
-            best_ember = (-1.0, "")
-            for cfg in [c for c in args.ember_configs.split(",") if c]:
-                outp = os.path.join(work, f"{key}-ember-{cfg}.onnx")
-                try:
-                    dt = run_ember(args, path, caldir, EMBER_CONFIGS[cfg],
-                                   outp, outp + ".log")
-                    a = line("ember", cfg, predict(outp, name, ev), dt)
-                    best_ember = max(best_ember, (a, cfg))
-                except RuntimeError as e:
-                    print(f"{'ember':10s} {cfg:28s} FAILED {str(e)[:100]}")
-            if best_ember[0] >= 0 and best_ort[0] >= 0:
-                print(f"best: ember {best_ember[0]:.4f} ({best_ember[1]}) vs "
-                      f"ort {best_ort[0]:.4f} ({best_ort[1]}): "
-                      f"ratio {best_ember[0] / best_ort[0]:.3f}")
-                summary.append((key, best_ember, best_ort))
-            dflt = os.path.join(work, f"{key}-ember-default.onnx")
-            if args.ember_check and os.path.exists(dflt):
-                n = min(args.ember_check, len(ev))
-                q_ort = predict(dflt, name, ev[:n])
-                res = {}
-                for t in ("interp", "cpu"):
-                    res[t] = ember_predict(args, t, dflt, name, ev[:n], tmp)
-                same = all(np.array_equal(a, b) for a, b in
-                           zip(res["interp"][1], res["cpu"][1]))
-                print(f"ember run on ember's default model, {n} samples: "
-                      f"agreement with fp32 interp {np.mean(res['interp'][0] == ref[:n]):.4f} "
-                      f"cpu {np.mean(res['cpu'][0] == ref[:n]):.4f} "
-                      f"(ORT on the same model {np.mean(q_ort == ref[:n]):.4f}); "
-                      f"interp and cpu bit-exact: {'yes' if same else 'no'}")
+                        dt = run_ember(args, path, caldir, flags, outp,
+                                       outp + ".log")
+                        record("ember", cfg, outp, dt)
+                    except RuntimeError as e:
+                        print(f"{'ember':10s} {cfg:28s} FAILED {str(e)[:100]}")
+                dflt = os.path.join(work, f"{key}-ember-default-{seed}.onnx")
+                if args.ember_check and os.path.exists(dflt) and \
+                        seed == args.seeds[0]:
+                    split = next(iter(evs))
+                    ev = evs[split][0]
+                    ref = refs[split][0]
+                    n = min(args.ember_check, len(ev))
+                    q_ort = predict(dflt, name, ev[:n])
+                    res = {}
+                    for t in ("interp", "cpu"):
+                        res[t] = ember_predict(args, t, dflt, name, ev[:n], tmp)
+                    same = all(np.array_equal(a, b) for a, b in
+                               zip(res["interp"][1], res["cpu"][1]))
+                    print(f"ember run on ember's default model, {n} {split} "
+                          f"samples: agreement with fp32 interp "
+                          f"{np.mean(res['interp'][0] == ref[:n]):.4f} "
+                          f"cpu {np.mean(res['cpu'][0] == ref[:n]):.4f} "
+                          f"(ORT on the same model {np.mean(q_ort == ref[:n]):.4f}); "
+                          f"interp and cpu bit-exact: {'yes' if same else 'no'}",
+                          flush=True)
+            for split, r in rows.items():
+                print(f"\n== {key}")
+                summarize(split, r, args.baseline)
+                pooled = {lab: np.mean(np.concatenate(
+                    [v[0] for v in per.values()])) for lab, per in r.items()}
+                e = max(((v, k) for k, v in pooled.items()
+                         if k.startswith("ember")), default=None)
+                o = max(((v, k) for k, v in pooled.items()
+                         if k.startswith("ort")), default=None)
+                if e and o:
+                    summary.append((key, split, e, o))
     if summary:
-        print("\nsummary (top-1 agreement with fp32, best configuration each):")
-        for key, e, o in summary:
-            print(f"  {key:12s} ember {e[0]:.4f}  ort {o[0]:.4f}  "
-                  f"ember/ort {e[0] / o[0]:.3f}")
+        print("\nsummary (top-1 agreement with fp32, pooled over seeds, best "
+              "configuration each):")
+        for key, split, e, o in summary:
+            print(f"  {key:12s} {split:7s} ember {e[0]:.4f} ({e[1][6:]})  "
+                  f"ort {o[0]:.4f} ({o[1][4:]})  ember/ort {e[0] / o[0]:.3f}")
 
 
 if __name__ == "__main__":

@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 namespace ember::quant {
-
-namespace {
 
 int64_t groupsOf(const onnx::NodeProto &n) {
   for (auto &a : n.attribute())
@@ -14,9 +13,7 @@ int64_t groupsOf(const onnx::NodeProto &n) {
   return 1;
 }
 
-struct Pair {
-  int conv1 = -1, act = -1, conv2 = -1;
-};
+namespace {
 
 bool isDefault(const onnx::NodeProto &n) {
   return n.domain().empty() || n.domain() == "ai.onnx";
@@ -24,11 +21,33 @@ bool isDefault(const onnx::NodeProto &n) {
 
 } // namespace
 
-Expected<EqualizationStats> equalizeCrossLayer(onnx::ModelProto &m,
-                                               const EqualizationOptions &o) {
-  EqualizationStats st;
-  auto *g = m.mutable_graph();
-  GraphIndex ix(*g);
+void scaleConvPair(Tensor &w1, Tensor *b1, Tensor &w2, int64_t groups2,
+                   const std::vector<double> &s) {
+  int64_t c = w1.dim(0), inner1 = w1.size() / c;
+  int64_t oc2 = w2.dim(0), icg2 = w2.dim(1), inner2 = w2.size() / (oc2 * icg2);
+  int64_t ocg2 = oc2 / groups2;
+  float *a = w1.data<float>(), *b = w2.data<float>();
+  for (int64_t i = 0; i < w1.size(); ++i)
+    a[i] = float(double(a[i]) / s[size_t(i / inner1)]);
+  if (b1)
+    for (int64_t ch = 0; ch < c && ch < b1->size(); ++ch)
+      b1->data<float>()[ch] =
+          float(double(b1->data<float>()[ch]) / s[size_t(ch)]);
+  for (int64_t o2 = 0; o2 < oc2; ++o2) {
+    int64_t grp = o2 / ocg2;
+    for (int64_t ic = 0; ic < icg2; ++ic) {
+      double sc = s[size_t(grp * icg2 + ic)];
+      float *q = b + (o2 * icg2 + ic) * inner2;
+      for (int64_t k = 0; k < inner2; ++k)
+        q[k] = float(double(q[k]) * sc);
+    }
+  }
+}
+
+std::vector<ConvPair> findConvPairs(const onnx::ModelProto &m,
+                                    const std::set<std::string> &activations) {
+  const auto &g = m.graph();
+  GraphIndex ix(g);
   auto floatInit = [&](const std::string &t) -> const onnx::TensorProto * {
     const onnx::TensorProto *p = ix.init(t);
     return p && p->data_type() == onnx::TensorProto::FLOAT ? p : nullptr;
@@ -41,7 +60,7 @@ Expected<EqualizationStats> equalizeCrossLayer(onnx::ModelProto &m,
     return it == ix.consumers.end() ? -1 : it->second[0].first;
   };
   auto convWithWeights = [&](int i) {
-    const auto &n = g->node(i);
+    const auto &n = g.node(i);
     if (!isDefault(n) || n.op_type() != "Conv" || n.input_size() < 2)
       return false;
     const onnx::TensorProto *w = floatInit(n.input(1));
@@ -52,29 +71,33 @@ Expected<EqualizationStats> equalizeCrossLayer(onnx::ModelProto &m,
       return false;
     return true;
   };
+  auto scalar = [&](const onnx::NodeProto &n, int k, double &v) {
+    if (n.input_size() <= k || !floatInit(n.input(k)))
+      return false;
+    auto t = initializerTensor(*floatInit(n.input(k)));
+    if (!t || t->size() != 1)
+      return false;
+    v = t->getDouble(0);
+    return true;
+  };
 
-  std::vector<Pair> pairs;
-  for (int i = 0; i < g->node_size(); ++i) {
+  std::vector<ConvPair> pairs;
+  for (int i = 0; i < g.node_size(); ++i) {
     if (!convWithWeights(i))
       continue;
-    Pair p;
+    ConvPair p;
     p.conv1 = i;
-    std::string t = g->node(i).output(0);
+    std::string t = g.node(i).output(0);
     int j = soleReader(t);
     if (j < 0)
       continue;
-    const auto &nj = g->node(j);
-    if (isDefault(nj) &&
-        (nj.op_type() == "Relu" || nj.op_type() == "LeakyRelu" ||
-         (o.clipAsRelu && nj.op_type() == "Clip"))) {
+    const auto &nj = g.node(j);
+    if (isDefault(nj) && activations.count(nj.op_type())) {
       if (nj.op_type() == "Clip") {
-        // Clip(0, hi) only.
-        bool lo0 = nj.input_size() > 1 && floatInit(nj.input(1));
-        if (lo0) {
-          auto lo = initializerTensor(*floatInit(nj.input(1)));
-          lo0 = lo && lo->size() == 1 && lo->getDouble(0) == 0.0;
-        }
-        if (!lo0)
+        // Clip(0, hi) only, both bounds constant.
+        double lo = -1;
+        if (!scalar(nj, 1, lo) || lo != 0.0 || !scalar(nj, 2, p.clipHigh) ||
+            !(p.clipHigh > 0))
           continue;
       }
       p.act = j;
@@ -83,11 +106,33 @@ Expected<EqualizationStats> equalizeCrossLayer(onnx::ModelProto &m,
       if (j < 0)
         continue;
     }
-    if (!convWithWeights(j) || g->node(j).input(0) != t)
+    if (!convWithWeights(j) || g.node(j).input(0) != t)
+      continue;
+    // conv2 reads every output channel of conv1, in any grouping.
+    const onnx::TensorProto *w1 = floatInit(g.node(i).input(1));
+    const onnx::TensorProto *w2 = floatInit(g.node(j).input(1));
+    if (w2->dims(1) * groupsOf(g.node(j)) != w1->dims(0))
       continue;
     p.conv2 = j;
+    p.tensor = t;
     pairs.push_back(p);
   }
+  return pairs;
+}
+
+Expected<EqualizationStats> equalizeCrossLayer(onnx::ModelProto &m,
+                                               const EqualizationOptions &o) {
+  EqualizationStats st;
+  auto *g = m.mutable_graph();
+  GraphIndex ix(*g);
+  auto floatInit = [&](const std::string &t) -> const onnx::TensorProto * {
+    const onnx::TensorProto *p = ix.init(t);
+    return p && p->data_type() == onnx::TensorProto::FLOAT ? p : nullptr;
+  };
+  std::set<std::string> acts = {"Relu", "LeakyRelu"};
+  if (o.clipAsRelu)
+    acts.insert("Clip");
+  std::vector<ConvPair> pairs = findConvPairs(m, acts);
   if (pairs.empty())
     return st;
 
@@ -102,17 +147,9 @@ Expected<EqualizationStats> equalizeCrossLayer(onnx::ModelProto &m,
         EMBER_ASSIGN(Tensor t, initializerTensor(*floatInit(name)));
         w[name] = std::move(t);
       }
-  std::vector<Pair> valid;
-  for (auto &p : pairs) {
-    const Tensor &w1 = w[g->node(p.conv1).input(1)];
-    const Tensor &w2 = w[g->node(p.conv2).input(1)];
-    int64_t c = w1.dim(0);
-    if (w2.dim(1) * groupsOf(g->node(p.conv2)) == c)
-      valid.push_back(p);
-  }
   for (int sweep = 0; sweep < o.maxSweeps; ++sweep) {
     double moved = 0;
-    for (auto &p : valid) {
+    for (auto &p : pairs) {
       Tensor &w1 = w[g->node(p.conv1).input(1)];
       Tensor &w2 = w[g->node(p.conv2).input(1)];
       int64_t c = w1.dim(0), inner1 = w1.size() / c;
@@ -121,7 +158,7 @@ Expected<EqualizationStats> equalizeCrossLayer(onnx::ModelProto &m,
       int64_t groups2 = groupsOf(g->node(p.conv2));
       int64_t ocg2 = oc2 / groups2;
       std::vector<double> r1(size_t(c), 0), r2(size_t(c), 0);
-      float *a = w1.data<float>(), *b = w2.data<float>();
+      const float *a = w1.data<float>(), *b = w2.data<float>();
       for (int64_t i = 0; i < w1.size(); ++i)
         r1[size_t(i / inner1)] =
             std::max(r1[size_t(i / inner1)], double(std::fabs(a[i])));
@@ -138,24 +175,11 @@ Expected<EqualizationStats> equalizeCrossLayer(onnx::ModelProto &m,
       for (int64_t ch = 0; ch < c; ++ch)
         if (r1[size_t(ch)] > 0 && r2[size_t(ch)] > 0)
           s[size_t(ch)] = std::sqrt(r1[size_t(ch)] / r2[size_t(ch)]);
-      for (int64_t i = 0; i < w1.size(); ++i)
-        a[i] = float(double(a[i]) / s[size_t(i / inner1)]);
       const auto &n1 = g->node(p.conv1);
-      if (n1.input_size() > 2 && !n1.input(2).empty()) {
-        Tensor &bias = w[n1.input(2)];
-        for (int64_t ch = 0; ch < c && ch < bias.size(); ++ch)
-          bias.data<float>()[ch] =
-              float(double(bias.data<float>()[ch]) / s[size_t(ch)]);
-      }
-      for (int64_t o2 = 0; o2 < oc2; ++o2) {
-        int64_t grp = o2 / ocg2;
-        for (int64_t ic = 0; ic < icg2; ++ic) {
-          double sc = s[size_t(grp * icg2 + ic)];
-          float *q = b + (o2 * icg2 + ic) * inner2;
-          for (int64_t k = 0; k < inner2; ++k)
-            q[k] = float(double(q[k]) * sc);
-        }
-      }
+      Tensor *bias = n1.input_size() > 2 && !n1.input(2).empty()
+                         ? &w[n1.input(2)]
+                         : nullptr;
+      scaleConvPair(w1, bias, w2, groups2, s);
       for (double x : s)
         moved = std::max(moved, std::fabs(std::log(x)));
     }
@@ -169,14 +193,14 @@ Expected<EqualizationStats> equalizeCrossLayer(onnx::ModelProto &m,
       init = makeInitializer(init.name(), it->second);
   }
   if (o.clipAsRelu)
-    for (auto &p : valid)
+    for (auto &p : pairs)
       if (p.act >= 0 && g->node(p.act).op_type() == "Clip") {
         auto *n = g->mutable_node(p.act);
         n->set_op_type("Relu");
         while (n->input_size() > 1)
           n->mutable_input()->RemoveLast();
       }
-  st.pairs = valid.size();
+  st.pairs = pairs.size();
   return st;
 }
 

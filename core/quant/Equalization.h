@@ -12,6 +12,8 @@
 
 #include "quant/OnnxModel.h"
 
+#include <set>
+
 namespace ember::quant {
 
 struct EqualizationOptions {
@@ -27,6 +29,26 @@ struct EqualizationStats {
   size_t pairs = 0; // layer pairs rescaled
   int sweeps = 0;
 };
+
+// conv1 -> [act] -> conv2 where conv1's output (and act's) has no other
+// reader, both weights (and conv1's bias) are float initializers read by
+// that node alone, and conv2 reads all of conv1's channels (any group
+// count). `activations` lists the op types allowed between them (none
+// is always allowed); a Clip must be Clip(0, hi) with constant bounds.
+struct ConvPair {
+  int conv1 = -1, act = -1, conv2 = -1; // node indices; act -1: none
+  std::string tensor;                   // what conv2 reads
+  double clipHigh = 0;                  // act is Clip(0, clipHigh)
+};
+std::vector<ConvPair> findConvPairs(const onnx::ModelProto &m,
+                                    const std::set<std::string> &activations);
+
+// Divides conv1's output channel c (weights, bias when given) by s[c] and
+// multiplies the weights of conv2 that read channel c by s[c]. groups2:
+// conv2's group attribute.
+void scaleConvPair(Tensor &w1, Tensor *b1, Tensor &w2, int64_t groups2,
+                   const std::vector<double> &s);
+int64_t groupsOf(const onnx::NodeProto &n);
 
 // Rescales the weights (and conv1's bias) of every eligible pair in place.
 Expected<EqualizationStats>

@@ -104,7 +104,21 @@ std::string profileToJson(const Profile &p) {
     }
     s += "}";
   }
-  s += "\n  ]\n}\n";
+  s += "\n  ]";
+  if (!p.channelMaxima.empty()) {
+    s += ",\n  \"channel_maxima\": {";
+    first = true;
+    for (auto &kv : p.channelMaxima) {
+      s += first ? "\n" : ",\n";
+      first = false;
+      s += "    " + jsonQuote(kv.first) + ": [";
+      for (size_t i = 0; i < kv.second.size(); ++i)
+        s += (i ? "," : "") + jsonNumber(kv.second[i]);
+      s += "]";
+    }
+    s += "\n  }";
+  }
+  s += "\n}\n";
   return s;
 }
 
@@ -212,6 +226,21 @@ Expected<Profile> profileFromJson(const std::string &text,
     }
     EMBER_TRY(need(!p.tensors.count(nm), where, ctx + " appears twice"));
     p.tensors[nm] = std::move(st);
+  }
+  if (const JsonValue *cm = d.get("channel_maxima")) {
+    EMBER_TRY(need(cm->isObject(), where, "'channel_maxima' is not an object"));
+    for (auto &kv : cm->members()) {
+      EMBER_TRY(need(kv.second.isArray() && !kv.second.items().empty(), where,
+                     "channel maxima of '" + kv.first + "' are not a list"));
+      std::vector<double> v;
+      for (auto &x : kv.second.items()) {
+        EMBER_TRY(
+            need(x.isNumber() && std::isfinite(x.num()), where,
+                 "channel maxima of '" + kv.first + "' hold a non-number"));
+        v.push_back(x.num());
+      }
+      p.channelMaxima[kv.first] = std::move(v);
+    }
   }
   return p;
 }

@@ -1,6 +1,7 @@
 #include "quant/Quantizer.h"
 
 #include "import/TensorIO.h"
+#include "quant/ActEqualization.h"
 #include "quant/Equalization.h"
 #include "quant/QdqRewrite.h"
 #include "quant/Refine.h"
@@ -22,6 +23,8 @@ std::string describeOptions(const QuantizeOptions &o) {
       " weights=int8-symmetric-", o.perChannel ? "per-channel" : "per-tensor",
       " activations=", o.activationType == ElemKind::I8 ? "int8" : "uint8",
       "-asymmetric equalize=", o.equalize ? 1 : 0,
+      o.actEqualize > 0 ? concat(" equalize_activations=", o.actEqualize)
+                        : std::string(),
       " bias_correction=", o.biasCorrection ? 1 : 0,
       " refine=", o.refineRanges ? "ranges" : "",
       o.refineRanges && o.refineBias ? "+" : "", o.refineBias ? "bias" : "",
@@ -106,6 +109,40 @@ Status quantizeModel(const QuantizeOptions &o) {
       *log << "cross-layer equalization: " << es.pairs
            << " layer pairs rescaled\n";
   }
+  // Activation equalization: its scales come from per-channel maxima that
+  // a pre-pass measures on this graph (or the profile stored), and the hash
+  // below is taken on the equalized graph the histograms describe.
+  std::map<std::string, std::vector<double>> maxima;
+  if (o.actEqualize > 0) {
+    std::vector<std::string> eqTensors = actEqualizationTensors(m);
+    if (!o.profileIn.empty()) {
+      maxima = prof.channelMaxima;
+    } else if (!eqTensors.empty()) {
+      auto t0 = Clock::now();
+      EMBER_ASSIGN(maxima,
+                   measureChannelMaxima(m, eqTensors, shapes, samples, o.run));
+      double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (log)
+        *log << "activation equalization pre-pass: " << samples.size()
+             << " samples, " << eqTensors.size() << " tensors, "
+             << concat(int(secs * 10) / 10.0) << " s\n";
+    }
+    if (!eqTensors.empty() && maxima.empty())
+      return invalid("the profile holds no per-channel maxima for activation "
+                     "equalization (it was recorded with '",
+                     prof.preprocess, "') (", o.profileIn, ")");
+    ActEqualizationOptions ao;
+    ao.alpha = o.actEqualize;
+    auto es = equalizeActivations(m, maxima, ao);
+    if (!es)
+      return es.status().withContext(o.profileIn.empty() ? o.model
+                                                         : o.profileIn);
+    preprocess += concat(" equalize_activations=", o.actEqualize, ":",
+                         es->pairs, "/", es->channels);
+    if (log && es->pairs)
+      *log << "activation equalization: " << es->channels
+           << " channels rescaled in " << es->pairs << " layer pairs\n";
+  }
   const std::string hash = graphHash(m);
   if (!o.profileIn.empty() && prof.graphHash != hash)
     return invalid("the profile was measured on another graph (profile ",
@@ -140,6 +177,7 @@ Status quantizeModel(const QuantizeOptions &o) {
     double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     prof.model = o.model;
     prof.preprocess = preprocess;
+    prof.channelMaxima = maxima;
     if (log)
       *log << "calibration: " << samples.size() << " samples, "
            << observed.size() << " tensors, " << concat(int(secs * 10) / 10.0)

@@ -28,6 +28,10 @@ struct QuantizeOptions {
   // Equalize through Clip(0, hi) too, replacing it with Relu (Nagel et
   // al.'s ReLU6 treatment; changes the fp32 function where the clip binds).
   bool equalizeClip = false;
+  // Activation equalization (ActEqualization.h) with this strength alpha in
+  // [0, 1]; 0: off. Needs calibration samples or a profile holding the
+  // per-channel maxima.
+  double actEqualize = 0;
   bool biasCorrection = true;
   // Layer-wise refinement (Refine.h) on the first refineSamples samples:
   // output-error ranges for Linear inputs (on: it helped on both held-out

@@ -6,11 +6,13 @@
 #include "import/OnnxImporter.h"
 #include "import/TensorIO.h"
 #include "interp/Interpreter.h"
+#include "quant/ActEqualization.h"
 #include "quant/Equalization.h"
 #include "quant/QdqRewrite.h"
 #include "quant/Refine.h"
 #include "support/Json.h"
 
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -712,4 +714,206 @@ TEST(QdqRewrite, BiasCorrectionRemovesTheInputQuantizationShift) {
                                  double(bsc.data<float>()[o]));
     EXPECT_EQ(bq.data<int32_t>()[o], int32_t(want));
   }
+}
+
+namespace {
+
+// x[1,3,5,5] -> Conv 1x1 (4 ch, bias) -> Relu or Clip(0, 6) -> depthwise
+// Conv 3x3 (4 groups, pads 1) -> y[1,4,5,5]. Conv1's channel 0 is 8x and
+// channel 1 4x larger than the others.
+onnx::ModelProto actEqModel(bool clip) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto &g = *m.mutable_graph();
+  io(g.add_input(), "x", {1, 3, 5, 5});
+  io(g.add_output(), "y", {1, 4, 5, 5});
+  auto w1 = gaussian(4 * 3, 41, 0, 0.5f);
+  for (int k = 0; k < 3; ++k) {
+    w1[size_t(k)] *= 8.0f;
+    w1[size_t(3 + k)] *= 4.0f;
+  }
+  addInit(g, "w1", f32({4, 3, 1, 1}, w1));
+  addInit(g, "b1", f32({4}, {0.5f, 0.2f, 0.1f, 0.3f}));
+  addInit(g, "w2", f32({4, 1, 3, 3}, gaussian(36, 42, 0, 0.3f)));
+  node(g, "Conv", {"x", "w1", "b1"}, {"a"}, "c1");
+  if (clip) {
+    addInit(g, "lo", f32({}, {0.0f}));
+    addInit(g, "hi", f32({}, {6.0f}));
+    node(g, "Clip", {"a", "lo", "hi"}, {"r"}, "clip");
+  } else {
+    node(g, "Relu", {"a"}, {"r"}, "relu");
+  }
+  auto *c2 = node(g, "Conv", {"r", "w2"}, {"y"}, "c2");
+  auto *grp = c2->add_attribute();
+  grp->set_name("group");
+  grp->set_type(onnx::AttributeProto::INT);
+  grp->set_i(4);
+  auto *pads = c2->add_attribute();
+  pads->set_name("pads");
+  pads->set_type(onnx::AttributeProto::INTS);
+  for (int i = 0; i < 4; ++i)
+    pads->add_ints(1);
+  return m;
+}
+
+std::vector<Sample> actEqSamples(int n, float sd) {
+  std::vector<Sample> s;
+  for (int i = 0; i < n; ++i) {
+    Sample x;
+    x.name = "s" + std::to_string(i);
+    x.inputs.push_back(
+        f32({1, 3, 5, 5}, gaussian(75, 50 + uint64_t(i), 0, sd)));
+    s.push_back(std::move(x));
+  }
+  return s;
+}
+
+} // namespace
+
+TEST(ActEqualization, EvensTheChannelsAndKeepsTheFunction) {
+  onnx::ModelProto m = actEqModel(false);
+  auto tensors = actEqualizationTensors(m);
+  ASSERT_EQ(tensors, std::vector<std::string>{"r"});
+  auto samples = actEqSamples(6, 1.0f);
+  std::map<std::string, Dims> shapes = {{"x", {1, 3, 5, 5}}};
+  auto mx = measureChannelMaxima(m, tensors, shapes, samples, {});
+  ASSERT_TRUE(mx.hasValue()) << mx.status().message();
+  const std::vector<double> before = mx->at("r");
+  ASSERT_EQ(before.size(), 4u);
+  std::vector<double> sorted = before;
+  std::sort(sorted.begin(), sorted.end());
+  double median = 0.5 * (sorted[1] + sorted[2]); // of the 4 positive maxima
+  ASSERT_GT(before[0], 2 * median);
+  onnx::ModelProto e = m;
+  ActEqualizationOptions ao;
+  ao.alpha = 1.0;
+  auto st = equalizeActivations(e, *mx, ao);
+  ASSERT_TRUE(st.hasValue()) << st.status().message();
+  EXPECT_EQ(st->pairs, 1u);
+  EXPECT_GE(st->channels, 1u);
+  // alpha 1: every channel's maximum is now at most the median.
+  auto mx2 = measureChannelMaxima(e, tensors, shapes, samples, {});
+  ASSERT_TRUE(mx2.hasValue());
+  for (size_t c = 0; c < 4; ++c) {
+    EXPECT_LE(mx2->at("r")[c], median * (1 + 1e-5)) << c;
+    if (before[c] <= median) {
+      EXPECT_FLOAT_EQ(float(mx2->at("r")[c]), float(before[c])) << c;
+    }
+  }
+  // The same function.
+  for (auto &s : samples) {
+    auto y0 = runModel(m, s.inputs[0]), y1 = runModel(e, s.inputs[0]);
+    ASSERT_TRUE(y0.hasValue() && y1.hasValue());
+    for (int64_t i = 0; i < (*y0)[0].size(); ++i)
+      EXPECT_NEAR((*y1)[0].data<float>()[i], (*y0)[0].data<float>()[i],
+                  1e-4 * (1 + std::fabs((*y0)[0].data<float>()[i])));
+  }
+  // alpha 0.5 moves half as far (in log), alpha 0 not at all.
+  onnx::ModelProto h = m;
+  ao.alpha = 0.5;
+  ASSERT_TRUE(equalizeActivations(h, *mx, ao).hasValue());
+  auto mx3 = measureChannelMaxima(h, tensors, shapes, samples, {});
+  EXPECT_NEAR(mx3->at("r")[0], std::sqrt(before[0] * median), 1e-4 * before[0]);
+  onnx::ModelProto z = m;
+  ao.alpha = 0;
+  auto st0 = equalizeActivations(z, *mx, ao);
+  ASSERT_TRUE(st0.hasValue());
+  EXPECT_EQ(st0->channels, 0u);
+  EXPECT_EQ(graphHash(z), graphHash(m));
+}
+
+TEST(ActEqualization, ClipChannelsThatBindStay) {
+  onnx::ModelProto m = actEqModel(true);
+  auto tensors = actEqualizationTensors(m);
+  ASSERT_EQ(tensors.size(), 1u);
+  // Large inputs: channel 0 reaches the clip at 6 on the samples.
+  auto samples = actEqSamples(6, 3.0f);
+  std::map<std::string, Dims> shapes = {{"x", {1, 3, 5, 5}}};
+  auto mx = measureChannelMaxima(m, tensors, shapes, samples, {});
+  ASSERT_TRUE(mx.hasValue());
+  ASSERT_EQ(mx->at("r")[0], 6.0);
+  onnx::ModelProto e = m;
+  ActEqualizationOptions ao;
+  ao.alpha = 1.0;
+  auto st = equalizeActivations(e, *mx, ao);
+  ASSERT_TRUE(st.hasValue());
+  auto mx2 = measureChannelMaxima(e, tensors, shapes, samples, {});
+  EXPECT_EQ(mx2->at("r")[0], 6.0); // bound by the clip: not scaled
+  // The function is unchanged on the calibration samples.
+  for (auto &s : samples) {
+    auto y0 = runModel(m, s.inputs[0]), y1 = runModel(e, s.inputs[0]);
+    ASSERT_TRUE(y0.hasValue() && y1.hasValue());
+    for (int64_t i = 0; i < (*y0)[0].size(); ++i)
+      EXPECT_NEAR((*y1)[0].data<float>()[i], (*y0)[0].data<float>()[i],
+                  1e-4 * (1 + std::fabs((*y0)[0].data<float>()[i])));
+  }
+  // Missing or mis-sized maxima are errors naming the tensor.
+  auto bad = equalizeActivations(e, {}, ao);
+  ASSERT_FALSE(bad.hasValue());
+  EXPECT_NE(bad.status().message().find("'r'"), std::string::npos);
+  auto bad2 = equalizeActivations(e, {{"r", {1.0, 2.0}}}, ao);
+  ASSERT_FALSE(bad2.hasValue());
+  EXPECT_NE(bad2.status().message().find("channels"), std::string::npos);
+}
+
+TEST(ActEqualization, ProfileReproducesAndHashCoversIt) {
+  std::string d = tempDir("acteq");
+  std::string model = d + "/model.onnx", calib = d + "/calib";
+  mkdir(calib.c_str(), 0755);
+  ASSERT_TRUE(writeOnnxModelAtomically(actEqModel(true), model).isOk());
+  for (int i = 0; i < 4; ++i)
+    ASSERT_TRUE(
+        writeTensorFile(f32({1, 3, 5, 5}, gaussian(75, 200 + i, 0, 0.3f)),
+                        calib + "/x" + std::to_string(i) + ".npy")
+            .isOk());
+  QuantizeOptions o;
+  o.model = model;
+  o.calibrationDir = calib;
+  o.output = d + "/q.onnx";
+  o.profileOut = d + "/p.json";
+  o.actEqualize = 0.5;
+  o.refineRanges = false;
+  Status s = quantizeModel(o);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  auto prof = profileFromJson(*readFileBytes(o.profileOut), "p.json");
+  ASSERT_TRUE(prof.hasValue()) << prof.status().message();
+  ASSERT_EQ(prof->channelMaxima.count("r"), 1u);
+  EXPECT_EQ(prof->channelMaxima.at("r").size(), 4u);
+  // Channel 1 moved (channel 0 reaches the clip).
+  EXPECT_NE(prof->preprocess.find("equalize_activations=0.5:1/1"),
+            std::string::npos)
+      << prof->preprocess;
+  // The profile alone (no samples) gives the same bytes.
+  QuantizeOptions p = o;
+  p.calibrationDir.clear();
+  p.profileIn = o.profileOut;
+  p.profileOut.clear();
+  p.output = d + "/q2.onnx";
+  s = quantizeModel(p);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  EXPECT_EQ(*readFileBytes(p.output), *readFileBytes(o.output));
+  // Another strength, or none, is another graph: refused, with the reason.
+  for (double alpha : {0.0, 1.0}) {
+    QuantizeOptions r = p;
+    r.actEqualize = alpha;
+    r.output = d + "/q3.onnx";
+    s = quantizeModel(r);
+    ASSERT_FALSE(s.isOk()) << alpha;
+    EXPECT_NE(s.message().find("another graph"), std::string::npos);
+    EXPECT_NE(s.message().find("equalize_activations"), std::string::npos);
+    EXPECT_FALSE(exists(r.output));
+  }
+  // A profile without maxima cannot drive the pass.
+  QuantizeOptions n = o;
+  n.actEqualize = 0;
+  n.output = d + "/n.onnx";
+  n.profileOut = d + "/n.json";
+  ASSERT_TRUE(quantizeModel(n).isOk());
+  QuantizeOptions n2 = p;
+  n2.profileIn = n.profileOut;
+  n2.output = d + "/n2.onnx";
+  s = quantizeModel(n2);
+  ASSERT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("no per-channel maxima"), std::string::npos);
 }

@@ -118,6 +118,14 @@ int quantizeMain(int argc, char **argv) {
           "changes the clip bounds.",
           cmdline::set(o.equalizeClip))
       .inSection("method");
+  cmd.add({"--equalize-activations"}, "ALPHA",
+          "Activation equalization: channels of a conv -> relu/clip -> conv "
+          "activation above the median calibration maximum are scaled down "
+          "by (max/median)^ALPHA in the first conv and up in the second "
+          "(0 off, 1 strongest). Default: " +
+              concat(o.actEqualize) + ".",
+          cmdline::realIn(o.actEqualize, 0, 1))
+      .inSection("method");
   cmd.add({"--no-bias-correction"}, "", "Skips bias correction.",
           cmdline::set(noBiasCorrection))
       .inSection("method");
