@@ -352,7 +352,8 @@ def run_ember(args, path, caldir, extra, outp, log):
     with open(log, "w") as f:
         f.write(r.stdout + r.stderr)
     for ln in r.stdout.splitlines():
-        if ln.startswith("calibration:"):
+        if ln.startswith(("calibration:", "activation equalization",
+                          "refinement:")):
             print(f"           ({ln.strip()})")
     return dt
 

@@ -13,10 +13,12 @@ const std::set<std::string> kActivations = {"Relu", "Clip"};
 
 } // namespace
 
-std::vector<std::string> actEqualizationTensors(const onnx::ModelProto &m) {
+std::vector<std::string>
+actEqualizationTensors(const onnx::ModelProto &m,
+                       const ActEqualizationOptions &o) {
   std::vector<std::string> out;
   for (auto &p : findConvPairs(m, kActivations))
-    if (p.act >= 0)
+    if (p.act >= 0 || o.linearPairs)
       out.push_back(p.tensor);
   return out;
 }
@@ -53,7 +55,7 @@ measureChannelMaxima(const onnx::ModelProto &m,
           const float *p = x + (b * c + k) * inner;
           double v = mx[size_t(k)];
           for (int64_t i = 0; i < inner; ++i)
-            v = std::max(v, double(p[i]));
+            v = std::max(v, double(std::fabs(p[i])));
           if (!std::isfinite(v))
             return invalid("tensor '", name, "' holds ",
                            std::isnan(v) ? "NaN" : "an infinity",
@@ -78,7 +80,7 @@ equalizeActivations(onnx::ModelProto &m,
   GraphIndex ix(*g);
   std::map<std::string, Tensor> w; // changed initializers
   for (auto &p : pairs) {
-    if (p.act < 0)
+    if (p.act < 0 && !o.linearPairs)
       continue;
     auto it = maxima.find(p.tensor);
     if (it == maxima.end())
@@ -102,11 +104,16 @@ equalizeActivations(onnx::ModelProto &m,
     double median = pos.size() % 2 ? pos[h] : 0.5 * (pos[h - 1] + pos[h]);
     std::vector<double> s(mx.size(), 1.0);
     size_t moved = 0;
-    bool clip = g->node(p.act).op_type() == "Clip";
+    bool clip = p.act >= 0 && g->node(p.act).op_type() == "Clip";
     for (size_t c = 0; c < mx.size(); ++c) {
-      if (!(mx[c] > median) || (clip && !(mx[c] < p.clipHigh)))
+      if (!(mx[c] > 0) || (clip && !(mx[c] < p.clipHigh)))
+        continue; // a dead channel, or one the clip binds
+      if (mx[c] < median && !o.raiseSmall)
         continue;
-      s[c] = std::pow(mx[c] / median, o.alpha);
+      double sc = std::pow(mx[c] / median, o.alpha);
+      if (clip && !(mx[c] / sc < p.clipHigh))
+        continue; // raised up to the clip
+      s[c] = sc;
       moved += s[c] != 1.0;
     }
     if (!moved)

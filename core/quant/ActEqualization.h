@@ -27,6 +27,11 @@ namespace ember::quant {
 
 struct ActEqualizationOptions {
   double alpha = 0.5; // 0: nothing moves; 1: every channel to the median
+  // Also raise the channels below the median, by the same rule (s_c < 1).
+  bool raiseSmall = false;
+  // Also pairs with no activation between the convolutions (a linear
+  // bottleneck feeding the next expansion): channel size max |x|.
+  bool linearPairs = false;
 };
 
 struct ActEqualizationStats {
@@ -36,9 +41,11 @@ struct ActEqualizationStats {
 
 // The tensors whose per-channel maxima the pass needs: what the second
 // convolution of each pair reads (the activation's output), graph order.
-std::vector<std::string> actEqualizationTensors(const onnx::ModelProto &m);
+std::vector<std::string>
+actEqualizationTensors(const onnx::ModelProto &m,
+                       const ActEqualizationOptions &o);
 
-// Per-channel (axis 1) maxima of `tensors` over the samples, on the
+// Per-channel (axis 1) maxima of |x| of `tensors` over the samples, on the
 // calibration target.
 Expected<std::map<std::string, std::vector<double>>>
 measureChannelMaxima(const onnx::ModelProto &m,

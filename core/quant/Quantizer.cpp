@@ -23,8 +23,10 @@ std::string describeOptions(const QuantizeOptions &o) {
       " weights=int8-symmetric-", o.perChannel ? "per-channel" : "per-tensor",
       " activations=", o.activationType == ElemKind::I8 ? "int8" : "uint8",
       "-asymmetric equalize=", o.equalize ? 1 : 0,
-      o.actEqualize > 0 ? concat(" equalize_activations=", o.actEqualize)
-                        : std::string(),
+      o.actEqualize > 0
+          ? concat(" equalize_activations=", o.actEqualize,
+                   o.actEqRaise ? "+raise" : "", o.actEqLinear ? "+linear" : "")
+          : std::string(),
       " bias_correction=", o.biasCorrection ? 1 : 0,
       " refine=", o.refineRanges ? "ranges" : "",
       o.refineRanges && o.refineBias ? "+" : "", o.refineBias ? "bias" : "",
@@ -114,7 +116,11 @@ Status quantizeModel(const QuantizeOptions &o) {
   // below is taken on the equalized graph the histograms describe.
   std::map<std::string, std::vector<double>> maxima;
   if (o.actEqualize > 0) {
-    std::vector<std::string> eqTensors = actEqualizationTensors(m);
+    ActEqualizationOptions ao;
+    ao.alpha = o.actEqualize;
+    ao.raiseSmall = o.actEqRaise;
+    ao.linearPairs = o.actEqLinear;
+    std::vector<std::string> eqTensors = actEqualizationTensors(m, ao);
     if (!o.profileIn.empty()) {
       maxima = prof.channelMaxima;
     } else if (!eqTensors.empty()) {
@@ -131,14 +137,13 @@ Status quantizeModel(const QuantizeOptions &o) {
       return invalid("the profile holds no per-channel maxima for activation "
                      "equalization (it was recorded with '",
                      prof.preprocess, "') (", o.profileIn, ")");
-    ActEqualizationOptions ao;
-    ao.alpha = o.actEqualize;
     auto es = equalizeActivations(m, maxima, ao);
     if (!es)
       return es.status().withContext(o.profileIn.empty() ? o.model
                                                          : o.profileIn);
-    preprocess += concat(" equalize_activations=", o.actEqualize, ":",
-                         es->pairs, "/", es->channels);
+    preprocess += concat(
+        " equalize_activations=", o.actEqualize, o.actEqRaise ? "+raise" : "",
+        o.actEqLinear ? "+linear" : "", ":", es->pairs, "/", es->channels);
     if (log && es->pairs)
       *log << "activation equalization: " << es->channels
            << " channels rescaled in " << es->pairs << " layer pairs\n";

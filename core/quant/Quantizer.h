@@ -32,6 +32,8 @@ struct QuantizeOptions {
   // [0, 1]; 0: off. Needs calibration samples or a profile holding the
   // per-channel maxima.
   double actEqualize = 0;
+  bool actEqRaise = false;  // also raise the channels below the median
+  bool actEqLinear = false; // also conv -> conv pairs with no activation
   bool biasCorrection = true;
   // Layer-wise refinement (Refine.h) on the first refineSamples samples:
   // output-error ranges for Linear inputs (on: it helped on both held-out

@@ -773,7 +773,7 @@ std::vector<Sample> actEqSamples(int n, float sd) {
 
 TEST(ActEqualization, EvensTheChannelsAndKeepsTheFunction) {
   onnx::ModelProto m = actEqModel(false);
-  auto tensors = actEqualizationTensors(m);
+  auto tensors = actEqualizationTensors(m, {});
   ASSERT_EQ(tensors, std::vector<std::string>{"r"});
   auto samples = actEqSamples(6, 1.0f);
   std::map<std::string, Dims> shapes = {{"x", {1, 3, 5, 5}}};
@@ -815,6 +815,15 @@ TEST(ActEqualization, EvensTheChannelsAndKeepsTheFunction) {
   ASSERT_TRUE(equalizeActivations(h, *mx, ao).hasValue());
   auto mx3 = measureChannelMaxima(h, tensors, shapes, samples, {});
   EXPECT_NEAR(mx3->at("r")[0], std::sqrt(before[0] * median), 1e-4 * before[0]);
+  // raiseSmall, alpha 1: every channel's maximum becomes the median.
+  onnx::ModelProto u = m;
+  ao.alpha = 1.0;
+  ao.raiseSmall = true;
+  ASSERT_TRUE(equalizeActivations(u, *mx, ao).hasValue());
+  auto mx4 = measureChannelMaxima(u, tensors, shapes, samples, {});
+  for (size_t c = 0; c < 4; ++c)
+    EXPECT_NEAR(mx4->at("r")[c], median, 1e-5 * median) << c;
+  ao.raiseSmall = false;
   onnx::ModelProto z = m;
   ao.alpha = 0;
   auto st0 = equalizeActivations(z, *mx, ao);
@@ -823,9 +832,38 @@ TEST(ActEqualization, EvensTheChannelsAndKeepsTheFunction) {
   EXPECT_EQ(graphHash(z), graphHash(m));
 }
 
+TEST(ActEqualization, LinearPairsOnlyWhenAsked) {
+  onnx::ModelProto m = actEqModel(false);
+  // Drop the Relu: conv -> conv.
+  auto *g = m.mutable_graph();
+  g->mutable_node(2)->set_input(0, "a");
+  g->mutable_node()->DeleteSubrange(1, 1);
+  EXPECT_TRUE(actEqualizationTensors(m, {}).empty());
+  ActEqualizationOptions ao;
+  ao.alpha = 1.0;
+  ao.linearPairs = true;
+  auto tensors = actEqualizationTensors(m, ao);
+  ASSERT_EQ(tensors, std::vector<std::string>{"a"});
+  auto samples = actEqSamples(4, 1.0f);
+  std::map<std::string, Dims> shapes = {{"x", {1, 3, 5, 5}}};
+  auto mx = measureChannelMaxima(m, tensors, shapes, samples, {});
+  ASSERT_TRUE(mx.hasValue());
+  onnx::ModelProto e = m;
+  auto st = equalizeActivations(e, *mx, ao);
+  ASSERT_TRUE(st.hasValue());
+  EXPECT_EQ(st->pairs, 1u);
+  for (auto &s : samples) {
+    auto y0 = runModel(m, s.inputs[0]), y1 = runModel(e, s.inputs[0]);
+    ASSERT_TRUE(y0.hasValue() && y1.hasValue());
+    for (int64_t i = 0; i < (*y0)[0].size(); ++i)
+      EXPECT_NEAR((*y1)[0].data<float>()[i], (*y0)[0].data<float>()[i],
+                  1e-4 * (1 + std::fabs((*y0)[0].data<float>()[i])));
+  }
+}
+
 TEST(ActEqualization, ClipChannelsThatBindStay) {
   onnx::ModelProto m = actEqModel(true);
-  auto tensors = actEqualizationTensors(m);
+  auto tensors = actEqualizationTensors(m, {});
   ASSERT_EQ(tensors.size(), 1u);
   // Large inputs: channel 0 reaches the clip at 6 on the samples.
   auto samples = actEqSamples(6, 3.0f);

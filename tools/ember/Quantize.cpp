@@ -126,6 +126,16 @@ int quantizeMain(int argc, char **argv) {
               concat(o.actEqualize) + ".",
           cmdline::realIn(o.actEqualize, 0, 1))
       .inSection("method");
+  cmd.add({"--equalize-activations-raise"}, "",
+          "With --equalize-activations: also scales the channels below the "
+          "median up.",
+          cmdline::set(o.actEqRaise))
+      .inSection("method");
+  cmd.add({"--equalize-activations-linear"}, "",
+          "With --equalize-activations: also conv -> conv pairs with no "
+          "activation between them (by max |x|).",
+          cmdline::set(o.actEqLinear))
+      .inSection("method");
   cmd.add({"--no-bias-correction"}, "", "Skips bias correction.",
           cmdline::set(noBiasCorrection))
       .inSection("method");
