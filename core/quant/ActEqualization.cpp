@@ -11,6 +11,17 @@ namespace {
 
 const std::set<std::string> kActivations = {"Relu", "Clip"};
 
+// Whether the pass takes the pair: one-sided activations always, linear
+// ones (none, or a Clip reaching below 0) with linearPairs.
+bool takes(const onnx::ModelProto &m, const ConvPair &p,
+           const ActEqualizationOptions &o) {
+  if (p.act < 0)
+    return o.linearPairs;
+  if (m.graph().node(p.act).op_type() == "Clip" && p.clipLow < 0)
+    return o.linearPairs;
+  return true;
+}
+
 } // namespace
 
 std::vector<std::string>
@@ -18,17 +29,17 @@ actEqualizationTensors(const onnx::ModelProto &m,
                        const ActEqualizationOptions &o) {
   std::vector<std::string> out;
   for (auto &p : findConvPairs(m, kActivations))
-    if (p.act >= 0 || o.linearPairs)
+    if (takes(m, p, o))
       out.push_back(p.tensor);
   return out;
 }
 
-Expected<std::map<std::string, std::vector<double>>>
-measureChannelMaxima(const onnx::ModelProto &m,
+Expected<std::map<std::string, ChannelRanges>>
+measureChannelRanges(const onnx::ModelProto &m,
                      const std::vector<std::string> &tensors,
                      const std::map<std::string, Dims> &shapes,
                      const std::vector<Sample> &samples, const RunOptions &o) {
-  std::map<std::string, std::vector<double>> out;
+  std::map<std::string, ChannelRanges> out;
   if (tensors.empty())
     return out;
   if (samples.empty())
@@ -46,21 +57,25 @@ measureChannelMaxima(const onnx::ModelProto &m,
                          "' was not computed as an f32 feature map");
       const Tensor &t = it->second;
       int64_t c = t.dim(1), outer = t.dim(0), inner = t.size() / (outer * c);
-      auto &mx = out[name];
-      if (mx.empty())
-        mx.assign(size_t(c), -INFINITY);
+      ChannelRanges &r = out[name];
+      if (r.max.empty()) {
+        r.min.assign(size_t(c), INFINITY);
+        r.max.assign(size_t(c), -INFINITY);
+      }
       const float *x = t.data<float>();
       for (int64_t b = 0; b < outer; ++b)
         for (int64_t k = 0; k < c; ++k) {
           const float *p = x + (b * c + k) * inner;
-          double v = mx[size_t(k)];
-          for (int64_t i = 0; i < inner; ++i)
-            v = std::max(v, double(std::fabs(p[i])));
-          if (!std::isfinite(v))
-            return invalid("tensor '", name, "' holds ",
-                           std::isnan(v) ? "NaN" : "an infinity",
+          double lo = r.min[size_t(k)], hi = r.max[size_t(k)];
+          for (int64_t i = 0; i < inner; ++i) {
+            lo = std::min(lo, double(p[i]));
+            hi = std::max(hi, double(p[i]));
+          }
+          if (!std::isfinite(lo) || !std::isfinite(hi))
+            return invalid("tensor '", name, "' holds NaN or an infinity",
                            " on calibration sample '", s.name, "'");
-          mx[size_t(k)] = v;
+          r.min[size_t(k)] = lo;
+          r.max[size_t(k)] = hi;
         }
     }
   }
@@ -69,7 +84,7 @@ measureChannelMaxima(const onnx::ModelProto &m,
 
 Expected<ActEqualizationStats>
 equalizeActivations(onnx::ModelProto &m,
-                    const std::map<std::string, std::vector<double>> &maxima,
+                    const std::map<std::string, ChannelRanges> &ranges,
                     const ActEqualizationOptions &o) {
   ActEqualizationStats st;
   if (!(o.alpha >= 0 && o.alpha <= 1))
@@ -80,39 +95,44 @@ equalizeActivations(onnx::ModelProto &m,
   GraphIndex ix(*g);
   std::map<std::string, Tensor> w; // changed initializers
   for (auto &p : pairs) {
-    if (p.act < 0 && !o.linearPairs)
+    if (!takes(m, p, o))
       continue;
-    auto it = maxima.find(p.tensor);
-    if (it == maxima.end())
-      return invalid("no per-channel maxima for tensor '", p.tensor,
+    auto it = ranges.find(p.tensor);
+    if (it == ranges.end())
+      return invalid("no per-channel ranges for tensor '", p.tensor,
                      "' (activation equalization)");
-    const std::vector<double> &mx = it->second;
+    const ChannelRanges &r = it->second;
     const onnx::NodeProto &n1 = g->node(p.conv1);
     const onnx::TensorProto *w1p = ix.init(n1.input(1));
-    if (int64_t(mx.size()) != w1p->dims(0))
+    if (int64_t(r.max.size()) != w1p->dims(0) || r.min.size() != r.max.size())
       return invalid("tensor '", p.tensor, "' has ", w1p->dims(0),
-                     " channels but its maxima ", mx.size(),
+                     " channels but its ranges ", r.max.size(),
                      " (activation equalization)");
-    std::vector<double> pos;
-    for (double v : mx)
-      if (v > 0)
-        pos.push_back(v);
+    std::vector<double> mag(r.max.size()), pos;
+    for (size_t c = 0; c < mag.size(); ++c) {
+      mag[c] = std::max(std::fabs(r.min[c]), std::fabs(r.max[c]));
+      if (mag[c] > 0)
+        pos.push_back(mag[c]);
+    }
     if (pos.empty())
       continue;
     std::sort(pos.begin(), pos.end());
     size_t h = pos.size() / 2;
     double median = pos.size() % 2 ? pos[h] : 0.5 * (pos[h - 1] + pos[h]);
-    std::vector<double> s(mx.size(), 1.0);
-    size_t moved = 0;
     bool clip = p.act >= 0 && g->node(p.act).op_type() == "Clip";
-    for (size_t c = 0; c < mx.size(); ++c) {
-      if (!(mx[c] > 0) || (clip && !(mx[c] < p.clipHigh)))
-        continue; // a dead channel, or one the clip binds
-      if (mx[c] < median && !o.raiseSmall)
+    // The channel's values [lo, hi] stay strictly inside the clip's
+    // nonzero bounds (a zero bound scales with the channel).
+    auto inside = [&](double lo, double hi) {
+      return !clip || ((p.clipLow == 0 || lo > p.clipLow) && hi < p.clipHigh);
+    };
+    std::vector<double> s(mag.size(), 1.0);
+    size_t moved = 0;
+    for (size_t c = 0; c < mag.size(); ++c) {
+      if (!(mag[c] > 0) || (mag[c] < median && !o.raiseSmall))
         continue;
-      double sc = std::pow(mx[c] / median, o.alpha);
-      if (clip && !(mx[c] / sc < p.clipHigh))
-        continue; // raised up to the clip
+      double sc = std::pow(mag[c] / median, o.alpha);
+      if (!inside(r.min[c], r.max[c]) || !inside(r.min[c] / sc, r.max[c] / sc))
+        continue; // the clip binds, or would after the scaling
       s[c] = sc;
       moved += s[c] != 1.0;
     }

@@ -10,9 +10,10 @@
 // dynamic range.
 //
 // Exact in fp32 for Relu (positively homogeneous). For Clip(0, hi) only
-// channels whose calibration maximum is below hi are scaled: the clip
-// becomes Clip(0, hi * s_c) for them, which differs from the original only
-// on inputs where that channel exceeds hi, which no calibration sample did.
+// channels whose calibration maximum is below hi (before and after the
+// scaling) move: the clip becomes Clip(0, hi * s_c) for them, which
+// differs from the original only on inputs where that channel exceeds hi,
+// which no calibration sample did. A bound lo < 0 is treated alike.
 //
 // The scales depend on data, so the pass runs between a pre-pass over the
 // calibration samples (measureChannelMaxima) and the graph hash, and the
@@ -29,9 +30,15 @@ struct ActEqualizationOptions {
   double alpha = 0.5; // 0: nothing moves; 1: every channel to the median
   // Also raise the channels below the median, by the same rule (s_c < 1).
   bool raiseSmall = false;
-  // Also pairs with no activation between the convolutions (a linear
-  // bottleneck feeding the next expansion): channel size max |x|.
+  // Also pairs with no activation, or a two-sided Clip(lo < 0, hi),
+  // between the convolutions (a linear bottleneck feeding the next
+  // expansion): a channel's size is max |x|.
   bool linearPairs = false;
+};
+
+// Per-channel minimum and maximum of a tensor over the samples.
+struct ChannelRanges {
+  std::vector<double> min, max;
 };
 
 struct ActEqualizationStats {
@@ -45,19 +52,20 @@ std::vector<std::string>
 actEqualizationTensors(const onnx::ModelProto &m,
                        const ActEqualizationOptions &o);
 
-// Per-channel (axis 1) maxima of |x| of `tensors` over the samples, on the
+// Per-channel (axis 1) ranges of `tensors` over the samples, on the
 // calibration target.
-Expected<std::map<std::string, std::vector<double>>>
-measureChannelMaxima(const onnx::ModelProto &m,
+Expected<std::map<std::string, ChannelRanges>>
+measureChannelRanges(const onnx::ModelProto &m,
                      const std::vector<std::string> &tensors,
                      const std::map<std::string, Dims> &shapes,
                      const std::vector<Sample> &samples, const RunOptions &o);
 
-// Rescales every pair from the maxima (one entry per pair tensor, one value
-// per channel; a missing or mis-sized entry is an error naming the tensor).
+// Rescales every pair from the ranges (one entry per pair tensor, one
+// value per channel; a missing or mis-sized entry is an error naming the
+// tensor).
 Expected<ActEqualizationStats>
 equalizeActivations(onnx::ModelProto &m,
-                    const std::map<std::string, std::vector<double>> &maxima,
+                    const std::map<std::string, ChannelRanges> &ranges,
                     const ActEqualizationOptions &o);
 
 } // namespace ember::quant

@@ -94,10 +94,9 @@ std::vector<ConvPair> findConvPairs(const onnx::ModelProto &m,
     const auto &nj = g.node(j);
     if (isDefault(nj) && activations.count(nj.op_type())) {
       if (nj.op_type() == "Clip") {
-        // Clip(0, hi) only, both bounds constant.
-        double lo = -1;
-        if (!scalar(nj, 1, lo) || lo != 0.0 || !scalar(nj, 2, p.clipHigh) ||
-            !(p.clipHigh > 0))
+        // Clip(lo, hi), lo <= 0 < hi, both bounds constant.
+        if (!scalar(nj, 1, p.clipLow) || !(p.clipLow <= 0) ||
+            !scalar(nj, 2, p.clipHigh) || !(p.clipHigh > 0))
           continue;
       }
       p.act = j;
@@ -132,7 +131,10 @@ Expected<EqualizationStats> equalizeCrossLayer(onnx::ModelProto &m,
   std::set<std::string> acts = {"Relu", "LeakyRelu"};
   if (o.clipAsRelu)
     acts.insert("Clip");
-  std::vector<ConvPair> pairs = findConvPairs(m, acts);
+  std::vector<ConvPair> pairs;
+  for (auto &p : findConvPairs(m, acts)) // Clip(0, hi) only: it becomes Relu
+    if (p.act < 0 || g->node(p.act).op_type() != "Clip" || p.clipLow == 0)
+      pairs.push_back(p);
   if (pairs.empty())
     return st;
 

@@ -34,11 +34,11 @@ struct EqualizationStats {
 // reader, both weights (and conv1's bias) are float initializers read by
 // that node alone, and conv2 reads all of conv1's channels (any group
 // count). `activations` lists the op types allowed between them (none
-// is always allowed); a Clip must be Clip(0, hi) with constant bounds.
+// is always allowed); a Clip must have constant bounds lo <= 0 < hi.
 struct ConvPair {
   int conv1 = -1, act = -1, conv2 = -1; // node indices; act -1: none
   std::string tensor;                   // what conv2 reads
-  double clipHigh = 0;                  // act is Clip(0, clipHigh)
+  double clipLow = 0, clipHigh = 0;     // act is Clip(clipLow, clipHigh)
 };
 std::vector<ConvPair> findConvPairs(const onnx::ModelProto &m,
                                     const std::set<std::string> &activations);

@@ -105,16 +105,27 @@ std::string profileToJson(const Profile &p) {
     s += "}";
   }
   s += "\n  ]";
-  if (!p.channelMaxima.empty()) {
-    s += ",\n  \"channel_maxima\": {";
+  if (!p.channelRanges.empty()) {
+    s += ",\n  \"channel_ranges\": {";
     first = true;
-    for (auto &kv : p.channelMaxima) {
-      s += first ? "\n" : ",\n";
-      first = false;
-      s += "    " + jsonQuote(kv.first) + ": [";
-      for (size_t i = 0; i < kv.second.size(); ++i)
-        s += (i ? "," : "") + jsonNumber(kv.second[i]);
+    auto list = [&s](const std::vector<double> &v) {
+      s += "[";
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (i)
+          s += ",";
+        s += jsonNumber(v[i]);
+      }
       s += "]";
+    };
+    for (auto &kv : p.channelRanges) {
+      s += first ? "\n    " : ",\n    ";
+      first = false;
+      s += jsonQuote(kv.first);
+      s += ": {\"min\": ";
+      list(kv.second.min);
+      s += ",\n      \"max\": ";
+      list(kv.second.max);
+      s += "}";
     }
     s += "\n  }";
   }
@@ -227,19 +238,25 @@ Expected<Profile> profileFromJson(const std::string &text,
     EMBER_TRY(need(!p.tensors.count(nm), where, ctx + " appears twice"));
     p.tensors[nm] = std::move(st);
   }
-  if (const JsonValue *cm = d.get("channel_maxima")) {
-    EMBER_TRY(need(cm->isObject(), where, "'channel_maxima' is not an object"));
-    for (auto &kv : cm->members()) {
-      EMBER_TRY(need(kv.second.isArray() && !kv.second.items().empty(), where,
-                     "channel maxima of '" + kv.first + "' are not a list"));
-      std::vector<double> v;
-      for (auto &x : kv.second.items()) {
-        EMBER_TRY(
-            need(x.isNumber() && std::isfinite(x.num()), where,
-                 "channel maxima of '" + kv.first + "' hold a non-number"));
-        v.push_back(x.num());
+  if (const JsonValue *cr = d.get("channel_ranges")) {
+    EMBER_TRY(need(cr->isObject(), where, "'channel_ranges' is not an object"));
+    for (auto &kv : cr->members()) {
+      std::string ctx = "channel ranges of '" + kv.first + "'";
+      Profile::Channels ch;
+      for (auto side : {"min", "max"}) {
+        const JsonValue *v = kv.second.get(side);
+        EMBER_TRY(need(v && v->isArray() && !v->items().empty(), where,
+                       ctx + " lack '" + side + "'"));
+        auto &out = std::string(side) == "min" ? ch.min : ch.max;
+        for (auto &x : v->items()) {
+          EMBER_TRY(need(x.isNumber() && std::isfinite(x.num()), where,
+                         ctx + " hold a non-number"));
+          out.push_back(x.num());
+        }
       }
-      p.channelMaxima[kv.first] = std::move(v);
+      EMBER_TRY(need(ch.min.size() == ch.max.size(), where,
+                     ctx + ": 'min' and 'max' differ in length"));
+      p.channelRanges[kv.first] = std::move(ch);
     }
   }
   return p;

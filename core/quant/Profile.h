@@ -37,10 +37,14 @@ struct Profile {
   uint64_t samples = 0;
   std::map<std::string, Dims> inputShapes; // shapes calibrated with
   std::map<std::string, TensorStats> tensors;
-  // Per-channel maxima measured on the graph BEFORE activation equalization
-  // (ActEqualization.h), which derives its scales from them; empty when it
-  // did not run. The graph hash is that of the equalized graph.
-  std::map<std::string, std::vector<double>> channelMaxima;
+  // Per-channel ranges measured on the graph BEFORE activation
+  // equalization (ActEqualization.h), which derives its scales from them;
+  // empty when it did not run. The graph hash is that of the equalized
+  // graph.
+  struct Channels {
+    std::vector<double> min, max;
+  };
+  std::map<std::string, Channels> channelRanges;
 };
 
 std::string profileToJson(const Profile &p);

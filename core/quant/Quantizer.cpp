@@ -111,10 +111,10 @@ Status quantizeModel(const QuantizeOptions &o) {
       *log << "cross-layer equalization: " << es.pairs
            << " layer pairs rescaled\n";
   }
-  // Activation equalization: its scales come from per-channel maxima that
+  // Activation equalization: its scales come from per-channel ranges that
   // a pre-pass measures on this graph (or the profile stored), and the hash
   // below is taken on the equalized graph the histograms describe.
-  std::map<std::string, std::vector<double>> maxima;
+  std::map<std::string, ChannelRanges> ranges;
   if (o.actEqualize > 0) {
     ActEqualizationOptions ao;
     ao.alpha = o.actEqualize;
@@ -122,22 +122,23 @@ Status quantizeModel(const QuantizeOptions &o) {
     ao.linearPairs = o.actEqLinear;
     std::vector<std::string> eqTensors = actEqualizationTensors(m, ao);
     if (!o.profileIn.empty()) {
-      maxima = prof.channelMaxima;
+      for (auto &kv : prof.channelRanges)
+        ranges[kv.first] = {kv.second.min, kv.second.max};
     } else if (!eqTensors.empty()) {
       auto t0 = Clock::now();
-      EMBER_ASSIGN(maxima,
-                   measureChannelMaxima(m, eqTensors, shapes, samples, o.run));
+      EMBER_ASSIGN(ranges,
+                   measureChannelRanges(m, eqTensors, shapes, samples, o.run));
       double secs = std::chrono::duration<double>(Clock::now() - t0).count();
       if (log)
         *log << "activation equalization pre-pass: " << samples.size()
              << " samples, " << eqTensors.size() << " tensors, "
              << concat(int(secs * 10) / 10.0) << " s\n";
     }
-    if (!eqTensors.empty() && maxima.empty())
-      return invalid("the profile holds no per-channel maxima for activation "
+    if (!eqTensors.empty() && ranges.empty())
+      return invalid("the profile holds no per-channel ranges for activation "
                      "equalization (it was recorded with '",
                      prof.preprocess, "') (", o.profileIn, ")");
-    auto es = equalizeActivations(m, maxima, ao);
+    auto es = equalizeActivations(m, ranges, ao);
     if (!es)
       return es.status().withContext(o.profileIn.empty() ? o.model
                                                          : o.profileIn);
@@ -182,7 +183,8 @@ Status quantizeModel(const QuantizeOptions &o) {
     double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     prof.model = o.model;
     prof.preprocess = preprocess;
-    prof.channelMaxima = maxima;
+    for (auto &kv : ranges)
+      prof.channelRanges[kv.first] = {kv.second.min, kv.second.max};
     if (log)
       *log << "calibration: " << samples.size() << " samples, "
            << observed.size() << " tensors, " << concat(int(secs * 10) / 10.0)

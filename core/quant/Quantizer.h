@@ -30,7 +30,7 @@ struct QuantizeOptions {
   bool equalizeClip = false;
   // Activation equalization (ActEqualization.h) with this strength alpha in
   // [0, 1]; 0: off. Needs calibration samples or a profile holding the
-  // per-channel maxima.
+  // per-channel ranges.
   double actEqualize = 0;
   bool actEqRaise = false;  // also raise the channels below the median
   bool actEqLinear = false; // also conv -> conv pairs with no activation

@@ -721,7 +721,7 @@ namespace {
 // x[1,3,5,5] -> Conv 1x1 (4 ch, bias) -> Relu or Clip(0, 6) -> depthwise
 // Conv 3x3 (4 groups, pads 1) -> y[1,4,5,5]. Conv1's channel 0 is 8x and
 // channel 1 4x larger than the others.
-onnx::ModelProto actEqModel(bool clip) {
+onnx::ModelProto actEqModel(bool clip, float lo = 0, float hi = 6) {
   onnx::ModelProto m;
   m.set_ir_version(8);
   m.add_opset_import()->set_version(13);
@@ -738,8 +738,8 @@ onnx::ModelProto actEqModel(bool clip) {
   addInit(g, "w2", f32({4, 1, 3, 3}, gaussian(36, 42, 0, 0.3f)));
   node(g, "Conv", {"x", "w1", "b1"}, {"a"}, "c1");
   if (clip) {
-    addInit(g, "lo", f32({}, {0.0f}));
-    addInit(g, "hi", f32({}, {6.0f}));
+    addInit(g, "lo", f32({}, {lo}));
+    addInit(g, "hi", f32({}, {hi}));
     node(g, "Clip", {"a", "lo", "hi"}, {"r"}, "clip");
   } else {
     node(g, "Relu", {"a"}, {"r"}, "relu");
@@ -777,9 +777,9 @@ TEST(ActEqualization, EvensTheChannelsAndKeepsTheFunction) {
   ASSERT_EQ(tensors, std::vector<std::string>{"r"});
   auto samples = actEqSamples(6, 1.0f);
   std::map<std::string, Dims> shapes = {{"x", {1, 3, 5, 5}}};
-  auto mx = measureChannelMaxima(m, tensors, shapes, samples, {});
+  auto mx = measureChannelRanges(m, tensors, shapes, samples, {});
   ASSERT_TRUE(mx.hasValue()) << mx.status().message();
-  const std::vector<double> before = mx->at("r");
+  const std::vector<double> before = mx->at("r").max;
   ASSERT_EQ(before.size(), 4u);
   std::vector<double> sorted = before;
   std::sort(sorted.begin(), sorted.end());
@@ -793,12 +793,12 @@ TEST(ActEqualization, EvensTheChannelsAndKeepsTheFunction) {
   EXPECT_EQ(st->pairs, 1u);
   EXPECT_GE(st->channels, 1u);
   // alpha 1: every channel's maximum is now at most the median.
-  auto mx2 = measureChannelMaxima(e, tensors, shapes, samples, {});
+  auto mx2 = measureChannelRanges(e, tensors, shapes, samples, {});
   ASSERT_TRUE(mx2.hasValue());
   for (size_t c = 0; c < 4; ++c) {
-    EXPECT_LE(mx2->at("r")[c], median * (1 + 1e-5)) << c;
+    EXPECT_LE(mx2->at("r").max[c], median * (1 + 1e-5)) << c;
     if (before[c] <= median) {
-      EXPECT_FLOAT_EQ(float(mx2->at("r")[c]), float(before[c])) << c;
+      EXPECT_FLOAT_EQ(float(mx2->at("r").max[c]), float(before[c])) << c;
     }
   }
   // The same function.
@@ -813,16 +813,17 @@ TEST(ActEqualization, EvensTheChannelsAndKeepsTheFunction) {
   onnx::ModelProto h = m;
   ao.alpha = 0.5;
   ASSERT_TRUE(equalizeActivations(h, *mx, ao).hasValue());
-  auto mx3 = measureChannelMaxima(h, tensors, shapes, samples, {});
-  EXPECT_NEAR(mx3->at("r")[0], std::sqrt(before[0] * median), 1e-4 * before[0]);
+  auto mx3 = measureChannelRanges(h, tensors, shapes, samples, {});
+  EXPECT_NEAR(mx3->at("r").max[0], std::sqrt(before[0] * median),
+              1e-4 * before[0]);
   // raiseSmall, alpha 1: every channel's maximum becomes the median.
   onnx::ModelProto u = m;
   ao.alpha = 1.0;
   ao.raiseSmall = true;
   ASSERT_TRUE(equalizeActivations(u, *mx, ao).hasValue());
-  auto mx4 = measureChannelMaxima(u, tensors, shapes, samples, {});
+  auto mx4 = measureChannelRanges(u, tensors, shapes, samples, {});
   for (size_t c = 0; c < 4; ++c)
-    EXPECT_NEAR(mx4->at("r")[c], median, 1e-5 * median) << c;
+    EXPECT_NEAR(mx4->at("r").max[c], median, 1e-5 * median) << c;
   ao.raiseSmall = false;
   onnx::ModelProto z = m;
   ao.alpha = 0;
@@ -846,7 +847,7 @@ TEST(ActEqualization, LinearPairsOnlyWhenAsked) {
   ASSERT_EQ(tensors, std::vector<std::string>{"a"});
   auto samples = actEqSamples(4, 1.0f);
   std::map<std::string, Dims> shapes = {{"x", {1, 3, 5, 5}}};
-  auto mx = measureChannelMaxima(m, tensors, shapes, samples, {});
+  auto mx = measureChannelRanges(m, tensors, shapes, samples, {});
   ASSERT_TRUE(mx.hasValue());
   onnx::ModelProto e = m;
   auto st = equalizeActivations(e, *mx, ao);
@@ -854,6 +855,25 @@ TEST(ActEqualization, LinearPairsOnlyWhenAsked) {
   EXPECT_EQ(st->pairs, 1u);
   for (auto &s : samples) {
     auto y0 = runModel(m, s.inputs[0]), y1 = runModel(e, s.inputs[0]);
+    ASSERT_TRUE(y0.hasValue() && y1.hasValue());
+    for (int64_t i = 0; i < (*y0)[0].size(); ++i)
+      EXPECT_NEAR((*y1)[0].data<float>()[i], (*y0)[0].data<float>()[i],
+                  1e-4 * (1 + std::fabs((*y0)[0].data<float>()[i])));
+  }
+  // A two-sided Clip(-20, 20) is linear on these samples: taken with
+  // linearPairs only, and the function stays.
+  onnx::ModelProto c = actEqModel(true, -20, 20);
+  EXPECT_TRUE(actEqualizationTensors(c, {}).empty());
+  ASSERT_EQ(actEqualizationTensors(c, ao), std::vector<std::string>{"r"});
+  auto cr = measureChannelRanges(c, {"r"}, shapes, samples, {});
+  ASSERT_TRUE(cr.hasValue());
+  EXPECT_LT(cr->at("r").min[0], 0.0);
+  onnx::ModelProto ce = c;
+  auto cs = equalizeActivations(ce, *cr, ao);
+  ASSERT_TRUE(cs.hasValue());
+  EXPECT_EQ(cs->pairs, 1u);
+  for (auto &s : samples) {
+    auto y0 = runModel(c, s.inputs[0]), y1 = runModel(ce, s.inputs[0]);
     ASSERT_TRUE(y0.hasValue() && y1.hasValue());
     for (int64_t i = 0; i < (*y0)[0].size(); ++i)
       EXPECT_NEAR((*y1)[0].data<float>()[i], (*y0)[0].data<float>()[i],
@@ -868,16 +888,16 @@ TEST(ActEqualization, ClipChannelsThatBindStay) {
   // Large inputs: channel 0 reaches the clip at 6 on the samples.
   auto samples = actEqSamples(6, 3.0f);
   std::map<std::string, Dims> shapes = {{"x", {1, 3, 5, 5}}};
-  auto mx = measureChannelMaxima(m, tensors, shapes, samples, {});
+  auto mx = measureChannelRanges(m, tensors, shapes, samples, {});
   ASSERT_TRUE(mx.hasValue());
-  ASSERT_EQ(mx->at("r")[0], 6.0);
+  ASSERT_EQ(mx->at("r").max[0], 6.0);
   onnx::ModelProto e = m;
   ActEqualizationOptions ao;
   ao.alpha = 1.0;
   auto st = equalizeActivations(e, *mx, ao);
   ASSERT_TRUE(st.hasValue());
-  auto mx2 = measureChannelMaxima(e, tensors, shapes, samples, {});
-  EXPECT_EQ(mx2->at("r")[0], 6.0); // bound by the clip: not scaled
+  auto mx2 = measureChannelRanges(e, tensors, shapes, samples, {});
+  EXPECT_EQ(mx2->at("r").max[0], 6.0); // bound by the clip: not scaled
   // The function is unchanged on the calibration samples.
   for (auto &s : samples) {
     auto y0 = runModel(m, s.inputs[0]), y1 = runModel(e, s.inputs[0]);
@@ -890,7 +910,7 @@ TEST(ActEqualization, ClipChannelsThatBindStay) {
   auto bad = equalizeActivations(e, {}, ao);
   ASSERT_FALSE(bad.hasValue());
   EXPECT_NE(bad.status().message().find("'r'"), std::string::npos);
-  auto bad2 = equalizeActivations(e, {{"r", {1.0, 2.0}}}, ao);
+  auto bad2 = equalizeActivations(e, {{"r", {{0, 0}, {1.0, 2.0}}}}, ao);
   ASSERT_FALSE(bad2.hasValue());
   EXPECT_NE(bad2.status().message().find("channels"), std::string::npos);
 }
@@ -916,8 +936,9 @@ TEST(ActEqualization, ProfileReproducesAndHashCoversIt) {
   ASSERT_TRUE(s.isOk()) << s.message();
   auto prof = profileFromJson(*readFileBytes(o.profileOut), "p.json");
   ASSERT_TRUE(prof.hasValue()) << prof.status().message();
-  ASSERT_EQ(prof->channelMaxima.count("r"), 1u);
-  EXPECT_EQ(prof->channelMaxima.at("r").size(), 4u);
+  ASSERT_EQ(prof->channelRanges.count("r"), 1u);
+  EXPECT_EQ(prof->channelRanges.at("r").max.size(), 4u);
+  EXPECT_EQ(prof->channelRanges.at("r").min.size(), 4u);
   // Channel 1 moved (channel 0 reaches the clip).
   EXPECT_NE(prof->preprocess.find("equalize_activations=0.5:1/1"),
             std::string::npos)
@@ -953,5 +974,5 @@ TEST(ActEqualization, ProfileReproducesAndHashCoversIt) {
   n2.output = d + "/n2.onnx";
   s = quantizeModel(n2);
   ASSERT_FALSE(s.isOk());
-  EXPECT_NE(s.message().find("no per-channel maxima"), std::string::npos);
+  EXPECT_NE(s.message().find("no per-channel ranges"), std::string::npos);
 }
