@@ -435,6 +435,9 @@ def main():
     ap.add_argument("--ember-check", type=int, default=0,
                     help="also run N evaluation samples through `ember run`")
     ap.add_argument("--keep", help="keep the quantized models in this folder")
+    ap.add_argument("--results", help="also write every per-sample agreement "
+                    "(model -> split -> config -> seed -> 0/1 list) to this "
+                    "JSON file")
     args = ap.parse_args()
     args.seeds = [args.seed] if args.seed is not None else \
         [int(x) for x in args.seeds.split(",")]
@@ -448,6 +451,7 @@ def main():
           f"eval={args.eval} seeds={args.seeds} splits={args.splits}",
           flush=True)
     summary = []
+    dump = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or tmp
         os.makedirs(work, exist_ok=True)
@@ -533,6 +537,14 @@ def main():
                           f"(ORT on the same model {np.mean(q_ort == ref[:n]):.4f}); "
                           f"interp and cpu bit-exact: {'yes' if same else 'no'}",
                           flush=True)
+            dump[key] = {split: {lab: {str(k): v[0].astype(int).tolist()
+                                         for k, v in per.items()}
+                                   for lab, per in r.items()}
+                         for split, r in rows.items()}
+            if args.results:
+                import json
+                with open(args.results, "w") as f:
+                    json.dump(dump, f)
             for split, r in rows.items():
                 print(f"\n== {key}")
                 summarize(split, r, args.baseline)
