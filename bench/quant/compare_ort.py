@@ -2,10 +2,14 @@
 """`ember quantize` against ONNX Runtime's `quantize_static`, on the same
 models and the same calibration samples, in the same run.
 
-For each model: a calibration set and a disjoint evaluation set are built
+For each model: a calibration set and disjoint evaluation sets are built
 from photos that PyPI wheels ship (scikit-image's sample data and
 scikit-learn's two sample images): many random crops per photo, and the
-photos of the two sets are different. MNIST uses scikit-learn's real
+photos of the calibration and test sets are different. Three evaluation
+splits: test (random crops of other photos), dev (other crops of the
+calibration photos, for choosing among techniques) and photos (whole
+photos and centre crops of every other photo in the wheels, by the rule at
+PHOTO_SET). MNIST uses scikit-learn's real
 handwritten digits (`load_digits`, 8x8, scaled to a 20x20 box and centred by
 mass in 28x28 as MNIST is): the first --calib digits calibrate, the rest
 evaluate, against their labels.
