@@ -757,6 +757,19 @@ onnx::ModelProto actEqModel(bool clip, float lo = 0, float hi = 6) {
   return m;
 }
 
+// The two models compute the same on every sample (relative 1e-4).
+void expectSameOutputs(const onnx::ModelProto &a, const onnx::ModelProto &b,
+                       const std::vector<Sample> &samples) {
+  for (auto &s : samples) {
+    auto y0 = runModel(a, s.inputs[0]), y1 = runModel(b, s.inputs[0]);
+    ASSERT_TRUE(y0.hasValue() && y1.hasValue());
+    for (int64_t i = 0; i < (*y0)[0].size(); ++i)
+      EXPECT_NEAR((*y1)[0].data<float>()[i], (*y0)[0].data<float>()[i],
+                  1e-4 * (1 + std::fabs((*y0)[0].data<float>()[i])))
+          << s.name << " element " << i;
+  }
+}
+
 std::vector<Sample> actEqSamples(int n, float sd) {
   std::vector<Sample> s;
   for (int i = 0; i < n; ++i) {
@@ -802,13 +815,7 @@ TEST(ActEqualization, EvensTheChannelsAndKeepsTheFunction) {
     }
   }
   // The same function.
-  for (auto &s : samples) {
-    auto y0 = runModel(m, s.inputs[0]), y1 = runModel(e, s.inputs[0]);
-    ASSERT_TRUE(y0.hasValue() && y1.hasValue());
-    for (int64_t i = 0; i < (*y0)[0].size(); ++i)
-      EXPECT_NEAR((*y1)[0].data<float>()[i], (*y0)[0].data<float>()[i],
-                  1e-4 * (1 + std::fabs((*y0)[0].data<float>()[i])));
-  }
+  expectSameOutputs(m, e, samples);
   // alpha 0.5 moves half as far (in log), alpha 0 not at all.
   onnx::ModelProto h = m;
   ao.alpha = 0.5;
@@ -853,13 +860,7 @@ TEST(ActEqualization, LinearPairsOnlyWhenAsked) {
   auto st = equalizeActivations(e, *mx, ao);
   ASSERT_TRUE(st.hasValue());
   EXPECT_EQ(st->pairs, 1u);
-  for (auto &s : samples) {
-    auto y0 = runModel(m, s.inputs[0]), y1 = runModel(e, s.inputs[0]);
-    ASSERT_TRUE(y0.hasValue() && y1.hasValue());
-    for (int64_t i = 0; i < (*y0)[0].size(); ++i)
-      EXPECT_NEAR((*y1)[0].data<float>()[i], (*y0)[0].data<float>()[i],
-                  1e-4 * (1 + std::fabs((*y0)[0].data<float>()[i])));
-  }
+  expectSameOutputs(m, e, samples);
   // A two-sided Clip(-20, 20) is linear on these samples: taken with
   // linearPairs only, and the function stays.
   onnx::ModelProto c = actEqModel(true, -20, 20);
@@ -872,13 +873,7 @@ TEST(ActEqualization, LinearPairsOnlyWhenAsked) {
   auto cs = equalizeActivations(ce, *cr, ao);
   ASSERT_TRUE(cs.hasValue());
   EXPECT_EQ(cs->pairs, 1u);
-  for (auto &s : samples) {
-    auto y0 = runModel(c, s.inputs[0]), y1 = runModel(ce, s.inputs[0]);
-    ASSERT_TRUE(y0.hasValue() && y1.hasValue());
-    for (int64_t i = 0; i < (*y0)[0].size(); ++i)
-      EXPECT_NEAR((*y1)[0].data<float>()[i], (*y0)[0].data<float>()[i],
-                  1e-4 * (1 + std::fabs((*y0)[0].data<float>()[i])));
-  }
+  expectSameOutputs(c, ce, samples);
 }
 
 TEST(ActEqualization, ClipChannelsThatBindStay) {
@@ -899,13 +894,7 @@ TEST(ActEqualization, ClipChannelsThatBindStay) {
   auto mx2 = measureChannelRanges(e, tensors, shapes, samples, {});
   EXPECT_EQ(mx2->at("r").max[0], 6.0); // bound by the clip: not scaled
   // The function is unchanged on the calibration samples.
-  for (auto &s : samples) {
-    auto y0 = runModel(m, s.inputs[0]), y1 = runModel(e, s.inputs[0]);
-    ASSERT_TRUE(y0.hasValue() && y1.hasValue());
-    for (int64_t i = 0; i < (*y0)[0].size(); ++i)
-      EXPECT_NEAR((*y1)[0].data<float>()[i], (*y0)[0].data<float>()[i],
-                  1e-4 * (1 + std::fabs((*y0)[0].data<float>()[i])));
-  }
+  expectSameOutputs(m, e, samples);
   // Missing or mis-sized maxima are errors naming the tensor.
   auto bad = equalizeActivations(e, {}, ao);
   ASSERT_FALSE(bad.hasValue());
