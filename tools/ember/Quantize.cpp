@@ -214,6 +214,10 @@ int quantizeMain(int argc, char **argv) {
     return cmd.usageError("--profile quantizes without calibrating: drop "
                           "--calibration (or add --report/--target-sqnr or "
                           "--refine, which read the samples)");
+  if ((o.actEqRaise || o.actEqLinear) && o.actEqualize == 0)
+    return cmd.usageError("--equalize-activations-raise and "
+                          "--equalize-activations-linear need "
+                          "--equalize-activations ALPHA > 0");
   if (o.output == o.model)
     return cmd.usageError("-o must not overwrite the input model");
   // Fail before a long calibration when the result cannot be written.
