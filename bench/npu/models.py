@@ -17,7 +17,9 @@ MatMul layers with C, K >= 64 (count, worst and median MAC utilization,
 median roofline fraction), the cost model's error (predicted vs simulated
 cycles of each layer run alone, the report's `alone`: median and worst of
 |error|), and the depthwise layers'
-share of the cycles. `--tiling bytes|cycles` compiles with that tiling rule
+share of the cycles, and `hidden`: over the compute-bound layers (roofline
+bound on the array's side), the share of their LOAD cycles during which
+GEMM or VECTOR computed (the issue's "DMA hidden"). `--tiling bytes|cycles` compiles with that tiling rule
 (backend option tiling=); several may be given to compare them in one run.
 
     bench/npu/models.py --ember build/bin/ember [--runs 3] [--tiling cycles]
@@ -108,7 +110,7 @@ def main():
         print(f"{'config':<8} {'cycles':>10} {'mac_util':>9} {'dma_bytes':>11} "
               f"{'roof':>6} {'compile_s':>9} | {'n>=64':>5} {'min_util':>8} "
               f"{'med_util':>8} {'med_roof':>8} | {'err_med':>7} "
-              f"{'err_max':>7} | {'dw_share':>8}")
+              f"{'err_max':>7} | {'dw_share':>8} | {'hidden':>6}")
         for til, kvs in configs:
             opts = [x for kv in kvs for x in ("--backend-opt", kv)]
             comp = []
@@ -127,9 +129,13 @@ def main():
             bound = sum(l["v"].get("bound", 0) for l in layers)
             big = []
             errs, dw = [], 0
+            busy = hidden = 0  # LOAD cycles of compute-bound layers, hidden
             total = sum(l["v"]["cycles"] for l in layers) or 1
             for l in layers:
                 v, s = l["v"], shape_of(l["detail"])
+                if v.get("mac_bound", 0) > 0:
+                    busy += v.get("load_busy", 0)
+                    hidden += v.get("load_busy", 0) * v.get("dma_hidden", 0)
                 if v["cycles"] > 0 and v.get("predicted", 0) > 0:
                     errs.append(abs(v["model_err"]))
                 if not s:
@@ -147,7 +153,8 @@ def main():
             print(f"{til:<8} {cycles:>10} {util:>9.3f} {dma:>11} "
                   f"{bound / cycles if cycles else 0:>6.2f} "
                   f"{statistics.median(comp):>9.2f} | {cell} | {em} | "
-                  f"{pct(dw / total):>8}")
+                  f"{pct(dw / total):>8} | "
+                  f"{pct(hidden / busy) if busy else '-':>6}")
             if args.layers:
                 for l in layers:
                     v = l["v"]

@@ -51,15 +51,20 @@ expect 0 "lines: lib +2 +1501 " -- --lines-only
 # Format: a badly formatted file fails, by name; --fix repairs it.
 printf 'int  f( ) {return 1;}\n' >lib/bad.cpp
 commit bad
+# The gate as the tree ships it (on): an unformatted file fails.
+grep -q '^FORMAT_GATE=enforce$' scripts/check-style.sh || {
+  echo "FAIL: scripts/check-style.sh does not ship with FORMAT_GATE=enforce"
+  failures=$((failures + 1))
+}
+expect 1 "error: not clang-formatted \(lib/bad.cpp\)" --
+EMBER_FORMAT_GATE=report expect 0 "warning: not clang-formatted \(lib/bad.cpp\)" --
+EMBER_FORMAT_GATE=on expect 2 "expected enforce or report" --
+# With the line at report, only --enforce-format or the variable fail.
+sed -i 's/^FORMAT_GATE=enforce$/FORMAT_GATE=report/' scripts/check-style.sh
 expect 0 "warning: not clang-formatted \(lib/bad.cpp\)" --
 expect 1 "error: not clang-formatted \(lib/bad.cpp\)" -- --enforce-format
 EMBER_FORMAT_GATE=enforce expect 1 "error: not clang-formatted \(lib/bad.cpp\)" --
-EMBER_FORMAT_GATE=on expect 2 "expected enforce or report" --
-# The gate as the tree sets it: the line the coordinator flips.
 sed -i 's/^FORMAT_GATE=report$/FORMAT_GATE=enforce/' scripts/check-style.sh
-expect 1 "error: not clang-formatted \(lib/bad.cpp\)" --
-EMBER_FORMAT_GATE=report expect 0 "warning: not clang-formatted" --
-sed -i 's/^FORMAT_GATE=enforce$/FORMAT_GATE=report/' scripts/check-style.sh
 expect 0 "0 not formatted" -- --fix
 grep -q 'int f() { return 1; }' lib/bad.cpp || {
   echo "FAIL: --fix did not reformat lib/bad.cpp"

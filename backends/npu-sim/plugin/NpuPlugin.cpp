@@ -552,6 +552,15 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
       addValue(vs, "dma_bytes", double(l.loadBytes + l.storeBytes));
       addValue(vs, "stall_data", double(s.stallData));
       addValue(vs, "stall_array", double(s.stallArray));
+      // DMA hidden (issue 17): the share of the layer's LOAD cycles during
+      // which GEMM or VECTOR computed; mac_bound: its roofline bound is
+      // the array's side (the layers the goal is stated for).
+      addValue(vs, "load_busy", double(s.loadBusy));
+      addValue(vs, "dma_hidden",
+               s.loadBusy ? double(s.loadHidden) / double(s.loadBusy) : 0);
+      addValue(vs, "mac_bound",
+               double(l.usefulMacs) / peak >= double(l.minDramBytes) / bw ? 1
+                                                                          : 0);
       addValue(vs, "macs", double(l.usefulMacs));
       if (tuned) {
         // What tuning gained over the model's pick (each alone on SystemC).

@@ -2,6 +2,7 @@
 #include "Runtime.h"
 #include "Tokens.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -163,6 +164,31 @@ void profile(const Program &p, const std::vector<Event> &events, int level,
              RunResult &r) {
   r.layers.assign(p.layers.size(), LayerStats());
   std::vector<uint64_t> lo(p.layers.size(), UINT64_MAX), hi(p.layers.size(), 0);
+  // When GEMM or VECTOR computed: the union of their busy intervals, sorted
+  // and disjoint, against which each LOAD's cycles count as hidden or not.
+  std::vector<std::pair<uint64_t, uint64_t>> busy;
+  for (const Event &e : events)
+    if (!e.stall && e.dur > 0 &&
+        (e.tid == EMBER_NPU_ENGINE_GEMM || e.tid == EMBER_NPU_ENGINE_VECTOR))
+      busy.push_back({e.ts, e.ts + e.dur});
+  std::sort(busy.begin(), busy.end());
+  std::vector<std::pair<uint64_t, uint64_t>> merged;
+  for (const auto &b : busy)
+    if (!merged.empty() && b.first <= merged.back().second)
+      merged.back().second = std::max(merged.back().second, b.second);
+    else
+      merged.push_back(b);
+  auto hiddenOf = [&](uint64_t a, uint64_t b) {
+    uint64_t h = 0;
+    auto it = std::upper_bound(merged.begin(), merged.end(),
+                               std::make_pair(a, UINT64_MAX));
+    if (it != merged.begin())
+      --it;
+    for (; it != merged.end() && it->first < b; ++it)
+      if (it->second > a)
+        h += std::min(b, it->second) - std::max(a, it->first);
+    return h;
+  };
   const uint32_t fromLoad = (1u << EMBER_NPU_TOKEN_CHANNEL(0, 1)) |
                             (1u << EMBER_NPU_TOKEN_CHANNEL(0, 2)) |
                             (1u << EMBER_NPU_TOKEN_CHANNEL(0, 3));
@@ -186,6 +212,10 @@ void profile(const Program &p, const std::vector<Event> &events, int level,
       hi[size_t(l)] = std::max(hi[size_t(l)], e.ts + e.dur);
       if (e.tid == EMBER_NPU_ENGINE_GEMM)
         s.gemmBusy += e.dur;
+      if (e.tid == EMBER_NPU_ENGINE_LOAD) {
+        s.loadBusy += e.dur;
+        s.loadHidden += hiddenOf(e.ts, e.ts + e.dur);
+      }
     }
     if (level >= 2) {
       // Consecutive slices of one layer on one engine merge.

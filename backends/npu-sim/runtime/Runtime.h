@@ -33,6 +33,9 @@ struct LayerStats {
   uint64_t gemmBusy = 0; // cycles the array computed for it
   uint64_t stallData = 0;  // GEMM/VECTOR waiting for LOAD
   uint64_t stallArray = 0; // LOAD waiting for GEMM/VECTOR to free a buffer
+  uint64_t loadBusy = 0;   // cycles LOAD moved data for it
+  uint64_t loadHidden = 0; // of those, cycles GEMM or VECTOR computed (any
+                           // layer's work: the DMA was hidden behind it)
 };
 
 struct Slice {
