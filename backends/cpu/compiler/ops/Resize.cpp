@@ -3,17 +3,20 @@
 // activation) fuse with it and the upsampled tensor is often never stored.
 //
 // Everything that depends only on shapes is computed here, at compile time,
-// with the reference kernel's arithmetic (core/interp/kernels/
-// ResizeKernel.cpp): per resized axis, the source index of every output
-// index (nearest) or its taps' clamped source indices and weights (linear,
-// cubic, antialiased, exclude_outside), as constant tables. The loop then
-// reads the tables at its index; it never computes a coordinate.
+// with the reference kernel's arithmetic (core/ir/ResizeCoordinates.h,
+// shared with core/interp/kernels/ResizeKernel.cpp): per resized axis, the
+// source index of every output index (nearest) or its taps' clamped source
+// indices and weights (linear, cubic, antialiased, exclude_outside), as
+// constant tables. The loop then reads the tables at its index; it never
+// computes a coordinate.
 //
 // Nearest copies elements (exact for every kind). Linear and cubic sum the
 // taps in double in the reference's order (the first resized axis
 // innermost, each sum starting from 0) and round once, so the result is
 // bit-identical to the interpreter's.
 #include "LoopGen.h"
+
+#include "ir/ResizeCoordinates.h"
 
 #include <llvm/IR/Constants.h>
 
@@ -25,97 +28,6 @@
 namespace ember::cpugen {
 
 namespace {
-
-// ---- the reference kernel's coordinate arithmetic ---------------------------
-
-struct ResizeAttrs {
-  std::string mode, ctm, nearestMode;
-  double cubicA = -0.75, extrapolation = 0;
-  bool excludeOutside = false, antialias = false;
-};
-
-double sourceCoord(const ResizeAttrs &a, int64_t y, double scale, int64_t inW,
-                   int64_t outW, double roi0, double roi1, bool &extrap) {
-  extrap = false;
-  double outWf = scale * double(inW);
-  double yd = double(y);
-  const std::string &m = a.ctm;
-  if (m == "align_corners")
-    return outWf == 1 ? 0.0 : yd * double(inW - 1) / (outWf - 1);
-  if (m == "asymmetric")
-    return yd / scale;
-  if (m == "tf_half_pixel_for_nn")
-    return (yd + 0.5) / scale;
-  if (m == "tf_crop_and_resize") {
-    double x = outWf == 1 ? (roi1 - roi0) * double(inW - 1) / 2
-                          : yd * (roi1 - roi0) * double(inW - 1) / (outWf - 1);
-    x += roi0 * double(inW - 1);
-    extrap = x < 0 || x > double(inW - 1);
-    return x;
-  }
-  if (m == "pytorch_half_pixel")
-    return outWf == 1 ? -0.5 : (yd + 0.5) / scale - 0.5;
-  if (m == "half_pixel_symmetric") {
-    double adjustment = double(outW) / outWf;
-    double offset = double(inW) / 2 * (1 - adjustment);
-    return offset + (yd + 0.5) / scale - 0.5;
-  }
-  return (yd + 0.5) / scale - 0.5; // half_pixel
-}
-
-void splitCoord(double x, int64_t &base, double &ratio) {
-  double fl = std::floor(x);
-  if (x == fl) {
-    base = int64_t(fl) - 1;
-    ratio = 1;
-  } else {
-    base = int64_t(fl);
-    ratio = x - fl;
-  }
-}
-
-double cubicWeight(double x, double A) {
-  x = std::fabs(x);
-  if (x <= 1)
-    return ((A + 2) * x - (A + 3)) * x * x + 1;
-  if (x < 2)
-    return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
-  return 0;
-}
-
-void tapWeights(const ResizeAttrs &a, double ratio, double scale,
-                std::vector<int64_t> &offs, std::vector<double> &w) {
-  offs.clear();
-  w.clear();
-  bool cubic = a.mode == "cubic";
-  if (!a.antialias) {
-    if (cubic) {
-      double A = a.cubicA;
-      offs = {-1, 0, 1, 2};
-      w = {cubicWeight(ratio + 1, A), cubicWeight(ratio, A),
-           cubicWeight(1 - ratio, A), cubicWeight(2 - ratio, A)};
-    } else {
-      offs = {0, 1};
-      w = {1 - ratio, ratio};
-    }
-    return;
-  }
-  double s = std::min(scale, 1.0);
-  int64_t start = int64_t(std::floor((cubic ? -2.0 : -1.0) / s)) + 1;
-  int64_t end = 2 - start;
-  double sum = 0;
-  for (int64_t i = start; i < end; ++i) {
-    double arg = (double(i) - ratio) * s;
-    double c = cubic ? cubicWeight(arg, a.cubicA)
-                     : std::clamp(1 - std::fabs(arg), 0.0, 1.0);
-    offs.push_back(i);
-    w.push_back(c);
-    sum += c;
-  }
-  if (sum != 0)
-    for (double &c : w)
-      c /= sum;
-}
 
 // ---- the node's geometry
 // -----------------------------------------------------
@@ -231,26 +143,8 @@ std::vector<int64_t> nearestTable(const Geometry &g, size_t ax) {
   int64_t inW = g.in[ax], outW = g.out[ax];
   std::vector<int64_t> t(static_cast<size_t>(outW));
   for (int64_t o = 0; o < outW; ++o) {
-    bool extrap;
-    double xs = sourceCoord(a, o, g.scale[ax], inW, outW, g.roiLo[ax],
-                            g.roiHi[ax], extrap);
-    if (extrap) {
-      t[size_t(o)] = -1;
-      continue;
-    }
-    int64_t base;
-    double ratio;
-    splitCoord(xs, base, ratio);
-    bool right;
-    if (ratio == 1)
-      right = true;
-    else if (a.nearestMode == "round_prefer_floor")
-      right = ratio > 0.5;
-    else if (a.nearestMode == "round_prefer_ceil")
-      right = ratio >= 0.5;
-    else
-      right = a.nearestMode == "ceil";
-    t[size_t(o)] = std::clamp<int64_t>(base + (right ? 1 : 0), 0, inW - 1);
+    t[size_t(o)] = resizeNearestIndex(a, o, g.scale[ax], inW, outW, g.roiLo[ax],
+                                      g.roiHi[ax]);
   }
   return t;
 }
@@ -275,14 +169,14 @@ Pass interpolationPass(const Geometry &g, size_t ax, size_t dim) {
   std::vector<double> w;
   for (int64_t o = 0; o < outW; ++o) {
     bool ex;
-    double xs =
-        sourceCoord(a, o, g.scale[ax], inW, outW, g.roiLo[ax], g.roiHi[ax], ex);
+    double xs = resizeSourceCoord(a, o, g.scale[ax], inW, outW, g.roiLo[ax],
+                                  g.roiHi[ax], ex);
     p.extrap[size_t(o)] = ex;
     p.anyExtrap = p.anyExtrap || ex;
     int64_t base;
     double ratio;
-    splitCoord(xs, base, ratio);
-    tapWeights(a, ratio, g.scale[ax], offs, w);
+    resizeSplitCoord(xs, base, ratio);
+    resizeTapWeights(a, ratio, g.scale[ax], offs, w);
     if (a.excludeOutside) {
       double sum = 0;
       for (size_t k = 0; k < offs.size(); ++k) {
