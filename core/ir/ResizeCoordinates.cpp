@@ -94,6 +94,31 @@ void resizeTapWeights(const ResizeAttrs &a, double ratio, double scale,
       c /= sum;
 }
 
+bool resizeInterpolationTaps(const ResizeAttrs &a, int64_t o, double scale,
+                             int64_t inW, int64_t outW, double roi0,
+                             double roi1, int64_t &base,
+                             std::vector<int64_t> &offs,
+                             std::vector<double> &w) {
+  bool extrap;
+  double xs = resizeSourceCoord(a, o, scale, inW, outW, roi0, roi1, extrap);
+  double ratio;
+  resizeSplitCoord(xs, base, ratio);
+  resizeTapWeights(a, ratio, scale, offs, w);
+  if (a.excludeOutside) {
+    double sum = 0;
+    for (size_t k = 0; k < offs.size(); ++k) {
+      int64_t i = base + offs[k];
+      if (i < 0 || i >= inW)
+        w[k] = 0;
+      sum += w[k];
+    }
+    if (sum != 0)
+      for (double &c : w)
+        c /= sum;
+  }
+  return extrap;
+}
+
 int64_t resizeNearestIndex(const ResizeAttrs &a, int64_t o, double scale,
                            int64_t inW, int64_t outW, double roi0,
                            double roi1) {

@@ -39,6 +39,16 @@ void resizeSplitCoord(double x, int64_t &base, double &ratio);
 void resizeTapWeights(const ResizeAttrs &a, double ratio, double scale,
                       std::vector<int64_t> &offs, std::vector<double> &w);
 
+// Linear/cubic at output index o: the window's base index and its taps'
+// offsets and weights (resizeTapWeights), with exclude_outside's taps
+// outside the input zeroed and the rest renormalized. Returns whether
+// tf_crop_and_resize extrapolates there (the taps are filled either way).
+bool resizeInterpolationTaps(const ResizeAttrs &a, int64_t o, double scale,
+                             int64_t inW, int64_t outW, double roi0,
+                             double roi1, int64_t &base,
+                             std::vector<int64_t> &offs,
+                             std::vector<double> &w);
+
 // Nearest: the source index of output index o (clamped to the input), or
 // -1 where tf_crop_and_resize extrapolates.
 int64_t resizeNearestIndex(const ResizeAttrs &a, int64_t o, double scale,

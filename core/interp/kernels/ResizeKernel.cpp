@@ -206,26 +206,10 @@ Status kernel_Resize(KernelContext &ctx) {
         static_cast<size_t>(outW));
     std::vector<bool> extrap(size_t(outW), false);
     for (int64_t o = 0; o < outW; ++o) {
-      bool ex;
-      double xs = resizeSourceCoord(a, o, scale[ax], inW, outW, roiLo[ax],
-                                    roiHi[ax], ex);
-      extrap[size_t(o)] = ex;
       int64_t base;
-      double ratio;
-      resizeSplitCoord(xs, base, ratio);
-      resizeTapWeights(a, ratio, scale[ax], offs, w);
-      if (a.excludeOutside) {
-        double sum = 0;
-        for (size_t k = 0; k < offs.size(); ++k) {
-          int64_t i = base + offs[k];
-          if (i < 0 || i >= inW)
-            w[k] = 0;
-          sum += w[k];
-        }
-        if (sum != 0)
-          for (double &c : w)
-            c /= sum;
-      }
+      bool ex = resizeInterpolationTaps(a, o, scale[ax], inW, outW, roiLo[ax],
+                                        roiHi[ax], base, offs, w);
+      extrap[size_t(o)] = ex;
       for (size_t k = 0; k < offs.size(); ++k)
         taps[size_t(o)].push_back(
             {std::clamp<int64_t>(base + offs[k], 0, inW - 1), w[k]});

@@ -168,27 +168,11 @@ Pass interpolationPass(const Geometry &g, size_t ax, size_t dim) {
   std::vector<int64_t> offs;
   std::vector<double> w;
   for (int64_t o = 0; o < outW; ++o) {
-    bool ex;
-    double xs = resizeSourceCoord(a, o, g.scale[ax], inW, outW, g.roiLo[ax],
-                                  g.roiHi[ax], ex);
+    int64_t base;
+    bool ex = resizeInterpolationTaps(a, o, g.scale[ax], inW, outW, g.roiLo[ax],
+                                      g.roiHi[ax], base, offs, w);
     p.extrap[size_t(o)] = ex;
     p.anyExtrap = p.anyExtrap || ex;
-    int64_t base;
-    double ratio;
-    resizeSplitCoord(xs, base, ratio);
-    resizeTapWeights(a, ratio, g.scale[ax], offs, w);
-    if (a.excludeOutside) {
-      double sum = 0;
-      for (size_t k = 0; k < offs.size(); ++k) {
-        int64_t i = base + offs[k];
-        if (i < 0 || i >= inW)
-          w[k] = 0;
-        sum += w[k];
-      }
-      if (sum != 0)
-        for (double &c : w)
-          c /= sum;
-    }
     if (p.index.empty()) {
       p.taps = offs.size();
       p.index.assign(p.taps, std::vector<int64_t>(size_t(outW)));
