@@ -228,6 +228,17 @@ MODELS = {
 }
 
 
+# An int8 model someone else already made from the same fp32 model, run on
+# the same evaluation samples: how far a production quantizer with a large
+# calibration set gets on these images (the ONNX model zoo's MobileNetV2
+# int8, QLinear ops, calibrated on ImageNet; mobilenetv2-12-fp32-dequant is
+# its dequantized copy). --no-reference leaves it out.
+REFERENCE_INT8 = {
+    "mobilenetv2": ("zoo int8 (QLinear, ImageNet-calibrated)",
+                    shared("mobilenetv2-12-int8", "model.onnx")),
+}
+
+
 class Reader(CalibrationDataReader):
     def __init__(self, name, xs):
         self.it = iter([{name: x} for x in xs])
@@ -438,6 +449,9 @@ def main():
                     "against")
     ap.add_argument("--ember-check", type=int, default=0,
                     help="also run N evaluation samples through `ember run`")
+    ap.add_argument("--no-reference", action="store_true",
+                    help="leave out the already-quantized reference model "
+                    "(REFERENCE_INT8) of a model")
     ap.add_argument("--keep", help="keep the quantized models in this folder")
     ap.add_argument("--results", help="also write every per-sample agreement "
                     "(model -> split -> config -> seed -> 0/1 list) to this "
@@ -487,10 +501,10 @@ def main():
                       f"{'top1_agree':>10s} {'confident':>9s} "
                       f"{'accuracy':>8s} {'quant_s':>8s}")
 
-                def record(who, cfg, outp, dt):
+                def record(who, cfg, outp, dt, in_name=name):
                     for split, (ev, labels) in evs.items():
                         ref, conf, _ = refs[split]
-                        q = predict(outp, name, ev)
+                        q = predict(outp, in_name, ev)
                         agree = q == ref
                         acc = float(np.mean(q == labels)) \
                             if labels is not None else None
@@ -503,6 +517,10 @@ def main():
                               f"{agree.mean():10.4f} {c} {a} {dt:8.1f}",
                               flush=True)
 
+                zoo = REFERENCE_INT8.get(key)
+                if zoo and not args.no_reference and os.path.exists(zoo[1]):
+                    record("reference", zoo[0], zoo[1], 0.0,
+                           input_name(zoo[1]))
                 if args.ort != "none":
                     ort_path = ort_input(path, work)
                     for cfg in ort_configs(args.ort):
