@@ -124,6 +124,9 @@ struct CodegenOptions {
   bool cascade = true;
   // Internal, per layer: its scratchpad slots from the top of each memory.
   bool slotsFromTop = false;
+  // Internal, per layer: its input comes from OUT by MOVE, its output stays
+  // in OUT (layer cascading decided; the cost model counts no DRAM for them).
+  bool inOnChip = false, outOnChip = false;
 };
 
 // Tiles every layer to the scratchpads (core's tile planner, the SDK's
