@@ -140,10 +140,10 @@ module npu_core
   logic [1:0] acc_we;
   logic [1:0][10:0] acc_waddr;
   logic [1:0][CB-1:0] acc_wdata;
-  // OUT: R0/R1 VECTOR, R2 STORE; W0 LOAD, W1 VECTOR.
-  logic [2:0] out_re;
-  logic [2:0][10:0] out_raddr;
-  logic [2:0][AB-1:0] out_rdata;
+  // OUT: R0/R1 VECTOR, R2 STORE, R3 LOAD (MOVE); W0 LOAD, W1 VECTOR.
+  logic [3:0] out_re;
+  logic [3:0][10:0] out_raddr;
+  logic [3:0][AB-1:0] out_rdata;
   logic [1:0] out_we;
   logic [1:0][10:0] out_waddr;
   logic [1:0][AB-1:0] out_wdata;
@@ -151,7 +151,8 @@ module npu_core
   logic vb_re, vb_we;
   logic [10:0] vb_raddr, vb_waddr;
   logic [AB-1:0] vb_rdata, vb_wdata;
-  // LOAD write port (to whichever memory) and STORE read port.
+  // LOAD write port (to whichever memory) and STORE read port; LOAD's OUT read (MOVE).
+  logic ld_out_re;
   logic [3:0] ld_we, st_re;
   logic [11:0] ld_waddr, st_raddr;
   logic [CB-1:0] ld_wdata, st_rdata;
@@ -165,7 +166,7 @@ module npu_core
   npu_sram #(.ROWS(NPU_ACC_ROWS), .WIDTH(CB), .NR(4), .NW(2)) u_acc (
       .clk(clk), .re(acc_re), .raddr(acc_raddr), .rdata(acc_rdata),
       .we(acc_we), .waddr(acc_waddr), .wdata(acc_wdata));
-  npu_sram #(.ROWS(NPU_OUT_ROWS), .WIDTH(AB), .NR(3), .NW(2)) u_out (
+  npu_sram #(.ROWS(NPU_OUT_ROWS), .WIDTH(AB), .NR(4), .NW(2)) u_out (
       .clk(clk), .re(out_re), .raddr(out_raddr), .rdata(out_rdata),
       .we(out_we), .waddr(out_waddr), .wdata(out_wdata));
   npu_sram #(.ROWS(NPU_OUT_ROWS), .WIDTH(AB), .NR(1), .NW(1)) u_vbuf (
@@ -192,6 +193,7 @@ module npu_core
     acc_re[3] = st_re[NPU_MEM_ACC];
     acc_raddr[3] = st_raddr[10:0];
     out_re[2] = st_re[NPU_MEM_OUT];
+    out_re[3] = ld_out_re;
     out_raddr[2] = st_raddr[10:0];
     case (st_mem_q)
       2'(NPU_MEM_ACT): st_rdata = {{(CB - AB) {1'b0}}, act_rdata[1]};
@@ -230,6 +232,7 @@ module npu_core
       .ar_valid(ar_valid), .ar_ready(ar_ready), .ar_addr(ar_addr), .ar_len(ar_len),
       .r_valid(r_valid), .r_ready(r_ready), .r_data(r_data), .r_bytes(r_bytes),
       .sram_we(ld_we), .sram_waddr(ld_waddr), .sram_wdata(ld_wdata),
+      .out_re(ld_out_re), .out_raddr(out_raddr[3]), .out_rdata(out_rdata[3]),
       .data_row(ld_data_row), .row_bytes(ld_row_bytes), .dram_wait(ld_dram_wait));
 
   npu_store #(.DIM(DIM), .MAX_BURST(MAX_BURST)) u_store (
@@ -304,7 +307,7 @@ module npu_core
   always_comb begin
     activity = f_accept || (|q_pop) || (|take_all) || (|give_all) || e_running[E_LOAD] ||
                e_running[E_VEC] || e_running[E_STORE] || g_active;
-    progress = f_accept || (|q_pop) || (|take_all) || (|give_all) || (|ld_we) || (|st_re) ||
+    progress = f_accept || (|q_pop) || (|take_all) || (|give_all) || (|ld_we) || (|st_re) || ld_out_re ||
                g_row || g_acc_we || vout_we || vb_we || (|vacc_re) || (|vout_re) ||
                (ar_valid && ar_ready) || (r_valid && r_ready) || (aw_valid && aw_ready) ||
                (w_valid && w_ready) || b_valid || g_active;

@@ -4,7 +4,9 @@
 // beats are appended to an alignment buffer that emits one whole row per cycle (DRAM addresses
 // are byte-granular); data rows go to their padded position, and padding rows (PAD_VALUE) fill
 // the cycles in which no data row is ready. The instruction ends with its last row write.
-// SETREG PAD_VALUE also executes here (one cycle).
+// MOVE (OUT -> ACT, the same padded block layout) also runs here: data row k is read from OUT
+// (the engine's own read port) in cycle 1 + k and written in cycle 2 + k, padding rows in the
+// free cycles; no DRAM request. SETREG PAD_VALUE also executes here (one cycle).
 module npu_load #(
     parameter int DIM = 16,
     localparam int BUS = 4 * DIM,  // bytes per beat at most (one ACC row)
@@ -30,12 +32,21 @@ module npu_load #(
     output logic [3:0]           sram_we,
     output logic [11:0]          sram_waddr,
     output logic [32*DIM-1:0]    sram_wdata,
+    output logic                 out_re,        // MOVE's OUT read port
+    output logic [10:0]          out_raddr,
+    input  logic [8*DIM-1:0]     out_rdata,     // the row read in the previous cycle
     output logic                 data_row,      // a data row is written this cycle
     output logic [15:0]          row_bytes,
     output logic                 dram_wait      // executing but nothing written this cycle
 );
 `include "npu_spec.vh"
-  logic op_load, op_setreg;
+  logic op_load, op_move, op_setreg;
+  // MOVE: OUT read pointer, reads left, a row read last cycle.
+  logic is_move, mv_valid;
+  logic [10:0] mv_line, mv_addr;
+  logic [11:0] mv_stride;
+  logic [9:0] mv_x;
+  logic [21:0] mv_rrem;
   logic [7:0] pad_value;
   // Latched instruction.
   logic [1:0] mem;
@@ -68,6 +79,7 @@ module npu_load #(
   logic [31:0] mask;
 
   assign op_load = insn[`NPU_F_OPCODE] == NPU_OP_LOAD;
+  assign op_move = insn[`NPU_F_OPCODE] == NPU_OP_MOVE;
   assign op_setreg = insn[`NPU_F_OPCODE] == NPU_OP_SETREG;
   assign row_bytes = rbytes;
 
@@ -113,19 +125,22 @@ module npu_load #(
     ar_valid = running && setup && ar_active;
     ar_addr = cur_addr;
     ar_len = rem < 32'(burst_room) ? rem[15:0] : burst_room;
-    emit = running && setup && d_rem != 0 && fill >= rbytes;
+    emit = running && setup && (is_move ? mv_valid : d_rem != 0 && fill >= rbytes);
     padw = running && setup && !emit && p_phase != P_DONE;
-    r_ready = running && setup && (32'(fill) - (emit ? 32'(rbytes) : 0) + BUS <= CAP);
+    out_re = running && setup && is_move && mv_rrem != 0;
+    out_raddr = mv_addr;
+    r_ready = running && setup && !is_move && (32'(fill) - (emit ? 32'(rbytes) : 0) + BUS <= CAP);
     rd_fire = r_valid && r_ready;
     sram_we = 4'd0;
     sram_we[mem] = emit || padw;
     sram_waddr = emit ? d_addr : p_addr;
-    if (emit) sram_wdata = abuf[32*DIM-1:0];
+    if (emit && is_move) sram_wdata = {{(24 * DIM) {1'b0}}, out_rdata};
+    else if (emit) sram_wdata = abuf[32*DIM-1:0];
     else if (mem == 2'(NPU_MEM_ACC)) sram_wdata = {DIM{{24{pad_value[7]}}, pad_value}};
     else sram_wdata = {4 * DIM{pad_value}};
     if (mem != 2'(NPU_MEM_ACC)) sram_wdata[32*DIM-1:8*DIM] = '0;
-    data_row = emit;
-    dram_wait = running && setup && !emit && !padw;
+    data_row = emit && !is_move;
+    dram_wait = running && setup && !emit && !padw && !is_move;
     exec_done = running && ((start && op_setreg) || (setup && t_rem == 1 && (emit || padw)));
   end
 
@@ -141,27 +156,50 @@ module npu_load #(
       p_phase <= P_DONE;
       p_seg <= '0;
       mem <= '0;
+      is_move <= 1'b0;
+      mv_valid <= 1'b0;
+      mv_rrem <= '0;
     end else begin
       if (start && op_setreg && insn[`NPU_F_SETREG_REG] == 8'(NPU_REG_PAD_VALUE))
         pad_value <= insn[`NPU_F_SETREG_VALUE_LSB +: 8];
-      if (start && op_load) begin
+      if (start && (op_load || op_move)) begin
         logic [1:0] m;
         logic [15:0] rb;
         logic [10:0] ww;
         logic [9:0] y, x;
         logic [1:0] t, b, l, r;
-        m = insn[`NPU_F_LOAD_MEM];
+        logic [11:0] base;
+        if (op_move) begin
+          m = 2'(NPU_MEM_ACT);
+          y = insn[`NPU_F_MOVE_YSIZE];
+          x = insn[`NPU_F_MOVE_XSIZE];
+          t = insn[`NPU_F_MOVE_PAD_TOP];
+          b = insn[`NPU_F_MOVE_PAD_BOTTOM];
+          l = insn[`NPU_F_MOVE_PAD_LEFT];
+          r = insn[`NPU_F_MOVE_PAD_RIGHT];
+          base = insn[`NPU_F_MOVE_DST_LSB +: 12];
+        end else begin
+          m = insn[`NPU_F_LOAD_MEM];
+          y = insn[`NPU_F_LOAD_YSIZE];
+          x = insn[`NPU_F_LOAD_XSIZE];
+          t = insn[`NPU_F_LOAD_PAD_TOP];
+          b = insn[`NPU_F_LOAD_PAD_BOTTOM];
+          l = insn[`NPU_F_LOAD_PAD_LEFT];
+          r = insn[`NPU_F_LOAD_PAD_RIGHT];
+          base = insn[`NPU_F_LOAD_SRAM_LSB +: 12];
+        end
         rb = m == 2'(NPU_MEM_ACC) ? 16'(4 * DIM) : 16'(DIM);
-        y = insn[`NPU_F_LOAD_YSIZE];
-        x = insn[`NPU_F_LOAD_XSIZE];
-        t = insn[`NPU_F_LOAD_PAD_TOP];
-        b = insn[`NPU_F_LOAD_PAD_BOTTOM];
-        l = insn[`NPU_F_LOAD_PAD_LEFT];
-        r = insn[`NPU_F_LOAD_PAD_RIGHT];
         ww = 11'(32'(l) + 32'(x) + 32'(r));
+        is_move <= op_move;
+        mv_valid <= 1'b0;
+        mv_line <= insn[`NPU_F_MOVE_SRC_LSB +: 11];
+        mv_addr <= insn[`NPU_F_MOVE_SRC_LSB +: 11];
+        mv_stride <= insn[`NPU_F_MOVE_STRIDE];
+        mv_x <= 10'd0;
+        mv_rrem <= op_move ? 22'(32'(y) * 32'(x)) : 22'd0;
         mem <= m;
         rbytes <= rb;
-        sram_base <= insn[`NPU_F_LOAD_SRAM_LSB +: 12];
+        sram_base <= base;
         ys <= y;
         xs <= x;
         pl <= l;
@@ -170,7 +208,7 @@ module npu_load #(
         p_bot <= b;
         w <= ww;
         setup <= 1'b1;
-        ar_active <= 1'b1;
+        ar_active <= !op_move;
         ar_line <= 10'd0;
         line_base <= insn[`NPU_F_LOAD_DRAM];
         cur_addr <= insn[`NPU_F_LOAD_DRAM];
@@ -182,26 +220,39 @@ module npu_load #(
         d_rem <= 22'(32'(y) * 32'(x));
         t_rem <= 22'((32'(t) + 32'(y) + 32'(b)) * 32'(ww));
         d_x <= 10'd0;
-        d_addr <= 12'(32'(insn[`NPU_F_LOAD_SRAM]) + 32'(t) * 32'(ww) + 32'(l));
+        d_addr <= 12'(32'(base) + 32'(t) * 32'(ww) + 32'(l));
         // First padding segment: the top block, else the first non-empty one after it.
         if (t != 0) begin
           p_phase <= P_TOP;
-          p_addr <= insn[`NPU_F_LOAD_SRAM_LSB +: 12];
+          p_addr <= base;
           p_seg <= 22'(32'(t) * 32'(ww));
         end else if (l != 0 || r != 0) begin
           p_phase <= l != 0 ? P_LEFT : P_RIGHT;
           p_line <= 10'd0;
-          p_addr <= 12'(32'(insn[`NPU_F_LOAD_SRAM]) + (l != 0 ? 0 : 32'(l) + 32'(x)));
+          p_addr <= 12'(32'(base) + (l != 0 ? 0 : 32'(l) + 32'(x)));
           p_seg <= l != 0 ? 22'(l) : 22'(r);
         end else if (b != 0) begin
           p_phase <= P_BOTTOM;
-          p_addr <= 12'(32'(insn[`NPU_F_LOAD_SRAM]) + 32'(y) * 32'(ww));
+          p_addr <= 12'(32'(base) + 32'(y) * 32'(ww));
           p_seg <= 22'(32'(b) * 32'(ww));
         end else begin
           p_phase <= P_DONE;
           p_seg <= '0;
         end
       end else if (running && setup) begin
+        // MOVE: one OUT read a cycle, its row written the next cycle.
+        mv_valid <= out_re;
+        if (out_re) begin
+          mv_rrem <= mv_rrem - 1;
+          if (32'(mv_x) + 1 == 32'(xs)) begin
+            mv_x <= 10'd0;
+            mv_line <= 11'(32'(mv_line) + 32'(mv_stride));
+            mv_addr <= 11'(32'(mv_line) + 32'(mv_stride));
+          end else begin
+            mv_x <= mv_x + 1;
+            mv_addr <= mv_addr + 1;
+          end
+        end
         // Requests.
         if (ar_valid && ar_ready) begin
           if (rem == 32'(ar_len)) begin
@@ -219,8 +270,8 @@ module npu_load #(
         begin
           logic [8*CAP-1:0] nb;
           logic [15:0] nf;
-          nb = emit ? abuf >> (8 * rbytes) : abuf;
-          nf = emit ? fill - rbytes : fill;
+          nb = emit && !is_move ? abuf >> (8 * rbytes) : abuf;
+          nf = emit && !is_move ? fill - rbytes : fill;
           if (rd_fire) begin
             nb = nb | ({{(8 * CAP - 8 * BUS) {1'b0}}, r_data} << (8 * nf));
             nf = nf + r_bytes;

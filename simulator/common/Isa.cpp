@@ -218,6 +218,7 @@ bool regFromName(const std::string &name, unsigned &id) {
 Engine engineOf(const Insn &insn) {
   switch (insn.op) {
   case Opcode::LOAD:
+  case Opcode::MOVE:
     return Engine::LOAD;
   case Opcode::GEMM:
   case Opcode::DWGEMM:
@@ -319,6 +320,18 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
     return checkDma(insn, dramBytes, true);
   case Opcode::STORE:
     return checkDma(insn, dramBytes, false);
+  case Opcode::MOVE: {
+    if (insn.ysize < 1 || insn.xsize < 1)
+      return "ysize and xsize must be >= 1";
+    int64_t h = insn.pad_top + insn.ysize + insn.pad_bottom;
+    int64_t w = insn.pad_left + insn.xsize + insn.pad_right;
+    if (!inRange(EMBER_NPU_MEM_ACT, insn.dst, h * w))
+      return rangeError("dst", EMBER_NPU_MEM_ACT, insn.dst, h * w);
+    int64_t span = (insn.ysize - 1) * insn.stride + insn.xsize;
+    if (!inRange(EMBER_NPU_MEM_OUT, insn.src, span))
+      return rangeError("src", EMBER_NPU_MEM_OUT, insn.src, span);
+    return "";
+  }
   case Opcode::GEMM: {
     if (insn.inner < 1 || insn.outer < 1)
       return "inner and outer must be >= 1";

@@ -96,6 +96,24 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     }
     return "";
   }
+  case Opcode::MOVE: {
+    // LOAD's padded block layout, from OUT instead of DRAM; no DRAM bytes.
+    int64_t w = insn.pad_left + insn.xsize + insn.pad_right;
+    int64_t h = insn.pad_top + insn.ysize + insn.pad_bottom;
+    int8_t pad = static_cast<int8_t>(regs_[EMBER_NPU_REG_PAD_VALUE] & 0xff);
+    for (int64_t y = 0; y < h; ++y) {
+      for (int64_t x = 0; x < w; ++x) {
+        int64_t sy = y - insn.pad_top, sx = x - insn.pad_left;
+        bool data = sy >= 0 && sy < insn.ysize && sx >= 0 && sx < insn.xsize;
+        for (int l = 0; l < kDim; ++l)
+          i8At(EMBER_NPU_MEM_ACT, insn.dst + y * w + x, l) =
+              data
+                  ? i8At(EMBER_NPU_MEM_OUT, insn.src + sy * insn.stride + sx, l)
+                  : pad;
+      }
+    }
+    return "";
+  }
   case Opcode::STORE: {
     int mem = static_cast<int>(insn.mem);
     size_t rowBytes = static_cast<size_t>(memRowBytes(mem));

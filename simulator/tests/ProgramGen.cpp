@@ -31,6 +31,21 @@ Insn loadI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs,
   return i;
 }
 
+Insn moveI(int64_t dst, int64_t src, int64_t ys, int64_t xs, int64_t stride,
+           int pt, int pb, int pl, int pr) {
+  Insn i = mk(Opcode::MOVE);
+  i.dst = dst;
+  i.src = src;
+  i.ysize = ys;
+  i.xsize = xs;
+  i.stride = stride;
+  i.pad_top = pt;
+  i.pad_bottom = pb;
+  i.pad_left = pl;
+  i.pad_right = pr;
+  return i;
+}
+
 Insn storeI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs,
             int64_t stride) {
   Insn i = loadI(mem, sram, dram, ys, xs, stride);
@@ -148,6 +163,14 @@ SafeProgramBuilder::accesses(const Insn &i) const {
     r.push_back({mem, i.sram, i.sram + rows, true});
     break;
   }
+  case Opcode::MOVE: {
+    int64_t rows = (i.ysize + i.pad_top + i.pad_bottom) *
+                   (i.xsize + i.pad_left + i.pad_right);
+    r.push_back(
+        {kOutM, i.src, i.src + (i.ysize - 1) * i.stride + i.xsize, false});
+    r.push_back({kActM, i.dst, i.dst + rows, true});
+    break;
+  }
   case Opcode::STORE: {
     int mem = static_cast<int>(i.mem);
     r.push_back({kNumMems, i.dram, i.dram + dmaExtent(mem), true});
@@ -263,6 +286,64 @@ std::vector<TestCase> directedCases() {
                 b, randomDram(rng));
       }
     }
+  }
+  // MOVE (OUT -> ACT): every padding side and its maximum, pad value, line
+  // strides (0: one line repeated; below xsize: overlapping lines), the last
+  // rows of OUT and ACT, a MOVE into rows a GEMM then reads and a REQUANT ->
+  // MOVE -> GEMM chain (a layer's output consumed on chip).
+  for (const auto &p : pads) {
+    for (int padValue : {0, -128, 77}) {
+      SafeProgramBuilder b;
+      if (padValue)
+        b.add(setreg(EMBER_NPU_REG_PAD_VALUE, padValue));
+      b.add(loadI(kOutM, 0, 0, 1, 64, 64));
+      int64_t ys = 3, xs = 5, stride = padValue == 77 ? 2 : 7;
+      b.add(moveI(3, 1, ys, xs, stride, p[0], p[1], p[2], p[3]));
+      int64_t rows = (ys + p[0] + p[1]) * (xs + p[2] + p[3]);
+      dumpOut(b, kActM, 3, rows, outArea);
+      addCase("move_pad" + std::to_string(p[0]) + std::to_string(p[1]) +
+                  std::to_string(p[2]) + std::to_string(p[3]) + "_v" +
+                  std::to_string(padValue),
+              b, randomDram(rng));
+    }
+  }
+  {
+    SafeProgramBuilder b;
+    const int64_t outRows = EMBER_NPU_OUT_ROWS, actRows = EMBER_NPU_ACT_ROWS;
+    b.add(loadI(kOutM, outRows - 40, 0, 1, 40, 40));
+    b.add(loadI(kOutM, 0, 2048, 1, 500, 500));
+    b.add(moveI(actRows - 12, outRows - 4, 1, 4, 4, 1, 1, 0, 0)); // last rows
+    b.add(moveI(0, outRows - 40, 4, 3, 0, 0, 0, 1, 2));           // stride 0
+    b.add(moveI(40, 0, 1, 500, 0));                         // one long line
+    b.add(moveI(1100, outRows - 40, 13, 1, 3, 3, 3, 3, 3)); // a column
+    dumpOut(b, kActM, actRows - 12, 12, outArea);
+    dumpOut(b, kActM, 0, 24, outArea + 1024);
+    dumpOut(b, kActM, 1100, 133, outArea + 2048);
+    dumpOut(b, kActM, 40, 500, outArea + 8192);
+    addCase("move_edges", b, randomDram(rng));
+  }
+  for (int variant = 0; variant < 4; ++variant) {
+    SafeProgramBuilder b;
+    std::vector<uint8_t> dram = randomDram(rng);
+    for (int l = 0; l < 2 * kDim; ++l)
+      putI32(dram, 12288 + 4 * l,
+             l < kDim ? static_cast<int32_t>((1u << 30) + 977 * l)
+                      : static_cast<int32_t>(-9 + l % 5));
+    b.add(setreg(EMBER_NPU_REG_PAD_VALUE, -3 * variant));
+    b.add(loadI(kAccM, 0, 0, 1, 60, 60));         // "layer 1" results
+    b.add(loadI(kAccM, 100, 12288, 1, 2, 2));     // its requant table
+    b.add(requantI(7, 0, 48, 100, 5, -128, 127)); // 6 lines x 8 pixels
+    int pad = variant % 2;
+    b.add(moveI(20, 7, 6, 8, 8, pad, pad, pad, pad)); // "layer 2" input block
+    b.add(loadI(kWgtM, 0, 8192, 1, 2 * kDim, 2 * kDim));
+    int64_t w = 8 + 2 * pad;
+    b.add(gemmI(true, 200, 20, 0, 8, 6, w, 8));
+    b.add(dwgemmI(false, 200, 20, kDim, 6, 6, w, 8, 3));
+    b.add(requantI(300, 200, 48, 100, -2, -100, 100));
+    b.add(moveI(21 + variant, 300, 2, 24, 24)); // overwrite the block
+    dumpOut(b, kAccM, 200, 48, outArea);
+    dumpOut(b, kActM, 20, 6 * 10 + 40, outArea + 8192);
+    addCase("move_cascade_" + std::to_string(variant), b, std::move(dram));
   }
   // LOAD/STORE at the last rows of each memory, stride 0 (broadcast), maximal
   // sizes.
@@ -525,6 +606,12 @@ TestCase randomCase(uint32_t seed, int length) {
         xs = std::min<int64_t>(xs, 2);
         pt = pb = 0;
         rows = (xs + pl + pr);
+      }
+      if (kind == 4 && mem == kOutM) { // MOVE instead (OUT -> ACT)
+        int64_t span = (ys - 1) * stride + xs;
+        b.add(moveI(rowIn(kActM, rows), rowIn(kOutM, span), ys, xs, stride, pt,
+                    pb, pl, pr));
+        continue;
       }
       b.add(loadI(mem, rowIn(mem, rows), dram, ys, xs, stride, pt, pb, pl, pr));
     } else if (kind < 8) { // STORE into the upper DRAM area

@@ -22,6 +22,8 @@ namespace ember::npu::test {
 Insn mk(Opcode op);
 Insn loadI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs,
            int64_t stride, int pt = 0, int pb = 0, int pl = 0, int pr = 0);
+Insn moveI(int64_t dst, int64_t src, int64_t ys, int64_t xs, int64_t stride,
+           int pt = 0, int pb = 0, int pl = 0, int pr = 0);
 Insn storeI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs,
             int64_t stride);
 Insn gemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,

@@ -66,6 +66,33 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
       add("dwgemm_t" + std::to_string(taps) + "_i" + std::to_string(inner), b);
     }
   }
+  // MOVE (OUT -> ACT on the LOAD engine): data only, padding on each side,
+  // padding only around one row, a long line; after a REQUANT and before a
+  // GEMM that reads what it wrote (a cascaded layer boundary).
+  {
+    const int shapes[][7] = {{1, 1, 1, 0, 0, 0, 0},    {3, 5, 7, 0, 0, 0, 0},
+                             {3, 5, 7, 1, 1, 1, 1},    {1, 1, 0, 3, 3, 3, 3},
+                             {4, 16, 16, 0, 2, 0, 0},  {2, 9, 9, 0, 0, 2, 0},
+                             {1, 300, 300, 0, 0, 0, 1}};
+    for (const auto &sh : shapes) {
+      SafeProgramBuilder b;
+      b.add(moveI(10, 20, sh[0], sh[1], sh[2], sh[3], sh[4], sh[5], sh[6]));
+      b.add(moveI(600, 0, sh[0], sh[1], sh[2], sh[3], sh[4], sh[5], sh[6]));
+      std::string name = "move";
+      for (int v : sh)
+        name += "_" + std::to_string(v);
+      add(name, b);
+    }
+    SafeProgramBuilder b;
+    b.add(gemmI(true, 0, 0, 0, 48, 1));
+    b.add(requant(0, 0, 48));
+    b.add(moveI(100, 0, 6, 8, 8, 1, 1, 1, 1));
+    b.add(gemmI(true, 200, 100, 16, 8, 6, 10, 8));
+    b.add(requant(64, 200, 48));
+    b.add(moveI(0, 64, 6, 8, 8));
+    b.add(gemmI(false, 200, 0, 32, 48, 1));
+    add("move_cascade", b);
+  }
   {
     SafeProgramBuilder
         b; // a chain accumulating into the same rows, short and long
@@ -159,6 +186,9 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
           poolReady = true;
         }
         b.add(pool(rnd(0, 200), rnd(0, 200), rnd(1, 12)));
+      } else if (rng() % 2) {
+        b.add(moveI(rnd(0, 200), rnd(0, 200), rnd(1, 4), rnd(1, 12), rnd(0, 14),
+                    rnd(0, 3), rnd(0, 3), rnd(0, 3), rnd(0, 3)));
       } else {
         b.add(rng() % 2 ? mk(Opcode::FENCE)
                         : setreg(EMBER_NPU_REG_ADD_MIN, -128));

@@ -2,6 +2,8 @@
 // the SDK's tile planner, packing weights and tables into the static DRAM
 // image, emitting double-buffered instruction streams, placing activations
 // in DRAM with the SDK's interval planner, and assigning tokens.
+#include "Cascade.h"
+#include "CodegenInternal.h"
 #include "Program.h"
 #include "Tokens.h"
 
@@ -221,23 +223,6 @@ struct Image {
 
 // ---- per-layer code: a tiling and, per step, its loads, compute and tail --
 
-struct StepCode {
-  std::vector<Insn> loads, compute, tail;
-};
-
-// Byte address of row `p` of channel tile `t` of tensor `k`.
-struct Addr {
-  const std::vector<NTensor> &ts;
-  uint64_t operator()(int k, int64_t t, int64_t p) const {
-    if (k < 0 || size_t(k) >= ts.size())
-      return 0; // a layer being checked for fit before its output exists
-    const NTensor &x = ts[size_t(k)];
-    const NTensor &own = x.base >= 0 ? ts[size_t(x.base)] : x;
-    return uint64_t(own.dram) +
-           uint64_t(((x.tileOffset + t) * x.P + p) * x.rowBytes());
-  }
-};
-
 // Bytes of tensor `k` in DRAM (0 for a layer checked before it exists).
 uint64_t tensorBytes(const std::vector<NTensor> &ts, int k) {
   return k >= 0 && size_t(k) < ts.size() ? ts[size_t(k)].bytes() : 0;
@@ -291,12 +276,6 @@ std::string tilingText(const sp::Problem &p, const sp::Tiling &t) {
 }
 
 // Emits one layer given its problem and a function producing step code.
-struct LayerCode {
-  std::vector<Insn> setup; // SETREGs, before the first load
-  std::vector<StepCode> steps;
-  std::string tiling;
-};
-
 // ---- GEMM layers -------------------------------------------------------
 
 struct GemmTables {
@@ -642,6 +621,25 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     ops[oAdd].engine = 1;
     // The order the step code below issues its loads in.
     p.loadOrder = {oAct, oWgt, oParam, oOnes, oBw, oBias, oAdd};
+    // Layer cascading: the input block comes by MOVE from OUT (a row a
+    // cycle on LOAD, no DRAM latency: modelled as bytes at one row a cycle
+    // in no transfer), the output stays in OUT (no STORE).
+    if (o.inOnChip) {
+      const double bw = double(std::min<uint32_t>(
+          std::max<uint32_t>(o.bytesPerCycle, 1), uint32_t(4 * kDim)));
+      ops[oAct].transfers = [](const std::vector<int64_t> &) {
+        return uint64_t(0);
+      };
+      ops[oAct].bytes = [&, bw](const std::vector<int64_t> &t) {
+        return uint64_t(double(actRows(t)) * bw);
+      };
+    }
+    if (o.outOnChip)
+      for (int k : {int(oConv), int(oPool)})
+        if (ops[size_t(k)].role == sp::Role::Output) {
+          ops[size_t(k)].bytes = nullptr;
+          ops[size_t(k)].transfers = nullptr;
+        }
   }
   // Compute per step: the GEMMs the step code below emits, then (when the
   // accumulator block is complete) REQUANT, VADD, POOL on VECTOR.
@@ -709,7 +707,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   {
     // Compulsory DRAM bytes: the input, weights and tables once, the add
     // operand and the output once.
-    uint64_t b = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
+    uint64_t b = (o.inOnChip ? 0 : tensorBytes(ts, g.in)) +
+                 (o.outOnChip ? 0 : tensorBytes(ts, g.out));
     for (auto &r : tb.rel)
       b += uint64_t(r.size() * taps * kDim * kDim) + uint64_t(kDim * 4) +
            (g.requant ? uint64_t(2 * kDim * 4) : 0);
@@ -1304,15 +1303,21 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
        << "' with " << worstBytes << " bytes of tensors";
     return os.str();
   }
-  // Each layer's code.
+  // Each layer's code; `inOn` / `outOn`: its input comes from OUT by MOVE,
+  // its output stays in OUT (layer cascading, for the cost model).
   std::vector<LayerCode> codes(lp.layers.size());
   out.layers.resize(lp.layers.size());
-  CodegenOptions lo = o; // plus the layer's forced tiling and slot side
-  for (size_t i = 0; i < lp.layers.size(); ++i) {
+  auto genLayer = [&](size_t i, bool inOn, bool outOn,
+                      const TileChoice *keep) -> std::string {
+    CodegenOptions lo = o; // plus the layer's forced tiling and slot side
+    lo.inOnChip = inOn;
+    lo.outOnChip = outOn;
     const Layer &L = lp.layers[i];
+    codes[i] = LayerCode();
+    out.layers[i] = LayerInfo();
     LayerInfo &info = out.layers[i];
     // Odd layers take their slots from the top of each scratchpad.
-    lo.slotsFromTop = o.prefetch && i % 2 == 1;
+    lo.slotsFromTop = (o.prefetch || o.cascade) && i % 2 == 1;
     info.name = L.name;
     for (const std::string &nm : L.nodes) // one name per source node
       if (std::find(info.nodes.begin(), info.nodes.end(), nm) ==
@@ -1321,7 +1326,7 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     info.op = layerOp(L);
     info.usefulMacs = L.usefulMacs;
     lo.force =
-        i < o.forced.size() && !o.forced[i].empty() ? &o.forced[i] : nullptr;
+        i < o.forced.size() && !o.forced[i].empty() ? &o.forced[i] : keep;
     switch (L.kind) {
     case Layer::Kind::Gemm: {
       // The bias path: forced by the tuner, by the option, or both scored
@@ -1368,6 +1373,24 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     }
     if (!err.empty())
       return "layer '" + L.name + "' (" + info.op + "): " + err;
+    return "";
+  };
+  const size_t nl = lp.layers.size();
+  for (size_t i = 0; i < nl; ++i) {
+    err = genLayer(i, false, false, nullptr);
+    if (!err.empty())
+      return err;
+  }
+  // Layer cascading (Cascade.cpp), before prefetch: the MOVEs read OUT, so
+  // they never move across a layer boundary.
+  if (o.cascade) {
+    err = cascadeLayers(
+        codes, out.layers, lp, ts,
+        [&](size_t j, bool inOn, bool outOn, const TileChoice *keep) {
+          return genLayer(j, inOn, outOn, keep);
+        });
+    if (!err.empty())
+      return err;
   }
   // The stream: per layer, its setup, then the steps software-pipelined.
   auto emit = [&](const std::vector<Insn> &v, int32_t layer) {

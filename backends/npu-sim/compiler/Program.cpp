@@ -77,7 +77,7 @@ namespace {
 
 constexpr char kMagic[8] = {'E', 'N', 'P', 'U', 'P', 'R', 'O', 'G'};
 // 2: per-layer predicted cycles, compulsory bytes; 3: what tuning did
-constexpr uint32_t kVersion = 4;
+constexpr uint32_t kVersion = 5; // 5: MOVE, per-layer cascading flags
 
 struct Writer {
   std::string s;
@@ -214,6 +214,7 @@ std::string serializeProgram(const Program &p) {
     w.u64(l.tune.tunedCycles);
     w.u64(l.tune.candidates);
     w.i64(l.tune.rank);
+    w.u64((l.cascadedIn ? 1u : 0u) | (l.cascadedOut ? 2u : 0u));
   }
   return w.s;
 }
@@ -279,6 +280,9 @@ std::string deserializeProgram(const std::string &bytes, Program &p) {
     l.tune.tunedCycles = r.u64();
     l.tune.candidates = uint32_t(r.u64());
     l.tune.rank = int32_t(r.i64());
+    uint64_t cascaded = r.u64();
+    l.cascadedIn = cascaded & 1u;
+    l.cascadedOut = cascaded & 2u;
   }
   if (r.bad || r.at != bytes.size())
     return "truncated or corrupt NPU program";

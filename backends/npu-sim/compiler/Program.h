@@ -53,6 +53,9 @@ struct LayerInfo {
   // the program, inside that layer's range (empty: none). A layer run alone
   // (runLayersAlone, the report's `alone`) issues them first.
   size_t prefetchFirst = 0, prefetchEnd = 0;
+  // Layer cascading: its input came from the layer before through OUT
+  // (MOVEs, no DRAM), or its output stayed in OUT for the layer after.
+  bool cascadedIn = false, cascadedOut = false;
   std::string tiling; // the chosen tiling, for the report
   std::string shape;  // e.g. "C64 K128 3x3/2 g1 28x28" (GEMM), "C64 14x14"
   // The cost model (issue 17): predicted cycles of the chosen tiling, and
@@ -114,8 +117,16 @@ struct CodegenOptions {
   // next layer's first weight and table loads during the last step of the
   // layer before (docs/npu-backend.md, "Weight prefetch").
   bool prefetch = true;
+  // Layer cascading (backend option cascade=on|off): a tensor that one layer
+  // writes and only the next layer reads stays in OUT when it fits beside
+  // both layers' OUT slots; the consumer's activation LOADs become MOVEs
+  // (docs/npu-backend.md, "Layer cascading").
+  bool cascade = true;
   // Internal, per layer: its scratchpad slots from the top of each memory.
   bool slotsFromTop = false;
+  // Internal, per layer: its input comes from OUT by MOVE, its output stays
+  // in OUT (layer cascading decided; the cost model counts no DRAM for them).
+  bool inOnChip = false, outOnChip = false;
 };
 
 // Tiles every layer to the scratchpads (core's tile planner, the SDK's

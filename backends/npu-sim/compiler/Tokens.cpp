@@ -111,6 +111,17 @@ void footprint(const Insn &in, const int32_t *regs, std::vector<Range> &out) {
            false});
     return;
   }
+  case Opcode::MOVE: {
+    uint64_t w = uint64_t(in.pad_left + in.xsize + in.pad_right);
+    uint64_t h = uint64_t(in.pad_top + in.ysize + in.pad_bottom);
+    out.push_back(
+        {EMBER_NPU_MEM_ACT, uint64_t(in.dst), uint64_t(in.dst) + w * h, true});
+    if (in.ysize > 0 && in.xsize > 0)
+      out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.src),
+                     uint64_t(in.src + (in.ysize - 1) * in.stride + in.xsize),
+                     false});
+    return;
+  }
   case Opcode::STORE:
     out.push_back({int(in.mem), uint64_t(in.sram),
                    uint64_t(in.sram + in.ysize * in.xsize), false});
@@ -311,6 +322,15 @@ bool touchesRows(const Insn &in, int mem, uint64_t lo, uint64_t hi) {
     if (r.domain == mem && r.lo < hi && lo < r.hi)
       return true;
   return false;
+}
+
+void accessedRanges(const Insn &in, const int32_t *regs, int mem,
+                    std::vector<std::pair<uint64_t, uint64_t>> &out) {
+  std::vector<Range> fp;
+  footprint(in, regs, fp);
+  for (const Range &r : fp)
+    if (r.domain == mem && r.lo < r.hi)
+      out.push_back({r.lo, r.hi});
 }
 
 } // namespace ember::npusim

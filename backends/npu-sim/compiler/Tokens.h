@@ -32,6 +32,13 @@ std::string assignTokens(std::vector<npu::Insn> &prog, TokenStats *stats);
 // generator asks before it moves an instruction across others.
 bool touchesRows(const npu::Insn &in, int mem, uint64_t lo, uint64_t hi);
 
+// The [lo, hi) ranges `in` reads or writes in domain `mem` (a scratchpad id,
+// or npu::kNumMems for DRAM bytes), appended to `out`; `regs` the VECTOR
+// registers in effect (POOL's window). Layer cascading asks which OUT rows
+// two layers use and which instructions touch a tensor's DRAM bytes.
+void accessedRanges(const npu::Insn &in, const int32_t *regs, int mem,
+                    std::vector<std::pair<uint64_t, uint64_t>> &out);
+
 // Program-order validity: "" or "instruction i: ..." (underflow/overflow).
 std::string checkTokens(const std::vector<npu::Insn> &prog);
 

@@ -181,6 +181,12 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
                      "prefetch '" + val + "' is not one of on, off");
       if (co)
         co->prefetch = val == "on";
+    } else if (k == "cascade") {
+      if (val != "on" && val != "off")
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     "cascade '" + val + "' is not one of on, off");
+      if (co)
+        co->cascade = val == "on";
     } else if (k == "depthwise") {
       if (val != "dwgemm" && val != "gemm")
         return error(EMBER_STATUS_INVALID_ARGUMENT,
@@ -220,7 +226,8 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "unknown vendor option '" + k +
                        "' (npu-sim takes executor, tiling, bias, depthwise, "
-                       "prefetch, tune, tune_cache, dram_bytes, dram_bw, "
+                       "prefetch, cascade, tune, tune_cache, dram_bytes, "
+                       "dram_bw, "
                        "dram_latency, dram_burst, fault)");
     }
   }
@@ -518,6 +525,11 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
         pl->add_nodes(n);
       std::string detail =
           l.shape.empty() ? l.tiling : l.shape + "; " + l.tiling;
+      if (l.cascadedIn || l.cascadedOut)
+        detail += std::string("; cascaded") +
+                  (l.cascadedIn ? " in (MOVE from OUT)" : "") +
+                  (l.cascadedIn && l.cascadedOut ? "," : "") +
+                  (l.cascadedOut ? " out (kept in OUT)" : "");
       if (!l.tune.source.empty())
         detail += "; tuned (" + l.tune.source + ", " +
                   std::to_string(l.tune.candidates) + " candidates, kept #" +

@@ -78,7 +78,8 @@ AddRegs randomAddRegs(std::mt19937 &rng) {
   return r;
 }
 
-Case convCase(const ConvSpec &s, uint32_t seed) {
+Case convCase(const ConvSpec &s, uint32_t seed,
+              const std::vector<uint8_t> *input = nullptr) {
   std::mt19937 rng(seed);
   Case c;
   LayerProgram &lp = c.lp;
@@ -166,6 +167,8 @@ Case convCase(const ConvSpec &s, uint32_t seed) {
 
   const NTensor &tx = lp.tensors[size_t(x)];
   c.inputs.push_back(randomBytes(size_t(s.N * s.C * s.H * s.W), rng));
+  if (input)
+    c.inputs.back() = *input;
   if (other >= 0)
     c.inputs.push_back(randomBytes(
         size_t(lp.tensors[size_t(other)].C * lp.tensors[size_t(other)].P),
@@ -256,9 +259,10 @@ Case convCase(const ConvSpec &s, uint32_t seed) {
   return c;
 }
 
-void runCase(const Case &c, const std::string &what) {
+void runCase(const Case &c, const std::string &what,
+             const CodegenOptions &opts = {}, Program *compiled = nullptr) {
   Program p;
-  std::string err = generateProgram(c.lp, {}, p);
+  std::string err = generateProgram(c.lp, opts, p);
   ASSERT_EQ(err, "") << what;
   p.uid = newProgramUid();
   for (uint32_t exec : {uint32_t(EMBER_NPU_EXECUTOR_GOLDEN),
@@ -277,6 +281,8 @@ void runCase(const Case &c, const std::string &what) {
     RunResult rr;
     err = runProgram(p, rc, in, out, &rr);
     ASSERT_EQ(err, "") << what << " on executor " << exec;
+    if (compiled)
+      *compiled = p;
     for (size_t i = 0; i < outs.size(); ++i) {
       size_t bad = 0, first = SIZE_MAX;
       for (size_t k = 0; k < outs[i].size(); ++k)
@@ -546,4 +552,124 @@ TEST(NpuLayer, StandalonePoolAndAdd) {
     if (HasFatalFailure())
       return;
   }
+}
+
+namespace {
+
+// A chain of convolutions (each spec's C, H, W the previous output's), as one
+// partition: the reference of each layer takes the previous one's expected
+// output as its input.
+Case chainCase(std::vector<ConvSpec> specs, uint32_t seed) {
+  Case all;
+  std::vector<uint8_t> carry;
+  int prevOut = -1;
+  for (size_t k = 0; k < specs.size(); ++k) {
+    Case c = convCase(specs[k], seed + uint32_t(k), k ? &carry : nullptr);
+    int off = int(all.lp.tensors.size());
+    for (NTensor &t : c.lp.tensors)
+      all.lp.tensors.push_back(t);
+    Layer L = c.lp.layers[0];
+    L.name = "conv" + std::to_string(k);
+    L.nodes = {L.name};
+    L.gemm.out += off;
+    if (k == 0) {
+      L.gemm.in += off;
+      all.inputs.push_back(c.inputs[0]);
+      all.lp.inputs = {L.gemm.in};
+    } else {
+      L.gemm.in = prevOut;
+      all.lp.tensors[size_t(prevOut)].kind = NTensor::Kind::Activation;
+    }
+    all.lp.layers.push_back(L);
+    prevOut = L.gemm.out;
+    carry = c.expected[0];
+  }
+  all.lp.outputs = {prevOut};
+  all.expected = {carry};
+  return all;
+}
+
+size_t countOp(const Program &p, npu::Opcode op) {
+  size_t n = 0;
+  for (const npu::Insn &in : p.insns)
+    n += in.op == op;
+  return n;
+}
+
+} // namespace
+
+// Layer cascading: an intermediate tensor that fits in OUT beside both
+// layers' slots goes OUT -> ACT by MOVE (no STORE, no LOAD), through every
+// form of activation load (padded 3x3 block, 1x1 flat, 1x1 strided,
+// depthwise DWGEMM, fused pool as producer); bit-exact on golden and
+// SystemC, with and without cascading.
+TEST(NpuCascade, ChainsStayOnChip) {
+  std::vector<ConvSpec> specs(5);
+  specs[0].C = 5, specs[0].H = 12, specs[0].W = 11, specs[0].K = 20;
+  specs[1].C = 20, specs[1].H = 12, specs[1].W = 11, specs[1].K = 20;
+  specs[1].groups = 20; // depthwise 3x3, pad 1
+  specs[1].u8out = true;
+  specs[2].C = 20, specs[2].H = 12, specs[2].W = 11, specs[2].K = 35;
+  specs[2].kh = specs[2].kw = 1; // 1x1 flat
+  specs[2].pt = specs[2].pl = specs[2].pb = specs[2].pr = 0;
+  specs[2].u8in = true;
+  specs[2].pool.on = true; // fused 2x2/2 max pool: 6x5
+  specs[2].pool.kh = specs[2].pool.kw = specs[2].pool.s = 2;
+  specs[3].C = 35, specs[3].H = 6, specs[3].W = 5, specs[3].K = 17;
+  specs[3].kh = specs[3].kw = 1; // 1x1 stride 2 (one LOAD per line)
+  specs[3].sh = specs[3].sw = 2;
+  specs[3].pt = specs[3].pl = specs[3].pb = specs[3].pr = 0;
+  specs[4].C = 17, specs[4].H = 3, specs[4].W = 3, specs[4].K = 9;
+  specs[4].pt = specs[4].pl = specs[4].pb = specs[4].pr = 2; // 3x3 pad 2
+  Case c = chainCase(specs, 40);
+  Program on, off;
+  runCase(c, "cascaded chain", {}, &on);
+  CodegenOptions noCascade;
+  noCascade.cascade = false;
+  runCase(c, "chain without cascading", noCascade, &off);
+  if (HasFatalFailure())
+    return;
+  EXPECT_EQ(countOp(off, npu::Opcode::MOVE), 0u);
+  EXPECT_GT(countOp(on, npu::Opcode::MOVE), 0u);
+  for (size_t i = 0; i + 1 < specs.size(); ++i) {
+    EXPECT_TRUE(on.layers[i].cascadedOut) << "layer " << i;
+    EXPECT_TRUE(on.layers[i + 1].cascadedIn) << "layer " << i + 1;
+    EXPECT_FALSE(off.layers[i].cascadedOut) << "layer " << i;
+    // Only the partition's input is loaded and only its output stored.
+    EXPECT_EQ(on.layers[i].storeBytes, 0u) << "layer " << i;
+  }
+  EXPECT_LT(countOp(on, npu::Opcode::STORE), countOp(off, npu::Opcode::STORE));
+  for (size_t i = 1; i < specs.size(); ++i) // no activation LOADs left
+    EXPECT_LT(on.layers[i].loadBytes, off.layers[i].loadBytes) << "layer " << i;
+}
+
+// Not cascaded: a tensor too large for OUT, and one a later layer (not the
+// next) reads too; both stay correct through DRAM.
+TEST(NpuCascade, FallsBackToDram) {
+  std::vector<ConvSpec> specs(2);
+  specs[0].C = 16, specs[0].H = 48, specs[0].W = 48, specs[0].K = 32;
+  specs[1].C = 32, specs[1].H = 48, specs[1].W = 48, specs[1].K = 8;
+  specs[1].kh = specs[1].kw = 1;
+  specs[1].pt = specs[1].pl = specs[1].pb = specs[1].pr = 0;
+  Case big = chainCase(specs, 50); // 2 x 2304 rows > OUT's 2048
+  Program p;
+  runCase(big, "large chain", {}, &p);
+  if (HasFatalFailure())
+    return;
+  EXPECT_FALSE(p.layers[0].cascadedOut);
+  EXPECT_EQ(countOp(p, npu::Opcode::MOVE), 0u);
+
+  std::vector<ConvSpec> small(2);
+  small[0].K = 12;
+  small[1].C = 12;
+  Case c = chainCase(small, 60);
+  c.lp.outputs.insert(c.lp.outputs.begin(), c.lp.layers[0].gemm.out);
+  c.lp.tensors[size_t(c.lp.layers[0].gemm.out)].kind = NTensor::Kind::Output;
+  Case first = convCase(small[0], 60);
+  c.expected.insert(c.expected.begin(), first.expected[0]);
+  runCase(c, "chain whose middle tensor is also an output", {}, &p);
+  if (HasFatalFailure())
+    return;
+  EXPECT_FALSE(p.layers[0].cascadedOut);
+  EXPECT_EQ(countOp(p, npu::Opcode::MOVE), 0u);
 }

@@ -1,0 +1,277 @@
+// Layer cascading for the NPU backend (docs/npu-backend.md, "Layer
+// cascading"): which tensors between consecutive layers stay in OUT, and the
+// rewrite of the two layers' code (VECTOR results into OUT, STOREs dropped,
+// the consumer's LOADs turned into MOVEs).
+#include "Cascade.h"
+#include "Tokens.h"
+
+#include <algorithm>
+
+namespace ember::npusim {
+
+// A tensor T that layer i stores and only layer i + 1 loads (into ACT) stays
+// in OUT when its rows fit in a gap of OUT that neither layer's slots use.
+// Decided on the generated code, by footprints, so it holds for every layer
+// kind and load form: no other layer refers to T, and every instruction of the
+// two layers that touches T's DRAM bytes must be one of layer i's STOREs from
+// OUT, each right after the VECTOR op that wrote exactly its source rows, or
+// one of layer i + 1's LOADs into ACT. Then each such VECTOR op writes T's rows
+// in OUT directly (row r of T at gap + r) and its STOREs go; each LOAD becomes
+// a MOVE with the same geometry (LOAD's rows are linear in the DRAM address, so
+// src = gap + (dram - T's address) / row bytes) and padding. The token pass
+// orders the MOVEs after the VECTOR ops by their OUT footprints, as it ordered
+// LOADs after STOREs by DRAM bytes.
+namespace {
+
+using npu::Opcode;
+using Ranges = std::vector<std::pair<uint64_t, uint64_t>>;
+
+// Every range of domain `mem` the instructions of a layer touch.
+void layerRanges(const LayerCode &c, int mem, Ranges &out) {
+  int32_t regs[EMBER_NPU_NUM_REGS] = {};
+  auto scan = [&](const std::vector<Insn> &v) {
+    for (const Insn &in : v) {
+      if (in.op == Opcode::SETREG && in.reg >= 0 && in.reg < EMBER_NPU_NUM_REGS)
+        regs[in.reg] = int32_t(in.value);
+      accessedRanges(in, regs, mem, out);
+    }
+  };
+  scan(c.setup);
+  for (const StepCode &sc : c.steps) {
+    scan(sc.loads);
+    scan(sc.compute);
+    scan(sc.tail);
+  }
+}
+
+bool overlaps(const Ranges &rs, uint64_t lo, uint64_t hi) {
+  for (const auto &r : rs)
+    if (r.first < hi && lo < r.second)
+      return true;
+  return false;
+}
+
+// The lowest gap of `rows` OUT rows that no range in `used` touches; -1 if
+// none.
+int64_t findGap(Ranges used, uint64_t rows) {
+  std::sort(used.begin(), used.end());
+  uint64_t at = 0;
+  for (const auto &r : used) {
+    if (r.first >= at + rows)
+      break;
+    at = std::max(at, r.second);
+  }
+  return at + rows <= uint64_t(EMBER_NPU_OUT_ROWS) ? int64_t(at) : -1;
+}
+
+// Tries to keep the output of layer i in OUT for layer i + 1; true if done.
+bool cascadeBoundary(std::vector<LayerCode> &codes, size_t i,
+                     const std::vector<NTensor> &ts, const LayerProgram &lp,
+                     int tensor) {
+  const NTensor &T = ts[size_t(tensor)];
+  if (T.i32 || T.kind != NTensor::Kind::Activation ||
+      std::find(lp.outputs.begin(), lp.outputs.end(), tensor) !=
+          lp.outputs.end() ||
+      std::find(lp.inputs.begin(), lp.inputs.end(), tensor) != lp.inputs.end())
+    return false;
+  // T's own storage, referenced by layers i and i + 1 only (other layers'
+  // instructions may touch its DRAM bytes for tensors that share them at
+  // other times: the DRAM planner reuses bytes across lifetimes).
+  if (T.base >= 0)
+    return false;
+  for (const NTensor &x : ts)
+    if (x.base == tensor)
+      return false;
+  for (size_t l = 0; l < lp.layers.size(); ++l) {
+    const Layer &L = lp.layers[l];
+    std::vector<int> refs;
+    if (L.kind == Layer::Kind::Gemm) {
+      refs = {L.gemm.in, L.gemm.out};
+      if (L.gemm.add.on)
+        refs.push_back(L.gemm.add.other);
+    } else if (L.kind == Layer::Kind::Pool) {
+      refs = {L.pool.in, L.pool.out};
+    } else {
+      refs = {L.add.a, L.add.b, L.add.out};
+    }
+    bool uses = std::find(refs.begin(), refs.end(), tensor) != refs.end();
+    if (uses && l != i && l != i + 1)
+      return false;
+  }
+  const uint64_t rb = uint64_t(T.rowBytes());
+  const uint64_t lo = Addr{ts}(tensor, 0, 0), hi = lo + T.bytes();
+  const uint64_t rows = T.bytes() / rb;
+  // Every instruction touching [lo, hi) of DRAM: producer STOREs from OUT
+  // (after the VECTOR op writing their rows) in layer i, ACT LOADs in
+  // layer i + 1, nothing else.
+  struct Site {
+    size_t step;
+    size_t k; // index in the step's tail or loads
+  };
+  std::vector<Site> stores, loads;
+  Ranges tmp;
+  for (size_t l = i; l <= i + 1; ++l) {
+    const LayerCode &c = codes[l];
+    auto check = [&](const std::vector<Insn> &v, size_t step, bool isTail,
+                     bool isLoads) {
+      for (size_t k = 0; k < v.size(); ++k) {
+        const Insn &in = v[k];
+        tmp.clear();
+        int32_t regs[EMBER_NPU_NUM_REGS] = {};
+        if (in.op == Opcode::POOL)
+          continue; // never touches DRAM
+        accessedRanges(in, regs, npu::kNumMems, tmp);
+        if (!overlaps(tmp, lo, hi))
+          continue;
+        uint64_t b = uint64_t(in.dram);
+        bool inside = b >= lo && (b - lo) % rb == 0 && tmp.size() == 1 &&
+                      tmp[0].second <= hi;
+        if (l == i && isTail && in.op == Opcode::STORE &&
+            in.mem == EMBER_NPU_MEM_OUT && inside && in.stride == in.xsize)
+          stores.push_back({step, k});
+        else if (l == i + 1 && isLoads && in.op == Opcode::LOAD &&
+                 in.mem == EMBER_NPU_MEM_ACT && inside)
+          loads.push_back({step, k});
+        else
+          return false;
+      }
+      return true;
+    };
+    if (!check(c.setup, 0, false, false))
+      return false;
+    for (size_t s = 0; s < c.steps.size(); ++s)
+      if (!check(c.steps[s].loads, s, false, true) ||
+          !check(c.steps[s].compute, s, false, false) ||
+          !check(c.steps[s].tail, s, true, false))
+        return false;
+  }
+  if (stores.empty() || loads.empty())
+    return false;
+  // Each STORE's rows come from the VECTOR op before it (moveRows may split
+  // one op's rows over consecutive STOREs).
+  struct Redirect {
+    size_t step, vec;
+    int64_t dstRow; // T's row of the op's first row
+  };
+  std::vector<Redirect> redirects;
+  std::vector<bool> dropStore(stores.size(), false);
+  for (size_t j = 0; j < stores.size(); ++j) {
+    const std::vector<Insn> &tail = codes[i].steps[stores[j].step].tail;
+    // Walk back over the STOREs of the same op.
+    size_t v = stores[j].k;
+    int64_t offset = 0; // rows of the op before this STORE
+    while (v > 0 && tail[v - 1].op == Opcode::STORE) {
+      --v;
+      offset += tail[v].ysize * tail[v].xsize;
+    }
+    if (v == 0)
+      return false;
+    --v;
+    const Insn &op = tail[v];
+    const Insn &st = tail[stores[j].k];
+    if (op.op != Opcode::REQUANT && op.op != Opcode::VADD &&
+        op.op != Opcode::POOL)
+      return false;
+    if (st.sram != op.dst + offset || offset + st.ysize * st.xsize > op.rows)
+      return false;
+    int64_t row = int64_t((uint64_t(st.dram) - lo) / rb) - offset;
+    if (offset == 0) {
+      // The op's rows must all be stored, contiguously in T.
+      int64_t covered = 0;
+      for (size_t k = stores[j].k;
+           k < tail.size() && tail[k].op == Opcode::STORE; ++k) {
+        if (tail[k].sram != op.dst + covered ||
+            int64_t((uint64_t(tail[k].dram) - lo) / rb) != row + covered)
+          return false;
+        covered += tail[k].ysize * tail[k].xsize;
+      }
+      if (covered != op.rows)
+        return false;
+      redirects.push_back({stores[j].step, v, row});
+    }
+    dropStore[j] = true;
+  }
+  // OUT rows for T beside both layers' own.
+  Ranges used;
+  layerRanges(codes[i], EMBER_NPU_MEM_OUT, used);
+  layerRanges(codes[i + 1], EMBER_NPU_MEM_OUT, used);
+  int64_t gap = findGap(used, rows);
+  if (gap < 0)
+    return false;
+  // Rewrite: VECTOR results into the gap, STOREs dropped, LOADs -> MOVEs.
+  for (const Redirect &r : redirects)
+    codes[i].steps[r.step].tail[r.vec].dst = gap + r.dstRow;
+  for (size_t j = stores.size(); j-- > 0;) {
+    std::vector<Insn> &tail = codes[i].steps[stores[j].step].tail;
+    tail.erase(tail.begin() + std::ptrdiff_t(stores[j].k));
+  }
+  for (const Site &s : loads) {
+    Insn &in = codes[i + 1].steps[s.step].loads[s.k];
+    Insn mv;
+    mv.op = Opcode::MOVE;
+    mv.dst = in.sram;
+    mv.src = gap + int64_t((uint64_t(in.dram) - lo) / rb);
+    mv.ysize = in.ysize;
+    mv.xsize = in.xsize;
+    mv.stride = in.stride;
+    mv.pad_top = in.pad_top;
+    mv.pad_bottom = in.pad_bottom;
+    mv.pad_left = in.pad_left;
+    mv.pad_right = in.pad_right;
+    in = mv;
+  }
+  return true;
+}
+
+} // namespace
+
+std::string cascadeLayers(std::vector<LayerCode> &codes,
+                          std::vector<LayerInfo> &infos, const LayerProgram &lp,
+                          const std::vector<NTensor> &ts,
+                          const RegenerateFn &regenerate) {
+  const size_t nl = lp.layers.size();
+  std::vector<TileChoice> firstChoice(nl);
+  std::vector<std::vector<TileChoice>> firstCandidates(nl);
+  for (size_t i = 0; i < nl; ++i) {
+    firstChoice[i] = infos[i].choice;
+    firstCandidates[i] = infos[i].candidates;
+  }
+  std::vector<char> genIn(nl, 0), genOut(nl, 0), isIn(nl, 0), isOut(nl, 0);
+  for (int round = 0; nl > 1; ++round) {
+    std::vector<LayerCode> trial = codes;
+    std::vector<char> in2(nl, 0), out2(nl, 0);
+    for (size_t i = 0; i + 1 < nl; ++i) {
+      const Layer &L = lp.layers[i];
+      int t = L.kind == Layer::Kind::Gemm   ? L.gemm.out
+              : L.kind == Layer::Kind::Pool ? L.pool.out
+                                            : L.add.out;
+      if (t >= 0 && cascadeBoundary(trial, i, ts, lp, t))
+        out2[i] = in2[i + 1] = 1;
+    }
+    if ((in2 == genIn && out2 == genOut) || round == 3) {
+      codes = std::move(trial);
+      isIn = in2;
+      isOut = out2;
+      break;
+    }
+    for (size_t j = 0; j < nl; ++j) {
+      if (in2[j] == genIn[j] && out2[j] == genOut[j])
+        continue;
+      genIn[j] = in2[j];
+      genOut[j] = out2[j];
+      if (lp.layers[j].kind != Layer::Kind::Gemm)
+        continue; // its cost model has no cascading side
+      std::string err = regenerate(j, genIn[j], genOut[j], &firstChoice[j]);
+      if (!err.empty())
+        return err;
+      infos[j].candidates = firstCandidates[j];
+    }
+  }
+  for (size_t i = 0; i < nl; ++i) {
+    infos[i].cascadedIn = isIn[i];
+    infos[i].cascadedOut = isOut[i];
+  }
+  return "";
+}
+
+} // namespace ember::npusim
