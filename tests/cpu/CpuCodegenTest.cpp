@@ -1000,3 +1000,219 @@ TEST(CpuInt8, UnfusedIntegerFormsMatchTheInterpreter) {
     expectIdentical(runCpu(*m->main(), two, in), *want);
   }
 }
+
+// f16 convolutions between Relu, Concat and MaxPool (a fire module): the
+// activations between the widened convolutions stay f32, each convolution's
+// Relu joins its epilogue and each result is rounded to f16 once, where the
+// reference rounds it. The values are chosen so that every f32 sum is exact
+// in any order (multiples of 1/64 times small integers) while the f16
+// roundings are not: the output is bit-identical to the interpreter's only
+// if every rounding happens, and only those.
+TEST(CpuHalf, ActivationsBetweenWidenedConvsStayF32) {
+  const std::string text =
+      R"(func @main(%x: f16[1,16,8,8], %w1: f16[16,16,3,3], %w2: f16[16,16,1,1], %w3: f16[8,32,1,1]) {
+  %c1 = Conv(%x, %w1) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : f16[1,16,8,8]
+  %r1 = Relu(%c1) : f16[1,16,8,8]
+  %c2 = Conv(%x, %w2) {kernel_shape = [1, 1]} : f16[1,16,8,8]
+  %r2 = Relu(%c2) : f16[1,16,8,8]
+  %cat = Concat(%r1, %r2) {axis = 1} : f16[1,32,8,8]
+  %p = MaxPool(%cat) {kernel_shape = [2, 2], strides = [2, 2]} : f16[1,32,4,4]
+  %c3 = Conv(%p, %w3) {kernel_shape = [1, 1]} : f16[1,8,4,4]
+  return %c3
+}
+)";
+  auto ref = parseLowered(text), m = parseLowered(text);
+  ASSERT_TRUE(ref && m);
+  std::mt19937 rng(5);
+  std::vector<Tensor> in;
+  for (auto *p : ref->main()->params()) {
+    Tensor t(p->types[0]);
+    bool data = p->outNames[0] == "x";
+    bool last = p->outNames[0] == "w3";
+    for (int64_t i = 0; i < t.size(); ++i) {
+      int r = int(rng() % 15) - 7;
+      t.setDouble(i, data   ? double(int(rng() % 513) - 256) / 64.0
+                     : last ? double(r % 2) / 16.0
+                            : double(r));
+    }
+    in.push_back(std::move(t));
+  }
+  auto want = interpret(*ref->main(), in);
+  ASSERT_TRUE(bool(want)) << want.status().message();
+  CompileConfig two = hostConfig();
+  two.numThreads = 2;
+  auto got = runCpu(*m->main(), hostConfig(), in);
+  expectIdentical(got, *want);
+  expectIdentical(runCpu(*m->main(), two, in), *want);
+  // The rewritten graph: no 16-bit value between the convolutions (only the
+  // graph inputs' casts and the outputs' are 16-bit), the Relus are f32.
+  size_t halfValues = 0;
+  for (auto &n : m->main()->nodes())
+    if (n->kind != OpKind::Placeholder && n->numResults() == 1 &&
+        n->types[0].elem() == ElemKind::F16)
+      ++halfValues;
+  // %c1's and %c2's rounding casts (one f16 value each, read by the round
+  // trip back to f32) and %c3's result (the graph output); the MaxPool's
+  // result is f16-exact already and is not rounded again.
+  std::ostringstream text2;
+  printFunction(text2, *m->main());
+  EXPECT_EQ(halfValues, 3u) << text2.str();
+  auto groups = formGroups(*m->main(), hostConfig());
+  ASSERT_TRUE(bool(groups)) << groups.status().message();
+  size_t relusInConvs = 0;
+  for (const Group &g : *groups)
+    relusInConvs += g.kind == GroupKind::Conv && g.epi.act != 0;
+  EXPECT_EQ(relusInConvs, 2u);
+}
+
+// An int8 layer's elementwise tail after its GEMM's Requantize (QuantizedAdd
+// of a constant bias row, DequantizeLinear, a per-channel affine, Relu,
+// QuantizeLinear: the QLinear form of MLPerf Tiny's FC autoencoder) becomes a
+// per-channel table computed by the interpreter, and stays bit-exact with the
+// interpreter: per column of a MatMulInteger (u8), and per channel of an NCHW
+// i8 tensor with a per-axis DequantizeLinear (axis 1, moved by the table's
+// leading dim). The 8-bit operand is a step's result (the GEMM's, a pool's):
+// a loop that fuses its producer reads that producer's operand instead.
+TEST(CpuInt8, ElementwiseTailBecomesAPerChannelTable) {
+  std::mt19937 rng(13);
+  std::vector<uint8_t> w(24 * 16), bias(16);
+  for (auto &v : w)
+    v = uint8_t(rng());
+  for (auto &v : bias)
+    v = uint8_t(rng());
+  std::vector<int32_t> mult(16), shift(16);
+  std::vector<float> mul(16), add(16), mul8(8), add8(8), dqs(8);
+  std::vector<int8_t> bias8(8), dz8{-10, -3, 0, 4, -10, 7, -128, 20};
+  for (size_t i = 0; i < 16; ++i) {
+    mult[i] = int32_t(1073741824 + rng() % 1073741823);
+    shift[i] = -int32_t(8 + rng() % 4);
+    mul[i] = float(int(rng() % 200) - 40) / 64.0f;
+    add[i] = float(int(rng() % 200) - 100) / 32.0f;
+  }
+  for (size_t i = 0; i < 8; ++i) {
+    mul8[i] = float(int(rng() % 200) - 40) / 64.0f;
+    add8[i] = float(int(rng() % 200) - 100) / 32.0f;
+    dqs[i] = float(1 + rng() % 50) / 256.0f;
+    bias8[i] = int8_t(rng());
+  }
+  const std::string qadd =
+      "{a_multiplier = 1073741824, a_shift = 0, a_zero_point = 103, "
+      "b_multiplier = 1610431691, b_shift = -1, b_zero_point = 127, "
+      "left_shift = 20, to = 2, y_multiplier = 1074004409, y_shift = -18, "
+      "y_zero_point = 100}";
+  const std::string qadd8 =
+      "{a_multiplier = 1073741824, a_shift = 0, a_zero_point = -3, "
+      "b_multiplier = 1610431691, b_shift = -1, b_zero_point = 5, "
+      "left_shift = 20, to = 3, y_multiplier = 1074004409, y_shift = -18, "
+      "y_zero_point = -10}";
+  std::string text =
+      "func @main(%a: f32[37,24], %x: f32[2,8,6,6]) {\n"
+      "  %aq = Cast(%a) {to = 2} : u8[37,24]\n"
+      "  %w = Constant " +
+      hexDense("u8", "24,16", w.data(), w.size()) +
+      "\n"
+      "  %az = Constant dense<u8[]: [3]>\n"
+      "  %wz = Constant dense<u8[]: [128]>\n"
+      "  %mm = MatMulInteger(%aq, %w, %az, %wz) : i32[37,16]\n"
+      "  %m = Constant " +
+      hexDense("i32", "16", mult.data(), 64) +
+      "\n"
+      "  %e = Constant " +
+      hexDense("i32", "16", shift.data(), 64) +
+      "\n"
+      "  %yz = Constant dense<u8[]: [90]>\n"
+      "  %r = Requantize(%mm, %m, %e, _, %yz) {axis = 1, to = 2} : u8[37,16]\n"
+      "  %b = Constant " +
+      hexDense("u8", "16", bias.data(), bias.size()) +
+      "\n"
+      "  %qa = QuantizedAdd(%r, %b) " +
+      qadd +
+      " : u8[37,16]\n"
+      "  %s = Constant dense<f32[]: [0.0234375]>\n"
+      "  %z = Constant dense<u8[]: [100]>\n"
+      "  %d = DequantizeLinear(%qa, %s, %z) : f32[37,16]\n"
+      "  %c = Constant " +
+      hexDense("f32", "16", mul.data(), 64) +
+      "\n"
+      "  %c1 = Constant " +
+      hexDense("f32", "16", add.data(), 64) +
+      "\n"
+      "  %mu = Mul(%d, %c) : f32[37,16]\n"
+      "  %ad = Add(%mu, %c1) : f32[37,16]\n"
+      "  %re = Relu(%ad) : f32[37,16]\n"
+      "  %s2 = Constant dense<f32[]: [0.0137]>\n"
+      "  %z2 = Constant dense<u8[]: [0]>\n"
+      "  %q = QuantizeLinear(%re, %s2, %z2) : u8[37,16]\n"
+      "  %xc = Cast(%x) {to = 3} : i8[2,8,6,6]\n"
+      "  %xq = MaxPool(%xc) {kernel_shape = [2, 2]} : i8[2,8,5,5]\n"
+      "  %b8 = Constant " +
+      hexDense("i8", "8,1,1", bias8.data(), bias8.size()) +
+      "\n"
+      "  %qa8 = QuantizedAdd(%xq, %b8) " +
+      qadd8 +
+      " : i8[2,8,5,5]\n"
+      "  %ds = Constant " +
+      hexDense("f32", "8", dqs.data(), 32) +
+      "\n"
+      "  %dz = Constant " +
+      hexDense("i8", "8", dz8.data(), dz8.size()) +
+      "\n"
+      "  %d8 = DequantizeLinear(%qa8, %ds, %dz) {axis = 1} : f32[2,8,5,5]\n"
+      "  %k = Constant " +
+      hexDense("f32", "8,1,1", mul8.data(), 32) +
+      "\n"
+      "  %k1 = Constant " +
+      hexDense("f32", "8,1,1", add8.data(), 32) +
+      "\n"
+      "  %mu8 = Mul(%d8, %k) : f32[2,8,5,5]\n"
+      "  %ad8 = Add(%mu8, %k1) : f32[2,8,5,5]\n"
+      "  %re8 = Relu(%ad8) : f32[2,8,5,5]\n"
+      "  %s3 = Constant dense<f32[]: [0.011]>\n"
+      "  %z3 = Constant dense<i8[]: [-128]>\n"
+      "  %q8 = QuantizeLinear(%re8, %s3, %z3) : i8[2,8,5,5]\n"
+      "  return %q, %q8\n}\n";
+  auto ref = parseLowered(text);
+  ASSERT_TRUE(ref);
+  FusionStats st;
+  {
+    auto groups = formGroups(*ref->main(), hostConfig());
+    ASSERT_TRUE(bool(groups)) << groups.status().message();
+    EXPECT_TRUE(tabulateChannelLoops(*groups, hostConfig(), &st).isOk());
+    EXPECT_EQ(st.tabulatedLoops, 2u);
+    for (const Group &g : *groups) {
+      if (g.chanTable) {
+        EXPECT_EQ(g.chanAxis, 1) << g.root->describe(); // columns; channels
+        EXPECT_EQ(g.chanTable->size(),
+                  (g.root->kind == OpKind::QuantizeLinear &&
+                           g.root->types[0].dims().size() == 2
+                       ? 16
+                       : 8) *
+                      256);
+      }
+    }
+    CompileConfig off = hostConfig();
+    off.fuse = false;
+    FusionStats none;
+    EXPECT_TRUE(tabulateChannelLoops(*groups, off, &none).isOk());
+    EXPECT_EQ(none.tabulatedLoops, 0u);
+  }
+  const Function &f = *ref->main();
+  for (int trial = 0; trial < 3; ++trial) {
+    std::vector<Tensor> in;
+    for (auto *p : f.params()) {
+      Tensor v(p->types[0]);
+      for (int64_t i = 0; i < v.size(); ++i)
+        v.setDouble(
+            i, double(int(rng() % 256) - (p->outNames[0] == "x" ? 128 : 0)));
+      in.push_back(std::move(v));
+    }
+    auto want = interpret(f, in);
+    ASSERT_TRUE(bool(want)) << want.status().message();
+    auto m = parseLowered(text);
+    ASSERT_TRUE(m);
+    CompileConfig two = hostConfig();
+    two.numThreads = 2;
+    expectIdentical(runCpu(*m->main(), hostConfig(), in), *want);
+    expectIdentical(runCpu(*m->main(), two, in), *want);
+  }
+}

@@ -69,6 +69,7 @@ Codegen::Codegen(const Function &f, const CompileConfig &cfg,
 
 Status Codegen::run() {
   EMBER_ASSIGN(groups_, formGroups(f_, cfg_, &out_.fusion));
+  EMBER_TRY(tabulateChannelLoops(groups_, cfg_, &out_.fusion));
   // The constant region grows by appends: reserve what packing may need
   // (packed weights are padded; some constants are also read as stored).
   uint64_t constants = 0;

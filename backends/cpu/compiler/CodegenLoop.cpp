@@ -558,14 +558,17 @@ llvm::Value *LoopGen::eval(const Value &v) {
 Status Codegen::emitLoopGroup(const Group &g) {
   Value root(const_cast<Node *>(g.root), 0);
   LoopGen lg(*this, g, *b_, root.type().dims());
-  lg.plan(root);
+  // A tabulated group reads its 8-bit operand and the table (ChannelTable.cpp).
+  const bool tabulated = bool(g.chanTable);
+  lg.plan(tabulated ? g.chanInput : root);
   Dims dims = lg.dims;
   std::vector<int64_t> store = physStrides(root);
   std::vector<std::vector<int64_t> *> vecs;
   for (auto &l : lg.leaves)
     vecs.push_back(&l.a.strides);
   vecs.push_back(&store);
-  bool tables = false;
+  // The tabulated form needs the channel index: logical dims, as tables.
+  bool tables = tabulated && g.chanAxis >= 0;
   for (auto &l : lg.leaves)
     tables = tables || !l.tables.empty();
   // With per-dim tables the leaves keep the logical dims: the nest runs
@@ -637,6 +640,23 @@ Status Codegen::emitLoopGroup(const Group &g) {
       lg.disjointFromOut.clear();
     }
   }
+  llvm::GlobalVariable *chanTable = nullptr;
+  if (tabulated) {
+    const Tensor &t = *g.chanTable;
+    llvm::Type *et = elemType(t.elem());
+    auto *ty = llvm::ArrayType::get(et, uint64_t(t.size()));
+    std::vector<llvm::Constant *> vals;
+    for (int64_t i = 0; i < t.size(); ++i)
+      vals.push_back(
+          t.elem() == ElemKind::F32
+              ? llvm::ConstantFP::get(et, double(t.data<float>()[i]))
+              : llvm::ConstantInt::get(et, uint64_t(t.getInt(i)), true));
+    chanTable = new llvm::GlobalVariable(
+        *mod_, ty, true, llvm::GlobalValue::PrivateLinkage,
+        llvm::ConstantArray::get(ty, vals), "chan_lut");
+    chanTable->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+    chanTable->setAlignment(llvm::Align(64));
+  }
   emitTask("loop", dims[0], per, [&](llvm::Value *begin, llvm::Value *end) {
     lg.bases.clear();
     for (auto &l : lg.leaves)
@@ -649,7 +669,22 @@ Status Codegen::emitLoopGroup(const Group &g) {
       for (size_t d = 0; d < order.size(); ++d)
         lg.idx[order[d]] = idx[d];
       lg.memo.clear();
-      llvm::Value *v = lg.eval(root);
+      llvm::Value *v;
+      if (tabulated) {
+        // table[c * 256 + (x - lowest)]
+        bool sg = g.chanInput.type().elem() == ElemKind::I8;
+        llvm::Value *x = lg.eval(g.chanInput);
+        llvm::Value *i = sg ? b_->CreateAdd(b_->CreateSExt(x, b_->getInt64Ty()),
+                                            b_->getInt64(128))
+                            : b_->CreateZExt(x, b_->getInt64Ty());
+        if (g.chanAxis >= 0)
+          i = b_->CreateAdd(
+              i, b_->CreateMul(lg.idx[size_t(g.chanAxis)], b_->getInt64(256)));
+        llvm::Type *et = elemType(rk);
+        v = b_->CreateLoad(et, b_->CreateInBoundsGEP(et, chanTable, i), "lut");
+      } else {
+        v = lg.eval(root);
+      }
       if (rk == ElemKind::Bool)
         v = b_->CreateZExt(v, b_->getInt8Ty());
       else if (isHalfFloatKind(rk))

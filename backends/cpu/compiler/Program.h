@@ -118,6 +118,13 @@ struct Group {
   // the int32 accumulator is the result).
   std::vector<int32_t> qbias;
   const Node *requant = nullptr;
+  // Loop groups that are a function of one 8-bit operand and the channel
+  // index (ChannelTable.cpp): y = chanTable[c * 256 + (x - lowest)], x =
+  // chanInput at the loop index, c its index along chanAxis (-1: one
+  // channel).
+  std::shared_ptr<const Tensor> chanTable;
+  Value chanInput;
+  int chanAxis = -1;
   // Copy groups: the value copied into graph output `outputIndex`.
   Value copySource;
   unsigned outputIndex = 0;
@@ -126,7 +133,8 @@ struct Group {
 struct FusionStats {
   size_t nodes = 0, groups = 0, fusedEpilogueNodes = 0, fusedLoopNodes = 0,
          foldedMoves = 0,
-         fusedPools = 0; // max pools run inside their convolution
+         fusedPools = 0,  // max pools run inside their convolution
+      tabulatedLoops = 0; // loops that became per-channel tables
 };
 
 // Groups the non-storage nodes of a lowered function (every node must be
@@ -135,6 +143,13 @@ struct FusionStats {
 Expected<std::vector<Group>> formGroups(const Function &f,
                                         const CompileConfig &cfg,
                                         FusionStats *stats = nullptr);
+
+// Loop groups computed from one 8-bit operand and constants that vary along
+// one axis become per-channel tables evaluated by the interpreter
+// (ChannelTable.cpp; Group::chanTable).
+Status tabulateChannelLoops(std::vector<Group> &groups,
+                            const CompileConfig &cfg,
+                            FusionStats *stats = nullptr);
 
 // Whether `g` contains `n` (members are few; linear scan).
 bool contains(const Group &g, const Node *n);
