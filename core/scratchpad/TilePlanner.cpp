@@ -252,6 +252,13 @@ public:
   double book(double t, double need) {
     if (need <= 0)
       return t;
+    if (busy_.size() == lo_ || busy_.back().second <= t) { // all free
+      if (busy_.size() > lo_ && busy_.back().second == t)
+        busy_.back().second = t + need;
+      else
+        busy_.push_back({t, t + need});
+      return t + need;
+    }
     size_t i = lo_;
     while (i < busy_.size() && busy_[i].second <= t)
       ++i;
