@@ -360,15 +360,29 @@ unsigned fillPieceCount(const Problem &p, const Tiling &t, const Machine &m) {
     if (bytes > 0 || n > 0)
       pieced.push_back({n, std::max(bytes / bw, rows)});
   }
+  // Of the layer, about: the compute chain (the fill, then the other steps
+  // as long as the first) and the DMA chain (the nest's bytes over the
+  // bandwidth, plus the instructions the pieces add). The pieces only help
+  // where the first is the longer.
+  const double rest = c0 * double(t.steps > 0 ? t.steps - 1 : 0);
+  double dma = double(t.dmaBytes) / bw;
+  for (size_t k = 0; k < no && k < t.blocks.size(); ++k) {
+    const Operand &op = p.operands[k];
+    if (op.role == Role::Input && op.transfers) // the LOAD engine's
+      dma += double(t.blocks[k]) * double(op.transfers(t.tile)) * perTransfer;
+  }
   unsigned best = 1;
   double bestEnd = HUGE_VAL;
   for (unsigned g = 1; g <= most; ++g) {
-    double load = 0, end = 0;
+    double load = 0, end = 0, extra = 0;
+    for (auto &[n, move] : pieced)
+      extra += (double(g) * std::max(1.0, std::ceil(n / g)) - n) * perTransfer;
     for (unsigned i = 0; i < g; ++i) {
       for (auto &[n, move] : pieced)
         load += std::max(1.0, std::ceil(n / g)) * perTransfer + move / g;
       end = std::max(end, load + c0 * double(g - i) / double(g));
     }
+    end = std::max(end + rest, dma + extra);
     if (end < bestEnd - 0.5) {
       bestEnd = end;
       best = g;

@@ -210,10 +210,14 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
                          double stopAbove = HUGE_VAL);
 
 // The pieces the first step of `t` loads in (Problem::fillPieces): of 1 ..
-// min(fillPieces, the first fillDim tile), the count whose fill ends first
-// on an idle machine (each piece's part of every pieced operand after the
-// one before, max(1, transfers / pieces) instructions each; engine 0 computes
-// a piece's share of the step once it has arrived). 1 without a fillDim.
+// min(fillPieces, the first fillDim tile), the count for which the layer
+// ends first, estimated as the longer of its compute chain (the fill on an
+// idle machine: each piece's part of every pieced operand after the one
+// before, max(1, transfers / pieces) instructions each, engine 0 computing a
+// piece's share of the step once it has arrived; then the other steps as
+// long as the first) and its DMA chain (the nest's bytes over the bandwidth
+// plus the instructions the pieces add: a DMA-bound layer only pays for
+// them). Needs evaluate()'s t.dmaBytes and t.steps. 1 without a fillDim.
 // predictCycles uses it; a target's code generator calls it to emit the
 // same pieces.
 unsigned fillPieceCount(const Problem &p, const Tiling &t, const Machine &m);
