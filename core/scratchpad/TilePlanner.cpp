@@ -236,6 +236,161 @@ PlanResult planTiles(const Problem &p, const PlanOptions &o) {
   return r;
 }
 
+namespace {
+
+// The DRAM channel LOAD and STORE share (Machine::bytesPerCycle): the data
+// phases of the transfers, booked in the order the walk meets them, each into
+// the channel's free time from its start on. Where a transfer overlaps ones
+// booked before it, it ends later by the channel time they take in its
+// window: when two transfers share the channel, the one that outlasts the
+// other ends when both have moved their bytes, whatever the interleaving.
+// (The one booked before is not revisited: the walk has used its end.)
+class Channel {
+public:
+  // Books `need` cycles of channel time (at the full bandwidth) from `t` on;
+  // returns when the transfer ends (t + need when the channel is free).
+  double book(double t, double need) {
+    if (need <= 0)
+      return t;
+    if (busy_.size() == lo_ || busy_.back().second <= t) { // all free
+      if (busy_.size() > lo_ && busy_.back().second == t)
+        busy_.back().second = t + need;
+      else
+        busy_.push_back({t, t + need});
+      return t + need;
+    }
+    size_t i = lo_;
+    while (i < busy_.size() && busy_[i].second <= t)
+      ++i;
+    const size_t j0 = i;
+    double cur = t;
+    while (need > 0) {
+      if (i < busy_.size() && busy_[i].first <= cur) {
+        if (busy_[i].second <= cur) {
+          ++i;
+          continue;
+        }
+        cur = busy_[i].second;
+        ++i;
+        continue;
+      }
+      double gap = i < busy_.size() ? busy_[i].first - cur : need;
+      double take = std::min(need, gap);
+      need -= take;
+      cur += take;
+    }
+    // [t, cur) is now busy: one interval for it and those it touches.
+    size_t j1 = j0;
+    while (j1 < busy_.size() && busy_[j1].first <= cur)
+      ++j1;
+    double from = t, to = cur;
+    if (j1 > j0) {
+      from = std::min(from, busy_[j0].first);
+      to = std::max(to, busy_[j1 - 1].second);
+    }
+    busy_.erase(busy_.begin() + long(j0), busy_.begin() + long(j1));
+    busy_.insert(busy_.begin() + long(j0), {from, to});
+    return cur;
+  }
+  // No transfer will start before `w`: forget what ends before it.
+  void forgetBefore(double w) {
+    while (lo_ < busy_.size() && busy_[lo_].second <= w)
+      ++lo_;
+    if (lo_ > 64) {
+      busy_.erase(busy_.begin(), busy_.begin() + long(lo_));
+      lo_ = 0;
+    }
+  }
+
+private:
+  std::vector<std::pair<double, double>> busy_; // sorted, disjoint
+  size_t lo_ = 0;
+};
+
+} // namespace
+
+unsigned fillPieceCount(const Problem &p, const Tiling &t, const Machine &m) {
+  const size_t nd = p.dims.size(), no = p.operands.size();
+  if (p.fillDim >= nd || p.fillPieces < 2 || !p.compute ||
+      t.tile.size() != nd || t.count.size() != nd)
+    return 1;
+  std::vector<int64_t> idx(nd, 0), clipped(nd, 1), next(nd, 0);
+  for (size_t d = 0; d < nd; ++d)
+    clipped[d] =
+        std::min<int64_t>(t.tile[d], std::max<int64_t>(p.dims[d].extent, 1));
+  const unsigned most = unsigned(
+      std::clamp<int64_t>(clipped[p.fillDim], 1, int64_t(p.fillPieces)));
+  if (most < 2)
+    return 1;
+  // The first step: every block begins; which end is whether the second
+  // step changes them.
+  bool more = false;
+  for (size_t i = t.order.size(); i-- > 0;) {
+    size_t d = t.order[i];
+    if (++next[d] < t.count[d]) {
+      more = true;
+      break;
+    }
+    next[d] = 0;
+  }
+  std::vector<StepOperand> ops(no);
+  for (size_t k = 0; k < no; ++k) {
+    ops[k].block = blockOf(p.operands[k], idx, t.count);
+    ops[k].begins = true;
+    ops[k].ends =
+        !more || blockOf(p.operands[k], next, t.count) != ops[k].block;
+  }
+  std::vector<uint64_t> cyc = p.compute(t, idx, clipped, ops);
+  const double c0 = cyc.empty() ? 0 : double(cyc[0]);
+  const double bw = m.bytesPerCycle > 0 ? m.bytesPerCycle : 1;
+  const double perTransfer = double(m.latencyCycles + m.transferOverhead);
+  // Per pieced operand: instructions, and the cycles its bytes and rows take.
+  std::vector<std::pair<double, double>> pieced;
+  for (size_t k = 0; k < no; ++k) {
+    const Operand &op = p.operands[k];
+    size_t rd = op.reader == SIZE_MAX ? op.engine : op.reader;
+    if (op.role != Role::Input || rd != 0 ||
+        std::find(op.dims.begin(), op.dims.end(), p.fillDim) == op.dims.end())
+      continue;
+    double bytes = op.bytes ? double(op.bytes(clipped)) : 0;
+    double n = double(op.transfers ? op.transfers(clipped) : (bytes > 0));
+    double rows = op.rows && m.rowsPerCycle > 0
+                      ? double(op.rows(clipped)) / m.rowsPerCycle
+                      : 0;
+    if (bytes > 0 || n > 0)
+      pieced.push_back({n, std::max(bytes / bw, rows)});
+  }
+  // Of the layer, about: the compute chain (the fill, then the other steps
+  // as long as the first) and the DMA chain (the nest's bytes over the
+  // bandwidth, plus the instructions the pieces add). The pieces only help
+  // where the first is the longer.
+  const double rest = c0 * double(t.steps > 0 ? t.steps - 1 : 0);
+  double dma = double(t.dmaBytes) / bw;
+  for (size_t k = 0; k < no && k < t.blocks.size(); ++k) {
+    const Operand &op = p.operands[k];
+    if (op.role == Role::Input && op.transfers) // the LOAD engine's
+      dma += double(t.blocks[k]) * double(op.transfers(t.tile)) * perTransfer;
+  }
+  unsigned best = 1;
+  double bestEnd = HUGE_VAL;
+  for (unsigned g = 1; g <= most; ++g) {
+    double load = 0, end = 0, extra = 0;
+    for (auto &[n, move] : pieced)
+      extra += (double(g) * std::max(1.0, std::ceil(n / g)) - n) * perTransfer;
+    for (unsigned i = 0; i < g; ++i) {
+      for (auto &[n, move] : pieced)
+        load += std::max(1.0, std::ceil(n / g)) * perTransfer + move / g;
+      end = std::max(end, load + c0 * double(g - i) / double(g));
+    }
+    end = std::max(end + rest, dma + extra);
+    if (end < bestEnd - 0.5) {
+      bestEnd = end;
+      best = g;
+    }
+  }
+  return best;
+}
+
 Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
                          double stopAbove) {
   Prediction r;
@@ -258,31 +413,50 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
     for (size_t k = 0; k < no; ++k)
       b[k] = blockOf(p.operands[k], v, t.count);
   };
-  // Cycles one block of operand k moves through DMA (0: it moves nothing),
-  // remembered per operand for the last tile sizes (only edge tiles differ).
-  // `epoch` counts the changes of the clipped tile sizes (a hot loop: one
-  // comparison per step, not one per operand).
-  struct Memo {
+  // What one block of operand k moves through DMA, remembered per operand
+  // for the last tile sizes (only edge tiles differ). `epoch` counts the
+  // changes of the clipped tile sizes (a hot loop: one comparison per step,
+  // not one per operand).
+  struct Dma {
     uint64_t epoch = 0; // 0: never filled
-    double bytes = 0, cycles = 0;
+    double bytes = 0;   // DRAM bytes
+    double n = 0;       // DMA instructions (each: latency + overhead)
+    double chan = 0;    // channel cycles: bytes / bandwidth
+    double rows = 0;    // scratchpad cycles: rows / rowsPerCycle
+    double pad = 0;     // of which padding rows (no DRAM data)
+    bool moves() const { return bytes > 0 || n > 0; }
   };
-  std::vector<Memo> memo(no);
+  std::vector<Dma> memo(no);
   uint64_t epoch = 1;
-  auto dmaCycles = [&](size_t k, double &bytes) {
-    Memo &mm = memo[k];
-    if (mm.epoch != epoch) {
+  auto dma = [&](size_t k) -> const Dma & {
+    Dma &d = memo[k];
+    if (d.epoch != epoch) {
       const Operand &op = p.operands[k];
-      mm.epoch = epoch;
-      mm.bytes = op.bytes ? double(op.bytes(clipped)) : 0;
-      uint64_t n =
-          op.transfers ? op.transfers(clipped) : (mm.bytes > 0 ? 1 : 0);
-      double move = mm.bytes / bw;
-      if (op.rows && m.rowsPerCycle > 0)
-        move = std::max(move, double(op.rows(clipped)) / m.rowsPerCycle);
-      mm.cycles = mm.bytes > 0 || n ? double(n) * perTransfer + move : 0.0;
+      d.epoch = epoch;
+      d.bytes = op.bytes ? double(op.bytes(clipped)) : 0;
+      d.n =
+          double(op.transfers ? op.transfers(clipped) : (d.bytes > 0 ? 1 : 0));
+      d.chan = d.bytes / bw;
+      d.rows = op.rows && m.rowsPerCycle > 0
+                   ? double(op.rows(clipped)) / m.rowsPerCycle
+                   : 0;
+      d.pad =
+          op.padRows && m.rowsPerCycle > 0
+              ? std::min(d.rows, double(op.padRows(clipped)) / m.rowsPerCycle)
+              : 0;
     }
-    bytes = mm.bytes;
-    return mm.cycles;
+    return d;
+  };
+  Channel channel;
+  // A load of `part` of a block (with `n` instructions) from `start`: the
+  // latencies, then its bytes on the channel and its data rows, at most
+  // rowsPerCycle; all of its rows from the start (padding rows are written
+  // while the data is on its way).
+  auto loadFrom = [&](double start, const Dma &d, double n, double part) {
+    double s = start + n * perTransfer;
+    double data = (d.rows - d.pad) * part;
+    return std::max(
+        {start + d.rows * part, s + data, channel.book(s, d.chan * part)});
   };
   double loadEnd = 0, storeEnd = 0, allBytes = 0;
   std::vector<int64_t> cur(no), nxt(no), prev(no, -1);
@@ -298,8 +472,14 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
   for (size_t k = 0; k < no; ++k)
     if (std::find(order.begin(), order.end(), k) == order.end())
       order.push_back(k);
+  auto readerOf = [&](size_t k) {
+    const Operand &op = p.operands[k];
+    return op.reader == SIZE_MAX ? op.engine : op.reader;
+  };
+  std::vector<double> pieceEnd; // the fill: when piece g has arrived
+  const unsigned firstPieces = fillPieceCount(p, t, m);
   blocks(idx, cur);
-  bool more = true;
+  bool more = true, first = true;
   while (more) {
     next = idx;
     more = advance(next);
@@ -328,29 +508,69 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
     // after its slot is free; an engine waits for the loads it reads.
     double busy = 0;
     std::fill(readyAt.begin(), readyAt.end(), 0.0);
-    for (size_t k : order) {
-      const Operand &op = p.operands[k];
-      if (op.role != Role::Input || !ops[k].begins)
-        continue;
-      double bytes = 0, c = dmaCycles(k, bytes);
-      if (c <= 0)
-        continue;
-      loadEnd = std::max(loadEnd, slotFree[k][ops[k].slot % 2]) + c;
-      busy += c;
-      allBytes += bytes;
-      size_t rd = op.reader == SIZE_MAX ? op.engine : op.reader;
-      if (readyAt.size() <= rd)
-        readyAt.resize(rd + 1, 0.0);
-      readyAt[rd] = std::max(readyAt[rd], loadEnd);
+    auto ready = [&](size_t e, double at) {
+      if (readyAt.size() <= e)
+        readyAt.resize(e + 1, 0.0);
+      readyAt[e] = std::max(readyAt[e], at);
+    };
+    // The pipeline fill in pieces (Problem::fillPieces): on the first step,
+    // the loads engine 0 reads that depend on fillDim.
+    const unsigned pieces = first ? firstPieces : 1;
+    auto pieced = [&](size_t k) {
+      if (pieces < 2 || readerOf(k) != 0)
+        return false;
+      const std::vector<size_t> &ds = p.operands[k].dims;
+      return std::find(ds.begin(), ds.end(), p.fillDim) != ds.end();
+    };
+    auto loadWhole = [&](size_t k) {
+      const Dma &d = dma(k);
+      if (!d.moves())
+        return;
+      double s = std::max(loadEnd, slotFree[k][ops[k].slot % 2]);
+      loadEnd = loadFrom(s, d, d.n, 1.0);
+      busy += loadEnd - s;
+      allBytes += d.bytes;
+      ready(readerOf(k), loadEnd);
+    };
+    auto loads = [&](size_t k) {
+      return p.operands[k].role == Role::Input && ops[k].begins;
+    };
+    pieceEnd.clear();
+    // Every load in order; with pieces, first those engine 0 reads that are
+    // not pieced, then the pieces, then those other engines read.
+    for (size_t k : order)
+      if (loads(k) && (pieces < 2 || (readerOf(k) == 0 && !pieced(k))))
+        loadWhole(k);
+    if (pieces > 1) {
+      pieceEnd.assign(pieces, loadEnd);
+      for (unsigned g = 0; g < pieces; ++g)
+        for (size_t k : order) {
+          if (!loads(k) || !pieced(k))
+            continue;
+          const Dma &d = dma(k);
+          if (!d.moves())
+            continue;
+          double n = std::max(1.0, std::ceil(d.n / pieces));
+          double s = std::max(loadEnd, slotFree[k][ops[k].slot % 2]);
+          loadEnd = loadFrom(s, d, n, 1.0 / pieces);
+          busy += loadEnd - s;
+          if (g == 0)
+            allBytes += d.bytes;
+          pieceEnd[g] = loadEnd;
+        }
+      ready(0, pieceEnd[0]);
+      for (size_t k : order)
+        if (loads(k) && readerOf(k) != 0)
+          loadWhole(k);
     }
     r.loadCycles += busy;
     // Compute engines, in pipeline order.
     std::vector<uint64_t> cyc = p.compute(t, idx, clipped, ops);
     if (engEnd.size() < cyc.size())
       engEnd.resize(cyc.size(), 0);
-    double ready = 0, most = 0;
+    double prevEngine = 0, most = 0;
     for (size_t e = 0; e < cyc.size(); ++e) {
-      double s = std::max(engEnd[e], ready);
+      double s = std::max(engEnd[e], prevEngine);
       if (e < readyAt.size())
         s = std::max(s, readyAt[e]);
       for (size_t k = 0; k < no; ++k)
@@ -358,24 +578,32 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
             p.operands[k].engine == e)
           s = std::max(s, slotFree[k][ops[k].slot % 2]);
       engEnd[e] = s + double(cyc[e]);
-      ready = engEnd[e];
+      if (e == 0) // piece g's share of the step after it has arrived
+        for (size_t g = 0; g < pieceEnd.size(); ++g)
+          engEnd[e] = std::max(engEnd[e], pieceEnd[g] + double(cyc[e]) *
+                                                            double(pieces - g) /
+                                                            double(pieces));
+      prevEngine = engEnd[e];
       most = std::max(most, double(cyc[e]));
     }
     r.computeCycles += most;
-    // Release input slots; store the outputs this step completes.
+    // Release input slots; store the outputs this step completes: the data
+    // on the channel (at most a row a cycle), then the latencies.
     for (size_t k = 0; k < no; ++k) {
       const Operand &op = p.operands[k];
       if (!ops[k].ends)
         continue;
-      double done = op.engine < engEnd.size() ? engEnd[op.engine] : ready;
+      double done = op.engine < engEnd.size() ? engEnd[op.engine] : prevEngine;
       if (op.role == Role::Input) {
         slotFree[k][ops[k].slot % 2] = done;
       } else if (op.role == Role::Output) {
-        double bytes = 0, c = dmaCycles(k, bytes);
-        if (c > 0) {
-          storeEnd = std::max(storeEnd, done) + c;
-          r.storeCycles += c;
-          allBytes += bytes;
+        const Dma &d = dma(k);
+        if (d.moves()) {
+          double s = std::max(storeEnd, done);
+          storeEnd =
+              std::max(s + d.rows, channel.book(s, d.chan)) + d.n * perTransfer;
+          r.storeCycles += storeEnd - s;
+          allBytes += d.bytes;
         }
         slotFree[k][ops[k].slot % 2] = std::max(done, storeEnd);
       }
@@ -383,6 +611,14 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
     prev = cur;
     cur = nxt;
     idx = next;
+    first = false;
+    // Nothing starts before the load engine or the store engine is free
+    // (a store also waits for an engine, none earlier than the earliest).
+    double lowEng = HUGE_VAL;
+    for (double e : engEnd)
+      lowEng = std::min(lowEng, e);
+    channel.forgetBefore(
+        std::min(loadEnd, std::max(storeEnd, engEnd.empty() ? 0 : lowEng)));
     // Already slower than what it is compared with: a lower bound will do.
     double sofar = std::max(loadEnd, storeEnd);
     for (double e : engEnd)

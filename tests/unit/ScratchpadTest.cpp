@@ -353,3 +353,103 @@ TEST(Scratchpad, EnginesWaitOnlyForTheLoadsTheyRead) {
   p.operands[1].reader = 0;
   EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 300 + 50 + 10);
 }
+
+TEST(Scratchpad, LoadsAndStoresShareTheChannel) {
+  // Two steps, each loading 1600 bytes and storing 1600 (100 channel cycles
+  // each at 16 B/cycle); step 0 computes 10 cycles, step 1 1000. Step 0's
+  // store (110-210) is on the channel when step 1's load (from 100) moves
+  // its bytes: the load ends at 300, not 200, and the layer at 1400, not
+  // 1300 (the total bytes alone, 400 cycles, do not show it).
+  Problem p;
+  p.spaces = {{"buf", 0}};
+  p.dims = {{"i", 2, false, {1}}};
+  auto operand = [](const char *name, Role role) {
+    Operand o;
+    o.name = name;
+    o.role = role;
+    o.dims = {0};
+    o.footprint = [](const std::vector<int64_t> &) { return uint64_t(1); };
+    o.bytes = [](const std::vector<int64_t> &) { return uint64_t(1600); };
+    return o;
+  };
+  p.operands = {operand("in", Role::Input), operand("out", Role::Output)};
+  p.compute = [](const Tiling &, const std::vector<int64_t> &idx,
+                 const std::vector<int64_t> &,
+                 const std::vector<StepOperand> &) {
+    return std::vector<uint64_t>{idx[0] == 0 ? 10u : 1000u};
+  };
+  Machine m;
+  m.bytesPerCycle = 16;
+  m.latencyCycles = 0;
+  m.transferOverhead = 0;
+  Tiling t;
+  t.tile = {1};
+  t.order = {0};
+  ASSERT_TRUE(evaluate(p, {}, t));
+  EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 300 + 1000 + 100);
+}
+
+TEST(Scratchpad, FillInPieces) {
+  // One step over 4 input tiles (100 channel cycles in all) and 400 compute
+  // cycles: in 4 pieces the compute of piece g starts when it has arrived,
+  // so the step ends at max_g(25 (g + 1) + 100 (4 - g)) = 425, not 500.
+  Problem p;
+  p.spaces = {{"buf", 0}};
+  p.dims = {{"r", 4, true, {4}}};
+  Operand in;
+  in.name = "in";
+  in.dims = {0};
+  in.footprint = [](const std::vector<int64_t> &t) { return uint64_t(t[0]); };
+  in.bytes = [](const std::vector<int64_t> &t) { return uint64_t(400 * t[0]); };
+  p.operands = {in};
+  uint64_t compute = 400;
+  p.compute = [&compute](const Tiling &, const std::vector<int64_t> &,
+                         const std::vector<int64_t> &,
+                         const std::vector<StepOperand> &) {
+    return std::vector<uint64_t>{compute};
+  };
+  Machine m;
+  m.bytesPerCycle = 16;
+  m.latencyCycles = 0;
+  m.transferOverhead = 0;
+  Tiling t;
+  t.tile = {4};
+  t.order = {0};
+  ASSERT_TRUE(evaluate(p, {}, t));
+  EXPECT_EQ(fillPieceCount(p, t, m), 1u); // no fillDim: whole blocks
+  EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 500);
+  p.fillDim = 0;
+  p.fillPieces = 4;
+  EXPECT_EQ(fillPieceCount(p, t, m), 4u);
+  EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 425);
+  // Each piece pays a DMA latency: with little compute to overlap, one
+  // piece is faster (64 + 100 + 40 = 204; two: max(114 + 40, 228 + 20)).
+  m.latencyCycles = 60;
+  m.transferOverhead = 4;
+  compute = 40;
+  EXPECT_EQ(fillPieceCount(p, t, m), 1u);
+  EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 204);
+}
+
+TEST(Scratchpad, PaddingRowsOverlapTheLatency) {
+  // A load of 500 scratchpad rows, 400 of them padding, 1600 bytes (100
+  // cycles), latency + overhead 64: the padding is written while the data
+  // is on its way, so the load takes 500 cycles, not 64 + 500.
+  Problem p = stream(1, 1600, 10);
+  p.operands[0].rows = [](const std::vector<int64_t> &) {
+    return uint64_t(500);
+  };
+  Machine m;
+  m.bytesPerCycle = 16;
+  m.latencyCycles = 60;
+  m.transferOverhead = 4;
+  Tiling t;
+  t.tile = {1};
+  t.order = {0};
+  ASSERT_TRUE(evaluate(p, {}, t));
+  EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 64 + 500 + 10);
+  p.operands[0].padRows = [](const std::vector<int64_t> &) {
+    return uint64_t(400);
+  };
+  EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 500 + 10);
+}

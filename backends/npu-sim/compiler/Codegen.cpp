@@ -4,6 +4,7 @@
 // in DRAM with the SDK's interval planner, and assigning tokens.
 #include "Cascade.h"
 #include "CodegenInternal.h"
+#include "Emit.h"
 #include "Program.h"
 #include "Tokens.h"
 
@@ -26,7 +27,6 @@ namespace sp = ember::scratchpad;
 
 namespace {
 
-constexpr int64_t kMaxLoop = 1023;  // 10-bit size and loop fields
 constexpr uint64_t kDramAlign = 64; // every tensor and table starts here
 
 uint64_t alignUp(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
@@ -44,108 +44,6 @@ operand(std::string name, int space, sp::Role role, std::vector<size_t> dims,
   o.footprint = std::move(footprint);
   o.bytes = std::move(bytes);
   return o;
-}
-
-// ---- instruction builders -------------------------------------------------
-
-Insn setreg(unsigned reg, int32_t value) {
-  Insn i;
-  i.op = Opcode::SETREG;
-  i.reg = reg;
-  i.value = value;
-  return i;
-}
-
-Insn loadInsn(int mem, int64_t sram, uint64_t dram, int64_t ysize,
-              int64_t xsize, int64_t stride, int64_t pt = 0, int64_t pb = 0,
-              int64_t pl = 0, int64_t pr = 0) {
-  Insn i;
-  i.op = Opcode::LOAD;
-  i.mem = mem;
-  i.sram = sram;
-  i.dram = int64_t(dram);
-  i.ysize = ysize;
-  i.xsize = xsize;
-  i.stride = stride;
-  i.pad_top = pt;
-  i.pad_bottom = pb;
-  i.pad_left = pl;
-  i.pad_right = pr;
-  return i;
-}
-
-Insn storeInsn(int mem, int64_t sram, uint64_t dram, int64_t ysize,
-               int64_t xsize, int64_t stride) {
-  Insn i = loadInsn(mem, sram, dram, ysize, xsize, stride);
-  i.op = Opcode::STORE;
-  return i;
-}
-
-Insn gemmInsn(int64_t acc, int64_t act, int64_t wgt, int64_t inner,
-              int64_t outer, int64_t actOs, int64_t accOs) {
-  Insn i;
-  i.op = Opcode::GEMM;
-  i.reset = 0;
-  i.acc = acc;
-  i.act = act;
-  i.wgt = wgt;
-  i.inner = inner;
-  i.outer = outer;
-  i.act_ostride = actOs;
-  i.acc_ostride = accOs;
-  return i;
-}
-
-// `rows` contiguous rows between DRAM and a scratchpad, as few LOAD/STOREs
-// as the 10-bit size fields allow.
-void moveRows(std::vector<Insn> &out, bool store, int mem, int64_t sram,
-              uint64_t dram, int64_t rows) {
-  uint64_t rb = uint64_t(npu::memRowBytes(mem));
-  while (rows > 0) {
-    int64_t x = std::min(rows, kMaxLoop);
-    int64_t y = std::min(rows / x, kMaxLoop);
-    out.push_back(store ? storeInsn(mem, sram, dram, y, x, x)
-                        : loadInsn(mem, sram, dram, y, x, x));
-    sram += x * y;
-    dram += uint64_t(x * y) * rb;
-    rows -= x * y;
-  }
-}
-
-// One DRAM row repeated `rows` times (stride 0): bias rows, broadcast adds.
-void repeatRow(std::vector<Insn> &out, int mem, int64_t sram, uint64_t dram,
-               int64_t rows) {
-  while (rows > 0) {
-    int64_t y = std::min(rows, kMaxLoop);
-    out.push_back(loadInsn(mem, sram, dram, y, 1, 0));
-    sram += y;
-    rows -= y;
-  }
-}
-
-// Instructions moveRows and repeatRow emit for `rows` rows.
-uint64_t moveRowsCount(int64_t rows) {
-  uint64_t n = 0;
-  while (rows > 0) {
-    int64_t x = std::min(rows, kMaxLoop);
-    rows -= x * std::min(rows / x, kMaxLoop);
-    ++n;
-  }
-  return n;
-}
-uint64_t repeatRowCount(int64_t rows) {
-  return uint64_t(std::max<int64_t>(0, ceilDiv(rows, kMaxLoop)));
-}
-
-// Array cycles of one GEMM of `rows` rows (SystemC and RTL: a weight tile
-// is preloaded while the previous GEMM streams, so max(rows, DIM)).
-uint64_t gemmCycles(int64_t rows) {
-  return uint64_t(std::max<int64_t>(rows, kDim)) +
-         EMBER_NPU_GEMM_ISSUE_OVERHEAD_CYCLES;
-}
-uint64_t vectorCycles(int64_t rows) {
-  return uint64_t(rows) / EMBER_NPU_SRAM_ROWS_PER_CYCLE +
-         EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES;
 }
 
 // Plans a layer: by the cost model (predicted cycles) or by DMA bytes; or
@@ -473,6 +371,32 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
                    (g.sh > 1 || g.sw > 1) && g.pt == 0 && g.pb == 0 &&
                    g.pl == 0 && g.pr == 0 && g.sw <= 4095;
   const int64_t P = g.N * g.OH * g.OW;
+  // A flat block's input tiles in one 2-D LOAD (a line per input tile,
+  // `actTileStride` DRAM rows apart) when every output tile reads its input
+  // tiles at one constant step: one DRAM latency per block instead of one
+  // per input tile (a 960-channel 7x7 layer paid 60 x 70 cycles for it).
+  int64_t actTileStride = 0;
+  if (flat) {
+    int64_t step = 0;
+    bool regular = true;
+    for (auto &r : tb.rel)
+      for (size_t i = 1; i < r.size(); ++i) {
+        int64_t d = r[i] - r[i - 1];
+        regular = regular && d > 0 && (step == 0 || d == step);
+        step = d;
+      }
+    const int64_t rowStride =
+        int64_t(addr(g.in, 1, 0) - addr(g.in, 0, 0)) / kDim;
+    if (regular && rowStride > 0 &&
+        std::max<int64_t>(step, 1) * rowStride <= kMaxStride)
+      actTileStride = std::max<int64_t>(step, 1) * rowStride;
+  }
+  // DMA instructions that load `tiles` input tiles of `lines` flat rows.
+  auto flatActTransfers = [&](int64_t tiles, int64_t lines) {
+    if (actTileStride && lines <= kMaxLoop)
+      return uint64_t(ceilDiv(tiles, kMaxLoop));
+    return uint64_t(tiles) * moveRowsCount(lines);
+  };
   if (flat) {
     p.dims = {{"n", 1, false, {1}},
               {"p", P, false, {}},
@@ -485,6 +409,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
               {"kc", kcExt, true, {}}};
   }
   p.greedyDim = dY;
+  p.fillDim = dKc;
+  p.fillPieces = std::max(1u, o.fillPieces);
   // Output units (pixels or lines) -> conv lines, conv rows, input lines.
   auto convLines = [&](int64_t y) {
     return pool ? (y - 1) * g.pool.s + g.pool.kh : y;
@@ -516,7 +442,13 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   p.operands.push_back(operand(
       "act", EMBER_NPU_MEM_ACT, sp::Role::Input, actDims,
       [&](const std::vector<int64_t> &t) { return u(actRows(t)); },
-      [&](const std::vector<int64_t> &t) { return u(actRows(t) * kDim); }));
+      [&](const std::vector<int64_t> &t) {
+        // DRAM bytes: the padding rows and columns are written by the LOAD,
+        // not read (an interior block's lines; edge blocks read fewer).
+        if (flat || sub)
+          return u(actRows(t) * kDim);
+        return u(std::min(g.H, inLines(t[dY])) * g.W * t[dKc] * kDim);
+      }));
   p.operands.push_back(operand(
       "wgt", EMBER_NPU_MEM_WGT, sp::Role::Input, {dKo, dKc},
       [&](const std::vector<int64_t> &t) { return u(t[dKc] * taps * kDim); },
@@ -533,12 +465,18 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
               nullptr, [&](const std::vector<int64_t> &t) {
                 return noBiasRows ? 0 : u(accRows(t) * kDim * 4);
               }));
+  // The requantization table of every output tile loaded once, when it
+  // takes at most an eighth of ACC, instead of two rows per output tile
+  // each time the output tile changes (one DMA latency per step on a layer
+  // whose weights stream, e.g. a 1-pixel fully connected layer).
+  const bool paramOnce =
+      g.requant && Kt > 1 && 2 * Kt * 8 <= npu::memRows(EMBER_NPU_MEM_ACC);
+  const int64_t paramRows = g.requant ? (paramOnce ? 2 * Kt : 2) : 0;
   p.operands.push_back(operand(
-      "param", EMBER_NPU_MEM_ACC, sp::Role::Input, {dKo},
-      [&](const std::vector<int64_t> &) { return u(g.requant ? 2 : 0); },
-      [&](const std::vector<int64_t> &) {
-        return u(g.requant ? 2 * kDim * 4 : 0);
-      }));
+      "param", EMBER_NPU_MEM_ACC, sp::Role::Input,
+      paramOnce ? std::vector<size_t>{} : std::vector<size_t>{dKo},
+      [&](const std::vector<int64_t> &) { return u(paramRows); },
+      [&](const std::vector<int64_t> &) { return u(paramRows * kDim * 4); }));
   p.operands.push_back(operand(
       "conv", EMBER_NPU_MEM_OUT,
       pool || !g.requant ? sp::Role::Accumulator : sp::Role::Output,
@@ -579,9 +517,14 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     ops[oAct].transfers = [&](const std::vector<int64_t> &t) {
       if (sub)
         return u(t[dKc] * convLines(t[dY]));
-      return flat ? uint64_t(t[dKc]) * moveRowsCount(t[dY]) : u(t[dKc]);
+      return flat ? flatActTransfers(t[dKc], t[dY]) : u(t[dKc]);
     };
     ops[oAct].rows = ops[oAct].footprint;
+    ops[oAct].padRows = [&](const std::vector<int64_t> &t) {
+      if (flat || sub)
+        return uint64_t(0);
+      return u(actRows(t) - std::min(g.H, inLines(t[dY])) * g.W * t[dKc]);
+    };
     ops[oWgt].transfers = [&](const std::vector<int64_t> &t) {
       return moveRowsCount(t[dKc] * taps * kDim);
     };
@@ -753,6 +696,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   std::vector<sp::Step> steps = sp::schedule(p, t);
   code.steps.resize(steps.size());
   const int64_t Y = flat ? P : POH;
+  // The fill's pieces, as the cost model counted them.
+  const int64_t firstPieces = sp::fillPieceCount(p, t, npuMachine(o));
   for (size_t s = 0; s < steps.size(); ++s) {
     const sp::Step &st = steps[s];
     StepCode &sc = code.steps[s];
@@ -777,8 +722,17 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
                   vy1 = std::min<int64_t>(g.H, iy1);
     const int64_t blockLines = iy1 - iy0;
     // Loads.
-    if (st.operands[oAct].begins)
-      for (int64_t ri = ri0; ri < ri1; ++ri) {
+    auto loadAct = [&](int64_t q0, int64_t q1) {
+      if (flat && actTileStride && lines <= kMaxLoop) {
+        for (int64_t a = q0; a < q1; a += kMaxLoop) {
+          int64_t b = std::min(q1, a + kMaxLoop);
+          sc.loads.push_back(loadInsn(EMBER_NPU_MEM_ACT, slot(oAct) + a * lines,
+                                      addr(g.in, rel[size_t(ri0 + a)], y0),
+                                      b - a, lines, actTileStride));
+        }
+        return;
+      }
+      for (int64_t ri = ri0 + q0; ri < ri0 + q1; ++ri) {
         int64_t q = ri - ri0, ci = rel[size_t(ri)];
         if (flat) {
           moveRows(sc.loads, false, EMBER_NPU_MEM_ACT, slot(oAct) + q * lines,
@@ -797,37 +751,77 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
                                       vy0 - iy0, iy1 - vy1, g.pl, g.pr));
         }
       }
-    if (st.operands[oWgt].begins && ri1 > ri0)
-      moveRows(sc.loads, false, EMBER_NPU_MEM_WGT, slot(oWgt),
-               tb.wOff[size_t(ko)] + uint64_t(ri0 * taps * kDim * kDim),
-               (ri1 - ri0) * taps * kDim);
-    if (st.operands[oParam].begins && g.requant)
-      moveRows(sc.loads, false, EMBER_NPU_MEM_ACC, slot(oParam),
-               tb.paramOff + uint64_t(ko * 2 * kDim * 4), 2);
-    if (gemmBias) {
-      if (st.operands[oOnes].begins)
-        moveRows(sc.loads, false, EMBER_NPU_MEM_ACT, slot(oOnes), tb.onesOff,
-                 1);
-      if (st.operands[oBw].begins)
-        moveRows(sc.loads, false, EMBER_NPU_MEM_WGT, slot(oBw),
-                 tb.biasTileOff + uint64_t(ko * kDim * kDim), kDim);
-    } else if (st.operands[oAcc].begins && !tb.dwBias) {
-      repeatRow(sc.loads, EMBER_NPU_MEM_ACC, slot(oAcc),
-                tb.biasOff + uint64_t(ko * kDim * 4), rows);
-    }
+    };
+    auto loadWgt = [&](int64_t q0, int64_t q1) {
+      if (q1 > q0)
+        moveRows(
+            sc.loads, false, EMBER_NPU_MEM_WGT, slot(oWgt) + q0 * taps * kDim,
+            tb.wOff[size_t(ko)] + uint64_t((ri0 + q0) * taps * kDim * kDim),
+            (q1 - q0) * taps * kDim);
+    };
+    // The pipeline fill (a step whose input and weight blocks both begin
+    // with nothing before them): the input tiles in `pieces` groups, each
+    // group's input rows and weight tiles together, so the GEMMs of the
+    // first group start when it has arrived, not after the whole block
+    // (Problem::fillPieces; the bias rows and tiles the first GEMM needs
+    // come before them).
+    const int64_t pieces =
+        s == 0 && st.operands[oAct].begins && st.operands[oWgt].begins
+            ? std::min<int64_t>(firstPieces, ri1 - ri0)
+            : 1;
+    auto loadParam = [&] {
+      if (st.operands[oParam].begins && g.requant)
+        moveRows(sc.loads, false, EMBER_NPU_MEM_ACC, slot(oParam),
+                 tb.paramOff + uint64_t((paramOnce ? 0 : ko) * 2 * kDim * 4),
+                 paramRows);
+    };
+    auto loadBias = [&] {
+      if (gemmBias) {
+        if (st.operands[oOnes].begins)
+          moveRows(sc.loads, false, EMBER_NPU_MEM_ACT, slot(oOnes), tb.onesOff,
+                   1);
+        if (st.operands[oBw].begins)
+          moveRows(sc.loads, false, EMBER_NPU_MEM_WGT, slot(oBw),
+                   tb.biasTileOff + uint64_t(ko * kDim * kDim), kDim);
+      } else if (st.operands[oAcc].begins && !tb.dwBias) {
+        repeatRow(sc.loads, EMBER_NPU_MEM_ACC, slot(oAcc),
+                  tb.biasOff + uint64_t(ko * kDim * 4), rows);
+      }
+    };
     const int64_t outP = flat ? y0 : (n * POH + y0) * POW; // first out pixel
     const int64_t outN = flat ? lines : lines * POW;       // out rows
     // The add's rows: the conv rows of this tile (add before pool) or its
     // output rows.
     const int64_t addP = g.add.beforePool ? (n * g.OH + cy0) * g.OW : outP;
     const int64_t addN = g.add.beforePool ? rows : outN;
-    if (add && st.operands[oAdd].begins) {
-      if (g.add.otherBroadcast)
-        repeatRow(sc.loads, EMBER_NPU_MEM_OUT, slot(oAdd),
-                  addr(g.add.other, ko, 0), addN);
-      else
-        moveRows(sc.loads, false, EMBER_NPU_MEM_OUT, slot(oAdd),
-                 addr(g.add.other, ko, addP), addN);
+    auto loadAdd = [&] {
+      if (add && st.operands[oAdd].begins) {
+        if (g.add.otherBroadcast)
+          repeatRow(sc.loads, EMBER_NPU_MEM_OUT, slot(oAdd),
+                    addr(g.add.other, ko, 0), addN);
+        else
+          moveRows(sc.loads, false, EMBER_NPU_MEM_OUT, slot(oAdd),
+                   addr(g.add.other, ko, addP), addN);
+      }
+    };
+    if (pieces > 1) {
+      loadBias();
+      for (int64_t k = 0; k < pieces; ++k) {
+        const int64_t q0 = (ri1 - ri0) * k / pieces,
+                      q1 = (ri1 - ri0) * (k + 1) / pieces;
+        loadAct(q0, q1);
+        loadWgt(q0, q1);
+      }
+      loadParam();
+      loadAdd();
+    } else {
+      if (st.operands[oAct].begins)
+        loadAct(0, ri1 - ri0);
+      if (st.operands[oWgt].begins)
+        loadWgt(0, ri1 - ri0);
+      loadParam();
+      loadBias();
+      loadAdd();
     }
     // GEMMs: the bias first (reset) when it comes from the array.
     if (gemmBias && st.operands[oAcc].begins)
@@ -921,7 +915,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     rq.dst = slot(oConv);
     rq.src = slot(oAcc);
     rq.rows = rows;
-    rq.param = slot(oParam);
+    rq.param = slot(oParam) + (paramOnce ? 2 * ko : 0);
     rq.zp = g.rq.zp;
     rq.min = g.rq.lo;
     rq.max = g.rq.hi;

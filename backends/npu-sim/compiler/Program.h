@@ -122,6 +122,12 @@ struct CodegenOptions {
   // both layers' OUT slots; the consumer's activation LOADs become MOVEs
   // (docs/npu-backend.md, "Layer cascading").
   bool cascade = true;
+  // The pipeline fill of a GEMM layer (backend option fill=N, 1-16; 1: off):
+  // its first step loads the input and weight tiles in up to N pieces along
+  // the input tiles, each piece's input rows and weights together, so the
+  // first GEMMs start after a piece instead of the whole blocks
+  // (docs/npu-backend.md, "Within a layer: the fill and the DMA stream").
+  unsigned fillPieces = 4;
   // Internal, per layer: its scratchpad slots from the top of each memory.
   bool slotsFromTop = false;
   // Internal, per layer: its input comes from OUT by MOVE, its output stays

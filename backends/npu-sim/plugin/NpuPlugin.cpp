@@ -187,6 +187,13 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
                      "cascade '" + val + "' is not one of on, off");
       if (co)
         co->cascade = val == "on";
+    } else if (k == "fill") {
+      if (!parseU64(val, n) || n < 1 || n > 16)
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     "backend option fill=" + val +
+                         " is not a piece count from 1 to 16");
+      if (co)
+        co->fillPieces = unsigned(n);
     } else if (k == "depthwise") {
       if (val != "dwgemm" && val != "gemm")
         return error(EMBER_STATUS_INVALID_ARGUMENT,
@@ -226,7 +233,8 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "unknown vendor option '" + k +
                        "' (npu-sim takes executor, tiling, bias, depthwise, "
-                       "prefetch, cascade, tune, tune_cache, dram_bytes, "
+                       "prefetch, cascade, fill, tune, tune_cache, "
+                       "dram_bytes, "
                        "dram_bw, "
                        "dram_latency, dram_burst, fault)");
     }

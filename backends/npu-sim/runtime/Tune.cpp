@@ -20,7 +20,8 @@ namespace {
 
 // Bump when the code generated for a tiling changes its timing (cached
 // measurements of the old code no longer hold).
-constexpr int kTunerVersion = 2; // 2: DWGEMM depthwise layers
+constexpr int kTunerVersion = 3; // 2: DWGEMM depthwise layers; 3: merged
+                                 // flat loads, the fill in pieces
 const char *const kFormat = "ember-npu-tune";
 constexpr int kFormatVersion = 1;
 
@@ -588,6 +589,8 @@ std::string layerSignature(const LayerProgram &lp, size_t i,
          : co.bias == BiasMode::Dram ? "dram"
                                      : "gemm")
      << " depthwise=" << (co.dwgemm ? "dwgemm" : "gemm");
+  if (co.fillPieces != 4)
+    os << " fill=" << co.fillPieces;
   return os.str();
 }
 

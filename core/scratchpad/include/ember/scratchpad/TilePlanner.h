@@ -69,6 +69,10 @@ struct Operand {
   // (padding included; a DMA engine moves at most Machine::rowsPerCycle);
   // empty: bytes alone bound the transfer.
   std::function<uint64_t(const std::vector<int64_t> &tile)> rows = nullptr;
+  // Cycle model only: of those rows, the ones a load writes without DRAM
+  // data (padding): written while the data is still on its way, they bound
+  // the transfer from its start, not after the latency. Empty: none.
+  std::function<uint64_t(const std::vector<int64_t> &tile)> padRows = nullptr;
   // The compute engine (index into what Problem::compute returns) that
   // reads an input block or writes an output block: a load into a slot
   // waits for that engine to finish the step that last used the slot, and a
@@ -110,6 +114,16 @@ struct Problem {
   // Cycle model only: the order in which a step's loads are issued (operand
   // indices; empty, or operands left out: operand order, after these).
   std::vector<size_t> loadOrder;
+  // Cycle model only: the pipeline fill. With fillPieces > 1 the first
+  // step's loads of the input operands that compute engine 0 reads and that
+  // depend on `fillDim` are issued in min(fillPieces, that step's fillDim
+  // tile) pieces along fillDim, each piece of every such operand together
+  // (the other loads engine 0 reads before them, the rest after), and
+  // engine 0 computes a piece's share of the step once the piece has
+  // arrived, instead of waiting for whole blocks. A piece of an operand
+  // takes max(1, transfers / pieces) DMA instructions.
+  size_t fillDim = SIZE_MAX;
+  unsigned fillPieces = 1;
 };
 
 // The DMA side of a machine, as a target declares it (the NPU: from its
@@ -173,11 +187,17 @@ struct Step {
 // run on the DMA engine while the compute engines work on step s, into the
 // other slot). Per step: loads = per input block begun, in loadOrder, each
 // after the previous one and after its slot is free, transfers x (latency
-// + overhead) + max(bytes / bandwidth, rows / rowsPerCycle); compute =
-// Problem::compute, each engine after the loads it reads (Operand::reader);
-// stores = per output block ended, likewise. The result is
-// the last engine's end, at least the total DMA bytes over the bandwidth (loads
-// and stores share the channel). Needs Problem::compute.
+// + overhead), then its bytes on the DRAM channel at the bandwidth, at most
+// rowsPerCycle scratchpad rows a cycle; compute = Problem::compute, each
+// engine after the loads it reads (Operand::reader); stores = per output
+// block ended, after the engine writing it: bytes, then latencies. Loads and
+// stores share the channel: each transfer's bytes take its free time from
+// when the transfer starts, in the order the walk meets them (a store of
+// step s may take a gap between loads booked before it), so a layer whose
+// loads and stores both stream is as slow as its total bytes allow. The
+// first step may load in pieces (Problem::fillPieces). The result is the
+// last engine's end, at least the total DMA bytes over the bandwidth.
+// Needs Problem::compute.
 struct Prediction {
   double cycles = 0;        // the whole nest
   double computeCycles = 0; // the busiest compute engine, summed over steps
@@ -188,6 +208,19 @@ struct Prediction {
 // `cycles` is that partial time (a lower bound).
 Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
                          double stopAbove = HUGE_VAL);
+
+// The pieces the first step of `t` loads in (Problem::fillPieces): of 1 ..
+// min(fillPieces, the first fillDim tile), the count for which the layer
+// ends first, estimated as the longer of its compute chain (the fill on an
+// idle machine: each piece's part of every pieced operand after the one
+// before, max(1, transfers / pieces) instructions each, engine 0 computing a
+// piece's share of the step once it has arrived; then the other steps as
+// long as the first) and its DMA chain (the nest's bytes over the bandwidth
+// plus the instructions the pieces add: a DMA-bound layer only pays for
+// them). Needs evaluate()'s t.dmaBytes and t.steps. 1 without a fillDim.
+// predictCycles uses it; a target's code generator calls it to emit the
+// same pieces.
+unsigned fillPieceCount(const Problem &p, const Tiling &t, const Machine &m);
 
 // A CostFn from predictCycles (ties: fewer DMA bytes). It remembers the
 // `keep` lowest costs it returned and stops walking tilings that cannot beat
