@@ -90,6 +90,8 @@ private:
   bool convNhwcCapable(const Group &g) const;
   bool convReadsNhwc(const Group &g) const;
   bool convUnfoldsNchw(const Group &g) const;
+  bool convTNhwcCapable(const Group &g) const;
+  bool convTReadsNhwc(const Group &g) const;
   // Memory.cpp
   Status layout();
   uint64_t addWeights(const void *data, size_t bytes);

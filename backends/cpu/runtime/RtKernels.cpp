@@ -354,10 +354,12 @@ struct ConvTTask {
   uint8_t *ws;
   size_t n, g, p0, p1; // the current image, group and pixel chunk
   size_t rowPieces;
+  size_t scatterPieces; // channels-last x or y: bands of output rows
   int32_t status;
 };
 
-// Phase 1: rows of cols = W^T x X[:, p0:p1].
+// Phase 1: cols = W^T x X[:, p0:p1] (x row-major: [M][chunk]) or
+// X[p0:p1, :] x W' (x channels-last: [chunk][M]), split over cols' rows.
 void convtGemm(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   ConvTTask &t = *static_cast<ConvTTask *>(ctx);
   const int64_t *p = t.p;
@@ -366,26 +368,33 @@ void convtGemm(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   size_t G = u(p[EMBER_RT_CONV_GROUPS]);
   size_t cg = C / G, ocg = u(p[EMBER_RT_CONV_OC]) / G;
   size_t KK = u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]), M = ocg * KK;
-  size_t R = u(p[EMBER_RT_CONVT_CHUNK]);
+  size_t R = u(p[EMBER_RT_CONVT_CHUNK]), cols = t.p1 - t.p0;
+  bool xNhwc = p[EMBER_RT_CONVT_X_NHWC] != 0;
   Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
-  float *cols = reinterpret_cast<float *>(t.ws);
+  float *cb = reinterpret_cast<float *>(t.ws);
   size_t colsBytes = roundUp(M * R * sizeof(float), 64);
   uint8_t *gws =
       t.ws + colsBytes + size_t(worker) * u(p[EMBER_RT_CONV_WS_BYTES]);
   for (int64_t piece = begin; piece < end; ++piece) {
     size_t m0, m1;
-    pieceRange(M, t.rowPieces, rowGranule(isa), size_t(piece), m0, m1);
+    pieceRange(xNhwc ? cols : M, t.rowPieces, rowGranule(isa), size_t(piece),
+               m0, m1);
     if (m0 == m1)
       continue;
-    Status s = sgemm(m1 - m0, t.p1 - t.p0, cg, t.wT + (t.g * M + m0) * cg, cg,
-                     t.x + (t.n * C + t.g * cg) * HW + t.p0, HW,
-                     cols + m0 * (t.p1 - t.p0), t.p1 - t.p0, {}, isa, gws);
+    Status s =
+        xNhwc
+            ? sgemm(m1 - m0, M, cg, t.x + (t.n * HW + t.p0 + m0) * C + t.g * cg,
+                    C, t.wT + t.g * cg * M, M, cb + m0 * M, M, {}, isa, gws)
+            : sgemm(m1 - m0, cols, cg, t.wT + (t.g * M + m0) * cg, cg,
+                    t.x + (t.n * C + t.g * cg) * HW + t.p0, HW, cb + m0 * cols,
+                    cols, {}, isa, gws);
     if (s != Status::Ok)
       t.status = int32_t(s);
   }
 }
 
-// Phase 2: output channels [begin, end) of the group add their cols rows.
+// Phase 2, both row-major: output channels [begin, end) of the group add
+// their cols rows.
 void convtScatter(void *ctx, int64_t begin, int64_t end, int64_t) {
   ConvTTask &t = *static_cast<ConvTTask *>(ctx);
   const int64_t *p = t.p;
@@ -429,6 +438,80 @@ void convtScatter(void *ctx, int64_t begin, int64_t end, int64_t) {
         }
       }
   }
+}
+
+// One output pixel's ocg channels add one tap's values: y and cols each
+// hold the channels contiguous (YS, CS = 1: vectorized) or at a stride.
+template <bool YUnit, bool CUnit>
+inline void convtAddChannels(float *y, size_t ys, const float *c, size_t cs,
+                             size_t ocg) {
+  for (size_t oc = 0; oc < ocg; ++oc)
+    y[oc * (YUnit ? 1 : ys)] += c[oc * (CUnit ? 1 : cs)];
+}
+
+// Phase 2 with x or y channels-last: bands [begin, end) of output rows (of
+// scatterPieces over OH). Within a band, per tap in (kh, kw) order, each
+// input row segment of the chunk whose output row is in the band adds its
+// pixels' channels, so every element adds its taps in the order of the
+// row-major form whatever the band split.
+template <bool YNhwc, bool XNhwc>
+void convtScatterBands(ConvTTask &t, int64_t begin, int64_t end) {
+  const int64_t *p = t.p;
+  size_t W = u(p[EMBER_RT_CONV_W]), OC = u(p[EMBER_RT_CONV_OC]),
+         OH = u(p[EMBER_RT_CONV_OH]), OW = u(p[EMBER_RT_CONV_OW]),
+         KH = u(p[EMBER_RT_CONV_KH]), KW = u(p[EMBER_RT_CONV_KW]);
+  int64_t SH = p[EMBER_RT_CONV_SH], SW = p[EMBER_RT_CONV_SW],
+          PT = p[EMBER_RT_CONV_PT], PL = p[EMBER_RT_CONV_PL],
+          DH = p[EMBER_RT_CONV_DH], DW = p[EMBER_RT_CONV_DW];
+  size_t ocg = OC / u(p[EMBER_RT_CONV_GROUPS]), KK = KH * KW, M = ocg * KK,
+         cols = t.p1 - t.p0;
+  const float *cb = reinterpret_cast<const float *>(t.ws);
+  const int64_t iW = int64_t(W), oW = int64_t(OW);
+  // y: element (oc, oh, ow) of this image and group; channel stride ys.
+  float *y0 = t.y + (YNhwc ? t.n * OH * OW * OC + t.g * ocg
+                           : (t.n * OC + t.g * ocg) * OH * OW);
+  const size_t ys = YNhwc ? 1 : OH * OW, ypix = YNhwc ? OC : 1;
+  // cols: element (oc, tap k, chunk pixel q); channel stride cs.
+  const size_t cs = XNhwc ? 1 : KK * cols, ctap = XNhwc ? ocg : cols,
+               cpix = XNhwc ? M : 1;
+  if (begin >= end)
+    return;
+  size_t oh0, oh1, unused;
+  pieceRange(OH, t.scatterPieces, 1, size_t(begin), oh0, unused);
+  pieceRange(OH, t.scatterPieces, 1, size_t(end - 1), unused, oh1);
+  for (size_t kh = 0; kh < KH; ++kh)
+    for (size_t kw = 0; kw < KW; ++kw) {
+      const float *tap = cb + (kh * KW + kw) * ctap;
+      const int64_t shift = int64_t(kw) * DW - PL;
+      const int64_t first = shift >= 0 ? 0 : (-shift + SW - 1) / SW;
+      const int64_t last = oW - 1 - shift >= 0 ? (oW - 1 - shift) / SW + 1 : 0;
+      for (size_t pix = t.p0; pix < t.p1;) {
+        const int64_t ih = int64_t(pix / W), iw0 = int64_t(pix % W);
+        const int64_t n = std::min<int64_t>(iW - iw0, int64_t(t.p1 - pix));
+        const int64_t oh = ih * SH + int64_t(kh) * DH - PT;
+        if (oh >= int64_t(oh0) && oh < int64_t(oh1)) {
+          const int64_t lo = std::max(iw0, first), hi = std::min(iw0 + n, last);
+          float *yr = y0 + size_t(oh) * OW * ypix;
+          const float *rr = tap + (pix - t.p0) * cpix;
+          for (int64_t iw = lo; iw < hi; ++iw)
+            convtAddChannels<YNhwc, XNhwc>(yr + size_t(iw * SW + shift) * ypix,
+                                           ys, rr + size_t(iw - iw0) * cpix, cs,
+                                           ocg);
+        }
+        pix += size_t(n);
+      }
+    }
+}
+
+void convtScatterLayouts(void *ctx, int64_t begin, int64_t end, int64_t) {
+  ConvTTask &t = *static_cast<ConvTTask *>(ctx);
+  bool y = t.p[EMBER_RT_CONVT_Y_NHWC] != 0, x = t.p[EMBER_RT_CONVT_X_NHWC] != 0;
+  if (y && x)
+    convtScatterBands<true, true>(t, begin, end);
+  else if (y)
+    convtScatterBands<true, false>(t, begin, end);
+  else
+    convtScatterBands<false, true>(t, begin, end);
 }
 
 // The kernel library's requantization of a step: the fixed-point tables at
@@ -730,18 +813,27 @@ int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
                                 const float *wT, const float *bias, float *y,
                                 uint8_t *workspace) {
   size_t N = u(p[EMBER_RT_CONV_N]), G = u(p[EMBER_RT_CONV_GROUPS]),
-         OC = u(p[EMBER_RT_CONV_OC]);
+         OC = u(p[EMBER_RT_CONV_OC]), OH = u(p[EMBER_RT_CONV_OH]);
   size_t plane = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
   size_t HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
   size_t R = u(p[EMBER_RT_CONVT_CHUNK]);
   size_t ocg = OC / G;
   size_t M = ocg * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
-  for (size_t i = 0; i < N * OC; ++i)
-    for (size_t q = 0; q < plane; ++q)
-      y[i * plane + q] = bias ? bias[i % OC] : 0.0f;
+  bool xNhwc = p[EMBER_RT_CONVT_X_NHWC] != 0,
+       yNhwc = p[EMBER_RT_CONVT_Y_NHWC] != 0, rowMajor = !xNhwc && !yNhwc;
+  if (yNhwc) {
+    for (size_t i = 0; i < N * plane; ++i)
+      for (size_t oc = 0; oc < OC; ++oc)
+        y[i * OC + oc] = bias ? bias[oc] : 0.0f;
+  } else {
+    for (size_t i = 0; i < N * OC; ++i)
+      for (size_t q = 0; q < plane; ++q)
+        y[i * plane + q] = bias ? bias[i % OC] : 0.0f;
+  }
   size_t workers = size_t(ember_rt_num_workers());
   Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
-  size_t maxPieces = (M + rowGranule(isa) - 1) / rowGranule(isa);
+  size_t gemmRows = xNhwc ? R : M;
+  size_t maxPieces = (gemmRows + rowGranule(isa) - 1) / rowGranule(isa);
   ConvTTask t{p,
               x,
               wT,
@@ -753,9 +845,14 @@ int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
               0,
               0,
               workers < maxPieces ? workers : maxPieces,
+              workers < OH ? workers : OH,
               0};
   if (!t.rowPieces)
     t.rowPieces = 1;
+  if (!t.scatterPieces)
+    t.scatterPieces = 1;
+  auto scatter = rowMajor ? convtScatter : convtScatterLayouts;
+  int64_t scatterTasks = rowMajor ? int64_t(ocg) : int64_t(t.scatterPieces);
   for (size_t n = 0; n < N; ++n)
     for (size_t g = 0; g < G; ++g)
       for (size_t p0 = 0; p0 < HW; p0 += R) {
@@ -764,11 +861,11 @@ int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
         t.p0 = p0;
         t.p1 = p0 + R < HW ? p0 + R : HW;
         if (workers == 1) {
-          convtGemm(&t, 0, 1, 0);
-          convtScatter(&t, 0, int64_t(ocg), 0);
+          convtGemm(&t, 0, int64_t(t.rowPieces), 0);
+          scatter(&t, 0, scatterTasks, 0);
         } else {
           ember_rt_parallel_for(convtGemm, &t, int64_t(t.rowPieces));
-          ember_rt_parallel_for(convtScatter, &t, int64_t(ocg));
+          ember_rt_parallel_for(scatter, &t, scatterTasks);
         }
         if (t.status)
           return t.status;
@@ -779,12 +876,19 @@ int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
 int32_t ember_rt_conv_transpose_pack(const int64_t *p, const float *w,
                                      float *wT) {
   int64_t G = p[EMBER_RT_CONV_GROUPS], cg = p[EMBER_RT_CONV_C] / G;
-  int64_t M =
-      p[EMBER_RT_CONV_OC] / G * p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW];
+  int64_t KK = p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW],
+          ocg = p[EMBER_RT_CONV_OC] / G, M = ocg * KK;
+  bool xNhwc = p[EMBER_RT_CONVT_X_NHWC] != 0;
   for (int64_t g = 0; g < G; ++g)
     for (int64_t c = 0; c < cg; ++c)
-      for (int64_t r = 0; r < M; ++r)
-        wT[(g * M + r) * cg + c] = w[(g * cg + c) * M + r];
+      for (int64_t oc = 0; oc < ocg; ++oc)
+        for (int64_t k = 0; k < KK; ++k) {
+          float v = w[((g * cg + c) * ocg + oc) * KK + k];
+          if (xNhwc)
+            wT[(g * cg + c) * M + k * ocg + oc] = v;
+          else
+            wT[(g * M + oc * KK + k) * cg + c] = v;
+        }
   return 0;
 }
 
