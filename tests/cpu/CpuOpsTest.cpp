@@ -260,6 +260,33 @@ TEST(CpuOps, ResizeFusesWithItsElementwiseReaders) {
   expectSame(*m->main(), rng);
 }
 
+// A linear Resize whose result is row-major (W innermost) sums its H taps
+// once per output row into a row buffer, then each element its W taps from
+// it (ops/Resize.cpp, "Row buffers"): still bit-exact, fused with the Add
+// that reads it. Where W downsamples, the direct form stays.
+TEST(CpuOps, LinearResizeOfRowMajorResultUsesARowBuffer) {
+  for (const char *ctm : {"half_pixel", "align_corners", "asymmetric"}) {
+    std::string text = concat(
+        R"(func @main(%x: f32[2,3,7,9], %l: f32[2,3,16,20]) {
+  %s = Constant dense<i64[4]: [2, 3, 16, 20]>
+  %u = Resize(%x, _, _, %s) {mode = "linear", coordinate_transformation_mode = ")",
+        ctm, R"("} : f32[2,3,16,20]
+  %a = Add(%u, %l) : f32[2,3,16,20]
+  %d = Constant dense<i64[4]: [2, 3, 8, 4]>
+  %v = Resize(%a, _, _, %d) {mode = "linear"} : f32[2,3,8,4]
+  return %a, %v
+}
+)");
+    auto m = parseLowered(text);
+    ASSERT_TRUE(m);
+    auto cm = compileModel(*m->main(), hostConfig());
+    ASSERT_TRUE(bool(cm)) << cm.status().message();
+    EXPECT_EQ(cm->fusion.resizeRowBuffers, 1u) << ctm;
+    std::mt19937 rng(11);
+    expectSame(*m->main(), rng, true);
+  }
+}
+
 // Refusals name their reason: a Resize whose sizes are a graph input.
 TEST(CpuOps, ResizeWithRuntimeSizesIsRefusedWithAReason) {
   Function g("main");

@@ -659,7 +659,10 @@ Status Codegen::emitLoopGroup(const Group &g) {
   }
   // Linear/cubic Resize with the last pass's dim innermost (a row-major
   // result): its other passes go into a row buffer per output row.
-  bool rows = !order.empty() && dims.size() > 1 && lg.resizeRows(order.back());
+  size_t rowPlans =
+      !order.empty() && dims.size() > 1 ? lg.resizeRows(order.back()) : 0;
+  bool rows = rowPlans > 0;
+  out_.fusion.resizeRowBuffers += rowPlans;
   // lg.idx from the nest's indices (the outer ones only: the rest are 0).
   auto setIdx = [&](std::vector<llvm::Value *> &idx) {
     lg.idx = idx;

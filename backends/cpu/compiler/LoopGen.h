@@ -107,8 +107,8 @@ struct LoopGen {
   // go into a row buffer once per output row; allocRows makes the buffers
   // (at the task's entry), fillRows computes them (before the innermost
   // loop, outer indices set), and resizeValue then reads the last pass's
-  // taps from the buffer. Returns whether any plan uses one.
-  bool resizeRows(size_t innerDim);
+  // taps from the buffer. Returns how many plans use one.
+  size_t resizeRows(size_t innerDim);
   void allocRows();
   void fillRows();
   // Dim whose table address() ignores (reads idx through the stride):

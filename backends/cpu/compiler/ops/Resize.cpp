@@ -383,8 +383,8 @@ std::vector<std::pair<const Node *, Plan *>> plansInOrder(LoopGen &lg) {
 
 } // namespace
 
-bool LoopGen::resizeRows(size_t innerDim) {
-  bool any = false;
+size_t LoopGen::resizeRows(size_t innerDim) {
+  size_t count = 0;
   for (auto &[node, planPtr] : plansInOrder(*this)) {
     Plan &plan = *planPtr;
     if (plan.passes.size() < 2)
@@ -400,9 +400,9 @@ bool LoopGen::resizeRows(size_t innerDim) {
       continue;
     plan.rows = true;
     plan.rowLen = inW;
-    any = true;
+    ++count;
   }
-  return any;
+  return count;
 }
 
 void LoopGen::allocRows() {
