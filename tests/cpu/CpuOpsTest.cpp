@@ -483,6 +483,11 @@ TEST(CpuOps, ConvTransposeReadsAndWritesChannelsLast) {
   Value c4 = conv(r2, {16, 16, 3, 3}, "c4");
   Value t2 = convT(c4, 16, 8, 3, 2, 1, 1, "t2"); // overlapping taps, pads
   f.addOutput(t2, "y");
+  // 4224 pixels of 16 channels into 3x3 taps of 16: cols chunks of 3640
+  // pixels (2 MB), the second starting mid-row.
+  Value x4(f.addPlaceholder("x4", Type(ElemKind::F32, {1, 16, 64, 66})));
+  Value r4 = node(OpKind::Relu, {x4}, {}, "r4");
+  f.addOutput(convT(r4, 16, 16, 3, 2, 1, 1, "t4"), "y4");
   PipelineOptions po;
   Status s = runPipeline(*m, po);
   ASSERT_TRUE(s.isOk()) << s.message();
@@ -497,7 +502,7 @@ TEST(CpuOps, ConvTransposeReadsAndWritesChannelsLast) {
   std::string list;
   for (auto &v : nhwc)
     list += v + " ";
-  for (const char *v : {"x0", "c1", "t0", "a", "t1", "r2", "c4"})
+  for (const char *v : {"x0", "c1", "t0", "a", "t1", "r2", "c4", "r4"})
     EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
   EXPECT_FALSE(nhwc.count("t2")) << "a graph output is row-major";
   std::ostringstream text;
@@ -510,7 +515,9 @@ TEST(CpuOps, ConvTransposeReadsAndWritesChannelsLast) {
   expectClose(one, *want, 1e-5, 1e-5);
   std::vector<Tensor> twoOut = runCpu(f, two, in);
   ASSERT_EQ(twoOut.size(), one.size());
-  for (int64_t i = 0; i < one[0].size(); ++i)
-    ASSERT_EQ(twoOut[0].getDouble(i), one[0].getDouble(i)) << "element " << i;
+  for (size_t k = 0; k < one.size(); ++k)
+    for (int64_t i = 0; i < one[k].size(); ++i)
+      ASSERT_EQ(twoOut[k].getDouble(i), one[k].getDouble(i))
+          << "output " << k << " element " << i;
   expectClose(runCpu(f, portable, in), *want, 1e-5, 1e-5);
 }

@@ -187,7 +187,7 @@ int32_t EMBER_RT_NAME(conv_transpose)(const int64_t *p, const float *x,
               continue;
             float acc = 0.0f;
             for (int64_t c = 0; c < cg; ++c) {
-              float wv = xN ? wT[(g * cg + c) * M + (r % KK) * ocg + oc]
+              float wv = yN ? wT[(g * cg + c) * M + (r % KK) * ocg + oc]
                             : wT[(g * M + r) * cg + c];
               acc += wv * xi[c * xc + (ih * W + iw) * xp];
             }
@@ -203,13 +203,13 @@ int32_t EMBER_RT_NAME(conv_transpose_pack)(const int64_t *p, const float *w,
   int64_t G = p[EMBER_RT_CONV_GROUPS], cg = p[EMBER_RT_CONV_C] / G;
   int64_t KK = p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW],
           ocg = p[EMBER_RT_CONV_OC] / G, M = ocg * KK;
-  int xN = p[EMBER_RT_CONVT_X_NHWC] != 0;
+  int yN = p[EMBER_RT_CONVT_Y_NHWC] != 0;
   for (int64_t g = 0; g < G; ++g)
     for (int64_t c = 0; c < cg; ++c)
       for (int64_t oc = 0; oc < ocg; ++oc)
         for (int64_t k = 0; k < KK; ++k) {
           float v = w[((g * cg + c) * ocg + oc) * KK + k];
-          if (xN)
+          if (yN)
             wT[(g * cg + c) * M + k * ocg + oc] = v;
           else
             wT[(g * M + oc * KK + k) * cg + c] = v;
