@@ -260,6 +260,33 @@ TEST(CpuOps, ResizeFusesWithItsElementwiseReaders) {
   expectSame(*m->main(), rng);
 }
 
+// A linear Resize whose result is row-major (W innermost) sums its H taps
+// once per output row into a row buffer, then each element its W taps from
+// it (ops/Resize.cpp, "Row buffers"): still bit-exact, fused with the Add
+// that reads it. Where W downsamples, the direct form stays.
+TEST(CpuOps, LinearResizeOfRowMajorResultUsesARowBuffer) {
+  for (const char *ctm : {"half_pixel", "align_corners", "asymmetric"}) {
+    std::string text = concat(
+        R"(func @main(%x: f32[2,3,7,9], %l: f32[2,3,16,20]) {
+  %s = Constant dense<i64[4]: [2, 3, 16, 20]>
+  %u = Resize(%x, _, _, %s) {mode = "linear", coordinate_transformation_mode = ")",
+        ctm, R"("} : f32[2,3,16,20]
+  %a = Add(%u, %l) : f32[2,3,16,20]
+  %d = Constant dense<i64[4]: [2, 3, 8, 4]>
+  %v = Resize(%a, _, _, %d) {mode = "linear"} : f32[2,3,8,4]
+  return %a, %v
+}
+)");
+    auto m = parseLowered(text);
+    ASSERT_TRUE(m);
+    auto cm = compileModel(*m->main(), hostConfig());
+    ASSERT_TRUE(bool(cm)) << cm.status().message();
+    EXPECT_EQ(cm->fusion.resizeRowBuffers, 1u) << ctm;
+    std::mt19937 rng(11);
+    expectSame(*m->main(), rng, true);
+  }
+}
+
 // Refusals name their reason: a Resize whose sizes are a graph input.
 TEST(CpuOps, ResizeWithRuntimeSizesIsRefusedWithAReason) {
   Function g("main");
@@ -391,4 +418,106 @@ TEST(CpuOps, ResizeBetweenConvolutionsStaysChannelsLast) {
   two.numThreads = 2;
   expectClose(runCpu(f, hostConfig(), in), *want, 1e-5, 1e-5);
   expectClose(runCpu(f, two, in), *want, 1e-5, 1e-5);
+}
+
+// An FPN decoder's tail: a Resize-linear + Add loop feeding a grouped
+// ConvTranspose, which feeds convolutions, then a 3x3/2 ConvTranspose with
+// pads writing a graph output, and a ConvTranspose reading a graph input.
+// ConvTranspose takes either layout on each side (RtAbi
+// EMBER_RT_CONVT_X_NHWC/Y_NHWC), so the channels-last choice no longer
+// stops at it: the Resize loop writes channels-last (its tables invariant
+// along the contiguous channels) and the ConvTranspose reads it in place.
+// Checked against the interpreter at 1 and 2 threads (identical to each
+// other) and against the portable runtime, which keeps every value
+// row-major.
+TEST(CpuOps, ConvTransposeReadsAndWritesChannelsLast) {
+  using ember::cpu::Isa;
+  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
+  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
+    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  std::mt19937 rng(29);
+  auto m = std::make_unique<Module>();
+  Function &f = *m->addFunction("main");
+  auto weights = [&](Dims d) {
+    Tensor t(Type(ElemKind::F32, d));
+    std::normal_distribution<double> nd(0, 0.1);
+    for (int64_t i = 0; i < t.size(); ++i)
+      t.setDouble(i, nd(rng));
+    return Value(f.addConstant(f.freshName("w"), t));
+  };
+  auto node = [&](OpKind k, std::vector<Value> in, AttrMap a,
+                  const char *name) {
+    auto n = f.create(k, in, a, name, -1, nullptr, {name});
+    EXPECT_TRUE(bool(n)) << name << ": " << n.status().message();
+    return Value(*n);
+  };
+  auto conv = [&](Value x, Dims w, const char *name) {
+    AttrMap a;
+    a["kernel_shape"] = Attr::ofInts({w[2], w[3]});
+    a["pads"] = Attr::ofInts({1, 1, 1, 1});
+    return node(OpKind::Conv, {x, weights(w)}, a, name);
+  };
+  // ConvTranspose with weights [C][OC/group][k][k] and a bias.
+  auto convT = [&](Value x, int64_t c, int64_t oc, int64_t k, int64_t stride,
+                   int64_t pad, int64_t group, const char *name) {
+    AttrMap a;
+    a["kernel_shape"] = Attr::ofInts({k, k});
+    a["strides"] = Attr::ofInts({stride, stride});
+    a["pads"] = Attr::ofInts({pad, pad, pad, pad});
+    a["group"] = Attr::ofInt(group);
+    return node(OpKind::ConvTranspose,
+                {x, weights({c, oc / group, k, k}), weights({oc})}, a, name);
+  };
+  Value x(f.addPlaceholder("x", Type(ElemKind::F32, {1, 32, 8, 8})));
+  Value x3(f.addPlaceholder("x3", Type(ElemKind::F32, {1, 4, 8, 8})));
+  Value x0 = node(OpKind::Relu, {x}, {}, "x0");
+  Value c1 = conv(x0, {32, 32, 3, 3}, "c1");
+  AttrMap ra;
+  ra["mode"] = Attr::ofString("linear");
+  Value u =
+      node(OpKind::Resize, {c1, Value(), constF32(f, {1, 1, 2, 2})}, ra, "u");
+  Value t0 = convT(x3, 4, 32, 2, 2, 0, 1, "t0"); // row-major in
+  Value a = node(OpKind::Add, {u, t0}, {}, "a"); // Resize fused in
+  Value t1 = convT(a, 32, 16, 2, 2, 0, 2, "t1"); // grouped
+  Value r2 = node(OpKind::Relu, {t1}, {}, "r2");
+  Value c4 = conv(r2, {16, 16, 3, 3}, "c4");
+  Value t2 = convT(c4, 16, 8, 3, 2, 1, 1, "t2"); // overlapping taps, pads
+  f.addOutput(t2, "y");
+  // 4224 pixels of 16 channels into 3x3 taps of 16: cols chunks of 3640
+  // pixels (2 MB), the second starting mid-row.
+  Value x4(f.addPlaceholder("x4", Type(ElemKind::F32, {1, 16, 64, 66})));
+  Value r4 = node(OpKind::Relu, {x4}, {}, "r4");
+  f.addOutput(convT(r4, 16, 16, 3, 2, 1, 1, "t4"), "y4");
+  PipelineOptions po;
+  Status s = runPipeline(*m, po);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  std::vector<Tensor> in;
+  for (auto *p : f.params())
+    in.push_back(randomData(p->types[0], rng));
+  auto want = interpret(f, in);
+  ASSERT_TRUE(bool(want)) << want.status().message();
+  auto cm = compileModel(f, hostConfig());
+  ASSERT_TRUE(bool(cm)) << cm.status().message();
+  std::set<std::string> nhwc(cm->channelsLast.begin(), cm->channelsLast.end());
+  std::string list;
+  for (auto &v : nhwc)
+    list += v + " ";
+  for (const char *v : {"x0", "c1", "t0", "a", "t1", "r2", "c4", "r4"})
+    EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
+  EXPECT_FALSE(nhwc.count("t2")) << "a graph output is row-major";
+  std::ostringstream text;
+  printFunction(text, f);
+  SCOPED_TRACE(text.str());
+  CompileConfig two = hostConfig(), portable = hostConfig();
+  two.numThreads = 2;
+  portable.kernels = Kernels::Portable;
+  std::vector<Tensor> one = runCpu(f, hostConfig(), in);
+  expectClose(one, *want, 1e-5, 1e-5);
+  std::vector<Tensor> twoOut = runCpu(f, two, in);
+  ASSERT_EQ(twoOut.size(), one.size());
+  for (size_t k = 0; k < one.size(); ++k)
+    for (int64_t i = 0; i < one[k].size(); ++i)
+      ASSERT_EQ(twoOut[k].getDouble(i), one[k].getDouble(i))
+          << "output " << k << " element " << i;
+  expectClose(runCpu(f, portable, in), *want, 1e-5, 1e-5);
 }

@@ -65,6 +65,29 @@ bool Codegen::convUnfoldsNchw(const Group &g) const {
          w.dim(1) * w.dim(2) * w.dim(3) <= 256;
 }
 
+// Whether a ConvTranspose group can read or write channels-last: the
+// kernel library's fp32 2-D form (ember_rt_conv_transpose, either side in
+// either layout). The portable runtime takes the layouts too, but the
+// choice follows the convolutions', which are the library's only.
+bool Codegen::convTNhwcCapable(const Group &g) const {
+  if (g.kind != GroupKind::ConvT || cfg_.kernels != Kernels::Library)
+    return false;
+  const Type &x = g.anchor->inputs[0].type();
+  return x.rank() == 4 && x.elem() == ElemKind::F32 && g.root == g.anchor;
+}
+
+// Whether a channels-last-capable ConvTranspose reads its input
+// channels-last: its GEMM is then [pixels x Cg] x [Cg x KH*KW*OCg], whose
+// tile lanes run along KH*KW*OCg; with fewer than 16 of them (a 2x2
+// deconvolution to 1-3 channels: a probability map, an image) most lanes
+// would compute nothing, and the row-major form, whose lanes are pixels,
+// is kept.
+bool Codegen::convTReadsNhwc(const Group &g) const {
+  const Node &n = *g.anchor;
+  const Type &w = n.inputs[1].type();
+  return convTNhwcCapable(g) && w.dim(1) * w.dim(2) * w.dim(3) >= 16;
+}
+
 // Channels-last storage for 4-D activations between convolutions (README,
 // "Memory"): [N][H][W][C], so convolutions need no transposes and read
 // each pixel's channels in place.
@@ -98,7 +121,8 @@ void Codegen::chooseLayouts() {
   };
   std::set<ValueKey> cand;
   for (auto &g : groups_) {
-    if (g.kind != GroupKind::QConv && !loopLike(g) && !convNhwcCapable(g))
+    if (g.kind != GroupKind::QConv && !loopLike(g) && !convNhwcCapable(g) &&
+        !convTNhwcCapable(g))
       continue;
     Value r(const_cast<Node *>(g.root), 0);
     if (r.type().rank() == 4 && g.root->numResults() == 1 &&
@@ -129,6 +153,10 @@ void Codegen::chooseLayouts() {
         if (ug.kind == GroupKind::QConv) {
           ok = u.operand == 0 && u.user == ug.anchor;
           toConv = true;
+        } else if (ug.kind == GroupKind::ConvT) {
+          // Its input's layout is independent of its result's.
+          ok = u.user == ug.anchor && u.operand == 0 && convTReadsNhwc(ug);
+          toConv = true;
         } else if (ug.kind == GroupKind::Conv) {
           ok = cand.count(keyOf(ug.root)) &&
                ((u.user == ug.anchor && u.operand == 0 && convReadsNhwc(ug)) ||
@@ -144,6 +172,8 @@ void Codegen::chooseLayouts() {
           toConv = toConv || (loopLike(ug) && cand.count(keyOf(ug.root)));
         }
       }
+      // A loop, pool or ConvTranspose result only when that reaches a
+      // convolution (or a ConvTranspose) that reads it channels-last.
       if (ok && g.kind != GroupKind::QConv && g.kind != GroupKind::Conv)
         ok = toConv;
       if (!ok) {

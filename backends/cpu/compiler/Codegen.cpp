@@ -214,15 +214,17 @@ void Codegen::emitStatusCheck(llvm::Value *st) {
   b_->SetInsertPoint(cont);
 }
 
-void Codegen::emitNest(
-    const std::vector<int64_t> &dims, llvm::Value *begin, llvm::Value *end,
-    const std::function<void(std::vector<llvm::Value *> &)> &body) {
+void Codegen::emitNest(const std::vector<int64_t> &dims, llvm::Value *begin,
+                       llvm::Value *end, const NestBody &body,
+                       const NestBody &beforeInner) {
   std::vector<llvm::Value *> idx;
   std::function<void(size_t)> level = [&](size_t d) {
     if (d == dims.size()) {
       body(idx);
       return;
     }
+    if (beforeInner && d + 1 == dims.size())
+      beforeInner(idx);
     llvm::Value *lo = d == 0 ? begin : b_->getInt64(0);
     llvm::Value *hi = d == 0 ? end : b_->getInt64(uint64_t(dims[d]));
     llvm::Function *fn = b_->GetInsertBlock()->getParent();

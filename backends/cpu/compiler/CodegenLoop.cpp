@@ -418,7 +418,7 @@ llvm::Value *LoopGen::address(int leaf, std::vector<int64_t> *stridesOverride) {
   llvm::Value *lin = b.getInt64(uint64_t(l.a.offset));
   valid = nullptr;
   for (size_t d = 0; d < idx.size(); ++d) {
-    if (d < l.tables.size() && !l.tables[d].empty()) {
+    if (d < l.tables.size() && !l.tables[d].empty() && int(d) != rawDim) {
       const std::vector<int64_t> &t = l.tables[d];
       llvm::Value *src =
           b.CreateLoad(b.getInt64Ty(),
@@ -657,48 +657,71 @@ Status Codegen::emitLoopGroup(const Group &g) {
     chanTable->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
     chanTable->setAlignment(llvm::Align(64));
   }
+  // Linear/cubic Resize with the last pass's dim innermost (a row-major
+  // result): its other passes go into a row buffer per output row.
+  size_t rowPlans =
+      !order.empty() && dims.size() > 1 ? lg.resizeRows(order.back()) : 0;
+  bool rows = rowPlans > 0;
+  out_.fusion.resizeRowBuffers += rowPlans;
+  // lg.idx from the nest's indices (the outer ones only: the rest are 0).
+  auto setIdx = [&](std::vector<llvm::Value *> &idx) {
+    lg.idx = idx;
+    if (!order.empty())
+      lg.idx.assign(lg.dims.size(), b_->getInt64(0));
+    for (size_t d = 0; d < order.size() && d < idx.size(); ++d)
+      lg.idx[order[d]] = idx[d];
+    lg.memo.clear();
+  };
   emitTask("loop", dims[0], per, [&](llvm::Value *begin, llvm::Value *end) {
     lg.bases.clear();
     for (auto &l : lg.leaves)
       lg.bases.push_back(ptrOfValue(l.a.base));
     llvm::Value *out = ptrOfValue(root);
-    emitNest(dims, begin, end, [&](std::vector<llvm::Value *> &idx) {
-      lg.idx = idx;
-      if (!order.empty())
-        lg.idx.assign(lg.dims.size(), b_->getInt64(0));
-      for (size_t d = 0; d < order.size(); ++d)
-        lg.idx[order[d]] = idx[d];
-      lg.memo.clear();
-      llvm::Value *v;
-      if (tabulated) {
-        // table[c * 256 + (x - lowest)]
-        bool sg = g.chanInput.type().elem() == ElemKind::I8;
-        llvm::Value *x = lg.eval(g.chanInput);
-        llvm::Value *i = sg ? b_->CreateAdd(b_->CreateSExt(x, b_->getInt64Ty()),
-                                            b_->getInt64(128))
-                            : b_->CreateZExt(x, b_->getInt64Ty());
-        if (g.chanAxis >= 0)
-          i = b_->CreateAdd(
-              i, b_->CreateMul(lg.idx[size_t(g.chanAxis)], b_->getInt64(256)));
-        llvm::Type *et = elemType(rk);
-        v = b_->CreateLoad(et, b_->CreateInBoundsGEP(et, chanTable, i), "lut");
-      } else {
-        v = lg.eval(root);
-      }
-      if (rk == ElemKind::Bool)
-        v = b_->CreateZExt(v, b_->getInt8Ty());
-      else if (isHalfFloatKind(rk))
-        v = lg.narrow(v, rk);
-      llvm::Value *lin = b_->getInt64(0);
-      for (size_t d = 0; d < idx.size(); ++d)
-        if (store[d])
-          lin = b_->CreateAdd(
-              lin, b_->CreateMul(idx[d], b_->getInt64(uint64_t(store[d]))));
-      llvm::StoreInst *st =
-          b_->CreateStore(v, b_->CreateInBoundsGEP(elemType(rk), out, lin));
-      if (outScope)
-        st->setMetadata(llvm::LLVMContext::MD_alias_scope, outScope);
-    });
+    if (rows)
+      lg.allocRows();
+    Codegen::NestBody fill = nullptr;
+    if (rows)
+      fill = [&](std::vector<llvm::Value *> &idx) {
+        setIdx(idx);
+        lg.fillRows();
+      };
+    emitNest(
+        dims, begin, end,
+        [&](std::vector<llvm::Value *> &idx) {
+          setIdx(idx);
+          llvm::Value *v;
+          if (tabulated) {
+            // table[c * 256 + (x - lowest)]
+            bool sg = g.chanInput.type().elem() == ElemKind::I8;
+            llvm::Value *x = lg.eval(g.chanInput);
+            llvm::Value *i =
+                sg ? b_->CreateAdd(b_->CreateSExt(x, b_->getInt64Ty()),
+                                   b_->getInt64(128))
+                   : b_->CreateZExt(x, b_->getInt64Ty());
+            if (g.chanAxis >= 0)
+              i = b_->CreateAdd(i, b_->CreateMul(lg.idx[size_t(g.chanAxis)],
+                                                 b_->getInt64(256)));
+            llvm::Type *et = elemType(rk);
+            v = b_->CreateLoad(et, b_->CreateInBoundsGEP(et, chanTable, i),
+                               "lut");
+          } else {
+            v = lg.eval(root);
+          }
+          if (rk == ElemKind::Bool)
+            v = b_->CreateZExt(v, b_->getInt8Ty());
+          else if (isHalfFloatKind(rk))
+            v = lg.narrow(v, rk);
+          llvm::Value *lin = b_->getInt64(0);
+          for (size_t d = 0; d < idx.size(); ++d)
+            if (store[d])
+              lin = b_->CreateAdd(
+                  lin, b_->CreateMul(idx[d], b_->getInt64(uint64_t(store[d]))));
+          llvm::StoreInst *st =
+              b_->CreateStore(v, b_->CreateInBoundsGEP(elemType(rk), out, lin));
+          if (outScope)
+            st->setMetadata(llvm::LLVMContext::MD_alias_scope, outScope);
+        },
+        fill);
   });
   return Status::ok();
 }

@@ -101,6 +101,19 @@ struct LoopGen {
   // tap combination, weighted by per-axis weight tables in resizeValue.
   int resizeLeaf(const Node &n);
   llvm::Value *resizeValue(const Node &n);
+  // Separable linear/cubic (ops/Resize.cpp, "Row buffers"): for a loop
+  // whose innermost dim is the last interpolation pass's (a row-major
+  // result, W innermost), resizeRows marks the plans whose earlier passes
+  // go into a row buffer once per output row; allocRows makes the buffers
+  // (at the task's entry), fillRows computes them (before the innermost
+  // loop, outer indices set), and resizeValue then reads the last pass's
+  // taps from the buffer. Returns how many plans use one.
+  size_t resizeRows(size_t innerDim);
+  void allocRows();
+  void fillRows();
+  // Dim whose table address() ignores (reads idx through the stride):
+  // the row pass walks the input's row itself.
+  int rawDim = -1;
   // Per-node plans of ops whose value needs more than a leaf (Resize).
   std::map<const Node *, std::shared_ptr<void>> plans;
 

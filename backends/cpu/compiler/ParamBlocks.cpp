@@ -292,8 +292,12 @@ Status Codegen::prepareConvT(const Group &g, Step &s) {
   int64_t M = ocg * KK, hw = p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W];
   p[EMBER_RT_CONVT_CHUNK] = std::min<int64_t>(
       hw, std::max<int64_t>(64, (int64_t(2) << 20) / (M * 4)));
-  // W [C][OCg][KH][KW] -> per group W^T [OCg*KH*KW][Cg]: now for constant
-  // weights, at run time into a scratch buffer otherwise.
+  // Each side in the layout chooseLayouts stored it (ChannelsLast.cpp).
+  p[EMBER_RT_CONVT_X_NHWC] = nhwc_.count(keyOf(n.inputs[0])) ? 1 : 0;
+  p[EMBER_RT_CONVT_Y_NHWC] = nhwc_.count(keyOf(g.root)) ? 1 : 0;
+  // W [C][OCg][KH][KW] -> per group W^T [OCg*KH*KW][Cg] (y row-major) or
+  // W' [Cg][KH*KW*OCg] (y channels-last): now for constant weights, at run
+  // time into a scratch buffer otherwise.
   if (isConstant(n.inputs[1])) {
     s.packedWeights = addWeights(nullptr, size_t(C * M) * sizeof(float));
     ember_rt_conv_transpose_pack(

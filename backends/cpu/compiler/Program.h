@@ -133,8 +133,9 @@ struct Group {
 struct FusionStats {
   size_t nodes = 0, groups = 0, fusedEpilogueNodes = 0, fusedLoopNodes = 0,
          foldedMoves = 0,
-         fusedPools = 0,  // max pools run inside their convolution
-      tabulatedLoops = 0; // loops that became per-channel tables
+         fusedPools = 0,    // max pools run inside their convolution
+      tabulatedLoops = 0,   // loops that became per-channel tables
+      resizeRowBuffers = 0; // linear/cubic Resizes summing from a row buffer
 };
 
 // Groups the non-storage nodes of a lowered function (every node must be

@@ -147,22 +147,32 @@ int64_t ember_rt_gemm_workspace_size(const int64_t *p);
 /* Packs B[K, N] (row stride LDB) into the pieces described by p. */
 int32_t ember_rt_gemm_pack(const int64_t *p, const float *b, void *packed);
 
-/* ---- ConvTranspose, NCHW fp32 ---------------------------------------------
+/* ---- ConvTranspose, fp32 --------------------------------------------------
  * The conv fields with C/H/W the input and OC/OH/OW the output, PT/PL the
- * leading pads; then CHUNK input pixels per step. Per image and group:
- * cols[OCg*KH*KW][chunk] = W^T x X (SGEMM; W^T is [OCg*KH*KW][Cg], made at
- * compile time), then cols scatter-add into y (col2im), which starts from
- * the bias. Workspace per worker: the cols chunk plus the GEMM's. */
+ * leading pads; then CHUNK input pixels per step, and the layouts of x and y
+ * (each row-major NCHW or channels-last NHWC, independently). Per image and
+ * group, the GEMM writes cols in y's layout: y row-major,
+ * cols[OCg*KH*KW][chunk] = W^T x X (W^T is [OCg*KH*KW][Cg], rows oc-major);
+ * y channels-last, cols[chunk][KH*KW*OCg] = X x W' (W' is [Cg][KH*KW*OCg],
+ * columns tap-major, so each pixel's taps hold contiguous output channels).
+ * X is read in place when x is in y's layout, else its chunk is transposed
+ * first (Cg x chunk floats). Weights are packed at compile time. Then cols
+ * scatter-add into y (col2im), which starts from the bias; every element of
+ * y adds its taps in (kh, kw) order in every layout. Workspace per worker:
+ * the cols chunk, x's transposed chunk, plus the GEMM's. */
 enum ember_rt_convt_field {
   EMBER_RT_CONVT_CHUNK = EMBER_RT_CONV_NUM_FIELDS,
+  EMBER_RT_CONVT_X_NHWC, /* 1: x is [N][H][W][C] */
+  EMBER_RT_CONVT_Y_NHWC, /* 1: y is [N][OH][OW][OC] */
   EMBER_RT_CONVT_NUM_FIELDS
 };
 int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
                                 const float *wT, const float *bias, float *y,
                                 uint8_t *workspace);
 int64_t ember_rt_conv_transpose_workspace_size(const int64_t *p);
-/* W [C][OCg][KH][KW] (ONNX) -> per group W^T [OCg*KH*KW][Cg], for weights
- * that are graph inputs (constant ones are transposed at compile time). */
+/* W [C][OCg][KH][KW] (ONNX) -> per group W^T [OCg*KH*KW][Cg] (y row-major)
+ * or W' [Cg][KH*KW*OCg] (y channels-last), for weights that are graph
+ * inputs (constant ones are packed at compile time). */
 int32_t ember_rt_conv_transpose_pack(const int64_t *p, const float *w,
                                      float *wT);
 

@@ -354,10 +354,59 @@ struct ConvTTask {
   uint8_t *ws;
   size_t n, g, p0, p1; // the current image, group and pixel chunk
   size_t rowPieces;
+  size_t scatterPieces; // y channels-last: bands of output rows
+  size_t colsArea;      // bytes of the cols chunk and x's transposed chunk
   int32_t status;
 };
 
-// Phase 1: rows of cols = W^T x X[:, p0:p1].
+// Bytes of the cols chunk (M x CHUNK floats) and of x's chunk transposed
+// (Cg x CHUNK floats; only when x and y are in different layouts).
+size_t convtColsBytes(const int64_t *p) {
+  size_t G = u(p[EMBER_RT_CONV_GROUPS]);
+  size_t M =
+      u(p[EMBER_RT_CONV_OC]) / G * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
+  return roundUp(M * u(p[EMBER_RT_CONVT_CHUNK]) * sizeof(float), 64);
+}
+size_t convtXtBytes(const int64_t *p) {
+  if (p[EMBER_RT_CONVT_X_NHWC] == p[EMBER_RT_CONVT_Y_NHWC])
+    return 0;
+  size_t cg = u(p[EMBER_RT_CONV_C]) / u(p[EMBER_RT_CONV_GROUPS]);
+  return roundUp(cg * u(p[EMBER_RT_CONVT_CHUNK]) * sizeof(float), 64);
+}
+
+// Before the GEMM when x is not in y's layout: the chunk's pixels of the
+// group's channels, transposed into y's (channels-last x: [Cg][chunk];
+// row-major x: [chunk][Cg]), blocks [begin, end) of 64 pixels. x's chunk
+// is Cg x chunk, KH*KW*OCg / Cg times smaller than the cols.
+constexpr size_t kConvtBlock = 64;
+void convtTransposeX(void *ctx, int64_t begin, int64_t end, int64_t) {
+  ConvTTask &t = *static_cast<ConvTTask *>(ctx);
+  const int64_t *p = t.p;
+  size_t C = u(p[EMBER_RT_CONV_C]),
+         HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]),
+         cg = C / u(p[EMBER_RT_CONV_GROUPS]), cols = t.p1 - t.p0;
+  float *xt = reinterpret_cast<float *>(t.ws + convtColsBytes(p));
+  for (int64_t blk = begin; blk < end; ++blk) {
+    size_t q0 = size_t(blk) * kConvtBlock,
+           q1 = std::min(cols, q0 + kConvtBlock);
+    if (p[EMBER_RT_CONVT_X_NHWC]) {
+      const float *src = t.x + (t.n * HW + t.p0) * C + t.g * cg;
+      for (size_t c = 0; c < cg; ++c)
+        for (size_t q = q0; q < q1; ++q)
+          xt[c * cols + q] = src[q * C + c];
+    } else {
+      const float *src = t.x + (t.n * C + t.g * cg) * HW + t.p0;
+      for (size_t q = q0; q < q1; ++q)
+        for (size_t c = 0; c < cg; ++c)
+          xt[q * cg + c] = src[c * HW + q];
+    }
+  }
+}
+
+// Phase 1, in y's layout: cols = W^T x X[:, p0:p1] (y row-major: [M][chunk],
+// W^T [M][Cg]) or X[p0:p1, :] x W' (y channels-last: [chunk][M], W'
+// [Cg][M]), X read in place or from its transposed chunk; split over
+// cols' rows.
 void convtGemm(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   ConvTTask &t = *static_cast<ConvTTask *>(ctx);
   const int64_t *p = t.p;
@@ -366,26 +415,38 @@ void convtGemm(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   size_t G = u(p[EMBER_RT_CONV_GROUPS]);
   size_t cg = C / G, ocg = u(p[EMBER_RT_CONV_OC]) / G;
   size_t KK = u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]), M = ocg * KK;
-  size_t R = u(p[EMBER_RT_CONVT_CHUNK]);
+  size_t cols = t.p1 - t.p0;
+  bool xNhwc = p[EMBER_RT_CONVT_X_NHWC] != 0,
+       yNhwc = p[EMBER_RT_CONVT_Y_NHWC] != 0;
   Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
-  float *cols = reinterpret_cast<float *>(t.ws);
-  size_t colsBytes = roundUp(M * R * sizeof(float), 64);
+  float *cb = reinterpret_cast<float *>(t.ws);
+  const float *xt = reinterpret_cast<const float *>(t.ws + convtColsBytes(p));
   uint8_t *gws =
-      t.ws + colsBytes + size_t(worker) * u(p[EMBER_RT_CONV_WS_BYTES]);
+      t.ws + t.colsArea + size_t(worker) * u(p[EMBER_RT_CONV_WS_BYTES]);
   for (int64_t piece = begin; piece < end; ++piece) {
     size_t m0, m1;
-    pieceRange(M, t.rowPieces, rowGranule(isa), size_t(piece), m0, m1);
+    pieceRange(yNhwc ? cols : M, t.rowPieces, rowGranule(isa), size_t(piece),
+               m0, m1);
     if (m0 == m1)
       continue;
-    Status s = sgemm(m1 - m0, t.p1 - t.p0, cg, t.wT + (t.g * M + m0) * cg, cg,
-                     t.x + (t.n * C + t.g * cg) * HW + t.p0, HW,
-                     cols + m0 * (t.p1 - t.p0), t.p1 - t.p0, {}, isa, gws);
+    Status s;
+    if (yNhwc) {
+      const float *a =
+          xNhwc ? t.x + (t.n * HW + t.p0 + m0) * C + t.g * cg : xt + m0 * cg;
+      s = sgemm(m1 - m0, M, cg, a, xNhwc ? C : cg, t.wT + t.g * cg * M, M,
+                cb + m0 * M, M, {}, isa, gws);
+    } else {
+      const float *bm = xNhwc ? xt : t.x + (t.n * C + t.g * cg) * HW + t.p0;
+      s = sgemm(m1 - m0, cols, cg, t.wT + (t.g * M + m0) * cg, cg, bm,
+                xNhwc ? cols : HW, cb + m0 * cols, cols, {}, isa, gws);
+    }
     if (s != Status::Ok)
       t.status = int32_t(s);
   }
 }
 
-// Phase 2: output channels [begin, end) of the group add their cols rows.
+// Phase 2, both row-major: output channels [begin, end) of the group add
+// their cols rows.
 void convtScatter(void *ctx, int64_t begin, int64_t end, int64_t) {
   ConvTTask &t = *static_cast<ConvTTask *>(ctx);
   const int64_t *p = t.p;
@@ -429,6 +490,55 @@ void convtScatter(void *ctx, int64_t begin, int64_t end, int64_t) {
         }
       }
   }
+}
+
+// Phase 2 with y channels-last (cols pixel-major): bands [begin, end) of
+// output rows (of scatterPieces over OH). Within a band, per tap in
+// (kh, kw) order, each input row segment of the chunk whose output row is
+// in the band adds its pixels' channel vectors, so every element adds its
+// taps in the order of the row-major form whatever the band split.
+void convtScatterNhwc(void *ctx, int64_t begin, int64_t end, int64_t) {
+  ConvTTask &t = *static_cast<ConvTTask *>(ctx);
+  const int64_t *p = t.p;
+  size_t W = u(p[EMBER_RT_CONV_W]), OC = u(p[EMBER_RT_CONV_OC]),
+         OH = u(p[EMBER_RT_CONV_OH]), OW = u(p[EMBER_RT_CONV_OW]),
+         KH = u(p[EMBER_RT_CONV_KH]), KW = u(p[EMBER_RT_CONV_KW]);
+  int64_t SH = p[EMBER_RT_CONV_SH], SW = p[EMBER_RT_CONV_SW],
+          PT = p[EMBER_RT_CONV_PT], PL = p[EMBER_RT_CONV_PL],
+          DH = p[EMBER_RT_CONV_DH], DW = p[EMBER_RT_CONV_DW];
+  size_t ocg = OC / u(p[EMBER_RT_CONV_GROUPS]), M = ocg * KH * KW;
+  if (begin >= end)
+    return;
+  const int64_t iW = int64_t(W), oW = int64_t(OW);
+  float *y0 = t.y + t.n * OH * OW * OC + t.g * ocg;
+  size_t oh0, oh1, unused;
+  pieceRange(OH, t.scatterPieces, 1, size_t(begin), oh0, unused);
+  pieceRange(OH, t.scatterPieces, 1, size_t(end - 1), unused, oh1);
+  for (size_t kh = 0; kh < KH; ++kh)
+    for (size_t kw = 0; kw < KW; ++kw) {
+      const float *tap =
+          reinterpret_cast<const float *>(t.ws) + (kh * KW + kw) * ocg;
+      const int64_t shift = int64_t(kw) * DW - PL;
+      const int64_t first = shift >= 0 ? 0 : (-shift + SW - 1) / SW;
+      const int64_t last = oW - 1 - shift >= 0 ? (oW - 1 - shift) / SW + 1 : 0;
+      for (size_t pix = t.p0; pix < t.p1;) {
+        const int64_t ih = int64_t(pix / W), iw0 = int64_t(pix % W);
+        const int64_t n = std::min<int64_t>(iW - iw0, int64_t(t.p1 - pix));
+        const int64_t oh = ih * SH + int64_t(kh) * DH - PT;
+        if (oh >= int64_t(oh0) && oh < int64_t(oh1)) {
+          const int64_t lo = std::max(iw0, first), hi = std::min(iw0 + n, last);
+          float *yr = y0 + size_t(oh) * OW * OC;
+          const float *rr = tap + (pix - t.p0) * M;
+          for (int64_t iw = lo; iw < hi; ++iw) {
+            float *yp = yr + size_t(iw * SW + shift) * OC;
+            const float *cp = rr + size_t(iw - iw0) * M;
+            for (size_t oc = 0; oc < ocg; ++oc)
+              yp[oc] += cp[oc];
+          }
+        }
+        pix += size_t(n);
+      }
+    }
 }
 
 // The kernel library's requantization of a step: the fixed-point tables at
@@ -717,12 +827,12 @@ extern "C" {
 
 int64_t ember_rt_conv_transpose_workspace_size(const int64_t *p) {
   size_t G = u(p[EMBER_RT_CONV_GROUPS]);
-  size_t M =
-      u(p[EMBER_RT_CONV_OC]) / G * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
-  // The shared cols chunk; each worker's GEMM workspace follows it (the
-  // caller multiplies this per-worker size by the workers, so the chunk is
-  // counted once per worker: generous but simple).
-  return int64_t(roundUp(M * u(p[EMBER_RT_CONVT_CHUNK]) * sizeof(float), 64) +
+  (void)G;
+  // The shared cols chunk and x's transposed chunk; each worker's GEMM
+  // workspace follows (the caller multiplies this per-worker size by the
+  // workers, so the chunks are counted once per worker: generous but
+  // simple).
+  return int64_t(convtColsBytes(p) + convtXtBytes(p) +
                  gemmWorkspaceSize(Isa(p[EMBER_RT_CONV_ISA])));
 }
 
@@ -730,18 +840,27 @@ int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
                                 const float *wT, const float *bias, float *y,
                                 uint8_t *workspace) {
   size_t N = u(p[EMBER_RT_CONV_N]), G = u(p[EMBER_RT_CONV_GROUPS]),
-         OC = u(p[EMBER_RT_CONV_OC]);
+         OC = u(p[EMBER_RT_CONV_OC]), OH = u(p[EMBER_RT_CONV_OH]);
   size_t plane = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
   size_t HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
   size_t R = u(p[EMBER_RT_CONVT_CHUNK]);
   size_t ocg = OC / G;
   size_t M = ocg * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
-  for (size_t i = 0; i < N * OC; ++i)
-    for (size_t q = 0; q < plane; ++q)
-      y[i * plane + q] = bias ? bias[i % OC] : 0.0f;
+  bool xNhwc = p[EMBER_RT_CONVT_X_NHWC] != 0,
+       yNhwc = p[EMBER_RT_CONVT_Y_NHWC] != 0;
+  if (yNhwc) {
+    for (size_t i = 0; i < N * plane; ++i)
+      for (size_t oc = 0; oc < OC; ++oc)
+        y[i * OC + oc] = bias ? bias[oc] : 0.0f;
+  } else {
+    for (size_t i = 0; i < N * OC; ++i)
+      for (size_t q = 0; q < plane; ++q)
+        y[i * plane + q] = bias ? bias[i % OC] : 0.0f;
+  }
   size_t workers = size_t(ember_rt_num_workers());
   Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
-  size_t maxPieces = (M + rowGranule(isa) - 1) / rowGranule(isa);
+  size_t gemmRows = yNhwc ? R : M;
+  size_t maxPieces = (gemmRows + rowGranule(isa) - 1) / rowGranule(isa);
   ConvTTask t{p,
               x,
               wT,
@@ -753,9 +872,21 @@ int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
               0,
               0,
               workers < maxPieces ? workers : maxPieces,
+              workers < OH ? workers : OH,
+              0,
               0};
   if (!t.rowPieces)
     t.rowPieces = 1;
+  if (!t.scatterPieces)
+    t.scatterPieces = 1;
+  // The GEMM writes cols in y's layout: channel-major for a row-major y
+  // (convtScatter, split over output channels), pixel-major for a
+  // channels-last one (convtScatterNhwc, split over bands of output rows);
+  // an x in the other layout has its chunk transposed first.
+  bool transpose = xNhwc != yNhwc;
+  t.colsArea = convtColsBytes(p) + convtXtBytes(p);
+  auto scatter = yNhwc ? convtScatterNhwc : convtScatter;
+  int64_t scatterTasks = yNhwc ? int64_t(t.scatterPieces) : int64_t(ocg);
   for (size_t n = 0; n < N; ++n)
     for (size_t g = 0; g < G; ++g)
       for (size_t p0 = 0; p0 < HW; p0 += R) {
@@ -763,12 +894,17 @@ int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
         t.g = g;
         t.p0 = p0;
         t.p1 = p0 + R < HW ? p0 + R : HW;
+        int64_t blocks = int64_t((t.p1 - t.p0 + kConvtBlock - 1) / kConvtBlock);
         if (workers == 1) {
-          convtGemm(&t, 0, 1, 0);
-          convtScatter(&t, 0, int64_t(ocg), 0);
+          if (transpose)
+            convtTransposeX(&t, 0, blocks, 0);
+          convtGemm(&t, 0, int64_t(t.rowPieces), 0);
+          scatter(&t, 0, scatterTasks, 0);
         } else {
+          if (transpose)
+            ember_rt_parallel_for(convtTransposeX, &t, blocks);
           ember_rt_parallel_for(convtGemm, &t, int64_t(t.rowPieces));
-          ember_rt_parallel_for(convtScatter, &t, int64_t(ocg));
+          ember_rt_parallel_for(scatter, &t, scatterTasks);
         }
         if (t.status)
           return t.status;
@@ -779,12 +915,19 @@ int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
 int32_t ember_rt_conv_transpose_pack(const int64_t *p, const float *w,
                                      float *wT) {
   int64_t G = p[EMBER_RT_CONV_GROUPS], cg = p[EMBER_RT_CONV_C] / G;
-  int64_t M =
-      p[EMBER_RT_CONV_OC] / G * p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW];
+  int64_t KK = p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW],
+          ocg = p[EMBER_RT_CONV_OC] / G, M = ocg * KK;
+  bool pixelMajor = p[EMBER_RT_CONVT_Y_NHWC] != 0;
   for (int64_t g = 0; g < G; ++g)
     for (int64_t c = 0; c < cg; ++c)
-      for (int64_t r = 0; r < M; ++r)
-        wT[(g * M + r) * cg + c] = w[(g * cg + c) * M + r];
+      for (int64_t oc = 0; oc < ocg; ++oc)
+        for (int64_t k = 0; k < KK; ++k) {
+          float v = w[((g * cg + c) * ocg + oc) * KK + k];
+          if (pixelMajor)
+            wT[(g * cg + c) * M + k * ocg + oc] = v;
+          else
+            wT[(g * M + oc * KK + k) * cg + c] = v;
+        }
   return 0;
 }
 

@@ -161,16 +161,22 @@ int32_t EMBER_RT_NAME(conv_transpose)(const int64_t *p, const float *x,
           SW = p[EMBER_RT_CONV_SW], PT = p[EMBER_RT_CONV_PT],
           PL = p[EMBER_RT_CONV_PL], DH = p[EMBER_RT_CONV_DH],
           DW = p[EMBER_RT_CONV_DW], G = p[EMBER_RT_CONV_GROUPS];
-  int64_t cg = C / G, ocg = OC / G, KK = KH * KW;
+  int64_t cg = C / G, ocg = OC / G, KK = KH * KW, M = ocg * KK;
+  int xN = p[EMBER_RT_CONVT_X_NHWC] != 0, yN = p[EMBER_RT_CONVT_Y_NHWC] != 0;
+  /* Element strides of x (channel, pixel) and y (channel, pixel). */
+  int64_t xc = xN ? 1 : H * W, xp = xN ? C : 1;
+  int64_t yc = yN ? 1 : OH * OW, yp = yN ? OC : 1;
   (void)workspace;
-  for (int64_t i = 0; i < N * OC * OH * OW; ++i)
-    y[i] = bias ? bias[(i / (OH * OW)) % OC] : 0.0f;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t oc = 0; oc < OC; ++oc)
+      for (int64_t q = 0; q < OH * OW; ++q)
+        y[n * OC * OH * OW + oc * yc + q * yp] = bias ? bias[oc] : 0.0f;
   for (int64_t n = 0; n < N; ++n)
     for (int64_t g = 0; g < G; ++g)
-      for (int64_t r = 0; r < ocg * KK; ++r) {
+      for (int64_t r = 0; r < M; ++r) {
         int64_t oc = r / KK, kh = (r % KK) / KW, kw = r % KW;
-        const float *wr = wT + (g * ocg * KK + r) * cg;
-        float *yp = y + (n * OC + g * ocg + oc) * OH * OW;
+        const float *xi = x + n * C * H * W + g * cg * xc;
+        float *yo = y + n * OC * OH * OW + (g * ocg + oc) * yc;
         for (int64_t ih = 0; ih < H; ++ih) {
           int64_t oh = ih * SH + kh * DH - PT;
           if (oh < 0 || oh >= OH)
@@ -180,9 +186,12 @@ int32_t EMBER_RT_NAME(conv_transpose)(const int64_t *p, const float *x,
             if (ow < 0 || ow >= OW)
               continue;
             float acc = 0.0f;
-            for (int64_t c = 0; c < cg; ++c)
-              acc += wr[c] * x[((n * C + g * cg + c) * H + ih) * W + iw];
-            yp[oh * OW + ow] += acc;
+            for (int64_t c = 0; c < cg; ++c) {
+              float wv = yN ? wT[(g * cg + c) * M + (r % KK) * ocg + oc]
+                            : wT[(g * M + r) * cg + c];
+              acc += wv * xi[c * xc + (ih * W + iw) * xp];
+            }
+            yo[(oh * OW + ow) * yp] += acc;
           }
         }
       }
@@ -192,11 +201,18 @@ int32_t EMBER_RT_NAME(conv_transpose)(const int64_t *p, const float *x,
 int32_t EMBER_RT_NAME(conv_transpose_pack)(const int64_t *p, const float *w,
                                            float *wT) {
   int64_t G = p[EMBER_RT_CONV_GROUPS], cg = p[EMBER_RT_CONV_C] / G;
-  int64_t M =
-      p[EMBER_RT_CONV_OC] / G * p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW];
+  int64_t KK = p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW],
+          ocg = p[EMBER_RT_CONV_OC] / G, M = ocg * KK;
+  int yN = p[EMBER_RT_CONVT_Y_NHWC] != 0;
   for (int64_t g = 0; g < G; ++g)
     for (int64_t c = 0; c < cg; ++c)
-      for (int64_t r = 0; r < M; ++r)
-        wT[(g * M + r) * cg + c] = w[(g * cg + c) * M + r];
+      for (int64_t oc = 0; oc < ocg; ++oc)
+        for (int64_t k = 0; k < KK; ++k) {
+          float v = w[((g * cg + c) * ocg + oc) * KK + k];
+          if (yN)
+            wT[(g * cg + c) * M + k * ocg + oc] = v;
+          else
+            wT[(g * M + oc * KK + k) * cg + c] = v;
+        }
   return 0;
 }

@@ -14,6 +14,17 @@
 // taps in double in the reference's order (the first resized axis
 // innermost, each sum starting from 0) and round once, so the result is
 // bit-identical to the interpreter's.
+//
+// Row buffers. The reference's sum is nested: the last pass's sum (W, the
+// last resized axis) is outermost, over the sums of the earlier passes (H)
+// at the W taps' input columns. When the loop runs the last pass's dim
+// innermost (a row-major result), those inner sums depend on the output
+// row only, so they are computed once per output row for every input
+// column into a buffer of doubles (a contiguous, vectorized pass over the
+// input row), and each element then sums the last pass's taps from the
+// buffer: the same products and additions in the same order, so still
+// bit-identical. Channels-last results (channels innermost) read the taps
+// directly: their tables are invariant in the inner loop.
 #include "LoopGen.h"
 
 #include "ir/ResizeCoordinates.h"
@@ -207,7 +218,19 @@ struct Plan {
   std::vector<Pass> passes; // in the reference's pass order
   std::vector<int> corners; // leaf per tap combination (pass 0 fastest)
   double extrapolation = 0;
+  ElemKind in = ElemKind::F32;
+  // Row buffer (resizeRows): the sums of passes before the last one at
+  // every input index of the last pass's axis, for the current output row.
+  bool rows = false;
+  int64_t rowLen = 0;
+  llvm::Value *rowBuf = nullptr;
 };
+
+// A row buffer pays when the last pass upsamples or keeps its axis (its
+// input row is no longer than the output row, so the earlier passes run
+// at most once per output element instead of once per tap) and stays in
+// L1 (doubles, on the task's stack).
+constexpr int64_t kMaxRowLen = 4096;
 
 } // namespace
 
@@ -261,6 +284,7 @@ int LoopGen::resizeLeaf(const Node &n) {
   }
   auto plan = std::make_shared<Plan>();
   plan->extrapolation = geo.a.extrapolation;
+  plan->in = data.type().elem();
   for (int64_t ax : geo.axes)
     if (!geo.identity(size_t(ax)) && geo.out[size_t(ax)] > 0)
       plan->passes.push_back(
@@ -283,54 +307,174 @@ int LoopGen::resizeLeaf(const Node &n) {
   return -1;
 }
 
+namespace {
+
+llvm::GlobalVariable *constantGlobal(llvm::Module &m, llvm::Constant *init,
+                                     const char *name) {
+  auto *gv = new llvm::GlobalVariable(
+      m, init->getType(), true, llvm::GlobalValue::PrivateLinkage, init, name);
+  gv->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+  return gv;
+}
+
+// Pass p's sum for the taps of the passes after p fixed in `corner` (the
+// reference's order: dst = 0, dst += w * src per tap), each tap's value
+// from `tap(pass, t, inner corner, inner radix)`.
+llvm::Value *
+passSum(LoopGen &lg, const Plan &plan, const Pass &ps, size_t corner,
+        size_t radix,
+        const std::function<llvm::Value *(size_t, size_t, size_t)> &tap) {
+  llvm::IRBuilder<> &b = lg.b;
+  llvm::Type *f64 = b.getDoubleTy();
+  size_t inner = radix / ps.taps;
+  llvm::Value *o = lg.idx[ps.dim];
+  llvm::Value *acc = llvm::ConstantFP::get(f64, 0.0);
+  for (size_t t = 0; t < ps.taps; ++t) {
+    llvm::Constant *wt =
+        llvm::ConstantDataArray::get(b.getContext(), ps.weight[t]);
+    llvm::Value *w = b.CreateLoad(
+        f64, b.CreateInBoundsGEP(
+                 f64, constantGlobal(*lg.cg.mod_, wt, "resize.weight"), o));
+    acc = b.CreateFAdd(acc, b.CreateFMul(w, tap(t, corner + t * inner, inner)));
+  }
+  if (ps.anyExtrap) {
+    llvm::Constant *ex =
+        llvm::ConstantDataArray::get(b.getContext(), ps.extrap);
+    llvm::Value *e =
+        b.CreateLoad(b.getInt8Ty(),
+                     b.CreateInBoundsGEP(
+                         b.getInt8Ty(),
+                         constantGlobal(*lg.cg.mod_, ex, "resize.extrap"), o));
+    acc = b.CreateSelect(b.CreateICmpNE(e, b.getInt8(0)),
+                         llvm::ConstantFP::get(f64, plan.extrapolation), acc);
+  }
+  return acc;
+}
+
+// The nested sum of passes [0, p] with the taps of the later passes fixed
+// in `corner`: the element's loads at p < 0.
+llvm::Value *nestedSum(LoopGen &lg, const Plan &plan, int p, size_t corner,
+                       size_t radix) {
+  llvm::IRBuilder<> &b = lg.b;
+  if (p < 0) {
+    llvm::Value *v = lg.load(plan.corners[corner]);
+    llvm::Type *f64 = b.getDoubleTy();
+    if (isComputeFloatKind(plan.in))
+      return v->getType()->isDoubleTy() ? v : b.CreateFPExt(v, f64);
+    return isSigned(plan.in) ? b.CreateSIToFP(v, f64) : b.CreateUIToFP(v, f64);
+  }
+  return passSum(lg, plan, plan.passes[size_t(p)], corner, radix,
+                 [&](size_t, size_t c, size_t inner) {
+                   return nestedSum(lg, plan, p - 1, c, inner);
+                 });
+}
+
+// The group's linear/cubic Resize nodes and plans in graph order (plans
+// is keyed by pointer, whose order is not the same from run to run).
+std::vector<std::pair<const Node *, Plan *>> plansInOrder(LoopGen &lg) {
+  std::vector<std::pair<const Node *, Plan *>> r;
+  for (const Node *m : lg.g.members) {
+    auto it = lg.plans.find(m);
+    if (it != lg.plans.end())
+      r.emplace_back(m, static_cast<Plan *>(it->second.get()));
+  }
+  return r;
+}
+
+} // namespace
+
+size_t LoopGen::resizeRows(size_t innerDim) {
+  size_t count = 0;
+  for (auto &[node, planPtr] : plansInOrder(*this)) {
+    Plan &plan = *planPtr;
+    if (plan.passes.size() < 2)
+      continue;
+    const Pass &last = plan.passes.back();
+    const Node &n = *node;
+    size_t r = n.types[0].rank(), lead = dims.size() - r;
+    if (last.dim != innerDim || last.anyExtrap || last.dim < lead)
+      continue;
+    int64_t inW = n.inputs[0].type().dim(last.dim - lead),
+            outW = n.types[0].dim(last.dim - lead);
+    if (inW > outW || inW > kMaxRowLen)
+      continue;
+    plan.rows = true;
+    plan.rowLen = inW;
+    ++count;
+  }
+  return count;
+}
+
+void LoopGen::allocRows() {
+  for (auto &[node, planPtr] : plansInOrder(*this)) {
+    Plan &plan = *planPtr;
+    if (plan.rows)
+      plan.rowBuf = b.CreateAlloca(
+          llvm::ArrayType::get(b.getDoubleTy(), uint64_t(plan.rowLen)), nullptr,
+          "resize.row");
+  }
+}
+
+void LoopGen::fillRows() {
+  for (auto &[node, planPtr] : plansInOrder(*this)) {
+    const Plan &plan = *planPtr;
+    if (!plan.rows)
+      continue;
+    // for (i = 0; i < rowLen; ++i) row[i] = the earlier passes' sum with the
+    // last pass's tap 0, its dim read at i itself.
+    llvm::Type *i64 = b.getInt64Ty(), *f64 = b.getDoubleTy();
+    size_t dim = plan.passes.back().dim;
+    llvm::Function *fn = b.GetInsertBlock()->getParent();
+    llvm::BasicBlock *pre = b.GetInsertBlock();
+    auto *loop = llvm::BasicBlock::Create(b.getContext(), "row", fn);
+    auto *exit = llvm::BasicBlock::Create(b.getContext(), "row.end", fn);
+    b.CreateBr(loop);
+    b.SetInsertPoint(loop);
+    llvm::PHINode *iv = b.CreatePHI(i64, 2, "i");
+    iv->addIncoming(b.getInt64(0), pre);
+    llvm::Value *saved = idx[dim];
+    idx[dim] = iv;
+    rawDim = int(dim);
+    memo.clear();
+    size_t inner = plan.corners.size() / plan.passes.back().taps;
+    llvm::Value *v =
+        nestedSum(*this, plan, int(plan.passes.size()) - 2, 0, inner);
+    rawDim = -1;
+    idx[dim] = saved;
+    memo.clear();
+    b.CreateStore(v, b.CreateInBoundsGEP(f64, plan.rowBuf, iv));
+    llvm::Value *next = b.CreateAdd(iv, b.getInt64(1), "", true, true);
+    iv->addIncoming(next, b.GetInsertBlock());
+    b.CreateCondBr(b.CreateICmpSLT(next, b.getInt64(uint64_t(plan.rowLen))),
+                   loop, exit);
+    b.SetInsertPoint(exit);
+  }
+}
+
 llvm::Value *LoopGen::resizeValue(const Node &n) {
   auto it = plans.find(&n);
   if (it == plans.end()) // nearest: one leaf
     return load(leafOf.at(keyOf(&n)));
   const Plan &plan = *static_cast<const Plan *>(it->second.get());
-  ElemKind in = n.inputs[0].type().elem(), out = n.types[0].elem();
+  ElemKind out = n.types[0].elem();
   llvm::Type *f64 = b.getDoubleTy();
-  auto global = [&](llvm::Constant *init, const char *name) {
-    auto *gv =
-        new llvm::GlobalVariable(*cg.mod_, init->getType(), true,
-                                 llvm::GlobalValue::PrivateLinkage, init, name);
-    gv->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
-    return gv;
-  };
-  auto toDouble = [&](llvm::Value *v) -> llvm::Value * {
-    if (isComputeFloatKind(in))
-      return v->getType()->isDoubleTy() ? v : b.CreateFPExt(v, f64);
-    return isSigned(in) ? b.CreateSIToFP(v, f64) : b.CreateUIToFP(v, f64);
-  };
-  // Pass p's sum for the taps of passes > p fixed in `corner` (the
-  // reference's order: dst = 0, dst += w * src per tap).
-  std::function<llvm::Value *(int, size_t, size_t)> sum =
-      [&](int p, size_t corner, size_t radix) -> llvm::Value * {
-    if (p < 0)
-      return toDouble(load(plan.corners[corner]));
-    const Pass &ps = plan.passes[size_t(p)];
-    size_t inner = radix / ps.taps;
-    llvm::Value *o = idx[ps.dim];
-    llvm::Value *acc = llvm::ConstantFP::get(f64, 0.0);
-    for (size_t t = 0; t < ps.taps; ++t) {
-      llvm::Constant *wt = llvm::ConstantDataArray::get(*cg.ctx_, ps.weight[t]);
-      llvm::Value *w = b.CreateLoad(
-          f64, b.CreateInBoundsGEP(f64, global(wt, "resize.weight"), o));
-      llvm::Value *v = sum(p - 1, corner + t * inner, inner);
-      acc = b.CreateFAdd(acc, b.CreateFMul(w, v));
-    }
-    if (ps.anyExtrap) {
-      llvm::Constant *ex = llvm::ConstantDataArray::get(*cg.ctx_, ps.extrap);
-      llvm::Value *e = b.CreateLoad(
-          b.getInt8Ty(),
-          b.CreateInBoundsGEP(b.getInt8Ty(), global(ex, "resize.extrap"), o));
-      acc = b.CreateSelect(b.CreateICmpNE(e, b.getInt8(0)),
-                           llvm::ConstantFP::get(f64, plan.extrapolation), acc);
-    }
-    return acc;
-  };
-  size_t corners = plan.corners.size();
-  llvm::Value *v = sum(int(plan.passes.size()) - 1, 0, corners);
+  llvm::Value *v;
+  if (plan.rows) {
+    // The last pass's taps read the row buffer at their source index.
+    const Pass &last = plan.passes.back();
+    v = passSum(*this, plan, last, 0, plan.corners.size(),
+                [&](size_t t, size_t, size_t) -> llvm::Value * {
+                  llvm::Value *src = b.CreateLoad(
+                      b.getInt64Ty(),
+                      b.CreateInBoundsGEP(b.getInt64Ty(), table(last.index[t]),
+                                          idx[last.dim]));
+                  return b.CreateLoad(
+                      f64, b.CreateInBoundsGEP(f64, plan.rowBuf, src));
+                });
+  } else {
+    v = nestedSum(*this, plan, int(plan.passes.size()) - 1, 0,
+                  plan.corners.size());
+  }
   // The reference's saturating conversion: floats clamp to the finite range
   // (NaN kept), integers round half to even and clamp (NaN: 0).
   auto clampTo = [&](llvm::Value *x, double lo, double hi) {
