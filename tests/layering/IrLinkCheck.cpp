@@ -37,16 +37,14 @@ int main() {
     return fail(nz.status().message());
   f->addOutput(Value(*s, 0), "y");
   f->addOutput(Value(*nz, 0), "nz");
-  if ((*r)->types[0].dims() != Dims{4, 6} ||
-      (*s)->types[0].dims() != Dims{4} ||
+  if ((*r)->types[0].dims() != Dims{4, 6} || (*s)->types[0].dims() != Dims{4} ||
       (*nz)->types[0].dims() != Dims{1, 3})
-    return fail("unexpected result types: " + (*r)->types[0].toString() +
-                ", " + (*s)->types[0].toString() + ", " +
-                (*nz)->types[0].toString());
+    return fail("unexpected result types: " + (*r)->types[0].toString() + ", " +
+                (*s)->types[0].toString() + ", " + (*nz)->types[0].toString());
   // A type error names the node.
   auto bad = f->create(OpKind::Add, {Value(x, 0), Value(*r, 0)});
-  if (bad || bad.status().message().find("do not broadcast") ==
-                 std::string::npos)
+  if (bad ||
+      bad.status().message().find("do not broadcast") == std::string::npos)
     return fail("Add of [2,3,4] and [4,6] was not rejected");
   if (Status v = verifyFunction(*f); !v.isOk())
     return fail(v.message());

@@ -2,8 +2,8 @@
 // 3-D/4-D inputs, GQA/MQA, bool/float masks, causal and sliding-window
 // masks, KV cache, softcap, qk_matmul_output modes, softmax precision) and
 // RotaryEmbedding.
-#include "interp/Kernel.h"
 #include "ir/typerules/Attention.h"
+#include "interp/Kernel.h"
 
 #include <cmath>
 #include <limits>

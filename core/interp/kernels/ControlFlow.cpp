@@ -1,9 +1,9 @@
 // If, Loop and Scan: they run subgraph Functions with the interpreter.
 // Subgraphs are closed: values from the enclosing function are the node's
 // trailing `captures` operands and the subgraph's trailing parameters.
+#include "ir/typerules/ControlFlow.h"
 #include "interp/Interpreter.h"
 #include "interp/Kernel.h"
-#include "ir/typerules/ControlFlow.h"
 
 namespace ember {
 

@@ -14,7 +14,6 @@
 
 namespace ember {
 
-
 Status kernel_NonMaxSuppression(KernelContext &ctx) {
   EMBER_ASSIGN(std::vector<int64_t> sel, nmsSelectedIndices(ctx));
   Tensor &y = ctx.out(0);

@@ -257,7 +257,7 @@ Status kernel_Min(KernelContext &ctx) { return variadicMinMax<false>(ctx); }
 
 #define COMPARE(Name, op)                                                      \
   Status kernel_##Name(KernelContext &ctx) {                                   \
-    return mapBinary(ctx, [](auto a, auto b) { return a op b; });                   \
+    return mapBinary(ctx, [](auto a, auto b) { return a op b; });              \
   }
 COMPARE(Equal, ==)
 COMPARE(Less, <)
@@ -268,7 +268,7 @@ COMPARE(GreaterOrEqual, >=)
 
 #define LOGICAL(Name, expr)                                                    \
   Status kernel_##Name(KernelContext &ctx) {                                   \
-    return mapBinary(ctx, [](auto a, auto b) { return bool(expr); });               \
+    return mapBinary(ctx, [](auto a, auto b) { return bool(expr); });          \
   }
 LOGICAL(And, a &&b)
 LOGICAL(Or, a || b)
@@ -277,7 +277,7 @@ LOGICAL(Xor, bool(a) != bool(b))
 
 #define BITWISE(Name, op)                                                      \
   Status kernel_##Name(KernelContext &ctx) {                                   \
-    return mapBinary(ctx, [](auto a, auto b) {               \
+    return mapBinary(ctx, [](auto a, auto b) {                                 \
       using C = decltype(a);                                                   \
       if constexpr (std::is_integral_v<C>)                                     \
         return C(a op b);                                                      \

@@ -162,8 +162,7 @@ Status kernel_CenterCropPad(KernelContext &ctx) {
   EMBER_ASSIGN(CropPadPlan p, cropPadPlan(ctx));
   size_t r = x.rank();
   const Dims &yd = p.out;
-  const std::vector<int64_t> &inOff = p.inOff, &outOff = p.outOff,
-                             &len = p.len;
+  const std::vector<int64_t> &inOff = p.inOff, &outOff = p.outOff, &len = p.len;
   Tensor &y = ctx.out(0);
   int64_t total = numElements(len);
   if (total == 0)

@@ -65,7 +65,8 @@ Status kernel_MaxPool(KernelContext &ctx) {
   Tensor &y = ctx.out(0);
   bool wantIdx = ctx.numOutputs() == 2;
   WindowWalker walk(g);
-  int64_t planes = y.dim(0) * y.dim(1), inP = numElements(g.in), outP = g.outSize();
+  int64_t planes = y.dim(0) * y.dim(1), inP = numElements(g.in),
+          outP = g.outSize();
   size_t nsp = g.rank();
   // Column-major strides of the spatial dims (storage_order 1).
   Dims colStr(nsp, 1);
@@ -119,7 +120,8 @@ Status kernel_AveragePool(KernelContext &ctx) {
   bool includePad = ctx.attrInt("count_include_pad", 0) != 0;
   Tensor &y = ctx.out(0);
   WindowWalker walk(g);
-  int64_t planes = y.dim(0) * y.dim(1), inP = numElements(g.in), outP = g.outSize();
+  int64_t planes = y.dim(0) * y.dim(1), inP = numElements(g.in),
+          outP = g.outSize();
   if (isInt) {
     int64_t padValue = ctx.attrInt("pad_value", 0);
     for (int64_t pl = 0; pl < planes; ++pl)
@@ -168,7 +170,8 @@ namespace {
 template <bool IsMax> Status globalPool(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
   Tensor &y = ctx.out(0);
-  int64_t planes = y.dim(0) * y.dim(1), inP = x.size() / std::max<int64_t>(planes, 1);
+  int64_t planes = y.dim(0) * y.dim(1),
+          inP = x.size() / std::max<int64_t>(planes, 1);
   dispatchElem(x.elem(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (isFloatLike<T>) {

@@ -3,8 +3,8 @@
 // forward/reverse/bidirectional, GRU linear_before_reset, LSTM peepholes
 // and input_forget). Steps past sequence_lens[b] output zeros and keep the
 // state.
-#include "interp/Kernel.h"
 #include "ir/typerules/Recurrent.h"
+#include "interp/Kernel.h"
 
 #include <cmath>
 
@@ -44,8 +44,7 @@ using Cell = RecurrentCell;
 
 Status runRecurrent(KernelContext &ctx, Cell cell) {
   const Tensor &x = ctx.in(0), &w = ctx.in(1), &r = ctx.in(2);
-  EMBER_ASSIGN(RecurrentShape p,
-               recurrentShape(ctx, cell));
+  EMBER_ASSIGN(RecurrentShape p, recurrentShape(ctx, cell));
   int64_t G = p.G, D = p.D, layout = p.layout, S = p.S, B = p.B, I = p.I,
           H = p.H;
   const std::string &dir = p.direction;

@@ -102,7 +102,7 @@ Expected<AttnShape> attentionShape(const TypeContext &ctx) {
                          ",", a.S, "]");
     }
   }
-  
+
   size_t nout = ctx.numOutputs();
   if (nout < 1 || nout > 4)
     return ctx.error("expects 1 to 4 results, got ", nout);
@@ -112,8 +112,8 @@ Expected<AttnShape> attentionShape(const TypeContext &ctx) {
   a.kind = a.softmaxKind = ctx.in(0).elem();
   if (ctx.hasAttr("softmax_precision")) {
     int64_t sp = ctx.attrInt("softmax_precision", 1);
-    if (!elemKindFromOnnx(int(sp), a.softmaxKind) || !isFloatKind(a.softmaxKind) ||
-        isMiniKind(a.softmaxKind))
+    if (!elemKindFromOnnx(int(sp), a.softmaxKind) ||
+        !isFloatKind(a.softmaxKind) || isMiniKind(a.softmaxKind))
       return ctx.error("softmax_precision ", sp, " is not a float type");
   }
   a.left = ctx.attrInt("left_window_size", -1);

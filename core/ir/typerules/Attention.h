@@ -12,10 +12,10 @@ namespace ember {
 struct AttnShape {
   int64_t B = 0, Hq = 0, Hkv = 0, Sq = 0, Skv = 0, P = 0, S = 0, D = 0, Dv = 0;
   bool rank3 = false;
-  int64_t mode = 0;                         // qk_matmul_output_mode
-  ElemKind kind = ElemKind::F32;            // Q/K/V and result kind
-  ElemKind softmaxKind = ElemKind::F32;     // softmax_precision
-  int64_t left = -1, right = -1;            // sliding window sizes
+  int64_t mode = 0;                     // qk_matmul_output_mode
+  ElemKind kind = ElemKind::F32;        // Q/K/V and result kind
+  ElemKind softmaxKind = ElemKind::F32; // softmax_precision
+  int64_t left = -1, right = -1;        // sliding window sizes
 };
 Expected<AttnShape> attentionShape(const TypeContext &ctx);
 

@@ -89,10 +89,10 @@ Expected<IfPlan> ifPlan(const TypeContext &ctx) {
                        "compile time");
     const Type *pick = known == 0 ? et : known == 1 ? tt : tt ? tt : et;
     if (!pick)
-      return ctx.error("the ", known ? "then" : "else", " branch ",
-                       ctx.runTime() ? "was taken but " : "is always taken and ",
-                       "cannot run with these input shapes: ",
-                       known ? thenErr : elseErr);
+      return ctx.error(
+          "the ", known ? "then" : "else", " branch ",
+          ctx.runTime() ? "was taken but " : "is always taken and ",
+          "cannot run with these input shapes: ", known ? thenErr : elseErr);
     p.results.push_back(*pick);
   }
   return p;
@@ -134,8 +134,7 @@ Expected<LoopPlan> loopPlan(const TypeContext &ctx) {
   int64_t trips = -1;
   if (ctx.has(0) && ctx.in(0).hasData()) {
     int64_t m = ctx.in(0).getInt(0);
-    bool condTrue =
-        !ctx.has(1) || (ctx.in(1).hasData() && ctx.in(1).getInt(0));
+    bool condTrue = !ctx.has(1) || (ctx.in(1).hasData() && ctx.in(1).getInt(0));
     Value co = throughIdentity(body->outputs()[0].value);
     bool bodyKeepsCond =
         co.node == body->params()[1] ||

@@ -143,8 +143,8 @@ Expected<std::vector<int64_t>> nonZeroIndices(const TypeContext &ctx) {
 
 Status types_NonZero(TypeContext &ctx) {
   EMBER_ASSIGN(std::vector<int64_t> hits, nonZeroIndices(ctx));
-  ctx.setOutput(0, Type(ElemKind::I64, {int64_t(ctx.in(0).rank()),
-                                        int64_t(hits.size())}));
+  ctx.setOutput(0, Type(ElemKind::I64,
+                        {int64_t(ctx.in(0).rank()), int64_t(hits.size())}));
   return Status::ok();
 }
 

@@ -1,9 +1,9 @@
 // Type rule of Einsum (kernel: interp/kernels/Einsum.cpp).
 #include "ir/EinsumEquation.h"
 
+#include "ir/typerules/Parse.h"
 #include <algorithm>
 #include <cmath>
-#include "ir/typerules/Parse.h"
 
 namespace ember {
 

@@ -13,7 +13,6 @@ static Status checkIndexKind(const TypeContext &ctx, const Tensor &t) {
   return Status::ok();
 }
 
-
 Expected<ScatterReduction> scatterReduction(const TypeContext &ctx) {
   std::string s = ctx.attrString("reduction", "none");
   if (s == "none")

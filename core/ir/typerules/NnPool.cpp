@@ -134,9 +134,7 @@ static Status globalPoolRule(TypeContext &ctx) {
   return Status::ok();
 }
 
-Status types_GlobalAveragePool(TypeContext &ctx) {
-  return globalPoolRule(ctx);
-}
+Status types_GlobalAveragePool(TypeContext &ctx) { return globalPoolRule(ctx); }
 Status types_GlobalMaxPool(TypeContext &ctx) { return globalPoolRule(ctx); }
 
 } // namespace ember

@@ -107,8 +107,8 @@ Expected<ResizePlan> resizePlan(const TypeContext &ctx);
 
 // Reads an axes operand (operand `i`), normalizes each axis against `rank`
 // and rejects duplicates.
-inline Expected<std::vector<int64_t>> readAxes(const TypeContext &ctx,
-                                               size_t i, size_t rank) {
+inline Expected<std::vector<int64_t>> readAxes(const TypeContext &ctx, size_t i,
+                                               size_t rank) {
   EMBER_ASSIGN(std::vector<int64_t> axes, ctx.ints(i));
   std::set<int64_t> seen;
   for (int64_t &a : axes) {
@@ -144,8 +144,8 @@ inline Status checkResultSize(const TypeContext &ctx, const Dims &d) {
 
 // Normalizes an element index against a dimension of size n: a negative
 // index wraps once; anything still outside [0, n) is an error.
-inline Expected<int64_t> wrapIndex(const TypeContext &ctx, int64_t v,
-                                   int64_t n, const char *what) {
+inline Expected<int64_t> wrapIndex(const TypeContext &ctx, int64_t v, int64_t n,
+                                   const char *what) {
   int64_t w = v < 0 ? v + n : v;
   if (w < 0 || w >= n)
     return ctx.error(what, " index ", v, " is out of range for a dimension of ",
@@ -194,8 +194,7 @@ Expected<StftParams> stftParams(const TypeContext &ctx);
 // ---- operand checks ---------------------------------------------------------
 
 // Error unless operand i is present and floating point.
-inline Status requireFloat(const TypeContext &ctx, size_t i,
-                           const char *what) {
+inline Status requireFloat(const TypeContext &ctx, size_t i, const char *what) {
   if (!ctx.has(i))
     return ctx.error(what, " is missing");
   if (!isFloatKind(ctx.in(i).elem()))
@@ -205,8 +204,7 @@ inline Status requireFloat(const TypeContext &ctx, size_t i,
 }
 
 // Error unless operand i is present and i32 or i64.
-inline Status requireIndex(const TypeContext &ctx, size_t i,
-                           const char *what) {
+inline Status requireIndex(const TypeContext &ctx, size_t i, const char *what) {
   if (!ctx.has(i))
     return ctx.error(what, " is missing");
   ElemKind k = ctx.in(i).elem();
@@ -262,7 +260,8 @@ inline Expected<ReducePlan> planReduce(const TypeContext &ctx) {
   return p;
 }
 
-// ---- normalization ------------------------------------------------------------
+// ---- normalization
+// ------------------------------------------------------------
 
 // MeanVarianceNormalization's `axes` (default {0, 2, 3}) as a per-dim mask.
 Expected<std::vector<bool>> mvnReducedAxes(const TypeContext &ctx);
@@ -357,9 +356,10 @@ struct LinearAttnShape {
 };
 Expected<LinearAttnShape> linearAttnShape(const TypeContext &ctx);
 
-// ---- data-dependent shapes ---------------------------------------------------
-// The selections these ops make from operand values (known constants during
-// type inference, every operand at run time); the kernels copy them out.
+// ---- data-dependent shapes
+// --------------------------------------------------- The selections these ops
+// make from operand values (known constants during type inference, every
+// operand at run time); the kernels copy them out.
 
 // NonMaxSuppression: selected [batch, class, box] triples, flattened.
 Expected<std::vector<int64_t>> nmsSelectedIndices(const TypeContext &ctx);

@@ -1,7 +1,7 @@
 // Type rules of the ops whose reference kernels are in
 // interp/kernels/QuantInteger.cpp.
-#include "ir/typerules/Parse.h"
 #include "ember/quant/Arith.h"
+#include "ir/typerules/Parse.h"
 
 #include <algorithm>
 #include <cmath>

@@ -12,8 +12,9 @@ namespace {
 bool is8Bit(ElemKind k) { return k == ElemKind::U8 || k == ElemKind::I8; }
 
 // Zero points / scales along one dim: a single value or one per index.
-Status checkVecParam(const TypeContext &ctx, size_t i, int64_t n, const char *what,
-                     bool wantFloat, ElemKind intKind = ElemKind::U8) {
+Status checkVecParam(const TypeContext &ctx, size_t i, int64_t n,
+                     const char *what, bool wantFloat,
+                     ElemKind intKind = ElemKind::U8) {
   if (!ctx.has(i))
     return Status::ok();
   const Tensor &t = ctx.in(i);

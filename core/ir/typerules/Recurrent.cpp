@@ -20,8 +20,9 @@ bool knownAct(const std::string &n) {
 // Reads `activations` (nPer per direction, defaults `defs`) with their
 // activation_alpha / activation_beta, consumed in order by the
 // activations that take them.
-Expected<std::vector<RecurrentAct>> readActs(const TypeContext &ctx, int64_t dirs,
-                                    const std::vector<std::string> &defs) {
+Expected<std::vector<RecurrentAct>>
+readActs(const TypeContext &ctx, int64_t dirs,
+         const std::vector<std::string> &defs) {
   std::vector<std::string> names;
   auto it = ctx.node().attrs.find("activations");
   if (it != ctx.node().attrs.end())
@@ -61,7 +62,9 @@ Expected<std::vector<RecurrentAct>> readActs(const TypeContext &ctx, int64_t dir
 Expected<RecurrentShape> recurrentShape(const TypeContext &ctx,
                                         RecurrentCell cell) {
   const Tensor &x = ctx.in(0), &w = ctx.in(1), &r = ctx.in(2);
-  int64_t G = cell == RecurrentCell::Rnn ? 1 : cell == RecurrentCell::Gru ? 3 : 4;
+  int64_t G = cell == RecurrentCell::Rnn   ? 1
+              : cell == RecurrentCell::Gru ? 3
+                                           : 4;
   if (!isFloatKind(x.elem()))
     return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   if (w.elem() != x.elem() || r.elem() != x.elem())
@@ -104,9 +107,10 @@ Expected<RecurrentShape> recurrentShape(const TypeContext &ctx,
     EMBER_TRY(checkOpt(7, {D, 3 * H}, "P"));
   }
   std::vector<std::string> defs =
-      cell == RecurrentCell::Rnn   ? std::vector<std::string>{"Tanh"}
-      : cell == RecurrentCell::Gru ? std::vector<std::string>{"Sigmoid", "Tanh"}
-                          : std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"};
+      cell == RecurrentCell::Rnn ? std::vector<std::string>{"Tanh"}
+      : cell == RecurrentCell::Gru
+          ? std::vector<std::string>{"Sigmoid", "Tanh"}
+          : std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"};
   EMBER_ASSIGN(std::vector<RecurrentAct> acts, readActs(ctx, D, defs));
   size_t nout = ctx.numOutputs();
   size_t maxOut = cell == RecurrentCell::Lstm ? 3 : 2;

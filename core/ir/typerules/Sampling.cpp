@@ -185,7 +185,8 @@ Expected<DeformConvParams> deformConvParams(const TypeContext &ctx) {
 Status types_DeformConv(TypeContext &ctx) {
   EMBER_ASSIGN(DeformConvParams p, deformConvParams(ctx));
   const Tensor &x = ctx.in(0);
-  ctx.setOutput(0, Type(x.elem(), {x.dim(0), ctx.in(1).dim(0), p.outH, p.outW}));
+  ctx.setOutput(0,
+                Type(x.elem(), {x.dim(0), ctx.in(1).dim(0), p.outH, p.outW}));
   return Status::ok();
 }
 } // namespace ember
