@@ -7,6 +7,15 @@
 
 namespace ember {
 
+Expected<Dims> broadcastOperands(const TypeContext &ctx, const Tensor &a,
+                                 const Tensor &b) {
+  Dims od;
+  if (!broadcastShapes(a.dims(), b.dims(), od))
+    return ctx.error("shapes ", a.type().toString(), " and ",
+                     b.type().toString(), " do not broadcast");
+  return od;
+}
+
 Status unaryRule(TypeContext &ctx) {
   const Tensor &x = ctx.in(0);
   ctx.setOutput(0, Type(x.elem(), x.dims()));
@@ -18,10 +27,7 @@ Status broadcastBinaryRule(TypeContext &ctx, ElemKind outKind) {
   if (a.elem() != b.elem())
     return ctx.error("operand types differ: ", a.type().toString(), " vs ",
                      b.type().toString());
-  Dims od;
-  if (!broadcastShapes(a.dims(), b.dims(), od))
-    return ctx.error("shapes ", a.type().toString(), " and ",
-                     b.type().toString(), " do not broadcast");
+  EMBER_ASSIGN(Dims od, broadcastOperands(ctx, a, b));
   ctx.setOutput(0, Type(outKind, od));
   return Status::ok();
 }
@@ -108,10 +114,7 @@ SAME_KIND_BINARY(BitwiseXor)
 
 Status types_Pow(TypeContext &ctx) {
   const Tensor &a = ctx.in(0), &b = ctx.in(1);
-  Dims od;
-  if (!broadcastShapes(a.dims(), b.dims(), od))
-    return ctx.error("shapes ", a.type().toString(), " and ",
-                     b.type().toString(), " do not broadcast");
+  EMBER_ASSIGN(Dims od, broadcastOperands(ctx, a, b));
   ctx.setOutput(0, Type(a.elem(), od));
   return Status::ok();
 }

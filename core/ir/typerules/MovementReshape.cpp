@@ -201,7 +201,8 @@ Status types_Tile(TypeContext &ctx) {
   return Status::ok();
 }
 
-Status types_DepthToSpace(TypeContext &ctx) {
+// DepthToSpace/SpaceToDepth: blocksize, mode and a 4-D NCHW input.
+static Expected<int64_t> blockSize(const TypeContext &ctx) {
   const Tensor &x = ctx.in(0);
   int64_t b = ctx.attrInt("blocksize", 0);
   std::string mode = ctx.attrString("mode", "DCR");
@@ -211,6 +212,12 @@ Status types_DepthToSpace(TypeContext &ctx) {
     return ctx.error("input must be 4-D NCHW, got ", x.type().toString());
   if (b <= 0)
     return ctx.error("blocksize must be positive, got ", b);
+  return b;
+}
+
+Status types_DepthToSpace(TypeContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  EMBER_ASSIGN(int64_t b, blockSize(ctx));
   int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
   if (C % (b * b) != 0)
     return ctx.error("channels ", C,
@@ -222,14 +229,7 @@ Status types_DepthToSpace(TypeContext &ctx) {
 
 Status types_SpaceToDepth(TypeContext &ctx) {
   const Tensor &x = ctx.in(0);
-  int64_t b = ctx.attrInt("blocksize", 0);
-  std::string mode = ctx.attrString("mode", "DCR");
-  if (mode != "DCR" && mode != "CRD")
-    return ctx.error("unknown mode '", mode, "'");
-  if (x.rank() != 4)
-    return ctx.error("input must be 4-D NCHW, got ", x.type().toString());
-  if (b <= 0)
-    return ctx.error("blocksize must be positive, got ", b);
+  EMBER_ASSIGN(int64_t b, blockSize(ctx));
   int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
   if (H % b != 0 || W % b != 0)
     return ctx.error("spatial dims ", H, "x", W,

@@ -22,6 +22,11 @@ Status unaryRule(TypeContext &ctx);
 // Gelu's approximate attribute: true for "tanh", false for "none".
 Expected<bool> geluTanh(const TypeContext &ctx);
 
+// The multidirectional broadcast of a's and b's shapes, or the error
+// "shapes <a> and <b> do not broadcast".
+Expected<Dims> broadcastOperands(const TypeContext &ctx, const Tensor &a,
+                                 const Tensor &b);
+
 // Broadcasting binary ops: operands of one element kind whose shapes
 // broadcast; the result has kind outKind.
 Status broadcastBinaryRule(TypeContext &ctx, ElemKind outKind);

@@ -90,10 +90,7 @@ Status types_QLinearAdd(TypeContext &ctx) {
   EMBER_TRY(checkScalarParam(ctx, 1, 2, a.elem()));
   EMBER_TRY(checkScalarParam(ctx, 4, 5, a.elem()));
   EMBER_TRY(checkScalarParam(ctx, 6, 7, a.elem()));
-  Dims od;
-  if (!broadcastShapes(a.dims(), b.dims(), od))
-    return ctx.error("shapes ", a.type().toString(), " and ",
-                     b.type().toString(), " do not broadcast");
+  EMBER_ASSIGN(Dims od, broadcastOperands(ctx, a, b));
   ctx.setOutput(0, Type(a.elem(), od));
   return Status::ok();
 }

@@ -79,10 +79,7 @@ Status types_QuantizedAdd(TypeContext &ctx) {
                                 " and ", elemKindName(b.elem()),
                                 " (expected u8 or i8)");
   EMBER_ASSIGN(ElemKind yk, storedKind(ctx));
-  Dims od;
-  if (!broadcastShapes(a.dims(), b.dims(), od))
-    return ctx.error("shapes ", a.type().toString(), " and ",
-                     b.type().toString(), " do not broadcast");
+  EMBER_ASSIGN(Dims od, broadcastOperands(ctx, a, b));
   ctx.setOutput(0, Type(yk, od));
   return Status::ok();
 }
