@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 
-
 namespace ember {
 
 static std::string list(const Dims &d) {

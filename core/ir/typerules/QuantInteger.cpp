@@ -1,6 +1,5 @@
 // Type rules of the ops whose reference kernels are in
 // interp/kernels/QuantInteger.cpp.
-#include "ember/quant/Arith.h"
 #include "ir/typerules/Parse.h"
 
 #include <algorithm>
