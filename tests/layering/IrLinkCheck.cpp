@@ -26,7 +26,9 @@ int main() {
   auto r = f->create(OpKind::Reshape, {Value(x, 0), Value(shape, 0)});
   if (!r)
     return fail(r.status().message());
-  auto s = f->create(OpKind::ReduceSum, {Value(*r, 0)},
+  Node *axes =
+      f->addConstant("axes", Tensor::fromInts(ElemKind::I64, {1}, {1}));
+  auto s = f->create(OpKind::ReduceSum, {Value(*r, 0), Value(axes, 0)},
                      {{"keepdims", Attr::ofInt(0)}});
   if (!s)
     return fail(s.status().message());
