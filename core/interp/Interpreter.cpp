@@ -8,8 +8,8 @@ namespace ember {
 
 Expected<std::vector<Tensor>>
 evaluateNode(const Node &n, const std::vector<const Tensor *> &ins) {
-  KernelContext ctx(n, ins, /*inferOnly=*/false);
-  Status s = kernelFor(n.kind)(ctx);
+  KernelContext ctx(n, ins);
+  Status s = runKernel(ctx);
   if (!s.isOk())
     return s.withContext("node " + n.describe());
   for (size_t i = 0; i < n.types.size(); ++i) {

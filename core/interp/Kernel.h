@@ -1,73 +1,36 @@
 // The reference kernel interface. One kernel per op (kernel_<Name>, declared
-// from Ops.def). A kernel both infers result types and computes: it first
-// derives each result's Type and calls setOutput(); in type-inference mode
-// (inferOnly()) it returns right after, and operand tensors may carry no
-// data (hasData() false) unless they are constants. A kernel that needs an
-// operand's *values* to know a result shape asks with ints()/floats(); those
-// fail with a DataDependent error when the values are unknown.
+// from Ops.def, defined in interp/kernels/<Family>.cpp). A kernel only
+// computes: the op's type rule (types_<Name>, ir/TypeRules.h) has already
+// run on the kernel's actual operands and its results are allocated with the
+// types the rule recorded. A kernel that needs a value the rule derived
+// (window geometry, axes, a reduction plan, ...) calls the same parse helper
+// in ir/typerules/ the rule uses, rather than deriving it again.
 #pragma once
 
-#include "ir/Graph.h"
+#include "ir/TypeRules.h"
 
 #include <cmath>
 #include <vector>
 
 namespace ember {
 
-class KernelContext {
+// The context a kernel computes in: a TypeContext over the actual operands
+// (every operand has data) that also holds the results. runKernel() runs the
+// op's type rule on it, allocates each result from the recorded type, then
+// calls the kernel, which reads the results with out(i) and fills them.
+class KernelContext : public TypeContext {
 public:
-  KernelContext(const Node &n, std::vector<const Tensor *> ins, bool inferOnly)
-      : node_(n), ins_(std::move(ins)), inferOnly_(inferOnly),
+  KernelContext(const Node &n, std::vector<const Tensor *> ins)
+      : TypeContext(n, std::move(ins), /*runTime=*/true),
         outs_(n.types.size()) {}
 
-  const Node &node() const { return node_; }
-  bool inferOnly() const { return inferOnly_; }
-  size_t numInputs() const { return ins_.size(); }
-  bool has(size_t i) const { return i < ins_.size() && ins_[i]; }
-  const Tensor &in(size_t i) const { return *ins_[i]; }
-  size_t numOutputs() const { return outs_.size(); }
-
-  // Values of operand i (which must be present), needed at compile time.
-  Expected<std::vector<int64_t>> ints(size_t i) const;
-  Expected<std::vector<double>> floats(size_t i) const;
-  // Operand i's tensor with data, or a DataDependent error.
-  Expected<const Tensor *> valueOf(size_t i) const;
-
-  // Declares result i and, outside type inference, allocates it.
-  Tensor &setOutput(size_t i, Type t);
   Tensor &out(size_t i) { return outs_[i]; }
   std::vector<Tensor> &outputs() { return outs_; }
 
-  // Attribute access (node attributes after import normalization).
-  bool hasAttr(const char *n) const { return node_.hasAttr(n); }
-  int64_t attrInt(const char *n, int64_t def = 0) const {
-    return node_.attrInt(n, def);
-  }
-  double attrFloat(const char *n, double def = 0) const {
-    return node_.attrFloat(n, def);
-  }
-  std::string attrString(const char *n, const std::string &def = "") const {
-    return node_.attrString(n, def);
-  }
-  std::vector<int64_t> attrInts(const char *n) const {
-    return node_.attrInts(n);
-  }
-  std::vector<double> attrFloats(const char *n) const {
-    return node_.attrFloats(n);
-  }
-
-  // An error naming this node: "Reshape: <what>".
-  template <typename... A> Status error(const A &...a) const {
-    return invalid(opName(node_.kind), ": ", a...);
-  }
-  template <typename... A> Status unsupportedError(const A &...a) const {
-    return unsupported(opName(node_.kind), ": ", a...);
-  }
-
 private:
-  const Node &node_;
-  std::vector<const Tensor *> ins_;
-  bool inferOnly_;
+  friend Status runKernel(KernelContext &ctx);
+  // Result types come from the type rule, never from the kernel.
+  using TypeContext::setOutput;
   std::vector<Tensor> outs_;
 };
 
@@ -78,16 +41,12 @@ using KernelFn = Status (*)(KernelContext &);
 
 KernelFn kernelFor(OpKind k);
 
+// Runs node ctx.node()'s type rule on the actual operands (so shapes that
+// depend on operand values resolve), allocates the results, then runs its
+// kernel. The one way kernels are called.
+Status runKernel(KernelContext &ctx);
+
 // ---- helpers shared by kernels --------------------------------------------
-
-// Operand i as one integer (a rank-0 or [1] integer tensor whose value is
-// known), or an error naming it `what`.
-Expected<int64_t> scalarIntOperand(const KernelContext &ctx, size_t i,
-                                   const char *what);
-
-// Normalizes a possibly negative axis against rank; error when out of range.
-Expected<int64_t> normalizeAxis(const KernelContext &ctx, int64_t axis,
-                                size_t rank);
 
 // Index of the element of a broadcast operand `in` (shape inDims, aligned
 // to the right of outDims) for the multi-index of output element `flat`.

@@ -166,8 +166,8 @@ public:
   // an enclosing scope's constant).
   Node *addConstant(const std::string &name,
                     std::shared_ptr<const Tensor> payload);
-  // Creates a node and infers its result types with the op's reference
-  // kernel (in type-inference mode). Inserted before `before` (end if null).
+  // Creates a node and infers its result types with the op's type rule
+  // (ir/TypeRules.h). Inserted before `before` (end if null).
   // numResults < 0 takes the op table's count.
   Expected<Node *> create(OpKind kind, std::vector<Value> inputs,
                           AttrMap attrs = {}, const std::string &nodeName = "",
@@ -222,8 +222,9 @@ private:
   std::vector<std::unique_ptr<Function>> functions_;
 };
 
-// Infers and sets n.types from its operands (runs the op's kernel in
-// type-inference mode, with constant operands' values available).
+// Infers and sets n.types from its operands: checks operand counts and
+// element kinds against the op table, then runs the op's type rule
+// (ir/TypeRules.h) with constant operands' values available.
 Status inferNodeTypes(Node &n);
 
 } // namespace ember

@@ -39,7 +39,7 @@ enum OpTypes : uint8_t {
   T_Int,    // integers (not bool)
   T_Float,  // f16, bf16, f32, f64
   T_Bool,   // bool
-  T_Kernel, // the kernel checks (rules over several operands, ...)
+  T_Kernel, // the type rule checks (rules over several operands, ...)
 };
 
 struct OpInfo {

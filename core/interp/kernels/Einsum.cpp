@@ -10,19 +10,8 @@
 namespace ember {
 
 Status kernel_Einsum(KernelContext &ctx) {
-  std::string eq = ctx.attrString("equation");
+  EMBER_ASSIGN(EinsumSpec spec, einsumSpec(ctx));
   size_t n = ctx.numInputs();
-  if (n == 0)
-    return ctx.error("needs at least one operand");
-  ElemKind ek = ctx.in(0).elem();
-  std::vector<Dims> shapes;
-  for (size_t i = 0; i < n; ++i) {
-    if (ctx.in(i).elem() != ek)
-      return ctx.error("operand types differ: ", ctx.in(0).type().toString(),
-                       " vs ", ctx.in(i).type().toString());
-    shapes.push_back(ctx.in(i).dims());
-  }
-  EMBER_ASSIGN(EinsumSpec spec, parseEinsum(eq, shapes));
   const std::vector<std::vector<int>> &lab = spec.inputs;
   const std::vector<int> &outLab = spec.output;
   std::map<int, int64_t> &size = spec.size;
@@ -30,12 +19,7 @@ Status kernel_Einsum(KernelContext &ctx) {
   for (auto &[l, d] : size)
     if (std::find(outLab.begin(), outLab.end(), l) == outLab.end())
       sumLab.push_back(l);
-  Dims yd;
-  for (int l : outLab)
-    yd.push_back(size[l]);
-  Tensor &y = ctx.setOutput(0, Type(ek, yd));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
 
   // Per operand and label: element stride (summed over repeated labels,
   // 0 where the operand broadcasts).
@@ -64,7 +48,7 @@ Status kernel_Einsum(KernelContext &ctx) {
   std::vector<int64_t> oSz, oStr, sSz, sStr;
   table(outLab, oSz, oStr);
   table(sumLab, sSz, sStr);
-  int64_t outN = numElements(yd), sumN = numElements(sSz);
+  int64_t outN = y.size(), sumN = numElements(sSz);
   std::vector<double> out(static_cast<size_t>(outN));
   std::vector<int64_t> base(n), off(n), idx(sSz.size());
   for (int64_t o = 0; o < outN; ++o) {

@@ -45,10 +45,7 @@ FLOAT_UNARY(Atanh, std::atanh(x))
 #undef FLOAT_UNARY
 
 Status kernel_Identity(KernelContext &ctx) {
-  const Tensor &x = ctx.in(0);
-  Tensor &y = ctx.setOutput(0, x.type());
-  if (!ctx.inferOnly())
-    y = x;
+  ctx.out(0) = ctx.in(0);
   return Status::ok();
 }
 
@@ -100,9 +97,7 @@ Status kernel_BitwiseNot(KernelContext &ctx) {
 // Predicates on floats (T_Float in Ops.def) producing bool.
 template <typename F> static Status floatPredicate(KernelContext &ctx, F f) {
   const Tensor &x = ctx.in(0);
-  Tensor &y = ctx.setOutput(0, Type(ElemKind::Bool, x.dims()));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   for (int64_t i = 0; i < x.size(); ++i)
     y.data<bool>()[i] = f(x.getDouble(i));
   return Status::ok();
@@ -121,39 +116,27 @@ Status kernel_IsInf(KernelContext &ctx) {
 }
 
 Status kernel_Cast(KernelContext &ctx) {
-  ElemKind to;
-  int64_t onnxTo = ctx.attrInt("to", -1);
-  if (!elemKindFromOnnx(int(onnxTo), to))
-    return ctx.unsupportedError("cast to ONNX data type ", onnxTo,
-                                " is not supported");
-  const Tensor &x = ctx.in(0);
-  std::string rm = ctx.attrString("round_mode", "up");
-  int roundMode = rm == "nearest" ? 1 : rm == "down" ? 2 : 0;
-  if (rm != "up" && rm != "nearest" && rm != "down")
-    return ctx.error("round_mode must be up, nearest or down, got '", rm, "'");
-  bool saturate = ctx.attrInt("saturate", 1) != 0;
-  Tensor &y = ctx.setOutput(0, Type(to, x.dims()));
-  if (!ctx.inferOnly())
-    y = x.convertTo(to, saturate, roundMode);
+  EMBER_ASSIGN(CastParams p, castParams(ctx));
+  ctx.out(0) = ctx.in(0).convertTo(p.to, p.saturate, p.roundMode);
   return Status::ok();
 }
 
 // ---- binary arithmetic ----------------------------------------------------
 
 Status kernel_Add(KernelContext &ctx) {
-  return mapBinary(ctx, ctx.in(0).elem(), [](auto a, auto b) {
+  return mapBinary(ctx, [](auto a, auto b) {
     using C = decltype(a);
     return C(a + b);
   });
 }
 Status kernel_Sub(KernelContext &ctx) {
-  return mapBinary(ctx, ctx.in(0).elem(), [](auto a, auto b) {
+  return mapBinary(ctx, [](auto a, auto b) {
     using C = decltype(a);
     return C(a - b);
   });
 }
 Status kernel_Mul(KernelContext &ctx) {
-  return mapBinary(ctx, ctx.in(0).elem(), [](auto a, auto b) {
+  return mapBinary(ctx, [](auto a, auto b) {
     using C = decltype(a);
     if constexpr (std::is_same_v<C, bool>)
       return a && b;
@@ -164,7 +147,7 @@ Status kernel_Mul(KernelContext &ctx) {
 Status kernel_Div(KernelContext &ctx) {
   // Integer division by zero is undefined in ONNX; define it as 0 here
   // rather than trapping.
-  return mapBinary(ctx, ctx.in(0).elem(), [](auto a, auto b) {
+  return mapBinary(ctx, [](auto a, auto b) {
     using C = decltype(a);
     if constexpr (std::is_integral_v<C>) {
       if (b == C(0))
@@ -181,7 +164,7 @@ Status kernel_Div(KernelContext &ctx) {
 
 Status kernel_Mod(KernelContext &ctx) {
   bool fmod = ctx.attrInt("fmod", 0) != 0;
-  return mapBinary(ctx, ctx.in(0).elem(), [fmod](auto a, auto b) {
+  return mapBinary(ctx, [fmod](auto a, auto b) {
     using C = decltype(a);
     if constexpr (std::is_integral_v<C>) {
       if (b == C(0))
@@ -208,13 +191,8 @@ Status kernel_Mod(KernelContext &ctx) {
 
 Status kernel_Pow(KernelContext &ctx) {
   const Tensor &a = ctx.in(0), &b = ctx.in(1);
-  Dims od;
-  if (!broadcastShapes(a.dims(), b.dims(), od))
-    return ctx.error("shapes ", a.type().toString(), " and ",
-                     b.type().toString(), " do not broadcast");
-  Tensor &y = ctx.setOutput(0, Type(a.elem(), od));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
+  const Dims &od = y.dims();
   BroadcastIndexer ia(od, a.dims()), ib(od, b.dims());
   bool intBase = isIntKind(a.elem());
   for (int64_t i = 0; i < y.size(); ++i) {
@@ -241,19 +219,9 @@ Status kernel_Pow(KernelContext &ctx) {
 
 // Variadic Max/Min with multidirectional broadcasting.
 template <bool IsMax> static Status variadicMinMax(KernelContext &ctx) {
-  Dims od = ctx.in(0).dims();
-  ElemKind k = ctx.in(0).elem();
-  for (size_t i = 1; i < ctx.numInputs(); ++i) {
-    if (ctx.in(i).elem() != k)
-      return ctx.error("operand types differ");
-    Dims t;
-    if (!broadcastShapes(od, ctx.in(i).dims(), t))
-      return ctx.error("operand shapes do not broadcast");
-    od = t;
-  }
-  Tensor &y = ctx.setOutput(0, Type(k, od));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
+  const Dims &od = y.dims();
+  ElemKind k = y.elem();
   dispatchElem(k, [&](auto tag) {
     using T = decltype(tag);
     using C = ComputeT<T>;
@@ -289,8 +257,7 @@ Status kernel_Min(KernelContext &ctx) { return variadicMinMax<false>(ctx); }
 
 #define COMPARE(Name, op)                                                      \
   Status kernel_##Name(KernelContext &ctx) {                                   \
-    return mapBinary(ctx, ElemKind::Bool,                                      \
-                     [](auto a, auto b) { return a op b; });                   \
+    return mapBinary(ctx, [](auto a, auto b) { return a op b; });              \
   }
 COMPARE(Equal, ==)
 COMPARE(Less, <)
@@ -301,8 +268,7 @@ COMPARE(GreaterOrEqual, >=)
 
 #define LOGICAL(Name, expr)                                                    \
   Status kernel_##Name(KernelContext &ctx) {                                   \
-    return mapBinary(ctx, ElemKind::Bool,                                      \
-                     [](auto a, auto b) { return bool(expr); });               \
+    return mapBinary(ctx, [](auto a, auto b) { return bool(expr); });          \
   }
 LOGICAL(And, a &&b)
 LOGICAL(Or, a || b)
@@ -311,7 +277,7 @@ LOGICAL(Xor, bool(a) != bool(b))
 
 #define BITWISE(Name, op)                                                      \
   Status kernel_##Name(KernelContext &ctx) {                                   \
-    return mapBinary(ctx, ctx.in(0).elem(), [](auto a, auto b) {               \
+    return mapBinary(ctx, [](auto a, auto b) {                                 \
       using C = decltype(a);                                                   \
       if constexpr (std::is_integral_v<C>)                                     \
         return C(a op b);                                                      \
@@ -325,14 +291,11 @@ BITWISE(BitwiseXor, ^)
 #undef BITWISE
 
 Status kernel_BitShift(KernelContext &ctx) {
-  std::string dir = ctx.attrString("direction");
-  if (dir != "LEFT" && dir != "RIGHT")
-    return ctx.error("direction must be LEFT or RIGHT, got '", dir, "'");
-  bool left = dir == "LEFT";
+  EMBER_ASSIGN(bool left, bitShiftLeft(ctx));
   // Shifts by a negative amount or by the bit width or more give 0 (or -1
   // for a right shift of a negative signed value); a left shift of a signed
   // value wraps like the unsigned one.
-  return mapBinary(ctx, ctx.in(0).elem(), [left](auto a, auto b) {
+  return mapBinary(ctx, [left](auto a, auto b) {
     using C = decltype(a);
     if constexpr (std::is_integral_v<C> && !std::is_same_v<C, bool>) {
       using U = std::make_unsigned_t<C>;
@@ -350,15 +313,8 @@ Status kernel_BitShift(KernelContext &ctx) {
 
 Status kernel_Where(KernelContext &ctx) {
   const Tensor &c = ctx.in(0), &a = ctx.in(1), &b = ctx.in(2);
-  if (a.elem() != b.elem())
-    return ctx.error("value operand types differ");
-  Dims t, od;
-  if (!broadcastShapes(c.dims(), a.dims(), t) ||
-      !broadcastShapes(t, b.dims(), od))
-    return ctx.error("operand shapes do not broadcast");
-  Tensor &y = ctx.setOutput(0, Type(a.elem(), od));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
+  const Dims &od = y.dims();
   BroadcastIndexer ic(od, c.dims()), ia(od, a.dims()), ib(od, b.dims());
   size_t es = elemSize(a.elem());
   for (int64_t i = 0; i < y.size(); ++i) {

@@ -3,18 +3,18 @@
 #pragma once
 
 #include "interp/Kernel.h"
+#include "ir/typerules/Parse.h"
 
 namespace ember {
 
-// Applies f to each element of operand 0; result has the same type.
+// Applies f to each element of operand 0 into result 0 (same kind and
+// shape).
 // f is called as f(ComputeT<T> x) and returns a value convertible to T.
 // Operand 0's kind is in the op's Types class (Ops.def, checked before any
 // kernel runs).
 template <typename F> Status mapUnary(KernelContext &ctx, F f) {
   const Tensor &x = ctx.in(0);
-  Tensor &y = ctx.setOutput(0, Type(x.elem(), x.dims()));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   dispatchElem(x.elem(), [&](auto tag) {
     using T = decltype(tag);
     using C = ComputeT<T>;
@@ -26,21 +26,14 @@ template <typename F> Status mapUnary(KernelContext &ctx, F f) {
   return Status::ok();
 }
 
-// Broadcasting binary map: out[i] = f(a[i'], b[i'']) with out element kind
-// `outKind` (ResT is its storage type). A and B share element kind.
-template <typename F>
-Status mapBinary(KernelContext &ctx, ElemKind outKind, F f) {
+// Broadcasting binary map: out[i] = f(a[i'], b[i'']) into result 0, whose
+// type broadcastBinaryRule (ir/typerules/Parse.h) derived. A and B share
+// element kind.
+template <typename F> Status mapBinary(KernelContext &ctx, F f) {
   const Tensor &a = ctx.in(0), &b = ctx.in(1);
-  if (a.elem() != b.elem())
-    return ctx.error("operand types differ: ", a.type().toString(), " vs ",
-                     b.type().toString());
-  Dims od;
-  if (!broadcastShapes(a.dims(), b.dims(), od))
-    return ctx.error("shapes ", a.type().toString(), " and ",
-                     b.type().toString(), " do not broadcast");
-  Tensor &y = ctx.setOutput(0, Type(outKind, od));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
+  const Dims &od = y.dims();
+  ElemKind outKind = y.elem();
   BroadcastIndexer ia(od, a.dims()), ib(od, b.dims());
   Status st;
   dispatchElem(a.elem(), [&](auto tag) {

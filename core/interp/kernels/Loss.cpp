@@ -14,35 +14,12 @@ namespace {
 // Shared body. When `softmax` is set the scores are log_softmax(x) over axis
 // 1 (returned as result 1 when the node has two results).
 Status lossKernel(KernelContext &ctx, bool softmax) {
-  EMBER_TRY(requireFloat(ctx, 0, "input"));
-  EMBER_TRY(requireIndex(ctx, 1, "target"));
   const Tensor &x = ctx.in(0), &tg = ctx.in(1);
-  if (x.rank() < 2)
-    return ctx.error("input must have rank >= 2, got ", x.type().toString());
-  Dims td(x.dims());
-  td.erase(td.begin() + 1);
-  if (tg.dims() != td)
-    return ctx.error("target ", tg.type().toString(), " must have shape [",
-                     dimsToString(td), "] for input ", x.type().toString());
   int64_t N = x.dim(0), C = x.dim(1);
   bool hasW = ctx.has(2);
-  if (hasW) {
-    const Tensor &w = ctx.in(2);
-    if (w.elem() != x.elem() || w.rank() != 1 || w.dim(0) != C)
-      return ctx.error("weight ", w.type().toString(), " must be [", C,
-                       "] of the input's element type");
-  }
   std::string red = ctx.attrString("reduction", "mean");
-  if (red != "none" && red != "sum" && red != "mean")
-    return ctx.error("reduction must be none, sum or mean, got '", red, "'");
-  if (ctx.numOutputs() < 1 || ctx.numOutputs() > (softmax ? 2u : 1u))
-    return ctx.error("unexpected number of results ", ctx.numOutputs());
-  Tensor &y = ctx.setOutput(0, Type(x.elem(), red == "none" ? td : Dims{}));
-  Tensor *lp = nullptr;
-  if (ctx.numOutputs() == 2)
-    lp = &ctx.setOutput(1, Type(x.elem(), x.dims()));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
+  Tensor *lp = ctx.numOutputs() == 2 ? &ctx.out(1) : nullptr;
 
   bool hasIgnore = ctx.hasAttr("ignore_index");
   int64_t ignore = ctx.attrInt("ignore_index", 0);

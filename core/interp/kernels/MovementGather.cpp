@@ -8,26 +8,11 @@
 
 namespace ember {
 
-static Status checkIndexKind(const KernelContext &ctx, const Tensor &t) {
-  if (t.elem() != ElemKind::I64 && t.elem() != ElemKind::I32)
-    return ctx.error("indices must be i32 or i64, got ", t.type().toString());
-  return Status::ok();
-}
-
 Status kernel_Gather(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &ind = ctx.in(1);
-  EMBER_TRY(checkIndexKind(ctx, ind));
-  if (x.rank() == 0)
-    return ctx.error("data must have rank >= 1");
   EMBER_ASSIGN(int64_t axis,
                normalizeAxis(ctx, ctx.attrInt("axis", 0), x.rank()));
-  Dims d(x.dims().begin(), x.dims().begin() + axis);
-  d.insert(d.end(), ind.dims().begin(), ind.dims().end());
-  d.insert(d.end(), x.dims().begin() + axis + 1, x.dims().end());
-  EMBER_TRY(checkResultSize(ctx, d));
-  Tensor &y = ctx.setOutput(0, movedType(x.type(), d));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   int64_t n = x.dim(size_t(axis)), outer = 1, inner = 1;
   for (size_t k = 0; k < x.rank(); ++k)
     if (k < size_t(axis))
@@ -51,19 +36,9 @@ Status kernel_Gather(KernelContext &ctx) {
 
 Status kernel_GatherElements(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &ind = ctx.in(1);
-  EMBER_TRY(checkIndexKind(ctx, ind));
-  size_t r = x.rank();
-  if (r == 0 || ind.rank() != r)
-    return ctx.error("data ", x.type().toString(), " and indices ",
-                     ind.type().toString(), " must have the same rank >= 1");
-  EMBER_ASSIGN(int64_t axis, normalizeAxis(ctx, ctx.attrInt("axis", 0), r));
-  for (size_t k = 0; k < r; ++k)
-    if (k != size_t(axis) && ind.dim(k) > x.dim(k))
-      return ctx.error("indices ", ind.type().toString(), " exceed data ",
-                       x.type().toString(), " on axis ", k);
-  Tensor &y = ctx.setOutput(0, movedType(x.type(), ind.dims()));
-  if (ctx.inferOnly())
-    return Status::ok();
+  EMBER_ASSIGN(int64_t axis,
+               normalizeAxis(ctx, ctx.attrInt("axis", 0), x.rank()));
+  Tensor &y = ctx.out(0);
   std::vector<int64_t> xs = stridesOf(x.dims()), strides = xs;
   strides[size_t(axis)] = 0;
   std::vector<int64_t> idx = ind.toInts();
@@ -88,29 +63,10 @@ Status kernel_GatherElements(KernelContext &ctx) {
 
 Status kernel_GatherND(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &ind = ctx.in(1);
-  EMBER_TRY(checkIndexKind(ctx, ind));
   int64_t b = ctx.attrInt("batch_dims", 0);
   int64_t r = int64_t(x.rank()), q = int64_t(ind.rank());
-  if (r < 1 || q < 1)
-    return ctx.error("data and indices must have rank >= 1");
-  if (b < 0 || b >= std::min(r, q))
-    return ctx.error("batch_dims ", b,
-                     " must be in [0, min(rank(data), "
-                     "rank(indices)))");
   int64_t k = ind.dim(size_t(q - 1));
-  if (k < 1 || k > r - b)
-    return ctx.error("indices last dimension ", k, " must be in [1, ", r - b,
-                     "] for data ", x.type().toString(), " and batch_dims ", b);
-  for (int64_t i = 0; i < b; ++i)
-    if (x.dim(size_t(i)) != ind.dim(size_t(i)))
-      return ctx.error("batch dimension ", i, " differs: data ",
-                       x.type().toString(), ", indices ",
-                       ind.type().toString());
-  Dims d(ind.dims().begin(), ind.dims().end() - 1);
-  d.insert(d.end(), x.dims().begin() + b + k, x.dims().end());
-  Tensor &y = ctx.setOutput(0, movedType(x.type(), d));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   int64_t batch = 1, perBatch = 1, slice = 1;
   for (int64_t i = 0; i < b; ++i)
     batch *= x.dim(size_t(i));
@@ -140,29 +96,13 @@ Status kernel_GatherND(KernelContext &ctx) {
 }
 
 // Combines an existing element with an update per the reduction attribute.
-enum class Reduction { None, Add, Mul, Max, Min };
-
-static Expected<Reduction> readReduction(const KernelContext &ctx) {
-  std::string s = ctx.attrString("reduction", "none");
-  if (s == "none")
-    return Reduction::None;
-  if (s == "add")
-    return Reduction::Add;
-  if (s == "mul")
-    return Reduction::Mul;
-  if (s == "max")
-    return Reduction::Max;
-  if (s == "min")
-    return Reduction::Min;
-  return ctx.error("unknown reduction '", s, "'");
-}
 
 // out[dstIdx] = reduce(out[dstIdx], upd[srcIdx]) for `count` consecutive
 // elements, typed.
 static void applyUpdate(Tensor &out, int64_t dstIdx, const Tensor &upd,
-                        int64_t srcIdx, int64_t count, Reduction red) {
+                        int64_t srcIdx, int64_t count, ScatterReduction red) {
   size_t es = elemSize(out.elem());
-  if (red == Reduction::None) {
+  if (red == ScatterReduction::None) {
     std::memcpy(out.raw() + size_t(dstIdx) * es,
                 upd.raw() + size_t(srcIdx) * es, size_t(count) * es);
     return;
@@ -176,25 +116,25 @@ static void applyUpdate(Tensor &out, int64_t dstIdx, const Tensor &upd,
       C a = C(o[i]), b = C(u[i]);
       C v = a;
       switch (red) {
-      case Reduction::Add:
+      case ScatterReduction::Add:
         if constexpr (std::is_same_v<C, bool>)
           v = a || b;
         else
           v = C(a + b);
         break;
-      case Reduction::Mul:
+      case ScatterReduction::Mul:
         if constexpr (std::is_same_v<C, bool>)
           v = a && b;
         else
           v = C(a * b);
         break;
-      case Reduction::Max:
+      case ScatterReduction::Max:
         v = std::max(a, b);
         break;
-      case Reduction::Min:
+      case ScatterReduction::Min:
         v = std::min(a, b);
         break;
-      case Reduction::None:
+      case ScatterReduction::None:
         v = b;
         break;
       }
@@ -205,24 +145,10 @@ static void applyUpdate(Tensor &out, int64_t dstIdx, const Tensor &upd,
 
 Status kernel_ScatterElements(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &ind = ctx.in(1), &upd = ctx.in(2);
-  EMBER_TRY(checkIndexKind(ctx, ind));
-  size_t r = x.rank();
-  if (r == 0 || ind.rank() != r)
-    return ctx.error("data ", x.type().toString(), " and indices ",
-                     ind.type().toString(), " must have the same rank >= 1");
-  if (upd.dims() != ind.dims() || upd.elem() != x.elem())
-    return ctx.error("updates ", upd.type().toString(),
-                     " must have the indices' shape ", ind.type().toString(),
-                     " and the data's element type");
-  EMBER_ASSIGN(int64_t axis, normalizeAxis(ctx, ctx.attrInt("axis", 0), r));
-  for (size_t k = 0; k < r; ++k)
-    if (k != size_t(axis) && ind.dim(k) > x.dim(k))
-      return ctx.error("indices ", ind.type().toString(), " exceed data ",
-                       x.type().toString(), " on axis ", k);
-  EMBER_ASSIGN(Reduction red, readReduction(ctx));
-  Tensor &y = ctx.setOutput(0, x.type());
-  if (ctx.inferOnly())
-    return Status::ok();
+  EMBER_ASSIGN(int64_t axis,
+               normalizeAxis(ctx, ctx.attrInt("axis", 0), x.rank()));
+  EMBER_ASSIGN(ScatterReduction red, scatterReduction(ctx));
+  Tensor &y = ctx.out(0);
   y = x;
   std::vector<int64_t> xs = stridesOf(x.dims()), strides = xs;
   strides[size_t(axis)] = 0;
@@ -246,25 +172,10 @@ Status kernel_ScatterElements(KernelContext &ctx) {
 
 Status kernel_ScatterND(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &ind = ctx.in(1), &upd = ctx.in(2);
-  EMBER_TRY(checkIndexKind(ctx, ind));
   int64_t r = int64_t(x.rank()), q = int64_t(ind.rank());
-  if (r < 1 || q < 1)
-    return ctx.error("data and indices must have rank >= 1");
   int64_t k = ind.dim(size_t(q - 1));
-  if (k < 1 || k > r)
-    return ctx.error("indices last dimension ", k, " must be in [1, ", r,
-                     "] for data ", x.type().toString());
-  Dims ud(ind.dims().begin(), ind.dims().end() - 1);
-  ud.insert(ud.end(), x.dims().begin() + k, x.dims().end());
-  if (upd.dims() != ud || upd.elem() != x.elem())
-    return ctx.error("updates ", upd.type().toString(), " must be ",
-                     Type(x.elem(), ud).toString(), " for data ",
-                     x.type().toString(), " and indices ",
-                     ind.type().toString());
-  EMBER_ASSIGN(Reduction red, readReduction(ctx));
-  Tensor &y = ctx.setOutput(0, x.type());
-  if (ctx.inferOnly())
-    return Status::ok();
+  EMBER_ASSIGN(ScatterReduction red, scatterReduction(ctx));
+  Tensor &y = ctx.out(0);
   y = x;
   int64_t count = 1, slice = 1;
   for (int64_t i = 0; i < q - 1; ++i)
@@ -287,22 +198,12 @@ Status kernel_ScatterND(KernelContext &ctx) {
 
 Status kernel_ReverseSequence(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  EMBER_TRY(requireIndex(ctx, 1, "sequence_lens"));
-  if (x.rank() < 2)
-    return ctx.error("input must have rank >= 2, got ", x.type().toString());
   EMBER_ASSIGN(int64_t ba,
                normalizeAxis(ctx, ctx.attrInt("batch_axis", 1), x.rank()));
   EMBER_ASSIGN(int64_t ta,
                normalizeAxis(ctx, ctx.attrInt("time_axis", 0), x.rank()));
-  if (ba == ta || ba > 1 || ta > 1)
-    return ctx.error("batch_axis and time_axis must be 0 and 1");
   const Tensor &sl = ctx.in(1);
-  if (sl.rank() != 1 || sl.dim(0) != x.dim(size_t(ba)))
-    return ctx.error("sequence_lens ", sl.type().toString(), " must be [",
-                     x.dim(size_t(ba)), "]");
-  Tensor &y = ctx.setOutput(0, x.type());
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   std::vector<int64_t> lens = sl.toInts();
   int64_t T = x.dim(size_t(ta)), B = x.dim(size_t(ba));
   int64_t inner = x.size() / std::max<int64_t>(1, T * B);

@@ -4,68 +4,12 @@
 #pragma once
 
 #include "interp/Kernel.h"
+#include "ir/typerules/Parse.h"
 
 #include <cstring>
 #include <set>
 
 namespace ember {
-
-// The result type of an op that moves elements of `in` into shape `d`:
-// per-tensor quantization survives, per-channel quantization (tied to an
-// axis that may move) is dropped.
-inline Type movedType(const Type &in, Dims d) {
-  if (in.isQuantized() && in.quant()->scales.size() == 1)
-    return in.withDims(std::move(d));
-  return Type(in.elem(), std::move(d));
-}
-
-// Reads an axes operand (operand `i`), normalizes each axis against `rank`
-// and rejects duplicates.
-inline Expected<std::vector<int64_t>> readAxes(const KernelContext &ctx,
-                                               size_t i, size_t rank) {
-  EMBER_ASSIGN(std::vector<int64_t> axes, ctx.ints(i));
-  std::set<int64_t> seen;
-  for (int64_t &a : axes) {
-    EMBER_ASSIGN(a, normalizeAxis(ctx, a, rank));
-    if (!seen.insert(a).second)
-      return ctx.error("axis ", a, " is repeated");
-  }
-  return axes;
-}
-
-// Rejects result shapes whose element count overflows or is absurdly large
-// (shapes computed from operand values: Expand, Tile, Pad, Resize, ...), so
-// a bad model gets an error instead of a failed allocation.
-inline Status checkResultSize(const KernelContext &ctx, const Dims &d) {
-  constexpr int64_t kMaxElems = int64_t(1) << 34;
-  int64_t n = 1;
-  for (int64_t v : d) {
-    if (v < 0)
-      return ctx.error("negative dimension in result shape [", dimsToString(d),
-                       "]");
-    if (v != 0 && n > kMaxElems / v)
-      n = kMaxElems + 1;
-    else
-      n *= v;
-  }
-  for (int64_t v : d)
-    if (v == 0)
-      return Status::ok();
-  if (n > kMaxElems)
-    return ctx.error("result shape [", dimsToString(d), "] is too large");
-  return Status::ok();
-}
-
-// Normalizes an element index against a dimension of size n: a negative
-// index wraps once; anything still outside [0, n) is an error.
-inline Expected<int64_t> wrapIndex(const KernelContext &ctx, int64_t v,
-                                   int64_t n, const char *what) {
-  int64_t w = v < 0 ? v + n : v;
-  if (w < 0 || w >= n)
-    return ctx.error(what, " index ", v, " is out of range for a dimension of ",
-                     n);
-  return w;
-}
 
 // dst[o] = src[sum_d strides_in[d] * tables[d][o_d]] for every multi-index
 // o of outDims (row-major), copying elemSize bytes per element. A table

@@ -12,34 +12,13 @@ namespace {
 template <typename T>
 using StatT = std::conditional_t<std::is_same_v<T, double>, double, float>;
 
-Status checkPerChannel(KernelContext &ctx, size_t first, size_t last,
-                       int64_t c) {
-  for (size_t i = first; i <= last; ++i) {
-    if (!isComputeFloatKind(ctx.in(i).elem()))
-      return ctx.error("operand #", i, " must be floating point, got ",
-                       ctx.in(i).type().toString());
-    if (ctx.in(i).size() != c || ctx.in(i).rank() != 1)
-      return ctx.error("operand #", i, " ", ctx.in(i).type().toString(),
-                       " must be [", c, "]");
-  }
-  return Status::ok();
-}
 } // namespace
 
 Status kernel_BatchNormalization(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (x.rank() < 2)
-    return ctx.error("X must have rank >= 2, got ", x.type().toString());
-  if (ctx.attrInt("training_mode", 0) != 0)
-    return ctx.unsupportedError("training_mode=1 is not supported");
-  if (ctx.numOutputs() != 1)
-    return ctx.unsupportedError("only the inference form (one result)");
   int64_t c = x.dims()[1];
-  EMBER_TRY(checkPerChannel(ctx, 1, 4, c));
   double eps = ctx.attrFloat("epsilon", 1e-5);
-  Tensor &y = ctx.setOutput(0, x.type().withDims(x.dims()));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   int64_t inner = x.size() / std::max<int64_t>(1, x.dims()[0] * c);
   dispatchElem(x.elem(), [&](auto tag) {
     using T = decltype(tag);
@@ -66,14 +45,9 @@ Status kernel_BatchNormalization(KernelContext &ctx) {
 
 Status kernel_InstanceNormalization(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (x.rank() < 3)
-    return ctx.error("X must have rank >= 3, got ", x.type().toString());
   int64_t c = x.dims()[1];
-  EMBER_TRY(checkPerChannel(ctx, 1, 2, c));
   double eps = ctx.attrFloat("epsilon", 1e-5);
-  Tensor &y = ctx.setOutput(0, Type(x.elem(), x.dims()));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   int64_t inner = x.size() / std::max<int64_t>(1, x.dims()[0] * c);
   dispatchElem(x.elem(), [&](auto tag) {
     using T = decltype(tag);
@@ -107,35 +81,14 @@ Status kernel_InstanceNormalization(KernelContext &ctx) {
 
 Status kernel_LayerNormalization(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (ctx.numOutputs() < 1 || ctx.numOutputs() > 3)
-    return ctx.error("expects 1 to 3 results, got ", ctx.numOutputs());
   EMBER_ASSIGN(int64_t axis,
                normalizeAxis(ctx, ctx.attrInt("axis", -1), x.rank()));
   double eps = ctx.attrFloat("epsilon", 1e-5);
-  for (size_t i = 1; i < 3; ++i) {
-    if (!ctx.has(i))
-      continue;
-    Dims bc;
-    if (ctx.in(i).elem() != x.elem() ||
-        !broadcastShapes(x.dims(), ctx.in(i).dims(), bc) || bc != x.dims())
-      return ctx.error("operand #", i, " ", ctx.in(i).type().toString(),
-                       " does not broadcast to X ", x.type().toString());
-  }
-  // Mean and InvStdDev have the stash type (ONNX type inference).
-  ElemKind statKind;
-  int64_t stash = ctx.attrInt("stash_type", 1);
-  if (!elemKindFromOnnx(int(stash), statKind) || !isComputeFloatKind(statKind))
-    return ctx.unsupportedError("stash_type ", stash);
-  Dims statDims = x.dims();
-  for (size_t d = size_t(axis); d < statDims.size(); ++d)
-    statDims[d] = 1;
-  Tensor &y = ctx.setOutput(0, Type(x.elem(), x.dims()));
-  for (size_t i = 1; i < ctx.numOutputs(); ++i)
-    ctx.setOutput(i, Type(statKind, statDims));
-  if (ctx.inferOnly())
-    return Status::ok();
-  int64_t rows = numElements(statDims),
-          cols = x.size() / std::max<int64_t>(rows, 1);
+  Tensor &y = ctx.out(0);
+  int64_t rows = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    rows *= x.dim(size_t(d));
+  int64_t cols = x.size() / std::max<int64_t>(rows, 1);
   BroadcastIndexer is(x.dims(), ctx.in(1).dims());
   BroadcastIndexer ib(x.dims(), ctx.has(2) ? ctx.in(2).dims() : x.dims());
   dispatchElem(x.elem(), [&](auto tag) {
@@ -177,16 +130,10 @@ Status kernel_LayerNormalization(KernelContext &ctx) {
 
 Status kernel_LRN(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (x.rank() < 3)
-    return ctx.error("X must have rank >= 3, got ", x.type().toString());
   int64_t size = ctx.attrInt("size", 0);
-  if (size < 1)
-    return ctx.error("size must be >= 1, got ", size);
   double alpha = ctx.attrFloat("alpha", 1e-4),
          beta = ctx.attrFloat("beta", 0.75), bias = ctx.attrFloat("bias", 1.0);
-  Tensor &y = ctx.setOutput(0, Type(x.elem(), x.dims()));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   int64_t c = x.dims()[1],
           inner = x.size() / std::max<int64_t>(1, x.dims()[0] * c);
   int64_t before = (size - 1) / 2, after = size - 1 - before;
@@ -216,13 +163,6 @@ Status kernel_LRN(KernelContext &ctx) {
 
 namespace {
 
-Status requireFloat(KernelContext &ctx, const Tensor &t) {
-  if (!isFloatKind(t.elem()))
-    return ctx.unsupportedError("element type ", elemKindName(t.elem()),
-                                " is not supported (floating point only)");
-  return Status::ok();
-}
-
 // [outer, n, inner] view around one axis.
 struct AxisSplit {
   int64_t outer = 1, n = 1, inner = 1;
@@ -238,23 +178,10 @@ struct AxisSplit {
 // result has scale's element type (ONNX type V).
 Status kernel_RMSNormalization(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &w = ctx.in(1);
-  EMBER_TRY(requireFloat(ctx, x));
-  EMBER_TRY(requireFloat(ctx, w));
-  if (x.rank() < 1)
-    return ctx.error("X must have rank >= 1, got ", x.type().toString());
   EMBER_ASSIGN(int64_t axis,
                normalizeAxis(ctx, ctx.attrInt("axis", -1), x.rank()));
-  if (ctx.attrInt("stash_type", 1) != 1)
-    return ctx.unsupportedError("stash_type ", ctx.attrInt("stash_type", 1),
-                                " (only 1, float statistics)");
-  Dims bc;
-  if (!broadcastShapes(x.dims(), w.dims(), bc) || bc != x.dims())
-    return ctx.error("scale ", w.type().toString(), " does not broadcast to X ",
-                     x.type().toString());
   double eps = ctx.attrFloat("epsilon", 1e-5);
-  Tensor &y = ctx.setOutput(0, Type(w.elem(), x.dims()));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   int64_t cols = 1;
   for (size_t d = size_t(axis); d < x.rank(); ++d)
     cols *= x.dim(d);
@@ -288,16 +215,10 @@ Status kernel_RMSNormalization(KernelContext &ctx) {
 // a zero norm gives 0.
 Status kernel_LpNormalization(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (x.rank() < 1)
-    return ctx.error("X must have rank >= 1");
   EMBER_ASSIGN(int64_t axis,
                normalizeAxis(ctx, ctx.attrInt("axis", -1), x.rank()));
   int64_t p = ctx.attrInt("p", 2);
-  if (p != 1 && p != 2)
-    return ctx.error("p must be 1 or 2, got ", p);
-  Tensor &y = ctx.setOutput(0, Type(x.elem(), x.dims()));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   AxisSplit v(x.dims(), size_t(axis));
   dispatchElem(x.elem(), [&](auto tag) {
     using T = decltype(tag);
@@ -327,26 +248,9 @@ Status kernel_LpNormalization(KernelContext &ctx) {
 // stash_type=1 (opset-21 form: scale and bias are per channel, [C]).
 Status kernel_GroupNormalization(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  EMBER_TRY(requireFloat(ctx, x));
-  if (x.rank() < 2)
-    return ctx.error("X must have rank >= 2, got ", x.type().toString());
   int64_t g = ctx.attrInt("num_groups", 0), c = x.dim(1);
-  if (g < 1 || c % g != 0)
-    return ctx.error("num_groups ", g, " must be >= 1 and divide the ", c,
-                     " channels");
-  if (ctx.attrInt("stash_type", 1) != 1)
-    return ctx.unsupportedError("stash_type ", ctx.attrInt("stash_type", 1),
-                                " (only 1, float statistics)");
-  for (size_t i = 1; i < 3; ++i) {
-    EMBER_TRY(requireFloat(ctx, ctx.in(i)));
-    if (ctx.in(i).rank() != 1 || ctx.in(i).dim(0) != c)
-      return ctx.error("operand #", i, " ", ctx.in(i).type().toString(),
-                       " must be [", c, "] (opset-21 per-channel form)");
-  }
   double eps = ctx.attrFloat("epsilon", 1e-5);
-  Tensor &y = ctx.setOutput(0, Type(x.elem(), x.dims()));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   int64_t n = x.dim(0), spatial = n > 0 && c > 0 ? x.size() / (n * c) : 0;
   int64_t cg = c / g, cnt = cg * spatial;
   dispatchElem(x.elem(), [&](auto tag) {
@@ -382,19 +286,8 @@ Status kernel_GroupNormalization(KernelContext &ctx) {
 // (X - E[X]) / (sqrt(E[X^2] - E[X]^2) + 1e-9) over the axes.
 Status kernel_MeanVarianceNormalization(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  std::vector<int64_t> axes = ctx.hasAttr("axes")
-                                  ? ctx.attrInts("axes")
-                                  : std::vector<int64_t>{0, 2, 3};
-  std::vector<bool> reduced(x.rank(), false);
-  for (int64_t a : axes) {
-    EMBER_ASSIGN(int64_t na, normalizeAxis(ctx, a, x.rank()));
-    if (reduced[size_t(na)])
-      return ctx.error("axis ", a, " repeated in axes");
-    reduced[size_t(na)] = true;
-  }
-  Tensor &y = ctx.setOutput(0, Type(x.elem(), x.dims()));
-  if (ctx.inferOnly())
-    return Status::ok();
+  EMBER_ASSIGN(std::vector<bool> reduced, mvnReducedAxes(ctx));
+  Tensor &y = ctx.out(0);
   // Statistics index of each element: the multi-index with reduced axes
   // dropped.
   Dims statDims = x.dims();

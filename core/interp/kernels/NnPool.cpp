@@ -56,52 +56,24 @@ struct WindowWalker {
   }
 };
 
-Expected<WindowGeom> poolGeom(KernelContext &ctx, const Tensor &x) {
-  if (x.rank() < 3 || x.rank() > 10)
-    return ctx.error("X must have rank 3 to 10 (N, C, spatial...), got ",
-                     x.type().toString());
-  if (!ctx.hasAttr("kernel_shape"))
-    return ctx.error("kernel_shape is required");
-  Dims in(x.dims().begin() + 2, x.dims().end());
-  return windowGeom(ctx, in, ctx.attrInts("kernel_shape"),
-                    ctx.attrInt("ceil_mode", 0) != 0);
-}
-
-Dims pooledDims(const Tensor &x, const WindowGeom &g) {
-  Dims od{x.dims()[0], x.dims()[1]};
-  od.insert(od.end(), g.out.begin(), g.out.end());
-  return od;
-}
-
 } // namespace
 
 Status kernel_MaxPool(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  ElemKind k = x.elem();
-  if (!isComputeFloatKind(k) && k != ElemKind::I8 && k != ElemKind::U8)
-    return ctx.unsupportedError("element type ", elemKindName(k));
-  if (ctx.numOutputs() < 1 || ctx.numOutputs() > 2)
-    return ctx.error("expects 1 or 2 results, got ", ctx.numOutputs());
   EMBER_ASSIGN(WindowGeom g, poolGeom(ctx, x));
   int64_t storageOrder = ctx.attrInt("storage_order", 0);
-  if (storageOrder != 0 && storageOrder != 1)
-    return ctx.error("storage_order must be 0 or 1, got ", storageOrder);
-  Dims od = pooledDims(x, g);
-  Tensor &y = ctx.setOutput(0, Type(k, od));
+  Tensor &y = ctx.out(0);
   bool wantIdx = ctx.numOutputs() == 2;
-  if (wantIdx)
-    ctx.setOutput(1, Type(ElemKind::I64, od));
-  if (ctx.inferOnly())
-    return Status::ok();
   WindowWalker walk(g);
-  int64_t planes = od[0] * od[1], inP = numElements(g.in), outP = g.outSize();
+  int64_t planes = y.dim(0) * y.dim(1), inP = numElements(g.in),
+          outP = g.outSize();
   size_t nsp = g.rank();
   // Column-major strides of the spatial dims (storage_order 1).
   Dims colStr(nsp, 1);
   for (size_t d = 1; d < nsp; ++d)
     colStr[d] = colStr[d - 1] * g.in[d - 1];
   int64_t *pi = wantIdx ? ctx.out(1).data<int64_t>() : nullptr;
-  dispatchElem(k, [&](auto tag) {
+  dispatchElem(x.elem(), [&](auto tag) {
     using T = decltype(tag);
     using C = ComputeT<T>;
     const T *px = x.data<T>();
@@ -144,16 +116,12 @@ Status kernel_MaxPool(KernelContext &ctx) {
 Status kernel_AveragePool(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
   bool isInt = x.elem() == ElemKind::U8 || x.elem() == ElemKind::I8;
-  if (!isComputeFloatKind(x.elem()) && !isInt)
-    return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   EMBER_ASSIGN(WindowGeom g, poolGeom(ctx, x));
   bool includePad = ctx.attrInt("count_include_pad", 0) != 0;
-  Dims od = pooledDims(x, g);
-  Tensor &y = ctx.setOutput(0, Type(x.elem(), od));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   WindowWalker walk(g);
-  int64_t planes = od[0] * od[1], inP = numElements(g.in), outP = g.outSize();
+  int64_t planes = y.dim(0) * y.dim(1), inP = numElements(g.in),
+          outP = g.outSize();
   if (isInt) {
     int64_t padValue = ctx.attrInt("pad_value", 0);
     for (int64_t pl = 0; pl < planes; ++pl)
@@ -201,15 +169,9 @@ Status kernel_AveragePool(KernelContext &ctx) {
 namespace {
 template <bool IsMax> Status globalPool(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (x.rank() < 2)
-    return ctx.error("X must have rank >= 2, got ", x.type().toString());
-  Dims od = x.dims();
-  for (size_t d = 2; d < od.size(); ++d)
-    od[d] = 1;
-  Tensor &y = ctx.setOutput(0, Type(x.elem(), od));
-  if (ctx.inferOnly())
-    return Status::ok();
-  int64_t planes = od[0] * od[1], inP = x.size() / std::max<int64_t>(planes, 1);
+  Tensor &y = ctx.out(0);
+  int64_t planes = y.dim(0) * y.dim(1),
+          inP = x.size() / std::max<int64_t>(planes, 1);
   dispatchElem(x.elem(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (isFloatLike<T>) {
@@ -245,46 +207,9 @@ Status kernel_GlobalMaxPool(KernelContext &ctx) {
 
 Status kernel_MaxUnpool(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &ind = ctx.in(1);
-  EMBER_TRY(requireIndex(ctx, 1, "I"));
-  if (x.rank() < 3)
-    return ctx.error("X must have rank >= 3, got ", x.type().toString());
-  if (ind.dims() != x.dims())
-    return ctx.error("I ", ind.type().toString(), " must match X ",
-                     x.type().toString());
-  size_t s = x.rank() - 2;
-  std::vector<int64_t> ks = ctx.attrInts("kernel_shape");
-  std::vector<int64_t> pads = ctx.attrInts("pads");
-  std::vector<int64_t> strides = ctx.attrInts("strides");
-  if (pads.empty())
-    pads.assign(2 * s, 0);
-  if (strides.empty())
-    strides.assign(s, 1);
-  if (ks.size() != s || pads.size() != 2 * s || strides.size() != s)
-    return ctx.error("kernel_shape, pads, strides must have ", s, ", ", 2 * s,
-                     ", ", s, " values");
-  Dims inferred{x.dim(0), x.dim(1)};
-  for (size_t k = 0; k < s; ++k) {
-    int64_t v = (x.dim(k + 2) - 1) * strides[k] - pads[k] - pads[k + s] + ks[k];
-    if (v < 0)
-      return ctx.error("negative inferred output size on spatial dim ", k);
-    inferred.push_back(v);
-  }
-  Dims yd = inferred;
-  if (ctx.has(2)) {
-    EMBER_ASSIGN(std::vector<int64_t> os, ctx.ints(2));
-    if (os.size() != x.rank())
-      return ctx.error("output_shape must have ", x.rank(), " values");
-    for (size_t k = 0; k < os.size(); ++k)
-      if (os[k] < inferred[k])
-        return ctx.error("output_shape [", dimsToString(os),
-                         "] is smaller than the inferred [",
-                         dimsToString(inferred), "]");
-    yd = os;
-    EMBER_TRY(checkResultSize(ctx, yd));
-  }
-  Tensor &y = ctx.setOutput(0, x.type().withDims(yd));
-  if (ctx.inferOnly())
-    return Status::ok();
+  EMBER_ASSIGN(MaxUnpoolShape u, maxUnpoolShape(ctx));
+  const Dims &inferred = u.inferred, &yd = u.out;
+  Tensor &y = ctx.out(0);
   // Indices address the inferred shape; that block sits at the origin of
   // the (possibly larger) output.
   std::vector<int64_t> is = stridesOf(inferred), ys = stridesOf(yd);
@@ -308,22 +233,9 @@ Status kernel_MaxUnpool(KernelContext &ctx) {
 // strides: (sum over the window of |x|^p)^(1/p); padding contributes 0.
 Status kernel_LpPool(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (x.rank() < 3 || x.rank() > 10)
-    return ctx.error("X must have rank 3 to 10 (N, C, spatial...), got ",
-                     x.type().toString());
-  if (!ctx.hasAttr("kernel_shape"))
-    return ctx.error("kernel_shape is required");
   int64_t p = ctx.attrInt("p", 2);
-  if (p < 1)
-    return ctx.error("p must be >= 1, got ", p);
-  Dims in(x.dims().begin() + 2, x.dims().end());
-  EMBER_ASSIGN(WindowGeom g, windowGeom(ctx, in, ctx.attrInts("kernel_shape"),
-                                        ctx.attrInt("ceil_mode", 0) != 0));
-  Dims od = {x.dim(0), x.dim(1)};
-  od.insert(od.end(), g.out.begin(), g.out.end());
-  Tensor &y = ctx.setOutput(0, Type(x.elem(), od));
-  if (ctx.inferOnly())
-    return Status::ok();
+  EMBER_ASSIGN(WindowGeom g, poolGeom(ctx, x));
+  Tensor &y = ctx.out(0);
   size_t nsp = g.rank();
   int64_t inP = numElements(g.in), outP = g.outSize(), kP = g.kernelSize();
   std::vector<int64_t> inStr = stridesOf(g.in), outStr = stridesOf(g.out),

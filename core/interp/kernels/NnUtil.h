@@ -4,42 +4,13 @@
 #pragma once
 
 #include "interp/Kernel.h"
+#include "ir/typerules/Parse.h"
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 namespace ember {
-
-// Geometry of an N-d sliding window over the spatial dims of an NC...
-// tensor: output extent and the padding in front of / after each dim.
-struct WindowGeom {
-  Dims in, kernel, strides, dilations, out;
-  Dims padBegin, padEnd; // explicit (or auto) pads; ceil-mode extras excluded
-  size_t rank() const { return in.size(); }
-  int64_t effKernel(size_t d) const {
-    return (kernel[d] - 1) * dilations[d] + 1;
-  }
-  int64_t outSize() const { return numElements(out); }
-  int64_t kernelSize() const { return numElements(kernel); }
-};
-
-// Reads auto_pad, strides, dilations, pads from the node (ONNX Conv/pool
-// semantics). `ceilMode` applies to explicit padding only.
-Expected<WindowGeom> windowGeom(const KernelContext &ctx, const Dims &in,
-                                const Dims &kernel, bool ceilMode);
-
-// numpy matmul shapes: 1-D operands are promoted and the extra dim dropped
-// from the result; batch dims broadcast.
-struct MatMulShape {
-  Dims out;            // result shape
-  Dims batch;          // broadcast batch dims
-  Dims aBatch, bBatch; // operand batch dims
-  int64_t M = 1, K = 1, N = 1;
-  int64_t numBatches() const { return numElements(batch); }
-};
-Expected<MatMulShape> matmulShape(const KernelContext &ctx, const Dims &a,
-                                  const Dims &b);
 
 // A 16-byte vector of T (GCC/Clang vector extension) for the matmul tile.
 template <typename T> struct Vec16 {
@@ -106,17 +77,6 @@ void gemmAccumulate(int64_t M, int64_t N, int64_t K, const T *A, int64_t lda,
     }
   }
 }
-
-// Convolution problem: X[N, C, in...] * W[M, C/group, kernel...].
-struct ConvProblem {
-  int64_t batch = 1, inC = 1, outC = 1, group = 1;
-  WindowGeom g;
-};
-
-// Validates X/W shapes and attributes (group, kernel_shape) and derives the
-// geometry; result dims are [N, M, out...].
-Expected<ConvProblem> convProblem(const KernelContext &ctx, const Dims &x,
-                                  const Dims &w);
 
 // Y[N, M, out...] += conv(X, W) in accumulation type T (Y must start zero
 // or hold the bias). im2col over column chunks + gemmAccumulate.

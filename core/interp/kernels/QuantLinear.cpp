@@ -15,24 +15,6 @@ namespace ember {
 
 namespace {
 
-bool is8Bit(ElemKind k) { return k == ElemKind::U8 || k == ElemKind::I8; }
-
-// Zero points / scales along one dim: a single value or one per index.
-Status checkVecParam(KernelContext &ctx, size_t i, int64_t n, const char *what,
-                     bool wantFloat, ElemKind intKind = ElemKind::U8) {
-  if (!ctx.has(i))
-    return Status::ok();
-  const Tensor &t = ctx.in(i);
-  if (t.rank() > 1 || (t.size() != 1 && t.size() != n))
-    return ctx.error(what, " ", t.type().toString(), " must be a scalar or [",
-                     n, "]");
-  if (wantFloat ? !isComputeFloatKind(t.elem()) : t.elem() != intKind)
-    return ctx.error(what, " has type ", elemKindName(t.elem()),
-                     wantFloat ? ", expected floating point"
-                               : ", expected the quantized input type");
-  return Status::ok();
-}
-
 int64_t paramAt(const KernelContext &ctx, size_t i, int64_t j) {
   if (!ctx.has(i))
     return 0;
@@ -84,15 +66,8 @@ int64_t requantTo(ElemKind k, int32_t acc, quant::Multiplier m, int64_t zp) {
 
 Status kernel_MatMulInteger(KernelContext &ctx) {
   const Tensor &a = ctx.in(0), &b = ctx.in(1);
-  if (!is8Bit(a.elem()) || !is8Bit(b.elem()))
-    return ctx.unsupportedError("operand types ", elemKindName(a.elem()),
-                                " and ", elemKindName(b.elem()));
   EMBER_ASSIGN(MatMulShape s, matmulShape(ctx, a.dims(), b.dims()));
-  EMBER_TRY(checkVecParam(ctx, 2, s.M, "a_zero_point", false, a.elem()));
-  EMBER_TRY(checkVecParam(ctx, 3, s.N, "b_zero_point", false, b.elem()));
-  Tensor &y = ctx.setOutput(0, Type(ElemKind::I32, s.out));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   int64_t K = s.K, N = s.N;
   auto av = centered(a, ctx, 2, [&](int64_t i) { return (i / K) % s.M; });
   auto bv = centered(b, ctx, 3, [&](int64_t i) { return i % N; });
@@ -103,22 +78,8 @@ Status kernel_MatMulInteger(KernelContext &ctx) {
 
 Status kernel_QLinearMatMul(KernelContext &ctx) {
   const Tensor &a = ctx.in(0), &b = ctx.in(3);
-  if (!is8Bit(a.elem()) || !is8Bit(b.elem()))
-    return ctx.unsupportedError("operand types ", elemKindName(a.elem()),
-                                " and ", elemKindName(b.elem()));
   EMBER_ASSIGN(MatMulShape s, matmulShape(ctx, a.dims(), b.dims()));
-  ElemKind yk = ctx.in(7).elem();
-  if (!is8Bit(yk))
-    return ctx.unsupportedError("output type ", elemKindName(yk));
-  EMBER_TRY(checkVecParam(ctx, 1, s.M, "a_scale", true));
-  EMBER_TRY(checkVecParam(ctx, 2, s.M, "a_zero_point", false, a.elem()));
-  EMBER_TRY(checkVecParam(ctx, 4, s.N, "b_scale", true));
-  EMBER_TRY(checkVecParam(ctx, 5, s.N, "b_zero_point", false, b.elem()));
-  EMBER_TRY(checkVecParam(ctx, 6, 1, "y_scale", true));
-  EMBER_TRY(checkVecParam(ctx, 7, 1, "y_zero_point", false, yk));
-  Tensor &y = ctx.setOutput(0, Type(yk, s.out));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   int64_t M = s.M, K = s.K, N = s.N;
   auto av = centered(a, ctx, 2, [&](int64_t i) { return (i / K) % M; });
   auto bv = centered(b, ctx, 5, [&](int64_t i) { return i % N; });
@@ -127,7 +88,7 @@ Status kernel_QLinearMatMul(KernelContext &ctx) {
   for (int64_t i = 0; i < int64_t(acc.size()); ++i) {
     int64_t row = (i / N) % M, col = i % N;
     quant::Multiplier m = multiplier(ctx.in(1), row, ctx.in(4), col, ctx.in(6));
-    y.setInt(i, requantTo(yk, acc[size_t(i)], m, yz));
+    y.setInt(i, requantTo(y.elem(), acc[size_t(i)], m, yz));
   }
   return Status::ok();
 }
@@ -147,24 +108,12 @@ Expected<std::vector<int32_t>> integerConv(KernelContext &ctx,
   return y;
 }
 
-Dims convOutDims(const ConvProblem &p) {
-  Dims od{p.batch, p.outC};
-  od.insert(od.end(), p.g.out.begin(), p.g.out.end());
-  return od;
-}
 } // namespace
 
 Status kernel_ConvInteger(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &w = ctx.in(1);
-  if (!is8Bit(x.elem()) || !is8Bit(w.elem()))
-    return ctx.unsupportedError("operand types ", elemKindName(x.elem()),
-                                " and ", elemKindName(w.elem()));
   EMBER_ASSIGN(ConvProblem p, convProblem(ctx, x.dims(), w.dims()));
-  EMBER_TRY(checkVecParam(ctx, 2, 1, "x_zero_point", false, x.elem()));
-  EMBER_TRY(checkVecParam(ctx, 3, p.outC, "w_zero_point", false, w.elem()));
-  Tensor &y = ctx.setOutput(0, Type(ElemKind::I32, convOutDims(p)));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   EMBER_ASSIGN(auto acc, integerConv(ctx, p, 0, 2, 1, 3));
   std::copy(acc.begin(), acc.end(), y.data<int32_t>());
   return Status::ok();
@@ -173,26 +122,8 @@ Status kernel_ConvInteger(KernelContext &ctx) {
 // QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B?)
 Status kernel_QLinearConv(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &w = ctx.in(3);
-  if (!is8Bit(x.elem()) || !is8Bit(w.elem()))
-    return ctx.unsupportedError("operand types ", elemKindName(x.elem()),
-                                " and ", elemKindName(w.elem()));
   EMBER_ASSIGN(ConvProblem p, convProblem(ctx, x.dims(), w.dims()));
-  ElemKind yk = ctx.in(7).elem();
-  if (!is8Bit(yk))
-    return ctx.unsupportedError("output type ", elemKindName(yk));
-  EMBER_TRY(checkVecParam(ctx, 1, 1, "x_scale", true));
-  EMBER_TRY(checkVecParam(ctx, 2, 1, "x_zero_point", false, x.elem()));
-  EMBER_TRY(checkVecParam(ctx, 4, p.outC, "w_scale", true));
-  EMBER_TRY(checkVecParam(ctx, 5, p.outC, "w_zero_point", false, w.elem()));
-  EMBER_TRY(checkVecParam(ctx, 6, 1, "y_scale", true));
-  EMBER_TRY(checkVecParam(ctx, 7, 1, "y_zero_point", false, yk));
-  if (ctx.has(8) &&
-      (ctx.in(8).elem() != ElemKind::I32 || ctx.in(8).dims() != Dims{p.outC}))
-    return ctx.error("B ", ctx.in(8).type().toString(), " must be i32[", p.outC,
-                     "]");
-  Tensor &y = ctx.setOutput(0, Type(yk, convOutDims(p)));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   EMBER_ASSIGN(auto acc, integerConv(ctx, p, 0, 2, 3, 5));
   int64_t outP = p.g.outSize(), yz = ctx.in(7).getInt(0);
   std::vector<quant::Multiplier> mult(size_t(p.outC));
@@ -202,7 +133,7 @@ Status kernel_QLinearConv(KernelContext &ctx) {
     int64_t m = (i / outP) % p.outC;
     int32_t v = quant::wrapAdd(acc[size_t(i)],
                                ctx.has(8) ? int32_t(ctx.in(8).getInt(m)) : 0);
-    y.setInt(i, requantTo(yk, v, mult[size_t(m)], yz));
+    y.setInt(i, requantTo(y.elem(), v, mult[size_t(m)], yz));
   }
   return Status::ok();
 }

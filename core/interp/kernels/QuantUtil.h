@@ -10,32 +10,6 @@
 
 namespace ember {
 
-// Maps a flat element index of x to the index of its scale/zero point.
-struct QuantIndexer {
-  enum Mode { PerTensor, PerAxis, Blocked } mode = PerTensor;
-  int64_t axisDim = 1, inner = 1, block = 1, scaleAxisDim = 1;
-  int64_t operator()(int64_t flat) const {
-    if (mode == PerTensor)
-      return 0;
-    int64_t a = (flat / inner) % axisDim;
-    if (mode == PerAxis)
-      return a;
-    int64_t o = flat / (inner * axisDim), i = flat % inner;
-    return (o * scaleAxisDim + a / block) * inner + i;
-  }
-};
-
-// Validates scale (and zero point, when given) against x for the axis and
-// block_size attributes.
-Expected<QuantIndexer> quantIndexer(const KernelContext &ctx, const Dims &x,
-                                    const Tensor &scale, const Tensor *zp);
-
-// True for the integer kinds quantized tensors may have here.
-inline bool isQuantKind(ElemKind k) {
-  return k == ElemKind::U8 || k == ElemKind::I8 || k == ElemKind::U16 ||
-         k == ElemKind::I16;
-}
-
 // Rounds half to even and saturates to Q's range.
 template <typename Q> Q saturateRound(double v) {
   if (std::isnan(v))

@@ -3,6 +3,7 @@
 // forward/reverse/bidirectional, GRU linear_before_reset, LSTM peepholes
 // and input_forget). Steps past sequence_lens[b] output zeros and keep the
 // state.
+#include "ir/typerules/Recurrent.h"
 #include "interp/Kernel.h"
 
 #include <cmath>
@@ -11,9 +12,8 @@ namespace ember {
 
 namespace {
 
-struct Act {
-  std::string name;
-  double alpha = 0, beta = 0;
+// An activation of `activations` (ir/typerules/Recurrent.h) as a function.
+struct Act : RecurrentAct {
   double operator()(double x) const {
     if (name == "Sigmoid")
       return 1 / (1 + std::exp(-x));
@@ -40,116 +40,18 @@ struct Act {
   }
 };
 
-bool knownAct(const std::string &n) {
-  for (const char *k :
-       {"Sigmoid", "Tanh", "Relu", "Affine", "LeakyRelu", "ThresholdedRelu",
-        "ScaledTanh", "HardSigmoid", "Elu", "Softsign", "Softplus"})
-    if (n == k)
-      return true;
-  return false;
-}
-
-// Reads `activations` (nPer per direction, defaults `defs`) with their
-// activation_alpha / activation_beta, consumed in order by the
-// activations that take them.
-Expected<std::vector<Act>> readActs(KernelContext &ctx, int64_t dirs,
-                                    const std::vector<std::string> &defs) {
-  std::vector<std::string> names;
-  auto it = ctx.node().attrs.find("activations");
-  if (it != ctx.node().attrs.end())
-    names = it->second.strings;
-  size_t nPer = defs.size();
-  if (names.empty())
-    for (int64_t d = 0; d < dirs; ++d)
-      names.insert(names.end(), defs.begin(), defs.end());
-  if (names.size() == nPer && dirs == 2) // one list for both directions
-    names.insert(names.end(), names.begin(), names.end());
-  if (names.size() != nPer * size_t(dirs))
-    return ctx.error("expects ", nPer * size_t(dirs), " activations, got ",
-                     names.size());
-  std::vector<double> al = ctx.attrFloats("activation_alpha"),
-                      be = ctx.attrFloats("activation_beta");
-  size_t ai = 0, bi = 0;
-  std::vector<Act> acts;
-  for (auto &n : names) {
-    if (!knownAct(n))
-      return ctx.unsupportedError("activation '", n, "'");
-    Act a;
-    a.name = n;
-    bool usesA = n == "Affine" || n == "LeakyRelu" || n == "ThresholdedRelu" ||
-                 n == "ScaledTanh" || n == "HardSigmoid" || n == "Elu";
-    bool usesB = n == "Affine" || n == "ScaledTanh" || n == "HardSigmoid";
-    double defA = n == "LeakyRelu" ? 0.01 : n == "HardSigmoid" ? 0.2 : 1.0;
-    double defB = n == "HardSigmoid" ? 0.5 : 0.0;
-    a.alpha = usesA ? (ai < al.size() ? al[ai++] : defA) : 0;
-    a.beta = usesB ? (bi < be.size() ? be[bi++] : defB) : 0;
-    acts.push_back(a);
-  }
-  return acts;
-}
-
-enum class Cell { Rnn, Gru, Lstm };
+using Cell = RecurrentCell;
 
 Status runRecurrent(KernelContext &ctx, Cell cell) {
   const Tensor &x = ctx.in(0), &w = ctx.in(1), &r = ctx.in(2);
-  int64_t G = cell == Cell::Rnn ? 1 : cell == Cell::Gru ? 3 : 4;
-  if (!isFloatKind(x.elem()))
-    return ctx.unsupportedError("element type ", elemKindName(x.elem()));
-  if (w.elem() != x.elem() || r.elem() != x.elem())
-    return ctx.error("X, W and R must have one element type");
-  if (x.rank() != 3 || w.rank() != 3 || r.rank() != 3)
-    return ctx.error("X, W and R must be 3-D, got ", x.type().toString(), ", ",
-                     w.type().toString(), ", ", r.type().toString());
-  std::string dir = ctx.attrString("direction", "forward");
-  if (dir != "forward" && dir != "reverse" && dir != "bidirectional")
-    return ctx.error("unknown direction '", dir, "'");
-  int64_t D = dir == "bidirectional" ? 2 : 1;
-  int64_t layout = ctx.attrInt("layout", 0);
-  if (layout != 0 && layout != 1)
-    return ctx.error("layout must be 0 or 1");
-  int64_t S = layout ? x.dim(1) : x.dim(0), B = layout ? x.dim(0) : x.dim(1),
-          I = x.dim(2);
-  int64_t H = ctx.attrInt("hidden_size", r.dim(2));
-  if (H < 1 || w.dims() != Dims{D, G * H, I} || r.dims() != Dims{D, G * H, H})
-    return ctx.error("W ", w.type().toString(), " / R ", r.type().toString(),
-                     " must be [", D, ",", G * H, ",", I, "] / [", D, ",",
-                     G * H, ",", H, "]");
-  auto checkOpt = [&](size_t i, const Dims &want, const char *what) -> Status {
-    if (!ctx.has(i))
-      return Status::ok();
-    const Tensor &t = ctx.in(i);
-    if (t.dims() != want || (i != 4 && t.elem() != x.elem()))
-      return ctx.error(
-          what, " ", t.type().toString(), " must be ",
-          Type(i == 4 ? ElemKind::I32 : x.elem(), want).toString());
-    if (i == 4 && !isIntKind(t.elem()))
-      return ctx.error("sequence_lens must be integer");
-    return Status::ok();
-  };
-  Dims stateDims = layout ? Dims{B, D, H} : Dims{D, B, H};
-  EMBER_TRY(checkOpt(3, {D, 2 * G * H}, "B"));
-  EMBER_TRY(checkOpt(4, {B}, "sequence_lens"));
-  EMBER_TRY(checkOpt(5, stateDims, "initial_h"));
-  if (cell == Cell::Lstm) {
-    EMBER_TRY(checkOpt(6, stateDims, "initial_c"));
-    EMBER_TRY(checkOpt(7, {D, 3 * H}, "P"));
-  }
-  std::vector<std::string> defs =
-      cell == Cell::Rnn   ? std::vector<std::string>{"Tanh"}
-      : cell == Cell::Gru ? std::vector<std::string>{"Sigmoid", "Tanh"}
-                          : std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"};
-  EMBER_ASSIGN(std::vector<Act> acts, readActs(ctx, D, defs));
+  EMBER_ASSIGN(RecurrentShape p, recurrentShape(ctx, cell));
+  int64_t G = p.G, D = p.D, layout = p.layout, S = p.S, B = p.B, I = p.I,
+          H = p.H;
+  const std::string &dir = p.direction;
+  std::vector<Act> acts;
+  for (const RecurrentAct &a : p.acts)
+    acts.push_back(Act{a});
   size_t nout = ctx.numOutputs();
-  size_t maxOut = cell == Cell::Lstm ? 3 : 2;
-  if (nout > maxOut)
-    return ctx.error("expects at most ", maxOut, " results, got ", nout);
-  Dims yd = layout ? Dims{B, S, D, H} : Dims{S, D, B, H};
-  if (nout > 0)
-    ctx.setOutput(0, Type(x.elem(), yd));
-  for (size_t i = 1; i < nout; ++i)
-    ctx.setOutput(i, Type(x.elem(), stateDims));
-  if (ctx.inferOnly())
-    return Status::ok();
 
   double clip = ctx.attrFloat("clip", 0.0);
   bool hasClip = ctx.hasAttr("clip");
@@ -181,7 +83,7 @@ Status runRecurrent(KernelContext &ctx, Cell cell) {
                       xv = x.toDoubles();
   for (int64_t d = 0; d < D; ++d) {
     bool rev = dir == "reverse" || d == 1;
-    const Act *a = &acts[size_t(d) * defs.size()];
+    const Act *a = &acts[size_t(d) * p.actsPerDir];
     auto wAt = [&](int64_t row, int64_t i) {
       return wv[size_t((d * G * H + row) * I + i)];
     };

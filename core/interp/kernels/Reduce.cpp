@@ -196,9 +196,7 @@ void reduceTyped(Red r, const Tensor &x, const ReducePlan &p, Tensor &y) {
 Status reduceKernel(KernelContext &ctx, Red r) {
   const Tensor &x = ctx.in(0);
   EMBER_ASSIGN(ReducePlan p, planReduce(ctx));
-  Tensor &y = ctx.setOutput(0, Type(x.elem(), p.outDims));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   dispatchElem(x.elem(), [&](auto tag) {
     using T = decltype(tag);
     reduceTyped<T>(r, x, p, y);

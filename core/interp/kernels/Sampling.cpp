@@ -15,8 +15,6 @@ namespace ember {
 
 namespace {
 
-enum class PadMode { Zeros, Border, Reflection };
-
 // Reflects x into [lo, hi] by repeated mirroring at the near border.
 double reflectCoord(double x, double lo, double hi) {
   double rng = hi - lo;
@@ -47,39 +45,13 @@ void cubicCoeffs(double t, double c[4]) {
 
 Status kernel_GridSample(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  EMBER_TRY(requireFloat(ctx, 1, "grid"));
   const Tensor &g = ctx.in(1);
-  if (x.rank() < 3)
-    return ctx.error("X must have rank >= 3, got ", x.type().toString());
+  EMBER_ASSIGN(GridSampleParams gp, gridSampleParams(ctx));
   size_t r = x.rank() - 2;
-  if (g.rank() != r + 2 || g.dim(0) != x.dim(0) || g.dim(r + 1) != int64_t(r))
-    return ctx.error("grid ", g.type().toString(), " must be [", x.dim(0),
-                     ", ...", r, " dims..., ", r, "] for X ",
-                     x.type().toString());
-  std::string mode = ctx.attrString("mode", "linear");
-  if (mode == "bilinear")
-    mode = "linear";
-  if (mode == "bicubic")
-    mode = "cubic";
-  if (mode != "linear" && mode != "nearest" && mode != "cubic")
-    return ctx.error("unknown mode '", mode, "'");
-  std::string pm = ctx.attrString("padding_mode", "zeros");
-  PadMode pad;
-  if (pm == "zeros")
-    pad = PadMode::Zeros;
-  else if (pm == "border")
-    pad = PadMode::Border;
-  else if (pm == "reflection")
-    pad = PadMode::Reflection;
-  else
-    return ctx.error("unknown padding_mode '", pm, "'");
-  bool align = ctx.attrInt("align_corners", 0) != 0;
-  Dims yd{x.dim(0), x.dim(1)};
-  for (size_t k = 0; k < r; ++k)
-    yd.push_back(g.dim(k + 1));
-  Tensor &y = ctx.setOutput(0, Type(x.elem(), yd));
-  if (ctx.inferOnly())
-    return Status::ok();
+  const std::string &mode = gp.mode;
+  GridPadMode pad = gp.pad;
+  bool align = gp.align;
+  Tensor &y = ctx.out(0);
   if (y.size() == 0)
     return Status::ok();
   for (size_t k = 0; k < r; ++k)
@@ -90,7 +62,7 @@ Status kernel_GridSample(KernelContext &ctx) {
   Dims sd(x.dims().begin() + 2, x.dims().end());
   std::vector<int64_t> sstr = stridesOf(sd);
   int64_t inSp = numElements(sd),
-          outSp = numElements(Dims(yd.begin() + 2, yd.end()));
+          outSp = numElements(Dims(y.dims().begin() + 2, y.dims().end()));
   std::vector<double> lo(r), hi(r);
   for (size_t k = 0; k < r; ++k) {
     lo[k] = align ? 0.0 : -0.5;
@@ -100,9 +72,9 @@ Status kernel_GridSample(KernelContext &ctx) {
   // means "outside" (zeros padding).
   auto mapIndex = [&](int64_t i, size_t k) -> int64_t {
     int64_t d = sd[k];
-    if (pad == PadMode::Zeros)
+    if (pad == GridPadMode::Zeros)
       return i >= 0 && i < d ? i : -1;
-    if (pad == PadMode::Border)
+    if (pad == GridPadMode::Border)
       return std::clamp<int64_t>(i, 0, d - 1);
     int64_t j = toIndex(reflectCoord(double(i), lo[k], hi[k]));
     return std::clamp<int64_t>(j, 0, d - 1);
@@ -123,9 +95,9 @@ Status kernel_GridSample(KernelContext &ctx) {
         if (mode == "nearest")
           c = std::nearbyint(c);
         if (c < lo[k] || c > hi[k]) {
-          if (pad == PadMode::Border)
+          if (pad == GridPadMode::Border)
             c = std::clamp(c, 0.0, L - 1);
-          else if (pad == PadMode::Reflection)
+          else if (pad == GridPadMode::Reflection)
             c = reflectCoord(c, lo[k], hi[k]);
         }
         if (mode == "nearest") {
@@ -176,29 +148,11 @@ Status kernel_GridSample(KernelContext &ctx) {
 }
 
 Status kernel_AffineGrid(KernelContext &ctx) {
-  EMBER_TRY(requireFloat(ctx, 0, "theta"));
   const Tensor &th = ctx.in(0);
-  EMBER_ASSIGN(std::vector<int64_t> size, ctx.ints(1));
-  if (size.size() != 4 && size.size() != 5)
-    return ctx.error("size must have 4 or 5 values, got ", size.size());
-  size_t r = size.size() - 2;
-  for (int64_t v : size)
-    if (v < 0)
-      return ctx.error("size has a negative value ", v);
-  if (th.rank() != 3 || th.dim(0) != size[0] || th.dim(1) != int64_t(r) ||
-      th.dim(2) != int64_t(r + 1))
-    return ctx.error("theta ", th.type().toString(), " must be [", size[0],
-                     ", ", r, ", ", r + 1, "]");
   bool align = ctx.attrInt("align_corners", 0) != 0;
-  Dims yd{size[0]};
-  for (size_t k = 0; k < r; ++k)
-    yd.push_back(size[k + 2]);
-  yd.push_back(int64_t(r));
-  EMBER_TRY(checkResultSize(ctx, yd));
-  Tensor &y = ctx.setOutput(0, Type(th.elem(), yd));
-  if (ctx.inferOnly())
-    return Status::ok();
-  Dims sd(size.begin() + 2, size.end());
+  Tensor &y = ctx.out(0);
+  size_t r = y.rank() - 2;
+  Dims sd(y.dims().begin() + 1, y.dims().end() - 1);
   auto coord = [&](int64_t i, int64_t L) {
     if (align)
       return L == 1 ? -1.0 : -1.0 + 2.0 * double(i) / double(L - 1);
@@ -208,7 +162,7 @@ Status kernel_AffineGrid(KernelContext &ctx) {
   int64_t sp = numElements(sd);
   std::vector<int64_t> str = stridesOf(sd);
   std::vector<double> h(r + 1);
-  for (int64_t n = 0; n < size[0]; ++n)
+  for (int64_t n = 0; n < y.dim(0); ++n)
     for (int64_t p = 0; p < sp; ++p) {
       // Homogeneous point (x, y[, z], 1): x runs along the last dim.
       for (size_t k = 0; k < r; ++k) {
@@ -229,38 +183,16 @@ Status kernel_AffineGrid(KernelContext &ctx) {
 }
 
 Status kernel_RoiAlign(KernelContext &ctx) {
-  EMBER_TRY(requireFloat(ctx, 0, "X"));
-  EMBER_TRY(requireFloat(ctx, 1, "rois"));
-  EMBER_TRY(requireIndex(ctx, 2, "batch_indices"));
   const Tensor &x = ctx.in(0), &rois = ctx.in(1), &bi = ctx.in(2);
-  if (x.rank() != 4)
-    return ctx.error("X must be [N, C, H, W], got ", x.type().toString());
-  if (rois.rank() != 2 || rois.dim(1) != 4)
-    return ctx.error("rois must be [num_rois, 4], got ",
-                     rois.type().toString());
-  if (bi.rank() != 1 || bi.dim(0) != rois.dim(0))
-    return ctx.error("batch_indices ", bi.type().toString(), " must be [",
-                     rois.dim(0), "]");
-  std::string ctm =
-      ctx.attrString("coordinate_transformation_mode", "half_pixel");
-  if (ctm != "half_pixel" && ctm != "output_half_pixel")
-    return ctx.error("unknown coordinate_transformation_mode '", ctm, "'");
-  std::string mode = ctx.attrString("mode", "avg");
-  if (mode != "avg" && mode != "max")
-    return ctx.error("unknown mode '", mode, "'");
-  int64_t ph = ctx.attrInt("output_height", 1),
-          pw = ctx.attrInt("output_width", 1);
-  int64_t sr = ctx.attrInt("sampling_ratio", 0);
-  double scale = ctx.attrFloat("spatial_scale", 1.0);
-  if (ph <= 0 || pw <= 0 || sr < 0 || ph > 65536 || pw > 65536 || sr > 4096)
-    return ctx.error("output sizes must be positive and sampling_ratio >= 0");
+  EMBER_ASSIGN(RoiAlignParams rp, roiAlignParams(ctx));
+  const std::string &mode = rp.mode;
+  int64_t ph = rp.ph, pw = rp.pw, sr = rp.samplingRatio;
+  double scale = rp.scale;
   int64_t R = rois.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
-  Tensor &y = ctx.setOutput(0, Type(x.elem(), {R, C, ph, pw}));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   if ((H == 0 || W == 0) && y.size() != 0)
     return ctx.error("cannot pool from an empty image ", x.type().toString());
-  bool half = ctm == "half_pixel";
+  bool half = rp.halfPixel;
   std::vector<double> xv = x.toDoubles(), rv = rois.toDoubles();
   std::vector<int64_t> bv = bi.toInts();
   std::vector<double> out(size_t(y.size()));
@@ -354,59 +286,16 @@ Status kernel_RoiAlign(KernelContext &ctx) {
 }
 
 Status kernel_DeformConv(KernelContext &ctx) {
-  EMBER_TRY(requireFloat(ctx, 0, "X"));
   const Tensor &x = ctx.in(0), &w = ctx.in(1), &of = ctx.in(2);
-  if (x.rank() != 4)
-    return ctx.unsupportedError("only 2-D DeformConv ([N, C, H, W]) is "
-                                "supported, got ",
-                                x.type().toString());
-  if (w.rank() != 4 || w.elem() != x.elem() || of.elem() != x.elem())
-    return ctx.error("W must be [M, C/group, kH, kW] of X's type, got ",
-                     w.type().toString());
+  EMBER_ASSIGN(DeformConvParams dp, deformConvParams(ctx));
   int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), Wd = x.dim(3);
   int64_t M = w.dim(0);
-  int64_t group = ctx.attrInt("group", 1), og = ctx.attrInt("offset_group", 1);
-  std::vector<int64_t> ks = ctx.attrInts("kernel_shape");
-  if (ks.empty())
-    ks = {w.dim(2), w.dim(3)};
-  std::vector<int64_t> dil = ctx.attrInts("dilations");
-  if (dil.empty())
-    dil = {1, 1};
-  std::vector<int64_t> pads = ctx.attrInts("pads");
-  if (pads.empty())
-    pads = {0, 0, 0, 0};
-  std::vector<int64_t> st = ctx.attrInts("strides");
-  if (st.empty())
-    st = {1, 1};
-  if (ks.size() != 2 || dil.size() != 2 || pads.size() != 4 || st.size() != 2)
-    return ctx.error("kernel_shape, dilations, strides need 2 values, pads 4");
-  if (group <= 0 || og <= 0 || C % group != 0 || M % group != 0 ||
-      w.dim(1) != C / group || C % og != 0 || ks[0] != w.dim(2) ||
-      ks[1] != w.dim(3))
-    return ctx.error("inconsistent channels: X ", x.type().toString(), ", W ",
-                     w.type().toString(), ", group ", group, ", offset_group ",
-                     og);
-  for (size_t k = 0; k < 2; ++k)
-    if (st[k] <= 0 || dil[k] <= 0 || ks[k] <= 0)
-      return ctx.error("strides, dilations and kernel_shape must be positive");
-  int64_t kh = ks[0], kw = ks[1];
-  int64_t oh = (H + pads[0] + pads[2] - ((kh - 1) * dil[0] + 1)) / st[0] + 1;
-  int64_t ow = (Wd + pads[1] + pads[3] - ((kw - 1) * dil[1] + 1)) / st[1] + 1;
-  if (oh <= 0 || ow <= 0)
-    return ctx.error("empty output for X ", x.type().toString());
-  Dims offD{N, og * kh * kw * 2, oh, ow};
-  if (of.dims() != offD)
-    return ctx.error("offset ", of.type().toString(), " must be [",
-                     dimsToString(offD), "]");
+  int64_t group = dp.group, og = dp.offsetGroup;
+  const std::vector<int64_t> &dil = dp.dilations, &pads = dp.pads,
+                             &st = dp.strides;
+  int64_t kh = dp.kernel[0], kw = dp.kernel[1], oh = dp.outH, ow = dp.outW;
   bool hasB = ctx.has(3), hasMask = ctx.has(4);
-  if (hasB && (ctx.in(3).rank() != 1 || ctx.in(3).dim(0) != M))
-    return ctx.error("B must be [", M, "], got ", ctx.in(3).type().toString());
-  if (hasMask && ctx.in(4).dims() != Dims{N, og * kh * kw, oh, ow})
-    return ctx.error("mask ", ctx.in(4).type().toString(), " must be [", N,
-                     ", ", og * kh * kw, ", ", oh, ", ", ow, "]");
-  Tensor &y = ctx.setOutput(0, Type(x.elem(), {N, M, oh, ow}));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   std::vector<double> xv = x.toDoubles(), wv = w.toDoubles(),
                       ov = of.toDoubles(), out(size_t(y.size()), 0.0);
   std::vector<double> bv, mv;

@@ -10,50 +10,21 @@ namespace ember {
 
 Status kernel_Shape(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  int64_t r = int64_t(x.rank());
-  auto clampIndex = [r](int64_t v) {
-    if (v < 0)
-      v = v < -r ? 0 : v + r;
-    return std::min(v, r);
-  };
-  int64_t start = clampIndex(ctx.attrInt("start", 0));
-  int64_t end = ctx.hasAttr("end") ? clampIndex(ctx.attrInt("end", r)) : r;
-  int64_t len = std::max<int64_t>(end - start, 0);
-  Tensor &y = ctx.setOutput(0, Type(ElemKind::I64, {len}));
-  if (ctx.inferOnly())
-    return Status::ok();
-  for (int64_t i = 0; i < len; ++i)
+  int64_t start = shapeStart(ctx);
+  Tensor &y = ctx.out(0);
+  for (int64_t i = 0; i < y.size(); ++i)
     y.data<int64_t>()[i] = x.dim(size_t(start + i));
   return Status::ok();
 }
 
 Status kernel_Size(KernelContext &ctx) {
-  Tensor &y = ctx.setOutput(0, Type(ElemKind::I64, {}));
-  if (!ctx.inferOnly())
-    y.data<int64_t>()[0] = ctx.in(0).size();
+  ctx.out(0).data<int64_t>()[0] = ctx.in(0).size();
   return Status::ok();
 }
 
 Status kernel_ConstantOfShape(KernelContext &ctx) {
-  if (ctx.in(0).rank() != 1)
-    return ctx.error("shape operand must be 1-D, got ",
-                     ctx.in(0).type().toString());
-  EMBER_ASSIGN(std::vector<int64_t> shape, ctx.ints(0));
-  for (int64_t s : shape)
-    if (s < 0)
-      return ctx.error("negative dimension ", s, " in shape [",
-                       dimsToString(Dims(shape)), "]");
-  Tensor value = Tensor::scalar(ElemKind::F32, 0);
-  if (ctx.hasAttr("value")) {
-    const Tensor *v = ctx.node().attrTensor("value");
-    if (!v || v->size() != 1)
-      return ctx.error("value must be a one-element tensor");
-    value = *v;
-  }
-  EMBER_TRY(checkResultSize(ctx, Dims(shape)));
-  Tensor &y = ctx.setOutput(0, Type(value.elem(), Dims(shape)));
-  if (ctx.inferOnly())
-    return Status::ok();
+  EMBER_ASSIGN(Tensor value, constantOfShapeValue(ctx));
+  Tensor &y = ctx.out(0);
   size_t es = elemSize(value.elem());
   for (int64_t i = 0; i < y.size(); ++i)
     std::memcpy(y.raw() + size_t(i) * es, value.raw(), es);
@@ -64,91 +35,28 @@ Status kernel_ConstantOfShape(KernelContext &ctx) {
 // elements start + i * delta. Integers are computed exactly; floats in
 // double and rounded once to the element type (numpy.arange).
 Status kernel_Range(KernelContext &ctx) {
-  ElemKind k = ctx.in(0).elem();
-  for (size_t i = 0; i < 3; ++i) {
-    if (ctx.in(i).elem() != k)
-      return ctx.error("operands must share one element type, got ",
-                       ctx.in(0).type().toString(), ", ",
-                       ctx.in(1).type().toString(), ", ",
-                       ctx.in(2).type().toString());
-    if (ctx.in(i).size() != 1)
-      return ctx.error("operand #", i, " must be a scalar, got ",
-                       ctx.in(i).type().toString());
-  }
-  constexpr int64_t kMaxElems = int64_t(1) << 40;
-  int64_t n = 0;
-  std::vector<int64_t> iv;
-  std::vector<double> fv;
-  if (isFloatKind(k)) {
-    for (size_t i = 0; i < 3; ++i) {
-      EMBER_ASSIGN(std::vector<double> v, ctx.floats(i));
-      fv.push_back(v[0]);
-    }
-    if (fv[2] == 0 || !std::isfinite(fv[0]) || !std::isfinite(fv[1]) ||
-        !std::isfinite(fv[2]))
-      return ctx.error("start ", fv[0], ", limit ", fv[1], ", delta ", fv[2],
-                       " do not describe a finite range");
-    double c = std::ceil((fv[1] - fv[0]) / fv[2]);
-    if (c > double(kMaxElems))
-      return ctx.error("range of ", c, " elements is too large");
-    n = c > 0 ? int64_t(c) : 0;
-  } else {
-    for (size_t i = 0; i < 3; ++i) {
-      EMBER_ASSIGN(std::vector<int64_t> v, ctx.ints(i));
-      iv.push_back(v[0]);
-    }
-    int64_t s = iv[0], l = iv[1], d = iv[2];
-    if (d == 0)
-      return ctx.error("delta is 0");
-    // Spans are computed in uint64, where they cannot overflow.
-    if (d > 0 && l > s)
-      n = int64_t((uint64_t(l) - uint64_t(s) - 1) / uint64_t(d) + 1);
-    else if (d < 0 && l < s)
-      n = int64_t(
-          (uint64_t(s) - uint64_t(l) - 1) / (uint64_t(0) - uint64_t(d)) + 1);
-    if (n > kMaxElems || n < 0)
-      return ctx.error("range of ", n, " elements is too large");
-  }
-  Tensor &y = ctx.setOutput(0, Type(k, {n}));
-  if (ctx.inferOnly())
-    return Status::ok();
-  for (int64_t i = 0; i < n; ++i) {
-    if (isFloatKind(k))
-      y.setDouble(i, fv[0] + double(i) * fv[2]);
+  const Tensor &start = ctx.in(0), &delta = ctx.in(2);
+  Tensor &y = ctx.out(0);
+  bool fl = isFloatKind(y.elem());
+  double f0 = fl ? start.getDouble(0) : 0, fd = fl ? delta.getDouble(0) : 0;
+  int64_t i0 = fl ? 0 : start.getInt(0), id = fl ? 0 : delta.getInt(0);
+  for (int64_t i = 0; i < y.size(); ++i) {
+    if (fl)
+      y.setDouble(i, f0 + double(i) * fd);
     else
-      y.setInt(i, int64_t(uint64_t(iv[0]) + uint64_t(i) * uint64_t(iv[2])));
+      y.setInt(i, int64_t(uint64_t(i0) + uint64_t(i) * uint64_t(id)));
   }
   return Status::ok();
 }
 
 Status kernel_OneHot(KernelContext &ctx) {
   const Tensor &ind = ctx.in(0), &vals = ctx.in(2);
-  if (ind.elem() == ElemKind::Bool)
-    return ctx.error("indices must be numeric");
-  EMBER_ASSIGN(const Tensor *dt, ctx.valueOf(1));
-  if (dt->size() != 1)
-    return ctx.error("depth must have one element, got ",
-                     dt->type().toString());
-  double depthD = dt->getDouble(0);
-  if (!(depthD >= 1) || depthD > double(int64_t(1) << 40))
-    return ctx.error("depth must be positive, got ", depthD);
-  int64_t depth = int64_t(depthD);
-  if (vals.size() != 2 || vals.rank() != 1)
-    return ctx.error("values must be [2] (off, on), got ",
-                     vals.type().toString());
   size_t r = ind.rank();
   int64_t axis = ctx.attrInt("axis", -1);
   if (axis < 0)
     axis += int64_t(r) + 1;
-  if (axis < 0 || axis > int64_t(r))
-    return ctx.error("axis ", ctx.attrInt("axis", -1),
-                     " out of range for rank ", r + 1);
-  Dims yd = ind.dims();
-  yd.insert(yd.begin() + axis, depth);
-  EMBER_TRY(checkResultSize(ctx, yd));
-  Tensor &y = ctx.setOutput(0, Type(vals.elem(), yd));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
+  int64_t depth = y.dim(size_t(axis));
   int64_t outer = 1, inner = 1;
   for (size_t k = 0; k < r; ++k)
     if (int64_t(k) < axis)
@@ -171,15 +79,7 @@ Status kernel_OneHot(KernelContext &ctx) {
 
 Status kernel_EyeLike(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (x.rank() != 2)
-    return ctx.error("input must be 2-D, got ", x.type().toString());
-  ElemKind k = x.elem();
-  if (ctx.hasAttr("dtype") &&
-      !elemKindFromOnnx(int(ctx.attrInt("dtype", 1)), k))
-    return ctx.unsupportedError("dtype ", ctx.attrInt("dtype", 1));
-  Tensor &y = ctx.setOutput(0, Type(k, x.dims()));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
   int64_t off = ctx.attrInt("k", 0);
   for (int64_t i = 0; i < x.dim(0); ++i) {
     int64_t j = i + off;

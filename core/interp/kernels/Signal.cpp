@@ -12,34 +12,11 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-// Reads a one-element operand as an integer.
-Expected<int64_t> scalarInt(const KernelContext &ctx, size_t i,
-                            const char *what) {
-  EMBER_ASSIGN(std::vector<int64_t> v, ctx.ints(i));
-  if (v.size() != 1)
-    return ctx.error(what, " must have one element, got ", v.size());
-  return v[0];
-}
-
-// Result element kind from the output_datatype attribute (default f32).
-Expected<ElemKind> outputKind(const KernelContext &ctx) {
-  ElemKind k = ElemKind::F32;
-  int64_t dt = ctx.attrInt("output_datatype", 1);
-  if (!elemKindFromOnnx(int(dt), k))
-    return ctx.unsupportedError("output_datatype ", dt);
-  return k;
-}
-
 // Window kernel: w(n) for n in [0, size) with N1 = size (periodic) or
 // size - 1 (symmetric).
 template <typename F> Status windowKernel(KernelContext &ctx, F f) {
-  EMBER_ASSIGN(int64_t size, scalarInt(ctx, 0, "size"));
-  if (size < 0 || size > (int64_t(1) << 30))
-    return ctx.error("invalid window size ", size);
-  EMBER_ASSIGN(ElemKind k, outputKind(ctx));
-  Tensor &y = ctx.setOutput(0, Type(k, {size}));
-  if (ctx.inferOnly())
-    return Status::ok();
+  Tensor &y = ctx.out(0);
+  int64_t size = y.size();
   double n1 = ctx.attrInt("periodic", 1) != 0 ? double(size) : double(size - 1);
   for (int64_t n = 0; n < size; ++n)
     y.setDouble(n, f(2 * kPi * double(n) / n1));
@@ -94,26 +71,14 @@ Status kernel_BlackmanWindow(KernelContext &ctx) {
 }
 
 Status kernel_MelWeightMatrix(KernelContext &ctx) {
-  EMBER_ASSIGN(int64_t bins, scalarInt(ctx, 0, "num_mel_bins"));
-  EMBER_ASSIGN(int64_t dftLen, scalarInt(ctx, 1, "dft_length"));
-  EMBER_ASSIGN(int64_t rate, scalarInt(ctx, 2, "sample_rate"));
-  EMBER_ASSIGN(std::vector<double> lo, ctx.floats(3));
-  EMBER_ASSIGN(std::vector<double> hi, ctx.floats(4));
-  if (lo.size() != 1 || hi.size() != 1)
-    return ctx.error("edge frequencies must be scalars");
-  if (bins <= 0 || dftLen <= 0 || rate <= 0 || bins > (1 << 24) ||
-      dftLen > (1 << 24))
-    return ctx.error("invalid num_mel_bins ", bins, ", dft_length ", dftLen,
-                     " or sample_rate ", rate);
-  EMBER_ASSIGN(ElemKind k, outputKind(ctx));
-  int64_t spec = dftLen / 2 + 1;
-  Tensor &y = ctx.setOutput(0, Type(k, {spec, bins}));
-  if (ctx.inferOnly())
-    return Status::ok();
+  EMBER_ASSIGN(MelParams mp, melParams(ctx));
+  int64_t bins = mp.bins, dftLen = mp.dftLen, rate = mp.rate, spec = mp.spec;
+  double lo = mp.lowHz, hi = mp.highHz;
+  Tensor &y = ctx.out(0);
   auto toMel = [](double hz) {
     return 2595 * std::log1p(hz / 700) / std::log(10.0);
   };
-  double lm = toMel(lo[0]), hm = toMel(hi[0]);
+  double lm = toMel(lo), hm = toMel(hi);
   double step = (hm - lm) / double(bins + 2);
   std::vector<int64_t> fb(size_t(bins + 2));
   for (int64_t i = 0; i < bins + 2; ++i) {
@@ -145,39 +110,12 @@ Status kernel_MelWeightMatrix(KernelContext &ctx) {
 }
 
 Status kernel_DFT(KernelContext &ctx) {
-  EMBER_TRY(requireFloat(ctx, 0, "input"));
   const Tensor &x = ctx.in(0);
+  EMBER_ASSIGN(DftParams dp, dftParams(ctx));
   size_t r = x.rank();
-  if (r < 2 || (x.dim(r - 1) != 1 && x.dim(r - 1) != 2))
-    return ctx.error("input must be [..., signal, 1 or 2], got ",
-                     x.type().toString());
-  int64_t axisV = ctx.attrInt("axis", -2);
-  if (ctx.has(2)) {
-    EMBER_ASSIGN(axisV, scalarInt(ctx, 2, "axis"));
-  }
-  EMBER_ASSIGN(int64_t axis, normalizeAxis(ctx, axisV, r));
-  if (size_t(axis) == r - 1)
-    return ctx.error("axis must not be the last (complex) dimension");
-  bool inverse = ctx.attrInt("inverse", 0) != 0;
-  bool onesided = ctx.attrInt("onesided", 0) != 0;
-  int64_t m = x.dim(size_t(axis));
-  int64_t L = inverse && onesided ? 2 * (m - 1) : m;
-  if (ctx.has(1)) {
-    EMBER_ASSIGN(L, scalarInt(ctx, 1, "dft_length"));
-  }
-  if (L <= 0 || L > (int64_t(1) << 24))
-    return ctx.error("invalid dft_length ", L);
-  Dims yd = x.dims();
-  if (inverse && onesided) {
-    yd[size_t(axis)] = L;
-    yd[r - 1] = 1;
-  } else {
-    yd[size_t(axis)] = onesided ? L / 2 + 1 : L;
-    yd[r - 1] = 2;
-  }
-  Tensor &y = ctx.setOutput(0, Type(x.elem(), yd));
-  if (ctx.inferOnly())
-    return Status::ok();
+  int64_t axis = dp.axis, m = dp.m, L = dp.L;
+  bool inverse = dp.inverse, onesided = dp.onesided;
+  Tensor &y = ctx.out(0);
   bool cplx = x.dim(r - 1) == 2;
   int64_t outer = 1, inner = 1;
   for (size_t k = 0; k + 1 < r; ++k)
@@ -186,7 +124,7 @@ Status kernel_DFT(KernelContext &ctx) {
     else if (k > size_t(axis))
       inner *= x.dim(k);
   std::vector<double> xv = x.toDoubles(), out(size_t(y.size()));
-  int64_t ci = cplx ? 2 : 1, on = yd[size_t(axis)], oc = yd[r - 1];
+  int64_t ci = cplx ? 2 : 1, on = y.dim(size_t(axis)), oc = y.dim(r - 1);
   std::vector<double> re, im, ore, oim;
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i) {
@@ -228,31 +166,12 @@ Status kernel_DFT(KernelContext &ctx) {
 }
 
 Status kernel_STFT(KernelContext &ctx) {
-  EMBER_TRY(requireFloat(ctx, 0, "signal"));
   const Tensor &x = ctx.in(0);
-  if (x.rank() != 3 || (x.dim(2) != 1 && x.dim(2) != 2))
-    return ctx.error("signal must be [batch, length, 1 or 2], got ",
-                     x.type().toString());
-  EMBER_ASSIGN(int64_t step, scalarInt(ctx, 1, "frame_step"));
+  EMBER_ASSIGN(StftParams sp, stftParams(ctx));
   bool hasWin = ctx.has(2);
-  int64_t L = hasWin ? ctx.in(2).size() : x.dim(1);
-  if (hasWin && ctx.in(2).rank() != 1)
-    return ctx.error("window must be 1-D, got ", ctx.in(2).type().toString());
-  if (ctx.has(3)) {
-    EMBER_ASSIGN(L, scalarInt(ctx, 3, "frame_length"));
-    if (hasWin && ctx.in(2).size() != L)
-      return ctx.error("window length ", ctx.in(2).size(),
-                       " differs from frame_length ", L);
-  }
-  if (step <= 0 || L <= 0 || L > x.dim(1))
-    return ctx.error("invalid frame_step ", step, " or frame_length ", L,
-                     " for signal length ", x.dim(1));
-  bool onesided = ctx.attrInt("onesided", 1) != 0;
-  int64_t B = x.dim(0), len = x.dim(1), frames = 1 + (len - L) / step;
-  int64_t bins = onesided ? L / 2 + 1 : L;
-  Tensor &y = ctx.setOutput(0, Type(x.elem(), {B, frames, bins, 2}));
-  if (ctx.inferOnly())
-    return Status::ok();
+  int64_t step = sp.step, L = sp.L, B = x.dim(0), len = x.dim(1),
+          frames = sp.frames, bins = sp.bins;
+  Tensor &y = ctx.out(0);
   std::vector<double> xv = x.toDoubles(), out(size_t(y.size()));
   std::vector<double> w(size_t(L), 1.0);
   if (hasWin)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "interp/Kernel.h"
+#include "ir/typerules/Parse.h"
 
 #include <string>
 #include <vector>
@@ -14,29 +15,6 @@ namespace ember {
 inline void storeDoubles(Tensor &t, const std::vector<double> &v) {
   for (size_t i = 0; i < v.size(); ++i)
     t.setDouble(int64_t(i), v[i]);
-}
-
-// Error unless operand i is present and floating point.
-inline Status requireFloat(const KernelContext &ctx, size_t i,
-                           const char *what) {
-  if (!ctx.has(i))
-    return ctx.error(what, " is missing");
-  if (!isFloatKind(ctx.in(i).elem()))
-    return ctx.unsupportedError(what, " must be floating point, got ",
-                                ctx.in(i).type().toString());
-  return Status::ok();
-}
-
-// Error unless operand i is present and i32 or i64.
-inline Status requireIndex(const KernelContext &ctx, size_t i,
-                           const char *what) {
-  if (!ctx.has(i))
-    return ctx.error(what, " is missing");
-  ElemKind k = ctx.in(i).elem();
-  if (k != ElemKind::I32 && k != ElemKind::I64)
-    return ctx.error(what, " must be i32 or i64, got ",
-                     ctx.in(i).type().toString());
-  return Status::ok();
 }
 
 // A coordinate as an integer index, truncated toward zero like a C cast,

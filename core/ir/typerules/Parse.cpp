@@ -1,6 +1,10 @@
-// Shape rules shared by the Nn and Quant kernels: sliding windows (Conv,
-// pools), convolution operands and numpy matmul.
-#include "interp/kernels/NnUtil.h"
+// Parse helpers shared by type rules and kernels (ir/typerules/Parse.h):
+// sliding windows (Conv, pools), convolution operands, numpy matmul and
+// quantization parameter layouts.
+#include "ir/typerules/Parse.h"
+
+#include <algorithm>
+#include <cmath>
 
 namespace ember {
 
@@ -11,7 +15,7 @@ static std::string list(const Dims &d) {
   return s + "]";
 }
 
-Expected<WindowGeom> windowGeom(const KernelContext &ctx, const Dims &in,
+Expected<WindowGeom> windowGeom(const TypeContext &ctx, const Dims &in,
                                 const Dims &kernel, bool ceilMode) {
   size_t n = in.size();
   WindowGeom g;
@@ -73,7 +77,7 @@ Expected<WindowGeom> windowGeom(const KernelContext &ctx, const Dims &in,
   return g;
 }
 
-Expected<ConvProblem> convProblem(const KernelContext &ctx, const Dims &x,
+Expected<ConvProblem> convProblem(const TypeContext &ctx, const Dims &x,
                                   const Dims &w) {
   if (x.size() < 3 || x.size() > 10)
     return ctx.error("X must have rank 3 to 10 (N, C, spatial...), got ",
@@ -100,7 +104,7 @@ Expected<ConvProblem> convProblem(const KernelContext &ctx, const Dims &x,
   return p;
 }
 
-Expected<MatMulShape> matmulShape(const KernelContext &ctx, const Dims &a,
+Expected<MatMulShape> matmulShape(const TypeContext &ctx, const Dims &a,
                                   const Dims &b) {
   if (a.empty() || b.empty())
     return ctx.error("operands must have rank >= 1, got ", list(a), " and ",
@@ -127,6 +131,47 @@ Expected<MatMulShape> matmulShape(const KernelContext &ctx, const Dims &a,
   if (b.size() != 1)
     s.out.push_back(s.N);
   return s;
+}
+
+Expected<QuantIndexer> quantIndexer(const TypeContext &ctx, const Dims &x,
+                                    const Tensor &scale, const Tensor *zp) {
+  QuantIndexer q;
+  if (zp && (zp->size() != scale.size() ||
+             (scale.size() > 1 && zp->dims() != scale.dims())))
+    return ctx.error("zero point ", zp->type().toString(),
+                     " does not match scale ", scale.type().toString());
+  int64_t block = ctx.attrInt("block_size", 0);
+  if (scale.rank() == 0 ||
+      (scale.rank() == 1 && scale.size() == 1 && block == 0)) {
+    if (scale.size() != 1)
+      return ctx.error("scale is empty");
+    return q;
+  }
+  EMBER_ASSIGN(int64_t axis,
+               normalizeAxis(ctx, ctx.attrInt("axis", 1), x.size()));
+  q.axisDim = x[size_t(axis)];
+  q.inner = 1;
+  for (size_t d = size_t(axis) + 1; d < x.size(); ++d)
+    q.inner *= x[d];
+  if (block == 0) {
+    if (scale.rank() != 1 || scale.size() != q.axisDim)
+      return ctx.error("per-axis scale ", scale.type().toString(), " must be [",
+                       q.axisDim, "] for axis ", axis);
+    q.mode = QuantIndexer::PerAxis;
+    return q;
+  }
+  if (block < 0)
+    return ctx.error("block_size must be >= 0, got ", block);
+  Dims want = x;
+  want[size_t(axis)] = (q.axisDim + block - 1) / block;
+  if (scale.dims() != want)
+    return ctx.error("blocked scale ", scale.type().toString(),
+                     " does not match x with axis ", axis, " and block_size ",
+                     block);
+  q.mode = QuantIndexer::Blocked;
+  q.block = block;
+  q.scaleAxisDim = want[size_t(axis)];
+  return q;
 }
 
 } // namespace ember
