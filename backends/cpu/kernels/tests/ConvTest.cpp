@@ -448,9 +448,9 @@ TEST_P(ConvTest, Conv2DNhwcNarrowPanelsTallTiles) {
   std::mt19937 rng(4242 + static_cast<unsigned>(GetParam()));
   for (int iter = 0; iter < 60; ++iter) {
     Conv2DShape s = randomShape(rng, 3);
-    s.outChannels = iter % 4 == 3 ? randomIn(rng, 65, 112)
-                                  : randomIn(rng, 1 + 16 * (iter % 4),
-                                             16 * (iter % 4 + 1));
+    s.outChannels =
+        iter % 4 == 3 ? randomIn(rng, 65, 112)
+                      : randomIn(rng, 1 + 16 * (iter % 4), 16 * (iter % 4 + 1));
     s.height = randomIn(rng, 4, 30);
     s.width = randomIn(rng, 26, 80);
     s.dilationW = iter % 5 == 0 ? 2 : 1;
