@@ -602,6 +602,73 @@ TEST(CpuLayout, NormalizationBetweenChannelsLastConvs) {
   expectClose(runCpu(*m->main(), two, in), *want, 1e-4, 1e-5);
 }
 
+// A first layer (row-major input) with 16 to 31 output channels writes
+// channels-last (conv2dNhwcFromNchw) when at least 90% of its output
+// pixels have their window inside the input, and then the next convolution
+// reads it channels-last too; on a small map (MNIST's 5x5 pad 2 on 14x14,
+// about half the pixels at the border) it stays NCHW. Against the
+// interpreter at 1 and 2 threads.
+TEST(CpuLayout, FewChannelFirstLayerOnALargeMapUnfoldsChannelsLast) {
+  using ember::cpu::Isa;
+  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
+  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
+    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  std::mt19937 rng(23);
+  auto dense = [&](const std::string &shape, size_t count, float scale) {
+    return "Constant dense<f32[" + shape +
+           "]: " + randomDense(count, scale, rng) + ">";
+  };
+  // big: 3 -> 16, 3x3/2 pad 1, 66x70 -> 33x35 (94% interior), then
+  // 16 -> 16 3x3. small: 8 -> 16, 5x5 pad 2 on 14x14 (51% interior).
+  auto m = parseLowered(
+      "func @main(%x: f32[1,3,66,70], %s: f32[1,8,14,14]) {\n"
+      "  %w1 = " +
+      dense("16,3,3,3", 16 * 27, 0.3f) +
+      "\n"
+      "  %c1 = Conv(%x, %w1) {kernel_shape = [3, 3], strides = [2, 2], "
+      "pads = [1, 1, 1, 1]} : f32[1,16,33,35]\n"
+      "  %a1 = Relu(%c1) : f32[1,16,33,35]\n"
+      "  %w2 = " +
+      dense("16,16,3,3", 16 * 144, 0.1f) +
+      "\n"
+      "  %c2 = Conv(%a1, %w2) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : "
+      "f32[1,16,33,35]\n"
+      "  %y = Abs(%c2) : f32[1,16,33,35]\n"
+      "  %w3 = " +
+      dense("16,8,5,5", 16 * 200, 0.1f) +
+      "\n"
+      "  %c3 = Conv(%s, %w3) {kernel_shape = [5, 5], pads = [2, 2, 2, 2]} : "
+      "f32[1,16,14,14]\n"
+      "  %a3 = Relu(%c3) : f32[1,16,14,14]\n"
+      "  %w4 = " +
+      dense("16,16,1,1", 16 * 16, 0.2f) +
+      "\n"
+      "  %c4 = Conv(%a3, %w4) {kernel_shape = [1, 1]} : f32[1,16,14,14]\n"
+      "  %y3 = Abs(%c4) : f32[1,16,14,14]\n"
+      "  return %y, %y3\n"
+      "}\n");
+  ASSERT_TRUE(m);
+  std::vector<Tensor> in;
+  for (auto *p : m->main()->params())
+    in.push_back(randomTensor(p->types[0], rng));
+  auto want = interpret(*m->main(), in);
+  ASSERT_TRUE(bool(want));
+  CompileConfig one = hostConfig(), two = hostConfig();
+  two.numThreads = 2;
+  auto cm = compileModel(*m->main(), one);
+  ASSERT_TRUE(bool(cm)) << cm.status().message();
+  std::set<std::string> nhwc(cm->channelsLast.begin(), cm->channelsLast.end());
+  std::string list;
+  for (auto &v : nhwc)
+    list += v + " ";
+  EXPECT_TRUE(nhwc.count("a1") || nhwc.count("c1"))
+      << "first layer not channels-last: " << list;
+  EXPECT_FALSE(nhwc.count("a3") || nhwc.count("c3"))
+      << "small first layer channels-last: " << list;
+  expectClose(runCpu(*m->main(), one, in), *want, 1e-4, 1e-5);
+  expectClose(runCpu(*m->main(), two, in), *want, 1e-4, 1e-5);
+}
+
 // A max pool after a first layer runs inside it (conv2dNhwcFromNchwMaxPool)
 // when the pool is the convolution's only reader: with pads and ceil mode,
 // bias and Relu in the epilogue, 1 and 2 threads, against the interpreter.

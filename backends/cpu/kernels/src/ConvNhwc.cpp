@@ -148,7 +148,8 @@ size_t conv2dNhwcWorkspaceSize(const Conv2DShape &shape) {
   const size_t runs = maxRuns(shape);
   return zeroFloats(shape) * sizeof(float) + runs * sizeof(BRun) +
          (kPixBlock / kMr) * runs * kMr * sizeof(const float *) +
-         runs * sizeof(ptrdiff_t) + 64;
+         runs * sizeof(ptrdiff_t) + (kPixBlock / kMr) * sizeof(const float *) +
+         64;
 }
 
 namespace {
@@ -212,6 +213,11 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
   const float **rows = reinterpret_cast<const float **>(runs + runCap);
   ptrdiff_t *tapOff =
       reinterpret_cast<ptrdiff_t *>(rows + (kPixBlock / kMr) * runCap * kMr);
+  // Per tile: the window origin of its first pixel when all its pixels lie
+  // in one output row with their windows inside the input (the tile then
+  // reads x at fixed offsets, tileStridedAvx512, and needs no row
+  // pointers), else null.
+  const float **origins = reinterpret_cast<const float **>(tapOff + runCap);
 
   const size_t taps = s.kernelH * s.kernelW, K = taps * C;
   const float *panels = packedPanels(packedB);
@@ -224,6 +230,7 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
   t.ldc = ldy;
   t.bRuns = runs;
   setTileEpilogue(t, epi);
+  const size_t pixStep = s.strideW * ldx; // next pixel of an output row
   const float *bias = epi.bias; // per output channel, whatever the axis
   const ptrdiff_t ih0 = -static_cast<ptrdiff_t>(s.padTop);
   const ptrdiff_t iw0 = -static_cast<ptrdiff_t>(s.padLeft);
@@ -240,6 +247,8 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
       const size_t kBegin = tap0 * C + c0;
       const size_t kc = (tap1 - tap0) * cn;
       t.numRuns = tap1 - tap0;
+      // (The pointer tiles use only the counts; the strided ones read run
+      // r at the tile origin + its tap offset.)
       for (size_t r = 0; r < t.numRuns; ++r)
         runs[r] = BRun{0, cn, 0};
       t.kc = kc;
@@ -259,6 +268,7 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
                                     (tap % s.kernelW) * s.dilationW) *
                                        ldx +
                                    c0);
+        runs[r].offset = tapOff[r];
       }
       const ptrdiff_t spanH =
           static_cast<ptrdiff_t>((s.kernelH - 1) * s.dilationH);
@@ -270,6 +280,27 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
         const size_t p = pb + tile * kMr;
         const size_t live = std::min(kMr, pbEnd - p);
         const float **tr = rows + tile * runCap * kMr;
+        // A tile inside one output row, every window inside the input:
+        // its pixels' windows are pixStep apart, so the tile reads x at
+        // fixed offsets and no pointers are built (with few channels per
+        // tap, building them cost as much as a fifth of the FMAs they fed).
+        {
+          const ptrdiff_t oy = static_cast<ptrdiff_t>(oh * s.strideH) + ih0;
+          const ptrdiff_t ox = static_cast<ptrdiff_t>(ow * s.strideW) + iw0;
+          const ptrdiff_t oxLast =
+              ox + static_cast<ptrdiff_t>((live - 1) * s.strideW);
+          if (ow + live <= OW && oy >= 0 && ox >= 0 && oy + spanH < H &&
+              oxLast + spanW < W) {
+            origins[tile] = x + static_cast<size_t>(oy * W + ox) * ldx;
+            ow += live;
+            if (ow == OW) {
+              ow = 0;
+              ++oh;
+            }
+            continue;
+          }
+          origins[tile] = nullptr;
+        }
         for (size_t i = 0; i < live; ++i) {
           const ptrdiff_t oy = static_cast<ptrdiff_t>(oh * s.strideH) + ih0;
           const ptrdiff_t ox = static_cast<ptrdiff_t>(ow * s.strideW) + iw0;
@@ -325,7 +356,13 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
             t.prefetch = reinterpret_cast<const char *>(t.b);
             t.prefetchStep = 0;
           }
-          tileRowsAvx512(t, rows + tile * runCap * kMr);
+          if (origins[tile]) {
+            t.a = origins[tile];
+            t.lda = pixStep;
+            tileStridedAvx512(t);
+          } else {
+            tileRowsAvx512(t, rows + tile * runCap * kMr);
+          }
         }
       }
     }

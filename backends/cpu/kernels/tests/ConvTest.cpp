@@ -438,6 +438,33 @@ TEST_P(ConvTest, Conv2DNhwcRandomShapes) {
   }
 }
 
+// Panels with 1-3 live vectors (fewer than 64 output channels, or the last
+// panel of e.g. 96) run taller register tiles (24 x 16, 12 x 32, 8 x 48)
+// for whole tiles and 6-row pieces for the rest; both row sources
+// (conv2dNhwc's row pointers and conv2dNhwcFromNchw's strided rows), on
+// maps wide enough for whole tall tiles, with thread-like channel x pixel
+// splits that cut tiles and panels anywhere.
+TEST_P(ConvTest, Conv2DNhwcNarrowPanelsTallTiles) {
+  std::mt19937 rng(4242 + static_cast<unsigned>(GetParam()));
+  for (int iter = 0; iter < 60; ++iter) {
+    Conv2DShape s = randomShape(rng, 3);
+    s.outChannels =
+        iter % 4 == 3 ? randomIn(rng, 65, 112)
+                      : randomIn(rng, 1 + 16 * (iter % 4), 16 * (iter % 4 + 1));
+    s.height = randomIn(rng, 4, 30);
+    s.width = randomIn(rng, 26, 80);
+    s.dilationW = iter % 5 == 0 ? 2 : 1;
+    if (iter % 3 == 0) // several K blocks of whole taps, or channel chunks
+      s.channels = randomIn(rng, 0, 1) ? randomIn(rng, 70, 300)
+                                       : randomIn(rng, 641, 800);
+    if (!s.valid())
+      continue;
+    checkConvNhwc(GetParam(), rng, s);
+    if (HasFailure())
+      return;
+  }
+}
+
 /// depthwiseConv2dNhwc against the definition, like checkConvNhwc.
 /// conv2dNhwcFromNchwMaxPool against conv2dNhwcFromNchw followed by a
 /// plain max pool (the reference's rule: the first pixel of the clipped
