@@ -107,11 +107,8 @@ Status types_QLinearGlobalAveragePool(TypeContext &ctx) {
   bool last = ctx.attrInt("channels_last", 0) != 0;
   Dims od = x.dims();
   size_t first = last ? 1 : 2, end = last ? od.size() - 1 : od.size();
-  int64_t count = 1;
-  for (size_t d = first; d < end; ++d) {
-    count *= od[d];
+  for (size_t d = first; d < end; ++d)
     od[d] = 1;
-  }
   ctx.setOutput(0, Type(x.elem(), od));
   return Status::ok();
 }
