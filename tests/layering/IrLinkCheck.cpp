@@ -2,8 +2,9 @@
 // library: support/ and ir/), so building it fails when ir references a
 // symbol of the interpreter or any other layer above it. Running it checks
 // that type inference works there: graphs built through Function::create
-// get their result types from the ops' type rules, including a rule that
-// reads a constant operand's values and one that reads a subgraph.
+// get their result types from the ops' type rules, including rules that
+// read a constant operand's values (Reshape's shape, ReduceSum's axes) and
+// one whose result shape depends on the values (NonZero).
 #include "ir/Graph.h"
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
