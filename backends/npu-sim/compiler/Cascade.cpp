@@ -83,17 +83,7 @@ bool cascadeBoundary(std::vector<LayerCode> &codes, size_t i,
     if (x.base == tensor)
       return false;
   for (size_t l = 0; l < lp.layers.size(); ++l) {
-    const Layer &L = lp.layers[l];
-    std::vector<int> refs;
-    if (L.kind == Layer::Kind::Gemm) {
-      refs = {L.gemm.in, L.gemm.out};
-      if (L.gemm.add.on)
-        refs.push_back(L.gemm.add.other);
-    } else if (L.kind == Layer::Kind::Pool) {
-      refs = {L.pool.in, L.pool.out};
-    } else {
-      refs = {L.add.a, L.add.b, L.add.out};
-    }
+    std::vector<int> refs = layerTensors(lp.layers[l]);
     bool uses = std::find(refs.begin(), refs.end(), tensor) != refs.end();
     if (uses && l != i && l != i + 1)
       return false;
@@ -241,10 +231,7 @@ std::string cascadeLayers(std::vector<LayerCode> &codes,
     std::vector<LayerCode> trial = codes;
     std::vector<char> in2(nl, 0), out2(nl, 0);
     for (size_t i = 0; i + 1 < nl; ++i) {
-      const Layer &L = lp.layers[i];
-      int t = L.kind == Layer::Kind::Gemm   ? L.gemm.out
-              : L.kind == Layer::Kind::Pool ? L.pool.out
-                                            : L.add.out;
+      int t = layerOutput(lp.layers[i]);
       if (t >= 0 && cascadeBoundary(trial, i, ts, lp, t))
         out2[i] = in2[i + 1] = 1;
     }

@@ -1157,26 +1157,9 @@ std::string placeActivations(std::vector<NTensor> &ts, const LayerProgram &lp,
     first[size_t(o)] = std::min(first[size_t(o)], at);
     last[size_t(o)] = std::max(last[size_t(o)], at);
   };
-  for (int64_t i = 0; i < L; ++i) {
-    const Layer &l = lp.layers[size_t(i)];
-    switch (l.kind) {
-    case Layer::Kind::Gemm:
-      touch(l.gemm.in, i);
-      touch(l.gemm.out, i);
-      if (l.gemm.add.on)
-        touch(l.gemm.add.other, i);
-      break;
-    case Layer::Kind::Pool:
-      touch(l.pool.in, i);
-      touch(l.pool.out, i);
-      break;
-    case Layer::Kind::Add:
-      touch(l.add.a, i);
-      touch(l.add.b, i);
-      touch(l.add.out, i);
-      break;
-    }
-  }
+  for (int64_t i = 0; i < L; ++i)
+    for (int k : layerTensors(lp.layers[size_t(i)]))
+      touch(k, i);
   for (int k : lp.inputs)
     touch(k, -1);
   for (int k : lp.outputs)
