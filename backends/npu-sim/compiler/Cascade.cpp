@@ -226,7 +226,7 @@ std::string cascadeLayers(std::vector<LayerCode> &codes,
     firstChoice[i] = infos[i].choice;
     firstCandidates[i] = infos[i].candidates;
   }
-  std::vector<char> genIn(nl, 0), genOut(nl, 0), isIn(nl, 0), isOut(nl, 0);
+  std::vector<char> genIn(nl, 0), genOut(nl, 0);
   for (int round = 0; nl > 1; ++round) {
     std::vector<LayerCode> trial = codes;
     std::vector<char> in2(nl, 0), out2(nl, 0);
@@ -237,8 +237,10 @@ std::string cascadeLayers(std::vector<LayerCode> &codes,
     }
     if ((in2 == genIn && out2 == genOut) || round == 3) {
       codes = std::move(trial);
-      isIn = in2;
-      isOut = out2;
+      for (size_t i = 0; i < nl; ++i) {
+        infos[i].cascadedIn = in2[i];
+        infos[i].cascadedOut = out2[i];
+      }
       break;
     }
     for (size_t j = 0; j < nl; ++j) {
@@ -253,10 +255,6 @@ std::string cascadeLayers(std::vector<LayerCode> &codes,
         return err;
       infos[j].candidates = firstCandidates[j];
     }
-  }
-  for (size_t i = 0; i < nl; ++i) {
-    infos[i].cascadedIn = isIn[i];
-    infos[i].cascadedOut = isOut[i];
   }
   return "";
 }
