@@ -866,17 +866,16 @@ uint64_t EngineModule::dmaLoad(const Insn &insn, uint64_t &dramStall) {
 // read from OUT in cycle 1 + k and written to ACT in cycle 2 + k; padding rows
 // take the free cycles from cycle 1 on (data first). With D data rows and T
 // rows in all, the last write is in cycle T when there is padding, D + 1
-// otherwise; no DRAM is touched.
+// otherwise (T >= D), so max(T, D + 1); no DRAM is touched.
 uint64_t EngineModule::move(const Insn &insn) {
   const int64_t rowBytes = kDim;
   int64_t w = insn.pad_left + insn.xsize + insn.pad_right;
   int64_t h = insn.pad_top + insn.ysize + insn.pad_bottom;
   int8_t pad = static_cast<int8_t>(top_.regs[EMBER_NPU_REG_PAD_VALUE] & 0xff);
   buf_.assign(static_cast<size_t>(h * w * rowBytes), static_cast<uint8_t>(pad));
-  buf2_.resize(static_cast<size_t>(
-      ((insn.ysize - 1) * insn.stride + insn.xsize) * rowBytes));
-  sramRead(EMBER_NPU_MEM_OUT, insn.src, buf2_.data(),
-           (insn.ysize - 1) * insn.stride + insn.xsize);
+  const int64_t span = (insn.ysize - 1) * insn.stride + insn.xsize;
+  buf2_.resize(static_cast<size_t>(span * rowBytes));
+  sramRead(EMBER_NPU_MEM_OUT, insn.src, buf2_.data(), span);
   for (int64_t y = 0; y < insn.ysize; ++y)
     std::memcpy(&buf_[static_cast<size_t>(
                     ((insn.pad_top + y) * w + insn.pad_left) * rowBytes)],
@@ -885,8 +884,7 @@ uint64_t EngineModule::move(const Insn &insn) {
   sramWrite(EMBER_NPU_MEM_ACT, insn.dst, buf_.data(), h * w);
   uint64_t data = static_cast<uint64_t>(insn.ysize * insn.xsize);
   uint64_t total = static_cast<uint64_t>(h * w);
-  uint64_t last = total > data ? std::max(total, data + 1) : data + 1;
-  return last + 1;
+  return std::max(total, data + 1) + 1;
 }
 
 uint64_t EngineModule::dmaStore(const Insn &insn, uint64_t &dramStall) {

@@ -33,16 +33,11 @@ Insn loadI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs,
 
 Insn moveI(int64_t dst, int64_t src, int64_t ys, int64_t xs, int64_t stride,
            int pt, int pb, int pl, int pr) {
-  Insn i = mk(Opcode::MOVE);
+  // LOAD's block geometry (Insn has one member per field name), from OUT.
+  Insn i = loadI(0, 0, 0, ys, xs, stride, pt, pb, pl, pr);
+  i.op = Opcode::MOVE;
   i.dst = dst;
   i.src = src;
-  i.ysize = ys;
-  i.xsize = xs;
-  i.stride = stride;
-  i.pad_top = pt;
-  i.pad_bottom = pb;
-  i.pad_left = pl;
-  i.pad_right = pr;
   return i;
 }
 

@@ -83,17 +83,7 @@ bool cascadeBoundary(std::vector<LayerCode> &codes, size_t i,
     if (x.base == tensor)
       return false;
   for (size_t l = 0; l < lp.layers.size(); ++l) {
-    const Layer &L = lp.layers[l];
-    std::vector<int> refs;
-    if (L.kind == Layer::Kind::Gemm) {
-      refs = {L.gemm.in, L.gemm.out};
-      if (L.gemm.add.on)
-        refs.push_back(L.gemm.add.other);
-    } else if (L.kind == Layer::Kind::Pool) {
-      refs = {L.pool.in, L.pool.out};
-    } else {
-      refs = {L.add.a, L.add.b, L.add.out};
-    }
+    std::vector<int> refs = layerTensors(lp.layers[l]);
     bool uses = std::find(refs.begin(), refs.end(), tensor) != refs.end();
     if (uses && l != i && l != i + 1)
       return false;
@@ -236,22 +226,21 @@ std::string cascadeLayers(std::vector<LayerCode> &codes,
     firstChoice[i] = infos[i].choice;
     firstCandidates[i] = infos[i].candidates;
   }
-  std::vector<char> genIn(nl, 0), genOut(nl, 0), isIn(nl, 0), isOut(nl, 0);
+  std::vector<char> genIn(nl, 0), genOut(nl, 0);
   for (int round = 0; nl > 1; ++round) {
     std::vector<LayerCode> trial = codes;
     std::vector<char> in2(nl, 0), out2(nl, 0);
     for (size_t i = 0; i + 1 < nl; ++i) {
-      const Layer &L = lp.layers[i];
-      int t = L.kind == Layer::Kind::Gemm   ? L.gemm.out
-              : L.kind == Layer::Kind::Pool ? L.pool.out
-                                            : L.add.out;
+      int t = layerOutput(lp.layers[i]);
       if (t >= 0 && cascadeBoundary(trial, i, ts, lp, t))
         out2[i] = in2[i + 1] = 1;
     }
     if ((in2 == genIn && out2 == genOut) || round == 3) {
       codes = std::move(trial);
-      isIn = in2;
-      isOut = out2;
+      for (size_t i = 0; i < nl; ++i) {
+        infos[i].cascadedIn = in2[i];
+        infos[i].cascadedOut = out2[i];
+      }
       break;
     }
     for (size_t j = 0; j < nl; ++j) {
@@ -266,10 +255,6 @@ std::string cascadeLayers(std::vector<LayerCode> &codes,
         return err;
       infos[j].candidates = firstCandidates[j];
     }
-  }
-  for (size_t i = 0; i < nl; ++i) {
-    infos[i].cascadedIn = isIn[i];
-    infos[i].cascadedOut = isOut[i];
   }
   return "";
 }

@@ -426,6 +426,13 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
       return convLines(t[dY]) * g.OW * t[dKc];
     return (flat ? t[dY] : inLines(t[dY]) * Wp) * t[dKc];
   };
+  // Of those, the rows read from the input (the rest is padding the LOAD
+  // writes): an interior block's lines, at most H (edge blocks read fewer).
+  auto actDataRows = [&](const std::vector<int64_t> &t) {
+    if (flat || sub)
+      return actRows(t);
+    return std::min(g.H, inLines(t[dY])) * g.W * t[dKc];
+  };
   auto outRows = [&](const std::vector<int64_t> &t) {
     return flat ? t[dY] : t[dY] * POW;
   };
@@ -443,11 +450,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
       "act", EMBER_NPU_MEM_ACT, sp::Role::Input, actDims,
       [&](const std::vector<int64_t> &t) { return u(actRows(t)); },
       [&](const std::vector<int64_t> &t) {
-        // DRAM bytes: the padding rows and columns are written by the LOAD,
-        // not read (an interior block's lines; edge blocks read fewer).
-        if (flat || sub)
-          return u(actRows(t) * kDim);
-        return u(std::min(g.H, inLines(t[dY])) * g.W * t[dKc] * kDim);
+        return u(actDataRows(t) * kDim); // DRAM bytes: no padding
       }));
   p.operands.push_back(operand(
       "wgt", EMBER_NPU_MEM_WGT, sp::Role::Input, {dKo, dKc},
@@ -521,9 +524,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     };
     ops[oAct].rows = ops[oAct].footprint;
     ops[oAct].padRows = [&](const std::vector<int64_t> &t) {
-      if (flat || sub)
-        return uint64_t(0);
-      return u(actRows(t) - std::min(g.H, inLines(t[dY])) * g.W * t[dKc]);
+      return u(actRows(t) - actDataRows(t));
     };
     ops[oWgt].transfers = [&](const std::vector<int64_t> &t) {
       return moveRowsCount(t[dKc] * taps * kDim);
@@ -1157,26 +1158,9 @@ std::string placeActivations(std::vector<NTensor> &ts, const LayerProgram &lp,
     first[size_t(o)] = std::min(first[size_t(o)], at);
     last[size_t(o)] = std::max(last[size_t(o)], at);
   };
-  for (int64_t i = 0; i < L; ++i) {
-    const Layer &l = lp.layers[size_t(i)];
-    switch (l.kind) {
-    case Layer::Kind::Gemm:
-      touch(l.gemm.in, i);
-      touch(l.gemm.out, i);
-      if (l.gemm.add.on)
-        touch(l.gemm.add.other, i);
-      break;
-    case Layer::Kind::Pool:
-      touch(l.pool.in, i);
-      touch(l.pool.out, i);
-      break;
-    case Layer::Kind::Add:
-      touch(l.add.a, i);
-      touch(l.add.b, i);
-      touch(l.add.out, i);
-      break;
-    }
-  }
+  for (int64_t i = 0; i < L; ++i)
+    for (int k : layerTensors(lp.layers[size_t(i)]))
+      touch(k, i);
   for (int k : lp.inputs)
     touch(k, -1);
   for (int k : lp.outputs)

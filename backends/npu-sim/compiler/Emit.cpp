@@ -71,17 +71,28 @@ std::pair<int64_t, int64_t> oneTransfer(int64_t rows) {
   return {0, 0};
 }
 
+namespace {
+
+// The first transfer of moveRows for `rows` (> 0) rows: all of them when
+// oneTransfer finds a split, else the most whole lines of kMaxLoop rows.
+std::pair<int64_t, int64_t> nextTransfer(int64_t rows) {
+  auto [x, y] = oneTransfer(rows);
+  if (!x) {
+    x = std::min(rows, kMaxLoop);
+    y = std::min(rows / x, kMaxLoop);
+  }
+  return {x, y};
+}
+
+} // namespace
+
 // `rows` contiguous rows between DRAM and a scratchpad, as few LOAD/STOREs
 // as the 10-bit size fields allow.
 void moveRows(std::vector<Insn> &out, bool store, int mem, int64_t sram,
               uint64_t dram, int64_t rows) {
   uint64_t rb = uint64_t(npu::memRowBytes(mem));
   while (rows > 0) {
-    auto [x, y] = oneTransfer(rows);
-    if (!x) {
-      x = std::min(rows, kMaxLoop);
-      y = std::min(rows / x, kMaxLoop);
-    }
+    auto [x, y] = nextTransfer(rows);
     out.push_back(store ? storeInsn(mem, sram, dram, y, x, x)
                         : loadInsn(mem, sram, dram, y, x, x));
     sram += x * y;
@@ -105,11 +116,7 @@ void repeatRow(std::vector<Insn> &out, int mem, int64_t sram, uint64_t dram,
 uint64_t moveRowsCount(int64_t rows) {
   uint64_t n = 0;
   while (rows > 0) {
-    auto [x, y] = oneTransfer(rows);
-    if (!x) {
-      x = std::min(rows, kMaxLoop);
-      y = std::min(rows / x, kMaxLoop);
-    }
+    auto [x, y] = nextTransfer(rows);
     rows -= x * y;
     ++n;
   }

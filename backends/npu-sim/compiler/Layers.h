@@ -124,6 +124,28 @@ struct Layer {
   uint64_t usefulMacs = 0; // the model's multiply-accumulates
 };
 
+// The tensor a layer writes.
+inline int layerOutput(const Layer &L) {
+  return L.kind == Layer::Kind::Gemm   ? L.gemm.out
+         : L.kind == Layer::Kind::Pool ? L.pool.out
+                                       : L.add.out;
+}
+
+// Every tensor a layer reads or writes (a GEMM's fused add operand too).
+inline std::vector<int> layerTensors(const Layer &L) {
+  switch (L.kind) {
+  case Layer::Kind::Gemm:
+    if (L.gemm.add.on)
+      return {L.gemm.in, L.gemm.out, L.gemm.add.other};
+    return {L.gemm.in, L.gemm.out};
+  case Layer::Kind::Pool:
+    return {L.pool.in, L.pool.out};
+  case Layer::Kind::Add:
+    break;
+  }
+  return {L.add.a, L.add.b, L.add.out};
+}
+
 // A partition in layer form: tensors, layers in execution order, and which
 // tensors are the partition's inputs and outputs (in program order).
 struct LayerProgram {

@@ -175,18 +175,12 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
         tune->cachePath = val;
       if (tuneCacheGiven)
         *tuneCacheGiven = true;
-    } else if (k == "prefetch") {
+    } else if (k == "prefetch" || k == "cascade") {
       if (val != "on" && val != "off")
         return error(EMBER_STATUS_INVALID_ARGUMENT,
-                     "prefetch '" + val + "' is not one of on, off");
+                     k + " '" + val + "' is not one of on, off");
       if (co)
-        co->prefetch = val == "on";
-    } else if (k == "cascade") {
-      if (val != "on" && val != "off")
-        return error(EMBER_STATUS_INVALID_ARGUMENT,
-                     "cascade '" + val + "' is not one of on, off");
-      if (co)
-        co->cascade = val == "on";
+        (k == "prefetch" ? co->prefetch : co->cascade) = val == "on";
     } else if (k == "fill") {
       if (!parseU64(val, n) || n < 1 || n > 16)
         return error(EMBER_STATUS_INVALID_ARGUMENT,
@@ -234,9 +228,8 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
                    "unknown vendor option '" + k +
                        "' (npu-sim takes executor, tiling, bias, depthwise, "
                        "prefetch, cascade, fill, tune, tune_cache, "
-                       "dram_bytes, "
-                       "dram_bw, "
-                       "dram_latency, dram_burst, fault)");
+                       "dram_bytes, dram_bw, dram_latency, dram_burst, "
+                       "fault)");
     }
   }
   if (co) {
