@@ -361,16 +361,16 @@ struct LinearAttnShape {
 };
 Expected<LinearAttnShape> linearAttnShape(const TypeContext &ctx);
 
-// ---- data-dependent shapes
-// --------------------------------------------------- The selections these ops
-// make from operand values (known constants during type inference, every
-// operand at run time); the kernels copy them out.
-
-// NonMaxSuppression: selected [batch, class, box] triples, flattened.
-Expected<std::vector<int64_t>> nmsSelectedIndices(const TypeContext &ctx);
-
-// NonZero: flat indices of the nonzero elements, in order.
-Expected<std::vector<int64_t>> nonZeroIndices(const TypeContext &ctx);
+// ---- data-dependent shapes -------------------------------------------------
+// The selections these ops make from operand values (known constants during
+// type inference, every operand at run time). Making the selection is the
+// op's work, so the type rule keeps it (TypeContext::keepForKernel) and the
+// kernel copies it out:
+// - NonMaxSuppression: std::vector<int64_t>, the selected [batch, class,
+//   box] triples, flattened;
+// - NonZero: std::vector<int64_t>, flat indices of the nonzero elements, in
+//   order;
+// - Unique: UniquePlan; Compress: CompressPlan.
 
 // Unique: x viewed as [outer, n, inner] around the axis (flattened without
 // one); per unique slice its first index and count, per slice its group;
@@ -380,7 +380,6 @@ struct UniquePlan {
   std::vector<int64_t> first, counts, inverse;
   Dims out;
 };
-Expected<UniquePlan> uniquePlan(const TypeContext &ctx);
 
 // Compress: the indices along the axis the condition keeps; view is x's
 // shape (flattened without an axis attribute).
@@ -389,7 +388,6 @@ struct CompressPlan {
   Dims view;
   std::vector<int64_t> keep;
 };
-Expected<CompressPlan> compressPlan(const TypeContext &ctx);
 
 // ---- sampling ---------------------------------------------------------------
 
