@@ -50,8 +50,6 @@ using KernelFn = Status (*)(KernelContext &);
 #define EMBER_OP(Name, ...) Status kernel_##Name(KernelContext &ctx);
 #include "ir/Ops.def"
 
-KernelFn kernelFor(OpKind k);
-
 // Runs node ctx.node()'s type rule on the actual operands (so shapes that
 // depend on operand values resolve), allocates the results, then runs its
 // kernel. The one way kernels are called.
