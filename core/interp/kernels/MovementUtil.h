@@ -8,7 +8,6 @@
 #include "ir/typerules/Parse.h"
 
 #include <cstring>
-#include <set>
 
 namespace ember {
 

@@ -5,7 +5,6 @@
 
 #include "interp/kernels/NnUtil.h"
 
-#include <algorithm>
 #include <cmath>
 #include <limits>
 

@@ -7,7 +7,6 @@
 #include "interp/Kernel.h"
 #include "ir/typerules/Parse.h"
 
-#include <string>
 #include <vector>
 
 namespace ember {

@@ -2,10 +2,9 @@
 // interp/kernels/DataDependent.cpp.
 #include "ir/typerules/Parse.h"
 
-#include <numeric>
-
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 namespace ember {
 
