@@ -266,11 +266,7 @@ public:
     double cur = t;
     while (need > 0) {
       if (i < busy_.size() && busy_[i].first <= cur) {
-        if (busy_[i].second <= cur) {
-          ++i;
-          continue;
-        }
-        cur = busy_[i].second;
+        cur = std::max(cur, busy_[i].second);
         ++i;
         continue;
       }
