@@ -160,10 +160,7 @@ inline Expected<int64_t> wrapIndex(const TypeContext &ctx, int64_t v, int64_t n,
 
 // ---- shapes and constants ------------------------------------------------
 
-// Shape's start/end attributes clamped to the rank.
-struct ShapeSlice {
-  int64_t start = 0, len = 0;
-};
+// Shape's start attribute clamped to the rank (the first dim it reports).
 int64_t shapeStart(const TypeContext &ctx);
 
 // ConstantOfShape's fill value (the `value` attribute, default f32 0).
@@ -265,8 +262,7 @@ inline Expected<ReducePlan> planReduce(const TypeContext &ctx) {
   return p;
 }
 
-// ---- normalization
-// ------------------------------------------------------------
+// ---- normalization ----------------------------------------------------------
 
 // MeanVarianceNormalization's `axes` (default {0, 2, 3}) as a per-dim mask.
 Expected<std::vector<bool>> mvnReducedAxes(const TypeContext &ctx);
