@@ -110,11 +110,9 @@ struct ResizePlan {
 };
 Expected<ResizePlan> resizePlan(const TypeContext &ctx);
 
-// Reads an axes operand (operand `i`), normalizes each axis against `rank`
-// and rejects duplicates.
-inline Expected<std::vector<int64_t>> readAxes(const TypeContext &ctx, size_t i,
-                                               size_t rank) {
-  EMBER_ASSIGN(std::vector<int64_t> axes, ctx.ints(i));
+// Normalizes each axis against `rank` and rejects duplicates.
+inline Expected<std::vector<int64_t>>
+normalizeAxes(const TypeContext &ctx, std::vector<int64_t> axes, size_t rank) {
   std::set<int64_t> seen;
   for (int64_t &a : axes) {
     EMBER_ASSIGN(a, normalizeAxis(ctx, a, rank));
@@ -122,6 +120,13 @@ inline Expected<std::vector<int64_t>> readAxes(const TypeContext &ctx, size_t i,
       return ctx.error("axis ", a, " is repeated");
   }
   return axes;
+}
+
+// Reads an axes operand (operand `i`) and normalizes it (normalizeAxes).
+inline Expected<std::vector<int64_t>> readAxes(const TypeContext &ctx, size_t i,
+                                               size_t rank) {
+  EMBER_ASSIGN(std::vector<int64_t> axes, ctx.ints(i));
+  return normalizeAxes(ctx, std::move(axes), rank);
 }
 
 // Rejects result shapes whose element count overflows or is absurdly large
