@@ -7,14 +7,12 @@ static const KernelFn kKernels[] = {
 #include "ir/Ops.def"
 };
 
-KernelFn kernelFor(OpKind k) { return kKernels[unsigned(k)]; }
-
 Status runKernel(KernelContext &ctx) {
   OpKind k = ctx.node().kind;
   EMBER_TRY(typeRuleFor(k)(ctx));
   for (size_t i = 0; i < ctx.outs_.size(); ++i)
     ctx.outs_[i] = Tensor(ctx.outType(i));
-  return kernelFor(k)(ctx);
+  return kKernels[unsigned(k)](ctx);
 }
 
 BroadcastIndexer::BroadcastIndexer(const Dims &outDims, const Dims &inDims)

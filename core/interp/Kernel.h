@@ -4,7 +4,10 @@
 // run on the kernel's actual operands and its results are allocated with the
 // types the rule recorded. A kernel that needs a value the rule derived
 // (window geometry, axes, a reduction plan, ...) calls the same parse helper
-// in ir/typerules/ the rule uses, rather than deriving it again.
+// in ir/typerules/ the rule uses (cheap next to the kernel's work), rather
+// than deriving it with code of its own. Where the derivation is the op's
+// work itself (the selections of data-dependent ops), the rule keeps it
+// with keepForKernel() and the kernel reads it with keptByRule().
 #pragma once
 
 #include "ir/TypeRules.h"
@@ -27,6 +30,14 @@ public:
   Tensor &out(size_t i) { return outs_[i]; }
   std::vector<Tensor> &outputs() { return outs_; }
 
+  // The value the type rule kept with keepForKernel().
+  template <typename T> Expected<const T *> keptByRule() const {
+    if (const T *v = std::any_cast<T>(&kept_))
+      return v;
+    return makeError(ErrorCode::Internal, opName(node_.kind),
+                     ": the type rule kept no value for the kernel");
+  }
+
 private:
   friend Status runKernel(KernelContext &ctx);
   // Result types come from the type rule, never from the kernel.
@@ -38,8 +49,6 @@ using KernelFn = Status (*)(KernelContext &);
 
 #define EMBER_OP(Name, ...) Status kernel_##Name(KernelContext &ctx);
 #include "ir/Ops.def"
-
-KernelFn kernelFor(OpKind k);
 
 // Runs node ctx.node()'s type rule on the actual operands (so shapes that
 // depend on operand values resolve), allocates the results, then runs its

@@ -13,6 +13,7 @@
 
 #include "ir/Graph.h"
 
+#include <any>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,15 @@ public:
   const Type &outType(size_t i) const { return types_[i]; }
   const std::vector<Type> &outTypes() const { return types_; }
 
+  // Keeps a value the rule derived for the kernel that runs after it, when
+  // deriving it is the op's own work (the selections of NonMaxSuppression,
+  // NonZero, Unique, Compress), so the interpreter does not do it twice.
+  // Only when runTime(): type inference has no kernel to hand it to.
+  template <typename T> void keepForKernel(T v) {
+    if (runTime_)
+      kept_ = std::move(v);
+  }
+
   // Attribute access (node attributes after import normalization).
   bool hasAttr(const char *n) const { return node_.hasAttr(n); }
   int64_t attrInt(const char *n, int64_t def = 0) const {
@@ -80,6 +90,7 @@ protected:
   std::vector<const Tensor *> ins_;
   std::vector<Type> types_;
   bool runTime_;
+  std::any kept_;
 };
 
 using TypeRuleFn = Status (*)(TypeContext &);

@@ -266,11 +266,7 @@ public:
     double cur = t;
     while (need > 0) {
       if (i < busy_.size() && busy_[i].first <= cur) {
-        if (busy_[i].second <= cur) {
-          ++i;
-          continue;
-        }
-        cur = busy_[i].second;
+        cur = std::max(cur, busy_[i].second);
         ++i;
         continue;
       }
@@ -306,6 +302,43 @@ private:
   std::vector<std::pair<double, double>> busy_; // sorted, disjoint
   size_t lo_ = 0;
 };
+
+// The compute engine that reads operand op's blocks (Operand::reader).
+size_t readerOf(const Operand &op) {
+  return op.reader == SIZE_MAX ? op.engine : op.reader;
+}
+
+// True for an input the fill loads in pieces (Problem::fillPieces): read by
+// compute engine 0 and depending on fillDim.
+bool fillPieced(const Problem &p, const Operand &op) {
+  return op.role == Role::Input && readerOf(op) == 0 &&
+         std::find(op.dims.begin(), op.dims.end(), p.fillDim) != op.dims.end();
+}
+
+// What one block of an operand moves through DMA for the (clipped) tile
+// sizes `tile`.
+struct Dma {
+  double bytes = 0; // DRAM bytes
+  double n = 0;     // DMA instructions (each: latency + overhead)
+  double chan = 0;  // channel cycles: bytes / bandwidth
+  double rows = 0;  // scratchpad cycles: rows / rowsPerCycle
+  double pad = 0;   // of which padding rows (no DRAM data)
+  bool moves() const { return bytes > 0 || n > 0; }
+};
+Dma dmaOf(const Operand &op, const std::vector<int64_t> &tile,
+          const Machine &m) {
+  Dma d;
+  d.bytes = op.bytes ? double(op.bytes(tile)) : 0;
+  d.n = double(op.transfers ? op.transfers(tile) : (d.bytes > 0 ? 1 : 0));
+  d.chan = d.bytes / (m.bytesPerCycle > 0 ? m.bytesPerCycle : 1);
+  d.rows = op.rows && m.rowsPerCycle > 0
+               ? double(op.rows(tile)) / m.rowsPerCycle
+               : 0;
+  d.pad = op.padRows && m.rowsPerCycle > 0
+              ? std::min(d.rows, double(op.padRows(tile)) / m.rowsPerCycle)
+              : 0;
+  return d;
+}
 
 } // namespace
 
@@ -346,19 +379,12 @@ unsigned fillPieceCount(const Problem &p, const Tiling &t, const Machine &m) {
   const double perTransfer = double(m.latencyCycles + m.transferOverhead);
   // Per pieced operand: instructions, and the cycles its bytes and rows take.
   std::vector<std::pair<double, double>> pieced;
-  for (size_t k = 0; k < no; ++k) {
-    const Operand &op = p.operands[k];
-    size_t rd = op.reader == SIZE_MAX ? op.engine : op.reader;
-    if (op.role != Role::Input || rd != 0 ||
-        std::find(op.dims.begin(), op.dims.end(), p.fillDim) == op.dims.end())
+  for (const Operand &op : p.operands) {
+    if (!fillPieced(p, op))
       continue;
-    double bytes = op.bytes ? double(op.bytes(clipped)) : 0;
-    double n = double(op.transfers ? op.transfers(clipped) : (bytes > 0));
-    double rows = op.rows && m.rowsPerCycle > 0
-                      ? double(op.rows(clipped)) / m.rowsPerCycle
-                      : 0;
-    if (bytes > 0 || n > 0)
-      pieced.push_back({n, std::max(bytes / bw, rows)});
+    Dma d = dmaOf(op, clipped, m);
+    if (d.moves())
+      pieced.push_back({d.n, std::max(d.chan, d.rows)});
   }
   // Of the layer, about: the compute chain (the fill, then the other steps
   // as long as the first) and the DMA chain (the nest's bytes over the
@@ -417,35 +443,19 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
   // for the last tile sizes (only edge tiles differ). `epoch` counts the
   // changes of the clipped tile sizes (a hot loop: one comparison per step,
   // not one per operand).
-  struct Dma {
+  struct Memo {
     uint64_t epoch = 0; // 0: never filled
-    double bytes = 0;   // DRAM bytes
-    double n = 0;       // DMA instructions (each: latency + overhead)
-    double chan = 0;    // channel cycles: bytes / bandwidth
-    double rows = 0;    // scratchpad cycles: rows / rowsPerCycle
-    double pad = 0;     // of which padding rows (no DRAM data)
-    bool moves() const { return bytes > 0 || n > 0; }
+    Dma dma;
   };
-  std::vector<Dma> memo(no);
+  std::vector<Memo> memo(no);
   uint64_t epoch = 1;
   auto dma = [&](size_t k) -> const Dma & {
-    Dma &d = memo[k];
-    if (d.epoch != epoch) {
-      const Operand &op = p.operands[k];
-      d.epoch = epoch;
-      d.bytes = op.bytes ? double(op.bytes(clipped)) : 0;
-      d.n =
-          double(op.transfers ? op.transfers(clipped) : (d.bytes > 0 ? 1 : 0));
-      d.chan = d.bytes / bw;
-      d.rows = op.rows && m.rowsPerCycle > 0
-                   ? double(op.rows(clipped)) / m.rowsPerCycle
-                   : 0;
-      d.pad =
-          op.padRows && m.rowsPerCycle > 0
-              ? std::min(d.rows, double(op.padRows(clipped)) / m.rowsPerCycle)
-              : 0;
+    Memo &mm = memo[k];
+    if (mm.epoch != epoch) {
+      mm.epoch = epoch;
+      mm.dma = dmaOf(p.operands[k], clipped, m);
     }
-    return d;
+    return mm.dma;
   };
   Channel channel;
   // A load of `part` of a block (with `n` instructions) from `start`: the
@@ -472,10 +482,6 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
   for (size_t k = 0; k < no; ++k)
     if (std::find(order.begin(), order.end(), k) == order.end())
       order.push_back(k);
-  auto readerOf = [&](size_t k) {
-    const Operand &op = p.operands[k];
-    return op.reader == SIZE_MAX ? op.engine : op.reader;
-  };
   std::vector<double> pieceEnd; // the fill: when piece g has arrived
   const unsigned firstPieces = fillPieceCount(p, t, m);
   blocks(idx, cur);
@@ -517,10 +523,7 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
     // the loads engine 0 reads that depend on fillDim.
     const unsigned pieces = first ? firstPieces : 1;
     auto pieced = [&](size_t k) {
-      if (pieces < 2 || readerOf(k) != 0)
-        return false;
-      const std::vector<size_t> &ds = p.operands[k].dims;
-      return std::find(ds.begin(), ds.end(), p.fillDim) != ds.end();
+      return pieces > 1 && fillPieced(p, p.operands[k]);
     };
     auto loadWhole = [&](size_t k) {
       const Dma &d = dma(k);
@@ -530,7 +533,7 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
       loadEnd = loadFrom(s, d, d.n, 1.0);
       busy += loadEnd - s;
       allBytes += d.bytes;
-      ready(readerOf(k), loadEnd);
+      ready(readerOf(p.operands[k]), loadEnd);
     };
     auto loads = [&](size_t k) {
       return p.operands[k].role == Role::Input && ops[k].begins;
@@ -539,7 +542,8 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
     // Every load in order; with pieces, first those engine 0 reads that are
     // not pieced, then the pieces, then those other engines read.
     for (size_t k : order)
-      if (loads(k) && (pieces < 2 || (readerOf(k) == 0 && !pieced(k))))
+      if (loads(k) &&
+          (pieces < 2 || (readerOf(p.operands[k]) == 0 && !pieced(k))))
         loadWhole(k);
     if (pieces > 1) {
       pieceEnd.assign(pieces, loadEnd);
@@ -560,7 +564,7 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
         }
       ready(0, pieceEnd[0]);
       for (size_t k : order)
-        if (loads(k) && readerOf(k) != 0)
+        if (loads(k) && readerOf(p.operands[k]) != 0)
           loadWhole(k);
     }
     r.loadCycles += busy;

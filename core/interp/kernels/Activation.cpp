@@ -5,7 +5,6 @@
 #include "interp/kernels/ElementwiseUtil.h"
 
 #include <cmath>
-#include <limits>
 
 namespace ember {
 

@@ -2,28 +2,29 @@
 // NonMaxSuppression, NonZero, Unique, Compress. They read the operand with
 // ctx.valueOf, which fails with DataDependent when the value is unknown at
 // compile time; the type rules (ir/typerules/DataDependent.cpp) compute the
-// selections, which these kernels then copy out.
+// selections and keep them (keepForKernel), which these kernels then copy
+// out.
 #include "interp/kernels/MovementUtil.h"
 #include "interp/kernels/ValueUtil.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
-#include <map>
-#include <numeric>
 
 namespace ember {
 
 Status kernel_NonMaxSuppression(KernelContext &ctx) {
-  EMBER_ASSIGN(std::vector<int64_t> sel, nmsSelectedIndices(ctx));
+  EMBER_ASSIGN(const std::vector<int64_t> *sel,
+               ctx.keptByRule<std::vector<int64_t>>());
   Tensor &y = ctx.out(0);
-  std::copy(sel.begin(), sel.end(), y.data<int64_t>());
+  std::copy(sel->begin(), sel->end(), y.data<int64_t>());
   return Status::ok();
 }
 
 Status kernel_NonZero(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  EMBER_ASSIGN(std::vector<int64_t> hits, nonZeroIndices(ctx));
+  EMBER_ASSIGN(const std::vector<int64_t> *kept,
+               ctx.keptByRule<std::vector<int64_t>>());
+  const std::vector<int64_t> &hits = *kept;
   size_t r = x.rank();
   std::vector<int64_t> str = stridesOf(x.dims());
   int64_t nnz = int64_t(hits.size());
@@ -37,7 +38,8 @@ Status kernel_NonZero(KernelContext &ctx) {
 
 Status kernel_Unique(KernelContext &ctx) {
   const Tensor *x = &ctx.in(0);
-  EMBER_ASSIGN(UniquePlan p, uniquePlan(ctx));
+  EMBER_ASSIGN(const UniquePlan *kept, ctx.keptByRule<UniquePlan>());
+  const UniquePlan &p = *kept;
   int64_t n = p.n, outer = p.outer, inner = p.inner;
   int64_t u = int64_t(p.first.size());
   const std::vector<int64_t> &first = p.first, &counts = p.counts,
@@ -63,7 +65,8 @@ Status kernel_Unique(KernelContext &ctx) {
 
 Status kernel_Compress(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  EMBER_ASSIGN(CompressPlan p, compressPlan(ctx));
+  EMBER_ASSIGN(const CompressPlan *kept, ctx.keptByRule<CompressPlan>());
+  const CompressPlan &p = *kept;
   int64_t axis = p.axis;
   const Dims &d = p.view;
   int64_t n = d[size_t(axis)];

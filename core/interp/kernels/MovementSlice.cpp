@@ -3,10 +3,7 @@
 #include "interp/kernels/MovementUtil.h"
 #include "interp/kernels/ValueUtil.h"
 
-#include <algorithm>
 #include <cstring>
-#include <limits>
-#include <set>
 
 namespace ember {
 

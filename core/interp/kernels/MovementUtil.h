@@ -1,13 +1,13 @@
 // Building blocks for data movement kernels: type-agnostic byte copies
-// driven by per-dimension index tables, index normalization and the result
-// types of ops that only move elements.
+// driven by per-dimension index tables, strided walks and fill bytes. (Index
+// normalization and the result types of ops that only move elements are the
+// type rules' helpers, ir/typerules/Parse.h.)
 #pragma once
 
 #include "interp/Kernel.h"
 #include "ir/typerules/Parse.h"
 
 #include <cstring>
-#include <set>
 
 namespace ember {
 

@@ -10,7 +10,6 @@
 
 #include <cstring>
 #include <limits>
-#include <set>
 
 namespace ember {
 

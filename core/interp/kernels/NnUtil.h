@@ -1,6 +1,6 @@
-// Shared pieces of the neural-network and quantized kernels:
-// sliding-window geometry (Conv, pools), numpy MatMul shapes, a blocked
-// matrix multiply and an im2col convolution core.
+// Shared pieces of the neural-network and quantized kernels: a blocked
+// matrix multiply and an im2col convolution core. (Sliding-window geometry
+// and numpy MatMul shapes are the type rules' helpers, ir/typerules/Parse.h.)
 #pragma once
 
 #include "interp/Kernel.h"

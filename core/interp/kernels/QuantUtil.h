@@ -1,10 +1,10 @@
-// Shared pieces of the quantization kernels: scale/zero-point indexing
-// (per tensor, per axis, blocked), round-half-to-even with saturation.
+// Shared pieces of the quantization kernels: round-half-to-even with
+// saturation and the quantize step. (Scale/zero-point indexing, QuantIndexer,
+// is the type rules' helper, ir/typerules/Parse.h.)
 #pragma once
 
 #include "interp/kernels/NnUtil.h"
 
-#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -35,13 +35,6 @@ template <typename T> double quantDivide(T x, T scale) {
 template <typename Q, typename T> Q quantizeValue(T x, T scale, int64_t zp) {
   double q = std::nearbyint(quantDivide<T>(x, scale));
   return saturateRound<Q>(q + double(zp));
-}
-
-// The dequantize step of ONNX DequantizeLinear, in float (double for f64).
-inline double dequantizeValue(int64_t q, int64_t zp, double scale, bool wide) {
-  if (wide)
-    return double(q - zp) * scale;
-  return double(float(q - zp) * float(scale));
 }
 
 } // namespace ember

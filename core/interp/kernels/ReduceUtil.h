@@ -1,5 +1,6 @@
-// Shared pieces of the reduction kernels: which dims a ReduceX node reduces
-// and the result shape.
+// Shared pieces of the reduction kernels: the walk over a ReducePlan (which
+// dims a ReduceX node reduces and the result shape: planReduce,
+// ir/typerules/Parse.h).
 #pragma once
 
 #include "interp/Kernel.h"

@@ -3,7 +3,6 @@
 #include "interp/kernels/MovementUtil.h"
 #include "interp/kernels/ValueUtil.h"
 
-#include <algorithm>
 #include <cmath>
 
 namespace ember {

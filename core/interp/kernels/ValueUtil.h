@@ -1,12 +1,12 @@
 // Small helpers shared by kernels that compute through double (losses,
-// sampling, signal, data-dependent ops): type-generic writes, operand
-// checks, and coordinates as indices.
+// sampling, signal, data-dependent ops): type-generic writes and coordinates
+// as indices. (Operand checks are the type rules' helpers,
+// ir/typerules/Parse.h.)
 #pragma once
 
 #include "interp/Kernel.h"
 #include "ir/typerules/Parse.h"
 
-#include <string>
 #include <vector>
 
 namespace ember {

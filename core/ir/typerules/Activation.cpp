@@ -2,9 +2,6 @@
 // gated Swish and SwiGLU (kernels: interp/kernels/Activation.cpp).
 #include "ir/typerules/Parse.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 #define UNARY(Name)                                                            \

@@ -2,9 +2,6 @@
 // Attention.cpp) and their parse helpers (ir/typerules/Attention.h).
 #include "ir/typerules/Attention.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 Expected<AttnShape> attentionShape(const TypeContext &ctx) {

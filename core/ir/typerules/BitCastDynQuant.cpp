@@ -2,9 +2,6 @@
 // interp/kernels/BitCastDynQuant.cpp).
 #include "ir/typerules/Parse.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 Status types_BitCast(TypeContext &ctx) {

@@ -2,10 +2,9 @@
 // interp/kernels/DataDependent.cpp.
 #include "ir/typerules/Parse.h"
 
-#include <numeric>
-
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 namespace ember {
 
@@ -65,7 +64,9 @@ Expected<double> optScalar(const TypeContext &ctx, size_t i, double def) {
 
 } // namespace
 
-Expected<std::vector<int64_t>> nmsSelectedIndices(const TypeContext &ctx) {
+// NonMaxSuppression: the selected [batch, class, box] triples, flattened.
+static Expected<std::vector<int64_t>>
+nmsSelectedIndices(const TypeContext &ctx) {
   EMBER_TRY(requireFloat(ctx, 0, "boxes"));
   EMBER_TRY(requireFloat(ctx, 1, "scores"));
   const Tensor &bx = ctx.in(0), &sc = ctx.in(1);
@@ -129,10 +130,12 @@ Expected<std::vector<int64_t>> nmsSelectedIndices(const TypeContext &ctx) {
 Status types_NonMaxSuppression(TypeContext &ctx) {
   EMBER_ASSIGN(std::vector<int64_t> sel, nmsSelectedIndices(ctx));
   ctx.setOutput(0, Type(ElemKind::I64, {int64_t(sel.size() / 3), 3}));
+  ctx.keepForKernel(std::move(sel));
   return Status::ok();
 }
 
-Expected<std::vector<int64_t>> nonZeroIndices(const TypeContext &ctx) {
+// NonZero: flat indices of the nonzero elements, in order.
+static Expected<std::vector<int64_t>> nonZeroIndices(const TypeContext &ctx) {
   EMBER_ASSIGN(const Tensor *x, ctx.valueOf(0));
   std::vector<int64_t> hits;
   for (int64_t i = 0, n = x->size(); i < n; ++i)
@@ -145,10 +148,11 @@ Status types_NonZero(TypeContext &ctx) {
   EMBER_ASSIGN(std::vector<int64_t> hits, nonZeroIndices(ctx));
   ctx.setOutput(0, Type(ElemKind::I64,
                         {int64_t(ctx.in(0).rank()), int64_t(hits.size())}));
+  ctx.keepForKernel(std::move(hits));
   return Status::ok();
 }
 
-Expected<UniquePlan> uniquePlan(const TypeContext &ctx) {
+static Expected<UniquePlan> uniquePlan(const TypeContext &ctx) {
   EMBER_ASSIGN(const Tensor *x, ctx.valueOf(0));
   bool hasAxis = ctx.hasAttr("axis");
   bool sorted = ctx.attrInt("sorted", 1) != 0;
@@ -233,10 +237,10 @@ Expected<UniquePlan> uniquePlan(const TypeContext &ctx) {
   p.outer = outer;
   p.n = n;
   p.inner = inner;
-  p.first = first;
-  p.counts = counts;
-  p.inverse = inverse;
-  p.out = yd;
+  p.first = std::move(first);
+  p.counts = std::move(counts);
+  p.inverse = std::move(inverse);
+  p.out = std::move(yd);
   return p;
 }
 
@@ -250,10 +254,11 @@ Status types_Unique(TypeContext &ctx) {
     ctx.setOutput(2, Type(ElemKind::I64, {p.n}));
   if (ctx.numOutputs() > 3)
     ctx.setOutput(3, Type(ElemKind::I64, {u}));
+  ctx.keepForKernel(std::move(p));
   return Status::ok();
 }
 
-Expected<CompressPlan> compressPlan(const TypeContext &ctx) {
+static Expected<CompressPlan> compressPlan(const TypeContext &ctx) {
   const Tensor &x = ctx.in(0);
   EMBER_ASSIGN(const Tensor *cond, ctx.valueOf(1));
   if (cond->rank() != 1)
@@ -275,12 +280,10 @@ Expected<CompressPlan> compressPlan(const TypeContext &ctx) {
                          " beyond the axis size ", n);
       keep.push_back(i);
     }
-  Dims yd = d;
-  yd[size_t(axis)] = int64_t(keep.size());
   CompressPlan p;
   p.axis = axis;
-  p.view = d;
-  p.keep = keep;
+  p.view = std::move(d);
+  p.keep = std::move(keep);
   return p;
 }
 
@@ -289,6 +292,8 @@ Status types_Compress(TypeContext &ctx) {
   Dims yd = p.view;
   yd[size_t(p.axis)] = int64_t(p.keep.size());
   ctx.setOutput(0, Type(ctx.in(0).elem(), yd));
+  ctx.keepForKernel(std::move(p));
   return Status::ok();
 }
+
 } // namespace ember

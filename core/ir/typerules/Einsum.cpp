@@ -2,8 +2,6 @@
 #include "ir/EinsumEquation.h"
 
 #include "ir/typerules/Parse.h"
-#include <algorithm>
-#include <cmath>
 
 namespace ember {
 

@@ -2,9 +2,6 @@
 // selection ops (kernels: interp/kernels/Elementwise.cpp).
 #include "ir/typerules/Parse.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 Expected<Dims> broadcastOperands(const TypeContext &ctx, const Tensor &a,

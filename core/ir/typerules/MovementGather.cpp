@@ -3,7 +3,6 @@
 #include "ir/typerules/Parse.h"
 
 #include <algorithm>
-#include <cmath>
 
 namespace ember {
 

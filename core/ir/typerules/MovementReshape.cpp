@@ -2,9 +2,6 @@
 // interp/kernels/MovementReshape.cpp.
 #include "ir/typerules/Parse.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 // Same bytes, new dims (row-major order is unchanged).

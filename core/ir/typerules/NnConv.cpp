@@ -2,9 +2,6 @@
 // interp/kernels/NnConv.cpp.
 #include "ir/typerules/Parse.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 Status types_Conv(TypeContext &ctx) {

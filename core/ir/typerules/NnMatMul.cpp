@@ -2,9 +2,6 @@
 // interp/kernels/NnMatMul.cpp.
 #include "ir/typerules/Parse.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 static bool matmulKind(ElemKind k) {

@@ -2,9 +2,6 @@
 // interp/kernels/NnNorm.cpp.
 #include "ir/typerules/Parse.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 namespace {

@@ -2,9 +2,6 @@
 // interp/kernels/NnPool.cpp.
 #include "ir/typerules/Parse.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 Expected<WindowGeom> poolGeom(const TypeContext &ctx, const Tensor &x) {

@@ -110,11 +110,9 @@ struct ResizePlan {
 };
 Expected<ResizePlan> resizePlan(const TypeContext &ctx);
 
-// Reads an axes operand (operand `i`), normalizes each axis against `rank`
-// and rejects duplicates.
-inline Expected<std::vector<int64_t>> readAxes(const TypeContext &ctx, size_t i,
-                                               size_t rank) {
-  EMBER_ASSIGN(std::vector<int64_t> axes, ctx.ints(i));
+// Normalizes each axis against `rank` and rejects duplicates.
+inline Expected<std::vector<int64_t>>
+normalizeAxes(const TypeContext &ctx, std::vector<int64_t> axes, size_t rank) {
   std::set<int64_t> seen;
   for (int64_t &a : axes) {
     EMBER_ASSIGN(a, normalizeAxis(ctx, a, rank));
@@ -122,6 +120,13 @@ inline Expected<std::vector<int64_t>> readAxes(const TypeContext &ctx, size_t i,
       return ctx.error("axis ", a, " is repeated");
   }
   return axes;
+}
+
+// Reads an axes operand (operand `i`) and normalizes it (normalizeAxes).
+inline Expected<std::vector<int64_t>> readAxes(const TypeContext &ctx, size_t i,
+                                               size_t rank) {
+  EMBER_ASSIGN(std::vector<int64_t> axes, ctx.ints(i));
+  return normalizeAxes(ctx, std::move(axes), rank);
 }
 
 // Rejects result shapes whose element count overflows or is absurdly large
@@ -160,10 +165,7 @@ inline Expected<int64_t> wrapIndex(const TypeContext &ctx, int64_t v, int64_t n,
 
 // ---- shapes and constants ------------------------------------------------
 
-// Shape's start/end attributes clamped to the rank.
-struct ShapeSlice {
-  int64_t start = 0, len = 0;
-};
+// Shape's start attribute clamped to the rank (the first dim it reports).
 int64_t shapeStart(const TypeContext &ctx);
 
 // ConstantOfShape's fill value (the `value` attribute, default f32 0).
@@ -265,8 +267,7 @@ inline Expected<ReducePlan> planReduce(const TypeContext &ctx) {
   return p;
 }
 
-// ---- normalization
-// ------------------------------------------------------------
+// ---- normalization ----------------------------------------------------------
 
 // MeanVarianceNormalization's `axes` (default {0, 2, 3}) as a per-dim mask.
 Expected<std::vector<bool>> mvnReducedAxes(const TypeContext &ctx);
@@ -361,16 +362,16 @@ struct LinearAttnShape {
 };
 Expected<LinearAttnShape> linearAttnShape(const TypeContext &ctx);
 
-// ---- data-dependent shapes
-// --------------------------------------------------- The selections these ops
-// make from operand values (known constants during type inference, every
-// operand at run time); the kernels copy them out.
-
-// NonMaxSuppression: selected [batch, class, box] triples, flattened.
-Expected<std::vector<int64_t>> nmsSelectedIndices(const TypeContext &ctx);
-
-// NonZero: flat indices of the nonzero elements, in order.
-Expected<std::vector<int64_t>> nonZeroIndices(const TypeContext &ctx);
+// ---- data-dependent shapes -------------------------------------------------
+// The selections these ops make from operand values (known constants during
+// type inference, every operand at run time). Making the selection is the
+// op's work, so the type rule keeps it (TypeContext::keepForKernel) and the
+// kernel copies it out:
+// - NonMaxSuppression: std::vector<int64_t>, the selected [batch, class,
+//   box] triples, flattened;
+// - NonZero: std::vector<int64_t>, flat indices of the nonzero elements, in
+//   order;
+// - Unique: UniquePlan; Compress: CompressPlan.
 
 // Unique: x viewed as [outer, n, inner] around the axis (flattened without
 // one); per unique slice its first index and count, per slice its group;
@@ -380,7 +381,6 @@ struct UniquePlan {
   std::vector<int64_t> first, counts, inverse;
   Dims out;
 };
-Expected<UniquePlan> uniquePlan(const TypeContext &ctx);
 
 // Compress: the indices along the axis the condition keeps; view is x's
 // shape (flattened without an axis attribute).
@@ -389,7 +389,6 @@ struct CompressPlan {
   Dims view;
   std::vector<int64_t> keep;
 };
-Expected<CompressPlan> compressPlan(const TypeContext &ctx);
 
 // ---- sampling ---------------------------------------------------------------
 

@@ -3,9 +3,6 @@
 #include "ir/typerules/Parse.h"
 #include "support/MiniFloat.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 // Narrow kinds QuantizeLinear/DequantizeLinear accept: float8 (not E8M0),

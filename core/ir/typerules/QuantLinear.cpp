@@ -2,9 +2,6 @@
 // interp/kernels/QuantLinear.cpp.
 #include "ir/typerules/Parse.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 namespace {

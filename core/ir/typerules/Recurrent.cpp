@@ -1,9 +1,6 @@
 // Type rules of RNN, GRU and LSTM (kernels: interp/kernels/Recurrent.cpp).
 #include "ir/typerules/Recurrent.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 namespace {

@@ -2,9 +2,6 @@
 // interp/kernels/Reduce.cpp.
 #include "ir/typerules/Parse.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 static Status reduceRule(TypeContext &ctx) {

@@ -2,9 +2,6 @@
 // interp/kernels/ReduceAxis.cpp.
 #include "ir/typerules/Parse.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 Status types_CumSum(TypeContext &ctx) {

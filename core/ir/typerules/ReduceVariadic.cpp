@@ -2,9 +2,6 @@
 // interp/kernels/ReduceVariadic.cpp.
 #include "ir/typerules/Parse.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 static Status sumOperandsRule(TypeContext &ctx) {

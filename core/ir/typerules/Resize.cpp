@@ -38,14 +38,7 @@ Expected<ResizePlan> resizePlan(const TypeContext &ctx) {
 
   std::vector<int64_t> axes;
   if (ctx.hasAttr("axes")) {
-    std::vector<bool> seen(r, false);
-    for (int64_t ax : ctx.attrInts("axes")) {
-      EMBER_ASSIGN(int64_t n, normalizeAxis(ctx, ax, r));
-      if (seen[size_t(n)])
-        return ctx.error("axis ", n, " is repeated");
-      seen[size_t(n)] = true;
-      axes.push_back(n);
-    }
+    EMBER_ASSIGN(axes, normalizeAxes(ctx, ctx.attrInts("axes"), r));
   } else {
     for (size_t i = 0; i < r; ++i)
       axes.push_back(int64_t(i));

@@ -2,9 +2,6 @@
 // interp/kernels/Sampling.cpp.
 #include "ir/typerules/Parse.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 Expected<GridSampleParams> gridSampleParams(const TypeContext &ctx) {

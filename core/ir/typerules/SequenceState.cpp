@@ -2,9 +2,6 @@
 // interp/kernels/SequenceState.cpp.
 #include "ir/typerules/Parse.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 Expected<LinearAttnShape> linearAttnShape(const TypeContext &ctx) {

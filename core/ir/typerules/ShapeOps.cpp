@@ -12,8 +12,13 @@ Status types_Size(TypeContext &ctx) {
   return Status::ok();
 }
 
-// Shape's [start, end) after clamping (the start index; the length is the
+// Shape's [start, end) after clamping: the start index and the length (the
 // result's size).
+namespace {
+struct ShapeSlice {
+  int64_t start = 0, len = 0;
+};
+} // namespace
 static ShapeSlice shapeSlice(const TypeContext &ctx) {
   const Tensor &x = ctx.in(0);
   int64_t r = int64_t(x.rank());

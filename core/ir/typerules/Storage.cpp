@@ -3,9 +3,6 @@
 // interpreter does, before a Constant's kernel copies its payload.
 #include "ir/TypeRules.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace ember {
 
 // A graph input keeps its declared type (its kernel reports that inputs are
