@@ -826,8 +826,6 @@ void qconvWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
 extern "C" {
 
 int64_t ember_rt_conv_transpose_workspace_size(const int64_t *p) {
-  size_t G = u(p[EMBER_RT_CONV_GROUPS]);
-  (void)G;
   // The shared cols chunk and x's transposed chunk; each worker's GEMM
   // workspace follows (the caller multiplies this per-worker size by the
   // workers, so the chunks are counted once per worker: generous but
