@@ -228,8 +228,11 @@ Status keepHalfInF32(Function &f) {
     f.replaceAllUses(Value(w), w->inputs[0]);
     f.erase(w);
   }
+  // The half casts now unread (their round trip was the identity). Erasing
+  // one drops only its read of an f32 value, never another's reader.
+  auto readers = f.computeUsers();
   for (Node *n : order)
-    if (isHalfCast(*n) && f.computeUsers()[n].empty())
+    if (isHalfCast(*n) && readers[n].empty())
       f.erase(n);
   return Status::ok();
 }
