@@ -48,8 +48,6 @@ struct Timing {
   double median = 0, best = 0;
 };
 
-/// Runs f until `minTime` seconds and at least `minReps` repeats have been
-/// spent (after one warm-up call) and returns the median and best time.
 /// --cpu-time: time by this thread's CPU clock rather than the wall clock,
 /// so that time the thread spends descheduled on a shared, loaded machine
 /// does not count (caches shared with other jobs still do).
@@ -67,6 +65,8 @@ double nowSeconds() {
       .count();
 }
 
+/// Runs f until `minTime` seconds and at least `minReps` repeats have been
+/// spent (after one warm-up call) and returns the median and best time.
 template <typename F> Timing timeIt(F f, double minTime, int minReps = 7) {
   f();
   std::vector<double> t;

@@ -75,6 +75,24 @@ static Status checkElemKinds(const Node &n) {
   return Status::ok();
 }
 
+std::vector<const Tensor *> staticOperands(const Node &n,
+                                           std::vector<Tensor> &typeOnly) {
+  typeOnly.assign(n.inputs.size(), Tensor());
+  std::vector<const Tensor *> ins(n.inputs.size(), nullptr);
+  for (size_t i = 0; i < n.inputs.size(); ++i) {
+    const Value &v = n.inputs[i];
+    if (!v.node)
+      continue;
+    if (v.node->kind == OpKind::Constant) {
+      ins[i] = v.node->payload.get();
+    } else {
+      typeOnly[i] = Tensor::typeOnly(v.type());
+      ins[i] = &typeOnly[i];
+    }
+  }
+  return ins;
+}
+
 // Type inference: run the op's type rule; constant operands carry their
 // data, everything else only its type.
 Status inferNodeTypes(Node &n) {
@@ -99,20 +117,8 @@ Status inferNodeTypes(Node &n) {
                    info.numOut >= 0 ? "has " + std::to_string(info.numOut)
                                     : std::string("needs at least 1"));
   EMBER_TRY(checkElemKinds(n).withContext("node " + n.describe()));
-  std::vector<Tensor> typeOnly(n.inputs.size());
-  std::vector<const Tensor *> ins(n.inputs.size(), nullptr);
-  for (size_t i = 0; i < n.inputs.size(); ++i) {
-    const Value &v = n.inputs[i];
-    if (!v.node)
-      continue;
-    if (v.node->kind == OpKind::Constant) {
-      ins[i] = v.node->payload.get();
-    } else {
-      typeOnly[i] = Tensor::typeOnly(v.type());
-      ins[i] = &typeOnly[i];
-    }
-  }
-  TypeContext ctx(n, ins);
+  std::vector<Tensor> typeOnly;
+  TypeContext ctx(n, staticOperands(n, typeOnly));
   Status s = typeRuleFor(n.kind)(ctx);
   if (!s.isOk()) {
     if (s.code() == ErrorCode::DataDependent) {

@@ -100,6 +100,13 @@ using TypeRuleFn = Status (*)(TypeContext &);
 
 TypeRuleFn typeRuleFor(OpKind k);
 
+// n's operands as type inference gives them to its rule: constants with
+// their data, everything else only its type (kept in `typeOnly`), absent
+// ones null. For a compiler that reuses a rule's plan (ResizePlan, ...)
+// rather than reading the attributes again.
+std::vector<const Tensor *> staticOperands(const Node &n,
+                                           std::vector<Tensor> &typeOnly);
+
 // ---- helpers shared by type rules (and the kernels that run them) ---------
 
 // Operand i as one integer (a rank-0 or [1] integer tensor whose value is

@@ -12,13 +12,13 @@
 #include "backend/ProgramProto.h"
 #include "ember/backend/v1/options.pb.h"
 #include "passes/Pass.h"
+#include "support/HeapCount.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <functional>
-#include <malloc.h>
 
 #include "CpuTestUtil.h"
 
@@ -27,17 +27,6 @@ using namespace ember::cpugen;
 using namespace ember::cpugen::test;
 
 namespace {
-
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
-constexpr bool kHaveHeapCount = true;
-int64_t heapInUse() {
-  struct mallinfo2 m = mallinfo2();
-  return int64_t(m.uordblks + m.hblkhd);
-}
-#else
-constexpr bool kHaveHeapCount = false;
-int64_t heapInUse() { return 0; }
-#endif
 
 // Bytes per compilation that count as a leak (measured: 0, +-1 of noise).
 constexpr double kBound = 8;

@@ -12,26 +12,14 @@
 #include "KitInternal.h"
 
 #include "backend/ProgramProto.h"
+#include "support/HeapCount.h"
 
 #include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <malloc.h>
 
 namespace ember::kit {
 namespace {
-
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
-constexpr bool kHaveHeapCount = true;
-// Bytes allocated from the heap now, in every arena (mmapped blocks too).
-int64_t heapInUse() {
-  struct mallinfo2 m = mallinfo2();
-  return int64_t(m.uordblks + m.hblkhd);
-}
-#else
-constexpr bool kHaveHeapCount = false;
-int64_t heapInUse() { return 0; }
-#endif
 
 // Growth per cycle that counts as a leak of an executable, an event or a
 // device: any such object holds more than this, while what correct

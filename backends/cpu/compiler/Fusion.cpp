@@ -37,15 +37,7 @@ struct Ctx {
   std::unordered_map<const Node *, int> groupOf;
   FusionStats stats;
 
-  bool isOutput(const Node *n) const {
-    auto it = users.find(n);
-    if (it == users.end())
-      return false;
-    for (auto &u : it->second)
-      if (!u.user)
-        return true;
-    return false;
-  }
+  bool isOutput(const Node *n) const { return isGraphOutput(users, n); }
   // The one user of n's result (null if none, several, or an output).
   const Node *singleUser(const Node *n) const {
     auto it = users.find(n);

@@ -3,6 +3,9 @@
 // capability checks, the parameter blocks and the pooling loops use it.
 #include "Geometry.h"
 
+#include "ir/TypeRules.h"
+#include "ir/typerules/Parse.h"
+
 #include <algorithm>
 
 namespace ember::cpugen {
@@ -96,51 +99,13 @@ bool windowOf(const Node &n, const Type &x, const std::vector<int64_t> &kernel,
 
 bool convTransposeGeometry(const Node &n, std::vector<int64_t> &pb,
                            std::vector<int64_t> &out, std::string &reason) {
-  const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
-  size_t nsp = x.rank() - 2;
-  std::vector<int64_t> in(x.dims().begin() + 2, x.dims().end());
-  std::vector<int64_t> kernel(w.dims().begin() + 2, w.dims().end());
-  if (n.hasAttr("kernel_shape") && n.attrInts("kernel_shape") != kernel)
-    return fail(reason, "kernel_shape differs from the weights");
-  auto orDefault = [&](const char *name, size_t len, int64_t def) {
-    return n.hasAttr(name) ? n.attrInts(name) : std::vector<int64_t>(len, def);
-  };
-  auto strides = orDefault("strides", nsp, 1);
-  auto dil = orDefault("dilations", nsp, 1);
-  auto pads = orDefault("pads", 2 * nsp, 0);
-  auto outPad = orDefault("output_padding", nsp, 0);
-  std::vector<int64_t> outShape = n.hasAttr("output_shape")
-                                      ? n.attrInts("output_shape")
-                                      : std::vector<int64_t>{};
-  if (outShape.size() == nsp + 2)
-    outShape.erase(outShape.begin(), outShape.begin() + 2);
-  if (strides.size() != nsp || dil.size() != nsp || pads.size() != 2 * nsp ||
-      outPad.size() != nsp || (!outShape.empty() && outShape.size() != nsp))
-    return fail(reason, "attributes do not match the rank");
-  std::string autoPad = n.attrString("auto_pad", "NOTSET");
-  out.assign(nsp, 0);
-  pb.assign(nsp, 0);
-  for (size_t d = 0; d < nsp; ++d) {
-    if (strides[d] < 1 || dil[d] < 1 || kernel[d] < 1)
-      return fail(reason, "non-positive stride, dilation or kernel");
-    int64_t ek = (kernel[d] - 1) * dil[d] + 1;
-    int64_t full = strides[d] * (in[d] - 1) + outPad[d] + ek;
-    if (!outShape.empty() || autoPad == "SAME_UPPER" ||
-        autoPad == "SAME_LOWER") {
-      out[d] = !outShape.empty() ? outShape[d] : in[d] * strides[d];
-      int64_t total = std::max<int64_t>(0, full - out[d]);
-      pb[d] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
-    } else if (autoPad == "VALID" || autoPad == "NOTSET" || autoPad.empty()) {
-      if (autoPad == "VALID")
-        pads.assign(2 * nsp, 0);
-      pb[d] = pads[d];
-      out[d] = full - pads[d] - pads[nsp + d];
-    } else {
-      return fail(reason, concat("auto_pad '", autoPad, "'"));
-    }
-    if (out[d] < 1)
-      return fail(reason, "empty output");
-  }
+  std::vector<Tensor> typeOnly;
+  Expected<ConvTransposeProblem> p =
+      convTransposeProblem(TypeContext(n, staticOperands(n, typeOnly)));
+  if (!p)
+    return fail(reason, p.status().message());
+  pb = p->padBegin;
+  out = p->out;
   return true;
 }
 

@@ -24,8 +24,9 @@ bool windowOf(const Node &n, const Type &x, const std::vector<int64_t> &kernel,
               bool ceilMode, Window &w, std::string &reason);
 
 // ConvTranspose geometry (the reference kernel's rules for pads,
-// output_padding, output_shape and auto_pad): the leading pads and the
-// output extent per spatial dim.
+// output_padding, output_shape and auto_pad: the type rule's
+// convTransposeProblem): the leading pads and the output extent per
+// spatial dim.
 bool convTransposeGeometry(const Node &n, std::vector<int64_t> &padBegin,
                            std::vector<int64_t> &out, std::string &reason);
 

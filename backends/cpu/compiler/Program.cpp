@@ -24,6 +24,18 @@ bool constantInts(const Value &v, std::vector<int64_t> &out) {
   return true;
 }
 
+bool isGraphOutput(
+    const std::unordered_map<const Node *, std::vector<Use>> &users,
+    const Node *n) {
+  auto it = users.find(n);
+  if (it == users.end())
+    return false;
+  for (auto &u : it->second)
+    if (!u.user)
+      return true;
+  return false;
+}
+
 bool contains(const Group &g, const Node *n) {
   return std::find(g.members.begin(), g.members.end(), n) != g.members.end();
 }

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace ember::cpugen {
@@ -175,5 +176,10 @@ bool scalarConstant(const Value &v, double &out);
 bool isConstant(const Value &v);
 // Constant operand `v` as integers (shape, axes, ...), or false.
 bool constantInts(const Value &v, std::vector<int64_t> &out);
+// Whether a graph output reads n (`users` from Function::computeUsers,
+// where an output's use has no user node).
+bool isGraphOutput(
+    const std::unordered_map<const Node *, std::vector<Use>> &users,
+    const Node *n);
 
 } // namespace ember::cpugen

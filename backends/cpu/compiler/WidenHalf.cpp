@@ -118,15 +118,6 @@ Status sinkRelu(Function &f) {
 
 Status keepHalfInF32(Function &f) {
   auto users = f.computeUsers();
-  auto isOutput = [&](const Node *n) {
-    auto it = users.find(n);
-    if (it == users.end())
-      return false;
-    for (auto &u : it->second)
-      if (!u.user)
-        return true;
-    return false;
-  };
   // Candidates: 16-bit results of half casts and of element-selecting ops.
   std::unordered_set<const Node *> cand;
   for (auto &n : f.nodes()) {
@@ -142,7 +133,7 @@ Status keepHalfInF32(Function &f) {
     changed = false;
     for (auto it = cand.begin(); it != cand.end();) {
       const Node *n = *it;
-      bool keep = !isOutput(n);
+      bool keep = !isGraphOutput(users, n);
       auto ut = users.find(n);
       if (keep && ut != users.end())
         for (auto &u : ut->second)
@@ -228,8 +219,11 @@ Status keepHalfInF32(Function &f) {
     f.replaceAllUses(Value(w), w->inputs[0]);
     f.erase(w);
   }
+  // The half casts now unread (their round trip was the identity). Erasing
+  // one drops only its read of an f32 value, never another's reader.
+  auto readers = f.computeUsers();
   for (Node *n : order)
-    if (isHalfCast(*n) && f.computeUsers()[n].empty())
+    if (isHalfCast(*n) && readers[n].empty())
       f.erase(n);
   return Status::ok();
 }

@@ -445,49 +445,66 @@ void convtGemm(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   }
 }
 
+// What the scatter phases read of the fields, and the walk they share: per
+// tap (kh, kw), the chunk [p0, p1) by input row segments, the segment's
+// output row and the range of input columns whose output column is inside
+// the image computed once, not divided out and checked per pixel.
+struct ConvTScatter {
+  size_t W, OC, OH, OW, KH, KW, ocg;
+  int64_t SH, SW, PT, PL, DH, DW;
+  explicit ConvTScatter(const int64_t *p)
+      : W(u(p[EMBER_RT_CONV_W])), OC(u(p[EMBER_RT_CONV_OC])),
+        OH(u(p[EMBER_RT_CONV_OH])), OW(u(p[EMBER_RT_CONV_OW])),
+        KH(u(p[EMBER_RT_CONV_KH])), KW(u(p[EMBER_RT_CONV_KW])),
+        ocg(OC / u(p[EMBER_RT_CONV_GROUPS])), SH(p[EMBER_RT_CONV_SH]),
+        SW(p[EMBER_RT_CONV_SW]), PT(p[EMBER_RT_CONV_PT]),
+        PL(p[EMBER_RT_CONV_PL]), DH(p[EMBER_RT_CONV_DH]),
+        DW(p[EMBER_RT_CONV_DW]) {}
+
+  // fn(oh, q, iw0, lo, hi, shift) per segment whose output row oh is in
+  // [ohLo, ohHi): it starts at chunk pixel q (input column iw0), and its
+  // input columns [lo, hi) land on output columns iw * SW + shift.
+  template <class Fn>
+  void tapSegments(size_t p0, size_t p1, size_t kh, size_t kw, int64_t ohLo,
+                   int64_t ohHi, Fn fn) const {
+    const int64_t iW = int64_t(W), oW = int64_t(OW);
+    // ow = iw * SW + shift; inside [0, OW) for iw in [first, last).
+    const int64_t shift = int64_t(kw) * DW - PL;
+    const int64_t first = shift >= 0 ? 0 : (-shift + SW - 1) / SW;
+    const int64_t last = oW - 1 - shift >= 0 ? (oW - 1 - shift) / SW + 1 : 0;
+    for (size_t pix = p0; pix < p1;) {
+      const int64_t ih = int64_t(pix / W), iw0 = int64_t(pix % W);
+      const int64_t n = std::min<int64_t>(iW - iw0, int64_t(p1 - pix));
+      const int64_t oh = ih * SH + int64_t(kh) * DH - PT;
+      if (oh >= ohLo && oh < ohHi)
+        fn(oh, pix - p0, iw0, std::max(iw0, first), std::min(iw0 + n, last),
+           shift);
+      pix += size_t(n);
+    }
+  }
+};
+
 // Phase 2, both row-major: output channels [begin, end) of the group add
-// their cols rows.
+// their cols rows. Each output element adds its taps' values in (kh, kw)
+// order.
 void convtScatter(void *ctx, int64_t begin, int64_t end, int64_t) {
   ConvTTask &t = *static_cast<ConvTTask *>(ctx);
-  const int64_t *p = t.p;
-  size_t W = u(p[EMBER_RT_CONV_W]), OC = u(p[EMBER_RT_CONV_OC]),
-         OH = u(p[EMBER_RT_CONV_OH]), OW = u(p[EMBER_RT_CONV_OW]),
-         KH = u(p[EMBER_RT_CONV_KH]), KW = u(p[EMBER_RT_CONV_KW]);
-  int64_t SH = p[EMBER_RT_CONV_SH], SW = p[EMBER_RT_CONV_SW],
-          PT = p[EMBER_RT_CONV_PT], PL = p[EMBER_RT_CONV_PL],
-          DH = p[EMBER_RT_CONV_DH], DW = p[EMBER_RT_CONV_DW];
-  size_t ocg = OC / u(p[EMBER_RT_CONV_GROUPS]), cols = t.p1 - t.p0;
+  const ConvTScatter s(t.p);
+  size_t cols = t.p1 - t.p0;
   const float *cb = reinterpret_cast<const float *>(t.ws);
-  // Walked by input row segments of the chunk: per tap, the segment's
-  // output row and the range of input columns whose output column is
-  // inside the image are computed once, not divided out and checked per
-  // pixel. Each output element still adds its taps' values in the same
-  // (kh, kw) order.
-  const int64_t iW = int64_t(W), oW = int64_t(OW);
   for (int64_t oc = begin; oc < end; ++oc) {
-    float *y = t.y + (t.n * OC + t.g * ocg + size_t(oc)) * OH * OW;
-    for (size_t kh = 0; kh < KH; ++kh)
-      for (size_t kw = 0; kw < KW; ++kw) {
-        const float *row = cb + ((size_t(oc) * KH + kh) * KW + kw) * cols;
-        // ow = iw * SW + shift; inside [0, OW) for iw in [first, last).
-        const int64_t shift = int64_t(kw) * DW - PL;
-        const int64_t first = shift >= 0 ? 0 : (-shift + SW - 1) / SW;
-        const int64_t last =
-            oW - 1 - shift >= 0 ? (oW - 1 - shift) / SW + 1 : 0;
-        for (size_t pix = t.p0; pix < t.p1;) {
-          const int64_t ih = int64_t(pix / W), iw0 = int64_t(pix % W);
-          const int64_t n = std::min<int64_t>(iW - iw0, int64_t(t.p1 - pix));
-          const int64_t oh = ih * SH + int64_t(kh) * DH - PT;
-          if (oh >= 0 && oh < int64_t(OH)) {
-            const int64_t lo = std::max(iw0, first),
-                          hi = std::min(iw0 + n, last);
-            float *yr = y + oh * oW;
-            const float *rr = row + (pix - t.p0);
-            for (int64_t iw = lo; iw < hi; ++iw)
-              yr[iw * SW + shift] += rr[iw - iw0];
-          }
-          pix += size_t(n);
-        }
+    float *y = t.y + (t.n * s.OC + t.g * s.ocg + size_t(oc)) * s.OH * s.OW;
+    for (size_t kh = 0; kh < s.KH; ++kh)
+      for (size_t kw = 0; kw < s.KW; ++kw) {
+        const float *row = cb + ((size_t(oc) * s.KH + kh) * s.KW + kw) * cols;
+        s.tapSegments(t.p0, t.p1, kh, kw, 0, int64_t(s.OH),
+                      [&](int64_t oh, size_t q, int64_t iw0, int64_t lo,
+                          int64_t hi, int64_t shift) {
+                        float *yr = y + oh * int64_t(s.OW);
+                        const float *rr = row + q;
+                        for (int64_t iw = lo; iw < hi; ++iw)
+                          yr[iw * s.SW + shift] += rr[iw - iw0];
+                      });
       }
   }
 }
@@ -499,45 +516,30 @@ void convtScatter(void *ctx, int64_t begin, int64_t end, int64_t) {
 // taps in the order of the row-major form whatever the band split.
 void convtScatterNhwc(void *ctx, int64_t begin, int64_t end, int64_t) {
   ConvTTask &t = *static_cast<ConvTTask *>(ctx);
-  const int64_t *p = t.p;
-  size_t W = u(p[EMBER_RT_CONV_W]), OC = u(p[EMBER_RT_CONV_OC]),
-         OH = u(p[EMBER_RT_CONV_OH]), OW = u(p[EMBER_RT_CONV_OW]),
-         KH = u(p[EMBER_RT_CONV_KH]), KW = u(p[EMBER_RT_CONV_KW]);
-  int64_t SH = p[EMBER_RT_CONV_SH], SW = p[EMBER_RT_CONV_SW],
-          PT = p[EMBER_RT_CONV_PT], PL = p[EMBER_RT_CONV_PL],
-          DH = p[EMBER_RT_CONV_DH], DW = p[EMBER_RT_CONV_DW];
-  size_t ocg = OC / u(p[EMBER_RT_CONV_GROUPS]), M = ocg * KH * KW;
+  const ConvTScatter s(t.p);
+  size_t OC = s.OC, ocg = s.ocg, M = ocg * s.KH * s.KW;
   if (begin >= end)
     return;
-  const int64_t iW = int64_t(W), oW = int64_t(OW);
-  float *y0 = t.y + t.n * OH * OW * OC + t.g * ocg;
+  float *y0 = t.y + t.n * s.OH * s.OW * OC + t.g * ocg;
   size_t oh0, oh1, unused;
-  pieceRange(OH, t.scatterPieces, 1, size_t(begin), oh0, unused);
-  pieceRange(OH, t.scatterPieces, 1, size_t(end - 1), unused, oh1);
-  for (size_t kh = 0; kh < KH; ++kh)
-    for (size_t kw = 0; kw < KW; ++kw) {
+  pieceRange(s.OH, t.scatterPieces, 1, size_t(begin), oh0, unused);
+  pieceRange(s.OH, t.scatterPieces, 1, size_t(end - 1), unused, oh1);
+  for (size_t kh = 0; kh < s.KH; ++kh)
+    for (size_t kw = 0; kw < s.KW; ++kw) {
       const float *tap =
-          reinterpret_cast<const float *>(t.ws) + (kh * KW + kw) * ocg;
-      const int64_t shift = int64_t(kw) * DW - PL;
-      const int64_t first = shift >= 0 ? 0 : (-shift + SW - 1) / SW;
-      const int64_t last = oW - 1 - shift >= 0 ? (oW - 1 - shift) / SW + 1 : 0;
-      for (size_t pix = t.p0; pix < t.p1;) {
-        const int64_t ih = int64_t(pix / W), iw0 = int64_t(pix % W);
-        const int64_t n = std::min<int64_t>(iW - iw0, int64_t(t.p1 - pix));
-        const int64_t oh = ih * SH + int64_t(kh) * DH - PT;
-        if (oh >= int64_t(oh0) && oh < int64_t(oh1)) {
-          const int64_t lo = std::max(iw0, first), hi = std::min(iw0 + n, last);
-          float *yr = y0 + size_t(oh) * OW * OC;
-          const float *rr = tap + (pix - t.p0) * M;
-          for (int64_t iw = lo; iw < hi; ++iw) {
-            float *yp = yr + size_t(iw * SW + shift) * OC;
-            const float *cp = rr + size_t(iw - iw0) * M;
-            for (size_t oc = 0; oc < ocg; ++oc)
-              yp[oc] += cp[oc];
-          }
-        }
-        pix += size_t(n);
-      }
+          reinterpret_cast<const float *>(t.ws) + (kh * s.KW + kw) * ocg;
+      s.tapSegments(t.p0, t.p1, kh, kw, int64_t(oh0), int64_t(oh1),
+                    [&](int64_t oh, size_t q, int64_t iw0, int64_t lo,
+                        int64_t hi, int64_t shift) {
+                      float *yr = y0 + size_t(oh) * s.OW * OC;
+                      const float *rr = tap + q * M;
+                      for (int64_t iw = lo; iw < hi; ++iw) {
+                        float *yp = yr + size_t(iw * s.SW + shift) * OC;
+                        const float *cp = rr + size_t(iw - iw0) * M;
+                        for (size_t oc = 0; oc < ocg; ++oc)
+                          yp[oc] += cp[oc];
+                      }
+                    });
     }
 }
 
@@ -826,8 +828,6 @@ void qconvWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
 extern "C" {
 
 int64_t ember_rt_conv_transpose_workspace_size(const int64_t *p) {
-  size_t G = u(p[EMBER_RT_CONV_GROUPS]);
-  (void)G;
   // The shared cols chunk and x's transposed chunk; each worker's GEMM
   // workspace follows (the caller multiplies this per-worker size by the
   // workers, so the chunks are counted once per worker: generous but

@@ -28,6 +28,8 @@
 #include "LoopGen.h"
 
 #include "ir/ResizeCoordinates.h"
+#include "ir/TypeRules.h"
+#include "ir/typerules/Parse.h"
 
 #include <llvm/IR/Constants.h>
 
@@ -66,68 +68,30 @@ bool fail(std::string &reason, std::string why) {
 
 // The reference kernel's scales and region of interest for node n, from
 // its constant operands; false (with the reason) when they are not
-// constants or the node is one the loops do not take.
+// constants or the node is one the loops do not take. The attributes, the
+// resized axes and the per-dim scale are the type rule's (resizePlan).
 bool geometryOf(const Node &n, Geometry &g, std::string &reason) {
-  ResizeAttrs &a = g.a;
-  a.mode = n.attrString("mode", "nearest");
-  a.ctm = n.attrString("coordinate_transformation_mode", "half_pixel");
-  a.nearestMode = n.attrString("nearest_mode", "round_prefer_floor");
-  a.cubicA = n.attrFloat("cubic_coeff_a", -0.75);
-  a.extrapolation = n.attrFloat("extrapolation_value", 0);
-  a.excludeOutside = n.attrInt("exclude_outside", 0) != 0;
-  a.antialias = n.attrInt("antialias", 0) != 0;
-  std::string policy = n.attrString("keep_aspect_ratio_policy", "stretch");
   g.in = n.inputs[0].type().dims();
   g.out = n.types[0].dims();
-  size_t r = g.in.size();
-  if (g.out.size() != r)
+  if (g.out.size() != g.in.size())
     return fail(reason, "result rank differs from the operand's");
-  if (n.hasAttr("axes")) {
-    for (int64_t ax : n.attrInts("axes"))
-      g.axes.push_back(ax < 0 ? ax + int64_t(r) : ax);
-  } else {
-    for (size_t i = 0; i < r; ++i)
-      g.axes.push_back(int64_t(i));
-  }
-  for (int64_t ax : g.axes)
-    if (ax < 0 || ax >= int64_t(r))
-      return fail(reason, "axis out of range");
-  g.scale.assign(r, 1.0);
-  g.roiLo.assign(r, 0.0);
-  g.roiHi.assign(r, 1.0);
   auto given = [&](size_t i) {
     return n.hasInput(i) && n.inputs[i].type().numElements() > 0;
   };
   for (size_t i = 1; i < 4; ++i)
     if (given(i) && !isConstant(n.inputs[i]))
       return fail(reason, concat("operand ", i, " is not a constant"));
-  if (given(2)) {
-    std::vector<double> s = n.inputs[2].node->payload->toDoubles();
-    if (s.size() != g.axes.size())
-      return fail(reason, "scales do not match the axes");
-    for (size_t i = 0; i < g.axes.size(); ++i)
-      g.scale[size_t(g.axes[i])] = s[i];
-  } else if (given(3)) {
-    std::vector<int64_t> sz;
-    if (!constantInts(n.inputs[3], sz) || sz.size() != g.axes.size())
-      return fail(reason, "sizes do not match the axes");
-    for (size_t i = 0; i < g.axes.size(); ++i) {
-      size_t ax = size_t(g.axes[i]);
-      if (g.in[ax] == 0)
-        return fail(reason, "resizing an empty axis");
-      g.scale[ax] = double(sz[i]) / double(g.in[ax]);
-    }
-    if (policy != "stretch" && !g.axes.empty()) {
-      double s = g.scale[size_t(g.axes[0])];
-      for (int64_t ax : g.axes)
-        s = policy == "not_larger" ? std::min(s, g.scale[size_t(ax)])
-                                   : std::max(s, g.scale[size_t(ax)]);
-      for (int64_t ax : g.axes)
-        g.scale[size_t(ax)] = s;
-    }
-  } else {
-    return fail(reason, "neither scales nor sizes");
-  }
+  std::vector<Tensor> typeOnly;
+  Expected<ResizePlan> plan =
+      resizePlan(TypeContext(n, staticOperands(n, typeOnly)));
+  if (!plan)
+    return fail(reason, plan.status().message());
+  g.a = plan->attrs;
+  g.axes = plan->axes;
+  g.scale = plan->scale;
+  g.roiLo.assign(g.in.size(), 0.0);
+  g.roiHi.assign(g.in.size(), 1.0);
+  const ResizeAttrs &a = g.a;
   g.useRoi = a.ctm == "tf_crop_and_resize";
   if (g.useRoi) {
     if (!given(1))

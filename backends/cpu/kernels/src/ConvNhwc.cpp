@@ -247,10 +247,6 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
       const size_t kBegin = tap0 * C + c0;
       const size_t kc = (tap1 - tap0) * cn;
       t.numRuns = tap1 - tap0;
-      // (The pointer tiles use only the counts; the strided ones read run
-      // r at the tile origin + its tap offset.)
-      for (size_t r = 0; r < t.numRuns; ++r)
-        runs[r] = BRun{0, cn, 0};
       t.kc = kc;
       t.loadC = kb > 0;
       t.last = kb + 1 == nBlocks;
@@ -268,7 +264,9 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
                                     (tap % s.kernelW) * s.dilationW) *
                                        ldx +
                                    c0);
-        runs[r].offset = tapOff[r];
+        // (The pointer tiles use only the count; the strided ones read
+        // run r at the tile origin + its tap offset.)
+        runs[r] = BRun{tapOff[r], cn, 0};
       }
       const ptrdiff_t spanH =
           static_cast<ptrdiff_t>((s.kernelH - 1) * s.dilationH);
