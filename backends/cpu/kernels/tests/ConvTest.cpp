@@ -439,12 +439,11 @@ TEST_P(ConvTest, Conv2DNhwcRandomShapes) {
 }
 
 // Panels with 1-3 live vectors (fewer than 64 output channels, or the last
-// panel of e.g. 96) run taller register tiles (24 x 16, 12 x 32, 8 x 48)
-// for whole tiles and 6-row pieces for the rest; both row sources
-// (conv2dNhwc's row pointers and conv2dNhwcFromNchw's strided rows), on
-// maps wide enough for whole tall tiles, with thread-like channel x pixel
+// panel of e.g. 96) on maps wide enough for the pointer-free interior tiles
+// and their edge pieces; both row sources (conv2dNhwc's rows and
+// conv2dNhwcFromNchw's strided rows), with thread-like channel x pixel
 // splits that cut tiles and panels anywhere.
-TEST_P(ConvTest, Conv2DNhwcNarrowPanelsTallTiles) {
+TEST_P(ConvTest, Conv2DNhwcNarrowPanelsWideMaps) {
   std::mt19937 rng(4242 + static_cast<unsigned>(GetParam()));
   for (int iter = 0; iter < 60; ++iter) {
     Conv2DShape s = randomShape(rng, 3);
