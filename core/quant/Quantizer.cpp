@@ -175,6 +175,10 @@ Status quantizeModel(const QuantizeOptions &o) {
       if (log && rs->streams)
         *log << "residual-stream equalization: " << rs->channels
              << " channels rescaled in " << rs->streams << " streams\n";
+      else if (log)
+        *log << "note: residual-stream equalization rescaled nothing (no "
+                "Add of conv outputs read only by convs, or no channel to "
+                "move)\n";
     }
   }
   const std::string hash = graphHash(m);
