@@ -21,27 +21,37 @@ bool isDefault(const onnx::NodeProto &n) {
 
 } // namespace
 
-void scaleConvPair(Tensor &w1, Tensor *b1, Tensor &w2, int64_t groups2,
-                   const std::vector<double> &s) {
-  int64_t c = w1.dim(0), inner1 = w1.size() / c;
-  int64_t oc2 = w2.dim(0), icg2 = w2.dim(1), inner2 = w2.size() / (oc2 * icg2);
-  int64_t ocg2 = oc2 / groups2;
-  float *a = w1.data<float>(), *b = w2.data<float>();
-  for (int64_t i = 0; i < w1.size(); ++i)
-    a[i] = float(double(a[i]) / s[size_t(i / inner1)]);
-  if (b1)
-    for (int64_t ch = 0; ch < c && ch < b1->size(); ++ch)
-      b1->data<float>()[ch] =
-          float(double(b1->data<float>()[ch]) / s[size_t(ch)]);
-  for (int64_t o2 = 0; o2 < oc2; ++o2) {
-    int64_t grp = o2 / ocg2;
-    for (int64_t ic = 0; ic < icg2; ++ic) {
-      double sc = s[size_t(grp * icg2 + ic)];
-      float *q = b + (o2 * icg2 + ic) * inner2;
-      for (int64_t k = 0; k < inner2; ++k)
+void divideOutputChannels(Tensor &w, Tensor *b, const std::vector<double> &s) {
+  int64_t c = w.dim(0), inner = w.size() / c;
+  float *a = w.data<float>();
+  for (int64_t i = 0; i < w.size(); ++i)
+    a[i] = float(double(a[i]) / s[size_t(i / inner)]);
+  if (b)
+    for (int64_t ch = 0; ch < c && ch < b->size(); ++ch)
+      b->data<float>()[ch] =
+          float(double(b->data<float>()[ch]) / s[size_t(ch)]);
+}
+
+void multiplyInputChannels(Tensor &w, int64_t groups,
+                           const std::vector<double> &s) {
+  int64_t oc = w.dim(0), icg = w.dim(1), inner = w.size() / (oc * icg);
+  int64_t ocg = oc / groups;
+  float *b = w.data<float>();
+  for (int64_t o = 0; o < oc; ++o) {
+    int64_t grp = o / ocg;
+    for (int64_t ic = 0; ic < icg; ++ic) {
+      double sc = s[size_t(grp * icg + ic)];
+      float *q = b + (o * icg + ic) * inner;
+      for (int64_t k = 0; k < inner; ++k)
         q[k] = float(double(q[k]) * sc);
     }
   }
+}
+
+void scaleConvPair(Tensor &w1, Tensor *b1, Tensor &w2, int64_t groups2,
+                   const std::vector<double> &s) {
+  divideOutputChannels(w1, b1, s);
+  multiplyInputChannels(w2, groups2, s);
 }
 
 std::vector<ConvPair> findConvPairs(const onnx::ModelProto &m,

@@ -48,6 +48,12 @@ std::vector<ConvPair> findConvPairs(const onnx::ModelProto &m,
 // conv2's group attribute.
 void scaleConvPair(Tensor &w1, Tensor *b1, Tensor &w2, int64_t groups2,
                    const std::vector<double> &s);
+// The two halves: a conv's output channel c (weights [C, ...], bias when
+// given) divided by s[c]; a conv's weights [O, C/groups, ...] reading input
+// channel c multiplied by s[c].
+void divideOutputChannels(Tensor &w, Tensor *b, const std::vector<double> &s);
+void multiplyInputChannels(Tensor &w, int64_t groups,
+                           const std::vector<double> &s);
 int64_t groupsOf(const onnx::NodeProto &n);
 
 // Rescales the weights (and conv1's bias) of every eligible pair in place.

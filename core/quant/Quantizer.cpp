@@ -5,6 +5,7 @@
 #include "quant/Equalization.h"
 #include "quant/QdqRewrite.h"
 #include "quant/Refine.h"
+#include "quant/ResidualEqualization.h"
 #include "quant/Sensitivity.h"
 
 #include <chrono>
@@ -27,6 +28,8 @@ std::string describeOptions(const QuantizeOptions &o) {
           ? concat(" equalize_activations=", o.actEqualize,
                    o.actEqRaise ? "+raise" : "", o.actEqLinear ? "+linear" : "")
           : std::string(),
+      o.resEqualize > 0 ? concat(" equalize_residual=", o.resEqualize)
+                        : std::string(),
       " bias_correction=", o.biasCorrection ? 1 : 0,
       " refine=", o.refineRanges ? "ranges" : "",
       o.refineRanges && o.refineBias ? "+" : "", o.refineBias ? "bias" : "",
@@ -111,16 +114,27 @@ Status quantizeModel(const QuantizeOptions &o) {
       *log << "cross-layer equalization: " << es.pairs
            << " layer pairs rescaled\n";
   }
-  // Activation equalization: its scales come from per-channel ranges that
-  // a pre-pass measures on this graph (or the profile stored), and the hash
-  // below is taken on the equalized graph the histograms describe.
+  // Activation and residual-stream equalization: their scales come from
+  // per-channel ranges that one pre-pass measures on this graph (or the
+  // profile stored), and the hash below is taken on the equalized graph the
+  // histograms describe. Activation equalization changes no tensor of a
+  // residual stream (its pair tensors have one reader, a stream tensor an
+  // Add among its neighbours), so both take their ranges from the same pass.
   std::map<std::string, ChannelRanges> ranges;
-  if (o.actEqualize > 0) {
+  if (o.actEqualize > 0 || o.resEqualize > 0) {
     ActEqualizationOptions ao;
     ao.alpha = o.actEqualize;
     ao.raiseSmall = o.actEqRaise;
     ao.linearPairs = o.actEqLinear;
-    std::vector<std::string> eqTensors = actEqualizationTensors(m, ao);
+    std::vector<std::string> eqTensors;
+    if (o.actEqualize > 0)
+      eqTensors = actEqualizationTensors(m, ao);
+    if (o.resEqualize > 0) {
+      std::set<std::string> have(eqTensors.begin(), eqTensors.end());
+      for (auto &t : residualEqualizationTensors(m))
+        if (have.insert(t).second)
+          eqTensors.push_back(t);
+    }
     if (!o.profileIn.empty()) {
       for (auto &kv : prof.channelRanges)
         ranges[kv.first] = {kv.second.min, kv.second.max};
@@ -130,24 +144,42 @@ Status quantizeModel(const QuantizeOptions &o) {
                    measureChannelRanges(m, eqTensors, shapes, samples, o.run));
       double secs = std::chrono::duration<double>(Clock::now() - t0).count();
       if (log)
-        *log << "activation equalization pre-pass: " << samples.size()
-             << " samples, " << eqTensors.size() << " tensors, "
+        *log << "equalization pre-pass: " << samples.size() << " samples, "
+             << eqTensors.size() << " tensors, "
              << concat(int(secs * 10) / 10.0) << " s\n";
     }
     if (!eqTensors.empty() && ranges.empty())
       return invalid("the profile holds no per-channel ranges for activation "
-                     "equalization (it was recorded with '",
+                     "or residual-stream equalization (it was recorded with '",
                      prof.preprocess, "') (", o.profileIn, ")");
-    auto es = equalizeActivations(m, ranges, ao);
-    if (!es)
-      return es.status().withContext(o.profileIn.empty() ? o.model
-                                                         : o.profileIn);
-    preprocess += concat(
-        " equalize_activations=", o.actEqualize, o.actEqRaise ? "+raise" : "",
-        o.actEqLinear ? "+linear" : "", ":", es->pairs, "/", es->channels);
-    if (log && es->pairs)
-      *log << "activation equalization: " << es->channels
-           << " channels rescaled in " << es->pairs << " layer pairs\n";
+    const std::string where = o.profileIn.empty() ? o.model : o.profileIn;
+    if (o.actEqualize > 0) {
+      auto es = equalizeActivations(m, ranges, ao);
+      if (!es)
+        return es.status().withContext(where);
+      preprocess += concat(
+          " equalize_activations=", o.actEqualize, o.actEqRaise ? "+raise" : "",
+          o.actEqLinear ? "+linear" : "", ":", es->pairs, "/", es->channels);
+      if (log && es->pairs)
+        *log << "activation equalization: " << es->channels
+             << " channels rescaled in " << es->pairs << " layer pairs\n";
+    }
+    if (o.resEqualize > 0) {
+      ResidualEqualizationOptions ro;
+      ro.alpha = o.resEqualize;
+      auto rs = equalizeResidualStreams(m, ranges, ro);
+      if (!rs)
+        return rs.status().withContext(where);
+      preprocess += concat(" equalize_residual=", o.resEqualize, ":",
+                           rs->streams, "/", rs->channels);
+      if (log && rs->streams)
+        *log << "residual-stream equalization: " << rs->channels
+             << " channels rescaled in " << rs->streams << " streams\n";
+      else if (log)
+        *log << "note: residual-stream equalization rescaled nothing (no "
+                "Add of conv outputs read only by convs, or no channel to "
+                "move)\n";
+    }
   }
   const std::string hash = graphHash(m);
   if (!o.profileIn.empty() && prof.graphHash != hash)

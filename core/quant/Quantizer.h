@@ -34,6 +34,10 @@ struct QuantizeOptions {
   double actEqualize = 0;
   bool actEqRaise = false;  // also raise the channels below the median
   bool actEqLinear = false; // also conv -> conv pairs with no activation
+  // Residual-stream equalization (ResidualEqualization.h) with this
+  // strength alpha in [0, 1]; 0: off. Shares the pre-pass (and the
+  // profile's per-channel ranges) with activation equalization.
+  double resEqualize = 0;
   bool biasCorrection = true;
   // Layer-wise refinement (Refine.h) on the first refineSamples samples:
   // output-error ranges for Linear inputs (on: it helped on both held-out

@@ -10,6 +10,7 @@
 #include "quant/Equalization.h"
 #include "quant/QdqRewrite.h"
 #include "quant/Refine.h"
+#include "quant/ResidualEqualization.h"
 #include "support/Json.h"
 
 #include <algorithm>
@@ -964,4 +965,246 @@ TEST(ActEqualization, ProfileReproducesAndHashCoversIt) {
   s = quantizeModel(n2);
   ASSERT_FALSE(s.isOk());
   EXPECT_NE(s.message().find("no per-channel ranges"), std::string::npos);
+}
+
+namespace {
+
+// A residual stream as MobileNetV2 has them: x[1,3,5,5] -> Conv 1x1 w0
+// (4 ch, bias) -> a; a -> expand Conv 1x1 (6 ch) -> Relu -> project Conv
+// 1x1 (4 ch, bias) -> b; s = Add(a, b) -> Clip(-clipAt, clipAt) -> t -> Conv
+// 1x1 (5 ch) -> y. The stream is {a, b, s, t}: writers w0 and the
+// projection, readers the expansion and the last conv. Channel 0 of both
+// writers is 8x and channel 1 3x larger than the others.
+onnx::ModelProto resEqModel(float clipAt = 100) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto &g = *m.mutable_graph();
+  io(g.add_input(), "x", {1, 3, 5, 5});
+  io(g.add_output(), "y", {1, 5, 5, 5});
+  auto w0 = gaussian(4 * 3, 61, 0, 0.5f);
+  auto wp = gaussian(4 * 6, 62, 0, 0.4f);
+  for (int k = 0; k < 3; ++k) {
+    w0[size_t(k)] *= 8.0f;
+    w0[size_t(3 + k)] *= 3.0f;
+  }
+  for (int k = 0; k < 6; ++k) {
+    wp[size_t(k)] *= 8.0f;
+    wp[size_t(6 + k)] *= 3.0f;
+  }
+  addInit(g, "w0", f32({4, 3, 1, 1}, w0));
+  addInit(g, "b0", f32({4}, {0.5f, -0.2f, 0.1f, 0.3f}));
+  addInit(g, "we", f32({6, 4, 1, 1}, gaussian(24, 63, 0, 0.5f)));
+  addInit(g, "wp", f32({4, 6, 1, 1}, wp));
+  addInit(g, "bp", f32({4}, {-0.1f, 0.2f, 0.05f, -0.3f}));
+  addInit(g, "wo", f32({5, 4, 1, 1}, gaussian(20, 64, 0, 0.5f)));
+  addInit(g, "lo", f32({}, {-clipAt}));
+  addInit(g, "hi", f32({}, {clipAt}));
+  node(g, "Conv", {"x", "w0", "b0"}, {"a"}, "c0");
+  node(g, "Conv", {"a", "we"}, {"e"}, "expand");
+  node(g, "Relu", {"e"}, {"r"}, "relu");
+  node(g, "Conv", {"r", "wp", "bp"}, {"b"}, "project");
+  node(g, "Add", {"a", "b"}, {"s"}, "add");
+  node(g, "Clip", {"s", "lo", "hi"}, {"t"}, "clip");
+  node(g, "Conv", {"t", "wo"}, {"y"}, "out");
+  return m;
+}
+
+// max / min of a tensor's channel magnitudes max(|min_c|, |max_c|).
+double channelSpread(const ChannelRanges &r) {
+  double lo = INFINITY, hi = 0;
+  for (size_t c = 0; c < r.max.size(); ++c) {
+    double m = std::max(std::fabs(r.min[c]), std::fabs(r.max[c]));
+    lo = std::min(lo, m);
+    hi = std::max(hi, m);
+  }
+  return hi / lo;
+}
+
+} // namespace
+
+TEST(ResidualEqualization, FindsTheStream) {
+  onnx::ModelProto m = resEqModel();
+  auto streams = findResidualStreams(m);
+  ASSERT_EQ(streams.size(), 1u);
+  const ResidualStream &s = streams[0];
+  EXPECT_EQ(s.tensors, (std::vector<std::string>{"a", "b", "s", "t"}));
+  EXPECT_EQ(s.writers, (std::vector<int>{0, 3}));
+  EXPECT_EQ(s.readers, (std::vector<int>{1, 6}));
+  EXPECT_EQ(s.clips, std::vector<int>{5});
+  EXPECT_EQ(s.channels, 4);
+  // A stream tensor that something else reads (a graph output here) or an
+  // Add of a constant is no stream the pass can take.
+  onnx::ModelProto o = m;
+  io(o.mutable_graph()->add_output(), "s", {1, 4, 5, 5});
+  EXPECT_TRUE(findResidualStreams(o).empty());
+  onnx::ModelProto k = m;
+  k.mutable_graph()->mutable_node(4)->set_input(1, "bp");
+  EXPECT_TRUE(findResidualStreams(k).empty());
+  // A reader that is not a conv (a pooling) stops it too.
+  onnx::ModelProto p = m;
+  p.mutable_graph()->mutable_node(6)->set_op_type("GlobalAveragePool");
+  p.mutable_graph()->mutable_node(6)->mutable_input()->RemoveLast();
+  EXPECT_TRUE(findResidualStreams(p).empty());
+}
+
+TEST(ResidualEqualization, ExactInFp32AndEvensTheChannels) {
+  onnx::ModelProto m = resEqModel();
+  auto tensors = residualEqualizationTensors(m);
+  ASSERT_EQ(tensors.size(), 4u);
+  auto samples = actEqSamples(6, 1.0f);
+  std::map<std::string, Dims> shapes = {{"x", {1, 3, 5, 5}}};
+  auto before = measureChannelRanges(m, tensors, shapes, samples, {});
+  ASSERT_TRUE(before.hasValue()) << before.status().message();
+  for (auto &t : tensors)
+    ASSERT_GT(channelSpread(before->at(t)), 3.0) << t;
+  onnx::ModelProto e = m;
+  ResidualEqualizationOptions ro;
+  ro.alpha = 1.0;
+  auto st = equalizeResidualStreams(e, *before, ro);
+  ASSERT_TRUE(st.hasValue()) << st.status().message();
+  EXPECT_EQ(st->streams, 1u);
+  EXPECT_GE(st->channels, 3u);
+  // The same function (Add, Relu and the non-binding Clip commute with the
+  // per-channel scale).
+  expectSameOutputs(m, e, samples);
+  // The stream's channels are evener in every tensor of it: alpha 1 brings
+  // each channel's largest normalized magnitude to the median, so no
+  // tensor's spread exceeds the ratio its channels had among the tensors.
+  auto after = measureChannelRanges(e, tensors, shapes, samples, {});
+  ASSERT_TRUE(after.hasValue());
+  for (auto &t : tensors)
+    EXPECT_LT(channelSpread(after->at(t)), 0.5 * channelSpread(before->at(t)))
+        << t;
+  // alpha 0.5 evens them too (one scale per channel serves every tensor
+  // of the stream, so no strength is best for each); alpha 0 changes
+  // nothing.
+  onnx::ModelProto h = m;
+  ro.alpha = 0.5;
+  ASSERT_TRUE(equalizeResidualStreams(h, *before, ro).hasValue());
+  expectSameOutputs(m, h, samples);
+  auto half = measureChannelRanges(h, tensors, shapes, samples, {});
+  ASSERT_TRUE(half.hasValue());
+  EXPECT_LT(channelSpread(half->at("s")), channelSpread(before->at("s")));
+  onnx::ModelProto z = m;
+  ro.alpha = 0;
+  auto s0 = equalizeResidualStreams(z, *before, ro);
+  ASSERT_TRUE(s0.hasValue());
+  EXPECT_EQ(s0->channels, 0u);
+  EXPECT_EQ(graphHash(z), graphHash(m));
+  // Missing or mis-sized ranges are errors naming the tensor.
+  ro.alpha = 1;
+  auto missing = *before;
+  missing.erase("b");
+  auto bad = equalizeResidualStreams(e, missing, ro);
+  ASSERT_FALSE(bad.hasValue());
+  EXPECT_NE(bad.status().message().find("'b'"), std::string::npos);
+  auto sized = *before;
+  sized["s"].max.pop_back();
+  auto bad2 = equalizeResidualStreams(e, sized, ro);
+  ASSERT_FALSE(bad2.hasValue());
+  EXPECT_NE(bad2.status().message().find("channels"), std::string::npos);
+}
+
+TEST(ResidualEqualization, ClipChannelsThatBindStay) {
+  auto samples = actEqSamples(6, 1.0f);
+  std::map<std::string, Dims> shapes = {{"x", {1, 3, 5, 5}}};
+  // Where does channel 0 of the Add output go? Clip just below it.
+  onnx::ModelProto probe = resEqModel();
+  auto r0 = measureChannelRanges(probe, {"s"}, shapes, samples, {});
+  ASSERT_TRUE(r0.hasValue());
+  const ChannelRanges &s = r0->at("s");
+  float at = float(0.9 * std::max(std::fabs(s.min[0]), s.max[0]));
+  for (size_t c = 1; c < 4; ++c)
+    ASSERT_LT(std::max(std::fabs(s.min[c]), s.max[c]), at) << c;
+  onnx::ModelProto m = resEqModel(at);
+  auto tensors = residualEqualizationTensors(m);
+  auto before = measureChannelRanges(m, tensors, shapes, samples, {});
+  ASSERT_TRUE(before.hasValue());
+  onnx::ModelProto e = m;
+  ResidualEqualizationOptions ro;
+  ro.alpha = 1.0;
+  auto st = equalizeResidualStreams(e, *before, ro);
+  ASSERT_TRUE(st.hasValue());
+  EXPECT_EQ(st->streams, 1u);
+  auto after = measureChannelRanges(e, tensors, shapes, samples, {});
+  ASSERT_TRUE(after.hasValue());
+  // Channel 0 reaches the clip: not scaled, in every tensor; the others
+  // move (up, towards it) and stay inside the clip.
+  for (auto &t : tensors) {
+    EXPECT_FLOAT_EQ(float(after->at(t).max[0]), float(before->at(t).max[0]))
+        << t;
+    EXPECT_FLOAT_EQ(float(after->at(t).min[0]), float(before->at(t).min[0]))
+        << t;
+  }
+  for (size_t c = 1; c < 4; ++c) {
+    EXPECT_LT(after->at("s").max[c], at) << c;
+    EXPECT_GT(after->at("s").min[c], -at) << c;
+  }
+  EXPECT_LT(channelSpread(after->at("t")), channelSpread(before->at("t")));
+  // The function is unchanged on the calibration samples.
+  expectSameOutputs(m, e, samples);
+}
+
+TEST(ResidualEqualization, ProfileReproducesAndHashCoversIt) {
+  std::string d = tempDir("reseq");
+  std::string model = d + "/model.onnx", calib = d + "/calib";
+  mkdir(calib.c_str(), 0755);
+  ASSERT_TRUE(writeOnnxModelAtomically(resEqModel(), model).isOk());
+  for (int i = 0; i < 4; ++i)
+    ASSERT_TRUE(
+        writeTensorFile(f32({1, 3, 5, 5}, gaussian(75, 300 + i, 0, 1.0f)),
+                        calib + "/x" + std::to_string(i) + ".npy")
+            .isOk());
+  QuantizeOptions o;
+  o.model = model;
+  o.calibrationDir = calib;
+  o.output = d + "/q.onnx";
+  o.profileOut = d + "/p.json";
+  o.resEqualize = 0.5;
+  o.refineRanges = false;
+  Status s = quantizeModel(o);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  auto prof = profileFromJson(*readFileBytes(o.profileOut), "p.json");
+  ASSERT_TRUE(prof.hasValue()) << prof.status().message();
+  for (const char *t : {"a", "b", "s", "t"})
+    ASSERT_EQ(prof->channelRanges.count(t), 1u) << t;
+  EXPECT_NE(prof->preprocess.find("equalize_residual=0.5:1/"),
+            std::string::npos)
+      << prof->preprocess;
+  // The profile alone (no samples) gives the same bytes.
+  QuantizeOptions p = o;
+  p.calibrationDir.clear();
+  p.profileIn = o.profileOut;
+  p.profileOut.clear();
+  p.output = d + "/q2.onnx";
+  s = quantizeModel(p);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  EXPECT_EQ(*readFileBytes(p.output), *readFileBytes(o.output));
+  // Another strength, or none, is another graph: refused, with the reason.
+  for (double alpha : {0.0, 1.0}) {
+    QuantizeOptions r = p;
+    r.resEqualize = alpha;
+    r.output = d + "/q3.onnx";
+    s = quantizeModel(r);
+    ASSERT_FALSE(s.isOk()) << alpha;
+    EXPECT_NE(s.message().find("equalize_residual"), std::string::npos);
+    EXPECT_FALSE(exists(r.output));
+  }
+  // Together with activation equalization (the expansion -> Relu ->
+  // projection pair): one pre-pass, both recorded, reproduced.
+  QuantizeOptions b = o;
+  b.actEqualize = 0.5;
+  b.output = d + "/qb.onnx";
+  b.profileOut = d + "/pb.json";
+  s = quantizeModel(b);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  QuantizeOptions b2 = b;
+  b2.calibrationDir.clear();
+  b2.profileIn = b.profileOut;
+  b2.profileOut.clear();
+  b2.output = d + "/qb2.onnx";
+  s = quantizeModel(b2);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  EXPECT_EQ(*readFileBytes(b2.output), *readFileBytes(b.output));
 }

@@ -136,6 +136,14 @@ int quantizeMain(int argc, char **argv) {
           "activation between them (by max |x|).",
           cmdline::set(o.actEqLinear))
       .inSection("method");
+  cmd.add({"--equalize-residual"}, "ALPHA",
+          "Residual-stream equalization: one scale per channel shared by "
+          "the convs writing a residual stream (Add of conv outputs) and "
+          "the convs reading it, evening its channels' ranges by "
+          "(max/reference)^ALPHA (0 off, 1 strongest). Default: " +
+              concat(o.resEqualize) + ".",
+          cmdline::realIn(o.resEqualize, 0, 1))
+      .inSection("method");
   cmd.add({"--no-bias-correction"}, "", "Skips bias correction.",
           cmdline::set(noBiasCorrection))
       .inSection("method");
