@@ -198,6 +198,11 @@ struct GemmTables {
   // per row through DRAM.
   bool gemmBias = false;
   uint64_t onesOff = 0, biasTileOff = 0;
+  // Bias by REQUANT (biasByRequantPossible): per output tile the table
+  // rows mult, shift, bias at rqParamOff; REQUANT's `bias` bit adds the
+  // third to the accumulator (int32, wrapping), whose first GEMM resets.
+  bool rqBias = false;
+  uint64_t rqParamOff = 0;
 };
 
 // Row j of the bias tile (v = (1, -128, ..., -128)): false when `b` is out
@@ -317,6 +322,18 @@ GemmTables packGemm(const GemmLayer &g, Image &img, bool useDwgemm) {
   tb.biasOff = img.put(bias.data(), bias.size() * 4);
   if (g.requant)
     tb.paramOff = img.put(params.data(), params.size() * 4);
+  if (biasByRequantPossible(g)) {
+    std::vector<int32_t> p3(size_t(Kt * 3 * kDim), 0);
+    for (int64_t ko = 0; ko < Kt; ++ko)
+      for (int64_t j = 0; j < kDim; ++j) {
+        p3[size_t((ko * 3) * kDim + j)] = params[size_t((ko * 2) * kDim + j)];
+        p3[size_t((ko * 3 + 1) * kDim + j)] =
+            params[size_t((ko * 2 + 1) * kDim + j)];
+        p3[size_t((ko * 3 + 2) * kDim + j)] = bias[size_t(ko * kDim + j)];
+      }
+    tb.rqBias = true;
+    tb.rqParamOff = img.put(p3.data(), p3.size() * 4);
+  }
   if (!g.sum) {
     std::vector<int8_t> tiles(size_t(Kt * kDim * kDim), 0);
     bool ok = true;
@@ -334,10 +351,11 @@ GemmTables packGemm(const GemmLayer &g, Image &img, bool useDwgemm) {
 }
 
 std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
-                    const GemmTables &tb, const CodegenOptions &o,
-                    bool gemmBias, LayerCode &code, LayerInfo &info) {
-  gemmBias = gemmBias && tb.gemmBias && !tb.dwBias;
-  const bool noBiasRows = gemmBias || tb.dwBias; // no bias LOADs
+                    const GemmTables &tb, const CodegenOptions &o, int biasPath,
+                    LayerCode &code, LayerInfo &info) {
+  const bool gemmBias = biasPath == 1 && tb.gemmBias && !tb.dwBias;
+  const bool rqBias = biasPath == 2 && tb.rqBias && !tb.dwBias;
+  const bool noBiasRows = gemmBias || rqBias || tb.dwBias; // no bias LOADs
   const GemmLayer &g = L.gemm;
   Addr addr{ts};
   // Weight tiles per input tile: one per tap, one per kernel row (DWGEMM).
@@ -472,9 +490,12 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   // takes at most an eighth of ACC, instead of two rows per output tile
   // each time the output tile changes (one DMA latency per step on a layer
   // whose weights stream, e.g. a 1-pixel fully connected layer).
-  const bool paramOnce =
-      g.requant && Kt > 1 && 2 * Kt * 8 <= npu::memRows(EMBER_NPU_MEM_ACC);
-  const int64_t paramRows = g.requant ? (paramOnce ? 2 * Kt : 2) : 0;
+  // With the bias by REQUANT, a table is three rows (mult, shift, bias).
+  const int64_t tableRows = rqBias ? 3 : 2;
+  const bool paramOnce = g.requant && Kt > 1 &&
+                         tableRows * Kt * 8 <= npu::memRows(EMBER_NPU_MEM_ACC);
+  const int64_t paramRows =
+      g.requant ? (paramOnce ? tableRows * Kt : tableRows) : 0;
   p.operands.push_back(operand(
       "param", EMBER_NPU_MEM_ACC, sp::Role::Input,
       paramOnce ? std::vector<size_t>{} : std::vector<size_t>{dKo},
@@ -640,10 +661,11 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   sp::PlanResult plan = planLayer(p, o, info);
   if (!plan.ok)
     return "does not fit the scratchpads: " + plan.error;
-  info.choice.bias = gemmBias ? 1 : 0;
+  const int path = gemmBias ? 1 : (rqBias ? 2 : 0);
+  info.choice.bias = path;
   for (TileChoice &c : info.candidates)
     if (c.bias < 0)
-      c.bias = gemmBias ? 1 : 0;
+      c.bias = path;
   const sp::Tiling &t = plan.tiling;
   Slots slots = allocate(p, t, o.slotsFromTop);
   if (!slots.error.empty())
@@ -773,7 +795,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     auto loadParam = [&] {
       if (st.operands[oParam].begins && g.requant)
         moveRows(sc.loads, false, EMBER_NPU_MEM_ACC, slot(oParam),
-                 tb.paramOff + uint64_t((paramOnce ? 0 : ko) * 2 * kDim * 4),
+                 (rqBias ? tb.rqParamOff : tb.paramOff) +
+                     uint64_t((paramOnce ? 0 : ko) * tableRows * kDim * 4),
                  paramRows);
     };
     auto loadBias = [&] {
@@ -784,7 +807,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         if (st.operands[oBw].begins)
           moveRows(sc.loads, false, EMBER_NPU_MEM_WGT, slot(oBw),
                    tb.biasTileOff + uint64_t(ko * kDim * kDim), kDim);
-      } else if (st.operands[oAcc].begins && !tb.dwBias) {
+      } else if (st.operands[oAcc].begins && !noBiasRows) {
         repeatRow(sc.loads, EMBER_NPU_MEM_ACC, slot(oAcc),
                   tb.biasOff + uint64_t(ko * kDim * 4), rows);
       }
@@ -833,17 +856,31 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         sc.compute.push_back(gb);
         info.arrayMacs += uint64_t(m * kDim * kDim);
       }
+    // Bias by REQUANT: the block's first GEMMs (one input tile and tap, all
+    // its rows) reset the accumulators; when every tile of the block is zero,
+    // its first tile runs anyway to clear them.
+    bool resetNext = rqBias && st.operands[oAcc].begins;
+    bool allZero = true;
+    for (int64_t k = ri0 * taps; k < ri1 * taps && allZero; ++k)
+      allZero = tb.zero[size_t(ko)][size_t(k)];
     for (int64_t ri = ri0; ri < ri1; ++ri) {
       int64_t q = ri - ri0;
       for (int64_t tap = 0; tap < taps; ++tap) {
-        if (tb.zero[size_t(ko)][size_t(ri * taps + tap)])
+        if (tb.zero[size_t(ko)][size_t(ri * taps + tap)] &&
+            !(resetNext && allZero))
           continue;
+        const bool rs = resetNext;
+        resetNext = false;
+        auto pushG = [&](Insn gi) {
+          gi.reset = gi.reset || rs;
+          sc.compute.push_back(gi);
+        };
         int64_t wgt = slot(oWgt) + (q * taps + tap) * kDim;
         if (flat) {
           for (int64_t r0 = 0; r0 < lines; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, lines - r0);
-            sc.compute.push_back(gemmInsn(
-                slot(oAcc) + r0, slot(oAct) + q * lines + r0, wgt, m, 1, 0, 0));
+            pushG(gemmInsn(slot(oAcc) + r0, slot(oAct) + q * lines + r0, wgt, m,
+                           1, 0, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;
@@ -851,8 +888,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         if (sub) {
           for (int64_t r0 = 0; r0 < rows; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, rows - r0);
-            sc.compute.push_back(gemmInsn(
-                slot(oAcc) + r0, slot(oAct) + q * rows + r0, wgt, m, 1, 0, 0));
+            pushG(gemmInsn(slot(oAcc) + r0, slot(oAct) + q * rows + r0, wgt, m,
+                           1, 0, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;
@@ -861,8 +898,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
           int64_t base = slot(oAct) + q * blockLines * Wp;
           for (int64_t r0 = 0; r0 < g.H * g.W; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, g.H * g.W - r0);
-            sc.compute.push_back(
-                gemmInsn(slot(oAcc), base + r0, wgt, 1, m, 1, 0));
+            pushG(gemmInsn(slot(oAcc), base + r0, wgt, 1, m, 1, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;
@@ -877,7 +913,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
             d.taps = g.kw;
             d.stride = g.sw;
             d.reset = d.bias = tb.dwBias && tap == 0;
-            sc.compute.push_back(d);
+            pushG(d);
             info.arrayMacs += uint64_t(npu::streamedRows(d) * kDim * kDim);
           }
           continue;
@@ -888,16 +924,14 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         if (g.sw == 1) {
           for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, cLines - r0);
-            sc.compute.push_back(gemmInsn(slot(oAcc) + r0 * g.OW,
-                                          base + r0 * g.sh * Wp, wgt, g.OW, m,
-                                          g.sh * Wp, g.OW));
+            pushG(gemmInsn(slot(oAcc) + r0 * g.OW, base + r0 * g.sh * Wp, wgt,
+                           g.OW, m, g.sh * Wp, g.OW));
             info.arrayMacs += uint64_t(m * g.OW * kDim * kDim);
           }
         } else {
           for (int64_t r = 0; r < cLines; ++r) {
-            sc.compute.push_back(gemmInsn(slot(oAcc) + r * g.OW,
-                                          base + r * g.sh * Wp, wgt, 1, g.OW,
-                                          g.sw, 1));
+            pushG(gemmInsn(slot(oAcc) + r * g.OW, base + r * g.sh * Wp, wgt, 1,
+                           g.OW, g.sw, 1));
             info.arrayMacs += uint64_t(g.OW * kDim * kDim);
           }
         }
@@ -916,7 +950,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     rq.dst = slot(oConv);
     rq.src = slot(oAcc);
     rq.rows = rows;
-    rq.param = slot(oParam) + (paramOnce ? 2 * ko : 0);
+    rq.param = slot(oParam) + (paramOnce ? tableRows * ko : 0);
+    rq.bias = rqBias;
     rq.zp = g.rq.zp;
     rq.min = g.rq.lo;
     rq.max = g.rq.hi;
@@ -1182,6 +1217,12 @@ std::string placeActivations(std::vector<NTensor> &ts, const LayerProgram &lp,
 
 } // namespace
 
+bool biasByRequantPossible(const GemmLayer &g) { return g.requant && !g.sum; }
+
+const char *biasPathName(int bias) {
+  return bias == 2 ? "requant" : (bias == 1 ? "gemm" : "dram");
+}
+
 bool biasByGemmPossible(const GemmLayer &g) {
   if (g.sum)
     return false;
@@ -1307,38 +1348,48 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
         i < o.forced.size() && !o.forced[i].empty() ? &o.forced[i] : keep;
     switch (L.kind) {
     case Layer::Kind::Gemm: {
-      // The bias path: forced by the tuner, by the option, or both scored
-      // by the cost model (ties keep DRAM).
-      bool gemmFirst =
-          lo.force ? lo.force->bias == 1 : o.bias == BiasMode::Gemm;
-      if (gemmFirst && !tables[i].gemmBias && lo.force) {
-        err =
-            "the tuned tiling (" + lo.force->text() +
-            ") takes the bias by GEMM, which this layer's biases do not allow";
+      // The bias path: forced by the tuner, by the option, or every path
+      // the layer allows scored by the cost model (REQUANT first where
+      // possible, it moves the fewest bytes; another path only when
+      // predicted strictly faster).
+      const GemmTables &tb = tables[i];
+      const bool canRq = tb.rqBias && !tb.dwBias;
+      int path = lo.force                   ? std::max(lo.force->bias, 0)
+                 : o.bias == BiasMode::Auto ? (canRq ? 2 : 0)
+                                            : int(o.bias);
+      if (lo.force && ((path == 1 && !tb.gemmBias) || (path == 2 && !canRq))) {
+        err = "the tuned tiling (" + lo.force->text() + ") takes the bias by " +
+              biasPathName(path) + ", which this layer does not allow";
         break;
       }
-      err = genGemm(L, ts, tables[i], lo, gemmFirst, codes[i], info);
-      if (err.empty() && !lo.force && o.bias == BiasMode::Auto &&
-          tables[i].gemmBias) {
+      err = genGemm(L, ts, tb, lo, path, codes[i], info);
+      std::vector<int> others;
+      if (err.empty() && !lo.force && o.bias == BiasMode::Auto) {
+        if (path != 0)
+          others.push_back(0);
+        if (tb.gemmBias && !tb.dwBias)
+          others.push_back(1);
+      }
+      for (int other : others) {
         LayerCode c2;
         LayerInfo i2 = info;
         i2.arrayMacs = 0;
         i2.candidates.clear();
-        if (genGemm(L, ts, tables[i], lo, true, c2, i2).empty()) {
-          std::vector<TileChoice> all = info.candidates;
-          all.insert(all.end(), i2.candidates.begin(), i2.candidates.end());
-          std::stable_sort(all.begin(), all.end(),
-                           [](const TileChoice &a, const TileChoice &b) {
-                             return a.predicted < b.predicted;
-                           });
-          if (all.size() > o.candidates)
-            all.resize(o.candidates);
-          if (i2.predictedCycles < info.predictedCycles) {
-            codes[i] = std::move(c2);
-            info = std::move(i2);
-          }
-          info.candidates = std::move(all);
+        if (!genGemm(L, ts, tb, lo, other, c2, i2).empty())
+          continue;
+        std::vector<TileChoice> all = info.candidates;
+        all.insert(all.end(), i2.candidates.begin(), i2.candidates.end());
+        std::stable_sort(all.begin(), all.end(),
+                         [](const TileChoice &a, const TileChoice &b) {
+                           return a.predicted < b.predicted;
+                         });
+        if (all.size() > o.candidates)
+          all.resize(o.candidates);
+        if (i2.predictedCycles < info.predictedCycles) {
+          codes[i] = std::move(c2);
+          info = std::move(i2);
         }
+        info.candidates = std::move(all);
       }
       break;
     }

@@ -319,6 +319,8 @@ bool parseChoice(const std::string &text, TileChoice &c) {
       c.bias = 1;
     else if (word == "bias=dram")
       c.bias = 0;
+    else if (word == "bias=requant")
+      c.bias = 2;
     else
       return false;
   }
@@ -565,8 +567,8 @@ std::string layerSignature(const LayerProgram &lp, size_t i,
     if (g.add.on)
       os << " add" << (g.add.beforePool ? "-before-pool" : "")
          << (g.add.otherBroadcast ? "-broadcast" : "");
-    os << " biasgemm" << (biasByGemmPossible(g) ? 1 : 0)
-       << " zero=" << zeroTiles(g);
+    os << " biasgemm" << (biasByGemmPossible(g) ? 1 : 0) << " biasrq"
+       << (biasByRequantPossible(g) ? 1 : 0) << " zero=" << zeroTiles(g);
     break;
   }
   case Layer::Kind::Pool: {
@@ -585,9 +587,7 @@ std::string layerSignature(const LayerProgram &lp, size_t i,
   }
   }
   os << " tiling=" << (co.cycleTiling ? "cycles" : "bytes") << " bias="
-     << (co.bias == BiasMode::Auto   ? "auto"
-         : co.bias == BiasMode::Dram ? "dram"
-                                     : "gemm")
+     << (co.bias == BiasMode::Auto ? "auto" : biasPathName(int(co.bias)))
      << " depthwise=" << (co.dwgemm ? "dwgemm" : "gemm");
   if (co.fillPieces != 4)
     os << " fill=" << co.fillPieces;
