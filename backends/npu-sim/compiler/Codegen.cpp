@@ -586,6 +586,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     ops[oAdd].engine = 1;
     // The order the step code below issues its loads in.
     p.loadOrder = {oAct, oWgt, oParam, oOnes, oBw, oBias, oAdd};
+    if (o.prefetchable) // the constant loads first (weight prefetch)
+      p.firstLoadOrder = {oWgt, oParam, oOnes, oBw, oBias, oAct, oAdd};
     // Layer cascading: the input block comes by MOVE from OUT (a row a
     // cycle on LOAD, no DRAM latency: modelled as bytes at one row a cycle
     // in no transfer), the output stays in OUT (no STORE).
@@ -1337,6 +1339,7 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     LayerInfo &info = out.layers[i];
     // Odd layers take their slots from the top of each scratchpad.
     lo.slotsFromTop = (o.prefetch || o.cascade) && i % 2 == 1;
+    lo.prefetchable = o.prefetch && i > 0;
     info.name = L.name;
     for (const std::string &nm : L.nodes) // one name per source node
       if (std::find(info.nodes.begin(), info.nodes.end(), nm) ==

@@ -133,6 +133,11 @@ struct CodegenOptions {
   unsigned fillPieces = 4;
   // Internal, per layer: its scratchpad slots from the top of each memory.
   bool slotsFromTop = false;
+  // Internal, per layer: a layer before it in the partition, so weight
+  // prefetch issues its first step's constant loads (weights, tables) ahead
+  // of its own, and a run of it alone issues them first (the cost model's
+  // first-step load order).
+  bool prefetchable = false;
   // Internal, per layer: its input comes from OUT by MOVE, its output stays
   // in OUT (layer cascading decided; the cost model counts no DRAM for them).
   bool inOnChip = false, outOnChip = false;
