@@ -180,7 +180,11 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
                       rnd(1, kDim - 4), rnd(1, 3), rnd(0, 1)));
       } else if (kind < 7) {
         int rows = rnd(1, 30);
-        b.add(requant(rnd(0, 300), rnd(0, 300), rows));
+        if (kind == 6) // with REQUANT's bias row
+          b.add(requantI(rnd(0, 300), rnd(0, 300), rows, EMBER_NPU_ACC_ROWS - 3,
+                         0, -128, 127, true));
+        else
+          b.add(requant(rnd(0, 300), rnd(0, 300), rows));
       } else if (kind == 7) {
         int rows = rnd(1, 30);
         b.add(vaddI(rnd(0, 100), rnd(0, 100), rnd(0, 100), rows));
