@@ -5,6 +5,7 @@
 #include "Cascade.h"
 #include "CodegenInternal.h"
 #include "Emit.h"
+#include "Pack.h"
 #include "Program.h"
 #include "Tokens.h"
 
@@ -26,10 +27,6 @@ using npu::Opcode;
 namespace sp = ember::scratchpad;
 
 namespace {
-
-constexpr uint64_t kDramAlign = 64; // every tensor and table starts here
-
-uint64_t alignUp(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 // An operand of a tiling problem (the scratchpad library's aggregate).
 sp::Operand
@@ -101,24 +98,6 @@ sp::PlanResult planLayer(const sp::Problem &p, const CodegenOptions &o,
   return r;
 }
 
-// ---- the static DRAM image ------------------------------------------------
-
-struct Image {
-  std::vector<uint8_t> bytes;
-  uint64_t put(const void *data, size_t n) {
-    uint64_t at = alignUp(bytes.size(), kDramAlign);
-    bytes.resize(at + n, 0);
-    if (n)
-      std::memcpy(bytes.data() + at, data, n);
-    return at;
-  }
-  uint64_t reserve(size_t n) {
-    uint64_t at = alignUp(bytes.size(), kDramAlign);
-    bytes.resize(at + n, 0);
-    return at;
-  }
-};
-
 // ---- per-layer code: a tiling and, per step, its loads, compute and tail --
 
 // Bytes of tensor `k` in DRAM (0 for a layer checked before it exists).
@@ -175,180 +154,6 @@ std::string tilingText(const sp::Problem &p, const sp::Tiling &t) {
 
 // Emits one layer given its problem and a function producing step code.
 // ---- GEMM layers -------------------------------------------------------
-
-struct GemmTables {
-  std::vector<std::vector<int64_t>> rel; // per output tile: input tiles
-  std::vector<uint64_t> wOff;            // per output tile: weights in DRAM
-  std::vector<std::vector<bool>> zero;   // per (ko, ri*taps+tap): all zero
-  uint64_t biasOff = 0, paramOff = 0;
-  bool sum = false; // one identity tile (GemmLayer::sum)
-  // Depthwise by DWGEMM (dwgemmLayer): per channel tile one weight tile per
-  // kernel row, row j = channel j, lane t = tap (ky, t); `zero` is indexed by
-  // kernel row. Otherwise one diagonal tile per tap.
-  bool dw = false;
-  // DWGEMM's own bias (kw <= DIM - 4): the bias of channel j in lanes
-  // DIM-4..DIM-1 of row j of the first kernel row's tile, added by that
-  // DWGEMM (reset): no bias rows through DRAM, no bias GEMM.
-  bool dwBias = false;
-  // Bias by GEMM (when every bias of the layer is representable): the
-  // constant ACT row v = (1, -128, ..., -128) and per output tile a weight
-  // tile B whose row j satisfies sum_k v_k B[j][k] = bias_j, so one GEMM
-  // with reset over the accumulator rows (the act row repeated, ostride 0)
-  // initializes them to the bias instead of a stride-0 LOAD of DIM x int32
-  // per row through DRAM.
-  bool gemmBias = false;
-  uint64_t onesOff = 0, biasTileOff = 0;
-  // Bias by REQUANT (biasByRequantPossible): per output tile the table
-  // rows mult, shift, bias at rqParamOff; REQUANT's `bias` bit adds the
-  // third to the accumulator (int32, wrapping), whose first GEMM resets.
-  bool rqBias = false;
-  uint64_t rqParamOff = 0;
-};
-
-// Row j of the bias tile (v = (1, -128, ..., -128)): false when `b` is out
-// of reach (|b| beyond about 128 x 128 x (DIM - 1)).
-bool biasRow(int64_t b, int8_t *w) {
-  // b = w0 + 128 q with w0 in [-128, -1]; then sum_{k>=1} w_k = -q.
-  int64_t q = (b + 128) >= 0 ? (b + 128) / 128 : -((-(b + 128) + 127) / 128);
-  int64_t w0 = b - 128 * q;
-  if (w0 < -128 || w0 > 127)
-    return false;
-  int64_t rest = -q;
-  if (rest < -128 * (kDim - 1) || rest > 127 * (kDim - 1))
-    return false;
-  w[0] = int8_t(w0);
-  for (int64_t k = 1; k < kDim; ++k) {
-    int64_t x = std::clamp<int64_t>(rest, -128, 127);
-    w[k] = int8_t(x);
-    rest -= x;
-  }
-  return rest == 0;
-}
-
-// A depthwise convolution (one input channel per output channel) that
-// DWGEMM runs: no dilation along the width (a kernel row's taps are
-// consecutive rows of the padded line), a width stride DWGEMM's field holds,
-// a kernel row of at most DIM taps.
-bool dwgemmLayer(const GemmLayer &g) {
-  return !g.sum && !g.flat && g.groups == g.C && g.K == g.C && g.kw > 1 &&
-         g.kw <= npu::kDwMaxTaps &&
-         g.sw <= (1 << EMBER_NPU_F_DWGEMM_STRIDE_WIDTH) - 1 && g.dw == 1;
-}
-
-GemmTables packGemm(const GemmLayer &g, Image &img, bool useDwgemm) {
-  GemmTables tb;
-  tb.sum = g.sum;
-  tb.dw = useDwgemm && dwgemmLayer(g);
-  tb.dwBias = tb.dw && g.kw <= kDim - 4;
-  int64_t Kt = ceilDiv(g.K, kDim), Ct = ceilDiv(g.C, kDim);
-  int64_t Cg = g.C / g.groups, Kg = g.K / g.groups,
-          taps = g.sum ? 1 : g.kh * g.kw;
-  tb.rel.resize(size_t(Kt));
-  tb.wOff.resize(size_t(Kt));
-  tb.zero.resize(size_t(Kt));
-  for (int64_t ko = 0; ko < Kt && tb.dw; ++ko) {
-    // DWGEMM: [kernel row][j][t], row j = channel ko*DIM + j, lane t = tap.
-    std::vector<int8_t> block(size_t(g.kh * kDim * kDim), 0);
-    std::vector<bool> zero(size_t(g.kh), true);
-    for (int64_t ky = 0; ky < g.kh; ++ky)
-      for (int64_t j = 0; j < kDim && ko * kDim + j < g.K; ++j)
-        for (int64_t t = 0; t < g.kw; ++t) {
-          int8_t v = g.w[size_t(((ko * kDim + j) * g.kh + ky) * g.kw + t)];
-          block[size_t((ky * kDim + j) * kDim + t)] = v;
-          if (v)
-            zero[size_t(ky)] = false;
-        }
-    if (tb.dwBias) { // the bias in the first kernel row's tile
-      zero[0] = false;
-      for (int64_t j = 0; j < kDim && ko * kDim + j < g.K; ++j) {
-        uint32_t b =
-            uint32_t(g.bias.empty() ? 0 : g.bias[size_t(ko * kDim + j)]);
-        for (int64_t k = 0; k < 4; ++k)
-          block[size_t(j * kDim + kDim - 4 + k)] =
-              int8_t(uint8_t(b >> (8 * k)));
-      }
-    }
-    tb.wOff[size_t(ko)] = img.put(block.data(), block.size());
-    tb.rel[size_t(ko)] = {ko};
-    tb.zero[size_t(ko)] = zero;
-  }
-  for (int64_t ko = 0; ko < Kt && !tb.dw; ++ko) {
-    std::set<int64_t> tiles;
-    for (int64_t oc = ko * kDim; oc < std::min(g.K, (ko + 1) * kDim); ++oc) {
-      int64_t grp = oc / Kg;
-      for (int64_t ic = grp * Cg; ic < (grp + 1) * Cg; ic += 1)
-        tiles.insert(ic / kDim);
-    }
-    (void)Ct;
-    std::vector<int64_t> rel(tiles.begin(), tiles.end());
-    // [ri][tap][j][k]: tile (ri, tap) row j = output channel ko*DIM + j,
-    // lane k = input channel rel[ri]*DIM + k.
-    std::vector<int8_t> block(size_t(rel.size() * taps * kDim * kDim), 0);
-    std::vector<bool> zero(size_t(rel.size() * taps), true);
-    for (size_t ri = 0; ri < rel.size(); ++ri)
-      for (int64_t tap = 0; tap < taps; ++tap)
-        for (int64_t j = 0; j < kDim; ++j) {
-          int64_t oc = ko * kDim + j;
-          if (oc >= g.K)
-            continue;
-          int64_t grp = oc / Kg;
-          for (int64_t k = 0; k < kDim; ++k) {
-            int64_t ic = rel[ri] * kDim + k;
-            if (ic >= g.C || ic < grp * Cg || ic >= (grp + 1) * Cg)
-              continue;
-            int8_t v =
-                g.sum ? int8_t(ic == oc)
-                      : g.w[size_t(((oc * Cg + (ic - grp * Cg)) * taps) + tap)];
-            block[size_t(((int64_t(ri) * taps + tap) * kDim + j) * kDim + k)] =
-                v;
-            if (v)
-              zero[size_t(int64_t(ri) * taps + tap)] = false;
-          }
-        }
-    tb.wOff[size_t(ko)] = img.put(block.data(), block.size());
-    tb.rel[size_t(ko)] = rel;
-    tb.zero[size_t(ko)] = zero;
-  }
-  std::vector<int32_t> bias(size_t(Kt * kDim), 0),
-      params(size_t(Kt * 2 * kDim), 0);
-  for (int64_t oc = 0; oc < g.K; ++oc) {
-    bias[size_t(oc)] = g.bias.empty() ? 0 : g.bias[size_t(oc)];
-    if (g.requant) {
-      int64_t ko = oc / kDim, j = oc % kDim;
-      params[size_t((ko * 2) * kDim + j)] = g.rq.mult[size_t(oc)];
-      params[size_t((ko * 2 + 1) * kDim + j)] = g.rq.shift[size_t(oc)];
-    }
-  }
-  tb.biasOff = img.put(bias.data(), bias.size() * 4);
-  if (g.requant)
-    tb.paramOff = img.put(params.data(), params.size() * 4);
-  if (biasByRequantPossible(g)) {
-    std::vector<int32_t> p3(size_t(Kt * 3 * kDim), 0);
-    for (int64_t ko = 0; ko < Kt; ++ko)
-      for (int64_t j = 0; j < kDim; ++j) {
-        p3[size_t((ko * 3) * kDim + j)] = params[size_t((ko * 2) * kDim + j)];
-        p3[size_t((ko * 3 + 1) * kDim + j)] =
-            params[size_t((ko * 2 + 1) * kDim + j)];
-        p3[size_t((ko * 3 + 2) * kDim + j)] = bias[size_t(ko * kDim + j)];
-      }
-    tb.rqBias = true;
-    tb.rqParamOff = img.put(p3.data(), p3.size() * 4);
-  }
-  if (!g.sum) {
-    std::vector<int8_t> tiles(size_t(Kt * kDim * kDim), 0);
-    bool ok = true;
-    for (int64_t oc = 0; oc < Kt * kDim && ok; ++oc)
-      ok = biasRow(bias[size_t(oc)], &tiles[size_t(oc * kDim)]);
-    if (ok) {
-      std::vector<int8_t> ones(size_t(kDim), -128);
-      ones[0] = 1;
-      tb.gemmBias = true;
-      tb.onesOff = img.put(ones.data(), ones.size());
-      tb.biasTileOff = img.put(tiles.data(), tiles.size());
-    }
-  }
-  return tb;
-}
 
 std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
                     const GemmTables &tb, const CodegenOptions &o, int biasPath,
@@ -1218,22 +1023,6 @@ std::string placeActivations(std::vector<NTensor> &ts, const LayerProgram &lp,
 }
 
 } // namespace
-
-bool biasByRequantPossible(const GemmLayer &g) { return g.requant && !g.sum; }
-
-const char *biasPathName(int bias) {
-  return bias == 2 ? "requant" : (bias == 1 ? "gemm" : "dram");
-}
-
-bool biasByGemmPossible(const GemmLayer &g) {
-  if (g.sum)
-    return false;
-  int8_t row[kDim];
-  for (int64_t oc = 0; oc < g.K; ++oc)
-    if (!biasRow(g.bias.empty() ? 0 : g.bias[size_t(oc)], row))
-      return false;
-  return true;
-}
 
 sp::Machine npuMachine(const CodegenOptions &o) {
   sp::Machine m;
