@@ -20,8 +20,9 @@ namespace {
 
 // Bump when the code generated for a tiling changes its timing (cached
 // measurements of the old code no longer hold).
-constexpr int kTunerVersion = 3; // 2: DWGEMM depthwise layers; 3: merged
-                                 // flat loads, the fill in pieces
+constexpr int kTunerVersion = 4; // 2: DWGEMM depthwise layers; 3: merged
+                                 // flat loads, the fill in pieces; 4: the
+                                 // bias in REQUANT
 const char *const kFormat = "ember-npu-tune";
 constexpr int kFormatVersion = 1;
 
