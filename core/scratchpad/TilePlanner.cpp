@@ -474,14 +474,22 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
   std::vector<std::vector<double>> slotFree(no, std::vector<double>(2, 0));
   std::vector<StepOperand> ops(no);
   std::vector<double> engEnd, readyAt;
-  // Load issue order: Problem::loadOrder, then the other operands.
-  std::vector<size_t> order;
-  for (size_t k : p.loadOrder)
-    if (k < no && std::find(order.begin(), order.end(), k) == order.end())
-      order.push_back(k);
-  for (size_t k = 0; k < no; ++k)
-    if (std::find(order.begin(), order.end(), k) == order.end())
-      order.push_back(k);
+  // Load issue order: Problem::loadOrder, then the other operands (the
+  // first step: Problem::firstLoadOrder, when given).
+  auto issueOrder = [&](const std::vector<size_t> &given) {
+    std::vector<size_t> order;
+    for (size_t k : given)
+      if (k < no && std::find(order.begin(), order.end(), k) == order.end())
+        order.push_back(k);
+    for (size_t k = 0; k < no; ++k)
+      if (std::find(order.begin(), order.end(), k) == order.end())
+        order.push_back(k);
+    return order;
+  };
+  const std::vector<size_t> order = issueOrder(p.loadOrder),
+                            firstOrder = p.firstLoadOrder.empty()
+                                             ? order
+                                             : issueOrder(p.firstLoadOrder);
   std::vector<double> pieceEnd; // the fill: when piece g has arrived
   const unsigned firstPieces = fillPieceCount(p, t, m);
   blocks(idx, cur);
@@ -541,7 +549,8 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
     pieceEnd.clear();
     // Every load in order; with pieces, first those engine 0 reads that are
     // not pieced, then the pieces, then those other engines read.
-    for (size_t k : order)
+    const std::vector<size_t> &ord = first && pieces < 2 ? firstOrder : order;
+    for (size_t k : ord)
       if (loads(k) &&
           (pieces < 2 || (readerOf(p.operands[k]) == 0 && !pieced(k))))
         loadWhole(k);

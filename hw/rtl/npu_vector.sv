@@ -2,7 +2,9 @@
 // Cycle 0 (start) latches the instruction, reads REQUANT's multiplier and shift rows and checks
 // POOL's geometry; from cycle 1 one source row (two for VADD) is read per cycle, and each
 // result row is written in the cycle its (last) source row arrives, so an instruction takes
-// rows + 2 cycles (rows * KH * KW + 2 for POOL).
+// rows + 2 cycles (rows * KH * KW + 2 for POOL). REQUANT with bias reads its bias row
+// (param + 2) on the second ACC port beside each source row and adds it (int32, wrapping)
+// before the multiply-shift: no extra cycle.
 // When a destination row could be overwritten before it is read as a source (VADD: dst within
 // [src + 2, src + rows) of a source; POOL: dst rows overlapping the source span), the results
 // go to a staging buffer and are copied to OUT afterwards (rows + 1 more cycles), so every
@@ -51,6 +53,7 @@ module npu_vector
   logic [1:0] perr;
   // Latched fields.
   logic [10:0] dst, src_a, src_b, param;
+  logic rq_bias;
   logic [13:0] rows;
   logic signed [31:0] zp, lo, hi;
   logic [31:0] mult[DIM], shift[DIM];
@@ -147,7 +150,13 @@ module npu_vector
       acc_raddr[1] = 11'(32'(insn[`NPU_F_REQUANT_PARAM]) + 1);
     end else if (rd_fire) begin
       case (kind)
-        K_REQUANT: acc_re[0] = 1'b1;
+        K_REQUANT: begin
+          acc_re[0] = 1'b1;
+          if (rq_bias) begin
+            acc_re[1] = 1'b1;
+            acc_raddr[1] = param + 11'd2;
+          end
+        end
         K_VADD: out_re = 2'b11;
         default: begin
           out_re[0] = 1'b1;
@@ -178,8 +187,10 @@ module npu_vector
       nacc[l] = p_first ? v : (insn_avg ? pacc[l] + v : (v > pacc[l] ? v : pacc[l]));
       case (kind)
         K_REQUANT:
-          result[8*l+:8] = requantize($signed(acc_rdata[0][32*l+:32]), $signed(mult[l]),
-                                      $signed(shift[l]), zp, lo, hi);
+          result[8*l+:8] = requantize(
+              rq_bias ? $signed(acc_rdata[0][32*l+:32]) + $signed(acc_rdata[1][32*l+:32])
+                      : $signed(acc_rdata[0][32*l+:32]),
+              $signed(mult[l]), $signed(shift[l]), zp, lo, hi);
         K_VADD:
           result[8*l+:8] = quant_add($signed(out_rdata[0][8*l+:8]), $signed(out_rdata[1][8*l+:8]),
                                      ls, regs[NPU_REG_ADD_A_ZP], regs[NPU_REG_ADD_A_MULT],
@@ -228,6 +239,7 @@ module npu_vector
       kind <= K_REQUANT;
       params_pending <= 1'b0;
       insn_avg <= 1'b0;
+      rq_bias <= 1'b0;
     end else begin
       if (start && op_setreg) regs[6'(insn[`NPU_F_SETREG_REG])] <= insn[`NPU_F_SETREG_VALUE];
       if (start && !op_setreg) begin
@@ -254,6 +266,7 @@ module npu_vector
           dst <= insn[`NPU_F_REQUANT_DST_LSB +: 11];
           src_a <= insn[`NPU_F_REQUANT_SRC_LSB +: 11];
           param <= insn[`NPU_F_REQUANT_PARAM_LSB +: 11];
+          rq_bias <= insn[`NPU_F_REQUANT_BIAS];
           rows <= insn[`NPU_F_REQUANT_ROWS];
           zp <= 32'($signed(insn[`NPU_F_REQUANT_ZP]));
           lo <= 32'($signed(insn[`NPU_F_REQUANT_MIN]));

@@ -376,8 +376,8 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
       return rangeError("dst", 3, insn.dst, insn.rows);
     if (!inRange(2, insn.src, insn.rows))
       return rangeError("src", 2, insn.src, insn.rows);
-    if (!inRange(2, insn.param, 2))
-      return rangeError("param", 2, insn.param, 2);
+    if (!inRange(2, insn.param, insn.bias ? 3 : 2))
+      return rangeError("param", 2, insn.param, insn.bias ? 3 : 2);
     return "";
   case Opcode::VADD:
     if (insn.rows < 1)

@@ -171,12 +171,17 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     return "";
   }
   case Opcode::REQUANT: {
+    // With bias, the per-column bias row param + 2 joins the accumulator
+    // (int32, wrapping: docs/quantization.md) before the multiply-shift.
     for (int64_t i = 0; i < insn.rows; ++i)
       for (int l = 0; l < kDim; ++l)
         i8At(EMBER_NPU_MEM_OUT, insn.dst + i, l) = requantize(
-            accAt(insn.src + i, l), accAt(insn.param, l),
-            accAt(insn.param + 1, l), static_cast<int32_t>(insn.zp),
-            static_cast<int32_t>(insn.min), static_cast<int32_t>(insn.max));
+            insn.bias
+                ? wrapAdd(accAt(insn.src + i, l), accAt(insn.param + 2, l))
+                : accAt(insn.src + i, l),
+            accAt(insn.param, l), accAt(insn.param + 1, l),
+            static_cast<int32_t>(insn.zp), static_cast<int32_t>(insn.min),
+            static_cast<int32_t>(insn.max));
     return "";
   }
   case Opcode::VADD: {

@@ -1009,16 +1009,22 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
   int8_t *out = reinterpret_cast<int8_t *>(buf2_.data());
   uint64_t cycles = static_cast<uint64_t>(rows);
   if (insn.op == Opcode::REQUANT) {
-    accBuf_.resize(static_cast<size_t>((rows + 2) * kDim));
-    sramRead(EMBER_NPU_MEM_ACC, insn.param, accBuf_.data(), 2);
-    sramRead(EMBER_NPU_MEM_ACC, insn.src, accBuf_.data() + 2 * kDim, rows);
+    // Parameter rows: mult, shift and (with bias) the bias row; then the
+    // source rows. The bias costs no cycle: the RTL reads it on the second
+    // parameter port beside each source row.
+    const int64_t np = insn.bias ? 3 : 2;
+    accBuf_.resize(static_cast<size_t>((rows + np) * kDim));
+    sramRead(EMBER_NPU_MEM_ACC, insn.param, accBuf_.data(), np);
+    sramRead(EMBER_NPU_MEM_ACC, insn.src, accBuf_.data() + np * kDim, rows);
     const int32_t *mult = accBuf_.data(), *shift = accBuf_.data() + kDim;
     for (int64_t i = 0; i < rows; ++i)
       for (int l = 0; l < kDim; ++l)
-        out[i * kDim + l] = requantize(accBuf_[(i + 2) * kDim + l], mult[l],
-                                       shift[l], static_cast<int32_t>(insn.zp),
-                                       static_cast<int32_t>(insn.min),
-                                       static_cast<int32_t>(insn.max));
+        out[i * kDim + l] = requantize(
+            insn.bias
+                ? wrapAdd(accBuf_[(i + np) * kDim + l], accBuf_[2 * kDim + l])
+                : accBuf_[(i + np) * kDim + l],
+            mult[l], shift[l], static_cast<int32_t>(insn.zp),
+            static_cast<int32_t>(insn.min), static_cast<int32_t>(insn.max));
   } else if (insn.op == Opcode::VADD) {
     buf_.resize(2 * bytes);
     sramRead(EMBER_NPU_MEM_OUT, insn.a, buf_.data(), rows);

@@ -74,6 +74,20 @@ TEST_P(Errors, SramOutOfRange) {
       << r.error;
 }
 
+TEST_P(Errors, RequantBiasRowBeyondAcc) {
+  // mult and shift fit in the last two ACC rows; the bias row would not.
+  Insn q = op(Opcode::REQUANT);
+  q.rows = 1;
+  q.param = EMBER_NPU_ACC_ROWS - 2;
+  EXPECT_EQ(run(std::vector<Insn>{q, op(Opcode::FINISH)}).status,
+            EMBER_NPU_STATUS_OK);
+  q.bias = 1;
+  RunOutput r = run(std::vector<Insn>{q, op(Opcode::FINISH)});
+  EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM);
+  EXPECT_NE(r.error.find("instruction 0: param rows"), std::string::npos)
+      << r.error;
+}
+
 TEST_P(Errors, DmaBeyondDram) {
   RunOutput r = run(std::vector<Insn>{load1(4096 - 4), op(Opcode::FINISH)});
   EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM);

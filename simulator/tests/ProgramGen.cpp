@@ -74,7 +74,7 @@ Insn dwgemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,
 }
 
 Insn requantI(int64_t dst, int64_t src, int64_t rows, int64_t param, int zp,
-              int lo, int hi) {
+              int lo, int hi, bool bias) {
   Insn i = mk(Opcode::REQUANT);
   i.dst = dst;
   i.src = src;
@@ -83,6 +83,7 @@ Insn requantI(int64_t dst, int64_t src, int64_t rows, int64_t param, int zp,
   i.zp = zp;
   i.min = lo;
   i.max = hi;
+  i.bias = bias;
   return i;
 }
 
@@ -185,7 +186,7 @@ SafeProgramBuilder::accesses(const Insn &i) const {
     break;
   case Opcode::REQUANT:
     r.push_back({kAccM, i.src, i.src + i.rows, false});
-    r.push_back({kAccM, i.param, i.param + 2, false});
+    r.push_back({kAccM, i.param, i.param + (i.bias ? 3 : 2), false});
     r.push_back({kOutM, i.dst, i.dst + i.rows, true});
     break;
   case Opcode::VADD:
@@ -436,7 +437,21 @@ std::vector<TestCase> directedCases() {
       b.add(
           requantI(16, 10, 8, EMBER_NPU_ACC_ROWS - 2, 127, 5, -5)); // min > max
       b.add(storeI(kOutM, 0, outArea, 1, 24, 24));
-      addCase("requant_m" + std::to_string(mult) + "_s" + std::to_string(shift),
+      if (rq % 3 == 0) { // with a bias row (wrapping int32 sums at lanes 0-3)
+        for (int l = 0; l < kDim; ++l)
+          putI32(dram, 16384 + 4 * (2 * kDim + l),
+                 l == 0 ? -1          // INT32_MIN - 1 wraps to INT32_MAX
+                        : (l == 1 ? 1 // INT32_MAX + 1 wraps to INT32_MIN
+                                  : (l == 2 ? INT32_MAX
+                                            : (l == 3 ? INT32_MIN
+                                                      : int32_t(rng())))));
+        b.add(loadI(kAccM, EMBER_NPU_ACC_ROWS - 3, 16384, 1, 3, 3));
+        b.add(requantI(24, 10, 8, EMBER_NPU_ACC_ROWS - 3, zp, -128, 127, true));
+        b.add(requantI(32, 10, 1, EMBER_NPU_ACC_ROWS - 3, -3, -100, 90, true));
+        b.add(storeI(kOutM, 24, outArea + 24 * kDim, 1, 9, 9));
+      }
+      addCase(std::string(rq % 3 == 0 ? "requant_bias_m" : "requant_m") +
+                  std::to_string(mult) + "_s" + std::to_string(shift),
               b, std::move(dram));
     }
   }
@@ -579,6 +594,12 @@ TestCase randomCase(uint32_t seed, int length) {
            l < kDim ? static_cast<int32_t>((1u << 30) + rng() % (1u << 30))
                     : static_cast<int32_t>(rnd(-14, 2)));
   b.add(loadI(kAccM, EMBER_NPU_ACC_ROWS - 2, 60000, 1, 2, 2));
+  // And a table with a bias row (REQUANT's bias) at ACC_ROWS - 5.
+  for (int l = 0; l < kDim; ++l)
+    putI32(tc.dram, 60000 + 4 * (2 * kDim + l),
+           rng() % 8 ? static_cast<int32_t>(rnd(-5000, 5000))
+                     : static_cast<int32_t>(rng()));
+  b.add(loadI(kAccM, EMBER_NPU_ACC_ROWS - 5, 60000, 1, 3, 3));
   bool poolReady = false;
   while (static_cast<int>(b.size()) < length) {
     int kind = static_cast<int>(rng() % 20);
@@ -633,11 +654,13 @@ TestCase randomCase(uint32_t seed, int length) {
       }
     } else if (kind < 14) { // REQUANT
       int64_t rows = rnd(1, 16);
-      int64_t param = rng() % 3 ? EMBER_NPU_ACC_ROWS - 2 : rowIn(kAccM, 2);
+      bool bias = rng() % 3 == 0;
+      int64_t param = rng() % 3 ? EMBER_NPU_ACC_ROWS - (bias ? 5 : 2)
+                                : rowIn(kAccM, bias ? 3 : 2);
       b.add(requantI(rowIn(kOutM, rows), rowIn(kAccM, rows), rows, param,
                      static_cast<int>(rnd(-128, 127)),
                      static_cast<int>(rnd(-128, 0)),
-                     static_cast<int>(rnd(-10, 127))));
+                     static_cast<int>(rnd(-10, 127)), bias));
     } else if (kind < 16) { // VADD (with fresh parameters sometimes)
       if (rng() % 2) {
         b.add(setreg(EMBER_NPU_REG_ADD_LSHIFT, rnd(0, 31)));

@@ -32,7 +32,7 @@ Insn dwgemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,
              int64_t outer, int64_t aos, int64_t cos, int64_t taps,
              int64_t stride = 1, bool bias = false);
 Insn requantI(int64_t dst, int64_t src, int64_t rows, int64_t param, int zp,
-              int lo, int hi);
+              int lo, int hi, bool bias = false);
 Insn vaddI(int64_t dst, int64_t a, int64_t b, int64_t rows);
 Insn poolI(bool avg, int64_t dst, int64_t src, int64_t rows);
 Insn setreg(unsigned reg, int64_t value);

@@ -111,6 +111,14 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     }
     add("gemm_vector_handover", b);
   }
+  for (int rows : {1, 2, kDim, 100}) {
+    SafeProgramBuilder b; // REQUANT's bias row: read beside each source row
+    b.add(gemmI(true, 0, 0, 0, rows, 1));
+    b.add(requantI(0, 0, rows, EMBER_NPU_ACC_ROWS - 3, 0, -128, 127, true));
+    b.add(requant(rows, 0, rows));
+    b.add(requantI(0, 0, rows, 200, 3, -100, 100, true));
+    add("requant_bias_rows" + std::to_string(rows), b);
+  }
   {
     SafeProgramBuilder
         b; // POOL geometry, then pools that stream and that need staging
@@ -172,7 +180,11 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
                       rnd(1, kDim - 4), rnd(1, 3), rnd(0, 1)));
       } else if (kind < 7) {
         int rows = rnd(1, 30);
-        b.add(requant(rnd(0, 300), rnd(0, 300), rows));
+        if (kind == 6) // with REQUANT's bias row
+          b.add(requantI(rnd(0, 300), rnd(0, 300), rows, EMBER_NPU_ACC_ROWS - 3,
+                         0, -128, 127, true));
+        else
+          b.add(requant(rnd(0, 300), rnd(0, 300), rows));
       } else if (kind == 7) {
         int rows = rnd(1, 30);
         b.add(vaddI(rnd(0, 100), rnd(0, 100), rnd(0, 100), rows));

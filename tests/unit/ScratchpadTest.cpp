@@ -354,6 +354,44 @@ TEST(Scratchpad, EnginesWaitOnlyForTheLoadsTheyRead) {
   EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 300 + 50 + 10);
 }
 
+TEST(Scratchpad, FirstStepTakesItsOwnLoadOrder) {
+  // The problem above; firstLoadOrder puts b first on the first (here the
+  // only) step, as loadOrder {1, 0} does; loadOrder stays for the others.
+  Problem p;
+  p.spaces = {{"buf", 0}};
+  p.dims = {{"i", 1, false, {1}}};
+  auto input = [](const char *name, uint64_t bytes, size_t reader) {
+    Operand o;
+    o.name = name;
+    o.dims = {0};
+    o.footprint = [](const std::vector<int64_t> &) { return uint64_t(1); };
+    o.bytes = [bytes](const std::vector<int64_t> &) { return bytes; };
+    o.engine = reader;
+    return o;
+  };
+  p.operands = {input("a", 1600, 0), input("b", 3200, 1)};
+  p.compute = [](const Tiling &, const std::vector<int64_t> &,
+                 const std::vector<int64_t> &,
+                 const std::vector<StepOperand> &) {
+    return std::vector<uint64_t>{50, 10};
+  };
+  Machine m;
+  m.bytesPerCycle = 16;
+  m.latencyCycles = 0;
+  m.transferOverhead = 0;
+  Tiling t;
+  t.tile = {1};
+  t.order = {0};
+  ASSERT_TRUE(evaluate(p, {}, t));
+  // One step: a 0-100, b 100-300; engine 0 100-150, engine 1 300-310.
+  EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 310);
+  p.firstLoadOrder = {1, 0}; // b 0-200, a 200-300, engine 0 300-350, 1 -360
+  EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 360);
+  p.firstLoadOrder = {0, 1};
+  p.loadOrder = {1, 0}; // the first step's own order wins
+  EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 310);
+}
+
 TEST(Scratchpad, LoadsAndStoresShareTheChannel) {
   // Two steps, each loading 1600 bytes and storing 1600 (100 channel cycles
   // each at 16 B/cycle); step 0 computes 10 cycles, step 1 1000. Step 0's

@@ -5,6 +5,7 @@
 #include "Cascade.h"
 #include "CodegenInternal.h"
 #include "Emit.h"
+#include "Pack.h"
 #include "Program.h"
 #include "Tokens.h"
 
@@ -26,10 +27,6 @@ using npu::Opcode;
 namespace sp = ember::scratchpad;
 
 namespace {
-
-constexpr uint64_t kDramAlign = 64; // every tensor and table starts here
-
-uint64_t alignUp(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 // An operand of a tiling problem (the scratchpad library's aggregate).
 sp::Operand
@@ -101,24 +98,6 @@ sp::PlanResult planLayer(const sp::Problem &p, const CodegenOptions &o,
   return r;
 }
 
-// ---- the static DRAM image ------------------------------------------------
-
-struct Image {
-  std::vector<uint8_t> bytes;
-  uint64_t put(const void *data, size_t n) {
-    uint64_t at = alignUp(bytes.size(), kDramAlign);
-    bytes.resize(at + n, 0);
-    if (n)
-      std::memcpy(bytes.data() + at, data, n);
-    return at;
-  }
-  uint64_t reserve(size_t n) {
-    uint64_t at = alignUp(bytes.size(), kDramAlign);
-    bytes.resize(at + n, 0);
-    return at;
-  }
-};
-
 // ---- per-layer code: a tiling and, per step, its loads, compute and tail --
 
 // Bytes of tensor `k` in DRAM (0 for a layer checked before it exists).
@@ -176,168 +155,12 @@ std::string tilingText(const sp::Problem &p, const sp::Tiling &t) {
 // Emits one layer given its problem and a function producing step code.
 // ---- GEMM layers -------------------------------------------------------
 
-struct GemmTables {
-  std::vector<std::vector<int64_t>> rel; // per output tile: input tiles
-  std::vector<uint64_t> wOff;            // per output tile: weights in DRAM
-  std::vector<std::vector<bool>> zero;   // per (ko, ri*taps+tap): all zero
-  uint64_t biasOff = 0, paramOff = 0;
-  bool sum = false; // one identity tile (GemmLayer::sum)
-  // Depthwise by DWGEMM (dwgemmLayer): per channel tile one weight tile per
-  // kernel row, row j = channel j, lane t = tap (ky, t); `zero` is indexed by
-  // kernel row. Otherwise one diagonal tile per tap.
-  bool dw = false;
-  // DWGEMM's own bias (kw <= DIM - 4): the bias of channel j in lanes
-  // DIM-4..DIM-1 of row j of the first kernel row's tile, added by that
-  // DWGEMM (reset): no bias rows through DRAM, no bias GEMM.
-  bool dwBias = false;
-  // Bias by GEMM (when every bias of the layer is representable): the
-  // constant ACT row v = (1, -128, ..., -128) and per output tile a weight
-  // tile B whose row j satisfies sum_k v_k B[j][k] = bias_j, so one GEMM
-  // with reset over the accumulator rows (the act row repeated, ostride 0)
-  // initializes them to the bias instead of a stride-0 LOAD of DIM x int32
-  // per row through DRAM.
-  bool gemmBias = false;
-  uint64_t onesOff = 0, biasTileOff = 0;
-};
-
-// Row j of the bias tile (v = (1, -128, ..., -128)): false when `b` is out
-// of reach (|b| beyond about 128 x 128 x (DIM - 1)).
-bool biasRow(int64_t b, int8_t *w) {
-  // b = w0 + 128 q with w0 in [-128, -1]; then sum_{k>=1} w_k = -q.
-  int64_t q = (b + 128) >= 0 ? (b + 128) / 128 : -((-(b + 128) + 127) / 128);
-  int64_t w0 = b - 128 * q;
-  if (w0 < -128 || w0 > 127)
-    return false;
-  int64_t rest = -q;
-  if (rest < -128 * (kDim - 1) || rest > 127 * (kDim - 1))
-    return false;
-  w[0] = int8_t(w0);
-  for (int64_t k = 1; k < kDim; ++k) {
-    int64_t x = std::clamp<int64_t>(rest, -128, 127);
-    w[k] = int8_t(x);
-    rest -= x;
-  }
-  return rest == 0;
-}
-
-// A depthwise convolution (one input channel per output channel) that
-// DWGEMM runs: no dilation along the width (a kernel row's taps are
-// consecutive rows of the padded line), a width stride DWGEMM's field holds,
-// a kernel row of at most DIM taps.
-bool dwgemmLayer(const GemmLayer &g) {
-  return !g.sum && !g.flat && g.groups == g.C && g.K == g.C && g.kw > 1 &&
-         g.kw <= npu::kDwMaxTaps &&
-         g.sw <= (1 << EMBER_NPU_F_DWGEMM_STRIDE_WIDTH) - 1 && g.dw == 1;
-}
-
-GemmTables packGemm(const GemmLayer &g, Image &img, bool useDwgemm) {
-  GemmTables tb;
-  tb.sum = g.sum;
-  tb.dw = useDwgemm && dwgemmLayer(g);
-  tb.dwBias = tb.dw && g.kw <= kDim - 4;
-  int64_t Kt = ceilDiv(g.K, kDim), Ct = ceilDiv(g.C, kDim);
-  int64_t Cg = g.C / g.groups, Kg = g.K / g.groups,
-          taps = g.sum ? 1 : g.kh * g.kw;
-  tb.rel.resize(size_t(Kt));
-  tb.wOff.resize(size_t(Kt));
-  tb.zero.resize(size_t(Kt));
-  for (int64_t ko = 0; ko < Kt && tb.dw; ++ko) {
-    // DWGEMM: [kernel row][j][t], row j = channel ko*DIM + j, lane t = tap.
-    std::vector<int8_t> block(size_t(g.kh * kDim * kDim), 0);
-    std::vector<bool> zero(size_t(g.kh), true);
-    for (int64_t ky = 0; ky < g.kh; ++ky)
-      for (int64_t j = 0; j < kDim && ko * kDim + j < g.K; ++j)
-        for (int64_t t = 0; t < g.kw; ++t) {
-          int8_t v = g.w[size_t(((ko * kDim + j) * g.kh + ky) * g.kw + t)];
-          block[size_t((ky * kDim + j) * kDim + t)] = v;
-          if (v)
-            zero[size_t(ky)] = false;
-        }
-    if (tb.dwBias) { // the bias in the first kernel row's tile
-      zero[0] = false;
-      for (int64_t j = 0; j < kDim && ko * kDim + j < g.K; ++j) {
-        uint32_t b =
-            uint32_t(g.bias.empty() ? 0 : g.bias[size_t(ko * kDim + j)]);
-        for (int64_t k = 0; k < 4; ++k)
-          block[size_t(j * kDim + kDim - 4 + k)] =
-              int8_t(uint8_t(b >> (8 * k)));
-      }
-    }
-    tb.wOff[size_t(ko)] = img.put(block.data(), block.size());
-    tb.rel[size_t(ko)] = {ko};
-    tb.zero[size_t(ko)] = zero;
-  }
-  for (int64_t ko = 0; ko < Kt && !tb.dw; ++ko) {
-    std::set<int64_t> tiles;
-    for (int64_t oc = ko * kDim; oc < std::min(g.K, (ko + 1) * kDim); ++oc) {
-      int64_t grp = oc / Kg;
-      for (int64_t ic = grp * Cg; ic < (grp + 1) * Cg; ic += 1)
-        tiles.insert(ic / kDim);
-    }
-    (void)Ct;
-    std::vector<int64_t> rel(tiles.begin(), tiles.end());
-    // [ri][tap][j][k]: tile (ri, tap) row j = output channel ko*DIM + j,
-    // lane k = input channel rel[ri]*DIM + k.
-    std::vector<int8_t> block(size_t(rel.size() * taps * kDim * kDim), 0);
-    std::vector<bool> zero(size_t(rel.size() * taps), true);
-    for (size_t ri = 0; ri < rel.size(); ++ri)
-      for (int64_t tap = 0; tap < taps; ++tap)
-        for (int64_t j = 0; j < kDim; ++j) {
-          int64_t oc = ko * kDim + j;
-          if (oc >= g.K)
-            continue;
-          int64_t grp = oc / Kg;
-          for (int64_t k = 0; k < kDim; ++k) {
-            int64_t ic = rel[ri] * kDim + k;
-            if (ic >= g.C || ic < grp * Cg || ic >= (grp + 1) * Cg)
-              continue;
-            int8_t v =
-                g.sum ? int8_t(ic == oc)
-                      : g.w[size_t(((oc * Cg + (ic - grp * Cg)) * taps) + tap)];
-            block[size_t(((int64_t(ri) * taps + tap) * kDim + j) * kDim + k)] =
-                v;
-            if (v)
-              zero[size_t(int64_t(ri) * taps + tap)] = false;
-          }
-        }
-    tb.wOff[size_t(ko)] = img.put(block.data(), block.size());
-    tb.rel[size_t(ko)] = rel;
-    tb.zero[size_t(ko)] = zero;
-  }
-  std::vector<int32_t> bias(size_t(Kt * kDim), 0),
-      params(size_t(Kt * 2 * kDim), 0);
-  for (int64_t oc = 0; oc < g.K; ++oc) {
-    bias[size_t(oc)] = g.bias.empty() ? 0 : g.bias[size_t(oc)];
-    if (g.requant) {
-      int64_t ko = oc / kDim, j = oc % kDim;
-      params[size_t((ko * 2) * kDim + j)] = g.rq.mult[size_t(oc)];
-      params[size_t((ko * 2 + 1) * kDim + j)] = g.rq.shift[size_t(oc)];
-    }
-  }
-  tb.biasOff = img.put(bias.data(), bias.size() * 4);
-  if (g.requant)
-    tb.paramOff = img.put(params.data(), params.size() * 4);
-  if (!g.sum) {
-    std::vector<int8_t> tiles(size_t(Kt * kDim * kDim), 0);
-    bool ok = true;
-    for (int64_t oc = 0; oc < Kt * kDim && ok; ++oc)
-      ok = biasRow(bias[size_t(oc)], &tiles[size_t(oc * kDim)]);
-    if (ok) {
-      std::vector<int8_t> ones(size_t(kDim), -128);
-      ones[0] = 1;
-      tb.gemmBias = true;
-      tb.onesOff = img.put(ones.data(), ones.size());
-      tb.biasTileOff = img.put(tiles.data(), tiles.size());
-    }
-  }
-  return tb;
-}
-
 std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
-                    const GemmTables &tb, const CodegenOptions &o,
-                    bool gemmBias, LayerCode &code, LayerInfo &info) {
-  gemmBias = gemmBias && tb.gemmBias && !tb.dwBias;
-  const bool noBiasRows = gemmBias || tb.dwBias; // no bias LOADs
+                    const GemmTables &tb, const CodegenOptions &o, int biasPath,
+                    LayerCode &code, LayerInfo &info) {
+  const bool gemmBias = biasPath == 1 && tb.gemmBias && !tb.dwBias;
+  const bool rqBias = biasPath == 2 && tb.rqBias && !tb.dwBias;
+  const bool noBiasRows = gemmBias || rqBias || tb.dwBias; // no bias LOADs
   const GemmLayer &g = L.gemm;
   Addr addr{ts};
   // Weight tiles per input tile: one per tap, one per kernel row (DWGEMM).
@@ -472,9 +295,12 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   // takes at most an eighth of ACC, instead of two rows per output tile
   // each time the output tile changes (one DMA latency per step on a layer
   // whose weights stream, e.g. a 1-pixel fully connected layer).
-  const bool paramOnce =
-      g.requant && Kt > 1 && 2 * Kt * 8 <= npu::memRows(EMBER_NPU_MEM_ACC);
-  const int64_t paramRows = g.requant ? (paramOnce ? 2 * Kt : 2) : 0;
+  // With the bias by REQUANT, a table is three rows (mult, shift, bias).
+  const int64_t tableRows = rqBias ? 3 : 2;
+  const bool paramOnce = g.requant && Kt > 1 &&
+                         tableRows * Kt * 8 <= npu::memRows(EMBER_NPU_MEM_ACC);
+  const int64_t paramRows =
+      g.requant ? (paramOnce ? tableRows * Kt : tableRows) : 0;
   p.operands.push_back(operand(
       "param", EMBER_NPU_MEM_ACC, sp::Role::Input,
       paramOnce ? std::vector<size_t>{} : std::vector<size_t>{dKo},
@@ -565,6 +391,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     ops[oAdd].engine = 1;
     // The order the step code below issues its loads in.
     p.loadOrder = {oAct, oWgt, oParam, oOnes, oBw, oBias, oAdd};
+    if (o.prefetchable) // the constant loads first (weight prefetch)
+      p.firstLoadOrder = {oWgt, oParam, oOnes, oBw, oBias, oAct, oAdd};
     // Layer cascading: the input block comes by MOVE from OUT (a row a
     // cycle on LOAD, no DRAM latency: modelled as bytes at one row a cycle
     // in no transfer), the output stays in OUT (no STORE).
@@ -640,10 +468,11 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   sp::PlanResult plan = planLayer(p, o, info);
   if (!plan.ok)
     return "does not fit the scratchpads: " + plan.error;
-  info.choice.bias = gemmBias ? 1 : 0;
+  const int path = gemmBias ? 1 : (rqBias ? 2 : 0);
+  info.choice.bias = path;
   for (TileChoice &c : info.candidates)
     if (c.bias < 0)
-      c.bias = gemmBias ? 1 : 0;
+      c.bias = path;
   const sp::Tiling &t = plan.tiling;
   Slots slots = allocate(p, t, o.slotsFromTop);
   if (!slots.error.empty())
@@ -773,7 +602,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     auto loadParam = [&] {
       if (st.operands[oParam].begins && g.requant)
         moveRows(sc.loads, false, EMBER_NPU_MEM_ACC, slot(oParam),
-                 tb.paramOff + uint64_t((paramOnce ? 0 : ko) * 2 * kDim * 4),
+                 (rqBias ? tb.rqParamOff : tb.paramOff) +
+                     uint64_t((paramOnce ? 0 : ko) * tableRows * kDim * 4),
                  paramRows);
     };
     auto loadBias = [&] {
@@ -784,7 +614,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         if (st.operands[oBw].begins)
           moveRows(sc.loads, false, EMBER_NPU_MEM_WGT, slot(oBw),
                    tb.biasTileOff + uint64_t(ko * kDim * kDim), kDim);
-      } else if (st.operands[oAcc].begins && !tb.dwBias) {
+      } else if (st.operands[oAcc].begins && !noBiasRows) {
         repeatRow(sc.loads, EMBER_NPU_MEM_ACC, slot(oAcc),
                   tb.biasOff + uint64_t(ko * kDim * 4), rows);
       }
@@ -833,17 +663,31 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         sc.compute.push_back(gb);
         info.arrayMacs += uint64_t(m * kDim * kDim);
       }
+    // Bias by REQUANT: the block's first GEMMs (one input tile and tap, all
+    // its rows) reset the accumulators; when every tile of the block is zero,
+    // its first tile runs anyway to clear them.
+    bool resetNext = rqBias && st.operands[oAcc].begins;
+    bool allZero = true;
+    for (int64_t k = ri0 * taps; k < ri1 * taps && allZero; ++k)
+      allZero = tb.zero[size_t(ko)][size_t(k)];
     for (int64_t ri = ri0; ri < ri1; ++ri) {
       int64_t q = ri - ri0;
       for (int64_t tap = 0; tap < taps; ++tap) {
-        if (tb.zero[size_t(ko)][size_t(ri * taps + tap)])
+        if (tb.zero[size_t(ko)][size_t(ri * taps + tap)] &&
+            !(resetNext && allZero))
           continue;
+        const bool rs = resetNext;
+        resetNext = false;
+        auto pushG = [&](Insn gi) {
+          gi.reset = gi.reset || rs;
+          sc.compute.push_back(gi);
+        };
         int64_t wgt = slot(oWgt) + (q * taps + tap) * kDim;
         if (flat) {
           for (int64_t r0 = 0; r0 < lines; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, lines - r0);
-            sc.compute.push_back(gemmInsn(
-                slot(oAcc) + r0, slot(oAct) + q * lines + r0, wgt, m, 1, 0, 0));
+            pushG(gemmInsn(slot(oAcc) + r0, slot(oAct) + q * lines + r0, wgt, m,
+                           1, 0, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;
@@ -851,8 +695,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         if (sub) {
           for (int64_t r0 = 0; r0 < rows; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, rows - r0);
-            sc.compute.push_back(gemmInsn(
-                slot(oAcc) + r0, slot(oAct) + q * rows + r0, wgt, m, 1, 0, 0));
+            pushG(gemmInsn(slot(oAcc) + r0, slot(oAct) + q * rows + r0, wgt, m,
+                           1, 0, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;
@@ -861,8 +705,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
           int64_t base = slot(oAct) + q * blockLines * Wp;
           for (int64_t r0 = 0; r0 < g.H * g.W; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, g.H * g.W - r0);
-            sc.compute.push_back(
-                gemmInsn(slot(oAcc), base + r0, wgt, 1, m, 1, 0));
+            pushG(gemmInsn(slot(oAcc), base + r0, wgt, 1, m, 1, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;
@@ -877,7 +720,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
             d.taps = g.kw;
             d.stride = g.sw;
             d.reset = d.bias = tb.dwBias && tap == 0;
-            sc.compute.push_back(d);
+            pushG(d);
             info.arrayMacs += uint64_t(npu::streamedRows(d) * kDim * kDim);
           }
           continue;
@@ -888,16 +731,14 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         if (g.sw == 1) {
           for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, cLines - r0);
-            sc.compute.push_back(gemmInsn(slot(oAcc) + r0 * g.OW,
-                                          base + r0 * g.sh * Wp, wgt, g.OW, m,
-                                          g.sh * Wp, g.OW));
+            pushG(gemmInsn(slot(oAcc) + r0 * g.OW, base + r0 * g.sh * Wp, wgt,
+                           g.OW, m, g.sh * Wp, g.OW));
             info.arrayMacs += uint64_t(m * g.OW * kDim * kDim);
           }
         } else {
           for (int64_t r = 0; r < cLines; ++r) {
-            sc.compute.push_back(gemmInsn(slot(oAcc) + r * g.OW,
-                                          base + r * g.sh * Wp, wgt, 1, g.OW,
-                                          g.sw, 1));
+            pushG(gemmInsn(slot(oAcc) + r * g.OW, base + r * g.sh * Wp, wgt, 1,
+                           g.OW, g.sw, 1));
             info.arrayMacs += uint64_t(g.OW * kDim * kDim);
           }
         }
@@ -916,7 +757,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     rq.dst = slot(oConv);
     rq.src = slot(oAcc);
     rq.rows = rows;
-    rq.param = slot(oParam) + (paramOnce ? 2 * ko : 0);
+    rq.param = slot(oParam) + (paramOnce ? tableRows * ko : 0);
+    rq.bias = rqBias;
     rq.zp = g.rq.zp;
     rq.min = g.rq.lo;
     rq.max = g.rq.hi;
@@ -1182,16 +1024,6 @@ std::string placeActivations(std::vector<NTensor> &ts, const LayerProgram &lp,
 
 } // namespace
 
-bool biasByGemmPossible(const GemmLayer &g) {
-  if (g.sum)
-    return false;
-  int8_t row[kDim];
-  for (int64_t oc = 0; oc < g.K; ++oc)
-    if (!biasRow(g.bias.empty() ? 0 : g.bias[size_t(oc)], row))
-      return false;
-  return true;
-}
-
 sp::Machine npuMachine(const CodegenOptions &o) {
   sp::Machine m;
   // A DMA beat is at most the memory port (4 x DIM bytes); a LOAD or STORE
@@ -1296,6 +1128,7 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     LayerInfo &info = out.layers[i];
     // Odd layers take their slots from the top of each scratchpad.
     lo.slotsFromTop = (o.prefetch || o.cascade) && i % 2 == 1;
+    lo.prefetchable = o.prefetch && i > 0;
     info.name = L.name;
     for (const std::string &nm : L.nodes) // one name per source node
       if (std::find(info.nodes.begin(), info.nodes.end(), nm) ==
@@ -1307,38 +1140,48 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
         i < o.forced.size() && !o.forced[i].empty() ? &o.forced[i] : keep;
     switch (L.kind) {
     case Layer::Kind::Gemm: {
-      // The bias path: forced by the tuner, by the option, or both scored
-      // by the cost model (ties keep DRAM).
-      bool gemmFirst =
-          lo.force ? lo.force->bias == 1 : o.bias == BiasMode::Gemm;
-      if (gemmFirst && !tables[i].gemmBias && lo.force) {
-        err =
-            "the tuned tiling (" + lo.force->text() +
-            ") takes the bias by GEMM, which this layer's biases do not allow";
+      // The bias path: forced by the tuner, by the option, or every path
+      // the layer allows scored by the cost model (REQUANT first where
+      // possible, it moves the fewest bytes; another path only when
+      // predicted strictly faster).
+      const GemmTables &tb = tables[i];
+      const bool canRq = tb.rqBias && !tb.dwBias;
+      int path = lo.force                   ? std::max(lo.force->bias, 0)
+                 : o.bias == BiasMode::Auto ? (canRq ? 2 : 0)
+                                            : int(o.bias);
+      if (lo.force && ((path == 1 && !tb.gemmBias) || (path == 2 && !canRq))) {
+        err = "the tuned tiling (" + lo.force->text() + ") takes the bias by " +
+              biasPathName(path) + ", which this layer does not allow";
         break;
       }
-      err = genGemm(L, ts, tables[i], lo, gemmFirst, codes[i], info);
-      if (err.empty() && !lo.force && o.bias == BiasMode::Auto &&
-          tables[i].gemmBias) {
+      err = genGemm(L, ts, tb, lo, path, codes[i], info);
+      std::vector<int> others;
+      if (err.empty() && !lo.force && o.bias == BiasMode::Auto) {
+        if (path != 0)
+          others.push_back(0);
+        if (tb.gemmBias && !tb.dwBias)
+          others.push_back(1);
+      }
+      for (int other : others) {
         LayerCode c2;
         LayerInfo i2 = info;
         i2.arrayMacs = 0;
         i2.candidates.clear();
-        if (genGemm(L, ts, tables[i], lo, true, c2, i2).empty()) {
-          std::vector<TileChoice> all = info.candidates;
-          all.insert(all.end(), i2.candidates.begin(), i2.candidates.end());
-          std::stable_sort(all.begin(), all.end(),
-                           [](const TileChoice &a, const TileChoice &b) {
-                             return a.predicted < b.predicted;
-                           });
-          if (all.size() > o.candidates)
-            all.resize(o.candidates);
-          if (i2.predictedCycles < info.predictedCycles) {
-            codes[i] = std::move(c2);
-            info = std::move(i2);
-          }
-          info.candidates = std::move(all);
+        if (!genGemm(L, ts, tb, lo, other, c2, i2).empty())
+          continue;
+        std::vector<TileChoice> all = info.candidates;
+        all.insert(all.end(), i2.candidates.begin(), i2.candidates.end());
+        std::stable_sort(all.begin(), all.end(),
+                         [](const TileChoice &a, const TileChoice &b) {
+                           return a.predicted < b.predicted;
+                         });
+        if (all.size() > o.candidates)
+          all.resize(o.candidates);
+        if (i2.predictedCycles < info.predictedCycles) {
+          codes[i] = std::move(c2);
+          info = std::move(i2);
         }
+        info.candidates = std::move(all);
       }
       break;
     }

@@ -77,7 +77,8 @@ namespace {
 
 constexpr char kMagic[8] = {'E', 'N', 'P', 'U', 'P', 'R', 'O', 'G'};
 // 2: per-layer predicted cycles, compulsory bytes; 3: what tuning did
-constexpr uint32_t kVersion = 5; // 5: MOVE, per-layer cascading flags
+// 5: MOVE, per-layer cascading flags; 6: REQUANT's bias bit.
+constexpr uint32_t kVersion = 6;
 
 struct Writer {
   std::string s;
@@ -166,7 +167,7 @@ std::string TileChoice::text() const {
   for (size_t i = 0; i < order.size(); ++i)
     s += (i ? "," : "") + std::to_string(order[i]);
   if (bias >= 0)
-    s += bias ? " bias=gemm" : " bias=dram";
+    s += std::string(" bias=") + biasPathName(bias);
   return s;
 }
 

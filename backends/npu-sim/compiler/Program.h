@@ -16,17 +16,17 @@ namespace ember::npusim {
 
 // A layer's tiling as the tuner names it: tile sizes and loop order of its
 // tiling problem (docs/npu-backend.md, "Tiling") and, for GEMM layers, the
-// bias path (-1: not a GEMM layer or either path).
+// bias path (-1: not a GEMM layer or any path).
 struct TileChoice {
   std::vector<int64_t> tile;
   std::vector<size_t> order;
-  int bias = -1;        // 0: DRAM, 1: GEMM
+  int bias = -1;        // 0: DRAM, 1: GEMM, 2: REQUANT (BiasMode)
   double predicted = 0; // the cost model's cycles (candidates)
   bool empty() const { return tile.empty(); }
   bool same(const TileChoice &o) const {
     return tile == o.tile && order == o.order && bias == o.bias;
   }
-  std::string text() const; // "tile=1,4,1,2 order=0,1,2,3 bias=gemm"
+  std::string text() const; // "tile=1,4,1,2 order=0,1,2,3 bias=requant"
 };
 
 // What tuning did for a layer (--backend-opt tune=N; docs/npu-backend.md,
@@ -88,8 +88,11 @@ uint64_t newProgramUid();
 
 // Where accumulators get their bias: a stride-0 LOAD of the bias row per
 // accumulator row (DRAM), one GEMM with reset from a constant row and a bias
-// tile (the array), or whichever the cost model predicts faster (auto).
-enum class BiasMode { Auto, Dram, Gemm };
+// tile (the array), the bias row of the requantization table that REQUANT's
+// `bias` bit adds (requant: no array rows, no per-row DMA; layers that
+// requantize, not the pooling sums), or whichever the cost model predicts
+// fastest (auto). Values as TileChoice::bias.
+enum class BiasMode { Auto = -1, Dram = 0, Gemm = 1, Requant = 2 };
 
 struct CodegenOptions {
   uint64_t dramCapacity = EMBER_NPU_DRAM_BYTES_DEFAULT;
@@ -101,7 +104,7 @@ struct CodegenOptions {
   uint32_t bytesPerCycle = EMBER_NPU_DRAM_BYTES_PER_CYCLE_DEFAULT;
   uint32_t latency = EMBER_NPU_DRAM_LATENCY_CYCLES_DEFAULT;
   bool predict = true;            // fill LayerInfo::predictedCycles
-  BiasMode bias = BiasMode::Auto; // backend option bias=auto|dram|gemm
+  BiasMode bias = BiasMode::Auto; // option bias=auto|dram|gemm|requant
   // Tuning: collect the model's `candidates` best tilings per layer
   // (LayerInfo::candidates); and per layer index a forced tiling (an empty
   // choice, or none: the model's pick). A forced tiling that does not fit is
@@ -130,6 +133,11 @@ struct CodegenOptions {
   unsigned fillPieces = 4;
   // Internal, per layer: its scratchpad slots from the top of each memory.
   bool slotsFromTop = false;
+  // Internal, per layer: a layer before it in the partition, so weight
+  // prefetch issues its first step's constant loads (weights, tables) ahead
+  // of its own, and a run of it alone issues them first (the cost model's
+  // first-step load order).
+  bool prefetchable = false;
   // Internal, per layer: its input comes from OUT by MOVE, its output stays
   // in OUT (layer cascading decided; the cost model counts no DRAM for them).
   bool inOnChip = false, outOnChip = false;
@@ -150,6 +158,13 @@ std::string layerFits(const Layer &L, const std::vector<NTensor> &ts);
 // Whether every bias of `g` is representable by the bias GEMM (else the
 // layer takes its bias through DRAM).
 bool biasByGemmPossible(const GemmLayer &g);
+
+// Whether `g` can take its bias in REQUANT (it requantizes and is not a
+// pooling sum, whose one accumulator row many GEMMs reset-free accumulate).
+bool biasByRequantPossible(const GemmLayer &g);
+
+// "dram", "gemm", "requant" (TileChoice::bias >= 0).
+const char *biasPathName(int bias);
 
 // The cost model's machine for these options (the spec's DMA timing).
 scratchpad::Machine npuMachine(const CodegenOptions &o);

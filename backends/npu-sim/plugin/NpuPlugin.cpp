@@ -154,13 +154,15 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
       if (co)
         co->cycleTiling = val == "cycles";
     } else if (k == "bias") {
-      if (val != "auto" && val != "dram" && val != "gemm")
+      if (val != "auto" && val != "dram" && val != "gemm" && val != "requant")
         return error(EMBER_STATUS_INVALID_ARGUMENT,
-                     "bias '" + val + "' is not one of auto, dram, gemm");
+                     "bias '" + val +
+                         "' is not one of auto, dram, gemm, requant");
       if (co)
         co->bias = val == "auto"   ? ns::BiasMode::Auto
                    : val == "dram" ? ns::BiasMode::Dram
-                                   : ns::BiasMode::Gemm;
+                   : val == "gemm" ? ns::BiasMode::Gemm
+                                   : ns::BiasMode::Requant;
     } else if (k == "tune") {
       // Measure the cost model's N best tilings per layer on SystemC.
       if (!parseU64(val, n) || n < 1 || n > 64)

@@ -20,8 +20,9 @@ namespace {
 
 // Bump when the code generated for a tiling changes its timing (cached
 // measurements of the old code no longer hold).
-constexpr int kTunerVersion = 3; // 2: DWGEMM depthwise layers; 3: merged
-                                 // flat loads, the fill in pieces
+constexpr int kTunerVersion = 4; // 2: DWGEMM depthwise layers; 3: merged
+                                 // flat loads, the fill in pieces; 4: the
+                                 // bias in REQUANT
 const char *const kFormat = "ember-npu-tune";
 constexpr int kFormatVersion = 1;
 
@@ -319,6 +320,8 @@ bool parseChoice(const std::string &text, TileChoice &c) {
       c.bias = 1;
     else if (word == "bias=dram")
       c.bias = 0;
+    else if (word == "bias=requant")
+      c.bias = 2;
     else
       return false;
   }
@@ -565,8 +568,8 @@ std::string layerSignature(const LayerProgram &lp, size_t i,
     if (g.add.on)
       os << " add" << (g.add.beforePool ? "-before-pool" : "")
          << (g.add.otherBroadcast ? "-broadcast" : "");
-    os << " biasgemm" << (biasByGemmPossible(g) ? 1 : 0)
-       << " zero=" << zeroTiles(g);
+    os << " biasgemm" << (biasByGemmPossible(g) ? 1 : 0) << " biasrq"
+       << (biasByRequantPossible(g) ? 1 : 0) << " zero=" << zeroTiles(g);
     break;
   }
   case Layer::Kind::Pool: {
@@ -585,9 +588,7 @@ std::string layerSignature(const LayerProgram &lp, size_t i,
   }
   }
   os << " tiling=" << (co.cycleTiling ? "cycles" : "bytes") << " bias="
-     << (co.bias == BiasMode::Auto   ? "auto"
-         : co.bias == BiasMode::Dram ? "dram"
-                                     : "gemm")
+     << (co.bias == BiasMode::Auto ? "auto" : biasPathName(int(co.bias)))
      << " depthwise=" << (co.dwgemm ? "dwgemm" : "gemm");
   if (co.fillPieces != 4)
     os << " fill=" << co.fillPieces;

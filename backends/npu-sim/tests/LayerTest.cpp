@@ -59,6 +59,10 @@ struct ConvSpec {
   bool u8in = false, u8out = false, requant = true;
   FusedPool pool;
   bool add = false, addBroadcast = false, convIsA = true;
+  // Biases near the int32 edges (the accumulator wraps; beyond the bias
+  // GEMM's reach), and the weights of input channels [0, zeroIn) zero.
+  bool edgeBias = false;
+  int64_t zeroIn = 0;
 };
 
 AddRegs randomAddRegs(std::mt19937 &rng) {
@@ -129,9 +133,16 @@ Case convCase(const ConvSpec &s, uint32_t seed,
   // Some weights zero, so zero tiles are skipped somewhere.
   for (size_t i = 0; i < g.w.size(); i += 7)
     g.w[i] = 0;
+  for (int64_t oc = 0; oc < s.K; ++oc)
+    for (int64_t icg = 0; icg < Cg; ++icg)
+      if ((oc / Kg) * Cg + icg < s.zeroIn)
+        for (int64_t t = 0; t < s.kh * s.kw; ++t)
+          g.w[size_t((oc * Cg + icg) * s.kh * s.kw + t)] = 0;
   g.bias.resize(size_t(s.K));
   for (auto &b : g.bias)
-    b = int32_t(rng() % 200001) - 100000;
+    b = s.edgeBias ? int32_t(uint32_t(rng() % 2 ? 0x7fffff00u : 0x80000010u) +
+                             uint32_t(rng() % 256))
+                   : int32_t(rng() % 200001) - 100000;
   g.padValue = int32_t(rng() % 256) - 128;
   g.requant = s.requant;
   int depth = int(Cg * s.kh * s.kw);
@@ -388,7 +399,8 @@ TEST(NpuLayer, FillInPiecesAndMergedInputLoads) {
   size_t params = 0;
   for (const npu::Insn &in : pp.insns)
     if (in.op == npu::Opcode::LOAD && in.mem == EMBER_NPU_MEM_ACC &&
-        in.ysize * in.xsize == 2 * outTiles)
+        in.ysize * in.xsize ==
+            (pp.layers[0].choice.bias == 2 ? 3 : 2) * outTiles)
       ++params; // every output tile's table, once
   EXPECT_EQ(params, 1u);
   EXPECT_LT(cycPieces, cycOne)
@@ -428,6 +440,166 @@ TEST(NpuLayer, Int32Output) {
   ConvSpec s;
   s.requant = false;
   runCase(convCase(s, 4), describe(s));
+}
+
+namespace {
+
+// Layers covering every GEMM form the bias paths meet: padded 3x3 (several
+// input and output tiles), 1x1 flat, 1x1 strided, width stride 2 (a GEMM per
+// line), depthwise by DWGEMM with its own bias and with a kernel row too long
+// for it, grouped, fused pooling, fused add, the first input tile's weights
+// zero (a later tile resets the accumulators) and every weight zero (the
+// first tile runs anyway), biases at the int32 edges.
+std::vector<ConvSpec> biasSpecs() {
+  std::vector<ConvSpec> v;
+  ConvSpec a;
+  a.C = 40, a.K = 40, a.H = 9, a.W = 8;
+  v.push_back(a);
+  ConvSpec f = a;
+  f.C = 64, f.K = 96, f.kh = f.kw = 1, f.pt = f.pl = f.pb = f.pr = 0;
+  v.push_back(f);
+  ConvSpec st = f;
+  st.sh = st.sw = 2, st.H = 10, st.W = 9;
+  v.push_back(st);
+  ConvSpec w2 = a;
+  w2.sw = 2, w2.K = 20;
+  v.push_back(w2);
+  ConvSpec dw = a;
+  dw.groups = dw.C = dw.K = 24;
+  v.push_back(dw);
+  ConvSpec dwl = dw; // kw 13 > DIM - 4 (DIM 16): no DWGEMM bias
+  dwl.kh = 1, dwl.kw = 13, dwl.W = 20, dwl.pt = dwl.pb = 0, dwl.pl = dwl.pr = 3;
+  v.push_back(dwl);
+  ConvSpec gr = a;
+  gr.groups = 4, gr.C = 32, gr.K = 20;
+  v.push_back(gr);
+  ConvSpec pl = a;
+  pl.pool.on = true, pl.pool.avg = true;
+  pl.pool.kh = pl.pool.kw = pl.pool.s = 2;
+  v.push_back(pl);
+  ConvSpec ad = f;
+  ad.add = true, ad.u8out = true;
+  v.push_back(ad);
+  ConvSpec z = a;
+  z.zeroIn = 16;
+  v.push_back(z);
+  ConvSpec zz = f;
+  zz.zeroIn = zz.C;
+  v.push_back(zz);
+  ConvSpec e = a;
+  e.edgeBias = true;
+  v.push_back(e);
+  return v;
+}
+
+} // namespace
+
+// Every bias path (DRAM rows, the bias GEMM, REQUANT's bias row) gives the
+// reference's result bit for bit on golden and SystemC; with bias=requant no
+// bias row is loaded per accumulator row and every REQUANT of a layer
+// without DWGEMM's own bias carries the bias bit.
+TEST(NpuLayer, BiasPathsAgree) {
+  std::vector<ConvSpec> specs = biasSpecs();
+  for (size_t i = 0; i < specs.size(); ++i) {
+    Case c = convCase(specs[i], 700 + uint32_t(i));
+    Program dram, rq;
+    for (BiasMode m : {BiasMode::Dram, BiasMode::Gemm, BiasMode::Requant}) {
+      CodegenOptions o;
+      o.bias = m;
+      Program p;
+      runCase(c, describe(specs[i]) + " bias=" + biasPathName(int(m)), o, &p);
+      if (HasFatalFailure())
+        return;
+      if (m == BiasMode::Dram)
+        dram = p;
+      if (m == BiasMode::Requant)
+        rq = p;
+    }
+    const bool dwBias = specs[i].groups == specs[i].C &&
+                        specs[i].kw <= npu::kDim - 4 &&
+                        specs[i].kw <= npu::kDwMaxTaps && specs[i].kw > 1;
+    size_t requants = 0, withBias = 0;
+    for (const npu::Insn &in : rq.insns)
+      if (in.op == npu::Opcode::REQUANT) {
+        ++requants;
+        withBias += in.bias;
+      }
+    EXPECT_GT(requants, 0u) << describe(specs[i]);
+    EXPECT_EQ(withBias, dwBias ? 0u : requants) << describe(specs[i]);
+    EXPECT_EQ(rq.layers[0].choice.bias, dwBias ? 0 : 2) << describe(specs[i]);
+    // The DRAM path's bias rows: stride-0 LOADs of one ACC row repeated.
+    auto biasRowLoads = [](const Program &p) {
+      size_t n = 0;
+      for (const npu::Insn &in : p.insns)
+        n += in.op == npu::Opcode::LOAD && in.mem == EMBER_NPU_MEM_ACC &&
+             in.stride == 0 && in.xsize == 1;
+      return n;
+    };
+    EXPECT_EQ(biasRowLoads(dram) > 0, !dwBias) << describe(specs[i]);
+    EXPECT_EQ(biasRowLoads(rq), 0u) << describe(specs[i]);
+  }
+}
+
+// The bias reaches the output through REQUANT's bias bit: the same program
+// with the bit cleared computes something else (so a simulator or RTL that
+// ignored the bit, or a backend that set it without loading the row, fails).
+TEST(NpuLayer, BiasByRequantIsNotDropped) {
+  ConvSpec s = biasSpecs()[1]; // 64 -> 96, 1x1
+  Case c = convCase(s, 77);
+  CodegenOptions o;
+  o.bias = BiasMode::Requant;
+  Program p;
+  runCase(c, describe(s), o, &p);
+  if (HasFatalFailure())
+    return;
+  size_t cleared = 0;
+  for (npu::Insn &in : p.insns)
+    if (in.op == npu::Opcode::REQUANT && in.bias) {
+      in.bias = 0;
+      ++cleared;
+    }
+  ASSERT_GT(cleared, 0u);
+  p.uid = newProgramUid();
+  for (uint32_t exec : {uint32_t(EMBER_NPU_EXECUTOR_GOLDEN),
+                        uint32_t(EMBER_NPU_EXECUTOR_SYSTEMC)}) {
+    std::vector<uint8_t> out(c.expected[0].size(), 0xAB);
+    std::vector<const void *> in = {c.inputs[0].data()};
+    std::vector<void *> outs = {out.data()};
+    RunConfig rc;
+    rc.executor = exec;
+    RunResult rr;
+    ASSERT_EQ(runProgram(p, rc, in, outs, &rr), "");
+    size_t differ = 0;
+    for (size_t k = 0; k < out.size(); ++k)
+      differ += out[k] != c.expected[0][k];
+    EXPECT_GT(differ, out.size() / 2) << "executor " << exec;
+  }
+}
+
+// The cost model takes REQUANT's bias where it is cheaper: on a 64 -> 384
+// pointwise layer over 14x14 (MobileNetV2's expansions) the array rows of the
+// bias GEMM and the DRAM bias rows both cost cycles that REQUANT's bias row
+// does not; bias=auto picks it, and it is the fastest of the three on SystemC.
+TEST(NpuLayer, AutoPicksTheCheapestBiasPath) {
+  ConvSpec s;
+  s.C = 64, s.K = 384, s.H = s.W = 14, s.kh = s.kw = 1;
+  s.pt = s.pl = s.pb = s.pr = 0;
+  Case c = convCase(s, 91);
+  uint64_t cyc[3] = {0, 0, 0}, autoCycles = 0;
+  Program p;
+  for (BiasMode m : {BiasMode::Dram, BiasMode::Gemm, BiasMode::Requant}) {
+    CodegenOptions o;
+    o.bias = m;
+    runCase(c, describe(s) + " bias=" + biasPathName(int(m)), o, nullptr,
+            &cyc[int(m)]);
+  }
+  runCase(c, describe(s) + " bias=auto", {}, &p, &autoCycles);
+  if (HasFatalFailure())
+    return;
+  EXPECT_EQ(p.layers[0].choice.bias, 2);
+  EXPECT_EQ(autoCycles, cyc[2]);
+  EXPECT_LT(cyc[2], cyc[0]);
+  EXPECT_LT(cyc[2], cyc[1]);
 }
 
 TEST(NpuLayer, FusedMaxPoolAndAdd) {

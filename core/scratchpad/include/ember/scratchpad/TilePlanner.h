@@ -114,6 +114,11 @@ struct Problem {
   // Cycle model only: the order in which a step's loads are issued (operand
   // indices; empty, or operands left out: operand order, after these).
   std::vector<size_t> loadOrder;
+  // Cycle model only: the first step's order when it differs (a backend
+  // that issues some of its loads ahead of the layer, e.g. weight prefetch
+  // across layers, which a layer run alone issues first); empty: loadOrder.
+  // Not used for a fill in pieces (fillPieces).
+  std::vector<size_t> firstLoadOrder;
   // Cycle model only: the pipeline fill. With fillPieces > 1 the first
   // step's loads of the input operands that compute engine 0 reads and that
   // depend on `fillDim` are issued in min(fillPieces, that step's fillDim
