@@ -438,10 +438,11 @@ TEST_P(ConvTest, Conv2DNhwcRandomShapes) {
   }
 }
 
-// conv2dNhwcFromNchw on a padded input: a small image is copied with its
-// pads into the workspace and runs as direct tiles only; one over the
-// copy's size limit (3 x 220 x 220) unfolds its border pixels. Both
-// against the reference, with pixel and channel ranges.
+// conv2dNhwcFromNchw on a padded input: a small image (32x32) is copied
+// with its pads into the workspace, each call its own rows, and runs as
+// direct tiles only; one over the copy's size limit (3 x 220 x 220)
+// unfolds its border pixels. Against the reference, with pixel and channel
+// ranges.
 TEST_P(ConvTest, Conv2DNhwcFromNchwPaddedCopyAndUnfoldedBorders) {
   std::mt19937 rng(7 + static_cast<unsigned>(GetParam()));
   for (size_t hw : {32u, 220u}) {
