@@ -669,6 +669,72 @@ TEST(CpuLayout, FewChannelFirstLayerOnALargeMapUnfoldsChannelsLast) {
   expectClose(runCpu(*m->main(), two, in), *want, 1e-4, 1e-5);
 }
 
+// A first layer on a small map (3 -> 16, 3x3 pad 1 on 32x32: 88% of the
+// output pixels have their window inside the input, under the 90% a first
+// layer alone needs) unfolds channels-last when a convolution reads its
+// result channels-last, here with a residual after it: the whole chain
+// runs channels-last. The same layer read only by a reduction stays NCHW.
+// Batch 2, against the interpreter at 1 and 2 threads.
+TEST(CpuLayout, SmallMapFirstLayerFeedingAConvUnfoldsChannelsLast) {
+  using ember::cpu::Isa;
+  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
+  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
+    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  std::mt19937 rng(31);
+  auto dense = [&](const std::string &shape, size_t count, float scale) {
+    return "Constant dense<f32[" + shape +
+           "]: " + randomDense(count, scale, rng) + ">";
+  };
+  auto m = parseLowered(
+      "func @main(%x: f32[2,3,32,32], %s: f32[2,3,32,32]) {\n"
+      "  %ax = Constant dense<i64[2]: [2, 3]>\n"
+      "  %w1 = " +
+      dense("16,3,3,3", 16 * 27, 0.3f) +
+      "\n"
+      "  %c1 = Conv(%x, %w1) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : "
+      "f32[2,16,32,32]\n"
+      "  %a1 = Relu(%c1) : f32[2,16,32,32]\n"
+      "  %w2 = " +
+      dense("16,16,3,3", 16 * 144, 0.1f) +
+      "\n"
+      "  %c2 = Conv(%a1, %w2) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : "
+      "f32[2,16,32,32]\n"
+      "  %r2 = Add(%c2, %a1) : f32[2,16,32,32]\n"
+      "  %a2 = Relu(%r2) : f32[2,16,32,32]\n"
+      "  %y = ReduceSum(%a2, %ax) {keepdims = 1} : f32[2,16,1,1]\n"
+      "  %w3 = " +
+      dense("16,3,3,3", 16 * 27, 0.3f) +
+      "\n"
+      "  %c3 = Conv(%s, %w3) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : "
+      "f32[2,16,32,32]\n"
+      "  %a3 = Relu(%c3) : f32[2,16,32,32]\n"
+      "  %y3 = ReduceSum(%a3, %ax) {keepdims = 1} : f32[2,16,1,1]\n"
+      "  return %y, %y3\n"
+      "}\n");
+  ASSERT_TRUE(m);
+  std::vector<Tensor> in;
+  for (auto *p : m->main()->params())
+    in.push_back(randomTensor(p->types[0], rng));
+  auto want = interpret(*m->main(), in);
+  ASSERT_TRUE(bool(want));
+  CompileConfig one = hostConfig(), two = hostConfig();
+  two.numThreads = 2;
+  auto cm = compileModel(*m->main(), one);
+  ASSERT_TRUE(bool(cm)) << cm.status().message();
+  std::set<std::string> nhwc(cm->channelsLast.begin(), cm->channelsLast.end());
+  std::string list;
+  for (auto &v : nhwc)
+    list += v + " ";
+  EXPECT_TRUE(nhwc.count("a1") || nhwc.count("c1"))
+      << "first layer not channels-last: " << list;
+  EXPECT_TRUE(nhwc.count("a2") || nhwc.count("r2") || nhwc.count("c2"))
+      << "second layer not channels-last: " << list;
+  EXPECT_FALSE(nhwc.count("a3") || nhwc.count("c3"))
+      << "first layer read by a reduction only channels-last: " << list;
+  expectClose(runCpu(*m->main(), one, in), *want, 1e-4, 1e-5);
+  expectClose(runCpu(*m->main(), two, in), *want, 1e-4, 1e-5);
+}
+
 // A max pool after a first layer runs inside it (conv2dNhwcFromNchwMaxPool)
 // when the pool is the convolution's only reader: with pads and ceil mode,
 // bias and Relu in the epilogue, 1 and 2 threads, against the interpreter.

@@ -32,7 +32,7 @@ bool Codegen::convNhwcCapable(const Group &g) const {
   // (conv2dNhwc) or unfolding a row-major input (conv2dNhwcFromNchw).
   if (groups == x.dim(1) && w.dim(0) == x.dim(1))
     return true;
-  return groups == 1 && (convReadsNhwc(g) || convUnfoldsNchw(g));
+  return groups == 1 && (convReadsNhwc(g) || convUnfoldsNchw(g, true));
 }
 
 // Whether an NHWC-capable dense Conv reads its input channels-last: when
@@ -66,7 +66,15 @@ bool Codegen::convReadsNhwc(const Group &g) const {
 // image (dbnet-toy's 3x3/2 to 160x160, 99% interior) runs about a third
 // faster than in the NCHW form, which copies the whole image into phase
 // planes and compacts the result (kernels README, "Convolution").
-bool Codegen::convUnfoldsNchw(const Group &g) const {
+// When the result feeds a dense convolution that reads it channels-last
+// (feedsNhwcConv), 70% will do: a first layer that stays NCHW keeps the
+// convolutions after it NCHW too, and those gain more channels-last than
+// the first layer's border pixels lose. A CIFAR-size 3 -> 16 3x3 on 32x32
+// (88% interior) alone ran 1.45 times slower unfolded, but followed by two
+// 16 -> 16 3x3 layers 3-10% faster, and 15-19% on 14x14 (73%); 8 -> 16
+// 5x5 on 14x14 (51%) ran 1.3 times slower so (docs/performance.md,
+// "Small maps at batch 16").
+bool Codegen::convUnfoldsNchw(const Group &g, bool feedsNhwcConv) const {
   const Node &n = *g.anchor;
   const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
   if (n.attrInt("group", 1) != 1 || w.dim(0) < 16 ||
@@ -92,7 +100,8 @@ bool Codegen::convUnfoldsNchw(const Group &g) const {
       inside(win.oh, win.sh, win.pt, (win.kh - 1) * win.dh, win.h);
   const int64_t cols =
       inside(win.ow, win.sw, win.pl, (win.kw - 1) * win.dw, win.w);
-  return win.dw == 1 && 10 * rows * cols >= 9 * win.oh * win.ow;
+  const int64_t percent = feedsNhwcConv ? 70 : 90;
+  return win.dw == 1 && 100 * rows * cols >= percent * win.oh * win.ow;
 }
 
 // Whether a ConvTranspose group can read or write channels-last: the
@@ -165,13 +174,9 @@ void Codegen::chooseLayouts() {
       const ValueKey r = keyOf(g.root);
       if (!cand.count(r))
         continue;
-      bool ok = true, toConv = false;
-      if (g.kind == GroupKind::Conv) { // the residual as y; x as y, or
-        // row-major x unfolded
-        bool xNhwc = cand.count(keyOf(g.anchor->inputs[0])) != 0;
-        ok = (xNhwc ? convReadsNhwc(g) : convUnfoldsNchw(g)) &&
-             (!g.epi.residual || cand.count(keyOf(g.epi.residual)));
-      }
+      bool ok = true, toConv = false, feedsNhwcConv = false;
+      if (g.kind == GroupKind::Conv) // the residual as y
+        ok = !g.epi.residual || cand.count(keyOf(g.epi.residual));
       for (auto &u : users.at(g.root)) {
         auto gu = u.user ? groupOf.find(u.user) : groupOf.end();
         if (!ok || gu == groupOf.end()) {
@@ -188,10 +193,11 @@ void Codegen::chooseLayouts() {
           ok = u.user == ug.anchor && u.operand == 0 && convTReadsNhwc(ug);
           toConv = true;
         } else if (ug.kind == GroupKind::Conv) {
+          bool asX = u.user == ug.anchor && u.operand == 0 && convReadsNhwc(ug);
           ok = cand.count(keyOf(ug.root)) &&
-               ((u.user == ug.anchor && u.operand == 0 && convReadsNhwc(ug)) ||
-                (ug.epi.residual && read == ug.epi.residual));
+               (asX || (ug.epi.residual && read == ug.epi.residual));
           toConv = true;
+          feedsNhwcConv = feedsNhwcConv || asX;
         } else {
           ok = loopLike(ug) || ug.kind == GroupKind::Split ||
                ug.kind == GroupKind::Reduce;
@@ -202,6 +208,12 @@ void Codegen::chooseLayouts() {
           toConv = toConv || (loopLike(ug) && cand.count(keyOf(ug.root)));
         }
       }
+      // x as y, or row-major x unfolded (more readily when a convolution
+      // reads the result channels-last).
+      if (ok && g.kind == GroupKind::Conv)
+        ok = cand.count(keyOf(g.anchor->inputs[0]))
+                 ? convReadsNhwc(g)
+                 : convUnfoldsNchw(g, feedsNhwcConv);
       // A loop, pool or ConvTranspose result only when that reaches a
       // convolution (or a ConvTranspose) that reads it channels-last.
       if (ok && g.kind != GroupKind::QConv && g.kind != GroupKind::Conv)
@@ -229,7 +241,7 @@ void Codegen::fusePools() {
   std::set<const Node *> fused;
   for (auto &g : groups_) {
     if (g.kind != GroupKind::Conv || !nhwc_.count(keyOf(g.root)) ||
-        nhwc_.count(keyOf(g.anchor->inputs[0])) || !convUnfoldsNchw(g))
+        nhwc_.count(keyOf(g.anchor->inputs[0])) || !convUnfoldsNchw(g, false))
       continue;
     auto it = users.find(g.root);
     if (it == users.end() || it->second.size() != 1 || !it->second[0].user)

@@ -89,7 +89,7 @@ private:
   void fusePools();
   bool convNhwcCapable(const Group &g) const;
   bool convReadsNhwc(const Group &g) const;
-  bool convUnfoldsNchw(const Group &g) const;
+  bool convUnfoldsNchw(const Group &g, bool feedsNhwcConv) const;
   bool convTNhwcCapable(const Group &g) const;
   bool convTReadsNhwc(const Group &g) const;
   // Memory.cpp

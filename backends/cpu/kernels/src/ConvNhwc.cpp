@@ -593,8 +593,65 @@ void FirstLayer::pixels(size_t p0, size_t p1, size_t c0, size_t c1, float *y,
 }
 } // namespace
 
+namespace {
+constexpr size_t kPadCopyBytes = 128 * 1024; ///< padded copy's largest size
+
+/// Output rows [oh0, oh1] of a call's pixels [p0, p1) as their own
+/// convolution over a zero-padded copy of the input rows they read (padded
+/// extents, no pads): `piece`, or false when no copy is made: no padding,
+/// horizontal dilation (the unfolded path either way), or a padded image
+/// over kPadCopyBytes. On a small map many output pixels have windows
+/// reaching into the padding (3x3 pad 1 on 32x32: 12%); unfolded (im2row
+/// and a GEMM of one 16-lane vector), they took 35% of ResNet-8's first
+/// layer, six times an interior pixel. In the copy every window is inside,
+/// so every row of six pixels is a direct tile. On a large image (224x224
+/// with pad 1: 2% at the border) the copy, about OC*KH*KW/(SH*SW)
+/// multiply-adds per copied float, would cost as much as the border saves,
+/// hence the limit on the whole image. A call copies only its own rows
+/// (with threads, each piece its band).
+bool paddedCopyShape(const Conv2DShape &s, size_t p0, size_t p1,
+                     Conv2DShape &piece, size_t &oh0) {
+  if (!(s.padTop | s.padLeft | s.padBottom | s.padRight) || s.dilationW != 1 ||
+      s.channels * (s.height + s.padTop + s.padBottom) *
+              (s.width + s.padLeft + s.padRight) * sizeof(float) >
+          kPadCopyBytes)
+    return false;
+  const size_t OW = s.outWidth();
+  oh0 = p0 / OW;
+  const size_t oh1 = (p1 - 1) / OW;
+  piece = s;
+  piece.height = (oh1 - oh0) * s.strideH + (s.kernelH - 1) * s.dilationH + 1;
+  piece.width = s.width + s.padLeft + s.padRight;
+  piece.padTop = piece.padLeft = piece.padBottom = piece.padRight = 0;
+  return true;
+}
+
+/// The input rows `piece` reads (from padded row oh0 * strideH on) into
+/// dst[C][piece.height][piece.width], the pads of `s` as zeros.
+void copyPadded(const Conv2DShape &s, const Conv2DShape &piece, size_t oh0,
+                const float *x, float *dst) {
+  const size_t Hp = piece.height, Wp = piece.width;
+  std::memset(dst, 0, s.channels * Hp * Wp * sizeof(float));
+  const size_t first = oh0 * s.strideH; // padded row of dst's row 0
+  for (size_t c = 0; c < s.channels; ++c)
+    for (size_t r = 0; r < Hp; ++r) {
+      const size_t ph = first + r; // padded row; input row ph - padTop
+      if (ph < s.padTop || ph - s.padTop >= s.height)
+        continue;
+      std::memcpy(dst + (c * Hp + r) * Wp + s.padLeft,
+                  x + (c * s.height + ph - s.padTop) * s.width,
+                  s.width * sizeof(float));
+    }
+}
+} // namespace
+
 size_t conv2dNhwcFromNchwWorkspaceSize(const Conv2DShape &shape) {
-  return FirstLayer::workspaceSize(shape);
+  size_t bytes = FirstLayer::workspaceSize(shape), oh0;
+  Conv2DShape piece; // the whole image's rows: the largest piece
+  const size_t P = shape.outHeight() * shape.outWidth();
+  if (P && paddedCopyShape(shape, 0, P, piece, oh0))
+    bytes += 64 + shape.channels * piece.height * piece.width * sizeof(float);
+  return bytes;
 }
 
 Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
@@ -614,6 +671,22 @@ Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
   ScratchBuffer scratch(workspace, conv2dNhwcFromNchwWorkspaceSize(s));
   if (!scratch.ptr)
     return Status::OutOfMemory;
+  Conv2DShape piece;
+  size_t oh0;
+  if (paddedCopyShape(s, o.p0, o.p1, piece, oh0)) {
+    // Output rows oh0.. as a convolution of their own over the copy, every
+    // window inside; pixel q is q - base there.
+    float *copy = reinterpret_cast<float *>(align64(
+        static_cast<char *>(scratch.ptr) + FirstLayer::workspaceSize(s)));
+    copyPadded(s, piece, oh0, x, copy);
+    const size_t base = oh0 * s.outWidth();
+    Epilogue e = epi;
+    if (e.residual)
+      e.residual += base * e.ldr;
+    FirstLayer(piece, copy, packedB, e, scratch.ptr)
+        .pixels(o.p0 - base, o.p1 - base, o.c0, o.c1, y + base * ldy, ldy, 0);
+    return Status::Ok;
+  }
   FirstLayer(s, x, packedB, epi, scratch.ptr)
       .pixels(o.p0, o.p1, o.c0, o.c1, y, ldy, 0);
   return Status::Ok;

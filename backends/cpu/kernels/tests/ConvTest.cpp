@@ -438,6 +438,27 @@ TEST_P(ConvTest, Conv2DNhwcRandomShapes) {
   }
 }
 
+// conv2dNhwcFromNchw on a padded input: a small image (32x32) is copied
+// with its pads into the workspace, each call its own rows, and runs as
+// direct tiles only; one over the copy's size limit (3 x 220 x 220)
+// unfolds its border pixels. Against the reference, with pixel and channel
+// ranges.
+TEST_P(ConvTest, Conv2DNhwcFromNchwPaddedCopyAndUnfoldedBorders) {
+  std::mt19937 rng(7 + static_cast<unsigned>(GetParam()));
+  for (size_t hw : {32u, 220u}) {
+    Conv2DShape s;
+    s.channels = 3;
+    s.height = s.width = hw;
+    s.outChannels = 16;
+    s.kernelH = s.kernelW = 3;
+    s.strideH = s.strideW = hw == 32 ? 1 : 2;
+    s.padTop = s.padLeft = s.padBottom = s.padRight = 1;
+    checkConvNhwc(GetParam(), rng, s);
+    if (HasFailure())
+      return;
+  }
+}
+
 // Panels with 1-3 live vectors (fewer than 64 output channels, or the last
 // panel of e.g. 96) on maps wide enough for the pointer-free interior tiles
 // and their edge pieces; both row sources (conv2dNhwc's rows and
