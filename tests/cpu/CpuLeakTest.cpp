@@ -51,17 +51,24 @@ const char *const kModel =
 )";
 
 // Heap growth per cycle: `warm` cycles, then windows of n, n and 2n cycles;
-// the least per-cycle figure of the three. A leak shows in every window;
+// the least per-cycle figure of them. A leak shows in every window;
 // glibc's per-thread cache of freed chunks (tcache), which mallinfo2 counts
 // as in use, fills by a kilobyte or so now and then (in the kit's process
 // it made two windows of 32 compilations read 31-63 bytes each in 5 runs of
-// 12), but it is bounded, so it cannot do so in all three.
-double growthPerCycle(int warm, int n, const std::function<void()> &cycle) {
+// 12), but it is bounded, so it cannot do so in all of them. On a loaded
+// machine the warm-up tail can still be running in the first three windows
+// (seen once in a parallel ctest run): while the least is not below
+// `bound`, up to five more windows of 2n are counted. A leak of `bound`
+// bytes or more per cycle reads at least that in every one of them.
+double growthPerCycle(int warm, int n, double bound,
+                      const std::function<void()> &cycle) {
   for (int i = 0; i < warm; ++i)
     cycle();
   double least = 0;
-  for (int window = 0; window < 3; ++window) {
-    int count = window == 2 ? 2 * n : n;
+  for (int window = 0; window < 8; ++window) {
+    if (window >= 3 && least < bound)
+      break;
+    int count = window == 0 || window == 1 ? n : 2 * n;
     int64_t before = heapInUse();
     for (int i = 0; i < count; ++i)
       cycle();
@@ -93,7 +100,7 @@ TEST(CpuLeak, JitCompilationKeepsNoHeap) {
       auto jit = JitModel::compile(*cm, cfg);
       failed |= !jit;
     };
-    double grew = growthPerCycle(kWarmUp, 16, cycle);
+    double grew = growthPerCycle(kWarmUp, 16, kBound, cycle);
     ASSERT_FALSE(failed);
     EXPECT_LT(grew, kBound) << "the heap grew by " << grew
                             << " bytes per JIT compilation at -O" << opt;
@@ -120,7 +127,7 @@ TEST(CpuLeak, PluginCompilationKeepsNoHeap) {
       auto x = (*plugin)->compile(nullptr, EMBER_PROGRAM_GRAPH, *g, opts);
       failed |= !x;
     };
-    double grew = growthPerCycle(kPluginWarmUp, 16, cycle);
+    double grew = growthPerCycle(kPluginWarmUp, 16, kBound, cycle);
     ASSERT_FALSE(failed);
     EXPECT_LT(grew, kBound)
         << "the heap grew by " << grew << " bytes per plugin compilation at "
