@@ -393,17 +393,14 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     p.loadOrder = {oAct, oWgt, oParam, oOnes, oBw, oBias, oAdd};
     if (o.prefetchable) // the constant loads first (weight prefetch)
       p.firstLoadOrder = {oWgt, oParam, oOnes, oBw, oBias, oAct, oAdd};
-    // Layer cascading: the input block comes by MOVE from OUT (a row a
-    // cycle on LOAD, no DRAM latency: modelled as bytes at one row a cycle
-    // in no transfer), the output stays in OUT (no STORE).
+    // Layer cascading: the input block comes by MOVE from OUT (the spec's
+    // MOVE: one row a cycle on the LOAD engine, padding included, no DRAM
+    // access and so no DRAM latency and no share of the DRAM channel), the
+    // output stays in OUT (no STORE).
     if (o.inOnChip) {
-      const double bw = double(std::min<uint32_t>(
-          std::max<uint32_t>(o.bytesPerCycle, 1), uint32_t(4 * kDim)));
+      ops[oAct].onChip = true;
       ops[oAct].transfers = [](const std::vector<int64_t> &) {
         return uint64_t(0);
-      };
-      ops[oAct].bytes = [&, bw](const std::vector<int64_t> &t) {
-        return uint64_t(double(actRows(t)) * bw);
       };
     }
     if (o.outOnChip)
@@ -1197,8 +1194,19 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     return "";
   };
   const size_t nl = lp.layers.size();
+  // Layers whose input will likely be cascaded are tiled with it costed as
+  // MOVEs (Cascade.h, predictCascadedInputs); cascadeLayers corrects the
+  // side of those whose boundary the code does not allow, keeping the tiling.
+  std::vector<char> predIn(nl, 0), predOut(nl, 0);
+  if (o.cascade && o.cascadePredict != CascadePredict::Off) {
+    std::vector<char> likely = predictCascadedInputs(lp, ts);
+    for (size_t i = 0; i + 1 < nl; ++i)
+      predOut[i] = likely[i + 1];
+    if (o.cascadePredict == CascadePredict::Both)
+      predIn = likely;
+  }
   for (size_t i = 0; i < nl; ++i) {
-    err = genLayer(i, false, false, nullptr);
+    err = genLayer(i, predIn[i], predOut[i], nullptr);
     if (!err.empty())
       return err;
   }
@@ -1206,7 +1214,7 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
   // they never move across a layer boundary.
   if (o.cascade) {
     err = cascadeLayers(
-        codes, out.layers, lp, ts,
+        codes, out.layers, lp, ts, predIn, predOut,
         [&](size_t j, bool inOn, bool outOn, const TileChoice *keep) {
           return genLayer(j, inOn, outOn, keep);
         });

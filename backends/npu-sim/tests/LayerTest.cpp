@@ -1,6 +1,7 @@
 // Layers built directly in the layer IR (no graph), compiled by the code
 // generator and run on the golden and SystemC models; results must equal a
 // plain C++ reference of the layer's definition bit for bit.
+#include "Cascade.h"
 #include "Program.h"
 #include "Runtime.h"
 
@@ -880,6 +881,38 @@ TEST(NpuCascade, ChainsStayOnChip) {
   EXPECT_LT(countOp(on, npu::Opcode::STORE), countOp(off, npu::Opcode::STORE));
   for (size_t i = 1; i < specs.size(); ++i) // no activation LOADs left
     EXPECT_LT(on.layers[i].loadBytes, off.layers[i].loadBytes) << "layer " << i;
+}
+
+// The boundaries predicted before tiling (predictCascadedInputs) are those
+// the code then keeps in OUT, and tiling with them on chip (the default,
+// cascade_predict=out, and both) stays bit-exact and cascades the same ones.
+TEST(NpuCascade, PredictedBoundariesAreKept) {
+  std::vector<ConvSpec> specs(4);
+  specs[0].C = 5, specs[0].H = 10, specs[0].W = 8, specs[0].K = 64;
+  specs[1].C = 64, specs[1].H = 10, specs[1].W = 8, specs[1].K = 64;
+  specs[1].groups = 64; // depthwise 3x3
+  specs[2].C = 64, specs[2].H = 10, specs[2].W = 8, specs[2].K = 64;
+  specs[2].kh = specs[2].kw = 1; // pointwise
+  specs[2].pt = specs[2].pl = specs[2].pb = specs[2].pr = 0;
+  specs[3].C = 64, specs[3].H = 10, specs[3].W = 8, specs[3].K = 64;
+  specs[3].groups = 64;
+  Case c = chainCase(specs, 41);
+  std::vector<char> likely = predictCascadedInputs(c.lp, c.lp.tensors);
+  ASSERT_EQ(likely.size(), specs.size());
+  EXPECT_FALSE(likely[0]); // the partition's input
+  for (CascadePredict mode :
+       {CascadePredict::Off, CascadePredict::Out, CascadePredict::Both}) {
+    CodegenOptions o;
+    o.cascadePredict = mode;
+    Program p;
+    runCase(c, "predicted chain, mode " + std::to_string(int(mode)), o, &p);
+    if (HasFatalFailure())
+      return;
+    for (size_t i = 1; i < specs.size(); ++i) {
+      EXPECT_TRUE(likely[i]) << "layer " << i;
+      EXPECT_EQ(p.layers[i].cascadedIn, bool(likely[i])) << "layer " << i;
+    }
+  }
 }
 
 // Not cascaded: a tensor too large for OUT, and one a later layer (not the
