@@ -100,6 +100,23 @@ sp::PlanResult planLayer(const sp::Problem &p, const CodegenOptions &o,
 
 // ---- per-layer code: a tiling and, per step, its loads, compute and tail --
 
+// "" when LOAD and MOVE can encode padding (pt, pl, pb, pr), else why not.
+std::string padError(int64_t pt, int64_t pl, int64_t pb, int64_t pr) {
+  static_assert(
+      EMBER_NPU_F_LOAD_PAD_TOP_WIDTH == EMBER_NPU_F_MOVE_PAD_TOP_WIDTH &&
+          EMBER_NPU_F_LOAD_PAD_LEFT_WIDTH == EMBER_NPU_F_LOAD_PAD_TOP_WIDTH &&
+          EMBER_NPU_F_LOAD_PAD_BOTTOM_WIDTH == EMBER_NPU_F_LOAD_PAD_TOP_WIDTH &&
+          EMBER_NPU_F_LOAD_PAD_RIGHT_WIDTH == EMBER_NPU_F_LOAD_PAD_TOP_WIDTH,
+      "one pad width for every side of LOAD and MOVE");
+  const int64_t most = (int64_t(1) << EMBER_NPU_F_LOAD_PAD_TOP_WIDTH) - 1;
+  if (std::max({pt, pl, pb, pr}) <= most && std::min({pt, pl, pb, pr}) >= 0)
+    return "";
+  return "pads " + std::to_string(pt) + "," + std::to_string(pl) + "," +
+         std::to_string(pb) + "," + std::to_string(pr) +
+         " (top, left, bottom, right) cannot be encoded: LOAD pads 0 to " +
+         std::to_string(most) + " per side";
+}
+
 // Bytes of tensor `k` in DRAM (0 for a layer checked before it exists).
 uint64_t tensorBytes(const std::vector<NTensor> &ts, int k) {
   return k >= 0 && size_t(k) < ts.size() ? ts[size_t(k)].bytes() : 0;
@@ -1135,6 +1152,17 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     info.usefulMacs = L.usefulMacs;
     lo.force =
         i < o.forced.size() && !o.forced[i].empty() ? &o.forced[i] : keep;
+    // Padding reaches the hardware only through LOAD's (and MOVE's) pad
+    // fields: a layer that needs more than they hold is refused here, not
+    // truncated into wrong results (the selector never builds one).
+    if (L.kind != Layer::Kind::Add) {
+      err = padError(L.kind == Layer::Kind::Gemm ? L.gemm.pt : L.pool.pt,
+                     L.kind == Layer::Kind::Gemm ? L.gemm.pl : L.pool.pl,
+                     L.kind == Layer::Kind::Gemm ? L.gemm.pb : L.pool.pb,
+                     L.kind == Layer::Kind::Gemm ? L.gemm.pr : L.pool.pr);
+      if (!err.empty())
+        return "layer '" + L.name + "' (" + info.op + "): " + err;
+    }
     switch (L.kind) {
     case Layer::Kind::Gemm: {
       // The bias path: forced by the tuner, by the option, or every path

@@ -339,6 +339,42 @@ TEST(NpuLayer, Conv3x3) {
   runCase(convCase(s, 1), describe(s));
 }
 
+// Padding LOAD cannot encode (2-bit fields: 0..3 per side) is refused by the
+// code generator, naming the layer and the pads, not truncated into a
+// program that computes something else. The selector never builds such a
+// layer; a layer-IR caller can.
+TEST(NpuLayer, RefusesPaddingLoadCannotEncode) {
+  ConvSpec s;
+  s.kh = s.kw = 9;
+  s.H = s.W = 6;
+  s.pt = 4; // 6 + 4 + 1 - 9 + 1 = 3 output lines
+  Case c = convCase(s, 3);
+  Program p;
+  std::string err = generateProgram(c.lp, CodegenOptions{}, p);
+  EXPECT_NE(err.find("layer 'conv'"), std::string::npos) << err;
+  EXPECT_NE(err.find("pads 4,1,1,1"), std::string::npos) << err;
+  EXPECT_NE(err.find("LOAD pads 0 to 3"), std::string::npos) << err;
+
+  Case pc;
+  PoolLayer g;
+  g.C = 16, g.H = g.W = 8, g.kh = g.kw = 9, g.s = 1;
+  g.pt = g.pb = 1, g.pl = g.pr = 5;
+  g.OH = g.H + g.pt + g.pb - g.kh + 1;
+  g.OW = g.W + g.pl + g.pr - g.kw + 1;
+  g.in = addTensor(pc.lp, "x", {1, g.C, g.H, g.W}, NTensor::Kind::Input);
+  g.out = addTensor(pc.lp, "y", {1, g.C, g.OH, g.OW}, NTensor::Kind::Output);
+  Layer L;
+  L.kind = Layer::Kind::Pool;
+  L.name = "pool";
+  L.pool = g;
+  pc.lp.layers.push_back(L);
+  pc.lp.inputs = {g.in};
+  pc.lp.outputs = {g.out};
+  err = generateProgram(pc.lp, CodegenOptions{}, p);
+  EXPECT_NE(err.find("layer 'pool'"), std::string::npos) << err;
+  EXPECT_NE(err.find("pads 1,5,1,5"), std::string::npos) << err;
+}
+
 TEST(NpuLayer, PointwiseFlat) {
   ConvSpec s;
   s.kh = s.kw = 1;
