@@ -85,7 +85,9 @@ bool evaluate(const Problem &p, const PlanOptions &o, Tiling &t) {
     t.slots[k] = o.doubleBuffer && blocks > 1 ? 2 : 1;
     if (op.footprint && op.space < t.used.size())
       t.used[op.space] += t.slots[k] * op.footprint(t.tile);
-    if (op.role != Role::Accumulator && op.totalBytes) {
+    if (op.onChip) {
+      // Copied on chip: no backing-memory bytes.
+    } else if (op.role != Role::Accumulator && op.totalBytes) {
       uint64_t distinct = 1;
       for (size_t d : op.dims)
         distinct *= uint64_t(t.count[d]);
@@ -318,17 +320,19 @@ bool fillPieced(const Problem &p, const Operand &op) {
 // What one block of an operand moves through DMA for the (clipped) tile
 // sizes `tile`.
 struct Dma {
-  double bytes = 0; // DRAM bytes
-  double n = 0;     // DMA instructions (each: latency + overhead)
-  double chan = 0;  // channel cycles: bytes / bandwidth
-  double rows = 0;  // scratchpad cycles: rows / rowsPerCycle
-  double pad = 0;   // of which padding rows (no DRAM data)
-  bool moves() const { return bytes > 0 || n > 0; }
+  double bytes = 0;    // DRAM bytes
+  double n = 0;        // DMA instructions (each: latency + overhead)
+  double chan = 0;     // channel cycles: bytes / bandwidth
+  double rows = 0;     // scratchpad cycles: rows / rowsPerCycle
+  double pad = 0;      // of which padding rows (no DRAM data)
+  bool onChip = false; // Operand::onChip: rows alone, no channel
+  bool moves() const { return bytes > 0 || n > 0 || (onChip && rows > 0); }
 };
 Dma dmaOf(const Operand &op, const std::vector<int64_t> &tile,
           const Machine &m) {
   Dma d;
-  d.bytes = op.bytes ? double(op.bytes(tile)) : 0;
+  d.onChip = op.onChip;
+  d.bytes = op.bytes && !op.onChip ? double(op.bytes(tile)) : 0;
   d.n = double(op.transfers ? op.transfers(tile) : (d.bytes > 0 ? 1 : 0));
   d.chan = d.bytes / (m.bytesPerCycle > 0 ? m.bytesPerCycle : 1);
   d.rows = op.rows && m.rowsPerCycle > 0
@@ -563,7 +567,7 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
           const Dma &d = dma(k);
           if (!d.moves())
             continue;
-          double n = std::max(1.0, std::ceil(d.n / pieces));
+          double n = d.n > 0 ? std::max(1.0, std::ceil(d.n / pieces)) : 0;
           double s = std::max(loadEnd, slotFree[k][ops[k].slot % 2]);
           loadEnd = loadFrom(s, d, n, 1.0 / pieces);
           busy += loadEnd - s;

@@ -491,3 +491,35 @@ TEST(Scratchpad, PaddingRowsOverlapTheLatency) {
   };
   EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 500 + 10);
 }
+
+TEST(Scratchpad, OnChipInputTakesItsRowsOnly) {
+  // An input copied from another on-chip memory (the NPU's MOVE, OUT ->
+  // ACT): 3200 bytes, 100 rows a block. From DRAM: latency + overhead 64,
+  // then 200 channel cycles; on chip: its 100 rows alone, no DRAM bytes, no
+  // latency, and the channel stays free for the DRAM operand beside it.
+  Problem p = stream(1, 3200, 10);
+  p.operands[0].rows = [](const std::vector<int64_t> &) {
+    return uint64_t(100);
+  };
+  Operand w = p.operands[0];
+  w.name = "w";
+  w.bytes = [](const std::vector<int64_t> &) { return uint64_t(1600); };
+  w.rows = nullptr;
+  p.operands.push_back(w);
+  Machine m;
+  m.bytesPerCycle = 16;
+  m.latencyCycles = 60;
+  m.transferOverhead = 4;
+  Tiling t;
+  t.tile = {1};
+  t.order = {0};
+  ASSERT_TRUE(evaluate(p, {}, t));
+  EXPECT_EQ(t.dmaBytes, 3200u + 1600u);
+  // From DRAM: in (64 + 200), then w (64 + 100), then compute.
+  EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 264 + 164 + 10);
+  p.operands[0].onChip = true;
+  ASSERT_TRUE(evaluate(p, {}, t));
+  EXPECT_EQ(t.dmaBytes, 1600u);
+  // On chip: in's 100 rows, then w (64 + 100), then compute.
+  EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 100 + 164 + 10);
+}

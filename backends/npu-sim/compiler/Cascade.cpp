@@ -64,10 +64,11 @@ int64_t findGap(Ranges used, uint64_t rows) {
   return at + rows <= uint64_t(EMBER_NPU_OUT_ROWS) ? int64_t(at) : -1;
 }
 
-// Tries to keep the output of layer i in OUT for layer i + 1; true if done.
-bool cascadeBoundary(std::vector<LayerCode> &codes, size_t i,
-                     const std::vector<NTensor> &ts, const LayerProgram &lp,
-                     int tensor) {
+// The rules of cascadeBoundary that hold of tensor T between layers i and
+// i + 1 whatever the code: an int8 activation of its own storage, neither an
+// input nor an output of the program, referenced by layers i and i + 1 only.
+bool cascadableTensor(const std::vector<NTensor> &ts, const LayerProgram &lp,
+                      size_t i, int tensor) {
   const NTensor &T = ts[size_t(tensor)];
   if (T.i32 || T.kind != NTensor::Kind::Activation ||
       std::find(lp.outputs.begin(), lp.outputs.end(), tensor) !=
@@ -88,6 +89,16 @@ bool cascadeBoundary(std::vector<LayerCode> &codes, size_t i,
     if (uses && l != i && l != i + 1)
       return false;
   }
+  return true;
+}
+
+// Tries to keep the output of layer i in OUT for layer i + 1; true if done.
+bool cascadeBoundary(std::vector<LayerCode> &codes, size_t i,
+                     const std::vector<NTensor> &ts, const LayerProgram &lp,
+                     int tensor) {
+  if (!cascadableTensor(ts, lp, i, tensor))
+    return false;
+  const NTensor &T = ts[size_t(tensor)];
   const uint64_t rb = uint64_t(T.rowBytes());
   const uint64_t lo = Addr{ts}(tensor, 0, 0), hi = lo + T.bytes();
   const uint64_t rows = T.bytes() / rb;
@@ -215,9 +226,30 @@ bool cascadeBoundary(std::vector<LayerCode> &codes, size_t i,
 
 } // namespace
 
+std::vector<char> predictCascadedInputs(const LayerProgram &lp,
+                                        const std::vector<NTensor> &ts) {
+  const size_t nl = lp.layers.size();
+  std::vector<char> in(nl, 0);
+  for (size_t i = 0; i + 1 < nl; ++i) {
+    const Layer &C = lp.layers[i + 1];
+    const int t = layerOutput(lp.layers[i]);
+    if (t < 0 || C.kind != Layer::Kind::Gemm || C.gemm.in != t ||
+        !cascadableTensor(ts, lp, i, t))
+      continue;
+    // The tensor must fit in OUT beside both layers' slots, which the
+    // tilings decide: predicted only when it takes at most half of OUT.
+    const NTensor &T = ts[size_t(t)];
+    const uint64_t rows = T.bytes() / uint64_t(T.rowBytes());
+    in[i + 1] = 2 * rows <= uint64_t(EMBER_NPU_OUT_ROWS);
+  }
+  return in;
+}
+
 std::string cascadeLayers(std::vector<LayerCode> &codes,
                           std::vector<LayerInfo> &infos, const LayerProgram &lp,
                           const std::vector<NTensor> &ts,
+                          const std::vector<char> &generatedIn,
+                          const std::vector<char> &generatedOut,
                           const RegenerateFn &regenerate) {
   const size_t nl = lp.layers.size();
   std::vector<TileChoice> firstChoice(nl);
@@ -226,7 +258,9 @@ std::string cascadeLayers(std::vector<LayerCode> &codes,
     firstChoice[i] = infos[i].choice;
     firstCandidates[i] = infos[i].candidates;
   }
-  std::vector<char> genIn(nl, 0), genOut(nl, 0);
+  std::vector<char> genIn = generatedIn, genOut = generatedOut;
+  genIn.resize(nl, 0);
+  genOut.resize(nl, 0);
   for (int round = 0; nl > 1; ++round) {
     std::vector<LayerCode> trial = codes;
     std::vector<char> in2(nl, 0), out2(nl, 0);

@@ -17,19 +17,40 @@ namespace ember::npusim {
 using RegenerateFn = std::function<std::string(size_t i, bool inOn, bool outOn,
                                                const TileChoice *keep)>;
 
+// Per layer, whether its input will likely stay in OUT, predicted before any
+// layer is tiled (the boundaries themselves are found on the generated code,
+// after tiling): a GEMM layer whose input is the output of the layer before,
+// a tensor cascadeBoundary's code-independent rules allow (an int8
+// activation of its own storage, not a program input or output, referenced
+// by the two layers only) and that takes at most half of OUT (the rest is
+// for the two layers' own OUT slots, which their tilings decide). The code
+// generator tiles these layers with the input costed as MOVEs from the
+// start, so the cost model chooses their tiling knowing that the input does
+// not come from DRAM (a layer tiled as if alone reloads its weights to
+// start on a smaller first input block sooner, which a MOVEd input does not
+// need).
+std::vector<char> predictCascadedInputs(const LayerProgram &lp,
+                                        const std::vector<NTensor> &ts);
+
 // Finds the boundaries whose tensor stays in OUT (every layer generated;
-// `codes[i]` and `infos[i]` per layer) and rewrites the code of the layers
-// on both sides. The boundaries are found on the code; the GEMM layers next
-// to one are generated again with the same tiling, knowing it (their
+// `codes[i]` and `infos[i]` per layer; `generatedIn[i]`: layer i was
+// generated with its input costed as MOVEs, predictCascadedInputs) and
+// rewrites the code of the layers on both sides. The boundaries are found on
+// the code; the GEMM layers next to one whose side differs from how they were
+// generated are generated again with the same tiling, knowing it (their
 // predicted cycles and compulsory bytes then count MOVEs, not DRAM loads and
 // stores), and the boundaries found again until they agree (at most three
 // rounds; a boundary lost in the last only leaves its layers' prediction
-// off). The tiling is kept: letting the cost model choose again with MOVEs
-// costed as a row a cycle picked tilings that ran slower in the network
-// (DS-CNN +1.7% cycles). Sets LayerInfo::cascadedIn / cascadedOut.
+// off). The tiling is kept: letting the cost model choose again with the
+// producer's STOREs dropped as well picked tilings that ran slower in the
+// network (DS-CNN +1.7% cycles); the consumer's input side is chosen up
+// front instead (predictCascadedInputs). Sets LayerInfo::cascadedIn /
+// cascadedOut.
 std::string cascadeLayers(std::vector<LayerCode> &codes,
                           std::vector<LayerInfo> &infos, const LayerProgram &lp,
                           const std::vector<NTensor> &ts,
+                          const std::vector<char> &generatedIn,
+                          const std::vector<char> &generatedOut,
                           const RegenerateFn &regenerate);
 
 } // namespace ember::npusim

@@ -100,6 +100,23 @@ sp::PlanResult planLayer(const sp::Problem &p, const CodegenOptions &o,
 
 // ---- per-layer code: a tiling and, per step, its loads, compute and tail --
 
+// "" when LOAD and MOVE can encode padding (pt, pl, pb, pr), else why not.
+std::string padError(int64_t pt, int64_t pl, int64_t pb, int64_t pr) {
+  static_assert(
+      EMBER_NPU_F_LOAD_PAD_TOP_WIDTH == EMBER_NPU_F_MOVE_PAD_TOP_WIDTH &&
+          EMBER_NPU_F_LOAD_PAD_LEFT_WIDTH == EMBER_NPU_F_LOAD_PAD_TOP_WIDTH &&
+          EMBER_NPU_F_LOAD_PAD_BOTTOM_WIDTH == EMBER_NPU_F_LOAD_PAD_TOP_WIDTH &&
+          EMBER_NPU_F_LOAD_PAD_RIGHT_WIDTH == EMBER_NPU_F_LOAD_PAD_TOP_WIDTH,
+      "one pad width for every side of LOAD and MOVE");
+  const int64_t most = (int64_t(1) << EMBER_NPU_F_LOAD_PAD_TOP_WIDTH) - 1;
+  if (std::max({pt, pl, pb, pr}) <= most && std::min({pt, pl, pb, pr}) >= 0)
+    return "";
+  return "pads " + std::to_string(pt) + "," + std::to_string(pl) + "," +
+         std::to_string(pb) + "," + std::to_string(pr) +
+         " (top, left, bottom, right) cannot be encoded: LOAD pads 0 to " +
+         std::to_string(most) + " per side";
+}
+
 // Bytes of tensor `k` in DRAM (0 for a layer checked before it exists).
 uint64_t tensorBytes(const std::vector<NTensor> &ts, int k) {
   return k >= 0 && size_t(k) < ts.size() ? ts[size_t(k)].bytes() : 0;
@@ -393,17 +410,14 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     p.loadOrder = {oAct, oWgt, oParam, oOnes, oBw, oBias, oAdd};
     if (o.prefetchable) // the constant loads first (weight prefetch)
       p.firstLoadOrder = {oWgt, oParam, oOnes, oBw, oBias, oAct, oAdd};
-    // Layer cascading: the input block comes by MOVE from OUT (a row a
-    // cycle on LOAD, no DRAM latency: modelled as bytes at one row a cycle
-    // in no transfer), the output stays in OUT (no STORE).
+    // Layer cascading: the input block comes by MOVE from OUT (the spec's
+    // MOVE: one row a cycle on the LOAD engine, padding included, no DRAM
+    // access and so no DRAM latency and no share of the DRAM channel), the
+    // output stays in OUT (no STORE).
     if (o.inOnChip) {
-      const double bw = double(std::min<uint32_t>(
-          std::max<uint32_t>(o.bytesPerCycle, 1), uint32_t(4 * kDim)));
+      ops[oAct].onChip = true;
       ops[oAct].transfers = [](const std::vector<int64_t> &) {
         return uint64_t(0);
-      };
-      ops[oAct].bytes = [&, bw](const std::vector<int64_t> &t) {
-        return uint64_t(double(actRows(t)) * bw);
       };
     }
     if (o.outOnChip)
@@ -1138,6 +1152,17 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     info.usefulMacs = L.usefulMacs;
     lo.force =
         i < o.forced.size() && !o.forced[i].empty() ? &o.forced[i] : keep;
+    // Padding reaches the hardware only through LOAD's (and MOVE's) pad
+    // fields: a layer that needs more than they hold is refused here, not
+    // truncated into wrong results (the selector never builds one).
+    if (L.kind != Layer::Kind::Add) {
+      err = padError(L.kind == Layer::Kind::Gemm ? L.gemm.pt : L.pool.pt,
+                     L.kind == Layer::Kind::Gemm ? L.gemm.pl : L.pool.pl,
+                     L.kind == Layer::Kind::Gemm ? L.gemm.pb : L.pool.pb,
+                     L.kind == Layer::Kind::Gemm ? L.gemm.pr : L.pool.pr);
+      if (!err.empty())
+        return "layer '" + L.name + "' (" + info.op + "): " + err;
+    }
     switch (L.kind) {
     case Layer::Kind::Gemm: {
       // The bias path: forced by the tuner, by the option, or every path
@@ -1197,8 +1222,19 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     return "";
   };
   const size_t nl = lp.layers.size();
+  // Layers whose input will likely be cascaded are tiled with it costed as
+  // MOVEs (Cascade.h, predictCascadedInputs); cascadeLayers corrects the
+  // side of those whose boundary the code does not allow, keeping the tiling.
+  std::vector<char> predIn(nl, 0), predOut(nl, 0);
+  if (o.cascade && o.cascadePredict != CascadePredict::Off) {
+    std::vector<char> likely = predictCascadedInputs(lp, ts);
+    for (size_t i = 0; i + 1 < nl; ++i)
+      predOut[i] = likely[i + 1];
+    if (o.cascadePredict == CascadePredict::Both)
+      predIn = likely;
+  }
   for (size_t i = 0; i < nl; ++i) {
-    err = genLayer(i, false, false, nullptr);
+    err = genLayer(i, predIn[i], predOut[i], nullptr);
     if (!err.empty())
       return err;
   }
@@ -1206,7 +1242,7 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
   // they never move across a layer boundary.
   if (o.cascade) {
     err = cascadeLayers(
-        codes, out.layers, lp, ts,
+        codes, out.layers, lp, ts, predIn, predOut,
         [&](size_t j, bool inOn, bool outOn, const TileChoice *keep) {
           return genLayer(j, inOn, outOn, keep);
         });

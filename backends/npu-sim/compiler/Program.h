@@ -94,6 +94,9 @@ uint64_t newProgramUid();
 // fastest (auto). Values as TileChoice::bias.
 enum class BiasMode { Auto = -1, Dram = 0, Gemm = 1, Requant = 2 };
 
+// CodegenOptions::cascadePredict.
+enum class CascadePredict { Off, Out, Both };
+
 struct CodegenOptions {
   uint64_t dramCapacity = EMBER_NPU_DRAM_BYTES_DEFAULT;
   // Tiling: by predicted cycles (the cost model of docs/npu-backend.md,
@@ -125,6 +128,13 @@ struct CodegenOptions {
   // both layers' OUT slots; the consumer's activation LOADs become MOVEs
   // (docs/npu-backend.md, "Layer cascading").
   bool cascade = true;
+  // With cascading (backend option cascade_predict=off|out|both): which
+  // side of a boundary that will likely be cascaded (Cascade.h,
+  // predictCascadedInputs) the first tiling of its layers assumes on chip.
+  // Out: the producer is tiled without the STOREs of its output (the
+  // default); both: the consumer also with its input by MOVE; off: every
+  // layer tiled as if alone (cascadeLayers then only corrects predictions).
+  CascadePredict cascadePredict = CascadePredict::Out;
   // The pipeline fill of a GEMM layer (backend option fill=N, 1-16; 1: off):
   // its first step loads the input and weight tiles in up to N pieces along
   // the input tiles, each piece's input rows and weights together, so the

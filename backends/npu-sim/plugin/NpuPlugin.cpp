@@ -183,6 +183,14 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
                      k + " '" + val + "' is not one of on, off");
       if (co)
         (k == "prefetch" ? co->prefetch : co->cascade) = val == "on";
+    } else if (k == "cascade_predict") {
+      if (val != "off" && val != "out" && val != "both")
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     k + " '" + val + "' is not one of off, out, both");
+      if (co)
+        co->cascadePredict = val == "off"   ? ns::CascadePredict::Off
+                             : val == "out" ? ns::CascadePredict::Out
+                                            : ns::CascadePredict::Both;
     } else if (k == "fill") {
       if (!parseU64(val, n) || n < 1 || n > 16)
         return error(EMBER_STATUS_INVALID_ARGUMENT,

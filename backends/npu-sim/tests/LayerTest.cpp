@@ -1,6 +1,7 @@
 // Layers built directly in the layer IR (no graph), compiled by the code
 // generator and run on the golden and SystemC models; results must equal a
 // plain C++ reference of the layer's definition bit for bit.
+#include "Cascade.h"
 #include "Program.h"
 #include "Runtime.h"
 
@@ -336,6 +337,42 @@ std::string describe(const ConvSpec &s) {
 TEST(NpuLayer, Conv3x3) {
   ConvSpec s;
   runCase(convCase(s, 1), describe(s));
+}
+
+// Padding LOAD cannot encode (2-bit fields: 0..3 per side) is refused by the
+// code generator, naming the layer and the pads, not truncated into a
+// program that computes something else. The selector never builds such a
+// layer; a layer-IR caller can.
+TEST(NpuLayer, RefusesPaddingLoadCannotEncode) {
+  ConvSpec s;
+  s.kh = s.kw = 9;
+  s.H = s.W = 6;
+  s.pt = 4; // 6 + 4 + 1 - 9 + 1 = 3 output lines
+  Case c = convCase(s, 3);
+  Program p;
+  std::string err = generateProgram(c.lp, CodegenOptions{}, p);
+  EXPECT_NE(err.find("layer 'conv'"), std::string::npos) << err;
+  EXPECT_NE(err.find("pads 4,1,1,1"), std::string::npos) << err;
+  EXPECT_NE(err.find("LOAD pads 0 to 3"), std::string::npos) << err;
+
+  Case pc;
+  PoolLayer g;
+  g.C = 16, g.H = g.W = 8, g.kh = g.kw = 9, g.s = 1;
+  g.pt = g.pb = 1, g.pl = g.pr = 5;
+  g.OH = g.H + g.pt + g.pb - g.kh + 1;
+  g.OW = g.W + g.pl + g.pr - g.kw + 1;
+  g.in = addTensor(pc.lp, "x", {1, g.C, g.H, g.W}, NTensor::Kind::Input);
+  g.out = addTensor(pc.lp, "y", {1, g.C, g.OH, g.OW}, NTensor::Kind::Output);
+  Layer L;
+  L.kind = Layer::Kind::Pool;
+  L.name = "pool";
+  L.pool = g;
+  pc.lp.layers.push_back(L);
+  pc.lp.inputs = {g.in};
+  pc.lp.outputs = {g.out};
+  err = generateProgram(pc.lp, CodegenOptions{}, p);
+  EXPECT_NE(err.find("layer 'pool'"), std::string::npos) << err;
+  EXPECT_NE(err.find("pads 1,5,1,5"), std::string::npos) << err;
 }
 
 TEST(NpuLayer, PointwiseFlat) {
@@ -880,6 +917,40 @@ TEST(NpuCascade, ChainsStayOnChip) {
   EXPECT_LT(countOp(on, npu::Opcode::STORE), countOp(off, npu::Opcode::STORE));
   for (size_t i = 1; i < specs.size(); ++i) // no activation LOADs left
     EXPECT_LT(on.layers[i].loadBytes, off.layers[i].loadBytes) << "layer " << i;
+}
+
+// The boundaries predicted before tiling (predictCascadedInputs) are those
+// the code then keeps in OUT when the tensors are small beside OUT (the
+// prediction is a guess: a tensor up to half of OUT may find no gap beside
+// two layers' large slots), and tiling with them on chip (the default,
+// cascade_predict=out, and both) stays bit-exact and cascades the same ones.
+TEST(NpuCascade, PredictedBoundariesAreKept) {
+  std::vector<ConvSpec> specs(4);
+  specs[0].C = 5, specs[0].H = 6, specs[0].W = 4, specs[0].K = 64;
+  specs[1].C = 64, specs[1].H = 6, specs[1].W = 4, specs[1].K = 64;
+  specs[1].groups = 64; // depthwise 3x3
+  specs[2].C = 64, specs[2].H = 6, specs[2].W = 4, specs[2].K = 64;
+  specs[2].kh = specs[2].kw = 1; // pointwise
+  specs[2].pt = specs[2].pl = specs[2].pb = specs[2].pr = 0;
+  specs[3].C = 64, specs[3].H = 6, specs[3].W = 4, specs[3].K = 64;
+  specs[3].groups = 64;
+  Case c = chainCase(specs, 41);
+  std::vector<char> likely = predictCascadedInputs(c.lp, c.lp.tensors);
+  ASSERT_EQ(likely.size(), specs.size());
+  EXPECT_FALSE(likely[0]); // the partition's input
+  for (CascadePredict mode :
+       {CascadePredict::Off, CascadePredict::Out, CascadePredict::Both}) {
+    CodegenOptions o;
+    o.cascadePredict = mode;
+    Program p;
+    runCase(c, "predicted chain, mode " + std::to_string(int(mode)), o, &p);
+    if (HasFatalFailure())
+      return;
+    for (size_t i = 1; i < specs.size(); ++i) {
+      EXPECT_TRUE(likely[i]) << "layer " << i;
+      EXPECT_EQ(p.layers[i].cascadedIn, bool(likely[i])) << "layer " << i;
+    }
+  }
 }
 
 // Not cascaded: a tensor too large for OUT, and one a later layer (not the

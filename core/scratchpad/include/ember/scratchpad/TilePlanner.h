@@ -73,6 +73,12 @@ struct Operand {
   // data (padding): written while the data is still on its way, they bound
   // the transfer from its start, not after the latency. Empty: none.
   std::function<uint64_t(const std::vector<int64_t> &tile)> padRows = nullptr;
+  // An input whose blocks come from another on-chip memory, not backing
+  // memory (the NPU: a tensor the layer before left in OUT, copied to ACT by
+  // MOVE): no DRAM bytes (`bytes` is ignored, in the cycle model and in
+  // Tiling::dmaBytes), no transfer latency unless `transfers` says so; the
+  // copy takes the load engine for its `rows` (rowsPerCycle a cycle).
+  bool onChip = false;
   // The compute engine (index into what Problem::compute returns) that
   // reads an input block or writes an output block: a load into a slot
   // waits for that engine to finish the step that last used the slot, and a
