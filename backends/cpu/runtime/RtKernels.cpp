@@ -971,9 +971,11 @@ int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
   bool xNhwc = p[EMBER_RT_CONVT_X_NHWC] != 0,
        yNhwc = p[EMBER_RT_CONVT_Y_NHWC] != 0;
   if (yNhwc) {
-    for (size_t i = 0; i < N * plane; ++i)
-      for (size_t oc = 0; oc < OC; ++oc)
-        y[i * OC + oc] = bias ? bias[oc] : 0.0f;
+    if (!bias)
+      std::memset(y, 0, N * plane * OC * sizeof(float));
+    else
+      for (size_t i = 0; i < N * plane; ++i)
+        std::memcpy(y + i * OC, bias, OC * sizeof(float));
   } else if (!convtTapsCoverY(p)) {
     for (size_t i = 0; i < N * OC; ++i)
       std::fill(y + i * plane, y + (i + 1) * plane, bias ? bias[i % OC] : 0.0f);
