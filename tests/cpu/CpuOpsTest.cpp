@@ -521,3 +521,120 @@ TEST(CpuOps, ConvTransposeReadsAndWritesChannelsLast) {
           << "output " << k << " element " << i;
   expectClose(runCpu(f, portable, in), *want, 1e-5, 1e-5);
 }
+
+// ConvTransposes whose taps never share an output element (dilation 1,
+// stride >= kernel, no leading pads, no crop) with a channels-last y are
+// GEMMs that add into y in place, per input row and kh, without the cols
+// buffer and the scatter (RtKernels.cpp convtDirectNhwc). The cases: the
+// 2x2/2 upsampling reading channels-last x and reading a row-major graph
+// input (x transposed chunk by chunk), stride 3 over a 2x2 kernel (rows
+// and columns only the bias reaches), output_padding, groups (one GEMM per
+// kw), a map of 1640 pixels into 128 channels in 1024-pixel chunks (the
+// second starting mid-row), and with y row-major (graph outputs) a 2x2/2
+// one into one channel, a 3x3/3 one (both cover y: written once, bias + tap,
+// without the bias fill) and a grouped 2x2/3 one with output_padding, whose
+// scatter interleaves the KW tap rows into each output row
+// (convtInterleave). Against the interpreter at 1 and 2 threads
+// (identical to each other) and against the portable runtime.
+TEST(CpuOps, ConvTransposeDisjointTapsSkipTheScatter) {
+  using ember::cpu::Isa;
+  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
+  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
+    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  std::mt19937 rng(31);
+  auto m = std::make_unique<Module>();
+  Function &f = *m->addFunction("main");
+  auto weights = [&](Dims d) {
+    Tensor t(Type(ElemKind::F32, d));
+    std::normal_distribution<double> nd(0, 0.1);
+    for (int64_t i = 0; i < t.size(); ++i)
+      t.setDouble(i, nd(rng));
+    return Value(f.addConstant(f.freshName("w"), t));
+  };
+  auto node = [&](OpKind k, std::vector<Value> in, AttrMap a,
+                  const char *name) {
+    auto n = f.create(k, in, a, name, -1, nullptr, {name});
+    EXPECT_TRUE(bool(n)) << name << ": " << n.status().message();
+    return Value(*n);
+  };
+  auto conv = [&](Value x, Dims w, const char *name) {
+    AttrMap a;
+    a["kernel_shape"] = Attr::ofInts({w[2], w[3]});
+    a["pads"] = Attr::ofInts({1, 1, 1, 1});
+    return node(OpKind::Conv, {x, weights(w)}, a, name);
+  };
+  auto convT = [&](Value x, int64_t c, int64_t oc, int64_t k, int64_t stride,
+                   int64_t outPad, int64_t group, const char *name) {
+    AttrMap a;
+    a["kernel_shape"] = Attr::ofInts({k, k});
+    a["strides"] = Attr::ofInts({stride, stride});
+    a["group"] = Attr::ofInt(group);
+    if (outPad)
+      a["output_padding"] = Attr::ofInts({outPad, outPad});
+    return node(OpKind::ConvTranspose,
+                {x, weights({c, oc / group, k, k}), weights({oc})}, a, name);
+  };
+  // A graph output through a 3x3/2 ConvTranspose with pads (overlapping
+  // taps: the scatter), which reads its channels-last input in place.
+  auto tail = [&](Value x, int64_t c, const char *name) {
+    AttrMap a;
+    a["kernel_shape"] = Attr::ofInts({3, 3});
+    a["strides"] = Attr::ofInts({2, 2});
+    a["pads"] = Attr::ofInts({1, 1, 1, 1});
+    return node(OpKind::ConvTranspose, {x, weights({c, 8, 3, 3})}, a, name);
+  };
+  Value x(f.addPlaceholder("x", Type(ElemKind::F32, {1, 16, 7, 9})));
+  Value c1 = conv(x, {32, 16, 3, 3}, "c1");
+  Value t1 = convT(c1, 32, 32, 2, 2, 0, 1, "t1"); // 2x2/2
+  Value t2 = convT(t1, 32, 16, 2, 3, 1, 1, "t2"); // gaps, output_padding
+  Value t3 = convT(t2, 16, 32, 2, 2, 0, 4, "t3"); // groups
+  Value c4 = conv(t3, {16, 32, 3, 3}, "c4");
+  f.addOutput(tail(c4, 16, "o4"), "y");
+  Value xr(f.addPlaceholder("xr", Type(ElemKind::F32, {1, 16, 5, 6})));
+  Value t5 = convT(xr, 16, 16, 2, 2, 0, 1, "t5"); // row-major x
+  Value c5 = conv(t5, {16, 16, 3, 3}, "c5");
+  f.addOutput(tail(c5, 16, "o5"), "y5");
+  Value xb(f.addPlaceholder("xb", Type(ElemKind::F32, {1, 16, 40, 41})));
+  Value c6 = conv(xb, {16, 16, 3, 3}, "c6");
+  Value t6 = convT(c6, 16, 128, 2, 2, 0, 1, "t6"); // chunks mid-row
+  Value c7 = conv(t6, {16, 128, 3, 3}, "c7");
+  f.addOutput(tail(c7, 16, "o7"), "y7");
+  Value xs(f.addPlaceholder("xs", Type(ElemKind::F32, {1, 16, 6, 7})));
+  f.addOutput(convT(xs, 16, 1, 2, 2, 0, 1, "t8"), "y8");   // row-major y
+  f.addOutput(convT(xs, 16, 4, 2, 3, 1, 2, "t9"), "y9");   // and gaps
+  f.addOutput(convT(xs, 16, 2, 3, 3, 0, 1, "t10"), "y10"); // 3x3/3
+  PipelineOptions po;
+  Status s = runPipeline(*m, po);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  std::vector<Tensor> in;
+  for (auto *p : f.params())
+    in.push_back(randomData(p->types[0], rng));
+  auto want = interpret(f, in);
+  ASSERT_TRUE(bool(want)) << want.status().message();
+  auto cm = compileModel(f, hostConfig());
+  ASSERT_TRUE(bool(cm)) << cm.status().message();
+  std::set<std::string> nhwc(cm->channelsLast.begin(), cm->channelsLast.end());
+  std::string list;
+  for (auto &v : nhwc)
+    list += v + " ";
+  for (const char *v :
+       {"c1", "t1", "t2", "t3", "c4", "t5", "c5", "c6", "t6", "c7"})
+    EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
+  for (const char *v : {"t8", "t9", "t10"})
+    EXPECT_FALSE(nhwc.count(v)) << v << ": a graph output is row-major";
+  std::ostringstream text;
+  printFunction(text, f);
+  SCOPED_TRACE(text.str());
+  CompileConfig two = hostConfig(), portable = hostConfig();
+  two.numThreads = 2;
+  portable.kernels = Kernels::Portable;
+  std::vector<Tensor> one = runCpu(f, hostConfig(), in);
+  expectClose(one, *want, 1e-5, 1e-5);
+  std::vector<Tensor> twoOut = runCpu(f, two, in);
+  ASSERT_EQ(twoOut.size(), one.size());
+  for (size_t k = 0; k < one.size(); ++k)
+    for (int64_t i = 0; i < one[k].size(); ++i)
+      ASSERT_EQ(twoOut[k].getDouble(i), one[k].getDouble(i))
+          << "output " << k << " element " << i;
+  expectClose(runCpu(f, portable, in), *want, 1e-5, 1e-5);
+}

@@ -484,6 +484,74 @@ struct ConvTScatter {
   }
 };
 
+// Whether no two taps of a ConvTranspose land on one output element and
+// every tap lands inside y: dilation 1, stride >= kernel on both axes, no
+// leading pads and no trailing crop (the 2x2 stride-2 upsampling of
+// detection and segmentation decoders). Output elements no tap reaches
+// (stride > kernel, output_padding) keep the bias.
+bool convtTapsDisjoint(const int64_t *p) {
+  return p[EMBER_RT_CONV_DH] == 1 && p[EMBER_RT_CONV_DW] == 1 &&
+         p[EMBER_RT_CONV_SH] >= p[EMBER_RT_CONV_KH] &&
+         p[EMBER_RT_CONV_SW] >= p[EMBER_RT_CONV_KW] &&
+         p[EMBER_RT_CONV_PT] == 0 && p[EMBER_RT_CONV_PL] == 0 &&
+         (p[EMBER_RT_CONV_H] - 1) * p[EMBER_RT_CONV_SH] + p[EMBER_RT_CONV_KH] <=
+             p[EMBER_RT_CONV_OH] &&
+         (p[EMBER_RT_CONV_W] - 1) * p[EMBER_RT_CONV_SW] + p[EMBER_RT_CONV_KW] <=
+             p[EMBER_RT_CONV_OW];
+}
+
+// Disjoint taps that cover y: stride == kernel and no output_padding, so
+// every output element is exactly one tap and a row-major y is written once
+// (bias + tap) without filling it with the bias first.
+bool convtTapsCoverY(const int64_t *p) {
+  return convtTapsDisjoint(p) && p[EMBER_RT_CONV_SH] == p[EMBER_RT_CONV_KH] &&
+         p[EMBER_RT_CONV_SW] == p[EMBER_RT_CONV_KW] &&
+         p[EMBER_RT_CONV_OH] == p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_SH] &&
+         p[EMBER_RT_CONV_OW] == p[EMBER_RT_CONV_W] * p[EMBER_RT_CONV_SW];
+}
+
+// Phase 2, both row-major, disjoint taps: per output channel [begin, end)
+// and kh, each input row segment's KW tap rows interleave into the one
+// output row they land on (output column iw*SW + kw), written in order
+// once instead of KW strided passes; each element adds its one tap, as in
+// the general scatter.
+void convtInterleave(const ConvTTask &t, const ConvTScatter &s, int64_t begin,
+                     int64_t end) {
+  size_t cols = t.p1 - t.p0, KW = s.KW, SW = size_t(s.SW);
+  const float *cb = reinterpret_cast<const float *>(t.ws);
+  bool cover = convtTapsCoverY(t.p);
+  for (int64_t oc = begin; oc < end; ++oc) {
+    size_t yc = t.g * s.ocg + size_t(oc);
+    float *y = t.y + (t.n * s.OC + yc) * s.OH * s.OW;
+    float b0 = t.bias ? t.bias[yc] : 0.0f;
+    for (size_t kh = 0; kh < s.KH; ++kh) {
+      const float *rows = cb + (size_t(oc) * s.KH + kh) * KW * cols;
+      s.tapSegments(t.p0, t.p1, kh, 0, 0, int64_t(s.OH),
+                    [&](int64_t oh, size_t q, int64_t iw0, int64_t lo,
+                        int64_t hi, int64_t) {
+                      float *yr = y + size_t(oh) * s.OW;
+                      const float *rr = rows + q - size_t(iw0);
+                      size_t a = size_t(lo), b = size_t(hi);
+                      if (cover && KW == 2) {
+                        const float *r1 = rr + cols;
+                        for (size_t iw = a; iw < b; ++iw) {
+                          yr[2 * iw] = b0 + rr[iw];
+                          yr[2 * iw + 1] = b0 + r1[iw];
+                        }
+                      } else if (cover) {
+                        for (size_t iw = a; iw < b; ++iw)
+                          for (size_t kw = 0; kw < KW; ++kw)
+                            yr[iw * KW + kw] = b0 + rr[kw * cols + iw];
+                      } else {
+                        for (size_t iw = a; iw < b; ++iw)
+                          for (size_t kw = 0; kw < KW; ++kw)
+                            yr[iw * SW + kw] += rr[kw * cols + iw];
+                      }
+                    });
+    }
+  }
+}
+
 // Phase 2, both row-major: output channels [begin, end) of the group add
 // their cols rows. Each output element adds its taps' values in (kh, kw)
 // order.
@@ -492,6 +560,10 @@ void convtScatter(void *ctx, int64_t begin, int64_t end, int64_t) {
   const ConvTScatter s(t.p);
   size_t cols = t.p1 - t.p0;
   const float *cb = reinterpret_cast<const float *>(t.ws);
+  if (convtTapsDisjoint(t.p)) {
+    convtInterleave(t, s, begin, end);
+    return;
+  }
   for (int64_t oc = begin; oc < end; ++oc) {
     float *y = t.y + (t.n * s.OC + t.g * s.ocg + size_t(oc)) * s.OH * s.OW;
     for (size_t kh = 0; kh < s.KH; ++kh)
@@ -541,6 +613,56 @@ void convtScatterNhwc(void *ctx, int64_t begin, int64_t end, int64_t) {
                       }
                     });
     }
+}
+
+// Disjoint taps with y channels-last: no cols and no scatter. Input pixel
+// (ih, iw)'s tap (kh, kw) is output pixel (ih*SH + kh, iw*SW + kw), so for
+// one input row segment and one kh the KW taps of consecutive input pixels
+// are rows SW*OC apart of a matrix y already holds (the bias): one GEMM
+// X[segment, :] x W'[:, kh's KW*OCg columns] that adds into y in place (a
+// group's channels are a slice of the pixel's, so with groups each kw is
+// its own GEMM of OCg columns). Each element is bias + its one tap's dot
+// product, as in the scatter. Tasks [begin, end) are (chunk input row, kh).
+void convtDirectNhwc(void *ctx, int64_t begin, int64_t end, int64_t worker) {
+  ConvTTask &t = *static_cast<ConvTTask *>(ctx);
+  const int64_t *p = t.p;
+  const ConvTScatter s(p);
+  size_t C = u(p[EMBER_RT_CONV_C]),
+         HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
+  size_t G = u(p[EMBER_RT_CONV_GROUPS]), cg = C / G, ocg = s.ocg;
+  size_t M = ocg * s.KH * s.KW, SH = size_t(s.SH), SW = size_t(s.SW);
+  bool xNhwc = p[EMBER_RT_CONVT_X_NHWC] != 0;
+  Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
+  const float *xt = reinterpret_cast<const float *>(t.ws + convtColsBytes(p));
+  uint8_t *gws =
+      t.ws + t.colsArea + size_t(worker) * u(p[EMBER_RT_CONV_WS_BYTES]);
+  float *y0 = t.y + t.n * s.OH * s.OW * s.OC + t.g * ocg;
+  const float *w0 = t.wT + t.g * cg * M;
+  size_t ih0 = t.p0 / s.W;
+  Epilogue ep;
+  ep.accumulate = true;
+  for (int64_t task = begin; task < end; ++task) {
+    size_t ih = ih0 + size_t(task) / s.KH, kh = size_t(task) % s.KH;
+    size_t q0 = std::max(t.p0, ih * s.W), q1 = std::min(t.p1, (ih + 1) * s.W);
+    if (q0 >= q1)
+      continue;
+    const float *a =
+        xNhwc ? t.x + (t.n * HW + q0) * C + t.g * cg : xt + (q0 - t.p0) * cg;
+    size_t lda = xNhwc ? C : cg;
+    float *c = y0 + ((ih * SH + kh) * s.OW + (q0 - ih * s.W) * SW) * s.OC;
+    const float *b = w0 + kh * s.KW * ocg;
+    Status st = Status::Ok;
+    if (G == 1) {
+      st = sgemm(q1 - q0, s.KW * ocg, cg, a, lda, b, M, c, SW * s.OC, ep, isa,
+                 gws);
+    } else {
+      for (size_t kw = 0; kw < s.KW && st == Status::Ok; ++kw)
+        st = sgemm(q1 - q0, ocg, cg, a, lda, b + kw * ocg, M, c + kw * s.OC,
+                   SW * s.OC, ep, isa, gws);
+    }
+    if (st != Status::Ok)
+      t.status = int32_t(st);
+  }
 }
 
 // The kernel library's requantization of a step: the fixed-point tables at
@@ -849,13 +971,14 @@ int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
   bool xNhwc = p[EMBER_RT_CONVT_X_NHWC] != 0,
        yNhwc = p[EMBER_RT_CONVT_Y_NHWC] != 0;
   if (yNhwc) {
-    for (size_t i = 0; i < N * plane; ++i)
-      for (size_t oc = 0; oc < OC; ++oc)
-        y[i * OC + oc] = bias ? bias[oc] : 0.0f;
-  } else {
+    if (!bias)
+      std::memset(y, 0, N * plane * OC * sizeof(float));
+    else
+      for (size_t i = 0; i < N * plane; ++i)
+        std::memcpy(y + i * OC, bias, OC * sizeof(float));
+  } else if (!convtTapsCoverY(p)) {
     for (size_t i = 0; i < N * OC; ++i)
-      for (size_t q = 0; q < plane; ++q)
-        y[i * plane + q] = bias ? bias[i % OC] : 0.0f;
+      std::fill(y + i * plane, y + (i + 1) * plane, bias ? bias[i % OC] : 0.0f);
   }
   size_t workers = size_t(ember_rt_num_workers());
   Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
@@ -887,6 +1010,8 @@ int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
   t.colsArea = convtColsBytes(p) + convtXtBytes(p);
   auto scatter = yNhwc ? convtScatterNhwc : convtScatter;
   int64_t scatterTasks = yNhwc ? int64_t(t.scatterPieces) : int64_t(ocg);
+  bool direct = yNhwc && convtTapsDisjoint(p);
+  size_t W = u(p[EMBER_RT_CONV_W]), KH = u(p[EMBER_RT_CONV_KH]);
   for (size_t n = 0; n < N; ++n)
     for (size_t g = 0; g < G; ++g)
       for (size_t p0 = 0; p0 < HW; p0 += R) {
@@ -895,16 +1020,28 @@ int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
         t.p0 = p0;
         t.p1 = p0 + R < HW ? p0 + R : HW;
         int64_t blocks = int64_t((t.p1 - t.p0 + kConvtBlock - 1) / kConvtBlock);
+        // Disjoint taps, y channels-last: GEMMs into y per (input row of
+        // the chunk, kh).
+        int64_t directTasks =
+            direct ? int64_t((t.p1 - 1) / W - t.p0 / W + 1) * int64_t(KH) : 0;
         if (workers == 1) {
           if (transpose)
             convtTransposeX(&t, 0, blocks, 0);
-          convtGemm(&t, 0, int64_t(t.rowPieces), 0);
-          scatter(&t, 0, scatterTasks, 0);
+          if (direct) {
+            convtDirectNhwc(&t, 0, directTasks, 0);
+          } else {
+            convtGemm(&t, 0, int64_t(t.rowPieces), 0);
+            scatter(&t, 0, scatterTasks, 0);
+          }
         } else {
           if (transpose)
             ember_rt_parallel_for(convtTransposeX, &t, blocks);
-          ember_rt_parallel_for(convtGemm, &t, int64_t(t.rowPieces));
-          ember_rt_parallel_for(scatter, &t, scatterTasks);
+          if (direct) {
+            ember_rt_parallel_for(convtDirectNhwc, &t, directTasks);
+          } else {
+            ember_rt_parallel_for(convtGemm, &t, int64_t(t.rowPieces));
+            ember_rt_parallel_for(scatter, &t, scatterTasks);
+          }
         }
         if (t.status)
           return t.status;
