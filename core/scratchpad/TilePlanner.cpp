@@ -310,11 +310,15 @@ size_t readerOf(const Operand &op) {
   return op.reader == SIZE_MAX ? op.engine : op.reader;
 }
 
-// True for an input the fill loads in pieces (Problem::fillPieces): read by
-// compute engine 0 and depending on fillDim.
-bool fillPieced(const Problem &p, const Operand &op) {
+// True for input k the fill loads in pieces (Problem::fillPieces): read by
+// compute engine 0, depending on fillDim and not in Problem::fillAhead.
+bool fillPieced(const Problem &p, size_t k) {
+  const Operand &op = p.operands[k];
   return op.role == Role::Input && readerOf(op) == 0 &&
-         std::find(op.dims.begin(), op.dims.end(), p.fillDim) != op.dims.end();
+         std::find(op.dims.begin(), op.dims.end(), p.fillDim) !=
+             op.dims.end() &&
+         std::find(p.fillAhead.begin(), p.fillAhead.end(), k) ==
+             p.fillAhead.end();
 }
 
 // What one block of an operand moves through DMA for the (clipped) tile
@@ -383,10 +387,10 @@ unsigned fillPieceCount(const Problem &p, const Tiling &t, const Machine &m) {
   const double perTransfer = double(m.latencyCycles + m.transferOverhead);
   // Per pieced operand: instructions, and the cycles its bytes and rows take.
   std::vector<std::pair<double, double>> pieced;
-  for (const Operand &op : p.operands) {
-    if (!fillPieced(p, op))
+  for (size_t k = 0; k < no; ++k) {
+    if (!fillPieced(p, k))
       continue;
-    Dma d = dmaOf(op, clipped, m);
+    Dma d = dmaOf(p.operands[k], clipped, m);
     if (d.moves())
       pieced.push_back({d.n, std::max(d.chan, d.rows)});
   }
@@ -405,11 +409,16 @@ unsigned fillPieceCount(const Problem &p, const Tiling &t, const Machine &m) {
   double bestEnd = HUGE_VAL;
   for (unsigned g = 1; g <= most; ++g) {
     double load = 0, end = 0, extra = 0;
+    // Instructions per piece as predictCycles issues them: none for an
+    // operand without transfers (a MOVE from on chip: no DRAM latency).
+    auto perPiece = [g](double n) {
+      return n > 0 ? std::max(1.0, std::ceil(n / g)) : 0.0;
+    };
     for (auto &[n, move] : pieced)
-      extra += (double(g) * std::max(1.0, std::ceil(n / g)) - n) * perTransfer;
+      extra += (double(g) * perPiece(n) - n) * perTransfer;
     for (unsigned i = 0; i < g; ++i) {
       for (auto &[n, move] : pieced)
-        load += std::max(1.0, std::ceil(n / g)) * perTransfer + move / g;
+        load += perPiece(n) * perTransfer + move / g;
       end = std::max(end, load + c0 * double(g - i) / double(g));
     }
     end = std::max(end + rest, dma + extra);
@@ -534,9 +543,7 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
     // The pipeline fill in pieces (Problem::fillPieces): on the first step,
     // the loads engine 0 reads that depend on fillDim.
     const unsigned pieces = first ? firstPieces : 1;
-    auto pieced = [&](size_t k) {
-      return pieces > 1 && fillPieced(p, p.operands[k]);
-    };
+    auto pieced = [&](size_t k) { return pieces > 1 && fillPieced(p, k); };
     auto loadWhole = [&](size_t k) {
       const Dma &d = dma(k);
       if (!d.moves())

@@ -408,8 +408,12 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     ops[oAdd].engine = 1;
     // The order the step code below issues its loads in.
     p.loadOrder = {oAct, oWgt, oParam, oOnes, oBw, oBias, oAdd};
-    if (o.prefetchable) // the constant loads first (weight prefetch)
+    if (o.prefetchable) { // the constant loads first (weight prefetch)
       p.firstLoadOrder = {oWgt, oParam, oOnes, oBw, oBias, oAct, oAdd};
+      // The fill pieces the input alone: the weights move to the layer
+      // before (the code below loads them whole ahead of the pieces).
+      p.fillAhead = {oWgt};
+    }
     // Layer cascading: the input block comes by MOVE from OUT (the spec's
     // MOVE: one row a cycle on the LOAD engine, padding included, no DRAM
     // access and so no DRAM latency and no share of the DRAM channel), the
@@ -650,12 +654,20 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
       }
     };
     if (pieces > 1) {
+      // Weights a prefetching layer loads whole, ahead of the input's
+      // pieces (Problem::fillAhead): weight prefetch moves them into the
+      // layer before.
+      const bool wgtAhead = std::find(p.fillAhead.begin(), p.fillAhead.end(),
+                                      size_t(oWgt)) != p.fillAhead.end();
+      if (wgtAhead)
+        loadWgt(0, ri1 - ri0);
       loadBias();
       for (int64_t k = 0; k < pieces; ++k) {
         const int64_t q0 = (ri1 - ri0) * k / pieces,
                       q1 = (ri1 - ri0) * (k + 1) / pieces;
         loadAct(q0, q1);
-        loadWgt(q0, q1);
+        if (!wgtAhead)
+          loadWgt(q0, q1);
       }
       loadParam();
       loadAdd();

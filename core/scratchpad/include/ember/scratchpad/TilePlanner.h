@@ -135,6 +135,12 @@ struct Problem {
   // takes max(1, transfers / pieces) DMA instructions.
   size_t fillDim = SIZE_MAX;
   unsigned fillPieces = 1;
+  // Cycle model only: operands the fill loads whole, ahead of the pieces,
+  // although they depend on fillDim (a backend that prefetches them across
+  // layers: in a network they arrive while the layer before computes, so
+  // splitting them would only add DMA latencies to the layer run alone and
+  // would make the pieces look dearer than they are where it counts).
+  std::vector<size_t> fillAhead;
 };
 
 // The DMA side of a machine, as a target declares it (the NPU: from its
