@@ -154,6 +154,44 @@ TEST(Scratchpad, TilesFitDoubleBuffered) {
   EXPECT_EQ(aBegins, t.blocks[0]);
 }
 
+TEST(Scratchpad, SingleBufferFallbackFreesTheLargestOperandFirst) {
+  // Two inputs over 8 units in a 100-row space, 10 and 4 rows per unit.
+  // Tile 4 (two blocks) double-buffered needs 80 + 32 rows: it does not fit,
+  // but with the fallback the larger input takes one slot (40 + 32 = 72);
+  // tile 6 needs both single-buffered (60 + 24). Without the fallback
+  // neither fits.
+  Problem p;
+  p.spaces = {{"buf", 100}};
+  p.dims = {{"r", 8, false, {}}};
+  Operand a;
+  a.name = "a";
+  a.dims = {0};
+  a.footprint = [](const std::vector<int64_t> &t) {
+    return uint64_t(10 * t[0]);
+  };
+  Operand b = a;
+  b.name = "b";
+  b.footprint = [](const std::vector<int64_t> &t) {
+    return uint64_t(4 * t[0]);
+  };
+  p.operands = {a, b};
+  Tiling t;
+  t.tile = {4};
+  t.order = {0};
+  EXPECT_FALSE(evaluate(p, {}, t));
+  p.singleBufferFallback = true;
+  ASSERT_TRUE(evaluate(p, {}, t));
+  EXPECT_EQ(t.slots, (std::vector<unsigned>{1, 2}));
+  EXPECT_EQ(t.used[0], 72u);
+  t.tile = {6};
+  ASSERT_TRUE(evaluate(p, {}, t));
+  EXPECT_EQ(t.slots, (std::vector<unsigned>{1, 1}));
+  t.tile = {7}; // 70 + 28 single-buffered: fits; 8 is one block (80 + 32)
+  EXPECT_TRUE(evaluate(p, {}, t));
+  t.tile = {8};
+  EXPECT_FALSE(evaluate(p, {}, t));
+}
+
 TEST(Scratchpad, NothingFitsNamesTheSpaces) {
   Problem p = matmul(64, 64, 64, 3, 4096);
   PlanResult r = planTiles(p);

@@ -141,6 +141,12 @@ struct Problem {
   // splitting them would only add DMA latencies to the layer run alone and
   // would make the pieces look dearer than they are where it counts).
   std::vector<size_t> fillAhead;
+  // A tiling that double buffering does not fit may single-buffer operands
+  // (the largest first, per space that overflows): their next block then
+  // loads only after the step that last read the slot. For a cost model,
+  // which can weigh the lost overlap against, say, a weight stream reloaded
+  // per block of smaller tiles; false: such tilings do not fit.
+  bool singleBufferFallback = false;
 };
 
 // The DMA side of a machine, as a target declares it (the NPU: from its
