@@ -96,6 +96,30 @@ bool evaluate(const Problem &p, const PlanOptions &o, Tiling &t) {
       t.dmaBytes += blocks * op.bytes(t.tile);
     }
   }
+  // Problem::singleBufferFallback: in a space that double buffering
+  // overflows, the largest double-buffered inputs compute engine 0 reads
+  // take one slot until the space fits.
+  if (p.singleBufferFallback)
+    for (size_t s = 0; s < p.spaces.size(); ++s) {
+      if (!p.spaces[s].capacity || t.used[s] <= p.spaces[s].capacity)
+        continue;
+      std::vector<std::pair<uint64_t, size_t>> two;
+      for (size_t k = 0; k < p.operands.size(); ++k)
+        if (p.operands[k].space == s && t.slots[k] == 2 &&
+            p.operands[k].footprint && p.operands[k].role == Role::Input &&
+            (p.operands[k].reader == SIZE_MAX ? p.operands[k].engine
+                                              : p.operands[k].reader) == 0)
+          two.push_back({p.operands[k].footprint(t.tile), k});
+      std::sort(two.begin(), two.end(), [](const auto &a, const auto &b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+      });
+      for (const auto &[n, k] : two) {
+        if (t.used[s] <= p.spaces[s].capacity)
+          break;
+        t.slots[k] = 1;
+        t.used[s] -= n;
+      }
+    }
   for (size_t s = 0; s < p.spaces.size(); ++s)
     if (p.spaces[s].capacity && t.used[s] > p.spaces[s].capacity)
       fits = false;
@@ -128,11 +152,20 @@ PlanResult planTiles(const Problem &p, const PlanOptions &o) {
   // its dims has more than one tile), so it is tested with the first.
   PlanOptions fitOnly = o; // fit does not need the (maybe costly) cost
   fitOnly.cost = nullptr;
-  auto fitsWith = [&](std::vector<int64_t> tile) {
+  // Problem::singleBufferFallback: the greedy dim's sizes are scored from
+  // the largest that fits double-buffered too, so that the tilings scored
+  // without the fallback are all scored with it.
+  Problem strict;
+  if (p.singleBufferFallback) {
+    strict = p;
+    strict.singleBufferFallback = false;
+  }
+  auto fitsWith = [&](std::vector<int64_t> tile, bool fallback) {
     Tiling t;
     t.tile = std::move(tile);
     t.order = orders.front();
-    return evaluate(p, fitOnly, t);
+    return evaluate(fallback || !p.singleBufferFallback ? p : strict, fitOnly,
+                    t);
   };
   bool found = false;
   std::vector<size_t> pick(nd, 0);
@@ -148,22 +181,33 @@ PlanResult planTiles(const Problem &p, const PlanOptions &o) {
       // Largest fitting candidate: the full extent first (a single tile
       // may need fewer slots, so fit is monotone only below it).
       const std::vector<int64_t> &c = cand[greedy];
-      long best = long(c.size()) - 1;
-      tile[greedy] = c.back();
-      if (!fitsWith(tile)) {
-        long lo = -1, hi = long(c.size()) - 2; // fits(c[lo]) (or lo = -1)
-        while (lo < hi) {
-          long mid = lo + (hi - lo + 1) / 2;
-          tile[greedy] = c[size_t(mid)];
-          if (fitsWith(tile))
-            lo = mid;
-          else
-            hi = mid - 1;
+      auto largest = [&](bool fallback) {
+        long best = long(c.size()) - 1;
+        tile[greedy] = c.back();
+        if (!fitsWith(tile, fallback)) {
+          long lo = -1, hi = long(c.size()) - 2; // fits(c[lo]) (or lo = -1)
+          while (lo < hi) {
+            long mid = lo + (hi - lo + 1) / 2;
+            tile[greedy] = c[size_t(mid)];
+            if (fitsWith(tile, fallback))
+              lo = mid;
+            else
+              hi = mid - 1;
+          }
+          best = lo;
         }
-        best = lo;
+        return best;
+      };
+      for (bool fallback : {true, false}) {
+        if (!fallback && !p.singleBufferFallback)
+          break;
+        const long best = largest(fallback);
+        for (long i = best; i >= 0 && best - i <= long(o.greedyAlternatives);
+             --i)
+          if (std::find(sizes.begin(), sizes.end(), c[size_t(i)]) ==
+              sizes.end())
+            sizes.push_back(c[size_t(i)]);
       }
-      for (long i = best; i >= 0 && best - i <= long(o.greedyAlternatives); --i)
-        sizes.push_back(c[size_t(i)]);
     } else {
       sizes.push_back(1);
     }
@@ -310,11 +354,15 @@ size_t readerOf(const Operand &op) {
   return op.reader == SIZE_MAX ? op.engine : op.reader;
 }
 
-// True for an input the fill loads in pieces (Problem::fillPieces): read by
-// compute engine 0 and depending on fillDim.
-bool fillPieced(const Problem &p, const Operand &op) {
+// True for input k the fill loads in pieces (Problem::fillPieces): read by
+// compute engine 0, depending on fillDim and not in Problem::fillAhead.
+bool fillPieced(const Problem &p, size_t k) {
+  const Operand &op = p.operands[k];
   return op.role == Role::Input && readerOf(op) == 0 &&
-         std::find(op.dims.begin(), op.dims.end(), p.fillDim) != op.dims.end();
+         std::find(op.dims.begin(), op.dims.end(), p.fillDim) !=
+             op.dims.end() &&
+         std::find(p.fillAhead.begin(), p.fillAhead.end(), k) ==
+             p.fillAhead.end();
 }
 
 // What one block of an operand moves through DMA for the (clipped) tile
@@ -383,10 +431,10 @@ unsigned fillPieceCount(const Problem &p, const Tiling &t, const Machine &m) {
   const double perTransfer = double(m.latencyCycles + m.transferOverhead);
   // Per pieced operand: instructions, and the cycles its bytes and rows take.
   std::vector<std::pair<double, double>> pieced;
-  for (const Operand &op : p.operands) {
-    if (!fillPieced(p, op))
+  for (size_t k = 0; k < no; ++k) {
+    if (!fillPieced(p, k))
       continue;
-    Dma d = dmaOf(op, clipped, m);
+    Dma d = dmaOf(p.operands[k], clipped, m);
     if (d.moves())
       pieced.push_back({d.n, std::max(d.chan, d.rows)});
   }
@@ -405,11 +453,16 @@ unsigned fillPieceCount(const Problem &p, const Tiling &t, const Machine &m) {
   double bestEnd = HUGE_VAL;
   for (unsigned g = 1; g <= most; ++g) {
     double load = 0, end = 0, extra = 0;
+    // Instructions per piece as predictCycles issues them: none for an
+    // operand without transfers (a MOVE from on chip: no DRAM latency).
+    auto perPiece = [g](double n) {
+      return n > 0 ? std::max(1.0, std::ceil(n / g)) : 0.0;
+    };
     for (auto &[n, move] : pieced)
-      extra += (double(g) * std::max(1.0, std::ceil(n / g)) - n) * perTransfer;
+      extra += (double(g) * perPiece(n) - n) * perTransfer;
     for (unsigned i = 0; i < g; ++i) {
       for (auto &[n, move] : pieced)
-        load += std::max(1.0, std::ceil(n / g)) * perTransfer + move / g;
+        load += perPiece(n) * perTransfer + move / g;
       end = std::max(end, load + c0 * double(g - i) / double(g));
     }
     end = std::max(end + rest, dma + extra);
@@ -534,9 +587,7 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
     // The pipeline fill in pieces (Problem::fillPieces): on the first step,
     // the loads engine 0 reads that depend on fillDim.
     const unsigned pieces = first ? firstPieces : 1;
-    auto pieced = [&](size_t k) {
-      return pieces > 1 && fillPieced(p, p.operands[k]);
-    };
+    auto pieced = [&](size_t k) { return pieces > 1 && fillPieced(p, k); };
     auto loadWhole = [&](size_t k) {
       const Dma &d = dma(k);
       if (!d.moves())

@@ -154,6 +154,44 @@ TEST(Scratchpad, TilesFitDoubleBuffered) {
   EXPECT_EQ(aBegins, t.blocks[0]);
 }
 
+TEST(Scratchpad, SingleBufferFallbackFreesTheLargestOperandFirst) {
+  // Two inputs over 8 units in a 100-row space, 10 and 4 rows per unit.
+  // Tile 4 (two blocks) double-buffered needs 80 + 32 rows: it does not fit,
+  // but with the fallback the larger input takes one slot (40 + 32 = 72);
+  // tile 6 needs both single-buffered (60 + 24). Without the fallback
+  // neither fits.
+  Problem p;
+  p.spaces = {{"buf", 100}};
+  p.dims = {{"r", 8, false, {}}};
+  Operand a;
+  a.name = "a";
+  a.dims = {0};
+  a.footprint = [](const std::vector<int64_t> &t) {
+    return uint64_t(10 * t[0]);
+  };
+  Operand b = a;
+  b.name = "b";
+  b.footprint = [](const std::vector<int64_t> &t) {
+    return uint64_t(4 * t[0]);
+  };
+  p.operands = {a, b};
+  Tiling t;
+  t.tile = {4};
+  t.order = {0};
+  EXPECT_FALSE(evaluate(p, {}, t));
+  p.singleBufferFallback = true;
+  ASSERT_TRUE(evaluate(p, {}, t));
+  EXPECT_EQ(t.slots, (std::vector<unsigned>{1, 2}));
+  EXPECT_EQ(t.used[0], 72u);
+  t.tile = {6};
+  ASSERT_TRUE(evaluate(p, {}, t));
+  EXPECT_EQ(t.slots, (std::vector<unsigned>{1, 1}));
+  t.tile = {7}; // 70 + 28 single-buffered: fits; 8 is one block (80 + 32)
+  EXPECT_TRUE(evaluate(p, {}, t));
+  t.tile = {8};
+  EXPECT_FALSE(evaluate(p, {}, t));
+}
+
 TEST(Scratchpad, NothingFitsNamesTheSpaces) {
   Problem p = matmul(64, 64, 64, 3, 4096);
   PlanResult r = planTiles(p);
@@ -467,6 +505,86 @@ TEST(Scratchpad, FillInPieces) {
   compute = 40;
   EXPECT_EQ(fillPieceCount(p, t, m), 1u);
   EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 204);
+}
+
+TEST(Scratchpad, FillPiecesOfAnOnChipInputPayNoLatency) {
+  // An input copied on chip (Operand::onChip, no transfers: a MOVE) of 320
+  // rows over 4 tiles, 320 compute cycles, DMA latency + overhead 64: its
+  // pieces cost no latency, so 4 pieces (80 + 320 = 400), as predictCycles
+  // walks them; a latency per piece (as the count once charged) made 2
+  // pieces look best (max(224 + 320, 448 + 160) = 608 against 656 for 4).
+  Problem p;
+  p.spaces = {{"buf", 0}};
+  p.dims = {{"r", 4, true, {4}}};
+  Operand in;
+  in.name = "in";
+  in.dims = {0};
+  in.onChip = true;
+  in.footprint = [](const std::vector<int64_t> &t) { return uint64_t(t[0]); };
+  in.rows = [](const std::vector<int64_t> &t) { return uint64_t(80 * t[0]); };
+  in.transfers = [](const std::vector<int64_t> &) { return uint64_t(0); };
+  p.operands = {in};
+  p.compute = [](const Tiling &, const std::vector<int64_t> &,
+                 const std::vector<int64_t> &,
+                 const std::vector<StepOperand> &) {
+    return std::vector<uint64_t>{320};
+  };
+  p.fillDim = 0;
+  p.fillPieces = 4;
+  Machine m;
+  m.bytesPerCycle = 16;
+  m.latencyCycles = 60;
+  m.transferOverhead = 4;
+  Tiling t;
+  t.tile = {4};
+  t.order = {0};
+  ASSERT_TRUE(evaluate(p, {}, t));
+  EXPECT_EQ(fillPieceCount(p, t, m), 4u);
+  EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 400);
+}
+
+TEST(Scratchpad, FillAheadOperandsAreLoadedWholeBeforeThePieces) {
+  // The input above plus 1 KB of weights (one transfer, 64 channel cycles)
+  // along the same dim. Pieced together, each piece of the weights pays a
+  // latency and 2 pieces are best (max(256 + 320, 512 + 160) = 672). With
+  // the weights in fillAhead (a backend that prefetches them across layers)
+  // they load whole first (128) and the input alone is pieced: 4 pieces,
+  // 128 + 80 + 320 = 528.
+  Problem p;
+  p.spaces = {{"buf", 0}};
+  p.dims = {{"r", 4, true, {4}}};
+  Operand in;
+  in.name = "in";
+  in.dims = {0};
+  in.onChip = true;
+  in.footprint = [](const std::vector<int64_t> &t) { return uint64_t(t[0]); };
+  in.rows = [](const std::vector<int64_t> &t) { return uint64_t(80 * t[0]); };
+  in.transfers = [](const std::vector<int64_t> &) { return uint64_t(0); };
+  Operand w;
+  w.name = "w";
+  w.dims = {0};
+  w.footprint = [](const std::vector<int64_t> &t) { return uint64_t(t[0]); };
+  w.bytes = [](const std::vector<int64_t> &t) { return uint64_t(256 * t[0]); };
+  p.operands = {in, w};
+  p.compute = [](const Tiling &, const std::vector<int64_t> &,
+                 const std::vector<int64_t> &,
+                 const std::vector<StepOperand> &) {
+    return std::vector<uint64_t>{320};
+  };
+  p.fillDim = 0;
+  p.fillPieces = 4;
+  Machine m;
+  m.bytesPerCycle = 16;
+  m.latencyCycles = 60;
+  m.transferOverhead = 4;
+  Tiling t;
+  t.tile = {4};
+  t.order = {0};
+  ASSERT_TRUE(evaluate(p, {}, t));
+  EXPECT_EQ(fillPieceCount(p, t, m), 2u);
+  p.fillAhead = {1};
+  EXPECT_EQ(fillPieceCount(p, t, m), 4u);
+  EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 528);
 }
 
 TEST(Scratchpad, PaddingRowsOverlapTheLatency) {

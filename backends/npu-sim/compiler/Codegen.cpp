@@ -251,6 +251,10 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   p.greedyDim = dY;
   p.fillDim = dKc;
   p.fillPieces = std::max(1u, o.fillPieces);
+  // The cost model may single-buffer an operand that double buffering
+  // does not fit (Problem::singleBufferFallback); DMA-bytes tiling keeps
+  // double buffering.
+  p.singleBufferFallback = o.cycleTiling;
   // Output units (pixels or lines) -> conv lines, conv rows, input lines.
   auto convLines = [&](int64_t y) {
     return pool ? (y - 1) * g.pool.s + g.pool.kh : y;
@@ -408,8 +412,12 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     ops[oAdd].engine = 1;
     // The order the step code below issues its loads in.
     p.loadOrder = {oAct, oWgt, oParam, oOnes, oBw, oBias, oAdd};
-    if (o.prefetchable) // the constant loads first (weight prefetch)
+    if (o.prefetchable) { // the constant loads first (weight prefetch)
       p.firstLoadOrder = {oWgt, oParam, oOnes, oBw, oBias, oAct, oAdd};
+      // The fill pieces the input alone: the weights move to the layer
+      // before (the code below loads them whole ahead of the pieces).
+      p.fillAhead = {oWgt};
+    }
     // Layer cascading: the input block comes by MOVE from OUT (the spec's
     // MOVE: one row a cycle on the LOAD engine, padding included, no DRAM
     // access and so no DRAM latency and no share of the DRAM channel), the
@@ -545,6 +553,9 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   for (size_t s = 0; s < steps.size(); ++s) {
     const sp::Step &st = steps[s];
     StepCode &sc = code.steps[s];
+    for (size_t k = 0; k < p.operands.size() && s > 0; ++k)
+      sc.afterPrev = sc.afterPrev || (t.slots[k] == 1 && t.blocks[k] > 1 &&
+                                      st.operands[k].begins);
     auto slot = [&](int op) {
       return slots.base[size_t(op)][st.operands[size_t(op)].slot];
     };
@@ -650,12 +661,20 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
       }
     };
     if (pieces > 1) {
+      // Weights a prefetching layer loads whole, ahead of the input's
+      // pieces (Problem::fillAhead): weight prefetch moves them into the
+      // layer before.
+      const bool wgtAhead = std::find(p.fillAhead.begin(), p.fillAhead.end(),
+                                      size_t(oWgt)) != p.fillAhead.end();
+      if (wgtAhead)
+        loadWgt(0, ri1 - ri0);
       loadBias();
       for (int64_t k = 0; k < pieces; ++k) {
         const int64_t q0 = (ri1 - ri0) * k / pieces,
                       q1 = (ri1 - ri0) * (k + 1) / pieces;
         loadAct(q0, q1);
-        loadWgt(q0, q1);
+        if (!wgtAhead)
+          loadWgt(q0, q1);
       }
       loadParam();
       loadAdd();
@@ -1302,15 +1321,19 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     if (!c.steps.empty())
       emit(c.steps[0].loads, int32_t(i));
     for (size_t s = 0; s < c.steps.size(); ++s) {
-      if (s + 1 < c.steps.size())
-        emit(c.steps[s + 1].loads, int32_t(i));
-      else if (i + 1 < codes.size()) { // counted as the layer they run in
+      const bool after = s + 1 < c.steps.size() && c.steps[s + 1].afterPrev;
+      if (s + 1 < c.steps.size()) {
+        if (!after)
+          emit(c.steps[s + 1].loads, int32_t(i));
+      } else if (i + 1 < codes.size()) { // counted as the layer they run in
         out.layers[i + 1].prefetchFirst = out.insns.size();
         emit(early[i + 1], int32_t(i));
         out.layers[i + 1].prefetchEnd = out.insns.size();
       }
       emit(c.steps[s].compute, int32_t(i));
       emit(c.steps[s].tail, int32_t(i));
+      if (after)
+        emit(c.steps[s + 1].loads, int32_t(i));
     }
     info.endInsn = out.insns.size();
   }

@@ -13,6 +13,10 @@ using npu::Insn;
 
 struct StepCode {
   std::vector<Insn> loads, compute, tail;
+  // Its loads write a single slot (a single-buffered operand's next block,
+  // Problem::singleBufferFallback) that the step before still reads: they
+  // are issued after that step's compute, not ahead of it.
+  bool afterPrev = false;
 };
 
 // Byte address of row `p` of channel tile `t` of tensor `k`.

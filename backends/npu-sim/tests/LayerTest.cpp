@@ -384,6 +384,31 @@ TEST(NpuLayer, PointwiseFlat) {
   runCase(convCase(s, 2), describe(s));
 }
 
+TEST(NpuLayer, SingleBufferedInputBlocks) {
+  // A pointwise layer on 7x7 with 128 input tiles per pixel (ResNet-50's
+  // 2048 -> 512 at DIM 16) and 4 output tiles: 49 pixels do not fit ACT,
+  // and double-buffered blocks only fit 2048 / 128 = 16 pixels, each block
+  // streaming all the weights. The cost model single-buffers the input
+  // (Problem::singleBufferFallback) in two blocks; the second block's
+  // loads must wait for the first block's GEMMs (StepCode::afterPrev), or
+  // they overwrite rows still read: the result would differ.
+  ConvSpec s;
+  s.C = 128 * npu::kDim, s.K = 4 * npu::kDim, s.H = s.W = 7, s.kh = s.kw = 1;
+  s.pt = s.pl = s.pb = s.pr = 0;
+  Program p;
+  runCase(convCase(s, 17), describe(s), {}, &p);
+  if (HasFatalFailure())
+    return;
+  ASSERT_EQ(p.layers.size(), 1u);
+  const std::vector<int64_t> &tile = p.layers[0].choice.tile; // n, p, ko, kc
+  ASSERT_EQ(tile.size(), 4u);
+  if (npu::kDim == 16 && npu::memRows(EMBER_NPU_MEM_ACT) == 4096) {
+    EXPECT_GT(tile[1] * 128 * 2, npu::memRows(EMBER_NPU_MEM_ACT))
+        << "the input is not single-buffered: " << p.layers[0].tiling;
+    EXPECT_LT(tile[1], 49) << p.layers[0].tiling;
+  }
+}
+
 TEST(NpuLayer, FillInPiecesAndMergedInputLoads) {
   // A pointwise layer on a small map with many input tiles (as MobileNetV2's
   // 14x14 projections; at DIM 16, 40 input and 4 output tiles): one 2-D LOAD

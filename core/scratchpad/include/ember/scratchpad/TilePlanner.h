@@ -135,6 +135,18 @@ struct Problem {
   // takes max(1, transfers / pieces) DMA instructions.
   size_t fillDim = SIZE_MAX;
   unsigned fillPieces = 1;
+  // Cycle model only: operands the fill loads whole, ahead of the pieces,
+  // although they depend on fillDim (a backend that prefetches them across
+  // layers: in a network they arrive while the layer before computes, so
+  // splitting them would only add DMA latencies to the layer run alone and
+  // would make the pieces look dearer than they are where it counts).
+  std::vector<size_t> fillAhead;
+  // A tiling that double buffering does not fit may single-buffer operands
+  // (the largest first, per space that overflows): their next block then
+  // loads only after the step that last read the slot. For a cost model,
+  // which can weigh the lost overlap against, say, a weight stream reloaded
+  // per block of smaller tiles; false: such tilings do not fit.
+  bool singleBufferFallback = false;
 };
 
 // The DMA side of a machine, as a target declares it (the NPU: from its
