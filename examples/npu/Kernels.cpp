@@ -10,6 +10,7 @@
 #include "Kernels.h"
 
 #include "ember/npu/Arith.h"
+#include "ember/npu/Builders.h"
 
 #include <cstring>
 #include <functional>
@@ -76,58 +77,24 @@ std::vector<Insn> pipeline(int steps, bool db, const Insn &prologue,
     st.store.signal |= db ? ch(S, V) : ch(S, L);
     prog.push_back(st.store);
   }
-  Insn fin;
-  fin.op = Opcode::FINISH;
-  prog.push_back(fin);
+  prog.push_back(makeInsn(Opcode::FINISH));
   return prog;
 }
 
+// Shorthands over ember/npu/Builders.h for these kernels' fixed operands.
 Insn load(int mem, int64_t sram, uint64_t dram, int64_t ysize, int64_t xsize,
           int64_t stride) {
-  Insn i;
-  i.op = Opcode::LOAD;
-  i.mem = mem;
-  i.sram = sram;
-  i.dram = static_cast<int64_t>(dram);
-  i.ysize = ysize;
-  i.xsize = xsize;
-  i.stride = stride;
-  return i;
+  return loadInsn(mem, sram, static_cast<int64_t>(dram), ysize, xsize, stride);
 }
 
 Insn store(int64_t sram, uint64_t dram, int64_t rows) {
-  Insn i = load(EMBER_NPU_MEM_OUT, sram, dram, 1, rows, rows);
-  i.op = Opcode::STORE;
-  return i;
-}
-
-Insn gemm(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,
-          int64_t outer, int64_t actOstride, int64_t accOstride) {
-  Insn i;
-  i.op = Opcode::GEMM;
-  i.reset = reset;
-  i.acc = acc;
-  i.act = act;
-  i.wgt = wgt;
-  i.inner = inner;
-  i.outer = outer;
-  i.act_ostride = actOstride;
-  i.acc_ostride = accOstride;
-  return i;
+  return storeInsn(EMBER_NPU_MEM_OUT, sram, static_cast<int64_t>(dram), 1, rows,
+                   rows);
 }
 
 Insn requant(int64_t dst, int64_t src, int64_t rows, int64_t param, int zp,
              bool relu) {
-  Insn i;
-  i.op = Opcode::REQUANT;
-  i.dst = dst;
-  i.src = src;
-  i.rows = rows;
-  i.param = param;
-  i.zp = zp;
-  i.min = relu ? zp : -128;
-  i.max = 127;
-  return i;
+  return requantInsn(dst, src, rows, param, zp, relu ? zp : -128, 127);
 }
 
 struct Quant {
@@ -252,8 +219,8 @@ Kernel buildGemm(int m, int k, int n, bool db, uint32_t seed) {
       }
     }
     for (int ki = 0; ki < kt; ++ki) {
-      st.gemms.push_back(gemm(ki == 0, accBase, actBase + int64_t(ki) * mb,
-                              wgtBase + int64_t(ki) * kDim, mb, 1, 0, 0));
+      st.gemms.push_back(gemmInsn(ki == 0, accBase, actBase + int64_t(ki) * mb,
+                                  wgtBase + int64_t(ki) * kDim, mb, 1, 0, 0));
       if (ni == 0 && ki > 0 && ki % perPiece == 0)
         st.gemms.back().wait |=
             ch(L, G); // the first GEMM's wait is added by pipeline()
@@ -369,10 +336,10 @@ Kernel buildConv3x3(int h, int w, int c, int f, bool db, uint32_t seed) {
     }
     for (int ci = 0; ci < ct; ++ci) {
       for (int tap = 0; tap < 9; ++tap) {
-        st.gemms.push_back(
-            gemm(ci == 0 && tap == 0, accBase,
-                 actBase + int64_t(ci) * blockRows + (tap / 3) * pw + tap % 3,
-                 wgtBase + (int64_t(tap) * ct + ci) * kDim, w, yb, pw, w));
+        st.gemms.push_back(gemmInsn(
+            ci == 0 && tap == 0, accBase,
+            actBase + int64_t(ci) * blockRows + (tap / 3) * pw + tap % 3,
+            wgtBase + (int64_t(tap) * ct + ci) * kDim, w, yb, pw, w));
         if (db && fi == 0 && ci > 0 && ci % tilesPerGroup == 0 && tap == 0)
           st.gemms.back().wait |=
               ch(L, G); // the first GEMM's wait is added by pipeline()

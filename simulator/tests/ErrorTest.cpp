@@ -2,6 +2,7 @@
 //===//
 #include "NpuTestUtil.h"
 #include "ProgramGen.h"
+#include "ember/npu/Builders.h"
 
 #include <gtest/gtest.h>
 
@@ -13,21 +14,15 @@ namespace {
 constexpr uint32_t kLoadToGemm =
     1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_GEMM);
 
-Insn op(Opcode o) {
-  Insn i;
-  i.op = o;
-  return i;
-}
-
 Insn gemm1() {
-  Insn g = op(Opcode::GEMM);
+  Insn g = makeInsn(Opcode::GEMM);
   g.inner = 1;
   g.outer = 1;
   return g;
 }
 
 Insn load1(int64_t dram) {
-  Insn l = op(Opcode::LOAD);
+  Insn l = makeInsn(Opcode::LOAD);
   l.ysize = 1;
   l.xsize = 1;
   l.dram = dram;
@@ -50,7 +45,7 @@ protected:
 };
 
 TEST_P(Errors, UnknownOpcode) {
-  std::vector<Word> w = encodeAll({gemm1(), op(Opcode::FINISH)});
+  std::vector<Word> w = encodeAll({gemm1(), makeInsn(Opcode::FINISH)});
   w.insert(w.begin() + 1, Word{0xc8, 0});
   RunOutput r = run(w);
   EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM);
@@ -58,7 +53,7 @@ TEST_P(Errors, UnknownOpcode) {
 }
 
 TEST_P(Errors, ReservedBits) {
-  std::vector<Word> w = encodeAll({op(Opcode::FINISH)});
+  std::vector<Word> w = encodeAll({makeInsn(Opcode::FINISH)});
   w[0].hi |= 1ull << 60;
   RunOutput r = run(w);
   EXPECT_EQ(r.error, "instruction 0: reserved bits set for finish");
@@ -68,7 +63,7 @@ TEST_P(Errors, SramOutOfRange) {
   Insn g = gemm1();
   g.acc = EMBER_NPU_ACC_ROWS - 2;
   g.inner = 4;
-  RunOutput r = run(std::vector<Insn>{load1(0), g, op(Opcode::FINISH)});
+  RunOutput r = run(std::vector<Insn>{load1(0), g, makeInsn(Opcode::FINISH)});
   EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM);
   EXPECT_NE(r.error.find("instruction 1: acc rows"), std::string::npos)
       << r.error;
@@ -76,20 +71,21 @@ TEST_P(Errors, SramOutOfRange) {
 
 TEST_P(Errors, RequantBiasRowBeyondAcc) {
   // mult and shift fit in the last two ACC rows; the bias row would not.
-  Insn q = op(Opcode::REQUANT);
+  Insn q = makeInsn(Opcode::REQUANT);
   q.rows = 1;
   q.param = EMBER_NPU_ACC_ROWS - 2;
-  EXPECT_EQ(run(std::vector<Insn>{q, op(Opcode::FINISH)}).status,
+  EXPECT_EQ(run(std::vector<Insn>{q, makeInsn(Opcode::FINISH)}).status,
             EMBER_NPU_STATUS_OK);
   q.bias = 1;
-  RunOutput r = run(std::vector<Insn>{q, op(Opcode::FINISH)});
+  RunOutput r = run(std::vector<Insn>{q, makeInsn(Opcode::FINISH)});
   EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM);
   EXPECT_NE(r.error.find("instruction 0: param rows"), std::string::npos)
       << r.error;
 }
 
 TEST_P(Errors, DmaBeyondDram) {
-  RunOutput r = run(std::vector<Insn>{load1(4096 - 4), op(Opcode::FINISH)});
+  RunOutput r =
+      run(std::vector<Insn>{load1(4096 - 4), makeInsn(Opcode::FINISH)});
   EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM);
   EXPECT_NE(r.error.find("instruction 0: DMA beyond DRAM"), std::string::npos)
       << r.error;
@@ -98,7 +94,7 @@ TEST_P(Errors, DmaBeyondDram) {
 TEST_P(Errors, IllegalTokenBit) {
   Insn g = gemm1();
   g.signal = kLoadToGemm; // GEMM cannot signal on LOAD->GEMM
-  RunOutput r = run(std::vector<Insn>{g, op(Opcode::FINISH)});
+  RunOutput r = run(std::vector<Insn>{g, makeInsn(Opcode::FINISH)});
   EXPECT_NE(r.error.find("instruction 0: signal bit"), std::string::npos)
       << r.error;
 }
@@ -112,7 +108,7 @@ TEST_P(Errors, TokenUnderflowIsDeadlock) {
   Insn g = gemm1();
   g.wait = kLoadToGemm; // nobody ever signals
   RunOutput r =
-      run(std::vector<Insn>{load1(0), gemm1(), g, op(Opcode::FINISH)});
+      run(std::vector<Insn>{load1(0), gemm1(), g, makeInsn(Opcode::FINISH)});
   EXPECT_EQ(r.status, EMBER_NPU_STATUS_EXEC_ERROR);
   EXPECT_EQ(r.error.rfind("instruction 2: ", 0), 0u) << r.error;
   if (GetParam() == EMBER_NPU_EXECUTOR_GOLDEN)
@@ -124,14 +120,15 @@ TEST_P(Errors, TokenUnderflowIsDeadlock) {
         std::string::npos)
         << r.error;
   // The device recovers: a valid program runs afterwards.
-  RunOutput ok = run(std::vector<Insn>{load1(0), gemm1(), op(Opcode::FINISH)});
+  RunOutput ok =
+      run(std::vector<Insn>{load1(0), gemm1(), makeInsn(Opcode::FINISH)});
   EXPECT_EQ(ok.status, EMBER_NPU_STATUS_OK) << ok.error;
 }
 
 TEST_P(Errors, BadPoolGeometry) {
-  Insn p = op(Opcode::POOL);
+  Insn p = makeInsn(Opcode::POOL);
   p.rows = 4; // POOL_* registers are all zero
-  RunOutput r = run(std::vector<Insn>{p, op(Opcode::FINISH)});
+  RunOutput r = run(std::vector<Insn>{p, makeInsn(Opcode::FINISH)});
   EXPECT_EQ(r.status, EMBER_NPU_STATUS_EXEC_ERROR);
   EXPECT_EQ(
       r.error,

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "NpuTestUtil.h"
 #include "ember/npu/Arith.h"
+#include "ember/npu/Builders.h"
 
 #include <gtest/gtest.h>
 
@@ -73,20 +74,14 @@ RunOutput golden(const std::vector<Insn> &program,
   return out;
 }
 
-Insn op(Opcode o) {
-  Insn i;
-  i.op = o;
-  return i;
-}
-
 TEST(NpuGolden, LoadPadsAroundA2DStridedBlock) {
   std::vector<uint8_t> dram(4096);
   for (size_t i = 0; i < dram.size(); ++i)
     dram[i] = static_cast<uint8_t>(i / kDim); // every byte of row r holds r
-  Insn pad = op(Opcode::SETREG);
+  Insn pad = makeInsn(Opcode::SETREG);
   pad.reg = EMBER_NPU_REG_PAD_VALUE;
   pad.value = -1;
-  Insn ld = op(Opcode::LOAD);
+  Insn ld = makeInsn(Opcode::LOAD);
   ld.mem = EMBER_NPU_MEM_ACT;
   ld.sram = 0;
   ld.dram = 3 * kDim; // starts at row 3
@@ -95,7 +90,7 @@ TEST(NpuGolden, LoadPadsAroundA2DStridedBlock) {
   ld.stride = 10; // the second line starts at row 13
   ld.pad_top = 1;
   ld.pad_left = 1;
-  RunOutput r = golden({pad, ld, op(Opcode::FINISH)}, dram);
+  RunOutput r = golden({pad, ld, makeInsn(Opcode::FINISH)}, dram);
   ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
   // 3 x 3 block: a padding line, then [pad, 3, 4] and [pad, 13, 14].
   const int expect[9] = {-1, -1, -1, -1, 3, 4, -1, 13, 14};
@@ -116,7 +111,7 @@ TEST(NpuGolden, GemmIsActTimesWeightTransposeAndAccumulates) {
     dram[1024 + j * kDim] = static_cast<uint8_t>(j);
     dram[1024 + j * kDim + 1] = 1;
   }
-  Insn la = op(Opcode::LOAD);
+  Insn la = makeInsn(Opcode::LOAD);
   la.mem = EMBER_NPU_MEM_ACT;
   la.ysize = 1;
   la.xsize = 1;
@@ -127,7 +122,7 @@ TEST(NpuGolden, GemmIsActTimesWeightTransposeAndAccumulates) {
   lw.stride = kDim;
   lw.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD,
                                             EMBER_NPU_ENGINE_GEMM);
-  Insn g = op(Opcode::GEMM);
+  Insn g = makeInsn(Opcode::GEMM);
   g.reset = 1;
   g.inner = 1;
   g.outer = 1;
@@ -135,7 +130,7 @@ TEST(NpuGolden, GemmIsActTimesWeightTransposeAndAccumulates) {
   Insn g2 = g;
   g2.reset = 0;
   g2.wait = 0;
-  RunOutput r = golden({la, lw, g, g2, op(Opcode::FINISH)}, dram);
+  RunOutput r = golden({la, lw, g, g2, makeInsn(Opcode::FINISH)}, dram);
   ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
   for (int j = 0; j < kDim; ++j) {
     int32_t v;
@@ -159,12 +154,12 @@ TEST(NpuGolden, MaxPoolTwoByTwoStrideTwo) {
                                            {EMBER_NPU_REG_POOL_IN_W, 4},
                                            {EMBER_NPU_REG_POOL_OUT_W, 2}};
   for (const auto &[reg, value] : regs) {
-    Insn s = op(Opcode::SETREG);
+    Insn s = makeInsn(Opcode::SETREG);
     s.reg = reg;
     s.value = value;
     p.push_back(s);
   }
-  Insn ld = op(Opcode::LOAD);
+  Insn ld = makeInsn(Opcode::LOAD);
   ld.mem = EMBER_NPU_MEM_OUT;
   ld.ysize = 1;
   ld.xsize = 16;
@@ -172,12 +167,12 @@ TEST(NpuGolden, MaxPoolTwoByTwoStrideTwo) {
   ld.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD,
                                             EMBER_NPU_ENGINE_VECTOR);
   p.push_back(ld);
-  Insn pool = op(Opcode::POOL);
+  Insn pool = makeInsn(Opcode::POOL);
   pool.dst = 100;
   pool.rows = 4;
   pool.wait = ld.signal;
   p.push_back(pool);
-  p.push_back(op(Opcode::FINISH));
+  p.push_back(makeInsn(Opcode::FINISH));
   RunOutput r = golden(p, dram);
   ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
   const int expect[4] = {11 - 20, 13 - 20, 31 - 20, 33 - 20};

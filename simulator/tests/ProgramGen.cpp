@@ -9,109 +9,6 @@
 
 namespace ember::npu::test {
 
-Insn mk(Opcode op) {
-  Insn i;
-  i.op = op;
-  return i;
-}
-
-Insn loadI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs,
-           int64_t stride, int pt, int pb, int pl, int pr) {
-  Insn i = mk(Opcode::LOAD);
-  i.mem = mem;
-  i.sram = sram;
-  i.dram = dram;
-  i.ysize = ys;
-  i.xsize = xs;
-  i.stride = stride;
-  i.pad_top = pt;
-  i.pad_bottom = pb;
-  i.pad_left = pl;
-  i.pad_right = pr;
-  return i;
-}
-
-Insn moveI(int64_t dst, int64_t src, int64_t ys, int64_t xs, int64_t stride,
-           int pt, int pb, int pl, int pr) {
-  // LOAD's block geometry (Insn has one member per field name), from OUT.
-  Insn i = loadI(0, 0, 0, ys, xs, stride, pt, pb, pl, pr);
-  i.op = Opcode::MOVE;
-  i.dst = dst;
-  i.src = src;
-  return i;
-}
-
-Insn storeI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs,
-            int64_t stride) {
-  Insn i = loadI(mem, sram, dram, ys, xs, stride);
-  i.op = Opcode::STORE;
-  return i;
-}
-
-Insn gemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,
-           int64_t outer, int64_t aos, int64_t cos) {
-  Insn i = mk(Opcode::GEMM);
-  i.reset = reset;
-  i.acc = acc;
-  i.act = act;
-  i.wgt = wgt;
-  i.inner = inner;
-  i.outer = outer;
-  i.act_ostride = aos;
-  i.acc_ostride = cos;
-  return i;
-}
-
-Insn dwgemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,
-             int64_t outer, int64_t aos, int64_t cos, int64_t taps,
-             int64_t stride, bool bias) {
-  Insn i = gemmI(reset, acc, act, wgt, inner, outer, aos, cos);
-  i.op = Opcode::DWGEMM;
-  i.taps = taps;
-  i.stride = stride;
-  i.bias = bias;
-  return i;
-}
-
-Insn requantI(int64_t dst, int64_t src, int64_t rows, int64_t param, int zp,
-              int lo, int hi, bool bias) {
-  Insn i = mk(Opcode::REQUANT);
-  i.dst = dst;
-  i.src = src;
-  i.rows = rows;
-  i.param = param;
-  i.zp = zp;
-  i.min = lo;
-  i.max = hi;
-  i.bias = bias;
-  return i;
-}
-
-Insn vaddI(int64_t dst, int64_t a, int64_t b, int64_t rows) {
-  Insn i = mk(Opcode::VADD);
-  i.dst = dst;
-  i.a = a;
-  i.b = b;
-  i.rows = rows;
-  return i;
-}
-
-Insn poolI(bool avg, int64_t dst, int64_t src, int64_t rows) {
-  Insn i = mk(Opcode::POOL);
-  i.avg = avg;
-  i.dst = dst;
-  i.src = src;
-  i.rows = rows;
-  return i;
-}
-
-Insn setreg(unsigned reg, int64_t value) {
-  Insn i = mk(Opcode::SETREG);
-  i.reg = reg;
-  i.value = value;
-  return i;
-}
-
 namespace {
 
 constexpr int kActM = EMBER_NPU_MEM_ACT, kWgtM = EMBER_NPU_MEM_WGT,
@@ -134,7 +31,7 @@ void putI32(std::vector<uint8_t> &d, uint64_t addr, int32_t v) {
 /// shows it too.
 void dumpOut(SafeProgramBuilder &b, int mem, int64_t row, int64_t rows,
              int64_t dram) {
-  b.add(storeI(mem, row, dram, 1, rows, rows));
+  b.add(storeInsn(mem, row, dram, 1, rows, rows));
 }
 
 } // namespace
@@ -248,7 +145,7 @@ void SafeProgramBuilder::add(Insn insn) {
 }
 
 std::vector<Insn> SafeProgramBuilder::finish() {
-  prog_.push_back(mk(Opcode::FINISH));
+  prog_.push_back(makeInsn(Opcode::FINISH));
   return prog_;
 }
 
@@ -270,9 +167,9 @@ std::vector<TestCase> directedCases() {
       for (int padValue : {0, -128}) {
         SafeProgramBuilder b;
         if (padValue)
-          b.add(setreg(EMBER_NPU_REG_PAD_VALUE, padValue));
+          b.add(setregInsn(EMBER_NPU_REG_PAD_VALUE, padValue));
         int64_t ys = 3, xs = 5, stride = 7;
-        b.add(loadI(mem, 2, 128, ys, xs, stride, p[0], p[1], p[2], p[3]));
+        b.add(loadInsn(mem, 2, 128, ys, xs, stride, p[0], p[1], p[2], p[3]));
         int64_t rows = (ys + p[0] + p[1]) * (xs + p[2] + p[3]);
         dumpOut(b, mem, 2, rows, outArea);
         addCase("load_" + std::string(memName(mem)) + "_pad" +
@@ -291,10 +188,10 @@ std::vector<TestCase> directedCases() {
     for (int padValue : {0, -128, 77}) {
       SafeProgramBuilder b;
       if (padValue)
-        b.add(setreg(EMBER_NPU_REG_PAD_VALUE, padValue));
-      b.add(loadI(kOutM, 0, 0, 1, 64, 64));
+        b.add(setregInsn(EMBER_NPU_REG_PAD_VALUE, padValue));
+      b.add(loadInsn(kOutM, 0, 0, 1, 64, 64));
       int64_t ys = 3, xs = 5, stride = padValue == 77 ? 2 : 7;
-      b.add(moveI(3, 1, ys, xs, stride, p[0], p[1], p[2], p[3]));
+      b.add(moveInsn(3, 1, ys, xs, stride, p[0], p[1], p[2], p[3]));
       int64_t rows = (ys + p[0] + p[1]) * (xs + p[2] + p[3]);
       dumpOut(b, kActM, 3, rows, outArea);
       addCase("move_pad" + std::to_string(p[0]) + std::to_string(p[1]) +
@@ -306,12 +203,13 @@ std::vector<TestCase> directedCases() {
   {
     SafeProgramBuilder b;
     const int64_t outRows = EMBER_NPU_OUT_ROWS, actRows = EMBER_NPU_ACT_ROWS;
-    b.add(loadI(kOutM, outRows - 40, 0, 1, 40, 40));
-    b.add(loadI(kOutM, 0, 2048, 1, 500, 500));
-    b.add(moveI(actRows - 12, outRows - 4, 1, 4, 4, 1, 1, 0, 0)); // last rows
-    b.add(moveI(0, outRows - 40, 4, 3, 0, 0, 0, 1, 2));           // stride 0
-    b.add(moveI(40, 0, 1, 500, 0));                         // one long line
-    b.add(moveI(1100, outRows - 40, 13, 1, 3, 3, 3, 3, 3)); // a column
+    b.add(loadInsn(kOutM, outRows - 40, 0, 1, 40, 40));
+    b.add(loadInsn(kOutM, 0, 2048, 1, 500, 500));
+    b.add(
+        moveInsn(actRows - 12, outRows - 4, 1, 4, 4, 1, 1, 0, 0)); // last rows
+    b.add(moveInsn(0, outRows - 40, 4, 3, 0, 0, 0, 1, 2));         // stride 0
+    b.add(moveInsn(40, 0, 1, 500, 0));                         // one long line
+    b.add(moveInsn(1100, outRows - 40, 13, 1, 3, 3, 3, 3, 3)); // a column
     dumpOut(b, kActM, actRows - 12, 12, outArea);
     dumpOut(b, kActM, 0, 24, outArea + 1024);
     dumpOut(b, kActM, 1100, 133, outArea + 2048);
@@ -325,18 +223,19 @@ std::vector<TestCase> directedCases() {
       putI32(dram, 12288 + 4 * l,
              l < kDim ? static_cast<int32_t>((1u << 30) + 977 * l)
                       : static_cast<int32_t>(-9 + l % 5));
-    b.add(setreg(EMBER_NPU_REG_PAD_VALUE, -3 * variant));
-    b.add(loadI(kAccM, 0, 0, 1, 60, 60));         // "layer 1" results
-    b.add(loadI(kAccM, 100, 12288, 1, 2, 2));     // its requant table
-    b.add(requantI(7, 0, 48, 100, 5, -128, 127)); // 6 lines x 8 pixels
+    b.add(setregInsn(EMBER_NPU_REG_PAD_VALUE, -3 * variant));
+    b.add(loadInsn(kAccM, 0, 0, 1, 60, 60));         // "layer 1" results
+    b.add(loadInsn(kAccM, 100, 12288, 1, 2, 2));     // its requant table
+    b.add(requantInsn(7, 0, 48, 100, 5, -128, 127)); // 6 lines x 8 pixels
     int pad = variant % 2;
-    b.add(moveI(20, 7, 6, 8, 8, pad, pad, pad, pad)); // "layer 2" input block
-    b.add(loadI(kWgtM, 0, 8192, 1, 2 * kDim, 2 * kDim));
+    b.add(
+        moveInsn(20, 7, 6, 8, 8, pad, pad, pad, pad)); // "layer 2" input block
+    b.add(loadInsn(kWgtM, 0, 8192, 1, 2 * kDim, 2 * kDim));
     int64_t w = 8 + 2 * pad;
-    b.add(gemmI(true, 200, 20, 0, 8, 6, w, 8));
-    b.add(dwgemmI(false, 200, 20, kDim, 6, 6, w, 8, 3));
-    b.add(requantI(300, 200, 48, 100, -2, -100, 100));
-    b.add(moveI(21 + variant, 300, 2, 24, 24)); // overwrite the block
+    b.add(gemmInsn(true, 200, 20, 0, 8, 6, w, 8));
+    b.add(dwgemmInsn(false, 200, 20, kDim, 6, 6, w, 8, 3));
+    b.add(requantInsn(300, 200, 48, 100, -2, -100, 100));
+    b.add(moveInsn(21 + variant, 300, 2, 24, 24)); // overwrite the block
     dumpOut(b, kAccM, 200, 48, outArea);
     dumpOut(b, kActM, 20, 6 * 10 + 40, outArea + 8192);
     addCase("move_cascade_" + std::to_string(variant), b, std::move(dram));
@@ -346,15 +245,16 @@ std::vector<TestCase> directedCases() {
   for (int mem = 0; mem < kNumMems; ++mem) {
     SafeProgramBuilder b;
     int64_t rows = memRows(mem);
-    b.add(loadI(mem, rows - 4, 0, 1, 4, 4));
-    b.add(storeI(mem, rows - 4, outArea, 1, 4, 4));
-    b.add(loadI(mem, 0, 64, 4, 2, 0)); // stride 0: the same 2 rows four times
-    b.add(storeI(mem, 0, outArea + 4096, 2, 4,
-                 0)); // overlapping writes, last line wins
+    b.add(loadInsn(mem, rows - 4, 0, 1, 4, 4));
+    b.add(storeInsn(mem, rows - 4, outArea, 1, 4, 4));
+    b.add(
+        loadInsn(mem, 0, 64, 4, 2, 0)); // stride 0: the same 2 rows four times
+    b.add(storeInsn(mem, 0, outArea + 4096, 2, 4,
+                    0)); // overlapping writes, last line wins
     int64_t maxRows = std::min<int64_t>(rows, (outArea / 2) / rowBytes(mem));
     int64_t xs = std::min<int64_t>(maxRows, 1023);
-    b.add(loadI(mem, 8, 0, 1, xs, 0));
-    b.add(storeI(mem, 8, outArea, 1, xs, 0));
+    b.add(loadInsn(mem, 8, 0, 1, xs, 0));
+    b.add(storeInsn(mem, 8, outArea, 1, xs, 0));
     addCase("dma_edges_" + std::string(memName(mem)), b, randomDram(rng));
   }
   // GEMM: reset, loop shapes, overlapping accumulator rows, extreme operands,
@@ -373,13 +273,13 @@ std::vector<TestCase> directedCases() {
             cos = (variant / 4) % 3 == 0 ? 0 : inner + 1;
     int64_t wgt =
         variant >= 20 ? EMBER_NPU_WGT_ROWS - kDim : 16 * (variant % 4);
-    b.add(loadI(kActM, 0, 0, 1, 160, 160));
-    b.add(loadI(kWgtM, wgt, 4096, 1, kDim, kDim));
-    b.add(loadI(kAccM, 0, 8192, 1, 200, 200));
-    b.add(gemmI(reset, 5, 1, wgt, inner, outer, aos, cos));
-    b.add(gemmI(false, 5, 2, wgt, inner, outer, aos, cos));
+    b.add(loadInsn(kActM, 0, 0, 1, 160, 160));
+    b.add(loadInsn(kWgtM, wgt, 4096, 1, kDim, kDim));
+    b.add(loadInsn(kAccM, 0, 8192, 1, 200, 200));
+    b.add(gemmInsn(reset, 5, 1, wgt, inner, outer, aos, cos));
+    b.add(gemmInsn(false, 5, 2, wgt, inner, outer, aos, cos));
     int64_t accRows = 5 + (outer - 1) * cos + inner;
-    b.add(storeI(kAccM, 0, outArea, 1, accRows + 5, accRows + 5));
+    b.add(storeInsn(kAccM, 0, outArea, 1, accRows + 5, accRows + 5));
     addCase("gemm_" + std::to_string(variant), b, std::move(dram));
   }
   // DWGEMM: taps 1..DIM (lanes past taps must not contribute), loop shapes,
@@ -398,17 +298,17 @@ std::vector<TestCase> directedCases() {
             cos = variant % 4 == 0 ? 0 : inner;
     int64_t wgt =
         variant >= 10 ? EMBER_NPU_WGT_ROWS - kDim : 16 * (variant % 4);
-    b.add(loadI(kActM, 0, 0, 1, 160, 160));
-    b.add(loadI(kWgtM, wgt, 4096, 1, kDim, kDim));
-    b.add(loadI(kAccM, 0, 8192, 1, 200, 200));
+    b.add(loadInsn(kActM, 0, 0, 1, 160, 160));
+    b.add(loadInsn(kWgtM, wgt, 4096, 1, kDim, kDim));
+    b.add(loadInsn(kAccM, 0, 8192, 1, 200, 200));
     int64_t stride = 1 + variant % 3;
-    b.add(dwgemmI(reset, 5, 1, wgt, inner, outer, aos, cos, taps, stride,
-                  taps <= kDim - 4 && variant % 2 == 0));
-    b.add(gemmI(false, 5, 2, wgt, inner, outer, aos, cos));
-    b.add(dwgemmI(false, 5, 3, wgt, inner, outer, aos, cos, taps,
-                  1 + (variant + 1) % 3));
+    b.add(dwgemmInsn(reset, 5, 1, wgt, inner, outer, aos, cos, taps, stride,
+                     taps <= kDim - 4 && variant % 2 == 0));
+    b.add(gemmInsn(false, 5, 2, wgt, inner, outer, aos, cos));
+    b.add(dwgemmInsn(false, 5, 3, wgt, inner, outer, aos, cos, taps,
+                     1 + (variant + 1) % 3));
     int64_t accRows = 5 + (outer - 1) * cos + inner;
-    b.add(storeI(kAccM, 0, outArea, 1, accRows + 5, accRows + 5));
+    b.add(storeInsn(kAccM, 0, outArea, 1, accRows + 5, accRows + 5));
     addCase("dwgemm_" + std::to_string(variant), b, std::move(dram));
   }
   // REQUANT: multiplier/shift/zero-point/clip edges (per-channel parameters in
@@ -429,14 +329,14 @@ std::vector<TestCase> directedCases() {
         putI32(dram, 0 + 4 * l,
                l == 0 ? INT32_MIN : (l == 1 ? INT32_MAX : int32_t(rng())));
       SafeProgramBuilder b;
-      b.add(loadI(kAccM, 10, 0, 1, 8, 8));
-      b.add(loadI(kAccM, EMBER_NPU_ACC_ROWS - 2, 16384, 1, 2, 2));
+      b.add(loadInsn(kAccM, 10, 0, 1, 8, 8));
+      b.add(loadInsn(kAccM, EMBER_NPU_ACC_ROWS - 2, 16384, 1, 2, 2));
       int zp = static_cast<int>(rng() % 256) - 128;
-      b.add(requantI(0, 10, 8, EMBER_NPU_ACC_ROWS - 2, zp, -128, 127));
-      b.add(requantI(8, 10, 8, EMBER_NPU_ACC_ROWS - 2, -128, -10, 10));
-      b.add(
-          requantI(16, 10, 8, EMBER_NPU_ACC_ROWS - 2, 127, 5, -5)); // min > max
-      b.add(storeI(kOutM, 0, outArea, 1, 24, 24));
+      b.add(requantInsn(0, 10, 8, EMBER_NPU_ACC_ROWS - 2, zp, -128, 127));
+      b.add(requantInsn(8, 10, 8, EMBER_NPU_ACC_ROWS - 2, -128, -10, 10));
+      b.add(requantInsn(16, 10, 8, EMBER_NPU_ACC_ROWS - 2, 127, 5,
+                        -5)); // min > max
+      b.add(storeInsn(kOutM, 0, outArea, 1, 24, 24));
       if (rq % 3 == 0) { // with a bias row (wrapping int32 sums at lanes 0-3)
         for (int l = 0; l < kDim; ++l)
           putI32(dram, 16384 + 4 * (2 * kDim + l),
@@ -445,10 +345,12 @@ std::vector<TestCase> directedCases() {
                                   : (l == 2 ? INT32_MAX
                                             : (l == 3 ? INT32_MIN
                                                       : int32_t(rng())))));
-        b.add(loadI(kAccM, EMBER_NPU_ACC_ROWS - 3, 16384, 1, 3, 3));
-        b.add(requantI(24, 10, 8, EMBER_NPU_ACC_ROWS - 3, zp, -128, 127, true));
-        b.add(requantI(32, 10, 1, EMBER_NPU_ACC_ROWS - 3, -3, -100, 90, true));
-        b.add(storeI(kOutM, 24, outArea + 24 * kDim, 1, 9, 9));
+        b.add(loadInsn(kAccM, EMBER_NPU_ACC_ROWS - 3, 16384, 1, 3, 3));
+        b.add(requantInsn(24, 10, 8, EMBER_NPU_ACC_ROWS - 3, zp, -128, 127,
+                          true));
+        b.add(
+            requantInsn(32, 10, 1, EMBER_NPU_ACC_ROWS - 3, -3, -100, 90, true));
+        b.add(storeInsn(kOutM, 24, outArea + 24 * kDim, 1, 9, 9));
       }
       addCase(std::string(rq % 3 == 0 ? "requant_bias_m" : "requant_m") +
                   std::to_string(mult) + "_s" + std::to_string(shift),
@@ -459,24 +361,24 @@ std::vector<TestCase> directedCases() {
   for (int variant = 0; variant < 16; ++variant) {
     SafeProgramBuilder b;
     const int lshifts[] = {0, 20, 31, 8};
-    b.add(setreg(EMBER_NPU_REG_ADD_LSHIFT, lshifts[variant % 4]));
-    b.add(setreg(EMBER_NPU_REG_ADD_A_ZP, variant % 2 ? -128 : 3));
-    b.add(setreg(EMBER_NPU_REG_ADD_B_ZP, variant % 3 ? 127 : -7));
-    b.add(setreg(EMBER_NPU_REG_ADD_A_MULT,
-                 variant % 5 ? 1073741824 + variant : INT32_MAX));
-    b.add(setreg(EMBER_NPU_REG_ADD_A_SHIFT, variant % 4 ? -1 : -31));
-    b.add(
-        setreg(EMBER_NPU_REG_ADD_B_MULT, variant % 7 ? 1518500250 : INT32_MIN));
-    b.add(setreg(EMBER_NPU_REG_ADD_B_SHIFT, variant % 2 ? -2 : 3));
-    b.add(setreg(EMBER_NPU_REG_ADD_OUT_MULT, 1992864825 - variant * 1000));
-    b.add(setreg(EMBER_NPU_REG_ADD_OUT_SHIFT, -(variant % 4) * 6 - 1));
-    b.add(setreg(EMBER_NPU_REG_ADD_OUT_ZP, variant * 13 - 100));
-    b.add(setreg(EMBER_NPU_REG_ADD_MIN, variant % 2 ? -128 : 0));
-    b.add(setreg(EMBER_NPU_REG_ADD_MAX, variant % 3 ? 127 : 50));
-    b.add(loadI(kOutM, 0, 0, 1, 40, 40));
-    b.add(vaddI(100, 0, 20, 20));
-    b.add(vaddI(5, 0, 7, 12 + variant)); // destination overlaps the sources
-    b.add(storeI(kOutM, 0, outArea, 1, 120, 120));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_LSHIFT, lshifts[variant % 4]));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_A_ZP, variant % 2 ? -128 : 3));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_B_ZP, variant % 3 ? 127 : -7));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_A_MULT,
+                     variant % 5 ? 1073741824 + variant : INT32_MAX));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_A_SHIFT, variant % 4 ? -1 : -31));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_B_MULT,
+                     variant % 7 ? 1518500250 : INT32_MIN));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_B_SHIFT, variant % 2 ? -2 : 3));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_OUT_MULT, 1992864825 - variant * 1000));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_OUT_SHIFT, -(variant % 4) * 6 - 1));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_OUT_ZP, variant * 13 - 100));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_MIN, variant % 2 ? -128 : 0));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_MAX, variant % 3 ? 127 : 50));
+    b.add(loadInsn(kOutM, 0, 0, 1, 40, 40));
+    b.add(vaddInsn(100, 0, 20, 20));
+    b.add(vaddInsn(5, 0, 7, 12 + variant)); // destination overlaps the sources
+    b.add(storeInsn(kOutM, 0, outArea, 1, 120, 120));
     addCase("vadd_" + std::to_string(variant), b, randomDram(rng));
   }
   // POOL: max and average, window and stride edges, partial last line.
@@ -486,14 +388,14 @@ std::vector<TestCase> directedCases() {
         for (int kw : {1, 3}) {
           SafeProgramBuilder b;
           int inW = 9, outW = (inW - kw) / stride + 1;
-          b.add(setreg(EMBER_NPU_REG_POOL_KH, kh));
-          b.add(setreg(EMBER_NPU_REG_POOL_KW, kw));
-          b.add(setreg(EMBER_NPU_REG_POOL_STRIDE, stride));
-          b.add(setreg(EMBER_NPU_REG_POOL_IN_W, inW));
-          b.add(setreg(EMBER_NPU_REG_POOL_OUT_W, outW));
-          b.add(loadI(kOutM, 0, 0, 1, 90, 90));
-          b.add(poolI(avg, 200, 0, 2 * outW + 1));
-          b.add(storeI(kOutM, 200, outArea, 1, 2 * outW + 1, 2 * outW + 1));
+          b.add(setregInsn(EMBER_NPU_REG_POOL_KH, kh));
+          b.add(setregInsn(EMBER_NPU_REG_POOL_KW, kw));
+          b.add(setregInsn(EMBER_NPU_REG_POOL_STRIDE, stride));
+          b.add(setregInsn(EMBER_NPU_REG_POOL_IN_W, inW));
+          b.add(setregInsn(EMBER_NPU_REG_POOL_OUT_W, outW));
+          b.add(loadInsn(kOutM, 0, 0, 1, 90, 90));
+          b.add(poolInsn(avg, 200, 0, 2 * outW + 1));
+          b.add(storeInsn(kOutM, 200, outArea, 1, 2 * outW + 1, 2 * outW + 1));
           addCase("pool_" + std::string(avg ? "avg" : "max") + "_k" +
                       std::to_string(kh) + std::to_string(kw) + "_s" +
                       std::to_string(stride),
@@ -506,22 +408,22 @@ std::vector<TestCase> directedCases() {
   {
     std::vector<Insn> p;
     for (int k = 0; k < EMBER_NPU_TOKEN_FIFO_DEPTH; ++k) {
-      Insn ld = loadI(kActM, 16 * k, 64 * k, 1, 1, 1);
+      Insn ld = loadInsn(kActM, 16 * k, 64 * k, 1, 1, 1);
       ld.signal = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD,
                                                 EMBER_NPU_ENGINE_GEMM);
       p.push_back(ld);
     }
     for (int k = 0; k < EMBER_NPU_TOKEN_FIFO_DEPTH; ++k) {
-      Insn g = gemmI(true, 16 * k, 16 * k, 0, 1, 1, 0, 0);
+      Insn g = gemmInsn(true, 16 * k, 16 * k, 0, 1, 1, 0, 0);
       g.wait = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD,
                                              EMBER_NPU_ENGINE_GEMM);
       p.push_back(g);
     }
-    Insn f = mk(Opcode::FENCE);
+    Insn f = makeInsn(Opcode::FENCE);
     p.push_back(f);
-    p.push_back(storeI(kAccM, 0, outArea, 1, 16 * EMBER_NPU_TOKEN_FIFO_DEPTH,
-                       16 * EMBER_NPU_TOKEN_FIFO_DEPTH));
-    p.push_back(mk(Opcode::FINISH));
+    p.push_back(storeInsn(kAccM, 0, outArea, 1, 16 * EMBER_NPU_TOKEN_FIFO_DEPTH,
+                          16 * EMBER_NPU_TOKEN_FIFO_DEPTH));
+    p.push_back(makeInsn(Opcode::FINISH));
     cases.push_back(TestCase{"tokens_full_fifo_fence", p, randomDram(rng)});
   }
   // LOAD runs ahead of slow GEMMs until the LOAD->GEMM FIFO is full and then
@@ -532,13 +434,13 @@ std::vector<TestCase> directedCases() {
     const uint32_t lg = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_LOAD,
                                                       EMBER_NPU_ENGINE_GEMM);
     const int depth = EMBER_NPU_TOKEN_FIFO_DEPTH, loads = depth + extra;
-    p.push_back(loadI(kWgtM, 0, 8192, 1, kDim, kDim));
+    p.push_back(loadInsn(kWgtM, 0, 8192, 1, kDim, kDim));
     int consumed = 0;
     // GEMM #c reads only the 4 rows written by load #c, 250 times (1000 cycles,
     // slow).
     auto slowGemm = [&]() {
       Insn g =
-          gemmI(consumed % 2, 4 * consumed, 32 * consumed, 0, 4, 250, 0, 0);
+          gemmInsn(consumed % 2, 4 * consumed, 32 * consumed, 0, 4, 250, 0, 0);
       g.wait = lg;
       ++consumed;
       return g;
@@ -547,24 +449,24 @@ std::vector<TestCase> directedCases() {
       if (k >= depth)
         p.push_back(
             slowGemm()); // keeps the program-order count at the FIFO depth
-      Insn ld = loadI(kActM, 32 * k, 256 * k, 1, 4, 4);
+      Insn ld = loadInsn(kActM, 32 * k, 256 * k, 1, 4, 4);
       ld.signal = lg;
       p.push_back(ld);
     }
     while (consumed < loads)
       p.push_back(slowGemm());
-    p.push_back(mk(Opcode::FENCE));
-    p.push_back(storeI(kAccM, 0, outArea, 1, 4 * loads, 4 * loads));
-    p.push_back(mk(Opcode::FINISH));
+    p.push_back(makeInsn(Opcode::FENCE));
+    p.push_back(storeInsn(kAccM, 0, outArea, 1, 4 * loads, 4 * loads));
+    p.push_back(makeInsn(Opcode::FINISH));
     cases.push_back(TestCase{"tokens_backpressure_" + std::to_string(extra), p,
                              randomDram(rng)});
   }
   {
     SafeProgramBuilder b;
-    b.add(loadI(kActM, 0, 0, 4, 4, 4));
-    b.add(mk(Opcode::FENCE));
-    b.add(mk(Opcode::FENCE));
-    b.add(storeI(kActM, 0, outArea, 4, 4, 8));
+    b.add(loadInsn(kActM, 0, 0, 4, 4, 4));
+    b.add(makeInsn(Opcode::FENCE));
+    b.add(makeInsn(Opcode::FENCE));
+    b.add(storeInsn(kActM, 0, outArea, 4, 4, 8));
     addCase("fence_only_ordering", b, randomDram(rng));
   }
   return cases;
@@ -593,13 +495,13 @@ TestCase randomCase(uint32_t seed, int length) {
     putI32(tc.dram, 60000 + 4 * l,
            l < kDim ? static_cast<int32_t>((1u << 30) + rng() % (1u << 30))
                     : static_cast<int32_t>(rnd(-14, 2)));
-  b.add(loadI(kAccM, EMBER_NPU_ACC_ROWS - 2, 60000, 1, 2, 2));
+  b.add(loadInsn(kAccM, EMBER_NPU_ACC_ROWS - 2, 60000, 1, 2, 2));
   // And a table with a bias row (REQUANT's bias) at ACC_ROWS - 5.
   for (int l = 0; l < kDim; ++l)
     putI32(tc.dram, 60000 + 4 * (2 * kDim + l),
            rng() % 8 ? static_cast<int32_t>(rnd(-5000, 5000))
                      : static_cast<int32_t>(rng()));
-  b.add(loadI(kAccM, EMBER_NPU_ACC_ROWS - 5, 60000, 1, 3, 3));
+  b.add(loadInsn(kAccM, EMBER_NPU_ACC_ROWS - 5, 60000, 1, 3, 3));
   bool poolReady = false;
   while (static_cast<int>(b.size()) < length) {
     int kind = static_cast<int>(rng() % 20);
@@ -614,7 +516,7 @@ TestCase randomCase(uint32_t seed, int length) {
       int64_t extent = ((ys - 1) * stride + xs) * rowBytes(mem);
       int64_t dram = rnd(0, 16384 - extent) & ~int64_t(3);
       if (rng() % 4 == 0)
-        b.add(setreg(EMBER_NPU_REG_PAD_VALUE, rnd(-128, 127)));
+        b.add(setregInsn(EMBER_NPU_REG_PAD_VALUE, rnd(-128, 127)));
       if (mem == kAccM &&
           rng() % 2) { // keep accumulators in a sane range sometimes
         dram = 60000;
@@ -625,17 +527,18 @@ TestCase randomCase(uint32_t seed, int length) {
       }
       if (kind == 4 && mem == kOutM) { // MOVE instead (OUT -> ACT)
         int64_t span = (ys - 1) * stride + xs;
-        b.add(moveI(rowIn(kActM, rows), rowIn(kOutM, span), ys, xs, stride, pt,
-                    pb, pl, pr));
+        b.add(moveInsn(rowIn(kActM, rows), rowIn(kOutM, span), ys, xs, stride,
+                       pt, pb, pl, pr));
         continue;
       }
-      b.add(loadI(mem, rowIn(mem, rows), dram, ys, xs, stride, pt, pb, pl, pr));
+      b.add(loadInsn(mem, rowIn(mem, rows), dram, ys, xs, stride, pt, pb, pl,
+                     pr));
     } else if (kind < 8) { // STORE into the upper DRAM area
       int mem = static_cast<int>(rng() % kNumMems);
       int64_t ys = rnd(1, 3), xs = rnd(1, 8), stride = rnd(0, 10);
       int64_t extent = ((ys - 1) * stride + xs) * rowBytes(mem);
       int64_t dram = rnd(16384, 16384 + 16384 - extent);
-      b.add(storeI(mem, rowIn(mem, ys * xs), dram, ys, xs, stride));
+      b.add(storeInsn(mem, rowIn(mem, ys * xs), dram, ys, xs, stride));
     } else if (kind < 12) { // GEMM
       int64_t inner = rnd(1, 24), outer = rnd(1, 3), aos = rnd(0, 30),
               cos = rnd(0, 30);
@@ -645,65 +548,68 @@ TestCase randomCase(uint32_t seed, int length) {
         int64_t taps = rnd(1, kDwMaxTaps), stride = rnd(1, 3);
         int64_t span = (outer - 1) * aos + (inner - 1) * stride + taps;
         bool bias = taps <= kDim - 4 && rng() % 2;
-        b.add(dwgemmI(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, span),
-                      rowIn(kWgtM, kDim), inner, outer, aos, cos, taps, stride,
-                      bias));
+        b.add(dwgemmInsn(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, span),
+                         rowIn(kWgtM, kDim), inner, outer, aos, cos, taps,
+                         stride, bias));
       } else {
-        b.add(gemmI(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, actSpan),
-                    rowIn(kWgtM, kDim), inner, outer, aos, cos));
+        b.add(gemmInsn(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, actSpan),
+                       rowIn(kWgtM, kDim), inner, outer, aos, cos));
       }
     } else if (kind < 14) { // REQUANT
       int64_t rows = rnd(1, 16);
       bool bias = rng() % 3 == 0;
       int64_t param = rng() % 3 ? EMBER_NPU_ACC_ROWS - (bias ? 5 : 2)
                                 : rowIn(kAccM, bias ? 3 : 2);
-      b.add(requantI(rowIn(kOutM, rows), rowIn(kAccM, rows), rows, param,
-                     static_cast<int>(rnd(-128, 127)),
-                     static_cast<int>(rnd(-128, 0)),
-                     static_cast<int>(rnd(-10, 127)), bias));
+      b.add(requantInsn(rowIn(kOutM, rows), rowIn(kAccM, rows), rows, param,
+                        static_cast<int>(rnd(-128, 127)),
+                        static_cast<int>(rnd(-128, 0)),
+                        static_cast<int>(rnd(-10, 127)), bias));
     } else if (kind < 16) { // VADD (with fresh parameters sometimes)
       if (rng() % 2) {
-        b.add(setreg(EMBER_NPU_REG_ADD_LSHIFT, rnd(0, 31)));
-        b.add(setreg(EMBER_NPU_REG_ADD_A_ZP, rnd(-128, 127)));
-        b.add(setreg(EMBER_NPU_REG_ADD_A_MULT, static_cast<int32_t>(rng())));
-        b.add(setreg(EMBER_NPU_REG_ADD_A_SHIFT, rnd(-33, 33)));
-        b.add(setreg(EMBER_NPU_REG_ADD_B_ZP, rnd(-128, 127)));
-        b.add(setreg(EMBER_NPU_REG_ADD_B_MULT, static_cast<int32_t>(rng())));
-        b.add(setreg(EMBER_NPU_REG_ADD_B_SHIFT, rnd(-33, 33)));
-        b.add(setreg(EMBER_NPU_REG_ADD_OUT_MULT, static_cast<int32_t>(rng())));
-        b.add(setreg(EMBER_NPU_REG_ADD_OUT_SHIFT, rnd(-33, 33)));
-        b.add(setreg(EMBER_NPU_REG_ADD_OUT_ZP, rnd(-128, 127)));
-        b.add(setreg(EMBER_NPU_REG_ADD_MIN, rnd(-128, 0)));
-        b.add(setreg(EMBER_NPU_REG_ADD_MAX, rnd(0, 127)));
+        b.add(setregInsn(EMBER_NPU_REG_ADD_LSHIFT, rnd(0, 31)));
+        b.add(setregInsn(EMBER_NPU_REG_ADD_A_ZP, rnd(-128, 127)));
+        b.add(
+            setregInsn(EMBER_NPU_REG_ADD_A_MULT, static_cast<int32_t>(rng())));
+        b.add(setregInsn(EMBER_NPU_REG_ADD_A_SHIFT, rnd(-33, 33)));
+        b.add(setregInsn(EMBER_NPU_REG_ADD_B_ZP, rnd(-128, 127)));
+        b.add(
+            setregInsn(EMBER_NPU_REG_ADD_B_MULT, static_cast<int32_t>(rng())));
+        b.add(setregInsn(EMBER_NPU_REG_ADD_B_SHIFT, rnd(-33, 33)));
+        b.add(setregInsn(EMBER_NPU_REG_ADD_OUT_MULT,
+                         static_cast<int32_t>(rng())));
+        b.add(setregInsn(EMBER_NPU_REG_ADD_OUT_SHIFT, rnd(-33, 33)));
+        b.add(setregInsn(EMBER_NPU_REG_ADD_OUT_ZP, rnd(-128, 127)));
+        b.add(setregInsn(EMBER_NPU_REG_ADD_MIN, rnd(-128, 0)));
+        b.add(setregInsn(EMBER_NPU_REG_ADD_MAX, rnd(0, 127)));
       }
       int64_t rows = rnd(1, 16);
-      b.add(vaddI(rowIn(kOutM, rows), rowIn(kOutM, rows), rowIn(kOutM, rows),
-                  rows));
+      b.add(vaddInsn(rowIn(kOutM, rows), rowIn(kOutM, rows), rowIn(kOutM, rows),
+                     rows));
     } else if (kind < 18) { // POOL with geometry that fits
       if (!poolReady || rng() % 2) {
         int64_t kh = rnd(1, 3), kw = rnd(1, 3), stride = rnd(1, 2),
                 inW = rnd(kw, 8);
-        b.add(setreg(EMBER_NPU_REG_POOL_KH, kh));
-        b.add(setreg(EMBER_NPU_REG_POOL_KW, kw));
-        b.add(setreg(EMBER_NPU_REG_POOL_STRIDE, stride));
-        b.add(setreg(EMBER_NPU_REG_POOL_IN_W, inW));
-        b.add(setreg(EMBER_NPU_REG_POOL_OUT_W, (inW - kw) / stride + 1));
+        b.add(setregInsn(EMBER_NPU_REG_POOL_KH, kh));
+        b.add(setregInsn(EMBER_NPU_REG_POOL_KW, kw));
+        b.add(setregInsn(EMBER_NPU_REG_POOL_STRIDE, stride));
+        b.add(setregInsn(EMBER_NPU_REG_POOL_IN_W, inW));
+        b.add(setregInsn(EMBER_NPU_REG_POOL_OUT_W, (inW - kw) / stride + 1));
         poolReady = true;
       }
-      Insn p = poolI(rng() % 2, 0, 0, rnd(1, 10));
+      Insn p = poolInsn(rng() % 2, 0, 0, rnd(1, 10));
       int64_t span = 0;
       checkPool(p, poolGeomFromRegs(b.regs()), span);
       p.src = rnd(0, window);
       p.dst = rowIn(kOutM, p.rows);
       b.add(p);
     } else if (kind == 18) {
-      b.add(mk(Opcode::FENCE));
+      b.add(makeInsn(Opcode::FENCE));
     } else {
-      b.add(setreg(EMBER_NPU_REG_PAD_VALUE, rnd(-128, 127)));
+      b.add(setregInsn(EMBER_NPU_REG_PAD_VALUE, rnd(-128, 127)));
     }
   }
   // Make every scratchpad's low window visible in DRAM too.
-  b.add(storeI(kOutM, 0, 40000, 1, window, window));
+  b.add(storeInsn(kOutM, 0, 40000, 1, window, window));
   tc.program = b.finish();
   return tc;
 }

@@ -9,6 +9,7 @@
 #ifndef EMBER_NPU_TESTS_PROGRAMGEN_H
 #define EMBER_NPU_TESTS_PROGRAMGEN_H
 
+#include "ember/npu/Builders.h"
 #include "ember/npu/Isa.h"
 
 #include <array>
@@ -17,25 +18,6 @@
 #include <vector>
 
 namespace ember::npu::test {
-
-// Instruction builders (one field per argument) for hand-written programs.
-Insn mk(Opcode op);
-Insn loadI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs,
-           int64_t stride, int pt = 0, int pb = 0, int pl = 0, int pr = 0);
-Insn moveI(int64_t dst, int64_t src, int64_t ys, int64_t xs, int64_t stride,
-           int pt = 0, int pb = 0, int pl = 0, int pr = 0);
-Insn storeI(int mem, int64_t sram, int64_t dram, int64_t ys, int64_t xs,
-            int64_t stride);
-Insn gemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,
-           int64_t outer, int64_t aos = 0, int64_t cos = 0);
-Insn dwgemmI(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,
-             int64_t outer, int64_t aos, int64_t cos, int64_t taps,
-             int64_t stride = 1, bool bias = false);
-Insn requantI(int64_t dst, int64_t src, int64_t rows, int64_t param, int zp,
-              int lo, int hi, bool bias = false);
-Insn vaddI(int64_t dst, int64_t a, int64_t b, int64_t rows);
-Insn poolI(bool avg, int64_t dst, int64_t src, int64_t rows);
-Insn setreg(unsigned reg, int64_t value);
 
 class SafeProgramBuilder {
 public:

@@ -22,11 +22,11 @@ namespace {
 // The instruction builders are ProgramGen.h's; these two fix the fields the
 // timing programs do not vary.
 Insn requant(int64_t dst, int64_t src, int64_t rows) {
-  return requantI(dst, src, rows, EMBER_NPU_ACC_ROWS - 2, 0, -128, 127);
+  return requantInsn(dst, src, rows, EMBER_NPU_ACC_ROWS - 2, 0, -128, 127);
 }
 
 Insn pool(int64_t dst, int64_t src, int64_t rows) {
-  return poolI(false, dst, src, rows);
+  return poolInsn(false, dst, src, rows);
 }
 
 struct Devices {
@@ -51,18 +51,18 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
   };
   for (int rows : {1, 2, kDim - 1, kDim, kDim + 1, 3 * kDim, 100}) {
     SafeProgramBuilder b;
-    b.add(gemmI(true, 0, 0, 0, rows, 1));
+    b.add(gemmInsn(true, 0, 0, 0, rows, 1));
     add("gemm_rows" + std::to_string(rows), b);
   }
   for (int taps : {1, 3, kDwMaxTaps}) {
     for (int inner : {1, 7, kDim, 56}) {
       SafeProgramBuilder
           b; // DWGEMM lines of inner + taps - 1 rows, alone and after a GEMM
-      b.add(dwgemmI(true, 0, 0, 0, inner, 3, inner + taps + 1, inner, taps));
-      b.add(gemmI(false, 0, 0, 16, inner, 1));
-      b.add(dwgemmI(false, 0, 5, 32, inner, 2, inner, inner, taps, 2));
-      b.add(dwgemmI(false, 0, 9, 48, inner, 2, 3 * inner, inner, taps, 3,
-                    taps <= kDim - 4));
+      b.add(dwgemmInsn(true, 0, 0, 0, inner, 3, inner + taps + 1, inner, taps));
+      b.add(gemmInsn(false, 0, 0, 16, inner, 1));
+      b.add(dwgemmInsn(false, 0, 5, 32, inner, 2, inner, inner, taps, 2));
+      b.add(dwgemmInsn(false, 0, 9, 48, inner, 2, 3 * inner, inner, taps, 3,
+                       taps <= kDim - 4));
       add("dwgemm_t" + std::to_string(taps) + "_i" + std::to_string(inner), b);
     }
   }
@@ -76,61 +76,62 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
                              {1, 300, 300, 0, 0, 0, 1}};
     for (const auto &sh : shapes) {
       SafeProgramBuilder b;
-      b.add(moveI(10, 20, sh[0], sh[1], sh[2], sh[3], sh[4], sh[5], sh[6]));
-      b.add(moveI(600, 0, sh[0], sh[1], sh[2], sh[3], sh[4], sh[5], sh[6]));
+      b.add(moveInsn(10, 20, sh[0], sh[1], sh[2], sh[3], sh[4], sh[5], sh[6]));
+      b.add(moveInsn(600, 0, sh[0], sh[1], sh[2], sh[3], sh[4], sh[5], sh[6]));
       std::string name = "move";
       for (int v : sh)
         name += "_" + std::to_string(v);
       add(name, b);
     }
     SafeProgramBuilder b;
-    b.add(gemmI(true, 0, 0, 0, 48, 1));
+    b.add(gemmInsn(true, 0, 0, 0, 48, 1));
     b.add(requant(0, 0, 48));
-    b.add(moveI(100, 0, 6, 8, 8, 1, 1, 1, 1));
-    b.add(gemmI(true, 200, 100, 16, 8, 6, 10, 8));
+    b.add(moveInsn(100, 0, 6, 8, 8, 1, 1, 1, 1));
+    b.add(gemmInsn(true, 200, 100, 16, 8, 6, 10, 8));
     b.add(requant(64, 200, 48));
-    b.add(moveI(0, 64, 6, 8, 8));
-    b.add(gemmI(false, 200, 0, 32, 48, 1));
+    b.add(moveInsn(0, 64, 6, 8, 8));
+    b.add(gemmInsn(false, 200, 0, 32, 48, 1));
     add("move_cascade", b);
   }
   {
     SafeProgramBuilder
         b; // a chain accumulating into the same rows, short and long
     for (int k = 0; k < 6; ++k)
-      b.add(gemmI(k == 0, 0, 64 * k, 16 * k, k % 2 ? 5 : 40, 1 + k % 3, 7, 0));
+      b.add(
+          gemmInsn(k == 0, 0, 64 * k, 16 * k, k % 2 ? 5 : 40, 1 + k % 3, 7, 0));
     add("gemm_chain", b);
   }
   {
     SafeProgramBuilder
         b; // GEMM -> REQUANT -> GEMM over the same rows (tokens both ways)
-    b.add(setreg(EMBER_NPU_REG_ADD_LSHIFT, 20));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_LSHIFT, 20));
     for (int k = 0; k < 4; ++k) {
-      b.add(gemmI(true, 0, 0, 0, 24 + 8 * k, 1));
+      b.add(gemmInsn(true, 0, 0, 0, 24 + 8 * k, 1));
       b.add(requant(0, 0, 24 + 8 * k));
-      b.add(vaddI(100, 0, 50, 20));
+      b.add(vaddInsn(100, 0, 50, 20));
     }
     add("gemm_vector_handover", b);
   }
   for (int rows : {1, 2, kDim, 100}) {
     SafeProgramBuilder b; // REQUANT's bias row: read beside each source row
-    b.add(gemmI(true, 0, 0, 0, rows, 1));
-    b.add(requantI(0, 0, rows, EMBER_NPU_ACC_ROWS - 3, 0, -128, 127, true));
+    b.add(gemmInsn(true, 0, 0, 0, rows, 1));
+    b.add(requantInsn(0, 0, rows, EMBER_NPU_ACC_ROWS - 3, 0, -128, 127, true));
     b.add(requant(rows, 0, rows));
-    b.add(requantI(0, 0, rows, 200, 3, -100, 100, true));
+    b.add(requantInsn(0, 0, rows, 200, 3, -100, 100, true));
     add("requant_bias_rows" + std::to_string(rows), b);
   }
   {
     SafeProgramBuilder
         b; // POOL geometry, then pools that stream and that need staging
-    b.add(setreg(EMBER_NPU_REG_POOL_KH, 2));
-    b.add(setreg(EMBER_NPU_REG_POOL_KW, 2));
-    b.add(setreg(EMBER_NPU_REG_POOL_STRIDE, 2));
-    b.add(setreg(EMBER_NPU_REG_POOL_IN_W, 8));
-    b.add(setreg(EMBER_NPU_REG_POOL_OUT_W, 4));
+    b.add(setregInsn(EMBER_NPU_REG_POOL_KH, 2));
+    b.add(setregInsn(EMBER_NPU_REG_POOL_KW, 2));
+    b.add(setregInsn(EMBER_NPU_REG_POOL_STRIDE, 2));
+    b.add(setregInsn(EMBER_NPU_REG_POOL_IN_W, 8));
+    b.add(setregInsn(EMBER_NPU_REG_POOL_OUT_W, 4));
     b.add(pool(500, 0, 16));
-    b.add(pool(4, 0, 16));       // destination inside the source span: staged
-    b.add(vaddI(10, 0, 30, 20)); // destination 10 rows ahead of a: staged
-    b.add(vaddI(0, 0, 40, 20));  // in place: streams
+    b.add(pool(4, 0, 16)); // destination inside the source span: staged
+    b.add(vaddInsn(10, 0, 30, 20)); // destination 10 rows ahead of a: staged
+    b.add(vaddInsn(0, 0, 40, 20));  // in place: streams
     add("vector_staging", b);
   }
   {
@@ -146,7 +147,7 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
         p.push_back(r);
         ++consumed;
       }
-      Insn g = gemmI(true, 16 * (k % 8), 0, 0, 3, 1);
+      Insn g = gemmInsn(true, 16 * (k % 8), 0, 0, 3, 1);
       g.signal = gv;
       p.push_back(g);
       ++signalled;
@@ -157,9 +158,9 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
       p.push_back(r);
       ++consumed;
     }
-    p.push_back(mk(Opcode::FENCE));
-    p.push_back(gemmI(true, 0, 0, 0, 10, 1));
-    p.push_back(mk(Opcode::FINISH));
+    p.push_back(makeInsn(Opcode::FENCE));
+    p.push_back(gemmInsn(true, 0, 0, 0, 10, 1));
+    p.push_back(makeInsn(Opcode::FINISH));
     ps.push_back({"token_backpressure", p});
   }
   std::mt19937 rng(7);
@@ -172,38 +173,38 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     for (int k = 0; k < 30; ++k) {
       int kind = rnd(0, 9);
       if (kind < 4) {
-        b.add(gemmI(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100),
-                    rnd(1, 40), rnd(1, 3), rnd(0, 40), rnd(0, 40)));
+        b.add(gemmInsn(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100),
+                       rnd(1, 40), rnd(1, 3), rnd(0, 40), rnd(0, 40)));
       } else if (kind < 5) {
-        b.add(dwgemmI(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100),
-                      rnd(1, 40), rnd(1, 3), rnd(0, 40), rnd(0, 40),
-                      rnd(1, kDim - 4), rnd(1, 3), rnd(0, 1)));
+        b.add(dwgemmInsn(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100),
+                         rnd(1, 40), rnd(1, 3), rnd(0, 40), rnd(0, 40),
+                         rnd(1, kDim - 4), rnd(1, 3), rnd(0, 1)));
       } else if (kind < 7) {
         int rows = rnd(1, 30);
         if (kind == 6) // with REQUANT's bias row
-          b.add(requantI(rnd(0, 300), rnd(0, 300), rows, EMBER_NPU_ACC_ROWS - 3,
-                         0, -128, 127, true));
+          b.add(requantInsn(rnd(0, 300), rnd(0, 300), rows,
+                            EMBER_NPU_ACC_ROWS - 3, 0, -128, 127, true));
         else
           b.add(requant(rnd(0, 300), rnd(0, 300), rows));
       } else if (kind == 7) {
         int rows = rnd(1, 30);
-        b.add(vaddI(rnd(0, 100), rnd(0, 100), rnd(0, 100), rows));
+        b.add(vaddInsn(rnd(0, 100), rnd(0, 100), rnd(0, 100), rows));
       } else if (kind == 8) {
         if (!poolReady) {
-          b.add(setreg(EMBER_NPU_REG_POOL_KH, rnd(1, 3)));
-          b.add(setreg(EMBER_NPU_REG_POOL_KW, rnd(1, 3)));
-          b.add(setreg(EMBER_NPU_REG_POOL_STRIDE, 1));
-          b.add(setreg(EMBER_NPU_REG_POOL_IN_W, 8));
-          b.add(setreg(EMBER_NPU_REG_POOL_OUT_W, 6));
+          b.add(setregInsn(EMBER_NPU_REG_POOL_KH, rnd(1, 3)));
+          b.add(setregInsn(EMBER_NPU_REG_POOL_KW, rnd(1, 3)));
+          b.add(setregInsn(EMBER_NPU_REG_POOL_STRIDE, 1));
+          b.add(setregInsn(EMBER_NPU_REG_POOL_IN_W, 8));
+          b.add(setregInsn(EMBER_NPU_REG_POOL_OUT_W, 6));
           poolReady = true;
         }
         b.add(pool(rnd(0, 200), rnd(0, 200), rnd(1, 12)));
       } else if (rng() % 2) {
-        b.add(moveI(rnd(0, 200), rnd(0, 200), rnd(1, 4), rnd(1, 12), rnd(0, 14),
-                    rnd(0, 3), rnd(0, 3), rnd(0, 3), rnd(0, 3)));
+        b.add(moveInsn(rnd(0, 200), rnd(0, 200), rnd(1, 4), rnd(1, 12),
+                       rnd(0, 14), rnd(0, 3), rnd(0, 3), rnd(0, 3), rnd(0, 3)));
       } else {
-        b.add(rng() % 2 ? mk(Opcode::FENCE)
-                        : setreg(EMBER_NPU_REG_ADD_MIN, -128));
+        b.add(rng() % 2 ? makeInsn(Opcode::FENCE)
+                        : setregInsn(EMBER_NPU_REG_ADD_MIN, -128));
       }
     }
     add("random_compute_" + std::to_string(n), b);
@@ -239,7 +240,7 @@ std::vector<std::pair<std::string, std::vector<Insn>>> dmaPrograms() {
   std::mt19937 rng(11);
   for (int n = 0; n < 40; ++n) {
     SafeProgramBuilder b;
-    Insn l = mk(Opcode::LOAD);
+    Insn l = makeInsn(Opcode::LOAD);
     l.mem = rng() % kNumMems;
     l.ysize = 1 + rng() % 6;
     l.xsize = 1 + rng() % 40;
@@ -250,14 +251,14 @@ std::vector<std::pair<std::string, std::vector<Insn>>> dmaPrograms() {
     l.pad_right = rng() % 3 ? 0 : rng() % 4;
     l.sram = rng() % 64;
     b.add(l);
-    Insn st = mk(Opcode::STORE);
+    Insn st = makeInsn(Opcode::STORE);
     st.mem = rng() % kNumMems;
     st.ysize = 1 + rng() % 4;
     st.xsize = 1 + rng() % 30;
     st.stride = st.xsize + rng() % 5;
     st.dram = 30000 + rng() % 200;
     st.sram = 100 + rng() % 64;
-    b.add(mk(Opcode::FENCE));
+    b.add(makeInsn(Opcode::FENCE));
     b.add(st);
     ps.push_back({"dma_" + std::to_string(n), b.finish()});
   }

@@ -4,6 +4,7 @@
 // the consumer's LOADs turned into MOVEs).
 #include "Cascade.h"
 #include "Tokens.h"
+#include "ember/npu/Builders.h"
 
 #include <algorithm>
 
@@ -208,18 +209,9 @@ bool cascadeBoundary(std::vector<LayerCode> &codes, size_t i,
   }
   for (const Site &s : loads) {
     Insn &in = codes[i + 1].steps[s.step].loads[s.k];
-    Insn mv;
-    mv.op = Opcode::MOVE;
-    mv.dst = in.sram;
-    mv.src = gap + int64_t((uint64_t(in.dram) - lo) / rb);
-    mv.ysize = in.ysize;
-    mv.xsize = in.xsize;
-    mv.stride = in.stride;
-    mv.pad_top = in.pad_top;
-    mv.pad_bottom = in.pad_bottom;
-    mv.pad_left = in.pad_left;
-    mv.pad_right = in.pad_right;
-    in = mv;
+    in = npu::moveInsn(in.sram, gap + int64_t((uint64_t(in.dram) - lo) / rb),
+                       in.ysize, in.xsize, in.stride, in.pad_top, in.pad_bottom,
+                       in.pad_left, in.pad_right);
   }
   return true;
 }

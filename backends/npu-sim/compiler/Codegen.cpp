@@ -518,13 +518,14 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   code.tiling = tilingText(p, t);
   info.tiling = code.tiling;
 
-  code.setup.push_back(setreg(EMBER_NPU_REG_PAD_VALUE, g.padValue));
+  code.setup.push_back(setregInsn(EMBER_NPU_REG_PAD_VALUE, g.padValue));
   if (pool) {
-    code.setup.push_back(setreg(EMBER_NPU_REG_POOL_KH, int32_t(g.pool.kh)));
-    code.setup.push_back(setreg(EMBER_NPU_REG_POOL_KW, int32_t(g.pool.kw)));
-    code.setup.push_back(setreg(EMBER_NPU_REG_POOL_STRIDE, int32_t(g.pool.s)));
-    code.setup.push_back(setreg(EMBER_NPU_REG_POOL_IN_W, int32_t(g.OW)));
-    code.setup.push_back(setreg(EMBER_NPU_REG_POOL_OUT_W, int32_t(POW)));
+    code.setup.push_back(setregInsn(EMBER_NPU_REG_POOL_KH, int32_t(g.pool.kh)));
+    code.setup.push_back(setregInsn(EMBER_NPU_REG_POOL_KW, int32_t(g.pool.kw)));
+    code.setup.push_back(
+        setregInsn(EMBER_NPU_REG_POOL_STRIDE, int32_t(g.pool.s)));
+    code.setup.push_back(setregInsn(EMBER_NPU_REG_POOL_IN_W, int32_t(g.OW)));
+    code.setup.push_back(setregInsn(EMBER_NPU_REG_POOL_OUT_W, int32_t(POW)));
   }
   if (add) {
     const AddRegs &r = g.add.regs;
@@ -542,7 +543,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         {EMBER_NPU_REG_ADD_MIN, r.lo},
         {EMBER_NPU_REG_ADD_MAX, r.hi}};
     for (auto &kv : regs)
-      code.setup.push_back(setreg(kv.first, kv.second));
+      code.setup.push_back(setregInsn(kv.first, kv.second));
   }
 
   std::vector<sp::Step> steps = sp::schedule(p, t);
@@ -691,8 +692,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
     if (gemmBias && st.operands[oAcc].begins)
       for (int64_t r0 = 0; r0 < rows; r0 += kMaxLoop) {
         int64_t m = std::min(kMaxLoop, rows - r0);
-        Insn gb = gemmInsn(slot(oAcc) + r0, slot(oOnes), slot(oBw), 1, m, 0, 1);
-        gb.reset = 1;
+        Insn gb =
+            gemmInsn(true, slot(oAcc) + r0, slot(oOnes), slot(oBw), 1, m, 0, 1);
         sc.compute.push_back(gb);
         info.arrayMacs += uint64_t(m * kDim * kDim);
       }
@@ -719,8 +720,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         if (flat) {
           for (int64_t r0 = 0; r0 < lines; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, lines - r0);
-            pushG(gemmInsn(slot(oAcc) + r0, slot(oAct) + q * lines + r0, wgt, m,
-                           1, 0, 0));
+            pushG(gemmInsn(false, slot(oAcc) + r0, slot(oAct) + q * lines + r0,
+                           wgt, m, 1, 0, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;
@@ -728,8 +729,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         if (sub) {
           for (int64_t r0 = 0; r0 < rows; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, rows - r0);
-            pushG(gemmInsn(slot(oAcc) + r0, slot(oAct) + q * rows + r0, wgt, m,
-                           1, 0, 0));
+            pushG(gemmInsn(false, slot(oAcc) + r0, slot(oAct) + q * rows + r0,
+                           wgt, m, 1, 0, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;
@@ -738,7 +739,7 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
           int64_t base = slot(oAct) + q * blockLines * Wp;
           for (int64_t r0 = 0; r0 < g.H * g.W; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, g.H * g.W - r0);
-            pushG(gemmInsn(slot(oAcc), base + r0, wgt, 1, m, 1, 0));
+            pushG(gemmInsn(false, slot(oAcc), base + r0, wgt, 1, m, 1, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;
@@ -747,12 +748,10 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
           int64_t base = slot(oAct) + q * blockLines * Wp + tap * g.dh * Wp;
           for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, cLines - r0);
-            Insn d = gemmInsn(slot(oAcc) + r0 * g.OW, base + r0 * g.sh * Wp,
-                              wgt, g.OW, m, g.sh * Wp, g.OW);
-            d.op = Opcode::DWGEMM;
-            d.taps = g.kw;
-            d.stride = g.sw;
-            d.reset = d.bias = tb.dwBias && tap == 0;
+            const bool dwBias = tb.dwBias && tap == 0;
+            Insn d = dwgemmInsn(dwBias, slot(oAcc) + r0 * g.OW,
+                                base + r0 * g.sh * Wp, wgt, g.OW, m, g.sh * Wp,
+                                g.OW, g.kw, g.sw, dwBias);
             pushG(d);
             info.arrayMacs += uint64_t(npu::streamedRows(d) * kDim * kDim);
           }
@@ -764,14 +763,14 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         if (g.sw == 1) {
           for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, cLines - r0);
-            pushG(gemmInsn(slot(oAcc) + r0 * g.OW, base + r0 * g.sh * Wp, wgt,
-                           g.OW, m, g.sh * Wp, g.OW));
+            pushG(gemmInsn(false, slot(oAcc) + r0 * g.OW, base + r0 * g.sh * Wp,
+                           wgt, g.OW, m, g.sh * Wp, g.OW));
             info.arrayMacs += uint64_t(m * g.OW * kDim * kDim);
           }
         } else {
           for (int64_t r = 0; r < cLines; ++r) {
-            pushG(gemmInsn(slot(oAcc) + r * g.OW, base + r * g.sh * Wp, wgt, 1,
-                           g.OW, g.sw, 1));
+            pushG(gemmInsn(false, slot(oAcc) + r * g.OW, base + r * g.sh * Wp,
+                           wgt, 1, g.OW, g.sw, 1));
             info.arrayMacs += uint64_t(g.OW * kDim * kDim);
           }
         }
@@ -785,37 +784,19 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
                addr(g.out, ko, outP), outN);
       continue;
     }
-    Insn rq;
-    rq.op = Opcode::REQUANT;
-    rq.dst = slot(oConv);
-    rq.src = slot(oAcc);
-    rq.rows = rows;
-    rq.param = slot(oParam) + (paramOnce ? tableRows * ko : 0);
-    rq.bias = rqBias;
-    rq.zp = g.rq.zp;
-    rq.min = g.rq.lo;
-    rq.max = g.rq.hi;
-    sc.tail.push_back(rq);
+    sc.tail.push_back(
+        requantInsn(slot(oConv), slot(oAcc), rows,
+                    slot(oParam) + (paramOnce ? tableRows * ko : 0), g.rq.zp,
+                    g.rq.lo, g.rq.hi, rqBias));
     int64_t result = slot(oConv);
     auto vadd = [&](int64_t at, int64_t n) {
-      Insn va;
-      va.op = Opcode::VADD;
-      va.dst = at;
-      va.a = g.add.convIsA ? at : slot(oAdd);
-      va.b = g.add.convIsA ? slot(oAdd) : at;
-      va.rows = n;
-      sc.tail.push_back(va);
+      sc.tail.push_back(vaddInsn(at, g.add.convIsA ? at : slot(oAdd),
+                                 g.add.convIsA ? slot(oAdd) : at, n));
     };
     if (add && g.add.beforePool)
       vadd(result, rows);
     if (pool) {
-      Insn pi;
-      pi.op = Opcode::POOL;
-      pi.avg = g.pool.avg;
-      pi.dst = slot(oPool);
-      pi.src = slot(oConv);
-      pi.rows = outN;
-      sc.tail.push_back(pi);
+      sc.tail.push_back(poolInsn(g.pool.avg, slot(oPool), slot(oConv), outN));
       result = slot(oPool);
     }
     if (add && !g.add.beforePool)
@@ -870,12 +851,12 @@ std::string genPool(const Layer &L, const std::vector<NTensor> &ts,
   Slots slots = allocate(p, t, o.slotsFromTop);
   code.tiling = info.tiling = tilingText(p, t);
   info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
-  code.setup = {setreg(EMBER_NPU_REG_PAD_VALUE, g.padValue),
-                setreg(EMBER_NPU_REG_POOL_KH, int32_t(g.kh)),
-                setreg(EMBER_NPU_REG_POOL_KW, int32_t(g.kw)),
-                setreg(EMBER_NPU_REG_POOL_STRIDE, int32_t(g.s)),
-                setreg(EMBER_NPU_REG_POOL_IN_W, int32_t(Wp)),
-                setreg(EMBER_NPU_REG_POOL_OUT_W, int32_t(g.OW))};
+  code.setup = {setregInsn(EMBER_NPU_REG_PAD_VALUE, g.padValue),
+                setregInsn(EMBER_NPU_REG_POOL_KH, int32_t(g.kh)),
+                setregInsn(EMBER_NPU_REG_POOL_KW, int32_t(g.kw)),
+                setregInsn(EMBER_NPU_REG_POOL_STRIDE, int32_t(g.s)),
+                setregInsn(EMBER_NPU_REG_POOL_IN_W, int32_t(Wp)),
+                setregInsn(EMBER_NPU_REG_POOL_OUT_W, int32_t(g.OW))};
   std::vector<sp::Step> steps = sp::schedule(p, t);
   code.steps.resize(steps.size());
   for (size_t s = 0; s < steps.size(); ++s) {
@@ -892,13 +873,7 @@ std::string genPool(const Layer &L, const std::vector<NTensor> &ts,
                                 addr(g.in, c, (n * g.H + vy0) * g.W),
                                 std::max<int64_t>(0, vy1 - vy0), g.W, g.W,
                                 vy0 - iy0, iy1 - vy1, g.pl, g.pr));
-    Insn pi;
-    pi.op = Opcode::POOL;
-    pi.avg = g.avg;
-    pi.dst = out;
-    pi.src = in;
-    pi.rows = (y1 - y0) * g.OW;
-    sc.compute.push_back(pi);
+    sc.compute.push_back(poolInsn(g.avg, out, in, (y1 - y0) * g.OW));
     moveRows(sc.tail, true, EMBER_NPU_MEM_OUT, out,
              addr(g.out, c, (n * g.OH + y0) * g.OW), (y1 - y0) * g.OW);
   }
@@ -953,18 +928,18 @@ std::string genAdd(const Layer &L, const std::vector<NTensor> &ts,
                       (g.bBroadcast ? uint64_t(y.tiles() * y.rowBytes())
                                     : tensorBytes(ts, g.b));
   const AddRegs &r = g.regs;
-  code.setup = {setreg(EMBER_NPU_REG_ADD_LSHIFT, r.lshift),
-                setreg(EMBER_NPU_REG_ADD_A_ZP, r.aZp),
-                setreg(EMBER_NPU_REG_ADD_A_MULT, r.aMult),
-                setreg(EMBER_NPU_REG_ADD_A_SHIFT, r.aShift),
-                setreg(EMBER_NPU_REG_ADD_B_ZP, r.bZp),
-                setreg(EMBER_NPU_REG_ADD_B_MULT, r.bMult),
-                setreg(EMBER_NPU_REG_ADD_B_SHIFT, r.bShift),
-                setreg(EMBER_NPU_REG_ADD_OUT_MULT, r.outMult),
-                setreg(EMBER_NPU_REG_ADD_OUT_SHIFT, r.outShift),
-                setreg(EMBER_NPU_REG_ADD_OUT_ZP, r.outZp),
-                setreg(EMBER_NPU_REG_ADD_MIN, r.lo),
-                setreg(EMBER_NPU_REG_ADD_MAX, r.hi)};
+  code.setup = {setregInsn(EMBER_NPU_REG_ADD_LSHIFT, r.lshift),
+                setregInsn(EMBER_NPU_REG_ADD_A_ZP, r.aZp),
+                setregInsn(EMBER_NPU_REG_ADD_A_MULT, r.aMult),
+                setregInsn(EMBER_NPU_REG_ADD_A_SHIFT, r.aShift),
+                setregInsn(EMBER_NPU_REG_ADD_B_ZP, r.bZp),
+                setregInsn(EMBER_NPU_REG_ADD_B_MULT, r.bMult),
+                setregInsn(EMBER_NPU_REG_ADD_B_SHIFT, r.bShift),
+                setregInsn(EMBER_NPU_REG_ADD_OUT_MULT, r.outMult),
+                setregInsn(EMBER_NPU_REG_ADD_OUT_SHIFT, r.outShift),
+                setregInsn(EMBER_NPU_REG_ADD_OUT_ZP, r.outZp),
+                setregInsn(EMBER_NPU_REG_ADD_MIN, r.lo),
+                setregInsn(EMBER_NPU_REG_ADD_MAX, r.hi)};
   std::vector<sp::Step> steps = sp::schedule(p, t);
   code.steps.resize(steps.size());
   for (size_t s = 0; s < steps.size(); ++s) {
@@ -981,13 +956,7 @@ std::string genAdd(const Layer &L, const std::vector<NTensor> &ts,
     else
       moveRows(sc.loads, false, EMBER_NPU_MEM_OUT, b, addr(g.b, c, p0),
                p1 - p0);
-    Insn va;
-    va.op = Opcode::VADD;
-    va.dst = out;
-    va.a = a;
-    va.b = b;
-    va.rows = p1 - p0;
-    sc.compute.push_back(va);
+    sc.compute.push_back(vaddInsn(out, a, b, p1 - p0));
     moveRows(sc.tail, true, EMBER_NPU_MEM_OUT, out, addr(g.out, c, p0),
              p1 - p0);
   }
@@ -1347,9 +1316,7 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     uint64_t b = uint64_t(in.ysize * in.xsize * npu::memRowBytes(int(in.mem)));
     (in.op == Opcode::LOAD ? info.loadBytes : info.storeBytes) += b;
   }
-  Insn fin;
-  fin.op = Opcode::FINISH;
-  out.insns.push_back(fin);
+  out.insns.push_back(makeInsn(Opcode::FINISH));
   out.insnLayer.push_back(-1);
   TokenStats st;
   err = assignTokens(out.insns, &st);

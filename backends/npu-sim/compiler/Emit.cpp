@@ -1,5 +1,5 @@
-// Instruction builders and the DMA and timing helpers code generation and
-// its cost model share (Emit.h).
+// The DMA and timing helpers code generation and its cost model share
+// (Emit.h).
 #include "Emit.h"
 #include "Layers.h"
 
@@ -8,55 +8,6 @@
 namespace ember::npusim {
 
 using npu::Insn;
-using npu::Opcode;
-
-Insn setreg(unsigned reg, int32_t value) {
-  Insn i;
-  i.op = Opcode::SETREG;
-  i.reg = reg;
-  i.value = value;
-  return i;
-}
-
-Insn loadInsn(int mem, int64_t sram, uint64_t dram, int64_t ysize,
-              int64_t xsize, int64_t stride, int64_t pt, int64_t pb, int64_t pl,
-              int64_t pr) {
-  Insn i;
-  i.op = Opcode::LOAD;
-  i.mem = mem;
-  i.sram = sram;
-  i.dram = int64_t(dram);
-  i.ysize = ysize;
-  i.xsize = xsize;
-  i.stride = stride;
-  i.pad_top = pt;
-  i.pad_bottom = pb;
-  i.pad_left = pl;
-  i.pad_right = pr;
-  return i;
-}
-
-Insn storeInsn(int mem, int64_t sram, uint64_t dram, int64_t ysize,
-               int64_t xsize, int64_t stride) {
-  Insn i = loadInsn(mem, sram, dram, ysize, xsize, stride);
-  i.op = Opcode::STORE;
-  return i;
-}
-
-Insn gemmInsn(int64_t acc, int64_t act, int64_t wgt, int64_t inner,
-              int64_t outer, int64_t actOs, int64_t accOs) {
-  Insn i;
-  i.op = Opcode::GEMM;
-  i.reset = 0;
-  i.acc = acc;
-  i.act = act;
-  i.wgt = wgt;
-  i.inner = inner;
-  i.outer = outer;
-  i.act_ostride = actOs;
-  i.acc_ostride = accOs;
-  return i;
-}
 
 // How `rows` contiguous rows split into one 2-D transfer of y lines of x
 // rows (stride x): the largest x <= 1023 dividing `rows` with y <= 1023, so
@@ -93,8 +44,8 @@ void moveRows(std::vector<Insn> &out, bool store, int mem, int64_t sram,
   uint64_t rb = uint64_t(npu::memRowBytes(mem));
   while (rows > 0) {
     auto [x, y] = nextTransfer(rows);
-    out.push_back(store ? storeInsn(mem, sram, dram, y, x, x)
-                        : loadInsn(mem, sram, dram, y, x, x));
+    out.push_back(store ? storeInsn(mem, sram, int64_t(dram), y, x, x)
+                        : loadInsn(mem, sram, int64_t(dram), y, x, x));
     sram += x * y;
     dram += uint64_t(x * y) * rb;
     rows -= x * y;
@@ -106,7 +57,7 @@ void repeatRow(std::vector<Insn> &out, int mem, int64_t sram, uint64_t dram,
                int64_t rows) {
   while (rows > 0) {
     int64_t y = std::min(rows, kMaxLoop);
-    out.push_back(loadInsn(mem, sram, dram, y, 1, 0));
+    out.push_back(loadInsn(mem, sram, int64_t(dram), y, 1, 0));
     sram += y;
     rows -= y;
   }

@@ -1,10 +1,12 @@
-// Instruction builders and the DMA and timing helpers code generation emits
-// with (docs/npu-backend.md, "Layout and tiling"). The cost model's side of a
-// layer (Codegen.cpp's tiling problems) counts DMA instructions and GEMM and
-// VECTOR cycles with the same functions that emit them, so the two cannot
-// drift apart.
+// The DMA and timing helpers code generation emits with (docs/npu-backend.md,
+// "Layout and tiling"); the instruction builders themselves are the
+// simulator's (ember/npu/Builders.h), shared with the test generators. The cost
+// model's side of a layer (Codegen.cpp's tiling problems) counts DMA
+// instructions and GEMM and VECTOR cycles with the same functions that emit
+// them, so the two cannot drift apart.
 #pragma once
 
+#include "ember/npu/Builders.h"
 #include "ember/npu/Isa.h"
 #include "ember/npu/NpuSpec.h"
 
@@ -17,14 +19,16 @@ namespace ember::npusim {
 constexpr int64_t kMaxLoop = 1023;   // 10-bit size and loop fields
 constexpr int64_t kMaxStride = 4095; // LOAD's 12-bit stride field
 
-npu::Insn setreg(unsigned reg, int32_t value);
-npu::Insn loadInsn(int mem, int64_t sram, uint64_t dram, int64_t ysize,
-                   int64_t xsize, int64_t stride, int64_t pt = 0,
-                   int64_t pb = 0, int64_t pl = 0, int64_t pr = 0);
-npu::Insn storeInsn(int mem, int64_t sram, uint64_t dram, int64_t ysize,
-                    int64_t xsize, int64_t stride);
-npu::Insn gemmInsn(int64_t acc, int64_t act, int64_t wgt, int64_t inner,
-                   int64_t outer, int64_t actOs, int64_t accOs);
+using npu::dwgemmInsn;
+using npu::gemmInsn;
+using npu::loadInsn;
+using npu::makeInsn;
+using npu::moveInsn;
+using npu::poolInsn;
+using npu::requantInsn;
+using npu::setregInsn;
+using npu::storeInsn;
+using npu::vaddInsn;
 
 // How `rows` contiguous rows split into one 2-D transfer of y lines of x
 // rows (stride x), x and y <= kMaxLoop; {0, 0} when no split does.

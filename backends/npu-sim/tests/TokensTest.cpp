@@ -1,5 +1,6 @@
 // Token assignment: edges from footprints, pairing, and the validity check.
 #include "Tokens.h"
+#include "ember/npu/Builders.h"
 
 #include <gtest/gtest.h>
 
@@ -9,25 +10,10 @@ using ember::npu::Opcode;
 
 namespace {
 Insn load(int mem, int64_t sram, int64_t dram, int64_t rows) {
-  Insn i;
-  i.op = Opcode::LOAD;
-  i.mem = mem;
-  i.sram = sram;
-  i.dram = dram;
-  i.ysize = 1;
-  i.xsize = rows;
-  i.stride = rows;
-  return i;
+  return ember::npu::loadInsn(mem, sram, dram, 1, rows, rows);
 }
 Insn gemm(int64_t acc, int64_t act, int64_t wgt, int64_t rows) {
-  Insn i;
-  i.op = Opcode::GEMM;
-  i.acc = acc;
-  i.act = act;
-  i.wgt = wgt;
-  i.inner = rows;
-  i.outer = 1;
-  return i;
+  return ember::npu::gemmInsn(false, acc, act, wgt, rows, 1);
 }
 uint32_t ch(int s, int d) { return 1u << EMBER_NPU_TOKEN_CHANNEL(s, d); }
 } // namespace
@@ -40,9 +26,7 @@ TEST(NpuTokens, ReadAfterWriteAndWriteAfterRead) {
   p.push_back(
       load(EMBER_NPU_MEM_ACT, 0, 8192, 8)); // 3: overwrites what 2 reads
   p.push_back(gemm(0, 0, 0, 8));            // 4: needs 3
-  Insn fin;
-  fin.op = Opcode::FINISH;
-  p.push_back(fin);
+  p.push_back(ember::npu::makeInsn(Opcode::FINISH));
   TokenStats st;
   ASSERT_EQ(assignTokens(p, &st), "");
   EXPECT_EQ(p[1].signal, ch(0, 1)); // only the latest load is waited for
@@ -82,9 +66,7 @@ TEST(NpuTokens, MergesEdgesBeyondTheFifoDepth) {
     p.push_back(gemm(0, r * 8, 0, 8));
   for (int r = 0; r < 9; ++r)
     p.push_back(load(EMBER_NPU_MEM_ACT, r * 8, 4096 + r * 128, 8));
-  Insn fin;
-  fin.op = Opcode::FINISH;
-  p.push_back(fin);
+  p.push_back(ember::npu::makeInsn(Opcode::FINISH));
   TokenStats st;
   ASSERT_EQ(assignTokens(p, &st), "");
   EXPECT_LE(st.maxDepth, size_t(EMBER_NPU_TOKEN_FIFO_DEPTH));

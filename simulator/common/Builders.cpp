@@ -1,0 +1,121 @@
+//===- Builders.cpp - One builder per NPU instruction ---------------------===//
+#include "ember/npu/Builders.h"
+
+namespace ember::npu {
+
+Insn makeInsn(Opcode op) {
+  Insn i;
+  i.op = op;
+  return i;
+}
+
+Insn loadInsn(int mem, int64_t sram, int64_t dram, int64_t ysize, int64_t xsize,
+              int64_t stride, int64_t padTop, int64_t padBottom,
+              int64_t padLeft, int64_t padRight) {
+  Insn i = makeInsn(Opcode::LOAD);
+  i.mem = mem;
+  i.sram = sram;
+  i.dram = dram;
+  i.ysize = ysize;
+  i.xsize = xsize;
+  i.stride = stride;
+  i.pad_top = padTop;
+  i.pad_bottom = padBottom;
+  i.pad_left = padLeft;
+  i.pad_right = padRight;
+  return i;
+}
+
+Insn storeInsn(int mem, int64_t sram, int64_t dram, int64_t ysize,
+               int64_t xsize, int64_t stride) {
+  Insn i = makeInsn(Opcode::STORE);
+  i.mem = mem;
+  i.sram = sram;
+  i.dram = dram;
+  i.ysize = ysize;
+  i.xsize = xsize;
+  i.stride = stride;
+  return i;
+}
+
+Insn moveInsn(int64_t dst, int64_t src, int64_t ysize, int64_t xsize,
+              int64_t stride, int64_t padTop, int64_t padBottom,
+              int64_t padLeft, int64_t padRight) {
+  Insn i = makeInsn(Opcode::MOVE);
+  i.dst = dst;
+  i.src = src;
+  i.ysize = ysize;
+  i.xsize = xsize;
+  i.stride = stride;
+  i.pad_top = padTop;
+  i.pad_bottom = padBottom;
+  i.pad_left = padLeft;
+  i.pad_right = padRight;
+  return i;
+}
+
+Insn gemmInsn(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,
+              int64_t outer, int64_t actOstride, int64_t accOstride) {
+  Insn i = makeInsn(Opcode::GEMM);
+  i.reset = reset;
+  i.acc = acc;
+  i.act = act;
+  i.wgt = wgt;
+  i.inner = inner;
+  i.outer = outer;
+  i.act_ostride = actOstride;
+  i.acc_ostride = accOstride;
+  return i;
+}
+
+Insn dwgemmInsn(bool reset, int64_t acc, int64_t act, int64_t wgt,
+                int64_t inner, int64_t outer, int64_t actOstride,
+                int64_t accOstride, int64_t taps, int64_t stride, bool bias) {
+  Insn i = gemmInsn(reset, acc, act, wgt, inner, outer, actOstride, accOstride);
+  i.op = Opcode::DWGEMM;
+  i.taps = taps;
+  i.stride = stride;
+  i.bias = bias;
+  return i;
+}
+
+Insn requantInsn(int64_t dst, int64_t src, int64_t rows, int64_t param,
+                 int64_t zp, int64_t min, int64_t max, bool bias) {
+  Insn i = makeInsn(Opcode::REQUANT);
+  i.dst = dst;
+  i.src = src;
+  i.rows = rows;
+  i.param = param;
+  i.zp = zp;
+  i.min = min;
+  i.max = max;
+  i.bias = bias;
+  return i;
+}
+
+Insn vaddInsn(int64_t dst, int64_t a, int64_t b, int64_t rows) {
+  Insn i = makeInsn(Opcode::VADD);
+  i.dst = dst;
+  i.a = a;
+  i.b = b;
+  i.rows = rows;
+  return i;
+}
+
+Insn poolInsn(bool avg, int64_t dst, int64_t src, int64_t rows) {
+  Insn i = makeInsn(Opcode::POOL);
+  i.avg = avg;
+  i.dst = dst;
+  i.src = src;
+  i.rows = rows;
+  return i;
+}
+
+Insn setregInsn(unsigned reg, int64_t value) {
+  Insn i = makeInsn(Opcode::SETREG);
+  i.reg = reg;
+  i.value = value;
+  return i;
+}
+
+} // namespace ember::npu

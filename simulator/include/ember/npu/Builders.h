@@ -1,0 +1,46 @@
+//===- Builders.h - One builder per NPU instruction -----------------------===//
+//
+// The one set of instruction builders the compiler (backends/npu-sim), the
+// test-program generators and hand-written kernels share. Each takes the
+// opcode's operand fields in assembly order (fieldsOf(op), hw/spec/npu.json),
+// so a call reads like the assembly line it produces; fields not named stay
+// zero and the wait/signal tokens are left empty (the compiler's token pass
+// or SafeProgramBuilder fills them).
+//
+//===----------------------------------------------------------------------===//
+#ifndef EMBER_NPU_BUILDERS_H
+#define EMBER_NPU_BUILDERS_H
+
+#include "ember/npu/Isa.h"
+
+#include <cstdint>
+
+namespace ember::npu {
+
+/// An instruction of `op` with every field zero (FENCE, FINISH, or a start
+/// to set fields on).
+Insn makeInsn(Opcode op);
+Insn loadInsn(int mem, int64_t sram, int64_t dram, int64_t ysize, int64_t xsize,
+              int64_t stride, int64_t padTop = 0, int64_t padBottom = 0,
+              int64_t padLeft = 0, int64_t padRight = 0);
+Insn storeInsn(int mem, int64_t sram, int64_t dram, int64_t ysize,
+               int64_t xsize, int64_t stride);
+/// OUT rows to ACT rows, with LOAD's block geometry and padding.
+Insn moveInsn(int64_t dst, int64_t src, int64_t ysize, int64_t xsize,
+              int64_t stride, int64_t padTop = 0, int64_t padBottom = 0,
+              int64_t padLeft = 0, int64_t padRight = 0);
+Insn gemmInsn(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,
+              int64_t outer, int64_t actOstride = 0, int64_t accOstride = 0);
+Insn dwgemmInsn(bool reset, int64_t acc, int64_t act, int64_t wgt,
+                int64_t inner, int64_t outer, int64_t actOstride,
+                int64_t accOstride, int64_t taps, int64_t stride = 1,
+                bool bias = false);
+Insn requantInsn(int64_t dst, int64_t src, int64_t rows, int64_t param,
+                 int64_t zp, int64_t min, int64_t max, bool bias = false);
+Insn vaddInsn(int64_t dst, int64_t a, int64_t b, int64_t rows);
+Insn poolInsn(bool avg, int64_t dst, int64_t src, int64_t rows);
+Insn setregInsn(unsigned reg, int64_t value);
+
+} // namespace ember::npu
+
+#endif // EMBER_NPU_BUILDERS_H
