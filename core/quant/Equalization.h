@@ -55,6 +55,11 @@ void divideOutputChannels(Tensor &w, Tensor *b, const std::vector<double> &s);
 void multiplyInputChannels(Tensor &w, int64_t groups,
                            const std::vector<double> &s);
 int64_t groupsOf(const onnx::NodeProto &n);
+// Node `i` is a Conv whose weights (rank >= 3) and bias (when given) are
+// float initializers read by it alone, so a pass may rescale them: its
+// weights; else nullptr. Both findConvPairs and the residual-stream pass
+// (ResidualEqualization.h) take a conv on this condition.
+const onnx::TensorProto *rescalableConvWeights(const GraphIndex &ix, int i);
 
 // Rescales the weights (and conv1's bias) of every eligible pair in place.
 Expected<EqualizationStats>

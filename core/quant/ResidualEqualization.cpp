@@ -68,19 +68,6 @@ struct StreamGraph {
     return clipBound(n, 1, -INFINITY, lo) && clipBound(n, 2, INFINITY, hi) &&
            lo <= 0 && hi > 0;
   }
-  // A Conv whose weights (and bias) are float initializers read by it alone.
-  const onnx::TensorProto *convWeights(int i) const {
-    const auto &n = g.node(i);
-    if (!isDefault(n) || n.op_type() != "Conv" || n.input_size() < 2)
-      return nullptr;
-    const onnx::TensorProto *w = floatInit(n.input(1));
-    if (!w || w->dims_size() < 3 || ix.readers(n.input(1)) != 1)
-      return nullptr;
-    if (n.input_size() > 2 && !n.input(2).empty() &&
-        (!floatInit(n.input(2)) || ix.readers(n.input(2)) != 1))
-      return nullptr;
-    return w;
-  }
 };
 
 } // namespace
@@ -165,7 +152,8 @@ std::vector<ResidualStream> findResidualStreams(const onnx::ModelProto &m) {
         hasAdd |= sg.isAdd(n);
         if (n.op_type() == "Clip")
           clips.insert(pi);
-      } else if (const onnx::TensorProto *w = sg.convWeights(pi)) {
+      } else if (const onnx::TensorProto *w =
+                     rescalableConvWeights(sg.ix, pi)) {
         if (s.channels && s.channels != w->dims(0)) {
           ok = false;
           break;
@@ -183,7 +171,7 @@ std::vector<ResidualStream> findResidualStreams(const onnx::ModelProto &m) {
         const auto &n = g.node(j);
         if (own(j) && (sg.isAdd(n) || k == 0))
           continue;
-        if (k == 0 && sg.convWeights(j)) {
+        if (k == 0 && rescalableConvWeights(sg.ix, j)) {
           readers.insert(j);
           continue;
         }
@@ -196,7 +184,7 @@ std::vector<ResidualStream> findResidualStreams(const onnx::ModelProto &m) {
     if (!ok || !hasAdd || writers.empty())
       continue;
     for (int r : readers) {
-      const onnx::TensorProto *w = sg.convWeights(r);
+      const onnx::TensorProto *w = rescalableConvWeights(sg.ix, r);
       if (w->dims(1) * groupsOf(g.node(r)) != s.channels)
         ok = false;
     }
