@@ -24,6 +24,23 @@ bool takes(const onnx::ModelProto &m, const ConvPair &p,
 
 } // namespace
 
+double medianOf(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+double channelMagnitudes(const ChannelRanges &r, std::vector<double> &mag) {
+  mag.assign(r.max.size(), 0.0);
+  std::vector<double> pos;
+  for (size_t c = 0; c < mag.size(); ++c) {
+    mag[c] = std::max(std::fabs(r.min[c]), std::fabs(r.max[c]));
+    if (mag[c] > 0)
+      pos.push_back(mag[c]);
+  }
+  return pos.empty() ? 0.0 : medianOf(std::move(pos));
+}
+
 std::vector<std::string>
 actEqualizationTensors(const onnx::ModelProto &m,
                        const ActEqualizationOptions &o) {
@@ -108,17 +125,10 @@ equalizeActivations(onnx::ModelProto &m,
       return invalid("tensor '", p.tensor, "' has ", w1p->dims(0),
                      " channels but its ranges ", r.max.size(),
                      " (activation equalization)");
-    std::vector<double> mag(r.max.size()), pos;
-    for (size_t c = 0; c < mag.size(); ++c) {
-      mag[c] = std::max(std::fabs(r.min[c]), std::fabs(r.max[c]));
-      if (mag[c] > 0)
-        pos.push_back(mag[c]);
-    }
-    if (pos.empty())
+    std::vector<double> mag;
+    double median = channelMagnitudes(r, mag);
+    if (!(median > 0))
       continue;
-    std::sort(pos.begin(), pos.end());
-    size_t h = pos.size() / 2;
-    double median = pos.size() % 2 ? pos[h] : 0.5 * (pos[h - 1] + pos[h]);
     bool clip = p.act >= 0 && g->node(p.act).op_type() == "Clip";
     // The channel's values [lo, hi] stay strictly inside the clip's
     // nonzero bounds (a zero bound scales with the channel).

@@ -14,17 +14,10 @@ bool isDefault(const onnx::NodeProto &n) {
   return n.domain().empty() || n.domain() == "ai.onnx";
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t h = v.size() / 2;
-  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
-}
-
 // The structural view of a graph the pass needs.
 struct StreamGraph {
-  const onnx::GraphProto &g;
   GraphIndex ix;
-  explicit StreamGraph(const onnx::GraphProto &graph) : g(graph), ix(graph) {}
+  explicit StreamGraph(const onnx::GraphProto &graph) : ix(graph) {}
 
   const onnx::TensorProto *floatInit(const std::string &t) const {
     const onnx::TensorProto *p = ix.init(t);
@@ -247,15 +240,10 @@ equalizeResidualStreams(onnx::ModelProto &m,
     // g_c: how far channel c stands out, in the tensor where it does most.
     std::vector<double> gc(c, 0.0);
     for (auto *x : r) {
-      std::vector<double> mag(c), pos;
-      for (size_t k = 0; k < c; ++k) {
-        mag[k] = std::max(std::fabs(x->min[k]), std::fabs(x->max[k]));
-        if (mag[k] > 0)
-          pos.push_back(mag[k]);
-      }
-      if (pos.empty())
+      std::vector<double> mag;
+      double med = channelMagnitudes(*x, mag);
+      if (!(med > 0))
         continue;
-      double med = median(pos);
       for (size_t k = 0; k < c; ++k)
         gc[k] = std::max(gc[k], mag[k] / med);
     }
@@ -289,7 +277,7 @@ equalizeResidualStreams(onnx::ModelProto &m,
     if (pos.empty())
       continue;
     double ref = pinned.empty()
-                     ? median(pos)
+                     ? medianOf(pos)
                      : *std::max_element(pinned.begin(), pinned.end());
     std::vector<double> sc(c, 1.0);
     size_t moved = 0;
