@@ -110,7 +110,7 @@ equalizeActivations(onnx::ModelProto &m,
   std::vector<ConvPair> pairs = findConvPairs(m, kActivations);
   auto *g = m.mutable_graph();
   GraphIndex ix(*g);
-  std::map<std::string, Tensor> w; // changed initializers
+  ConvRescale w(ix);
   for (auto &p : pairs) {
     if (!takes(m, p, o))
       continue;
@@ -148,30 +148,12 @@ equalizeActivations(onnx::ModelProto &m,
     }
     if (!moved)
       continue;
-    auto load = [&](const std::string &name) -> Expected<Tensor *> {
-      auto wi = w.find(name);
-      if (wi == w.end()) {
-        EMBER_ASSIGN(Tensor t, initializerTensor(*ix.init(name)));
-        wi = w.emplace(name, std::move(t)).first;
-      }
-      return &wi->second;
-    };
-    EMBER_ASSIGN(Tensor * w1, load(n1.input(1)));
-    Tensor *b1 = nullptr;
-    if (n1.input_size() > 2 && !n1.input(2).empty()) {
-      EMBER_ASSIGN(b1, load(n1.input(2)));
-    }
-    const onnx::NodeProto &n2 = g->node(p.conv2);
-    EMBER_ASSIGN(Tensor * w2, load(n2.input(1)));
-    scaleConvPair(*w1, b1, *w2, groupsOf(n2), s);
+    EMBER_TRY(w.divideOutputs(p.conv1, s));
+    EMBER_TRY(w.multiplyInputs(p.conv2, s));
     ++st.pairs;
     st.channels += moved;
   }
-  for (auto &init : *g->mutable_initializer()) {
-    auto it = w.find(init.name());
-    if (it != w.end())
-      init = makeInitializer(init.name(), it->second);
-  }
+  w.write(*g);
   return st;
 }
 

@@ -72,6 +72,41 @@ void scaleConvPair(Tensor &w1, Tensor *b1, Tensor &w2, int64_t groups2,
   multiplyInputChannels(w2, groups2, s);
 }
 
+Expected<Tensor *> ConvRescale::load(const std::string &name) {
+  auto it = w_.find(name);
+  if (it == w_.end()) {
+    EMBER_ASSIGN(Tensor t, initializerTensor(*ix_.init(name)));
+    it = w_.emplace(name, std::move(t)).first;
+  }
+  return &it->second;
+}
+
+Status ConvRescale::divideOutputs(int i, const std::vector<double> &s) {
+  const onnx::NodeProto &n = ix_.g.node(i);
+  EMBER_ASSIGN(Tensor * w, load(n.input(1)));
+  Tensor *b = nullptr;
+  if (n.input_size() > 2 && !n.input(2).empty()) {
+    EMBER_ASSIGN(b, load(n.input(2)));
+  }
+  divideOutputChannels(*w, b, s);
+  return Status::ok();
+}
+
+Status ConvRescale::multiplyInputs(int i, const std::vector<double> &s) {
+  const onnx::NodeProto &n = ix_.g.node(i);
+  EMBER_ASSIGN(Tensor * w, load(n.input(1)));
+  multiplyInputChannels(*w, groupsOf(n), s);
+  return Status::ok();
+}
+
+void ConvRescale::write(onnx::GraphProto &g) const {
+  for (auto &init : *g.mutable_initializer()) {
+    auto it = w_.find(init.name());
+    if (it != w_.end())
+      init = makeInitializer(init.name(), it->second);
+  }
+}
+
 std::vector<ConvPair> findConvPairs(const onnx::ModelProto &m,
                                     const std::set<std::string> &activations) {
   const auto &g = m.graph();

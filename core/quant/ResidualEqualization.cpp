@@ -214,15 +214,7 @@ equalizeResidualStreams(onnx::ModelProto &m,
                    " is outside [0, 1]");
   std::vector<ResidualStream> streams = findResidualStreams(m);
   StreamGraph sg(m.graph());
-  std::map<std::string, Tensor> w; // changed initializers
-  auto load = [&](const std::string &name) -> Expected<Tensor *> {
-    auto wi = w.find(name);
-    if (wi == w.end()) {
-      EMBER_ASSIGN(Tensor t, initializerTensor(*sg.ix.init(name)));
-      wi = w.emplace(name, std::move(t)).first;
-    }
-    return &wi->second;
-  };
+  ConvRescale w(sg.ix);
   for (auto &s : streams) {
     size_t c = size_t(s.channels);
     std::vector<const ChannelRanges *> r;
@@ -292,28 +284,14 @@ equalizeResidualStreams(onnx::ModelProto &m,
     }
     if (!moved)
       continue;
-    for (int wi : s.writers) {
-      const auto &n = m.graph().node(wi);
-      EMBER_ASSIGN(Tensor * wt, load(n.input(1)));
-      Tensor *b = nullptr;
-      if (n.input_size() > 2 && !n.input(2).empty()) {
-        EMBER_ASSIGN(b, load(n.input(2)));
-      }
-      divideOutputChannels(*wt, b, sc);
-    }
-    for (int ri : s.readers) {
-      const auto &n = m.graph().node(ri);
-      EMBER_ASSIGN(Tensor * wt, load(n.input(1)));
-      multiplyInputChannels(*wt, groupsOf(n), sc);
-    }
+    for (int wi : s.writers)
+      EMBER_TRY(w.divideOutputs(wi, sc));
+    for (int ri : s.readers)
+      EMBER_TRY(w.multiplyInputs(ri, sc));
     ++st.streams;
     st.channels += moved;
   }
-  for (auto &init : *m.mutable_graph()->mutable_initializer()) {
-    auto it = w.find(init.name());
-    if (it != w.end())
-      init = makeInitializer(init.name(), it->second);
-  }
+  w.write(*m.mutable_graph());
   return st;
 }
 
