@@ -24,6 +24,23 @@ bool takes(const onnx::ModelProto &m, const ConvPair &p,
 
 } // namespace
 
+double medianOf(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+double channelMagnitudes(const ChannelRanges &r, std::vector<double> &mag) {
+  mag.assign(r.max.size(), 0.0);
+  std::vector<double> pos;
+  for (size_t c = 0; c < mag.size(); ++c) {
+    mag[c] = std::max(std::fabs(r.min[c]), std::fabs(r.max[c]));
+    if (mag[c] > 0)
+      pos.push_back(mag[c]);
+  }
+  return pos.empty() ? 0.0 : medianOf(std::move(pos));
+}
+
 std::vector<std::string>
 actEqualizationTensors(const onnx::ModelProto &m,
                        const ActEqualizationOptions &o) {
@@ -93,7 +110,7 @@ equalizeActivations(onnx::ModelProto &m,
   std::vector<ConvPair> pairs = findConvPairs(m, kActivations);
   auto *g = m.mutable_graph();
   GraphIndex ix(*g);
-  std::map<std::string, Tensor> w; // changed initializers
+  ConvRescale w(ix);
   for (auto &p : pairs) {
     if (!takes(m, p, o))
       continue;
@@ -108,17 +125,10 @@ equalizeActivations(onnx::ModelProto &m,
       return invalid("tensor '", p.tensor, "' has ", w1p->dims(0),
                      " channels but its ranges ", r.max.size(),
                      " (activation equalization)");
-    std::vector<double> mag(r.max.size()), pos;
-    for (size_t c = 0; c < mag.size(); ++c) {
-      mag[c] = std::max(std::fabs(r.min[c]), std::fabs(r.max[c]));
-      if (mag[c] > 0)
-        pos.push_back(mag[c]);
-    }
-    if (pos.empty())
+    std::vector<double> mag;
+    double median = channelMagnitudes(r, mag);
+    if (!(median > 0))
       continue;
-    std::sort(pos.begin(), pos.end());
-    size_t h = pos.size() / 2;
-    double median = pos.size() % 2 ? pos[h] : 0.5 * (pos[h - 1] + pos[h]);
     bool clip = p.act >= 0 && g->node(p.act).op_type() == "Clip";
     // The channel's values [lo, hi] stay strictly inside the clip's
     // nonzero bounds (a zero bound scales with the channel).
@@ -138,30 +148,12 @@ equalizeActivations(onnx::ModelProto &m,
     }
     if (!moved)
       continue;
-    auto load = [&](const std::string &name) -> Expected<Tensor *> {
-      auto wi = w.find(name);
-      if (wi == w.end()) {
-        EMBER_ASSIGN(Tensor t, initializerTensor(*ix.init(name)));
-        wi = w.emplace(name, std::move(t)).first;
-      }
-      return &wi->second;
-    };
-    EMBER_ASSIGN(Tensor * w1, load(n1.input(1)));
-    Tensor *b1 = nullptr;
-    if (n1.input_size() > 2 && !n1.input(2).empty()) {
-      EMBER_ASSIGN(b1, load(n1.input(2)));
-    }
-    const onnx::NodeProto &n2 = g->node(p.conv2);
-    EMBER_ASSIGN(Tensor * w2, load(n2.input(1)));
-    scaleConvPair(*w1, b1, *w2, groupsOf(n2), s);
+    EMBER_TRY(w.divideOutputs(p.conv1, s));
+    EMBER_TRY(w.multiplyInputs(p.conv2, s));
     ++st.pairs;
     st.channels += moved;
   }
-  for (auto &init : *g->mutable_initializer()) {
-    auto it = w.find(init.name());
-    if (it != w.end())
-      init = makeInitializer(init.name(), it->second);
-  }
+  w.write(*g);
   return st;
 }
 

@@ -41,6 +41,14 @@ struct ChannelRanges {
   std::vector<double> min, max;
 };
 
+// The median of v (the mean of the two middle values when even); v not
+// empty.
+double medianOf(std::vector<double> v);
+// A channel's size max(|min_c|, |max_c|) for each channel into `mag`, and
+// the median of the positive sizes (0 when none is). Activation and
+// residual-stream equalization measure channels this way.
+double channelMagnitudes(const ChannelRanges &r, std::vector<double> &mag);
+
 struct ActEqualizationStats {
   size_t pairs = 0;    // pairs with at least one channel rescaled
   size_t channels = 0; // channels rescaled

@@ -19,7 +19,25 @@ bool isDefault(const onnx::NodeProto &n) {
   return n.domain().empty() || n.domain() == "ai.onnx";
 }
 
+const onnx::TensorProto *floatInit(const GraphIndex &ix, const std::string &t) {
+  const onnx::TensorProto *p = ix.init(t);
+  return p && p->data_type() == onnx::TensorProto::FLOAT ? p : nullptr;
+}
+
 } // namespace
+
+const onnx::TensorProto *rescalableConvWeights(const GraphIndex &ix, int i) {
+  const auto &n = ix.g.node(i);
+  if (!isDefault(n) || n.op_type() != "Conv" || n.input_size() < 2)
+    return nullptr;
+  const onnx::TensorProto *w = floatInit(ix, n.input(1));
+  if (!w || w->dims_size() < 3 || ix.readers(n.input(1)) != 1)
+    return nullptr;
+  if (n.input_size() > 2 && !n.input(2).empty() &&
+      (!floatInit(ix, n.input(2)) || ix.readers(n.input(2)) != 1))
+    return nullptr;
+  return w;
+}
 
 void divideOutputChannels(Tensor &w, Tensor *b, const std::vector<double> &s) {
   int64_t c = w.dim(0), inner = w.size() / c;
@@ -54,14 +72,45 @@ void scaleConvPair(Tensor &w1, Tensor *b1, Tensor &w2, int64_t groups2,
   multiplyInputChannels(w2, groups2, s);
 }
 
+Expected<Tensor *> ConvRescale::load(const std::string &name) {
+  auto it = w_.find(name);
+  if (it == w_.end()) {
+    EMBER_ASSIGN(Tensor t, initializerTensor(*ix_.init(name)));
+    it = w_.emplace(name, std::move(t)).first;
+  }
+  return &it->second;
+}
+
+Status ConvRescale::divideOutputs(int i, const std::vector<double> &s) {
+  const onnx::NodeProto &n = ix_.g.node(i);
+  EMBER_ASSIGN(Tensor * w, load(n.input(1)));
+  Tensor *b = nullptr;
+  if (n.input_size() > 2 && !n.input(2).empty()) {
+    EMBER_ASSIGN(b, load(n.input(2)));
+  }
+  divideOutputChannels(*w, b, s);
+  return Status::ok();
+}
+
+Status ConvRescale::multiplyInputs(int i, const std::vector<double> &s) {
+  const onnx::NodeProto &n = ix_.g.node(i);
+  EMBER_ASSIGN(Tensor * w, load(n.input(1)));
+  multiplyInputChannels(*w, groupsOf(n), s);
+  return Status::ok();
+}
+
+void ConvRescale::write(onnx::GraphProto &g) const {
+  for (auto &init : *g.mutable_initializer()) {
+    auto it = w_.find(init.name());
+    if (it != w_.end())
+      init = makeInitializer(init.name(), it->second);
+  }
+}
+
 std::vector<ConvPair> findConvPairs(const onnx::ModelProto &m,
                                     const std::set<std::string> &activations) {
   const auto &g = m.graph();
   GraphIndex ix(g);
-  auto floatInit = [&](const std::string &t) -> const onnx::TensorProto * {
-    const onnx::TensorProto *p = ix.init(t);
-    return p && p->data_type() == onnx::TensorProto::FLOAT ? p : nullptr;
-  };
   // A tensor read by exactly one node input and not a graph output.
   auto soleReader = [&](const std::string &t) -> int {
     if (ix.readers(t) != 1)
@@ -69,22 +118,10 @@ std::vector<ConvPair> findConvPairs(const onnx::ModelProto &m,
     auto it = ix.consumers.find(t);
     return it == ix.consumers.end() ? -1 : it->second[0].first;
   };
-  auto convWithWeights = [&](int i) {
-    const auto &n = g.node(i);
-    if (!isDefault(n) || n.op_type() != "Conv" || n.input_size() < 2)
-      return false;
-    const onnx::TensorProto *w = floatInit(n.input(1));
-    if (!w || w->dims_size() < 3 || ix.readers(n.input(1)) != 1)
-      return false;
-    if (n.input_size() > 2 && !n.input(2).empty() &&
-        (!floatInit(n.input(2)) || ix.readers(n.input(2)) != 1))
-      return false;
-    return true;
-  };
   auto scalar = [&](const onnx::NodeProto &n, int k, double &v) {
-    if (n.input_size() <= k || !floatInit(n.input(k)))
+    if (n.input_size() <= k || !floatInit(ix, n.input(k)))
       return false;
-    auto t = initializerTensor(*floatInit(n.input(k)));
+    auto t = initializerTensor(*floatInit(ix, n.input(k)));
     if (!t || t->size() != 1)
       return false;
     v = t->getDouble(0);
@@ -93,7 +130,7 @@ std::vector<ConvPair> findConvPairs(const onnx::ModelProto &m,
 
   std::vector<ConvPair> pairs;
   for (int i = 0; i < g.node_size(); ++i) {
-    if (!convWithWeights(i))
+    if (!rescalableConvWeights(ix, i))
       continue;
     ConvPair p;
     p.conv1 = i;
@@ -115,11 +152,11 @@ std::vector<ConvPair> findConvPairs(const onnx::ModelProto &m,
       if (j < 0)
         continue;
     }
-    if (!convWithWeights(j) || g.node(j).input(0) != t)
+    if (!rescalableConvWeights(ix, j) || g.node(j).input(0) != t)
       continue;
     // conv2 reads every output channel of conv1, in any grouping.
-    const onnx::TensorProto *w1 = floatInit(g.node(i).input(1));
-    const onnx::TensorProto *w2 = floatInit(g.node(j).input(1));
+    const onnx::TensorProto *w1 = rescalableConvWeights(ix, i);
+    const onnx::TensorProto *w2 = rescalableConvWeights(ix, j);
     if (w2->dims(1) * groupsOf(g.node(j)) != w1->dims(0))
       continue;
     p.conv2 = j;
@@ -134,10 +171,6 @@ Expected<EqualizationStats> equalizeCrossLayer(onnx::ModelProto &m,
   EqualizationStats st;
   auto *g = m.mutable_graph();
   GraphIndex ix(*g);
-  auto floatInit = [&](const std::string &t) -> const onnx::TensorProto * {
-    const onnx::TensorProto *p = ix.init(t);
-    return p && p->data_type() == onnx::TensorProto::FLOAT ? p : nullptr;
-  };
   std::set<std::string> acts = {"Relu", "LeakyRelu"};
   if (o.clipAsRelu)
     acts.insert("Clip");
@@ -156,7 +189,7 @@ Expected<EqualizationStats> equalizeCrossLayer(onnx::ModelProto &m,
         const std::string &name = g->node(n).input(k);
         if (name.empty() || w.count(name))
           continue;
-        EMBER_ASSIGN(Tensor t, initializerTensor(*floatInit(name)));
+        EMBER_ASSIGN(Tensor t, initializerTensor(*floatInit(ix, name)));
         w[name] = std::move(t);
       }
   for (int sweep = 0; sweep < o.maxSweeps; ++sweep) {

@@ -55,6 +55,33 @@ void divideOutputChannels(Tensor &w, Tensor *b, const std::vector<double> &s);
 void multiplyInputChannels(Tensor &w, int64_t groups,
                            const std::vector<double> &s);
 int64_t groupsOf(const onnx::NodeProto &n);
+// Node `i` is a Conv whose weights (rank >= 3) and bias (when given) are
+// float initializers read by it alone, so a pass may rescale them: its
+// weights; else nullptr. Both findConvPairs and the residual-stream pass
+// (ResidualEqualization.h) take a conv on this condition.
+const onnx::TensorProto *rescalableConvWeights(const GraphIndex &ix, int i);
+
+// Float copies of the conv weights (and biases) a data-aware pass rescales
+// (ActEqualization.h, ResidualEqualization.h), read from the graph on first
+// use; write() stores the changed ones back, so a pass that fails midway
+// leaves the graph as it was.
+class ConvRescale {
+public:
+  explicit ConvRescale(const GraphIndex &ix) : ix_(ix) {}
+  // Conv node i's output channel c (weights, bias when given) divided by
+  // s[c] (divideOutputChannels).
+  Status divideOutputs(int i, const std::vector<double> &s);
+  // Conv node i's weights reading input channel c multiplied by s[c]
+  // (multiplyInputChannels).
+  Status multiplyInputs(int i, const std::vector<double> &s);
+  // Replaces the changed initializers of g, the graph ix indexes.
+  void write(onnx::GraphProto &g) const;
+
+private:
+  Expected<Tensor *> load(const std::string &name);
+  const GraphIndex &ix_;
+  std::map<std::string, Tensor> w_;
+};
 
 // Rescales the weights (and conv1's bias) of every eligible pair in place.
 Expected<EqualizationStats>

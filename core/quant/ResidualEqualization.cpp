@@ -14,17 +14,10 @@ bool isDefault(const onnx::NodeProto &n) {
   return n.domain().empty() || n.domain() == "ai.onnx";
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t h = v.size() / 2;
-  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
-}
-
 // The structural view of a graph the pass needs.
 struct StreamGraph {
-  const onnx::GraphProto &g;
   GraphIndex ix;
-  explicit StreamGraph(const onnx::GraphProto &graph) : g(graph), ix(graph) {}
+  explicit StreamGraph(const onnx::GraphProto &graph) : ix(graph) {}
 
   const onnx::TensorProto *floatInit(const std::string &t) const {
     const onnx::TensorProto *p = ix.init(t);
@@ -67,19 +60,6 @@ struct StreamGraph {
     double lo = 0, hi = 0;
     return clipBound(n, 1, -INFINITY, lo) && clipBound(n, 2, INFINITY, hi) &&
            lo <= 0 && hi > 0;
-  }
-  // A Conv whose weights (and bias) are float initializers read by it alone.
-  const onnx::TensorProto *convWeights(int i) const {
-    const auto &n = g.node(i);
-    if (!isDefault(n) || n.op_type() != "Conv" || n.input_size() < 2)
-      return nullptr;
-    const onnx::TensorProto *w = floatInit(n.input(1));
-    if (!w || w->dims_size() < 3 || ix.readers(n.input(1)) != 1)
-      return nullptr;
-    if (n.input_size() > 2 && !n.input(2).empty() &&
-        (!floatInit(n.input(2)) || ix.readers(n.input(2)) != 1))
-      return nullptr;
-    return w;
   }
 };
 
@@ -165,7 +145,8 @@ std::vector<ResidualStream> findResidualStreams(const onnx::ModelProto &m) {
         hasAdd |= sg.isAdd(n);
         if (n.op_type() == "Clip")
           clips.insert(pi);
-      } else if (const onnx::TensorProto *w = sg.convWeights(pi)) {
+      } else if (const onnx::TensorProto *w =
+                     rescalableConvWeights(sg.ix, pi)) {
         if (s.channels && s.channels != w->dims(0)) {
           ok = false;
           break;
@@ -183,7 +164,7 @@ std::vector<ResidualStream> findResidualStreams(const onnx::ModelProto &m) {
         const auto &n = g.node(j);
         if (own(j) && (sg.isAdd(n) || k == 0))
           continue;
-        if (k == 0 && sg.convWeights(j)) {
+        if (k == 0 && rescalableConvWeights(sg.ix, j)) {
           readers.insert(j);
           continue;
         }
@@ -196,7 +177,7 @@ std::vector<ResidualStream> findResidualStreams(const onnx::ModelProto &m) {
     if (!ok || !hasAdd || writers.empty())
       continue;
     for (int r : readers) {
-      const onnx::TensorProto *w = sg.convWeights(r);
+      const onnx::TensorProto *w = rescalableConvWeights(sg.ix, r);
       if (w->dims(1) * groupsOf(g.node(r)) != s.channels)
         ok = false;
     }
@@ -233,15 +214,7 @@ equalizeResidualStreams(onnx::ModelProto &m,
                    " is outside [0, 1]");
   std::vector<ResidualStream> streams = findResidualStreams(m);
   StreamGraph sg(m.graph());
-  std::map<std::string, Tensor> w; // changed initializers
-  auto load = [&](const std::string &name) -> Expected<Tensor *> {
-    auto wi = w.find(name);
-    if (wi == w.end()) {
-      EMBER_ASSIGN(Tensor t, initializerTensor(*sg.ix.init(name)));
-      wi = w.emplace(name, std::move(t)).first;
-    }
-    return &wi->second;
-  };
+  ConvRescale w(sg.ix);
   for (auto &s : streams) {
     size_t c = size_t(s.channels);
     std::vector<const ChannelRanges *> r;
@@ -259,15 +232,10 @@ equalizeResidualStreams(onnx::ModelProto &m,
     // g_c: how far channel c stands out, in the tensor where it does most.
     std::vector<double> gc(c, 0.0);
     for (auto *x : r) {
-      std::vector<double> mag(c), pos;
-      for (size_t k = 0; k < c; ++k) {
-        mag[k] = std::max(std::fabs(x->min[k]), std::fabs(x->max[k]));
-        if (mag[k] > 0)
-          pos.push_back(mag[k]);
-      }
-      if (pos.empty())
+      std::vector<double> mag;
+      double med = channelMagnitudes(*x, mag);
+      if (!(med > 0))
         continue;
-      double med = median(pos);
       for (size_t k = 0; k < c; ++k)
         gc[k] = std::max(gc[k], mag[k] / med);
     }
@@ -301,7 +269,7 @@ equalizeResidualStreams(onnx::ModelProto &m,
     if (pos.empty())
       continue;
     double ref = pinned.empty()
-                     ? median(pos)
+                     ? medianOf(pos)
                      : *std::max_element(pinned.begin(), pinned.end());
     std::vector<double> sc(c, 1.0);
     size_t moved = 0;
@@ -316,28 +284,14 @@ equalizeResidualStreams(onnx::ModelProto &m,
     }
     if (!moved)
       continue;
-    for (int wi : s.writers) {
-      const auto &n = m.graph().node(wi);
-      EMBER_ASSIGN(Tensor * wt, load(n.input(1)));
-      Tensor *b = nullptr;
-      if (n.input_size() > 2 && !n.input(2).empty()) {
-        EMBER_ASSIGN(b, load(n.input(2)));
-      }
-      divideOutputChannels(*wt, b, sc);
-    }
-    for (int ri : s.readers) {
-      const auto &n = m.graph().node(ri);
-      EMBER_ASSIGN(Tensor * wt, load(n.input(1)));
-      multiplyInputChannels(*wt, groupsOf(n), sc);
-    }
+    for (int wi : s.writers)
+      EMBER_TRY(w.divideOutputs(wi, sc));
+    for (int ri : s.readers)
+      EMBER_TRY(w.multiplyInputs(ri, sc));
     ++st.streams;
     st.channels += moved;
   }
-  for (auto &init : *m.mutable_graph()->mutable_initializer()) {
-    auto it = w.find(init.name());
-    if (it != w.end())
-      init = makeInitializer(init.name(), it->second);
-  }
+  w.write(*m.mutable_graph());
   return st;
 }
 

@@ -783,6 +783,38 @@ std::vector<Sample> actEqSamples(int n, float sd) {
   return s;
 }
 
+// Writes `m` and four calibration samples x[1,3,5,5] ~ N(0, sd) (seeds
+// seed, seed + 1, ...) to folder d, and sets `o` to quantize them (no
+// refinement) with a profile out.
+void writeEqRun(const std::string &d, const onnx::ModelProto &m, uint64_t seed,
+                float sd, QuantizeOptions &o) {
+  std::string calib = d + "/calib";
+  mkdir(calib.c_str(), 0755);
+  o = QuantizeOptions();
+  o.model = d + "/model.onnx";
+  ASSERT_TRUE(writeOnnxModelAtomically(m, o.model).isOk());
+  for (int i = 0; i < 4; ++i)
+    ASSERT_TRUE(writeTensorFile(
+                    f32({1, 3, 5, 5}, gaussian(75, seed + uint64_t(i), 0, sd)),
+                    calib + "/x" + std::to_string(i) + ".npy")
+                    .isOk());
+  o.calibrationDir = calib;
+  o.output = d + "/q.onnx";
+  o.profileOut = d + "/p.json";
+  o.refineRanges = false;
+}
+
+// `o` again from the profile it wrote alone (no samples), into `output`.
+QuantizeOptions fromProfile(const QuantizeOptions &o,
+                            const std::string &output) {
+  QuantizeOptions p = o;
+  p.calibrationDir.clear();
+  p.profileIn = o.profileOut;
+  p.profileOut.clear();
+  p.output = output;
+  return p;
+}
+
 } // namespace
 
 TEST(ActEqualization, EvensTheChannelsAndKeepsTheFunction) {
@@ -907,21 +939,9 @@ TEST(ActEqualization, ClipChannelsThatBindStay) {
 
 TEST(ActEqualization, ProfileReproducesAndHashCoversIt) {
   std::string d = tempDir("acteq");
-  std::string model = d + "/model.onnx", calib = d + "/calib";
-  mkdir(calib.c_str(), 0755);
-  ASSERT_TRUE(writeOnnxModelAtomically(actEqModel(true), model).isOk());
-  for (int i = 0; i < 4; ++i)
-    ASSERT_TRUE(
-        writeTensorFile(f32({1, 3, 5, 5}, gaussian(75, 200 + i, 0, 0.3f)),
-                        calib + "/x" + std::to_string(i) + ".npy")
-            .isOk());
   QuantizeOptions o;
-  o.model = model;
-  o.calibrationDir = calib;
-  o.output = d + "/q.onnx";
-  o.profileOut = d + "/p.json";
+  ASSERT_NO_FATAL_FAILURE(writeEqRun(d, actEqModel(true), 200, 0.3f, o));
   o.actEqualize = 0.5;
-  o.refineRanges = false;
   Status s = quantizeModel(o);
   ASSERT_TRUE(s.isOk()) << s.message();
   auto prof = profileFromJson(*readFileBytes(o.profileOut), "p.json");
@@ -934,11 +954,7 @@ TEST(ActEqualization, ProfileReproducesAndHashCoversIt) {
             std::string::npos)
       << prof->preprocess;
   // The profile alone (no samples) gives the same bytes.
-  QuantizeOptions p = o;
-  p.calibrationDir.clear();
-  p.profileIn = o.profileOut;
-  p.profileOut.clear();
-  p.output = d + "/q2.onnx";
+  QuantizeOptions p = fromProfile(o, d + "/q2.onnx");
   s = quantizeModel(p);
   ASSERT_TRUE(s.isOk()) << s.message();
   EXPECT_EQ(*readFileBytes(p.output), *readFileBytes(o.output));
@@ -1148,21 +1164,9 @@ TEST(ResidualEqualization, ClipChannelsThatBindStay) {
 
 TEST(ResidualEqualization, ProfileReproducesAndHashCoversIt) {
   std::string d = tempDir("reseq");
-  std::string model = d + "/model.onnx", calib = d + "/calib";
-  mkdir(calib.c_str(), 0755);
-  ASSERT_TRUE(writeOnnxModelAtomically(resEqModel(), model).isOk());
-  for (int i = 0; i < 4; ++i)
-    ASSERT_TRUE(
-        writeTensorFile(f32({1, 3, 5, 5}, gaussian(75, 300 + i, 0, 1.0f)),
-                        calib + "/x" + std::to_string(i) + ".npy")
-            .isOk());
   QuantizeOptions o;
-  o.model = model;
-  o.calibrationDir = calib;
-  o.output = d + "/q.onnx";
-  o.profileOut = d + "/p.json";
+  ASSERT_NO_FATAL_FAILURE(writeEqRun(d, resEqModel(), 300, 1.0f, o));
   o.resEqualize = 0.5;
-  o.refineRanges = false;
   Status s = quantizeModel(o);
   ASSERT_TRUE(s.isOk()) << s.message();
   auto prof = profileFromJson(*readFileBytes(o.profileOut), "p.json");
@@ -1173,11 +1177,7 @@ TEST(ResidualEqualization, ProfileReproducesAndHashCoversIt) {
             std::string::npos)
       << prof->preprocess;
   // The profile alone (no samples) gives the same bytes.
-  QuantizeOptions p = o;
-  p.calibrationDir.clear();
-  p.profileIn = o.profileOut;
-  p.profileOut.clear();
-  p.output = d + "/q2.onnx";
+  QuantizeOptions p = fromProfile(o, d + "/q2.onnx");
   s = quantizeModel(p);
   ASSERT_TRUE(s.isOk()) << s.message();
   EXPECT_EQ(*readFileBytes(p.output), *readFileBytes(o.output));
@@ -1199,11 +1199,7 @@ TEST(ResidualEqualization, ProfileReproducesAndHashCoversIt) {
   b.profileOut = d + "/pb.json";
   s = quantizeModel(b);
   ASSERT_TRUE(s.isOk()) << s.message();
-  QuantizeOptions b2 = b;
-  b2.calibrationDir.clear();
-  b2.profileIn = b.profileOut;
-  b2.profileOut.clear();
-  b2.output = d + "/qb2.onnx";
+  QuantizeOptions b2 = fromProfile(b, d + "/qb2.onnx");
   s = quantizeModel(b2);
   ASSERT_TRUE(s.isOk()) << s.message();
   EXPECT_EQ(*readFileBytes(b2.output), *readFileBytes(b.output));

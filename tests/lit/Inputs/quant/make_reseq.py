@@ -6,13 +6,11 @@ them. x[1,3,5,5] -> Conv 1x1 (4 channels, bias) -> a; a -> expand Conv 1x1
 (5) -> y. Channels 0 and 1 of both writers are 8x and 3x the others, so
 the stream {a, b, s} has two wide channels. Rerun after changing it:
 python3 make_reseq.py"""
-import os
-
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
-here = os.path.dirname(os.path.abspath(__file__))
+import quant_gen
+
 rng = np.random.default_rng(11)
 w0 = rng.normal(0, 0.5, (4, 3, 1, 1)).astype(np.float32)
 wp = rng.normal(0, 0.4, (4, 6, 1, 1)).astype(np.float32)
@@ -31,16 +29,4 @@ nodes = [helper.make_node("Conv", ["x", "w0", "b0"], ["a"], name="stem"),
          helper.make_node("Conv", ["r", "wp", "bp"], ["b"], name="project"),
          helper.make_node("Add", ["a", "b"], ["s"], name="add"),
          helper.make_node("Conv", ["s", "wo"], ["y"], name="head")]
-g = helper.make_graph(
-    nodes, "reseq",
-    [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 5, 5])],
-    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5, 5, 5])],
-    inits)
-m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
-m.ir_version = 8
-onnx.checker.check_model(m)
-onnx.save(m, os.path.join(here, "reseq.onnx"))
-os.makedirs(os.path.join(here, "reseq-calib"), exist_ok=True)
-for i in range(4):
-    x = rng.normal(0, 1.0, (1, 3, 5, 5)).astype(np.float32)
-    np.save(os.path.join(here, "reseq-calib", f"s{i}.npy"), x)
+quant_gen.save("reseq", nodes, inits, [1, 3, 5, 5], [1, 5, 5, 5], rng, 1.0)
