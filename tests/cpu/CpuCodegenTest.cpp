@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -415,6 +416,33 @@ std::string randomDense(size_t count, float scale, std::mt19937 &rng) {
   return s;
 }
 
+// Runs m's main on random inputs: the interpreter's result, then
+// compileModel at one thread, whose channels-last values (and the same as
+// one line for messages) `check` looks at, then the backend at 1 and 2
+// threads against the interpreter.
+void expectLayoutsAndResults(
+    Module &m, std::mt19937 &rng,
+    const std::function<void(const CompiledModel &,
+                             const std::set<std::string> &,
+                             const std::string &)> &check) {
+  std::vector<Tensor> in;
+  for (auto *p : m.main()->params())
+    in.push_back(randomTensor(p->types[0], rng));
+  auto want = interpret(*m.main(), in);
+  ASSERT_TRUE(bool(want));
+  CompileConfig one = hostConfig(), two = hostConfig();
+  two.numThreads = 2;
+  auto cm = compileModel(*m.main(), one);
+  ASSERT_TRUE(bool(cm)) << cm.status().message();
+  std::set<std::string> nhwc(cm->channelsLast.begin(), cm->channelsLast.end());
+  std::string list;
+  for (auto &v : nhwc)
+    list += v + " ";
+  check(*cm, nhwc, list);
+  expectClose(runCpu(*m.main(), one, in), *want, 1e-4, 1e-5);
+  expectClose(runCpu(*m.main(), two, in), *want, 1e-4, 1e-5);
+}
+
 // Channels-last layouts (ChannelsLast.cpp, chooseLayouts) on the AVX-512 path:
 // a convolution unfolds the row-major graph input and writes channels-last; the
 // max pool after it (run inside the convolution), 1x1 and 3x3 convolutions, a
@@ -473,26 +501,17 @@ TEST(CpuLayout, ChannelsLastChainMatchesInterpreter) {
       "  return %g\n"
       "}\n");
   ASSERT_TRUE(m);
-  std::vector<Tensor> in;
-  for (auto *p : m->main()->params())
-    in.push_back(randomTensor(p->types[0], rng));
-  auto want = interpret(*m->main(), in);
-  ASSERT_TRUE(bool(want));
-  CompileConfig one = hostConfig(), two = hostConfig();
-  two.numThreads = 2;
-  auto cm = compileModel(*m->main(), one);
-  ASSERT_TRUE(bool(cm)) << cm.status().message();
-  std::set<std::string> nhwc(cm->channelsLast.begin(), cm->channelsLast.end());
-  std::string list;
-  for (auto &v : nhwc)
-    list += v + " ";
-  for (const char *v : {"p1", "a2", "c3", "c4", "cat", "y5", "p2", "c6"})
-    EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
-  // The first max pool runs inside the first convolution: a1 is not stored.
-  EXPECT_EQ(cm->fusion.fusedPools, 1u);
-  EXPECT_FALSE(nhwc.count("a1")) << list;
-  expectClose(runCpu(*m->main(), one, in), *want, 1e-4, 1e-5);
-  expectClose(runCpu(*m->main(), two, in), *want, 1e-4, 1e-5);
+  expectLayoutsAndResults(
+      *m, rng,
+      [&](const CompiledModel &cm, const std::set<std::string> &nhwc,
+          const std::string &list) {
+        for (const char *v : {"p1", "a2", "c3", "c4", "cat", "y5", "p2", "c6"})
+          EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
+        // The first max pool runs inside the first convolution: a1 is not
+        // stored.
+        EXPECT_EQ(cm.fusion.fusedPools, 1u);
+        EXPECT_FALSE(nhwc.count("a1")) << list;
+      });
 }
 
 // A normalization's moments (InstanceNormalization's lowering): the second
@@ -581,25 +600,15 @@ TEST(CpuLayout, NormalizationBetweenChannelsLastConvs) {
       "  return %y, %y3\n"
       "}\n");
   ASSERT_TRUE(m);
-  std::vector<Tensor> in;
-  for (auto *p : m->main()->params())
-    in.push_back(randomTensor(p->types[0], rng));
-  auto want = interpret(*m->main(), in);
-  ASSERT_TRUE(bool(want));
-  CompileConfig one = hostConfig(), two = hostConfig();
-  two.numThreads = 2;
-  auto cm = compileModel(*m->main(), one);
-  ASSERT_TRUE(bool(cm)) << cm.status().message();
-  std::set<std::string> nhwc(cm->channelsLast.begin(), cm->channelsLast.end());
-  std::string list;
-  for (auto &v : nhwc)
-    list += v + " ";
-  for (const char *v : {"c1", "d", "a", "c2"})
-    EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
-  for (const char *v : {"r3", "c3"})
-    EXPECT_FALSE(nhwc.count(v)) << v << " channels-last: " << list;
-  expectClose(runCpu(*m->main(), one, in), *want, 1e-4, 1e-5);
-  expectClose(runCpu(*m->main(), two, in), *want, 1e-4, 1e-5);
+  expectLayoutsAndResults(
+      *m, rng,
+      [&](const CompiledModel &, const std::set<std::string> &nhwc,
+          const std::string &list) {
+        for (const char *v : {"c1", "d", "a", "c2"})
+          EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
+        for (const char *v : {"r3", "c3"})
+          EXPECT_FALSE(nhwc.count(v)) << v << " channels-last: " << list;
+      });
 }
 
 // A first layer (row-major input) with 16 to 31 output channels writes
@@ -648,25 +657,15 @@ TEST(CpuLayout, FewChannelFirstLayerOnALargeMapUnfoldsChannelsLast) {
       "  return %y, %y3\n"
       "}\n");
   ASSERT_TRUE(m);
-  std::vector<Tensor> in;
-  for (auto *p : m->main()->params())
-    in.push_back(randomTensor(p->types[0], rng));
-  auto want = interpret(*m->main(), in);
-  ASSERT_TRUE(bool(want));
-  CompileConfig one = hostConfig(), two = hostConfig();
-  two.numThreads = 2;
-  auto cm = compileModel(*m->main(), one);
-  ASSERT_TRUE(bool(cm)) << cm.status().message();
-  std::set<std::string> nhwc(cm->channelsLast.begin(), cm->channelsLast.end());
-  std::string list;
-  for (auto &v : nhwc)
-    list += v + " ";
-  EXPECT_TRUE(nhwc.count("a1") || nhwc.count("c1"))
-      << "first layer not channels-last: " << list;
-  EXPECT_FALSE(nhwc.count("a3") || nhwc.count("c3"))
-      << "small first layer channels-last: " << list;
-  expectClose(runCpu(*m->main(), one, in), *want, 1e-4, 1e-5);
-  expectClose(runCpu(*m->main(), two, in), *want, 1e-4, 1e-5);
+  expectLayoutsAndResults(*m, rng,
+                          [&](const CompiledModel &,
+                              const std::set<std::string> &nhwc,
+                              const std::string &list) {
+                            EXPECT_TRUE(nhwc.count("a1") || nhwc.count("c1"))
+                                << "first layer not channels-last: " << list;
+                            EXPECT_FALSE(nhwc.count("a3") || nhwc.count("c3"))
+                                << "small first layer channels-last: " << list;
+                          });
 }
 
 // A first layer on a small map (3 -> 16, 3x3 pad 1 on 32x32: 88% of the
@@ -712,27 +711,17 @@ TEST(CpuLayout, SmallMapFirstLayerFeedingAConvUnfoldsChannelsLast) {
       "  return %y, %y3\n"
       "}\n");
   ASSERT_TRUE(m);
-  std::vector<Tensor> in;
-  for (auto *p : m->main()->params())
-    in.push_back(randomTensor(p->types[0], rng));
-  auto want = interpret(*m->main(), in);
-  ASSERT_TRUE(bool(want));
-  CompileConfig one = hostConfig(), two = hostConfig();
-  two.numThreads = 2;
-  auto cm = compileModel(*m->main(), one);
-  ASSERT_TRUE(bool(cm)) << cm.status().message();
-  std::set<std::string> nhwc(cm->channelsLast.begin(), cm->channelsLast.end());
-  std::string list;
-  for (auto &v : nhwc)
-    list += v + " ";
-  EXPECT_TRUE(nhwc.count("a1") || nhwc.count("c1"))
-      << "first layer not channels-last: " << list;
-  EXPECT_TRUE(nhwc.count("a2") || nhwc.count("r2") || nhwc.count("c2"))
-      << "second layer not channels-last: " << list;
-  EXPECT_FALSE(nhwc.count("a3") || nhwc.count("c3"))
-      << "first layer read by a reduction only channels-last: " << list;
-  expectClose(runCpu(*m->main(), one, in), *want, 1e-4, 1e-5);
-  expectClose(runCpu(*m->main(), two, in), *want, 1e-4, 1e-5);
+  expectLayoutsAndResults(
+      *m, rng,
+      [&](const CompiledModel &, const std::set<std::string> &nhwc,
+          const std::string &list) {
+        EXPECT_TRUE(nhwc.count("a1") || nhwc.count("c1"))
+            << "first layer not channels-last: " << list;
+        EXPECT_TRUE(nhwc.count("a2") || nhwc.count("r2") || nhwc.count("c2"))
+            << "second layer not channels-last: " << list;
+        EXPECT_FALSE(nhwc.count("a3") || nhwc.count("c3"))
+            << "first layer read by a reduction only channels-last: " << list;
+      });
 }
 
 // A max pool after a first layer runs inside it (conv2dNhwcFromNchwMaxPool)

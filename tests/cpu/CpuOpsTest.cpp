@@ -88,6 +88,74 @@ void expectClaimed(const Function &f) {
   }
 }
 
+// Random normal weights (sd 0.1) and named nodes for the channels-last
+// graph tests, built into f in call order (the rng draws with them).
+struct GraphBuilder {
+  Function &f;
+  std::mt19937 &rng;
+  Value weights(Dims d) {
+    Tensor t(Type(ElemKind::F32, d));
+    std::normal_distribution<double> nd(0, 0.1);
+    for (int64_t i = 0; i < t.size(); ++i)
+      t.setDouble(i, nd(rng));
+    return Value(f.addConstant(f.freshName("w"), t));
+  }
+  Value node(OpKind k, std::vector<Value> in, AttrMap a, const char *name) {
+    auto n = f.create(k, in, a, name, -1, nullptr, {name});
+    EXPECT_TRUE(bool(n)) << name << ": " << n.status().message();
+    return Value(*n);
+  }
+  // A Conv with pads 1 on every side and no bias.
+  Value conv(Value x, Dims w, const char *name) {
+    AttrMap a;
+    a["kernel_shape"] = Attr::ofInts({w[2], w[3]});
+    a["pads"] = Attr::ofInts({1, 1, 1, 1});
+    return node(OpKind::Conv, {x, weights(w)}, a, name);
+  }
+};
+
+// Lowers m; the values `nhwc` must be chosen channels-last and the graph
+// outputs `rowMajor` not. Then f on random inputs against the interpreter
+// at 1 and 2 threads (identical to each other) and against the portable
+// runtime, which keeps every value row-major.
+void expectChannelsLastRun(Module &m, Function &f, std::mt19937 &rng,
+                           std::initializer_list<const char *> nhwcValues,
+                           std::initializer_list<const char *> rowMajor) {
+  PipelineOptions po;
+  Status s = runPipeline(m, po);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  std::vector<Tensor> in;
+  for (auto *p : f.params())
+    in.push_back(randomData(p->types[0], rng));
+  auto want = interpret(f, in);
+  ASSERT_TRUE(bool(want)) << want.status().message();
+  auto cm = compileModel(f, hostConfig());
+  ASSERT_TRUE(bool(cm)) << cm.status().message();
+  std::set<std::string> nhwc(cm->channelsLast.begin(), cm->channelsLast.end());
+  std::string list;
+  for (auto &v : nhwc)
+    list += v + " ";
+  for (const char *v : nhwcValues)
+    EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
+  for (const char *v : rowMajor)
+    EXPECT_FALSE(nhwc.count(v)) << v << ": a graph output is row-major";
+  std::ostringstream text;
+  printFunction(text, f);
+  SCOPED_TRACE(text.str());
+  CompileConfig two = hostConfig(), portable = hostConfig();
+  two.numThreads = 2;
+  portable.kernels = Kernels::Portable;
+  std::vector<Tensor> one = runCpu(f, hostConfig(), in);
+  expectClose(one, *want, 1e-5, 1e-5);
+  std::vector<Tensor> twoOut = runCpu(f, two, in);
+  ASSERT_EQ(twoOut.size(), one.size());
+  for (size_t k = 0; k < one.size(); ++k)
+    for (int64_t i = 0; i < one[k].size(); ++i)
+      ASSERT_EQ(twoOut[k].getDouble(i), one[k].getDouble(i))
+          << "output " << k << " element " << i;
+  expectClose(runCpu(f, portable, in), *want, 1e-5, 1e-5);
+}
+
 } // namespace
 
 // Nearest (every nearest_mode) and linear/cubic (every coordinate
@@ -438,25 +506,7 @@ TEST(CpuOps, ConvTransposeReadsAndWritesChannelsLast) {
   std::mt19937 rng(29);
   auto m = std::make_unique<Module>();
   Function &f = *m->addFunction("main");
-  auto weights = [&](Dims d) {
-    Tensor t(Type(ElemKind::F32, d));
-    std::normal_distribution<double> nd(0, 0.1);
-    for (int64_t i = 0; i < t.size(); ++i)
-      t.setDouble(i, nd(rng));
-    return Value(f.addConstant(f.freshName("w"), t));
-  };
-  auto node = [&](OpKind k, std::vector<Value> in, AttrMap a,
-                  const char *name) {
-    auto n = f.create(k, in, a, name, -1, nullptr, {name});
-    EXPECT_TRUE(bool(n)) << name << ": " << n.status().message();
-    return Value(*n);
-  };
-  auto conv = [&](Value x, Dims w, const char *name) {
-    AttrMap a;
-    a["kernel_shape"] = Attr::ofInts({w[2], w[3]});
-    a["pads"] = Attr::ofInts({1, 1, 1, 1});
-    return node(OpKind::Conv, {x, weights(w)}, a, name);
-  };
+  GraphBuilder b{f, rng};
   // ConvTranspose with weights [C][OC/group][k][k] and a bias.
   auto convT = [&](Value x, int64_t c, int64_t oc, int64_t k, int64_t stride,
                    int64_t pad, int64_t group, const char *name) {
@@ -465,61 +515,32 @@ TEST(CpuOps, ConvTransposeReadsAndWritesChannelsLast) {
     a["strides"] = Attr::ofInts({stride, stride});
     a["pads"] = Attr::ofInts({pad, pad, pad, pad});
     a["group"] = Attr::ofInt(group);
-    return node(OpKind::ConvTranspose,
-                {x, weights({c, oc / group, k, k}), weights({oc})}, a, name);
+    return b.node(OpKind::ConvTranspose,
+                  {x, b.weights({c, oc / group, k, k}), b.weights({oc})}, a,
+                  name);
   };
   Value x(f.addPlaceholder("x", Type(ElemKind::F32, {1, 32, 8, 8})));
   Value x3(f.addPlaceholder("x3", Type(ElemKind::F32, {1, 4, 8, 8})));
-  Value x0 = node(OpKind::Relu, {x}, {}, "x0");
-  Value c1 = conv(x0, {32, 32, 3, 3}, "c1");
+  Value x0 = b.node(OpKind::Relu, {x}, {}, "x0");
+  Value c1 = b.conv(x0, {32, 32, 3, 3}, "c1");
   AttrMap ra;
   ra["mode"] = Attr::ofString("linear");
   Value u =
-      node(OpKind::Resize, {c1, Value(), constF32(f, {1, 1, 2, 2})}, ra, "u");
-  Value t0 = convT(x3, 4, 32, 2, 2, 0, 1, "t0"); // row-major in
-  Value a = node(OpKind::Add, {u, t0}, {}, "a"); // Resize fused in
-  Value t1 = convT(a, 32, 16, 2, 2, 0, 2, "t1"); // grouped
-  Value r2 = node(OpKind::Relu, {t1}, {}, "r2");
-  Value c4 = conv(r2, {16, 16, 3, 3}, "c4");
+      b.node(OpKind::Resize, {c1, Value(), constF32(f, {1, 1, 2, 2})}, ra, "u");
+  Value t0 = convT(x3, 4, 32, 2, 2, 0, 1, "t0");   // row-major in
+  Value a = b.node(OpKind::Add, {u, t0}, {}, "a"); // Resize fused in
+  Value t1 = convT(a, 32, 16, 2, 2, 0, 2, "t1");   // grouped
+  Value r2 = b.node(OpKind::Relu, {t1}, {}, "r2");
+  Value c4 = b.conv(r2, {16, 16, 3, 3}, "c4");
   Value t2 = convT(c4, 16, 8, 3, 2, 1, 1, "t2"); // overlapping taps, pads
   f.addOutput(t2, "y");
   // 4224 pixels of 16 channels into 3x3 taps of 16: cols chunks of 3640
   // pixels (2 MB), the second starting mid-row.
   Value x4(f.addPlaceholder("x4", Type(ElemKind::F32, {1, 16, 64, 66})));
-  Value r4 = node(OpKind::Relu, {x4}, {}, "r4");
+  Value r4 = b.node(OpKind::Relu, {x4}, {}, "r4");
   f.addOutput(convT(r4, 16, 16, 3, 2, 1, 1, "t4"), "y4");
-  PipelineOptions po;
-  Status s = runPipeline(*m, po);
-  ASSERT_TRUE(s.isOk()) << s.message();
-  std::vector<Tensor> in;
-  for (auto *p : f.params())
-    in.push_back(randomData(p->types[0], rng));
-  auto want = interpret(f, in);
-  ASSERT_TRUE(bool(want)) << want.status().message();
-  auto cm = compileModel(f, hostConfig());
-  ASSERT_TRUE(bool(cm)) << cm.status().message();
-  std::set<std::string> nhwc(cm->channelsLast.begin(), cm->channelsLast.end());
-  std::string list;
-  for (auto &v : nhwc)
-    list += v + " ";
-  for (const char *v : {"x0", "c1", "t0", "a", "t1", "r2", "c4", "r4"})
-    EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
-  EXPECT_FALSE(nhwc.count("t2")) << "a graph output is row-major";
-  std::ostringstream text;
-  printFunction(text, f);
-  SCOPED_TRACE(text.str());
-  CompileConfig two = hostConfig(), portable = hostConfig();
-  two.numThreads = 2;
-  portable.kernels = Kernels::Portable;
-  std::vector<Tensor> one = runCpu(f, hostConfig(), in);
-  expectClose(one, *want, 1e-5, 1e-5);
-  std::vector<Tensor> twoOut = runCpu(f, two, in);
-  ASSERT_EQ(twoOut.size(), one.size());
-  for (size_t k = 0; k < one.size(); ++k)
-    for (int64_t i = 0; i < one[k].size(); ++i)
-      ASSERT_EQ(twoOut[k].getDouble(i), one[k].getDouble(i))
-          << "output " << k << " element " << i;
-  expectClose(runCpu(f, portable, in), *want, 1e-5, 1e-5);
+  expectChannelsLastRun(
+      *m, f, rng, {"x0", "c1", "t0", "a", "t1", "r2", "c4", "r4"}, {"t2"});
 }
 
 // ConvTransposes whose taps never share an output element (dilation 1,
@@ -544,25 +565,7 @@ TEST(CpuOps, ConvTransposeDisjointTapsSkipTheScatter) {
   std::mt19937 rng(31);
   auto m = std::make_unique<Module>();
   Function &f = *m->addFunction("main");
-  auto weights = [&](Dims d) {
-    Tensor t(Type(ElemKind::F32, d));
-    std::normal_distribution<double> nd(0, 0.1);
-    for (int64_t i = 0; i < t.size(); ++i)
-      t.setDouble(i, nd(rng));
-    return Value(f.addConstant(f.freshName("w"), t));
-  };
-  auto node = [&](OpKind k, std::vector<Value> in, AttrMap a,
-                  const char *name) {
-    auto n = f.create(k, in, a, name, -1, nullptr, {name});
-    EXPECT_TRUE(bool(n)) << name << ": " << n.status().message();
-    return Value(*n);
-  };
-  auto conv = [&](Value x, Dims w, const char *name) {
-    AttrMap a;
-    a["kernel_shape"] = Attr::ofInts({w[2], w[3]});
-    a["pads"] = Attr::ofInts({1, 1, 1, 1});
-    return node(OpKind::Conv, {x, weights(w)}, a, name);
-  };
+  GraphBuilder b{f, rng};
   auto convT = [&](Value x, int64_t c, int64_t oc, int64_t k, int64_t stride,
                    int64_t outPad, int64_t group, const char *name) {
     AttrMap a;
@@ -571,8 +574,9 @@ TEST(CpuOps, ConvTransposeDisjointTapsSkipTheScatter) {
     a["group"] = Attr::ofInt(group);
     if (outPad)
       a["output_padding"] = Attr::ofInts({outPad, outPad});
-    return node(OpKind::ConvTranspose,
-                {x, weights({c, oc / group, k, k}), weights({oc})}, a, name);
+    return b.node(OpKind::ConvTranspose,
+                  {x, b.weights({c, oc / group, k, k}), b.weights({oc})}, a,
+                  name);
   };
   // A graph output through a 3x3/2 ConvTranspose with pads (overlapping
   // taps: the scatter), which reads its channels-last input in place.
@@ -581,60 +585,29 @@ TEST(CpuOps, ConvTransposeDisjointTapsSkipTheScatter) {
     a["kernel_shape"] = Attr::ofInts({3, 3});
     a["strides"] = Attr::ofInts({2, 2});
     a["pads"] = Attr::ofInts({1, 1, 1, 1});
-    return node(OpKind::ConvTranspose, {x, weights({c, 8, 3, 3})}, a, name);
+    return b.node(OpKind::ConvTranspose, {x, b.weights({c, 8, 3, 3})}, a, name);
   };
   Value x(f.addPlaceholder("x", Type(ElemKind::F32, {1, 16, 7, 9})));
-  Value c1 = conv(x, {32, 16, 3, 3}, "c1");
+  Value c1 = b.conv(x, {32, 16, 3, 3}, "c1");
   Value t1 = convT(c1, 32, 32, 2, 2, 0, 1, "t1"); // 2x2/2
   Value t2 = convT(t1, 32, 16, 2, 3, 1, 1, "t2"); // gaps, output_padding
   Value t3 = convT(t2, 16, 32, 2, 2, 0, 4, "t3"); // groups
-  Value c4 = conv(t3, {16, 32, 3, 3}, "c4");
+  Value c4 = b.conv(t3, {16, 32, 3, 3}, "c4");
   f.addOutput(tail(c4, 16, "o4"), "y");
   Value xr(f.addPlaceholder("xr", Type(ElemKind::F32, {1, 16, 5, 6})));
   Value t5 = convT(xr, 16, 16, 2, 2, 0, 1, "t5"); // row-major x
-  Value c5 = conv(t5, {16, 16, 3, 3}, "c5");
+  Value c5 = b.conv(t5, {16, 16, 3, 3}, "c5");
   f.addOutput(tail(c5, 16, "o5"), "y5");
   Value xb(f.addPlaceholder("xb", Type(ElemKind::F32, {1, 16, 40, 41})));
-  Value c6 = conv(xb, {16, 16, 3, 3}, "c6");
+  Value c6 = b.conv(xb, {16, 16, 3, 3}, "c6");
   Value t6 = convT(c6, 16, 128, 2, 2, 0, 1, "t6"); // chunks mid-row
-  Value c7 = conv(t6, {16, 128, 3, 3}, "c7");
+  Value c7 = b.conv(t6, {16, 128, 3, 3}, "c7");
   f.addOutput(tail(c7, 16, "o7"), "y7");
   Value xs(f.addPlaceholder("xs", Type(ElemKind::F32, {1, 16, 6, 7})));
   f.addOutput(convT(xs, 16, 1, 2, 2, 0, 1, "t8"), "y8");   // row-major y
   f.addOutput(convT(xs, 16, 4, 2, 3, 1, 2, "t9"), "y9");   // and gaps
   f.addOutput(convT(xs, 16, 2, 3, 3, 0, 1, "t10"), "y10"); // 3x3/3
-  PipelineOptions po;
-  Status s = runPipeline(*m, po);
-  ASSERT_TRUE(s.isOk()) << s.message();
-  std::vector<Tensor> in;
-  for (auto *p : f.params())
-    in.push_back(randomData(p->types[0], rng));
-  auto want = interpret(f, in);
-  ASSERT_TRUE(bool(want)) << want.status().message();
-  auto cm = compileModel(f, hostConfig());
-  ASSERT_TRUE(bool(cm)) << cm.status().message();
-  std::set<std::string> nhwc(cm->channelsLast.begin(), cm->channelsLast.end());
-  std::string list;
-  for (auto &v : nhwc)
-    list += v + " ";
-  for (const char *v :
-       {"c1", "t1", "t2", "t3", "c4", "t5", "c5", "c6", "t6", "c7"})
-    EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
-  for (const char *v : {"t8", "t9", "t10"})
-    EXPECT_FALSE(nhwc.count(v)) << v << ": a graph output is row-major";
-  std::ostringstream text;
-  printFunction(text, f);
-  SCOPED_TRACE(text.str());
-  CompileConfig two = hostConfig(), portable = hostConfig();
-  two.numThreads = 2;
-  portable.kernels = Kernels::Portable;
-  std::vector<Tensor> one = runCpu(f, hostConfig(), in);
-  expectClose(one, *want, 1e-5, 1e-5);
-  std::vector<Tensor> twoOut = runCpu(f, two, in);
-  ASSERT_EQ(twoOut.size(), one.size());
-  for (size_t k = 0; k < one.size(); ++k)
-    for (int64_t i = 0; i < one[k].size(); ++i)
-      ASSERT_EQ(twoOut[k].getDouble(i), one[k].getDouble(i))
-          << "output " << k << " element " << i;
-  expectClose(runCpu(f, portable, in), *want, 1e-5, 1e-5);
+  expectChannelsLastRun(
+      *m, f, rng, {"c1", "t1", "t2", "t3", "c4", "t5", "c5", "c6", "t6", "c7"},
+      {"t8", "t9", "t10"});
 }
