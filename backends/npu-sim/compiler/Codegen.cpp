@@ -175,8 +175,10 @@ std::string tilingText(const sp::Problem &p, const sp::Tiling &t) {
 std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
                     const GemmTables &tb, const CodegenOptions &o, int biasPath,
                     LayerCode &code, LayerInfo &info) {
-  const bool gemmBias = biasPath == 1 && tb.gemmBias && !tb.dwBias;
-  const bool rqBias = biasPath == 2 && tb.rqBias && !tb.dwBias;
+  // The path taken: the one asked for where the layer allows it, else DRAM.
+  const int path = tb.biasPathUsable(biasPath) ? biasPath : 0;
+  const bool gemmBias = path == 1;
+  const bool rqBias = path == 2;
   const bool noBiasRows = gemmBias || rqBias || tb.dwBias; // no bias LOADs
   const GemmLayer &g = L.gemm;
   Addr addr{ts};
@@ -490,7 +492,6 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   sp::PlanResult plan = planLayer(p, o, info);
   if (!plan.ok)
     return "does not fit the scratchpads: " + plan.error;
-  const int path = gemmBias ? 1 : (rqBias ? 2 : 0);
   info.choice.bias = path;
   for (TileChoice &c : info.candidates)
     if (c.bias < 0)
@@ -1158,11 +1159,11 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
       // possible, it moves the fewest bytes; another path only when
       // predicted strictly faster).
       const GemmTables &tb = tables[i];
-      const bool canRq = tb.rqBias && !tb.dwBias;
       int path = lo.force                   ? std::max(lo.force->bias, 0)
-                 : o.bias == BiasMode::Auto ? (canRq ? 2 : 0)
+                 : o.bias == BiasMode::Auto ? (tb.biasPathUsable(2) ? 2 : 0)
                                             : int(o.bias);
-      if (lo.force && ((path == 1 && !tb.gemmBias) || (path == 2 && !canRq))) {
+      if (lo.force && ((path == 1 && !tb.gemmBias) ||
+                       (path == 2 && !tb.biasPathUsable(2)))) {
         err = "the tuned tiling (" + lo.force->text() + ") takes the bias by " +
               biasPathName(path) + ", which this layer does not allow";
         break;
@@ -1172,7 +1173,7 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
       if (err.empty() && !lo.force && o.bias == BiasMode::Auto) {
         if (path != 0)
           others.push_back(0);
-        if (tb.gemmBias && !tb.dwBias)
+        if (tb.biasPathUsable(1))
           others.push_back(1);
       }
       for (int other : others) {
