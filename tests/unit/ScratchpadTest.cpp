@@ -349,34 +349,42 @@ TEST(Scratchpad, KeepsTheNBestWithExactCosts) {
   }
 }
 
-TEST(Scratchpad, EnginesWaitOnlyForTheLoadsTheyRead) {
-  // One step: a 1600-byte load read by engine 0, a 3200-byte load read by
-  // engine 1 (issued second), engine 0 computes 50, engine 1 computes 10.
+// One step: a 1600-byte load "a" read by engine 0, a 3200-byte load "b"
+// read by engine 1 (issued second), engine 0 computes 50, engine 1 computes
+// 10; 16 bytes a cycle, no latency or overhead.
+struct TwoEngines {
   Problem p;
-  p.spaces = {{"buf", 0}};
-  p.dims = {{"i", 1, false, {1}}};
-  auto input = [](const char *name, uint64_t bytes, size_t reader) {
-    Operand o;
-    o.name = name;
-    o.dims = {0};
-    o.footprint = [](const std::vector<int64_t> &) { return uint64_t(1); };
-    o.bytes = [bytes](const std::vector<int64_t> &) { return bytes; };
-    o.engine = reader;
-    return o;
-  };
-  p.operands = {input("a", 1600, 0), input("b", 3200, 1)};
-  p.compute = [](const Tiling &, const std::vector<int64_t> &,
-                 const std::vector<int64_t> &,
-                 const std::vector<StepOperand> &) {
-    return std::vector<uint64_t>{50, 10};
-  };
   Machine m;
-  m.bytesPerCycle = 16;
-  m.latencyCycles = 0;
-  m.transferOverhead = 0;
   Tiling t;
-  t.tile = {1};
-  t.order = {0};
+  TwoEngines() {
+    p.spaces = {{"buf", 0}};
+    p.dims = {{"i", 1, false, {1}}};
+    auto input = [](const char *name, uint64_t bytes, size_t reader) {
+      Operand o;
+      o.name = name;
+      o.dims = {0};
+      o.footprint = [](const std::vector<int64_t> &) { return uint64_t(1); };
+      o.bytes = [bytes](const std::vector<int64_t> &) { return bytes; };
+      o.engine = reader;
+      return o;
+    };
+    p.operands = {input("a", 1600, 0), input("b", 3200, 1)};
+    p.compute = [](const Tiling &, const std::vector<int64_t> &,
+                   const std::vector<int64_t> &,
+                   const std::vector<StepOperand> &) {
+      return std::vector<uint64_t>{50, 10};
+    };
+    m.bytesPerCycle = 16;
+    m.latencyCycles = 0;
+    m.transferOverhead = 0;
+    t.tile = {1};
+    t.order = {0};
+  }
+};
+
+TEST(Scratchpad, EnginesWaitOnlyForTheLoadsTheyRead) {
+  TwoEngines e;
+  auto &[p, m, t] = e;
   ASSERT_TRUE(evaluate(p, {}, t));
   // a: 0-100, b: 100-300; engine 0 runs 100-150 (not after b), engine 1
   // 300-310.
@@ -393,33 +401,10 @@ TEST(Scratchpad, EnginesWaitOnlyForTheLoadsTheyRead) {
 }
 
 TEST(Scratchpad, FirstStepTakesItsOwnLoadOrder) {
-  // The problem above; firstLoadOrder puts b first on the first (here the
+  // TwoEngines; firstLoadOrder puts b first on the first (here the
   // only) step, as loadOrder {1, 0} does; loadOrder stays for the others.
-  Problem p;
-  p.spaces = {{"buf", 0}};
-  p.dims = {{"i", 1, false, {1}}};
-  auto input = [](const char *name, uint64_t bytes, size_t reader) {
-    Operand o;
-    o.name = name;
-    o.dims = {0};
-    o.footprint = [](const std::vector<int64_t> &) { return uint64_t(1); };
-    o.bytes = [bytes](const std::vector<int64_t> &) { return bytes; };
-    o.engine = reader;
-    return o;
-  };
-  p.operands = {input("a", 1600, 0), input("b", 3200, 1)};
-  p.compute = [](const Tiling &, const std::vector<int64_t> &,
-                 const std::vector<int64_t> &,
-                 const std::vector<StepOperand> &) {
-    return std::vector<uint64_t>{50, 10};
-  };
-  Machine m;
-  m.bytesPerCycle = 16;
-  m.latencyCycles = 0;
-  m.transferOverhead = 0;
-  Tiling t;
-  t.tile = {1};
-  t.order = {0};
+  TwoEngines e;
+  auto &[p, m, t] = e;
   ASSERT_TRUE(evaluate(p, {}, t));
   // One step: a 0-100, b 100-300; engine 0 100-150, engine 1 300-310.
   EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 310);
