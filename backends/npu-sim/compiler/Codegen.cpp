@@ -711,18 +711,15 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         if (tb.zero[size_t(ko)][size_t(ri * taps + tap)] &&
             !(resetNext && allZero))
           continue;
-        const bool rs = resetNext;
+        const bool rs = resetNext; // every GEMM of this (tile, tap)
         resetNext = false;
-        auto pushG = [&](Insn gi) {
-          gi.reset = gi.reset || rs;
-          sc.compute.push_back(gi);
-        };
         int64_t wgt = slot(oWgt) + (q * taps + tap) * kDim;
         if (flat) {
           for (int64_t r0 = 0; r0 < lines; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, lines - r0);
-            pushG(gemmInsn(false, slot(oAcc) + r0, slot(oAct) + q * lines + r0,
-                           wgt, m, 1, 0, 0));
+            sc.compute.push_back(gemmInsn(rs, slot(oAcc) + r0,
+                                          slot(oAct) + q * lines + r0, wgt, m,
+                                          1, 0, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;
@@ -730,8 +727,9 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         if (sub) {
           for (int64_t r0 = 0; r0 < rows; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, rows - r0);
-            pushG(gemmInsn(false, slot(oAcc) + r0, slot(oAct) + q * rows + r0,
-                           wgt, m, 1, 0, 0));
+            sc.compute.push_back(gemmInsn(rs, slot(oAcc) + r0,
+                                          slot(oAct) + q * rows + r0, wgt, m, 1,
+                                          0, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;
@@ -740,7 +738,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
           int64_t base = slot(oAct) + q * blockLines * Wp;
           for (int64_t r0 = 0; r0 < g.H * g.W; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, g.H * g.W - r0);
-            pushG(gemmInsn(false, slot(oAcc), base + r0, wgt, 1, m, 1, 0));
+            sc.compute.push_back(
+                gemmInsn(rs, slot(oAcc), base + r0, wgt, 1, m, 1, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;
@@ -750,10 +749,10 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
           for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, cLines - r0);
             const bool dwBias = tb.dwBias && tap == 0;
-            Insn d = dwgemmInsn(dwBias, slot(oAcc) + r0 * g.OW,
+            Insn d = dwgemmInsn(dwBias || rs, slot(oAcc) + r0 * g.OW,
                                 base + r0 * g.sh * Wp, wgt, g.OW, m, g.sh * Wp,
                                 g.OW, g.kw, g.sw, dwBias);
-            pushG(d);
+            sc.compute.push_back(d);
             info.arrayMacs += uint64_t(npu::streamedRows(d) * kDim * kDim);
           }
           continue;
@@ -764,14 +763,16 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         if (g.sw == 1) {
           for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, cLines - r0);
-            pushG(gemmInsn(false, slot(oAcc) + r0 * g.OW, base + r0 * g.sh * Wp,
-                           wgt, g.OW, m, g.sh * Wp, g.OW));
+            sc.compute.push_back(gemmInsn(rs, slot(oAcc) + r0 * g.OW,
+                                          base + r0 * g.sh * Wp, wgt, g.OW, m,
+                                          g.sh * Wp, g.OW));
             info.arrayMacs += uint64_t(m * g.OW * kDim * kDim);
           }
         } else {
           for (int64_t r = 0; r < cLines; ++r) {
-            pushG(gemmInsn(false, slot(oAcc) + r * g.OW, base + r * g.sh * Wp,
-                           wgt, 1, g.OW, g.sw, 1));
+            sc.compute.push_back(gemmInsn(rs, slot(oAcc) + r * g.OW,
+                                          base + r * g.sh * Wp, wgt, 1, g.OW,
+                                          g.sw, 1));
             info.arrayMacs += uint64_t(g.OW * kDim * kDim);
           }
         }
