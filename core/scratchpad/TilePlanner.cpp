@@ -44,6 +44,11 @@ int64_t blockOf(const Operand &op, const std::vector<int64_t> &idx,
   return b;
 }
 
+// The compute engine that reads operand op's blocks (Operand::reader).
+size_t readerOf(const Operand &op) {
+  return op.reader == SIZE_MAX ? op.engine : op.reader;
+}
+
 bool better(const Tiling &a, const Tiling &b) {
   if (a.cost != b.cost)
     return a.cost < b.cost;
@@ -107,8 +112,7 @@ bool evaluate(const Problem &p, const PlanOptions &o, Tiling &t) {
       for (size_t k = 0; k < p.operands.size(); ++k)
         if (p.operands[k].space == s && t.slots[k] == 2 &&
             p.operands[k].footprint && p.operands[k].role == Role::Input &&
-            (p.operands[k].reader == SIZE_MAX ? p.operands[k].engine
-                                              : p.operands[k].reader) == 0)
+            readerOf(p.operands[k]) == 0)
           two.push_back({p.operands[k].footprint(t.tile), k});
       std::sort(two.begin(), two.end(), [](const auto &a, const auto &b) {
         return a.first != b.first ? a.first > b.first : a.second < b.second;
@@ -348,11 +352,6 @@ private:
   std::vector<std::pair<double, double>> busy_; // sorted, disjoint
   size_t lo_ = 0;
 };
-
-// The compute engine that reads operand op's blocks (Operand::reader).
-size_t readerOf(const Operand &op) {
-  return op.reader == SIZE_MAX ? op.engine : op.reader;
-}
 
 // True for input k the fill loads in pieces (Problem::fillPieces): read by
 // compute engine 0, depending on fillDim and not in Problem::fillAhead.

@@ -28,29 +28,20 @@ Insn loadInsn(int mem, int64_t sram, int64_t dram, int64_t ysize, int64_t xsize,
 
 Insn storeInsn(int mem, int64_t sram, int64_t dram, int64_t ysize,
                int64_t xsize, int64_t stride) {
-  Insn i = makeInsn(Opcode::STORE);
-  i.mem = mem;
-  i.sram = sram;
-  i.dram = dram;
-  i.ysize = ysize;
-  i.xsize = xsize;
-  i.stride = stride;
+  Insn i = loadInsn(mem, sram, dram, ysize, xsize, stride);
+  i.op = Opcode::STORE;
   return i;
 }
 
 Insn moveInsn(int64_t dst, int64_t src, int64_t ysize, int64_t xsize,
               int64_t stride, int64_t padTop, int64_t padBottom,
               int64_t padLeft, int64_t padRight) {
-  Insn i = makeInsn(Opcode::MOVE);
+  // LOAD's block geometry and padding, OUT row src to ACT row dst.
+  Insn i = loadInsn(0, 0, 0, ysize, xsize, stride, padTop, padBottom, padLeft,
+                    padRight);
+  i.op = Opcode::MOVE;
   i.dst = dst;
   i.src = src;
-  i.ysize = ysize;
-  i.xsize = xsize;
-  i.stride = stride;
-  i.pad_top = padTop;
-  i.pad_bottom = padBottom;
-  i.pad_left = padLeft;
-  i.pad_right = padRight;
   return i;
 }
 

@@ -349,34 +349,42 @@ TEST(Scratchpad, KeepsTheNBestWithExactCosts) {
   }
 }
 
-TEST(Scratchpad, EnginesWaitOnlyForTheLoadsTheyRead) {
-  // One step: a 1600-byte load read by engine 0, a 3200-byte load read by
-  // engine 1 (issued second), engine 0 computes 50, engine 1 computes 10.
+// One step: a 1600-byte load "a" read by engine 0, a 3200-byte load "b"
+// read by engine 1 (issued second), engine 0 computes 50, engine 1 computes
+// 10; 16 bytes a cycle, no latency or overhead.
+struct TwoEngines {
   Problem p;
-  p.spaces = {{"buf", 0}};
-  p.dims = {{"i", 1, false, {1}}};
-  auto input = [](const char *name, uint64_t bytes, size_t reader) {
-    Operand o;
-    o.name = name;
-    o.dims = {0};
-    o.footprint = [](const std::vector<int64_t> &) { return uint64_t(1); };
-    o.bytes = [bytes](const std::vector<int64_t> &) { return bytes; };
-    o.engine = reader;
-    return o;
-  };
-  p.operands = {input("a", 1600, 0), input("b", 3200, 1)};
-  p.compute = [](const Tiling &, const std::vector<int64_t> &,
-                 const std::vector<int64_t> &,
-                 const std::vector<StepOperand> &) {
-    return std::vector<uint64_t>{50, 10};
-  };
   Machine m;
-  m.bytesPerCycle = 16;
-  m.latencyCycles = 0;
-  m.transferOverhead = 0;
   Tiling t;
-  t.tile = {1};
-  t.order = {0};
+  TwoEngines() {
+    p.spaces = {{"buf", 0}};
+    p.dims = {{"i", 1, false, {1}}};
+    auto input = [](const char *name, uint64_t bytes, size_t reader) {
+      Operand o;
+      o.name = name;
+      o.dims = {0};
+      o.footprint = [](const std::vector<int64_t> &) { return uint64_t(1); };
+      o.bytes = [bytes](const std::vector<int64_t> &) { return bytes; };
+      o.engine = reader;
+      return o;
+    };
+    p.operands = {input("a", 1600, 0), input("b", 3200, 1)};
+    p.compute = [](const Tiling &, const std::vector<int64_t> &,
+                   const std::vector<int64_t> &,
+                   const std::vector<StepOperand> &) {
+      return std::vector<uint64_t>{50, 10};
+    };
+    m.bytesPerCycle = 16;
+    m.latencyCycles = 0;
+    m.transferOverhead = 0;
+    t.tile = {1};
+    t.order = {0};
+  }
+};
+
+TEST(Scratchpad, EnginesWaitOnlyForTheLoadsTheyRead) {
+  TwoEngines e;
+  auto &[p, m, t] = e;
   ASSERT_TRUE(evaluate(p, {}, t));
   // a: 0-100, b: 100-300; engine 0 runs 100-150 (not after b), engine 1
   // 300-310.
@@ -393,33 +401,10 @@ TEST(Scratchpad, EnginesWaitOnlyForTheLoadsTheyRead) {
 }
 
 TEST(Scratchpad, FirstStepTakesItsOwnLoadOrder) {
-  // The problem above; firstLoadOrder puts b first on the first (here the
+  // TwoEngines; firstLoadOrder puts b first on the first (here the
   // only) step, as loadOrder {1, 0} does; loadOrder stays for the others.
-  Problem p;
-  p.spaces = {{"buf", 0}};
-  p.dims = {{"i", 1, false, {1}}};
-  auto input = [](const char *name, uint64_t bytes, size_t reader) {
-    Operand o;
-    o.name = name;
-    o.dims = {0};
-    o.footprint = [](const std::vector<int64_t> &) { return uint64_t(1); };
-    o.bytes = [bytes](const std::vector<int64_t> &) { return bytes; };
-    o.engine = reader;
-    return o;
-  };
-  p.operands = {input("a", 1600, 0), input("b", 3200, 1)};
-  p.compute = [](const Tiling &, const std::vector<int64_t> &,
-                 const std::vector<int64_t> &,
-                 const std::vector<StepOperand> &) {
-    return std::vector<uint64_t>{50, 10};
-  };
-  Machine m;
-  m.bytesPerCycle = 16;
-  m.latencyCycles = 0;
-  m.transferOverhead = 0;
-  Tiling t;
-  t.tile = {1};
-  t.order = {0};
+  TwoEngines e;
+  auto &[p, m, t] = e;
   ASSERT_TRUE(evaluate(p, {}, t));
   // One step: a 0-100, b 100-300; engine 0 100-150, engine 1 300-310.
   EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 310);
@@ -507,37 +492,48 @@ TEST(Scratchpad, FillInPieces) {
   EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 204);
 }
 
+// An input copied on chip (Operand::onChip, no transfers: a MOVE) of 80
+// rows per tile of its one dim (4 tiles, fillDim, fillPieces 4), read by a
+// compute of 320 cycles a step; DMA latency + overhead 64 (t: one tile of
+// 4).
+struct OnChipFill {
+  Problem p;
+  Machine m;
+  Tiling t;
+  OnChipFill() {
+    p.spaces = {{"buf", 0}};
+    p.dims = {{"r", 4, true, {4}}};
+    Operand in;
+    in.name = "in";
+    in.dims = {0};
+    in.onChip = true;
+    in.footprint = [](const std::vector<int64_t> &t) { return uint64_t(t[0]); };
+    in.rows = [](const std::vector<int64_t> &t) { return uint64_t(80 * t[0]); };
+    in.transfers = [](const std::vector<int64_t> &) { return uint64_t(0); };
+    p.operands = {in};
+    p.compute = [](const Tiling &, const std::vector<int64_t> &,
+                   const std::vector<int64_t> &,
+                   const std::vector<StepOperand> &) {
+      return std::vector<uint64_t>{320};
+    };
+    p.fillDim = 0;
+    p.fillPieces = 4;
+    m.bytesPerCycle = 16;
+    m.latencyCycles = 60;
+    m.transferOverhead = 4;
+    t.tile = {4};
+    t.order = {0};
+  }
+};
+
 TEST(Scratchpad, FillPiecesOfAnOnChipInputPayNoLatency) {
   // An input copied on chip (Operand::onChip, no transfers: a MOVE) of 320
   // rows over 4 tiles, 320 compute cycles, DMA latency + overhead 64: its
   // pieces cost no latency, so 4 pieces (80 + 320 = 400), as predictCycles
   // walks them; a latency per piece (as the count once charged) made 2
   // pieces look best (max(224 + 320, 448 + 160) = 608 against 656 for 4).
-  Problem p;
-  p.spaces = {{"buf", 0}};
-  p.dims = {{"r", 4, true, {4}}};
-  Operand in;
-  in.name = "in";
-  in.dims = {0};
-  in.onChip = true;
-  in.footprint = [](const std::vector<int64_t> &t) { return uint64_t(t[0]); };
-  in.rows = [](const std::vector<int64_t> &t) { return uint64_t(80 * t[0]); };
-  in.transfers = [](const std::vector<int64_t> &) { return uint64_t(0); };
-  p.operands = {in};
-  p.compute = [](const Tiling &, const std::vector<int64_t> &,
-                 const std::vector<int64_t> &,
-                 const std::vector<StepOperand> &) {
-    return std::vector<uint64_t>{320};
-  };
-  p.fillDim = 0;
-  p.fillPieces = 4;
-  Machine m;
-  m.bytesPerCycle = 16;
-  m.latencyCycles = 60;
-  m.transferOverhead = 4;
-  Tiling t;
-  t.tile = {4};
-  t.order = {0};
+  OnChipFill f;
+  auto &[p, m, t] = f;
   ASSERT_TRUE(evaluate(p, {}, t));
   EXPECT_EQ(fillPieceCount(p, t, m), 4u);
   EXPECT_DOUBLE_EQ(predictCycles(p, t, m).cycles, 400);
@@ -550,36 +546,14 @@ TEST(Scratchpad, FillAheadOperandsAreLoadedWholeBeforeThePieces) {
   // the weights in fillAhead (a backend that prefetches them across layers)
   // they load whole first (128) and the input alone is pieced: 4 pieces,
   // 128 + 80 + 320 = 528.
-  Problem p;
-  p.spaces = {{"buf", 0}};
-  p.dims = {{"r", 4, true, {4}}};
-  Operand in;
-  in.name = "in";
-  in.dims = {0};
-  in.onChip = true;
-  in.footprint = [](const std::vector<int64_t> &t) { return uint64_t(t[0]); };
-  in.rows = [](const std::vector<int64_t> &t) { return uint64_t(80 * t[0]); };
-  in.transfers = [](const std::vector<int64_t> &) { return uint64_t(0); };
+  OnChipFill f;
+  auto &[p, m, t] = f;
   Operand w;
   w.name = "w";
   w.dims = {0};
   w.footprint = [](const std::vector<int64_t> &t) { return uint64_t(t[0]); };
   w.bytes = [](const std::vector<int64_t> &t) { return uint64_t(256 * t[0]); };
-  p.operands = {in, w};
-  p.compute = [](const Tiling &, const std::vector<int64_t> &,
-                 const std::vector<int64_t> &,
-                 const std::vector<StepOperand> &) {
-    return std::vector<uint64_t>{320};
-  };
-  p.fillDim = 0;
-  p.fillPieces = 4;
-  Machine m;
-  m.bytesPerCycle = 16;
-  m.latencyCycles = 60;
-  m.transferOverhead = 4;
-  Tiling t;
-  t.tile = {4};
-  t.order = {0};
+  p.operands.push_back(w);
   ASSERT_TRUE(evaluate(p, {}, t));
   EXPECT_EQ(fillPieceCount(p, t, m), 2u);
   p.fillAhead = {1};

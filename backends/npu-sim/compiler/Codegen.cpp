@@ -175,8 +175,10 @@ std::string tilingText(const sp::Problem &p, const sp::Tiling &t) {
 std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
                     const GemmTables &tb, const CodegenOptions &o, int biasPath,
                     LayerCode &code, LayerInfo &info) {
-  const bool gemmBias = biasPath == 1 && tb.gemmBias && !tb.dwBias;
-  const bool rqBias = biasPath == 2 && tb.rqBias && !tb.dwBias;
+  // The path taken: the one asked for where the layer allows it, else DRAM.
+  const int path = tb.biasPathUsable(biasPath) ? biasPath : 0;
+  const bool gemmBias = path == 1;
+  const bool rqBias = path == 2;
   const bool noBiasRows = gemmBias || rqBias || tb.dwBias; // no bias LOADs
   const GemmLayer &g = L.gemm;
   Addr addr{ts};
@@ -490,7 +492,6 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
   sp::PlanResult plan = planLayer(p, o, info);
   if (!plan.ok)
     return "does not fit the scratchpads: " + plan.error;
-  const int path = gemmBias ? 1 : (rqBias ? 2 : 0);
   info.choice.bias = path;
   for (TileChoice &c : info.candidates)
     if (c.bias < 0)
@@ -710,18 +711,15 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         if (tb.zero[size_t(ko)][size_t(ri * taps + tap)] &&
             !(resetNext && allZero))
           continue;
-        const bool rs = resetNext;
+        const bool rs = resetNext; // every GEMM of this (tile, tap)
         resetNext = false;
-        auto pushG = [&](Insn gi) {
-          gi.reset = gi.reset || rs;
-          sc.compute.push_back(gi);
-        };
         int64_t wgt = slot(oWgt) + (q * taps + tap) * kDim;
         if (flat) {
           for (int64_t r0 = 0; r0 < lines; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, lines - r0);
-            pushG(gemmInsn(false, slot(oAcc) + r0, slot(oAct) + q * lines + r0,
-                           wgt, m, 1, 0, 0));
+            sc.compute.push_back(gemmInsn(rs, slot(oAcc) + r0,
+                                          slot(oAct) + q * lines + r0, wgt, m,
+                                          1, 0, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;
@@ -729,8 +727,9 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         if (sub) {
           for (int64_t r0 = 0; r0 < rows; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, rows - r0);
-            pushG(gemmInsn(false, slot(oAcc) + r0, slot(oAct) + q * rows + r0,
-                           wgt, m, 1, 0, 0));
+            sc.compute.push_back(gemmInsn(rs, slot(oAcc) + r0,
+                                          slot(oAct) + q * rows + r0, wgt, m, 1,
+                                          0, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;
@@ -739,7 +738,8 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
           int64_t base = slot(oAct) + q * blockLines * Wp;
           for (int64_t r0 = 0; r0 < g.H * g.W; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, g.H * g.W - r0);
-            pushG(gemmInsn(false, slot(oAcc), base + r0, wgt, 1, m, 1, 0));
+            sc.compute.push_back(
+                gemmInsn(rs, slot(oAcc), base + r0, wgt, 1, m, 1, 0));
             info.arrayMacs += uint64_t(m * kDim * kDim);
           }
           continue;
@@ -749,10 +749,10 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
           for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, cLines - r0);
             const bool dwBias = tb.dwBias && tap == 0;
-            Insn d = dwgemmInsn(dwBias, slot(oAcc) + r0 * g.OW,
+            Insn d = dwgemmInsn(dwBias || rs, slot(oAcc) + r0 * g.OW,
                                 base + r0 * g.sh * Wp, wgt, g.OW, m, g.sh * Wp,
                                 g.OW, g.kw, g.sw, dwBias);
-            pushG(d);
+            sc.compute.push_back(d);
             info.arrayMacs += uint64_t(npu::streamedRows(d) * kDim * kDim);
           }
           continue;
@@ -763,14 +763,16 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
         if (g.sw == 1) {
           for (int64_t r0 = 0; r0 < cLines; r0 += kMaxLoop) {
             int64_t m = std::min(kMaxLoop, cLines - r0);
-            pushG(gemmInsn(false, slot(oAcc) + r0 * g.OW, base + r0 * g.sh * Wp,
-                           wgt, g.OW, m, g.sh * Wp, g.OW));
+            sc.compute.push_back(gemmInsn(rs, slot(oAcc) + r0 * g.OW,
+                                          base + r0 * g.sh * Wp, wgt, g.OW, m,
+                                          g.sh * Wp, g.OW));
             info.arrayMacs += uint64_t(m * g.OW * kDim * kDim);
           }
         } else {
           for (int64_t r = 0; r < cLines; ++r) {
-            pushG(gemmInsn(false, slot(oAcc) + r * g.OW, base + r * g.sh * Wp,
-                           wgt, 1, g.OW, g.sw, 1));
+            sc.compute.push_back(gemmInsn(rs, slot(oAcc) + r * g.OW,
+                                          base + r * g.sh * Wp, wgt, 1, g.OW,
+                                          g.sw, 1));
             info.arrayMacs += uint64_t(g.OW * kDim * kDim);
           }
         }
@@ -1158,11 +1160,11 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
       // possible, it moves the fewest bytes; another path only when
       // predicted strictly faster).
       const GemmTables &tb = tables[i];
-      const bool canRq = tb.rqBias && !tb.dwBias;
       int path = lo.force                   ? std::max(lo.force->bias, 0)
-                 : o.bias == BiasMode::Auto ? (canRq ? 2 : 0)
+                 : o.bias == BiasMode::Auto ? (tb.biasPathUsable(2) ? 2 : 0)
                                             : int(o.bias);
-      if (lo.force && ((path == 1 && !tb.gemmBias) || (path == 2 && !canRq))) {
+      if (lo.force && ((path == 1 && !tb.gemmBias) ||
+                       (path == 2 && !tb.biasPathUsable(2)))) {
         err = "the tuned tiling (" + lo.force->text() + ") takes the bias by " +
               biasPathName(path) + ", which this layer does not allow";
         break;
@@ -1172,7 +1174,7 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
       if (err.empty() && !lo.force && o.bias == BiasMode::Auto) {
         if (path != 0)
           others.push_back(0);
-        if (tb.gemmBias && !tb.dwBias)
+        if (tb.biasPathUsable(1))
           others.push_back(1);
       }
       for (int other : others) {

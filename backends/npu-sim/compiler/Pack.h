@@ -59,6 +59,13 @@ struct GemmTables {
   // third to the accumulator (int32, wrapping), whose first GEMM resets.
   bool rqBias = false;
   uint64_t rqParamOff = 0;
+  // Whether the accumulators can take their bias by `path` (TileChoice::bias:
+  // 1 GEMM, 2 REQUANT; 0, DRAM, always): neither of the first two next to
+  // DWGEMM's own bias, which leaves no bias to take.
+  bool biasPathUsable(int path) const {
+    return path == 0 ||
+           (!dwBias && ((path == 1 && gemmBias) || (path == 2 && rqBias)));
+  }
 };
 
 // A depthwise convolution (one input channel per output channel) that

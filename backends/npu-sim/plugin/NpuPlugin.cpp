@@ -237,9 +237,9 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "unknown vendor option '" + k +
                        "' (npu-sim takes executor, tiling, bias, depthwise, "
-                       "prefetch, cascade, fill, tune, tune_cache, "
-                       "dram_bytes, dram_bw, dram_latency, dram_burst, "
-                       "fault)");
+                       "prefetch, cascade, cascade_predict, fill, tune, "
+                       "tune_cache, dram_bytes, dram_bw, dram_latency, "
+                       "dram_burst, fault)");
     }
   }
   if (co) {
