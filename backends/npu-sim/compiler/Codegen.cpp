@@ -1163,8 +1163,7 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
       int path = lo.force                   ? std::max(lo.force->bias, 0)
                  : o.bias == BiasMode::Auto ? (tb.biasPathUsable(2) ? 2 : 0)
                                             : int(o.bias);
-      if (lo.force && ((path == 1 && !tb.gemmBias) ||
-                       (path == 2 && !tb.biasPathUsable(2)))) {
+      if (lo.force && !tb.biasPathUsable(path)) {
         err = "the tuned tiling (" + lo.force->text() + ") takes the bias by " +
               biasPathName(path) + ", which this layer does not allow";
         break;

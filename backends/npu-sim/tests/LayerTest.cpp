@@ -664,6 +664,35 @@ TEST(NpuLayer, AutoPicksTheCheapestBiasPath) {
   EXPECT_LT(cyc[2], cyc[1]);
 }
 
+// A tuned tiling (a hand-edited tuning cache, say) that asks for a bias path
+// the layer does not allow is refused with the layer named, whichever path it
+// names: a depthwise layer whose DWGEMM adds its own bias takes no bias by
+// the bias GEMM or by REQUANT, and compiling it as DRAM instead would
+// silently not be what the file asked for.
+TEST(NpuLayer, RefusesATunedBiasPathTheLayerCannotTake) {
+  ConvSpec s;
+  s.C = s.K = s.groups = 32; // DWGEMM, 3x3: its own bias
+  Case c = convCase(s, 5);
+  Program p;
+  ASSERT_EQ(generateProgram(c.lp, CodegenOptions{}, p), "");
+  ASSERT_EQ(p.layers.size(), 1u);
+  EXPECT_EQ(p.layers[0].choice.bias, 0);
+  for (int path : {1, 2}) {
+    CodegenOptions o;
+    o.forced = {p.layers[0].choice};
+    o.forced[0].bias = path;
+    Program q;
+    const std::string err = generateProgram(c.lp, o, q);
+    EXPECT_NE(err.find("layer 'conv'"), std::string::npos) << err;
+    EXPECT_NE(err.find("does not allow"), std::string::npos) << err;
+  }
+  // The path it does allow compiles.
+  CodegenOptions o;
+  o.forced = {p.layers[0].choice};
+  Program q;
+  EXPECT_EQ(generateProgram(c.lp, o, q), "");
+}
+
 TEST(NpuLayer, FusedMaxPoolAndAdd) {
   ConvSpec s;
   s.pool.on = true;
