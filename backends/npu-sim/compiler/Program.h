@@ -56,6 +56,13 @@ struct LayerInfo {
   // Layer cascading: its input came from the layer before through OUT
   // (MOVEs, no DRAM), or its output stayed in OUT for the layer after.
   bool cascadedIn = false, cascadedOut = false;
+  // Layer cascading in stripes (Stripes.cpp): its input came from a ring of
+  // lines in OUT that the layer before fills as it runs, interleaved with it
+  // (stripedIn), or its output went into such a ring (stripedOut); ringRows:
+  // the ring's OUT rows. Its instructions then interleave with the other
+  // layer's in [firstInsn, endInsn) (Program::insnLayer tells them apart).
+  bool stripedIn = false, stripedOut = false;
+  uint32_t ringRows = 0;
   std::string tiling; // the chosen tiling, for the report
   std::string shape;  // e.g. "C64 K128 3x3/2 g1 28x28" (GEMM), "C64 14x14"
   // The cost model (issue 17): predicted cycles of the chosen tiling, and
@@ -135,6 +142,17 @@ struct CodegenOptions {
   // default); both: the consumer also with its input by MOVE; off: every
   // layer tiled as if alone (cascadeLayers then only corrects predictions).
   CascadePredict cascadePredict = CascadePredict::Out;
+  // Layer cascading in stripes (backend option stripes=on|off): a tensor
+  // between two GEMM layers that does not fit OUT whole goes through a ring
+  // of lines in OUT, the two layers' steps interleaved (Stripes.h;
+  // docs/npu-backend.md, "Stripes").
+  bool stripes = false;
+  // Internal, per layer: one side of a striped boundary. Its scratchpads are
+  // shared with the other layer (each gets `shareRows` rows of each memory,
+  // 0: all) and its y loop must be outside its output-tile loop, so that a
+  // stripe of lines is complete across all channel tiles before the next.
+  bool striped = false;
+  std::vector<uint64_t> shareRows;
   // The pipeline fill of a GEMM layer (backend option fill=N, 1-16; 1: off):
   // its first step loads the input and weight tiles in up to N pieces along
   // the input tiles, each piece's input rows and weights together, so the

@@ -1008,3 +1008,91 @@ TEST(NpuCascade, FallsBackToDram) {
   EXPECT_FALSE(p.layers[0].cascadedOut);
   EXPECT_EQ(countOp(p, npu::Opcode::MOVE), 0u);
 }
+
+// Layer cascading in stripes: tensors too large for OUT go through a ring of
+// lines in OUT, the two layers' instructions interleaved (Stripes.cpp);
+// bit-exact on golden and SystemC with and without stripes. Pairs: a 1x1
+// expand into a padded depthwise DWGEMM, a 1x1 into a padded 3x3 GEMM; then
+// a 3x3 into a flat 1x1 (blocks of pixels, split at the ring's wrap).
+TEST(NpuStripes, PairsRunThroughARing) {
+  std::vector<ConvSpec> a(4);
+  a[0].C = 8, a[0].H = 40, a[0].W = 37, a[0].K = 48;
+  a[0].kh = a[0].kw = 1; // 1x1 flat: 37 x 40 x 3 tiles = 4440 rows
+  a[0].pt = a[0].pl = a[0].pb = a[0].pr = 0;
+  a[1].C = 48, a[1].H = 40, a[1].W = 37, a[1].K = 48;
+  a[1].groups = 48; // depthwise 3x3, pad 1
+  a[1].u8out = true;
+  a[2].C = 48, a[2].H = 40, a[2].W = 37, a[2].K = 40;
+  a[2].kh = a[2].kw = 1;
+  a[2].pt = a[2].pl = a[2].pb = a[2].pr = 0;
+  a[2].u8in = true;
+  a[3].C = 40, a[3].H = 40, a[3].W = 37, a[3].K = 8; // 3x3, pad 1
+  std::vector<ConvSpec> b(2);
+  b[0].C = 5, b[0].H = 36, b[0].W = 29, b[0].K = 64; // 3x3: 4176 rows
+  b[1].C = 64, b[1].H = 36, b[1].W = 29, b[1].K = 24;
+  b[1].kh = b[1].kw = 1; // 1x1 flat
+  b[1].pt = b[1].pl = b[1].pb = b[1].pr = 0;
+  int seed = 70;
+  for (const auto &specs : {a, b}) {
+    Case c = chainCase(specs, uint32_t(seed++));
+    Program on, off;
+    CodegenOptions striped, plain;
+    striped.stripes = true;
+    plain.stripes = false;
+    runCase(c, "chain in stripes", striped, &on);
+    runCase(c, "chain without stripes", plain, &off);
+    if (HasFatalFailure())
+      return;
+    for (size_t i = 0; i + 1 < specs.size(); i += 2) {
+      EXPECT_TRUE(on.layers[i].stripedOut) << "layer " << i;
+      EXPECT_TRUE(on.layers[i + 1].stripedIn) << "layer " << i + 1;
+      EXPECT_GT(on.layers[i].ringRows, 0u) << "layer " << i;
+      EXPECT_FALSE(off.layers[i].stripedOut) << "layer " << i;
+      EXPECT_EQ(on.layers[i].storeBytes, 0u) << "layer " << i;
+      EXPECT_GT(off.layers[i].storeBytes, 0u) << "layer " << i;
+      EXPECT_LT(on.layers[i + 1].loadBytes, off.layers[i + 1].loadBytes)
+          << "layer " << i + 1;
+    }
+    EXPECT_EQ(countOp(off, npu::Opcode::MOVE), 0u);
+    EXPECT_GT(countOp(on, npu::Opcode::MOVE), 0u);
+    // Serialized and back: the flags and ring survive.
+    Program back;
+    ASSERT_EQ(deserializeProgram(serializeProgram(on), back), "");
+    EXPECT_TRUE(back.layers[0].stripedOut);
+    EXPECT_EQ(back.layers[1].ringRows, on.layers[1].ringRows);
+  }
+}
+
+// Not in stripes, and still correct through DRAM: a boundary whose consumer
+// needs more lines than OUT holds (a 3x3 over 1000-pixel lines of 4 channel
+// tiles: 12,000 rows), and one whose tensor is also a partition output.
+TEST(NpuStripes, FallsBackToDram) {
+  std::vector<ConvSpec> wide(2);
+  wide[0].C = 3, wide[0].H = 5, wide[0].W = 1000, wide[0].K = 64;
+  wide[0].kh = wide[0].kw = 1;
+  wide[0].pt = wide[0].pl = wide[0].pb = wide[0].pr = 0;
+  wide[1].C = 64, wide[1].H = 5, wide[1].W = 1000, wide[1].K = 4;
+  CodegenOptions striped;
+  striped.stripes = true;
+  Program p;
+  runCase(chainCase(wide, 80), "wide chain", striped, &p);
+  if (HasFatalFailure())
+    return;
+  EXPECT_FALSE(p.layers[0].stripedOut);
+  EXPECT_FALSE(p.layers[1].stripedIn);
+  EXPECT_GT(p.layers[0].storeBytes, 0u);
+
+  std::vector<ConvSpec> two(2);
+  two[0].C = 16, two[0].H = 48, two[0].W = 48, two[0].K = 32;
+  two[1].C = 32, two[1].H = 48, two[1].W = 48, two[1].K = 8;
+  Case c = chainCase(two, 81);
+  c.lp.outputs.insert(c.lp.outputs.begin(), c.lp.layers[0].gemm.out);
+  c.lp.tensors[size_t(c.lp.layers[0].gemm.out)].kind = NTensor::Kind::Output;
+  Case first = convCase(two[0], 81);
+  c.expected.insert(c.expected.begin(), first.expected[0]);
+  runCase(c, "chain whose middle tensor is also an output", striped, &p);
+  if (HasFatalFailure())
+    return;
+  EXPECT_FALSE(p.layers[0].stripedOut);
+  EXPECT_EQ(countOp(p, npu::Opcode::MOVE), 0u);
+}
