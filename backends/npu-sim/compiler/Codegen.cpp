@@ -109,8 +109,12 @@ sp::PlanResult planLayer(const sp::Problem &p, const CodegenOptions &o,
     return r;
   info.choice.tile = r.tiling.tile;
   info.choice.order = r.tiling.order;
-  if (p.compute && o.predict)
-    info.predictedCycles = sp::predictCycles(p, r.tiling, m).cycles;
+  if (p.compute && o.predict) {
+    const sp::Prediction pr = sp::predictCycles(p, r.tiling, m);
+    info.predictedCycles = pr.cycles;
+    info.predictedCompute = pr.computeCycles;
+    info.predictedLoad = pr.loadCycles;
+  }
   info.choice.predicted = info.predictedCycles;
   if (o.candidates && !o.force)
     for (const sp::Tiling &t : r.ranked) {
@@ -1122,7 +1126,7 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
   uint64_t actBase = alignUp(img.bytes.size(), kDramAlign), end = 0;
   // Boundaries that may run in stripes (Stripes.h), known before tiling.
   std::vector<char> stripeCand;
-  if (o.stripes)
+  if (o.stripes != StripeMode::Off)
     stripeCand = stripeCandidates(lp, ts);
   std::string err = placeActivations(ts, lp, stripeCand, actBase, end);
   if (!err.empty())
@@ -1291,9 +1295,9 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
   // Layer cascading in stripes (Stripes.cpp), after whole-tensor cascading
   // (its boundaries and their layers are left as they are).
   std::vector<StripedPair> pairs;
-  if (o.stripes) {
+  if (o.stripes != StripeMode::Off) {
     err = stripeLayers(
-        codes, out.layers, lp, ts, stripeCand,
+        codes, out.layers, lp, ts, stripeCand, o.stripes == StripeMode::All,
         [&](size_t j, bool inOn, bool outOn,
             const std::vector<uint64_t> *share) {
           stripeShare = share;

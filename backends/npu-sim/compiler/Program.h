@@ -70,6 +70,9 @@ struct LayerInfo {
   // once, the output written once: the roofline's memory side).
   double predictedCycles = 0;
   uint64_t minDramBytes = 0;
+  // Of the prediction, the busiest compute engine's and the LOAD engine's
+  // busy cycles (the choice of striped boundaries; not serialized).
+  double predictedCompute = 0, predictedLoad = 0;
   // The chosen tiling, and the cost model's best candidates (best first;
   // filled when CodegenOptions::candidates > 0; not serialized).
   TileChoice choice;
@@ -103,6 +106,9 @@ enum class BiasMode { Auto = -1, Dram = 0, Gemm = 1, Requant = 2 };
 
 // CodegenOptions::cascadePredict.
 enum class CascadePredict { Off, Out, Both };
+
+// CodegenOptions::stripes.
+enum class StripeMode { Off, On, All };
 
 struct CodegenOptions {
   uint64_t dramCapacity = EMBER_NPU_DRAM_BYTES_DEFAULT;
@@ -142,11 +148,12 @@ struct CodegenOptions {
   // default); both: the consumer also with its input by MOVE; off: every
   // layer tiled as if alone (cascadeLayers then only corrects predictions).
   CascadePredict cascadePredict = CascadePredict::Out;
-  // Layer cascading in stripes (backend option stripes=on|off): a tensor
+  // Layer cascading in stripes (backend option stripes=off|on|all): a tensor
   // between two GEMM layers that does not fit OUT whole goes through a ring
   // of lines in OUT, the two layers' steps interleaved (Stripes.h;
-  // docs/npu-backend.md, "Stripes").
-  bool stripes = false;
+  // docs/npu-backend.md, "Stripes"). On: where the cost model estimates a
+  // gain; all: wherever it can (to measure and test the mechanism).
+  StripeMode stripes = StripeMode::Off;
   // Internal, per layer: one side of a striped boundary. Its scratchpads are
   // shared with the other layer (each gets `shareRows` rows of each memory,
   // 0: all) and its y loop must be outside its output-tile loop, so that a

@@ -26,8 +26,7 @@
 
 #include <algorithm>
 #include <climits>
-#include <cstdio>
-#include <cstdlib>
+#include <cmath>
 #include <map>
 
 namespace ember::npusim {
@@ -46,6 +45,24 @@ struct Span {
 // array has the producer's next step to compute while the consumer's MOVEs
 // wait for the VECTOR ops that wrote their lines.
 constexpr size_t kLag = 1;
+
+// The cycles of two layers run interleaved, estimated from their
+// predictions alone: no less than either layer, nor than the busiest
+// compute engine's or the LOAD engine's work of both together (they share
+// the array and the DMA engine).
+double stripedEstimate(const LayerInfo &p, const LayerInfo &c) {
+  return std::max({p.predictedCycles, c.predictedCycles,
+                   p.predictedCompute + c.predictedCompute,
+                   p.predictedLoad + c.predictedLoad});
+}
+
+// A boundary runs in stripes only when that estimate is below this share of
+// the two layers run one after the other: the striped tilings are smaller
+// (each layer has half of the scratchpads, and the y loops outermost), so a
+// pair whose layers both keep the array busy gains nothing and loses the
+// larger tiles (MobileNetV2's 56x56 depthwise -> projection pairs ran 5-16%
+// slower striped, their estimate 0.95-0.98).
+constexpr double kStripeGain = 0.93;
 
 bool touchesDram(const Insn &in, uint64_t lo, uint64_t hi) {
   if (in.op == Opcode::POOL)
@@ -126,6 +143,31 @@ void ringMoves(const Insn &in, int64_t a0, int64_t P, int64_t R, int64_t ring,
                                 in.pad_bottom, in.pad_left, in.pad_right));
 }
 
+// `rs` sorted, overlapping and touching ranges joined.
+Ranges merged(Ranges rs) {
+  std::sort(rs.begin(), rs.end());
+  Ranges out;
+  for (const auto &r : rs) {
+    if (r.first >= r.second)
+      continue;
+    if (!out.empty() && r.first <= out.back().second)
+      out.back().second = std::max(out.back().second, r.second);
+    else
+      out.push_back(r);
+  }
+  return out;
+}
+
+// Whether two merged range lists meet.
+bool meet(const Ranges &a, const Ranges &b) {
+  for (size_t x = 0, y = 0; x < a.size() && y < b.size();) {
+    if (a[x].first < b[y].second && b[y].first < a[x].second)
+      return true;
+    (a[x].second <= b[y].second ? x : y)++;
+  }
+  return false;
+}
+
 // The SETREG values of a layer's setup.
 std::map<int64_t, int64_t> setupRegs(const LayerCode &c) {
   std::map<int64_t, int64_t> m;
@@ -174,13 +216,16 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
     Ranges a, b;
     layerRanges(prod, mem, a);
     layerRanges(cons, mem, b);
-    for (const auto &r : a) {
-      if (mem == npu::kNumMems && r.first >= lo && r.second <= hi)
-        continue;
-      if (overlaps(b, r.first, r.second))
-        return std::string("the two layers share ") +
-               (mem == npu::kNumMems ? "DRAM" : npu::memName(mem)) + " rows";
-    }
+    if (mem == npu::kNumMems) // the tensor itself is what they share
+      for (Ranges *v : {&a, &b})
+        v->erase(std::remove_if(v->begin(), v->end(),
+                                [&](const std::pair<uint64_t, uint64_t> &r) {
+                                  return r.first >= lo && r.second <= hi;
+                                }),
+                 v->end());
+    if (meet(merged(a), merged(b)))
+      return std::string("the two layers share ") +
+             (mem == npu::kNumMems ? "DRAM" : npu::memName(mem)) + " rows";
   }
 
   // The producer: STOREs of the tensor from OUT, each run right after the
@@ -288,7 +333,8 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
   }
 
   // The ring: the largest gap of OUT that neither layer uses, R pixels per
-  // channel tile (whole lines when it holds one).
+  // channel tile (whole lines when it holds one and the producer's widest
+  // block).
   Ranges used;
   layerRanges(prod, EMBER_NPU_MEM_OUT, used);
   layerRanges(cons, EMBER_NPU_MEM_OUT, used);
@@ -307,11 +353,11 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
     bestAt = at;
   }
   int64_t R = int64_t(best) / tiles;
-  if (W > 1 && R >= W)
-    R -= R % W;
   int64_t widest = 0;
   for (const Write &w : writes)
     widest = std::max(widest, w.span.p1 - w.span.p0);
+  if (W > 1 && R - R % W >= std::max(W, widest))
+    R -= R % W;
   if (R < widest)
     return "OUT has " + std::to_string(best) + " free rows, not a ring of " +
            std::to_string(widest) + " pixels per channel tile";
@@ -391,16 +437,17 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
   }
 
   // Rewrite the producer: VECTOR results into the ring, STOREs dropped.
+  std::map<std::pair<size_t, size_t>, const Write *> writeAt;
+  for (const Write &x : writes)
+    writeAt[{x.step, x.vec}] = &x;
   for (size_t s = 0; s < prod.steps.size(); ++s) {
     std::vector<Insn> &tail = prod.steps[s].tail;
     std::vector<Insn> nt;
     for (size_t k = 0; k < tail.size(); ++k) {
       if (drop[s][k])
         continue;
-      const Write *w = nullptr;
-      for (const Write &x : writes)
-        if (x.step == s && x.vec == k)
-          w = &x;
+      auto found = writeAt.find({s, k});
+      const Write *w = found == writeAt.end() ? nullptr : found->second;
       if (!w) {
         nt.push_back(tail[k]);
         continue;
@@ -429,14 +476,16 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
     tail = std::move(nt);
   }
   // Rewrite the consumer: LOADs -> MOVEs from the ring.
+  std::vector<std::vector<char>> isRead(cons.steps.size());
+  for (size_t s = 0; s < cons.steps.size(); ++s)
+    isRead[s].assign(cons.steps[s].loads.size(), 0);
+  for (const Read &r : reads)
+    isRead[r.step][r.k] = 1;
   for (size_t s = 0; s < cons.steps.size(); ++s) {
     std::vector<Insn> &loads = cons.steps[s].loads;
     std::vector<Insn> nl;
     for (size_t k = 0; k < loads.size(); ++k) {
-      bool isRead = false;
-      for (const Read &r : reads)
-        isRead = isRead || (r.step == s && r.k == k);
-      if (!isRead) {
+      if (!isRead[s][k]) {
         nl.push_back(loads[k]);
         continue;
       }
@@ -458,7 +507,7 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
 std::string stripeLayers(std::vector<LayerCode> &codes,
                          std::vector<LayerInfo> &infos, const LayerProgram &lp,
                          const std::vector<NTensor> &ts,
-                         const std::vector<char> &candidates,
+                         const std::vector<char> &candidates, bool all,
                          const StripeRegenerateFn &regenerate,
                          std::vector<StripedPair> &pairs) {
   const size_t nl = lp.layers.size();
@@ -470,9 +519,18 @@ std::string stripeLayers(std::vector<LayerCode> &codes,
       continue;
     const LayerCode keepP = codes[i], keepC = codes[i + 1];
     const LayerInfo infoP = infos[i], infoC = infos[i + 1];
-    bool done = false;
+    // The two layers one after the other, as predicted alone; interleaved
+    // they still share the array (striped tilings are no faster on it).
+    const double apart = infoP.predictedCycles + infoC.predictedCycles;
+    if (!all &&
+        infoP.predictedCompute + infoC.predictedCompute >= kStripeGain * apart)
+      continue;
     // Half of each scratchpad per layer; of OUT, a half or three quarters
-    // for the ring first.
+    // for the ring. Each done pair is estimated, and the fastest kept.
+    double best = HUGE_VAL;
+    LayerCode bestP, bestC;
+    LayerInfo bestIP, bestIC;
+    StripedPair bestPair;
     for (int64_t ringShare : {2, 3}) {
       std::vector<uint64_t> share;
       for (int m = 0; m < npu::kNumMems; ++m)
@@ -482,19 +540,30 @@ std::string stripeLayers(std::vector<LayerCode> &codes,
       std::string err = regenerate(i, false, true, &share);
       if (err.empty())
         err = regenerate(i + 1, true, false, &share);
+      const double est =
+          err.empty() ? stripedEstimate(infos[i], infos[i + 1]) : HUGE_VAL;
+      if (est >= best || (!all && est >= kStripeGain * apart))
+        continue;
       StripedPair pair;
-      if (err.empty())
-        err = stripeBoundary(codes, i, ts, layerOutput(lp.layers[i]), pair);
-      if (err.empty()) {
-        infos[i].stripedOut = true;
-        infos[i + 1].stripedIn = true;
-        infos[i].ringRows = infos[i + 1].ringRows = uint32_t(pair.ringRows);
-        pairs.push_back(std::move(pair));
-        done = true;
-        break;
-      }
+      if (!stripeBoundary(codes, i, ts, layerOutput(lp.layers[i]), pair)
+               .empty())
+        continue;
+      best = est;
+      bestP = codes[i];
+      bestC = codes[i + 1];
+      bestIP = infos[i];
+      bestIC = infos[i + 1];
+      bestPair = std::move(pair);
     }
-    if (done) {
+    if (best < HUGE_VAL && (all || best < kStripeGain * apart)) {
+      codes[i] = std::move(bestP);
+      codes[i + 1] = std::move(bestC);
+      infos[i] = std::move(bestIP);
+      infos[i + 1] = std::move(bestIC);
+      infos[i].stripedOut = true;
+      infos[i + 1].stripedIn = true;
+      infos[i].ringRows = infos[i + 1].ringRows = uint32_t(bestPair.ringRows);
+      pairs.push_back(std::move(bestPair));
       ++i; // the consumer is in this pair
       continue;
     }

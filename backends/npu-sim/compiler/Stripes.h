@@ -61,12 +61,16 @@ using StripeRegenerateFn = std::function<std::string(
 // Tries the candidate boundaries (stripeCandidates) left to right, each
 // layer in one striped pair at most and neither layer cascaded whole
 // (LayerInfo::cascadedIn / cascadedOut): both layers generated striped, then
-// stripeBoundary; on failure both are generated again as they were. Sets
+// stripeBoundary, with a half and with three quarters of OUT for the ring;
+// the pair with the lower estimate of the two layers interleaved (their
+// predictions alone, the array and the LOAD engine shared) is kept when
+// `all`, or when it is below 0.93 of the two layers one after the other;
+// else both are generated again as they were. Sets
 // LayerInfo::stripedIn / stripedOut / ringRows and appends the pairs done.
 std::string stripeLayers(std::vector<LayerCode> &codes,
                          std::vector<LayerInfo> &infos, const LayerProgram &lp,
                          const std::vector<NTensor> &ts,
-                         const std::vector<char> &candidates,
+                         const std::vector<char> &candidates, bool all,
                          const StripeRegenerateFn &regenerate,
                          std::vector<StripedPair> &pairs);
 

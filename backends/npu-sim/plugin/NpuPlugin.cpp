@@ -177,14 +177,20 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
         tune->cachePath = val;
       if (tuneCacheGiven)
         *tuneCacheGiven = true;
-    } else if (k == "prefetch" || k == "cascade" || k == "stripes") {
+    } else if (k == "prefetch" || k == "cascade") {
       if (val != "on" && val != "off")
         return error(EMBER_STATUS_INVALID_ARGUMENT,
                      k + " '" + val + "' is not one of on, off");
       if (co)
-        (k == "prefetch"  ? co->prefetch
-         : k == "cascade" ? co->cascade
-                          : co->stripes) = val == "on";
+        (k == "prefetch" ? co->prefetch : co->cascade) = val == "on";
+    } else if (k == "stripes") {
+      if (val != "off" && val != "on" && val != "all")
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     k + " '" + val + "' is not one of off, on, all");
+      if (co)
+        co->stripes = val == "off"  ? ns::StripeMode::Off
+                      : val == "on" ? ns::StripeMode::On
+                                    : ns::StripeMode::All;
     } else if (k == "cascade_predict") {
       if (val != "off" && val != "out" && val != "both")
         return error(EMBER_STATUS_INVALID_ARGUMENT,
