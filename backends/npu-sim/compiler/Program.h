@@ -153,7 +153,7 @@ struct CodegenOptions {
   // of lines in OUT, the two layers' steps interleaved (Stripes.h;
   // docs/npu-backend.md, "Stripes"). On: where the cost model estimates a
   // gain; all: wherever it can (to measure and test the mechanism).
-  StripeMode stripes = StripeMode::Off;
+  StripeMode stripes = StripeMode::On;
   // Internal, per layer: one side of a striped boundary. Its scratchpads are
   // shared with the other layer (each gets `shareRows` rows of each memory,
   // 0: all) and its y loop must be outside its output-tile loop, so that a

@@ -376,7 +376,10 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
   std::vector<std::pair<int, size_t>> order;
   size_t pu = 0, cu = 0, readyAt = SIZE_MAX;
   while (pu < PU || cu < CU) {
-    bool consReady = cu < CU;
+    // The consumer's last unit after the producer's last (the weight
+    // prefetch of the layer after goes into it and must follow every
+    // instruction of both layers).
+    bool consReady = cu < CU && (cu + 1 < CU || pu == PU);
     for (size_t k = 0; consReady && k < need[cu].size(); ++k)
       consReady = need[cu][k].p1 <= produced[size_t(need[cu][k].tile)];
     bool prodOk = pu < PU;
