@@ -10,22 +10,7 @@
 
 namespace ember::npusim {
 
-// A tensor T that layer i stores and only layer i + 1 loads (into ACT) stays
-// in OUT when its rows fit in a gap of OUT that neither layer's slots use.
-// Decided on the generated code, by footprints, so it holds for every layer
-// kind and load form: no other layer refers to T, and every instruction of the
-// two layers that touches T's DRAM bytes must be one of layer i's STOREs from
-// OUT, each right after the VECTOR op that wrote exactly its source rows, or
-// one of layer i + 1's LOADs into ACT. Then each such VECTOR op writes T's rows
-// in OUT directly (row r of T at gap + r) and its STOREs go; each LOAD becomes
-// a MOVE with the same geometry (LOAD's rows are linear in the DRAM address, so
-// src = gap + (dram - T's address) / row bytes) and padding. The token pass
-// orders the MOVEs after the VECTOR ops by their OUT footprints, as it ordered
-// LOADs after STOREs by DRAM bytes.
-namespace {
-
 using npu::Opcode;
-using Ranges = std::vector<std::pair<uint64_t, uint64_t>>;
 
 // Every range of domain `mem` the instructions of a layer touch.
 void layerRanges(const LayerCode &c, int mem, Ranges &out) {
@@ -45,24 +30,12 @@ void layerRanges(const LayerCode &c, int mem, Ranges &out) {
   }
 }
 
+// Whether any range in `rs` meets [lo, hi).
 bool overlaps(const Ranges &rs, uint64_t lo, uint64_t hi) {
   for (const auto &r : rs)
     if (r.first < hi && lo < r.second)
       return true;
   return false;
-}
-
-// The lowest gap of `rows` OUT rows that no range in `used` touches; -1 if
-// none.
-int64_t findGap(Ranges used, uint64_t rows) {
-  std::sort(used.begin(), used.end());
-  uint64_t at = 0;
-  for (const auto &r : used) {
-    if (r.first >= at + rows)
-      break;
-    at = std::max(at, r.second);
-  }
-  return at + rows <= uint64_t(EMBER_NPU_OUT_ROWS) ? int64_t(at) : -1;
 }
 
 // The rules of cascadeBoundary that hold of tensor T between layers i and
@@ -91,6 +64,34 @@ bool cascadableTensor(const std::vector<NTensor> &ts, const LayerProgram &lp,
       return false;
   }
   return true;
+}
+
+namespace {
+
+// A tensor T that layer i stores and only layer i + 1 loads (into ACT) stays
+// in OUT when its rows fit in a gap of OUT that neither layer's slots use.
+// Decided on the generated code, by footprints, so it holds for every layer
+// kind and load form: no other layer refers to T, and every instruction of the
+// two layers that touches T's DRAM bytes must be one of layer i's STOREs from
+// OUT, each right after the VECTOR op that wrote exactly its source rows, or
+// one of layer i + 1's LOADs into ACT. Then each such VECTOR op writes T's rows
+// in OUT directly (row r of T at gap + r) and its STOREs go; each LOAD becomes
+// a MOVE with the same geometry (LOAD's rows are linear in the DRAM address, so
+// src = gap + (dram - T's address) / row bytes) and padding. The token pass
+// orders the MOVEs after the VECTOR ops by their OUT footprints, as it ordered
+// LOADs after STOREs by DRAM bytes.
+
+// The lowest gap of `rows` OUT rows that no range in `used` touches; -1 if
+// none.
+int64_t findGap(Ranges used, uint64_t rows) {
+  std::sort(used.begin(), used.end());
+  uint64_t at = 0;
+  for (const auto &r : used) {
+    if (r.first >= at + rows)
+      break;
+    at = std::max(at, r.second);
+  }
+  return at + rows <= uint64_t(EMBER_NPU_OUT_ROWS) ? int64_t(at) : -1;
 }
 
 // Tries to keep the output of layer i in OUT for layer i + 1; true if done.

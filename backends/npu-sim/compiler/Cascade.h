@@ -11,6 +11,22 @@
 
 namespace ember::npusim {
 
+using Ranges = std::vector<std::pair<uint64_t, uint64_t>>;
+
+// Every range of domain `mem` (a scratchpad, or npu::kNumMems for DRAM
+// bytes) the instructions of a layer's code touch.
+void layerRanges(const LayerCode &c, int mem, Ranges &out);
+
+// Whether any range in `rs` meets [lo, hi).
+bool overlaps(const Ranges &rs, uint64_t lo, uint64_t hi);
+
+// The rules for keeping tensor `tensor` between layers i and i + 1 on chip
+// that hold whatever the code: an int8 activation of its own storage,
+// neither an input nor an output of the program, referenced by layers i and
+// i + 1 only.
+bool cascadableTensor(const std::vector<NTensor> &ts, const LayerProgram &lp,
+                      size_t i, int tensor);
+
 // Generates layer `i` again: its input comes from OUT by MOVE (`inOn`), its
 // output stays in OUT (`outOn`), with the tiling `keep`. Returns "" or the
 // error.

@@ -7,6 +7,7 @@
 #include "Emit.h"
 #include "Pack.h"
 #include "Program.h"
+#include "Stripes.h"
 #include "Tokens.h"
 
 #include "ember/npu/Arith.h"
@@ -56,6 +57,26 @@ sp::PlanResult planLayer(const sp::Problem &p, const CodegenOptions &o,
     po.greedyAlternatives = 8;
     po.keep = keep;
   }
+  // One side of a striped boundary (Stripes.h): the y loop (dim 1 of a GEMM
+  // layer's problem) outside the output-tile loop (dim 2) when that has
+  // more than one tile, so each stripe of lines is complete across the
+  // channel tiles before the next begins.
+  auto yOuter = [](const sp::Tiling &t) {
+    if (t.order.size() < 3 || t.count.size() < 3 || t.count[2] <= 1)
+      return true;
+    auto at = [&](size_t d) {
+      return std::find(t.order.begin(), t.order.end(), d) - t.order.begin();
+    };
+    return at(1) < at(2);
+  };
+  if (o.striped) {
+    sp::CostFn inner = po.cost;
+    po.cost = [inner, yOuter](const sp::Problem &q, const sp::Tiling &t) {
+      if (!yOuter(t))
+        return 1e300;
+      return inner ? inner(q, t) : double(t.dmaBytes);
+    };
+  }
   sp::PlanResult r;
   if (o.force) {
     sp::Tiling t;
@@ -80,12 +101,20 @@ sp::PlanResult planLayer(const sp::Problem &p, const CodegenOptions &o,
   } else {
     r = sp::planTiles(p, po);
   }
+  if (r.ok && o.striped && !yOuter(r.tiling)) {
+    r.ok = false;
+    r.error = "no tiling with the lines outermost";
+  }
   if (!r.ok)
     return r;
   info.choice.tile = r.tiling.tile;
   info.choice.order = r.tiling.order;
-  if (p.compute && o.predict)
-    info.predictedCycles = sp::predictCycles(p, r.tiling, m).cycles;
+  if (p.compute && o.predict) {
+    const sp::Prediction pr = sp::predictCycles(p, r.tiling, m);
+    info.predictedCycles = pr.cycles;
+    info.predictedCompute = pr.computeCycles;
+    info.predictedLoad = pr.loadCycles;
+  }
   info.choice.predicted = info.predictedCycles;
   if (o.candidates && !o.force)
     for (const sp::Tiling &t : r.ranked) {
@@ -141,7 +170,7 @@ Slots allocate(const sp::Problem &p, const sp::Tiling &t, bool fromTop) {
     int64_t n = op.footprint ? int64_t(op.footprint(t.tile)) : 0;
     for (unsigned sl = 0; sl < t.slots[k]; ++sl) {
       cursor[op.space] += n;
-      s.base[k].push_back(fromTop ? int64_t(p.spaces[op.space].capacity) -
+      s.base[k].push_back(fromTop ? int64_t(npu::memRows(int(op.space))) -
                                         cursor[op.space]
                                   : cursor[op.space] - n);
     }
@@ -202,6 +231,9 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
 
   sp::Problem p;
   p.spaces = npuSpaces();
+  for (size_t m = 0; m < o.shareRows.size() && m < p.spaces.size(); ++m)
+    if (o.shareRows[m])
+      p.spaces[m].capacity = std::min(p.spaces[m].capacity, o.shareRows[m]);
   enum { dN, dY, dKo, dKc };
   const bool flat = g.flat;
   // A strided 1x1 convolution without padding reads every sh-th line and
@@ -989,6 +1021,7 @@ std::string layerOp(const Layer &L) {
 // ---- DRAM placement of activations -------------------------------------
 
 std::string placeActivations(std::vector<NTensor> &ts, const LayerProgram &lp,
+                             const std::vector<char> &pairedWithNext,
                              uint64_t base, uint64_t &end) {
   // Lifetime of each tensor that owns storage, in layer indices: inputs
   // are live from the start, outputs to the end.
@@ -1007,6 +1040,15 @@ std::string placeActivations(std::vector<NTensor> &ts, const LayerProgram &lp,
   for (int64_t i = 0; i < L; ++i)
     for (int k : layerTensors(lp.layers[size_t(i)]))
       touch(k, i);
+  // Two layers that may run interleaved (a striped boundary) keep each
+  // other's tensors apart: each one's tensors live over both layers.
+  for (int64_t i = 0; i + 1 < L; ++i)
+    if (size_t(i) < pairedWithNext.size() && pairedWithNext[size_t(i)]) {
+      for (int k : layerTensors(lp.layers[size_t(i)]))
+        touch(k, i + 1);
+      for (int k : layerTensors(lp.layers[size_t(i + 1)]))
+        touch(k, i);
+    }
   for (int k : lp.inputs)
     touch(k, -1);
   for (int k : lp.outputs)
@@ -1082,7 +1124,11 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
       tables[i] = packGemm(lp.layers[i].gemm, img, o.dwgemm);
   // Activations after the image (the SDK's interval planner).
   uint64_t actBase = alignUp(img.bytes.size(), kDramAlign), end = 0;
-  std::string err = placeActivations(ts, lp, actBase, end);
+  // Boundaries that may run in stripes (Stripes.h), known before tiling.
+  std::vector<char> stripeCand;
+  if (o.stripes != StripeMode::Off)
+    stripeCand = stripeCandidates(lp, ts);
+  std::string err = placeActivations(ts, lp, stripeCand, actBase, end);
   if (!err.empty())
     return err;
   out.activationBase = actBase;
@@ -1121,6 +1167,7 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
   // its output stays in OUT (layer cascading, for the cost model).
   std::vector<LayerCode> codes(lp.layers.size());
   out.layers.resize(lp.layers.size());
+  const std::vector<uint64_t> *stripeShare = nullptr; // genLayer: striped
   auto genLayer = [&](size_t i, bool inOn, bool outOn,
                       const TileChoice *keep) -> std::string {
     CodegenOptions lo = o; // plus the layer's forced tiling and slot side
@@ -1133,6 +1180,12 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     // Odd layers take their slots from the top of each scratchpad.
     lo.slotsFromTop = (o.prefetch || o.cascade) && i % 2 == 1;
     lo.prefetchable = o.prefetch && i > 0;
+    if (stripeShare) { // one side of a striped boundary (Stripes.h)
+      lo.striped = true;
+      lo.shareRows = *stripeShare;
+      lo.slotsFromTop = i % 2 == 1;
+      lo.prefetchable = lo.prefetchable && !inOn; // no prefetch into it
+    }
     info.name = L.name;
     for (const std::string &nm : L.nodes) // one name per source node
       if (std::find(info.nodes.begin(), info.nodes.end(), nm) ==
@@ -1238,6 +1291,26 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     if (!err.empty())
       return err;
   }
+  // Layer cascading in stripes (Stripes.cpp), after whole-tensor cascading
+  // (its boundaries and their layers are left as they are).
+  std::vector<StripedPair> pairs;
+  if (o.stripes != StripeMode::Off) {
+    err = stripeLayers(
+        codes, out.layers, lp, ts, stripeCand, o.stripes == StripeMode::All,
+        [&](size_t j, bool inOn, bool outOn,
+            const std::vector<uint64_t> *share) {
+          stripeShare = share;
+          std::string e = genLayer(j, inOn, outOn, nullptr);
+          stripeShare = nullptr;
+          return e;
+        },
+        pairs);
+    if (!err.empty())
+      return err;
+  }
+  std::vector<const StripedPair *> pairOf(codes.size(), nullptr);
+  for (const StripedPair &sp : pairs)
+    pairOf[sp.producer] = &sp;
   // The stream: per layer, its setup, then the steps software-pipelined.
   auto emit = [&](const std::vector<Insn> &v, int32_t layer) {
     for (const Insn &in : v) {
@@ -1258,8 +1331,8 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
   if (o.prefetch)
     for (size_t i = 0; i + 1 < codes.size(); ++i) {
       LayerCode &c = codes[i], &nx = codes[i + 1];
-      if (c.steps.empty() || nx.steps.empty())
-        continue;
+      if (c.steps.empty() || nx.steps.empty() || pairOf[i])
+        continue; // (a striped consumer's loads interleave anyway)
       const StepCode &last = c.steps.back();
       std::vector<Insn> moved, kept;
       for (const Insn &in : nx.steps[0].loads) {
@@ -1283,28 +1356,50 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
       early[i + 1] = std::move(moved);
       nx.steps[0].loads = std::move(kept);
     }
+  // Unit u of layer i's stream (Stripes.h, layerUnitCount): 0 is the setup
+  // and the first step's loads, s + 1 the next step's loads, step s's
+  // compute and tail.
+  auto emitUnit = [&](size_t i, size_t u) {
+    const LayerCode &c = codes[i];
+    if (u == 0) {
+      emit(c.setup, int32_t(i));
+      if (!c.steps.empty())
+        emit(c.steps[0].loads, int32_t(i));
+      return;
+    }
+    const size_t s = u - 1;
+    const bool after = s + 1 < c.steps.size() && c.steps[s + 1].afterPrev;
+    if (s + 1 < c.steps.size()) {
+      if (!after)
+        emit(c.steps[s + 1].loads, int32_t(i));
+    } else if (i + 1 < codes.size()) { // counted as the layer they run in
+      out.layers[i + 1].prefetchFirst = out.insns.size();
+      emit(early[i + 1], int32_t(i));
+      out.layers[i + 1].prefetchEnd = out.insns.size();
+    }
+    emit(c.steps[s].compute, int32_t(i));
+    emit(c.steps[s].tail, int32_t(i));
+    if (after)
+      emit(c.steps[s + 1].loads, int32_t(i));
+  };
   for (size_t i = 0; i < codes.size(); ++i) {
-    LayerCode &c = codes[i];
+    if (const StripedPair *sp = pairOf[i]) { // two layers interleaved
+      std::vector<bool> begun(2, false);
+      for (const auto &[side, u] : sp->order) {
+        LayerInfo &info = out.layers[i + size_t(side)];
+        if (!begun[size_t(side)])
+          info.firstInsn = out.insns.size();
+        begun[size_t(side)] = true;
+        emitUnit(i + size_t(side), u);
+        info.endInsn = out.insns.size();
+      }
+      ++i;
+      continue;
+    }
     LayerInfo &info = out.layers[i];
     info.firstInsn = out.insns.size();
-    emit(c.setup, int32_t(i));
-    if (!c.steps.empty())
-      emit(c.steps[0].loads, int32_t(i));
-    for (size_t s = 0; s < c.steps.size(); ++s) {
-      const bool after = s + 1 < c.steps.size() && c.steps[s + 1].afterPrev;
-      if (s + 1 < c.steps.size()) {
-        if (!after)
-          emit(c.steps[s + 1].loads, int32_t(i));
-      } else if (i + 1 < codes.size()) { // counted as the layer they run in
-        out.layers[i + 1].prefetchFirst = out.insns.size();
-        emit(early[i + 1], int32_t(i));
-        out.layers[i + 1].prefetchEnd = out.insns.size();
-      }
-      emit(c.steps[s].compute, int32_t(i));
-      emit(c.steps[s].tail, int32_t(i));
-      if (after)
-        emit(c.steps[s + 1].loads, int32_t(i));
-    }
+    for (size_t u = 0; u < layerUnitCount(codes[i]); ++u)
+      emitUnit(i, u);
     info.endInsn = out.insns.size();
   }
   // DMA bytes per layer, by the layer each instruction is counted in.

@@ -77,8 +77,9 @@ namespace {
 
 constexpr char kMagic[8] = {'E', 'N', 'P', 'U', 'P', 'R', 'O', 'G'};
 // 2: per-layer predicted cycles, compulsory bytes; 3: what tuning did
-// 5: MOVE, per-layer cascading flags; 6: REQUANT's bias bit.
-constexpr uint32_t kVersion = 6;
+// 5: MOVE, per-layer cascading flags; 6: REQUANT's bias bit; 7: striped
+// boundaries (flags and ring rows; the two layers' instructions interleave).
+constexpr uint32_t kVersion = 7;
 
 struct Writer {
   std::string s;
@@ -215,7 +216,9 @@ std::string serializeProgram(const Program &p) {
     w.u64(l.tune.tunedCycles);
     w.u64(l.tune.candidates);
     w.i64(l.tune.rank);
-    w.u64((l.cascadedIn ? 1u : 0u) | (l.cascadedOut ? 2u : 0u));
+    w.u64((l.cascadedIn ? 1u : 0u) | (l.cascadedOut ? 2u : 0u) |
+          (l.stripedIn ? 4u : 0u) | (l.stripedOut ? 8u : 0u) |
+          (uint64_t(l.ringRows) << 32));
   }
   return w.s;
 }
@@ -284,6 +287,9 @@ std::string deserializeProgram(const std::string &bytes, Program &p) {
     uint64_t cascaded = r.u64();
     l.cascadedIn = cascaded & 1u;
     l.cascadedOut = cascaded & 2u;
+    l.stripedIn = cascaded & 4u;
+    l.stripedOut = cascaded & 8u;
+    l.ringRows = uint32_t(cascaded >> 32);
   }
   if (r.bad || r.at != bytes.size())
     return "truncated or corrupt NPU program";

@@ -56,6 +56,13 @@ struct LayerInfo {
   // Layer cascading: its input came from the layer before through OUT
   // (MOVEs, no DRAM), or its output stayed in OUT for the layer after.
   bool cascadedIn = false, cascadedOut = false;
+  // Layer cascading in stripes (Stripes.cpp): its input came from a ring of
+  // lines in OUT that the layer before fills as it runs, interleaved with it
+  // (stripedIn), or its output went into such a ring (stripedOut); ringRows:
+  // the ring's OUT rows. Its instructions then interleave with the other
+  // layer's in [firstInsn, endInsn) (Program::insnLayer tells them apart).
+  bool stripedIn = false, stripedOut = false;
+  uint32_t ringRows = 0;
   std::string tiling; // the chosen tiling, for the report
   std::string shape;  // e.g. "C64 K128 3x3/2 g1 28x28" (GEMM), "C64 14x14"
   // The cost model (issue 17): predicted cycles of the chosen tiling, and
@@ -63,6 +70,9 @@ struct LayerInfo {
   // once, the output written once: the roofline's memory side).
   double predictedCycles = 0;
   uint64_t minDramBytes = 0;
+  // Of the prediction, the busiest compute engine's and the LOAD engine's
+  // busy cycles (the choice of striped boundaries; not serialized).
+  double predictedCompute = 0, predictedLoad = 0;
   // The chosen tiling, and the cost model's best candidates (best first;
   // filled when CodegenOptions::candidates > 0; not serialized).
   TileChoice choice;
@@ -96,6 +106,9 @@ enum class BiasMode { Auto = -1, Dram = 0, Gemm = 1, Requant = 2 };
 
 // CodegenOptions::cascadePredict.
 enum class CascadePredict { Off, Out, Both };
+
+// CodegenOptions::stripes.
+enum class StripeMode { Off, On, All };
 
 struct CodegenOptions {
   uint64_t dramCapacity = EMBER_NPU_DRAM_BYTES_DEFAULT;
@@ -135,6 +148,18 @@ struct CodegenOptions {
   // default); both: the consumer also with its input by MOVE; off: every
   // layer tiled as if alone (cascadeLayers then only corrects predictions).
   CascadePredict cascadePredict = CascadePredict::Out;
+  // Layer cascading in stripes (backend option stripes=off|on|all): a tensor
+  // between two GEMM layers that does not fit OUT whole goes through a ring
+  // of lines in OUT, the two layers' steps interleaved (Stripes.h;
+  // docs/npu-backend.md, "Stripes"). On: where the cost model estimates a
+  // gain; all: wherever it can (to measure and test the mechanism).
+  StripeMode stripes = StripeMode::On;
+  // Internal, per layer: one side of a striped boundary. Its scratchpads are
+  // shared with the other layer (each gets `shareRows` rows of each memory,
+  // 0: all) and its y loop must be outside its output-tile loop, so that a
+  // stripe of lines is complete across all channel tiles before the next.
+  bool striped = false;
+  std::vector<uint64_t> shareRows;
   // The pipeline fill of a GEMM layer (backend option fill=N, 1-16; 1: off):
   // its first step loads the input and weight tiles in up to N pieces along
   // the input tiles, each piece's input rows and weights together, so the

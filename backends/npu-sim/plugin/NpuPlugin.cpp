@@ -183,6 +183,14 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
                      k + " '" + val + "' is not one of on, off");
       if (co)
         (k == "prefetch" ? co->prefetch : co->cascade) = val == "on";
+    } else if (k == "stripes") {
+      if (val != "off" && val != "on" && val != "all")
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     k + " '" + val + "' is not one of off, on, all");
+      if (co)
+        co->stripes = val == "off"  ? ns::StripeMode::Off
+                      : val == "on" ? ns::StripeMode::On
+                                    : ns::StripeMode::All;
     } else if (k == "cascade_predict") {
       if (val != "off" && val != "out" && val != "both")
         return error(EMBER_STATUS_INVALID_ARGUMENT,
@@ -237,7 +245,8 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "unknown vendor option '" + k +
                        "' (npu-sim takes executor, tiling, bias, depthwise, "
-                       "prefetch, cascade, cascade_predict, fill, tune, "
+                       "prefetch, cascade, cascade_predict, stripes, fill, "
+                       "tune, "
                        "tune_cache, dram_bytes, dram_bw, dram_latency, "
                        "dram_burst, fault)");
     }
@@ -541,6 +550,15 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
                   (l.cascadedIn ? " in (MOVE from OUT)" : "") +
                   (l.cascadedIn && l.cascadedOut ? "," : "") +
                   (l.cascadedOut ? " out (kept in OUT)" : "");
+      if (l.stripedIn || l.stripedOut)
+        detail += std::string("; striped") +
+                  (l.stripedIn ? " in (MOVE from a ring of " +
+                                     std::to_string(l.ringRows) + " OUT rows)"
+                               : "") +
+                  (l.stripedIn && l.stripedOut ? "," : "") +
+                  (l.stripedOut ? " out (into a ring of " +
+                                      std::to_string(l.ringRows) + " OUT rows)"
+                                : "");
       if (!l.tune.source.empty())
         detail += "; tuned (" + l.tune.source + ", " +
                   std::to_string(l.tune.candidates) + " candidates, kept #" +

@@ -331,7 +331,9 @@ std::string runLayersAlone(const Program &p, const RunConfig &c,
     Program q;
     // Its own instructions: the weight loads prefetched during the layer
     // before (they lead, as they would have without prefetch), then its
-    // range less the loads it prefetches for the layer after.
+    // range less the loads it prefetches for the layer after and, when it
+    // runs interleaved with the layer before or after (a striped boundary),
+    // less that layer's instructions.
     const size_t nf = p.layers.size() > i + 1 ? p.layers[i + 1].prefetchFirst
                                               : 0,
                  ne = p.layers.size() > i + 1 ? p.layers[i + 1].prefetchEnd : 0;
@@ -339,7 +341,8 @@ std::string runLayersAlone(const Program &p, const RunConfig &c,
       q.insns.assign(p.insns.begin() + long(l.prefetchFirst),
                      p.insns.begin() + long(l.prefetchEnd));
     for (size_t k = l.firstInsn; k < l.endInsn; ++k)
-      if (k < nf || k >= ne)
+      if ((k < nf || k >= ne) &&
+          (k >= p.insnLayer.size() || p.insnLayer[k] == int32_t(i)))
         q.insns.push_back(p.insns[k]);
     npu::Insn fin;
     fin.op = npu::Opcode::FINISH;

@@ -1008,7 +1008,8 @@ TEST(NpuCascade, PredictedBoundariesAreKept) {
 }
 
 // Not cascaded: a tensor too large for OUT, and one a later layer (not the
-// next) reads too; both stay correct through DRAM.
+// next) reads too; both stay correct through DRAM (whole-tensor cascading
+// alone: with stripes, the default, the large one goes through a ring).
 TEST(NpuCascade, FallsBackToDram) {
   std::vector<ConvSpec> specs(2);
   specs[0].C = 16, specs[0].H = 48, specs[0].W = 48, specs[0].K = 32;
@@ -1017,7 +1018,9 @@ TEST(NpuCascade, FallsBackToDram) {
   specs[1].pt = specs[1].pl = specs[1].pb = specs[1].pr = 0;
   Case big = chainCase(specs, 50); // 2 x 2304 rows > OUT's 2048
   Program p;
-  runCase(big, "large chain", {}, &p);
+  CodegenOptions whole;
+  whole.stripes = StripeMode::Off;
+  runCase(big, "large chain", whole, &p);
   if (HasFatalFailure())
     return;
   EXPECT_FALSE(p.layers[0].cascadedOut);
@@ -1035,5 +1038,109 @@ TEST(NpuCascade, FallsBackToDram) {
   if (HasFatalFailure())
     return;
   EXPECT_FALSE(p.layers[0].cascadedOut);
+  EXPECT_EQ(countOp(p, npu::Opcode::MOVE), 0u);
+}
+
+// Layer cascading in stripes: tensors too large for OUT go through a ring of
+// lines in OUT, the two layers' instructions interleaved (Stripes.cpp);
+// bit-exact on golden and SystemC with and without stripes. Pairs: a 1x1
+// expand into a padded depthwise DWGEMM, a 1x1 into a padded 3x3 GEMM; then
+// a 3x3 into a flat 1x1 (blocks of pixels, split at the ring's wrap).
+TEST(NpuStripes, PairsRunThroughARing) {
+  std::vector<ConvSpec> a(4);
+  a[0].C = 8, a[0].H = 40, a[0].W = 37, a[0].K = 48;
+  a[0].kh = a[0].kw = 1; // 1x1 flat: 37 x 40 x 3 tiles = 4440 rows
+  a[0].pt = a[0].pl = a[0].pb = a[0].pr = 0;
+  a[1].C = 48, a[1].H = 40, a[1].W = 37, a[1].K = 48;
+  a[1].groups = 48; // depthwise 3x3, pad 1
+  a[1].u8out = true;
+  a[2].C = 48, a[2].H = 40, a[2].W = 37, a[2].K = 40;
+  a[2].kh = a[2].kw = 1;
+  a[2].pt = a[2].pl = a[2].pb = a[2].pr = 0;
+  a[2].u8in = true;
+  a[3].C = 40, a[3].H = 40, a[3].W = 37, a[3].K = 8; // 3x3, pad 1
+  std::vector<ConvSpec> b(2);
+  b[0].C = 5, b[0].H = 36, b[0].W = 29, b[0].K = 64; // 3x3: 4176 rows
+  b[1].C = 64, b[1].H = 36, b[1].W = 29, b[1].K = 24;
+  b[1].kh = b[1].kw = 1; // 1x1 flat
+  b[1].pt = b[1].pl = b[1].pb = b[1].pr = 0;
+  int seed = 70;
+  for (const auto &specs : {a, b}) {
+    Case c = chainCase(specs, uint32_t(seed++));
+    Program on, off;
+    CodegenOptions striped, plain;
+    striped.stripes = StripeMode::All;
+    plain.stripes = StripeMode::Off;
+    runCase(c, "chain in stripes", striped, &on);
+    runCase(c, "chain without stripes", plain, &off);
+    CodegenOptions gated; // stripes=on: where the estimate gains
+    gated.stripes = StripeMode::On;
+    runCase(c, "chain in stripes where they gain", gated);
+    if (HasFatalFailure())
+      return;
+    // Which boundaries run in stripes depends on DIM (the ring must hold
+    // the consumer's lines of every channel tile): at DIM 16 all of them,
+    // (0, 1) and (2, 3) of the first chain; at least one at any DIM.
+    size_t pairs = 0;
+    for (size_t i = 0; i + 1 < specs.size(); ++i) {
+      EXPECT_FALSE(off.layers[i].stripedOut) << "layer " << i;
+      if (!on.layers[i].stripedOut)
+        continue;
+      ++pairs;
+      EXPECT_TRUE(on.layers[i + 1].stripedIn) << "layer " << i + 1;
+      EXPECT_GT(on.layers[i].ringRows, 0u) << "layer " << i;
+      EXPECT_EQ(on.layers[i].storeBytes, 0u) << "layer " << i;
+      EXPECT_GT(off.layers[i].storeBytes, 0u) << "layer " << i;
+      EXPECT_LT(on.layers[i + 1].loadBytes, off.layers[i + 1].loadBytes)
+          << "layer " << i + 1;
+    }
+    if (npu::kDim == 16) {
+      EXPECT_EQ(pairs, specs.size() / 2);
+    }
+    EXPECT_GE(pairs, 1u);
+    EXPECT_EQ(countOp(off, npu::Opcode::MOVE), 0u);
+    EXPECT_GT(countOp(on, npu::Opcode::MOVE), 0u);
+    // Serialized and back: the flags and ring survive.
+    Program back;
+    ASSERT_EQ(deserializeProgram(serializeProgram(on), back), "");
+    for (size_t i = 0; i < specs.size(); ++i) {
+      EXPECT_EQ(back.layers[i].stripedOut, on.layers[i].stripedOut);
+      EXPECT_EQ(back.layers[i].stripedIn, on.layers[i].stripedIn);
+      EXPECT_EQ(back.layers[i].ringRows, on.layers[i].ringRows);
+    }
+  }
+}
+
+// Not in stripes, and still correct through DRAM: a boundary whose consumer
+// needs more lines than OUT holds (a 3x3 over 1000-pixel lines of 4 channel
+// tiles: 12,000 rows), and one whose tensor is also a partition output.
+TEST(NpuStripes, FallsBackToDram) {
+  std::vector<ConvSpec> wide(2);
+  wide[0].C = 3, wide[0].H = 5, wide[0].W = 1000, wide[0].K = 64;
+  wide[0].kh = wide[0].kw = 1;
+  wide[0].pt = wide[0].pl = wide[0].pb = wide[0].pr = 0;
+  wide[1].C = 64, wide[1].H = 5, wide[1].W = 1000, wide[1].K = 4;
+  CodegenOptions striped;
+  striped.stripes = StripeMode::All;
+  Program p;
+  runCase(chainCase(wide, 80), "wide chain", striped, &p);
+  if (HasFatalFailure())
+    return;
+  EXPECT_FALSE(p.layers[0].stripedOut);
+  EXPECT_FALSE(p.layers[1].stripedIn);
+  EXPECT_GT(p.layers[0].storeBytes, 0u);
+
+  std::vector<ConvSpec> two(2);
+  two[0].C = 16, two[0].H = 48, two[0].W = 48, two[0].K = 32;
+  two[1].C = 32, two[1].H = 48, two[1].W = 48, two[1].K = 8;
+  Case c = chainCase(two, 81);
+  c.lp.outputs.insert(c.lp.outputs.begin(), c.lp.layers[0].gemm.out);
+  c.lp.tensors[size_t(c.lp.layers[0].gemm.out)].kind = NTensor::Kind::Output;
+  Case first = convCase(two[0], 81);
+  c.expected.insert(c.expected.begin(), first.expected[0]);
+  runCase(c, "chain whose middle tensor is also an output", striped, &p);
+  if (HasFatalFailure())
+    return;
+  EXPECT_FALSE(p.layers[0].stripedOut);
   EXPECT_EQ(countOp(p, npu::Opcode::MOVE), 0u);
 }
