@@ -64,13 +64,9 @@ double stripedEstimate(const LayerInfo &p, const LayerInfo &c) {
 // slower striped, their estimate 0.95-0.98).
 constexpr double kStripeGain = 0.93;
 
+// Whether `in` touches DRAM bytes [lo, hi).
 bool touchesDram(const Insn &in, uint64_t lo, uint64_t hi) {
-  if (in.op == Opcode::POOL)
-    return false; // never touches DRAM
-  Ranges r;
-  int32_t regs[EMBER_NPU_NUM_REGS] = {};
-  accessedRanges(in, regs, npu::kNumMems, r);
-  return overlaps(r, lo, hi);
+  return touchesRows(in, npu::kNumMems, lo, hi);
 }
 
 // The MOVEs that bring the block LOAD `in` would bring, its lines read from
