@@ -66,6 +66,42 @@ bool cascadableTensor(const std::vector<NTensor> &ts, const LayerProgram &lp,
   return true;
 }
 
+std::string storedRows(const std::vector<Insn> &tail, size_t k, uint64_t lo,
+                       uint64_t rb, StoredRows &out) {
+  const Insn &st = tail[k];
+  // Walk back over the STOREs of the same op.
+  size_t v = k;
+  int64_t offset = 0; // rows of the op before this STORE
+  while (v > 0 && tail[v - 1].op == Opcode::STORE) {
+    --v;
+    offset += tail[v].ysize * tail[v].xsize;
+  }
+  if (v == 0)
+    return "a STORE of the tensor follows no VECTOR op";
+  --v;
+  const Insn &op = tail[v];
+  if ((op.op != Opcode::REQUANT && op.op != Opcode::VADD &&
+       op.op != Opcode::POOL) ||
+      st.sram != op.dst + offset || offset + st.ysize * st.xsize > op.rows)
+    return "a STORE of the tensor is not of the VECTOR op before it";
+  const int64_t row = int64_t((uint64_t(st.dram) - lo) / rb) - offset;
+  // The op's rows must all be stored, contiguously in T: checked at its
+  // first STORE, which a later one needs to be of T too.
+  int64_t covered = 0;
+  for (size_t q = v + 1; q < tail.size() && tail[q].op == Opcode::STORE; ++q) {
+    if (tail[q].sram != op.dst + covered || uint64_t(tail[q].dram) < lo ||
+        int64_t((uint64_t(tail[q].dram) - lo) / rb) != row + covered)
+      return "a VECTOR op's rows are not stored contiguously";
+    covered += tail[q].ysize * tail[q].xsize;
+    if (offset > 0)
+      break; // the first STORE is of T; the rest was checked with it
+  }
+  if (offset == 0 && covered != op.rows)
+    return "a VECTOR op's rows are not all stored";
+  out = {v, row, offset == 0};
+  return "";
+}
+
 namespace {
 
 // A tensor T that layer i stores and only layer i + 1 loads (into ACT) stays
@@ -150,49 +186,18 @@ bool cascadeBoundary(std::vector<LayerCode> &codes, size_t i,
   }
   if (stores.empty() || loads.empty())
     return false;
-  // Each STORE's rows come from the VECTOR op before it (moveRows may split
-  // one op's rows over consecutive STOREs).
+  // Each STORE's rows come from the VECTOR op before it.
   struct Redirect {
     size_t step, vec;
     int64_t dstRow; // T's row of the op's first row
   };
   std::vector<Redirect> redirects;
-  std::vector<bool> dropStore(stores.size(), false);
-  for (size_t j = 0; j < stores.size(); ++j) {
-    const std::vector<Insn> &tail = codes[i].steps[stores[j].step].tail;
-    // Walk back over the STOREs of the same op.
-    size_t v = stores[j].k;
-    int64_t offset = 0; // rows of the op before this STORE
-    while (v > 0 && tail[v - 1].op == Opcode::STORE) {
-      --v;
-      offset += tail[v].ysize * tail[v].xsize;
-    }
-    if (v == 0)
+  for (const Site &st : stores) {
+    StoredRows sr;
+    if (!storedRows(codes[i].steps[st.step].tail, st.k, lo, rb, sr).empty())
       return false;
-    --v;
-    const Insn &op = tail[v];
-    const Insn &st = tail[stores[j].k];
-    if (op.op != Opcode::REQUANT && op.op != Opcode::VADD &&
-        op.op != Opcode::POOL)
-      return false;
-    if (st.sram != op.dst + offset || offset + st.ysize * st.xsize > op.rows)
-      return false;
-    int64_t row = int64_t((uint64_t(st.dram) - lo) / rb) - offset;
-    if (offset == 0) {
-      // The op's rows must all be stored, contiguously in T.
-      int64_t covered = 0;
-      for (size_t k = stores[j].k;
-           k < tail.size() && tail[k].op == Opcode::STORE; ++k) {
-        if (tail[k].sram != op.dst + covered ||
-            int64_t((uint64_t(tail[k].dram) - lo) / rb) != row + covered)
-          return false;
-        covered += tail[k].ysize * tail[k].xsize;
-      }
-      if (covered != op.rows)
-        return false;
-      redirects.push_back({stores[j].step, v, row});
-    }
-    dropStore[j] = true;
+    if (sr.first)
+      redirects.push_back({st.step, sr.vec, sr.row});
   }
   // OUT rows for T beside both layers' own.
   Ranges used;

@@ -252,33 +252,16 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
           st.stride != st.xsize || b < lo || (b - lo) % rb != 0 ||
           b + uint64_t(st.ysize * st.xsize) * rb > hi)
         return "the producer writes the tensor other than by STOREs from OUT";
-      size_t v = k;
-      int64_t off = 0;
-      while (v > 0 && tail[v - 1].op == Opcode::STORE) {
-        --v;
-        off += tail[v].ysize * tail[v].xsize;
-      }
-      if (v == 0)
-        return "a STORE of the tensor follows no VECTOR op";
-      --v;
-      const Insn &op = tail[v];
-      if ((op.op != Opcode::REQUANT && op.op != Opcode::VADD &&
-           op.op != Opcode::POOL) ||
-          st.sram != op.dst + off)
-        return "a STORE of the tensor is not of the VECTOR op before it";
-      const int64_t row = int64_t((b - lo) / rb) - off;
-      if (off == 0) {
-        int64_t covered = 0;
-        for (size_t q = k; q < tail.size() && tail[q].op == Opcode::STORE;
-             ++q) {
-          if (tail[q].sram != op.dst + covered ||
-              int64_t((uint64_t(tail[q].dram) - lo) / rb) != row + covered)
-            return "a VECTOR op's rows are not stored contiguously";
-          covered += tail[q].ysize * tail[q].xsize;
-        }
-        if (covered != op.rows || row % P + op.rows > P)
+      StoredRows sr;
+      std::string why = storedRows(tail, k, lo, rb, sr);
+      if (!why.empty())
+        return why;
+      if (sr.first) {
+        const int64_t rows = tail[sr.vec].rows;
+        if (sr.row % P + rows > P)
           return "a VECTOR op's rows are not one run of the tensor";
-        writes.push_back({s, v, {row / P, row % P, row % P + op.rows}});
+        writes.push_back(
+            {s, sr.vec, {sr.row / P, sr.row % P, sr.row % P + rows}});
       }
       drop[s][k] = 1;
     }
