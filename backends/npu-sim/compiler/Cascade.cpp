@@ -104,19 +104,6 @@ std::string storedRows(const std::vector<Insn> &tail, size_t k, uint64_t lo,
 
 namespace {
 
-// A tensor T that layer i stores and only layer i + 1 loads (into ACT) stays
-// in OUT when its rows fit in a gap of OUT that neither layer's slots use.
-// Decided on the generated code, by footprints, so it holds for every layer
-// kind and load form: no other layer refers to T, and every instruction of the
-// two layers that touches T's DRAM bytes must be one of layer i's STOREs from
-// OUT, each right after the VECTOR op that wrote exactly its source rows, or
-// one of layer i + 1's LOADs into ACT. Then each such VECTOR op writes T's rows
-// in OUT directly (row r of T at gap + r) and its STOREs go; each LOAD becomes
-// a MOVE with the same geometry (LOAD's rows are linear in the DRAM address, so
-// src = gap + (dram - T's address) / row bytes) and padding. The token pass
-// orders the MOVEs after the VECTOR ops by their OUT footprints, as it ordered
-// LOADs after STOREs by DRAM bytes.
-
 // The lowest gap of `rows` OUT rows that no range in `used` touches; -1 if
 // none.
 int64_t findGap(Ranges used, uint64_t rows) {
@@ -130,6 +117,19 @@ int64_t findGap(Ranges used, uint64_t rows) {
   return at + rows <= uint64_t(EMBER_NPU_OUT_ROWS) ? int64_t(at) : -1;
 }
 
+// A tensor T that layer i stores and only layer i + 1 loads (into ACT) stays
+// in OUT when its rows fit in a gap of OUT that neither layer's slots use.
+// Decided on the generated code, by footprints, so it holds for every layer
+// kind and load form: no other layer refers to T, and every instruction of the
+// two layers that touches T's DRAM bytes must be one of layer i's STOREs from
+// OUT, each right after the VECTOR op that wrote exactly its source rows, or
+// one of layer i + 1's LOADs into ACT. Then each such VECTOR op writes T's rows
+// in OUT directly (row r of T at gap + r) and its STOREs go; each LOAD becomes
+// a MOVE with the same geometry (LOAD's rows are linear in the DRAM address, so
+// src = gap + (dram - T's address) / row bytes) and padding. The token pass
+// orders the MOVEs after the VECTOR ops by their OUT footprints, as it ordered
+// LOADs after STOREs by DRAM bytes.
+//
 // Tries to keep the output of layer i in OUT for layer i + 1; true if done.
 bool cascadeBoundary(std::vector<LayerCode> &codes, size_t i,
                      const std::vector<NTensor> &ts, const LayerProgram &lp,
@@ -224,6 +224,11 @@ bool cascadeBoundary(std::vector<LayerCode> &codes, size_t i,
 
 } // namespace
 
+bool fitsHalfOfOut(const NTensor &T) {
+  const uint64_t rows = T.bytes() / uint64_t(T.rowBytes());
+  return 2 * rows <= uint64_t(EMBER_NPU_OUT_ROWS);
+}
+
 std::vector<char> predictCascadedInputs(const LayerProgram &lp,
                                         const std::vector<NTensor> &ts) {
   const size_t nl = lp.layers.size();
@@ -234,11 +239,7 @@ std::vector<char> predictCascadedInputs(const LayerProgram &lp,
     if (t < 0 || C.kind != Layer::Kind::Gemm || C.gemm.in != t ||
         !cascadableTensor(ts, lp, i, t))
       continue;
-    // The tensor must fit in OUT beside both layers' slots, which the
-    // tilings decide: predicted only when it takes at most half of OUT.
-    const NTensor &T = ts[size_t(t)];
-    const uint64_t rows = T.bytes() / uint64_t(T.rowBytes());
-    in[i + 1] = 2 * rows <= uint64_t(EMBER_NPU_OUT_ROWS);
+    in[i + 1] = fitsHalfOfOut(ts[size_t(t)]);
   }
   return in;
 }

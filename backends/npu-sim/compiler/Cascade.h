@@ -46,6 +46,12 @@ std::string storedRows(const std::vector<Insn> &tail, size_t k, uint64_t lo,
 bool cascadableTensor(const std::vector<NTensor> &ts, const LayerProgram &lp,
                       size_t i, int tensor);
 
+// Whether tensor T takes at most half of OUT: whole-tensor cascading is
+// predicted for such a tensor (predictCascadedInputs; whether it fits beside
+// both layers' slots, the tilings decide), stripes are for the larger ones
+// (stripeCandidates).
+bool fitsHalfOfOut(const NTensor &T);
+
 // Generates layer `i` again: its input comes from OUT by MOVE (`inOn`), its
 // output stays in OUT (`outOn`), with the tiling `keep`. Returns "" or the
 // error.

@@ -189,9 +189,7 @@ std::vector<char> stripeCandidates(const LayerProgram &lp,
         (B.gemm.add.on && B.gemm.add.other == t) ||
         !cascadableTensor(ts, lp, i, t))
       continue;
-    const NTensor &T = ts[size_t(t)];
-    const uint64_t rows = T.bytes() / uint64_t(T.rowBytes());
-    out[i] = 2 * rows > uint64_t(EMBER_NPU_OUT_ROWS);
+    out[i] = !fitsHalfOfOut(ts[size_t(t)]);
   }
   return out;
 }

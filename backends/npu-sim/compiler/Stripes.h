@@ -34,7 +34,7 @@ inline size_t layerUnitCount(const LayerCode &c) { return c.steps.size() + 1; }
 // rules that do not depend on the code: both are GEMM layers over one image,
 // layer i + 1 reads the output of layer i as its input, a tensor that
 // cascadableTensor allows and that is too large to be kept in OUT whole
-// (more than half of OUT, predictCascadedInputs's rule).
+// (not fitsHalfOfOut, predictCascadedInputs's rule).
 std::vector<char> stripeCandidates(const LayerProgram &lp,
                                    const std::vector<NTensor> &ts);
 
