@@ -1295,7 +1295,7 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
   // (its boundaries and their layers are left as they are).
   std::vector<StripedPair> pairs;
   if (o.stripes != StripeMode::Off) {
-    err = stripeLayers(
+    stripeLayers(
         codes, out.layers, lp, ts, stripeCand, o.stripes == StripeMode::All,
         [&](size_t j, bool inOn, bool outOn,
             const std::vector<uint64_t> *share) {
@@ -1305,8 +1305,6 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
           return e;
         },
         pairs);
-    if (!err.empty())
-      return err;
   }
   std::vector<const StripedPair *> pairOf(codes.size(), nullptr);
   for (const StripedPair &sp : pairs)

@@ -484,12 +484,11 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
   return "";
 }
 
-std::string stripeLayers(std::vector<LayerCode> &codes,
-                         std::vector<LayerInfo> &infos, const LayerProgram &lp,
-                         const std::vector<NTensor> &ts,
-                         const std::vector<char> &candidates, bool all,
-                         const StripeRegenerateFn &regenerate,
-                         std::vector<StripedPair> &pairs) {
+void stripeLayers(std::vector<LayerCode> &codes, std::vector<LayerInfo> &infos,
+                  const LayerProgram &lp, const std::vector<NTensor> &ts,
+                  const std::vector<char> &candidates, bool all,
+                  const StripeRegenerateFn &regenerate,
+                  std::vector<StripedPair> &pairs) {
   const size_t nl = lp.layers.size();
   auto whole = [&](size_t j) {
     return infos[j].cascadedIn || infos[j].cascadedOut;
@@ -497,14 +496,15 @@ std::string stripeLayers(std::vector<LayerCode> &codes,
   for (size_t i = 0; i + 1 < nl; ++i) {
     if (i >= candidates.size() || !candidates[i] || whole(i) || whole(i + 1))
       continue;
-    const LayerCode keepP = codes[i], keepC = codes[i + 1];
-    const LayerInfo infoP = infos[i], infoC = infos[i + 1];
     // The two layers one after the other, as predicted alone; interleaved
     // they still share the array (striped tilings are no faster on it).
-    const double apart = infoP.predictedCycles + infoC.predictedCycles;
-    if (!all &&
-        infoP.predictedCompute + infoC.predictedCompute >= kStripeGain * apart)
+    const double apart =
+        infos[i].predictedCycles + infos[i + 1].predictedCycles;
+    if (!all && infos[i].predictedCompute + infos[i + 1].predictedCompute >=
+                    kStripeGain * apart)
       continue;
+    const LayerCode keepP = codes[i], keepC = codes[i + 1];
+    const LayerInfo infoP = infos[i], infoC = infos[i + 1];
     // Half of each scratchpad per layer; of OUT, a half or three quarters
     // for the ring. Each done pair is estimated, and the fastest kept.
     double best = HUGE_VAL;
@@ -535,7 +535,7 @@ std::string stripeLayers(std::vector<LayerCode> &codes,
       bestIC = infos[i + 1];
       bestPair = std::move(pair);
     }
-    if (best < HUGE_VAL && (all || best < kStripeGain * apart)) {
+    if (best < HUGE_VAL) { // (only pairs that pass the gain test are kept)
       codes[i] = std::move(bestP);
       codes[i + 1] = std::move(bestC);
       infos[i] = std::move(bestIP);
@@ -552,7 +552,6 @@ std::string stripeLayers(std::vector<LayerCode> &codes,
     infos[i] = infoP;
     infos[i + 1] = infoC;
   }
-  return "";
 }
 
 } // namespace ember::npusim

@@ -67,11 +67,12 @@ using StripeRegenerateFn = std::function<std::string(
 // `all`, or when it is below 0.93 of the two layers one after the other;
 // else both are generated again as they were. Sets
 // LayerInfo::stripedIn / stripedOut / ringRows and appends the pairs done.
-std::string stripeLayers(std::vector<LayerCode> &codes,
-                         std::vector<LayerInfo> &infos, const LayerProgram &lp,
-                         const std::vector<NTensor> &ts,
-                         const std::vector<char> &candidates, bool all,
-                         const StripeRegenerateFn &regenerate,
-                         std::vector<StripedPair> &pairs);
+// A pair that cannot be generated or rewritten is no error: both layers stay
+// as they were.
+void stripeLayers(std::vector<LayerCode> &codes, std::vector<LayerInfo> &infos,
+                  const LayerProgram &lp, const std::vector<NTensor> &ts,
+                  const std::vector<char> &candidates, bool all,
+                  const StripeRegenerateFn &regenerate,
+                  std::vector<StripedPair> &pairs);
 
 } // namespace ember::npusim
