@@ -246,8 +246,7 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
                    "unknown vendor option '" + k +
                        "' (npu-sim takes executor, tiling, bias, depthwise, "
                        "prefetch, cascade, cascade_predict, stripes, fill, "
-                       "tune, "
-                       "tune_cache, dram_bytes, dram_bw, dram_latency, "
+                       "tune, tune_cache, dram_bytes, dram_bw, dram_latency, "
                        "dram_burst, fault)");
     }
   }
