@@ -477,8 +477,6 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
   codes[i] = std::move(prod);
   codes[i + 1] = std::move(cons);
   pair.producer = i;
-  pair.ringBase = ring;
-  pair.ringPixels = R;
   pair.ringRows = R * tiles;
   pair.order = std::move(order);
   return "";

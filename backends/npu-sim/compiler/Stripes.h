@@ -14,12 +14,10 @@ namespace ember::npusim {
 
 // A striped boundary: the output of layer `producer` goes through a ring of
 // lines in OUT to layer producer + 1, and the two layers' instructions are
-// interleaved unit by unit (a unit as layerUnit emits it).
+// interleaved unit by unit (the units of layerUnitCount below).
 struct StripedPair {
   size_t producer = 0;
-  int64_t ringBase = 0; // first OUT row of the ring
-  int64_t ringRows = 0; // its rows: per channel tile, `ringPixels` pixels
-  int64_t ringPixels = 0;
+  int64_t ringRows = 0; // the ring's OUT rows, as many for each channel tile
   // The stream: (0: the producer, 1: the consumer; the unit's index).
   std::vector<std::pair<int, size_t>> order;
 };
