@@ -205,11 +205,17 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
   LayerCode prod = codes[i], cons = codes[i + 1];
 
   // Joint fit: no scratchpad row both layers use, no DRAM byte but the
-  // tensor's that both touch (their instructions run interleaved).
+  // tensor's that both touch (their instructions run interleaved). The OUT
+  // rows both use are kept for the ring.
+  Ranges usedOut;
   for (int mem = 0; mem <= npu::kNumMems; ++mem) {
     Ranges a, b;
     layerRanges(prod, mem, a);
     layerRanges(cons, mem, b);
+    if (mem == EMBER_NPU_MEM_OUT) {
+      usedOut = a;
+      usedOut.insert(usedOut.end(), b.begin(), b.end());
+    }
     if (mem == npu::kNumMems) // the tensor itself is what they share
       for (Ranges *v : {&a, &b})
         v->erase(std::remove_if(v->begin(), v->end(),
@@ -312,9 +318,7 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
   // The ring: the largest gap of OUT that neither layer uses, R pixels per
   // channel tile (whole lines when it holds one and the producer's widest
   // block).
-  Ranges used;
-  layerRanges(prod, EMBER_NPU_MEM_OUT, used);
-  layerRanges(cons, EMBER_NPU_MEM_OUT, used);
+  Ranges used = std::move(usedOut);
   std::sort(used.begin(), used.end());
   uint64_t at = 0, best = 0, bestAt = 0;
   for (const auto &r : used) {
