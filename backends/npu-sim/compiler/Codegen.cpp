@@ -1381,13 +1381,12 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
       emit(c.steps[s + 1].loads, int32_t(i));
   };
   for (size_t i = 0; i < codes.size(); ++i) {
-    if (const StripedPair *sp = pairOf[i]) { // two layers interleaved
-      std::vector<bool> begun(2, false);
+    if (const StripedPair *sp = pairOf[i]) {
+      // Two layers interleaved; each side's units come in order from 0.
       for (const auto &[side, u] : sp->order) {
         LayerInfo &info = out.layers[i + size_t(side)];
-        if (!begun[size_t(side)])
+        if (u == 0)
           info.firstInsn = out.insns.size();
-        begun[size_t(side)] = true;
         emitUnit(i + size_t(side), u);
         info.endInsn = out.insns.size();
       }
