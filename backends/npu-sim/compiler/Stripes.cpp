@@ -390,6 +390,11 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
   // The setups' registers: a value both set differently is dropped from the
   // consumer's setup when the consumer does not use it, else the producer
   // must not use it after the consumer's setup (its first unit) has run.
+  // That takes the producer's setup first, so that the consumer's value is
+  // the one in effect for the consumer (its first unit reads lines the
+  // producer writes, so it always comes later; checked).
+  if (order.front().first != 0)
+    return "the consumer's setup would run before the producer's";
   auto uses = [](const LayerCode &c, int64_t reg) {
     for (const StepCode &sc : c.steps)
       for (const auto *v : {&sc.loads, &sc.compute, &sc.tail})
