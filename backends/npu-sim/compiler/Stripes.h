@@ -51,8 +51,8 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
                            StripedPair &pair);
 
 // Generates layer `i` again as one side of a striped boundary (`share`: the
-// rows of each scratchpad it may take; CodegenOptions::striped), or as it
-// was (`share` null). Returns "" or the error.
+// rows of each scratchpad it may take; CodegenOptions::striped). Returns ""
+// or the error.
 using StripeRegenerateFn = std::function<std::string(
     size_t i, bool inOn, bool outOn, const std::vector<uint64_t> *share)>;
 
