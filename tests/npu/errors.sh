@@ -37,4 +37,6 @@ expect "unknown option" "unknown vendor option 'tile_size'" \
   "$ember" run "$int8" --target=npu-sim --backend-opt tile_size=4
 expect "bad executor" "executor 'fpga'" \
   "$ember" run "$int8" --target=npu-sim --backend-opt executor=fpga
+expect "bad stripes" "stripes 'some' is not one of off, on, all" \
+  "$ember" compile "$int8" --target=npu-sim --emit=npu-asm -o /dev/null --backend-opt stripes=some
 exit $fail

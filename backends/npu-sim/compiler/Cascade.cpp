@@ -66,20 +66,43 @@ bool cascadableTensor(const std::vector<NTensor> &ts, const LayerProgram &lp,
   return true;
 }
 
-namespace {
+std::string storedRows(const std::vector<Insn> &tail, size_t k, uint64_t lo,
+                       uint64_t rb, StoredRows &out) {
+  const Insn &st = tail[k];
+  // Walk back over the STOREs of the same op.
+  size_t v = k;
+  int64_t offset = 0; // rows of the op before this STORE
+  while (v > 0 && tail[v - 1].op == Opcode::STORE) {
+    --v;
+    offset += tail[v].ysize * tail[v].xsize;
+  }
+  if (v == 0)
+    return "a STORE of the tensor follows no VECTOR op";
+  --v;
+  const Insn &op = tail[v];
+  if ((op.op != Opcode::REQUANT && op.op != Opcode::VADD &&
+       op.op != Opcode::POOL) ||
+      st.sram != op.dst + offset || offset + st.ysize * st.xsize > op.rows)
+    return "a STORE of the tensor is not of the VECTOR op before it";
+  const int64_t row = int64_t((uint64_t(st.dram) - lo) / rb) - offset;
+  // The op's rows must all be stored, contiguously in T: checked at its
+  // first STORE, which a later one needs to be of T too.
+  int64_t covered = 0;
+  for (size_t q = v + 1; q < tail.size() && tail[q].op == Opcode::STORE; ++q) {
+    if (tail[q].sram != op.dst + covered || uint64_t(tail[q].dram) < lo ||
+        int64_t((uint64_t(tail[q].dram) - lo) / rb) != row + covered)
+      return "a VECTOR op's rows are not stored contiguously";
+    covered += tail[q].ysize * tail[q].xsize;
+    if (offset > 0)
+      break; // the first STORE is of T; the rest was checked with it
+  }
+  if (offset == 0 && covered != op.rows)
+    return "a VECTOR op's rows are not all stored";
+  out = {v, row, offset == 0};
+  return "";
+}
 
-// A tensor T that layer i stores and only layer i + 1 loads (into ACT) stays
-// in OUT when its rows fit in a gap of OUT that neither layer's slots use.
-// Decided on the generated code, by footprints, so it holds for every layer
-// kind and load form: no other layer refers to T, and every instruction of the
-// two layers that touches T's DRAM bytes must be one of layer i's STOREs from
-// OUT, each right after the VECTOR op that wrote exactly its source rows, or
-// one of layer i + 1's LOADs into ACT. Then each such VECTOR op writes T's rows
-// in OUT directly (row r of T at gap + r) and its STOREs go; each LOAD becomes
-// a MOVE with the same geometry (LOAD's rows are linear in the DRAM address, so
-// src = gap + (dram - T's address) / row bytes) and padding. The token pass
-// orders the MOVEs after the VECTOR ops by their OUT footprints, as it ordered
-// LOADs after STOREs by DRAM bytes.
+namespace {
 
 // The lowest gap of `rows` OUT rows that no range in `used` touches; -1 if
 // none.
@@ -94,6 +117,19 @@ int64_t findGap(Ranges used, uint64_t rows) {
   return at + rows <= uint64_t(EMBER_NPU_OUT_ROWS) ? int64_t(at) : -1;
 }
 
+// A tensor T that layer i stores and only layer i + 1 loads (into ACT) stays
+// in OUT when its rows fit in a gap of OUT that neither layer's slots use.
+// Decided on the generated code, by footprints, so it holds for every layer
+// kind and load form: no other layer refers to T, and every instruction of the
+// two layers that touches T's DRAM bytes must be one of layer i's STOREs from
+// OUT, each right after the VECTOR op that wrote exactly its source rows, or
+// one of layer i + 1's LOADs into ACT. Then each such VECTOR op writes T's rows
+// in OUT directly (row r of T at gap + r) and its STOREs go; each LOAD becomes
+// a MOVE with the same geometry (LOAD's rows are linear in the DRAM address, so
+// src = gap + (dram - T's address) / row bytes) and padding. The token pass
+// orders the MOVEs after the VECTOR ops by their OUT footprints, as it ordered
+// LOADs after STOREs by DRAM bytes.
+//
 // Tries to keep the output of layer i in OUT for layer i + 1; true if done.
 bool cascadeBoundary(std::vector<LayerCode> &codes, size_t i,
                      const std::vector<NTensor> &ts, const LayerProgram &lp,
@@ -150,49 +186,18 @@ bool cascadeBoundary(std::vector<LayerCode> &codes, size_t i,
   }
   if (stores.empty() || loads.empty())
     return false;
-  // Each STORE's rows come from the VECTOR op before it (moveRows may split
-  // one op's rows over consecutive STOREs).
+  // Each STORE's rows come from the VECTOR op before it.
   struct Redirect {
     size_t step, vec;
     int64_t dstRow; // T's row of the op's first row
   };
   std::vector<Redirect> redirects;
-  std::vector<bool> dropStore(stores.size(), false);
-  for (size_t j = 0; j < stores.size(); ++j) {
-    const std::vector<Insn> &tail = codes[i].steps[stores[j].step].tail;
-    // Walk back over the STOREs of the same op.
-    size_t v = stores[j].k;
-    int64_t offset = 0; // rows of the op before this STORE
-    while (v > 0 && tail[v - 1].op == Opcode::STORE) {
-      --v;
-      offset += tail[v].ysize * tail[v].xsize;
-    }
-    if (v == 0)
+  for (const Site &st : stores) {
+    StoredRows sr;
+    if (!storedRows(codes[i].steps[st.step].tail, st.k, lo, rb, sr).empty())
       return false;
-    --v;
-    const Insn &op = tail[v];
-    const Insn &st = tail[stores[j].k];
-    if (op.op != Opcode::REQUANT && op.op != Opcode::VADD &&
-        op.op != Opcode::POOL)
-      return false;
-    if (st.sram != op.dst + offset || offset + st.ysize * st.xsize > op.rows)
-      return false;
-    int64_t row = int64_t((uint64_t(st.dram) - lo) / rb) - offset;
-    if (offset == 0) {
-      // The op's rows must all be stored, contiguously in T.
-      int64_t covered = 0;
-      for (size_t k = stores[j].k;
-           k < tail.size() && tail[k].op == Opcode::STORE; ++k) {
-        if (tail[k].sram != op.dst + covered ||
-            int64_t((uint64_t(tail[k].dram) - lo) / rb) != row + covered)
-          return false;
-        covered += tail[k].ysize * tail[k].xsize;
-      }
-      if (covered != op.rows)
-        return false;
-      redirects.push_back({stores[j].step, v, row});
-    }
-    dropStore[j] = true;
+    if (sr.first)
+      redirects.push_back({st.step, sr.vec, sr.row});
   }
   // OUT rows for T beside both layers' own.
   Ranges used;
@@ -219,6 +224,11 @@ bool cascadeBoundary(std::vector<LayerCode> &codes, size_t i,
 
 } // namespace
 
+bool fitsHalfOfOut(const NTensor &T) {
+  const uint64_t rows = T.bytes() / uint64_t(T.rowBytes());
+  return 2 * rows <= uint64_t(EMBER_NPU_OUT_ROWS);
+}
+
 std::vector<char> predictCascadedInputs(const LayerProgram &lp,
                                         const std::vector<NTensor> &ts) {
   const size_t nl = lp.layers.size();
@@ -229,11 +239,7 @@ std::vector<char> predictCascadedInputs(const LayerProgram &lp,
     if (t < 0 || C.kind != Layer::Kind::Gemm || C.gemm.in != t ||
         !cascadableTensor(ts, lp, i, t))
       continue;
-    // The tensor must fit in OUT beside both layers' slots, which the
-    // tilings decide: predicted only when it takes at most half of OUT.
-    const NTensor &T = ts[size_t(t)];
-    const uint64_t rows = T.bytes() / uint64_t(T.rowBytes());
-    in[i + 1] = 2 * rows <= uint64_t(EMBER_NPU_OUT_ROWS);
+    in[i + 1] = fitsHalfOfOut(ts[size_t(t)]);
   }
   return in;
 }

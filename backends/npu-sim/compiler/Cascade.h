@@ -20,12 +20,37 @@ void layerRanges(const LayerCode &c, int mem, Ranges &out);
 // Whether any range in `rs` meets [lo, hi).
 bool overlaps(const Ranges &rs, uint64_t lo, uint64_t hi);
 
+// A STORE of tensor T's rows (T at DRAM byte `lo`, `rb` bytes a row) in a
+// step's tail, as layer cascading takes it apart: the VECTOR op (REQUANT,
+// VADD or POOL) before its run of STOREs wrote its rows (moveRows may split
+// one op's rows over consecutive STOREs).
+struct StoredRows {
+  size_t vec = 0;     // the op's index in the tail
+  int64_t row = 0;    // T's row of the op's first row
+  bool first = false; // the op's first STORE: the run stores all its rows,
+                      // contiguously in T
+};
+
+// Fills `out` for the STORE at tail[k] (from OUT, stride xsize, within T) or
+// says why it is not a STORE of the VECTOR op's rows: the op is not there,
+// the STORE's rows are not the op's, or the op's rows are not all stored, in
+// order, by the run's STOREs into T (checked at its first STORE; a later one
+// is taken only when the run's first STORE stores into T at the op's row).
+std::string storedRows(const std::vector<Insn> &tail, size_t k, uint64_t lo,
+                       uint64_t rb, StoredRows &out);
+
 // The rules for keeping tensor `tensor` between layers i and i + 1 on chip
 // that hold whatever the code: an int8 activation of its own storage,
 // neither an input nor an output of the program, referenced by layers i and
 // i + 1 only.
 bool cascadableTensor(const std::vector<NTensor> &ts, const LayerProgram &lp,
                       size_t i, int tensor);
+
+// Whether tensor T takes at most half of OUT: whole-tensor cascading is
+// predicted for such a tensor (predictCascadedInputs; whether it fits beside
+// both layers' slots, the tilings decide), stripes are for the larger ones
+// (stripeCandidates).
+bool fitsHalfOfOut(const NTensor &T);
 
 // Generates layer `i` again: its input comes from OUT by MOVE (`inOn`), its
 // output stays in OUT (`outOn`), with the tiling `keep`. Returns "" or the

@@ -1164,12 +1164,14 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     return os.str();
   }
   // Each layer's code; `inOn` / `outOn`: its input comes from OUT by MOVE,
-  // its output stays in OUT (layer cascading, for the cost model).
+  // its output stays in OUT (layer cascading, for the cost model);
+  // `stripeShare`: one side of a striped boundary, with these rows of each
+  // scratchpad (Stripes.h).
   std::vector<LayerCode> codes(lp.layers.size());
   out.layers.resize(lp.layers.size());
-  const std::vector<uint64_t> *stripeShare = nullptr; // genLayer: striped
-  auto genLayer = [&](size_t i, bool inOn, bool outOn,
-                      const TileChoice *keep) -> std::string {
+  auto genLayer = [&](size_t i, bool inOn, bool outOn, const TileChoice *keep,
+                      const std::vector<uint64_t> *stripeShare =
+                          nullptr) -> std::string {
     CodegenOptions lo = o; // plus the layer's forced tiling and slot side
     lo.inOnChip = inOn;
     lo.outOnChip = outOn;
@@ -1180,7 +1182,7 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
     // Odd layers take their slots from the top of each scratchpad.
     lo.slotsFromTop = (o.prefetch || o.cascade) && i % 2 == 1;
     lo.prefetchable = o.prefetch && i > 0;
-    if (stripeShare) { // one side of a striped boundary (Stripes.h)
+    if (stripeShare) {
       lo.striped = true;
       lo.shareRows = *stripeShare;
       lo.slotsFromTop = i % 2 == 1;
@@ -1295,18 +1297,13 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
   // (its boundaries and their layers are left as they are).
   std::vector<StripedPair> pairs;
   if (o.stripes != StripeMode::Off) {
-    err = stripeLayers(
+    stripeLayers(
         codes, out.layers, lp, ts, stripeCand, o.stripes == StripeMode::All,
         [&](size_t j, bool inOn, bool outOn,
             const std::vector<uint64_t> *share) {
-          stripeShare = share;
-          std::string e = genLayer(j, inOn, outOn, nullptr);
-          stripeShare = nullptr;
-          return e;
+          return genLayer(j, inOn, outOn, nullptr, share);
         },
         pairs);
-    if (!err.empty())
-      return err;
   }
   std::vector<const StripedPair *> pairOf(codes.size(), nullptr);
   for (const StripedPair &sp : pairs)
@@ -1383,13 +1380,12 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
       emit(c.steps[s + 1].loads, int32_t(i));
   };
   for (size_t i = 0; i < codes.size(); ++i) {
-    if (const StripedPair *sp = pairOf[i]) { // two layers interleaved
-      std::vector<bool> begun(2, false);
+    if (const StripedPair *sp = pairOf[i]) {
+      // Two layers interleaved; each side's units come in order from 0.
       for (const auto &[side, u] : sp->order) {
         LayerInfo &info = out.layers[i + size_t(side)];
-        if (!begun[size_t(side)])
+        if (u == 0)
           info.firstInsn = out.insns.size();
-        begun[size_t(side)] = true;
         emitUnit(i + size_t(side), u);
         info.endInsn = out.insns.size();
       }

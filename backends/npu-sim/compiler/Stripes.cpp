@@ -64,13 +64,9 @@ double stripedEstimate(const LayerInfo &p, const LayerInfo &c) {
 // slower striped, their estimate 0.95-0.98).
 constexpr double kStripeGain = 0.93;
 
+// Whether `in` touches DRAM bytes [lo, hi).
 bool touchesDram(const Insn &in, uint64_t lo, uint64_t hi) {
-  if (in.op == Opcode::POOL)
-    return false; // never touches DRAM
-  Ranges r;
-  int32_t regs[EMBER_NPU_NUM_REGS] = {};
-  accessedRanges(in, regs, npu::kNumMems, r);
-  return overlaps(r, lo, hi);
+  return touchesRows(in, npu::kNumMems, lo, hi);
 }
 
 // The MOVEs that bring the block LOAD `in` would bring, its lines read from
@@ -193,9 +189,7 @@ std::vector<char> stripeCandidates(const LayerProgram &lp,
         (B.gemm.add.on && B.gemm.add.other == t) ||
         !cascadableTensor(ts, lp, i, t))
       continue;
-    const NTensor &T = ts[size_t(t)];
-    const uint64_t rows = T.bytes() / uint64_t(T.rowBytes());
-    out[i] = 2 * rows > uint64_t(EMBER_NPU_OUT_ROWS);
+    out[i] = !fitsHalfOfOut(ts[size_t(t)]);
   }
   return out;
 }
@@ -211,11 +205,17 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
   LayerCode prod = codes[i], cons = codes[i + 1];
 
   // Joint fit: no scratchpad row both layers use, no DRAM byte but the
-  // tensor's that both touch (their instructions run interleaved).
+  // tensor's that both touch (their instructions run interleaved). The OUT
+  // rows both use are kept for the ring.
+  Ranges usedOut;
   for (int mem = 0; mem <= npu::kNumMems; ++mem) {
     Ranges a, b;
     layerRanges(prod, mem, a);
     layerRanges(cons, mem, b);
+    if (mem == EMBER_NPU_MEM_OUT) {
+      usedOut = a;
+      usedOut.insert(usedOut.end(), b.begin(), b.end());
+    }
     if (mem == npu::kNumMems) // the tensor itself is what they share
       for (Ranges *v : {&a, &b})
         v->erase(std::remove_if(v->begin(), v->end(),
@@ -256,33 +256,16 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
           st.stride != st.xsize || b < lo || (b - lo) % rb != 0 ||
           b + uint64_t(st.ysize * st.xsize) * rb > hi)
         return "the producer writes the tensor other than by STOREs from OUT";
-      size_t v = k;
-      int64_t off = 0;
-      while (v > 0 && tail[v - 1].op == Opcode::STORE) {
-        --v;
-        off += tail[v].ysize * tail[v].xsize;
-      }
-      if (v == 0)
-        return "a STORE of the tensor follows no VECTOR op";
-      --v;
-      const Insn &op = tail[v];
-      if ((op.op != Opcode::REQUANT && op.op != Opcode::VADD &&
-           op.op != Opcode::POOL) ||
-          st.sram != op.dst + off)
-        return "a STORE of the tensor is not of the VECTOR op before it";
-      const int64_t row = int64_t((b - lo) / rb) - off;
-      if (off == 0) {
-        int64_t covered = 0;
-        for (size_t q = k; q < tail.size() && tail[q].op == Opcode::STORE;
-             ++q) {
-          if (tail[q].sram != op.dst + covered ||
-              int64_t((uint64_t(tail[q].dram) - lo) / rb) != row + covered)
-            return "a VECTOR op's rows are not stored contiguously";
-          covered += tail[q].ysize * tail[q].xsize;
-        }
-        if (covered != op.rows || row % P + op.rows > P)
+      StoredRows sr;
+      std::string why = storedRows(tail, k, lo, rb, sr);
+      if (!why.empty())
+        return why;
+      if (sr.first) {
+        const int64_t rows = tail[sr.vec].rows;
+        if (sr.row % P + rows > P)
           return "a VECTOR op's rows are not one run of the tensor";
-        writes.push_back({s, v, {row / P, row % P, row % P + op.rows}});
+        writes.push_back(
+            {s, sr.vec, {sr.row / P, sr.row % P, sr.row % P + rows}});
       }
       drop[s][k] = 1;
     }
@@ -335,9 +318,7 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
   // The ring: the largest gap of OUT that neither layer uses, R pixels per
   // channel tile (whole lines when it holds one and the producer's widest
   // block).
-  Ranges used;
-  layerRanges(prod, EMBER_NPU_MEM_OUT, used);
-  layerRanges(cons, EMBER_NPU_MEM_OUT, used);
+  Ranges used = std::move(usedOut);
   std::sort(used.begin(), used.end());
   uint64_t at = 0, best = 0, bestAt = 0;
   for (const auto &r : used) {
@@ -409,6 +390,11 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
   // The setups' registers: a value both set differently is dropped from the
   // consumer's setup when the consumer does not use it, else the producer
   // must not use it after the consumer's setup (its first unit) has run.
+  // That takes the producer's setup first, so that the consumer's value is
+  // the one in effect for the consumer (its first unit reads lines the
+  // producer writes, so it always comes later; checked).
+  if (order.front().first != 0)
+    return "the consumer's setup would run before the producer's";
   auto uses = [](const LayerCode &c, int64_t reg) {
     for (const StepCode &sc : c.steps)
       for (const auto *v : {&sc.loads, &sc.compute, &sc.tail})
@@ -500,19 +486,16 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
   codes[i] = std::move(prod);
   codes[i + 1] = std::move(cons);
   pair.producer = i;
-  pair.ringBase = ring;
-  pair.ringPixels = R;
   pair.ringRows = R * tiles;
   pair.order = std::move(order);
   return "";
 }
 
-std::string stripeLayers(std::vector<LayerCode> &codes,
-                         std::vector<LayerInfo> &infos, const LayerProgram &lp,
-                         const std::vector<NTensor> &ts,
-                         const std::vector<char> &candidates, bool all,
-                         const StripeRegenerateFn &regenerate,
-                         std::vector<StripedPair> &pairs) {
+void stripeLayers(std::vector<LayerCode> &codes, std::vector<LayerInfo> &infos,
+                  const LayerProgram &lp, const std::vector<NTensor> &ts,
+                  const std::vector<char> &candidates, bool all,
+                  const StripeRegenerateFn &regenerate,
+                  std::vector<StripedPair> &pairs) {
   const size_t nl = lp.layers.size();
   auto whole = [&](size_t j) {
     return infos[j].cascadedIn || infos[j].cascadedOut;
@@ -520,14 +503,15 @@ std::string stripeLayers(std::vector<LayerCode> &codes,
   for (size_t i = 0; i + 1 < nl; ++i) {
     if (i >= candidates.size() || !candidates[i] || whole(i) || whole(i + 1))
       continue;
-    const LayerCode keepP = codes[i], keepC = codes[i + 1];
-    const LayerInfo infoP = infos[i], infoC = infos[i + 1];
     // The two layers one after the other, as predicted alone; interleaved
     // they still share the array (striped tilings are no faster on it).
-    const double apart = infoP.predictedCycles + infoC.predictedCycles;
-    if (!all &&
-        infoP.predictedCompute + infoC.predictedCompute >= kStripeGain * apart)
+    const double apart =
+        infos[i].predictedCycles + infos[i + 1].predictedCycles;
+    if (!all && infos[i].predictedCompute + infos[i + 1].predictedCompute >=
+                    kStripeGain * apart)
       continue;
+    const LayerCode keepP = codes[i], keepC = codes[i + 1];
+    const LayerInfo infoP = infos[i], infoC = infos[i + 1];
     // Half of each scratchpad per layer; of OUT, a half or three quarters
     // for the ring. Each done pair is estimated, and the fastest kept.
     double best = HUGE_VAL;
@@ -558,7 +542,7 @@ std::string stripeLayers(std::vector<LayerCode> &codes,
       bestIC = infos[i + 1];
       bestPair = std::move(pair);
     }
-    if (best < HUGE_VAL && (all || best < kStripeGain * apart)) {
+    if (best < HUGE_VAL) { // (only pairs that pass the gain test are kept)
       codes[i] = std::move(bestP);
       codes[i + 1] = std::move(bestC);
       infos[i] = std::move(bestIP);
@@ -575,7 +559,6 @@ std::string stripeLayers(std::vector<LayerCode> &codes,
     infos[i] = infoP;
     infos[i + 1] = infoC;
   }
-  return "";
 }
 
 } // namespace ember::npusim

@@ -14,12 +14,10 @@ namespace ember::npusim {
 
 // A striped boundary: the output of layer `producer` goes through a ring of
 // lines in OUT to layer producer + 1, and the two layers' instructions are
-// interleaved unit by unit (a unit as layerUnit emits it).
+// interleaved unit by unit (the units of layerUnitCount below).
 struct StripedPair {
   size_t producer = 0;
-  int64_t ringBase = 0; // first OUT row of the ring
-  int64_t ringRows = 0; // its rows: per channel tile, `ringPixels` pixels
-  int64_t ringPixels = 0;
+  int64_t ringRows = 0; // the ring's OUT rows, as many for each channel tile
   // The stream: (0: the producer, 1: the consumer; the unit's index).
   std::vector<std::pair<int, size_t>> order;
 };
@@ -34,7 +32,7 @@ inline size_t layerUnitCount(const LayerCode &c) { return c.steps.size() + 1; }
 // rules that do not depend on the code: both are GEMM layers over one image,
 // layer i + 1 reads the output of layer i as its input, a tensor that
 // cascadableTensor allows and that is too large to be kept in OUT whole
-// (more than half of OUT, predictCascadedInputs's rule).
+// (not fitsHalfOfOut, predictCascadedInputs's rule).
 std::vector<char> stripeCandidates(const LayerProgram &lp,
                                    const std::vector<NTensor> &ts);
 
@@ -53,8 +51,8 @@ std::string stripeBoundary(std::vector<LayerCode> &codes, size_t i,
                            StripedPair &pair);
 
 // Generates layer `i` again as one side of a striped boundary (`share`: the
-// rows of each scratchpad it may take; CodegenOptions::striped), or as it
-// was (`share` null). Returns "" or the error.
+// rows of each scratchpad it may take; CodegenOptions::striped). Returns ""
+// or the error.
 using StripeRegenerateFn = std::function<std::string(
     size_t i, bool inOn, bool outOn, const std::vector<uint64_t> *share)>;
 
@@ -67,11 +65,12 @@ using StripeRegenerateFn = std::function<std::string(
 // `all`, or when it is below 0.93 of the two layers one after the other;
 // else both are generated again as they were. Sets
 // LayerInfo::stripedIn / stripedOut / ringRows and appends the pairs done.
-std::string stripeLayers(std::vector<LayerCode> &codes,
-                         std::vector<LayerInfo> &infos, const LayerProgram &lp,
-                         const std::vector<NTensor> &ts,
-                         const std::vector<char> &candidates, bool all,
-                         const StripeRegenerateFn &regenerate,
-                         std::vector<StripedPair> &pairs);
+// A pair that cannot be generated or rewritten is no error: both layers stay
+// as they were.
+void stripeLayers(std::vector<LayerCode> &codes, std::vector<LayerInfo> &infos,
+                  const LayerProgram &lp, const std::vector<NTensor> &ts,
+                  const std::vector<char> &candidates, bool all,
+                  const StripeRegenerateFn &regenerate,
+                  std::vector<StripedPair> &pairs);
 
 } // namespace ember::npusim

@@ -27,9 +27,11 @@ struct TokenStats {
 // Returns "" or the reason the program cannot be made valid.
 std::string assignTokens(std::vector<npu::Insn> &prog, TokenStats *stats);
 
-// Whether `in` reads or writes rows [lo, hi) of scratchpad `mem` (a POOL,
-// whose span depends on registers, counts as touching all of OUT). The code
-// generator asks before it moves an instruction across others.
+// Whether `in` reads or writes rows [lo, hi) of scratchpad `mem`, or bytes
+// [lo, hi) of DRAM when `mem` is npu::kNumMems (a POOL, whose span depends on
+// registers, counts as touching all of OUT and no DRAM). The code generator
+// asks before it moves an instruction across others; stripes ask which
+// instructions touch a tensor's DRAM bytes.
 bool touchesRows(const npu::Insn &in, int mem, uint64_t lo, uint64_t hi);
 
 // The [lo, hi) ranges `in` reads or writes in domain `mem` (a scratchpad id,

@@ -246,8 +246,7 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
                    "unknown vendor option '" + k +
                        "' (npu-sim takes executor, tiling, bias, depthwise, "
                        "prefetch, cascade, cascade_predict, stripes, fill, "
-                       "tune, "
-                       "tune_cache, dram_bytes, dram_bw, dram_latency, "
+                       "tune, tune_cache, dram_bytes, dram_bw, dram_latency, "
                        "dram_burst, fault)");
     }
   }
@@ -550,15 +549,10 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
                   (l.cascadedIn ? " in (MOVE from OUT)" : "") +
                   (l.cascadedIn && l.cascadedOut ? "," : "") +
                   (l.cascadedOut ? " out (kept in OUT)" : "");
-      if (l.stripedIn || l.stripedOut)
-        detail += std::string("; striped") +
-                  (l.stripedIn ? " in (MOVE from a ring of " +
-                                     std::to_string(l.ringRows) + " OUT rows)"
-                               : "") +
-                  (l.stripedIn && l.stripedOut ? "," : "") +
-                  (l.stripedOut ? " out (into a ring of " +
-                                      std::to_string(l.ringRows) + " OUT rows)"
-                                : "");
+      if (l.stripedIn || l.stripedOut) // one side of one pair at most
+        detail += std::string("; striped ") +
+                  (l.stripedIn ? "in (MOVE from" : "out (into") +
+                  " a ring of " + std::to_string(l.ringRows) + " OUT rows)";
       if (!l.tune.source.empty())
         detail += "; tuned (" + l.tune.source + ", " +
                   std::to_string(l.tune.candidates) + " candidates, kept #" +
