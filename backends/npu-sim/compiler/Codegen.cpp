@@ -47,8 +47,9 @@ operand(std::string name, int space, sp::Role role, std::vector<size_t> dims,
 // Plans a layer: by the cost model (predicted cycles) or by DMA bytes; or
 // the tiling the tuner forces (checked to fit). With o.candidates, the
 // model's best tilings go to info.candidates (bias filled in by the caller).
-sp::PlanResult planLayer(const sp::Problem &p, const CodegenOptions &o,
+sp::PlanResult planLayer(const sp::Problem &layer, const CodegenOptions &o,
                          LayerInfo &info) {
+  sp::Problem p = layer;
   sp::PlanOptions po;
   sp::Machine m = npuMachine(o);
   const unsigned keep = std::max(1u, o.candidates);
@@ -58,25 +59,11 @@ sp::PlanResult planLayer(const sp::Problem &p, const CodegenOptions &o,
     po.keep = keep;
   }
   // One side of a striped boundary (Stripes.h): the y loop (dim 1 of a GEMM
-  // layer's problem) outside the output-tile loop (dim 2) when that has
-  // more than one tile, so each stripe of lines is complete across the
-  // channel tiles before the next begins.
-  auto yOuter = [](const sp::Tiling &t) {
-    if (t.order.size() < 3 || t.count.size() < 3 || t.count[2] <= 1)
-      return true;
-    auto at = [&](size_t d) {
-      return std::find(t.order.begin(), t.order.end(), d) - t.order.begin();
-    };
-    return at(1) < at(2);
-  };
-  if (o.striped) {
-    sp::CostFn inner = po.cost;
-    po.cost = [inner, yOuter](const sp::Problem &q, const sp::Tiling &t) {
-      if (!yOuter(t))
-        return 1e300;
-      return inner ? inner(q, t) : double(t.dmaBytes);
-    };
-  }
+  // or pool layer's problem) outside the output-tile loop (dim 2), so each
+  // stripe of lines is complete across the channel tiles before the next
+  // begins (Problem::outside).
+  if (o.striped && p.dims.size() >= 3)
+    p.outside = {{1, 2}};
   sp::PlanResult r;
   if (o.force) {
     sp::Tiling t;
@@ -95,15 +82,16 @@ sp::PlanResult planLayer(const sp::Problem &p, const CodegenOptions &o,
           "the tuned tiling (" + o.force->text() + ") does not fit this layer";
       return r;
     }
+    if (!sp::keepsOrder(p, t)) {
+      r.error = "the tuned tiling (" + o.force->text() +
+                ") does not keep the lines outermost";
+      return r;
+    }
     r.ok = true;
     r.tiling = t;
     r.ranked = {t};
   } else {
     r = sp::planTiles(p, po);
-  }
-  if (r.ok && o.striped && !yOuter(r.tiling)) {
-    r.ok = false;
-    r.error = "no tiling with the lines outermost";
   }
   if (!r.ok)
     return r;
