@@ -132,6 +132,23 @@ bool evaluate(const Problem &p, const PlanOptions &o, Tiling &t) {
   return fits;
 }
 
+bool keepsOrder(const Problem &p, const Tiling &t) {
+  const size_t nd = p.dims.size();
+  std::vector<size_t> pos(nd, 0);
+  for (size_t i = 0; i < t.order.size(); ++i)
+    if (t.order[i] < nd)
+      pos[t.order[i]] = i;
+  auto loops = [&](size_t d) { // more than one tile
+    return d < nd && d < t.tile.size() &&
+           ceilDiv(std::max<int64_t>(p.dims[d].extent, 1),
+                   std::max<int64_t>(t.tile[d], 1)) > 1;
+  };
+  for (const auto &[a, b] : p.outside)
+    if (loops(a) && loops(b) && pos[a] > pos[b])
+      return false;
+  return true;
+}
+
 PlanResult planTiles(const Problem &p, const PlanOptions &o) {
   PlanResult r;
   size_t nd = p.dims.size();
@@ -172,6 +189,7 @@ PlanResult planTiles(const Problem &p, const PlanOptions &o) {
                     t);
   };
   bool found = false;
+  bool kept = false; // some order was left out for Problem::outside
   std::vector<size_t> pick(nd, 0);
   while (true) {
     std::vector<int64_t> tile(nd, 1);
@@ -232,6 +250,11 @@ PlanResult planTiles(const Problem &p, const PlanOptions &o) {
         Tiling t;
         t.tile = tile;
         t.order = ord;
+        // (Whether an order keeps Problem::outside depends only on `eff`.)
+        if (!keepsOrder(p, t)) {
+          kept = true;
+          continue;
+        }
         if (!evaluate(p, o, t))
           break; // order-independent
         found = true;
@@ -267,7 +290,12 @@ PlanResult planTiles(const Problem &p, const PlanOptions &o) {
   for (size_t d = 0; d < nd; ++d)
     t.tile[d] = cand[d].front();
   t.order = orders.front();
-  evaluate(p, o, t);
+  PlanOptions fit = o;
+  fit.cost = nullptr;
+  if (evaluate(p, fit, t) && kept) {
+    r.error = "no loop order keeps the order constraints (Problem::outside)";
+    return r;
+  }
   std::ostringstream os;
   os << "the smallest tile (";
   for (size_t d = 0; d < nd; ++d)

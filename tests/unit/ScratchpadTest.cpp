@@ -3,6 +3,8 @@
 #include "ember/scratchpad/IntervalPlanner.h"
 #include "ember/scratchpad/TilePlanner.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include <random>
@@ -209,6 +211,61 @@ TEST(Scratchpad, CostModelDecides) {
   PlanResult d = planTiles(p);
   ASSERT_TRUE(d.ok);
   EXPECT_LE(r.tiling.steps, d.tiling.steps);
+}
+
+TEST(Scratchpad, OutsideRestrictsTheLoopOrders) {
+  // A cost that wants n's loop outside m's: without a constraint the best
+  // tiling has both dims in several tiles, n outermost.
+  Problem p = matmul(512, 256, 256, 16384, 16384);
+  PlanOptions o;
+  o.keep = 1000; // every tiling scored
+  auto at = [](const Tiling &t, size_t d) {
+    return std::find(t.order.begin(), t.order.end(), d) - t.order.begin();
+  };
+  o.cost = [at](const Problem &, const Tiling &t) {
+    const bool nOut = t.count[0] > 1 && t.count[1] > 1 && at(t, 1) < at(t, 0);
+    return (nOut ? 0.0 : 1e9) + double(t.dmaBytes);
+  };
+  PlanResult free = planTiles(p, o);
+  ASSERT_TRUE(free.ok) << free.error;
+  ASSERT_GT(free.tiling.count[0], 1);
+  ASSERT_GT(free.tiling.count[1], 1);
+  EXPECT_LT(at(free.tiling, 1), at(free.tiling, 0));
+  Problem q = p;
+  q.outside = {{0, 1}};
+  EXPECT_FALSE(keepsOrder(q, free.tiling));
+  // m outside n: no tiling scored (the best nor any kept) has n's loop
+  // outside m's while both have more than one tile.
+  p.outside = {{0, 1}};
+  PlanResult r = planTiles(p, o);
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_FALSE(r.ranked.empty());
+  size_t both = 0;
+  for (const Tiling &t : r.ranked) {
+    EXPECT_TRUE(keepsOrder(p, t));
+    if (t.count[0] > 1 && t.count[1] > 1) {
+      ++both;
+      EXPECT_LT(at(t, 0), at(t, 1));
+    }
+  }
+  EXPECT_GT(both, 0u); // (the constraint had something to restrict)
+  EXPECT_GE(r.tiling.cost, 1e9);
+  // A dim of one tile is no loop: its place is free.
+  Tiling one;
+  one.tile = {512, 16, 16};
+  one.order = {1, 0, 2};
+  EXPECT_TRUE(keepsOrder(p, one));
+  one.tile = {16, 16, 16};
+  EXPECT_FALSE(keepsOrder(p, one));
+  // Constraints that only a single-tile m or n keeps, in a space where
+  // neither fits whole: no tiling, and the error names the constraints.
+  Problem tight = matmul(512, 256, 256, 300, 16384);
+  ASSERT_TRUE(planTiles(tight).ok);
+  tight.outside = {{0, 1}, {1, 0}};
+  PlanResult none = planTiles(tight);
+  EXPECT_FALSE(none.ok);
+  EXPECT_NE(none.error.find("Problem::outside"), std::string::npos)
+      << none.error;
 }
 
 namespace {

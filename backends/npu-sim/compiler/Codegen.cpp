@@ -7,6 +7,7 @@
 #include "Emit.h"
 #include "Pack.h"
 #include "Program.h"
+#include "Stream.h"
 #include "Stripes.h"
 #include "Tokens.h"
 
@@ -47,8 +48,9 @@ operand(std::string name, int space, sp::Role role, std::vector<size_t> dims,
 // Plans a layer: by the cost model (predicted cycles) or by DMA bytes; or
 // the tiling the tuner forces (checked to fit). With o.candidates, the
 // model's best tilings go to info.candidates (bias filled in by the caller).
-sp::PlanResult planLayer(const sp::Problem &p, const CodegenOptions &o,
+sp::PlanResult planLayer(const sp::Problem &layer, const CodegenOptions &o,
                          LayerInfo &info) {
+  sp::Problem p = layer;
   sp::PlanOptions po;
   sp::Machine m = npuMachine(o);
   const unsigned keep = std::max(1u, o.candidates);
@@ -58,25 +60,11 @@ sp::PlanResult planLayer(const sp::Problem &p, const CodegenOptions &o,
     po.keep = keep;
   }
   // One side of a striped boundary (Stripes.h): the y loop (dim 1 of a GEMM
-  // layer's problem) outside the output-tile loop (dim 2) when that has
-  // more than one tile, so each stripe of lines is complete across the
-  // channel tiles before the next begins.
-  auto yOuter = [](const sp::Tiling &t) {
-    if (t.order.size() < 3 || t.count.size() < 3 || t.count[2] <= 1)
-      return true;
-    auto at = [&](size_t d) {
-      return std::find(t.order.begin(), t.order.end(), d) - t.order.begin();
-    };
-    return at(1) < at(2);
-  };
-  if (o.striped) {
-    sp::CostFn inner = po.cost;
-    po.cost = [inner, yOuter](const sp::Problem &q, const sp::Tiling &t) {
-      if (!yOuter(t))
-        return 1e300;
-      return inner ? inner(q, t) : double(t.dmaBytes);
-    };
-  }
+  // or pool layer's problem) outside the output-tile loop (dim 2), so each
+  // stripe of lines is complete across the channel tiles before the next
+  // begins (Problem::outside).
+  if (o.striped && p.dims.size() >= 3)
+    p.outside = {{1, 2}};
   sp::PlanResult r;
   if (o.force) {
     sp::Tiling t;
@@ -95,15 +83,16 @@ sp::PlanResult planLayer(const sp::Problem &p, const CodegenOptions &o,
           "the tuned tiling (" + o.force->text() + ") does not fit this layer";
       return r;
     }
+    if (!sp::keepsOrder(p, t)) {
+      r.error = "the tuned tiling (" + o.force->text() +
+                ") does not keep the lines outermost";
+      return r;
+    }
     r.ok = true;
     r.tiling = t;
     r.ranked = {t};
   } else {
     r = sp::planTiles(p, po);
-  }
-  if (r.ok && o.striped && !yOuter(r.tiling)) {
-    r.ok = false;
-    r.error = "no tiling with the lines outermost";
   }
   if (!r.ok)
     return r;
@@ -1305,99 +1294,7 @@ std::string generateProgram(const LayerProgram &lp, const CodegenOptions &o,
         },
         pairs);
   }
-  std::vector<const StripedPair *> pairOf(codes.size(), nullptr);
-  for (const StripedPair &sp : pairs)
-    pairOf[sp.producer] = &sp;
-  // The stream: per layer, its setup, then the steps software-pipelined.
-  auto emit = [&](const std::vector<Insn> &v, int32_t layer) {
-    for (const Insn &in : v) {
-      out.insns.push_back(in);
-      out.insnLayer.push_back(layer);
-    }
-  };
-  //
-  // Weight prefetch across layers: the first step's loads of layer i + 1 that
-  // read only the constant image (weights, requantization and bias tables;
-  // never activations, which the layers before may still be writing) are
-  // issued where layer i's last step would issue the loads of a next step,
-  // so they run while that step computes. Only when none of them writes a
-  // scratchpad row that layer i's last step still reads or writes: moved
-  // across that step's instructions they must not change what it computes
-  // (the token pass then orders them after the earlier users of those rows).
-  std::vector<std::vector<Insn>> early(codes.size());
-  if (o.prefetch)
-    for (size_t i = 0; i + 1 < codes.size(); ++i) {
-      LayerCode &c = codes[i], &nx = codes[i + 1];
-      if (c.steps.empty() || nx.steps.empty() || pairOf[i])
-        continue; // (a striped consumer's loads interleave anyway)
-      const StepCode &last = c.steps.back();
-      std::vector<Insn> moved, kept;
-      for (const Insn &in : nx.steps[0].loads) {
-        bool constant =
-            in.op == Opcode::LOAD && in.mem != EMBER_NPU_MEM_OUT &&
-            uint64_t(in.dram) +
-                    uint64_t((std::max<int64_t>(in.ysize, 1) - 1) * in.stride +
-                             in.xsize) *
-                        uint64_t(npu::memRowBytes(int(in.mem))) <=
-                out.activationBase;
-        uint64_t lo = uint64_t(in.sram),
-                 hi = lo + uint64_t((in.pad_top + in.ysize + in.pad_bottom) *
-                                    (in.pad_left + in.xsize + in.pad_right));
-        for (const auto *v : {&last.compute, &last.tail})
-          for (const Insn &u : *v)
-            constant = constant && !touchesRows(u, int(in.mem), lo, hi);
-        (constant ? moved : kept).push_back(in);
-      }
-      if (moved.empty())
-        continue;
-      early[i + 1] = std::move(moved);
-      nx.steps[0].loads = std::move(kept);
-    }
-  // Unit u of layer i's stream (Stripes.h, layerUnitCount): 0 is the setup
-  // and the first step's loads, s + 1 the next step's loads, step s's
-  // compute and tail.
-  auto emitUnit = [&](size_t i, size_t u) {
-    const LayerCode &c = codes[i];
-    if (u == 0) {
-      emit(c.setup, int32_t(i));
-      if (!c.steps.empty())
-        emit(c.steps[0].loads, int32_t(i));
-      return;
-    }
-    const size_t s = u - 1;
-    const bool after = s + 1 < c.steps.size() && c.steps[s + 1].afterPrev;
-    if (s + 1 < c.steps.size()) {
-      if (!after)
-        emit(c.steps[s + 1].loads, int32_t(i));
-    } else if (i + 1 < codes.size()) { // counted as the layer they run in
-      out.layers[i + 1].prefetchFirst = out.insns.size();
-      emit(early[i + 1], int32_t(i));
-      out.layers[i + 1].prefetchEnd = out.insns.size();
-    }
-    emit(c.steps[s].compute, int32_t(i));
-    emit(c.steps[s].tail, int32_t(i));
-    if (after)
-      emit(c.steps[s + 1].loads, int32_t(i));
-  };
-  for (size_t i = 0; i < codes.size(); ++i) {
-    if (const StripedPair *sp = pairOf[i]) {
-      // Two layers interleaved; each side's units come in order from 0.
-      for (const auto &[side, u] : sp->order) {
-        LayerInfo &info = out.layers[i + size_t(side)];
-        if (u == 0)
-          info.firstInsn = out.insns.size();
-        emitUnit(i + size_t(side), u);
-        info.endInsn = out.insns.size();
-      }
-      ++i;
-      continue;
-    }
-    LayerInfo &info = out.layers[i];
-    info.firstInsn = out.insns.size();
-    for (size_t u = 0; u < layerUnitCount(codes[i]); ++u)
-      emitUnit(i, u);
-    info.endInsn = out.insns.size();
-  }
+  emitStream(codes, pairs, o.prefetch, out);
   // DMA bytes per layer, by the layer each instruction is counted in.
   for (size_t k = 0; k < out.insns.size(); ++k) {
     const Insn &in = out.insns[k];

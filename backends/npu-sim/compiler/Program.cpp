@@ -78,8 +78,9 @@ namespace {
 constexpr char kMagic[8] = {'E', 'N', 'P', 'U', 'P', 'R', 'O', 'G'};
 // 2: per-layer predicted cycles, compulsory bytes; 3: what tuning did
 // 5: MOVE, per-layer cascading flags; 6: REQUANT's bias bit; 7: striped
-// boundaries (flags and ring rows; the two layers' instructions interleave).
-constexpr uint32_t kVersion = 7;
+// boundaries (flags and ring rows; the two layers' instructions interleave);
+// 8: why a candidate boundary was not striped.
+constexpr uint32_t kVersion = 8;
 
 struct Writer {
   std::string s;
@@ -219,6 +220,7 @@ std::string serializeProgram(const Program &p) {
     w.u64((l.cascadedIn ? 1u : 0u) | (l.cascadedOut ? 2u : 0u) |
           (l.stripedIn ? 4u : 0u) | (l.stripedOut ? 8u : 0u) |
           (uint64_t(l.ringRows) << 32));
+    w.str(l.notStriped);
   }
   return w.s;
 }
@@ -290,6 +292,7 @@ std::string deserializeProgram(const std::string &bytes, Program &p) {
     l.stripedIn = cascaded & 4u;
     l.stripedOut = cascaded & 8u;
     l.ringRows = uint32_t(cascaded >> 32);
+    l.notStriped = r.str();
   }
   if (r.bad || r.at != bytes.size())
     return "truncated or corrupt NPU program";

@@ -63,6 +63,11 @@ struct LayerInfo {
   // layer's in [firstInsn, endInsn) (Program::insnLayer tells them apart).
   bool stripedIn = false, stripedOut = false;
   uint32_t ringRows = 0;
+  // A candidate producer (stripeCandidates) whose boundary to the next
+  // layer was not striped: why (stripeBoundary's reason, a layer that does
+  // not fit its share, or "no gain (...)": the estimate's rejection). Empty
+  // otherwise. For --npu-report.
+  std::string notStriped;
   std::string tiling; // the chosen tiling, for the report
   std::string shape;  // e.g. "C64 K128 3x3/2 g1 28x28" (GEMM), "C64 14x14"
   // The cost model (issue 17): predicted cycles of the chosen tiling, and

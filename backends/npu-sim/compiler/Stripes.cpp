@@ -507,9 +507,16 @@ void stripeLayers(std::vector<LayerCode> &codes, std::vector<LayerInfo> &infos,
     // they still share the array (striped tilings are no faster on it).
     const double apart =
         infos[i].predictedCycles + infos[i + 1].predictedCycles;
-    if (!all && infos[i].predictedCompute + infos[i + 1].predictedCompute >=
-                    kStripeGain * apart)
+    auto pct = [&](double est) {
+      return std::to_string(int(est / apart * 100 + 0.5)) + "%";
+    };
+    const double compute =
+        infos[i].predictedCompute + infos[i + 1].predictedCompute;
+    if (!all && compute >= kStripeGain * apart) {
+      infos[i].notStriped =
+          "no gain (the array alone is " + pct(compute) + " of the two apart)";
       continue;
+    }
     const LayerCode keepP = codes[i], keepC = codes[i + 1];
     const LayerInfo infoP = infos[i], infoC = infos[i + 1];
     // Half of each scratchpad per layer; of OUT, a half or three quarters
@@ -518,6 +525,7 @@ void stripeLayers(std::vector<LayerCode> &codes, std::vector<LayerInfo> &infos,
     LayerCode bestP, bestC;
     LayerInfo bestIP, bestIC;
     StripedPair bestPair;
+    std::string why; // of the last share tried, when neither is kept
     for (int64_t ringShare : {2, 3}) {
       std::vector<uint64_t> share;
       for (int m = 0; m < npu::kNumMems; ++m)
@@ -525,16 +533,24 @@ void stripeLayers(std::vector<LayerCode> &codes, std::vector<LayerInfo> &infos,
       share[EMBER_NPU_MEM_OUT] =
           uint64_t(EMBER_NPU_OUT_ROWS - EMBER_NPU_OUT_ROWS * ringShare / 4) / 2;
       std::string err = regenerate(i, false, true, &share);
-      if (err.empty())
-        err = regenerate(i + 1, true, false, &share);
+      if (!err.empty())
+        err = "the producer does not fit its share of the scratchpads";
+      else if (!regenerate(i + 1, true, false, &share).empty())
+        err = "the consumer does not fit its share of the scratchpads";
       const double est =
           err.empty() ? stripedEstimate(infos[i], infos[i + 1]) : HUGE_VAL;
+      if (!err.empty())
+        why = err;
+      else if (!all && est >= kStripeGain * apart)
+        why = "no gain (estimated " + pct(est) + " of the two apart)";
       if (est >= best || (!all && est >= kStripeGain * apart))
         continue;
       StripedPair pair;
-      if (!stripeBoundary(codes, i, ts, layerOutput(lp.layers[i]), pair)
-               .empty())
+      err = stripeBoundary(codes, i, ts, layerOutput(lp.layers[i]), pair);
+      if (!err.empty()) {
+        why = err;
         continue;
+      }
       best = est;
       bestP = codes[i];
       bestC = codes[i + 1];
@@ -558,6 +574,7 @@ void stripeLayers(std::vector<LayerCode> &codes, std::vector<LayerInfo> &infos,
     codes[i + 1] = keepC;
     infos[i] = infoP;
     infos[i + 1] = infoC;
+    infos[i].notStriped = why;
   }
 }
 

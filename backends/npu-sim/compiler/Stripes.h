@@ -66,7 +66,8 @@ using StripeRegenerateFn = std::function<std::string(
 // else both are generated again as they were. Sets
 // LayerInfo::stripedIn / stripedOut / ringRows and appends the pairs done.
 // A pair that cannot be generated or rewritten is no error: both layers stay
-// as they were.
+// as they were, and the producer's LayerInfo::notStriped says why (so does
+// a pair the estimate rejects).
 void stripeLayers(std::vector<LayerCode> &codes, std::vector<LayerInfo> &infos,
                   const LayerProgram &lp, const std::vector<NTensor> &ts,
                   const std::vector<char> &candidates, bool all,

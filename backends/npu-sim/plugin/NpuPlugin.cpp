@@ -553,6 +553,8 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
         detail += std::string("; striped ") +
                   (l.stripedIn ? "in (MOVE from" : "out (into") +
                   " a ring of " + std::to_string(l.ringRows) + " OUT rows)";
+      else if (!l.notStriped.empty())
+        detail += "; not striped: " + l.notStriped;
       if (!l.tune.source.empty())
         detail += "; tuned (" + l.tune.source + ", " +
                   std::to_string(l.tune.candidates) + " candidates, kept #" +

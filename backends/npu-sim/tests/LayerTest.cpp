@@ -1067,7 +1067,7 @@ TEST(NpuStripes, PairsRunThroughARing) {
   int seed = 70;
   for (const auto &specs : {a, b}) {
     Case c = chainCase(specs, uint32_t(seed++));
-    Program on, off;
+    Program on, off, gain;
     CodegenOptions striped, plain;
     striped.stripes = StripeMode::All;
     plain.stripes = StripeMode::Off;
@@ -1075,9 +1075,20 @@ TEST(NpuStripes, PairsRunThroughARing) {
     runCase(c, "chain without stripes", plain, &off);
     CodegenOptions gated; // stripes=on: where the estimate gains
     gated.stripes = StripeMode::On;
-    runCase(c, "chain in stripes where they gain", gated);
+    runCase(c, "chain in stripes where they gain", gated, &gain);
     if (HasFatalFailure())
       return;
+    // A boundary striped with stripes=all but not where they gain: the
+    // producer says the estimate rejected it.
+    for (size_t i = 0; i + 1 < specs.size(); ++i) {
+      if (!on.layers[i].stripedOut)
+        continue;
+      EXPECT_EQ(on.layers[i].notStriped, "") << "layer " << i;
+      if (!gain.layers[i].stripedOut && !gain.layers[i].stripedIn) {
+        EXPECT_EQ(gain.layers[i].notStriped.rfind("no gain (", 0), 0u)
+            << "layer " << i << ": " << gain.layers[i].notStriped;
+      }
+    }
     // Which boundaries run in stripes depends on DIM (the ring must hold
     // the consumer's lines of every channel tile): at DIM 16 all of them,
     // (0, 1) and (2, 3) of the first chain; at least one at any DIM.
@@ -1107,6 +1118,7 @@ TEST(NpuStripes, PairsRunThroughARing) {
       EXPECT_EQ(back.layers[i].stripedOut, on.layers[i].stripedOut);
       EXPECT_EQ(back.layers[i].stripedIn, on.layers[i].stripedIn);
       EXPECT_EQ(back.layers[i].ringRows, on.layers[i].ringRows);
+      EXPECT_EQ(back.layers[i].notStriped, on.layers[i].notStriped);
     }
   }
 }
@@ -1129,6 +1141,12 @@ TEST(NpuStripes, FallsBackToDram) {
   EXPECT_FALSE(p.layers[0].stripedOut);
   EXPECT_FALSE(p.layers[1].stripedIn);
   EXPECT_GT(p.layers[0].storeBytes, 0u);
+  // The candidate's reason, for --npu-report, and serialized with it.
+  EXPECT_EQ(p.layers[0].notStriped,
+            "the consumer does not fit its share of the scratchpads");
+  Program back;
+  ASSERT_EQ(deserializeProgram(serializeProgram(p), back), "");
+  EXPECT_EQ(back.layers[0].notStriped, p.layers[0].notStriped);
 
   std::vector<ConvSpec> two(2);
   two[0].C = 16, two[0].H = 48, two[0].W = 48, two[0].K = 32;
@@ -1142,5 +1160,6 @@ TEST(NpuStripes, FallsBackToDram) {
   if (HasFatalFailure())
     return;
   EXPECT_FALSE(p.layers[0].stripedOut);
+  EXPECT_EQ(p.layers[0].notStriped, ""); // (not a candidate)
   EXPECT_EQ(countOp(p, npu::Opcode::MOVE), 0u);
 }

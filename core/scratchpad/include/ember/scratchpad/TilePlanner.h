@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ember::scratchpad {
@@ -147,6 +148,15 @@ struct Problem {
   // which can weigh the lost overlap against, say, a weight stream reloaded
   // per block of smaller tiles; false: such tilings do not fit.
   bool singleBufferFallback = false;
+  // Loop-order constraints: each pair (outer, inner) of dim indices keeps
+  // outer's loop outside inner's (earlier in Tiling::order) whenever both
+  // have more than one tile (a dim of one tile is no loop: its place in the
+  // order changes nothing). planTiles scores only the orders that keep every
+  // pair (keepsOrder); evaluate does not check them. E.g. a backend that
+  // needs each band of output lines complete before the next begins keeps
+  // the line dim outside the channel dim. Reduction dims are innermost in
+  // their given order whatever this says.
+  std::vector<std::pair<size_t, size_t>> outside;
 };
 
 // The DMA side of a machine, as a target declares it (the NPU: from its
@@ -196,8 +206,13 @@ struct PlanResult {
 // (tile and order set by the caller); false when a space overflows.
 bool evaluate(const Problem &p, const PlanOptions &o, Tiling &t);
 
+// Whether the order of `t` keeps Problem::outside at t's tile sizes (for a
+// tiling the caller brings, e.g. a tuner's; planTiles checks its own).
+bool keepsOrder(const Problem &p, const Tiling &t);
+
 // The best tiling that fits: for every combination of candidate sizes and
-// every order of the non-reduction dims (reduction dims innermost).
+// every order of the non-reduction dims (reduction dims innermost) that
+// keeps Problem::outside.
 PlanResult planTiles(const Problem &p, const PlanOptions &o = {});
 
 struct Step {
