@@ -7,6 +7,7 @@
 // bundles, so it must not depend on anything but the kernel library and
 // libc.
 #include "RtAbi.h"
+#include "RtTranspose.h"
 
 #include "ember/cpu/Kernels.h"
 
@@ -727,7 +728,41 @@ struct QConvTask {
   size_t chunk;   // pixels per chunk (<= EMBER_RT_QCONV_CHUNK)
   size_t cpieces; // depthwise: channel pieces per output row
   int32_t status;
+  bool xNhwc = false;  // x channels-last (a copy of a row-major one: dwCopy)
+  size_t wsShared = 0; // bytes at the workspace's front shared by all
 };
+
+// A depthwise convolution with a channels-last result and a row-major
+// input (a channel shuffle's result is a view, which keeps its value
+// row-major) reads a channels-last copy of x, made first in the front of
+// the workspace, with the AVX-512 kernels; the row-major form reads one
+// byte per channel per tap, an H*W stride apart. Bytes of that copy, or 0.
+size_t dwCopyBytes(const int64_t *p) {
+  if (!p[EMBER_RT_CONV_DEPTHWISE] || p[EMBER_RT_QCONV_IN_NHWC] ||
+      !p[EMBER_RT_QCONV_OUT_NHWC] ||
+      uint8_t(resolveIsa(Isa(p[EMBER_RT_CONV_ISA]))) < uint8_t(Isa::Avx512))
+    return 0;
+  return roundUp(u(p[EMBER_RT_CONV_N] * p[EMBER_RT_CONV_C] *
+                   p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]),
+                 64);
+}
+
+// Pixel blocks of the copy, (image, block) per task.
+constexpr size_t kDwCopyBlock = 256;
+
+void dwCopyWork(void *ctx, int64_t begin, int64_t end, int64_t) {
+  QConvTask &t = *static_cast<QConvTask *>(ctx);
+  const int64_t *p = t.p;
+  size_t C = u(p[EMBER_RT_CONV_C]),
+         HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
+  size_t blocks = (HW + kDwCopyBlock - 1) / kDwCopyBlock;
+  for (int64_t task = begin; task < end; ++task) {
+    size_t n = size_t(task) / blocks, b = size_t(task) % blocks;
+    size_t q1 = (b + 1) * kDwCopyBlock < HW ? (b + 1) * kDwCopyBlock : HW;
+    ember::cpugen::transposeBytesToNhwc(t.x + n * C * HW, t.ws + n * C * HW, C,
+                                        HW, b * kDwCopyBlock, q1);
+  }
+}
 
 // memcpy for the short spans of im2row: 16-byte moves inline (n >= 16),
 // the library call only below that.
@@ -899,7 +934,7 @@ QDepthwiseConv qdepthwiseOf(const QConvTask &t) {
   c.padLeft = p[EMBER_RT_CONV_PL];
   c.dilationH = p[EMBER_RT_CONV_DH];
   c.dilationW = p[EMBER_RT_CONV_DW];
-  c.inNhwc = p[EMBER_RT_QCONV_IN_NHWC];
+  c.inNhwc = t.xNhwc;
   c.outNhwc = p[EMBER_RT_QCONV_OUT_NHWC];
   c.xZeroPoint = p[EMBER_RT_QCONV_X_ZP];
   c.xSigned = p[EMBER_RT_QCONV_X_SIGNED];
@@ -926,7 +961,8 @@ void qconvWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   const int64_t *p = t.p;
   bool dw = p[EMBER_RT_CONV_DEPTHWISE] != 0;
   size_t G = u(p[EMBER_RT_CONV_GROUPS]), OH = u(p[EMBER_RT_CONV_OH]);
-  uint8_t *ws = t.ws + size_t(worker) * u(p[EMBER_RT_CONV_WS_BYTES]);
+  uint8_t *ws =
+      t.ws + t.wsShared + size_t(worker) * u(p[EMBER_RT_CONV_WS_BYTES]);
   QDepthwiseConv dwc;
   if (dw)
     dwc = qdepthwiseOf(t);
@@ -1086,8 +1122,9 @@ int32_t ember_rt_qgemm(const int64_t *p, const uint8_t *a, const void *b,
 }
 
 int64_t ember_rt_qconv_workspace_size(const int64_t *p) {
-  if (p[EMBER_RT_CONV_DEPTHWISE])
-    return p[EMBER_RT_CONV_C] * int64_t(sizeof(int32_t));
+  if (p[EMBER_RT_CONV_DEPTHWISE]) // the copy (shared) and accumulators
+    return int64_t(dwCopyBytes(p)) +
+           p[EMBER_RT_CONV_C] * int64_t(sizeof(int32_t));
   size_t G = u(p[EMBER_RT_CONV_GROUPS]);
   size_t K =
       u(p[EMBER_RT_CONV_C]) / G * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
@@ -1118,13 +1155,14 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
     if (per <= R)
       R = per;
   }
+  size_t dwCopy = dw ? dwCopyBytes(p) : 0;
+  bool xNhwc = p[EMBER_RT_QCONV_IN_NHWC] != 0 || dwCopy != 0;
   // Depthwise rows that do not divide over the workers: split the channels
   // too (the AVX-512 channels-last kernel takes a channel range).
   size_t cpieces = 1;
   if (dw && workers > 1 && (N * OH) % workers != 0 && N * OH < 16 * workers &&
-      p[EMBER_RT_QCONV_IN_NHWC] != 0 && p[EMBER_RT_QCONV_OUT_NHWC] != 0 &&
-      p[EMBER_RT_CONV_KH] == 3 && p[EMBER_RT_CONV_KW] == 3 &&
-      u(p[EMBER_RT_CONV_C]) >= 32 * workers)
+      xNhwc && p[EMBER_RT_QCONV_OUT_NHWC] != 0 && p[EMBER_RT_CONV_KH] == 3 &&
+      p[EMBER_RT_CONV_KW] == 3 && u(p[EMBER_RT_CONV_C]) >= 32 * workers)
     cpieces = workers;
   QConvTask t{p,
               x,
@@ -1136,6 +1174,17 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
               R,
               cpieces,
               0};
+  t.xNhwc = xNhwc;
+  if (dwCopy) {
+    size_t HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
+    int64_t blocks = int64_t(N * ((HW + kDwCopyBlock - 1) / kDwCopyBlock));
+    if (workers == 1)
+      dwCopyWork(&t, 0, blocks, 0);
+    else
+      ember_rt_parallel_for(dwCopyWork, &t, blocks);
+    t.x = workspace;
+    t.wsShared = dwCopy;
+  }
   int64_t tasks = dw ? int64_t(N * OH * cpieces) : int64_t(N * G * t.chunks);
   if (ember_rt_num_workers() == 1)
     qconvWork(&t, 0, tasks, 0);
