@@ -229,3 +229,63 @@ TEST(CpuInt8, DepthwiseAfterAChannelShuffleReadsAChannelsLastCopy) {
     expectBitExact(q.t, rng);
   }
 }
+
+// How a GEMM-form int8 convolution is split over 2 workers
+// (ember_rt_qconv_split): at least 4 pieces a worker, so one slowed by a
+// core it shares hands its tail to the other; pixel chunks dealt evenly;
+// and on the implicit-GEMM path a layer whose weights outweigh its input
+// (as VGG's 14x14 and 28x28 ones) cut over output-channel panels first.
+// Both layers run bit-exactly on 1 and 2 threads.
+TEST(CpuInt8, ConvolutionsSplitIntoSeveralPiecesAWorker) {
+  std::mt19937 rng(31);
+  QdqText q{rng, "", 0};
+  // a: 128 -> 192 channels on 6x6 (weights 221 KB, input 4.6 KB);
+  // b: 16 -> 64 on 28x28 (weights 9 KB, input 12.5 KB).
+  std::vector<int64_t> ina{1, 128, 6, 6}, outa{1, 192, 6, 6},
+      inb{1, 16, 28, 28}, outb{1, 64, 28, 28};
+  q.t =
+      "func @main(%x: f32[" + dims(ina) + "], %y: f32[" + dims(inb) + "]) {\n";
+  std::string xa = q.qdq("%x", ina, 0.02f, 120);
+  std::string ca = q.conv(xa, 0.02f, {192, 128, 3, 3}, 1, 1, outa);
+  std::string da = q.qdq(ca, outa, 0.05f, 128);
+  std::string xb = q.qdq("%y", inb, 0.02f, 120);
+  std::string cb = q.conv(xb, 0.02f, {64, 16, 3, 3}, 1, 1, outb);
+  std::string db = q.qdq(cb, outb, 0.05f, 128);
+  q.t += "  return " + da + ", " + db + "\n}\n";
+
+  auto m = parseLowered(q.t);
+  ASSERT_TRUE(m);
+  CompileConfig two = hostConfig();
+  two.numThreads = 2;
+  auto cm = compileModel(*m->main(), two);
+  ASSERT_TRUE(bool(cm)) << cm.status().message();
+  auto params = qconvParams(*cm);
+  ASSERT_EQ(params.size(), 2u);
+  for (const auto &p : params) {
+    // Packed weights of this shape (the split reads only their header).
+    size_t C = size_t(p[EMBER_RT_CONV_C]), OC = size_t(p[EMBER_RT_CONV_OC]);
+    size_t K = 9 * ((C + 3) / 4 * 4);
+    auto isa = ember::cpu::Isa(p[EMBER_RT_CONV_ISA]);
+    std::vector<int8_t> b(K * OC, 1), bz(OC, 0);
+    std::vector<char> packed(ember::cpu::packedQBSize(K, OC, isa));
+    ASSERT_EQ(ember::cpu::packQB(K, OC, b.data(), OC, 120, bz.data(), OC,
+                                 nullptr, packed.data(), isa),
+              ember::cpu::Status::Ok);
+    int64_t chunk = 0, cols = 0;
+    ember_rt_qconv_split(p.data(), packed.data(), 2, &chunk, &cols);
+    int64_t P = p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW];
+    int64_t chunks = (P + chunk - 1) / chunk;
+    ASSERT_GT(chunk, 0);
+    EXPECT_GE(chunks * cols, 8)
+        << "C=" << C << ": fewer than 4 pieces a worker";
+    EXPECT_GE(P - (chunks - 1) * chunk, chunk / 2)
+        << "C=" << C << ": an uneven last chunk of " << chunk << "-pixel ones";
+    bool vnni = ember::cpu::resolveIsa(isa) == ember::cpu::Isa::Avx512Vnni;
+    if (C == 128) {
+      EXPECT_EQ(cols, vnni ? 3 : 1) << "weights outweigh the input";
+    } else {
+      EXPECT_EQ(cols, 1) << "the input outweighs the weights";
+    }
+  }
+  expectBitExact(q.t, rng);
+}
