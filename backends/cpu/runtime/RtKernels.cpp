@@ -792,11 +792,9 @@ void storeChannelsFirst(QConvTask &t, size_t n, size_t g, size_t p0, size_t p1,
   const int64_t *p = t.p;
   size_t G = u(p[EMBER_RT_CONV_GROUPS]), OC = u(p[EMBER_RT_CONV_OC]);
   size_t ocg = OC / G, P = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
-  if (es == 1) {
-    uint8_t *y = t.y + (n * OC + g * ocg) * P;
-    for (size_t oc = 0; oc < ocg; ++oc)
-      for (size_t pix = p0; pix < p1; ++pix)
-        y[oc * P + pix] = tmp[(pix - p0) * ocg + oc];
+  if (es == 1) { // 16x16 byte blocks (RtTranspose.cpp)
+    ember::cpugen::transposeBytes(tmp, ocg, t.y + (n * OC + g * ocg) * P + p0,
+                                  P, p1 - p0, ocg);
     return;
   }
   int32_t *y = reinterpret_cast<int32_t *>(t.y) + (n * OC + g * ocg) * P;

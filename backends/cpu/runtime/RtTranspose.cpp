@@ -9,8 +9,8 @@ namespace ember::cpugen {
 
 namespace {
 
-// 16 pixels x 16 channels: rows of x (a channel's 16 pixels, stride ldx)
-// into rows of y (a pixel's 16 channels, stride ldy).
+// A 16x16 block: 16 rows of x (stride ldx) into 16 rows of y (stride ldy),
+// y[k][i] = x[i][k].
 #if defined(__x86_64__)
 __attribute__((target("sse2,ssse3"))) void
 block16x16(const uint8_t *x, size_t ldx, uint8_t *y, size_t ldy) {
@@ -47,22 +47,22 @@ block16x16(const uint8_t *x, size_t ldx, uint8_t *y, size_t ldy) {
 
 } // namespace
 
-void transposeBytesToNhwc(const uint8_t *x, uint8_t *y, size_t C, size_t HW,
-                          size_t q0, size_t q1) {
-  size_t q = q0;
+void transposeBytes(const uint8_t *src, size_t lds, uint8_t *dst, size_t ldd,
+                    size_t rows, size_t cols) {
+  size_t c = 0;
 #if defined(__x86_64__)
-  for (; q + 16 <= q1; q += 16) {
-    size_t c = 0;
-    for (; c + 16 <= C; c += 16)
-      block16x16(x + c * HW + q, HW, y + q * C + c, C);
-    for (; c < C; ++c)
+  for (; c + 16 <= cols; c += 16) {
+    size_t r = 0;
+    for (; r + 16 <= rows; r += 16)
+      block16x16(src + r * lds + c, lds, dst + c * ldd + r, ldd);
+    for (; r < rows; ++r)
       for (size_t i = 0; i < 16; ++i)
-        y[(q + i) * C + c] = x[c * HW + q + i];
+        dst[(c + i) * ldd + r] = src[r * lds + c + i];
   }
 #endif
-  for (; q < q1; ++q)
-    for (size_t c = 0; c < C; ++c)
-      y[q * C + c] = x[c * HW + q];
+  for (; c < cols; ++c)
+    for (size_t r = 0; r < rows; ++r)
+      dst[c * ldd + r] = src[r * lds + c];
 }
 
 } // namespace ember::cpugen
