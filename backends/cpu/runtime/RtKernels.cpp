@@ -964,7 +964,8 @@ QDepthwiseConv qdepthwiseOf(const QConvTask &t) {
 }
 
 // How a GEMM-form int8 convolution is split over more than one worker.
-// Every worker gets several pieces (4, down to 2^17 multiply-adds each), so
+// Every worker gets several pieces (4, down to 2^18 multiply-adds each: as
+// many vpdpbusd as the fp32 splits' 2^16 FMAs a piece), so
 // one slowed by a core it shares with another process hands its tail to
 // the others (a piece is one task of the pool's shares); 14x14 layers of
 // VGG-19 were two pieces, one a worker, and the step waited for the slow
@@ -982,7 +983,7 @@ void qconvSplit(const int64_t *p, bool implicit, size_t workers, size_t &R,
   size_t HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
   size_t want = 4 * workers, ng = N * G;
   size_t per = ng >= want ? 1 : (want + ng - 1) / ng; // pieces an (n, g)
-  per = std::min(per, std::max<size_t>(1, P * ocg * K >> 17));
+  per = std::min(per, std::max<size_t>(1, P * ocg * K >> 18));
   size_t panels = (ocg + kQConvPanel - 1) / kQConvPanel;
   colPieces = 1;
   if (implicit && panels > 1 && K * ocg > HW * cg) {
