@@ -436,11 +436,13 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
                 bias.size() * 4);
     // The VNNI 3x3 channels-last kernel's copy (RtAbi.h, DW_VNNI): s8
     // weights, four taps per channel lane, when every centered weight fits.
+    // A row-major x is made channels-last at run time (RtKernels.cpp,
+    // dwCopyBytes), so only the result's layout matters.
     bool fits = true;
     for (int16_t v : cw)
       fits = fits && v >= -128 && v <= 127;
     bool outNhwc = p[EMBER_RT_QCONV_OUT_NHWC] != 0;
-    if (fits && inNhwc && outNhwc && KK == 9 && kernel[0] == 3 &&
+    if (fits && outNhwc && KK == 9 && kernel[0] == 3 &&
         ember::cpu::resolveIsa(isa) == Isa::Avx512Vnni) {
       int64_t blocks = (C + 63) / 64;
       size_t cnt = qo.count();

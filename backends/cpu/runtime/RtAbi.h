@@ -245,6 +245,11 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
                          const int32_t *rq, void *y, uint8_t *workspace);
 /* Workspace bytes one worker needs (im2row chunk, result chunk, GEMM). */
 int64_t ember_rt_qconv_workspace_size(const int64_t *p);
+/* How ember_rt_qconv2d splits a GEMM-form convolution (w: its packed
+   weights) over `workers`: pixels per chunk and output-channel pieces per
+   (image, group, chunk). */
+void ember_rt_qconv_split(const int64_t *p, const void *w, int64_t workers,
+                          int64_t *chunk, int64_t *colPieces);
 int64_t ember_rt_qgemm_workspace_size(const int64_t *p);
 
 #ifdef __cplusplus

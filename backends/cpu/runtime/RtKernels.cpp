@@ -7,6 +7,7 @@
 // bundles, so it must not depend on anything but the kernel library and
 // libc.
 #include "RtAbi.h"
+#include "RtTranspose.h"
 
 #include "ember/cpu/Kernels.h"
 
@@ -727,7 +728,45 @@ struct QConvTask {
   size_t chunk;   // pixels per chunk (<= EMBER_RT_QCONV_CHUNK)
   size_t cpieces; // depthwise: channel pieces per output row
   int32_t status;
+  size_t colPieces = 1; // output-channel pieces per (image, group, chunk)
+  bool xNhwc = false;   // x channels-last (a copy of a row-major one: dwCopy)
+  size_t wsShared = 0;  // bytes at the workspace's front shared by all
 };
+
+// A depthwise convolution with a channels-last result and a row-major
+// input (a channel shuffle's result is a view, which keeps its value
+// row-major) reads a channels-last copy of x, made first in the front of
+// the workspace, with the AVX-512 kernels; the row-major form reads one
+// byte per channel per tap, an H*W stride apart. Bytes of that copy, or 0.
+size_t dwCopyBytes(const int64_t *p) {
+  if (!p[EMBER_RT_CONV_DEPTHWISE] || p[EMBER_RT_QCONV_IN_NHWC] ||
+      !p[EMBER_RT_QCONV_OUT_NHWC] ||
+      uint8_t(resolveIsa(Isa(p[EMBER_RT_CONV_ISA]))) < uint8_t(Isa::Avx512))
+    return 0;
+  return roundUp(u(p[EMBER_RT_CONV_N] * p[EMBER_RT_CONV_C] *
+                   p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]),
+                 64);
+}
+
+// Output channels per panel of the int8 implicit-GEMM tile.
+constexpr size_t kQConvPanel = 64;
+
+// Pixel blocks of the copy, (image, block) per task.
+constexpr size_t kDwCopyBlock = 256;
+
+void dwCopyWork(void *ctx, int64_t begin, int64_t end, int64_t) {
+  QConvTask &t = *static_cast<QConvTask *>(ctx);
+  const int64_t *p = t.p;
+  size_t C = u(p[EMBER_RT_CONV_C]),
+         HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
+  size_t blocks = (HW + kDwCopyBlock - 1) / kDwCopyBlock;
+  for (int64_t task = begin; task < end; ++task) {
+    size_t n = size_t(task) / blocks, b = size_t(task) % blocks;
+    size_t q1 = (b + 1) * kDwCopyBlock < HW ? (b + 1) * kDwCopyBlock : HW;
+    ember::cpugen::transposeBytesToNhwc(t.x + n * C * HW, t.ws + n * C * HW, C,
+                                        HW, b * kDwCopyBlock, q1);
+  }
+}
 
 // memcpy for the short spans of im2row: 16-byte moves inline (n >= 16),
 // the library call only below that.
@@ -753,11 +792,9 @@ void storeChannelsFirst(QConvTask &t, size_t n, size_t g, size_t p0, size_t p1,
   const int64_t *p = t.p;
   size_t G = u(p[EMBER_RT_CONV_GROUPS]), OC = u(p[EMBER_RT_CONV_OC]);
   size_t ocg = OC / G, P = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
-  if (es == 1) {
-    uint8_t *y = t.y + (n * OC + g * ocg) * P;
-    for (size_t oc = 0; oc < ocg; ++oc)
-      for (size_t pix = p0; pix < p1; ++pix)
-        y[oc * P + pix] = tmp[(pix - p0) * ocg + oc];
+  if (es == 1) { // 16x16 byte blocks (RtTranspose.cpp)
+    ember::cpugen::transposeBytes(tmp, ocg, t.y + (n * OC + g * ocg) * P + p0,
+                                  P, p1 - p0, ocg);
     return;
   }
   int32_t *y = reinterpret_cast<int32_t *>(t.y) + (n * OC + g * ocg) * P;
@@ -767,7 +804,8 @@ void storeChannelsFirst(QConvTask &t, size_t n, size_t g, size_t p0, size_t p1,
       y[oc * P + pix] = s[(pix - p0) * ocg + oc];
 }
 
-void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, uint8_t *ws) {
+void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, size_t cp,
+                uint8_t *ws) {
   const int64_t *p = t.p;
   size_t C = u(p[EMBER_RT_CONV_C]), H = u(p[EMBER_RT_CONV_H]),
          W = u(p[EMBER_RT_CONV_W]), OC = u(p[EMBER_RT_CONV_OC]),
@@ -801,11 +839,17 @@ void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, uint8_t *ws) {
   Conv2DShape shape = convShape(p, cg, ocg);
   if (inNhwc && shape.outHeight() == OH && shape.outWidth() == OW &&
       qconv2dNhwcSupported(shape, wg, Isa(p[EMBER_RT_CONV_ISA]))) {
-    // Implicit GEMM: the kernel reads the windows from x in place.
+    // Implicit GEMM: the kernel reads the windows from x in place; output
+    // channels [c0, c1) (panels of 64) when split over them.
     uint8_t *c = outNhwc ? t.y + ((n * P + p0) * OC + g * ocg) * es : tmp;
-    Status s = qconv2dNhwc(
-        shape, t.x + n * H * W * C + g * cg, C, int32_t(p[EMBER_RT_QCONV_X_ZP]),
-        wg, c, outNhwc ? OC : ocg, rq, Isa(p[EMBER_RT_CONV_ISA]), p0, p1, gws);
+    size_t c0, c1;
+    pieceRange(ocg, t.colPieces, kQConvPanel, cp, c0, c1);
+    if (c0 >= c1)
+      return;
+    Status s = qconv2dNhwcCols(shape, t.x + n * H * W * C + g * cg, C,
+                               int32_t(p[EMBER_RT_QCONV_X_ZP]), wg, c,
+                               outNhwc ? OC : ocg, rq,
+                               Isa(p[EMBER_RT_CONV_ISA]), p0, p1, c0, c1, gws);
     if (s != Status::Ok)
       t.status = int32_t(s);
     else if (!outNhwc)
@@ -899,7 +943,7 @@ QDepthwiseConv qdepthwiseOf(const QConvTask &t) {
   c.padLeft = p[EMBER_RT_CONV_PL];
   c.dilationH = p[EMBER_RT_CONV_DH];
   c.dilationW = p[EMBER_RT_CONV_DW];
-  c.inNhwc = p[EMBER_RT_QCONV_IN_NHWC];
+  c.inNhwc = t.xNhwc;
   c.outNhwc = p[EMBER_RT_QCONV_OUT_NHWC];
   c.xZeroPoint = p[EMBER_RT_QCONV_X_ZP];
   c.xSigned = p[EMBER_RT_QCONV_X_SIGNED];
@@ -919,14 +963,49 @@ QDepthwiseConv qdepthwiseOf(const QConvTask &t) {
   return c;
 }
 
-// Tasks: (image, group, pixel chunk) for GEMM convs, (image, output row)
-// for depthwise ones.
+// How a GEMM-form int8 convolution is split over more than one worker.
+// Every worker gets several pieces (4, down to 2^18 multiply-adds each: as
+// many vpdpbusd as the fp32 splits' 2^16 FMAs a piece), so
+// one slowed by a core it shares with another process hands its tail to
+// the others (a piece is one task of the pool's shares); 14x14 layers of
+// VGG-19 were two pieces, one a worker, and the step waited for the slow
+// one. Pixel chunks are dealt out evenly (784 pixels of at most 256: four
+// of 198, not three of 256 and one of 16). A layer whose weights outweigh
+// its input, on the implicit-GEMM path, is cut over output channels first
+// (panels of 64): each piece then streams only its share of the weights,
+// as the fp32 channels-last convolutions do.
+void qconvSplit(const int64_t *p, bool implicit, size_t workers, size_t &R,
+                size_t &colPieces) {
+  size_t G = u(p[EMBER_RT_CONV_GROUPS]), N = u(p[EMBER_RT_CONV_N]);
+  size_t P = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
+  size_t cg = u(p[EMBER_RT_CONV_C]) / G, ocg = u(p[EMBER_RT_CONV_OC]) / G;
+  size_t K = cg * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
+  size_t HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
+  size_t want = 4 * workers, ng = N * G;
+  size_t per = ng >= want ? 1 : (want + ng - 1) / ng; // pieces an (n, g)
+  per = std::min(per, std::max<size_t>(1, P * ocg * K >> 18));
+  size_t panels = (ocg + kQConvPanel - 1) / kQConvPanel;
+  colPieces = 1;
+  if (implicit && panels > 1 && K * ocg > HW * cg) {
+    colPieces = std::min(panels, per);
+    per = (per + colPieces - 1) / colPieces;
+  }
+  size_t chunks = std::max((P + R - 1) / R, per);
+  size_t g6 = rowGranule(Isa(p[EMBER_RT_CONV_ISA]));
+  size_t r = ((P + chunks - 1) / chunks + g6 - 1) / g6 * g6;
+  if (r < R)
+    R = r; // (the workspace holds R rows)
+}
+
+// Tasks: (image, group, output-channel piece, pixel chunk) for GEMM convs,
+// (image, output row) for depthwise ones.
 void qconvWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   QConvTask &t = *static_cast<QConvTask *>(ctx);
   const int64_t *p = t.p;
   bool dw = p[EMBER_RT_CONV_DEPTHWISE] != 0;
   size_t G = u(p[EMBER_RT_CONV_GROUPS]), OH = u(p[EMBER_RT_CONV_OH]);
-  uint8_t *ws = t.ws + size_t(worker) * u(p[EMBER_RT_CONV_WS_BYTES]);
+  uint8_t *ws =
+      t.ws + t.wsShared + size_t(worker) * u(p[EMBER_RT_CONV_WS_BYTES]);
   QDepthwiseConv dwc;
   if (dw)
     dwc = qdepthwiseOf(t);
@@ -939,9 +1018,12 @@ void qconvWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
         t.status = int32_t(s);
       continue;
     }
+    // (image, group) outermost, then output-channel pieces: a worker's
+    // contiguous share reads its share of the weights.
     size_t chunk = size_t(task) % t.chunks;
-    size_t ng = size_t(task) / t.chunks;
-    qconvChunk(t, ng / G, ng % G, chunk, ws);
+    size_t cp = size_t(task) / t.chunks % t.colPieces;
+    size_t ng = size_t(task) / t.chunks / t.colPieces;
+    qconvChunk(t, ng / G, ng % G, chunk, cp, ws);
   }
 }
 
@@ -1086,8 +1168,9 @@ int32_t ember_rt_qgemm(const int64_t *p, const uint8_t *a, const void *b,
 }
 
 int64_t ember_rt_qconv_workspace_size(const int64_t *p) {
-  if (p[EMBER_RT_CONV_DEPTHWISE])
-    return p[EMBER_RT_CONV_C] * int64_t(sizeof(int32_t));
+  if (p[EMBER_RT_CONV_DEPTHWISE]) // the copy (shared) and accumulators
+    return int64_t(dwCopyBytes(p)) +
+           p[EMBER_RT_CONV_C] * int64_t(sizeof(int32_t));
   size_t G = u(p[EMBER_RT_CONV_GROUPS]);
   size_t K =
       u(p[EMBER_RT_CONV_C]) / G * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
@@ -1100,6 +1183,23 @@ int64_t ember_rt_qconv_workspace_size(const int64_t *p) {
                  (gemm > implicit ? gemm : implicit));
 }
 
+void ember_rt_qconv_split(const int64_t *p, const void *w, int64_t workers,
+                          int64_t *chunk, int64_t *colPieces) {
+  size_t G = u(p[EMBER_RT_CONV_GROUPS]), R = u(p[EMBER_RT_QCONV_CHUNK]);
+  size_t cp = 1;
+  if (!p[EMBER_RT_CONV_DEPTHWISE] && workers > 1) {
+    Conv2DShape shape =
+        convShape(p, u(p[EMBER_RT_CONV_C]) / G, u(p[EMBER_RT_CONV_OC]) / G);
+    bool implicit = p[EMBER_RT_QCONV_IN_NHWC] != 0 &&
+                    shape.outHeight() == u(p[EMBER_RT_CONV_OH]) &&
+                    shape.outWidth() == u(p[EMBER_RT_CONV_OW]) &&
+                    qconv2dNhwcSupported(shape, w, Isa(p[EMBER_RT_CONV_ISA]));
+    qconvSplit(p, implicit, u(workers), R, cp);
+  }
+  *chunk = int64_t(R);
+  *colPieces = int64_t(cp);
+}
+
 int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
                          const int32_t *rq, void *y, uint8_t *workspace) {
   bool dw = p[EMBER_RT_CONV_DEPTHWISE] != 0;
@@ -1109,22 +1209,22 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
   size_t N = u(p[EMBER_RT_CONV_N]), OH = u(p[EMBER_RT_CONV_OH]);
   size_t workers = size_t(ember_rt_num_workers());
   // A conv split into pixel chunks (the compiler's choice, R at most) is
-  // re-split evenly over this pool's workers on the micro-kernel's row
-  // granule when that makes chunks no larger (the workspace holds R rows).
-  if (!dw && workers > 1 && P > R && N * G < workers) {
-    size_t g6 = rowGranule(Isa(p[EMBER_RT_CONV_ISA]));
-    size_t per = (P + workers - 1) / workers;
-    per = (per + g6 - 1) / g6 * g6;
-    if (per <= R)
-      R = per;
+  // re-split for this pool's workers (qconvSplit).
+  size_t colPieces = 1;
+  if (!dw && workers > 1) {
+    int64_t r, cp;
+    ember_rt_qconv_split(p, w, int64_t(workers), &r, &cp);
+    R = u(r);
+    colPieces = u(cp);
   }
+  size_t dwCopy = dw ? dwCopyBytes(p) : 0;
+  bool xNhwc = p[EMBER_RT_QCONV_IN_NHWC] != 0 || dwCopy != 0;
   // Depthwise rows that do not divide over the workers: split the channels
   // too (the AVX-512 channels-last kernel takes a channel range).
   size_t cpieces = 1;
   if (dw && workers > 1 && (N * OH) % workers != 0 && N * OH < 16 * workers &&
-      p[EMBER_RT_QCONV_IN_NHWC] != 0 && p[EMBER_RT_QCONV_OUT_NHWC] != 0 &&
-      p[EMBER_RT_CONV_KH] == 3 && p[EMBER_RT_CONV_KW] == 3 &&
-      u(p[EMBER_RT_CONV_C]) >= 32 * workers)
+      xNhwc && p[EMBER_RT_QCONV_OUT_NHWC] != 0 && p[EMBER_RT_CONV_KH] == 3 &&
+      p[EMBER_RT_CONV_KW] == 3 && u(p[EMBER_RT_CONV_C]) >= 32 * workers)
     cpieces = workers;
   QConvTask t{p,
               x,
@@ -1136,7 +1236,20 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
               R,
               cpieces,
               0};
-  int64_t tasks = dw ? int64_t(N * OH * cpieces) : int64_t(N * G * t.chunks);
+  t.xNhwc = xNhwc;
+  t.colPieces = colPieces;
+  if (dwCopy) {
+    size_t HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
+    int64_t blocks = int64_t(N * ((HW + kDwCopyBlock - 1) / kDwCopyBlock));
+    if (workers == 1)
+      dwCopyWork(&t, 0, blocks, 0);
+    else
+      ember_rt_parallel_for(dwCopyWork, &t, blocks);
+    t.x = workspace;
+    t.wsShared = dwCopy;
+  }
+  int64_t tasks =
+      dw ? int64_t(N * OH * cpieces) : int64_t(N * G * colPieces * t.chunks);
   if (ember_rt_num_workers() == 1)
     qconvWork(&t, 0, tasks, 0);
   else

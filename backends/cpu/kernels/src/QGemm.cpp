@@ -491,6 +491,15 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
                    int32_t xZeroPoint, const void *packedW, void *y, size_t ldy,
                    const Requantize &rq, Isa isa, size_t pixBegin,
                    size_t pixEnd, void *workspace) {
+  return qconv2dNhwcCols(shape, x, ldx, xZeroPoint, packedW, y, ldy, rq, isa,
+                         pixBegin, pixEnd, 0, shape.outChannels, workspace);
+}
+
+Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
+                       int32_t xZeroPoint, const void *packedW, void *y,
+                       size_t ldy, const Requantize &rq, Isa isa,
+                       size_t pixBegin, size_t pixEnd, size_t colBegin,
+                       size_t colEnd, void *workspace) {
   const size_t C = shape.channels, N = shape.outChannels;
   const size_t H = shape.height, W = shape.width;
   const size_t OH = shape.outHeight(), OW = shape.outWidth();
@@ -505,7 +514,12 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
     return Status::InvalidArgument;
   if (Status st = checkQCall(N, K, packedW, rq); st != Status::Ok)
     return st;
-  if (pixBegin == pixEnd || N == 0)
+  const size_t NR = static_cast<size_t>(qgemmKernelVnni().nr);
+  if (colEnd > N || colBegin > colEnd ||
+      (colBegin < colEnd &&
+       (colBegin % NR != 0 || (colEnd != N && colEnd % NR != 0))))
+    return Status::InvalidArgument;
+  if (pixBegin == pixEnd || colBegin == colEnd)
     return Status::Ok;
   ScratchBuffer ws(workspace, qconv2dNhwcWorkspaceSize(shape));
   if (!ws.ptr)
@@ -527,7 +541,6 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
           kh * shape.dilationH * rowStride + kw * shape.dilationW * pixStride);
 
   const QPacked b = view(packedW);
-  const size_t NR = static_cast<size_t>(qgemmKernelVnni().nr);
   const size_t groups = ceilDiv(K, 4);
   QTileArgs t = tileArgs(rq, groups, ldy);
   QPanelLanes lanesBuf;
@@ -618,7 +631,7 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
         for (; k % kConvMR; ++k)
           bases[k] = bases[last];
       }
-      for (size_t col0 = 0; col0 < N; col0 += NR) {
+      for (size_t col0 = colBegin; col0 < colEnd; col0 += NR) {
         setPanel(t, b, rq, col0, N, NR, groups, &lanesBuf);
         for (size_t p0 = blk; p0 < blkEnd; p0 += kConvMR) {
           src.rows = bases + (p0 - blk);

@@ -307,12 +307,29 @@ TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
     const size_t elem = q.rq.output == QOutput::Int32 ? 4 : 1;
     for (size_t p0 = 0; p0 < P;) {
       size_t p1 = std::min(P, p0 + randomIn(rng, 1, P));
-      ASSERT_EQ(
-          qconv2dNhwc(sh, x.data(), ldx, q.aZp, packed.data(),
-                      reinterpret_cast<char *>(out.data()) + p0 * ldy * elem,
-                      ldy, q.rq, GetParam(), p0, p1,
-                      randomIn(rng, 0, 1) ? ws.data() : nullptr),
-          Status::Ok);
+      char *y = reinterpret_cast<char *>(out.data()) + p0 * ldy * elem;
+      void *w = randomIn(rng, 0, 1) ? ws.data() : nullptr;
+      if (randomIn(rng, 0, 1)) {
+        ASSERT_EQ(qconv2dNhwc(sh, x.data(), ldx, q.aZp, packed.data(), y, ldy,
+                              q.rq, GetParam(), p0, p1, w),
+                  Status::Ok);
+      } else {
+        // Output channels in two pieces cut at a panel (64) boundary, the
+        // later one first (qconv2dNhwcCols).
+        size_t cut = std::min(OC, 64 * randomIn(rng, 0, (OC + 63) / 64));
+        ASSERT_EQ(qconv2dNhwcCols(sh, x.data(), ldx, q.aZp, packed.data(), y,
+                                  ldy, q.rq, GetParam(), p0, p1, cut, OC, w),
+                  Status::Ok);
+        ASSERT_EQ(qconv2dNhwcCols(sh, x.data(), ldx, q.aZp, packed.data(), y,
+                                  ldy, q.rq, GetParam(), p0, p1, 0, cut, w),
+                  Status::Ok);
+        if (OC > 1) {
+          EXPECT_EQ(qconv2dNhwcCols(sh, x.data(), ldx, q.aZp, packed.data(), y,
+                                    ldy, q.rq, GetParam(), p0, p1, 1, OC, w),
+                    Status::InvalidArgument)
+              << "a column range must start on a panel";
+        }
+      }
       p0 = p1;
     }
     size_t bad = 0;

@@ -467,6 +467,17 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
                    const Requantize &requant, Isa isa, size_t pixBegin,
                    size_t pixEnd, void *workspace = nullptr);
 
+/// qconv2dNhwc for output channels [colBegin, colEnd) only: colBegin a
+/// multiple of 64 (the VNNI panel), colEnd too or outChannels. y is still
+/// output pixel pixBegin's channel 0. Lets a caller split a layer whose
+/// weights outweigh its input over output channels, so that each piece
+/// streams only its share of the weights.
+Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
+                       int32_t xZeroPoint, const void *packedW, void *y,
+                       size_t ldy, const Requantize &requant, Isa isa,
+                       size_t pixBegin, size_t pixEnd, size_t colBegin,
+                       size_t colEnd, void *workspace = nullptr);
+
 /// An int8 depthwise convolution (ConvInteger with groups == channels, then
 /// the bias and Ember's requantization): u8 activations (s8 when xSigned),
 /// weights centered on their zero point as int16 [KH*KW][C] at `packed`,

@@ -1,0 +1,68 @@
+// Layout copies for the runtime's kernels (RtTranspose.h).
+#include "RtTranspose.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace ember::cpugen {
+
+namespace {
+
+// A 16x16 block: 16 rows of x (stride ldx) into 16 rows of y (stride ldy),
+// y[k][i] = x[i][k].
+#if defined(__x86_64__)
+__attribute__((target("sse2,ssse3"))) void
+block16x16(const uint8_t *x, size_t ldx, uint8_t *y, size_t ldy) {
+  __m128i r[16];
+  for (int i = 0; i < 16; ++i)
+    r[i] = _mm_loadu_si128(reinterpret_cast<const __m128i *>(x + i * ldx));
+  // Four rounds of interleaves: bytes, words, dwords, qwords.
+  __m128i a[16], b[16];
+  for (int i = 0; i < 8; ++i) {
+    a[i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+    a[i + 8] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+  }
+  for (int h = 0; h < 2; ++h)
+    for (int i = 0; i < 4; ++i) {
+      b[h * 8 + i] = _mm_unpacklo_epi16(a[h * 8 + 2 * i], a[h * 8 + 2 * i + 1]);
+      b[h * 8 + i + 4] =
+          _mm_unpackhi_epi16(a[h * 8 + 2 * i], a[h * 8 + 2 * i + 1]);
+    }
+  for (int h = 0; h < 4; ++h)
+    for (int i = 0; i < 2; ++i) {
+      a[h * 4 + i] = _mm_unpacklo_epi32(b[h * 4 + 2 * i], b[h * 4 + 2 * i + 1]);
+      a[h * 4 + i + 2] =
+          _mm_unpackhi_epi32(b[h * 4 + 2 * i], b[h * 4 + 2 * i + 1]);
+    }
+  for (int h = 0; h < 8; ++h) {
+    b[h * 2] = _mm_unpacklo_epi64(a[h * 2], a[h * 2 + 1]);
+    b[h * 2 + 1] = _mm_unpackhi_epi64(a[h * 2], a[h * 2 + 1]);
+  }
+  // b[k] now holds pixel k's 16 channels.
+  for (int k = 0; k < 16; ++k)
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(y + k * ldy), b[k]);
+}
+#endif
+
+} // namespace
+
+void transposeBytes(const uint8_t *src, size_t lds, uint8_t *dst, size_t ldd,
+                    size_t rows, size_t cols) {
+  size_t c = 0;
+#if defined(__x86_64__)
+  for (; c + 16 <= cols; c += 16) {
+    size_t r = 0;
+    for (; r + 16 <= rows; r += 16)
+      block16x16(src + r * lds + c, lds, dst + c * ldd + r, ldd);
+    for (; r < rows; ++r)
+      for (size_t i = 0; i < 16; ++i)
+        dst[(c + i) * ldd + r] = src[r * lds + c + i];
+  }
+#endif
+  for (; c < cols; ++c)
+    for (size_t r = 0; r < rows; ++r)
+      dst[c * ldd + r] = src[r * lds + c];
+}
+
+} // namespace ember::cpugen

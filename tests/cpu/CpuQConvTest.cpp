@@ -1,0 +1,291 @@
+// The int8 convolution paths of the CPU backend's runtime (RtKernels.cpp)
+// that a model's layout or size selects: each test runs a QDQ graph
+// bit-exactly against the interpreter (docs/quantization.md) on 1 and 2
+// threads, and checks from the compiled parameter blocks that the path it
+// is about is the one taken.
+#include "compiler/Compiler.h"
+#include "ember/cpu/Kernels.h"
+#include "interp/Interpreter.h"
+#include "runtime/RtAbi.h"
+#include <cstring>
+#include <gtest/gtest.h>
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/GlobalVariable.h>
+#include <llvm/IR/Module.h>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "CpuTestUtil.h"
+
+using namespace ember;
+using namespace ember::cpugen;
+using namespace ember::cpugen::test;
+
+namespace {
+
+// dense<KIND[SHAPE]: 0x...> of raw little-endian bytes.
+std::string hexDense(const std::string &kind, const std::string &shape,
+                     const void *data, size_t bytes) {
+  static const char *hex = "0123456789abcdef";
+  const auto *p = static_cast<const uint8_t *>(data);
+  std::string s = "dense<" + kind + "[" + shape + "]: 0x";
+  for (size_t i = 0; i < bytes; ++i) {
+    s += hex[p[i] >> 4];
+    s += hex[p[i] & 15];
+  }
+  return s + ">";
+}
+
+std::string dims(const std::vector<int64_t> &d) {
+  std::string s;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (i)
+      s += ",";
+    s += std::to_string(d[i]);
+  }
+  return s;
+}
+
+// Builds a QDQ graph in the forms ORT's quantize_static writes: per-channel
+// s8 weights, u8 activations, int32 biases at x_scale * w_scale.
+struct QdqText {
+  std::mt19937 &rng;
+  std::string t;
+  int id = 0;
+
+  std::string name(const char *p) {
+    return std::string("%") + p + std::to_string(++id);
+  }
+  void cst(const std::string &n, const std::string &dense) {
+    t += "  " + n + " = Constant " + dense + "\n";
+  }
+  // Q then DQ of a float value.
+  std::string qdq(const std::string &v, const std::vector<int64_t> &d, float s,
+                  uint8_t z) {
+    std::string sn = name("s"), zn = name("z"), q = name("q"), dq = name("d");
+    cst(sn, hexDense("f32", "", &s, 4));
+    cst(zn, hexDense("u8", "", &z, 1));
+    t += "  " + q + " = QuantizeLinear(" + v + ", " + sn + ", " + zn +
+         ") : u8[" + dims(d) + "]\n";
+    t += "  " + dq + " = DequantizeLinear(" + q + ", " + sn + ", " + zn +
+         ") : f32[" + dims(d) + "]\n";
+    return dq;
+  }
+  // A Conv of x (scale xs) with DQ'd weights `w` and an int32 bias.
+  std::string conv(const std::string &x, float xs, std::vector<int64_t> w,
+                   int64_t group, int64_t stride,
+                   const std::vector<int64_t> &out) {
+    int64_t oc = w[0], n = 1;
+    for (int64_t v : w)
+      n *= v;
+    const size_t noc = static_cast<size_t>(oc);
+    std::vector<int8_t> wv(static_cast<size_t>(n), 0), wz(noc, 0);
+    for (auto &v : wv)
+      v = int8_t(int(rng() % 255) - 127);
+    std::vector<float> ws(noc), bs(noc);
+    std::vector<int32_t> b(noc), bz(noc, 0);
+    for (size_t i = 0; i < noc; ++i) {
+      ws[i] = 0.002f * (0.5f + float(rng() % 100) / 100.0f);
+      bs[i] = xs * ws[i];
+      b[i] = int32_t(rng() % 4001) - 2000;
+    }
+    std::string o = std::to_string(oc);
+    std::string wn = name("w"), wsn = name("ws"), wzn = name("wz"),
+                wd = name("wd"), bn = name("b"), bsn = name("bs"),
+                bzn = name("bz"), bd = name("bd"), y = name("c");
+    cst(wn, hexDense("i8", dims(w), wv.data(), wv.size()));
+    cst(wsn, hexDense("f32", o, ws.data(), ws.size() * 4));
+    cst(wzn, hexDense("i8", o, wz.data(), wz.size()));
+    cst(bn, hexDense("i32", o, b.data(), b.size() * 4));
+    cst(bsn, hexDense("f32", o, bs.data(), bs.size() * 4));
+    cst(bzn, hexDense("i32", o, bz.data(), bz.size() * 4));
+    t += "  " + wd + " = DequantizeLinear(" + wn + ", " + wsn + ", " + wzn +
+         ") {axis = 0} : f32[" + dims(w) + "]\n";
+    t += "  " + bd + " = DequantizeLinear(" + bn + ", " + bsn + ", " + bzn +
+         ") {axis = 0} : f32[" + o + "]\n";
+    int64_t k = w[2], pad = k / 2;
+    std::string ks = std::to_string(k), ps = std::to_string(pad),
+                ss = std::to_string(stride);
+    t += "  " + y + " = Conv(" + x + ", " + wd + ", " + bd +
+         ") {group = " + std::to_string(group) + ", kernel_shape = [" + ks +
+         ", " + ks + "], pads = [" + ps + ", " + ps + ", " + ps + ", " + ps +
+         "], strides = [" + ss + ", " + ss + "]} : f32[" + dims(out) + "]\n";
+    return y;
+  }
+};
+
+void expectIdentical(const std::vector<Tensor> &got,
+                     const std::vector<Tensor> &want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t k = 0; k < got.size(); ++k) {
+    ASSERT_EQ(got[k].type(), want[k].type());
+    ASSERT_EQ(std::memcmp(got[k].raw(), want[k].raw(),
+                          size_t(want[k].type().sizeInBytes())),
+              0)
+        << "output " << k << " differs from the interpreter";
+  }
+}
+
+// The parameter blocks of the compiled int8 convolution steps.
+std::vector<std::vector<int64_t>> qconvParams(const CompiledModel &cm) {
+  std::vector<std::vector<int64_t>> out;
+  for (const llvm::GlobalVariable &g : cm.module->globals()) {
+    if (!g.getName().starts_with("params.") || !g.hasInitializer())
+      continue;
+    const auto *a = llvm::dyn_cast<llvm::ConstantDataArray>(g.getInitializer());
+    if (!a || !a->getElementType()->isIntegerTy(64) ||
+        a->getNumElements() != EMBER_RT_QCONV_NUM_FIELDS)
+      continue;
+    std::vector<int64_t> p;
+    for (unsigned i = 0; i < a->getNumElements(); ++i)
+      p.push_back(int64_t(a->getElementAsInteger(i)));
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// Runs f on random inputs on 1 and 2 threads against the interpreter.
+void expectBitExact(const std::string &text, std::mt19937 &rng) {
+  auto m = parseLowered(text);
+  ASSERT_TRUE(m);
+  Function &f = *m->main();
+  for (int trial = 0; trial < 2; ++trial) {
+    std::vector<Tensor> in;
+    for (auto *p : f.params())
+      in.push_back(randomTensor(p->types[0], rng));
+    auto want = interpret(f, in);
+    ASSERT_TRUE(bool(want)) << want.status().message();
+    CompileConfig two = hostConfig();
+    two.numThreads = 2;
+    expectIdentical(runCpu(f, hostConfig(), in), *want);
+    expectIdentical(runCpu(f, two, in), *want);
+  }
+}
+
+} // namespace
+
+// ShuffleNet's unit: a grouped 1x1 convolution, the channel shuffle
+// (Reshape, Transpose, Reshape: views, which keep their value row-major),
+// a depthwise 3x3 (stride 1 and 2) whose result a 1x1 convolution reads
+// channels-last. The depthwise convolutions read a channels-last copy of
+// their row-major input made at run time (RtKernels.cpp, dwCopyBytes), so
+// on AVX-512 they run the channels-last kernels (and on VNNI hosts keep
+// the 4-tap pack), bit-exactly.
+TEST(CpuInt8, DepthwiseAfterAChannelShuffleReadsAChannelsLastCopy) {
+  for (int64_t stride : {1, 2}) {
+    std::mt19937 rng(unsigned(21 + stride));
+    const int64_t c = 80, g = 4, hw = 12, ohw = (hw - 1) / stride + 1;
+    QdqText q{rng, "", 0};
+    std::vector<int64_t> in{1, 16, hw, hw}, act{1, c, hw, hw},
+        out{1, c, ohw, ohw};
+    q.t = "func @main(%x: f32[" + dims(in) + "]) {\n";
+    std::string x = q.qdq("%x", in, 0.02f, 120);
+    std::string c1 = q.conv(x, 0.02f, {c, 16 / g, 1, 1}, g, 1, act);
+    std::string d1 = q.qdq(c1, act, 0.03f, 100);
+    q.t += "  %s5 = Constant dense<i64[5]: [1, " + std::to_string(g) + ", " +
+           std::to_string(c / g) + ", " + std::to_string(hw) + ", " +
+           std::to_string(hw) + "]>\n";
+    // Each view between a Q and a DQ of the same parameters, as ORT writes
+    // it (the integer lowering keeps them 8-bit views).
+    q.t += "  %r5 = Reshape(" + d1 + ", %s5) : f32[" +
+           dims({1, g, c / g, hw, hw}) + "]\n";
+    std::string d5 = q.qdq("%r5", {1, g, c / g, hw, hw}, 0.03f, 100);
+    q.t += "  %tr = Transpose(" + d5 + ") {perm = [0, 2, 1, 3, 4]} : f32[" +
+           dims({1, c / g, g, hw, hw}) + "]\n";
+    std::string dt = q.qdq("%tr", {1, c / g, g, hw, hw}, 0.03f, 100);
+    q.t += "  %s4 = Constant dense<i64[4]: [" + dims(act) + "]>\n";
+    q.t += "  %sh = Reshape(" + dt + ", %s4) : f32[" + dims(act) + "]\n";
+    std::string d2 = q.qdq("%sh", act, 0.03f, 100);
+    std::string c2 = q.conv(d2, 0.03f, {c, 1, 3, 3}, c, stride, out);
+    std::string d3 = q.qdq(c2, out, 0.04f, 128);
+    std::string c3 = q.conv(d3, 0.04f, {c, c, 1, 1}, 1, 1, out);
+    std::string d4 = q.qdq(c3, out, 0.05f, 128);
+    q.t += "  return " + d4 + "\n}\n";
+
+    auto m = parseLowered(q.t);
+    ASSERT_TRUE(m);
+    auto cm = compileModel(*m->main(), hostConfig());
+    ASSERT_TRUE(bool(cm)) << cm.status().message();
+    size_t depthwise = 0;
+    for (const auto &p : qconvParams(*cm)) {
+      if (!p[EMBER_RT_CONV_DEPTHWISE])
+        continue;
+      ++depthwise;
+      EXPECT_EQ(p[EMBER_RT_QCONV_IN_NHWC], 0) << "the shuffle is row-major";
+      EXPECT_EQ(p[EMBER_RT_QCONV_OUT_NHWC], 1);
+      uint8_t isa = uint8_t(
+          ember::cpu::resolveIsa(ember::cpu::Isa(p[EMBER_RT_CONV_ISA])));
+      if (isa < uint8_t(ember::cpu::Isa::Avx512))
+        continue;
+      // The copy at the workspace's front, and the VNNI pack kept.
+      EXPECT_GE(ember_rt_qconv_workspace_size(p.data()), c * hw * hw)
+          << "no channels-last copy of the row-major input";
+      if (isa == uint8_t(ember::cpu::Isa::Avx512Vnni)) {
+        EXPECT_NE(p[EMBER_RT_QCONV_DW_VNNI], 0);
+      }
+    }
+    EXPECT_EQ(depthwise, 1u);
+    expectBitExact(q.t, rng);
+  }
+}
+
+// How a GEMM-form int8 convolution is split over 2 workers
+// (ember_rt_qconv_split): at least 4 pieces a worker, so one slowed by a
+// core it shares hands its tail to the other; pixel chunks dealt evenly;
+// and on the implicit-GEMM path a layer whose weights outweigh its input
+// (as VGG's 14x14 and 28x28 ones) cut over output-channel panels first.
+// Both layers run bit-exactly on 1 and 2 threads.
+TEST(CpuInt8, ConvolutionsSplitIntoSeveralPiecesAWorker) {
+  std::mt19937 rng(31);
+  QdqText q{rng, "", 0};
+  // a: 128 -> 192 channels on 6x6 (weights 221 KB, input 4.6 KB);
+  // b: 16 -> 64 on 28x28 (weights 9 KB, input 12.5 KB).
+  std::vector<int64_t> ina{1, 128, 6, 6}, outa{1, 192, 6, 6},
+      inb{1, 16, 28, 28}, outb{1, 64, 28, 28};
+  q.t =
+      "func @main(%x: f32[" + dims(ina) + "], %y: f32[" + dims(inb) + "]) {\n";
+  std::string xa = q.qdq("%x", ina, 0.02f, 120);
+  std::string ca = q.conv(xa, 0.02f, {192, 128, 3, 3}, 1, 1, outa);
+  std::string da = q.qdq(ca, outa, 0.05f, 128);
+  std::string xb = q.qdq("%y", inb, 0.02f, 120);
+  std::string cb = q.conv(xb, 0.02f, {64, 16, 3, 3}, 1, 1, outb);
+  std::string db = q.qdq(cb, outb, 0.05f, 128);
+  q.t += "  return " + da + ", " + db + "\n}\n";
+
+  auto m = parseLowered(q.t);
+  ASSERT_TRUE(m);
+  CompileConfig two = hostConfig();
+  two.numThreads = 2;
+  auto cm = compileModel(*m->main(), two);
+  ASSERT_TRUE(bool(cm)) << cm.status().message();
+  auto params = qconvParams(*cm);
+  ASSERT_EQ(params.size(), 2u);
+  for (const auto &p : params) {
+    // Packed weights of this shape (the split reads only their header).
+    size_t C = size_t(p[EMBER_RT_CONV_C]), OC = size_t(p[EMBER_RT_CONV_OC]);
+    size_t K = 9 * ((C + 3) / 4 * 4);
+    auto isa = ember::cpu::Isa(p[EMBER_RT_CONV_ISA]);
+    std::vector<int8_t> b(K * OC, 1), bz(OC, 0);
+    std::vector<char> packed(ember::cpu::packedQBSize(K, OC, isa));
+    ASSERT_EQ(ember::cpu::packQB(K, OC, b.data(), OC, 120, bz.data(), OC,
+                                 nullptr, packed.data(), isa),
+              ember::cpu::Status::Ok);
+    int64_t chunk = 0, cols = 0;
+    ember_rt_qconv_split(p.data(), packed.data(), 2, &chunk, &cols);
+    int64_t P = p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW];
+    int64_t chunks = (P + chunk - 1) / chunk;
+    ASSERT_GT(chunk, 0);
+    EXPECT_GE(chunks * cols, 8)
+        << "C=" << C << ": fewer than 4 pieces a worker";
+    EXPECT_GE(P - (chunks - 1) * chunk, chunk / 2)
+        << "C=" << C << ": an uneven last chunk of " << chunk << "-pixel ones";
+    bool vnni = ember::cpu::resolveIsa(isa) == ember::cpu::Isa::Avx512Vnni;
+    if (C == 128) {
+      EXPECT_EQ(cols, vnni ? 3 : 1) << "weights outweigh the input";
+    } else {
+      EXPECT_EQ(cols, 1) << "the input outweighs the weights";
+    }
+  }
+  expectBitExact(q.t, rng);
+}
