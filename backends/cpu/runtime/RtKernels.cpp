@@ -474,6 +474,17 @@ void storeChannelsFirst(QConvTask &t, size_t n, size_t g, size_t p0, size_t p1,
       y[oc * P + pix] = s[(pix - p0) * ocg + oc];
 }
 
+// Whether a group's convolution (shape, its packed weights wg) takes the
+// implicit-GEMM path, where qconv2dNhwc reads the windows from x in place:
+// x channels-last, the kernel's output geometry the step's, and wg packed
+// for it.
+bool qconvImplicit(const int64_t *p, const Conv2DShape &shape, const void *wg) {
+  return p[EMBER_RT_QCONV_IN_NHWC] != 0 &&
+         shape.outHeight() == u(p[EMBER_RT_CONV_OH]) &&
+         shape.outWidth() == u(p[EMBER_RT_CONV_OW]) &&
+         qconv2dNhwcSupported(shape, wg, Isa(p[EMBER_RT_CONV_ISA]));
+}
+
 void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, size_t cp,
                 uint8_t *ws) {
   const int64_t *p = t.p;
@@ -507,8 +518,7 @@ void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, size_t cp,
                 t.rq + (sc > 1 ? g * ocg : 0), sc > 1 ? int64_t(ocg) : 1, sc,
                 p[EMBER_RT_QCONV_LO], p[EMBER_RT_QCONV_HI]);
   Conv2DShape shape = convShape(p, cg, ocg);
-  if (inNhwc && shape.outHeight() == OH && shape.outWidth() == OW &&
-      qconv2dNhwcSupported(shape, wg, Isa(p[EMBER_RT_CONV_ISA]))) {
+  if (qconvImplicit(p, shape, wg)) {
     // Implicit GEMM: the kernel reads the windows from x in place; output
     // channels [c0, c1) (panels of 64) when split over them.
     uint8_t *c = outNhwc ? t.y + ((n * P + p0) * OC + g * ocg) * es : tmp;
@@ -633,27 +643,30 @@ QDepthwiseConv qdepthwiseOf(const QConvTask &t) {
   return c;
 }
 
-// How a GEMM-form int8 convolution is split over more than one worker.
-// Every worker gets several pieces (4, down to 2^18 multiply-adds each: as
-// many vpdpbusd as the fp32 splits' 2^16 FMAs a piece), so
-// one slowed by a core it shares with another process hands its tail to
-// the others (a piece is one task of the pool's shares); 14x14 layers of
-// VGG-19 were two pieces, one a worker, and the step waited for the slow
-// one. Pixel chunks are dealt out evenly (784 pixels of at most 256: four
-// of 198, not three of 256 and one of 16). A layer whose weights outweigh
-// its input, on the implicit-GEMM path, is cut over output channels first
-// (panels of 64): each piece then streams only its share of the weights,
-// as the fp32 channels-last convolutions do.
+// How a GEMM-form int8 convolution is split over more than one worker. Every
+// worker gets several pieces (kPiecesPerWorker, down to kMinQMacs multiply-adds
+// each: as many vpdpbusd as the fp32 splits' smallest pieces have FMAs), so one
+// slowed by a core it shares with another process hands its tail to the others
+// (a piece is one task of the pool's shares); 14x14 layers of VGG-19 were two
+// pieces, one a worker, and the step waited for the slow one. Pixel chunks are
+// dealt out evenly (784 pixels of at most 256: four of 198, not three of 256
+// and one of 16). A layer whose weights outweigh its input, on the
+// implicit-GEMM path, is cut over output channels first (panels of 64): each
+// piece then streams only its share of the weights, as the fp32 channels-last
+// convolutions do.
 void qconvSplit(const int64_t *p, bool implicit, size_t workers, size_t &R,
                 size_t &colPieces) {
+  // kMinWorkPerPiece / kPiecesPerWorker FMAs, 4 multiply-adds a vpdpbusd
+  // lane: 2^18.
+  constexpr size_t kMinQMacs = kMinWorkPerPiece / kPiecesPerWorker * 4;
   size_t G = u(p[EMBER_RT_CONV_GROUPS]), N = u(p[EMBER_RT_CONV_N]);
   size_t P = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
   size_t cg = u(p[EMBER_RT_CONV_C]) / G, ocg = u(p[EMBER_RT_CONV_OC]) / G;
   size_t K = cg * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
   size_t HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
-  size_t want = 4 * workers, ng = N * G;
+  size_t want = kPiecesPerWorker * workers, ng = N * G;
   size_t per = ng >= want ? 1 : (want + ng - 1) / ng; // pieces an (n, g)
-  per = std::min(per, std::max<size_t>(1, P * ocg * K >> 18));
+  per = std::min(per, std::max<size_t>(1, P * ocg * K / kMinQMacs));
   size_t panels = (ocg + kQConvPanel - 1) / kQConvPanel;
   colPieces = 1;
   if (implicit && panels > 1 && K * ocg > HW * cg) {
@@ -662,7 +675,7 @@ void qconvSplit(const int64_t *p, bool implicit, size_t workers, size_t &R,
   }
   size_t chunks = std::max((P + R - 1) / R, per);
   size_t g6 = rowGranule(Isa(p[EMBER_RT_CONV_ISA]));
-  size_t r = ((P + chunks - 1) / chunks + g6 - 1) / g6 * g6;
+  size_t r = roundUp((P + chunks - 1) / chunks, g6);
   if (r < R)
     R = r; // (the workspace holds R rows)
 }
@@ -736,17 +749,9 @@ int64_t ember_rt_qconv_workspace_size(const int64_t *p) {
 
 void ember_rt_qconv_split(const int64_t *p, const void *w, int64_t workers,
                           int64_t *chunk, int64_t *colPieces) {
-  size_t G = u(p[EMBER_RT_CONV_GROUPS]), R = u(p[EMBER_RT_QCONV_CHUNK]);
-  size_t cp = 1;
-  if (!p[EMBER_RT_CONV_DEPTHWISE] && workers > 1) {
-    Conv2DShape shape =
-        convShape(p, u(p[EMBER_RT_CONV_C]) / G, u(p[EMBER_RT_CONV_OC]) / G);
-    bool implicit = p[EMBER_RT_QCONV_IN_NHWC] != 0 &&
-                    shape.outHeight() == u(p[EMBER_RT_CONV_OH]) &&
-                    shape.outWidth() == u(p[EMBER_RT_CONV_OW]) &&
-                    qconv2dNhwcSupported(shape, w, Isa(p[EMBER_RT_CONV_ISA]));
-    qconvSplit(p, implicit, u(workers), R, cp);
-  }
+  size_t R = u(p[EMBER_RT_QCONV_CHUNK]), cp = 1;
+  if (!p[EMBER_RT_CONV_DEPTHWISE] && workers > 1)
+    qconvSplit(p, qconvImplicit(p, groupShape(p), w), u(workers), R, cp);
   *chunk = int64_t(R);
   *colPieces = int64_t(cp);
 }
