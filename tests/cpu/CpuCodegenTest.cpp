@@ -848,19 +848,6 @@ TEST(CpuSupport, RefusalsCarryReasons) {
 
 namespace {
 
-// dense<KIND[SHAPE]: 0x...> of raw little-endian bytes.
-std::string hexDense(const std::string &kind, const std::string &shape,
-                     const void *data, size_t bytes) {
-  static const char *hex = "0123456789abcdef";
-  const auto *p = static_cast<const uint8_t *>(data);
-  std::string s = "dense<" + kind + "[" + shape + "]: 0x";
-  for (size_t i = 0; i < bytes; ++i) {
-    s += hex[p[i] >> 4];
-    s += hex[p[i] & 15];
-  }
-  return s + ">";
-}
-
 // A QDQ network in the forms ORT's quantize_static writes (per-channel s8
 // weights, u8 activations, int32 biases at x_scale * w_scale): a 3x3 conv
 // + Relu, a depthwise 3x3 + Clip(0, 6), a 1x1 conv, a residual Add, integer
@@ -885,12 +872,6 @@ std::string int8Network(std::mt19937 &rng, int64_t c, int64_t hw) {
     std::string n = name("z");
     cst(n, hexDense("u8", "", &v, 1));
     return n;
-  };
-  auto shape = [](std::vector<int64_t> d) {
-    std::string s;
-    for (size_t i = 0; i < d.size(); ++i)
-      s += (i ? "," : "") + std::to_string(d[i]);
-    return s;
   };
   // Q then DQ of a float value: the next layer's input.
   auto qdq = [&](const std::string &v, const std::string &dims, float s,
@@ -924,14 +905,14 @@ std::string int8Network(std::mt19937 &rng, int64_t c, int64_t hw) {
                 wd = name("wd"), bn = name("b"), bsn = name("bs"),
                 bzn = name("bz");
     std::string o = std::to_string(oc);
-    cst(wn, hexDense("i8", shape(d), w.data(), w.size()));
+    cst(wn, hexDense("i8", dimsText(d), w.data(), w.size()));
     cst(wsn, hexDense("f32", o, ws.data(), ws.size() * 4));
     cst(wzn, hexDense("i8", o, wz.data(), wz.size()));
     cst(bn, hexDense("i32", o, b.data(), b.size() * 4));
     cst(bsn, hexDense("f32", o, bs.data(), bs.size() * 4));
     cst(bzn, hexDense("i32", o, bz.data(), bz.size() * 4));
     t += "  " + wd + " = DequantizeLinear(" + wn + ", " + wsn + ", " + wzn +
-         ") {axis = 0} : f32[" + shape(d) + "]\n";
+         ") {axis = 0} : f32[" + dimsText(d) + "]\n";
     bias = name("bd");
     t += "  " + bias + " = DequantizeLinear(" + bn + ", " + bsn + ", " + bzn +
          ") {axis = 0} : f32[" + o + "]\n";
@@ -990,18 +971,6 @@ bool hasOp(const Function &f, OpKind k) {
     if (n->kind == k)
       return true;
   return false;
-}
-
-void expectIdentical(const std::vector<Tensor> &got,
-                     const std::vector<Tensor> &want) {
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t k = 0; k < got.size(); ++k) {
-    ASSERT_EQ(got[k].type(), want[k].type());
-    ASSERT_EQ(std::memcmp(got[k].raw(), want[k].raw(),
-                          size_t(want[k].type().sizeInBytes())),
-              0)
-        << "output " << k << " differs from the interpreter";
-  }
 }
 
 } // namespace

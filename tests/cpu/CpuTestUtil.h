@@ -1,5 +1,6 @@
-// Helpers of the CPU backend's unit tests: parse and lower graph text, random
-// inputs, compile + JIT + run a function, compare with the interpreter.
+// Helpers of the CPU backend's unit tests: parse and lower graph text (and
+// write its constants and shapes), random inputs, compile + JIT + run a
+// function, compare with the interpreter.
 #pragma once
 
 #include "compiler/Compiler.h"
@@ -16,6 +17,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string>
+#include <vector>
 
 namespace ember::cpugen::test {
 
@@ -96,6 +99,45 @@ inline void expectClose(const std::vector<Tensor> &got,
           << "output " << k << " element " << i << ": got " << g
           << ", expected " << w;
     }
+  }
+}
+
+// The text of a graph constant: dense<KIND[SHAPE]: 0x...> of raw
+// little-endian bytes.
+inline std::string hexDense(const std::string &kind, const std::string &shape,
+                            const void *data, size_t bytes) {
+  static const char *hex = "0123456789abcdef";
+  const auto *p = static_cast<const uint8_t *>(data);
+  std::string s = "dense<" + kind + "[" + shape + "]: 0x";
+  for (size_t i = 0; i < bytes; ++i) {
+    s += hex[p[i] >> 4];
+    s += hex[p[i] & 15];
+  }
+  return s + ">";
+}
+
+// Dimensions as graph text writes them in a type: "1,16,28,28".
+inline std::string dimsText(const std::vector<int64_t> &d) {
+  std::string s;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (i) // (not `(i ? "," : "") + ...`: GCC 12's -Wrestrict misfires)
+      s += ",";
+    s += std::to_string(d[i]);
+  }
+  return s;
+}
+
+// Bit-exact: the same types and the same bytes (an integer path against the
+// interpreter).
+inline void expectIdentical(const std::vector<Tensor> &got,
+                            const std::vector<Tensor> &want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t k = 0; k < got.size(); ++k) {
+    ASSERT_EQ(got[k].type(), want[k].type());
+    ASSERT_EQ(std::memcmp(got[k].raw(), want[k].raw(),
+                          size_t(want[k].type().sizeInBytes())),
+              0)
+        << "output " << k << " differs from the interpreter";
   }
 }
 
