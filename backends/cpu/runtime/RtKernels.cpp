@@ -424,15 +424,21 @@ constexpr size_t kQConvPanel = 64;
 // Pixel blocks of the copy, (image, block) per task.
 constexpr size_t kDwCopyBlock = 256;
 
+// The copy's blocks an image.
+size_t dwCopyBlocks(const int64_t *p) {
+  size_t HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
+  return (HW + kDwCopyBlock - 1) / kDwCopyBlock;
+}
+
 void dwCopyWork(void *ctx, int64_t begin, int64_t end, int64_t) {
   QConvTask &t = *static_cast<QConvTask *>(ctx);
   const int64_t *p = t.p;
   size_t C = u(p[EMBER_RT_CONV_C]),
          HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
-  size_t blocks = (HW + kDwCopyBlock - 1) / kDwCopyBlock;
+  size_t blocks = dwCopyBlocks(p);
   for (int64_t task = begin; task < end; ++task) {
     size_t n = size_t(task) / blocks, b = size_t(task) % blocks;
-    size_t q1 = (b + 1) * kDwCopyBlock < HW ? (b + 1) * kDwCopyBlock : HW;
+    size_t q1 = std::min(HW, (b + 1) * kDwCopyBlock);
     ember::cpugen::transposeBytesToNhwc(t.x + n * C * HW, t.ws + n * C * HW, C,
                                         HW, b * kDwCopyBlock, q1);
   }
@@ -795,8 +801,7 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
   t.xNhwc = xNhwc;
   t.colPieces = colPieces;
   if (dwCopy) {
-    size_t HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
-    int64_t blocks = int64_t(N * ((HW + kDwCopyBlock - 1) / kDwCopyBlock));
+    int64_t blocks = int64_t(N * dwCopyBlocks(p));
     if (workers == 1)
       dwCopyWork(&t, 0, blocks, 0);
     else
