@@ -848,19 +848,6 @@ TEST(CpuSupport, RefusalsCarryReasons) {
 
 namespace {
 
-// dense<KIND[SHAPE]: 0x...> of raw little-endian bytes.
-std::string hexDense(const std::string &kind, const std::string &shape,
-                     const void *data, size_t bytes) {
-  static const char *hex = "0123456789abcdef";
-  const auto *p = static_cast<const uint8_t *>(data);
-  std::string s = "dense<" + kind + "[" + shape + "]: 0x";
-  for (size_t i = 0; i < bytes; ++i) {
-    s += hex[p[i] >> 4];
-    s += hex[p[i] & 15];
-  }
-  return s + ">";
-}
-
 // A QDQ network in the forms ORT's quantize_static writes (per-channel s8
 // weights, u8 activations, int32 biases at x_scale * w_scale): a 3x3 conv
 // + Relu, a depthwise 3x3 + Clip(0, 6), a 1x1 conv, a residual Add, integer
@@ -868,118 +855,51 @@ std::string hexDense(const std::string &kind, const std::string &shape,
 // parameters (ReduceSum + Requantize), Flatten and a Gemm. `c` channels
 // after the first conv (64: the VNNI depthwise kernel's blocks).
 std::string int8Network(std::mt19937 &rng, int64_t c, int64_t hw) {
-  std::string t;
-  int id = 0;
-  auto name = [&](const char *p) {
-    return std::string("%") + p + std::to_string(++id);
-  };
-  auto cst = [&](const std::string &n, const std::string &dense) {
-    t += "  " + n + " = Constant " + dense + "\n";
-  };
-  auto f32s = [&](float v) {
-    std::string n = name("s");
-    cst(n, hexDense("f32", "", &v, 4));
-    return n;
-  };
-  auto u8s = [&](uint8_t v) {
-    std::string n = name("z");
-    cst(n, hexDense("u8", "", &v, 1));
-    return n;
-  };
-  auto shape = [](std::vector<int64_t> d) {
-    std::string s;
-    for (size_t i = 0; i < d.size(); ++i)
-      s += (i ? "," : "") + std::to_string(d[i]);
-    return s;
-  };
-  // Q then DQ of a float value: the next layer's input.
-  auto qdq = [&](const std::string &v, const std::string &dims, float s,
-                 uint8_t z) {
-    std::string sn = f32s(s), zn = u8s(z), q = name("q"), d = name("d");
-    t += "  " + q + " = QuantizeLinear(" + v + ", " + sn + ", " + zn +
-         ") : u8[" + dims + "]\n";
-    t += "  " + d + " = DequantizeLinear(" + q + ", " + sn + ", " + zn +
-         ") : f32[" + dims + "]\n";
-    return d;
-  };
-  // DQ'd per-channel s8 weights [oc, ...] and the int32 bias at xs * ws.
-  auto weights = [&](std::vector<int64_t> d, float xs, float wscale,
-                     std::string &bias) {
-    int64_t oc = d[0], n = 1;
-    for (int64_t v : d)
-      n *= v;
-    std::vector<int8_t> w(static_cast<size_t>(n));
-    for (auto &v : w)
-      v = int8_t(int(rng() % 255) - 127);
-    size_t noc = static_cast<size_t>(oc);
-    std::vector<float> ws(noc), bs(noc);
-    std::vector<int8_t> wz(noc, 0);
-    std::vector<int32_t> b(noc), bz(noc, 0);
-    for (int64_t i = 0; i < oc; ++i) {
-      ws[size_t(i)] = wscale * (0.5f + float(rng() % 100) / 100.0f);
-      bs[size_t(i)] = xs * ws[size_t(i)];
-      b[size_t(i)] = int32_t(rng() % 4001) - 2000;
-    }
-    std::string wn = name("w"), wsn = name("ws"), wzn = name("wz"),
-                wd = name("wd"), bn = name("b"), bsn = name("bs"),
-                bzn = name("bz");
-    std::string o = std::to_string(oc);
-    cst(wn, hexDense("i8", shape(d), w.data(), w.size()));
-    cst(wsn, hexDense("f32", o, ws.data(), ws.size() * 4));
-    cst(wzn, hexDense("i8", o, wz.data(), wz.size()));
-    cst(bn, hexDense("i32", o, b.data(), b.size() * 4));
-    cst(bsn, hexDense("f32", o, bs.data(), bs.size() * 4));
-    cst(bzn, hexDense("i32", o, bz.data(), bz.size() * 4));
-    t += "  " + wd + " = DequantizeLinear(" + wn + ", " + wsn + ", " + wzn +
-         ") {axis = 0} : f32[" + shape(d) + "]\n";
-    bias = name("bd");
-    t += "  " + bias + " = DequantizeLinear(" + bn + ", " + bsn + ", " + bzn +
-         ") {axis = 0} : f32[" + o + "]\n";
-    return wd;
-  };
+  QdqText q{rng, "", 0};
+  std::string &t = q.t;
   std::string C = std::to_string(c), HW = std::to_string(hw),
               H2 = std::to_string(hw / 2), H4 = std::to_string(hw / 4);
   std::string act = "1," + C + "," + HW + "," + HW;
   t = "func @main(%x: f32[1,16," + HW + "," + HW + "]) {\n";
-  std::string x = qdq("%x", "1,16," + HW + "," + HW, 0.02f, 120);
-  std::string b1, w1 = weights({c, 16, 3, 3}, 0.02f, 0.002f, b1);
+  std::string x = q.qdq("%x", "1,16," + HW + "," + HW, 0.02f, 120);
+  std::string b1, w1 = q.weights({c, 16, 3, 3}, 0.02f, 0.002f, b1);
   t += "  %c1 = Conv(" + x + ", " + w1 + ", " + b1 +
        ") {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : f32[" + act + "]\n";
   t += "  %r1 = Relu(%c1) : f32[" + act + "]\n";
-  std::string d1 = qdq("%r1", act, 0.03f, 0);
-  std::string b2, w2 = weights({c, 1, 3, 3}, 0.03f, 0.004f, b2);
-  std::string lo = f32s(0.0f), hi = f32s(6.0f);
+  std::string d1 = q.qdq("%r1", act, 0.03f, 0);
+  std::string b2, w2 = q.weights({c, 1, 3, 3}, 0.03f, 0.004f, b2);
+  std::string lo = q.f32(0.0f), hi = q.f32(6.0f);
   t += "  %c2 = Conv(" + d1 + ", " + w2 + ", " + b2 + ") {group = " + C +
        ", kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : f32[" + act + "]\n";
   t += "  %r2 = Clip(%c2, " + lo + ", " + hi + ") : f32[" + act + "]\n";
-  std::string d2 = qdq("%r2", act, 6.0f / 255, 0);
-  std::string b3, w3 = weights({c, c, 1, 1}, 6.0f / 255, 0.003f, b3);
+  std::string d2 = q.qdq("%r2", act, 6.0f / 255, 0);
+  std::string b3, w3 = q.weights({c, c, 1, 1}, 6.0f / 255, 0.003f, b3);
   t += "  %c3 = Conv(" + d2 + ", " + w3 + ", " + b3 +
        ") {kernel_shape = [1, 1]} : f32[" + act + "]\n";
-  std::string d3 = qdq("%c3", act, 0.05f, 128);
+  std::string d3 = q.qdq("%c3", act, 0.05f, 128);
   t += "  %a = Add(" + d3 + ", " + d1 + ") : f32[" + act + "]\n";
-  std::string da = qdq("%a", act, 0.06f, 100);
+  std::string da = q.qdq("%a", act, 0.06f, 100);
   std::string p2 = "1," + C + "," + H2 + "," + H2;
   t += "  %p = AveragePool(" + da +
        ") {kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]} : "
        "f32[" +
        p2 + "]\n";
-  std::string dp = qdq("%p", p2, 0.06f, 100);
+  std::string dp = q.qdq("%p", p2, 0.06f, 100);
   std::string p4 = "1," + C + "," + H4 + "," + H4;
   t += "  %m = MaxPool(" + dp +
        ") {kernel_shape = [2, 2], strides = [2, 2]} : f32[" + p4 + "]\n";
-  std::string dm = qdq("%m", p4, 0.06f, 100);
+  std::string dm = q.qdq("%m", p4, 0.06f, 100);
   t += "  %sg = Sigmoid(" + dm + ") : f32[" + p4 + "]\n";
-  std::string ds = qdq("%sg", p4, 1.0f / 256, 0);
+  std::string ds = q.qdq("%sg", p4, 1.0f / 256, 0);
   std::string g1 = "1," + C + ",1,1";
   t += "  %g = GlobalAveragePool(" + ds + ") : f32[" + g1 + "]\n";
-  std::string dg = qdq("%g", g1, 1.0f / 300, 10);
+  std::string dg = q.qdq("%g", g1, 1.0f / 300, 10);
   t += "  %fl = Flatten(" + dg + ") {axis = 1} : f32[1," + C + "]\n";
-  std::string b5, w5 = weights({10, c}, 1.0f / 300, 0.01f, b5);
-  std::string df = qdq("%fl", "1," + C, 1.0f / 300, 10);
+  std::string b5, w5 = q.weights({10, c}, 1.0f / 300, 0.01f, b5);
+  std::string df = q.qdq("%fl", "1," + C, 1.0f / 300, 10);
   t += "  %gm = Gemm(" + df + ", " + w5 + ", " + b5 +
        ") {transB = 1} : f32[1,10]\n";
-  std::string dy = qdq("%gm", "1,10", 0.01f, 128);
+  std::string dy = q.qdq("%gm", "1,10", 0.01f, 128);
   t += "  return " + dy + ", " + da + "\n}\n";
   return t;
 }
@@ -990,18 +910,6 @@ bool hasOp(const Function &f, OpKind k) {
     if (n->kind == k)
       return true;
   return false;
-}
-
-void expectIdentical(const std::vector<Tensor> &got,
-                     const std::vector<Tensor> &want) {
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t k = 0; k < got.size(); ++k) {
-    ASSERT_EQ(got[k].type(), want[k].type());
-    ASSERT_EQ(std::memcmp(got[k].raw(), want[k].raw(),
-                          size_t(want[k].type().sizeInBytes())),
-              0)
-        << "output " << k << " differs from the interpreter";
-  }
 }
 
 } // namespace

@@ -1,5 +1,6 @@
-// Helpers of the CPU backend's unit tests: parse and lower graph text, random
-// inputs, compile + JIT + run a function, compare with the interpreter.
+// Helpers of the CPU backend's unit tests: parse and lower graph text (and
+// write its constants and shapes), random inputs, compile + JIT + run a
+// function, compare with the interpreter.
 #pragma once
 
 #include "compiler/Compiler.h"
@@ -16,6 +17,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string>
+#include <vector>
 
 namespace ember::cpugen::test {
 
@@ -96,6 +99,133 @@ inline void expectClose(const std::vector<Tensor> &got,
           << "output " << k << " element " << i << ": got " << g
           << ", expected " << w;
     }
+  }
+}
+
+// The text of a graph constant: dense<KIND[SHAPE]: 0x...> of raw
+// little-endian bytes.
+inline std::string hexDense(const std::string &kind, const std::string &shape,
+                            const void *data, size_t bytes) {
+  static const char *hex = "0123456789abcdef";
+  const auto *p = static_cast<const uint8_t *>(data);
+  std::string s = "dense<" + kind + "[" + shape + "]: 0x";
+  for (size_t i = 0; i < bytes; ++i) {
+    s += hex[p[i] >> 4];
+    s += hex[p[i] & 15];
+  }
+  return s + ">";
+}
+
+// Dimensions as graph text writes them in a type: "1,16,28,28".
+inline std::string dimsText(const std::vector<int64_t> &d) {
+  std::string s;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (i) // (not `(i ? "," : "") + ...`: GCC 12's -Wrestrict misfires)
+      s += ",";
+    s += std::to_string(d[i]);
+  }
+  return s;
+}
+
+// Builds QDQ graph text in the forms ORT's quantize_static writes:
+// per-channel s8 weights, u8 activations, int32 biases at x_scale * w_scale.
+struct QdqText {
+  std::mt19937 &rng;
+  std::string t;
+  int id = 0;
+
+  std::string name(const char *p) {
+    return std::string("%") + p + std::to_string(++id);
+  }
+  void cst(const std::string &n, const std::string &dense) {
+    t += "  " + n + " = Constant " + dense + "\n";
+  }
+  // Named scalar constants.
+  std::string f32(float v) {
+    std::string n = name("s");
+    cst(n, hexDense("f32", "", &v, 4));
+    return n;
+  }
+  std::string u8(uint8_t v) {
+    std::string n = name("z");
+    cst(n, hexDense("u8", "", &v, 1));
+    return n;
+  }
+  // Q then DQ of a float value of dimensions `dims` (dimsText).
+  std::string qdq(const std::string &v, const std::string &dims, float s,
+                  uint8_t z) {
+    std::string sn = f32(s), zn = u8(z), q = name("q"), d = name("d");
+    t += "  " + q + " = QuantizeLinear(" + v + ", " + sn + ", " + zn +
+         ") : u8[" + dims + "]\n";
+    t += "  " + d + " = DequantizeLinear(" + q + ", " + sn + ", " + zn +
+         ") : f32[" + dims + "]\n";
+    return d;
+  }
+  // DQ'd per-channel s8 weights [oc, ...] (scales wscale * [0.5, 1.5)) and,
+  // in `bias`, the DQ'd int32 bias at xs * those scales.
+  std::string weights(const std::vector<int64_t> &d, float xs, float wscale,
+                      std::string &bias) {
+    int64_t oc = d[0], n = 1;
+    for (int64_t v : d)
+      n *= v;
+    std::vector<int8_t> w(static_cast<size_t>(n));
+    for (auto &v : w)
+      v = int8_t(int(rng() % 255) - 127);
+    size_t noc = static_cast<size_t>(oc);
+    std::vector<float> ws(noc), bs(noc);
+    std::vector<int8_t> wz(noc, 0);
+    std::vector<int32_t> b(noc), bz(noc, 0);
+    for (size_t i = 0; i < noc; ++i) {
+      ws[i] = wscale * (0.5f + float(rng() % 100) / 100.0f);
+      bs[i] = xs * ws[i];
+      b[i] = int32_t(rng() % 4001) - 2000;
+    }
+    std::string wn = name("w"), wsn = name("ws"), wzn = name("wz"),
+                wd = name("wd"), bn = name("b"), bsn = name("bs"),
+                bzn = name("bz");
+    std::string o = std::to_string(oc);
+    cst(wn, hexDense("i8", dimsText(d), w.data(), w.size()));
+    cst(wsn, hexDense("f32", o, ws.data(), ws.size() * 4));
+    cst(wzn, hexDense("i8", o, wz.data(), wz.size()));
+    cst(bn, hexDense("i32", o, b.data(), b.size() * 4));
+    cst(bsn, hexDense("f32", o, bs.data(), bs.size() * 4));
+    cst(bzn, hexDense("i32", o, bz.data(), bz.size() * 4));
+    t += "  " + wd + " = DequantizeLinear(" + wn + ", " + wsn + ", " + wzn +
+         ") {axis = 0} : f32[" + dimsText(d) + "]\n";
+    bias = name("bd");
+    t += "  " + bias + " = DequantizeLinear(" + bn + ", " + bsn + ", " + bzn +
+         ") {axis = 0} : f32[" + o + "]\n";
+    return wd;
+  }
+  // A square Conv ("same" pads) of x (scale xs) with weights of dimensions
+  // w (scales 0.002 * [0.5, 1.5)) and an int32 bias.
+  std::string conv(const std::string &x, float xs,
+                   const std::vector<int64_t> &w, int64_t group, int64_t stride,
+                   const std::vector<int64_t> &out) {
+    std::string bd, wd = weights(w, xs, 0.002f, bd), y = name("c");
+    int64_t k = w[2], pad = k / 2;
+    std::string ks = std::to_string(k), ps = std::to_string(pad),
+                ss = std::to_string(stride);
+    t += "  " + y + " = Conv(" + x + ", " + wd + ", " + bd +
+         ") {group = " + std::to_string(group) + ", kernel_shape = [" + ks +
+         ", " + ks + "], pads = [" + ps + ", " + ps + ", " + ps + ", " + ps +
+         "], strides = [" + ss + ", " + ss + "]} : f32[" + dimsText(out) +
+         "]\n";
+    return y;
+  }
+};
+
+// Bit-exact: the same types and the same bytes (an integer path against the
+// interpreter).
+inline void expectIdentical(const std::vector<Tensor> &got,
+                            const std::vector<Tensor> &want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t k = 0; k < got.size(); ++k) {
+    ASSERT_EQ(got[k].type(), want[k].type());
+    ASSERT_EQ(std::memcmp(got[k].raw(), want[k].raw(),
+                          size_t(want[k].type().sizeInBytes())),
+              0)
+        << "output " << k << " differs from the interpreter";
   }
 }
 

@@ -7,6 +7,7 @@
 // bundles, so it must not depend on anything but the kernel library and
 // libc.
 #include "RtAbi.h"
+#include "RtGlue.h"
 #include "RtTranspose.h"
 
 #include "ember/cpu/Kernels.h"
@@ -18,8 +19,7 @@
 namespace {
 
 using namespace ember::cpu;
-
-size_t u(int64_t v) { return size_t(v); }
+using namespace ember::cpugen::rt;
 
 Epilogue epilogueOf(int64_t act, int64_t resAfter, const float *bias,
                     BiasAxis axis, const float *residual, size_t ldr, float lo,
@@ -81,8 +81,6 @@ MaxPoolWindow poolWindow(const int64_t *p) {
   return w;
 }
 
-size_t roundUp(size_t v, size_t m) { return (v + m - 1) / m * m; }
-
 // Multiply-adds a piece of a split call should have at least (a few
 // microseconds of a core): below, handing a piece to another worker (a
 // spinning one takes about a microsecond to start) costs more than it
@@ -101,16 +99,6 @@ constexpr size_t kPooledPiecesPerWorker = 2;
 // 28x28 layers: 4% over pixels). Splitting those over channels, so that
 // every piece read the whole input, made the 2-thread run 3% slower.
 constexpr double kSplitSlack = 1.06;
-
-// [begin, end) of piece `i` of `pieces` over n items, aligned to `granule`:
-// the ceil(n / granule) units dealt out evenly (piece sizes differ by at
-// most one unit; a piece may be empty when there are fewer units).
-void pieceRange(size_t n, size_t pieces, size_t granule, size_t i,
-                size_t &begin, size_t &end) {
-  size_t units = (n + granule - 1) / granule;
-  begin = std::min(n, units * i / pieces * granule);
-  end = std::min(n, units * (i + 1) / pieces * granule);
-}
 
 // The largest of pieceRange's pieces against an even share (1 = balanced).
 double largestShare(size_t n, size_t granule, size_t pieces) {
@@ -348,324 +336,6 @@ void gemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   }
 }
 
-struct ConvTTask {
-  const int64_t *p;
-  const float *x, *wT, *bias;
-  float *y;
-  uint8_t *ws;
-  size_t n, g, p0, p1; // the current image, group and pixel chunk
-  size_t rowPieces;
-  size_t scatterPieces; // y channels-last: bands of output rows
-  size_t colsArea;      // bytes of the cols chunk and x's transposed chunk
-  int32_t status;
-};
-
-// Bytes of the cols chunk (M x CHUNK floats) and of x's chunk transposed
-// (Cg x CHUNK floats; only when x and y are in different layouts).
-size_t convtColsBytes(const int64_t *p) {
-  size_t G = u(p[EMBER_RT_CONV_GROUPS]);
-  size_t M =
-      u(p[EMBER_RT_CONV_OC]) / G * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
-  return roundUp(M * u(p[EMBER_RT_CONVT_CHUNK]) * sizeof(float), 64);
-}
-size_t convtXtBytes(const int64_t *p) {
-  if (p[EMBER_RT_CONVT_X_NHWC] == p[EMBER_RT_CONVT_Y_NHWC])
-    return 0;
-  size_t cg = u(p[EMBER_RT_CONV_C]) / u(p[EMBER_RT_CONV_GROUPS]);
-  return roundUp(cg * u(p[EMBER_RT_CONVT_CHUNK]) * sizeof(float), 64);
-}
-
-// Before the GEMM when x is not in y's layout: the chunk's pixels of the
-// group's channels, transposed into y's (channels-last x: [Cg][chunk];
-// row-major x: [chunk][Cg]), blocks [begin, end) of 64 pixels. x's chunk
-// is Cg x chunk, KH*KW*OCg / Cg times smaller than the cols.
-constexpr size_t kConvtBlock = 64;
-void convtTransposeX(void *ctx, int64_t begin, int64_t end, int64_t) {
-  ConvTTask &t = *static_cast<ConvTTask *>(ctx);
-  const int64_t *p = t.p;
-  size_t C = u(p[EMBER_RT_CONV_C]),
-         HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]),
-         cg = C / u(p[EMBER_RT_CONV_GROUPS]), cols = t.p1 - t.p0;
-  float *xt = reinterpret_cast<float *>(t.ws + convtColsBytes(p));
-  for (int64_t blk = begin; blk < end; ++blk) {
-    size_t q0 = size_t(blk) * kConvtBlock,
-           q1 = std::min(cols, q0 + kConvtBlock);
-    if (p[EMBER_RT_CONVT_X_NHWC]) {
-      const float *src = t.x + (t.n * HW + t.p0) * C + t.g * cg;
-      for (size_t c = 0; c < cg; ++c)
-        for (size_t q = q0; q < q1; ++q)
-          xt[c * cols + q] = src[q * C + c];
-    } else {
-      const float *src = t.x + (t.n * C + t.g * cg) * HW + t.p0;
-      for (size_t q = q0; q < q1; ++q)
-        for (size_t c = 0; c < cg; ++c)
-          xt[q * cg + c] = src[c * HW + q];
-    }
-  }
-}
-
-// Phase 1, in y's layout: cols = W^T x X[:, p0:p1] (y row-major: [M][chunk],
-// W^T [M][Cg]) or X[p0:p1, :] x W' (y channels-last: [chunk][M], W'
-// [Cg][M]), X read in place or from its transposed chunk; split over
-// cols' rows.
-void convtGemm(void *ctx, int64_t begin, int64_t end, int64_t worker) {
-  ConvTTask &t = *static_cast<ConvTTask *>(ctx);
-  const int64_t *p = t.p;
-  size_t C = u(p[EMBER_RT_CONV_C]),
-         HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
-  size_t G = u(p[EMBER_RT_CONV_GROUPS]);
-  size_t cg = C / G, ocg = u(p[EMBER_RT_CONV_OC]) / G;
-  size_t KK = u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]), M = ocg * KK;
-  size_t cols = t.p1 - t.p0;
-  bool xNhwc = p[EMBER_RT_CONVT_X_NHWC] != 0,
-       yNhwc = p[EMBER_RT_CONVT_Y_NHWC] != 0;
-  Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
-  float *cb = reinterpret_cast<float *>(t.ws);
-  const float *xt = reinterpret_cast<const float *>(t.ws + convtColsBytes(p));
-  uint8_t *gws =
-      t.ws + t.colsArea + size_t(worker) * u(p[EMBER_RT_CONV_WS_BYTES]);
-  for (int64_t piece = begin; piece < end; ++piece) {
-    size_t m0, m1;
-    pieceRange(yNhwc ? cols : M, t.rowPieces, rowGranule(isa), size_t(piece),
-               m0, m1);
-    if (m0 == m1)
-      continue;
-    Status s;
-    if (yNhwc) {
-      const float *a =
-          xNhwc ? t.x + (t.n * HW + t.p0 + m0) * C + t.g * cg : xt + m0 * cg;
-      s = sgemm(m1 - m0, M, cg, a, xNhwc ? C : cg, t.wT + t.g * cg * M, M,
-                cb + m0 * M, M, {}, isa, gws);
-    } else {
-      const float *bm = xNhwc ? xt : t.x + (t.n * C + t.g * cg) * HW + t.p0;
-      s = sgemm(m1 - m0, cols, cg, t.wT + (t.g * M + m0) * cg, cg, bm,
-                xNhwc ? cols : HW, cb + m0 * cols, cols, {}, isa, gws);
-    }
-    if (s != Status::Ok)
-      t.status = int32_t(s);
-  }
-}
-
-// What the scatter phases read of the fields, and the walk they share: per
-// tap (kh, kw), the chunk [p0, p1) by input row segments, the segment's
-// output row and the range of input columns whose output column is inside
-// the image computed once, not divided out and checked per pixel.
-struct ConvTScatter {
-  size_t W, OC, OH, OW, KH, KW, ocg;
-  int64_t SH, SW, PT, PL, DH, DW;
-  explicit ConvTScatter(const int64_t *p)
-      : W(u(p[EMBER_RT_CONV_W])), OC(u(p[EMBER_RT_CONV_OC])),
-        OH(u(p[EMBER_RT_CONV_OH])), OW(u(p[EMBER_RT_CONV_OW])),
-        KH(u(p[EMBER_RT_CONV_KH])), KW(u(p[EMBER_RT_CONV_KW])),
-        ocg(OC / u(p[EMBER_RT_CONV_GROUPS])), SH(p[EMBER_RT_CONV_SH]),
-        SW(p[EMBER_RT_CONV_SW]), PT(p[EMBER_RT_CONV_PT]),
-        PL(p[EMBER_RT_CONV_PL]), DH(p[EMBER_RT_CONV_DH]),
-        DW(p[EMBER_RT_CONV_DW]) {}
-
-  // fn(oh, q, iw0, lo, hi, shift) per segment whose output row oh is in
-  // [ohLo, ohHi): it starts at chunk pixel q (input column iw0), and its
-  // input columns [lo, hi) land on output columns iw * SW + shift.
-  template <class Fn>
-  void tapSegments(size_t p0, size_t p1, size_t kh, size_t kw, int64_t ohLo,
-                   int64_t ohHi, Fn fn) const {
-    const int64_t iW = int64_t(W), oW = int64_t(OW);
-    // ow = iw * SW + shift; inside [0, OW) for iw in [first, last).
-    const int64_t shift = int64_t(kw) * DW - PL;
-    const int64_t first = shift >= 0 ? 0 : (-shift + SW - 1) / SW;
-    const int64_t last = oW - 1 - shift >= 0 ? (oW - 1 - shift) / SW + 1 : 0;
-    for (size_t pix = p0; pix < p1;) {
-      const int64_t ih = int64_t(pix / W), iw0 = int64_t(pix % W);
-      const int64_t n = std::min<int64_t>(iW - iw0, int64_t(p1 - pix));
-      const int64_t oh = ih * SH + int64_t(kh) * DH - PT;
-      if (oh >= ohLo && oh < ohHi)
-        fn(oh, pix - p0, iw0, std::max(iw0, first), std::min(iw0 + n, last),
-           shift);
-      pix += size_t(n);
-    }
-  }
-};
-
-// Whether no two taps of a ConvTranspose land on one output element and
-// every tap lands inside y: dilation 1, stride >= kernel on both axes, no
-// leading pads and no trailing crop (the 2x2 stride-2 upsampling of
-// detection and segmentation decoders). Output elements no tap reaches
-// (stride > kernel, output_padding) keep the bias.
-bool convtTapsDisjoint(const int64_t *p) {
-  return p[EMBER_RT_CONV_DH] == 1 && p[EMBER_RT_CONV_DW] == 1 &&
-         p[EMBER_RT_CONV_SH] >= p[EMBER_RT_CONV_KH] &&
-         p[EMBER_RT_CONV_SW] >= p[EMBER_RT_CONV_KW] &&
-         p[EMBER_RT_CONV_PT] == 0 && p[EMBER_RT_CONV_PL] == 0 &&
-         (p[EMBER_RT_CONV_H] - 1) * p[EMBER_RT_CONV_SH] + p[EMBER_RT_CONV_KH] <=
-             p[EMBER_RT_CONV_OH] &&
-         (p[EMBER_RT_CONV_W] - 1) * p[EMBER_RT_CONV_SW] + p[EMBER_RT_CONV_KW] <=
-             p[EMBER_RT_CONV_OW];
-}
-
-// Disjoint taps that cover y: stride == kernel and no output_padding, so
-// every output element is exactly one tap and a row-major y is written once
-// (bias + tap) without filling it with the bias first.
-bool convtTapsCoverY(const int64_t *p) {
-  return convtTapsDisjoint(p) && p[EMBER_RT_CONV_SH] == p[EMBER_RT_CONV_KH] &&
-         p[EMBER_RT_CONV_SW] == p[EMBER_RT_CONV_KW] &&
-         p[EMBER_RT_CONV_OH] == p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_SH] &&
-         p[EMBER_RT_CONV_OW] == p[EMBER_RT_CONV_W] * p[EMBER_RT_CONV_SW];
-}
-
-// Phase 2, both row-major, disjoint taps: per output channel [begin, end)
-// and kh, each input row segment's KW tap rows interleave into the one
-// output row they land on (output column iw*SW + kw), written in order
-// once instead of KW strided passes; each element adds its one tap, as in
-// the general scatter.
-void convtInterleave(const ConvTTask &t, const ConvTScatter &s, int64_t begin,
-                     int64_t end) {
-  size_t cols = t.p1 - t.p0, KW = s.KW, SW = size_t(s.SW);
-  const float *cb = reinterpret_cast<const float *>(t.ws);
-  bool cover = convtTapsCoverY(t.p);
-  for (int64_t oc = begin; oc < end; ++oc) {
-    size_t yc = t.g * s.ocg + size_t(oc);
-    float *y = t.y + (t.n * s.OC + yc) * s.OH * s.OW;
-    float b0 = t.bias ? t.bias[yc] : 0.0f;
-    for (size_t kh = 0; kh < s.KH; ++kh) {
-      const float *rows = cb + (size_t(oc) * s.KH + kh) * KW * cols;
-      s.tapSegments(t.p0, t.p1, kh, 0, 0, int64_t(s.OH),
-                    [&](int64_t oh, size_t q, int64_t iw0, int64_t lo,
-                        int64_t hi, int64_t) {
-                      float *yr = y + size_t(oh) * s.OW;
-                      const float *rr = rows + q - size_t(iw0);
-                      size_t a = size_t(lo), b = size_t(hi);
-                      if (cover && KW == 2) {
-                        const float *r1 = rr + cols;
-                        for (size_t iw = a; iw < b; ++iw) {
-                          yr[2 * iw] = b0 + rr[iw];
-                          yr[2 * iw + 1] = b0 + r1[iw];
-                        }
-                      } else if (cover) {
-                        for (size_t iw = a; iw < b; ++iw)
-                          for (size_t kw = 0; kw < KW; ++kw)
-                            yr[iw * KW + kw] = b0 + rr[kw * cols + iw];
-                      } else {
-                        for (size_t iw = a; iw < b; ++iw)
-                          for (size_t kw = 0; kw < KW; ++kw)
-                            yr[iw * SW + kw] += rr[kw * cols + iw];
-                      }
-                    });
-    }
-  }
-}
-
-// Phase 2, both row-major: output channels [begin, end) of the group add
-// their cols rows. Each output element adds its taps' values in (kh, kw)
-// order.
-void convtScatter(void *ctx, int64_t begin, int64_t end, int64_t) {
-  ConvTTask &t = *static_cast<ConvTTask *>(ctx);
-  const ConvTScatter s(t.p);
-  size_t cols = t.p1 - t.p0;
-  const float *cb = reinterpret_cast<const float *>(t.ws);
-  if (convtTapsDisjoint(t.p)) {
-    convtInterleave(t, s, begin, end);
-    return;
-  }
-  for (int64_t oc = begin; oc < end; ++oc) {
-    float *y = t.y + (t.n * s.OC + t.g * s.ocg + size_t(oc)) * s.OH * s.OW;
-    for (size_t kh = 0; kh < s.KH; ++kh)
-      for (size_t kw = 0; kw < s.KW; ++kw) {
-        const float *row = cb + ((size_t(oc) * s.KH + kh) * s.KW + kw) * cols;
-        s.tapSegments(t.p0, t.p1, kh, kw, 0, int64_t(s.OH),
-                      [&](int64_t oh, size_t q, int64_t iw0, int64_t lo,
-                          int64_t hi, int64_t shift) {
-                        float *yr = y + oh * int64_t(s.OW);
-                        const float *rr = row + q;
-                        for (int64_t iw = lo; iw < hi; ++iw)
-                          yr[iw * s.SW + shift] += rr[iw - iw0];
-                      });
-      }
-  }
-}
-
-// Phase 2 with y channels-last (cols pixel-major): bands [begin, end) of
-// output rows (of scatterPieces over OH). Within a band, per tap in
-// (kh, kw) order, each input row segment of the chunk whose output row is
-// in the band adds its pixels' channel vectors, so every element adds its
-// taps in the order of the row-major form whatever the band split.
-void convtScatterNhwc(void *ctx, int64_t begin, int64_t end, int64_t) {
-  ConvTTask &t = *static_cast<ConvTTask *>(ctx);
-  const ConvTScatter s(t.p);
-  size_t OC = s.OC, ocg = s.ocg, M = ocg * s.KH * s.KW;
-  if (begin >= end)
-    return;
-  float *y0 = t.y + t.n * s.OH * s.OW * OC + t.g * ocg;
-  size_t oh0, oh1, unused;
-  pieceRange(s.OH, t.scatterPieces, 1, size_t(begin), oh0, unused);
-  pieceRange(s.OH, t.scatterPieces, 1, size_t(end - 1), unused, oh1);
-  for (size_t kh = 0; kh < s.KH; ++kh)
-    for (size_t kw = 0; kw < s.KW; ++kw) {
-      const float *tap =
-          reinterpret_cast<const float *>(t.ws) + (kh * s.KW + kw) * ocg;
-      s.tapSegments(t.p0, t.p1, kh, kw, int64_t(oh0), int64_t(oh1),
-                    [&](int64_t oh, size_t q, int64_t iw0, int64_t lo,
-                        int64_t hi, int64_t shift) {
-                      float *yr = y0 + size_t(oh) * s.OW * OC;
-                      const float *rr = tap + q * M;
-                      for (int64_t iw = lo; iw < hi; ++iw) {
-                        float *yp = yr + size_t(iw * s.SW + shift) * OC;
-                        const float *cp = rr + size_t(iw - iw0) * M;
-                        for (size_t oc = 0; oc < ocg; ++oc)
-                          yp[oc] += cp[oc];
-                      }
-                    });
-    }
-}
-
-// Disjoint taps with y channels-last: no cols and no scatter. Input pixel
-// (ih, iw)'s tap (kh, kw) is output pixel (ih*SH + kh, iw*SW + kw), so for
-// one input row segment and one kh the KW taps of consecutive input pixels
-// are rows SW*OC apart of a matrix y already holds (the bias): one GEMM
-// X[segment, :] x W'[:, kh's KW*OCg columns] that adds into y in place (a
-// group's channels are a slice of the pixel's, so with groups each kw is
-// its own GEMM of OCg columns). Each element is bias + its one tap's dot
-// product, as in the scatter. Tasks [begin, end) are (chunk input row, kh).
-void convtDirectNhwc(void *ctx, int64_t begin, int64_t end, int64_t worker) {
-  ConvTTask &t = *static_cast<ConvTTask *>(ctx);
-  const int64_t *p = t.p;
-  const ConvTScatter s(p);
-  size_t C = u(p[EMBER_RT_CONV_C]),
-         HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
-  size_t G = u(p[EMBER_RT_CONV_GROUPS]), cg = C / G, ocg = s.ocg;
-  size_t M = ocg * s.KH * s.KW, SH = size_t(s.SH), SW = size_t(s.SW);
-  bool xNhwc = p[EMBER_RT_CONVT_X_NHWC] != 0;
-  Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
-  const float *xt = reinterpret_cast<const float *>(t.ws + convtColsBytes(p));
-  uint8_t *gws =
-      t.ws + t.colsArea + size_t(worker) * u(p[EMBER_RT_CONV_WS_BYTES]);
-  float *y0 = t.y + t.n * s.OH * s.OW * s.OC + t.g * ocg;
-  const float *w0 = t.wT + t.g * cg * M;
-  size_t ih0 = t.p0 / s.W;
-  Epilogue ep;
-  ep.accumulate = true;
-  for (int64_t task = begin; task < end; ++task) {
-    size_t ih = ih0 + size_t(task) / s.KH, kh = size_t(task) % s.KH;
-    size_t q0 = std::max(t.p0, ih * s.W), q1 = std::min(t.p1, (ih + 1) * s.W);
-    if (q0 >= q1)
-      continue;
-    const float *a =
-        xNhwc ? t.x + (t.n * HW + q0) * C + t.g * cg : xt + (q0 - t.p0) * cg;
-    size_t lda = xNhwc ? C : cg;
-    float *c = y0 + ((ih * SH + kh) * s.OW + (q0 - ih * s.W) * SW) * s.OC;
-    const float *b = w0 + kh * s.KW * ocg;
-    Status st = Status::Ok;
-    if (G == 1) {
-      st = sgemm(q1 - q0, s.KW * ocg, cg, a, lda, b, M, c, SW * s.OC, ep, isa,
-                 gws);
-    } else {
-      for (size_t kw = 0; kw < s.KW && st == Status::Ok; ++kw)
-        st = sgemm(q1 - q0, ocg, cg, a, lda, b + kw * ocg, M, c + kw * s.OC,
-                   SW * s.OC, ep, isa, gws);
-    }
-    if (st != Status::Ok)
-      t.status = int32_t(st);
-  }
-}
-
 // The kernel library's requantization of a step: the fixed-point tables at
 // rq (count multipliers, then count shifts), y's kind and zero point, the
 // fused clamp.
@@ -754,15 +424,21 @@ constexpr size_t kQConvPanel = 64;
 // Pixel blocks of the copy, (image, block) per task.
 constexpr size_t kDwCopyBlock = 256;
 
+// The copy's blocks an image.
+size_t dwCopyBlocks(const int64_t *p) {
+  size_t HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
+  return (HW + kDwCopyBlock - 1) / kDwCopyBlock;
+}
+
 void dwCopyWork(void *ctx, int64_t begin, int64_t end, int64_t) {
   QConvTask &t = *static_cast<QConvTask *>(ctx);
   const int64_t *p = t.p;
   size_t C = u(p[EMBER_RT_CONV_C]),
          HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
-  size_t blocks = (HW + kDwCopyBlock - 1) / kDwCopyBlock;
+  size_t blocks = dwCopyBlocks(p);
   for (int64_t task = begin; task < end; ++task) {
     size_t n = size_t(task) / blocks, b = size_t(task) % blocks;
-    size_t q1 = (b + 1) * kDwCopyBlock < HW ? (b + 1) * kDwCopyBlock : HW;
+    size_t q1 = std::min(HW, (b + 1) * kDwCopyBlock);
     ember::cpugen::transposeBytesToNhwc(t.x + n * C * HW, t.ws + n * C * HW, C,
                                         HW, b * kDwCopyBlock, q1);
   }
@@ -804,6 +480,17 @@ void storeChannelsFirst(QConvTask &t, size_t n, size_t g, size_t p0, size_t p1,
       y[oc * P + pix] = s[(pix - p0) * ocg + oc];
 }
 
+// Whether a group's convolution (shape, its packed weights wg) takes the
+// implicit-GEMM path, where qconv2dNhwc reads the windows from x in place:
+// x channels-last, the kernel's output geometry the step's, and wg packed
+// for it.
+bool qconvImplicit(const int64_t *p, const Conv2DShape &shape, const void *wg) {
+  return p[EMBER_RT_QCONV_IN_NHWC] != 0 &&
+         shape.outHeight() == u(p[EMBER_RT_CONV_OH]) &&
+         shape.outWidth() == u(p[EMBER_RT_CONV_OW]) &&
+         qconv2dNhwcSupported(shape, wg, Isa(p[EMBER_RT_CONV_ISA]));
+}
+
 void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, size_t cp,
                 uint8_t *ws) {
   const int64_t *p = t.p;
@@ -837,8 +524,7 @@ void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, size_t cp,
                 t.rq + (sc > 1 ? g * ocg : 0), sc > 1 ? int64_t(ocg) : 1, sc,
                 p[EMBER_RT_QCONV_LO], p[EMBER_RT_QCONV_HI]);
   Conv2DShape shape = convShape(p, cg, ocg);
-  if (inNhwc && shape.outHeight() == OH && shape.outWidth() == OW &&
-      qconv2dNhwcSupported(shape, wg, Isa(p[EMBER_RT_CONV_ISA]))) {
+  if (qconvImplicit(p, shape, wg)) {
     // Implicit GEMM: the kernel reads the windows from x in place; output
     // channels [c0, c1) (panels of 64) when split over them.
     uint8_t *c = outNhwc ? t.y + ((n * P + p0) * OC + g * ocg) * es : tmp;
@@ -963,27 +649,30 @@ QDepthwiseConv qdepthwiseOf(const QConvTask &t) {
   return c;
 }
 
-// How a GEMM-form int8 convolution is split over more than one worker.
-// Every worker gets several pieces (4, down to 2^18 multiply-adds each: as
-// many vpdpbusd as the fp32 splits' 2^16 FMAs a piece), so
-// one slowed by a core it shares with another process hands its tail to
-// the others (a piece is one task of the pool's shares); 14x14 layers of
-// VGG-19 were two pieces, one a worker, and the step waited for the slow
-// one. Pixel chunks are dealt out evenly (784 pixels of at most 256: four
-// of 198, not three of 256 and one of 16). A layer whose weights outweigh
-// its input, on the implicit-GEMM path, is cut over output channels first
-// (panels of 64): each piece then streams only its share of the weights,
-// as the fp32 channels-last convolutions do.
+// How a GEMM-form int8 convolution is split over more than one worker. Every
+// worker gets several pieces (kPiecesPerWorker, down to kMinQMacs multiply-adds
+// each: as many vpdpbusd as the fp32 splits' smallest pieces have FMAs), so one
+// slowed by a core it shares with another process hands its tail to the others
+// (a piece is one task of the pool's shares); 14x14 layers of VGG-19 were two
+// pieces, one a worker, and the step waited for the slow one. Pixel chunks are
+// dealt out evenly (784 pixels of at most 256: four of 198, not three of 256
+// and one of 16). A layer whose weights outweigh its input, on the
+// implicit-GEMM path, is cut over output channels first (panels of 64): each
+// piece then streams only its share of the weights, as the fp32 channels-last
+// convolutions do.
 void qconvSplit(const int64_t *p, bool implicit, size_t workers, size_t &R,
                 size_t &colPieces) {
+  // kMinWorkPerPiece / kPiecesPerWorker FMAs, 4 multiply-adds a vpdpbusd
+  // lane: 2^18.
+  constexpr size_t kMinQMacs = kMinWorkPerPiece / kPiecesPerWorker * 4;
   size_t G = u(p[EMBER_RT_CONV_GROUPS]), N = u(p[EMBER_RT_CONV_N]);
   size_t P = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
   size_t cg = u(p[EMBER_RT_CONV_C]) / G, ocg = u(p[EMBER_RT_CONV_OC]) / G;
   size_t K = cg * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
   size_t HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
-  size_t want = 4 * workers, ng = N * G;
+  size_t want = kPiecesPerWorker * workers, ng = N * G;
   size_t per = ng >= want ? 1 : (want + ng - 1) / ng; // pieces an (n, g)
-  per = std::min(per, std::max<size_t>(1, P * ocg * K >> 18));
+  per = std::min(per, std::max<size_t>(1, P * ocg * K / kMinQMacs));
   size_t panels = (ocg + kQConvPanel - 1) / kQConvPanel;
   colPieces = 1;
   if (implicit && panels > 1 && K * ocg > HW * cg) {
@@ -992,7 +681,7 @@ void qconvSplit(const int64_t *p, bool implicit, size_t workers, size_t &R,
   }
   size_t chunks = std::max((P + R - 1) / R, per);
   size_t g6 = rowGranule(Isa(p[EMBER_RT_CONV_ISA]));
-  size_t r = ((P + chunks - 1) / chunks + g6 - 1) / g6 * g6;
+  size_t r = roundUp((P + chunks - 1) / chunks, g6);
   if (r < R)
     R = r; // (the workspace holds R rows)
 }
@@ -1031,125 +720,6 @@ void qconvWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
 
 extern "C" {
 
-int64_t ember_rt_conv_transpose_workspace_size(const int64_t *p) {
-  // The shared cols chunk and x's transposed chunk; each worker's GEMM
-  // workspace follows (the caller multiplies this per-worker size by the
-  // workers, so the chunks are counted once per worker: generous but
-  // simple).
-  return int64_t(convtColsBytes(p) + convtXtBytes(p) +
-                 gemmWorkspaceSize(Isa(p[EMBER_RT_CONV_ISA])));
-}
-
-int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
-                                const float *wT, const float *bias, float *y,
-                                uint8_t *workspace) {
-  size_t N = u(p[EMBER_RT_CONV_N]), G = u(p[EMBER_RT_CONV_GROUPS]),
-         OC = u(p[EMBER_RT_CONV_OC]), OH = u(p[EMBER_RT_CONV_OH]);
-  size_t plane = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
-  size_t HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
-  size_t R = u(p[EMBER_RT_CONVT_CHUNK]);
-  size_t ocg = OC / G;
-  size_t M = ocg * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
-  bool xNhwc = p[EMBER_RT_CONVT_X_NHWC] != 0,
-       yNhwc = p[EMBER_RT_CONVT_Y_NHWC] != 0;
-  if (yNhwc) {
-    if (!bias)
-      std::memset(y, 0, N * plane * OC * sizeof(float));
-    else
-      for (size_t i = 0; i < N * plane; ++i)
-        std::memcpy(y + i * OC, bias, OC * sizeof(float));
-  } else if (!convtTapsCoverY(p)) {
-    for (size_t i = 0; i < N * OC; ++i)
-      std::fill(y + i * plane, y + (i + 1) * plane, bias ? bias[i % OC] : 0.0f);
-  }
-  size_t workers = size_t(ember_rt_num_workers());
-  Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
-  size_t gemmRows = yNhwc ? R : M;
-  size_t maxPieces = (gemmRows + rowGranule(isa) - 1) / rowGranule(isa);
-  ConvTTask t{p,
-              x,
-              wT,
-              bias,
-              y,
-              workspace,
-              0,
-              0,
-              0,
-              0,
-              workers < maxPieces ? workers : maxPieces,
-              workers < OH ? workers : OH,
-              0,
-              0};
-  if (!t.rowPieces)
-    t.rowPieces = 1;
-  if (!t.scatterPieces)
-    t.scatterPieces = 1;
-  // The GEMM writes cols in y's layout: channel-major for a row-major y
-  // (convtScatter, split over output channels), pixel-major for a
-  // channels-last one (convtScatterNhwc, split over bands of output rows);
-  // an x in the other layout has its chunk transposed first.
-  bool transpose = xNhwc != yNhwc;
-  t.colsArea = convtColsBytes(p) + convtXtBytes(p);
-  auto scatter = yNhwc ? convtScatterNhwc : convtScatter;
-  int64_t scatterTasks = yNhwc ? int64_t(t.scatterPieces) : int64_t(ocg);
-  bool direct = yNhwc && convtTapsDisjoint(p);
-  size_t W = u(p[EMBER_RT_CONV_W]), KH = u(p[EMBER_RT_CONV_KH]);
-  for (size_t n = 0; n < N; ++n)
-    for (size_t g = 0; g < G; ++g)
-      for (size_t p0 = 0; p0 < HW; p0 += R) {
-        t.n = n;
-        t.g = g;
-        t.p0 = p0;
-        t.p1 = p0 + R < HW ? p0 + R : HW;
-        int64_t blocks = int64_t((t.p1 - t.p0 + kConvtBlock - 1) / kConvtBlock);
-        // Disjoint taps, y channels-last: GEMMs into y per (input row of
-        // the chunk, kh).
-        int64_t directTasks =
-            direct ? int64_t((t.p1 - 1) / W - t.p0 / W + 1) * int64_t(KH) : 0;
-        if (workers == 1) {
-          if (transpose)
-            convtTransposeX(&t, 0, blocks, 0);
-          if (direct) {
-            convtDirectNhwc(&t, 0, directTasks, 0);
-          } else {
-            convtGemm(&t, 0, int64_t(t.rowPieces), 0);
-            scatter(&t, 0, scatterTasks, 0);
-          }
-        } else {
-          if (transpose)
-            ember_rt_parallel_for(convtTransposeX, &t, blocks);
-          if (direct) {
-            ember_rt_parallel_for(convtDirectNhwc, &t, directTasks);
-          } else {
-            ember_rt_parallel_for(convtGemm, &t, int64_t(t.rowPieces));
-            ember_rt_parallel_for(scatter, &t, scatterTasks);
-          }
-        }
-        if (t.status)
-          return t.status;
-      }
-  return 0;
-}
-
-int32_t ember_rt_conv_transpose_pack(const int64_t *p, const float *w,
-                                     float *wT) {
-  int64_t G = p[EMBER_RT_CONV_GROUPS], cg = p[EMBER_RT_CONV_C] / G;
-  int64_t KK = p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW],
-          ocg = p[EMBER_RT_CONV_OC] / G, M = ocg * KK;
-  bool pixelMajor = p[EMBER_RT_CONVT_Y_NHWC] != 0;
-  for (int64_t g = 0; g < G; ++g)
-    for (int64_t c = 0; c < cg; ++c)
-      for (int64_t oc = 0; oc < ocg; ++oc)
-        for (int64_t k = 0; k < KK; ++k) {
-          float v = w[((g * cg + c) * ocg + oc) * KK + k];
-          if (pixelMajor)
-            wT[(g * cg + c) * M + k * ocg + oc] = v;
-          else
-            wT[(g * M + oc * KK + k) * cg + c] = v;
-        }
-  return 0;
-}
-
 int64_t ember_rt_qgemm_workspace_size(const int64_t *p) {
   return int64_t(
       qgemmWorkspaceSize(u(p[EMBER_RT_QGEMM_K]), Isa(p[EMBER_RT_QGEMM_ISA])));
@@ -1185,17 +755,9 @@ int64_t ember_rt_qconv_workspace_size(const int64_t *p) {
 
 void ember_rt_qconv_split(const int64_t *p, const void *w, int64_t workers,
                           int64_t *chunk, int64_t *colPieces) {
-  size_t G = u(p[EMBER_RT_CONV_GROUPS]), R = u(p[EMBER_RT_QCONV_CHUNK]);
-  size_t cp = 1;
-  if (!p[EMBER_RT_CONV_DEPTHWISE] && workers > 1) {
-    Conv2DShape shape =
-        convShape(p, u(p[EMBER_RT_CONV_C]) / G, u(p[EMBER_RT_CONV_OC]) / G);
-    bool implicit = p[EMBER_RT_QCONV_IN_NHWC] != 0 &&
-                    shape.outHeight() == u(p[EMBER_RT_CONV_OH]) &&
-                    shape.outWidth() == u(p[EMBER_RT_CONV_OW]) &&
-                    qconv2dNhwcSupported(shape, w, Isa(p[EMBER_RT_CONV_ISA]));
-    qconvSplit(p, implicit, u(workers), R, cp);
-  }
+  size_t R = u(p[EMBER_RT_QCONV_CHUNK]), cp = 1;
+  if (!p[EMBER_RT_CONV_DEPTHWISE] && workers > 1)
+    qconvSplit(p, qconvImplicit(p, groupShape(p), w), u(workers), R, cp);
   *chunk = int64_t(R);
   *colPieces = int64_t(cp);
 }
@@ -1239,8 +801,7 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
   t.xNhwc = xNhwc;
   t.colPieces = colPieces;
   if (dwCopy) {
-    size_t HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
-    int64_t blocks = int64_t(N * ((HW + kDwCopyBlock - 1) / kDwCopyBlock));
+    int64_t blocks = int64_t(N * dwCopyBlocks(p));
     if (workers == 1)
       dwCopyWork(&t, 0, blocks, 0);
     else
