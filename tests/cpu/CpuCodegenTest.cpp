@@ -374,8 +374,15 @@ TEST(CpuThreadPool, RunsOnTheCallerAloneAfterAWorkerStalls) {
   pool.run(task, &job, 200);
   EXPECT_FALSE(pool.serialFallback()) << "after one stall";
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  // (Retried: worker 1 may not get a task when the host is busy.)
-  for (int attempt = 0; attempt < 20 && !pool.serialFallback(); ++attempt) {
+  // (Retried for up to 5 s: when other processes hold the other core, the
+  // caller and worker 1 share one, and a step short enough to end before
+  // the scheduler switches to the worker gives it no task and no stall.
+  // Steps of 10 ms outlast a time slice, so the worker runs and stalls; its
+  // 30 ms stall still outlasts the caller's part, as a stall must.)
+  job.busyUs = 50;
+  const auto giveUp =
+      std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!pool.serialFallback() && std::chrono::steady_clock::now() < giveUp) {
     job.stall = true;
     pool.run(task, &job, 200);
   }
