@@ -18,8 +18,10 @@
 #include "ember/backend/v1/profile.pb.h"
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -123,6 +125,27 @@ bool parseU64(const std::string &s, uint64_t &v) {
   return true;
 }
 
+// The choice `val` names among `words` (its index), or -1.
+int wordIndex(const std::string &val,
+              std::initializer_list<const char *> words) {
+  int i = 0;
+  for (const char *w : words) {
+    if (val == w)
+      return i;
+    ++i;
+  }
+  return -1;
+}
+
+// "KEY 'VAL' is not one of A, B, C": the error of a word option.
+std::string notOneOf(const std::string &k, const std::string &val,
+                     std::initializer_list<const char *> words) {
+  std::string list;
+  for (const char *w : words)
+    list += (list.empty() ? "" : ", ") + std::string(w);
+  return k + " '" + val + "' is not one of " + list;
+}
+
 // The simulated device's DRAM when dram_bytes was not given: what the
 // program needs, at least the spec's default.
 void sizeDram(ember_executable &x) {
@@ -148,21 +171,19 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
       if (faultDeadlock)
         *faultDeadlock = true;
     } else if (k == "tiling") {
-      if (val != "cycles" && val != "bytes")
-        return error(EMBER_STATUS_INVALID_ARGUMENT,
-                     "tiling '" + val + "' is not one of cycles, bytes");
+      const auto words = {"cycles", "bytes"};
+      const int i = wordIndex(val, words);
+      if (i < 0)
+        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
       if (co)
-        co->cycleTiling = val == "cycles";
+        co->cycleTiling = i == 0;
     } else if (k == "bias") {
-      if (val != "auto" && val != "dram" && val != "gemm" && val != "requant")
-        return error(EMBER_STATUS_INVALID_ARGUMENT,
-                     "bias '" + val +
-                         "' is not one of auto, dram, gemm, requant");
-      if (co)
-        co->bias = val == "auto"   ? ns::BiasMode::Auto
-                   : val == "dram" ? ns::BiasMode::Dram
-                   : val == "gemm" ? ns::BiasMode::Gemm
-                                   : ns::BiasMode::Requant;
+      const auto words = {"auto", "dram", "gemm", "requant"};
+      const int i = wordIndex(val, words);
+      if (i < 0)
+        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
+      if (co) // auto is -1, the paths 0 to 2
+        co->bias = ns::BiasMode(i - 1);
     } else if (k == "tune") {
       // Measure the cost model's N best tilings per layer on SystemC.
       if (!parseU64(val, n) || n < 1 || n > 64)
@@ -178,27 +199,26 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
       if (tuneCacheGiven)
         *tuneCacheGiven = true;
     } else if (k == "prefetch" || k == "cascade") {
-      if (val != "on" && val != "off")
-        return error(EMBER_STATUS_INVALID_ARGUMENT,
-                     k + " '" + val + "' is not one of on, off");
+      const auto words = {"on", "off"};
+      const int i = wordIndex(val, words);
+      if (i < 0)
+        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
       if (co)
-        (k == "prefetch" ? co->prefetch : co->cascade) = val == "on";
+        (k == "prefetch" ? co->prefetch : co->cascade) = i == 0;
     } else if (k == "stripes") {
-      if (val != "off" && val != "on" && val != "all")
-        return error(EMBER_STATUS_INVALID_ARGUMENT,
-                     k + " '" + val + "' is not one of off, on, all");
+      const auto words = {"off", "on", "all"}; // StripeMode's order
+      const int i = wordIndex(val, words);
+      if (i < 0)
+        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
       if (co)
-        co->stripes = val == "off"  ? ns::StripeMode::Off
-                      : val == "on" ? ns::StripeMode::On
-                                    : ns::StripeMode::All;
+        co->stripes = ns::StripeMode(i);
     } else if (k == "cascade_predict") {
-      if (val != "off" && val != "out" && val != "both")
-        return error(EMBER_STATUS_INVALID_ARGUMENT,
-                     k + " '" + val + "' is not one of off, out, both");
+      const auto words = {"off", "out", "both"}; // CascadePredict's order
+      const int i = wordIndex(val, words);
+      if (i < 0)
+        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
       if (co)
-        co->cascadePredict = val == "off"   ? ns::CascadePredict::Off
-                             : val == "out" ? ns::CascadePredict::Out
-                                            : ns::CascadePredict::Both;
+        co->cascadePredict = ns::CascadePredict(i);
     } else if (k == "fill") {
       if (!parseU64(val, n) || n < 1 || n > 16)
         return error(EMBER_STATUS_INVALID_ARGUMENT,
@@ -207,22 +227,20 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
       if (co)
         co->fillPieces = unsigned(n);
     } else if (k == "depthwise") {
-      if (val != "dwgemm" && val != "gemm")
-        return error(EMBER_STATUS_INVALID_ARGUMENT,
-                     "depthwise '" + val + "' is not one of dwgemm, gemm");
+      const auto words = {"dwgemm", "gemm"};
+      const int i = wordIndex(val, words);
+      if (i < 0)
+        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
       if (co)
-        co->dwgemm = val == "dwgemm";
+        co->dwgemm = i == 0;
     } else if (k == "executor") {
-      if (val == "golden")
-        rc.executor = EMBER_NPU_EXECUTOR_GOLDEN;
-      else if (val == "systemc")
-        rc.executor = EMBER_NPU_EXECUTOR_SYSTEMC;
-      else if (val == "rtl")
-        rc.executor = EMBER_NPU_EXECUTOR_RTL;
-      else
-        return error(EMBER_STATUS_INVALID_ARGUMENT,
-                     "executor '" + val +
-                         "' is not one of golden, systemc, rtl");
+      const auto words = {"golden", "systemc", "rtl"};
+      const int i = wordIndex(val, words);
+      if (i < 0)
+        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
+      rc.executor = std::array<uint32_t, 3>{EMBER_NPU_EXECUTOR_GOLDEN,
+                                            EMBER_NPU_EXECUTOR_SYSTEMC,
+                                            EMBER_NPU_EXECUTOR_RTL}[size_t(i)];
     } else if (k == "dram_bytes" || k == "dram_bw" || k == "dram_latency" ||
                k == "dram_burst") {
       if (!parseU64(val, n) || (k != "dram_latency" && n == 0) ||
