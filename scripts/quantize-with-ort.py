@@ -13,6 +13,14 @@ activations unless told otherwise), test_data_set_0 with the same inputs and
 the outputs ONNX Runtime computes for the quantized model, and SOURCE.txt
 saying how it was made. Symbolic input dims are bound to 1 (batch) or to the
 test input's shape.
+
+The copy is checked with an ONNX Runtime session whose graph optimizations are
+off, so every node runs its own kernel: an optimized session folds constant
+subgraphs and can hide an invalid node (ORT 1.31 writes mnist-8's [1, 10]
+int32 bias with a DequantizeLinear of axis 0 and 10 scales). A per-axis
+(De)QuantizeLinear of a constant whose axis does not match its scale's length
+is repaired when exactly one dimension of the constant has that length;
+anything else that fails the check is an error and no copy is written.
 """
 import argparse
 import os
@@ -33,6 +41,101 @@ def load_inputs(case):
         out.append((t.name, numpy_helper.to_array(t)))
         i += 1
     return out
+
+
+def repair_axes(m):
+    """Sets the axis of per-axis (De)QuantizeLinear nodes on constants to the
+    one dimension whose length matches the scale's; returns what changed."""
+    inits = {i.name: i for i in m.graph.initializer}
+    fixed = []
+    for n in m.graph.node:
+        if n.op_type not in ("DequantizeLinear", "QuantizeLinear"):
+            continue
+        if len(n.input) < 2 or n.input[0] not in inits or n.input[1] not in inits:
+            continue
+        shape = list(inits[n.input[0]].dims)
+        scale = list(inits[n.input[1]].dims)
+        if len(scale) != 1 or scale[0] <= 1 or not shape:
+            continue
+        attr = next((x for x in n.attribute if x.name == "axis"), None)
+        axis = attr.i if attr is not None else 1
+        if axis < 0:
+            axis += len(shape)
+        if 0 <= axis < len(shape) and shape[axis] == scale[0]:
+            continue
+        dims = [i for i, d in enumerate(shape) if d == scale[0]]
+        if len(dims) != 1:
+            continue
+        if attr is None:
+            n.attribute.append(onnx.helper.make_attribute("axis", dims[0]))
+        else:
+            attr.i = dims[0]
+        fixed.append(f"{n.op_type} '{n.name}' of {n.input[0]} {shape}: axis "
+                     f"{axis} -> {dims[0]} ({scale[0]} scales)")
+    return fixed
+
+
+def rewrite_legacy_ops(m):
+    """Rewrites the experimental ops of opsets 1-9 that ONNX's version
+    converter cannot carry to opset 13 (ImageScaler, Affine, Crop) as the
+    exact compositions Ember's importer uses (docs/onnx-import.md); returns
+    how many it rewrote. The model must still be below opset 10 (Slice
+    with attributes)."""
+    from onnx import helper
+    nodes, inits, count = [], [], 0
+    for n in m.graph.node:
+        if n.domain not in ("", "ai.onnx") or n.op_type not in (
+                "ImageScaler", "Affine", "Crop"):
+            nodes.append(n)
+            continue
+        count += 1
+        at = {x.name: helper.get_attribute_value(x) for x in n.attribute}
+        x, y, tag = n.input[0], n.output[0], n.output[0] + ".legacy"
+        if n.op_type == "Crop":
+            left, top, right, bottom = (list(at.get("border", [])) + [0] * 4)[:4]
+            big = 2**62
+            if at.get("scale"):
+                ends = [top + at["scale"][0], left + at["scale"][1]]
+            else:
+                ends = [-bottom if bottom else big, -right if right else big]
+            nodes.append(helper.make_node("Slice", [x], [y], name=n.name,
+                                          starts=[top, left], ends=ends,
+                                          axes=[2, 3]))
+            continue
+        if n.op_type == "Affine":
+            mul, add = [at.get("alpha", 1.0)], [at.get("beta", 0.0)]
+            add_shape = []
+        else:
+            mul, add = [at.get("scale", 1.0)], list(at.get("bias", [0.0]))
+            add_shape = [len(add), 1, 1]
+        inits.append(numpy_helper.from_array(np.float32(mul[0]), tag + ".mul"))
+        inits.append(numpy_helper.from_array(
+            np.array(add, np.float32).reshape(add_shape), tag + ".add"))
+        nodes.append(helper.make_node("Mul", [x, tag + ".mul"], [tag], name=n.name + ".mul"))
+        nodes.append(helper.make_node("Add", [tag, tag + ".add"], [y], name=n.name))
+    if count:
+        del m.graph.node[:]
+        m.graph.node.extend(nodes)
+        m.graph.initializer.extend(inits)
+        if m.ir_version < 4:  # initializers were graph inputs too then
+            m.graph.input.extend(helper.make_tensor_value_info(
+                t.name, t.data_type, list(t.dims)) for t in inits)
+    return count
+
+
+def check_unoptimized(path, feed):
+    """Runs the model with every graph optimization off; returns the error
+    text, or None when it runs."""
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.log_severity_level = 4  # the error is reported below, once
+    try:
+        sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        sess.run(None, feed)
+    except Exception as e:  # ORT raises its own exception types
+        return str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+    return None
 
 
 def main():
@@ -65,9 +168,21 @@ def main():
                 d.dim_value = int(n)
     # Per-channel QDQ needs opset 13 (DequantizeLinear's axis).
     opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset < 10 and rewrite_legacy_ops(m):
+        print("note: rewrote ImageScaler/Affine/Crop as Mul, Add and Slice "
+              "(the version converter has no adapter for them)")
     if opset < 13:
         from onnx import version_converter
         m = version_converter.convert_version(m, 13)
+    if m.ir_version < 4:
+        # IR 3 listed every initializer as a graph input too; ORT's
+        # quantizer turns Constant nodes into initializers without that
+        # entry and would then see inputs with no value: write IR 7.
+        inits = {t.name for t in m.graph.initializer}
+        keep = [i for i in m.graph.input if i.name not in inits]
+        del m.graph.input[:]
+        m.graph.input.extend(keep)
+        m.ir_version = 7
     os.makedirs(a.out, exist_ok=True)
     tmp = os.path.join(a.out, "fp32.onnx")
     onnx.save(m, tmp)
@@ -116,10 +231,24 @@ def main():
         quantize({"QDQDisableWeightAdjustForInt32Bias": True})
     os.remove(tmp)
     os.remove(pre)
+    feed = {n: arr for n, (_, arr) in zip(names, inputs)}
+    err = check_unoptimized(out_model, feed)
+    if err:
+        q = onnx.load(out_model)
+        fixed = repair_axes(q)
+        for f in fixed:
+            print(f"note: repaired {f}")
+        if fixed:
+            onnx.save(q, out_model)
+            err = check_unoptimized(out_model, feed)
+    if err:
+        os.remove(out_model)
+        sys.exit(f"error: quantize_static wrote an invalid model for {a.src} "
+                 f"(ONNX Runtime without graph optimizations: {err}); no copy "
+                 f"written")
     ds = os.path.join(a.out, "test_data_set_0")
     os.makedirs(ds, exist_ok=True)
     sess = ort.InferenceSession(out_model, providers=["CPUExecutionProvider"])
-    feed = {n: arr for n, (_, arr) in zip(names, inputs)}
     for i, (n, arr) in enumerate(zip(names, [x for _, x in inputs])):
         onnx.save_tensor(numpy_helper.from_array(arr, n), os.path.join(ds, f"input_{i}.pb"))
     outs = sess.run(None, feed)
