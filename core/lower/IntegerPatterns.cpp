@@ -666,11 +666,101 @@ private:
                       count, py, lo, hi);
   }
 
+  // The axes of x a chain of ReduceMeans (n, then its sole users while they
+  // are ReduceMeans) reduces together, as one mean over their union:
+  // exporters write a mean over H and W as x.mean(-1).mean(-1). `last` is
+  // the chain's end, `inner` the nodes before it (none for one ReduceMean);
+  // false when the chain mixes keepdims or has axes that are not constant.
+  bool meanChain(Node &n, std::vector<int64_t> &axes, int64_t &keep,
+                 Node *&last, std::vector<Node *> &inner) {
+    const size_t rank = n.inputs[0].type().rank();
+    std::vector<int64_t> orig(rank); // current axis -> axis of x
+    for (size_t i = 0; i < rank; ++i)
+      orig[i] = int64_t(i);
+    std::set<int64_t> got;
+    keep = n.attrInt("keepdims", 1) != 0;
+    for (Node *m = &n; m;) {
+      if ((m->attrInt("keepdims", 1) != 0) != (keep != 0))
+        return false;
+      std::vector<int64_t> a;
+      if (m->hasInput(1)) {
+        const Tensor *t = constantOf(m->inputs[1]);
+        if (!t)
+          return false;
+        a = t->toInts();
+      }
+      if (a.empty()) {
+        if (m->attrInt("noop_with_empty_axes", 0))
+          return false;
+        for (size_t i = 0; i < orig.size(); ++i)
+          a.push_back(int64_t(i));
+      }
+      std::set<int64_t> here;
+      for (int64_t v : a) {
+        int64_t r = v < 0 ? v + int64_t(orig.size()) : v;
+        if (r < 0 || r >= int64_t(orig.size()))
+          return false;
+        here.insert(r);
+        got.insert(orig[size_t(r)]);
+      }
+      if (!keep)
+        for (auto it = here.rbegin(); it != here.rend(); ++it)
+          orig.erase(orig.begin() + *it);
+      last = m;
+      Node *u = soleUser(users_, m);
+      if (!u || u->kind != OpKind::ReduceMean || u->inputs[0] != Value(m, 0))
+        break;
+      inner.push_back(m);
+      m = u;
+    }
+    axes.assign(got.begin(), got.end());
+    return true;
+  }
+
   Expected<bool> mean(Node &n) {
     auto x = dequantized(n.inputs[0]);
     if (!x)
       return false;
     const Type &xt = n.inputs[0].type();
+    std::vector<int64_t> chainAxes;
+    std::vector<Node *> inner;
+    Node *last = nullptr;
+    int64_t keep = 1;
+    if (n.kind == OpKind::ReduceMean &&
+        meanChain(n, chainAxes, keep, last, inner)) {
+      auto out = quantizedOutput(users_, last);
+      if (!out)
+        return false;
+      int64_t count = 1;
+      for (int64_t a : chainAxes)
+        count *= xt.dims()[size_t(a)];
+      if (count <= 0 ||
+          count * last->types[0].numElements() != xt.numElements())
+        return false;
+      std::vector<int64_t> spatial;
+      for (size_t i = 2; i < xt.rank(); ++i)
+        spatial.push_back(int64_t(i));
+      LoweringBuilder b(f_, n);
+      Value y;
+      if (xt.rank() >= 3 && chainAxes == spatial) {
+        // A global average pool; without keepdims, reshaped to drop the
+        // pooled axes (the pool form is what backends run as a whole).
+        EMBER_ASSIGN(y,
+                     globalAverage(b, x->q, x->p, out->p, out->lo, out->hi));
+        if (!keep) {
+          EMBER_ASSIGN(y, b.op(OpKind::Reshape,
+                               {y, b.ints(last->types[0].dims())}));
+        }
+      } else {
+        EMBER_ASSIGN(y, summedMean(b, x->q, x->p, b.ints(chainAxes),
+                                   {{"keepdims", Attr::ofInt(keep)}}, count,
+                                   out->p, out->lo, out->hi));
+      }
+      finish(*last, out->chain, y);
+      for (auto it = inner.rbegin(); it != inner.rend(); ++it)
+        erase(*it);
+      return true;
+    }
     auto out = quantizedOutput(users_, &n);
     if (!out)
       return false;

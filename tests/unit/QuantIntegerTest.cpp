@@ -341,6 +341,49 @@ TEST(QuantLowering, ElementwiseRegionBecomesATable) {
   EXPECT_EQ((*got)[0].toInts(), (*want)[0].toInts());
 }
 
+// DequantizeLinear -> ReduceMean(-1) -> ReduceMean(-1) -> QuantizeLinear
+// (a mean over H, then W, as exporters write it) is one integer mean over
+// both axes: ReduceSum in int32 and one Requantize, equal to the lowering of
+// a single ReduceMean over the two axes and within one quantum of the float
+// chain.
+TEST(QuantLowering, ReduceMeanChainIsOneIntegerMean) {
+  Tensor xin = makeF32({1, 3, 5, 4}, ramp(60, -1.0f, 2.0f));
+  auto build = [&](Function &f, bool chain) {
+    Value x(f.addPlaceholder("x", xin.type()));
+    Value xd = quantizedInput(f, x, 0.0123, 100, ElemKind::U8);
+    AttrMap drop{{"keepdims", Attr::ofInt(0)}};
+    Value m;
+    if (chain) {
+      Value a(f.addConstant("a", Tensor::fromInts(ElemKind::I64, {-1})));
+      Node *m1 = *f.create(OpKind::ReduceMean, {xd, a}, drop);
+      m = Value(*f.create(OpKind::ReduceMean, {Value(m1), a}, drop));
+    } else {
+      Value a(f.addConstant("a", Tensor::fromInts(ElemKind::I64, {2, 3})));
+      m = Value(*f.create(OpKind::ReduceMean, {xd, a}, drop));
+    }
+    f.addOutput(quantizeOut(f, m, 0.0031, -7, ElemKind::I8), "y");
+  };
+  Function f("chain"), one("one"), ref("float");
+  build(f, true);
+  build(one, false);
+  build(ref, true);
+  auto want = interpret(ref, {xin});
+  ASSERT_TRUE(want.hasValue()) << want.status().message();
+  ASSERT_TRUE(lowerFunction(f).isOk());
+  ASSERT_TRUE(lowerFunction(one).isOk());
+  EXPECT_EQ(countKind(f, OpKind::ReduceMean), 0u);
+  EXPECT_EQ(countKind(f, OpKind::ReduceSum), 1u);
+  EXPECT_EQ(countKind(f, OpKind::Requantize), 1u);
+  auto got = interpret(f, {xin}), single = interpret(one, {xin});
+  ASSERT_TRUE(got.hasValue()) << got.status().message();
+  ASSERT_TRUE(single.hasValue()) << single.status().message();
+  auto g = (*got)[0].toInts(), w = (*want)[0].toInts();
+  EXPECT_EQ(g, (*single)[0].toInts());
+  ASSERT_EQ(g.size(), 3u);
+  for (size_t i = 0; i < g.size(); ++i)
+    EXPECT_LE(std::abs(g[i] - w[i]), 1) << "at " << i;
+}
+
 // A region whose intermediate value escapes is not a function of one
 // quantized input: it stays float.
 TEST(QuantLowering, EscapingRegionStaysFloat) {
