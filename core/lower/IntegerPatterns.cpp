@@ -745,11 +745,10 @@ private:
       if (xt.rank() >= 3 && chainAxes == spatial) {
         // A global average pool; without keepdims, reshaped to drop the
         // pooled axes (the pool form is what backends run as a whole).
-        EMBER_ASSIGN(y,
-                     globalAverage(b, x->q, x->p, out->p, out->lo, out->hi));
+        EMBER_ASSIGN(y, globalAverage(b, x->q, x->p, out->p, out->lo, out->hi));
         if (!keep) {
-          EMBER_ASSIGN(y, b.op(OpKind::Reshape,
-                               {y, b.ints(last->types[0].dims())}));
+          EMBER_ASSIGN(
+              y, b.op(OpKind::Reshape, {y, b.ints(last->types[0].dims())}));
         }
       } else {
         EMBER_ASSIGN(y, summedMean(b, x->q, x->p, b.ints(chainAxes),
