@@ -60,8 +60,8 @@ const std::vector<OpClaim> &claimedOps() {
        "2-D, window <= 16x16, equal strides <= 16, pads <= 3"},
       {"AveragePool",
        {"i8", "u8"},
-       "2-D, window <= 16x16, equal strides, no padding unless "
-       "count_include_pad"},
+       "2-D, window <= 16x16, equal strides, pads <= 3 (with "
+       "count_include_pad 0: each below its kernel size)"},
       {"GlobalAveragePool", {"i8", "u8"}, "H, W <= 16"},
       {"Concat",
        {"i8", "u8"},

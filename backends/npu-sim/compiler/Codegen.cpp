@@ -21,6 +21,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 namespace ember::npusim {
 
@@ -832,11 +833,80 @@ std::string genGemm(const Layer &L, const std::vector<NTensor> &ts,
 
 // ---- pooling layers ----------------------------------------------------
 
+// An average pool without its padded taps (count_include_pad 0): the
+// POOLs that redo the outputs whose window overlaps the padding, over the
+// taps inside the image (POOL divides by KH x KW, here the taps' count),
+// for output lines [y0, y1) of a block whose input lines start at line
+// y0 * s - pt. Consecutive outputs of a line with the same window are one
+// POOL (OUT_W = their count); rows are relative to the block's slots.
+struct PoolFix {
+  int64_t kh, kw, outW, src, dst, rows;
+};
+
+std::vector<PoolFix> poolBorderFixes(const PoolLayer &g, int64_t y0,
+                                     int64_t y1) {
+  std::vector<PoolFix> v;
+  if (!g.avg || !g.excludePad)
+    return v;
+  const int64_t Wp = g.W + g.pl + g.pr;
+  auto range = [](int64_t o, int64_t s, int64_t pad, int64_t k, int64_t n) {
+    return std::make_pair(std::max<int64_t>(0, pad - o * s),
+                          std::min<int64_t>(k, n + pad - o * s));
+  };
+  for (int64_t oy = y0; oy < y1; ++oy) {
+    auto ry = range(oy, g.s, g.pt, g.kh, g.H);
+    for (int64_t ox = 0; ox < g.OW;) {
+      auto rx = range(ox, g.s, g.pl, g.kw, g.W);
+      int64_t end = ox + 1;
+      while (end < g.OW && range(end, g.s, g.pl, g.kw, g.W) == rx)
+        ++end;
+      if (ry.second - ry.first < g.kh || rx.second - rx.first < g.kw)
+        v.push_back({ry.second - ry.first, rx.second - rx.first, end - ox,
+                     ((oy - y0) * g.s + ry.first) * Wp + ox * g.s + rx.first,
+                     (oy - y0) * g.OW + ox, end - ox});
+      ox = end;
+    }
+  }
+  // One geometry after the other: three SETREGs per change.
+  std::stable_sort(v.begin(), v.end(), [](const PoolFix &a, const PoolFix &b) {
+    return std::tie(a.kh, a.kw, a.outW) < std::tie(b.kh, b.kw, b.outW);
+  });
+  return v;
+}
+
 std::string genPool(const Layer &L, const std::vector<NTensor> &ts,
                     const CodegenOptions &o, LayerCode &code, LayerInfo &info) {
   const PoolLayer &g = L.pool;
   Addr addr{ts};
   const int64_t Ct = ceilDiv(g.C, kDim), Wp = g.W + g.pl + g.pr;
+  // The POOLs (and geometry SETREGs) redoing the border outputs of the
+  // output lines [y0, y1), the main geometry restored after them.
+  auto fixes = [&](int64_t y0, int64_t y1, int64_t in, int64_t out,
+                   std::vector<Insn> *emit) {
+    uint64_t cyc = 0;
+    std::vector<PoolFix> v = poolBorderFixes(g, y0, y1);
+    int64_t kh = g.kh, kw = g.kw, ow = g.OW;
+    auto geom = [&](int64_t h, int64_t w, int64_t n) {
+      for (auto [reg, cur, want] :
+           {std::tuple<int, int64_t *, int64_t>{EMBER_NPU_REG_POOL_KH, &kh, h},
+            {EMBER_NPU_REG_POOL_KW, &kw, w},
+            {EMBER_NPU_REG_POOL_OUT_W, &ow, n}})
+        if (*cur != want) {
+          *cur = want;
+          cyc += 1;
+          if (emit)
+            emit->push_back(setregInsn(reg, int32_t(want)));
+        }
+    };
+    for (const PoolFix &f : v) {
+      geom(f.kh, f.kw, f.outW);
+      cyc += vectorCycles(f.rows * f.kh * f.kw);
+      if (emit)
+        emit->push_back(poolInsn(true, out + f.dst, in + f.src, f.rows));
+    }
+    geom(g.kh, g.kw, g.OW);
+    return cyc;
+  };
   sp::Problem p;
   p.spaces = npuSpaces();
   enum { dN, dY, dC };
@@ -862,10 +932,12 @@ std::string genPool(const Layer &L, const std::vector<NTensor> &ts,
   p.operands[1].transfers = [&](const std::vector<int64_t> &t) {
     return moveRowsCount(t[dY] * g.OW);
   };
-  p.compute = [&](const sp::Tiling &, const std::vector<int64_t> &,
+  p.compute = [&](const sp::Tiling &tl, const std::vector<int64_t> &idx,
                   const std::vector<int64_t> &t,
                   const std::vector<sp::StepOperand> &) {
-    return std::vector<uint64_t>{vectorCycles(t[dY] * g.OW * g.kh * g.kw)};
+    const int64_t y0 = idx[dY] * tl.tile[dY];
+    return std::vector<uint64_t>{vectorCycles(t[dY] * g.OW * g.kh * g.kw) +
+                                 fixes(y0, y0 + t[dY], 0, 0, nullptr)};
   };
   sp::PlanResult plan = planLayer(p, o, info);
   if (!plan.ok)
@@ -897,6 +969,7 @@ std::string genPool(const Layer &L, const std::vector<NTensor> &ts,
                                 std::max<int64_t>(0, vy1 - vy0), g.W, g.W,
                                 vy0 - iy0, iy1 - vy1, g.pl, g.pr));
     sc.compute.push_back(poolInsn(g.avg, out, in, (y1 - y0) * g.OW));
+    fixes(y0, y1, in, out, &sc.compute);
     moveRows(sc.tail, true, EMBER_NPU_MEM_OUT, out,
              addr(g.out, c, (n * g.OH + y0) * g.OW), (y1 - y0) * g.OW);
   }

@@ -103,6 +103,10 @@ struct PoolLayer {
   int64_t N = 1, C = 1, H = 1, W = 1, OH = 1, OW = 1;
   int64_t kh = 1, kw = 1, s = 1, pt = 0, pl = 0, pb = 0, pr = 0;
   bool avg = false;
+  // Average without the padded taps (count_include_pad 0): a window that
+  // overlaps the padding divides by its taps inside the image (every pad is
+  // below its kernel size, so each window has one).
+  bool excludePad = false;
   int32_t padValue = -128; // max: lowest; average with padding: the zp
 };
 

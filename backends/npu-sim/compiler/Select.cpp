@@ -527,10 +527,13 @@ std::string whyPool(const View &v, const v1::Node &n) {
   if (*std::max_element(pads.begin(), pads.end()) > 3)
     return "pads over 3";
   bool anyPad = pads[0] || pads[1] || pads[2] || pads[3];
-  if (n.op() == "AveragePool" && anyPad && !aInt(n, "count_include_pad", 0))
-    return "AveragePool with padding and count_include_pad=0 (the NPU "
-           "divides by the whole window)";
-  if (n.op() == "AveragePool" && anyPad && !attr(n, "pad_value"))
+  const bool excludePad =
+      n.op() == "AveragePool" && anyPad && !aInt(n, "count_include_pad", 0);
+  if (excludePad && (pads[0] >= ks[0] || pads[2] >= ks[0] || pads[1] >= ks[1] ||
+                     pads[3] >= ks[1]))
+    return "AveragePool with count_include_pad=0 and a pad not below its "
+           "kernel size (a window wholly in the padding)";
+  if (n.op() == "AveragePool" && anyPad && !excludePad && !attr(n, "pad_value"))
     return "AveragePool counting padding without a pad_value (the input's "
            "zero point)";
   if (xd[3] + pads[1] + pads[3] > 1023)
@@ -1216,6 +1219,8 @@ struct Builder {
     g.kh = ks[0], g.kw = ks[1], g.s = s;
     g.pt = pads[0], g.pl = pads[1], g.pb = pads[2], g.pr = pads[3];
     g.avg = avg;
+    g.excludePad = avg && !noPad && n.op() == "AveragePool" &&
+                   !aInt(n, "count_include_pad", 0);
     g.padValue = -128;
     if (avg && !noPad)
       g.padValue = storedZp(v.dtype(x), aInt(n, "pad_value", 0));

@@ -577,7 +577,8 @@ std::string layerSignature(const LayerProgram &lp, size_t i,
     os << (g.avg ? "avgpool" : "maxpool") << " n" << g.N << " c" << g.C << " "
        << g.H << "x" << g.W << " out" << g.OH << "x" << g.OW << " kernel"
        << g.kh << "x" << g.kw << " stride" << g.s << " pad" << g.pt << ","
-       << g.pl << "," << g.pb << "," << g.pr;
+       << g.pl << "," << g.pb << "," << g.pr
+       << (g.excludePad ? " exclude-pad" : "");
     break;
   }
   case Layer::Kind::Add: {

@@ -476,6 +476,49 @@ TEST(NpuGraph, GlobalMeans) {
   }
 }
 
+// AveragePool with padding and count_include_pad 0 (Inception's 3x3/1 pad 1
+// branch, ShuffleNet's 3x3/2 pad 1 shortcut): claimed by the NPU, and each
+// window that overlaps the padding divides by its taps inside the image.
+TEST(NpuGraph, AveragePoolExcludingPadding) {
+  std::mt19937 rng(31);
+  for (int64_t s : {1, 2}) {
+    std::string dt = s == 1 ? "u8" : "i8";
+    int64_t N = 1, C = 20, H = 9, W = 7, k = 3, pad = 1;
+    GB b;
+    HT xv = randomT(rng, dt, {N, C, H, W}, dt == "u8" ? 0 : -128,
+                    dt == "u8" ? 255 : 127);
+    int x = b.input("x", dt, xv.dims);
+    int64_t OH = (H + 2 * pad - k) / s + 1, OW = (W + 2 * pad - k) / s + 1;
+    int y = b.value("y", dt, {N, C, OH, OW});
+    v1::Node *pn = b.node("AveragePool", "avg", {x}, {y});
+    GB::setInts(pn, "kernel_shape", {k, k});
+    GB::setInts(pn, "strides", {s, s});
+    GB::setInts(pn, "pads", {pad, pad, pad, pad});
+    b.output(y);
+    HT want{dt, {N, C, OH, OW}, {}};
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          int64_t sum = 0, cnt = 0;
+          for (int64_t ky = 0; ky < k; ++ky)
+            for (int64_t kx = 0; kx < k; ++kx) {
+              int64_t iy = oy * s - pad + ky, ix = ox * s - pad + kx;
+              if (iy >= 0 && iy < H && ix >= 0 && ix < W) {
+                sum += xv.v[size_t((c * H + iy) * W + ix)];
+                ++cnt;
+              }
+            }
+          // floor(sum / cnt + 1/2)
+          int64_t num = 2 * sum + cnt, den = 2 * cnt;
+          want.v.push_back(num / den - ((num % den != 0 && num < 0) ? 1 : 0));
+        }
+    run(b, {xv}, {want},
+        "average pool excluding padding, stride " + std::to_string(s), 1);
+    if (HasFatalFailure())
+      return;
+  }
+}
+
 namespace {
 
 // QuantizedAdd (docs/quantization.md) with numpy broadcasting of b.

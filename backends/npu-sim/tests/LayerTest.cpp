@@ -780,6 +780,78 @@ TEST(NpuLayer, RandomLargeConvs) {
   }
 }
 
+// An average pool without its padded taps (count_include_pad 0): the
+// outputs whose window overlaps the padding divide by the taps inside the
+// image (the border POOLs of genPool), against a direct computation, for
+// random shapes, strides, asymmetric pads below the kernel and y blocks.
+TEST(NpuLayer, AveragePoolExcludingPadding) {
+  std::mt19937 rng(91);
+  int ran = 0;
+  for (int i = 0; ran < 16 && i < 200; ++i) {
+    auto pick = [&](int64_t lo, int64_t hi) {
+      return lo + int64_t(rng() % uint64_t(hi - lo + 1));
+    };
+    Case c;
+    LayerProgram &lp = c.lp;
+    PoolLayer g;
+    g.N = pick(1, 2), g.C = pick(1, 40), g.H = pick(1, 40), g.W = pick(1, 30);
+    g.kh = pick(1, 5), g.kw = pick(1, 5), g.s = pick(1, 3);
+    g.pt = pick(0, std::min<int64_t>(3, g.kh - 1));
+    g.pb = pick(0, std::min<int64_t>(3, g.kh - 1));
+    g.pl = pick(0, std::min<int64_t>(3, g.kw - 1));
+    g.pr = pick(0, std::min<int64_t>(3, g.kw - 1));
+    if (g.pt + g.pb + g.pl + g.pr == 0 || g.H + g.pt + g.pb < g.kh ||
+        g.W + g.pl + g.pr < g.kw)
+      continue;
+    g.avg = g.excludePad = true;
+    g.OH = (g.H + g.pt + g.pb - g.kh) / g.s + 1;
+    g.OW = (g.W + g.pl + g.pr - g.kw) / g.s + 1;
+    g.padValue = int32_t(pick(-128, 127)); // read, then overwritten
+    bool u8 = rng() % 2;
+    g.in = addTensor(lp, "x", {g.N, g.C, g.H, g.W}, NTensor::Kind::Input, u8);
+    g.out =
+        addTensor(lp, "y", {g.N, g.C, g.OH, g.OW}, NTensor::Kind::Output, u8);
+    Layer L;
+    L.kind = Layer::Kind::Pool;
+    L.name = "pool";
+    L.pool = g;
+    lp.layers.push_back(L);
+    lp.inputs = {g.in};
+    lp.outputs = {g.out};
+    c.inputs.push_back(randomBytes(size_t(g.N * g.C * g.H * g.W), rng));
+    const NTensor &tx = lp.tensors[size_t(g.in)];
+    std::vector<uint8_t> out(size_t(g.N * g.C * g.OH * g.OW));
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t ch = 0; ch < g.C; ++ch)
+        for (int64_t oy = 0; oy < g.OH; ++oy)
+          for (int64_t ox = 0; ox < g.OW; ++ox) {
+            int32_t sum = 0, count = 0;
+            for (int64_t ky = 0; ky < g.kh; ++ky)
+              for (int64_t kx = 0; kx < g.kw; ++kx) {
+                int64_t iy = oy * g.s - g.pt + ky, ix = ox * g.s - g.pl + kx;
+                if (iy >= 0 && iy < g.H && ix >= 0 && ix < g.W) {
+                  sum += stored(tx, c.inputs[0],
+                                size_t(((n * g.C + ch) * g.H + iy) * g.W + ix));
+                  ++count;
+                }
+              }
+            int32_t r = npu::poolAverage(sum, count);
+            out[size_t(((n * g.C + ch) * g.OH + oy) * g.OW + ox)] =
+                u8 ? uint8_t(r + 128) : uint8_t(int8_t(r));
+          }
+    c.expected.push_back(out);
+    std::ostringstream what;
+    what << "pool " << i << ": " << g.H << "x" << g.W << " k" << g.kh << "x"
+         << g.kw << "/" << g.s << " pads " << g.pt << "," << g.pl << "," << g.pb
+         << "," << g.pr;
+    runCase(c, what.str());
+    if (HasFatalFailure())
+      return;
+    ++ran;
+  }
+  EXPECT_EQ(ran, 16);
+}
+
 TEST(NpuLayer, StandalonePoolAndAdd) {
   std::mt19937 rng(77);
   for (int i = 0; i < 30; ++i) {
