@@ -114,28 +114,16 @@ def main():
     args = ap.parse_args()
     cases = cases_of(args.cases)
     tmp = tempfile.TemporaryDirectory()
-    if args.qdq_from:
-        try:
-            import onnxruntime  # noqa: F401
-        except ImportError:
-            print("skip: onnxruntime is not installed: no QDQ cases")
-            args.qdq_from = []
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                          "..", "scripts", "quantize-with-ort.py")
-    for src in args.qdq_from:
-        if not os.path.isfile(os.path.join(src, "model.onnx")):
-            print(f"skip: {src} not found")
-            continue
-        dst = os.path.join(tmp.name, os.path.basename(src.rstrip("/")) + "-qdq")
-        cmd = [sys.executable, script, src, dst]
-        if args.qdq_int8_act:
-            cmd.append("--int8-act")
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-        if p.returncode:
-            print(f"FAIL {os.path.basename(dst)}: quantize-with-ort.py: "
-                  + (p.stdout + p.stderr).strip()[-300:])
-            return 1
-        cases.append(dst)
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    "..", "..", "scripts"))
+    from qdq_copies import make_copies
+    copies, err = make_copies(args.qdq_from, tmp.name, args.qdq_int8_act)
+    if err and not err.startswith("skip:"):
+        print("FAIL " + err)
+        return 1
+    if err:
+        print(err)
+    cases += copies
     if not cases:
         print("skip: no int8 case found")
         return 77

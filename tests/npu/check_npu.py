@@ -13,9 +13,15 @@ multiply-accumulates that ran on the NPU (from the run's npu: line).
 
     check_npu.py --ember build/bin/ember [--target npu-sim | --target
         plugin:PATH.so] [--executor systemc|golden] [--jobs N]
-        [--min-share F] [--json OUT] CASE_OR_FOLDER...
+        [--min-share F] [--max-plugin-partitions N] [--qdq-from FP32_CASE]...
+        [--json OUT] CASE_OR_FOLDER...
 
-A folder holding case folders is expanded. Exit 1 on any mismatch.
+A folder holding case folders is expanded. --qdq-from adds an int8 QDQ copy
+of an fp32 case made by ONNX Runtime's quantize_static
+(scripts/quantize-with-ort.py; skipped without onnxruntime);
+--max-plugin-partitions fails a model that the plugin runs in more
+partitions (a model expected whole on the NPU between its input
+QuantizeLinear and output DequantizeLinear: 1). Exit 1 on any mismatch.
 """
 import argparse
 import concurrent.futures
@@ -126,6 +132,9 @@ def check_case(case, args):
             if m:
                 res.update(npu_nodes=int(m.group(1)),
                            host_nodes=int(m.group(2)))
+            m = re.search(r"plugin_partitions=(\d+)", out)
+            if m:
+                res.update(npu_partitions=int(m.group(1)))
             for i in range(len(model.graph.output)):
                 a = open(os.path.join(tmp, "ref", f"output_{i}.pb"), "rb").read()
                 b = open(os.path.join(tmp, "npu", f"output_{i}.pb"), "rb").read()
@@ -183,10 +192,24 @@ def main():
                     "Runtime's output (in output quanta)")
     ap.add_argument("--min-share", type=float, default=None,
                     help="fail when a model's npu_mac_share is lower")
+    ap.add_argument("--max-plugin-partitions", type=int, default=None,
+                    help="fail when a model runs in more plugin partitions")
+    ap.add_argument("--qdq-from", action="append", default=[])
     ap.add_argument("--json")
-    ap.add_argument("paths", nargs="+")
+    ap.add_argument("paths", nargs="*")
     args = ap.parse_args()
     cases = cases_of(args.paths)
+    tmp = tempfile.TemporaryDirectory()
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    "..", "..", "scripts"))
+    from qdq_copies import make_copies
+    copies, err = make_copies(args.qdq_from, tmp.name)
+    if err and not err.startswith("skip:"):
+        print("FAIL " + err)
+        return 1
+    if err:
+        print(err)
+    cases += copies
     if not cases:
         print("skip: no cases found")
         return 77
@@ -197,6 +220,11 @@ def main():
                     r.get("share", 0) < args.min_share):
                 r.update(ok=False, msg=f"npu_mac_share {r.get('share', 0)} "
                          f"< {args.min_share}")
+            if (args.max_plugin_partitions is not None and r["ok"] and
+                    r.get("npu_partitions", 1 << 30) >
+                    args.max_plugin_partitions):
+                r.update(ok=False, msg=f"{r.get('npu_partitions')} plugin "
+                         f"partitions > {args.max_plugin_partitions}")
             results.append(r)
             share = r.get("share")
             hist = " ".join(f"{k}:{v}" for k, v in
