@@ -228,9 +228,14 @@ private:
   // of float ops): folded here, since constant folding keeps them whole
   // until lowering has seen the patterns.
   Status foldConstantDequantize() {
+    // Only live ones: the weights' DequantizeLinear of every rewritten
+    // layer is dead by now (removeDeadQuantNodes drops it next), and
+    // dequantizing those tens of millions of elements was a fifth of an
+    // FC-heavy model's compile time.
+    const Users users = f_.computeUsers();
     std::vector<Node *> work;
     for (auto &np : f_.nodes())
-      if (np->kind == OpKind::DequantizeLinear)
+      if (np->kind == OpKind::DequantizeLinear && users.count(np.get()))
         work.push_back(np.get());
     for (Node *n : work) {
       std::vector<const Tensor *> ins;

@@ -273,21 +273,32 @@ std::string convLimits(const ConvGeom &g) {
 }
 
 // A weight zero point folds into the weights when every w - zp fits int8.
+// 8-bit weights are read from their bytes, not widened to int64 first: a
+// fully connected layer's weights are tens of millions of elements (VGG's
+// first FC layer 102 M), and each of querySupport and buildLayers folds them.
 std::string foldWeights(const View &v, int w, int wzp, int64_t K,
                         std::vector<int8_t> &out) {
+  const bool bytes = w >= 0 && v.constant[size_t(w)] &&
+                     (v.dtype(w) == "i8" || v.dtype(w) == "u8");
   std::vector<int64_t> wv, zv;
-  if (!v.ints(w, wv))
+  if (!bytes && !v.ints(w, wv))
     return "the weights " + q(v.name(w)) + " are not a constant";
   if (wzp >= 0 && !v.ints(wzp, zv))
     return "the weight zero point " + q(v.name(wzp)) + " is not a constant";
   if (!zv.empty() && zv.size() != 1 && int64_t(zv.size()) != K)
     return "the weight zero point has " + std::to_string(zv.size()) +
            " entries (1 or " + std::to_string(K) + " expected)";
-  int64_t per = K ? int64_t(wv.size()) / K : 0;
-  out.resize(wv.size());
-  for (size_t i = 0; i < wv.size(); ++i) {
+  const std::string *raw = bytes ? &v.constant[size_t(w)]->data() : nullptr;
+  const bool u8 = bytes && v.dtype(w) == "u8";
+  const size_t n = raw ? raw->size() : wv.size();
+  int64_t per = K ? int64_t(n) / K : 0;
+  out.resize(n);
+  for (size_t i = 0; i < n; ++i) {
     int64_t zp = zv.empty() ? 0 : zv.size() == 1 ? zv[0] : zv[i / size_t(per)];
-    int64_t x = wv[i] - zp;
+    int64_t wi = !raw ? wv[i]
+                 : u8 ? int64_t(uint8_t((*raw)[i]))
+                      : int64_t(int8_t((*raw)[i]));
+    int64_t x = wi - zp;
     if (x < -128 || x > 127)
       return "weight zero point " + std::to_string(zp) +
              " does not fold into int8 weights (w - zp = " + std::to_string(x) +
