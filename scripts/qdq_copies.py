@@ -33,7 +33,12 @@ def make_copies(srcs, outdir, int8_act=False, timeout=900):
         cmd = [sys.executable, SCRIPT, src, dst]
         if int8_act:
             cmd.append("--int8-act")
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True,
+                               timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return cases, (f"{os.path.basename(dst)}: quantize-with-ort.py "
+                           f"timed out after {timeout} s")
         if p.returncode:
             return cases, (f"{os.path.basename(dst)}: quantize-with-ort.py: " +
                            (p.stdout + p.stderr).strip()[-300:])

@@ -82,6 +82,10 @@ def rewrite_legacy_ops(m):
     how many it rewrote. The model must still be below opset 10 (Slice
     with attributes)."""
     from onnx import helper
+    # Element types of the values the graph declares (the rest: float32).
+    types = {v.name: v.type.tensor_type.elem_type for v in
+             list(m.graph.input) + list(m.graph.value_info) +
+             list(m.graph.output)}
     nodes, inits, count = [], [], 0
     for n in m.graph.node:
         if n.domain not in ("", "ai.onnx") or n.op_type not in (
@@ -91,10 +95,16 @@ def rewrite_legacy_ops(m):
         count += 1
         at = {x.name: helper.get_attribute_value(x) for x in n.attribute}
         x, y, tag = n.input[0], n.output[0], n.output[0] + ".legacy"
+        where = f"{n.op_type} '{n.name}'"
         if n.op_type == "Crop":
-            left, top, right, bottom = (list(at.get("border", [])) + [0] * 4)[:4]
+            border, scale = list(at.get("border", [])), list(at.get("scale", []))
+            if len(border) != 4 or len(scale) not in (0, 2):
+                sys.exit(f"error: {where}: needs border=[left, top, right, "
+                         f"bottom] and an optional scale=[h, w] (got border "
+                         f"{border}, scale {scale})")
+            left, top, right, bottom = border
             big = 2**62
-            if at.get("scale"):
+            if scale:
                 ends = [top + at["scale"][0], left + at["scale"][1]]
             else:
                 ends = [-bottom if bottom else big, -right if right else big]
@@ -108,9 +118,15 @@ def rewrite_legacy_ops(m):
         else:
             mul, add = [at.get("scale", 1.0)], list(at.get("bias", [0.0]))
             add_shape = [len(add), 1, 1]
-        inits.append(numpy_helper.from_array(np.float32(mul[0]), tag + ".mul"))
+        elem = types.get(x, onnx.TensorProto.FLOAT) or onnx.TensorProto.FLOAT
+        dt = {onnx.TensorProto.FLOAT: np.float32,
+              onnx.TensorProto.FLOAT16: np.float16,
+              onnx.TensorProto.DOUBLE: np.float64}.get(elem)
+        if dt is None:
+            sys.exit(f"error: {where}: input '{x}' is not a float tensor")
+        inits.append(numpy_helper.from_array(np.array(mul[0], dt), tag + ".mul"))
         inits.append(numpy_helper.from_array(
-            np.array(add, np.float32).reshape(add_shape), tag + ".add"))
+            np.array(add, dt).reshape(add_shape), tag + ".add"))
         nodes.append(helper.make_node("Mul", [x, tag + ".mul"], [tag], name=n.name + ".mul"))
         nodes.append(helper.make_node("Add", [tag, tag + ".add"], [y], name=n.name))
     if count:

@@ -221,9 +221,12 @@ def main():
                 r.update(ok=False, msg=f"npu_mac_share {r.get('share', 0)} "
                          f"< {args.min_share}")
             if (args.max_plugin_partitions is not None and r["ok"] and
-                    r.get("npu_partitions", 1 << 30) >
-                    args.max_plugin_partitions):
-                r.update(ok=False, msg=f"{r.get('npu_partitions')} plugin "
+                    "npu_partitions" not in r):
+                r.update(ok=False, msg="no partition summary in the run's "
+                         "output (plugin_partitions=)")
+            elif (args.max_plugin_partitions is not None and r["ok"] and
+                    r["npu_partitions"] > args.max_plugin_partitions):
+                r.update(ok=False, msg=f"{r['npu_partitions']} plugin "
                          f"partitions > {args.max_plugin_partitions}")
             results.append(r)
             share = r.get("share")

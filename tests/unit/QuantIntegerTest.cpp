@@ -384,6 +384,53 @@ TEST(QuantLowering, ReduceMeanChainIsOneIntegerMean) {
     EXPECT_LE(std::abs(g[i] - w[i]), 1) << "at " << i;
 }
 
+// The chain's other forms: over non-spatial axes (C then H, without
+// keepdims: one ReduceSum over both), with keepdims (W then H: the global
+// form), each within one quantum of the float chain; and a chain whose
+// first mean is also a function output stays float.
+TEST(QuantLowering, ReduceMeanChainForms) {
+  Tensor xin = makeF32({1, 3, 5, 4}, ramp(60, -1.0f, 2.0f));
+  struct Form {
+    std::vector<int64_t> a1, a2;
+    int64_t keep;
+    bool escapes;
+  };
+  for (const Form &fm : {Form{{1}, {1}, 0, false}, Form{{3}, {2}, 1, false},
+                         Form{{-1}, {-1}, 0, true}}) {
+    auto build = [&](Function &f) {
+      Value x(f.addPlaceholder("x", xin.type()));
+      Value xd = quantizedInput(f, x, 0.0123, 100, ElemKind::U8);
+      AttrMap k{{"keepdims", Attr::ofInt(fm.keep)}};
+      Value a1(f.addConstant("a1", Tensor::fromInts(ElemKind::I64, fm.a1)));
+      Value a2(f.addConstant("a2", Tensor::fromInts(ElemKind::I64, fm.a2)));
+      Node *m1 = *f.create(OpKind::ReduceMean, {xd, a1}, k);
+      Node *m2 = *f.create(OpKind::ReduceMean, {Value(m1), a2}, k);
+      f.addOutput(quantizeOut(f, Value(m2), 0.0031, -7, ElemKind::I8), "y");
+      if (fm.escapes)
+        f.addOutput(Value(m1), "m1");
+    };
+    Function f("chain"), ref("float");
+    build(f);
+    build(ref);
+    auto want = interpret(ref, {xin});
+    ASSERT_TRUE(want.hasValue()) << want.status().message();
+    ASSERT_TRUE(lowerFunction(f).isOk());
+    auto got = interpret(f, {xin});
+    ASSERT_TRUE(got.hasValue()) << got.status().message();
+    if (fm.escapes) { // float means (lowered to sums and divisions)
+      EXPECT_EQ(countKind(f, OpKind::Requantize), 0u);
+      EXPECT_EQ((*got)[0].toInts(), (*want)[0].toInts());
+      continue;
+    }
+    EXPECT_EQ(countKind(f, OpKind::ReduceMean), 0u) << fm.keep;
+    auto g = (*got)[0].toInts(), w = (*want)[0].toInts();
+    ASSERT_EQ(g.size(), w.size());
+    EXPECT_EQ((*got)[0].dims(), (*want)[0].dims());
+    for (size_t i = 0; i < g.size(); ++i)
+      EXPECT_LE(std::abs(g[i] - w[i]), 1) << "at " << i << " keep " << fm.keep;
+  }
+}
+
 // A region whose intermediate value escapes is not a function of one
 // quantized input: it stays float.
 TEST(QuantLowering, EscapingRegionStaysFloat) {

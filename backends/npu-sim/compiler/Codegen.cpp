@@ -867,7 +867,7 @@ std::vector<PoolFix> poolBorderFixes(const PoolLayer &g, int64_t y0,
       ox = end;
     }
   }
-  // One geometry after the other: three SETREGs per change.
+  // One geometry after the other: up to three SETREGs per change.
   std::stable_sort(v.begin(), v.end(), [](const PoolFix &a, const PoolFix &b) {
     return std::tie(a.kh, a.kw, a.outW) < std::tie(b.kh, b.kw, b.outW);
   });

@@ -540,10 +540,10 @@ std::string whyPool(const View &v, const v1::Node &n) {
   bool anyPad = pads[0] || pads[1] || pads[2] || pads[3];
   const bool excludePad =
       n.op() == "AveragePool" && anyPad && !aInt(n, "count_include_pad", 0);
-  if (excludePad && (pads[0] >= ks[0] || pads[2] >= ks[0] || pads[1] >= ks[1] ||
-                     pads[3] >= ks[1]))
-    return "AveragePool with count_include_pad=0 and a pad not below its "
-           "kernel size (a window wholly in the padding)";
+  if (anyPad && (pads[0] >= ks[0] || pads[2] >= ks[0] || pads[1] >= ks[1] ||
+                 pads[3] >= ks[1]))
+    return "a pad not below its kernel size (a window wholly in the "
+           "padding)";
   if (n.op() == "AveragePool" && anyPad && !excludePad && !attr(n, "pad_value"))
     return "AveragePool counting padding without a pad_value (the input's "
            "zero point)";
