@@ -354,10 +354,11 @@ vnniStep(__m512i (&acc)[MR][NV], const int8_t *b, ARow aRow) {
   "vpdpbusd %%zmm27, %%zmm" #bc ", %%zmm" #c3 "\n\t"
 #define EMBER_VNNI_LD(r) "vmovdqa64 " #r "*64(%[acc]), %%zmm" #r "\n\t"
 #define EMBER_VNNI_ST(r) "vmovdqa64 %%zmm" #r ", " #r "*64(%[acc])\n\t"
+// clang-format off
 #define EMBER_VNNI_X24(M)                                                      \
-  M(0)                                                                         \
-  M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14)   \
-      M(15) M(16) M(17) M(18) M(19) M(20) M(21) M(22) M(23)
+  M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13)    \
+  M(14) M(15) M(16) M(17) M(18) M(19) M(20) M(21) M(22) M(23)
+// clang-format on
 
 /// acc[i][j] += the products of `groups` (at least 1) groups of 4 k: row i
 /// of the A panel at `a` (24 bytes a group), vector j of the B panel at `b`
