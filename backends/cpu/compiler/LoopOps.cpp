@@ -395,15 +395,22 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
     // nearbyint(x / scale) in the x/scale type, + zero point, saturated
     // (NaN -> 0), as QuantUtil.h does.
     ElemKind qk = n.types[0].elem();
-    llvm::Type *d = b.getDoubleTy();
-    llvm::Value *q =
-        intrinsic(llvm::Intrinsic::roundeven, b.CreateFDiv(x, o[1]));
-    if (k == ElemKind::F32)
-      q = b.CreateFPExt(q, d);
-    if (o.size() > 2 && o[2])
-      q = b.CreateFAdd(q, cast(o[2], qk, ElemKind::F64));
     unsigned w = bits(qk);
     bool sq = isSigned(qk);
+    // f32 into at most 16 bits: the sum, clamp and conversion in f32 give
+    // the reference's double result (twice as many lanes a vector). The
+    // rounded quotient q is an integer; q + zp is exact in f32 while |q| <
+    // 2^24, and beyond that both sums are past the same bound (|zp| <=
+    // 2^16), so they clamp alike; inf clamps, NaN gives 0 in both.
+    llvm::Type *d =
+        k == ElemKind::F32 && w <= 16 ? b.getFloatTy() : b.getDoubleTy();
+    llvm::Value *q =
+        intrinsic(llvm::Intrinsic::roundeven, b.CreateFDiv(x, o[1]));
+    if (k == ElemKind::F32 && d->isDoubleTy())
+      q = b.CreateFPExt(q, d);
+    if (o.size() > 2 && o[2])
+      q = b.CreateFAdd(
+          q, cast(o[2], qk, d->isFloatTy() ? ElemKind::F32 : ElemKind::F64));
     double lo = sq ? -std::ldexp(1.0, int(w) - 1) : 0.0;
     double hi =
         sq ? std::ldexp(1.0, int(w) - 1) - 1 : std::ldexp(1.0, int(w)) - 1;
@@ -413,7 +420,9 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
     c = b.CreateSelect(b.CreateFCmpOGT(c, llvm::ConstantFP::get(d, hi)),
                        llvm::ConstantFP::get(d, hi), c);
     c = b.CreateSelect(b.CreateFCmpUNO(q, q), llvm::ConstantFP::get(d, 0.0), c);
-    return b.CreateTrunc(b.CreateFPToSI(c, b.getInt64Ty()), regType(qk));
+    return b.CreateTrunc(
+        b.CreateFPToSI(c, d->isFloatTy() ? b.getInt32Ty() : b.getInt64Ty()),
+        regType(qk));
   }
   case LoopOp::Requantize: {
     // quant::requantize: clamp(MBQM(x - x_zp, m[c], e[c]) + y_zp, lo, hi),
@@ -477,6 +486,18 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
   }
   case LoopOp::DequantizeLinear: {
     // double(x - zero point) * scale, rounded once to the result type.
+    ElemKind sk = n.inputs[1].type().elem();
+    if (sk == ElemKind::F32 && bits(k) <= 16) {
+      // |x - zp| <= 2^16 and an f32 scale: the double product is exact
+      // (at most 17 + 24 significant bits), so rounding it to f32 is the
+      // f32 product, rounded once (overflow and subnormals alike).
+      llvm::Type *i32 = b.getInt32Ty();
+      llvm::Value *xi = sg ? b.CreateSExt(x, i32) : b.CreateZExt(x, i32);
+      if (o.size() > 2 && o[2])
+        xi = b.CreateSub(xi, sg ? b.CreateSExt(o[2], i32)
+                                : b.CreateZExt(o[2], i32));
+      return b.CreateFMul(b.CreateSIToFP(xi, b.getFloatTy()), o[1]);
+    }
     llvm::Value *xi =
         sg ? b.CreateSExt(x, b.getInt64Ty()) : b.CreateZExt(x, b.getInt64Ty());
     if (o.size() > 2 && o[2]) {
@@ -484,7 +505,6 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
                           : b.CreateZExt(o[2], b.getInt64Ty());
       xi = b.CreateSub(xi, z);
     }
-    ElemKind sk = n.inputs[1].type().elem();
     llvm::Value *sd =
         sk == ElemKind::F32 ? b.CreateFPExt(o[1], b.getDoubleTy()) : o[1];
     llvm::Value *r = b.CreateFMul(b.CreateSIToFP(xi, b.getDoubleTy()), sd);

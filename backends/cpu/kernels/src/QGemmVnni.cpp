@@ -333,6 +333,67 @@ vnniStep(__m512i (&acc)[MR][NV], const int8_t *b, ARow aRow) {
   }
 }
 
+// The main loop of the 6 x 64 GEMM tile with four live vectors is inline
+// assembly: with 24 accumulators, 4 B vectors and a broadcast live in the
+// loop (29 of the 32 zmm registers), GCC 12 kept some accumulators on the
+// stack and copied others between registers every group (a store per
+// accumulator and group), which left the tile at about 60% of vpdpbusd's
+// throughput (docs/performance.md, "The int8 GEMM tile's loop in
+// registers"). Accumulator r of the tile (acc[r / 4][r % 4]) is read from
+// memory into zmm<r> before the loop, stays there, and is written back
+// after it (an asm statement takes at most 30 operands: too few to pass 24
+// vectors in registers); B's vectors go to zmm24-27, A's broadcasts to
+// zmm28/29. With at most 3 live vectors (18 accumulators) GCC's loop keeps
+// everything in registers and is as fast, so those tiles keep it.
+#define EMBER_VNNI_B(v, r) "vmovdqu64 64*" #v "(%[b]), %%zmm" #r "\n\t"
+#define EMBER_VNNI_ROW(i, bc, c0, c1, c2, c3)                                  \
+  "vpbroadcastd 4*" #i "(%[a]), %%zmm" #bc "\n\t"                              \
+  "vpdpbusd %%zmm24, %%zmm" #bc ", %%zmm" #c0 "\n\t"                           \
+  "vpdpbusd %%zmm25, %%zmm" #bc ", %%zmm" #c1 "\n\t"                           \
+  "vpdpbusd %%zmm26, %%zmm" #bc ", %%zmm" #c2 "\n\t"                           \
+  "vpdpbusd %%zmm27, %%zmm" #bc ", %%zmm" #c3 "\n\t"
+#define EMBER_VNNI_LD(r) "vmovdqa64 " #r "*64(%[acc]), %%zmm" #r "\n\t"
+#define EMBER_VNNI_ST(r) "vmovdqa64 %%zmm" #r ", " #r "*64(%[acc])\n\t"
+// clang-format off
+#define EMBER_VNNI_X24(M)                                                      \
+  M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13)    \
+  M(14) M(15) M(16) M(17) M(18) M(19) M(20) M(21) M(22) M(23)
+// clang-format on
+
+/// acc[i][j] += the products of `groups` (at least 1) groups of 4 k: row i
+/// of the A panel at `a` (24 bytes a group), vector j of the B panel at `b`
+/// (256 bytes a group).
+EMBER_TARGET_AVX512VNNI __attribute__((always_inline)) inline void
+vnniLoop6x4(__m512i (&acc)[6][4], const uint8_t *a, const int8_t *b,
+            size_t groups) {
+  __m512i *p = &acc[0][0];
+  // clang-format off
+  __asm__ volatile(
+      EMBER_VNNI_X24(EMBER_VNNI_LD)
+      "1:\n\t"
+      EMBER_VNNI_B(0, 24) EMBER_VNNI_B(1, 25)
+      EMBER_VNNI_B(2, 26) EMBER_VNNI_B(3, 27)
+      EMBER_VNNI_ROW(0, 28, 0, 1, 2, 3)
+      EMBER_VNNI_ROW(1, 29, 4, 5, 6, 7)
+      EMBER_VNNI_ROW(2, 28, 8, 9, 10, 11)
+      EMBER_VNNI_ROW(3, 29, 12, 13, 14, 15)
+      EMBER_VNNI_ROW(4, 28, 16, 17, 18, 19)
+      EMBER_VNNI_ROW(5, 29, 20, 21, 22, 23)
+      "add $24, %[a]\n\t"
+      "add $256, %[b]\n\t"
+      "dec %[g]\n\t"
+      "jnz 1b\n\t"
+      EMBER_VNNI_X24(EMBER_VNNI_ST)
+      : [a] "+r"(a), [b] "+r"(b), [g] "+r"(groups)
+      : [acc] "r"(p)
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+        "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",
+        "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",
+        "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "cc",
+        "memory");
+  // clang-format on
+}
+
 /// NV live 16-column vectors of a panel NVP vectors wide (NV < NVP: the
 /// columns past colEnd are padding, so their products are skipped).
 template <int MR, int NV, int NVP = NV>
@@ -351,6 +412,22 @@ EMBER_TARGET_AVX512VNNI void qtileVnniN(const QTileArgs &t) {
   }
   finishQTile<MR, NV>(t, acc, masks);
 }
+
+/// The 6 x 64 tile with four live vectors over vnniLoop6x4 (a function of
+/// its own: the assembly reads the accumulators from memory, which would
+/// keep qtileVnniN's in memory too).
+EMBER_TARGET_AVX512VNNI void qtileVnni6x4(const QTileArgs &t) {
+  __m512i acc[6][4];
+  __mmask16 masks[4];
+  startQTile<6, 4>(t, acc, masks);
+  vnniLoop6x4(acc, t.a, t.b, t.groups);
+  finishQTile<6, 4>(t, acc, masks);
+}
+
+/// Tiles this shallow (K <= 8) keep the intrinsic loop: the assembly
+/// loop's 24 loads and 24 stores of the accumulators cost more than it
+/// saves over one or two groups.
+constexpr size_t kAsmMinGroups = 3;
 
 /// One live vector of a 4-vector panel: MR accumulator chains would leave
 /// vpdpbusd latency-bound, so even and odd groups of 4 k go to two sets.
@@ -403,6 +480,8 @@ template <int MR> EMBER_TARGET_AVX512VNNI void qtileVnni(const QTileArgs &t) {
     return qtileVnniN<MR, 2, 4>(t);
   if (t.colEnd <= 48)
     return qtileVnniN<MR, 3, 4>(t);
+  if (MR == 6 && t.groups >= kAsmMinGroups)
+    return qtileVnni6x4(t);
   qtileVnniN<MR, 4, 4>(t);
 }
 

@@ -186,6 +186,22 @@ TEST_P(QGemmTest, LargeShapesBitExact) {
       check(GetParam(), rng, QProblem(rng, s[0], s[1], s[2]));
 }
 
+// Whole 64-column panels at every depth: from 3 groups of 4 k on, the
+// VNNI path's 6 x 64 tile runs its loop in inline assembly (QGemmVnni.cpp,
+// vnniLoop6x4), each of its 24 accumulators in a register of its own; below
+// that, the intrinsic loop. Both row tiles whole and partial, both panels
+// of N = 128, every output kind and form (QProblem draws them).
+TEST_P(QGemmTest, WholePanelsAtEveryDepthBitExact) {
+  std::mt19937 rng(77);
+  for (size_t K : {5, 9, 12, 13, 16, 31, 64, 129, 640})
+    for (size_t M : {6, 13})
+      for (int rep = 0; rep < 4; ++rep) {
+        check(GetParam(), rng, QProblem(rng, M, 128, K));
+        if (HasFailure())
+          return;
+      }
+}
+
 TEST_P(QGemmTest, RequantizeOneMatchesReference) {
   std::mt19937 rng(31);
   for (int iter = 0; iter < 20000; ++iter) {
