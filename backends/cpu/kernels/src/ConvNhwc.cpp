@@ -357,6 +357,17 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
           if (origins[tile]) {
             t.a = origins[tile];
             t.lda = pixStep;
+            // One live vector: the next tile, if it continues this one in
+            // the same output row, joins it in a 12-row body.
+            if (t.colEnd <= 16 && live == static_cast<int>(kMr) &&
+                tile + 1 < nTiles &&
+                origins[tile + 1] == origins[tile] + kMr * pixStep) {
+              t.rowEnd =
+                  live + static_cast<int>(std::min(kMr, pbEnd - p - kMr));
+              tileStridedTallAvx512(t);
+              ++tile;
+              continue;
+            }
             tileStridedAvx512(t);
           } else {
             tileRowsAvx512(t, rows + tile * runCap * kMr);
