@@ -21,6 +21,7 @@
 //
 // Usage: gemm_bench [--isa=auto|generic|avx2|avx512] [--peak=GFLOPS]
 //                   [--min-time=SECONDS] [--cold-weights] [--cpu-time]
+//                   [--residual]
 //                   [--only=1024|int8|qconv|resnet50|squeezenet1.1|dbnet-toy|
 //                           LAYER-SUBSTRING]
 //
@@ -52,6 +53,10 @@ struct Timing {
 /// so that time the thread spends descheduled on a shared, loaded machine
 /// does not count (caches shared with other jobs still do).
 bool gCpuTime = false;
+
+/// --residual: the channels-last convolutions (nhwc) add a residual of the
+/// output's shape before the Relu (a ResNet block's last layer).
+bool gResidual = false;
 
 double nowSeconds() {
   if (gCpuTime) {
@@ -273,9 +278,15 @@ Timing benchConvNhwc(const Conv2DShape &s, Isa isa, double minTime,
     return Timing{};
   std::vector<char> ws(fromNchw ? conv2dNhwcFromNchwWorkspaceSize(s)
                                 : conv2dNhwcWorkspaceSize(s));
+  const std::vector<float> res =
+      gResidual ? randomVec(rng, y.size()) : std::vector<float>();
   Epilogue epi;
   epi.bias = bias.data();
   epi.activation = Activation::Relu;
+  if (gResidual) {
+    epi.residual = res.data();
+    epi.ldr = N;
+  }
   size_t next = 0;
   return timeIt(
       [&] {
@@ -412,6 +423,8 @@ int main(int argc, char **argv) {
       minTime = std::atof(a + 11);
     } else if (!std::strcmp(a, "--cpu-time")) {
       gCpuTime = true;
+    } else if (!std::strcmp(a, "--residual")) {
+      gResidual = true;
     } else if (!std::strcmp(a, "--cold-weights")) {
       coldWeights = true;
     } else if (!std::strncmp(a, "--only=", 7)) {

@@ -357,6 +357,17 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
           if (origins[tile]) {
             t.a = origins[tile];
             t.lda = pixStep;
+            // One live vector: the next tile, if it continues this one in
+            // the same output row, joins it in a 12-row body.
+            if (t.colEnd <= 16 && live == static_cast<int>(kMr) &&
+                tile + 1 < nTiles &&
+                origins[tile + 1] == origins[tile] + kMr * pixStep) {
+              t.rowEnd =
+                  live + static_cast<int>(std::min(kMr, pbEnd - p - kMr));
+              tileStridedTallAvx512(t);
+              ++tile;
+              continue;
+            }
             tileStridedAvx512(t);
           } else {
             tileRowsAvx512(t, rows + tile * runCap * kMr);
@@ -537,8 +548,8 @@ void FirstLayer::pixels(size_t p0, size_t p1, size_t c0, size_t c1, float *y,
   t.numRuns = s_.channels * s_.kernelH;
   t.last = true;
   t.rowBegin = 0;
-  // Each tile pulls the next tile's output lines in while it runs.
-  t.prefetchStep = std::max<size_t>(1, kMr * ldy * sizeof(float) / K);
+  // (Each tile pulls the next tile's output lines in while it runs: the
+  // prefetch step is set per panel, by the tile's height.)
   setTileEpilogue(t, epi_);
 
   for (size_t p = p0; p < p1;) {
@@ -571,19 +582,29 @@ void FirstLayer::pixels(size_t p0, size_t p1, size_t c0, size_t c1, float *y,
       t.colBegin = static_cast<int>(std::max(c0, col0) - col0);
       t.colEnd = static_cast<int>(std::min(c1, col0 + kNr) - col0);
       t.accInit = epi_.bias ? epi_.bias + col0 : nullptr;
-      for (size_t ow = lo; ow < hi; ow += kMr) {
+      // One live vector (at most 16 output channels here): 12-pixel tiles
+      // (tileStridedTallAvx512), else 6.
+      const bool tall = t.colEnd <= 16;
+      const size_t mr = tall ? 2 * kMr : kMr;
+      t.prefetchStep = std::max<size_t>(1, mr * ldy * sizeof(float) / K);
+      for (size_t ow = lo; ow < hi; ow += mr) {
         const size_t q = rowBegin + ow;
         t.a = xrow + (ow * s_.strideW - s_.padLeft);
         if (xnext && pn == panel0)
           for (size_t r = 0; r < t.numRuns; ++r)
-            __builtin_prefetch(
-                xnext + runs_[r].offset + (ow * s_.strideW - s_.padLeft), 0, 3);
+            for (size_t half = 0; half < mr; half += kMr)
+              __builtin_prefetch(xnext + runs_[r].offset +
+                                     ((ow + half) * s_.strideW - s_.padLeft),
+                                 0, 3);
         t.c = y + (q - origin) * ldy + col0;
-        t.rowEnd = static_cast<int>(std::min(kMr, hi - ow));
+        t.rowEnd = static_cast<int>(std::min(mr, hi - ow));
         t.residual =
             epi_.residual ? epi_.residual + q * epi_.ldr + col0 : nullptr;
-        t.prefetch = reinterpret_cast<const char *>(t.c + kMr * ldy);
-        tileStridedAvx512(t);
+        t.prefetch = reinterpret_cast<const char *>(t.c + mr * ldy);
+        if (tall)
+          tileStridedTallAvx512(t);
+        else
+          tileStridedAvx512(t);
       }
     }
     if (rowBegin + hi < rowEnd)

@@ -165,6 +165,10 @@ void tileRowsAvx512(const TileArgs &t, const float *const *aRows);
 /// interior pixels): for run r, row i reads t.a + t.bRuns[r].offset + i *
 /// t.lda + [0, t.bRuns[r].count), unit stride (the runs' strides unused).
 void tileStridedAvx512(const TileArgs &t);
+/// The strided tile for panels with one live vector (colEnd <= 16), up to
+/// 12 rows (two 6-row tiles of one output row): rows as tileStridedAvx512;
+/// B is the 6 x 64 kernel's packed panel (rows of 64).
+void tileStridedTallAvx512(const TileArgs &t);
 
 /// A micro-kernel and the cache blocking that goes with it.
 struct GemmKernel {

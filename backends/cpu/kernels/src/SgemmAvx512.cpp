@@ -301,6 +301,58 @@ EMBER_TARGET_AVX512 void stridedTileBody(const TileArgs &t) {
       });
 }
 
+/// The strided tile for one live vector (a panel of at most 16 output
+/// channels), 7-12 rows: two strided 6-row tiles of one output row in one
+/// body. A 6 x 16 tile has six FMA chains (below the two FMA pipes' latency
+/// cover) and a B load per six FMAs; 12 x 16 has twelve and one per twelve.
+/// The rows are the run's start + i * lda: four pointers (rows 0, 3, 6, 9)
+/// advance with k and each reads its next two rows at + lda and + 2 * lda
+/// (an index register), so the body holds 4 + 1 general registers for A
+/// where per-row pointers would need 12 and spill (kernels README, "Not
+/// done yet").
+template <int MRC> EMBER_TARGET_AVX512 void stridedTallBody(const TileArgs &t) {
+  static_assert(MRC > 0 && MRC <= 12, "rows of the tall tile");
+  constexpr size_t NRP = 64; // the packed panel's row (6 x 64 kernel)
+  __mmask16 masks[1];
+  __m512 acc[MRC][1];
+  startTile<MRC, 1>(t, masks, acc);
+  const ptrdiff_t L = static_cast<ptrdiff_t>(t.lda * sizeof(float));
+  const float *b = t.b;
+  const char *pf = t.prefetch;
+  const size_t pfStep = t.prefetchStep;
+  for (size_t run = 0; run < t.numRuns; ++run) {
+    const char *p[4];
+    p[0] = reinterpret_cast<const char *>(t.a + t.bRuns[run].offset);
+#pragma GCC unroll 4
+    for (int g = 1; g < 4; ++g)
+      p[g] = p[0] + 3 * g * L;
+    const size_t count = t.bRuns[run].count;
+#pragma GCC unroll 4
+    for (size_t k = 0; k < count; ++k) {
+      _mm_prefetch(pf, _MM_HINT_T1);
+      pf += pfStep;
+      const __m512 bv = _mm512_loadu_ps(b);
+#pragma GCC unroll 12
+      for (int i = 0; i < MRC; ++i) {
+        const float *ai =
+            reinterpret_cast<const float *>(p[i / 3] + (i % 3) * L);
+        acc[i][0] = _mm512_fmadd_ps(_mm512_set1_ps(*ai), bv, acc[i][0]);
+      }
+#pragma GCC unroll 4
+      for (int g = 0; g < 4; ++g)
+        p[g] += sizeof(float);
+      b += NRP;
+    }
+  }
+  finishTile<MRC, 1>(t, acc, masks);
+}
+
+template <size_t... I>
+constexpr std::array<TileFn, sizeof...(I)>
+stridedTallTable(std::index_sequence<I...>) {
+  return {{&stridedTallBody<static_cast<int>(I) + 1>...}};
+}
+
 using RowsTileFn = void (*)(const TileArgs &, const float *const *);
 
 template <int MRP, int NVP, size_t... I>
@@ -353,6 +405,12 @@ void tileStridedAvx512(const TileArgs &t) {
       stridedBodyTable<6, 4>(std::make_index_sequence<24>());
   const int nvc = (t.colEnd + 15) / 16;
   bodies[static_cast<size_t>((t.rowEnd - 1) * 4 + nvc - 1)](t);
+}
+
+void tileStridedTallAvx512(const TileArgs &t) {
+  static constexpr std::array<TileFn, 12> bodies =
+      stridedTallTable(std::make_index_sequence<12>());
+  bodies[static_cast<size_t>(t.rowEnd - 1)](t);
 }
 
 namespace {

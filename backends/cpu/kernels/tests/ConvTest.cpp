@@ -485,6 +485,34 @@ TEST_P(ConvTest, Conv2DNhwcNarrowPanelsWideMaps) {
   }
 }
 
+// Panels with one live vector (at most 16 output channels, or the last 16
+// or fewer of e.g. 80): two 6-pixel interior tiles of one output row run
+// as one 12-row body (tileStridedTallAvx512). Output rows of 12 to 40
+// pixels give every pairing (an even or odd number of interior tiles, a
+// partial second tile, a lone one before the border), stride 1 and 2, with
+// the random epilogues (bias, residual before or after the activation) and
+// channel x pixel splits of checkConvNhwc.
+TEST_P(ConvTest, Conv2DNhwcTallStridedTiles) {
+  std::mt19937 rng(1212 + static_cast<unsigned>(GetParam()));
+  for (int iter = 0; iter < 40; ++iter) {
+    Conv2DShape s;
+    s.channels = iter % 5 == 4 ? randomIn(rng, 17, 70) : randomIn(rng, 1, 16);
+    s.outChannels =
+        iter % 4 == 3 ? randomIn(rng, 65, 80) : randomIn(rng, 1, 16);
+    s.kernelH = s.kernelW = randomIn(rng, 0, 3) ? 3 : 1;
+    s.strideH = s.strideW = randomIn(rng, 0, 2) ? 1 : 2;
+    const size_t pad = s.kernelH / 2;
+    s.padTop = s.padLeft = s.padBottom = s.padRight = pad;
+    s.height = randomIn(rng, 3, 9);
+    s.width = s.strideW * randomIn(rng, 12, 40);
+    if (!s.valid())
+      continue;
+    checkConvNhwc(GetParam(), rng, s);
+    if (HasFailure())
+      return;
+  }
+}
+
 /// depthwiseConv2dNhwc against the definition, like checkConvNhwc.
 /// conv2dNhwcFromNchwMaxPool against conv2dNhwcFromNchw followed by a
 /// plain max pool (the reference's rule: the first pixel of the clipped
