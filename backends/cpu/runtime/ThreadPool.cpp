@@ -276,19 +276,21 @@ void ThreadPool::waitForJoined(uint64_t gen,
   if (!StallRule::isLong(start, worked, done))
     return;
   ++stats_.longWaits;
-  // Off its core for most of the wait (or not known): a stall. The worker
-  // read its clock when it was done, if it saw the probe; else now.
-  bool stall = !probed;
+  // A stall: a probed worker off its core for most of the time from the
+  // probe to its end, which it read when it saw the probe. A long wait
+  // without a probe is the caller's own time off its core (it yields after
+  // its spins), and a worker that ended before it saw the probe was not
+  // what the caller waited for: neither is evidence of a preempted worker,
+  // and serial steps would not help either.
+  bool stall = false;
   for (unsigned i = 1; probed && i < size(); ++i) {
     if (probeCpu[i] == kNotProbed)
       continue;
     const Slot &s = slots_[i];
-    int64_t endWall = s.doneWallNs, endCpu = s.doneCpuNs;
-    if (endWall == 0) {
-      endWall = wallNs(done);
-      endCpu = cpuTimeNs(i);
-    }
-    stall |= StallRule::offCore(probeWall, probeCpu[i], endWall, endCpu);
+    if (s.doneWallNs == 0)
+      continue;
+    stall |=
+        StallRule::offCore(probeWall, probeCpu[i], s.doneWallNs, s.doneCpuNs);
   }
   if (!stall)
     return;
