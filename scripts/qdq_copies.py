@@ -2,12 +2,16 @@
 check_npu.py): each made by scripts/quantize-with-ort.py (ONNX Runtime's
 quantize_static, checked and repaired there) into a temporary folder.
 
-    from qdq_copies import make_copies
-    cases, error = make_copies(["../shared/models/mnist-8"], tmpdir)
+    from qdq_copies import make_copies, add_copies
+    copies, error = make_copies(["../shared/models/mnist-8"], tmpdir)
+    if not add_copies(cases, ["../shared/models/mnist-8"], tmpdir):
+        return 1  # add_copies printed the FAIL line
 
-Returns the copies' case folders and None, or the cases made so far and the
-first failure's message. Without onnxruntime it returns no cases and a
-message starting with "skip:".
+make_copies returns the copies' case folders and None, or the cases made so
+far and the first failure's message. Without onnxruntime it returns no cases
+and a message starting with "skip:". add_copies appends the copies to
+`cases`, prints a "FAIL ..." or "skip: ..." line, and returns False on a
+failure.
 """
 import os
 import subprocess
@@ -44,3 +48,11 @@ def make_copies(srcs, outdir, int8_act=False, timeout=900):
                            (p.stdout + p.stderr).strip()[-300:])
         cases.append(dst)
     return cases, None
+
+
+def add_copies(cases, srcs, outdir, int8_act=False):
+    copies, err = make_copies(srcs, outdir, int8_act)
+    if err:
+        print(err if err.startswith("skip:") else "FAIL " + err)
+    cases += copies
+    return not err or err.startswith("skip:")
