@@ -1002,6 +1002,69 @@ TEST(CpuHalf, ActivationsBetweenWidenedConvsStayF32) {
   for (const Group &g : *groups)
     relusInConvs += g.kind == GroupKind::Conv && g.epi.act != 0;
   EXPECT_EQ(relusInConvs, 2u);
+  // %c1's and %c2's round trips (their only readers) run in the
+  // convolutions' epilogues: no loop group is left for them.
+  size_t roundingConvs = 0;
+  for (const Group &g : *groups)
+    roundingConvs += g.kind == GroupKind::Conv && g.epi.roundF16;
+  EXPECT_EQ(roundingConvs, 2u);
+}
+
+// The f16 round trip after a widened Conv or MatMul (its only reader) joins
+// the kernel's epilogue (EMBER_RT_*_ROUND_F16): NCHW and depthwise
+// convolutions, a GEMM, with the kernel library (1 and 2 threads) and the
+// portable runtime. The sums are exact in f32 in any order and need rounding
+// to f16 (multiples of 1/64 above 32, a few above 65504 that become inf):
+// bit-identical to the interpreter only if each result is rounded once.
+TEST(CpuHalf, RoundTripJoinsTheKernelEpilogue) {
+  const std::string text =
+      R"(func @main(%x: f16[1,8,10,10], %w1: f16[12,8,3,3], %w2: f16[12,1,3,3], %w3: f16[4,12,1,1], %a: f16[7,20], %b: f16[20,9], %b2: f16[7,5]) {
+  %c1 = Conv(%x, %w1) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : f16[1,12,10,10]
+  %p1 = MaxPool(%c1) {kernel_shape = [1, 1]} : f16[1,12,10,10]
+  %c2 = Conv(%p1, %w2) {group = 12, kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : f16[1,12,10,10]
+  %p2 = MaxPool(%c2) {kernel_shape = [1, 1]} : f16[1,12,10,10]
+  %c3 = Conv(%p2, %w3) {kernel_shape = [1, 1]} : f16[1,4,10,10]
+  %m = MatMul(%a, %b) : f16[7,9]
+  %t = Transpose(%m) {perm = [1, 0]} : f16[9,7]
+  %m2 = MatMul(%t, %b2) : f16[9,5]
+  return %c3, %m2
+}
+)";
+  auto ref = parseLowered(text), m = parseLowered(text);
+  ASSERT_TRUE(ref && m);
+  std::mt19937 rng(11);
+  std::vector<Tensor> in;
+  for (auto *p : ref->main()->params()) {
+    Tensor t(p->types[0]);
+    const std::string &name = p->outNames[0];
+    bool data = name == "x" || name == "a";
+    for (int64_t i = 0; i < t.size(); ++i) {
+      int r = int(rng() % 15) - 7;
+      t.setDouble(i, data ? double(int(rng() % 513) - 256) / 64.0
+                     : name == "w3" || name == "b2" ? double(r % 2) / 16.0
+                     : name == "w2"                 ? double(r * 8)
+                                                    : double(r));
+    }
+    in.push_back(std::move(t));
+  }
+  auto want = interpret(*ref->main(), in);
+  ASSERT_TRUE(bool(want)) << want.status().message();
+  CompileConfig two = hostConfig(), portable = hostConfig();
+  two.numThreads = 2;
+  portable.kernels = Kernels::Portable;
+  expectIdentical(runCpu(*m->main(), hostConfig(), in), *want);
+  expectIdentical(runCpu(*m->main(), two, in), *want);
+  expectIdentical(runCpu(*m->main(), portable, in), *want);
+  auto groups = formGroups(*m->main(), hostConfig());
+  ASSERT_TRUE(bool(groups)) << groups.status().message();
+  size_t rounding = 0;
+  for (const Group &g : *groups) {
+    rounding += (g.kind == GroupKind::Conv || g.kind == GroupKind::MatMul) &&
+                g.epi.roundF16;
+  }
+  std::ostringstream text2;
+  printFunction(text2, *m->main());
+  EXPECT_EQ(rounding, 3u) << text2.str(); // %c1, %c2, %m
 }
 
 // An int8 layer's elementwise tail after its GEMM's Requantize (QuantizedAdd

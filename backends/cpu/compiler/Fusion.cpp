@@ -182,6 +182,24 @@ void growEpilogue(Ctx &c, Group &g) {
     ++c.stats.fusedEpilogueNodes;
     cur = next;
   }
+  // The f16 round trip WidenHalf.cpp leaves after a widened op (Cast to f16,
+  // Cast back to f32), when it is the result's only reader: the kernels
+  // round each output as their last step. f16 only (bf16 keeps its loop).
+  if (c.cfg.fuse && !c.isOutput(cur)) {
+    const Node *h = c.singleUser(cur);
+    const Node *back = h && !c.isOutput(h) ? c.singleUser(h) : nullptr;
+    if (back && !c.groupOf.count(h) && !c.groupOf.count(back) &&
+        h->kind == OpKind::Cast && back->kind == OpKind::Cast &&
+        cur->types[0].elem() == ElemKind::F32 &&
+        h->types[0].elem() == ElemKind::F16 &&
+        back->types[0] == cur->types[0]) {
+      g.epi.roundF16 = true;
+      g.members.push_back(h);
+      g.members.push_back(back);
+      c.stats.fusedEpilogueNodes += 2;
+      cur = back;
+    }
+  }
   if (haveBias) {
     Tensor t(Type(ElemKind::F32, {int64_t(bias.size())}));
     std::copy(bias.begin(), bias.end(), t.data<float>());

@@ -106,6 +106,7 @@ Status Codegen::prepareConv(const Group &g, Step &s) {
   p[EMBER_RT_CONV_DEPTHWISE] = lib && groups > 1 && groups == w.c && oc == w.c;
   p[EMBER_RT_CONV_ACT] = g.epi.act;
   p[EMBER_RT_CONV_RES_AFTER] = g.epi.residualAfter;
+  p[EMBER_RT_CONV_ROUND_F16] = g.epi.roundF16;
   p[EMBER_RT_CONV_ISA] = cfg_.isa;
   p[EMBER_RT_CONV_NHWC] = nhwc_.count(keyOf(g.root)) != 0;
   p[EMBER_RT_CONV_IN_NCHW] =
@@ -185,6 +186,7 @@ Status Codegen::prepareMatMul(const Group &g, Step &s) {
   p[EMBER_RT_GEMM_HAS_BIAS] = g.epi.bias != nullptr;
   p[EMBER_RT_GEMM_ACT] = g.epi.act;
   p[EMBER_RT_GEMM_RES_AFTER] = g.epi.residualAfter;
+  p[EMBER_RT_GEMM_ROUND_F16] = g.epi.roundF16;
   p[EMBER_RT_GEMM_ISA] = cfg_.isa;
   workspacePerWorker_ = std::max<uint64_t>(
       workspacePerWorker_,

@@ -101,6 +101,9 @@ struct Epilogue {
   float lo = 0, hi = 0;
   Value residual;
   bool residualAfter = false;
+  // The result is rounded to f16 and back (RNE) as the last step: the
+  // round trip of WidenHalf.cpp that was the only reader, absorbed.
+  bool roundF16 = false;
 };
 
 struct Group {

@@ -100,6 +100,7 @@ enum ember_rt_conv_field {
   EMBER_RT_CONV_POOL_PL,
   EMBER_RT_CONV_POOL_OH,
   EMBER_RT_CONV_POOL_OW,
+  EMBER_RT_CONV_ROUND_F16, /* y holds f32 values rounded to f16 (RNE) */
   EMBER_RT_CONV_NUM_FIELDS
 };
 int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
@@ -137,6 +138,7 @@ enum ember_rt_gemm_field {
   EMBER_RT_GEMM_RES_AFTER,
   EMBER_RT_GEMM_ISA,
   EMBER_RT_GEMM_WS_BYTES,
+  EMBER_RT_GEMM_ROUND_F16, /* c holds f32 values rounded to f16 (RNE) */
   EMBER_RT_GEMM_NUM_FIELDS
 };
 int32_t ember_rt_gemm(const int64_t *p, const float *a, const void *b,

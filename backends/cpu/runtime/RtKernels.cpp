@@ -15,6 +15,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace {
 
@@ -36,6 +39,74 @@ Epilogue epilogueOf(int64_t act, int64_t resAfter, const float *bias,
   e.ldr = ldr;
   e.residualAfterActivation = resAfter != 0;
   return e;
+}
+
+// x rounded to f16 and back, round to nearest even (vcvtps2ph imm 0 then
+// vcvtph2ps, bit for bit: overflow to inf, NaNs quieted with their top
+// payload bits kept).
+float roundF16Scalar(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, 4);
+  const uint32_t sign = b & 0x80000000u, a = b & 0x7fffffffu;
+  uint32_t r;
+  if (a > 0x7f800000u) { // NaN
+    r = (a & 0xffffe000u) | 0x00400000u;
+  } else if (a >= 0x38800000u) { // f16 normal range (or overflow)
+    r = a + 0xfffu + ((a >> 13) & 1u);
+    r &= 0xffffe000u;
+    if (r >= 0x47800000u) // 65536 and above: inf
+      r = 0x7f800000u;
+  } else { // f16 subnormals: multiples of 2^-24 (the ulp of 0.5f)
+    float f;
+    std::memcpy(&f, &a, 4);
+    f = (f + 0.5f) - 0.5f;
+    std::memcpy(&r, &f, 4);
+  }
+  r |= sign;
+  float y;
+  std::memcpy(&y, &r, 4);
+  return y;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx,f16c"))) void
+roundF16RowsF16c(float *y, size_t rows, size_t cols, size_t ld) {
+  for (size_t i = 0; i < rows; ++i) {
+    float *row = y + i * ld;
+    size_t j = 0;
+    for (; j + 8 <= cols; j += 8) {
+      __m256 v = _mm256_loadu_ps(row + j);
+      v = _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+      _mm256_storeu_ps(row + j, v);
+    }
+    for (; j < cols; ++j) {
+      __m128 v = _mm_set_ss(row[j]);
+      row[j] = _mm_cvtss_f32(
+          _mm_cvtph_ps(_mm_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT)));
+    }
+  }
+}
+#endif
+
+// The epilogue's last step when the result is stored as f32 holding f16
+// values (EMBER_RT_*_ROUND_F16): rows x cols floats at y (row stride ld),
+// rounded in place right after the piece is computed, while it is in cache.
+void roundF16Rows(float *y, size_t rows, size_t cols, size_t ld, Isa isa) {
+  if (!rows || !cols)
+    return;
+#if defined(__x86_64__) || defined(__i386__)
+  // F16C with the AVX2 paths (every AVX2 CPU has it; "f16c" itself is not
+  // queried: its cpuid bit is in __cpu_features2, which loaded artifacts'
+  // JIT does not resolve).
+  const Isa path = resolveIsa(isa);
+  if (path == Isa::Avx2 || path == Isa::Avx512 || path == Isa::Avx512Vnni) {
+    roundF16RowsF16c(y, rows, cols, ld);
+    return;
+  }
+#endif
+  for (size_t i = 0; i < rows; ++i)
+    for (size_t j = 0; j < cols; ++j)
+      y[i * ld + j] = roundF16Scalar(y[i * ld + j]);
 }
 
 Conv2DShape convShape(const int64_t *p, size_t c, size_t oc) {
@@ -187,9 +258,12 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, void *ws,
     pieceRange(pool.outHeight, t.pieces, 1, piece, r0, r1);
     if (r0 == r1)
       return false;
-    s = conv2dNhwcFromNchwMaxPool(
-        shape, pool, x, t.w, t.y + n * ldy * pool.outHeight * pool.outWidth,
-        ldy, e, isa, r0, r1, ws);
+    float *y = t.y + n * ldy * pool.outHeight * pool.outWidth;
+    s = conv2dNhwcFromNchwMaxPool(shape, pool, x, t.w, y, ldy, e, isa, r0, r1,
+                                  ws);
+    if (p[EMBER_RT_CONV_ROUND_F16]) // (rounding commutes with the max)
+      roundF16Rows(y + r0 * pool.outWidth * ldy, (r1 - r0) * pool.outWidth, OC,
+                   ldy, isa);
     return true;
   }
   ConvRange r;
@@ -203,6 +277,12 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, void *ws,
     s = conv2dNhwcFromNchw(shape, x, t.w, y, ldy, e, isa, r, ws);
   else
     s = conv2dNhwc(shape, x, C, t.w, y, ldy, e, isa, r, ws);
+  if (p[EMBER_RT_CONV_ROUND_F16]) {
+    const size_t p0 = r.pixEnd ? r.pixBegin : 0;
+    const size_t p1 = r.pixEnd ? r.pixEnd : outPlane;
+    const size_t c0 = r.ocEnd ? r.ocBegin : 0, c1 = r.ocEnd ? r.ocEnd : OC;
+    roundF16Rows(y + p0 * ldy + c0, p1 - p0, c1 - c0, ldy, isa);
+  }
   return true;
 }
 
@@ -239,6 +319,9 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
                      t.residual ? t.residual + n * C * outPlane : nullptr,
                      outPlane, t.lo, t.hi),
           isa, c0, c1, ws);
+      if (p[EMBER_RT_CONV_ROUND_F16])
+        roundF16Rows(t.y + (n * C + c0) * outPlane, c1 - c0, outPlane, outPlane,
+                     isa);
     } else {
       ConvRange r;
       if (!convPiece(t, piece, outPlane, ocg, r))
@@ -258,6 +341,12 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
                            r, ws);
       else
         s = conv2d(convShape(p, cg, ocg), x, w, y, e, isa, r, ws);
+      if (p[EMBER_RT_CONV_ROUND_F16]) {
+        const size_t p0 = r.pixEnd ? r.pixBegin : 0;
+        const size_t p1 = r.pixEnd ? r.pixEnd : outPlane;
+        const size_t c0 = r.ocEnd ? r.ocBegin : 0, c1 = r.ocEnd ? r.ocEnd : ocg;
+        roundF16Rows(y + c0 * outPlane + p0, c1 - c0, p1 - p0, outPlane, isa);
+      }
     }
     if (s != Status::Ok)
       t.status = int32_t(s);
@@ -322,6 +411,8 @@ void gemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
       const void *b = static_cast<const uint8_t *>(t.b) +
                       piece * u(p[EMBER_RT_GEMM_PIECE_STRIDE]);
       s = sgemmPacked(M, nw, K, t.a + ao, lda, b, c, ldc, e, isa, m0, m1, ws);
+      if (p[EMBER_RT_GEMM_ROUND_F16])
+        roundF16Rows(c + m0 * ldc, m1 - m0, nw, ldc, isa);
     } else {
       const float *b = static_cast<const float *>(t.b) + bo;
       s = sgemm(m1 - m0, N, K, t.a + ao + m0 * lda, lda, b, ldb, c + m0 * ldc,
@@ -330,6 +421,8 @@ void gemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
                            t.bias, BiasAxis::PerColumn,
                            res ? res + m0 * ldc : nullptr, ldc, t.lo, t.hi),
                 isa, ws);
+      if (p[EMBER_RT_GEMM_ROUND_F16])
+        roundF16Rows(c + m0 * ldc, m1 - m0, N, ldc, isa);
     }
     if (s != Status::Ok)
       t.status = int32_t(s);

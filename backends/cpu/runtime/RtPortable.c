@@ -30,6 +30,29 @@ static float epilogue(float v, const float *bias, int64_t ch, const float *res,
   return v;
 }
 
+/* v rounded to f16 and back, round to nearest even (EMBER_RT_*_ROUND_F16;
+ * as vcvtps2ph + vcvtph2ps: overflow to inf, NaNs quieted). */
+static float round_f16(float v) {
+  union {
+    float f;
+    uint32_t u;
+  } x, r;
+  x.f = v;
+  uint32_t sign = x.u & 0x80000000u, a = x.u & 0x7fffffffu;
+  if (a > 0x7f800000u) {
+    r.u = (a & 0xffffe000u) | 0x00400000u;
+  } else if (a >= 0x38800000u) {
+    r.u = (a + 0xfffu + ((a >> 13) & 1u)) & 0xffffe000u;
+    if (r.u >= 0x47800000u)
+      r.u = 0x7f800000u;
+  } else {
+    r.u = a;
+    r.f = (r.f + 0.5f) - 0.5f;
+  }
+  r.u |= sign;
+  return r.f;
+}
+
 int64_t EMBER_RT_NAME(conv_packed_size)(const int64_t *p) {
   int64_t g = p[EMBER_RT_CONV_GROUPS];
   return (p[EMBER_RT_CONV_OC] / g) * (p[EMBER_RT_CONV_C] / g) *
@@ -87,6 +110,8 @@ int32_t EMBER_RT_NAME(conv2d)(const int64_t *p, const float *x, const void *wv,
           int64_t o = ((n * OC + oc) * OH + oh) * OW + ow;
           y[o] = epilogue(acc, bias, oc, res, o, p[EMBER_RT_CONV_ACT],
                           p[EMBER_RT_CONV_RES_AFTER], lo, hi);
+          if (p[EMBER_RT_CONV_ROUND_F16])
+            y[o] = round_f16(y[o]);
         }
     }
   return 0;
@@ -140,6 +165,8 @@ int32_t EMBER_RT_NAME(gemm)(const int64_t *p, const float *a, const void *bv,
         int64_t o = co + m * ldc + n;
         c[o] = epilogue(acc, bias, n, res, o, p[EMBER_RT_GEMM_ACT],
                         p[EMBER_RT_GEMM_RES_AFTER], lo, hi);
+        if (p[EMBER_RT_GEMM_ROUND_F16])
+          c[o] = round_f16(c[o]);
       }
   }
   return 0;
