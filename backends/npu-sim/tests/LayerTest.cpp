@@ -780,6 +780,53 @@ TEST(NpuLayer, RandomLargeConvs) {
   }
 }
 
+// A standalone pool layer `g` (geometry and padding set; the tensors are
+// made here) on random input, with its expected output computed directly:
+// padded taps read g.padValue, or are left out of an average that
+// excludes them (then divided by the taps inside the image).
+Case poolCase(PoolLayer g, bool u8, std::mt19937 &rng) {
+  Case c;
+  LayerProgram &lp = c.lp;
+  g.in = addTensor(lp, "x", {g.N, g.C, g.H, g.W}, NTensor::Kind::Input, u8);
+  g.out = addTensor(lp, "y", {g.N, g.C, g.OH, g.OW}, NTensor::Kind::Output, u8);
+  Layer L;
+  L.kind = Layer::Kind::Pool;
+  L.name = "pool";
+  L.pool = g;
+  lp.layers.push_back(L);
+  lp.inputs = {g.in};
+  lp.outputs = {g.out};
+  c.inputs.push_back(randomBytes(size_t(g.N * g.C * g.H * g.W), rng));
+  const NTensor &tx = lp.tensors[size_t(g.in)];
+  std::vector<uint8_t> out(size_t(g.N * g.C * g.OH * g.OW));
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t ch = 0; ch < g.C; ++ch)
+      for (int64_t oy = 0; oy < g.OH; ++oy)
+        for (int64_t ox = 0; ox < g.OW; ++ox) {
+          int32_t sum = 0, count = 0, mx = -128;
+          for (int64_t ky = 0; ky < g.kh; ++ky)
+            for (int64_t kx = 0; kx < g.kw; ++kx) {
+              int64_t iy = oy * g.s - g.pt + ky, ix = ox * g.s - g.pl + kx;
+              bool inside = iy >= 0 && iy < g.H && ix >= 0 && ix < g.W;
+              if (!inside && g.excludePad)
+                continue;
+              int32_t v =
+                  inside
+                      ? stored(tx, c.inputs[0],
+                               size_t(((n * g.C + ch) * g.H + iy) * g.W + ix))
+                      : g.padValue;
+              sum += v;
+              ++count;
+              mx = std::max(mx, v);
+            }
+          int32_t r = g.avg ? npu::poolAverage(sum, count) : mx;
+          out[size_t(((n * g.C + ch) * g.OH + oy) * g.OW + ox)] =
+              u8 ? uint8_t(r + 128) : uint8_t(int8_t(r));
+        }
+  c.expected.push_back(out);
+  return c;
+}
+
 // An average pool without its padded taps (count_include_pad 0): the
 // outputs whose window overlaps the padding divide by the taps inside the
 // image (the border POOLs of genPool), against a direct computation, for
@@ -791,8 +838,6 @@ TEST(NpuLayer, AveragePoolExcludingPadding) {
     auto pick = [&](int64_t lo, int64_t hi) {
       return lo + int64_t(rng() % uint64_t(hi - lo + 1));
     };
-    Case c;
-    LayerProgram &lp = c.lp;
     PoolLayer g;
     g.N = pick(1, 2), g.C = pick(1, 40), g.H = pick(1, 40), g.W = pick(1, 30);
     g.kh = pick(1, 5), g.kw = pick(1, 5), g.s = pick(1, 3);
@@ -808,38 +853,7 @@ TEST(NpuLayer, AveragePoolExcludingPadding) {
     g.OW = (g.W + g.pl + g.pr - g.kw) / g.s + 1;
     g.padValue = int32_t(pick(-128, 127)); // read, then overwritten
     bool u8 = rng() % 2;
-    g.in = addTensor(lp, "x", {g.N, g.C, g.H, g.W}, NTensor::Kind::Input, u8);
-    g.out =
-        addTensor(lp, "y", {g.N, g.C, g.OH, g.OW}, NTensor::Kind::Output, u8);
-    Layer L;
-    L.kind = Layer::Kind::Pool;
-    L.name = "pool";
-    L.pool = g;
-    lp.layers.push_back(L);
-    lp.inputs = {g.in};
-    lp.outputs = {g.out};
-    c.inputs.push_back(randomBytes(size_t(g.N * g.C * g.H * g.W), rng));
-    const NTensor &tx = lp.tensors[size_t(g.in)];
-    std::vector<uint8_t> out(size_t(g.N * g.C * g.OH * g.OW));
-    for (int64_t n = 0; n < g.N; ++n)
-      for (int64_t ch = 0; ch < g.C; ++ch)
-        for (int64_t oy = 0; oy < g.OH; ++oy)
-          for (int64_t ox = 0; ox < g.OW; ++ox) {
-            int32_t sum = 0, count = 0;
-            for (int64_t ky = 0; ky < g.kh; ++ky)
-              for (int64_t kx = 0; kx < g.kw; ++kx) {
-                int64_t iy = oy * g.s - g.pt + ky, ix = ox * g.s - g.pl + kx;
-                if (iy >= 0 && iy < g.H && ix >= 0 && ix < g.W) {
-                  sum += stored(tx, c.inputs[0],
-                                size_t(((n * g.C + ch) * g.H + iy) * g.W + ix));
-                  ++count;
-                }
-              }
-            int32_t r = npu::poolAverage(sum, count);
-            out[size_t(((n * g.C + ch) * g.OH + oy) * g.OW + ox)] =
-                u8 ? uint8_t(r + 128) : uint8_t(int8_t(r));
-          }
-    c.expected.push_back(out);
+    Case c = poolCase(g, u8, rng);
     std::ostringstream what;
     what << "pool " << i << ": " << g.H << "x" << g.W << " k" << g.kh << "x"
          << g.kw << "/" << g.s << " pads " << g.pt << "," << g.pl << "," << g.pb
@@ -887,40 +901,7 @@ TEST(NpuLayer, StandalonePoolAndAdd) {
       g.OH = (g.H + g.pt + g.pb - g.kh) / g.s + 1;
       g.OW = (g.W + g.pl + g.pr - g.kw) / g.s + 1;
       g.padValue = g.avg ? int32_t(pick(-128, 127)) : -128;
-      g.in = addTensor(lp, "x", {N, C, H, W}, NTensor::Kind::Input, u8);
-      g.out = addTensor(lp, "y", {N, C, g.OH, g.OW}, NTensor::Kind::Output, u8);
-      Layer L;
-      L.kind = Layer::Kind::Pool;
-      L.name = "pool";
-      L.pool = g;
-      lp.layers.push_back(L);
-      lp.inputs = {g.in};
-      lp.outputs = {g.out};
-      c.inputs.push_back(randomBytes(size_t(N * C * H * W), rng));
-      const NTensor &tx = lp.tensors[size_t(g.in)];
-      std::vector<uint8_t> out(size_t(N * C * g.OH * g.OW));
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t ch = 0; ch < C; ++ch)
-          for (int64_t oy = 0; oy < g.OH; ++oy)
-            for (int64_t ox = 0; ox < g.OW; ++ox) {
-              int32_t sum = 0, mx = -128;
-              for (int64_t ky = 0; ky < g.kh; ++ky)
-                for (int64_t kx = 0; kx < g.kw; ++kx) {
-                  int64_t iy = oy * g.s - g.pt + ky, ix = ox * g.s - g.pl + kx;
-                  int32_t v = g.padValue;
-                  if (iy >= 0 && iy < H && ix >= 0 && ix < W)
-                    v = stored(tx, c.inputs[0],
-                               size_t(((n * C + ch) * H + iy) * W + ix));
-                  sum += v;
-                  mx = std::max(mx, v);
-                }
-              int32_t r =
-                  g.avg ? npu::poolAverage(sum, int32_t(g.kh * g.kw)) : mx;
-              out[size_t(((n * C + ch) * g.OH + oy) * g.OW + ox)] =
-                  u8 ? uint8_t(r + 128) : uint8_t(int8_t(r));
-            }
-      c.expected.push_back(out);
-      runCase(c, "pool " + std::to_string(i));
+      runCase(poolCase(g, u8, rng), "pool " + std::to_string(i));
     } else { // add
       AddLayer g;
       g.bBroadcast = rng() % 3 == 0;
