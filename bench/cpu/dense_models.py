@@ -12,6 +12,14 @@ with onnx.helper from seeded random weights (no download, no ../shared):
               linear (pytorch_half_pixel, scales), a Conv classifier with 8
               classes and a final Resize linear (align_corners) to the input
               size, plus a ConvTranspose in the decoder.
+  mnv3-toy    a MobileNetV3-Small-style classifier (224x224, opset 14):
+              inverted residual blocks with depthwise 3x3 and 5x5
+              convolutions, HardSwish and Relu activations,
+              squeeze-and-excitation (GlobalAveragePool, two 1x1
+              convolutions, HardSigmoid, Mul), residual Adds, a
+              GlobalAveragePool + Flatten + Gemm/HardSwish/Gemm head: the
+              graph torchvision's mobilenet_v3_small exports, BatchNorm
+              folded into the convolutions as exporters do.
 
 Weights are He-scaled so activations stay O(1) through the network.
 """
@@ -40,14 +48,26 @@ class Builder:
         self.nodes.append(helper.make_node(op_type, inputs, [out], **attrs))
         return out
 
-    def conv(self, x, cin, cout, k=3, stride=1, relu=True):
-        w = self.rng.normal(0, np.sqrt(2.0 / (cin * k * k)),
-                            (cout, cin, k, k)).astype(np.float32)
+    def conv(self, x, cin, cout, k=3, stride=1, relu=True, group=1,
+             act=None):
+        """A k x k convolution (same padding) and its activation: Relu when
+        relu is set, else act (an op type such as "HardSwish") if given."""
+        w = self.rng.normal(0, np.sqrt(2.0 / (cin // group * k * k)),
+                            (cout, cin // group, k, k)).astype(np.float32)
         b = self.rng.normal(0, 0.05, cout).astype(np.float32)
         y = self.op("Conv", [x, self.const(w, "w"), self.const(b, "b")],
                     kernel_shape=[k, k], strides=[stride, stride],
-                    pads=[k // 2] * 4)
-        return self.op("Relu", [y]) if relu else y
+                    pads=[k // 2] * 4, group=group)
+        if relu:
+            return self.op("Relu", [y])
+        return self.op(act, [y]) if act else y
+
+    def gemm(self, x, cin, cout):
+        w = self.rng.normal(0, np.sqrt(2.0 / cin),
+                            (cout, cin)).astype(np.float32)
+        b = self.rng.normal(0, 0.05, cout).astype(np.float32)
+        return self.op("Gemm", [x, self.const(w, "w"), self.const(b, "b")],
+                       transB=1)
 
     def deconv(self, x, cin, cout, relu=True):
         w = self.rng.normal(0, np.sqrt(2.0 / (cin * 4)),
@@ -70,7 +90,7 @@ class Builder:
         return self.op("Resize", [x, "", "", sz], mode=mode,
                        coordinate_transformation_mode=ctm)
 
-    def model(self, name, x_name, x_shape, out, out_shape):
+    def model(self, name, x_name, x_shape, out, out_shape, opset=13):
         g = helper.make_graph(
             self.nodes, name,
             [helper.make_tensor_value_info(x_name, TensorProto.FLOAT,
@@ -78,7 +98,7 @@ class Builder:
             [helper.make_tensor_value_info(out, TensorProto.FLOAT,
                                            out_shape)],
             self.inits)
-        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
         m.ir_version = 7
         onnx.checker.check_model(m)
         return m
@@ -145,4 +165,51 @@ def fpnseg(rng, size=256, classes=8):
                    [1, classes, size, size])
 
 
-MODELS = {"dbnet-toy": dbnet, "fpnseg-toy": fpnseg}
+def squeeze_excite(b, x, ch):
+    """torchvision's SqueezeExcitation: the channel scale is
+    HardSigmoid(fc2(Relu(fc1(mean over H, W)))), fc1 reducing to
+    ch / 4 rounded to a multiple of 8."""
+    sq = max(8, (ch // 4 + 4) // 8 * 8)
+    s = b.op("GlobalAveragePool", [x])
+    s = b.conv(s, ch, sq, k=1)
+    s = b.conv(s, sq, ch, k=1, relu=False)
+    s = b.op("HardSigmoid", [s], alpha=1.0 / 6, beta=0.5)
+    return b.op("Mul", [x, s])
+
+
+def mnv3(rng, size=224, classes=1000):
+    b = Builder(rng)
+    x = b.conv("image", 3, 16, stride=2, relu=False, act="HardSwish")
+    cin = 16
+    # kernel, expanded channels, output channels, SE, activation, stride:
+    # MobileNetV3-Small's table.
+    for k, exp, cout, se, act, s in (
+            (3, 16, 16, True, "Relu", 2), (3, 72, 24, False, "Relu", 2),
+            (3, 88, 24, False, "Relu", 1), (5, 96, 40, True, "HardSwish", 2),
+            (5, 240, 40, True, "HardSwish", 1),
+            (5, 240, 40, True, "HardSwish", 1),
+            (5, 120, 48, True, "HardSwish", 1),
+            (5, 144, 48, True, "HardSwish", 1),
+            (5, 288, 96, True, "HardSwish", 2),
+            (5, 576, 96, True, "HardSwish", 1),
+            (5, 576, 96, True, "HardSwish", 1)):
+        y = x
+        if exp != cin:
+            y = b.conv(y, cin, exp, k=1, relu=False, act=act)
+        y = b.conv(y, exp, exp, k=k, stride=s, group=exp, relu=False,
+                   act=act)
+        if se:
+            y = squeeze_excite(b, y, exp)
+        y = b.conv(y, exp, cout, k=1, relu=False)
+        x = b.op("Add", [x, y]) if s == 1 and cin == cout else y
+        cin = cout
+    x = b.conv(x, cin, 576, k=1, relu=False, act="HardSwish")
+    x = b.op("GlobalAveragePool", [x])
+    x = b.op("Flatten", [x], axis=1)
+    x = b.op("HardSwish", [b.gemm(x, 576, 1024)])
+    logits = b.gemm(x, 1024, classes)
+    return b.model("mnv3_toy", "image", [1, 3, size, size], logits,
+                   [1, classes], opset=14)
+
+
+MODELS = {"dbnet-toy": dbnet, "fpnseg-toy": fpnseg, "mnv3-toy": mnv3}

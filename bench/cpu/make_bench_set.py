@@ -44,15 +44,20 @@ QUANT_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv",
 
 
 def is_fp32_model(path):
-    """A float32 model: float32 inputs and no quantized ops."""
+    """A float32 model: no quantized ops, no 16-bit float inputs or
+    weights, and float32 inputs or weights (a language model's inputs are
+    integer token ids; its weights are what gets quantized)."""
     m = onnx.load(path, load_external_data=False)
     if any(n.op_type in QUANT_OPS for n in m.graph.node):
         return False
     inits = {i.name for i in m.graph.initializer}
     elems = [i.type.tensor_type.elem_type for i in m.graph.input
              if i.name not in inits]
-    return onnx.TensorProto.FLOAT in elems and all(
-        e != onnx.TensorProto.FLOAT16 for e in elems)
+    weights = [i.data_type for i in m.graph.initializer]
+    half = (onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16)
+    if any(e in half for e in elems + weights):
+        return False
+    return onnx.TensorProto.FLOAT in elems + weights
 
 
 def fold_constant_of_shape(m):
