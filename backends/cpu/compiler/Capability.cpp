@@ -281,17 +281,30 @@ bool checkConvInteger(const Node &n, std::string &reason) {
   return true;
 }
 
+// MatMulInteger: a constant 2-D B (weights, packed at compile time; its
+// zero point per tensor or per column), or a B computed at run time
+// (attention's Q x K^T and P x V in int8 transformers: packed per batch
+// matrix at run time, its zero point per tensor), A and B of rank 2 or
+// more with numpy batch broadcasting over at most 4 batch dims.
 bool checkMatMulInteger(const Node &n, std::string &reason) {
   const Type &a = n.inputs[0].type(), &b = n.inputs[1].type();
   if (!is8Bit(a.elem()) || !is8Bit(b.elem()))
     return fail(reason, "operands are not 8-bit");
   if (n.types[0].elem() != ElemKind::I32)
     return fail(reason, "result is not i32");
-  if (b.rank() != 2 || a.rank() < 1 || !isConstant(n.inputs[1]))
-    return fail(reason, "MatMulInteger needs a 2-D constant B");
-  if (a.dims().back() != b.dim(0))
+  if (isConstant(n.inputs[1]) && b.rank() == 2) {
+    if (a.rank() < 1 || a.dims().back() != b.dim(0))
+      return fail(reason, "inner dimensions differ");
+    return zeroPointOk(n, 2, 1, reason) && zeroPointOk(n, 3, b.dim(1), reason);
+  }
+  if (a.rank() < 2 || b.rank() < 2)
+    return fail(reason, "MatMulInteger needs a 2-D constant B, or A and B "
+                        "of rank 2 or more");
+  if (a.dims().back() != b.dim(b.rank() - 2))
     return fail(reason, "inner dimensions differ");
-  return zeroPointOk(n, 2, 1, reason) && zeroPointOk(n, 3, b.dim(1), reason);
+  if (std::max(a.rank(), b.rank()) - 2 > 4)
+    return fail(reason, "more than 4 batch dims");
+  return zeroPointOk(n, 2, 1, reason) && zeroPointOk(n, 3, 1, reason);
 }
 
 // An optional scalar integer operand.

@@ -349,9 +349,14 @@ Status Codegen::emitQuant(const Group &g, Step &s) {
   llvm::FunctionCallee fn =
       runtime(g.kind == GroupKind::QConv ? "qconv2d" : "qgemm", i32,
               {ptr, ptr, ptr, ptr, ptr, ptr});
+  // A MatMulInteger's B computed at run time is read as it is stored
+  // (B_DYNAMIC); everything else reads weights packed at compile time.
+  const bool dynamicB =
+      g.kind == GroupKind::QMatMul && s.params[EMBER_RT_QGEMM_B_DYNAMIC] != 0;
   llvm::Value *st = b_->CreateCall(
       fn, {paramBlock(s.params), ptrOfValue(n.inputs[0]),
-           ptrOf(Loc{LocKind::Weight, 0, s.packedWeights}),
+           dynamicB ? ptrOfValue(n.inputs[1])
+                    : ptrOf(Loc{LocKind::Weight, 0, s.packedWeights}),
            ptrOf(Loc{LocKind::Weight, 0, s.bias}),
            ptrOfValue(Value(const_cast<Node *>(g.root), 0)), ws});
   emitStatusCheck(st);

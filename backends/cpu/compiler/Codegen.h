@@ -84,6 +84,7 @@ private:
   Status prepareQConv(const Group &g, Step &s);
   Status prepareConvT(const Group &g, Step &s);
   Status prepareQMatMul(const Group &g, Step &s);
+  Status prepareQMatMulDynamic(const Group &g, Step &s);
   // ChannelsLast.cpp
   void chooseLayouts();
   void fusePools();

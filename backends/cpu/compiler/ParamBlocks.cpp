@@ -525,11 +525,68 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
   return Status::ok();
 }
 
+// A MatMulInteger whose B is computed at run time ([batch..][K][N]): the
+// runtime packs each batch matrix into the workspace and runs the int8
+// GEMM over A's rows of that batch (ember_rt_qgemm, B_DYNAMIC).
+Status Codegen::prepareQMatMulDynamic(const Group &g, Step &s) {
+  const Node &n = *g.anchor;
+  const Dims &a = n.inputs[0].type().dims(), &b = n.inputs[1].type().dims();
+  int64_t M = a[a.size() - 2], K = a.back(), N = b.back();
+  Dims ba(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2), batch;
+  if (!broadcastShapes(ba, bb, batch) || batch.size() > 4)
+    return unsupported(n.describe(), ": batch dims do not broadcast");
+  const QOut qo = qoutOf(g);
+  std::vector<int64_t> &p = s.params;
+  p.assign(EMBER_RT_QGEMM_NUM_FIELDS, 0);
+  p[EMBER_RT_QGEMM_M] = M;
+  p[EMBER_RT_QGEMM_N] = N;
+  p[EMBER_RT_QGEMM_K] = K;
+  p[EMBER_RT_QGEMM_Y_ZP] = qo.zp;
+  p[EMBER_RT_QGEMM_Y_KIND] = qo.kind;
+  p[EMBER_RT_QGEMM_SCALE_COUNT] = int64_t(qo.count());
+  p[EMBER_RT_QGEMM_LO] = qo.lo;
+  p[EMBER_RT_QGEMM_HI] = qo.hi;
+  p[EMBER_RT_QGEMM_ISA] = cfg_.isa;
+  p[EMBER_RT_QGEMM_B_DYNAMIC] = 1;
+  p[EMBER_RT_QGEMM_A_SIGNED] = n.inputs[0].type().elem() == ElemKind::I8;
+  p[EMBER_RT_QGEMM_B_SIGNED] = n.inputs[1].type().elem() == ElemKind::I8;
+  p[EMBER_RT_QGEMM_A_ZP] = zeroPointAt(n, 2, 0);
+  p[EMBER_RT_QGEMM_B_ZP] = zeroPointAt(n, 3, 0);
+  p[EMBER_RT_QGEMM_HAS_BIAS] = !g.qbias.empty();
+  // Batch dims right-aligned in the 4 slots: extent, then the element
+  // strides of A, B and the result (0 where an operand broadcasts).
+  for (int d = 0; d < 4; ++d)
+    p[size_t(EMBER_RT_QGEMM_BATCH0 + 4 * d)] = 1;
+  const size_t first = 4 - batch.size();
+  auto strides = [&](const Dims &own, int64_t matrix, size_t slot) {
+    int64_t acc = matrix;
+    for (size_t i = own.size(); i-- > 0;) {
+      size_t bi = first + batch.size() - own.size() + i;
+      p[size_t(EMBER_RT_QGEMM_BATCH0) + 4 * bi + slot] = own[i] == 1 ? 0 : acc;
+      acc *= own[i];
+    }
+  };
+  for (size_t i = 0; i < batch.size(); ++i)
+    p[size_t(EMBER_RT_QGEMM_BATCH0) + 4 * (first + i)] = batch[i];
+  strides(ba, M * K, 1);
+  strides(bb, K * N, 2);
+  strides(batch, M * N, 3);
+  std::vector<int32_t> table = qo.table;
+  table.insert(table.end(), g.qbias.begin(), g.qbias.end());
+  s.bias = addWeights(table.data(), table.size() * sizeof(int32_t));
+  workspacePerWorker_ = std::max<uint64_t>(
+      workspacePerWorker_,
+      alignUp(uint64_t(ember_rt_qgemm_workspace_size(p.data())), 64));
+  return Status::ok();
+}
+
 Status Codegen::prepareQMatMul(const Group &g, Step &s) {
   const Node &n = *g.anchor;
   if (cfg_.kernels != Kernels::Library)
     return unsupported(n.describe(),
                        ": the portable runtime has no int8 kernels");
+  if (!isConstant(n.inputs[1]) || n.inputs[1].type().rank() != 2)
+    return prepareQMatMulDynamic(g, s);
   const Tensor &b = *n.inputs[1].node->payload;
   int64_t K = b.dim(0), N = b.dim(1);
   int64_t rows = n.inputs[0].type().numElements() / K;

@@ -203,6 +203,19 @@ enum ember_rt_qgemm_field {
   EMBER_RT_QGEMM_HI,
   EMBER_RT_QGEMM_ISA,
   EMBER_RT_QGEMM_WS_BYTES,
+  /* B read at run time (not packed weights): `b` is B itself, row-major
+   * [batch..][K][N], packed per batch matrix into the workspace; M is the
+   * rows of one batch matrix. A_ZP/B_ZP are the per-tensor zero points
+   * (as signed values), A_SIGNED/B_SIGNED the operands' kinds; with
+   * HAS_BIAS, `rq` holds N int32 bias values after the shifts. */
+  EMBER_RT_QGEMM_B_DYNAMIC,
+  EMBER_RT_QGEMM_A_SIGNED,
+  EMBER_RT_QGEMM_B_SIGNED,
+  EMBER_RT_QGEMM_A_ZP,
+  EMBER_RT_QGEMM_B_ZP,
+  EMBER_RT_QGEMM_HAS_BIAS,
+  EMBER_RT_QGEMM_BATCH0, /* extent, a stride, b stride, y stride; x4 */
+  EMBER_RT_QGEMM_BATCH_LAST = EMBER_RT_QGEMM_BATCH0 + 15,
   EMBER_RT_QGEMM_NUM_FIELDS
 };
 int32_t ember_rt_qgemm(const int64_t *p, const uint8_t *a, const void *b,

@@ -8,6 +8,7 @@
 // libc.
 #include "RtAbi.h"
 #include "RtGlue.h"
+#include "RtQuant.h"
 #include "RtTranspose.h"
 
 #include "ember/cpu/Kernels.h"
@@ -432,22 +433,6 @@ void gemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
 // The kernel library's requantization of a step: the fixed-point tables at
 // rq (count multipliers, then count shifts), y's kind and zero point, the
 // fused clamp.
-Requantize requantOf(int64_t yKind, int64_t yzp, const int32_t *rq,
-                     int64_t count, int64_t countAll, int64_t lo, int64_t hi) {
-  Requantize r;
-  r.output = yKind == EMBER_RT_Y_I32  ? QOutput::Int32
-             : yKind == EMBER_RT_Y_I8 ? QOutput::Int8
-                                      : QOutput::UInt8;
-  r.kind = QScaleKind::FixedPoint;
-  r.multiplier = rq;
-  r.shift = rq + countAll;
-  r.scaleCount = size_t(count);
-  r.zeroPoint = int32_t(yzp);
-  r.clampMin = int32_t(lo);
-  r.clampMax = int32_t(hi);
-  return r;
-}
-
 struct QGemmTask {
   const int64_t *p;
   const uint8_t *a;
@@ -814,12 +799,17 @@ void qconvWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
 extern "C" {
 
 int64_t ember_rt_qgemm_workspace_size(const int64_t *p) {
+  if (p[EMBER_RT_QGEMM_B_DYNAMIC])
+    return int64_t(qgemmDynamicBWorkspace(p));
   return int64_t(
       qgemmWorkspaceSize(u(p[EMBER_RT_QGEMM_K]), Isa(p[EMBER_RT_QGEMM_ISA])));
 }
 
 int32_t ember_rt_qgemm(const int64_t *p, const uint8_t *a, const void *b,
                        const int32_t *rq, void *y, uint8_t *workspace) {
+  if (p[EMBER_RT_QGEMM_B_DYNAMIC])
+    return qgemmDynamicB(p, a, static_cast<const uint8_t *>(b), rq, y,
+                         workspace);
   QGemmTask t{p, a, b, rq, y, workspace, 0};
   size_t g = rowGranule(Isa(p[EMBER_RT_QGEMM_ISA]));
   int64_t blocks = int64_t((u(p[EMBER_RT_QGEMM_M]) + g - 1) / g);
