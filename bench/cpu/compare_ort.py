@@ -182,6 +182,24 @@ def wider_set(set_dir, shared):
     return models
 
 
+def host_cpu():
+    """The CPU's model name and the vector extensions the kernels choose
+    between (figures differ by far between an AVX2-only host and an
+    AVX-512 one), from /proc/cpuinfo; "unknown" elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+    except OSError:
+        return "unknown"
+    model = re.search(r"^model name\s*:\s*(.*)$", info, re.M)
+    flags = re.search(r"^flags\s*:\s*(.*)$", info, re.M)
+    have = set(flags.group(1).split()) if flags else set()
+    isa = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni")
+           if f in have]
+    return (f"{model.group(1).strip() if model else 'cpu'} "
+            f"({' '.join(isa) or 'no avx2'}, {os.cpu_count()} cpus)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -219,6 +237,7 @@ def main():
     print(f"ember {args.target} vs onnxruntime {ort.__version__}; "
           f"runs={args.runs} warmup={args.warmup} rounds={args.rounds}; "
           f"load average {os.getloadavg()[0]:.1f}")
+    print(f"host: {host_cpu()}")
     print(f"{'model':44s} {'thr':>3s} {'ember_ms':>10s} {'ort_ms':>10s} "
           f"{'ort/ember':>9s}  rounds; ember nodes")
     medians, failed, records = [], 0, []
@@ -276,7 +295,8 @@ def main():
               f"{failed} failed; load average {os.getloadavg()[0]:.1f}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"onnxruntime": ort.__version__, "runs": args.runs,
+            json.dump({"onnxruntime": ort.__version__, "host": host_cpu(),
+                       "runs": args.runs,
                        "rounds": args.rounds, "entries": records}, f,
                       indent=1)
     return 1 if failed else 0
