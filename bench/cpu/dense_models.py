@@ -20,6 +20,13 @@ with onnx.helper from seeded random weights (no download, no ../shared):
               GlobalAveragePool + Flatten + Gemm/HardSwish/Gemm head: the
               graph torchvision's mobilenet_v3_small exports, BatchNorm
               folded into the convolutions as exporters do.
+  vit-toy     a ViT/DeiT-Tiny-style image transformer (224x224, opset 17):
+              a 16x16/16 patch-embedding Conv, a class token (Concat) and
+              position embeddings, 4 pre-norm encoder blocks of width 192
+              (LayerNormalization, fused QKV MatMul, 3 heads of 64 with
+              batched MatMuls, Softmax, Gelu written as Erf as exporters do
+              below opset 20, residual Adds) and a LayerNormalization +
+              Gemm head on the class token.
 
 Weights are He-scaled so activations stay O(1) through the network.
 """
@@ -212,4 +219,65 @@ def mnv3(rng, size=224, classes=1000):
                    [1, classes], opset=14)
 
 
-MODELS = {"dbnet-toy": dbnet, "fpnseg-toy": fpnseg, "mnv3-toy": mnv3}
+def vit(rng, size=224, patch=16, dim=192, heads=3, depth=4, classes=1000):
+    b = Builder(rng)
+    tokens = (size // patch) ** 2
+    hd = dim // heads
+
+    def const(shape, std):
+        return b.const(rng.normal(0, std, shape).astype(np.float32))
+
+    def i64(vals):
+        return b.const(np.array(vals, np.int64), "shape")
+
+    def layer_norm(x):
+        return b.op("LayerNormalization",
+                    [x, b.const(np.ones(dim, np.float32), "g"),
+                     b.const(np.zeros(dim, np.float32), "beta")],
+                    axis=-1, epsilon=1e-6)
+
+    def linear(x, cin, cout):
+        y = b.op("MatMul", [x, const((cin, cout), np.sqrt(1.0 / cin))])
+        return b.op("Add", [y, const((cout,), 0.02)])
+
+    x = b.op("Conv", ["image", const((dim, 3, patch, patch),
+                                     np.sqrt(1.0 / (3 * patch * patch))),
+                      const((dim,), 0.02)],
+             kernel_shape=[patch, patch], strides=[patch, patch])
+    x = b.op("Reshape", [x, i64([1, dim, tokens])])
+    x = b.op("Transpose", [x], perm=[0, 2, 1])
+    x = b.op("Concat", [const((1, 1, dim), 0.02), x], axis=1)
+    n = tokens + 1
+    x = b.op("Add", [x, const((1, n, dim), 0.02)])
+    for _ in range(depth):
+        h = layer_norm(x)
+        qkv = linear(h, dim, 3 * dim)
+        qkv = b.op("Reshape", [qkv, i64([1, n, 3, heads, hd])])
+        qkv = b.op("Transpose", [qkv], perm=[2, 0, 3, 1, 4])
+        q, k, v = (b.op("Gather", [qkv, b.const(np.array(i, np.int64), "i")],
+                        axis=0) for i in range(3))
+        kt = b.op("Transpose", [k], perm=[0, 1, 3, 2])
+        att = b.op("MatMul", [q, kt])
+        att = b.op("Mul", [att, b.const(np.array(hd ** -0.5, np.float32))])
+        att = b.op("Softmax", [att], axis=-1)
+        o = b.op("MatMul", [att, v])
+        o = b.op("Transpose", [o], perm=[0, 2, 1, 3])
+        o = b.op("Reshape", [o, i64([1, n, dim])])
+        x = b.op("Add", [x, linear(o, dim, dim)])
+        h = linear(layer_norm(x), dim, 4 * dim)
+        # Gelu(h) = 0.5 h (1 + erf(h / sqrt 2))
+        e = b.op("Erf", [b.op("Div", [h, b.const(
+            np.array(np.sqrt(2.0), np.float32))])])
+        e = b.op("Add", [e, b.const(np.array(1.0, np.float32))])
+        h = b.op("Mul", [b.op("Mul", [h, e]),
+                         b.const(np.array(0.5, np.float32))])
+        x = b.op("Add", [x, linear(h, 4 * dim, dim)])
+    cls = b.op("Gather", [layer_norm(x), b.const(np.array(0, np.int64), "i")],
+               axis=1)
+    logits = b.gemm(cls, dim, classes)
+    return b.model("vit_toy", "image", [1, 3, size, size], logits,
+                   [1, classes], opset=17)
+
+
+MODELS = {"dbnet-toy": dbnet, "fpnseg-toy": fpnseg, "mnv3-toy": mnv3,
+          "vit-toy": vit}
