@@ -5,7 +5,8 @@ groups incl. depthwise, channel counts that are not multiples of DIM), with
 Relu/Clip folded, MatMul and Gemm, Add, MaxPool, AveragePool,
 GlobalAveragePool, Concat, and conv chains that fuse a pool or a residual
 add. Each case is an ONNX test folder: model.onnx and test_data_set_0 with
-the input and ONNX Runtime's output.
+the input and ONNX Runtime's output, computed node by node (graph
+optimizations off: the QDQ graph's ONNX semantics on every host).
 
     gen_layers.py OUT_DIR [--count N] [--seed S]
 
@@ -326,7 +327,14 @@ def main():
         d = os.path.join(args.out, f"case_{i:03d}")
         os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
         onnx.save(m, os.path.join(d, "model.onnx"))
-        sess = ort.InferenceSession(m.SerializeToString(),
+        # Node by node (graph optimizations off): DequantizeLinear, the
+        # float op, QuantizeLinear, the QDQ graph's ONNX semantics on every
+        # host. ORT's fused int8 kernels are not a host-independent
+        # reference: on AVX2 hosts without VNNI its u8 x s8 kernel
+        # (vpmaddubsw) saturates pairs of products, up to 255 quanta off.
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        sess = ort.InferenceSession(m.SerializeToString(), so,
                                     providers=["CPUExecutionProvider"])
         outs = sess.run(None, g.feed)
         for j, (k, v) in enumerate(g.feed.items()):
