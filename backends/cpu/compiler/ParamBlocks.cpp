@@ -476,16 +476,16 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
       p[EMBER_RT_QCONV_DW_VNNI] = int64_t(off - s.packedWeights + 1);
     }
   } else {
-    // The implicit-GEMM kernel (channels-last x, VNNI, no weight zero
-    // point) reads 4 channels per step: a group whose channels are not a
-    // multiple of 4 is packed with zero weights for the padding channels
-    // (the kernel pads x to match).
+    // The implicit-GEMM kernel (channels-last x; VNNI without weight zero
+    // points, or AVX2, which folds them into its s16 weights) reads 4
+    // channels per step: a group whose channels are not a multiple of 4 is
+    // packed with zero weights for the padding channels (the kernel pads x
+    // to match).
     bool anyWzp = false;
     for (int64_t oc = 0; oc < OC; ++oc)
       anyWzp |= wzpAt(oc) != 0;
     int64_t cgp = cg;
-    if (inNhwc && cg % 4 != 0 && !anyWzp &&
-        ember::cpu::resolveIsa(isa) == Isa::Avx512Vnni)
+    if (inNhwc && cg % 4 != 0 && ember::cpu::qconv2dNhwcAvailable(isa, anyWzp))
       cgp = (cg + 3) / 4 * 4;
     int64_t Kp = cgp * KK;
     uint64_t stride =

@@ -464,6 +464,13 @@ size_t qgemmBlockBytes(size_t K, const QGemmKernel &k) {
          rows * sizeof(int32_t);
 }
 
+bool qgemmPackedNative(const void *packedB, Isa isa) {
+  const PackedHeader *h = static_cast<const PackedHeader *>(packedB);
+  const QGemmKernel &k = nativeQKernel(resolveIsa(isa));
+  return packedB && h->kind == PackedKind::QGemmB && k.isa != Isa::Generic &&
+         h->panel == static_cast<uint32_t>(k.nr) && layoutOf(h) == k.layout;
+}
+
 size_t qgemmWorkspaceSize(size_t K, Isa isa) {
   // Enough for every kernel a packed layout may select.
   size_t best = 0;

@@ -427,6 +427,12 @@ struct Requantize {
 /// fp32, in that order.
 float requantScale(float aScale, float bScale, float yScale);
 
+/// Whether qgemmPacked runs `packedB` (packed by packQB) on path `isa`'s own
+/// kernel: true when it was packed for that path (VNNI, AVX2), false when a
+/// portable kernel for its layout would run it (packed for another path, or
+/// the generic path).
+bool qgemmPackedNative(const void *packedB, Isa isa = Isa::Auto);
+
 /// Bytes of scratch qgemmPacked needs per concurrent call.
 size_t qgemmWorkspaceSize(size_t K, Isa isa = Isa::Auto);
 
