@@ -97,7 +97,15 @@ finishQAvx2(const QTileArgs &t, __m256i (&acc)[kMR][NV]) {
     }
     return;
   }
-  // Requantized in place: int32 values within [qmin, qmax].
+  // Requantized in place. The saturating packs below are the clamp to the
+  // output type's range, so the fixed-point values need a clamp only to a
+  // narrower requested one (a fused ReLU with a nonzero zero point, a Clip),
+  // which is applied to the bytes; the float values are clamped before
+  // their conversion (no int32 overflow).
+  const bool u8 = rq.output == QOutput::UInt8;
+  const bool clampBytes =
+      rq.kind == QScaleKind::FixedPoint &&
+      (t.qmin > (u8 ? 0 : -128) || t.qmax < (u8 ? 255 : 127));
   if (rq.kind == QScaleKind::Float) {
     const __m256 flo =
         _mm256_set1_ps(static_cast<float>(t.qmin - rq.zeroPoint));
@@ -114,24 +122,24 @@ finishQAvx2(const QTileArgs &t, __m256i (&acc)[kMR][NV]) {
         acc[i][j] = requantFloat8(acc[i][j], s, flo, fhi, zp);
     }
   } else {
-    const __m256i qlo = _mm256_set1_epi32(t.qmin);
-    const __m256i qhi = _mm256_set1_epi32(t.qmax);
 #pragma GCC unroll 2
     for (int j = 0; j < NV; ++j) {
       const FixedPointLanes8 &l = lanes8(t, j);
       if (t.fixedFast) {
 #pragma GCC unroll 6
         for (int i = 0; i < kMR; ++i)
-          acc[i][j] = requant8<true>(acc[i][j], l, qlo, qhi);
+          acc[i][j] = mbqmZp8<true>(acc[i][j], l);
       } else {
 #pragma GCC unroll 6
         for (int i = 0; i < kMR; ++i)
-          acc[i][j] = requant8<false>(acc[i][j], l, qlo, qhi);
+          acc[i][j] = mbqmZp8<false>(acc[i][j], l);
       }
     }
   }
-  // Narrowed by saturating packs (exact: the values are in range).
-  const bool u8 = rq.output == QOutput::UInt8;
+  // Narrowed by saturating packs (the clamp to the type's range), then a
+  // requested narrower range as bytes.
+  const __m128i blo = _mm_set1_epi8(static_cast<char>(t.qmin));
+  const __m128i bhi = _mm_set1_epi8(static_cast<char>(t.qmax));
 #pragma GCC unroll 6
   for (int i = 0; i < kMR; ++i) {
     if (i < rowBegin || i >= rowEnd)
@@ -144,6 +152,9 @@ finishQAvx2(const QTileArgs &t, __m256i (&acc)[kMR][NV]) {
       const __m128i wl = _mm256_castsi256_si128(w);
       const __m128i wh = _mm256_extracti128_si256(w, 1);
       bytes = u8 ? _mm_packus_epi16(wl, wh) : _mm_packs_epi16(wl, wh);
+      if (clampBytes)
+        bytes = u8 ? _mm_min_epu8(_mm_max_epu8(bytes, blo), bhi)
+                   : _mm_min_epi8(_mm_max_epi8(bytes, blo), bhi);
       if (whole) {
         _mm_storeu_si128(reinterpret_cast<__m128i *>(c), bytes);
         continue;
@@ -152,6 +163,9 @@ finishQAvx2(const QTileArgs &t, __m256i (&acc)[kMR][NV]) {
       const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(acc[i][0]),
                                         _mm256_extracti128_si256(acc[i][0], 1));
       bytes = u8 ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w);
+      if (clampBytes)
+        bytes = u8 ? _mm_min_epu8(_mm_max_epu8(bytes, blo), bhi)
+                   : _mm_min_epi8(_mm_max_epi8(bytes, blo), bhi);
       if (whole) {
         _mm_storel_epi64(reinterpret_cast<__m128i *>(c), bytes);
         continue;
