@@ -558,7 +558,9 @@ Status Codegen::prepareQMatMul(const Group &g, Step &s) {
   p[EMBER_RT_QGEMM_LO] = qo.lo;
   p[EMBER_RT_QGEMM_HI] = qo.hi;
   p[EMBER_RT_QGEMM_ISA] = cfg_.isa;
-  Isa isa = Isa(cfg_.isa);
+  // The layout for this many rows (AVX2: s8 panels for a one- or two-row
+  // product, which streams every weight once per call).
+  Isa isa = ember::cpu::qgemmPackIsa(Isa(cfg_.isa), size_t(rows));
   s.packedWeights =
       addWeights(nullptr, ember::cpu::packedQBSize(size_t(K), size_t(N), isa));
   auto st = ember::cpu::packQB(

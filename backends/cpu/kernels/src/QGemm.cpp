@@ -126,16 +126,43 @@ QPacked view(const void *packed) {
   return v;
 }
 
-/// The int8 kernel of a resolved path: VNNI; the AVX2 kernel on AVX2 and
-/// on AVX-512 without VNNI (the same code: the CPU has AVX2); else generic.
+/// Whether a resolved path runs the AVX2 kernels (AVX2, and AVX-512
+/// without VNNI: the same code, the CPU has AVX2).
+bool avx2Path(Isa resolved) {
+#if defined(__x86_64__)
+  return resolved == Isa::Avx2 || resolved == Isa::Avx512;
+#else
+  (void)resolved;
+  return false;
+#endif
+}
+
+/// The int8 kernel of a resolved path: VNNI; the AVX2 kernel on the AVX2
+/// path; else generic.
 const QGemmKernel &nativeQKernel(Isa resolved) {
   if (resolved == Isa::Avx512Vnni)
     return qgemmKernelVnni();
 #if defined(__x86_64__)
-  if (resolved == Isa::Avx2 || resolved == Isa::Avx512)
+  if (avx2Path(resolved))
     return qgemmKernelAvx2();
 #endif
   return qgemmKernelGeneric();
+}
+
+/// The kernel qgemmPacked runs a buffer of `layout` and panel width `nr`
+/// with on a resolved path: the native one when it uses that layout, the
+/// AVX2 path's few-row kernel for s8 Quad panels of 16 (what packQB makes
+/// for the generic path, and qgemmPackIsa asks for), else a portable one.
+const QGemmKernel *qKernelFor(Isa resolved, QLayout layout, int nr) {
+  const QGemmKernel &native = nativeQKernel(resolved);
+  if (native.nr == nr && native.layout == layout)
+    return &native;
+#if defined(__x86_64__)
+  if (avx2Path(resolved) && layout == QLayout::Quad &&
+      nr == qgemmKernelAvx2Quad().nr)
+    return &qgemmKernelAvx2Quad();
+#endif
+  return qgemmKernelGenericFor(layout, nr);
 }
 
 #if defined(__x86_64__)
@@ -466,16 +493,25 @@ size_t qgemmBlockBytes(size_t K, const QGemmKernel &k) {
 
 bool qgemmPackedNative(const void *packedB, Isa isa) {
   const PackedHeader *h = static_cast<const PackedHeader *>(packedB);
-  const QGemmKernel &k = nativeQKernel(resolveIsa(isa));
-  return packedB && h->kind == PackedKind::QGemmB && k.isa != Isa::Generic &&
-         h->panel == static_cast<uint32_t>(k.nr) && layoutOf(h) == k.layout;
+  if (!packedB || h->kind != PackedKind::QGemmB)
+    return false;
+  const QGemmKernel *k =
+      qKernelFor(resolveIsa(isa), layoutOf(h), static_cast<int>(h->panel));
+  return k && k->isa != Isa::Generic;
+}
+
+Isa qgemmPackIsa(Isa isa, size_t rows) {
+  const Isa path = resolveIsa(isa);
+  return avx2Path(path) && rows > 0 && rows <= 2 ? Isa::Generic : path;
 }
 
 size_t qgemmWorkspaceSize(size_t K, Isa isa) {
   // Enough for every kernel a packed layout may select.
   size_t best = 0;
+  const Isa path = resolveIsa(isa);
   for (const QGemmKernel *k :
-       {&nativeQKernel(resolveIsa(isa)), &kQGeneric[0], &kQGenericPair}) {
+       {&nativeQKernel(path), &kQGeneric[0], &kQGenericPair,
+        qKernelFor(path, QLayout::Quad, kQGeneric[0].nr)}) {
     const size_t bytes = qgemmBlockBytes(K, *k);
     best = bytes > best ? bytes : best;
   }
@@ -499,10 +535,7 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
 
   const int nr = static_cast<int>(h->panel);
   const QLayout layout = layoutOf(h);
-  const QGemmKernel &native = nativeQKernel(resolveIsa(isa));
-  const QGemmKernel *k = native.nr == nr && native.layout == layout
-                             ? &native
-                             : qgemmKernelGenericFor(layout, nr);
+  const QGemmKernel *k = qKernelFor(resolveIsa(isa), layout, nr);
   if (!k)
     return Status::LayoutMismatch;
   const size_t MR = static_cast<size_t>(k->mr);
@@ -521,9 +554,7 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
   QPanelLanes lanesBuf;
   // The vector kernels' fixed-point constants, made once per panel.
   QPanelLanes *lanes =
-      k == &native && (native.isa == Isa::Avx512Vnni || native.isa == Isa::Avx2)
-          ? &lanesBuf
-          : nullptr;
+      k->isa == Isa::Avx512Vnni || k->isa == Isa::Avx2 ? &lanesBuf : nullptr;
   const size_t elem = rq.output == QOutput::Int32 ? 4 : 1;
   const Isa path = resolveIsa(isa);
   const bool simd =
@@ -541,7 +572,7 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
       packQA(mcur, K, A + ic * lda, lda, k->mr, aBuf, b.bZp ? rowSum : nullptr,
              simd, b.aSigned ? 0x80 : 0);
     for (size_t col0 = 0; col0 < N; col0 += NR) {
-      setPanel(t, b, rq, col0, N, NR, groups, lanes, native.isa);
+      setPanel(t, b, rq, col0, N, NR, groups, lanes, k->isa);
       for (size_t ir = 0; ir < mcur; ir += MR) {
         t.a = aBuf + (ir / MR) * groups * 4 * MR;
         t.rowBegin = 0;

@@ -89,6 +89,9 @@ const QGemmKernel &qgemmKernelGeneric();
 const QGemmKernel &qgemmKernelVnni();
 /// The AVX2 kernel (QGemmAvx2.cpp): 6 x 16, Pair16 layout, vpmaddwd.
 const QGemmKernel &qgemmKernelAvx2();
+/// The AVX2 kernel for few rows over s8 Quad panels of 16 (a matrix-vector
+/// product reads every weight once: s8 halves the bytes of Pair16).
+const QGemmKernel &qgemmKernelAvx2Quad();
 /// A portable kernel for a packed layout and panel width; null if none.
 const QGemmKernel *qgemmKernelGenericFor(QLayout layout, int nr);
 

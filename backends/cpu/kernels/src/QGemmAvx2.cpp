@@ -62,9 +62,9 @@ EMBER_TARGET_AVX2 inline __m256i requantFloat8(__m256i v, __m256 s, __m256 lo,
 /// [rowBegin, rowEnd), columns [colBegin, colEnd) are stored; whole 8- and
 /// 16-column rows with plain stores, partial ones through a buffer (AVX2
 /// has no masked byte store).
-template <int NV>
+template <int NV, int MR = kMR>
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
-finishQAvx2(const QTileArgs &t, __m256i (&acc)[kMR][NV]) {
+finishQAvx2(const QTileArgs &t, __m256i (&acc)[MR][NV]) {
   const Requantize &rq = *t.rq;
   __m256i masks[NV];
   int lo[NV], hi[NV];
@@ -81,7 +81,7 @@ finishQAvx2(const QTileArgs &t, __m256i (&acc)[kMR][NV]) {
   const int rowBegin = t.rowBegin, rowEnd = t.rowEnd;
   if (rq.output == QOutput::Int32) {
 #pragma GCC unroll 6
-    for (int i = 0; i < kMR; ++i) {
+    for (int i = 0; i < MR; ++i) {
       if (i < rowBegin || i >= rowEnd)
         continue;
       int32_t *c =
@@ -118,7 +118,7 @@ finishQAvx2(const QTileArgs &t, __m256i (&acc)[kMR][NV]) {
                            ? _mm256_maskload_ps(t.scale + 8 * j, masks[j])
                            : _mm256_set1_ps(t.scale[0]);
 #pragma GCC unroll 6
-      for (int i = 0; i < kMR; ++i)
+      for (int i = 0; i < MR; ++i)
         acc[i][j] = requantFloat8(acc[i][j], s, flo, fhi, zp);
     }
   } else {
@@ -127,11 +127,11 @@ finishQAvx2(const QTileArgs &t, __m256i (&acc)[kMR][NV]) {
       const FixedPointLanes8 &l = lanes8(t, j);
       if (t.fixedFast) {
 #pragma GCC unroll 6
-        for (int i = 0; i < kMR; ++i)
+        for (int i = 0; i < MR; ++i)
           acc[i][j] = mbqmZp8<true>(acc[i][j], l);
       } else {
 #pragma GCC unroll 6
-        for (int i = 0; i < kMR; ++i)
+        for (int i = 0; i < MR; ++i)
           acc[i][j] = mbqmZp8<false>(acc[i][j], l);
       }
     }
@@ -141,7 +141,7 @@ finishQAvx2(const QTileArgs &t, __m256i (&acc)[kMR][NV]) {
   const __m128i blo = _mm_set1_epi8(static_cast<char>(t.qmin));
   const __m128i bhi = _mm_set1_epi8(static_cast<char>(t.qmax));
 #pragma GCC unroll 6
-  for (int i = 0; i < kMR; ++i) {
+  for (int i = 0; i < MR; ++i) {
     if (i < rowBegin || i >= rowEnd)
       continue;
     char *c = c0 + static_cast<size_t>(i) * ldc;
@@ -350,6 +350,81 @@ EMBER_TARGET_AVX2 void qconvTileAvx2N(const QTileArgs &t,
   finishQAvx2<NV>(t, acc);
 }
 
+// Few rows (a batch-1 classifier): s8 weights in the Quad layout (4 k per
+// column, panels of 16; what packQB makes for the generic path), widened
+// in the tile. A one-row product reads every weight once per call, so it is
+// bound by the weights' bytes, which the s16 pairs double. Per group of 4 k:
+// four vpmovsxbw of B (4 columns x 4 k each), per row one vpbroadcastd of
+// the 4 A bytes spread to u16 by vpshufb, four vpmaddwd and vpaddd; each
+// accumulator lane holds half of a column's sum, so the end adds lane
+// pairs (vphaddd, vpermq). Weight zero points come through the row sums.
+constexpr int kQuadMR = 2;
+
+template <int R> EMBER_TARGET_AVX2 void qtileAvx2QuadR(const QTileArgs &t) {
+  __m256i acc[R][4];
+#pragma GCC unroll 2
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j)
+      acc[r][j] = _mm256_setzero_si256();
+  // Bytes 0-3 of each 64-bit half to the four u16 of the half.
+  const __m256i spread =
+      _mm256_setr_epi8(0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1,
+                       0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1);
+  const uint8_t *a = t.a;
+  const int8_t *b = t.b;
+  for (size_t g = 0; g < t.groups; ++g, a += 4 * kQuadMR, b += 4 * kNR) {
+    __m256i bw[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j)
+      bw[j] = _mm256_cvtepi8_epi16(
+          _mm_loadu_si128(reinterpret_cast<const __m128i *>(b + 16 * j)));
+#pragma GCC unroll 2
+    for (int r = 0; r < R; ++r) {
+      int32_t a4;
+      std::memcpy(&a4, a + 4 * r, 4);
+      const __m256i av = _mm256_shuffle_epi8(_mm256_set1_epi32(a4), spread);
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j)
+        acc[r][j] = _mm256_add_epi32(acc[r][j], _mm256_madd_epi16(av, bw[j]));
+    }
+  }
+  // acc[r][j] lanes: (column 4j: k pairs 01, 23), (4j+1: ...) | (4j+2), (4j+3).
+  __m256i out[kQuadMR][2];
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+    const __m256i ct = _mm256_loadu_si256(
+        reinterpret_cast<const __m256i *>(t.colTerm + 8 * h));
+    const __m256i z =
+        t.bZp ? _mm256_loadu_si256(
+                    reinterpret_cast<const __m256i *>(t.bZp + 8 * h))
+              : _mm256_setzero_si256();
+#pragma GCC unroll 2
+    for (int r = 0; r < kQuadMR; ++r) {
+      __m256i v = ct;
+      if (r < R) {
+        v = _mm256_add_epi32(
+            v, _mm256_permute4x64_epi64(
+                   _mm256_hadd_epi32(acc[r][2 * h], acc[r][2 * h + 1]), 0xD8));
+        if (t.bZp)
+          v = _mm256_sub_epi32(
+              v, _mm256_mullo_epi32(z, _mm256_set1_epi32(t.rowSum[r])));
+      }
+      out[r][h] = v;
+    }
+  }
+  finishQAvx2<2, kQuadMR>(t, out);
+}
+
+EMBER_TARGET_AVX2 void qtileAvx2Quad(const QTileArgs &t) {
+  if (t.rowEnd <= 1)
+    return qtileAvx2QuadR<1>(t);
+  qtileAvx2QuadR<2>(t);
+}
+
+constexpr QGemmKernel kAvx2Quad = {Isa::Avx2, kQuadMR, kNR, &qtileAvx2Quad,
+                                   QLayout::Quad};
+
 constexpr QGemmKernel kAvx2 = {Isa::Avx2, kMR, kNR, &qtileAvx2,
                                QLayout::Pair16};
 static_assert(2 * sizeof(FixedPointLanes8) <= sizeof(QPanelLanes),
@@ -358,6 +433,7 @@ static_assert(2 * sizeof(FixedPointLanes8) <= sizeof(QPanelLanes),
 } // namespace
 
 const QGemmKernel &qgemmKernelAvx2() { return kAvx2; }
+const QGemmKernel &qgemmKernelAvx2Quad() { return kAvx2Quad; }
 
 EMBER_TARGET_AVX2 void qconvTileAvx2(const QTileArgs &t,
                                      const QConvTileSrc &src) {

@@ -227,6 +227,34 @@ TEST_P(QGemmTest, PackedForAnotherPathBitExact) {
   }
 }
 
+// One- and two-row products (batch-1 classifiers) with B packed for the
+// path qgemmPackIsa names for them: on AVX2 the generic path's s8 panels,
+// which AVX2 runs with its few-row kernel (and any other number of rows
+// too: the cross-layout test above has those).
+TEST_P(QGemmTest, FewRowProductsBitExact) {
+  std::mt19937 rng(99 + static_cast<unsigned>(GetParam()));
+  for (int iter = 0; iter < 150; ++iter) {
+    const size_t M = randomIn(rng, 1, 2);
+    QProblem p(rng, M, randomIn(rng, 1, 300), randomIn(rng, 1, 700));
+    const Isa packIsa = qgemmPackIsa(GetParam(), M);
+    if (resolveIsa(GetParam()) == Isa::Avx2) {
+      ASSERT_EQ(packIsa, Isa::Generic);
+      std::vector<char> packed(packedQBSize(p.K, p.N, packIsa));
+      ASSERT_EQ(packQB(p.K, p.N, p.B.data(), p.ldb, p.aZp, p.bZp.data(),
+                       p.bZp.size(), nullptr, packed.data(), packIsa,
+                       p.aSigned),
+                Status::Ok);
+      EXPECT_TRUE(qgemmPackedNative(packed.data(), GetParam()));
+      EXPECT_FALSE(qgemmPackedNative(packed.data(), Isa::Generic));
+    }
+    check(GetParam(), rng, p, packIsa);
+    if (HasFailure())
+      return;
+  }
+  EXPECT_EQ(qgemmPackIsa(GetParam(), 3), resolveIsa(GetParam()));
+  EXPECT_EQ(qgemmPackIsa(GetParam(), 0), resolveIsa(GetParam()));
+}
+
 TEST_P(QGemmTest, RequantizeOneMatchesReference) {
   std::mt19937 rng(31);
   for (int iter = 0; iter < 20000; ++iter) {

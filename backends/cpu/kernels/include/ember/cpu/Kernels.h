@@ -433,6 +433,13 @@ float requantScale(float aScale, float bScale, float yScale);
 /// the generic path).
 bool qgemmPackedNative(const void *packedB, Isa isa = Isa::Auto);
 
+/// The path to pack B for (packedQBSize, packQB) when every qgemmPacked
+/// call on path `isa` will have at most `rows` rows of A (0: unknown):
+/// `isa`, except that on AVX2 one or two rows take s8 panels (the generic
+/// path's layout), which AVX2 runs with a matrix-vector tile: its s16
+/// panels would double the weight bytes such a product streams.
+Isa qgemmPackIsa(Isa isa, size_t rows);
+
 /// Bytes of scratch qgemmPacked needs per concurrent call.
 size_t qgemmWorkspaceSize(size_t K, Isa isa = Isa::Auto);
 
