@@ -11,18 +11,24 @@
 //    occurs (ResNet-50: 53, SqueezeNet 1.1: 26; a summary line per model);
 //  - qgemmPacked (u8 x s8 -> u8, per-column requantization) at 1024^3, in
 //    GOP/s (no peak comparison: the fp32 FMA peak does not apply);
-//  - with --only=qconv, qconv2dNhwc (int8, channels-last) on every distinct
+//  - qgemmPacked on a few MatMulInteger shapes (one-row classifiers,
+//    transformer-sized GEMMs);
+//  - with --only=qconv (or qconv-resnet50 / qconv-mnv2 for one set),
+//    qconv2dNhwc (int8, channels-last) on every distinct
 //    convolution of ResNet-50 and the 1x1 ones of MobileNetV2, requantized
 //    three ways in the same run: ONNX Runtime's fp32 form from u8 input,
 //    Ember's fixed point (docs/quantization.md) from u8 input, and from s8
-//    input (flipped to u8 as the tile reads it).
+//    input (flipped to u8 as the tile reads it). On a path without
+//    qconv2dNhwc (--isa=generic: what AVX2 hosts ran before the AVX2
+//    kernel) it times the runtime's fallback, im2row + qgemmPacked.
 // Each figure is the median of repeats (best also shown) and is printed
 // against this machine's measured single-core FMA peak (FmaPeak.h).
 //
 // Usage: gemm_bench [--isa=auto|generic|avx2|avx512] [--peak=GFLOPS]
 //                   [--min-time=SECONDS] [--cold-weights] [--cpu-time]
 //                   [--residual]
-//                   [--only=1024|int8|qconv|resnet50|squeezenet1.1|dbnet-toy|
+//                   [--only=1024|int8|qconv|qconv-resnet50|qconv-mnv2|
+//                           resnet50|squeezenet1.1|dbnet-toy|
 //                           LAYER-SUBSTRING]
 //
 //===----------------------------------------------------------------------===//
@@ -301,9 +307,12 @@ Timing benchConvNhwc(const Conv2DShape &s, Isa isa, double minTime,
       minTime);
 }
 
-/// Times qgemmPacked (u8 x s8, per-column float requantization to u8).
-Timing benchQGemm(size_t M, size_t N, size_t K, double minTime,
-                  std::mt19937 &rng) {
+/// Times qgemmPacked (u8 x s8, per-column float requantization to u8), B
+/// packed for path packIsa (Auto: isa's own).
+Timing benchQGemm(size_t M, size_t N, size_t K, Isa isa, double minTime,
+                  std::mt19937 &rng, Isa packIsa = Isa::Auto) {
+  if (packIsa == Isa::Auto)
+    packIsa = isa;
   std::vector<uint8_t> A(M * K);
   std::vector<int8_t> B(K * N);
   for (uint8_t &v : A)
@@ -313,18 +322,19 @@ Timing benchQGemm(size_t M, size_t N, size_t K, double minTime,
   std::vector<float> scale(N, 0.0005f);
   const int8_t zp = 0;
   std::vector<uint8_t> C(M * N);
-  std::vector<char> packed(packedQBSize(K, N));
-  std::vector<char> ws(qgemmWorkspaceSize(K));
-  packQB(K, N, B.data(), N, 128, &zp, 1, nullptr, packed.data());
+  std::vector<char> packed(packedQBSize(K, N, packIsa));
+  std::vector<char> ws(qgemmWorkspaceSize(K, isa));
+  packQB(K, N, B.data(), N, 128, &zp, 1, nullptr, packed.data(), packIsa);
   Requantize rq;
   rq.output = QOutput::UInt8;
+  rq.kind = QScaleKind::Float; // (FixedPoint, the default, needs tables)
   rq.scale = scale.data();
   rq.scaleCount = N;
   rq.zeroPoint = 128;
   return timeIt(
       [&] {
-        qgemmPacked(M, N, K, A.data(), K, packed.data(), C.data(), N, rq,
-                    Isa::Auto, 0, 0, ws.data());
+        qgemmPacked(M, N, K, A.data(), K, packed.data(), C.data(), N, rq, isa,
+                    0, 0, ws.data());
       },
       minTime);
 }
@@ -353,11 +363,37 @@ const ConvLayer kMobileNetV2Pointwise[] = {
     {"mb.conv", 320, 7, 7, 1280, 1, 1, 0, 1},
 };
 
+/// Channels-last im2row of output pixels [p0, p1) in (kh, kw, c) order,
+/// padding reading zp: what the CPU backend's runtime does before
+/// qgemmPacked when qconv2dNhwc has no path (RtKernels.cpp, qconvChunk).
+void im2rowNhwc(const Conv2DShape &s, const uint8_t *x, size_t p0, size_t p1,
+                uint8_t zp, uint8_t *rows) {
+  const size_t C = s.channels, OW = s.outWidth();
+  for (size_t pix = p0; pix < p1; ++pix) {
+    const ptrdiff_t oh = ptrdiff_t(pix / OW), ow = ptrdiff_t(pix % OW);
+    for (size_t kh = 0; kh < s.kernelH; ++kh)
+      for (size_t kw = 0; kw < s.kernelW; ++kw, rows += C) {
+        const ptrdiff_t ih = oh * ptrdiff_t(s.strideH) - ptrdiff_t(s.padTop) +
+                             ptrdiff_t(kh * s.dilationH);
+        const ptrdiff_t iw = ow * ptrdiff_t(s.strideW) - ptrdiff_t(s.padLeft) +
+                             ptrdiff_t(kw * s.dilationW);
+        if (ih >= 0 && iw >= 0 && ih < ptrdiff_t(s.height) &&
+            iw < ptrdiff_t(s.width))
+          std::memcpy(rows, x + (size_t(ih) * s.width + size_t(iw)) * C, C);
+        else
+          std::memset(rows, zp, C);
+      }
+  }
+}
+
 /// Times qconv2dNhwc on one layer (per-channel requantization to u8 with a
-/// fused ReLU): kind Float or FixedPoint, u8 or s8 input.
+/// fused ReLU) on path `isa`: kind Float or FixedPoint, u8 or s8 input.
+/// Where the path has no qconv2dNhwc (generic), times the runtime's
+/// fallback instead: im2row of 256-pixel chunks + qgemmPacked.
 Timing benchQConv(const Conv2DShape &s, QScaleKind kind, bool signedInput,
-                  double minTime, std::mt19937 &rng) {
-  const size_t Cp = (s.channels + 3) / 4 * 4;
+                  Isa isa, double minTime, std::mt19937 &rng) {
+  const bool implicit = qconv2dNhwcAvailable(isa, false);
+  const size_t Cp = implicit ? (s.channels + 3) / 4 * 4 : s.channels;
   const size_t K = s.kernelH * s.kernelW * Cp, N = s.outChannels;
   std::vector<uint8_t> x(s.height * s.width * s.channels);
   for (uint8_t &v : x)
@@ -378,13 +414,16 @@ Timing benchQConv(const Conv2DShape &s, QScaleKind kind, bool signedInput,
   }
   const int8_t wzp = 0;
   const int32_t xzp = signedInput ? -3 : 125;
-  std::vector<char> packed(packedQBSize(K, N, Isa::Avx512Vnni));
-  packQB(K, N, w.data(), N, xzp, &wzp, 1, bias.data(), packed.data(),
-         Isa::Avx512Vnni, signedInput);
-  if (!qconv2dNhwcSupported(s, packed.data(), Isa::Avx512Vnni))
+  std::vector<char> packed(packedQBSize(K, N, isa));
+  packQB(K, N, w.data(), N, xzp, &wzp, 1, bias.data(), packed.data(), isa,
+         signedInput);
+  if (implicit && !qconv2dNhwcSupported(s, packed.data(), isa))
     return Timing{};
-  std::vector<uint8_t> y(s.outHeight() * s.outWidth() * N);
-  std::vector<char> ws(qconv2dNhwcWorkspaceSize(s));
+  const size_t P = s.outHeight() * s.outWidth(), chunk = 256;
+  std::vector<uint8_t> y(P * N);
+  std::vector<char> ws(implicit ? qconv2dNhwcWorkspaceSize(s, isa)
+                                : qgemmWorkspaceSize(K, isa));
+  std::vector<uint8_t> rows(implicit ? 0 : chunk * K);
   Requantize rq;
   rq.output = QOutput::UInt8;
   rq.kind = kind;
@@ -396,8 +435,17 @@ Timing benchQConv(const Conv2DShape &s, QScaleKind kind, bool signedInput,
   rq.clampMin = 10;
   return timeIt(
       [&] {
-        qconv2dNhwc(s, x.data(), s.channels, xzp, packed.data(), y.data(), N,
-                    rq, Isa::Avx512Vnni, 0, 0, ws.data());
+        if (implicit) {
+          qconv2dNhwc(s, x.data(), s.channels, xzp, packed.data(), y.data(), N,
+                      rq, isa, 0, 0, ws.data());
+          return;
+        }
+        for (size_t p0 = 0; p0 < P; p0 += chunk) {
+          const size_t p1 = std::min(P, p0 + chunk);
+          im2rowNhwc(s, x.data(), p0, p1, uint8_t(xzp), rows.data());
+          qgemmPacked(p1 - p0, N, K, rows.data(), K, packed.data(),
+                      y.data() + p0 * N, N, rq, isa, 0, 0, ws.data());
+        }
       },
       minTime);
 }
@@ -494,17 +542,40 @@ int main(int argc, char **argv) {
   }
   if (only.empty() || only == "int8") {
     const double ops = 2.0 * 1024 * 1024 * 1024;
-    Timing t = benchQGemm(1024, 1024, 1024, minTime, rng);
+    Timing t = benchQGemm(1024, 1024, 1024, isa, minTime, rng);
     std::printf("qgemm u8xs8 1024x1024x1024 (%s) %6.1f GOP/s [best %6.1f]\n",
-                isaName(resolveIsa(Isa::Auto)), ops / t.median * 1e-9,
-                ops / t.best * 1e-9);
+                isaName(path), ops / t.median * 1e-9, ops / t.best * 1e-9);
+    // MatMulInteger shapes: a batch-1 classifier (one row), and the
+    // token-by-hidden GEMMs of a small transformer.
+    const size_t shapes[][3] = {
+        {1, 1000, 2048}, {1, 128, 640}, {128, 768, 768}, {128, 3072, 768}};
+    for (const auto &sh : shapes) {
+      const double o = 2.0 * sh[0] * sh[1] * sh[2];
+      Timing q = benchQGemm(sh[0], sh[1], sh[2], isa, minTime, rng);
+      std::printf("qgemm u8xs8 %zux%zux%zu (%s) %6.1f GOP/s [best %6.1f]\n",
+                  sh[0], sh[1], sh[2], isaName(path), o / q.median * 1e-9,
+                  o / q.best * 1e-9);
+      // B packed as the compiler packs it for this many rows (on AVX2 the
+      // s8 panels of its few-row kernel for one or two rows).
+      const Isa pi = qgemmPackIsa(isa, sh[0]);
+      if (pi != path) {
+        Timing r = benchQGemm(sh[0], sh[1], sh[2], isa, minTime, rng, pi);
+        std::printf("qgemm u8xs8 %zux%zux%zu (%s, packed for %s) %6.1f GOP/s "
+                    "[best %6.1f]\n",
+                    sh[0], sh[1], sh[2], isaName(path), isaName(pi),
+                    o / r.median * 1e-9, o / r.best * 1e-9);
+      }
+    }
   }
-  if (only == "qconv" && resolveIsa(Isa::Auto) == Isa::Avx512Vnni) {
+  if (only == "qconv" || only == "qconv-resnet50" || only == "qconv-mnv2") {
     const ModelConvs sets[] = {
         kModels[0],
         {"mobilenetv2-1x1", kMobileNetV2Pointwise,
          sizeof(kMobileNetV2Pointwise) / sizeof(kMobileNetV2Pointwise[0])}};
     for (const ModelConvs &m : sets) {
+      if ((only == "qconv-resnet50" && &m != &sets[0]) ||
+          (only == "qconv-mnv2" && &m != &sets[1]))
+        continue;
       double ms[3] = {0, 0, 0}, ops = 0;
       for (size_t li = 0; li < m.count; ++li) {
         const ConvLayer &l = m.layers[li];
@@ -512,9 +583,9 @@ int main(int argc, char **argv) {
         const double op = 2.0 * s.outChannels * s.outHeight() * s.outWidth() *
                           s.channels * s.kernelH * s.kernelW;
         Timing t[3] = {
-            benchQConv(s, QScaleKind::Float, false, minTime, rng),
-            benchQConv(s, QScaleKind::FixedPoint, false, minTime, rng),
-            benchQConv(s, QScaleKind::FixedPoint, true, minTime, rng)};
+            benchQConv(s, QScaleKind::Float, false, isa, minTime, rng),
+            benchQConv(s, QScaleKind::FixedPoint, false, isa, minTime, rng),
+            benchQConv(s, QScaleKind::FixedPoint, true, isa, minTime, rng)};
         std::printf("%-12s %4zux%5zux%4zu x%d  qconv GOP/s: float-u8 %6.1f  "
                     "fixed-u8 %6.1f  fixed-s8 %6.1f\n",
                     l.name, s.outChannels, s.outHeight() * s.outWidth(),

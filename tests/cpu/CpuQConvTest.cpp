@@ -176,12 +176,99 @@ TEST(CpuInt8, ConvolutionsSplitIntoSeveralPiecesAWorker) {
         << "C=" << C << ": fewer than 4 pieces a worker";
     EXPECT_GE(P - (chunks - 1) * chunk, chunk / 2)
         << "C=" << C << ": an uneven last chunk of " << chunk << "-pixel ones";
-    bool vnni = ember::cpu::resolveIsa(isa) == ember::cpu::Isa::Avx512Vnni;
+    bool implicit = ember::cpu::qconv2dNhwcAvailable(isa, false);
     if (C == 128) {
-      EXPECT_EQ(cols, vnni ? 3 : 1) << "weights outweigh the input";
+      EXPECT_EQ(cols, implicit ? 3 : 1) << "weights outweigh the input";
     } else {
       EXPECT_EQ(cols, 1) << "the input outweighs the weights";
     }
+  }
+  expectBitExact(q.t, rng);
+}
+
+// On a host whose int8 path has vector kernels (AVX2 and up), every int8
+// GEMM step's weights are packed for them, and every dense convolution over
+// a channels-last input takes the implicit-GEMM kernel (qconv2dNhwc, no
+// im2row): a 3-channel first layer (padded to 4 channels), a strided 3x3, a
+// 1x1, a ConvInteger with u8 weights and per-channel zero points (AVX2
+// folds them into its s16 weights; VNNI unfolds such a layer) and a Gemm,
+// all bit-exact with the interpreter on 1 and 2 threads.
+TEST(CpuInt8, GemmStepsRunTheHostsVectorKernels) {
+  std::mt19937 rng(41);
+  QdqText q{rng, "", 0};
+  std::vector<int64_t> in{1, 3, 20, 20}, a1{1, 24, 20, 20}, a2{1, 40, 10, 10};
+  q.t = "func @main(%x: f32[" + dimsText(in) + "], %x2: f32[1,20,9,9]) {\n";
+  std::string x = q.qdq("%x", dimsText(in), 0.02f, 120);
+  std::string c1 = q.conv(x, 0.02f, {24, 3, 3, 3}, 1, 1, a1);
+  std::string d1 = q.qdq(c1, dimsText(a1), 0.03f, 100);
+  std::string c2 = q.conv(d1, 0.03f, {40, 24, 3, 3}, 1, 2, a2);
+  std::string d2 = q.qdq(c2, dimsText(a2), 0.04f, 128);
+  std::string c3 = q.conv(d2, 0.04f, {40, 40, 1, 1}, 1, 1, a2);
+  std::string d3 = q.qdq(c3, dimsText(a2), 0.05f, 110);
+  q.t += "  %g = GlobalAveragePool(" + d3 + ") : f32[1,40,1,1]\n";
+  std::string dg = q.qdq("%g", "1,40,1,1", 0.05f, 110);
+  q.t += "  %fl = Flatten(" + dg + ") {axis = 1} : f32[1,40]\n";
+  std::string bg, wg = q.weights({10, 40}, 0.05f, 0.01f, bg);
+  std::string df = q.qdq("%fl", "1,40", 0.05f, 110);
+  q.t += "  %gm = Gemm(" + df + ", " + wg + ", " + bg +
+         ") {transB = 1} : f32[1,10]\n";
+  std::string dy = q.qdq("%gm", "1,10", 0.01f, 128);
+  std::vector<uint8_t> w(24 * 20 * 3 * 3), wz(24);
+  for (auto &v : w)
+    v = uint8_t(rng());
+  for (auto &v : wz)
+    v = uint8_t(100 + rng() % 56);
+  q.t += "  %xq = Cast(%x2) {to = 2} : u8[1,20,9,9]\n";
+  q.cst("%wu", hexDense("u8", "24,20,3,3", w.data(), w.size()));
+  q.cst("%wuz", hexDense("u8", "24", wz.data(), wz.size()));
+  q.t += "  %xz = Constant dense<u8[]: [7]>\n"
+         "  %ci = ConvInteger(%xq, %wu, %xz, %wuz) {kernel_shape = [3, 3], "
+         "pads = [1, 1, 1, 1]} : i32[1,24,9,9]\n";
+  q.t += "  return " + dy + ", %ci\n}\n";
+
+  auto m = parseLowered(q.t);
+  ASSERT_TRUE(m);
+  auto cm = compileModel(*m->main(), hostConfig());
+  ASSERT_TRUE(bool(cm)) << cm.status().message();
+  const auto isa = ember::cpu::Isa(hostConfig().isa);
+  if (ember::cpu::qconv2dNhwcAvailable(isa, true)) {
+    // The weights of each step, found by their packed headers (64-byte
+    // aligned in the constant region).
+    const std::string &wts = cm->weights;
+    size_t native = 0, steps = 0, implicit = 0, nhwc = 0;
+    for (size_t o = 0; o + 64 <= wts.size(); o += 64)
+      native += ember::cpu::qgemmPackedNative(wts.data() + o, isa);
+    for (const auto &p : qconvParams(*cm)) {
+      ASSERT_EQ(p[EMBER_RT_CONV_DEPTHWISE], 0);
+      ++steps;
+      if (!p[EMBER_RT_QCONV_IN_NHWC])
+        continue;
+      ++nhwc;
+      ember::cpu::Conv2DShape s;
+      s.channels = size_t(p[EMBER_RT_CONV_C]);
+      s.height = size_t(p[EMBER_RT_CONV_H]);
+      s.width = size_t(p[EMBER_RT_CONV_W]);
+      s.outChannels = size_t(p[EMBER_RT_CONV_OC]);
+      s.kernelH = size_t(p[EMBER_RT_CONV_KH]);
+      s.kernelW = size_t(p[EMBER_RT_CONV_KW]);
+      s.strideH = size_t(p[EMBER_RT_CONV_SH]);
+      s.strideW = size_t(p[EMBER_RT_CONV_SW]);
+      s.padTop = size_t(p[EMBER_RT_CONV_PT]);
+      s.padLeft = size_t(p[EMBER_RT_CONV_PL]);
+      s.padBottom = size_t(p[EMBER_RT_CONV_PB]);
+      s.padRight = size_t(p[EMBER_RT_CONV_PR]);
+      bool found = false;
+      for (size_t o = 0; o + 64 <= wts.size() && !found; o += 64)
+        found = ember::cpu::qconv2dNhwcSupported(s, wts.data() + o, isa);
+      implicit += found;
+      EXPECT_TRUE(found) << s.channels << " -> " << s.outChannels << " "
+                         << s.kernelH << "x" << s.kernelW
+                         << ": not on the implicit-GEMM kernel";
+    }
+    EXPECT_EQ(steps, 4u);
+    EXPECT_EQ(nhwc, 4u) << "every convolution reads a channels-last input";
+    EXPECT_EQ(implicit, 4u);
+    EXPECT_EQ(native, 5u) << "four convolutions and the Gemm";
   }
   expectBitExact(q.t, rng);
 }

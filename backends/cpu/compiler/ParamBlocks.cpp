@@ -476,16 +476,16 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
       p[EMBER_RT_QCONV_DW_VNNI] = int64_t(off - s.packedWeights + 1);
     }
   } else {
-    // The implicit-GEMM kernel (channels-last x, VNNI, no weight zero
-    // point) reads 4 channels per step: a group whose channels are not a
-    // multiple of 4 is packed with zero weights for the padding channels
-    // (the kernel pads x to match).
+    // The implicit-GEMM kernel (channels-last x; VNNI without weight zero
+    // points, or AVX2, which folds them into its s16 weights) reads 4
+    // channels per step: a group whose channels are not a multiple of 4 is
+    // packed with zero weights for the padding channels (the kernel pads x
+    // to match).
     bool anyWzp = false;
     for (int64_t oc = 0; oc < OC; ++oc)
       anyWzp |= wzpAt(oc) != 0;
     int64_t cgp = cg;
-    if (inNhwc && cg % 4 != 0 && !anyWzp &&
-        ember::cpu::resolveIsa(isa) == Isa::Avx512Vnni)
+    if (inNhwc && cg % 4 != 0 && ember::cpu::qconv2dNhwcAvailable(isa, anyWzp))
       cgp = (cg + 3) / 4 * 4;
     int64_t Kp = cgp * KK;
     uint64_t stride =
@@ -615,7 +615,9 @@ Status Codegen::prepareQMatMul(const Group &g, Step &s) {
   p[EMBER_RT_QGEMM_LO] = qo.lo;
   p[EMBER_RT_QGEMM_HI] = qo.hi;
   p[EMBER_RT_QGEMM_ISA] = cfg_.isa;
-  Isa isa = Isa(cfg_.isa);
+  // The layout for this many rows (AVX2: s8 panels for a one- or two-row
+  // product, which streams every weight once per call).
+  Isa isa = ember::cpu::qgemmPackIsa(Isa(cfg_.isa), size_t(rows));
   s.packedWeights =
       addWeights(nullptr, ember::cpu::packedQBSize(size_t(K), size_t(N), isa));
   auto st = ember::cpu::packQB(

@@ -829,8 +829,8 @@ int64_t ember_rt_qconv_workspace_size(const int64_t *p) {
       u(p[EMBER_RT_CONV_C]) / G * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
   size_t ocg = u(p[EMBER_RT_CONV_OC]) / G, R = u(p[EMBER_RT_QCONV_CHUNK]);
   size_t gemm = qgemmWorkspaceSize(K, Isa(p[EMBER_RT_CONV_ISA]));
-  size_t implicit =
-      qconv2dNhwcWorkspaceSize(convShape(p, u(p[EMBER_RT_CONV_C]) / G, ocg));
+  size_t implicit = qconv2dNhwcWorkspaceSize(
+      convShape(p, u(p[EMBER_RT_CONV_C]) / G, ocg), Isa(p[EMBER_RT_CONV_ISA]));
   size_t es = p[EMBER_RT_QCONV_Y_KIND] == EMBER_RT_Y_I32 ? 4 : 1;
   return int64_t(roundUp(R * K, 64) + roundUp(R * ocg * es, 64) +
                  (gemm > implicit ? gemm : implicit));

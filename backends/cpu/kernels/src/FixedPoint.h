@@ -27,6 +27,11 @@
 // multiplier, the shift and the zero point, so a kernel computes them once
 // per 16 columns and reuses them for every row.
 //
+// The 8-lane AVX2 form (FixedPointLanes8, mbqmZp8) is the same function:
+// AVX2 has vpmuldq, vpsravd and vpblendd, but no 64-bit arithmetic shift or
+// 64-bit min/max, so the general form shifts logically around a complement
+// (sra64x4) and saturates with vpcmpgtq + vpblendvb (sat32x4).
+//
 //===----------------------------------------------------------------------===//
 #ifndef EMBER_CPU_KERNELS_FIXEDPOINT_H
 #define EMBER_CPU_KERNELS_FIXEDPOINT_H
@@ -132,6 +137,79 @@ template <bool Fast>
 EMBER_TARGET_AVX512 __attribute__((always_inline)) inline __m512i
 requant16(__m512i x, const FixedPointLanes &l, __m512i lo, __m512i hi) {
   return _mm512_min_epi32(_mm512_max_epi32(mbqmZp16<Fast>(x, l), lo), hi);
+}
+
+/// The same on 8 lanes with AVX2 (the int8 GEMM's AVX2 tile): the constants
+/// of 8 lanes' requantization (9 vectors).
+struct FixedPointLanes8 {
+  __m256i multEven, multOdd, addEven, addOdd, addHigh, totalEven, totalOdd,
+      fastShift, zeroPoint;
+};
+
+/// fixedPointLanes on 8 lanes.
+EMBER_TARGET_AVX2 inline FixedPointLanes8
+fixedPointLanes8(__m256i mult, __m256i shift, int32_t zp, bool fast) {
+  FixedPointLanes8 l;
+  const __m256i e = _mm256_min_epi32(
+      _mm256_max_epi32(shift, _mm256_set1_epi32(-31)), _mm256_set1_epi32(30));
+  const __m256i t = _mm256_sub_epi32(_mm256_set1_epi32(31), e);
+  l.multEven = mult;
+  l.multOdd = _mm256_srli_epi64(mult, 32);
+  l.totalEven = _mm256_and_si256(t, _mm256_set1_epi64x(0xFFFFFFFFll));
+  l.totalOdd = _mm256_srli_epi64(t, 32);
+  const __m256i one = _mm256_set1_epi64x(1);
+  l.addEven = _mm256_sllv_epi64(one, _mm256_sub_epi64(l.totalEven, one));
+  l.addOdd = _mm256_sllv_epi64(one, _mm256_sub_epi64(l.totalOdd, one));
+  l.addHigh =
+      fast ? _mm256_sllv_epi32(_mm256_set1_epi32(2 * zp + 1),
+                               _mm256_sub_epi32(t, _mm256_set1_epi32(33)))
+           : _mm256_setzero_si256();
+  l.fastShift = _mm256_sub_epi32(t, _mm256_set1_epi32(32));
+  l.zeroPoint = _mm256_set1_epi32(zp);
+  return l;
+}
+
+/// floor(p / 2^t) of 64-bit lanes, t in [1, 62] (AVX2 has no vpsravq):
+/// the logical shift of p, or of ~p for negative p, complemented back.
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline __m256i
+sra64x4(__m256i p, __m256i t) {
+  const __m256i neg = _mm256_cmpgt_epi64(_mm256_setzero_si256(), p);
+  return _mm256_xor_si256(_mm256_srlv_epi64(_mm256_xor_si256(p, neg), t), neg);
+}
+
+/// 64-bit lanes saturated to [INT32_MIN, INT32_MAX].
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline __m256i
+sat32x4(__m256i p) {
+  const __m256i lo = _mm256_set1_epi64x(INT32_MIN);
+  const __m256i hi = _mm256_set1_epi64x(INT32_MAX);
+  p = _mm256_blendv_epi8(p, hi, _mm256_cmpgt_epi64(p, hi));
+  return _mm256_blendv_epi8(p, lo, _mm256_cmpgt_epi64(lo, p));
+}
+
+/// mbqmZp16 on 8 lanes: MBQM(x) + zp (int32 wraparound).
+template <bool Fast>
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline __m256i
+mbqmZp8(__m256i x, const FixedPointLanes8 &l) {
+  const __m256i xOdd = _mm256_srli_epi64(x, 32);
+  __m256i pe = _mm256_mul_epi32(x, l.multEven);
+  __m256i po = _mm256_mul_epi32(xOdd, l.multOdd);
+  if constexpr (Fast) {
+    // The high dwords: po's are in place (odd dwords), pe's move down.
+    __m256i hi = _mm256_blend_epi32(po, _mm256_shuffle_epi32(pe, 0xF5), 0x55);
+    return _mm256_srav_epi32(_mm256_add_epi32(hi, l.addHigh), l.fastShift);
+  } else {
+    pe = sat32x4(sra64x4(_mm256_add_epi64(pe, l.addEven), l.totalEven));
+    po = sat32x4(sra64x4(_mm256_add_epi64(po, l.addOdd), l.totalOdd));
+    return _mm256_add_epi32(
+        _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA), l.zeroPoint);
+  }
+}
+
+/// requant16 on 8 lanes.
+template <bool Fast>
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline __m256i
+requant8(__m256i x, const FixedPointLanes8 &l, __m256i lo, __m256i hi) {
+  return _mm256_min_epi32(_mm256_max_epi32(mbqmZp8<Fast>(x, l), lo), hi);
 }
 
 #endif // __x86_64__

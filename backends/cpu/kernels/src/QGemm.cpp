@@ -17,6 +17,12 @@
 // point aZp + 128, so every kernel multiplies u8 by s8 (vpdpbusd): A is
 // flipped while it is packed, or as the tile reads it in place.
 //
+// That is the Quad layout (QGemm.h, QLayout). The AVX2 kernel's Pair16
+// layout holds B - bZp[n] as s16 and A zero-extended to u16, 2 k per lane
+// (the vpmaddwd operands, exact: no pair sum comes near 2^31): then
+//   acc[m,n] = sum_k A[m,k] * (B[k,n] - bZp[n]) + colTerm[n]
+// with the same colTerm (sum_k (B - bZp) * aZp = aZp * sum_k B - K*aZp*bZp).
+//
 //===----------------------------------------------------------------------===//
 #include "QGemm.h"
 
@@ -25,6 +31,7 @@
 #include "Simd.h"
 #endif
 
+#include <algorithm>
 #include <cstring>
 #include <initializer_list>
 
@@ -53,22 +60,55 @@ template <int MR, int NR> void qtileGeneric(const QTileArgs &t) {
     }
 }
 
+/// The Pair16 layout's portable tile (A u16 pairs, B s16 pairs, zero points
+/// folded into B). Products and sums wrap as int32, as the vector lanes do.
+template <int MR, int NR> void qtileGenericPair(const QTileArgs &t) {
+  uint32_t acc[MR][NR] = {};
+  const uint16_t *a = reinterpret_cast<const uint16_t *>(t.a);
+  const int16_t *b = reinterpret_cast<const int16_t *>(t.b);
+  for (size_t g = 0; g < t.groups; ++g, a += 2 * MR, b += 2 * NR)
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j)
+        for (int q = 0; q < 2; ++q)
+          acc[i][j] +=
+              static_cast<uint32_t>(static_cast<int32_t>(a[2 * i + q]) *
+                                    static_cast<int32_t>(b[2 * j + q]));
+  for (int i = t.rowBegin; i < t.rowEnd; ++i)
+    for (int j = t.colBegin; j < t.colEnd; ++j) {
+      int32_t v =
+          static_cast<int32_t>(acc[i][j] + static_cast<uint32_t>(t.colTerm[j]));
+      storeQ(t, i, j, finishQ(t, j, v));
+    }
+}
+
 constexpr QGemmKernel kQGeneric[] = {
-    {Isa::Generic, 4, 16, &qtileGeneric<4, 16>},
-    {Isa::Generic, 4, 32, &qtileGeneric<4, 32>},
-    {Isa::Generic, 4, 48, &qtileGeneric<4, 48>},
-    {Isa::Generic, 4, 64, &qtileGeneric<4, 64>},
+    {Isa::Generic, 4, 16, &qtileGeneric<4, 16>, QLayout::Quad},
+    {Isa::Generic, 4, 32, &qtileGeneric<4, 32>, QLayout::Quad},
+    {Isa::Generic, 4, 48, &qtileGeneric<4, 48>, QLayout::Quad},
+    {Isa::Generic, 4, 64, &qtileGeneric<4, 64>, QLayout::Quad},
 };
+constexpr QGemmKernel kQGenericPair = {
+    Isa::Generic, 6, 16, &qtileGenericPair<6, 16>, QLayout::Pair16};
 
 struct QPacked {
   const int8_t *panels;
   const int32_t *colTerm;
-  const int32_t *bZp; // null when every zero point is 0
+  const int32_t *bZp; // null when every zero point is 0 (or folded: Pair16)
   bool aSigned;       // A is s8: flip its sign bit to read it as u8
+  QLayout layout;
 };
 
-size_t panelBytes(size_t K, size_t N, size_t NR) {
-  return roundUp(ceilDiv(N, NR) * NR * roundUp(K, 4), 64);
+/// The k a packed step covers (Quad: a group of 4 s8, Pair16: a pair of
+/// s16); either takes 4 bytes per row or column.
+size_t stepK(QLayout l) { return l == QLayout::Pair16 ? 2 : 4; }
+
+size_t panelBytes(size_t K, size_t N, size_t NR, QLayout l) {
+  return roundUp(ceilDiv(N, NR) * NR * ceilDiv(K, stepK(l)) * 4, 64);
+}
+
+QLayout layoutOf(const PackedHeader *h) {
+  return h->reserved[2] == uint64_t(QLayout::Pair16) ? QLayout::Pair16
+                                                     : QLayout::Quad;
 }
 
 QPacked view(const void *packed) {
@@ -77,18 +117,52 @@ QPacked view(const void *packed) {
   const size_t NR = h->panel;
   const size_t npad = ceilDiv(h->cols, NR) * NR;
   QPacked v;
+  v.layout = layoutOf(h);
   v.panels = reinterpret_cast<const int8_t *>(p);
-  v.colTerm =
-      reinterpret_cast<const int32_t *>(p + panelBytes(h->rows, h->cols, NR));
+  v.colTerm = reinterpret_cast<const int32_t *>(
+      p + panelBytes(h->rows, h->cols, NR, v.layout));
   v.bZp = h->reserved[0] ? v.colTerm + npad : nullptr;
   v.aSigned = h->reserved[1] != 0;
   return v;
 }
 
+/// Whether a resolved path runs the AVX2 kernels (AVX2, and AVX-512
+/// without VNNI: the same code, the CPU has AVX2).
+bool avx2Path(Isa resolved) {
+#if defined(__x86_64__)
+  return resolved == Isa::Avx2 || resolved == Isa::Avx512;
+#else
+  (void)resolved;
+  return false;
+#endif
+}
+
+/// The int8 kernel of a resolved path: VNNI; the AVX2 kernel on the AVX2
+/// path; else generic.
 const QGemmKernel &nativeQKernel(Isa resolved) {
   if (resolved == Isa::Avx512Vnni)
     return qgemmKernelVnni();
+#if defined(__x86_64__)
+  if (avx2Path(resolved))
+    return qgemmKernelAvx2();
+#endif
   return qgemmKernelGeneric();
+}
+
+/// The kernel qgemmPacked runs a buffer of `layout` and panel width `nr`
+/// with on a resolved path: the native one when it uses that layout, the
+/// AVX2 path's few-row kernel for s8 Quad panels of 16 (what packQB makes
+/// for the generic path, and qgemmPackIsa asks for), else a portable one.
+const QGemmKernel *qKernelFor(Isa resolved, QLayout layout, int nr) {
+  const QGemmKernel &native = nativeQKernel(resolved);
+  if (native.nr == nr && native.layout == layout)
+    return &native;
+#if defined(__x86_64__)
+  if (avx2Path(resolved) && layout == QLayout::Quad &&
+      nr == qgemmKernelAvx2Quad().nr)
+    return &qgemmKernelAvx2Quad();
+#endif
+  return qgemmKernelGenericFor(layout, nr);
 }
 
 #if defined(__x86_64__)
@@ -182,11 +256,47 @@ void packQA(size_t rows, size_t K, const uint8_t *A, size_t lda, int mr,
   }
 }
 
+/// Pair16: A rows into panels of 6 rows of u16 pairs (QLayout::Pair16);
+/// whole panels of at least 16 k through the AVX2 body when `simd`.
+void packQAPairsImpl(size_t rows, size_t K, const uint8_t *A, size_t lda,
+                     uint16_t *dst, uint8_t flip, bool simd) {
+  constexpr size_t MR = 6;
+  const size_t pairs = ceilDiv(K, 2);
+  for (size_t r0 = 0; r0 < rows; r0 += MR, dst += pairs * 2 * MR) {
+    size_t done = 0;
+#if defined(__x86_64__)
+    if (simd && r0 + MR <= rows)
+      done = packQAPanelAvx2(A + r0 * lda, lda, K, dst, flip);
+#else
+    (void)simd;
+#endif
+    for (size_t i = 0; i < MR; ++i) {
+      uint16_t *d = dst + 2 * i;
+      if (r0 + i >= rows) {
+        for (size_t g = done; g < pairs; ++g)
+          d[g * 2 * MR] = d[g * 2 * MR + 1] = 0;
+        continue;
+      }
+      const uint8_t *src = A + (r0 + i) * lda;
+      for (size_t g = done; g < pairs; ++g) {
+        const size_t k = 2 * g;
+        d[g * 2 * MR] = static_cast<uint16_t>(src[k] ^ flip);
+        d[g * 2 * MR + 1] =
+            k + 1 < K ? static_cast<uint16_t>(src[k + 1] ^ flip) : 0;
+      }
+    }
+  }
+}
+
+/// Bytes of packed A per row (4 per packed k step).
+size_t packedARowBytes(size_t K, QLayout l) { return ceilDiv(K, stepK(l)) * 4; }
+
 /// Rows of A per block: enough to amortise the B panel, small enough that
 /// the packed block stays in L2 beside it.
-size_t blockRows(size_t K, int mr) {
+size_t blockRows(size_t K, int mr, QLayout l) {
   const size_t MR = static_cast<size_t>(mr);
-  size_t rows = (192 * 1024) / (roundUp(K, 4) ? roundUp(K, 4) : 4) / MR * MR;
+  const size_t row = packedARowBytes(K, l);
+  size_t rows = (192 * 1024) / (row ? row : 4) / MR * MR;
   return rows < MR ? MR : (rows > 480 ? 480 / MR * MR : rows);
 }
 
@@ -219,10 +329,12 @@ QTileArgs tileArgs(const Requantize &rq, size_t groups, size_t ldc) {
   return t;
 }
 
-/// Points `t` at the B panel of columns [col0, col0 + NR); for a VNNI
-/// kernel's fixed-point epilogue, makes the panel's constants in `lanes`.
+/// Points `t` at the B panel of columns [col0, col0 + NR); for a vector
+/// kernel's fixed-point epilogue (`lanesIsa` VNNI or AVX2; else none),
+/// makes the panel's constants in `lanes`.
 void setPanel(QTileArgs &t, const QPacked &b, const Requantize &rq, size_t col0,
-              size_t N, size_t NR, size_t groups, QPanelLanes *lanes) {
+              size_t N, size_t NR, size_t groups, QPanelLanes *lanes,
+              Isa lanesIsa = Isa::Avx512Vnni) {
   t.b = b.panels + (col0 / NR) * groups * 4 * NR;
   t.colBegin = 0;
   t.colEnd = static_cast<int>(N - col0 < NR ? N - col0 : NR);
@@ -235,6 +347,13 @@ void setPanel(QTileArgs &t, const QPacked &b, const Requantize &rq, size_t col0,
   t.lanes = nullptr;
   if (lanes && rq.kind == QScaleKind::FixedPoint &&
       rq.output != QOutput::Int32) {
+#if defined(__x86_64__)
+    if (lanesIsa == Isa::Avx2) {
+      fixedPointPanelAvx2(t, lanes);
+      t.lanes = lanes;
+      return;
+    }
+#endif
     fixedPointPanelVnni(t, lanes);
     t.lanes = lanes;
   }
@@ -262,11 +381,18 @@ namespace detail {
 
 const QGemmKernel &qgemmKernelGeneric() { return kQGeneric[0]; }
 
-const QGemmKernel *qgemmKernelGenericFor(int nr) {
+const QGemmKernel *qgemmKernelGenericFor(QLayout layout, int nr) {
+  if (layout == QLayout::Pair16)
+    return nr == kQGenericPair.nr ? &kQGenericPair : nullptr;
   for (const QGemmKernel &k : kQGeneric)
     if (k.nr == nr)
       return &k;
   return nullptr;
+}
+
+void packQAPairs(size_t rows, size_t K, const uint8_t *A, size_t lda,
+                 uint16_t *dst, uint8_t flip) {
+  packQAPairsImpl(rows, K, A, lda, dst, flip, false);
 }
 
 } // namespace detail
@@ -286,9 +412,10 @@ int32_t requantizeOne(int32_t acc, const Requantize &rq, size_t index) {
 }
 
 size_t packedQBSize(size_t K, size_t N, Isa isa) {
-  const size_t NR = static_cast<size_t>(nativeQKernel(resolveIsa(isa)).nr);
+  const QGemmKernel &k = nativeQKernel(resolveIsa(isa));
+  const size_t NR = static_cast<size_t>(k.nr);
   const size_t npad = ceilDiv(N, NR) * NR;
-  return sizeof(PackedHeader) + panelBytes(K, N, NR) +
+  return sizeof(PackedHeader) + panelBytes(K, N, NR, k.layout) +
          2 * npad * sizeof(int32_t);
 }
 
@@ -304,10 +431,10 @@ Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
   const QGemmKernel &k = nativeQKernel(resolveIsa(isa));
   const size_t NR = static_cast<size_t>(k.nr);
   const size_t npad = ceilDiv(N, NR) * NR;
-  const size_t groups = ceilDiv(K, 4);
+  const bool pairs = k.layout == QLayout::Pair16;
   bool anyZp = false;
   for (size_t n = 0; n < bZeroPointCount; ++n)
-    anyZp |= bZeroPoint[n] != 0;
+    anyZp |= bZeroPoint[n] != 0 && !pairs; // Pair16: folded into B
 
   PackedHeader h{};
   h.kind = PackedKind::QGemmB;
@@ -318,25 +445,32 @@ Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
   h.cols = N;
   h.reserved[0] = anyZp ? 1 : 0;
   h.reserved[1] = aSigned ? 1 : 0;
+  h.reserved[2] = static_cast<uint64_t>(k.layout);
   std::memcpy(packed, &h, sizeof(h));
   char *p = static_cast<char *>(packed) + sizeof(PackedHeader);
   int8_t *panels = reinterpret_cast<int8_t *>(p);
-  std::memset(panels, 0, panelBytes(K, N, NR));
-  int32_t *colTerm = reinterpret_cast<int32_t *>(p + panelBytes(K, N, NR));
+  const size_t pb = panelBytes(K, N, NR, k.layout);
+  std::memset(panels, 0, pb);
+  int32_t *colTerm = reinterpret_cast<int32_t *>(p + pb);
   int32_t *bZp = colTerm + npad;
   for (size_t n = 0; n < npad; ++n) {
     colTerm[n] = 0;
     bZp[n] = 0;
   }
+  const size_t steps = ceilDiv(K, stepK(k.layout));
   for (size_t n = 0; n < N; ++n) {
-    int8_t *col = panels + (n / NR) * groups * 4 * NR + (n % NR) * 4;
+    const int32_t zb = bZeroPoint[bZeroPointCount > 1 ? n : 0];
+    int8_t *col = panels + (n / NR) * steps * 4 * NR + (n % NR) * 4;
+    int16_t *col16 = reinterpret_cast<int16_t *>(col);
     int32_t sum = 0;
     for (size_t kk = 0; kk < K; ++kk) {
       int8_t v = B[kk * ldb + n];
-      col[(kk / 4) * 4 * NR + kk % 4] = v;
+      if (pairs) // B - bZp as s16, 2 k per 4 bytes
+        col16[(kk / 2) * 2 * NR + kk % 2] = static_cast<int16_t>(v - zb);
+      else
+        col[(kk / 4) * 4 * NR + kk % 4] = v;
       sum += v;
     }
-    const int32_t zb = bZeroPoint[bZeroPointCount > 1 ? n : 0];
     // In the u8 domain the kernels read A in; int32 wraparound as the
     // accumulator's (the sum it stands for is exact modulo 2^32).
     const int32_t za = aZeroPoint + (aSigned ? 128 : 0);
@@ -344,16 +478,41 @@ Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
         static_cast<uint32_t>(bias ? bias[n] : 0) +
         static_cast<uint32_t>(static_cast<int32_t>(K) * za * zb) -
         static_cast<uint32_t>(za * sum));
-    bZp[n] = zb;
+    bZp[n] = pairs ? 0 : zb;
   }
   return Status::Ok;
 }
 
+/// Bytes of qgemmPacked's workspace with kernel k: a block of packed A
+/// rows and their sums.
+size_t qgemmBlockBytes(size_t K, const QGemmKernel &k) {
+  const size_t rows = blockRows(K, k.mr, k.layout);
+  return roundUp(rows * packedARowBytes(K, k.layout), 64) +
+         rows * sizeof(int32_t);
+}
+
+bool qgemmPackedNative(const void *packedB, Isa isa) {
+  const PackedHeader *h = static_cast<const PackedHeader *>(packedB);
+  if (!packedB || h->kind != PackedKind::QGemmB)
+    return false;
+  const QGemmKernel *k =
+      qKernelFor(resolveIsa(isa), layoutOf(h), static_cast<int>(h->panel));
+  return k && k->isa != Isa::Generic;
+}
+
+Isa qgemmPackIsa(Isa isa, size_t rows) {
+  const Isa path = resolveIsa(isa);
+  return avx2Path(path) && rows > 0 && rows <= 2 ? Isa::Generic : path;
+}
+
 size_t qgemmWorkspaceSize(size_t K, Isa isa) {
+  // Enough for every kernel a packed layout may select.
   size_t best = 0;
-  for (int mr : {nativeQKernel(resolveIsa(isa)).mr, kQGeneric[0].mr}) {
-    size_t rows = blockRows(K, mr);
-    size_t bytes = rows * roundUp(K, 4) + 64 + rows * sizeof(int32_t);
+  const Isa path = resolveIsa(isa);
+  for (const QGemmKernel *k :
+       {&nativeQKernel(path), &kQGeneric[0], &kQGenericPair,
+        qKernelFor(path, QLayout::Quad, kQGeneric[0].nr)}) {
+    const size_t bytes = qgemmBlockBytes(K, *k);
     best = bytes > best ? bytes : best;
   }
   return best;
@@ -375,36 +534,45 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
     return Status::Ok;
 
   const int nr = static_cast<int>(h->panel);
-  const QGemmKernel &native = nativeQKernel(resolveIsa(isa));
-  const QGemmKernel *k = native.nr == nr ? &native : qgemmKernelGenericFor(nr);
+  const QLayout layout = layoutOf(h);
+  const QGemmKernel *k = qKernelFor(resolveIsa(isa), layout, nr);
   if (!k)
     return Status::LayoutMismatch;
   const size_t MR = static_cast<size_t>(k->mr);
   const size_t NR = static_cast<size_t>(nr);
-  const size_t groups = ceilDiv(K, 4);
-  const size_t mc = blockRows(K, k->mr);
-  ScratchBuffer ws(workspace, mc * groups * 4 + 64 + mc * sizeof(int32_t));
+  const size_t groups = ceilDiv(K, stepK(layout));
+  const size_t mc = blockRows(K, k->mr, layout);
+  ScratchBuffer ws(workspace, qgemmBlockBytes(K, *k));
   if (!ws.ptr)
     return Status::OutOfMemory;
   uint8_t *aBuf = static_cast<uint8_t *>(ws.ptr);
-  int32_t *rowSum =
-      reinterpret_cast<int32_t *>(aBuf + roundUp(mc * groups * 4, 64));
+  int32_t *rowSum = reinterpret_cast<int32_t *>(
+      aBuf + roundUp(mc * packedARowBytes(K, layout), 64));
 
   const QPacked b = view(packedB);
   QTileArgs t = tileArgs(rq, groups, ldc);
   QPanelLanes lanesBuf;
-  QPanelLanes *vnniLanes = native.isa == Isa::Avx512Vnni ? &lanesBuf : nullptr;
+  // The vector kernels' fixed-point constants, made once per panel.
+  QPanelLanes *lanes =
+      k->isa == Isa::Avx512Vnni || k->isa == Isa::Avx2 ? &lanesBuf : nullptr;
   const size_t elem = rq.output == QOutput::Int32 ? 4 : 1;
-  const bool simd = static_cast<uint8_t>(resolveIsa(isa)) >=
-                    static_cast<uint8_t>(Isa::Avx512);
+  const Isa path = resolveIsa(isa);
+  const bool simd =
+      static_cast<uint8_t>(path) >= static_cast<uint8_t>(Isa::Avx512);
+  const bool simd2 =
+      static_cast<uint8_t>(path) >= static_cast<uint8_t>(Isa::Avx2);
 
   for (size_t ic = mBegin; ic < mEnd; ic += mc) {
     const size_t mcur = mEnd - ic < mc ? mEnd - ic : mc;
-    packQA(mcur, K, A + ic * lda, lda, k->mr, aBuf, b.bZp ? rowSum : nullptr,
-           simd, b.aSigned ? 0x80 : 0);
+    if (layout == QLayout::Pair16)
+      packQAPairsImpl(mcur, K, A + ic * lda, lda,
+                      reinterpret_cast<uint16_t *>(aBuf), b.aSigned ? 0x80 : 0,
+                      simd2);
+    else
+      packQA(mcur, K, A + ic * lda, lda, k->mr, aBuf, b.bZp ? rowSum : nullptr,
+             simd, b.aSigned ? 0x80 : 0);
     for (size_t col0 = 0; col0 < N; col0 += NR) {
-      setPanel(t, b, rq, col0, N, NR, groups,
-               k == &native ? vnniLanes : nullptr);
+      setPanel(t, b, rq, col0, N, NR, groups, lanes, k->isa);
       for (size_t ir = 0; ir < mcur; ir += MR) {
         t.a = aBuf + (ir / MR) * groups * 4 * MR;
         t.rowBegin = 0;
@@ -424,14 +592,28 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
 
 namespace {
 
-constexpr size_t kConvMR = 6;      // the VNNI kernel's rows
+constexpr size_t kConvMR = 6;      // the VNNI and AVX2 kernels' rows
 constexpr size_t kBlockTiles = 16; // tiles sharing a pass over each B panel
 constexpr size_t kSlabBytes = 96 * 1024; // padded input rows per pass
+
+/// The kernel qconv2dNhwc runs on a resolved path, or null: the VNNI one
+/// (Quad panels of 64, x read in place or through a byte slab) or the AVX2
+/// one (Pair16 panels of 16, x always through a slab widened to u16).
+const QGemmKernel *convKernel(Isa resolved) {
+  if (resolved == Isa::Avx512Vnni)
+    return &qgemmKernelVnni();
+#if defined(__x86_64__)
+  if (resolved == Isa::Avx2 || resolved == Isa::Avx512)
+    return &qgemmKernelAvx2();
+#endif
+  return nullptr;
+}
 
 /// How qconv2dNhwc reads x: in place, or through a slab of padded rows.
 struct ConvPlan {
   size_t cp;       // channels rounded up to 4 (the packed K per tap)
-  bool slab;       // padding or channel padding: copy rows into a slab
+  size_t elem;     // bytes of a slab channel: 1, or 2 (wide: u16 for vpmaddwd)
+  bool slab;       // padding, channel padding or wide: rows into a slab
   size_t wp;       // slab row width in pixels (W + pads)
   size_t outRows;  // output rows per slab
   size_t slabRows; // input rows a slab holds
@@ -448,14 +630,15 @@ void copyFlipped(uint8_t *dst, const uint8_t *src, size_t n, uint8_t flip) {
     dst[i] = src[i] ^ flip;
 }
 
-ConvPlan convPlan(const Conv2DShape &s) {
+ConvPlan convPlan(const Conv2DShape &s, bool wide) {
   ConvPlan p;
   p.cp = roundUp(s.channels, 4);
-  p.slab =
-      p.cp != s.channels || s.padTop || s.padLeft || s.padBottom || s.padRight;
+  p.elem = wide ? 2 : 1;
+  p.slab = wide || p.cp != s.channels || s.padTop || s.padLeft || s.padBottom ||
+           s.padRight;
   p.wp = s.width + s.padLeft + s.padRight;
   const size_t spanH = (s.kernelH - 1) * s.dilationH;
-  const size_t row = p.wp * p.cp;
+  const size_t row = p.wp * p.cp * p.elem;
   size_t fit = kSlabBytes / (row ? row : 1);
   p.outRows = fit > spanH + 1 ? (fit - spanH - 1) / s.strideH + 1 : 1;
   const size_t oh = s.outHeight();
@@ -466,22 +649,87 @@ ConvPlan convPlan(const Conv2DShape &s) {
   return p;
 }
 
+/// Input row ih of x (or a row of padding when outside) into slab row d:
+/// pads and channels past C read the zero point `fill` (in the slab's
+/// domain: s8 x flipped to u8), widened to u16 on the AVX2 path.
+void slabRow(const ConvPlan &plan, const Conv2DShape &s, const uint8_t *x,
+             size_t ldx, ptrdiff_t ih, uint8_t *d, uint8_t fill, uint8_t flip) {
+  const size_t C = s.channels, W = s.width, H = s.height;
+  const size_t rowStride = plan.wp * plan.cp * plan.elem;
+  const bool inside = ih >= 0 && ih < static_cast<ptrdiff_t>(H);
+  const uint8_t *sx = inside ? x + static_cast<size_t>(ih) * W * ldx : nullptr;
+#if defined(__x86_64__)
+  if (plan.elem == 2) {
+    uint16_t *d16 = reinterpret_cast<uint16_t *>(d);
+    if (!inside) {
+      std::fill_n(d16, rowStride / 2, uint16_t(fill));
+      return;
+    }
+    std::fill_n(d16, s.padLeft * plan.cp, uint16_t(fill));
+    widenPixelsAvx2(sx, W, C, ldx, plan.cp, d16 + s.padLeft * plan.cp, fill,
+                    flip);
+    std::fill_n(d16 + (s.padLeft + W) * plan.cp, s.padRight * plan.cp,
+                uint16_t(fill));
+    return;
+  }
+#endif
+  if (!inside) {
+    std::memset(d, fill, rowStride);
+    return;
+  }
+  std::memset(d, fill, s.padLeft * plan.cp);
+  uint8_t *m = d + s.padLeft * plan.cp;
+  if (plan.cp == C && ldx == C) {
+    copyFlipped(m, sx, W * C, flip);
+  } else if (C == 3 && ldx == 3) {
+    expand3To4Vnni(sx, m, W, fill, flip); // the narrow slab is VNNI's
+  } else if (plan.cp == 4) {
+    // 1-4 channels (a first layer): one 32-bit word per pixel, the
+    // channels past C set to the zero point (no libc call per pixel).
+    // (A constant trip count: GCC turns a loop to C into a memcpy
+    // call per pixel.)
+    for (size_t w = 0; w < W; ++w) {
+      const uint8_t *sp = sx + w * ldx;
+      uint32_t v = 0;
+#pragma GCC unroll 4
+      for (size_t c = 0; c < 4; ++c)
+        v |= uint32_t(c < C ? sp[c] ^ flip : fill) << (8 * c);
+      std::memcpy(m + 4 * w, &v, 4);
+    }
+  } else {
+    for (size_t w = 0; w < W; ++w) {
+      copyFlipped(m + w * plan.cp, sx + w * ldx, C, flip);
+      std::memset(m + w * plan.cp + C, fill, plan.cp - C);
+    }
+  }
+  std::memset(m + W * plan.cp, fill, s.padRight * plan.cp);
+}
+
 } // namespace
 
-size_t qconv2dNhwcWorkspaceSize(const Conv2DShape &shape) {
+size_t qconv2dNhwcWorkspaceSize(const Conv2DShape &shape, Isa isa) {
+  const QGemmKernel *k = convKernel(resolveIsa(isa));
+  const bool wide = k && k->layout == QLayout::Pair16;
   const size_t taps = shape.kernelH * shape.kernelW;
-  return convPlan(shape).slabBytes + roundUp(taps * sizeof(ptrdiff_t), 64) +
+  return convPlan(shape, wide).slabBytes +
+         roundUp(taps * sizeof(ptrdiff_t), 64) +
          kBlockTiles * kConvMR * sizeof(void *);
+}
+
+bool qconv2dNhwcAvailable(Isa isa, bool weightZeroPoints) {
+  const QGemmKernel *k = convKernel(resolveIsa(isa));
+  return k && (k->layout == QLayout::Pair16 || !weightZeroPoints);
 }
 
 bool qconv2dNhwcSupported(const Conv2DShape &shape, const void *packedW,
                           Isa isa) {
-  if (resolveIsa(isa) != Isa::Avx512Vnni || !packedW || !shape.valid() ||
-      shape.channels == 0)
+  const QGemmKernel *k = convKernel(resolveIsa(isa));
+  if (!k || !packedW || !shape.valid() || shape.channels == 0)
     return false;
   const PackedHeader *h = static_cast<const PackedHeader *>(packedW);
+  // (Pair16 folds the weight zero points into B: reserved[0] is 0.)
   return h->kind == PackedKind::QGemmB &&
-         h->panel == static_cast<uint32_t>(qgemmKernelVnni().nr) &&
+         h->panel == static_cast<uint32_t>(k->nr) && layoutOf(h) == k->layout &&
          h->rows ==
              shape.kernelH * shape.kernelW * roundUp(shape.channels, 4) &&
          h->cols == shape.outChannels && h->reserved[0] == 0;
@@ -501,12 +749,13 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
                        size_t pixBegin, size_t pixEnd, size_t colBegin,
                        size_t colEnd, void *workspace) {
   const size_t C = shape.channels, N = shape.outChannels;
-  const size_t H = shape.height, W = shape.width;
   const size_t OH = shape.outHeight(), OW = shape.outWidth();
   const size_t KH = shape.kernelH, KW = shape.kernelW, taps = KH * KW;
   if (!qconv2dNhwcSupported(shape, packedW, isa))
     return Status::LayoutMismatch;
-  const ConvPlan plan = convPlan(shape);
+  const QGemmKernel &kern = *convKernel(resolveIsa(isa));
+  const bool wide = kern.layout == QLayout::Pair16;
+  const ConvPlan plan = convPlan(shape, wide);
   const size_t K = taps * plan.cp;
   if (pixEnd == 0)
     pixEnd = OH * OW;
@@ -514,14 +763,14 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
     return Status::InvalidArgument;
   if (Status st = checkQCall(N, K, packedW, rq); st != Status::Ok)
     return st;
-  const size_t NR = static_cast<size_t>(qgemmKernelVnni().nr);
+  const size_t NR = static_cast<size_t>(kern.nr);
   if (colEnd > N || colBegin > colEnd ||
       (colBegin < colEnd &&
        (colBegin % NR != 0 || (colEnd != N && colEnd % NR != 0))))
     return Status::InvalidArgument;
   if (pixBegin == pixEnd || colBegin == colEnd)
     return Status::Ok;
-  ScratchBuffer ws(workspace, qconv2dNhwcWorkspaceSize(shape));
+  ScratchBuffer ws(workspace, qconv2dNhwcWorkspaceSize(shape, isa));
   if (!ws.ptr)
     return Status::OutOfMemory;
   uint8_t *slab = static_cast<uint8_t *>(ws.ptr);
@@ -533,21 +782,22 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
   // The source holds input rows from ihLo (below) on, each starting at
   // the left pad: the window of output pixel (oh, ow) starts at row
   // (oh - oh0) * strideH, column ow * strideW, all inside it.
-  const size_t pixStride = plan.slab ? plan.cp : ldx;
-  const size_t rowStride = plan.slab ? plan.wp * plan.cp : W * ldx;
+  const size_t pixStride = plan.slab ? plan.cp * plan.elem : ldx;
+  const size_t rowStride =
+      plan.slab ? plan.wp * plan.cp * plan.elem : shape.width * ldx;
   for (size_t kh = 0; kh < KH; ++kh)
     for (size_t kw = 0; kw < KW; ++kw)
       tapOff[kh * KW + kw] = static_cast<ptrdiff_t>(
           kh * shape.dilationH * rowStride + kw * shape.dilationW * pixStride);
 
   const QPacked b = view(packedW);
-  const size_t groups = ceilDiv(K, 4);
+  const size_t groups = ceilDiv(K, stepK(kern.layout));
   QTileArgs t = tileArgs(rq, groups, ldy);
   QPanelLanes lanesBuf;
   const size_t elem = rq.output == QOutput::Int32 ? 4 : 1;
   QConvTileSrc src{};
   src.taps = taps;
-  src.tapGroups = plan.cp / 4;
+  src.tapGroups = plan.cp / stepK(kern.layout); // 4-byte steps per tap
   src.tapOff = tapOff;
   // s8 x: the slab holds it flipped to u8; read in place, the tile flips.
   const uint8_t flip = b.aSigned ? 0x80 : 0;
@@ -568,41 +818,9 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
       const size_t ohLast = (segEnd - 1) / OW;
       const size_t rows =
           (ohLast - oh0) * shape.strideH + (KH - 1) * shape.dilationH + 1;
-      for (size_t r = 0; r < rows; ++r) {
-        uint8_t *d = slab + r * rowStride;
-        const ptrdiff_t ih = ihLo + static_cast<ptrdiff_t>(r);
-        if (ih < 0 || ih >= static_cast<ptrdiff_t>(H)) {
-          std::memset(d, fill, rowStride);
-          continue;
-        }
-        std::memset(d, fill, shape.padLeft * plan.cp);
-        uint8_t *m = d + shape.padLeft * plan.cp;
-        const uint8_t *sx = x + static_cast<size_t>(ih) * W * ldx;
-        if (plan.cp == C && ldx == C) {
-          copyFlipped(m, sx, W * C, flip);
-        } else if (C == 3 && ldx == 3) {
-          expand3To4Vnni(sx, m, W, fill, flip); // the path is VNNI here
-        } else if (plan.cp == 4) {
-          // 1-4 channels (a first layer): one 32-bit word per pixel, the
-          // channels past C set to the zero point (no libc call per pixel).
-          // (A constant trip count: GCC turns a loop to C into a memcpy
-          // call per pixel.)
-          for (size_t w = 0; w < W; ++w) {
-            const uint8_t *sp = sx + w * ldx;
-            uint32_t v = 0;
-#pragma GCC unroll 4
-            for (size_t c = 0; c < 4; ++c)
-              v |= uint32_t(c < C ? sp[c] ^ flip : fill) << (8 * c);
-            std::memcpy(m + 4 * w, &v, 4);
-          }
-        } else {
-          for (size_t w = 0; w < W; ++w) {
-            copyFlipped(m + w * plan.cp, sx + w * ldx, C, flip);
-            std::memset(m + w * plan.cp + C, fill, plan.cp - C);
-          }
-        }
-        std::memset(m + W * plan.cp, fill, shape.padRight * plan.cp);
-      }
+      for (size_t r = 0; r < rows; ++r)
+        slabRow(plan, shape, x, ldx, ihLo + static_cast<ptrdiff_t>(r),
+                slab + r * rowStride, fill, flip);
       origin = slab;
     } else {
       origin = x + static_cast<size_t>(ihLo) * rowStride;
@@ -632,13 +850,19 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
           bases[k] = bases[last];
       }
       for (size_t col0 = colBegin; col0 < colEnd; col0 += NR) {
-        setPanel(t, b, rq, col0, N, NR, groups, &lanesBuf);
+        setPanel(t, b, rq, col0, N, NR, groups, &lanesBuf, kern.isa);
         for (size_t p0 = blk; p0 < blkEnd; p0 += kConvMR) {
           src.rows = bases + (p0 - blk);
           t.rowBegin = 0;
           t.rowEnd =
               static_cast<int>(blkEnd - p0 < kConvMR ? blkEnd - p0 : kConvMR);
           t.c = static_cast<char *>(y) + ((p0 - pixBegin) * ldy + col0) * elem;
+#if defined(__x86_64__)
+          if (wide) {
+            qconvTileAvx2(t, src);
+            continue;
+          }
+#endif
           qconvTileVnni(t, src);
         }
       }

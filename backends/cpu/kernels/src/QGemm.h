@@ -8,10 +8,26 @@
 
 namespace ember::cpu::detail {
 
+/// How a QGemmB buffer's panels hold B (PackedHeader::reserved[2]; 0 in
+/// buffers packed before the AVX2 path existed).
+enum class QLayout : uint64_t {
+  /// s8 B, 4 consecutive k per 32-bit lane (the vpdpbusd operand): B
+  /// [ceil(N/NR)][ceil(K/4)][NR][4]; A packed [ceil(rows/MR)][ceil(K/4)][MR]
+  /// [4] u8. Weight zero points are applied with A's row sums.
+  Quad = 0,
+  /// s16 B - bZp[n], 2 consecutive k per 32-bit lane (the vpmaddwd operand):
+  /// B [ceil(N/NR)][ceil(K/2)][NR][2]; A packed [ceil(rows/MR)][ceil(K/2)]
+  /// [MR][2] u16 (u8 zero-extended). B - bZp lies in [-255, 255], so the
+  /// zero points are folded into the panels and no row sums are needed.
+  Pair16 = 1,
+};
+
 /// Everything a tile needs to turn its s32 dot products into outputs.
 /// Pointers are already offset to the tile's first row / column.
 struct QTileArgs {
-  size_t groups;    ///< K / 4, rounded up (the packed depth)
+  /// The packed depth: K / 4 rounded up (Quad: groups of 4 k) or K / 2
+  /// rounded up (Pair16: pairs of k).
+  size_t groups;
   const uint8_t *a; ///< packed A panel: groups x MR x 4 bytes
   const int8_t *b;  ///< packed B panel: groups x NR x 4 bytes
   void *c;          ///< tile (0, 0); element type per requant.output
@@ -43,6 +59,7 @@ struct QGemmKernel {
   Isa isa;
   int mr, nr;
   QTileFn tile;
+  QLayout layout;
 };
 
 /// Where an implicit-GEMM convolution tile (6 rows, the VNNI kernel's MR)
@@ -70,7 +87,37 @@ void fixedPointPanelVnni(const QTileArgs &t, void *out);
 
 const QGemmKernel &qgemmKernelGeneric();
 const QGemmKernel &qgemmKernelVnni();
-const QGemmKernel *qgemmKernelGenericFor(int nr);
+/// The AVX2 kernel (QGemmAvx2.cpp): 6 x 16, Pair16 layout, vpmaddwd.
+const QGemmKernel &qgemmKernelAvx2();
+/// The AVX2 kernel for few rows over s8 Quad panels of 16 (a matrix-vector
+/// product reads every weight once: s8 halves the bytes of Pair16).
+const QGemmKernel &qgemmKernelAvx2Quad();
+/// A portable kernel for a packed layout and panel width; null if none.
+const QGemmKernel *qgemmKernelGenericFor(QLayout layout, int nr);
+
+/// Pair16 A packing: rows [0, rows) of A (u8, each byte xor-ed with flip)
+/// into panels of 6 rows, [ceil(rows/6)][ceil(K/2)][6][2] u16, zero padded.
+void packQAPairs(size_t rows, size_t K, const uint8_t *A, size_t lda,
+                 uint16_t *dst, uint8_t flip);
+/// Its AVX2 body for whole 6-row panels: pairs [0, 8 * (K / 16)) of one
+/// panel; returns the pairs done.
+size_t packQAPanelAvx2(const uint8_t *A, size_t lda, size_t K, uint16_t *dst,
+                       uint8_t flip);
+
+/// The AVX2 FixedPoint constants of a 16-column panel (two FixedPointLanes8)
+/// into `out` (a QPanelLanes), as fixedPointPanelVnni.
+void fixedPointPanelAvx2(const QTileArgs &t, void *out);
+
+/// The AVX2 implicit-GEMM convolution tile (6 rows, a 16-column Pair16
+/// panel): A rows are u16 (a widened slab), tap s of row i is
+/// src.tapGroups pairs at rows[i] + tapOff[s]; src.flip unused.
+void qconvTileAvx2(const QTileArgs &t, const QConvTileSrc &src);
+
+/// One slab row of qconv2dNhwc's AVX2 path: W pixels of C bytes (pixel
+/// stride ldx) widened to u16, each byte xor-ed with flip, into pixels of cp
+/// u16 (channels past C set to fill).
+void widenPixelsAvx2(const uint8_t *src, size_t W, size_t C, size_t ldx,
+                     size_t cp, uint16_t *dst, uint16_t fill, uint8_t flip);
 
 /// Round half to even, independent of the FP environment's rounding mode.
 inline float roundHalfEven(float x) {

@@ -543,7 +543,8 @@ EMBER_TARGET_AVX512VNNI void qconvTileVnniT(const QTileArgs &t,
   }
 }
 
-constexpr QGemmKernel kVnni = {Isa::Avx512Vnni, 6, 64, &qtileVnni<6>};
+constexpr QGemmKernel kVnni = {Isa::Avx512Vnni, 6, 64, &qtileVnni<6>,
+                               QLayout::Quad};
 static_assert(4 * sizeof(FixedPointLanes) <= sizeof(QPanelLanes),
               "a panel's lanes fit QPanelLanes");
 

@@ -1,4 +1,4 @@
-//===- FixedPointTest.cpp - 16-lane MBQM equals ember/quant/Arith.h ------===//
+//===- FixedPointTest.cpp - 16- and 8-lane MBQM equal ember/quant/Arith.h -===//
 #include "Reference.h"
 
 #include "FixedPoint.h"
@@ -19,6 +19,21 @@ EMBER_TARGET_AVX512 void mbqmLanes(const int32_t *x, const int32_t *m,
   _mm512_storeu_si512(out, detail::mbqmZp16<Fast>(_mm512_loadu_si512(x), l));
 }
 
+/// 16 lanes as two halves of mbqmZp8<Fast> (AVX2).
+template <bool Fast>
+EMBER_TARGET_AVX2 void mbqmLanes8(const int32_t *x, const int32_t *m,
+                                  const int32_t *e, int32_t zp, int32_t *out) {
+  for (int h = 0; h < 16; h += 8) {
+    const detail::FixedPointLanes8 l = detail::fixedPointLanes8(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(m + h)),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(e + h)), zp, Fast);
+    _mm256_storeu_si256(
+        reinterpret_cast<__m256i *>(out + h),
+        detail::mbqmZp8<Fast>(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i *>(x + h)), l));
+  }
+}
+
 int32_t edgeOr(std::mt19937 &rng, int32_t random) {
   const int32_t edges[] = {0,
                            1,
@@ -36,7 +51,7 @@ int32_t edgeOr(std::mt19937 &rng, int32_t random) {
   return random;
 }
 
-void checkForm(bool fast) {
+void checkForm(bool fast, bool avx2 = false) {
   std::mt19937 rng(fast ? 7 : 8);
   for (int iter = 0; iter < 20000; ++iter) {
     alignas(64) int32_t x[16], m[16], e[16], got[16];
@@ -66,14 +81,19 @@ void checkForm(bool fast) {
       for (int i = 0; i < 16; ++i)
         while (!detail::fixedPointFast(&e[i], 1, zp))
           e[i] = e[i] < -2 ? e[i] + 1 : -2;
-      mbqmLanes<true>(x, m, e, zp, got);
+      if (avx2)
+        mbqmLanes8<true>(x, m, e, zp, got);
+      else
+        mbqmLanes<true>(x, m, e, zp, got);
+    } else if (avx2) {
+      mbqmLanes8<false>(x, m, e, zp, got);
     } else {
       mbqmLanes<false>(x, m, e, zp, got);
     }
     for (int i = 0; i < 16; ++i)
       ASSERT_EQ(got[i], quant::wrapAdd(quant::mbqm(x[i], m[i], e[i]), zp))
-          << (fast ? "fast" : "general") << " x=" << x[i] << " m=" << m[i]
-          << " e=" << e[i] << " zp=" << zp;
+          << (fast ? "fast" : "general") << (avx2 ? " avx2" : "")
+          << " x=" << x[i] << " m=" << m[i] << " e=" << e[i] << " zp=" << zp;
   }
 }
 
@@ -87,6 +107,18 @@ TEST(FixedPoint, GeneralFormMatchesArith) {
   if (!isaSupported(Isa::Avx512))
     GTEST_SKIP() << "no AVX-512";
   checkForm(false);
+}
+
+TEST(FixedPoint, FastFormMatchesArithAvx2) {
+  if (!isaSupported(Isa::Avx2))
+    GTEST_SKIP() << "no AVX2";
+  checkForm(true, true);
+}
+
+TEST(FixedPoint, GeneralFormMatchesArithAvx2) {
+  if (!isaSupported(Isa::Avx2))
+    GTEST_SKIP() << "no AVX2";
+  checkForm(false, true);
 }
 
 #endif

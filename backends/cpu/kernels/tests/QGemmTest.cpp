@@ -124,11 +124,16 @@ int32_t readOut(const std::vector<int32_t> &buf, QOutput out, size_t i) {
   return 0;
 }
 
-void check(Isa isa, std::mt19937 &rng, const QProblem &p) {
-  std::vector<char> packed(packedQBSize(p.K, p.N, isa));
+/// qgemmPacked on path `isa` with B packed for path `packIsa` (the same
+/// path unless given) against the exact reference.
+void check(Isa isa, std::mt19937 &rng, const QProblem &p,
+           Isa packIsa = Isa::Auto) {
+  if (packIsa == Isa::Auto)
+    packIsa = isa;
+  std::vector<char> packed(packedQBSize(p.K, p.N, packIsa));
   ASSERT_EQ(packQB(p.K, p.N, p.B.data(), p.ldb, p.aZp, p.bZp.data(),
                    p.bZp.size(), p.bias.empty() ? nullptr : p.bias.data(),
-                   packed.data(), isa, p.aSigned),
+                   packed.data(), packIsa, p.aSigned),
             Status::Ok);
   // Output buffer large enough for int32 elements; sentinel-filled so
   // writes outside the matrix are caught.
@@ -151,8 +156,9 @@ void check(Isa isa, std::mt19937 &rng, const QProblem &p) {
       int32_t want = p.expected(m, n);
       int32_t have = readOut(out, p.rq.output, m * p.ldc + n);
       if (want != have && bad++ < 5)
-        ADD_FAILURE() << isaName(isa) << " M=" << p.M << " N=" << p.N
-                      << " K=" << p.K << " out=" << int(p.rq.output)
+        ADD_FAILURE() << isaName(isa) << " (packed for " << isaName(packIsa)
+                      << ") M=" << p.M << " N=" << p.N << " K=" << p.K
+                      << " out=" << int(p.rq.output)
                       << " kind=" << int(p.rq.kind) << " signed=" << p.aSigned
                       << " at (" << m << "," << n << "): got " << have
                       << " want " << want;
@@ -200,6 +206,53 @@ TEST_P(QGemmTest, WholePanelsAtEveryDepthBitExact) {
         if (HasFailure())
           return;
       }
+}
+
+// B packed for one path runs on another: the packed header records the
+// layout (QLayout: VNNI's and the generic s8 quads, AVX2's s16 pairs with
+// the weight zero points folded in), and a path whose kernel does not use
+// it runs a portable kernel for that layout.
+TEST_P(QGemmTest, PackedForAnotherPathBitExact) {
+  std::mt19937 rng(4321 + static_cast<unsigned>(GetParam()));
+  for (Isa packIsa : {Isa::Generic, Isa::Avx2, Isa::Avx512Vnni}) {
+    if (!isaSupported(packIsa) || packIsa == GetParam())
+      continue;
+    for (int iter = 0; iter < 60; ++iter) {
+      QProblem p(rng, randomIn(rng, 1, 40), randomIn(rng, 1, 70),
+                 randomIn(rng, 1, 70));
+      check(GetParam(), rng, p, packIsa);
+      if (HasFailure())
+        return;
+    }
+  }
+}
+
+// One- and two-row products (batch-1 classifiers) with B packed for the
+// path qgemmPackIsa names for them: on AVX2 the generic path's s8 panels,
+// which AVX2 runs with its few-row kernel (and any other number of rows
+// too: the cross-layout test above has those).
+TEST_P(QGemmTest, FewRowProductsBitExact) {
+  std::mt19937 rng(99 + static_cast<unsigned>(GetParam()));
+  for (int iter = 0; iter < 150; ++iter) {
+    const size_t M = randomIn(rng, 1, 2);
+    QProblem p(rng, M, randomIn(rng, 1, 300), randomIn(rng, 1, 700));
+    const Isa packIsa = qgemmPackIsa(GetParam(), M);
+    if (resolveIsa(GetParam()) == Isa::Avx2) {
+      ASSERT_EQ(packIsa, Isa::Generic);
+      std::vector<char> packed(packedQBSize(p.K, p.N, packIsa));
+      ASSERT_EQ(packQB(p.K, p.N, p.B.data(), p.ldb, p.aZp, p.bZp.data(),
+                       p.bZp.size(), nullptr, packed.data(), packIsa,
+                       p.aSigned),
+                Status::Ok);
+      EXPECT_TRUE(qgemmPackedNative(packed.data(), GetParam()));
+      EXPECT_FALSE(qgemmPackedNative(packed.data(), Isa::Generic));
+    }
+    check(GetParam(), rng, p, packIsa);
+    if (HasFailure())
+      return;
+  }
+  EXPECT_EQ(qgemmPackIsa(GetParam(), 3), resolveIsa(GetParam()));
+  EXPECT_EQ(qgemmPackIsa(GetParam(), 0), resolveIsa(GetParam()));
 }
 
 TEST_P(QGemmTest, RequantizeOneMatchesReference) {
@@ -254,7 +307,7 @@ TEST_P(QGemmTest, RejectsMismatchedPacking) {
 /// window, padding reading the input's zero point), random geometry.
 TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
   std::mt19937 rng(1234);
-  size_t ran[4] = {0, 0, 0, 0};
+  size_t ran[6] = {0, 0, 0, 0, 0, 0};
   for (int iter = 0; iter < 400; ++iter) {
     Conv2DShape sh;
     const size_t cs[] = {1, 3, 4, 5, 8, 12, 16, 32, 64};
@@ -296,13 +349,16 @@ TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
     // Weights in GEMM order: B[(kh*KW + kw)*C + c][oc], packed with the
     // channels padded to Cp by zero rows.
     QProblem q(rng, P, OC, K);
-    std::fill(q.bZp.begin(), q.bZp.end(), 0);
+    // Weight zero points: only where the path folds them into the weights.
+    if (!qconv2dNhwcAvailable(GetParam(), true))
+      std::fill(q.bZp.begin(), q.bZp.end(), 0);
     std::vector<int8_t> Bp(KH * KW * Cp * q.ldb, 0);
     for (size_t tap = 0; tap < KH * KW; ++tap)
       for (size_t c = 0; c < C; ++c)
         for (size_t n = 0; n < OC; ++n)
           Bp[(tap * Cp + c) * q.ldb + n] = q.B[(tap * C + c) * q.ldb + n];
     std::vector<char> packed(packedQBSize(KH * KW * Cp, OC, GetParam()));
+    ++ran[4 + (q.bZp[0] != 0 || q.bZp.back() != 0)];
     ASSERT_EQ(packQB(KH * KW * Cp, OC, Bp.data(), q.ldb, q.aZp, q.bZp.data(),
                      q.bZp.size(), q.bias.empty() ? nullptr : q.bias.data(),
                      packed.data(), GetParam(), q.aSigned),
@@ -316,7 +372,7 @@ TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
       return;
     }
     std::vector<int32_t> out(P * ldy + 16, 0x5a5a5a5a);
-    std::vector<char> ws(qconv2dNhwcWorkspaceSize(sh));
+    std::vector<char> ws(qconv2dNhwcWorkspaceSize(sh, GetParam()));
     const bool inPlace = C % 4 == 0 && !sh.padTop && !sh.padLeft &&
                          !sh.padBottom && !sh.padRight;
     ++ran[(inPlace ? 1 : 0) + (q.aSigned ? 2 : 0)];
@@ -352,6 +408,7 @@ TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
     for (size_t pix = 0; pix < P; ++pix)
       for (size_t n = 0; n < OC; ++n) {
         int64_t acc = q.bias.empty() ? 0 : q.bias[n];
+        const int64_t zb = q.bZp[q.bZp.size() > 1 ? n : 0];
         size_t oh = pix / OW, ow = pix % OW;
         for (size_t kh = 0; kh < KH; ++kh)
           for (size_t kw = 0; kw < KW; ++kw) {
@@ -367,7 +424,8 @@ TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
                 uint8_t xb = x[(size_t(ih) * sh.width + size_t(iw)) * ldx + c];
                 xv = q.aSigned ? int64_t(int8_t(xb)) : int64_t(xb);
               }
-              acc += (xv - q.aZp) * q.B[((kh * KW + kw) * C + c) * q.ldb + n];
+              acc += (xv - q.aZp) *
+                     (q.B[((kh * KW + kw) * C + c) * q.ldb + n] - zb);
             }
           }
         int32_t want = refRequant(int32_t(uint32_t(uint64_t(acc))), q.rq, n);
@@ -383,9 +441,15 @@ TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
       for (size_t b = OC * elem; b < ldy * elem; ++b)
         ASSERT_EQ(o[pix * ldy * elem + b], 0x5a) << "padding written";
   }
-  // Every path of the kernel ran (slab and in place, u8 and s8 input).
-  EXPECT_GT(ran[0] * ran[1] * ran[2] * ran[3], 0u);
-  // A nonzero weight zero point needs row sums: not this path.
+  // Every path of the kernel ran (slab and in place, u8 and s8 input; on
+  // AVX2, which always reads through its widened slab, the geometries that
+  // VNNI reads in place), with weight zero points where the path has them.
+  EXPECT_GT(ran[0] * ran[1] * ran[2] * ran[3] * ran[4], 0u);
+  if (qconv2dNhwcAvailable(GetParam(), true)) {
+    EXPECT_GT(ran[5], 0u);
+  }
+  // A nonzero weight zero point needs row sums on VNNI: not this path
+  // there; AVX2's packing folds it into the weights.
   Conv2DShape sh;
   sh.channels = 8;
   sh.height = sh.width = 4;
@@ -395,11 +459,13 @@ TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
   ASSERT_EQ(packQB(8, 8, B.data(), 8, 0, zp.data(), 1, nullptr, packed.data(),
                    GetParam()),
             Status::Ok);
-  EXPECT_FALSE(qconv2dNhwcSupported(sh, packed.data(), GetParam()));
+  EXPECT_EQ(qconv2dNhwcSupported(sh, packed.data(), GetParam()),
+            qconv2dNhwcAvailable(GetParam(), true));
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, QGemmTest,
-                         ::testing::Values(Isa::Generic, Isa::Avx512Vnni),
+                         ::testing::Values(Isa::Generic, Isa::Avx2,
+                                           Isa::Avx512Vnni),
                          [](const auto &info) {
                            return std::string(isaName(info.param));
                          });

@@ -427,6 +427,19 @@ struct Requantize {
 /// fp32, in that order.
 float requantScale(float aScale, float bScale, float yScale);
 
+/// Whether qgemmPacked runs `packedB` (packed by packQB) on path `isa`'s own
+/// kernel: true when it was packed for that path (VNNI, AVX2), false when a
+/// portable kernel for its layout would run it (packed for another path, or
+/// the generic path).
+bool qgemmPackedNative(const void *packedB, Isa isa = Isa::Auto);
+
+/// The path to pack B for (packedQBSize, packQB) when every qgemmPacked
+/// call on path `isa` will have at most `rows` rows of A (0: unknown):
+/// `isa`, except that on AVX2 one or two rows take s8 panels (the generic
+/// path's layout), which AVX2 runs with a matrix-vector tile: its s16
+/// panels would double the weight bytes such a product streams.
+Isa qgemmPackIsa(Isa isa, size_t rows);
+
 /// Bytes of scratch qgemmPacked needs per concurrent call.
 size_t qgemmWorkspaceSize(size_t K, Isa isa = Isa::Auto);
 
@@ -441,13 +454,19 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
                    size_t mBegin = 0, size_t mEnd = 0,
                    void *workspace = nullptr);
 
-/// Bytes of scratch one qconv2dNhwc call needs.
-size_t qconv2dNhwcWorkspaceSize(const Conv2DShape &shape);
+/// Bytes of scratch one qconv2dNhwc call on path `isa` (the call's) needs.
+size_t qconv2dNhwcWorkspaceSize(const Conv2DShape &shape, Isa isa = Isa::Auto);
 
-/// Whether qconv2dNhwc runs `shape` with `packedW` on `isa`: AVX-512 VNNI,
-/// shape.channels % 4 == 0 (a group of 4 k never straddles two taps), and
-/// weights packed by packQB for this path with K = KH*KW*channels, N =
-/// outChannels and no nonzero weight zero point. Otherwise unfold the input
+/// Whether qconv2dNhwc has a path for `isa`: AVX-512 VNNI without weight
+/// zero points, or AVX2 (also on AVX-512 without VNNI), whose packing folds
+/// the zero points into the weights.
+bool qconv2dNhwcAvailable(Isa isa, bool weightZeroPoints);
+
+/// Whether qconv2dNhwc runs `shape` with `packedW` on `isa`: a path that
+/// qconv2dNhwcAvailable, and weights packed by packQB for this path with
+/// K = KH*KW*roundUp(channels, 4) (the channels of a tap padded to 4 with
+/// zero weights: a k step never straddles two taps), N = outChannels (and
+/// on VNNI no nonzero weight zero point). Otherwise unfold the input
 /// (im2row, k ordered (kh, kw, c)) and call qgemmPacked.
 bool qconv2dNhwcSupported(const Conv2DShape &shape, const void *packedW,
                           Isa isa = Isa::Auto);
@@ -468,7 +487,8 @@ Status qconv2dNhwc(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
                    size_t pixEnd, void *workspace = nullptr);
 
 /// qconv2dNhwc for output channels [colBegin, colEnd) only: colBegin a
-/// multiple of 64 (the VNNI panel), colEnd too or outChannels. y is still
+/// multiple of the path's panel (64 on VNNI, 16 on AVX2: multiples of 64
+/// suit both), colEnd too or outChannels. y is still
 /// output pixel pixBegin's channel 0. Lets a caller split a layer whose
 /// weights outweigh its input over output channels, so that each piece
 /// streams only its share of the weights.

@@ -1,0 +1,548 @@
+//===- QGemmAvx2.cpp - AVX2 int8 micro-kernel (exact, vpmaddwd) -----------===//
+//
+// AVX2 has no vpdpbusd, and vpmaddubsw (u8 x s8 pairs summed into s16)
+// saturates: a pair reaches 2 * 255 * 128. So this kernel multiplies s16 by
+// s16 with vpmaddwd, which sums each pair of products into an s32 lane
+// exactly: A is zero-extended to u16 (in the packing, or in qconv2dNhwc's
+// slab), B is packed as s16 with its zero point already subtracted
+// (QLayout::Pair16: B - bZp lies in [-255, 255], a pair sum in
+// [-130050, 130050]), two consecutive k per 32-bit lane.
+//
+// The tile is 6 x 16: 12 ymm s32 accumulators, per pair of k two 32-byte
+// loads of B, six 32-bit broadcasts of A (the pair's two u16), 12 vpmaddwd
+// and 12 vpaddd (15 of the 16 ymm registers, one for the product). GCC 12
+// kept part of such a loop's accumulators on the stack (37 -> 65 GMAC/s
+// when the loop is assembly), so the k loop is inline assembly with the
+// accumulators as register operands; the epilogue is intrinsics.
+//
+// The requantization runs on the tile in registers, bit-exact with finishQ
+// (QGemm.h): Ember's fixed point on 8 lanes (FixedPoint.h, mbqmZp8) or ONNX
+// Runtime's fp32 form.
+//
+//===----------------------------------------------------------------------===//
+#include "FixedPoint.h"
+#include "QGemm.h"
+#include "Simd.h"
+
+#include <cstring>
+
+namespace ember::cpu::detail {
+
+namespace {
+
+constexpr int kMR = 6, kNR = 16;
+
+/// Lane mask of columns [lo, hi) of an 8-column vector (clamped).
+EMBER_TARGET_AVX2 inline __m256i laneMask8(int lo, int hi) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i ge = _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1));
+  const __m256i lt = _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx);
+  return _mm256_and_si256(ge, lt);
+}
+
+/// The fixed-point constants of columns [8j, 8j+8) of the tile's panel.
+EMBER_TARGET_AVX2 inline const FixedPointLanes8 &lanes8(const QTileArgs &t,
+                                                        int j) {
+  return static_cast<const FixedPointLanes8 *>(t.lanes)[j];
+}
+
+/// fp32 requantization of 8 accumulators, bit-exact with finishQ: scaled,
+/// clamped to [q_min - zp, q_max - zp], rounded half to even by an explicit
+/// rounding mode (not MXCSR's), then offset by zp.
+EMBER_TARGET_AVX2 inline __m256i requantFloat8(__m256i v, __m256 s, __m256 lo,
+                                               __m256 hi, __m256i zp) {
+  __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), s);
+  f = _mm256_min_ps(_mm256_max_ps(f, lo), hi);
+  f = _mm256_round_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  return _mm256_add_epi32(_mm256_cvttps_epi32(f), zp);
+}
+
+/// Finishes the tile: acc holds the products plus the column terms (the
+/// Pair16 layout has the weight zero points folded in: no row sums). Rows
+/// [rowBegin, rowEnd), columns [colBegin, colEnd) are stored; whole 8- and
+/// 16-column rows with plain stores, partial ones through a buffer (AVX2
+/// has no masked byte store).
+template <int NV, int MR = kMR>
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
+finishQAvx2(const QTileArgs &t, __m256i (&acc)[MR][NV]) {
+  const Requantize &rq = *t.rq;
+  __m256i masks[NV];
+  int lo[NV], hi[NV];
+  bool whole = true;
+#pragma GCC unroll 2
+  for (int j = 0; j < NV; ++j) {
+    lo[j] = t.colBegin - 8 * j < 0 ? 0 : t.colBegin - 8 * j;
+    hi[j] = t.colEnd - 8 * j > 8 ? 8 : t.colEnd - 8 * j;
+    masks[j] = laneMask8(lo[j], hi[j]);
+    whole = whole && lo[j] == 0 && hi[j] == 8;
+  }
+  char *const c0 = static_cast<char *>(t.c);
+  const size_t ldc = t.ldc;
+  const int rowBegin = t.rowBegin, rowEnd = t.rowEnd;
+  if (rq.output == QOutput::Int32) {
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      if (i < rowBegin || i >= rowEnd)
+        continue;
+      int32_t *c =
+          reinterpret_cast<int32_t *>(c0) + static_cast<size_t>(i) * ldc;
+#pragma GCC unroll 2
+      for (int j = 0; j < NV; ++j) {
+        if (lo[j] == 0 && hi[j] == 8)
+          _mm256_storeu_si256(reinterpret_cast<__m256i *>(c + 8 * j),
+                              acc[i][j]);
+        else if (lo[j] < hi[j])
+          _mm256_maskstore_epi32(c + 8 * j, masks[j], acc[i][j]);
+      }
+    }
+    return;
+  }
+  // Requantized in place. The saturating packs below are the clamp to the
+  // output type's range, so the fixed-point values need a clamp only to a
+  // narrower requested one (a fused ReLU with a nonzero zero point, a Clip),
+  // which is applied to the bytes; the float values are clamped before
+  // their conversion (no int32 overflow).
+  const bool u8 = rq.output == QOutput::UInt8;
+  const bool clampBytes =
+      rq.kind == QScaleKind::FixedPoint &&
+      (t.qmin > (u8 ? 0 : -128) || t.qmax < (u8 ? 255 : 127));
+  if (rq.kind == QScaleKind::Float) {
+    const __m256 flo =
+        _mm256_set1_ps(static_cast<float>(t.qmin - rq.zeroPoint));
+    const __m256 fhi =
+        _mm256_set1_ps(static_cast<float>(t.qmax - rq.zeroPoint));
+    const __m256i zp = _mm256_set1_epi32(rq.zeroPoint);
+#pragma GCC unroll 2
+    for (int j = 0; j < NV; ++j) {
+      const __m256 s = t.perColumn
+                           ? _mm256_maskload_ps(t.scale + 8 * j, masks[j])
+                           : _mm256_set1_ps(t.scale[0]);
+#pragma GCC unroll 6
+      for (int i = 0; i < MR; ++i)
+        acc[i][j] = requantFloat8(acc[i][j], s, flo, fhi, zp);
+    }
+  } else {
+#pragma GCC unroll 2
+    for (int j = 0; j < NV; ++j) {
+      const FixedPointLanes8 &l = lanes8(t, j);
+      if (t.fixedFast) {
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; ++i)
+          acc[i][j] = mbqmZp8<true>(acc[i][j], l);
+      } else {
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; ++i)
+          acc[i][j] = mbqmZp8<false>(acc[i][j], l);
+      }
+    }
+  }
+  // Narrowed by saturating packs (the clamp to the type's range), then a
+  // requested narrower range as bytes.
+  const __m128i blo = _mm_set1_epi8(static_cast<char>(t.qmin));
+  const __m128i bhi = _mm_set1_epi8(static_cast<char>(t.qmax));
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    if (i < rowBegin || i >= rowEnd)
+      continue;
+    char *c = c0 + static_cast<size_t>(i) * ldc;
+    __m128i bytes;
+    if constexpr (NV == 2) {
+      __m256i w = _mm256_permute4x64_epi64(
+          _mm256_packs_epi32(acc[i][0], acc[i][1]), 0xD8);
+      const __m128i wl = _mm256_castsi256_si128(w);
+      const __m128i wh = _mm256_extracti128_si256(w, 1);
+      bytes = u8 ? _mm_packus_epi16(wl, wh) : _mm_packs_epi16(wl, wh);
+      if (clampBytes)
+        bytes = u8 ? _mm_min_epu8(_mm_max_epu8(bytes, blo), bhi)
+                   : _mm_min_epi8(_mm_max_epi8(bytes, blo), bhi);
+      if (whole) {
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(c), bytes);
+        continue;
+      }
+    } else {
+      const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(acc[i][0]),
+                                        _mm256_extracti128_si256(acc[i][0], 1));
+      bytes = u8 ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w);
+      if (clampBytes)
+        bytes = u8 ? _mm_min_epu8(_mm_max_epu8(bytes, blo), bhi)
+                   : _mm_min_epi8(_mm_max_epi8(bytes, blo), bhi);
+      if (whole) {
+        _mm_storel_epi64(reinterpret_cast<__m128i *>(c), bytes);
+        continue;
+      }
+    }
+    alignas(16) char buf[16];
+    _mm_store_si128(reinterpret_cast<__m128i *>(buf), bytes);
+    const int b0 = t.colBegin, b1 = t.colEnd < 8 * NV ? t.colEnd : 8 * NV;
+    if (b0 < b1)
+      std::memcpy(c + b0, buf + b0, static_cast<size_t>(b1 - b0));
+  }
+}
+
+/// The tile's accumulators start from the column terms.
+template <int NV>
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
+startQAvx2(const QTileArgs &t, __m256i (&acc)[kMR][NV]) {
+#pragma GCC unroll 2
+  for (int j = 0; j < NV; ++j) {
+    // colTerm is padded to whole panels: 16 values are always there.
+    const __m256i ct = _mm256_loadu_si256(
+        reinterpret_cast<const __m256i *>(t.colTerm + 8 * j));
+#pragma GCC unroll 6
+    for (int i = 0; i < kMR; ++i)
+      acc[i][j] = ct;
+  }
+}
+
+// One pair of k for the six rows: the two B vectors of the step (the 16
+// columns' s16 pairs) in ymm12/13, each row's u16 pair broadcast into ymm14,
+// products through ymm15. ADDR(i) is row i's 4 bytes.
+#define EMBER_Q8_ROW2(addr, c0, c1)                                            \
+  "vpbroadcastd " addr ", %%ymm14\n\t"                                         \
+  "vpmaddwd %%ymm12, %%ymm14, %%ymm15\n\t"                                     \
+  "vpmaddwd %%ymm13, %%ymm14, %%ymm14\n\t"                                     \
+  "vpaddd %%ymm15, %[" #c0 "], %[" #c0 "]\n\t"                                 \
+  "vpaddd %%ymm14, %[" #c1 "], %[" #c1 "]\n\t"
+#define EMBER_Q8_ROW1(addr, c0)                                                \
+  "vpbroadcastd " addr ", %%ymm14\n\t"                                         \
+  "vpmaddwd %%ymm12, %%ymm14, %%ymm15\n\t"                                     \
+  "vpaddd %%ymm15, %[" #c0 "], %[" #c0 "]\n\t"
+#define EMBER_Q8_ACC2(acc)                                                     \
+  [a00] "+x"(acc[0][0]), [a01] "+x"(acc[0][1]), [a10] "+x"(acc[1][0]),         \
+      [a11] "+x"(acc[1][1]), [a20] "+x"(acc[2][0]), [a21] "+x"(acc[2][1]),     \
+      [a30] "+x"(acc[3][0]), [a31] "+x"(acc[3][1]), [a40] "+x"(acc[4][0]),     \
+      [a41] "+x"(acc[4][1]), [a50] "+x"(acc[5][0]), [a51] "+x"(acc[5][1])
+#define EMBER_Q8_ACC1(acc)                                                     \
+  [a00] "+x"(acc[0][0]), [a10] "+x"(acc[1][0]), [a20] "+x"(acc[2][0]),         \
+      [a30] "+x"(acc[3][0]), [a40] "+x"(acc[4][0]), [a50] "+x"(acc[5][0])
+
+/// acc += `pairs` (at least 1) pairs of k of a packed A panel (6 rows of 4
+/// bytes a pair) and a 16-column B panel (64 bytes a pair).
+template <int NV>
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
+gemmLoopAvx2(__m256i (&acc)[kMR][NV], const uint8_t *a, const int8_t *b,
+             size_t pairs) {
+  if constexpr (NV == 2) {
+    asm("1:\n\t"
+        "vmovdqu (%[b]), %%ymm12\n\t"
+        "vmovdqu 32(%[b]), %%ymm13\n\t"     //
+        EMBER_Q8_ROW2("(%[a])", a00, a01)   //
+        EMBER_Q8_ROW2("4(%[a])", a10, a11)  //
+        EMBER_Q8_ROW2("8(%[a])", a20, a21)  //
+        EMBER_Q8_ROW2("12(%[a])", a30, a31) //
+        EMBER_Q8_ROW2("16(%[a])", a40, a41) //
+        EMBER_Q8_ROW2("20(%[a])", a50, a51) //
+        "add $24, %[a]\n\t"
+        "add $64, %[b]\n\t"
+        "dec %[n]\n\t"
+        "jnz 1b\n\t"
+        : EMBER_Q8_ACC2(acc), [a] "+r"(a), [b] "+r"(b), [n] "+r"(pairs)
+        :
+        : "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory");
+  } else {
+    asm("1:\n\t"
+        "vmovdqu (%[b]), %%ymm12\n\t"  //
+        EMBER_Q8_ROW1("(%[a])", a00)   //
+        EMBER_Q8_ROW1("4(%[a])", a10)  //
+        EMBER_Q8_ROW1("8(%[a])", a20)  //
+        EMBER_Q8_ROW1("12(%[a])", a30) //
+        EMBER_Q8_ROW1("16(%[a])", a40) //
+        EMBER_Q8_ROW1("20(%[a])", a50) //
+        "add $24, %[a]\n\t"
+        "add $64, %[b]\n\t"
+        "dec %[n]\n\t"
+        "jnz 1b\n\t"
+        : EMBER_Q8_ACC1(acc), [a] "+r"(a), [b] "+r"(b), [n] "+r"(pairs)
+        :
+        : "xmm12", "xmm14", "xmm15", "cc", "memory");
+  }
+}
+
+/// acc += `pairs` (at least 1) pairs of k of one convolution tap: row i's
+/// pairs at r[i] (u16 slab, 4 bytes a pair), B as gemmLoopAvx2. (The row
+/// pointers come through memory: an asm statement takes at most 30
+/// operands, and the accumulators are 24 of them.)
+template <int NV>
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
+convLoopAvx2(__m256i (&acc)[kMR][NV], const uint8_t *const *r, const int8_t *&b,
+             size_t pairs) {
+  const size_t end = 4 * pairs;
+#define EMBER_Q8_ROWS_LOAD                                                     \
+  "mov (%[r]), %%r8\n\t"                                                       \
+  "mov 8(%[r]), %%r9\n\t"                                                      \
+  "mov 16(%[r]), %%r10\n\t"                                                    \
+  "mov 24(%[r]), %%r11\n\t"                                                    \
+  "mov 32(%[r]), %%r12\n\t"                                                    \
+  "mov 40(%[r]), %%r13\n\t"                                                    \
+  "xor %%r14d, %%r14d\n\t"
+#define EMBER_Q8_STEP_END                                                      \
+  "add $4, %%r14\n\t"                                                          \
+  "add $64, %[b]\n\t"                                                          \
+  "cmp %[end], %%r14\n\t"                                                      \
+  "jne 1b\n\t"
+  if constexpr (NV == 2) {
+    asm(EMBER_Q8_ROWS_LOAD //
+        "1:\n\t"
+        "vmovdqu (%[b]), %%ymm12\n\t"
+        "vmovdqu 32(%[b]), %%ymm13\n\t"          //
+        EMBER_Q8_ROW2("(%%r8,%%r14)", a00, a01)  //
+        EMBER_Q8_ROW2("(%%r9,%%r14)", a10, a11)  //
+        EMBER_Q8_ROW2("(%%r10,%%r14)", a20, a21) //
+        EMBER_Q8_ROW2("(%%r11,%%r14)", a30, a31) //
+        EMBER_Q8_ROW2("(%%r12,%%r14)", a40, a41) //
+        EMBER_Q8_ROW2("(%%r13,%%r14)", a50, a51) //
+        EMBER_Q8_STEP_END
+        : EMBER_Q8_ACC2(acc), [b] "+r"(b)
+        : [r] "r"(r), [end] "r"(end)
+        : "r8", "r9", "r10", "r11", "r12", "r13", "r14", "xmm12", "xmm13",
+          "xmm14", "xmm15", "cc", "memory");
+  } else {
+    asm(EMBER_Q8_ROWS_LOAD //
+        "1:\n\t"
+        "vmovdqu (%[b]), %%ymm12\n\t"       //
+        EMBER_Q8_ROW1("(%%r8,%%r14)", a00)  //
+        EMBER_Q8_ROW1("(%%r9,%%r14)", a10)  //
+        EMBER_Q8_ROW1("(%%r10,%%r14)", a20) //
+        EMBER_Q8_ROW1("(%%r11,%%r14)", a30) //
+        EMBER_Q8_ROW1("(%%r12,%%r14)", a40) //
+        EMBER_Q8_ROW1("(%%r13,%%r14)", a50) //
+        EMBER_Q8_STEP_END
+        : EMBER_Q8_ACC1(acc), [b] "+r"(b)
+        : [r] "r"(r), [end] "r"(end)
+        : "r8", "r9", "r10", "r11", "r12", "r13", "r14", "xmm12", "xmm14",
+          "xmm15", "cc", "memory");
+  }
+#undef EMBER_Q8_ROWS_LOAD
+#undef EMBER_Q8_STEP_END
+}
+
+template <int NV> EMBER_TARGET_AVX2 void qtileAvx2N(const QTileArgs &t) {
+  __m256i acc[kMR][NV];
+  startQAvx2<NV>(t, acc);
+  if (t.groups)
+    gemmLoopAvx2<NV>(acc, t.a, t.b, t.groups);
+  finishQAvx2<NV>(t, acc);
+}
+
+/// The 6 x 16 tile; a panel with at most 8 live columns computes one vector.
+EMBER_TARGET_AVX2 void qtileAvx2(const QTileArgs &t) {
+  if (t.colEnd <= 8)
+    return qtileAvx2N<1>(t);
+  qtileAvx2N<2>(t);
+}
+
+template <int NV>
+EMBER_TARGET_AVX2 void qconvTileAvx2N(const QTileArgs &t,
+                                      const QConvTileSrc &src) {
+  __m256i acc[kMR][NV];
+  startQAvx2<NV>(t, acc);
+  const int8_t *b = t.b;
+  if (src.tapGroups) {
+    const uint8_t *r[kMR];
+    for (size_t tap = 0; tap < src.taps; ++tap) {
+      const ptrdiff_t o = src.tapOff[tap];
+#pragma GCC unroll 6
+      for (int i = 0; i < kMR; ++i)
+        r[i] = src.rows[i] + o;
+      convLoopAvx2<NV>(acc, r, b, src.tapGroups);
+    }
+  }
+  finishQAvx2<NV>(t, acc);
+}
+
+// Few rows (a batch-1 classifier): s8 weights in the Quad layout (4 k per
+// column, panels of 16; what packQB makes for the generic path), widened
+// in the tile. A one-row product reads every weight once per call, so it is
+// bound by the weights' bytes, which the s16 pairs double. Per group of 4 k:
+// four vpmovsxbw of B (4 columns x 4 k each), per row one vpbroadcastd of
+// the 4 A bytes spread to u16 by vpshufb, four vpmaddwd and vpaddd; each
+// accumulator lane holds half of a column's sum, so the end adds lane
+// pairs (vphaddd, vpermq). Weight zero points come through the row sums.
+constexpr int kQuadMR = 2;
+
+template <int R> EMBER_TARGET_AVX2 void qtileAvx2QuadR(const QTileArgs &t) {
+  __m256i acc[R][4];
+#pragma GCC unroll 2
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j)
+      acc[r][j] = _mm256_setzero_si256();
+  // Bytes 0-3 of each 64-bit half to the four u16 of the half.
+  const __m256i spread =
+      _mm256_setr_epi8(0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1,
+                       0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1);
+  const uint8_t *a = t.a;
+  const int8_t *b = t.b;
+  for (size_t g = 0; g < t.groups; ++g, a += 4 * kQuadMR, b += 4 * kNR) {
+    __m256i bw[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j)
+      bw[j] = _mm256_cvtepi8_epi16(
+          _mm_loadu_si128(reinterpret_cast<const __m128i *>(b + 16 * j)));
+#pragma GCC unroll 2
+    for (int r = 0; r < R; ++r) {
+      int32_t a4;
+      std::memcpy(&a4, a + 4 * r, 4);
+      const __m256i av = _mm256_shuffle_epi8(_mm256_set1_epi32(a4), spread);
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j)
+        acc[r][j] = _mm256_add_epi32(acc[r][j], _mm256_madd_epi16(av, bw[j]));
+    }
+  }
+  // acc[r][j] lanes: (column 4j: k pairs 01, 23), (4j+1: ...) | (4j+2), (4j+3).
+  __m256i out[kQuadMR][2];
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+    const __m256i ct = _mm256_loadu_si256(
+        reinterpret_cast<const __m256i *>(t.colTerm + 8 * h));
+    const __m256i z =
+        t.bZp ? _mm256_loadu_si256(
+                    reinterpret_cast<const __m256i *>(t.bZp + 8 * h))
+              : _mm256_setzero_si256();
+#pragma GCC unroll 2
+    for (int r = 0; r < kQuadMR; ++r) {
+      __m256i v = ct;
+      if (r < R) {
+        v = _mm256_add_epi32(
+            v, _mm256_permute4x64_epi64(
+                   _mm256_hadd_epi32(acc[r][2 * h], acc[r][2 * h + 1]), 0xD8));
+        if (t.bZp)
+          v = _mm256_sub_epi32(
+              v, _mm256_mullo_epi32(z, _mm256_set1_epi32(t.rowSum[r])));
+      }
+      out[r][h] = v;
+    }
+  }
+  finishQAvx2<2, kQuadMR>(t, out);
+}
+
+EMBER_TARGET_AVX2 void qtileAvx2Quad(const QTileArgs &t) {
+  if (t.rowEnd <= 1)
+    return qtileAvx2QuadR<1>(t);
+  qtileAvx2QuadR<2>(t);
+}
+
+constexpr QGemmKernel kAvx2Quad = {Isa::Avx2, kQuadMR, kNR, &qtileAvx2Quad,
+                                   QLayout::Quad};
+
+constexpr QGemmKernel kAvx2 = {Isa::Avx2, kMR, kNR, &qtileAvx2,
+                               QLayout::Pair16};
+static_assert(2 * sizeof(FixedPointLanes8) <= sizeof(QPanelLanes),
+              "a panel's lanes fit QPanelLanes");
+
+} // namespace
+
+const QGemmKernel &qgemmKernelAvx2() { return kAvx2; }
+const QGemmKernel &qgemmKernelAvx2Quad() { return kAvx2Quad; }
+
+EMBER_TARGET_AVX2 void qconvTileAvx2(const QTileArgs &t,
+                                     const QConvTileSrc &src) {
+  if (t.colEnd <= 8)
+    return qconvTileAvx2N<1>(t, src);
+  qconvTileAvx2N<2>(t, src);
+}
+
+EMBER_TARGET_AVX2 void fixedPointPanelAvx2(const QTileArgs &t, void *out) {
+  FixedPointLanes8 *l = static_cast<FixedPointLanes8 *>(out);
+  const Requantize &rq = *t.rq;
+#pragma GCC unroll 2
+  for (int j = 0; j < 2; ++j) {
+    const __m256i m = laneMask8(t.colBegin - 8 * j, t.colEnd - 8 * j);
+    __m256i mult = t.perColumn ? _mm256_maskload_epi32(t.mult + 8 * j, m)
+                               : _mm256_set1_epi32(t.mult[0]);
+    __m256i sh = t.perColumn ? _mm256_maskload_epi32(t.shift + 8 * j, m)
+                             : _mm256_set1_epi32(t.shift[0]);
+    if (t.perColumn) // columns past the panel's end: a harmless shift
+      sh = _mm256_blendv_epi8(_mm256_set1_epi32(-1), sh, m);
+    l[j] = fixedPointLanes8(mult, sh, rq.zeroPoint, t.fixedFast);
+  }
+}
+
+EMBER_TARGET_AVX2 size_t packQAPanelAvx2(const uint8_t *A, size_t lda, size_t K,
+                                         uint16_t *dst, uint8_t flip) {
+  // 16 k of each row widened to 8 dwords (u16 pairs), then the 6 x 8 dword
+  // block transposed: pair g of rows 0-3 is dword g % 4 of the 128-bit half
+  // g / 4 of u[g % 4], rows 4-5 one qword of t4 / t5.
+  const __m128i fx = _mm_set1_epi8(static_cast<char>(flip));
+  size_t g = 0;
+  for (size_t k = 0; k + 16 <= K; k += 16, g += 8) {
+    __m256i r[6];
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; ++i)
+      r[i] = _mm256_cvtepu8_epi16(_mm_xor_si128(
+          _mm_loadu_si128(reinterpret_cast<const __m128i *>(A + i * lda + k)),
+          fx));
+    const __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]);
+    const __m256i t1 = _mm256_unpackhi_epi32(r[0], r[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]);
+    const __m256i t3 = _mm256_unpackhi_epi32(r[2], r[3]);
+    const __m256i t4 = _mm256_unpacklo_epi32(r[4], r[5]);
+    const __m256i t5 = _mm256_unpackhi_epi32(r[4], r[5]);
+    const __m256i u[4] = {
+        _mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2),
+        _mm256_unpacklo_epi64(t1, t3), _mm256_unpackhi_epi64(t1, t3)};
+    const __m256i v[2] = {t4, t5};
+    char *d = reinterpret_cast<char *>(dst + g * 12);
+#pragma GCC unroll 8
+    for (int q = 0; q < 8; ++q) {
+      const int half = q / 4, p = q % 4;
+      const __m128i top = half ? _mm256_extracti128_si256(u[p], 1)
+                               : _mm256_castsi256_si128(u[p]);
+      __m128i bot = half ? _mm256_extracti128_si256(v[p / 2], 1)
+                         : _mm256_castsi256_si128(v[p / 2]);
+      if (p % 2)
+        bot = _mm_unpackhi_epi64(bot, bot);
+      _mm_storeu_si128(reinterpret_cast<__m128i *>(d + 24 * q), top);
+      _mm_storel_epi64(reinterpret_cast<__m128i *>(d + 24 * q + 16), bot);
+    }
+  }
+  return g;
+}
+
+EMBER_TARGET_AVX2 void widenPixelsAvx2(const uint8_t *src, size_t W, size_t C,
+                                       size_t ldx, size_t cp, uint16_t *dst,
+                                       uint16_t fill, uint8_t flip) {
+  const __m128i fx = _mm_set1_epi8(static_cast<char>(flip));
+  if (cp == C && ldx == C) { // one contiguous run
+    const size_t n = W * C;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+      _mm256_storeu_si256(
+          reinterpret_cast<__m256i *>(dst + i),
+          _mm256_cvtepu8_epi16(_mm_xor_si128(
+              _mm_loadu_si128(reinterpret_cast<const __m128i *>(src + i)),
+              fx)));
+    for (; i < n; ++i)
+      dst[i] = static_cast<uint16_t>(src[i] ^ flip);
+    return;
+  }
+  if (cp == 4) {
+    // 1-4 channels (a first layer): 8 bytes a pixel, the channels past C
+    // the fill. (A constant trip count: no memcpy call per pixel.)
+    for (size_t w = 0; w < W; ++w) {
+      const uint8_t *sp = src + w * ldx;
+      uint64_t v = 0;
+#pragma GCC unroll 4
+      for (size_t c = 0; c < 4; ++c)
+        v |= uint64_t(c < C ? uint16_t(sp[c] ^ flip) : fill) << (16 * c);
+      std::memcpy(dst + 4 * w, &v, 8);
+    }
+    return;
+  }
+  for (size_t w = 0; w < W; ++w) {
+    const uint8_t *sp = src + w * ldx;
+    uint16_t *dp = dst + w * cp;
+    size_t c = 0;
+    for (; c + 16 <= C; c += 16)
+      _mm256_storeu_si256(
+          reinterpret_cast<__m256i *>(dp + c),
+          _mm256_cvtepu8_epi16(_mm_xor_si128(
+              _mm_loadu_si128(reinterpret_cast<const __m128i *>(sp + c)), fx)));
+    for (; c < C; ++c)
+      dp[c] = static_cast<uint16_t>(sp[c] ^ flip);
+    for (; c < cp; ++c)
+      dp[c] = fill;
+  }
+}
+
+} // namespace ember::cpu::detail
