@@ -3,11 +3,11 @@
 // y[p][c] = sum over taps (kh, kw) of x[ih(p, kh)][iw(p, kw)][c] * w[kh][kw][c]
 //
 // Channels are the vector lanes: each output pixel is a handful of 16-lane
-// vectors, every tap one load and one FMA per vector, with the taps'
-// weights held in registers across a row of pixels. Pixels whose window
-// lies inside the input take an unchecked path; the border checks each
-// tap. Nothing is copied or padded (the NCHW kernel copies each channel
-// plane into a padded buffer first).
+// (AVX-512) or 8-lane (AVX2) vectors, every tap one load and one FMA per
+// vector, with the taps' weights held in registers across a row of pixels.
+// Pixels whose window lies inside the input take an unchecked path; the border
+// checks each tap. Nothing is copied or padded (the NCHW kernel copies each
+// channel plane into a padded buffer first).
 //
 //===----------------------------------------------------------------------===//
 #include "Internal.h"
@@ -228,6 +228,166 @@ EMBER_TARGET_AVX512 void rangeAvx512(const DwArgs &a, size_t p0, size_t p1,
   }
 }
 
+/// The epilogue of the AVX2 path on one 8-lane vector.
+struct VecEpilogue8 {
+  const float *residual;
+  size_t ldr;
+  bool after, clip;
+  __m256 lo, hi;
+};
+
+/// Channels [cb, cb + 8) (FULL) or the lanes of m.
+template <bool FULL>
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline __m256
+load8(const float *p, __m256i m) {
+  return FULL ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
+}
+
+template <bool FULL>
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
+finishStore8(const VecEpilogue8 &v, __m256 acc, size_t p, size_t cb, __m256i m,
+             float *dst) {
+  __m256 r = _mm256_setzero_ps();
+  if (v.residual)
+    r = load8<FULL>(v.residual + p * v.ldr + cb, m);
+  if (!v.after)
+    acc = _mm256_add_ps(acc, r);
+  if (v.clip)
+    acc = _mm256_min_ps(_mm256_max_ps(acc, v.lo), v.hi);
+  if (v.after)
+    acc = _mm256_add_ps(acc, r);
+  if (FULL)
+    _mm256_storeu_ps(dst, acc);
+  else
+    _mm256_maskstore_ps(dst, m, acc);
+}
+
+/// One 8-channel block of output row oh (rowAvx2): columns [ow0, lo) and
+/// [hi, ow1) check each tap, [lo, hi) run unchecked four at a time. The
+/// weights of up to kMaxRegTaps taps stay in registers (9 + 4 accumulators
+/// + a load of the 16 ymm registers). FULL: all 8 lanes live (plain loads
+/// and stores; vmaskmov otherwise).
+template <bool FULL>
+EMBER_TARGET_AVX2 void blockAvx2(const DwArgs &a, const VecEpilogue8 &ve,
+                                 size_t oh, size_t ow0, size_t ow1, size_t lo,
+                                 size_t hi, const ptrdiff_t *off, size_t cb,
+                                 __m256i m) {
+  const Conv2DShape &s = *a.s;
+  const Epilogue &e = *a.e;
+  const size_t C = s.channels, taps = a.taps;
+  const ptrdiff_t ih0 =
+      static_cast<ptrdiff_t>(oh * s.strideH) - static_cast<ptrdiff_t>(s.padTop);
+  const bool regTaps = taps <= kMaxRegTaps;
+  const size_t pRow = oh * a.OW;
+  const size_t xStep = s.strideW * a.ldx;
+  __m256 wr[kMaxRegTaps];
+  if (regTaps)
+    for (size_t t = 0; t < taps; ++t)
+      wr[t] = load8<FULL>(a.w + t * C + cb, m);
+  auto weight = [&](size_t t) EMBER_TARGET_AVX2 {
+    return regTaps ? wr[t] : load8<FULL>(a.w + t * C + cb, m);
+  };
+  const __m256 bias =
+      e.bias ? load8<FULL>(e.bias + cb, m) : _mm256_setzero_ps();
+  auto checked = [&](size_t ow) EMBER_TARGET_AVX2 {
+    __m256 acc = bias;
+    forInsideTaps(s, ih0, ow, [&](size_t tap, size_t pix) EMBER_TARGET_AVX2 {
+      acc = _mm256_fmadd_ps(load8<FULL>(a.x + pix * a.ldx + cb, m), weight(tap),
+                            acc);
+    });
+    finishStore8<FULL>(ve, acc, pRow + ow, cb, m,
+                       a.y + (pRow + ow) * a.ldy + cb);
+  };
+  for (size_t ow = ow0; ow < lo; ++ow)
+    checked(ow);
+  // Interior: x of column ow's window starts at base + ow * xStep.
+  const float *base = a.x +
+                      (static_cast<size_t>(ih0 < 0 ? 0 : ih0) * s.width +
+                       lo * s.strideW - s.padLeft) *
+                          a.ldx +
+                      cb;
+  size_t ow = lo;
+  for (; ow + 4 <= hi; ow += 4, base += 4 * xStep) {
+    __m256 acc0 = bias, acc1 = bias, acc2 = bias, acc3 = bias;
+    for (size_t t = 0; t < taps; ++t) {
+      const __m256 wv = weight(t);
+      const float *q = base + off[t];
+      acc0 = _mm256_fmadd_ps(load8<FULL>(q, m), wv, acc0);
+      acc1 = _mm256_fmadd_ps(load8<FULL>(q + xStep, m), wv, acc1);
+      acc2 = _mm256_fmadd_ps(load8<FULL>(q + 2 * xStep, m), wv, acc2);
+      acc3 = _mm256_fmadd_ps(load8<FULL>(q + 3 * xStep, m), wv, acc3);
+    }
+    const size_t p = pRow + ow;
+    finishStore8<FULL>(ve, acc0, p, cb, m, a.y + p * a.ldy + cb);
+    finishStore8<FULL>(ve, acc1, p + 1, cb, m, a.y + (p + 1) * a.ldy + cb);
+    finishStore8<FULL>(ve, acc2, p + 2, cb, m, a.y + (p + 2) * a.ldy + cb);
+    finishStore8<FULL>(ve, acc3, p + 3, cb, m, a.y + (p + 3) * a.ldy + cb);
+  }
+  for (; ow < hi; ++ow, base += xStep) {
+    __m256 acc = bias;
+    for (size_t t = 0; t < taps; ++t)
+      acc = _mm256_fmadd_ps(load8<FULL>(base + off[t], m), weight(t), acc);
+    finishStore8<FULL>(ve, acc, pRow + ow, cb, m,
+                       a.y + (pRow + ow) * a.ldy + cb);
+  }
+  for (ow = hi; ow < ow1; ++ow)
+    checked(ow);
+}
+
+/// rowAvx512 on AVX2: output row oh, columns [ow0, ow1) x channels
+/// [c0, c1), in blocks of 8 channels.
+EMBER_TARGET_AVX2 void rowAvx2(const DwArgs &a, size_t oh, size_t ow0,
+                               size_t ow1, size_t c0, size_t c1) {
+  const Conv2DShape &s = *a.s;
+  const Epilogue &e = *a.e;
+  const VecEpilogue8 ve{
+      e.residual,
+      e.ldr,
+      e.residualAfterActivation,
+      e.activation != Activation::None,
+      _mm256_set1_ps(e.activation == Activation::Clip ? e.clipMin : 0.0f),
+      _mm256_set1_ps(e.activation == Activation::Clip ? e.clipMax
+                                                      : __builtin_inff())};
+  // Interior columns, as rowAvx512.
+  const ptrdiff_t ih0 =
+      static_cast<ptrdiff_t>(oh * s.strideH) - static_cast<ptrdiff_t>(s.padTop);
+  const bool rowInside =
+      ih0 >= 0 && ih0 + static_cast<ptrdiff_t>((s.kernelH - 1) * s.dilationH) <
+                      static_cast<ptrdiff_t>(s.height);
+  const size_t spanW = (s.kernelW - 1) * s.dilationW + 1;
+  size_t lo = ceilDiv(s.padLeft, s.strideW);
+  size_t hi = s.width + s.padLeft >= spanW
+                  ? (s.width + s.padLeft - spanW) / s.strideW + 1
+                  : 0;
+  if (!rowInside || lo >= hi)
+    lo = hi = ow0;
+  lo = std::min(std::max(lo, ow0), ow1);
+  hi = std::min(std::max(hi, lo), ow1);
+  ptrdiff_t off[64];
+  for (size_t t = 0; t < a.taps; ++t)
+    off[t] = static_cast<ptrdiff_t>(((t / s.kernelW) * s.dilationH * s.width +
+                                     (t % s.kernelW) * s.dilationW) *
+                                    a.ldx);
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  size_t cb = c0;
+  for (; cb + 8 <= c1; cb += 8)
+    blockAvx2<true>(a, ve, oh, ow0, ow1, lo, hi, off, cb, idx);
+  if (cb < c1)
+    blockAvx2<false>(
+        a, ve, oh, ow0, ow1, lo, hi, off, cb,
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(c1 - cb)), idx));
+}
+
+EMBER_TARGET_AVX2 void rangeAvx2(const DwArgs &a, size_t p0, size_t p1,
+                                 size_t c0, size_t c1) {
+  for (size_t p = p0; p < p1;) {
+    const size_t oh = p / a.OW;
+    const size_t end = std::min(p1, (oh + 1) * a.OW);
+    rowAvx2(a, oh, p - oh * a.OW, end - oh * a.OW, c0, c1);
+    p = end;
+  }
+}
+
 } // namespace
 
 size_t packedDepthwiseNhwcSize(const Conv2DShape &s) {
@@ -260,6 +420,10 @@ Status depthwiseConv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
   DwArgs a{&s, OW, s.kernelH * s.kernelW, x, ldx, packedW, y, ldy, &epi};
   if (fp32Isa(isa) == Isa::Avx512 && a.taps <= 64) {
     rangeAvx512(a, o.p0, o.p1, o.c0, o.c1);
+    return Status::Ok;
+  }
+  if (fp32Isa(isa) == Isa::Avx2 && a.taps <= 64) {
+    rangeAvx2(a, o.p0, o.p1, o.c0, o.c1);
     return Status::Ok;
   }
   for (size_t p = o.p0; p < o.p1; ++p)
