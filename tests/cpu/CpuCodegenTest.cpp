@@ -352,17 +352,16 @@ void expectLayoutsAndResults(
   expectClose(runCpu(*m.main(), two, in), *want, 1e-4, 1e-5);
 }
 
-// Channels-last layouts (ChannelsLast.cpp, chooseLayouts) on the AVX-512 path:
-// a convolution unfolds the row-major graph input and writes channels-last; the
-// max pool after it (run inside the convolution), 1x1 and 3x3 convolutions, a
-// concatenation written in place by its two convolutions, a residual
-// convolution, an average pool and a global average pool read and write
-// channels-last. Results match the interpreter at 1 and 2 threads.
+// Channels-last layouts (ChannelsLast.cpp, chooseLayouts) on the AVX-512 and
+// AVX2 paths: a convolution unfolds the row-major graph input and writes
+// channels-last; the max pool after it (run inside the convolution), 1x1 and
+// 3x3 convolutions, a concatenation written in place by its two
+// convolutions, a residual convolution, an average pool and a global average
+// pool read and write channels-last. Results match the interpreter at 1 and
+// 2 threads.
 TEST(CpuLayout, ChannelsLastChainMatchesInterpreter) {
-  using ember::cpu::Isa;
-  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
-  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
-    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  if (!channelsLastHost())
+    GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(5);
   auto dense = [&](const std::string &shape, size_t count, float scale) {
     return "Constant dense<f32[" + shape +
@@ -466,10 +465,8 @@ TEST(CpuFusion, ReductionComputesItsElementwiseOperand) {
 // walks channels innermost), and a dense convolution with fewer than 16
 // output channels, which stays row-major (its input with it).
 TEST(CpuLayout, NormalizationBetweenChannelsLastConvs) {
-  using ember::cpu::Isa;
-  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
-  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
-    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  if (!channelsLastHost())
+    GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(7);
   auto dense = [&](const std::string &shape, size_t count, float scale) {
     return "Constant dense<f32[" + shape +
@@ -527,10 +524,8 @@ TEST(CpuLayout, NormalizationBetweenChannelsLastConvs) {
 // about half the pixels at the border) it stays NCHW. Against the
 // interpreter at 1 and 2 threads.
 TEST(CpuLayout, FewChannelFirstLayerOnALargeMapUnfoldsChannelsLast) {
-  using ember::cpu::Isa;
-  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
-  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
-    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  if (!channelsLastHost())
+    GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(23);
   auto dense = [&](const std::string &shape, size_t count, float scale) {
     return "Constant dense<f32[" + shape +
@@ -584,10 +579,8 @@ TEST(CpuLayout, FewChannelFirstLayerOnALargeMapUnfoldsChannelsLast) {
 // runs channels-last. The same layer read only by a reduction stays NCHW.
 // Batch 2, against the interpreter at 1 and 2 threads.
 TEST(CpuLayout, SmallMapFirstLayerFeedingAConvUnfoldsChannelsLast) {
-  using ember::cpu::Isa;
-  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
-  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
-    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  if (!channelsLastHost())
+    GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(31);
   auto dense = [&](const std::string &shape, size_t count, float scale) {
     return "Constant dense<f32[" + shape +
@@ -639,10 +632,8 @@ TEST(CpuLayout, SmallMapFirstLayerFeedingAConvUnfoldsChannelsLast) {
 // A second reader of the convolution's result, or dilation, keep the pool
 // apart; the results agree either way.
 TEST(CpuLayout, FirstLayerMaxPoolRunsInsideTheConv) {
-  using ember::cpu::Isa;
-  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
-  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
-    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  if (!channelsLastHost())
+    GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(11);
   const std::string w1 =
       "Constant dense<f32[48,3,5,5]: " + randomDense(48 * 75, 0.3f, rng) + ">";

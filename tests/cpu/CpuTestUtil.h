@@ -5,6 +5,7 @@
 
 #include "compiler/Compiler.h"
 #include "compiler/Jit.h"
+#include "ember/cpu/Kernels.h"
 #include "runtime/ThreadPool.h"
 
 #include "interp/Interpreter.h"
@@ -233,6 +234,14 @@ inline CompileConfig hostConfig() {
   CompileConfig c;
   c.isa = hostIsa();
   return c;
+}
+
+/// Whether this host's kernel path has the fp32 channels-last convolutions
+/// (AVX2 or AVX-512), so the compiler chooses channels-last layouts.
+inline bool channelsLastHost() {
+  using ember::cpu::Isa;
+  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
+  return isa == Isa::Avx2 || isa == Isa::Avx512 || isa == Isa::Avx512Vnni;
 }
 
 } // namespace ember::cpugen::test

@@ -16,16 +16,16 @@ namespace ember::cpugen {
 using ember::cpu::Isa;
 
 // Whether an fp32 Conv group can run channels-last: the library kernels
-// on an AVX-512 path, a 2-D convolution of one group (conv2dNhwc) or
-// depthwise (depthwiseConv2dNhwc).
+// on an AVX-512 or AVX2 path, a 2-D convolution of one group (conv2dNhwc)
+// or depthwise (depthwiseConv2dNhwc).
 bool Codegen::convNhwcCapable(const Group &g) const {
   if (g.kind != GroupKind::Conv || cfg_.kernels != Kernels::Library)
     return false;
   const Node &n = *g.anchor;
   Isa isa = ember::cpu::resolveIsa(Isa(cfg_.isa));
   const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
-  if (!(isa == Isa::Avx512 || isa == Isa::Avx512Vnni) || x.rank() != 4 ||
-      w.rank() != 4 || x.elem() != ElemKind::F32)
+  if (!(isa == Isa::Avx512 || isa == Isa::Avx512Vnni || isa == Isa::Avx2) ||
+      x.rank() != 4 || w.rank() != 4 || x.elem() != ElemKind::F32)
     return false;
   int64_t groups = n.attrInt("group", 1);
   // Depthwise (depthwiseConv2dNhwc), or dense reading channels-last
