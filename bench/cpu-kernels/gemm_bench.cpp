@@ -2,15 +2,18 @@
 //
 // Times, on one thread:
 //  - sgemmPacked (B pre-packed) for M = N = K = 1024 and for the implicit-GEMM
-//    shape of every distinct ResNet-50 and SqueezeNet 1.1 convolution at
-//    batch 1
-//    (M = out channels, N = OH*OW, K = C*KH*KW);
+//    shape (M = out channels, N = OH*OW, K = C*KH*KW) of every distinct
+//    convolution of ResNet-50, SqueezeNet 1.1 and dbnet-toy and every 1x1
+//    one of MobileNetV2 at batch 1 (--only=mobilenetv2-1x1);
 //  - conv2d on the real convolution (weights pre-packed, input NCHW), which
 //    adds the im2col packing the plain GEMM does not pay for;
 //  - each model's whole set of convolutions weighted by how often each
 //    occurs (ResNet-50: 53, SqueezeNet 1.1: 26; a summary line per model);
 //  - qgemmPacked (u8 x s8 -> u8, per-column requantization) at 1024^3, in
 //    GOP/s (no peak comparison: the fp32 FMA peak does not apply);
+//  - with --only=depthwise, depthwiseConv2d (NCHW) and depthwiseConv2dNhwc
+//    (channels-last) on the depthwise layers of MobileNetV2 and mnv3-toy
+//    (bias + ReLU), in GFLOP/s and against the FMA peak;
 //  - with --only=qconv, qconv2dNhwc (int8, channels-last) on every distinct
 //    convolution of ResNet-50 and the 1x1 ones of MobileNetV2, requantized
 //    three ways in the same run: ONNX Runtime's fp32 form from u8 input,
@@ -22,8 +25,8 @@
 // Usage: gemm_bench [--isa=auto|generic|avx2|avx512] [--peak=GFLOPS]
 //                   [--min-time=SECONDS] [--cold-weights] [--cpu-time]
 //                   [--residual]
-//                   [--only=1024|int8|qconv|resnet50|squeezenet1.1|dbnet-toy|
-//                           LAYER-SUBSTRING]
+//                   [--only=1024|int8|qconv|depthwise|resnet50|squeezenet1.1|
+//                           dbnet-toy|LAYER-SUBSTRING]
 //
 //===----------------------------------------------------------------------===//
 #include "FmaPeak.h"
@@ -166,6 +169,30 @@ const ConvLayer kDbnet[] = {
     {"db.head10", 64, 10, 10, 16, 3, 1, 1, 1},
 };
 
+// The 1x1 convolutions of MobileNetV2 (expand and project; the 3x3 ones
+// are depthwise), at 224x224, batch 1.
+const ConvLayer kMobileNetV2Pointwise[] = {
+    {"mb.b1.proj", 32, 112, 112, 16, 1, 1, 0, 1},
+    {"mb.b2.exp", 16, 112, 112, 96, 1, 1, 0, 1},
+    {"mb.b2.proj", 96, 56, 56, 24, 1, 1, 0, 1},
+    {"mb.b3.exp", 24, 56, 56, 144, 1, 1, 0, 2},
+    {"mb.b3.proj", 144, 56, 56, 24, 1, 1, 0, 1},
+    {"mb.b4.proj", 144, 28, 28, 32, 1, 1, 0, 1},
+    {"mb.b5.exp", 32, 28, 28, 192, 1, 1, 0, 3},
+    {"mb.b5.proj", 192, 28, 28, 32, 1, 1, 0, 2},
+    {"mb.b7.proj", 192, 14, 14, 64, 1, 1, 0, 1},
+    {"mb.b8.exp", 64, 14, 14, 384, 1, 1, 0, 4},
+    {"mb.b8.proj", 384, 14, 14, 64, 1, 1, 0, 3},
+    {"mb.b11.proj", 384, 14, 14, 96, 1, 1, 0, 1},
+    {"mb.b12.exp", 96, 14, 14, 576, 1, 1, 0, 3},
+    {"mb.b12.proj", 576, 14, 14, 96, 1, 1, 0, 2},
+    {"mb.b14.proj", 576, 7, 7, 160, 1, 1, 0, 1},
+    {"mb.b15.exp", 160, 7, 7, 960, 1, 1, 0, 3},
+    {"mb.b15.proj", 960, 7, 7, 160, 1, 1, 0, 2},
+    {"mb.b17.proj", 960, 7, 7, 320, 1, 1, 0, 1},
+    {"mb.conv", 320, 7, 7, 1280, 1, 1, 0, 1},
+};
+
 struct ModelConvs {
   const char *name;
   const ConvLayer *layers;
@@ -176,6 +203,8 @@ const ModelConvs kModels[] = {
     {"squeezenet1.1", kSqueezeNet,
      sizeof(kSqueezeNet) / sizeof(kSqueezeNet[0])},
     {"dbnet-toy", kDbnet, sizeof(kDbnet) / sizeof(kDbnet[0])},
+    {"mobilenetv2-1x1", kMobileNetV2Pointwise,
+     sizeof(kMobileNetV2Pointwise) / sizeof(kMobileNetV2Pointwise[0])},
 };
 
 Conv2DShape shapeOf(const ConvLayer &l) {
@@ -329,29 +358,57 @@ Timing benchQGemm(size_t M, size_t N, size_t K, double minTime,
       minTime);
 }
 
-// The 1x1 convolutions of MobileNetV2 (expand and project; the 3x3 ones
-// are depthwise), at 224x224, batch 1.
-const ConvLayer kMobileNetV2Pointwise[] = {
-    {"mb.b1.proj", 32, 112, 112, 16, 1, 1, 0, 1},
-    {"mb.b2.exp", 16, 112, 112, 96, 1, 1, 0, 1},
-    {"mb.b2.proj", 96, 56, 56, 24, 1, 1, 0, 1},
-    {"mb.b3.exp", 24, 56, 56, 144, 1, 1, 0, 2},
-    {"mb.b3.proj", 144, 56, 56, 24, 1, 1, 0, 1},
-    {"mb.b4.proj", 144, 28, 28, 32, 1, 1, 0, 1},
-    {"mb.b5.exp", 32, 28, 28, 192, 1, 1, 0, 3},
-    {"mb.b5.proj", 192, 28, 28, 32, 1, 1, 0, 2},
-    {"mb.b7.proj", 192, 14, 14, 64, 1, 1, 0, 1},
-    {"mb.b8.exp", 64, 14, 14, 384, 1, 1, 0, 4},
-    {"mb.b8.proj", 384, 14, 14, 64, 1, 1, 0, 3},
-    {"mb.b11.proj", 384, 14, 14, 96, 1, 1, 0, 1},
-    {"mb.b12.exp", 96, 14, 14, 576, 1, 1, 0, 3},
-    {"mb.b12.proj", 576, 14, 14, 96, 1, 1, 0, 2},
-    {"mb.b14.proj", 576, 7, 7, 160, 1, 1, 0, 1},
-    {"mb.b15.exp", 160, 7, 7, 960, 1, 1, 0, 3},
-    {"mb.b15.proj", 960, 7, 7, 160, 1, 1, 0, 2},
-    {"mb.b17.proj", 960, 7, 7, 320, 1, 1, 0, 1},
-    {"mb.conv", 320, 7, 7, 1280, 1, 1, 0, 1},
+// The depthwise layers of MobileNetV2 (3x3, pad 1) at 224x224 and of
+// mnv3-toy (3x3 and 5x5; bench/cpu/dense_models.py), batch 1: C, H, W,
+// kernel, stride, pad (OC = C).
+const ConvLayer kDepthwise[] = {
+    {"mb.dw1", 32, 112, 112, 32, 3, 1, 1, 1},
+    {"mb.dw2", 96, 112, 112, 96, 3, 2, 1, 1},
+    {"mb.dw3", 144, 56, 56, 144, 3, 1, 1, 1},
+    {"mb.dw4", 144, 56, 56, 144, 3, 2, 1, 1},
+    {"mb.dw5", 192, 28, 28, 192, 3, 1, 1, 2},
+    {"mb.dw7", 192, 28, 28, 192, 3, 2, 1, 1},
+    {"mb.dw8", 384, 14, 14, 384, 3, 1, 1, 4},
+    {"mb.dw12", 576, 14, 14, 576, 3, 1, 1, 2},
+    {"mb.dw14", 576, 14, 14, 576, 3, 2, 1, 1},
+    {"mb.dw15", 960, 7, 7, 960, 3, 1, 1, 3},
+    {"m3.dw1", 16, 112, 112, 16, 3, 2, 1, 1},
+    {"m3.dw2", 72, 56, 56, 72, 3, 2, 1, 1},
+    {"m3.dw3", 88, 28, 28, 88, 3, 1, 1, 1},
+    {"m3.dw4", 96, 28, 28, 96, 5, 2, 2, 1},
+    {"m3.dw5", 240, 14, 14, 240, 5, 1, 2, 2},
+    {"m3.dw7", 120, 14, 14, 120, 5, 1, 2, 1},
+    {"m3.dw8", 144, 14, 14, 144, 5, 1, 2, 1},
+    {"m3.dw9", 288, 14, 14, 288, 5, 2, 2, 1},
+    {"m3.dw10", 576, 7, 7, 576, 5, 1, 2, 2},
 };
+
+/// Times depthwiseConv2d (NCHW) or depthwiseConv2dNhwc on one layer (bias
+/// + ReLU).
+Timing benchDepthwise(const Conv2DShape &s, bool nhwc, Isa isa, double minTime,
+                      std::mt19937 &rng) {
+  const size_t taps = s.kernelH * s.kernelW;
+  std::vector<float> x = randomVec(rng, s.channels * s.height * s.width);
+  std::vector<float> w = randomVec(rng, s.channels * taps);
+  std::vector<float> bias = randomVec(rng, s.channels);
+  std::vector<float> y(s.channels * s.outHeight() * s.outWidth());
+  std::vector<float> packed(packedDepthwiseNhwcSize(s) / sizeof(float));
+  packDepthwiseNhwc(s, w.data(), packed.data());
+  std::vector<char> ws(depthwiseConv2dWorkspaceSize(s, isa));
+  Epilogue epi;
+  epi.bias = bias.data();
+  epi.activation = Activation::Relu;
+  return timeIt(
+      [&] {
+        if (nhwc)
+          depthwiseConv2dNhwc(s, x.data(), s.channels, packed.data(), y.data(),
+                              s.channels, epi, isa);
+        else
+          depthwiseConv2d(s, x.data(), w.data(), y.data(), epi, isa, 0, 0,
+                          ws.data());
+      },
+      minTime);
+}
 
 /// Times qconv2dNhwc on one layer (per-channel requantization to u8 with a
 /// fused ReLU): kind Float or FixedPoint, u8 or s8 input.
@@ -479,12 +536,13 @@ int main(int argc, char **argv) {
       Timing h = benchConvNhwc(s, isa, minTime, coldWeights, rng);
       const double gg = flop / g.median * 1e-9, cg = flop / c.median * 1e-9;
       const double hg = h.median > 0 ? flop / h.median * 1e-9 : 0;
+      const double hb = h.best > 0 ? flop / h.best * 1e-9 : 0;
       std::printf("%-12s %4zux%5zux%4zu x%d  sgemm %6.1f GFLOP/s %5.1f%% "
                   "[%5.1f%%]  conv2d %6.1f GFLOP/s %5.1f%% [%5.1f%%]  "
-                  "nhwc %5.1f%%\n",
+                  "nhwc %5.1f%% [%5.1f%%]\n",
                   l.name, M, N, K, l.count, gg, pct(gg),
                   pct(flop / g.best * 1e-9), cg, pct(cg),
-                  pct(flop / c.best * 1e-9), pct(hg));
+                  pct(flop / c.best * 1e-9), pct(hg), pct(hb));
       std::fflush(stdout);
       totals[mi].flop += flop * l.count;
       totals[mi].gemm += g.median * l.count;
@@ -499,11 +557,30 @@ int main(int argc, char **argv) {
                 isaName(resolveIsa(Isa::Auto)), ops / t.median * 1e-9,
                 ops / t.best * 1e-9);
   }
+  if (only == "depthwise") {
+    double ms[2] = {0, 0}, flops = 0;
+    for (const ConvLayer &l : kDepthwise) {
+      const Conv2DShape s = shapeOf(l);
+      const double flop = 2.0 * s.channels * s.outHeight() * s.outWidth() *
+                          s.kernelH * s.kernelW;
+      const Timing c = benchDepthwise(s, false, isa, minTime, rng);
+      const Timing h = benchDepthwise(s, true, isa, minTime, rng);
+      const double cg = flop / c.median * 1e-9, hg = flop / h.median * 1e-9;
+      std::printf("%-8s %4zu x %3zux%-3zu %zux%zu/%zu x%d  nchw %6.1f GFLOP/s "
+                  "%5.1f%%  nhwc %6.1f GFLOP/s %5.1f%%  (%.1f / %.1f us)\n",
+                  l.name, s.channels, s.height, s.width, s.kernelH, s.kernelW,
+                  s.strideH, l.count, cg, pct(cg), hg, pct(hg), c.median * 1e6,
+                  h.median * 1e6);
+      std::fflush(stdout);
+      ms[0] += c.median * l.count * 1e3;
+      ms[1] += h.median * l.count * 1e3;
+      flops += flop * l.count;
+    }
+    std::printf("depthwise layers %.3f GFLOP: nchw %.3f ms  nhwc %.3f ms\n",
+                flops * 1e-9, ms[0], ms[1]);
+  }
   if (only == "qconv" && resolveIsa(Isa::Auto) == Isa::Avx512Vnni) {
-    const ModelConvs sets[] = {
-        kModels[0],
-        {"mobilenetv2-1x1", kMobileNetV2Pointwise,
-         sizeof(kMobileNetV2Pointwise) / sizeof(kMobileNetV2Pointwise[0])}};
+    const ModelConvs sets[] = {kModels[0], kModels[3]};
     for (const ModelConvs &m : sets) {
       double ms[3] = {0, 0, 0}, ops = 0;
       for (size_t li = 0; li < m.count; ++li) {

@@ -703,6 +703,33 @@ TEST_P(ConvTest, DepthwiseNhwcRandomShapes) {
   }
 }
 
+// The windows MobileNets use (3x3 and 5x5, stride 1 and 2, pads 0-2) on
+// rows wide enough for several 8-pixel interior runs (the AVX2 path slides
+// each kernel row along them) and their leftovers, top and bottom rows
+// that clip the window, vertical dilation, and channel counts with and
+// without a partial last block.
+TEST_P(ConvTest, DepthwiseNhwcMobileNetWindows) {
+  std::mt19937 rng(2024 + static_cast<unsigned>(GetParam()));
+  for (int iter = 0; iter < 60; ++iter) {
+    Conv2DShape s;
+    s.channels = iter % 3 == 0 ? 8 * randomIn(rng, 1, 5) : randomIn(rng, 1, 40);
+    s.kernelH = s.kernelW = iter % 2 ? 5 : 3;
+    s.strideH = s.strideW = randomIn(rng, 1, 2);
+    s.padTop = randomIn(rng, 0, 2);
+    s.padBottom = randomIn(rng, 0, 2);
+    s.padLeft = randomIn(rng, 0, 2);
+    s.padRight = randomIn(rng, 0, 2);
+    s.dilationH = iter % 5 == 4 ? 2 : 1;
+    s.height = randomIn(rng, 1, 12);
+    s.width = randomIn(rng, 5, 60);
+    if (!s.valid())
+      continue;
+    checkDepthwiseNhwc(GetParam(), rng, s);
+    if (HasFailure())
+      return;
+  }
+}
+
 void checkDepthwise(Isa isa, std::mt19937 &rng, Conv2DShape s) {
   s.outChannels = s.channels;
   const size_t P = s.outHeight() * s.outWidth();
