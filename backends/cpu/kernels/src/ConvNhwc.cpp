@@ -650,8 +650,8 @@ void FirstLayer::pixels(size_t p0, size_t p1, size_t c0, size_t c1, float *y,
       t.colBegin = static_cast<int>(std::max(c0, col0) - col0);
       t.colEnd = static_cast<int>(std::min(c1, col0 + kNr) - col0);
       t.accInit = epi_.bias ? epi_.bias + col0 : nullptr;
-      // One live vector (AVX-512: at most 16 output channels here):
-      // 12-pixel tiles (tileStridedTallAvx512), else 6.
+      // One live vector (at most 16 output channels of the panel on
+      // AVX-512, 8 on AVX2): 12-pixel tiles (the path's tall tile), else 6.
       const bool tall = path_.tall && t.colEnd <= path_.tallCols;
       const size_t mr = tall ? 2 * kMr : kMr;
       t.prefetchStep = std::max<size_t>(1, mr * ldy * sizeof(float) / K);
@@ -966,12 +966,22 @@ Status conv2dNhwcFromNchwMaxPool(const Conv2DShape &s, const MaxPoolWindow &pw,
 }
 
 namespace {
-const NhwcPath kAvx512Path = {
-    64, &tileRowsAvx512,   &tileStridedAvx512, &tileStridedTallAvx512,
-    16, &gemmKernelAvx512, &im2rowBlockAvx512, &maxPoolRowAvx512};
-const NhwcPath kAvx2Path = {
-    16, &tileRowsAvx2,         &tileStridedAvx2, nullptr,
-    0,  &gemmKernelAvx2Direct, &im2rowBlockAvx2, &maxPoolRowAvx2};
+const NhwcPath kAvx512Path = {64, // nr
+                              &tileRowsAvx512,
+                              &tileStridedAvx512,
+                              &tileStridedTallAvx512,
+                              16, // tallCols
+                              &gemmKernelAvx512,
+                              &im2rowBlockAvx512,
+                              &maxPoolRowAvx512};
+const NhwcPath kAvx2Path = {16, // nr
+                            &tileRowsAvx2,
+                            &tileStridedAvx2,
+                            &tileStridedTallAvx2,
+                            8, // tallCols
+                            &gemmKernelAvx2Direct,
+                            &im2rowBlockAvx2,
+                            &maxPoolRowAvx2};
 
 const NhwcPath *nhwcPath(Isa fp32) {
   return fp32 == Isa::Avx512 ? &kAvx512Path

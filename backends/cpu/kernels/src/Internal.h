@@ -175,6 +175,9 @@ void tileStridedTallAvx512(const TileArgs &t);
 /// of 16 columns (packB's AVX2 layout), rows read as those read them.
 void tileRowsAvx2(const TileArgs &t, const float *const *aRows);
 void tileStridedAvx2(const TileArgs &t);
+/// tileStridedTallAvx512 on AVX2: up to 12 rows of one vector (colEnd <=
+/// 8), B the 6 x 16 panels (rows of 16).
+void tileStridedTallAvx2(const TileArgs &t);
 
 /// A micro-kernel and the cache blocking that goes with it.
 struct GemmKernel {

@@ -96,7 +96,7 @@ finishSimple(const TileArgs &t, const __m256 (&acc)[MRC][NVC],
   const __m256 lo = clip ? _mm256_set1_ps(t.clipMin) : zero;
   const __m256 hi =
       clip ? _mm256_set1_ps(t.clipMax) : _mm256_set1_ps(__builtin_inff());
-#pragma GCC unroll 6
+#pragma GCC unroll 12
   for (int i = 0; i < MRC; ++i) {
     if (i < rowBegin || i >= rowEnd)
       continue;
@@ -148,7 +148,7 @@ startTile(const TileArgs &t, ColMasks<NVC> &cm, __m256 (&acc)[MRC][NVC]) {
                                              lanes8(0, t.colEnd - 8 * j))
                         : _mm256_setzero_ps();
   }
-#pragma GCC unroll 6
+#pragma GCC unroll 12
   for (int i = 0; i < MRC; ++i)
 #pragma GCC unroll 2
     for (int j = 0; j < NVC; ++j)
@@ -168,7 +168,7 @@ finishTile(const TileArgs &t, const __m256 (&acc)[MRC][NVC],
     return act ? finishSimple<MRC, NVC, true, true>(t, acc, cm)
                : finishSimple<MRC, NVC, false, true>(t, acc, cm);
   }
-#pragma GCC unroll 6
+#pragma GCC unroll 12
   for (int i = 0; i < MRC; ++i) {
     if (i < t.rowBegin || i >= t.rowEnd)
       continue;
@@ -260,6 +260,55 @@ EMBER_TARGET_AVX2 void directBody(const TileArgs &t) {
   });
 }
 
+/// The strided tile for one live vector (at most 8 output channels of the
+/// panel), 7-12 rows: two strided 6-row tiles of one output row in one
+/// body (SgemmAvx512.cpp, stridedTallBody). A 6 x 8 tile has six FMA
+/// chains, below the eight two pipes with a 4-cycle latency need; 12 x 8
+/// has twelve. The rows are the run's start + i * lda: four pointers
+/// (rows 0, 3, 6, 9) and the stride in a register, so the body holds 5
+/// general registers for A where per-row pointers would need 12.
+template <int MRC> EMBER_TARGET_AVX2 void stridedTallBody(const TileArgs &t) {
+  static_assert(MRC > 0 && MRC <= 12, "rows of the tall tile");
+  ColMasks<1> cm;
+  __m256 acc[MRC][1];
+  startTile<MRC, 1>(t, cm, acc);
+  const ptrdiff_t L = static_cast<ptrdiff_t>(t.lda * sizeof(float));
+  const float *b = t.b;
+  const char *pf = t.prefetch;
+  const size_t pfStep = t.prefetchStep;
+  for (size_t run = 0; run < t.numRuns; ++run) {
+    const char *p[4];
+    p[0] = reinterpret_cast<const char *>(t.a + t.bRuns[run].offset);
+#pragma GCC unroll 4
+    for (int g = 1; g < 4; ++g)
+      p[g] = p[0] + 3 * g * L;
+    const size_t count = t.bRuns[run].count;
+#pragma GCC unroll 4
+    for (size_t k = 0; k < count; ++k) {
+      _mm_prefetch(pf, _MM_HINT_T1);
+      pf += pfStep;
+      const __m256 bv = _mm256_loadu_ps(b);
+#pragma GCC unroll 12
+      for (int i = 0; i < MRC; ++i) {
+        const float *ai =
+            reinterpret_cast<const float *>(p[i / 3] + (i % 3) * L);
+        acc[i][0] = _mm256_fmadd_ps(_mm256_broadcast_ss(ai), bv, acc[i][0]);
+      }
+#pragma GCC unroll 4
+      for (int g = 0; g < 4; ++g)
+        p[g] += sizeof(float);
+      b += kNrp;
+    }
+  }
+  finishTile<MRC, 1>(t, acc, cm);
+}
+
+template <size_t... I>
+constexpr std::array<TileFn, sizeof...(I)>
+stridedTallTable(std::index_sequence<I...>) {
+  return {{&stridedTallBody<static_cast<int>(I) + 1>...}};
+}
+
 using RowsTileFn = void (*)(const TileArgs &, const float *const *);
 
 template <size_t... I>
@@ -308,6 +357,12 @@ void tileStridedAvx2(const TileArgs &t) {
   static constexpr std::array<TileFn, kMr *kNv> bodies =
       stridedTable(std::make_index_sequence<kMr * kNv>());
   bodies[bodyIndex(t)](t);
+}
+
+void tileStridedTallAvx2(const TileArgs &t) {
+  static constexpr std::array<TileFn, 12> bodies =
+      stridedTallTable(std::make_index_sequence<12>());
+  bodies[static_cast<size_t>(t.rowEnd - 1)](t);
 }
 
 const GemmKernel &gemmKernelAvx2Direct() { return kAvx2Direct; }
