@@ -27,6 +27,9 @@
 //                   [--residual]
 //                   [--only=1024|int8|qconv|depthwise|resnet50|squeezenet1.1|
 //                           dbnet-toy|LAYER-SUBSTRING]
+//                   [--layer=C,H,W,OC,K,STRIDE,PAD[,nchw]]   (one layer:
+//                   square kernel K; nchw: the channels-last column unfolds
+//                   a row-major input, conv2dNhwcFromNchw)
 //
 //===----------------------------------------------------------------------===//
 #include "FmaPeak.h"
@@ -40,6 +43,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -60,6 +64,10 @@ bool gCpuTime = false;
 /// --residual: the channels-last convolutions (nhwc) add a residual of the
 /// output's shape before the Relu (a ResNet block's last layer).
 bool gResidual = false;
+
+/// --layer=...,nchw: the channels-last column runs conv2dNhwcFromNchw (a
+/// first layer reading a row-major input) whatever the channel count.
+bool gFromNchw = false;
 
 double nowSeconds() {
   if (gCpuTime) {
@@ -293,7 +301,7 @@ Timing benchConv(const Conv2DShape &s, Isa isa, double minTime,
 Timing benchConvNhwc(const Conv2DShape &s, Isa isa, double minTime,
                      bool coldWeights, std::mt19937 &rng) {
   const size_t K = s.channels * s.kernelH * s.kernelW, N = s.outChannels;
-  const bool fromNchw = s.channels < 4;
+  const bool fromNchw = s.channels < 4 || gFromNchw;
   std::vector<float> x = randomVec(rng, s.channels * s.height * s.width);
   std::vector<float> w = randomVec(rng, K * N);
   std::vector<float> bias = randomVec(rng, N);
@@ -465,6 +473,7 @@ int main(int argc, char **argv) {
   Isa isa = Isa::Auto;
   double peak = 0, minTime = 0.3;
   std::string only;
+  ConvLayer custom{"layer", 0, 0, 0, 0, 0, 0, 0, 1};
   bool coldWeights = false;
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
@@ -484,6 +493,17 @@ int main(int argc, char **argv) {
       gResidual = true;
     } else if (!std::strcmp(a, "--cold-weights")) {
       coldWeights = true;
+    } else if (!std::strncmp(a, "--layer=", 8)) {
+      char mode[8] = "";
+      if (std::sscanf(a + 8, "%zu,%zu,%zu,%zu,%zu,%zu,%zu,%7s", &custom.C,
+                      &custom.H, &custom.W, &custom.OC, &custom.k,
+                      &custom.stride, &custom.pad, mode) < 7 ||
+          !shapeOf(custom).valid()) {
+        std::fprintf(stderr, "error: bad --layer '%s' (gemm_bench)\n", a);
+        return 1;
+      }
+      gFromNchw = !std::strcmp(mode, "nchw");
+      only = "layer";
     } else if (!std::strncmp(a, "--only=", 7)) {
       only = a + 7;
     } else {
@@ -518,14 +538,18 @@ int main(int argc, char **argv) {
 
   struct Totals {
     double flop = 0, gemm = 0, conv = 0, nhwc = 0;
-  } totals[sizeof(kModels) / sizeof(kModels[0])];
-  for (size_t mi = 0; mi < sizeof(kModels) / sizeof(kModels[0]); ++mi) {
-    for (size_t li = 0; li < kModels[mi].count; ++li) {
-      const ConvLayer &l = kModels[mi].layers[li];
+  };
+  std::vector<ModelConvs> models(std::begin(kModels), std::end(kModels));
+  if (only == "layer")
+    models = {{"layer", &custom, 1}};
+  std::vector<Totals> totals(models.size());
+  for (size_t mi = 0; mi < models.size(); ++mi) {
+    for (size_t li = 0; li < models[mi].count; ++li) {
+      const ConvLayer &l = models[mi].layers[li];
       if (!only.empty() &&
           (std::string(l.name).find(only) == std::string::npos ||
            only == "qconv") &&
-          only != kModels[mi].name)
+          only != models[mi].name)
         continue;
       const Conv2DShape s = shapeOf(l);
       const size_t M = s.outChannels, N = s.outHeight() * s.outWidth();
@@ -608,12 +632,12 @@ int main(int argc, char **argv) {
                   m.name, ops * 1e-9, ms[0], ms[1], ms[2]);
     }
   }
-  for (size_t mi = 0; mi < sizeof(kModels) / sizeof(kModels[0]); ++mi) {
+  for (size_t mi = 0; mi < models.size(); ++mi) {
     const Totals &t = totals[mi];
     if (t.flop > 0)
       std::printf("%s convs %.2f GFLOP: sgemm %.2f ms %.1f GFLOP/s %.1f%%  "
                   "conv2d %.2f ms %.1f GFLOP/s %.1f%%  nhwc %.2f ms %.1f%%\n",
-                  kModels[mi].name, t.flop * 1e-9, t.gemm * 1e3,
+                  models[mi].name, t.flop * 1e-9, t.gemm * 1e3,
                   t.flop / t.gemm * 1e-9, pct(t.flop / t.gemm * 1e-9),
                   t.conv * 1e3, t.flop / t.conv * 1e-9,
                   pct(t.flop / t.conv * 1e-9), t.nhwc * 1e3,

@@ -244,4 +244,12 @@ inline bool channelsLastHost() {
   return isa == Isa::Avx2 || isa == Isa::Avx512 || isa == Isa::Avx512Vnni;
 }
 
+/// Whether they are the AVX2 ones, whose thresholds differ (ChannelsLast.cpp:
+/// any channels per tap, at least 3 output channels, first layers unfolded
+/// whatever their border).
+inline bool avx2ChannelsLastHost() {
+  using ember::cpu::Isa;
+  return ember::cpu::resolveIsa(Isa(hostIsa())) == Isa::Avx2;
+}
+
 } // namespace ember::cpugen::test
