@@ -2,9 +2,9 @@
 //
 // Times, on one thread:
 //  - sgemmPacked (B pre-packed) for M = N = K = 1024 and for the implicit-GEMM
-//    shape of every distinct ResNet-50 and SqueezeNet 1.1 convolution at
-//    batch 1
-//    (M = out channels, N = OH*OW, K = C*KH*KW);
+//    shape (M = out channels, N = OH*OW, K = C*KH*KW) of every distinct
+//    convolution of ResNet-50, SqueezeNet 1.1 and dbnet-toy and every 1x1
+//    one of MobileNetV2 at batch 1 (--only=mobilenetv2-1x1);
 //  - conv2d on the real convolution (weights pre-packed, input NCHW), which
 //    adds the im2col packing the plain GEMM does not pay for;
 //  - each model's whole set of convolutions weighted by how often each
@@ -13,6 +13,9 @@
 //    GOP/s (no peak comparison: the fp32 FMA peak does not apply);
 //  - qgemmPacked on a few MatMulInteger shapes (one-row classifiers,
 //    transformer-sized GEMMs);
+//  - with --only=depthwise, depthwiseConv2d (NCHW) and depthwiseConv2dNhwc
+//    (channels-last) on the depthwise layers of MobileNetV2 and mnv3-toy
+//    (bias + ReLU), in GFLOP/s and against the FMA peak;
 //  - with --only=qconv (or qconv-resnet50 / qconv-mnv2 for one set),
 //    qconv2dNhwc (int8, channels-last) on every distinct
 //    convolution of ResNet-50 and the 1x1 ones of MobileNetV2, requantized
@@ -28,8 +31,11 @@
 //                   [--min-time=SECONDS] [--cold-weights] [--cpu-time]
 //                   [--residual]
 //                   [--only=1024|int8|qconv|qconv-resnet50|qconv-mnv2|
-//                           resnet50|squeezenet1.1|dbnet-toy|
+//                           depthwise|resnet50|squeezenet1.1|dbnet-toy|
 //                           LAYER-SUBSTRING]
+//                   [--layer=C,H,W,OC,K,STRIDE,PAD[,nchw]]   (one layer:
+//                   square kernel K; nchw: the channels-last column unfolds
+//                   a row-major input, conv2dNhwcFromNchw)
 //
 //===----------------------------------------------------------------------===//
 #include "FmaPeak.h"
@@ -43,6 +49,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -63,6 +70,10 @@ bool gCpuTime = false;
 /// --residual: the channels-last convolutions (nhwc) add a residual of the
 /// output's shape before the Relu (a ResNet block's last layer).
 bool gResidual = false;
+
+/// --layer=...,nchw: the channels-last column runs conv2dNhwcFromNchw (a
+/// first layer reading a row-major input) whatever the channel count.
+bool gFromNchw = false;
 
 double nowSeconds() {
   if (gCpuTime) {
@@ -172,6 +183,30 @@ const ConvLayer kDbnet[] = {
     {"db.head10", 64, 10, 10, 16, 3, 1, 1, 1},
 };
 
+// The 1x1 convolutions of MobileNetV2 (expand and project; the 3x3 ones
+// are depthwise), at 224x224, batch 1.
+const ConvLayer kMobileNetV2Pointwise[] = {
+    {"mb.b1.proj", 32, 112, 112, 16, 1, 1, 0, 1},
+    {"mb.b2.exp", 16, 112, 112, 96, 1, 1, 0, 1},
+    {"mb.b2.proj", 96, 56, 56, 24, 1, 1, 0, 1},
+    {"mb.b3.exp", 24, 56, 56, 144, 1, 1, 0, 2},
+    {"mb.b3.proj", 144, 56, 56, 24, 1, 1, 0, 1},
+    {"mb.b4.proj", 144, 28, 28, 32, 1, 1, 0, 1},
+    {"mb.b5.exp", 32, 28, 28, 192, 1, 1, 0, 3},
+    {"mb.b5.proj", 192, 28, 28, 32, 1, 1, 0, 2},
+    {"mb.b7.proj", 192, 14, 14, 64, 1, 1, 0, 1},
+    {"mb.b8.exp", 64, 14, 14, 384, 1, 1, 0, 4},
+    {"mb.b8.proj", 384, 14, 14, 64, 1, 1, 0, 3},
+    {"mb.b11.proj", 384, 14, 14, 96, 1, 1, 0, 1},
+    {"mb.b12.exp", 96, 14, 14, 576, 1, 1, 0, 3},
+    {"mb.b12.proj", 576, 14, 14, 96, 1, 1, 0, 2},
+    {"mb.b14.proj", 576, 7, 7, 160, 1, 1, 0, 1},
+    {"mb.b15.exp", 160, 7, 7, 960, 1, 1, 0, 3},
+    {"mb.b15.proj", 960, 7, 7, 160, 1, 1, 0, 2},
+    {"mb.b17.proj", 960, 7, 7, 320, 1, 1, 0, 1},
+    {"mb.conv", 320, 7, 7, 1280, 1, 1, 0, 1},
+};
+
 struct ModelConvs {
   const char *name;
   const ConvLayer *layers;
@@ -182,6 +217,8 @@ const ModelConvs kModels[] = {
     {"squeezenet1.1", kSqueezeNet,
      sizeof(kSqueezeNet) / sizeof(kSqueezeNet[0])},
     {"dbnet-toy", kDbnet, sizeof(kDbnet) / sizeof(kDbnet[0])},
+    {"mobilenetv2-1x1", kMobileNetV2Pointwise,
+     sizeof(kMobileNetV2Pointwise) / sizeof(kMobileNetV2Pointwise[0])},
 };
 
 Conv2DShape shapeOf(const ConvLayer &l) {
@@ -270,7 +307,7 @@ Timing benchConv(const Conv2DShape &s, Isa isa, double minTime,
 Timing benchConvNhwc(const Conv2DShape &s, Isa isa, double minTime,
                      bool coldWeights, std::mt19937 &rng) {
   const size_t K = s.channels * s.kernelH * s.kernelW, N = s.outChannels;
-  const bool fromNchw = s.channels < 4;
+  const bool fromNchw = s.channels < 4 || gFromNchw;
   std::vector<float> x = randomVec(rng, s.channels * s.height * s.width);
   std::vector<float> w = randomVec(rng, K * N);
   std::vector<float> bias = randomVec(rng, N);
@@ -339,28 +376,29 @@ Timing benchQGemm(size_t M, size_t N, size_t K, Isa isa, double minTime,
       minTime);
 }
 
-// The 1x1 convolutions of MobileNetV2 (expand and project; the 3x3 ones
-// are depthwise), at 224x224, batch 1.
-const ConvLayer kMobileNetV2Pointwise[] = {
-    {"mb.b1.proj", 32, 112, 112, 16, 1, 1, 0, 1},
-    {"mb.b2.exp", 16, 112, 112, 96, 1, 1, 0, 1},
-    {"mb.b2.proj", 96, 56, 56, 24, 1, 1, 0, 1},
-    {"mb.b3.exp", 24, 56, 56, 144, 1, 1, 0, 2},
-    {"mb.b3.proj", 144, 56, 56, 24, 1, 1, 0, 1},
-    {"mb.b4.proj", 144, 28, 28, 32, 1, 1, 0, 1},
-    {"mb.b5.exp", 32, 28, 28, 192, 1, 1, 0, 3},
-    {"mb.b5.proj", 192, 28, 28, 32, 1, 1, 0, 2},
-    {"mb.b7.proj", 192, 14, 14, 64, 1, 1, 0, 1},
-    {"mb.b8.exp", 64, 14, 14, 384, 1, 1, 0, 4},
-    {"mb.b8.proj", 384, 14, 14, 64, 1, 1, 0, 3},
-    {"mb.b11.proj", 384, 14, 14, 96, 1, 1, 0, 1},
-    {"mb.b12.exp", 96, 14, 14, 576, 1, 1, 0, 3},
-    {"mb.b12.proj", 576, 14, 14, 96, 1, 1, 0, 2},
-    {"mb.b14.proj", 576, 7, 7, 160, 1, 1, 0, 1},
-    {"mb.b15.exp", 160, 7, 7, 960, 1, 1, 0, 3},
-    {"mb.b15.proj", 960, 7, 7, 160, 1, 1, 0, 2},
-    {"mb.b17.proj", 960, 7, 7, 320, 1, 1, 0, 1},
-    {"mb.conv", 320, 7, 7, 1280, 1, 1, 0, 1},
+// The depthwise layers of MobileNetV2 (3x3, pad 1) at 224x224 and of
+// mnv3-toy (3x3 and 5x5; bench/cpu/dense_models.py), batch 1: C, H, W,
+// kernel, stride, pad (OC = C).
+const ConvLayer kDepthwise[] = {
+    {"mb.dw1", 32, 112, 112, 32, 3, 1, 1, 1},
+    {"mb.dw2", 96, 112, 112, 96, 3, 2, 1, 1},
+    {"mb.dw3", 144, 56, 56, 144, 3, 1, 1, 1},
+    {"mb.dw4", 144, 56, 56, 144, 3, 2, 1, 1},
+    {"mb.dw5", 192, 28, 28, 192, 3, 1, 1, 2},
+    {"mb.dw7", 192, 28, 28, 192, 3, 2, 1, 1},
+    {"mb.dw8", 384, 14, 14, 384, 3, 1, 1, 4},
+    {"mb.dw12", 576, 14, 14, 576, 3, 1, 1, 2},
+    {"mb.dw14", 576, 14, 14, 576, 3, 2, 1, 1},
+    {"mb.dw15", 960, 7, 7, 960, 3, 1, 1, 3},
+    {"m3.dw1", 16, 112, 112, 16, 3, 2, 1, 1},
+    {"m3.dw2", 72, 56, 56, 72, 3, 2, 1, 1},
+    {"m3.dw3", 88, 28, 28, 88, 3, 1, 1, 1},
+    {"m3.dw4", 96, 28, 28, 96, 5, 2, 2, 1},
+    {"m3.dw5", 240, 14, 14, 240, 5, 1, 2, 2},
+    {"m3.dw7", 120, 14, 14, 120, 5, 1, 2, 1},
+    {"m3.dw8", 144, 14, 14, 144, 5, 1, 2, 1},
+    {"m3.dw9", 288, 14, 14, 288, 5, 2, 2, 1},
+    {"m3.dw10", 576, 7, 7, 576, 5, 1, 2, 2},
 };
 
 /// Channels-last im2row of output pixels [p0, p1) in (kh, kw, c) order,
@@ -384,6 +422,33 @@ void im2rowNhwc(const Conv2DShape &s, const uint8_t *x, size_t p0, size_t p1,
           std::memset(rows, zp, C);
       }
   }
+}
+
+/// Times depthwiseConv2d (NCHW) or depthwiseConv2dNhwc on one layer (bias
+/// + ReLU).
+Timing benchDepthwise(const Conv2DShape &s, bool nhwc, Isa isa, double minTime,
+                      std::mt19937 &rng) {
+  const size_t taps = s.kernelH * s.kernelW;
+  std::vector<float> x = randomVec(rng, s.channels * s.height * s.width);
+  std::vector<float> w = randomVec(rng, s.channels * taps);
+  std::vector<float> bias = randomVec(rng, s.channels);
+  std::vector<float> y(s.channels * s.outHeight() * s.outWidth());
+  std::vector<float> packed(packedDepthwiseNhwcSize(s) / sizeof(float));
+  packDepthwiseNhwc(s, w.data(), packed.data());
+  std::vector<char> ws(depthwiseConv2dWorkspaceSize(s, isa));
+  Epilogue epi;
+  epi.bias = bias.data();
+  epi.activation = Activation::Relu;
+  return timeIt(
+      [&] {
+        if (nhwc)
+          depthwiseConv2dNhwc(s, x.data(), s.channels, packed.data(), y.data(),
+                              s.channels, epi, isa);
+        else
+          depthwiseConv2d(s, x.data(), w.data(), y.data(), epi, isa, 0, 0,
+                          ws.data());
+      },
+      minTime);
 }
 
 /// Times qconv2dNhwc on one layer (per-channel requantization to u8 with a
@@ -456,6 +521,7 @@ int main(int argc, char **argv) {
   Isa isa = Isa::Auto;
   double peak = 0, minTime = 0.3;
   std::string only;
+  ConvLayer custom{"layer", 0, 0, 0, 0, 0, 0, 0, 1};
   bool coldWeights = false;
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
@@ -475,6 +541,17 @@ int main(int argc, char **argv) {
       gResidual = true;
     } else if (!std::strcmp(a, "--cold-weights")) {
       coldWeights = true;
+    } else if (!std::strncmp(a, "--layer=", 8)) {
+      char mode[8] = "";
+      if (std::sscanf(a + 8, "%zu,%zu,%zu,%zu,%zu,%zu,%zu,%7s", &custom.C,
+                      &custom.H, &custom.W, &custom.OC, &custom.k,
+                      &custom.stride, &custom.pad, mode) < 7 ||
+          !shapeOf(custom).valid()) {
+        std::fprintf(stderr, "error: bad --layer '%s' (gemm_bench)\n", a);
+        return 1;
+      }
+      gFromNchw = !std::strcmp(mode, "nchw");
+      only = "layer";
     } else if (!std::strncmp(a, "--only=", 7)) {
       only = a + 7;
     } else {
@@ -509,14 +586,18 @@ int main(int argc, char **argv) {
 
   struct Totals {
     double flop = 0, gemm = 0, conv = 0, nhwc = 0;
-  } totals[sizeof(kModels) / sizeof(kModels[0])];
-  for (size_t mi = 0; mi < sizeof(kModels) / sizeof(kModels[0]); ++mi) {
-    for (size_t li = 0; li < kModels[mi].count; ++li) {
-      const ConvLayer &l = kModels[mi].layers[li];
+  };
+  std::vector<ModelConvs> models(std::begin(kModels), std::end(kModels));
+  if (only == "layer")
+    models = {{"layer", &custom, 1}};
+  std::vector<Totals> totals(models.size());
+  for (size_t mi = 0; mi < models.size(); ++mi) {
+    for (size_t li = 0; li < models[mi].count; ++li) {
+      const ConvLayer &l = models[mi].layers[li];
       if (!only.empty() &&
           (std::string(l.name).find(only) == std::string::npos ||
            only == "qconv") &&
-          only != kModels[mi].name)
+          only != models[mi].name)
         continue;
       const Conv2DShape s = shapeOf(l);
       const size_t M = s.outChannels, N = s.outHeight() * s.outWidth();
@@ -527,12 +608,13 @@ int main(int argc, char **argv) {
       Timing h = benchConvNhwc(s, isa, minTime, coldWeights, rng);
       const double gg = flop / g.median * 1e-9, cg = flop / c.median * 1e-9;
       const double hg = h.median > 0 ? flop / h.median * 1e-9 : 0;
+      const double hb = h.best > 0 ? flop / h.best * 1e-9 : 0;
       std::printf("%-12s %4zux%5zux%4zu x%d  sgemm %6.1f GFLOP/s %5.1f%% "
                   "[%5.1f%%]  conv2d %6.1f GFLOP/s %5.1f%% [%5.1f%%]  "
-                  "nhwc %5.1f%%\n",
+                  "nhwc %5.1f%% [%5.1f%%]\n",
                   l.name, M, N, K, l.count, gg, pct(gg),
                   pct(flop / g.best * 1e-9), cg, pct(cg),
-                  pct(flop / c.best * 1e-9), pct(hg));
+                  pct(flop / c.best * 1e-9), pct(hg), pct(hb));
       std::fflush(stdout);
       totals[mi].flop += flop * l.count;
       totals[mi].gemm += g.median * l.count;
@@ -566,6 +648,28 @@ int main(int argc, char **argv) {
                     o / r.median * 1e-9, o / r.best * 1e-9);
       }
     }
+  }
+  if (only == "depthwise") {
+    double ms[2] = {0, 0}, flops = 0;
+    for (const ConvLayer &l : kDepthwise) {
+      const Conv2DShape s = shapeOf(l);
+      const double flop = 2.0 * s.channels * s.outHeight() * s.outWidth() *
+                          s.kernelH * s.kernelW;
+      const Timing c = benchDepthwise(s, false, isa, minTime, rng);
+      const Timing h = benchDepthwise(s, true, isa, minTime, rng);
+      const double cg = flop / c.median * 1e-9, hg = flop / h.median * 1e-9;
+      std::printf("%-8s %4zu x %3zux%-3zu %zux%zu/%zu x%d  nchw %6.1f GFLOP/s "
+                  "%5.1f%%  nhwc %6.1f GFLOP/s %5.1f%%  (%.1f / %.1f us)\n",
+                  l.name, s.channels, s.height, s.width, s.kernelH, s.kernelW,
+                  s.strideH, l.count, cg, pct(cg), hg, pct(hg), c.median * 1e6,
+                  h.median * 1e6);
+      std::fflush(stdout);
+      ms[0] += c.median * l.count * 1e3;
+      ms[1] += h.median * l.count * 1e3;
+      flops += flop * l.count;
+    }
+    std::printf("depthwise layers %.3f GFLOP: nchw %.3f ms  nhwc %.3f ms\n",
+                flops * 1e-9, ms[0], ms[1]);
   }
   if (only == "qconv" || only == "qconv-resnet50" || only == "qconv-mnv2") {
     const ModelConvs sets[] = {
@@ -602,12 +706,12 @@ int main(int argc, char **argv) {
                   m.name, ops * 1e-9, ms[0], ms[1], ms[2]);
     }
   }
-  for (size_t mi = 0; mi < sizeof(kModels) / sizeof(kModels[0]); ++mi) {
+  for (size_t mi = 0; mi < models.size(); ++mi) {
     const Totals &t = totals[mi];
     if (t.flop > 0)
       std::printf("%s convs %.2f GFLOP: sgemm %.2f ms %.1f GFLOP/s %.1f%%  "
                   "conv2d %.2f ms %.1f GFLOP/s %.1f%%  nhwc %.2f ms %.1f%%\n",
-                  kModels[mi].name, t.flop * 1e-9, t.gemm * 1e3,
+                  models[mi].name, t.flop * 1e-9, t.gemm * 1e3,
                   t.flop / t.gemm * 1e-9, pct(t.flop / t.gemm * 1e-9),
                   t.conv * 1e3, t.flop / t.conv * 1e-9,
                   pct(t.flop / t.conv * 1e-9), t.nhwc * 1e3,

@@ -352,17 +352,16 @@ void expectLayoutsAndResults(
   expectClose(runCpu(*m.main(), two, in), *want, 1e-4, 1e-5);
 }
 
-// Channels-last layouts (ChannelsLast.cpp, chooseLayouts) on the AVX-512 path:
-// a convolution unfolds the row-major graph input and writes channels-last; the
-// max pool after it (run inside the convolution), 1x1 and 3x3 convolutions, a
-// concatenation written in place by its two convolutions, a residual
-// convolution, an average pool and a global average pool read and write
-// channels-last. Results match the interpreter at 1 and 2 threads.
+// Channels-last layouts (ChannelsLast.cpp, chooseLayouts) on the AVX-512 and
+// AVX2 paths: a convolution unfolds the row-major graph input and writes
+// channels-last; the max pool after it (run inside the convolution), 1x1 and
+// 3x3 convolutions, a concatenation written in place by its two
+// convolutions, a residual convolution, an average pool and a global average
+// pool read and write channels-last. Results match the interpreter at 1 and
+// 2 threads.
 TEST(CpuLayout, ChannelsLastChainMatchesInterpreter) {
-  using ember::cpu::Isa;
-  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
-  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
-    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  if (!channelsLastHost())
+    GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(5);
   auto dense = [&](const std::string &shape, size_t count, float scale) {
     return "Constant dense<f32[" + shape +
@@ -466,10 +465,8 @@ TEST(CpuFusion, ReductionComputesItsElementwiseOperand) {
 // walks channels innermost), and a dense convolution with fewer than 16
 // output channels, which stays row-major (its input with it).
 TEST(CpuLayout, NormalizationBetweenChannelsLastConvs) {
-  using ember::cpu::Isa;
-  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
-  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
-    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  if (!channelsLastHost())
+    GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(7);
   auto dense = [&](const std::string &shape, size_t count, float scale) {
     return "Constant dense<f32[" + shape +
@@ -515,7 +512,59 @@ TEST(CpuLayout, NormalizationBetweenChannelsLastConvs) {
           const std::string &list) {
         for (const char *v : {"c1", "d", "a", "c2"})
           EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
+        // (On AVX2, 3 output channels run channels-last.)
         for (const char *v : {"r3", "c3"})
+          EXPECT_EQ(nhwc.count(v) != 0, avx2ChannelsLastHost())
+              << v << " channels-last: " << list;
+      });
+}
+
+// The AVX2 thresholds (ChannelsLast.cpp): a first layer with 8 output
+// channels on a small map (MNIST's 1 -> 8 5x5 pad 2 on 28x28) unfolds
+// channels-last and the 8 -> 16 3x3 after it (8 channels per tap) reads
+// it so; a convolution with 2 output channels stays row-major, its input
+// with it. Against the interpreter at 1 and 2 threads.
+TEST(CpuLayout, Avx2ThresholdsTakeFewChannels) {
+  if (!avx2ChannelsLastHost())
+    GTEST_SKIP() << "the AVX2 channels-last thresholds";
+  std::mt19937 rng(37);
+  auto dense = [&](const std::string &shape, size_t count, float scale) {
+    return "Constant dense<f32[" + shape +
+           "]: " + randomDense(count, scale, rng) + ">";
+  };
+  auto m = parseLowered(
+      "func @main(%x: f32[1,1,28,28], %z: f32[1,16,28,28]) {\n"
+      "  %w1 = " +
+      dense("8,1,5,5", 200, 0.3f) +
+      "\n"
+      "  %c1 = Conv(%x, %w1) {kernel_shape = [5, 5], pads = [2, 2, 2, 2]} : "
+      "f32[1,8,28,28]\n"
+      "  %a1 = Relu(%c1) : f32[1,8,28,28]\n"
+      "  %w2 = " +
+      dense("16,8,3,3", 16 * 72, 0.2f) +
+      "\n"
+      "  %c2 = Conv(%a1, %w2) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : "
+      "f32[1,16,28,28]\n"
+      "  %a2 = Relu(%c2) : f32[1,16,28,28]\n"
+      "  %g = GlobalAveragePool(%a2) : f32[1,16,1,1]\n"
+      "  %r = Relu(%z) : f32[1,16,28,28]\n"
+      "  %w3 = " +
+      dense("2,16,1,1", 32, 0.3f) +
+      "\n"
+      "  %c3 = Conv(%r, %w3) {kernel_shape = [1, 1]} : f32[1,2,28,28]\n"
+      "  %y = Abs(%c3) : f32[1,2,28,28]\n"
+      "  return %g, %y\n"
+      "}\n");
+  ASSERT_TRUE(m);
+  expectLayoutsAndResults(
+      *m, rng,
+      [&](const CompiledModel &, const std::set<std::string> &nhwc,
+          const std::string &list) {
+        EXPECT_TRUE(nhwc.count("a1") || nhwc.count("c1"))
+            << "first layer not channels-last: " << list;
+        EXPECT_TRUE(nhwc.count("a2") || nhwc.count("c2"))
+            << "8 channels per tap not channels-last: " << list;
+        for (const char *v : {"r", "c3"})
           EXPECT_FALSE(nhwc.count(v)) << v << " channels-last: " << list;
       });
 }
@@ -527,10 +576,8 @@ TEST(CpuLayout, NormalizationBetweenChannelsLastConvs) {
 // about half the pixels at the border) it stays NCHW. Against the
 // interpreter at 1 and 2 threads.
 TEST(CpuLayout, FewChannelFirstLayerOnALargeMapUnfoldsChannelsLast) {
-  using ember::cpu::Isa;
-  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
-  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
-    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  if (!channelsLastHost())
+    GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(23);
   auto dense = [&](const std::string &shape, size_t count, float scale) {
     return "Constant dense<f32[" + shape +
@@ -566,15 +613,16 @@ TEST(CpuLayout, FewChannelFirstLayerOnALargeMapUnfoldsChannelsLast) {
       "  return %y, %y3\n"
       "}\n");
   ASSERT_TRUE(m);
-  expectLayoutsAndResults(*m, rng,
-                          [&](const CompiledModel &,
-                              const std::set<std::string> &nhwc,
-                              const std::string &list) {
-                            EXPECT_TRUE(nhwc.count("a1") || nhwc.count("c1"))
-                                << "first layer not channels-last: " << list;
-                            EXPECT_FALSE(nhwc.count("a3") || nhwc.count("c3"))
-                                << "small first layer channels-last: " << list;
-                          });
+  expectLayoutsAndResults(
+      *m, rng,
+      [&](const CompiledModel &, const std::set<std::string> &nhwc,
+          const std::string &list) {
+        EXPECT_TRUE(nhwc.count("a1") || nhwc.count("c1"))
+            << "first layer not channels-last: " << list;
+        // (On AVX2 it unfolds channels-last too.)
+        EXPECT_EQ(nhwc.count("a3") || nhwc.count("c3"), avx2ChannelsLastHost())
+            << "small first layer channels-last: " << list;
+      });
 }
 
 // A first layer on a small map (3 -> 16, 3x3 pad 1 on 32x32: 88% of the
@@ -584,10 +632,8 @@ TEST(CpuLayout, FewChannelFirstLayerOnALargeMapUnfoldsChannelsLast) {
 // runs channels-last. The same layer read only by a reduction stays NCHW.
 // Batch 2, against the interpreter at 1 and 2 threads.
 TEST(CpuLayout, SmallMapFirstLayerFeedingAConvUnfoldsChannelsLast) {
-  using ember::cpu::Isa;
-  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
-  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
-    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  if (!channelsLastHost())
+    GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(31);
   auto dense = [&](const std::string &shape, size_t count, float scale) {
     return "Constant dense<f32[" + shape +
@@ -628,7 +674,8 @@ TEST(CpuLayout, SmallMapFirstLayerFeedingAConvUnfoldsChannelsLast) {
             << "first layer not channels-last: " << list;
         EXPECT_TRUE(nhwc.count("a2") || nhwc.count("r2") || nhwc.count("c2"))
             << "second layer not channels-last: " << list;
-        EXPECT_FALSE(nhwc.count("a3") || nhwc.count("c3"))
+        // (On AVX2 it unfolds channels-last whatever reads it.)
+        EXPECT_EQ(nhwc.count("a3") || nhwc.count("c3"), avx2ChannelsLastHost())
             << "first layer read by a reduction only channels-last: " << list;
       });
 }
@@ -639,10 +686,8 @@ TEST(CpuLayout, SmallMapFirstLayerFeedingAConvUnfoldsChannelsLast) {
 // A second reader of the convolution's result, or dilation, keep the pool
 // apart; the results agree either way.
 TEST(CpuLayout, FirstLayerMaxPoolRunsInsideTheConv) {
-  using ember::cpu::Isa;
-  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
-  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
-    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  if (!channelsLastHost())
+    GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(11);
   const std::string w1 =
       "Constant dense<f32[48,3,5,5]: " + randomDense(48 * 75, 0.3f, rng) + ">";

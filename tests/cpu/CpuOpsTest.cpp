@@ -418,10 +418,8 @@ TEST(CpuOps, ScatterNDIndexOutOfRangeIsAnError) {
 // the channels-last layout the next one reads (the lateral 1x1 Conv adds it
 // as its residual, and the 3x3 reads that): no layout change around it.
 TEST(CpuOps, ResizeBetweenConvolutionsStaysChannelsLast) {
-  using ember::cpu::Isa;
-  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
-  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
-    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  if (!channelsLastHost())
+    GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(23);
   auto m = std::make_unique<Module>();
   Function &f = *m->addFunction("main");
@@ -499,10 +497,8 @@ TEST(CpuOps, ResizeBetweenConvolutionsStaysChannelsLast) {
 // other) and against the portable runtime, which keeps every value
 // row-major.
 TEST(CpuOps, ConvTransposeReadsAndWritesChannelsLast) {
-  using ember::cpu::Isa;
-  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
-  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
-    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  if (!channelsLastHost())
+    GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(29);
   auto m = std::make_unique<Module>();
   Function &f = *m->addFunction("main");
@@ -558,10 +554,8 @@ TEST(CpuOps, ConvTransposeReadsAndWritesChannelsLast) {
 // (convtInterleave). Against the interpreter at 1 and 2 threads
 // (identical to each other) and against the portable runtime.
 TEST(CpuOps, ConvTransposeDisjointTapsSkipTheScatter) {
-  using ember::cpu::Isa;
-  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
-  if (isa != Isa::Avx512 && isa != Isa::Avx512Vnni)
-    GTEST_SKIP() << "channels-last convolutions need AVX-512";
+  if (!channelsLastHost())
+    GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(31);
   auto m = std::make_unique<Module>();
   Function &f = *m->addFunction("main");

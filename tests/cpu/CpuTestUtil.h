@@ -5,6 +5,7 @@
 
 #include "compiler/Compiler.h"
 #include "compiler/Jit.h"
+#include "ember/cpu/Kernels.h"
 #include "runtime/ThreadPool.h"
 
 #include "interp/Interpreter.h"
@@ -233,6 +234,22 @@ inline CompileConfig hostConfig() {
   CompileConfig c;
   c.isa = hostIsa();
   return c;
+}
+
+/// Whether this host's kernel path has the fp32 channels-last convolutions
+/// (AVX2 or AVX-512), so the compiler chooses channels-last layouts.
+inline bool channelsLastHost() {
+  using ember::cpu::Isa;
+  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
+  return isa == Isa::Avx2 || isa == Isa::Avx512 || isa == Isa::Avx512Vnni;
+}
+
+/// Whether they are the AVX2 ones, whose thresholds differ (ChannelsLast.cpp:
+/// any channels per tap, at least 3 output channels, first layers unfolded
+/// whatever their border).
+inline bool avx2ChannelsLastHost() {
+  using ember::cpu::Isa;
+  return ember::cpu::resolveIsa(Isa(hostIsa())) == Isa::Avx2;
 }
 
 } // namespace ember::cpugen::test

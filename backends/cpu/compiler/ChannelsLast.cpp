@@ -16,16 +16,16 @@ namespace ember::cpugen {
 using ember::cpu::Isa;
 
 // Whether an fp32 Conv group can run channels-last: the library kernels
-// on an AVX-512 path, a 2-D convolution of one group (conv2dNhwc) or
-// depthwise (depthwiseConv2dNhwc).
+// on an AVX-512 or AVX2 path, a 2-D convolution of one group (conv2dNhwc)
+// or depthwise (depthwiseConv2dNhwc).
 bool Codegen::convNhwcCapable(const Group &g) const {
   if (g.kind != GroupKind::Conv || cfg_.kernels != Kernels::Library)
     return false;
   const Node &n = *g.anchor;
   Isa isa = ember::cpu::resolveIsa(Isa(cfg_.isa));
   const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
-  if (!(isa == Isa::Avx512 || isa == Isa::Avx512Vnni) || x.rank() != 4 ||
-      w.rank() != 4 || x.elem() != ElemKind::F32)
+  if (!(isa == Isa::Avx512 || isa == Isa::Avx512Vnni || isa == Isa::Avx2) ||
+      x.rank() != 4 || w.rank() != 4 || x.elem() != ElemKind::F32)
     return false;
   int64_t groups = n.attrInt("group", 1);
   // Depthwise (depthwiseConv2dNhwc), or dense reading channels-last
@@ -33,6 +33,14 @@ bool Codegen::convNhwcCapable(const Group &g) const {
   if (groups == x.dim(1) && w.dim(0) == x.dim(1))
     return true;
   return groups == 1 && (convReadsNhwc(g) || convUnfoldsNchw(g, true));
+}
+
+// Whether the channels-last convolutions are the AVX2 ones (8-lane vectors,
+// tiles of 6 pixels x 16 channels), whose thresholds below differ from the
+// AVX-512 ones: there the NCHW form packs each im2col block and runs a
+// 6-channel x 16-pixel tile, which every channels-last form measured beat.
+bool Codegen::nhwcAvx2() const {
+  return ember::cpu::resolveIsa(Isa(cfg_.isa)) == Isa::Avx2;
 }
 
 // Whether an NHWC-capable dense Conv reads its input channels-last: when
@@ -43,12 +51,20 @@ bool Codegen::convNhwcCapable(const Group &g) const {
 // are output channels: with fewer, most of its one vector computes
 // nothing (an image-to-image model's last 9x9 layer, 16 to 3 channels, ran
 // 3-5 times slower than in the NCHW form, whose lanes are pixels).
-// Depthwise ones always do.
+// Depthwise ones always do. On AVX2 (gemm_bench --layer, medians and best
+// repeats, --cpu-time): every dense one with at least 3 output channels,
+// whatever its channels per tap: 1 to 8 channels per 3x3 or 5x5 tap ran
+// 1.3-2.6 times faster channels-last (MNIST's 8 -> 16 5x5 on 14x14: 29%
+// -> 64% of the FMA peak), 8 output channels 1.5-2.4 times, 3 (16 -> 3,
+// 9x9 on 180x180 and 720x720, FNS candy's last layer) 1.6-2.0 times; with
+// 1 or 2 output channels a 1x1 layer ran 5-30% slower.
 bool Codegen::convReadsNhwc(const Group &g) const {
   const Node &n = *g.anchor;
   const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
   if (n.attrInt("group", 1) != 1)
     return true;
+  if (nhwcAvx2())
+    return w.dim(0) >= 3;
   if (w.dim(0) < 16)
     return false;
   return (w.dim(2) == 1 && w.dim(3) == 1) || x.dim(1) >= 16;
@@ -73,12 +89,21 @@ bool Codegen::convReadsNhwc(const Group &g) const {
 // (88% interior) alone ran 1.45 times slower unfolded, but followed by two
 // 16 -> 16 3x3 layers 3-10% faster, and 15-19% on 14x14 (73%); 8 -> 16
 // 5x5 on 14x14 (51%) ran 1.3 times slower so (docs/performance.md,
-// "Small maps at batch 16").
+// "Small maps at batch 16"). On AVX2 the unfolded border pixels run
+// 6 x 16 tiles, as full as the NCHW form's with 16 output channels, and
+// every first layer measured ran faster unfolded than in the NCHW form
+// (which packs each im2col block): 3 -> 16 3x3 on 32x32 (88% interior)
+// 27% -> 55% of the FMA peak, MNIST's 1 -> 8 and 8 -> 16 5x5 on 28x28 and
+// 14x14 (51%) 18% -> 36% and 29% -> 75%; so any one with at least 3
+// output channels (3 -> 1 3x3 on 64x64: 4.7% -> 3.4%).
 bool Codegen::convUnfoldsNchw(const Group &g, bool feedsNhwcConv) const {
   const Node &n = *g.anchor;
   const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
-  if (n.attrInt("group", 1) != 1 || w.dim(0) < 16 ||
-      w.dim(1) * w.dim(2) * w.dim(3) > 256)
+  if (n.attrInt("group", 1) != 1 || w.dim(1) * w.dim(2) * w.dim(3) > 256)
+    return false;
+  if (nhwcAvx2())
+    return w.dim(0) >= 3;
+  if (w.dim(0) < 16)
     return false;
   if (w.dim(0) >= 32)
     return true;

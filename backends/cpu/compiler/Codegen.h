@@ -89,6 +89,7 @@ private:
   void chooseLayouts();
   void fusePools();
   bool convNhwcCapable(const Group &g) const;
+  bool nhwcAvx2() const;
   bool convReadsNhwc(const Group &g) const;
   bool convUnfoldsNchw(const Group &g, bool feedsNhwcConv) const;
   bool convTNhwcCapable(const Group &g) const;

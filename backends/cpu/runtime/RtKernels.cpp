@@ -994,17 +994,18 @@ int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
     // (ThreadPool.h), down to a few microseconds of work each.
     size_t most = macs / (kMinWorkPerPiece / kPiecesPerWorker);
     t.pieces = std::max(t.pieces, std::min(t.pieces * kPiecesPerWorker, most));
-    // Tiles are 6 pixels x 64 channels: split the better balanced way. When
-    // both are balanced within kSplitSlack, split the operand that is not
+    // Tiles are 6 pixels x a panel of channels: split the better balanced way.
+    // When both are balanced within kSplitSlack, split the operand that is not
     // the larger one: pixels when the input outweighs the weights (each
     // piece reads only its pixels, and a worker's pieces share weights in
     // its L2), else channels (each piece streams only its share of them).
     size_t pix = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
     size_t OC = u(p[EMBER_RT_CONV_OC]);
-    // (Depthwise: whole output rows, 16-channel vectors.)
+    // (Depthwise: whole output rows, 16-channel vectors. Dense: 6 pixels
+    // x the path's panel, 64 channels on AVX-512, 16 on AVX2.)
     bool dwn = p[EMBER_RT_CONV_DEPTHWISE] != 0;
     t.pixGranule = dwn ? u(p[EMBER_RT_CONV_OW]) : 6;
-    t.ocGranule = dwn ? 16 : 64;
+    t.ocGranule = dwn ? 16 : colGranule(Isa(p[EMBER_RT_CONV_ISA]));
     double lp = largestShare(pix, t.pixGranule, t.pieces);
     double lo = largestShare(OC, t.ocGranule, t.pieces);
     size_t weights =

@@ -34,9 +34,30 @@ using namespace detail;
 
 namespace {
 
-constexpr size_t kMr = 6, kNr = 64;
+constexpr size_t kMr = 6;
 constexpr size_t kPixBlock = 240; ///< pixels per block (40 tiles)
 constexpr size_t kKBlock = 640;   ///< target k steps per block
+
+/// One path's channels-last kernels: the tiles (6 pixels x `nr` output
+/// channels, B packed by packB for the path) and the vector helpers.
+/// AVX-512: 6 x 64 and the 12 x 16 strided body for one-vector panels;
+/// AVX2: 6 x 16 (SgemmAvx2Nhwc.cpp). The loops around them are shared.
+struct NhwcPath {
+  size_t nr; ///< output channels per panel (packB's NR for the path)
+  void (*rows)(const TileArgs &, const float *const *);
+  TileFn strided;
+  TileFn tall;  ///< strided, up to 12 rows of one vector; or null
+  int tallCols; ///< the panels `tall` takes: colEnd <= tallCols
+  const GemmKernel &(*gemm)(); ///< A in place, B packed (gemmInPlaceRows)
+  /// im2rowBlock for the path (FirstLayer's border pixels).
+  void (*im2row)(const Conv2DShape &, const float *, size_t, size_t, size_t,
+                 float *);
+  /// A pooled row from the ring (conv2dNhwcFromNchwMaxPool).
+  void (*maxPoolRow)(const float *, size_t, size_t, size_t, size_t,
+                     const MaxPoolWindow &, size_t, float *, size_t);
+};
+/// The channels-last kernels of a resolved fp32 path, or null (generic).
+const NhwcPath *nhwcPath(Isa fp32);
 
 /// How K splits into blocks: whole taps per block, or one tap's channels
 /// in chunks.
@@ -89,9 +110,10 @@ size_t zeroFloats(const Conv2DShape &s) {
 /// A (M x K, row stride lda) read in place and W the packed panels: the
 /// pointwise convolution, and the unfolded rows of conv2dNhwcFromNchw.
 /// Nothing is packed per block, so the driver needs no workspace.
-void gemmInPlaceRows(const float *a, size_t lda, size_t M, size_t K,
-                     const void *packedB, float *y, size_t ldy, Epilogue epi,
-                     size_t mBegin, size_t mEnd, size_t oc0, size_t oc1) {
+void gemmInPlaceRows(const NhwcPath &path, const float *a, size_t lda, size_t M,
+                     size_t K, const void *packedB, float *y, size_t ldy,
+                     Epilogue epi, size_t mBegin, size_t mEnd, size_t oc0,
+                     size_t oc1) {
   ASource as;
   as.a = a;
   as.lda = lda;
@@ -101,7 +123,7 @@ void gemmInPlaceRows(const float *a, size_t lda, size_t M, size_t K,
   epi.biasAxis = epi.bias ? BiasAxis::PerColumn : BiasAxis::None;
   // K up to kKBlock in one block, like the windowed convolutions: the
   // output is then written once (the GEMM's 384 would read it back).
-  GemmKernel k = gemmKernelAvx512();
+  GemmKernel k = path.gemm();
   if (K <= kKBlock)
     k.kc = K;
   gemmDriver(k, M, packedHeader(packedB)->cols, K, as, bs, y, ldy, epi, mBegin,
@@ -153,15 +175,16 @@ size_t conv2dNhwcWorkspaceSize(const Conv2DShape &shape) {
 }
 
 namespace {
-/// AVX-512 and weights packed for `shape` with K order `order` (0: (kh,
-/// kw, c), packB's; 1: (c, kh, kw)).
+/// A path with channels-last kernels (AVX-512 or AVX2) and weights packed
+/// for its panels for `shape` with K order `order` (0: (kh, kw, c),
+/// packB's; 1: (c, kh, kw)).
 bool nhwcWeightsFit(const Conv2DShape &shape, const void *packedB, Isa isa,
                     uint64_t order) {
-  if (!shape.valid() || !shape.outChannels || !packedB ||
-      fp32Isa(isa) != Isa::Avx512)
+  const NhwcPath *path = nhwcPath(fp32Isa(isa));
+  if (!shape.valid() || !shape.outChannels || !packedB || !path)
     return false;
   const PackedHeader *h = packedHeader(packedB);
-  return h->kind == PackedKind::GemmB && h->panel == kNr &&
+  return h->kind == PackedKind::GemmB && h->panel == path->nr &&
          h->rows == shape.kernelH * shape.kernelW * shape.channels &&
          h->cols == shape.outChannels && h->reserved[0] == order;
 }
@@ -192,12 +215,15 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
   if (o.p0 == o.p1 || o.c0 == o.c1)
     return Status::Ok;
   const size_t pix0 = o.p0, pix1 = o.p1, oc0 = o.c0, oc1 = o.c1;
+  const NhwcPath &path = *nhwcPath(fp32Isa(isa));
+  const size_t kNr = path.nr;
 
   if (s.kernelH == 1 && s.kernelW == 1 && s.strideH == 1 && s.strideW == 1 &&
       !s.padTop && !s.padLeft && !s.padBottom && !s.padRight) {
     // Pointwise: pixel rows are evenly spaced, a plain GEMM with A (x)
     // read in place and no row pointers to build.
-    gemmInPlaceRows(x, ldx, P, C, packedB, y, ldy, epi, pix0, pix1, oc0, oc1);
+    gemmInPlaceRows(path, x, ldx, P, C, packedB, y, ldy, epi, pix0, pix1, oc0,
+                    oc1);
     return Status::Ok;
   }
   ScratchBuffer scratch(workspace, conv2dNhwcWorkspaceSize(s));
@@ -359,18 +385,18 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
             t.lda = pixStep;
             // One live vector: the next tile, if it continues this one in
             // the same output row, joins it in a 12-row body.
-            if (t.colEnd <= 16 && live == static_cast<int>(kMr) &&
-                tile + 1 < nTiles &&
+            if (path.tall && t.colEnd <= path.tallCols &&
+                live == static_cast<int>(kMr) && tile + 1 < nTiles &&
                 origins[tile + 1] == origins[tile] + kMr * pixStep) {
               t.rowEnd =
                   live + static_cast<int>(std::min(kMr, pbEnd - p - kMr));
-              tileStridedTallAvx512(t);
+              path.tall(t);
               ++tile;
               continue;
             }
-            tileStridedAvx512(t);
+            path.strided(t);
           } else {
-            tileRowsAvx512(t, rows + tile * runCap * kMr);
+            path.rows(t, rows + tile * runCap * kMr);
           }
         }
       }
@@ -380,11 +406,11 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
 }
 
 namespace {
-/// dst[0, n) = src[0, n), n <= 16 (conv2dNhwcFromNchw runs on AVX-512 only).
-/// Runs of up to 4 or 8 use a plain xmm / ymm load and store of the whole
-/// vector when `srcEnd` allows the over-read: masked stores are several
-/// times slower than plain ones on AMD cores, and the extra values written
-/// are overwritten by the next run (the block buffer has a vector of slack).
+/// dst[0, n) = src[0, n), n <= 16, on AVX-512. Runs of up to 4 or 8 use a
+/// plain xmm / ymm load and store of the whole vector when `srcEnd` allows
+/// the over-read: masked stores are several times slower than plain ones
+/// on AMD cores, and the extra values written are overwritten by the next
+/// run (the block buffer has a vector of slack).
 EMBER_TARGET_AVX512 inline void copyRun16(float *dst, const float *src,
                                           size_t n, const float *srcEnd) {
   if (n <= 4 && src + 4 <= srcEnd) {
@@ -399,12 +425,37 @@ EMBER_TARGET_AVX512 inline void copyRun16(float *dst, const float *src,
   _mm512_mask_storeu_ps(dst, m, _mm512_maskz_loadu_ps(m, src));
 }
 
+/// copyRun16 on AVX2: whole xmm / ymm vectors (two ymm up to 16) where the
+/// source allows the over-read, else one value at a time (vmaskmov stores
+/// are slow on AMD cores too).
+EMBER_TARGET_AVX2 inline void copyRun16Avx2(float *dst, const float *src,
+                                            size_t n, const float *srcEnd) {
+  if (n <= 4 && src + 4 <= srcEnd) {
+    _mm_storeu_ps(dst, _mm_loadu_ps(src));
+    return;
+  }
+  if (n <= 8 && src + 8 <= srcEnd) {
+    _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
+    return;
+  }
+  if (src + 16 <= srcEnd) {
+    _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
+    _mm256_storeu_ps(dst + 8, _mm256_loadu_ps(src + 8));
+    return;
+  }
+  for (size_t i = 0; i < n; ++i)
+    dst[i] = src[i];
+}
+
 /// Rows [pb, pbEnd) of the im2row matrix of row-major x into rowsBuf
-/// (conv2dNhwcFromNchw; AVX-512 only, so the run copies inline). rowsBuf
-/// has 16 floats of slack past the block for copyRun16's whole vectors.
-EMBER_TARGET_AVX512 void im2rowBlockAvx512(const Conv2DShape &s, const float *x,
-                                           size_t OW, size_t pb, size_t pbEnd,
-                                           float *rowsBuf) {
+/// (conv2dNhwcFromNchw), each run of KW <= 16 values by copyRun(dst, src,
+/// n, srcEnd), which may write up to 16 floats: rowsBuf has 16 floats of
+/// slack past the block. Inlined into each path's im2rowBlock, so the
+/// run copies inline.
+template <typename CopyRun>
+__attribute__((always_inline)) inline void
+im2rowBlock(const Conv2DShape &s, const float *x, size_t OW, size_t pb,
+            size_t pbEnd, float *rowsBuf, CopyRun copyRun) {
   const size_t C = s.channels, K = s.kernelH * s.kernelW * C;
   const size_t H = s.height, W = s.width, plane = H * W;
   const float *xEnd = x + C * plane;
@@ -434,7 +485,7 @@ EMBER_TARGET_AVX512 void im2rowBlockAvx512(const Conv2DShape &s, const float *x,
           x + static_cast<size_t>(oy) * W + static_cast<size_t>(ox);
       for (size_t c = 0; c < C; ++c, src += plane)
         for (size_t kh = 0; kh < s.kernelH; ++kh, row += KW)
-          copyRun16(row, src + kh * s.dilationH * W, KW, xEnd);
+          copyRun(row, src + kh * s.dilationH * W, KW, xEnd);
       continue;
     }
     for (size_t c = 0; c < C; ++c)
@@ -458,6 +509,22 @@ EMBER_TARGET_AVX512 void im2rowBlockAvx512(const Conv2DShape &s, const float *x,
       }
   }
 }
+
+EMBER_TARGET_AVX512 void im2rowBlockAvx512(const Conv2DShape &s, const float *x,
+                                           size_t OW, size_t pb, size_t pbEnd,
+                                           float *rowsBuf) {
+  im2rowBlock(s, x, OW, pb, pbEnd, rowsBuf,
+              [](float *d, const float *src, size_t n, const float *end)
+                  EMBER_TARGET_AVX512 { copyRun16(d, src, n, end); });
+}
+
+EMBER_TARGET_AVX2 void im2rowBlockAvx2(const Conv2DShape &s, const float *x,
+                                       size_t OW, size_t pb, size_t pbEnd,
+                                       float *rowsBuf) {
+  im2rowBlock(s, x, OW, pb, pbEnd, rowsBuf,
+              [](float *d, const float *src, size_t n, const float *end)
+                  EMBER_TARGET_AVX2 { copyRun16Avx2(d, src, n, end); });
+}
 } // namespace
 
 namespace {
@@ -473,9 +540,9 @@ public:
            128 + s.channels * s.kernelH * sizeof(BRun);
   }
 
-  FirstLayer(const Conv2DShape &s, const float *x, const void *packedB,
-             const Epilogue &epi, void *workspace)
-      : s_(s), x_(x), packedB_(packedB), epi_(epi) {
+  FirstLayer(const NhwcPath &path, const Conv2DShape &s, const float *x,
+             const void *packedB, const Epilogue &epi, void *workspace)
+      : path_(path), s_(s), x_(x), packedB_(packedB), epi_(epi) {
     const size_t C = s.channels, KH = s.kernelH, W = s.width;
     OW_ = s.outWidth();
     K_ = KH * s.kernelW * C;
@@ -506,11 +573,11 @@ private:
                 size_t ldy, size_t origin) const {
     for (size_t pb = q0; pb < q1; pb += kPixBlock) {
       const size_t pbEnd = std::min(q1, pb + kPixBlock);
-      im2rowBlockAvx512(s_, x_, OW_, pb, pbEnd, rowsBuf_);
+      path_.im2row(s_, x_, OW_, pb, pbEnd, rowsBuf_);
       Epilogue e = epi_;
       if (e.residual)
         e.residual += pb * e.ldr;
-      gemmInPlaceRows(rowsBuf_, K_, pbEnd - pb, K_, packedB_,
+      gemmInPlaceRows(path_, rowsBuf_, K_, pbEnd - pb, K_, packedB_,
                       y + (pb - origin) * ldy, ldy, e, 0, pbEnd - pb, c0, c1);
     }
   }
@@ -520,6 +587,7 @@ private:
            oh * s_.strideH - s_.padTop + spanH < s_.height;
   }
 
+  const NhwcPath &path_;
   const Conv2DShape &s_;
   const float *x_;
   const void *packedB_;
@@ -532,12 +600,12 @@ private:
 void FirstLayer::pixels(size_t p0, size_t p1, size_t c0, size_t c1, float *y,
                         size_t ldy, size_t origin) const {
   // Pixels whose whole window is inside the input are read in place
-  // (tileStridedAvx512): in a row-major input, run (c, kh) of a window is
+  // (the path's strided tile): in a row-major input, run (c, kh) of a window is
   // KW contiguous values, and the next pixel's starts strideW further on,
   // so a tile of six pixels of one output row needs no unfolding. That
   // takes contiguous runs (no horizontal dilation). The others (rows and
   // columns whose windows reach into the padding) are unfolded.
-  const size_t OW = OW_, K = K_;
+  const size_t OW = OW_, K = K_, kNr = path_.nr;
   const float *panels = packedPanels(packedB_);
   const size_t panel0 = c0 / kNr, panel1 = ceilDiv(c1, kNr);
   TileArgs t{};
@@ -582,9 +650,9 @@ void FirstLayer::pixels(size_t p0, size_t p1, size_t c0, size_t c1, float *y,
       t.colBegin = static_cast<int>(std::max(c0, col0) - col0);
       t.colEnd = static_cast<int>(std::min(c1, col0 + kNr) - col0);
       t.accInit = epi_.bias ? epi_.bias + col0 : nullptr;
-      // One live vector (at most 16 output channels here): 12-pixel tiles
-      // (tileStridedTallAvx512), else 6.
-      const bool tall = t.colEnd <= 16;
+      // One live vector (at most 16 output channels of the panel on
+      // AVX-512, 8 on AVX2): 12-pixel tiles (the path's tall tile), else 6.
+      const bool tall = path_.tall && t.colEnd <= path_.tallCols;
       const size_t mr = tall ? 2 * kMr : kMr;
       t.prefetchStep = std::max<size_t>(1, mr * ldy * sizeof(float) / K);
       for (size_t ow = lo; ow < hi; ow += mr) {
@@ -602,9 +670,9 @@ void FirstLayer::pixels(size_t p0, size_t p1, size_t c0, size_t c1, float *y,
             epi_.residual ? epi_.residual + q * epi_.ldr + col0 : nullptr;
         t.prefetch = reinterpret_cast<const char *>(t.c + mr * ldy);
         if (tall)
-          tileStridedTallAvx512(t);
+          path_.tall(t);
         else
-          tileStridedAvx512(t);
+          path_.strided(t);
       }
     }
     if (rowBegin + hi < rowEnd)
@@ -692,6 +760,7 @@ Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
   ScratchBuffer scratch(workspace, conv2dNhwcFromNchwWorkspaceSize(s));
   if (!scratch.ptr)
     return Status::OutOfMemory;
+  const NhwcPath &path = *nhwcPath(fp32Isa(isa));
   Conv2DShape piece;
   size_t oh0;
   if (paddedCopyShape(s, o.p0, o.p1, piece, oh0)) {
@@ -704,11 +773,11 @@ Status conv2dNhwcFromNchw(const Conv2DShape &s, const float *x,
     Epilogue e = epi;
     if (e.residual)
       e.residual += base * e.ldr;
-    FirstLayer(piece, copy, packedB, e, scratch.ptr)
+    FirstLayer(path, piece, copy, packedB, e, scratch.ptr)
         .pixels(o.p0 - base, o.p1 - base, o.c0, o.c1, y + base * ldy, ldy, 0);
     return Status::Ok;
   }
-  FirstLayer(s, x, packedB, epi, scratch.ptr)
+  FirstLayer(path, s, x, packedB, epi, scratch.ptr)
       .pixels(o.p0, o.p1, o.c0, o.c1, y, ldy, 0);
   return Status::Ok;
 }
@@ -783,6 +852,48 @@ EMBER_TARGET_AVX512 void maxPoolRowAvx512(const float *band, size_t slots,
     }
   }
 }
+
+/// maxPoolRowAvx512 on AVX2: _mm256_max_ps(v, acc) is the same rule; the
+/// channels past the last whole 8 are loaded with vmaskmov (zeros in the
+/// other lanes) and stored with it.
+EMBER_TARGET_AVX2 void maxPoolRowAvx2(const float *band, size_t slots,
+                                      size_t OH, size_t OW, size_t OC,
+                                      const MaxPoolWindow &w, size_t pr,
+                                      float *yRow, size_t ldy) {
+  size_t h0, h1;
+  clipWindow(pr, w.strideH, w.padTop, w.kernelH, OH, h0, h1);
+  const size_t full = OC / 8 * 8;
+  const __m256i tail =
+      _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(OC - full)),
+                         _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  for (size_t h = h0; h < h1; ++h) {
+    const float *row = band + (h % slots) * OW * OC;
+    for (size_t pc = 0; pc < w.outWidth; ++pc) {
+      size_t w0, w1;
+      clipWindow(pc, w.strideW, w.padLeft, w.kernelW, OW, w0, w1);
+      const float *px = row + w0 * OC;
+      float *out = yRow + pc * ldy;
+      const size_t n = w1 - w0;
+      for (size_t c = 0; c < full; c += 8) {
+        __m256 acc = _mm256_loadu_ps(px + c);
+        if (h != h0)
+          acc = _mm256_max_ps(acc, _mm256_loadu_ps(out + c));
+        for (size_t k = 1; k < n; ++k)
+          acc = _mm256_max_ps(_mm256_loadu_ps(px + k * OC + c), acc);
+        _mm256_storeu_ps(out + c, acc);
+      }
+      if (full < OC) {
+        __m256 acc = _mm256_maskload_ps(px + full, tail);
+        if (h != h0)
+          acc = _mm256_max_ps(acc, _mm256_maskload_ps(out + full, tail));
+        for (size_t k = 1; k < n; ++k)
+          acc =
+              _mm256_max_ps(_mm256_maskload_ps(px + k * OC + full, tail), acc);
+        _mm256_maskstore_ps(out + full, tail, acc);
+      }
+    }
+  }
+}
 } // namespace
 
 bool maxPoolWindowFits(const MaxPoolWindow &w, size_t height, size_t width) {
@@ -823,7 +934,8 @@ Status conv2dNhwcFromNchwMaxPool(const Conv2DShape &s, const MaxPoolWindow &pw,
   if (!scratch.ptr)
     return Status::OutOfMemory;
   char *ws = static_cast<char *>(scratch.ptr);
-  const FirstLayer conv(s, x, packedB, epi, ws);
+  const NhwcPath &path = *nhwcPath(fp32Isa(isa));
+  const FirstLayer conv(path, s, x, packedB, epi, ws);
   ws += FirstLayer::workspaceSize(s);
   float *band = reinterpret_cast<float *>(align64(ws));
   // Conv rows up to `have` are in the ring (those of the last band), row h
@@ -847,10 +959,35 @@ Status conv2dNhwcFromNchwMaxPool(const Conv2DShape &s, const MaxPoolWindow &pw,
     }
     have = hi;
     for (size_t pr = r; pr < rEnd; ++pr)
-      maxPoolRowAvx512(band, slots, OH, OW, OC, pw, pr,
-                       y + pr * pw.outWidth * ldy, ldy);
+      path.maxPoolRow(band, slots, OH, OW, OC, pw, pr,
+                      y + pr * pw.outWidth * ldy, ldy);
   }
   return Status::Ok;
 }
+
+namespace {
+const NhwcPath kAvx512Path = {64, // nr
+                              &tileRowsAvx512,
+                              &tileStridedAvx512,
+                              &tileStridedTallAvx512,
+                              16, // tallCols
+                              &gemmKernelAvx512,
+                              &im2rowBlockAvx512,
+                              &maxPoolRowAvx512};
+const NhwcPath kAvx2Path = {16, // nr
+                            &tileRowsAvx2,
+                            &tileStridedAvx2,
+                            &tileStridedTallAvx2,
+                            8, // tallCols
+                            &gemmKernelAvx2Direct,
+                            &im2rowBlockAvx2,
+                            &maxPoolRowAvx2};
+
+const NhwcPath *nhwcPath(Isa fp32) {
+  return fp32 == Isa::Avx512 ? &kAvx512Path
+         : fp32 == Isa::Avx2 ? &kAvx2Path
+                             : nullptr;
+}
+} // namespace
 
 } // namespace ember::cpu

@@ -80,8 +80,12 @@ void gemmDriver(const GemmKernel &kern, size_t M, size_t N, size_t K,
   const bool rowBias = epi.bias && epi.biasAxis == BiasAxis::PerRow;
   const bool colBias = epi.bias && epi.biasAxis == BiasAxis::PerColumn;
   // The AVX-512 tile starts its accumulators from a per-column bias (on the
-  // first K block) rather than adding it in the per-vector epilogue.
-  const bool biasInit = colBias && kern.isa == Isa::Avx512;
+  // first K block) rather than adding it in the per-vector epilogue; so
+  // does the AVX2 direct one (gemmKernelAvx2Direct, the channels-last
+  // convolutions': their other tiles start from the bias too, and results
+  // must not depend on which tile computed a pixel).
+  const bool biasInit = colBias && (kern.isa == Isa::Avx512 ||
+                                    (kern.isa == Isa::Avx2 && kern.direct));
 
   for (size_t jc = j0; jc < nEnd; jc += nc) {
     const size_t ncur = minSz(nc, nEnd - jc);

@@ -170,6 +170,15 @@ void tileStridedAvx512(const TileArgs &t);
 /// B is the 6 x 64 kernel's packed panel (rows of 64).
 void tileStridedTallAvx512(const TileArgs &t);
 
+/// The AVX2 6 x 16 tiles of the channels-last convolutions
+/// (SgemmAvx2Nhwc.cpp): tileRowsAvx512 and tileStridedAvx512 for B panels
+/// of 16 columns (packB's AVX2 layout), rows read as those read them.
+void tileRowsAvx2(const TileArgs &t, const float *const *aRows);
+void tileStridedAvx2(const TileArgs &t);
+/// tileStridedTallAvx512 on AVX2: up to 12 rows of one vector (colEnd <=
+/// 8), B the 6 x 16 panels (rows of 16).
+void tileStridedTallAvx2(const TileArgs &t);
+
 /// A micro-kernel and the cache blocking that goes with it.
 struct GemmKernel {
   Isa isa;
@@ -183,6 +192,10 @@ struct GemmKernel {
 const GemmKernel &gemmKernelGeneric();
 const GemmKernel &gemmKernelAvx2();
 const GemmKernel &gemmKernelAvx512();
+/// The AVX2 6 x 16 kernel with A read in place (TileArgs::lda; A packed
+/// per block is not supported) and B a packed panel: conv2dNhwc's
+/// pointwise GEMM on the AVX2 path (SgemmAvx2Nhwc.cpp).
+const GemmKernel &gemmKernelAvx2Direct();
 /// The AVX-512 candidates the tuning program compares ([0] is the native).
 const GemmKernel *gemmKernelAvx512Variants(size_t *count);
 /// Native kernel for a resolved Isa.

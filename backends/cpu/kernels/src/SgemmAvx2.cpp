@@ -45,11 +45,14 @@ EMBER_TARGET_AVX2 inline void storeRow8(const TileArgs &t, int i, int j,
   _mm256_maskstore_ps(c, m, v);
 }
 
-template <int MR, int NV> EMBER_TARGET_AVX2 void tileAvx2(const TileArgs &t) {
+/// Rows [0, MRC) of an MR x 8*NV tile (A panels of MR rows): the rows past
+/// the last live one are not computed (a GEMV's one row costs one sixth).
+template <int MR, int NV, int MRC>
+EMBER_TARGET_AVX2 void tileAvx2(const TileArgs &t) {
   constexpr int NR = 8 * NV;
-  __m256 acc[MR][NV];
+  __m256 acc[MRC][NV];
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
+  for (int i = 0; i < MRC; ++i)
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j)
       acc[i][j] = _mm256_setzero_ps();
@@ -62,7 +65,7 @@ template <int MR, int NV> EMBER_TARGET_AVX2 void tileAvx2(const TileArgs &t) {
     for (int j = 0; j < NV; ++j)
       bv[j] = _mm256_loadu_ps(b + 8 * j);
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < MRC; ++i) {
       __m256 ai = _mm256_broadcast_ss(a + i);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j)
@@ -79,7 +82,7 @@ template <int MR, int NV> EMBER_TARGET_AVX2 void tileAvx2(const TileArgs &t) {
     any[j] = t.colBegin < 8 * j + 8 && t.colEnd > 8 * j;
   }
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < MRC; ++i) {
     if (i < t.rowBegin || i >= t.rowEnd)
       continue;
 #pragma GCC unroll 4
@@ -89,8 +92,16 @@ template <int MR, int NV> EMBER_TARGET_AVX2 void tileAvx2(const TileArgs &t) {
   }
 }
 
+/// The body for the tile's live rows.
+void tileAvx2Rows(const TileArgs &t) {
+  static constexpr TileFn bodies[6] = {&tileAvx2<6, 2, 1>, &tileAvx2<6, 2, 2>,
+                                       &tileAvx2<6, 2, 3>, &tileAvx2<6, 2, 4>,
+                                       &tileAvx2<6, 2, 5>, &tileAvx2<6, 2, 6>};
+  bodies[t.rowEnd - 1](t);
+}
+
 constexpr GemmKernel kAvx2 = {Isa::Avx2, 6,    16,    120,
-                              256,       2048, false, &tileAvx2<6, 2>};
+                              256,       2048, false, &tileAvx2Rows};
 
 } // namespace
 

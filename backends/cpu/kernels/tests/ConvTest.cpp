@@ -377,8 +377,8 @@ void checkConvNhwc(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
   const float sentinel = -12345.0f;
   std::vector<float> y(P * ldy, sentinel);
   if (!conv2dNhwcSupported(s, packed.data(), isa)) {
-    EXPECT_NE(resolveIsa(isa), Isa::Avx512) << what;
-    EXPECT_NE(resolveIsa(isa), Isa::Avx512Vnni) << what;
+    // (AVX-512 and AVX2 have the channels-last kernels.)
+    EXPECT_EQ(resolveIsa(isa), Isa::Generic) << what;
     EXPECT_EQ(
         conv2dNhwc(s, x.data(), ldx, packed.data(), y.data(), ldy, e, isa),
         Status::LayoutMismatch);
@@ -441,18 +441,21 @@ TEST_P(ConvTest, Conv2DNhwcRandomShapes) {
 // conv2dNhwcFromNchw on a padded input: a small image (32x32) is copied
 // with its pads into the workspace, each call its own rows, and runs as
 // direct tiles only; one over the copy's size limit (3 x 220 x 220)
-// unfolds its border pixels. Against the reference, with pixel and channel
+// unfolds its border pixels, with windows 3 to 13 wide (direct tiles of
+// runs of 3 to 13 values). Against the reference, with pixel and channel
 // ranges.
 TEST_P(ConvTest, Conv2DNhwcFromNchwPaddedCopyAndUnfoldedBorders) {
   std::mt19937 rng(7 + static_cast<unsigned>(GetParam()));
-  for (size_t hw : {32u, 220u}) {
+  const size_t cases[][2] = {{32, 3}, {220, 3}, {220, 6}, {220, 9}, {220, 13}};
+  for (const auto &c : cases) {
+    const size_t hw = c[0], k = c[1];
     Conv2DShape s;
     s.channels = 3;
     s.height = s.width = hw;
     s.outChannels = 16;
-    s.kernelH = s.kernelW = 3;
+    s.kernelH = s.kernelW = k;
     s.strideH = s.strideW = hw == 32 ? 1 : 2;
-    s.padTop = s.padLeft = s.padBottom = s.padRight = 1;
+    s.padTop = s.padLeft = s.padBottom = s.padRight = k / 2;
     checkConvNhwc(GetParam(), rng, s);
     if (HasFailure())
       return;
@@ -544,6 +547,7 @@ void checkFirstLayerMaxPool(Isa isa, std::mt19937 &rng, const Conv2DShape &s,
   const float sentinel = -12345.0f;
   std::vector<float> got(PH * PW * ldy, sentinel);
   if (!conv2dNhwcFromNchwSupported(s, packed.data(), isa)) {
+    EXPECT_EQ(resolveIsa(isa), Isa::Generic) << what;
     EXPECT_EQ(conv2dNhwcFromNchwMaxPool(s, pw, x.data(), packed.data(),
                                         got.data(), ldy, e, isa),
               Status::LayoutMismatch)
@@ -691,6 +695,33 @@ TEST_P(ConvTest, DepthwiseNhwcRandomShapes) {
     }
     if (iter % 2 == 0)
       s.channels = randomIn(rng, 10, 100);
+    if (!s.valid())
+      continue;
+    checkDepthwiseNhwc(GetParam(), rng, s);
+    if (HasFailure())
+      return;
+  }
+}
+
+// The windows MobileNets use (3x3 and 5x5, stride 1 and 2, pads 0-2) on
+// rows wide enough for several 8-pixel interior runs (the AVX2 path slides
+// each kernel row along them) and their leftovers, top and bottom rows
+// that clip the window, vertical dilation, and channel counts with and
+// without a partial last block.
+TEST_P(ConvTest, DepthwiseNhwcMobileNetWindows) {
+  std::mt19937 rng(2024 + static_cast<unsigned>(GetParam()));
+  for (int iter = 0; iter < 60; ++iter) {
+    Conv2DShape s;
+    s.channels = iter % 3 == 0 ? 8 * randomIn(rng, 1, 5) : randomIn(rng, 1, 40);
+    s.kernelH = s.kernelW = iter % 2 ? 5 : 3;
+    s.strideH = s.strideW = randomIn(rng, 1, 2);
+    s.padTop = randomIn(rng, 0, 2);
+    s.padBottom = randomIn(rng, 0, 2);
+    s.padLeft = randomIn(rng, 0, 2);
+    s.padRight = randomIn(rng, 0, 2);
+    s.dilationH = iter % 5 == 4 ? 2 : 1;
+    s.height = randomIn(rng, 1, 12);
+    s.width = randomIn(rng, 5, 60);
     if (!s.valid())
       continue;
     checkDepthwiseNhwc(GetParam(), rng, s);
