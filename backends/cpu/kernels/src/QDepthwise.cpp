@@ -14,6 +14,7 @@
 // QDepthwiseConv from its parameter block.
 //
 //===----------------------------------------------------------------------===//
+#include "QDepthwise.h"
 #include "FixedPoint.h"
 
 #include "ember/cpu/Kernels.h"
@@ -33,26 +34,6 @@ using namespace detail;
 namespace {
 
 size_t u(int64_t v) { return size_t(v); }
-
-// The requantization of a call: output range (type range and clamp; an
-// empty range is its lower bound) and the fixed-point form.
-struct QdwParams {
-  int32_t zp, lo, hi;
-  bool sgn;  // s8 output (else u8)
-  bool fast; // fixedPointFast over the call's shifts
-};
-
-QdwParams qdwParams(const QDepthwiseConv &t) {
-  QdwParams p;
-  p.sgn = t.ySigned != 0;
-  p.zp = int32_t(t.yZeroPoint);
-  int64_t lo = std::max<int64_t>(t.clampMin, p.sgn ? -128 : 0);
-  int64_t hi = std::min<int64_t>(t.clampMax, p.sgn ? 127 : 255);
-  p.lo = int32_t(lo);
-  p.hi = int32_t(std::max(lo, hi));
-  p.fast = fixedPointFast(t.shift, size_t(t.scaleCount), p.zp);
-  return p;
-}
 
 // Depthwise int8, one output row: per pixel, int32 accumulators over the
 // channels (contiguous when x is channels-last), then quant::requantize.
@@ -490,6 +471,18 @@ void qdepthwiseRowDispatch(const QDepthwiseConv &t, const QdwParams &q,
       else
         qdepthwise3x3Avx512Nhwc<false, Signed>(t, q, n, oh, c0, c1);
     }
+    return;
+  }
+  if (isa == Isa::Avx2 && qdwAvx2Takes(t)) {
+    // Channel ranges of whole 16-channel blocks; a range narrower than a
+    // block joins the one before (qdepthwiseRowAvx2Nhwc needs 16).
+    size_t C = u(t.channels);
+    size_t per = ((C + pieces - 1) / pieces + 15) / 16 * 16;
+    size_t c0 = piece * per, c1 = std::min(C, c0 + per);
+    if (C - c1 < 16)
+      c1 = C;
+    if (c0 < c1 && (c0 == 0 || C - c0 >= 16))
+      qdepthwiseRowAvx2Nhwc(t, q, n, oh, c0, c1);
     return;
   }
   if (piece != 0) // the other kernels take whole rows (piece 0 only)

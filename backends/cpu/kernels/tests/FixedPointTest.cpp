@@ -2,6 +2,7 @@
 #include "Reference.h"
 
 #include "FixedPoint.h"
+#include "FixedPointAvx2.h"
 
 #include <gtest/gtest.h>
 
@@ -17,6 +18,21 @@ EMBER_TARGET_AVX512 void mbqmLanes(const int32_t *x, const int32_t *m,
   const detail::FixedPointLanes l = detail::fixedPointLanes(
       _mm512_loadu_si512(m), _mm512_loadu_si512(e), zp, Fast);
   _mm512_storeu_si512(out, detail::mbqmZp16<Fast>(_mm512_loadu_si512(x), l));
+}
+
+/// 8 lanes of mbqmZp8<Fast> (FixedPointAvx2.h), twice for 16.
+template <bool Fast>
+EMBER_TARGET_AVX2 void mbqmLanes8(const int32_t *x, const int32_t *m,
+                                  const int32_t *e, int32_t zp, int32_t *out) {
+  for (int h = 0; h < 2; ++h) {
+    const __m256i *mv = reinterpret_cast<const __m256i *>(m + 8 * h);
+    const __m256i *ev = reinterpret_cast<const __m256i *>(e + 8 * h);
+    const __m256i *xv = reinterpret_cast<const __m256i *>(x + 8 * h);
+    const detail::FixedPointLanes8 l = detail::fixedPointLanes8(
+        _mm256_loadu_si256(mv), _mm256_loadu_si256(ev), zp, Fast);
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(out + 8 * h),
+                        detail::mbqmZp8<Fast>(_mm256_loadu_si256(xv), l));
+  }
 }
 
 int32_t edgeOr(std::mt19937 &rng, int32_t random) {
@@ -36,7 +52,8 @@ int32_t edgeOr(std::mt19937 &rng, int32_t random) {
   return random;
 }
 
-void checkForm(bool fast) {
+// lanes8: the AVX2 form (FixedPointAvx2.h) instead of the AVX-512 one.
+void checkForm(bool fast, bool lanes8 = false) {
   std::mt19937 rng(fast ? 7 : 8);
   for (int iter = 0; iter < 20000; ++iter) {
     alignas(64) int32_t x[16], m[16], e[16], got[16];
@@ -66,14 +83,19 @@ void checkForm(bool fast) {
       for (int i = 0; i < 16; ++i)
         while (!detail::fixedPointFast(&e[i], 1, zp))
           e[i] = e[i] < -2 ? e[i] + 1 : -2;
-      mbqmLanes<true>(x, m, e, zp, got);
+      if (lanes8)
+        mbqmLanes8<true>(x, m, e, zp, got);
+      else
+        mbqmLanes<true>(x, m, e, zp, got);
+    } else if (lanes8) {
+      mbqmLanes8<false>(x, m, e, zp, got);
     } else {
       mbqmLanes<false>(x, m, e, zp, got);
     }
     for (int i = 0; i < 16; ++i)
       ASSERT_EQ(got[i], quant::wrapAdd(quant::mbqm(x[i], m[i], e[i]), zp))
-          << (fast ? "fast" : "general") << " x=" << x[i] << " m=" << m[i]
-          << " e=" << e[i] << " zp=" << zp;
+          << (fast ? "fast" : "general") << (lanes8 ? " (8 lanes)" : "")
+          << " x=" << x[i] << " m=" << m[i] << " e=" << e[i] << " zp=" << zp;
   }
 }
 
@@ -87,6 +109,18 @@ TEST(FixedPoint, GeneralFormMatchesArith) {
   if (!isaSupported(Isa::Avx512))
     GTEST_SKIP() << "no AVX-512";
   checkForm(false);
+}
+
+TEST(FixedPoint, FastFormMatchesArithOn8Lanes) {
+  if (!isaSupported(Isa::Avx2))
+    GTEST_SKIP() << "no AVX2";
+  checkForm(true, true);
+}
+
+TEST(FixedPoint, GeneralFormMatchesArithOn8Lanes) {
+  if (!isaSupported(Isa::Avx2))
+    GTEST_SKIP() << "no AVX2";
+  checkForm(false, true);
 }
 
 #endif
