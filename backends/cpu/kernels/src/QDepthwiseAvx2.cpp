@@ -5,14 +5,15 @@
 // s8 x, bit-exact with the per-pixel loop (QDepthwise.cpp):
 //
 //   - Blocks of 16 channels, in two ymm int32 accumulators per pixel (four:
-//     the even and odd tap pairs apart, for two chains each).
+//     the even and odd tap pairs apart, for two chains each); two pixels
+//     a step in the interior, whose taps are unrolled for 3x3 and 5x5.
 //   - Two taps per vpmaddwd: their 16 bytes are byte-interleaved
 //     (punpckl/hbw) and widened to int16 (pmovzx/sxbw), so dword j of the
 //     result holds channel j's two taps, against the weights paired the
 //     same way (made once per row and block). x * w with x in [-128, 255]
 //     and the centered weight in [-255, 255]: a pair sums to less than
-//     2^17, exact. An odd tap count leaves one tap, widened to int32 and
-//     multiplied by its zero-extended weight (the pair's high half is 0).
+//     2^17, exact. An odd tap count leaves one tap, paired with itself
+//     against a zero weight.
 //   - x_zp is out of the loop: sum (x - zp) w = sum x w - zp sum w, with
 //     the sum over the taps of the row's input rows inside x folded into
 //     the bias once per block (int32 wraparound, exact). Taps in rows
@@ -25,6 +26,11 @@
 //     multiple of 16 (it recomputes the same values), so every load and
 //     store is a whole 16 bytes inside the range's channels.
 //
+// The widening and interleaving shuffles bound it (Zen 4 runs them on two
+// of its four vector pipes). Preparing each input column's row pairs once
+// into a stack buffer, for the three output pixels that read it, was
+// slower (kernels README, "int8 depthwise convolution").
+//
 //===----------------------------------------------------------------------===//
 #include "FixedPointAvx2.h"
 #include "QDepthwise.h"
@@ -34,6 +40,7 @@
 #endif
 
 #include <cstring>
+#include <type_traits>
 
 namespace ember::cpu::detail {
 
@@ -48,14 +55,6 @@ template <bool Signed>
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline __m256i
 widen16(__m128i v) {
   return Signed ? _mm256_cvtepi8_epi16(v) : _mm256_cvtepu8_epi16(v);
-}
-
-// 8 bytes at p widened to 8 int32 lanes.
-template <bool Signed>
-EMBER_TARGET_AVX2 __attribute__((always_inline)) inline __m256i
-widen8x32(const uint8_t *p) {
-  __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(p));
-  return Signed ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v);
 }
 
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline __m128i
@@ -76,20 +75,23 @@ struct Taps {
 // One block of 16 channels: the paired weights, the single tap's, the
 // folded bias and the requantization constants.
 struct Block {
-  __m256i pair[kQdwAvx2MaxTaps]; // [pair][half]: channels 0-7, 8-15
-  __m256i single[2];
+  // [pair][half]: channels 0-7, 8-15; an odd last tap pairs with zeros.
+  __m256i pair[kQdwAvx2MaxTaps + 2];
   __m256i bias[2];
   FixedPointLanes8 lanes[2];
 };
 
-// Accumulators of one pixel's 16 channels over the taps at tap(i).
-template <bool Signed, typename TapPtr>
+// Accumulators of one pixel's 16 channels over the taps at tap(i): NT of
+// them when NT > 0 (the loops unrolled), else `n`.
+template <bool Signed, size_t NT, typename TapPtr>
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
-accumulate(const Block &b, size_t count, TapPtr tap, __m256i &lo, __m256i &hi) {
+accumulate(const Block &b, size_t n, TapPtr tap, __m256i &lo, __m256i &hi) {
+  const size_t count = NT > 0 ? NT : n;
   __m256i a0 = b.bias[0], a1 = b.bias[1];
   __m256i a2 = _mm256_setzero_si256(), a3 = _mm256_setzero_si256();
   const size_t pairs = count / 2;
   size_t p = 0;
+#pragma GCC unroll 16
   for (; p + 2 <= pairs; p += 2) {
     __m128i xa = load16(tap(2 * p)), xb = load16(tap(2 * p + 1));
     __m128i xc = load16(tap(2 * p + 2)), xd = load16(tap(2 * p + 3));
@@ -116,40 +118,68 @@ accumulate(const Block &b, size_t count, TapPtr tap, __m256i &lo, __m256i &hi) {
                               b.pair[2 * p + 1]));
   }
   if (count % 2) {
-    const uint8_t *xp = tap(count - 1);
+    // The last tap paired with itself, against a zero second weight.
+    __m128i xa = load16(tap(count - 1));
     a2 = _mm256_add_epi32(
-        a2, _mm256_madd_epi16(widen8x32<Signed>(xp), b.single[0]));
+        a2, _mm256_madd_epi16(widen16<Signed>(_mm_unpacklo_epi8(xa, xa)),
+                              b.pair[2 * pairs]));
     a3 = _mm256_add_epi32(
-        a3, _mm256_madd_epi16(widen8x32<Signed>(xp + 8), b.single[1]));
+        a3, _mm256_madd_epi16(widen16<Signed>(_mm_unpackhi_epi8(xa, xa)),
+                              b.pair[2 * pairs + 1]));
   }
   lo = _mm256_add_epi32(a0, a2);
   hi = _mm256_add_epi32(a1, a3);
 }
 
-// Requantizes 16 channels' accumulators and stores them as bytes.
-template <bool Fast>
+// Requantizes 16 channels' accumulators and stores them as bytes (s8 when
+// YSigned), clamped to [blo, bhi] (the type's range when nothing is
+// fused: then a no-op).
+template <bool Fast, bool YSigned>
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
-store16(uint8_t *yp, __m256i lo, __m256i hi, const Block &b, const QdwParams &q,
-        bool clamp, __m128i blo, __m128i bhi) {
+store16(uint8_t *yp, __m256i lo, __m256i hi, const Block &b, __m128i blo,
+        __m128i bhi) {
   __m256i r0 = mbqmZp8<Fast>(lo, b.lanes[0]);
   __m256i r1 = mbqmZp8<Fast>(hi, b.lanes[1]);
   // int16 [0-3, 8-11 | 4-7, 12-15] -> channel order, then bytes.
   __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(r0, r1), 0xD8);
   __m128i wl = _mm256_castsi256_si128(w), wh = _mm256_extracti128_si256(w, 1);
   __m128i v;
-  if (q.sgn) {
-    v = _mm_packs_epi16(wl, wh);
-    if (clamp)
-      v = _mm_min_epi8(_mm_max_epi8(v, blo), bhi);
-  } else {
-    v = _mm_packus_epi16(wl, wh);
-    if (clamp)
-      v = _mm_min_epu8(_mm_max_epu8(v, blo), bhi);
-  }
+  if (YSigned)
+    v = _mm_min_epi8(_mm_max_epi8(_mm_packs_epi16(wl, wh), blo), bhi);
+  else
+    v = _mm_min_epu8(_mm_max_epu8(_mm_packus_epi16(wl, wh), blo), bhi);
   _mm_storeu_si128(reinterpret_cast<__m128i *>(yp), v);
 }
 
-template <bool Fast, bool Signed>
+// `count` interior pixels from the window origin `base` (one pixel every
+// xs bytes) into yp (one every ldy bytes).
+template <bool Fast, bool Signed, bool YSigned, size_t NT>
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
+interior(const Block &b, const uint8_t *base, size_t xs, const ptrdiff_t *off,
+         size_t nt, uint8_t *yp, size_t ldy, size_t count, __m128i blo,
+         __m128i bhi) {
+  size_t i = 0;
+  // Two pixels a step: twice the independent work between the loads and
+  // the stores (each pixel is one long chain: taps, requantization, packs).
+  for (; i + 2 <= count; i += 2, base += 2 * xs, yp += 2 * ldy) {
+    __m256i lo0, hi0, lo1, hi1;
+    const uint8_t *base1 = base + xs;
+    accumulate<Signed, NT>(
+        b, nt, [&](size_t k) { return base + off[k]; }, lo0, hi0);
+    accumulate<Signed, NT>(
+        b, nt, [&](size_t k) { return base1 + off[k]; }, lo1, hi1);
+    store16<Fast, YSigned>(yp, lo0, hi0, b, blo, bhi);
+    store16<Fast, YSigned>(yp + ldy, lo1, hi1, b, blo, bhi);
+  }
+  if (i < count) {
+    __m256i lo, hi;
+    accumulate<Signed, NT>(
+        b, nt, [&](size_t k) { return base + off[k]; }, lo, hi);
+    store16<Fast, YSigned>(yp, lo, hi, b, blo, bhi);
+  }
+}
+
+template <bool Fast, bool Signed, bool YSigned>
 EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
                                   size_t n, size_t oh, size_t cBegin,
                                   size_t cEnd) {
@@ -189,7 +219,6 @@ EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
 
   alignas(16) uint8_t zp16[16];
   std::memset(zp16, int(uint8_t(xzp)), sizeof zp16);
-  const bool clamp = q.lo > (q.sgn ? -128 : 0) || q.hi < (q.sgn ? 127 : 255);
   const __m128i blo = _mm_set1_epi8(char(q.lo)),
                 bhi = _mm_set1_epi8(char(q.hi));
   const bool perChannel = t.scaleCount > 1;
@@ -203,15 +232,18 @@ EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
   alignas(32) Block b;
   for (size_t c0 = cBegin; c0 < cEnd; c0 += 16) {
     const size_t cb = c0 + 16 <= cEnd ? c0 : cEnd - 16;
-    // Paired weights: dword j of half h is channel cb + 8h + j's two taps.
-    for (size_t p = 0; p < nt / 2; ++p) {
+    // Paired weights: dword j of half h is channel cb + 8h + j's two taps
+    // (an odd last tap with a zero).
+    for (size_t p = 0; p < (nt + 1) / 2; ++p) {
       const int16_t *wa = w + taps.k[2 * p] * C + cb;
-      const int16_t *wb = w + taps.k[2 * p + 1] * C + cb;
+      const int16_t *wb =
+          2 * p + 1 < nt ? w + taps.k[2 * p + 1] * C + cb : nullptr;
       for (size_t h = 0; h < 2; ++h) {
         __m128i va =
             _mm_loadu_si128(reinterpret_cast<const __m128i *>(wa + 8 * h));
         __m128i vb =
-            _mm_loadu_si128(reinterpret_cast<const __m128i *>(wb + 8 * h));
+            wb ? _mm_loadu_si128(reinterpret_cast<const __m128i *>(wb + 8 * h))
+               : _mm_setzero_si128();
         b.pair[2 * p + h] = _mm256_set_m128i(_mm_unpackhi_epi16(va, vb),
                                              _mm_unpacklo_epi16(va, vb));
       }
@@ -224,10 +256,6 @@ EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
                          _mm_loadu_si128(reinterpret_cast<const __m128i *>(
                              w + taps.k[i] * C + cb + 8 * h))));
     for (size_t h = 0; h < 2; ++h) {
-      if (nt % 2)
-        b.single[h] = _mm256_cvtepu16_epi32(
-            _mm_loadu_si128(reinterpret_cast<const __m128i *>(
-                w + taps.k[nt - 1] * C + cb + 8 * h)));
       __m256i bv = _mm256_loadu_si256(
           reinterpret_cast<const __m256i *>(bias + cb + 8 * h));
       b.bias[h] = _mm256_sub_epi32(bv, _mm256_mullo_epi32(wsum[h], vxzp));
@@ -246,11 +274,18 @@ EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
       __m256i lo, hi;
       if (ow == owA && owB > owA) {
         const uint8_t *base = x + size_t(int64_t(owA) * SW - PL) * C + cb;
-        for (; ow < owB; ++ow, base += xs) {
-          accumulate<Signed>(
-              b, nt, [&](size_t i) { return base + taps.off[i]; }, lo, hi);
-          store16<Fast>(y + ow * C + cb, lo, hi, b, q, clamp, blo, bhi);
-        }
+        uint8_t *yp = y + ow * C + cb;
+        const size_t cnt = owB - owA;
+        if (nt == 9)
+          interior<Fast, Signed, YSigned, 9>(b, base, xs, taps.off, nt, yp, C,
+                                             cnt, blo, bhi);
+        else if (nt == 25)
+          interior<Fast, Signed, YSigned, 25>(b, base, xs, taps.off, nt, yp, C,
+                                              cnt, blo, bhi);
+        else
+          interior<Fast, Signed, YSigned, 0>(b, base, xs, taps.off, nt, yp, C,
+                                             cnt, blo, bhi);
+        ow = owB;
         if (ow == OW)
           break;
       }
@@ -261,9 +296,14 @@ EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
         ptr[i] = iw >= 0 && iw < int64_t(W) ? taps.row[i] + size_t(iw) * C + cb
                                             : zp16;
       }
-      accumulate<Signed>(
-          b, nt, [&](size_t i) { return ptr[i]; }, lo, hi);
-      store16<Fast>(y + ow * C + cb, lo, hi, b, q, clamp, blo, bhi);
+      auto tap = [&](size_t i) { return ptr[i]; };
+      if (nt == 9)
+        accumulate<Signed, 9>(b, nt, tap, lo, hi);
+      else if (nt == 25)
+        accumulate<Signed, 25>(b, nt, tap, lo, hi);
+      else
+        accumulate<Signed, 0>(b, nt, tap, lo, hi);
+      store16<Fast, YSigned>(y + ow * C + cb, lo, hi, b, blo, bhi);
     }
   }
 }
@@ -272,12 +312,16 @@ EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
 
 void qdepthwiseRowAvx2Nhwc(const QDepthwiseConv &t, const QdwParams &q,
                            size_t n, size_t oh, size_t cBegin, size_t cEnd) {
-  if (t.xSigned)
-    q.fast ? qdwRowAvx2<true, true>(t, q, n, oh, cBegin, cEnd)
-           : qdwRowAvx2<false, true>(t, q, n, oh, cBegin, cEnd);
-  else
-    q.fast ? qdwRowAvx2<true, false>(t, q, n, oh, cBegin, cEnd)
-           : qdwRowAvx2<false, false>(t, q, n, oh, cBegin, cEnd);
+  // [fast form][s8 x][s8 y]
+  using Row = void (*)(const QDepthwiseConv &, const QdwParams &, size_t,
+                       size_t, size_t, size_t);
+  static constexpr Row kRows[8] = {
+      qdwRowAvx2<false, false, false>, qdwRowAvx2<false, false, true>,
+      qdwRowAvx2<false, true, false>,  qdwRowAvx2<false, true, true>,
+      qdwRowAvx2<true, false, false>,  qdwRowAvx2<true, false, true>,
+      qdwRowAvx2<true, true, false>,   qdwRowAvx2<true, true, true>};
+  kRows[(q.fast ? 4 : 0) + (t.xSigned ? 2 : 0) + (q.sgn ? 1 : 0)](t, q, n, oh,
+                                                                  cBegin, cEnd);
 }
 
 #endif // __x86_64__

@@ -509,8 +509,10 @@ struct QDepthwiseConv {
 };
 constexpr size_t kQDepthwiseVnniBlockBytes = 1536;
 /// Output row `outRow` of image `image`: the channels in `pieces` ranges
-/// (multiples of 16, or 64 with the VNNI pack), range `piece` of them. Only
-/// the AVX-512 channels-last 3x3 kernel computes a range; every other path
+/// (multiples of 16, or 64 with the VNNI pack), range `piece` of them. The
+/// AVX-512 channels-last 3x3 kernel and the AVX2 channels-last one (any
+/// kernel up to 64 taps, at least 16 channels; a last range narrower than
+/// 16 channels joins the one before) compute a range; every other path
 /// computes the whole row for piece 0 and nothing for the others. `acc`:
 /// channels int32 of scratch.
 Status qdepthwiseConv2dRow(const QDepthwiseConv &conv, size_t image,
