@@ -173,6 +173,7 @@ int main(int argc, char **argv) {
     c.packed = packed.data();
     c.multiplier = mult.data();
     c.shift = shift.data();
+    qdepthwisePrepare(c); // as the CPU backend's runtime does
     auto run = [&] {
       for (int64_t oh = 0; oh < c.outHeight; ++oh)
         if (qdepthwiseConv2dRow(c, 0, size_t(oh), 0, 1, acc.data()) !=

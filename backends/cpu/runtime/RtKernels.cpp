@@ -740,6 +740,7 @@ QDepthwiseConv qdepthwiseOf(const QConvTask &t) {
   c.packed = t.w;
   c.multiplier = t.rq;
   c.shift = t.rq + c.scaleCount;
+  qdepthwisePrepare(c); // once, not for every row
   return c;
 }
 

@@ -508,6 +508,12 @@ void qdepthwiseRowDispatch(const QDepthwiseConv &t, const QdwParams &q,
 
 } // namespace
 
+void qdepthwisePrepare(QDepthwiseConv &t) {
+  t.requantFast = -1;
+  if (t.shift && t.scaleCount >= 1)
+    t.requantFast = qdwParams(t).fast ? 1 : 0;
+}
+
 Status qdepthwiseConv2dRow(const QDepthwiseConv &t, size_t n, size_t oh,
                            size_t piece, size_t pieces, int32_t *acc) {
   if (!t.x || !t.y || !t.packed || !t.multiplier || !t.shift ||

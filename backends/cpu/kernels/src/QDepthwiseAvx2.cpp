@@ -233,7 +233,10 @@ EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
   for (size_t c0 = cBegin; c0 < cEnd; c0 += 16) {
     const size_t cb = c0 + 16 <= cEnd ? c0 : cEnd - 16;
     // Paired weights: dword j of half h is channel cb + 8h + j's two taps
-    // (an odd last tap with a zero).
+    // (an odd last tap with a zero). Their sum per channel (for the folded
+    // bias) is one vpmaddwd by ones per pair.
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i wsum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
     for (size_t p = 0; p < (nt + 1) / 2; ++p) {
       const int16_t *wa = w + taps.k[2 * p] * C + cb;
       const int16_t *wb =
@@ -244,17 +247,12 @@ EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
         __m128i vb =
             wb ? _mm_loadu_si128(reinterpret_cast<const __m128i *>(wb + 8 * h))
                : _mm_setzero_si128();
-        b.pair[2 * p + h] = _mm256_set_m128i(_mm_unpackhi_epi16(va, vb),
-                                             _mm_unpacklo_epi16(va, vb));
+        __m256i pw = _mm256_set_m128i(_mm_unpackhi_epi16(va, vb),
+                                      _mm_unpacklo_epi16(va, vb));
+        b.pair[2 * p + h] = pw;
+        wsum[h] = _mm256_add_epi32(wsum[h], _mm256_madd_epi16(pw, ones));
       }
     }
-    __m256i wsum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-    for (size_t i = 0; i < nt; ++i)
-      for (size_t h = 0; h < 2; ++h)
-        wsum[h] = _mm256_add_epi32(
-            wsum[h], _mm256_cvtepi16_epi32(
-                         _mm_loadu_si128(reinterpret_cast<const __m128i *>(
-                             w + taps.k[i] * C + cb + 8 * h))));
     for (size_t h = 0; h < 2; ++h) {
       __m256i bv = _mm256_loadu_si256(
           reinterpret_cast<const __m256i *>(bias + cb + 8 * h));
@@ -308,20 +306,191 @@ EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
   }
 }
 
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline __m256i
+load8x32(const int32_t *p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
+}
+
+// Requantizes 8 channels' accumulators and stores them as bytes (s8 when
+// YSigned), clamped to [blo, bhi] (the type's range when nothing is
+// fused: then a no-op).
+template <bool Fast, bool YSigned>
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
+store8(uint8_t *yp, __m256i acc, const FixedPointLanes8 &lanes, __m128i blo,
+       __m128i bhi) {
+  __m256i r = mbqmZp8<Fast>(acc, lanes);
+  __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(r),
+                              _mm256_extracti128_si256(r, 1));
+  __m128i v;
+  if (YSigned)
+    v = _mm_min_epi8(_mm_max_epi8(_mm_packs_epi16(w, w), blo), bhi);
+  else
+    v = _mm_min_epu8(_mm_max_epu8(_mm_packus_epi16(w, w), blo), bhi);
+  _mm_storel_epi64(reinterpret_cast<__m128i *>(yp), v);
+}
+
+// 3x3, dilation 1 along rows, stride 1 or 2, an output row whose three
+// input rows are inside x: blocks of 8 channels with the window in
+// registers. Each input column is two vectors, rows 0 and 1 paired and row
+// 2 paired with itself (against a zero weight), made once and kept while
+// the window slides: three output pixels read each at stride 1, one or
+// two at stride 2. Columns outside x are zp (cancelled by the folded
+// bias). Per 8 channels and pixel at stride 1: three 8-byte loads, four
+// shuffles to make the column, six vpmaddwd, the requantization; the
+// weights and the window stay in registers (the per-tap kernel above
+// reloads both, and the vector loads, two a cycle on Zen 4, bound it).
+//
+// Software-pipelined: a column's bytes are loaded a step before they are
+// widened, and pixel o - 1 is requantized and stored after pixel o's taps.
+// Each pixel is a long chain (load, shuffles, multiply-adds, the
+// requantization, packs), and the FP scheduler (64 entries on Zen 4) fills
+// with the ops waiting on it: then it, not the pipes, sets the pace.
+
+// An input column's bytes for 8 channels of the three rows (zp outside x).
+struct Raw3 {
+  __m128i a, b, c;
+};
+
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline Raw3
+raw3(const uint8_t *const r[3], int64_t iw, int64_t W, size_t C, __m128i zp) {
+  if (iw < 0 || iw >= W)
+    return {zp, zp, zp};
+  const size_t off = size_t(iw) * C;
+  return {_mm_loadl_epi64(reinterpret_cast<const __m128i *>(r[0] + off)),
+          _mm_loadl_epi64(reinterpret_cast<const __m128i *>(r[1] + off)),
+          _mm_loadl_epi64(reinterpret_cast<const __m128i *>(r[2] + off))};
+}
+
+// The column's vectors: rows 0 and 1 paired, row 2 with itself.
+template <bool Signed>
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
+widen3(const Raw3 &x, __m256i &p01, __m256i &p2) {
+  p01 = Signed ? _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x.a, x.b))
+               : _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x.a, x.b));
+  p2 = Signed ? _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x.c, x.c))
+              : _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x.c, x.c));
+}
+
+template <bool Fast, bool Signed, bool YSigned, size_t SW>
+EMBER_TARGET_AVX2 void qdw3x3Avx2(const QDepthwiseConv &t, const QdwParams &q,
+                                  size_t n, size_t oh, size_t cBegin,
+                                  size_t cEnd) {
+  const size_t C = u(t.channels), H = u(t.height), W = u(t.width),
+               OH = u(t.outHeight), OW = u(t.outWidth);
+  const int64_t PL = t.padLeft, Wi = int64_t(W);
+  const uint8_t *x = t.x + n * C * H * W;
+  uint8_t *y = t.y + n * C * OH * OW + oh * OW * C;
+  const int16_t *w = reinterpret_cast<const int16_t *>(t.packed);
+  const int32_t *bias =
+      reinterpret_cast<const int32_t *>(t.packed + u(t.biasOffset));
+  const int32_t xzp = int32_t(t.xZeroPoint);
+  const uint8_t *rows[3];
+  for (int64_t kh = 0; kh < 3; ++kh)
+    rows[kh] =
+        x +
+        size_t(int64_t(oh) * t.strideH - t.padTop + kh * t.dilationH) * W * C;
+  const __m128i blo = _mm_set1_epi8(char(q.lo)),
+                bhi = _mm_set1_epi8(char(q.hi));
+  const bool perChannel = t.scaleCount > 1;
+  FixedPointLanes8 lanes;
+  if (!perChannel)
+    lanes = fixedPointLanes8(_mm256_set1_epi32(t.multiplier[0]),
+                             _mm256_set1_epi32(t.shift[0]), q.zp, Fast);
+  const __m128i zpb = _mm_set1_epi8(char(xzp));
+  for (size_t c0 = cBegin; c0 < cEnd; c0 += 8) {
+    const size_t cb = c0 + 8 <= cEnd ? c0 : cEnd - 8;
+    // Weights: column kw's rows 0 and 1 word-interleaved, row 2 with 0.
+    __m256i wp[3], ws[3], wsum = _mm256_setzero_si256();
+    for (size_t kw = 0; kw < 3; ++kw) {
+      auto ld = [&](size_t kh) {
+        return _mm_loadu_si128(
+            reinterpret_cast<const __m128i *>(w + (kh * 3 + kw) * C + cb));
+      };
+      __m128i a = ld(0), b = ld(1), c = ld(2), z = _mm_setzero_si128();
+      wp[kw] =
+          _mm256_set_m128i(_mm_unpackhi_epi16(a, b), _mm_unpacklo_epi16(a, b));
+      ws[kw] =
+          _mm256_set_m128i(_mm_unpackhi_epi16(c, z), _mm_unpacklo_epi16(c, z));
+      wsum = _mm256_add_epi32(
+          wsum, _mm256_cvtepi16_epi32(_mm_add_epi16(_mm_add_epi16(a, b), c)));
+    }
+    const __m256i bv = _mm256_sub_epi32(
+        load8x32(bias + cb), _mm256_mullo_epi32(wsum, _mm256_set1_epi32(xzp)));
+    if (perChannel)
+      lanes = fixedPointLanes8(load8x32(t.multiplier + cb),
+                               load8x32(t.shift + cb), q.zp, Fast);
+    const uint8_t *r[3] = {rows[0] + cb, rows[1] + cb, rows[2] + cb};
+    uint8_t *yp = y + cb;
+    int64_t iw = -PL;
+    __m256i p0, s0, p1 = _mm256_setzero_si256(), s1 = p1, p2, s2;
+    widen3<Signed>(raw3(r, iw, Wi, C, zpb), p0, s0);
+    // The next step's columns: iw + 2 (stride 1); iw + 1 and + 2 (2).
+    Raw3 na = raw3(r, iw + 1, Wi, C, zpb), nb;
+    if (SW == 1) {
+      widen3<Signed>(na, p1, s1);
+      nb = raw3(r, iw + 2, Wi, C, zpb);
+    } else {
+      nb = raw3(r, iw + 2, Wi, C, zpb);
+    }
+    __m256i prev = bv;
+    for (size_t o = 0; o < OW; ++o, yp += C, iw += int64_t(SW)) {
+      if (SW == 2) {
+        widen3<Signed>(na, p1, s1);
+        na = raw3(r, iw + 3, Wi, C, zpb);
+      }
+      widen3<Signed>(nb, p2, s2);
+      nb = raw3(r, iw + 2 + int64_t(SW), Wi, C, zpb);
+      __m256i a = _mm256_add_epi32(bv, _mm256_madd_epi16(p0, wp[0]));
+      __m256i b = _mm256_madd_epi16(s0, ws[0]);
+      a = _mm256_add_epi32(a, _mm256_madd_epi16(p1, wp[1]));
+      b = _mm256_add_epi32(b, _mm256_madd_epi16(s1, ws[1]));
+      a = _mm256_add_epi32(a, _mm256_madd_epi16(p2, wp[2]));
+      b = _mm256_add_epi32(b, _mm256_madd_epi16(s2, ws[2]));
+      if (o > 0)
+        store8<Fast, YSigned>(yp - C, prev, lanes, blo, bhi);
+      prev = _mm256_add_epi32(a, b);
+      if (SW == 1) {
+        p0 = p1, s0 = s1;
+        p1 = p2, s1 = s2;
+      } else {
+        p0 = p2, s0 = s2;
+      }
+    }
+    if (OW > 0)
+      store8<Fast, YSigned>(yp - C, prev, lanes, blo, bhi);
+  }
+}
+
 } // namespace
 
 void qdepthwiseRowAvx2Nhwc(const QDepthwiseConv &t, const QdwParams &q,
                            size_t n, size_t oh, size_t cBegin, size_t cEnd) {
-  // [fast form][s8 x][s8 y]
   using Row = void (*)(const QDepthwiseConv &, const QdwParams &, size_t,
                        size_t, size_t, size_t);
+  // [fast form][s8 x][s8 y]
   static constexpr Row kRows[8] = {
       qdwRowAvx2<false, false, false>, qdwRowAvx2<false, false, true>,
       qdwRowAvx2<false, true, false>,  qdwRowAvx2<false, true, true>,
       qdwRowAvx2<true, false, false>,  qdwRowAvx2<true, false, true>,
       qdwRowAvx2<true, true, false>,   qdwRowAvx2<true, true, true>};
-  kRows[(q.fast ? 4 : 0) + (t.xSigned ? 2 : 0) + (q.sgn ? 1 : 0)](t, q, n, oh,
-                                                                  cBegin, cEnd);
+  // [stride 2][fast form][s8 x][s8 y]
+  static constexpr Row k3x3[16] = {
+      qdw3x3Avx2<false, false, false, 1>, qdw3x3Avx2<false, false, true, 1>,
+      qdw3x3Avx2<false, true, false, 1>,  qdw3x3Avx2<false, true, true, 1>,
+      qdw3x3Avx2<true, false, false, 1>,  qdw3x3Avx2<true, false, true, 1>,
+      qdw3x3Avx2<true, true, false, 1>,   qdw3x3Avx2<true, true, true, 1>,
+      qdw3x3Avx2<false, false, false, 2>, qdw3x3Avx2<false, false, true, 2>,
+      qdw3x3Avx2<false, true, false, 2>,  qdw3x3Avx2<false, true, true, 2>,
+      qdw3x3Avx2<true, false, false, 2>,  qdw3x3Avx2<true, false, true, 2>,
+      qdw3x3Avx2<true, true, false, 2>,   qdw3x3Avx2<true, true, true, 2>};
+  const size_t v = (q.fast ? 4 : 0) + (t.xSigned ? 2 : 0) + (q.sgn ? 1 : 0);
+  // The sliding 3x3 kernel when its three input rows are inside x.
+  const int64_t ih0 = int64_t(oh) * t.strideH - t.padTop;
+  if (t.kernelH == 3 && t.kernelW == 3 && t.dilationW == 1 &&
+      (t.strideW == 1 || t.strideW == 2) && ih0 >= 0 &&
+      ih0 + 2 * t.dilationH < t.height)
+    return k3x3[(t.strideW == 2 ? 8 : 0) + v](t, q, n, oh, cBegin, cEnd);
+  kRows[v](t, q, n, oh, cBegin, cEnd);
 }
 
 #endif // __x86_64__

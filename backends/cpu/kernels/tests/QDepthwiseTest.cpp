@@ -49,7 +49,8 @@ struct DwCase {
 // side, centered weights over their whole range [-255, 255], channel
 // counts around the 16-channel blocks, mostly channels-last (the AVX2
 // kernel's cases: qdwAvx2Takes). Otherwise the original small cases.
-DwCase makeCase(std::mt19937 &rng, bool vnniPack, bool wide = false) {
+DwCase makeCase(std::mt19937 &rng, bool vnniPack, bool wide = false,
+                bool three = false) {
   DwCase d;
   QDepthwiseConv &c = d.c;
   static const int64_t kChannels[] = {1, 5, 16, 37, 64, 70, 130};
@@ -58,12 +59,12 @@ DwCase makeCase(std::mt19937 &rng, bool vnniPack, bool wide = false) {
   c.channels = wide ? kWideChannels[randomIn(rng, 0, 13)]
                     : kChannels[randomIn(rng, 0, 6)];
   int64_t kmax = wide ? 7 : 3, smax = wide ? 3 : 2, pmax = wide ? 3 : 1;
-  c.kernelH = vnniPack ? 3 : int64_t(randomIn(rng, 1, size_t(kmax)));
-  c.kernelW = vnniPack ? 3 : int64_t(randomIn(rng, 1, size_t(kmax)));
+  c.kernelH = vnniPack || three ? 3 : int64_t(randomIn(rng, 1, size_t(kmax)));
+  c.kernelW = vnniPack || three ? 3 : int64_t(randomIn(rng, 1, size_t(kmax)));
   c.strideH = int64_t(randomIn(rng, 1, size_t(smax)));
-  c.strideW = int64_t(randomIn(rng, 1, size_t(smax)));
+  c.strideW = int64_t(randomIn(rng, 1, three ? 2 : size_t(smax)));
   c.dilationH = int64_t(randomIn(rng, 1, 2));
-  c.dilationW = int64_t(randomIn(rng, 1, 2));
+  c.dilationW = three ? 1 : int64_t(randomIn(rng, 1, 2));
   c.padTop = int64_t(randomIn(rng, 0, size_t(pmax)));
   c.padLeft = int64_t(randomIn(rng, 0, size_t(pmax)));
   int64_t padBottom = wide ? int64_t(randomIn(rng, 0, 3)) : c.padTop;
@@ -220,6 +221,10 @@ TEST_P(QDepthwiseTest, WideCasesMatchReferenceExactly) {
   for (int trial = 0; trial < 300; ++trial) {
     DwCase d = makeCase(rng, false, true);
     std::vector<uint8_t> want = reference(d);
+    d.c.shift = d.shift.data();
+    d.c.multiplier = d.mult.data();
+    if (trial % 2) // the runtime's way: derived fields filled once
+      qdepthwisePrepare(d.c);
     for (size_t pieces : {size_t(1), size_t(2), size_t(5)}) {
       std::vector<uint8_t> got(want.size(), 0xAB);
       runRows(d, GetParam(), pieces, got);
@@ -231,6 +236,33 @@ TEST_P(QDepthwiseTest, WideCasesMatchReferenceExactly) {
                            << d.c.padLeft << " in=" << d.c.height << "x"
                            << d.c.width << " nhwc=" << d.c.inNhwc << d.c.outNhwc
                            << " signed=" << d.c.xSigned
+                           << " scales=" << d.c.scaleCount;
+    }
+  }
+}
+
+// 3x3 at stride 1 and 2, undilated along rows, channels-last: on AVX2
+// hosts the rows with all three input rows inside x run the sliding-window
+// kernel (qdw3x3Avx2), the others the per-tap one.
+TEST_P(QDepthwiseTest, ThreeByThreeMatchesReferenceExactly) {
+  std::mt19937 rng(777 + unsigned(GetParam()));
+  for (int trial = 0; trial < 150; ++trial) {
+    DwCase d = makeCase(rng, false, true, true);
+    d.c.inNhwc = d.c.outNhwc = 1;
+    std::vector<uint8_t> want = reference(d);
+    d.c.shift = d.shift.data();
+    d.c.multiplier = d.mult.data();
+    if (trial % 2)
+      qdepthwisePrepare(d.c);
+    for (size_t pieces : {size_t(1), size_t(3)}) {
+      std::vector<uint8_t> got(want.size(), 0xAB);
+      runRows(d, GetParam(), pieces, got);
+      ASSERT_EQ(got, want) << "trial " << trial << " pieces " << pieces
+                           << " C=" << d.c.channels << " s=" << d.c.strideH
+                           << "x" << d.c.strideW << " dh=" << d.c.dilationH
+                           << " p=" << d.c.padTop << "," << d.c.padLeft
+                           << " in=" << d.c.height << "x" << d.c.width
+                           << " signed=" << d.c.xSigned << d.c.ySigned
                            << " scales=" << d.c.scaleCount;
     }
   }
