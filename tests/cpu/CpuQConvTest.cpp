@@ -7,6 +7,7 @@
 #include "ember/cpu/Kernels.h"
 #include "interp/Interpreter.h"
 #include "runtime/RtAbi.h"
+#include "runtime/RtTranspose.h"
 #include <gtest/gtest.h>
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/GlobalVariable.h>
@@ -171,6 +172,58 @@ TEST(CpuInt8, DepthwiseConvolutionsOfEverySizeRunChannelsLast) {
   }
   EXPECT_EQ(depthwise, 4u);
   expectBitExact(q.t, rng);
+}
+
+// 8-bit max pools (the integer form of a QDQ MaxPool, as ShuffleNet's
+// after its first layer) take byte maxima in their unchecked windows
+// (CodegenPool.cpp): channels-last between two int8 convolutions (24
+// channels: a vector and a half), and row-major before a graph output, at
+// strides 1 and 2 with pads; bit-exact on 1 and 2 threads.
+TEST(CpuInt8, MaxPoolsTakeByteMaxima) {
+  std::mt19937 rng(61);
+  for (int64_t stride : {1, 2}) {
+    QdqText q{rng, "", 0};
+    const int64_t c = 24, hw = 17, ohw = (hw + 2 - 3) / stride + 1;
+    std::vector<int64_t> in{1, 16, hw, hw}, a{1, c, hw, hw}, p{1, c, ohw, ohw};
+    q.t = "func @main(%x: f32[" + dimsText(in) + "]) {\n";
+    std::string x = q.qdq("%x", dimsText(in), 0.02f, 120);
+    std::string c1 = q.conv(x, 0.02f, {c, 16, 1, 1}, 1, 1, a);
+    std::string d1 = q.qdq(c1, dimsText(a), 0.03f, 100);
+    std::string s = std::to_string(stride);
+    q.t += "  %mp = MaxPool(" + d1 +
+           ") {kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [" + s +
+           ", " + s + "]} : f32[" + dimsText(p) + "]\n";
+    std::string d2 = q.qdq("%mp", dimsText(p), 0.03f, 100);
+    std::string c2 = q.conv(d2, 0.03f, {c, c, 1, 1}, 1, 1, p);
+    std::string d3 = q.qdq(c2, dimsText(p), 0.04f, 128);
+    q.t += "  %mq = MaxPool(" + d3 +
+           ") {kernel_shape = [2, 2], strides = [1, 1]} : f32[" +
+           dimsText({1, c, ohw - 1, ohw - 1}) + "]\n";
+    std::string d4 =
+        q.qdq("%mq", dimsText({1, c, ohw - 1, ohw - 1}), 0.04f, 128);
+    q.t += "  return " + d4 + "\n}\n";
+    expectBitExact(q.t, rng);
+  }
+}
+
+// The runtime's byte transpose (RtTranspose.cpp: a depthwise step's
+// channels-last copy, a channels-first int8 result) against the
+// definition: 16x16 blocks and their scalar edges, with padded strides.
+TEST(CpuRuntime, ByteTransposesMatchTheDefinition) {
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 200; ++trial) {
+    size_t rows = 1 + rng() % 70, cols = 1 + rng() % 100;
+    size_t lds = cols + rng() % 5, ldd = rows + rng() % 5;
+    std::vector<uint8_t> src(rows * lds), want(cols * ldd, 0xCD);
+    for (auto &v : src)
+      v = uint8_t(rng());
+    for (size_t r = 0; r < rows; ++r)
+      for (size_t c = 0; c < cols; ++c)
+        want[c * ldd + r] = src[r * lds + c];
+    std::vector<uint8_t> got(cols * ldd, 0xCD);
+    transposeBytes(src.data(), lds, got.data(), ldd, rows, cols);
+    ASSERT_EQ(got, want) << rows << "x" << cols;
+  }
 }
 
 // How a GEMM-form int8 convolution is split over 2 workers
