@@ -26,9 +26,13 @@
 //     multiple of 16 (it recomputes the same values), so every load and
 //     store is a whole 16 bytes inside the range's channels.
 //
-// The widening and interleaving shuffles bound it (Zen 4 runs them on two
-// of its four vector pipes). Preparing each input column's row pairs once
-// into a stack buffer, for the three output pixels that read it, was
+// That per-tap kernel is bound by the widening and interleaving shuffles
+// and by the vector loads (two a cycle on Zen 4): every tap of every pixel
+// loads, pairs and widens its bytes again. The kernels below, for
+// undilated rows at stride 1 or 2, widen each input column once and slide
+// a window of columns in registers: 3x3 (all three input rows inside x)
+// in one pass, 5x5 and 7x7 in a pass per pair of kernel rows. Preparing
+// the columns into a stack buffer instead, read back by the pixels, was
 // slower (kernels README, "int8 depthwise convolution").
 //
 //===----------------------------------------------------------------------===//
@@ -461,6 +465,138 @@ EMBER_TARGET_AVX2 void qdw3x3Avx2(const QDepthwiseConv &t, const QdwParams &q,
   }
 }
 
+// KxK (K = 5 or 7), dilation 1 along rows, stride 1 or 2: blocks of 8
+// channels, the kernel rows in pairs (a lone last row paired with itself
+// against zero weights), one pass over the output chunk per pair. A pass
+// keeps its KW columns of the pair and its KW weights in registers and
+// slides along the row: each input column is loaded and widened once per
+// pair (the per-tap kernel does it for every tap of every pixel), and the
+// pixels' partial sums wait in a small buffer between passes; the last
+// pass requantizes. Columns outside x are zp (cancelled by the folded
+// bias); rows outside x are left out of the pairs and of the folded sum.
+template <size_t KW> struct Window { __m256i c[KW]; };
+
+// Two rows' column iw of 8 channels as int16 pairs (zp outside x).
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline __m256i
+pairColumn(const uint8_t *ra, const uint8_t *rb, int64_t iw, int64_t W,
+           size_t C, __m128i zp, bool sgn) {
+  __m128i a = zp, b = zp;
+  if (iw >= 0 && iw < W) {
+    a = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(ra + size_t(iw) * C));
+    b = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(rb + size_t(iw) * C));
+  }
+  __m128i v = _mm_unpacklo_epi8(a, b);
+  return sgn ? _mm256_cvtepi8_epi16(v) : _mm256_cvtepu8_epi16(v);
+}
+
+template <bool Fast, size_t KW, size_t SW>
+EMBER_TARGET_AVX2 void qdwPassesAvx2(const QDepthwiseConv &t,
+                                     const QdwParams &q, size_t n, size_t oh,
+                                     size_t cBegin, size_t cEnd) {
+  const size_t C = u(t.channels), H = u(t.height), W = u(t.width),
+               OH = u(t.outHeight), OW = u(t.outWidth), KH = u(t.kernelH);
+  const int64_t PL = t.padLeft, Wi = int64_t(W);
+  const bool sgn = t.xSigned != 0, ysg = q.sgn;
+  const uint8_t *x = t.x + n * C * H * W;
+  uint8_t *y = t.y + n * C * OH * OW + oh * OW * C;
+  const int16_t *w = reinterpret_cast<const int16_t *>(t.packed);
+  const int32_t *bias =
+      reinterpret_cast<const int32_t *>(t.packed + u(t.biasOffset));
+  const int32_t xzp = int32_t(t.xZeroPoint);
+  size_t rowK[kQdwAvx2MaxTaps];
+  const uint8_t *rowX[kQdwAvx2MaxTaps];
+  size_t nr = 0;
+  for (size_t kh = 0; kh < KH; ++kh) {
+    int64_t ih = int64_t(oh) * t.strideH - t.padTop + int64_t(kh) * t.dilationH;
+    if (ih >= 0 && ih < int64_t(H)) {
+      rowK[nr] = kh;
+      rowX[nr++] = x + size_t(ih) * W * C;
+    }
+  }
+  const size_t G = (nr + 1) / 2;
+  const __m128i blo = _mm_set1_epi8(char(q.lo)),
+                bhi = _mm_set1_epi8(char(q.hi));
+  const bool perChannel = t.scaleCount > 1;
+  FixedPointLanes8 lanes;
+  if (!perChannel)
+    lanes = fixedPointLanes8(_mm256_set1_epi32(t.multiplier[0]),
+                             _mm256_set1_epi32(t.shift[0]), q.zp, Fast);
+  const __m128i zpb = _mm_set1_epi8(char(xzp));
+  const __m256i ones = _mm256_set1_epi16(1);
+  constexpr size_t kChunk = 64;
+  alignas(32) __m256i part[kChunk];
+  alignas(32) __m256i wt[(kQdwAvx2MaxTaps / 2 + 1) * KW];
+  for (size_t c0 = cBegin; c0 < cEnd; c0 += 8) {
+    const size_t cb = c0 + 8 <= cEnd ? c0 : cEnd - 8;
+    // The pairs' weights (as the per-tap kernel's) and the folded bias.
+    __m256i wsum = _mm256_setzero_si256();
+    for (size_t g = 0; g < G; ++g)
+      for (size_t kw = 0; kw < KW; ++kw) {
+        auto at = [&](size_t r) {
+          return reinterpret_cast<const __m128i *>(w + (rowK[r] * KW + kw) * C +
+                                                   cb);
+        };
+        __m128i a = _mm_loadu_si128(at(2 * g));
+        __m128i b = 2 * g + 1 < nr ? _mm_loadu_si128(at(2 * g + 1))
+                                   : _mm_setzero_si128();
+        __m256i pw = _mm256_set_m128i(_mm_unpackhi_epi16(a, b),
+                                      _mm_unpacklo_epi16(a, b));
+        wt[g * KW + kw] = pw;
+        wsum = _mm256_add_epi32(wsum, _mm256_madd_epi16(pw, ones));
+      }
+    const __m256i bv = _mm256_sub_epi32(
+        load8x32(bias + cb), _mm256_mullo_epi32(wsum, _mm256_set1_epi32(xzp)));
+    if (perChannel)
+      lanes = fixedPointLanes8(load8x32(t.multiplier + cb),
+                               load8x32(t.shift + cb), q.zp, Fast);
+    for (size_t o0 = 0; o0 < OW; o0 += kChunk) {
+      const size_t cnt = std::min(kChunk, OW - o0);
+      uint8_t *yc = y + o0 * C + cb;
+      if (G == 0) { // no input row: the bias alone
+        for (size_t o = 0; o < cnt; ++o)
+          ysg ? store8<Fast, true>(yc + o * C, bv, lanes, blo, bhi)
+              : store8<Fast, false>(yc + o * C, bv, lanes, blo, bhi);
+        continue;
+      }
+      for (size_t g = 0; g < G; ++g) {
+        const uint8_t *ra = rowX[2 * g] + cb;
+        const uint8_t *rb =
+            (2 * g + 1 < nr ? rowX[2 * g + 1] : rowX[2 * g]) + cb;
+        __m256i wr[KW];
+        for (size_t k = 0; k < KW; ++k)
+          wr[k] = wt[g * KW + k];
+        const bool first = g == 0, last = g + 1 == G;
+        int64_t iw = int64_t(o0 * SW) - PL;
+        Window<KW> win;
+        for (size_t k = 0; k + SW < KW; ++k)
+          win.c[k] = pairColumn(ra, rb, iw + int64_t(k), Wi, C, zpb, sgn);
+        for (size_t o = 0; o < cnt; ++o, iw += int64_t(SW)) {
+          for (size_t k = KW - SW; k < KW; ++k)
+            win.c[k] = pairColumn(ra, rb, iw + int64_t(k), Wi, C, zpb, sgn);
+          __m256i a = first ? bv : part[o];
+          __m256i b = _mm256_setzero_si256();
+          for (size_t k = 0; k < KW; ++k) {
+            __m256i p = _mm256_madd_epi16(win.c[k], wr[k]);
+            if (k % 2)
+              b = _mm256_add_epi32(b, p);
+            else
+              a = _mm256_add_epi32(a, p);
+          }
+          a = _mm256_add_epi32(a, b);
+          if (!last)
+            part[o] = a;
+          else if (ysg)
+            store8<Fast, true>(yc + o * C, a, lanes, blo, bhi);
+          else
+            store8<Fast, false>(yc + o * C, a, lanes, blo, bhi);
+          for (size_t k = 0; k + SW < KW; ++k)
+            win.c[k] = win.c[k + SW];
+        }
+      }
+    }
+  }
+}
+
 } // namespace
 
 void qdepthwiseRowAvx2Nhwc(const QDepthwiseConv &t, const QdwParams &q,
@@ -483,13 +619,23 @@ void qdepthwiseRowAvx2Nhwc(const QDepthwiseConv &t, const QdwParams &q,
       qdw3x3Avx2<false, true, false, 2>,  qdw3x3Avx2<false, true, true, 2>,
       qdw3x3Avx2<true, false, false, 2>,  qdw3x3Avx2<true, false, true, 2>,
       qdw3x3Avx2<true, true, false, 2>,   qdw3x3Avx2<true, true, true, 2>};
+  // [kernel 7][stride 2][fast form]
+  static constexpr Row kPasses[8] = {
+      qdwPassesAvx2<false, 5, 1>, qdwPassesAvx2<true, 5, 1>,
+      qdwPassesAvx2<false, 5, 2>, qdwPassesAvx2<true, 5, 2>,
+      qdwPassesAvx2<false, 7, 1>, qdwPassesAvx2<true, 7, 1>,
+      qdwPassesAvx2<false, 7, 2>, qdwPassesAvx2<true, 7, 2>};
   const size_t v = (q.fast ? 4 : 0) + (t.xSigned ? 2 : 0) + (q.sgn ? 1 : 0);
+  const bool slides = t.dilationW == 1 && (t.strideW == 1 || t.strideW == 2);
   // The sliding 3x3 kernel when its three input rows are inside x.
   const int64_t ih0 = int64_t(oh) * t.strideH - t.padTop;
-  if (t.kernelH == 3 && t.kernelW == 3 && t.dilationW == 1 &&
-      (t.strideW == 1 || t.strideW == 2) && ih0 >= 0 &&
+  if (t.kernelH == 3 && t.kernelW == 3 && slides && ih0 >= 0 &&
       ih0 + 2 * t.dilationH < t.height)
     return k3x3[(t.strideW == 2 ? 8 : 0) + v](t, q, n, oh, cBegin, cEnd);
+  // 5 or 7 columns: a pass per pair of kernel rows.
+  if ((t.kernelW == 5 || t.kernelW == 7) && slides)
+    return kPasses[(t.kernelW == 7 ? 4 : 0) + (t.strideW == 2 ? 2 : 0) +
+                   (q.fast ? 1 : 0)](t, q, n, oh, cBegin, cEnd);
   kRows[v](t, q, n, oh, cBegin, cEnd);
 }
 
