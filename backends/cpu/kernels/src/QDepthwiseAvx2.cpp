@@ -465,8 +465,9 @@ EMBER_TARGET_AVX2 void qdw3x3Avx2(const QDepthwiseConv &t, const QdwParams &q,
   }
 }
 
-// KxK (K = 5 or 7), dilation 1 along rows, stride 1 or 2: blocks of 8
-// channels, the kernel rows in pairs (a lone last row paired with itself
+// KH x KW (KW = 3, 5 or 7; any KH, and 3x3 rows with an input row outside
+// x), dilation 1 along rows, stride 1 or 2: blocks of 8 channels, the
+// kernel rows in pairs (a lone last row paired with itself
 // against zero weights), one pass over the output chunk per pair. A pass
 // keeps its KW columns of the pair and its KW weights in registers and
 // slides along the row: each input column is loaded and widened once per
@@ -619,8 +620,10 @@ void qdepthwiseRowAvx2Nhwc(const QDepthwiseConv &t, const QdwParams &q,
       qdw3x3Avx2<false, true, false, 2>,  qdw3x3Avx2<false, true, true, 2>,
       qdw3x3Avx2<true, false, false, 2>,  qdw3x3Avx2<true, false, true, 2>,
       qdw3x3Avx2<true, true, false, 2>,   qdw3x3Avx2<true, true, true, 2>};
-  // [kernel 7][stride 2][fast form]
-  static constexpr Row kPasses[8] = {
+  // [kernel 3, 5, 7][stride 2][fast form]
+  static constexpr Row kPasses[12] = {
+      qdwPassesAvx2<false, 3, 1>, qdwPassesAvx2<true, 3, 1>,
+      qdwPassesAvx2<false, 3, 2>, qdwPassesAvx2<true, 3, 2>,
       qdwPassesAvx2<false, 5, 1>, qdwPassesAvx2<true, 5, 1>,
       qdwPassesAvx2<false, 5, 2>, qdwPassesAvx2<true, 5, 2>,
       qdwPassesAvx2<false, 7, 1>, qdwPassesAvx2<true, 7, 1>,
@@ -632,9 +635,10 @@ void qdepthwiseRowAvx2Nhwc(const QDepthwiseConv &t, const QdwParams &q,
   if (t.kernelH == 3 && t.kernelW == 3 && slides && ih0 >= 0 &&
       ih0 + 2 * t.dilationH < t.height)
     return k3x3[(t.strideW == 2 ? 8 : 0) + v](t, q, n, oh, cBegin, cEnd);
-  // 5 or 7 columns: a pass per pair of kernel rows.
-  if ((t.kernelW == 5 || t.kernelW == 7) && slides)
-    return kPasses[(t.kernelW == 7 ? 4 : 0) + (t.strideW == 2 ? 2 : 0) +
+  // 3, 5 or 7 columns: a pass per pair of kernel rows (3x3: the rows with
+  // an input row outside x).
+  if ((t.kernelW == 3 || t.kernelW == 5 || t.kernelW == 7) && slides)
+    return kPasses[size_t(t.kernelW - 3) * 2 + (t.strideW == 2 ? 2 : 0) +
                    (q.fast ? 1 : 0)](t, q, n, oh, cBegin, cEnd);
   kRows[v](t, q, n, oh, cBegin, cEnd);
 }
