@@ -10,6 +10,8 @@
 //     accumulators per pixel ((x - x_zp) * w as one vpmaddwd).
 //   - 3x3 with the VNNI pack: interior pixels as three vpdpbusd per block
 //     of 64 channels (qdwVnniRow below).
+//   - AVX2, channels-last in and out: QDepthwiseAvx2.cpp (two taps per
+//     vpmaddwd; a sliding 3x3 window, row-pair passes, a per-tap kernel).
 // The CPU backend's runtime (RtKernels.cpp) splits the work and fills a
 // QDepthwiseConv from its parameter block.
 //

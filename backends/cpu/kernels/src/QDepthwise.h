@@ -38,23 +38,16 @@ inline QdwParams qdwParams(const QDepthwiseConv &t) {
   return p;
 }
 
-/// The most taps (KH * KW) the AVX2 channels-last kernel takes; larger
+/// The most taps (KH * KW) the AVX2 channels-last kernels take; larger
 /// kernels run the per-pixel loop.
 constexpr int64_t kQdwAvx2MaxTaps = 64;
 
-/// The AVX2 kernel's column buffer, in 32-byte vectors: an input column
-/// takes two per pair of kernel rows, and it holds at least one output
-/// pixel's window (QDepthwiseAvx2.cpp).
-constexpr int64_t kQdwAvx2ColVectors = 256;
-
-/// Whether the AVX2 channels-last kernel runs a call: channels-last in and
-/// out, at least 16 channels (its block), at most kQdwAvx2MaxTaps taps and
-/// a window whose columns fit its buffer (all but very wide dilations).
+/// Whether the AVX2 channels-last kernels run a call: channels-last in and
+/// out, at least 16 channels (a range's block), at most kQdwAvx2MaxTaps
+/// taps.
 inline bool qdwAvx2Takes(const QDepthwiseConv &t) {
-  int64_t groups = (t.kernelH + 1) / 2;
   return t.inNhwc != 0 && t.outNhwc != 0 && t.channels >= 16 &&
-         t.kernelH * t.kernelW <= kQdwAvx2MaxTaps &&
-         2 * groups * ((t.kernelW - 1) * t.dilationW + 1) <= kQdwAvx2ColVectors;
+         t.kernelH * t.kernelW <= kQdwAvx2MaxTaps;
 }
 
 #if defined(__x86_64__)
