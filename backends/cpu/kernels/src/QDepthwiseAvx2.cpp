@@ -5,8 +5,7 @@
 // s8 x, bit-exact with the per-pixel loop (QDepthwise.cpp):
 //
 //   - Blocks of 16 channels, in two ymm int32 accumulators per pixel (four:
-//     the even and odd tap pairs apart, for two chains each); two pixels
-//     a step in the interior, whose taps are unrolled for 3x3 and 5x5.
+//     the even and odd tap pairs apart, for two chains each).
 //   - Two taps per vpmaddwd: their 16 bytes are byte-interleaved
 //     (punpckl/hbw) and widened to int16 (pmovzx/sxbw), so dword j of the
 //     result holds channel j's two taps, against the weights paired the
@@ -34,6 +33,12 @@
 // in one pass, 5x5 and 7x7 in a pass per pair of kernel rows. Preparing
 // the columns into a stack buffer instead, read back by the pixels, was
 // slower (kernels README, "int8 depthwise convolution").
+//
+// Every instance below is compiled again into each AOT bundle (the runtime
+// bitcode is optimized with the model), so the sliding kernels exist for
+// the fixed point's fast form only (convolutions' multipliers) and take the
+// output's signedness at run time; the rest (the general form, dilated
+// rows, stride 3) runs the per-tap kernel, not unrolled.
 //
 //===----------------------------------------------------------------------===//
 #include "FixedPointAvx2.h"
@@ -85,17 +90,14 @@ struct Block {
   FixedPointLanes8 lanes[2];
 };
 
-// Accumulators of one pixel's 16 channels over the taps at tap(i): NT of
-// them when NT > 0 (the loops unrolled), else `n`.
-template <bool Signed, size_t NT, typename TapPtr>
+// Accumulators of one pixel's 16 channels over the `count` taps at tap(i).
+template <bool Signed, typename TapPtr>
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
-accumulate(const Block &b, size_t n, TapPtr tap, __m256i &lo, __m256i &hi) {
-  const size_t count = NT > 0 ? NT : n;
+accumulate(const Block &b, size_t count, TapPtr tap, __m256i &lo, __m256i &hi) {
   __m256i a0 = b.bias[0], a1 = b.bias[1];
   __m256i a2 = _mm256_setzero_si256(), a3 = _mm256_setzero_si256();
   const size_t pairs = count / 2;
   size_t p = 0;
-#pragma GCC unroll 16
   for (; p + 2 <= pairs; p += 2) {
     __m128i xa = load16(tap(2 * p)), xb = load16(tap(2 * p + 1));
     __m128i xc = load16(tap(2 * p + 2)), xd = load16(tap(2 * p + 3));
@@ -136,19 +138,19 @@ accumulate(const Block &b, size_t n, TapPtr tap, __m256i &lo, __m256i &hi) {
 }
 
 // Requantizes 16 channels' accumulators and stores them as bytes (s8 when
-// YSigned), clamped to [blo, bhi] (the type's range when nothing is
+// ysg), clamped to [blo, bhi] (the type's range when nothing is
 // fused: then a no-op).
-template <bool Fast, bool YSigned>
+template <bool Fast>
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
 store16(uint8_t *yp, __m256i lo, __m256i hi, const Block &b, __m128i blo,
-        __m128i bhi) {
+        __m128i bhi, bool ysg) {
   __m256i r0 = mbqmZp8<Fast>(lo, b.lanes[0]);
   __m256i r1 = mbqmZp8<Fast>(hi, b.lanes[1]);
   // int16 [0-3, 8-11 | 4-7, 12-15] -> channel order, then bytes.
   __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(r0, r1), 0xD8);
   __m128i wl = _mm256_castsi256_si128(w), wh = _mm256_extracti128_si256(w, 1);
   __m128i v;
-  if (YSigned)
+  if (ysg)
     v = _mm_min_epi8(_mm_max_epi8(_mm_packs_epi16(wl, wh), blo), bhi);
   else
     v = _mm_min_epu8(_mm_max_epu8(_mm_packus_epi16(wl, wh), blo), bhi);
@@ -157,33 +159,20 @@ store16(uint8_t *yp, __m256i lo, __m256i hi, const Block &b, __m128i blo,
 
 // `count` interior pixels from the window origin `base` (one pixel every
 // xs bytes) into yp (one every ldy bytes).
-template <bool Fast, bool Signed, bool YSigned, size_t NT>
+template <bool Fast, bool Signed>
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
 interior(const Block &b, const uint8_t *base, size_t xs, const ptrdiff_t *off,
          size_t nt, uint8_t *yp, size_t ldy, size_t count, __m128i blo,
-         __m128i bhi) {
-  size_t i = 0;
-  // Two pixels a step: twice the independent work between the loads and
-  // the stores (each pixel is one long chain: taps, requantization, packs).
-  for (; i + 2 <= count; i += 2, base += 2 * xs, yp += 2 * ldy) {
-    __m256i lo0, hi0, lo1, hi1;
-    const uint8_t *base1 = base + xs;
-    accumulate<Signed, NT>(
-        b, nt, [&](size_t k) { return base + off[k]; }, lo0, hi0);
-    accumulate<Signed, NT>(
-        b, nt, [&](size_t k) { return base1 + off[k]; }, lo1, hi1);
-    store16<Fast, YSigned>(yp, lo0, hi0, b, blo, bhi);
-    store16<Fast, YSigned>(yp + ldy, lo1, hi1, b, blo, bhi);
-  }
-  if (i < count) {
+         __m128i bhi, bool ysg) {
+  for (size_t i = 0; i < count; ++i, base += xs, yp += ldy) {
     __m256i lo, hi;
-    accumulate<Signed, NT>(
+    accumulate<Signed>(
         b, nt, [&](size_t k) { return base + off[k]; }, lo, hi);
-    store16<Fast, YSigned>(yp, lo, hi, b, blo, bhi);
+    store16<Fast>(yp, lo, hi, b, blo, bhi, ysg);
   }
 }
 
-template <bool Fast, bool Signed, bool YSigned>
+template <bool Fast, bool Signed>
 EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
                                   size_t n, size_t oh, size_t cBegin,
                                   size_t cEnd) {
@@ -278,15 +267,8 @@ EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
         const uint8_t *base = x + size_t(int64_t(owA) * SW - PL) * C + cb;
         uint8_t *yp = y + ow * C + cb;
         const size_t cnt = owB - owA;
-        if (nt == 9)
-          interior<Fast, Signed, YSigned, 9>(b, base, xs, taps.off, nt, yp, C,
-                                             cnt, blo, bhi);
-        else if (nt == 25)
-          interior<Fast, Signed, YSigned, 25>(b, base, xs, taps.off, nt, yp, C,
-                                              cnt, blo, bhi);
-        else
-          interior<Fast, Signed, YSigned, 0>(b, base, xs, taps.off, nt, yp, C,
-                                             cnt, blo, bhi);
+        interior<Fast, Signed>(b, base, xs, taps.off, nt, yp, C, cnt, blo, bhi,
+                               q.sgn);
         ow = owB;
         if (ow == OW)
           break;
@@ -298,14 +280,9 @@ EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
         ptr[i] = iw >= 0 && iw < int64_t(W) ? taps.row[i] + size_t(iw) * C + cb
                                             : zp16;
       }
-      auto tap = [&](size_t i) { return ptr[i]; };
-      if (nt == 9)
-        accumulate<Signed, 9>(b, nt, tap, lo, hi);
-      else if (nt == 25)
-        accumulate<Signed, 25>(b, nt, tap, lo, hi);
-      else
-        accumulate<Signed, 0>(b, nt, tap, lo, hi);
-      store16<Fast, YSigned>(y + ow * C + cb, lo, hi, b, blo, bhi);
+      accumulate<Signed>(
+          b, nt, [&](size_t i) { return ptr[i]; }, lo, hi);
+      store16<Fast>(y + ow * C + cb, lo, hi, b, blo, bhi, q.sgn);
     }
   }
 }
@@ -369,19 +346,19 @@ raw3(const uint8_t *const r[3], int64_t iw, int64_t W, size_t C, __m128i zp) {
 template <bool Signed>
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
 widen3(const Raw3 &x, __m256i &p01, __m256i &p2) {
-  p01 = Signed ? _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x.a, x.b))
-               : _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x.a, x.b));
-  p2 = Signed ? _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x.c, x.c))
-              : _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x.c, x.c));
+  __m128i ab = _mm_unpacklo_epi8(x.a, x.b), cc = _mm_unpacklo_epi8(x.c, x.c);
+  p01 = Signed ? _mm256_cvtepi8_epi16(ab) : _mm256_cvtepu8_epi16(ab);
+  p2 = Signed ? _mm256_cvtepi8_epi16(cc) : _mm256_cvtepu8_epi16(cc);
 }
 
-template <bool Fast, bool Signed, bool YSigned, size_t SW>
+template <bool Fast, bool Signed, size_t SW>
 EMBER_TARGET_AVX2 void qdw3x3Avx2(const QDepthwiseConv &t, const QdwParams &q,
                                   size_t n, size_t oh, size_t cBegin,
                                   size_t cEnd) {
   const size_t C = u(t.channels), H = u(t.height), W = u(t.width),
                OH = u(t.outHeight), OW = u(t.outWidth);
   const int64_t PL = t.padLeft, Wi = int64_t(W);
+  const bool ysg = q.sgn;
   const uint8_t *x = t.x + n * C * H * W;
   uint8_t *y = t.y + n * C * OH * OW + oh * OW * C;
   const int16_t *w = reinterpret_cast<const int16_t *>(t.packed);
@@ -451,7 +428,8 @@ EMBER_TARGET_AVX2 void qdw3x3Avx2(const QDepthwiseConv &t, const QdwParams &q,
       a = _mm256_add_epi32(a, _mm256_madd_epi16(p2, wp[2]));
       b = _mm256_add_epi32(b, _mm256_madd_epi16(s2, ws[2]));
       if (o > 0)
-        store8<Fast, YSigned>(yp - C, prev, lanes, blo, bhi);
+        (ysg ? store8<Fast, true>(yp - C, prev, lanes, blo, bhi)
+             : store8<Fast, false>(yp - C, prev, lanes, blo, bhi));
       prev = _mm256_add_epi32(a, b);
       if (SW == 1) {
         p0 = p1, s0 = s1;
@@ -461,7 +439,8 @@ EMBER_TARGET_AVX2 void qdw3x3Avx2(const QDepthwiseConv &t, const QdwParams &q,
       }
     }
     if (OW > 0)
-      store8<Fast, YSigned>(yp - C, prev, lanes, blo, bhi);
+      (ysg ? store8<Fast, true>(yp - C, prev, lanes, blo, bhi)
+           : store8<Fast, false>(yp - C, prev, lanes, blo, bhi));
   }
 }
 
@@ -604,43 +583,36 @@ void qdepthwiseRowAvx2Nhwc(const QDepthwiseConv &t, const QdwParams &q,
                            size_t n, size_t oh, size_t cBegin, size_t cEnd) {
   using Row = void (*)(const QDepthwiseConv &, const QdwParams &, size_t,
                        size_t, size_t, size_t);
-  // [fast form][s8 x][s8 y]
-  static constexpr Row kRows[8] = {
-      qdwRowAvx2<false, false, false>, qdwRowAvx2<false, false, true>,
-      qdwRowAvx2<false, true, false>,  qdwRowAvx2<false, true, true>,
-      qdwRowAvx2<true, false, false>,  qdwRowAvx2<true, false, true>,
-      qdwRowAvx2<true, true, false>,   qdwRowAvx2<true, true, true>};
-  // [stride 2][fast form][s8 x][s8 y]
-  static constexpr Row k3x3[16] = {
-      qdw3x3Avx2<false, false, false, 1>, qdw3x3Avx2<false, false, true, 1>,
-      qdw3x3Avx2<false, true, false, 1>,  qdw3x3Avx2<false, true, true, 1>,
-      qdw3x3Avx2<true, false, false, 1>,  qdw3x3Avx2<true, false, true, 1>,
-      qdw3x3Avx2<true, true, false, 1>,   qdw3x3Avx2<true, true, true, 1>,
-      qdw3x3Avx2<false, false, false, 2>, qdw3x3Avx2<false, false, true, 2>,
-      qdw3x3Avx2<false, true, false, 2>,  qdw3x3Avx2<false, true, true, 2>,
-      qdw3x3Avx2<true, false, false, 2>,  qdw3x3Avx2<true, false, true, 2>,
-      qdw3x3Avx2<true, true, false, 2>,   qdw3x3Avx2<true, true, true, 2>};
-  // [kernel 3, 5, 7][stride 2][fast form]
-  static constexpr Row kPasses[12] = {
-      qdwPassesAvx2<false, 3, 1>, qdwPassesAvx2<true, 3, 1>,
-      qdwPassesAvx2<false, 3, 2>, qdwPassesAvx2<true, 3, 2>,
-      qdwPassesAvx2<false, 5, 1>, qdwPassesAvx2<true, 5, 1>,
-      qdwPassesAvx2<false, 5, 2>, qdwPassesAvx2<true, 5, 2>,
-      qdwPassesAvx2<false, 7, 1>, qdwPassesAvx2<true, 7, 1>,
-      qdwPassesAvx2<false, 7, 2>, qdwPassesAvx2<true, 7, 2>};
-  const size_t v = (q.fast ? 4 : 0) + (t.xSigned ? 2 : 0) + (q.sgn ? 1 : 0);
-  const bool slides = t.dilationW == 1 && (t.strideW == 1 || t.strideW == 2);
+  // [fast form][s8 x]
+  static constexpr Row kRows[4] = {
+      qdwRowAvx2<false, false>, qdwRowAvx2<false, true>,
+      qdwRowAvx2<true, false>, qdwRowAvx2<true, true>};
+  // [stride 2][s8 x]
+  static constexpr Row k3x3[4] = {
+      qdw3x3Avx2<true, false, 1>, qdw3x3Avx2<true, true, 1>,
+      qdw3x3Avx2<true, false, 2>, qdw3x3Avx2<true, true, 2>};
+  // [kernel 3, 5, 7][stride 2]
+  static constexpr Row kPasses[6] = {
+      qdwPassesAvx2<true, 3, 1>, qdwPassesAvx2<true, 3, 2>,
+      qdwPassesAvx2<true, 5, 1>, qdwPassesAvx2<true, 5, 2>,
+      qdwPassesAvx2<true, 7, 1>, qdwPassesAvx2<true, 7, 2>};
+  // The sliding kernels take the fast fixed-point form only (what
+  // convolutions' multipliers, below 1/4, have): the general one is rare
+  // and each kernel instance is compiled again into every AOT bundle.
+  const bool slides =
+      q.fast && t.dilationW == 1 && (t.strideW == 1 || t.strideW == 2);
   // The sliding 3x3 kernel when its three input rows are inside x.
   const int64_t ih0 = int64_t(oh) * t.strideH - t.padTop;
   if (t.kernelH == 3 && t.kernelW == 3 && slides && ih0 >= 0 &&
       ih0 + 2 * t.dilationH < t.height)
-    return k3x3[(t.strideW == 2 ? 8 : 0) + v](t, q, n, oh, cBegin, cEnd);
+    return k3x3[(t.strideW == 2 ? 2 : 0) + (t.xSigned ? 1 : 0)](t, q, n, oh,
+                                                                cBegin, cEnd);
   // 3, 5 or 7 columns: a pass per pair of kernel rows (3x3: the rows with
   // an input row outside x).
   if ((t.kernelW == 3 || t.kernelW == 5 || t.kernelW == 7) && slides)
-    return kPasses[size_t(t.kernelW - 3) * 2 + (t.strideW == 2 ? 2 : 0) +
-                   (q.fast ? 1 : 0)](t, q, n, oh, cBegin, cEnd);
-  kRows[v](t, q, n, oh, cBegin, cEnd);
+    return kPasses[size_t(t.kernelW - 3) + (t.strideW == 2 ? 1 : 0)](
+        t, q, n, oh, cBegin, cEnd);
+  kRows[(q.fast ? 2 : 0) + (t.xSigned ? 1 : 0)](t, q, n, oh, cBegin, cEnd);
 }
 
 #endif // __x86_64__
