@@ -1264,6 +1264,71 @@ TEST(CpuInt8, ElementwiseTailBecomesAPerChannelTable) {
   }
 }
 
+// A QDQ HardSwish's integer form (x minus its zero point, times a
+// TableLookup of x, requantized: MobileNetV3's activations) is a function of
+// x alone, so it becomes one table too (the lookup table is indexed by x,
+// not broadcast): bit-exact with the interpreter, u8 and s8, on 1 and 2
+// threads.
+TEST(CpuInt8, TableLookupTimesItsOperandBecomesATable) {
+  std::mt19937 rng(19);
+  for (bool s8 : {false, true}) {
+    std::vector<uint8_t> lut(256);
+    for (auto &v : lut)
+      v = uint8_t(rng());
+    const std::string xt = s8 ? "i8" : "u8", dims = "1,16,9,9";
+    const std::string text =
+        "func @main(%x: " + xt + "[" + dims + "]) {\n  %t = Constant " +
+        hexDense("u8", "256", lut.data(), lut.size()) +
+        "\n"
+        "  %tl = TableLookup(%x, %t) : u8[" +
+        dims +
+        "]\n"
+        "  %xi = Cast(%x) {to = 6} : i32[" +
+        dims +
+        "]\n"
+        "  %z = Constant dense<i32[]: [" +
+        std::string(s8 ? "-7" : "121") +
+        "]>\n"
+        "  %xs = Sub(%xi, %z) : i32[" +
+        dims +
+        "]\n"
+        "  %ti = Cast(%tl) {to = 6} : i32[" +
+        dims +
+        "]\n"
+        "  %mu = Mul(%xs, %ti) : i32[" +
+        dims +
+        "]\n"
+        "  %m = Constant dense<i32[]: [1811464492]>\n"
+        "  %e = Constant dense<i32[]: [-7]>\n"
+        "  %yz = Constant dense<" +
+        xt + "[]: [" + std::string(s8 ? "-3" : "29") +
+        "]>\n"
+        "  %r = Requantize(%mu, %m, %e, _, %yz) {to = " +
+        std::string(s8 ? "3" : "2") + "} : " + xt + "[" + dims +
+        "]\n"
+        "  return %r\n}\n";
+    auto ref = parseLowered(text);
+    ASSERT_TRUE(ref) << text;
+    FusionStats st;
+    auto groups = formGroups(*ref->main(), hostConfig());
+    ASSERT_TRUE(bool(groups)) << groups.status().message();
+    EXPECT_TRUE(tabulateChannelLoops(*groups, hostConfig(), &st).isOk());
+    EXPECT_EQ(st.tabulatedLoops, 1u);
+    Function &f = *ref->main();
+    std::vector<Tensor> in;
+    Tensor v(f.params()[0]->types[0]);
+    for (int64_t i = 0; i < v.size(); ++i)
+      v.setDouble(i, double(int(i % 256) - (s8 ? 128 : 0)));
+    in.push_back(std::move(v));
+    auto want = interpret(f, in);
+    ASSERT_TRUE(bool(want)) << want.status().message();
+    CompileConfig two = hostConfig();
+    two.numThreads = 2;
+    expectIdentical(runCpu(f, hostConfig(), in), *want);
+    expectIdentical(runCpu(f, two, in), *want);
+  }
+}
+
 // QuantizeLinear from f32 into 8 or 16 bits and DequantizeLinear of 8- or
 // 16-bit values with an f32 scale compute in f32 (LoopOps.cpp), not in
 // double as the reference writes them: the same values (q + zp and the

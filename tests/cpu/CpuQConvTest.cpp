@@ -7,6 +7,7 @@
 #include "ember/cpu/Kernels.h"
 #include "interp/Interpreter.h"
 #include "runtime/RtAbi.h"
+#include "runtime/RtTranspose.h"
 #include <gtest/gtest.h>
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/GlobalVariable.h>
@@ -66,8 +67,8 @@ void expectBitExact(const std::string &text, std::mt19937 &rng) {
 // a depthwise 3x3 (stride 1 and 2) whose result a 1x1 convolution reads
 // channels-last. The depthwise convolutions read a channels-last copy of
 // their row-major input made at run time (RtKernels.cpp, dwCopyBytes), so
-// on AVX-512 they run the channels-last kernels (and on VNNI hosts keep
-// the 4-tap pack), bit-exactly.
+// on AVX2 and AVX-512 they run the channels-last kernels (and on VNNI hosts
+// keep the 4-tap pack), bit-exactly.
 TEST(CpuInt8, DepthwiseAfterAChannelShuffleReadsAChannelsLastCopy) {
   for (int64_t stride : {1, 2}) {
     std::mt19937 rng(unsigned(21 + stride));
@@ -112,7 +113,7 @@ TEST(CpuInt8, DepthwiseAfterAChannelShuffleReadsAChannelsLastCopy) {
       EXPECT_EQ(p[EMBER_RT_QCONV_OUT_NHWC], 1);
       uint8_t isa = uint8_t(
           ember::cpu::resolveIsa(ember::cpu::Isa(p[EMBER_RT_CONV_ISA])));
-      if (isa < uint8_t(ember::cpu::Isa::Avx512))
+      if (isa < uint8_t(ember::cpu::Isa::Avx2))
         continue;
       // The copy at the workspace's front, and the VNNI pack kept.
       EXPECT_GE(ember_rt_qconv_workspace_size(p.data()), c * hw * hw)
@@ -123,6 +124,105 @@ TEST(CpuInt8, DepthwiseAfterAChannelShuffleReadsAChannelsLastCopy) {
     }
     EXPECT_EQ(depthwise, 1u);
     expectBitExact(q.t, rng);
+  }
+}
+
+// Depthwise convolutions of every common size in a chain, channels-last
+// in and out: 3x3 at stride 1 and 2, 5x5 at stride 2, 7x7 at stride 1,
+// on 72 channels (four whole 16-channel blocks and an overlapping fifth)
+// and maps of 13x13 to 4x4 (mostly border pixels; at 2 threads, odd row
+// counts, which split the channels into pieces too). On AVX2 hosts they
+// run the AVX2 channels-last kernels (qdepthwiseRowAvx2Nhwc, and the
+// sliding 3x3 one), on AVX-512 the AVX-512 ones; bit-exact on 1 and 2
+// threads either way.
+TEST(CpuInt8, DepthwiseConvolutionsOfEverySizeRunChannelsLast) {
+  std::mt19937 rng(47);
+  const int64_t c = 72;
+  QdqText q{rng, "", 0};
+  std::vector<int64_t> in{1, 16, 13, 13}, a{1, c, 13, 13}, b{1, c, 7, 7},
+      d{1, c, 4, 4};
+  q.t = "func @main(%x: f32[" + dimsText(in) + "]) {\n";
+  std::string x = q.qdq("%x", dimsText(in), 0.02f, 120);
+  std::string c1 = q.conv(x, 0.02f, {c, 16, 1, 1}, 1, 1, a);
+  std::string d1 = q.qdq(c1, dimsText(a), 0.03f, 100);
+  std::string c2 = q.conv(d1, 0.03f, {c, 1, 3, 3}, c, 1, a);
+  std::string d2 = q.qdq(c2, dimsText(a), 0.03f, 90);
+  std::string c3 = q.conv(d2, 0.03f, {c, 1, 5, 5}, c, 2, b);
+  std::string d3 = q.qdq(c3, dimsText(b), 0.04f, 110);
+  std::string c4 = q.conv(d3, 0.04f, {c, 1, 7, 7}, c, 1, b);
+  std::string d4 = q.qdq(c4, dimsText(b), 0.04f, 128);
+  std::string c5 = q.conv(d4, 0.04f, {c, 1, 3, 3}, c, 2, d);
+  std::string d5 = q.qdq(c5, dimsText(d), 0.05f, 128);
+  std::string c6 = q.conv(d5, 0.05f, {c, c, 1, 1}, 1, 1, d);
+  std::string d6 = q.qdq(c6, dimsText(d), 0.05f, 128);
+  q.t += "  return " + d6 + "\n}\n";
+
+  auto m = parseLowered(q.t);
+  ASSERT_TRUE(m);
+  auto cm = compileModel(*m->main(), hostConfig());
+  ASSERT_TRUE(bool(cm)) << cm.status().message();
+  size_t depthwise = 0;
+  for (const auto &p : qconvParams(*cm)) {
+    if (!p[EMBER_RT_CONV_DEPTHWISE])
+      continue;
+    ++depthwise;
+    // Channels-last both ways: the AVX2 / AVX-512 kernels' case.
+    EXPECT_EQ(p[EMBER_RT_QCONV_IN_NHWC], 1);
+    EXPECT_EQ(p[EMBER_RT_QCONV_OUT_NHWC], 1);
+  }
+  EXPECT_EQ(depthwise, 4u);
+  expectBitExact(q.t, rng);
+}
+
+// 8-bit max pools (the integer form of a QDQ MaxPool, as ShuffleNet's
+// after its first layer) take byte maxima in their unchecked windows
+// (CodegenPool.cpp): channels-last between two int8 convolutions (24
+// channels: a vector and a half), and row-major before a graph output, at
+// strides 1 and 2 with pads; bit-exact on 1 and 2 threads.
+TEST(CpuInt8, MaxPoolsTakeByteMaxima) {
+  std::mt19937 rng(61);
+  for (int64_t stride : {1, 2}) {
+    QdqText q{rng, "", 0};
+    const int64_t c = 24, hw = 17, ohw = (hw + 2 - 3) / stride + 1;
+    std::vector<int64_t> in{1, 16, hw, hw}, a{1, c, hw, hw}, p{1, c, ohw, ohw};
+    q.t = "func @main(%x: f32[" + dimsText(in) + "]) {\n";
+    std::string x = q.qdq("%x", dimsText(in), 0.02f, 120);
+    std::string c1 = q.conv(x, 0.02f, {c, 16, 1, 1}, 1, 1, a);
+    std::string d1 = q.qdq(c1, dimsText(a), 0.03f, 100);
+    std::string s = std::to_string(stride);
+    q.t += "  %mp = MaxPool(" + d1 +
+           ") {kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [" + s +
+           ", " + s + "]} : f32[" + dimsText(p) + "]\n";
+    std::string d2 = q.qdq("%mp", dimsText(p), 0.03f, 100);
+    std::string c2 = q.conv(d2, 0.03f, {c, c, 1, 1}, 1, 1, p);
+    std::string d3 = q.qdq(c2, dimsText(p), 0.04f, 128);
+    q.t += "  %mq = MaxPool(" + d3 +
+           ") {kernel_shape = [2, 2], strides = [1, 1]} : f32[" +
+           dimsText({1, c, ohw - 1, ohw - 1}) + "]\n";
+    std::string d4 =
+        q.qdq("%mq", dimsText({1, c, ohw - 1, ohw - 1}), 0.04f, 128);
+    q.t += "  return " + d4 + "\n}\n";
+    expectBitExact(q.t, rng);
+  }
+}
+
+// The runtime's byte transpose (RtTranspose.cpp: a depthwise step's
+// channels-last copy, a channels-first int8 result) against the
+// definition: 16x16 blocks and their scalar edges, with padded strides.
+TEST(CpuRuntime, ByteTransposesMatchTheDefinition) {
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 200; ++trial) {
+    size_t rows = 1 + rng() % 70, cols = 1 + rng() % 100;
+    size_t lds = cols + rng() % 5, ldd = rows + rng() % 5;
+    std::vector<uint8_t> src(rows * lds), want(cols * ldd, 0xCD);
+    for (auto &v : src)
+      v = uint8_t(rng());
+    for (size_t r = 0; r < rows; ++r)
+      for (size_t c = 0; c < cols; ++c)
+        want[c * ldd + r] = src[r * lds + c];
+    std::vector<uint8_t> got(cols * ldd, 0xCD);
+    transposeBytes(src.data(), lds, got.data(), ldd, rows, cols);
+    ASSERT_EQ(got, want) << rows << "x" << cols;
   }
 }
 

@@ -3,8 +3,9 @@
 //
 // An int8 layer's elementwise tail (QuantizedAdd of a constant bias row, then
 // DequantizeLinear, a per-channel affine (BatchNormalization), Relu and
-// QuantizeLinear) reads one 8-bit value per element; every other operand is
-// a constant that varies along one axis at most. Such a group takes at most
+// QuantizeLinear; or a HardSwish's x times a TableLookup of x, requantized)
+// reads one 8-bit value per element; every other operand is a constant that
+// varies along one axis at most (or a lookup table). Such a group takes at most
 // 256 values per channel, so it is tabulated at compile time by the
 // reference interpreter itself, over a [256, (1..,) C, (..1)] operand that
 // holds every 8-bit value in every channel, and the loop becomes
@@ -129,6 +130,11 @@ bool qualifies(const Group &g, Value &x, int64_t &axis) {
     for (size_t i = 0; i < m->inputs.size(); ++i) {
       const Value &in = m->inputs[i];
       if (!in || contains(g, in.node))
+        continue;
+      // A TableLookup's 256 entries are indexed by its 8-bit operand, not
+      // broadcast over the loop: the same for every element (MobileNetV3's
+      // HardSwish in QDQ models: x times a table of x, requantized).
+      if (m->kind == OpKind::TableLookup && i == 1 && isConstant(in))
         continue;
       if (isConstant(in)) {
         int64_t a = varyingAxis(*m, i, in, dims);

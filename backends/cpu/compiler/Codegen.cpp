@@ -255,6 +255,8 @@ void Codegen::emitTask(
   auto *fn = llvm::Function::Create(fty, llvm::GlobalValue::InternalLinkage,
                                     concat(name, ".", taskCount_++), *mod_);
   fn->addFnAttr(llvm::Attribute::NoUnwind);
+  if (cfg_.perfMap >= 2) // profiling: every step a function perf can name
+    fn->addFnAttr(llvm::Attribute::NoInline);
   fn->addParamAttr(0, llvm::Attribute::NoAlias);
   llvm::IRBuilderBase::InsertPoint saved = b_->saveIP();
   llvm::Value *savedCtx = ctxArg_;

@@ -8,12 +8,14 @@
 // (the integer forms of docs/quantization.md) load into f32 registers,
 // where their values and window sums are exact, and store back as
 // integers: the max as is, the average as Ember's integer average
-// (quant::averageHalfUp; padded taps read `pad_value` when counted).
+// (quant::averageHalfUp; padded taps read `pad_value` when counted). An
+// unchecked window's integer max is the byte max itself (the same value).
 #include "Capability.h"
 #include "Codegen.h"
 #include "Geometry.h"
 
 #include <llvm/IR/Constants.h>
+#include <llvm/IR/Intrinsics.h>
 
 #include <algorithm>
 
@@ -187,6 +189,24 @@ Status Codegen::emitPool(const Group &g, Step &) {
     llvm::Value *base =
         b.CreateAdd(xb, b.CreateAdd(b.CreateMul(ih0, c64(sx[2])),
                                     b.CreateMul(iw0, c64(sx[3]))));
+    if (isInt && isMax) {
+      // The 8-bit maximum itself (the f32 form's value, exactly): byte
+      // max instructions on the vectorized channels, not a conversion to
+      // f32 and back per tap (ShuffleNet's 3x3/2 MaxPool on 112x112x24
+      // ran 0.14 ms so, behind ONNX Runtime's NhwcMaxPool).
+      llvm::Intrinsic::ID id =
+          ek == ElemKind::I8 ? llvm::Intrinsic::smax : llvm::Intrinsic::umax;
+      llvm::Value *m = nullptr;
+      for (int64_t kh = 0; kh < w.kh; ++kh)
+        for (int64_t kw = 0; kw < w.kw; ++kw) {
+          llvm::Value *off =
+              b.CreateAdd(base, c64(kh * w.dh * sx[2] + kw * w.dw * sx[3]));
+          llvm::Value *v = b.CreateLoad(et, b.CreateInBoundsGEP(et, x, off));
+          m = m ? b.CreateBinaryIntrinsic(id, m, v) : v;
+        }
+      b.CreateStore(m, b.CreateInBoundsGEP(et, y, yo));
+      return;
+    }
     llvm::Value *acc = nullptr;
     for (int64_t kh = 0; kh < w.kh; ++kh)
       for (int64_t kw = 0; kw < w.kw; ++kw) {

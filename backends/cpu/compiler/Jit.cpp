@@ -144,7 +144,7 @@ JitModel::~JitModel() {
 
 Expected<std::unique_ptr<JitModel>>
 JitModel::compile(CompiledModel &m, const CompileConfig &cfg) {
-  EMBER_ASSIGN(auto jit, makeJit(cfg.perfMap));
+  EMBER_ASSIGN(auto jit, makeJit(cfg.perfMap != 0));
   llvm::orc::MangleAndInterner mangle(jit->getExecutionSession(),
                                       jit->getDataLayout());
   llvm::orc::SymbolMap syms;

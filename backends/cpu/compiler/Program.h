@@ -57,7 +57,9 @@ struct CompileConfig {
   // Process replay (scripts/process-replay.py): write every compiled
   // graph's generated code into this folder (writeGeneratedCode).
   std::string dumpDir;
-  bool perfMap = false; // JIT: list the functions in /tmp/perf-<pid>.map
+  // JIT: list the functions in /tmp/perf-<pid>.map; 2: and keep every loop
+  // task a function of its own (not inlined), so a profile names each step.
+  int perfMap = 0;
   // Code generation target; empty triple: the host (JIT).
   std::string triple, cpu, features;
   bool bundle = false; // self-contained object (runtime bitcode linked in)

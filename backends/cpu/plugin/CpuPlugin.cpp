@@ -139,8 +139,10 @@ ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
 //                             DIR/<graph>.ll (before optimization),
 //                             <graph>.opt.ll (after), <graph>.weights.bin
 //                             (scripts/process-replay.py)
-//   perf_map=0|1              append the JIT'd functions to
-//                             /tmp/perf-<pid>.map (profiling with perf)
+//   perf_map=0|1|2            append the JIT'd functions to
+//                             /tmp/perf-<pid>.map (profiling with perf);
+//                             2: and no loop task is inlined into
+//                             ember_main (a profile names every step)
 ember_error *parseOptions(const ember_compile_params *p,
                           ember::cpugen::CompileConfig &cfg, bool &runnable,
                           std::string &why) {
@@ -179,8 +181,8 @@ ember_error *parseOptions(const ember_compile_params *p,
       cfg.dumpIr = v;
     } else if (k == "dump_dir" && !v.empty()) {
       cfg.dumpDir = v;
-    } else if (k == "perf_map" && (v == "0" || v == "1")) {
-      cfg.perfMap = v == "1";
+    } else if (k == "perf_map" && (v == "0" || v == "1" || v == "2")) {
+      cfg.perfMap = v[0] - '0';
     } else if (k == "kernels" || k == "fuse" || k == "isa" || k == "dump_ir" ||
                k == "dump_dir" || k == "perf_map") {
       return error(EMBER_STATUS_INVALID_ARGUMENT,

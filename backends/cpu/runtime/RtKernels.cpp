@@ -484,12 +484,13 @@ struct QConvTask {
 // A depthwise convolution with a channels-last result and a row-major
 // input (a channel shuffle's result is a view, which keeps its value
 // row-major) reads a channels-last copy of x, made first in the front of
-// the workspace, with the AVX-512 kernels; the row-major form reads one
-// byte per channel per tap, an H*W stride apart. Bytes of that copy, or 0.
+// the workspace, with the AVX-512 or AVX2 kernels; the row-major form reads
+// one byte per channel per tap, an H*W stride apart. Bytes of that copy,
+// or 0.
 size_t dwCopyBytes(const int64_t *p) {
   if (!p[EMBER_RT_CONV_DEPTHWISE] || p[EMBER_RT_QCONV_IN_NHWC] ||
       !p[EMBER_RT_QCONV_OUT_NHWC] ||
-      uint8_t(resolveIsa(Isa(p[EMBER_RT_CONV_ISA]))) < uint8_t(Isa::Avx512))
+      uint8_t(resolveIsa(Isa(p[EMBER_RT_CONV_ISA]))) < uint8_t(Isa::Avx2))
     return 0;
   return roundUp(u(p[EMBER_RT_CONV_N] * p[EMBER_RT_CONV_C] *
                    p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]),
@@ -724,6 +725,7 @@ QDepthwiseConv qdepthwiseOf(const QConvTask &t) {
   c.packed = t.w;
   c.multiplier = t.rq;
   c.shift = t.rq + c.scaleCount;
+  qdepthwisePrepare(c); // once, not for every row
   return c;
 }
 
@@ -865,11 +867,14 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
   size_t dwCopy = dw ? dwCopyBytes(p) : 0;
   bool xNhwc = p[EMBER_RT_QCONV_IN_NHWC] != 0 || dwCopy != 0;
   // Depthwise rows that do not divide over the workers: split the channels
-  // too (the AVX-512 channels-last kernel takes a channel range).
+  // too (the AVX-512 channels-last 3x3 kernel takes a channel range, and
+  // the AVX2 channels-last one for any kernel size).
   size_t cpieces = 1;
+  bool rangeKernel = (p[EMBER_RT_CONV_KH] == 3 && p[EMBER_RT_CONV_KW] == 3) ||
+                     resolveIsa(Isa(p[EMBER_RT_CONV_ISA])) == Isa::Avx2;
   if (dw && workers > 1 && (N * OH) % workers != 0 && N * OH < 16 * workers &&
-      xNhwc && p[EMBER_RT_QCONV_OUT_NHWC] != 0 && p[EMBER_RT_CONV_KH] == 3 &&
-      p[EMBER_RT_CONV_KW] == 3 && u(p[EMBER_RT_CONV_C]) >= 32 * workers)
+      xNhwc && p[EMBER_RT_QCONV_OUT_NHWC] != 0 && rangeKernel &&
+      u(p[EMBER_RT_CONV_C]) >= 32 * workers)
     cpieces = workers;
   QConvTask t{p,
               x,

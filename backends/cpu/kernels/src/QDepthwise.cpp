@@ -10,10 +10,13 @@
 //     accumulators per pixel ((x - x_zp) * w as one vpmaddwd).
 //   - 3x3 with the VNNI pack: interior pixels as three vpdpbusd per block
 //     of 64 channels (qdwVnniRow below).
+//   - AVX2, channels-last in and out: QDepthwiseAvx2.cpp (two taps per
+//     vpmaddwd; a sliding 3x3 window, row-pair passes, a per-tap kernel).
 // The CPU backend's runtime (RtKernels.cpp) splits the work and fills a
 // QDepthwiseConv from its parameter block.
 //
 //===----------------------------------------------------------------------===//
+#include "QDepthwise.h"
 #include "FixedPoint.h"
 
 #include "ember/cpu/Kernels.h"
@@ -33,26 +36,6 @@ using namespace detail;
 namespace {
 
 size_t u(int64_t v) { return size_t(v); }
-
-// The requantization of a call: output range (type range and clamp; an
-// empty range is its lower bound) and the fixed-point form.
-struct QdwParams {
-  int32_t zp, lo, hi;
-  bool sgn;  // s8 output (else u8)
-  bool fast; // fixedPointFast over the call's shifts
-};
-
-QdwParams qdwParams(const QDepthwiseConv &t) {
-  QdwParams p;
-  p.sgn = t.ySigned != 0;
-  p.zp = int32_t(t.yZeroPoint);
-  int64_t lo = std::max<int64_t>(t.clampMin, p.sgn ? -128 : 0);
-  int64_t hi = std::min<int64_t>(t.clampMax, p.sgn ? 127 : 255);
-  p.lo = int32_t(lo);
-  p.hi = int32_t(std::max(lo, hi));
-  p.fast = fixedPointFast(t.shift, size_t(t.scaleCount), p.zp);
-  return p;
-}
 
 // Depthwise int8, one output row: per pixel, int32 accumulators over the
 // channels (contiguous when x is channels-last), then quant::requantize.
@@ -492,6 +475,18 @@ void qdepthwiseRowDispatch(const QDepthwiseConv &t, const QdwParams &q,
     }
     return;
   }
+  if (isa == Isa::Avx2 && qdwAvx2Takes(t)) {
+    // Channel ranges of whole 16-channel blocks; a range narrower than a
+    // block joins the one before (qdepthwiseRowAvx2Nhwc needs 16).
+    size_t C = u(t.channels);
+    size_t per = ((C + pieces - 1) / pieces + 15) / 16 * 16;
+    size_t c0 = piece * per, c1 = std::min(C, c0 + per);
+    if (C - c1 < 16)
+      c1 = C;
+    if (c0 < c1 && (c0 == 0 || C - c0 >= 16))
+      qdepthwiseRowAvx2Nhwc(t, q, n, oh, c0, c1);
+    return;
+  }
   if (piece != 0) // the other kernels take whole rows (piece 0 only)
     return;
   if (avx512 && nhwc) {
@@ -514,6 +509,12 @@ void qdepthwiseRowDispatch(const QDepthwiseConv &t, const QdwParams &q,
 }
 
 } // namespace
+
+void qdepthwisePrepare(QDepthwiseConv &t) {
+  t.requantFast = -1;
+  if (t.shift && t.scaleCount >= 1)
+    t.requantFast = qdwParams(t).fast ? 1 : 0;
+}
 
 Status qdepthwiseConv2dRow(const QDepthwiseConv &t, size_t n, size_t oh,
                            size_t piece, size_t pieces, int32_t *acc) {

@@ -45,27 +45,40 @@ struct DwCase {
   }
 };
 
-DwCase makeCase(std::mt19937 &rng, bool vnniPack) {
+// wide: kernels 1..7 (KH, KW apart), strides 1..3, pads 0..3 on each
+// side, centered weights over their whole range [-255, 255], channel
+// counts around the 16-channel blocks, mostly channels-last (the AVX2
+// kernel's cases: qdwAvx2Takes). Otherwise the original small cases.
+DwCase makeCase(std::mt19937 &rng, bool vnniPack, bool wide = false,
+                bool three = false) {
   DwCase d;
   QDepthwiseConv &c = d.c;
   static const int64_t kChannels[] = {1, 5, 16, 37, 64, 70, 130};
-  c.channels = kChannels[randomIn(rng, 0, 6)];
-  c.kernelH = vnniPack ? 3 : int64_t(randomIn(rng, 1, 3));
-  c.kernelW = vnniPack ? 3 : int64_t(randomIn(rng, 1, 3));
-  c.strideH = int64_t(randomIn(rng, 1, 2));
-  c.strideW = int64_t(randomIn(rng, 1, 2));
+  static const int64_t kWideChannels[] = {16, 17, 24, 31,  32,  40, 48,
+                                          72, 96, 8,  144, 200, 1,  5};
+  c.channels = wide ? kWideChannels[randomIn(rng, 0, 13)]
+                    : kChannels[randomIn(rng, 0, 6)];
+  int64_t kmax = wide ? 7 : 3, smax = wide ? 3 : 2, pmax = wide ? 3 : 1;
+  c.kernelH = vnniPack || three ? 3 : int64_t(randomIn(rng, 1, size_t(kmax)));
+  c.kernelW = vnniPack || three ? 3 : int64_t(randomIn(rng, 1, size_t(kmax)));
+  c.strideH = int64_t(randomIn(rng, 1, size_t(smax)));
+  c.strideW = int64_t(randomIn(rng, 1, three ? 2 : size_t(smax)));
   c.dilationH = int64_t(randomIn(rng, 1, 2));
-  c.dilationW = int64_t(randomIn(rng, 1, 2));
-  c.padTop = int64_t(randomIn(rng, 0, 1));
-  c.padLeft = int64_t(randomIn(rng, 0, 1));
+  c.dilationW = three ? 1 : int64_t(randomIn(rng, 1, 2));
+  c.padTop = int64_t(randomIn(rng, 0, size_t(pmax)));
+  c.padLeft = int64_t(randomIn(rng, 0, size_t(pmax)));
+  int64_t padBottom = wide ? int64_t(randomIn(rng, 0, 3)) : c.padTop;
+  int64_t padRight = wide ? int64_t(randomIn(rng, 0, 3)) : c.padLeft;
   int64_t ekh = (c.kernelH - 1) * c.dilationH + 1;
   int64_t ekw = (c.kernelW - 1) * c.dilationW + 1;
   c.height = ekh + int64_t(randomIn(rng, 0, 6));
-  c.width = ekw + int64_t(randomIn(rng, 0, 8));
-  c.outHeight = (c.height + 2 * c.padTop - ekh) / c.strideH + 1;
-  c.outWidth = (c.width + 2 * c.padLeft - ekw) / c.strideW + 1;
-  c.inNhwc = vnniPack || randomIn(rng, 0, 1);
-  c.outNhwc = vnniPack || randomIn(rng, 0, 1);
+  c.width = ekw + int64_t(randomIn(rng, 0, wide ? 20 : 8));
+  c.outHeight = (c.height + c.padTop + padBottom - ekh) / c.strideH + 1;
+  c.outWidth = (c.width + c.padLeft + padRight - ekw) / c.strideW + 1;
+  c.inNhwc =
+      vnniPack || (wide ? randomIn(rng, 0, 7) != 0 : randomIn(rng, 0, 1));
+  c.outNhwc =
+      vnniPack || (wide ? randomIn(rng, 0, 7) != 0 : randomIn(rng, 0, 1));
   c.xSigned = int64_t(randomIn(rng, 0, 1));
   c.xZeroPoint = int64_t(randomIn(rng, 0, 255)) - (c.xSigned ? 128 : 0);
   c.ySigned = int64_t(randomIn(rng, 0, 1));
@@ -82,8 +95,9 @@ DwCase makeCase(std::mt19937 &rng, bool vnniPack) {
   for (uint8_t &v : d.x)
     v = uint8_t(randomIn(rng, 0, 255));
   d.w.resize(size_t(KK * C));
-  for (int16_t &v : d.w)
-    v = int16_t(int(randomIn(rng, 0, 255)) - 128); // fits s8 (VNNI pack)
+  for (int16_t &v : d.w) // fits s8 (VNNI pack), or any centered weight
+    v = wide ? int16_t(int(randomIn(rng, 0, 510)) - 255)
+             : int16_t(int(randomIn(rng, 0, 255)) - 128);
   d.bias.resize(size_t(C));
   for (int32_t &v : d.bias)
     v = int32_t(randomIn(rng, 0, 40000)) - 20000;
@@ -195,6 +209,61 @@ TEST_P(QDepthwiseTest, RowsMatchReferenceExactly) {
                            << "x" << d.c.kernelW << " nhwc=" << d.c.inNhwc
                            << d.c.outNhwc << " vnni=" << vnni
                            << " signed=" << d.c.xSigned;
+    }
+  }
+}
+
+// Every kernel size up to 7x7, strides up to 3, asymmetric pads, any
+// centered weight, channel ranges (pieces) of every path; on AVX2 hosts
+// the channels-last cases run qdepthwiseRowAvx2Nhwc.
+TEST_P(QDepthwiseTest, WideCasesMatchReferenceExactly) {
+  std::mt19937 rng(4321 + unsigned(GetParam()));
+  for (int trial = 0; trial < 300; ++trial) {
+    DwCase d = makeCase(rng, false, true);
+    std::vector<uint8_t> want = reference(d);
+    d.c.shift = d.shift.data();
+    d.c.multiplier = d.mult.data();
+    if (trial % 2) // the runtime's way: derived fields filled once
+      qdepthwisePrepare(d.c);
+    for (size_t pieces : {size_t(1), size_t(2), size_t(5)}) {
+      std::vector<uint8_t> got(want.size(), 0xAB);
+      runRows(d, GetParam(), pieces, got);
+      ASSERT_EQ(got, want) << "trial " << trial << " pieces " << pieces
+                           << " C=" << d.c.channels << " k=" << d.c.kernelH
+                           << "x" << d.c.kernelW << " s=" << d.c.strideH << "x"
+                           << d.c.strideW << " d=" << d.c.dilationH << "x"
+                           << d.c.dilationW << " p=" << d.c.padTop << ","
+                           << d.c.padLeft << " in=" << d.c.height << "x"
+                           << d.c.width << " nhwc=" << d.c.inNhwc << d.c.outNhwc
+                           << " signed=" << d.c.xSigned
+                           << " scales=" << d.c.scaleCount;
+    }
+  }
+}
+
+// 3x3 at stride 1 and 2, undilated along rows, channels-last: on AVX2
+// hosts the rows with all three input rows inside x run the sliding-window
+// kernel (qdw3x3Avx2), the others the per-tap one.
+TEST_P(QDepthwiseTest, ThreeByThreeMatchesReferenceExactly) {
+  std::mt19937 rng(777 + unsigned(GetParam()));
+  for (int trial = 0; trial < 150; ++trial) {
+    DwCase d = makeCase(rng, false, true, true);
+    d.c.inNhwc = d.c.outNhwc = 1;
+    std::vector<uint8_t> want = reference(d);
+    d.c.shift = d.shift.data();
+    d.c.multiplier = d.mult.data();
+    if (trial % 2)
+      qdepthwisePrepare(d.c);
+    for (size_t pieces : {size_t(1), size_t(3)}) {
+      std::vector<uint8_t> got(want.size(), 0xAB);
+      runRows(d, GetParam(), pieces, got);
+      ASSERT_EQ(got, want) << "trial " << trial << " pieces " << pieces
+                           << " C=" << d.c.channels << " s=" << d.c.strideH
+                           << "x" << d.c.strideW << " dh=" << d.c.dilationH
+                           << " p=" << d.c.padTop << "," << d.c.padLeft
+                           << " in=" << d.c.height << "x" << d.c.width
+                           << " signed=" << d.c.xSigned << d.c.ySigned
+                           << " scales=" << d.c.scaleCount;
     }
   }
 }

@@ -521,6 +521,10 @@ struct QDepthwiseConv {
   int64_t yZeroPoint = 0, ySigned = 0;
   int64_t clampMin = INT32_MIN, clampMax = INT32_MAX;
   int64_t scaleCount = 1, biasOffset = 0, vnniOffset = 0;
+  /// Whether the shifts allow the fixed point's fast form (FixedPoint.h),
+  /// or -1: worked out by every call, a pass over the per-channel shifts
+  /// for every row. qdepthwisePrepare sets it once.
+  int64_t requantFast = -1;
   Isa isa = Isa::Auto;
   const uint8_t *x = nullptr; // [N][C][H][W] or [N][H][W][C]
   uint8_t *y = nullptr;       // [N][C][OH][OW] or [N][OH][OW][C]
@@ -529,13 +533,19 @@ struct QDepthwiseConv {
 };
 constexpr size_t kQDepthwiseVnniBlockBytes = 1536;
 /// Output row `outRow` of image `image`: the channels in `pieces` ranges
-/// (multiples of 16, or 64 with the VNNI pack), range `piece` of them. Only
-/// the AVX-512 channels-last 3x3 kernel computes a range; every other path
+/// (multiples of 16, or 64 with the VNNI pack), range `piece` of them. The
+/// AVX-512 channels-last 3x3 kernel and the AVX2 channels-last one (any
+/// kernel up to 64 taps, at least 16 channels; a last range narrower than
+/// 16 channels joins the one before) compute a range; every other path
 /// computes the whole row for piece 0 and nothing for the others. `acc`:
 /// channels int32 of scratch.
 Status qdepthwiseConv2dRow(const QDepthwiseConv &conv, size_t image,
                            size_t outRow, size_t piece, size_t pieces,
                            int32_t *acc);
+
+/// Fills conv's derived fields (requantFast) from the others, so that
+/// qdepthwiseConv2dRow does not work them out for every row.
+void qdepthwisePrepare(QDepthwiseConv &conv);
 
 /// The reference requantization of one accumulator (exactly what every path
 /// computes): `index` selects the per-column scale when scaleCount > 1.
