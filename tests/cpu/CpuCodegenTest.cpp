@@ -422,6 +422,65 @@ TEST(CpuLayout, ChannelsLastChainMatchesInterpreter) {
       });
 }
 
+// Grouped (not depthwise) convolutions run channels-last too, each group
+// over its channel slice of x and y (ResNeXt's 3x3 of cardinality 32,
+// ShuffleNet's grouped 1x1s): a grouped 3x3 with a bias and a residual
+// Add + Relu fused into its epilogue, a strided grouped 3x3 writing its
+// part of a concatenation in place, a grouped 1x1; against the
+// interpreter at 1 and 2 threads.
+TEST(CpuLayout, GroupedConvolutionsRunChannelsLast) {
+  if (!channelsLastHost())
+    GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
+  std::mt19937 rng(11);
+  auto dense = [&](const std::string &shape, size_t count, float scale) {
+    return "Constant dense<f32[" + shape +
+           "]: " + randomDense(count, scale, rng) + ">";
+  };
+  auto m = parseLowered(
+      "func @main(%x: f32[1,3,18,18]) {\n"
+      "  %w1 = " +
+      dense("64,3,3,3", 64 * 27, 0.3f) +
+      "\n"
+      "  %c1 = Conv(%x, %w1) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : "
+      "f32[1,64,18,18]\n"
+      "  %a1 = Relu(%c1) : f32[1,64,18,18]\n"
+      "  %w2 = " +
+      dense("64,16,3,3", 64 * 144, 0.1f) + "\n  %b2 = " +
+      dense("64", 64, 0.1f) +
+      "\n"
+      "  %c2 = Conv(%a1, %w2, %b2) {kernel_shape = [3, 3], pads = [1, 1, 1, "
+      "1], group = 4} : f32[1,64,18,18]\n"
+      "  %s2 = Add(%c2, %a1) : f32[1,64,18,18]\n"
+      "  %y2 = Relu(%s2) : f32[1,64,18,18]\n"
+      "  %w3 = " +
+      dense("96,32,3,3", 96 * 288, 0.08f) +
+      "\n"
+      "  %c3 = Conv(%y2, %w3) {kernel_shape = [3, 3], pads = [1, 1, 1, 1], "
+      "strides = [2, 2], group = 2} : f32[1,96,9,9]\n"
+      "  %w4 = " +
+      dense("40,64,1,1", 40 * 64, 0.1f) +
+      "\n"
+      "  %c4 = Conv(%y2, %w4) {kernel_shape = [1, 1], strides = [2, 2]} : "
+      "f32[1,40,9,9]\n"
+      "  %cat = Concat(%c3, %c4) {axis = 1} : f32[1,136,9,9]\n"
+      "  %w5 = " +
+      dense("68,34,1,1", 68 * 34, 0.15f) +
+      "\n"
+      "  %c5 = Conv(%cat, %w5) {kernel_shape = [1, 1], group = 4} : "
+      "f32[1,68,9,9]\n"
+      "  %g = GlobalAveragePool(%c5) : f32[1,68,1,1]\n"
+      "  return %g\n"
+      "}\n");
+  ASSERT_TRUE(m);
+  expectLayoutsAndResults(
+      *m, rng,
+      [&](const CompiledModel &, const std::set<std::string> &nhwc,
+          const std::string &list) {
+        for (const char *v : {"a1", "y2", "c3", "c4", "cat", "c5"})
+          EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
+      });
+}
+
 // A normalization's moments (InstanceNormalization's lowering): the second
 // ReduceSum computes its squared deviations as it reads them, and the
 // row-major sums vectorize. Against the interpreter at 1 and 2 threads

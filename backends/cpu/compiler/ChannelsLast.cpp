@@ -16,8 +16,10 @@ namespace ember::cpugen {
 using ember::cpu::Isa;
 
 // Whether an fp32 Conv group can run channels-last: the library kernels
-// on an AVX-512 or AVX2 path, a 2-D convolution of one group (conv2dNhwc)
-// or depthwise (depthwiseConv2dNhwc).
+// on an AVX-512 or AVX2 path, a dense 2-D convolution (conv2dNhwc, once per
+// group: a group reads and writes its channel slice of each pixel) or
+// depthwise (depthwiseConv2dNhwc). Only one group unfolds a row-major
+// input (conv2dNhwcFromNchw).
 bool Codegen::convNhwcCapable(const Group &g) const {
   if (g.kind != GroupKind::Conv || cfg_.kernels != Kernels::Library)
     return false;
@@ -32,7 +34,7 @@ bool Codegen::convNhwcCapable(const Group &g) const {
   // (conv2dNhwc) or unfolding a row-major input (conv2dNhwcFromNchw).
   if (groups == x.dim(1) && w.dim(0) == x.dim(1))
     return true;
-  return groups == 1 && (convReadsNhwc(g) || convUnfoldsNchw(g, true));
+  return convReadsNhwc(g) || convUnfoldsNchw(g, true);
 }
 
 // Whether the channels-last convolutions are the AVX2 ones (8-lane vectors,
@@ -57,17 +59,21 @@ bool Codegen::nhwcAvx2() const {
 // 1.3-2.6 times faster channels-last (MNIST's 8 -> 16 5x5 on 14x14: 29%
 // -> 64% of the FMA peak), 8 output channels 1.5-2.4 times, 3 (16 -> 3,
 // 9x9 on 180x180 and 720x720, FNS candy's last layer) 1.6-2.0 times; with
-// 1 or 2 output channels a 1x1 layer ran 5-30% slower.
+// 1 or 2 output channels a 1x1 layer ran 5-30% slower. A grouped one
+// (ShuffleNet's 1x1 convolutions over 3 or 8 groups) by the same rules per
+// group: each group is such a convolution over a channel slice.
 bool Codegen::convReadsNhwc(const Group &g) const {
   const Node &n = *g.anchor;
   const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
-  if (n.attrInt("group", 1) != 1)
+  const int64_t groups = n.attrInt("group", 1);
+  if (groups == x.dim(1) && w.dim(0) == x.dim(1)) // depthwise
     return true;
+  const int64_t ocg = w.dim(0) / groups, cg = w.dim(1);
   if (nhwcAvx2())
-    return w.dim(0) >= 3;
-  if (w.dim(0) < 16)
+    return ocg >= 3;
+  if (ocg < 16)
     return false;
-  return (w.dim(2) == 1 && w.dim(3) == 1) || x.dim(1) >= 16;
+  return (w.dim(2) == 1 && w.dim(3) == 1) || cg >= 16;
 }
 
 // Whether a dense Conv can write channels-last from a row-major input by

@@ -79,8 +79,9 @@ enum ember_rt_conv_field {
   EMBER_RT_CONV_RES_AFTER, /* residual added after the activation */
   EMBER_RT_CONV_ISA,       /* ember::cpu::Isa the weights were packed for */
   EMBER_RT_CONV_WS_BYTES,  /* workspace bytes per worker */
-  /* x, y and the residual channels-last ([N][H][W][C]), GROUPS 1, weights
-   * packConvWeightsNhwc (conv2dNhwc; the compiler sets it only where
+  /* x, y and the residual channels-last ([N][H][W][C]), weights
+   * packConvWeightsNhwc per group (conv2dNhwc once per group over its
+   * channel slices of x and y; the compiler sets it only where
    * conv2dNhwcSupported holds) */
   EMBER_RT_CONV_NHWC,
   EMBER_RT_CONV_LDY,     /* NHWC: y's pixel stride (0: OC; a channel slice of a

@@ -236,23 +236,30 @@ bool convPiece(const ConvTask &t, size_t piece, size_t pixels, size_t channels,
   return r.ocBegin != r.ocEnd;
 }
 
-// Piece `piece` of image n of a channels-last call ([H][W][C] in, [OH][OW]
-// [OC] out, a channel slice of a wider result when LDY is set). False when
-// the piece is empty.
-bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, void *ws,
-                   Status &s) {
+// Piece `piece` of image n, group g of a channels-last call ([H][W][C] in,
+// [OH][OW][OC] out, a channel slice of a wider result when LDY is set). A
+// group reads channels [g cg, (g+1) cg) of each input pixel and writes
+// [g ocg, (g+1) ocg) of each output pixel, with the full pixel strides
+// (the kernels take ldx and ldy). False when the piece is empty.
+bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, size_t g,
+                   void *ws, Status &s) {
   const int64_t *p = t.p;
   const Conv2DShape shape = groupShape(p);
-  const size_t C = shape.channels, OC = shape.outChannels;
+  const size_t cg = shape.channels, ocg = shape.outChannels;
+  const size_t C = u(p[EMBER_RT_CONV_C]);
+  const size_t OC = p[EMBER_RT_CONV_DEPTHWISE] ? C : u(p[EMBER_RT_CONV_OC]);
   const size_t inPlane = shape.height * shape.width;
   const size_t outPlane = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
   const size_t ldy = p[EMBER_RT_CONV_LDY] ? u(p[EMBER_RT_CONV_LDY]) : OC;
-  const float *x = t.x + n * C * inPlane;
+  const float *x = t.x + n * C * inPlane + g * cg;
   const Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
-  Epilogue e = epilogueOf(p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER],
-                          t.bias, BiasAxis::PerColumn,
-                          t.residual ? t.residual + n * OC * outPlane : nullptr,
-                          OC, t.lo, t.hi);
+  const void *w = static_cast<const uint8_t *>(t.w) +
+                  g * u(p[EMBER_RT_CONV_W_GROUP_STRIDE]);
+  Epilogue e = epilogueOf(
+      p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER],
+      t.bias ? t.bias + g * ocg : nullptr, BiasAxis::PerColumn,
+      t.residual ? t.residual + n * OC * outPlane + g * ocg : nullptr, OC,
+      t.lo, t.hi);
   if (p[EMBER_RT_CONV_POOL_KH]) { // pieces of pooled rows
     const MaxPoolWindow pool = poolWindow(p);
     size_t r0, r1;
@@ -260,7 +267,7 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, void *ws,
     if (r0 == r1)
       return false;
     float *y = t.y + n * ldy * pool.outHeight * pool.outWidth;
-    s = conv2dNhwcFromNchwMaxPool(shape, pool, x, t.w, y, ldy, e, isa, r0, r1,
+    s = conv2dNhwcFromNchwMaxPool(shape, pool, x, w, y, ldy, e, isa, r0, r1,
                                   ws);
     if (p[EMBER_RT_CONV_ROUND_F16]) // (rounding commutes with the max)
       roundF16Rows(y + r0 * pool.outWidth * ldy, (r1 - r0) * pool.outWidth, OC,
@@ -268,20 +275,20 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, void *ws,
     return true;
   }
   ConvRange r;
-  if (!convPiece(t, piece, outPlane, OC, r))
+  if (!convPiece(t, piece, outPlane, ocg, r))
     return false;
-  float *y = t.y + n * ldy * outPlane;
+  float *y = t.y + n * ldy * outPlane + g * ocg;
   if (p[EMBER_RT_CONV_DEPTHWISE])
-    s = depthwiseConv2dNhwc(shape, x, C, static_cast<const float *>(t.w), y,
-                            ldy, e, isa, r);
+    s = depthwiseConv2dNhwc(shape, x, C, static_cast<const float *>(w), y, ldy,
+                            e, isa, r);
   else if (p[EMBER_RT_CONV_IN_NCHW])
-    s = conv2dNhwcFromNchw(shape, x, t.w, y, ldy, e, isa, r, ws);
+    s = conv2dNhwcFromNchw(shape, x, w, y, ldy, e, isa, r, ws);
   else
-    s = conv2dNhwc(shape, x, C, t.w, y, ldy, e, isa, r, ws);
+    s = conv2dNhwc(shape, x, C, w, y, ldy, e, isa, r, ws);
   if (p[EMBER_RT_CONV_ROUND_F16]) {
     const size_t p0 = r.pixEnd ? r.pixBegin : 0;
     const size_t p1 = r.pixEnd ? r.pixEnd : outPlane;
-    const size_t c0 = r.ocEnd ? r.ocBegin : 0, c1 = r.ocEnd ? r.ocEnd : OC;
+    const size_t c0 = r.ocEnd ? r.ocBegin : 0, c1 = r.ocEnd ? r.ocEnd : ocg;
     roundF16Rows(y + p0 * ldy + c0, p1 - p0, c1 - c0, ldy, isa);
   }
   return true;
@@ -305,7 +312,7 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
     size_t g = ng % G, n = ng / G;
     Status s;
     if (p[EMBER_RT_CONV_NHWC]) {
-      if (!convNhwcPiece(t, piece, n, ws, s))
+      if (!convNhwcPiece(t, piece, n, g, ws, s))
         continue;
     } else if (dw) {
       size_t c0, c1;
@@ -945,10 +952,20 @@ int32_t ember_rt_conv_pack(const int64_t *p, const float *w, void *packed) {
   if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_DEPTHWISE])
     return int32_t(
         packDepthwiseNhwc(groupShape(p), w, static_cast<float *>(packed)));
-  if (p[EMBER_RT_CONV_NHWC])
-    return int32_t(packConvWeightsNhwc(groupShape(p), w, packed,
-                                       Isa(p[EMBER_RT_CONV_ISA]),
-                                       p[EMBER_RT_CONV_IN_NCHW] != 0));
+  if (p[EMBER_RT_CONV_NHWC]) { // each group's at g * W_GROUP_STRIDE
+    const Conv2DShape s = groupShape(p);
+    const size_t per = s.outChannels * s.channels * s.kernelH * s.kernelW;
+    for (size_t g = 0; g < u(p[EMBER_RT_CONV_GROUPS]); ++g) {
+      Status st = packConvWeightsNhwc(
+          s, w + g * per,
+          static_cast<uint8_t *>(packed) +
+              g * u(p[EMBER_RT_CONV_W_GROUP_STRIDE]),
+          Isa(p[EMBER_RT_CONV_ISA]), p[EMBER_RT_CONV_IN_NCHW] != 0);
+      if (st != Status::Ok)
+        return int32_t(st);
+    }
+    return 0;
+  }
   if (p[EMBER_RT_CONV_DEPTHWISE]) {
     std::memcpy(packed, w, size_t(ember_rt_conv_packed_size(p)));
     return 0;
@@ -1004,19 +1021,19 @@ int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
     // the larger one: pixels when the input outweighs the weights (each
     // piece reads only its pixels, and a worker's pieces share weights in
     // its L2), else channels (each piece streams only its share of them).
+    // (Per group: a grouped convolution's pieces split one group's
+    // output channels or pixels.)
     size_t pix = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
-    size_t OC = u(p[EMBER_RT_CONV_OC]);
+    size_t ocg = u(p[EMBER_RT_CONV_OC]) / G, cg = u(p[EMBER_RT_CONV_C]) / G;
     // (Depthwise: whole output rows, 16-channel vectors. Dense: 6 pixels
     // x the path's panel, 64 channels on AVX-512, 16 on AVX2.)
     bool dwn = p[EMBER_RT_CONV_DEPTHWISE] != 0;
     t.pixGranule = dwn ? u(p[EMBER_RT_CONV_OW]) : 6;
     t.ocGranule = dwn ? 16 : colGranule(Isa(p[EMBER_RT_CONV_ISA]));
     double lp = largestShare(pix, t.pixGranule, t.pieces);
-    double lo = largestShare(OC, t.ocGranule, t.pieces);
-    size_t weights =
-        u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW] * p[EMBER_RT_CONV_C]) * OC;
-    size_t input =
-        u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W] * p[EMBER_RT_CONV_C]);
+    double lo = largestShare(ocg, t.ocGranule, t.pieces);
+    size_t weights = u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]) * cg * ocg;
+    size_t input = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]) * cg;
     if (std::max(lp, lo) <= std::min(lp, lo) * kSplitSlack)
       t.splitPix = dwn || weights <= input;
     else
