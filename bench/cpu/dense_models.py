@@ -27,6 +27,13 @@ with onnx.helper from seeded random weights (no download, no ../shared):
               batched MatMuls, Softmax, Gelu written as Erf as exporters do
               below opset 20, residual Adds) and a LayerNormalization +
               Gemm head on the class token.
+  resnext-toy a ResNeXt-50-32x4d-style classifier (224x224): a 7x7/2 stem
+              and 3x3/2 max pool, then one bottleneck block per stage at
+              widths 128, 256, 512 and 1024 (1x1 reduce, a grouped 3x3 of
+              cardinality 32, strided in stages 2-4, 1x1 expand, a 1x1
+              projection shortcut, residual Add + Relu), GlobalAveragePool,
+              Flatten and a Gemm: grouped convolutions of 4 to 32 channels
+              per group.
 
 Weights are He-scaled so activations stay O(1) through the network.
 """
@@ -279,5 +286,26 @@ def vit(rng, size=224, patch=16, dim=192, heads=3, depth=4, classes=1000):
                    [1, classes], opset=17)
 
 
+def resnext(rng, size=224, classes=1000, cardinality=32):
+    b = Builder(rng)
+    x = b.conv("image", 3, 64, k=7, stride=2)
+    x = b.op("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2],
+             pads=[1, 1, 1, 1])
+    cin = 64
+    for width, stride in ((128, 1), (256, 2), (512, 2), (1024, 2)):
+        cout = 2 * width
+        y = b.conv(x, cin, width, k=1)
+        y = b.conv(y, width, width, k=3, stride=stride, group=cardinality)
+        y = b.conv(y, width, cout, k=1, relu=False)
+        short = b.conv(x, cin, cout, k=1, stride=stride, relu=False)
+        x = b.op("Relu", [b.op("Add", [y, short])])
+        cin = cout
+    x = b.op("GlobalAveragePool", [x])
+    x = b.op("Flatten", [x], axis=1)
+    logits = b.gemm(x, cin, classes)
+    return b.model("resnext_toy", "image", [1, 3, size, size], logits,
+                   [1, classes])
+
+
 MODELS = {"dbnet-toy": dbnet, "fpnseg-toy": fpnseg, "mnv3-toy": mnv3,
-          "vit-toy": vit}
+          "vit-toy": vit, "resnext-toy": resnext}
