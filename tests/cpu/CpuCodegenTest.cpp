@@ -445,8 +445,8 @@ TEST(CpuLayout, GroupedConvolutionsRunChannelsLast) {
       "f32[1,64,18,18]\n"
       "  %a1 = Relu(%c1) : f32[1,64,18,18]\n"
       "  %w2 = " +
-      dense("64,16,3,3", 64 * 144, 0.1f) + "\n  %b2 = " +
-      dense("64", 64, 0.1f) +
+      dense("64,16,3,3", 64 * 144, 0.1f) +
+      "\n  %b2 = " + dense("64", 64, 0.1f) +
       "\n"
       "  %c2 = Conv(%a1, %w2, %b2) {kernel_shape = [3, 3], pads = [1, 1, 1, "
       "1], group = 4} : f32[1,64,18,18]\n"

@@ -258,8 +258,8 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, size_t g,
   Epilogue e = epilogueOf(
       p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER],
       t.bias ? t.bias + g * ocg : nullptr, BiasAxis::PerColumn,
-      t.residual ? t.residual + n * OC * outPlane + g * ocg : nullptr, OC,
-      t.lo, t.hi);
+      t.residual ? t.residual + n * OC * outPlane + g * ocg : nullptr, OC, t.lo,
+      t.hi);
   if (p[EMBER_RT_CONV_POOL_KH]) { // pieces of pooled rows
     const MaxPoolWindow pool = poolWindow(p);
     size_t r0, r1;
