@@ -325,6 +325,17 @@ std::string randomDense(size_t count, float scale, std::mt19937 &rng) {
   return s;
 }
 
+// dense(shape, count, scale): the text of an f32 Constant of that shape
+// holding `count` random values in [-scale, scale] (randomDense).
+struct DenseConstant {
+  std::mt19937 &rng;
+  std::string operator()(const std::string &shape, size_t count,
+                         float scale) const {
+    return "Constant dense<f32[" + shape +
+           "]: " + randomDense(count, scale, rng) + ">";
+  }
+};
+
 // Runs m's main on random inputs: the interpreter's result, then
 // compileModel at one thread, whose channels-last values (and the same as
 // one line for messages) `check` looks at, then the backend at 1 and 2
@@ -363,10 +374,7 @@ TEST(CpuLayout, ChannelsLastChainMatchesInterpreter) {
   if (!channelsLastHost())
     GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(5);
-  auto dense = [&](const std::string &shape, size_t count, float scale) {
-    return "Constant dense<f32[" + shape +
-           "]: " + randomDense(count, scale, rng) + ">";
-  };
+  DenseConstant dense{rng};
   auto m = parseLowered(
       "func @main(%x: f32[1,3,20,20]) {\n"
       "  %w1 = " +
@@ -432,10 +440,7 @@ TEST(CpuLayout, GroupedConvolutionsRunChannelsLast) {
   if (!channelsLastHost())
     GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(11);
-  auto dense = [&](const std::string &shape, size_t count, float scale) {
-    return "Constant dense<f32[" + shape +
-           "]: " + randomDense(count, scale, rng) + ">";
-  };
+  DenseConstant dense{rng};
   auto m = parseLowered(
       "func @main(%x: f32[1,3,18,18]) {\n"
       "  %w1 = " +
@@ -527,10 +532,7 @@ TEST(CpuLayout, NormalizationBetweenChannelsLastConvs) {
   if (!channelsLastHost())
     GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(7);
-  auto dense = [&](const std::string &shape, size_t count, float scale) {
-    return "Constant dense<f32[" + shape +
-           "]: " + randomDense(count, scale, rng) + ">";
-  };
+  DenseConstant dense{rng};
   auto m = parseLowered(
       "func @main(%x: f32[1,16,18,18], %x3: f32[1,16,18,18]) {\n"
       "  %ax = Constant dense<i64[2]: [2, 3]>\n"
@@ -587,10 +589,7 @@ TEST(CpuLayout, Avx2ThresholdsTakeFewChannels) {
   if (!avx2ChannelsLastHost())
     GTEST_SKIP() << "the AVX2 channels-last thresholds";
   std::mt19937 rng(37);
-  auto dense = [&](const std::string &shape, size_t count, float scale) {
-    return "Constant dense<f32[" + shape +
-           "]: " + randomDense(count, scale, rng) + ">";
-  };
+  DenseConstant dense{rng};
   auto m = parseLowered(
       "func @main(%x: f32[1,1,28,28], %z: f32[1,16,28,28]) {\n"
       "  %w1 = " +
@@ -638,10 +637,7 @@ TEST(CpuLayout, FewChannelFirstLayerOnALargeMapUnfoldsChannelsLast) {
   if (!channelsLastHost())
     GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(23);
-  auto dense = [&](const std::string &shape, size_t count, float scale) {
-    return "Constant dense<f32[" + shape +
-           "]: " + randomDense(count, scale, rng) + ">";
-  };
+  DenseConstant dense{rng};
   // big: 3 -> 16, 3x3/2 pad 1, 66x70 -> 33x35 (94% interior), then
   // 16 -> 16 3x3. small: 8 -> 16, 5x5 pad 2 on 14x14 (51% interior).
   auto m = parseLowered(
@@ -694,10 +690,7 @@ TEST(CpuLayout, SmallMapFirstLayerFeedingAConvUnfoldsChannelsLast) {
   if (!channelsLastHost())
     GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
   std::mt19937 rng(31);
-  auto dense = [&](const std::string &shape, size_t count, float scale) {
-    return "Constant dense<f32[" + shape +
-           "]: " + randomDense(count, scale, rng) + ">";
-  };
+  DenseConstant dense{rng};
   auto m = parseLowered(
       "func @main(%x: f32[2,3,32,32], %s: f32[2,3,32,32]) {\n"
       "  %ax = Constant dense<i64[2]: [2, 3]>\n"
