@@ -308,61 +308,6 @@ TEST(CpuRuntime, TwoThreadsSplitLargeStepsExactly) {
   expectClose(runCpu(*m->main(), two, in), r1, 0, 0);
 }
 
-// dense<f32[..]: 0x...> text of `count` values uniform in [-scale, scale].
-std::string randomDense(size_t count, float scale, std::mt19937 &rng) {
-  std::uniform_real_distribution<float> u(-scale, scale);
-  static const char *hex = "0123456789abcdef";
-  std::string s = "0x";
-  for (size_t i = 0; i < count; ++i) {
-    float v = u(rng);
-    uint8_t b[4];
-    std::memcpy(b, &v, 4);
-    for (int k = 0; k < 4; ++k) {
-      s += hex[b[k] >> 4];
-      s += hex[b[k] & 15];
-    }
-  }
-  return s;
-}
-
-// dense(shape, count, scale): the text of an f32 Constant of that shape
-// holding `count` random values in [-scale, scale] (randomDense).
-struct DenseConstant {
-  std::mt19937 &rng;
-  std::string operator()(const std::string &shape, size_t count,
-                         float scale) const {
-    return "Constant dense<f32[" + shape +
-           "]: " + randomDense(count, scale, rng) + ">";
-  }
-};
-
-// Runs m's main on random inputs: the interpreter's result, then
-// compileModel at one thread, whose channels-last values (and the same as
-// one line for messages) `check` looks at, then the backend at 1 and 2
-// threads against the interpreter.
-void expectLayoutsAndResults(
-    Module &m, std::mt19937 &rng,
-    const std::function<void(const CompiledModel &,
-                             const std::set<std::string> &,
-                             const std::string &)> &check) {
-  std::vector<Tensor> in;
-  for (auto *p : m.main()->params())
-    in.push_back(randomTensor(p->types[0], rng));
-  auto want = interpret(*m.main(), in);
-  ASSERT_TRUE(bool(want));
-  CompileConfig one = hostConfig(), two = hostConfig();
-  two.numThreads = 2;
-  auto cm = compileModel(*m.main(), one);
-  ASSERT_TRUE(bool(cm)) << cm.status().message();
-  std::set<std::string> nhwc(cm->channelsLast.begin(), cm->channelsLast.end());
-  std::string list;
-  for (auto &v : nhwc)
-    list += v + " ";
-  check(*cm, nhwc, list);
-  expectClose(runCpu(*m.main(), one, in), *want, 1e-4, 1e-5);
-  expectClose(runCpu(*m.main(), two, in), *want, 1e-4, 1e-5);
-}
-
 // Channels-last layouts (ChannelsLast.cpp, chooseLayouts) on the AVX-512 and
 // AVX2 paths: a convolution unfolds the row-major graph input and writes
 // channels-last; the max pool after it (run inside the convolution), 1x1 and
@@ -427,62 +372,6 @@ TEST(CpuLayout, ChannelsLastChainMatchesInterpreter) {
         // stored.
         EXPECT_EQ(cm.fusion.fusedPools, 1u);
         EXPECT_FALSE(nhwc.count("a1")) << list;
-      });
-}
-
-// Grouped (not depthwise) convolutions run channels-last too, each group
-// over its channel slice of x and y (ResNeXt's 3x3 of cardinality 32,
-// ShuffleNet's grouped 1x1s): a grouped 3x3 with a bias and a residual
-// Add + Relu fused into its epilogue, a strided grouped 3x3 writing its
-// part of a concatenation in place, a grouped 1x1; against the
-// interpreter at 1 and 2 threads.
-TEST(CpuLayout, GroupedConvolutionsRunChannelsLast) {
-  if (!channelsLastHost())
-    GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
-  std::mt19937 rng(11);
-  DenseConstant dense{rng};
-  auto m = parseLowered(
-      "func @main(%x: f32[1,3,18,18]) {\n"
-      "  %w1 = " +
-      dense("64,3,3,3", 64 * 27, 0.3f) +
-      "\n"
-      "  %c1 = Conv(%x, %w1) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : "
-      "f32[1,64,18,18]\n"
-      "  %a1 = Relu(%c1) : f32[1,64,18,18]\n"
-      "  %w2 = " +
-      dense("64,16,3,3", 64 * 144, 0.1f) +
-      "\n  %b2 = " + dense("64", 64, 0.1f) +
-      "\n"
-      "  %c2 = Conv(%a1, %w2, %b2) {kernel_shape = [3, 3], pads = [1, 1, 1, "
-      "1], group = 4} : f32[1,64,18,18]\n"
-      "  %s2 = Add(%c2, %a1) : f32[1,64,18,18]\n"
-      "  %y2 = Relu(%s2) : f32[1,64,18,18]\n"
-      "  %w3 = " +
-      dense("96,32,3,3", 96 * 288, 0.08f) +
-      "\n"
-      "  %c3 = Conv(%y2, %w3) {kernel_shape = [3, 3], pads = [1, 1, 1, 1], "
-      "strides = [2, 2], group = 2} : f32[1,96,9,9]\n"
-      "  %w4 = " +
-      dense("40,64,1,1", 40 * 64, 0.1f) +
-      "\n"
-      "  %c4 = Conv(%y2, %w4) {kernel_shape = [1, 1], strides = [2, 2]} : "
-      "f32[1,40,9,9]\n"
-      "  %cat = Concat(%c3, %c4) {axis = 1} : f32[1,136,9,9]\n"
-      "  %w5 = " +
-      dense("68,34,1,1", 68 * 34, 0.15f) +
-      "\n"
-      "  %c5 = Conv(%cat, %w5) {kernel_shape = [1, 1], group = 4} : "
-      "f32[1,68,9,9]\n"
-      "  %g = GlobalAveragePool(%c5) : f32[1,68,1,1]\n"
-      "  return %g\n"
-      "}\n");
-  ASSERT_TRUE(m);
-  expectLayoutsAndResults(
-      *m, rng,
-      [&](const CompiledModel &, const std::set<std::string> &nhwc,
-          const std::string &list) {
-        for (const char *v : {"a1", "y2", "c3", "c4", "cat", "c5"})
-          EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
       });
 }
 

@@ -63,14 +63,19 @@ void expectBitExact(const std::string &text, std::mt19937 &rng) {
 } // namespace
 
 // ShuffleNet's unit: a grouped 1x1 convolution, the channel shuffle
-// (Reshape, Transpose, Reshape: views, which keep their value row-major),
-// a depthwise 3x3 (stride 1 and 2) whose result a 1x1 convolution reads
-// channels-last. The depthwise convolutions read a channels-last copy of
-// their row-major input made at run time (RtKernels.cpp, dwCopyBytes), so
-// on AVX2 and AVX-512 they run the channels-last kernels (and on VNNI hosts
-// keep the 4-tap pack), bit-exactly.
+// (Reshape, Transpose, Reshape), a depthwise 3x3 (stride 1 and 2) whose
+// result a 1x1 convolution reads channels-last. The shuffle's views keep
+// the channels-last bytes ([N][H][W][A][B] on the 5-D side), so the
+// depthwise convolution reads its input channels-last in place. With H and
+// W flattened into one dim the views are no channel split, the shuffle
+// stays row-major, and the depthwise convolution reads a channels-last
+// copy of it made at run time
+// (RtKernels.cpp, dwCopyBytes): on AVX2 and AVX-512 the channels-last
+// kernels either way (and on VNNI hosts the 4-tap pack), bit-exactly.
 TEST(CpuInt8, DepthwiseAfterAChannelShuffleReadsAChannelsLastCopy) {
-  for (int64_t stride : {1, 2}) {
+  for (int64_t variant = 0; variant < 4; ++variant) {
+    const int64_t stride = 1 + variant % 2;
+    const bool flat = variant >= 2; // H and W flattened in the shuffle
     std::mt19937 rng(unsigned(21 + stride));
     const int64_t c = 80, g = 4, hw = 12, ohw = (hw - 1) / stride + 1;
     QdqText q{rng, "", 0};
@@ -80,17 +85,25 @@ TEST(CpuInt8, DepthwiseAfterAChannelShuffleReadsAChannelsLastCopy) {
     std::string x = q.qdq("%x", dimsText(in), 0.02f, 120);
     std::string c1 = q.conv(x, 0.02f, {c, 16 / g, 1, 1}, g, 1, act);
     std::string d1 = q.qdq(c1, dimsText(act), 0.03f, 100);
-    q.t += "  %s5 = Constant dense<i64[5]: [1, " + std::to_string(g) + ", " +
-           std::to_string(c / g) + ", " + std::to_string(hw) + ", " +
-           std::to_string(hw) + "]>\n";
+    // The split dims: [1, G, C/G, H, W], or with H and W flattened into
+    // one dim (a form some exporters write; its views are not a channel
+    // split of the channels-last bytes, so the shuffle stays row-major).
+    const std::vector<int64_t> split =
+        flat ? std::vector<int64_t>{1, g, c / g, hw * hw}
+             : std::vector<int64_t>{1, g, c / g, hw, hw};
+    const std::vector<int64_t> swapped =
+        flat ? std::vector<int64_t>{1, c / g, g, hw * hw}
+             : std::vector<int64_t>{1, c / g, g, hw, hw};
+    q.t += "  %s5 = Constant dense<i64[" + std::to_string(split.size()) +
+           "]: [" + dimsText(split) + "]>\n";
     // Each view between a Q and a DQ of the same parameters, as ORT writes
     // it (the integer lowering keeps them 8-bit views).
-    q.t += "  %r5 = Reshape(" + d1 + ", %s5) : f32[" +
-           dimsText({1, g, c / g, hw, hw}) + "]\n";
-    std::string d5 = q.qdq("%r5", dimsText({1, g, c / g, hw, hw}), 0.03f, 100);
-    q.t += "  %tr = Transpose(" + d5 + ") {perm = [0, 2, 1, 3, 4]} : f32[" +
-           dimsText({1, c / g, g, hw, hw}) + "]\n";
-    std::string dt = q.qdq("%tr", dimsText({1, c / g, g, hw, hw}), 0.03f, 100);
+    q.t += "  %r5 = Reshape(" + d1 + ", %s5) : f32[" + dimsText(split) + "]\n";
+    std::string d5 = q.qdq("%r5", dimsText(split), 0.03f, 100);
+    q.t += "  %tr = Transpose(" + d5 + ") {perm = [" +
+           (flat ? "0, 2, 1, 3" : "0, 2, 1, 3, 4") + "]} : f32[" +
+           dimsText(swapped) + "]\n";
+    std::string dt = q.qdq("%tr", dimsText(swapped), 0.03f, 100);
     q.t += "  %s4 = Constant dense<i64[4]: [" + dimsText(act) + "]>\n";
     q.t += "  %sh = Reshape(" + dt + ", %s4) : f32[" + dimsText(act) + "]\n";
     std::string d2 = q.qdq("%sh", dimsText(act), 0.03f, 100);
@@ -109,15 +122,22 @@ TEST(CpuInt8, DepthwiseAfterAChannelShuffleReadsAChannelsLastCopy) {
       if (!p[EMBER_RT_CONV_DEPTHWISE])
         continue;
       ++depthwise;
-      EXPECT_EQ(p[EMBER_RT_QCONV_IN_NHWC], 0) << "the shuffle is row-major";
+      EXPECT_EQ(p[EMBER_RT_QCONV_IN_NHWC], flat ? 0 : 1)
+          << (flat ? "a flattened shuffle is row-major"
+                   : "the shuffle is not channels-last");
       EXPECT_EQ(p[EMBER_RT_QCONV_OUT_NHWC], 1);
       uint8_t isa = uint8_t(
           ember::cpu::resolveIsa(ember::cpu::Isa(p[EMBER_RT_CONV_ISA])));
       if (isa < uint8_t(ember::cpu::Isa::Avx2))
         continue;
-      // The copy at the workspace's front, and the VNNI pack kept.
-      EXPECT_GE(ember_rt_qconv_workspace_size(p.data()), c * hw * hw)
-          << "no channels-last copy of the row-major input";
+      // The copy at the workspace's front (a row-major input only), and
+      // the VNNI pack kept.
+      if (flat)
+        EXPECT_GE(ember_rt_qconv_workspace_size(p.data()), c * hw * hw)
+            << "no channels-last copy of the row-major input";
+      else
+        EXPECT_LT(ember_rt_qconv_workspace_size(p.data()), c * hw * hw)
+            << "a copy of an input already channels-last";
       if (isa == uint8_t(ember::cpu::Isa::Avx512Vnni)) {
         EXPECT_NE(p[EMBER_RT_QCONV_DW_VNNI], 0);
       }

@@ -17,7 +17,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -250,6 +252,61 @@ inline bool channelsLastHost() {
 inline bool avx2ChannelsLastHost() {
   using ember::cpu::Isa;
   return ember::cpu::resolveIsa(Isa(hostIsa())) == Isa::Avx2;
+}
+
+// dense<f32[..]: 0x...> text of `count` values uniform in [-scale, scale].
+inline std::string randomDense(size_t count, float scale, std::mt19937 &rng) {
+  std::uniform_real_distribution<float> u(-scale, scale);
+  static const char *hex = "0123456789abcdef";
+  std::string s = "0x";
+  for (size_t i = 0; i < count; ++i) {
+    float v = u(rng);
+    uint8_t b[4];
+    std::memcpy(b, &v, 4);
+    for (int k = 0; k < 4; ++k) {
+      s += hex[b[k] >> 4];
+      s += hex[b[k] & 15];
+    }
+  }
+  return s;
+}
+
+// dense(shape, count, scale): the text of an f32 Constant of that shape
+// holding `count` random values in [-scale, scale] (randomDense).
+struct DenseConstant {
+  std::mt19937 &rng;
+  std::string operator()(const std::string &shape, size_t count,
+                         float scale) const {
+    return "Constant dense<f32[" + shape +
+           "]: " + randomDense(count, scale, rng) + ">";
+  }
+};
+
+// Runs m's main on random inputs: the interpreter's result, then
+// compileModel at one thread, whose channels-last values (and the same as
+// one line for messages) `check` looks at, then the backend at 1 and 2
+// threads against the interpreter.
+inline void
+expectLayoutsAndResults(Module &m, std::mt19937 &rng,
+                        const std::function<void(const CompiledModel &,
+                                                 const std::set<std::string> &,
+                                                 const std::string &)> &check) {
+  std::vector<Tensor> in;
+  for (auto *p : m.main()->params())
+    in.push_back(randomTensor(p->types[0], rng));
+  auto want = interpret(*m.main(), in);
+  ASSERT_TRUE(bool(want));
+  CompileConfig one = hostConfig(), two = hostConfig();
+  two.numThreads = 2;
+  auto cm = compileModel(*m.main(), one);
+  ASSERT_TRUE(bool(cm)) << cm.status().message();
+  std::set<std::string> nhwc(cm->channelsLast.begin(), cm->channelsLast.end());
+  std::string list;
+  for (auto &v : nhwc)
+    list += v + " ";
+  check(*cm, nhwc, list);
+  expectClose(runCpu(*m.main(), one, in), *want, 1e-4, 1e-5);
+  expectClose(runCpu(*m.main(), two, in), *want, 1e-4, 1e-5);
 }
 
 } // namespace ember::cpugen::test

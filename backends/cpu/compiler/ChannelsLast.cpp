@@ -158,6 +158,18 @@ bool Codegen::convTReadsNhwc(const Group &g) const {
   return convTNhwcCapable(g) && w.dim(1) * w.dim(2) * w.dim(3) >= 16;
 }
 
+// Whether a view between `in` and `out` keeps channels-last storage
+// byte for byte: [N,C,H,W] <-> [N,A,B,H,W] with A*B = C, the 5-D side
+// stored [N][H][W][A][B] (the two Reshapes of a channel shuffle).
+static bool channelSplitView(const Type &in, const Type &out) {
+  auto split = [](const Type &four, const Type &five) {
+    return four.rank() == 4 && five.rank() == 5 && four.dim(0) == five.dim(0) &&
+           four.dim(1) == five.dim(1) * five.dim(2) &&
+           four.dim(2) == five.dim(3) && four.dim(3) == five.dim(4);
+  };
+  return split(in, out) || split(out, in);
+}
+
 // Channels-last storage for 4-D activations between convolutions (README,
 // "Memory"): [N][H][W][C], so convolutions need no transposes and read
 // each pixel's channels in place.
@@ -189,14 +201,23 @@ void Codegen::chooseLayouts() {
              g.anchor->inputs[0].type().elem() == ElemKind::U8 ||
              g.anchor->inputs[0].type().elem() == ElemKind::I8));
   };
+  auto splitView = [](const Group &g) {
+    return g.kind == GroupKind::View &&
+           channelSplitView(g.root->inputs[0].type(),
+                            Value(const_cast<Node *>(g.root), 0).type());
+  };
   std::set<ValueKey> cand;
   for (auto &g : groups_) {
     if (g.kind != GroupKind::QConv && !loopLike(g) && !convNhwcCapable(g) &&
-        !convTNhwcCapable(g))
+        !convTNhwcCapable(g) && !splitView(g))
       continue;
     Value r(const_cast<Node *>(g.root), 0);
-    if (r.type().rank() == 4 && g.root->numResults() == 1 &&
-        users.count(g.root) && !users.at(g.root).empty())
+    // 5-D: a channel shuffle's split channels ([N][H][W][A][B]), from a
+    // view or a loop (its Transpose).
+    const int64_t rank = r.type().rank();
+    if ((rank == 4 || (rank == 5 && (loopLike(g) || splitView(g)))) &&
+        g.root->numResults() == 1 && users.count(g.root) &&
+        !users.at(g.root).empty())
       cand.insert(keyOf(r));
   }
   for (bool changed = true; changed;) {
@@ -208,6 +229,8 @@ void Codegen::chooseLayouts() {
       bool ok = true, toConv = false, feedsNhwcConv = false;
       if (g.kind == GroupKind::Conv) // the residual as y
         ok = !g.epi.residual || cand.count(keyOf(g.epi.residual));
+      if (g.kind == GroupKind::View) // the same bytes as its input
+        ok = cand.count(keyOf(g.root->inputs[0])) != 0;
       for (auto &u : users.at(g.root)) {
         auto gu = u.user ? groupOf.find(u.user) : groupOf.end();
         if (!ok || gu == groupOf.end()) {
@@ -229,6 +252,9 @@ void Codegen::chooseLayouts() {
                (asX || (ug.epi.residual && read == ug.epi.residual));
           toConv = true;
           feedsNhwcConv = feedsNhwcConv || asX;
+        } else if (ug.kind == GroupKind::View) {
+          ok = cand.count(keyOf(ug.root)) != 0; // both sides or neither
+          toConv = toConv || ok;
         } else {
           ok = loopLike(ug) || ug.kind == GroupKind::Split ||
                ug.kind == GroupKind::Reduce;
@@ -305,6 +331,10 @@ std::vector<int64_t> Codegen::physStrides(const Value &v) const {
   std::vector<int64_t> s(d.size());
   if (d.size() == 4 && nhwc_.count(keyOf(v))) {
     s = {d[1] * d[2] * d[3], 1, d[3] * d[1], d[1]};
+    return s;
+  }
+  if (d.size() == 5 && nhwc_.count(keyOf(v))) { // [N][H][W][A][B]
+    s = {d[1] * d[2] * d[3] * d[4], d[2], 1, d[4] * d[1] * d[2], d[1] * d[2]};
     return s;
   }
   int64_t acc = 1;
