@@ -330,6 +330,21 @@ struct QOut {
   size_t count() const { return table.size() / 2; }
 };
 
+// A QGEMM parameter block's shape, output and ISA fields (the rest zero).
+void qgemmParams(std::vector<int64_t> &p, int64_t M, int64_t N, int64_t K,
+                 const QOut &qo, int64_t isa) {
+  p.assign(EMBER_RT_QGEMM_NUM_FIELDS, 0);
+  p[EMBER_RT_QGEMM_M] = M;
+  p[EMBER_RT_QGEMM_N] = N;
+  p[EMBER_RT_QGEMM_K] = K;
+  p[EMBER_RT_QGEMM_Y_ZP] = qo.zp;
+  p[EMBER_RT_QGEMM_Y_KIND] = qo.kind;
+  p[EMBER_RT_QGEMM_SCALE_COUNT] = int64_t(qo.count());
+  p[EMBER_RT_QGEMM_LO] = qo.lo;
+  p[EMBER_RT_QGEMM_HI] = qo.hi;
+  p[EMBER_RT_QGEMM_ISA] = isa;
+}
+
 QOut qoutOf(const Group &g) {
   QOut o;
   const Node *rq = g.requant;
@@ -537,16 +552,7 @@ Status Codegen::prepareQMatMulDynamic(const Group &g, Step &s) {
     return unsupported(n.describe(), ": batch dims do not broadcast");
   const QOut qo = qoutOf(g);
   std::vector<int64_t> &p = s.params;
-  p.assign(EMBER_RT_QGEMM_NUM_FIELDS, 0);
-  p[EMBER_RT_QGEMM_M] = M;
-  p[EMBER_RT_QGEMM_N] = N;
-  p[EMBER_RT_QGEMM_K] = K;
-  p[EMBER_RT_QGEMM_Y_ZP] = qo.zp;
-  p[EMBER_RT_QGEMM_Y_KIND] = qo.kind;
-  p[EMBER_RT_QGEMM_SCALE_COUNT] = int64_t(qo.count());
-  p[EMBER_RT_QGEMM_LO] = qo.lo;
-  p[EMBER_RT_QGEMM_HI] = qo.hi;
-  p[EMBER_RT_QGEMM_ISA] = cfg_.isa;
+  qgemmParams(p, M, N, K, qo, cfg_.isa);
   p[EMBER_RT_QGEMM_B_DYNAMIC] = 1;
   p[EMBER_RT_QGEMM_A_SIGNED] = n.inputs[0].type().elem() == ElemKind::I8;
   p[EMBER_RT_QGEMM_B_SIGNED] = n.inputs[1].type().elem() == ElemKind::I8;
@@ -605,16 +611,7 @@ Status Codegen::prepareQMatMul(const Group &g, Step &s) {
   if (!g.qbias.empty())
     bias = g.qbias;
   std::vector<int64_t> &p = s.params;
-  p.assign(EMBER_RT_QGEMM_NUM_FIELDS, 0);
-  p[EMBER_RT_QGEMM_M] = rows;
-  p[EMBER_RT_QGEMM_N] = N;
-  p[EMBER_RT_QGEMM_K] = K;
-  p[EMBER_RT_QGEMM_Y_ZP] = qo.zp;
-  p[EMBER_RT_QGEMM_Y_KIND] = qo.kind;
-  p[EMBER_RT_QGEMM_SCALE_COUNT] = int64_t(qo.count());
-  p[EMBER_RT_QGEMM_LO] = qo.lo;
-  p[EMBER_RT_QGEMM_HI] = qo.hi;
-  p[EMBER_RT_QGEMM_ISA] = cfg_.isa;
+  qgemmParams(p, rows, N, K, qo, cfg_.isa);
   // The layout for this many rows (AVX2: s8 panels for a one- or two-row
   // product, which streams every weight once per call).
   Isa isa = ember::cpu::qgemmPackIsa(Isa(cfg_.isa), size_t(rows));

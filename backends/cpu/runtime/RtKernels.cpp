@@ -247,7 +247,7 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, size_t g,
   const Conv2DShape shape = groupShape(p);
   const size_t cg = shape.channels, ocg = shape.outChannels;
   const size_t C = u(p[EMBER_RT_CONV_C]);
-  const size_t OC = p[EMBER_RT_CONV_DEPTHWISE] ? C : u(p[EMBER_RT_CONV_OC]);
+  const size_t OC = u(p[EMBER_RT_CONV_OC]); // (depthwise: C)
   const size_t inPlane = shape.height * shape.width;
   const size_t outPlane = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
   const size_t ldy = p[EMBER_RT_CONV_LDY] ? u(p[EMBER_RT_CONV_LDY]) : OC;
