@@ -605,3 +605,74 @@ TEST(CpuOps, ConvTransposeDisjointTapsSkipTheScatter) {
       *m, f, rng, {"c1", "t1", "t2", "t3", "c4", "t5", "c5", "c6", "t6", "c7"},
       {"t8", "t9", "t10"});
 }
+
+// Erf is Ember's own (ember/math/Erf.h): the backend's vectorized loop and
+// the interpreter compute the same bits, for f32 and f16, alone and fused
+// into a Gelu (x/2 * (1 + erf(x/sqrt 2))), on values across the whole range
+// (both branches, the branch point, where f32 erf reaches 1, subnormals,
+// zeros of both signs, infinities, NaN). 4099 elements: vector body and
+// remainder both run.
+TEST(CpuOps, ErfMatchesInterpreterBitForBit) {
+  const float specials[] = {0.0f,
+                            -0.0f,
+                            0.875f,
+                            std::nextafter(0.875f, 0.0f),
+                            std::nextafter(0.875f, 1.0f),
+                            -0.875f,
+                            3.9192f,
+                            -4.0f,
+                            1e-40f,
+                            -1e-30f,
+                            1e30f,
+                            INFINITY,
+                            -INFINITY,
+                            NAN};
+  for (ElemKind kind : {ElemKind::F32, ElemKind::F16}) {
+    for (bool gelu : {false, true}) {
+      std::mt19937 rng(uint32_t(kind == ElemKind::F32 ? 77 : 78) + gelu);
+      Function f("main");
+      Type t(kind, {4099});
+      Value x(f.addPlaceholder("x", t));
+      Value y;
+      if (gelu) {
+        auto mk = [&](OpKind k, std::vector<Value> in) {
+          auto n = f.create(k, in, {});
+          EXPECT_TRUE(bool(n)) << n.status().message();
+          return Value(*n);
+        };
+        auto c = [&](double v) {
+          Tensor s(Type(kind, {1}));
+          s.setDouble(0, v);
+          return Value(f.addConstant(f.freshName("c"), s));
+        };
+        Value e = mk(OpKind::Erf, {mk(OpKind::Mul, {x, c(M_SQRT1_2)})});
+        y = mk(OpKind::Mul, {mk(OpKind::Mul, {x, c(0.5)}),
+                             mk(OpKind::Add, {e, c(1.0)})});
+      } else {
+        auto n = f.create(OpKind::Erf, {x}, {});
+        ASSERT_TRUE(bool(n)) << n.status().message();
+        y = Value(*n);
+      }
+      f.addOutput(y, "y");
+      expectClaimed(f);
+      Tensor in(t);
+      std::uniform_real_distribution<double> u(-5, 5);
+      std::uniform_real_distribution<double> lg(-40, 40);
+      for (int64_t i = 0; i < in.size(); ++i) {
+        double v = i % 3 == 0 ? u(rng) : std::ldexp(u(rng), int(lg(rng)) / 4);
+        if (i < int64_t(std::size(specials)))
+          v = specials[i];
+        in.setDouble(i, v);
+      }
+      auto want = interpret(f, {in});
+      ASSERT_TRUE(bool(want)) << want.status().message();
+      for (unsigned threads : {1u, 2u}) {
+        CompileConfig cfg = hostConfig();
+        cfg.numThreads = threads;
+        std::vector<Tensor> got = runCpu(f, cfg, {in});
+        ASSERT_EQ(got.size(), 1u);
+        expectIdentical(got, *want);
+      }
+    }
+  }
+}

@@ -6,6 +6,8 @@
 // propagation).
 #include "LoopGen.h"
 
+#include "ember/math/Erf.h"
+
 #include <llvm/IR/Constants.h>
 
 #include <cmath>
@@ -33,6 +35,41 @@ llvm::Value *LoopGen::libm(const char *name, ElemKind k, llvm::Value *x) {
 llvm::Value *LoopGen::intrinsic(llvm::Intrinsic::ID id, llvm::Value *x) {
   return b.CreateUnaryIntrinsic(id, x);
 }
+
+namespace {
+
+/// ember/math's arithmetic policy on f32 IR values: each operation is the
+/// IEEE one the scalar policy (ScalarF32Ops) performs, no fast-math flags,
+/// so the loop vectorizer's code computes the interpreter's bits.
+struct IrF32Ops {
+  using V = llvm::Value *;
+  using M = llvm::Value *;
+  llvm::IRBuilder<> &b;
+  V c(float v) const { return llvm::ConstantFP::get(b.getFloatTy(), v); }
+  V add(V x, V y) const { return b.CreateFAdd(x, y); }
+  V sub(V x, V y) const { return b.CreateFSub(x, y); }
+  V mul(V x, V y) const { return b.CreateFMul(x, y); }
+  V fma(V x, V y, V z) const {
+    return b.CreateIntrinsic(llvm::Intrinsic::fma, {x->getType()}, {x, y, z});
+  }
+  V abs(V x) const { return b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x); }
+  V min(V x, V y) const { return b.CreateSelect(b.CreateFCmpOLT(x, y), x, y); }
+  V roundEven(V x) const {
+    return b.CreateUnaryIntrinsic(llvm::Intrinsic::roundeven, x);
+  }
+  M lt(V x, V y) const { return b.CreateFCmpOLT(x, y); }
+  V select(M m, V x, V y) const { return b.CreateSelect(m, x, y); }
+  V copySign(V mag, V sgn) const {
+    return b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, mag, sgn);
+  }
+  V pow2(V n) const {
+    V i = b.CreateFPToSI(n, b.getInt32Ty());
+    V bits = b.CreateShl(b.CreateAdd(i, b.getInt32(127)), 23);
+    return b.CreateBitCast(bits, b.getFloatTy());
+  }
+};
+
+} // namespace
 
 llvm::Value *LoopGen::cast(llvm::Value *v, ElemKind from, ElemKind to) {
   if (from == to)
@@ -194,7 +231,11 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
   case LoopOp::Tanh:
     return libm("tanh", k, x);
   case LoopOp::Erf:
-    return libm("erf", k, x);
+    // f32 (and the 16-bit floats, in f32): Ember's erf, inline and
+    // vectorizable, the interpreter's bits (ember/math/Erf.h).
+    if (k == ElemKind::F64)
+      return libm("erf", k, x);
+    return math::erfF32(IrF32Ops{b}, x);
   case LoopOp::Floor:
     return intrinsic(llvm::Intrinsic::floor, x);
   case LoopOp::Ceil:

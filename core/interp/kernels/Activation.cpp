@@ -67,7 +67,7 @@ Status kernel_Gelu(KernelContext &ctx) {
     return mapUnary(ctx, [](auto x) {
       using C = decltype(x);
       if constexpr (std::is_floating_point_v<C>)
-        return C(C(0.5) * x * (C(1) + std::erf(x * C(0.70710678118654752440))));
+        return C(C(0.5) * x * (C(1) + erfOf(C(x * C(0.70710678118654752440)))));
       else
         return x;
     });
