@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fits the coefficients of Ember's f32 erf (backend-api/include/ember/math/Erf.h).
+"""Fits the coefficients of Ember's f32 erf and exp (backend-api/include/ember/math/).
 
 Three polynomials, each by Lawson's iteratively reweighted least squares (which
 converges to the minimax fit) on the double-precision erf/erfc of Python's math
@@ -8,8 +8,10 @@ module, and printed as the header's f32 arrays:
   kLarge: log2(erfc(x)) in u = x - M on [A, 4], weighted by erfc/erf (the
           weight of its error in erf = 1 - 2^Q)
   kExp2:  2^r on [-1/2, 1/2], relative error
-The header's accuracy comment comes from the exhaustive check described there,
-rerun after any change here (the f32 rounding of the coefficients and the f32
+and Exp.h's
+  kExp:   e^r on [-ln2/2, ln2/2] (a little wider: x*log2(e) rounds), relative
+The headers' accuracy comments comes from the exhaustive check described there,
+rerun (tests/unit/MathF32Test.cpp samples it) after any change here (the f32 rounding of the coefficients and the f32
 Horner evaluation decide the final error, not the fit's).
 
 usage: scripts/fit-erf.py [A M DEG_SMALL DEG_LARGE DEG_EXP2]
@@ -67,6 +69,11 @@ def main():
     print("kSmall = {%s};" % f32(cs))
     print("kLarge = {%s};" % f32(cl))
     print("kExp2 = {%s};" % f32(ce))
+    h = math.log(2) / 2 + 1e-3
+    r = nodes(-h, h)
+    cx, ex = lawson(r, np.exp(r), np.exp(-r), 6)
+    print("// Exp.h, fit error (double) %.3g" % ex)
+    print("kExp = {%s};" % f32(cx))
 
 
 if __name__ == "__main__":

@@ -606,13 +606,14 @@ TEST(CpuOps, ConvTransposeDisjointTapsSkipTheScatter) {
       {"t8", "t9", "t10"});
 }
 
-// Erf is Ember's own (ember/math/Erf.h): the backend's vectorized loop and
-// the interpreter compute the same bits, for f32 and f16, alone and fused
-// into a Gelu (x/2 * (1 + erf(x/sqrt 2))), on values across the whole range
-// (both branches, the branch point, where f32 erf reaches 1, subnormals,
-// zeros of both signs, infinities, NaN). 4099 elements: vector body and
-// remainder both run.
-TEST(CpuOps, ErfMatchesInterpreterBitForBit) {
+// Erf and Exp are Ember's own (ember/math/Erf.h, Exp.h): the backend's
+// vectorized loops and the interpreter compute the same bits, for f32 and
+// f16, alone and inside Gelu (x/2 * (1 + erf(x/sqrt 2))) and Sigmoid, on
+// values across the whole range (erf's branch point, where erf reaches 1,
+// exp's overflow and subnormal results, subnormal inputs, zeros of both
+// signs, infinities, NaN). 4099 elements: vector body and remainder both
+// run.
+TEST(CpuOps, ErfAndExpMatchInterpreterBitForBit) {
   const float specials[] = {0.0f,
                             -0.0f,
                             0.875f,
@@ -621,45 +622,59 @@ TEST(CpuOps, ErfMatchesInterpreterBitForBit) {
                             -0.875f,
                             3.9192f,
                             -4.0f,
+                            88.72f,
+                            88.73f,
+                            -87.4f,
+                            -103.5f,
+                            -104.0f,
                             1e-40f,
                             -1e-30f,
                             1e30f,
+                            -1e30f,
                             INFINITY,
                             -INFINITY,
                             NAN};
+  enum Form { Erf, Gelu, Exp, Sigmoid };
   for (ElemKind kind : {ElemKind::F32, ElemKind::F16}) {
-    for (bool gelu : {false, true}) {
-      std::mt19937 rng(uint32_t(kind == ElemKind::F32 ? 77 : 78) + gelu);
+    for (Form form : {Erf, Gelu, Exp, Sigmoid}) {
+      SCOPED_TRACE(std::string(kind == ElemKind::F32 ? "f32 " : "f16 ") +
+                   std::to_string(int(form)));
+      std::mt19937 rng(uint32_t(kind == ElemKind::F32 ? 70 : 80) + form);
       Function f("main");
       Type t(kind, {4099});
       Value x(f.addPlaceholder("x", t));
+      auto mk = [&](OpKind k, std::vector<Value> in) {
+        auto n = f.create(k, in, {});
+        EXPECT_TRUE(bool(n)) << n.status().message();
+        return Value(*n);
+      };
+      auto c = [&](double v) {
+        Tensor s(Type(kind, {1}));
+        s.setDouble(0, v);
+        return Value(f.addConstant(f.freshName("c"), s));
+      };
       Value y;
-      if (gelu) {
-        auto mk = [&](OpKind k, std::vector<Value> in) {
-          auto n = f.create(k, in, {});
-          EXPECT_TRUE(bool(n)) << n.status().message();
-          return Value(*n);
-        };
-        auto c = [&](double v) {
-          Tensor s(Type(kind, {1}));
-          s.setDouble(0, v);
-          return Value(f.addConstant(f.freshName("c"), s));
-        };
-        Value e = mk(OpKind::Erf, {mk(OpKind::Mul, {x, c(M_SQRT1_2)})});
-        y = mk(OpKind::Mul, {mk(OpKind::Mul, {x, c(0.5)}),
-                             mk(OpKind::Add, {e, c(1.0)})});
-      } else {
-        auto n = f.create(OpKind::Erf, {x}, {});
-        ASSERT_TRUE(bool(n)) << n.status().message();
-        y = Value(*n);
-      }
+      if (form == Gelu)
+        y = mk(OpKind::Mul,
+               {mk(OpKind::Mul, {x, c(0.5)}),
+                mk(OpKind::Add,
+                   {mk(OpKind::Erf, {mk(OpKind::Mul, {x, c(M_SQRT1_2)})}),
+                    c(1.0)})});
+      else
+        y = mk(form == Erf   ? OpKind::Erf
+               : form == Exp ? OpKind::Exp
+                             : OpKind::Sigmoid,
+               {x});
       f.addOutput(y, "y");
       expectClaimed(f);
       Tensor in(t);
-      std::uniform_real_distribution<double> u(-5, 5);
-      std::uniform_real_distribution<double> lg(-40, 40);
+      // Erf's interesting range is |x| < 4, exp's |x| < 104; then any
+      // magnitude.
+      double span = form == Exp || form == Sigmoid ? 110 : 5;
+      std::uniform_real_distribution<double> u(-span, span), m(-1, 1);
+      std::uniform_int_distribution<int> lg(-40, 40);
       for (int64_t i = 0; i < in.size(); ++i) {
-        double v = i % 3 == 0 ? u(rng) : std::ldexp(u(rng), int(lg(rng)) / 4);
+        double v = i % 3 == 0 ? std::ldexp(m(rng), lg(rng)) : u(rng);
         if (i < int64_t(std::size(specials)))
           v = specials[i];
         in.setDouble(i, v);
@@ -669,9 +684,7 @@ TEST(CpuOps, ErfMatchesInterpreterBitForBit) {
       for (unsigned threads : {1u, 2u}) {
         CompileConfig cfg = hostConfig();
         cfg.numThreads = threads;
-        std::vector<Tensor> got = runCpu(f, cfg, {in});
-        ASSERT_EQ(got.size(), 1u);
-        expectIdentical(got, *want);
+        expectIdentical(runCpu(f, cfg, {in}), *want);
       }
     }
   }

@@ -7,6 +7,7 @@
 #include "LoopGen.h"
 
 #include "ember/math/Erf.h"
+#include "ember/math/Exp.h"
 
 #include <llvm/IR/Constants.h>
 
@@ -38,9 +39,10 @@ llvm::Value *LoopGen::intrinsic(llvm::Intrinsic::ID id, llvm::Value *x) {
 
 namespace {
 
-/// ember/math's arithmetic policy on f32 IR values: each operation is the
-/// IEEE one the scalar policy (ScalarF32Ops) performs, no fast-math flags,
-/// so the loop vectorizer's code computes the interpreter's bits.
+/// ember/math's arithmetic policy (F32Ops.h) on f32 IR values: each
+/// operation is the IEEE one the scalar policy (ScalarF32Ops) performs, no
+/// fast-math flags, so the loop vectorizer's code computes the
+/// interpreter's bits.
 struct IrF32Ops {
   using V = llvm::Value *;
   using M = llvm::Value *;
@@ -54,10 +56,12 @@ struct IrF32Ops {
   }
   V abs(V x) const { return b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x); }
   V min(V x, V y) const { return b.CreateSelect(b.CreateFCmpOLT(x, y), x, y); }
+  V max(V x, V y) const { return b.CreateSelect(b.CreateFCmpOGT(x, y), x, y); }
   V roundEven(V x) const {
     return b.CreateUnaryIntrinsic(llvm::Intrinsic::roundeven, x);
   }
   M lt(V x, V y) const { return b.CreateFCmpOLT(x, y); }
+  M eq(V x, V y) const { return b.CreateFCmpOEQ(x, y); }
   V select(M m, V x, V y) const { return b.CreateSelect(m, x, y); }
   V copySign(V mag, V sgn) const {
     return b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, mag, sgn);
@@ -70,6 +74,14 @@ struct IrF32Ops {
 };
 
 } // namespace
+
+llvm::Value *LoopGen::exp(ElemKind k, llvm::Value *x) {
+  // f32 (and the 16-bit floats, in f32): Ember's exp, inline and
+  // vectorizable, the interpreter's bits (ember/math/Exp.h).
+  if (k == ElemKind::F64)
+    return intrinsic(llvm::Intrinsic::exp, x);
+  return math::expF32(IrF32Ops{b}, x);
+}
 
 llvm::Value *LoopGen::cast(llvm::Value *v, ElemKind from, ElemKind to) {
   if (from == to)
@@ -212,7 +224,7 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
   // code here does not compile.
   switch (loopOpOf(n.kind)) {
   case LoopOp::Exp:
-    return intrinsic(llvm::Intrinsic::exp, x);
+    return exp(k, x);
   case LoopOp::Log:
     return intrinsic(llvm::Intrinsic::log, x);
   case LoopOp::Sqrt:
@@ -220,13 +232,13 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
   case LoopOp::Reciprocal:
     return b.CreateFDiv(fconst(1.0), x);
   case LoopOp::Sigmoid: {
-    // exp(-|x|) is exp(-x) for x >= 0 and exp(x) below: one call.
-    llvm::Value *e =
-        intrinsic(llvm::Intrinsic::exp,
-                  b.CreateFNeg(intrinsic(llvm::Intrinsic::fabs, x)));
+    // One exp: of -x for x >= 0, of x below (and of a NaN itself, which
+    // then comes out as the reference's exp(x) / (1 + exp(x)) gives it).
+    llvm::Value *pos = b.CreateFCmpOGE(x, fconst(0.0));
+    llvm::Value *e = exp(k, b.CreateSelect(pos, b.CreateFNeg(x), x));
     llvm::Value *den = b.CreateFAdd(fconst(1.0), e);
-    return b.CreateSelect(b.CreateFCmpOGE(x, fconst(0.0)),
-                          b.CreateFDiv(fconst(1.0), den), b.CreateFDiv(e, den));
+    return b.CreateSelect(pos, b.CreateFDiv(fconst(1.0), den),
+                          b.CreateFDiv(e, den));
   }
   case LoopOp::Tanh:
     return libm("tanh", k, x);

@@ -20,12 +20,12 @@ template <typename C> C roundEven(C x) { return C(std::nearbyint(double(x))); }
     });                                                                        \
   }
 
-FLOAT_UNARY(Exp, std::exp(x))
+FLOAT_UNARY(Exp, expOf(x))
 FLOAT_UNARY(Log, std::log(x))
 FLOAT_UNARY(Sqrt, std::sqrt(x))
 FLOAT_UNARY(Reciprocal, C(1) / x)
-FLOAT_UNARY(Sigmoid, x >= C(0) ? C(1) / (C(1) + std::exp(-x))
-                               : std::exp(x) / (C(1) + std::exp(x)))
+FLOAT_UNARY(Sigmoid, x >= C(0) ? C(1) / (C(1) + expOf(C(-x)))
+                               : expOf(x) / (C(1) + expOf(x)))
 FLOAT_UNARY(Tanh, std::tanh(x))
 FLOAT_UNARY(Erf, erfOf(x))
 FLOAT_UNARY(Floor, std::floor(x))

@@ -6,20 +6,27 @@
 #include "ir/typerules/Parse.h"
 
 #include "ember/math/Erf.h"
+#include "ember/math/Exp.h"
 
 #include <cmath>
 #include <type_traits>
 
 namespace ember {
 
-/// erf as Ember defines it: f32 (and the 16-bit floats, computed in f32)
-/// with ember/math/Erf.h, the sequence the CPU backend vectorizes, so both
-/// agree bit for bit; f64 with the C library's.
+/// erf and exp as Ember defines them: f32 (and the 16-bit floats, computed
+/// in f32) with ember/math's functions, the sequences the CPU backend
+/// vectorizes, so both agree bit for bit; f64 with the C library's.
 template <typename C> C erfOf(C x) {
   if constexpr (std::is_same_v<C, float>)
     return math::erfF32(x);
   else
     return std::erf(x);
+}
+template <typename C> C expOf(C x) {
+  if constexpr (std::is_same_v<C, float>)
+    return math::expF32(x);
+  else
+    return std::exp(x);
 }
 
 // Applies f to each element of operand 0 into result 0 (same kind and

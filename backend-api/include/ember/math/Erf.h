@@ -1,21 +1,18 @@
-//===- ember/math/Erf.h - Ember's f32 erf, one sequence of IEEE operations
-//-===//
+//===- ember/math/Erf.h - Ember's f32 erf
+//----------------------------------===//
 //
 // The one definition of Ember's single-precision erf (ONNX Erf, and the Gelu
-// of every transformer), written once as a straight line of IEEE-754 f32
-// operations over an arithmetic policy `O`: the reference interpreter runs it
-// on scalars (ScalarF32Ops below), the CPU backend instantiates it with an
-// LLVM IR builder and vectorizes it. Every operation is correctly rounded
-// (fma is fused, nothing is reassociated), so the two agree bit for bit on
-// every input and on every host, which a call to the C library's erff does
-// not promise: glibc's erff is a scalar call (about 9 ns each here, a fifth
-// of a small ViT's time) and differs between glibc versions.
+// of every transformer): a straight line of f32 operations over F32Ops.h's
+// policy, so the interpreter's scalar and the CPU backend's vector code agree
+// bit for bit on every host. glibc's erff was a scalar call (about 9 ns each
+// here, a fifth of a small ViT's time).
 //
 // Accuracy: at most 1.07 ulp from the exact erf over every f32 input (all
 // 2^31 non-negative ones checked against the C library's double erf: 234
 // above 1 ulp, all just above 7/8, where 2^Q's rounding weighs most;
 // glibc 2.36's erff: 0.97); erf(+-0) = +-0, erf(+-inf) = +-1, NaN stays NaN.
-// tests/unit/ErfTest.cpp checks a sample of the range and the special values.
+// tests/unit/MathF32Test.cpp checks a sample of the range and the special
+// values.
 //
 // The method (coefficients fitted for Ember by weighted minimax on the
 // double-precision erf, scripts/fit-erf.py):
@@ -28,19 +25,11 @@
 // no branches); a NaN compares false and takes the small branch, which
 // keeps it.
 //
-// The policy `O` provides: a value type V and a mask type M; c(float) (a
-// constant), add, sub, mul, fma(a, b, c) (fused), abs, min(a, b) (a if a < b
-// else b, both ordered here), roundEven, lt(a, b) -> M, select(M, a, b),
-// copySign(mag, sgn), and pow2(n) (2^n for a V holding an integer in
-// [-126, 127], exact).
-//
 //===----------------------------------------------------------------------===//
 #ifndef EMBER_MATH_ERF_H
 #define EMBER_MATH_ERF_H
 
-#include <cmath>
-#include <cstdint>
-#include <cstring>
+#include "ember/math/F32Ops.h"
 
 namespace ember::math {
 
@@ -59,13 +48,6 @@ inline constexpr float kExp2[] = {
     1.0f,           0.693147182f,   0.240226462f,   0.0555032864f,
     0.00961848907f, 0.00133999309f, 0.000153458124f};
 
-template <class O, size_t N>
-typename O::V horner(const O &o, const float (&c)[N], typename O::V x) {
-  typename O::V p = o.c(c[N - 1]);
-  for (size_t i = N - 1; i-- > 0;)
-    p = o.fma(p, x, o.c(c[i]));
-  return p;
-}
 } // namespace erf_detail
 
 /// erf(x) in f32 as one sequence of the policy's operations (see above).
@@ -85,29 +67,6 @@ template <class O> typename O::V erfF32(const O &o, typename O::V x) {
   // Ordered: a NaN (false) keeps the first branch's NaN.
   return o.select(o.lt(o.c(0.875f), ax), large, small);
 }
-
-/// The scalar policy: plain f32 operations (the interpreter's).
-struct ScalarF32Ops {
-  using V = float;
-  using M = bool;
-  static float c(float v) { return v; }
-  static float add(float a, float b) { return a + b; }
-  static float sub(float a, float b) { return a - b; }
-  static float mul(float a, float b) { return a * b; }
-  static float fma(float a, float b, float c) { return std::fma(a, b, c); }
-  static float abs(float a) { return std::fabs(a); }
-  static float min(float a, float b) { return a < b ? a : b; }
-  static float roundEven(float a) { return std::nearbyint(a); }
-  static bool lt(float a, float b) { return a < b; }
-  static float select(bool m, float a, float b) { return m ? a : b; }
-  static float copySign(float m, float s) { return std::copysign(m, s); }
-  static float pow2(float n) {
-    uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
-    float f;
-    std::memcpy(&f, &bits, sizeof f);
-    return f;
-  }
-};
 
 /// Ember's f32 erf on one value.
 inline float erfF32(float x) { return erfF32(ScalarF32Ops{}, x); }
