@@ -606,14 +606,15 @@ TEST(CpuOps, ConvTransposeDisjointTapsSkipTheScatter) {
       {"t8", "t9", "t10"});
 }
 
-// Erf and Exp are Ember's own (ember/math/Erf.h, Exp.h): the backend's
+// Erf, Exp and Tanh are Ember's own (ember/math/Erf.h, Exp.h, Tanh.h): the
+// backend's
 // vectorized loops and the interpreter compute the same bits, for f32 and
 // f16, alone and inside Gelu (x/2 * (1 + erf(x/sqrt 2))) and Sigmoid, on
 // values across the whole range (erf's branch point, where erf reaches 1,
 // exp's overflow and subnormal results, subnormal inputs, zeros of both
 // signs, infinities, NaN). 4099 elements: vector body and remainder both
 // run.
-TEST(CpuOps, ErfAndExpMatchInterpreterBitForBit) {
+TEST(CpuOps, ErfExpTanhMatchInterpreterBitForBit) {
   const float specials[] = {0.0f,
                             -0.0f,
                             0.875f,
@@ -621,6 +622,9 @@ TEST(CpuOps, ErfAndExpMatchInterpreterBitForBit) {
                             std::nextafter(0.875f, 1.0f),
                             -0.875f,
                             3.9192f,
+                            0.9f,
+                            std::nextafter(0.9f, 1.0f),
+                            9.02f,
                             -4.0f,
                             88.72f,
                             88.73f,
@@ -634,9 +638,9 @@ TEST(CpuOps, ErfAndExpMatchInterpreterBitForBit) {
                             INFINITY,
                             -INFINITY,
                             NAN};
-  enum Form { Erf, Gelu, Exp, Sigmoid };
+  enum Form { Erf, Gelu, Exp, Sigmoid, Tanh };
   for (ElemKind kind : {ElemKind::F32, ElemKind::F16}) {
-    for (Form form : {Erf, Gelu, Exp, Sigmoid}) {
+    for (Form form : {Erf, Gelu, Exp, Sigmoid, Tanh}) {
       SCOPED_TRACE(std::string(kind == ElemKind::F32 ? "f32 " : "f16 ") +
                    std::to_string(int(form)));
       std::mt19937 rng(uint32_t(kind == ElemKind::F32 ? 70 : 80) + form);
@@ -661,9 +665,10 @@ TEST(CpuOps, ErfAndExpMatchInterpreterBitForBit) {
                    {mk(OpKind::Erf, {mk(OpKind::Mul, {x, c(M_SQRT1_2)})}),
                     c(1.0)})});
       else
-        y = mk(form == Erf   ? OpKind::Erf
-               : form == Exp ? OpKind::Exp
-                             : OpKind::Sigmoid,
+        y = mk(form == Erf       ? OpKind::Erf
+               : form == Exp     ? OpKind::Exp
+               : form == Sigmoid ? OpKind::Sigmoid
+                                 : OpKind::Tanh,
                {x});
       f.addOutput(y, "y");
       expectClaimed(f);

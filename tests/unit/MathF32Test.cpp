@@ -1,11 +1,12 @@
-// Ember's f32 erf and exp (ember/math/Erf.h, Exp.h): accuracy against the
+// Ember's f32 erf, exp and tanh (ember/math/): accuracy against the
 // C library's double functions, and their special values. The headers'
 // bounds come from every input (erf: all 2^31 non-negative ones, 1.065 ulp;
-// exp: all with |x| < 120, 1.061 ulp); these tests check a sample (every
-// 193rd, about 11 million erf and 3 million exp inputs, a few seconds) and
-// every input near erf's branch point.
+// exp: all with |x| < 120, 1.061 ulp; tanh: all, 1.009 ulp); these tests check
+// a sample (every 193rd, about 11 million erf and 3 million exp inputs, a few
+// seconds) and every input near erf's branch point.
 #include "ember/math/Erf.h"
 #include "ember/math/Exp.h"
+#include "ember/math/Tanh.h"
 
 #include <gtest/gtest.h>
 
@@ -124,4 +125,38 @@ TEST(EmberExp, SpecialValues) {
   EXPECT_EQ(bitsOf(expF32(-1e30f)), 0u);
   // Subnormal results round once: e^-100 = 3.72e-44, 26.6 places of 2^-149.
   EXPECT_EQ(bitsOf(expF32(-100.0f)), 27u);
+}
+
+// Every 193rd non-negative f32 (tanh is odd, checked on a sample).
+TEST(EmberTanh, WithinTheDocumentedUlpsOverTheF32Range) {
+  double worst = 0;
+  float worstX = 0;
+  for (uint64_t b = 0; b < 0x7f800000u; b += 193) {
+    float x = fromBits(uint32_t(b));
+    double e = ulps(ember::math::tanhF32(x), std::tanh(double(x)));
+    if (e > worst) {
+      worst = e;
+      worstX = x;
+    }
+    if (b % (193 * 64) == 0) {
+      ASSERT_EQ(bitsOf(ember::math::tanhF32(-x)),
+                bitsOf(ember::math::tanhF32(x)) ^ 0x80000000u)
+          << x;
+    }
+  }
+  EXPECT_LE(worst, 1.009) << "at x = " << worstX;
+}
+
+TEST(EmberTanh, SpecialValues) {
+  using ember::math::tanhF32;
+  const float inf = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(bitsOf(tanhF32(0.0f)), bitsOf(0.0f));
+  EXPECT_EQ(bitsOf(tanhF32(-0.0f)), bitsOf(-0.0f));
+  EXPECT_EQ(tanhF32(inf), 1.0f);
+  EXPECT_EQ(tanhF32(-inf), -1.0f);
+  EXPECT_TRUE(std::isnan(tanhF32(std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_EQ(tanhF32(9.02f), 1.0f); // rounds to 1 in f32 from 9.011 up
+  EXPECT_LT(tanhF32(9.0f), 1.0f);
+  EXPECT_EQ(tanhF32(std::numeric_limits<float>::denorm_min()),
+            std::numeric_limits<float>::denorm_min());
 }

@@ -8,6 +8,7 @@
 
 #include "ember/math/Erf.h"
 #include "ember/math/Exp.h"
+#include "ember/math/Tanh.h"
 
 #include <llvm/IR/Constants.h>
 
@@ -51,6 +52,7 @@ struct IrF32Ops {
   V add(V x, V y) const { return b.CreateFAdd(x, y); }
   V sub(V x, V y) const { return b.CreateFSub(x, y); }
   V mul(V x, V y) const { return b.CreateFMul(x, y); }
+  V div(V x, V y) const { return b.CreateFDiv(x, y); }
   V fma(V x, V y, V z) const {
     return b.CreateIntrinsic(llvm::Intrinsic::fma, {x->getType()}, {x, y, z});
   }
@@ -241,7 +243,10 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
                           b.CreateFDiv(e, den));
   }
   case LoopOp::Tanh:
-    return libm("tanh", k, x);
+    // f32 (and the 16-bit floats, in f32): Ember's tanh (ember/math/Tanh.h).
+    if (k == ElemKind::F64)
+      return libm("tanh", k, x);
+    return math::tanhF32(IrF32Ops{b}, x);
   case LoopOp::Erf:
     // f32 (and the 16-bit floats, in f32): Ember's erf, inline and
     // vectorizable, the interpreter's bits (ember/math/Erf.h).

@@ -56,7 +56,7 @@ FLOAT_ACTIVATION(HardSigmoid, double alpha = ctx.attrFloat("alpha", 0.2);
 FLOAT_ACTIVATION(HardSwish, (void)0, x *clamp01(C(x / C(6) + C(0.5))))
 FLOAT_ACTIVATION(Softplus, (void)0, softplus(x))
 FLOAT_ACTIVATION(Softsign, (void)0, x / (C(1) + std::abs(x)))
-FLOAT_ACTIVATION(Mish, (void)0, x *std::tanh(softplus(x)))
+FLOAT_ACTIVATION(Mish, (void)0, x *tanhOf(C(softplus(x))))
 FLOAT_ACTIVATION(ThresholdedRelu, double alpha = ctx.attrFloat("alpha", 1.0),
                  x > C(alpha) ? x : C(0))
 #undef FLOAT_ACTIVATION
@@ -75,7 +75,7 @@ Status kernel_Gelu(KernelContext &ctx) {
     using C = decltype(x);
     if constexpr (std::is_floating_point_v<C>) {
       C inner = C(0.79788456080286535588) * (x + C(0.044715) * x * x * x);
-      return C(C(0.5) * x * (C(1) + std::tanh(inner)));
+      return C(C(0.5) * x * (C(1) + tanhOf(inner)));
     } else {
       return x;
     }

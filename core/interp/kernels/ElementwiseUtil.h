@@ -7,14 +7,15 @@
 
 #include "ember/math/Erf.h"
 #include "ember/math/Exp.h"
+#include "ember/math/Tanh.h"
 
 #include <cmath>
 #include <type_traits>
 
 namespace ember {
 
-/// erf and exp as Ember defines them: f32 (and the 16-bit floats, computed
-/// in f32) with ember/math's functions, the sequences the CPU backend
+/// erf, exp and tanh as Ember defines them: f32 (and the 16-bit floats,
+/// computed in f32) with ember/math's functions, the sequences the CPU backend
 /// vectorizes, so both agree bit for bit; f64 with the C library's.
 template <typename C> C erfOf(C x) {
   if constexpr (std::is_same_v<C, float>)
@@ -27,6 +28,12 @@ template <typename C> C expOf(C x) {
     return math::expF32(x);
   else
     return std::exp(x);
+}
+template <typename C> C tanhOf(C x) {
+  if constexpr (std::is_same_v<C, float>)
+    return math::tanhF32(x);
+  else
+    return std::tanh(x);
 }
 
 // Applies f to each element of operand 0 into result 0 (same kind and

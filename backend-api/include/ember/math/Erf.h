@@ -15,7 +15,7 @@
 // values.
 //
 // The method (coefficients fitted for Ember by weighted minimax on the
-// double-precision erf, scripts/fit-erf.py):
+// double-precision erf, scripts/fit-math-f32.py):
 //   |x| <  7/8: erf(x) = x + x * P(x^2), P of degree 5;
 //   |x| >= 7/8: erf(x) = sign(x) * (1 - 2^Q(|x|)), Q ~ log2(erfc) of degree 8
 //               in u = min(|x|, 4) - 9/8 (f32 erf is 1 from 3.92 up), and

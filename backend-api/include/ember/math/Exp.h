@@ -16,10 +16,10 @@
 // The method: x clamped to [-110, 89] (beyond, exp is 0 or inf in f32),
 // n = roundEven(x * log2(e)), r = x - n*ln2 in two fma steps (Cody-Waite:
 // ln2 split so n*ln2_hi is exact), e^r by a degree-6 polynomial on
-// |r| <= ln2/2 (weighted minimax, scripts/fit-erf.py prints it too), then scaled by
-// 2^n as 2^n1 * 2^n2 (n1 = roundEven(n/2), n2 = n - n1, both normal powers):
-// the first product is exact, the second rounds once, into the subnormals
-// too.
+// |r| <= ln2/2 (weighted minimax, scripts/fit-math-f32.py prints it too), then
+// scaled by 2^n as 2^n1 * 2^n2 (n1 = roundEven(n/2), n2 = n - n1, both normal
+// powers): the first product is exact, the second rounds once, into the
+// subnormals too.
 //
 //===----------------------------------------------------------------------===//
 #ifndef EMBER_MATH_EXP_H

@@ -1,8 +1,8 @@
 //===- ember/math/F32Ops.h - the arithmetic policy of Ember's f32 functions
 //-===//
 //
-// Ember's f32 transcendental functions (Erf.h, Exp.h) are written once, as
-// straight lines of IEEE-754 f32 operations over an arithmetic policy `O`:
+// Ember's f32 transcendental functions (Erf.h, Exp.h, Tanh.h) are written once,
+// as straight lines of IEEE-754 f32 operations over an arithmetic policy `O`:
 // the reference interpreter instantiates them with ScalarF32Ops (below), the
 // CPU backend with an LLVM IR builder (backends/cpu/compiler/LoopOps.cpp),
 // whose loops LLVM then vectorizes. Every operation is correctly rounded, fma
@@ -13,7 +13,7 @@
 //
 // A policy provides a value type V and a mask type M, and:
 //   c(float)               a constant
-//   add, sub, mul          IEEE f32, rounded once
+//   add, sub, mul, div     IEEE f32, rounded once
 //   fma(a, b, c)           a * b + c rounded once
 //   abs(a)
 //   min(a, b), max(a, b)   a if a < b (a > b) else b: a NaN in `a` gives b
@@ -52,6 +52,7 @@ struct ScalarF32Ops {
   static float add(float a, float b) { return a + b; }
   static float sub(float a, float b) { return a - b; }
   static float mul(float a, float b) { return a * b; }
+  static float div(float a, float b) { return a / b; }
   static float fma(float a, float b, float c) { return std::fma(a, b, c); }
   static float abs(float a) { return std::fabs(a); }
   static float min(float a, float b) { return a < b ? a : b; }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fits the coefficients of Ember's f32 erf and exp (backend-api/include/ember/math/).
+"""Fits the coefficients of Ember's f32 erf, exp and tanh (backend-api/include/ember/math/).
 
 Three polynomials, each by Lawson's iteratively reweighted least squares (which
 converges to the minimax fit) on the double-precision erf/erfc of Python's math
@@ -8,14 +8,16 @@ module, and printed as the header's f32 arrays:
   kLarge: log2(erfc(x)) in u = x - M on [A, 4], weighted by erfc/erf (the
           weight of its error in erf = 1 - 2^Q)
   kExp2:  2^r on [-1/2, 1/2], relative error
-and Exp.h's
+Exp.h's
   kExp:   e^r on [-ln2/2, ln2/2] (a little wider: x*log2(e) rounds), relative
+and Tanh.h's
+  kSmall: (tanh(x)/x - 1)/x^2 in t = x^2 on [0, 0.9^2], weighted by x^3/tanh(x)
 The headers' accuracy comments comes from the exhaustive check described there,
 rerun (tests/unit/MathF32Test.cpp samples it) after any change here (the f32 rounding of the coefficients and the f32
 Horner evaluation decide the final error, not the fit's).
 
-usage: scripts/fit-erf.py [A M DEG_SMALL DEG_LARGE DEG_EXP2]
-       (default 0.875 1.125 5 8 6: the header's)
+usage: scripts/fit-math-f32.py [A M DEG_SMALL DEG_LARGE DEG_EXP2]
+       (erf's parameters; default 0.875 1.125 5 8 6: the header's)
 """
 import math
 import sys
@@ -74,6 +76,12 @@ def main():
     cx, ex = lawson(r, np.exp(r), np.exp(-r), 6)
     print("// Exp.h, fit error (double) %.3g" % ex)
     print("kExp = {%s};" % f32(cx))
+    xt = nodes(0.0, 0.9)
+    xt = xt[xt > 1e-4]
+    t = xt * xt
+    ct, et = lawson(t, (np.tanh(xt) / xt - 1) / t, xt * t / np.tanh(xt), 6)
+    print("// Tanh.h, fit error (double) %.3g" % et)
+    print("kSmall = {%s};" % f32(ct))
 
 
 if __name__ == "__main__":
