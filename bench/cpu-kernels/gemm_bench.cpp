@@ -40,6 +40,8 @@
 //                           depthwise|resnet50|squeezenet1.1|dbnet-toy|
 //                           vit|bert|transformers|
 //                           LAYER-SUBSTRING]
+//                   [--gemm=M,N,K[,sgemm]]  (one GEMM with a per-column
+//                   bias: B packed, or both operands run-time with sgemm)
 //                   [--layer=C,H,W,OC,K,STRIDE,PAD[,nchw]]   (one layer:
 //                   square kernel K; nchw: the channels-last column unfolds
 //                   a row-major input, conv2dNhwcFromNchw)
@@ -597,6 +599,7 @@ int main(int argc, char **argv) {
   std::string only;
   ConvLayer custom{"layer", 0, 0, 0, 0, 0, 0, 0, 1};
   bool coldWeights = false;
+  TransformerGemm customGemm{"gemm", 0, 0, 0, true, true, false, 1};
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
     if (!std::strncmp(a, "--isa=", 6)) {
@@ -626,6 +629,15 @@ int main(int argc, char **argv) {
       }
       gFromNchw = !std::strcmp(mode, "nchw");
       only = "layer";
+    } else if (!std::strncmp(a, "--gemm=", 7)) {
+      char mode[8] = "";
+      if (std::sscanf(a + 7, "%zu,%zu,%zu,%7s", &customGemm.M, &customGemm.N,
+                      &customGemm.K, mode) < 3) {
+        std::fprintf(stderr, "error: bad --gemm '%s' (gemm_bench)\n", a);
+        return 1;
+      }
+      customGemm.packed = std::strcmp(mode, "sgemm") != 0;
+      only = "gemm";
     } else if (!std::strncmp(a, "--only=", 7)) {
       only = a + 7;
     } else {
@@ -724,19 +736,23 @@ int main(int argc, char **argv) {
     }
   }
   if (only == "vit" || only == "bert" || only == "transformers" ||
+      only == "gemm" ||
       only.rfind("vit.", 0) == 0 || only.rfind("bert.", 0) == 0) {
     struct Set {
       const char *name;
       const TransformerGemm *gemms;
       size_t count;
     };
-    const Set sets[] = {{"vit", kVit, std::size(kVit)},
-                        {"bert", kBert, std::size(kBert)}};
+    const Set all[] = {{"vit", kVit, std::size(kVit)},
+                       {"bert", kBert, std::size(kBert)}};
+    const std::vector<Set> sets =
+        only == "gemm" ? std::vector<Set>{{"gemm", &customGemm, 1}}
+                       : std::vector<Set>(std::begin(all), std::end(all));
     for (const Set &set : sets) {
       double ms = 0, flops = 0;
       for (size_t i = 0; i < set.count; ++i) {
         const TransformerGemm &g = set.gemms[i];
-        if (only != "transformers" && only != set.name &&
+        if (only != "transformers" && only != "gemm" && only != set.name &&
             std::string(g.name).find(only) == std::string::npos)
           continue;
         const double flop = 2.0 * g.M * g.N * g.K;
