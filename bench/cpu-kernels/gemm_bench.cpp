@@ -736,8 +736,8 @@ int main(int argc, char **argv) {
     }
   }
   if (only == "vit" || only == "bert" || only == "transformers" ||
-      only == "gemm" ||
-      only.rfind("vit.", 0) == 0 || only.rfind("bert.", 0) == 0) {
+      only == "gemm" || only.rfind("vit.", 0) == 0 ||
+      only.rfind("bert.", 0) == 0) {
     struct Set {
       const char *name;
       const TransformerGemm *gemms;
