@@ -13,6 +13,12 @@
 //    GOP/s (no peak comparison: the fp32 FMA peak does not apply);
 //  - qgemmPacked on a few MatMulInteger shapes (one-row classifiers,
 //    transformer-sized GEMMs);
+//  - with --only=vit (or bert, or transformers for both), the GEMMs of
+//    vit-toy (DeiT-Tiny-sized: 197 tokens, dim 192, 3 heads, MLP 768) and
+//    bert-toy (32 tokens, dim 32): the weight GEMMs through sgemmPacked with
+//    the model's epilogue (per-column bias, the residual where the block
+//    adds one), attention's Q x K^T and P x V through sgemm (both operands
+//    run-time), and the model's total (each shape times its occurrences);
 //  - with --only=depthwise, depthwiseConv2d (NCHW) and depthwiseConv2dNhwc
 //    (channels-last) on the depthwise layers of MobileNetV2 and mnv3-toy
 //    (bias + ReLU), in GFLOP/s and against the FMA peak;
@@ -32,7 +38,10 @@
 //                   [--residual]
 //                   [--only=1024|int8|qconv|qconv-resnet50|qconv-mnv2|
 //                           depthwise|resnet50|squeezenet1.1|dbnet-toy|
+//                           vit|bert|transformers|
 //                           LAYER-SUBSTRING]
+//                   [--gemm=M,N,K[,sgemm]]  (one GEMM with a per-column
+//                   bias: B packed, or both operands run-time with sgemm)
 //                   [--layer=C,H,W,OC,K,STRIDE,PAD[,nchw]]   (one layer:
 //                   square kernel K; nchw: the channels-last column unfolds
 //                   a row-major input, conv2dNhwcFromNchw)
@@ -253,6 +262,73 @@ Timing benchGemm(size_t M, size_t N, size_t K, Isa isa, double minTime,
       [&] {
         sgemmPacked(M, N, K, A.data(), K, packed.data(), C.data(), N, {}, isa,
                     0, 0, ws.data());
+      },
+      minTime);
+}
+
+/// One GEMM of a transformer: packed (weights as B, sgemmPacked) or with
+/// both operands run-time (sgemm, attention's products), a per-column bias
+/// and optionally a residual of C's shape.
+struct TransformerGemm {
+  const char *name;
+  size_t M, N, K;
+  bool packed, bias, residual;
+  int count; ///< occurrences in the model
+};
+
+// vit-toy (bench-set dense/vit-toy): 4 blocks; per block the QKV
+// projection, 3 heads of Q x K^T (K = 64) and P x V (K = 197), the output
+// projection (+ residual), the MLP (+ residual); and the patch embedding
+// (a 16x16/16 convolution, here its GEMM: 196 patches x 768).
+const TransformerGemm kVit[] = {
+    {"vit.qkv", 197, 576, 192, true, true, false, 4},
+    {"vit.qk", 197, 197, 64, false, false, false, 12},
+    {"vit.pv", 197, 64, 197, false, false, false, 12},
+    {"vit.proj", 197, 192, 192, true, true, true, 4},
+    {"vit.fc1", 197, 768, 192, true, true, false, 4},
+    {"vit.fc2", 197, 192, 768, true, true, true, 4},
+    {"vit.patch", 196, 192, 768, true, true, false, 1},
+};
+// bert-toy (/work/shared/models/bert-toy at 32 tokens): hidden 32, 5 layers,
+// intermediate 37; attention heads of 8 (4 per layer).
+const TransformerGemm kBert[] = {
+    {"bert.qkv", 32, 32, 32, true, true, false, 15},
+    {"bert.qk", 32, 32, 8, false, false, false, 20},
+    {"bert.pv", 32, 8, 32, false, false, false, 20},
+    {"bert.out", 32, 32, 32, true, true, true, 5},
+    {"bert.fc1", 32, 37, 32, true, true, false, 5},
+    {"bert.fc2", 32, 32, 37, true, true, true, 5},
+};
+
+Timing benchTransformerGemm(const TransformerGemm &g, Isa isa, double minTime,
+                            std::mt19937 &rng) {
+  const size_t M = g.M, N = g.N, K = g.K;
+  std::vector<float> A = randomVec(rng, M * K), B = randomVec(rng, K * N);
+  std::vector<float> bias = randomVec(rng, N), res = randomVec(rng, M * N);
+  std::vector<float> C(M * N);
+  std::vector<char> ws(gemmWorkspaceSize(isa));
+  Epilogue e;
+  if (g.bias) {
+    e.bias = bias.data();
+    e.biasAxis = BiasAxis::PerColumn;
+  }
+  if (g.residual) {
+    e.residual = res.data();
+    e.ldr = N;
+  }
+  if (!g.packed)
+    return timeIt(
+        [&] {
+          sgemm(M, N, K, A.data(), K, B.data(), N, C.data(), N, e, isa,
+                ws.data());
+        },
+        minTime);
+  std::vector<char> packed(packedBSize(K, N, isa));
+  packB(K, N, B.data(), N, packed.data(), isa);
+  return timeIt(
+      [&] {
+        sgemmPacked(M, N, K, A.data(), K, packed.data(), C.data(), N, e, isa, 0,
+                    0, ws.data());
       },
       minTime);
 }
@@ -523,6 +599,7 @@ int main(int argc, char **argv) {
   std::string only;
   ConvLayer custom{"layer", 0, 0, 0, 0, 0, 0, 0, 1};
   bool coldWeights = false;
+  TransformerGemm customGemm{"gemm", 0, 0, 0, true, true, false, 1};
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
     if (!std::strncmp(a, "--isa=", 6)) {
@@ -552,6 +629,15 @@ int main(int argc, char **argv) {
       }
       gFromNchw = !std::strcmp(mode, "nchw");
       only = "layer";
+    } else if (!std::strncmp(a, "--gemm=", 7)) {
+      char mode[8] = "";
+      if (std::sscanf(a + 7, "%zu,%zu,%zu,%7s", &customGemm.M, &customGemm.N,
+                      &customGemm.K, mode) < 3) {
+        std::fprintf(stderr, "error: bad --gemm '%s' (gemm_bench)\n", a);
+        return 1;
+      }
+      customGemm.packed = std::strcmp(mode, "sgemm") != 0;
+      only = "gemm";
     } else if (!std::strncmp(a, "--only=", 7)) {
       only = a + 7;
     } else {
@@ -647,6 +733,44 @@ int main(int argc, char **argv) {
                     sh[0], sh[1], sh[2], isaName(path), isaName(pi),
                     o / r.median * 1e-9, o / r.best * 1e-9);
       }
+    }
+  }
+  if (only == "vit" || only == "bert" || only == "transformers" ||
+      only == "gemm" || only.rfind("vit.", 0) == 0 ||
+      only.rfind("bert.", 0) == 0) {
+    struct Set {
+      const char *name;
+      const TransformerGemm *gemms;
+      size_t count;
+    };
+    const Set all[] = {{"vit", kVit, std::size(kVit)},
+                       {"bert", kBert, std::size(kBert)}};
+    const std::vector<Set> sets =
+        only == "gemm" ? std::vector<Set>{{"gemm", &customGemm, 1}}
+                       : std::vector<Set>(std::begin(all), std::end(all));
+    for (const Set &set : sets) {
+      double ms = 0, flops = 0;
+      for (size_t i = 0; i < set.count; ++i) {
+        const TransformerGemm &g = set.gemms[i];
+        if (only != "transformers" && only != "gemm" && only != set.name &&
+            std::string(g.name).find(only) == std::string::npos)
+          continue;
+        const double flop = 2.0 * g.M * g.N * g.K;
+        const Timing t = benchTransformerGemm(g, isa, minTime, rng);
+        const double gf = flop / t.median * 1e-9;
+        std::printf("%-10s %4zux%4zux%4zu %-6s x%-2d %6.1f GFLOP/s %5.1f%% "
+                    "[%5.1f%%] %7.1f us\n",
+                    g.name, g.M, g.N, g.K, g.packed ? "packed" : "sgemm",
+                    g.count, gf, pct(gf), pct(flop / t.best * 1e-9),
+                    t.median * 1e6);
+        std::fflush(stdout);
+        ms += t.median * g.count * 1e3;
+        flops += flop * g.count;
+      }
+      if (flops > 0)
+        std::printf("%s gemms %.3f GFLOP: %.3f ms %.1f GFLOP/s %.1f%%\n",
+                    set.name, flops * 1e-9, ms, flops / ms * 1e-6,
+                    pct(flops / ms * 1e-6));
     }
   }
   if (only == "depthwise") {

@@ -308,6 +308,33 @@ TEST(CpuRuntime, TwoThreadsSplitLargeStepsExactly) {
   expectClose(runCpu(*m->main(), two, in), r1, 0, 0);
 }
 
+// Attention's products: a MatMul with both operands computed (3 heads, as
+// vit-toy's Q x K^T and P x V). At 2 workers the 3 heads are split in rows
+// too (3 x 2 pieces, ember_rt_gemm) rather than one worker running two
+// heads; every row is computed by the same tile either way, so the results
+// equal 1 worker's exactly.
+TEST(CpuRuntime, TwoThreadsSplitFewBatchesInRowsExactly) {
+  auto m = parseLowered(R"(func @main(%q: f32[1,3,197,64], %k: f32[1,3,64,197],
+                                      %v: f32[1,3,197,64]) {
+  %s = MatMul(%q, %k) : f32[1,3,197,197]
+  %o = MatMul(%s, %v) : f32[1,3,197,64]
+  return %s, %o
+}
+)");
+  ASSERT_TRUE(m);
+  std::mt19937 rng(13);
+  std::vector<Tensor> in;
+  for (auto *p : m->main()->params())
+    in.push_back(randomTensor(p->types[0], rng));
+  CompileConfig one = hostConfig(), two = hostConfig();
+  two.numThreads = 2;
+  auto want = interpret(*m->main(), in);
+  ASSERT_TRUE(bool(want));
+  auto r1 = runCpu(*m->main(), one, in);
+  expectClose(r1, *want, 1e-4, 1e-3); // o sums 197 products of ~2.5
+  expectClose(runCpu(*m->main(), two, in), r1, 0, 0);
+}
+
 // Channels-last layouts (ChannelsLast.cpp, chooseLayouts) on the AVX-512 and
 // AVX2 paths: a convolution unfolds the row-major graph input and writes
 // channels-last; the max pool after it (run inside the convolution), 1x1 and

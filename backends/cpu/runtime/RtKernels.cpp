@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
@@ -1134,11 +1135,19 @@ int32_t ember_rt_gemm(const int64_t *p, const float *a, const void *b,
   size_t npieces = p[EMBER_RT_GEMM_B_PACKED] ? u(p[EMBER_RT_GEMM_NPIECES]) : 1;
   GemmTask t{p, a, b, bias, residual, c, clipLo, clipHi, workspace, 1, 0};
   size_t outer = batches * npieces;
-  if (outer < workers) {
+  // Fewer batches (and column pieces) than workers, or a few that do not
+  // divide among them (attention's 3 heads on 2 workers: one worker would
+  // run two heads while the other waits on it): rows are split too, so
+  // that every worker gets as many pieces (3 heads x 2 row pieces).
+  size_t split = outer < workers ? (workers + outer - 1) / outer
+                 : outer % workers != 0 && outer < kPiecesPerWorker * workers
+                     ? workers / std::gcd(outer, workers)
+                     : 1;
+  if (split > 1) {
     Isa isa = Isa(p[EMBER_RT_GEMM_ISA]);
     size_t maxPieces =
         (u(p[EMBER_RT_GEMM_M]) + rowGranule(isa) - 1) / rowGranule(isa);
-    t.rowPieces = (workers + outer - 1) / outer;
+    t.rowPieces = split;
     if (t.rowPieces > maxPieces)
       t.rowPieces = maxPieces ? maxPieces : 1;
     size_t macs =

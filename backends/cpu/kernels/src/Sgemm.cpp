@@ -40,19 +40,47 @@ void writeGemmBHeader(void *packed, const GemmKernel &k, size_t K, size_t N,
 
 namespace {
 
+/// The kernel sgemm and sgemmPacked run on a resolved path: the native one,
+/// except on AVX2, where it is the 6 x 16 tile that reads A in place
+/// (gemmKernelAvx2Direct, the channels-last convolutions'; same B panels as
+/// gemmKernelAvx2). The AVX2 kernel that packs A per block stores every
+/// vector with vmaskmov and its epilogue reads its options per vector:
+/// vit-toy's GEMMs (gemm_bench --only=vit) ran at 57-84% of the FMA peak
+/// on it and at 83-98% in place (docs: kernels README, "A in place on
+/// AVX2").
+const GemmKernel &inPlaceKernelFor(Isa resolved) {
+  return resolved == Isa::Avx2 ? gemmKernelAvx2Direct()
+                               : gemmKernelFor(resolved);
+}
+
 /// The kernel that runs a packed layout (mr or nr 0 = free): the requested
-/// path's own kernel when the layout is its own, else the AVX2 kernel if it
-/// fits and may run, else a portable kernel for that layout.
+/// path's own kernel (inPlaceKernelFor) when the layout is its own, else the
+/// AVX2 kernel if it fits and may run, else a portable kernel for that
+/// layout.
 const GemmKernel *kernelForLayout(Isa isa, int mr, int nr) {
   auto fits = [&](const GemmKernel &k) {
     return (mr == 0 || k.mr == mr) && (nr == 0 || k.nr == nr);
   };
-  const GemmKernel &native = gemmKernelFor(isa);
+  const GemmKernel &native = inPlaceKernelFor(isa);
   if (fits(native))
     return &native;
   if (isa == Isa::Avx512 && fits(gemmKernelAvx2()))
     return &gemmKernelAvx2();
   return gemmKernelGenericFor(mr, nr);
+}
+
+/// K block of the AVX2 in-place kernel with B pre-packed: the whole K up
+/// to 1024, else equal blocks of at most 1024 (a multiple of 16). Nothing
+/// is packed per block, so kc bounds no buffer; a second K block reads the
+/// C tile back and writes it again. `gemm_bench --gemm=197,192,768`
+/// (vit-toy's fc2): 88% of the FMA peak with the driver's 256, 91% with
+/// 384, 100% with 768 (one block); 1024^3 85% -> 93-96% with 1024.
+size_t avx2InPlaceKc(size_t K) {
+  constexpr size_t kMaxKc = 1024;
+  if (K <= kMaxKc)
+    return K ? K : 1;
+  const size_t blocks = ceilDiv(K, kMaxKc);
+  return roundUp(ceilDiv(K, blocks), 16);
 }
 
 } // namespace
@@ -120,7 +148,10 @@ Status sgemmPacked(size_t M, size_t N, size_t K, const float *A, size_t lda,
   a.direct = k->direct; // A is read in place: no per-block packing
   BSource b;
   b.packed = packedPanels(packedB);
-  gemmDriver(*k, M, N, K, a, b, C, ldc, epilogue, mBegin, mEnd, 0, N,
+  GemmKernel kern = *k;
+  if (k == &gemmKernelAvx2Direct())
+    kern.kc = avx2InPlaceKc(K);
+  gemmDriver(kern, M, N, K, a, b, C, ldc, epilogue, mBegin, mEnd, 0, N,
              static_cast<float *>(ws.ptr));
   return Status::Ok;
 }
@@ -135,7 +166,7 @@ Status sgemm(size_t M, size_t N, size_t K, const float *A, size_t lda,
     return Status::InvalidArgument;
   if (M == 0 || N == 0)
     return Status::Ok;
-  const GemmKernel &k = gemmKernelFor(fp32Isa(isa));
+  const GemmKernel &k = inPlaceKernelFor(fp32Isa(isa));
   ScratchBuffer ws(workspace, gemmWorkspaceFloats(k) * sizeof(float));
   if (!ws.ptr)
     return Status::OutOfMemory;
@@ -146,7 +177,9 @@ Status sgemm(size_t M, size_t N, size_t K, const float *A, size_t lda,
   BSource b;
   b.b = B;
   b.ldb = ldb;
-  b.direct = k.direct;
+  // B in place on AVX-512 (runs); the AVX2 tile reads A in place only, so
+  // B is packed per block there.
+  b.direct = k.direct && &k != &gemmKernelAvx2Direct();
   gemmDriver(k, M, N, K, a, b, C, ldc, epilogue, 0, M, 0, N,
              static_cast<float *>(ws.ptr));
   return Status::Ok;

@@ -47,13 +47,16 @@ template <int NVC> struct ColMasks {
   bool full[NVC], any[NVC];
 };
 
-/// One 8-lane piece of row i: C, the whole epilogue, the masked store
-/// (any K block, any epilogue; SgemmAvx2.cpp's storeRow8).
+/// One 8-lane piece of row i: C, the whole epilogue, the store (any K
+/// block, any epilogue; SgemmAvx2.cpp's storeRow8). A whole vector (`full`)
+/// reads and writes C with plain moves, a partial one with vmaskmov (a
+/// masked store costs several plain ones on AMD cores: the GEMM's earlier
+/// K blocks store every vector of C here).
 EMBER_TARGET_AVX2 inline void storeRow(const TileArgs &t, int i, int j,
-                                       __m256i m, __m256 v) {
+                                       __m256i m, bool full, __m256 v) {
   float *c = t.c + static_cast<size_t>(i) * t.ldc + 8 * j;
   if (t.loadC)
-    v = _mm256_add_ps(v, _mm256_maskload_ps(c, m));
+    v = _mm256_add_ps(v, full ? _mm256_loadu_ps(c) : _mm256_maskload_ps(c, m));
   if (t.last) {
     if (t.biasRow)
       v = _mm256_add_ps(v, _mm256_set1_ps(t.biasRow[i]));
@@ -73,7 +76,10 @@ EMBER_TARGET_AVX2 inline void storeRow(const TileArgs &t, int i, int j,
     if (t.residualAfterActivation)
       v = _mm256_add_ps(v, r);
   }
-  _mm256_maskstore_ps(c, m, v);
+  if (full)
+    _mm256_storeu_ps(c, v);
+  else
+    _mm256_maskstore_ps(c, m, v);
 }
 
 /// The common epilogue (the last K block, nothing in C yet, a per-row bias
@@ -175,7 +181,7 @@ finishTile(const TileArgs &t, const __m256 (&acc)[MRC][NVC],
 #pragma GCC unroll 2
     for (int j = 0; j < NVC; ++j)
       if (cm.any[j])
-        storeRow(t, i, j, cm.m[j], acc[i][j]);
+        storeRow(t, i, j, cm.m[j], cm.full[j], acc[i][j]);
   }
 }
 

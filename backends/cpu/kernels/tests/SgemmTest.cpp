@@ -142,6 +142,23 @@ TEST_P(SgemmTest, ShapesCrossingEveryBlock) {
   }
 }
 
+TEST_P(SgemmTest, TransformerShapes) {
+  // A transformer's GEMMs (vit-toy: 197 tokens, dim 192, heads of 64, MLP
+  // 768): on AVX2 A is read in place, K up to 1024 is one block of
+  // sgemmPacked (a longer K equal blocks, which read C back: 1031, 2100),
+  // and sgemm packs B per block of 256 k; sgemmPacked also runs each with M
+  // split at random rows, as the runtime's threads run it.
+  std::mt19937 rng(197);
+  const size_t shapes[][3] = {{197, 576, 192}, {197, 197, 64},  {197, 64, 197},
+                              {197, 192, 768}, {196, 40, 1031}, {37, 21, 2100}};
+  for (const auto &s : shapes) {
+    Problem p(rng, s[0], s[1], s[2]);
+    checkAllEntryPoints(GetParam(), rng, p);
+    if (HasFailure())
+      return;
+  }
+}
+
 TEST_P(SgemmTest, EmptyDepthAppliesEpilogueOnly) {
   std::mt19937 rng(5);
   Problem p(rng, 9, 37, 0);
