@@ -21,19 +21,19 @@ template <typename C> C erfOf(C x) {
   if constexpr (std::is_same_v<C, float>)
     return math::erfF32(x);
   else
-    return std::erf(x);
+    return C(std::erf(x));
 }
 template <typename C> C expOf(C x) {
   if constexpr (std::is_same_v<C, float>)
     return math::expF32(x);
   else
-    return std::exp(x);
+    return C(std::exp(x));
 }
 template <typename C> C tanhOf(C x) {
   if constexpr (std::is_same_v<C, float>)
     return math::tanhF32(x);
   else
-    return std::tanh(x);
+    return C(std::tanh(x));
 }
 
 // Applies f to each element of operand 0 into result 0 (same kind and
