@@ -23,6 +23,7 @@
 #include "FixedPoint.h"
 #include "QGemm.h"
 #include "Simd.h"
+#include "TileAvx2.h"
 
 #include <cstring>
 
@@ -31,14 +32,6 @@ namespace ember::cpu::detail {
 namespace {
 
 constexpr int kMR = 6, kNR = 16;
-
-/// Lane mask of columns [lo, hi) of an 8-column vector (clamped).
-EMBER_TARGET_AVX2 inline __m256i laneMask8(int lo, int hi) {
-  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i ge = _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1));
-  const __m256i lt = _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx);
-  return _mm256_and_si256(ge, lt);
-}
 
 /// The fixed-point constants of columns [8j, 8j+8) of the tile's panel.
 EMBER_TARGET_AVX2 inline const FixedPointLanes8 &lanes8(const QTileArgs &t,

@@ -13,14 +13,12 @@
 // The accumulators may start from a per-column bias (accInit); the common
 // epilogue (last K block, nothing to accumulate) runs on the tile in
 // registers as the AVX-512 one does (finishSimple), anything else through
-// the per-vector storeRow. Each tile calls the smallest of 12 compiled
-// bodies that covers its live rows (1-6) and 8-lane vectors (1-2); partial
-// vectors load and store with vmaskmov, whole ones with plain moves.
+// the per-vector storeRow8 (TileAvx2.h). Each tile calls the smallest of 12
+// compiled bodies that covers its live rows (1-6) and 8-lane vectors (1-2);
+// partial vectors load and store with vmaskmov, whole ones with plain moves.
 //
 //===----------------------------------------------------------------------===//
-#include "Internal.h"
-
-#include "Simd.h"
+#include "TileAvx2.h"
 
 #include <array>
 #include <utility>
@@ -32,55 +30,12 @@ namespace {
 constexpr int kMr = 6, kNv = 2;  ///< 6 rows x 2 vectors of 8
 constexpr size_t kNrp = 8 * kNv; ///< the packed panel's row (16)
 
-/// Lanes [lo, hi) of an 8-lane vector (bounds relative to its first lane).
-EMBER_TARGET_AVX2 inline __m256i lanes8(int lo, int hi) {
-  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i ge = _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1));
-  const __m256i lt = _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx);
-  return _mm256_and_si256(ge, lt);
-}
-
 /// The live columns of each vector of a tile: the store mask, and whether
 /// the vector is whole (plain stores) or empty (nothing stored).
 template <int NVC> struct ColMasks {
   __m256i m[NVC];
   bool full[NVC], any[NVC];
 };
-
-/// One 8-lane piece of row i: C, the whole epilogue, the store (any K
-/// block, any epilogue; SgemmAvx2.cpp's storeRow8). A whole vector (`full`)
-/// reads and writes C with plain moves, a partial one with vmaskmov (a
-/// masked store costs several plain ones on AMD cores: the GEMM's earlier
-/// K blocks store every vector of C here).
-EMBER_TARGET_AVX2 inline void storeRow(const TileArgs &t, int i, int j,
-                                       __m256i m, bool full, __m256 v) {
-  float *c = t.c + static_cast<size_t>(i) * t.ldc + 8 * j;
-  if (t.loadC)
-    v = _mm256_add_ps(v, full ? _mm256_loadu_ps(c) : _mm256_maskload_ps(c, m));
-  if (t.last) {
-    if (t.biasRow)
-      v = _mm256_add_ps(v, _mm256_set1_ps(t.biasRow[i]));
-    if (t.biasCol)
-      v = _mm256_add_ps(v, _mm256_maskload_ps(t.biasCol + 8 * j, m));
-    __m256 r = _mm256_setzero_ps();
-    if (t.residual)
-      r = _mm256_maskload_ps(
-          t.residual + static_cast<size_t>(i) * t.ldr + 8 * j, m);
-    if (!t.residualAfterActivation)
-      v = _mm256_add_ps(v, r);
-    if (t.activation == Activation::Relu)
-      v = _mm256_max_ps(v, _mm256_setzero_ps());
-    else if (t.activation == Activation::Clip)
-      v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(t.clipMin)),
-                        _mm256_set1_ps(t.clipMax));
-    if (t.residualAfterActivation)
-      v = _mm256_add_ps(v, r);
-  }
-  if (full)
-    _mm256_storeu_ps(c, v);
-  else
-    _mm256_maskstore_ps(c, m, v);
-}
 
 /// The common epilogue (the last K block, nothing in C yet, a per-row bias
 /// or none, no per-column bias: the tiles start from that, accInit) with
@@ -147,11 +102,11 @@ startTile(const TileArgs &t, ColMasks<NVC> &cm, __m256 (&acc)[MRC][NVC]) {
   __m256 init[NVC];
 #pragma GCC unroll 2
   for (int j = 0; j < NVC; ++j) {
-    cm.m[j] = lanes8(t.colBegin - 8 * j, t.colEnd - 8 * j);
+    cm.m[j] = laneMask8(t.colBegin - 8 * j, t.colEnd - 8 * j);
     cm.full[j] = t.colBegin <= 8 * j && t.colEnd >= 8 * j + 8;
     cm.any[j] = t.colBegin < 8 * j + 8 && t.colEnd > 8 * j;
     init[j] = t.accInit ? _mm256_maskload_ps(t.accInit + 8 * j,
-                                             lanes8(0, t.colEnd - 8 * j))
+                                             laneMask8(0, t.colEnd - 8 * j))
                         : _mm256_setzero_ps();
   }
 #pragma GCC unroll 12
@@ -161,7 +116,7 @@ startTile(const TileArgs &t, ColMasks<NVC> &cm, __m256 (&acc)[MRC][NVC]) {
       acc[i][j] = init[j];
 }
 
-/// Tile epilogue: finishSimple in the common case, else storeRow.
+/// Tile epilogue: finishSimple in the common case, else storeRow8.
 template <int MRC, int NVC>
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
 finishTile(const TileArgs &t, const __m256 (&acc)[MRC][NVC],
@@ -181,7 +136,7 @@ finishTile(const TileArgs &t, const __m256 (&acc)[MRC][NVC],
 #pragma GCC unroll 2
     for (int j = 0; j < NVC; ++j)
       if (cm.any[j])
-        storeRow(t, i, j, cm.m[j], cm.full[j], acc[i][j]);
+        storeRow8(t, i, j, cm.m[j], cm.full[j], acc[i][j]);
   }
 }
 
