@@ -150,8 +150,8 @@ struct LoopGen {
                     std::vector<llvm::Value *> args);
   llvm::Value *libm(const char *name, ElemKind k, llvm::Value *x);
   llvm::Value *intrinsic(llvm::Intrinsic::ID id, llvm::Value *x);
-  // Exp of a float kind: ember/math/Exp.h inline for f32 and the 16-bit
-  // floats, the C library's for f64 (as the interpreter).
+  // Exp of a float kind (Exp, Sigmoid): ember/math/Exp.h inline for f32
+  // and the 16-bit floats, the C library's for f64 (as the interpreter).
   llvm::Value *exp(ElemKind k, llvm::Value *x);
 
   llvm::Value *cast(llvm::Value *v, ElemKind from, ElemKind to);

@@ -75,14 +75,22 @@ struct IrF32Ops {
   }
 };
 
+/// A function ember/math defines: for f32 (and the 16-bit floats, in f32)
+/// Ember's own, inline and vectorizable, the interpreter's bits; for f64
+/// the C library's, as the interpreter.
+template <class F>
+llvm::Value *ownF32(LoopGen &g, ElemKind k, const char *libmName,
+                    llvm::Value *x, F own) {
+  if (k == ElemKind::F64)
+    return g.libm(libmName, k, x);
+  return own(IrF32Ops{g.b}, x);
+}
+
 } // namespace
 
 llvm::Value *LoopGen::exp(ElemKind k, llvm::Value *x) {
-  // f32 (and the 16-bit floats, in f32): Ember's exp, inline and
-  // vectorizable, the interpreter's bits (ember/math/Exp.h).
-  if (k == ElemKind::F64)
-    return intrinsic(llvm::Intrinsic::exp, x);
-  return math::expF32(IrF32Ops{b}, x);
+  return ownF32(*this, k, "exp", x,
+                [](const auto &o, auto v) { return math::expF32(o, v); });
 }
 
 llvm::Value *LoopGen::cast(llvm::Value *v, ElemKind from, ElemKind to) {
@@ -243,16 +251,11 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
                           b.CreateFDiv(e, den));
   }
   case LoopOp::Tanh:
-    // f32 (and the 16-bit floats, in f32): Ember's tanh (ember/math/Tanh.h).
-    if (k == ElemKind::F64)
-      return libm("tanh", k, x);
-    return math::tanhF32(IrF32Ops{b}, x);
+    return ownF32(*this, k, "tanh", x,
+                  [](const auto &o, auto v) { return math::tanhF32(o, v); });
   case LoopOp::Erf:
-    // f32 (and the 16-bit floats, in f32): Ember's erf, inline and
-    // vectorizable, the interpreter's bits (ember/math/Erf.h).
-    if (k == ElemKind::F64)
-      return libm("erf", k, x);
-    return math::erfF32(IrF32Ops{b}, x);
+    return ownF32(*this, k, "erf", x,
+                  [](const auto &o, auto v) { return math::erfF32(o, v); });
   case LoopOp::Floor:
     return intrinsic(llvm::Intrinsic::floor, x);
   case LoopOp::Ceil:
