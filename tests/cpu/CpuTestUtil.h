@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <random>
 #include <set>
 #include <string>
@@ -307,6 +308,23 @@ expectLayoutsAndResults(Module &m, std::mt19937 &rng,
   check(*cm, nhwc, list);
   expectClose(runCpu(*m.main(), one, in), *want, 1e-4, 1e-5);
   expectClose(runCpu(*m.main(), two, in), *want, 1e-4, 1e-5);
+}
+
+// The same, checking that the values `channelsLast` are chosen
+// channels-last and the values `rowMajor` are not.
+inline void
+expectLayoutsAndResults(Module &m, std::mt19937 &rng,
+                        std::initializer_list<const char *> channelsLast,
+                        std::initializer_list<const char *> rowMajor = {}) {
+  expectLayoutsAndResults(
+      m, rng,
+      [&](const CompiledModel &, const std::set<std::string> &nhwc,
+          const std::string &list) {
+        for (const char *v : channelsLast)
+          EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
+        for (const char *v : rowMajor)
+          EXPECT_FALSE(nhwc.count(v)) << v << " channels-last: " << list;
+      });
 }
 
 } // namespace ember::cpugen::test
