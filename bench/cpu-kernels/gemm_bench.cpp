@@ -35,7 +35,9 @@
 //
 // Usage: gemm_bench [--isa=auto|generic|avx2|avx512] [--peak=GFLOPS]
 //                   [--min-time=SECONDS] [--cold-weights] [--cpu-time]
-//                   [--residual]
+//                   [--residual] [--hot=PERCENT]  (qconv: u8 input
+//                   with that share of bytes >= 128 and zero point 0, as
+//                   after a ReLU; default uniform bytes, zero point 125)
 //                   [--only=1024|int8|qconv|qconv-resnet50|qconv-mnv2|
 //                           depthwise|resnet50|squeezenet1.1|dbnet-toy|
 //                           vit|bert|transformers|
@@ -50,6 +52,8 @@
 #include "FmaPeak.h"
 
 #include "ember/cpu/Kernels.h"
+
+#include "QGemm.h" // the split tile's pass counts
 
 #include <algorithm>
 #include <chrono>
@@ -79,6 +83,9 @@ bool gCpuTime = false;
 /// --residual: the channels-last convolutions (nhwc) add a residual of the
 /// output's shape before the Relu (a ResNet block's last layer).
 bool gResidual = false;
+/// --hot: the share (percent) of qconv input bytes at 128 or more; < 0:
+/// uniform random bytes.
+double gHotPercent = -1;
 
 /// --layer=...,nchw: the channels-last column runs conv2dNhwcFromNchw (a
 /// first layer reading a row-major input) whatever the channel count.
@@ -539,6 +546,10 @@ Timing benchQConv(const Conv2DShape &s, QScaleKind kind, bool signedInput,
   std::vector<uint8_t> x(s.height * s.width * s.channels);
   for (uint8_t &v : x)
     v = static_cast<uint8_t>(rng());
+  if (gHotPercent >= 0) // post-ReLU-like: that share of bytes at 128 or more
+    for (uint8_t &v : x)
+      v = static_cast<uint8_t>((rng() % 10000 < gHotPercent * 100 ? 128 : 0) +
+                               v % 128);
   std::vector<int8_t> w(K * N);
   for (int8_t &v : w)
     v = static_cast<int8_t>(rng());
@@ -554,7 +565,7 @@ Timing benchQConv(const Conv2DShape &s, QScaleKind kind, bool signedInput,
     shift[n] = e;
   }
   const int8_t wzp = 0;
-  const int32_t xzp = signedInput ? -3 : 125;
+  const int32_t xzp = signedInput ? -3 : gHotPercent >= 0 ? 0 : 125;
   std::vector<char> packed(packedQBSize(K, N, isa));
   packQB(K, N, w.data(), N, xzp, &wzp, 1, bias.data(), packed.data(), isa,
          signedInput);
@@ -591,6 +602,92 @@ Timing benchQConv(const Conv2DShape &s, QScaleKind kind, bool signedInput,
       minTime);
 }
 
+/// Times A and B in turn (A B A B ...) for at least minTime each: their
+/// medians, and the median of the per-pair ratios time(B) / time(A), which
+/// holds when the machine's speed drifts between pairs.
+struct PairTiming {
+  Timing a, b;
+  double ratio = 0;
+};
+template <typename FA, typename FB>
+PairTiming timePair(FA fa, FB fb, double minTime, int minReps = 9) {
+  fa();
+  fb();
+  std::vector<double> ta, tb, r;
+  double total = 0;
+  while (total < minTime || static_cast<int>(ta.size()) < minReps) {
+    double t0 = nowSeconds();
+    fa();
+    ta.push_back(nowSeconds() - t0);
+    t0 = nowSeconds();
+    fb();
+    tb.push_back(nowSeconds() - t0);
+    r.push_back(tb.back() / ta.back());
+    total += ta.back();
+  }
+  auto med = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return Timing{v[v.size() / 2], v[0]};
+  };
+  return PairTiming{med(ta), med(tb), med(r).median};
+}
+
+/// qconv2dNhwc on one layer through the split tile against the exact tile
+/// on the same input (u8, gHotPercent of its bytes >= 128, 2 if not given;
+/// zero point 0, as after a ReLU): the exact tile's weights are packed with
+/// a weight zero point of 1, which keeps them off the split tile. Also
+/// returns how many of the split run's passes took the split tile.
+PairTiming benchQConvSplit(const Conv2DShape &s, Isa isa, double minTime,
+                           std::mt19937 &rng, double &splitShare) {
+  const size_t Cp = (s.channels + 3) / 4 * 4;
+  const size_t K = s.kernelH * s.kernelW * Cp, N = s.outChannels;
+  const double hot = gHotPercent >= 0 ? gHotPercent : 2.0;
+  std::vector<uint8_t> x(s.height * s.width * s.channels);
+  for (uint8_t &v : x)
+    v = static_cast<uint8_t>((rng() % 10000 < hot * 100 ? 128 : 0) +
+                             rng() % 128);
+  std::vector<int8_t> w(K * N);
+  for (int8_t &v : w)
+    v = static_cast<int8_t>(rng());
+  std::vector<int32_t> bias(N), mult(N), shift(N);
+  for (size_t n = 0; n < N; ++n) {
+    bias[n] = static_cast<int32_t>(rng() % 20000) - 10000;
+    int e = 0;
+    mult[n] = static_cast<int32_t>(
+        std::frexp(0.0003 + 0.0001 * static_cast<double>(n % 7), &e) *
+        2147483648.0);
+    shift[n] = e;
+  }
+  const int8_t zp[2] = {0, 1};
+  std::vector<char> packed[2];
+  for (int i = 0; i < 2; ++i) {
+    packed[i].resize(packedQBSize(K, N, isa));
+    packQB(K, N, w.data(), N, 0, &zp[i], 1, bias.data(), packed[i].data(), isa);
+  }
+  std::vector<uint8_t> y(s.outHeight() * s.outWidth() * N);
+  std::vector<char> ws(qconv2dNhwcWorkspaceSize(s, isa));
+  Requantize rq;
+  rq.output = QOutput::UInt8;
+  rq.kind = QScaleKind::FixedPoint;
+  rq.multiplier = mult.data();
+  rq.shift = shift.data();
+  rq.scaleCount = N;
+  auto run = [&](int i) {
+    qconv2dNhwc(s, x.data(), s.channels, 0, packed[i].data(), y.data(), N, rq,
+                isa, 0, 0, ws.data());
+  };
+  const ember::cpu::detail::QConvPassCounts before =
+      ember::cpu::detail::qconvPassCounts();
+  PairTiming t = timePair([&] { run(0); }, [&] { run(1); }, minTime);
+  const ember::cpu::detail::QConvPassCounts &after =
+      ember::cpu::detail::qconvPassCounts();
+  const double split = static_cast<double>(after.split - before.split);
+  const double wide = static_cast<double>(after.wide - before.wide);
+  // The exact runs' passes are all wide: half of the calls.
+  splitShare = split / (split + wide / 2 > 0 ? split + wide / 2 : 1);
+  return t;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -614,6 +711,8 @@ int main(int argc, char **argv) {
       minTime = std::atof(a + 11);
     } else if (!std::strcmp(a, "--cpu-time")) {
       gCpuTime = true;
+    } else if (!std::strncmp(a, "--hot=", 6)) {
+      gHotPercent = std::atof(a + 6);
     } else if (!std::strcmp(a, "--residual")) {
       gResidual = true;
     } else if (!std::strcmp(a, "--cold-weights")) {
@@ -794,6 +893,61 @@ int main(int argc, char **argv) {
     }
     std::printf("depthwise layers %.3f GFLOP: nchw %.3f ms  nhwc %.3f ms\n",
                 flops * 1e-9, ms[0], ms[1]);
+  }
+  if (only == "qsplit-sweep") {
+    // Where the split tile pays: channels x output channels, 3x3 and 1x1,
+    // at this --hot.
+    std::printf("qsplit sweep, %.1f%% of input bytes >= 128: exact/split "
+                "(rows: C, columns: OC 16 32 64 128 256)\n",
+                gHotPercent >= 0 ? gHotPercent : 2.0);
+    for (size_t k : {3, 1})
+      for (size_t C : {8, 16, 32, 64, 128, 256}) {
+        std::printf("%zux%zu C=%-4zu", k, k, C);
+        for (size_t OC : {16, 32, 64, 128, 256}) {
+          ConvLayer l{"sweep", C, 28, 28, OC, k, 1, k / 2, 1};
+          double share = 0;
+          const PairTiming t =
+              benchQConvSplit(shapeOf(l), isa, minTime, rng, share);
+          std::printf("  %5.2f%s", t.ratio, share < 1 ? "*" : " ");
+        }
+        std::printf("\n");
+        std::fflush(stdout);
+      }
+  }
+  if (only == "qsplit" || only == "qsplit-resnet50" || only == "qsplit-mnv2") {
+    const ModelConvs sets[] = {
+        kModels[0],
+        {"mobilenetv2-1x1", kMobileNetV2Pointwise,
+         sizeof(kMobileNetV2Pointwise) / sizeof(kMobileNetV2Pointwise[0])}};
+    for (const ModelConvs &m : sets) {
+      if ((only == "qsplit-resnet50" && &m != &sets[0]) ||
+          (only == "qsplit-mnv2" && &m != &sets[1]))
+        continue;
+      double ms[2] = {0, 0}, ops = 0;
+      std::vector<double> ratios;
+      for (size_t li = 0; li < m.count; ++li) {
+        const ConvLayer &l = m.layers[li];
+        const Conv2DShape s = shapeOf(l);
+        const double op = 2.0 * s.outChannels * s.outHeight() * s.outWidth() *
+                          s.channels * s.kernelH * s.kernelW;
+        double share = 0;
+        const PairTiming t = benchQConvSplit(s, isa, minTime, rng, share);
+        std::printf("%-12s %4zux%5zux%4zu x%d  qconv GOP/s: split %6.1f  "
+                    "exact %6.1f  exact/split %.2f  split passes %3.0f%%\n",
+                    l.name, s.outChannels, s.outHeight() * s.outWidth(),
+                    s.channels * s.kernelH * s.kernelW, l.count,
+                    op / t.a.median * 1e-9, op / t.b.median * 1e-9, t.ratio,
+                    100 * share);
+        std::fflush(stdout);
+        ms[0] += t.a.median * l.count * 1e3;
+        ms[1] += t.b.median * l.count * 1e3;
+        ops += op * l.count;
+      }
+      std::printf("%s qconv %.2f GOP, %.1f%% of input bytes >= 128: split "
+                  "%.3f ms  exact %.3f ms  exact/split %.2f\n",
+                  m.name, ops * 1e-9, gHotPercent >= 0 ? gHotPercent : 2.0,
+                  ms[0], ms[1], ms[1] / ms[0]);
+    }
   }
   if (only == "qconv" || only == "qconv-resnet50" || only == "qconv-mnv2") {
     const ModelConvs sets[] = {

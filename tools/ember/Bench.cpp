@@ -1,6 +1,9 @@
 // `ember bench`: compile a model once for a target, run it repeatedly on
 // fixed seeded inputs, and report latency. The last line is the contract
 // bench/ scripts parse: "median_ms=<x> runs=<n> threads=<n>".
+// --vs-backend-opt compiles it a second time with some plugin options
+// changed and times the two in turn, run by run (an A/B that holds while a
+// shared machine's speed drifts).
 #include "Driver.h"
 #include "Profile.h"
 #include "Target.h"
@@ -26,6 +29,19 @@ int benchMain(int argc, char **argv) {
           "Untimed runs before the timed ones, 0 to 100000. Default: 2.",
           cmdline::uintIn(warmup, 0, 100000));
   addTargetOptions(cmd, topt, kRunTarget, "1");
+  std::map<std::string, std::string> vsOpts;
+  cmd.add({"--vs-backend-opt"}, "KEY=VALUE",
+          "Also compile the model with this plugin option (as --backend-opt) "
+          "changed, and time the two in turn, one run each: prints the "
+          "second's median and the median of the per-run ratios (second / "
+          "first). Repeatable. Default: none.",
+          [&vsOpts](const std::string &v) {
+            std::string e = cmdline::keyValue(vsOpts)(v);
+            return e.empty() ? e
+                             : "expected KEY=VALUE, the plugin's own option";
+          })
+      .setRepeatable()
+      .inSection("target");
   addProfileOptions(cmd, prof);
   addInputOptions(cmd, inOpt, true);
   if (auto rc = cmd.parse(argc, argv, 2))
@@ -64,30 +80,69 @@ int benchMain(int argc, char **argv) {
   if (!compiled)
     return reportError(compiled.status());
   double compileMs = ms(Clock::now() - t0);
+  // The second executable (--vs-backend-opt), or none.
+  std::unique_ptr<CompiledModel> vs;
+  if (!vsOpts.empty()) {
+    if (target == "interp")
+      return reportError(makeError(ErrorCode::Invalid, "--vs-backend-opt",
+                                   ": the interpreter has no plugin options"));
+    TargetOptions vopt = topt;
+    for (const auto &kv : vsOpts)
+      vopt.compile.vendor[kv.first] = kv.second;
+    auto vt = openTarget(vopt);
+    if (!vt)
+      return reportError(vt.status());
+    auto vc = CompiledModel::create(*vt, f);
+    if (!vc)
+      return reportError(vc.status());
+    vs = std::move(*vc);
+  }
 
   auto bound = bindInputs(f, std::move(given), inOpt.seed);
   if (!bound)
     return reportError(bound.status());
   const std::vector<Tensor> &inputs = *bound;
-  for (int i = 0; i < warmup; ++i) {
-    auto r = (*compiled)->run(inputs);
-    if (!r)
-      return reportError(r.status());
-  }
-  std::vector<double> times;
-  for (int i = 0; i < runs; ++i) {
+  // One timed run of `c`, in milliseconds (negative: it failed, in *st).
+  Status st = Status::ok();
+  auto timeRun = [&](CompiledModel &c) {
     auto r0 = Clock::now();
-    auto r = (*compiled)->run(inputs);
+    auto r = c.run(inputs);
     auto r1 = Clock::now();
-    if (!r)
-      return reportError(r.status());
-    times.push_back(ms(r1 - r0));
+    if (!r) {
+      st = r.status();
+      return -1.0;
+    }
+    return ms(r1 - r0);
+  };
+  for (int i = 0; i < warmup; ++i)
+    if (timeRun(**compiled) < 0 || (vs && timeRun(*vs) < 0))
+      return reportError(st);
+  std::vector<double> times, vsTimes, ratios;
+  for (int i = 0; i < runs; ++i) {
+    times.push_back(timeRun(**compiled));
+    if (times.back() < 0)
+      return reportError(st);
+    if (vs) {
+      vsTimes.push_back(timeRun(*vs));
+      if (vsTimes.back() < 0)
+        return reportError(st);
+      ratios.push_back(vsTimes.back() / times.back());
+    }
   }
-  std::sort(times.begin(), times.end());
-  double median =
-      times.size() % 2
-          ? times[times.size() / 2]
-          : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
+  auto medianOf = [](std::vector<double> &v) {
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2]
+                        : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  };
+  double median = medianOf(times);
+  if (vs) {
+    std::string opts;
+    for (const auto &kv : vsOpts)
+      opts += (opts.empty() ? "" : ",") + kv.first + "=" + kv.second;
+    double vsMedian = medianOf(vsTimes);
+    std::printf("vs=%s vs_median_ms=%.3f vs_min_ms=%.3f vs_ratio=%.3f\n",
+                opts.c_str(), vsMedian, vsTimes.front(), medianOf(ratios));
+  }
   std::string summary = (*compiled)->summary();
   std::printf(
       "model=%s target=%s compile_ms=%.1f min_ms=%.3f max_ms=%.3f%s%s\n",

@@ -527,7 +527,7 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
           size_t(Kp), size_t(ocg), wt.data(), size_t(ocg), int32_t(xzp),
           zp.data(), zp.size(), bias.data() + gi * ocg,
           &out_.weights[size_t(s.packedWeights + uint64_t(gi) * stride)], isa,
-          xSigned);
+          xSigned, cfg_.int8Split);
       if (st != ember::cpu::Status::Ok)
         return makeError(ErrorCode::Internal, n.describe(),
                          ": packing the int8 weights failed");

@@ -60,6 +60,9 @@ struct CompileConfig {
   // JIT: list the functions in /tmp/perf-<pid>.map; 2: and keep every loop
   // task a function of its own (not inlined), so a profile names each step.
   int perfMap = 0;
+  // AVX2: int8 convolution weights also packed for the 7-bit split tile
+  // (packQB's splitPanels), which passes with few activations >= 128 run.
+  bool int8Split = true;
   // Code generation target; empty triple: the host (JIT).
   std::string triple, cpu, features;
   bool bundle = false; // self-contained object (runtime bitcode linked in)

@@ -143,6 +143,9 @@ ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
 //                             /tmp/perf-<pid>.map (profiling with perf);
 //                             2: and no loop task is inlined into
 //                             ember_main (a profile names every step)
+//   int8_split=0|1            AVX2: int8 convolutions may run the 7-bit
+//                             split tile where few activations are >= 128
+//                             (default 1; 0: always the exact s16 tile)
 ember_error *parseOptions(const ember_compile_params *p,
                           ember::cpugen::CompileConfig &cfg, bool &runnable,
                           std::string &why) {
@@ -183,8 +186,10 @@ ember_error *parseOptions(const ember_compile_params *p,
       cfg.dumpDir = v;
     } else if (k == "perf_map" && (v == "0" || v == "1" || v == "2")) {
       cfg.perfMap = v[0] - '0';
+    } else if (k == "int8_split" && (v == "0" || v == "1")) {
+      cfg.int8Split = v == "1";
     } else if (k == "kernels" || k == "fuse" || k == "isa" || k == "dump_ir" ||
-               k == "dump_dir" || k == "perf_map") {
+               k == "dump_dir" || k == "perf_map" || k == "int8_split") {
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "bad value '" + v + "' for vendor option '" + k + "'");
     } else {
@@ -192,7 +197,7 @@ ember_error *parseOptions(const ember_compile_params *p,
           EMBER_STATUS_INVALID_ARGUMENT,
           "unknown vendor option '" + k +
               "' (the cpu plugin takes kernels, fuse, isa, dump_ir, dump_dir, "
-              "perf_map)");
+              "perf_map, int8_split)");
     }
   }
   runnable = true;

@@ -94,7 +94,10 @@ struct QPacked {
   const int8_t *panels;
   const int32_t *colTerm;
   const int32_t *bZp; // null when every zero point is 0 (or folded: Pair16)
-  bool aSigned;       // A is s8: flip its sign bit to read it as u8
+  /// Pair16 buffers whose weight zero points are all 0: B again as s8 Quad
+  /// panels of 16 columns, for the split tile (else null).
+  const int8_t *split;
+  bool aSigned; // A is s8: flip its sign bit to read it as u8
   QLayout layout;
 };
 
@@ -104,6 +107,11 @@ size_t stepK(QLayout l) { return l == QLayout::Pair16 ? 2 : 4; }
 
 size_t panelBytes(size_t K, size_t N, size_t NR, QLayout l) {
   return roundUp(ceilDiv(N, NR) * NR * ceilDiv(K, stepK(l)) * 4, 64);
+}
+
+/// Bytes of the split tile's s8 Quad panels (16 columns) of a Pair16 buffer.
+size_t splitPanelBytes(size_t K, size_t N) {
+  return roundUp(ceilDiv(N, 16) * 16 * ceilDiv(K, 4) * 4, 64);
 }
 
 QLayout layoutOf(const PackedHeader *h) {
@@ -122,6 +130,9 @@ QPacked view(const void *packed) {
   v.colTerm = reinterpret_cast<const int32_t *>(
       p + panelBytes(h->rows, h->cols, NR, v.layout));
   v.bZp = h->reserved[0] ? v.colTerm + npad : nullptr;
+  v.split = h->reserved[3]
+                ? reinterpret_cast<const int8_t *>(packed) + h->reserved[3]
+                : nullptr;
   v.aSigned = h->reserved[1] != 0;
   return v;
 }
@@ -381,6 +392,11 @@ namespace detail {
 
 const QGemmKernel &qgemmKernelGeneric() { return kQGeneric[0]; }
 
+QConvPassCounts &qconvPassCounts() {
+  static thread_local QConvPassCounts counts;
+  return counts;
+}
+
 const QGemmKernel *qgemmKernelGenericFor(QLayout layout, int nr) {
   if (layout == QLayout::Pair16)
     return nr == kQGenericPair.nr ? &kQGenericPair : nullptr;
@@ -415,14 +431,19 @@ size_t packedQBSize(size_t K, size_t N, Isa isa) {
   const QGemmKernel &k = nativeQKernel(resolveIsa(isa));
   const size_t NR = static_cast<size_t>(k.nr);
   const size_t npad = ceilDiv(N, NR) * NR;
-  return sizeof(PackedHeader) + panelBytes(K, N, NR, k.layout) +
-         2 * npad * sizeof(int32_t);
+  const size_t bytes = sizeof(PackedHeader) + panelBytes(K, N, NR, k.layout) +
+                       2 * npad * sizeof(int32_t);
+  // Pair16: room for the split tile's s8 panels (used when the weight zero
+  // points are all 0), 64-byte aligned.
+  return k.layout == QLayout::Pair16
+             ? roundUp(bytes, 64) + splitPanelBytes(K, N)
+             : bytes;
 }
 
 Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
               int32_t aZeroPoint, const int8_t *bZeroPoint,
               size_t bZeroPointCount, const int32_t *bias, void *packed,
-              Isa isa, bool aSigned) {
+              Isa isa, bool aSigned, bool splitPanels) {
   if (!packed || (!B && K && N) || ldb < N ||
       (bZeroPointCount != 1 && bZeroPointCount != N) ||
       (bZeroPointCount && !bZeroPoint) || aZeroPoint < (aSigned ? -128 : 0) ||
@@ -446,6 +467,16 @@ Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
   h.reserved[0] = anyZp ? 1 : 0;
   h.reserved[1] = aSigned ? 1 : 0;
   h.reserved[2] = static_cast<uint64_t>(k.layout);
+  bool anyFoldedZp = false;
+  for (size_t n = 0; n < bZeroPointCount; ++n)
+    anyFoldedZp |= bZeroPoint[n] != 0;
+  // The split tile multiplies s8 B as it is: only without zero points.
+  const size_t splitAt =
+      roundUp(sizeof(PackedHeader) + panelBytes(K, N, NR, k.layout) +
+                  2 * npad * sizeof(int32_t),
+              64);
+  const bool split = splitPanels && pairs && !anyFoldedZp;
+  h.reserved[3] = split ? splitAt : 0;
   std::memcpy(packed, &h, sizeof(h));
   char *p = static_cast<char *>(packed) + sizeof(PackedHeader);
   int8_t *panels = reinterpret_cast<int8_t *>(p);
@@ -479,6 +510,16 @@ Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
         static_cast<uint32_t>(static_cast<int32_t>(K) * za * zb) -
         static_cast<uint32_t>(za * sum));
     bZp[n] = pairs ? 0 : zb;
+  }
+  if (split) {
+    // [ceil(N/16)][ceil(K/4)][16][4] s8, zero padded (the Quad layout).
+    int8_t *q = static_cast<int8_t *>(packed) + splitAt;
+    const size_t groups = ceilDiv(K, 4);
+    std::memset(q, 0, splitPanelBytes(K, N));
+    for (size_t kk = 0; kk < K; ++kk)
+      for (size_t n = 0; n < N; ++n)
+        q[((n / 16) * groups + kk / 4) * 64 + (n % 16) * 4 + kk % 4] =
+            B[kk * ldb + n];
   }
   return Status::Ok;
 }
@@ -609,6 +650,42 @@ const QGemmKernel *convKernel(Isa resolved) {
   return nullptr;
 }
 
+/// The split tile's corrections may use at most this share (percent) of a
+/// slab's groups of 4 bytes: past it the exact tile is faster whatever the
+/// layer (splitPays), and the workspace holds no more.
+constexpr size_t kSplitMaxHotPercent = 12;
+
+/// Whether a pass of a convolution with `groupsK` groups of 4 k per output
+/// pixel over `panels` 16-column panels and `taps` taps (`slabGroups`
+/// groups of 4 slab bytes per output pixel: channels / 4 x strides) runs
+/// faster on the split tile, `hot` of whose slab's `groups` groups of 4
+/// bytes have a high bit set. Costs per output pixel in units of the exact
+/// tile's (pixel, group, panel), fitted to gemm_bench --only=qsplit-sweep
+/// on an AVX2 host (docs/performance.md, "Int8 on AVX2 without
+/// saturation"): the split tile's main loop saves 0.2 of them; each output
+/// pixel pays 4, and 0.6 per slab group (counting its high bits, then the
+/// byte slab's map and clearing them); each correction entry costs 1.5 per
+/// panel (applied, padded into rounds of six rows) plus 20 / taps (listed
+/// once per slab pixel) plus 2 (gathered into its row); an output pixel
+/// whose window has one costs 1.9 per tap (its row's list). Conservative:
+/// it misses some layers where the split tile would win by a few percent,
+/// rather than lose.
+bool splitPays(size_t groupsK, size_t panels, size_t taps, size_t slabGroups,
+               size_t hot, size_t groups) {
+  if (hot * 100 > groups * kSplitMaxHotPercent)
+    return false;
+  const double g = static_cast<double>(groupsK);
+  const double p = static_cast<double>(panels);
+  const double entries =
+      g * static_cast<double>(hot) / static_cast<double>(groups ? groups : 1);
+  const double t = static_cast<double>(taps);
+  const double saved = 0.2 * p * g;
+  const double cost = 4 + 0.6 * static_cast<double>(slabGroups) +
+                      entries * (1.5 * p + 20 / t + 2) +
+                      1.9 * t * std::min(entries, 1.0);
+  return saved > cost;
+}
+
 /// How qconv2dNhwc reads x: in place, or through a slab of padded rows.
 struct ConvPlan {
   size_t cp;       // channels rounded up to 4 (the packed K per tap)
@@ -618,6 +695,12 @@ struct ConvPlan {
   size_t outRows;  // output rows per slab
   size_t slabRows; // input rows a slab holds
   size_t slabBytes;
+  // AVX2 (wide): the split tile's room. The slab is first built as bytes;
+  // their high-bit map, then the correction entries of a run of tiles.
+  size_t bitsBytes;  // the maps: a bit per byte, a bit per pixel of it
+  size_t hotCap;     // correction entries (u32) a run of tiles may use
+  size_t pixHotCap;  // the slab pixels' entries (u32) at the split limit
+  size_t splitBytes; // bitsBytes, the pixels' entries, the tiles' entries
 };
 
 /// n bytes of src xor-ed with flip (0: a plain copy).
@@ -646,6 +729,30 @@ ConvPlan convPlan(const Conv2DShape &s, bool wide) {
     p.outRows = oh ? oh : 1;
   p.slabRows = (p.outRows - 1) * s.strideH + spanH + 1;
   p.slabBytes = p.slab ? roundUp(p.slabRows * row, 64) : 0;
+  p.bitsBytes = p.hotCap = p.pixHotCap = p.splitBytes = 0;
+  if (wide) {
+    const size_t groupsK = s.kernelH * s.kernelW * p.cp / 4;
+    // The byte map, then the pixel map.
+    p.bitsBytes = roundUp((ceilDiv(p.slabRows * p.wp * p.cp, 64) +
+                           ceilDiv(p.slabRows * p.wp, 64)) *
+                              8,
+                          64);
+    // Four tiles' worth of every group: a block (kBlockTiles tiles) at the
+    // split limit needs about 2 (with rounds' padding); a run of tiles is
+    // cut before a tile that might not fit.
+    static_assert(kBlockTiles * kSplitMaxHotPercent <= 4 * 100,
+                  "a block at the split limit fits four tiles' entries");
+    p.hotCap = 4 * kConvMR * groupsK;
+    // The pixels' entries: at most the split limit's share of the slab's
+    // groups (a pass with more takes the exact tile).
+    const size_t pixels = p.slabRows * p.wp;
+    p.pixHotCap = pixels * p.cp / 4 * kSplitMaxHotPercent / 100;
+    p.splitBytes =
+        p.bitsBytes + roundUp((pixels + 1 + p.pixHotCap + 8 + 2 * kBlockTiles +
+                               kConvMR * groupsK + 8 + p.hotCap) *
+                                  sizeof(uint32_t),
+                              64);
+  }
   return p;
 }
 
@@ -653,13 +760,14 @@ ConvPlan convPlan(const Conv2DShape &s, bool wide) {
 /// pads and channels past C read the zero point `fill` (in the slab's
 /// domain: s8 x flipped to u8), widened to u16 on the AVX2 path.
 void slabRow(const ConvPlan &plan, const Conv2DShape &s, const uint8_t *x,
-             size_t ldx, ptrdiff_t ih, uint8_t *d, uint8_t fill, uint8_t flip) {
+             size_t ldx, ptrdiff_t ih, uint8_t *d, uint8_t fill, uint8_t flip,
+             size_t elem, bool vnni) {
   const size_t C = s.channels, W = s.width, H = s.height;
-  const size_t rowStride = plan.wp * plan.cp * plan.elem;
+  const size_t rowStride = plan.wp * plan.cp * elem;
   const bool inside = ih >= 0 && ih < static_cast<ptrdiff_t>(H);
   const uint8_t *sx = inside ? x + static_cast<size_t>(ih) * W * ldx : nullptr;
 #if defined(__x86_64__)
-  if (plan.elem == 2) {
+  if (elem == 2) {
     uint16_t *d16 = reinterpret_cast<uint16_t *>(d);
     if (!inside) {
       std::fill_n(d16, rowStride / 2, uint16_t(fill));
@@ -681,8 +789,8 @@ void slabRow(const ConvPlan &plan, const Conv2DShape &s, const uint8_t *x,
   uint8_t *m = d + s.padLeft * plan.cp;
   if (plan.cp == C && ldx == C) {
     copyFlipped(m, sx, W * C, flip);
-  } else if (C == 3 && ldx == 3) {
-    expand3To4Vnni(sx, m, W, fill, flip); // the narrow slab is VNNI's
+  } else if (C == 3 && ldx == 3 && vnni) {
+    expand3To4Vnni(sx, m, W, fill, flip);
   } else if (plan.cp == 4) {
     // 1-4 channels (a first layer): one 32-bit word per pixel, the
     // channels past C set to the zero point (no libc call per pixel).
@@ -705,15 +813,137 @@ void slabRow(const ConvPlan &plan, const Conv2DShape &s, const uint8_t *x,
   std::memset(m + W * plan.cp, fill, s.padRight * plan.cp);
 }
 
+/// Runs of taps whose bytes follow each other in the slab (the taps of a
+/// kernel row when the dilation along W is 1): the first tap, how many,
+/// and the first's pixel offset from the window's corner.
+struct TapRun {
+  size_t tap, taps, pix;
+};
+
+/// The tap runs of tapOff (taps of cp bytes each, byte slab) into runs;
+/// returns how many.
+size_t tapRuns(const ptrdiff_t *tapOff, size_t taps, size_t cp, TapRun *runs) {
+  size_t n = 0;
+  for (size_t s = 0; s < taps; ++s) {
+    if (n && tapOff[s] == tapOff[s - 1] + static_cast<ptrdiff_t>(cp))
+      ++runs[n - 1].taps;
+    else
+      runs[n++] = TapRun{s, 1, static_cast<size_t>(tapOff[s]) / cp};
+  }
+  return n;
+}
+
+/// Whether any of bits [b0, b1) of `bits` is set.
+inline bool anyBit(const uint64_t *bits, size_t b0, size_t b1) {
+  const size_t w0 = b0 / 64, off = b0 % 64;
+  if (b1 - b0 <= 64 - off) // in one word: a shift and a mask
+    return b1 > b0 &&
+           ((bits[w0] >> off) << (64 - (b1 - b0)) >> (64 - (b1 - b0))) != 0;
+  for (size_t w = w0; w * 64 < b1; ++w) {
+    uint64_t m = bits[w];
+    if (w * 64 < b0)
+      m &= ~uint64_t(0) << (b0 - w * 64);
+    if (b1 - w * 64 < 64)
+      m &= (uint64_t(1) << (b1 - w * 64)) - 1;
+    if (m)
+      return true;
+  }
+  return false;
+}
+
+/// The slab's pixels' correction entries, once per pass (tile rows share
+/// them through their windows): bit p of `pix` is whether pixel p (bytes
+/// [p*cp, (p+1)*cp) of the byte slab) has a byte with its high bit set
+/// (`bits`), and its entries are hot[start[p], start[p+1]): for each group
+/// of 4 of its bytes with one, the group's index in the pixel x 64 | its 4
+/// high bits.
+void pixelEntries(const uint64_t *bits, size_t pixels, size_t cp, uint64_t *pix,
+                  uint32_t *start, uint32_t *hot) {
+  std::fill_n(pix, ceilDiv(pixels, 64), uint64_t(0));
+  uint32_t n = 0;
+  for (size_t p = 0, b0 = 0; p < pixels; ++p, b0 += cp) {
+    start[p] = n;
+    // Pixels start at multiples of 4 bytes (cp is): a group's bits never
+    // straddle a word.
+    const size_t b1 = b0 + cp;
+    for (size_t w = b0 / 64; w * 64 < b1; ++w) {
+      uint64_t m = bits[w];
+      if (w * 64 < b0)
+        m &= ~uint64_t(0) << (b0 - w * 64);
+      if (b1 - w * 64 < 64)
+        m &= (uint64_t(1) << (b1 - w * 64)) - 1;
+      while (m) {
+        const unsigned gb = static_cast<unsigned>(__builtin_ctzll(m)) & ~3u;
+        const uint32_t four = static_cast<uint32_t>(m >> gb) & 15;
+        m &= ~(uint64_t(15) << gb);
+        hot[n++] = static_cast<uint32_t>((w * 64 + gb - b0) / 4 * 64) | four;
+      }
+    }
+    if (n != start[p])
+      pix[p / 64] |= uint64_t(1) << (p % 64);
+  }
+  start[pixels] = n;
+}
+
+/// Whether the windows of a tile's `rows` rows (corner pixels basePix) may
+/// hold a byte with its high bit set: false when the rows are consecutive
+/// pixels of one output row (corners strideW apart) and no pixel their
+/// runs cover has one (one test per run for the tile, not per row).
+bool windowsHot(const uint64_t *pixBits, const size_t *basePix, size_t rows,
+                size_t strideW, const TapRun *runs, size_t nRuns) {
+  const size_t first = basePix[0], last = basePix[rows - 1];
+  if (last - first != (rows - 1) * strideW)
+    return true;
+  for (size_t r = 0; r < nRuns; ++r)
+    if (anyBit(pixBits, first + runs[r].pix, last + runs[r].pix + runs[r].taps))
+      return true;
+  return false;
+}
+
+/// Appends to out[n...] the split tile's correction entries of the tile row
+/// whose window's corner is pixel `cornerPix` of the byte slab: each tap's
+/// pixel's entries (pixelEntries) offset by the tap's first group in K, so
+/// the byte offset of a group in an s8 panel (its index in K x 64) | its 4
+/// high bits. Returns the new count. Eight entries are copied at a time (a
+/// pixel has at most that many but for wide channels): `out` and the
+/// pixels' entries have 8 entries of room past their ends.
+EMBER_TARGET_AVX2 size_t splitEntries(const uint64_t *pixBits,
+                                      const uint32_t *pixStart,
+                                      const uint32_t *pixHot, size_t cornerPix,
+                                      const TapRun *runs, size_t nRuns,
+                                      size_t cp, uint32_t *out, size_t n) {
+  const size_t tapBytes = cp / 4 * 64;
+  for (size_t r = 0; r < nRuns; ++r) {
+    const size_t p0 = cornerPix + runs[r].pix;
+    if (!anyBit(pixBits, p0, p0 + runs[r].taps))
+      continue;
+    for (size_t t = 0; t < runs[r].taps; ++t) {
+      const uint32_t s = pixStart[p0 + t], e = pixStart[p0 + t + 1];
+      const __m256i off =
+          _mm256_set1_epi32(static_cast<int32_t>((runs[r].tap + t) * tapBytes));
+      for (uint32_t k = s; k < e; k += 8)
+        _mm256_storeu_si256(
+            reinterpret_cast<__m256i *>(out + n + (k - s)),
+            _mm256_add_epi32(_mm256_loadu_si256(
+                                 reinterpret_cast<const __m256i *>(pixHot + k)),
+                             off));
+      n += e - s;
+    }
+  }
+  return n;
+}
+
 } // namespace
 
 size_t qconv2dNhwcWorkspaceSize(const Conv2DShape &shape, Isa isa) {
   const QGemmKernel *k = convKernel(resolveIsa(isa));
   const bool wide = k && k->layout == QLayout::Pair16;
   const size_t taps = shape.kernelH * shape.kernelW;
-  return convPlan(shape, wide).slabBytes +
+  const ConvPlan plan = convPlan(shape, wide);
+  return plan.slabBytes + plan.splitBytes +
          roundUp(taps * sizeof(ptrdiff_t), 64) +
-         kBlockTiles * kConvMR * sizeof(void *);
+         kBlockTiles * kConvMR * (sizeof(void *) + sizeof(size_t)) +
+         (wide ? taps * sizeof(TapRun) : 0);
 }
 
 bool qconv2dNhwcAvailable(Isa isa, bool weightZeroPoints) {
@@ -774,35 +1004,52 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
   if (!ws.ptr)
     return Status::OutOfMemory;
   uint8_t *slab = static_cast<uint8_t *>(ws.ptr);
-  ptrdiff_t *tapOff = reinterpret_cast<ptrdiff_t *>(slab + plan.slabBytes);
+  uint8_t *area = slab + plan.slabBytes; // the split tile's room, then ours
+  uint64_t *bits = reinterpret_cast<uint64_t *>(area);
+  uint64_t *pixBits = bits + ceilDiv(plan.slabRows * plan.wp * plan.cp, 64);
+  uint32_t *pixStart = reinterpret_cast<uint32_t *>(area + plan.bitsBytes);
+  uint32_t *pixHot = pixStart + plan.slabRows * plan.wp + 1;
+  // Per tile of a block: the first of its entries in `hot` and its rounds;
+  // one tile's rows' entries in turn (rowHot), then every tile's in rounds.
+  uint32_t *tileHot = pixHot + plan.pixHotCap + 8;
+  uint32_t *rowHot = tileHot + 2 * kBlockTiles;
+  uint32_t *hot = rowHot + kConvMR * K / 4 + 8;
+  ptrdiff_t *tapOff = reinterpret_cast<ptrdiff_t *>(area + plan.splitBytes);
   const uint8_t **bases =
       reinterpret_cast<const uint8_t **>(reinterpret_cast<uint8_t *>(tapOff) +
                                          roundUp(taps * sizeof(ptrdiff_t), 64));
-
-  // The source holds input rows from ihLo (below) on, each starting at
-  // the left pad: the window of output pixel (oh, ow) starts at row
-  // (oh - oh0) * strideH, column ow * strideW, all inside it.
-  const size_t pixStride = plan.slab ? plan.cp * plan.elem : ldx;
-  const size_t rowStride =
-      plan.slab ? plan.wp * plan.cp * plan.elem : shape.width * ldx;
-  for (size_t kh = 0; kh < KH; ++kh)
-    for (size_t kw = 0; kw < KW; ++kw)
-      tapOff[kh * KW + kw] = static_cast<ptrdiff_t>(
-          kh * shape.dilationH * rowStride + kw * shape.dilationW * pixStride);
+  size_t *basePix = reinterpret_cast<size_t *>(bases + kBlockTiles * kConvMR);
+  TapRun *runs = reinterpret_cast<TapRun *>(basePix + kBlockTiles * kConvMR);
 
   const QPacked b = view(packedW);
   const size_t groups = ceilDiv(K, stepK(kern.layout));
+  const size_t groupsK = K / 4; // the split tile's groups (K: taps x cp)
   QTileArgs t = tileArgs(rq, groups, ldy);
   QPanelLanes lanesBuf;
   const size_t elem = rq.output == QOutput::Int32 ? 4 : 1;
   QConvTileSrc src{};
   src.taps = taps;
-  src.tapGroups = plan.cp / stepK(kern.layout); // 4-byte steps per tap
   src.tapOff = tapOff;
   // s8 x: the slab holds it flipped to u8; read in place, the tile flips.
   const uint8_t flip = b.aSigned ? 0x80 : 0;
   const uint8_t fill = static_cast<uint8_t>(xZeroPoint) ^ flip;
   src.flip = b.aSigned && !plan.slab;
+#if defined(__x86_64__)
+  // AVX2 with s8 panels: each pass builds its slab as bytes and runs the
+  // split tile when few of them have their high bit set, else widens the
+  // slab to u16 for the exact tile.
+  // (x's rows contiguous with whole groups of 4 channels: the pass's high
+  // bits are counted on x before its slab is built; other layouts, first
+  // layers mostly, keep the exact tile.
+  // A layer whose split tile would not pay even without high bits skips
+  // the count.)
+  const size_t panels = ceilDiv(colEnd - colBegin, 16);
+  const size_t slabGroups = C / 4 * shape.strideH * shape.strideW;
+  const bool splitOk = wide && b.split && plan.cp == C && ldx == C &&
+                       splitPays(groupsK, panels, taps, slabGroups, 0, 1);
+#else
+  const bool splitOk = false;
+#endif
 
   for (size_t seg = pixBegin; seg < pixEnd;) {
     // Output rows [oh0, oh0 + outRows) at most per pass.
@@ -812,19 +1059,66 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
     const ptrdiff_t ihLo = static_cast<ptrdiff_t>(oh0 * shape.strideH) -
                            static_cast<ptrdiff_t>(shape.padTop);
     const uint8_t *origin;
+    bool split = false, anyHot = false;
+    size_t slabElem = plan.elem;
     if (plan.slab) {
       // Input rows [ihLo, ihLo + rows) padded with the zero point: left and
       // right pads, rows outside x, channels past C.
       const size_t ohLast = (segEnd - 1) / OW;
       const size_t rows =
           (ohLast - oh0) * shape.strideH + (KH - 1) * shape.dilationH + 1;
+#if defined(__x86_64__)
+      if (splitOk) {
+        // The groups of 4 slab bytes with a high bit: x's rows in the pass,
+        // and the padding when the zero point has it.
+        const ptrdiff_t H = static_cast<ptrdiff_t>(shape.height);
+        const ptrdiff_t i0 = std::max<ptrdiff_t>(ihLo, 0);
+        const ptrdiff_t i1 =
+            std::min<ptrdiff_t>(ihLo + static_cast<ptrdiff_t>(rows), H);
+        const size_t inGroups =
+            i1 > i0 ? size_t(i1 - i0) * shape.width * C / 4 : 0;
+        const size_t groupsAll = rows * plan.wp * plan.cp / 4;
+        size_t hot = (fill & 0x80) ? groupsAll - inGroups : 0;
+        if (inGroups)
+          hot += highGroupsAvx2(x + size_t(i0) * shape.width * C, 4 * inGroups,
+                                flip);
+        split = splitPays(groupsK, panels, taps, slabGroups, hot, groupsAll);
+        slabElem = split ? 1 : 2;
+      }
+#endif
+      const size_t rowBytes = plan.wp * plan.cp * slabElem;
       for (size_t r = 0; r < rows; ++r)
         slabRow(plan, shape, x, ldx, ihLo + static_cast<ptrdiff_t>(r),
-                slab + r * rowStride, fill, flip);
+                slab + r * rowBytes, fill, flip, slabElem, !wide);
+#if defined(__x86_64__)
+      if (split) {
+        const size_t bytes = rows * rowBytes;
+        anyHot = slabHighBitsAvx2(slab, bytes, bits) != 0;
+        if (anyHot)
+          pixelEntries(bits, bytes / plan.cp, plan.cp, pixBits, pixStart,
+                       pixHot);
+        clearHighBitsAvx2(slab, bytes);
+        ++qconvPassCounts().split;
+      } else if (splitOk) {
+        ++qconvPassCounts().wide;
+      }
+#endif
       origin = slab;
     } else {
-      origin = x + static_cast<size_t>(ihLo) * rowStride;
+      origin = x + static_cast<size_t>(ihLo) * shape.width * ldx;
     }
+    // The source's geometry: the window of output pixel (oh, ow) starts at
+    // its row (oh - oh0) * strideH, column ow * strideW.
+    const size_t pixStride = plan.slab ? plan.cp * slabElem : ldx;
+    const size_t rowStride =
+        plan.slab ? plan.wp * plan.cp * slabElem : shape.width * ldx;
+    for (size_t kh = 0; kh < KH; ++kh)
+      for (size_t kw = 0; kw < KW; ++kw)
+        tapOff[kh * KW + kw] =
+            static_cast<ptrdiff_t>(kh * shape.dilationH * rowStride +
+                                   kw * shape.dilationW * pixStride);
+    src.tapGroups = plan.cp / (split ? 4 : stepK(kern.layout));
+    const size_t nRuns = split ? tapRuns(tapOff, taps, plan.cp, runs) : 0;
     for (size_t blk = seg; blk < segEnd; blk += kBlockTiles * kConvMR) {
       const size_t blkEnd = blk + kBlockTiles * kConvMR < segEnd
                                 ? blk + kBlockTiles * kConvMR
@@ -837,34 +1131,87 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
         const size_t stepH = shape.strideH * rowStride;
         const size_t stepW = shape.strideW * pixStride;
         const uint8_t *rowBase = origin + (oh - oh0) * stepH;
+        // (The split path's byte slab: the corners as pixel indices too.)
+        size_t rowPix = (oh - oh0) * shape.strideH * plan.wp;
         size_t k = 0;
         for (size_t pix = blk; pix < blkEnd; ++pix, ++k) {
           bases[k] = rowBase + ow * stepW;
+          basePix[k] = rowPix + ow * shape.strideW;
           if (++ow == OW) {
             ow = 0;
             rowBase += stepH;
+            rowPix += shape.strideH * plan.wp;
           }
         }
         const size_t last = (k - 1) / kConvMR * kConvMR; // last tile's start
         for (; k % kConvMR; ++k)
           bases[k] = bases[last];
       }
-      for (size_t col0 = colBegin; col0 < colEnd; col0 += NR) {
-        setPanel(t, b, rq, col0, N, NR, groups, &lanesBuf, kern.isa);
-        for (size_t p0 = blk; p0 < blkEnd; p0 += kConvMR) {
-          src.rows = bases + (p0 - blk);
-          t.rowBegin = 0;
-          t.rowEnd =
-              static_cast<int>(blkEnd - p0 < kConvMR ? blkEnd - p0 : kConvMR);
-          t.c = static_cast<char *>(y) + ((p0 - pixBegin) * ldy + col0) * elem;
+      // Runs of tiles: all of the block, or on the split path as many as
+      // their correction entries fit (made once for every panel).
+      for (size_t r0 = blk; r0 < blkEnd;) {
+        size_t r1 = blkEnd;
 #if defined(__x86_64__)
-          if (wide) {
-            qconvTileAvx2(t, src);
-            continue;
+        if (split) {
+          // Each tile's rows' entries, then interleaved into rounds of one
+          // per row (a tile has at most K / 4 rounds).
+          size_t n = 0, total = 0;
+          for (r1 = r0; r1 < blkEnd && n + kConvMR * K / 4 <= plan.hotCap;
+               r1 += kConvMR) {
+            size_t start[kConvMR + 1] = {0}, most = 0;
+            const bool mayBeHot =
+                anyHot && windowsHot(pixBits, basePix + (r1 - blk),
+                                     std::min(kConvMR, blkEnd - r1),
+                                     shape.strideW, runs, nRuns);
+            for (size_t i = 0; i < kConvMR && mayBeHot; ++i) {
+              start[i + 1] = start[i];
+              if (r1 + i < blkEnd)
+                start[i + 1] = splitEntries(pixBits, pixStart, pixHot,
+                                            basePix[r1 - blk + i], runs, nRuns,
+                                            plan.cp, rowHot, start[i]);
+              most = std::max(most, start[i + 1] - start[i]);
+            }
+            const size_t tile = (r1 - blk) / kConvMR;
+            tileHot[2 * tile] = static_cast<uint32_t>(n);
+            tileHot[2 * tile + 1] = static_cast<uint32_t>(most);
+            for (size_t r = 0; r < most; ++r)
+              for (size_t i = 0; i < kConvMR; ++i)
+                hot[n++] =
+                    start[i] + r < start[i + 1] ? rowHot[start[i] + r] : 0;
+            total += start[kConvMR];
           }
-#endif
-          qconvTileVnni(t, src);
+          r1 = r1 < blkEnd ? r1 : blkEnd;
+          qconvPassCounts().entries += total;
         }
+#endif
+        for (size_t col0 = colBegin; col0 < colEnd; col0 += NR) {
+          setPanel(t, b, rq, col0, N, NR, groups, &lanesBuf, kern.isa);
+          if (split) // the s8 panel
+            t.b = b.split + (col0 / 16) * groupsK * 64;
+          for (size_t p0 = r0; p0 < r1; p0 += kConvMR) {
+            src.rows = bases + (p0 - blk);
+            t.rowBegin = 0;
+            t.rowEnd =
+                static_cast<int>(blkEnd - p0 < kConvMR ? blkEnd - p0 : kConvMR);
+            t.c =
+                static_cast<char *>(y) + ((p0 - pixBegin) * ldy + col0) * elem;
+#if defined(__x86_64__)
+            if (split) {
+              const size_t tile = (p0 - blk) / kConvMR;
+              qconvTileSplitAvx2(
+                  t, src,
+                  QSplitRows{hot + tileHot[2 * tile], tileHot[2 * tile + 1]});
+              continue;
+            }
+            if (wide) {
+              qconvTileAvx2(t, src);
+              continue;
+            }
+#endif
+            qconvTileVnni(t, src);
+          }
+        }
+        r0 = r1;
       }
     }
     seg = segEnd;

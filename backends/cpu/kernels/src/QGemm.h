@@ -72,6 +72,15 @@ struct QConvTileSrc {
   bool flip;
 };
 
+/// The AVX2 split convolution tile's corrections (QGemmAvx2.cpp): for each
+/// group of 4 k of a tile row whose activations have a high bit set, the
+/// group's byte offset in the tile's s8 panel (group x 64) | which of its
+/// bytes do; in rounds of one entry per row (0 pads a row with fewer).
+struct QSplitRows {
+  const uint32_t *hot; ///< rounds x 6 entries
+  size_t rounds;
+};
+
 /// W pixels of 3 contiguous bytes to 4 bytes each, the fourth `fill`
 /// (qconv2dNhwc's slab rows for 3-channel input), 16 pixels per step; each
 /// copied byte is xor-ed with `flip` (0x80: s8 read as u8; else 0).
@@ -112,6 +121,34 @@ void fixedPointPanelAvx2(const QTileArgs &t, void *out);
 /// panel): A rows are u16 (a widened slab), tap s of row i is
 /// src.tapGroups pairs at rows[i] + tapOff[s]; src.flip unused.
 void qconvTileAvx2(const QTileArgs &t, const QConvTileSrc &src);
+
+/// The AVX2 split convolution tile (QGemmAvx2.cpp): 6 rows over a
+/// 16-column s8 Quad panel (t.b), A rows u8 with every high bit cleared
+/// (tap s of row i is src.tapGroups groups of 4 bytes at rows[i] +
+/// tapOff[s]), multiplied with vpmaddubsw, whose s16 pair sums cannot
+/// saturate on 7-bit activations; rows.hot adds 128 x B for each cleared
+/// bit. Exact, as qconvTileAvx2.
+void qconvTileSplitAvx2(const QTileArgs &t, const QConvTileSrc &src,
+                        const QSplitRows &rows);
+
+/// What this thread's qconv2dNhwc calls on the AVX2 path did, pass by pass
+/// (tests and gemm_bench read it): passes through the split tile, passes
+/// through the exact tile on a widened slab, and the split tile's
+/// correction entries (each once per run of tiles, not per panel).
+struct QConvPassCounts {
+  size_t split = 0, wide = 0, entries = 0;
+};
+QConvPassCounts &qconvPassCounts();
+
+/// The slab's high-bit map: bit i of `bits` (ceil(bytes / 64) words, the
+/// bits past `bytes` clear) is the high bit of slab byte i. Returns how many
+/// 4-byte groups of [0, bytes) have one (bytes a multiple of 4).
+size_t slabHighBitsAvx2(const uint8_t *slab, size_t bytes, uint64_t *bits);
+/// How many groups of 4 bytes of [0, n) (n a multiple of 4) have a byte
+/// whose high bit, once xor-ed with flip, is set.
+size_t highGroupsAvx2(const uint8_t *p, size_t n, uint8_t flip);
+/// Clears the high bit of bytes [0, n) of p.
+void clearHighBitsAvx2(uint8_t *p, size_t n);
 
 /// One slab row of qconv2dNhwc's AVX2 path: W pixels of C bytes (pixel
 /// stride ldx) widened to u16, each byte xor-ed with flip, into pixels of cp

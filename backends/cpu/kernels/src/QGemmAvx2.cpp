@@ -343,6 +343,160 @@ EMBER_TARGET_AVX2 void qconvTileAvx2N(const QTileArgs &t,
   finishQAvx2<NV>(t, acc);
 }
 
+// The split tile. vpmaddubsw multiplies u8 by s8 and sums each pair of
+// products into s16 with saturation: 255 x 128 x 2 does not fit, so on
+// arbitrary activations it is inexact (ONNX Runtime's AVX2 kernel accepts
+// that). On activations below 128 a pair sum lies in [-32512, 32258] and
+// nothing saturates. So the slab holds x & 0x7f and the tile adds, for
+// each group of 4 k whose activations had high bits, 128 x those weights:
+// a pair of such products lies in [-32768, 32512], exact too. Per group of
+// 4 k and row: one broadcast, two vpmaddubsw, two vpmaddwd by ones (from
+// memory: the 12 accumulators, the two B vectors, the broadcast and a
+// product fill the 16 registers) and two vpaddd, 32 products each: 6
+// vector operations for 64 products, where the exact tile above issues 8.
+#define EMBER_QS_ROW2(addr, c0, c1)                                            \
+  "vpbroadcastd " addr ", %%ymm14\n\t"                                         \
+  "vpmaddubsw %%ymm12, %%ymm14, %%ymm15\n\t"                                   \
+  "vpmaddubsw %%ymm13, %%ymm14, %%ymm14\n\t"                                   \
+  "vpmaddwd (%[ones]), %%ymm15, %%ymm15\n\t"                                   \
+  "vpmaddwd (%[ones]), %%ymm14, %%ymm14\n\t"                                   \
+  "vpaddd %%ymm15, %[" #c0 "], %[" #c0 "]\n\t"                                 \
+  "vpaddd %%ymm14, %[" #c1 "], %[" #c1 "]\n\t"
+#define EMBER_QS_ROW1(addr, c0)                                                \
+  "vpbroadcastd " addr ", %%ymm14\n\t"                                         \
+  "vpmaddubsw %%ymm12, %%ymm14, %%ymm15\n\t"                                   \
+  "vpmaddwd (%[ones]), %%ymm15, %%ymm15\n\t"                                   \
+  "vpaddd %%ymm15, %[" #c0 "], %[" #c0 "]\n\t"
+
+alignas(32) constexpr int16_t kOnes16[16] = {1, 1, 1, 1, 1, 1, 1, 1,
+                                             1, 1, 1, 1, 1, 1, 1, 1};
+
+/// acc += `groups` (at least 1) groups of 4 k of one convolution tap: row
+/// i's bytes at r[i] (7-bit activations), B a 16-column s8 Quad panel (64
+/// bytes a group).
+template <int NV>
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
+splitLoopAvx2(__m256i (&acc)[kMR][NV], const uint8_t *const *r,
+              const int8_t *&b, size_t groups) {
+  const size_t end = 4 * groups;
+#define EMBER_QS_ROWS_LOAD                                                     \
+  "mov (%[r]), %%r8\n\t"                                                       \
+  "mov 8(%[r]), %%r9\n\t"                                                      \
+  "mov 16(%[r]), %%r10\n\t"                                                    \
+  "mov 24(%[r]), %%r11\n\t"                                                    \
+  "mov 32(%[r]), %%r12\n\t"                                                    \
+  "mov 40(%[r]), %%r13\n\t"                                                    \
+  "xor %%r14d, %%r14d\n\t"
+#define EMBER_QS_STEP_END                                                      \
+  "add $4, %%r14\n\t"                                                          \
+  "add $64, %[b]\n\t"                                                          \
+  "cmp %[end], %%r14\n\t"                                                      \
+  "jne 1b\n\t"
+  if constexpr (NV == 2) {
+    asm(EMBER_QS_ROWS_LOAD //
+        "1:\n\t"
+        "vmovdqu (%[b]), %%ymm12\n\t"
+        "vmovdqu 32(%[b]), %%ymm13\n\t"          //
+        EMBER_QS_ROW2("(%%r8,%%r14)", a00, a01)  //
+        EMBER_QS_ROW2("(%%r9,%%r14)", a10, a11)  //
+        EMBER_QS_ROW2("(%%r10,%%r14)", a20, a21) //
+        EMBER_QS_ROW2("(%%r11,%%r14)", a30, a31) //
+        EMBER_QS_ROW2("(%%r12,%%r14)", a40, a41) //
+        EMBER_QS_ROW2("(%%r13,%%r14)", a50, a51) //
+        EMBER_QS_STEP_END
+        : EMBER_Q8_ACC2(acc), [b] "+r"(b)
+        : [r] "r"(r), [end] "r"(end), [ones] "r"(kOnes16)
+        : "r8", "r9", "r10", "r11", "r12", "r13", "r14", "xmm12", "xmm13",
+          "xmm14", "xmm15", "cc", "memory");
+  } else {
+    asm(EMBER_QS_ROWS_LOAD //
+        "1:\n\t"
+        "vmovdqu (%[b]), %%ymm12\n\t"       //
+        EMBER_QS_ROW1("(%%r8,%%r14)", a00)  //
+        EMBER_QS_ROW1("(%%r9,%%r14)", a10)  //
+        EMBER_QS_ROW1("(%%r10,%%r14)", a20) //
+        EMBER_QS_ROW1("(%%r11,%%r14)", a30) //
+        EMBER_QS_ROW1("(%%r12,%%r14)", a40) //
+        EMBER_QS_ROW1("(%%r13,%%r14)", a50) //
+        EMBER_QS_STEP_END
+        : EMBER_Q8_ACC1(acc), [b] "+r"(b)
+        : [r] "r"(r), [end] "r"(end), [ones] "r"(kOnes16)
+        : "r8", "r9", "r10", "r11", "r12", "r13", "r14", "xmm12", "xmm14",
+          "xmm15", "cc", "memory");
+  }
+#undef EMBER_QS_ROWS_LOAD
+#undef EMBER_QS_STEP_END
+}
+
+/// The 4 bytes of a correction entry's selector: byte j is 128 when bit j
+/// of the entry is set.
+constexpr uint32_t highBytes(uint32_t m) {
+  return (m & 1 ? 0x80u : 0u) | (m & 2 ? 0x8000u : 0u) |
+         (m & 4 ? 0x800000u : 0u) | (m & 8 ? 0x80000000u : 0u);
+}
+alignas(64) constexpr uint32_t kHighBytes[16] = {
+    highBytes(0),  highBytes(1),  highBytes(2),  highBytes(3),
+    highBytes(4),  highBytes(5),  highBytes(6),  highBytes(7),
+    highBytes(8),  highBytes(9),  highBytes(10), highBytes(11),
+    highBytes(12), highBytes(13), highBytes(14), highBytes(15)};
+
+/// The corrections: acc[i] += 128 x B over the bytes of row i whose high
+/// bit the slab cleared. `rounds` rounds of 6 entries, entry i of a round
+/// row i's: the byte offset of a group of 4 k in the tile's panel (t.b) |
+/// which of its bytes (0 pads a short row: adds nothing). vpmaddubsw of the
+/// selector (128 at those bytes) and B: a pair sum lies in [-32768, 32512],
+/// exact. One loop for the six rows, whose accumulators stay in registers.
+template <int NV>
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
+splitFix(__m256i (&acc)[kMR][NV], const int8_t *b, const uint32_t *e,
+         size_t rounds) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (size_t r = 0; r < rounds; ++r, e += kMR) {
+#pragma GCC unroll 6
+    for (int i = 0; i < kMR; ++i) {
+      const __m256i v =
+          _mm256_set1_epi32(static_cast<int32_t>(kHighBytes[e[i] & 15]));
+      const int8_t *g = b + (e[i] & ~63u);
+      acc[i][0] = _mm256_add_epi32(
+          acc[i][0],
+          _mm256_madd_epi16(
+              _mm256_maddubs_epi16(
+                  v, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(g))),
+              ones));
+      if constexpr (NV == 2)
+        acc[i][1] = _mm256_add_epi32(
+            acc[i][1],
+            _mm256_madd_epi16(
+                _mm256_maddubs_epi16(
+                    v, _mm256_loadu_si256(
+                           reinterpret_cast<const __m256i *>(g + 32))),
+                ones));
+    }
+  }
+}
+
+template <int NV>
+EMBER_TARGET_AVX2 void qconvTileSplitN(const QTileArgs &t,
+                                       const QConvTileSrc &src,
+                                       const QSplitRows &rows) {
+  __m256i acc[kMR][NV];
+  startQAvx2<NV>(t, acc);
+  const int8_t *b = t.b;
+  if (src.tapGroups) {
+    const uint8_t *r[kMR];
+    for (size_t tap = 0; tap < src.taps; ++tap) {
+      const ptrdiff_t o = src.tapOff[tap];
+#pragma GCC unroll 6
+      for (int i = 0; i < kMR; ++i)
+        r[i] = src.rows[i] + o;
+      splitLoopAvx2<NV>(acc, r, b, src.tapGroups);
+    }
+  }
+  if (rows.rounds)
+    splitFix<NV>(acc, t.b, rows.hot, rows.rounds);
+  finishQAvx2<NV>(t, acc);
+}
+
 // Few rows (a batch-1 classifier): s8 weights in the Quad layout (4 k per
 // column, panels of 16; what packQB makes for the generic path), widened
 // in the tile. A one-row product reads every weight once per call, so it is
@@ -433,6 +587,71 @@ EMBER_TARGET_AVX2 void qconvTileAvx2(const QTileArgs &t,
   if (t.colEnd <= 8)
     return qconvTileAvx2N<1>(t, src);
   qconvTileAvx2N<2>(t, src);
+}
+
+EMBER_TARGET_AVX2 void qconvTileSplitAvx2(const QTileArgs &t,
+                                          const QConvTileSrc &src,
+                                          const QSplitRows &rows) {
+  if (t.colEnd <= 8)
+    return qconvTileSplitN<1>(t, src, rows);
+  qconvTileSplitN<2>(t, src, rows);
+}
+
+EMBER_TARGET_AVX2 size_t slabHighBitsAvx2(const uint8_t *slab, size_t bytes,
+                                          uint64_t *bits) {
+  uint32_t *w = reinterpret_cast<uint32_t *>(bits);
+  size_t groups = 0, i = 0; // groups of 4 bytes with a high bit
+  auto count = [&](uint32_t m) {
+    m |= m >> 1;
+    m |= m >> 2;
+    groups += static_cast<size_t>(__builtin_popcount(m & 0x11111111u));
+  };
+  for (; i + 32 <= bytes; i += 32) {
+    const uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(slab + i))));
+    w[i / 32] = m;
+    count(m);
+  }
+  if (i < bytes) {
+    uint32_t m = 0;
+    for (size_t j = i; j < bytes; ++j)
+      m |= static_cast<uint32_t>(slab[j] >> 7) << (j - i);
+    w[i / 32] = m;
+    count(m);
+    i += 32;
+  }
+  if (i % 64) // the last word's upper half
+    w[i / 32] = 0;
+  return groups;
+}
+
+EMBER_TARGET_AVX2 size_t highGroupsAvx2(const uint8_t *p, size_t n,
+                                        uint8_t flip) {
+  const __m256i fx = _mm256_set1_epi8(static_cast<char>(flip));
+  size_t groups = 0, i = 0;
+  for (; i + 32 <= n; i += 32) {
+    uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_xor_si256(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + i)), fx)));
+    m |= m >> 1;
+    m |= m >> 2;
+    groups += static_cast<size_t>(__builtin_popcount(m & 0x11111111u));
+  }
+  for (; i < n; i += 4)
+    groups += ((p[i] ^ flip) | (p[i + 1] ^ flip) | (p[i + 2] ^ flip) |
+               (p[i + 3] ^ flip)) >>
+              7;
+  return groups;
+}
+
+EMBER_TARGET_AVX2 void clearHighBitsAvx2(uint8_t *p, size_t n) {
+  const __m256i low = _mm256_set1_epi8(0x7f);
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i *v = reinterpret_cast<__m256i *>(p + i);
+    _mm256_storeu_si256(v, _mm256_and_si256(_mm256_loadu_si256(v), low));
+  }
+  for (; i < n; ++i)
+    p[i] &= 0x7f;
 }
 
 EMBER_TARGET_AVX2 void fixedPointPanelAvx2(const QTileArgs &t, void *out) {

@@ -1,6 +1,8 @@
 //===- QGemmTest.cpp - int8 GEMM must match the reference bit for bit -----===//
 #include "Reference.h"
 
+#include "QGemm.h"
+
 #include <gtest/gtest.h>
 
 namespace ember::cpu::test {
@@ -303,44 +305,155 @@ TEST_P(QGemmTest, RejectsMismatchedPacking) {
             Status::InvalidArgument);
 }
 
-/// qconv2dNhwc against the convolution's definition (int64 sums over the
-/// window, padding reading the input's zero point), random geometry.
+/// A random convolution geometry (may be invalid: callers skip those):
+/// channels, kernels up to 5x5, strides, pads and dilations up to 2; every
+/// 25th iteration a large map (several slabs per call) with 3 or 64
+/// channels.
+Conv2DShape randomConvShape(std::mt19937 &rng, int iter) {
+  Conv2DShape sh;
+  const size_t cs[] = {1, 3, 4, 5, 8, 12, 16, 32, 64};
+  sh.channels = cs[randomIn(rng, 0, 8)];
+  sh.height = randomIn(rng, 1, 12);
+  sh.width = randomIn(rng, 1, 12);
+  sh.outChannels = randomIn(rng, 1, 150);
+  sh.kernelH = randomIn(rng, 1, 3);
+  sh.kernelW = randomIn(rng, 1, 3);
+  if (randomIn(rng, 0, 9) == 0)
+    sh.kernelH = sh.kernelW = 5;
+  sh.strideH = randomIn(rng, 1, 2);
+  sh.strideW = randomIn(rng, 1, 2);
+  if (randomIn(rng, 0, 2)) {
+    sh.padTop = randomIn(rng, 0, 2);
+    sh.padLeft = randomIn(rng, 0, 2);
+    sh.padBottom = randomIn(rng, 0, 2);
+    sh.padRight = randomIn(rng, 0, 2);
+  }
+  sh.dilationH = randomIn(rng, 1, 2);
+  sh.dilationW = randomIn(rng, 1, 2);
+  if (iter % 25 == 0) { // several slabs per call; wide 3-channel rows
+    sh.channels = iter % 50 == 0 ? 3 : 64;
+    sh.height = randomIn(rng, 40, 70);
+    sh.width = randomIn(rng, 40, 70);
+    sh.outChannels = randomIn(rng, 1, 8);
+  }
+  return sh;
+}
+
+/// q.B (GEMM order [(kh*KW + kw)*C + c][n]) packed for qconv2dNhwc on
+/// `isa`: the channels of a tap padded to a multiple of 4 by zero rows.
+std::vector<char> packQConv(const Conv2DShape &sh, const QProblem &q, Isa isa) {
+  const size_t C = sh.channels, Cp = (C + 3) / 4 * 4;
+  const size_t taps = sh.kernelH * sh.kernelW, OC = sh.outChannels;
+  std::vector<int8_t> Bp(taps * Cp * q.ldb, 0);
+  for (size_t tap = 0; tap < taps; ++tap)
+    for (size_t c = 0; c < C; ++c)
+      for (size_t n = 0; n < OC; ++n)
+        Bp[(tap * Cp + c) * q.ldb + n] = q.B[(tap * C + c) * q.ldb + n];
+  std::vector<char> packed(packedQBSize(taps * Cp, OC, isa));
+  EXPECT_EQ(packQB(taps * Cp, OC, Bp.data(), q.ldb, q.aZp, q.bZp.data(),
+                   q.bZp.size(), q.bias.empty() ? nullptr : q.bias.data(),
+                   packed.data(), isa, q.aSigned),
+            Status::Ok);
+  return packed;
+}
+
+/// qconv2dNhwc of `sh` (weights q.B in GEMM order [(kh*KW + kw)*C + c][n],
+/// packed as `packed`) over x in random pieces of pixels and of output
+/// channels, against the convolution's definition (int64 sums over the
+/// window, padding reading the input's zero point); output row padding is
+/// never written.
+void checkQConv(std::mt19937 &rng, const Conv2DShape &sh,
+                const std::vector<uint8_t> &x, size_t ldx, size_t ldy,
+                const QProblem &q, const std::vector<char> &packed, Isa isa,
+                int iter) {
+  const size_t C = sh.channels, OC = sh.outChannels;
+  const size_t KH = sh.kernelH, KW = sh.kernelW;
+  const size_t OW = sh.outWidth(), P = sh.outHeight() * OW;
+  std::vector<int32_t> out(P * ldy + 16, 0x5a5a5a5a);
+  std::vector<char> ws(qconv2dNhwcWorkspaceSize(sh, isa));
+  const size_t elem = q.rq.output == QOutput::Int32 ? 4 : 1;
+  for (size_t p0 = 0; p0 < P;) {
+    size_t p1 = std::min(P, p0 + randomIn(rng, 1, P));
+    char *y = reinterpret_cast<char *>(out.data()) + p0 * ldy * elem;
+    void *w = randomIn(rng, 0, 1) ? ws.data() : nullptr;
+    if (randomIn(rng, 0, 1)) {
+      ASSERT_EQ(qconv2dNhwc(sh, x.data(), ldx, q.aZp, packed.data(), y, ldy,
+                            q.rq, isa, p0, p1, w),
+                Status::Ok);
+    } else {
+      // Output channels in two pieces cut at a panel (64) boundary, the
+      // later one first (qconv2dNhwcCols).
+      size_t cut = std::min(OC, 64 * randomIn(rng, 0, (OC + 63) / 64));
+      ASSERT_EQ(qconv2dNhwcCols(sh, x.data(), ldx, q.aZp, packed.data(), y, ldy,
+                                q.rq, isa, p0, p1, cut, OC, w),
+                Status::Ok);
+      ASSERT_EQ(qconv2dNhwcCols(sh, x.data(), ldx, q.aZp, packed.data(), y, ldy,
+                                q.rq, isa, p0, p1, 0, cut, w),
+                Status::Ok);
+      if (OC > 1) {
+        EXPECT_EQ(qconv2dNhwcCols(sh, x.data(), ldx, q.aZp, packed.data(), y,
+                                  ldy, q.rq, isa, p0, p1, 1, OC, w),
+                  Status::InvalidArgument)
+            << "a column range must start on a panel";
+      }
+    }
+    p0 = p1;
+  }
+  size_t bad = 0;
+  for (size_t pix = 0; pix < P; ++pix)
+    for (size_t n = 0; n < OC; ++n) {
+      int64_t acc = q.bias.empty() ? 0 : q.bias[n];
+      const int64_t zb = q.bZp[q.bZp.size() > 1 ? n : 0];
+      size_t oh = pix / OW, ow = pix % OW;
+      for (size_t kh = 0; kh < KH; ++kh)
+        for (size_t kw = 0; kw < KW; ++kw) {
+          ptrdiff_t ih = ptrdiff_t(oh * sh.strideH + kh * sh.dilationH) -
+                         ptrdiff_t(sh.padTop);
+          ptrdiff_t iw = ptrdiff_t(ow * sh.strideW + kw * sh.dilationW) -
+                         ptrdiff_t(sh.padLeft);
+          bool in = ih >= 0 && iw >= 0 && ih < ptrdiff_t(sh.height) &&
+                    iw < ptrdiff_t(sh.width);
+          for (size_t c = 0; c < C; ++c) {
+            int64_t xv = q.aZp;
+            if (in) {
+              uint8_t xb = x[(size_t(ih) * sh.width + size_t(iw)) * ldx + c];
+              xv = q.aSigned ? int64_t(int8_t(xb)) : int64_t(xb);
+            }
+            acc +=
+                (xv - q.aZp) * (q.B[((kh * KW + kw) * C + c) * q.ldb + n] - zb);
+          }
+        }
+      int32_t want = refRequant(int32_t(uint32_t(uint64_t(acc))), q.rq, n);
+      int32_t have = readOut(out, q.rq.output, pix * ldy + n);
+      if (want != have && bad++ < 5)
+        ADD_FAILURE() << isaName(isa) << " iter " << iter << " C=" << C
+                      << " OC=" << OC << " " << KH << "x" << KW << " stride "
+                      << sh.strideH << "," << sh.strideW << " pads "
+                      << sh.padTop << "," << sh.padLeft << "," << sh.padBottom
+                      << "," << sh.padRight << " dilation " << sh.dilationH
+                      << "," << sh.dilationW << " map " << sh.height << "x"
+                      << sh.width << " x_zp " << q.aZp
+                      << (q.aSigned ? " s8" : " u8") << " at (" << pix << ","
+                      << n << "): got " << have << " want " << want;
+    }
+  ASSERT_EQ(bad, 0u);
+  const char *o = reinterpret_cast<const char *>(out.data());
+  for (size_t pix = 0; pix < P; ++pix)
+    for (size_t b = OC * elem; b < ldy * elem; ++b)
+      ASSERT_EQ(o[pix * ldy * elem + b], 0x5a) << "padding written";
+}
+
+/// qconv2dNhwc against the convolution's definition, random geometry.
 TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
   std::mt19937 rng(1234);
   size_t ran[6] = {0, 0, 0, 0, 0, 0};
   for (int iter = 0; iter < 400; ++iter) {
-    Conv2DShape sh;
-    const size_t cs[] = {1, 3, 4, 5, 8, 12, 16, 32, 64};
-    sh.channels = cs[randomIn(rng, 0, 8)];
-    sh.height = randomIn(rng, 1, 12);
-    sh.width = randomIn(rng, 1, 12);
-    sh.outChannels = randomIn(rng, 1, 150);
-    sh.kernelH = randomIn(rng, 1, 3);
-    sh.kernelW = randomIn(rng, 1, 3);
-    if (randomIn(rng, 0, 9) == 0)
-      sh.kernelH = sh.kernelW = 5;
-    sh.strideH = randomIn(rng, 1, 2);
-    sh.strideW = randomIn(rng, 1, 2);
-    if (randomIn(rng, 0, 2)) {
-      sh.padTop = randomIn(rng, 0, 2);
-      sh.padLeft = randomIn(rng, 0, 2);
-      sh.padBottom = randomIn(rng, 0, 2);
-      sh.padRight = randomIn(rng, 0, 2);
-    }
-    sh.dilationH = randomIn(rng, 1, 2);
-    sh.dilationW = randomIn(rng, 1, 2);
-    if (iter % 25 == 0) { // several slabs per call; wide 3-channel rows
-      sh.channels = iter % 50 == 0 ? 3 : 64;
-      sh.height = randomIn(rng, 40, 70);
-      sh.width = randomIn(rng, 40, 70);
-      sh.outChannels = randomIn(rng, 1, 8);
-    }
+    const Conv2DShape sh = randomConvShape(rng, iter);
     if (!sh.valid())
       continue;
     const size_t C = sh.channels, OC = sh.outChannels;
-    const size_t KH = sh.kernelH, KW = sh.kernelW, K = KH * KW * C;
-    const size_t OH = sh.outHeight(), OW = sh.outWidth(), P = OH * OW;
-    const size_t Cp = (C + 3) / 4 * 4;
+    const size_t K = sh.kernelH * sh.kernelW * C;
+    const size_t P = sh.outHeight() * sh.outWidth();
     const size_t ldx = C + (iter % 50 == 0 ? 0 : randomIn(rng, 0, 5)),
                  ldy = OC + randomIn(rng, 0, 3);
     std::vector<uint8_t> x(sh.height * sh.width * ldx);
@@ -352,17 +465,8 @@ TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
     // Weight zero points: only where the path folds them into the weights.
     if (!qconv2dNhwcAvailable(GetParam(), true))
       std::fill(q.bZp.begin(), q.bZp.end(), 0);
-    std::vector<int8_t> Bp(KH * KW * Cp * q.ldb, 0);
-    for (size_t tap = 0; tap < KH * KW; ++tap)
-      for (size_t c = 0; c < C; ++c)
-        for (size_t n = 0; n < OC; ++n)
-          Bp[(tap * Cp + c) * q.ldb + n] = q.B[(tap * C + c) * q.ldb + n];
-    std::vector<char> packed(packedQBSize(KH * KW * Cp, OC, GetParam()));
     ++ran[4 + (q.bZp[0] != 0 || q.bZp.back() != 0)];
-    ASSERT_EQ(packQB(KH * KW * Cp, OC, Bp.data(), q.ldb, q.aZp, q.bZp.data(),
-                     q.bZp.size(), q.bias.empty() ? nullptr : q.bias.data(),
-                     packed.data(), GetParam(), q.aSigned),
-              Status::Ok);
+    const std::vector<char> packed = packQConv(sh, q, GetParam());
     if (!qconv2dNhwcSupported(sh, packed.data(), GetParam())) {
       EXPECT_NE(GetParam(), Isa::Avx512Vnni);
       std::vector<int32_t> out(4);
@@ -371,75 +475,12 @@ TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
                 Status::LayoutMismatch);
       return;
     }
-    std::vector<int32_t> out(P * ldy + 16, 0x5a5a5a5a);
-    std::vector<char> ws(qconv2dNhwcWorkspaceSize(sh, GetParam()));
     const bool inPlace = C % 4 == 0 && !sh.padTop && !sh.padLeft &&
                          !sh.padBottom && !sh.padRight;
     ++ran[(inPlace ? 1 : 0) + (q.aSigned ? 2 : 0)];
-    const size_t elem = q.rq.output == QOutput::Int32 ? 4 : 1;
-    for (size_t p0 = 0; p0 < P;) {
-      size_t p1 = std::min(P, p0 + randomIn(rng, 1, P));
-      char *y = reinterpret_cast<char *>(out.data()) + p0 * ldy * elem;
-      void *w = randomIn(rng, 0, 1) ? ws.data() : nullptr;
-      if (randomIn(rng, 0, 1)) {
-        ASSERT_EQ(qconv2dNhwc(sh, x.data(), ldx, q.aZp, packed.data(), y, ldy,
-                              q.rq, GetParam(), p0, p1, w),
-                  Status::Ok);
-      } else {
-        // Output channels in two pieces cut at a panel (64) boundary, the
-        // later one first (qconv2dNhwcCols).
-        size_t cut = std::min(OC, 64 * randomIn(rng, 0, (OC + 63) / 64));
-        ASSERT_EQ(qconv2dNhwcCols(sh, x.data(), ldx, q.aZp, packed.data(), y,
-                                  ldy, q.rq, GetParam(), p0, p1, cut, OC, w),
-                  Status::Ok);
-        ASSERT_EQ(qconv2dNhwcCols(sh, x.data(), ldx, q.aZp, packed.data(), y,
-                                  ldy, q.rq, GetParam(), p0, p1, 0, cut, w),
-                  Status::Ok);
-        if (OC > 1) {
-          EXPECT_EQ(qconv2dNhwcCols(sh, x.data(), ldx, q.aZp, packed.data(), y,
-                                    ldy, q.rq, GetParam(), p0, p1, 1, OC, w),
-                    Status::InvalidArgument)
-              << "a column range must start on a panel";
-        }
-      }
-      p0 = p1;
-    }
-    size_t bad = 0;
-    for (size_t pix = 0; pix < P; ++pix)
-      for (size_t n = 0; n < OC; ++n) {
-        int64_t acc = q.bias.empty() ? 0 : q.bias[n];
-        const int64_t zb = q.bZp[q.bZp.size() > 1 ? n : 0];
-        size_t oh = pix / OW, ow = pix % OW;
-        for (size_t kh = 0; kh < KH; ++kh)
-          for (size_t kw = 0; kw < KW; ++kw) {
-            ptrdiff_t ih = ptrdiff_t(oh * sh.strideH + kh * sh.dilationH) -
-                           ptrdiff_t(sh.padTop);
-            ptrdiff_t iw = ptrdiff_t(ow * sh.strideW + kw * sh.dilationW) -
-                           ptrdiff_t(sh.padLeft);
-            bool in = ih >= 0 && iw >= 0 && ih < ptrdiff_t(sh.height) &&
-                      iw < ptrdiff_t(sh.width);
-            for (size_t c = 0; c < C; ++c) {
-              int64_t xv = q.aZp;
-              if (in) {
-                uint8_t xb = x[(size_t(ih) * sh.width + size_t(iw)) * ldx + c];
-                xv = q.aSigned ? int64_t(int8_t(xb)) : int64_t(xb);
-              }
-              acc += (xv - q.aZp) *
-                     (q.B[((kh * KW + kw) * C + c) * q.ldb + n] - zb);
-            }
-          }
-        int32_t want = refRequant(int32_t(uint32_t(uint64_t(acc))), q.rq, n);
-        int32_t have = readOut(out, q.rq.output, pix * ldy + n);
-        if (want != have && bad++ < 5)
-          ADD_FAILURE() << "iter " << iter << " C=" << C << " OC=" << OC << " "
-                        << KH << "x" << KW << " at (" << pix << "," << n
-                        << "): got " << have << " want " << want;
-      }
-    ASSERT_EQ(bad, 0u);
-    const char *o = reinterpret_cast<const char *>(out.data());
-    for (size_t pix = 0; pix < P; ++pix)
-      for (size_t b = OC * elem; b < ldy * elem; ++b)
-        ASSERT_EQ(o[pix * ldy * elem + b], 0x5a) << "padding written";
+    checkQConv(rng, sh, x, ldx, ldy, q, packed, GetParam(), iter);
+    if (HasFatalFailure())
+      return;
   }
   // Every path of the kernel ran (slab and in place, u8 and s8 input; on
   // AVX2, which always reads through its widened slab, the geometries that
@@ -461,6 +502,57 @@ TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
             Status::Ok);
   EXPECT_EQ(qconv2dNhwcSupported(sh, packed.data(), GetParam()),
             qconv2dNhwcAvailable(GetParam(), true));
+}
+
+/// On AVX2, qconv2dNhwc runs a pass through the split tile (vpmaddubsw on
+/// the activations' low 7 bits, 128 x B added for each high bit) when few
+/// activations have their high bit set, else through the exact tile. Both
+/// must equal the definition: activations with 0-40% of their bytes at 128
+/// or more (some zero points >= 128, so that padding is hot too), weights
+/// of the extremes that make vpmaddubsw saturate on whole bytes (127 and
+/// -128 next to each other), random geometry. Fails if the corrections are
+/// dropped or the slab keeps the high bits.
+TEST_P(QGemmTest, ConvNhwcSplitActivationsBitExact) {
+  if (!qconv2dNhwcAvailable(GetParam(), false))
+    GTEST_SKIP() << "no implicit-GEMM convolution on this path";
+  std::mt19937 rng(4321);
+  const detail::QConvPassCounts before = detail::qconvPassCounts();
+  const int hotPercent[] = {0, 1, 3, 10, 40};
+  for (int iter = 0; iter < 250; ++iter) {
+    const Conv2DShape sh = randomConvShape(rng, iter);
+    if (!sh.valid())
+      continue;
+    const size_t C = sh.channels, OC = sh.outChannels;
+    const size_t K = sh.kernelH * sh.kernelW * C;
+    const size_t P = sh.outHeight() * sh.outWidth();
+    const size_t ldx = C + randomIn(rng, 0, 3), ldy = OC + randomIn(rng, 0, 3);
+    const int hot = hotPercent[iter % 5];
+    std::vector<uint8_t> x(sh.height * sh.width * ldx);
+    for (uint8_t &v : x)
+      v = static_cast<uint8_t>(randomIn(rng, 0, 127) +
+                               (int(randomIn(rng, 0, 99)) < hot ? 128 : 0));
+    QProblem q(rng, P, OC, K);
+    std::fill(q.bZp.begin(), q.bZp.end(), 0); // the split tile's weights
+    q.aSigned = false;
+    q.aZp = randomIn(rng, 0, 3) ? int32_t(randomIn(rng, 0, 9))
+                                : int32_t(randomIn(rng, 128, 255));
+    if (iter % 2) { // saturating neighbours
+      const int8_t ext[] = {127, 127, -128, -128, 126, -127, 0, 1};
+      for (int8_t &v : q.B)
+        v = ext[randomIn(rng, 0, 7)];
+    }
+    const std::vector<char> packed = packQConv(sh, q, GetParam());
+    checkQConv(rng, sh, x, ldx, ldy, q, packed, GetParam(), iter);
+    if (HasFatalFailure())
+      return;
+  }
+  const detail::QConvPassCounts &after = detail::qconvPassCounts();
+  const Isa path = resolveIsa(GetParam());
+  if (path == Isa::Avx2 || path == Isa::Avx512) {
+    EXPECT_GT(after.split, before.split) << "no pass took the split tile";
+    EXPECT_GT(after.entries, before.entries) << "no correction ran";
+    EXPECT_GT(after.wide, before.wide) << "no pass took the exact tile";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, QGemmTest,

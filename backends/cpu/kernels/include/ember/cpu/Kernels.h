@@ -380,11 +380,15 @@ size_t packedQBSize(size_t K, size_t N, Isa isa = Isa::Auto);
 /// `bZeroPointCount` values, 1 (per tensor) or N (per column). bias:
 /// optional int32 per-column bias (already in the accumulator's scale),
 /// folded into the correction; nullptr for none. The packed buffer records
-/// aSigned: every call with it reads A that way.
+/// aSigned: every call with it reads A that way. splitPanels: on the AVX2
+/// path, weights whose zero points are all 0 are also packed for
+/// qconv2dNhwc's 7-bit split tile (room for them is in packedQBSize);
+/// false keeps every call on the exact tile.
 Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
               int32_t aZeroPoint, const int8_t *bZeroPoint,
               size_t bZeroPointCount, const int32_t *bias, void *packed,
-              Isa isa = Isa::Auto, bool aSigned = false);
+              Isa isa = Isa::Auto, bool aSigned = false,
+              bool splitPanels = true);
 
 enum class QOutput : uint8_t {
   Int32, ///< the exact corrected accumulator (ConvInteger/MatMulInteger + bias)
