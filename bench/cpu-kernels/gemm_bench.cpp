@@ -913,6 +913,21 @@ int main(int argc, char **argv) {
         std::printf("\n");
         std::fflush(stdout);
       }
+    // 1x1 layers with many input channels and few output ones (MobileNet's
+    // projections) on a 14 x 14 map.
+    std::printf("1x1 14x14 (rows: C, columns: OC 16 24 32 64 96 160)\n");
+    for (size_t C : {96, 144, 192, 384, 576, 960}) {
+      std::printf("1x1 C=%-4zu", C);
+      for (size_t OC : {16, 24, 32, 64, 96, 160}) {
+        ConvLayer l{"sweep", C, 14, 14, OC, 1, 1, 0, 1};
+        double share = 0;
+        const PairTiming t =
+            benchQConvSplit(shapeOf(l), isa, minTime, rng, share);
+        std::printf("  %5.2f%s", t.ratio, share < 1 ? "*" : " ");
+      }
+      std::printf("\n");
+      std::fflush(stdout);
+    }
   }
   if (only == "qsplit" || only == "qsplit-resnet50" || only == "qsplit-mnv2") {
     const ModelConvs sets[] = {

@@ -32,6 +32,7 @@
 #endif
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <initializer_list>
 
@@ -95,8 +96,11 @@ struct QPacked {
   const int32_t *colTerm;
   const int32_t *bZp; // null when every zero point is 0 (or folded: Pair16)
   /// Pair16 buffers whose weight zero points are all 0: B again as s8 Quad
-  /// panels of 16 columns, for the split tile (else null).
+  /// panels of 16 columns, for the split tile (else null); its column terms
+  /// (colTerm + shift x colsum(B)) and the shift of its activations.
   const int8_t *split;
+  const int32_t *splitColTerm;
+  int32_t splitShift;
   bool aSigned; // A is s8: flip its sign bit to read it as u8
   QLayout layout;
 };
@@ -112,6 +116,22 @@ size_t panelBytes(size_t K, size_t N, size_t NR, QLayout l) {
 /// Bytes of the split tile's s8 Quad panels (16 columns) of a Pair16 buffer.
 size_t splitPanelBytes(size_t K, size_t N) {
   return roundUp(ceilDiv(N, 16) * 16 * ceilDiv(K, 4) * 4, 64);
+}
+
+/// A Pair16 buffer's split section (PackedHeader::reserved[3] bytes from its
+/// start): a 64-byte head whose first int32 is the activations' shift, the
+/// s8 Quad panels, the column terms for the shifted activations.
+size_t splitSectionBytes(size_t K, size_t N) {
+  return 64 + splitPanelBytes(K, N) +
+         roundUp(ceilDiv(N, 16) * 16 * sizeof(int32_t), 64);
+}
+
+/// The split tile's activation shift for an activation zero point `za` (u8
+/// domain): the slab holds a - shift, whose 7 low bits cover [shift, shift +
+/// 127], centred on the zero point: activations after a ReLU (za 0) and
+/// those spread around a zero point near 128 mostly fall inside.
+int32_t splitShiftFor(int32_t za) {
+  return za - 64 < 0 ? 0 : (za - 64 > 128 ? 128 : za - 64);
 }
 
 QLayout layoutOf(const PackedHeader *h) {
@@ -130,9 +150,16 @@ QPacked view(const void *packed) {
   v.colTerm = reinterpret_cast<const int32_t *>(
       p + panelBytes(h->rows, h->cols, NR, v.layout));
   v.bZp = h->reserved[0] ? v.colTerm + npad : nullptr;
-  v.split = h->reserved[3]
-                ? reinterpret_cast<const int8_t *>(packed) + h->reserved[3]
-                : nullptr;
+  v.split = nullptr;
+  v.splitColTerm = nullptr;
+  v.splitShift = 0;
+  if (h->reserved[3]) {
+    const char *sec = static_cast<const char *>(packed) + h->reserved[3];
+    std::memcpy(&v.splitShift, sec, sizeof(int32_t));
+    v.split = reinterpret_cast<const int8_t *>(sec + 64);
+    v.splitColTerm = reinterpret_cast<const int32_t *>(
+        sec + 64 + splitPanelBytes(h->rows, h->cols));
+  }
   v.aSigned = h->reserved[1] != 0;
   return v;
 }
@@ -436,7 +463,7 @@ size_t packedQBSize(size_t K, size_t N, Isa isa) {
   // Pair16: room for the split tile's s8 panels (used when the weight zero
   // points are all 0), 64-byte aligned.
   return k.layout == QLayout::Pair16
-             ? roundUp(bytes, 64) + splitPanelBytes(K, N)
+             ? roundUp(bytes, 64) + splitSectionBytes(K, N)
              : bytes;
 }
 
@@ -512,14 +539,28 @@ Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
     bZp[n] = pairs ? 0 : zb;
   }
   if (split) {
+    char *sec = static_cast<char *>(packed) + splitAt;
+    const int32_t za = aZeroPoint + (aSigned ? 128 : 0);
+    const int32_t shift = splitShiftFor(za);
+    std::memset(sec, 0, splitSectionBytes(K, N));
+    std::memcpy(sec, &shift, sizeof(shift));
     // [ceil(N/16)][ceil(K/4)][16][4] s8, zero padded (the Quad layout).
-    int8_t *q = static_cast<int8_t *>(packed) + splitAt;
+    int8_t *q = reinterpret_cast<int8_t *>(sec + 64);
     const size_t groups = ceilDiv(K, 4);
-    std::memset(q, 0, splitPanelBytes(K, N));
     for (size_t kk = 0; kk < K; ++kk)
       for (size_t n = 0; n < N; ++n)
         q[((n / 16) * groups + kk / 4) * 64 + (n % 16) * 4 + kk % 4] =
             B[kk * ldb + n];
+    // sum_k a B = sum_k (a - shift) B + shift sum_k B (int32 wraparound, as
+    // the accumulator's).
+    int32_t *ct = reinterpret_cast<int32_t *>(sec + 64 + splitPanelBytes(K, N));
+    for (size_t n = 0; n < N; ++n) {
+      uint32_t sum = 0;
+      for (size_t kk = 0; kk < K; ++kk)
+        sum += static_cast<uint32_t>(int32_t(B[kk * ldb + n]));
+      ct[n] = static_cast<int32_t>(static_cast<uint32_t>(colTerm[n]) +
+                                   static_cast<uint32_t>(shift) * sum);
+    }
   }
   return Status::Ok;
 }
@@ -663,13 +704,30 @@ constexpr size_t kSplitMaxHotPercent = 12;
 /// tile's (pixel, group, panel), fitted to gemm_bench --only=qsplit-sweep
 /// on an AVX2 host (docs/performance.md, "Int8 on AVX2 without
 /// saturation"): the split tile's main loop saves 0.2 of them; each output
-/// pixel pays 4, and 0.6 per slab group (counting its high bits, then the
-/// byte slab's map and clearing them); each correction entry costs 1.5 per
-/// panel (applied, padded into rounds of six rows) plus 20 / taps (listed
-/// once per slab pixel) plus 2 (gathered into its row); an output pixel
-/// whose window has one costs 1.9 per tap (its row's list). Conservative:
+/// pixel pays 2, and 0.4 per slab group (counting its high bits, then the
+/// byte slab's map and clearing them); each round of corrections (a tile
+/// has as many as its row with the most entries) costs 1.1 per panel and
+/// row; each entry 20 / taps (listed once per slab pixel) plus 2 (gathered
+/// into its row); an output pixel whose window has one costs 1.9 per tap
+/// (its row's list). Conservative:
 /// it misses some layers where the split tile would win by a few percent,
 /// rather than lose.
+/// The most groups with a high bit (of `groups`) at which splitPays can
+/// hold: past it, counting them can stop.
+size_t splitMaxHot(size_t groupsK, size_t panels, size_t taps,
+                   size_t slabGroups, size_t groups) {
+  const double g = static_cast<double>(groupsK);
+  const double p = static_cast<double>(panels);
+  const double t = static_cast<double>(taps);
+  const double room = 0.2 * p * g - 2 - 0.4 * static_cast<double>(slabGroups);
+  if (room <= 0)
+    return 0;
+  const double entries = room / (1.1 * p + 20 / t + 2); // rounds >= entries
+  const double most = entries / g * static_cast<double>(groups);
+  const size_t cap = groups * kSplitMaxHotPercent / 100;
+  return most < static_cast<double>(cap) ? static_cast<size_t>(most) : cap;
+}
+
 bool splitPays(size_t groupsK, size_t panels, size_t taps, size_t slabGroups,
                size_t hot, size_t groups) {
   if (hot * 100 > groups * kSplitMaxHotPercent)
@@ -680,8 +738,11 @@ bool splitPays(size_t groupsK, size_t panels, size_t taps, size_t slabGroups,
       g * static_cast<double>(hot) / static_cast<double>(groups ? groups : 1);
   const double t = static_cast<double>(taps);
   const double saved = 0.2 * p * g;
-  const double cost = 4 + 0.6 * static_cast<double>(slabGroups) +
-                      entries * (1.5 * p + 20 / t + 2) +
+  // Rounds of a tile: the most entries of its six rows (Poisson's).
+  const double rounds =
+      entries > 0 ? entries + 1.27 * std::sqrt(entries) + 0.5 : 0;
+  const double cost = 2 + 0.4 * static_cast<double>(slabGroups) +
+                      1.1 * p * rounds + entries * (20 / t + 2) +
                       1.9 * t * std::min(entries, 1.0);
   return saved > cost;
 }
@@ -732,8 +793,8 @@ ConvPlan convPlan(const Conv2DShape &s, bool wide) {
   p.bitsBytes = p.hotCap = p.pixHotCap = p.splitBytes = 0;
   if (wide) {
     const size_t groupsK = s.kernelH * s.kernelW * p.cp / 4;
-    // The byte map, then the pixel map.
-    p.bitsBytes = roundUp((ceilDiv(p.slabRows * p.wp * p.cp, 64) +
+    // The byte map, the map of bytes below the shift, the pixel map.
+    p.bitsBytes = roundUp((2 * ceilDiv(p.slabRows * p.wp * p.cp, 64) +
                            ceilDiv(p.slabRows * p.wp, 64)) *
                               8,
                           64);
@@ -742,14 +803,16 @@ ConvPlan convPlan(const Conv2DShape &s, bool wide) {
     // cut before a tile that might not fit.
     static_assert(kBlockTiles * kSplitMaxHotPercent <= 4 * 100,
                   "a block at the split limit fits four tiles' entries");
-    p.hotCap = 4 * kConvMR * groupsK;
+    // (A group holding bytes above and below the window takes two
+    // entries.)
+    p.hotCap = 4 * kConvMR * 2 * groupsK;
     // The pixels' entries: at most the split limit's share of the slab's
-    // groups (a pass with more takes the exact tile).
+    // groups, twice (a pass with more takes the exact tile).
     const size_t pixels = p.slabRows * p.wp;
-    p.pixHotCap = pixels * p.cp / 4 * kSplitMaxHotPercent / 100;
+    p.pixHotCap = 2 * (pixels * p.cp / 4 * kSplitMaxHotPercent / 100);
     p.splitBytes =
         p.bitsBytes + roundUp((pixels + 1 + p.pixHotCap + 8 + 2 * kBlockTiles +
-                               kConvMR * groupsK + 8 + p.hotCap) *
+                               kConvMR * 2 * groupsK + 8 + p.hotCap) *
                                   sizeof(uint32_t),
                               64);
   }
@@ -758,10 +821,12 @@ ConvPlan convPlan(const Conv2DShape &s, bool wide) {
 
 /// Input row ih of x (or a row of padding when outside) into slab row d:
 /// pads and channels past C read the zero point `fill` (in the slab's
-/// domain: s8 x flipped to u8), widened to u16 on the AVX2 path.
+/// domain: s8 x flipped to u8), widened to u16 when elem is 2; `add`
+/// (nonzero: contiguous rows of whole groups, no flip) is added to each
+/// byte instead (the split tile's shift).
 void slabRow(const ConvPlan &plan, const Conv2DShape &s, const uint8_t *x,
              size_t ldx, ptrdiff_t ih, uint8_t *d, uint8_t fill, uint8_t flip,
-             size_t elem, bool vnni) {
+             size_t elem, bool vnni, uint8_t add) {
   const size_t C = s.channels, W = s.width, H = s.height;
   const size_t rowStride = plan.wp * plan.cp * elem;
   const bool inside = ih >= 0 && ih < static_cast<ptrdiff_t>(H);
@@ -787,7 +852,10 @@ void slabRow(const ConvPlan &plan, const Conv2DShape &s, const uint8_t *x,
   }
   std::memset(d, fill, s.padLeft * plan.cp);
   uint8_t *m = d + s.padLeft * plan.cp;
-  if (plan.cp == C && ldx == C) {
+  if (add) { // the split tile's shifted bytes (cp == C, ldx == C)
+    for (size_t i = 0; i < W * C; ++i)
+      m[i] = static_cast<uint8_t>(sx[i] + add);
+  } else if (plan.cp == C && ldx == C) {
     copyFlipped(m, sx, W * C, flip);
   } else if (C == 3 && ldx == 3 && vnni) {
     expand3To4Vnni(sx, m, W, fill, flip);
@@ -855,34 +923,46 @@ inline bool anyBit(const uint64_t *bits, size_t b0, size_t b1) {
 /// them through their windows): bit p of `pix` is whether pixel p (bytes
 /// [p*cp, (p+1)*cp) of the byte slab) has a byte with its high bit set
 /// (`bits`), and its entries are hot[start[p], start[p+1]): for each group
-/// of 4 of its bytes with one, the group's index in the pixel x 64 | its 4
-/// high bits.
-void pixelEntries(const uint64_t *bits, size_t pixels, size_t cp, uint64_t *pix,
-                  uint32_t *start, uint32_t *hot) {
+/// of 4 of its bytes with one, the group's index in the pixel x 64 | 16
+/// when they stand for activations below the window (`low`; null: none) |
+/// which of the 4 (a group with both kinds has an entry for each).
+void pixelEntries(const uint64_t *bits, const uint64_t *low, size_t pixels,
+                  size_t cp, uint64_t *pix, uint32_t *start, uint32_t *hot) {
   std::fill_n(pix, ceilDiv(pixels, 64), uint64_t(0));
+  // The set bits in order (most words are 0 when few bytes are outside the
+  // window), the pixel they fall in by division only when it changes.
   uint32_t n = 0;
-  for (size_t p = 0, b0 = 0; p < pixels; ++p, b0 += cp) {
-    start[p] = n;
-    // Pixels start at multiples of 4 bytes (cp is): a group's bits never
-    // straddle a word.
-    const size_t b1 = b0 + cp;
-    for (size_t w = b0 / 64; w * 64 < b1; ++w) {
-      uint64_t m = bits[w];
-      if (w * 64 < b0)
-        m &= ~uint64_t(0) << (b0 - w * 64);
-      if (b1 - w * 64 < 64)
-        m &= (uint64_t(1) << (b1 - w * 64)) - 1;
-      while (m) {
-        const unsigned gb = static_cast<unsigned>(__builtin_ctzll(m)) & ~3u;
-        const uint32_t four = static_cast<uint32_t>(m >> gb) & 15;
-        m &= ~(uint64_t(15) << gb);
-        hot[n++] = static_cast<uint32_t>((w * 64 + gb - b0) / 4 * 64) | four;
+  size_t p = 0, pEnd = cp; // the pixel entries go to, its end (bytes)
+  start[0] = 0;
+  const size_t words = ceilDiv(pixels * cp, 64);
+  for (size_t w = 0; w < words; ++w) {
+    uint64_t m = bits[w];
+    const uint64_t lw = low ? low[w] : 0;
+    while (m) {
+      // Pixels and groups start at multiples of 4 bytes (cp is): a group's
+      // bits never straddle a word or a pixel.
+      const unsigned gb = static_cast<unsigned>(__builtin_ctzll(m)) & ~3u;
+      const size_t byte = w * 64 + gb;
+      if (byte >= pEnd) { // pixels [p + 1, q) have no entries
+        const size_t q = byte / cp;
+        std::fill(start + p + 1, start + q + 1, n);
+        p = q;
+        pEnd = (q + 1) * cp;
       }
-    }
-    if (n != start[p])
+      const uint32_t four = static_cast<uint32_t>(m >> gb) & 15;
+      const uint32_t down = static_cast<uint32_t>(lw >> gb) & four;
+      m &= ~(uint64_t(15) << gb);
+      const uint32_t at = static_cast<uint32_t>((byte - p * cp) / 4 * 64);
+      if (four & ~down)
+        hot[n++] = at | (four & ~down);
+      if (down) {
+        hot[n++] = at | 16 | down;
+        ++qconvPassCounts().below;
+      }
       pix[p / 64] |= uint64_t(1) << (p % 64);
+    }
   }
-  start[pixels] = n;
+  std::fill(start + p + 1, start + pixels + 1, n);
 }
 
 /// Whether the windows of a tile's `rows` rows (corner pixels basePix) may
@@ -1006,14 +1086,15 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
   uint8_t *slab = static_cast<uint8_t *>(ws.ptr);
   uint8_t *area = slab + plan.slabBytes; // the split tile's room, then ours
   uint64_t *bits = reinterpret_cast<uint64_t *>(area);
-  uint64_t *pixBits = bits + ceilDiv(plan.slabRows * plan.wp * plan.cp, 64);
+  uint64_t *lowBits = bits + ceilDiv(plan.slabRows * plan.wp * plan.cp, 64);
+  uint64_t *pixBits = lowBits + ceilDiv(plan.slabRows * plan.wp * plan.cp, 64);
   uint32_t *pixStart = reinterpret_cast<uint32_t *>(area + plan.bitsBytes);
   uint32_t *pixHot = pixStart + plan.slabRows * plan.wp + 1;
   // Per tile of a block: the first of its entries in `hot` and its rounds;
   // one tile's rows' entries in turn (rowHot), then every tile's in rounds.
   uint32_t *tileHot = pixHot + plan.pixHotCap + 8;
   uint32_t *rowHot = tileHot + 2 * kBlockTiles;
-  uint32_t *hot = rowHot + kConvMR * K / 4 + 8;
+  uint32_t *hot = rowHot + kConvMR * 2 * (K / 4) + 8;
   ptrdiff_t *tapOff = reinterpret_cast<ptrdiff_t *>(area + plan.splitBytes);
   const uint8_t **bases =
       reinterpret_cast<const uint8_t **>(reinterpret_cast<uint8_t *>(tapOff) +
@@ -1050,6 +1131,13 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
 #else
   const bool splitOk = false;
 #endif
+  // The split slab holds (x ^ flip) - shift modulo 256, x + `shifted`: its
+  // high bit is set exactly for activations outside [shift, shift + 127]
+  // (above: + 128 x B to add back, below: - 128 x B; the column terms add
+  // shift x colsum(B)). The padding reads the zero point, inside.
+  const uint8_t shifted = static_cast<uint8_t>(flip - b.splitShift);
+  const uint8_t splitFill = static_cast<uint8_t>(fill - b.splitShift);
+  const uint8_t below = static_cast<uint8_t>(256 - b.splitShift);
 
   for (size_t seg = pixBegin; seg < pixEnd;) {
     // Output rows [oh0, oh0 + outRows) at most per pass.
@@ -1078,10 +1166,13 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
         const size_t inGroups =
             i1 > i0 ? size_t(i1 - i0) * shape.width * C / 4 : 0;
         const size_t groupsAll = rows * plan.wp * plan.cp / 4;
-        size_t hot = (fill & 0x80) ? groupsAll - inGroups : 0;
-        if (inGroups)
+        // (The count stops past the most at which the split tile pays.)
+        const size_t most =
+            splitMaxHot(groupsK, panels, taps, slabGroups, groupsAll);
+        size_t hot = (splitFill & 0x80) ? groupsAll - inGroups : 0;
+        if (inGroups && hot <= most)
           hot += highGroupsAvx2(x + size_t(i0) * shape.width * C, 4 * inGroups,
-                                flip);
+                                shifted, most - hot);
         split = splitPays(groupsK, panels, taps, slabGroups, hot, groupsAll);
         slabElem = split ? 1 : 2;
       }
@@ -1089,16 +1180,18 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
       const size_t rowBytes = plan.wp * plan.cp * slabElem;
       for (size_t r = 0; r < rows; ++r)
         slabRow(plan, shape, x, ldx, ihLo + static_cast<ptrdiff_t>(r),
-                slab + r * rowBytes, fill, flip, slabElem, !wide);
+                slab + r * rowBytes, split ? splitFill : fill, split ? 0 : flip,
+                slabElem, !wide, split ? shifted : 0);
 #if defined(__x86_64__)
       if (split) {
         const size_t bytes = rows * rowBytes;
-        anyHot = slabHighBitsAvx2(slab, bytes, bits) != 0;
+        anyHot = slabHighBitsAvx2(slab, bytes, bits, below,
+                                  b.splitShift ? lowBits : nullptr) != 0;
         if (anyHot)
-          pixelEntries(bits, bytes / plan.cp, plan.cp, pixBits, pixStart,
-                       pixHot);
-        clearHighBitsAvx2(slab, bytes);
+          pixelEntries(bits, b.splitShift ? lowBits : nullptr, bytes / plan.cp,
+                       plan.cp, pixBits, pixStart, pixHot);
         ++qconvPassCounts().split;
+        qconvPassCounts().shifted += b.splitShift != 0;
       } else if (splitOk) {
         ++qconvPassCounts().wide;
       }
@@ -1154,9 +1247,9 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
 #if defined(__x86_64__)
         if (split) {
           // Each tile's rows' entries, then interleaved into rounds of one
-          // per row (a tile has at most K / 4 rounds).
+          // per row (a tile has at most 2 K / 4 rounds).
           size_t n = 0, total = 0;
-          for (r1 = r0; r1 < blkEnd && n + kConvMR * K / 4 <= plan.hotCap;
+          for (r1 = r0; r1 < blkEnd && n + kConvMR * 2 * (K / 4) <= plan.hotCap;
                r1 += kConvMR) {
             size_t start[kConvMR + 1] = {0}, most = 0;
             const bool mayBeHot =
@@ -1186,8 +1279,10 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
 #endif
         for (size_t col0 = colBegin; col0 < colEnd; col0 += NR) {
           setPanel(t, b, rq, col0, N, NR, groups, &lanesBuf, kern.isa);
-          if (split) // the s8 panel
+          if (split) { // the s8 panel, the shifted activations' terms
             t.b = b.split + (col0 / 16) * groupsK * 64;
+            t.colTerm = b.splitColTerm + col0;
+          }
           for (size_t p0 = r0; p0 < r1; p0 += kConvMR) {
             src.rows = bases + (p0 - blk);
             t.rowBegin = 0;

@@ -132,23 +132,27 @@ void qconvTileSplitAvx2(const QTileArgs &t, const QConvTileSrc &src,
                         const QSplitRows &rows);
 
 /// What this thread's qconv2dNhwc calls on the AVX2 path did, pass by pass
-/// (tests and gemm_bench read it): passes through the split tile, passes
-/// through the exact tile on a widened slab, and the split tile's
-/// correction entries (each once per run of tiles, not per panel).
+/// (tests and gemm_bench read it): passes through the split tile (and of
+/// them, those whose activations were shifted: a zero point above 64),
+/// passes through the exact tile on a widened slab, and the split tile's
+/// correction entries (each once per run of tiles, not per panel; `below`:
+/// of the slab pixels' entries, those for activations below the window).
 struct QConvPassCounts {
-  size_t split = 0, wide = 0, entries = 0;
+  size_t split = 0, shifted = 0, wide = 0, entries = 0, below = 0;
 };
 QConvPassCounts &qconvPassCounts();
 
-/// The slab's high-bit map: bit i of `bits` (ceil(bytes / 64) words, the
-/// bits past `bytes` clear) is the high bit of slab byte i. Returns how many
-/// 4-byte groups of [0, bytes) have one (bytes a multiple of 4).
-size_t slabHighBitsAvx2(const uint8_t *slab, size_t bytes, uint64_t *bits);
+/// The slab's high-bit map, then the high bits cleared: bit i of `bits`
+/// (ceil(bytes / 64) words, the bits past `bytes` clear) is the high bit of
+/// slab byte i; bit i of `atLeast` (if not null; the same size) whether
+/// byte i was at least `from`. Returns how many 4-byte groups of [0, bytes)
+/// had a high bit (bytes a multiple of 4).
+size_t slabHighBitsAvx2(uint8_t *slab, size_t bytes, uint64_t *bits,
+                        uint8_t from, uint64_t *atLeast);
 /// How many groups of 4 bytes of [0, n) (n a multiple of 4) have a byte
-/// whose high bit, once xor-ed with flip, is set.
-size_t highGroupsAvx2(const uint8_t *p, size_t n, uint8_t flip);
-/// Clears the high bit of bytes [0, n) of p.
-void clearHighBitsAvx2(uint8_t *p, size_t n);
+/// whose high bit, once `add` is added to it (modulo 256), is set; once
+/// more than `limit` are found, some count past it (not all).
+size_t highGroupsAvx2(const uint8_t *p, size_t n, uint8_t add, size_t limit);
 
 /// One slab row of qconv2dNhwc's AVX2 path: W pixels of C bytes (pixel
 /// stride ldx) widened to u16, each byte xor-ed with flip, into pixels of cp

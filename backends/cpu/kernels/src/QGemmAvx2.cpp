@@ -440,22 +440,31 @@ alignas(64) constexpr uint32_t kHighBytes[16] = {
     highBytes(8),  highBytes(9),  highBytes(10), highBytes(11),
     highBytes(12), highBytes(13), highBytes(14), highBytes(15)};
 
+/// vpmaddwd's multiplier of a correction: + 1 (activations above the
+/// window), - 1 (below it).
+alignas(32) constexpr int16_t kSigns[2][16] = {
+    {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}};
+
 /// The corrections: acc[i] += 128 x B over the bytes of row i whose high
-/// bit the slab cleared. `rounds` rounds of 6 entries, entry i of a round
-/// row i's: the byte offset of a group of 4 k in the tile's panel (t.b) |
-/// which of its bytes (0 pads a short row: adds nothing). vpmaddubsw of the
-/// selector (128 at those bytes) and B: a pair sum lies in [-32768, 32512],
-/// exact. One loop for the six rows, whose accumulators stay in registers.
+/// bit the slab cleared, - 128 x B for those that stand for activations
+/// below the window. `rounds` rounds of 6 entries, entry i of a round row
+/// i's: the byte offset of a group of 4 k in the tile's panel (t.b) | 16
+/// for below | which of its bytes (0 pads a short row: adds nothing).
+/// vpmaddubsw of the selector (128 at those bytes) and B: a pair sum lies
+/// in [-32768, 32512], exact, then vpmaddwd by +-1. One loop for the six
+/// rows, whose accumulators stay in registers.
 template <int NV>
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
 splitFix(__m256i (&acc)[kMR][NV], const int8_t *b, const uint32_t *e,
          size_t rounds) {
-  const __m256i ones = _mm256_set1_epi16(1);
   for (size_t r = 0; r < rounds; ++r, e += kMR) {
 #pragma GCC unroll 6
     for (int i = 0; i < kMR; ++i) {
       const __m256i v =
           _mm256_set1_epi32(static_cast<int32_t>(kHighBytes[e[i] & 15]));
+      const __m256i ones = _mm256_load_si256(
+          reinterpret_cast<const __m256i *>(kSigns[(e[i] >> 4) & 1]));
       const int8_t *g = b + (e[i] & ~63u);
       acc[i][0] = _mm256_add_epi32(
           acc[i][0],
@@ -597,9 +606,13 @@ EMBER_TARGET_AVX2 void qconvTileSplitAvx2(const QTileArgs &t,
   qconvTileSplitN<2>(t, src, rows);
 }
 
-EMBER_TARGET_AVX2 size_t slabHighBitsAvx2(const uint8_t *slab, size_t bytes,
-                                          uint64_t *bits) {
+EMBER_TARGET_AVX2 size_t slabHighBitsAvx2(uint8_t *slab, size_t bytes,
+                                          uint64_t *bits, uint8_t from,
+                                          uint64_t *atLeast) {
   uint32_t *w = reinterpret_cast<uint32_t *>(bits);
+  uint32_t *a = reinterpret_cast<uint32_t *>(atLeast);
+  const __m256i f = _mm256_set1_epi8(static_cast<char>(from));
+  const __m256i low7 = _mm256_set1_epi8(0x7f);
   size_t groups = 0, i = 0; // groups of 4 bytes with a high bit
   auto count = [&](uint32_t m) {
     m |= m >> 1;
@@ -607,51 +620,58 @@ EMBER_TARGET_AVX2 size_t slabHighBitsAvx2(const uint8_t *slab, size_t bytes,
     groups += static_cast<size_t>(__builtin_popcount(m & 0x11111111u));
   };
   for (; i + 32 <= bytes; i += 32) {
-    const uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(slab + i))));
+    const __m256i v =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(slab + i));
+    const uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(v));
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(slab + i),
+                        _mm256_and_si256(v, low7));
     w[i / 32] = m;
+    if (a) // v >= from, unsigned
+      a[i / 32] = static_cast<uint32_t>(
+          _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(v, f), v)));
     count(m);
   }
   if (i < bytes) {
-    uint32_t m = 0;
-    for (size_t j = i; j < bytes; ++j)
+    uint32_t m = 0, ge = 0;
+    for (size_t j = i; j < bytes; ++j) {
       m |= static_cast<uint32_t>(slab[j] >> 7) << (j - i);
+      ge |= static_cast<uint32_t>(slab[j] >= from) << (j - i);
+      slab[j] &= 0x7f;
+    }
     w[i / 32] = m;
+    if (a)
+      a[i / 32] = ge;
     count(m);
     i += 32;
   }
-  if (i % 64) // the last word's upper half
+  if (i % 64) { // the last word's upper half
     w[i / 32] = 0;
+    if (a)
+      a[i / 32] = 0;
+  }
   return groups;
 }
 
-EMBER_TARGET_AVX2 size_t highGroupsAvx2(const uint8_t *p, size_t n,
-                                        uint8_t flip) {
-  const __m256i fx = _mm256_set1_epi8(static_cast<char>(flip));
+EMBER_TARGET_AVX2 size_t highGroupsAvx2(const uint8_t *p, size_t n, uint8_t add,
+                                        size_t limit) {
+  const __m256i ad = _mm256_set1_epi8(static_cast<char>(add));
   size_t groups = 0, i = 0;
-  for (; i + 32 <= n; i += 32) {
-    uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_xor_si256(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + i)), fx)));
+  for (; i + 32 <= n && groups <= limit; i += 32) {
+    uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_add_epi8(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + i)), ad)));
     m |= m >> 1;
     m |= m >> 2;
     groups += static_cast<size_t>(__builtin_popcount(m & 0x11111111u));
   }
-  for (; i < n; i += 4)
-    groups += ((p[i] ^ flip) | (p[i + 1] ^ flip) | (p[i + 2] ^ flip) |
-               (p[i + 3] ^ flip)) >>
-              7;
-  return groups;
-}
-
-EMBER_TARGET_AVX2 void clearHighBitsAvx2(uint8_t *p, size_t n) {
-  const __m256i low = _mm256_set1_epi8(0x7f);
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    __m256i *v = reinterpret_cast<__m256i *>(p + i);
-    _mm256_storeu_si256(v, _mm256_and_si256(_mm256_loadu_si256(v), low));
+  for (; i < n && groups <= limit; i += 4) {
+    const uint8_t any =
+        static_cast<uint8_t>(static_cast<uint8_t>(p[i] + add) |
+                             static_cast<uint8_t>(p[i + 1] + add) |
+                             static_cast<uint8_t>(p[i + 2] + add) |
+                             static_cast<uint8_t>(p[i + 3] + add));
+    groups += any >> 7;
   }
-  for (; i < n; ++i)
-    p[i] &= 0x7f;
+  return groups;
 }
 
 EMBER_TARGET_AVX2 void fixedPointPanelAvx2(const QTileArgs &t, void *out) {

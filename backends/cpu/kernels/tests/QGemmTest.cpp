@@ -505,21 +505,28 @@ TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
 }
 
 /// On AVX2, qconv2dNhwc runs a pass through the split tile (vpmaddubsw on
-/// the activations' low 7 bits, 128 x B added for each high bit) when few
-/// activations have their high bit set, else through the exact tile. Both
-/// must equal the definition: activations with 0-40% of their bytes at 128
-/// or more (some zero points >= 128, so that padding is hot too), weights
-/// of the extremes that make vpmaddubsw saturate on whole bytes (127 and
-/// -128 next to each other), random geometry. Fails if the corrections are
-/// dropped or the slab keeps the high bits.
+/// 7-bit activations: x - shift, the window [shift, shift + 127] centred on
+/// the zero point; +-128 x B added for each activation outside) when few
+/// activations fall outside, else through the exact tile. Both must equal
+/// the definition: activations after a ReLU (zero point near 0, 0-40% of
+/// them at 128 or more) and spread around a zero point near 128 (u8 or s8,
+/// 0-40% of them more than 64 away, on both sides), weights of the
+/// extremes that make vpmaddubsw saturate on whole bytes (127 and -128 next
+/// to each other), random geometry. Fails if the corrections are dropped,
+/// the slab keeps the high bits or the shift is not undone.
 TEST_P(QGemmTest, ConvNhwcSplitActivationsBitExact) {
   if (!qconv2dNhwcAvailable(GetParam(), false))
     GTEST_SKIP() << "no implicit-GEMM convolution on this path";
   std::mt19937 rng(4321);
   const detail::QConvPassCounts before = detail::qconvPassCounts();
-  const int hotPercent[] = {0, 1, 3, 10, 40};
+  const int hotPercent[] = {0, 1, 2, 3, 40};
   for (int iter = 0; iter < 250; ++iter) {
-    const Conv2DShape sh = randomConvShape(rng, iter);
+    Conv2DShape sh = randomConvShape(rng, iter);
+    if (iter % 2) { // enough work per pixel for the split tile to pay
+      sh.channels = randomIn(rng, 0, 1) ? 32 : 64;
+      sh.outChannels = randomIn(rng, 64, 150);
+      sh.kernelH = sh.kernelW = 3;
+    }
     if (!sh.valid())
       continue;
     const size_t C = sh.channels, OC = sh.outChannels;
@@ -527,16 +534,30 @@ TEST_P(QGemmTest, ConvNhwcSplitActivationsBitExact) {
     const size_t P = sh.outHeight() * sh.outWidth();
     const size_t ldx = C + randomIn(rng, 0, 3), ldy = OC + randomIn(rng, 0, 3);
     const int hot = hotPercent[iter % 5];
-    std::vector<uint8_t> x(sh.height * sh.width * ldx);
-    for (uint8_t &v : x)
-      v = static_cast<uint8_t>(randomIn(rng, 0, 127) +
-                               (int(randomIn(rng, 0, 99)) < hot ? 128 : 0));
     QProblem q(rng, P, OC, K);
     std::fill(q.bZp.begin(), q.bZp.end(), 0); // the split tile's weights
-    q.aSigned = false;
-    q.aZp = randomIn(rng, 0, 3) ? int32_t(randomIn(rng, 0, 9))
-                                : int32_t(randomIn(rng, 128, 255));
-    if (iter % 2) { // saturating neighbours
+    std::vector<uint8_t> x(sh.height * sh.width * ldx);
+    const int mode = int(randomIn(rng, 0, 2));
+    if (mode == 0) { // after a ReLU; now and then a zero point >= 128
+      q.aSigned = false;
+      q.aZp = randomIn(rng, 0, 3) ? int32_t(randomIn(rng, 0, 9))
+                                  : int32_t(randomIn(rng, 128, 255));
+      for (uint8_t &v : x)
+        v = static_cast<uint8_t>(randomIn(rng, 0, 127) +
+                                 (int(randomIn(rng, 0, 99)) < hot ? 128 : 0));
+    } else { // around the zero point (u8 near 128, or s8 near 0)
+      q.aSigned = mode == 2;
+      q.aZp = int32_t(randomIn(rng, 90, 170)) - (q.aSigned ? 128 : 0);
+      for (uint8_t &v : x) {
+        int d = int(randomIn(rng, 0, 120)) - 60;
+        if (int(randomIn(rng, 0, 99)) < hot) // outside the window
+          d = randomIn(rng, 0, 1) ? int(randomIn(rng, 64, 127))
+                                  : -int(randomIn(rng, 65, 128));
+        v = static_cast<uint8_t>(
+            std::clamp(q.aZp + d, q.aSigned ? -128 : 0, q.aSigned ? 127 : 255));
+      }
+    }
+    if (iter % 4 < 2) { // saturating neighbours
       const int8_t ext[] = {127, 127, -128, -128, 126, -127, 0, 1};
       for (int8_t &v : q.B)
         v = ext[randomIn(rng, 0, 7)];
@@ -550,6 +571,8 @@ TEST_P(QGemmTest, ConvNhwcSplitActivationsBitExact) {
   const Isa path = resolveIsa(GetParam());
   if (path == Isa::Avx2 || path == Isa::Avx512) {
     EXPECT_GT(after.split, before.split) << "no pass took the split tile";
+    EXPECT_GT(after.shifted, before.shifted) << "no pass shifted";
+    EXPECT_GT(after.below, before.below) << "no activation below a window";
     EXPECT_GT(after.entries, before.entries) << "no correction ran";
     EXPECT_GT(after.wide, before.wide) << "no pass took the exact tile";
   }
