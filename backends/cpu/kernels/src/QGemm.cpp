@@ -96,11 +96,11 @@ struct QPacked {
   const int32_t *colTerm;
   const int32_t *bZp; // null when every zero point is 0 (or folded: Pair16)
   /// Pair16 buffers whose weight zero points are all 0: B again as s8 Quad
-  /// panels of 16 columns, for the split tile (else null); its column terms
-  /// (colTerm + shift x colsum(B)) and the shift of its activations.
+  /// panels of 16 columns, for the split tile (else null), and B's column
+  /// sums (its column terms for activations shifted by s: colTerm + s x
+  /// colSum).
   const int8_t *split;
-  const int32_t *splitColTerm;
-  int32_t splitShift;
+  const int32_t *colSum;
   bool aSigned; // A is s8: flip its sign bit to read it as u8
   QLayout layout;
 };
@@ -119,19 +119,11 @@ size_t splitPanelBytes(size_t K, size_t N) {
 }
 
 /// A Pair16 buffer's split section (PackedHeader::reserved[3] bytes from its
-/// start): a 64-byte head whose first int32 is the activations' shift, the
-/// s8 Quad panels, the column terms for the shifted activations.
+/// start): the s8 Quad panels, then B's column sums (int32, padded to whole
+/// panels).
 size_t splitSectionBytes(size_t K, size_t N) {
-  return 64 + splitPanelBytes(K, N) +
+  return splitPanelBytes(K, N) +
          roundUp(ceilDiv(N, 16) * 16 * sizeof(int32_t), 64);
-}
-
-/// The split tile's activation shift for an activation zero point `za` (u8
-/// domain): the slab holds a - shift, whose 7 low bits cover [shift, shift +
-/// 127], centred on the zero point: activations after a ReLU (za 0) and
-/// those spread around a zero point near 128 mostly fall inside.
-int32_t splitShiftFor(int32_t za) {
-  return za - 64 < 0 ? 0 : (za - 64 > 128 ? 128 : za - 64);
 }
 
 QLayout layoutOf(const PackedHeader *h) {
@@ -151,14 +143,12 @@ QPacked view(const void *packed) {
       p + panelBytes(h->rows, h->cols, NR, v.layout));
   v.bZp = h->reserved[0] ? v.colTerm + npad : nullptr;
   v.split = nullptr;
-  v.splitColTerm = nullptr;
-  v.splitShift = 0;
+  v.colSum = nullptr;
   if (h->reserved[3]) {
     const char *sec = static_cast<const char *>(packed) + h->reserved[3];
-    std::memcpy(&v.splitShift, sec, sizeof(int32_t));
-    v.split = reinterpret_cast<const int8_t *>(sec + 64);
-    v.splitColTerm = reinterpret_cast<const int32_t *>(
-        sec + 64 + splitPanelBytes(h->rows, h->cols));
+    v.split = reinterpret_cast<const int8_t *>(sec);
+    v.colSum = reinterpret_cast<const int32_t *>(
+        sec + splitPanelBytes(h->rows, h->cols));
   }
   v.aSigned = h->reserved[1] != 0;
   return v;
@@ -540,26 +530,22 @@ Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
   }
   if (split) {
     char *sec = static_cast<char *>(packed) + splitAt;
-    const int32_t za = aZeroPoint + (aSigned ? 128 : 0);
-    const int32_t shift = splitShiftFor(za);
     std::memset(sec, 0, splitSectionBytes(K, N));
-    std::memcpy(sec, &shift, sizeof(shift));
     // [ceil(N/16)][ceil(K/4)][16][4] s8, zero padded (the Quad layout).
-    int8_t *q = reinterpret_cast<int8_t *>(sec + 64);
+    int8_t *q = reinterpret_cast<int8_t *>(sec);
     const size_t groups = ceilDiv(K, 4);
     for (size_t kk = 0; kk < K; ++kk)
       for (size_t n = 0; n < N; ++n)
         q[((n / 16) * groups + kk / 4) * 64 + (n % 16) * 4 + kk % 4] =
             B[kk * ldb + n];
-    // sum_k a B = sum_k (a - shift) B + shift sum_k B (int32 wraparound, as
-    // the accumulator's).
-    int32_t *ct = reinterpret_cast<int32_t *>(sec + 64 + splitPanelBytes(K, N));
+    // sum_k a B = sum_k (a - s) B + s colSum: the split tile's column terms
+    // for a shift s (int32 wraparound, as the accumulator's).
+    int32_t *cs = reinterpret_cast<int32_t *>(sec + splitPanelBytes(K, N));
     for (size_t n = 0; n < N; ++n) {
       uint32_t sum = 0;
       for (size_t kk = 0; kk < K; ++kk)
         sum += static_cast<uint32_t>(int32_t(B[kk * ldb + n]));
-      ct[n] = static_cast<int32_t>(static_cast<uint32_t>(colTerm[n]) +
-                                   static_cast<uint32_t>(shift) * sum);
+      cs[n] = static_cast<int32_t>(sum);
     }
   }
   return Status::Ok;
@@ -1013,6 +999,43 @@ EMBER_TARGET_AVX2 size_t splitEntries(const uint64_t *pixBits,
   return n;
 }
 
+/// The split tile's window for a pass: the shift s in [0, 128] whose
+/// [s, s + 127] holds most of its activations (x ^ flip over `n` bytes of
+/// x, 64 of every 512 sampled, and `pads` padding bytes reading `fill`);
+/// the zero point's window (s = fill - 64, clamped) when no other holds
+/// more, then the smallest. After a ReLU that is [0, 127]; activations
+/// spread around a zero point near 128 get the window around it; a layer
+/// whose activations crowd the top of the range (a saturated one) gets
+/// [128, 255].
+int32_t splitWindow(const uint8_t *x, size_t n, uint8_t flip, uint8_t fill,
+                    size_t pads) {
+  uint32_t hist[256] = {};
+  size_t sampled = 0;
+  for (size_t off = 0; off < n; off += 512) {
+    const size_t e = std::min(n, off + 64);
+    for (size_t i = off; i < e; ++i)
+      ++hist[x[i] ^ flip];
+    sampled += e - off;
+  }
+  // The padding in the same proportion as the sample.
+  hist[fill] += static_cast<uint32_t>(n ? pads * sampled / n : pads);
+  uint64_t prefix[257];
+  prefix[0] = 0;
+  for (int v = 0; v < 256; ++v)
+    prefix[v + 1] = prefix[v] + hist[v];
+  const int32_t zpWindow = std::clamp(int32_t(fill) - 64, 0, 128);
+  int32_t best = zpWindow;
+  uint64_t most = prefix[best + 128] - prefix[best];
+  for (int32_t s = 0; s <= 128; ++s) {
+    const uint64_t in = prefix[s + 128] - prefix[s];
+    if (in > most) {
+      most = in;
+      best = s;
+    }
+  }
+  return best;
+}
+
 } // namespace
 
 size_t qconv2dNhwcWorkspaceSize(const Conv2DShape &shape, Isa isa) {
@@ -1131,13 +1154,13 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
 #else
   const bool splitOk = false;
 #endif
-  // The split slab holds (x ^ flip) - shift modulo 256, x + `shifted`: its
-  // high bit is set exactly for activations outside [shift, shift + 127]
-  // (above: + 128 x B to add back, below: - 128 x B; the column terms add
-  // shift x colsum(B)). The padding reads the zero point, inside.
-  const uint8_t shifted = static_cast<uint8_t>(flip - b.splitShift);
-  const uint8_t splitFill = static_cast<uint8_t>(fill - b.splitShift);
-  const uint8_t below = static_cast<uint8_t>(256 - b.splitShift);
+  // A pass's split slab holds (x ^ flip) - shift modulo 256: its high bit
+  // is set exactly for activations outside the window [shift, shift + 127]
+  // (above: + 128 x B to add back, below: - 128 x B), and its column terms
+  // add shift x colSum. The pass picks the window that holds most of its
+  // activations (splitWindow).
+  int32_t shift = 0;
+  alignas(32) int32_t panelTerms[16];
 
   for (size_t seg = pixBegin; seg < pixEnd;) {
     // Output rows [oh0, oh0 + outRows) at most per pass.
@@ -1157,8 +1180,8 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
           (ohLast - oh0) * shape.strideH + (KH - 1) * shape.dilationH + 1;
 #if defined(__x86_64__)
       if (splitOk) {
-        // The groups of 4 slab bytes with a high bit: x's rows in the pass,
-        // and the padding when the zero point has it.
+        // x's rows in the pass and the padding (the zero point): the
+        // window, then the groups of 4 slab bytes with a high bit.
         const ptrdiff_t H = static_cast<ptrdiff_t>(shape.height);
         const ptrdiff_t i0 = std::max<ptrdiff_t>(ihLo, 0);
         const ptrdiff_t i1 =
@@ -1166,32 +1189,40 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
         const size_t inGroups =
             i1 > i0 ? size_t(i1 - i0) * shape.width * C / 4 : 0;
         const size_t groupsAll = rows * plan.wp * plan.cp / 4;
+        const uint8_t *in = inGroups ? x + size_t(i0) * shape.width * C : x;
+        shift = splitWindow(in, 4 * inGroups, flip, fill,
+                            4 * (groupsAll - inGroups));
         // (The count stops past the most at which the split tile pays.)
         const size_t most =
             splitMaxHot(groupsK, panels, taps, slabGroups, groupsAll);
-        size_t hot = (splitFill & 0x80) ? groupsAll - inGroups : 0;
+        const uint8_t padByte = static_cast<uint8_t>(fill - shift);
+        size_t hot = (padByte & 0x80) ? groupsAll - inGroups : 0;
         if (inGroups && hot <= most)
-          hot += highGroupsAvx2(x + size_t(i0) * shape.width * C, 4 * inGroups,
-                                shifted, most - hot);
+          hot += highGroupsAvx2(in, 4 * inGroups,
+                                static_cast<uint8_t>(flip - shift), most - hot);
         split = splitPays(groupsK, panels, taps, slabGroups, hot, groupsAll);
         slabElem = split ? 1 : 2;
       }
 #endif
       const size_t rowBytes = plan.wp * plan.cp * slabElem;
+      // (The split slab: x + (flip - shift); an add of 0 is a plain copy.)
+      const uint8_t add = static_cast<uint8_t>(flip - shift);
       for (size_t r = 0; r < rows; ++r)
         slabRow(plan, shape, x, ldx, ihLo + static_cast<ptrdiff_t>(r),
-                slab + r * rowBytes, split ? splitFill : fill, split ? 0 : flip,
-                slabElem, !wide, split ? shifted : 0);
+                slab + r * rowBytes,
+                split ? static_cast<uint8_t>(fill - shift) : fill,
+                split ? 0 : flip, slabElem, !wide, split ? add : 0);
 #if defined(__x86_64__)
       if (split) {
         const size_t bytes = rows * rowBytes;
-        anyHot = slabHighBitsAvx2(slab, bytes, bits, below,
-                                  b.splitShift ? lowBits : nullptr) != 0;
+        uint64_t *low = shift ? lowBits : nullptr;
+        anyHot = slabHighBitsAvx2(slab, bytes, bits,
+                                  static_cast<uint8_t>(256 - shift), low) != 0;
         if (anyHot)
-          pixelEntries(bits, b.splitShift ? lowBits : nullptr, bytes / plan.cp,
-                       plan.cp, pixBits, pixStart, pixHot);
+          pixelEntries(bits, low, bytes / plan.cp, plan.cp, pixBits, pixStart,
+                       pixHot);
         ++qconvPassCounts().split;
-        qconvPassCounts().shifted += b.splitShift != 0;
+        qconvPassCounts().shifted += shift != 0;
       } else if (splitOk) {
         ++qconvPassCounts().wide;
       }
@@ -1281,7 +1312,12 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
           setPanel(t, b, rq, col0, N, NR, groups, &lanesBuf, kern.isa);
           if (split) { // the s8 panel, the shifted activations' terms
             t.b = b.split + (col0 / 16) * groupsK * 64;
-            t.colTerm = b.splitColTerm + col0;
+            for (size_t j = 0; j < 16; ++j)
+              panelTerms[j] = static_cast<int32_t>(
+                  static_cast<uint32_t>(b.colTerm[col0 + j]) +
+                  static_cast<uint32_t>(shift) *
+                      static_cast<uint32_t>(b.colSum[col0 + j]));
+            t.colTerm = panelTerms;
           }
           for (size_t p0 = r0; p0 < r1; p0 += kConvMR) {
             src.rows = bases + (p0 - blk);

@@ -505,12 +505,13 @@ TEST_P(QGemmTest, ConvNhwcImplicitBitExact) {
 }
 
 /// On AVX2, qconv2dNhwc runs a pass through the split tile (vpmaddubsw on
-/// 7-bit activations: x - shift, the window [shift, shift + 127] centred on
-/// the zero point; +-128 x B added for each activation outside) when few
-/// activations fall outside, else through the exact tile. Both must equal
+/// 7-bit activations: x - shift, the window [shift, shift + 127] that holds
+/// most of the pass's activations; +-128 x B added for each activation
+/// outside) when few fall outside, else through the exact tile. Both must equal
 /// the definition: activations after a ReLU (zero point near 0, 0-40% of
-/// them at 128 or more) and spread around a zero point near 128 (u8 or s8,
-/// 0-40% of them more than 64 away, on both sides), weights of the
+/// them at 128 or more), spread around a zero point near 128 (u8 or s8,
+/// 0-40% of them more than 64 away, on both sides) and crowding the top of
+/// the range (zero point near 0, 0-40% below 128), weights of the
 /// extremes that make vpmaddubsw saturate on whole bytes (127 and -128 next
 /// to each other), random geometry. Fails if the corrections are dropped,
 /// the slab keeps the high bits or the shift is not undone.
@@ -537,7 +538,7 @@ TEST_P(QGemmTest, ConvNhwcSplitActivationsBitExact) {
     QProblem q(rng, P, OC, K);
     std::fill(q.bZp.begin(), q.bZp.end(), 0); // the split tile's weights
     std::vector<uint8_t> x(sh.height * sh.width * ldx);
-    const int mode = int(randomIn(rng, 0, 2));
+    const int mode = int(randomIn(rng, 0, 3));
     if (mode == 0) { // after a ReLU; now and then a zero point >= 128
       q.aSigned = false;
       q.aZp = randomIn(rng, 0, 3) ? int32_t(randomIn(rng, 0, 9))
@@ -545,6 +546,13 @@ TEST_P(QGemmTest, ConvNhwcSplitActivationsBitExact) {
       for (uint8_t &v : x)
         v = static_cast<uint8_t>(randomIn(rng, 0, 127) +
                                  (int(randomIn(rng, 0, 99)) < hot ? 128 : 0));
+    } else if (mode == 3) { // crowding the top of the range, zero point 0
+      q.aSigned = false;
+      q.aZp = int32_t(randomIn(rng, 0, 9));
+      for (uint8_t &v : x)
+        v = static_cast<uint8_t>(int(randomIn(rng, 0, 99)) < hot
+                                     ? randomIn(rng, 0, 127)
+                                     : randomIn(rng, 128, 255));
     } else { // around the zero point (u8 near 128, or s8 near 0)
       q.aSigned = mode == 2;
       q.aZp = int32_t(randomIn(rng, 90, 170)) - (q.aSigned ? 128 : 0);
