@@ -684,7 +684,9 @@ constexpr size_t kSplitMaxHotPercent = 12;
 
 /// Whether a pass of a convolution with `groupsK` groups of 4 k per output
 /// pixel over `panels` 16-column panels and `taps` taps (`slabGroups`
-/// groups of 4 slab bytes per output pixel: channels / 4 x strides) runs
+/// groups of 4 slab bytes per output pixel: channels / 4 x strides, more
+/// for a pass of few output rows, whose slab holds the window's other rows
+/// too) runs
 /// faster on the split tile, `hot` of whose slab's `groups` groups of 4
 /// bytes have a high bit set. Costs per output pixel in units of the exact
 /// tile's (pixel, group, panel), fitted to gemm_bench --only=qsplit-sweep
@@ -701,11 +703,11 @@ constexpr size_t kSplitMaxHotPercent = 12;
 /// The most groups with a high bit (of `groups`) at which splitPays can
 /// hold: past it, counting them can stop.
 size_t splitMaxHot(size_t groupsK, size_t panels, size_t taps,
-                   size_t slabGroups, size_t groups) {
+                   double slabGroups, size_t groups) {
   const double g = static_cast<double>(groupsK);
   const double p = static_cast<double>(panels);
   const double t = static_cast<double>(taps);
-  const double room = 0.2 * p * g - 2 - 0.4 * static_cast<double>(slabGroups);
+  const double room = 0.2 * p * g - 2 - 0.4 * slabGroups;
   if (room <= 0)
     return 0;
   const double entries = room / (1.1 * p + 20 / t + 2); // rounds >= entries
@@ -714,7 +716,7 @@ size_t splitMaxHot(size_t groupsK, size_t panels, size_t taps,
   return most < static_cast<double>(cap) ? static_cast<size_t>(most) : cap;
 }
 
-bool splitPays(size_t groupsK, size_t panels, size_t taps, size_t slabGroups,
+bool splitPays(size_t groupsK, size_t panels, size_t taps, double slabGroups,
                size_t hot, size_t groups) {
   if (hot * 100 > groups * kSplitMaxHotPercent)
     return false;
@@ -727,9 +729,8 @@ bool splitPays(size_t groupsK, size_t panels, size_t taps, size_t slabGroups,
   // Rounds of a tile: the most entries of its six rows (Poisson's).
   const double rounds =
       entries > 0 ? entries + 1.27 * std::sqrt(entries) + 0.5 : 0;
-  const double cost = 2 + 0.4 * static_cast<double>(slabGroups) +
-                      1.1 * p * rounds + entries * (20 / t + 2) +
-                      1.9 * t * std::min(entries, 1.0);
+  const double cost = 2 + 0.4 * slabGroups + 1.1 * p * rounds +
+                      entries * (20 / t + 2) + 1.9 * t * std::min(entries, 1.0);
   return saved > cost;
 }
 
@@ -1148,9 +1149,15 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
   // A layer whose split tile would not pay even without high bits skips
   // the count.)
   const size_t panels = ceilDiv(colEnd - colBegin, 16);
-  const size_t slabGroups = C / 4 * shape.strideH * shape.strideW;
-  const bool splitOk = wide && b.split && plan.cp == C && ldx == C &&
-                       splitPays(groupsK, panels, taps, slabGroups, 0, 1);
+  // A call for a piece of the output channels (the runtime's split of a
+  // weight-heavy layer over workers) keeps the exact tile: each piece would
+  // build the split slab again for few panels.
+  const bool splitOk =
+      wide && b.split && plan.cp == C && ldx == C && colBegin == 0 &&
+      colEnd == N &&
+      splitPays(groupsK, panels, taps,
+                static_cast<double>(C / 4 * shape.strideH * shape.strideW), 0,
+                1);
 #else
   const bool splitOk = false;
 #endif
@@ -1192,7 +1199,10 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
         const uint8_t *in = inGroups ? x + size_t(i0) * shape.width * C : x;
         shift = splitWindow(in, 4 * inGroups, flip, fill,
                             4 * (groupsAll - inGroups));
-        // (The count stops past the most at which the split tile pays.)
+        // The slab's groups per output pixel of the pass. (The count stops
+        // past the most at which the split tile pays.)
+        const double slabGroups =
+            static_cast<double>(groupsAll) / static_cast<double>(segEnd - seg);
         const size_t most =
             splitMaxHot(groupsK, panels, taps, slabGroups, groupsAll);
         const uint8_t padByte = static_cast<uint8_t>(fill - shift);
