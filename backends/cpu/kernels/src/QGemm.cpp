@@ -1002,7 +1002,7 @@ EMBER_TARGET_AVX2 size_t splitEntries(const uint64_t *pixBits,
 
 /// The split tile's window for a pass: the shift s in [0, 128] whose
 /// [s, s + 127] holds most of its activations (x ^ flip over `n` bytes of
-/// x, 64 of every 512 sampled, and `pads` padding bytes reading `fill`);
+/// x, 64 of every 1024 sampled, and `pads` padding bytes reading `fill`);
 /// the zero point's window (s = fill - 64, clamped) when no other holds
 /// more, then the smallest. After a ReLU that is [0, 127]; activations
 /// spread around a zero point near 128 get the window around it; a layer
@@ -1012,7 +1012,7 @@ int32_t splitWindow(const uint8_t *x, size_t n, uint8_t flip, uint8_t fill,
                     size_t pads) {
   uint32_t hist[256] = {};
   size_t sampled = 0;
-  for (size_t off = 0; off < n; off += 512) {
+  for (size_t off = 0; off < n; off += 1024) {
     const size_t e = std::min(n, off + 64);
     for (size_t i = off; i < e; ++i)
       ++hist[x[i] ^ flip];
@@ -1164,9 +1164,11 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
   // A pass's split slab holds (x ^ flip) - shift modulo 256: its high bit
   // is set exactly for activations outside the window [shift, shift + 127]
   // (above: + 128 x B to add back, below: - 128 x B), and its column terms
-  // add shift x colSum. The pass picks the window that holds most of its
-  // activations (splitWindow).
+  // add shift x colSum. The pass takes the zero point's window, or the one
+  // that holds most of its activations (splitWindow) when that leaves out
+  // many.
   int32_t shift = 0;
+  bool windowFailed = false;
   alignas(32) int32_t panelTerms[16];
 
   for (size_t seg = pixBegin; seg < pixEnd;) {
@@ -1197,20 +1199,42 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
             i1 > i0 ? size_t(i1 - i0) * shape.width * C / 4 : 0;
         const size_t groupsAll = rows * plan.wp * plan.cp / 4;
         const uint8_t *in = inGroups ? x + size_t(i0) * shape.width * C : x;
-        shift = splitWindow(in, 4 * inGroups, flip, fill,
-                            4 * (groupsAll - inGroups));
-        // The slab's groups per output pixel of the pass. (The count stops
+        // The slab's groups per output pixel of the pass. (A count stops
         // past the most at which the split tile pays.)
         const double slabGroups =
             static_cast<double>(groupsAll) / static_cast<double>(segEnd - seg);
         const size_t most =
             splitMaxHot(groupsK, panels, taps, slabGroups, groupsAll);
-        const uint8_t padByte = static_cast<uint8_t>(fill - shift);
-        size_t hot = (padByte & 0x80) ? groupsAll - inGroups : 0;
-        if (inGroups && hot <= most)
-          hot += highGroupsAvx2(in, 4 * inGroups,
-                                static_cast<uint8_t>(flip - shift), most - hot);
+        // The activations outside window `at` (the padding too when the
+        // window leaves the zero point out), counted up to `limit`.
+        auto outside = [&](int32_t at, size_t limit) {
+          const uint8_t pad = static_cast<uint8_t>(fill - at);
+          size_t hot = (pad & 0x80) ? groupsAll - inGroups : 0;
+          if (inGroups && hot <= limit)
+            hot += highGroupsAvx2(in, 4 * inGroups,
+                                  static_cast<uint8_t>(flip - at), limit - hot);
+          return hot;
+        };
+        // The zero point's window first (after a ReLU, around a zero point
+        // near 128: the best or nearly); a histogram only when it leaves
+        // out far more than the split tile allows (activations crowding
+        // one end of the range), to find the window that holds most.
+        shift = std::clamp(int32_t(fill) - 64, 0, 128);
+        // (Once a call's histogram window has not paid, its later passes,
+        // the same layer's, skip it.)
+        size_t hot = outside(shift, 8 * most + 8);
+        bool searched = false;
+        if (hot > 8 * most + 8 && !windowFailed) {
+          const int32_t best = splitWindow(in, 4 * inGroups, flip, fill,
+                                           4 * (groupsAll - inGroups));
+          searched = true;
+          if (best != shift) {
+            shift = best;
+            hot = outside(shift, most);
+          }
+        }
         split = splitPays(groupsK, panels, taps, slabGroups, hot, groupsAll);
+        windowFailed |= searched && !split;
         slabElem = split ? 1 : 2;
       }
 #endif
