@@ -62,6 +62,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <initializer_list>
 #include <iterator>
 #include <random>
 #include <string>
@@ -602,6 +603,20 @@ Timing benchQConv(const Conv2DShape &s, QScaleKind kind, bool signedInput,
       minTime);
 }
 
+/// The int8 convolution sets of --only=qconv* and qsplit*: ResNet-50's
+/// convolutions and MobileNetV2's 1x1 ones; `which` is the option's suffix
+/// ("-resnet50", "-mnv2", or "" for both).
+std::vector<ModelConvs> qconvSets(const std::string &which) {
+  std::vector<ModelConvs> sets;
+  if (which != "-mnv2")
+    sets.push_back(kModels[0]);
+  if (which != "-resnet50")
+    sets.push_back(
+        {"mobilenetv2-1x1", kMobileNetV2Pointwise,
+         sizeof(kMobileNetV2Pointwise) / sizeof(kMobileNetV2Pointwise[0])});
+  return sets;
+}
+
 /// Times A and B in turn (A B A B ...) for at least minTime each: their
 /// medians, and the median of the per-pair ratios time(B) / time(A), which
 /// holds when the machine's speed drifts between pairs.
@@ -900,26 +915,13 @@ int main(int argc, char **argv) {
     std::printf("qsplit sweep, %.1f%% of input bytes >= 128: exact/split "
                 "(rows: C, columns: OC 16 32 64 128 256)\n",
                 gHotPercent >= 0 ? gHotPercent : 2.0);
-    for (size_t k : {3, 1})
-      for (size_t C : {8, 16, 32, 64, 128, 256}) {
-        std::printf("%zux%zu C=%-4zu", k, k, C);
-        for (size_t OC : {16, 32, 64, 128, 256}) {
-          ConvLayer l{"sweep", C, 28, 28, OC, k, 1, k / 2, 1};
-          double share = 0;
-          const PairTiming t =
-              benchQConvSplit(shapeOf(l), isa, minTime, rng, share);
-          std::printf("  %5.2f%s", t.ratio, share < 1 ? "*" : " ");
-        }
-        std::printf("\n");
-        std::fflush(stdout);
-      }
-    // 1x1 layers with many input channels and few output ones (MobileNet's
-    // projections) on a 14 x 14 map.
-    std::printf("1x1 14x14 (rows: C, columns: OC 16 24 32 64 96 160)\n");
-    for (size_t C : {96, 144, 192, 384, 576, 960}) {
-      std::printf("1x1 C=%-4zu", C);
-      for (size_t OC : {16, 24, 32, 64, 96, 160}) {
-        ConvLayer l{"sweep", C, 14, 14, OC, 1, 1, 0, 1};
+    // One row of the table: C in, every OC of `ocs` out, k x k on a map x
+    // map input (stride 1, same padding).
+    auto row = [&](size_t k, size_t map, size_t C,
+                   std::initializer_list<size_t> ocs) {
+      std::printf("%zux%zu C=%-4zu", k, k, C);
+      for (size_t OC : ocs) {
+        ConvLayer l{"sweep", C, map, map, OC, k, 1, k / 2, 1};
         double share = 0;
         const PairTiming t =
             benchQConvSplit(shapeOf(l), isa, minTime, rng, share);
@@ -927,19 +929,19 @@ int main(int argc, char **argv) {
       }
       std::printf("\n");
       std::fflush(stdout);
-    }
+    };
+    for (size_t k : {3, 1})
+      for (size_t C : {8, 16, 32, 64, 128, 256})
+        row(k, 28, C, {16, 32, 64, 128, 256});
+    // 1x1 layers with many input channels and few output ones (MobileNet's
+    // projections) on a 14 x 14 map.
+    std::printf("1x1 14x14 (rows: C, columns: OC 16 24 32 64 96 160)\n");
+    for (size_t C : {96, 144, 192, 384, 576, 960})
+      row(1, 14, C, {16, 24, 32, 64, 96, 160});
   }
   if (only == "qsplit" || only == "qsplit-resnet50" || only == "qsplit-mnv2") {
-    const ModelConvs sets[] = {
-        kModels[0],
-        {"mobilenetv2-1x1", kMobileNetV2Pointwise,
-         sizeof(kMobileNetV2Pointwise) / sizeof(kMobileNetV2Pointwise[0])}};
-    for (const ModelConvs &m : sets) {
-      if ((only == "qsplit-resnet50" && &m != &sets[0]) ||
-          (only == "qsplit-mnv2" && &m != &sets[1]))
-        continue;
+    for (const ModelConvs &m : qconvSets(only.substr(6))) {
       double ms[2] = {0, 0}, ops = 0;
-      std::vector<double> ratios;
       for (size_t li = 0; li < m.count; ++li) {
         const ConvLayer &l = m.layers[li];
         const Conv2DShape s = shapeOf(l);
@@ -965,14 +967,7 @@ int main(int argc, char **argv) {
     }
   }
   if (only == "qconv" || only == "qconv-resnet50" || only == "qconv-mnv2") {
-    const ModelConvs sets[] = {
-        kModels[0],
-        {"mobilenetv2-1x1", kMobileNetV2Pointwise,
-         sizeof(kMobileNetV2Pointwise) / sizeof(kMobileNetV2Pointwise[0])}};
-    for (const ModelConvs &m : sets) {
-      if ((only == "qconv-resnet50" && &m != &sets[0]) ||
-          (only == "qconv-mnv2" && &m != &sets[1]))
-        continue;
+    for (const ModelConvs &m : qconvSets(only.substr(5))) {
       double ms[3] = {0, 0, 0}, ops = 0;
       for (size_t li = 0; li < m.count; ++li) {
         const ConvLayer &l = m.layers[li];

@@ -251,15 +251,9 @@ gemmLoopAvx2(__m256i (&acc)[kMR][NV], const uint8_t *a, const int8_t *b,
   }
 }
 
-/// acc += `pairs` (at least 1) pairs of k of one convolution tap: row i's
-/// pairs at r[i] (u16 slab, 4 bytes a pair), B as gemmLoopAvx2. (The row
-/// pointers come through memory: an asm statement takes at most 30
-/// operands, and the accumulators are 24 of them.)
-template <int NV>
-EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
-convLoopAvx2(__m256i (&acc)[kMR][NV], const uint8_t *const *r, const int8_t *&b,
-             size_t pairs) {
-  const size_t end = 4 * pairs;
+// The convolution loops' six row pointers (through memory: an asm statement
+// takes at most 30 operands, 24 of them the accumulators) into r8-r13, the
+// step's byte offset in r14; a step of 4 bytes of each row and 64 of B.
 #define EMBER_Q8_ROWS_LOAD                                                     \
   "mov (%[r]), %%r8\n\t"                                                       \
   "mov 8(%[r]), %%r9\n\t"                                                      \
@@ -273,40 +267,51 @@ convLoopAvx2(__m256i (&acc)[kMR][NV], const uint8_t *const *r, const int8_t *&b,
   "add $64, %[b]\n\t"                                                          \
   "cmp %[end], %%r14\n\t"                                                      \
   "jne 1b\n\t"
-  if constexpr (NV == 2) {
-    asm(EMBER_Q8_ROWS_LOAD //
-        "1:\n\t"
-        "vmovdqu (%[b]), %%ymm12\n\t"
-        "vmovdqu 32(%[b]), %%ymm13\n\t"          //
-        EMBER_Q8_ROW2("(%%r8,%%r14)", a00, a01)  //
-        EMBER_Q8_ROW2("(%%r9,%%r14)", a10, a11)  //
-        EMBER_Q8_ROW2("(%%r10,%%r14)", a20, a21) //
-        EMBER_Q8_ROW2("(%%r11,%%r14)", a30, a31) //
-        EMBER_Q8_ROW2("(%%r12,%%r14)", a40, a41) //
-        EMBER_Q8_ROW2("(%%r13,%%r14)", a50, a51) //
-        EMBER_Q8_STEP_END
-        : EMBER_Q8_ACC2(acc), [b] "+r"(b)
-        : [r] "r"(r), [end] "r"(end)
-        : "r8", "r9", "r10", "r11", "r12", "r13", "r14", "xmm12", "xmm13",
-          "xmm14", "xmm15", "cc", "memory");
-  } else {
-    asm(EMBER_Q8_ROWS_LOAD //
-        "1:\n\t"
-        "vmovdqu (%[b]), %%ymm12\n\t"       //
-        EMBER_Q8_ROW1("(%%r8,%%r14)", a00)  //
-        EMBER_Q8_ROW1("(%%r9,%%r14)", a10)  //
-        EMBER_Q8_ROW1("(%%r10,%%r14)", a20) //
-        EMBER_Q8_ROW1("(%%r11,%%r14)", a30) //
-        EMBER_Q8_ROW1("(%%r12,%%r14)", a40) //
-        EMBER_Q8_ROW1("(%%r13,%%r14)", a50) //
-        EMBER_Q8_STEP_END
-        : EMBER_Q8_ACC1(acc), [b] "+r"(b)
-        : [r] "r"(r), [end] "r"(end)
-        : "r8", "r9", "r10", "r11", "r12", "r13", "r14", "xmm12", "xmm14",
-          "xmm15", "cc", "memory");
-  }
-#undef EMBER_Q8_ROWS_LOAD
-#undef EMBER_Q8_STEP_END
+
+/// Ones for vpmaddwd (the split tile's pair sums into s32).
+alignas(32) constexpr int16_t kOnes16[16] = {1, 1, 1, 1, 1, 1, 1, 1,
+                                             1, 1, 1, 1, 1, 1, 1, 1};
+
+// A convolution tap's loop: `groups` steps (end = 4 x steps bytes) of the
+// six rows r[i] against B, each row's step one ROW(address, accumulators);
+// [ones] is the split tile's (the exact one does not read it).
+#define EMBER_Q8_CONV_LOOP2(ROW)                                               \
+  asm(EMBER_Q8_ROWS_LOAD                                                       \
+      "1:\n\t"                                                                 \
+      "vmovdqu (%[b]), %%ymm12\n\t"                                            \
+      "vmovdqu 32(%[b]), %%ymm13\n\t" ROW("(%%r8,%%r14)", a00, a01)            \
+          ROW("(%%r9,%%r14)", a10, a11) ROW("(%%r10,%%r14)", a20, a21)         \
+              ROW("(%%r11,%%r14)", a30, a31) ROW("(%%r12,%%r14)", a40, a41)    \
+                  ROW("(%%r13,%%r14)", a50, a51) EMBER_Q8_STEP_END             \
+      : EMBER_Q8_ACC2(acc), [b] "+r"(b)                                        \
+      : [r] "r"(r), [end] "r"(end), [ones] "r"(kOnes16)                        \
+      : "r8", "r9", "r10", "r11", "r12", "r13", "r14", "xmm12", "xmm13",       \
+        "xmm14", "xmm15", "cc", "memory")
+#define EMBER_Q8_CONV_LOOP1(ROW)                                               \
+  asm(EMBER_Q8_ROWS_LOAD                                                       \
+      "1:\n\t"                                                                 \
+      "vmovdqu (%[b]), %%ymm12\n\t" ROW("(%%r8,%%r14)", a00)                   \
+          ROW("(%%r9,%%r14)", a10) ROW("(%%r10,%%r14)", a20)                   \
+              ROW("(%%r11,%%r14)", a30) ROW("(%%r12,%%r14)", a40)              \
+                  ROW("(%%r13,%%r14)", a50) EMBER_Q8_STEP_END                  \
+      : EMBER_Q8_ACC1(acc), [b] "+r"(b)                                        \
+      : [r] "r"(r), [end] "r"(end), [ones] "r"(kOnes16)                        \
+      : "r8", "r9", "r10", "r11", "r12", "r13", "r14", "xmm12", "xmm14",       \
+        "xmm15", "cc", "memory")
+
+/// acc += `pairs` (at least 1) pairs of k of one convolution tap: row i's
+/// pairs at r[i] (u16 slab, 4 bytes a pair), B as gemmLoopAvx2. (The row
+/// pointers come through memory: an asm statement takes at most 30
+/// operands, and the accumulators are 24 of them.)
+template <int NV>
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
+convLoopAvx2(__m256i (&acc)[kMR][NV], const uint8_t *const *r, const int8_t *&b,
+             size_t pairs) {
+  const size_t end = 4 * pairs;
+  if constexpr (NV == 2)
+    EMBER_Q8_CONV_LOOP2(EMBER_Q8_ROW2);
+  else
+    EMBER_Q8_CONV_LOOP1(EMBER_Q8_ROW1);
 }
 
 template <int NV> EMBER_TARGET_AVX2 void qtileAvx2N(const QTileArgs &t) {
@@ -322,25 +327,6 @@ EMBER_TARGET_AVX2 void qtileAvx2(const QTileArgs &t) {
   if (t.colEnd <= 8)
     return qtileAvx2N<1>(t);
   qtileAvx2N<2>(t);
-}
-
-template <int NV>
-EMBER_TARGET_AVX2 void qconvTileAvx2N(const QTileArgs &t,
-                                      const QConvTileSrc &src) {
-  __m256i acc[kMR][NV];
-  startQAvx2<NV>(t, acc);
-  const int8_t *b = t.b;
-  if (src.tapGroups) {
-    const uint8_t *r[kMR];
-    for (size_t tap = 0; tap < src.taps; ++tap) {
-      const ptrdiff_t o = src.tapOff[tap];
-#pragma GCC unroll 6
-      for (int i = 0; i < kMR; ++i)
-        r[i] = src.rows[i] + o;
-      convLoopAvx2<NV>(acc, r, b, src.tapGroups);
-    }
-  }
-  finishQAvx2<NV>(t, acc);
 }
 
 // The split tile. vpmaddubsw multiplies u8 by s8 and sums each pair of
@@ -368,9 +354,6 @@ EMBER_TARGET_AVX2 void qconvTileAvx2N(const QTileArgs &t,
   "vpmaddwd (%[ones]), %%ymm15, %%ymm15\n\t"                                   \
   "vpaddd %%ymm15, %[" #c0 "], %[" #c0 "]\n\t"
 
-alignas(32) constexpr int16_t kOnes16[16] = {1, 1, 1, 1, 1, 1, 1, 1,
-                                             1, 1, 1, 1, 1, 1, 1, 1};
-
 /// acc += `groups` (at least 1) groups of 4 k of one convolution tap: row
 /// i's bytes at r[i] (7-bit activations), B a 16-column s8 Quad panel (64
 /// bytes a group).
@@ -379,53 +362,10 @@ EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
 splitLoopAvx2(__m256i (&acc)[kMR][NV], const uint8_t *const *r,
               const int8_t *&b, size_t groups) {
   const size_t end = 4 * groups;
-#define EMBER_QS_ROWS_LOAD                                                     \
-  "mov (%[r]), %%r8\n\t"                                                       \
-  "mov 8(%[r]), %%r9\n\t"                                                      \
-  "mov 16(%[r]), %%r10\n\t"                                                    \
-  "mov 24(%[r]), %%r11\n\t"                                                    \
-  "mov 32(%[r]), %%r12\n\t"                                                    \
-  "mov 40(%[r]), %%r13\n\t"                                                    \
-  "xor %%r14d, %%r14d\n\t"
-#define EMBER_QS_STEP_END                                                      \
-  "add $4, %%r14\n\t"                                                          \
-  "add $64, %[b]\n\t"                                                          \
-  "cmp %[end], %%r14\n\t"                                                      \
-  "jne 1b\n\t"
-  if constexpr (NV == 2) {
-    asm(EMBER_QS_ROWS_LOAD //
-        "1:\n\t"
-        "vmovdqu (%[b]), %%ymm12\n\t"
-        "vmovdqu 32(%[b]), %%ymm13\n\t"          //
-        EMBER_QS_ROW2("(%%r8,%%r14)", a00, a01)  //
-        EMBER_QS_ROW2("(%%r9,%%r14)", a10, a11)  //
-        EMBER_QS_ROW2("(%%r10,%%r14)", a20, a21) //
-        EMBER_QS_ROW2("(%%r11,%%r14)", a30, a31) //
-        EMBER_QS_ROW2("(%%r12,%%r14)", a40, a41) //
-        EMBER_QS_ROW2("(%%r13,%%r14)", a50, a51) //
-        EMBER_QS_STEP_END
-        : EMBER_Q8_ACC2(acc), [b] "+r"(b)
-        : [r] "r"(r), [end] "r"(end), [ones] "r"(kOnes16)
-        : "r8", "r9", "r10", "r11", "r12", "r13", "r14", "xmm12", "xmm13",
-          "xmm14", "xmm15", "cc", "memory");
-  } else {
-    asm(EMBER_QS_ROWS_LOAD //
-        "1:\n\t"
-        "vmovdqu (%[b]), %%ymm12\n\t"       //
-        EMBER_QS_ROW1("(%%r8,%%r14)", a00)  //
-        EMBER_QS_ROW1("(%%r9,%%r14)", a10)  //
-        EMBER_QS_ROW1("(%%r10,%%r14)", a20) //
-        EMBER_QS_ROW1("(%%r11,%%r14)", a30) //
-        EMBER_QS_ROW1("(%%r12,%%r14)", a40) //
-        EMBER_QS_ROW1("(%%r13,%%r14)", a50) //
-        EMBER_QS_STEP_END
-        : EMBER_Q8_ACC1(acc), [b] "+r"(b)
-        : [r] "r"(r), [end] "r"(end), [ones] "r"(kOnes16)
-        : "r8", "r9", "r10", "r11", "r12", "r13", "r14", "xmm12", "xmm14",
-          "xmm15", "cc", "memory");
-  }
-#undef EMBER_QS_ROWS_LOAD
-#undef EMBER_QS_STEP_END
+  if constexpr (NV == 2)
+    EMBER_Q8_CONV_LOOP2(EMBER_QS_ROW2);
+  else
+    EMBER_Q8_CONV_LOOP1(EMBER_QS_ROW1);
 }
 
 /// The 4 bytes of a correction entry's selector: byte j is 128 when bit j
@@ -484,23 +424,43 @@ splitFix(__m256i (&acc)[kMR][NV], const int8_t *b, const uint32_t *e,
   }
 }
 
+/// acc += every tap of a convolution tile: the exact tile's loop (s16
+/// pairs) or the split tile's (Split: 7-bit bytes, groups of 4).
+template <int NV, bool Split>
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
+convTapsAvx2(__m256i (&acc)[kMR][NV], const QConvTileSrc &src,
+             const int8_t *b) {
+  if (!src.tapGroups)
+    return;
+  const uint8_t *r[kMR];
+  for (size_t tap = 0; tap < src.taps; ++tap) {
+    const ptrdiff_t o = src.tapOff[tap];
+#pragma GCC unroll 6
+    for (int i = 0; i < kMR; ++i)
+      r[i] = src.rows[i] + o;
+    if constexpr (Split)
+      splitLoopAvx2<NV>(acc, r, b, src.tapGroups);
+    else
+      convLoopAvx2<NV>(acc, r, b, src.tapGroups);
+  }
+}
+
+template <int NV>
+EMBER_TARGET_AVX2 void qconvTileAvx2N(const QTileArgs &t,
+                                      const QConvTileSrc &src) {
+  __m256i acc[kMR][NV];
+  startQAvx2<NV>(t, acc);
+  convTapsAvx2<NV, false>(acc, src, t.b);
+  finishQAvx2<NV>(t, acc);
+}
+
 template <int NV>
 EMBER_TARGET_AVX2 void qconvTileSplitN(const QTileArgs &t,
                                        const QConvTileSrc &src,
                                        const QSplitRows &rows) {
   __m256i acc[kMR][NV];
   startQAvx2<NV>(t, acc);
-  const int8_t *b = t.b;
-  if (src.tapGroups) {
-    const uint8_t *r[kMR];
-    for (size_t tap = 0; tap < src.taps; ++tap) {
-      const ptrdiff_t o = src.tapOff[tap];
-#pragma GCC unroll 6
-      for (int i = 0; i < kMR; ++i)
-        r[i] = src.rows[i] + o;
-      splitLoopAvx2<NV>(acc, r, b, src.tapGroups);
-    }
-  }
+  convTapsAvx2<NV, true>(acc, src, t.b);
   if (rows.rounds)
     splitFix<NV>(acc, t.b, rows.hot, rows.rounds);
   finishQAvx2<NV>(t, acc);
