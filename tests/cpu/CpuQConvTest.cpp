@@ -70,7 +70,7 @@ void expectBitExact(const std::string &text, std::mt19937 &rng) {
 // W flattened into one dim the views are no channel split, the shuffle
 // stays row-major, and the depthwise convolution reads a channels-last
 // copy of it made at run time
-// (RtKernels.cpp, dwCopyBytes): on AVX2 and AVX-512 the channels-last
+// (RtKernels.cpp, xCopyBytes): on AVX2 and AVX-512 the channels-last
 // kernels either way (and on VNNI hosts the 4-tap pack), bit-exactly.
 TEST(CpuInt8, DepthwiseAfterAChannelShuffleReadsAChannelsLastCopy) {
   for (int64_t variant = 0; variant < 4; ++variant) {
@@ -142,6 +142,82 @@ TEST(CpuInt8, DepthwiseAfterAChannelShuffleReadsAChannelsLastCopy) {
         EXPECT_NE(p[EMBER_RT_QCONV_DW_VNNI], 0);
       }
     }
+    EXPECT_EQ(depthwise, 1u);
+    expectBitExact(q.t, rng);
+  }
+}
+
+// Convolutions whose input or result stays row-major (here behind views
+// that are no channel split, as a model's int8 input or output is): a
+// dense convolution (6 channels, padded to 8 on the implicit path; one
+// group or two) reads a channels-last copy of its row-major input made at
+// run time (X_COPY; its weights packed for it), and a depthwise one on
+// AVX2 or AVX-512 writes a channels-last copy of its row-major result,
+// transposed into it at the end (RtKernels.cpp, xCopyBytes, yCopyBytes):
+// the row-major forms read one byte per channel per tap, an H*W stride
+// apart (a lone depthwise layer ran 10 times slower). Bit-exact on 1 and 2
+// threads.
+TEST(CpuInt8, RowMajorInputsAndResultsRunOnChannelsLastCopies) {
+  for (int64_t variant = 0; variant < 4; ++variant) {
+    const int64_t stride = 1 + variant % 2, groups = 1 + variant / 2;
+    std::mt19937 rng(unsigned(31 + variant));
+    const int64_t cin = 6, c = 24, hw = 11, ohw = (hw - 1) / stride + 1;
+    QdqText q{rng, "", 0};
+    std::vector<int64_t> in{1, cin, hw, hw}, act{1, c, hw, hw},
+        out{1, c, ohw, ohw}, flatOut{1, c, ohw * ohw};
+    q.t = "func @main(%x: f32[" + dimsText(in) + "]) {\n";
+    std::string x = q.qdq("%x", dimsText(in), 0.02f, 120);
+    // A channel shuffle over H*W flattened ([1, 2, 3, H*W], as some
+    // exporters write it): no channel split, so x stays row-major.
+    const std::vector<int64_t> split{1, 2, cin / 2, hw * hw},
+        swapped{1, cin / 2, 2, hw * hw};
+    q.t += "  %k4 = Constant dense<i64[4]: [" + dimsText(split) + "]>\n";
+    q.t += "  %f4 = Reshape(" + x + ", %k4) : f32[" + dimsText(split) + "]\n";
+    std::string d3 = q.qdq("%f4", dimsText(split), 0.02f, 120);
+    q.t += "  %tr = Transpose(" + d3 + ") {perm = [0, 2, 1, 3]} : f32[" +
+           dimsText(swapped) + "]\n";
+    std::string dt = q.qdq("%tr", dimsText(swapped), 0.02f, 120);
+    q.t += "  %k3 = Constant dense<i64[4]: [" + dimsText(in) + "]>\n";
+    q.t += "  %f3 = Reshape(" + dt + ", %k3) : f32[" + dimsText(in) + "]\n";
+    std::string d4 = q.qdq("%f3", dimsText(in), 0.02f, 120);
+    std::string c1 = q.conv(d4, 0.02f, {c, cin / groups, 3, 3}, groups, 1, act);
+    std::string d5 = q.qdq(c1, dimsText(act), 0.03f, 100);
+    std::string c2 = q.conv(d5, 0.03f, {c, 1, 3, 3}, c, stride, out);
+    std::string d6 = q.qdq(c2, dimsText(out), 0.04f, 128);
+    // The result flattened: the depthwise convolution's result row-major.
+    q.t += "  %k5 = Constant dense<i64[3]: [" + dimsText(flatOut) + "]>\n";
+    q.t +=
+        "  %f5 = Reshape(" + d6 + ", %k5) : f32[" + dimsText(flatOut) + "]\n";
+    std::string d7 = q.qdq("%f5", dimsText(flatOut), 0.04f, 128);
+    q.t += "  return " + d7 + "\n}\n";
+
+    auto m = parseLowered(q.t);
+    ASSERT_TRUE(m);
+    auto cm = compileModel(*m->main(), hostConfig());
+    ASSERT_TRUE(bool(cm)) << cm.status().message();
+    size_t dense = 0, depthwise = 0;
+    for (const auto &p : qconvParams(*cm)) {
+      uint8_t isa = uint8_t(
+          ember::cpu::resolveIsa(ember::cpu::Isa(p[EMBER_RT_CONV_ISA])));
+      const int64_t ws = ember_rt_qconv_workspace_size(p.data());
+      if (p[EMBER_RT_CONV_DEPTHWISE]) {
+        ++depthwise;
+        EXPECT_EQ(p[EMBER_RT_QCONV_IN_NHWC], 1);
+        EXPECT_EQ(p[EMBER_RT_QCONV_OUT_NHWC], 0)
+            << "the flattened result is not row-major";
+        if (isa >= uint8_t(ember::cpu::Isa::Avx2)) {
+          EXPECT_GE(ws, c * ohw * ohw) << "no channels-last result copy";
+        }
+        continue;
+      }
+      ++dense;
+      EXPECT_EQ(p[EMBER_RT_QCONV_IN_NHWC], 0)
+          << "the views do not keep x row-major";
+      EXPECT_EQ(p[EMBER_RT_QCONV_X_COPY], 1);
+      EXPECT_EQ(p[EMBER_RT_QCONV_OUT_NHWC], 1);
+      EXPECT_GE(ws, cin * hw * hw) << "no channels-last copy of x";
+    }
+    EXPECT_EQ(dense, 1u);
     EXPECT_EQ(depthwise, 1u);
     expectBitExact(q.t, rng);
   }

@@ -396,7 +396,12 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
   int64_t cg = C / G, ocg = OC / G, KK = kernel[0] * kernel[1], K = cg * KK;
   // Depthwise: its own kernel, which has an 8-bit result only.
   bool dw = G > 1 && G == C && OC == C && qo.kind != EMBER_RT_Y_I32;
+  // A dense conv reads x channels-last, a row-major x through the
+  // runtime's channels-last copy (X_COPY): the copy is C*H*W bytes, the
+  // row-major im2row it replaces gathers K bytes per output pixel one at a
+  // time.
   bool inNhwc = nhwc_.count(keyOf(n.inputs[0])) != 0;
+  bool xCopy = !dw && !inNhwc;
   bool xSigned = x.elem() == ElemKind::I8;
   bool wU8 = w.type().elem() == ElemKind::U8;
   int64_t xzp = zeroPointAt(n, 2, 0);
@@ -437,6 +442,7 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
               : 256;
   }
   p[EMBER_RT_QCONV_IN_NHWC] = inNhwc;
+  p[EMBER_RT_QCONV_X_COPY] = xCopy;
   p[EMBER_RT_QCONV_OUT_NHWC] = nhwc_.count(keyOf(g.root)) != 0;
   Isa isa = Isa(cfg_.isa);
   if (dw) {
@@ -454,7 +460,7 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
     // The VNNI 3x3 channels-last kernel's copy (RtAbi.h, DW_VNNI): s8
     // weights, four taps per channel lane, when every centered weight fits.
     // A row-major x is made channels-last at run time (RtKernels.cpp,
-    // dwCopyBytes), so only the result's layout matters.
+    // xCopyBytes), so only the result's layout matters.
     bool fits = true;
     for (int16_t v : cw)
       fits = fits && v >= -128 && v <= 127;
@@ -500,7 +506,7 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
     for (int64_t oc = 0; oc < OC; ++oc)
       anyWzp |= wzpAt(oc) != 0;
     int64_t cgp = cg;
-    if (inNhwc && cg % 4 != 0 && ember::cpu::qconv2dNhwcAvailable(isa, anyWzp))
+    if (cg % 4 != 0 && ember::cpu::qconv2dNhwcAvailable(isa, anyWzp))
       cgp = (cg + 3) / 4 * 4;
     int64_t Kp = cgp * KK;
     uint64_t stride =
@@ -511,10 +517,10 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
     std::vector<int8_t> zp;
     bool perChannelWzp = n.hasInput(3) && n.inputs[3].type().numElements() > 1;
     for (int64_t gi = 0; gi < G; ++gi) {
-      // K runs (c, kh, kw) for NCHW x, (kh, kw, c) for channels-last x.
+      // K runs (kh, kw, c): x is channels-last, or copied so (X_COPY).
       for (int64_t oc = 0; oc < ocg; ++oc)
         for (int64_t k = 0; k < K; ++k) {
-          int64_t kk = inNhwc ? (k % KK) * cgp + k / KK : k;
+          int64_t kk = (k % KK) * cgp + k / KK;
           wt[size_t(kk * ocg + oc)] = int8_t(wAt((gi * ocg + oc) * K + k));
         }
       zp.clear();

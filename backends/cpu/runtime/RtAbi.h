@@ -227,6 +227,9 @@ int32_t ember_rt_qgemm(const int64_t *p, const uint8_t *a, const void *b,
  * K = (c, kh, kw) from NCHW x, or K = (kh, kw, c) from channels-last x (a
  * 1x1 stride-1 conv then reads x in place); the GEMM's [pixel][channel]
  * result is y when y is channels-last, else it is transposed into NCHW.
+ * A row-major x is copied channels-last first (X_COPY; depthwise convs on
+ * AVX2 or AVX-512 always, with a channels-last result copied back into a
+ * row-major y), so the channels-last kernels run whatever the layouts.
  * Depthwise (DEPTHWISE) convs read centered int16 weights [KH*KW][C]
  * followed by int32 bias [C] at BIAS_OFFSET bytes. DW_VNNI, when not 0, is
  * 1 + the byte offset of a second copy of a 3x3 channels-last depthwise
@@ -255,6 +258,10 @@ enum ember_rt_qconv_field {
   EMBER_RT_QCONV_IN_NHWC,  /* x stored channels-last ([N][H][W][C]) */
   EMBER_RT_QCONV_OUT_NHWC, /* y stored channels-last */
   EMBER_RT_QCONV_DW_VNNI,
+  /* A dense conv whose x is row-major: the runtime first copies x
+   * channels-last into its workspace and the weights are packed for that
+   * (K = (kh, kw, c)), as for a channels-last x. */
+  EMBER_RT_QCONV_X_COPY,
   EMBER_RT_QCONV_NUM_FIELDS
 };
 int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,

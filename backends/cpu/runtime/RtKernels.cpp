@@ -485,49 +485,79 @@ struct QConvTask {
   size_t cpieces; // depthwise: channel pieces per output row
   int32_t status;
   size_t colPieces = 1; // output-channel pieces per (image, group, chunk)
-  bool xNhwc = false;   // x channels-last (a copy of a row-major one: dwCopy)
-  size_t wsShared = 0;  // bytes at the workspace's front shared by all
+  bool xNhwc = false;   // x channels-last (a copy of a row-major one: xCopy)
+  bool yNhwc = false;   // y channels-last (into a copy for a row-major one)
+  uint8_t *yRowMajor = nullptr; // the step's y when y is that copy
+  size_t wsShared = 0;          // bytes at the workspace's front shared by all
 };
 
-// A depthwise convolution with a channels-last result and a row-major
-// input (a channel shuffle's result is a view, which keeps its value
-// row-major) reads a channels-last copy of x, made first in the front of
-// the workspace, with the AVX-512 or AVX2 kernels; the row-major form reads
-// one byte per channel per tap, an H*W stride apart. Bytes of that copy,
-// or 0.
-size_t dwCopyBytes(const int64_t *p) {
-  if (!p[EMBER_RT_CONV_DEPTHWISE] || p[EMBER_RT_QCONV_IN_NHWC] ||
-      !p[EMBER_RT_QCONV_OUT_NHWC] ||
-      uint8_t(resolveIsa(Isa(p[EMBER_RT_CONV_ISA]))) < uint8_t(Isa::Avx2))
+// Whether a depthwise convolution runs the channels-last kernels on
+// copies of a row-major x or y: on AVX2 and AVX-512, whose row-major form
+// reads one byte per channel per tap, an H*W stride apart (a channel
+// shuffle's result is a view, which keeps its value row-major; a result
+// read by a graph output or a reshape is row-major).
+bool dwCopies(const int64_t *p) {
+  return p[EMBER_RT_CONV_DEPTHWISE] &&
+         uint8_t(resolveIsa(Isa(p[EMBER_RT_CONV_ISA]))) >= uint8_t(Isa::Avx2);
+}
+
+// A row-major x read through a channels-last copy, made first in the front
+// of the workspace: dense convs whose weights were packed for it (X_COPY),
+// depthwise ones on AVX2 and AVX-512 (dwCopies). Bytes of that copy, or 0.
+size_t xCopyBytes(const int64_t *p) {
+  if (p[EMBER_RT_QCONV_IN_NHWC] || !(p[EMBER_RT_QCONV_X_COPY] || dwCopies(p)))
     return 0;
   return roundUp(u(p[EMBER_RT_CONV_N] * p[EMBER_RT_CONV_C] *
                    p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]),
                  64);
 }
 
+// A depthwise conv's row-major y written channels-last into the workspace
+// (after x's copy) and transposed into y at the end. Bytes, or 0.
+size_t yCopyBytes(const int64_t *p) {
+  if (p[EMBER_RT_QCONV_OUT_NHWC] || !dwCopies(p))
+    return 0;
+  return roundUp(u(p[EMBER_RT_CONV_N] * p[EMBER_RT_CONV_C] *
+                   p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]),
+                 64);
+}
+
 // Output channels per panel of the int8 implicit-GEMM tile.
 constexpr size_t kQConvPanel = 64;
 
-// Pixel blocks of the copy, (image, block) per task.
-constexpr size_t kDwCopyBlock = 256;
+// Pixel blocks of the copies, (image, block) per task.
+constexpr size_t kCopyBlock = 256;
 
-// The copy's blocks an image.
-size_t dwCopyBlocks(const int64_t *p) {
-  size_t HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
-  return (HW + kDwCopyBlock - 1) / kDwCopyBlock;
-}
+// The copy's blocks an image of HW pixels.
+size_t copyBlocks(size_t HW) { return (HW + kCopyBlock - 1) / kCopyBlock; }
 
-void dwCopyWork(void *ctx, int64_t begin, int64_t end, int64_t) {
+// x (row-major) into its channels-last copy at the workspace's front.
+void xCopyWork(void *ctx, int64_t begin, int64_t end, int64_t) {
   QConvTask &t = *static_cast<QConvTask *>(ctx);
   const int64_t *p = t.p;
   size_t C = u(p[EMBER_RT_CONV_C]),
          HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
-  size_t blocks = dwCopyBlocks(p);
+  size_t blocks = copyBlocks(HW);
   for (int64_t task = begin; task < end; ++task) {
     size_t n = size_t(task) / blocks, b = size_t(task) % blocks;
-    size_t q1 = std::min(HW, (b + 1) * kDwCopyBlock);
+    size_t q1 = std::min(HW, (b + 1) * kCopyBlock);
     ember::cpugen::transposeBytesToNhwc(t.x + n * C * HW, t.ws + n * C * HW, C,
-                                        HW, b * kDwCopyBlock, q1);
+                                        HW, b * kCopyBlock, q1);
+  }
+}
+
+// The channels-last result copy (t.y) into the row-major y.
+void yCopyWork(void *ctx, int64_t begin, int64_t end, int64_t) {
+  QConvTask &t = *static_cast<QConvTask *>(ctx);
+  const int64_t *p = t.p;
+  size_t C = u(p[EMBER_RT_CONV_OC]),
+         P = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
+  size_t blocks = copyBlocks(P);
+  for (int64_t task = begin; task < end; ++task) {
+    size_t n = size_t(task) / blocks, b = size_t(task) % blocks;
+    size_t q0 = b * kCopyBlock, q1 = std::min(P, q0 + kCopyBlock);
+    ember::cpugen::transposeBytes(t.y + (n * P + q0) * C, C,
+                                  t.yRowMajor + n * C * P + q0, P, q1 - q0, C);
   }
 }
 
@@ -572,7 +602,7 @@ void storeChannelsFirst(QConvTask &t, size_t n, size_t g, size_t p0, size_t p1,
 // x channels-last, the kernel's output geometry the step's, and wg packed
 // for it.
 bool qconvImplicit(const int64_t *p, const Conv2DShape &shape, const void *wg) {
-  return p[EMBER_RT_QCONV_IN_NHWC] != 0 &&
+  return (p[EMBER_RT_QCONV_IN_NHWC] != 0 || p[EMBER_RT_QCONV_X_COPY] != 0) &&
          shape.outHeight() == u(p[EMBER_RT_CONV_OH]) &&
          shape.outWidth() == u(p[EMBER_RT_CONV_OW]) &&
          qconv2dNhwcSupported(shape, wg, Isa(p[EMBER_RT_CONV_ISA]));
@@ -594,7 +624,6 @@ void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, size_t cp,
   size_t p0 = chunk * R, p1 = p0 + R < P ? p0 + R : P;
   if (p0 >= p1)
     return;
-  bool inNhwc = p[EMBER_RT_QCONV_IN_NHWC] != 0;
   bool outNhwc = p[EMBER_RT_QCONV_OUT_NHWC] != 0;
   // x's zero point as a byte (an s8 one as its two's complement bits).
   uint8_t xzp = uint8_t(p[EMBER_RT_QCONV_X_ZP]);
@@ -629,60 +658,42 @@ void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, size_t cp,
       storeChannelsFirst(t, n, g, p0, p1, tmp, es);
     return;
   }
-  if (inNhwc) {
-    const uint8_t *x = t.x + n * H * W * C + g * cg;
-    bool direct = KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 &&
-                  PL == 0 && OH == H && OW == W;
-    if (direct) {
-      a = x + p0 * C;
-      lda = C;
-    } else {
-      // With one group and unit dilation along W, the KW taps of a row are
-      // one contiguous span of x: copied at once when it is inside.
-      bool spans = G == 1 && DW == 1;
-      int64_t oh = int64_t(p0 / OW), ow = int64_t(p0 % OW);
-      for (size_t pix = p0; pix < p1; ++pix) {
-        if (ow == int64_t(OW)) {
-          ow = 0;
-          ++oh;
+  // im2row from the channels-last x (or its copy), rows of K = (kh, kw, c).
+  const uint8_t *x = t.x + n * H * W * C + g * cg;
+  bool direct = KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 &&
+                PL == 0 && OH == H && OW == W;
+  if (direct) {
+    a = x + p0 * C;
+    lda = C;
+  } else {
+    // With one group and unit dilation along W, the KW taps of a row are
+    // one contiguous span of x: copied at once when it is inside.
+    bool spans = G == 1 && DW == 1;
+    int64_t oh = int64_t(p0 / OW), ow = int64_t(p0 % OW);
+    for (size_t pix = p0; pix < p1; ++pix) {
+      if (ow == int64_t(OW)) {
+        ow = 0;
+        ++oh;
+      }
+      int64_t iw0 = ow * SW - PL;
+      bool colsIn = spans && iw0 >= 0 && iw0 + int64_t(KW) <= int64_t(W);
+      uint8_t *r = rows + (pix - p0) * K;
+      ++ow;
+      for (size_t kh = 0; kh < KH; ++kh) {
+        int64_t ih = oh * SH - PT + int64_t(kh) * DH;
+        if (colsIn && ih >= 0 && ih < int64_t(H)) {
+          copyBytes(r, x + (size_t(ih) * W + size_t(iw0)) * C, KW * cg);
+          r += KW * cg;
+          continue;
         }
-        int64_t iw0 = ow * SW - PL;
-        bool colsIn = spans && iw0 >= 0 && iw0 + int64_t(KW) <= int64_t(W);
-        uint8_t *r = rows + (pix - p0) * K;
-        ++ow;
-        for (size_t kh = 0; kh < KH; ++kh) {
-          int64_t ih = oh * SH - PT + int64_t(kh) * DH;
-          if (colsIn && ih >= 0 && ih < int64_t(H)) {
-            copyBytes(r, x + (size_t(ih) * W + size_t(iw0)) * C, KW * cg);
-            r += KW * cg;
-            continue;
-          }
-          for (size_t kw = 0; kw < KW; ++kw, r += cg) {
-            int64_t iw = iw0 + int64_t(kw) * DW;
-            if (ih >= 0 && ih < int64_t(H) && iw >= 0 && iw < int64_t(W))
-              copyBytes(r, x + (size_t(ih) * W + size_t(iw)) * C, cg);
-            else
-              std::memset(r, xzp, cg);
-          }
+        for (size_t kw = 0; kw < KW; ++kw, r += cg) {
+          int64_t iw = iw0 + int64_t(kw) * DW;
+          if (ih >= 0 && ih < int64_t(H) && iw >= 0 && iw < int64_t(W))
+            copyBytes(r, x + (size_t(ih) * W + size_t(iw)) * C, cg);
+          else
+            std::memset(r, xzp, cg);
         }
       }
-    }
-  } else {
-    const uint8_t *x = t.x + (n * C + g * cg) * H * W;
-    for (size_t pix = p0; pix < p1; ++pix) {
-      int64_t oh = int64_t(pix / OW), ow = int64_t(pix % OW);
-      uint8_t *r = rows + (pix - p0) * K;
-      for (size_t c = 0; c < cg; ++c)
-        for (size_t kh = 0; kh < KH; ++kh) {
-          int64_t ih = oh * SH - PT + int64_t(kh) * DH;
-          bool rowIn = ih >= 0 && ih < int64_t(H);
-          for (size_t kw = 0; kw < KW; ++kw) {
-            int64_t iw = ow * SW - PL + int64_t(kw) * DW;
-            *r++ = rowIn && iw >= 0 && iw < int64_t(W)
-                       ? x[(c * H + size_t(ih)) * W + size_t(iw)]
-                       : xzp;
-          }
-        }
     }
   }
   uint8_t *c = outNhwc ? t.y + ((n * P + p0) * OC + g * ocg) * es : tmp;
@@ -717,7 +728,7 @@ QDepthwiseConv qdepthwiseOf(const QConvTask &t) {
   c.dilationH = p[EMBER_RT_CONV_DH];
   c.dilationW = p[EMBER_RT_CONV_DW];
   c.inNhwc = t.xNhwc;
-  c.outNhwc = p[EMBER_RT_QCONV_OUT_NHWC];
+  c.outNhwc = t.yNhwc;
   c.xZeroPoint = p[EMBER_RT_QCONV_X_ZP];
   c.xSigned = p[EMBER_RT_QCONV_X_SIGNED];
   c.yZeroPoint = p[EMBER_RT_QCONV_Y_ZP];
@@ -830,10 +841,13 @@ int32_t ember_rt_qgemm(const int64_t *p, const uint8_t *a, const void *b,
   return t.status;
 }
 
+// (The copies of x and y are shared by the workers, at the front of the
+// workspace, and counted in each worker's bytes: the last worker's area
+// then still ends inside the workers' total.)
 int64_t ember_rt_qconv_workspace_size(const int64_t *p) {
-  if (p[EMBER_RT_CONV_DEPTHWISE]) // the copy (shared) and accumulators
-    return int64_t(dwCopyBytes(p)) +
-           p[EMBER_RT_CONV_C] * int64_t(sizeof(int32_t));
+  size_t copies = xCopyBytes(p) + yCopyBytes(p);
+  if (p[EMBER_RT_CONV_DEPTHWISE]) // the copies and accumulators
+    return int64_t(copies) + p[EMBER_RT_CONV_C] * int64_t(sizeof(int32_t));
   size_t G = u(p[EMBER_RT_CONV_GROUPS]);
   size_t K =
       u(p[EMBER_RT_CONV_C]) / G * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
@@ -842,7 +856,7 @@ int64_t ember_rt_qconv_workspace_size(const int64_t *p) {
   size_t implicit = qconv2dNhwcWorkspaceSize(
       convShape(p, u(p[EMBER_RT_CONV_C]) / G, ocg), Isa(p[EMBER_RT_CONV_ISA]));
   size_t es = p[EMBER_RT_QCONV_Y_KIND] == EMBER_RT_Y_I32 ? 4 : 1;
-  return int64_t(roundUp(R * K, 64) + roundUp(R * ocg * es, 64) +
+  return int64_t(copies + roundUp(R * K, 64) + roundUp(R * ocg * es, 64) +
                  (gemm > implicit ? gemm : implicit));
 }
 
@@ -872,8 +886,9 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
     R = u(r);
     colPieces = u(cp);
   }
-  size_t dwCopy = dw ? dwCopyBytes(p) : 0;
-  bool xNhwc = p[EMBER_RT_QCONV_IN_NHWC] != 0 || dwCopy != 0;
+  const size_t xCopy = xCopyBytes(p), yCopy = yCopyBytes(p);
+  bool xNhwc = p[EMBER_RT_QCONV_IN_NHWC] != 0 || xCopy != 0;
+  bool yNhwc = p[EMBER_RT_QCONV_OUT_NHWC] != 0 || yCopy != 0;
   // Depthwise rows that do not divide over the workers: split the channels
   // too (the AVX-512 channels-last 3x3 kernel takes a channel range, and
   // the AVX2 channels-last one for any kernel size).
@@ -881,8 +896,7 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
   bool rangeKernel = (p[EMBER_RT_CONV_KH] == 3 && p[EMBER_RT_CONV_KW] == 3) ||
                      resolveIsa(Isa(p[EMBER_RT_CONV_ISA])) == Isa::Avx2;
   if (dw && workers > 1 && (N * OH) % workers != 0 && N * OH < 16 * workers &&
-      xNhwc && p[EMBER_RT_QCONV_OUT_NHWC] != 0 && rangeKernel &&
-      u(p[EMBER_RT_CONV_C]) >= 32 * workers)
+      xNhwc && yNhwc && rangeKernel && u(p[EMBER_RT_CONV_C]) >= 32 * workers)
     cpieces = workers;
   QConvTask t{p,
               x,
@@ -895,22 +909,29 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
               cpieces,
               0};
   t.xNhwc = xNhwc;
+  t.yNhwc = yNhwc;
   t.colPieces = colPieces;
-  if (dwCopy) {
-    int64_t blocks = int64_t(N * dwCopyBlocks(p));
+  auto run = [&](void (*work)(void *, int64_t, int64_t, int64_t),
+                 int64_t tasks) {
     if (workers == 1)
-      dwCopyWork(&t, 0, blocks, 0);
+      work(&t, 0, tasks, 0);
     else
-      ember_rt_parallel_for(dwCopyWork, &t, blocks);
+      ember_rt_parallel_for(work, &t, tasks);
+  };
+  if (xCopy) {
+    run(xCopyWork,
+        int64_t(N * copyBlocks(u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]))));
     t.x = workspace;
-    t.wsShared = dwCopy;
   }
-  int64_t tasks =
-      dw ? int64_t(N * OH * cpieces) : int64_t(N * G * colPieces * t.chunks);
-  if (ember_rt_num_workers() == 1)
-    qconvWork(&t, 0, tasks, 0);
-  else
-    ember_rt_parallel_for(qconvWork, &t, tasks);
+  if (yCopy) {
+    t.yRowMajor = t.y;
+    t.y = workspace + xCopy;
+  }
+  t.wsShared = xCopy + yCopy;
+  run(qconvWork,
+      dw ? int64_t(N * OH * cpieces) : int64_t(N * G * colPieces * t.chunks));
+  if (yCopy && t.status == int32_t(Status::Ok))
+    run(yCopyWork, int64_t(N * copyBlocks(P)));
   return t.status;
 }
 

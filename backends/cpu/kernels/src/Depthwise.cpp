@@ -1,9 +1,10 @@
 //===- Depthwise.cpp - depthwise 2-D convolution --------------------------===//
 //
 // Any geometry: the row-accumulation loop of Planes.h, compiled generic,
-// AVX2 and AVX-512. 3x3 (dilation 1, stride 1 or 2) on AVX-512: a dedicated
-// kernel that keeps the nine taps in registers and writes each output once,
-// reading a zero-padded copy of the channel so no load needs a bounds test.
+// AVX2 and AVX-512. 3x3 (dilation 1, stride 1 or 2) on AVX-512 and AVX2: a
+// dedicated kernel that keeps the nine taps in registers and writes each output
+// once, reading a zero-padded copy of the channel so no load needs a bounds
+// test.
 //
 //===----------------------------------------------------------------------===//
 #include "Planes.h"
@@ -131,6 +132,88 @@ depthwise3x3Avx512(const ConvGeom &g, const PaddedPlane &pp, const float *x,
   }
 }
 
+EMBER_TARGET_AVX2 inline __m256 finish256(__m256 v, const PlaneEpilogue &e,
+                                          const float *yv, const float *rv,
+                                          __m256i m) {
+  v = _mm256_add_ps(v, _mm256_set1_ps(e.bias));
+  if (e.accumulate)
+    v = _mm256_add_ps(v, _mm256_maskload_ps(yv, m));
+  __m256 r = rv ? _mm256_maskload_ps(rv, m) : _mm256_setzero_ps();
+  if (!e.residualAfterActivation)
+    v = _mm256_add_ps(v, r);
+  if (e.activation == Activation::Relu)
+    v = _mm256_max_ps(v, _mm256_setzero_ps());
+  else if (e.activation == Activation::Clip)
+    v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(e.clipMin)),
+                      _mm256_set1_ps(e.clipMax));
+  if (e.residualAfterActivation)
+    v = _mm256_add_ps(v, r);
+  return v;
+}
+
+/// The even (odd: Odd) floats of r[0, 16), in order.
+template <bool Odd> EMBER_TARGET_AVX2 inline __m256 strided2(const float *r) {
+  const __m256 a = _mm256_loadu_ps(r), b = _mm256_loadu_ps(r + 8);
+  // [a0 a2 b0 b2 | a4 a6 b4 b6] (odd: a1 a3 ...), then the 64-bit pairs
+  // into order.
+  const __m256 s = Odd ? _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))
+                       : _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+  return _mm256_castpd_ps(
+      _mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+/// depthwise3x3Avx512 on AVX2: 8 outputs a vector, the stride-2 taps
+/// de-interleaved from two loads (strided2). The same operations in the
+/// same order per output, so both paths give the same floats.
+template <int SW>
+EMBER_TARGET_AVX2 void
+depthwise3x3Avx2(const ConvGeom &g, const PaddedPlane &pp, const float *x,
+                 const float *w, float *y, const Epilogue &epi, size_t c0,
+                 size_t c1, float *pad) {
+  const size_t plane = g.OH * g.OW;
+  std::memset(pad, 0, pp.rows * pp.pitch * sizeof(float));
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (size_t c = c0; c < c1; ++c) {
+    const float *xc = x + c * g.H * g.W;
+    for (size_t h = 0; h < g.H; ++h)
+      std::memcpy(pad + (g.PT + h) * pp.pitch + g.PL, xc + h * g.W,
+                  g.W * sizeof(float));
+    const float *wc = w + c * 9;
+    __m256 wv[9];
+    for (int i = 0; i < 9; ++i)
+      wv[i] = _mm256_set1_ps(wc[i]);
+    const PlaneEpilogue e = planeEpilogue(epi, c, plane);
+    float *yc = y + c * plane;
+    for (size_t oh = 0; oh < g.OH; ++oh) {
+      const float *r0 = pad + oh * g.SH * pp.pitch;
+      for (size_t ow = 0; ow < g.OW; ow += 8) {
+        const size_t n = g.OW - ow < 8 ? g.OW - ow : 8;
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), lane);
+        __m256 acc = _mm256_setzero_ps();
+        for (int kh = 0; kh < 3; ++kh) {
+          const float *r = r0 + kh * pp.pitch + ow * SW;
+          if (SW == 1) {
+            acc = _mm256_fmadd_ps(wv[kh * 3 + 0], _mm256_loadu_ps(r), acc);
+            acc = _mm256_fmadd_ps(wv[kh * 3 + 1], _mm256_loadu_ps(r + 1), acc);
+            acc = _mm256_fmadd_ps(wv[kh * 3 + 2], _mm256_loadu_ps(r + 2), acc);
+          } else {
+            acc = _mm256_fmadd_ps(wv[kh * 3 + 0], strided2<false>(r), acc);
+            acc = _mm256_fmadd_ps(wv[kh * 3 + 1], strided2<true>(r), acc);
+            acc = _mm256_fmadd_ps(wv[kh * 3 + 2], strided2<false>(r + 2), acc);
+          }
+        }
+        float *yv = yc + oh * g.OW + ow;
+        const float *rv = e.residual ? e.residual + oh * g.OW + ow : nullptr;
+        const __m256 v = finish256(acc, e, yv, rv, m);
+        if (n == 8)
+          _mm256_storeu_ps(yv, v);
+        else
+          _mm256_maskstore_ps(yv, m, v);
+      }
+    }
+  }
+}
+
 } // namespace
 
 namespace {
@@ -138,7 +221,7 @@ bool uses3x3Path(const Conv2DShape &s, Isa path) {
   return s.kernelH == 3 && s.kernelW == 3 && s.dilationH == 1 &&
          s.dilationW == 1 && s.strideH == s.strideW &&
          (s.strideW == 1 || s.strideW == 2) &&
-         (path == Isa::Avx512 || path == Isa::Avx512Vnni);
+         (path == Isa::Avx512 || path == Isa::Avx512Vnni || path == Isa::Avx2);
 }
 } // namespace
 
@@ -175,12 +258,17 @@ Status depthwiseConv2d(const Conv2DShape &s, const float *x,
     ScratchBuffer pad(workspace, pp.rows * pp.pitch * sizeof(float));
     if (!pad.ptr)
       return Status::OutOfMemory;
-    if (s.strideW == 1)
-      depthwise3x3Avx512<1>(g, pp, x, weights, y, epi, cBegin, cEnd,
-                            static_cast<float *>(pad.ptr));
-    else
-      depthwise3x3Avx512<2>(g, pp, x, weights, y, epi, cBegin, cEnd,
-                            static_cast<float *>(pad.ptr));
+    float *padded = static_cast<float *>(pad.ptr);
+    if (path == Isa::Avx2) {
+      if (s.strideW == 1)
+        depthwise3x3Avx2<1>(g, pp, x, weights, y, epi, cBegin, cEnd, padded);
+      else
+        depthwise3x3Avx2<2>(g, pp, x, weights, y, epi, cBegin, cEnd, padded);
+    } else if (s.strideW == 1) {
+      depthwise3x3Avx512<1>(g, pp, x, weights, y, epi, cBegin, cEnd, padded);
+    } else {
+      depthwise3x3Avx512<2>(g, pp, x, weights, y, epi, cBegin, cEnd, padded);
+    }
     return Status::Ok;
   }
   ScratchBuffer acc(workspace, g.OW * sizeof(float));

@@ -766,11 +766,11 @@ TEST_P(ConvTest, DepthwiseRandomShapes) {
 
 TEST_P(ConvTest, Depthwise3x3) {
   // The dedicated 3x3 kernels: stride 1 and 2, all pad combinations, widths
-  // around the 16-lane vector.
+  // around the 8- and 16-lane vectors (AVX2, AVX-512).
   std::mt19937 rng(3);
   for (size_t stride : {1, 2})
     for (size_t pad = 0; pad <= 1; ++pad)
-      for (size_t width : {1, 3, 15, 16, 17, 33, 56}) {
+      for (size_t width : {1, 3, 7, 8, 9, 15, 16, 17, 33, 56}) {
         Conv2DShape s;
         s.channels = randomIn(rng, 1, 5);
         s.height = randomIn(rng, 3, 20);
