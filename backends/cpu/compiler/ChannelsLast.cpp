@@ -76,6 +76,18 @@ bool Codegen::convReadsNhwc(const Group &g) const {
   return (w.dim(2) == 1 && w.dim(3) == 1) || cg >= 16;
 }
 
+// Whether a Conv that reads x channels-last can keep a row-major result
+// (a graph output's, or one a Reshape or Flatten reads): the step writes
+// it channels-last into its workspace and transposes it into y at the end
+// (RtAbi.h, Y_COPY). Without it one such result (a detection or
+// segmentation head) kept every convolution before it row-major, as each
+// reads x channels-last only when its own result is. Not with a residual
+// (read with the result's layout) or a fused pool.
+bool Codegen::convCopiesY(const Group &g) const {
+  return g.kind == GroupKind::Conv && !g.epi.residual && !g.pool &&
+         convNhwcCapable(g) && convReadsNhwc(g);
+}
+
 // Whether a dense Conv can write channels-last from a row-major input by
 // unfolding it (conv2dNhwcFromNchw): first layers, K = C*KH*KW <= 256,
 // with at least 32 output channels, or 16 to 31 when at least 90% of the
@@ -248,8 +260,10 @@ void Codegen::chooseLayouts() {
           toConv = true;
         } else if (ug.kind == GroupKind::Conv) {
           bool asX = u.user == ug.anchor && u.operand == 0 && convReadsNhwc(ug);
-          ok = cand.count(keyOf(ug.root)) &&
-               (asX || (ug.epi.residual && read == ug.epi.residual));
+          // (x channels-last with a row-major result: convCopiesY.)
+          ok = cand.count(keyOf(ug.root))
+                   ? asX || (ug.epi.residual && read == ug.epi.residual)
+                   : asX && convCopiesY(ug);
           toConv = true;
           feedsNhwcConv = feedsNhwcConv || asX;
         } else if (ug.kind == GroupKind::View) {

@@ -108,9 +108,14 @@ Status Codegen::prepareConv(const Group &g, Step &s) {
   p[EMBER_RT_CONV_RES_AFTER] = g.epi.residualAfter;
   p[EMBER_RT_CONV_ROUND_F16] = g.epi.roundF16;
   p[EMBER_RT_CONV_ISA] = cfg_.isa;
-  p[EMBER_RT_CONV_NHWC] = nhwc_.count(keyOf(g.root)) != 0;
-  p[EMBER_RT_CONV_IN_NCHW] =
-      p[EMBER_RT_CONV_NHWC] && !nhwc_.count(keyOf(n.inputs[0]));
+  // A channels-last x with a row-major result (chooseLayouts allows it
+  // only where convCopiesY holds): the channels-last step, its result
+  // copied into y (Y_COPY).
+  const bool xLast = nhwc_.count(keyOf(n.inputs[0])) != 0;
+  const bool yLast = nhwc_.count(keyOf(g.root)) != 0;
+  p[EMBER_RT_CONV_Y_COPY] = xLast && !yLast;
+  p[EMBER_RT_CONV_NHWC] = yLast || p[EMBER_RT_CONV_Y_COPY];
+  p[EMBER_RT_CONV_IN_NCHW] = p[EMBER_RT_CONV_NHWC] && !xLast;
   if (g.pool) {
     ember::cpu::MaxPoolWindow pw;
     if (!fusablePoolWindow(*g.pool, pw)) // (fusePools checked it)

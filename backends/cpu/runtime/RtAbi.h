@@ -79,7 +79,8 @@ enum ember_rt_conv_field {
   EMBER_RT_CONV_RES_AFTER, /* residual added after the activation */
   EMBER_RT_CONV_ISA,       /* ember::cpu::Isa the weights were packed for */
   EMBER_RT_CONV_WS_BYTES,  /* workspace bytes per worker */
-  /* x, y and the residual channels-last ([N][H][W][C]), weights
+  /* x, y and the residual channels-last ([N][H][W][C]; y through a copy
+   * with Y_COPY), weights
    * packConvWeightsNhwc per group (conv2dNhwc once per group over its
    * channel slices of x and y; the compiler sets it only where
    * conv2dNhwcSupported holds) */
@@ -102,6 +103,11 @@ enum ember_rt_conv_field {
   EMBER_RT_CONV_POOL_OH,
   EMBER_RT_CONV_POOL_OW,
   EMBER_RT_CONV_ROUND_F16, /* y holds f32 values rounded to f16 (RNE) */
+  /* NHWC with x channels-last but y row-major ([N][OC][OH][OW]): the step
+   * writes its result channels-last at the workspace's front (counted in
+   * each worker's bytes) and transposes it into y. No residual, pool or
+   * LDY. */
+  EMBER_RT_CONV_Y_COPY,
   EMBER_RT_CONV_NUM_FIELDS
 };
 int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,

@@ -815,6 +815,178 @@ void qconvWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   }
 }
 
+// Bytes of a Y_COPY step's channels-last result, at the workspace's front.
+size_t convYCopyBytes(const int64_t *p) {
+  if (!p[EMBER_RT_CONV_Y_COPY])
+    return 0;
+  return roundUp(u(p[EMBER_RT_CONV_N] * p[EMBER_RT_CONV_OC] *
+                   p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]) *
+                     sizeof(float),
+                 64);
+}
+
+int64_t convWorkerBytes(const int64_t *p) {
+  Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
+  if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_DEPTHWISE])
+    return 0;
+  if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_POOL_KH])
+    return int64_t(
+        conv2dNhwcFromNchwMaxPoolWorkspaceSize(groupShape(p), poolWindow(p)));
+  if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_IN_NCHW])
+    return int64_t(conv2dNhwcFromNchwWorkspaceSize(groupShape(p)));
+  if (p[EMBER_RT_CONV_NHWC])
+    return int64_t(conv2dNhwcWorkspaceSize(groupShape(p)));
+  if (p[EMBER_RT_CONV_DEPTHWISE]) // the padded plane (was allocated per call)
+    return int64_t(depthwiseConv2dWorkspaceSize(
+        convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_C])), isa));
+  size_t G = u(p[EMBER_RT_CONV_GROUPS]);
+  return int64_t(conv2dWorkspaceSize(
+      convShape(p, u(p[EMBER_RT_CONV_C]) / G, u(p[EMBER_RT_CONV_OC]) / G),
+      isa));
+}
+
+// The y of a Y_COPY step, from its channels-last copy: pixel blocks of
+// every (image, channel) plane.
+constexpr size_t kYCopyBlock = 64;
+
+struct ConvYCopy {
+  const int64_t *p;
+  const float *from; // [N][P][OC]
+  float *y;          // [N][OC][P]
+};
+
+void convYCopyWork(void *ctx, int64_t begin, int64_t end, int64_t) {
+  const ConvYCopy &t = *static_cast<ConvYCopy *>(ctx);
+  const size_t OC = u(t.p[EMBER_RT_CONV_OC]),
+               P = u(t.p[EMBER_RT_CONV_OH] * t.p[EMBER_RT_CONV_OW]);
+  const size_t blocks = (P + kYCopyBlock - 1) / kYCopyBlock;
+  for (int64_t task = begin; task < end; ++task) {
+    const size_t n = size_t(task) / blocks, b = size_t(task) % blocks;
+    const size_t q0 = b * kYCopyBlock, q1 = std::min(P, q0 + kYCopyBlock);
+    const float *src = t.from + n * P * OC;
+    float *dst = t.y + n * OC * P;
+    for (size_t c = 0; c < OC; ++c)
+      for (size_t q = q0; q < q1; ++q)
+        dst[c * P + q] = src[q * OC + c];
+  }
+}
+
+// One conv2d call (ember_rt_conv2d) into y.
+int32_t convStep(const int64_t *p, const float *x, const void *w,
+                 const float *bias, const float *residual, float *y,
+                 float clipLo, float clipHi, uint8_t *workspace) {
+  size_t workers = size_t(ember_rt_num_workers());
+  size_t ng = u(p[EMBER_RT_CONV_N] *
+                (p[EMBER_RT_CONV_DEPTHWISE] ? 1 : p[EMBER_RT_CONV_GROUPS]));
+  ConvTask t{p, x, w, bias, residual, y, clipLo, clipHi, workspace, 1, true, 0};
+  // Enough work per piece to pay for waking a worker.
+  size_t G = p[EMBER_RT_CONV_DEPTHWISE] ? 1 : u(p[EMBER_RT_CONV_GROUPS]);
+  // (Depthwise: one input channel per output channel.)
+  size_t macs =
+      u(p[EMBER_RT_CONV_OC] * p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW] *
+        p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]) *
+      (p[EMBER_RT_CONV_DEPTHWISE] ? kDepthwiseMacWeight
+                                  : u(p[EMBER_RT_CONV_C]) / (G * G));
+  if (ng < workers)
+    t.pieces = (workers + ng - 1) / ng;
+  if (t.pieces > 1 && macs / t.pieces < kMinWorkPerPiece)
+    t.pieces = macs / kMinWorkPerPiece > 1 ? macs / kMinWorkPerPiece : 1;
+  if (p[EMBER_RT_CONV_POOL_KH] && t.pieces > 1) {
+    // Pooled rows; each piece computes the conv rows its first window
+    // shares with the piece before it again, so fewer pieces than the
+    // other channels-last calls.
+    t.pieces = std::min(t.pieces * kPooledPiecesPerWorker,
+                        u(p[EMBER_RT_CONV_POOL_OH]));
+  } else if (p[EMBER_RT_CONV_NHWC] && t.pieces > 1) {
+    // Nothing is prepared per call, so cut several pieces a worker: one
+    // that finishes its share early takes the others' last pieces
+    // (ThreadPool.h), down to a few microseconds of work each.
+    size_t most = macs / (kMinWorkPerPiece / kPiecesPerWorker);
+    t.pieces = std::max(t.pieces, std::min(t.pieces * kPiecesPerWorker, most));
+    // Tiles are 6 pixels x a panel of channels: split the better balanced way.
+    // When both are balanced within kSplitSlack, split the operand that is not
+    // the larger one: pixels when the input outweighs the weights (each
+    // piece reads only its pixels, and a worker's pieces share weights in
+    // its L2), else channels (each piece streams only its share of them).
+    // (Per group: a grouped convolution's pieces split one group's
+    // output channels or pixels.)
+    size_t pix = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
+    size_t ocg = u(p[EMBER_RT_CONV_OC]) / G, cg = u(p[EMBER_RT_CONV_C]) / G;
+    // (Depthwise: whole output rows, 16-channel vectors. Dense: 6 pixels
+    // x the path's panel, 64 channels on AVX-512, 16 on AVX2.)
+    bool dwn = p[EMBER_RT_CONV_DEPTHWISE] != 0;
+    t.pixGranule = dwn ? u(p[EMBER_RT_CONV_OW]) : 6;
+    t.ocGranule = dwn ? 16 : colGranule(Isa(p[EMBER_RT_CONV_ISA]));
+    double lp = largestShare(pix, t.pixGranule, t.pieces);
+    double lo = largestShare(ocg, t.ocGranule, t.pieces);
+    size_t weights = u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]) * cg * ocg;
+    size_t input = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]) * cg;
+    if (std::max(lp, lo) <= std::min(lp, lo) * kSplitSlack)
+      t.splitPix = dwn || weights <= input;
+    else
+      t.splitPix = lp < lo;
+  } else if (!p[EMBER_RT_CONV_DEPTHWISE] && t.pieces > 1) {
+    Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
+    size_t pix = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
+    size_t OW = u(p[EMBER_RT_CONV_OW]);
+    size_t cg = u(p[EMBER_RT_CONV_C]) / G, ocg = u(p[EMBER_RT_CONV_OC]) / G;
+    Conv2DShape shape = convShape(p, cg, ocg);
+    // The micro-tile of the form the weights were packed in (the
+    // transposed one has pixels as rows: a small pixel granule).
+    if (conv2dGranules(w, &t.ocGranule, &t.pixGranule) != Status::Ok) {
+      t.ocGranule = rowGranule(isa);
+      t.pixGranule = colGranule(isa);
+    }
+    bool transposed = t.ocGranule > t.pixGranule;
+    // Prepare the input (phase planes) once per (image, group), pieces then
+    // take output ranges of it, rather than each piece rebuilding it.
+    t.prepared = workspace && conv2dNeedsPrepare(shape, w, isa);
+    // The shifted (normal) form computes whole Wq-pitched output rows:
+    // pixel pieces on row boundaries share none.
+    if (t.prepared && !transposed)
+      t.pixGranule = OW;
+    // A 1x1 stride-1 unpadded convolution on AVX-512 reads x in place
+    // whatever the split; a pixel cut inside a 64-pixel tile only costs a
+    // narrower tile, so cut on vectors (28x28 = 784 pixels: 400 | 384
+    // rather than 448 | 336).
+    Isa ri = resolveIsa(isa);
+    bool inPlace = (ri == Isa::Avx512 || ri == Isa::Avx512Vnni) &&
+                   shape.kernelH == 1 && shape.kernelW == 1 &&
+                   shape.strideH == 1 && shape.strideW == 1 && !shape.padTop &&
+                   !shape.padLeft && !shape.padBottom && !shape.padRight;
+    if (inPlace && !transposed)
+      t.pixGranule = 16;
+    if (t.prepared || inPlace) {
+      // Nothing per piece depends on the split: take the better balanced
+      // one (largest piece against an even share).
+      double lp = largestShare(pix, t.pixGranule, t.pieces);
+      double lo = largestShare(ocg, t.ocGranule, t.pieces);
+      t.splitPix = lp < lo || (lp == lo && !transposed);
+    } else {
+      // Pixels when each piece still gets a few micro-panels of them (each
+      // piece packs its own im2col blocks); otherwise output channels.
+      t.splitPix = pix >= 2 * t.pixGranule * t.pieces ||
+                   ocg < 2 * t.ocGranule * t.pieces;
+    }
+    if (t.prepared) {
+      // Channel pieces of the copy, when it is worth waking workers for.
+      size_t inPlane = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
+      t.prepPieces = cg * inPlane >= (size_t(1) << 14) ? t.pieces : 1;
+      if (ng * t.prepPieces == 1)
+        convPrepWork(&t, 0, 1, 0);
+      else
+        ember_rt_parallel_for(convPrepWork, &t, int64_t(ng * t.prepPieces));
+      if (t.status)
+        return t.status;
+    }
+  }
+  if (ng * t.pieces == 1)
+    convWork(&t, 0, 1, 0);
+  else
+    ember_rt_parallel_for(convWork, &t, int64_t(ng * t.pieces));
+  return t.status;
+}
+
 } // namespace
 
 extern "C" {
@@ -951,23 +1123,9 @@ int64_t ember_rt_conv_packed_size(const int64_t *p) {
 }
 
 int64_t ember_rt_conv_workspace_size(const int64_t *p) {
-  Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
-  if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_DEPTHWISE])
-    return 0;
-  if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_POOL_KH])
-    return int64_t(
-        conv2dNhwcFromNchwMaxPoolWorkspaceSize(groupShape(p), poolWindow(p)));
-  if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_IN_NCHW])
-    return int64_t(conv2dNhwcFromNchwWorkspaceSize(groupShape(p)));
-  if (p[EMBER_RT_CONV_NHWC])
-    return int64_t(conv2dNhwcWorkspaceSize(groupShape(p)));
-  if (p[EMBER_RT_CONV_DEPTHWISE]) // the padded plane (was allocated per call)
-    return int64_t(depthwiseConv2dWorkspaceSize(
-        convShape(p, u(p[EMBER_RT_CONV_C]), u(p[EMBER_RT_CONV_C])), isa));
-  size_t G = u(p[EMBER_RT_CONV_GROUPS]);
-  return int64_t(conv2dWorkspaceSize(
-      convShape(p, u(p[EMBER_RT_CONV_C]) / G, u(p[EMBER_RT_CONV_OC]) / G),
-      isa));
+  // (A Y_COPY step's result copy is shared by the workers and counted in
+  // each worker's bytes, as the int8 copies are.)
+  return int64_t(convYCopyBytes(p)) + convWorkerBytes(p);
 }
 
 int32_t ember_rt_conv_pack(const int64_t *p, const float *w, void *packed) {
@@ -1010,116 +1168,24 @@ int32_t ember_rt_conv_pack(const int64_t *p, const float *w, void *packed) {
 int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
                         const float *bias, const float *residual, float *y,
                         float clipLo, float clipHi, uint8_t *workspace) {
-  size_t workers = size_t(ember_rt_num_workers());
-  size_t ng = u(p[EMBER_RT_CONV_N] *
-                (p[EMBER_RT_CONV_DEPTHWISE] ? 1 : p[EMBER_RT_CONV_GROUPS]));
-  ConvTask t{p, x, w, bias, residual, y, clipLo, clipHi, workspace, 1, true, 0};
-  // Enough work per piece to pay for waking a worker.
-  size_t G = p[EMBER_RT_CONV_DEPTHWISE] ? 1 : u(p[EMBER_RT_CONV_GROUPS]);
-  // (Depthwise: one input channel per output channel.)
-  size_t macs =
-      u(p[EMBER_RT_CONV_OC] * p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW] *
-        p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]) *
-      (p[EMBER_RT_CONV_DEPTHWISE] ? kDepthwiseMacWeight
-                                  : u(p[EMBER_RT_CONV_C]) / (G * G));
-  if (ng < workers)
-    t.pieces = (workers + ng - 1) / ng;
-  if (t.pieces > 1 && macs / t.pieces < kMinWorkPerPiece)
-    t.pieces = macs / kMinWorkPerPiece > 1 ? macs / kMinWorkPerPiece : 1;
-  if (p[EMBER_RT_CONV_POOL_KH] && t.pieces > 1) {
-    // Pooled rows; each piece computes the conv rows its first window
-    // shares with the piece before it again, so fewer pieces than the
-    // other channels-last calls.
-    t.pieces = std::min(t.pieces * kPooledPiecesPerWorker,
-                        u(p[EMBER_RT_CONV_POOL_OH]));
-  } else if (p[EMBER_RT_CONV_NHWC] && t.pieces > 1) {
-    // Nothing is prepared per call, so cut several pieces a worker: one
-    // that finishes its share early takes the others' last pieces
-    // (ThreadPool.h), down to a few microseconds of work each.
-    size_t most = macs / (kMinWorkPerPiece / kPiecesPerWorker);
-    t.pieces = std::max(t.pieces, std::min(t.pieces * kPiecesPerWorker, most));
-    // Tiles are 6 pixels x a panel of channels: split the better balanced way.
-    // When both are balanced within kSplitSlack, split the operand that is not
-    // the larger one: pixels when the input outweighs the weights (each
-    // piece reads only its pixels, and a worker's pieces share weights in
-    // its L2), else channels (each piece streams only its share of them).
-    // (Per group: a grouped convolution's pieces split one group's
-    // output channels or pixels.)
-    size_t pix = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
-    size_t ocg = u(p[EMBER_RT_CONV_OC]) / G, cg = u(p[EMBER_RT_CONV_C]) / G;
-    // (Depthwise: whole output rows, 16-channel vectors. Dense: 6 pixels
-    // x the path's panel, 64 channels on AVX-512, 16 on AVX2.)
-    bool dwn = p[EMBER_RT_CONV_DEPTHWISE] != 0;
-    t.pixGranule = dwn ? u(p[EMBER_RT_CONV_OW]) : 6;
-    t.ocGranule = dwn ? 16 : colGranule(Isa(p[EMBER_RT_CONV_ISA]));
-    double lp = largestShare(pix, t.pixGranule, t.pieces);
-    double lo = largestShare(ocg, t.ocGranule, t.pieces);
-    size_t weights = u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]) * cg * ocg;
-    size_t input = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]) * cg;
-    if (std::max(lp, lo) <= std::min(lp, lo) * kSplitSlack)
-      t.splitPix = dwn || weights <= input;
+  if (const size_t copy = convYCopyBytes(p)) {
+    // The channels-last step into the copy, then the copy into y.
+    float *last = reinterpret_cast<float *>(workspace);
+    int32_t s = convStep(p, x, w, bias, residual, last, clipLo, clipHi,
+                         workspace + copy);
+    if (s != 0)
+      return s;
+    ConvYCopy c{p, last, y};
+    const size_t P = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
+    const int64_t tasks =
+        int64_t(u(p[EMBER_RT_CONV_N]) * ((P + kYCopyBlock - 1) / kYCopyBlock));
+    if (ember_rt_num_workers() == 1 || tasks < 2)
+      convYCopyWork(&c, 0, tasks, 0);
     else
-      t.splitPix = lp < lo;
-  } else if (!p[EMBER_RT_CONV_DEPTHWISE] && t.pieces > 1) {
-    Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
-    size_t pix = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
-    size_t OW = u(p[EMBER_RT_CONV_OW]);
-    size_t cg = u(p[EMBER_RT_CONV_C]) / G, ocg = u(p[EMBER_RT_CONV_OC]) / G;
-    Conv2DShape shape = convShape(p, cg, ocg);
-    // The micro-tile of the form the weights were packed in (the
-    // transposed one has pixels as rows: a small pixel granule).
-    if (conv2dGranules(w, &t.ocGranule, &t.pixGranule) != Status::Ok) {
-      t.ocGranule = rowGranule(isa);
-      t.pixGranule = colGranule(isa);
-    }
-    bool transposed = t.ocGranule > t.pixGranule;
-    // Prepare the input (phase planes) once per (image, group), pieces then
-    // take output ranges of it, rather than each piece rebuilding it.
-    t.prepared = workspace && conv2dNeedsPrepare(shape, w, isa);
-    // The shifted (normal) form computes whole Wq-pitched output rows:
-    // pixel pieces on row boundaries share none.
-    if (t.prepared && !transposed)
-      t.pixGranule = OW;
-    // A 1x1 stride-1 unpadded convolution on AVX-512 reads x in place
-    // whatever the split; a pixel cut inside a 64-pixel tile only costs a
-    // narrower tile, so cut on vectors (28x28 = 784 pixels: 400 | 384
-    // rather than 448 | 336).
-    Isa ri = resolveIsa(isa);
-    bool inPlace = (ri == Isa::Avx512 || ri == Isa::Avx512Vnni) &&
-                   shape.kernelH == 1 && shape.kernelW == 1 &&
-                   shape.strideH == 1 && shape.strideW == 1 && !shape.padTop &&
-                   !shape.padLeft && !shape.padBottom && !shape.padRight;
-    if (inPlace && !transposed)
-      t.pixGranule = 16;
-    if (t.prepared || inPlace) {
-      // Nothing per piece depends on the split: take the better balanced
-      // one (largest piece against an even share).
-      double lp = largestShare(pix, t.pixGranule, t.pieces);
-      double lo = largestShare(ocg, t.ocGranule, t.pieces);
-      t.splitPix = lp < lo || (lp == lo && !transposed);
-    } else {
-      // Pixels when each piece still gets a few micro-panels of them (each
-      // piece packs its own im2col blocks); otherwise output channels.
-      t.splitPix = pix >= 2 * t.pixGranule * t.pieces ||
-                   ocg < 2 * t.ocGranule * t.pieces;
-    }
-    if (t.prepared) {
-      // Channel pieces of the copy, when it is worth waking workers for.
-      size_t inPlane = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
-      t.prepPieces = cg * inPlane >= (size_t(1) << 14) ? t.pieces : 1;
-      if (ng * t.prepPieces == 1)
-        convPrepWork(&t, 0, 1, 0);
-      else
-        ember_rt_parallel_for(convPrepWork, &t, int64_t(ng * t.prepPieces));
-      if (t.status)
-        return t.status;
-    }
+      ember_rt_parallel_for(convYCopyWork, &c, tasks);
+    return 0;
   }
-  if (ng * t.pieces == 1)
-    convWork(&t, 0, 1, 0);
-  else
-    ember_rt_parallel_for(convWork, &t, int64_t(ng * t.pieces));
-  return t.status;
+  return convStep(p, x, w, bias, residual, y, clipLo, clipHi, workspace);
 }
 
 int64_t ember_rt_gemm_packed_size(const int64_t *p) {
