@@ -108,12 +108,16 @@ Status Codegen::prepareConv(const Group &g, Step &s) {
   p[EMBER_RT_CONV_RES_AFTER] = g.epi.residualAfter;
   p[EMBER_RT_CONV_ROUND_F16] = g.epi.roundF16;
   p[EMBER_RT_CONV_ISA] = cfg_.isa;
-  // A channels-last x with a row-major result (chooseLayouts allows it
-  // only where convCopiesY holds): the channels-last step, its result
-  // copied into y (Y_COPY).
+  // A row-major result from the channels-last step, copied into y
+  // (Y_COPY): after a channels-last x (chooseLayouts allows it only where
+  // convCopiesY holds), or a row-major x the step unfolds (a first layer
+  // whose result is row-major too: a lone layer, or one a Reshape reads).
   const bool xLast = nhwc_.count(keyOf(n.inputs[0])) != 0;
   const bool yLast = nhwc_.count(keyOf(g.root)) != 0;
-  p[EMBER_RT_CONV_Y_COPY] = xLast && !yLast;
+  const bool unfoldsToCopy = !xLast && !yLast && lib && !g.epi.residual &&
+                             !g.pool && groups == 1 && convNhwcCapable(g) &&
+                             convUnfoldsNchw(g, false);
+  p[EMBER_RT_CONV_Y_COPY] = (xLast && !yLast) || unfoldsToCopy;
   p[EMBER_RT_CONV_NHWC] = yLast || p[EMBER_RT_CONV_Y_COPY];
   p[EMBER_RT_CONV_IN_NCHW] = p[EMBER_RT_CONV_NHWC] && !xLast;
   if (g.pool) {

@@ -863,11 +863,8 @@ void convYCopyWork(void *ctx, int64_t begin, int64_t end, int64_t) {
   for (int64_t task = begin; task < end; ++task) {
     const size_t n = size_t(task) / blocks, b = size_t(task) % blocks;
     const size_t q0 = b * kYCopyBlock, q1 = std::min(P, q0 + kYCopyBlock);
-    const float *src = t.from + n * P * OC;
-    float *dst = t.y + n * OC * P;
-    for (size_t c = 0; c < OC; ++c)
-      for (size_t q = q0; q < q1; ++q)
-        dst[c * P + q] = src[q * OC + c];
+    ember::cpugen::transposeFloats(t.from + (n * P + q0) * OC, OC,
+                                   t.y + n * OC * P + q0, P, q1 - q0, OC);
   }
 }
 

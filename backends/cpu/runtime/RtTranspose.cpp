@@ -65,4 +65,32 @@ void transposeBytes(const uint8_t *src, size_t lds, uint8_t *dst, size_t ldd,
       dst[c * ldd + r] = src[r * lds + c];
 }
 
+void transposeFloats(const float *src, size_t lds, float *dst, size_t ldd,
+                     size_t rows, size_t cols) {
+  size_t c = 0;
+#if defined(__x86_64__)
+  // 4x4 blocks (SSE, x86-64's baseline): _MM_TRANSPOSE4_PS.
+  for (; c + 4 <= cols; c += 4) {
+    size_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+      const float *s = src + r * lds + c;
+      __m128 a = _mm_loadu_ps(s), b = _mm_loadu_ps(s + lds),
+             e = _mm_loadu_ps(s + 2 * lds), f = _mm_loadu_ps(s + 3 * lds);
+      _MM_TRANSPOSE4_PS(a, b, e, f);
+      float *d = dst + c * ldd + r;
+      _mm_storeu_ps(d, a);
+      _mm_storeu_ps(d + ldd, b);
+      _mm_storeu_ps(d + 2 * ldd, e);
+      _mm_storeu_ps(d + 3 * ldd, f);
+    }
+    for (; r < rows; ++r)
+      for (size_t i = 0; i < 4; ++i)
+        dst[(c + i) * ldd + r] = src[r * lds + c + i];
+  }
+#endif
+  for (; c < cols; ++c)
+    for (size_t r = 0; r < rows; ++r)
+      dst[c * ldd + r] = src[r * lds + c];
+}
+
 } // namespace ember::cpugen

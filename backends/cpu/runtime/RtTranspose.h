@@ -13,6 +13,10 @@ namespace ember::cpugen {
 void transposeBytes(const uint8_t *src, size_t lds, uint8_t *dst, size_t ldd,
                     size_t rows, size_t cols);
 
+/// transposeBytes for 32-bit floats.
+void transposeFloats(const float *src, size_t lds, float *dst, size_t ldd,
+                     size_t rows, size_t cols);
+
 /// Pixels [q0, q1) of one row-major image of 8-bit values ([C][HW]) into
 /// channels-last ([HW][C]): y[q * C + c] = x[c * HW + q].
 inline void transposeBytesToNhwc(const uint8_t *x, uint8_t *y, size_t C,
