@@ -19,8 +19,10 @@ import sys
 
 import numpy as np
 import onnx
-import onnxruntime as ort
-from onnx import helper, numpy_helper
+from onnx import numpy_helper
+
+from compare_ort import case_inputs
+from layer_cases import intermediate_values
 
 
 def conv_inputs(m):
@@ -55,26 +57,8 @@ def analyze(case):
     if not convs:
         print(f"{os.path.basename(case)}: no int8 convolutions")
         return
-    typed = onnx.shape_inference.infer_shapes(m)
-    types = {v.name: v.type.tensor_type.elem_type
-             for v in list(typed.graph.value_info) + list(typed.graph.input)}
     names = sorted({c[0] for c in convs})
-    have = {o.name for o in m.graph.output}
-    for nm in names:
-        if nm not in have:
-            m.graph.output.append(helper.make_tensor_value_info(
-                nm, types.get(nm, onnx.TensorProto.UINT8), None))
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    s = ort.InferenceSession(m.SerializeToString(), so,
-                             providers=["CPUExecutionProvider"])
-    ds = os.path.join(case, "test_data_set_0")
-    feeds, i = {}, 0
-    while os.path.exists(os.path.join(ds, f"input_{i}.pb")):
-        t = onnx.load_tensor(os.path.join(ds, f"input_{i}.pb"))
-        feeds[s.get_inputs()[i].name] = numpy_helper.to_array(t)
-        i += 1
-    vals = dict(zip(names, s.run(names, feeds)))
+    vals = intermediate_values(m, names, dict(case_inputs(case) or []))
     total = [0.0, 0.0, 0.0]
     weight = 0.0
     layers = []

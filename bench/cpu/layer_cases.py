@@ -21,31 +21,39 @@ at most N layers a model (default 12), every K-th convolution (default 1).
 Needs onnx, onnxruntime and numpy (scripts/install-deps.sh).
 """
 import argparse
-import glob
 import os
 import sys
 import tempfile
 
+import onnx
+import onnx.utils
+import onnxruntime as ort
+from onnx import numpy_helper, shape_inference
+
+from compare_ort import case_inputs
+
 CONV_OPS = ("Conv", "QLinearConv", "ConvInteger")
 
 
-def case_inputs(case):
-    import onnx
-    from onnx import numpy_helper
-    feeds = {}
-    for f in sorted(glob.glob(os.path.join(case, "test_data_set_0",
-                                           "input_*.pb"))):
-        t = onnx.load_tensor(f)
-        feeds[t.name] = numpy_helper.to_array(t)
-    return feeds
+def intermediate_values(model, names, feeds):
+    """Values `names` of `model` (ONNX Runtime, graph optimizations off) on
+    `feeds`, by name; the feeds' own names among them are the feeds."""
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    run = [v for v in dict.fromkeys(names) if v not in feeds]
+    have = {o.name for o in probe.graph.output}
+    probe.graph.output.extend(onnx.helper.make_empty_tensor_value_info(v)
+                              for v in run if v not in have)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(probe.SerializeToString(), so,
+                                providers=["CPUExecutionProvider"])
+    values = dict(zip(run, sess.run(run, feeds)))
+    values.update({v: feeds[v] for v in names if v in feeds})
+    return values
 
 
 def cut(case, out, first, every):
-    import onnx
-    import onnx.utils
-    import onnxruntime as ort
-    from onnx import numpy_helper, shape_inference
-
     name = os.path.basename(os.path.normpath(case))
     model = shape_inference.infer_shapes(
         onnx.load(os.path.join(case, "model.onnx")))
@@ -70,52 +78,33 @@ def cut(case, out, first, every):
         return x, y
 
     cuts = [ends(n) for n in convs]
-    feeds = case_inputs(case)
+    feeds = dict(case_inputs(case) or [])
     if not feeds:
         sys.exit("%s: no test_data_set_0/input_*.pb" % case)
-    # Each layer's activation input and its result, as extra outputs of the
-    # whole model (their types from the run where shape inference has none).
+    # Each layer's activation input and its result (typed from the run where
+    # shape inference has no type: extract_model needs one).
+    names = [v for c in cuts for v in c]
+    values = intermediate_values(model, names, feeds)
     known = {v.name for v in list(model.graph.value_info) +
              list(model.graph.input) + list(model.graph.output)}
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    names = list(dict.fromkeys(
-        v for c in cuts for v in c if v not in feeds))
-    outs = {o.name for o in probe.graph.output}
-    for v in names:
-        if v not in outs:
-            probe.graph.output.append(onnx.helper.make_empty_tensor_value_info(v))
+    for v in dict.fromkeys(names):
+        if v not in known:
+            model.graph.value_info.append(onnx.helper.make_tensor_value_info(
+                v, onnx.helper.np_dtype_to_tensor_dtype(values[v].dtype),
+                list(values[v].shape)))
     with tempfile.TemporaryDirectory() as tmp:
-        probed = os.path.join(tmp, "probe.onnx")
-        onnx.save(probe, probed)
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        sess = ort.InferenceSession(probed, so,
-                                    providers=["CPUExecutionProvider"])
-        values = dict(zip([o.name for o in sess.get_outputs()],
-                          sess.run(None, feeds)))
-        values.update(feeds)
-        for v in names:
-            if v not in known:
-                arr = values[v]
-                model.graph.value_info.append(onnx.helper.make_tensor_value_info(
-                    v, onnx.helper.np_dtype_to_tensor_dtype(arr.dtype),
-                    list(arr.shape)))
         full = os.path.join(tmp, "full.onnx")
         onnx.save(model, full)
-        made = []
         for i, (n, (x, y)) in enumerate(zip(convs, cuts)):
             d = os.path.join(out, "%s-L%02d-%s" % (name, i, n.op_type))
             os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
             onnx.utils.extract_model(full, os.path.join(d, "model.onnx"), [x],
                                      [y], check_model=False)
-            arr = values[x]
             with open(os.path.join(d, "test_data_set_0", "input_0.pb"),
                       "wb") as f:
-                f.write(numpy_helper.from_array(arr, x).SerializeToString())
-            made.append(d)
-            print("%s  %s %s" % (d, arr.dtype, list(arr.shape)))
-    return made
+                f.write(numpy_helper.from_array(values[x], x)
+                        .SerializeToString())
+            print("%s  %s %s" % (d, values[x].dtype, list(values[x].shape)))
 
 
 def main():

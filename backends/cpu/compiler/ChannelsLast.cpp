@@ -76,16 +76,27 @@ bool Codegen::convReadsNhwc(const Group &g) const {
   return (w.dim(2) == 1 && w.dim(3) == 1) || cg >= 16;
 }
 
-// Whether a Conv that reads x channels-last can keep a row-major result
-// (a graph output's, or one a Reshape or Flatten reads): the step writes
-// it channels-last into its workspace and transposes it into y at the end
-// (RtAbi.h, Y_COPY). Without it one such result (a detection or
-// segmentation head) kept every convolution before it row-major, as each
-// reads x channels-last only when its own result is. Not with a residual
-// (read with the result's layout) or a fused pool.
-bool Codegen::convCopiesY(const Group &g) const {
-  return g.kind == GroupKind::Conv && !g.epi.residual && !g.pool &&
-         convNhwcCapable(g) && convReadsNhwc(g);
+// Whether a Conv with a row-major result (a graph output's, or one a
+// Reshape or Flatten reads) runs channels-last all the same: the step
+// writes it channels-last into its workspace and transposes it into y at
+// the end (RtAbi.h, Y_COPY). With a channels-last x (`xLast`) whenever it
+// reads x so: without it one such result (a detection or segmentation
+// head) kept every convolution before it row-major, as each reads x
+// channels-last only when its own result is. With a row-major x when it
+// unfolds it (a first layer whose result is row-major too: a lone layer,
+// or one a Reshape reads), but not a 1x1 one: row-major in and out that is
+// one plain GEMM, which ran 1.5-2.6 times faster than unfolded and copied
+// (docs/performance.md, "Row-major convolutions"); 3x3 and 7x7 first
+// layers ran 1.3-1.8 times faster so. Not with a residual (read with the
+// result's layout) or a fused pool.
+bool Codegen::convCopiesY(const Group &g, bool xLast) const {
+  if (g.kind != GroupKind::Conv || g.epi.residual || g.pool ||
+      !convNhwcCapable(g))
+    return false;
+  if (xLast)
+    return convReadsNhwc(g);
+  const Type &w = g.anchor->inputs[1].type();
+  return w.dim(2) * w.dim(3) > 1 && convUnfoldsNchw(g, false);
 }
 
 // Whether a dense Conv can write channels-last from a row-major input by
@@ -263,7 +274,7 @@ void Codegen::chooseLayouts() {
           // (x channels-last with a row-major result: convCopiesY.)
           ok = cand.count(keyOf(ug.root))
                    ? asX || (ug.epi.residual && read == ug.epi.residual)
-                   : asX && convCopiesY(ug);
+                   : asX && convCopiesY(ug, true);
           toConv = true;
           feedsNhwcConv = feedsNhwcConv || asX;
         } else if (ug.kind == GroupKind::View) {

@@ -109,19 +109,11 @@ Status Codegen::prepareConv(const Group &g, Step &s) {
   p[EMBER_RT_CONV_ROUND_F16] = g.epi.roundF16;
   p[EMBER_RT_CONV_ISA] = cfg_.isa;
   // A row-major result from the channels-last step, copied into y
-  // (Y_COPY): after a channels-last x (chooseLayouts allows it only where
-  // convCopiesY holds), or a row-major x the step unfolds (a first layer
-  // whose result is row-major too: a lone layer, or one a Reshape reads).
-  // Not a 1x1 one: row-major in and out it is one plain GEMM, which ran
-  // 1.5-2.6 times faster than unfolded and copied (docs/performance.md,
-  // "Row-major convolutions"); 3x3 and 7x7 first layers ran 1.3-1.8
-  // times faster so.
+  // (Y_COPY; chooseLayouts keeps a channels-last x with a row-major result
+  // only where convCopiesY holds).
   const bool xLast = nhwc_.count(keyOf(n.inputs[0])) != 0;
   const bool yLast = nhwc_.count(keyOf(g.root)) != 0;
-  const bool unfoldsToCopy = !xLast && !yLast && lib && !g.epi.residual &&
-                             !g.pool && groups == 1 && w.kh * w.kw > 1 &&
-                             convNhwcCapable(g) && convUnfoldsNchw(g, false);
-  p[EMBER_RT_CONV_Y_COPY] = (xLast && !yLast) || unfoldsToCopy;
+  p[EMBER_RT_CONV_Y_COPY] = !yLast && convCopiesY(g, xLast);
   p[EMBER_RT_CONV_NHWC] = yLast || p[EMBER_RT_CONV_Y_COPY];
   p[EMBER_RT_CONV_IN_NCHW] = p[EMBER_RT_CONV_NHWC] && !xLast;
   if (g.pool) {

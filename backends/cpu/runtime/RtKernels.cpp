@@ -531,34 +531,38 @@ constexpr size_t kCopyBlock = 256;
 // The copy's blocks an image of HW pixels.
 size_t copyBlocks(size_t HW) { return (HW + kCopyBlock - 1) / kCopyBlock; }
 
+// Tasks [begin, end) of a copy, (image n, pixels [q0, q1)) each, over
+// images of `pixels` pixels: fn(n, q0, q1).
+template <class Fn>
+void copyTasks(int64_t begin, int64_t end, size_t pixels, Fn fn) {
+  const size_t blocks = copyBlocks(pixels);
+  for (int64_t task = begin; task < end; ++task) {
+    const size_t n = size_t(task) / blocks,
+                 q0 = size_t(task) % blocks * kCopyBlock;
+    fn(n, q0, std::min(pixels, q0 + kCopyBlock));
+  }
+}
+
 // x (row-major) into its channels-last copy at the workspace's front.
 void xCopyWork(void *ctx, int64_t begin, int64_t end, int64_t) {
   QConvTask &t = *static_cast<QConvTask *>(ctx);
-  const int64_t *p = t.p;
-  size_t C = u(p[EMBER_RT_CONV_C]),
-         HW = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
-  size_t blocks = copyBlocks(HW);
-  for (int64_t task = begin; task < end; ++task) {
-    size_t n = size_t(task) / blocks, b = size_t(task) % blocks;
-    size_t q1 = std::min(HW, (b + 1) * kCopyBlock);
+  const size_t C = u(t.p[EMBER_RT_CONV_C]),
+               HW = u(t.p[EMBER_RT_CONV_H] * t.p[EMBER_RT_CONV_W]);
+  copyTasks(begin, end, HW, [&](size_t n, size_t q0, size_t q1) {
     ember::cpugen::transposeBytesToNhwc(t.x + n * C * HW, t.ws + n * C * HW, C,
-                                        HW, b * kCopyBlock, q1);
-  }
+                                        HW, q0, q1);
+  });
 }
 
 // The channels-last result copy (t.y) into the row-major y.
 void yCopyWork(void *ctx, int64_t begin, int64_t end, int64_t) {
   QConvTask &t = *static_cast<QConvTask *>(ctx);
-  const int64_t *p = t.p;
-  size_t C = u(p[EMBER_RT_CONV_OC]),
-         P = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
-  size_t blocks = copyBlocks(P);
-  for (int64_t task = begin; task < end; ++task) {
-    size_t n = size_t(task) / blocks, b = size_t(task) % blocks;
-    size_t q0 = b * kCopyBlock, q1 = std::min(P, q0 + kCopyBlock);
+  const size_t C = u(t.p[EMBER_RT_CONV_OC]),
+               P = u(t.p[EMBER_RT_CONV_OH] * t.p[EMBER_RT_CONV_OW]);
+  copyTasks(begin, end, P, [&](size_t n, size_t q0, size_t q1) {
     ember::cpugen::transposeBytes(t.y + (n * P + q0) * C, C,
                                   t.yRowMajor + n * C * P + q0, P, q1 - q0, C);
-  }
+  });
 }
 
 // memcpy for the short spans of im2row: 16-byte moves inline (n >= 16),
@@ -598,12 +602,11 @@ void storeChannelsFirst(QConvTask &t, size_t n, size_t g, size_t p0, size_t p1,
 }
 
 // Whether a group's convolution (shape, its packed weights wg) takes the
-// implicit-GEMM path, where qconv2dNhwc reads the windows from x in place:
-// x channels-last, the kernel's output geometry the step's, and wg packed
-// for it.
+// implicit-GEMM path, where qconv2dNhwc reads the windows from x in place
+// (a dense conv's x is channels-last, or copied so: X_COPY): the kernel's
+// output geometry the step's, and wg packed for it.
 bool qconvImplicit(const int64_t *p, const Conv2DShape &shape, const void *wg) {
-  return (p[EMBER_RT_QCONV_IN_NHWC] != 0 || p[EMBER_RT_QCONV_X_COPY] != 0) &&
-         shape.outHeight() == u(p[EMBER_RT_CONV_OH]) &&
+  return shape.outHeight() == u(p[EMBER_RT_CONV_OH]) &&
          shape.outWidth() == u(p[EMBER_RT_CONV_OW]) &&
          qconv2dNhwcSupported(shape, wg, Isa(p[EMBER_RT_CONV_ISA]));
 }
@@ -845,10 +848,7 @@ int64_t convWorkerBytes(const int64_t *p) {
       isa));
 }
 
-// The y of a Y_COPY step, from its channels-last copy: pixel blocks of
-// every (image, channel) plane.
-constexpr size_t kYCopyBlock = 64;
-
+// The y of a Y_COPY step, from its channels-last copy.
 struct ConvYCopy {
   const int64_t *p;
   const float *from; // [N][P][OC]
@@ -859,13 +859,10 @@ void convYCopyWork(void *ctx, int64_t begin, int64_t end, int64_t) {
   const ConvYCopy &t = *static_cast<ConvYCopy *>(ctx);
   const size_t OC = u(t.p[EMBER_RT_CONV_OC]),
                P = u(t.p[EMBER_RT_CONV_OH] * t.p[EMBER_RT_CONV_OW]);
-  const size_t blocks = (P + kYCopyBlock - 1) / kYCopyBlock;
-  for (int64_t task = begin; task < end; ++task) {
-    const size_t n = size_t(task) / blocks, b = size_t(task) % blocks;
-    const size_t q0 = b * kYCopyBlock, q1 = std::min(P, q0 + kYCopyBlock);
+  copyTasks(begin, end, P, [&](size_t n, size_t q0, size_t q1) {
     ember::cpugen::transposeFloats(t.from + (n * P + q0) * OC, OC,
                                    t.y + n * OC * P + q0, P, q1 - q0, OC);
-  }
+  });
 }
 
 // One conv2d call (ember_rt_conv2d) into y.
@@ -1173,13 +1170,11 @@ int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
     if (s != 0)
       return s;
     ConvYCopy c{p, last, y};
-    const size_t P = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
-    const int64_t tasks =
-        int64_t(u(p[EMBER_RT_CONV_N]) * ((P + kYCopyBlock - 1) / kYCopyBlock));
-    if (ember_rt_num_workers() == 1 || tasks < 2)
-      convYCopyWork(&c, 0, tasks, 0);
-    else
-      ember_rt_parallel_for(convYCopyWork, &c, tasks);
+    // (ember_rt_parallel_for runs one task, or a pool of one, inline.)
+    ember_rt_parallel_for(
+        convYCopyWork, &c,
+        int64_t(u(p[EMBER_RT_CONV_N]) *
+                copyBlocks(u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]))));
     return 0;
   }
   return convStep(p, x, w, bias, residual, y, clipLo, clipHi, workspace);

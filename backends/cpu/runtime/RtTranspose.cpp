@@ -45,52 +45,60 @@ block16x16(const uint8_t *x, size_t ldx, uint8_t *y, size_t ldy) {
 }
 #endif
 
-} // namespace
+#if defined(__x86_64__)
+// A 4x4 block of floats (SSE, x86-64's baseline): _MM_TRANSPOSE4_PS.
+void block4x4(const float *x, size_t ldx, float *y, size_t ldy) {
+  __m128 a = _mm_loadu_ps(x), b = _mm_loadu_ps(x + ldx),
+         e = _mm_loadu_ps(x + 2 * ldx), f = _mm_loadu_ps(x + 3 * ldx);
+  _MM_TRANSPOSE4_PS(a, b, e, f);
+  _mm_storeu_ps(y, a);
+  _mm_storeu_ps(y + ldy, b);
+  _mm_storeu_ps(y + 2 * ldy, e);
+  _mm_storeu_ps(y + 3 * ldy, f);
+}
+#endif
 
-void transposeBytes(const uint8_t *src, size_t lds, uint8_t *dst, size_t ldd,
-                    size_t rows, size_t cols) {
+// dst[c * ldd + r] = src[r * lds + c]: B x B blocks by `block` (x86-64),
+// the edges and other hosts element by element.
+template <size_t B, class T, class Block>
+void transposeBlocks(const T *src, size_t lds, T *dst, size_t ldd, size_t rows,
+                     size_t cols, Block block) {
   size_t c = 0;
 #if defined(__x86_64__)
-  for (; c + 16 <= cols; c += 16) {
+  for (; c + B <= cols; c += B) {
     size_t r = 0;
-    for (; r + 16 <= rows; r += 16)
-      block16x16(src + r * lds + c, lds, dst + c * ldd + r, ldd);
+    for (; r + B <= rows; r += B)
+      block(src + r * lds + c, lds, dst + c * ldd + r, ldd);
     for (; r < rows; ++r)
-      for (size_t i = 0; i < 16; ++i)
+      for (size_t i = 0; i < B; ++i)
         dst[(c + i) * ldd + r] = src[r * lds + c + i];
   }
+#else
+  (void)block;
 #endif
   for (; c < cols; ++c)
     for (size_t r = 0; r < rows; ++r)
       dst[c * ldd + r] = src[r * lds + c];
 }
 
+} // namespace
+
+void transposeBytes(const uint8_t *src, size_t lds, uint8_t *dst, size_t ldd,
+                    size_t rows, size_t cols) {
+#if defined(__x86_64__)
+  transposeBlocks<16>(src, lds, dst, ldd, rows, cols, block16x16);
+#else
+  transposeBlocks<16>(src, lds, dst, ldd, rows, cols, nullptr);
+#endif
+}
+
 void transposeFloats(const float *src, size_t lds, float *dst, size_t ldd,
                      size_t rows, size_t cols) {
-  size_t c = 0;
 #if defined(__x86_64__)
-  // 4x4 blocks (SSE, x86-64's baseline): _MM_TRANSPOSE4_PS.
-  for (; c + 4 <= cols; c += 4) {
-    size_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
-      const float *s = src + r * lds + c;
-      __m128 a = _mm_loadu_ps(s), b = _mm_loadu_ps(s + lds),
-             e = _mm_loadu_ps(s + 2 * lds), f = _mm_loadu_ps(s + 3 * lds);
-      _MM_TRANSPOSE4_PS(a, b, e, f);
-      float *d = dst + c * ldd + r;
-      _mm_storeu_ps(d, a);
-      _mm_storeu_ps(d + ldd, b);
-      _mm_storeu_ps(d + 2 * ldd, e);
-      _mm_storeu_ps(d + 3 * ldd, f);
-    }
-    for (; r < rows; ++r)
-      for (size_t i = 0; i < 4; ++i)
-        dst[(c + i) * ldd + r] = src[r * lds + c + i];
-  }
+  transposeBlocks<4>(src, lds, dst, ldd, rows, cols, block4x4);
+#else
+  transposeBlocks<4>(src, lds, dst, ldd, rows, cols, nullptr);
 #endif
-  for (; c < cols; ++c)
-    for (size_t r = 0; r < rows; ++r)
-      dst[c * ldd + r] = src[r * lds + c];
 }
 
 } // namespace ember::cpugen

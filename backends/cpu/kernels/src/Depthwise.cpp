@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "Planes.h"
 #include "Simd.h"
+#include "TileAvx2.h"
 
 #include <cstring>
 
@@ -59,6 +60,14 @@ PaddedPlane paddedPlane(const ConvGeom &g, size_t padBottom, size_t padRight) {
   return p;
 }
 
+/// Channel plane xc into the interior of `pad` (its border stays zero).
+inline void copyIntoPad(const ConvGeom &g, const PaddedPlane &pp,
+                        const float *xc, float *pad) {
+  for (size_t h = 0; h < g.H; ++h)
+    std::memcpy(pad + (g.PT + h) * pp.pitch + g.PL, xc + h * g.W,
+                g.W * sizeof(float));
+}
+
 EMBER_TARGET_AVX512 inline __m512 finish512(__m512 v, const PlaneEpilogue &e,
                                             const float *yv, const float *rv,
                                             __mmask16 m) {
@@ -91,10 +100,7 @@ depthwise3x3Avx512(const ConvGeom &g, const PaddedPlane &pp, const float *x,
                                          22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   for (size_t c = c0; c < c1; ++c) {
-    const float *xc = x + c * g.H * g.W;
-    for (size_t h = 0; h < g.H; ++h)
-      std::memcpy(pad + (g.PT + h) * pp.pitch + g.PL, xc + h * g.W,
-                  g.W * sizeof(float));
+    copyIntoPad(g, pp, x + c * g.H * g.W, pad);
     const float *wc = w + c * 9;
     __m512 wv[9];
     for (int i = 0; i < 9; ++i)
@@ -139,16 +145,8 @@ EMBER_TARGET_AVX2 inline __m256 finish256(__m256 v, const PlaneEpilogue &e,
   if (e.accumulate)
     v = _mm256_add_ps(v, _mm256_maskload_ps(yv, m));
   __m256 r = rv ? _mm256_maskload_ps(rv, m) : _mm256_setzero_ps();
-  if (!e.residualAfterActivation)
-    v = _mm256_add_ps(v, r);
-  if (e.activation == Activation::Relu)
-    v = _mm256_max_ps(v, _mm256_setzero_ps());
-  else if (e.activation == Activation::Clip)
-    v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(e.clipMin)),
-                      _mm256_set1_ps(e.clipMax));
-  if (e.residualAfterActivation)
-    v = _mm256_add_ps(v, r);
-  return v;
+  return residualActivation8(v, r, e.residualAfterActivation, e.activation,
+                             e.clipMin, e.clipMax);
 }
 
 /// The even (odd: Odd) floats of r[0, 16), in order.
@@ -172,12 +170,8 @@ depthwise3x3Avx2(const ConvGeom &g, const PaddedPlane &pp, const float *x,
                  size_t c1, float *pad) {
   const size_t plane = g.OH * g.OW;
   std::memset(pad, 0, pp.rows * pp.pitch * sizeof(float));
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (size_t c = c0; c < c1; ++c) {
-    const float *xc = x + c * g.H * g.W;
-    for (size_t h = 0; h < g.H; ++h)
-      std::memcpy(pad + (g.PT + h) * pp.pitch + g.PL, xc + h * g.W,
-                  g.W * sizeof(float));
+    copyIntoPad(g, pp, x + c * g.H * g.W, pad);
     const float *wc = w + c * 9;
     __m256 wv[9];
     for (int i = 0; i < 9; ++i)
@@ -188,7 +182,7 @@ depthwise3x3Avx2(const ConvGeom &g, const PaddedPlane &pp, const float *x,
       const float *r0 = pad + oh * g.SH * pp.pitch;
       for (size_t ow = 0; ow < g.OW; ow += 8) {
         const size_t n = g.OW - ow < 8 ? g.OW - ow : 8;
-        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), lane);
+        const __m256i m = laneMask8(0, int(n));
         __m256 acc = _mm256_setzero_ps();
         for (int kh = 0; kh < 3; ++kh) {
           const float *r = r0 + kh * pp.pitch + ow * SW;

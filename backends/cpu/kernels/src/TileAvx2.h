@@ -2,8 +2,8 @@
 //-*-===//
 //
 // Shared by the AVX2 tiles (SgemmAvx2.cpp, SgemmAvx2Nhwc.cpp; laneMask8 also
-// by QGemmAvx2.cpp): one definition of an 8-lane column mask and of the
-// per-vector epilogue and store into C.
+// by QGemmAvx2.cpp, residualActivation8 by Depthwise.cpp): one definition
+// of an 8-lane column mask and of the per-vector epilogue and store into C.
 //
 //===----------------------------------------------------------------------===//
 #ifndef EMBER_CPU_KERNELS_TILEAVX2_H
@@ -21,6 +21,22 @@ EMBER_TARGET_AVX2 inline __m256i laneMask8(int lo, int hi) {
   const __m256i ge = _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1));
   const __m256i lt = _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx);
   return _mm256_and_si256(ge, lt);
+}
+
+/// The epilogue's residual r and activation on 8 lanes, in its order (r
+/// before or after the activation).
+EMBER_TARGET_AVX2 inline __m256 residualActivation8(__m256 v, __m256 r,
+                                                    bool rAfter, Activation act,
+                                                    float lo, float hi) {
+  if (!rAfter)
+    v = _mm256_add_ps(v, r);
+  if (act == Activation::Relu)
+    v = _mm256_max_ps(v, _mm256_setzero_ps());
+  else if (act == Activation::Clip)
+    v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(lo)), _mm256_set1_ps(hi));
+  if (rAfter)
+    v = _mm256_add_ps(v, r);
+  return v;
 }
 
 /// One 8-lane piece (vector j) of tile row i: C, the whole epilogue, the
@@ -41,15 +57,8 @@ EMBER_TARGET_AVX2 inline void storeRow8(const TileArgs &t, int i, int j,
     if (t.residual)
       r = _mm256_maskload_ps(
           t.residual + static_cast<size_t>(i) * t.ldr + 8 * j, m);
-    if (!t.residualAfterActivation)
-      v = _mm256_add_ps(v, r);
-    if (t.activation == Activation::Relu)
-      v = _mm256_max_ps(v, _mm256_setzero_ps());
-    else if (t.activation == Activation::Clip)
-      v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(t.clipMin)),
-                        _mm256_set1_ps(t.clipMax));
-    if (t.residualAfterActivation)
-      v = _mm256_add_ps(v, r);
+    v = residualActivation8(v, r, t.residualAfterActivation, t.activation,
+                            t.clipMin, t.clipMax);
   }
   if (full)
     _mm256_storeu_ps(c, v);
