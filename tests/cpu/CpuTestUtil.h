@@ -239,6 +239,27 @@ inline CompileConfig hostConfig() {
   return c;
 }
 
+// f on `in` at 1 thread within rtol/atol of the interpreter's `want`, at 2
+// threads identical to 1, and on the portable runtime within rtol/atol.
+inline void expectCloseOnEveryRuntime(Function &f,
+                                      const std::vector<Tensor> &in,
+                                      const std::vector<Tensor> &want,
+                                      double rtol, double atol) {
+  CompileConfig two = hostConfig(), portable = hostConfig();
+  two.numThreads = 2;
+  portable.kernels = Kernels::Portable;
+  std::vector<Tensor> one = runCpu(f, hostConfig(), in);
+  expectClose(one, want, rtol, atol);
+  std::vector<Tensor> twoOut = runCpu(f, two, in);
+  ASSERT_EQ(twoOut.size(), one.size());
+  for (size_t k = 0; k < one.size(); ++k)
+    ASSERT_EQ(std::memcmp(twoOut[k].raw(), one[k].raw(),
+                          size_t(one[k].type().sizeInBytes())),
+              0)
+        << "output " << k << ": 2 threads differ from 1";
+  expectClose(runCpu(f, portable, in), want, rtol, atol);
+}
+
 /// Whether this host's kernel path has the fp32 channels-last convolutions
 /// (AVX2 or AVX-512), so the compiler chooses channels-last layouts.
 inline bool channelsLastHost() {

@@ -397,6 +397,24 @@ bool checkScatterND(const Node &n, std::string &reason) {
   return true;
 }
 
+bool checkRecurrent(const Node &n, std::string &reason) {
+  if (n.inputs[0].type().elem() != ElemKind::F32)
+    return fail(reason, "X is not f32");
+  if (n.hasInput(4)) {
+    ElemKind lk = n.inputs[4].type().elem();
+    if (lk != ElemKind::I32 && lk != ElemKind::I64)
+      return fail(reason, "sequence_lens must be i32 or i64");
+  }
+  RecurrentCell cell;
+  RecurrentShape p;
+  if (!recurrentGeometry(n, cell, p, reason))
+    return false;
+  for (const RecurrentAct &a : p.acts)
+    if (a.name == "Softplus")
+      return fail(reason, "activation Softplus");
+  return true;
+}
+
 // ---- the table
 // ---------------------------------------------------------------
 

@@ -392,6 +392,51 @@ Status Codegen::emitConvT(const Group &g, Step &s) {
   return Status::ok();
 }
 
+// RNN/GRU/LSTM: the tensors as RtAbi.h's pointer array (null where absent),
+// the weights packed first when they are not constants.
+Status Codegen::emitRecurrent(const Group &g, Step &s) {
+  const Node &n = *g.anchor;
+  llvm::Type *ptr = b_->getPtrTy(), *i32 = b_->getInt32Ty();
+  llvm::Value *params = paramBlock(s.params);
+  size_t temp = 0;
+  llvm::Value *packed;
+  if (s.packedWeights != ~0ull) {
+    packed = ptrOf(Loc{LocKind::Weight, 0, s.packedWeights});
+  } else {
+    packed = ptrOf(Loc{LocKind::Arena, s.temps.at(temp++), 0});
+    llvm::FunctionCallee pack =
+        runtime("recurrent_pack", i32, {ptr, ptr, ptr, ptr, ptr});
+    emitStatusCheck(b_->CreateCall(
+        pack, {params, ptrOfValue(n.inputs[1]), ptrOfValue(n.inputs[2]),
+               ptrOfValue(n.hasInput(3) ? n.inputs[3] : Value()), packed}));
+  }
+  auto input = [&](size_t i) {
+    return ptrOfValue(n.hasInput(i) ? n.inputs[i] : Value());
+  };
+  auto result = [&](size_t i) {
+    return i < n.types.size() ? ptrOfValue(Value(const_cast<Node *>(&n), i))
+                              : ptrOfValue(Value());
+  };
+  llvm::Value *ptrs[EMBER_RT_RNN_NUM_PTRS];
+  ptrs[EMBER_RT_RNN_X] = input(0);
+  ptrs[EMBER_RT_RNN_PACKED] = packed;
+  ptrs[EMBER_RT_RNN_LENS] = input(4);
+  ptrs[EMBER_RT_RNN_H0] = input(5);
+  ptrs[EMBER_RT_RNN_C0] = input(6);
+  ptrs[EMBER_RT_RNN_P] = input(7);
+  ptrs[EMBER_RT_RNN_Y] = result(0);
+  ptrs[EMBER_RT_RNN_YH] = result(1);
+  ptrs[EMBER_RT_RNN_YC] = result(2);
+  ptrs[EMBER_RT_RNN_SCRATCH] = ptrOf(Loc{LocKind::Arena, s.temps.at(temp), 0});
+  auto *arrTy = llvm::ArrayType::get(ptr, EMBER_RT_RNN_NUM_PTRS);
+  llvm::Value *arr = b_->CreateAlloca(arrTy, nullptr, "rnn.ptrs");
+  for (unsigned i = 0; i < EMBER_RT_RNN_NUM_PTRS; ++i)
+    b_->CreateStore(ptrs[i], b_->CreateConstInBoundsGEP2_32(arrTy, arr, 0, i));
+  llvm::FunctionCallee fn = runtime("recurrent", i32, {ptr, ptr, ptr});
+  emitStatusCheck(b_->CreateCall(fn, {params, arr, workspacePtr()}));
+  return Status::ok();
+}
+
 Status Codegen::emitCopy(const Group &g) {
   uint64_t bytes = g.copySource.type().sizeInBytes();
   if (!bytes)
@@ -466,6 +511,9 @@ Status Codegen::emit() {
       break;
     case GroupKind::ConvT:
       s = emitConvT(g, steps_[i]);
+      break;
+    case GroupKind::Recurrent:
+      s = emitRecurrent(g, steps_[i]);
       break;
     case GroupKind::Emit:
       s = emitOwn(*this, g);

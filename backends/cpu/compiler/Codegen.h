@@ -7,6 +7,7 @@
 
 #include "Compiler.h"
 #include "Program.h"
+#include "runtime/RtAbi.h"
 
 #include "lir/LIR.h"
 
@@ -60,7 +61,7 @@ bool fusablePoolWindow(const Node &pool, ember::cpu::MaxPoolWindow &pw);
 
 // ember_main's status for an index out of range (Gather): runtime calls
 // return small kernel-library codes, so this one stands apart.
-constexpr int32_t kStatusIndexOutOfRange = 100;
+constexpr int32_t kStatusIndexOutOfRange = EMBER_RT_STATUS_OUT_OF_RANGE;
 
 class Codegen {
 public:
@@ -85,6 +86,7 @@ private:
   Status prepareConvT(const Group &g, Step &s);
   Status prepareQMatMul(const Group &g, Step &s);
   Status prepareQMatMulDynamic(const Group &g, Step &s);
+  Status prepareRecurrent(const Group &g, Step &s);
   // ChannelsLast.cpp
   void chooseLayouts();
   void fusePools();
@@ -110,6 +112,7 @@ private:
   Status emitCopy(const Group &g);
   Status emitQuant(const Group &g, Step &s);
   Status emitConvT(const Group &g, Step &s);
+  Status emitRecurrent(const Group &g, Step &s);
   void emitStatusCheck(llvm::Value *status);
   llvm::Value *paramBlock(const std::vector<int64_t> &p);
   llvm::FunctionCallee runtime(const std::string &name, llvm::Type *ret,

@@ -325,6 +325,8 @@ GroupKind kindFor(OpClass c) {
     return GroupKind::QConv;
   case OpClass::QMatMul:
     return GroupKind::QMatMul;
+  case OpClass::Recurrent:
+    return GroupKind::Recurrent;
   case OpClass::Emit:
     return GroupKind::Emit;
   case OpClass::Loop:
@@ -442,7 +444,8 @@ formGroups(const Function &f, const CompileConfig &cfg, FusionStats *stats) {
     g.kind = kindFor(oc);
     g.root = n;
     if (oc == OpClass::Pool || oc == OpClass::Reduce || oc == OpClass::ConvT ||
-        oc == OpClass::QConv || oc == OpClass::QMatMul || oc == OpClass::Emit)
+        oc == OpClass::QConv || oc == OpClass::QMatMul || oc == OpClass::Emit ||
+        oc == OpClass::Recurrent)
       g.anchor = n;
     g.members.push_back(n);
     int gi = int(groups.size());

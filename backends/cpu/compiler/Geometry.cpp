@@ -109,4 +109,18 @@ bool convTransposeGeometry(const Node &n, std::vector<int64_t> &pb,
   return true;
 }
 
+bool recurrentGeometry(const Node &n, RecurrentCell &cell, RecurrentShape &p,
+                       std::string &reason) {
+  cell = n.kind == OpKind::RNN   ? RecurrentCell::Rnn
+         : n.kind == OpKind::GRU ? RecurrentCell::Gru
+                                 : RecurrentCell::Lstm;
+  std::vector<Tensor> typeOnly;
+  Expected<RecurrentShape> r =
+      recurrentShape(TypeContext(n, staticOperands(n, typeOnly)), cell);
+  if (!r)
+    return fail(reason, r.status().message());
+  p = std::move(*r);
+  return true;
+}
+
 } // namespace ember::cpugen

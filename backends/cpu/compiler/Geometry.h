@@ -2,6 +2,7 @@
 #pragma once
 
 #include "Program.h"
+#include "ir/typerules/Recurrent.h"
 
 #include <string>
 #include <vector>
@@ -29,5 +30,10 @@ bool windowOf(const Node &n, const Type &x, const std::vector<int64_t> &kernel,
 // spatial dim.
 bool convTransposeGeometry(const Node &n, std::vector<int64_t> &padBegin,
                            std::vector<int64_t> &out, std::string &reason);
+
+// An RNN/GRU/LSTM node's problem (sizes, direction, activations), as its
+// type rule reads it.
+bool recurrentGeometry(const Node &n, RecurrentCell &cell, RecurrentShape &p,
+                       std::string &reason);
 
 } // namespace ember::cpugen

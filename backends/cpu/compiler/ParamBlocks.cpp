@@ -326,6 +326,94 @@ Status Codegen::prepareConvT(const Group &g, Step &s) {
 
 namespace {
 
+int64_t f32Bits(double v) {
+  float f = float(v);
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return int64_t(u);
+}
+
+int64_t recurrentActCode(const std::string &name) {
+  static const char *const names[] = {
+      "Sigmoid",         "Tanh",       "Relu",        "Affine", "LeakyRelu",
+      "ThresholdedRelu", "ScaledTanh", "HardSigmoid", "Elu",    "Softsign"};
+  for (int64_t i = 0; i < int64_t(std::size(names)); ++i)
+    if (name == names[i])
+      return i; // EMBER_RT_RNN_SIGMOID + i
+  return -1;
+}
+
+} // namespace
+
+// RNN/GRU/LSTM: the problem and activations into the parameter block; W, R
+// and B packed now when constant (else at run time into a scratch buffer,
+// temps[0]); the recurrence's scratch is the last temp.
+Status Codegen::prepareRecurrent(const Group &g, Step &s) {
+  const Node &n = *g.anchor;
+  RecurrentCell cell;
+  RecurrentShape r;
+  std::string why;
+  if (!recurrentGeometry(n, cell, r, why))
+    return unsupported(n.describe(), ": ", why);
+  std::vector<int64_t> &p = s.params;
+  p.assign(EMBER_RT_RNN_NUM_FIELDS, 0);
+  p[EMBER_RT_RNN_CELL] = cell == RecurrentCell::Rnn   ? EMBER_RT_RNN_CELL_RNN
+                         : cell == RecurrentCell::Gru ? EMBER_RT_RNN_CELL_GRU
+                                                      : EMBER_RT_RNN_CELL_LSTM;
+  p[EMBER_RT_RNN_S] = r.S;
+  p[EMBER_RT_RNN_B] = r.B;
+  p[EMBER_RT_RNN_I] = r.I;
+  p[EMBER_RT_RNN_H] = r.H;
+  p[EMBER_RT_RNN_D] = r.D;
+  p[EMBER_RT_RNN_REVERSE] = r.direction == "reverse" ? 1 : 0;
+  p[EMBER_RT_RNN_LAYOUT] = r.layout;
+  p[EMBER_RT_RNN_HAS_CLIP] = n.hasAttr("clip") ? 1 : 0;
+  p[EMBER_RT_RNN_CLIP] = f32Bits(n.attrFloat("clip", 0.0));
+  p[EMBER_RT_RNN_LBR] = n.attrInt("linear_before_reset", 0) != 0 ? 1 : 0;
+  p[EMBER_RT_RNN_INPUT_FORGET] = n.attrInt("input_forget", 0) != 0 ? 1 : 0;
+  p[EMBER_RT_RNN_LENS_BYTES] = !n.hasInput(4)                               ? 0
+                               : n.inputs[4].type().elem() == ElemKind::I32 ? 4
+                                                                            : 8;
+  p[EMBER_RT_RNN_ISA] = cfg_.isa;
+  // Direction d's activation k at slot 3 d + k.
+  for (int64_t d = 0; d < r.D; ++d)
+    for (size_t k = 0; k < r.actsPerDir; ++k) {
+      const RecurrentAct &a = r.acts[size_t(d) * r.actsPerDir + k];
+      int64_t code = recurrentActCode(a.name);
+      if (code < 0)
+        return unsupported(n.describe(), ": activation ", a.name);
+      int64_t *slot = &p[EMBER_RT_RNN_ACT0 + 3 * (3 * d + int64_t(k))];
+      slot[0] = code;
+      slot[1] = f32Bits(a.alpha);
+      slot[2] = f32Bits(a.beta);
+    }
+  bool lib = cfg_.kernels == Kernels::Library;
+  uint64_t packedBytes =
+      uint64_t(lib ? ember_rt_recurrent_packed_size(p.data())
+                   : ember_rtp_recurrent_packed_size(p.data()));
+  if (isConstant(n.inputs[1]) && isConstant(n.inputs[2]) &&
+      (!n.hasInput(3) || isConstant(n.inputs[3]))) {
+    s.packedWeights = addWeights(nullptr, size_t(packedBytes));
+    ember_rt_recurrent_pack(
+        p.data(), n.inputs[1].node->payload->data<float>(),
+        n.inputs[2].node->payload->data<float>(),
+        n.hasInput(3) ? n.inputs[3].node->payload->data<float>() : nullptr,
+        reinterpret_cast<float *>(&out_.weights[size_t(s.packedWeights)]));
+  } else {
+    s.tempBytes.push_back(packedBytes);
+  }
+  s.tempBytes.push_back(
+      uint64_t(lib ? ember_rt_recurrent_scratch_size(p.data())
+                   : ember_rtp_recurrent_scratch_size(p.data())));
+  int64_t ws = lib ? ember_rt_recurrent_workspace_size(p.data())
+                   : ember_rtp_recurrent_workspace_size(p.data());
+  workspacePerWorker_ =
+      std::max<uint64_t>(workspacePerWorker_, alignUp(uint64_t(ws), 64));
+  return Status::ok();
+}
+
+namespace {
+
 // The output side of an int8 step (RtAbi.h): the result kind, zero point,
 // clamp and the fixed-point table (multipliers, then shifts) from the
 // group's fused Requantize; without one, the int32 accumulator.
@@ -663,6 +751,8 @@ Status Codegen::prepare() {
       s = prepareConvT(g, steps_[i]);
     else if (g.kind == GroupKind::QMatMul)
       s = prepareQMatMul(g, steps_[i]);
+    else if (g.kind == GroupKind::Recurrent)
+      s = prepareRecurrent(g, steps_[i]);
     if (!s.isOk())
       return s;
   }
@@ -677,6 +767,8 @@ Status Codegen::prepare() {
       steps_[i].params[EMBER_RT_CONV_WS_BYTES] = int64_t(workspacePerWorker_);
     else if (groups_[i].kind == GroupKind::QMatMul)
       steps_[i].params[EMBER_RT_QGEMM_WS_BYTES] = int64_t(workspacePerWorker_);
+    else if (groups_[i].kind == GroupKind::Recurrent)
+      steps_[i].params[EMBER_RT_RNN_WS_BYTES] = int64_t(workspacePerWorker_);
   }
   return Status::ok();
 }

@@ -32,7 +32,8 @@ enum class OpClass : uint8_t {
   Reduce,
   QConv,
   QMatMul,
-  Emit, // the op's own emit_<Name> (compiler/ops/<Name>.cpp)
+  Recurrent, // RNN/GRU/LSTM: runtime call (RtRecurrent.h)
+  Emit,      // the op's own emit_<Name> (compiler/ops/<Name>.cpp)
 };
 // The step of `k`'s row in CpuOps.def (None without one). Capability.cpp.
 OpClass opClass(OpKind k);
@@ -81,19 +82,20 @@ struct Loc {
 // ---- fused groups
 // --------------------------------------------------------------
 enum class GroupKind : uint8_t {
-  View,    // Reshape/Identity: no code
-  Loop,    // elementwise (+ folded movement/gather) loop nest
-  Concat,  // copy loops
-  Split,   // copy loops, one per result
-  Conv,    // runtime conv + epilogue
-  ConvT,   // runtime transposed conv
-  MatMul,  // runtime gemm + epilogue
-  Pool,    // generated pooling loops
-  Reduce,  // reduction loops
-  QConv,   // runtime int8 conv (ConvInteger [+ bias] [+ Requantize])
-  QMatMul, // runtime int8 matmul (MatMulInteger [+ bias] [+ Requantize])
-  Copy,    // a graph output that needs a copy (added by layout)
-  Emit,    // one node whose code is its row's emit_<Name>
+  View,      // Reshape/Identity: no code
+  Loop,      // elementwise (+ folded movement/gather) loop nest
+  Concat,    // copy loops
+  Split,     // copy loops, one per result
+  Conv,      // runtime conv + epilogue
+  ConvT,     // runtime transposed conv
+  MatMul,    // runtime gemm + epilogue
+  Pool,      // generated pooling loops
+  Reduce,    // reduction loops
+  QConv,     // runtime int8 conv (ConvInteger [+ bias] [+ Requantize])
+  QMatMul,   // runtime int8 matmul (MatMulInteger [+ bias] [+ Requantize])
+  Copy,      // a graph output that needs a copy (added by layout)
+  Recurrent, // runtime RNN/GRU/LSTM (ember_rt_recurrent)
+  Emit,      // one node whose code is its row's emit_<Name>
 };
 
 // Bias / activation / residual folded into a Conv or MatMul (the kernel

@@ -507,7 +507,8 @@ ember_error *execute(ember_device *d, const ember_execute_params *p,
                                  outs.data());
     if (st == ember::cpugen::kStatusIndexOutOfRange)
       ev->result = error(EMBER_STATUS_OUT_OF_RANGE,
-                         "an index operand is out of range (Gather)");
+                         "an operand is out of range (a Gather or ScatterND "
+                         "index, an RNN/GRU/LSTM sequence length)");
     else if (st)
       ev->result = error(EMBER_STATUS_INTERNAL,
                          "a kernel rejected its arguments (status " +

@@ -40,6 +40,12 @@
 extern "C" {
 #endif
 
+/* A call's status for an operand value out of range (a sequence length of
+ * RNN/GRU/LSTM outside [0, S]); ember_main also returns it for a Gather or
+ * ScatterND index out of range (kStatusIndexOutOfRange). Other non-zero
+ * statuses are the kernel library's small codes. */
+#define EMBER_RT_STATUS_OUT_OF_RANGE 100
+
 typedef void (*ember_rt_task)(void *ctx, int64_t begin, int64_t end,
                               int64_t worker);
 void ember_rt_parallel_for(ember_rt_task fn, void *ctx, int64_t n);
@@ -184,6 +190,81 @@ int64_t ember_rt_conv_transpose_workspace_size(const int64_t *p);
  * inputs (constant ones are packed at compile time). */
 int32_t ember_rt_conv_transpose_pack(const int64_t *p, const float *w,
                                      float *wT);
+
+/* ---- RNN / GRU / LSTM, fp32 ----------------------------------------------
+ * The ONNX recurrent cells (opset 14-22: layout, sequence_lens, initial
+ * states, activations with alpha/beta, clip, forward/reverse/bidirectional,
+ * GRU linear_before_reset, LSTM peepholes and input_forget) as the
+ * reference kernel computes them (interp/kernels/Recurrent.cpp), in f32.
+ * Per direction: the input projection of every step at once,
+ * XW[rows][G*H] = X[rows][I] x W^T + (Wb + Rb) (rows in X's memory order),
+ * then step by step gates = XW[t, b] + h[b] x R^T, the cell's activations,
+ * and the new state (RtRecurrent.h). Weights are packed at compile time
+ * when constant (ember_rt_recurrent_pack, else at run time into a scratch
+ * buffer): per direction W^T [I][G*H], then R^T [H][G*H], then the folded
+ * bias [G*H], then GRU's Rb of the h gate [H] (linear_before_reset: it
+ * cannot fold). Activations: ACT0 + 3 * k holds the code, alpha's and
+ * beta's f32 bits of activation k (the cell's f, g, h per direction, in
+ * ONNX order). */
+enum {
+  EMBER_RT_RNN_SIGMOID = 0,
+  EMBER_RT_RNN_TANH,
+  EMBER_RT_RNN_RELU,
+  EMBER_RT_RNN_AFFINE,
+  EMBER_RT_RNN_LEAKY_RELU,
+  EMBER_RT_RNN_THRESHOLDED_RELU,
+  EMBER_RT_RNN_SCALED_TANH,
+  EMBER_RT_RNN_HARD_SIGMOID,
+  EMBER_RT_RNN_ELU,
+  EMBER_RT_RNN_SOFTSIGN
+};
+enum {
+  EMBER_RT_RNN_CELL_RNN = 0,
+  EMBER_RT_RNN_CELL_GRU,
+  EMBER_RT_RNN_CELL_LSTM
+};
+enum ember_rt_rnn_field {
+  EMBER_RT_RNN_CELL,
+  EMBER_RT_RNN_S,
+  EMBER_RT_RNN_B,
+  EMBER_RT_RNN_I,
+  EMBER_RT_RNN_H,
+  EMBER_RT_RNN_D,       /* 2: bidirectional */
+  EMBER_RT_RNN_REVERSE, /* direction "reverse" (D 1) */
+  EMBER_RT_RNN_LAYOUT,  /* ONNX layout: 0 [S][B][..], 1 [B][S][..] */
+  EMBER_RT_RNN_HAS_CLIP,
+  EMBER_RT_RNN_CLIP, /* f32 bits */
+  EMBER_RT_RNN_LBR,  /* GRU linear_before_reset */
+  EMBER_RT_RNN_INPUT_FORGET,
+  EMBER_RT_RNN_LENS_BYTES, /* sequence_lens: 0 none, 4 int32, 8 int64 */
+  EMBER_RT_RNN_ISA,
+  EMBER_RT_RNN_WS_BYTES, /* workspace bytes per worker */
+  EMBER_RT_RNN_ACT0,
+  EMBER_RT_RNN_NUM_FIELDS = EMBER_RT_RNN_ACT0 + 18
+};
+/* ptrs[]: the tensors of one call, NULL where absent. */
+enum ember_rt_rnn_ptr {
+  EMBER_RT_RNN_X,
+  EMBER_RT_RNN_PACKED, /* the packed weights above */
+  EMBER_RT_RNN_LENS,
+  EMBER_RT_RNN_H0,
+  EMBER_RT_RNN_C0,
+  EMBER_RT_RNN_P, /* LSTM peepholes, ONNX [D][3H] (i, o, f) */
+  EMBER_RT_RNN_Y,
+  EMBER_RT_RNN_YH,
+  EMBER_RT_RNN_YC,
+  EMBER_RT_RNN_SCRATCH, /* ember_rt_recurrent_scratch_size bytes */
+  EMBER_RT_RNN_NUM_PTRS
+};
+int32_t ember_rt_recurrent(const int64_t *p, void *const *ptrs,
+                           uint8_t *workspace);
+int64_t ember_rt_recurrent_packed_size(const int64_t *p);
+int64_t ember_rt_recurrent_scratch_size(const int64_t *p);
+/* Workspace bytes one worker needs (the kernel library's SGEMM). */
+int64_t ember_rt_recurrent_workspace_size(const int64_t *p);
+/* W [D][G*H][I], R [D][G*H][H], B [D][2*G*H] (NULL: zeros), ONNX layouts. */
+int32_t ember_rt_recurrent_pack(const int64_t *p, const float *w,
+                                const float *r, const float *b, float *packed);
 
 /* ---- int8: ConvInteger / MatMulInteger, + bias, + Requantize -------------
  * Ember's integer forms (docs/quantization.md): acc = the exact int32 sum of

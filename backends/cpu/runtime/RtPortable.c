@@ -243,3 +243,128 @@ int32_t EMBER_RT_NAME(conv_transpose_pack)(const int64_t *p, const float *w,
         }
   return 0;
 }
+
+/* ---- RNN / GRU / LSTM (RtRecurrent.h) over plain loops -------------------
+ * exp and tanh as Ember's f32 functions compute them (ember/math/Exp.h,
+ * Tanh.h: the same reduction and polynomials), written with separate
+ * multiplies and adds (no libc fmaf here), so within a few ulp of them. */
+#include "RtRecurrent.h"
+
+static float rtp_round_even(float v) { /* |v| < 2^22 */
+  float m = v < 0.0f ? -12582912.0f : 12582912.0f;
+  return (v + m) - m;
+}
+
+static float rtp_pow2(float n) { /* n an integer in [-126, 127] */
+  union {
+    uint32_t u;
+    float f;
+  } b;
+  b.u = (uint32_t)((int32_t)n + 127) << 23;
+  return b.f;
+}
+
+static float rtp_exp(float x) {
+  static const float c[] = {1.0f,          1.0f,          0.499999911f,
+                            0.166664168f,  0.0416682437f, 0.00837505423f,
+                            0.00138365454f};
+  float xc, n, r, q, n1;
+  int i;
+  if (x != x)
+    return x;
+  xc = x < -110.0f ? -110.0f : x > 89.0f ? 89.0f : x;
+  n = rtp_round_even(xc * 1.44269502f);
+  r = xc - n * 0.693145751953125f;
+  r = r - n * 1.42860682e-06f;
+  q = c[6];
+  for (i = 5; i >= 0; --i)
+    q = q * r + c[i];
+  n1 = rtp_round_even(n * 0.5f);
+  return q * rtp_pow2(n1) * rtp_pow2(n - n1);
+}
+
+static float rtp_tanh(float x) {
+  static const float k[] = {-0.333333224f,   0.133329779f,    -0.0539293028f,
+                            0.0216635428f,   -0.00826454349f, 0.0025826674f,
+                            -0.000455459754f};
+  float ax = x < 0.0f ? -x : x, t, q, v;
+  int i;
+  if (x != x)
+    return x;
+  if (ax <= 0.9f) {
+    t = x * x;
+    q = k[6];
+    for (i = 5; i >= 0; --i)
+      q = q * t + k[i];
+    return x + x * t * q;
+  }
+  ax = ax > 9.5f ? 9.5f : ax;
+  v = 1.0f - 2.0f / (rtp_exp(ax + ax) + 1.0f);
+  return x < 0.0f ? -v : v;
+}
+
+static int32_t rtp_rnn_project(void *ctx, const float *x, int64_t rows,
+                               int64_t k, const float *wt, int64_t n,
+                               const float *bias, float *y) {
+  (void)ctx;
+  for (int64_t r = 0; r < rows; ++r) {
+    float *yr = y + r * n;
+    for (int64_t j = 0; j < n; ++j)
+      yr[j] = bias[j];
+    for (int64_t i = 0; i < k; ++i) {
+      float xv = x[r * k + i];
+      for (int64_t j = 0; j < n; ++j)
+        yr[j] += xv * wt[i * n + j];
+    }
+  }
+  return 0;
+}
+
+static void rtp_rnn_gemm(void *ctx, int64_t m, int64_t k, int64_t n,
+                         const float *a, int64_t lda, const float *bt,
+                         int64_t ldb, float *c, int64_t ldc) {
+  (void)ctx;
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        c[r * ldc + j] += a[r * lda + i] * bt[i * ldb + j];
+}
+
+static void rtp_rnn_sigmoid(void *ctx, float *v, int64_t n) {
+  (void)ctx;
+  for (int64_t i = 0; i < n; ++i)
+    v[i] = 1.0f / (1.0f + rtp_exp(-v[i]));
+}
+
+static void rtp_rnn_tanh(void *ctx, float *v, int64_t n) {
+  (void)ctx;
+  for (int64_t i = 0; i < n; ++i)
+    v[i] = rtp_tanh(v[i]);
+}
+
+int64_t EMBER_RT_NAME(recurrent_packed_size)(const int64_t *p) {
+  return ember_rnn_packed_floats(p) * (int64_t)sizeof(float);
+}
+
+int64_t EMBER_RT_NAME(recurrent_scratch_size)(const int64_t *p) {
+  return ember_rnn_scratch_floats(p) * (int64_t)sizeof(float);
+}
+
+int64_t EMBER_RT_NAME(recurrent_workspace_size)(const int64_t *p) {
+  (void)p;
+  return 0;
+}
+
+int32_t EMBER_RT_NAME(recurrent_pack)(const int64_t *p, const float *w,
+                                      const float *r, const float *b,
+                                      float *packed) {
+  return ember_rnn_pack(p, w, r, b, packed);
+}
+
+int32_t EMBER_RT_NAME(recurrent)(const int64_t *p, void *const *ptrs,
+                                 uint8_t *workspace) {
+  ember_rnn_hooks hk = {0, rtp_rnn_project, rtp_rnn_gemm, rtp_rnn_sigmoid,
+                        rtp_rnn_tanh};
+  (void)workspace;
+  return ember_rnn_run(p, ptrs, &hk);
+}

@@ -31,6 +31,14 @@ int64_t ember_rtp_conv_transpose_workspace_size(const int64_t *p);
 int32_t ember_rtp_conv_transpose_pack(const int64_t *p, const float *w,
                                       float *wT);
 
+int32_t ember_rtp_recurrent(const int64_t *p, void *const *ptrs,
+                            uint8_t *workspace);
+int64_t ember_rtp_recurrent_packed_size(const int64_t *p);
+int64_t ember_rtp_recurrent_scratch_size(const int64_t *p);
+int64_t ember_rtp_recurrent_workspace_size(const int64_t *p);
+int32_t ember_rtp_recurrent_pack(const int64_t *p, const float *w,
+                                 const float *r, const float *b, float *packed);
+
 #ifdef __cplusplus
 }
 #endif

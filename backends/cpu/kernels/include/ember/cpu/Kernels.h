@@ -555,6 +555,28 @@ void qdepthwisePrepare(QDepthwiseConv &conv);
 /// computes): `index` selects the per-column scale when scaleCount > 1.
 int32_t requantizeOne(int32_t acc, const Requantize &requant, size_t index);
 
+//===----------------------------------------------------------------------===//
+// Recurrent cells: the per-step product and the gate activations
+//===----------------------------------------------------------------------===//
+
+/// C[m][0, n) += A[m][0, k) x B[k][0, n) (row-major, row strides lda, ldb,
+/// ldc; B read in place, nothing packed): an RNN/GRU/LSTM step's few state
+/// rows times the recurrent weights R^T. Each C element adds its k products
+/// in order of i (fused multiply-adds on the vector paths), whatever m and
+/// the column range, so rows and column slices computed apart agree bit for
+/// bit. On AVX2 and up one row runs 64 columns at a time (independent FMA
+/// chains), 2-4 rows share each load of B.
+void stepGemmAccumulate(size_t m, size_t k, size_t n, const float *a,
+                        size_t lda, const float *b, size_t ldb, float *c,
+                        size_t ldc, Isa isa = Isa::Auto);
+
+/// v[i] = sigmoid(v[i]) and v[i] = tanh(v[i]) for i < n, as Ember's f32
+/// functions compute them (ember/math/Exp.h, Tanh.h; Sigmoid as the CPU
+/// backend's generated loops: exp(-|x|) once, 1 / (1 + e) or e / (1 + e)),
+/// bit for bit on every path.
+void sigmoidF32(float *v, size_t n, Isa isa = Isa::Auto);
+void tanhF32(float *v, size_t n, Isa isa = Isa::Auto);
+
 } // namespace ember::cpu
 
 #endif // EMBER_CPU_KERNELS_H

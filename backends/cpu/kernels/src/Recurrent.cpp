@@ -1,0 +1,62 @@
+//===- Recurrent.cpp - the recurrent cells' step product and activations --===//
+//
+// stepGemmAccumulate: C += A x B for a step's few state rows, B (R^T) read
+// in place. A one-row product on the GEMM tile keeps two accumulators, so
+// each k waits on the previous FMA (4 cycles); here one row advances eight
+// column vectors (64 columns) together, and 2-4 rows share each B load.
+//
+// sigmoidF32 / tanhF32: Ember's f32 functions (ember/math); the AVX2 paths
+// (RecurrentAvx2.cpp) run the same functions over an 8-lane policy, so a
+// vector computes the bits the interpreter's scalar does.
+//
+//===----------------------------------------------------------------------===//
+#include "Recurrent.h"
+#include "Internal.h"
+
+#include "ember/math/Sigmoid.h"
+#include "ember/math/Tanh.h"
+
+namespace ember::cpu {
+
+namespace {
+
+void stepGemmGeneric(size_t m, size_t k, size_t n, const float *a, size_t lda,
+                     const float *b, size_t ldb, float *c, size_t ldc) {
+  for (size_t r = 0; r < m; ++r)
+    for (size_t i = 0; i < k; ++i)
+      for (size_t j = 0; j < n; ++j)
+        c[r * ldc + j] += a[r * lda + i] * b[i * ldb + j];
+}
+
+bool useAvx2(Isa isa) { return resolveIsa(isa) >= Isa::Avx2; }
+
+} // namespace
+
+void stepGemmAccumulate(size_t m, size_t k, size_t n, const float *a,
+                        size_t lda, const float *b, size_t ldb, float *c,
+                        size_t ldc, Isa isa) {
+  if (useAvx2(isa))
+    detail::stepGemmAvx2(m, k, n, a, lda, b, ldb, c, ldc);
+  else
+    stepGemmGeneric(m, k, n, a, lda, b, ldb, c, ldc);
+}
+
+void sigmoidF32(float *v, size_t n, Isa isa) {
+  if (useAvx2(isa)) {
+    detail::sigmoidAvx2(v, n);
+    return;
+  }
+  for (size_t i = 0; i < n; ++i)
+    v[i] = math::sigmoidF32(v[i]);
+}
+
+void tanhF32(float *v, size_t n, Isa isa) {
+  if (useAvx2(isa)) {
+    detail::tanhAvx2(v, n);
+    return;
+  }
+  for (size_t i = 0; i < n; ++i)
+    v[i] = math::tanhF32(v[i]);
+}
+
+} // namespace ember::cpu
