@@ -159,24 +159,27 @@ TEST(CpuRecurrent, MatchesInterpreter) {
   }
 }
 
-// A speech-model-sized LSTM: the step product's 64-column blocks and its
-// tail (4 x 130 = 520 gate columns), a long sequence, a batch of 2; at 2
-// threads the steps' products are split by columns.
+// Speech-model-sized cells: the step product's 64-column blocks and its
+// tail (4 x 130 = 520 gate columns), a long sequence. At 2 threads a step
+// of one batch row splits its product by columns, one of 3 rows runs its
+// rows in pieces (and a GRU's two products per step): the same bits.
 TEST(CpuRecurrent, LongSequenceWideStateMatchesInterpreter) {
-  std::mt19937 rng(77);
-  Problem p;
-  p.kind = OpKind::LSTM;
-  p.S = 40;
-  p.B = 2;
-  p.I = 24;
-  p.H = 130;
-  Function f("main");
-  std::vector<Tensor> in;
-  build(f, p, rng, in, true);
-  auto want = interpret(f, in);
-  ASSERT_TRUE(bool(want)) << want.status().message();
-  // 2 threads split each step's product by columns: the same bits.
-  expectCloseOnEveryRuntime(f, in, *want, 1e-4, 1e-4);
+  for (OpKind kind : {OpKind::LSTM, OpKind::GRU})
+    for (int64_t batch : {1, 3}) {
+      std::mt19937 rng(uint32_t(77 + batch));
+      Problem p;
+      p.kind = kind;
+      p.S = 40;
+      p.B = batch;
+      p.I = 24;
+      p.H = 130;
+      Function f("main");
+      std::vector<Tensor> in;
+      build(f, p, rng, in, true);
+      auto want = interpret(f, in);
+      ASSERT_TRUE(bool(want)) << want.status().message();
+      expectCloseOnEveryRuntime(f, in, *want, 1e-4, 1e-4);
+    }
 }
 
 TEST(CpuRecurrent, SoftplusIsRefusedWithAReason) {

@@ -322,12 +322,20 @@ static int32_t rtp_rnn_project(void *ctx, const float *x, int64_t rows,
 
 static void rtp_rnn_gemm(void *ctx, int64_t m, int64_t k, int64_t n,
                          const float *a, int64_t lda, const float *bt,
-                         int64_t ldb, float *c, int64_t ldc) {
+                         int64_t ldb, float *c, int64_t ldc, int split) {
   (void)ctx;
+  (void)split;
   for (int64_t r = 0; r < m; ++r)
     for (int64_t i = 0; i < k; ++i)
       for (int64_t j = 0; j < n; ++j)
         c[r * ldc + j] += a[r * lda + i] * bt[i * ldb + j];
+}
+
+static int64_t rtp_rnn_row_pieces(void *ctx, int64_t rows, int64_t macsPerRow) {
+  (void)ctx;
+  (void)rows;
+  (void)macsPerRow;
+  return 1; /* serial */
 }
 
 static void rtp_rnn_sigmoid(void *ctx, float *v, int64_t n) {
@@ -363,7 +371,11 @@ int32_t EMBER_RT_NAME(recurrent_pack)(const int64_t *p, const float *w,
 
 int32_t EMBER_RT_NAME(recurrent)(const int64_t *p, void *const *ptrs,
                                  uint8_t *workspace) {
-  ember_rnn_hooks hk = {0, rtp_rnn_project, rtp_rnn_gemm, rtp_rnn_sigmoid,
+  ember_rnn_hooks hk = {0,
+                        rtp_rnn_project,
+                        rtp_rnn_gemm,
+                        rtp_rnn_row_pieces,
+                        rtp_rnn_sigmoid,
                         rtp_rnn_tanh};
   (void)workspace;
   return ember_rnn_run(p, ptrs, &hk);

@@ -71,10 +71,12 @@ int32_t project(void *ctx, const float *x, int64_t rows, int64_t k,
   return t.status;
 }
 
-// A step's product is split over the workers by columns once each piece
-// has this many multiply-adds (a pool wake-up costs a few microseconds; one
-// core does about 20 multiply-adds a nanosecond here).
-constexpr size_t kStepWorkPerPiece = size_t(1) << 16;
+// A step spreads over the workers once each piece has this many
+// multiply-adds (a pool wake-up costs a few microseconds; one core does
+// about 20 multiply-adds a nanosecond here): several batch rows by rows
+// (each piece runs its rows' product and cells), one row's product by
+// columns.
+constexpr size_t kStepWorkPerPiece = size_t(1) << 15;
 
 struct StepTask {
   const RnnCtx *rc;
@@ -95,18 +97,28 @@ void stepWork(void *ctx, int64_t begin, int64_t end, int64_t) {
 }
 
 void gemm(void *ctx, int64_t m, int64_t k, int64_t n, const float *a,
-          int64_t lda, const float *bt, int64_t ldb, float *c, int64_t ldc) {
+          int64_t lda, const float *bt, int64_t ldb, float *c, int64_t ldc,
+          int split) {
   const RnnCtx &rc = *static_cast<const RnnCtx *>(ctx);
   StepTask t{&rc, u(m), u(k), u(n), u(lda), u(ldb), u(ldc), 1, a, bt, c};
   size_t pieces =
-      std::min({u(ember_rt_num_workers()), t.m * t.k * t.n / kStepWorkPerPiece,
-                (t.n + 63) / 64});
+      split ? std::min({u(ember_rt_num_workers()),
+                        t.m * t.k * t.n / kStepWorkPerPiece, (t.n + 63) / 64})
+            : 1;
   if (pieces <= 1) {
     stepGemmAccumulate(t.m, t.k, t.n, a, t.lda, bt, t.ldb, c, t.ldc, rc.isa);
     return;
   }
   t.pieces = pieces;
   ember_rt_parallel_for(stepWork, &t, int64_t(pieces));
+}
+
+int64_t rowPieces(void *, int64_t rows, int64_t macsPerRow) {
+  if (rows < 2)
+    return 1;
+  size_t pieces = std::min({u(ember_rt_num_workers()), u(rows),
+                            u(rows * macsPerRow) / kStepWorkPerPiece});
+  return pieces > 1 ? int64_t(pieces) : 1;
 }
 
 void sigmoid(void *ctx, float *v, int64_t n) {
@@ -142,7 +154,7 @@ int64_t ember_rt_recurrent_workspace_size(const int64_t *p) {
 int32_t ember_rt_recurrent(const int64_t *p, void *const *ptrs,
                            uint8_t *workspace) {
   RnnCtx rc{p, Isa(p[EMBER_RT_RNN_ISA]), workspace};
-  ember_rnn_hooks hk{&rc, project, gemm, sigmoid, tanhFn};
+  ember_rnn_hooks hk{&rc, project, gemm, rowPieces, sigmoid, tanhFn};
   return ember_rnn_run(p, ptrs, &hk);
 }
 

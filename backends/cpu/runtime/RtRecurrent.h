@@ -1,6 +1,7 @@
 /* The recurrent cells of RtAbi.h (RNN, GRU, LSTM) written once, in C, over
- * three hooks for the heavy parts: the input projection of all steps, the
- * per-step product h x R^T, and the Sigmoid/Tanh activations. RtPortable.c
+ * hooks for the heavy parts: the input projection of all steps, the
+ * per-step product h x R^T and how a step's rows spread over the workers,
+ * and the Sigmoid/Tanh activations. RtPortable.c
  * instantiates it with plain loops (freestanding: no libc, its own exp);
  * RtRecurrent.cpp with the kernel library's SGEMM over the workers, its
  * few-row GEMV and its vector sigmoid/tanh (Ember's f32 functions,
@@ -24,10 +25,14 @@ typedef struct ember_rnn_hooks {
   int32_t (*project)(void *ctx, const float *x, int64_t rows, int64_t k,
                      const float *wt, int64_t n, const float *bias, float *y);
   /* c[m][0..n) += a[m][k] x bt[k][0..n): the step's state rows times R^T
-   * (row strides lda, ldb, ldc). */
+   * (row strides lda, ldb, ldc); `split`: it may spread over the workers
+   * (not from inside a row piece's task). */
   void (*gemm)(void *ctx, int64_t m, int64_t k, int64_t n, const float *a,
-               int64_t lda, const float *bt, int64_t ldb, float *c,
-               int64_t ldc);
+               int64_t lda, const float *bt, int64_t ldb, float *c, int64_t ldc,
+               int split);
+  /* How many pieces a step's `rows` batch rows run in over the workers,
+   * given each row's multiply-adds (1: one piece, on the caller). */
+  int64_t (*row_pieces)(void *ctx, int64_t rows, int64_t macsPerRow);
   /* v[i] = sigmoid(v[i]) / tanh(v[i]), i < n. */
   void (*sigmoid)(void *ctx, float *v, int64_t n);
   void (*tanh)(void *ctx, float *v, int64_t n);
@@ -173,143 +178,197 @@ static int64_t ember_rnn_len(const int64_t *p, const void *lens, int64_t b) {
   return p[EMBER_RT_RNN_S];
 }
 
+/* One direction's state during a call, and the step being run. */
+typedef struct ember_rnn_dir {
+  const int64_t *p;
+  const ember_rnn_hooks *hk;
+  const void *lens;
+  const float *xw, *rt, *rbh, *pi, *po, *pf;
+  float *y, *hs, *cs, *gs, *t1s, *t2s;
+  int64_t d, s, a0;
+  int64_t pieces; /* row pieces a step runs in, over the workers */
+  int rev;
+} ember_rnn_dir;
+
+/* Step st->s of batch rows [b0, b1): their gates from the projection, one
+ * product of their states with R^T (a row past its length computes on and
+ * is ignored), then each live row's cell. */
+static void ember_rnn_rows(const ember_rnn_dir *st, int64_t b0, int64_t b1) {
+  const int64_t *p = st->p;
+  const ember_rnn_hooks *hk = st->hk;
+  int64_t cell = p[EMBER_RT_RNN_CELL], S = p[EMBER_RT_RNN_S],
+          B = p[EMBER_RT_RNN_B], H = p[EMBER_RT_RNN_H], D = p[EMBER_RT_RNN_D],
+          layout = p[EMBER_RT_RNN_LAYOUT], GH = ember_rnn_gates(p) * H,
+          s = st->s, a0 = st->a0, m = b1 - b0, b, j;
+  int lbr = p[EMBER_RT_RNN_LBR] != 0,
+      forget = p[EMBER_RT_RNN_INPUT_FORGET] != 0,
+      gru = cell == EMBER_RT_RNN_CELL_GRU;
+  const float *rt = st->rt, *pi = st->pi, *po = st->po, *pf = st->pf;
+  for (b = b0; b < b1; ++b) {
+    int64_t len = ember_rnn_len(p, st->lens, b), t = st->rev ? len - 1 - s : s;
+    float *g = st->gs + b * GH;
+    if (s >= len)
+      continue;
+    ember_rnn_copy(g, st->xw + (layout ? b * S + t : t * B + b) * GH,
+                   gru ? 2 * H : GH);
+    /* GRU: the h gate's R_h h (+ Rb_h) stays apart from its projection
+     * (linear_before_reset) or is a product of its own. */
+    if (gru)
+      ember_rnn_copy(g + 2 * H, lbr ? st->rbh : 0, H);
+  }
+  /* One piece of rows: its product may spread over the workers. */
+  int split = st->pieces <= 1;
+  hk->gemm(hk->ctx, m, H, gru && !lbr ? 2 * H : GH, st->hs + b0 * H, H, rt, GH,
+           st->gs + b0 * GH, GH, split);
+  if (gru) {
+    /* gates z, r, h */
+    for (b = b0; b < b1; ++b) {
+      int64_t len = ember_rnn_len(p, st->lens, b),
+              t = st->rev ? len - 1 - s : s;
+      float *g = st->gs + b * GH, *h = st->hs + b * H, *t1 = st->t1s + b * H,
+            *t2 = st->t2s + b * H;
+      const float *xr = st->xw + (layout ? b * S + t : t * B + b) * GH;
+      if (s >= len)
+        continue;
+      ember_rnn_act(p, hk, a0, g, 2 * H, 1); /* z and r */
+      for (j = 0; j < H; ++j) {
+        t1[j] = lbr ? xr[2 * H + j] + g[H + j] * g[2 * H + j] : xr[2 * H + j];
+        t2[j] = g[H + j] * h[j];
+      }
+    }
+    if (!lbr)
+      hk->gemm(hk->ctx, m, H, H, st->t2s + b0 * H, H, rt + 2 * H, GH,
+               st->t1s + b0 * H, H, split);
+  }
+  for (b = b0; b < b1; ++b) {
+    int64_t len = ember_rnn_len(p, st->lens, b), t = st->rev ? len - 1 - s : s;
+    float *h = st->hs + b * H, *c = st->cs + b * H, *g = st->gs + b * GH,
+          *t1 = st->t1s + b * H;
+    if (s >= len)
+      continue;
+    if (cell == EMBER_RT_RNN_CELL_RNN) {
+      ember_rnn_act(p, hk, a0, g, H, 1);
+      ember_rnn_copy(h, g, H);
+    } else if (gru) {
+      ember_rnn_act(p, hk, a0 + 1, t1, H, 1);
+      for (j = 0; j < H; ++j)
+        h[j] = (1.0f - g[j]) * t1[j] + g[j] * h[j];
+    } else {
+      /* gates i, o, f, c */
+      float *gi = g, *go = g + H, *gf = g + 2 * H, *gc = g + 3 * H;
+      if (pi)
+        for (j = 0; j < H; ++j) {
+          gi[j] += pi[j] * c[j];
+          gf[j] += pf[j] * c[j];
+        }
+      ember_rnn_act(p, hk, a0, gi, H, 1);
+      if (forget)
+        for (j = 0; j < H; ++j)
+          gf[j] = 1.0f - gi[j];
+      else
+        ember_rnn_act(p, hk, a0, gf, H, 1);
+      ember_rnn_act(p, hk, a0 + 1, gc, H, 1);
+      for (j = 0; j < H; ++j)
+        c[j] = gf[j] * c[j] + gi[j] * gc[j];
+      if (po)
+        for (j = 0; j < H; ++j)
+          go[j] += po[j] * c[j];
+      ember_rnn_act(p, hk, a0, go, H, 1);
+      ember_rnn_copy(t1, c, H);
+      ember_rnn_act(p, hk, a0 + 2, t1, H, 0);
+      for (j = 0; j < H; ++j)
+        h[j] = go[j] * t1[j];
+    }
+    if (st->y)
+      ember_rnn_copy(st->y + (layout ? ((b * S + t) * D + st->d) * H
+                                     : ((t * D + st->d) * B + b) * H),
+                     h, H);
+  }
+}
+
+/* Row piece i of `pieces` (ember_rt_parallel_for's task). */
+static void ember_rnn_rows_task(void *ctx, int64_t begin, int64_t end,
+                                int64_t worker) {
+  const ember_rnn_dir *st = (const ember_rnn_dir *)ctx;
+  int64_t B = st->p[EMBER_RT_RNN_B], i;
+  (void)worker;
+  for (i = begin; i < end; ++i)
+    ember_rnn_rows(st, B * i / st->pieces, B * (i + 1) / st->pieces);
+}
+
 /* The whole call. Returns non-zero for a sequence length outside [0, S]
- * (EMBER_RT_STATUS_OUT_OF_RANGE) or a hook's failure. */
+ * (EMBER_RT_STATUS_OUT_OF_RANGE) or a hook's failure. A step's rows run in
+ * pieces over the workers when there are several rows and enough work
+ * (then each piece's product stays on its worker); one row's product may
+ * spread over the workers by columns instead (the gemm hook's choice). */
 static int32_t ember_rnn_run(const int64_t *p, void *const *ptrs,
                              const ember_rnn_hooks *hk) {
   int64_t cell = p[EMBER_RT_RNN_CELL], S = p[EMBER_RT_RNN_S],
           B = p[EMBER_RT_RNN_B], I = p[EMBER_RT_RNN_I], H = p[EMBER_RT_RNN_H],
-          D = p[EMBER_RT_RNN_D], layout = p[EMBER_RT_RNN_LAYOUT],
-          G = ember_rnn_gates(p), GH = G * H, d, b, s, j, maxLen = 0;
-  int lbr = p[EMBER_RT_RNN_LBR] != 0,
-      forget = p[EMBER_RT_RNN_INPUT_FORGET] != 0;
+          D = p[EMBER_RT_RNN_D], GH = ember_rnn_gates(p) * H, b, maxLen = 0;
   const float *x = (const float *)ptrs[EMBER_RT_RNN_X],
               *packed = (const float *)ptrs[EMBER_RT_RNN_PACKED],
               *h0 = (const float *)ptrs[EMBER_RT_RNN_H0],
               *c0 = (const float *)ptrs[EMBER_RT_RNN_C0],
               *peep = (const float *)ptrs[EMBER_RT_RNN_P];
-  const void *lens = ptrs[EMBER_RT_RNN_LENS];
-  float *y = (float *)ptrs[EMBER_RT_RNN_Y],
-        *yh = (float *)ptrs[EMBER_RT_RNN_YH],
+  float *yh = (float *)ptrs[EMBER_RT_RNN_YH],
         *yc = (float *)ptrs[EMBER_RT_RNN_YC];
   float *xw = (float *)ptrs[EMBER_RT_RNN_SCRATCH];
+  ember_rnn_dir st;
+  st.p = p;
+  st.hk = hk;
+  st.lens = ptrs[EMBER_RT_RNN_LENS];
+  st.y = (float *)ptrs[EMBER_RT_RNN_Y];
+  st.xw = xw;
   /* Per batch row: h, c, the gates, two H-vectors. */
-  float *hs = xw + S * B * GH, *cs = hs + B * H, *gs = cs + B * H,
-        *t1s = gs + B * GH, *t2s = t1s + B * H;
+  st.hs = xw + S * B * GH;
+  st.cs = st.hs + B * H;
+  st.gs = st.cs + B * H;
+  st.t1s = st.gs + B * GH;
+  st.t2s = st.t1s + B * H;
   for (b = 0; b < B; ++b) {
-    int64_t l = ember_rnn_len(p, lens, b);
+    int64_t l = ember_rnn_len(p, st.lens, b);
     if (l < 0 || l > S)
       return EMBER_RT_STATUS_OUT_OF_RANGE;
     maxLen = l > maxLen ? l : maxLen;
   }
   /* Steps past a row's length leave zeros in Y. */
-  if (y && lens)
-    ember_rnn_copy(y, 0, S * D * B * H);
-  for (d = 0; d < D; ++d) {
-    int rev = p[EMBER_RT_RNN_REVERSE] != 0 || d == 1;
-    const float *wt = packed + d * ember_rnn_dir_floats(p), *rt = wt + I * GH,
-                *bx = rt + H * GH, *rbh = bx + GH;
-    const float *pi = peep ? peep + d * 3 * H : 0, *po = pi ? pi + H : 0,
-                *pf = pi ? pi + 2 * H : 0;
-    int64_t a0 = 3 * d; /* this direction's activations: f, g, h */
-    int32_t st = hk->project(hk->ctx, x, S * B, I, wt, GH, bx, xw);
-    if (st)
-      return st;
+  if (st.y && st.lens)
+    ember_rnn_copy(st.y, 0, S * D * B * H);
+  st.pieces = hk->row_pieces(hk->ctx, B, H * GH);
+  for (st.d = 0; st.d < D; ++st.d) {
+    const float *wt = packed + st.d * ember_rnn_dir_floats(p);
+    int32_t status;
+    st.rev = p[EMBER_RT_RNN_REVERSE] != 0 || st.d == 1;
+    st.rt = wt + I * GH;
+    st.rbh = st.rt + H * GH + GH;
+    st.pi = peep ? peep + st.d * 3 * H : 0;
+    st.po = st.pi ? st.pi + H : 0;
+    st.pf = st.pi ? st.pi + 2 * H : 0;
+    st.a0 = 3 * st.d; /* this direction's activations: f, g, h */
+    status = hk->project(hk->ctx, x, S * B, I, wt, GH, st.rt + H * GH, xw);
+    if (status)
+      return status;
     for (b = 0; b < B; ++b) {
-      int64_t si = layout ? (b * D + d) * H : (d * B + b) * H;
-      ember_rnn_copy(hs + b * H, h0 ? h0 + si : 0, H);
-      ember_rnn_copy(cs + b * H,
+      int64_t si =
+          p[EMBER_RT_RNN_LAYOUT] ? (b * D + st.d) * H : (st.d * B + b) * H;
+      ember_rnn_copy(st.hs + b * H, h0 ? h0 + si : 0, H);
+      ember_rnn_copy(st.cs + b * H,
                      c0 && cell == EMBER_RT_RNN_CELL_LSTM ? c0 + si : 0, H);
     }
-    /* Each step: every row's gates from its projection, one product of all
-     * B state rows with R^T (a row past its length computes on and is
-     * ignored), then each live row's cell. */
-    for (s = 0; s < maxLen; ++s) {
-      for (b = 0; b < B; ++b) {
-        int64_t len = ember_rnn_len(p, lens, b), t = rev ? len - 1 - s : s;
-        float *g = gs + b * GH;
-        if (s >= len)
-          continue;
-        ember_rnn_copy(g, xw + (layout ? b * S + t : t * B + b) * GH,
-                       cell == EMBER_RT_RNN_CELL_GRU ? 2 * H : GH);
-        /* GRU: the h gate's R_h h (+ Rb_h) stays apart from its
-         * projection (linear_before_reset) or is a product of its own. */
-        if (cell == EMBER_RT_RNN_CELL_GRU)
-          ember_rnn_copy(g + 2 * H, lbr ? rbh : 0, H);
-      }
-      hk->gemm(hk->ctx, B, H,
-               cell == EMBER_RT_RNN_CELL_GRU && !lbr ? 2 * H : GH, hs, H, rt,
-               GH, gs, GH);
-      if (cell == EMBER_RT_RNN_CELL_GRU) {
-        /* gates z, r, h */
-        for (b = 0; b < B; ++b) {
-          int64_t len = ember_rnn_len(p, lens, b), t = rev ? len - 1 - s : s;
-          float *g = gs + b * GH, *h = hs + b * H, *t1 = t1s + b * H,
-                *t2 = t2s + b * H;
-          const float *xr = xw + (layout ? b * S + t : t * B + b) * GH;
-          if (s >= len)
-            continue;
-          ember_rnn_act(p, hk, a0, g, 2 * H, 1); /* z and r */
-          for (j = 0; j < H; ++j) {
-            t1[j] =
-                lbr ? xr[2 * H + j] + g[H + j] * g[2 * H + j] : xr[2 * H + j];
-            t2[j] = g[H + j] * h[j];
-          }
-        }
-        if (!lbr)
-          hk->gemm(hk->ctx, B, H, H, t2s, H, rt + 2 * H, GH, t1s, H);
-      }
-      for (b = 0; b < B; ++b) {
-        int64_t len = ember_rnn_len(p, lens, b), t = rev ? len - 1 - s : s;
-        float *h = hs + b * H, *c = cs + b * H, *g = gs + b * GH,
-              *t1 = t1s + b * H;
-        if (s >= len)
-          continue;
-        if (cell == EMBER_RT_RNN_CELL_RNN) {
-          ember_rnn_act(p, hk, a0, g, H, 1);
-          ember_rnn_copy(h, g, H);
-        } else if (cell == EMBER_RT_RNN_CELL_GRU) {
-          ember_rnn_act(p, hk, a0 + 1, t1, H, 1);
-          for (j = 0; j < H; ++j)
-            h[j] = (1.0f - g[j]) * t1[j] + g[j] * h[j];
-        } else {
-          /* gates i, o, f, c */
-          float *gi = g, *go = g + H, *gf = g + 2 * H, *gc = g + 3 * H;
-          if (pi)
-            for (j = 0; j < H; ++j) {
-              gi[j] += pi[j] * c[j];
-              gf[j] += pf[j] * c[j];
-            }
-          ember_rnn_act(p, hk, a0, gi, H, 1);
-          if (forget)
-            for (j = 0; j < H; ++j)
-              gf[j] = 1.0f - gi[j];
-          else
-            ember_rnn_act(p, hk, a0, gf, H, 1);
-          ember_rnn_act(p, hk, a0 + 1, gc, H, 1);
-          for (j = 0; j < H; ++j)
-            c[j] = gf[j] * c[j] + gi[j] * gc[j];
-          if (po)
-            for (j = 0; j < H; ++j)
-              go[j] += po[j] * c[j];
-          ember_rnn_act(p, hk, a0, go, H, 1);
-          ember_rnn_copy(t1, c, H);
-          ember_rnn_act(p, hk, a0 + 2, t1, H, 0);
-          for (j = 0; j < H; ++j)
-            h[j] = go[j] * t1[j];
-        }
-        if (y)
-          ember_rnn_copy(y + (layout ? ((b * S + t) * D + d) * H
-                                     : ((t * D + d) * B + b) * H),
-                         h, H);
-      }
+    for (st.s = 0; st.s < maxLen; ++st.s) {
+      if (st.pieces > 1)
+        ember_rt_parallel_for(ember_rnn_rows_task, &st, st.pieces);
+      else
+        ember_rnn_rows(&st, 0, B);
     }
     for (b = 0; b < B; ++b) {
-      int64_t si = layout ? (b * D + d) * H : (d * B + b) * H;
+      int64_t si =
+          p[EMBER_RT_RNN_LAYOUT] ? (b * D + st.d) * H : (st.d * B + b) * H;
       if (yh)
-        ember_rnn_copy(yh + si, hs + b * H, H);
+        ember_rnn_copy(yh + si, st.hs + b * H, H);
       if (yc)
-        ember_rnn_copy(yc + si, cs + b * H, H);
+        ember_rnn_copy(yc + si, st.cs + b * H, H);
     }
   }
   return 0;
