@@ -34,6 +34,17 @@ with onnx.helper from seeded random weights (no download, no ../shared):
               projection shortcut, residual Add + Relu), GlobalAveragePool,
               Flatten and a Gemm: grouped convolutions of 4 to 32 channels
               per group.
+  kws-lstm-toy a keyword-spotting LSTM (the "Hello Edge" LSTM family): 49
+              frames of 40 MFCC/filterbank features, two stacked LSTMs of
+              width 128 (the first's Y reshaped into the second's X), the
+              last step's state and a Gemm to 12 keywords.
+  crnn-toy    a CRNN text/speech recognizer: a 4-stage conv front end on a
+              32 x 128 gray image (3x3 convolutions + Relu, max pools that
+              halve the height only in the last two stages), the feature
+              map turned into a sequence of 32 columns (Transpose +
+              Reshape), two bidirectional GRUs of width 96
+              (linear_before_reset 1, as PyTorch exports), a MatMul to 37
+              classes per step and LogSoftmax.
 
 Weights are He-scaled so activations stay O(1) through the network.
 """
@@ -307,5 +318,65 @@ def resnext(rng, size=224, classes=1000, cardinality=32):
                    [1, classes])
 
 
+def recurrent(b, kind, x, cin, hidden, direction="forward", **attrs):
+    """An ONNX LSTM/GRU layer with seeded weights (uniform in +-1/sqrt(H),
+    as PyTorch initializes them); returns Y [S, D, B, H]."""
+    gates = {"LSTM": 4, "GRU": 3, "RNN": 1}[kind]
+    dirs = 2 if direction == "bidirectional" else 1
+    lim = 1.0 / np.sqrt(hidden)
+
+    def u(shape):
+        return b.const(b.rng.uniform(-lim, lim, shape).astype(np.float32))
+    y = b.name(kind.lower())
+    b.nodes.append(helper.make_node(
+        kind, [x, u((dirs, gates * hidden, cin)),
+               u((dirs, gates * hidden, hidden)),
+               u((dirs, 2 * gates * hidden))], [y],
+        hidden_size=hidden, direction=direction, **attrs))
+    return y
+
+
+def kws_lstm(rng, frames=49, feats=40, hidden=128, classes=12):
+    b = Builder(rng)
+    shape = b.const(np.array([frames, 1, hidden], np.int64), "shape")
+    y = recurrent(b, "LSTM", "features", feats, hidden)
+    y = recurrent(b, "LSTM", b.op("Reshape", [y, shape]), hidden, hidden)
+    last = b.op("Gather", [y, b.const(np.array(frames - 1, np.int64), "i")],
+                axis=0)
+    last = b.op("Reshape", [last, b.const(np.array([1, hidden], np.int64),
+                                          "shape")])
+    logits = b.gemm(last, hidden, classes)
+    return b.model("kws_lstm_toy", "features", [frames, 1, feats], logits,
+                   [1, classes], opset=14)
+
+
+def crnn(rng, height=32, width=128, hidden=96, classes=37):
+    b = Builder(rng)
+    x, cin = "image", 1
+    for i, c in enumerate((32, 64, 128, 128)):
+        x = b.conv(x, cin, c)
+        pool = [2, 2] if i < 2 else [2, 1]
+        x = b.op("MaxPool", [x], kernel_shape=pool, strides=pool)
+        cin = c
+    h, w = height // 16, width // 4
+    # [1, C, h, w] -> [w, 1, C*h]: one step per column.
+    x = b.op("Transpose", [x], perm=[3, 0, 1, 2])
+    x = b.op("Reshape", [x, b.const(np.array([w, 1, cin * h], np.int64),
+                                    "shape")])
+    seq_shape = b.const(np.array([w, 1, 2 * hidden], np.int64), "shape")
+    for layer in range(2):
+        y = recurrent(b, "GRU", x, cin * h if layer == 0 else 2 * hidden,
+                      hidden, "bidirectional", linear_before_reset=1)
+        x = b.op("Reshape", [b.op("Transpose", [y], perm=[0, 2, 1, 3]),
+                             seq_shape])
+    w_out = b.const(rng.normal(0, np.sqrt(1.0 / (2 * hidden)),
+                               (2 * hidden, classes)).astype(np.float32))
+    logits = b.op("MatMul", [x, w_out])
+    out = b.op("LogSoftmax", [logits], axis=-1)
+    return b.model("crnn_toy", "image", [1, 1, height, width], out,
+                   [w, 1, classes], opset=14)
+
+
 MODELS = {"dbnet-toy": dbnet, "fpnseg-toy": fpnseg, "mnv3-toy": mnv3,
-          "vit-toy": vit, "resnext-toy": resnext}
+          "vit-toy": vit, "resnext-toy": resnext, "kws-lstm-toy": kws_lstm,
+          "crnn-toy": crnn}

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Builds the CPU backend's wider benchmark set (docs/performance.md) in OUT:
 
-  OUT/dense/<name>/      detection and segmentation models with Resize
-                         (nearest and linear) and ConvTranspose, built
-                         here from seeded weights (bench/cpu/dense_models.py:
-                         dbnet-toy, fpnseg-toy) with seeded inputs and ONNX
+  OUT/dense/<name>/      models built here from seeded weights
+                         (bench/cpu/dense_models.py: detection and
+                         segmentation with Resize and ConvTranspose,
+                         MobileNetV3, ViT and ResNeXt style classifiers, a
+                         keyword-spotting LSTM and a CRNN with
+                         bidirectional GRUs) with seeded inputs and ONNX
                          Runtime's outputs; made without ../shared too;
   OUT/light/<name>/      each ONNX light zoo model (../shared/onnx-backend/
                          light) as a test case: model.onnx with its

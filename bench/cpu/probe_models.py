@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""Architecture probes: small models of families the wider set does not
+have, built with onnx.helper from seeded weights, to find where the CPU
+backend is slow on shapes and ops it was never tuned on (issue 20: the
+recurrent cells ran on the interpreter, 38x slower than ONNX Runtime, until
+this probe found it).
+
+  python3 bench/cpu/probe_models.py OUT [NAME...]
+  python3 bench/cpu/compare_ort.py --ember build/bin/ember --target cpu \
+      --threads 1,2 --runs 20 --rounds 3 OUT/*.onnx
+
+  convnext     ConvNeXt blocks: 7x7 depthwise, channels-last LayerNorm via
+               Transpose, MatMul MLPs with Gelu (Erf), 4x4/4 and 2x2/2 stems
+  unet         U-Net: 3x3 conv pairs, 2x2 max pools, 2x2/2 ConvTranspose
+               and skip Concats at 128x128
+  deeplab      dilated 3x3s and an ASPP head (dilations 3/6/9, a pooled
+               branch Expanded back), Resize linear align_corners to 129x129
+  inception3   1x7 / 7x1 factorized convolutions, 3x3 average pools
+               (count_include_pad 0), odd input 149x149
+  effnet       EfficientNet-style: Swish (x * Sigmoid x), depthwise 3x3 and
+               5x5 at strides 1/2, squeeze-and-excitation
+  audio1d      a wav2vec-style 1-D conv feature encoder on 16000 samples
+               (kernel 10 stride 5, then 3/2 and 2/2), Gelu, a projection
+  bertsmall    two BERT encoder layers at sequence 128, width 256, 4 heads
+  resnet_b8    a CIFAR ResNet at batch 8
+  kws-lstm-*, lstm-*, bilstm-*, gru-*, rnn-*: stacked ONNX LSTM/GRU/RNN
+               layers (forward, bidirectional, batch 1 to 8, widths 64 to
+               512, 49 to 300 steps)
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dense_models import Builder  # noqa: E402
+
+
+def const(b, shape, std):
+    return b.const(b.rng.normal(0, std, shape).astype(np.float32))
+
+def i64(b, v):
+    return b.const(np.array(v, np.int64), "shape")
+
+def gelu(b, h):
+    e = b.op("Erf", [b.op("Div", [h, b.const(np.array(np.sqrt(2.0), np.float32))])])
+    e = b.op("Add", [e, b.const(np.array(1.0, np.float32))])
+    return b.op("Mul", [b.op("Mul", [h, e]), b.const(np.array(0.5, np.float32))])
+
+def convk(b, x, cin, cout, kh, kw, stride=1, dil=1, group=1, act="Relu"):
+    w = b.rng.normal(0, np.sqrt(2.0 / (cin // group * kh * kw)), (cout, cin // group, kh, kw)).astype(np.float32)
+    bias = b.rng.normal(0, 0.05, cout).astype(np.float32)
+    ph, pw = dil * (kh // 2), dil * (kw // 2)
+    y = b.op("Conv", [x, b.const(w, "w"), b.const(bias, "b")], kernel_shape=[kh, kw],
+             strides=[stride, stride], pads=[ph, pw, ph, pw], group=group, dilations=[dil, dil])
+    if act == "Relu":
+        return b.op("Relu", [y])
+    if act == "Swish":
+        return b.op("Mul", [y, b.op("Sigmoid", [y])])
+    return y
+
+def convnext(rng, size=128):
+    b = Builder(rng)
+    dims = [48, 96, 192, 384]
+    x = b.op("Conv", ["image", const(b, (dims[0], 3, 4, 4), 0.1), const(b, (dims[0],), 0.02)],
+             kernel_shape=[4, 4], strides=[4, 4])
+    for s, d in enumerate(dims):
+        if s:
+            x = b.op("Conv", [x, const(b, (d, dims[s-1], 2, 2), np.sqrt(1/(dims[s-1]*4))), const(b, (d,), 0.02)],
+                     kernel_shape=[2, 2], strides=[2, 2])
+        for _ in range(2 if s != 2 else 3):
+            y = b.op("Conv", [x, const(b, (d, 1, 7, 7), np.sqrt(1/49)), const(b, (d,), 0.02)],
+                     kernel_shape=[7, 7], pads=[3]*4, group=d)
+            y = b.op("Transpose", [y], perm=[0, 2, 3, 1])
+            y = b.op("LayerNormalization", [y, b.const(np.ones(d, np.float32)), b.const(np.zeros(d, np.float32))], axis=-1, epsilon=1e-6)
+            y = b.op("Add", [b.op("MatMul", [y, const(b, (d, 4*d), np.sqrt(1/d))]), const(b, (4*d,), 0.02)])
+            y = gelu(b, y)
+            y = b.op("Add", [b.op("MatMul", [y, const(b, (4*d, d), np.sqrt(1/(4*d)))]), const(b, (d,), 0.02)])
+            y = b.op("Transpose", [y], perm=[0, 3, 1, 2])
+            x = b.op("Add", [x, y])
+    x = b.op("GlobalAveragePool", [x])
+    x = b.op("Flatten", [x], axis=1)
+    out = b.gemm(x, dims[-1], 1000)
+    return b.model("convnext_toy", "image", [1, 3, size, size], out, [1, 1000], opset=17)
+
+def unet(rng, size=128):
+    b = Builder(rng)
+    x = "image"; cin = 3; skips = []
+    for c in (32, 64, 128):
+        x = convk(b, x, cin, c, 3, 3); x = convk(b, x, c, c, 3, 3)
+        skips.append((x, c))
+        x = b.op("MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2]); cin = c
+    x = convk(b, x, cin, 256, 3, 3); x = convk(b, x, 256, 256, 3, 3); cin = 256
+    for sk, c in reversed(skips):
+        x = b.deconv(x, cin, c, relu=False)
+        x = b.op("Concat", [x, sk], axis=1)
+        x = convk(b, x, 2*c, c, 3, 3); x = convk(b, x, c, c, 3, 3); cin = c
+    out = convk(b, x, cin, 2, 1, 1, act=None)
+    return b.model("unet_toy", "image", [1, 3, size, size], out, [1, 2, size, size])
+
+def deeplab(rng, size=129):
+    b = Builder(rng)
+    x = convk(b, "image", 3, 32, 3, 3, stride=2)
+    x = convk(b, x, 32, 64, 3, 3, stride=2)
+    x = convk(b, x, 64, 128, 3, 3, stride=2)
+    x = convk(b, x, 128, 128, 3, 3, dil=2)
+    x = convk(b, x, 128, 128, 3, 3, dil=2)
+    br = [convk(b, x, 128, 64, 1, 1)]
+    for d in (3, 6, 9):
+        br.append(convk(b, x, 128, 64, 3, 3, dil=d))
+    g = b.op("GlobalAveragePool", [x]); g = convk(b, g, 128, 64, 1, 1)
+    hw = (size + 7) // 8
+    g = b.op("Expand", [g, i64(b, [1, 64, hw, hw])])
+    br.append(g)
+    x = b.op("Concat", br, axis=1)
+    x = convk(b, x, 320, 64, 1, 1)
+    x = convk(b, x, 64, 8, 1, 1, act=None)
+    out = b.resize_sizes(x, [1, 8, size, size], "linear", "align_corners")
+    return b.model("deeplab_toy", "image", [1, 3, size, size], out, [1, 8, size, size])
+
+def inception3(rng, size=149):
+    b = Builder(rng)
+    x = convk(b, "image", 3, 32, 3, 3, stride=2)
+    x = convk(b, x, 32, 64, 3, 3)
+    x = b.op("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2])
+    x = convk(b, x, 64, 128, 3, 3, stride=2); cin = 128
+    for _ in range(3):
+        b1 = convk(b, x, cin, 64, 1, 1)
+        b2 = convk(b, convk(b, convk(b, x, cin, 48, 1, 1), 48, 48, 1, 7), 48, 64, 7, 1)
+        b3 = convk(b, x, cin, 48, 1, 1)
+        b3 = convk(b, convk(b, b3, 48, 48, 7, 1), 48, 48, 1, 7)
+        b3 = convk(b, convk(b, b3, 48, 48, 7, 1), 48, 64, 1, 7)
+        b4 = b.op("AveragePool", [x], kernel_shape=[3, 3], strides=[1, 1], pads=[1]*4, count_include_pad=0)
+        b4 = convk(b, b4, cin, 64, 1, 1)
+        x = b.op("Concat", [b1, b2, b3, b4], axis=1); cin = 256
+    x = b.op("GlobalAveragePool", [x]); x = b.op("Flatten", [x], axis=1)
+    out = b.gemm(x, cin, 1000)
+    return b.model("inception3_toy", "image", [1, 3, size, size], out, [1, 1000])
+
+def effnet(rng, size=160):
+    b = Builder(rng)
+    x = convk(b, "image", 3, 32, 3, 3, stride=2, act="Swish"); cin = 32
+    for cout, k, s, e in ((16, 3, 1, 1), (24, 3, 2, 6), (40, 5, 2, 6), (80, 3, 2, 6), (112, 5, 1, 6), (192, 5, 2, 6)):
+        m = cin * e
+        y = convk(b, x, cin, m, 1, 1, act="Swish") if e != 1 else x
+        y = convk(b, y, m, m, k, k, stride=s, group=m, act="Swish")
+        sq = b.op("GlobalAveragePool", [y])
+        sq = convk(b, sq, m, max(1, cin // 4), 1, 1, act="Swish")
+        sq = b.op("Sigmoid", [convk(b, sq, max(1, cin // 4), m, 1, 1, act=None)])
+        y = b.op("Mul", [y, sq])
+        y = convk(b, y, m, cout, 1, 1, act=None)
+        if s == 1 and cin == cout:
+            y = b.op("Add", [x, y])
+        x = y; cin = cout
+    x = convk(b, x, cin, 640, 1, 1, act="Swish")
+    x = b.op("GlobalAveragePool", [x]); x = b.op("Flatten", [x], axis=1)
+    out = b.gemm(x, 640, 1000)
+    return b.model("effnet_toy", "image", [1, 3, size, size], out, [1, 1000])
+
+def audio1d(rng, n=16000):
+    b = Builder(rng)
+    x = "wave"; cin = 1
+    for c, k, s in ((64, 10, 5), (64, 3, 2), (64, 3, 2), (128, 3, 2), (128, 3, 2), (128, 2, 2)):
+        w = rng.normal(0, np.sqrt(2.0 / (cin * k)), (c, cin, k)).astype(np.float32)
+        x = b.op("Conv", [x, b.const(w, "w")], kernel_shape=[k], strides=[s])
+        x = gelu(b, x); cin = c
+    x = b.op("Transpose", [x], perm=[0, 2, 1])  # [1, T, C]
+    x = b.op("Add", [b.op("MatMul", [x, const(b, (cin, 128), np.sqrt(1/cin))]), const(b, (128,), 0.02)])
+    out = b.op("ReduceMean", [x], axes=[1], keepdims=0)
+    out = b.op("MatMul", [out, const(b, (128, 12), 0.1)])
+    return b.model("audio1d_toy", "wave", [1, 1, n], out, [1, 12])
+
+def bertsmall(rng, n=128, dim=256, heads=4, depth=2):
+    b = Builder(rng); hd = dim // heads
+    def ln(x):
+        return b.op("LayerNormalization", [x, b.const(np.ones(dim, np.float32)), b.const(np.zeros(dim, np.float32))], axis=-1, epsilon=1e-12)
+    def lin(x, ci, co):
+        return b.op("Add", [b.op("MatMul", [x, const(b, (ci, co), np.sqrt(1/ci))]), const(b, (co,), 0.02)])
+    x = "emb"
+    for _ in range(depth):
+        q, k, v = (b.op("Transpose", [b.op("Reshape", [lin(x, dim, dim), i64(b, [1, n, heads, hd])])], perm=[0, 2, 1, 3]) for _ in range(3))
+        kt = b.op("Transpose", [k], perm=[0, 1, 3, 2])
+        a = b.op("Div", [b.op("MatMul", [q, kt]), b.const(np.array(np.sqrt(hd), np.float32))])
+        a = b.op("Softmax", [a], axis=-1)
+        o = b.op("Reshape", [b.op("Transpose", [b.op("MatMul", [a, v])], perm=[0, 2, 1, 3]), i64(b, [1, n, dim])])
+        x = ln(b.op("Add", [x, lin(o, dim, dim)]))
+        h = gelu(b, lin(x, dim, 4*dim))
+        x = ln(b.op("Add", [x, lin(h, 4*dim, dim)]))
+    return b.model("bertsmall_toy", "emb", [1, n, dim], x, [1, n, dim], opset=17)
+
+def resnet_b8(rng, size=32, batch=8):
+    b = Builder(rng)
+    x = b.conv("image", 3, 32); cin = 32
+    for c, s in ((32, 1), (64, 2), (128, 2)):
+        y = b.conv(x, cin, c, stride=s); y = b.conv(y, c, c, relu=False)
+        sh = x if (s == 1 and cin == c) else b.conv(x, cin, c, k=1, stride=s, relu=False)
+        x = b.op("Relu", [b.op("Add", [y, sh])]); cin = c
+    x = b.op("GlobalAveragePool", [x]); x = b.op("Flatten", [x], axis=1)
+    out = b.gemm(x, cin, 10)
+    return b.model("resnet_b8", "image", [batch, 3, size, size], out, [batch, 10])
+
+
+def rnn_stack(rng, kind="LSTM", T=50, I=40, H=128, layers=2, direction="forward", batch=1, layout=0, classes=12):
+    b = Builder(rng)
+    G = {"LSTM": 4, "GRU": 3, "RNN": 1}[kind]
+    D = 2 if direction == "bidirectional" else 1
+    x = "feat"; cin = I
+    for l in range(layers):
+        W = const(b, (D, G*H, cin), np.sqrt(1/cin)); R = const(b, (D, G*H, H), np.sqrt(1/H)); B = const(b, (D, 2*G*H), 0.02)
+        y = b.name(kind.lower())
+        attrs = dict(hidden_size=H, direction=direction)
+        if layout: attrs["layout"] = 1
+        if kind == "GRU": attrs["linear_before_reset"] = 1
+        b.nodes.append(helper.make_node(kind, [x, W, R, B], [y], **attrs))
+        # Y [T,D,B,H] (layout 0) or [B,T,D,H] -> next input [T,B,D*H] / [B,T,D*H]
+        if layout:
+            x = b.op("Reshape", [y, i64(b, [batch, T, D*H])])
+        else:
+            x = b.op("Reshape", [b.op("Transpose", [y], perm=[0, 2, 1, 3]), i64(b, [T, batch, D*H])])
+        cin = D*H
+    last = b.op("ReduceMean", [x], axes=[1 if layout else 0], keepdims=0)
+    out = b.op("MatMul", [last, const(b, (cin, classes), 0.1)])
+    xs = [batch, T, I] if layout else [T, batch, I]
+    return b.model(f"{kind.lower()}_toy", "feat", xs, out, [batch, classes], opset=14)
+
+RNN_SET = {
+    "kws-lstm-t49-h64": dict(kind="LSTM", T=49, I=10, H=64, layers=2),
+    "kws-lstm-t49-h256": dict(kind="LSTM", T=49, I=40, H=256, layers=1),
+    "lstm-t100-h128-b8": dict(kind="LSTM", T=100, I=40, H=128, layers=2,
+                              batch=8),
+    "bilstm-t75-h96": dict(kind="LSTM", T=75, I=64, H=96, layers=2,
+                           direction="bidirectional"),
+    "gru-t100-h128": dict(kind="GRU", T=100, I=40, H=128, layers=2),
+    "gru-t50-h200-b4": dict(kind="GRU", T=50, I=80, H=200, layers=1, batch=4),
+    "rnn-t200-h64": dict(kind="RNN", T=200, I=16, H=64, layers=2),
+    "lstm-t300-h512": dict(kind="LSTM", T=300, I=80, H=512, layers=1),
+}
+
+MODELS = dict(convnext=convnext, unet=unet, deeplab=deeplab,
+              inception3=inception3, effnet=effnet, audio1d=audio1d,
+              bertsmall=bertsmall, resnet_b8=resnet_b8)
+
+
+def main():
+    out = sys.argv[1]
+    names = sys.argv[2:]
+    os.makedirs(out, exist_ok=True)
+    todo = [(n, lambda rng, f=f: f(rng)) for n, f in MODELS.items()]
+    todo += [(n, lambda rng, kw=kw: rnn_stack(rng, **kw))
+             for n, kw in RNN_SET.items()]
+    for name, make in todo:
+        if names and name not in names:
+            continue
+        onnx.save(make(np.random.default_rng(7)),
+                  os.path.join(out, name + ".onnx"))
+        print("wrote", name)
+
+
+if __name__ == "__main__":
+    main()
