@@ -21,7 +21,8 @@ template <class O> typename O::V sigmoidF32(const O &o, typename O::V x) {
   auto neg = o.lt(x, o.c(0.0f));
   V e = expF32(o, o.select(neg, x, o.sub(o.c(0.0f), x)));
   V den = o.add(o.c(1.0f), e);
-  return o.select(neg, o.div(e, den), o.div(o.c(1.0f), den));
+  // e / den or 1 / den: one division of the numerator picked first.
+  return o.div(o.select(neg, e, o.c(1.0f)), den);
 }
 
 /// Ember's f32 sigmoid on one value.
