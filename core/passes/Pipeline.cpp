@@ -23,7 +23,8 @@ const PassInfo *findPass(const std::string &name) {
 }
 
 const std::vector<std::string> &defaultPassOrder() {
-  static const std::vector<std::string> order = {"remove-identity",
+  static const std::vector<std::string> order = {"expand-dyn-quant",
+                                                 "remove-identity",
                                                  "constant-fold",
                                                  "cse",
                                                  "fold-batchnorm",
