@@ -26,8 +26,8 @@ Both engines get the same inputs (as .npy files for `ember bench`).
 
 --set DIR runs the wider benchmark set docs/performance.md describes: every
 model in <shared>/models, the ONNX light zoo (<shared>/onnx-backend/light),
-the detection/segmentation models in DIR/dense, and the QDQ int8 copies in
-DIR/qdq (bench/cpu/make_bench_set.py makes
+the detection/segmentation models in DIR/dense, the QDQ int8 copies in
+DIR/qdq and the dynamically quantized ones in DIR/dyn (bench/cpu/make_bench_set.py makes
 them). --json FILE writes every round's figures.
 """
 import argparse
@@ -173,10 +173,11 @@ def wider_set(set_dir, shared):
     for n in sorted(os.listdir(ddir)) if os.path.isdir(ddir) else []:
         if os.path.exists(os.path.join(ddir, n, "model.onnx")):
             models.append(os.path.join(ddir, n))
-    qdir = os.path.join(set_dir, "qdq")
-    for n in sorted(os.listdir(qdir)) if os.path.isdir(qdir) else []:
-        if os.path.exists(os.path.join(qdir, n, "model.onnx")):
-            models.append(os.path.join(qdir, n))
+    for sub in ("qdq", "dyn"):
+        qdir = os.path.join(set_dir, sub)
+        for n in sorted(os.listdir(qdir)) if os.path.isdir(qdir) else []:
+            if os.path.exists(os.path.join(qdir, n, "model.onnx")):
+                models.append(os.path.join(qdir, n))
     if not models:
         raise SystemExit(f"error: no models under {shared} or {set_dir}")
     return models

@@ -18,7 +18,13 @@
                          scripts/quantize-with-ort.py: ONNX Runtime's
                          quantize_static, per-channel int8 weights, uint8
                          activations (--int8-act / --per-tensor: the other
-                         variants, in OUT/qdq-<variant>/).
+                         variants, in OUT/qdq-<variant>/);
+  OUT/dyn/<name>-dyn/    a dynamically quantized copy (ONNX Runtime's
+                         quantize_dynamic: int8 weights, activations
+                         quantized at run time by DynamicQuantizeLinear,
+                         MatMulInteger) of the transformers (DYN_MODELS),
+                         as users quantize language and vision
+                         transformers.
 
   bench/cpu/make_bench_set.py --out build/bench-set [--shared ../shared]
       [--only NAME-SUBSTRING]... [--int8-act] [--per-tensor] [--force]
@@ -132,6 +138,37 @@ def write_case(m, feeds, out):
                          os.path.join(ds, f"output_{i}.pb"))
 
 
+# The fp32 models that get a dynamically quantized copy (their MatMuls).
+DYN_MODELS = ("bert-toy", "vit-toy")
+
+
+def load_case_inputs(case):
+    ds = os.path.join(case, "test_data_set_0")
+    feeds, i = [], 0
+    while os.path.exists(os.path.join(ds, f"input_{i}.pb")):
+        t = onnx.load_tensor(os.path.join(ds, f"input_{i}.pb"))
+        feeds.append((t.name, numpy_helper.to_array(t)))
+        i += 1
+    return feeds
+
+
+def write_dynamic_copy(case, out):
+    """OUT: quantize_dynamic of CASE's model (MatMuls, int8 weights) with
+    CASE's inputs and the outputs ONNX Runtime computes for the copy."""
+    import tempfile
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    with tempfile.TemporaryDirectory() as tmp:
+        q = os.path.join(tmp, "model.onnx")
+        quantize_dynamic(os.path.join(case, "model.onnx"), q,
+                         op_types_to_quantize=["MatMul"],
+                         weight_type=QuantType.QInt8)
+        m = onnx.load(q)
+    feeds = load_case_inputs(case)
+    names = [vi.name for vi in m.graph.input]
+    feeds = [(names[i] if not n else n, x) for i, (n, x) in enumerate(feeds)]
+    write_case(m, feeds, out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -209,6 +246,14 @@ def main():
             failed += 1
             shutil.rmtree(out, ignore_errors=True)
             print(f"  failed: {(r.stderr or r.stdout).strip().splitlines()[-1]}")
+    for name, case in fp32:
+        out = os.path.join(a.out, "dyn", f"{name}-dyn")
+        if name not in DYN_MODELS or not wanted(name) or (
+                os.path.exists(os.path.join(out, "model.onnx")) and
+                not a.force):
+            continue
+        print(f"dyn: {name}", flush=True)
+        write_dynamic_copy(case, out)
     return 1 if failed else 0
 
 
