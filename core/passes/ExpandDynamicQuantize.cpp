@@ -56,9 +56,9 @@ Status expandDql(Function &f, Node *dql) {
   std::vector<int64_t> axes;
   for (size_t i = 0; i < x.type().rank(); ++i)
     axes.push_back(int64_t(i));
-  Value axesV(f.addConstant(b.base + ".axes",
-                            Tensor::fromInts(ElemKind::I64, axes,
-                                             {int64_t(axes.size())})));
+  Value axesV(f.addConstant(
+      b.base + ".axes",
+      Tensor::fromInts(ElemKind::I64, axes, {int64_t(axes.size())})));
   AttrMap flat{{"keepdims", Attr::ofInt(0)}};
   EMBER_ASSIGN(Value nan, b.op(OpKind::IsNaN, {x}));
   EMBER_ASSIGN(Value xr, b.op(OpKind::Where, {nan, b.f32(0), x}));
@@ -95,6 +95,29 @@ const Tensor *constantOf(const Node &n, size_t i) {
   return n.inputs[i].node->payload.get();
 }
 
+// n (MatMulInteger or ConvInteger) without its run-time zero point
+// (operand 2), minus that zero point times `taps` (a constant named
+// "<result>.<what>" that broadcasts against the result).
+Status dropRuntimeZeroPoint(Function &f, Node *n, Tensor taps,
+                            const char *what) {
+  Builder b{f, n, n->outNames[0]};
+  Value tv(f.addConstant(b.base + "." + what, std::move(taps)));
+  std::vector<Value> ins = {n->inputs[0], n->inputs[1], Value()};
+  if (n->hasInput(3))
+    ins.push_back(n->inputs[3]);
+  auto prod =
+      f.create(n->kind, ins, n->attrs, n->name, 1, n, {b.base + ".raw"});
+  if (!prod)
+    return prod.status();
+  AttrMap toI32{{"to", Attr::ofInt(elemKindToOnnx(ElemKind::I32))}};
+  EMBER_ASSIGN(Value z, b.op(OpKind::Cast, {n->inputs[2]}, toI32));
+  EMBER_ASSIGN(Value corr, b.op(OpKind::Mul, {z, tv}));
+  EMBER_ASSIGN(Value y, b.op(OpKind::Sub, {Value(*prod, 0), corr}));
+  f.replaceAllUses(Value(n, 0), y);
+  f.erase(n);
+  return Status::ok();
+}
+
 // MatMulInteger whose A zero point is computed at run time (a scalar) and
 // whose B and B zero point are constants: true when rewritten.
 Expected<bool> foldRuntimeZeroPoint(Function &f, Node *mm) {
@@ -114,22 +137,8 @@ Expected<bool> foldRuntimeZeroPoint(Function &f, Node *mm) {
       colsum[size_t(c)] +=
           int64_t(bw->getDouble(k * N + c)) -
           (bz ? int64_t(bz->getDouble(bz->size() == 1 ? 0 : c)) : 0);
-  Builder b{f, mm, mm->outNames[0]};
-  Value cs(f.addConstant(b.base + ".colsum",
-                         Tensor::fromInts(ElemKind::I32, colsum, {N})));
-  std::vector<Value> ins = {mm->inputs[0], mm->inputs[1], Value()};
-  if (mm->hasInput(3))
-    ins.push_back(mm->inputs[3]);
-  auto prod = f.create(OpKind::MatMulInteger, ins, mm->attrs, mm->name, 1, mm,
-                       {b.base + ".raw"});
-  if (!prod)
-    return prod.status();
-  AttrMap toI32{{"to", Attr::ofInt(elemKindToOnnx(ElemKind::I32))}};
-  EMBER_ASSIGN(Value za, b.op(OpKind::Cast, {mm->inputs[2]}, toI32));
-  EMBER_ASSIGN(Value corr, b.op(OpKind::Mul, {za, cs}));
-  EMBER_ASSIGN(Value y, b.op(OpKind::Sub, {Value(*prod, 0), corr}));
-  f.replaceAllUses(Value(mm, 0), y);
-  f.erase(mm);
+  EMBER_TRY(dropRuntimeZeroPoint(
+      f, mm, Tensor::fromInts(ElemKind::I32, colsum, {N}), "colsum"));
   return true;
 }
 
@@ -170,21 +179,7 @@ Expected<bool> foldRuntimeConvZeroPoint(Function &f, Node *cv) {
   Tensor mc(Type(ElemKind::I32, flat ? md : m.dims()));
   for (int64_t i = 0; i < mc.size(); ++i)
     mc.setInt(i, -m.getInt(flat ? i * px : i));
-  Builder b{f, cv, cv->outNames[0]};
-  Value mv(f.addConstant(b.base + ".taps", std::move(mc)));
-  std::vector<Value> cins = {cv->inputs[0], cv->inputs[1], Value()};
-  if (cv->hasInput(3))
-    cins.push_back(cv->inputs[3]);
-  auto prod = f.create(OpKind::ConvInteger, cins, cv->attrs, cv->name, 1, cv,
-                       {b.base + ".raw"});
-  if (!prod)
-    return prod.status();
-  AttrMap toI32{{"to", Attr::ofInt(elemKindToOnnx(ElemKind::I32))}};
-  EMBER_ASSIGN(Value zx, b.op(OpKind::Cast, {cv->inputs[2]}, toI32));
-  EMBER_ASSIGN(Value corr, b.op(OpKind::Mul, {zx, mv}));
-  EMBER_ASSIGN(Value y, b.op(OpKind::Sub, {Value(*prod, 0), corr}));
-  f.replaceAllUses(Value(cv, 0), y);
-  f.erase(cv);
+  EMBER_TRY(dropRuntimeZeroPoint(f, cv, std::move(mc), "taps"));
   return true;
 }
 
