@@ -182,6 +182,38 @@ TEST(CpuRecurrent, LongSequenceWideStateMatchesInterpreter) {
     }
 }
 
+// f16 and bf16 cells run widened to f32 between casts (WidenHalf.cpp); the
+// reference computes in double and rounds each result to the 16-bit kind,
+// so results agree to a 16-bit rounding step.
+TEST(CpuRecurrent, HalfFloatCellsRunWidened) {
+  for (ElemKind k : {ElemKind::F16, ElemKind::BF16}) {
+    std::mt19937 rng(31);
+    Function f("main");
+    int64_t S = 5, B = 2, I = 6, H = 9;
+    auto half = [&](Dims d, double lo, double hi) {
+      Tensor t = uniform(Type(ElemKind::F32, d), rng, lo, hi);
+      return t.convertTo(k);
+    };
+    Value x(f.addPlaceholder("x", Type(k, {S, B, I})));
+    Value w(f.addConstant("w", half({1, 4 * H, I}, -0.5, 0.5)));
+    Value r(f.addConstant("r", half({1, 4 * H, H}, -0.5, 0.5)));
+    Value bias(f.addConstant("b", half({1, 8 * H}, -0.2, 0.2)));
+    AttrMap a;
+    a["hidden_size"] = Attr::ofInt(H);
+    auto n = f.create(OpKind::LSTM, {x, w, r, bias}, a, "lstm", 3);
+    ASSERT_TRUE(bool(n)) << n.status().message();
+    f.addOutput(Value(*n, 0), "y");
+    f.addOutput(Value(*n, 2), "y_c");
+    std::string why;
+    ASSERT_TRUE(nodeSupported(**n, why)) << why;
+    std::vector<Tensor> in = {half({S, B, I}, -1, 1)};
+    auto want = interpret(f, in);
+    ASSERT_TRUE(bool(want)) << want.status().message();
+    double step = k == ElemKind::F16 ? 2e-3 : 1.6e-2;
+    expectClose(runCpu(f, hostConfig(), in), *want, step, step);
+  }
+}
+
 TEST(CpuRecurrent, SoftplusIsRefusedWithAReason) {
   Function f("main");
   Value x(f.addPlaceholder("x", Type(ElemKind::F32, {2, 1, 3})));

@@ -398,8 +398,9 @@ bool checkScatterND(const Node &n, std::string &reason) {
 }
 
 bool checkRecurrent(const Node &n, std::string &reason) {
-  if (n.inputs[0].type().elem() != ElemKind::F32)
-    return fail(reason, "X is not f32");
+  ElemKind xk = n.inputs[0].type().elem();
+  if (xk != ElemKind::F32 && !isHalfFloatKind(xk))
+    return fail(reason, "X is not f32, f16 or bf16");
   if (n.hasInput(4)) {
     ElemKind lk = n.inputs[4].type().elem();
     if (lk != ElemKind::I32 && lk != ElemKind::I64)

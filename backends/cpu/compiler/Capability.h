@@ -53,9 +53,10 @@ constexpr KindSet K_Int32Max = K_QInteger | kindBit(ElemKind::I16) |
 // TableLookup's tables: every loop kind but the 16-bit floats.
 constexpr KindSet K_Table =
     K_Int | kindBit(ElemKind::F32) | kindBit(ElemKind::F64) | K_Bool;
-// The recurrent cells: f32 tensors, integer sequence lengths.
+// The recurrent cells: float tensors (16-bit ones widened to f32,
+// WidenHalf.cpp), integer sequence lengths.
 constexpr KindSet K_Recurrent =
-    kindBit(ElemKind::F32) | kindBit(ElemKind::I32) | kindBit(ElemKind::I64);
+    K_F32Half | kindBit(ElemKind::I32) | kindBit(ElemKind::I64);
 constexpr KindSet K_Op = KindSet(1) << 31;
 
 // Element kinds the generated loops compute in (K_All).

@@ -355,6 +355,10 @@ Status Codegen::prepareRecurrent(const Group &g, Step &s) {
   std::string why;
   if (!recurrentGeometry(n, cell, r, why))
     return unsupported(n.describe(), ": ", why);
+  // (16-bit cells arrive widened to f32: WidenHalf.cpp.)
+  for (size_t i = 0; i < n.inputs.size(); ++i)
+    if (i != 4 && n.hasInput(i) && n.inputs[i].type().elem() != ElemKind::F32)
+      return unsupported(n.describe(), ": operand ", i, " is not f32");
   std::vector<int64_t> &p = s.params;
   p.assign(EMBER_RT_RNN_NUM_FIELDS, 0);
   p[EMBER_RT_RNN_CELL] = cell == RecurrentCell::Rnn   ? EMBER_RT_RNN_CELL_RNN

@@ -1,11 +1,11 @@
-// 16-bit float Conv, ConvTranspose, MatMul, pooling and reductions run on
-// the f32 kernels and loops: before grouping, each such node gets its f16/bf16
-// operands cast to f32 (constants converted here, once) and its results cast
-// back. The reference computes these ops in f32 and rounds each result to the
-// 16-bit kind, which is what the casts do; only the f32 summation order of the
-// kernels differs (reductions accumulate in double either way, so theirs
-// match exactly).
-// The casts are elementwise, so they fuse with their neighbours.
+// 16-bit float Conv, ConvTranspose, MatMul, pooling, reductions and the
+// recurrent cells run on the f32 kernels and loops: before grouping, each such
+// node gets its f16/bf16 operands cast to f32 (constants converted here, once)
+// and its results cast back. The reference computes these ops in f32 (the
+// recurrent cells in double) and rounds each result to the 16-bit kind, which
+// is what the casts do; only the f32 summation order of the kernels differs
+// (reductions accumulate in double either way, so theirs match exactly). The
+// casts are elementwise, so they fuse with their neighbours.
 //
 // Two rewrites then keep the activations between widened ops in f32
 // (README.md, "16-bit floats"), each exact:
@@ -34,7 +34,7 @@ namespace {
 bool widens(const Node &n) {
   OpClass c = opClass(n.kind);
   if (c != OpClass::Conv && c != OpClass::ConvT && c != OpClass::MatMul &&
-      c != OpClass::Pool && c != OpClass::Reduce)
+      c != OpClass::Pool && c != OpClass::Reduce && c != OpClass::Recurrent)
     return false;
   for (auto &in : n.inputs)
     if (in && isHalfFloatKind(in.type().elem()))
