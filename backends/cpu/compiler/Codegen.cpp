@@ -398,6 +398,9 @@ Status Codegen::emitRecurrent(const Group &g, Step &s) {
   const Node &n = *g.anchor;
   llvm::Type *ptr = b_->getPtrTy(), *i32 = b_->getInt32Ty();
   llvm::Value *params = paramBlock(s.params);
+  auto input = [&](size_t i) {
+    return ptrOfValue(n.hasInput(i) ? n.inputs[i] : Value());
+  };
   size_t temp = 0;
   llvm::Value *packed;
   if (s.packedWeights != ~0ull) {
@@ -406,13 +409,9 @@ Status Codegen::emitRecurrent(const Group &g, Step &s) {
     packed = ptrOf(Loc{LocKind::Arena, s.temps.at(temp++), 0});
     llvm::FunctionCallee pack =
         runtime("recurrent_pack", i32, {ptr, ptr, ptr, ptr, ptr});
-    emitStatusCheck(b_->CreateCall(
-        pack, {params, ptrOfValue(n.inputs[1]), ptrOfValue(n.inputs[2]),
-               ptrOfValue(n.hasInput(3) ? n.inputs[3] : Value()), packed}));
+    emitStatusCheck(
+        b_->CreateCall(pack, {params, input(1), input(2), input(3), packed}));
   }
-  auto input = [&](size_t i) {
-    return ptrOfValue(n.hasInput(i) ? n.inputs[i] : Value());
-  };
   auto result = [&](size_t i) {
     return i < n.types.size() ? ptrOfValue(Value(const_cast<Node *>(&n), i))
                               : ptrOfValue(Value());

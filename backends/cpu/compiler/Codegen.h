@@ -59,8 +59,9 @@ inline uint64_t alignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 // pixel of the convolution's output. False otherwise. ParamBlocks.cpp.
 bool fusablePoolWindow(const Node &pool, ember::cpu::MaxPoolWindow &pw);
 
-// ember_main's status for an index out of range (Gather): runtime calls
-// return small kernel-library codes, so this one stands apart.
+// ember_main's status for an operand value out of range (a Gather or
+// ScatterND index, an RNN/GRU/LSTM sequence length): runtime calls return
+// small kernel-library codes, so this one stands apart.
 constexpr int32_t kStatusIndexOutOfRange = EMBER_RT_STATUS_OUT_OF_RANGE;
 
 class Codegen {

@@ -391,10 +391,9 @@ Status Codegen::prepareRecurrent(const Group &g, Step &s) {
       slot[1] = f32Bits(a.alpha);
       slot[2] = f32Bits(a.beta);
     }
-  bool lib = cfg_.kernels == Kernels::Library;
-  uint64_t packedBytes =
-      uint64_t(lib ? ember_rt_recurrent_packed_size(p.data())
-                   : ember_rtp_recurrent_packed_size(p.data()));
+  // One packed layout and one scratch for both runtimes (RtRecurrent.h);
+  // only the kernel library's SGEMM wants a workspace.
+  uint64_t packedBytes = uint64_t(ember_rt_recurrent_packed_size(p.data()));
   if (isConstant(n.inputs[1]) && isConstant(n.inputs[2]) &&
       (!n.hasInput(3) || isConstant(n.inputs[3]))) {
     s.packedWeights = addWeights(nullptr, size_t(packedBytes));
@@ -406,10 +405,9 @@ Status Codegen::prepareRecurrent(const Group &g, Step &s) {
   } else {
     s.tempBytes.push_back(packedBytes);
   }
-  s.tempBytes.push_back(
-      uint64_t(lib ? ember_rt_recurrent_scratch_size(p.data())
-                   : ember_rtp_recurrent_scratch_size(p.data())));
-  int64_t ws = lib ? ember_rt_recurrent_workspace_size(p.data())
+  s.tempBytes.push_back(uint64_t(ember_rt_recurrent_scratch_size(p.data())));
+  int64_t ws = cfg_.kernels == Kernels::Library
+                   ? ember_rt_recurrent_workspace_size(p.data())
                    : ember_rtp_recurrent_workspace_size(p.data());
   workspacePerWorker_ =
       std::max<uint64_t>(workspacePerWorker_, alignUp(uint64_t(ws), 64));

@@ -4,13 +4,14 @@
  * and the Sigmoid/Tanh activations. RtPortable.c
  * instantiates it with plain loops (freestanding: no libc, its own exp);
  * RtRecurrent.cpp with the kernel library's SGEMM over the workers, its
- * few-row GEMV and its vector sigmoid/tanh (Ember's f32 functions,
- * ember/math). Everything else (sequence lengths, directions, layouts, the
- * gates' order and algebra, clip, peepholes, the other activations) is here
- * and is the reference kernel's (interp/kernels/Recurrent.cpp), in f32.
+ * few-row product (stepGemmAccumulate) and its vector sigmoid/tanh (Ember's
+ * f32 functions, ember/math). Everything else (sequence lengths, directions,
+ * layouts, the gates' order and algebra, clip, peepholes, the other
+ * activations) is here and is the reference kernel's
+ * (interp/kernels/Recurrent.cpp), in f32.
  *
- * Included by C (c99) and C++ translation units: static functions, no
- * declarations after statements' scope rules beyond c99, explicit casts. */
+ * Included by C (c99) and C++ translation units: static functions and
+ * explicit casts only. */
 #ifndef EMBER_CPU_RTRECURRENT_H
 #define EMBER_CPU_RTRECURRENT_H
 
@@ -53,15 +54,14 @@ static float ember_rnn_bits_f32(int64_t bits) {
   return v.f;
 }
 
-/* Floats of the packed weights, and the offsets of direction d's parts. */
-static int64_t ember_rnn_packed_floats(const int64_t *p) {
-  int64_t GH = ember_rnn_gates(p) * p[EMBER_RT_RNN_H];
-  return p[EMBER_RT_RNN_D] * (p[EMBER_RT_RNN_I] * GH + p[EMBER_RT_RNN_H] * GH +
-                              GH + p[EMBER_RT_RNN_H]);
-}
+/* Floats of one direction's packed weights (W^T, R^T, the folded bias,
+ * GRU's Rb of the h gate), and of all of them. */
 static int64_t ember_rnn_dir_floats(const int64_t *p) {
-  return ember_rnn_packed_floats(p) /
-         (p[EMBER_RT_RNN_D] ? p[EMBER_RT_RNN_D] : 1);
+  int64_t H = p[EMBER_RT_RNN_H], GH = ember_rnn_gates(p) * H;
+  return p[EMBER_RT_RNN_I] * GH + H * GH + GH + H;
+}
+static int64_t ember_rnn_packed_floats(const int64_t *p) {
+  return p[EMBER_RT_RNN_D] * ember_rnn_dir_floats(p);
 }
 
 static int32_t ember_rnn_pack(const int64_t *p, const float *w, const float *r,
@@ -178,6 +178,13 @@ static int64_t ember_rnn_len(const int64_t *p, const void *lens, int64_t b) {
   return p[EMBER_RT_RNN_S];
 }
 
+/* Where batch row b's state of direction d sits in initial_h/c, Y_h, Y_c. */
+static int64_t ember_rnn_state_index(const int64_t *p, int64_t d, int64_t b) {
+  return p[EMBER_RT_RNN_LAYOUT]
+             ? (b * p[EMBER_RT_RNN_D] + d) * p[EMBER_RT_RNN_H]
+             : (d * p[EMBER_RT_RNN_B] + b) * p[EMBER_RT_RNN_H];
+}
+
 /* One direction's state during a call, and the step being run. */
 typedef struct ember_rnn_dir {
   const int64_t *p;
@@ -190,6 +197,24 @@ typedef struct ember_rnn_dir {
   int rev;
 } ember_rnn_dir;
 
+/* The time index batch row b reads at step st->s, or -1 past its length. */
+static int64_t ember_rnn_time(const ember_rnn_dir *st, int64_t b) {
+  int64_t len = ember_rnn_len(st->p, st->lens, b);
+  if (st->s >= len)
+    return -1;
+  return st->rev ? len - 1 - st->s : st->s;
+}
+
+/* Row b's projection at time t (rows in X's memory order). */
+static const float *ember_rnn_xw_row(const ember_rnn_dir *st, int64_t b,
+                                     int64_t t) {
+  const int64_t *p = st->p;
+  int64_t GH = ember_rnn_gates(p) * p[EMBER_RT_RNN_H];
+  return st->xw + (p[EMBER_RT_RNN_LAYOUT] ? b * p[EMBER_RT_RNN_S] + t
+                                          : t * p[EMBER_RT_RNN_B] + b) *
+                      GH;
+}
+
 /* Step st->s of batch rows [b0, b1): their gates from the projection, one
  * product of their states with R^T (a row past its length computes on and
  * is ignored), then each live row's cell. */
@@ -199,18 +224,17 @@ static void ember_rnn_rows(const ember_rnn_dir *st, int64_t b0, int64_t b1) {
   int64_t cell = p[EMBER_RT_RNN_CELL], S = p[EMBER_RT_RNN_S],
           B = p[EMBER_RT_RNN_B], H = p[EMBER_RT_RNN_H], D = p[EMBER_RT_RNN_D],
           layout = p[EMBER_RT_RNN_LAYOUT], GH = ember_rnn_gates(p) * H,
-          s = st->s, a0 = st->a0, m = b1 - b0, b, j;
+          a0 = st->a0, m = b1 - b0, b, j;
   int lbr = p[EMBER_RT_RNN_LBR] != 0,
       forget = p[EMBER_RT_RNN_INPUT_FORGET] != 0,
       gru = cell == EMBER_RT_RNN_CELL_GRU;
   const float *rt = st->rt, *pi = st->pi, *po = st->po, *pf = st->pf;
   for (b = b0; b < b1; ++b) {
-    int64_t len = ember_rnn_len(p, st->lens, b), t = st->rev ? len - 1 - s : s;
+    int64_t t = ember_rnn_time(st, b);
     float *g = st->gs + b * GH;
-    if (s >= len)
+    if (t < 0)
       continue;
-    ember_rnn_copy(g, st->xw + (layout ? b * S + t : t * B + b) * GH,
-                   gru ? 2 * H : GH);
+    ember_rnn_copy(g, ember_rnn_xw_row(st, b, t), gru ? 2 * H : GH);
     /* GRU: the h gate's R_h h (+ Rb_h) stays apart from its projection
      * (linear_before_reset) or is a product of its own. */
     if (gru)
@@ -223,13 +247,13 @@ static void ember_rnn_rows(const ember_rnn_dir *st, int64_t b0, int64_t b1) {
   if (gru) {
     /* gates z, r, h */
     for (b = b0; b < b1; ++b) {
-      int64_t len = ember_rnn_len(p, st->lens, b),
-              t = st->rev ? len - 1 - s : s;
+      int64_t t = ember_rnn_time(st, b);
       float *g = st->gs + b * GH, *h = st->hs + b * H, *t1 = st->t1s + b * H,
             *t2 = st->t2s + b * H;
-      const float *xr = st->xw + (layout ? b * S + t : t * B + b) * GH;
-      if (s >= len)
+      const float *xr;
+      if (t < 0)
         continue;
+      xr = ember_rnn_xw_row(st, b, t);
       ember_rnn_act(p, hk, a0, g, 2 * H, 1); /* z and r */
       for (j = 0; j < H; ++j) {
         t1[j] = lbr ? xr[2 * H + j] + g[H + j] * g[2 * H + j] : xr[2 * H + j];
@@ -241,10 +265,10 @@ static void ember_rnn_rows(const ember_rnn_dir *st, int64_t b0, int64_t b1) {
                st->t1s + b0 * H, H, split);
   }
   for (b = b0; b < b1; ++b) {
-    int64_t len = ember_rnn_len(p, st->lens, b), t = st->rev ? len - 1 - s : s;
+    int64_t t = ember_rnn_time(st, b);
     float *h = st->hs + b * H, *c = st->cs + b * H, *g = st->gs + b * GH,
           *t1 = st->t1s + b * H;
-    if (s >= len)
+    if (t < 0)
       continue;
     if (cell == EMBER_RT_RNN_CELL_RNN) {
       ember_rnn_act(p, hk, a0, g, H, 1);
@@ -350,8 +374,7 @@ static int32_t ember_rnn_run(const int64_t *p, void *const *ptrs,
     if (status)
       return status;
     for (b = 0; b < B; ++b) {
-      int64_t si =
-          p[EMBER_RT_RNN_LAYOUT] ? (b * D + st.d) * H : (st.d * B + b) * H;
+      int64_t si = ember_rnn_state_index(p, st.d, b);
       ember_rnn_copy(st.hs + b * H, h0 ? h0 + si : 0, H);
       ember_rnn_copy(st.cs + b * H,
                      c0 && cell == EMBER_RT_RNN_CELL_LSTM ? c0 + si : 0, H);
@@ -363,8 +386,7 @@ static int32_t ember_rnn_run(const int64_t *p, void *const *ptrs,
         ember_rnn_rows(&st, 0, B);
     }
     for (b = 0; b < B; ++b) {
-      int64_t si =
-          p[EMBER_RT_RNN_LAYOUT] ? (b * D + st.d) * H : (st.d * B + b) * H;
+      int64_t si = ember_rnn_state_index(p, st.d, b);
       if (yh)
         ember_rnn_copy(yh + si, st.hs + b * H, H);
       if (yc)

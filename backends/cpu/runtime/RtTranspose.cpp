@@ -9,11 +9,14 @@ namespace ember::cpugen {
 
 namespace {
 
-// A 16x16 block: 16 rows of x (stride ldx) into 16 rows of y (stride ldy),
-// y[k][i] = x[i][k].
+// B x B blocks of T (the x86-64 kernels below): 16 bytes, 4 floats.
+template <class T> constexpr size_t kBlock = sizeof(T) == 1 ? 16 : 4;
+
 #if defined(__x86_64__)
-__attribute__((target("sse2,ssse3"))) void
-block16x16(const uint8_t *x, size_t ldx, uint8_t *y, size_t ldy) {
+// A 16x16 block of bytes: 16 rows of x (stride ldx) into 16 rows of y
+// (stride ldy), y[k][i] = x[i][k].
+__attribute__((target("sse2,ssse3"))) void block(const uint8_t *x, size_t ldx,
+                                                 uint8_t *y, size_t ldy) {
   __m128i r[16];
   for (int i = 0; i < 16; ++i)
     r[i] = _mm_loadu_si128(reinterpret_cast<const __m128i *>(x + i * ldx));
@@ -43,11 +46,9 @@ block16x16(const uint8_t *x, size_t ldx, uint8_t *y, size_t ldy) {
   for (int k = 0; k < 16; ++k)
     _mm_storeu_si128(reinterpret_cast<__m128i *>(y + k * ldy), b[k]);
 }
-#endif
 
-#if defined(__x86_64__)
 // A 4x4 block of floats (SSE, x86-64's baseline): _MM_TRANSPOSE4_PS.
-void block4x4(const float *x, size_t ldx, float *y, size_t ldy) {
+void block(const float *x, size_t ldx, float *y, size_t ldy) {
   __m128 a = _mm_loadu_ps(x), b = _mm_loadu_ps(x + ldx),
          e = _mm_loadu_ps(x + 2 * ldx), f = _mm_loadu_ps(x + 3 * ldx);
   _MM_TRANSPOSE4_PS(a, b, e, f);
@@ -58,13 +59,14 @@ void block4x4(const float *x, size_t ldx, float *y, size_t ldy) {
 }
 #endif
 
-// dst[c * ldd + r] = src[r * lds + c]: B x B blocks by `block` (x86-64),
+// dst[c * ldd + r] = src[r * lds + c]: kBlock<T> square blocks on x86-64,
 // the edges and other hosts element by element.
-template <size_t B, class T, class Block>
+template <class T>
 void transposeBlocks(const T *src, size_t lds, T *dst, size_t ldd, size_t rows,
-                     size_t cols, Block block) {
+                     size_t cols) {
   size_t c = 0;
 #if defined(__x86_64__)
+  constexpr size_t B = kBlock<T>;
   for (; c + B <= cols; c += B) {
     size_t r = 0;
     for (; r + B <= rows; r += B)
@@ -73,8 +75,6 @@ void transposeBlocks(const T *src, size_t lds, T *dst, size_t ldd, size_t rows,
       for (size_t i = 0; i < B; ++i)
         dst[(c + i) * ldd + r] = src[r * lds + c + i];
   }
-#else
-  (void)block;
 #endif
   for (; c < cols; ++c)
     for (size_t r = 0; r < rows; ++r)
@@ -85,20 +85,12 @@ void transposeBlocks(const T *src, size_t lds, T *dst, size_t ldd, size_t rows,
 
 void transposeBytes(const uint8_t *src, size_t lds, uint8_t *dst, size_t ldd,
                     size_t rows, size_t cols) {
-#if defined(__x86_64__)
-  transposeBlocks<16>(src, lds, dst, ldd, rows, cols, block16x16);
-#else
-  transposeBlocks<16>(src, lds, dst, ldd, rows, cols, nullptr);
-#endif
+  transposeBlocks(src, lds, dst, ldd, rows, cols);
 }
 
 void transposeFloats(const float *src, size_t lds, float *dst, size_t ldd,
                      size_t rows, size_t cols) {
-#if defined(__x86_64__)
-  transposeBlocks<4>(src, lds, dst, ldd, rows, cols, block4x4);
-#else
-  transposeBlocks<4>(src, lds, dst, ldd, rows, cols, nullptr);
-#endif
+  transposeBlocks(src, lds, dst, ldd, rows, cols);
 }
 
 } // namespace ember::cpugen
