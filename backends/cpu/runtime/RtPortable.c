@@ -245,10 +245,12 @@ int32_t EMBER_RT_NAME(conv_transpose_pack)(const int64_t *p, const float *w,
 }
 
 /* ---- RNN / GRU / LSTM (RtRecurrent.h) over plain loops -------------------
- * exp and tanh as Ember's f32 functions compute them (ember/math/Exp.h,
- * Tanh.h: the same reduction and polynomials), written with separate
- * multiplies and adds (no libc fmaf here), so within a few ulp of them. */
+ * exp, tanh and sigmoid as Ember's f32 functions compute them
+ * (ember/math/Exp.h, Tanh.h, Sigmoid.h: the same steps and constants,
+ * F32Constants.h), with separate multiplies and adds (no libc fmaf here),
+ * so within a few ulp of them. */
 #include "RtRecurrent.h"
+#include "ember/math/F32Constants.h"
 
 static float rtp_round_even(float v) { /* |v| < 2^22 */
   float m = v < 0.0f ? -12582912.0f : 12582912.0f;
@@ -264,43 +266,46 @@ static float rtp_pow2(float n) { /* n an integer in [-126, 127] */
   return b.f;
 }
 
-static float rtp_exp(float x) {
-  static const float c[] = {1.0f,          1.0f,          0.499999911f,
-                            0.166664168f,  0.0416682437f, 0.00837505423f,
-                            0.00138365454f};
-  float xc, n, r, q, n1;
+/* c[0] + t * (c[1] + t * (... + t * c[6])). */
+static float rtp_horner7(const float *c, float t) {
+  float q = c[6];
   int i;
+  for (i = 5; i >= 0; --i)
+    q = q * t + c[i];
+  return q;
+}
+
+static float rtp_exp(float x) {
+  static const float c[] = {EMBER_MATH_EXP_POLY};
+  float xc, n, r, n1;
   if (x != x)
     return x;
-  xc = x < -110.0f ? -110.0f : x > 89.0f ? 89.0f : x;
-  n = rtp_round_even(xc * 1.44269502f);
-  r = xc - n * 0.693145751953125f;
-  r = r - n * 1.42860682e-06f;
-  q = c[6];
-  for (i = 5; i >= 0; --i)
-    q = q * r + c[i];
+  xc = x < EMBER_MATH_EXP_MIN   ? EMBER_MATH_EXP_MIN
+       : x > EMBER_MATH_EXP_MAX ? EMBER_MATH_EXP_MAX
+                                : x;
+  n = rtp_round_even(xc * EMBER_MATH_EXP_LOG2E);
+  r = xc - n * EMBER_MATH_EXP_LN2_HI;
+  r = r - n * EMBER_MATH_EXP_LN2_LO;
   n1 = rtp_round_even(n * 0.5f);
-  return q * rtp_pow2(n1) * rtp_pow2(n - n1);
+  return rtp_horner7(c, r) * rtp_pow2(n1) * rtp_pow2(n - n1);
 }
 
 static float rtp_tanh(float x) {
-  static const float k[] = {-0.333333224f,   0.133329779f,    -0.0539293028f,
-                            0.0216635428f,   -0.00826454349f, 0.0025826674f,
-                            -0.000455459754f};
-  float ax = x < 0.0f ? -x : x, t, q, v;
-  int i;
+  static const float k[] = {EMBER_MATH_TANH_POLY};
+  float ax = x < 0.0f ? -x : x, v;
   if (x != x)
     return x;
-  if (ax <= 0.9f) {
-    t = x * x;
-    q = k[6];
-    for (i = 5; i >= 0; --i)
-      q = q * t + k[i];
-    return x + x * t * q;
-  }
-  ax = ax > 9.5f ? 9.5f : ax;
+  if (ax <= EMBER_MATH_TANH_SMALL)
+    return x + x * (x * x) * rtp_horner7(k, x * x);
+  ax = ax > EMBER_MATH_TANH_CLAMP ? EMBER_MATH_TANH_CLAMP : ax;
   v = 1.0f - 2.0f / (rtp_exp(ax + ax) + 1.0f);
   return x < 0.0f ? -v : v;
+}
+
+/* One exp, of -|x|: 1 / (1 + e) for x >= 0, e / (1 + e) below. */
+static float rtp_sigmoid(float x) {
+  float e = rtp_exp(x < 0.0f ? x : -x);
+  return (x < 0.0f ? e : 1.0f) / (1.0f + e);
 }
 
 static int32_t rtp_rnn_project(void *ctx, const float *x, int64_t rows,
@@ -341,7 +346,7 @@ static int64_t rtp_rnn_row_pieces(void *ctx, int64_t rows, int64_t macsPerRow) {
 static void rtp_rnn_sigmoid(void *ctx, float *v, int64_t n) {
   (void)ctx;
   for (int64_t i = 0; i < n; ++i)
-    v[i] = 1.0f / (1.0f + rtp_exp(-v[i]));
+    v[i] = rtp_sigmoid(v[i]);
 }
 
 static void rtp_rnn_tanh(void *ctx, float *v, int64_t n) {

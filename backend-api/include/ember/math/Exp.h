@@ -25,18 +25,17 @@
 #ifndef EMBER_MATH_EXP_H
 #define EMBER_MATH_EXP_H
 
+#include "ember/math/F32Constants.h"
 #include "ember/math/F32Ops.h"
 
 namespace ember::math {
 
 namespace exp_detail {
 // e^r on [-ln2/2, ln2/2].
-inline constexpr float kExp[] = {1.0f,          1.0f,          0.499999911f,
-                                 0.166664168f,  0.0416682437f, 0.00837505423f,
-                                 0.00138365454f};
-inline constexpr float kLog2e = 1.44269502f;
-inline constexpr float kLn2Hi = 0.693145751953125f; // 15 significant bits
-inline constexpr float kLn2Lo = 1.42860682e-06f;    // ln2 - kLn2Hi
+inline constexpr float kExp[] = {EMBER_MATH_EXP_POLY};
+inline constexpr float kLog2e = EMBER_MATH_EXP_LOG2E;
+inline constexpr float kLn2Hi = EMBER_MATH_EXP_LN2_HI;
+inline constexpr float kLn2Lo = EMBER_MATH_EXP_LN2_LO;
 } // namespace exp_detail
 
 /// exp(x) in f32 as one sequence of the policy's operations (see above).
@@ -46,7 +45,8 @@ template <class O> typename O::V expF32(const O &o, typename O::V x) {
   // A NaN becomes 0 here (no NaN reaches the integer conversion) and is
   // given back at the end.
   V ordered = o.select(o.eq(x, x), x, o.c(0.0f));
-  V xc = o.min(o.max(ordered, o.c(-110.0f)), o.c(89.0f));
+  V xc =
+      o.min(o.max(ordered, o.c(EMBER_MATH_EXP_MIN)), o.c(EMBER_MATH_EXP_MAX));
   V n = o.roundEven(o.mul(xc, o.c(kLog2e)));
   V r = o.fma(n, o.c(-kLn2Hi), xc);
   r = o.fma(n, o.c(-kLn2Lo), r);

@@ -23,15 +23,14 @@
 #define EMBER_MATH_TANH_H
 
 #include "ember/math/Exp.h"
+#include "ember/math/F32Constants.h"
 #include "ember/math/F32Ops.h"
 
 namespace ember::math {
 
 namespace tanh_detail {
 // (tanh(x) / x - 1) / x^2 in t = x^2 on [0, 0.81].
-inline constexpr float kSmall[] = {
-    -0.333333224f,   0.133329779f,  -0.0539293028f,  0.0216635428f,
-    -0.00826454349f, 0.0025826674f, -0.000455459754f};
+inline constexpr float kSmall[] = {EMBER_MATH_TANH_POLY};
 } // namespace tanh_detail
 
 /// tanh(x) in f32 as one sequence of the policy's operations (see above).
@@ -42,11 +41,11 @@ template <class O> typename O::V tanhF32(const O &o, typename O::V x) {
   V small =
       o.copySign(o.fma(o.mul(x, t), horner(o, tanh_detail::kSmall, t), x), x);
   V ax = o.abs(x);
-  V clamped = o.min(ax, o.c(9.5f));
+  V clamped = o.min(ax, o.c(EMBER_MATH_TANH_CLAMP));
   V e = expF32(o, o.add(clamped, clamped));
   V large =
       o.copySign(o.sub(o.c(1.0f), o.div(o.c(2.0f), o.add(e, o.c(1.0f)))), x);
-  return o.select(o.lt(o.c(0.9f), ax), large, small);
+  return o.select(o.lt(o.c(EMBER_MATH_TANH_SMALL), ax), large, small);
 }
 
 /// Ember's f32 tanh on one value.
