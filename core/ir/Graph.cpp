@@ -32,6 +32,12 @@ bool Attr::operator==(const Attr &o) const {
 const Type &Value::type() const { return node->types[idx]; }
 const std::string &Value::name() const { return node->outNames[idx]; }
 
+const Tensor *Node::constantInput(size_t i) const {
+  return hasInput(i) && inputs[i].node->kind == OpKind::Constant
+             ? inputs[i].node->payload.get()
+             : nullptr;
+}
+
 int64_t Node::attrInt(const std::string &n, int64_t def) const {
   auto it = attrs.find(n);
   if (it == attrs.end())

@@ -116,6 +116,8 @@ public:
 
   unsigned numResults() const { return unsigned(types.size()); }
   bool hasInput(size_t i) const { return i < inputs.size() && inputs[i].node; }
+  // Operand i's tensor when it is a Constant, else null (absent too).
+  const Tensor *constantInput(size_t i) const;
   Function *parent() const { return parent_; }
 
   bool hasAttr(const std::string &n) const { return attrs.count(n) != 0; }

@@ -44,10 +44,6 @@ struct Builder {
       return r.status();
     return Value(*r, 0);
   }
-  Value f32(double v) {
-    return Value(f.addConstant(base + ".c" + std::to_string(n++),
-                               Tensor::scalar(ElemKind::F32, v)));
-  }
 };
 
 Status expandDql(Function &f, Node *dql) {
@@ -60,25 +56,28 @@ Status expandDql(Function &f, Node *dql) {
       b.base + ".axes",
       Tensor::fromInts(ElemKind::I64, axes, {int64_t(axes.size())})));
   AttrMap flat{{"keepdims", Attr::ofInt(0)}};
+  Value c0(f.addConstant(b.base + ".zero", Tensor::scalar(ElemKind::F32, 0)));
+  Value c255(
+      f.addConstant(b.base + ".qmax", Tensor::scalar(ElemKind::F32, 255)));
   EMBER_ASSIGN(Value nan, b.op(OpKind::IsNaN, {x}));
-  EMBER_ASSIGN(Value xr, b.op(OpKind::Where, {nan, b.f32(0), x}));
+  EMBER_ASSIGN(Value xr, b.op(OpKind::Where, {nan, c0, x}));
   EMBER_ASSIGN(Value mn, b.op(OpKind::ReduceMin, {xr, axesV}, flat));
   EMBER_ASSIGN(Value mx, b.op(OpKind::ReduceMax, {xr, axesV}, flat));
-  EMBER_ASSIGN(Value lo, b.op(OpKind::Min, {mn, b.f32(0)}));
-  EMBER_ASSIGN(Value hi, b.op(OpKind::Max, {mx, b.f32(0)}));
+  EMBER_ASSIGN(Value lo, b.op(OpKind::Min, {mn, c0}));
+  EMBER_ASSIGN(Value hi, b.op(OpKind::Max, {mx, c0}));
   EMBER_ASSIGN(Value range, b.op(OpKind::Sub, {hi, lo}));
-  EMBER_ASSIGN(Value scale, b.op(OpKind::Div, {range, b.f32(255)}));
-  EMBER_ASSIGN(Value zero, b.op(OpKind::Equal, {scale, b.f32(0)}));
+  EMBER_ASSIGN(Value scale, b.op(OpKind::Div, {range, c255}));
+  EMBER_ASSIGN(Value zero, b.op(OpKind::Equal, {scale, c0}));
   EMBER_ASSIGN(Value lq, b.op(OpKind::Div, {lo, scale}));
-  EMBER_ASSIGN(Value nz, b.op(OpKind::Sub, {b.f32(0), lq}));
-  EMBER_ASSIGN(Value nzc, b.op(OpKind::Clip, {nz, b.f32(0), b.f32(255)}));
+  EMBER_ASSIGN(Value nz, b.op(OpKind::Sub, {c0, lq}));
+  EMBER_ASSIGN(Value nzc, b.op(OpKind::Clip, {nz, c0, c255}));
   EMBER_ASSIGN(Value nzr, b.op(OpKind::Round, {nzc}));
-  EMBER_ASSIGN(Value zpf, b.op(OpKind::Where, {zero, b.f32(0), nzr}));
+  EMBER_ASSIGN(Value zpf, b.op(OpKind::Where, {zero, c0, nzr}));
   EMBER_ASSIGN(Value xq, b.op(OpKind::Div, {x, scale}));
   EMBER_ASSIGN(Value xqr, b.op(OpKind::Round, {xq}));
   EMBER_ASSIGN(Value xz, b.op(OpKind::Add, {xqr, zpf}));
   EMBER_ASSIGN(Value yf, b.op(OpKind::Where, {zero, zpf, xz}));
-  EMBER_ASSIGN(Value yc, b.op(OpKind::Clip, {yf, b.f32(0), b.f32(255)}));
+  EMBER_ASSIGN(Value yc, b.op(OpKind::Clip, {yf, c0, c255}));
   AttrMap toU8{{"to", Attr::ofInt(elemKindToOnnx(ElemKind::U8))}};
   EMBER_ASSIGN(Value y, b.op(OpKind::Cast, {yc}, toU8));
   EMBER_ASSIGN(Value zp, b.op(OpKind::Cast, {zpf}, toU8));
@@ -87,12 +86,6 @@ Status expandDql(Function &f, Node *dql) {
   f.replaceAllUses(Value(dql, 2), zp);
   f.erase(dql);
   return Status::ok();
-}
-
-const Tensor *constantOf(const Node &n, size_t i) {
-  if (!n.hasInput(i) || n.inputs[i].node->kind != OpKind::Constant)
-    return nullptr;
-  return n.inputs[i].node->payload.get();
 }
 
 // n (MatMulInteger or ConvInteger) without its run-time zero point
@@ -120,14 +113,14 @@ Status dropRuntimeZeroPoint(Function &f, Node *n, Tensor taps,
 
 // MatMulInteger whose A zero point is computed at run time (a scalar) and
 // whose B and B zero point are constants: true when rewritten.
-Expected<bool> foldRuntimeZeroPoint(Function &f, Node *mm) {
-  if (!mm->hasInput(2) || constantOf(*mm, 2) ||
+Expected<bool> foldMatMulZeroPoint(Function &f, Node *mm) {
+  if (!mm->hasInput(2) || mm->constantInput(2) ||
       mm->inputs[2].type().numElements() != 1)
     return false;
-  const Tensor *bw = constantOf(*mm, 1);
-  if (!bw || bw->rank() != 2 || (mm->hasInput(3) && !constantOf(*mm, 3)))
+  const Tensor *bw = mm->constantInput(1);
+  if (!bw || bw->rank() != 2 || (mm->hasInput(3) && !mm->constantInput(3)))
     return false;
-  const Tensor *bz = mm->hasInput(3) ? constantOf(*mm, 3) : nullptr;
+  const Tensor *bz = mm->constantInput(3);
   int64_t K = bw->dims()[0], N = bw->dims()[1];
   if (bz && bz->size() != 1 && bz->size() != N)
     return false;
@@ -144,10 +137,10 @@ Expected<bool> foldRuntimeZeroPoint(Function &f, Node *mm) {
 
 // ConvInteger whose x zero point is computed at run time (a scalar) and
 // whose weights and their zero point are constants: true when rewritten.
-Expected<bool> foldRuntimeConvZeroPoint(Function &f, Node *cv) {
-  if (!cv->hasInput(2) || constantOf(*cv, 2) ||
-      cv->inputs[2].type().numElements() != 1 || !constantOf(*cv, 1) ||
-      (cv->hasInput(3) && !constantOf(*cv, 3)))
+Expected<bool> foldConvZeroPoint(Function &f, Node *cv) {
+  if (!cv->hasInput(2) || cv->constantInput(2) ||
+      cv->inputs[2].type().numElements() != 1 || !cv->constantInput(1) ||
+      (cv->hasInput(3) && !cv->constantInput(3)))
     return false;
   const Type &xt = cv->inputs[0].type(), &yt = cv->types[0];
   if (xt.rank() < 3 || yt.numElements() / yt.dim(0) > (int64_t(1) << 22))
@@ -157,9 +150,9 @@ Expected<bool> foldRuntimeConvZeroPoint(Function &f, Node *cv) {
   x1[0] = 1;
   Tensor zeros(Type(xt.elem(), x1)), one(Type(xt.elem(), {}));
   one.setInt(0, 1);
-  std::vector<const Tensor *> ins = {&zeros, constantOf(*cv, 1), &one};
+  std::vector<const Tensor *> ins = {&zeros, cv->constantInput(1), &one};
   if (cv->hasInput(3))
-    ins.push_back(constantOf(*cv, 3));
+    ins.push_back(cv->constantInput(3));
   Node probe(*cv);
   probe.types[0] = Type(ElemKind::I32, [&] {
     Dims d = yt.dims();
@@ -201,11 +194,11 @@ Status runExpandDynamicQuantize(Function &f, PassStats &s) {
     ++s.changed;
   }
   for (Node *n : mms) {
-    EMBER_ASSIGN(bool done, foldRuntimeZeroPoint(f, n));
+    EMBER_ASSIGN(bool done, foldMatMulZeroPoint(f, n));
     s.changed += done ? 1 : 0;
   }
   for (Node *n : convs) {
-    EMBER_ASSIGN(bool done, foldRuntimeConvZeroPoint(f, n));
+    EMBER_ASSIGN(bool done, foldConvZeroPoint(f, n));
     s.changed += done ? 1 : 0;
   }
   return Status::ok();

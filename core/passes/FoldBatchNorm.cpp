@@ -9,12 +9,6 @@
 
 namespace ember {
 
-static const Tensor *constOf(const Node &n, size_t i) {
-  if (!n.hasInput(i) || n.inputs[i].node->kind != OpKind::Constant)
-    return nullptr;
-  return n.inputs[i].node->payload.get();
-}
-
 Status runFoldBatchNorm(Function &f, PassStats &s) {
   auto users = f.computeUsers();
   std::vector<Node *> bns;
@@ -25,14 +19,14 @@ Status runFoldBatchNorm(Function &f, PassStats &s) {
     Node *conv = bn->inputs[0].node;
     if (conv->kind != OpKind::Conv || users[conv].size() != 1)
       continue;
-    const Tensor *w = constOf(*conv, 1);
-    const Tensor *scale = constOf(*bn, 1), *bias = constOf(*bn, 2),
-                 *mean = constOf(*bn, 3), *var = constOf(*bn, 4);
+    const Tensor *w = conv->constantInput(1);
+    const Tensor *scale = bn->constantInput(1), *bias = bn->constantInput(2),
+                 *mean = bn->constantInput(3), *var = bn->constantInput(4);
     if (!w || !scale || !bias || !mean || !var)
       continue;
     if (!isFloatKind(w->elem()) || w->rank() < 3)
       continue;
-    const Tensor *cb = conv->hasInput(2) ? constOf(*conv, 2) : nullptr;
+    const Tensor *cb = conv->constantInput(2);
     if (conv->hasInput(2) && !cb)
       continue;
     int64_t m = w->dims()[0];
