@@ -12,7 +12,8 @@
 //  - qgemmPacked (u8 x s8 -> u8, per-column requantization) at 1024^3, in
 //    GOP/s (no peak comparison: the fp32 FMA peak does not apply);
 //  - qgemmPacked on a few MatMulInteger shapes (one-row classifiers,
-//    transformer-sized GEMMs);
+//    transformer-sized GEMMs); with --only=qpaired, transformer GEMMs with
+//    per-tensor weights on the exact tile and the paired one (AVX2);
 //  - with --only=vit (or bert, or transformers for both), the GEMMs of
 //    vit-toy (DeiT-Tiny-sized: 197 tokens, dim 192, 3 heads, MLP 768) and
 //    bert-toy (32 tokens, dim 32): the weight GEMMs through sgemmPacked with
@@ -38,7 +39,7 @@
 //                   [--residual] [--hot=PERCENT]  (qconv: u8 input
 //                   with that share of bytes >= 128 and zero point 0, as
 //                   after a ReLU; default uniform bytes, zero point 125)
-//                   [--only=1024|int8|qconv|qconv-resnet50|qconv-mnv2|
+//                   [--only=1024|int8|qpaired|qconv|qconv-resnet50|qconv-mnv2|
 //                           depthwise|resnet50|squeezenet1.1|dbnet-toy|
 //                           vit|bert|transformers|
 //                           LAYER-SUBSTRING]
@@ -430,22 +431,30 @@ Timing benchConvNhwc(const Conv2DShape &s, Isa isa, double minTime,
 
 /// Times qgemmPacked (u8 x s8, per-column float requantization to u8), B
 /// packed for path packIsa (Auto: isa's own).
+/// With `weights` (a weight width sigma > 0), B as a per-tensor quantizer
+/// makes it (a rounded normal, saturated), packed with `extra`.
 Timing benchQGemm(size_t M, size_t N, size_t K, Isa isa, double minTime,
-                  std::mt19937 &rng, Isa packIsa = Isa::Auto) {
+                  std::mt19937 &rng, Isa packIsa = Isa::Auto,
+                  double weights = 0,
+                  QPackExtra extra = QPackExtra::SplitTile) {
   if (packIsa == Isa::Auto)
     packIsa = isa;
   std::vector<uint8_t> A(M * K);
   std::vector<int8_t> B(K * N);
   for (uint8_t &v : A)
     v = static_cast<uint8_t>(rng());
+  std::normal_distribution<double> normal(0.0, weights > 0 ? weights : 1.0);
   for (int8_t &v : B)
-    v = static_cast<int8_t>(rng());
+    v = weights > 0 ? static_cast<int8_t>(std::max(
+                          -128.0, std::min(127.0, std::round(normal(rng)))))
+                    : static_cast<int8_t>(rng());
   std::vector<float> scale(N, 0.0005f);
   const int8_t zp = 0;
   std::vector<uint8_t> C(M * N);
   std::vector<char> packed(packedQBSize(K, N, packIsa));
   std::vector<char> ws(qgemmWorkspaceSize(K, isa));
-  packQB(K, N, B.data(), N, 128, &zp, 1, nullptr, packed.data(), packIsa);
+  packQB(K, N, B.data(), N, 128, &zp, 1, nullptr, packed.data(), packIsa, false,
+         extra);
   Requantize rq;
   rq.output = QOutput::UInt8;
   rq.kind = QScaleKind::Float; // (FixedPoint, the default, needs tables)
@@ -847,6 +856,27 @@ int main(int argc, char **argv) {
                     sh[0], sh[1], sh[2], isaName(path), isaName(pi),
                     o / r.median * 1e-9, o / r.best * 1e-9);
       }
+    }
+  }
+  if (only == "qpaired") {
+    // Transformer products with per-tensor weights (quantize_dynamic's:
+    // a rounded normal of width 20 of the 127 steps), exact tile against
+    // the paired one (QPackExtra::PairedK), in turn in one run.
+    const size_t shapes[][3] = {
+        {128, 768, 768},  {128, 3072, 768}, {128, 768, 3072}, {128, 256, 256},
+        {128, 1024, 256}, {128, 256, 1024}, {197, 576, 192},  {197, 768, 192},
+        {197, 192, 768},  {197, 192, 192}};
+    for (const auto &sh : shapes) {
+      const double o = 2.0 * sh[0] * sh[1] * sh[2];
+      std::mt19937 r1(7), r2(7);
+      Timing e = benchQGemm(sh[0], sh[1], sh[2], isa, minTime, r1, isa, 20.0,
+                            QPackExtra::None);
+      Timing p = benchQGemm(sh[0], sh[1], sh[2], isa, minTime, r2, isa, 20.0,
+                            QPackExtra::PairedK);
+      std::printf("qgemm %zux%zux%zu exact %6.1f GOP/s paired %6.1f GOP/s "
+                  "exact/paired %.2f\n",
+                  sh[0], sh[1], sh[2], o / e.median * 1e-9, o / p.median * 1e-9,
+                  e.median / p.median);
     }
   }
   if (only == "vit" || only == "bert" || only == "transformers" ||

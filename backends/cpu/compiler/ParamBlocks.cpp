@@ -628,7 +628,9 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
           size_t(Kp), size_t(ocg), wt.data(), size_t(ocg), int32_t(xzp),
           zp.data(), zp.size(), bias.data() + gi * ocg,
           &out_.weights[size_t(s.packedWeights + uint64_t(gi) * stride)], isa,
-          xSigned, cfg_.int8Split);
+          xSigned,
+          cfg_.int8Split ? ember::cpu::QPackExtra::SplitTile
+                         : ember::cpu::QPackExtra::None);
       if (st != ember::cpu::Status::Ok)
         return makeError(ErrorCode::Internal, n.describe(),
                          ": packing the int8 weights failed");
@@ -721,7 +723,9 @@ Status Codegen::prepareQMatMul(const Group &g, Step &s) {
   auto st = ember::cpu::packQB(
       size_t(K), size_t(N), bw.data(), size_t(N), int32_t(zeroPointAt(n, 2, 0)),
       zp.data(), zp.size(), bias.data(), &out_.weights[size_t(s.packedWeights)],
-      isa, aSigned);
+      isa, aSigned,
+      cfg_.int8Paired ? ember::cpu::QPackExtra::PairedK
+                      : ember::cpu::QPackExtra::None);
   if (st != ember::cpu::Status::Ok)
     return makeError(ErrorCode::Internal, n.describe(),
                      ": packing the int8 weights failed");

@@ -62,8 +62,12 @@ struct CompileConfig {
   // task a function of its own (not inlined), so a profile names each step.
   int perfMap = 0;
   // AVX2: int8 convolution weights also packed for the 7-bit split tile
-  // (packQB's splitPanels), which passes with few activations >= 128 run.
+  // (packQB's QPackExtra::SplitTile), which passes with few activations
+  // >= 128 run.
   bool int8Split = true;
+  // AVX2: int8 matrix-product weights whose rows pair without saturating
+  // vpmaddubsw are packed for it (QPackExtra::PairedK).
+  bool int8Paired = true;
   // Code generation target; empty triple: the host (JIT).
   std::string triple, cpu, features;
   bool bundle = false; // self-contained object (runtime bitcode linked in)

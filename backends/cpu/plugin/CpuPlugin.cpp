@@ -146,6 +146,9 @@ ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
 //   int8_split=0|1            AVX2: int8 convolutions may run the 7-bit
 //                             split tile where few activations are >= 128
 //                             (default 1; 0: always the exact s16 tile)
+//   int8_paired=0|1           AVX2: int8 matrix products whose weights pair
+//                             (kernels' QPackExtra::PairedK) run the
+//                             vpmaddubsw tile (default 1; 0: the exact one)
 ember_error *parseOptions(const ember_compile_params *p,
                           ember::cpugen::CompileConfig &cfg, bool &runnable,
                           std::string &why) {
@@ -188,8 +191,11 @@ ember_error *parseOptions(const ember_compile_params *p,
       cfg.perfMap = v[0] - '0';
     } else if (k == "int8_split" && (v == "0" || v == "1")) {
       cfg.int8Split = v == "1";
+    } else if (k == "int8_paired" && (v == "0" || v == "1")) {
+      cfg.int8Paired = v == "1";
     } else if (k == "kernels" || k == "fuse" || k == "isa" || k == "dump_ir" ||
-               k == "dump_dir" || k == "perf_map" || k == "int8_split") {
+               k == "dump_dir" || k == "perf_map" || k == "int8_split" ||
+               k == "int8_paired") {
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "bad value '" + v + "' for vendor option '" + k + "'");
     } else {
@@ -197,7 +203,7 @@ ember_error *parseOptions(const ember_compile_params *p,
           EMBER_STATUS_INVALID_ARGUMENT,
           "unknown vendor option '" + k +
               "' (the cpu plugin takes kernels, fuse, isa, dump_ir, dump_dir, "
-              "perf_map, int8_split)");
+              "perf_map, int8_split, int8_paired)");
     }
   }
   runnable = true;

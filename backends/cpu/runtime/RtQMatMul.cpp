@@ -93,8 +93,9 @@ void dynWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
         copy[i] = int8_t(bm[i] ^ 0x80);
       bs = copy;
     }
-    Status s = packQB(K, N, bs, N, int32_t(p[EMBER_RT_QGEMM_A_ZP]), &bzp, 1,
-                      bias, packed, isa, p[EMBER_RT_QGEMM_A_SIGNED] != 0);
+    Status s =
+        packQB(K, N, bs, N, int32_t(p[EMBER_RT_QGEMM_A_ZP]), &bzp, 1, bias,
+               packed, isa, p[EMBER_RT_QGEMM_A_SIGNED] != 0, QPackExtra::None);
     if (s == Status::Ok)
       s = qgemmPacked(M, N, K, t.a + aOff, K, packed, t.y + yOff * es, N, rq,
                       isa, m0, m1, gemmWs);

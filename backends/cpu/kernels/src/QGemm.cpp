@@ -35,6 +35,7 @@
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
+#include <vector>
 
 namespace ember::cpu {
 
@@ -101,6 +102,10 @@ struct QPacked {
   /// colSum).
   const int8_t *split;
   const int32_t *colSum;
+  /// Paired: the packed k order (4 x groups row indices of B; a pad's is 0,
+  /// where B is zero) and the groups of 4 in it. Else null and 0.
+  const int32_t *perm;
+  size_t groups;
   bool aSigned; // A is s8: flip its sign bit to read it as u8
   QLayout layout;
 };
@@ -110,7 +115,7 @@ struct QPacked {
 size_t stepK(QLayout l) { return l == QLayout::Pair16 ? 2 : 4; }
 
 size_t panelBytes(size_t K, size_t N, size_t NR, QLayout l) {
-  return roundUp(ceilDiv(N, NR) * NR * ceilDiv(K, stepK(l)) * 4, 64);
+  return quadPanelBytes(ceilDiv(K, stepK(l)), N, NR);
 }
 
 /// Bytes of the split tile's s8 Quad panels (16 columns) of a Pair16 buffer.
@@ -127,7 +132,9 @@ size_t splitSectionBytes(size_t K, size_t N) {
 }
 
 QLayout layoutOf(const PackedHeader *h) {
-  return h->reserved[2] == uint64_t(QLayout::Pair16) ? QLayout::Pair16
+  if (h->reserved[2] == uint64_t(QLayout::Pair16))
+    return QLayout::Pair16;
+  return h->reserved[2] == uint64_t(QLayout::Paired) ? QLayout::Paired
                                                      : QLayout::Quad;
 }
 
@@ -139,12 +146,21 @@ QPacked view(const void *packed) {
   QPacked v;
   v.layout = layoutOf(h);
   v.panels = reinterpret_cast<const int8_t *>(p);
-  v.colTerm = reinterpret_cast<const int32_t *>(
-      p + panelBytes(h->rows, h->cols, NR, v.layout));
-  v.bZp = h->reserved[0] ? v.colTerm + npad : nullptr;
   v.split = nullptr;
   v.colSum = nullptr;
-  if (h->reserved[3]) {
+  v.perm = nullptr;
+  v.groups = ceilDiv(h->rows, stepK(v.layout));
+  if (v.layout == QLayout::Paired) {
+    const char *sec = static_cast<const char *>(packed) + h->reserved[3];
+    uint64_t groups;
+    std::memcpy(&groups, sec, sizeof(groups));
+    v.groups = groups;
+    v.perm = reinterpret_cast<const int32_t *>(sec + kPairedOrderAt);
+  }
+  v.colTerm = reinterpret_cast<const int32_t *>(
+      p + quadPanelBytes(v.groups, h->cols, NR));
+  v.bZp = h->reserved[0] ? v.colTerm + npad : nullptr;
+  if (v.layout != QLayout::Paired && h->reserved[3]) {
     const char *sec = static_cast<const char *>(packed) + h->reserved[3];
     v.split = reinterpret_cast<const int8_t *>(sec);
     v.colSum = reinterpret_cast<const int32_t *>(
@@ -189,8 +205,14 @@ const QGemmKernel *qKernelFor(Isa resolved, QLayout layout, int nr) {
   if (avx2Path(resolved) && layout == QLayout::Quad &&
       nr == qgemmKernelAvx2Quad().nr)
     return &qgemmKernelAvx2Quad();
+  if (avx2Path(resolved) && layout == QLayout::Paired &&
+      nr == qgemmKernelAvx2Paired().nr)
+    return &qgemmKernelAvx2Paired();
 #endif
-  return qgemmKernelGenericFor(layout, nr);
+  // Paired panels are Quad panels over the permuted k (A is gathered into
+  // that order whichever kernel runs).
+  return qgemmKernelGenericFor(
+      layout == QLayout::Paired ? QLayout::Quad : layout, nr);
 }
 
 #if defined(__x86_64__)
@@ -316,8 +338,11 @@ void packQAPairsImpl(size_t rows, size_t K, const uint8_t *A, size_t lda,
   }
 }
 
-/// Bytes of packed A per row (4 per packed k step).
-size_t packedARowBytes(size_t K, QLayout l) { return ceilDiv(K, stepK(l)) * 4; }
+/// Bytes of packed A per row (4 per packed k step; Paired: room for the
+/// most groups a pairing of depth K may take).
+size_t packedARowBytes(size_t K, QLayout l) {
+  return (l == QLayout::Paired ? pairedMaxGroups(K) : ceilDiv(K, stepK(l))) * 4;
+}
 
 /// Rows of A per block: enough to amortise the B panel, small enough that
 /// the packed block stays in L2 beside it.
@@ -409,6 +434,10 @@ namespace detail {
 
 const QGemmKernel &qgemmKernelGeneric() { return kQGeneric[0]; }
 
+QLayout packedQLayout(const void *packed) {
+  return layoutOf(static_cast<const PackedHeader *>(packed));
+}
+
 QConvPassCounts &qconvPassCounts() {
   static thread_local QConvPassCounts counts;
   return counts;
@@ -450,17 +479,24 @@ size_t packedQBSize(size_t K, size_t N, Isa isa) {
   const size_t npad = ceilDiv(N, NR) * NR;
   const size_t bytes = sizeof(PackedHeader) + panelBytes(K, N, NR, k.layout) +
                        2 * npad * sizeof(int32_t);
-  // Pair16: room for the split tile's s8 panels (used when the weight zero
-  // points are all 0), 64-byte aligned.
-  return k.layout == QLayout::Pair16
-             ? roundUp(bytes, 64) + splitSectionBytes(K, N)
-             : bytes;
+  if (k.layout != QLayout::Pair16)
+    return bytes;
+  // Pair16: room for the split tile's s8 panels or for a Paired packing
+  // (used when the weight zero points are all 0), 64-byte aligned.
+  const size_t groups = pairedMaxGroups(K);
+  const size_t paired =
+      roundUp(sizeof(PackedHeader) + quadPanelBytes(groups, N, NR) +
+                  2 * npad * sizeof(int32_t),
+              64) +
+      pairedSectionBytes(groups);
+  const size_t split = roundUp(bytes, 64) + splitSectionBytes(K, N);
+  return paired > split ? paired : split;
 }
 
 Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
               int32_t aZeroPoint, const int8_t *bZeroPoint,
               size_t bZeroPointCount, const int32_t *bias, void *packed,
-              Isa isa, bool aSigned, bool splitPanels) {
+              Isa isa, bool aSigned, QPackExtra extra) {
   if (!packed || (!B && K && N) || ldb < N ||
       (bZeroPointCount != 1 && bZeroPointCount != N) ||
       (bZeroPointCount && !bZeroPoint) || aZeroPoint < (aSigned ? -128 : 0) ||
@@ -487,12 +523,22 @@ Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
   bool anyFoldedZp = false;
   for (size_t n = 0; n < bZeroPointCount; ++n)
     anyFoldedZp |= bZeroPoint[n] != 0;
-  // The split tile multiplies s8 B as it is: only without zero points.
+  // The split and paired tiles multiply s8 B as it is: only without zero
+  // points.
+  if (extra == QPackExtra::PairedK && pairs && !anyFoldedZp && K && N) {
+    const std::vector<int32_t> order =
+        planPairs(K, N, B, ldb, pairedMaxGroups(K));
+    if (!order.empty()) {
+      packPaired(h, K, N, B, ldb, aZeroPoint + (aSigned ? 128 : 0), bias, order,
+                 packed);
+      return Status::Ok;
+    }
+  }
   const size_t splitAt =
       roundUp(sizeof(PackedHeader) + panelBytes(K, N, NR, k.layout) +
                   2 * npad * sizeof(int32_t),
               64);
-  const bool split = splitPanels && pairs && !anyFoldedZp;
+  const bool split = extra == QPackExtra::SplitTile && pairs && !anyFoldedZp;
   h.reserved[3] = split ? splitAt : 0;
   std::memcpy(packed, &h, sizeof(h));
   char *p = static_cast<char *>(packed) + sizeof(PackedHeader);
@@ -553,10 +599,13 @@ Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
 
 /// Bytes of qgemmPacked's workspace with kernel k: a block of packed A
 /// rows and their sums.
-size_t qgemmBlockBytes(size_t K, const QGemmKernel &k) {
-  const size_t rows = blockRows(K, k.mr, k.layout);
-  return roundUp(rows * packedARowBytes(K, k.layout), 64) +
+size_t qgemmBlockBytes(size_t K, const QGemmKernel &k, QLayout layout) {
+  const size_t rows = blockRows(K, k.mr, layout);
+  return roundUp(rows * packedARowBytes(K, layout), 64) +
          rows * sizeof(int32_t);
+}
+size_t qgemmBlockBytes(size_t K, const QGemmKernel &k) {
+  return qgemmBlockBytes(K, k, k.layout);
 }
 
 bool qgemmPackedNative(const void *packedB, Isa isa) {
@@ -580,7 +629,10 @@ size_t qgemmWorkspaceSize(size_t K, Isa isa) {
   for (const QGemmKernel *k :
        {&nativeQKernel(path), &kQGeneric[0], &kQGenericPair,
         qKernelFor(path, QLayout::Quad, kQGeneric[0].nr)}) {
-    const size_t bytes = qgemmBlockBytes(K, *k);
+    size_t bytes = qgemmBlockBytes(K, *k);
+    // A Paired buffer packs A with this kernel's rows, in its own layout.
+    const size_t paired = qgemmBlockBytes(K, *k, QLayout::Paired);
+    bytes = paired > bytes ? paired : bytes;
     best = bytes > best ? bytes : best;
   }
   return best;
@@ -608,9 +660,8 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
     return Status::LayoutMismatch;
   const size_t MR = static_cast<size_t>(k->mr);
   const size_t NR = static_cast<size_t>(nr);
-  const size_t groups = ceilDiv(K, stepK(layout));
   const size_t mc = blockRows(K, k->mr, layout);
-  ScratchBuffer ws(workspace, qgemmBlockBytes(K, *k));
+  ScratchBuffer ws(workspace, qgemmBlockBytes(K, *k, layout));
   if (!ws.ptr)
     return Status::OutOfMemory;
   uint8_t *aBuf = static_cast<uint8_t *>(ws.ptr);
@@ -618,6 +669,7 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
       aBuf + roundUp(mc * packedARowBytes(K, layout), 64));
 
   const QPacked b = view(packedB);
+  const size_t groups = b.groups;
   QTileArgs t = tileArgs(rq, groups, ldc);
   QPanelLanes lanesBuf;
   // The vector kernels' fixed-point constants, made once per panel.
@@ -636,6 +688,9 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
       packQAPairsImpl(mcur, K, A + ic * lda, lda,
                       reinterpret_cast<uint16_t *>(aBuf), b.aSigned ? 0x80 : 0,
                       simd2);
+    else if (layout == QLayout::Paired)
+      packQAPermuted(mcur, b.perm, groups, A + ic * lda, lda, k->mr, aBuf,
+                     b.aSigned ? 0x80 : 0);
     else
       packQA(mcur, K, A + ic * lda, lda, k->mr, aBuf, b.bZp ? rowSum : nullptr,
              simd, b.aSigned ? 0x80 : 0);

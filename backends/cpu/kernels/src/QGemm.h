@@ -6,6 +6,8 @@
 
 #include "ember/quant/Arith.h"
 
+#include <vector>
+
 namespace ember::cpu::detail {
 
 /// How a QGemmB buffer's panels hold B (PackedHeader::reserved[2]; 0 in
@@ -20,6 +22,14 @@ enum class QLayout : uint64_t {
   /// [MR][2] u16 (u8 zero-extended). B - bZp lies in [-255, 255], so the
   /// zero points are folded into the panels and no row sums are needed.
   Pair16 = 1,
+  /// The Quad layout over a permuted, padded order of k (packQB with
+  /// QPackExtra::PairedK; every weight zero point 0): packed step position
+  /// q holds row perm[q] of B, or zeros where perm[q] is a pad, so that
+  /// positions 2i and 2i+1 never saturate vpmaddubsw's s16 pair sum on u8
+  /// A. B [ceil(N/16)][G][16][4] s8, G groups of 4 positions (G and perm
+  /// in the pairing section, PackedHeader::reserved[3]); A packed as Quad
+  /// through perm (packQAPermuted).
+  Paired = 2,
 };
 
 /// Everything a tile needs to turn its s32 dot products into outputs.
@@ -98,6 +108,38 @@ const QGemmKernel &qgemmKernelGeneric();
 const QGemmKernel &qgemmKernelVnni();
 /// The AVX2 kernel (QGemmAvx2.cpp): 6 x 16, Pair16 layout, vpmaddwd.
 const QGemmKernel &qgemmKernelAvx2();
+/// Bytes of `steps` packed k steps (4 bytes a column each) of N columns in
+/// panels of NR, padded to whole panels and 64 bytes.
+inline size_t quadPanelBytes(size_t steps, size_t N, size_t NR) {
+  return roundUp(ceilDiv(N, NR) * NR * steps * 4, 64);
+}
+
+// QLayout::Paired (QGemmPaired.cpp).
+
+/// The most groups of 4 a Paired packing of depth K may take: 9/8 of K.
+size_t pairedMaxGroups(size_t K);
+/// A Paired buffer's pairing section: the group count (u64), then at
+/// kPairedOrderAt the order, 4 x groups int32.
+constexpr size_t kPairedOrderAt = 64;
+size_t pairedSectionBytes(size_t groups);
+/// The Paired order of B's rows (a zero row: -1), or empty when none fits
+/// in maxGroups groups of 4.
+std::vector<int32_t> planPairs(size_t K, size_t N, const int8_t *B, size_t ldb,
+                               size_t maxGroups);
+/// Writes a Paired buffer of B through `order` (header h from packQB; za:
+/// A's zero point as the kernels read A; weight zero points all 0).
+void packPaired(PackedHeader h, size_t K, size_t N, const int8_t *B, size_t ldb,
+                int32_t za, const int32_t *bias,
+                const std::vector<int32_t> &order, void *packed);
+/// A rows [0, rows) into Paired panels of mr rows (flip: 0x80 for s8 A).
+void packQAPermuted(size_t rows, const int32_t *perm, size_t groups,
+                    const uint8_t *A, size_t lda, int mr, uint8_t *dst,
+                    uint8_t flip);
+
+/// The layout of a buffer packQB made (tests).
+QLayout packedQLayout(const void *packed);
+/// The AVX2 kernel over Paired panels (QGemmAvx2.cpp): 6 x 16, vpmaddubsw.
+const QGemmKernel &qgemmKernelAvx2Paired();
 /// The AVX2 kernel for few rows over s8 Quad panels of 16 (a matrix-vector
 /// product reads every weight once: s8 halves the bytes of Pair16).
 const QGemmKernel &qgemmKernelAvx2Quad();

@@ -368,6 +368,69 @@ splitLoopAvx2(__m256i (&acc)[kMR][NV], const uint8_t *const *r,
     EMBER_Q8_CONV_LOOP1(EMBER_QS_ROW1);
 }
 
+/// acc += `groups` (at least 1) groups of 4 k of a packed Paired A panel
+/// (6 rows of 4 u8 a group) and a 16-column Paired B panel (64 bytes a
+/// group): the split tile's step, on a packed panel. The pairing keeps
+/// every s16 pair sum in range (QLayout::Paired), so it is exact. (The loop
+/// ends at A's end: an asm statement takes at most 30 operands, in-out ones
+/// counting twice, and the accumulators are 24 of them.)
+template <int NV>
+EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
+pairedLoopAvx2(__m256i (&acc)[kMR][NV], const uint8_t *a, const int8_t *b,
+               size_t groups) {
+  const uint8_t *const end = a + 4 * kMR * groups;
+  if constexpr (NV == 2) {
+    asm("1:\n\t"
+        "vmovdqu (%[b]), %%ymm12\n\t"
+        "vmovdqu 32(%[b]), %%ymm13\n\t"     //
+        EMBER_QS_ROW2("(%[a])", a00, a01)   //
+        EMBER_QS_ROW2("4(%[a])", a10, a11)  //
+        EMBER_QS_ROW2("8(%[a])", a20, a21)  //
+        EMBER_QS_ROW2("12(%[a])", a30, a31) //
+        EMBER_QS_ROW2("16(%[a])", a40, a41) //
+        EMBER_QS_ROW2("20(%[a])", a50, a51) //
+        "add $24, %[a]\n\t"
+        "add $64, %[b]\n\t"
+        "cmp %[end], %[a]\n\t"
+        "jne 1b\n\t"
+        : EMBER_Q8_ACC2(acc), [a] "+r"(a), [b] "+r"(b)
+        : [end] "r"(end), [ones] "r"(kOnes16)
+        : "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory");
+  } else {
+    asm("1:\n\t"
+        "vmovdqu (%[b]), %%ymm12\n\t"  //
+        EMBER_QS_ROW1("(%[a])", a00)   //
+        EMBER_QS_ROW1("4(%[a])", a10)  //
+        EMBER_QS_ROW1("8(%[a])", a20)  //
+        EMBER_QS_ROW1("12(%[a])", a30) //
+        EMBER_QS_ROW1("16(%[a])", a40) //
+        EMBER_QS_ROW1("20(%[a])", a50) //
+        "add $24, %[a]\n\t"
+        "add $64, %[b]\n\t"
+        "cmp %[end], %[a]\n\t"
+        "jne 1b\n\t"
+        : EMBER_Q8_ACC1(acc), [a] "+r"(a), [b] "+r"(b)
+        : [end] "r"(end), [ones] "r"(kOnes16)
+        : "xmm12", "xmm14", "xmm15", "cc", "memory");
+  }
+}
+
+template <int NV> EMBER_TARGET_AVX2 void qtilePairedN(const QTileArgs &t) {
+  __m256i acc[kMR][NV];
+  startQAvx2<NV>(t, acc);
+  if (t.groups)
+    pairedLoopAvx2<NV>(acc, t.a, t.b, t.groups);
+  finishQAvx2<NV>(t, acc);
+}
+
+/// The 6 x 16 Paired tile; a panel with at most 8 live columns computes
+/// one vector.
+EMBER_TARGET_AVX2 void qtileAvx2Paired(const QTileArgs &t) {
+  if (t.colEnd <= 8)
+    return qtilePairedN<1>(t);
+  qtilePairedN<2>(t);
+}
+
 /// The 4 bytes of a correction entry's selector: byte j is 128 when bit j
 /// of the entry is set.
 constexpr uint32_t highBytes(uint32_t m) {
@@ -543,6 +606,8 @@ constexpr QGemmKernel kAvx2Quad = {Isa::Avx2, kQuadMR, kNR, &qtileAvx2Quad,
 
 constexpr QGemmKernel kAvx2 = {Isa::Avx2, kMR, kNR, &qtileAvx2,
                                QLayout::Pair16};
+constexpr QGemmKernel kAvx2Paired = {Isa::Avx2, kMR, kNR, &qtileAvx2Paired,
+                                     QLayout::Paired};
 static_assert(2 * sizeof(FixedPointLanes8) <= sizeof(QPanelLanes),
               "a panel's lanes fit QPanelLanes");
 
@@ -550,6 +615,7 @@ static_assert(2 * sizeof(FixedPointLanes8) <= sizeof(QPanelLanes),
 
 const QGemmKernel &qgemmKernelAvx2() { return kAvx2; }
 const QGemmKernel &qgemmKernelAvx2Quad() { return kAvx2Quad; }
+const QGemmKernel &qgemmKernelAvx2Paired() { return kAvx2Paired; }
 
 EMBER_TARGET_AVX2 void qconvTileAvx2(const QTileArgs &t,
                                      const QConvTileSrc &src) {

@@ -8,6 +8,9 @@
 namespace ember::cpu::test {
 namespace {
 
+using detail::packedQLayout;
+using detail::QLayout;
+
 class QGemmTest : public ::testing::TestWithParam<Isa> {
 protected:
   void SetUp() override {
@@ -128,15 +131,21 @@ int32_t readOut(const std::vector<int32_t> &buf, QOutput out, size_t i) {
 
 /// qgemmPacked on path `isa` with B packed for path `packIsa` (the same
 /// path unless given) against the exact reference.
+/// `layout`: if given, the layout packQB must have chosen.
 void check(Isa isa, std::mt19937 &rng, const QProblem &p,
-           Isa packIsa = Isa::Auto) {
+           Isa packIsa = Isa::Auto, QPackExtra extra = QPackExtra::SplitTile,
+           const QLayout *layout = nullptr) {
   if (packIsa == Isa::Auto)
     packIsa = isa;
   std::vector<char> packed(packedQBSize(p.K, p.N, packIsa));
   ASSERT_EQ(packQB(p.K, p.N, p.B.data(), p.ldb, p.aZp, p.bZp.data(),
                    p.bZp.size(), p.bias.empty() ? nullptr : p.bias.data(),
-                   packed.data(), packIsa, p.aSigned),
+                   packed.data(), packIsa, p.aSigned, extra),
             Status::Ok);
+  if (layout) {
+    ASSERT_EQ(int(packedQLayout(packed.data())), int(*layout))
+        << "M=" << p.M << " N=" << p.N << " K=" << p.K;
+  }
   // Output buffer large enough for int32 elements; sentinel-filled so
   // writes outside the matrix are caught.
   std::vector<int32_t> out(p.M * p.ldc + 16, 0x5a5a5a5a);
@@ -255,6 +264,103 @@ TEST_P(QGemmTest, FewRowProductsBitExact) {
   }
   EXPECT_EQ(qgemmPackIsa(GetParam(), 3), resolveIsa(GetParam()));
   EXPECT_EQ(qgemmPackIsa(GetParam(), 0), resolveIsa(GetParam()));
+}
+
+/// Weights as quantizers make them, with no zero point: most small (a
+/// rounded normal of width `sigma`), a few at the ends of the range (each
+/// column's largest, as per-channel scales put there, when `perColumnMax`),
+/// and A at its extremes now and then (255 everywhere: every pair sum at
+/// its largest), so a pair that could saturate vpmaddubsw shows.
+QProblem quantizerWeights(std::mt19937 &rng, size_t M, size_t N, size_t K,
+                          double sigma, bool perColumnMax) {
+  QProblem p(rng, M, N, K);
+  std::normal_distribution<double> normal(0.0, sigma);
+  for (int8_t &v : p.B)
+    v = static_cast<int8_t>(
+        std::max(-128.0, std::min(127.0, std::round(normal(rng)))));
+  if (perColumnMax)
+    for (size_t n = 0; n < N; ++n)
+      p.B[randomIn(rng, 0, K - 1) * p.ldb + n] =
+          randomIn(rng, 0, 1) ? int8_t(127) : int8_t(-128);
+  std::fill(p.bZp.begin(), p.bZp.end(), int8_t(0));
+  const size_t extreme = randomIn(rng, 0, 3);
+  if (extreme == 0)
+    std::fill(p.A.begin(), p.A.end(), uint8_t(p.aSigned ? 0x7f : 0xff));
+  else if (extreme == 1)
+    for (uint8_t &v : p.A)
+      v = randomIn(rng, 0, 1) ? (p.aSigned ? 0x7f : 0xff)
+                              : (p.aSigned ? 0x80 : 0x00);
+  return p;
+}
+
+// QPackExtra::PairedK: weights whose rows pair take the Paired layout (on
+// AVX2, the vpmaddubsw tile over A gathered into the pairs' order), others
+// the exact one; every result bit-exact, A at its extremes included. The
+// same buffers on the other paths (a portable tile over the same order).
+TEST_P(QGemmTest, PairedWeightsBitExact) {
+  std::mt19937 rng(555 + static_cast<unsigned>(GetParam()));
+  const bool avx2 = resolveIsa(GetParam()) == Isa::Avx2;
+  size_t paired = 0;
+  for (int iter = 0; iter < 160; ++iter) {
+    const size_t K = randomIn(rng, 1, iter % 8 == 0 ? 900 : 200);
+    const size_t N = randomIn(rng, 1, iter % 8 == 1 ? 300 : 70);
+    const double sigma = iter % 3 == 0 ? 8.0 : iter % 3 == 1 ? 20.0 : 30.0;
+    QProblem p =
+        quantizerWeights(rng, randomIn(rng, 1, 70), N, K, sigma, iter % 2 == 0);
+    std::vector<char> packed(packedQBSize(p.K, p.N, GetParam()));
+    ASSERT_EQ(packQB(p.K, p.N, p.B.data(), p.ldb, p.aZp, p.bZp.data(),
+                     p.bZp.size(), nullptr, packed.data(), GetParam(),
+                     p.aSigned, QPackExtra::PairedK),
+              Status::Ok);
+    const QLayout l = packedQLayout(packed.data());
+    paired += l == QLayout::Paired;
+    if (!avx2) {
+      EXPECT_NE(int(l), int(QLayout::Paired)) << "only the AVX2 path pairs";
+    }
+    check(GetParam(), rng, p, GetParam(), QPackExtra::PairedK, &l);
+    for (Isa other : {Isa::Generic, Isa::Avx2})
+      if (other != GetParam() && isaSupported(other))
+        check(other, rng, p, GetParam(), QPackExtra::PairedK, &l);
+    if (HasFailure())
+      return;
+  }
+  if (avx2) {
+    EXPECT_GT(paired, 100u) << "most quantizer-like weights pair";
+  }
+}
+
+// Weights that cannot pair keep the exact layout: nearly all at the ends of
+// the range (no two rows fit), and a weight zero point (the paired tile
+// multiplies B as it is). Rows that must go with a zero row (a column's
+// 127 and 100 in every other row but one) still pair within the budget.
+TEST_P(QGemmTest, PairedFallsBackAndPadsBitExact) {
+  if (resolveIsa(GetParam()) != Isa::Avx2)
+    GTEST_SKIP() << "the Paired layout is the AVX2 path's";
+  std::mt19937 rng(808);
+  const QLayout pair16 = QLayout::Pair16, paired = QLayout::Paired;
+  for (int iter = 0; iter < 20; ++iter) {
+    QProblem p(rng, randomIn(rng, 1, 40), randomIn(rng, 1, 60),
+               randomIn(rng, 8, 120));
+    for (int8_t &v : p.B)
+      v = randomIn(rng, 0, 1) ? int8_t(127 - randomIn(rng, 0, 20))
+                              : int8_t(-128 + randomIn(rng, 0, 20));
+    std::fill(p.bZp.begin(), p.bZp.end(), int8_t(0));
+    check(GetParam(), rng, p, GetParam(), QPackExtra::PairedK, &pair16);
+    QProblem z = quantizerWeights(rng, 7, 20, 64, 8.0, false);
+    z.bZp.assign(1, 3);
+    check(GetParam(), rng, z, GetParam(), QPackExtra::PairedK, &pair16);
+    // One hot row per 8: row 8i holds 127 in column i % N, which only
+    // rows holding at most 1 there may join (all others hold 100).
+    QProblem h = quantizerWeights(rng, 13, 24, 64, 1.0, false);
+    for (size_t k = 0; k < h.K; ++k)
+      for (size_t n = 0; n < h.N; ++n)
+        h.B[k * h.ldb + n] = int8_t(k % 8 == 0 && n == (k / 8) % h.N ? 127
+                                    : n == (k / 8) % h.N             ? 100
+                                                                     : 0);
+    check(GetParam(), rng, h, GetParam(), QPackExtra::PairedK, &paired);
+    if (HasFailure())
+      return;
+  }
 }
 
 TEST_P(QGemmTest, RequantizeOneMatchesReference) {

@@ -368,6 +368,25 @@ Status pool2d(PoolKind kind, const Conv2DShape &shape, const float *x, float *y,
 // it (docs/quantization.md, ember/quant/Arith.h)
 //===----------------------------------------------------------------------===//
 
+/// What packQB adds to the AVX2 path's exact packing (s16 pairs, whose
+/// vpmaddwd tile cannot saturate) when every weight zero point is 0; room
+/// for either is in packedQBSize. Results are bit-exact whichever is taken.
+enum class QPackExtra : uint8_t {
+  /// Nothing: every call runs the exact tile.
+  None,
+  /// B again as s8 panels, for qconv2dNhwc's 7-bit split tile.
+  SplitTile,
+  /// For qgemmPacked: when K's rows can be paired so that no pair of
+  /// u8 x s8 products can saturate vpmaddubsw's s16 sum (for every column,
+  /// the two weights' sum lies in [-128, 128]; a row without a partner
+  /// goes with a zero row) within 9/8 of K, B takes that order as s8
+  /// panels and A is gathered into it as it is packed: the vpmaddubsw tile
+  /// (6 vector operations for 64 products where the exact tile issues 8).
+  /// Per-tensor weights (ONNX Runtime's quantize_dynamic) usually pair;
+  /// per-channel ones with many columns usually do not, and stay exact.
+  PairedK,
+};
+
 /// Bytes needed for B[K,N] (s8) packed with its zero-point terms.
 size_t packedQBSize(size_t K, size_t N, Isa isa = Isa::Auto);
 
@@ -380,15 +399,13 @@ size_t packedQBSize(size_t K, size_t N, Isa isa = Isa::Auto);
 /// `bZeroPointCount` values, 1 (per tensor) or N (per column). bias:
 /// optional int32 per-column bias (already in the accumulator's scale),
 /// folded into the correction; nullptr for none. The packed buffer records
-/// aSigned: every call with it reads A that way. splitPanels: on the AVX2
-/// path, weights whose zero points are all 0 are also packed for
-/// qconv2dNhwc's 7-bit split tile (room for them is in packedQBSize);
-/// false keeps every call on the exact tile.
+/// aSigned: every call with it reads A that way. extra: what the AVX2 path
+/// adds when every weight zero point is 0 (QPackExtra).
 Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
               int32_t aZeroPoint, const int8_t *bZeroPoint,
               size_t bZeroPointCount, const int32_t *bias, void *packed,
               Isa isa = Isa::Auto, bool aSigned = false,
-              bool splitPanels = true);
+              QPackExtra extra = QPackExtra::SplitTile);
 
 enum class QOutput : uint8_t {
   Int32, ///< the exact corrected accumulator (ConvInteger/MatMulInteger + bias)
