@@ -221,41 +221,6 @@ TEST(CpuLoops, OneDimensionalPoolsMatchInterpreter) {
   }
 }
 
-TEST(CpuLoops, ReductionsOverOuterAxesMatchInterpreterExactly) {
-  const OpKind ops[] = {OpKind::ReduceSum, OpKind::ReduceMax, OpKind::ReduceMin,
-                        OpKind::ReduceProd};
-  const std::vector<std::vector<int64_t>> axesSets = {{0}, {0, 1}, {1}};
-  for (ElemKind ek : {ElemKind::F32, ElemKind::I32}) {
-    for (OpKind op : ops) {
-      for (const auto &axes : axesSets) {
-        auto m = std::make_unique<Module>();
-        Function *f = m->addFunction("main");
-        Value x(f->addPlaceholder("x", Type(ek, {6, 5, 300})));
-        Tensor at =
-            Tensor::fromInts(ElemKind::I64, axes, {int64_t(axes.size())});
-        Node *c = f->addConstant(f->freshName("axes"), at);
-        auto n = f->create(op, {x, Value(c)}, {{"keepdims", Attr::ofInt(0)}});
-        ASSERT_TRUE(bool(n)) << n.status().message();
-        f->addOutput(Value(*n), "y");
-        std::mt19937 rng(5);
-        std::vector<Tensor> in = {randomTensor(x.type(), rng)};
-        if (op == OpKind::ReduceProd) // keep products finite and exact
-          for (int64_t i = 0; i < in[0].size(); ++i)
-            in[0].setDouble(i, (i * 7) % 3 == 0 ? -1.0 : 1.0);
-        auto want = interpret(*f, in);
-        ASSERT_TRUE(bool(want)) << want.status().message();
-        SCOPED_TRACE(std::string(opName(op)) + " axes " +
-                     std::to_string(axes.size()) + " first " +
-                     std::to_string(axes[0]));
-        CompileConfig one = hostConfig(), two = hostConfig();
-        two.numThreads = 2;
-        expectClose(runCpu(*f, one, in), *want, 0, 0);
-        expectClose(runCpu(*f, two, in), *want, 0, 0);
-      }
-    }
-  }
-}
-
 // The kernel-library runtime, the portable runtime, 2 threads and the
 // interpreter agree on a model with convolutions, pooling and a matmul.
 TEST(CpuRuntime, PortableLibraryAndThreadsAgree) {

@@ -165,6 +165,33 @@ TEST(Reduce, IntegerKindsAndNaN) {
   EXPECT_EQ((*rb)[0].toInts(), (std::vector<int64_t>{0}));
 }
 
+// Max and Min of floats follow IEEE 754's maximum/minimum: +0 is above -0
+// whichever comes first, so the result does not depend on the order a
+// backend reduces in (the CPU backend's vectorized loops keep partial
+// results side by side).
+TEST(Reduce, SignedZerosInAnyOrder) {
+  auto one = [](OpKind k, std::vector<float> v) {
+    OneNode t;
+    const int64_t n = int64_t(v.size());
+    EXPECT_TRUE(t.build(k, {makeF32({n}, std::move(v))}).isOk());
+    auto r = t.run();
+    EXPECT_TRUE(r.hasValue());
+    return (*r)[0].data<float>()[0];
+  };
+  for (auto v : {std::vector<float>{-0.0f, 0.0f, -1.0f},
+                 std::vector<float>{0.0f, -0.0f, -1.0f}}) {
+    float mx = one(OpKind::ReduceMax, v);
+    EXPECT_EQ(mx, 0.0f);
+    EXPECT_FALSE(std::signbit(mx));
+  }
+  for (auto v : {std::vector<float>{-0.0f, 0.0f, 1.0f},
+                 std::vector<float>{0.0f, -0.0f, 1.0f}}) {
+    float mn = one(OpKind::ReduceMin, v);
+    EXPECT_EQ(mn, 0.0f);
+    EXPECT_TRUE(std::signbit(mn));
+  }
+}
+
 TEST(Reduce, CompositeValues) {
   auto one = [](OpKind k) {
     OneNode t;

@@ -129,7 +129,7 @@ private:
       const std::function<llvm::Value *()> &initValue,
       const std::function<llvm::Value *(llvm::Value *, llvm::Value *)> &combine,
       const std::function<llvm::Value *(llvm::Value *)> &narrow,
-      bool &reassocSum);
+      llvm::Type *acct, bool &reassocSum);
   Status emitArg(const Group &g);
 
 public:

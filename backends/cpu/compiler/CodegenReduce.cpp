@@ -1,7 +1,9 @@
-// Reduction loops: ReduceSum/Max/Min/Prod over any constant axes (floats
-// accumulate in double, integers in 64 bits, as the reference), blocked over
-// contiguous kept elements when they are innermost in memory, and
-// ArgMax/ArgMin.
+// Reduction loops: ReduceSum/Max/Min/Prod over any constant axes (float sums
+// and products accumulate in double, integers in 64 bits, as the reference;
+// float Max/Min in the element type, through llvm.maximum/llvm.minimum,
+// whose result does not depend on the order: the loop vectorizer keeps
+// partial results side by side), blocked over contiguous kept elements when
+// they are innermost in memory, and ArgMax/ArgMin.
 #include "LoopGen.h"
 
 #include <llvm/IR/Constants.h>
@@ -103,7 +105,7 @@ Status Codegen::emitFusedReduce(
     const Group &g, const std::vector<bool> &reduced,
     const std::function<llvm::Value *()> &initValue,
     const std::function<llvm::Value *(llvm::Value *, llvm::Value *)> &combine,
-    const std::function<llvm::Value *(llvm::Value *)> &narrow,
+    const std::function<llvm::Value *(llvm::Value *)> &narrow, llvm::Type *acct,
     bool &reassocSum) {
   const Node &n = *g.root;
   Value root(const_cast<Node *>(g.root), 0);
@@ -143,7 +145,6 @@ Status Codegen::emitFusedReduce(
     return Status::ok();
   ElemKind k = x.type().elem();
   llvm::Type *et = elemType(k);
-  llvm::Type *acct = b_->getDoubleTy();
   auto extents = [&](const std::vector<size_t> &ds) {
     std::vector<int64_t> e;
     for (size_t d : ds)
@@ -323,8 +324,13 @@ Status Codegen::emitReduce(const Group &g) {
     per *= keptDims[d];
   for (int64_t e : redDims)
     per *= e;
-  llvm::Type *acct = fl ? b_->getDoubleTy() : b_->getInt64Ty();
   llvm::Type *et = elemType(k);
+  // Max and Min of f32 need no wider type: every partial result is one of
+  // the elements.
+  bool minMax = op == OpKind::ReduceMax || op == OpKind::ReduceMin;
+  llvm::Type *acct =
+      fl ? (minMax && k == ElemKind::F32 ? et : b_->getDoubleTy())
+         : b_->getInt64Ty();
   // The accumulator's start value and one step (the element widened to
   // double or int64, NaN winning Max and Min).
   auto initValue = [&]() -> llvm::Value * {
@@ -355,7 +361,7 @@ Status Codegen::emitReduce(const Group &g) {
   // cases. f64 sums keep the reference's order.
   bool reassocSum = false;
   auto combine = [&](llvm::Value *a, llvm::Value *v) -> llvm::Value * {
-    v = fl ? (k == ElemKind::F32 ? b_->CreateFPExt(v, acct) : v)
+    v = fl ? (v->getType() != acct ? b_->CreateFPExt(v, acct) : v)
            : (sg ? b_->CreateSExt(v, acct) : b_->CreateZExt(v, acct));
     if (op == OpKind::ReduceSum && fl) {
       llvm::Value *sum = b_->CreateFAdd(a, v);
@@ -372,18 +378,18 @@ Status Codegen::emitReduce(const Group &g) {
     if (op == OpKind::ReduceProd)
       return fl ? b_->CreateFMul(a, v) : b_->CreateMul(a, v);
     bool isMax = op == OpKind::ReduceMax;
-    llvm::Value *better;
+    // Floats: NaN wins, +0 is above -0 (the reference's rule, kernels/
+    // Reduce.cpp), in any order.
     if (fl)
-      better = b_->CreateOr(b_->CreateFCmpUNO(v, v),
-                            isMax ? b_->CreateFCmpOGT(v, a)
-                                  : b_->CreateFCmpOLT(v, a));
-    else
-      better = isMax ? (sg ? b_->CreateICmpSGT(v, a) : b_->CreateICmpUGT(v, a))
-                     : (sg ? b_->CreateICmpSLT(v, a) : b_->CreateICmpULT(v, a));
+      return b_->CreateBinaryIntrinsic(
+          isMax ? llvm::Intrinsic::maximum : llvm::Intrinsic::minimum, a, v);
+    llvm::Value *better =
+        isMax ? (sg ? b_->CreateICmpSGT(v, a) : b_->CreateICmpUGT(v, a))
+              : (sg ? b_->CreateICmpSLT(v, a) : b_->CreateICmpULT(v, a));
     return b_->CreateSelect(better, v, a);
   };
   auto narrow = [&](llvm::Value *a) {
-    return fl ? (k == ElemKind::F32 ? b_->CreateFPTrunc(a, et) : a)
+    return fl ? (acct != et ? b_->CreateFPTrunc(a, et) : a)
               : b_->CreateTrunc(a, et);
   };
   auto linear = [&](llvm::Value *lin, const std::vector<llvm::Value *> &idx,
@@ -395,7 +401,8 @@ Status Codegen::emitReduce(const Group &g) {
     return lin;
   };
   if (g.members.size() > 1)
-    return emitFusedReduce(g, reduced, initValue, combine, narrow, reassocSum);
+    return emitFusedReduce(g, reduced, initValue, combine, narrow, acct,
+                           reassocSum);
   bool trivialRed = redDims.size() == 1 && redDims[0] == 1 && redStr[0] == 0;
   // Kept elements contiguous and innermost in memory (a global pool of a
   // channels-last value: channels kept, pixels reduced): reduce a block of

@@ -87,16 +87,21 @@ void reduceTyped(Red r, const Tensor &x, const ReducePlan &p, Tensor &y) {
       A &a = acc[size_t(o)];
       switch (how) {
       case Red::Max:
+        // Floats: NaN sticks (nothing compares greater than it) and +0 is
+        // above -0, IEEE 754's maximum: the result does not depend on the
+        // order the elements come in (backends may reduce in any).
         if constexpr (fl) {
-          if (std::isnan(v) || v > a)
-            a = v; // NaN sticks: nothing compares greater than it
+          if (std::isnan(v) || v > a ||
+              (v == a && std::signbit(a) && !std::signbit(v)))
+            a = v;
         } else if (v > a) {
           a = v;
         }
         break;
       case Red::Min:
         if constexpr (fl) {
-          if (std::isnan(v) || v < a)
+          if (std::isnan(v) || v < a ||
+              (v == a && !std::signbit(a) && std::signbit(v)))
             a = v;
         } else if (v < a) {
           a = v;

@@ -1,0 +1,113 @@
+// Reductions on the CPU backend (CodegenReduce.cpp) against the reference
+// interpreter, bit for bit: sums, products, Max and Min over outer, inner
+// and all axes, with and without a fused producer, at 1 and 2 threads;
+// Max and Min of signed zeros and NaN, which the vectorized loops reduce
+// in any order.
+#include "CpuTestUtil.h"
+
+#include <cstring>
+#include <limits>
+
+using namespace ember;
+using namespace ember::cpugen;
+using namespace ember::cpugen::test;
+
+TEST(CpuLoops, ReductionsOverOuterAxesMatchInterpreterExactly) {
+  const OpKind ops[] = {OpKind::ReduceSum, OpKind::ReduceMax, OpKind::ReduceMin,
+                        OpKind::ReduceProd};
+  const std::vector<std::vector<int64_t>> axesSets = {{0}, {0, 1}, {1}};
+  for (ElemKind ek : {ElemKind::F32, ElemKind::I32}) {
+    for (OpKind op : ops) {
+      for (const auto &axes : axesSets) {
+        auto m = std::make_unique<Module>();
+        Function *f = m->addFunction("main");
+        Value x(f->addPlaceholder("x", Type(ek, {6, 5, 300})));
+        Tensor at =
+            Tensor::fromInts(ElemKind::I64, axes, {int64_t(axes.size())});
+        Node *c = f->addConstant(f->freshName("axes"), at);
+        auto n = f->create(op, {x, Value(c)}, {{"keepdims", Attr::ofInt(0)}});
+        ASSERT_TRUE(bool(n)) << n.status().message();
+        f->addOutput(Value(*n), "y");
+        std::mt19937 rng(5);
+        std::vector<Tensor> in = {randomTensor(x.type(), rng)};
+        if (op == OpKind::ReduceProd) // keep products finite and exact
+          for (int64_t i = 0; i < in[0].size(); ++i)
+            in[0].setDouble(i, (i * 7) % 3 == 0 ? -1.0 : 1.0);
+        auto want = interpret(*f, in);
+        ASSERT_TRUE(bool(want)) << want.status().message();
+        SCOPED_TRACE(std::string(opName(op)) + " axes " +
+                     std::to_string(axes.size()) + " first " +
+                     std::to_string(axes[0]));
+        CompileConfig one = hostConfig(), two = hostConfig();
+        two.numThreads = 2;
+        expectClose(runCpu(*f, one, in), *want, 0, 0);
+        expectClose(runCpu(*f, two, in), *want, 0, 0);
+      }
+    }
+  }
+}
+
+// Float Max and Min through llvm.maximum/minimum (vectorized, any order)
+// give the interpreter's bits: +0 above -0 whatever their order, NaN
+// winning, over the innermost axis, outer axes, all of them, and with a
+// fused producer (Neg), at 1 and 2 threads.
+TEST(CpuLoops, MaxMinOfSignedZerosAndNaNMatchInterpreterBits) {
+  for (OpKind op : {OpKind::ReduceMax, OpKind::ReduceMin})
+    for (bool fused : {false, true})
+      for (const std::vector<int64_t> &axes :
+           std::vector<std::vector<int64_t>>{{2}, {0}, {0, 1}, {0, 1, 2}}) {
+        auto m = std::make_unique<Module>();
+        Function *f = m->addFunction("main");
+        Value x(f->addPlaceholder("x", Type(ElemKind::F32, {4, 3, 100})));
+        Value src = x;
+        if (fused) {
+          auto neg = f->create(OpKind::Neg, {x});
+          ASSERT_TRUE(bool(neg));
+          src = Value(*neg);
+        }
+        Tensor at =
+            Tensor::fromInts(ElemKind::I64, axes, {int64_t(axes.size())});
+        Node *c = f->addConstant(f->freshName("axes"), at);
+        auto n = f->create(op, {src, Value(c)}, {{"keepdims", Attr::ofInt(0)}});
+        ASSERT_TRUE(bool(n)) << n.status().message();
+        f->addOutput(Value(*n), "y");
+        // Zeros of both signs at random places, negative (Max) or positive
+        // (Min) values elsewhere, so most results are a zero; one NaN.
+        std::mt19937 rng(11);
+        Tensor t(x.type());
+        float *v = t.data<float>();
+        const float away = (op == OpKind::ReduceMax) != fused ? -1.0f : 1.0f;
+        for (int64_t i = 0; i < t.size(); ++i) {
+          int r = int(rng() % 5);
+          v[i] = r == 0 ? 0.0f : r == 1 ? -0.0f : away * float(1 + rng() % 9);
+        }
+        v[7 * 100 + 42] = std::numeric_limits<float>::quiet_NaN();
+        std::vector<Tensor> in = {t};
+        auto want = interpret(*f, in);
+        ASSERT_TRUE(bool(want)) << want.status().message();
+        SCOPED_TRACE(std::string(opName(op)) + (fused ? " fused" : "") +
+                     " axes " + std::to_string(axes.size()) + " first " +
+                     std::to_string(axes[0]));
+        CompileConfig one = hostConfig(), two = hostConfig();
+        two.numThreads = 2;
+        for (const CompileConfig &cfg : {one, two}) {
+          std::vector<Tensor> got = runCpu(*f, cfg, in);
+          const float *g = got[0].data<float>(), *w = (*want)[0].data<float>();
+          size_t zeros = 0;
+          for (int64_t i = 0; i < got[0].size(); ++i) {
+            if (std::isnan(w[i])) {
+              EXPECT_TRUE(std::isnan(g[i])) << "at " << i;
+              continue;
+            }
+            uint32_t gb, wb;
+            std::memcpy(&gb, &g[i], 4);
+            std::memcpy(&wb, &w[i], 4);
+            EXPECT_EQ(gb, wb) << "at " << i << ": " << g[i] << " vs " << w[i];
+            zeros += w[i] == 0.0f;
+          }
+          if (got[0].size() > 1) { // (all axes: the NaN's)
+            EXPECT_GT(zeros, 0u);
+          }
+        }
+      }
+}
