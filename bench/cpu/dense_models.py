@@ -73,18 +73,42 @@ class Builder:
         self.nodes.append(helper.make_node(op_type, inputs, [out], **attrs))
         return out
 
+    def normal(self, shape, std):
+        """A constant drawn from a normal of width std."""
+        return self.const(self.rng.normal(0, std, shape).astype(np.float32))
+
+    def shape(self, vals):
+        """An int64 constant (a shape, axes, indices)."""
+        return self.const(np.array(vals, np.int64), "shape")
+
+    def gelu(self, h):
+        """Gelu as exported models spell it: 0.5 h (1 + erf(h / sqrt 2))."""
+        e = self.op("Erf", [self.op("Div", [h, self.const(
+            np.array(np.sqrt(2.0), np.float32))])])
+        e = self.op("Add", [e, self.const(np.array(1.0, np.float32))])
+        return self.op("Mul", [self.op("Mul", [h, e]),
+                               self.const(np.array(0.5, np.float32))])
+
     def conv(self, x, cin, cout, k=3, stride=1, relu=True, group=1,
-             act=None):
-        """A k x k convolution (same padding) and its activation: Relu when
-        relu is set, else act (an op type such as "HardSwish") if given."""
-        w = self.rng.normal(0, np.sqrt(2.0 / (cin // group * k * k)),
-                            (cout, cin // group, k, k)).astype(np.float32)
+             act=None, dilation=1):
+        """A k x k (or k = (kh, kw)) convolution with same padding and its
+        activation: Relu when relu is set, else act if given (an op type
+        such as "HardSwish", or "Swish": x * Sigmoid(x))."""
+        kh, kw = (k, k) if isinstance(k, int) else k
+        w = self.rng.normal(0, np.sqrt(2.0 / (cin // group * kh * kw)),
+                            (cout, cin // group, kh, kw)).astype(np.float32)
         b = self.rng.normal(0, 0.05, cout).astype(np.float32)
+        attrs = dict(kernel_shape=[kh, kw], strides=[stride, stride],
+                     pads=[dilation * (kh // 2), dilation * (kw // 2)] * 2,
+                     group=group)
+        if dilation != 1:
+            attrs["dilations"] = [dilation, dilation]
         y = self.op("Conv", [x, self.const(w, "w"), self.const(b, "b")],
-                    kernel_shape=[k, k], strides=[stride, stride],
-                    pads=[k // 2] * 4, group=group)
+                    **attrs)
         if relu:
             return self.op("Relu", [y])
+        if act == "Swish":
+            return self.op("Mul", [y, self.op("Sigmoid", [y])])
         return self.op(act, [y]) if act else y
 
     def gemm(self, x, cin, cout):
@@ -242,11 +266,7 @@ def vit(rng, size=224, patch=16, dim=192, heads=3, depth=4, classes=1000):
     tokens = (size // patch) ** 2
     hd = dim // heads
 
-    def const(shape, std):
-        return b.const(rng.normal(0, std, shape).astype(np.float32))
-
-    def i64(vals):
-        return b.const(np.array(vals, np.int64), "shape")
+    const, i64 = b.normal, b.shape
 
     def layer_norm(x):
         return b.op("LayerNormalization",
@@ -282,13 +302,7 @@ def vit(rng, size=224, patch=16, dim=192, heads=3, depth=4, classes=1000):
         o = b.op("Transpose", [o], perm=[0, 2, 1, 3])
         o = b.op("Reshape", [o, i64([1, n, dim])])
         x = b.op("Add", [x, linear(o, dim, dim)])
-        h = linear(layer_norm(x), dim, 4 * dim)
-        # Gelu(h) = 0.5 h (1 + erf(h / sqrt 2))
-        e = b.op("Erf", [b.op("Div", [h, b.const(
-            np.array(np.sqrt(2.0), np.float32))])])
-        e = b.op("Add", [e, b.const(np.array(1.0, np.float32))])
-        h = b.op("Mul", [b.op("Mul", [h, e]),
-                         b.const(np.array(0.5, np.float32))])
+        h = b.gelu(linear(layer_norm(x), dim, 4 * dim))
         x = b.op("Add", [x, linear(h, 4 * dim, dim)])
     cls = b.op("Gather", [layer_norm(x), b.const(np.array(0, np.int64), "i")],
                axis=1)
@@ -319,8 +333,9 @@ def resnext(rng, size=224, classes=1000, cardinality=32):
 
 
 def recurrent(b, kind, x, cin, hidden, direction="forward", **attrs):
-    """An ONNX LSTM/GRU layer with seeded weights (uniform in +-1/sqrt(H),
-    as PyTorch initializes them); returns Y [S, D, B, H]."""
+    """An ONNX LSTM/GRU/RNN layer with seeded weights (uniform in
+    +-1/sqrt(H), as PyTorch initializes them); returns Y [S, D, B, H]
+    (layout 0) or [B, S, D, H] (layout=1 in attrs)."""
     gates = {"LSTM": 4, "GRU": 3, "RNN": 1}[kind]
     dirs = 2 if direction == "bidirectional" else 1
     lim = 1.0 / np.sqrt(hidden)

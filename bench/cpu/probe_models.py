@@ -19,6 +19,8 @@ this probe found it).
                (count_include_pad 0), odd input 149x149
   effnet       EfficientNet-style: Swish (x * Sigmoid x), depthwise 3x3 and
                5x5 at strides 1/2, squeeze-and-excitation
+  yolo, yolo_leaky  a YOLO-style CSP backbone at 320x320 with SiLU
+               (YOLOv5/v8) or LeakyRelu 0.1 (YOLOv3/v4) after every conv
   audio1d      a wav2vec-style 1-D conv feature encoder on 16000 samples
                (kernel 10 stride 5, then 3/2 and 2/2), Gelu, a projection
   bertsmall    two BERT encoder layers at sequence 128, width 256, 4 heads
@@ -32,52 +34,28 @@ import sys
 
 import numpy as np
 import onnx
-from onnx import helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dense_models import Builder  # noqa: E402
+from dense_models import Builder, recurrent  # noqa: E402
 
-
-def const(b, shape, std):
-    return b.const(b.rng.normal(0, std, shape).astype(np.float32))
-
-def i64(b, v):
-    return b.const(np.array(v, np.int64), "shape")
-
-def gelu(b, h):
-    e = b.op("Erf", [b.op("Div", [h, b.const(np.array(np.sqrt(2.0), np.float32))])])
-    e = b.op("Add", [e, b.const(np.array(1.0, np.float32))])
-    return b.op("Mul", [b.op("Mul", [h, e]), b.const(np.array(0.5, np.float32))])
-
-def convk(b, x, cin, cout, kh, kw, stride=1, dil=1, group=1, act="Relu"):
-    w = b.rng.normal(0, np.sqrt(2.0 / (cin // group * kh * kw)), (cout, cin // group, kh, kw)).astype(np.float32)
-    bias = b.rng.normal(0, 0.05, cout).astype(np.float32)
-    ph, pw = dil * (kh // 2), dil * (kw // 2)
-    y = b.op("Conv", [x, b.const(w, "w"), b.const(bias, "b")], kernel_shape=[kh, kw],
-             strides=[stride, stride], pads=[ph, pw, ph, pw], group=group, dilations=[dil, dil])
-    if act == "Relu":
-        return b.op("Relu", [y])
-    if act == "Swish":
-        return b.op("Mul", [y, b.op("Sigmoid", [y])])
-    return y
 
 def convnext(rng, size=128):
     b = Builder(rng)
     dims = [48, 96, 192, 384]
-    x = b.op("Conv", ["image", const(b, (dims[0], 3, 4, 4), 0.1), const(b, (dims[0],), 0.02)],
+    x = b.op("Conv", ["image", b.normal((dims[0], 3, 4, 4), 0.1), b.normal((dims[0],), 0.02)],
              kernel_shape=[4, 4], strides=[4, 4])
     for s, d in enumerate(dims):
         if s:
-            x = b.op("Conv", [x, const(b, (d, dims[s-1], 2, 2), np.sqrt(1/(dims[s-1]*4))), const(b, (d,), 0.02)],
+            x = b.op("Conv", [x, b.normal((d, dims[s-1], 2, 2), np.sqrt(1/(dims[s-1]*4))), b.normal((d,), 0.02)],
                      kernel_shape=[2, 2], strides=[2, 2])
         for _ in range(2 if s != 2 else 3):
-            y = b.op("Conv", [x, const(b, (d, 1, 7, 7), np.sqrt(1/49)), const(b, (d,), 0.02)],
+            y = b.op("Conv", [x, b.normal((d, 1, 7, 7), np.sqrt(1/49)), b.normal((d,), 0.02)],
                      kernel_shape=[7, 7], pads=[3]*4, group=d)
             y = b.op("Transpose", [y], perm=[0, 2, 3, 1])
             y = b.op("LayerNormalization", [y, b.const(np.ones(d, np.float32)), b.const(np.zeros(d, np.float32))], axis=-1, epsilon=1e-6)
-            y = b.op("Add", [b.op("MatMul", [y, const(b, (d, 4*d), np.sqrt(1/d))]), const(b, (4*d,), 0.02)])
-            y = gelu(b, y)
-            y = b.op("Add", [b.op("MatMul", [y, const(b, (4*d, d), np.sqrt(1/(4*d)))]), const(b, (d,), 0.02)])
+            y = b.op("Add", [b.op("MatMul", [y, b.normal((d, 4*d), np.sqrt(1/d))]), b.normal((4*d,), 0.02)])
+            y = b.gelu(y)
+            y = b.op("Add", [b.op("MatMul", [y, b.normal((4*d, d), np.sqrt(1/(4*d)))]), b.normal((d,), 0.02)])
             y = b.op("Transpose", [y], perm=[0, 3, 1, 2])
             x = b.op("Add", [x, y])
     x = b.op("GlobalAveragePool", [x])
@@ -89,51 +67,51 @@ def unet(rng, size=128):
     b = Builder(rng)
     x = "image"; cin = 3; skips = []
     for c in (32, 64, 128):
-        x = convk(b, x, cin, c, 3, 3); x = convk(b, x, c, c, 3, 3)
+        x = b.conv(x, cin, c, 3); x = b.conv(x, c, c, 3)
         skips.append((x, c))
         x = b.op("MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2]); cin = c
-    x = convk(b, x, cin, 256, 3, 3); x = convk(b, x, 256, 256, 3, 3); cin = 256
+    x = b.conv(x, cin, 256, 3); x = b.conv(x, 256, 256, 3); cin = 256
     for sk, c in reversed(skips):
         x = b.deconv(x, cin, c, relu=False)
         x = b.op("Concat", [x, sk], axis=1)
-        x = convk(b, x, 2*c, c, 3, 3); x = convk(b, x, c, c, 3, 3); cin = c
-    out = convk(b, x, cin, 2, 1, 1, act=None)
+        x = b.conv(x, 2*c, c, 3); x = b.conv(x, c, c, 3); cin = c
+    out = b.conv(x, cin, 2, 1, relu=False)
     return b.model("unet_toy", "image", [1, 3, size, size], out, [1, 2, size, size])
 
 def deeplab(rng, size=129):
     b = Builder(rng)
-    x = convk(b, "image", 3, 32, 3, 3, stride=2)
-    x = convk(b, x, 32, 64, 3, 3, stride=2)
-    x = convk(b, x, 64, 128, 3, 3, stride=2)
-    x = convk(b, x, 128, 128, 3, 3, dil=2)
-    x = convk(b, x, 128, 128, 3, 3, dil=2)
-    br = [convk(b, x, 128, 64, 1, 1)]
+    x = b.conv("image", 3, 32, 3, stride=2)
+    x = b.conv(x, 32, 64, 3, stride=2)
+    x = b.conv(x, 64, 128, 3, stride=2)
+    x = b.conv(x, 128, 128, 3, dilation=2)
+    x = b.conv(x, 128, 128, 3, dilation=2)
+    br = [b.conv(x, 128, 64, 1)]
     for d in (3, 6, 9):
-        br.append(convk(b, x, 128, 64, 3, 3, dil=d))
-    g = b.op("GlobalAveragePool", [x]); g = convk(b, g, 128, 64, 1, 1)
+        br.append(b.conv(x, 128, 64, 3, dilation=d))
+    g = b.op("GlobalAveragePool", [x]); g = b.conv(g, 128, 64, 1)
     hw = (size + 7) // 8
-    g = b.op("Expand", [g, i64(b, [1, 64, hw, hw])])
+    g = b.op("Expand", [g, b.shape([1, 64, hw, hw])])
     br.append(g)
     x = b.op("Concat", br, axis=1)
-    x = convk(b, x, 320, 64, 1, 1)
-    x = convk(b, x, 64, 8, 1, 1, act=None)
+    x = b.conv(x, 320, 64, 1)
+    x = b.conv(x, 64, 8, 1, relu=False)
     out = b.resize_sizes(x, [1, 8, size, size], "linear", "align_corners")
     return b.model("deeplab_toy", "image", [1, 3, size, size], out, [1, 8, size, size])
 
 def inception3(rng, size=149):
     b = Builder(rng)
-    x = convk(b, "image", 3, 32, 3, 3, stride=2)
-    x = convk(b, x, 32, 64, 3, 3)
+    x = b.conv("image", 3, 32, 3, stride=2)
+    x = b.conv(x, 32, 64, 3)
     x = b.op("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2])
-    x = convk(b, x, 64, 128, 3, 3, stride=2); cin = 128
+    x = b.conv(x, 64, 128, 3, stride=2); cin = 128
     for _ in range(3):
-        b1 = convk(b, x, cin, 64, 1, 1)
-        b2 = convk(b, convk(b, convk(b, x, cin, 48, 1, 1), 48, 48, 1, 7), 48, 64, 7, 1)
-        b3 = convk(b, x, cin, 48, 1, 1)
-        b3 = convk(b, convk(b, b3, 48, 48, 7, 1), 48, 48, 1, 7)
-        b3 = convk(b, convk(b, b3, 48, 48, 7, 1), 48, 64, 1, 7)
+        b1 = b.conv(x, cin, 64, 1)
+        b2 = b.conv(b.conv(b.conv(x, cin, 48, 1), 48, 48, (1, 7)), 48, 64, (7, 1))
+        b3 = b.conv(x, cin, 48, 1)
+        b3 = b.conv(b.conv(b3, 48, 48, (7, 1)), 48, 48, (1, 7))
+        b3 = b.conv(b.conv(b3, 48, 48, (7, 1)), 48, 64, (1, 7))
         b4 = b.op("AveragePool", [x], kernel_shape=[3, 3], strides=[1, 1], pads=[1]*4, count_include_pad=0)
-        b4 = convk(b, b4, cin, 64, 1, 1)
+        b4 = b.conv(b4, cin, 64, 1)
         x = b.op("Concat", [b1, b2, b3, b4], axis=1); cin = 256
     x = b.op("GlobalAveragePool", [x]); x = b.op("Flatten", [x], axis=1)
     out = b.gemm(x, cin, 1000)
@@ -141,23 +119,44 @@ def inception3(rng, size=149):
 
 def effnet(rng, size=160):
     b = Builder(rng)
-    x = convk(b, "image", 3, 32, 3, 3, stride=2, act="Swish"); cin = 32
+    x = b.conv("image", 3, 32, 3, stride=2, relu=False, act="Swish"); cin = 32
     for cout, k, s, e in ((16, 3, 1, 1), (24, 3, 2, 6), (40, 5, 2, 6), (80, 3, 2, 6), (112, 5, 1, 6), (192, 5, 2, 6)):
         m = cin * e
-        y = convk(b, x, cin, m, 1, 1, act="Swish") if e != 1 else x
-        y = convk(b, y, m, m, k, k, stride=s, group=m, act="Swish")
+        y = b.conv(x, cin, m, 1, relu=False, act="Swish") if e != 1 else x
+        y = b.conv(y, m, m, k, stride=s, group=m, relu=False, act="Swish")
         sq = b.op("GlobalAveragePool", [y])
-        sq = convk(b, sq, m, max(1, cin // 4), 1, 1, act="Swish")
-        sq = b.op("Sigmoid", [convk(b, sq, max(1, cin // 4), m, 1, 1, act=None)])
+        sq = b.conv(sq, m, max(1, cin // 4), 1, relu=False, act="Swish")
+        sq = b.op("Sigmoid", [b.conv(sq, max(1, cin // 4), m, 1, relu=False)])
         y = b.op("Mul", [y, sq])
-        y = convk(b, y, m, cout, 1, 1, act=None)
+        y = b.conv(y, m, cout, 1, relu=False)
         if s == 1 and cin == cout:
             y = b.op("Add", [x, y])
         x = y; cin = cout
-    x = convk(b, x, cin, 640, 1, 1, act="Swish")
+    x = b.conv(x, cin, 640, 1, relu=False, act="Swish")
     x = b.op("GlobalAveragePool", [x]); x = b.op("Flatten", [x], axis=1)
     out = b.gemm(x, 640, 1000)
     return b.model("effnet_toy", "image", [1, 3, size, size], out, [1, 1000])
+
+def yolo(rng, act="Swish", size=320):
+    """A YOLO-style CSP backbone: stride-2 3x3 convolutions, each stage a
+    1x1 split, two 3x3s with a residual Add, a Concat and a 1x1 fuse; SiLU
+    (x * Sigmoid x, YOLOv5/v8) or LeakyRelu 0.1 (YOLOv3/v4) after every
+    convolution; an 85-channel head on the 1/32 map."""
+    b = Builder(rng)
+
+    def cba(x, cin, cout, k, s=1):
+        if act == "LeakyRelu":
+            return b.op("LeakyRelu", [b.conv(x, cin, cout, k, stride=s, relu=False)], alpha=0.1)
+        return b.conv(x, cin, cout, k, stride=s, relu=False, act=act)
+    x = cba("image", 3, 16, 3, 2); c = 16
+    for cout in (32, 64, 128, 256):
+        x = cba(x, c, cout, 3, 2)
+        y1 = cba(x, cout, cout // 2, 1)
+        y2 = cba(cba(y1, cout // 2, cout // 2, 3), cout // 2, cout // 2, 3)
+        y2 = b.op("Add", [y1, y2])
+        x = cba(b.op("Concat", [y1, y2], axis=1), cout, cout, 1); c = cout
+    out = b.conv(x, c, 85, 1, relu=False)
+    return b.model("yolo_toy", "image", [1, 3, size, size], out, [1, 85, size // 32, size // 32])
 
 def audio1d(rng, n=16000):
     b = Builder(rng)
@@ -165,11 +164,11 @@ def audio1d(rng, n=16000):
     for c, k, s in ((64, 10, 5), (64, 3, 2), (64, 3, 2), (128, 3, 2), (128, 3, 2), (128, 2, 2)):
         w = rng.normal(0, np.sqrt(2.0 / (cin * k)), (c, cin, k)).astype(np.float32)
         x = b.op("Conv", [x, b.const(w, "w")], kernel_shape=[k], strides=[s])
-        x = gelu(b, x); cin = c
+        x = b.gelu(x); cin = c
     x = b.op("Transpose", [x], perm=[0, 2, 1])  # [1, T, C]
-    x = b.op("Add", [b.op("MatMul", [x, const(b, (cin, 128), np.sqrt(1/cin))]), const(b, (128,), 0.02)])
+    x = b.op("Add", [b.op("MatMul", [x, b.normal((cin, 128), np.sqrt(1/cin))]), b.normal((128,), 0.02)])
     out = b.op("ReduceMean", [x], axes=[1], keepdims=0)
-    out = b.op("MatMul", [out, const(b, (128, 12), 0.1)])
+    out = b.op("MatMul", [out, b.normal((128, 12), 0.1)])
     return b.model("audio1d_toy", "wave", [1, 1, n], out, [1, 12])
 
 def bertsmall(rng, n=128, dim=256, heads=4, depth=2):
@@ -177,16 +176,16 @@ def bertsmall(rng, n=128, dim=256, heads=4, depth=2):
     def ln(x):
         return b.op("LayerNormalization", [x, b.const(np.ones(dim, np.float32)), b.const(np.zeros(dim, np.float32))], axis=-1, epsilon=1e-12)
     def lin(x, ci, co):
-        return b.op("Add", [b.op("MatMul", [x, const(b, (ci, co), np.sqrt(1/ci))]), const(b, (co,), 0.02)])
+        return b.op("Add", [b.op("MatMul", [x, b.normal((ci, co), np.sqrt(1/ci))]), b.normal((co,), 0.02)])
     x = "emb"
     for _ in range(depth):
-        q, k, v = (b.op("Transpose", [b.op("Reshape", [lin(x, dim, dim), i64(b, [1, n, heads, hd])])], perm=[0, 2, 1, 3]) for _ in range(3))
+        q, k, v = (b.op("Transpose", [b.op("Reshape", [lin(x, dim, dim), b.shape([1, n, heads, hd])])], perm=[0, 2, 1, 3]) for _ in range(3))
         kt = b.op("Transpose", [k], perm=[0, 1, 3, 2])
         a = b.op("Div", [b.op("MatMul", [q, kt]), b.const(np.array(np.sqrt(hd), np.float32))])
         a = b.op("Softmax", [a], axis=-1)
-        o = b.op("Reshape", [b.op("Transpose", [b.op("MatMul", [a, v])], perm=[0, 2, 1, 3]), i64(b, [1, n, dim])])
+        o = b.op("Reshape", [b.op("Transpose", [b.op("MatMul", [a, v])], perm=[0, 2, 1, 3]), b.shape([1, n, dim])])
         x = ln(b.op("Add", [x, lin(o, dim, dim)]))
-        h = gelu(b, lin(x, dim, 4*dim))
+        h = b.gelu(lin(x, dim, 4*dim))
         x = ln(b.op("Add", [x, lin(h, 4*dim, dim)]))
     return b.model("bertsmall_toy", "emb", [1, n, dim], x, [1, n, dim], opset=17)
 
@@ -204,24 +203,20 @@ def resnet_b8(rng, size=32, batch=8):
 
 def rnn_stack(rng, kind="LSTM", T=50, I=40, H=128, layers=2, direction="forward", batch=1, layout=0, classes=12):
     b = Builder(rng)
-    G = {"LSTM": 4, "GRU": 3, "RNN": 1}[kind]
     D = 2 if direction == "bidirectional" else 1
     x = "feat"; cin = I
     for l in range(layers):
-        W = const(b, (D, G*H, cin), np.sqrt(1/cin)); R = const(b, (D, G*H, H), np.sqrt(1/H)); B = const(b, (D, 2*G*H), 0.02)
-        y = b.name(kind.lower())
-        attrs = dict(hidden_size=H, direction=direction)
-        if layout: attrs["layout"] = 1
+        attrs = dict(layout=1) if layout else {}
         if kind == "GRU": attrs["linear_before_reset"] = 1
-        b.nodes.append(helper.make_node(kind, [x, W, R, B], [y], **attrs))
+        y = recurrent(b, kind, x, cin, H, direction, **attrs)
         # Y [T,D,B,H] (layout 0) or [B,T,D,H] -> next input [T,B,D*H] / [B,T,D*H]
         if layout:
-            x = b.op("Reshape", [y, i64(b, [batch, T, D*H])])
+            x = b.op("Reshape", [y, b.shape([batch, T, D*H])])
         else:
-            x = b.op("Reshape", [b.op("Transpose", [y], perm=[0, 2, 1, 3]), i64(b, [T, batch, D*H])])
+            x = b.op("Reshape", [b.op("Transpose", [y], perm=[0, 2, 1, 3]), b.shape([T, batch, D*H])])
         cin = D*H
     last = b.op("ReduceMean", [x], axes=[1 if layout else 0], keepdims=0)
-    out = b.op("MatMul", [last, const(b, (cin, classes), 0.1)])
+    out = b.op("MatMul", [last, b.normal((cin, classes), 0.1)])
     xs = [batch, T, I] if layout else [T, batch, I]
     return b.model(f"{kind.lower()}_toy", "feat", xs, out, [batch, classes], opset=14)
 
@@ -240,7 +235,8 @@ RNN_SET = {
 
 MODELS = dict(convnext=convnext, unet=unet, deeplab=deeplab,
               inception3=inception3, effnet=effnet, audio1d=audio1d,
-              bertsmall=bertsmall, resnet_b8=resnet_b8)
+              bertsmall=bertsmall, resnet_b8=resnet_b8, yolo=yolo,
+              yolo_leaky=lambda rng: yolo(rng, act="LeakyRelu"))
 
 
 def main():
