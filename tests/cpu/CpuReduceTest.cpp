@@ -12,6 +12,36 @@ using namespace ember;
 using namespace ember::cpugen;
 using namespace ember::cpugen::test;
 
+namespace {
+
+/// main(x: `type`) = op(x, axes) with keepdims 0, of Neg(x) when `fused`
+/// (a producer the reduction's loop computes); null with a failure added
+/// when the graph does not build.
+Function *reduceGraph(Module &m, OpKind op, const Type &type,
+                      const std::vector<int64_t> &axes, bool fused = false) {
+  Function *f = m.addFunction("main");
+  Value x(f->addPlaceholder("x", type));
+  if (fused) {
+    auto neg = f->create(OpKind::Neg, {x});
+    if (!neg) {
+      ADD_FAILURE() << neg.status().message();
+      return nullptr;
+    }
+    x = Value(*neg);
+  }
+  Tensor at = Tensor::fromInts(ElemKind::I64, axes, {int64_t(axes.size())});
+  Node *c = f->addConstant(f->freshName("axes"), at);
+  auto n = f->create(op, {x, Value(c)}, {{"keepdims", Attr::ofInt(0)}});
+  if (!n) {
+    ADD_FAILURE() << n.status().message();
+    return nullptr;
+  }
+  f->addOutput(Value(*n), "y");
+  return f;
+}
+
+} // namespace
+
 TEST(CpuLoops, ReductionsOverOuterAxesMatchInterpreterExactly) {
   const OpKind ops[] = {OpKind::ReduceSum, OpKind::ReduceMax, OpKind::ReduceMin,
                         OpKind::ReduceProd};
@@ -19,17 +49,11 @@ TEST(CpuLoops, ReductionsOverOuterAxesMatchInterpreterExactly) {
   for (ElemKind ek : {ElemKind::F32, ElemKind::I32}) {
     for (OpKind op : ops) {
       for (const auto &axes : axesSets) {
-        auto m = std::make_unique<Module>();
-        Function *f = m->addFunction("main");
-        Value x(f->addPlaceholder("x", Type(ek, {6, 5, 300})));
-        Tensor at =
-            Tensor::fromInts(ElemKind::I64, axes, {int64_t(axes.size())});
-        Node *c = f->addConstant(f->freshName("axes"), at);
-        auto n = f->create(op, {x, Value(c)}, {{"keepdims", Attr::ofInt(0)}});
-        ASSERT_TRUE(bool(n)) << n.status().message();
-        f->addOutput(Value(*n), "y");
+        Module m;
+        Function *f = reduceGraph(m, op, Type(ek, {6, 5, 300}), axes);
+        ASSERT_NE(f, nullptr);
         std::mt19937 rng(5);
-        std::vector<Tensor> in = {randomTensor(x.type(), rng)};
+        std::vector<Tensor> in = {randomTensor(Type(ek, {6, 5, 300}), rng)};
         if (op == OpKind::ReduceProd) // keep products finite and exact
           for (int64_t i = 0; i < in[0].size(); ++i)
             in[0].setDouble(i, (i * 7) % 3 == 0 ? -1.0 : 1.0);
@@ -56,25 +80,14 @@ TEST(CpuLoops, MaxMinOfSignedZerosAndNaNMatchInterpreterBits) {
     for (bool fused : {false, true})
       for (const std::vector<int64_t> &axes :
            std::vector<std::vector<int64_t>>{{2}, {0}, {0, 1}, {0, 1, 2}}) {
-        auto m = std::make_unique<Module>();
-        Function *f = m->addFunction("main");
-        Value x(f->addPlaceholder("x", Type(ElemKind::F32, {4, 3, 100})));
-        Value src = x;
-        if (fused) {
-          auto neg = f->create(OpKind::Neg, {x});
-          ASSERT_TRUE(bool(neg));
-          src = Value(*neg);
-        }
-        Tensor at =
-            Tensor::fromInts(ElemKind::I64, axes, {int64_t(axes.size())});
-        Node *c = f->addConstant(f->freshName("axes"), at);
-        auto n = f->create(op, {src, Value(c)}, {{"keepdims", Attr::ofInt(0)}});
-        ASSERT_TRUE(bool(n)) << n.status().message();
-        f->addOutput(Value(*n), "y");
+        const Type type(ElemKind::F32, {4, 3, 100});
+        Module m;
+        Function *f = reduceGraph(m, op, type, axes, fused);
+        ASSERT_NE(f, nullptr);
         // Zeros of both signs at random places, negative (Max) or positive
         // (Min) values elsewhere, so most results are a zero; one NaN.
         std::mt19937 rng(11);
-        Tensor t(x.type());
+        Tensor t(type);
         float *v = t.data<float>();
         const float away = (op == OpKind::ReduceMax) != fused ? -1.0f : 1.0f;
         for (int64_t i = 0; i < t.size(); ++i) {

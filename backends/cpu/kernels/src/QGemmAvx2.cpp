@@ -209,48 +209,6 @@ startQAvx2(const QTileArgs &t, __m256i (&acc)[kMR][NV]) {
   [a00] "+x"(acc[0][0]), [a10] "+x"(acc[1][0]), [a20] "+x"(acc[2][0]),         \
       [a30] "+x"(acc[3][0]), [a40] "+x"(acc[4][0]), [a50] "+x"(acc[5][0])
 
-/// acc += `pairs` (at least 1) pairs of k of a packed A panel (6 rows of 4
-/// bytes a pair) and a 16-column B panel (64 bytes a pair).
-template <int NV>
-EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
-gemmLoopAvx2(__m256i (&acc)[kMR][NV], const uint8_t *a, const int8_t *b,
-             size_t pairs) {
-  if constexpr (NV == 2) {
-    asm("1:\n\t"
-        "vmovdqu (%[b]), %%ymm12\n\t"
-        "vmovdqu 32(%[b]), %%ymm13\n\t"     //
-        EMBER_Q8_ROW2("(%[a])", a00, a01)   //
-        EMBER_Q8_ROW2("4(%[a])", a10, a11)  //
-        EMBER_Q8_ROW2("8(%[a])", a20, a21)  //
-        EMBER_Q8_ROW2("12(%[a])", a30, a31) //
-        EMBER_Q8_ROW2("16(%[a])", a40, a41) //
-        EMBER_Q8_ROW2("20(%[a])", a50, a51) //
-        "add $24, %[a]\n\t"
-        "add $64, %[b]\n\t"
-        "dec %[n]\n\t"
-        "jnz 1b\n\t"
-        : EMBER_Q8_ACC2(acc), [a] "+r"(a), [b] "+r"(b), [n] "+r"(pairs)
-        :
-        : "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory");
-  } else {
-    asm("1:\n\t"
-        "vmovdqu (%[b]), %%ymm12\n\t"  //
-        EMBER_Q8_ROW1("(%[a])", a00)   //
-        EMBER_Q8_ROW1("4(%[a])", a10)  //
-        EMBER_Q8_ROW1("8(%[a])", a20)  //
-        EMBER_Q8_ROW1("12(%[a])", a30) //
-        EMBER_Q8_ROW1("16(%[a])", a40) //
-        EMBER_Q8_ROW1("20(%[a])", a50) //
-        "add $24, %[a]\n\t"
-        "add $64, %[b]\n\t"
-        "dec %[n]\n\t"
-        "jnz 1b\n\t"
-        : EMBER_Q8_ACC1(acc), [a] "+r"(a), [b] "+r"(b), [n] "+r"(pairs)
-        :
-        : "xmm12", "xmm14", "xmm15", "cc", "memory");
-  }
-}
-
 // The convolution loops' six row pointers (through memory: an asm statement
 // takes at most 30 operands, 24 of them the accumulators) into r8-r13, the
 // step's byte offset in r14; a step of 4 bytes of each row and 64 of B.
@@ -300,7 +258,7 @@ alignas(32) constexpr int16_t kOnes16[16] = {1, 1, 1, 1, 1, 1, 1, 1,
         "xmm15", "cc", "memory")
 
 /// acc += `pairs` (at least 1) pairs of k of one convolution tap: row i's
-/// pairs at r[i] (u16 slab, 4 bytes a pair), B as gemmLoopAvx2. (The row
+/// pairs at r[i] (u16 slab, 4 bytes a pair), B as panelLoopAvx2. (The row
 /// pointers come through memory: an asm statement takes at most 30
 /// operands, and the accumulators are 24 of them.)
 template <int NV>
@@ -312,21 +270,6 @@ convLoopAvx2(__m256i (&acc)[kMR][NV], const uint8_t *const *r, const int8_t *&b,
     EMBER_Q8_CONV_LOOP2(EMBER_Q8_ROW2);
   else
     EMBER_Q8_CONV_LOOP1(EMBER_Q8_ROW1);
-}
-
-template <int NV> EMBER_TARGET_AVX2 void qtileAvx2N(const QTileArgs &t) {
-  __m256i acc[kMR][NV];
-  startQAvx2<NV>(t, acc);
-  if (t.groups)
-    gemmLoopAvx2<NV>(acc, t.a, t.b, t.groups);
-  finishQAvx2<NV>(t, acc);
-}
-
-/// The 6 x 16 tile; a panel with at most 8 live columns computes one vector.
-EMBER_TARGET_AVX2 void qtileAvx2(const QTileArgs &t) {
-  if (t.colEnd <= 8)
-    return qtileAvx2N<1>(t);
-  qtileAvx2N<2>(t);
 }
 
 // The split tile. vpmaddubsw multiplies u8 by s8 and sums each pair of
@@ -368,67 +311,69 @@ splitLoopAvx2(__m256i (&acc)[kMR][NV], const uint8_t *const *r,
     EMBER_Q8_CONV_LOOP1(EMBER_QS_ROW1);
 }
 
-/// acc += `groups` (at least 1) groups of 4 k of a packed Paired A panel
-/// (6 rows of 4 u8 a group) and a 16-column Paired B panel (64 bytes a
-/// group): the split tile's step, on a packed panel. The pairing keeps
-/// every s16 pair sum in range (QLayout::Paired), so it is exact. (The loop
-/// ends at A's end: an asm statement takes at most 30 operands, in-out ones
-/// counting twice, and the accumulators are 24 of them.)
-template <int NV>
+// The loops over packed panels: a step is 4 bytes of each of the 6 rows of
+// A (24) and 64 of B; ROW is the exact tile's (EMBER_Q8_ROW*: a pair of k
+// as s16) or the paired one's (EMBER_QS_ROW*: a group of 4 u8 x s8, whose
+// pairing keeps every s16 pair sum in range, QLayout::Paired). The loop
+// ends at A's end: an asm statement takes at most 30 operands, in-out ones
+// counting twice, and the accumulators are 24 of them.
+#define EMBER_Q8_PANEL_LOOP2(ROW)                                              \
+  asm("1:\n\t"                                                                 \
+      "vmovdqu (%[b]), %%ymm12\n\t"                                            \
+      "vmovdqu 32(%[b]), %%ymm13\n\t" ROW("(%[a])", a00, a01)                  \
+          ROW("4(%[a])", a10, a11) ROW("8(%[a])", a20, a21)                    \
+              ROW("12(%[a])", a30, a31) ROW("16(%[a])", a40, a41)              \
+                  ROW("20(%[a])", a50, a51) "add $24, %[a]\n\t"                \
+                                            "add $64, %[b]\n\t"                \
+                                            "cmp %[end], %[a]\n\t"             \
+                                            "jne 1b\n\t"                       \
+      : EMBER_Q8_ACC2(acc), [a] "+r"(a), [b] "+r"(b)                           \
+      : [end] "r"(end), [ones] "r"(kOnes16)                                    \
+      : "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory")
+#define EMBER_Q8_PANEL_LOOP1(ROW)                                              \
+  asm("1:\n\t"                                                                 \
+      "vmovdqu (%[b]), %%ymm12\n\t" ROW("(%[a])", a00) ROW("4(%[a])", a10)     \
+          ROW("8(%[a])", a20) ROW("12(%[a])", a30) ROW("16(%[a])", a40)        \
+              ROW("20(%[a])", a50) "add $24, %[a]\n\t"                         \
+                                   "add $64, %[b]\n\t"                         \
+                                   "cmp %[end], %[a]\n\t"                      \
+                                   "jne 1b\n\t"                                \
+      : EMBER_Q8_ACC1(acc), [a] "+r"(a), [b] "+r"(b)                           \
+      : [end] "r"(end), [ones] "r"(kOnes16)                                    \
+      : "xmm12", "xmm14", "xmm15", "cc", "memory")
+
+/// acc += `steps` (at least 1) steps of a packed A panel and a 16-column B
+/// panel: pairs of k (the exact tile, Pair16) or groups of 4 (Paired).
+template <int NV, bool Paired>
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
-pairedLoopAvx2(__m256i (&acc)[kMR][NV], const uint8_t *a, const int8_t *b,
-               size_t groups) {
-  const uint8_t *const end = a + 4 * kMR * groups;
-  if constexpr (NV == 2) {
-    asm("1:\n\t"
-        "vmovdqu (%[b]), %%ymm12\n\t"
-        "vmovdqu 32(%[b]), %%ymm13\n\t"     //
-        EMBER_QS_ROW2("(%[a])", a00, a01)   //
-        EMBER_QS_ROW2("4(%[a])", a10, a11)  //
-        EMBER_QS_ROW2("8(%[a])", a20, a21)  //
-        EMBER_QS_ROW2("12(%[a])", a30, a31) //
-        EMBER_QS_ROW2("16(%[a])", a40, a41) //
-        EMBER_QS_ROW2("20(%[a])", a50, a51) //
-        "add $24, %[a]\n\t"
-        "add $64, %[b]\n\t"
-        "cmp %[end], %[a]\n\t"
-        "jne 1b\n\t"
-        : EMBER_Q8_ACC2(acc), [a] "+r"(a), [b] "+r"(b)
-        : [end] "r"(end), [ones] "r"(kOnes16)
-        : "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory");
-  } else {
-    asm("1:\n\t"
-        "vmovdqu (%[b]), %%ymm12\n\t"  //
-        EMBER_QS_ROW1("(%[a])", a00)   //
-        EMBER_QS_ROW1("4(%[a])", a10)  //
-        EMBER_QS_ROW1("8(%[a])", a20)  //
-        EMBER_QS_ROW1("12(%[a])", a30) //
-        EMBER_QS_ROW1("16(%[a])", a40) //
-        EMBER_QS_ROW1("20(%[a])", a50) //
-        "add $24, %[a]\n\t"
-        "add $64, %[b]\n\t"
-        "cmp %[end], %[a]\n\t"
-        "jne 1b\n\t"
-        : EMBER_Q8_ACC1(acc), [a] "+r"(a), [b] "+r"(b)
-        : [end] "r"(end), [ones] "r"(kOnes16)
-        : "xmm12", "xmm14", "xmm15", "cc", "memory");
-  }
+panelLoopAvx2(__m256i (&acc)[kMR][NV], const uint8_t *a, const int8_t *b,
+              size_t steps) {
+  const uint8_t *const end = a + 4 * kMR * steps;
+  if constexpr (NV == 2 && Paired)
+    EMBER_Q8_PANEL_LOOP2(EMBER_QS_ROW2);
+  else if constexpr (NV == 2)
+    EMBER_Q8_PANEL_LOOP2(EMBER_Q8_ROW2);
+  else if constexpr (Paired)
+    EMBER_Q8_PANEL_LOOP1(EMBER_QS_ROW1);
+  else
+    EMBER_Q8_PANEL_LOOP1(EMBER_Q8_ROW1);
 }
 
-template <int NV> EMBER_TARGET_AVX2 void qtilePairedN(const QTileArgs &t) {
+template <int NV, bool Paired>
+EMBER_TARGET_AVX2 void qtilePanelN(const QTileArgs &t) {
   __m256i acc[kMR][NV];
   startQAvx2<NV>(t, acc);
   if (t.groups)
-    pairedLoopAvx2<NV>(acc, t.a, t.b, t.groups);
+    panelLoopAvx2<NV, Paired>(acc, t.a, t.b, t.groups);
   finishQAvx2<NV>(t, acc);
 }
 
-/// The 6 x 16 Paired tile; a panel with at most 8 live columns computes
-/// one vector.
-EMBER_TARGET_AVX2 void qtileAvx2Paired(const QTileArgs &t) {
+/// The 6 x 16 tiles over packed panels, exact (Pair16) or paired; a panel
+/// with at most 8 live columns computes one vector.
+template <bool Paired> EMBER_TARGET_AVX2 void qtilePanel(const QTileArgs &t) {
   if (t.colEnd <= 8)
-    return qtilePairedN<1>(t);
-  qtilePairedN<2>(t);
+    return qtilePanelN<1, Paired>(t);
+  qtilePanelN<2, Paired>(t);
 }
 
 /// The 4 bytes of a correction entry's selector: byte j is 128 when bit j
@@ -604,9 +549,9 @@ EMBER_TARGET_AVX2 void qtileAvx2Quad(const QTileArgs &t) {
 constexpr QGemmKernel kAvx2Quad = {Isa::Avx2, kQuadMR, kNR, &qtileAvx2Quad,
                                    QLayout::Quad};
 
-constexpr QGemmKernel kAvx2 = {Isa::Avx2, kMR, kNR, &qtileAvx2,
+constexpr QGemmKernel kAvx2 = {Isa::Avx2, kMR, kNR, &qtilePanel<false>,
                                QLayout::Pair16};
-constexpr QGemmKernel kAvx2Paired = {Isa::Avx2, kMR, kNR, &qtileAvx2Paired,
+constexpr QGemmKernel kAvx2Paired = {Isa::Avx2, kMR, kNR, &qtilePanel<true>,
                                      QLayout::Paired};
 static_assert(2 * sizeof(FixedPointLanes8) <= sizeof(QPanelLanes),
               "a panel's lanes fit QPanelLanes");

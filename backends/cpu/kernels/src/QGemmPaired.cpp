@@ -5,7 +5,7 @@
 // paired rows"): an order of B's rows in which every two consecutive rows
 // fit vpmaddubsw's s16 pair sum in every column, the B panels and column
 // terms packed through it, and A gathered into it as it is packed. The
-// tile is qtileAvx2Paired (QGemmAvx2.cpp); qgemmPacked (QGemm.cpp) drives.
+// tile is qtilePanel<true> (QGemmAvx2.cpp); qgemmPacked (QGemm.cpp) drives.
 //
 //===----------------------------------------------------------------------===//
 #include "QGemm.h"
