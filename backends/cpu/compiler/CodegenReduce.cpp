@@ -332,7 +332,7 @@ Status Codegen::emitReduce(const Group &g) {
       fl ? (minMax && k == ElemKind::F32 ? et : b_->getDoubleTy())
          : b_->getInt64Ty();
   // The accumulator's start value and one step (the element widened to
-  // double or int64, NaN winning Max and Min).
+  // acct: double, int64, or f32 itself for Max and Min).
   auto initValue = [&]() -> llvm::Value * {
     double inf = std::numeric_limits<double>::infinity();
     unsigned w = bits(k);

@@ -519,63 +519,66 @@ Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
   h.cols = N;
   h.reserved[0] = anyZp ? 1 : 0;
   h.reserved[1] = aSigned ? 1 : 0;
-  h.reserved[2] = static_cast<uint64_t>(k.layout);
   bool anyFoldedZp = false;
   for (size_t n = 0; n < bZeroPointCount; ++n)
     anyFoldedZp |= bZeroPoint[n] != 0;
   // The split and paired tiles multiply s8 B as it is: only without zero
-  // points.
-  if (extra == QPackExtra::PairedK && pairs && !anyFoldedZp && K && N) {
-    const std::vector<int32_t> order =
-        planPairs(K, N, B, ldb, pairedMaxGroups(K));
-    if (!order.empty()) {
-      packPaired(h, K, N, B, ldb, aZeroPoint + (aSigned ? 128 : 0), bias, order,
-                 packed);
-      return Status::Ok;
-    }
-  }
-  const size_t splitAt =
-      roundUp(sizeof(PackedHeader) + panelBytes(K, N, NR, k.layout) +
-                  2 * npad * sizeof(int32_t),
-              64);
+  // points. A Paired buffer's panels hold B in the plan's order (Pair16
+  // otherwise); both extras sit after the column terms.
+  std::vector<int32_t> order;
+  if (extra == QPackExtra::PairedK && pairs && !anyFoldedZp && K && N)
+    order = planPairs(K, N, B, ldb, pairedMaxGroups(K));
+  const bool paired = !order.empty();
   const bool split = extra == QPackExtra::SplitTile && pairs && !anyFoldedZp;
-  h.reserved[3] = split ? splitAt : 0;
+  const QLayout layout = paired ? QLayout::Paired : k.layout;
+  const size_t steps = paired ? order.size() / 4 : ceilDiv(K, stepK(k.layout));
+  const size_t pb = quadPanelBytes(steps, N, NR);
+  const size_t extraAt =
+      roundUp(sizeof(PackedHeader) + pb + 2 * npad * sizeof(int32_t), 64);
+  h.reserved[2] = static_cast<uint64_t>(layout);
+  h.reserved[3] = paired || split ? extraAt : 0;
   std::memcpy(packed, &h, sizeof(h));
   char *p = static_cast<char *>(packed) + sizeof(PackedHeader);
   int8_t *panels = reinterpret_cast<int8_t *>(p);
-  const size_t pb = panelBytes(K, N, NR, k.layout);
   std::memset(panels, 0, pb);
+  if (paired) {
+    writePairedPanels(order, N, NR, B, ldb, panels);
+  } else {
+    for (size_t n = 0; n < N; ++n) {
+      const int32_t zb = bZeroPoint[bZeroPointCount > 1 ? n : 0];
+      int8_t *col = panels + (n / NR) * steps * 4 * NR + (n % NR) * 4;
+      int16_t *col16 = reinterpret_cast<int16_t *>(col);
+      for (size_t kk = 0; kk < K; ++kk) {
+        int8_t v = B[kk * ldb + n];
+        if (pairs) // B - bZp as s16, 2 k per 4 bytes
+          col16[(kk / 2) * 2 * NR + kk % 2] = static_cast<int16_t>(v - zb);
+        else
+          col[(kk / 4) * 4 * NR + kk % 4] = v;
+      }
+    }
+  }
   int32_t *colTerm = reinterpret_cast<int32_t *>(p + pb);
   int32_t *bZp = colTerm + npad;
-  for (size_t n = 0; n < npad; ++n) {
-    colTerm[n] = 0;
-    bZp[n] = 0;
-  }
-  const size_t steps = ceilDiv(K, stepK(k.layout));
+  std::memset(colTerm, 0, 2 * npad * sizeof(int32_t));
+  // In the u8 domain the kernels read A in.
+  const int32_t za = aZeroPoint + (aSigned ? 128 : 0);
+  // B's column sums, int32 wraparound as the accumulator's (the sum it
+  // stands for is exact modulo 2^32).
+  std::vector<uint32_t> colSum(N, 0);
   for (size_t n = 0; n < N; ++n) {
     const int32_t zb = bZeroPoint[bZeroPointCount > 1 ? n : 0];
-    int8_t *col = panels + (n / NR) * steps * 4 * NR + (n % NR) * 4;
-    int16_t *col16 = reinterpret_cast<int16_t *>(col);
-    int32_t sum = 0;
-    for (size_t kk = 0; kk < K; ++kk) {
-      int8_t v = B[kk * ldb + n];
-      if (pairs) // B - bZp as s16, 2 k per 4 bytes
-        col16[(kk / 2) * 2 * NR + kk % 2] = static_cast<int16_t>(v - zb);
-      else
-        col[(kk / 4) * 4 * NR + kk % 4] = v;
-      sum += v;
-    }
-    // In the u8 domain the kernels read A in; int32 wraparound as the
-    // accumulator's (the sum it stands for is exact modulo 2^32).
-    const int32_t za = aZeroPoint + (aSigned ? 128 : 0);
+    for (size_t kk = 0; kk < K; ++kk)
+      colSum[n] += static_cast<uint32_t>(int32_t(B[kk * ldb + n]));
     colTerm[n] = static_cast<int32_t>(
         static_cast<uint32_t>(bias ? bias[n] : 0) +
         static_cast<uint32_t>(static_cast<int32_t>(K) * za * zb) -
-        static_cast<uint32_t>(za * sum));
+        static_cast<uint32_t>(za) * colSum[n]);
     bZp[n] = pairs ? 0 : zb;
   }
+  char *sec = static_cast<char *>(packed) + extraAt;
+  if (paired)
+    writePairingSection(order, sec);
   if (split) {
-    char *sec = static_cast<char *>(packed) + splitAt;
     std::memset(sec, 0, splitSectionBytes(K, N));
     // [ceil(N/16)][ceil(K/4)][16][4] s8, zero padded (the Quad layout).
     int8_t *q = reinterpret_cast<int8_t *>(sec);
@@ -585,14 +588,10 @@ Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
         q[((n / 16) * groups + kk / 4) * 64 + (n % 16) * 4 + kk % 4] =
             B[kk * ldb + n];
     // sum_k a B = sum_k (a - s) B + s colSum: the split tile's column terms
-    // for a shift s (int32 wraparound, as the accumulator's).
+    // for a shift s.
     int32_t *cs = reinterpret_cast<int32_t *>(sec + splitPanelBytes(K, N));
-    for (size_t n = 0; n < N; ++n) {
-      uint32_t sum = 0;
-      for (size_t kk = 0; kk < K; ++kk)
-        sum += static_cast<uint32_t>(int32_t(B[kk * ldb + n]));
-      cs[n] = static_cast<int32_t>(sum);
-    }
+    for (size_t n = 0; n < N; ++n)
+      cs[n] = static_cast<int32_t>(colSum[n]);
   }
   return Status::Ok;
 }

@@ -126,11 +126,12 @@ size_t pairedSectionBytes(size_t groups);
 /// in maxGroups groups of 4.
 std::vector<int32_t> planPairs(size_t K, size_t N, const int8_t *B, size_t ldb,
                                size_t maxGroups);
-/// Writes a Paired buffer of B through `order` (header h from packQB; za:
-/// A's zero point as the kernels read A; weight zero points all 0).
-void packPaired(PackedHeader h, size_t K, size_t N, const int8_t *B, size_t ldb,
-                int32_t za, const int32_t *bias,
-                const std::vector<int32_t> &order, void *packed);
+/// B's rows in `order` into zeroed Paired panels of NR columns (packQB
+/// writes the header and the column terms).
+void writePairedPanels(const std::vector<int32_t> &order, size_t N, size_t NR,
+                       const int8_t *B, size_t ldb, int8_t *panels);
+/// The pairing section of `order` at `sec` (PackedHeader::reserved[3]).
+void writePairingSection(const std::vector<int32_t> &order, char *sec);
 /// A rows [0, rows) into Paired panels of mr rows (flip: 0x80 for s8 A).
 void packQAPermuted(size_t rows, const int32_t *perm, size_t groups,
                     const uint8_t *A, size_t lda, int mr, uint8_t *dst,

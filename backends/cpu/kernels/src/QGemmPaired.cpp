@@ -27,10 +27,10 @@ size_t pairedSectionBytes(size_t groups) {
   return roundUp(kPairedOrderAt + 4 * groups * sizeof(int32_t), 64);
 }
 
-/// Paired: A rows into panels of MR rows of 4 bytes a group, gathered
-/// through the packed order (4 x groups row indices), each byte xor-ed with
-/// flip. A panel's rows past `rows` repeat its first row (the tiles compute
-/// them and store nothing).
+/// Paired: A rows into panels of MR rows (at most 8: the kernels take 4 or
+/// 6) of 4 bytes a group, gathered through the packed order (4 x groups
+/// row indices), each byte xor-ed with flip. A panel's rows past `rows`
+/// repeat its first row (the tiles compute them and store nothing).
 void packQAPermuted(size_t rows, const int32_t *perm, size_t groups,
                     const uint8_t *A, size_t lda, int mr, uint8_t *dst,
                     uint8_t flip) {
@@ -64,8 +64,7 @@ void packQAPermuted(size_t rows, const int32_t *perm, size_t groups,
 /// fits s16); two weights in [-64, 64] always may, so only a row's "hot"
 /// entries (outside it) are checked. Greedy: the rows with the most hot
 /// entries first, each with the first of the coolest free rows it fits
-/// (at most kTries looked at), else with a zero row. Pads are 0 in the
-/// order (any row: their B is zero).
+/// (at most kTries looked at), else with a zero row (-1 in the order).
 std::vector<int32_t> planPairs(size_t K, size_t N, const int8_t *B, size_t ldb,
                                size_t maxGroups) {
   constexpr size_t kTries = 64;
@@ -139,49 +138,25 @@ std::vector<int32_t> planPairs(size_t K, size_t N, const int8_t *B, size_t ldb,
   return perm;
 }
 
-/// B as Paired panels of 16 through `order` (planPairs), the column terms
-/// (weight zero points all 0; za: A's zero point as the kernels read A),
-/// and the pairing section (pads stored as row 0: A is gathered from a
-/// real row there and meets a zero weight).
-void packPaired(PackedHeader h, size_t K, size_t N, const int8_t *B, size_t ldb,
-                int32_t za, const int32_t *bias,
-                const std::vector<int32_t> &order, void *packed) {
-  constexpr size_t NR = 16;
+void writePairedPanels(const std::vector<int32_t> &order, size_t N, size_t NR,
+                       const int8_t *B, size_t ldb, int8_t *panels) {
   const size_t groups = order.size() / 4;
-  const size_t npad = ceilDiv(N, NR) * NR;
-  const size_t pb = quadPanelBytes(groups, N, NR);
-  const size_t sectionAt =
-      roundUp(sizeof(PackedHeader) + pb + 2 * npad * sizeof(int32_t), 64);
-  h.panel = NR;
-  h.reserved[0] = 0;
-  h.reserved[2] = static_cast<uint64_t>(QLayout::Paired);
-  h.reserved[3] = sectionAt;
-  std::memcpy(packed, &h, sizeof(h));
-  char *p = static_cast<char *>(packed) + sizeof(PackedHeader);
-  int8_t *panels = reinterpret_cast<int8_t *>(p);
-  std::memset(panels, 0, pb);
   for (size_t q = 0; q < order.size(); ++q) {
     if (order[q] < 0)
-      continue;
+      continue; // a zero row (the panels come zeroed)
     const int8_t *row = B + static_cast<size_t>(order[q]) * ldb;
     for (size_t n = 0; n < N; ++n)
       panels[((n / NR) * groups + q / 4) * 4 * NR + (n % NR) * 4 + q % 4] =
           row[n];
   }
-  int32_t *colTerm = reinterpret_cast<int32_t *>(p + pb);
-  std::memset(colTerm, 0, 2 * npad * sizeof(int32_t)); // and the zero bZp
-  for (size_t n = 0; n < N; ++n) {
-    uint32_t sum = 0;
-    for (size_t k = 0; k < K; ++k)
-      sum += static_cast<uint32_t>(int32_t(B[k * ldb + n]));
-    colTerm[n] =
-        static_cast<int32_t>(static_cast<uint32_t>(bias ? bias[n] : 0) -
-                             static_cast<uint32_t>(za) * sum);
-  }
-  char *sec = static_cast<char *>(packed) + sectionAt;
+}
+
+void writePairingSection(const std::vector<int32_t> &order, char *sec) {
+  const uint64_t groups = order.size() / 4;
   std::memset(sec, 0, pairedSectionBytes(groups));
-  const uint64_t g = groups;
-  std::memcpy(sec, &g, sizeof(g));
+  std::memcpy(sec, &groups, sizeof(groups));
+  // A pad is stored as row 0: A is gathered from a real row there and meets
+  // a zero weight.
   int32_t *stored = reinterpret_cast<int32_t *>(sec + kPairedOrderAt);
   for (size_t q = 0; q < order.size(); ++q)
     stored[q] = order[q] < 0 ? 0 : order[q];
