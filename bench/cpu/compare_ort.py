@@ -235,6 +235,11 @@ def main():
                    if not args.only or any(o in m for o in args.only)]
     if not models:
         ap.error("give models or --set")
+    for m in models:
+        path = os.path.join(m, "model.onnx") if os.path.isdir(m) else m
+        if not os.path.isfile(path):
+            ap.error(f"no model at {path}: give an .onnx file or a folder "
+                     "with model.onnx")
     print(f"ember {args.target} vs onnxruntime {ort.__version__}; "
           f"runs={args.runs} warmup={args.warmup} rounds={args.rounds}; "
           f"load average {os.getloadavg()[0]:.1f}")

@@ -23,6 +23,11 @@ this probe found it).
                (YOLOv5/v8) or LeakyRelu 0.1 (YOLOv3/v4) after every conv
   audio1d      a wav2vec-style 1-D conv feature encoder on 16000 samples
                (kernel 10 stride 5, then 3/2 and 2/2), Gelu, a projection
+  tcn1d        a temporal conv net: dilated causal 1-D convs (kernel 3,
+               dilations 1-8, left padding), ReLU, residual Adds, BatchNorm
+               folded, a 1-D max pool, a global average over time
+  upsample1d   a vocoder-style 1-D decoder: ConvTranspose1d 16/8 and 8/4
+               upsamplers, LeakyRelu, residual dilated 1-D convs, Tanh
   bertsmall    two BERT encoder layers at sequence 128, width 256, 4 heads
   resnet_b8    a CIFAR ResNet at batch 8
   kws-lstm-*, lstm-*, bilstm-*, gru-*, rnn-*: stacked ONNX LSTM/GRU/RNN
@@ -171,6 +176,50 @@ def audio1d(rng, n=16000):
     out = b.op("MatMul", [out, b.normal((128, 12), 0.1)])
     return b.model("audio1d_toy", "wave", [1, 1, n], out, [1, 12])
 
+def tcn1d(rng, n=4000, ch=64, levels=4):
+    b = Builder(rng)
+
+    def conv(x, cin, cout, k, d=1):
+        w = rng.normal(0, np.sqrt(2.0 / (cin * k)), (cout, cin, k)).astype(np.float32)
+        y = b.op("Conv", [x, b.const(w, "w"), b.normal((cout,), 0.02)],
+                 kernel_shape=[k], dilations=[d], pads=[(k - 1) * d, 0])
+        g = b.const(rng.uniform(0.5, 1.5, cout).astype(np.float32), "g")
+        z = b.const(np.zeros(cout, np.float32), "z")
+        v = b.const(np.ones(cout, np.float32), "v")
+        return b.op("BatchNormalization", [y, g, z, z, v])
+    x = b.op("Relu", [conv("audio", 8, ch, 3)])
+    for lv in range(levels):
+        d = 2 ** lv
+        h = b.op("Relu", [conv(x, ch, ch, 3, d)])
+        h = conv(h, ch, ch, 3, d)
+        x = b.op("Relu", [b.op("Add", [x, h])])
+        if lv == 1:
+            x = b.op("MaxPool", [x], kernel_shape=[2], strides=[2])
+    out = b.op("ReduceMean", [x], axes=[2], keepdims=0)
+    out = b.op("MatMul", [out, b.normal((ch, 10), 0.1)])
+    return b.model("tcn1d_toy", "audio", [1, 8, n], out, [1, 10])
+
+def upsample1d(rng, frames=100, mels=80, ch=128):
+    b = Builder(rng)
+
+    def conv(x, cin, cout, k, d=1):
+        w = rng.normal(0, np.sqrt(1.0 / (cin * k)), (cout, cin, k)).astype(np.float32)
+        p = (k - 1) * d // 2
+        return b.op("Conv", [x, b.const(w, "w"), b.normal((cout,), 0.02)],
+                    kernel_shape=[k], dilations=[d], pads=[p, p])
+    x = conv("mel", mels, ch, 7); c = ch
+    for up in (8, 4):
+        w = rng.normal(0, np.sqrt(1.0 / (c * 2 * up)), (c, c // 2, 2 * up)).astype(np.float32)
+        x = b.op("LeakyRelu", [x], alpha=0.1)
+        x = b.op("ConvTranspose", [x, b.const(w, "wt"), b.normal((c // 2,), 0.02)],
+                 kernel_shape=[2 * up], strides=[up], pads=[up // 2, up // 2])
+        c //= 2
+        for d in (1, 3):
+            h = conv(b.op("LeakyRelu", [x], alpha=0.1), c, c, 3, d)
+            x = b.op("Add", [x, h])
+    out = b.op("Tanh", [conv(b.op("LeakyRelu", [x], alpha=0.1), c, 1, 7)])
+    return b.model("upsample1d_toy", "mel", [1, mels, frames], out, [1, 1, frames * 32])
+
 def bertsmall(rng, n=128, dim=256, heads=4, depth=2):
     b = Builder(rng); hd = dim // heads
     def ln(x):
@@ -235,11 +284,16 @@ RNN_SET = {
 
 MODELS = dict(convnext=convnext, unet=unet, deeplab=deeplab,
               inception3=inception3, effnet=effnet, audio1d=audio1d,
+              tcn1d=tcn1d, upsample1d=upsample1d,
               bertsmall=bertsmall, resnet_b8=resnet_b8, yolo=yolo,
               yolo_leaky=lambda rng: yolo(rng, act="LeakyRelu"))
 
 
 def main():
+    if len(sys.argv) < 2 or sys.argv[1].startswith("-"):
+        print(__doc__)
+        print("names:", " ".join(list(MODELS) + list(RNN_SET)))
+        sys.exit(0 if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help") else 2)
     out = sys.argv[1]
     names = sys.argv[2:]
     os.makedirs(out, exist_ok=True)

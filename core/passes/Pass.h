@@ -31,6 +31,7 @@ struct PipelineOptions {
   bool verifyEach = true;
   std::ostream *timePasses = nullptr; // per-pass timing report
   std::vector<std::string> passes;    // explicit list (overrides optimize)
+  std::vector<std::string> skip;      // left out of the default order
 };
 
 // The default optimization sequence, by pass name.

@@ -2,6 +2,7 @@
 #include "lower/Lowering.h"
 #include "passes/Pass.h"
 
+#include <algorithm>
 #include <chrono>
 #include <iomanip>
 
@@ -28,6 +29,7 @@ const std::vector<std::string> &defaultPassOrder() {
                                                  "constant-fold",
                                                  "cse",
                                                  "fold-batchnorm",
+                                                 "lift-conv1d",
                                                  "sink-transpose",
                                                  "cancel-reshape",
                                                  "remove-identity",
@@ -53,6 +55,9 @@ Status runPipeline(Module &m, const PipelineOptions &opts) {
             ? opts.passes
             : (opts.optimize ? defaultPassOrder() : std::vector<std::string>{});
     for (auto &name : passes) {
+      if (opts.passes.empty() && std::find(opts.skip.begin(), opts.skip.end(),
+                                           name) != opts.skip.end())
+        continue;
       const PassInfo *p = findPass(name);
       if (!p)
         return invalid("unknown pass '", name, "'");

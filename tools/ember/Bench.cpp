@@ -69,6 +69,7 @@ int benchMain(int argc, char **argv) {
     return reportError(m.status());
   PipelineOptions po;
   po.optimize = topt.optimizeGraph();
+  po.skip = topt.skipPasses;
   s = runPipeline(**m, po);
   if (!s.isOk())
     return reportError(s);

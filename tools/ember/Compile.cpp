@@ -190,6 +190,7 @@ int compileMain(int argc, char **argv) {
                  "-", (*m)->main()->countNonStorage());
   PipelineOptions po;
   po.optimize = topt.optimizeGraph();
+  po.skip = topt.skipPasses;
   po.lower = emit == "lowered" || emit == "dot-lowered" || emit == "lir" ||
              emit == "partitions" || aot || pluginEmit;
   if (timePasses)

@@ -50,6 +50,7 @@ struct ConformOptions {
   // computes (int8 models: docs/quantization.md); 0 = off.
   double quanta = 0;
   bool lower = true, optimize = true;
+  std::vector<std::string> skipPasses; // --skip-pass
   bool lir = false;     // run through IRGen + memory planning + LIR interpreter
   Target runtime;       // the loaded target (interp: no plugin)
   int timeoutSec = 600; // a case still running after this is killed
@@ -288,6 +289,7 @@ CaseResult runCase(const Case &c, const ConformOptions &o) {
     }
     PipelineOptions po;
     po.optimize = o.optimize;
+    po.skip = o.skipPasses;
     po.lower = o.lower;
     Status ps = runPipeline(*m, po);
     if (!ps.isOk())
@@ -513,6 +515,7 @@ int conformMain(int argc, char **argv) {
     o.timeoutSec = std::max(600, int(2 * callLimit) + 60);
   o.lower = !noLower;
   o.optimize = t.optimizeGraph();
+  o.skipPasses = t.skipPasses;
   o.freeze = !noFreeze;
   if (o.lir && !o.lower)
     return cmd.usageError("--lir needs lowering (drop --no-lower)");

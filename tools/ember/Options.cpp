@@ -3,6 +3,7 @@
 
 #include "backend/Plugin.h"
 #include "import/TensorIO.h"
+#include "passes/Pass.h"
 
 #include <cstdlib>
 
@@ -70,6 +71,16 @@ void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
             return e;
           })
         .setJoined()
+        .inSection("target");
+    c.add({"--skip-pass"}, "NAME",
+          "Leaves a pass of the default graph pipeline out (repeatable; "
+          "docs/passes.md), e.g. to time a model with and without it.",
+          [&t](const std::string &v) {
+            if (!findPass(v))
+              return "unknown pass '" + v + "' (docs/passes.md)";
+            t.skipPasses.push_back(v);
+            return std::string();
+          })
         .inSection("target");
     c.add({"--O0"}, "", "Same as -O0.",
           [&t](const std::string &) {

@@ -40,6 +40,8 @@ struct TargetOptions {
     c.optLevel = 2;
     return c;
   }
+  // --skip-pass NAME: default-pipeline passes left out (A/B runs).
+  std::vector<std::string> skipPasses;
   // -O0 also skips the graph optimization passes.
   bool optimizeGraph() const { return compile.optLevel.value_or(2) > 0; }
 };

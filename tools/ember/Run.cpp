@@ -53,6 +53,7 @@ int runMain(int argc, char **argv) {
   auto t0 = Clock::now();
   PipelineOptions po;
   po.optimize = optimize;
+  po.skip = topt.skipPasses;
   // ONNX models run through the shape specializer: the variant for these
   // input shapes is compiled (and reported, when the model has symbolic
   // dims). Graph IR text has static shapes and compiles directly.
