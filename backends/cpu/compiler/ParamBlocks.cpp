@@ -489,8 +489,9 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
   const QOut qo = qoutOf(g);
   int64_t G = n.attrInt("group", 1), C = x.dim(1), OC = w.dim(0);
   int64_t cg = C / G, ocg = OC / G, KK = kernel[0] * kernel[1], K = cg * KK;
-  // Depthwise: its own kernel, which has an 8-bit result only.
-  bool dw = G > 1 && G == C && OC == C && qo.kind != EMBER_RT_Y_I32;
+  // Depthwise: its own kernel (an 8-bit result, or ConvInteger's int32
+  // accumulators).
+  bool dw = G > 1 && G == C && OC == C;
   // A dense conv reads x channels-last, a row-major x through the
   // runtime's channels-last copy (X_COPY): the copy is C*H*W bytes, the
   // row-major im2row it replaces gathers K bytes per output pixel one at a

@@ -515,7 +515,9 @@ size_t xCopyBytes(const int64_t *p) {
 // A depthwise conv's row-major y written channels-last into the workspace
 // (after x's copy) and transposed into y at the end. Bytes, or 0.
 size_t yCopyBytes(const int64_t *p) {
-  if (p[EMBER_RT_QCONV_OUT_NHWC] || !dwCopies(p))
+  // (An int32 result is written row-major by the per-pixel loop.)
+  if (p[EMBER_RT_QCONV_OUT_NHWC] || !dwCopies(p) ||
+      p[EMBER_RT_QCONV_Y_KIND] == EMBER_RT_Y_I32)
     return 0;
   return roundUp(u(p[EMBER_RT_CONV_N] * p[EMBER_RT_CONV_C] *
                    p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]),
@@ -736,6 +738,7 @@ QDepthwiseConv qdepthwiseOf(const QConvTask &t) {
   c.xSigned = p[EMBER_RT_QCONV_X_SIGNED];
   c.yZeroPoint = p[EMBER_RT_QCONV_Y_ZP];
   c.ySigned = p[EMBER_RT_QCONV_Y_KIND] == EMBER_RT_Y_I8;
+  c.yInt32 = p[EMBER_RT_QCONV_Y_KIND] == EMBER_RT_Y_I32;
   c.clampMin = p[EMBER_RT_QCONV_LO];
   c.clampMax = p[EMBER_RT_QCONV_HI];
   c.scaleCount = p[EMBER_RT_QCONV_SCALE_COUNT];

@@ -83,6 +83,13 @@ qdepthwiseRowBody(const QDepthwiseConv &t, size_t n, size_t oh, int32_t *acc) {
             acc[c] += (int32_t(xp[c * xc]) - xzp) * int32_t(wk[c]);
       }
     }
+    if (q.i32) { // ConvInteger's result: acc + bias as they are
+      int32_t *yp = reinterpret_cast<int32_t *>(t.y) + n * C * OH * OW +
+                    oh * yh + ow * yw;
+      for (size_t c = 0; c < C; ++c)
+        yp[c * yc] = acc[c];
+      continue;
+    }
     uint8_t *yp = y + ow * yw;
     for (size_t c = 0; c < C; ++c)
       yp[c * yc] = uint8_t(
@@ -461,6 +468,17 @@ void qdepthwiseRowDispatch(const QDepthwiseConv &t, const QdwParams &q,
   Isa isa = resolveIsa(t.isa);
   bool avx512 = uint8_t(isa) >= uint8_t(Isa::Avx512);
   bool nhwc = t.inNhwc != 0 && t.outNhwc != 0;
+  // An int32 result (ConvInteger): the AVX2 channels-last per-tap kernel
+  // (on AVX-512 hosts too), else the per-pixel loop; the other kernels
+  // requantize in their loops.
+  if (q.i32 && uint8_t(isa) >= uint8_t(Isa::Avx2) && qdwAvx2Takes(t))
+    isa = Isa::Avx2;
+  else if (q.i32 && avx512) {
+    if (piece == 0)
+      qdepthwiseRowAvx512<Signed>(t, n, oh, acc);
+    return;
+  }
+  avx512 = avx512 && !q.i32;
   if (avx512 && nhwc && t.kernelH == 3 && t.kernelW == 3) {
     size_t C = u(t.channels);
     size_t per = (C + pieces - 1) / pieces;
@@ -512,14 +530,14 @@ void qdepthwiseRowDispatch(const QDepthwiseConv &t, const QdwParams &q,
 
 void qdepthwisePrepare(QDepthwiseConv &t) {
   t.requantFast = -1;
-  if (t.shift && t.scaleCount >= 1)
+  if (!t.yInt32 && t.shift && t.scaleCount >= 1)
     t.requantFast = qdwParams(t).fast ? 1 : 0;
 }
 
 Status qdepthwiseConv2dRow(const QDepthwiseConv &t, size_t n, size_t oh,
                            size_t piece, size_t pieces, int32_t *acc) {
-  if (!t.x || !t.y || !t.packed || !t.multiplier || !t.shift ||
-      t.scaleCount < 1 || pieces == 0 || piece >= pieces)
+  if (!t.x || !t.y || !t.packed || pieces == 0 || piece >= pieces ||
+      (!t.yInt32 && (!t.multiplier || !t.shift || t.scaleCount < 1)))
     return Status::InvalidArgument;
   const QdwParams q = qdwParams(t);
   if (t.xSigned)

@@ -22,10 +22,17 @@ struct QdwParams {
   int32_t zp, lo, hi;
   bool sgn;  // s8 output (else u8)
   bool fast; // fixedPointFast over the call's shifts
+  bool i32;  // int32 output: acc + bias as they are (yInt32)
 };
 
 inline QdwParams qdwParams(const QDepthwiseConv &t) {
   QdwParams p;
+  p.i32 = t.yInt32 != 0;
+  if (p.i32) {
+    p.sgn = p.fast = false;
+    p.zp = p.lo = p.hi = 0;
+    return p;
+  }
   p.sgn = t.ySigned != 0;
   p.zp = int32_t(t.yZeroPoint);
   int64_t lo = std::max<int64_t>(t.clampMin, p.sgn ? -128 : 0);

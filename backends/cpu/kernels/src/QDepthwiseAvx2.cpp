@@ -139,11 +139,16 @@ accumulate(const Block &b, size_t count, TapPtr tap, __m256i &lo, __m256i &hi) {
 
 // Requantizes 16 channels' accumulators and stores them as bytes (s8 when
 // ysg), clamped to [blo, bhi] (the type's range when nothing is
-// fused: then a no-op).
+// fused: then a no-op); with i32 (ConvInteger) stores them as they are.
 template <bool Fast>
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
 store16(uint8_t *yp, __m256i lo, __m256i hi, const Block &b, __m128i blo,
-        __m128i bhi, bool ysg) {
+        __m128i bhi, bool ysg, bool i32) {
+  if (i32) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(yp), lo);
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(yp + 32), hi);
+    return;
+  }
   __m256i r0 = mbqmZp8<Fast>(lo, b.lanes[0]);
   __m256i r1 = mbqmZp8<Fast>(hi, b.lanes[1]);
   // int16 [0-3, 8-11 | 4-7, 12-15] -> channel order, then bytes.
@@ -163,12 +168,12 @@ template <bool Fast, bool Signed>
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
 interior(const Block &b, const uint8_t *base, size_t xs, const ptrdiff_t *off,
          size_t nt, uint8_t *yp, size_t ldy, size_t count, __m128i blo,
-         __m128i bhi, bool ysg) {
+         __m128i bhi, bool ysg, bool i32) {
   for (size_t i = 0; i < count; ++i, base += xs, yp += ldy) {
     __m256i lo, hi;
     accumulate<Signed>(
         b, nt, [&](size_t k) { return base + off[k]; }, lo, hi);
-    store16<Fast>(yp, lo, hi, b, blo, bhi, ysg);
+    store16<Fast>(yp, lo, hi, b, blo, bhi, ysg, i32);
   }
 }
 
@@ -182,7 +187,8 @@ EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
   const int64_t SH = t.strideH, SW = t.strideW, PT = t.padTop, PL = t.padLeft,
                 DH = t.dilationH, DW = t.dilationW;
   const uint8_t *x = t.x + n * C * H * W;
-  uint8_t *y = t.y + n * C * OH * OW + oh * OW * C;
+  const size_t es = q.i32 ? sizeof(int32_t) : 1; // y's element bytes
+  uint8_t *y = t.y + (n * C * OH * OW + oh * OW * C) * es;
   const int16_t *w = reinterpret_cast<const int16_t *>(t.packed);
   const int32_t *bias =
       reinterpret_cast<const int32_t *>(t.packed + u(t.biasOffset));
@@ -214,9 +220,9 @@ EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
   std::memset(zp16, int(uint8_t(xzp)), sizeof zp16);
   const __m128i blo = _mm_set1_epi8(char(q.lo)),
                 bhi = _mm_set1_epi8(char(q.hi));
-  const bool perChannel = t.scaleCount > 1;
+  const bool perChannel = t.scaleCount > 1 && !q.i32;
   FixedPointLanes8 tensorLanes{};
-  if (!perChannel)
+  if (!perChannel && !q.i32)
     tensorLanes = fixedPointLanes8(_mm256_set1_epi32(t.multiplier[0]),
                                    _mm256_set1_epi32(t.shift[0]), q.zp, Fast);
   const __m256i vxzp = _mm256_set1_epi32(xzp);
@@ -265,10 +271,10 @@ EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
       __m256i lo, hi;
       if (ow == owA && owB > owA) {
         const uint8_t *base = x + size_t(int64_t(owA) * SW - PL) * C + cb;
-        uint8_t *yp = y + ow * C + cb;
+        uint8_t *yp = y + (ow * C + cb) * es;
         const size_t cnt = owB - owA;
-        interior<Fast, Signed>(b, base, xs, taps.off, nt, yp, C, cnt, blo, bhi,
-                               q.sgn);
+        interior<Fast, Signed>(b, base, xs, taps.off, nt, yp, C * es, cnt, blo,
+                               bhi, q.sgn, q.i32);
         ow = owB;
         if (ow == OW)
           break;
@@ -282,7 +288,7 @@ EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
       }
       accumulate<Signed>(
           b, nt, [&](size_t i) { return ptr[i]; }, lo, hi);
-      store16<Fast>(y + ow * C + cb, lo, hi, b, blo, bhi, q.sgn);
+      store16<Fast>(y + (ow * C + cb) * es, lo, hi, b, blo, bhi, q.sgn, q.i32);
     }
   }
 }
@@ -599,8 +605,8 @@ void qdepthwiseRowAvx2Nhwc(const QDepthwiseConv &t, const QdwParams &q,
   // The sliding kernels take the fast fixed-point form only (what
   // convolutions' multipliers, below 1/4, have): the general one is rare
   // and each kernel instance is compiled again into every AOT bundle.
-  const bool slides =
-      q.fast && t.dilationW == 1 && (t.strideW == 1 || t.strideW == 2);
+  const bool slides = !q.i32 && q.fast && t.dilationW == 1 &&
+                      (t.strideW == 1 || t.strideW == 2);
   // The sliding 3x3 kernel when its three input rows are inside x.
   const int64_t ih0 = int64_t(oh) * t.strideH - t.padTop;
   if (t.kernelH == 3 && t.kernelW == 3 && slides && ih0 >= 0 &&

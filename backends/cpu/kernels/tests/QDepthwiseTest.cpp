@@ -5,7 +5,8 @@
 // documented computation: int32 accumulation of (x - x_zp) * w over the
 // taps inside the input (u8 or s8 x), then Ember's requantization
 // (quant::requantize) with per-tensor or per-channel tables, fast or
-// general (FixedPoint.h), and a fused clamp.
+// general (FixedPoint.h), and a fused clamp; or, for ConvInteger's int32
+// result, the accumulators as they are.
 //
 //===----------------------------------------------------------------------===//
 #include "Reference.h"
@@ -264,6 +265,61 @@ TEST_P(QDepthwiseTest, ThreeByThreeMatchesReferenceExactly) {
                            << " in=" << d.c.height << "x" << d.c.width
                            << " signed=" << d.c.xSigned << d.c.ySigned
                            << " scales=" << d.c.scaleCount;
+    }
+  }
+}
+
+// ConvInteger's int32 result (yInt32): the accumulators plus the bias, no
+// requantization and no tables, channels-last (the AVX2 per-tap kernel on
+// AVX2 and AVX-512 hosts) and row-major (the per-pixel loop), in channel
+// ranges.
+TEST_P(QDepthwiseTest, Int32ResultsMatchReferenceExactly) {
+  std::mt19937 rng(999 + unsigned(GetParam()));
+  for (int trial = 0; trial < 200; ++trial) {
+    DwCase d = makeCase(rng, false, true);
+    const QDepthwiseConv &c = d.c;
+    std::vector<int32_t> want(
+        size_t(d.n * c.channels * c.outHeight * c.outWidth));
+    for (int64_t b = 0; b < d.n; ++b)
+      for (int64_t ch = 0; ch < c.channels; ++ch)
+        for (int64_t oh = 0; oh < c.outHeight; ++oh)
+          for (int64_t ow = 0; ow < c.outWidth; ++ow) {
+            int32_t acc = d.bias[size_t(ch)];
+            for (int64_t kh = 0; kh < c.kernelH; ++kh)
+              for (int64_t kw = 0; kw < c.kernelW; ++kw) {
+                int64_t ih = oh * c.strideH - c.padTop + kh * c.dilationH;
+                int64_t iw = ow * c.strideW - c.padLeft + kw * c.dilationW;
+                if (ih < 0 || ih >= c.height || iw < 0 || iw >= c.width)
+                  continue;
+                acc +=
+                    (int32_t(d.xAt(b, ch, ih, iw)) - int32_t(c.xZeroPoint)) *
+                    int32_t(
+                        d.w[size_t((kh * c.kernelW + kw) * c.channels + ch)]);
+              }
+            want[d.yIndex(b, ch, oh, ow)] = acc;
+          }
+    d.c.yInt32 = 1;
+    d.c.scaleCount = 0; // no tables: they must not be read
+    qdepthwisePrepare(d.c);
+    for (size_t pieces : {size_t(1), size_t(3)}) {
+      std::vector<int32_t> got(want.size(), int32_t(0xABABABAB));
+      d.c.isa = GetParam();
+      d.c.x = d.x.data();
+      d.c.y = reinterpret_cast<uint8_t *>(got.data());
+      d.c.packed = d.packed.data();
+      d.c.multiplier = d.c.shift = nullptr;
+      std::vector<int32_t> acc(size_t(d.c.channels));
+      for (int64_t b = 0; b < d.n; ++b)
+        for (int64_t oh = 0; oh < d.c.outHeight; ++oh)
+          for (size_t piece = 0; piece < pieces; ++piece)
+            ASSERT_EQ(qdepthwiseConv2dRow(d.c, size_t(b), size_t(oh), piece,
+                                          pieces, acc.data()),
+                      Status::Ok);
+      ASSERT_EQ(got, want) << "trial " << trial << " pieces " << pieces
+                           << " C=" << c.channels << " k=" << c.kernelH << "x"
+                           << c.kernelW << " s=" << c.strideH << "x"
+                           << c.strideW << " nhwc=" << c.inNhwc << c.outNhwc
+                           << " signed=" << c.xSigned;
     }
   }
 }
