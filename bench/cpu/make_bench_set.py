@@ -25,9 +25,15 @@
                          MatMulInteger) of the transformers (DYN_MODELS),
                          as users quantize language and vision
                          transformers.
+  OUT/dyn-all/<name>-dynall/  with --dyn-all only (not part of the set):
+                         quantize_dynamic with every op type it takes, of
+                         every fp32 model (a CNN's convolutions become
+                         DynamicQuantizeLinear -> ConvInteger), as a user
+                         who quantizes a CNN dynamically gets it.
 
   bench/cpu/make_bench_set.py --out build/bench-set [--shared ../shared]
-      [--only NAME-SUBSTRING]... [--int8-act] [--per-tensor] [--force]
+      [--only NAME-SUBSTRING]... [--int8-act] [--per-tensor] [--dyn-all]
+      [--force]
 
 bench/cpu/compare_ort.py --set OUT runs the whole set (the shared models,
 the light models as they are, and OUT/qdq). Existing cases are kept unless
@@ -152,15 +158,17 @@ def load_case_inputs(case):
     return feeds
 
 
-def write_dynamic_copy(case, out):
-    """OUT: quantize_dynamic of CASE's model (MatMuls, int8 weights) with
-    CASE's inputs and the outputs ONNX Runtime computes for the copy."""
+def write_dynamic_copy(case, out, op_types=("MatMul",)):
+    """OUT: quantize_dynamic of CASE's model (int8 weights; op_types, or
+    every type it takes when None) with CASE's inputs and the outputs ONNX
+    Runtime computes for the copy."""
     import tempfile
     from onnxruntime.quantization import QuantType, quantize_dynamic
     with tempfile.TemporaryDirectory() as tmp:
         q = os.path.join(tmp, "model.onnx")
         quantize_dynamic(os.path.join(case, "model.onnx"), q,
-                         op_types_to_quantize=["MatMul"],
+                         op_types_to_quantize=list(op_types) if op_types
+                         else None,
                          weight_type=QuantType.QInt8)
         m = onnx.load(q)
     feeds = load_case_inputs(case)
@@ -178,6 +186,9 @@ def main():
     ap.add_argument("--int8-act", action="store_true")
     ap.add_argument("--per-tensor", action="store_true")
     ap.add_argument("--force", action="store_true")
+    ap.add_argument("--dyn-all", action="store_true",
+                    help="also OUT/dyn-all: quantize_dynamic of every fp32 "
+                    "model, every op type")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
 
@@ -254,6 +265,18 @@ def main():
             continue
         print(f"dyn: {name}", flush=True)
         write_dynamic_copy(case, out)
+    for name, case in fp32 if a.dyn_all else []:
+        out = os.path.join(a.out, "dyn-all", f"{name}-dynall")
+        if not wanted(name) or (os.path.exists(os.path.join(out, "model.onnx"))
+                                and not a.force):
+            continue
+        print(f"dyn-all: {name}", flush=True)
+        try:
+            write_dynamic_copy(case, out, op_types=None)
+        except Exception as err:  # an op quantize_dynamic cannot take
+            failed += 1
+            shutil.rmtree(out, ignore_errors=True)
+            print(f"  failed: {err}")
     return 1 if failed else 0
 
 

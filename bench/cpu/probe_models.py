@@ -28,6 +28,11 @@ this probe found it).
                folded, a 1-D max pool, a global average over time
   upsample1d   a vocoder-style 1-D decoder: ConvTranspose1d 16/8 and 8/4
                upsamplers, LeakyRelu, residual dilated 1-D convs, Tanh
+  wav2vec      a wav2vec2-style encoder on 16000 samples: the 1-D feature
+               convolutions with GroupNorm as PyTorch exports it (Reshape,
+               InstanceNormalization, Reshape, Mul, Add), a grouped
+               positional 1-D convolution (kernel 64, 16 groups), one
+               transformer layer
   bertsmall    two BERT encoder layers at sequence 128, width 256, 4 heads
   resnet_b8    a CIFAR ResNet at batch 8
   kws-lstm-*, lstm-*, bilstm-*, gru-*, rnn-*: stacked ONNX LSTM/GRU/RNN
@@ -220,6 +225,60 @@ def upsample1d(rng, frames=100, mels=80, ch=128):
     out = b.op("Tanh", [conv(b.op("LeakyRelu", [x], alpha=0.1), c, 1, 7)])
     return b.model("upsample1d_toy", "mel", [1, mels, frames], out, [1, 1, frames * 32])
 
+def wav2vec(rng, n=16000, ch=256, dim=256, heads=4):
+    b = Builder(rng)
+
+    def conv1d(x, cin, cout, k, s, group=1, pad=0):
+        w = rng.normal(0, np.sqrt(2.0 / (cin // group * k)),
+                       (cout, cin // group, k)).astype(np.float32)
+        return b.op("Conv", [x, b.const(w, "w")], kernel_shape=[k],
+                    strides=[s], group=group, pads=[pad, pad])
+
+    def layer_norm(x, d):
+        m = b.op("ReduceMean", [x], axes=[-1])
+        c = b.op("Sub", [x, m])
+        v = b.op("ReduceMean", [b.op("Mul", [c, c])], axes=[-1])
+        r = b.op("Sqrt", [b.op("Add", [v, b.const(np.array(1e-5, np.float32))])])
+        return b.op("Add", [b.op("Mul", [b.op("Div", [c, r]),
+                                         b.normal((d,), 0.1)]),
+                            b.normal((d,), 0.02)])
+
+    def linear(x, ci, co):
+        return b.op("Add", [b.op("MatMul", [x, b.normal((ci, co), np.sqrt(1 / ci))]),
+                            b.normal((co,), 0.02)])
+    x = conv1d("wave", 1, ch, 10, 5)
+    # GroupNorm(ch groups): [1, ch, L] -> [1, ch, L] via InstanceNormalization.
+    x = b.op("Reshape", [x, b.shape([1, ch, -1])])
+    x = b.op("InstanceNormalization", [x, b.const(np.ones(ch, np.float32)),
+                                       b.const(np.zeros(ch, np.float32))])
+    x = b.op("Reshape", [x, b.shape([1, ch, -1])])
+    x = b.op("Add", [b.op("Mul", [x, b.normal((ch, 1), 0.1)]), b.normal((ch, 1), 0.02)])
+    x = b.gelu(x)
+    for k, s in ((3, 2), (3, 2), (3, 2), (3, 2), (2, 2), (2, 2)):
+        x = b.gelu(conv1d(x, ch, ch, k, s))
+    x = b.op("Transpose", [x], perm=[0, 2, 1])  # [1, T, ch]
+    x = linear(layer_norm(x, ch), ch, dim)
+    # Positional convolution: grouped, kernel 64, same length (pad 32, one
+    # extra frame dropped as wav2vec2 does with a Slice).
+    p = b.op("Transpose", [x], perm=[0, 2, 1])
+    p = b.gelu(conv1d(p, dim, dim, 64, 1, group=16, pad=32))
+    p = b.op("Slice", [p, b.shape([0]), b.shape([-1]), b.shape([2])])
+    x = b.op("Add", [x, b.op("Transpose", [p], perm=[0, 2, 1])])
+    h = layer_norm(x, dim)
+    hd = dim // heads
+    def heads_of(t):
+        t = b.op("Reshape", [t, b.shape([1, -1, heads, hd])])
+        return b.op("Transpose", [t], perm=[0, 2, 1, 3])
+    q, k_, v = (heads_of(linear(h, dim, dim)) for _ in range(3))
+    a = b.op("MatMul", [q, b.op("Transpose", [k_], perm=[0, 1, 3, 2])])
+    a = b.op("Softmax", [b.op("Mul", [a, b.const(np.array(hd ** -0.5, np.float32))])], axis=-1)
+    o = b.op("Transpose", [b.op("MatMul", [a, v])], perm=[0, 2, 1, 3])
+    o = b.op("Reshape", [o, b.shape([1, -1, dim])])
+    x = b.op("Add", [x, linear(o, dim, dim)])
+    x = b.op("Add", [x, linear(b.gelu(linear(layer_norm(x, dim), dim, 4 * dim)), 4 * dim, dim)])
+    out = b.op("ReduceMean", [x], axes=[1], keepdims=0)
+    return b.model("wav2vec_toy", "wave", [1, 1, n], out, [1, dim])
+
 def bertsmall(rng, n=128, dim=256, heads=4, depth=2):
     b = Builder(rng); hd = dim // heads
     def ln(x):
@@ -284,7 +343,7 @@ RNN_SET = {
 
 MODELS = dict(convnext=convnext, unet=unet, deeplab=deeplab,
               inception3=inception3, effnet=effnet, audio1d=audio1d,
-              tcn1d=tcn1d, upsample1d=upsample1d,
+              tcn1d=tcn1d, upsample1d=upsample1d, wav2vec=wav2vec,
               bertsmall=bertsmall, resnet_b8=resnet_b8, yolo=yolo,
               yolo_leaky=lambda rng: yolo(rng, act="LeakyRelu"))
 
