@@ -80,6 +80,10 @@ private:
                                     bool *typeError = nullptr);
   Status importControlFlow(const onnx::NodeProto &n, int64_t version);
   Status importNode(const onnx::NodeProto &n);
+  // ONNX Runtime's fused ops (com.microsoft) that its transformer optimizer
+  // writes, as the standard ops they stand for; *done false: not one.
+  Status importFused(const onnx::NodeProto &n, const std::vector<Value> &ins,
+                     const AttrMap &attrs, bool *done);
   Expected<AttrMap> convertAttrs(const onnx::NodeProto &n);
   Status convertNode(const onnx::NodeProto &n, OpKind kind, int64_t version,
                      std::vector<Value> ins, AttrMap attrs);
@@ -536,6 +540,12 @@ Status Importer::importNode(const onnx::NodeProto &n) {
     return bindOutputs(n, a1);
   }
 
+  {
+    bool done = false;
+    EMBER_TRY(importFused(n, ins, attrs, &done));
+    if (done)
+      return Status::ok();
+  }
   if (isDefaultDomain(n.domain()) && (op == "Scatter")) {
     kind = OpKind::ScatterElements;
     known = true;
@@ -554,6 +564,155 @@ Status Importer::importNode(const onnx::NodeProto &n) {
   if (!s.isOk() && s.message().find(n.op_type()) == std::string::npos)
     return s.withContext(where(n));
   return s;
+}
+
+// ONNX Runtime's fused transformer ops (its contrib op documentation), each
+// the composition of standard ops it computes:
+//   Gelu(X) = Gelu(X), BiasGelu(A, B) = Gelu(A + B) (erf form);
+//   FastGelu(X, bias?) = Gelu(X + bias, approximate = tanh);
+//   QuickGelu(X; alpha = 1.702) = X * Sigmoid(alpha X);
+//   FusedMatMul(A, B; alpha, transA, transB) = alpha * op(A) op(B), op a
+//     swap of the last two dims (transBatchA/B: not taken);
+//   SkipLayerNormalization(x, skip, gamma, beta?, bias?; epsilon) ->
+//     (LayerNormalization(x + skip + bias, gamma, beta) over the last axis,
+//     its mean and inverse std, x + skip + bias);
+//   SkipSimplifiedLayerNormalization(x, skip, gamma, bias?) and
+//     SimplifiedLayerNormalization(x, gamma) (default domain in ONNX
+//     Runtime): RMSNormalization of the sum / of x (the output, and the
+//     sum; not the inverse rms).
+Status Importer::importFused(const onnx::NodeProto &n,
+                             const std::vector<Value> &ins,
+                             const AttrMap &attrs, bool *done) {
+  const std::string &op = n.op_type();
+  const bool contrib = domainName(n.domain()) == kContribDomain;
+  const bool simplified =
+      isDefaultDomain(n.domain()) && op == "SimplifiedLayerNormalization";
+  if (!simplified &&
+      (!contrib || !(op == "Gelu" || op == "BiasGelu" || op == "FastGelu" ||
+                     op == "QuickGelu" || op == "FusedMatMul" ||
+                     op == "SkipLayerNormalization" ||
+                     op == "SkipSimplifiedLayerNormalization")))
+    return Status::ok();
+  *done = true;
+  auto in = [&](size_t i) { return i < ins.size() ? ins[i] : Value(); };
+  auto need = [&](size_t count) -> Status {
+    for (size_t i = 0; i < count; ++i)
+      if (!in(i))
+        return invalid(where(n), " needs input ", i);
+    return Status::ok();
+  };
+  auto f = [&](const char *a, double def) {
+    auto it = attrs.find(a);
+    return it == attrs.end() ? def : it->second.f;
+  };
+  auto i64 = [&](const char *a, int64_t def) {
+    auto it = attrs.find(a);
+    return it == attrs.end() ? def : it->second.i;
+  };
+  const std::string hint = n.output(0);
+  auto one = [&](OpKind k, std::vector<Value> operands, AttrMap a,
+                 const std::string &name) -> Expected<Value> {
+    EMBER_ASSIGN(auto vs, build(k, std::move(operands), std::move(a), n.name(),
+                                1, {name}));
+    return vs[0];
+  };
+  EMBER_TRY(need(1));
+  const ElemKind k = in(0).type().elem();
+  if (op == "Gelu" || op == "BiasGelu" || op == "FastGelu") {
+    Value x = in(0);
+    if (op == "BiasGelu")
+      EMBER_TRY(need(2));
+    if (in(1)) {
+      EMBER_ASSIGN(x, one(OpKind::Add, {x, in(1)}, {}, hint + ".biased"));
+    }
+    AttrMap a;
+    if (op == "FastGelu")
+      a["approximate"] = Attr::ofString("tanh");
+    EMBER_ASSIGN(Value y, one(OpKind::Gelu, {x}, a, hint));
+    return bindOutputs(n, {y});
+  }
+  if (op == "QuickGelu") {
+    Value alpha = constScalar(k, f("alpha", 1.702), hint + ".alpha");
+    EMBER_ASSIGN(Value ax, one(OpKind::Mul, {in(0), alpha}, {}, hint + ".ax"));
+    EMBER_ASSIGN(Value s, one(OpKind::Sigmoid, {ax}, {}, hint + ".sig"));
+    EMBER_ASSIGN(Value y, one(OpKind::Mul, {in(0), s}, {}, hint));
+    return bindOutputs(n, {y});
+  }
+  if (op == "FusedMatMul") {
+    EMBER_TRY(need(2));
+    if (i64("transBatchA", 0) || i64("transBatchB", 0))
+      return unsupported(where(n), ": transBatchA/transBatchB are not taken");
+    auto swapLast = [&](Value v, const std::string &name) -> Expected<Value> {
+      size_t r = v.type().rank();
+      if (r < 2)
+        return invalid(where(n), ": a transposed operand needs rank 2 or more");
+      std::vector<int64_t> perm;
+      for (size_t i = 0; i < r; ++i)
+        perm.push_back(int64_t(i));
+      std::swap(perm[r - 1], perm[r - 2]);
+      return one(OpKind::Transpose, {v}, {{"perm", Attr::ofInts(perm)}}, name);
+    };
+    Value a = in(0), b = in(1);
+    if (i64("transA", 0)) {
+      EMBER_ASSIGN(a, swapLast(a, hint + ".at"));
+    }
+    if (i64("transB", 0)) {
+      EMBER_ASSIGN(b, swapLast(b, hint + ".bt"));
+    }
+    double alpha = f("alpha", 1.0);
+    EMBER_ASSIGN(Value y, one(OpKind::MatMul, {a, b}, {},
+                              alpha == 1.0 ? hint : hint + ".mm"));
+    if (alpha != 1.0) {
+      EMBER_ASSIGN(y,
+                   one(OpKind::Mul, {y, constScalar(k, alpha, hint + ".alpha")},
+                       {}, hint));
+    }
+    return bindOutputs(n, {y});
+  }
+  // The layer norms.
+  const bool skip = op != "SimplifiedLayerNormalization";
+  const bool rms = op != "SkipLayerNormalization";
+  EMBER_TRY(need(skip ? 3 : 2));
+  Value sum = in(0);
+  const size_t gammaAt = skip ? 2 : 1;
+  if (skip) {
+    EMBER_ASSIGN(sum, one(OpKind::Add, {in(0), in(1)}, {}, hint + ".sum"));
+    Value bias = in(rms ? 3 : 4);
+    if (bias) {
+      EMBER_ASSIGN(sum, one(OpKind::Add, {sum, bias}, {}, hint + ".biased"));
+    }
+  }
+  const double eps = f("epsilon", rms ? 1e-6 : 1e-12);
+  std::vector<Value> outs;
+  if (rms) {
+    // (ONNX Runtime's inverse rms output is not produced.)
+    if ((!skip && n.output_size() > 1 && !n.output(1).empty()) ||
+        (skip && n.output_size() > 2 &&
+         (!n.output(1).empty() || !n.output(2).empty())))
+      return unsupported(where(n), ": the mean / inverse rms outputs are not "
+                                   "produced");
+    AttrMap a{{"axis", Attr::ofInt(i64("axis", -1))},
+              {"epsilon", Attr::ofFloat(eps)}};
+    EMBER_ASSIGN(Value y,
+                 one(OpKind::RMSNormalization, {sum, in(gammaAt)}, a, hint));
+    outs = {y, Value(), Value(), sum};
+  } else {
+    bool stats = (n.output_size() > 1 && !n.output(1).empty()) ||
+                 (n.output_size() > 2 && !n.output(2).empty());
+    std::vector<Value> lnIns = {sum, in(2)};
+    if (in(3))
+      lnIns.push_back(in(3));
+    AttrMap a{{"axis", Attr::ofInt(-1)}, {"epsilon", Attr::ofFloat(eps)}};
+    std::vector<std::string> names = {hint};
+    if (stats)
+      names = {hint, hint + ".mean", hint + ".inv_std"};
+    EMBER_ASSIGN(auto vs, build(OpKind::LayerNormalization, lnIns, a, n.name(),
+                                stats ? 3 : 1, names));
+    outs = {vs[0], stats ? vs[1] : Value(), stats ? vs[2] : Value(), sum};
+  }
+  if (n.output_size() > 3 && !n.output(3).empty() && !skip)
+    return invalid(where(n), " has no fourth output");
+  return bindOutputs(n, outs);
 }
 
 Expected<Value> Importer::lookup(const std::string &name) {
