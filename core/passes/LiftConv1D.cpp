@@ -131,22 +131,14 @@ struct Rewriter {
       EMBER_ASSIGN(ins[1], reshape(ins[1], lifted(ins[1].type().dims()), n,
                                    ins[1].name() + ".h1"));
     }
-    auto r = f.create(n->kind, ins, liftAttrs(n), n->name, 1, n,
-                      {f.freshName(n->outNames[0] + ".2d")});
-    if (!r)
-      return r.status();
-    EMBER_ASSIGN(Value down, reshape(Value(*r, 0), n->types[0].dims(), n,
-                                     n->outNames[0] + ".1d"));
-    f.replaceAllUses(Value(n, 0), down);
-    f.erase(n);
-    ++s.changed;
-    return Status::ok();
+    return replaceWith2d(n, ins, liftAttrs(n));
   }
 
-  // A lanewise op on lifted operands; its result goes back down. `source`
-  // gives each operand's 4-D form.
-  Status liftLanewise(Node *n, const std::vector<Value> &four) {
-    auto r = f.create(n->kind, four, n->attrs, n->name, 1, n,
+  // n (rank-3 result) replaced by its op on the 4-D operands `four` with
+  // `attrs`, whose result goes back down to n's shape.
+  Status replaceWith2d(Node *n, const std::vector<Value> &four,
+                       const AttrMap &attrs) {
+    auto r = f.create(n->kind, four, attrs, n->name, 1, n,
                       {f.freshName(n->outNames[0] + ".2d")});
     if (!r)
       return r.status();
@@ -209,7 +201,7 @@ struct Rewriter {
         for (size_t i = 0; i < n->inputs.size(); ++i) {
           EMBER_ASSIGN(four[i], fourOf(n, i));
         }
-        EMBER_TRY(liftLanewise(n, four));
+        EMBER_TRY(replaceWith2d(n, four, n->attrs));
         changed = true;
         break;
       }

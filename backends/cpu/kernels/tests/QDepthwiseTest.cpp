@@ -149,6 +149,23 @@ DwCase makeCase(std::mt19937 &rng, bool vnniPack, bool wide = false,
   return d;
 }
 
+// The int32 accumulator of one output element: the bias plus (x - x_zp) * w
+// over the taps inside the input.
+int32_t accAt(const DwCase &d, int64_t b, int64_t ch, int64_t oh, int64_t ow) {
+  const QDepthwiseConv &c = d.c;
+  int32_t acc = d.bias[size_t(ch)];
+  for (int64_t kh = 0; kh < c.kernelH; ++kh)
+    for (int64_t kw = 0; kw < c.kernelW; ++kw) {
+      int64_t ih = oh * c.strideH - c.padTop + kh * c.dilationH;
+      int64_t iw = ow * c.strideW - c.padLeft + kw * c.dilationW;
+      if (ih < 0 || ih >= c.height || iw < 0 || iw >= c.width)
+        continue;
+      acc += (int32_t(d.xAt(b, ch, ih, iw)) - int32_t(c.xZeroPoint)) *
+             int32_t(d.w[size_t((kh * c.kernelW + kw) * c.channels + ch)]);
+    }
+  return acc;
+}
+
 // The documented computation, element by element.
 std::vector<uint8_t> reference(const DwCase &d) {
   const QDepthwiseConv &c = d.c;
@@ -161,17 +178,7 @@ std::vector<uint8_t> reference(const DwCase &d) {
     for (int64_t ch = 0; ch < c.channels; ++ch)
       for (int64_t oh = 0; oh < c.outHeight; ++oh)
         for (int64_t ow = 0; ow < c.outWidth; ++ow) {
-          int32_t acc = d.bias[size_t(ch)];
-          for (int64_t kh = 0; kh < c.kernelH; ++kh)
-            for (int64_t kw = 0; kw < c.kernelW; ++kw) {
-              int64_t ih = oh * c.strideH - c.padTop + kh * c.dilationH;
-              int64_t iw = ow * c.strideW - c.padLeft + kw * c.dilationW;
-              if (ih < 0 || ih >= c.height || iw < 0 || iw >= c.width)
-                continue;
-              acc +=
-                  (int32_t(d.xAt(b, ch, ih, iw)) - int32_t(c.xZeroPoint)) *
-                  int32_t(d.w[size_t((kh * c.kernelW + kw) * c.channels + ch)]);
-            }
+          int32_t acc = accAt(d, b, ch, oh, ow);
           size_t si = c.scaleCount > 1 ? size_t(ch) : 0;
           int32_t q = quant::requantize(acc, 0, {d.mult[si], d.shift[si]},
                                         int32_t(c.yZeroPoint), lo, hi);
@@ -283,21 +290,8 @@ TEST_P(QDepthwiseTest, Int32ResultsMatchReferenceExactly) {
     for (int64_t b = 0; b < d.n; ++b)
       for (int64_t ch = 0; ch < c.channels; ++ch)
         for (int64_t oh = 0; oh < c.outHeight; ++oh)
-          for (int64_t ow = 0; ow < c.outWidth; ++ow) {
-            int32_t acc = d.bias[size_t(ch)];
-            for (int64_t kh = 0; kh < c.kernelH; ++kh)
-              for (int64_t kw = 0; kw < c.kernelW; ++kw) {
-                int64_t ih = oh * c.strideH - c.padTop + kh * c.dilationH;
-                int64_t iw = ow * c.strideW - c.padLeft + kw * c.dilationW;
-                if (ih < 0 || ih >= c.height || iw < 0 || iw >= c.width)
-                  continue;
-                acc +=
-                    (int32_t(d.xAt(b, ch, ih, iw)) - int32_t(c.xZeroPoint)) *
-                    int32_t(
-                        d.w[size_t((kh * c.kernelW + kw) * c.channels + ch)]);
-              }
-            want[d.yIndex(b, ch, oh, ow)] = acc;
-          }
+          for (int64_t ow = 0; ow < c.outWidth; ++ow)
+            want[d.yIndex(b, ch, oh, ow)] = accAt(d, b, ch, oh, ow);
     d.c.yInt32 = 1;
     d.c.scaleCount = 0; // no tables: they must not be read
     qdepthwisePrepare(d.c);
