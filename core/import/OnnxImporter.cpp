@@ -683,22 +683,25 @@ Status Importer::importFused(const onnx::NodeProto &n,
     }
   }
   const double eps = f("epsilon", rms ? 1e-6 : 1e-12);
+  // Outputs past the first: the statistics (1, 2; SkipLayerNormalization
+  // only) and the sum (3; the Skip ops).
+  auto named = [&](int i) {
+    return n.output_size() > i && !n.output(i).empty();
+  };
+  if (!skip && named(3))
+    return invalid(where(n), " has no fourth output");
+  if (rms && (named(1) || named(2)))
+    return unsupported(where(n), ": the mean / inverse rms outputs are not "
+                                 "produced");
+  const bool stats = !rms && (named(1) || named(2));
   std::vector<Value> outs;
   if (rms) {
-    // (ONNX Runtime's inverse rms output is not produced.)
-    if ((!skip && n.output_size() > 1 && !n.output(1).empty()) ||
-        (skip && n.output_size() > 2 &&
-         (!n.output(1).empty() || !n.output(2).empty())))
-      return unsupported(where(n), ": the mean / inverse rms outputs are not "
-                                   "produced");
     AttrMap a{{"axis", Attr::ofInt(i64("axis", -1))},
               {"epsilon", Attr::ofFloat(eps)}};
     EMBER_ASSIGN(Value y,
                  one(OpKind::RMSNormalization, {sum, in(gammaAt)}, a, hint));
     outs = {y, Value(), Value(), sum};
   } else {
-    bool stats = (n.output_size() > 1 && !n.output(1).empty()) ||
-                 (n.output_size() > 2 && !n.output(2).empty());
     std::vector<Value> lnIns = {sum, in(2)};
     if (in(3))
       lnIns.push_back(in(3));
@@ -710,8 +713,6 @@ Status Importer::importFused(const onnx::NodeProto &n,
                                 stats ? 3 : 1, names));
     outs = {vs[0], stats ? vs[1] : Value(), stats ? vs[2] : Value(), sum};
   }
-  if (n.output_size() > 3 && !n.output(3).empty() && !skip)
-    return invalid(where(n), " has no fourth output");
   return bindOutputs(n, outs);
 }
 

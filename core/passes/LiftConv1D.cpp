@@ -206,7 +206,7 @@ struct Rewriter {
         break;
       }
     }
-    return runCancelReshape(f, s);
+    return Status::ok();
   }
 };
 
@@ -214,8 +214,7 @@ struct Rewriter {
 
 Status runLiftConv1D(Function &f, PassStats &s) {
   Rewriter r{f, s};
-  EMBER_TRY(r.run());
-  return runDeadCodeElimination(f, s);
+  return r.run();
 }
 
 } // namespace ember

@@ -67,9 +67,7 @@ int benchMain(int argc, char **argv) {
   auto m = loadModel(*model, io);
   if (!m)
     return reportError(m.status());
-  PipelineOptions po;
-  po.optimize = topt.optimizeGraph();
-  po.skip = topt.skipPasses;
+  PipelineOptions po = topt.pipeline();
   s = runPipeline(**m, po);
   if (!s.isOk())
     return reportError(s);

@@ -188,9 +188,7 @@ int compileMain(int argc, char **argv) {
                      std::chrono::steady_clock::now() - t0)
                      .count(),
                  "-", (*m)->main()->countNonStorage());
-  PipelineOptions po;
-  po.optimize = topt.optimizeGraph();
-  po.skip = topt.skipPasses;
+  PipelineOptions po = topt.pipeline();
   po.lower = emit == "lowered" || emit == "dot-lowered" || emit == "lir" ||
              emit == "partitions" || aot || pluginEmit;
   if (timePasses)

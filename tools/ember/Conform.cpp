@@ -49,8 +49,8 @@ struct ConformOptions {
   // Extra tolerance, in output quanta, for outputs a DequantizeLinear
   // computes (int8 models: docs/quantization.md); 0 = off.
   double quanta = 0;
-  bool lower = true, optimize = true;
-  std::vector<std::string> skipPasses; // --skip-pass
+  bool lower = true;
+  PipelineOptions pipeline; // -O<N>, --skip-pass
   bool lir = false;     // run through IRGen + memory planning + LIR interpreter
   Target runtime;       // the loaded target (interp: no plugin)
   int timeoutSec = 600; // a case still running after this is killed
@@ -287,9 +287,7 @@ CaseResult runCase(const Case &c, const ConformOptions &o) {
       for (auto &kv : feed) // last resort: specialize on every input
         io.frozenInputs[kv.first] = kv.second;
     }
-    PipelineOptions po;
-    po.optimize = o.optimize;
-    po.skip = o.skipPasses;
+    PipelineOptions po = o.pipeline;
     po.lower = o.lower;
     Status ps = runPipeline(*m, po);
     if (!ps.isOk())
@@ -514,8 +512,7 @@ int conformMain(int argc, char **argv) {
   if (callLimit > 0)
     o.timeoutSec = std::max(600, int(2 * callLimit) + 60);
   o.lower = !noLower;
-  o.optimize = t.optimizeGraph();
-  o.skipPasses = t.skipPasses;
+  o.pipeline = t.pipeline();
   o.freeze = !noFreeze;
   if (o.lir && !o.lower)
     return cmd.usageError("--lir needs lowering (drop --no-lower)");

@@ -3,7 +3,6 @@
 
 #include "backend/Plugin.h"
 #include "import/TensorIO.h"
-#include "passes/Pass.h"
 
 #include <cstdlib>
 

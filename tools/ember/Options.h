@@ -8,6 +8,7 @@
 
 #include "backend/CompileOptions.h"
 #include "import/OnnxImporter.h"
+#include "passes/Pass.h"
 
 #include "ember/CommandLine.h"
 
@@ -44,6 +45,13 @@ struct TargetOptions {
   std::vector<std::string> skipPasses;
   // -O0 also skips the graph optimization passes.
   bool optimizeGraph() const { return compile.optLevel.value_or(2) > 0; }
+  // The graph pipeline these options ask for (-O<N>, --skip-pass).
+  PipelineOptions pipeline() const {
+    PipelineOptions po;
+    po.optimize = optimizeGraph();
+    po.skip = skipPasses;
+    return po;
+  }
 };
 
 // What a model's inputs are: dims and shapes to bind, files, the seed for

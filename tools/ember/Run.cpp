@@ -47,13 +47,10 @@ int runMain(int argc, char **argv) {
   if ((prof.report || !prof.tracePath.empty()) && !tgt->plugin)
     return cmd.usageError("--npu-report and --trace need a plugin target "
                           "(--target=npu-sim)");
-  const bool optimize = topt.optimizeGraph();
 
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
-  PipelineOptions po;
-  po.optimize = optimize;
-  po.skip = topt.skipPasses;
+  PipelineOptions po = topt.pipeline();
   // ONNX models run through the shape specializer: the variant for these
   // input shapes is compiled (and reported, when the model has symbolic
   // dims). Graph IR text has static shapes and compiles directly.

@@ -468,17 +468,19 @@ void qdepthwiseRowDispatch(const QDepthwiseConv &t, const QdwParams &q,
   Isa isa = resolveIsa(t.isa);
   bool avx512 = uint8_t(isa) >= uint8_t(Isa::Avx512);
   bool nhwc = t.inNhwc != 0 && t.outNhwc != 0;
-  // An int32 result (ConvInteger): the AVX2 channels-last per-tap kernel
-  // (on AVX-512 hosts too), else the per-pixel loop; the other kernels
-  // requantize in their loops.
-  if (q.i32 && uint8_t(isa) >= uint8_t(Isa::Avx2) && qdwAvx2Takes(t))
-    isa = Isa::Avx2;
-  else if (q.i32 && avx512) {
-    if (piece == 0)
-      qdepthwiseRowAvx512<Signed>(t, n, oh, acc);
-    return;
+  if (q.i32) {
+    // An int32 result (ConvInteger): the AVX2 channels-last per-tap kernel
+    // (on AVX-512 hosts too), else the per-pixel loop; the other kernels
+    // requantize in their loops.
+    if (uint8_t(isa) >= uint8_t(Isa::Avx2) && qdwAvx2Takes(t)) {
+      isa = Isa::Avx2;
+    } else if (avx512) {
+      if (piece == 0)
+        qdepthwiseRowAvx512<Signed>(t, n, oh, acc);
+      return;
+    }
+    avx512 = false;
   }
-  avx512 = avx512 && !q.i32;
   if (avx512 && nhwc && t.kernelH == 3 && t.kernelW == 3) {
     size_t C = u(t.channels);
     size_t per = (C + pieces - 1) / pieces;
