@@ -35,6 +35,16 @@ this probe found it).
                transformer layer
   bertsmall    two BERT encoder layers at sequence 128, width 256, 4 heads
   resnet_b8    a CIFAR ResNet at batch 8
+  gpt          a GPT-style decoder: token embedding Gather (int64 ids), causal
+               mask by Where, fused QKV, tied output embedding (vocab 4096)
+  superres     ESPCN-style super-resolution: Tanh/Relu convs, DepthToSpace 3x
+  style        fast neural style: reflect Pads, InstanceNormalization,
+               residual blocks, nearest 2x upsampling, 9x9 convolutions
+  mixer        MLP-Mixer: token-mixing MatMuls over a transposed sequence
+  video3d      C3D-style video classifier: 3x3x3 convolutions, 1x2x2 and
+               2x2x2 max pools on a 16 x 112 x 112 clip
+  x3d          X3D-style: (1,3,3) stem, depthwise (5,1,1) and 3x3x3
+               convolutions with Swish, 1x1x1 expansions, residual Adds
   kws-lstm-*, lstm-*, bilstm-*, gru-*, rnn-*: stacked ONNX LSTM/GRU/RNN
                layers (forward, bidirectional, batch 1 to 8, widths 64 to
                512, 49 to 300 steps)
@@ -44,6 +54,7 @@ import sys
 
 import numpy as np
 import onnx
+from onnx import TensorProto, helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dense_models import Builder, recurrent  # noqa: E402
@@ -328,6 +339,133 @@ def rnn_stack(rng, kind="LSTM", T=50, I=40, H=128, layers=2, direction="forward"
     xs = [batch, T, I] if layout else [T, batch, I]
     return b.model(f"{kind.lower()}_toy", "feat", xs, out, [batch, classes], opset=14)
 
+def _ln(b, x, d):
+    return b.op("LayerNormalization", [x, b.const(np.ones(d, np.float32)),
+                                       b.const(np.zeros(d, np.float32))],
+                axis=-1, epsilon=1e-5)
+
+
+def _lin(b, x, ci, co):
+    return b.op("Add", [b.op("MatMul", [x, b.normal((ci, co), np.sqrt(1 / ci))]),
+                        b.normal((co,), 0.02)])
+
+
+def gpt(rng, n=128, vocab=4096, dim=256, heads=4, depth=2):
+    b = Builder(rng); hd = dim // heads
+    tok = b.normal((vocab, dim), 0.02); pos = b.normal((n, dim), 0.02)
+    x = b.op("Add", [b.op("Gather", [tok, "ids"], axis=0), pos])
+    mask = b.const(np.tril(np.ones((1, 1, n, n), bool)), "mask")
+    neg = b.const(np.array(-3.4e38, np.float32))
+    for _ in range(depth):
+        h = _ln(b, x, dim)
+        qkv = _lin(b, h, dim, 3 * dim)
+        q, k, v = (b.op("Transpose", [b.op("Reshape", [b.op("Slice", [qkv, b.shape([i*dim]), b.shape([(i+1)*dim]), b.shape([2])]), b.shape([1, n, heads, hd])])], perm=[0, 2, 1, 3]) for i in range(3))
+        a = b.op("MatMul", [q, b.op("Transpose", [k], perm=[0, 1, 3, 2])])
+        a = b.op("Div", [a, b.const(np.array(np.sqrt(hd), np.float32))])
+        a = b.op("Where", [mask, a, neg])
+        a = b.op("Softmax", [a], axis=-1)
+        o = b.op("Reshape", [b.op("Transpose", [b.op("MatMul", [a, v])], perm=[0, 2, 1, 3]), b.shape([1, n, dim])])
+        x = b.op("Add", [x, _lin(b, o, dim, dim)])
+        h = _ln(b, x, dim)
+        h = _lin(b, b.gelu(_lin(b, h, dim, 4 * dim)), 4 * dim, dim)
+        x = b.op("Add", [x, h])
+    x = _ln(b, x, dim)
+    logits = b.op("MatMul", [x, b.op("Transpose", [tok], perm=[1, 0])])
+    g = helper.make_graph(b.nodes, "gpt_toy",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, n])],
+        [helper.make_tensor_value_info(logits, TensorProto.FLOAT, [1, n, vocab])], b.inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]); m.ir_version = 8
+    onnx.checker.check_model(m); return m
+
+
+def superres(rng, size=224, r=3):
+    b = Builder(rng)
+    x = b.conv("image", 1, 64, k=5, relu=False, act="Tanh")
+    x = b.conv(x, 64, 64, relu=True)
+    x = b.conv(x, 64, 32, relu=True)
+    x = b.conv(x, 32, r * r, relu=False)
+    x = b.op("DepthToSpace", [x], blocksize=r, mode="CRD")
+    return b.model("superres_toy", "image", [1, 1, size, size], x, [1, 1, size * r, size * r], opset=13)
+
+
+def video3d(rng, t=16, size=112, classes=101):
+    b = Builder(rng)
+    def c3(x, ci, co):
+        w = rng.normal(0, np.sqrt(2.0 / (ci * 27)), (co, ci, 3, 3, 3)).astype(np.float32)
+        y = b.op("Conv", [x, b.const(w, "w"), b.normal((co,), 0.05)], kernel_shape=[3, 3, 3], pads=[1] * 6)
+        return b.op("Relu", [y])
+    x = c3("clip", 3, 32)
+    x = b.op("MaxPool", [x], kernel_shape=[1, 2, 2], strides=[1, 2, 2])
+    x = c3(x, 32, 64)
+    x = b.op("MaxPool", [x], kernel_shape=[2, 2, 2], strides=[2, 2, 2])
+    x = c3(x, 64, 128); x = c3(x, 128, 128)
+    x = b.op("MaxPool", [x], kernel_shape=[2, 2, 2], strides=[2, 2, 2])
+    x = c3(x, 128, 256)
+    x = b.op("GlobalAveragePool", [x]); x = b.op("Flatten", [x], axis=1)
+    out = b.gemm(x, 256, classes)
+    return b.model("video3d_toy", "clip", [1, 3, t, size, size], out, [1, classes])
+
+
+def style(rng, size=224):
+    b = Builder(rng)
+    def inorm(x, c):
+        return b.op("InstanceNormalization", [x, b.normal((c,), 0.1), b.normal((c,), 0.02)], epsilon=1e-5)
+    def cl(x, ci, co, k, s=1):
+        p = k // 2
+        x = b.op("Pad", [x, b.shape([0, 0, p, p, 0, 0, p, p])], mode="reflect")
+        w = rng.normal(0, np.sqrt(2.0 / (ci * k * k)), (co, ci, k, k)).astype(np.float32)
+        return b.op("Conv", [x, b.const(w, "w"), b.normal((co,), 0.05)], kernel_shape=[k, k], strides=[s, s])
+    x = b.op("Relu", [inorm(cl("image", 3, 32, 9), 32)])
+    x = b.op("Relu", [inorm(cl(x, 32, 64, 3, 2), 64)])
+    x = b.op("Relu", [inorm(cl(x, 64, 128, 3, 2), 128)])
+    for _ in range(3):
+        y = b.op("Relu", [inorm(cl(x, 128, 128, 3), 128)])
+        x = b.op("Add", [x, inorm(cl(y, 128, 128, 3), 128)])
+    for ci, co in ((128, 64), (64, 32)):
+        x = b.resize_scales(x, 2.0, "nearest", "asymmetric", "floor")
+        x = b.op("Relu", [inorm(cl(x, ci, co, 3), co)])
+    x = cl(x, 32, 3, 9)
+    return b.model("style_toy", "image", [1, 3, size, size], x, [1, 3, size, size], opset=13)
+
+
+def mixer(rng, size=224, patch=16, dim=256, depth=4, classes=1000):
+    b = Builder(rng); n = (size // patch) ** 2
+    w = rng.normal(0, np.sqrt(1.0 / (3 * patch * patch)), (dim, 3, patch, patch)).astype(np.float32)
+    x = b.op("Conv", ["image", b.const(w, "w"), b.normal((dim,), 0.02)], kernel_shape=[patch, patch], strides=[patch, patch])
+    x = b.op("Transpose", [b.op("Reshape", [x, b.shape([1, dim, n])])], perm=[0, 2, 1])  # [1,n,dim]
+    for _ in range(depth):
+        h = b.op("Transpose", [_ln(b, x, dim)], perm=[0, 2, 1])  # [1,dim,n]
+        h = _lin(b, b.gelu(_lin(b, h, n, n)), n, n)
+        x = b.op("Add", [x, b.op("Transpose", [h], perm=[0, 2, 1])])
+        h = _lin(b, b.gelu(_lin(b, _ln(b, x, dim), dim, 4 * dim)), 4 * dim, dim)
+        x = b.op("Add", [x, h])
+    x = b.op("ReduceMean", [_ln(b, x, dim)], axes=[1], keepdims=0)
+    out = _lin(b, x, dim, classes)
+    return b.model("mixer_toy", "image", [1, 3, size, size], out, [1, classes], opset=17)
+
+
+def x3d(rng, t=8, size=112, classes=101):
+    b = Builder(rng)
+    def c3(x, ci, co, k, s=(1, 1, 1), group=1, act="Relu"):
+        w = rng.normal(0, np.sqrt(2.0 / (ci // group * int(np.prod(k)))), (co, ci // group) + tuple(k)).astype(np.float32)
+        y = b.op("Conv", [x, b.const(w, "w"), b.normal((co,), 0.05)], kernel_shape=list(k), strides=list(s), group=group, pads=[kk // 2 for kk in k] * 2)
+        if act == "Swish":
+            return b.op("Mul", [y, b.op("Sigmoid", [y])])
+        return b.op(act, [y]) if act else y
+    x = c3("clip", 3, 24, (1, 3, 3), (1, 2, 2), act=None)
+    x = c3(x, 24, 24, (5, 1, 1), group=24)
+    cin = 24
+    for cout, s in ((48, 2), (96, 2), (192, 2)):
+        h = c3(x, cin, cout * 2, (1, 1, 1))
+        h = c3(h, cout * 2, cout * 2, (3, 3, 3), (1, s, s), group=cout * 2, act="Swish")
+        h = c3(h, cout * 2, cout, (1, 1, 1), act=None)
+        sc = c3(x, cin, cout, (1, 1, 1), (1, s, s), act=None)
+        x = b.op("Relu", [b.op("Add", [h, sc])]); cin = cout
+    x = b.op("GlobalAveragePool", [x]); x = b.op("Flatten", [x], axis=1)
+    out = b.gemm(x, cin, classes)
+    return b.model("x3d_toy", "clip", [1, 3, t, size, size], out, [1, classes])
+
+
 RNN_SET = {
     "kws-lstm-t49-h64": dict(kind="LSTM", T=49, I=10, H=64, layers=2),
     "kws-lstm-t49-h256": dict(kind="LSTM", T=49, I=40, H=256, layers=1),
@@ -345,7 +483,9 @@ MODELS = dict(convnext=convnext, unet=unet, deeplab=deeplab,
               inception3=inception3, effnet=effnet, audio1d=audio1d,
               tcn1d=tcn1d, upsample1d=upsample1d, wav2vec=wav2vec,
               bertsmall=bertsmall, resnet_b8=resnet_b8, yolo=yolo,
-              yolo_leaky=lambda rng: yolo(rng, act="LeakyRelu"))
+              yolo_leaky=lambda rng: yolo(rng, act="LeakyRelu"), gpt=gpt,
+              superres=superres, style=style, mixer=mixer, video3d=video3d,
+              x3d=x3d)
 
 
 def main():

@@ -30,6 +30,7 @@ const std::vector<std::string> &defaultPassOrder() {
                                                  "cse",
                                                  "fold-batchnorm",
                                                  "lift-conv1d",
+                                                 "conv3d-as-2d",
                                                  "sink-transpose",
                                                  "cancel-reshape",
                                                  "remove-identity",

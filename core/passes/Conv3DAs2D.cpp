@@ -1,0 +1,386 @@
+// 3-D convolutions and pools as 2-D ones over depth slices folded into the
+// batch, so that backends need only their 2-D kernels (a CPU backend's
+// channels-last convolutions, an NPU's MAC array). With X = [N, C, D, H, W]
+// and a window (kd, kh, kw), strides (sd, sh, sw), dilations (dd, dh, dw):
+//  - Depth-major form: [N*D, C, H, W], a batch of 2-D images (the depth
+//    slices), is Reshape(Transpose(X, [0, 2, 1, 3, 4])); X is the Transpose
+//    back of its Reshape to [N, D, C, H, W].
+//  - Depth gather: the depth-major value padded in depth (the op's depth
+//    pads and whatever the last window needs), then one strided Slice per
+//    depth tap j: slice j holds depth j*dd + t*sd for each output depth t,
+//    [N*Dout, C, H, W]. With N = 1 these are ops on the batch axis of the
+//    4-D value; otherwise on axis 1 of its [N, D, ...] Reshape.
+//  - Conv, group 1: the slices concatenated along the channels are one
+//    batch of images with kd*C channels, and W [M, C, kd, kh, kw] read as
+//    [M, kd*C, kh, kw] (a Transpose of its first two axes; constant
+//    folding takes it) is their 2-D kernel. One 2-D Conv with the height
+//    and width attributes.
+//  - Conv, grouped: one 2-D Conv per depth tap on its slice with that
+//    tap's [M, C/g, kh, kw] weights, summed by Adds (the bias on the
+//    first), which a backend may fuse as a residual.
+//  - MaxPool / AveragePool: the 2-D pool on [N*D, C, H, W] first (fewer
+//    values to gather), then the depth gather and Max (padding -inf) or
+//    Sum (padding 0) of the slices. An average is the mean over its depth
+//    taps of the 2-D averages, as every depth slice of a window has the
+//    same number of (h, w) taps: divide each output depth by its number of
+//    taps inside the input, or inside the padded input when the padding
+//    counts (ceil_mode's taps past the padding never do).
+//  - Between two folded ops, the elementwise ops run on the depth-major
+//    value (an operand that is neither a depth-major value's NCDHW form nor
+//    a scalar is brought there with the same Reshape and Transpose, which
+//    constant folding takes for constants), so the activations stay 4-D
+//    and no Transpose remains between the layers.
+//  - Left as they are: ConvTranspose, MaxPool with indices, quantized or
+//    integer operands.
+// A 2-D sum runs over the same products as the 3-D window, in another
+// order (depth taps outer, or one sum per tap), so results agree to
+// rounding.
+#include "ir/TypeRules.h"
+#include "ir/typerules/Parse.h"
+#include "passes/Pass.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace ember {
+
+namespace {
+
+bool isFoldable(const Node *n) {
+  if (n->kind != OpKind::Conv && n->kind != OpKind::MaxPool &&
+      n->kind != OpKind::AveragePool)
+    return false;
+  const Type &x = n->inputs[0].type();
+  if (n->numResults() != 1 || x.rank() != 5 || x.isQuantized() ||
+      !isComputeFloatKind(x.elem()))
+    return false;
+  if (n->kind == OpKind::Conv)
+    return n->inputs[1].type().rank() == 5;
+  return true;
+}
+
+const std::vector<int64_t> kSwap = {0, 2, 1, 3, 4};
+
+// The depth-major 4-D value whose NCDHW form v is (Transpose(Reshape(dm,
+// [N, D, C, H, W]), kSwap)), or null.
+Value depthMajorOf(const Value &v) {
+  const Node *t = v.node;
+  if (!t || t->kind != OpKind::Transpose || t->attrInts("perm") != kSwap)
+    return Value();
+  const Node *r = t->inputs[0].node;
+  if (!r || r->kind != OpKind::Reshape || r->inputs[0].type().rank() != 4)
+    return Value();
+  const Dims &four = r->inputs[0].type().dims(), &five = r->types[0].dims();
+  if (four[0] != five[0] * five[1] || four[1] != five[2] ||
+      four[2] != five[3] || four[3] != five[4])
+    return Value();
+  return r->inputs[0];
+}
+
+// Elementwise ops whose operands broadcast numpy-style.
+bool isLanewise(const Node *n) {
+  return n->numResults() == 1 && n->types[0].rank() == 5 &&
+         hasProp(n->kind, P_Elementwise) && n->kind != OpKind::SwiGLU &&
+         !n->hasAttr("axis");
+}
+
+struct Folder {
+  Function &f;
+  PassStats &s;
+  Node *at = nullptr; // new nodes go before it
+
+  Expected<Value> make(OpKind k, std::vector<Value> ins, AttrMap a,
+                       const std::string &name) {
+    auto r = f.create(k, std::move(ins), std::move(a), "", 1, at,
+                      {f.freshName(name)});
+    if (!r)
+      return r.status();
+    return Value(*r, 0);
+  }
+  Value ints(const std::string &name, const std::vector<int64_t> &v) {
+    return Value(f.addConstant(name, Tensor::fromInts(ElemKind::I64, v)));
+  }
+  Expected<Value> reshape(Value v, const Dims &to, const std::string &name) {
+    if (v.type().dims() == to)
+      return v;
+    return make(OpKind::Reshape, {v, ints(name + ".shape", to)},
+                {{"allowzero", Attr::ofInt(1)}}, name);
+  }
+  Expected<Value> swap(Value v, const std::string &name) {
+    return make(OpKind::Transpose, {v}, {{"perm", Attr::ofInts(kSwap)}}, name);
+  }
+
+  // X = [N, C, D, H, W] as [N*D, C, H, W].
+  Expected<Value> toDepthMajor(Value x, const std::string &name) {
+    if (Value dm = depthMajorOf(x))
+      return dm;
+    const Dims &d = x.type().dims();
+    EMBER_ASSIGN(Value t, swap(x, name + ".dm"));
+    return reshape(t, {d[0] * d[2], d[1], d[3], d[4]}, name + ".dm");
+  }
+  // [N*D, C, H, W] back to [N, C, D, H, W].
+  Expected<Value> toNcdhw(Value dm, int64_t n, const std::string &name) {
+    const Dims &d = dm.type().dims();
+    EMBER_ASSIGN(Value r,
+                 reshape(dm, {n, d[0] / n, d[1], d[2], d[3]}, name + ".nd"));
+    return swap(r, name + ".3d");
+  }
+
+  // The kd depth slices of depth-major dm = [N*D, C, H, W], padded in
+  // front by `front` with `pad`: slice j is [N*out, C, H, W] at depths
+  // j*dil + i*stride (i < out) of the padded value.
+  Expected<std::vector<Value>> gather(Value dm, int64_t n, int64_t kd,
+                                      int64_t stride, int64_t dil,
+                                      int64_t front, int64_t out, double pad,
+                                      const std::string &name) {
+    Dims d = dm.type().dims();
+    const int64_t depth = d[0] / n;
+    const int64_t need = (out - 1) * stride + (kd - 1) * dil + 1;
+    const int64_t back = std::max<int64_t>(0, need - front - depth);
+    // N = 1: the batch axis is the depth; else axis 1 of [N, D, ...].
+    const int64_t axis = n == 1 ? 0 : 1;
+    Value t = dm;
+    if (n != 1) {
+      EMBER_ASSIGN(t, reshape(dm, {n, depth, d[1], d[2], d[3]}, name + ".nd"));
+    }
+    const size_t rank = t.type().rank();
+    if (front != 0 || back != 0) {
+      std::vector<int64_t> pads(2 * rank, 0);
+      pads[size_t(axis)] = front;
+      pads[rank + size_t(axis)] = back;
+      Value padv(
+          f.addConstant(name + ".padv", Tensor::scalar(dm.type().elem(), pad)));
+      EMBER_ASSIGN(t, make(OpKind::Pad, {t, ints(name + ".pads", pads), padv},
+                           {{"mode", Attr::ofString("constant")}},
+                           name + ".padded"));
+    }
+    std::vector<Value> slices;
+    for (int64_t j = 0; j < kd; ++j) {
+      const int64_t b = j * dil, e = b + (out - 1) * stride + 1;
+      Value sl = t;
+      if (!(b == 0 && e == t.type().dims()[size_t(axis)] && stride == 1)) {
+        EMBER_ASSIGN(
+            sl, make(OpKind::Slice,
+                     {t, ints(name + ".begin", {b}), ints(name + ".end", {e}),
+                      ints(name + ".axes", {axis}),
+                      ints(name + ".steps", {stride})},
+                     {}, name + ".d" + std::to_string(j)));
+      }
+      EMBER_ASSIGN(sl,
+                   reshape(sl, {n * out, d[1], d[2], d[3]}, name + ".taps"));
+      slices.push_back(sl);
+    }
+    return slices;
+  }
+
+  // The height/width attributes of a 3-D window op.
+  static AttrMap planeAttrs(const Node *n, const WindowGeom &g) {
+    AttrMap a = n->attrs;
+    a.erase("auto_pad");
+    a["kernel_shape"] = Attr::ofInts({g.kernel[1], g.kernel[2]});
+    a["strides"] = Attr::ofInts({g.strides[1], g.strides[2]});
+    a["dilations"] = Attr::ofInts({g.dilations[1], g.dilations[2]});
+    a["pads"] =
+        Attr::ofInts({g.padBegin[1], g.padBegin[2], g.padEnd[1], g.padEnd[2]});
+    return a;
+  }
+
+  Status replace(Node *n, Value dm) {
+    EMBER_ASSIGN(Value y, toNcdhw(dm, n->types[0].dim(0), n->outNames[0]));
+    f.replaceAllUses(Value(n, 0), y);
+    f.erase(n);
+    ++s.changed;
+    return Status::ok();
+  }
+
+  Status conv(Node *n) {
+    std::vector<Tensor> typeOnly;
+    TypeContext ctx(*n, staticOperands(*n, typeOnly));
+    EMBER_ASSIGN(ConvProblem p, convProblem(ctx, n->inputs[0].type().dims(),
+                                            n->inputs[1].type().dims()));
+    const WindowGeom &g = p.g;
+    const int64_t kd = g.kernel[0];
+    const std::string nm = n->outNames[0];
+    EMBER_ASSIGN(Value x, toDepthMajor(n->inputs[0], nm));
+    EMBER_ASSIGN(std::vector<Value> sl,
+                 gather(x, p.batch, kd, g.strides[0], g.dilations[0],
+                        g.padBegin[0], g.out[0], 0.0, nm));
+    const Dims w = n->inputs[1].type().dims();
+    const AttrMap attrs = planeAttrs(n, g);
+    Value bias = n->hasInput(2) ? n->inputs[2] : Value();
+    Value y;
+    if (p.group == 1 || kd == 1) {
+      Value a = sl[0];
+      if (kd > 1) {
+        EMBER_ASSIGN(a, make(OpKind::Concat, sl, {{"axis", Attr::ofInt(1)}},
+                             nm + ".taps"));
+      }
+      // [M, C/g, kd, kh, kw] -> [M, kd, C/g, kh, kw] -> [M, kd*C/g, kh, kw].
+      Value wt = n->inputs[1];
+      if (kd > 1) {
+        EMBER_ASSIGN(wt, swap(wt, wt.name() + ".dm"));
+      }
+      EMBER_ASSIGN(wt, reshape(wt, {w[0], kd * w[1], w[3], w[4]},
+                               n->inputs[1].name() + ".2d"));
+      std::vector<Value> ins{a, wt};
+      if (bias)
+        ins.push_back(bias);
+      EMBER_ASSIGN(y, make(OpKind::Conv, ins, attrs, nm + ".2d"));
+    } else {
+      for (int64_t j = 0; j < kd; ++j) {
+        EMBER_ASSIGN(Value wj, make(OpKind::Slice,
+                                    {n->inputs[1], ints(nm + ".wbegin", {j}),
+                                     ints(nm + ".wend", {j + 1}),
+                                     ints(nm + ".waxes", {2})},
+                                    {}, n->inputs[1].name() + ".tap"));
+        EMBER_ASSIGN(wj, reshape(wj, {w[0], w[1], w[3], w[4]},
+                                 n->inputs[1].name() + ".2d"));
+        std::vector<Value> ins{sl[size_t(j)], wj};
+        if (bias && j == 0)
+          ins.push_back(bias);
+        EMBER_ASSIGN(Value c, make(OpKind::Conv, ins, attrs, nm + ".2d"));
+        if (j == 0) {
+          y = c;
+          continue;
+        }
+        EMBER_ASSIGN(y, make(OpKind::Add, {c, y}, {}, nm + ".sum"));
+      }
+    }
+    return replace(n, y);
+  }
+
+  Status pool(Node *n) {
+    std::vector<Tensor> typeOnly;
+    TypeContext ctx(*n, staticOperands(*n, typeOnly));
+    EMBER_ASSIGN(WindowGeom g,
+                 poolGeom(ctx, Tensor::typeOnly(n->inputs[0].type())));
+    const Dims &x = n->inputs[0].type().dims();
+    const int64_t N = x[0], D = x[2], kd = g.kernel[0], Do = g.out[0];
+    const bool isMax = n->kind == OpKind::MaxPool;
+    const std::string nm = n->outNames[0];
+    EMBER_ASSIGN(Value t, toDepthMajor(n->inputs[0], nm));
+    EMBER_ASSIGN(Value p, make(n->kind, {t}, planeAttrs(n, g), nm + ".2d"));
+    const double pad = isMax ? -std::numeric_limits<double>::infinity() : 0.0;
+    EMBER_ASSIGN(std::vector<Value> sl,
+                 gather(p, N, kd, g.strides[0], g.dilations[0], g.padBegin[0],
+                        Do, pad, nm));
+    Value y = sl[0];
+    if (kd > 1) {
+      EMBER_ASSIGN(
+          y, make(isMax ? OpKind::Max : OpKind::Sum, sl, {}, nm + ".depth"));
+    }
+    if (!isMax && kd > 1) {
+      // Divisors per output depth: its taps inside the padded input, or
+      // inside [0, D) (ceil_mode's extra taps past the padding never count).
+      const bool countPad = n->attrInt("count_include_pad", 0) != 0;
+      const int64_t lo = countPad ? -g.padBegin[0] : 0,
+                    hi = countPad ? D + g.padEnd[0] : D;
+      std::vector<double> inv;
+      for (int64_t i = 0; i < Do; ++i) {
+        int64_t taps = 0;
+        for (int64_t j = 0; j < kd; ++j) {
+          const int64_t z =
+              i * g.strides[0] + j * g.dilations[0] - g.padBegin[0];
+          taps += z >= lo && z < hi;
+        }
+        inv.push_back(1.0 / double(std::max<int64_t>(taps, 1)));
+      }
+      const bool same = std::all_of(inv.begin(), inv.end(),
+                                    [&](double v) { return v == inv[0]; });
+      // Per output depth: the batch index n*Do + i.
+      Tensor k(Type(y.type().elem(), same ? Dims{} : Dims{N * Do, 1, 1, 1}));
+      for (int64_t i = 0; i < k.size(); ++i)
+        k.setDouble(i, inv[size_t(i % Do)]);
+      EMBER_ASSIGN(y, make(OpKind::Mul,
+                           {y, Value(f.addConstant(nm + ".inv", std::move(k)))},
+                           {}, nm + ".mean"));
+    }
+    return replace(n, y);
+  }
+
+  // Operand v of a lanewise op with an NCDHW result [N, C, D, H, W] in
+  // depth-major form, or null when it is none: a depth-major value's NCDHW
+  // form, a scalar, or (N = 1) any operand, brought there by the same
+  // Reshape (to rank 5) and Transpose.
+  Expected<Value> lanewiseOperand(Value v, const Dims &out,
+                                  const std::string &name) {
+    if (!v || v.type().numElements() == 1)
+      return v;
+    if (Value dm = depthMajorOf(v))
+      return dm;
+    if (out[0] != 1)
+      return Value();
+    Dims d = v.type().dims();
+    while (d.size() < 5)
+      d.insert(d.begin(), 1);
+    if (d[0] != 1)
+      return Value();
+    EMBER_ASSIGN(Value r, reshape(v, d, name + ".r5"));
+    EMBER_ASSIGN(r, swap(r, name + ".dm"));
+    return reshape(r, {d[2], d[1], d[3], d[4]}, name + ".dm");
+  }
+
+  // One lanewise op between folded ones on the depth-major values; false
+  // when it has no such operand or one cannot be brought there.
+  Expected<bool> moveLanewise(Node *n) {
+    bool any = false;
+    for (auto &v : n->inputs)
+      any |= v && bool(depthMajorOf(v));
+    if (!any)
+      return false;
+    const Dims out = n->types[0].dims();
+    for (auto &v : n->inputs)
+      if (v && v.type().numElements() != 1 && !depthMajorOf(v) &&
+          (out[0] != 1 || (v.type().rank() == 5 && v.type().dim(0) != 1)))
+        return false;
+    at = n;
+    std::vector<Value> ins;
+    for (auto &v : n->inputs) {
+      EMBER_ASSIGN(Value o, lanewiseOperand(v, out, v ? v.name() : ""));
+      ins.push_back(o);
+    }
+    auto r = f.create(n->kind, ins, n->attrs, n->name, 1, n,
+                      {f.freshName(n->outNames[0] + ".dm")});
+    if (!r)
+      return r.status();
+    EMBER_TRY(replace(n, Value(*r, 0)));
+    return true;
+  }
+
+  Status run() {
+    std::vector<Node *> ops;
+    for (auto &np : f.nodes())
+      if (isFoldable(np.get()))
+        ops.push_back(np.get());
+    for (Node *n : ops) {
+      at = n;
+      EMBER_TRY(n->kind == OpKind::Conv ? conv(n) : pool(n));
+    }
+    if (ops.empty())
+      return Status::ok();
+    // Each move erases one rank-5 lanewise op, so this ends.
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (auto &np : f.nodes()) {
+        Node *n = np.get();
+        if (!isLanewise(n))
+          continue;
+        EMBER_ASSIGN(bool moved, moveLanewise(n));
+        if (moved) {
+          changed = true;
+          break;
+        }
+      }
+    }
+    return Status::ok();
+  }
+};
+
+} // namespace
+
+Status runConv3DAs2D(Function &f, PassStats &s) {
+  Folder r{f, s};
+  return r.run();
+}
+
+} // namespace ember
