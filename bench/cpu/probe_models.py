@@ -45,6 +45,13 @@ this probe found it).
                2x2x2 max pools on a 16 x 112 x 112 clip
   x3d          X3D-style: (1,3,3) stem, depthwise (5,1,1) and 3x3x3
                convolutions with Swish, 1x1x1 expansions, residual Adds
+  gpt_step     one decode step of gpt with a KV cache (past keys and values
+               of 128 steps per layer as inputs, the Concats as outputs)
+  swin         Swin-style: 4x4 patches, 7x7 window attention through 6-D
+               Reshape/Transpose, shifted windows by Slice + Concat
+  unet3d       nnU-Net-style 3-D U-Net on 1 x 32 x 64 x 64: 3x3x3 conv +
+               InstanceNormalization + LeakyRelu pairs, strided 3-D convs,
+               2x2x2 / 2 ConvTranspose upsampling, skip Concats
   kws-lstm-*, lstm-*, bilstm-*, gru-*, rnn-*: stacked ONNX LSTM/GRU/RNN
                layers (forward, bidirectional, batch 1 to 8, widths 64 to
                512, 49 to 300 steps)
@@ -466,6 +473,92 @@ def x3d(rng, t=8, size=112, classes=101):
     return b.model("x3d_toy", "clip", [1, 3, t, size, size], out, [1, classes])
 
 
+def gpt_step(rng, past=128, vocab=4096, dim=256, heads=4, depth=2):
+    """One decode step with a KV cache: ids [1,1], past K/V per layer [1,h,past,hd]."""
+    b = Builder(rng); hd = dim // heads
+    tok = b.normal((vocab, dim), 0.02); pos = b.normal((1, dim), 0.02)
+    x = b.op("Add", [b.op("Gather", [tok, "ids"], axis=0), pos])
+    ins = [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 1])]
+    outs = []
+    for l in range(depth):
+        pk, pv = f"past_k{l}", f"past_v{l}"
+        ins += [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, heads, past, hd]) for n in (pk, pv)]
+        h = _ln(b, x, dim)
+        qkv = _lin(b, h, dim, 3 * dim)
+        q, k, v = (b.op("Transpose", [b.op("Reshape", [b.op("Slice", [qkv, b.shape([i*dim]), b.shape([(i+1)*dim]), b.shape([2])]), b.shape([1, 1, heads, hd])])], perm=[0, 2, 1, 3]) for i in range(3))
+        k = b.op("Concat", [pk, k], axis=2); v = b.op("Concat", [pv, v], axis=2)
+        outs += [k, v]
+        a = b.op("MatMul", [q, b.op("Transpose", [k], perm=[0, 1, 3, 2])])
+        a = b.op("Softmax", [b.op("Div", [a, b.const(np.array(np.sqrt(hd), np.float32))])], axis=-1)
+        o = b.op("Reshape", [b.op("Transpose", [b.op("MatMul", [a, v])], perm=[0, 2, 1, 3]), b.shape([1, 1, dim])])
+        x = b.op("Add", [x, _lin(b, o, dim, dim)])
+        x = b.op("Add", [x, _lin(b, b.gelu(_lin(b, _ln(b, x, dim), dim, 4 * dim)), 4 * dim, dim)])
+    logits = b.op("MatMul", [_ln(b, x, dim), b.op("Transpose", [tok], perm=[1, 0])])
+    g = helper.make_graph(b.nodes, "gpt_step", ins,
+        [helper.make_tensor_value_info(logits, TensorProto.FLOAT, [1, 1, vocab])] +
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, [1, heads, past + 1, hd]) for o in outs], b.inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]); m.ir_version = 8
+    onnx.checker.check_model(m); return m
+
+
+def swin(rng, size=224, patch=4, dim=96, win=7, heads=3, depth=2, classes=1000):
+    """Swin-style: patch embed, window attention via 6-D Reshape/Transpose, shifted windows by Slice+Concat (roll)."""
+    b = Builder(rng); H = size // patch; hd = dim // heads; nw = H // win
+    w = rng.normal(0, np.sqrt(1.0 / (3 * patch * patch)), (dim, 3, patch, patch)).astype(np.float32)
+    x = b.op("Conv", ["image", b.const(w, "w"), b.normal((dim,), 0.02)], kernel_shape=[patch, patch], strides=[patch, patch])
+    x = b.op("Transpose", [x], perm=[0, 2, 3, 1])  # [1,H,W,C]
+    def roll(t, s, axis):
+        a = b.op("Slice", [t, b.shape([s]), b.shape([H]), b.shape([axis])])
+        c = b.op("Slice", [t, b.shape([0]), b.shape([s]), b.shape([axis])])
+        return b.op("Concat", [a, c], axis=axis)
+    for i in range(depth):
+        sc = x
+        h = _ln(b, x, dim)
+        if i % 2: h = roll(roll(h, win // 2, 1), win // 2, 2)
+        h = b.op("Reshape", [h, b.shape([1, nw, win, nw, win, dim])])
+        h = b.op("Transpose", [h], perm=[0, 1, 3, 2, 4, 5])
+        h = b.op("Reshape", [h, b.shape([nw * nw, win * win, dim])])
+        qkv = _lin(b, h, dim, 3 * dim)
+        qkv = b.op("Transpose", [b.op("Reshape", [qkv, b.shape([nw * nw, win * win, 3, heads, hd])])], perm=[2, 0, 3, 1, 4])
+        q, k, v = (b.op("Squeeze", [b.op("Slice", [qkv, b.shape([j]), b.shape([j + 1]), b.shape([0])]), b.shape([0])]) for j in range(3))
+        a = b.op("MatMul", [b.op("Mul", [q, b.const(np.array(hd ** -0.5, np.float32))]), b.op("Transpose", [k], perm=[0, 1, 3, 2])])
+        a = b.op("Add", [a, b.normal((1, heads, win * win, win * win), 0.1)])
+        a = b.op("Softmax", [a], axis=-1)
+        o = b.op("Reshape", [b.op("Transpose", [b.op("MatMul", [a, v])], perm=[0, 2, 1, 3]), b.shape([nw * nw, win * win, dim])])
+        o = _lin(b, o, dim, dim)
+        o = b.op("Reshape", [o, b.shape([1, nw, nw, win, win, dim])])
+        o = b.op("Transpose", [o], perm=[0, 1, 3, 2, 4, 5])
+        o = b.op("Reshape", [o, b.shape([1, H, H, dim])])
+        if i % 2: o = roll(roll(o, H - win // 2, 1), H - win // 2, 2)
+        x = b.op("Add", [sc, o])
+        x = b.op("Add", [x, _lin(b, b.gelu(_lin(b, _ln(b, x, dim), dim, 4 * dim)), 4 * dim, dim)])
+    x = b.op("ReduceMean", [_ln(b, x, dim)], axes=[1, 2], keepdims=0)
+    out = _lin(b, x, dim, classes)
+    return b.model("swin_toy", "image", [1, 3, size, size], out, [1, classes], opset=17)
+
+
+def unet3d(rng, size=64, depth=32, ch=16, classes=3):
+    """nnU-Net-style 3-D U-Net: conv-InstanceNorm-LeakyRelu pairs, strided conv downsampling, 2x2x2 ConvTranspose upsampling, skip Concats."""
+    b = Builder(rng)
+    def block(x, ci, co, s=1):
+        w = rng.normal(0, np.sqrt(2.0 / (ci * 27)), (co, ci, 3, 3, 3)).astype(np.float32)
+        y = b.op("Conv", [x, b.const(w, "w"), b.normal((co,), 0.05)], kernel_shape=[3, 3, 3], pads=[1] * 6, strides=[s] * 3)
+        y = b.op("InstanceNormalization", [y, b.normal((co,), 0.1), b.normal((co,), 0.02)], epsilon=1e-5)
+        return b.op("LeakyRelu", [y], alpha=0.01)
+    x = block(block("vol", 1, ch), ch, ch); skips = [(x, ch)]; c = ch
+    for _ in range(2):
+        x = block(block(x, c, 2 * c, 2), 2 * c, 2 * c); c *= 2; skips.append((x, c))
+    skips.pop()
+    for sx, sc in reversed(skips):
+        w = rng.normal(0, np.sqrt(2.0 / (c * 8)), (c, sc, 2, 2, 2)).astype(np.float32)
+        x = b.op("ConvTranspose", [x, b.const(w, "w")], kernel_shape=[2, 2, 2], strides=[2, 2, 2])
+        x = b.op("Concat", [x, sx], axis=1)
+        x = block(block(x, 2 * sc, sc), sc, sc); c = sc
+    w = rng.normal(0, np.sqrt(1.0 / c), (classes, c, 1, 1, 1)).astype(np.float32)
+    out = b.op("Conv", [x, b.const(w, "w")], kernel_shape=[1, 1, 1])
+    return b.model("unet3d_toy", "vol", [1, 1, depth, size, size], out, [1, classes, depth, size, size])
+
+
 RNN_SET = {
     "kws-lstm-t49-h64": dict(kind="LSTM", T=49, I=10, H=64, layers=2),
     "kws-lstm-t49-h256": dict(kind="LSTM", T=49, I=40, H=256, layers=1),
@@ -485,7 +578,7 @@ MODELS = dict(convnext=convnext, unet=unet, deeplab=deeplab,
               bertsmall=bertsmall, resnet_b8=resnet_b8, yolo=yolo,
               yolo_leaky=lambda rng: yolo(rng, act="LeakyRelu"), gpt=gpt,
               superres=superres, style=style, mixer=mixer, video3d=video3d,
-              x3d=x3d)
+              x3d=x3d, gpt_step=gpt_step, swin=swin, unet3d=unet3d)
 
 
 def main():

@@ -1,7 +1,8 @@
-// 3-D convolutions and pools as 2-D ones over depth slices folded into the
-// batch, so that backends need only their 2-D kernels (a CPU backend's
-// channels-last convolutions, an NPU's MAC array). With X = [N, C, D, H, W]
-// and a window (kd, kh, kw), strides (sd, sh, sw), dilations (dd, dh, dw):
+// 3-D convolutions, transposed convolutions and pools as 2-D ones over
+// depth slices folded into the batch, so that backends need only their 2-D
+// kernels (a CPU backend's channels-last convolutions, an NPU's MAC array).
+// With X = [N, C, D, H, W] and a window (kd, kh, kw), strides (sd, sh, sw),
+// dilations (dd, dh, dw):
 //  - Depth-major form: [N*D, C, H, W], a batch of 2-D images (the depth
 //    slices), is Reshape(Transpose(X, [0, 2, 1, 3, 4])); X is the Transpose
 //    back of its Reshape to [N, D, C, H, W].
@@ -30,8 +31,10 @@
 //    a scalar is brought there with the same Reshape and Transpose, which
 //    constant folding takes for constants), so the activations stay 4-D
 //    and no Transpose remains between the layers.
-//  - Left as they are: ConvTranspose, MaxPool with indices, quantized or
-//    integer operands.
+//  - ConvTranspose: one 2-D ConvTranspose per depth tap over every depth
+//    slice, its results gathered into the output depths they reach
+//    (convTranspose below).
+//  - Left as they are: MaxPool with indices, quantized or integer operands.
 // A 2-D sum runs over the same products as the 3-D window, in another
 // order (depth taps outer, or one sum per tap), so results agree to
 // rounding.
@@ -47,14 +50,14 @@ namespace ember {
 namespace {
 
 bool isFoldable(const Node *n) {
-  if (n->kind != OpKind::Conv && n->kind != OpKind::MaxPool &&
-      n->kind != OpKind::AveragePool)
+  if (n->kind != OpKind::Conv && n->kind != OpKind::ConvTranspose &&
+      n->kind != OpKind::MaxPool && n->kind != OpKind::AveragePool)
     return false;
   const Type &x = n->inputs[0].type();
   if (n->numResults() != 1 || x.rank() != 5 || x.isQuantized() ||
       !isComputeFloatKind(x.elem()))
     return false;
-  if (n->kind == OpKind::Conv)
+  if (n->kind == OpKind::Conv || n->kind == OpKind::ConvTranspose)
     return n->inputs[1].type().rank() == 5;
   return true;
 }
@@ -249,6 +252,112 @@ struct Folder {
     return replace(n, y);
   }
 
+  // ConvTranspose: tap j of the depth kernel is a 2-D ConvTranspose of
+  // every input depth slice t (height and width attributes as given, so
+  // their geometry is the 3-D op's), Z_j = [N*D, M, Ho, Wo]; full depth
+  // position t*sd + j*dd receives Z_j[t], and output depth z is full
+  // position z + padBegin. The Z_j go into one batch (plus a zero slice
+  // when some output depth receives nothing: output padding, strides past
+  // the kernel), and each round of Gathers along the batch picks one
+  // contribution per output depth; the rounds are summed, then the bias
+  // added. 2x2x2 / 2 (a U-Net's upsampling) is one Concat and one Gather.
+  Status convTranspose(Node *n) {
+    std::vector<Tensor> typeOnly;
+    TypeContext ctx(*n, staticOperands(*n, typeOnly));
+    EMBER_ASSIGN(ConvTransposeProblem p, convTransposeProblem(ctx));
+    const int64_t N = p.batch, D = p.in[0], kd = p.kernel[0], sd = p.strides[0],
+                  dd = p.dilations[0], Do = p.out[0], pb = p.padBegin[0];
+    const std::string nm = n->outNames[0];
+    // The 2-D attributes: every spatial list without its depth entry.
+    AttrMap attrs = n->attrs;
+    for (const char *a : {"kernel_shape", "strides", "dilations",
+                          "output_padding", "output_shape", "pads"}) {
+      auto it = attrs.find(a);
+      if (it == attrs.end())
+        continue;
+      std::vector<int64_t> v = it->second.ints;
+      if (std::string(a) == "pads" && v.size() == 6)
+        v = {v[1], v[2], v[4], v[5]};
+      else if (v.size() == 5) // output_shape with N and M
+        v.erase(v.begin() + 2);
+      else if (v.size() == 3)
+        v.erase(v.begin());
+      it->second = Attr::ofInts(v);
+    }
+    EMBER_ASSIGN(Value x, toDepthMajor(n->inputs[0], nm));
+    const Dims w = n->inputs[1].type().dims();
+    std::vector<Value> z;
+    for (int64_t j = 0; j < kd; ++j) {
+      Value wj = n->inputs[1];
+      if (kd > 1) {
+        EMBER_ASSIGN(
+            wj, make(OpKind::Slice,
+                     {wj, ints(nm + ".wbegin", {j}),
+                      ints(nm + ".wend", {j + 1}), ints(nm + ".waxes", {2})},
+                     {}, wj.name() + ".tap"));
+      }
+      EMBER_ASSIGN(wj, reshape(wj, {w[0], w[1], w[3], w[4]},
+                               n->inputs[1].name() + ".2d"));
+      EMBER_ASSIGN(Value zj,
+                   make(OpKind::ConvTranspose, {x, wj}, attrs, nm + ".2d"));
+      z.push_back(zj);
+    }
+    // Contributions to each output depth, as batch indices of the Z_j.
+    std::vector<std::vector<int64_t>> from(static_cast<size_t>(Do));
+    size_t rounds = 0;
+    for (int64_t o = 0; o < Do; ++o) {
+      for (int64_t j = 0; j < kd; ++j) {
+        const int64_t q = o + pb - j * dd;
+        if (q >= 0 && q % sd == 0 && q / sd < D)
+          from[size_t(o)].push_back(j * N * D + q / sd);
+      }
+      rounds = std::max(rounds, from[size_t(o)].size());
+    }
+    bool gaps = false;
+    for (auto &c : from)
+      gaps |= c.size() < rounds;
+    std::vector<Value> all = z;
+    const int64_t zeroAt = kd * N * D;
+    if (gaps || rounds == 0) {
+      const Dims &zd = z[0].type().dims();
+      Tensor zero(Type(z[0].type().elem(), {1, zd[1], zd[2], zd[3]}));
+      all.push_back(Value(f.addConstant(nm + ".zero", std::move(zero))));
+    }
+    Value big = all[0];
+    if (all.size() > 1) {
+      EMBER_ASSIGN(big, make(OpKind::Concat, all, {{"axis", Attr::ofInt(0)}},
+                             nm + ".taps"));
+    }
+    Value y;
+    for (size_t r = 0; r < std::max<size_t>(rounds, 1); ++r) {
+      std::vector<int64_t> idx;
+      bool identity = true;
+      for (int64_t b = 0; b < N; ++b)
+        for (int64_t o = 0; o < Do; ++o) {
+          const auto &c = from[size_t(o)];
+          // Batch b's slices sit b*D further on in each Z_j.
+          idx.push_back(r < c.size() ? c[r] + b * D : zeroAt);
+          identity &= idx.back() == int64_t(idx.size()) - 1;
+        }
+      Value g = big;
+      if (!(identity && int64_t(idx.size()) == big.type().dim(0))) {
+        EMBER_ASSIGN(g, make(OpKind::Gather, {big, ints(nm + ".depths", idx)},
+                             {{"axis", Attr::ofInt(0)}}, nm + ".round"));
+      }
+      if (!y) {
+        y = g;
+        continue;
+      }
+      EMBER_ASSIGN(y, make(OpKind::Add, {y, g}, {}, nm + ".sum"));
+    }
+    if (n->hasInput(2)) {
+      EMBER_ASSIGN(Value bias,
+                   reshape(n->inputs[2], {1, p.outC, 1, 1}, nm + ".bias"));
+      EMBER_ASSIGN(y, make(OpKind::Add, {y, bias}, {}, nm + ".biased"));
+    }
+    return replace(n, y);
+  }
+
   Status pool(Node *n) {
     std::vector<Tensor> typeOnly;
     TypeContext ctx(*n, staticOperands(*n, typeOnly));
@@ -354,7 +463,9 @@ struct Folder {
         ops.push_back(np.get());
     for (Node *n : ops) {
       at = n;
-      EMBER_TRY(n->kind == OpKind::Conv ? conv(n) : pool(n));
+      EMBER_TRY(n->kind == OpKind::Conv            ? conv(n)
+                : n->kind == OpKind::ConvTranspose ? convTranspose(n)
+                                                   : pool(n));
     }
     if (ops.empty())
       return Status::ok();

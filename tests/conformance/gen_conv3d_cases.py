@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Writes ONNX test cases of 3-D convolutions and pools (video and
-volumetric models: C3D, R(2+1)D, X3D-style depthwise, 3-D U-Net encoders)
-in the standard layout (OUT/<case>/model.onnx, test_data_set_0/input_<i>.pb,
+"""Writes ONNX test cases of 3-D convolutions, transposed convolutions and
+pools (video and volumetric models: C3D, R(2+1)D, X3D-style depthwise, 3-D
+U-Net encoders and decoders) in the standard layout (OUT/<case>/model.onnx, test_data_set_0/input_<i>.pb,
 output_<i>.pb), with ONNX Runtime's outputs. The default pipeline's
 conv3d-as-2d pass runs them as 2-D ones over depth slices
 (docs/passes.md); the cases cover its geometry (strides, dilations,
 asymmetric and automatic padding, kernels of depth 1, grouped and depthwise
-convolutions, batch 2), pools with and without counted padding and ceil
-mode, and the elementwise ops it moves between layers (per-channel
+convolutions, batch 2), transposed ones (U-Net's 2x2x2 / 2, overlapping
+taps, output padding, strides past the kernel, output_shape), pools with
+and without counted padding and ceil mode, and the elementwise ops it moves between layers (per-channel
 constants, a second graph input, a residual Add).
 
 usage: gen_conv3d_cases.py OUT_DIR
@@ -132,6 +133,27 @@ def cases():
     yield case("avgpool3d_ceil",
                lambda g, x: g.op("AveragePool", [x], kernel_shape=[2, 2, 2],
                                  strides=[2, 2, 2], ceil_mode=1), [x1])
+
+    def convt(cin, cout, k, group=1, bias=True, **attrs):
+        def build(g, x):
+            w = g.const(rnd(cin, cout // group, *k, scale=0.5))
+            ins = [x, w] + ([g.const(rnd(cout))] if bias else [])
+            return g.op("ConvTranspose", ins, kernel_shape=list(k),
+                        group=group, **attrs)
+        return build
+    yield case("convtranspose3d_unet", convt(4, 6, (2, 2, 2),
+                                             strides=[2, 2, 2]), [x1])
+    yield case("convtranspose3d_overlap_outpad",
+               convt(4, 5, (3, 3, 3), strides=[2, 2, 2], pads=[1] * 6,
+                     output_padding=[1, 1, 0]), [x1])
+    yield case("convtranspose3d_temporal_batch2",
+               convt(4, 4, (3, 1, 1), bias=False, pads=[1, 0, 0] * 2), [x2])
+    yield case("convtranspose3d_gaps_dilated",
+               convt(4, 6, (2, 3, 2), group=2, strides=[3, 1, 2],
+                     dilations=[2, 1, 1]), [x1])
+    yield case("convtranspose3d_output_shape_batch2",
+               convt(4, 4, (3, 3, 3), strides=[2, 2, 2],
+                     output_shape=[11, 12, 10]), [x2])
 
     def c3d(g, x):  # C3D-style: conv, pool 1x2x2, conv, pool, global pool
         y = g.op("Relu", [g.conv(x, 4, 8, (3, 3, 3), pads=[1] * 6)])
