@@ -5,9 +5,13 @@ backend is slow on shapes and ops it was never tuned on (issue 20: the
 recurrent cells ran on the interpreter, 38x slower than ONNX Runtime, until
 this probe found it).
 
-  python3 bench/cpu/probe_models.py OUT [NAME...]
+  python3 bench/cpu/probe_models.py OUT [--cases] [NAME...]
   python3 bench/cpu/compare_ort.py --ember build/bin/ember --target cpu \
       --threads 1,2 --runs 20 --rounds 3 OUT/*.onnx
+
+With --cases each model is a test case folder (OUT/NAME/model.onnx and
+test_data_set_0 with seeded inputs), so that an int8 QDQ copy is one more
+command: python3 scripts/quantize-with-ort.py OUT/NAME OUT/NAME-qdq
 
   convnext     ConvNeXt blocks: 7x7 depthwise, channels-last LayerNorm via
                Transpose, MatMul MLPs with Gelu (Erf), 4x4/4 and 2x2/2 stems
@@ -581,13 +585,35 @@ MODELS = dict(convnext=convnext, unet=unet, deeplab=deeplab,
               x3d=x3d, gpt_step=gpt_step, swin=swin, unet3d=unet3d)
 
 
+def write_case(model, folder, rng):
+    """The model as a test case folder (model.onnx, test_data_set_0 with
+    seeded inputs: floats from a normal distribution, integer ids below the
+    Gather table's rows), which scripts/quantize-with-ort.py takes."""
+    from onnx import numpy_helper
+    ds = os.path.join(folder, "test_data_set_0")
+    os.makedirs(ds, exist_ok=True)
+    onnx.save(model, os.path.join(folder, "model.onnx"))
+    rows = min([int(i.dims[0]) for i in model.graph.initializer
+                if len(i.dims) == 2] or [2])
+    for i, vi in enumerate(model.graph.input):
+        shape = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+        if vi.type.tensor_type.elem_type == TensorProto.INT64:
+            a = rng.integers(0, rows, shape).astype(np.int64)
+        else:
+            a = rng.standard_normal(shape).astype(np.float32)
+        onnx.save_tensor(numpy_helper.from_array(a, vi.name),
+                         os.path.join(ds, f"input_{i}.pb"))
+
+
 def main():
-    if len(sys.argv) < 2 or sys.argv[1].startswith("-"):
+    args = [a for a in sys.argv[1:] if a != "--cases"]
+    cases = len(args) < len(sys.argv) - 1
+    if not args or args[0].startswith("-"):
         print(__doc__)
         print("names:", " ".join(list(MODELS) + list(RNN_SET)))
-        sys.exit(0 if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help") else 2)
-    out = sys.argv[1]
-    names = sys.argv[2:]
+        sys.exit(0 if args and args[0] in ("-h", "--help") else 2)
+    out = args[0]
+    names = args[1:]
     os.makedirs(out, exist_ok=True)
     todo = [(n, lambda rng, f=f: f(rng)) for n, f in MODELS.items()]
     todo += [(n, lambda rng, kw=kw: rnn_stack(rng, **kw))
@@ -595,8 +621,11 @@ def main():
     for name, make in todo:
         if names and name not in names:
             continue
-        onnx.save(make(np.random.default_rng(7)),
-                  os.path.join(out, name + ".onnx"))
+        model = make(np.random.default_rng(7))
+        if cases:
+            write_case(model, os.path.join(out, name), np.random.default_rng(1))
+        else:
+            onnx.save(model, os.path.join(out, name + ".onnx"))
         print("wrote", name)
 
 

@@ -34,30 +34,69 @@
 //  - ConvTranspose: one 2-D ConvTranspose per depth tap over every depth
 //    slice, its results gathered into the output depths they reach
 //    (convTranspose below).
-//  - Left as they are: MaxPool with indices, quantized or integer operands.
-// A 2-D sum runs over the same products as the 3-D window, in another
-// order (depth taps outer, or one sum per tap), so results agree to
-// rounding.
+//  - QDQ (int8) forms stay int8: a Conv reading a per-tensor
+//    DequantizeLinear gathers on the stored integers (padded with the zero
+//    point) and dequantizes the gathered value; weights read through a
+//    DequantizeLinear are transposed or sliced as integers. So every 2-D
+//    Conv reads DequantizeLinear outputs, as lowering's integer patterns
+//    want. A MaxPool of such a value pools the stored integers. Per-tensor
+//    Q/DQ, Requantize and TableLookup move between layers as elementwise
+//    ops do.
+//  - A grouped QDQ Conv stays 3-D for lowering (its per-tap sums must add
+//    in int32 before the one requantization); the integer mode, run after
+//    lowering (runConv3DAs2DInteger), folds the ConvInteger it became into
+//    one 2-D ConvInteger per depth tap (padded with the x zero point) and
+//    int32 Adds: the 3-D integer form's result bit for bit.
+//  - Left as they are: MaxPool with indices, quantized-type operands.
+// A float 2-D sum runs over the same products as the 3-D window, in
+// another order (depth taps outer, or one sum per tap), so results agree
+// to rounding.
 #include "ir/TypeRules.h"
 #include "ir/typerules/Parse.h"
 #include "passes/Pass.h"
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 namespace ember {
 
 namespace {
 
-bool isFoldable(const Node *n) {
+bool isSimpleQdq(const Node *d, bool channelAxis0 = false);
+
+// A grouped 3-D convolution in QDQ form (DequantizeLinear of its input and
+// of constant weights): left for lowering's integer forms, whose
+// ConvInteger the integer mode below folds, so that the depth taps'
+// products sum in int32 before the one requantization.
+bool isQdqGroupedConv(const Node *n) {
+  const Node *x = n->inputs[0].node, *w = n->inputs[1].node;
+  return n->attrInt("group", 1) != 1 && n->inputs[1].type().dim(2) > 1 && x &&
+         x->kind == OpKind::DequantizeLinear && isSimpleQdq(x) && w &&
+         w->kind == OpKind::DequantizeLinear &&
+         w->inputs[0].node->kind == OpKind::Constant;
+}
+
+// integer: the mode that runs after lowering (ConvInteger, and the float
+// convolutions left 3-D).
+bool isFoldable(const Node *n, bool integer) {
+  if (n->numResults() != 1 || n->inputs.empty() ||
+      n->inputs[0].type().rank() != 5)
+    return false;
+  const Type &x = n->inputs[0].type();
+  if (n->kind == OpKind::ConvInteger)
+    return integer && n->inputs[1].type().rank() == 5 &&
+           (!n->hasInput(2) || n->inputs[2].node->kind == OpKind::Constant);
   if (n->kind != OpKind::Conv && n->kind != OpKind::ConvTranspose &&
       n->kind != OpKind::MaxPool && n->kind != OpKind::AveragePool)
     return false;
-  const Type &x = n->inputs[0].type();
-  if (n->numResults() != 1 || x.rank() != 5 || x.isQuantized() ||
-      !isComputeFloatKind(x.elem()))
+  if (x.isQuantized() || !isComputeFloatKind(x.elem()))
     return false;
-  if (n->kind == OpKind::Conv || n->kind == OpKind::ConvTranspose)
+  if (integer)
+    return n->kind == OpKind::Conv && n->inputs[1].type().rank() == 5;
+  if (n->kind == OpKind::Conv)
+    return n->inputs[1].type().rank() == 5 && !isQdqGroupedConv(n);
+  if (n->kind == OpKind::ConvTranspose)
     return n->inputs[1].type().rank() == 5;
   return true;
 }
@@ -80,11 +119,77 @@ Value depthMajorOf(const Value &v) {
   return r->inputs[0];
 }
 
-// Elementwise ops whose operands broadcast numpy-style.
+bool isQdq(OpKind k) {
+  return k == OpKind::QuantizeLinear || k == OpKind::DequantizeLinear;
+}
+
+// A QuantizeLinear/DequantizeLinear with one scale and a constant (or no)
+// zero point; with `channelAxis0`, also one whose scale runs along axis 0
+// (weights per output channel).
+bool isSimpleQdq(const Node *d, bool channelAxis0) {
+  if (!d || !isQdq(d->kind) || d->numResults() != 1 ||
+      d->attrInt("block_size", 0) != 0)
+    return false;
+  if (d->hasInput(2) && d->inputs[2].node->kind != OpKind::Constant)
+    return false;
+  const int64_t scales = d->inputs[1].type().numElements();
+  const int64_t axis = d->attrInt("axis", 1);
+  const int64_t rank = int64_t(d->inputs[0].type().rank());
+  return scales == 1 || (channelAxis0 && (axis == 0 || axis == -rank) &&
+                         d->inputs[1].type().rank() == 1);
+}
+
+// Two scale operands with the same value: one value, or two one-element
+// constants that hold the same number.
+bool sameParameter(const Value &a, const Value &b) {
+  if (a == b)
+    return true;
+  return a.node && b.node && a.node->kind == OpKind::Constant &&
+         b.node->kind == OpKind::Constant && a.type() == b.type() &&
+         a.type().numElements() == 1 &&
+         a.node->payload->getDouble(0) == b.node->payload->getDouble(0);
+}
+
+// The lowest value of an 8- or 16-bit integer kind (a max pool's padding).
+std::optional<double> lowestOf(ElemKind k) {
+  switch (k) {
+  case ElemKind::I8:
+    return -128.0;
+  case ElemKind::I16:
+    return -32768.0;
+  case ElemKind::U8:
+  case ElemKind::U16:
+    return 0.0;
+  default:
+    return std::nullopt;
+  }
+}
+
+double zeroPointOf(const Node *d) {
+  return d->hasInput(2) ? d->inputs[2].node->payload->getDouble(0) : 0.0;
+}
+
+// Elementwise ops whose operands broadcast numpy-style, per-tensor
+// QuantizeLinear/DequantizeLinear, and lowering's Requantize (per tensor or
+// along the channels, axis 1 in either form) and TableLookup.
 bool isLanewise(const Node *n) {
-  return n->numResults() == 1 && n->types[0].rank() == 5 &&
-         hasProp(n->kind, P_Elementwise) && n->kind != OpKind::SwiGLU &&
+  if (n->numResults() != 1 || n->types[0].rank() != 5)
+    return false;
+  if (isQdq(n->kind))
+    return isSimpleQdq(n);
+  if (n->kind == OpKind::Requantize)
+    return n->attrInt("axis", 1) == 1;
+  if (n->kind == OpKind::TableLookup)
+    return true;
+  return hasProp(n->kind, P_Elementwise) && n->kind != OpKind::SwiGLU &&
          !n->hasAttr("axis");
+}
+
+// Operand i of a lanewise op is a parameter (a scale, zero point,
+// multiplier, shift or table), which keeps its shape.
+bool isParameter(const Node *n, size_t i) {
+  return i > 0 && (isQdq(n->kind) || n->kind == OpKind::Requantize ||
+                   n->kind == OpKind::TableLookup);
 }
 
 struct Folder {
@@ -111,6 +216,18 @@ struct Folder {
   }
   Expected<Value> swap(Value v, const std::string &name) {
     return make(OpKind::Transpose, {v}, {{"perm", Attr::ofInts(kSwap)}}, name);
+  }
+
+  // v (a quantized value derived from dq's operand) dequantized as dq does;
+  // a per-channel dq keeps its axis 0.
+  Expected<Value> redq(Value v, const Node *dq, const std::string &name) {
+    std::vector<Value> ins{v, dq->inputs[1]};
+    if (dq->hasInput(2))
+      ins.push_back(dq->inputs[2]);
+    AttrMap a = dq->attrs;
+    if (dq->inputs[1].type().numElements() != 1)
+      a["axis"] = Attr::ofInt(0);
+    return make(OpKind::DequantizeLinear, ins, a, name);
   }
 
   // X = [N, C, D, H, W] as [N*D, C, H, W].
@@ -204,13 +321,51 @@ struct Folder {
     const WindowGeom &g = p.g;
     const int64_t kd = g.kernel[0];
     const std::string nm = n->outNames[0];
-    EMBER_ASSIGN(Value x, toDepthMajor(n->inputs[0], nm));
+    // A QDQ convolution (DequantizeLinear -> Conv): the depth gather on the
+    // quantized values (padded with the zero point, which dequantizes to
+    // the 0 the float padding is), the weights' Transpose, Reshape or Slice
+    // on their quantized values, so that each 2-D Conv reads
+    // DequantizeLinear outputs as the backends' int8 patterns expect.
+    // A ConvInteger (lowering's form of a QDQ one) pads with its x zero
+    // point, which its products count as 0.
+    const bool isInt = n->kind == OpKind::ConvInteger;
+    const Node *dqx =
+        !isInt && isSimpleQdq(n->inputs[0].node) &&
+                n->inputs[0].node->kind == OpKind::DequantizeLinear
+            ? n->inputs[0].node
+            : nullptr;
+    const Node *dqw =
+        !isInt && isSimpleQdq(n->inputs[1].node, true) &&
+                n->inputs[1].node->kind == OpKind::DequantizeLinear
+            ? n->inputs[1].node
+            : nullptr;
+    const double padValue = dqx ? zeroPointOf(dqx)
+                            : isInt && n->hasInput(2)
+                                ? n->inputs[2].node->payload->getDouble(0)
+                                : 0.0;
+    EMBER_ASSIGN(Value x,
+                 toDepthMajor(dqx ? dqx->inputs[0] : n->inputs[0], nm));
     EMBER_ASSIGN(std::vector<Value> sl,
                  gather(x, p.batch, kd, g.strides[0], g.dilations[0],
-                        g.padBegin[0], g.out[0], 0.0, nm));
+                        g.padBegin[0], g.out[0], padValue, nm));
+    auto dequant = [&](Value v, const Node *dq,
+                       const std::string &name) -> Expected<Value> {
+      if (!dq)
+        return v;
+      return redq(v, dq, name);
+    };
+    const Value w5 = dqw ? dqw->inputs[0] : n->inputs[1];
     const Dims w = n->inputs[1].type().dims();
     const AttrMap attrs = planeAttrs(n, g);
-    Value bias = n->hasInput(2) ? n->inputs[2] : Value();
+    // The operands after x and W: Conv's bias (once), ConvInteger's zero
+    // points (every tap).
+    std::vector<Value> rest(n->inputs.begin() + 2, n->inputs.end());
+    auto operands = [&](Value a, Value wt, bool first) {
+      std::vector<Value> ins{a, wt};
+      if (isInt || first)
+        ins.insert(ins.end(), rest.begin(), rest.end());
+      return ins;
+    };
     Value y;
     if (p.group == 1 || kd == 1) {
       Value a = sl[0];
@@ -218,30 +373,29 @@ struct Folder {
         EMBER_ASSIGN(a, make(OpKind::Concat, sl, {{"axis", Attr::ofInt(1)}},
                              nm + ".taps"));
       }
+      EMBER_ASSIGN(a, dequant(a, dqx, nm + ".dq"));
       // [M, C/g, kd, kh, kw] -> [M, kd, C/g, kh, kw] -> [M, kd*C/g, kh, kw].
-      Value wt = n->inputs[1];
+      Value wt = w5;
       if (kd > 1) {
         EMBER_ASSIGN(wt, swap(wt, wt.name() + ".dm"));
       }
       EMBER_ASSIGN(wt, reshape(wt, {w[0], kd * w[1], w[3], w[4]},
                                n->inputs[1].name() + ".2d"));
-      std::vector<Value> ins{a, wt};
-      if (bias)
-        ins.push_back(bias);
-      EMBER_ASSIGN(y, make(OpKind::Conv, ins, attrs, nm + ".2d"));
+      EMBER_ASSIGN(wt, dequant(wt, dqw, n->inputs[1].name() + ".dq"));
+      EMBER_ASSIGN(y, make(n->kind, operands(a, wt, true), attrs, nm + ".2d"));
     } else {
       for (int64_t j = 0; j < kd; ++j) {
         EMBER_ASSIGN(Value wj, make(OpKind::Slice,
-                                    {n->inputs[1], ints(nm + ".wbegin", {j}),
+                                    {w5, ints(nm + ".wbegin", {j}),
                                      ints(nm + ".wend", {j + 1}),
                                      ints(nm + ".waxes", {2})},
                                     {}, n->inputs[1].name() + ".tap"));
         EMBER_ASSIGN(wj, reshape(wj, {w[0], w[1], w[3], w[4]},
                                  n->inputs[1].name() + ".2d"));
-        std::vector<Value> ins{sl[size_t(j)], wj};
-        if (bias && j == 0)
-          ins.push_back(bias);
-        EMBER_ASSIGN(Value c, make(OpKind::Conv, ins, attrs, nm + ".2d"));
+        EMBER_ASSIGN(wj, dequant(wj, dqw, n->inputs[1].name() + ".dq"));
+        EMBER_ASSIGN(Value xj, dequant(sl[size_t(j)], dqx, nm + ".dq"));
+        EMBER_ASSIGN(Value c, make(n->kind, operands(xj, wj, j == 0), attrs,
+                                   nm + ".2d"));
         if (j == 0) {
           y = c;
           continue;
@@ -367,9 +521,20 @@ struct Folder {
     const int64_t N = x[0], D = x[2], kd = g.kernel[0], Do = g.out[0];
     const bool isMax = n->kind == OpKind::MaxPool;
     const std::string nm = n->outNames[0];
-    EMBER_ASSIGN(Value t, toDepthMajor(n->inputs[0], nm));
+    // A max pool of a per-tensor DequantizeLinear with a positive scale
+    // runs on the quantized values (the maximum commutes with it), padded
+    // with their kind's lowest value, and dequantizes its result.
+    const Node *dq = n->inputs[0].node;
+    if (!(isMax && dq && dq->kind == OpKind::DequantizeLinear &&
+          isSimpleQdq(dq) && dq->inputs[1].node->kind == OpKind::Constant &&
+          dq->inputs[1].node->payload->getDouble(0) > 0 &&
+          lowestOf(dq->inputs[0].type().elem())))
+      dq = nullptr;
+    EMBER_ASSIGN(Value t, toDepthMajor(dq ? dq->inputs[0] : n->inputs[0], nm));
     EMBER_ASSIGN(Value p, make(n->kind, {t}, planeAttrs(n, g), nm + ".2d"));
-    const double pad = isMax ? -std::numeric_limits<double>::infinity() : 0.0;
+    double pad = isMax ? -std::numeric_limits<double>::infinity() : 0.0;
+    if (dq)
+      pad = *lowestOf(t.type().elem());
     EMBER_ASSIGN(std::vector<Value> sl,
                  gather(p, N, kd, g.strides[0], g.dilations[0], g.padBegin[0],
                         Do, pad, nm));
@@ -377,6 +542,27 @@ struct Folder {
     if (kd > 1) {
       EMBER_ASSIGN(
           y, make(isMax ? OpKind::Max : OpKind::Sum, sl, {}, nm + ".depth"));
+    }
+    if (dq) {
+      // A QuantizeLinear with the same parameters reading the pool alone
+      // gives back the stored integers: it goes, and its readers read them.
+      auto users = f.computeUsers();
+      auto it = users.find(n);
+      const Node *q = it != users.end() && it->second.size() == 1
+                          ? it->second[0].user
+                          : nullptr;
+      if (q && q->kind == OpKind::QuantizeLinear && isSimpleQdq(q) &&
+          q->types[0].elem() == y.type().elem() &&
+          sameParameter(q->inputs[1], dq->inputs[1]) &&
+          zeroPointOf(q) == zeroPointOf(dq)) {
+        EMBER_ASSIGN(Value back, toNcdhw(y, N, q->outNames[0]));
+        f.replaceAllUses(Value(const_cast<Node *>(q), 0), back);
+        f.erase(const_cast<Node *>(q));
+        f.erase(n);
+        ++s.changed;
+        return Status::ok();
+      }
+      EMBER_ASSIGN(y, redq(y, dq, nm + ".dq"));
     }
     if (!isMax && kd > 1) {
       // Divisors per output depth: its taps inside the padded input, or
@@ -438,13 +624,21 @@ struct Folder {
     if (!any)
       return false;
     const Dims out = n->types[0].dims();
-    for (auto &v : n->inputs)
-      if (v && v.type().numElements() != 1 && !depthMajorOf(v) &&
+    for (size_t i = 0; i < n->inputs.size(); ++i) {
+      const Value &v = n->inputs[i];
+      if (v && !isParameter(n, i) && v.type().numElements() != 1 &&
+          !depthMajorOf(v) &&
           (out[0] != 1 || (v.type().rank() == 5 && v.type().dim(0) != 1)))
         return false;
+    }
     at = n;
     std::vector<Value> ins;
-    for (auto &v : n->inputs) {
+    for (size_t i = 0; i < n->inputs.size(); ++i) {
+      const Value &v = n->inputs[i];
+      if (isParameter(n, i)) {
+        ins.push_back(v);
+        continue;
+      }
       EMBER_ASSIGN(Value o, lanewiseOperand(v, out, v ? v.name() : ""));
       ins.push_back(o);
     }
@@ -456,25 +650,39 @@ struct Folder {
     return true;
   }
 
-  Status run() {
+  Status run(bool integer) {
     std::vector<Node *> ops;
     for (auto &np : f.nodes())
-      if (isFoldable(np.get()))
+      if (isFoldable(np.get(), integer))
         ops.push_back(np.get());
     for (Node *n : ops) {
       at = n;
-      EMBER_TRY(n->kind == OpKind::Conv            ? conv(n)
+      EMBER_TRY(n->kind == OpKind::Conv || n->kind == OpKind::ConvInteger
+                    ? conv(n)
                 : n->kind == OpKind::ConvTranspose ? convTranspose(n)
                                                    : pool(n));
     }
     if (ops.empty())
       return Status::ok();
-    // Each move erases one rank-5 lanewise op, so this ends.
+    // Each move erases one rank-5 lanewise op, so this ends. A
+    // DequantizeLinear that a grouped QDQ convolution left 3-D reads stays
+    // where it is: lowering's integer pattern needs it there.
     for (bool changed = true; changed;) {
       changed = false;
+      auto users = f.computeUsers();
+      auto feedsQdqConv = [&](const Node *n) {
+        auto it = users.find(n);
+        if (n->kind != OpKind::DequantizeLinear || it == users.end())
+          return false;
+        for (const Use &u : it->second)
+          if (u.user && u.user->kind == OpKind::Conv &&
+              u.user->inputs[0].type().rank() == 5 && isQdqGroupedConv(u.user))
+            return true;
+        return false;
+      };
       for (auto &np : f.nodes()) {
         Node *n = np.get();
-        if (!isLanewise(n))
+        if (!isLanewise(n) || feedsQdqConv(n))
           continue;
         EMBER_ASSIGN(bool moved, moveLanewise(n));
         if (moved) {
@@ -491,7 +699,12 @@ struct Folder {
 
 Status runConv3DAs2D(Function &f, PassStats &s) {
   Folder r{f, s};
-  return r.run();
+  return r.run(false);
+}
+
+Status runConv3DAs2DInteger(Function &f, PassStats &s) {
+  Folder r{f, s};
+  return r.run(true);
 }
 
 } // namespace ember

@@ -17,6 +17,11 @@ struct PassStats {
   Status run##Class(Function &f, PassStats &s);
 #include "passes/Passes.def"
 
+// conv3d-as-2d's integer mode, run after lowering: the ConvInteger (and
+// float Conv) it left 3-D (grouped QDQ convolutions, whose depth taps must
+// sum in int32 before the one Requantize lowering adds).
+Status runConv3DAs2DInteger(Function &f, PassStats &s);
+
 struct PassInfo {
   const char *name;
   const char *description;

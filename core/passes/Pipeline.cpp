@@ -77,6 +77,14 @@ Status runPipeline(Module &m, const PipelineOptions &opts) {
       EMBER_TRY(lowerFunction(f, {}, &n));
       PassStats st;
       if (opts.optimize) {
+        // Grouped QDQ 3-D convolutions reach here as ConvInteger.
+        if (std::find(opts.skip.begin(), opts.skip.end(), "conv3d-as-2d") ==
+            opts.skip.end()) {
+          PassStats c3;
+          EMBER_TRY(runConv3DAs2DInteger(f, c3));
+          if (c3.changed)
+            EMBER_TRY(runSinkTranspose(f, st));
+        }
         // Lowering leaves constant subexpressions (folded BatchNorm
         // parameters, shape constants) and Reshape chains behind.
         EMBER_TRY(runConstantFolding(f, st));
