@@ -14,8 +14,10 @@ import os
 import sys
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ort_cases import write_case  # noqa: E402
 
 F = TensorProto.FLOAT
 MS = "com.microsoft"
@@ -103,23 +105,8 @@ def main():
     if len(sys.argv) != 2:
         print(__doc__)
         return 2
-    import onnxruntime as ort
-    out = sys.argv[1]
     for name, m, inputs in cases():
-        d = os.path.join(out, name)
-        ds = os.path.join(d, "test_data_set_0")
-        os.makedirs(ds, exist_ok=True)
-        onnx.save(m, os.path.join(d, "model.onnx"))
-        s = ort.InferenceSession(m.SerializeToString(),
-                                 providers=["CPUExecutionProvider"])
-        feeds = dict(inputs)
-        ys = s.run(None, feeds)
-        for i, (n, a) in enumerate(inputs):
-            onnx.save_tensor(numpy_helper.from_array(a, n),
-                             os.path.join(ds, f"input_{i}.pb"))
-        for i, (o, y) in enumerate(zip(s.get_outputs(), ys)):
-            onnx.save_tensor(numpy_helper.from_array(y, o.name),
-                             os.path.join(ds, f"output_{i}.pb"))
+        write_case(sys.argv[1], name, m, inputs)
     return 0
 
 
