@@ -623,12 +623,17 @@ struct Folder {
       any |= v && bool(depthMajorOf(v));
     if (!any)
       return false;
+    // With N > 1 the batch axis holds N*D: a depth-major operand must have
+    // the result's depth (one of depth 1 would broadcast along the wrong
+    // axis), and every other operand must be a scalar.
     const Dims out = n->types[0].dims();
     for (size_t i = 0; i < n->inputs.size(); ++i) {
       const Value &v = n->inputs[i];
-      if (v && !isParameter(n, i) && v.type().numElements() != 1 &&
-          !depthMajorOf(v) &&
-          (out[0] != 1 || (v.type().rank() == 5 && v.type().dim(0) != 1)))
+      if (!v || isParameter(n, i) || v.type().numElements() == 1)
+        continue;
+      if (depthMajorOf(v)
+              ? out[0] != 1 && v.type().dim(2) != out[2]
+              : out[0] != 1 || (v.type().rank() == 5 && v.type().dim(0) != 1))
         return false;
     }
     at = n;

@@ -118,6 +118,14 @@ def cases():
     yield case("conv3d_second_input", two_inputs, [x1, ("s", rnd(1, 4, 6, 7, 7))])
     yield case("conv3d_broadcast_input", two_inputs,
                [x1, ("s", rnd(1, 1, 6, 1, 7))])
+    def depth_broadcast(depth):  # a depth-1 result added to a full one
+        def build(g, x):
+            a = g.conv(x, 4, 6, (depth, 3, 3), pads=[0, 1, 1] * 2)
+            b = g.conv(x, 4, 6, (1, 3, 3), pads=[0, 1, 1] * 2)
+            return g.op("Add", [a, b])
+        return build
+    yield case("conv3d_depth_broadcast", depth_broadcast(6), [x1])
+    yield case("conv3d_depth_broadcast_batch2", depth_broadcast(5), [x2])
     yield case("maxpool3d_padded_dilated",
                lambda g, x: g.op("MaxPool", [x], kernel_shape=[2, 3, 2],
                                  strides=[2, 2, 1], dilations=[2, 1, 1],
