@@ -21,7 +21,7 @@
 //    first), which a backend may fuse as a residual.
 //  - MaxPool / AveragePool: the 2-D pool on [N*D, C, H, W] first (fewer
 //    values to gather), then the depth gather and Max (padding -inf) or
-//    Sum (padding 0) of the slices. An average is the mean over its depth
+//    Adds (padding 0) of the slices. An average is the mean over its depth
 //    taps of the 2-D averages, as every depth slice of a window has the
 //    same number of (h, w) taps: divide each output depth by its number of
 //    taps inside the input, or inside the padded input when the padding
@@ -92,8 +92,9 @@ bool isFoldable(const Node *n, bool integer) {
     return false;
   if (x.isQuantized() || !isComputeFloatKind(x.elem()))
     return false;
-  if (integer)
-    return n->kind == OpKind::Conv && n->inputs[1].type().rank() == 5;
+  if (integer) // what lowering made or left 3-D: LpPool's AveragePool
+    return n->kind != OpKind::ConvTranspose &&
+           (n->kind != OpKind::Conv || n->inputs[1].type().rank() == 5);
   if (n->kind == OpKind::Conv)
     return n->inputs[1].type().rank() == 5 && !isQdqGroupedConv(n);
   if (n->kind == OpKind::ConvTranspose)
@@ -539,9 +540,13 @@ struct Folder {
                  gather(p, N, kd, g.strides[0], g.dilations[0], g.padBegin[0],
                         Do, pad, nm));
     Value y = sl[0];
-    if (kd > 1) {
-      EMBER_ASSIGN(
-          y, make(isMax ? OpKind::Max : OpKind::Sum, sl, {}, nm + ".depth"));
+    // Max is variadic; the sum is a chain of Adds (Sum is a composite,
+    // and this also runs after lowering).
+    if (kd > 1 && isMax) {
+      EMBER_ASSIGN(y, make(OpKind::Max, sl, {}, nm + ".depth"));
+    }
+    for (size_t j = 1; !isMax && j < sl.size(); ++j) {
+      EMBER_ASSIGN(y, make(OpKind::Add, {y, sl[j]}, {}, nm + ".depth"));
     }
     if (dq) {
       // A QuantizeLinear with the same parameters reading the pool alone

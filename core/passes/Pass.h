@@ -19,7 +19,8 @@ struct PassStats {
 
 // conv3d-as-2d's integer mode, run after lowering: the ConvInteger (and
 // float Conv) it left 3-D (grouped QDQ convolutions, whose depth taps must
-// sum in int32 before the one Requantize lowering adds).
+// sum in int32 before the one Requantize lowering adds), and the 3-D pools
+// lowering makes (LpPool's AveragePool).
 Status runConv3DAs2DInteger(Function &f, PassStats &s);
 
 struct PassInfo {
