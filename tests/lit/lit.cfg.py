@@ -16,3 +16,7 @@ config.environment["PATH"] = os.pathsep.join(
 if os.path.exists(os.path.join(os.path.dirname(config.ember_bin), "..", "lib",
                                "ember", "libember_cpu.so")):
     config.available_features.add("cpu-plugin")
+# Tests of the example NPU's claims need its plugin.
+if os.path.exists(os.path.join(os.path.dirname(config.ember_bin), "..", "lib",
+                               "ember", "libember_npu_sim.so")):
+    config.available_features.add("npu-plugin")
