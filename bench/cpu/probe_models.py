@@ -56,6 +56,9 @@ command: python3 scripts/quantize-with-ort.py OUT/NAME OUT/NAME-qdq
   unet3d       nnU-Net-style 3-D U-Net on 1 x 32 x 64 x 64: 3x3x3 conv +
                InstanceNormalization + LeakyRelu pairs, strided 3-D convs,
                2x2x2 / 2 ConvTranspose upsampling, skip Concats
+  pointnet     PointNet: 1x1 1-D convolutions over 2048 points, max over points
+  textcnn      Kim's text CNN: embeddings, 1-D convolutions of widths 3/4/5,
+               GlobalMaxPool over time
   kws-lstm-*, lstm-*, bilstm-*, gru-*, rnn-*: stacked ONNX LSTM/GRU/RNN
                layers (forward, bidirectional, batch 1 to 8, widths 64 to
                512, 49 to 300 steps)
@@ -563,6 +566,46 @@ def unet3d(rng, size=64, depth=32, ch=16, classes=3):
     return b.model("unet3d_toy", "vol", [1, 1, depth, size, size], out, [1, classes, depth, size, size])
 
 
+def pointnet(rng, pts=2048, classes=40):
+    """PointNet classifier: shared MLPs as 1-D 1x1 convolutions over the
+    points, a max over points (ReduceMax), two Gemms."""
+    b = Builder(rng)
+    x = b.op("Transpose", ["points"], perm=[0, 2, 1])  # [1, 3, N]
+    cin = 3
+    for c in (64, 128, 1024):
+        w = rng.normal(0, np.sqrt(2.0 / cin), (c, cin, 1)).astype(np.float32)
+        x = b.op("Relu", [b.op("Conv", [x, b.const(w, "w"), b.normal((c,), 0.05)],
+                               kernel_shape=[1])])
+        cin = c
+    x = b.op("ReduceMax", [x, b.shape([2])], keepdims=0)
+    x = b.op("Relu", [b.gemm(x, 1024, 256)])
+    out = b.gemm(x, 256, classes)
+    return b.model("pointnet_toy", "points", [1, pts, 3], out, [1, classes],
+                   opset=18)
+
+
+def textcnn(rng, n=256, vocab=20000, dim=300, ch=256, classes=5):
+    """Kim's text CNN: word embeddings (Gather), 1-D convolutions of widths
+    3, 4 and 5 with Relu, a max over time each (GlobalMaxPool), a Gemm."""
+    b = Builder(rng)
+    emb = b.normal((vocab, dim), 0.1)
+    x = b.op("Transpose", [b.op("Gather", [emb, "ids"], axis=0)], perm=[0, 2, 1])
+    pooled = []
+    for k in (3, 4, 5):
+        w = rng.normal(0, np.sqrt(2.0 / (dim * k)), (ch, dim, k)).astype(np.float32)
+        y = b.op("Relu", [b.op("Conv", [x, b.const(w, "w"), b.normal((ch,), 0.05)],
+                               kernel_shape=[k])])
+        pooled.append(b.op("Flatten", [b.op("GlobalMaxPool", [y])], axis=1))
+    out = b.gemm(b.op("Concat", pooled, axis=1), 3 * ch, classes)
+    g = helper.make_graph(b.nodes, "textcnn_toy",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, n])],
+        [helper.make_tensor_value_info(out, TensorProto.FLOAT, [1, classes])], b.inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    onnx.checker.check_model(m)
+    return m
+
+
 RNN_SET = {
     "kws-lstm-t49-h64": dict(kind="LSTM", T=49, I=10, H=64, layers=2),
     "kws-lstm-t49-h256": dict(kind="LSTM", T=49, I=40, H=256, layers=1),
@@ -582,7 +625,8 @@ MODELS = dict(convnext=convnext, unet=unet, deeplab=deeplab,
               bertsmall=bertsmall, resnet_b8=resnet_b8, yolo=yolo,
               yolo_leaky=lambda rng: yolo(rng, act="LeakyRelu"), gpt=gpt,
               superres=superres, style=style, mixer=mixer, video3d=video3d,
-              x3d=x3d, gpt_step=gpt_step, swin=swin, unet3d=unet3d)
+              x3d=x3d, gpt_step=gpt_step, swin=swin, unet3d=unet3d,
+              pointnet=pointnet, textcnn=textcnn)
 
 
 def write_case(model, folder, rng):

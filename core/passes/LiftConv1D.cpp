@@ -14,6 +14,8 @@
 //    Reshape pairs cancel (cancel-reshape). An elementwise op's other
 //    operands broadcast as before: a rank-3 or rank-2 one gains the unit
 //    height axis before its last dimension, a lower-rank one is unchanged.
+//  - Reductions and global pools of a lifted value run on its 4-D form
+//    (the length is axis 3 there), then a Reshape to their result's shape.
 // Every sum of the 2-D op runs over the same taps in the same order (the
 // height adds one tap of kernel 1), so results are unchanged.
 #include "passes/Pass.h"
@@ -78,6 +80,26 @@ bool broadcastOperand(const Node *n, size_t i) {
   return !((n->kind == OpKind::QuantizeLinear ||
             n->kind == OpKind::DequantizeLinear) &&
            i > 0);
+}
+
+// A reduction (constant axes, or ArgMax/ArgMin's axis) or a global pool
+// whose operand is a lifted value brought back to [N, C, L].
+bool reducesLifted(const Node *n) {
+  if (n->numResults() != 1 || n->inputs.empty() || !n->inputs[0].node ||
+      !isDown(n->inputs[0].node))
+    return false;
+  if (n->kind == OpKind::GlobalAveragePool || n->kind == OpKind::GlobalMaxPool)
+    return true;
+  if (!hasProp(n->kind, P_Reduction))
+    return false;
+  return !n->hasInput(1) || n->inputs[1].node->kind == OpKind::Constant;
+}
+
+// Axis a of [N, C, L] in [N, C, 1, L].
+int64_t liftedAxis(int64_t a) {
+  if (a < 0)
+    a += 3;
+  return a == 2 ? 3 : a;
 }
 
 struct Rewriter {
@@ -205,6 +227,27 @@ struct Rewriter {
         changed = true;
         break;
       }
+    }
+    // Reductions and global pools of a lifted value (max over time, a
+    // PointNet's max over points) read its 4-D form, where the length is
+    // axis 3, so the Reshape down need not be stored.
+    std::vector<Node *> reductions;
+    for (auto &np : f.nodes())
+      if (reducesLifted(np.get()))
+        reductions.push_back(np.get());
+    for (Node *n : reductions) {
+      std::vector<Value> four{n->inputs[0].node->inputs[0]};
+      AttrMap a = n->attrs;
+      if (n->hasAttr("axis")) { // ArgMax, ArgMin
+        a["axis"] = Attr::ofInt(liftedAxis(n->attrInt("axis", 0)));
+      } else if (n->hasInput(1)) {
+        std::vector<int64_t> axes = n->inputs[1].node->payload->toInts();
+        for (int64_t &x : axes)
+          x = liftedAxis(x);
+        four.push_back(Value(f.addConstant(
+            n->outNames[0] + ".axes", Tensor::fromInts(ElemKind::I64, axes))));
+      }
+      EMBER_TRY(replaceWith2d(n, four, a));
     }
     return Status::ok();
   }
