@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Writes ONNX test cases of 3-D convolutions, transposed convolutions and
 pools (video and volumetric models: C3D, R(2+1)D, X3D-style depthwise, 3-D
-U-Net encoders and decoders) in the standard layout (OUT/<case>/model.onnx, test_data_set_0/input_<i>.pb,
-output_<i>.pb), with ONNX Runtime's outputs. The default pipeline's
-conv3d-as-2d pass runs them as 2-D ones over depth slices
-(docs/passes.md); the cases cover its geometry (strides, dilations,
-asymmetric and automatic padding, kernels of depth 1, grouped and depthwise
-convolutions, batch 2), transposed ones (U-Net's 2x2x2 / 2, overlapping
-taps, output padding, strides past the kernel, output_shape), pools with
-and without counted padding and ceil mode, and the elementwise ops it moves between layers (per-channel
-constants, a second graph input, a residual Add).
+U-Net encoders and decoders) in the standard layout (OUT/<case>/model.onnx,
+test_data_set_0/input_<i>.pb, output_<i>.pb), with ONNX Runtime's outputs.
+The default pipeline's conv3d-as-2d pass runs them as 2-D ones over depth
+slices (docs/passes.md); the cases cover its geometry (strides,
+dilations, asymmetric and automatic padding, kernels of depth 1, grouped
+and depthwise convolutions, batch 2), transposed ones (U-Net's 2x2x2 / 2,
+overlapping taps, output padding, strides past the kernel, output_shape),
+pools with and without counted padding and ceil mode, and the elementwise
+ops it moves between layers (per-channel constants, a second graph input,
+a residual Add, a depth-1 result broadcast over a full one).
 
 usage: gen_conv3d_cases.py OUT_DIR
 """
@@ -20,7 +21,7 @@ import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ort_cases import write_case  # noqa: E402
+from ort_cases import main  # noqa: E402
 
 F = TensorProto.FLOAT
 rng = np.random.RandomState(33)
@@ -175,14 +176,5 @@ def cases():
     yield case("conv3d_c3d", c3d, [x1])
 
 
-def main():
-    if len(sys.argv) != 2:
-        print(__doc__)
-        return 2
-    for name, m, inputs in cases():
-        write_case(sys.argv[1], name, m, inputs)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(__doc__, cases))

@@ -17,7 +17,7 @@ import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ort_cases import write_case  # noqa: E402
+from ort_cases import main  # noqa: E402
 
 F = TensorProto.FLOAT
 MS = "com.microsoft"
@@ -101,14 +101,5 @@ def cases():
                [x], [("y", None)], [("g", gamma)])
 
 
-def main():
-    if len(sys.argv) != 2:
-        print(__doc__)
-        return 2
-    for name, m, inputs in cases():
-        write_case(sys.argv[1], name, m, inputs)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(__doc__, cases))

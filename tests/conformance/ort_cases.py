@@ -3,6 +3,7 @@
 its expected outputs computed by ONNX Runtime: the shared tail of the
 gen_*_cases.py generators."""
 import os
+import sys
 
 import onnx
 from onnx import numpy_helper
@@ -24,3 +25,13 @@ def write_case(out, name, model, inputs):
     for i, (o, y) in enumerate(zip(s.get_outputs(), ys)):
         onnx.save_tensor(numpy_helper.from_array(y, o.name),
                          os.path.join(ds, f"output_{i}.pb"))
+
+
+def main(doc, cases):
+    """A generator's command line: OUT_DIR, every case of cases() there."""
+    if len(sys.argv) != 2:
+        print(doc)
+        return 2
+    for name, model, inputs in cases():
+        write_case(sys.argv[1], name, model, inputs)
+    return 0
