@@ -9,8 +9,9 @@
 //    [M, C/g, k] become [M, C/g, 1, k] (a Reshape constant folding takes).
 //  - The Reshape back moves below the elementwise ops that read it (and
 //    below per-tensor or channel-axis QuantizeLinear/DequantizeLinear),
-//    and a Reshape up moves above a single-use elementwise op, so that
-//    the activations between two lifted convolutions stay 4-D and the
+//    and a Reshape up moves above an elementwise op all of whose readers
+//    are such Reshapes (a weight's or a shared input's DequantizeLinear), so
+//    that the activations between two lifted convolutions stay 4-D and the
 //    Reshape pairs cancel (cancel-reshape). An elementwise op's other
 //    operands broadcast as before: a rank-3 or rank-2 one gains the unit
 //    height axis before its last dimension, a lower-rank one is unchanged.
@@ -19,6 +20,8 @@
 // Every sum of the 2-D op runs over the same taps in the same order (the
 // height adds one tap of kernel 1), so results are unchanged.
 #include "passes/Pass.h"
+
+#include <algorithm>
 
 namespace ember {
 
@@ -214,9 +217,13 @@ struct Rewriter {
         for (size_t i = 0; i < n->inputs.size(); ++i)
           anyDown |= n->inputs[i] && broadcastOperand(n, i) &&
                      isDown(n->inputs[i].node);
-        // Or its one reader is a Reshape up.
+        // Or its readers are all Reshapes up (a DequantizeLinear feeding
+        // several 1-D convolutions: a text CNN's widths 3, 4 and 5).
         auto &us = users[n];
-        bool upOnly = us.size() == 1 && us[0].user && isUp(us[0].user);
+        bool upOnly =
+            !us.empty() && std::all_of(us.begin(), us.end(), [](const Use &u) {
+              return u.user && isUp(u.user);
+            });
         if (!anyDown && !upOnly)
           continue;
         std::vector<Value> four(n->inputs.size());
