@@ -59,6 +59,10 @@ command: python3 scripts/quantize-with-ort.py OUT/NAME OUT/NAME-qdq
   pointnet     PointNet: 1x1 1-D convolutions over 2048 points, max over points
   textcnn      Kim's text CNN: embeddings, 1-D convolutions of widths 3/4/5,
                GlobalMaxPool over time
+  conformer    Conformer ASR blocks: macaron Swish feed-forwards, attention,
+               a conv module (pointwise, GLU by Slice, depthwise 1-D k=31)
+  vae_dec      a Stable-Diffusion-style VAE decoder: GroupNormalization
+               (opset 21) + Swish residual blocks, nearest 2x upsampling
   kws-lstm-*, lstm-*, bilstm-*, gru-*, rnn-*: stacked ONNX LSTM/GRU/RNN
                layers (forward, bidirectional, batch 1 to 8, widths 64 to
                512, 49 to 300 steps)
@@ -606,6 +610,50 @@ def textcnn(rng, n=256, vocab=20000, dim=300, ch=256, classes=5):
     return m
 
 
+def conformer(rng, T=200, dim=144, heads=4, depth=2, k=31):
+    b = Builder(rng); hd = dim // heads
+    x = "feat"
+    for _ in range(depth):
+        x = b.op("Add", [x, b.op("Mul", [_lin(b, b.op("Mul", [h := _lin(b, _ln(b, x, dim), dim, 4 * dim), b.op("Sigmoid", [h])]), 4 * dim, dim), b.const(np.array(0.5, np.float32))])])
+        hh = _ln(b, x, dim)
+        q, kk, v = (b.op("Transpose", [b.op("Reshape", [_lin(b, hh, dim, dim), b.shape([1, T, heads, hd])])], perm=[0, 2, 1, 3]) for _ in range(3))
+        a = b.op("Softmax", [b.op("Mul", [b.op("MatMul", [q, b.op("Transpose", [kk], perm=[0, 1, 3, 2])]), b.const(np.array(hd ** -0.5, np.float32))])], axis=-1)
+        o = b.op("Reshape", [b.op("Transpose", [b.op("MatMul", [a, v])], perm=[0, 2, 1, 3]), b.shape([1, T, dim])])
+        x = b.op("Add", [x, _lin(b, o, dim, dim)])
+        # conv module: pointwise -> GLU -> depthwise 1-D -> BN folded -> Swish -> pointwise
+        c = b.op("Transpose", [_ln(b, x, dim)], perm=[0, 2, 1])
+        w = rng.normal(0, np.sqrt(1 / dim), (2 * dim, dim, 1)).astype(np.float32)
+        c = b.op("Conv", [c, b.const(w, "w")], kernel_shape=[1])
+        g1 = b.op("Slice", [c, b.shape([0]), b.shape([dim]), b.shape([1])]); g2 = b.op("Slice", [c, b.shape([dim]), b.shape([2 * dim]), b.shape([1])])
+        c = b.op("Mul", [g1, b.op("Sigmoid", [g2])])
+        w = rng.normal(0, np.sqrt(1 / k), (dim, 1, k)).astype(np.float32)
+        c = b.op("Conv", [c, b.const(w, "w"), b.normal((dim,), 0.02)], kernel_shape=[k], group=dim, pads=[k // 2, k // 2])
+        c = b.op("Mul", [c, b.op("Sigmoid", [c])])
+        w = rng.normal(0, np.sqrt(1 / dim), (dim, dim, 1)).astype(np.float32)
+        c = b.op("Conv", [c, b.const(w, "w")], kernel_shape=[1])
+        x = b.op("Add", [x, b.op("Transpose", [c], perm=[0, 2, 1])])
+        x = _ln(b, x, dim)
+    return b.model("conformer_toy", "feat", [1, T, dim], x, [1, T, dim], opset=17)
+
+
+def vae_dec(rng, size=32, ch=128):
+    b = Builder(rng)
+    def gn(x, c):
+        return b.op("GroupNormalization", [x, b.const(np.ones(c, np.float32)), b.const(np.zeros(c, np.float32))], num_groups=32, epsilon=1e-6)
+    def res(x, c):
+        h = b.conv(b.op("Mul", [g := gn(x, c), b.op("Sigmoid", [g])]), c, c, relu=False)
+        h = b.conv(b.op("Mul", [g2 := gn(h, c), b.op("Sigmoid", [g2])]), c, c, relu=False)
+        return b.op("Add", [x, h])
+    x = b.conv("z", 4, ch, relu=False)
+    x = res(x, ch)
+    s = size
+    for _ in range(2):
+        x = b.resize_scales(x, 2.0, "nearest", "asymmetric", "floor"); s *= 2
+        x = b.conv(x, ch, ch, relu=False); x = res(x, ch)
+    x = b.conv(b.op("Mul", [g := gn(x, ch), b.op("Sigmoid", [g])]), ch, 3, relu=False)
+    return b.model("vae_dec_toy", "z", [1, 4, size, size], x, [1, 3, s, s], opset=21)
+
+
 RNN_SET = {
     "kws-lstm-t49-h64": dict(kind="LSTM", T=49, I=10, H=64, layers=2),
     "kws-lstm-t49-h256": dict(kind="LSTM", T=49, I=40, H=256, layers=1),
@@ -626,7 +674,8 @@ MODELS = dict(convnext=convnext, unet=unet, deeplab=deeplab,
               yolo_leaky=lambda rng: yolo(rng, act="LeakyRelu"), gpt=gpt,
               superres=superres, style=style, mixer=mixer, video3d=video3d,
               x3d=x3d, gpt_step=gpt_step, swin=swin, unet3d=unet3d,
-              pointnet=pointnet, textcnn=textcnn)
+              pointnet=pointnet, textcnn=textcnn, conformer=conformer,
+              vae_dec=vae_dec)
 
 
 def write_case(model, folder, rng):

@@ -60,7 +60,8 @@ Expected<std::vector<Value>> lower_LpNormalization(LoweringBuilder &b) {
 }
 
 // Per (batch, group): (x - mean) / sqrt(var + eps), then per-channel scale
-// and bias; statistics in f32 (f64 data: f64).
+// and bias; statistics in f32 (f64 data: f64). With spatial axes the sums
+// run per channel, then per group, and the activations are never reshaped.
 Expected<std::vector<Value>> lower_GroupNormalization(LoweringBuilder &b) {
   const Node &n = b.node();
   const Type &xt = b.inType(0);
@@ -73,17 +74,47 @@ Expected<std::vector<Value>> lower_GroupNormalization(LoweringBuilder &b) {
     return invalid("GroupNormalization: num_groups must divide channels");
   int64_t inner = N > 0 && C > 0 ? xt.numElements() / (N * C) * (C / G) : 0;
   EMBER_ASSIGN(Value x, castTo(b, b.in(0), sk));
-  EMBER_ASSIGN(x, b.op(OpKind::Reshape, {x, b.ints({N, G, inner})}));
-  EMBER_ASSIGN(Value mean, b.mean(x, {2}));
-  EMBER_ASSIGN(Value d, b.op(OpKind::Sub, {x, mean}));
-  EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {d, d}));
-  EMBER_ASSIGN(Value var, b.mean(sq, {2}));
-  EMBER_ASSIGN(var, b.op(OpKind::Add,
-                         {var, b.scalar(sk, n.attrFloat("epsilon", 1e-5))}));
-  EMBER_ASSIGN(Value sd, b.op(OpKind::Sqrt, {var}));
-  EMBER_ASSIGN(Value inv, b.op(OpKind::Reciprocal, {sd}));
-  EMBER_ASSIGN(Value y, b.op(OpKind::Mul, {d, inv}));
-  EMBER_ASSIGN(y, b.op(OpKind::Reshape, {y, b.ints(xt.dims())}));
+  const double eps = n.attrFloat("epsilon", 1e-5);
+  Value y;
+  if (xt.rank() >= 3) {
+    // The activations keep their shape (a backend that stores them
+    // channels-last reads them in place): per-channel sums over the
+    // spatial axes, then per-group sums of those [N, C, 1, ...] values,
+    // broadcast back to the channels.
+    const Dims spatial = b.axisRange(2, int64_t(xt.rank()));
+    Dims perChannel(xt.rank(), 1);
+    perChannel[0] = N;
+    perChannel[1] = C;
+    auto groupMean = [&](Value v) -> Expected<Value> {
+      EMBER_ASSIGN(Value sum, b.op(OpKind::ReduceSum, {v, b.ints(spatial)},
+                                   {{"keepdims", Attr::ofInt(1)}}));
+      EMBER_ASSIGN(sum, b.op(OpKind::Reshape, {sum, b.ints({N, G, C / G})}));
+      EMBER_ASSIGN(sum, b.op(OpKind::ReduceSum, {sum, b.ints({2})},
+                             {{"keepdims", Attr::ofInt(1)}}));
+      EMBER_ASSIGN(sum, b.op(OpKind::Div, {sum, b.scalar(sk, double(inner))}));
+      EMBER_ASSIGN(sum, b.op(OpKind::Expand, {sum, b.ints({N, G, C / G})}));
+      return b.op(OpKind::Reshape, {sum, b.ints(perChannel)});
+    };
+    EMBER_ASSIGN(Value mean, groupMean(x));
+    EMBER_ASSIGN(Value d, b.op(OpKind::Sub, {x, mean}));
+    EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {d, d}));
+    EMBER_ASSIGN(Value var, groupMean(sq));
+    EMBER_ASSIGN(var, b.op(OpKind::Add, {var, b.scalar(sk, eps)}));
+    EMBER_ASSIGN(Value sd, b.op(OpKind::Sqrt, {var}));
+    EMBER_ASSIGN(Value inv, b.op(OpKind::Reciprocal, {sd}));
+    EMBER_ASSIGN(y, b.op(OpKind::Mul, {d, inv}));
+  } else {
+    EMBER_ASSIGN(x, b.op(OpKind::Reshape, {x, b.ints({N, G, inner})}));
+    EMBER_ASSIGN(Value mean, b.mean(x, {2}));
+    EMBER_ASSIGN(Value d, b.op(OpKind::Sub, {x, mean}));
+    EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {d, d}));
+    EMBER_ASSIGN(Value var, b.mean(sq, {2}));
+    EMBER_ASSIGN(var, b.op(OpKind::Add, {var, b.scalar(sk, eps)}));
+    EMBER_ASSIGN(Value sd, b.op(OpKind::Sqrt, {var}));
+    EMBER_ASSIGN(Value inv, b.op(OpKind::Reciprocal, {sd}));
+    EMBER_ASSIGN(y, b.op(OpKind::Mul, {d, inv}));
+    EMBER_ASSIGN(y, b.op(OpKind::Reshape, {y, b.ints(xt.dims())}));
+  }
   Dims chShape(xt.rank() - 1, 1);
   chShape[0] = C;
   EMBER_ASSIGN(Value sc, b.op(OpKind::Reshape, {b.in(1), b.ints(chShape)}));
