@@ -62,7 +62,9 @@ command: python3 scripts/quantize-with-ort.py OUT/NAME OUT/NAME-qdq
   conformer    Conformer ASR blocks: macaron Swish feed-forwards, attention,
                a conv module (pointwise, GLU by Slice, depthwise 1-D k=31)
   vae_dec      a Stable-Diffusion-style VAE decoder: GroupNormalization
-               (opset 21) + Swish residual blocks, nearest 2x upsampling
+               (opset 21) + Swish residual blocks, nearest 2x upsampling;
+               vae_dec17 the same with GroupNorm as PyTorch exports it below
+               opset 18 (Reshape, InstanceNormalization, Reshape)
   kws-lstm-*, lstm-*, bilstm-*, gru-*, rnn-*: stacked ONNX LSTM/GRU/RNN
                layers (forward, bidirectional, batch 1 to 8, widths 64 to
                512, 49 to 300 steps)
@@ -636,9 +638,16 @@ def conformer(rng, T=200, dim=144, heads=4, depth=2, k=31):
     return b.model("conformer_toy", "feat", [1, T, dim], x, [1, T, dim], opset=17)
 
 
-def vae_dec(rng, size=32, ch=128):
+def vae_dec(rng, size=32, ch=128, exported=False):
     b = Builder(rng)
     def gn(x, c):
+        if exported:  # PyTorch's GroupNorm export below opset 18
+            r = b.op("Reshape", [x, b.shape([1, 32, -1])])
+            r = b.op("InstanceNormalization", [r, b.const(np.ones(32, np.float32)),
+                                               b.const(np.zeros(32, np.float32))], epsilon=1e-6)
+            r = b.op("Reshape", [r, b.op("Shape", [x])])
+            return b.op("Add", [b.op("Mul", [r, b.normal((c, 1, 1), 0.1)]),
+                                b.normal((c, 1, 1), 0.02)])
         return b.op("GroupNormalization", [x, b.const(np.ones(c, np.float32)), b.const(np.zeros(c, np.float32))], num_groups=32, epsilon=1e-6)
     def res(x, c):
         h = b.conv(b.op("Mul", [g := gn(x, c), b.op("Sigmoid", [g])]), c, c, relu=False)
@@ -651,7 +660,8 @@ def vae_dec(rng, size=32, ch=128):
         x = b.resize_scales(x, 2.0, "nearest", "asymmetric", "floor"); s *= 2
         x = b.conv(x, ch, ch, relu=False); x = res(x, ch)
     x = b.conv(b.op("Mul", [g := gn(x, ch), b.op("Sigmoid", [g])]), ch, 3, relu=False)
-    return b.model("vae_dec_toy", "z", [1, 4, size, size], x, [1, 3, s, s], opset=21)
+    return b.model("vae_dec_toy", "z", [1, 4, size, size], x, [1, 3, s, s],
+                   opset=17 if exported else 21)
 
 
 RNN_SET = {
@@ -675,7 +685,8 @@ MODELS = dict(convnext=convnext, unet=unet, deeplab=deeplab,
               superres=superres, style=style, mixer=mixer, video3d=video3d,
               x3d=x3d, gpt_step=gpt_step, swin=swin, unet3d=unet3d,
               pointnet=pointnet, textcnn=textcnn, conformer=conformer,
-              vae_dec=vae_dec)
+              vae_dec=vae_dec,
+              vae_dec17=lambda rng: vae_dec(rng, exported=True))
 
 
 def write_case(model, folder, rng):

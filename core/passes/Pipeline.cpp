@@ -29,6 +29,7 @@ const std::vector<std::string> &defaultPassOrder() {
                                                  "constant-fold",
                                                  "cse",
                                                  "fold-batchnorm",
+                                                 "fuse-groupnorm",
                                                  "lift-conv1d",
                                                  "conv3d-as-2d",
                                                  "sink-transpose",
