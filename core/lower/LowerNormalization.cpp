@@ -5,6 +5,7 @@
 #include "lower/LowerUtil.h"
 
 #include <cmath>
+#include <functional>
 
 namespace ember {
 
@@ -75,7 +76,8 @@ Expected<std::vector<Value>> lower_GroupNormalization(LoweringBuilder &b) {
   int64_t inner = N > 0 && C > 0 ? xt.numElements() / (N * C) * (C / G) : 0;
   EMBER_ASSIGN(Value x, castTo(b, b.in(0), sk));
   const double eps = n.attrFloat("epsilon", 1e-5);
-  Value y;
+  // Each group's mean of v, broadcast over the group's elements.
+  std::function<Expected<Value>(Value)> groupMean;
   if (xt.rank() >= 3) {
     // The activations keep their shape (a backend that stores them
     // channels-last reads them in place): per-channel sums over the
@@ -85,7 +87,8 @@ Expected<std::vector<Value>> lower_GroupNormalization(LoweringBuilder &b) {
     Dims perChannel(xt.rank(), 1);
     perChannel[0] = N;
     perChannel[1] = C;
-    auto groupMean = [&](Value v) -> Expected<Value> {
+    groupMean = [&b, spatial, perChannel, N, G, C, inner,
+                 sk](Value v) -> Expected<Value> {
       EMBER_ASSIGN(Value sum, b.op(OpKind::ReduceSum, {v, b.ints(spatial)},
                                    {{"keepdims", Attr::ofInt(1)}}));
       EMBER_ASSIGN(sum, b.op(OpKind::Reshape, {sum, b.ints({N, G, C / G})}));
@@ -95,24 +98,19 @@ Expected<std::vector<Value>> lower_GroupNormalization(LoweringBuilder &b) {
       EMBER_ASSIGN(sum, b.op(OpKind::Expand, {sum, b.ints({N, G, C / G})}));
       return b.op(OpKind::Reshape, {sum, b.ints(perChannel)});
     };
-    EMBER_ASSIGN(Value mean, groupMean(x));
-    EMBER_ASSIGN(Value d, b.op(OpKind::Sub, {x, mean}));
-    EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {d, d}));
-    EMBER_ASSIGN(Value var, groupMean(sq));
-    EMBER_ASSIGN(var, b.op(OpKind::Add, {var, b.scalar(sk, eps)}));
-    EMBER_ASSIGN(Value sd, b.op(OpKind::Sqrt, {var}));
-    EMBER_ASSIGN(Value inv, b.op(OpKind::Reciprocal, {sd}));
-    EMBER_ASSIGN(y, b.op(OpKind::Mul, {d, inv}));
   } else {
     EMBER_ASSIGN(x, b.op(OpKind::Reshape, {x, b.ints({N, G, inner})}));
-    EMBER_ASSIGN(Value mean, b.mean(x, {2}));
-    EMBER_ASSIGN(Value d, b.op(OpKind::Sub, {x, mean}));
-    EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {d, d}));
-    EMBER_ASSIGN(Value var, b.mean(sq, {2}));
-    EMBER_ASSIGN(var, b.op(OpKind::Add, {var, b.scalar(sk, eps)}));
-    EMBER_ASSIGN(Value sd, b.op(OpKind::Sqrt, {var}));
-    EMBER_ASSIGN(Value inv, b.op(OpKind::Reciprocal, {sd}));
-    EMBER_ASSIGN(y, b.op(OpKind::Mul, {d, inv}));
+    groupMean = [&b](Value v) { return b.mean(v, {2}); };
+  }
+  EMBER_ASSIGN(Value mean, groupMean(x));
+  EMBER_ASSIGN(Value d, b.op(OpKind::Sub, {x, mean}));
+  EMBER_ASSIGN(Value sq, b.op(OpKind::Mul, {d, d}));
+  EMBER_ASSIGN(Value var, groupMean(sq));
+  EMBER_ASSIGN(var, b.op(OpKind::Add, {var, b.scalar(sk, eps)}));
+  EMBER_ASSIGN(Value sd, b.op(OpKind::Sqrt, {var}));
+  EMBER_ASSIGN(Value inv, b.op(OpKind::Reciprocal, {sd}));
+  EMBER_ASSIGN(Value y, b.op(OpKind::Mul, {d, inv}));
+  if (xt.rank() < 3) {
     EMBER_ASSIGN(y, b.op(OpKind::Reshape, {y, b.ints(xt.dims())}));
   }
   Dims chShape(xt.rank() - 1, 1);

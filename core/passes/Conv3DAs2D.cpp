@@ -53,6 +53,7 @@
 // to rounding.
 #include "ir/TypeRules.h"
 #include "ir/typerules/Parse.h"
+#include "lower/IntegerForms.h"
 #include "passes/Pass.h"
 
 #include <algorithm>
@@ -140,19 +141,9 @@ bool isSimpleQdq(const Node *d, bool channelAxis0) {
                          d->inputs[1].type().rank() == 1);
 }
 
-// Two scale operands with the same value: one value, or two one-element
-// constants that hold the same number.
-bool sameParameter(const Value &a, const Value &b) {
-  if (a == b)
-    return true;
-  return a.node && b.node && a.node->kind == OpKind::Constant &&
-         b.node->kind == OpKind::Constant && a.type() == b.type() &&
-         a.type().numElements() == 1 &&
-         a.node->payload->getDouble(0) == b.node->payload->getDouble(0);
-}
-
-// The lowest value of an 8- or 16-bit integer kind (a max pool's padding).
-std::optional<double> lowestOf(ElemKind k) {
+// The lowest value of an 8- or 16-bit integer kind, a max pool's padding
+// (lowestOf in lower/IntegerForms.h knows the 8-bit kinds only).
+std::optional<double> maxPoolPadding(ElemKind k) {
   switch (k) {
   case ElemKind::I8:
     return -128.0;
@@ -220,8 +211,10 @@ struct Folder {
   }
 
   // v (a quantized value derived from dq's operand) dequantized as dq does;
-  // a per-channel dq keeps its axis 0.
+  // a per-channel dq keeps its axis 0. Without dq, v as it is.
   Expected<Value> redq(Value v, const Node *dq, const std::string &name) {
+    if (!dq)
+      return v;
     std::vector<Value> ins{v, dq->inputs[1]};
     if (dq->hasInput(2))
       ins.push_back(dq->inputs[2]);
@@ -349,12 +342,6 @@ struct Folder {
     EMBER_ASSIGN(std::vector<Value> sl,
                  gather(x, p.batch, kd, g.strides[0], g.dilations[0],
                         g.padBegin[0], g.out[0], padValue, nm));
-    auto dequant = [&](Value v, const Node *dq,
-                       const std::string &name) -> Expected<Value> {
-      if (!dq)
-        return v;
-      return redq(v, dq, name);
-    };
     const Value w5 = dqw ? dqw->inputs[0] : n->inputs[1];
     const Dims w = n->inputs[1].type().dims();
     const AttrMap attrs = planeAttrs(n, g);
@@ -374,7 +361,7 @@ struct Folder {
         EMBER_ASSIGN(a, make(OpKind::Concat, sl, {{"axis", Attr::ofInt(1)}},
                              nm + ".taps"));
       }
-      EMBER_ASSIGN(a, dequant(a, dqx, nm + ".dq"));
+      EMBER_ASSIGN(a, redq(a, dqx, nm + ".dq"));
       // [M, C/g, kd, kh, kw] -> [M, kd, C/g, kh, kw] -> [M, kd*C/g, kh, kw].
       Value wt = w5;
       if (kd > 1) {
@@ -382,7 +369,7 @@ struct Folder {
       }
       EMBER_ASSIGN(wt, reshape(wt, {w[0], kd * w[1], w[3], w[4]},
                                n->inputs[1].name() + ".2d"));
-      EMBER_ASSIGN(wt, dequant(wt, dqw, n->inputs[1].name() + ".dq"));
+      EMBER_ASSIGN(wt, redq(wt, dqw, n->inputs[1].name() + ".dq"));
       EMBER_ASSIGN(y, make(n->kind, operands(a, wt, true), attrs, nm + ".2d"));
     } else {
       for (int64_t j = 0; j < kd; ++j) {
@@ -393,8 +380,8 @@ struct Folder {
                                     {}, n->inputs[1].name() + ".tap"));
         EMBER_ASSIGN(wj, reshape(wj, {w[0], w[1], w[3], w[4]},
                                  n->inputs[1].name() + ".2d"));
-        EMBER_ASSIGN(wj, dequant(wj, dqw, n->inputs[1].name() + ".dq"));
-        EMBER_ASSIGN(Value xj, dequant(sl[size_t(j)], dqx, nm + ".dq"));
+        EMBER_ASSIGN(wj, redq(wj, dqw, n->inputs[1].name() + ".dq"));
+        EMBER_ASSIGN(Value xj, redq(sl[size_t(j)], dqx, nm + ".dq"));
         EMBER_ASSIGN(Value c, make(n->kind, operands(xj, wj, j == 0), attrs,
                                    nm + ".2d"));
         if (j == 0) {
@@ -527,15 +514,14 @@ struct Folder {
     // with their kind's lowest value, and dequantizes its result.
     const Node *dq = n->inputs[0].node;
     if (!(isMax && dq && dq->kind == OpKind::DequantizeLinear &&
-          isSimpleQdq(dq) && dq->inputs[1].node->kind == OpKind::Constant &&
-          dq->inputs[1].node->payload->getDouble(0) > 0 &&
-          lowestOf(dq->inputs[0].type().elem())))
+          isSimpleQdq(dq) && dequantizeParams(*dq) &&
+          maxPoolPadding(dq->inputs[0].type().elem())))
       dq = nullptr;
     EMBER_ASSIGN(Value t, toDepthMajor(dq ? dq->inputs[0] : n->inputs[0], nm));
     EMBER_ASSIGN(Value p, make(n->kind, {t}, planeAttrs(n, g), nm + ".2d"));
     double pad = isMax ? -std::numeric_limits<double>::infinity() : 0.0;
     if (dq)
-      pad = *lowestOf(t.type().elem());
+      pad = *maxPoolPadding(t.type().elem());
     EMBER_ASSIGN(std::vector<Value> sl,
                  gather(p, N, kd, g.strides[0], g.dilations[0], g.padBegin[0],
                         Do, pad, nm));
@@ -556,10 +542,10 @@ struct Folder {
       const Node *q = it != users.end() && it->second.size() == 1
                           ? it->second[0].user
                           : nullptr;
-      if (q && q->kind == OpKind::QuantizeLinear && isSimpleQdq(q) &&
-          q->types[0].elem() == y.type().elem() &&
-          sameParameter(q->inputs[1], dq->inputs[1]) &&
-          zeroPointOf(q) == zeroPointOf(dq)) {
+      const auto qp = q && q->kind == OpKind::QuantizeLinear && isSimpleQdq(q)
+                          ? quantizeParams(*q)
+                          : std::nullopt;
+      if (qp && *qp == *dequantizeParams(*dq)) {
         EMBER_ASSIGN(Value back, toNcdhw(y, N, q->outNames[0]));
         f.replaceAllUses(Value(const_cast<Node *>(q), 0), back);
         f.erase(const_cast<Node *>(q));
