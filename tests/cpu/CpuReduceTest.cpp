@@ -2,7 +2,7 @@
 // interpreter, bit for bit: sums, products, Max and Min over outer, inner
 // and all axes, with and without a fused producer, at 1 and 2 threads;
 // Max and Min of signed zeros and NaN, which the vectorized loops reduce
-// in any order.
+// in any order; float to integer casts (LoopGen::cast) at every range.
 #include "CpuTestUtil.h"
 
 #include <cstring>
@@ -123,4 +123,60 @@ TEST(CpuLoops, MaxMinOfSignedZerosAndNaNMatchInterpreterBits) {
           }
         }
       }
+}
+
+// Float to integer casts (LoopGen::cast): the reference truncates through
+// int64 (NaN -> 0, |x| >= 2^63 -> INT64_MIN) and keeps the low bits; the
+// backend's f32 form for targets of at most 32 bits works in f32 and i32
+// (vectorizable) and must give the same integers for every range it
+// splits: |x| < 2^31, 2^31 <= |x| < 2^56, beyond, infinities and NaN. Each
+// value sits among ordinary ones in a long row, so the vector loop takes it.
+TEST(CpuLoops, FloatToIntegerCastsMatchInterpreter) {
+  const float inf = std::numeric_limits<float>::infinity();
+  // Below 2^31, between 2^31 and 2^56, beyond, and the specials.
+  std::vector<float> edges = {0.0f,    -0.0f,   0.5f,     -0.5f,   0.99999994f,
+                              -1.5f,   127.9f,  128.0f,   255.5f,  256.0f,
+                              -128.0f, -129.0f, 32767.5f, 65535.0f};
+  for (float v : {65536.0f, -32769.0f, 2147483520.0f, -2147483520.0f})
+    edges.push_back(v);
+  for (float v :
+       {2147483648.0f, -2147483648.0f, 3000000000.0f, -3000000000.0f,
+        4294967296.0f, 4294967040.0f, 6442450944.0f, -6442450944.0f, 1e10f,
+        -1e10f, 123456789012.0f, 0x1p55f, 0x1.fffffep55f, -0x1.fffffep55f})
+    edges.push_back(v);
+  for (float v : {0x1p56f, 0x1.000002p56f, 1e18f, 0x1p63f, -0x1p63f, 1e30f,
+                  -1e30f, inf, -inf, std::numeric_limits<float>::quiet_NaN(),
+                  1.17549435e-38f, -1e-45f})
+    edges.push_back(v);
+  for (ElemKind to : {ElemKind::I8, ElemKind::U8, ElemKind::I16, ElemKind::U16,
+                      ElemKind::I32, ElemKind::U32, ElemKind::I64}) {
+    int onnxTo = 0;
+    for (int t = 1; t < 32 && !onnxTo; ++t) {
+      ElemKind k;
+      if (elemKindFromOnnx(t, k) && k == to)
+        onnxTo = t;
+    }
+    ASSERT_NE(onnxTo, 0);
+    const Type type(ElemKind::F32, {int64_t(edges.size()), 37});
+    Module m;
+    Function *f = m.addFunction("main");
+    Value x(f->addPlaceholder("x", type));
+    auto n = f->create(OpKind::Cast, {x}, {{"to", Attr::ofInt(onnxTo)}});
+    ASSERT_TRUE(bool(n)) << n.status().message();
+    f->addOutput(Value(*n), "y");
+    Tensor t(type);
+    std::mt19937 rng(3);
+    for (int64_t i = 0; i < t.size(); ++i)
+      t.data<float>()[i] = i % 37 == 11 ? edges[size_t(i / 37)]
+                                        : float(int(rng() % 2001) - 1000) / 8;
+    std::vector<Tensor> in = {t};
+    auto want = interpret(*f, in);
+    ASSERT_TRUE(bool(want)) << want.status().message();
+    SCOPED_TRACE(std::string("to ") + std::to_string(onnxTo));
+    std::vector<Tensor> got = runCpu(*f, hostConfig(), in);
+    ASSERT_EQ(got.size(), 1u);
+    for (int64_t i = 0; i < t.size(); ++i)
+      ASSERT_EQ(got[0].getInt(i), (*want)[0].getInt(i))
+          << "at " << i << ": " << t.data<float>()[i];
+  }
 }

@@ -155,6 +155,9 @@ struct LoopGen {
   llvm::Value *exp(ElemKind k, llvm::Value *x);
 
   llvm::Value *cast(llvm::Value *v, ElemKind from, ElemKind to);
+  // f32 to an integer of at most 32 bits (type tt) with the reference's
+  // rule, in f32 and i32 arithmetic (vectorizable on AVX2).
+  llvm::Value *floatToNarrowInt(llvm::Value *v, llvm::Type *tt);
 
   // Integer division with the reference's rules for 0 and -1 divisors.
   llvm::Value *safeDivisor(llvm::Value *d, bool sgn);

@@ -115,6 +115,8 @@ llvm::Value *LoopGen::cast(llvm::Value *v, ElemKind from, ElemKind to) {
                                  : b.CreateFPTrunc(v, tt);
     return isSigned(from) ? b.CreateSIToFP(v, tt) : b.CreateUIToFP(v, tt);
   }
+  if (from == ElemKind::F32 && bits(to) <= 32)
+    return floatToNarrowInt(v, tt);
   if (isComputeFloatKind(from)) {
     // The reference: NaN -> 0, |d| >= 2^63 -> INT64_MIN, else trunc
     // through int64, wrapping to the target width.
@@ -139,6 +141,34 @@ llvm::Value *LoopGen::cast(llvm::Value *v, ElemKind from, ElemKind to) {
   if (tb > fb)
     return isSigned(from) ? b.CreateSExt(v, tt) : b.CreateZExt(v, tt);
   return v;
+}
+
+// The reference converts a float to an integer through int64 (NaN -> 0,
+// |d| >= 2^63 -> INT64_MIN, else trunc) and keeps the low bits. For f32 and
+// a target of at most 32 bits the same bits come without int64, which AVX2
+// has no vector conversion for (the int64 form ran a scalar cvttsd2si per
+// lane: DynamicQuantizeLinear's quantize step took 4 cycles an element):
+//  - |v| < 2^31: fptosi to i32 truncates as the int64 form does;
+//  - 2^31 <= |v| < 2^56: v is an integer; v mod 2^32 = v - 2^32 floor(v /
+//    2^32) is exact in f32 (a multiple of v's ulp below 2^32: at most 24
+//    significant bits), and taken into [-2^31, 2^31) it has the int64's low
+//    32 bits;
+//  - |v| >= 2^56 (a multiple of 2^33), infinities (INT64_MIN) and NaN: the
+//    low 32 bits are 0.
+llvm::Value *LoopGen::floatToNarrowInt(llvm::Value *v, llvm::Type *tt) {
+  llvm::Type *ft = v->getType();
+  auto c = [&](double x) { return llvm::ConstantFP::get(ft, x); };
+  llvm::Value *a = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, v);
+  llvm::Value *small = b.CreateFCmpOLT(a, c(2147483648.0));
+  llvm::Value *mid = b.CreateFCmpOLT(a, c(72057594037927936.0));
+  llvm::Value *q = b.CreateUnaryIntrinsic(llvm::Intrinsic::floor,
+                                          b.CreateFMul(v, c(0x1p-32)));
+  llvm::Value *r = b.CreateFSub(v, b.CreateFMul(q, c(4294967296.0)));
+  r = b.CreateSelect(b.CreateFCmpOGE(r, c(2147483648.0)),
+                     b.CreateFSub(r, c(4294967296.0)), r);
+  llvm::Value *x = b.CreateSelect(small, v, b.CreateSelect(mid, r, c(0.0)));
+  llvm::Value *i = b.CreateFPToSI(x, b.getInt32Ty());
+  return tt->getIntegerBitWidth() < 32 ? b.CreateTrunc(i, tt) : i;
 }
 
 // Integer division with the reference's rules for 0 and -1 divisors.
