@@ -20,6 +20,10 @@
 //    the model's epilogue (per-column bias, the residual where the block
 //    adds one), attention's Q x K^T and P x V through sgemm (both operands
 //    run-time), and the model's total (each shape times its occurrences);
+//  - with --only=winograd (or --layer= a 3x3 stride-1 one), the direct
+//    channels-last convolution against Winograd F(2x2, 3x3)
+//    (conv2dNhwcWinograd) on every 3x3 stride-1 layer of the sets, in
+//    turn on the same data: the per-pair ratio direct / Winograd;
 //  - with --only=depthwise, depthwiseConv2d (NCHW) and depthwiseConv2dNhwc
 //    (channels-last) on the depthwise layers of MobileNetV2 and mnv3-toy
 //    (bias + ReLU), in GFLOP/s and against the FMA peak;
@@ -40,6 +44,7 @@
 //                   with that share of bytes >= 128 and zero point 0, as
 //                   after a ReLU; default uniform bytes, zero point 125)
 //                   [--only=1024|int8|qpaired|qconv|qconv-resnet50|qconv-mnv2|
+//                           winograd|
 //                           depthwise|resnet50|squeezenet1.1|dbnet-toy|
 //                           vit|bert|transformers|
 //                           LAYER-SUBSTRING]
@@ -712,6 +717,37 @@ PairTiming benchQConvSplit(const Conv2DShape &s, Isa isa, double minTime,
   return t;
 }
 
+/// conv2dNhwc (direct) and conv2dNhwcWinograd on the same 3x3 stride-1
+/// layer, input and weights (bias + ReLU), in turn: medians and the
+/// median of the per-pair ratios direct / Winograd.
+PairTiming benchWinograd(const Conv2DShape &s, Isa isa, double minTime,
+                         std::mt19937 &rng) {
+  const size_t K = s.channels * 9, N = s.outChannels;
+  std::vector<float> x = randomVec(rng, s.channels * s.height * s.width);
+  std::vector<float> w = randomVec(rng, K * N), bias = randomVec(rng, N);
+  std::vector<float> y(N * s.outHeight() * s.outWidth());
+  std::vector<char> direct(packedConvWeightsNhwcSize(s, isa));
+  std::vector<char> wino(packedConvWeightsWinogradSize(s, isa));
+  packConvWeightsNhwc(s, w.data(), direct.data(), isa);
+  if (packConvWeightsWinograd(s, w.data(), wino.data(), isa) != Status::Ok)
+    return PairTiming{};
+  std::vector<char> ws(
+      std::max(conv2dNhwcWorkspaceSize(s), conv2dNhwcWinogradWorkspaceSize(s)));
+  Epilogue epi;
+  epi.bias = bias.data();
+  epi.activation = Activation::Relu;
+  return timePair(
+      [&] {
+        conv2dNhwc(s, x.data(), s.channels, direct.data(), y.data(), N, epi,
+                   isa, {}, ws.data());
+      },
+      [&] {
+        conv2dNhwcWinograd(s, x.data(), s.channels, wino.data(), y.data(), N,
+                           epi, isa, {}, ws.data());
+      },
+      minTime);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -830,6 +866,33 @@ int main(int argc, char **argv) {
       totals[mi].conv += c.median * l.count;
       totals[mi].nhwc += h.median * l.count;
     }
+  }
+  if (only == "winograd" ||
+      (only == "layer" && custom.k == 3 && custom.stride == 1)) {
+    // Every 3x3 stride-1 layer of the sets (or --layer's), direct against
+    // Winograd F(2x2, 3x3); GFLOP/s count the direct convolution's work.
+    double ms[2] = {0, 0};
+    for (const ModelConvs &m : models)
+      for (size_t li = 0; li < m.count; ++li) {
+        const ConvLayer &l = m.layers[li];
+        const Conv2DShape s = shapeOf(l);
+        if (!conv2dNhwcWinogradShape(s, isa) || s.channels < 4)
+          continue;
+        const double flop =
+            2.0 * s.outChannels * s.outHeight() * s.outWidth() * s.channels * 9;
+        const PairTiming t = benchWinograd(s, isa, minTime, rng);
+        std::printf("%-14s %-12s C=%-4zu OC=%-4zu %3zux%-3zu direct %6.1f "
+                    "GFLOP/s  winograd %6.1f  direct/winograd %.2f\n",
+                    m.name, l.name, s.channels, s.outChannels, s.outHeight(),
+                    s.outWidth(), flop / t.a.median * 1e-9,
+                    flop / t.b.median * 1e-9, t.ratio > 0 ? 1 / t.ratio : 0);
+        std::fflush(stdout);
+        ms[0] += t.a.median * l.count * 1e3;
+        ms[1] += t.b.median * l.count * 1e3;
+      }
+    std::printf("3x3 stride-1 layers: direct %.3f ms  winograd %.3f ms  "
+                "direct/winograd %.2f\n",
+                ms[0], ms[1], ms[1] > 0 ? ms[0] / ms[1] : 0.0);
   }
   if (only.empty() || only == "int8") {
     const double ops = 2.0 * 1024 * 1024 * 1024;

@@ -72,6 +72,43 @@ bool fusablePoolWindow(const Node &pool, ember::cpu::MaxPoolWindow &pw) {
   return ember::cpu::maxPoolWindowFits(pw, size_t(w.h), size_t(w.w));
 }
 
+namespace {
+// Channels this many or more in and out per group: a channels-last 3x3
+// stride-1 convolution runs as Winograd F(2x2, 3x3). Below, the transforms
+// cost about what the products save (gemm_bench --only=winograd: 16 -> 64
+// and 64 -> 16 channels at 0.95-1.02 of the direct tiles; 32 -> 32 and up
+// at 1.3-2).
+constexpr int64_t kWinogradMinChannels = 32;
+
+// Whether a dense channels-last conv step (params p) runs
+// conv2dNhwcWinograd: x channels-last, no fused pool, a shape the kernel
+// takes on `isa`, enough channels.
+bool usesWinograd(const std::vector<int64_t> &p, int64_t isa) {
+  if (!p[EMBER_RT_CONV_NHWC] || p[EMBER_RT_CONV_IN_NCHW] ||
+      p[EMBER_RT_CONV_DEPTHWISE] || p[EMBER_RT_CONV_POOL_KH])
+    return false;
+  const int64_t G = p[EMBER_RT_CONV_GROUPS];
+  ember::cpu::Conv2DShape s;
+  s.channels = size_t(p[EMBER_RT_CONV_C] / G);
+  s.outChannels = size_t(p[EMBER_RT_CONV_OC] / G);
+  s.height = size_t(p[EMBER_RT_CONV_H]);
+  s.width = size_t(p[EMBER_RT_CONV_W]);
+  s.kernelH = size_t(p[EMBER_RT_CONV_KH]);
+  s.kernelW = size_t(p[EMBER_RT_CONV_KW]);
+  s.strideH = size_t(p[EMBER_RT_CONV_SH]);
+  s.strideW = size_t(p[EMBER_RT_CONV_SW]);
+  s.padTop = size_t(p[EMBER_RT_CONV_PT]);
+  s.padLeft = size_t(p[EMBER_RT_CONV_PL]);
+  s.padBottom = size_t(p[EMBER_RT_CONV_PB]);
+  s.padRight = size_t(p[EMBER_RT_CONV_PR]);
+  s.dilationH = size_t(p[EMBER_RT_CONV_DH]);
+  s.dilationW = size_t(p[EMBER_RT_CONV_DW]);
+  return int64_t(s.channels) >= kWinogradMinChannels &&
+         int64_t(s.outChannels) >= kWinogradMinChannels &&
+         ember::cpu::conv2dNhwcWinogradShape(s, ember::cpu::Isa(isa));
+}
+} // namespace
+
 Status Codegen::prepareConv(const Group &g, Step &s) {
   const Node &n = *g.anchor;
   const Type &x = n.inputs[0].type(), &wt = n.inputs[1].type();
@@ -130,6 +167,7 @@ Status Codegen::prepareConv(const Group &g, Step &s) {
     p[EMBER_RT_CONV_POOL_OH] = int64_t(pw.outHeight);
     p[EMBER_RT_CONV_POOL_OW] = int64_t(pw.outWidth);
   }
+  p[EMBER_RT_CONV_WINOGRAD] = lib && cfg_.winograd && usesWinograd(p, cfg_.isa);
   workspacePerWorker_ = std::max<uint64_t>(
       workspacePerWorker_,
       alignUp(uint64_t(convWorkspace(cfg_.kernels, p.data())), 64));

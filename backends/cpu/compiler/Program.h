@@ -68,6 +68,9 @@ struct CompileConfig {
   // AVX2: int8 matrix-product weights whose rows pair without saturating
   // vpmaddubsw are packed for it (QPackExtra::PairedK).
   bool int8Paired = true;
+  // AVX2/AVX-512: channels-last 3x3 stride-1 convolutions with enough
+  // channels run as Winograd F(2x2, 3x3) (conv2dNhwcWinograd).
+  bool winograd = true;
   // Code generation target; empty triple: the host (JIT).
   std::string triple, cpu, features;
   bool bundle = false; // self-contained object (runtime bitcode linked in)

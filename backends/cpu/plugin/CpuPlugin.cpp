@@ -149,6 +149,10 @@ ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
 //   int8_paired=0|1           AVX2: int8 matrix products whose weights pair
 //                             (kernels' QPackExtra::PairedK) run the
 //                             vpmaddubsw tile (default 1; 0: the exact one)
+//   winograd=0|1              AVX2/AVX-512: channels-last 3x3 stride-1
+//                             convolutions of 32 or more channels in and out
+//                             run as Winograd F(2x2, 3x3) (default 1; 0:
+//                             the direct tiles)
 ember_error *parseOptions(const ember_compile_params *p,
                           ember::cpugen::CompileConfig &cfg, bool &runnable,
                           std::string &why) {
@@ -193,9 +197,11 @@ ember_error *parseOptions(const ember_compile_params *p,
       cfg.int8Split = v == "1";
     } else if (k == "int8_paired" && (v == "0" || v == "1")) {
       cfg.int8Paired = v == "1";
+    } else if (k == "winograd" && (v == "0" || v == "1")) {
+      cfg.winograd = v == "1";
     } else if (k == "kernels" || k == "fuse" || k == "isa" || k == "dump_ir" ||
                k == "dump_dir" || k == "perf_map" || k == "int8_split" ||
-               k == "int8_paired") {
+               k == "int8_paired" || k == "winograd") {
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "bad value '" + v + "' for vendor option '" + k + "'");
     } else {
@@ -203,7 +209,7 @@ ember_error *parseOptions(const ember_compile_params *p,
           EMBER_STATUS_INVALID_ARGUMENT,
           "unknown vendor option '" + k +
               "' (the cpu plugin takes kernels, fuse, isa, dump_ir, dump_dir, "
-              "perf_map, int8_split, int8_paired)");
+              "perf_map, int8_split, int8_paired, winograd)");
     }
   }
   runnable = true;

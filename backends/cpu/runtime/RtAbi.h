@@ -114,6 +114,10 @@ enum ember_rt_conv_field {
    * each worker's bytes) and transposes it into y. No residual, pool or
    * LDY. */
   EMBER_RT_CONV_Y_COPY,
+  /* NHWC, dense, x channels-last, 3x3 stride 1 undilated, no pool: the
+   * weights are packConvWeightsWinograd's per group and each piece runs
+   * conv2dNhwcWinograd (Winograd F(2x2, 3x3)) */
+  EMBER_RT_CONV_WINOGRAD,
   EMBER_RT_CONV_NUM_FIELDS
 };
 int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,

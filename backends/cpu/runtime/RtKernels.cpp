@@ -284,6 +284,8 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, size_t g,
                             e, isa, r);
   else if (p[EMBER_RT_CONV_IN_NCHW])
     s = conv2dNhwcFromNchw(shape, x, w, y, ldy, e, isa, r, ws);
+  else if (p[EMBER_RT_CONV_WINOGRAD])
+    s = conv2dNhwcWinograd(shape, x, C, w, y, ldy, e, isa, r, ws);
   else
     s = conv2dNhwc(shape, x, C, w, y, ldy, e, isa, r, ws);
   if (p[EMBER_RT_CONV_ROUND_F16]) {
@@ -840,6 +842,8 @@ int64_t convWorkerBytes(const int64_t *p) {
         conv2dNhwcFromNchwMaxPoolWorkspaceSize(groupShape(p), poolWindow(p)));
   if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_IN_NCHW])
     return int64_t(conv2dNhwcFromNchwWorkspaceSize(groupShape(p)));
+  if (p[EMBER_RT_CONV_WINOGRAD])
+    return int64_t(conv2dNhwcWinogradWorkspaceSize(groupShape(p)));
   if (p[EMBER_RT_CONV_NHWC])
     return int64_t(conv2dNhwcWorkspaceSize(groupShape(p)));
   if (p[EMBER_RT_CONV_DEPTHWISE]) // the padded plane (was allocated per call)
@@ -912,7 +916,10 @@ int32_t convStep(const int64_t *p, const float *x, const void *w,
     // (Depthwise: whole output rows, 16-channel vectors. Dense: 6 pixels
     // x the path's panel, 64 channels on AVX-512, 16 on AVX2.)
     bool dwn = p[EMBER_RT_CONV_DEPTHWISE] != 0;
-    t.pixGranule = dwn ? u(p[EMBER_RT_CONV_OW]) : 6;
+    // (Winograd: whole rows of 2x2 tiles, two output rows.)
+    t.pixGranule = dwn                         ? u(p[EMBER_RT_CONV_OW])
+                   : p[EMBER_RT_CONV_WINOGRAD] ? 2 * u(p[EMBER_RT_CONV_OW])
+                                               : 6;
     t.ocGranule = dwn ? 16 : colGranule(Isa(p[EMBER_RT_CONV_ISA]));
     double lp = largestShare(pix, t.pixGranule, t.pieces);
     double lo = largestShare(ocg, t.ocGranule, t.pieces);
@@ -922,6 +929,10 @@ int32_t convStep(const int64_t *p, const float *x, const void *w,
       t.splitPix = dwn || weights <= input;
     else
       t.splitPix = lp < lo;
+    // A Winograd piece over channels transforms the whole input again:
+    // pixels whenever each piece gets a tile row.
+    if (p[EMBER_RT_CONV_WINOGRAD])
+      t.splitPix = pix >= t.pixGranule * t.pieces || ocg < 2 * t.ocGranule;
   } else if (!p[EMBER_RT_CONV_DEPTHWISE] && t.pieces > 1) {
     Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
     size_t pix = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
@@ -1107,6 +1118,9 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
 int64_t ember_rt_conv_packed_size(const int64_t *p) {
   if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_DEPTHWISE])
     return int64_t(packedDepthwiseNhwcSize(groupShape(p)));
+  if (p[EMBER_RT_CONV_WINOGRAD])
+    return int64_t(packedConvWeightsWinogradSize(groupShape(p),
+                                                 Isa(p[EMBER_RT_CONV_ISA])));
   if (p[EMBER_RT_CONV_NHWC])
     return int64_t(
         packedConvWeightsNhwcSize(groupShape(p), Isa(p[EMBER_RT_CONV_ISA])));
@@ -1133,11 +1147,13 @@ int32_t ember_rt_conv_pack(const int64_t *p, const float *w, void *packed) {
     const Conv2DShape s = groupShape(p);
     const size_t per = s.outChannels * s.channels * s.kernelH * s.kernelW;
     for (size_t g = 0; g < u(p[EMBER_RT_CONV_GROUPS]); ++g) {
-      Status st = packConvWeightsNhwc(
-          s, w + g * per,
-          static_cast<uint8_t *>(packed) +
-              g * u(p[EMBER_RT_CONV_W_GROUP_STRIDE]),
-          Isa(p[EMBER_RT_CONV_ISA]), p[EMBER_RT_CONV_IN_NCHW] != 0);
+      void *to = static_cast<uint8_t *>(packed) +
+                 g * u(p[EMBER_RT_CONV_W_GROUP_STRIDE]);
+      const Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
+      Status st = p[EMBER_RT_CONV_WINOGRAD]
+                      ? packConvWeightsWinograd(s, w + g * per, to, isa)
+                      : packConvWeightsNhwc(s, w + g * per, to, isa,
+                                            p[EMBER_RT_CONV_IN_NCHW] != 0);
       if (st != Status::Ok)
         return int32_t(st);
     }

@@ -438,6 +438,101 @@ TEST_P(ConvTest, Conv2DNhwcRandomShapes) {
   }
 }
 
+/// conv2dNhwcWinograd against the definition, as checkConvNhwc: padded
+/// pixel strides, a random epilogue, a grid of channel x pixel ranges
+/// (pixel cuts inside tile rows: both pieces compute the row, each stores
+/// its pixels), columns past OC untouched.
+void checkConvWinograd(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
+  const size_t C = s.channels, OC = s.outChannels, H = s.height, W = s.width;
+  const size_t P = s.outHeight() * s.outWidth();
+  const size_t ldx = C + randomIn(rng, 0, 3), ldy = OC + randomIn(rng, 0, 3);
+  const size_t ldr = OC + randomIn(rng, 0, 2);
+  const std::vector<float> x = randomFloats(rng, H * W * ldx);
+  const std::vector<float> xN = toChannelsFirst(x, H * W, C, ldx);
+  const std::vector<float> w = randomFloats(rng, OC * C * 9);
+  RandomEpilogue re(rng, OC, OC * P);
+  re.epi.accumulate = false;
+  const std::vector<float> res =
+      re.epi.residual ? toChannelsLast(re.residual.data(), P, OC, ldr)
+                      : std::vector<float>();
+  const std::vector<float> y0(OC * P, 0.0f);
+  const RefResult ref = refConv(s, xN.data(), w.data(), y0.data(), re.epi,
+                                /*depthwise=*/false);
+  Epilogue e = re.epi;
+  if (e.residual) {
+    e.residual = res.data();
+    e.ldr = ldr;
+  }
+  const std::string what = std::string(isaName(isa)) + " " + describe(s);
+  std::vector<char> packed(packedConvWeightsWinogradSize(s, isa));
+  const float sentinel = -12345.0f;
+  std::vector<float> y(P * ldy, sentinel);
+  if (!conv2dNhwcWinogradShape(s, isa)) {
+    EXPECT_EQ(resolveIsa(isa), Isa::Generic) << what;
+    EXPECT_EQ(packConvWeightsWinograd(s, w.data(), packed.data(), isa),
+              Status::InvalidArgument);
+    return;
+  }
+  ASSERT_EQ(packConvWeightsWinograd(s, w.data(), packed.data(), isa),
+            Status::Ok);
+  ASSERT_TRUE(conv2dNhwcWinogradSupported(s, packed.data(), isa)) << what;
+  // conv2dNhwc's weights are refused, and these by conv2dNhwc.
+  std::vector<char> direct(packedConvWeightsNhwcSize(s, isa));
+  ASSERT_EQ(packConvWeightsNhwc(s, w.data(), direct.data(), isa), Status::Ok);
+  EXPECT_FALSE(conv2dNhwcWinogradSupported(s, direct.data(), isa));
+  EXPECT_FALSE(conv2dNhwcSupported(s, packed.data(), isa));
+  std::vector<char> ws(conv2dNhwcWinogradWorkspaceSize(s));
+  const size_t ocCut = randomIn(rng, 0, OC), pixCut = randomIn(rng, 0, P);
+  for (const GridCell &g : rangeGrid(P, OC, pixCut, ocCut))
+    ASSERT_EQ(conv2dNhwcWinograd(s, x.data(), ldx, packed.data(), y.data(), ldy,
+                                 e, isa, g.r, g.odd ? ws.data() : nullptr),
+              Status::Ok)
+        << what;
+  size_t bad = 0;
+  expectNhwcMatches("conv2dNhwcWinograd", what, y, ldy, P, OC, ref, sentinel,
+                    bad);
+  EXPECT_EQ(bad, 0u) << what;
+}
+
+// Winograd F(2x2, 3x3) on random 3x3 stride-1 shapes: odd and even maps
+// (a last tile row or column half outside), pads 0 to 2 on each side
+// (tiles reading the padding), 1 to 80 channels in and out (partial
+// vectors and panels), some deep (several blocks of tiles, K blocks of
+// the products) and some large maps (several blocks of tiles).
+TEST_P(ConvTest, Conv2DNhwcWinogradRandomShapes) {
+  std::mt19937 rng(31 + static_cast<unsigned>(GetParam()));
+  for (int iter = 0; iter < 120; ++iter) {
+    Conv2DShape s;
+    s.channels = randomIn(rng, 1, iter % 8 == 0 ? 700 : 80);
+    s.outChannels = randomIn(rng, 1, iter % 8 == 4 ? 300 : 80);
+    s.height = randomIn(rng, 1, iter % 10 == 3 ? 40 : 14);
+    s.width = randomIn(rng, 1, iter % 10 == 3 ? 40 : 14);
+    s.kernelH = s.kernelW = 3;
+    s.padTop = randomIn(rng, 0, 2);
+    s.padLeft = randomIn(rng, 0, 2);
+    s.padBottom = randomIn(rng, 0, 2);
+    s.padRight = randomIn(rng, 0, 2);
+    if (!s.valid())
+      continue;
+    checkConvWinograd(GetParam(), rng, s);
+    if (HasFailure())
+      return;
+  }
+  // Not 3x3 stride 1 undilated: not this kernel's.
+  Conv2DShape s;
+  s.channels = s.outChannels = 8;
+  s.height = s.width = 8;
+  s.kernelH = s.kernelW = 3;
+  s.strideH = 2;
+  EXPECT_FALSE(conv2dNhwcWinogradShape(s, GetParam()));
+  s.strideH = 1;
+  s.dilationW = 2;
+  EXPECT_FALSE(conv2dNhwcWinogradShape(s, GetParam()));
+  s.dilationW = 1;
+  s.kernelW = 5;
+  EXPECT_FALSE(conv2dNhwcWinogradShape(s, GetParam()));
+}
+
 // conv2dNhwcFromNchw on a padded input: a small image (32x32) is copied
 // with its pads into the workspace, each call its own rows, and runs as
 // direct tiles only; one over the copy's size limit (3 x 220 x 220)

@@ -317,6 +317,33 @@ Status conv2dNhwc(const Conv2DShape &shape, const float *x, size_t ldx,
                   const Epilogue &epilogue = {}, Isa isa = Isa::Auto,
                   const ConvRange &range = {}, void *workspace = nullptr);
 
+/// A 3x3 stride-1 undilated convolution (pads up to 2), channels-last like
+/// conv2dNhwc, as Winograd's F(2x2, 3x3): the input and output in tiles of
+/// 2x2 output pixels, transformed, and 16 matrix products of C x OC per
+/// tile on the path's GEMM tile, 2.25 times fewer multiply-adds than the
+/// direct convolution (README, "Winograd F(2x2, 3x3)"). Results differ from
+/// conv2dNhwc's by rounding. AVX2 and AVX-512 paths only.
+bool conv2dNhwcWinogradShape(const Conv2DShape &shape, Isa isa = Isa::Auto);
+/// Bytes of packConvWeightsWinograd's buffer.
+size_t packedConvWeightsWinogradSize(const Conv2DShape &shape,
+                                     Isa isa = Isa::Auto);
+/// Packs W[OC][C][3][3] (ONNX layout): the 16 transformed C x OC matrices.
+Status packConvWeightsWinograd(const Conv2DShape &shape, const float *weights,
+                               void *packed, Isa isa = Isa::Auto);
+/// Whether conv2dNhwcWinograd runs `shape` with `packed` on `isa`.
+bool conv2dNhwcWinogradSupported(const Conv2DShape &shape, const void *packed,
+                                 Isa isa = Isa::Auto);
+/// Scratch bytes of one conv2dNhwcWinograd call.
+size_t conv2dNhwcWinogradWorkspaceSize(const Conv2DShape &shape);
+/// conv2dNhwc's contract (strides, epilogue, ranges) with Winograd weights.
+/// A range computes the whole tile rows its pixels meet: bounds on
+/// multiples of 2 output rows waste no work.
+Status conv2dNhwcWinograd(const Conv2DShape &shape, const float *x, size_t ldx,
+                          const void *packed, float *y, size_t ldy,
+                          const Epilogue &epilogue = {}, Isa isa = Isa::Auto,
+                          const ConvRange &range = {},
+                          void *workspace = nullptr);
+
 /// Depthwise convolution (groups == C == OC, one KHxKW filter per channel):
 /// Bytes of scratch one depthwiseConv2d call needs (the 3x3 paths' padded
 /// channel plane, or one output row).
