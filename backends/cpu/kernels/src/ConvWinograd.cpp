@@ -21,18 +21,12 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Internal.h"
+#include "Simd.h"
 
 #include <algorithm>
 #include <cstring>
-#include <immintrin.h>
 #include <limits>
 #include <vector>
-
-// (GCC warns, falsely, of an uninitialized operand inside the AVX-512
-// max and min intrinsics.)
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 
 namespace ember::cpu {
 
