@@ -425,18 +425,7 @@ TEST(CpuLayout, RowMajorHeadsKeepTheChainChannelsLast) {
         for (const char *v : {"h", "flat", "d", "y"})
           EXPECT_FALSE(nhwc.count(v)) << v << " channels-last: " << list;
         // Both heads copy their result; no other step does.
-        size_t copies = 0;
-        for (const llvm::GlobalVariable &g : cm.module->globals()) {
-          const auto *a =
-              g.hasInitializer()
-                  ? llvm::dyn_cast<llvm::ConstantDataArray>(g.getInitializer())
-                  : nullptr;
-          if (g.getName().starts_with("params.") && a &&
-              a->getElementType()->isIntegerTy(64) &&
-              a->getNumElements() == EMBER_RT_CONV_NUM_FIELDS)
-            copies += a->getElementAsInteger(EMBER_RT_CONV_Y_COPY) != 0;
-        }
-        EXPECT_EQ(copies, 2u);
+        EXPECT_EQ(convStepsWith(cm, EMBER_RT_CONV_Y_COPY), 2u);
       });
 }
 

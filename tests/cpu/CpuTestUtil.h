@@ -6,6 +6,7 @@
 #include "compiler/Compiler.h"
 #include "compiler/Jit.h"
 #include "ember/cpu/Kernels.h"
+#include "runtime/RtAbi.h"
 #include "runtime/ThreadPool.h"
 
 #include "interp/Interpreter.h"
@@ -13,6 +14,9 @@
 #include "passes/Pass.h"
 
 #include <gtest/gtest.h>
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/GlobalVariable.h>
+#include <llvm/IR/Module.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -303,6 +307,24 @@ struct DenseConstant {
            "]: " + randomDense(count, scale, rng) + ">";
   }
 };
+
+// How many of a compiled model's fp32 conv steps have parameter `field`
+// (RtAbi.h ember_rt_conv_field) set: their parameter blocks are the
+// module's `params.*` globals of EMBER_RT_CONV_NUM_FIELDS int64s.
+inline size_t convStepsWith(const CompiledModel &cm, int field) {
+  size_t n = 0;
+  for (const llvm::GlobalVariable &g : cm.module->globals()) {
+    const auto *a =
+        g.hasInitializer()
+            ? llvm::dyn_cast<llvm::ConstantDataArray>(g.getInitializer())
+            : nullptr;
+    if (g.getName().starts_with("params.") && a &&
+        a->getElementType()->isIntegerTy(64) &&
+        a->getNumElements() == EMBER_RT_CONV_NUM_FIELDS)
+      n += a->getElementAsInteger(unsigned(field)) != 0;
+  }
+  return n;
+}
 
 // Runs m's main on random inputs: the interpreter's result, then
 // compileModel at one thread, whose channels-last values (and the same as

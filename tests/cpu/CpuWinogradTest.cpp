@@ -6,12 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CpuTestUtil.h"
-#include "runtime/RtAbi.h"
 
 #include <gtest/gtest.h>
-#include <llvm/IR/Constants.h>
-#include <llvm/IR/GlobalVariable.h>
-#include <llvm/IR/Module.h>
 
 #include <cstring>
 #include <random>
@@ -72,33 +68,19 @@ TEST(CpuLayout, WinogradConvolutionsMatchInterpreter) {
   ASSERT_TRUE(m);
   // The steps that take it: c1 and c2 (with its residual), not c0 (16
   // channels in), c3 (16 out) nor c4 (stride 2).
-  auto winogradSteps = [](const CompiledModel &cm) {
-    size_t n = 0;
-    for (const llvm::GlobalVariable &g : cm.module->globals()) {
-      const auto *a =
-          g.hasInitializer()
-              ? llvm::dyn_cast<llvm::ConstantDataArray>(g.getInitializer())
-              : nullptr;
-      if (g.getName().starts_with("params.") && a &&
-          a->getElementType()->isIntegerTy(64) &&
-          a->getNumElements() == EMBER_RT_CONV_NUM_FIELDS)
-        n += a->getElementAsInteger(EMBER_RT_CONV_WINOGRAD) != 0;
-    }
-    return n;
-  };
   expectLayoutsAndResults(
       *m, rng,
       [&](const CompiledModel &cm, const std::set<std::string> &nhwc,
           const std::string &list) {
         for (const char *v : {"a1", "r2"})
           EXPECT_TRUE(nhwc.count(v)) << v << " not channels-last: " << list;
-        EXPECT_EQ(winogradSteps(cm), 2u);
+        EXPECT_EQ(convStepsWith(cm, EMBER_RT_CONV_WINOGRAD), 2u);
       });
   CompileConfig direct = hostConfig();
   direct.winograd = false;
   auto cm = compileModel(*m->main(), direct);
   ASSERT_TRUE(bool(cm)) << cm.status().message();
-  EXPECT_EQ(winogradSteps(*cm), 0u);
+  EXPECT_EQ(convStepsWith(*cm, EMBER_RT_CONV_WINOGRAD), 0u);
   std::vector<Tensor> in = {
       randomTensor(m->main()->params()[0]->types[0], rng)};
   std::vector<Tensor> a = runCpu(*m->main(), hostConfig(), in);

@@ -80,32 +80,31 @@ namespace {
 // at 1.3-2).
 constexpr int64_t kWinogradMinChannels = 32;
 
-// Whether a dense channels-last conv step (params p) runs
-// conv2dNhwcWinograd: x channels-last, no fused pool, a shape the kernel
-// takes on `isa`, enough channels.
-bool usesWinograd(const std::vector<int64_t> &p, int64_t isa) {
+// Whether a dense channels-last conv step (params p, window w, `groups`
+// groups, `oc` output channels) runs conv2dNhwcWinograd: x channels-last,
+// no fused pool, a shape the kernel takes on `isa`, enough channels.
+bool usesWinograd(const std::vector<int64_t> &p, const Window &w,
+                  int64_t groups, int64_t oc, int64_t isa) {
   if (!p[EMBER_RT_CONV_NHWC] || p[EMBER_RT_CONV_IN_NCHW] ||
-      p[EMBER_RT_CONV_DEPTHWISE] || p[EMBER_RT_CONV_POOL_KH])
+      p[EMBER_RT_CONV_DEPTHWISE] || p[EMBER_RT_CONV_POOL_KH] ||
+      w.c / groups < kWinogradMinChannels || oc / groups < kWinogradMinChannels)
     return false;
-  const int64_t G = p[EMBER_RT_CONV_GROUPS];
   ember::cpu::Conv2DShape s;
-  s.channels = size_t(p[EMBER_RT_CONV_C] / G);
-  s.outChannels = size_t(p[EMBER_RT_CONV_OC] / G);
-  s.height = size_t(p[EMBER_RT_CONV_H]);
-  s.width = size_t(p[EMBER_RT_CONV_W]);
-  s.kernelH = size_t(p[EMBER_RT_CONV_KH]);
-  s.kernelW = size_t(p[EMBER_RT_CONV_KW]);
-  s.strideH = size_t(p[EMBER_RT_CONV_SH]);
-  s.strideW = size_t(p[EMBER_RT_CONV_SW]);
-  s.padTop = size_t(p[EMBER_RT_CONV_PT]);
-  s.padLeft = size_t(p[EMBER_RT_CONV_PL]);
-  s.padBottom = size_t(p[EMBER_RT_CONV_PB]);
-  s.padRight = size_t(p[EMBER_RT_CONV_PR]);
-  s.dilationH = size_t(p[EMBER_RT_CONV_DH]);
-  s.dilationW = size_t(p[EMBER_RT_CONV_DW]);
-  return int64_t(s.channels) >= kWinogradMinChannels &&
-         int64_t(s.outChannels) >= kWinogradMinChannels &&
-         ember::cpu::conv2dNhwcWinogradShape(s, ember::cpu::Isa(isa));
+  s.channels = size_t(w.c / groups);
+  s.outChannels = size_t(oc / groups);
+  s.height = size_t(w.h);
+  s.width = size_t(w.w);
+  s.kernelH = size_t(w.kh);
+  s.kernelW = size_t(w.kw);
+  s.strideH = size_t(w.sh);
+  s.strideW = size_t(w.sw);
+  s.padTop = size_t(w.pt);
+  s.padLeft = size_t(w.pl);
+  s.padBottom = size_t(w.pb);
+  s.padRight = size_t(w.pr);
+  s.dilationH = size_t(w.dh);
+  s.dilationW = size_t(w.dw);
+  return ember::cpu::conv2dNhwcWinogradShape(s, ember::cpu::Isa(isa));
 }
 } // namespace
 
@@ -167,7 +166,8 @@ Status Codegen::prepareConv(const Group &g, Step &s) {
     p[EMBER_RT_CONV_POOL_OH] = int64_t(pw.outHeight);
     p[EMBER_RT_CONV_POOL_OW] = int64_t(pw.outWidth);
   }
-  p[EMBER_RT_CONV_WINOGRAD] = lib && cfg_.winograd && usesWinograd(p, cfg_.isa);
+  p[EMBER_RT_CONV_WINOGRAD] =
+      lib && cfg_.winograd && usesWinograd(p, w, groups, oc, cfg_.isa);
   workspacePerWorker_ = std::max<uint64_t>(
       workspacePerWorker_,
       alignUp(uint64_t(convWorkspace(cfg_.kernels, p.data())), 64));
