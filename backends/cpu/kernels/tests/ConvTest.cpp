@@ -336,38 +336,59 @@ void expectNhwcMatches(const char *fn, const std::string &what,
     }
 }
 
+/// A channels-last convolution case: x and y with padded pixel strides,
+/// random weights W[OC][C][KH][KW], a random epilogue (bias per channel,
+/// any bias axis, a channels-last residual) and the definition's result.
+struct NhwcCase {
+  size_t ldx, ldy, ldr;
+  std::vector<float> x, xN, w, res;
+  RandomEpilogue re;
+  RefResult ref;
+  Epilogue e;
+  NhwcCase(std::mt19937 &rng, const Conv2DShape &s)
+      : ldx(s.channels + randomIn(rng, 0, 3)),
+        ldy(s.outChannels + randomIn(rng, 0, 3)),
+        ldr(s.outChannels + randomIn(rng, 0, 2)),
+        x(randomFloats(rng, s.height * s.width * ldx)),
+        xN(toChannelsFirst(x, s.height * s.width, s.channels, ldx)),
+        w(randomFloats(rng,
+                       s.outChannels * s.channels * s.kernelH * s.kernelW)),
+        re(rng, s.outChannels, s.outChannels * s.outHeight() * s.outWidth()) {
+    const size_t P = s.outHeight() * s.outWidth(), OC = s.outChannels;
+    re.epi.accumulate = false;
+    // (A channels-last copy of the NCHW-shaped residual.)
+    if (re.epi.residual)
+      res = toChannelsLast(re.residual.data(), P, OC, ldr);
+    const std::vector<float> y0(OC * P, 0.0f);
+    ref = refConv(s, xN.data(), w.data(), y0.data(), re.epi,
+                  /*depthwise=*/false);
+    e = re.epi;
+    e.biasAxis = randomIn(rng, 0, 1) ? BiasAxis::PerColumn : BiasAxis::PerRow;
+    if (e.residual) {
+      e.residual = res.data();
+      e.ldr = ldr;
+    }
+  }
+};
+
 /// conv2dNhwc against the definition: channels-last x and y with padded
 /// pixel strides, random epilogue (bias per channel, channels-last
 /// residual), the output split into a random grid of channel x pixel
 /// ranges. Padding columns past OC must stay untouched.
 void checkConvNhwc(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
-  const size_t C = s.channels, OC = s.outChannels, H = s.height, W = s.width;
+  const size_t C = s.channels, OC = s.outChannels;
   const size_t taps = s.kernelH * s.kernelW, K = taps * C;
   const size_t P = s.outHeight() * s.outWidth();
-  const size_t ldx = C + randomIn(rng, 0, 3), ldy = OC + randomIn(rng, 0, 3);
-  const size_t ldr = OC + randomIn(rng, 0, 2);
-  const std::vector<float> x = randomFloats(rng, H * W * ldx);
-  const std::vector<float> xN = toChannelsFirst(x, H * W, C, ldx);
-  std::vector<float> w = randomFloats(rng, OC * K), B(K * OC);
+  const NhwcCase k(rng, s);
+  const size_t ldx = k.ldx, ldy = k.ldy;
+  const std::vector<float> &x = k.x, &xN = k.xN, &w = k.w;
+  const RefResult &ref = k.ref;
+  const Epilogue &e = k.e;
+  std::vector<float> B(K * OC);
   for (size_t oc = 0; oc < OC; ++oc)
     for (size_t c = 0; c < C; ++c)
       for (size_t tap = 0; tap < taps; ++tap)
         B[(tap * C + c) * OC + oc] = w[(oc * C + c) * taps + tap];
-  RandomEpilogue re(rng, OC, OC * P);
-  re.epi.accumulate = false;
-  // (A channels-last copy of the NCHW-shaped residual.)
-  const std::vector<float> res =
-      re.epi.residual ? toChannelsLast(re.residual.data(), P, OC, ldr)
-                      : std::vector<float>();
-  const std::vector<float> y0(OC * P, 0.0f);
-  const RefResult ref = refConv(s, xN.data(), w.data(), y0.data(), re.epi,
-                                /*depthwise=*/false);
-  Epilogue e = re.epi;
-  e.biasAxis = randomIn(rng, 0, 1) ? BiasAxis::PerColumn : BiasAxis::PerRow;
-  if (e.residual) {
-    e.residual = res.data();
-    e.ldr = ldr;
-  }
   std::vector<char> packed(packedBSize(K, OC, isa));
   ASSERT_EQ(packB(K, OC, B.data(), OC, packed.data(), isa), Status::Ok);
   std::vector<char> fromOnnx(packedConvWeightsNhwcSize(s, isa));
@@ -438,31 +459,17 @@ TEST_P(ConvTest, Conv2DNhwcRandomShapes) {
   }
 }
 
-/// conv2dNhwcWinograd against the definition, as checkConvNhwc: padded
-/// pixel strides, a random epilogue, a grid of channel x pixel ranges
+/// conv2dNhwcWinograd against the definition, as checkConvNhwc (NhwcCase),
+/// the output in a grid of channel x pixel ranges
 /// (pixel cuts inside tile rows: both pieces compute the row, each stores
 /// its pixels), columns past OC untouched.
 void checkConvWinograd(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
-  const size_t C = s.channels, OC = s.outChannels, H = s.height, W = s.width;
-  const size_t P = s.outHeight() * s.outWidth();
-  const size_t ldx = C + randomIn(rng, 0, 3), ldy = OC + randomIn(rng, 0, 3);
-  const size_t ldr = OC + randomIn(rng, 0, 2);
-  const std::vector<float> x = randomFloats(rng, H * W * ldx);
-  const std::vector<float> xN = toChannelsFirst(x, H * W, C, ldx);
-  const std::vector<float> w = randomFloats(rng, OC * C * 9);
-  RandomEpilogue re(rng, OC, OC * P);
-  re.epi.accumulate = false;
-  const std::vector<float> res =
-      re.epi.residual ? toChannelsLast(re.residual.data(), P, OC, ldr)
-                      : std::vector<float>();
-  const std::vector<float> y0(OC * P, 0.0f);
-  const RefResult ref = refConv(s, xN.data(), w.data(), y0.data(), re.epi,
-                                /*depthwise=*/false);
-  Epilogue e = re.epi;
-  if (e.residual) {
-    e.residual = res.data();
-    e.ldr = ldr;
-  }
+  const size_t OC = s.outChannels, P = s.outHeight() * s.outWidth();
+  const NhwcCase k(rng, s);
+  const size_t ldx = k.ldx, ldy = k.ldy;
+  const std::vector<float> &x = k.x, &w = k.w;
+  const RefResult &ref = k.ref;
+  const Epilogue &e = k.e;
   const std::string what = std::string(isaName(isa)) + " " + describe(s);
   std::vector<char> packed(packedConvWeightsWinogradSize(s, isa));
   const float sentinel = -12345.0f;
