@@ -925,14 +925,14 @@ int32_t convStep(const int64_t *p, const float *x, const void *w,
     double lo = largestShare(ocg, t.ocGranule, t.pieces);
     size_t weights = u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]) * cg * ocg;
     size_t input = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]) * cg;
-    if (std::max(lp, lo) <= std::min(lp, lo) * kSplitSlack)
+    // (A Winograd piece over channels transforms the whole input again:
+    // pixels whenever each piece gets a tile row.)
+    if (p[EMBER_RT_CONV_WINOGRAD])
+      t.splitPix = pix >= t.pixGranule * t.pieces || ocg < 2 * t.ocGranule;
+    else if (std::max(lp, lo) <= std::min(lp, lo) * kSplitSlack)
       t.splitPix = dwn || weights <= input;
     else
       t.splitPix = lp < lo;
-    // A Winograd piece over channels transforms the whole input again:
-    // pixels whenever each piece gets a tile row.
-    if (p[EMBER_RT_CONV_WINOGRAD])
-      t.splitPix = pix >= t.pixGranule * t.pieces || ocg < 2 * t.ocGranule;
   } else if (!p[EMBER_RT_CONV_DEPTHWISE] && t.pieces > 1) {
     Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
     size_t pix = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);

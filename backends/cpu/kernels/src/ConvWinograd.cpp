@@ -43,18 +43,18 @@ const GemmKernel *productKernel(Isa fp32) {
   return nullptr;
 }
 
-/// The packed buffer: a header (reserved[0] = kWinogradOrder, rows C, cols
-/// OC, reserved[1] the bytes from one transformed matrix to the next), then
-/// the 16 matrices U[xi] (C x OC), each a packB buffer of its own.
+/// The packed buffer: a packB header (K order kWinogradOrder, rows C, cols
+/// OC), then the 16 matrices U[xi] (C x OC), each a packB buffer of its
+/// own, matrixStride bytes apart.
 constexpr uint64_t kWinogradOrder = 2;
 
 size_t matrixStride(size_t C, size_t N, Isa isa) {
   return roundUp(packedBSize(C, N, isa), 64);
 }
 
-/// Bytes of a block's transformed tiles per tile: V (C) and M (the call's
-/// OC) at the 16 positions.
-constexpr size_t kBlockBytes = size_t(2) << 20; ///< V and M of one block
+/// A block of tiles: as many as keep its V (16 x C floats a tile) and M
+/// (16 x OC) within kBlockBytes, a multiple of the GEMM tile's 6 rows.
+constexpr size_t kBlockBytes = size_t(2) << 20;
 constexpr size_t kMaxBlockTiles = 240;
 
 size_t blockTiles(size_t C, size_t N) {
@@ -226,15 +226,7 @@ Status packConvWeightsWinograd(const Conv2DShape &s, const float *w,
     return Status::InvalidArgument;
   const Isa path = fp32Isa(isa);
   const size_t stride = matrixStride(C, N, path);
-  PackedHeader h{};
-  h.kind = PackedKind::GemmB;
-  h.panel = static_cast<uint32_t>(gemmKernelFor(path).nr);
-  h.isa = static_cast<uint32_t>(path);
-  h.rows = C;
-  h.cols = N;
-  h.reserved[0] = kWinogradOrder;
-  h.reserved[1] = stride;
-  std::memcpy(packed, &h, sizeof(h));
+  writeGemmBHeader(packed, gemmKernelFor(path), C, N, kWinogradOrder);
   // U = G g G^T per (c, oc), G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
   // in double, rounded once to f32; then each position's C x OC matrix
   // through packB.
@@ -274,8 +266,7 @@ bool conv2dNhwcWinogradSupported(const Conv2DShape &s, const void *packed,
   const Isa path = fp32Isa(isa);
   return h->kind == PackedKind::GemmB && h->reserved[0] == kWinogradOrder &&
          h->rows == s.channels && h->cols == s.outChannels &&
-         h->isa == static_cast<uint32_t>(path) &&
-         h->reserved[1] == matrixStride(s.channels, s.outChannels, path);
+         h->isa == static_cast<uint32_t>(path);
 }
 
 size_t conv2dNhwcWinogradWorkspaceSize(const Conv2DShape &s) {
@@ -322,7 +313,7 @@ Status conv2dNhwcWinograd(const Conv2DShape &s, const float *x, size_t ldx,
       reinterpret_cast<float *>(align64(zeros + roundUp(std::max(C, N), 16)));
   std::memset(zeros, 0, std::max(C, N) * sizeof(float));
   const char *mats = static_cast<const char *>(packed) + sizeof(PackedHeader);
-  const size_t stride = packedHeader(packed)->reserved[1];
+  const size_t stride = matrixStride(C, N, path);
 
   // The tiles whose pixels meet [p0, p1): whole tile rows from the one
   // holding p0's row to the one holding p1 - 1's.
