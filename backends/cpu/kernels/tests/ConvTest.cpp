@@ -806,15 +806,16 @@ TEST_P(ConvTest, DepthwiseNhwcRandomShapes) {
 }
 
 // The windows MobileNets use (3x3 and 5x5, stride 1 and 2, pads 0-2) on
-// rows wide enough for several 8-pixel interior runs (the AVX2 path slides
-// each kernel row along them) and their leftovers, top and bottom rows
-// that clip the window, vertical dilation, and channel counts with and
-// without a partial last block.
+// rows wide enough for several 8-pixel interior runs (the vector paths
+// slide each kernel row along them) and their leftovers, top and bottom
+// rows that clip the window, vertical dilation, and channel counts with and
+// without a partial last block, up to two groups of four 16-lane blocks.
 TEST_P(ConvTest, DepthwiseNhwcMobileNetWindows) {
   std::mt19937 rng(2024 + static_cast<unsigned>(GetParam()));
   for (int iter = 0; iter < 60; ++iter) {
     Conv2DShape s;
-    s.channels = iter % 3 == 0 ? 8 * randomIn(rng, 1, 5) : randomIn(rng, 1, 40);
+    s.channels =
+        iter % 3 == 0 ? 8 * randomIn(rng, 1, 16) : randomIn(rng, 1, 140);
     s.kernelH = s.kernelW = iter % 2 ? 5 : 3;
     s.strideH = s.strideW = randomIn(rng, 1, 2);
     s.padTop = randomIn(rng, 0, 2);
