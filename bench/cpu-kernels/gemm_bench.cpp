@@ -24,6 +24,9 @@
 //    channels-last convolution against Winograd F(2x2, 3x3)
 //    (conv2dNhwcWinograd) on every 3x3 stride-1 layer of the sets, in
 //    turn on the same data: the per-pair ratio direct / Winograd;
+//  - with --only=grouped, grouped 3x3 layers (ResNeXt- and RegNet-style)
+//    as conv2d per group (NCHW), conv2dNhwc per group and
+//    groupedConv2dNhwc (all groups at once);
 //  - with --only=depthwise, depthwiseConv2d (NCHW) and depthwiseConv2dNhwc
 //    (channels-last) on the depthwise layers of MobileNetV2 and mnv3-toy
 //    (bias + ReLU), in GFLOP/s and against the FMA peak;
@@ -45,7 +48,7 @@
 //                   after a ReLU; default uniform bytes, zero point 125)
 //                   [--only=1024|int8|qpaired|qconv|qconv-resnet50|qconv-mnv2|
 //                           winograd|
-//                           depthwise|resnet50|squeezenet1.1|dbnet-toy|
+//                           depthwise|grouped|resnet50|squeezenet1.1|dbnet-toy|
 //                           vit|bert|transformers|
 //                           LAYER-SUBSTRING]
 //                   [--gemm=M,N,K[,sgemm]]  (one GEMM with a per-column
@@ -498,6 +501,82 @@ const ConvLayer kDepthwise[] = {
     {"m3.dw9", 288, 14, 14, 288, 5, 2, 2, 1},
     {"m3.dw10", 576, 7, 7, 576, 5, 1, 2, 2},
 };
+
+// Grouped 3x3 layers (pad 1): resnext-toy's (bench/cpu/dense_models.py,
+// 32 groups of 4, 8, 16 and 32 channels) and RegNetX-400MF-style ones (16
+// channels a group). C, H, W, OC, kernel, stride, pad, groups.
+struct GroupedLayer {
+  const char *name;
+  ConvLayer l;
+  size_t groups;
+};
+const GroupedLayer kGrouped[] = {
+    {"rx.g1", {"", 128, 56, 56, 128, 3, 1, 1, 1}, 32},
+    {"rx.g2", {"", 256, 56, 56, 256, 3, 2, 1, 1}, 32},
+    {"rx.g3", {"", 512, 28, 28, 512, 3, 2, 1, 1}, 32},
+    {"rx.g4", {"", 1024, 14, 14, 1024, 3, 2, 1, 1}, 32},
+    {"rg.s1", {"", 32, 56, 56, 32, 3, 1, 1, 1}, 2},
+    {"rg.s2", {"", 64, 28, 28, 64, 3, 1, 1, 4}, 4},
+    {"rg.s3", {"", 160, 14, 14, 160, 3, 1, 1, 6}, 10},
+    {"rg.s4", {"", 384, 7, 7, 384, 3, 1, 1, 11}, 24},
+};
+
+/// Times a grouped convolution on one layer (bias + ReLU): `form` 0 runs
+/// conv2d (NCHW) per group, 1 conv2dNhwc per group (each group's channel
+/// slices of the channels-last x and y), 2 groupedConv2dNhwc (all groups in
+/// one call).
+Timing benchGrouped(const Conv2DShape &s, size_t G, int form, Isa isa,
+                    double minTime, std::mt19937 &rng) {
+  const size_t taps = s.kernelH * s.kernelW, P = s.outHeight() * s.outWidth();
+  Conv2DShape g = s;
+  g.channels = s.channels / G;
+  g.outChannels = s.outChannels / G;
+  std::vector<float> x = randomVec(rng, s.channels * s.height * s.width);
+  std::vector<float> w = randomVec(rng, s.outChannels * g.channels * taps);
+  std::vector<float> bias = randomVec(rng, s.outChannels);
+  std::vector<float> y(s.outChannels * P);
+  Epilogue epi;
+  epi.bias = bias.data();
+  epi.activation = Activation::Relu;
+  if (form == 2) {
+    std::vector<float> packed(packedGroupedConvNhwcSize(s, G) / sizeof(float));
+    packGroupedConvNhwc(s, G, w.data(), packed.data());
+    return timeIt(
+        [&] {
+          groupedConv2dNhwc(s, G, x.data(), s.channels, packed.data(), y.data(),
+                            s.outChannels, epi, isa);
+        },
+        minTime);
+  }
+  const size_t per =
+      form ? packedConvWeightsNhwcSize(g, isa) : packedConvWeightsSize(g, isa);
+  std::vector<std::vector<char>> packed(G, std::vector<char>(per));
+  for (size_t k = 0; k < G; ++k) {
+    const float *wg = w.data() + k * g.outChannels * g.channels * taps;
+    if (form)
+      packConvWeightsNhwc(g, wg, packed[k].data(), isa);
+    else
+      packConvWeights(g, wg, packed[k].data(), isa);
+  }
+  std::vector<char> ws(form ? conv2dNhwcWorkspaceSize(g)
+                            : conv2dWorkspaceSize(g, isa));
+  return timeIt(
+      [&] {
+        for (size_t k = 0; k < G; ++k) {
+          Epilogue e = epi;
+          e.bias = bias.data() + k * g.outChannels;
+          if (form)
+            conv2dNhwc(g, x.data() + k * g.channels, s.channels,
+                       packed[k].data(), y.data() + k * g.outChannels,
+                       s.outChannels, e, isa, {}, ws.data());
+          else
+            conv2d(g, x.data() + k * g.channels * s.height * s.width,
+                   packed[k].data(), y.data() + k * g.outChannels * P, e, isa,
+                   {}, ws.data());
+        }
+      },
+      minTime);
+}
 
 /// Channels-last im2row of output pixels [p0, p1) in (kh, kw, c) order,
 /// padding reading zp: what the CPU backend's runtime does before
@@ -979,6 +1058,30 @@ int main(int argc, char **argv) {
                     set.name, flops * 1e-9, ms, flops / ms * 1e-6,
                     pct(flops / ms * 1e-6));
     }
+  }
+  if (only == "grouped") {
+    double ms[3] = {0, 0, 0}, flops = 0;
+    for (const GroupedLayer &gl : kGrouped) {
+      const Conv2DShape s = shapeOf(gl.l);
+      const double flop = 2.0 * s.outChannels * s.outHeight() * s.outWidth() *
+                          s.kernelH * s.kernelW * s.channels / gl.groups;
+      double t[3];
+      for (int form = 0; form < 3; ++form)
+        t[form] = benchGrouped(s, gl.groups, form, isa, minTime, rng).median;
+      std::printf("%-6s %4zu x %3zux%-3zu /%zu g%-3zu x%d  nchw %5.1f%%  "
+                  "per-group nhwc %5.1f%%  grouped %5.1f%%  (%.1f / %.1f / "
+                  "%.1f us)\n",
+                  gl.name, s.channels, s.height, s.width, s.strideH, gl.groups,
+                  gl.l.count, pct(flop / t[0] * 1e-9), pct(flop / t[1] * 1e-9),
+                  pct(flop / t[2] * 1e-9), t[0] * 1e6, t[1] * 1e6, t[2] * 1e6);
+      std::fflush(stdout);
+      for (int form = 0; form < 3; ++form)
+        ms[form] += t[form] * gl.l.count * 1e3;
+      flops += flop * gl.l.count;
+    }
+    std::printf("grouped layers %.3f GFLOP: nchw %.3f ms  per-group nhwc %.3f "
+                "ms  grouped %.3f ms\n",
+                flops * 1e-9, ms[0], ms[1], ms[2]);
   }
   if (only == "depthwise") {
     double ms[2] = {0, 0}, flops = 0;

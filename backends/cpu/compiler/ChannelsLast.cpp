@@ -30,11 +30,32 @@ bool Codegen::convNhwcCapable(const Group &g) const {
       x.rank() != 4 || w.rank() != 4 || x.elem() != ElemKind::F32)
     return false;
   int64_t groups = n.attrInt("group", 1);
-  // Depthwise (depthwiseConv2dNhwc), or dense reading channels-last
-  // (conv2dNhwc) or unfolding a row-major input (conv2dNhwcFromNchw).
-  if (groups == x.dim(1) && w.dim(0) == x.dim(1))
+  // Depthwise (depthwiseConv2dNhwc), narrow groups (groupedConv2dNhwc), or
+  // dense reading channels-last (conv2dNhwc) or unfolding a row-major input
+  // (conv2dNhwcFromNchw).
+  if ((groups == x.dim(1) && w.dim(0) == x.dim(1)) || convGroupedNhwc(n))
     return true;
   return convReadsNhwc(g) || convUnfoldsNchw(g, true);
+}
+
+// Whether a grouped Conv that is not depthwise runs all its groups in one
+// groupedConv2dNhwc call (RtAbi.h, GROUPED): each group's output channels
+// fewer than the path's vector, as the kernel library decides. Its lanes
+// are output channels across groups; conv2dNhwc per group would fill 4 of
+// 16 lanes with ResNeXt's 4-channel groups (15% of the FMA peak on its
+// 56x56 layer), and the NCHW form (58%) kept the 1x1 layers around it
+// row-major or copying their results (gemm_bench --only=grouped: 73%).
+bool Codegen::convGroupedNhwc(const Node &n) const {
+  if (cfg_.kernels != Kernels::Library)
+    return false;
+  const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
+  const int64_t groups = n.attrInt("group", 1);
+  if (groups <= 1 || x.rank() != 4 || w.rank() != 4 ||
+      (groups == x.dim(1) && w.dim(0) == x.dim(1)))
+    return false;
+  return ember::cpu::groupedConv2dNhwcSupported(
+      size_t(x.dim(1)), size_t(w.dim(0)), size_t(groups),
+      ember::cpu::resolveIsa(Isa(cfg_.isa)));
 }
 
 // Whether the channels-last convolutions are the AVX2 ones (8-lane vectors,
@@ -53,7 +74,8 @@ bool Codegen::nhwcAvx2() const {
 // are output channels: with fewer, most of its one vector computes
 // nothing (an image-to-image model's last 9x9 layer, 16 to 3 channels, ran
 // 3-5 times slower than in the NCHW form, whose lanes are pixels).
-// Depthwise ones always do. On AVX2 (gemm_bench --layer, medians and best
+// Depthwise ones and narrow groups (convGroupedNhwc) always do. On AVX2
+// (gemm_bench --layer, medians and best
 // repeats, --cpu-time): every dense one with at least 3 output channels,
 // whatever its channels per tap: 1 to 8 channels per 3x3 or 5x5 tap ran
 // 1.3-2.6 times faster channels-last (MNIST's 8 -> 16 5x5 on 14x14: 29%
@@ -67,6 +89,8 @@ bool Codegen::convReadsNhwc(const Group &g) const {
   const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
   const int64_t groups = n.attrInt("group", 1);
   if (groups == x.dim(1) && w.dim(0) == x.dim(1)) // depthwise
+    return true;
+  if (convGroupedNhwc(n))
     return true;
   const int64_t ocg = w.dim(0) / groups, cg = w.dim(1);
   if (nhwcAvx2())

@@ -94,6 +94,7 @@ private:
   bool convNhwcCapable(const Group &g) const;
   bool nhwcAvx2() const;
   bool convReadsNhwc(const Group &g) const;
+  bool convGroupedNhwc(const Node &n) const;
   bool convCopiesY(const Group &g, bool xLast) const;
   bool convUnfoldsNchw(const Group &g, bool feedsNhwcConv) const;
   bool convTNhwcCapable(const Group &g) const;

@@ -168,13 +168,16 @@ Status Codegen::prepareConv(const Group &g, Step &s) {
   }
   p[EMBER_RT_CONV_WINOGRAD] =
       lib && cfg_.winograd && usesWinograd(p, w, groups, oc, cfg_.isa);
+  p[EMBER_RT_CONV_GROUPED] = p[EMBER_RT_CONV_NHWC] &&
+                             !p[EMBER_RT_CONV_IN_NCHW] &&
+                             !p[EMBER_RT_CONV_POOL_KH] && convGroupedNhwc(n);
   workspacePerWorker_ = std::max<uint64_t>(
       workspacePerWorker_,
       alignUp(uint64_t(convWorkspace(cfg_.kernels, p.data())), 64));
   int64_t per = convPackedSize(cfg_.kernels, p.data());
   p[EMBER_RT_CONV_W_GROUP_STRIDE] = int64_t(alignUp(uint64_t(per), 64));
   uint64_t total =
-      p[EMBER_RT_CONV_DEPTHWISE]
+      p[EMBER_RT_CONV_DEPTHWISE] || p[EMBER_RT_CONV_GROUPED]
           ? uint64_t(per)
           : uint64_t(groups) * uint64_t(p[EMBER_RT_CONV_W_GROUP_STRIDE]);
   const Value &wv = n.inputs[1];

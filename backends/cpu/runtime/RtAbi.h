@@ -118,6 +118,11 @@ enum ember_rt_conv_field {
    * weights are packConvWeightsWinograd's per group and each piece runs
    * conv2dNhwcWinograd (Winograd F(2x2, 3x3)) */
   EMBER_RT_CONV_WINOGRAD,
+  /* NHWC, grouped (not depthwise), each group's output channels fewer than
+   * a vector: groupedConv2dNhwc runs every group in one call (lanes across
+   * groups), weights packGroupedConvNhwc ([KH][KW][C/G][OC]), as a
+   * depthwise step does */
+  EMBER_RT_CONV_GROUPED,
   EMBER_RT_CONV_NUM_FIELDS
 };
 int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,

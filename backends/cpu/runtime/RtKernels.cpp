@@ -130,12 +130,21 @@ Conv2DShape convShape(const int64_t *p, size_t c, size_t oc) {
   return s;
 }
 
+// Whether one kernel call runs every group of a channels-last step
+// (depthwiseConv2dNhwc, groupedConv2dNhwc): tasks then cover all groups.
+bool convAllGroups(const int64_t *p) {
+  return p[EMBER_RT_CONV_NHWC] &&
+         (p[EMBER_RT_CONV_DEPTHWISE] || p[EMBER_RT_CONV_GROUPED]);
+}
+
 // The shape of one group of the call: C/G -> OC/G channels (depthwise: the
-// C channels, each its own group).
+// C channels, each its own group; a GROUPED step: C -> OC, all groups).
 Conv2DShape groupShape(const int64_t *p) {
   size_t C = u(p[EMBER_RT_CONV_C]);
   if (p[EMBER_RT_CONV_DEPTHWISE])
     return convShape(p, C, C);
+  if (p[EMBER_RT_CONV_GROUPED])
+    return convShape(p, C, u(p[EMBER_RT_CONV_OC]));
   size_t G = u(p[EMBER_RT_CONV_GROUPS]);
   return convShape(p, C / G, u(p[EMBER_RT_CONV_OC]) / G);
 }
@@ -282,6 +291,9 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, size_t g,
   if (p[EMBER_RT_CONV_DEPTHWISE])
     s = depthwiseConv2dNhwc(shape, x, C, static_cast<const float *>(w), y, ldy,
                             e, isa, r);
+  else if (p[EMBER_RT_CONV_GROUPED])
+    s = groupedConv2dNhwc(shape, u(p[EMBER_RT_CONV_GROUPS]), x, C,
+                          static_cast<const float *>(w), y, ldy, e, isa, r);
   else if (p[EMBER_RT_CONV_IN_NCHW])
     s = conv2dNhwcFromNchw(shape, x, w, y, ldy, e, isa, r, ws);
   else if (p[EMBER_RT_CONV_WINOGRAD])
@@ -301,7 +313,7 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   ConvTask &t = *static_cast<ConvTask *>(ctx);
   const int64_t *p = t.p;
   bool dw = p[EMBER_RT_CONV_DEPTHWISE] != 0;
-  size_t G = dw ? 1 : u(p[EMBER_RT_CONV_GROUPS]);
+  size_t G = dw || convAllGroups(p) ? 1 : u(p[EMBER_RT_CONV_GROUPS]);
   size_t C = u(p[EMBER_RT_CONV_C]), OC = u(p[EMBER_RT_CONV_OC]);
   size_t cg = C / G, ocg = OC / G;
   size_t inPlane = u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]);
@@ -835,7 +847,7 @@ size_t convYCopyBytes(const int64_t *p) {
 
 int64_t convWorkerBytes(const int64_t *p) {
   Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
-  if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_DEPTHWISE])
+  if (convAllGroups(p))
     return 0;
   if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_POOL_KH])
     return int64_t(
@@ -877,17 +889,19 @@ int32_t convStep(const int64_t *p, const float *x, const void *w,
                  const float *bias, const float *residual, float *y,
                  float clipLo, float clipHi, uint8_t *workspace) {
   size_t workers = size_t(ember_rt_num_workers());
-  size_t ng = u(p[EMBER_RT_CONV_N] *
-                (p[EMBER_RT_CONV_DEPTHWISE] ? 1 : p[EMBER_RT_CONV_GROUPS]));
+  // Tasks per image: one per group, or one for all of them.
+  const bool all = convAllGroups(p);
+  size_t G = p[EMBER_RT_CONV_DEPTHWISE] || all ? 1 : u(p[EMBER_RT_CONV_GROUPS]);
+  size_t ng = u(p[EMBER_RT_CONV_N]) * G;
   ConvTask t{p, x, w, bias, residual, y, clipLo, clipHi, workspace, 1, true, 0};
-  // Enough work per piece to pay for waking a worker.
-  size_t G = p[EMBER_RT_CONV_DEPTHWISE] ? 1 : u(p[EMBER_RT_CONV_GROUPS]);
-  // (Depthwise: one input channel per output channel.)
+  // Enough work per piece to pay for waking a worker: a task's output
+  // channels times the input channels of a group. (Depthwise: one input
+  // channel per output channel, weighted.)
+  const size_t cin = u(p[EMBER_RT_CONV_C]) / u(p[EMBER_RT_CONV_GROUPS]);
   size_t macs =
       u(p[EMBER_RT_CONV_OC] * p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW] *
-        p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]) *
-      (p[EMBER_RT_CONV_DEPTHWISE] ? kDepthwiseMacWeight
-                                  : u(p[EMBER_RT_CONV_C]) / (G * G));
+        p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]) /
+      G * (p[EMBER_RT_CONV_DEPTHWISE] ? kDepthwiseMacWeight : cin);
   if (ng < workers)
     t.pieces = (workers + ng - 1) / ng;
   if (t.pieces > 1 && macs / t.pieces < kMinWorkPerPiece)
@@ -913,9 +927,10 @@ int32_t convStep(const int64_t *p, const float *x, const void *w,
     // output channels or pixels.)
     size_t pix = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
     size_t ocg = u(p[EMBER_RT_CONV_OC]) / G, cg = u(p[EMBER_RT_CONV_C]) / G;
-    // (Depthwise: whole output rows, 16-channel vectors. Dense: 6 pixels
-    // x the path's panel, 64 channels on AVX-512, 16 on AVX2.)
-    bool dwn = p[EMBER_RT_CONV_DEPTHWISE] != 0;
+    // (Depthwise and GROUPED: whole output rows, 16-channel vectors, whole
+    // groups. Dense: 6 pixels x the path's panel, 64 channels on AVX-512,
+    // 16 on AVX2.)
+    bool dwn = all;
     // (Winograd: whole rows of 2x2 tiles, two output rows.)
     t.pixGranule = dwn                         ? u(p[EMBER_RT_CONV_OW])
                    : p[EMBER_RT_CONV_WINOGRAD] ? 2 * u(p[EMBER_RT_CONV_OW])
@@ -1118,6 +1133,9 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
 int64_t ember_rt_conv_packed_size(const int64_t *p) {
   if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_DEPTHWISE])
     return int64_t(packedDepthwiseNhwcSize(groupShape(p)));
+  if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_GROUPED])
+    return int64_t(
+        packedGroupedConvNhwcSize(groupShape(p), u(p[EMBER_RT_CONV_GROUPS])));
   if (p[EMBER_RT_CONV_WINOGRAD])
     return int64_t(packedConvWeightsWinogradSize(groupShape(p),
                                                  Isa(p[EMBER_RT_CONV_ISA])));
@@ -1143,6 +1161,10 @@ int32_t ember_rt_conv_pack(const int64_t *p, const float *w, void *packed) {
   if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_DEPTHWISE])
     return int32_t(
         packDepthwiseNhwc(groupShape(p), w, static_cast<float *>(packed)));
+  if (p[EMBER_RT_CONV_NHWC] && p[EMBER_RT_CONV_GROUPED])
+    return int32_t(packGroupedConvNhwc(groupShape(p),
+                                       u(p[EMBER_RT_CONV_GROUPS]), w,
+                                       static_cast<float *>(packed)));
   if (p[EMBER_RT_CONV_NHWC]) { // each group's at g * W_GROUP_STRIDE
     const Conv2DShape s = groupShape(p);
     const size_t per = s.outChannels * s.channels * s.kernelH * s.kernelW;

@@ -745,44 +745,140 @@ TEST_P(ConvTest, FirstLayerMaxPoolMatchesConvThenPool) {
   checkFirstLayerMaxPool(GetParam(), rng, odd, pool(odd, 3, 2, 1, true));
 }
 
-void checkDepthwiseNhwc(Isa isa, std::mt19937 &rng, Conv2DShape s) {
-  s.outChannels = s.channels;
-  const size_t C = s.channels, H = s.height, W = s.width;
-  const size_t taps = s.kernelH * s.kernelW;
+/// groupedConv2dNhwc with `groups` groups of shape s (outChannels set)
+/// against the reference, over a grid of ranges cut at a group boundary,
+/// with padded pixel strides, a random epilogue and a channels-last
+/// residual.
+void checkGroupedNhwc(Isa isa, std::mt19937 &rng, const Conv2DShape &s,
+                      size_t groups, bool viaDepthwise = false) {
+  const size_t C = s.channels, OC = s.outChannels, H = s.height, W = s.width;
+  const size_t taps = s.kernelH * s.kernelW, cout = OC / groups;
   const size_t P = s.outHeight() * s.outWidth();
-  const size_t ldx = C + randomIn(rng, 0, 3), ldy = C + randomIn(rng, 0, 3);
-  const size_t ldr = C + randomIn(rng, 0, 2);
+  const size_t ldx = C + randomIn(rng, 0, 3), ldy = OC + randomIn(rng, 0, 3);
+  const size_t ldr = OC + randomIn(rng, 0, 2);
   const std::vector<float> x = randomFloats(rng, H * W * ldx);
   const std::vector<float> xN = toChannelsFirst(x, H * W, C, ldx);
-  std::vector<float> w = randomFloats(rng, C * taps);
-  RandomEpilogue re(rng, C, C * P);
+  std::vector<float> w = randomFloats(rng, OC * (C / groups) * taps);
+  RandomEpilogue re(rng, OC, OC * P);
   re.epi.accumulate = false;
   const std::vector<float> res =
-      re.epi.residual ? toChannelsLast(re.residual.data(), P, C, ldr)
+      re.epi.residual ? toChannelsLast(re.residual.data(), P, OC, ldr)
                       : std::vector<float>();
-  const std::vector<float> y0(C * P, 0.0f);
-  const RefResult ref =
-      refConv(s, xN.data(), w.data(), y0.data(), re.epi, /*depthwise=*/true);
+  const std::vector<float> y0(OC * P, 0.0f);
+  const RefResult ref = refConv(s, xN.data(), w.data(), y0.data(), re.epi,
+                                /*depthwise=*/false, groups);
   Epilogue e = re.epi;
   if (e.residual) {
     e.residual = res.data();
     e.ldr = ldr;
   }
-  std::vector<float> packed(packedDepthwiseNhwcSize(s) / sizeof(float));
-  ASSERT_EQ(packDepthwiseNhwc(s, w.data(), packed.data()), Status::Ok);
-  const std::string what = std::string(isaName(isa)) + " " + describe(s);
+  std::vector<float> packed((viaDepthwise
+                                 ? packedDepthwiseNhwcSize(s)
+                                 : packedGroupedConvNhwcSize(s, groups)) /
+                            sizeof(float));
+  ASSERT_EQ(viaDepthwise
+                ? packDepthwiseNhwc(s, w.data(), packed.data())
+                : packGroupedConvNhwc(s, groups, w.data(), packed.data()),
+            Status::Ok);
+  const std::string what = std::string(isaName(isa)) + " " + describe(s) +
+                           " groups " + std::to_string(groups);
   const float sentinel = -12345.0f;
   std::vector<float> y(P * ldy, sentinel);
-  const size_t cCut = randomIn(rng, 0, C), pixCut = randomIn(rng, 0, P);
-  for (const GridCell &g : rangeGrid(P, C, pixCut, cCut))
-    ASSERT_EQ(depthwiseConv2dNhwc(s, x.data(), ldx, packed.data(), y.data(),
-                                  ldy, e, isa, g.r),
+  const size_t cCut = cout * randomIn(rng, 0, groups),
+               pixCut = randomIn(rng, 0, P);
+  for (const GridCell &g : rangeGrid(P, OC, pixCut, cCut))
+    ASSERT_EQ(viaDepthwise
+                  ? depthwiseConv2dNhwc(s, x.data(), ldx, packed.data(),
+                                        y.data(), ldy, e, isa, g.r)
+                  : groupedConv2dNhwc(s, groups, x.data(), ldx, packed.data(),
+                                      y.data(), ldy, e, isa, g.r),
               Status::Ok)
         << what;
   size_t bad = 0;
-  expectNhwcMatches("depthwiseConv2dNhwc", what, y, ldy, P, C, ref, sentinel,
-                    bad);
+  expectNhwcMatches(viaDepthwise ? "depthwiseConv2dNhwc" : "groupedConv2dNhwc",
+                    what, y, ldy, P, OC, ref, sentinel, bad);
   EXPECT_EQ(bad, 0u) << what;
+}
+
+/// depthwiseConv2dNhwc (and packDepthwiseNhwc), the grouped form's entry
+/// for C groups of one channel.
+void checkDepthwiseNhwc(Isa isa, std::mt19937 &rng, Conv2DShape s) {
+  s.outChannels = s.channels;
+  checkGroupedNhwc(isa, rng, s, s.channels, /*viaDepthwise=*/true);
+}
+
+// Narrow groups (ResNeXt's and RegNet's cin = cout = 2..16, channel
+// multipliers cin = 1 < cout) on every window the row body distinguishes:
+// 3x3 and 5x5 at stride 1 and 2 (the slides), 1x1, 7x7 and 2x4, dilated
+// ones, pads 0-2, rows too short to slide, a group count that leaves a
+// partial last vector and a single group. Where the path has no vector
+// form (generic; a group as wide as the vector) the portable loop runs.
+TEST_P(ConvTest, GroupedNhwcNarrowGroups) {
+  std::mt19937 rng(1303 + static_cast<unsigned>(GetParam()));
+  const size_t even[] = {2, 4, 8, 16};
+  const size_t mult[] = {2, 4, 8, 16};
+  size_t vector = 0;
+  for (int iter = 0; iter < 120; ++iter) {
+    Conv2DShape s;
+    const bool multiplier = iter % 4 == 3;
+    const size_t cin = multiplier ? 1 : even[randomIn(rng, 0, 3)];
+    const size_t cout = multiplier ? mult[randomIn(rng, 0, 3)] : cin;
+    const size_t groups = iter % 9 == 0 ? 1 : randomIn(rng, 1, 40);
+    s.channels = cin * groups;
+    s.outChannels = cout * groups;
+    const size_t k[][2] = {{3, 3}, {5, 5}, {1, 1}, {7, 7}, {2, 4}};
+    const size_t ki = iter % 3 == 0 ? randomIn(rng, 0, 4) : iter % 2;
+    s.kernelH = k[ki][0];
+    s.kernelW = k[ki][1];
+    s.strideH = randomIn(rng, 1, 2);
+    s.strideW = randomIn(rng, 1, 2);
+    s.padTop = randomIn(rng, 0, 2);
+    s.padBottom = randomIn(rng, 0, 2);
+    s.padLeft = randomIn(rng, 0, 2);
+    s.padRight = randomIn(rng, 0, 2);
+    s.dilationH = iter % 7 == 6 ? 2 : 1;
+    s.dilationW = iter % 11 == 10 ? 2 : 1;
+    s.height = randomIn(rng, 1, 12);
+    s.width = randomIn(rng, 3, 40);
+    if (!s.valid())
+      continue;
+    vector += groupedConv2dNhwcSupported(s.channels, s.outChannels, groups,
+                                         GetParam());
+    checkGroupedNhwc(GetParam(), rng, s, groups);
+    if (HasFailure())
+      return;
+  }
+  // The vector paths take most of them (not a vector's width of channels
+  // a group: AVX-512 16, AVX2 8 or 16).
+  if (GetParam() == Isa::Avx512) {
+    EXPECT_GT(vector, 60u);
+  } else if (GetParam() == Isa::Avx2) {
+    EXPECT_GT(vector, 30u);
+  }
+}
+
+// Argument checks: groups that do not divide the channels, and a range
+// that cuts a group.
+TEST(ConvNhwc, GroupedRefusesBadGroups) {
+  Conv2DShape s;
+  s.channels = 8;
+  s.outChannels = 8;
+  s.height = s.width = 4;
+  s.kernelH = s.kernelW = 3;
+  s.padTop = s.padLeft = s.padBottom = s.padRight = 1;
+  std::vector<float> x(16 * 8), w(8 * 2 * 9), y(16 * 8);
+  std::vector<float> packed(packedGroupedConvNhwcSize(s, 4) / sizeof(float));
+  EXPECT_EQ(packGroupedConvNhwc(s, 3, w.data(), packed.data()),
+            Status::InvalidArgument);
+  ASSERT_EQ(packGroupedConvNhwc(s, 4, w.data(), packed.data()), Status::Ok);
+  EXPECT_EQ(groupedConv2dNhwc(s, 3, x.data(), 8, packed.data(), y.data(), 8),
+            Status::InvalidArgument);
+  ConvRange cut;
+  cut.ocBegin = 1;
+  EXPECT_EQ(groupedConv2dNhwc(s, 4, x.data(), 8, packed.data(), y.data(), 8, {},
+                              Isa::Auto, cut),
+            Status::InvalidArgument);
+  EXPECT_FALSE(groupedConv2dNhwcSupported(8, 8, 3));
 }
 
 TEST_P(ConvTest, DepthwiseNhwcRandomShapes) {

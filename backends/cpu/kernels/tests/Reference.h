@@ -102,11 +102,15 @@ inline long inputIndex(size_t o, size_t k, size_t stride, size_t dil,
   return long(o * stride + k * dil) - long(pad);
 }
 
-/// conv(x, w)[oc][oh][ow] + epilogue (bias per output channel).
+/// conv(x, w)[oc][oh][ow] + epilogue (bias per output channel), with
+/// `groups` groups (depthwise: C of them, one output channel each).
 inline RefResult refConv(const Conv2DShape &s, const float *x, const float *w,
-                         const float *yOld, const Epilogue &e, bool depthwise) {
+                         const float *yOld, const Epilogue &e, bool depthwise,
+                         size_t groups = 1) {
   const size_t OH = s.outHeight(), OW = s.outWidth();
   const size_t OC = depthwise ? s.channels : s.outChannels;
+  const size_t G = depthwise ? s.channels : groups;
+  const size_t cin = s.channels / G, cout = OC / G;
   RefResult r;
   r.value.resize(OC * OH * OW);
   r.bound.resize(OC * OH * OW);
@@ -117,7 +121,7 @@ inline RefResult refConv(const Conv2DShape &s, const float *x, const float *w,
     for (size_t oh = 0; oh < OH; ++oh)
       for (size_t ow = 0; ow < OW; ++ow) {
         double acc = 0, mag = 0;
-        size_t c0 = depthwise ? oc : 0, c1 = depthwise ? oc + 1 : s.channels;
+        const size_t c0 = oc / cout * cin, c1 = c0 + cin;
         for (size_t c = c0; c < c1; ++c)
           for (size_t kh = 0; kh < s.kernelH; ++kh)
             for (size_t kw = 0; kw < s.kernelW; ++kw) {
@@ -126,10 +130,8 @@ inline RefResult refConv(const Conv2DShape &s, const float *x, const float *w,
               if (ih < 0 || iw < 0 || ih >= long(s.height) ||
                   iw >= long(s.width))
                 continue;
-              size_t wi = depthwise ? (oc * s.kernelH + kh) * s.kernelW + kw
-                                    : ((oc * s.channels + c) * s.kernelH + kh) *
-                                              s.kernelW +
-                                          kw;
+              size_t wi =
+                  ((oc * cin + c - c0) * s.kernelH + kh) * s.kernelW + kw;
               double p =
                   double(
                       x[(c * s.height + size_t(ih)) * s.width + size_t(iw)]) *

@@ -362,12 +362,33 @@ Status depthwiseConv2d(const Conv2DShape &shape, const float *x,
                        size_t cBegin = 0, size_t cEnd = 0,
                        void *workspace = nullptr);
 
+/// Grouped convolution over channels-last input and output, one image, all
+/// groups in one call: `groups` groups of cin = C/G input and cout = OC/G
+/// output channels, y[p][o] = sum over taps and j < cin of
+/// x[.][.][(o / cout) cin + j] * w[o][j][.][.] + epilogue (bias per output
+/// channel, channels-last residual with pixel stride ldr >= OC; no
+/// accumulate). Weights packed by packGroupedConvNhwc ([KH][KW][cin][OC]).
+/// Only output pixels [pixBegin, pixEnd) x output channels [ocBegin, ocEnd)
+/// of `range`, whole groups (multiples of cout). Vectorized across groups
+/// (lanes are output channels, permuted inputs) where
+/// groupedConv2dNhwcSupported holds, portable elsewhere. No workspace.
+/// groupedConv2dNhwcSupported: the AVX-512 or AVX2 path of `isa` has the
+/// vector form: cout divides the vector (16 or 8 lanes) and cin == 1 (a
+/// depthwise convolution or channel multiplier) or cin == cout, fewer than
+/// the vector's lanes (wider groups: conv2dNhwc per group).
+bool groupedConv2dNhwcSupported(size_t channels, size_t outChannels,
+                                size_t groups, Isa isa = Isa::Auto);
+size_t packedGroupedConvNhwcSize(const Conv2DShape &shape, size_t groups);
+Status packGroupedConvNhwc(const Conv2DShape &shape, size_t groups,
+                           const float *weights, float *packed);
+Status groupedConv2dNhwc(const Conv2DShape &shape, size_t groups,
+                         const float *x, size_t ldx, const float *packedW,
+                         float *y, size_t ldy, const Epilogue &epilogue = {},
+                         Isa isa = Isa::Auto, const ConvRange &range = {});
+
 /// Depthwise convolution over channels-last input and output (groups == C
-/// == OC), one image: y[p][c] = conv(x[.][.][c], w[c]) + epilogue (bias per
-/// channel, channels-last residual with pixel stride ldr >= C; no
-/// accumulate). Weights packed by packDepthwiseNhwc ([KH][KW][C]). Only
-/// output pixels [pixBegin, pixEnd) x channels [ocBegin, ocEnd) of `range`.
-/// Vectorized over channels on AVX-512, portable elsewhere. No workspace.
+/// == OC): groupedConv2dNhwc with C groups. Weights packed by
+/// packDepthwiseNhwc ([KH][KW][C]).
 size_t packedDepthwiseNhwcSize(const Conv2DShape &shape);
 Status packDepthwiseNhwc(const Conv2DShape &shape, const float *weights,
                          float *packed);
