@@ -180,3 +180,92 @@ TEST(CpuLoops, FloatToIntegerCastsMatchInterpreter) {
           << "at " << i << ": " << t.data<float>()[i];
   }
 }
+
+// A Cast of a float clamped between constants (Min(Max(x, lo), hi) or
+// Max(Min(x, hi), lo): DynamicQuantizeLinear's saturation before its
+// Cast to u8) converts in one step (LoopGen::boundedFloatToInt), since the
+// value is NaN or within the bounds: the same integers as the reference
+// for NaN, infinities, halves and values far outside. Bounds reaching 2^31
+// keep the general form, which the generated code then still has
+// (llvm.floor, its wrap step).
+TEST(CpuLoops, ClampedFloatToIntegerCastsMatchInterpreter) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> edges = {0.0f,
+                                    -0.0f,
+                                    0.5f,
+                                    -0.5f,
+                                    254.5f,
+                                    255.49f,
+                                    255.5f,
+                                    256.0f,
+                                    -1.0f,
+                                    127.5f,
+                                    -128.5f,
+                                    1e10f,
+                                    -1e10f,
+                                    inf,
+                                    -inf,
+                                    65535.5f,
+                                    3e9f,
+                                    -2.2e9f,
+                                    std::numeric_limits<float>::quiet_NaN()};
+  struct Case {
+    ElemKind to;
+    double lo, hi;
+    bool maxFirst, bounded;
+  };
+  for (const Case &c : {Case{ElemKind::U8, 0, 255, true, true},
+                        Case{ElemKind::I8, -128, 127, false, true},
+                        Case{ElemKind::U16, 0, 65535, true, true},
+                        Case{ElemKind::I32, -1e9, 2e9, true, true},
+                        Case{ElemKind::U8, -3, 300, false, true},
+                        Case{ElemKind::I32, -1e9, 3e9, true, false}}) {
+    int onnxTo = 0;
+    for (int t = 1; t < 32 && !onnxTo; ++t) {
+      ElemKind k;
+      if (elemKindFromOnnx(t, k) && k == c.to)
+        onnxTo = t;
+    }
+    ASSERT_NE(onnxTo, 0);
+    const Type type(ElemKind::F32, {int64_t(edges.size()), 33});
+    Module m;
+    Function *f = m.addFunction("main");
+    Value x(f->addPlaceholder("x", type));
+    auto scalar = [&](double v) {
+      Tensor t(Type(ElemKind::F32, {}));
+      t.data<float>()[0] = float(v);
+      return Value(f->addConstant("c" + std::to_string(v), std::move(t)));
+    };
+    auto first = f->create(c.maxFirst ? OpKind::Max : OpKind::Min,
+                           {x, scalar(c.maxFirst ? c.lo : c.hi)});
+    ASSERT_TRUE(bool(first)) << first.status().message();
+    auto second = f->create(c.maxFirst ? OpKind::Min : OpKind::Max,
+                            {scalar(c.maxFirst ? c.hi : c.lo), Value(*first)});
+    ASSERT_TRUE(bool(second)) << second.status().message();
+    auto n = f->create(OpKind::Cast, {Value(*second)},
+                       {{"to", Attr::ofInt(onnxTo)}});
+    ASSERT_TRUE(bool(n)) << n.status().message();
+    f->addOutput(Value(*n), "y");
+    Tensor t(type);
+    std::mt19937 rng(5);
+    for (int64_t i = 0; i < t.size(); ++i)
+      t.data<float>()[i] = i % 33 == 7 ? edges[size_t(i / 33)]
+                                       : float(int(rng() % 4001) - 1000) / 8;
+    std::vector<Tensor> in = {t};
+    auto want = interpret(*f, in);
+    ASSERT_TRUE(bool(want)) << want.status().message();
+    SCOPED_TRACE(std::string("to ") + std::to_string(onnxTo) + " [" +
+                 std::to_string(c.lo) + ", " + std::to_string(c.hi) + "]");
+    std::vector<Tensor> got = runCpu(*f, hostConfig(), in);
+    ASSERT_EQ(got.size(), 1u);
+    for (int64_t i = 0; i < t.size(); ++i)
+      ASSERT_EQ(got[0].getInt(i), (*want)[0].getInt(i))
+          << "at " << i << ": " << t.data<float>()[i];
+    auto cm = compileModel(*f, hostConfig());
+    ASSERT_TRUE(bool(cm)) << cm.status().message();
+    bool floors = false;
+    for (const llvm::Function &fn : cm->module->functions())
+      floors = floors || fn.getName().starts_with("llvm.floor");
+    EXPECT_EQ(floors, !c.bounded);
+  }
+}

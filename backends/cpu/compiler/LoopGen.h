@@ -158,6 +158,8 @@ struct LoopGen {
   // f32 to an integer of at most 32 bits (type tt) with the reference's
   // rule, in f32 and i32 arithmetic (vectorizable on AVX2).
   llvm::Value *floatToNarrowInt(llvm::Value *v, llvm::Type *tt);
+  static bool clampBounds(const Value &v, double &lo, double &hi);
+  llvm::Value *boundedFloatToInt(llvm::Value *v, llvm::Type *tt);
 
   // Integer division with the reference's rules for 0 and -1 divisors.
   llvm::Value *safeDivisor(llvm::Value *d, bool sgn);

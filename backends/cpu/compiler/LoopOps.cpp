@@ -155,6 +155,48 @@ llvm::Value *LoopGen::cast(llvm::Value *v, ElemKind from, ElemKind to) {
 //    32 bits;
 //  - |v| >= 2^56 (a multiple of 2^33), infinities (INT64_MIN) and NaN: the
 //    low 32 bits are 0.
+// Whether v is a float clamped between scalar constants, Min(Max(x, lo),
+// hi) or Max(Min(x, hi), lo) (a Clip's lowering, the saturation before a
+// quantizing Cast): NaN or a value in [min(lo, hi), hi] (Max and Min
+// propagate NaN).
+bool LoopGen::clampBounds(const Value &v, double &lo, double &hi) {
+  auto bound = [](const Node *m, OpKind kind, Value &inner, double &c) {
+    if (!m || m->kind != kind || m->inputs.size() != 2)
+      return false;
+    for (int i = 0; i < 2; ++i)
+      if (scalarConstant(m->inputs[i], c) && !std::isnan(c)) {
+        inner = m->inputs[1 - i];
+        return true;
+      }
+    return false;
+  };
+  Value inner;
+  double a, c;
+  if (bound(v.node, OpKind::Min, inner, a) &&
+      bound(inner.node, OpKind::Max, inner, c)) {
+    lo = std::min(a, c), hi = a;
+    return true;
+  }
+  if (bound(v.node, OpKind::Max, inner, a) &&
+      bound(inner.node, OpKind::Min, inner, c)) {
+    lo = a, hi = std::max(a, c);
+    return true;
+  }
+  return false;
+}
+
+// A float known to be NaN or within (-2^31, 2^31) (clampBounds) to an
+// integer of at most 32 bits: the reference's bits (NaN -> 0, else
+// truncation) by one conversion, without floatToNarrowInt's wrap steps
+// (DynamicQuantizeLinear's quantize step: about 20 vector operations an
+// element fewer).
+llvm::Value *LoopGen::boundedFloatToInt(llvm::Value *v, llvm::Type *tt) {
+  llvm::Value *x = b.CreateSelect(b.CreateFCmpUNO(v, v),
+                                  llvm::ConstantFP::get(v->getType(), 0.0), v);
+  llvm::Value *i = b.CreateFPToSI(x, b.getInt32Ty());
+  return tt->getIntegerBitWidth() < 32 ? b.CreateTrunc(i, tt) : i;
+}
+
 llvm::Value *LoopGen::floatToNarrowInt(llvm::Value *v, llvm::Type *tt) {
   llvm::Type *ft = v->getType();
   auto c = [&](double x) { return llvm::ConstantFP::get(ft, x); };
@@ -356,8 +398,14 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
   }
   case LoopOp::BitwiseNot:
     return b.CreateNot(x);
-  case LoopOp::Cast:
+  case LoopOp::Cast: {
+    double lo, hi;
+    if (k == ElemKind::F32 && isIntKind(n.types[0].elem()) &&
+        bits(n.types[0].elem()) <= 32 && clampBounds(n.inputs[0], lo, hi) &&
+        lo > -2147483648.0 && hi < 2147483648.0)
+      return boundedFloatToInt(x, regType(n.types[0].elem()));
     return cast(x, k, n.types[0].elem());
+  }
   case LoopOp::Add:
     if (k == ElemKind::Bool) // bool(a + b)
       return b.CreateOr(x, o[1]);
