@@ -429,6 +429,48 @@ TEST(CpuLayout, RowMajorHeadsKeepTheChainChannelsLast) {
       });
 }
 
+// A patch embedding (kernel = stride, no padding: ViT's 16x16/16, here
+// 3 -> 32 8x8/8, K = 192; and 3 -> 24 12x12/12, K = 432) reads its
+// row-major input in place whatever K (conv2dNhwcFromNchw, RtAbi.h
+// IN_NCHW) and copies its row-major result (a Reshape to tokens reads it);
+// an overlapping window with K over 256 on a row-major input (32 -> 16
+// 3x3) keeps the NCHW form. Against the interpreter at 1 and 2 threads.
+TEST(CpuLayout, PatchEmbeddingsReadTheirInputInPlace) {
+  if (!channelsLastHost())
+    GTEST_SKIP() << "channels-last convolutions need AVX2 or AVX-512";
+  std::mt19937 rng(47);
+  DenseConstant dense{rng};
+  auto m = parseLowered(
+      "func @main(%x: f32[1,3,48,48], %z: f32[1,32,10,10]) {\n"
+      "  %w1 = " +
+      dense("32,3,8,8", 32 * 192, 0.1f) + "\n  %b1 = " + dense("32", 32, 0.5f) +
+      "\n"
+      "  %p = Conv(%x, %w1, %b1) {kernel_shape = [8, 8], strides = [8, 8]} : "
+      "f32[1,32,6,6]\n"
+      "  %s = Constant dense<i64[3]: [1, 32, 36]>\n"
+      "  %tok = Reshape(%p, %s) : f32[1,32,36]\n"
+      "  %w2 = " +
+      dense("24,3,12,12", 24 * 432, 0.05f) +
+      "\n"
+      "  %q = Conv(%x, %w2) {kernel_shape = [12, 12], strides = [12, 12]} : "
+      "f32[1,24,4,4]\n"
+      "  %w3 = " +
+      dense("16,32,3,3", 16 * 288, 0.1f) +
+      "\n"
+      "  %c = Conv(%z, %w3) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : "
+      "f32[1,16,10,10]\n"
+      "  return %tok, %q, %c\n"
+      "}\n");
+  ASSERT_TRUE(m);
+  expectLayoutsAndResults(
+      *m, rng,
+      [&](const CompiledModel &cm, const std::set<std::string> &,
+          const std::string &) {
+        EXPECT_EQ(convStepsWith(cm, EMBER_RT_CONV_IN_NCHW), 2u);
+        EXPECT_EQ(convStepsWith(cm, EMBER_RT_CONV_Y_COPY), 2u);
+      });
+}
+
 // A normalization's moments (InstanceNormalization's lowering): the second
 // ReduceSum computes its squared deviations as it reads them, and the
 // row-major sums vectorize. Against the interpreter at 1 and 2 threads
