@@ -1,7 +1,7 @@
-// The recurrent cells' kernels: the AVX2 sigmoid/tanh give the bits of
-// Ember's scalar f32 functions (ember/math) on every input class, and the
-// step product matches a double reference on shapes around its 64-column
-// blocks and its masked tail.
+// The recurrent cells' kernels: the AVX2 and AVX-512 sigmoid/tanh give the
+// bits of Ember's scalar f32 functions (ember/math) on every input class,
+// and the step product matches a double reference on shapes around its
+// column blocks (64 columns on AVX2, 256 on AVX-512) and its masked tail.
 #include "ember/cpu/Kernels.h"
 #include "ember/math/Sigmoid.h"
 #include "ember/math/Tanh.h"
@@ -60,23 +60,29 @@ TEST(RecurrentKernels, VectorSigmoidAndTanhAreTheScalarFunctionsBitForBit) {
   if (!isaSupported(Isa::Avx2))
     GTEST_SKIP() << "no AVX2 on this host";
   std::vector<float> in = probeValues();
-  for (int fn = 0; fn < 2; ++fn) {
-    for (size_t n : {in.size(), size_t(1), size_t(7), size_t(9)}) {
-      std::vector<float> v(in.begin(), in.begin() + long(n));
-      if (fn == 0)
-        sigmoidF32(v.data(), n, Isa::Avx2);
-      else
-        tanhF32(v.data(), n, Isa::Avx2);
-      for (size_t i = 0; i < n; ++i) {
-        float want = fn == 0 ? ember::math::sigmoidF32(in[i])
-                             : ember::math::tanhF32(in[i]);
-        if (std::isnan(want)) {
-          EXPECT_TRUE(std::isnan(v[i])) << in[i];
-          continue;
+  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    if (!isaSupported(isa))
+      continue;
+    SCOPED_TRACE(isaName(isa));
+    for (int fn = 0; fn < 2; ++fn) {
+      for (size_t n : {in.size(), size_t(1), size_t(7), size_t(9), size_t(17),
+                       size_t(31)}) {
+        std::vector<float> v(in.begin(), in.begin() + long(n));
+        if (fn == 0)
+          sigmoidF32(v.data(), n, isa);
+        else
+          tanhF32(v.data(), n, isa);
+        for (size_t i = 0; i < n; ++i) {
+          float want = fn == 0 ? ember::math::sigmoidF32(in[i])
+                               : ember::math::tanhF32(in[i]);
+          if (std::isnan(want)) {
+            EXPECT_TRUE(std::isnan(v[i])) << in[i];
+            continue;
+          }
+          ASSERT_EQ(bitsOf(v[i]), bitsOf(want))
+              << (fn == 0 ? "sigmoid(" : "tanh(") << in[i] << "): " << v[i]
+              << " != " << want;
         }
-        ASSERT_EQ(bitsOf(v[i]), bitsOf(want))
-            << (fn == 0 ? "sigmoid(" : "tanh(") << in[i] << "): " << v[i]
-            << " != " << want;
       }
     }
   }
@@ -97,13 +103,14 @@ TEST(RecurrentKernels, GenericSigmoidAndTanhAreTheScalarFunctions) {
 TEST(RecurrentKernels, StepProductMatchesReference) {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  for (Isa isa : {Isa::Generic, Isa::Avx2}) {
+  for (Isa isa : {Isa::Generic, Isa::Avx2, Isa::Avx512}) {
     if (!isaSupported(isa))
       continue;
     for (size_t m : {size_t(1), size_t(2), size_t(3), size_t(4), size_t(7)})
       for (size_t k : {size_t(1), size_t(3), size_t(64), size_t(130)})
-        for (size_t n : {size_t(1), size_t(8), size_t(13), size_t(24),
-                         size_t(64), size_t(72), size_t(200), size_t(512)}) {
+        for (size_t n :
+             {size_t(1), size_t(8), size_t(13), size_t(24), size_t(64),
+              size_t(72), size_t(200), size_t(263), size_t(512)}) {
           // Strides wider than the rows: slices of wider matrices.
           size_t lda = k + 1, ldb = n + (n % 3), ldc = n + 2;
           std::vector<float> a(m * lda), b(k * ldb), c(m * ldc);
