@@ -63,10 +63,11 @@ struct Ops {
     return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
   }
   // Memory (RecurrentBody.inc): 16 ymm registers, so a row's tile keeps 8
-  // column vectors, 2-3 rows 4, 4 rows 3.
+  // column vectors, 2-3 rows 4, 4 rows 3 (its B block, 12 KB at K = 128,
+  // from L1 for the next 4 rows).
   using I = __m256i;
   static constexpr size_t kLanes = 8;
-  static constexpr int kOneRow = 8, kFewRows = 4, kManyRows = 3;
+  static constexpr int kOneRow = 8, kFewRows = 4, kManyRows = 3, kTileRows = 4;
   static I tail(size_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n < 8 ? n : 8)),
                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));

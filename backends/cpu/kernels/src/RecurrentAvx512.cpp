@@ -66,10 +66,12 @@ struct Ops {
     return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
   }
   // Memory (RecurrentBody.inc): 32 zmm registers, so a row's tile keeps 16
-  // column vectors, 2-3 rows 8, 4 rows 6.
+  // column vectors, 2-3 rows 8, 4-8 rows 3 (24 accumulators; a batch of 8
+  // reads each B block once: 4 rows over 6 vectors read a 48 KB block,
+  // more than L1, twice).
   using I = __mmask16;
   static constexpr size_t kLanes = 16;
-  static constexpr int kOneRow = 16, kFewRows = 8, kManyRows = 6;
+  static constexpr int kOneRow = 16, kFewRows = 8, kManyRows = 3, kTileRows = 8;
   static I tail(size_t n) {
     return static_cast<I>(n >= 16 ? 0xFFFFu : (1u << n) - 1u);
   }

@@ -106,7 +106,8 @@ TEST(RecurrentKernels, StepProductMatchesReference) {
   for (Isa isa : {Isa::Generic, Isa::Avx2, Isa::Avx512}) {
     if (!isaSupported(isa))
       continue;
-    for (size_t m : {size_t(1), size_t(2), size_t(3), size_t(4), size_t(7)})
+    for (size_t m : {size_t(1), size_t(2), size_t(3), size_t(4), size_t(7),
+                     size_t(8), size_t(9), size_t(17)})
       for (size_t k : {size_t(1), size_t(3), size_t(64), size_t(130)})
         for (size_t n :
              {size_t(1), size_t(8), size_t(13), size_t(24), size_t(64),
