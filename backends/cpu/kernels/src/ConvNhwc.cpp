@@ -255,6 +255,7 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
   TileArgs t{};
   t.ldc = ldy;
   t.bRuns = runs;
+  t.zeroRow = zeros;
   setTileEpilogue(t, epi);
   const size_t pixStep = s.strideW * ldx; // next pixel of an output row
   const float *bias = epi.bias; // per output channel, whatever the axis

@@ -121,6 +121,11 @@ struct TileArgs {
   /// colEnd are never read.
   const BRun *bRuns;
   size_t numRuns;
+  /// Pointer tiles (tileRowsAvx512/Avx2): the row of zeros that taps in the
+  /// padding point at. A run whose rows all point there adds nothing and
+  /// is skipped (a dilated 3x3 on a small map: most of the tile's taps).
+  /// Null: never skipped.
+  const float *zeroRow;
   /// Software prefetch into L2 while the tile runs (AVX-512 tile): one
   /// line at `prefetch + k * prefetchStep` per k step. The driver points it
   /// at the pre-packed weights the next tiles will read, which in a whole

@@ -157,7 +157,8 @@ fmaStep(__m256 (&acc)[MRC][NVC], const __m256 (&bv)[NVC],
 
 /// The tile over A rows that restart at every run, B a packed panel
 /// (rows of 16): run r (t.bRuns[r].count k steps) reads row i from
-/// rowsOf(r, arow)'s pointers, unit stride in k. One line of
+/// rowsOf(r, arow)'s pointers, unit stride in k, or is skipped when
+/// rowsOf returns false (every row in the padding). One line of
 /// t.prefetch is pulled into L2 per k step.
 template <int MRC, int NVC, typename RowsOf>
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
@@ -171,8 +172,12 @@ runsTileBody(const TileArgs &t, const BRun *runs, size_t numRuns,
   const size_t pfStep = t.prefetchStep;
   for (size_t run = 0; run < numRuns; ++run) {
     const float *arow[MRC];
-    rowsOf(run, arow);
     const size_t count = runs[run].count;
+    if (!rowsOf(run, arow)) { // every row in the padding
+      b += count * kNrp;
+      pf += count * pfStep;
+      continue;
+    }
 #pragma GCC unroll 4
     for (size_t k = 0; k < count; ++k) {
       _mm_prefetch(pf, _MM_HINT_T1);
@@ -192,9 +197,13 @@ template <int MRC, int NVC>
 EMBER_TARGET_AVX2 void rowsBody(const TileArgs &t, const float *const *aRows) {
   runsTileBody<MRC, NVC>(
       t, t.bRuns, t.numRuns, [&](size_t run, const float *(&arow)[MRC]) {
+        bool live = !t.zeroRow;
 #pragma GCC unroll 6
-        for (int i = 0; i < MRC; ++i)
+        for (int i = 0; i < MRC; ++i) {
           arow[i] = aRows[run * kMr + static_cast<size_t>(i)];
+          live = live || arow[i] != t.zeroRow;
+        }
+        return live;
       });
 }
 
@@ -206,6 +215,7 @@ EMBER_TARGET_AVX2 void stridedBody(const TileArgs &t) {
 #pragma GCC unroll 6
                            for (int i = 0; i < MRC; ++i)
                              arow[i] = base + static_cast<size_t>(i) * t.lda;
+                           return true;
                          });
 }
 
@@ -218,6 +228,7 @@ EMBER_TARGET_AVX2 void directBody(const TileArgs &t) {
 #pragma GCC unroll 6
     for (int i = 0; i < MRC; ++i)
       arow[i] = t.a + static_cast<size_t>(i) * t.lda;
+    return true;
   });
 }
 

@@ -240,7 +240,8 @@ EMBER_TARGET_AVX512 void tileBody(const TileArgs &t) {
 
 /// The tile over A rows that restart at every run, B a packed panel: run r
 /// (t.bRuns[r].count k steps) reads row i from rowsOf(r, arow)'s pointers,
-/// unit stride in k. The accumulators may start from per-column values
+/// unit stride in k, or is skipped when rowsOf returns false (every row in
+/// the padding). The accumulators may start from per-column values
 /// (accInit). Two row sources use it (tileRowsAvx512, tileStridedAvx512).
 template <int MRP, int NVP, int MRC, int NVC, typename RowsOf>
 EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
@@ -255,8 +256,12 @@ runsTileBody(const TileArgs &t, RowsOf rowsOf) {
   const size_t pfStep = t.prefetchStep;
   for (size_t run = 0; run < t.numRuns; ++run) {
     const float *arow[MRC];
-    rowsOf(run, arow);
     const size_t count = t.bRuns[run].count;
+    if (!rowsOf(run, arow)) { // every row in the padding
+      b += count * NRP;
+      pf += count * pfStep;
+      continue;
+    }
 #pragma GCC unroll 4
     for (size_t k = 0; k < count; ++k) {
       _mm_prefetch(pf, _MM_HINT_T1);
@@ -281,9 +286,13 @@ EMBER_TARGET_AVX512 void rowsTileBody(const TileArgs &t,
                                       const float *const *aRows) {
   runsTileBody<MRP, NVP, MRC, NVC>(
       t, [&](size_t run, const float *(&arow)[MRC]) {
+        bool live = !t.zeroRow;
 #pragma GCC unroll 32
-        for (int i = 0; i < MRC; ++i)
+        for (int i = 0; i < MRC; ++i) {
           arow[i] = aRows[run * MRP + static_cast<size_t>(i)];
+          live = live || arow[i] != t.zeroRow;
+        }
+        return live;
       });
 }
 
@@ -298,6 +307,7 @@ EMBER_TARGET_AVX512 void stridedTileBody(const TileArgs &t) {
 #pragma GCC unroll 32
         for (int i = 0; i < MRC; ++i)
           arow[i] = base + static_cast<size_t>(i) * t.lda;
+        return true;
       });
 }
 
