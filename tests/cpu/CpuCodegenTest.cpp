@@ -128,6 +128,68 @@ TEST(CpuFusion, ElementwiseChainWithTransposeIsOneLoop) {
   expectClose(runCpu(*m->main(), hostConfig(), in), *want, 0, 0);
 }
 
+// A Gather at a constant scalar index is an offset along its axis, folded
+// into the loads like a Slice: attention's Q, K and V picked out of a fused
+// projection (Reshape, Transpose, Gather 0/1/2 along the first axis, K
+// transposed again) need no copy of the transposed projection and no
+// gathered copies, only the loops that read them; a negative index counts
+// from the end; an index past the end keeps its Gather (the run-time
+// error). Bit for bit with the interpreter.
+TEST(CpuFusion, ConstantIndexGathersFoldIntoLoads) {
+  auto m = parseLowered(R"(func @main(%x: f32[5,24]) {
+  %s = Constant dense<i64[4]: [5, 3, 2, 4]>
+  %i0 = Constant dense<i64[]: [0]>
+  %i1 = Constant dense<i64[]: [-2]>
+  %i2 = Constant dense<i64[]: [2]>
+  %r = Reshape(%x, %s) : f32[5,3,2,4]
+  %t = Transpose(%r) {perm = [1, 2, 0, 3]} : f32[3,2,5,4]
+  %q = Gather(%t, %i0) {axis = 0} : f32[2,5,4]
+  %k = Gather(%t, %i1) {axis = 0} : f32[2,5,4]
+  %kt = Transpose(%k) {perm = [0, 2, 1]} : f32[2,4,5]
+  %v = Gather(%t, %i2) {axis = 0} : f32[2,5,4]
+  %e = Exp(%q) : f32[2,5,4]
+  %a = Add(%e, %v) : f32[2,5,4]
+  %n = Neg(%kt) : f32[2,4,5]
+  return %a, %n
+}
+)");
+  ASSERT_TRUE(m);
+  FusionStats st;
+  auto groups = formGroups(*m->main(), hostConfig(), &st);
+  ASSERT_TRUE(bool(groups));
+  // None of the transposed projection, the Gathers or K's transpose is a
+  // group's result (stored): each folds into the loops that read it, the
+  // projection into both.
+  std::set<std::string> roots;
+  for (const Group &g : *groups)
+    roots.insert(g.root->outNames[0]);
+  for (const char *v : {"t", "q", "k", "v", "kt"})
+    EXPECT_FALSE(roots.count(v)) << v << " is stored";
+  EXPECT_GE(st.foldedMoves, 5u);
+  std::mt19937 rng(3);
+  std::vector<Tensor> in;
+  for (auto *p : m->main()->params())
+    in.push_back(randomTensor(p->types[0], rng));
+  auto want = interpret(*m->main(), in);
+  ASSERT_TRUE(bool(want));
+  for (int threads : {1, 2}) {
+    CompileConfig c = hostConfig();
+    c.numThreads = threads;
+    expectClose(runCpu(*m->main(), c, in), *want, 0, 0);
+  }
+  auto bad = parseLowered(R"(func @main(%x: f32[3,4]) {
+  %i = Constant dense<i64[]: [3]>
+  %g = Gather(%x, %i) {axis = 0} : f32[4]
+  %y = Neg(%g) : f32[4]
+  return %y
+}
+)");
+  ASSERT_TRUE(bad);
+  FusionStats bs;
+  ASSERT_TRUE(bool(formGroups(*bad->main(), hostConfig(), &bs)));
+  EXPECT_EQ(bs.foldedMoves, 0u);
+}
+
 // Random DAGs of elementwise ops with broadcasting, movement and
 // reductions: the generated loops compute what the interpreter computes,
 // bit for bit.

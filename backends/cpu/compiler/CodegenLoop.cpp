@@ -126,7 +126,7 @@ void sliceMap(const Node &n, std::vector<int64_t> &first,
 
 Affine Codegen::affineOf(const Group &g, const Value &v) const {
   const Node *n = v.node;
-  if (!contains(g, n) || opClass(n->kind) != OpClass::Move) {
+  if (!contains(g, n) || loopClass(*n) != OpClass::Move) {
     Affine a;
     a.base = v;
     a.strides = physStrides(v);
@@ -135,6 +135,8 @@ Affine Codegen::affineOf(const Group &g, const Value &v) const {
   Affine a = affineOf(g, n->inputs[0]);
   const Dims &in = n->inputs[0].type().dims();
   const Dims &out = n->types[0].dims();
+  size_t axis;
+  int64_t index;
   if (n->kind == OpKind::Transpose) {
     std::vector<int64_t> perm;
     if (n->hasAttr("perm"))
@@ -146,6 +148,9 @@ Affine Codegen::affineOf(const Group &g, const Value &v) const {
     for (size_t i = 0; i < out.size(); ++i)
       s[i] = a.strides[size_t(perm[i])];
     a.strides = s;
+  } else if (constantIndexGather(*n, axis, index)) {
+    a.offset += index * a.strides[axis];
+    a.strides.erase(a.strides.begin() + ptrdiff_t(axis));
   } else if (n->kind == OpKind::Slice) {
     std::vector<int64_t> first, step;
     sliceMap(*n, first, step);
@@ -365,7 +370,7 @@ void LoopGen::plan(const Value &v) {
   double s;
   if (scalarConstant(v, s))
     return;
-  if (!contains(g, n) || opClass(n->kind) == OpClass::Move) {
+  if (!contains(g, n) || loopClass(*n) == OpClass::Move) {
     leafFor(v);
     return;
   }
@@ -516,7 +521,7 @@ llvm::Value *LoopGen::eval(const Value &v) {
                                     true);
     return constant(k, s);
   }
-  if (!contains(g, n) || opClass(n->kind) == OpClass::Move)
+  if (!contains(g, n) || loopClass(*n) == OpClass::Move)
     return load(leafOf.at(keyOf(v)));
   auto it = memo.find(n);
   if (it != memo.end())

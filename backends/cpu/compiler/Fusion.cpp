@@ -24,6 +24,7 @@
 #include <cmath>
 #include <limits>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace ember::cpugen {
 
@@ -35,6 +36,11 @@ struct Ctx {
   std::unordered_map<const Node *, std::vector<Use>> users;
   std::unordered_map<const Node *, size_t> position;
   std::unordered_map<const Node *, int> groupOf;
+  // Moves folded into every group that reads them (foldsEverywhere).
+  std::unordered_set<const Node *> sharedMoves;
+  // The nodes of the kernel groups (operator stacking: a Conv's or
+  // MatMul's epilogue).
+  std::unordered_set<const Node *> kernelMembers;
   FusionStats stats;
 
   bool isOutput(const Node *n) const { return isGraphOutput(users, n); }
@@ -44,6 +50,27 @@ struct Ctx {
     if (it == users.end() || it->second.size() != 1 || !it->second[0].user)
       return nullptr;
     return it->second[0].user;
+  }
+  // Whether Move n may fold into every loop that reads it, as a member of
+  // each (no group computes it alone and it is never stored): its users
+  // are all elementwise, movement or reduction nodes that no kernel
+  // epilogue took (an epilogue reads its operands from memory), it is not
+  // a graph output, and it has a single result. A transposed fused
+  // projection read by the three Gathers of Q, K and V is then folded
+  // into each of them.
+  bool foldsEverywhere(const Node *n) const {
+    auto it = users.find(n);
+    if (loopClass(*n) != OpClass::Move || n->numResults() != 1 ||
+        it == users.end() || it->second.empty())
+      return false;
+    for (auto &u : it->second) {
+      if (!u.user || kernelMembers.count(u.user))
+        return false;
+      const OpClass uc = loopClass(*u.user);
+      if (uc != OpClass::Move && uc != OpClass::Loop && uc != OpClass::Reduce)
+        return false;
+    }
+    return true;
   }
   bool allUsersIn(const Node *n, const Group &g) const {
     auto it = users.find(n);
@@ -348,14 +375,17 @@ void growLoop(Ctx &c, Group &g, int gi, const Type &space) {
   int64_t rootCount = space.numElements();
   for (size_t k = 0; k < g.members.size(); ++k) {
     const Node *m = g.members[k];
-    OpClass mc = opClass(m->kind);
+    OpClass mc = loopClass(*m);
     if (mc == OpClass::Gather)
       continue; // its operands are read through their own index maps
     for (size_t i = 0; i < m->inputs.size(); ++i) {
       const Node *p = m->inputs[i].node;
-      if (!p || isStorage(p->kind) || c.groupOf.count(p) || contains(g, p))
+      if (!p || isStorage(p->kind) || contains(g, p))
         continue;
-      if (p->numResults() != 1 || c.isOutput(p) || !c.allUsersIn(p, g))
+      // (A Move folded everywhere joins every group that reads it.)
+      const bool shared = c.foldsEverywhere(p) || c.sharedMoves.count(p);
+      if (!shared && (c.groupOf.count(p) || p->numResults() != 1 ||
+                      c.isOutput(p) || !c.allUsersIn(p, g)))
         continue;
       // Move's data operand only (Slice bounds etc. are constants anyway);
       // quantization parameters and shapes are read through their own maps.
@@ -369,7 +399,7 @@ void growLoop(Ctx &c, Group &g, int gi, const Type &space) {
       std::string why;
       if (!nodeSupported(*p, why))
         continue;
-      OpClass pc = opClass(p->kind);
+      OpClass pc = loopClass(*p);
       bool take = false;
       if (pc == OpClass::Move) {
         // An affine map of its operand: always foldable into a load.
@@ -381,14 +411,17 @@ void growLoop(Ctx &c, Group &g, int gi, const Type &space) {
         // only (a Move member would need it at another index).
         bool readByMoves = false;
         for (auto &u : c.users.at(p))
-          readByMoves = readByMoves || opClass(u.user->kind) == OpClass::Move;
+          readByMoves = readByMoves || loopClass(*u.user) == OpClass::Move;
         take = !readByMoves && p->types[0].numElements() == rootCount &&
                stripLeadingOnes(p->types[0].dims()) == rootDims;
       }
       if (!take)
         continue;
       g.members.push_back(p);
-      c.groupOf[p] = gi;
+      if (shared)
+        c.sharedMoves.insert(p);
+      if (!c.groupOf.count(p))
+        c.groupOf[p] = gi;
       if (pc == OpClass::Move)
         ++c.stats.foldedMoves;
       else
@@ -401,7 +434,7 @@ void growLoop(Ctx &c, Group &g, int gi, const Type &space) {
 
 Expected<std::vector<Group>>
 formGroups(const Function &f, const CompileConfig &cfg, FusionStats *stats) {
-  Ctx c{f, cfg, f.computeUsers(), {}, {}, {}};
+  Ctx c{f, cfg, f.computeUsers(), {}, {}, {}, {}, {}};
   std::vector<const Node *> nodes;
   for (auto &n : f.nodes())
     if (!isStorage(n->kind)) {
@@ -429,8 +462,10 @@ formGroups(const Function &f, const CompileConfig &cfg, FusionStats *stats) {
     else
       growEpilogue(c, g);
     int gi = int(groups.size());
-    for (const Node *m : g.members)
+    for (const Node *m : g.members) {
       c.groupOf[m] = gi;
+      c.kernelMembers.insert(m);
+    }
     groups.push_back(std::move(g));
   }
   // 2. Everything else, from the last node back, so that a loop sees all

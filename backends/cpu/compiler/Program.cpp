@@ -17,6 +17,34 @@ bool scalarConstant(const Value &v, double &out) {
   return true;
 }
 
+bool constantIndexGather(const Node &n, size_t &axis, int64_t &index) {
+  if (n.kind != OpKind::Gather || n.inputs.size() != 2 ||
+      !isConstant(n.inputs[1]) || n.inputs[1].type().rank() != 0 ||
+      !isIntKind(n.inputs[1].type().elem()))
+    return false;
+  const Dims &d = n.inputs[0].type().dims();
+  int64_t a = n.attrInt("axis", 0);
+  if (a < 0)
+    a += int64_t(d.size());
+  if (a < 0 || a >= int64_t(d.size()))
+    return false;
+  int64_t i = n.inputs[1].node->payload->getInt(0);
+  if (i < 0)
+    i += d[size_t(a)];
+  // Out of range: the step's run-time error, as the reference reports it.
+  if (i < 0 || i >= d[size_t(a)])
+    return false;
+  axis = size_t(a);
+  index = i;
+  return true;
+}
+
+OpClass loopClass(const Node &n) {
+  size_t axis;
+  int64_t index;
+  return constantIndexGather(n, axis, index) ? OpClass::Move : opClass(n.kind);
+}
+
 bool constantInts(const Value &v, std::vector<int64_t> &out) {
   if (!isConstant(v) || !isIntKind(v.node->payload->type().elem()))
     return false;

@@ -37,6 +37,13 @@ enum class OpClass : uint8_t {
 };
 // The step of `k`'s row in CpuOps.def (None without one). Capability.cpp.
 OpClass opClass(OpKind k);
+// A Gather along one axis at a constant scalar index inside the data's
+// extent (attention's Q/K/V picked out of a fused projection): the data
+// at a fixed offset along that axis, which is gone from the result.
+bool constantIndexGather(const Node &n, size_t &axis, int64_t &index);
+// n's class as a loop sees it: a constantIndexGather is a Move (an affine
+// map of its operand, folded into loads like a Slice); otherwise opClass.
+OpClass loopClass(const Node &n);
 
 // ---- options
 // ------------------------------------------------------------------ Which
