@@ -50,13 +50,24 @@ Tensor randomBytes(const Type &t, std::mt19937 &rng) {
 struct Case {
   std::vector<int64_t> a, b, y; // A, B and result dims
   bool aSigned, bSigned, bias, requant, requantSigned;
+  bool bConst = false; // B a constant (packed at compile time), not a param
 };
 
 std::string kind(bool s) { return s ? "i8" : "u8"; }
 
 std::string graphOf(const Case &c, std::mt19937 &rng) {
-  std::string t = "func @main(%a: " + kind(c.aSigned) + "[" + dimsText(c.a) +
-                  "], %b: " + kind(c.bSigned) + "[" + dimsText(c.b) + "]) {\n";
+  std::string t =
+      "func @main(%a: " + kind(c.aSigned) + "[" + dimsText(c.a) + "]" +
+      (c.bConst ? std::string()
+                : ", %b: " + kind(c.bSigned) + "[" + dimsText(c.b) + "]") +
+      ") {\n";
+  if (c.bConst) {
+    std::vector<uint8_t> b(size_t(c.b[0] * c.b[1]));
+    for (auto &x : b)
+      x = uint8_t(rng());
+    t += "  %b = Constant " +
+         hexDense(kind(c.bSigned), dimsText(c.b), b.data(), b.size()) + "\n";
+  }
   auto zp = [&](const char *name, bool s) {
     int v = int(rng() % 256) - (s ? 128 : 0);
     t += std::string("  %") + name + " = Constant dense<" + kind(s) + "[]: [" +
@@ -148,4 +159,47 @@ TEST(CpuInt8, MatMulIntegerWithARuntimeBMatchesTheInterpreter) {
       ++cases;
     }
   EXPECT_EQ(cases, 24);
+}
+
+// MatMulInteger with a constant B (the packed step, ember_rt_qgemm) at few
+// rows, as a fully-connected layer at batch 1 has: at 2 threads the step is
+// cut over columns (64-column pieces) as well as rows, bit-exact with the
+// interpreter and with 1 thread.
+TEST(CpuInt8, FewRowMatMulIntegerSplitsItsColumns) {
+  std::mt19937 rng(20261125);
+  for (int64_t M : {1, 2, 7, 13})
+    for (int64_t N : {10, 700, 1100}) {
+      // (Enough multiply-adds for several pieces: K of 1K to 2K.)
+      Case c;
+      const int64_t K = 1024 + int64_t(rng() % 1024);
+      c.a = {M, K};
+      c.b = {K, N};
+      c.y = {M, N};
+      c.aSigned = false;
+      c.bSigned = true;
+      c.bias = rng() % 2;
+      c.requant = true;
+      c.requantSigned = rng() % 2;
+      c.bConst = true;
+      const std::string text = graphOf(c, rng);
+      auto m = parseLowered(text);
+      ASSERT_TRUE(m) << text;
+      Function &f = *m->main();
+      auto cm = compileModel(f, hostConfig());
+      ASSERT_TRUE(bool(cm)) << cm.status().message();
+      EXPECT_EQ(dynamicQGemmSteps(*cm), 0) << "M=" << M << " N=" << N;
+      std::vector<Tensor> in;
+      for (auto *p : f.params())
+        in.push_back(randomBytes(p->types[0], rng));
+      auto want = interpret(f, in);
+      ASSERT_TRUE(bool(want)) << want.status().message();
+      CompileConfig two = hostConfig();
+      two.numThreads = 2;
+      expectIdentical(runCpu(f, hostConfig(), in), *want);
+      expectIdentical(runCpu(f, two, in), *want);
+      if (HasFailure()) {
+        ADD_FAILURE() << "M=" << M << " N=" << N << " K=" << K;
+        return;
+      }
+    }
 }

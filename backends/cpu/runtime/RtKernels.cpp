@@ -176,6 +176,10 @@ constexpr size_t kDepthwiseMacWeight = 8;
 constexpr size_t kPiecesPerWorker = 4;
 // The same for a first layer with its max pool (pieces of pooled rows).
 constexpr size_t kPooledPiecesPerWorker = 2;
+// The least 8-bit multiply-adds of a piece of a split int8 call:
+// kMinWorkPerPiece / kPiecesPerWorker FMAs, 4 multiply-adds a vpdpbusd
+// lane (2^18).
+constexpr size_t kMinQMacs = kMinWorkPerPiece / kPiecesPerWorker * 4;
 // Largest pieces this much above an even share still count as balanced
 // when choosing how to split a channels-last convolution (ResNet-50's
 // 28x28 layers: 4% over pixels). Splitting those over channels, so that
@@ -462,9 +466,14 @@ struct QGemmTask {
   const int32_t *rq;
   void *y;
   uint8_t *ws;
+  size_t blocks;    // row blocks of rowGranule rows
+  size_t colPieces; // column pieces (multiples of 64 columns)
   int32_t status;
 };
 
+// Tasks: (column piece, row block), the column piece outermost: a worker's
+// contiguous share reads its share of the weights. A run of tasks in one
+// column piece is one call over their rows.
 void qgemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   QGemmTask &t = *static_cast<QGemmTask *>(ctx);
   const int64_t *p = t.p;
@@ -474,17 +483,24 @@ void qgemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   void *ws =
       t.ws ? t.ws + size_t(worker) * u(p[EMBER_RT_QGEMM_WS_BYTES]) : nullptr;
   size_t g = rowGranule(isa);
-  size_t m0 = size_t(begin) * g, m1 = size_t(end) * g;
-  if (m1 > M)
-    m1 = M;
   int64_t sc = p[EMBER_RT_QGEMM_SCALE_COUNT];
-  Status s = qgemmPacked(M, N, K, t.a, K, t.b, t.y, N,
-                         requantOf(p[EMBER_RT_QGEMM_Y_KIND],
-                                   p[EMBER_RT_QGEMM_Y_ZP], t.rq, sc, sc,
-                                   p[EMBER_RT_QGEMM_LO], p[EMBER_RT_QGEMM_HI]),
-                         isa, m0, m1, ws);
-  if (s != Status::Ok)
-    t.status = int32_t(s);
+  Requantize rq =
+      requantOf(p[EMBER_RT_QGEMM_Y_KIND], p[EMBER_RT_QGEMM_Y_ZP], t.rq, sc, sc,
+                p[EMBER_RT_QGEMM_LO], p[EMBER_RT_QGEMM_HI]);
+  const int64_t blocks = int64_t(t.blocks);
+  for (int64_t task = begin; task < end;) {
+    int64_t cp = task / blocks;
+    int64_t runEnd = std::min(end, (cp + 1) * blocks);
+    size_t m0 = size_t(task % blocks) * g;
+    size_t m1 = std::min(M, m0 + size_t(runEnd - task) * g);
+    size_t n0, n1;
+    pieceRange(N, t.colPieces, 64, size_t(cp), n0, n1);
+    Status s = qgemmPackedCols(M, N, K, t.a, K, t.b, t.y, N, rq, isa, m0, m1,
+                               n0, n1, ws);
+    if (s != Status::Ok)
+      t.status = int32_t(s);
+    task = runEnd;
+  }
 }
 
 struct QConvTask {
@@ -781,9 +797,6 @@ QDepthwiseConv qdepthwiseOf(const QConvTask &t) {
 // convolutions do.
 void qconvSplit(const int64_t *p, bool implicit, size_t workers, size_t &R,
                 size_t &colPieces) {
-  // kMinWorkPerPiece / kPiecesPerWorker FMAs, 4 multiply-adds a vpdpbusd
-  // lane: 2^18.
-  constexpr size_t kMinQMacs = kMinWorkPerPiece / kPiecesPerWorker * 4;
   size_t G = u(p[EMBER_RT_CONV_GROUPS]), N = u(p[EMBER_RT_CONV_N]);
   size_t P = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
   size_t cg = u(p[EMBER_RT_CONV_C]) / G, ocg = u(p[EMBER_RT_CONV_OC]) / G;
@@ -1026,13 +1039,26 @@ int32_t ember_rt_qgemm(const int64_t *p, const uint8_t *a, const void *b,
   if (p[EMBER_RT_QGEMM_B_DYNAMIC])
     return qgemmDynamicB(p, a, static_cast<const uint8_t *>(b), rq, y,
                          workspace);
-  QGemmTask t{p, a, b, rq, y, workspace, 0};
+  size_t M = u(p[EMBER_RT_QGEMM_M]), N = u(p[EMBER_RT_QGEMM_N]),
+         K = u(p[EMBER_RT_QGEMM_K]);
   size_t g = rowGranule(Isa(p[EMBER_RT_QGEMM_ISA]));
-  int64_t blocks = int64_t((u(p[EMBER_RT_QGEMM_M]) + g - 1) / g);
-  if (ember_rt_num_workers() == 1 || blocks < 2)
-    qgemmWork(&t, 0, blocks, 0);
+  QGemmTask t{p, a, b, rq, y, workspace, (M + g - 1) / g, 1, 0};
+  size_t workers = size_t(ember_rt_num_workers());
+  // Few row blocks (a fully-connected layer at batch 1 has one): cut the
+  // columns too, so that every worker gets a few pieces, each streaming
+  // its share of the weights; down to kMinQMacs multiply-adds a piece
+  // (as qconvSplit).
+  size_t want = kPiecesPerWorker * workers;
+  if (workers > 1 && t.blocks < want) {
+    size_t panels = (N + 63) / 64;
+    size_t most = std::max<size_t>(1, M * N * K / kMinQMacs / t.blocks);
+    t.colPieces = std::min({panels, (want + t.blocks - 1) / t.blocks, most});
+  }
+  int64_t tasks = int64_t(t.blocks * t.colPieces);
+  if (workers == 1 || tasks < 2)
+    qgemmWork(&t, 0, tasks, 0);
   else
-    ember_rt_parallel_for(qgemmWork, &t, blocks);
+    ember_rt_parallel_for(qgemmWork, &t, tasks);
   return t.status;
 }
 

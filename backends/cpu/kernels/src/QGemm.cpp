@@ -641,15 +641,25 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
                    const void *packedB, void *C, size_t ldc,
                    const Requantize &rq, Isa isa, size_t mBegin, size_t mEnd,
                    void *workspace) {
+  return qgemmPackedCols(M, N, K, A, lda, packedB, C, ldc, rq, isa, mBegin,
+                         mEnd, 0, N, workspace);
+}
+
+Status qgemmPackedCols(size_t M, size_t N, size_t K, const uint8_t *A,
+                       size_t lda, const void *packedB, void *C, size_t ldc,
+                       const Requantize &rq, Isa isa, size_t mBegin,
+                       size_t mEnd, size_t nBegin, size_t nEnd,
+                       void *workspace) {
   if (mEnd == 0)
     mEnd = M;
   if (!packedB || mBegin > mEnd || mEnd > M || ldc < N || (K && lda < K) ||
-      (M && N && (!C || (K && !A))))
+      (M && N && (!C || (K && !A))) || nBegin > nEnd || nEnd > N ||
+      nBegin % 64 || (nEnd % 64 && nEnd != N))
     return Status::InvalidArgument;
   if (Status st = checkQCall(N, K, packedB, rq); st != Status::Ok)
     return st;
   const PackedHeader *h = static_cast<const PackedHeader *>(packedB);
-  if (mBegin == mEnd || N == 0)
+  if (mBegin == mEnd || nBegin == nEnd)
     return Status::Ok;
 
   const int nr = static_cast<int>(h->panel);
@@ -659,6 +669,8 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
     return Status::LayoutMismatch;
   const size_t MR = static_cast<size_t>(k->mr);
   const size_t NR = static_cast<size_t>(nr);
+  if (nBegin % NR || (nEnd % NR && nEnd != N))
+    return Status::InvalidArgument; // (every path's panel divides 64)
   const size_t mc = blockRows(K, k->mr, layout);
   ScratchBuffer ws(workspace, qgemmBlockBytes(K, *k, layout));
   if (!ws.ptr)
@@ -693,7 +705,7 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
     else
       packQA(mcur, K, A + ic * lda, lda, k->mr, aBuf, b.bZp ? rowSum : nullptr,
              simd, b.aSigned ? 0x80 : 0);
-    for (size_t col0 = 0; col0 < N; col0 += NR) {
+    for (size_t col0 = nBegin; col0 < nEnd; col0 += NR) {
       setPanel(t, b, rq, col0, N, NR, groups, lanes, k->isa);
       for (size_t ir = 0; ir < mcur; ir += MR) {
         t.a = aBuf + (ir / MR) * groups * 4 * MR;

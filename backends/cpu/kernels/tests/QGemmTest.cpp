@@ -154,10 +154,25 @@ void check(Isa isa, std::mt19937 &rng, const QProblem &p,
   size_t m0 = 0;
   while (m0 < p.M) {
     size_t m1 = std::min(p.M, m0 + randomIn(rng, 1, p.M));
-    ASSERT_EQ(qgemmPacked(p.M, p.N, p.K, p.A.data(), p.lda, packed.data(),
-                          out.data(), p.ldc, p.rq, isa, m0, m1,
-                          randomIn(rng, 0, 1) ? ws.data() : nullptr),
-              Status::Ok);
+    void *w = randomIn(rng, 0, 1) ? ws.data() : nullptr;
+    if (randomIn(rng, 0, 1)) {
+      ASSERT_EQ(qgemmPacked(p.M, p.N, p.K, p.A.data(), p.lda, packed.data(),
+                            out.data(), p.ldc, p.rq, isa, m0, m1, w),
+                Status::Ok);
+    } else {
+      // Column pieces of whole 64-column units (qgemmPackedCols), the
+      // later ones first.
+      std::vector<size_t> cuts{p.N};
+      for (size_t c = (p.N - 1) / 64 * 64; c > 0; c -= 64)
+        if (randomIn(rng, 0, 1))
+          cuts.push_back(c);
+      cuts.push_back(0);
+      for (size_t i = 0; i + 1 < cuts.size(); ++i)
+        ASSERT_EQ(qgemmPackedCols(p.M, p.N, p.K, p.A.data(), p.lda,
+                                  packed.data(), out.data(), p.ldc, p.rq, isa,
+                                  m0, m1, cuts[i + 1], cuts[i], w),
+                  Status::Ok);
+    }
     m0 = m1;
   }
   const size_t elem = p.rq.output == QOutput::Int32 ? 4 : 1;
@@ -409,6 +424,16 @@ TEST_P(QGemmTest, RejectsMismatchedPacking) {
   EXPECT_EQ(packQB(16, 8, B.data(), 8, 0, zp.data(), 3, nullptr, packed.data(),
                    GetParam()),
             Status::InvalidArgument);
+  // Column ranges: whole 64-column units (or up to N), inside [0, N].
+  rq = {};
+  for (auto [n0, n1] : {std::pair<size_t, size_t>{4, 8}, {0, 9}, {6, 2}})
+    EXPECT_EQ(qgemmPackedCols(4, 8, 16, A.data(), 16, packed.data(), C.data(),
+                              8, rq, GetParam(), 0, 4, n0, n1),
+              Status::InvalidArgument)
+        << n0 << ".." << n1;
+  EXPECT_EQ(qgemmPackedCols(4, 8, 16, A.data(), 16, packed.data(), C.data(), 8,
+                            rq, GetParam(), 0, 4, 0, 8),
+            Status::Ok);
 }
 
 /// A random convolution geometry (may be invalid: callers skip those):

@@ -523,6 +523,17 @@ Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
                    size_t mBegin = 0, size_t mEnd = 0,
                    void *workspace = nullptr);
 
+/// qgemmPacked for columns [nBegin, nEnd) of C only: nBegin a multiple of
+/// 64 (every path's panel divides it), nEnd too or N. C still points at
+/// column 0 of row 0. Lets a caller split a product with few rows (a
+/// fully-connected layer at batch 1) over its columns, each piece streaming
+/// only its share of the weights. Bit-exact with qgemmPacked.
+Status qgemmPackedCols(size_t M, size_t N, size_t K, const uint8_t *A,
+                       size_t lda, const void *packedB, void *C, size_t ldc,
+                       const Requantize &requant, Isa isa, size_t mBegin,
+                       size_t mEnd, size_t nBegin, size_t nEnd,
+                       void *workspace = nullptr);
+
 /// Bytes of scratch one qconv2dNhwc call on path `isa` (the call's) needs.
 size_t qconv2dNhwcWorkspaceSize(const Conv2DShape &shape, Isa isa = Isa::Auto);
 
