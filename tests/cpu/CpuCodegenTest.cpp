@@ -84,9 +84,7 @@ TEST(CpuFusion, StacksBiasResidualAndReluIntoTheConv) {
   EXPECT_TRUE(bool(g.epi.residual));
   EXPECT_FALSE(g.epi.residualAfter);
   std::mt19937 rng(1);
-  std::vector<Tensor> in;
-  for (auto *p : m->main()->params())
-    in.push_back(randomTensor(p->types[0], rng));
+  std::vector<Tensor> in = randomInputs(*m->main(), rng);
   auto want = interpret(*m->main(), in);
   ASSERT_TRUE(bool(want));
   expectClose(runCpu(*m->main(), hostConfig(), in), *want, 1e-5, 1e-6);
@@ -120,9 +118,7 @@ TEST(CpuFusion, ElementwiseChainWithTransposeIsOneLoop) {
   EXPECT_EQ(st.foldedMoves, 1u);
   EXPECT_EQ(st.fusedLoopNodes, 3u);
   std::mt19937 rng(2);
-  std::vector<Tensor> in;
-  for (auto *p : m->main()->params())
-    in.push_back(randomTensor(p->types[0], rng));
+  std::vector<Tensor> in = randomInputs(*m->main(), rng);
   auto want = interpret(*m->main(), in);
   ASSERT_TRUE(bool(want));
   expectClose(runCpu(*m->main(), hostConfig(), in), *want, 0, 0);
@@ -167,9 +163,7 @@ TEST(CpuFusion, ConstantIndexGathersFoldIntoLoads) {
     EXPECT_FALSE(roots.count(v)) << v << " is stored";
   EXPECT_GE(st.foldedMoves, 5u);
   std::mt19937 rng(3);
-  std::vector<Tensor> in;
-  for (auto *p : m->main()->params())
-    in.push_back(randomTensor(p->types[0], rng));
+  std::vector<Tensor> in = randomInputs(*m->main(), rng);
   auto want = interpret(*m->main(), in);
   ASSERT_TRUE(bool(want));
   for (int threads : {1, 2}) {
@@ -234,9 +228,7 @@ TEST(CpuLoops, RandomGraphsMatchInterpreter) {
     }
     f->addOutput(vals.back(), "y");
     f->addOutput(vals[vals.size() - 2], "z");
-    std::vector<Tensor> in;
-    for (auto *p : f->params())
-      in.push_back(randomTensor(p->types[0], rng));
+    std::vector<Tensor> in = randomInputs(*f, rng);
     auto want = interpret(*f, in);
     ASSERT_TRUE(bool(want)) << want.status().message();
     std::ostringstream text;
@@ -294,9 +286,7 @@ TEST(CpuRuntime, PortableLibraryAndThreadsAgree) {
   ASSERT_TRUE(runPipeline(**m, po).isOk());
   Function &f = *(*m)->main();
   std::mt19937 rng(7);
-  std::vector<Tensor> in;
-  for (auto *p : f.params())
-    in.push_back(randomTensor(p->types[0], rng));
+  std::vector<Tensor> in = randomInputs(f, rng);
   auto want = interpret(f, in);
   ASSERT_TRUE(bool(want));
   CompileConfig lib = hostConfig(), portable = hostConfig(),
@@ -327,9 +317,7 @@ TEST(CpuRuntime, TwoThreadsSplitLargeStepsExactly) {
 )");
   ASSERT_TRUE(m);
   std::mt19937 rng(11);
-  std::vector<Tensor> in;
-  for (auto *p : m->main()->params())
-    in.push_back(randomTensor(p->types[0], rng));
+  std::vector<Tensor> in = randomInputs(*m->main(), rng);
   CompileConfig one = hostConfig(), two = hostConfig();
   two.numThreads = 2;
   auto want = interpret(*m->main(), in);
@@ -354,9 +342,7 @@ TEST(CpuRuntime, TwoThreadsSplitFewBatchesInRowsExactly) {
 )");
   ASSERT_TRUE(m);
   std::mt19937 rng(13);
-  std::vector<Tensor> in;
-  for (auto *p : m->main()->params())
-    in.push_back(randomTensor(p->types[0], rng));
+  std::vector<Tensor> in = randomInputs(*m->main(), rng);
   CompileConfig one = hostConfig(), two = hostConfig();
   two.numThreads = 2;
   auto want = interpret(*m->main(), in);
@@ -561,9 +547,7 @@ TEST(CpuFusion, ReductionComputesItsElementwiseOperand) {
                       g.members[0]->kind == OpKind::Mul);
   EXPECT_TRUE(fused) << "Mul(d, d) not computed inside the second ReduceSum";
   std::mt19937 rng(3);
-  std::vector<Tensor> in;
-  for (auto *p : m->main()->params())
-    in.push_back(randomTensor(p->types[0], rng));
+  std::vector<Tensor> in = randomInputs(*m->main(), rng);
   auto want = interpret(*m->main(), in);
   ASSERT_TRUE(bool(want));
   CompileConfig one = hostConfig(), two = hostConfig();
@@ -834,9 +818,7 @@ TEST(CpuLayout, FirstLayerMaxPoolRunsInsideTheConv) {
     SCOPED_TRACE(c.attrs + (c.secondReader ? ", second reader" : ""));
     auto m = parseLowered(model(c.attrs, c.secondReader));
     ASSERT_TRUE(m);
-    std::vector<Tensor> in;
-    for (auto *p : m->main()->params())
-      in.push_back(randomTensor(p->types[0], rng));
+    std::vector<Tensor> in = randomInputs(*m->main(), rng);
     auto want = interpret(*m->main(), in);
     ASSERT_TRUE(bool(want)) << want.status().message();
     CompileConfig one = hostConfig(), two = hostConfig();

@@ -114,9 +114,7 @@ TEST(CpuInt8, QdqNetworkIsBitExactWithTheInterpreter) {
       fused += g.kind == GroupKind::QConv && g.requant != nullptr;
     EXPECT_EQ(fused, 3u) << "each conv's bias and Requantize fuse";
     for (int trial = 0; trial < 3; ++trial) {
-      std::vector<Tensor> in;
-      for (auto *p : f.params())
-        in.push_back(randomTensor(p->types[0], rng));
+      std::vector<Tensor> in = randomInputs(f, rng);
       auto want = interpret(f, in);
       ASSERT_TRUE(bool(want)) << want.status().message();
       CompileConfig one = hostConfig(), two = hostConfig();

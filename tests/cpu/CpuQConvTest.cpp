@@ -48,9 +48,7 @@ void expectBitExact(const std::string &text, std::mt19937 &rng) {
   ASSERT_TRUE(m);
   Function &f = *m->main();
   for (int trial = 0; trial < 2; ++trial) {
-    std::vector<Tensor> in;
-    for (auto *p : f.params())
-      in.push_back(randomTensor(p->types[0], rng));
+    std::vector<Tensor> in = randomInputs(f, rng);
     auto want = interpret(f, in);
     ASSERT_TRUE(bool(want)) << want.status().message();
     CompileConfig two = hostConfig();

@@ -51,6 +51,14 @@ inline Tensor randomTensor(const Type &t, std::mt19937 &rng) {
   return x;
 }
 
+// A random tensor (randomTensor) for each parameter of f, in order.
+inline std::vector<Tensor> randomInputs(const Function &f, std::mt19937 &rng) {
+  std::vector<Tensor> in;
+  for (auto *p : f.params())
+    in.push_back(randomTensor(p->types[0], rng));
+  return in;
+}
+
 // Compiles f with cfg, JITs it and runs it once; ember_main must return
 // `status` (0, or the generated code's error, e.g. kStatusIndexOutOfRange).
 inline std::vector<Tensor> runCpu(Function &f, const CompileConfig &cfg,
@@ -335,9 +343,7 @@ expectLayoutsAndResults(Module &m, std::mt19937 &rng,
                         const std::function<void(const CompiledModel &,
                                                  const std::set<std::string> &,
                                                  const std::string &)> &check) {
-  std::vector<Tensor> in;
-  for (auto *p : m.main()->params())
-    in.push_back(randomTensor(p->types[0], rng));
+  std::vector<Tensor> in = randomInputs(*m.main(), rng);
   auto want = interpret(*m.main(), in);
   ASSERT_TRUE(bool(want));
   CompileConfig one = hostConfig(), two = hostConfig();

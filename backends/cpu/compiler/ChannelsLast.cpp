@@ -15,6 +15,15 @@ namespace ember::cpugen {
 
 using ember::cpu::Isa;
 
+namespace {
+// Whether Conv n is depthwise: a group per input channel, one output
+// channel each.
+bool depthwise(const Node &n) {
+  const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
+  return n.attrInt("group", 1) == x.dim(1) && w.dim(0) == x.dim(1);
+}
+} // namespace
+
 // Whether an fp32 Conv group can run channels-last: the library kernels
 // on an AVX-512 or AVX2 path, a dense 2-D convolution (conv2dNhwc, once per
 // group: a group reads and writes its channel slice of each pixel) or
@@ -29,12 +38,9 @@ bool Codegen::convNhwcCapable(const Group &g) const {
   if (!(isa == Isa::Avx512 || isa == Isa::Avx512Vnni || isa == Isa::Avx2) ||
       x.rank() != 4 || w.rank() != 4 || x.elem() != ElemKind::F32)
     return false;
-  int64_t groups = n.attrInt("group", 1);
-  // Depthwise (depthwiseConv2dNhwc), narrow groups (groupedConv2dNhwc), or
-  // dense reading channels-last (conv2dNhwc) or unfolding a row-major input
-  // (conv2dNhwcFromNchw).
-  if ((groups == x.dim(1) && w.dim(0) == x.dim(1)) || convGroupedNhwc(n))
-    return true;
+  // Depthwise (depthwiseConv2dNhwc), narrow groups (groupedConv2dNhwc) and
+  // dense reading channels-last (conv2dNhwc): convReadsNhwc; or unfolding a
+  // row-major input (conv2dNhwcFromNchw).
   return convReadsNhwc(g) || convUnfoldsNchw(g, true);
 }
 
@@ -50,8 +56,7 @@ bool Codegen::convGroupedNhwc(const Node &n) const {
     return false;
   const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
   const int64_t groups = n.attrInt("group", 1);
-  if (groups <= 1 || x.rank() != 4 || w.rank() != 4 ||
-      (groups == x.dim(1) && w.dim(0) == x.dim(1)))
+  if (groups <= 1 || x.rank() != 4 || w.rank() != 4 || depthwise(n))
     return false;
   return ember::cpu::groupedConv2dNhwcSupported(
       size_t(x.dim(1)), size_t(w.dim(0)), size_t(groups),
@@ -75,10 +80,10 @@ bool Codegen::nhwcAvx2() const {
 // nothing (an image-to-image model's last 9x9 layer, 16 to 3 channels, ran
 // 3-5 times slower than in the NCHW form, whose lanes are pixels).
 // Depthwise ones and narrow groups (convGroupedNhwc) always do. On AVX2
-// (gemm_bench --layer, medians and best
-// repeats, --cpu-time): every dense one with at least 3 output channels,
-// whatever its channels per tap: 1 to 8 channels per 3x3 or 5x5 tap ran
-// 1.3-2.6 times faster channels-last (MNIST's 8 -> 16 5x5 on 14x14: 29%
+// (gemm_bench --layer, medians and best repeats, --cpu-time): every dense one
+// with at least 3 output channels, whatever its channels per tap: 1 to 8
+// channels per 3x3 or 5x5 tap ran 1.3-2.6 times faster channels-last (MNIST's 8
+// -> 16 5x5 on 14x14: 29%
 // -> 64% of the FMA peak), 8 output channels 1.5-2.4 times, 3 (16 -> 3,
 // 9x9 on 180x180 and 720x720, FNS candy's last layer) 1.6-2.0 times; with
 // 1 or 2 output channels a 1x1 layer ran 5-30% slower. A grouped one
@@ -86,11 +91,9 @@ bool Codegen::nhwcAvx2() const {
 // group: each group is such a convolution over a channel slice.
 bool Codegen::convReadsNhwc(const Group &g) const {
   const Node &n = *g.anchor;
-  const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
+  const Type &w = n.inputs[1].type();
   const int64_t groups = n.attrInt("group", 1);
-  if (groups == x.dim(1) && w.dim(0) == x.dim(1)) // depthwise
-    return true;
-  if (convGroupedNhwc(n))
+  if (depthwise(n) || convGroupedNhwc(n))
     return true;
   const int64_t ocg = w.dim(0) / groups, cg = w.dim(1);
   if (nhwcAvx2())

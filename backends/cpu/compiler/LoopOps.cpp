@@ -143,18 +143,6 @@ llvm::Value *LoopGen::cast(llvm::Value *v, ElemKind from, ElemKind to) {
   return v;
 }
 
-// The reference converts a float to an integer through int64 (NaN -> 0,
-// |d| >= 2^63 -> INT64_MIN, else trunc) and keeps the low bits. For f32 and
-// a target of at most 32 bits the same bits come without int64, which AVX2
-// has no vector conversion for (the int64 form ran a scalar cvttsd2si per
-// lane: DynamicQuantizeLinear's quantize step took 4 cycles an element):
-//  - |v| < 2^31: fptosi to i32 truncates as the int64 form does;
-//  - 2^31 <= |v| < 2^56: v is an integer; v mod 2^32 = v - 2^32 floor(v /
-//    2^32) is exact in f32 (a multiple of v's ulp below 2^32: at most 24
-//    significant bits), and taken into [-2^31, 2^31) it has the int64's low
-//    32 bits;
-//  - |v| >= 2^56 (a multiple of 2^33), infinities (INT64_MIN) and NaN: the
-//    low 32 bits are 0.
 // Whether v is a float clamped between scalar constants, Min(Max(x, lo),
 // hi) or Max(Min(x, hi), lo) (a Clip's lowering, the saturation before a
 // quantizing Cast): NaN or a value in [min(lo, hi), hi] (Max and Min
@@ -197,6 +185,18 @@ llvm::Value *LoopGen::boundedFloatToInt(llvm::Value *v, llvm::Type *tt) {
   return tt->getIntegerBitWidth() < 32 ? b.CreateTrunc(i, tt) : i;
 }
 
+// The reference converts a float to an integer through int64 (NaN -> 0,
+// |d| >= 2^63 -> INT64_MIN, else trunc) and keeps the low bits. For f32 and
+// a target of at most 32 bits the same bits come without int64, which AVX2
+// has no vector conversion for (the int64 form ran a scalar cvttsd2si per
+// lane: DynamicQuantizeLinear's quantize step took 4 cycles an element):
+//  - |v| < 2^31: fptosi to i32 truncates as the int64 form does;
+//  - 2^31 <= |v| < 2^56: v is an integer; v mod 2^32 = v - 2^32 floor(v /
+//    2^32) is exact in f32 (a multiple of v's ulp below 2^32: at most 24
+//    significant bits), and taken into [-2^31, 2^31) it has the int64's low
+//    32 bits;
+//  - |v| >= 2^56 (a multiple of 2^33), infinities (INT64_MIN) and NaN: the
+//    low 32 bits are 0.
 llvm::Value *LoopGen::floatToNarrowInt(llvm::Value *v, llvm::Type *tt) {
   llvm::Type *ft = v->getType();
   auto c = [&](double x) { return llvm::ConstantFP::get(ft, x); };

@@ -1,5 +1,4 @@
-//===- GroupedConvNhwc.cpp - fp32 narrow grouped convolution, channels-last
-//===//
+//===- GroupedConvNhwc.cpp - fp32 grouped convolutions, channels-last -----===//
 //
 // y[p][o] = sum over taps (kh, kw) and j < cin of
 //           x[ih(p, kh)][iw(p, kw)][g(o) cin + j] * w[o][j][kh][kw]
