@@ -73,4 +73,55 @@ package npu_arith_pkg;
     return clamp_i8(q, -32'sd128, 32'sd127);
   endfunction
 
+  // VMUL's product: (a - a_zp) * (b - b_zp), the zero points the MUL_*_ZP registers' low 8 bits
+  // (signed): a 9 x 9-bit multiply.
+  function automatic logic signed [31:0] mul_product(input logic signed [7:0] a,
+                                                     input logic signed [7:0] b,
+                                                     input logic signed [7:0] a_zp,
+                                                     input logic signed [7:0] b_zp);
+    logic signed [8:0] da, db;
+    da = 9'(a) - 9'(a_zp);
+    db = 9'(b) - 9'(b_zp);
+    return 32'(da * db);
+  endfunction
+
+  // UPSAMPLE along one axis (Arith.h upsampleTaps): output coordinate x of an n-long axis,
+  // factor 2^k; mode 0 nearest (one tap, the whole weight), 1 half_pixel, 2 asymmetric: the
+  // position p = 2x + 1 - f or 2x in units of 1/(2f), taps floor(p / 2f) and the next (clamped),
+  // weights 2f - p mod 2f and p mod 2f.
+  function automatic void up_taps(input logic [12:0] x, input logic [9:0] n, input logic [1:0] k,
+                                  input logic [1:0] mode, output logic [9:0] i0,
+                                  output logic [9:0] i1, output logic [4:0] w0,
+                                  output logic [4:0] w1);
+    logic signed [15:0] p, i, j, last;
+    logic [4:0] unit, frac;
+    unit = 5'd2 << k;
+    last = 16'(n) - 16'sd1;
+    if (mode == 2'd0) begin
+      i0 = 10'(x >> k);
+      i1 = i0;
+      w0 = unit;
+      w1 = 5'd0;
+    end else begin
+      p = mode == 2'd1 ? 16'(2 * x) + 16'sd1 - (16'sd1 <<< k) : 16'(2 * x);
+      i = p >>> (32'(k) + 1);
+      frac = 5'(p) & (unit - 5'd1);
+      j = i + 16'sd1;
+      i0 = 10'(i < 0 ? 16'sd0 : (i > last ? last : i));
+      i1 = 10'(j < 0 ? 16'sd0 : (j > last ? last : j));
+      w0 = unit - frac;
+      w1 = frac;
+    end
+  endfunction
+
+  // sum / 2^sh rounded half to even (sh >= 1), as ONNX Resize rounds an interpolated integer.
+  function automatic logic signed [31:0] round_half_even(input logic signed [31:0] sum,
+                                                         input logic [4:0] sh);
+    logic signed [31:0] q, r, half;
+    q = sum >>> sh;
+    r = sum - (q <<< sh);
+    half = 32'sd1 <<< (sh - 5'd1);
+    return q + ((r > half || (r == half && q[0])) ? 32'sd1 : 32'sd0);
+  endfunction
+
 endpackage

@@ -39,6 +39,7 @@ module npu_core
     input  logic                 w_ready,
     output logic [8*BUS-1:0]     w_data,
     output logic [15:0]          w_bytes,
+    output logic [BUS-1:0]       w_strb,            // byte enables of the beat
     input  logic                 b_valid,
     // status
     output logic                 done,              // FINISH retired
@@ -242,12 +243,12 @@ module npu_core
       .sram_re(st_re), .sram_raddr(st_raddr), .sram_rdata(st_rdata),
       .aw_valid(aw_valid), .aw_ready(aw_ready), .aw_addr(aw_addr), .aw_len(aw_len),
       .w_valid(w_valid), .w_ready(w_ready), .w_data(w_data), .w_bytes(w_bytes),
-      .b_valid(b_valid), .row_read(st_row_read), .row_bytes(st_row_bytes),
+      .w_strb(w_strb), .b_valid(b_valid), .row_read(st_row_read), .row_bytes(st_row_bytes),
       .dram_wait(st_dram_wait));
 
   logic vec_err;
   logic [1:0] vec_err_code;
-  logic [31:0] vregs[37];
+  logic [31:0] vregs[NPU_NUM_REG_IDS];
   logic [1:0] vacc_re, vout_re;
   logic [1:0][10:0] vacc_raddr, vout_raddr;
   logic vout_we;

@@ -27,7 +27,9 @@ module npu_insn_decode (
     case (opcode)
       NPU_OP_LOAD, NPU_OP_MOVE: engine_onehot[NPU_ENGINE_LOAD] = 1'b1;
       NPU_OP_GEMM, NPU_OP_DWGEMM: engine_onehot[NPU_ENGINE_GEMM] = 1'b1;
-      NPU_OP_REQUANT, NPU_OP_VADD, NPU_OP_POOL: engine_onehot[NPU_ENGINE_VECTOR] = 1'b1;
+      NPU_OP_REQUANT, NPU_OP_VADD, NPU_OP_POOL, NPU_OP_LUTLD, NPU_OP_LUT, NPU_OP_VMUL,
+          NPU_OP_UPSAMPLE:
+        engine_onehot[NPU_ENGINE_VECTOR] = 1'b1;
       NPU_OP_STORE:   engine_onehot[NPU_ENGINE_STORE] = 1'b1;
       NPU_OP_SETREG:
         // Registers below the first VECTOR register belong to LOAD.

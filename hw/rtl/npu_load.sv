@@ -6,7 +6,9 @@
 // the cycles in which no data row is ready. The instruction ends with its last row write.
 // MOVE (OUT -> ACT, the same padded block layout) also runs here: data row k is read from OUT
 // (the engine's own read port) in cycle 1 + k and written in cycle 2 + k, padding rows in the
-// free cycles; no DRAM request. SETREG PAD_VALUE also executes here (one cycle).
+// free cycles; no DRAM request. With rep = r - 1 the data block is ysize r x xsize r: every
+// source row is read r times in a row and every source line r times over (nearest upsampling),
+// one OUT read per data row. SETREG PAD_VALUE also executes here (one cycle).
 module npu_load #(
     parameter int DIM = 16,
     localparam int BUS = 4 * DIM,  // bytes per beat at most (one ACC row)
@@ -41,35 +43,37 @@ module npu_load #(
 );
 `include "npu_spec.vh"
   logic op_load, op_move, op_setreg;
-  // MOVE: OUT read pointer, reads left, a row read last cycle.
+  // MOVE: OUT read pointer, reads left, a row read last cycle; source row mv_x of the line at
+  // mv_line, its copy mv_dx and the line's copy mv_dy (rep).
   logic is_move, mv_valid;
   logic [10:0] mv_line, mv_addr;
   logic [11:0] mv_stride;
-  logic [9:0] mv_x;
+  logic [9:0] mv_x, mv_xs;
+  logic [3:0] mv_dx, mv_dy, mv_r;
   logic [21:0] mv_rrem;
   logic [7:0] pad_value;
   // Latched instruction.
   logic [1:0] mem;
   logic [11:0] sram_base;
-  logic [9:0] ys, xs;
+  logic [12:0] ys, xs;     // the data block (MOVE with rep: the source block times r)
   logic [1:0] pl, pr;
-  logic [10:0] w;          // padded width
+  logic [12:0] w;          // padded width
   logic [15:0] rbytes;
   logic setup;             // cycle 1 onwards
   // Request generator.
   logic ar_active;
   logic [31:0] line_base, cur_addr, stride_bytes, line_bytes, rem;
-  logic [9:0] ar_line;
+  logic [12:0] ar_line;
   // Alignment buffer and data rows.
   logic [8*CAP-1:0] abuf;
   logic [15:0] fill;
   logic [21:0] d_rem;      // data rows still to write
-  logic [9:0] d_x;
+  logic [12:0] d_x;
   logic [11:0] d_addr;
   // Padding rows.
   typedef enum logic [2:0] {P_TOP, P_LEFT, P_RIGHT, P_BOTTOM, P_DONE} pphase_t;
   pphase_t p_phase;
-  logic [9:0] p_line;
+  logic [12:0] p_line;
   logic [11:0] p_addr;
   logic [21:0] p_seg;      // rows left in the current padding segment
   logic [21:0] t_rem;      // rows (data and padding) still to write
@@ -84,8 +88,8 @@ module npu_load #(
   assign row_bytes = rbytes;
 
   // Next padding segment after (phase, line), skipping empty ones.
-  function automatic void pad_next(input pphase_t ph, input logic [9:0] ln, output pphase_t nph,
-                                   output logic [9:0] nln, output logic [11:0] naddr,
+  function automatic void pad_next(input pphase_t ph, input logic [12:0] ln, output pphase_t nph,
+                                   output logic [12:0] nln, output logic [11:0] naddr,
                                    output logic [21:0] nlen);
     logic [11:0] line_row;
     nph = P_DONE;
@@ -93,7 +97,7 @@ module npu_load #(
     naddr = 12'd0;
     nlen = 22'd0;
     if (ph == P_TOP) begin
-      nln = 10'd0;
+      nln = 13'd0;
       if (pl != 0) nph = P_LEFT;
       else if (pr != 0) nph = P_RIGHT;
       else nph = P_BOTTOM;
@@ -165,14 +169,17 @@ module npu_load #(
       if (start && (op_load || op_move)) begin
         logic [1:0] m;
         logic [15:0] rb;
-        logic [10:0] ww;
-        logic [9:0] y, x;
+        logic [12:0] ww;
+        logic [12:0] y, x;
         logic [1:0] t, b, l, r;
+        logic [3:0] rp;
         logic [11:0] base;
+        rp = 4'd1;
         if (op_move) begin
           m = 2'(NPU_MEM_ACT);
-          y = insn[`NPU_F_MOVE_YSIZE];
-          x = insn[`NPU_F_MOVE_XSIZE];
+          rp = 4'(insn[`NPU_F_MOVE_REP]) + 4'd1;
+          y = 13'(32'(insn[`NPU_F_MOVE_YSIZE]) * 32'(rp));
+          x = 13'(32'(insn[`NPU_F_MOVE_XSIZE]) * 32'(rp));
           t = insn[`NPU_F_MOVE_PAD_TOP];
           b = insn[`NPU_F_MOVE_PAD_BOTTOM];
           l = insn[`NPU_F_MOVE_PAD_LEFT];
@@ -180,8 +187,8 @@ module npu_load #(
           base = insn[`NPU_F_MOVE_DST_LSB +: 12];
         end else begin
           m = insn[`NPU_F_LOAD_MEM];
-          y = insn[`NPU_F_LOAD_YSIZE];
-          x = insn[`NPU_F_LOAD_XSIZE];
+          y = 13'(insn[`NPU_F_LOAD_YSIZE]);
+          x = 13'(insn[`NPU_F_LOAD_XSIZE]);
           t = insn[`NPU_F_LOAD_PAD_TOP];
           b = insn[`NPU_F_LOAD_PAD_BOTTOM];
           l = insn[`NPU_F_LOAD_PAD_LEFT];
@@ -189,13 +196,17 @@ module npu_load #(
           base = insn[`NPU_F_LOAD_SRAM_LSB +: 12];
         end
         rb = m == 2'(NPU_MEM_ACC) ? 16'(4 * DIM) : 16'(DIM);
-        ww = 11'(32'(l) + 32'(x) + 32'(r));
+        ww = 13'(32'(l) + 32'(x) + 32'(r));
         is_move <= op_move;
         mv_valid <= 1'b0;
         mv_line <= insn[`NPU_F_MOVE_SRC_LSB +: 11];
         mv_addr <= insn[`NPU_F_MOVE_SRC_LSB +: 11];
         mv_stride <= insn[`NPU_F_MOVE_STRIDE];
         mv_x <= 10'd0;
+        mv_xs <= insn[`NPU_F_MOVE_XSIZE];
+        mv_dx <= '0;
+        mv_dy <= '0;
+        mv_r <= rp;
         mv_rrem <= op_move ? 22'(32'(y) * 32'(x)) : 22'd0;
         mem <= m;
         rbytes <= rb;
@@ -209,7 +220,7 @@ module npu_load #(
         w <= ww;
         setup <= 1'b1;
         ar_active <= !op_move;
-        ar_line <= 10'd0;
+        ar_line <= 13'd0;
         line_base <= insn[`NPU_F_LOAD_DRAM];
         cur_addr <= insn[`NPU_F_LOAD_DRAM];
         stride_bytes <= 32'(insn[`NPU_F_LOAD_STRIDE]) * 32'(rb);
@@ -219,7 +230,7 @@ module npu_load #(
         abuf <= '0;
         d_rem <= 22'(32'(y) * 32'(x));
         t_rem <= 22'((32'(t) + 32'(y) + 32'(b)) * 32'(ww));
-        d_x <= 10'd0;
+        d_x <= 13'd0;
         d_addr <= 12'(32'(base) + 32'(t) * 32'(ww) + 32'(l));
         // First padding segment: the top block, else the first non-empty one after it.
         if (t != 0) begin
@@ -228,7 +239,7 @@ module npu_load #(
           p_seg <= 22'(32'(t) * 32'(ww));
         end else if (l != 0 || r != 0) begin
           p_phase <= l != 0 ? P_LEFT : P_RIGHT;
-          p_line <= 10'd0;
+          p_line <= 13'd0;
           p_addr <= 12'(32'(base) + (l != 0 ? 0 : 32'(l) + 32'(x)));
           p_seg <= l != 0 ? 22'(l) : 22'(r);
         end else if (b != 0) begin
@@ -243,14 +254,26 @@ module npu_load #(
         // MOVE: one OUT read a cycle, its row written the next cycle.
         mv_valid <= out_re;
         if (out_re) begin
+          // Next data row: the same source row again (mv_dx), the next one, the same source
+          // line again (mv_dy), or the next line.
           mv_rrem <= mv_rrem - 1;
-          if (32'(mv_x) + 1 == 32'(xs)) begin
-            mv_x <= 10'd0;
-            mv_line <= 11'(32'(mv_line) + 32'(mv_stride));
-            mv_addr <= 11'(32'(mv_line) + 32'(mv_stride));
-          end else begin
-            mv_x <= mv_x + 1;
-            mv_addr <= mv_addr + 1;
+          if (mv_dx + 1 != mv_r) mv_dx <= mv_dx + 1;
+          else begin
+            mv_dx <= '0;
+            if (mv_x + 1 != mv_xs) begin
+              mv_x <= mv_x + 1;
+              mv_addr <= mv_addr + 1;
+            end else begin
+              mv_x <= 10'd0;
+              if (mv_dy + 1 != mv_r) begin
+                mv_dy <= mv_dy + 1;
+                mv_addr <= mv_line;
+              end else begin
+                mv_dy <= '0;
+                mv_line <= 11'(32'(mv_line) + 32'(mv_stride));
+                mv_addr <= 11'(32'(mv_line) + 32'(mv_stride));
+              end
+            end
           end
         end
         // Requests.
@@ -283,7 +306,7 @@ module npu_load #(
         if (emit) begin
           d_rem <= d_rem - 1;
           if (32'(d_x) + 1 == 32'(xs)) begin
-            d_x <= 10'd0;
+            d_x <= 13'd0;
             d_addr <= 12'(32'(d_addr) + 32'(pl) + 32'(pr) + 1);
           end else begin
             d_x <= d_x + 1;
@@ -293,7 +316,7 @@ module npu_load #(
         if (padw) begin
           if (p_seg == 1) begin
             pphase_t nph;
-            logic [9:0] nln;
+            logic [12:0] nln;
             logic [11:0] na;
             logic [21:0] nl;
             pad_next(p_phase, p_line, nph, nln, na, nl);

@@ -1,16 +1,23 @@
-// npu_vector: the VECTOR engine (REQUANT, VADD, POOL, and SETREG of its registers).
-// Cycle 0 (start) latches the instruction, reads REQUANT's multiplier and shift rows and checks
-// POOL's geometry; from cycle 1 one source row (two for VADD) is read per cycle, and each
-// result row is written in the cycle its (last) source row arrives, so an instruction takes
-// rows + 2 cycles (rows * KH * KW + 2 for POOL). REQUANT with bias reads its bias row
-// (param + 2) on the second ACC port beside each source row and adds it (int32, wrapping)
-// before the multiply-shift: no extra cycle.
-// When a destination row could be overwritten before it is read as a source (VADD: dst within
-// [src + 2, src + rows) of a source; POOL: dst rows overlapping the source span), the results
-// go to a staging buffer and are copied to OUT afterwards (rows + 1 more cycles), so every
-// source row is read before any destination row is written, as the ISA defines.
+// npu_vector: the VECTOR engine (REQUANT, VADD, POOL, LUTLD, LUT, VMUL, UPSAMPLE, and SETREG of
+// its registers).
+// Cycle 0 (start) latches the instruction, reads REQUANT's multiplier and shift rows (VMUL with
+// bcast: its b row) and checks POOL's geometry; from cycle 1 one source row (two for VADD and
+// VMUL) is read per cycle, and each result row is written in the cycle its (last) source row
+// arrives, so an instruction takes rows + 2 cycles (rows * KH * KW + 2 for POOL, whose taps
+// outside a bounded source still take their cycle; 2 * rows + 2 for a bilinear UPSAMPLE, which
+// reads two of its four taps a cycle). REQUANT with bias reads its bias row (param + 2) on the
+// second ACC port beside each source row and adds it (int32, wrapping) before the
+// multiply-shift: no extra cycle. REQUANT and VMUL share one requantization unit per lane.
+// The output table (256 bytes, loaded by LUTLD from ACC rows, one a cycle) maps each result of
+// an instruction with `lut` (and every row of LUT) on its way to OUT.
+// When a destination row could be overwritten before it is read as a source (VADD, VMUL, LUT:
+// dst within [src + 2, src + rows) of a streamed source; POOL, UPSAMPLE: dst rows overlapping
+// the source span), the results go to a staging buffer and are copied to OUT afterwards
+// (rows + 1 more cycles), so every source row is read before any destination row is written,
+// as the ISA defines.
 module npu_vector
   import npu_arith_pkg::*;
+  import npu_spec_pkg::NPU_NUM_REG_IDS;
 #(
     parameter int DIM = 16
 ) (
@@ -42,51 +49,71 @@ module npu_vector
     output logic [8*DIM-1:0]     stg_wdata,
     output logic                 error,       // POOL geometry error (cycle 1 of the instruction)
     output logic [1:0]           error_code,  // 1: registers < 1, 2: too large, 3: out of range
-    output logic [31:0]          regs_out[37]  // the registers, for error messages
+    output logic [31:0]          regs_out[NPU_NUM_REG_IDS]  // the registers, for error messages
 );
 `include "npu_spec.vh"
-  logic signed [31:0] regs[37];
-  typedef enum logic [1:0] {K_REQUANT, K_VADD, K_POOL} kind_t;
+  localparam int LUT_ROWS = 256 / (4 * DIM);  // ACC rows of the output table
+  logic signed [31:0] regs[NPU_NUM_REG_IDS];
+  typedef enum logic [2:0] {K_REQUANT, K_VADD, K_POOL, K_LUTLD, K_LUT, K_VMUL, K_UP} kind_t;
   kind_t kind;
-  logic setup;                      // cycles 1.. of a REQUANT/VADD/POOL
+  logic setup;                      // cycles 1.. of an instruction
   logic staged;
   logic [1:0] perr;
   // Latched fields.
   logic [10:0] dst, src_a, src_b, param;
-  logic rq_bias;
+  logic rq_bias, lut_en, bcast;
   logic [13:0] rows;
   logic signed [31:0] zp, lo, hi;
   logic [31:0] mult[DIM], shift[DIM];
-  logic params_pending;
+  logic [8*DIM-1:0] bvec;           // VMUL's broadcast row
+  logic params_pending, bvec_pending;
+  // The output table.
+  logic [7:0] lut[256];
   // Read sequencer.
   logic [13:0] rd_i;                // output row being read
   logic rd_active;
-  // POOL address generator.
+  // POOL address generator (bounded sources: row0 = oy * stride - pad_top, the window's top).
   logic [31:0] kw, pstride, in_w, out_w, taps;
   logic [31:0] line_base, col, tap_base, ox, kx, ky, tap;
+  logic signed [31:0] row0, in_h, pad_l;
+  // UPSAMPLE: source width and lines, factor, mode, zero point; output line and column.
+  logic [9:0] up_w, up_h;
+  logic [1:0] up_k, up_mode;
+  logic [12:0] up_y, up_x, up_ow;
+  logic up_ph;                      // bilinear: taps of the first (0) or second (1) source line
   // Pipeline stage aligned with the read data.
-  logic p_valid, p_first, p_last_tap, p_last;
+  logic p_valid, p_first, p_last_tap, p_last, p_skip;
   logic [13:0] p_row;
+  logic [4:0] p_wy, p_wx0, p_wx1;
   logic signed [31:0] pacc[DIM];
+  logic [15:0] pcount;              // POOL: taps inside the source so far
   // Copy pass.
   logic [13:0] cp_i;
   logic cp_active, cp_valid, cp_last;
   logic [13:0] cp_row;
 
-  for (genvar r = 0; r < 37; r++) begin : g_regs
+  for (genvar r = 0; r < NPU_NUM_REG_IDS; r++) begin : g_regs
     assign regs_out[r] = regs[r];
   end
 
-  logic op_setreg, is_rq, is_add;
-  assign op_setreg = insn[`NPU_F_OPCODE] == NPU_OP_SETREG;
-  assign is_rq = insn[`NPU_F_OPCODE] == NPU_OP_REQUANT;
-  assign is_add = insn[`NPU_F_OPCODE] == NPU_OP_VADD;
+  logic [7:0] op;
+  logic op_setreg, is_rq, is_add, is_pool, is_lutld, is_lut, is_mul, is_up;
+  assign op = insn[`NPU_F_OPCODE];
+  assign op_setreg = op == NPU_OP_SETREG;
+  assign is_rq = op == NPU_OP_REQUANT;
+  assign is_add = op == NPU_OP_VADD;
+  assign is_pool = op == NPU_OP_POOL;
+  assign is_lutld = op == NPU_OP_LUTLD;
+  assign is_lut = op == NPU_OP_LUT;
+  assign is_mul = op == NPU_OP_VMUL;
+  assign is_up = op == NPU_OP_UPSAMPLE;
 
   // POOL geometry at start (the same checks as checkPool in Arith.h).
   logic [1:0] g_err;
   logic g_overlap;
   always_comb begin
     logic signed [31:0] gkh, gkw, gs, giw, gow, nrows, oy, oxx, last, le, last2, span, psrc, pdst;
+    logic signed [31:0] gih, gpt, gpl;
     gkh = regs[NPU_REG_POOL_KH];
     gkw = regs[NPU_REG_POOL_KW];
     gs = regs[NPU_REG_POOL_STRIDE];
@@ -95,6 +122,9 @@ module npu_vector
     nrows = 32'(insn[`NPU_F_POOL_ROWS]);
     psrc = 32'(insn[`NPU_F_POOL_SRC]);
     pdst = 32'(insn[`NPU_F_POOL_DST]);
+    gih = 32'(insn[`NPU_F_POOL_IN_H]);
+    gpt = 32'(insn[`NPU_F_POOL_PAD_TOP]);
+    gpl = 32'(insn[`NPU_F_POOL_PAD_LEFT]);
     g_err = 2'd0;
     g_overlap = 1'b0;
     oy = 0;
@@ -103,10 +133,19 @@ module npu_vector
     le = 0;
     last2 = 0;
     span = 0;
-    if (!(start && insn[`NPU_F_OPCODE] == NPU_OP_POOL)) g_err = 2'd0;  // evaluated at start only
+    if (!(start && is_pool)) g_err = 2'd0;  // evaluated at start only
     else if (gkh < 1 || gkw < 1 || gs < 1 || giw < 1 || gow < 1) g_err = 2'd1;
     else if (gkh > 16 || gkw > 16 || gs > 16 || giw > 4096 || gow > 4096) g_err = 2'd2;
-    else begin
+    else if (gih > 0) begin
+      // A bounded source: every window holds a tap inside the in_h x IN_W map.
+      oy = (nrows - 1) / gow;
+      oxx = (nrows < gow ? nrows : gow) - 1;
+      span = gih * giw;
+      if (gpt >= gkh || gpl >= gkw) g_err = 2'd2;
+      else if (oy * gs - gpt >= gih || oxx * gs - gpl >= giw || psrc + span > NPU_OUT_ROWS)
+        g_err = 2'd3;
+      g_overlap = pdst < psrc + span && psrc < pdst + nrows;
+    end else begin
       oy = (nrows - 1) / gow;
       oxx = (nrows - 1) % gow;
       last = (oy * gs + gkh - 1) * giw + oxx * gs + gkw - 1;
@@ -121,20 +160,47 @@ module npu_vector
     end
   end
 
-  // VADD hazard: a destination row written before a source row that aliases it is read.
-  logic add_hazard;
+  // Staging: a destination row written before a source row that aliases it is read.
+  logic add_hazard, lut_hazard, mul_hazard, up_hazard;
+  logic [13:0] up_rows;             // UPSAMPLE's result rows: oh * f * w
   always_comb begin
-    logic signed [31:0] d, a, b, n;
+    logic signed [31:0] d, a, b, n, s, us, un;
     d = 32'(insn[`NPU_F_VADD_DST]);
     a = 32'(insn[`NPU_F_VADD_A]);
     b = 32'(insn[`NPU_F_VADD_B]);
     n = 32'(insn[`NPU_F_VADD_ROWS]);
     add_hazard = (d >= a + 2 && d < a + n) || (d >= b + 2 && d < b + n);
+    d = 32'(insn[`NPU_F_LUT_DST]);
+    s = 32'(insn[`NPU_F_LUT_SRC]);
+    n = 32'(insn[`NPU_F_LUT_ROWS]);
+    lut_hazard = d >= s + 2 && d < s + n;
+    d = 32'(insn[`NPU_F_VMUL_DST]);
+    a = 32'(insn[`NPU_F_VMUL_A]);
+    b = 32'(insn[`NPU_F_VMUL_B]);
+    n = 32'(insn[`NPU_F_VMUL_ROWS]);
+    mul_hazard = (d >= a + 2 && d < a + n) ||
+                 (!insn[`NPU_F_VMUL_BCAST] && d >= b + 2 && d < b + n);
+    d = 32'(insn[`NPU_F_UPSAMPLE_DST]);
+    us = 32'(insn[`NPU_F_UPSAMPLE_SRC]);
+    un = 32'(insn[`NPU_F_UPSAMPLE_H]) * 32'(insn[`NPU_F_UPSAMPLE_W]);
+    n = 32'(insn[`NPU_F_UPSAMPLE_OH]) * (32'(insn[`NPU_F_UPSAMPLE_W]) <<
+                                         insn[`NPU_F_UPSAMPLE_FACTOR]);
+    up_rows = 14'(n);
+    up_hazard = d < us + un && us < d + n;
+  end
+
+  // UPSAMPLE taps of the output row being read (Y = up_y, X = up_x).
+  logic [9:0] ty0, ty1, tx0, tx1;
+  logic [4:0] wy0, wy1, wx0, wx1;
+  always_comb begin
+    up_taps(up_y, up_h, up_k, up_mode, ty0, ty1, wy0, wy1);
+    up_taps(up_x, up_w, up_k, up_mode, tx0, tx1, wx0, wx1);
   end
 
   // Read side.
-  logic rd_fire, rd_out_last_tap, rd_out_first_tap;
+  logic rd_fire, rd_out_last_tap, rd_out_first_tap, rd_skip;
   always_comb begin
+    logic [31:0] uline;
     rd_fire = running && setup && rd_active && perr == 0;
     acc_re = 2'b00;
     acc_raddr[0] = 11'(32'(src_a) + 32'(rd_i));
@@ -144,10 +210,15 @@ module npu_vector
     out_raddr[1] = 11'(32'(src_b) + 32'(rd_i));
     rd_out_last_tap = 1'b1;
     rd_out_first_tap = 1'b1;
+    rd_skip = 1'b0;
+    uline = 32'(src_a) + (up_ph ? 32'(ty1) : 32'(ty0)) * 32'(up_w);
     if (start && is_rq) begin
       acc_re = 2'b11;
       acc_raddr[0] = insn[`NPU_F_REQUANT_PARAM_LSB +: 11];
       acc_raddr[1] = 11'(32'(insn[`NPU_F_REQUANT_PARAM]) + 1);
+    end else if (start && is_mul && insn[`NPU_F_VMUL_BCAST]) begin
+      out_re[1] = 1'b1;
+      out_raddr[1] = insn[`NPU_F_VMUL_B_LSB +: 11];
     end else if (rd_fire) begin
       case (kind)
         K_REQUANT: begin
@@ -157,9 +228,23 @@ module npu_vector
             acc_raddr[1] = param + 11'd2;
           end
         end
+        K_LUTLD: acc_re[0] = 1'b1;
         K_VADD: out_re = 2'b11;
-        default: begin
-          out_re[0] = 1'b1;
+        K_LUT: out_re[0] = 1'b1;
+        K_VMUL: out_re = {!bcast, 1'b1};
+        K_UP: begin
+          out_re = {up_mode != 2'd0, 1'b1};
+          out_raddr[0] = 11'(uline + 32'(tx0));
+          out_raddr[1] = 11'(uline + 32'(tx1));
+          rd_out_first_tap = up_mode == 2'd0 || !up_ph;
+          rd_out_last_tap = up_mode == 2'd0 || up_ph;
+        end
+        default: begin  // K_POOL
+          // A tap outside a bounded source is not read (and skipped).
+          rd_skip = in_h > 0 && (row0 + $signed(ky) < 0 || row0 + $signed(ky) >= in_h ||
+                                 $signed(col + kx) < pad_l ||
+                                 $signed(col + kx) - pad_l >= $signed(in_w));
+          out_re[0] = !rd_skip;
           out_raddr[0] = 11'(line_base + col + tap_base + kx);
           rd_out_last_tap = tap + 1 == taps;
           rd_out_first_tap = tap == 0;
@@ -173,35 +258,70 @@ module npu_vector
   // Write side: compute from the row that arrived.
   logic [8*DIM-1:0] result;
   logic signed [31:0] nacc[DIM];
+  logic [15:0] ncount;
   always_comb begin
     logic [4:0] ls;
     ls = regs[NPU_REG_ADD_LSHIFT][4:0];
     result = '0;
+    ncount = (p_first ? 16'd0 : pcount) + (p_skip ? 16'd0 : 16'd1);
     // Only when a row arrived: the simulator then skips the lanes' arithmetic in idle cycles.
     for (int l = 0; l < DIM; l++) nacc[l] = pacc[l];
     if (p_valid)
     for (int l = 0; l < DIM; l++) begin
-      logic signed [31:0] v;
+      logic signed [31:0] v, base, rq_x, rq_m, rq_s, rq_zp, rq_lo, rq_hi, c;
+      logic [7:0] pre;
       v = 32'($signed(out_rdata[0][8*l+:8]));
-      // POOL: the first tap starts the sum (average) or the maximum.
-      nacc[l] = p_first ? v : (insn_avg ? pacc[l] + v : (v > pacc[l] ? v : pacc[l]));
+      pre = 8'd0;
+      // REQUANT and VMUL share the requantization unit: its input and parameters.
+      rq_x = rq_bias ? $signed(acc_rdata[0][32*l+:32]) + $signed(acc_rdata[1][32*l+:32])
+                     : $signed(acc_rdata[0][32*l+:32]);
+      rq_m = $signed(mult[l]);
+      rq_s = $signed(shift[l]);
+      rq_zp = zp;
+      rq_lo = lo;
+      rq_hi = hi;
+      if (kind == K_VMUL) begin
+        rq_x = mul_product($signed(out_rdata[0][8*l+:8]),
+                           $signed(bcast ? bvec[8*l+:8] : out_rdata[1][8*l+:8]),
+                           regs[NPU_REG_MUL_A_ZP][7:0], regs[NPU_REG_MUL_B_ZP][7:0]);
+        rq_m = regs[NPU_REG_MUL_MULT];
+        rq_s = regs[NPU_REG_MUL_SHIFT];
+        rq_zp = regs[NPU_REG_MUL_OUT_ZP];
+        rq_lo = regs[NPU_REG_MUL_MIN];
+        rq_hi = regs[NPU_REG_MUL_MAX];
+      end
       case (kind)
-        K_REQUANT:
-          result[8*l+:8] = requantize(
-              rq_bias ? $signed(acc_rdata[0][32*l+:32]) + $signed(acc_rdata[1][32*l+:32])
-                      : $signed(acc_rdata[0][32*l+:32]),
-              $signed(mult[l]), $signed(shift[l]), zp, lo, hi);
-        K_VADD:
-          result[8*l+:8] = quant_add($signed(out_rdata[0][8*l+:8]), $signed(out_rdata[1][8*l+:8]),
-                                     ls, regs[NPU_REG_ADD_A_ZP], regs[NPU_REG_ADD_A_MULT],
-                                     regs[NPU_REG_ADD_A_SHIFT], regs[NPU_REG_ADD_B_ZP],
-                                     regs[NPU_REG_ADD_B_MULT], regs[NPU_REG_ADD_B_SHIFT],
-                                     regs[NPU_REG_ADD_OUT_MULT], regs[NPU_REG_ADD_OUT_SHIFT],
-                                     regs[NPU_REG_ADD_OUT_ZP], regs[NPU_REG_ADD_MIN],
-                                     regs[NPU_REG_ADD_MAX]);
-        default:
-          result[8*l+:8] = insn_avg ? pool_average(nacc[l], taps[15:0]) : nacc[l][7:0];
+        K_POOL: begin
+          // The first tap starts from the identity; taps outside the source are skipped.
+          base = p_first ? (insn_avg ? 32'sd0 : -32'sd128) : pacc[l];
+          nacc[l] = p_skip ? base : (insn_avg ? base + v : (v > base ? v : base));
+        end
+        K_UP: begin
+          // Bilinear: w_y * (w_x0 (v0 - zp) + w_x1 (v1 - zp)), summed over the two lines.
+          c = 32'(p_wy) * (32'(p_wx0) * (v - zp) +
+                           32'(p_wx1) * (32'($signed(out_rdata[1][8*l+:8])) - zp));
+          nacc[l] = p_first ? c : pacc[l] + c;
+        end
+        default: ;
       endcase
+      case (kind)
+        K_REQUANT, K_VMUL: pre = requantize(rq_x, rq_m, rq_s, rq_zp, rq_lo, rq_hi);
+        K_VADD:
+          pre = quant_add($signed(out_rdata[0][8*l+:8]), $signed(out_rdata[1][8*l+:8]),
+                          ls, regs[NPU_REG_ADD_A_ZP], regs[NPU_REG_ADD_A_MULT],
+                          regs[NPU_REG_ADD_A_SHIFT], regs[NPU_REG_ADD_B_ZP],
+                          regs[NPU_REG_ADD_B_MULT], regs[NPU_REG_ADD_B_SHIFT],
+                          regs[NPU_REG_ADD_OUT_MULT], regs[NPU_REG_ADD_OUT_SHIFT],
+                          regs[NPU_REG_ADD_OUT_ZP], regs[NPU_REG_ADD_MIN],
+                          regs[NPU_REG_ADD_MAX]);
+        K_POOL: pre = insn_avg ? pool_average(nacc[l], ncount) : nacc[l][7:0];
+        K_UP:
+          pre = up_mode == 2'd0 ? v[7:0] :
+              clamp_i8(zp + round_half_even(nacc[l], 5'(2 * 32'(up_k) + 2)), -32'sd128,
+                       32'sd127);
+        default: pre = v[7:0];  // K_LUT (K_LUTLD writes the table, not OUT)
+      endcase
+      result[8*l+:8] = lut_en ? lut[pre ^ 8'h80] : pre;
     end
     out_we = 1'b0;
     stg_we = 1'b0;
@@ -209,7 +329,7 @@ module npu_vector
     stg_waddr = p_row[10:0];
     out_wdata = result;
     stg_wdata = result;
-    if (p_valid && p_last_tap) begin
+    if (p_valid && p_last_tap && kind != K_LUTLD) begin
       if (staged) stg_we = 1'b1;
       else out_we = 1'b1;
     end
@@ -228,7 +348,8 @@ module npu_vector
 
   always_ff @(posedge clk) begin
     if (rst) begin
-      for (int r = 0; r < 37; r++) regs[r] <= '0;
+      for (int r = 0; r < NPU_NUM_REG_IDS; r++) regs[r] <= '0;
+      for (int e = 0; e < 256; e++) lut[e] <= '0;
       setup <= 1'b0;
       rd_active <= 1'b0;
       p_valid <= 1'b0;
@@ -238,10 +359,14 @@ module npu_vector
       staged <= 1'b0;
       kind <= K_REQUANT;
       params_pending <= 1'b0;
+      bvec_pending <= 1'b0;
       insn_avg <= 1'b0;
       rq_bias <= 1'b0;
+      lut_en <= 1'b0;
+      bcast <= 1'b0;
     end else begin
-      if (start && op_setreg) regs[6'(insn[`NPU_F_SETREG_REG])] <= insn[`NPU_F_SETREG_VALUE];
+      if (start && op_setreg)
+        regs[6'(insn[`NPU_F_SETREG_REG])] <= insn[`NPU_F_SETREG_VALUE];
       if (start && !op_setreg) begin
         setup <= 1'b1;
         rd_active <= 1'b1;
@@ -252,7 +377,11 @@ module npu_vector
         perr <= '0;
         staged <= 1'b0;
         params_pending <= is_rq;
+        bvec_pending <= is_mul && insn[`NPU_F_VMUL_BCAST];
         insn_avg <= 1'b0;
+        rq_bias <= 1'b0;
+        lut_en <= 1'b0;
+        bcast <= 1'b0;
         kw <= 32'd1;
         taps <= 32'd1;
         tap <= '0;
@@ -261,12 +390,18 @@ module npu_vector
         ox <= '0;
         col <= '0;
         tap_base <= '0;
+        in_h <= '0;
+        row0 <= '0;
+        pad_l <= '0;
+        up_x <= '0;
+        up_ph <= 1'b0;
         if (is_rq) begin
           kind <= K_REQUANT;
           dst <= insn[`NPU_F_REQUANT_DST_LSB +: 11];
           src_a <= insn[`NPU_F_REQUANT_SRC_LSB +: 11];
           param <= insn[`NPU_F_REQUANT_PARAM_LSB +: 11];
           rq_bias <= insn[`NPU_F_REQUANT_BIAS];
+          lut_en <= insn[`NPU_F_REQUANT_LUT];
           rows <= insn[`NPU_F_REQUANT_ROWS];
           zp <= 32'($signed(insn[`NPU_F_REQUANT_ZP]));
           lo <= 32'($signed(insn[`NPU_F_REQUANT_MIN]));
@@ -277,13 +412,49 @@ module npu_vector
           src_a <= insn[`NPU_F_VADD_A_LSB +: 11];
           src_b <= insn[`NPU_F_VADD_B_LSB +: 11];
           rows <= insn[`NPU_F_VADD_ROWS];
+          lut_en <= insn[`NPU_F_VADD_LUT];
           staged <= add_hazard;
+        end else if (is_lutld) begin
+          kind <= K_LUTLD;
+          src_a <= insn[`NPU_F_LUTLD_SRC_LSB +: 11];
+          rows <= 14'(LUT_ROWS);
+        end else if (is_lut) begin
+          kind <= K_LUT;
+          dst <= insn[`NPU_F_LUT_DST_LSB +: 11];
+          src_a <= insn[`NPU_F_LUT_SRC_LSB +: 11];
+          rows <= insn[`NPU_F_LUT_ROWS];
+          lut_en <= 1'b1;
+          staged <= lut_hazard;
+        end else if (is_mul) begin
+          kind <= K_VMUL;
+          dst <= insn[`NPU_F_VMUL_DST_LSB +: 11];
+          src_a <= insn[`NPU_F_VMUL_A_LSB +: 11];
+          src_b <= insn[`NPU_F_VMUL_B_LSB +: 11];
+          rows <= insn[`NPU_F_VMUL_ROWS];
+          bcast <= insn[`NPU_F_VMUL_BCAST];
+          lut_en <= insn[`NPU_F_VMUL_LUT];
+          staged <= mul_hazard;
+        end else if (is_up) begin
+          kind <= K_UP;
+          dst <= insn[`NPU_F_UPSAMPLE_DST_LSB +: 11];
+          src_a <= insn[`NPU_F_UPSAMPLE_SRC_LSB +: 11];
+          rows <= up_rows;
+          up_w <= insn[`NPU_F_UPSAMPLE_W];
+          up_h <= insn[`NPU_F_UPSAMPLE_H];
+          up_k <= insn[`NPU_F_UPSAMPLE_FACTOR];
+          up_mode <= insn[`NPU_F_UPSAMPLE_MODE];
+          up_y <= 13'(insn[`NPU_F_UPSAMPLE_OY]);
+          up_ow <= 13'(32'(insn[`NPU_F_UPSAMPLE_W]) << insn[`NPU_F_UPSAMPLE_FACTOR]);
+          zp <= 32'($signed(insn[`NPU_F_UPSAMPLE_ZP]));
+          lut_en <= insn[`NPU_F_UPSAMPLE_LUT];
+          staged <= up_hazard;
         end else begin
           kind <= K_POOL;
           dst <= insn[`NPU_F_POOL_DST_LSB +: 11];
           src_a <= insn[`NPU_F_POOL_SRC_LSB +: 11];
           rows <= insn[`NPU_F_POOL_ROWS];
           insn_avg <= insn[`NPU_F_POOL_AVG];
+          lut_en <= insn[`NPU_F_POOL_LUT];
           perr <= g_err;
           staged <= g_overlap;
           kw <= regs[NPU_REG_POOL_KW];
@@ -291,7 +462,14 @@ module npu_vector
           pstride <= regs[NPU_REG_POOL_STRIDE];
           in_w <= regs[NPU_REG_POOL_IN_W];
           out_w <= regs[NPU_REG_POOL_OUT_W];
-          line_base <= 32'(insn[`NPU_F_POOL_SRC]);
+          in_h <= 32'(insn[`NPU_F_POOL_IN_H]);
+          row0 <= -32'(insn[`NPU_F_POOL_PAD_TOP]);
+          pad_l <= 32'(insn[`NPU_F_POOL_PAD_LEFT]);
+          // A bounded source's window starts pad_top lines and pad_left pixels before its
+          // stride position (the address of a skipped tap is never used).
+          line_base <= 32'(insn[`NPU_F_POOL_SRC]) -
+                       32'(insn[`NPU_F_POOL_PAD_TOP]) * regs[NPU_REG_POOL_IN_W] -
+                       32'(insn[`NPU_F_POOL_PAD_LEFT]);
         end
       end else if (running && setup) begin
         if (params_pending) begin
@@ -301,12 +479,20 @@ module npu_vector
           end
           params_pending <= 1'b0;
         end
+        if (bvec_pending) begin
+          bvec <= out_rdata[1];
+          bvec_pending <= 1'b0;
+        end
         // Read sequencer.
         p_valid <= rd_fire;
         p_row <= rd_i;
         p_first <= rd_out_first_tap;
         p_last_tap <= rd_out_last_tap;
         p_last <= rd_out_last_tap && 32'(rd_i) + 1 == 32'(rows);
+        p_skip <= rd_skip;
+        p_wy <= up_ph ? wy1 : wy0;
+        p_wx0 <= wx0;
+        p_wx1 <= wx1;
         if (rd_fire) begin
           if (kind == K_POOL) begin
             if (tap + 1 == taps) begin
@@ -320,6 +506,7 @@ module npu_vector
                 ox <= '0;
                 col <= '0;
                 line_base <= line_base + pstride * in_w;
+                row0 <= row0 + $signed(pstride);
               end else begin
                 ox <= ox + 1;
                 col <= col + pstride;
@@ -332,12 +519,26 @@ module npu_vector
                 tap_base <= tap_base + in_w;
               end else kx <= kx + 1;
             end
+          end else if (kind == K_UP && up_mode != 2'd0 && !up_ph) begin
+            up_ph <= 1'b1;  // the second line's two taps of the same output row
           end else begin
+            up_ph <= 1'b0;
             rd_i <= rd_i + 1;
             if (32'(rd_i) + 1 == 32'(rows)) rd_active <= 1'b0;
+            if (up_x + 1 == up_ow) begin
+              up_x <= '0;
+              up_y <= up_y + 1;
+            end else up_x <= up_x + 1;
           end
         end
-        if (p_valid) for (int l = 0; l < DIM; l++) pacc[l] <= nacc[l];
+        if (p_valid) begin
+          for (int l = 0; l < DIM; l++) pacc[l] <= nacc[l];
+          pcount <= ncount;
+        end
+        // LUTLD: each ACC row of the table as it arrives.
+        if (p_valid && kind == K_LUTLD)
+          for (int b = 0; b < 4 * DIM; b++)
+            lut[8'(32'(p_row) * 4 * DIM + b)] <= acc_rdata[0][8*b+:8];
         // Copy pass of a staged instruction, after the last result.
         if (staged && p_valid && p_last) begin
           cp_active <= 1'b1;

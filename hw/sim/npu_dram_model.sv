@@ -29,12 +29,13 @@ module npu_dram_model #(
     output logic              w_ready,
     input  logic [8*BUS-1:0]  w_data,
     input  logic [15:0]       w_bytes,
+    input  logic [BUS-1:0]    w_strb,      // byte enables: a disabled byte keeps its value
     output logic              b_valid
 );
   import "DPI-C" function void npu_dram_read(input int unsigned addr, input int unsigned nbytes,
                                              output bit [1023:0] data);
   import "DPI-C" function void npu_dram_write(input int unsigned addr, input int unsigned nbytes,
-                                              input bit [1023:0] data);
+                                              input bit [1023:0] data, input bit [127:0] strb);
 
   logic [63:0] now, busy_until, lat;
   // Request queue.
@@ -117,7 +118,7 @@ module npu_dram_model #(
       end
       // Write beats.
       if (w_valid && w_ready) begin
-        npu_dram_write(wr_addr, 32'(w_bytes), 1024'(w_data));
+        npu_dram_write(wr_addr, 32'(w_bytes), 1024'(w_data), 128'(w_strb));
         wr_addr <= wr_addr + 32'(w_bytes);
         wr_rem <= wr_rem - w_bytes;
         if (wr_rem == w_bytes) begin

@@ -33,6 +33,7 @@ module npu_sim_top
   logic [31:0] ar_addr, aw_addr;
   logic [15:0] ar_len, aw_len, r_bytes, w_bytes;
   logic [8*BUS-1:0] r_data, w_data;
+  logic [BUS-1:0] w_strb;
 
   npu_core #(.DIM(DIM)) u_core (
       .clk(clk), .rst(rst), .cfg_burst_bytes(cfg_burst_bytes), .cfg_beat_bytes(cfg_beat_bytes),
@@ -42,7 +43,7 @@ module npu_sim_top
       .r_valid(r_valid), .r_ready(r_ready), .r_data(r_data), .r_bytes(r_bytes),
       .aw_valid(aw_valid), .aw_ready(aw_ready), .aw_addr(aw_addr), .aw_len(aw_len),
       .w_valid(w_valid), .w_ready(w_ready), .w_data(w_data), .w_bytes(w_bytes),
-      .b_valid(b_valid), .done(done), .error(error), .err_code(err_code),
+      .w_strb(w_strb), .b_valid(b_valid), .done(done), .error(error), .err_code(err_code),
       .err_detail(err_detail), .err_idx(err_idx), .err_engine(err_engine), .err_op(err_op),
       .err_ch(err_ch), .err_space(err_space), .pool_regs(pool_regs), .counters(counters));
 
@@ -53,5 +54,5 @@ module npu_sim_top
       .r_valid(r_valid), .r_ready(r_ready), .r_data(r_data), .r_bytes(r_bytes),
       .aw_valid(aw_valid), .aw_ready(aw_ready), .aw_addr(aw_addr), .aw_len(aw_len),
       .w_valid(w_valid), .w_ready(w_ready), .w_data(w_data), .w_bytes(w_bytes),
-      .b_valid(b_valid));
+      .w_strb(w_strb), .b_valid(b_valid));
 endmodule

@@ -24,6 +24,22 @@ def check(spec, dim):
             used |= mask
 
 
+def check_versions(spec):
+    """A later opcode, field or register says so ("since": N <= version); a field added to an
+    opcode later than the opcode itself must mean the old behaviour when zero."""
+    v = spec["version"]
+    for op in spec["isa"]["opcodes"]:
+        since = op.get("since", 1)
+        if not 1 <= since <= v:
+            sys.exit("gen_npu_spec: opcode %s since %d, spec version %d" % (op["name"], since, v))
+        for f in op["fields"]:
+            if not since <= f.get("since", since) <= v:
+                sys.exit("gen_npu_spec: field %s.%s has a bad since" % (op["name"], f["name"]))
+    for r in spec["registers"]:
+        if not 1 <= r.get("since", 1) <= v:
+            sys.exit("gen_npu_spec: register %s has a bad since" % r["name"])
+
+
 def field_names(spec):
     names = []
     for op in spec["isa"]["opcodes"]:
@@ -91,6 +107,16 @@ def header(spec, dim):
                                                     1 if f.get("signed") else 0))
     w(" \\\n".join(rows))
     w("")
+    w("/* Spec versions (programs record the lowest version that runs them): X(OPCODE, since) for")
+    w("   every opcode, X(OPCODE, name, since) for the fields added to an opcode after it (zero means")
+    w("   the older behaviour, and the disassembler prints them only when set). */")
+    w("#define EMBER_NPU_OPCODE_SINCE_LIST(X) \\")
+    w(" \\\n".join("  X(%s, %d)" % (op["name"], op.get("since", 1)) for op in spec["isa"]["opcodes"]))
+    later = [(op["name"], f["name"], f["since"]) for op in spec["isa"]["opcodes"] for f in op["fields"]
+             if f.get("since", op.get("since", 1)) > op.get("since", 1)]
+    w("#define EMBER_NPU_LATER_FIELD_LIST(X) \\")
+    w(" \\\n".join("  X(%s, %s, %d)" % t for t in later))
+    w("")
     w("/* Named field positions, for C code that encodes instructions without the X-macros. */")
     for f in spec["isa"]["common_fields"]:
         w("#define EMBER_NPU_F_%s_LSB %d" % (f["name"].upper(), f["lsb"]))
@@ -110,6 +136,8 @@ def header(spec, dim):
     for r in spec["registers"]:
         w("#define EMBER_NPU_REG_%s %d" % (r["name"], r["id"]))
     w("#define EMBER_NPU_NUM_REGS 256")
+    w("#define EMBER_NPU_NUM_REG_IDS %d /* the highest register id + 1 */" %
+      (max(r["id"] for r in spec["registers"]) + 1))
     w("")
     w("/* Perf counters in driver order: X(name) */")
     w("#define EMBER_NPU_COUNTER_LIST(X) \\")
@@ -140,6 +168,7 @@ def verilog_pkg(spec, dim):
         w("  localparam logic [7:0] NPU_OP_%s = 8'd%d;" % (op["name"], op["value"]))
     for r in spec["registers"]:
         w("  localparam int NPU_REG_%s = %d;" % (r["name"], r["id"]))
+    w("  localparam int NPU_NUM_REG_IDS = %d;" % (max(r["id"] for r in spec["registers"]) + 1))
     w("  localparam int NPU_NUM_ENGINES = %d;" % len(spec["engines"]))
     w("  localparam int NPU_NUM_MEMS = %d;" % len(spec["memories"]))
     for k, v in spec["timing"].items():
@@ -185,6 +214,8 @@ def markdown(spec):
       "Sizes below are for the spec's default DIM=%d; rows are DIM elements wide."
       % (spec["isa"]["insn_bits"], spec["array"]["dim_default"]))
     w("")
+    w("Spec version %d. %s" % (spec["version"], spec.get("version_note", "")))
+    w("")
     w("## Common fields")
     w("")
     w("| field | bits | meaning |")
@@ -201,7 +232,9 @@ def markdown(spec):
     w("## Opcodes")
     for op in spec["isa"]["opcodes"]:
         w("")
-        w("### `%s` (opcode %d, engine %s)" % (op["name"].lower(), op["value"], op["engine"]))
+        since = op.get("since", 1)
+        w("### `%s` (opcode %d, engine %s%s)" % (op["name"].lower(), op["value"], op["engine"],
+                                              ", since version %d" % since if since > 1 else ""))
         w("")
         w(op["doc"] + ".")
         if op["fields"]:
@@ -209,8 +242,10 @@ def markdown(spec):
             w("| field | bits | signed |")
             w("|---|---|---|")
             for f in op["fields"]:
+                fs = f.get("since", since)
                 w("| `%s` | [%d, %d) | %s |" % (f["name"], f["lsb"], f["lsb"] + f["width"],
-                                                 "yes" if f.get("signed") else "no"))
+                                                 ("yes" if f.get("signed") else "no") +
+                                                 (" (since version %d)" % fs if fs > since else "")))
     w("")
     w("## Memories")
     w("")
@@ -224,7 +259,10 @@ def markdown(spec):
     w("| name | id | engine | meaning |")
     w("|---|---|---|---|")
     for r in spec["registers"]:
-        w("| %s | %d | %s | %s |" % (r["name"], r["id"], r["engine"], r.get("doc", "")))
+        doc = r.get("doc", "")
+        if r.get("since", 1) > 1:
+            doc = (doc + " " if doc else "") + "(since version %d)" % r["since"]
+        w("| %s | %d | %s | %s |" % (r["name"], r["id"], r["engine"], doc))
     w("")
     w("## Timing parameters")
     w("")
@@ -252,7 +290,9 @@ def write_if_changed(path, text):
 def main():
     if len(sys.argv) == 4 and sys.argv[1] == "--markdown":
         with open(sys.argv[2]) as f:
-            write_if_changed(sys.argv[3], markdown(json.load(f)))
+            spec = json.load(f)
+        check_versions(spec)
+        write_if_changed(sys.argv[3], markdown(spec))
         return
     if len(sys.argv) not in (5, 6):
         sys.exit(__doc__)
@@ -260,6 +300,7 @@ def main():
         spec = json.load(f)
     dim = int(sys.argv[2])
     check(spec, dim)
+    check_versions(spec)
     write_if_changed(sys.argv[3], header(spec, dim))
     write_if_changed(sys.argv[4], verilog(spec, dim))
     if len(sys.argv) == 6:

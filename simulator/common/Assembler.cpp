@@ -150,6 +150,8 @@ std::string formatInsn(const Insn &insn) {
   std::string s = opcodeName(insn.op);
   for (const FieldDesc &f : fieldsOf(insn.op)) {
     int64_t v = insn.*f.member;
+    if (v == 0 && isLaterField(insn.op, f))
+      continue; // a field added later: unset means the older behaviour
     s += " ";
     s += f.name;
     s += "=";

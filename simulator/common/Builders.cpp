@@ -27,21 +27,26 @@ Insn loadInsn(int mem, int64_t sram, int64_t dram, int64_t ysize, int64_t xsize,
 }
 
 Insn storeInsn(int mem, int64_t sram, int64_t dram, int64_t ysize,
-               int64_t xsize, int64_t stride) {
+               int64_t xsize, int64_t stride, int64_t rep, int64_t xstep,
+               int64_t lanes) {
   Insn i = loadInsn(mem, sram, dram, ysize, xsize, stride);
   i.op = Opcode::STORE;
+  i.rep = rep;
+  i.xstep = xstep;
+  i.lanes = lanes;
   return i;
 }
 
 Insn moveInsn(int64_t dst, int64_t src, int64_t ysize, int64_t xsize,
               int64_t stride, int64_t padTop, int64_t padBottom,
-              int64_t padLeft, int64_t padRight) {
+              int64_t padLeft, int64_t padRight, int64_t rep) {
   // LOAD's block geometry and padding, OUT row src to ACT row dst.
   Insn i = loadInsn(0, 0, 0, ysize, xsize, stride, padTop, padBottom, padLeft,
                     padRight);
   i.op = Opcode::MOVE;
   i.dst = dst;
   i.src = src;
+  i.rep = rep;
   return i;
 }
 
@@ -71,7 +76,7 @@ Insn dwgemmInsn(bool reset, int64_t acc, int64_t act, int64_t wgt,
 }
 
 Insn requantInsn(int64_t dst, int64_t src, int64_t rows, int64_t param,
-                 int64_t zp, int64_t min, int64_t max, bool bias) {
+                 int64_t zp, int64_t min, int64_t max, bool bias, bool lut) {
   Insn i = makeInsn(Opcode::REQUANT);
   i.dst = dst;
   i.src = src;
@@ -81,24 +86,74 @@ Insn requantInsn(int64_t dst, int64_t src, int64_t rows, int64_t param,
   i.min = min;
   i.max = max;
   i.bias = bias;
+  i.lut = lut;
   return i;
 }
 
-Insn vaddInsn(int64_t dst, int64_t a, int64_t b, int64_t rows) {
+Insn vaddInsn(int64_t dst, int64_t a, int64_t b, int64_t rows, bool lut) {
   Insn i = makeInsn(Opcode::VADD);
   i.dst = dst;
   i.a = a;
   i.b = b;
   i.rows = rows;
+  i.lut = lut;
   return i;
 }
 
-Insn poolInsn(bool avg, int64_t dst, int64_t src, int64_t rows) {
+Insn poolInsn(bool avg, int64_t dst, int64_t src, int64_t rows, int64_t padTop,
+              int64_t padLeft, int64_t inH, bool lut) {
   Insn i = makeInsn(Opcode::POOL);
   i.avg = avg;
   i.dst = dst;
   i.src = src;
   i.rows = rows;
+  i.pad_top = padTop;
+  i.pad_left = padLeft;
+  i.in_h = inH;
+  i.lut = lut;
+  return i;
+}
+
+Insn lutldInsn(int64_t src) {
+  Insn i = makeInsn(Opcode::LUTLD);
+  i.src = src;
+  return i;
+}
+
+Insn lutInsn(int64_t dst, int64_t src, int64_t rows) {
+  Insn i = makeInsn(Opcode::LUT);
+  i.dst = dst;
+  i.src = src;
+  i.rows = rows;
+  return i;
+}
+
+Insn vmulInsn(int64_t dst, int64_t a, int64_t b, int64_t rows, bool bcast,
+              bool lut) {
+  Insn i = makeInsn(Opcode::VMUL);
+  i.dst = dst;
+  i.a = a;
+  i.b = b;
+  i.rows = rows;
+  i.bcast = bcast;
+  i.lut = lut;
+  return i;
+}
+
+Insn upsampleInsn(int64_t dst, int64_t src, int64_t w, int64_t h, int64_t oy,
+                  int64_t oh, int64_t factor, int64_t mode, int64_t zp,
+                  bool lut) {
+  Insn i = makeInsn(Opcode::UPSAMPLE);
+  i.dst = dst;
+  i.src = src;
+  i.w = w;
+  i.h = h;
+  i.oy = oy;
+  i.oh = oh;
+  i.factor = factor;
+  i.mode = mode;
+  i.zp = zp;
+  i.lut = lut;
   return i;
 }
 

@@ -2,6 +2,7 @@
 //--------------===//
 #include "ember/npu/Isa.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -50,8 +51,15 @@ std::vector<std::vector<FieldDesc>> buildFieldTable() {
   std::vector<std::vector<FieldDesc>> table(256);
 #define X(opname, fname, lsb, width, isSigned)                                 \
   table[static_cast<unsigned>(Opcode::opname)].push_back(                      \
-      FieldDesc{#fname, lsb, width, isSigned != 0, &Insn::fname});
+      FieldDesc{#fname, lsb, width, isSigned != 0, &Insn::fname,               \
+                opcodeSince(Opcode::opname)});
   EMBER_NPU_FIELD_LIST(X)
+#undef X
+#define X(opname, fname, version)                                              \
+  for (FieldDesc & f : table[static_cast<unsigned>(Opcode::opname)])           \
+    if (std::strcmp(f.name, #fname) == 0)                                      \
+      f.since = version;
+  EMBER_NPU_LATER_FIELD_LIST(X)
 #undef X
   return table;
 }
@@ -118,13 +126,21 @@ std::string checkDma(const Insn &insn, uint64_t dramBytes, bool isLoad) {
   if (isLoad) {
     h += insn.pad_top + insn.pad_bottom;
     w += insn.pad_left + insn.pad_right;
+  } else if (insn.lanes >> kNumLaneGroups) {
+    return "lanes " + std::to_string(insn.lanes) + " selects lane groups " +
+           "beyond DIM (" + std::to_string(kNumLaneGroups) +
+           " groups of 8 lanes)";
   }
   if (!inRange(mem, insn.sram, h * w))
     return rangeError("sram", mem, insn.sram, h * w);
   uint64_t rowBytes = static_cast<uint64_t>(memRowBytes(mem));
-  uint64_t extent = (static_cast<uint64_t>(insn.ysize - 1) *
+  // STORE's repetition r and x step s: the last row written is
+  // ((ysize r - 1) stride + (xsize r - 1) s) (LOAD: r = s = 1).
+  uint64_t r = isLoad ? 1 : static_cast<uint64_t>(insn.rep) + 1,
+           s = isLoad ? 1 : static_cast<uint64_t>(insn.xstep) + 1;
+  uint64_t extent = ((static_cast<uint64_t>(insn.ysize) * r - 1) *
                          static_cast<uint64_t>(insn.stride) +
-                     static_cast<uint64_t>(insn.xsize)) *
+                     (static_cast<uint64_t>(insn.xsize) * r - 1) * s + 1) *
                     rowBytes;
   uint64_t end = static_cast<uint64_t>(insn.dram) + extent;
   if (end > dramBytes) {
@@ -163,6 +179,32 @@ bool isKnownOpcode(unsigned value) {
     if (static_cast<unsigned>(i.op) == value)
       return true;
   return false;
+}
+
+unsigned opcodeSince(Opcode op) {
+  switch (op) {
+#define X(name, version)                                                       \
+  case Opcode::name:                                                           \
+    return version;
+    EMBER_NPU_OPCODE_SINCE_LIST(X)
+#undef X
+  }
+  return 1;
+}
+
+bool isLaterField(Opcode op, const FieldDesc &f) {
+  return f.since > opcodeSince(op);
+}
+
+unsigned programVersion(const std::vector<Insn> &program) {
+  unsigned v = 1;
+  for (const Insn &insn : program) {
+    v = std::max(v, opcodeSince(insn.op));
+    for (const FieldDesc &f : fieldsOf(insn.op))
+      if (insn.*f.member != 0)
+        v = std::max(v, f.since);
+  }
+  return v;
 }
 
 const char *engineName(Engine e) {
@@ -226,6 +268,10 @@ Engine engineOf(const Insn &insn) {
   case Opcode::REQUANT:
   case Opcode::VADD:
   case Opcode::POOL:
+  case Opcode::LUTLD:
+  case Opcode::LUT:
+  case Opcode::VMUL:
+  case Opcode::UPSAMPLE:
     return Engine::VECTOR;
   case Opcode::STORE:
     return Engine::STORE;
@@ -323,8 +369,8 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
   case Opcode::MOVE: {
     if (insn.ysize < 1 || insn.xsize < 1)
       return "ysize and xsize must be >= 1";
-    int64_t h = insn.pad_top + insn.ysize + insn.pad_bottom;
-    int64_t w = insn.pad_left + insn.xsize + insn.pad_right;
+    int64_t h = insn.pad_top + insn.ysize * (insn.rep + 1) + insn.pad_bottom;
+    int64_t w = insn.pad_left + insn.xsize * (insn.rep + 1) + insn.pad_right;
     if (!inRange(EMBER_NPU_MEM_ACT, insn.dst, h * w))
       return rangeError("dst", EMBER_NPU_MEM_ACT, insn.dst, h * w);
     int64_t span = (insn.ysize - 1) * insn.stride + insn.xsize;
@@ -394,7 +440,48 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
       return "rows must be >= 1";
     if (!inRange(3, insn.dst, insn.rows))
       return rangeError("dst", 3, insn.dst, insn.rows);
+    if (insn.in_h == 0 && (insn.pad_top || insn.pad_left))
+      return "pad_top and pad_left need in_h (the input lines) >= 1";
     return "";
+  case Opcode::LUTLD:
+    if (!inRange(2, insn.src, kLutRows))
+      return rangeError("src", 2, insn.src, kLutRows);
+    return "";
+  case Opcode::LUT:
+    if (insn.rows < 1)
+      return "rows must be >= 1";
+    if (!inRange(3, insn.dst, insn.rows))
+      return rangeError("dst", 3, insn.dst, insn.rows);
+    if (!inRange(3, insn.src, insn.rows))
+      return rangeError("src", 3, insn.src, insn.rows);
+    return "";
+  case Opcode::VMUL:
+    if (insn.rows < 1)
+      return "rows must be >= 1";
+    if (!inRange(3, insn.dst, insn.rows))
+      return rangeError("dst", 3, insn.dst, insn.rows);
+    if (!inRange(3, insn.a, insn.rows))
+      return rangeError("a", 3, insn.a, insn.rows);
+    if (!inRange(3, insn.b, insn.bcast ? 1 : insn.rows))
+      return rangeError("b", 3, insn.b, insn.bcast ? 1 : insn.rows);
+    return "";
+  case Opcode::UPSAMPLE: {
+    if (insn.w < 1 || insn.h < 1 || insn.oh < 1)
+      return "w, h and oh must be >= 1";
+    if (insn.mode > 2)
+      return "mode must be 0 (nearest), 1 (bilinear, half_pixel) or 2 "
+             "(bilinear, asymmetric)";
+    int64_t f = int64_t(1) << insn.factor;
+    if (insn.oy + insn.oh > f * insn.h)
+      return "output lines [" + std::to_string(insn.oy) + ", " +
+             std::to_string(insn.oy + insn.oh) + ") beyond the " +
+             std::to_string(f * insn.h) + " lines of the result";
+    if (!inRange(3, insn.src, insn.h * insn.w))
+      return rangeError("src", 3, insn.src, insn.h * insn.w);
+    if (!inRange(3, insn.dst, insn.oh * f * insn.w))
+      return rangeError("dst", 3, insn.dst, insn.oh * f * insn.w);
+    return "";
+  }
   case Opcode::SETREG:
   case Opcode::FENCE:
   case Opcode::FINISH:
@@ -424,7 +511,10 @@ std::string writeProgramFile(const std::string &path,
   std::ofstream out(path, std::ios::binary);
   if (!out)
     return "cannot open '" + path + "' for writing";
-  uint32_t header[4] = {0x55504e45u /* "ENPU" */, EMBER_NPU_SPEC_VERSION,
+  std::vector<Insn> decoded(program.size());
+  for (size_t i = 0; i < program.size(); ++i)
+    decode(program[i], decoded[i]); // an undecodable word keeps version 1
+  uint32_t header[4] = {0x55504e45u /* "ENPU" */, programVersion(decoded),
                         static_cast<uint32_t>(program.size()), EMBER_NPU_DIM};
   out.write(reinterpret_cast<const char *>(header), sizeof header);
   for (const Word &w : program) {
@@ -443,9 +533,10 @@ std::string readProgramFile(const std::string &path,
   if (!in.read(reinterpret_cast<char *>(header), sizeof header) ||
       header[0] != 0x55504e45u)
     return "'" + path + "' is not an NPU program (bad magic at offset 0)";
-  if (header[1] != EMBER_NPU_SPEC_VERSION)
+  if (header[1] < 1 || header[1] > EMBER_NPU_SPEC_VERSION)
     return "'" + path + "' has spec version " + std::to_string(header[1]) +
-           " (offset 4)";
+           ", this NPU runs versions 1 to " +
+           std::to_string(EMBER_NPU_SPEC_VERSION) + " (offset 4)";
   if (header[3] != EMBER_NPU_DIM)
     return "'" + path + "' was built for DIM " + std::to_string(header[3]) +
            ", this NPU has " + std::to_string(EMBER_NPU_DIM) + " (offset 12)";

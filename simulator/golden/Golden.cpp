@@ -16,6 +16,7 @@ void GoldenMachine::reset() {
   for (auto &s : srams_)
     std::fill(s.begin(), s.end(), 0);
   regs_.fill(0);
+  lut_.fill(0);
   tokens_.fill(0);
 }
 
@@ -31,6 +32,10 @@ void GoldenMachine::setAcc(int64_t row, int lane, int32_t v) {
 
 int8_t &GoldenMachine::i8At(int mem, int64_t row, int lane) {
   return reinterpret_cast<int8_t &>(srams_[mem][row * kDim + lane]);
+}
+
+void GoldenMachine::writeOut(int64_t row, int lane, int8_t v, bool lut) {
+  i8At(EMBER_NPU_MEM_OUT, row, lane) = lut ? lut_[lutIndex(v)] : v;
 }
 
 std::string GoldenMachine::run(const std::vector<Insn> &program,
@@ -98,30 +103,44 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
   }
   case Opcode::MOVE: {
     // LOAD's padded block layout, from OUT instead of DRAM; no DRAM bytes.
-    int64_t w = insn.pad_left + insn.xsize + insn.pad_right;
-    int64_t h = insn.pad_top + insn.ysize + insn.pad_bottom;
+    // With rep, the data block is ysize r x xsize r, each source row and line
+    // repeated r times (nearest upsampling).
+    const int64_t r = insn.rep + 1;
+    int64_t w = insn.pad_left + insn.xsize * r + insn.pad_right;
+    int64_t h = insn.pad_top + insn.ysize * r + insn.pad_bottom;
     int8_t pad = static_cast<int8_t>(regs_[EMBER_NPU_REG_PAD_VALUE] & 0xff);
     for (int64_t y = 0; y < h; ++y) {
       for (int64_t x = 0; x < w; ++x) {
         int64_t sy = y - insn.pad_top, sx = x - insn.pad_left;
-        bool data = sy >= 0 && sy < insn.ysize && sx >= 0 && sx < insn.xsize;
+        bool data =
+            sy >= 0 && sy < insn.ysize * r && sx >= 0 && sx < insn.xsize * r;
         for (int l = 0; l < kDim; ++l)
           i8At(EMBER_NPU_MEM_ACT, insn.dst + y * w + x, l) =
-              data
-                  ? i8At(EMBER_NPU_MEM_OUT, insn.src + sy * insn.stride + sx, l)
-                  : pad;
+              data ? i8At(EMBER_NPU_MEM_OUT,
+                          insn.src + (sy / r) * insn.stride + sx / r, l)
+                   : pad;
       }
     }
     return "";
   }
   case Opcode::STORE: {
+    // Block row (y, x) goes to DRAM row (y r + dy) stride + (x r + dx) s for
+    // dy, dx < r (r = rep + 1, s = xstep + 1), only the lane groups of
+    // `lanes` (0: all); in that order, so the last write of a row wins.
     int mem = static_cast<int>(insn.mem);
     size_t rowBytes = static_cast<size_t>(memRowBytes(mem));
-    for (int64_t y = 0; y < insn.ysize; ++y) {
-      for (int64_t x = 0; x < insn.xsize; ++x) {
-        std::memcpy(&dram[insn.dram + (y * insn.stride + x) * rowBytes],
-                    &srams_[mem][(insn.sram + y * insn.xsize + x) * rowBytes],
-                    rowBytes);
+    const int64_t r = insn.rep + 1, s = insn.xstep + 1;
+    const size_t groupBytes = rowBytes / kNumLaneGroups;
+    for (int64_t oy = 0; oy < insn.ysize * r; ++oy) {
+      for (int64_t ox = 0; ox < insn.xsize * r; ++ox) {
+        uint8_t *dst =
+            &dram[insn.dram + (oy * insn.stride + ox * s) * rowBytes];
+        const uint8_t *src =
+            &srams_[mem]
+                   [(insn.sram + (oy / r) * insn.xsize + ox / r) * rowBytes];
+        for (int g = 0; g < kNumLaneGroups; ++g)
+          if (!insn.lanes || ((insn.lanes >> g) & 1))
+            std::memcpy(dst + g * groupBytes, src + g * groupBytes, groupBytes);
         counters.store_bytes += rowBytes;
       }
     }
@@ -175,13 +194,15 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     // (int32, wrapping: docs/quantization.md) before the multiply-shift.
     for (int64_t i = 0; i < insn.rows; ++i)
       for (int l = 0; l < kDim; ++l)
-        i8At(EMBER_NPU_MEM_OUT, insn.dst + i, l) = requantize(
-            insn.bias
-                ? wrapAdd(accAt(insn.src + i, l), accAt(insn.param + 2, l))
-                : accAt(insn.src + i, l),
-            accAt(insn.param, l), accAt(insn.param + 1, l),
-            static_cast<int32_t>(insn.zp), static_cast<int32_t>(insn.min),
-            static_cast<int32_t>(insn.max));
+        writeOut(insn.dst + i, l,
+                 requantize(insn.bias ? wrapAdd(accAt(insn.src + i, l),
+                                                accAt(insn.param + 2, l))
+                                      : accAt(insn.src + i, l),
+                            accAt(insn.param, l), accAt(insn.param + 1, l),
+                            static_cast<int32_t>(insn.zp),
+                            static_cast<int32_t>(insn.min),
+                            static_cast<int32_t>(insn.max)),
+                 insn.lut);
     return "";
   }
   case Opcode::VADD: {
@@ -192,13 +213,12 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     std::memcpy(b.data(), &i8At(EMBER_NPU_MEM_OUT, insn.b, 0), bytes);
     AddParams p = addParamsFromRegs(regs_.data());
     for (size_t e = 0; e < bytes; ++e)
-      reinterpret_cast<int8_t *>(
-          &srams_[EMBER_NPU_MEM_OUT][insn.dst * kDim])[e] =
-          quantAdd(a[e], b[e], p);
+      writeOut(insn.dst + int64_t(e) / kDim, int(e % kDim),
+               quantAdd(a[e], b[e], p), insn.lut);
     return "";
   }
   case Opcode::POOL: {
-    PoolGeom g = poolGeomFromRegs(regs_.data());
+    PoolGeom g = poolGeom(regs_.data(), insn);
     int64_t span = 0;
     std::string err = checkPool(insn, g, span);
     if (!err.empty())
@@ -207,16 +227,73 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     std::memcpy(src.data(), &i8At(EMBER_NPU_MEM_OUT, insn.src, 0), src.size());
     for (int64_t i = 0; i < insn.rows; ++i) {
       for (int l = 0; l < kDim; ++l) {
-        int32_t acc = insn.avg ? 0 : -128;
+        // Taps outside a bounded source are skipped: -inf padding for max,
+        // count_include_pad = 0 for the average.
+        int32_t acc = insn.avg ? 0 : -128, taps = 0;
         for (int64_t ky = 0; ky < g.kh; ++ky) {
           for (int64_t kx = 0; kx < g.kw; ++kx) {
-            int32_t v = src[poolInputRow(g, i, ky, kx) * kDim + l];
+            int64_t row = poolTapRow(g, i, ky, kx);
+            if (row < 0)
+              continue;
+            int32_t v = src[row * kDim + l];
             acc = insn.avg ? acc + v : std::max(acc, v);
+            ++taps;
           }
         }
-        i8At(EMBER_NPU_MEM_OUT, insn.dst + i, l) =
-            insn.avg ? poolAverage(acc, static_cast<int32_t>(g.kh * g.kw))
-                     : static_cast<int8_t>(acc);
+        writeOut(insn.dst + i, l,
+                 insn.avg ? poolAverage(acc, taps) : static_cast<int8_t>(acc),
+                 insn.lut);
+      }
+    }
+    return "";
+  }
+  case Opcode::LUTLD: {
+    // Byte k of the table rows is entry k (little-endian int32 lanes).
+    std::memcpy(lut_.data(), &srams_[EMBER_NPU_MEM_ACC][insn.src * 4 * kDim],
+                lut_.size());
+    return "";
+  }
+  case Opcode::LUT: {
+    std::vector<int8_t> src(static_cast<size_t>(insn.rows) * kDim);
+    std::memcpy(src.data(), &i8At(EMBER_NPU_MEM_OUT, insn.src, 0), src.size());
+    for (size_t e = 0; e < src.size(); ++e)
+      writeOut(insn.dst + int64_t(e) / kDim, int(e % kDim), src[e], true);
+    return "";
+  }
+  case Opcode::VMUL: {
+    // All source rows are read before any destination row is written; with
+    // bcast, row b multiplies every row of a (one pixel over every pixel).
+    size_t bytes = static_cast<size_t>(insn.rows) * kDim;
+    std::vector<int8_t> a(bytes), b(insn.bcast ? size_t(kDim) : bytes);
+    std::memcpy(a.data(), &i8At(EMBER_NPU_MEM_OUT, insn.a, 0), bytes);
+    std::memcpy(b.data(), &i8At(EMBER_NPU_MEM_OUT, insn.b, 0), b.size());
+    MulParams p = mulParamsFromRegs(regs_.data());
+    for (size_t e = 0; e < bytes; ++e)
+      writeOut(insn.dst + int64_t(e) / kDim, int(e % kDim),
+               quantMul(a[e], b[insn.bcast ? e % kDim : e], p), insn.lut);
+    return "";
+  }
+  case Opcode::UPSAMPLE: {
+    const int64_t f = int64_t(1) << insn.factor, ow = f * insn.w;
+    std::vector<int8_t> src(static_cast<size_t>(insn.h * insn.w) * kDim);
+    std::memcpy(src.data(), &i8At(EMBER_NPU_MEM_OUT, insn.src, 0), src.size());
+    for (int64_t r = 0; r < insn.oh; ++r) {
+      UpTaps ty = upsampleTaps(insn.oy + r, insn.h, insn.factor, insn.mode);
+      for (int64_t x = 0; x < ow; ++x) {
+        UpTaps tx = upsampleTaps(x, insn.w, insn.factor, insn.mode);
+        for (int l = 0; l < kDim; ++l) {
+          int8_t v[2][2];
+          for (int a = 0; a < 2; ++a)
+            for (int b = 0; b < 2; ++b)
+              v[a][b] =
+                  src[((a ? ty.i1 : ty.i0) * insn.w + (b ? tx.i1 : tx.i0)) *
+                          kDim +
+                      l];
+          writeOut(insn.dst + r * ow + x, l,
+                   upsampleValue(v, ty, tx, insn.factor,
+                                 static_cast<int32_t>(insn.zp)),
+                   insn.lut);
+        }
       }
     }
     return "";

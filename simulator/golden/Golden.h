@@ -38,7 +38,11 @@ private:
   int8_t &i8At(int mem, int64_t row, int lane);
 
   std::array<std::vector<uint8_t>, kNumMems> srams_;
+  /// Writes OUT row `row` lane `lane`, through the output table when `lut`.
+  void writeOut(int64_t row, int lane, int8_t v, bool lut);
+
   std::array<int32_t, EMBER_NPU_NUM_REGS> regs_{};
+  std::array<int8_t, 256> lut_{}; // the VECTOR engine's output table
   std::array<int, kNumChannels> tokens_{};
 };
 

@@ -37,9 +37,15 @@ extern "C" void npu_dram_read(unsigned int addr, unsigned int nbytes,
 }
 
 extern "C" void npu_dram_write(unsigned int addr, unsigned int nbytes,
-                               const svBitVecVal *data) {
-  if (gDram && nbytes <= kDpiBytes && uint64_t(addr) + nbytes <= gDramBytes)
-    std::memcpy(gDram + addr, data, nbytes);
+                               const svBitVecVal *data,
+                               const svBitVecVal *strb) {
+  if (!gDram || nbytes > kDpiBytes || uint64_t(addr) + nbytes > gDramBytes)
+    return;
+  // Byte b is written when strobe bit b is set (STORE's lane groups).
+  const uint8_t *bytes = reinterpret_cast<const uint8_t *>(data);
+  for (unsigned b = 0; b < nbytes; ++b)
+    if ((strb[b / 32] >> (b % 32)) & 1u)
+      gDram[addr + b] = bytes[b];
 }
 
 namespace ember::npu {

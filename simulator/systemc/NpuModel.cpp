@@ -169,10 +169,18 @@ public:
       p.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
       return;
     }
-    if (p.is_read())
+    if (p.is_read()) {
       std::memcpy(p.get_data_ptr(), data + addr, len);
-    else
+    } else if (const unsigned char *be = p.get_byte_enable_ptr()) {
+      // Byte enables (STORE's lane groups), applied cyclically as TLM-2.0
+      // defines them: a disabled byte keeps its DRAM value.
+      unsigned n = p.get_byte_enable_length();
+      for (unsigned i = 0; i < len; ++i)
+        if (be[i % n] == TLM_BYTE_ENABLED)
+          data[addr + i] = p.get_data_ptr()[i];
+    } else {
       std::memcpy(data + addr, p.get_data_ptr(), len);
+    }
     sc_time issue = sc_core::sc_time_stamp() + delay;
     sc_time start = issue > busyUntil ? issue : busyUntil;
     // Beats of the memory port: the DRAM bytes per cycle, at most 4 * DIM (one
@@ -280,6 +288,7 @@ public:
   std::array<bool, kNumEngines + 1> blockedForSpace{};
   std::array<int64_t, kNumEngines + 1> blockedInsn{};
   std::array<int32_t, EMBER_NPU_NUM_REGS> regs{};
+  std::array<int8_t, 256> lut{}; // the VECTOR engine's output table (LUTLD)
 
   DramTarget dram;
   std::vector<SramTarget *> srams;
@@ -417,7 +426,7 @@ private:
   NpuTop &top_;
   Engine kind_;
   int id_;
-  std::vector<uint8_t> buf_, buf2_;
+  std::vector<uint8_t> buf_, buf2_, beBuf_;
   std::vector<int32_t> accBuf_;
   std::vector<int16_t> wgt16_;
 
@@ -429,26 +438,32 @@ private:
   uint64_t dmaLoad(const Insn &insn, uint64_t &dramStall);
   uint64_t move(const Insn &insn);
   uint64_t dramBook(tlm::tlm_command cmd, uint64_t addr, uint8_t *ptr,
-                    uint64_t len, uint64_t issue);
+                    uint64_t len, uint64_t issue,
+                    const uint8_t *byteEnable = nullptr,
+                    unsigned byteEnableLength = 0);
   std::vector<uint64_t> dataWrites_;
   uint64_t lastRequest_ = 0;
   uint64_t dmaStore(const Insn &insn, uint64_t &dramStall);
   uint64_t gemm(const Insn &insn);
   uint64_t dwgemm(const Insn &insn);
   uint64_t vector(const Insn &insn, uint32_t index);
+  uint64_t vectorV2(const Insn &insn);
+  void applyLut(int8_t *v, size_t n) const;
 
   tlm::tlm_generic_payload
       payload_; // re-used by every access (no per-access construction)
 
   void access(tlm::tlm_command cmd, uint64_t addr, void *ptr, size_t len,
-              sc_time &delay) {
+              sc_time &delay, const uint8_t *byteEnable = nullptr,
+              unsigned byteEnableLength = 0) {
     tlm::tlm_generic_payload &p = payload_;
     p.set_command(cmd);
     p.set_address(addr);
     p.set_data_ptr(static_cast<unsigned char *>(ptr));
     p.set_data_length(static_cast<unsigned>(len));
     p.set_streaming_width(static_cast<unsigned>(len));
-    p.set_byte_enable_ptr(nullptr);
+    p.set_byte_enable_ptr(const_cast<unsigned char *>(byteEnable));
+    p.set_byte_enable_length(byteEnableLength);
     p.set_dmi_allowed(false);
     p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
     socket->b_transport(p, delay);
@@ -735,6 +750,10 @@ uint64_t EngineModule::execute(const Insn &insn, uint32_t index,
   case Opcode::REQUANT:
   case Opcode::VADD:
   case Opcode::POOL:
+  case Opcode::LUTLD:
+  case Opcode::LUT:
+  case Opcode::VMUL:
+  case Opcode::UPSAMPLE:
     return vector(insn, index);
   case Opcode::SETREG:
     top_.regs[insn.reg] = static_cast<int32_t>(insn.value);
@@ -776,7 +795,9 @@ uint64_t dmaLatency(const DramTiming &t) {
 } // namespace
 
 uint64_t EngineModule::dramBook(tlm::tlm_command cmd, uint64_t addr,
-                                uint8_t *ptr, uint64_t len, uint64_t request) {
+                                uint8_t *ptr, uint64_t len, uint64_t request,
+                                const uint8_t *byteEnable,
+                                unsigned byteEnableLength) {
   // `request`: the cycle (from the run start) the engine asks; it waits until
   // then, and until the DRAM's request queue has room, so the bursts of LOAD
   // and STORE reach the channel in the order of their request cycles, as in the
@@ -790,7 +811,7 @@ uint64_t EngineModule::dramBook(tlm::tlm_command cmd, uint64_t addr,
     request = ok;
   }
   sc_time d = kCycle; // the burst can start the cycle after it was accepted
-  access(cmd, addr, ptr, len, d);
+  access(cmd, addr, ptr, len, d, byteEnable, byteEnableLength);
   lastRequest_ = request;
   return top_.now() + toCycles(d); // the cycle the burst starts on the channel
 }
@@ -868,21 +889,26 @@ uint64_t EngineModule::dmaLoad(const Insn &insn, uint64_t &dramStall) {
 // rows in all, the last write is in cycle T when there is padding, D + 1
 // otherwise (T >= D), so max(T, D + 1); no DRAM is touched.
 uint64_t EngineModule::move(const Insn &insn) {
-  const int64_t rowBytes = kDim;
-  int64_t w = insn.pad_left + insn.xsize + insn.pad_right;
-  int64_t h = insn.pad_top + insn.ysize + insn.pad_bottom;
+  // With rep, data row (Y, X) of the ysize r x xsize r block is source row
+  // (Y / r, X / r), read again for each copy (one OUT read per data row).
+  const int64_t rowBytes = kDim, r = insn.rep + 1;
+  const int64_t ys = insn.ysize * r, xs = insn.xsize * r;
+  int64_t w = insn.pad_left + xs + insn.pad_right;
+  int64_t h = insn.pad_top + ys + insn.pad_bottom;
   int8_t pad = static_cast<int8_t>(top_.regs[EMBER_NPU_REG_PAD_VALUE] & 0xff);
   buf_.assign(static_cast<size_t>(h * w * rowBytes), static_cast<uint8_t>(pad));
   const int64_t span = (insn.ysize - 1) * insn.stride + insn.xsize;
   buf2_.resize(static_cast<size_t>(span * rowBytes));
   sramRead(EMBER_NPU_MEM_OUT, insn.src, buf2_.data(), span);
-  for (int64_t y = 0; y < insn.ysize; ++y)
-    std::memcpy(&buf_[static_cast<size_t>(
-                    ((insn.pad_top + y) * w + insn.pad_left) * rowBytes)],
-                &buf2_[static_cast<size_t>(y * insn.stride * rowBytes)],
-                static_cast<size_t>(insn.xsize * rowBytes));
+  for (int64_t y = 0; y < ys; ++y)
+    for (int64_t x = 0; x < xs; ++x)
+      std::memcpy(&buf_[static_cast<size_t>(
+                      ((insn.pad_top + y) * w + insn.pad_left + x) * rowBytes)],
+                  &buf2_[static_cast<size_t>(((y / r) * insn.stride + x / r) *
+                                             rowBytes)],
+                  static_cast<size_t>(rowBytes));
   sramWrite(EMBER_NPU_MEM_ACT, insn.dst, buf_.data(), h * w);
-  uint64_t data = static_cast<uint64_t>(insn.ysize * insn.xsize);
+  uint64_t data = static_cast<uint64_t>(ys * xs);
   uint64_t total = static_cast<uint64_t>(h * w);
   return std::max(total, data + 1) + 1;
 }
@@ -890,32 +916,64 @@ uint64_t EngineModule::move(const Insn &insn) {
 uint64_t EngineModule::dmaStore(const Insn &insn, uint64_t &dramStall) {
   int mem = static_cast<int>(insn.mem);
   int64_t rowBytes = memRowBytes(mem);
-  int64_t rows = insn.ysize * insn.xsize;
+  // The rows as they leave the scratchpad (one read per written row: with
+  // rep, block row (y, x) for every copy), line by line of the result.
+  const int64_t r = insn.rep + 1, ys = insn.ysize * r, xs = insn.xsize * r;
+  int64_t rows = ys * xs;
+  buf2_.resize(static_cast<size_t>(insn.ysize * insn.xsize * rowBytes));
+  sramRead(mem, insn.sram, buf2_.data(), insn.ysize * insn.xsize);
   buf_.resize(static_cast<size_t>(rows * rowBytes));
-  sramRead(mem, insn.sram, buf_.data(), rows);
+  for (int64_t y = 0; y < ys; ++y)
+    for (int64_t x = 0; x < xs; ++x)
+      std::memcpy(&buf_[static_cast<size_t>((y * xs + x) * rowBytes)],
+                  &buf2_[static_cast<size_t>(((y / r) * insn.xsize + x / r) *
+                                             rowBytes)],
+                  static_cast<size_t>(rowBytes));
+  // Lane groups: a byte-enable pattern of two rows, entered at the burst's
+  // offset inside its row and applied cyclically (one row long).
+  std::vector<uint8_t> &be = beBuf_;
+  if (insn.lanes) {
+    be.resize(static_cast<size_t>(2 * rowBytes));
+    for (size_t i = 0; i < be.size(); ++i)
+      be[i] = ((insn.lanes >> ((i % rowBytes) * kNumLaneGroups / rowBytes)) & 1)
+                  ? TLM_BYTE_ENABLED
+                  : TLM_BYTE_DISABLED;
+  }
   const DramTiming &t = top_.dram.timing;
   const uint64_t beat = dmaBeatBytes(t), latency = dmaLatency(t);
   const uint64_t burst = t.burstBytes;
   const uint64_t t0 = top_.now(); // the instruction's first cycle
   uint64_t streamed = 0, prevLastBeat = 0, response = 0;
-  for (int64_t y = 0; y < insn.ysize; ++y) {
-    uint64_t addr =
-        static_cast<uint64_t>(insn.dram + y * insn.stride * rowBytes);
-    uint8_t *src = &buf_[y * insn.xsize * rowBytes];
-    uint64_t len = static_cast<uint64_t>(insn.xsize * rowBytes);
-    while (len) {
-      uint64_t n = std::min<uint64_t>(len, burst - addr % burst);
-      streamed += n;
-      // Row r (read in cycle 1 + r) is in the FIFO from cycle 3 + r.
-      uint64_t ready = (streamed + rowBytes - 1) / rowBytes - 1 + 3;
-      uint64_t aw = std::max(ready, prevLastBeat + 1);
-      uint64_t start =
-          dramBook(tlm::TLM_WRITE_COMMAND, addr, src, n, t0 + aw) - t0;
-      prevLastBeat = start + (n + beat - 1) / beat;
-      response = prevLastBeat + latency + 1;
-      addr += n;
-      src += n;
-      len -= n;
+  // A line of the result is one contiguous segment, or with xstep one per row
+  // (rows two DRAM rows apart).
+  const int64_t segRows = insn.xstep ? 1 : xs, segs = xs / segRows;
+  for (int64_t y = 0; y < ys; ++y) {
+    for (int64_t sg = 0; sg < segs; ++sg) {
+      uint64_t addr = static_cast<uint64_t>(
+          insn.dram +
+          (y * insn.stride + sg * segRows * (insn.xstep + 1)) * rowBytes);
+      uint8_t *src =
+          &buf_[static_cast<size_t>((y * xs + sg * segRows) * rowBytes)];
+      uint64_t len = static_cast<uint64_t>(segRows * rowBytes);
+      uint64_t inRow = 0; // offset of the burst's first byte inside its row
+      while (len) {
+        uint64_t n = std::min<uint64_t>(len, burst - addr % burst);
+        streamed += n;
+        // Row r (read in cycle 1 + r) is in the FIFO from cycle 3 + r.
+        uint64_t ready = (streamed + rowBytes - 1) / rowBytes - 1 + 3;
+        uint64_t aw = std::max(ready, prevLastBeat + 1);
+        uint64_t start =
+            dramBook(tlm::TLM_WRITE_COMMAND, addr, src, n, t0 + aw,
+                     insn.lanes ? be.data() + inRow : nullptr,
+                     insn.lanes ? static_cast<unsigned>(rowBytes) : 0) -
+            t0;
+        prevLastBeat = start + (n + beat - 1) / beat;
+        response = prevLastBeat + latency + 1;
+        inRow = (inRow + n) % static_cast<uint64_t>(rowBytes);
+        addr += n;
+        src += n;
+        len -= n;
+      }
     }
   }
   top_.result->counters.store_bytes += static_cast<uint64_t>(rows * rowBytes);
@@ -1003,6 +1061,15 @@ uint64_t EngineModule::dwgemm(const Insn &insn) {
 }
 
 uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
+  if (insn.op == Opcode::LUTLD) {
+    // The table's ACC rows, one a cycle through VECTOR's first ACC port.
+    sramRead(EMBER_NPU_MEM_ACC, insn.src, top_.lut.data(), kLutRows);
+    return kLutRows / EMBER_NPU_SRAM_ROWS_PER_CYCLE +
+           EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES;
+  }
+  if (insn.op == Opcode::LUT || insn.op == Opcode::VMUL ||
+      insn.op == Opcode::UPSAMPLE)
+    return vectorV2(insn);
   const int64_t rows = insn.rows;
   const size_t bytes = static_cast<size_t>(rows * kDim);
   buf2_.resize(bytes);
@@ -1034,7 +1101,7 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
     for (size_t e = 0; e < bytes; ++e)
       out[e] = quantAdd(a[e], a[bytes + e], p);
   } else {
-    PoolGeom g = poolGeomFromRegs(top_.regs.data());
+    PoolGeom g = poolGeom(top_.regs.data(), insn);
     int64_t span = 0;
     std::string err = checkPool(insn, g, span);
     if (!err.empty())
@@ -1043,23 +1110,29 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
     sramRead(EMBER_NPU_MEM_OUT, insn.src, buf_.data(), span);
     const int8_t *src = reinterpret_cast<const int8_t *>(buf_.data());
     for (int64_t i = 0; i < rows; ++i) {
-      int32_t acc[kDim];
+      int32_t acc[kDim], taps = 0;
       for (int l = 0; l < kDim; ++l)
         acc[l] = insn.avg ? 0 : -128;
       for (int64_t ky = 0; ky < g.kh; ++ky) {
         for (int64_t kx = 0; kx < g.kw; ++kx) {
-          const int8_t *r = src + poolInputRow(g, i, ky, kx) * kDim;
+          int64_t row = poolTapRow(g, i, ky, kx); // -1: outside, skipped
+          if (row < 0)
+            continue;
+          const int8_t *r = src + row * kDim;
           for (int l = 0; l < kDim; ++l)
             acc[l] = insn.avg ? acc[l] + r[l] : std::max<int32_t>(acc[l], r[l]);
+          ++taps;
         }
       }
       for (int l = 0; l < kDim; ++l)
         out[i * kDim + l] =
-            insn.avg ? poolAverage(acc[l], static_cast<int32_t>(g.kh * g.kw))
-                     : static_cast<int8_t>(acc[l]);
+            insn.avg ? poolAverage(acc[l], taps) : static_cast<int8_t>(acc[l]);
     }
+    // Every tap takes its cycle, inside the source or not.
     cycles = static_cast<uint64_t>(rows * g.kh * g.kw);
   }
+  if (insn.lut)
+    applyLut(out, bytes);
   sramWrite(EMBER_NPU_MEM_OUT, insn.dst, buf2_.data(), rows);
   // A destination row that could be written before a source row aliasing it is
   // read sends the results through the RTL's staging buffer and a copy pass:
@@ -1074,6 +1147,81 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
     staged = insn.dst < insn.src + span && insn.src < insn.dst + rows;
   }
   return cycles / EMBER_NPU_SRAM_ROWS_PER_CYCLE +
+         EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES +
+         (staged ? static_cast<uint64_t>(rows) + 1 : 0);
+}
+
+void EngineModule::applyLut(int8_t *v, size_t n) const {
+  for (size_t e = 0; e < n; ++e)
+    v[e] = top_.lut[static_cast<size_t>(lutIndex(v[e]))];
+}
+
+// LUT, VMUL and UPSAMPLE, as the RTL's VECTOR engine runs them: one source row
+// (VMUL: a and b; UPSAMPLE bilinear: two taps) read per cycle from cycle 1,
+// the result written as its last source arrives; VMUL's broadcast row is read
+// in cycle 0. A destination that could be written before a source row
+// aliasing it is read goes through the staging buffer: rows + 1 more cycles.
+uint64_t EngineModule::vectorV2(const Insn &insn) {
+  int64_t rows = insn.rows, reads = insn.rows;
+  bool staged = false;
+  auto ahead = [&](int64_t src) {
+    return insn.dst >= src + 2 && insn.dst < src + insn.rows;
+  };
+  if (insn.op == Opcode::LUT) {
+    buf2_.resize(static_cast<size_t>(rows * kDim));
+    sramRead(EMBER_NPU_MEM_OUT, insn.src, buf2_.data(), rows);
+    applyLut(reinterpret_cast<int8_t *>(buf2_.data()), buf2_.size());
+    staged = ahead(insn.src);
+  } else if (insn.op == Opcode::VMUL) {
+    const size_t bytes = static_cast<size_t>(rows * kDim);
+    buf_.resize(2 * bytes);
+    buf2_.resize(bytes);
+    sramRead(EMBER_NPU_MEM_OUT, insn.a, buf_.data(), rows);
+    sramRead(EMBER_NPU_MEM_OUT, insn.b, buf_.data() + bytes,
+             insn.bcast ? 1 : rows);
+    const int8_t *a = reinterpret_cast<const int8_t *>(buf_.data()),
+                 *b = a + bytes;
+    int8_t *out = reinterpret_cast<int8_t *>(buf2_.data());
+    MulParams p = mulParamsFromRegs(top_.regs.data());
+    for (size_t e = 0; e < bytes; ++e)
+      out[e] = quantMul(a[e], b[insn.bcast ? e % kDim : e], p);
+    if (insn.lut)
+      applyLut(out, bytes);
+    staged = ahead(insn.a) || (!insn.bcast && ahead(insn.b));
+  } else {
+    const int64_t f = int64_t(1) << insn.factor, ow = f * insn.w;
+    rows = insn.oh * ow;
+    reads = insn.mode == 0 ? rows : 2 * rows; // bilinear: two taps a cycle
+    const int64_t srcRows = insn.h * insn.w;
+    buf_.resize(static_cast<size_t>(srcRows * kDim));
+    buf2_.resize(static_cast<size_t>(rows * kDim));
+    sramRead(EMBER_NPU_MEM_OUT, insn.src, buf_.data(), srcRows);
+    const int8_t *src = reinterpret_cast<const int8_t *>(buf_.data());
+    int8_t *out = reinterpret_cast<int8_t *>(buf2_.data());
+    for (int64_t r = 0; r < insn.oh; ++r) {
+      UpTaps ty = upsampleTaps(insn.oy + r, insn.h, insn.factor, insn.mode);
+      for (int64_t x = 0; x < ow; ++x) {
+        UpTaps tx = upsampleTaps(x, insn.w, insn.factor, insn.mode);
+        const int8_t *row[2][2];
+        for (int a = 0; a < 2; ++a)
+          for (int b = 0; b < 2; ++b)
+            row[a][b] =
+                src +
+                ((a ? ty.i1 : ty.i0) * insn.w + (b ? tx.i1 : tx.i0)) * kDim;
+        for (int l = 0; l < kDim; ++l) {
+          int8_t v[2][2] = {{row[0][0][l], row[0][1][l]},
+                            {row[1][0][l], row[1][1][l]}};
+          out[(r * ow + x) * kDim + l] = upsampleValue(
+              v, ty, tx, insn.factor, static_cast<int32_t>(insn.zp));
+        }
+      }
+    }
+    if (insn.lut)
+      applyLut(out, buf2_.size());
+    staged = insn.dst < insn.src + srcRows && insn.src < insn.dst + rows;
+  }
+  sramWrite(EMBER_NPU_MEM_OUT, insn.dst, buf2_.data(), rows);
+  return static_cast<uint64_t>(reads) / EMBER_NPU_SRAM_ROWS_PER_CYCLE +
          EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES +
          (staged ? static_cast<uint64_t>(rows) + 1 : 0);
 }
@@ -1100,6 +1248,7 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram,
   for (SramTarget *s : t.srams)
     std::fill(s->storage.begin(), s->storage.end(), 0);
   t.regs.fill(0);
+  t.lut.fill(0);
   t.tokens.fill(0);
   t.lastTake.fill(-1);
   for (auto &q : t.queues)

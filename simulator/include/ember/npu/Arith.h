@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <string>
 
 namespace ember::npu {
 
@@ -84,6 +85,9 @@ inline int8_t quantAdd(int8_t a, int8_t b, const AddParams &p) {
 
 struct PoolGeom {
   int64_t kh, kw, stride, inW, outW;
+  /// A bounded source (POOL's in_h > 0): windows start pad lines above and
+  /// pixels left of their stride position; taps outside in_h x inW skipped.
+  int64_t padTop = 0, padLeft = 0, inH = 0;
 };
 
 inline PoolGeom poolGeomFromRegs(const int32_t *regs) {
@@ -100,14 +104,60 @@ inline int64_t poolInputRow(const PoolGeom &g, int64_t i, int64_t ky,
   return (oy * g.stride + ky) * g.inW + ox * g.stride + kx;
 }
 
-/// Checks the POOL geometry registers against an instruction; empty string if
-/// valid. `span` receives the number of input rows read (from src).
-inline std::string checkPool(const Insn &insn, const PoolGeom &g,
+/// The POOL geometry of `insn`: the registers and the instruction's bounds.
+inline PoolGeom poolGeom(const int32_t *regs, const Insn &insn) {
+  PoolGeom g = poolGeomFromRegs(regs);
+  g.padTop = insn.pad_top;
+  g.padLeft = insn.pad_left;
+  g.inH = insn.in_h;
+  return g;
+}
+
+/// Source row (from src) of output row i, tap (ky, kx), or -1 for a tap
+/// outside a bounded source (which is skipped).
+inline int64_t poolTapRow(const PoolGeom &g, int64_t i, int64_t ky,
+                          int64_t kx) {
+  if (g.inH == 0)
+    return poolInputRow(g, i, ky, kx);
+  int64_t iy = (i / g.outW) * g.stride + ky - g.padTop,
+          ix = (i % g.outW) * g.stride + kx - g.padLeft;
+  if (iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW)
+    return -1;
+  return iy * g.inW + ix;
+}
+
+/// Checks the POOL geometry (registers and, with in_h, the instruction's
+/// bounds) against an instruction; empty string if valid. `span` receives the
+/// number of input rows read (from src).
+inline std::string checkPool(const Insn &insn, const PoolGeom &regs,
                              int64_t &span) {
+  PoolGeom g = regs;
+  g.padTop = insn.pad_top;
+  g.padLeft = insn.pad_left;
+  g.inH = insn.in_h;
   if (g.kh < 1 || g.kw < 1 || g.stride < 1 || g.inW < 1 || g.outW < 1)
     return "POOL_KH/KW/STRIDE/IN_W/OUT_W registers must be >= 1";
   if (g.kh > 16 || g.kw > 16 || g.stride > 16 || g.inW > 4096 || g.outW > 4096)
     return "POOL geometry registers too large";
+  if (g.inH > 0) {
+    // Every window must hold a tap inside the map: pads below the window and
+    // the last output's window starting inside.
+    if (g.padTop >= g.kh || g.padLeft >= g.kw)
+      return "pool pad_top " + std::to_string(g.padTop) + " / pad_left " +
+             std::to_string(g.padLeft) + " must be below POOL_KH " +
+             std::to_string(g.kh) + " / POOL_KW " + std::to_string(g.kw);
+    int64_t oy = (insn.rows - 1) / g.outW,
+            ox = std::min<int64_t>(insn.rows, g.outW) - 1;
+    if (oy * g.stride - g.padTop >= g.inH || ox * g.stride - g.padLeft >= g.inW)
+      return "pool window of output line " + std::to_string(oy) + ", column " +
+             std::to_string(ox) + " lies outside the " + std::to_string(g.inH) +
+             " x " + std::to_string(g.inW) + " source";
+    span = g.inH * g.inW;
+    if (insn.src < 0 || insn.src + span > memRows(EMBER_NPU_MEM_OUT))
+      return "pool reads src rows [" + std::to_string(insn.src) + ", " +
+             std::to_string(insn.src + span) + ") out of range of OUT";
+    return "";
+  }
   int64_t last = poolInputRow(g, insn.rows - 1, g.kh - 1, g.kw - 1);
   int64_t lineEnd =
       (insn.rows / g.outW) * g.outW - 1; // last output with ox == outW - 1
@@ -127,6 +177,74 @@ inline std::string checkPool(const Insn &insn, const PoolGeom &g,
 /// (docs/quantization.md) run uint8 models on this int8 machine bit-exactly.
 inline int8_t poolAverage(int32_t sum, int32_t count) {
   return clampI8(quant::averageHalfUp(sum, count), -128, 127);
+}
+
+/// Index into the VECTOR engine's output table of an int8 value: q + 128.
+inline int lutIndex(int8_t q) { return int(uint8_t(q) ^ 0x80u); }
+
+/// VMUL's parameters (MUL_* registers); the zero points are the registers'
+/// low 8 bits, signed (as PAD_VALUE), so a - zp fits 9 bits.
+struct MulParams {
+  int32_t aZp, bZp, mult, shift, outZp, lo, hi;
+};
+
+inline MulParams mulParamsFromRegs(const int32_t *regs) {
+  return MulParams{int8_t(regs[EMBER_NPU_REG_MUL_A_ZP] & 0xff),
+                   int8_t(regs[EMBER_NPU_REG_MUL_B_ZP] & 0xff),
+                   regs[EMBER_NPU_REG_MUL_MULT],
+                   regs[EMBER_NPU_REG_MUL_SHIFT],
+                   regs[EMBER_NPU_REG_MUL_OUT_ZP],
+                   regs[EMBER_NPU_REG_MUL_MIN],
+                   regs[EMBER_NPU_REG_MUL_MAX]};
+}
+
+/// Quantized multiply of one element pair: Ember's lowered QDQ Mul,
+/// Requantize((a - za) * (b - zb)) with one multiplier (docs/quantization.md).
+inline int8_t quantMul(int8_t a, int8_t b, const MulParams &p) {
+  int32_t prod = (int32_t(a) - p.aZp) * (int32_t(b) - p.bZp); // 18 bits
+  return requantize(prod, p.mult, p.shift, p.outZp, p.lo, p.hi);
+}
+
+/// UPSAMPLE along one axis: output X of an n-long axis, factor 2^k. Mode 0
+/// (nearest) reads i0 = X >> k with the whole weight; modes 1 (half_pixel)
+/// and 2 (asymmetric) read i0 and i1 with weights w0 + w1 = 2^(k+1).
+struct UpTaps {
+  int64_t i0, i1;
+  int32_t w0, w1;
+};
+
+inline UpTaps upsampleTaps(int64_t x, int64_t n, int64_t k, int64_t mode) {
+  const int64_t f = int64_t(1) << k, unit = 2 * f;
+  if (mode == 0)
+    return UpTaps{x >> k, x >> k, int32_t(unit), 0};
+  int64_t p = mode == 1 ? 2 * x + 1 - f : 2 * x; // position, units of 1/(2f)
+  int64_t i = p >= 0 ? p / unit : -((-p + unit - 1) / unit); // floor
+  int64_t frac = p - i * unit;
+  auto clampIdx = [&](int64_t v) {
+    return std::max<int64_t>(0, std::min<int64_t>(n - 1, v));
+  };
+  return UpTaps{clampIdx(i), clampIdx(i + 1), int32_t(unit - frac),
+                int32_t(frac)};
+}
+
+/// sum / 2^shift rounded half to even (shift >= 1): ONNX Resize's rounding of
+/// an interpolated integer.
+inline int32_t roundHalfEvenShift(int32_t sum, int shift) {
+  int32_t q = sum >> shift; // floor
+  int32_t r = sum - q * (int32_t(1) << shift), half = int32_t(1) << (shift - 1);
+  return q + ((r > half || (r == half && (q & 1))) ? 1 : 0);
+}
+
+/// One output element of UPSAMPLE from its four taps (v[y][x] = the stored
+/// values at (i0/i1 of y, i0/i1 of x)): zp + round_half_even(sum of
+/// w_y w_x (v - zp) / (2f)^2).
+inline int8_t upsampleValue(const int8_t v[2][2], const UpTaps &ty,
+                            const UpTaps &tx, int64_t k, int32_t zp) {
+  int32_t wy[2] = {ty.w0, ty.w1}, wx[2] = {tx.w0, tx.w1}, sum = 0;
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 2; ++b)
+      sum += wy[a] * wx[b] * (int32_t(v[a][b]) - zp);
+  return clampI8(zp + roundHalfEvenShift(sum, int(2 * k + 2)), -128, 127);
 }
 
 } // namespace ember::npu

@@ -3,8 +3,10 @@
 //
 // One instruction per line: `mnemonic field=value ...`, `#` starts a comment.
 // Token masks are written as channel lists (`wait=GEMM->LOAD,VECTOR->LOAD`) or
-// numbers; `mem` and `reg` accept names. The disassembler prints every field,
-// so binary -> text -> binary is exact.
+// numbers; `mem` and `reg` accept names. The disassembler prints every field
+// (fields added to an opcode in a later spec version only when set, so the
+// text of an older program does not change), so binary -> text -> binary is
+// exact.
 //
 //===----------------------------------------------------------------------===//
 #ifndef EMBER_NPU_ASSEMBLER_H

@@ -23,12 +23,16 @@ Insn makeInsn(Opcode op);
 Insn loadInsn(int mem, int64_t sram, int64_t dram, int64_t ysize, int64_t xsize,
               int64_t stride, int64_t padTop = 0, int64_t padBottom = 0,
               int64_t padLeft = 0, int64_t padRight = 0);
+/// rep: each row and line written rep + 1 times (nearest upsampling); xstep:
+/// consecutive rows two DRAM rows apart (phase interleave); lanes: the 8-lane
+/// groups written (0: all).
 Insn storeInsn(int mem, int64_t sram, int64_t dram, int64_t ysize,
-               int64_t xsize, int64_t stride);
+               int64_t xsize, int64_t stride, int64_t rep = 0,
+               int64_t xstep = 0, int64_t lanes = 0);
 /// OUT rows to ACT rows, with LOAD's block geometry and padding.
 Insn moveInsn(int64_t dst, int64_t src, int64_t ysize, int64_t xsize,
               int64_t stride, int64_t padTop = 0, int64_t padBottom = 0,
-              int64_t padLeft = 0, int64_t padRight = 0);
+              int64_t padLeft = 0, int64_t padRight = 0, int64_t rep = 0);
 Insn gemmInsn(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,
               int64_t outer, int64_t actOstride = 0, int64_t accOstride = 0);
 Insn dwgemmInsn(bool reset, int64_t acc, int64_t act, int64_t wgt,
@@ -36,9 +40,25 @@ Insn dwgemmInsn(bool reset, int64_t acc, int64_t act, int64_t wgt,
                 int64_t accOstride, int64_t taps, int64_t stride = 1,
                 bool bias = false);
 Insn requantInsn(int64_t dst, int64_t src, int64_t rows, int64_t param,
-                 int64_t zp, int64_t min, int64_t max, bool bias = false);
-Insn vaddInsn(int64_t dst, int64_t a, int64_t b, int64_t rows);
-Insn poolInsn(bool avg, int64_t dst, int64_t src, int64_t rows);
+                 int64_t zp, int64_t min, int64_t max, bool bias = false,
+                 bool lut = false);
+Insn vaddInsn(int64_t dst, int64_t a, int64_t b, int64_t rows,
+              bool lut = false);
+/// inH > 0: a bounded in_h x POOL_IN_W source whose windows start padTop
+/// lines above and padLeft pixels left of their stride position.
+Insn poolInsn(bool avg, int64_t dst, int64_t src, int64_t rows,
+              int64_t padTop = 0, int64_t padLeft = 0, int64_t inH = 0,
+              bool lut = false);
+/// The VECTOR engine's output table from ACC rows src .. src + kLutRows - 1.
+Insn lutldInsn(int64_t src);
+Insn lutInsn(int64_t dst, int64_t src, int64_t rows);
+Insn vmulInsn(int64_t dst, int64_t a, int64_t b, int64_t rows,
+              bool bcast = false, bool lut = false);
+/// Upsampling of an h x w map by 2^factor: output lines oy .. oy + oh - 1;
+/// mode 0 nearest, 1 bilinear (half_pixel), 2 bilinear (asymmetric).
+Insn upsampleInsn(int64_t dst, int64_t src, int64_t w, int64_t h, int64_t oy,
+                  int64_t oh, int64_t factor, int64_t mode, int64_t zp = 0,
+                  bool lut = false);
 Insn setregInsn(unsigned reg, int64_t value);
 
 } // namespace ember::npu

@@ -21,6 +21,11 @@ constexpr int kDim = EMBER_NPU_DIM;
 constexpr int kDwMaxTaps = kDim < (1 << EMBER_NPU_F_DWGEMM_TAPS_WIDTH) - 1
                                ? kDim
                                : (1 << EMBER_NPU_F_DWGEMM_TAPS_WIDTH) - 1;
+/// ACC rows holding the VECTOR engine's 256-byte output table (LUTLD).
+constexpr int kLutRows = 256 / (4 * kDim);
+/// STORE's lane groups: `lanes` bit g selects lanes 8g .. 8g + 7.
+constexpr int kLaneGroup = 8;
+constexpr int kNumLaneGroups = kDim / kLaneGroup;
 constexpr int kNumEngines = EMBER_NPU_NUM_ENGINES;
 constexpr int kNumMems = EMBER_NPU_NUM_MEMS;
 constexpr int kNumChannels = kNumEngines * kNumEngines;
@@ -70,6 +75,9 @@ struct FieldDesc {
   unsigned width;
   bool isSigned;
   int64_t Insn::*member;
+  /// Spec version that added the field; a field added to an opcode after the
+  /// opcode itself means the older behaviour when zero.
+  unsigned since = 1;
 };
 
 /// Operand fields of `op`, in assembly order.
@@ -77,6 +85,14 @@ const std::vector<FieldDesc> &fieldsOf(Opcode op);
 const char *opcodeName(Opcode op);
 bool opcodeFromName(const std::string &name, Opcode &op);
 bool isKnownOpcode(unsigned value);
+/// Spec version that added `op`.
+unsigned opcodeSince(Opcode op);
+/// True for a field added to its opcode in a later spec version (zero: the
+/// older behaviour; the disassembler prints it only when set).
+bool isLaterField(Opcode op, const FieldDesc &f);
+/// The lowest spec version that runs `program`: the newest opcode or set
+/// later field it uses.
+unsigned programVersion(const std::vector<Insn> &program);
 const char *engineName(Engine e);
 const char *memName(int mem);
 int memRows(int mem);
@@ -111,7 +127,8 @@ std::string checkProgram(const std::vector<Word> &program, uint64_t dramBytes,
                          std::vector<Insn> &decoded);
 
 // Program files: 16-byte header ("ENPU", version, insn count, DIM) + 16 bytes
-// per instruction.
+// per instruction. The version written is the lowest that runs the program
+// (programVersion); a reader takes every version up to its own.
 std::string writeProgramFile(const std::string &path,
                              const std::vector<Word> &program);
 std::string readProgramFile(const std::string &path,
