@@ -135,6 +135,76 @@ TEST_P(Errors, BadPoolGeometry) {
       "instruction 0: POOL_KH/KW/STRIDE/IN_W/OUT_W registers must be >= 1");
 }
 
+TEST_P(Errors, BoundedPoolGeometry) {
+  // Checked when the pool starts, by every executor, with one message.
+  std::vector<Insn> regs{setregInsn(EMBER_NPU_REG_POOL_KH, 3),
+                         setregInsn(EMBER_NPU_REG_POOL_KW, 3),
+                         setregInsn(EMBER_NPU_REG_POOL_STRIDE, 1),
+                         setregInsn(EMBER_NPU_REG_POOL_IN_W, 4),
+                         setregInsn(EMBER_NPU_REG_POOL_OUT_W, 4)};
+  auto runPool = [&](Insn p) {
+    std::vector<Insn> prog = regs;
+    prog.push_back(p);
+    prog.push_back(makeInsn(Opcode::FINISH));
+    return run(prog);
+  };
+  RunOutput r = runPool(poolInsn(false, 100, 0, 16, 3, 1, 4));
+  EXPECT_EQ(r.status, EMBER_NPU_STATUS_EXEC_ERROR);
+  EXPECT_EQ(r.error, "instruction 5: pool pad_top 3 / pad_left 1 must be "
+                     "below POOL_KH 3 / POOL_KW 3");
+  // Line 4 of the output starts its window at line 3 of a 2-line map.
+  r = runPool(poolInsn(true, 100, 0, 17, 1, 1, 2));
+  EXPECT_EQ(r.status, EMBER_NPU_STATUS_EXEC_ERROR);
+  EXPECT_EQ(r.error, "instruction 5: pool window of output line 4, column 3 "
+                     "lies outside the 2 x 4 source");
+  r = runPool(poolInsn(false, 100, EMBER_NPU_OUT_ROWS - 10, 4, 1, 1, 3));
+  EXPECT_EQ(r.status, EMBER_NPU_STATUS_EXEC_ERROR);
+  EXPECT_NE(r.error.find("out of range of OUT"), std::string::npos) << r.error;
+  EXPECT_EQ(runPool(poolInsn(false, 100, 0, 16, 1, 1, 4)).status,
+            EMBER_NPU_STATUS_OK);
+}
+
+TEST_P(Errors, Version2FieldsAreValidated) {
+  auto runOne = [&](Insn i) {
+    return run(std::vector<Insn>{i, makeInsn(Opcode::FINISH)});
+  };
+  RunOutput r = runOne(poolInsn(false, 100, 0, 4, 1, 0, 0));
+  EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM);
+  EXPECT_EQ(r.error, "instruction 0: pad_top and pad_left need in_h (the "
+                     "input lines) >= 1");
+  r = runOne(upsampleInsn(0, 100, 2, 2, 0, 1, 1, 3));
+  EXPECT_NE(r.error.find("instruction 0: mode must be 0"), std::string::npos)
+      << r.error;
+  r = runOne(upsampleInsn(0, 100, 2, 2, 3, 2, 1, 1));
+  EXPECT_EQ(r.error, "instruction 0: output lines [3, 5) beyond the 4 lines "
+                     "of the result");
+  r = runOne(upsampleInsn(EMBER_NPU_OUT_ROWS - 10, 100, 4, 2, 0, 2, 1, 1));
+  EXPECT_NE(r.error.find("instruction 0: dst rows"), std::string::npos)
+      << r.error;
+  r = runOne(lutldInsn(EMBER_NPU_ACC_ROWS - 1));
+  EXPECT_NE(r.error.find("instruction 0: src rows"), std::string::npos)
+      << r.error;
+  r = runOne(vmulInsn(0, 0, EMBER_NPU_OUT_ROWS - 1, 4));
+  EXPECT_NE(r.error.find("instruction 0: b rows"), std::string::npos)
+      << r.error;
+  EXPECT_EQ(runOne(vmulInsn(0, 0, EMBER_NPU_OUT_ROWS - 1, 4, true)).status,
+            EMBER_NPU_STATUS_OK); // a broadcast b is one row
+  // STORE's repetition counts in its DRAM extent; lane groups beyond DIM.
+  r = runOne(storeInsn(EMBER_NPU_MEM_OUT, 0, 4096 - 4 * kDim, 1, 2, 2, 1));
+  EXPECT_NE(r.error.find("instruction 0: DMA beyond DRAM"), std::string::npos)
+      << r.error;
+  if (kNumLaneGroups < 4) {
+    r = runOne(
+        storeInsn(EMBER_NPU_MEM_OUT, 0, 0, 1, 1, 1, 0, 0, 1 << kNumLaneGroups));
+    EXPECT_NE(r.error.find("selects lane groups beyond DIM"), std::string::npos)
+        << r.error;
+  }
+  Insn m = moveInsn(EMBER_NPU_ACT_ROWS - 10, 0, 1, 3, 3, 0, 0, 0, 0, 3);
+  r = runOne(m); // 12 rows with the repetition
+  EXPECT_NE(r.error.find("instruction 0: dst rows"), std::string::npos)
+      << r.error;
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Executors, Errors,
     ::testing::Values(EMBER_NPU_EXECUTOR_GOLDEN, EMBER_NPU_EXECUTOR_SYSTEMC,

@@ -57,8 +57,8 @@ SafeProgramBuilder::accesses(const Insn &i) const {
     break;
   }
   case Opcode::MOVE: {
-    int64_t rows = (i.ysize + i.pad_top + i.pad_bottom) *
-                   (i.xsize + i.pad_left + i.pad_right);
+    int64_t rows = (i.ysize * (i.rep + 1) + i.pad_top + i.pad_bottom) *
+                   (i.xsize * (i.rep + 1) + i.pad_left + i.pad_right);
     r.push_back(
         {kOutM, i.src, i.src + (i.ysize - 1) * i.stride + i.xsize, false});
     r.push_back({kActM, i.dst, i.dst + rows, true});
@@ -66,7 +66,10 @@ SafeProgramBuilder::accesses(const Insn &i) const {
   }
   case Opcode::STORE: {
     int mem = static_cast<int>(i.mem);
-    r.push_back({kNumMems, i.dram, i.dram + dmaExtent(mem), true});
+    int64_t rp = i.rep + 1, extent = ((i.ysize * rp - 1) * i.stride +
+                                      (i.xsize * rp - 1) * (i.xstep + 1) + 1) *
+                                     rowBytes(mem);
+    r.push_back({kNumMems, i.dram, i.dram + extent, true});
     r.push_back({mem, i.sram, i.sram + i.ysize * i.xsize, false});
     break;
   }
@@ -98,6 +101,22 @@ SafeProgramBuilder::accesses(const Insn &i) const {
     r.push_back({kOutM, i.dst, i.dst + i.rows, true});
     break;
   }
+  case Opcode::LUTLD: // the table itself is VECTOR's alone: no tokens
+    r.push_back({kAccM, i.src, i.src + kLutRows, false});
+    break;
+  case Opcode::LUT:
+    r.push_back({kOutM, i.src, i.src + i.rows, false});
+    r.push_back({kOutM, i.dst, i.dst + i.rows, true});
+    break;
+  case Opcode::VMUL:
+    r.push_back({kOutM, i.a, i.a + i.rows, false});
+    r.push_back({kOutM, i.b, i.b + (i.bcast ? 1 : i.rows), false});
+    r.push_back({kOutM, i.dst, i.dst + i.rows, true});
+    break;
+  case Opcode::UPSAMPLE:
+    r.push_back({kOutM, i.src, i.src + i.h * i.w, false});
+    r.push_back({kOutM, i.dst, i.dst + i.oh * (i.w << i.factor), true});
+    break;
   case Opcode::SETREG:
   case Opcode::FENCE:
   case Opcode::FINISH:
@@ -148,6 +167,225 @@ std::vector<Insn> SafeProgramBuilder::finish() {
   prog_.push_back(makeInsn(Opcode::FINISH));
   return prog_;
 }
+
+namespace {
+
+void addCase(std::vector<TestCase> &cases, const std::string &name,
+             SafeProgramBuilder &b, std::vector<uint8_t> dram) {
+  cases.push_back(TestCase{name, b.finish(), std::move(dram)});
+}
+
+/// A random 256-byte output table as ACC rows at DRAM `addr`.
+void putTable(std::vector<uint8_t> &dram, uint64_t addr, std::mt19937 &rng) {
+  for (int e = 0; e < 256; ++e)
+    dram[addr + e] = static_cast<uint8_t>(rng());
+}
+
+void setMulRegs(SafeProgramBuilder &b, int32_t aZp, int32_t bZp, int32_t mult,
+                int32_t shift, int32_t outZp, int32_t lo, int32_t hi) {
+  b.add(setregInsn(EMBER_NPU_REG_MUL_A_ZP, aZp));
+  b.add(setregInsn(EMBER_NPU_REG_MUL_B_ZP, bZp));
+  b.add(setregInsn(EMBER_NPU_REG_MUL_MULT, mult));
+  b.add(setregInsn(EMBER_NPU_REG_MUL_SHIFT, shift));
+  b.add(setregInsn(EMBER_NPU_REG_MUL_OUT_ZP, outZp));
+  b.add(setregInsn(EMBER_NPU_REG_MUL_MIN, lo));
+  b.add(setregInsn(EMBER_NPU_REG_MUL_MAX, hi));
+}
+
+void setPoolRegs(SafeProgramBuilder &b, int64_t kh, int64_t kw, int64_t stride,
+                 int64_t inW, int64_t outW) {
+  b.add(setregInsn(EMBER_NPU_REG_POOL_KH, kh));
+  b.add(setregInsn(EMBER_NPU_REG_POOL_KW, kw));
+  b.add(setregInsn(EMBER_NPU_REG_POOL_STRIDE, stride));
+  b.add(setregInsn(EMBER_NPU_REG_POOL_IN_W, inW));
+  b.add(setregInsn(EMBER_NPU_REG_POOL_OUT_W, outW));
+}
+
+/// The output path of spec version 2: the output table (LUTLD, LUT and each
+/// producer's lut flag), VMUL (zero points, multiplier and clip edges, the
+/// per-channel broadcast, aliasing), POOL over a bounded source (padding:
+/// SPPF's chained 5x5 stride-1 max pools, separable windows, averages that
+/// exclude the padding, strides).
+void addOutputPathCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
+  const int64_t outArea = 32 * 1024;
+  const int64_t accRows = EMBER_NPU_ACC_ROWS, outRows = EMBER_NPU_OUT_ROWS;
+  // LUTLD from the last ACC rows and from rows a REQUANT reads too; each
+  // producer with lut; a second table replaces the first; LUT in place,
+  // ahead of its source (staged) and at the last OUT rows.
+  for (int variant = 0; variant < 4; ++variant) {
+    SafeProgramBuilder b;
+    std::vector<uint8_t> dram = randomDram(rng);
+    putTable(dram, 20000, rng);
+    putTable(dram, 20256, rng);
+    for (int l = 0; l < 2 * kDim; ++l)
+      putI32(dram, 21000 + 4 * l,
+             l < kDim ? static_cast<int32_t>((1u << 30) + 977 * l)
+                      : static_cast<int32_t>(-9 + l % 5));
+    int64_t table = variant % 2 ? accRows - kLutRows : 40;
+    b.add(loadInsn(kAccM, table, 20000, 1, kLutRows, kLutRows));
+    b.add(loadInsn(kAccM, 200, 21000, 1, 2, 2));
+    b.add(loadInsn(kAccM, 0, 0, 1, 30, 30));
+    b.add(loadInsn(kOutM, 0, 4096, 1, 100, 100));
+    b.add(lutldInsn(table));
+    b.add(requantInsn(100, 0, 30, 200, 3, -128, 127, false, true));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_LSHIFT, 20));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_A_MULT, 1 << 30));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_B_MULT, 1 << 30));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_OUT_MULT, 1 << 30));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_OUT_SHIFT, -19));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_MIN, -128));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_MAX, 127));
+    b.add(vaddInsn(130, 0, 20, 16, true));
+    setPoolRegs(b, 2, 2, 2, 8, 4);
+    b.add(poolInsn(variant % 2, 150, 0, 8, 0, 0, 0, true));
+    setMulRegs(b, 3, -5, 1518500250, -7, 2, -128, 127);
+    b.add(vmulInsn(160, 0, 30, 12, variant % 2 == 0, true));
+    b.add(lutInsn(180, 40, 20));
+    b.add(lutInsn(42, 40, 20)); // ahead of its source: staged
+    b.add(lutInsn(60, 60, 10)); // in place
+    if (variant >= 2) {         // a second table replaces the first
+      b.add(loadInsn(kAccM, table, 20256, 1, kLutRows, kLutRows));
+      b.add(lutldInsn(table));
+    }
+    b.add(lutInsn(outRows - 7, 70, 7));
+    b.add(upsampleInsn(200, 0, 3, 2, 0, 4, 1, 1, -3, true));
+    dumpOut(b, kOutM, 0, 250, outArea);
+    dumpOut(b, kOutM, outRows - 7, 7, outArea + 8192);
+    addCase(cases, "lut_" + std::to_string(variant), b, std::move(dram));
+  }
+  // VMUL: zero points at the int8 edges and beyond 8 bits (their low 8 bits
+  // count), multiplier and shift edges, clip, per-channel broadcast (also a b
+  // row inside the destination), destinations ahead of a source (staged).
+  const int32_t zps[][2] = {{0, 0}, {-128, 127}, {127, -128}, {0x17f, -0x181}};
+  const int32_t mults[] = {1 << 30, INT32_MAX, INT32_MIN, 0, 1518500250};
+  for (int variant = 0; variant < 20; ++variant) {
+    SafeProgramBuilder b;
+    const int32_t *zp = zps[variant % 4];
+    int32_t shift = variant % 5 == 0 ? 31 : (variant % 5 == 1 ? -31 : -7);
+    setMulRegs(b, zp[0], zp[1], mults[variant % 5], shift, variant * 11 - 100,
+               variant % 3 ? -128 : -20, variant % 2 ? 127 : 40);
+    b.add(loadInsn(kOutM, 0, 0, 1, 60, 60));
+    bool bcast = variant % 3 == 1;
+    b.add(vmulInsn(100, 0, 40, 20, bcast));
+    b.add(vmulInsn(5, 0, bcast ? 9 : 7, 12 + variant % 7, bcast));
+    b.add(vmulInsn(61, 3, 62, 4, true)); // b inside the destination
+    b.add(storeInsn(kOutM, 0, outArea, 1, 120, 120));
+    addCase(cases, "vmul_" + std::to_string(variant), b, randomDram(rng));
+  }
+  // POOL over a bounded source: SPPF (three chained 5x5 stride-1 max pools,
+  // pad 2, each output the next input), separable 5x1 + 1x5, averages
+  // excluding the padding, strides 2 and 3, a map of one line or one column.
+  const int64_t shapes[][7] = {
+      // kh, kw, stride, pad_top, pad_left, in_h, in_w
+      {5, 5, 1, 2, 2, 6, 7}, {5, 1, 1, 2, 0, 6, 7}, {1, 5, 1, 0, 2, 6, 7},
+      {3, 3, 2, 1, 1, 7, 7}, {3, 3, 2, 1, 1, 8, 8}, {2, 3, 3, 1, 2, 5, 9},
+      {5, 5, 1, 2, 2, 1, 9}, {5, 5, 1, 2, 2, 9, 1}, {16, 16, 1, 15, 15, 3, 3},
+      {3, 3, 1, 0, 0, 4, 4}};
+  for (const auto &sh : shapes) {
+    for (int avg = 0; avg < 2; ++avg) {
+      SafeProgramBuilder b;
+      int64_t kh = sh[0], kw = sh[1], st = sh[2], pt = sh[3], pl = sh[4],
+              ih = sh[5], iw = sh[6];
+      int64_t ow = (iw + 2 * pl - kw) / st + 1,
+              oh = (ih + 2 * pt - kh) / st + 1;
+      ow = std::max<int64_t>(ow, 1);
+      oh = std::max<int64_t>(oh, 1);
+      setPoolRegs(b, kh, kw, st, iw, ow);
+      b.add(loadInsn(kOutM, 0, 0, 1, 90, 90));
+      b.add(poolInsn(avg, 100, 0, oh * ow, pt, pl, ih));
+      if (st == 1 && ow == iw && oh == ih) { // chained: SPPF
+        b.add(poolInsn(avg, 200, 100, oh * ow, pt, pl, ih));
+        b.add(poolInsn(avg, 300, 200, oh * ow, pt, pl, ih, avg == 1));
+        b.add(poolInsn(avg, 302, 300, oh * ow, pt, pl, ih)); // staged
+      }
+      b.add(storeInsn(kOutM, 0, outArea, 1, 400, 400));
+      std::string name = avg ? "pool_pad_avg" : "pool_pad_max";
+      for (int64_t v : sh)
+        name += "_" + std::to_string(v);
+      addCase(cases, name, b, randomDram(rng));
+    }
+  }
+}
+
+/// Upsampling and placement: UPSAMPLE (nearest and bilinear, half_pixel and
+/// asymmetric, factors 1-8, maps of one pixel to odd sizes, stripes of
+/// output lines, zero points, staging), STORE with repetition, x step and lane
+/// groups (every memory, unaligned addresses, bursts split at boundaries,
+/// overlapping writes), MOVE with repetition and padding.
+void addUpsamplingCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
+  const int64_t outArea = 32 * 1024;
+  const int64_t maps[][2] = {{1, 1}, {2, 3}, {3, 2}, {5, 4}, {1, 6}};
+  for (int mode = 0; mode < 3; ++mode) {
+    for (int k = 0; k < 4; ++k) {
+      SafeProgramBuilder b;
+      b.add(loadInsn(kOutM, 0, 0, 1, 40, 40));
+      int64_t dst = 40;
+      for (const auto &m : maps) {
+        int64_t h = m[0], w = m[1], f = int64_t(1) << k;
+        int64_t lines = std::min<int64_t>(f * h, 600 / (f * w));
+        if (lines < 1)
+          continue;
+        // The whole result when it fits, else its first and last lines.
+        int64_t oy = f * h - lines, zp = (mode * 37 + k * 11 + w) % 256 - 128;
+        b.add(upsampleInsn(dst, (h * w) % 7, w, h, oy, lines, k, mode, zp));
+        dst += lines * f * w;
+        if (dst > 1200)
+          break;
+      }
+      b.add(upsampleInsn(3, 0, 4, 2, k ? 1 : 0, 2, k, mode)); // staged
+      b.add(storeInsn(kOutM, 0, outArea, 1, 1400, 1400));
+      addCase(cases,
+              "upsample_m" + std::to_string(mode) + "_f" +
+                  std::to_string(1 << k),
+              b, randomDram(rng));
+    }
+  }
+  // STORE: repetition 1..8, x step, lane groups, each memory; unaligned DRAM
+  // addresses and bursts split inside rows; overlapping writes (last wins).
+  for (int mem = 0; mem < kNumMems; ++mem) {
+    for (int variant = 0; variant < 6; ++variant) {
+      SafeProgramBuilder b;
+      int64_t rep = (variant * 3) % 8, xstep = variant % 2,
+              lanes = (variant * 5 + 1) % (1 << kNumLaneGroups);
+      int64_t ys = 1 + variant % 3, xs = 2 + variant % 4, stride = 0;
+      // The largest repetition whose DRAM extent fits 30 KB.
+      for (;; --rep) {
+        int64_t r = rep + 1, s = xstep + 1;
+        stride = (xs * r - 1) * s + 1 + variant % 3;
+        if (((ys * r - 1) * stride + (xs * r - 1) * s + 1) * rowBytes(mem) <=
+                30 * 1024 ||
+            rep == 0)
+          break;
+      }
+      b.add(loadInsn(mem, 0, 0, 1, 64, 64));
+      int64_t dram = outArea + 13 * (variant % 2);
+      b.add(storeInsn(mem, 2, dram, ys, xs, stride, rep, xstep, lanes));
+      if (variant == 5) // overlapping: a repeated store over the first
+        b.add(storeInsn(mem, 7, dram, 2, 3, 2, 1, 0, 0));
+      addCase(cases,
+              "store_rep" + std::to_string(rep) + "_x" + std::to_string(xstep) +
+                  "_l" + std::to_string(lanes) + "_" + memName(mem),
+              b, randomDram(rng));
+    }
+  }
+  // MOVE with repetition: padding on each side, the pad value, strides.
+  for (int variant = 0; variant < 6; ++variant) {
+    SafeProgramBuilder b;
+    b.add(setregInsn(EMBER_NPU_REG_PAD_VALUE, variant * 20 - 60));
+    b.add(loadInsn(kOutM, 0, 0, 1, 64, 64));
+    int64_t rep = variant < 3 ? 1 : (variant == 5 ? 7 : 3);
+    int64_t ys = 1 + variant % 3, xs = 1 + (variant * 2) % 5;
+    int p = variant % 4;
+    b.add(moveInsn(5, 3, ys, xs, xs + variant % 2, p, 3 - p, p % 2, 3, rep));
+    int64_t rows = (ys * (rep + 1) + 3) * (xs * (rep + 1) + p % 2 + 3);
+    dumpOut(b, kActM, 5, rows, outArea);
+    addCase(cases,
+            "move_rep" + std::to_string(rep) + "_" + std::to_string(variant), b,
+            randomDram(rng));
+  }
+}
+
+} // namespace
 
 std::vector<TestCase> directedCases() {
   std::vector<TestCase> cases;
@@ -404,6 +642,8 @@ std::vector<TestCase> directedCases() {
       }
     }
   }
+  addOutputPathCases(cases, rng);
+  addUpsamplingCases(cases, rng);
   // Tokens: a full FIFO (depth signals before any wait), FENCE between engines.
   {
     std::vector<Insn> p;
@@ -503,8 +743,9 @@ TestCase randomCase(uint32_t seed, int length) {
                      : static_cast<int32_t>(rng()));
   b.add(loadInsn(kAccM, EMBER_NPU_ACC_ROWS - 5, 60000, 1, 3, 3));
   bool poolReady = false;
+  auto lutFlag = [&]() { return rng() % 3 == 0; };
   while (static_cast<int>(b.size()) < length) {
-    int kind = static_cast<int>(rng() % 20);
+    int kind = static_cast<int>(rng() % 27);
     if (kind < 5) { // LOAD
       int mem = static_cast<int>(rng() % kNumMems);
       int64_t ys = rnd(1, 4), xs = rnd(1, 10), stride = rnd(0, 14);
@@ -527,8 +768,10 @@ TestCase randomCase(uint32_t seed, int length) {
       }
       if (kind == 4 && mem == kOutM) { // MOVE instead (OUT -> ACT)
         int64_t span = (ys - 1) * stride + xs;
+        int64_t rep = rng() % 4 == 0 ? rnd(1, 3) : 0; // nearest upsampling
+        rows = (ys * (rep + 1) + pt + pb) * (xs * (rep + 1) + pl + pr);
         b.add(moveInsn(rowIn(kActM, rows), rowIn(kOutM, span), ys, xs, stride,
-                       pt, pb, pl, pr));
+                       pt, pb, pl, pr, rep));
         continue;
       }
       b.add(loadInsn(mem, rowIn(mem, rows), dram, ys, xs, stride, pt, pb, pl,
@@ -536,9 +779,24 @@ TestCase randomCase(uint32_t seed, int length) {
     } else if (kind < 8) { // STORE into the upper DRAM area
       int mem = static_cast<int>(rng() % kNumMems);
       int64_t ys = rnd(1, 3), xs = rnd(1, 8), stride = rnd(0, 10);
-      int64_t extent = ((ys - 1) * stride + xs) * rowBytes(mem);
+      // Sometimes repeated (nearest upsampling), interleaved or lane-masked.
+      int64_t rep = 0, xstep = 0, lanes = 0;
+      if (rng() % 3 == 0) {
+        rep = rng() % 2 ? rnd(1, 3) : 0;
+        xstep = rng() % 3 == 0;
+        lanes = rnd(0, (1 << kNumLaneGroups) - 1);
+        ys = std::min<int64_t>(ys, 2);
+        xs = std::min<int64_t>(xs, 4);
+        stride = rnd(0, 2 * xs * (rep + 1) + 2);
+      }
+      int64_t extent = ((ys * (rep + 1) - 1) * stride +
+                        (xs * (rep + 1) - 1) * (xstep + 1) + 1) *
+                       rowBytes(mem);
+      if (extent > 16384)
+        continue;
       int64_t dram = rnd(16384, 16384 + 16384 - extent);
-      b.add(storeInsn(mem, rowIn(mem, ys * xs), dram, ys, xs, stride));
+      b.add(storeInsn(mem, rowIn(mem, ys * xs), dram, ys, xs, stride, rep,
+                      xstep, lanes));
     } else if (kind < 12) { // GEMM
       int64_t inner = rnd(1, 24), outer = rnd(1, 3), aos = rnd(0, 30),
               cos = rnd(0, 30);
@@ -563,7 +821,7 @@ TestCase randomCase(uint32_t seed, int length) {
       b.add(requantInsn(rowIn(kOutM, rows), rowIn(kAccM, rows), rows, param,
                         static_cast<int>(rnd(-128, 127)),
                         static_cast<int>(rnd(-128, 0)),
-                        static_cast<int>(rnd(-10, 127)), bias));
+                        static_cast<int>(rnd(-10, 127)), bias, lutFlag()));
     } else if (kind < 16) { // VADD (with fresh parameters sometimes)
       if (rng() % 2) {
         b.add(setregInsn(EMBER_NPU_REG_ADD_LSHIFT, rnd(0, 31)));
@@ -584,7 +842,7 @@ TestCase randomCase(uint32_t seed, int length) {
       }
       int64_t rows = rnd(1, 16);
       b.add(vaddInsn(rowIn(kOutM, rows), rowIn(kOutM, rows), rowIn(kOutM, rows),
-                     rows));
+                     rows, lutFlag()));
     } else if (kind < 18) { // POOL with geometry that fits
       if (!poolReady || rng() % 2) {
         int64_t kh = rnd(1, 3), kw = rnd(1, 3), stride = rnd(1, 2),
@@ -601,11 +859,65 @@ TestCase randomCase(uint32_t seed, int length) {
       checkPool(p, poolGeomFromRegs(b.regs()), span);
       p.src = rnd(0, window);
       p.dst = rowIn(kOutM, p.rows);
+      p.lut = lutFlag();
       b.add(p);
     } else if (kind == 18) {
       b.add(makeInsn(Opcode::FENCE));
-    } else {
+    } else if (kind == 19) {
       b.add(setregInsn(EMBER_NPU_REG_PAD_VALUE, rnd(-128, 127)));
+    } else if (kind == 20) { // a new output table from whatever ACC holds
+      b.add(lutldInsn(rowIn(kAccM, kLutRows)));
+    } else if (kind == 21) {
+      int64_t rows = rnd(1, 16);
+      b.add(lutInsn(rowIn(kOutM, rows), rowIn(kOutM, rows), rows));
+    } else if (kind < 24) { // VMUL (with fresh parameters sometimes)
+      if (rng() % 2) {
+        // Zero points sometimes beyond 8 bits: only their low 8 bits count.
+        b.add(setregInsn(EMBER_NPU_REG_MUL_A_ZP,
+                         rng() % 4 ? rnd(-128, 127) : int32_t(rng())));
+        b.add(setregInsn(EMBER_NPU_REG_MUL_B_ZP,
+                         rng() % 4 ? rnd(-128, 127) : int32_t(rng())));
+        b.add(setregInsn(EMBER_NPU_REG_MUL_MULT, static_cast<int32_t>(rng())));
+        b.add(setregInsn(EMBER_NPU_REG_MUL_SHIFT, rnd(-33, 33)));
+        b.add(setregInsn(EMBER_NPU_REG_MUL_OUT_ZP, rnd(-128, 127)));
+        b.add(setregInsn(EMBER_NPU_REG_MUL_MIN, rnd(-128, 0)));
+        b.add(setregInsn(EMBER_NPU_REG_MUL_MAX, rnd(0, 127)));
+      }
+      int64_t rows = rnd(1, 16);
+      bool bcast = rng() % 2;
+      b.add(vmulInsn(rowIn(kOutM, rows), rowIn(kOutM, rows),
+                     rowIn(kOutM, bcast ? 1 : rows), rows, bcast, lutFlag()));
+    } else if (kind < 26) { // UPSAMPLE: a stripe of output lines
+      int64_t k = rnd(0, 3), f = int64_t(1) << k,
+              w = rnd(1, std::max<int64_t>(1, 12 / f)), h = rnd(1, 4),
+              mode = rnd(0, 2);
+      int64_t oy = rnd(0, f * h - 1);
+      int64_t oh =
+          rnd(1, std::max<int64_t>(1, std::min(f * h - oy, 48 / (f * w))));
+      b.add(upsampleInsn(rowIn(kOutM, oh * f * w), rowIn(kOutM, h * w), w, h,
+                         oy, oh, k, mode, rnd(-128, 127), lutFlag()));
+    } else { // POOL over a bounded source (padding), geometry that fits
+      int64_t kh = rnd(1, 5), kw = rnd(1, 5), stride = rnd(1, 2),
+              inW = rnd(1, 8), inH = rnd(1, 6);
+      int64_t pt = rnd(0, kh - 1), pl = rnd(0, kw - 1);
+      int64_t outW = std::max<int64_t>(1, (inW + 2 * pl - kw) / stride + 1);
+      b.add(setregInsn(EMBER_NPU_REG_POOL_KH, kh));
+      b.add(setregInsn(EMBER_NPU_REG_POOL_KW, kw));
+      b.add(setregInsn(EMBER_NPU_REG_POOL_STRIDE, stride));
+      b.add(setregInsn(EMBER_NPU_REG_POOL_IN_W, inW));
+      b.add(setregInsn(EMBER_NPU_REG_POOL_OUT_W, outW));
+      poolReady = false; // the unbounded kind sets its own geometry again
+      Insn p = poolInsn(rng() % 2, 0, rnd(0, window), rnd(1, 3 * outW), pt, pl,
+                        inH, lutFlag());
+      int64_t span = 0;
+      // Fewer output rows until every window holds a tap inside the map.
+      while (p.rows > 1 &&
+             !checkPool(p, poolGeomFromRegs(b.regs()), span).empty())
+        --p.rows;
+      if (!checkPool(p, poolGeomFromRegs(b.regs()), span).empty())
+        continue;
+      p.dst = rowIn(kOutM, p.rows);
+      b.add(p);
     }
   }
   // Make every scratchpad's low window visible in DRAM too.

@@ -135,6 +135,48 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     add("vector_staging", b);
   }
   {
+    SafeProgramBuilder b; // the output table and every producer through it
+    b.add(lutldInsn(EMBER_NPU_ACC_ROWS - kLutRows));
+    b.add(gemmInsn(true, 0, 0, 0, 40, 1));
+    b.add(requantInsn(0, 0, 40, EMBER_NPU_ACC_ROWS - 2, 0, -128, 127, false,
+                      true));
+    b.add(vaddInsn(100, 0, 50, 20, true));
+    b.add(lutInsn(200, 0, 30));
+    b.add(lutInsn(2, 0, 30)); // ahead of its source: staged
+    b.add(lutldInsn(100));
+    b.add(vmulInsn(300, 0, 40, 25, false, true));
+    b.add(vmulInsn(3, 0, 40, 25, true)); // broadcast row, staged destination
+    b.add(vmulInsn(30, 0, 31, 25));      // ahead of b: staged
+    add("lut_vmul", b);
+  }
+  for (int mode = 0; mode < 3; ++mode) {
+    SafeProgramBuilder b; // UPSAMPLE: every factor, a stripe, a staged one
+    for (int k = 0; k < 4; ++k)
+      b.add(upsampleInsn(100, 0, 3, 4, 1, 3, k, mode, 5, k == 2));
+    b.add(upsampleInsn(4, 0, 5, 2, 0, 4, 1, mode)); // staged
+    add("upsample_mode" + std::to_string(mode), b);
+  }
+  {
+    SafeProgramBuilder b; // SPPF: three chained 5x5 stride-1 pad-2 max pools
+    b.add(setregInsn(EMBER_NPU_REG_POOL_KH, 5));
+    b.add(setregInsn(EMBER_NPU_REG_POOL_KW, 5));
+    b.add(setregInsn(EMBER_NPU_REG_POOL_STRIDE, 1));
+    b.add(setregInsn(EMBER_NPU_REG_POOL_IN_W, 7));
+    b.add(setregInsn(EMBER_NPU_REG_POOL_OUT_W, 7));
+    b.add(poolInsn(false, 100, 0, 42, 2, 2, 6));
+    b.add(poolInsn(false, 200, 100, 42, 2, 2, 6, true));
+    b.add(poolInsn(true, 300, 200, 42, 2, 2, 6));
+    b.add(poolInsn(false, 310, 300, 42, 2, 2, 6)); // staged
+    add("pool_bounded_sppf", b);
+  }
+  {
+    SafeProgramBuilder b; // MOVE repeating rows and lines, with padding
+    b.add(moveInsn(10, 20, 2, 3, 3, 0, 0, 0, 0, 1));
+    b.add(moveInsn(100, 0, 3, 4, 5, 1, 1, 1, 1, 1));
+    b.add(moveInsn(600, 0, 2, 2, 2, 3, 0, 0, 2, 7));
+    add("move_rep", b);
+  }
+  {
     std::vector<Insn>
         p; // GEMM runs ahead of a slow VECTOR until GEMM->VECTOR is full
     const uint32_t gv = 1u << EMBER_NPU_TOKEN_CHANNEL(EMBER_NPU_ENGINE_GEMM,
@@ -171,7 +213,7 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     };
     bool poolReady = false;
     for (int k = 0; k < 30; ++k) {
-      int kind = rnd(0, 9);
+      int kind = rnd(0, 12);
       if (kind < 4) {
         b.add(gemmInsn(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100),
                        rnd(1, 40), rnd(1, 3), rnd(0, 40), rnd(0, 40)));
@@ -189,6 +231,30 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
       } else if (kind == 7) {
         int rows = rnd(1, 30);
         b.add(vaddInsn(rnd(0, 100), rnd(0, 100), rnd(0, 100), rows));
+      } else if (kind == 10) {
+        int rows = rnd(1, 30);
+        if (rng() % 3 == 0)
+          b.add(lutldInsn(rnd(0, 300)));
+        else if (rng() % 2)
+          b.add(lutInsn(rnd(0, 100), rnd(0, 100), rows));
+        else
+          b.add(vmulInsn(rnd(0, 100), rnd(0, 100), rnd(0, 100), rows, rng() % 2,
+                         rng() % 2));
+      } else if (kind == 11) {
+        int f = rnd(0, 3), w = rnd(1, 4), h = rnd(1, 4);
+        int oy = rnd(0, (h << f) - 1);
+        b.add(upsampleInsn(rnd(0, 200), rnd(0, 200), w, h, oy,
+                           rnd(1, (h << f) - oy), f, rnd(0, 2), rnd(-9, 9),
+                           rng() % 2));
+      } else if (kind == 12) {
+        poolReady = false;
+        b.add(setregInsn(EMBER_NPU_REG_POOL_KH, 3));
+        b.add(setregInsn(EMBER_NPU_REG_POOL_KW, rnd(1, 3)));
+        b.add(setregInsn(EMBER_NPU_REG_POOL_STRIDE, 1));
+        b.add(setregInsn(EMBER_NPU_REG_POOL_IN_W, 6));
+        b.add(setregInsn(EMBER_NPU_REG_POOL_OUT_W, 6));
+        b.add(poolInsn(rng() % 2, rnd(0, 200), rnd(0, 200), rnd(1, 24), 1, 0, 4,
+                       rng() % 2));
       } else if (kind == 8) {
         if (!poolReady) {
           b.add(setregInsn(EMBER_NPU_REG_POOL_KH, rnd(1, 3)));
@@ -201,7 +267,8 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
         b.add(pool(rnd(0, 200), rnd(0, 200), rnd(1, 12)));
       } else if (rng() % 2) {
         b.add(moveInsn(rnd(0, 200), rnd(0, 200), rnd(1, 4), rnd(1, 12),
-                       rnd(0, 14), rnd(0, 3), rnd(0, 3), rnd(0, 3), rnd(0, 3)));
+                       rnd(0, 14), rnd(0, 3), rnd(0, 3), rnd(0, 3), rnd(0, 3),
+                       rng() % 3 == 0 ? rnd(1, 2) : 0));
       } else {
         b.add(rng() % 2 ? makeInsn(Opcode::FENCE)
                         : setregInsn(EMBER_NPU_REG_ADD_MIN, -128));
@@ -255,7 +322,14 @@ std::vector<std::pair<std::string, std::vector<Insn>>> dmaPrograms() {
     st.mem = rng() % kNumMems;
     st.ysize = 1 + rng() % 4;
     st.xsize = 1 + rng() % 30;
-    st.stride = st.xsize + rng() % 5;
+    if (n % 3 == 1) { // repeated, interleaved, lane groups
+      st.rep = 1 + rng() % 3;
+      st.xstep = rng() % 2;
+      st.lanes = rng() % (1 << kNumLaneGroups);
+      st.ysize = 1 + rng() % 2;
+      st.xsize = 1 + rng() % 3;
+    }
+    st.stride = st.xsize * (st.rep + 1) * (st.xstep + 1) + rng() % 5;
     st.dram = 30000 + rng() % 200;
     st.sram = 100 + rng() % 64;
     b.add(makeInsn(Opcode::FENCE));
