@@ -112,8 +112,9 @@ void footprint(const Insn &in, const int32_t *regs, std::vector<Range> &out) {
     return;
   }
   case Opcode::MOVE: {
-    uint64_t w = uint64_t(in.pad_left + in.xsize + in.pad_right);
-    uint64_t h = uint64_t(in.pad_top + in.ysize + in.pad_bottom);
+    // With rep, the data block is ysize x xsize times rep + 1 each way.
+    uint64_t w = uint64_t(in.pad_left + in.xsize * (in.rep + 1) + in.pad_right);
+    uint64_t h = uint64_t(in.pad_top + in.ysize * (in.rep + 1) + in.pad_bottom);
     out.push_back(
         {EMBER_NPU_MEM_ACT, uint64_t(in.dst), uint64_t(in.dst) + w * h, true});
     if (in.ysize > 0 && in.xsize > 0)
@@ -122,16 +123,21 @@ void footprint(const Insn &in, const int32_t *regs, std::vector<Range> &out) {
                      false});
     return;
   }
-  case Opcode::STORE:
+  case Opcode::STORE: {
     out.push_back({int(in.mem), uint64_t(in.sram),
                    uint64_t(in.sram + in.ysize * in.xsize), false});
+    // Repetition r and x step s: the last row written is
+    // (ysize r - 1) stride + (xsize r - 1) s.
+    const int64_t r = in.rep + 1, s = in.xstep + 1;
     if (in.ysize > 0 && in.xsize > 0)
       out.push_back(
           {kDram, uint64_t(in.dram),
-           uint64_t(in.dram) + uint64_t((in.ysize - 1) * in.stride + in.xsize) *
+           uint64_t(in.dram) + uint64_t((in.ysize * r - 1) * in.stride +
+                                        (in.xsize * r - 1) * s + 1) *
                                    rowBytes(int(in.mem)),
            true});
     return;
+  }
   case Opcode::GEMM:
   case Opcode::DWGEMM: {
     // DWGEMM's lines read (inner - 1) * stride + taps rows.
@@ -178,6 +184,32 @@ void footprint(const Insn &in, const int32_t *regs, std::vector<Range> &out) {
                    uint64_t(in.dst + in.rows), true});
     return;
   }
+  // Spec version 2's VECTOR instructions (the output table itself is the
+  // VECTOR engine's alone, ordered by its queue).
+  case Opcode::LUTLD:
+    out.push_back({EMBER_NPU_MEM_ACC, uint64_t(in.src),
+                   uint64_t(in.src + npu::kLutRows), false});
+    return;
+  case Opcode::LUT:
+    out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.src),
+                   uint64_t(in.src + in.rows), false});
+    out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.dst),
+                   uint64_t(in.dst + in.rows), true});
+    return;
+  case Opcode::VMUL:
+    out.push_back(
+        {EMBER_NPU_MEM_OUT, uint64_t(in.a), uint64_t(in.a + in.rows), false});
+    out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.b),
+                   uint64_t(in.b + (in.bcast ? 1 : in.rows)), false});
+    out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.dst),
+                   uint64_t(in.dst + in.rows), true});
+    return;
+  case Opcode::UPSAMPLE:
+    out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.src),
+                   uint64_t(in.src + in.h * in.w), false});
+    out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.dst),
+                   uint64_t(in.dst + in.oh * (in.w << in.factor)), true});
+    return;
   case Opcode::SETREG:
   case Opcode::FENCE:
   case Opcode::FINISH:
