@@ -1,7 +1,10 @@
-# Builds the NPU for another array size in a sub-build (-DEMBER_NPU_DIM=N) and runs the RTL
-# co-simulation there: the 559 golden-vs-RTL programs and the kernels (npu.RtlEquivalenceTest)
-# and the RTL-vs-SystemC cycle agreement (npu.RtlCycleTest).
-# -DSRC=<source dir> -DBIN=<sub-build dir> -DDIM=<8|32> -DGEN=<generator>
+# Builds the NPU for another array size in a sub-build (-DEMBER_NPU_DIM=N) and runs the
+# co-simulation there: golden vs SystemC (npu.EquivalenceTest), the golden model against its
+# references (npu.OutputPathTest), the directed and random golden-vs-RTL programs and the kernels
+# (npu.RtlEquivalenceTest), the RTL-vs-SystemC cycle agreement (npu.RtlCycleTest) and, given the
+# main build's ember (-DEMBER, -DPYTHON), the instructions against the interpreter
+# (tests/npu/hw_semantics.py) on the RTL.
+# -DSRC=<source dir> -DBIN=<sub-build dir> -DDIM=<8|32> -DGEN=<generator> [-DEMBER= -DPYTHON=]
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC} -B ${BIN} -G ${GEN}
                         -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_TESTS=ON
                         -DEMBER_NPU_DIM=${DIM} -DEMBER_NPU_RTL=ON -DEMBER_NPU_RTL_TRACE=OFF
@@ -11,16 +14,27 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "configuring the DIM ${DIM} sub-build failed")
 endif()
 execute_process(COMMAND ${CMAKE_COMMAND} --build ${BIN} -j 2
-                        --target npu_RtlEquivalenceTest npu_RtlCycleTest
+                        --target npu_RtlEquivalenceTest npu_RtlCycleTest npu_EquivalenceTest
+                                 npu_OutputPathTest ember-npu
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "building the DIM ${DIM} RTL tests failed:\n${out}")
 endif()
-foreach(t npu_RtlEquivalenceTest npu_RtlCycleTest)
+foreach(t npu_EquivalenceTest npu_OutputPathTest npu_RtlEquivalenceTest npu_RtlCycleTest)
   execute_process(COMMAND ${BIN}/bin/${t} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  string(REGEX MATCHALL "(compute-only|kernels:)[^\n]*" summary "${out}")
+  string(REGEX MATCHALL "(compute-only|kernels:|PASSED)[^\n]*" summary "${out}")
   message("DIM ${DIM} ${t}: ${summary}")
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "DIM ${DIM} ${t} failed:\n${out}")
   endif()
 endforeach()
+if(EMBER AND PYTHON)
+  execute_process(COMMAND ${PYTHON} ${SRC}/tests/npu/hw_semantics.py --ember ${EMBER}
+                          --npu ${BIN}/bin/ember-npu --dim ${DIM} --executor rtl
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  string(REGEX MATCH "[0-9]+ cases, [0-9]+ failed" summary "${out}")
+  message("DIM ${DIM} hw_semantics.py (rtl): ${summary}")
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "DIM ${DIM} hw_semantics.py failed:\n${out}")
+  endif()
+endif()
