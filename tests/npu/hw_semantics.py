@@ -9,7 +9,9 @@ the compiler must do"):
   QDQ Mul (u8 and i8, same shapes and the SE block's [1,C,1,1] scale)
       -> VMUL (bcast), parameters as the lowering encodes them;
   Resize on int8/uint8 tensors (nearest, linear half_pixel and asymmetric,
-      factors 2, 4, 8) -> UPSAMPLE with zp 0 (uint8 held as int8);
+      factors 2, 4, 8) -> UPSAMPLE with zp 0 (uint8 held as int8), and the
+      integer form of a QDQ Resize (docs/quantization.md: around the zero
+      point in int32) -> UPSAMPLE with zp = the zero point;
   MaxPool with pads on int8 (SPPF: 5x5, stride 1, pad 2, three chained;
       3x3 stride 2 pad 1) and a QDQ AveragePool with pads that excludes them
       -> POOL over a bounded source;
@@ -207,7 +209,8 @@ def check_mul(r, rng, dim, dtype, bcast, failures):
            f"C={c}", got, want, failures)
 
 
-def check_resize(r, rng, dim, dtype, mode, ctm, factor, failures):
+def check_resize(r, rng, dim, dtype, mode, ctm, factor, failures,
+                 centered=False):
     c, h, w = dim, int(rng.integers(1, 5)), int(rng.integers(1, 6))
     lo, hi = (0, 255) if dtype == np.uint8 else (-128, 127)
     x = rng.integers(lo, hi + 1, (1, c, h, w)).astype(dtype)
@@ -217,10 +220,28 @@ def check_resize(r, rng, dim, dtype, mode, ctm, factor, failures):
     scales = numpy_helper.from_array(
         np.array([1, 1, factor, factor], np.float32), "scales")
     t = qtype(dtype)
-    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], **attrs)
-    m = model_of([node], [helper.make_tensor_value_info("x", t, x.shape)],
-                 [helper.make_tensor_value_info(
-                     "y", t, [1, c, h * factor, w * factor])], [scales])
+    oshape = [1, c, h * factor, w * factor]
+    z = int(rng.integers(lo, hi + 1)) if centered else 0
+    if centered:
+        # docs/quantization.md's integer form of a QDQ Resize: around the
+        # zero point, in int32: Cast, Sub z, Resize, Add z, Clip, Cast.
+        inits = [scalar("z", np.int32(z), np.int32),
+                 scalar("lo", np.int32(lo), np.int32),
+                 scalar("hi", np.int32(hi), np.int32), scales]
+        nodes = [
+            helper.make_node("Cast", ["x"], ["x32"], to=TensorProto.INT32),
+            helper.make_node("Sub", ["x32", "z"], ["c"]),
+            helper.make_node("Resize", ["c", "", "scales"], ["r"], **attrs),
+            helper.make_node("Add", ["r", "z"], ["a"]),
+            helper.make_node("Clip", ["a", "lo", "hi"], ["k"]),
+            helper.make_node("Cast", ["k"], ["y"], to=t)]
+        m = model_of(nodes, [helper.make_tensor_value_info("x", t, x.shape)],
+                     [helper.make_tensor_value_info("y", t, oshape)], inits)
+    else:
+        node = helper.make_node("Resize", ["x", "", "scales"], ["y"], **attrs)
+        m = model_of([node], [helper.make_tensor_value_info("x", t, x.shape)],
+                     [helper.make_tensor_value_info("y", t, oshape)],
+                     [scales])
     want = r.interp(m, {"x": x})[0]
     k = int(math.log2(factor))
     nm = {"nearest": 0, "half_pixel": 1, "asymmetric": 2}
@@ -235,8 +256,9 @@ def check_resize(r, rng, dim, dtype, mode, ctm, factor, failures):
     oy = 0
     while oy < oh:
         n = min(3, oh - oy)
+        zs = z - (128 if dtype == np.uint8 else 0)
         asm.append(f"upsample dst={100 + oy * ow} src=0 w={w} h={h} oy={oy} "
-                   f"oh={n} factor={k} mode={umode} zp=0 lut=0" +
+                   f"oh={n} factor={k} mode={umode} zp={zs} lut=0" +
                    (" wait=LOAD->VECTOR" if oy == 0 else ""))
         oy += n
     asm.append("fence")
@@ -244,8 +266,9 @@ def check_resize(r, rng, dim, dtype, mode, ctm, factor, failures):
                f"stride={ow}")
     got = r.npu("\n".join(asm), dram, 65536, oh * ow * dim)
     got = unstored(untile(got.reshape(1, oh * ow, dim), c, oh, ow), dtype)
-    report(f"resize {mode} {ctm} x{factor} {np.dtype(dtype).name} {h}x{w}",
-           got, want, failures)
+    report(f"resize {mode} {ctm} x{factor} {np.dtype(dtype).name} {h}x{w}" +
+           (f" around zero point {z}" if centered else ""), got, want,
+           failures)
 
 
 def check_pool(r, rng, dim, kind, k, s, p, chain, failures):
@@ -358,6 +381,11 @@ def main():
                                   ("linear", "asymmetric")):
                     check_resize(r, rng, a.dim, dtype, mode, ctm, factor,
                                  failures)
+        for dtype in (np.uint8, np.int8):
+            for factor in (2, 8):
+                for ctm in ("half_pixel", "asymmetric"):
+                    check_resize(r, rng, a.dim, dtype, "linear", ctm, factor,
+                                 failures, centered=True)
         check_pool(r, rng, a.dim, "max", 5, 1, 2, 3, failures)  # SPPF
         check_pool(r, rng, a.dim, "max", 3, 2, 1, 1, failures)
         check_pool(r, rng, a.dim, "avg", 3, 1, 1, 1, failures)
