@@ -447,7 +447,7 @@ private:
   uint64_t gemm(const Insn &insn);
   uint64_t dwgemm(const Insn &insn);
   uint64_t vector(const Insn &insn, uint32_t index);
-  uint64_t vectorV2(const Insn &insn);
+  uint64_t vectorTableMulUpsample(const Insn &insn);
   void applyLut(int8_t *v, size_t n) const;
 
   tlm::tlm_generic_payload
@@ -1069,7 +1069,7 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
   }
   if (insn.op == Opcode::LUT || insn.op == Opcode::VMUL ||
       insn.op == Opcode::UPSAMPLE)
-    return vectorV2(insn);
+    return vectorTableMulUpsample(insn);
   const int64_t rows = insn.rows;
   const size_t bytes = static_cast<size_t>(rows * kDim);
   buf2_.resize(bytes);
@@ -1161,7 +1161,7 @@ void EngineModule::applyLut(int8_t *v, size_t n) const {
 // the result written as its last source arrives; VMUL's broadcast row is read
 // in cycle 0. A destination that could be written before a source row
 // aliasing it is read goes through the staging buffer: rows + 1 more cycles.
-uint64_t EngineModule::vectorV2(const Insn &insn) {
+uint64_t EngineModule::vectorTableMulUpsample(const Insn &insn) {
   int64_t rows = insn.rows, reads = insn.rows;
   bool staged = false;
   auto ahead = [&](int64_t src) {
