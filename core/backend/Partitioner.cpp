@@ -1,5 +1,6 @@
 #include "backend/Partitioner.h"
 
+#include "backend/Artifact.h"
 #include "backend/ProgramProto.h"
 #include "interp/Interpreter.h"
 
@@ -7,7 +8,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <mutex>
 #include <set>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace ember::backend {
 
@@ -350,6 +357,82 @@ PartitionedExecutable::emit(const std::string &format) {
   return out;
 }
 
+namespace {
+
+// The content hash of a plugin's library file, once per path.
+std::string pluginFileHash(const Plugin &p) {
+  static std::mutex mu;
+  static std::map<std::string, std::string> hashes;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = hashes.find(p.path());
+  if (it != hashes.end())
+    return it->second;
+  std::ifstream in(p.path(), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
+  std::string h =
+      concat(bytes.size(), ":", fnv1a64(bytes.data(), bytes.size()));
+  hashes[p.path()] = h;
+  return h;
+}
+
+// <dir>/<key>.art, the key two 64-bit FNV-1a hashes (of the description
+// and of it reversed) of the plugin file, its name and version, the
+// program and the options.
+std::string artifactCachePath(const std::string &dir, const Plugin &p,
+                              const std::string &program,
+                              const std::string &options) {
+  std::string d = concat(pluginFileHash(p), "|", p.name(), "|", p.version(),
+                         "|", p.abiMajor(), ".", p.abiMinor(), "|",
+                         program.size(), "|", options.size(), "|");
+  d += program;
+  d += options;
+  std::string r(d.rbegin(), d.rend());
+  char key[40];
+  std::snprintf(key, sizeof key, "%016llx%016llx",
+                (unsigned long long)fnv1a64(d.data(), d.size()),
+                (unsigned long long)fnv1a64(r.data(), r.size()));
+  return dir + "/" + key + ".art";
+}
+
+// The cached executable at `path`; an error when there is none (or it does
+// not load: it is compiled again and replaced).
+Expected<Executable> loadCachedArtifact(Plugin &p, Device *dev,
+                                        const std::string &path) {
+  if (path.empty())
+    return unsupported("no artifact cache");
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return unsupported("not cached");
+  std::string bytes((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
+  return p.loadArtifact(dev, bytes);
+}
+
+// Best effort: a plugin without artifacts, or a folder that cannot be
+// written, only means the next process compiles again.
+void storeArtifact(Plugin &p, Executable &exe, const std::string &path) {
+  auto bytes = p.serialize(exe);
+  if (!bytes)
+    return;
+  std::string dir = path.substr(0, path.rfind('/'));
+  mkdir(dir.c_str(), 0755);
+  std::string tmp = concat(path, ".tmp.", getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out.write(bytes->data(), std::streamsize(bytes->size()));
+    if (!out) {
+      std::remove(tmp.c_str());
+      return;
+    }
+  }
+  // Whole or not at all: a concurrent reader sees the old file or the new.
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    std::remove(tmp.c_str());
+}
+
+} // namespace
+
 Expected<std::unique_ptr<PartitionedExecutable>>
 PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
                               const ExecutorOptions &o) {
@@ -389,8 +472,16 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
     if (runner) {
       Device *dev = part.onPlugin ? &x->device_ : &x->fallbackDevice_;
       EMBER_ASSIGN(std::string bytes, serializeGraph(*part.graph->main()));
-      auto exe = runner->compile(dev, EMBER_PROGRAM_GRAPH, bytes,
-                                 part.onPlugin ? optBytes : fallbackOptBytes);
+      const std::string &opts = part.onPlugin ? optBytes : fallbackOptBytes;
+      std::string cached;
+      if (!o.artifactCacheDir.empty())
+        cached = artifactCachePath(o.artifactCacheDir, *runner, bytes, opts);
+      Expected<Executable> exe = loadCachedArtifact(*runner, dev, cached);
+      if (!exe) {
+        exe = runner->compile(dev, EMBER_PROGRAM_GRAPH, bytes, opts);
+        if (exe && !cached.empty())
+          storeArtifact(*runner, *exe, cached);
+      }
       // A fallback plugin that cannot compile a partition (an op it lacks)
       // leaves it to the reference interpreter, which runs everything.
       if (!exe && !part.onPlugin &&
@@ -447,7 +538,8 @@ PartitionedExecutable::run(const std::vector<Tensor> &inputs) {
     auto runPart = [&]() -> Expected<std::vector<Tensor>> {
       if (c.plugin)
         return c.plugin->run(*c.device, c.exe, ins, c.outTypes, &c.buffers,
-                             part.onPlugin ? &pr.profile : nullptr);
+                             part.onPlugin ? &pr.profile : nullptr,
+                             &pr.imported);
       std::vector<Tensor> copies; // (the interpreter takes tensors)
       for (const Tensor *t : ins)
         copies.push_back(*t);

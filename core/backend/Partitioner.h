@@ -77,6 +77,12 @@ struct ExecutorOptions {
   // compile.profileLevel > 0 each run keeps the plugin partitions' profiles
   // (event_profile, ABI 1.3) and every partition's wall time.
   CompileOptions compile;
+  // A folder of compiled partitions by content (empty: none): before
+  // compiling a partition the executor looks for the artifact of the same
+  // plugin file, program and options there (executable_load), and stores
+  // what it compiles (executable_serialize) for the next process. Plugins
+  // without artifacts compile as usual.
+  std::string artifactCacheDir;
 };
 
 // Multiply-accumulates of a node (Conv, ConvInteger, MatMul,
@@ -88,6 +94,9 @@ struct PartitionRun {
   bool onPlugin = false;
   double wallMs = 0;   // host wall time of the partition
   std::string profile; // serialized ExecutionProfile (plugin partitions)
+  // Host addresses the plugin used in place (buffer_import_host, ABI 1.2):
+  // the partition's inputs, then its outputs; empty when it copied.
+  std::vector<const void *> imported;
 };
 
 // Compiles every plugin partition once and runs the whole graph.

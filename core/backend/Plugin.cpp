@@ -694,21 +694,22 @@ Status Plugin::waitForExecution(Event &ev, std::vector<Buffer> &in,
                    "TIMEOUT; --timeout=SEC raises the limit)");
 }
 
-Expected<std::vector<Tensor>> Plugin::run(Device &d, Executable &x,
-                                          const std::vector<Tensor> &inputs,
-                                          const std::vector<Type> &outTypes,
-                                          RunBuffers *reuse,
-                                          std::string *profileOut) {
+Expected<std::vector<Tensor>>
+Plugin::run(Device &d, Executable &x, const std::vector<Tensor> &inputs,
+            const std::vector<Type> &outTypes, RunBuffers *reuse,
+            std::string *profileOut, std::vector<const void *> *imported) {
   std::vector<const Tensor *> ptrs;
   for (const Tensor &t : inputs)
     ptrs.push_back(&t);
-  return run(d, x, ptrs, outTypes, reuse, profileOut);
+  return run(d, x, ptrs, outTypes, reuse, profileOut, imported);
 }
 
 Expected<std::vector<Tensor>>
 Plugin::run(Device &d, Executable &x, const std::vector<const Tensor *> &inputs,
             const std::vector<Type> &outTypes, RunBuffers *reuse,
-            std::string *profileOut) {
+            std::string *profileOut, std::vector<const void *> *imported) {
+  if (imported)
+    imported->clear();
   if (api_.buffer_import_host) {
     // Zero-copy: the tensors are the buffers. Any refusal (an empty
     // tensor, memory the plugin cannot use) falls back to copying.
@@ -741,6 +742,12 @@ Plugin::run(Device &d, Executable &x, const std::vector<const Tensor *> &inputs,
       EMBER_TRY(w);
       if (profileOut) {
         EMBER_ASSIGN(*profileOut, profile(ev));
+      }
+      if (imported) {
+        for (const Tensor *t : inputs)
+          imported->push_back(t->raw());
+        for (const Tensor &t : results)
+          imported->push_back(t.raw());
       }
       return results;
     }

@@ -208,19 +208,21 @@ public:
     std::vector<Buffer> in, out;
   };
   // With `profile`, the execution's profile (event_profile, ABI 1.3;
-  // empty when the plugin has none) is stored there.
-  Expected<std::vector<Tensor>> run(Device &d, Executable &e,
-                                    const std::vector<Tensor> &inputs,
-                                    const std::vector<Type> &outputTypes,
-                                    RunBuffers *reuse = nullptr,
-                                    std::string *profile = nullptr);
+  // empty when the plugin has none) is stored there. With `imported`, the
+  // host addresses the plugin imported in place (inputs, then outputs;
+  // empty when the run copied).
+  Expected<std::vector<Tensor>>
+  run(Device &d, Executable &e, const std::vector<Tensor> &inputs,
+      const std::vector<Type> &outputTypes, RunBuffers *reuse = nullptr,
+      std::string *profile = nullptr,
+      std::vector<const void *> *imported = nullptr);
   // The same over tensors the caller keeps elsewhere (none is copied on
   // the host side).
-  Expected<std::vector<Tensor>> run(Device &d, Executable &e,
-                                    const std::vector<const Tensor *> &inputs,
-                                    const std::vector<Type> &outputTypes,
-                                    RunBuffers *reuse = nullptr,
-                                    std::string *profile = nullptr);
+  Expected<std::vector<Tensor>>
+  run(Device &d, Executable &e, const std::vector<const Tensor *> &inputs,
+      const std::vector<Type> &outputTypes, RunBuffers *reuse = nullptr,
+      std::string *profile = nullptr,
+      std::vector<const void *> *imported = nullptr);
   // ABI 1.3: a text form of `e` in one of the manifest's emit_formats.
   Expected<std::string> emit(Executable &e, const std::string &format);
   // ABI 1.3: the serialized ExecutionProfile of a finished execution;

@@ -1,4 +1,6 @@
-// A tensor value: a Type plus owned, contiguous row-major storage.
+// A tensor value: a Type plus contiguous row-major storage, owned, or
+// borrowed from the caller (Tensor::borrow: a host's array crossing
+// without a copy; a copy of a borrowed tensor owns its bytes).
 #pragma once
 
 #include "ir/Type.h"
@@ -25,6 +27,51 @@ public:
     return x;
   }
 
+  // A tensor over `data` (type().sizeInBytes() bytes the caller owns,
+  // suitably aligned for the element type): nothing is copied, and writes
+  // through it change the caller's memory. `keep` (may be null) is held
+  // as long as this tensor, or one moved from it, lives; the caller keeps
+  // the memory valid otherwise. A copy of it owns a copy of the bytes.
+  static Tensor borrow(Type t, void *data, std::shared_ptr<void> keep = {}) {
+    Tensor x;
+    x.type_ = std::move(t);
+    x.ext_ = static_cast<uint8_t *>(data);
+    x.extBytes_ = x.type_.sizeInBytes();
+    x.keep_ = std::move(keep);
+    return x;
+  }
+  bool borrowed() const { return ext_ != nullptr; }
+
+  Tensor(const Tensor &o)
+      : type_(o.type_),
+        data_(o.ext_ ? std::vector<uint8_t>(o.ext_, o.ext_ + o.extBytes_)
+                     : o.data_),
+        hasData_(o.hasData_) {}
+  Tensor(Tensor &&o) noexcept
+      : type_(std::move(o.type_)), data_(std::move(o.data_)),
+        hasData_(o.hasData_), ext_(o.ext_), extBytes_(o.extBytes_),
+        keep_(std::move(o.keep_)) {
+    o.ext_ = nullptr;
+    o.extBytes_ = 0;
+  }
+  Tensor &operator=(const Tensor &o) {
+    if (this != &o)
+      *this = Tensor(o);
+    return *this;
+  }
+  Tensor &operator=(Tensor &&o) noexcept {
+    type_ = std::move(o.type_);
+    data_ = std::move(o.data_);
+    hasData_ = o.hasData_;
+    ext_ = o.ext_;
+    extBytes_ = o.extBytes_;
+    keep_ = std::move(o.keep_);
+    o.ext_ = nullptr;
+    o.extBytes_ = 0;
+    return *this;
+  }
+  ~Tensor() = default;
+
   const Type &type() const { return type_; }
   ElemKind elem() const { return type_.elem(); }
   const Dims &dims() const { return type_.dims(); }
@@ -32,16 +79,14 @@ public:
   int64_t dim(size_t i) const { return type_.dims()[i]; }
   int64_t size() const { return type_.numElements(); }
   bool hasData() const { return hasData_; }
-  size_t bytes() const { return data_.size(); }
+  size_t bytes() const { return ext_ ? extBytes_ : data_.size(); }
 
-  template <typename T> T *data() {
-    return reinterpret_cast<T *>(data_.data());
-  }
+  template <typename T> T *data() { return reinterpret_cast<T *>(raw()); }
   template <typename T> const T *data() const {
-    return reinterpret_cast<const T *>(data_.data());
+    return reinterpret_cast<const T *>(raw());
   }
-  uint8_t *raw() { return data_.data(); }
-  const uint8_t *raw() const { return data_.data(); }
+  uint8_t *raw() { return ext_ ? ext_ : data_.data(); }
+  const uint8_t *raw() const { return ext_ ? ext_ : data_.data(); }
   void setType(Type t) { type_ = std::move(t); } // same byte size only
   void reshape(Dims d) { type_ = type_.withDims(std::move(d)); }
 
@@ -57,7 +102,8 @@ public:
   Tensor convertTo(ElemKind k, bool saturate = true, int roundMode = 0) const;
 
   bool bitEqual(const Tensor &o) const {
-    return type_ == o.type_ && data_ == o.data_;
+    return type_ == o.type_ && bytes() == o.bytes() &&
+           (bytes() == 0 || std::memcmp(raw(), o.raw(), bytes()) == 0);
   }
 
   static Tensor scalar(ElemKind k, double v) {
@@ -77,6 +123,9 @@ private:
   Type type_;
   std::vector<uint8_t> data_;
   bool hasData_ = true;
+  uint8_t *ext_ = nullptr; // borrowed storage (borrow()), else data_
+  size_t extBytes_ = 0;
+  std::shared_ptr<void> keep_;
 };
 
 // Calls f(T{}) with T the storage C type of kind k. Narrow kinds (isMiniKind)
