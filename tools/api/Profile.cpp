@@ -1,7 +1,4 @@
-#include "Profile.h"
-
-#include "Driver.h"
-#include "Target.h"
+#include "ember/api/Profile.h"
 
 #include "ember/backend/v1/profile.pb.h"
 
@@ -11,7 +8,7 @@
 #include <map>
 #include <sstream>
 
-namespace ember::cli {
+namespace ember::api {
 
 namespace v1 = backend::v1;
 
@@ -55,24 +52,38 @@ std::string jsonString(const std::string &s) {
 
 } // namespace
 
-std::string profileSummary(const backend::PartitionedExecutable &x,
-                           const Function &f) {
+ProfileTotals profileTotals(const backend::PartitionedExecutable &x) {
   std::vector<v1::ExecutionProfile> ps = profilesOf(x);
-  std::string device;
-  double cycles = 0, useful = 0, dma = 0, inBusy = 0, overlap = 0, peak = 0;
+  ProfileTotals t;
   for (const v1::ExecutionProfile &p : ps) {
     if (p.device().empty())
       continue;
-    device = p.device();
-    cycles += counter(p, "cycles");
-    useful += counter(p, "useful_macs");
-    dma += counter(p, "dma_bytes");
-    inBusy += counter(p, "dma_in_busy");
-    overlap += counter(p, "dma_compute_overlap");
-    peak = std::max(peak, counter(p, "peak_macs_per_cycle"));
+    t.device = p.device();
+    t.executor = p.executor();
+    t.timed = t.timed || p.timed();
+    for (const v1::ProfileValue &v : p.counters()) {
+      if (v.name() == "peak_macs_per_cycle")
+        t.counters[v.name()] = std::max(t.counters[v.name()], v.value());
+      else
+        t.counters[v.name()] += v.value();
+    }
   }
-  if (device.empty())
-    return "";
+  if (t.device.empty())
+    return t;
+  auto get = [&t](const char *name) {
+    auto it = t.counters.find(name);
+    return it == t.counters.end() ? 0.0 : it->second;
+  };
+  t.cycles = get("cycles");
+  t.usefulMacs = get("useful_macs");
+  t.dmaBytes = get("dma_bytes");
+  t.dmaInBusy = get("dma_in_busy");
+  t.overlapCycles = get("dma_compute_overlap");
+  t.peakMacsPerCycle = get("peak_macs_per_cycle");
+  t.macUtil = t.cycles && t.peakMacsPerCycle
+                  ? t.usefulMacs / (t.peakMacsPerCycle * t.cycles)
+                  : 0.0;
+  t.overlap = t.dmaInBusy ? t.overlapCycles / t.dmaInBusy : 0.0;
   // The model's MACs, and those of the nodes in plugin partitions.
   double all = 0, onPlugin = 0;
   for (const auto &part : x.plan().parts)
@@ -82,15 +93,56 @@ std::string profileSummary(const backend::PartitionedExecutable &x,
       if (part.onPlugin)
         onPlugin += m;
     }
-  (void)f;
+  t.macShare = all ? onPlugin / all : 0.0;
+  return t;
+}
+
+std::string profileSummary(const backend::PartitionedExecutable &x) {
+  ProfileTotals t = profileTotals(x);
+  if (t.device.empty())
+    return "";
   std::ostringstream os;
   os << std::setprecision(4);
-  os << device << ": cycles=" << uint64_t(cycles)
-     << " mac_util=" << (cycles && peak ? useful / (peak * cycles) : 0.0)
-     << " dma_bytes=" << uint64_t(dma)
-     << " overlap=" << (inBusy ? overlap / inBusy : 0.0) << " " << device
-     << "_mac_share=" << (all ? onPlugin / all : 0.0);
+  os << t.device << ": cycles=" << uint64_t(t.cycles)
+     << " mac_util=" << t.macUtil << " dma_bytes=" << uint64_t(t.dmaBytes)
+     << " overlap=" << t.overlap << " " << t.device
+     << "_mac_share=" << t.macShare;
   return os.str();
+}
+
+std::vector<ProfileLayerRow>
+profileLayers(const backend::PartitionedExecutable &x) {
+  std::vector<v1::ExecutionProfile> ps = profilesOf(x);
+  std::vector<ProfileLayerRow> rows;
+  for (size_t i = 0; i < ps.size(); ++i)
+    for (const v1::ProfileLayer &l : ps[i].layers()) {
+      ProfileLayerRow r;
+      r.partition = i;
+      r.name = l.name();
+      r.op = l.op();
+      r.detail = l.detail();
+      for (const v1::ProfileValue &v : l.values())
+        r.values.push_back({v.name(), v.value()});
+      rows.push_back(std::move(r));
+    }
+  return rows;
+}
+
+std::vector<ProfileSlice>
+profileSlices(const backend::PartitionedExecutable &x) {
+  std::vector<v1::ExecutionProfile> ps = profilesOf(x);
+  std::vector<ProfileSlice> out;
+  double offset = 0;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    const v1::ExecutionProfile &p = ps[i];
+    if (p.device().empty())
+      continue;
+    for (const v1::TraceSlice &s : p.slices())
+      out.push_back({i, s.track(), s.name(), s.category(), double(s.start()),
+                     double(s.duration()), offset});
+    offset += counter(p, "cycles");
+  }
+  return out;
 }
 
 void printProfileReport(std::ostream &os,
@@ -191,24 +243,4 @@ Status writeProfileTrace(const std::string &path,
   return Status::ok();
 }
 
-int printProfiles(const backend::PartitionedExecutable *x, const Function &f,
-                  const ProfileRequest &r) {
-  if (!x)
-    return 0;
-  if (r.report) {
-    std::ostringstream os;
-    printProfileReport(os, *x);
-    std::fputs(os.str().c_str(), stdout);
-  }
-  if (!r.tracePath.empty()) {
-    Status s = writeProfileTrace(r.tracePath, *x);
-    if (!s.isOk())
-      return reportError(s);
-  }
-  std::string line = profileSummary(*x, f);
-  if (!line.empty())
-    std::printf("%s\n", line.c_str());
-  return 0;
-}
-
-} // namespace ember::cli
+} // namespace ember::api

@@ -1,14 +1,30 @@
-#include "Target.h"
+#include "ember/api/Target.h"
 
+#include "import/TensorIO.h"
 #include "interp/Interpreter.h"
+#include "ir/Printer.h"
 
 #include <climits>
+#include <cstdlib>
+#include <mutex>
+#include <random>
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace ember::cli {
+namespace ember::api {
+
+namespace {
+std::string &pluginDirOverride() {
+  static std::string dir;
+  return dir;
+}
+} // namespace
+
+void setPluginDir(const std::string &dir) { pluginDirOverride() = dir; }
 
 std::string pluginDir() {
+  if (!pluginDirOverride().empty())
+    return pluginDirOverride();
   char buf[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
   if (n <= 0)
@@ -77,6 +93,27 @@ Expected<std::string> pluginPathFor(const std::string &target) {
                      "neither ", path, " nor ", plain, " exists)");
 }
 
+namespace {
+// One Plugin per library file in a process: loading a file again would
+// give the plugin a second host (plugin_init again) while the first one's
+// handles live. Kept while anyone holds it.
+Expected<std::shared_ptr<backend::Plugin>>
+loadPluginOnce(const std::string &path) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<backend::Plugin>> loaded;
+  char real[PATH_MAX];
+  std::string key = realpath(path.c_str(), real) ? std::string(real) : path;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = loaded.find(key);
+  if (it != loaded.end())
+    if (std::shared_ptr<backend::Plugin> p = it->second.lock())
+      return p;
+  EMBER_ASSIGN(std::shared_ptr<backend::Plugin> p, backend::Plugin::load(path));
+  loaded[key] = p;
+  return p;
+}
+} // namespace
+
 Status checkTarget(const std::string &target) {
   return pluginPathFor(target).status();
 }
@@ -94,7 +131,7 @@ Expected<Target> openTarget(const TargetOptions &opts) {
   t.compile = opts.compile;
   EMBER_ASSIGN(std::string path, pluginPathFor(target));
   if (!path.empty()) {
-    EMBER_ASSIGN(t.plugin, backend::Plugin::load(path));
+    EMBER_ASSIGN(t.plugin, loadPluginOnce(path));
   }
   if (fallback == "none") {
     t.allowFallback = false;
@@ -114,7 +151,7 @@ Expected<Target> openTarget(const TargetOptions &opts) {
       return invalid("--fallback=", fallback, " is the target itself (", fpath,
                      "): the nodes it refuses would have nowhere to "
                      "run; use --fallback=interp (the default) or none");
-    EMBER_ASSIGN(t.fallback, backend::Plugin::load(fpath));
+    EMBER_ASSIGN(t.fallback, loadPluginOnce(fpath));
     t.fallbackName = fallback;
   }
   return t;
@@ -125,6 +162,7 @@ backend::ExecutorOptions executorOptions(const Target &t) {
   o.fallback = t.fallback;
   o.requireFullSupport = !t.allowFallback;
   o.compile = t.compile;
+  o.artifactCacheDir = t.artifactCacheDir;
   return o;
 }
 
@@ -190,4 +228,98 @@ Expected<std::vector<Tensor>> runOnTarget(const Target &t, const Function &f,
   return m->run(inputs);
 }
 
-} // namespace ember::cli
+std::string checkTargetSpelling(const std::string &target) {
+  if (target == "interp" || target == "cpu" || target == "npu-sim")
+    return "";
+  if (target.rfind("plugin:", 0) == 0 && target.size() > 7)
+    return "";
+  return "unknown target; expected interp, cpu, npu-sim, plugin:PATH.so or "
+         "plugin:NAME";
+}
+
+void applyTimeout(const TargetOptions &t, double *seconds) {
+  double sec = t.timeout              ? *t.timeout
+               : t.target == "interp" ? 0
+                                      : kDefaultPluginTimeoutSec;
+  backend::setCallTimeout(sec);
+  if (seconds)
+    *seconds = sec;
+}
+
+Status readShapeOptions(const InputOptions &in, ImportOptions &io,
+                        std::map<std::string, Tensor> *given) {
+  io.shapes.defaults = true;
+  for (auto &spec : in.dims)
+    EMBER_TRY(parseDimBinding(spec, io.shapes));
+  for (auto &spec : in.shapes)
+    EMBER_TRY(parseInputShapeBinding(spec, io.shapes));
+  if (!given)
+    return Status::ok();
+  for (auto &spec : in.files) {
+    size_t eq = spec.find('=');
+    std::string name = spec.substr(0, eq);
+    EMBER_ASSIGN(Tensor t, readTensorFile(spec.substr(eq + 1)));
+    auto have = io.shapes.inputs.find(name);
+    if (have != io.shapes.inputs.end() && have->second.dims != t.dims())
+      return invalid("--input ", spec, " holds ", t.type().toString(), " but ",
+                     have->second.origin, " gives another shape");
+    io.shapes.inputs[name] = {t.dims(), "--input " + spec};
+    (*given)[name] = std::move(t);
+  }
+  return Status::ok();
+}
+
+Expected<std::unique_ptr<Module>> loadModel(const std::string &path,
+                                            const ImportOptions &io,
+                                            std::vector<std::string> *notes) {
+  if (isOnnxPath(path)) {
+    ImportStats stats;
+    auto m = importOnnxFile(path, io, &stats);
+    if (notes)
+      notes->insert(notes->end(), stats.notes.begin(), stats.notes.end());
+    return m;
+  }
+  EMBER_ASSIGN(std::string text, readFileBytes(path, uint64_t(1) << 31));
+  return parseModule(text, path);
+}
+
+Expected<std::vector<Tensor>> bindInputs(const Function &f,
+                                         std::map<std::string, Tensor> given,
+                                         uint64_t seed) {
+  std::vector<Tensor> inputs;
+  for (size_t i = 0; i < f.params().size(); ++i) {
+    Node *p = f.params()[i];
+    auto it = given.find(p->outNames[0]);
+    if (it != given.end()) {
+      if (it->second.elem() != p->types[0].elem())
+        return invalid("input '", it->first, "' is ",
+                       it->second.type().toString(), " but the model expects ",
+                       p->types[0].toString());
+      inputs.push_back(it->second);
+      given.erase(it);
+    } else {
+      inputs.push_back(randomTensor(p->types[0], seed + i));
+    }
+  }
+  if (!given.empty())
+    return invalid("--input names '", given.begin()->first,
+                   "', which is not an input of the compiled model");
+  return inputs;
+}
+
+Tensor randomTensor(const Type &t, uint64_t seed) {
+  Tensor x(t.withElem(t.elem()));
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> uf(-1.0, 1.0);
+  for (int64_t i = 0; i < x.size(); ++i) {
+    if (isFloatKind(t.elem()))
+      x.setDouble(i, uf(rng));
+    else if (t.elem() == ElemKind::Bool)
+      x.setInt(i, int64_t(rng() & 1));
+    else
+      x.setInt(i, int64_t(rng() % 16));
+  }
+  return x;
+}
+
+} // namespace ember::api

@@ -6,7 +6,7 @@
 // shared machine's speed drifts).
 #include "Driver.h"
 #include "Profile.h"
-#include "Target.h"
+#include "ember/api/Target.h"
 
 #include <algorithm>
 #include <chrono>
@@ -64,7 +64,7 @@ int benchMain(int argc, char **argv) {
     return std::chrono::duration<double, std::milli>(d).count();
   };
   auto t0 = Clock::now();
-  auto m = loadModel(*model, io);
+  auto m = loadModelPrintingNotes(*model, io);
   if (!m)
     return reportError(m.status());
   PipelineOptions po = topt.pipeline();
@@ -148,7 +148,7 @@ int benchMain(int argc, char **argv) {
       model->c_str(), target.c_str(), compileMs, times.front(), times.back(),
       summary.empty() ? "" : " ", summary.c_str());
   std::printf("median_ms=%.3f runs=%d threads=%u\n", median, runs, threads);
-  return printProfiles((*compiled)->partitioned(), f, prof);
+  return printProfiles((*compiled)->partitioned(), prof);
 }
 
 } // namespace ember::cli

@@ -1,7 +1,7 @@
 // `ember compile`: import (ONNX or graph IR text), optimize, lower, and
 // emit a stage as text.
 #include "Driver.h"
-#include "Target.h"
+#include "ember/api/Target.h"
 
 #include "ember/backend/v1/capability.pb.h"
 
@@ -19,18 +19,6 @@
 #include <sstream>
 
 namespace ember::cli {
-
-Expected<std::unique_ptr<Module>> loadModel(const std::string &path,
-                                            const ImportOptions &io) {
-  if (path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0) {
-    ImportStats stats;
-    auto m = importOnnxFile(path, io, &stats);
-    printNotes(stats.notes);
-    return m;
-  }
-  EMBER_ASSIGN(std::string text, readFileBytes(path, uint64_t(1) << 31));
-  return parseModule(text, path);
-}
 
 namespace {
 
@@ -177,7 +165,7 @@ int compileMain(int argc, char **argv) {
   }
 
   auto t0 = std::chrono::steady_clock::now();
-  auto m = loadModel(pos[0], io);
+  auto m = loadModelPrintingNotes(pos[0], io);
   if (!m)
     return reportError(m.status());
   if (timePasses)

@@ -3,7 +3,6 @@
 #include "backend/Plugin.h"
 
 #include <cstdio>
-#include <random>
 
 namespace ember::cli {
 
@@ -25,43 +24,12 @@ void printNotes(const std::vector<std::string> &notes) {
     std::fprintf(stderr, "note: %s\n", n.c_str());
 }
 
-Expected<std::vector<Tensor>> bindInputs(const Function &f,
-                                         std::map<std::string, Tensor> given,
-                                         uint64_t seed) {
-  std::vector<Tensor> inputs;
-  for (size_t i = 0; i < f.params().size(); ++i) {
-    Node *p = f.params()[i];
-    auto it = given.find(p->outNames[0]);
-    if (it != given.end()) {
-      if (it->second.elem() != p->types[0].elem())
-        return invalid("input '", it->first, "' is ",
-                       it->second.type().toString(), " but the model expects ",
-                       p->types[0].toString());
-      inputs.push_back(it->second);
-      given.erase(it);
-    } else {
-      inputs.push_back(randomTensor(p->types[0], seed + i));
-    }
-  }
-  if (!given.empty())
-    return invalid("--input names '", given.begin()->first,
-                   "', which is not an input of the compiled model");
-  return inputs;
-}
-
-Tensor randomTensor(const Type &t, uint64_t seed) {
-  Tensor x(t.withElem(t.elem()));
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> uf(-1.0, 1.0);
-  for (int64_t i = 0; i < x.size(); ++i) {
-    if (isFloatKind(t.elem()))
-      x.setDouble(i, uf(rng));
-    else if (t.elem() == ElemKind::Bool)
-      x.setInt(i, int64_t(rng() & 1));
-    else
-      x.setInt(i, int64_t(rng() % 16));
-  }
-  return x;
+Expected<std::unique_ptr<Module>>
+loadModelPrintingNotes(const std::string &path, const ImportOptions &io) {
+  std::vector<std::string> notes;
+  auto m = loadModel(path, io, &notes);
+  printNotes(notes);
+  return m;
 }
 
 } // namespace ember::cli

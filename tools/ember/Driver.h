@@ -37,23 +37,13 @@ std::string topLevelHelp();
 // did not complete in time.
 int reportError(const Status &s);
 
-// Loads MODEL: .onnx through the importer, anything else as graph IR text.
-Expected<std::unique_ptr<Module>> loadModel(const std::string &path,
-                                            const ImportOptions &io);
-
 // Prints each import note as "note: <text>" on stderr (stdout carries the
 // command's output and its contract lines).
 void printNotes(const std::vector<std::string> &notes);
 
-// One tensor per parameter of `f`: from `given` (element types must match;
-// every entry must name a parameter) or seeded random.
-Expected<std::vector<Tensor>> bindInputs(const Function &f,
-                                         std::map<std::string, Tensor> given,
-                                         uint64_t seed);
-
-// Deterministic pseudo-random tensor (uniform [-1, 1) for floats, small ints
-// for integers, alternating for bool) from a seed.
-Tensor randomTensor(const Type &t, uint64_t seed);
+// api::loadModel, printing the import's notes.
+Expected<std::unique_ptr<Module>>
+loadModelPrintingNotes(const std::string &path, const ImportOptions &io);
 
 int compileMain(int argc, char **argv);
 int runMain(int argc, char **argv);

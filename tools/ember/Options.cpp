@@ -10,15 +10,6 @@ namespace ember::cli {
 
 using cmdline::Option;
 
-std::string checkTargetSpelling(const std::string &target) {
-  if (target == "interp" || target == "cpu" || target == "npu-sim")
-    return "";
-  if (target.rfind("plugin:", 0) == 0 && target.size() > 7)
-    return "";
-  return "unknown target; expected interp, cpu, npu-sim, plugin:PATH.so or "
-         "plugin:NAME";
-}
-
 void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
                       const std::string &threadsDefault,
                       const std::string &fallbackDefault) {
@@ -143,15 +134,6 @@ void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
         .inSection("target");
 }
 
-void applyTimeout(const TargetOptions &t, double *seconds) {
-  double sec = t.timeout              ? *t.timeout
-               : t.target == "interp" ? 0
-                                      : kDefaultPluginTimeoutSec;
-  backend::setCallTimeout(sec);
-  if (seconds)
-    *seconds = sec;
-}
-
 void addProfileOptions(Command &c, ProfileRequest &p) {
   c.sectionTitle("target", "target");
   c.add({"--npu-report"}, "",
@@ -204,29 +186,6 @@ void addInputOptions(Command &c, InputOptions &in, bool files) {
         "integers otherwise). Default: 0.",
         cmdline::uintIn(in.seed, 0, UINT64_MAX))
       .inSection("inputs");
-}
-
-Status readShapeOptions(const InputOptions &in, ImportOptions &io,
-                        std::map<std::string, Tensor> *given) {
-  io.shapes.defaults = true;
-  for (auto &spec : in.dims)
-    EMBER_TRY(parseDimBinding(spec, io.shapes));
-  for (auto &spec : in.shapes)
-    EMBER_TRY(parseInputShapeBinding(spec, io.shapes));
-  if (!given)
-    return Status::ok();
-  for (auto &spec : in.files) {
-    size_t eq = spec.find('=');
-    std::string name = spec.substr(0, eq);
-    EMBER_ASSIGN(Tensor t, readTensorFile(spec.substr(eq + 1)));
-    auto have = io.shapes.inputs.find(name);
-    if (have != io.shapes.inputs.end() && have->second.dims != t.dims())
-      return invalid("--input ", spec, " holds ", t.type().toString(), " but ",
-                     have->second.origin, " gives another shape");
-    io.shapes.inputs[name] = {t.dims(), "--input " + spec};
-    (*given)[name] = std::move(t);
-  }
-  return Status::ok();
 }
 
 } // namespace ember::cli

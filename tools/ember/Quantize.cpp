@@ -2,7 +2,7 @@
 // ONNX model into a standard ONNX QDQ model (core/quant,
 // docs/quantization.md).
 #include "Driver.h"
-#include "Target.h"
+#include "ember/api/Target.h"
 
 #include "quant/Quantizer.h"
 

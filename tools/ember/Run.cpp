@@ -1,7 +1,7 @@
 // `ember run`: compile a model and execute it once on the target.
 #include "Driver.h"
 #include "Profile.h"
-#include "Target.h"
+#include "ember/api/Target.h"
 
 #include "backend/ShapeSpecializer.h"
 #include "import/TensorIO.h"
@@ -105,7 +105,7 @@ int runMain(int argc, char **argv) {
       return reportError(s);
     summary = backend::ShapeSpecializer::summary(*variant);
   } else {
-    auto m = loadModel(pos[0], io);
+    auto m = loadModelPrintingNotes(pos[0], io);
     if (!m)
       return reportError(m.status());
     irModule = std::move(*m);
@@ -151,7 +151,7 @@ int runMain(int argc, char **argv) {
       outs->size(), summary.empty() ? "" : " ", summary.c_str());
   return printProfiles(variant ? backend::ShapeSpecializer::executable(*variant)
                                : compiled->partitioned(),
-                       f, prof);
+                       prof);
 }
 
 } // namespace ember::cli

@@ -1,23 +1,93 @@
-// Targets of the `ember` command: the in-process reference interpreter
-// (`interp`) or a backend plugin loaded through the ABI: `plugin:PATH.so`,
-// `plugin:NAME` (lib/ember/libember_NAME.so beside the ember binary) and the
-// built-in names `cpu` and `npu-sim` (plugins of those names).
+// Targets: the in-process reference interpreter (`interp`) or a backend
+// plugin loaded through the ABI: `plugin:PATH.so`, `plugin:NAME`
+// (libember_NAME.so in the plugin folder) and the built-in names `cpu` and
+// `npu-sim` (plugins of those names); what every compile for a target is
+// asked (TargetOptions), a model's input bindings (InputOptions), and a
+// model compiled for a target (CompiledModel). The `ember` command and the
+// Python package both use this library (ember_api); neither parses the
+// other's arguments.
 #pragma once
 
-#include "Driver.h"
-#include "Options.h"
-
+#include "backend/CompileOptions.h"
 #include "backend/Partitioner.h"
 #include "backend/Plugin.h"
+#include "import/OnnxImporter.h"
+#include "passes/Pass.h"
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
-namespace ember::cli {
+namespace ember::api {
 
-// Where `ember` looks for plugins by name: <dir of ember>/../lib/ember.
+// Where a model runs and what every compile for it is asked.
+struct TargetOptions {
+  std::string target = "interp";
+  // Where nodes the target's plugin does not claim run: interp, none or a
+  // target name; empty: the target's default (cpu for npu-sim when it is
+  // built, else interp). Commands that compile ahead of time have none.
+  std::string fallback;
+  // opt level (-O<N>), threads, --backend-opt; -O2 unless told otherwise.
+  // profileLevel comes from the profile options (--npu-report, --trace).
+  backend::CompileOptions compile = defaultCompileOptions();
+  // --timeout SEC; unset: kDefaultPluginTimeoutSec for a plugin target, no
+  // limit for interp. Applied by applyTimeout().
+  std::optional<double> timeout;
+
+  static backend::CompileOptions defaultCompileOptions() {
+    backend::CompileOptions c;
+    c.optLevel = 2;
+    return c;
+  }
+  // --skip-pass NAME: default-pipeline passes left out (A/B runs).
+  std::vector<std::string> skipPasses;
+  // -O0 also skips the graph optimization passes.
+  bool optimizeGraph() const { return compile.optLevel.value_or(2) > 0; }
+  // The graph pipeline these options ask for (-O<N>, --skip-pass).
+  PipelineOptions pipeline() const {
+    PipelineOptions po;
+    po.optimize = optimizeGraph();
+    po.skip = skipPasses;
+    return po;
+  }
+};
+
+// What a model's inputs are: dims and shapes to bind, files, the seed for
+// the rest. The bindings are kept as given and checked together by
+// readShapeOptions() (their conflicts name both options).
+struct InputOptions {
+  std::vector<std::string> dims;   // --dim NAME=N
+  std::vector<std::string> shapes; // --input-shape NAME=DxD..
+  std::vector<std::string> files;  // --input NAME=FILE
+  uint64_t seed = 0;               // --seed
+};
+
+// The bindings of `in` into io.shapes, with defaults on (an unbound
+// batch-like or sequence dim is 1, with a note): every --dim, then every
+// --input-shape, then (when `given` is not null) every --input file, read
+// into `given`, whose shape binds the input's. Messages name the option as
+// the user gave it.
+Status readShapeOptions(const InputOptions &in, ImportOptions &io,
+                        std::map<std::string, Tensor> *given);
+
+// Sets the plugin call limit (backend::setCallTimeout) from t.timeout or
+// the target's default; `seconds` receives the limit (0: none).
+constexpr double kDefaultPluginTimeoutSec = 300;
+void applyTimeout(const TargetOptions &t, double *seconds = nullptr);
+
+// A target name as --target takes it: interp, cpu, npu-sim, plugin:PATH.so,
+// plugin:NAME. "" when good, else what is wrong. (Whether the plugin exists
+// is checked when it is opened.)
+std::string checkTargetSpelling(const std::string &target);
+
+// The folder plugins are found in by name: the one setPluginDir() gave,
+// else <dir of the executable>/../lib/ember (`ember` in a build or an
+// install prefix).
 std::string pluginDir();
+// Another host (the Python package) keeps its plugins elsewhere.
+void setPluginDir(const std::string &dir);
 
 // "" for interp; the plugin's path otherwise. Checks the name, and that the
 // file exists.
@@ -36,6 +106,8 @@ struct Target {
   // An accelerator target (npu-sim): a model it places nothing of is an
   // error naming the first node and why, not a silent run on the host.
   bool requirePlacement = false;
+  // ExecutorOptions::artifactCacheDir of every compile (empty: none).
+  std::string artifactCacheDir;
 };
 
 // Target name check: interp | cpu | npu-sim | plugin:PATH (the file
@@ -83,4 +155,20 @@ Expected<std::vector<Tensor>> runOnTarget(const Target &t, const Function &f,
                                           const std::vector<Tensor> &inputs,
                                           std::string *summary = nullptr);
 
-} // namespace ember::cli
+// Loads MODEL: .onnx through the importer, anything else as graph IR text.
+// The importer's notes go to `notes` when given.
+Expected<std::unique_ptr<Module>>
+loadModel(const std::string &path, const ImportOptions &io,
+          std::vector<std::string> *notes = nullptr);
+
+// One tensor per parameter of `f`: from `given` (element types must match;
+// every entry must name a parameter) or seeded random.
+Expected<std::vector<Tensor>> bindInputs(const Function &f,
+                                         std::map<std::string, Tensor> given,
+                                         uint64_t seed);
+
+// Deterministic pseudo-random tensor (uniform [-1, 1) for floats, small ints
+// for integers, alternating for bool) from a seed.
+Tensor randomTensor(const Type &t, uint64_t seed);
+
+} // namespace ember::api
