@@ -13,7 +13,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsystemc-dev verilator
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-  python3 python3-pip
+  python3 python3-pip python3-venv python3-dev
 )
 # Pinned: the generated ONNX node suite and its pass floor depend on the
 # onnx version (tests/conformance/CMakeLists.txt).
@@ -32,6 +32,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The Python package (pyproject.toml, docs/python.md): its build (nanobind,
+# scikit-build-core), its sweeps (ray, matplotlib for the plots) and its
+# tests (pytest). Pinned like the others, installed only when missing.
+PY_PKG_PACKAGES=(nanobind==3.1.0 scikit-build-core==1.1.2 ray==2.60.0
+  matplotlib==3.11.2 pytest==9.2.0)
+
 PY=${PYTHON:-python3}
 if ! "$PY" -c "
 import numpy, onnx, onnxruntime, sys
@@ -45,5 +51,18 @@ sys.exit(0 if have == want else 1)" 2>/dev/null; then
     "$PY" -m pip install -q --root-user-action=ignore --break-system-packages \
       "${PIP_PACKAGES[@]}"
   "$PY" -c "import numpy, onnx, onnxruntime"
+fi
+if ! "$PY" -c "
+import sys
+from importlib.metadata import version, PackageNotFoundError
+want = dict(p.split('==') for p in sys.argv[1:])
+try:
+    sys.exit(0 if all(version(k) == v for k, v in want.items()) else 1)
+except PackageNotFoundError:
+    sys.exit(1)" "${PY_PKG_PACKAGES[@]}" 2>/dev/null; then
+  echo "install-deps: pip install ${PY_PKG_PACKAGES[*]}"
+  "$PY" -m pip install -q --root-user-action=ignore "${PY_PKG_PACKAGES[@]}" ||
+    "$PY" -m pip install -q --root-user-action=ignore --break-system-packages \
+      "${PY_PKG_PACKAGES[@]}"
 fi
 echo "install-deps: ok"

@@ -17,6 +17,21 @@ echo
 echo "== ember conform examples/mnist (compares with ONNX Runtime's output)"
 ./build/bin/ember conform --target=interp --rtol 1e-4 --atol 1e-5 examples/mnist
 echo
+# The same from Python (docs/python.md): the build's package is
+# build/python (`pip install .` installs it into an environment).
+if [ -d build/python/ember ]; then
+  echo "== python3: ember.load(...).compile(\"cpu\").run(...) (PYTHONPATH=build/python)"
+  PYTHONPATH=build/python python3 - <<'PY'
+import ember
+from onnx import TensorProto, numpy_helper
+t = TensorProto()
+t.ParseFromString(open("examples/mnist/test_data_set_0/input_0.pb", "rb").read())
+model = ember.load("examples/mnist/model.onnx")
+out = model.compile("cpu").run({"Input3": numpy_helper.to_array(t)})
+print("ember", ember.__version__, "- digit:", int(out["Plus214_Output_0"].argmax()))
+PY
+  echo
+fi
 # The example NPU: the bundled int8 MNIST (examples/mnist-int8) compiled by
 # the npu-sim backend and run on the NPU's SystemC model; nodes the NPU
 # does not run (the float input's QuantizeLinear, the output's

@@ -13,6 +13,10 @@ bash scripts/install-deps.sh
 # 1,500-line budget (docs/style-checks.md).
 bash scripts/check-style.sh
 BUILD=${EMBER_BUILD_DIR:-build}
+# Paths relative to the sources in ccache's keys: the Python wheel's build
+# (ctest python-wheel, BUILD-wheel beside BUILD) then finds every object
+# this build compiled.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_TESTS=ON >/dev/null
 cmake --build "$BUILD" -j "$(nproc)"
 # Bounded fuzzing of the ONNX importer (clang-19, ASan + UBSan); a crash
