@@ -129,13 +129,42 @@ def sim(program: Program, executor: str = "systemc", *,
     are written to DRAM first, ``dumps`` ([(address, length)]) read after.
     DRAM options as ``ember sim --dram-bw`` etc. (None: the spec's)."""
     data, where = _program_bytes(program)
+    fields = {
+        "executor": executor, "dram_bytes": dram_bytes, "dram_bw": dram_bw,
+        "dram_latency": dram_latency, "burst": burst, "watchdog": watchdog,
+        "trace": trace, "trace_fst": os.fspath(trace_fst) if trace_fst is not None else "",
+        "loads": [(int(a), v if isinstance(v, bytes) else bytes(memoryview(v).cast("B")))
+                  for a, v in (loads or {}).items()],
+        "dumps": [(int(a), int(n)) for a, n in dumps],
+    }
+    if executor == "systemc":
+        # SystemC has one simulation kernel per process, and the npu-sim
+        # plugin's runs (Model.compile("npu-sim")) use this process's: the
+        # program runs in a helper process of this module's (started on
+        # first use, then reused).
+        return SimResult(_systemc_helper().submit(_run, data, where, fields).result())
+    return SimResult(_run(data, where, fields))
+
+
+def _run(data: bytes, where: str, fields: Dict[str, Any]) -> Dict[str, Any]:
     spec = _ember.npu._SimSpec()
-    spec.executor = executor
-    spec.dram_bytes, spec.dram_bw, spec.dram_latency = dram_bytes, dram_bw, dram_latency
-    spec.burst, spec.watchdog, spec.trace = burst, watchdog, trace
-    if trace_fst is not None:
-        spec.trace_fst = os.fspath(trace_fst)
-    for a, v in (loads or {}).items():
-        spec.add_load(int(a), v if isinstance(v, bytes) else bytes(memoryview(v).cast("B")))
-    spec.dumps = [(int(a), int(n)) for a, n in dumps]
-    return SimResult(_ember.npu._sim(data, where, spec))
+    for k in ("executor", "dram_bytes", "dram_bw", "dram_latency", "burst",
+              "watchdog", "trace", "trace_fst"):
+        setattr(spec, k, fields[k])
+    for a, v in fields["loads"]:
+        spec.add_load(a, v)
+    spec.dumps = fields["dumps"]
+    return dict(_ember.npu._sim(data, where, spec))
+
+
+_helper = None
+
+
+def _systemc_helper():
+    global _helper
+    if _helper is None:
+        import concurrent.futures
+        import multiprocessing
+        _helper = concurrent.futures.ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return _helper

@@ -402,35 +402,56 @@ public:
 
   // Inputs by name, every one given; outputs by name (NumPy arrays over
   // the results' storage).
-  nb::dict run(const std::map<std::string, Array> &feed) {
-    std::vector<std::string> names = spec_ ? spec_->inputNames() : inputNames();
-    std::vector<Tensor> inputs;
-    for (const std::string &n : names) {
-      auto it = feed.find(n);
-      if (it == feed.end()) {
-        std::string all;
-        for (auto &x : names)
-          all += (all.empty() ? "" : ", ") + x;
-        raise(invalid("input '", n, "' is missing (the model's inputs: ", all,
-                      ")"));
-      }
-      inputs.push_back(borrowArray(n, it->second));
+  nb::dict run(nb::dict feed) {
+    if (names_.empty() && !feedNamesReady_) {
+      names_ = spec_ ? spec_->inputNames() : inputNames();
+      for (auto &n : names_)
+        keys_.push_back(nb::str(n.c_str()));
+      feedNamesReady_ = true;
     }
-    for (auto &[n, a] : feed)
-      if (std::find(names.begin(), names.end(), n) == names.end())
-        raise(invalid("'", n, "' is not an input of the model (", path_, ")"));
+    std::vector<Tensor> inputs;
+    inputs.reserve(names_.size());
+    for (size_t i = 0; i < names_.size(); ++i) {
+      PyObject *v = PyDict_GetItem(feed.ptr(), keys_[i].ptr());
+      if (!v) {
+        std::string all;
+        for (auto &x : names_)
+          all += (all.empty() ? "" : ", ") + x;
+        raise(invalid("input '", names_[i],
+                      "' is missing (the model's inputs: ", all, ")"));
+      }
+      Array arr;
+      if (!nb::try_cast(nb::handle(v), arr, false))
+        raise(invalid("input '", names_[i],
+                      "' is not a C-contiguous CPU array"));
+      inputs.push_back(borrowArray(names_[i], arr));
+    }
+    if (feed.size() != names_.size())
+      for (auto [k, v] : feed) {
+        std::string n = nb::cast<std::string>(nb::str(k));
+        if (std::find(names_.begin(), names_.end(), n) == names_.end())
+          raise(invalid("'", n, "' is not an input of the model (", path_,
+                        ")"));
+      }
     Expected<std::vector<Tensor>> outs = [&] {
       nb::gil_scoped_release nogil;
       std::lock_guard<std::mutex> lock(mutex_);
       if (spec_) {
-        // A new shape set compiles a variant first (cached).
-        std::vector<Type> types;
-        for (auto &t : inputs)
-          types.push_back(t.type());
-        auto v = spec_->prepare(types);
-        if (!v)
-          return Expected<std::vector<Tensor>>(v.status());
-        variant_ = *v;
+        // A new shape set compiles a variant first (cached); the last one
+        // is kept at hand.
+        bool same = lastTypes_.size() == inputs.size();
+        for (size_t i = 0; same && i < inputs.size(); ++i)
+          same = inputs[i].type() == lastTypes_[i];
+        if (!same) {
+          std::vector<Type> types;
+          for (auto &t : inputs)
+            types.push_back(t.type());
+          auto v = spec_->prepare(types);
+          if (!v)
+            return Expected<std::vector<Tensor>>(v.status());
+          variant_ = *v;
+          lastTypes_ = std::move(types);
+        }
         return spec_->run(*variant_, inputs);
       }
       auto bound = checkTypes(inputs);
@@ -577,6 +598,12 @@ private:
   std::unique_ptr<Module> module_;
   std::unique_ptr<api::CompiledModel> compiled_;
   std::mutex mutex_;
+  // The inputs' names (and as Python strings), and the input types of the
+  // last run (its variant needs no lookup).
+  std::vector<std::string> names_;
+  std::vector<nb::str> keys_;
+  bool feedNamesReady_ = false;
+  std::vector<Type> lastTypes_;
 };
 
 // ---- conformance

@@ -129,9 +129,27 @@ def test_bad_configs_are_clear_errors(tmp_path, root):
     assert r.returncode == 1 and "unknown grid axis 'colour'" in r.stderr
 
 
+def test_rtl_points_run_one_at_a_time(tmp_path, root):
+    """Two CPUs but one unit of the rtl resource: the RTL points do not
+    overlap, and give the SystemC point's outputs' cycles within reason."""
+    cfg = _config(tmp_path, root, [8, 32], executors=("rtl",))
+    r = _sweep(cfg, tmp_path / "cache")
+    if r.returncode != 0 and "no RTL executor" in r.stdout + r.stderr:
+        pytest.skip("built without the RTL executor")
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = _rows(cfg)
+    assert [x["executor"] for x in rows] == ["rtl", "rtl"]
+    assert all(x["status"] == "ok" and int(x["cycles"]) > 0 for x in rows)
+    a, b = sorted(rows, key=lambda x: float(x["started"]))
+    assert float(a["finished"]) <= float(b["started"]), (a, b)
+
+
 def test_rtl_points_ask_for_the_rtl_resource(tmp_path, root):
     from ember.sweep import load_config
     cfg = load_config(_config(tmp_path, root, [8], executors=("systemc", "rtl")),
                       cache=tmp_path / "c")
     assert [p.executor for p in cfg.points] == ["systemc", "rtl"]
     assert cfg.rtl_concurrency == 1
+    from ember.sweep.run import task_options
+    assert task_options(cfg.points[0]) == {}
+    assert task_options(cfg.points[1]) == {"resources": {"rtl": 1}}

@@ -7,7 +7,8 @@
 # installed them), and pip builds without isolation from them (nanobind,
 # scikit-build-core), so nothing is downloaded. The wheel's build folder is
 # BUILD_DIR-wheel, beside BUILD_DIR, with CCACHE_BASEDIR at the sources:
-# its compile commands are the build's, so ccache answers them.
+# its compile commands are the build's (same compilers, same relative
+# paths), so ccache answers them.
 set -euo pipefail
 src=$1 build=$2 python=$3 ember=$4
 venv=$build/python-venv
@@ -15,8 +16,15 @@ rm -rf "$venv"
 "$python" -m venv --system-site-packages "$venv" ||
   { echo "python-wheel: no venv module (apt-get install python3-venv)"; exit 77; }
 start=$(date +%s)
+# The build's compilers (pip would otherwise take Python's, e.g. gcc for
+# c++: the same compiler under another name misses the cache).
+defs=()
+for v in CMAKE_C_COMPILER CMAKE_CXX_COMPILER; do
+  c=$(sed -n "s/^$v:FILEPATH=//p" "$build/CMakeCache.txt")
+  [ -n "$c" ] && defs+=(-C "cmake.define.$v=$c")
+done
 CCACHE_BASEDIR=$src "$venv/bin/python" -m pip install -q --no-build-isolation \
-  -C build-dir="$build-wheel" "$src" >"$build/python-wheel.log" 2>&1 ||
+  -C build-dir="$build-wheel" "${defs[@]}" "$src" >"$build/python-wheel.log" 2>&1 ||
   { tail -n 40 "$build/python-wheel.log"; exit 1; }
 echo "python-wheel: pip install . in $(( $(date +%s) - start )) s"
 "$venv/bin/python" -m pip show -f ember | grep -E "^(Version|Location)|_ember|libember_" 

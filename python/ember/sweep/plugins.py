@@ -70,12 +70,15 @@ def build_plugin(dim: int, source: str, cache: pathlib.Path, rtl: bool,
         if r.returncode != 0:
             raise EmberError(f"configuring the DIM {dim} npu-sim plugin failed "
                              f"({build}):\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
-    log(f"sweep: building the npu-sim plugin for DIM {dim} (cmake --build {build} --target ember_npu_sim)")
-    r = subprocess.run(["cmake", "--build", str(build), "-j", str(os.cpu_count() or 2),
-                        "--target", "ember_npu_sim"], capture_output=True, text=True)
+    log(f"sweep: building the npu-sim plugin for DIM {dim} (cmake --build {build} "
+        f"--target ember_npu_sim; output in {build / 'build.log'})")
+    with open(build / "build.log", "w") as out:
+        r = subprocess.run(["cmake", "--build", str(build), "-j", str(os.cpu_count() or 2),
+                            "--target", "ember_npu_sim"], stdout=out,
+                           stderr=subprocess.STDOUT, text=True)
     if r.returncode != 0 or not lib.is_file():
-        raise EmberError(f"building the DIM {dim} npu-sim plugin failed ({build}):\n"
-                         f"{r.stdout[-3000:]}{r.stderr[-2000:]}")
+        tail = (build / "build.log").read_text()[-4000:]
+        raise EmberError(f"building the DIM {dim} npu-sim plugin failed ({build}):\n{tail}")
     return str(lib)
 
 

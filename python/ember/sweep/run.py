@@ -79,9 +79,11 @@ def run_point(point: Point, model_bytes: bytes, model_sha: str,
         target = f"plugin:{plugin_path}"
         fallback = "cpu"  # as npu-sim: unclaimed nodes on the CPU backend
     row: Dict[str, Any] = {"status": "ok", "error": "", "attempts": attempts,
-                           "host": socket.gethostname()}
+                           "host": socket.gethostname(), "started": time.time()}
     try:
-        return _measure(point, model_path, target, fallback, cache_dir, inputs, row)
+        row = _measure(point, model_path, target, fallback, cache_dir, inputs, row)
+        row["finished"] = time.time()
+        return row
     finally:
         (running / f"{key}.pid").unlink(missing_ok=True)
 
@@ -218,8 +220,7 @@ def run_sweep(cfg: SweepConfig, address: Optional[str] = None,
             for i in todo:
                 p = cfg.points[i]
                 pref = plugin_refs.get(p.dim) if p.on_npu else None
-                opts = {"resources": {"rtl": 1}} if p.executor == "rtl" else {}
-                ref = task.options(**opts).remote(
+                ref = task.options(**task_options(p)).remote(
                     p, model_refs[p.model], model_sha[p.model], pref,
                     plugin_sha.get(p.dim) if pref is not None else None,
                     input_refs[p.model], str(cache), keys[i])
@@ -255,6 +256,12 @@ def run_sweep(cfg: SweepConfig, address: Optional[str] = None,
     return rows
 
 
+def task_options(point: Point) -> Dict[str, Any]:
+    """Ray options of a point's task: an RTL co-simulation holds one unit
+    of the custom resource ``rtl`` while it runs."""
+    return {"resources": {"rtl": 1}} if point.executor == "rtl" else {}
+
+
 def _own_plugin() -> str:
     from .. import _ember
     try:
@@ -266,7 +273,8 @@ def _own_plugin() -> str:
 def _columns(rows: List[Dict[str, Any]]) -> List[str]:
     first = ["model", "target", *NPU_AXES]
     opts = sorted({k for r in rows for k in r if k.startswith("opt_")})
-    rest = ["status", *METRICS, "attempts", "cached", "host", "error", "key", "model_path"]
+    rest = ["status", *METRICS, "attempts", "cached", "host", "started", "finished",
+            "error", "key", "model_path"]
     return first + opts + rest
 
 
