@@ -422,16 +422,16 @@ public:
       }
       Array arr;
       if (!nb::try_cast(nb::handle(v), arr, false))
-        raise(invalid("input '", names_[i],
-                      "' is not a C-contiguous CPU array"));
+        raise(
+            invalid("input '", names_[i], "' is not a C-contiguous CPU array"));
       inputs.push_back(borrowArray(names_[i], arr));
     }
     if (feed.size() != names_.size())
       for (auto [k, v] : feed) {
         std::string n = nb::cast<std::string>(nb::str(k));
         if (std::find(names_.begin(), names_.end(), n) == names_.end())
-          raise(invalid("'", n, "' is not an input of the model (", path_,
-                        ")"));
+          raise(
+              invalid("'", n, "' is not an input of the model (", path_, ")"));
       }
     Expected<std::vector<Tensor>> outs = [&] {
       nb::gil_scoped_release nogil;
