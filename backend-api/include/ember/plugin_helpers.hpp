@@ -52,8 +52,7 @@ struct ember_event {
 
 namespace ember_plugin {
 
-// ---- errors
-// -------------------------------------------------------------------
+// ---- errors -----------------------------------------------------------------
 inline ember_error *error(int32_t code, std::string message) noexcept {
   try {
     return new ember_error{code, std::move(message)};
@@ -269,9 +268,8 @@ inline ember_error *bufferRead(ember_buffer *b, uint64_t offset, void *dst,
   return nullptr;
 }
 
-// ---- events
-// ------------------------------------------------------------------- Runs
-// `work` on its own thread; its error (or NULL) completes the event.
+// ---- events -----------------------------------------------------------------
+// Runs `work` on its own thread; its error (or NULL) completes the event.
 inline ember_error *startAsync(std::function<ember_error *()> work,
                                ember_event **out) {
   if (!out)
@@ -348,10 +346,9 @@ inline void eventRelease(ember_event *ev) {
   delete ev;
 }
 
-// ---- the handshake
-// ------------------------------------------------------------- The usual
-// ember_plugin_entry body: accept a host of this header's ABI major version
-// (any minor), refuse others with a logged reason.
+// ---- the handshake ----------------------------------------------------------
+// The usual ember_plugin_entry body: accept a host of this header's ABI major
+// version (any minor), refuse others with a logged reason.
 inline const ember_plugin_api *acceptHost(const ember_host_api *host,
                                           const ember_plugin_api *api) {
   if (!host || host->struct_size < offsetof(ember_host_api, host_name))

@@ -46,9 +46,8 @@ bool constantIndexGather(const Node &n, size_t &axis, int64_t &index);
 OpClass loopClass(const Node &n);
 
 // ---- options
-// ------------------------------------------------------------------ Which
-// implementation of RtAbi.h the generated code calls (and so how weights are
-// packed).
+// Which implementation of RtAbi.h the generated code calls (and so how
+// weights are packed).
 enum class Kernels : uint8_t {
   Library,  // RtKernels.cpp over backends/cpu/kernels
   Portable, // RtPortable.c

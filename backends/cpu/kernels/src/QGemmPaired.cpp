@@ -1,5 +1,4 @@
-//===- QGemmPaired.cpp - the int8 GEMM's paired k order (AVX2)
-//-------------===//
+//===- QGemmPaired.cpp - the int8 GEMM's paired k order (AVX2) ------------===//
 //
 // QLayout::Paired (QGemm.h; kernels README, "AVX2 without saturation:
 // paired rows"): an order of B's rows in which every two consecutive rows
