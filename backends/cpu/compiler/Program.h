@@ -92,8 +92,7 @@ struct Loc {
   explicit operator bool() const { return kind != LocKind::None; }
 };
 
-// ---- fused groups
-// --------------------------------------------------------------
+// ---- fused groups -----------------------------------------------------------
 enum class GroupKind : uint8_t {
   View,      // Reshape/Identity: no code
   Loop,      // elementwise (+ folded movement/gather) loop nest
