@@ -6,6 +6,7 @@
 #include "interp/Interpreter.h"
 #include "ir/Printer.h"
 #include "passes/Pass.h"
+#include "support/File.h"
 
 #include <gtest/gtest.h>
 
@@ -620,11 +621,10 @@ TEST(CpuInt8, EightBitQuantizeAndDequantizeComputeInF32) {
   CompileConfig cfg = hostConfig();
   cfg.dumpIr = ::testing::TempDir() + "ember_q_dq_f32.ll";
   expectIdentical(runCpu(*m->main(), cfg, in), *want);
-  std::ifstream f(cfg.dumpIr);
-  std::stringstream ir;
-  ir << f.rdbuf();
-  ASSERT_FALSE(ir.str().empty());
-  EXPECT_EQ(ir.str().find("double"), std::string::npos)
+  auto ir = readFileBytes(cfg.dumpIr);
+  ASSERT_TRUE(bool(ir)) << ir.status().message();
+  ASSERT_FALSE(ir->empty());
+  EXPECT_EQ(ir->find("double"), std::string::npos)
       << "a Quantize/DequantizeLinear loop still computes in double";
   std::remove(cfg.dumpIr.c_str());
 }
