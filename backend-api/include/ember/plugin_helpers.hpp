@@ -2,12 +2,15 @@
 // nothing here crosses the ABI (backend.h is the contract). They implement
 // the parts every plugin needs the same way: error objects, blobs through
 // the host allocator, struct_size checks, host-memory devices and buffers,
-// and asynchronous completion events. backends/null, backends/interp and
-// examples/out-of-tree-plugin use them; a vendor may use them or not.
+// and asynchronous completion events. The plugins of the tree
+// (backends/null, interp, cpu, npu-sim) and examples/out-of-tree-plugin use
+// them; a vendor may use them or not. plugin_table.hpp builds the function
+// table from a plugin class on top of them.
 //
-// Use: in exactly one .cpp of the plugin, #include this header; it defines
-// struct ember_error, ember_device, ember_buffer and ember_event. Define
-// ember_executable yourself.
+// Use: in exactly one .cpp of the plugin, #include this header (or
+// plugin_table.hpp, which includes it); it defines struct ember_error,
+// ember_device, ember_buffer and ember_event. Define ember_executable
+// yourself.
 #ifndef EMBER_PLUGIN_HELPERS_HPP
 #define EMBER_PLUGIN_HELPERS_HPP
 
