@@ -147,8 +147,7 @@ struct HostImport {
   }
 };
 
-// ---- the table
-// ---------------------------------------------------------------
+// ---- the table --------------------------------------------------------------
 
 namespace detail {
 // has_F<P>: P has a member F. value_F<P, T>: P::F, as a value, converts to T
