@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The style gate CI runs before the build (scripts/test.sh), and the tool
-# developers run before committing. Three things, in this order:
-#   1. clang-format: the checked files must be unchanged by the pinned
+# developers run before committing. Four things, in this order:
+#   1. clang-format: the checked files (C/C++ sources and headers, `.inc`
+#      fragments and C/C++ `.in` templates) must be unchanged by the pinned
 #      clang-format with the repo's .clang-format.
 #   2. Lines per top-level folder (tracked sources), printed as a table.
 #   3. The line budget: no tracked source file over 1,500 lines, except the
 #      files listed in scripts/line-budget-allowlist.txt (each may not grow
 #      past the size written there; an entry for a file now within budget,
 #      or gone, is an error too, so the list only shrinks).
-# Exit status 0 only when all three pass. Documented in docs/style-checks.md.
+#   4. The source rules (scripts/check-source-rules.py): docs and comments
+#      without work-organization wording, no `default:` in a switch over
+#      OpKind, comment banners whole.
+# Exit status 0 only when all four pass. Documented in docs/style-checks.md.
 #
 #   scripts/check-style.sh                 check every tracked C/C++ file (CI)
 #   scripts/check-style.sh --changed [REV] check the C/C++ files changed since
@@ -17,7 +21,8 @@
 #                                          uncommitted and untracked ones
 #   scripts/check-style.sh --fix [...]     reformat those files in place
 #                                          instead of failing on them
-#   scripts/check-style.sh --format-only | --lines-only   one part only
+#   scripts/check-style.sh --format-only | --lines-only | --rules-only
+#                                          one part only
 #   scripts/check-style.sh --enforce-format   format problems fail the check
 #                                          even while FORMAT_GATE=report
 #
@@ -44,7 +49,7 @@ ALLOWLIST=scripts/line-budget-allowlist.txt
 # Frozen copies that must stay byte-identical to what they copy.
 FORMAT_EXEMPT=(tests/kit/skew/backend_abi_1_0.h)
 
-mode=all base="" fix=0 doFormat=1 doLines=1
+mode=all base="" fix=0 doFormat=1 doLines=1 doRules=1
 while [ $# -gt 0 ]; do
   case "$1" in
   --changed)
@@ -56,8 +61,9 @@ while [ $# -gt 0 ]; do
     ;;
   --changed=*) mode=changed base=${1#--changed=} ;;
   --fix) fix=1 ;;
-  --format-only) doLines=0 ;;
-  --lines-only) doFormat=0 ;;
+  --format-only) doLines=0 doRules=0 ;;
+  --lines-only) doFormat=0 doRules=0 ;;
+  --rules-only) doFormat=0 doLines=0 ;;
   --enforce-format) EMBER_FORMAT_GATE=enforce ;;
   -h | --help)
     sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
@@ -81,9 +87,12 @@ enforce | report) ;;
   ;;
 esac
 
+# C/C++ sources: headers, `.inc` fragments included in the middle of a
+# file, and C/C++ templates CMake configures (`X.cpp.in`).
 is_cxx() {
   case "$1" in
-  *.c | *.h | *.cpp | *.hpp | *.cc) return 0 ;;
+  *.c | *.h | *.cpp | *.hpp | *.cc | *.inc) return 0 ;;
+  *.c.in | *.h.in | *.cpp.in | *.hpp.in | *.cc.in) return 0 ;;
   *) return 1 ;;
   esac
 }
@@ -116,8 +125,8 @@ find_clang_format() {
   return 1
 }
 
-if [ $doFormat = 1 ]; then
-  files=()
+files=()
+if [ $doFormat = 1 ] || [ $doRules = 1 ]; then
   if [ $mode = all ]; then
     while IFS= read -r -d '' f; do files+=("$f"); done < <(git ls-files -z)
   else
@@ -139,6 +148,9 @@ if [ $doFormat = 1 ]; then
       } | sort -zu
     )
   fi
+fi
+
+if [ $doFormat = 1 ]; then
   checked=()
   for f in "${files[@]}"; do
     if is_cxx "$f" && [ -f "$f" ] && ! is_exempt "$f"; then
@@ -186,13 +198,13 @@ if [ $doLines = 1 ]; then
   counts=$(mktemp)
   trap 'rm -f "$counts"' EXIT
   git ls-files -z |
-    grep -zE '\.(c|h|cpp|hpp|cc|def|inc|py|sh|cmake|sv|v|proto)$|(^|/)CMakeLists\.txt$|^\.ci/run$' |
+    grep -zE '\.(c|h|cpp|hpp|cc|def|inc|py|sh|cmake|sv|v|proto)(\.in)?$|(^|/)CMakeLists\.txt$|^\.ci/run$' |
     xargs -0 wc -l | grep -v '^ *[0-9]* total$' |
     sed 's/^ *\([0-9]*\) /\1\t/' >"$counts"
   awk -F'\t' '
     function lang(p) {
-      if (p ~ /\.(c|h|cpp|hpp|cc|def|inc)$/) return "cxx"
-      if (p ~ /\.py$/) return "py"
+      if (p ~ /\.(c|h|cpp|hpp|cc|def|inc)(\.in)?$/) return "cxx"
+      if (p ~ /\.py(\.in)?$/) return "py"
       if (p ~ /\.(sv|v)$/) return "hdl"
       return "other"
     }
@@ -259,6 +271,24 @@ if [ $doLines = 1 ]; then
     fi
   done
   echo "lines: budget $LINE_BUDGET per source file, ${#allowed[@]} allowlisted, $over new over budget"
+fi
+
+# ---- 4. the source rules -----------------------------------------------------
+if [ $doRules = 1 ]; then
+  rules=(python3 scripts/check-source-rules.py)
+  if [ $mode = changed ]; then
+    existing=()
+    for f in "${files[@]}"; do
+      [ -f "$f" ] && existing+=("$f")
+    done
+    if [ ${#existing[@]} -eq 0 ]; then
+      echo "rules: no changed files"
+    elif ! "${rules[@]}" "${existing[@]}"; then
+      status=1
+    fi
+  elif ! "${rules[@]}"; then
+    status=1
+  fi
 fi
 
 exit $status

@@ -29,7 +29,10 @@ the op's first operand may have (Ops.def's Types column, checked before the
 kernel runs; "kernel": the kernel checks rules over several operands).
 Narrow element kinds (float8, float4, int4, int2) are accepted only by the
 ops marked "narrow" (Cast, CastLike, QuantizeLinear, DequantizeLinear,
-BitCast, Identity and the reshape-like ops).
+BitCast, Identity and the reshape-like ops). The "MACs" column says how an
+op's multiply-accumulates are counted in reports (Ops.def's Macs column:
+"conv (w: N)", a window of weight operand N per result element; "matmul",
+K products per result element; "-", not counted).
 
 """
 
@@ -47,7 +50,7 @@ def main():
         if s:
             section = s.group(1)
         m = re.match(r"EMBER_OP\((\w+), (\w+), ([^,]+), (-?\d+), (-?\d+), "
-                     r"(-?\d+), T_(\w+)\)", line)
+                     r"(-?\d+), T_(\w+), M_(\w+)(?:\((\d+)\))?\)", line)
         if m:
             ops.append((section,) + m.groups())
     def props(p):
@@ -65,14 +68,16 @@ def main():
     for title, group in (("Primitives", prim), ("Composites (lowered)", comp)):
         out.append(f"\n## {title}\n")
         cur = None
-        for sec, name, cls, p, lo, hi, nout, types in group:
+        for sec, name, cls, p, lo, hi, nout, types, macs, w in group:
             if sec != cur:
                 out.append(f"\n### {sec}\n\n| op | properties | operands | "
-                           "results | operand 0 |\n|---|---|---|---|---|")
+                           "results | operand 0 | MACs |\n"
+                           "|---|---|---|---|---|---|")
                 cur = sec
+            mac = {"None": "-", "MatMul": "matmul"}.get(macs, f"conv (w: {w})")
             out.append(f"| {name} | {props(p)} | {arity(lo, hi)} | "
                        f"{'variadic' if nout == '-1' else nout} | "
-                       f"{KINDS[types]} |")
+                       f"{KINDS[types]} | {mac} |")
         out.append("")
     text = "\n".join(out).rstrip() + "\n"
     path = os.path.join(ROOT, "docs/primitives.md")

@@ -15,8 +15,8 @@ the outputs ONNX Runtime computes for the quantized model node by node
 saying how it was made. Symbolic input dims are bound to 1 (batch) or to the
 test input's shape.
 
-The copy is checked with an ONNX Runtime session whose graph optimizations are
-off, so every node runs its own kernel: an optimized session folds constant
+The copy is checked with an ONNX Runtime InferenceSession whose graph
+optimizations are off, so every node runs its own kernel: an optimized one folds constant
 subgraphs and can hide an invalid node (ORT 1.31 writes mnist-8's [1, 10]
 int32 bias with a DequantizeLinear of axis 0 and 10 scales). A per-axis
 (De)QuantizeLinear of a constant whose axis does not match its scale's length

@@ -3,8 +3,7 @@
 // lowered graph (run by the graph interpreter) and planned LIR (run by the
 // LIR interpreter), claims every primitive op for every element type, and
 // serializes executables as the program they were compiled from.
-#include "ember/backend.h"
-#include "ember/plugin_helpers.hpp"
+#include "ember/plugin_table.hpp"
 
 #include "backend/Artifact.h"
 #include "backend/ProgramProto.h"
@@ -36,8 +35,8 @@ struct ember_executable {
 namespace {
 
 Host gHost;
-const char *kName = "interp";
-const char *kVersion = "0.1.0";
+constexpr const char *kName = "interp";
+constexpr const char *kVersion = "0.1.0";
 
 ember_error *fromStatus(const ember::Status &s, int32_t code) {
   return error(code, s.message());
@@ -297,51 +296,27 @@ ember_error *execute(ember_device *d, const ember_execute_params *p,
       out);
 }
 
-ember_error *init(const ember_host_api *h) {
-  if (ember_error *e = gHost.attach(h))
-    return e;
-  return nullptr;
-}
+ember_error *init(const ember_host_api *h) { return gHost.attach(h); }
 
-void shutdown() {}
-
-const ember_plugin_api kApi = {
-    sizeof(ember_plugin_api),
-    nullptr,
-    EMBER_ABI_VERSION_MAJOR,
-    EMBER_ABI_VERSION_MINOR,
-    kName,
-    kVersion,
-    errorCode,
-    errorMessage,
-    errorFree,
-    init,
-    shutdown,
-    getCapabilities,
-    querySupport,
-    nullptr, // device_count: one device
-    deviceOpenSingle,
-    deviceClose,
-    bufferAllocate,
-    bufferRelease,
-    bufferWrite,
-    bufferRead,
-    compile,
-    serialize,
-    load,
-    release,
-    execute,
-    eventWait,
-    eventRelease,
-    signature,
-    bufferImportHost, // plain host memory, like its own buffers
-    nullptr,          // executable_emit (ABI 1.3)
-    nullptr,          // event_profile (ABI 1.3)
+// The function table (ember/plugin_table.hpp): each member fills the entry
+// of its name; PluginBase gives the error functions and plugin_shutdown,
+// HostMemory the one device and its buffers, AsyncEvents the events of
+// startAsync, HostImport buffer_import_host over plain host memory, like
+// the device's own buffers. executable_emit and event_profile stay NULL.
+struct InterpPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
+  static constexpr const char *name = kName;
+  static constexpr const char *version = kVersion;
+  static constexpr auto plugin_init = init;
+  static constexpr auto get_capabilities = getCapabilities;
+  static constexpr auto query_support = querySupport;
+  static constexpr auto executable_compile = compile;
+  static constexpr auto executable_serialize = serialize;
+  static constexpr auto executable_load = load;
+  static constexpr auto executable_release = release;
+  static constexpr auto execute = ::execute;
+  static constexpr auto executable_signature = signature;
 };
 
 } // namespace
 
-extern "C" EMBER_PLUGIN_EXPORT const ember_plugin_api *
-ember_plugin_entry(const ember_host_api *host) {
-  return ember_plugin::acceptHost(host, &kApi);
-}
+EMBER_PLUGIN_ENTRY(InterpPlugin)

@@ -10,7 +10,8 @@ off).
 A layer alone reads a graph input and writes a graph output, both
 row-major ([N][C][H][W]), where inside its model it sits between
 channels-last layers: the set checks the layouts at a model's boundaries
-(docs/performance.md, "Row-major convolutions: layers as models").
+(docs/changelog/cpu-performance.md, "Row-major convolutions: layers as
+models").
 
   bench/cpu/layer_cases.py --out build/layer-cases \\
       [--first N] [--every K] CASE...

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Architecture probes: small models of families the wider set does not
 have, built with onnx.helper from seeded weights, to find where the CPU
-backend is slow on shapes and ops it was never tuned on (issue 20: the
+backend is slow on shapes and ops it was never tuned on (the
 recurrent cells ran on the interpreter, 38x slower than ONNX Runtime, until
 this probe found it).
 

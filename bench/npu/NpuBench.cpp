@@ -1,5 +1,4 @@
-//===- NpuBench.cpp - Figures for docs/npu-performance.md
-//------------------===//
+//===- NpuBench.cpp - figures for docs/npu-performance.md -----------------===//
 //
 // Runs the example kernels on the SystemC model through driver.h and prints
 // cycles, MAC utilization, overlap, DMA bytes and simulation speed (best of N

@@ -1,12 +1,13 @@
-// ===- RtlBench.cpp - Simulation speed of the NPU RTL under Verilator
-// ------===// Runs the example kernels on the RTL executor (tracing off, one
-// thread) and prints simulated cycles per second, from wall time and from the
-// process's CPU time (the machine is shared: CPU time is what the model costs,
-// wall time what a user waits), against the SystemC model in the same run. Goal
-// (issue 16):
-// >= 300 k cycles/s at DIM 16. With --fst DIR it also times one run with an FST
-// waveform.
-// ===----------------------------------------------------------------------===//
+//===- RtlBench.cpp - simulation speed of the NPU RTL ---------------------===//
+//
+// Simulation speed of the NPU RTL under Verilator. Runs the example kernels on
+// the RTL executor (tracing off, one thread) and prints simulated cycles per
+// second, from wall time and from the process's CPU time (the machine is
+// shared: CPU time is what the model costs, wall time what a user waits),
+// against the SystemC model in the same run. Goal (docs/npu-rtl.md, "Simulation
+// speed and build cost"): >= 300 k cycles/s at DIM 16. With --fst DIR it also
+// times one run with an FST waveform.
+//===----------------------------------------------------------------------===//
 #include "Kernels.h"
 #include "ember/npu/driver.h"
 

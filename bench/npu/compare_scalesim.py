@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Ember's NPU beside SCALE-Sim, layer by layer (issue 17, docs/npu-performance.md).
+"""Ember's NPU beside SCALE-Sim, layer by layer (docs/npu-performance.md).
 
 For each model: `ember run --target=npu-sim --npu-report` gives the convolution and
 MatMul layers (shape, MACs) and Ember's simulated cycles of each layer run alone on

@@ -7,8 +7,8 @@ backend's compile: tiling, code generation, token assignment), and of
 `ember run --target=npu-sim` split into its compile_ms and run_ms (the run:
 the NPU partitions on the SystemC model plus the host partitions on the CPU
 backend), with the simulated cycles. Medians of --runs runs; the goals of
-issue 15 (MobileNetV2 int8: compile < 5 s, SystemC run < 10 s) are checked
-when that model is in the list.
+docs/npu-backend.md, "Verification and figures" (MobileNetV2 int8: compile < 5 s,
+SystemC run < 10 s) are checked when that model is in the list.
 
     bench/npu/compile_run.py --ember build/bin/ember [--runs 3] MODEL.onnx...
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Where the NPU's cycles go, per model (issue 17, docs/npu-performance.md).
+"""Where the NPU's cycles go, per model (docs/npu-performance.md).
 
 For each model: `ember run --target=npu-sim --npu-report` on the chosen
 executor (SystemC by default) and `ember compile --target=npu-sim` timed.

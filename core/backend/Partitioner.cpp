@@ -310,36 +310,30 @@ uint64_t macsOf(const Node &n) {
   if (n.types.empty())
     return 0;
   const std::vector<int64_t> y = n.types[0].dims();
-  switch (n.kind) {
-  case OpKind::Conv:
-  case OpKind::ConvInteger:
-  case OpKind::QLinearConv: {
+  const MacRule rule = opInfo(n.kind).macs;
+  switch (rule.kind) {
+  case MacRule::None:
+    return 0;
+  case MacRule::Conv: {
     // Every output element sums C/group x kernel products.
-    size_t wi = n.kind == OpKind::QLinearConv ? 3 : 1;
-    std::vector<int64_t> w = dims(wi);
+    std::vector<int64_t> w = dims(rule.weight);
     if (w.size() < 2)
       return 0;
     return prod(y, 0, y.size()) * prod(w, 1, w.size());
   }
-  case OpKind::MatMul:
-  case OpKind::MatMulInteger:
-  case OpKind::QLinearMatMul:
-  case OpKind::Gemm: {
+  case MacRule::MatMul: {
     std::vector<int64_t> a = dims(0);
     if (a.empty())
       return 0;
     int64_t k = a.back();
-    if (n.kind == OpKind::Gemm) {
-      auto it = n.attrs.find("transA");
-      if (it != n.attrs.end() && it->second.kind == Attr::Kind::Int &&
-          it->second.i && a.size() == 2)
-        k = a[0];
-    }
+    auto it = n.attrs.find("transA");
+    if (it != n.attrs.end() && it->second.kind == Attr::Kind::Int &&
+        it->second.i && a.size() == 2)
+      k = a[0];
     return prod(y, 0, y.size()) * uint64_t(std::max<int64_t>(k, 0));
   }
-  default:
-    return 0;
   }
+  return 0;
 }
 
 Expected<std::vector<std::string>>

@@ -85,8 +85,8 @@ struct ExecutorOptions {
   std::string artifactCacheDir;
 };
 
-// Multiply-accumulates of a node (Conv, ConvInteger, MatMul,
-// MatMulInteger, Gemm, QLinearConv, QLinearMatMul); 0 for other ops.
+// Multiply-accumulates of a node, by its op's MacRule (the Macs column of
+// core/ir/Ops.def: convolutions and matrix products); 0 for other ops.
 uint64_t macsOf(const Node &n);
 
 // One partition's part of the last run.

@@ -121,8 +121,7 @@ size_t tableSizeOfMinor(unsigned minor) {
 
 } // namespace
 
-// ---- loading
-// -----------------------------------------------------------------
+// ---- loading ----------------------------------------------------------------
 Plugin::Plugin() : handles_(newHandles()) {}
 
 std::string Plugin::describe() const {
@@ -386,8 +385,7 @@ Expected<std::string> Plugin::takeBlob(ember_blob &b, const char *call) {
   return out;
 }
 
-// ---- typed calls
-// ---------------------------------------------------------------
+// ---- typed calls ------------------------------------------------------------
 #define EMBER_REQUIRE_FN(fn)                                                   \
   do {                                                                         \
     if (!api_.fn)                                                              \

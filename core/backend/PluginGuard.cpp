@@ -136,8 +136,7 @@ std::mutex gWatchdogMu;
 std::atomic<int> gReportFd{-1};
 char gReportPrefix[64] = {};
 
-// ---- async-signal-safe text
-// ---------------------------------------------------
+// ---- async-signal-safe text -------------------------------------------------
 class Line {
 public:
   void str(const char *s) {
@@ -224,8 +223,7 @@ const char *baseName(const char *path) {
   return b;
 }
 
-// ---- the hang watchdog
-// --------------------------------------------------------
+// ---- the hang watchdog ------------------------------------------------------
 [[noreturn]] void reportHang(ThreadRecord &r) {
   Line l;
   PluginSlot *s = r.slot.load();
@@ -516,8 +514,7 @@ void setFailureReportFd(int fd, const char *prefix) {
   guard::gReportFd.store(fd);
 }
 
-// ---- the guard
-// ----------------------------------------------------------------
+// ---- the guard --------------------------------------------------------------
 PluginCallGuard::PluginCallGuard(const Plugin &p, const char *call,
                                  double budgetSec)
     : prevCall(guard::tCurrentCall), prevPlugin(guard::tCurrentPlugin),

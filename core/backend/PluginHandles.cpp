@@ -54,8 +54,7 @@ std::atomic<bool> gAnyHung{false};
 
 } // namespace
 
-// ---- handle accounting
-// ---------------------------------------------------------
+// ---- handle accounting ------------------------------------------------------
 std::string HandleCounts::describe() const {
   std::string r;
   HandleCounts c = *this;
@@ -154,8 +153,7 @@ void Plugin::markHung() {
 
 bool Plugin::hung() const { return handles_->hung.load(); }
 
-// ---- handles
-// ---------------------------------------------------------------------
+// ---- handles ----------------------------------------------------------------
 // Each wrapper counts its handle in the plugin's liveHandles() from
 // construction to release. The plugin's release function is not called
 // once the plugin hung (an execution that never completed may still use

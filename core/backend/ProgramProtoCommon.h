@@ -78,8 +78,7 @@ Status checkUtf8(const std::string &s, const std::string &what);
 // "[1, 3, 224, 224]"
 std::string dimsText(const google::protobuf::RepeatedField<int64_t> &d);
 
-// ---- types and tensors
-// --------------------------------------------------------
+// ---- types and tensors ------------------------------------------------------
 
 Expected<Type> typeFromProto(const v1::TensorType &p, const std::string &what);
 Status checkElementBytes(const Tensor &x, const std::string &what);
@@ -91,8 +90,7 @@ Status typeToProto(const Type &t, v1::TensorType &out, const std::string &what);
 Status tensorToProto(const Tensor &t, v1::TensorData &out,
                      const std::string &what);
 
-// ---- attributes (GraphProto.cpp)
-// ----------------------------------------------
+// ---- attributes (GraphProto.cpp) --------------------------------------------
 
 // `depth` is that of the graph holding the attribute; subgraphs are one
 // deeper. The LIR passes depth < 0: it has no subgraphs.
@@ -104,8 +102,7 @@ Status
 attrsFromProto(const google::protobuf::RepeatedPtrField<v1::Attribute> &attrs,
                int depth, const std::string &where, AttrMap &out);
 
-// ---- operands
-// -------------------------------------------------------------------
+// ---- operands ---------------------------------------------------------------
 
 // Which operands may be absent. The op table has no notion of optional
 // operands, and kernels read every operand below MinIn without asking, so

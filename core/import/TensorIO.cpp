@@ -6,7 +6,6 @@
 
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
 
 namespace ember {
 
@@ -23,25 +22,6 @@ Status checkTensorSize(const Dims &d, ElemKind k, const std::string &what) {
     return invalid(what, " is too large (", dimsToString(d), " x ", elemSize(k),
                    " bytes)");
   return Status::ok();
-}
-
-Expected<std::string> readFileBytes(const std::string &path,
-                                    uint64_t maxBytes) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0)
-    return makeError(ErrorCode::Io, "cannot open '", path, "'");
-  if (S_ISDIR(st.st_mode))
-    return makeError(ErrorCode::Io, "'", path, "' is a directory");
-  if (uint64_t(st.st_size) > maxBytes)
-    return makeError(ErrorCode::Io, "'", path, "' is too large");
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return makeError(ErrorCode::Io, "cannot open '", path, "'");
-  std::string s(size_t(st.st_size), '\0');
-  in.read(&s[0], st.st_size);
-  if (!in)
-    return makeError(ErrorCode::Io, "cannot read '", path, "'");
-  return s;
 }
 
 namespace {
@@ -81,12 +61,11 @@ Expected<std::string> readExternal(const onnx::TensorProto &p,
     return invalid(what, ": external data location '", location,
                    "' must be a relative path inside the model's folder");
   std::string path = baseDir.empty() ? location : baseDir + "/" + location;
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
+  auto size = ember::fileSize(path);
+  if (!size)
     return makeError(ErrorCode::Io, what, ": cannot open external data '", path,
                      "'");
-  in.seekg(0, std::ios::end);
-  uint64_t fileSize = uint64_t(in.tellg());
+  const uint64_t fileSize = *size;
   if (length == UINT64_MAX)
     length = fileSize >= offset ? fileSize - offset : 0;
   if (length != wantBytes)
@@ -96,10 +75,8 @@ Expected<std::string> readExternal(const onnx::TensorProto &p,
     return invalid(what, ": external data [", offset, ", +", length,
                    ") is beyond the end of '", path, "' (", fileSize,
                    " bytes)");
-  std::string buf(size_t(length), '\0');
-  in.seekg(std::streamoff(offset));
-  in.read(&buf[0], std::streamsize(length));
-  if (!in)
+  auto buf = readFileRange(path, offset, length);
+  if (!buf)
     return makeError(ErrorCode::Io, what, ": cannot read '", path, "'");
   return buf;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ir/Tensor.h"
+#include "support/File.h" // readFileBytes
 
 #include <string>
 
@@ -27,8 +28,5 @@ Expected<Tensor> readTensorFile(const std::string &path,
                                 std::string *nameOut = nullptr);
 Status writeTensorFile(const Tensor &t, const std::string &path,
                        const std::string &name = "");
-
-Expected<std::string> readFileBytes(const std::string &path,
-                                    uint64_t maxBytes = uint64_t(4) << 30);
 
 } // namespace ember

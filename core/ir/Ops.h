@@ -29,7 +29,37 @@ enum OpProp : uint32_t {
   P_Internal = 1u << 7, // Ember's own op (docs/quantization.md): made by
                         // lowering, never read from an ONNX file
   P_Narrow = 1u << 8,   // accepts narrow element kinds (isMiniKind)
+  // Computes an exponential, logarithm, power, error function, or a
+  // trigonometric or hyperbolic function of its operands, element by element
+  // (for floats: several times the cost of an add or a multiply).
+  P_Transcendental = 1u << 9,
+  // Every result element is a copy of one element of operand 0, placed by
+  // the shapes, attributes and index operands (a view, permutation, slice,
+  // split, gather or repetition): no arithmetic and no other values, so a
+  // quantized operand's scale and zero point describe the result too.
+  P_Rearrange = 1u << 10,
+  // Every result element equals one of the operands' elements, chosen by
+  // comparing their values (maximum, minimum): no arithmetic, no rounding.
+  P_Select = 1u << 11,
 };
+
+// How an op's multiply-accumulates are counted (backend::macsOf, the
+// reports' `<device>_mac_share`): the Macs column of Ops.def.
+struct MacRule {
+  enum Kind : uint8_t {
+    None,   // not counted
+    Conv,   // each result element sums the products of one window: the
+            // weight operand's dims after the first (C/group x kernel)
+    MatMul, // each result element sums K products, K operand 0's last dim
+            // (its first with a `transA` attribute of 1, as Gemm has)
+  } kind;
+  uint8_t weight; // Conv: the weight operand's index
+};
+constexpr MacRule M_None{MacRule::None, 0};
+constexpr MacRule M_MatMul{MacRule::MatMul, 0};
+constexpr MacRule M_Conv(uint8_t weightOperand) {
+  return {MacRule::Conv, weightOperand};
+}
 
 // The element kinds an op's operand 0 may have (Ops.def, column Types).
 enum OpTypes : uint8_t {
@@ -48,11 +78,12 @@ struct OpInfo {
   uint32_t props;
   int minIn, maxIn, numOut;
   OpTypes types;
+  MacRule macs;
 };
 
 inline constexpr OpInfo kOpInfo[] = {
-#define EMBER_OP(Name, Class, Props, MinIn, MaxIn, NumOut, Types)              \
-  {#Name, OpClass::Class, Props, MinIn, MaxIn, NumOut, Types},
+#define EMBER_OP(Name, Class, Props, MinIn, MaxIn, NumOut, Types, Macs)        \
+  {#Name, OpClass::Class, Props, MinIn, MaxIn, NumOut, Types, Macs},
 #include "ir/Ops.def"
 };
 

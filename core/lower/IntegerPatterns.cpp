@@ -88,23 +88,22 @@ bool clampBounds(const Node &n, double &lo, double &hi) {
   };
   lo = -std::numeric_limits<double>::infinity();
   hi = std::numeric_limits<double>::infinity();
-  switch (n.kind) {
-  case OpKind::Relu:
+  if (n.kind == OpKind::Relu) {
     lo = 0;
     return true;
-  case OpKind::Clip:
+  }
+  if (n.kind == OpKind::Clip) {
     if (n.hasInput(1) && !bound(n.inputs[1], lo))
       return false;
     if (n.hasInput(2) && !bound(n.inputs[2], hi))
       return false;
     return true;
-  case OpKind::Max:
-    return n.inputs.size() == 2 && bound(n.inputs[1], lo);
-  case OpKind::Min:
-    return n.inputs.size() == 2 && bound(n.inputs[1], hi);
-  default:
-    return false;
   }
+  if (n.kind == OpKind::Max)
+    return n.inputs.size() == 2 && bound(n.inputs[1], lo);
+  if (n.kind == OpKind::Min)
+    return n.inputs.size() == 2 && bound(n.inputs[1], hi);
+  return false;
 }
 
 std::optional<QOut> quantizedOutput(const Users &users, Node *anchor) {
@@ -286,53 +285,39 @@ private:
     }
   }
 
+  // The pattern anchored at n, if any. The ops with a pattern of their own
+  // are tested by kind; any op that only rearranges its operand's elements
+  // (P_Rearrange in Ops.def) moves the stored integers.
   Expected<bool> anchor(Node &n) {
-    switch (n.kind) {
-    case OpKind::Conv:
+    const OpKind k = n.kind;
+    if (k == OpKind::Conv)
       return conv(n);
-    case OpKind::QLinearConv:
+    if (k == OpKind::QLinearConv)
       return qlinearConv(n);
-    case OpKind::MatMul:
-    case OpKind::Gemm:
+    if (k == OpKind::MatMul || k == OpKind::Gemm)
       return matmul(n);
-    case OpKind::QLinearMatMul:
+    if (k == OpKind::QLinearMatMul)
       return qlinearMatMul(n);
-    case OpKind::Add:
+    if (k == OpKind::Add)
       return add(n);
-    case OpKind::Sum: // older exporters' residual adds (ResNet-50)
-      if (n.inputs.size() != 2)
-        return false;
+    // Older exporters' residual adds (ResNet-50) are two-input Sums.
+    if (k == OpKind::Sum && n.inputs.size() == 2)
       return add(n);
-    case OpKind::QLinearAdd:
+    if (k == OpKind::QLinearAdd)
       return qlinearAdd(n);
-    case OpKind::Mul:
+    if (k == OpKind::Mul)
       return mul(n);
-    case OpKind::MaxPool:
-    case OpKind::AveragePool:
+    if (k == OpKind::MaxPool || k == OpKind::AveragePool)
       return pool(n);
-    case OpKind::GlobalAveragePool:
-    case OpKind::ReduceMean:
+    if (k == OpKind::GlobalAveragePool || k == OpKind::ReduceMean)
       return mean(n);
-    case OpKind::QLinearGlobalAveragePool:
+    if (k == OpKind::QLinearGlobalAveragePool)
       return qlinearGlobalAveragePool(n);
-    case OpKind::Concat:
+    if (k == OpKind::Concat)
       return concat(n);
-    case OpKind::Reshape:
-    case OpKind::Transpose:
-    case OpKind::Flatten:
-    case OpKind::Squeeze:
-    case OpKind::Unsqueeze:
-    case OpKind::Identity:
-    case OpKind::Slice:
-    case OpKind::DepthToSpace:
-    case OpKind::SpaceToDepth:
-    case OpKind::Expand:
-    case OpKind::Tile:
-    case OpKind::Gather:
+    if (hasProp(k, P_Rearrange))
       return movement(n);
-    default:
-      return false;
-    }
+    return false;
   }
 
   // ---- Conv -------------------------------------------------------------

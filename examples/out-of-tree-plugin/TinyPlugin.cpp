@@ -7,11 +7,10 @@
 // artifacts whose payload is the program itself.
 //
 // It uses only the ABI header, the generated protobuf classes and the
-// optional plugin_helpers.hpp: no Ember core symbol.
+// optional plugin_helpers.hpp and plugin_table.hpp: no Ember core symbol.
 #include "TinyProgram.h"
 
-#include "ember/backend.h"
-#include "ember/plugin_helpers.hpp"
+#include "ember/plugin_table.hpp"
 
 #include "ember/backend/v1/artifact.pb.h"
 #include "ember/backend/v1/capability.pb.h"
@@ -37,8 +36,8 @@ struct ember_executable {
 namespace {
 
 Host gHost;
-const char *const kName = "tiny";
-const char *const kVersion = "0.1.0";
+constexpr const char *kName = "tiny";
+constexpr const char *kVersion = "0.1.0";
 const char kMagic[8] = {'E', 'M', 'B', 'E', 'R', 'A', 'R', 'T'};
 
 ember_error *fromStatus(const tiny::Status &s) {
@@ -321,53 +320,29 @@ ember_error *execute(ember_device *d, const ember_execute_params *p,
       out);
 }
 
-// ---- the table
-// ----------------------------------------------------------------
-ember_error *init(const ember_host_api *host) {
-  if (ember_error *e = gHost.attach(host))
-    return e;
-  return nullptr;
-}
+// ---- the table --------------------------------------------------------------
+// Built from a class by ember/plugin_table.hpp: each member fills the entry
+// of ember_plugin_api (backend.h) of its name, and an entry without a member
+// stays NULL ("not implemented": buffer_import_host, so the host copies;
+// executable_emit, event_profile). PluginBase supplies the error functions
+// and plugin_shutdown, HostMemory the one host-memory device and its
+// buffers, AsyncEvents event_wait and event_release for startAsync's events.
+ember_error *init(const ember_host_api *host) { return gHost.attach(host); }
 
-void shutdown() {}
-
-const ember_plugin_api kApi = {
-    sizeof(ember_plugin_api),
-    nullptr,
-    EMBER_ABI_VERSION_MAJOR,
-    EMBER_ABI_VERSION_MINOR,
-    kName,
-    kVersion,
-    errorCode,
-    errorMessage,
-    errorFree,
-    init,
-    shutdown,
-    getCapabilities,
-    querySupport,
-    nullptr, // device_count: one device
-    deviceOpenSingle,
-    deviceClose,
-    bufferAllocate,
-    bufferRelease,
-    bufferWrite,
-    bufferRead,
-    compile,
-    serialize,
-    load,
-    release,
-    execute,
-    eventWait,
-    eventRelease,
-    signature,
-    nullptr, // buffer_import_host (ABI 1.2): the host copies
-    nullptr, // executable_emit (ABI 1.3)
-    nullptr, // event_profile (ABI 1.3)
+struct TinyPlugin : PluginBase, HostMemory, AsyncEvents {
+  static constexpr const char *name = kName;
+  static constexpr const char *version = kVersion;
+  static constexpr auto plugin_init = init;
+  static constexpr auto get_capabilities = getCapabilities;
+  static constexpr auto query_support = querySupport;
+  static constexpr auto executable_compile = compile;
+  static constexpr auto executable_serialize = serialize;
+  static constexpr auto executable_load = load;
+  static constexpr auto executable_release = release;
+  static constexpr auto execute = ::execute;
+  static constexpr auto executable_signature = signature;
 };
 
 } // namespace
 
-extern "C" EMBER_PLUGIN_EXPORT const ember_plugin_api *
-ember_plugin_entry(const ember_host_api *host) {
-  return ember_plugin::acceptHost(host, &kApi);
-}
+EMBER_PLUGIN_ENTRY(TinyPlugin)

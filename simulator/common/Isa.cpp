@@ -1,5 +1,4 @@
-//===- Isa.cpp - Ember NPU instruction encode/decode/validate
-//--------------===//
+//===- Isa.cpp - NPU instructions: encode, decode, validate ---------------===//
 #include "ember/npu/Isa.h"
 
 #include <algorithm>

@@ -1,5 +1,4 @@
-// ===- Driver.cpp - The C device interface over the golden, SystemC and RTL
-// models ===//
+//===- Driver.cpp - driver.h over the golden, SystemC and RTL models ------===//
 #include "ember/npu/driver.h"
 
 #include "../golden/Golden.h"

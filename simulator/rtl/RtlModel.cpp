@@ -1,6 +1,7 @@
-// ===- RtlModel.cpp - The NPU RTL (hw/rtl) under Verilator
-// ----------------===// Verilator's headers come first (its model header must
-// not follow SystemC's).
+//===- RtlModel.cpp - the NPU RTL (hw/rtl) under Verilator ----------------===//
+//
+// Verilator's headers come first (its model header must not follow SystemC's).
+//===----------------------------------------------------------------------===//
 #include "Vnpu_sim_top.h"
 #include "Vnpu_sim_top__Dpi.h"
 #include "Vnpu_sim_top___024root.h"

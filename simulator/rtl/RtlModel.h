@@ -1,12 +1,13 @@
-// ===- RtlModel.h - The NPU RTL (hw/rtl) under Verilator
-// ------------------===// The third executor behind driver.h: the SystemVerilog
-// NPU of hw/rtl with the behavioural DRAM of hw/sim, verilated in --cc mode and
-// clocked from a plain C++ loop. The instruction port is fed from the program
-// one instruction per cycle; DRAM contents live in the driver's buffer and are
-// reached through DPI-C. Scratchpads are cleared and read back directly (public
-// arrays). Unlike the SystemC model, any number of RTL devices may exist at
-// once (one thread each).
-// ===----------------------------------------------------------------------===//
+//===- RtlModel.h - the NPU RTL (hw/rtl) under Verilator --------*- C++ -*-===//
+//
+// The third executor behind driver.h: the SystemVerilog NPU of hw/rtl with the
+// behavioural DRAM of hw/sim, verilated in --cc mode and clocked from a plain
+// C++ loop. The instruction port is fed from the program one instruction per
+// cycle; DRAM contents live in the driver's buffer and are reached through
+// DPI-C. Scratchpads are cleared and read back directly (public arrays). Unlike
+// the SystemC model, any number of RTL devices may exist at once (one thread
+// each).
+//===----------------------------------------------------------------------===//
 #ifndef EMBER_NPU_RTL_RTLMODEL_H
 #define EMBER_NPU_RTL_RTLMODEL_H
 

@@ -1,5 +1,4 @@
-//===- EquivalenceTest.cpp - SystemC model bit-exact against the golden model
-//===//
+//===- EquivalenceTest.cpp - SystemC bit-exact against the golden model ---===//
 #include "NpuTestUtil.h"
 #include "ProgramGen.h"
 

@@ -1,5 +1,4 @@
-//===- ErrorTest.cpp - Bad programs stop with an error naming insn and cause
-//===//
+//===- ErrorTest.cpp - bad programs stop with an error naming the cause ---===//
 #include "NpuTestUtil.h"
 #include "ProgramGen.h"
 #include "ember/npu/Assembler.h"

@@ -1,5 +1,4 @@
-//===- OutputPathTest.cpp - Spec version 2's instructions against references
-//===//
+//===- OutputPathTest.cpp - spec version 2's instructions vs references ---===//
 //
 // The golden model defines the NPU; these tests pin the instructions of spec
 // version 2 (the output table, VMUL, UPSAMPLE, POOL over a bounded source,

@@ -1,10 +1,11 @@
-// ===- RtlCycleTest.cpp - Cycle agreement of the RTL and the SystemC model
-// ===// "The RTL is the truth for timing": the SystemC model must give the same
-// cycle count as the RTL on compute-only programs (operands already resident:
-// GEMM, VECTOR, SETREG, FENCE and the tokens between them), and within 2%
-// (median) / 5% (95th percentile) per kernel with DMA. Prints the per-kernel
-// table (docs/npu-rtl.md quotes it).
-// ===----------------------------------------------------------------------===//
+//===- RtlCycleTest.cpp - RTL and SystemC cycles agree --------------------===//
+//
+// Cycle agreement of the RTL and the SystemC model. "The RTL is the truth for
+// timing": the SystemC model must give the same cycle count as the RTL on
+// compute-only programs (operands already resident: GEMM, VECTOR, SETREG, FENCE
+// and the tokens between them), and within 2% (median) / 5% (95th percentile)
+// per kernel with DMA. Prints the per-kernel table (docs/npu-rtl.md quotes it).
+//===----------------------------------------------------------------------===//
 #include "Kernels.h"
 #include "NpuTestUtil.h"
 #include "ProgramGen.h"

@@ -1,10 +1,12 @@
-// ===- RtlEquivalenceTest.cpp - The RTL bit-exact against the golden model
-// ===// The same directed and random race-free programs that hold the SystemC
-// model to the golden model (ProgramGen.cpp), and the example kernels, run on
-// the RTL (hw/rtl under Verilator) through driver.h: DRAM, all four scratchpads
-// and the functional counters must be identical. EMBER_NPU_RTL_RANDOM=N changes
-// the number of random programs (default 400).
-// ===----------------------------------------------------------------------===//
+//===- RtlEquivalenceTest.cpp - the RTL bit-exact against golden ----------===//
+//
+// The RTL bit-exact against the golden model. The same directed and random
+// race-free programs that hold the SystemC model to the golden model
+// (ProgramGen.cpp), and the example kernels, run on the RTL (hw/rtl under
+// Verilator) through driver.h: DRAM, all four scratchpads and the functional
+// counters must be identical. EMBER_NPU_RTL_RANDOM=N changes the number of
+// random programs (default 400).
+//===----------------------------------------------------------------------===//
 #include "../rtl/RtlModel.h"
 #include "Kernels.h"
 #include "NpuTestUtil.h"

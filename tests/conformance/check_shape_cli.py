@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The shape options of `ember` as a user meets them (issue 21).
+"""The shape options of `ember` as a user meets them (docs/onnx-import.md,
+"Symbolic dims").
 
   check_shape_cli.py EMBER TARGET MNIST_DIR [MODELS_DIR]
 

@@ -4,7 +4,7 @@ scopes, in the standard layout (OUT/<case>/model.onnx,
 test_data_set_<k>/input_<i>.pb, output_<i>.pb). Expected outputs come from
 ONNX Runtime.
 
-What the cases pin down (issue 21): a body reads outer values of every kind
+What the cases pin down (docs/onnx-import.md, "Control flow"): a body reads outer values of every kind
 (graph inputs, computed values, initializers, Constant nodes), through
 Squeeze/Unsqueeze chains whose axes are outer constants, through nested
 branches, into recurrent ops (LSTM, RNN, GRU) and loop-carried state; and an

@@ -14,7 +14,7 @@ tail -n 1 "$work/out.txt" | grep -Eq '^npu: cycles=[1-9][0-9]* mac_util=[0-9.e-]
   { echo "the last line is not the npu: summary"; exit 1; }
 grep -q "^layer report (npu, executor systemc)" "$work/out.txt"
 grep -Eq "^1 +Convolution28 +conv\+maxpool +[1-9]" "$work/out.txt"
-# The cost model's columns (issue 17): the layer alone, predicted cycles,
+# The cost model's columns (docs/npu-backend.md): the layer alone, predicted cycles,
 # its error against alone, the
 # roofline bound and the fraction of it reached; a conv's shape in the detail.
 grep -Eq "^part +layer +op +cycles +alone +predicted +model_err +bound +roof " "$work/out.txt" ||

@@ -27,7 +27,7 @@ step "install $build to $prefix"
 cmake --install "$build" --prefix "$prefix" >"$work/install.log" ||
   { cat "$work/install.log"; die "cmake --install failed"; }
 for f in bin/ember lib/ember/libember_interp.so lib/ember/libember_null.so \
-         include/ember/backend.h include/ember/plugin_helpers.hpp \
+         include/ember/backend.h include/ember/plugin_helpers.hpp include/ember/plugin_table.hpp \
          include/ember/backend/v1/graph.pb.h include/ember/backend/v1/artifact.pb.h \
          share/ember/proto/ember/backend/v1/graph.proto lib/libember_backend_proto.a \
          lib/cmake/Ember/EmberConfig.cmake lib/cmake/Ember/EmberConfigVersion.cmake \

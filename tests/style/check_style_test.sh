@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Tests scripts/check-style.sh on a scratch git repository: each rule must
-# fail when broken (bad format, a file over budget, an allowlisted file that
-# grew, a stale allowlist entry, a wrong clang-format version) and pass when
-# kept; --changed checks only what changed since the merge base; --fix
-# repairs what it reports. Format problems fail only with the gate on
+# fail when broken (bad format, also in an .inc fragment or a C++ .in
+# template, a file over budget, an allowlisted file that grew, a stale
+# allowlist entry, a wrong clang-format version, and each source rule: a
+# ticket number or a work-sitting word in a doc or comment, a `default:` in a
+# switch over OpKind, a broken comment banner) and pass when kept; --changed
+# checks only what changed since the merge base; --fix repairs what it
+# reports. Format problems fail only with the gate on
 # (FORMAT_GATE=enforce, EMBER_FORMAT_GATE=enforce or --enforce-format); with
 # it at "report" they are warnings.
 #   check_style_test.sh SOURCE_DIR SCRATCH_DIR
@@ -12,7 +15,7 @@ src=$1
 work=$2
 rm -rf "$work"
 mkdir -p "$work/scripts" "$work/lib"
-cp "$src/scripts/check-style.sh" "$work/scripts/"
+cp "$src/scripts/check-style.sh" "$src/scripts/check-source-rules.py" "$work/scripts/"
 cp "$src/.clang-format" "$work/"
 : >"$work/scripts/line-budget-allowlist.txt"
 cd "$work"
@@ -104,6 +107,112 @@ seq 1 1501 | sed 's/.*/x = &/' >lib/long.py
 git add lib/long.py
 expect 1 "error: lib/long.py has 1501 lines" -- --lines-only
 git rm -qf lib/long.py
+
+# Format covers .inc fragments and C/C++ .in templates, not other .in files.
+printf 'int  f( ) {return 1;}\n' >lib/frag.inc
+printf 'int  g( ) {return @X@;}\n' >lib/gen.cpp.in
+printf 'set(X  @X@)\n' >lib/conf.cmake.in
+git add lib
+expect 1 "error: not clang-formatted \(lib/frag.inc\)" -- --format-only
+expect 1 "error: not clang-formatted \(lib/gen.cpp.in\)" -- --format-only
+out=$(bash scripts/check-style.sh --format-only 2>&1)
+if grep -q "conf.cmake.in" <<<"$out"; then
+  echo "FAIL: a CMake .in template was given to clang-format"
+  failures=$((failures + 1))
+fi
+git rm -qf lib/frag.inc lib/gen.cpp.in lib/conf.cmake.in
+
+# Source rules. Each planted case fails with its file and line; the same
+# words outside docs and comments, a switch over another enum, and a
+# `default:` of an inner switch do not.
+printf '# Notes\n\nAs issue 12 asked, the cache stays.\n' >lib/notes.md
+git add lib/notes.md
+expect 1 "error: 'issue 12' in a doc or comment: .*\(lib/notes.md:3\)" -- --rules-only
+printf '# Notes\n\nThe cache stays (docs/cache.md, "Why").\n' >lib/notes.md
+cat >lib/words.cpp <<'EOF2'
+// Tuned in the third session.
+const char *kWhat = "issue 12 and session";
+EOF2
+git add lib/words.cpp
+expect 1 "error: 'session' in a doc or comment: .*\(lib/words.cpp:1\)" -- --rules-only
+out=$(bash scripts/check-style.sh --rules-only 2>&1)
+if grep -q "words.cpp:2" <<<"$out"; then
+  echo "FAIL: a string literal was read as a comment"
+  failures=$((failures + 1))
+fi
+printf '"""Cost model (issue 17)."""\nx = 1  # after session 3\n' >lib/doc.py
+git add lib/doc.py
+expect 1 "\(lib/doc.py:1\)" -- --rules-only
+expect 1 "\(lib/doc.py:2\)" -- --rules-only
+git rm -qf lib/words.cpp lib/doc.py
+expect 0 "rules: [0-9]+ files, 0 problems" -- --rules-only
+cat >lib/sw.cpp <<'EOF2'
+enum class OpKind { Add, Mul };
+enum class Color { Red, Blue };
+struct Node { OpKind kind; };
+#define MUL_CASES case OpKind::Mul:
+int f(const Node &n, Color c, int i) {
+  switch (c) {
+  case Color::Red:
+    return 1;
+  default:
+    break;
+  }
+  switch (n.kind) {
+  case OpKind::Add:
+    switch (i) {
+    case 0:
+      return 2;
+    default:
+      return 3;
+    }
+  case OpKind::Mul:
+    return 4;
+  }
+  switch (n.kind) {
+  MUL_CASES
+    return 5;
+  default:
+    return 6;
+  }
+}
+int g(int k) {
+  switch (OpKind(k)) {
+  default:
+    return 0;
+  }
+}
+int h(const Node &n) {
+  switch (n.kind) {
+  case OpKind::Add:
+    return 1;
+  default: // not listed
+    return 0;
+  }
+}
+EOF2
+git add lib/sw.cpp
+out=$(bash scripts/check-style.sh --rules-only 2>&1)
+for want in "sw.cpp:26\)" "sw.cpp:32\)" "sw.cpp:40\)"; do
+  if ! grep -qE "default:. in a switch over OpKind.*$want" <<<"$out"; then
+    echo "FAIL: no OpKind default error at $want:"
+    sed 's/^/  | /' <<<"$out"
+    failures=$((failures + 1))
+  fi
+done
+if [ "$(grep -c 'switch over OpKind' <<<"$out")" != 3 ]; then
+  echo "FAIL: wanted exactly 3 OpKind default errors:"
+  sed 's/^/  | /' <<<"$out"
+  failures=$((failures + 1))
+else
+  echo "ok: three OpKind defaults found (a label, a macro, a cast), none elsewhere"
+fi
+git rm -qf lib/sw.cpp
+printf '//===- a.cpp - what it does, at a length clang-format will break over\n//--------===//\nint a;\n' >lib/a.cpp
+git add lib/a.cpp
+expect 1 "error: a file banner broken over two lines.*\(lib/a.cpp:1\)" -- --rules-only
+git rm -qf lib/a.cpp lib/notes.md
+commit rules
 
 # The pinned version: another major is refused, with the reason.
 cat >fake-clang-format <<'EOF'

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Checks the tools' --help against docs/command-line.md.
 
-Every command of `ember` and `ember-npu` must answer --help (exit 0, usage
-line first, lines within 80 columns), and every option its help describes
-must appear in docs/command-line.md, so an option cannot be added without
-its documentation.
+Every command of `ember` and `ember-npu`, and `ember-kit`, must answer
+--help (exit 0, usage line first, lines within 80 columns), and every option
+its help describes must appear in docs/command-line.md, so an option cannot
+be added without its documentation.
 
-    check_help_docs.py EMBER EMBER_NPU DOC
+    check_help_docs.py EMBER EMBER_NPU DOC [EMBER_KIT]
+
+EMBER_NPU and EMBER_KIT may be empty (not built).
 """
 import re
 import subprocess
@@ -45,6 +47,7 @@ def options(text):
 
 def main():
     ember, npu, doc_path = sys.argv[1:4]
+    kit = sys.argv[4] if len(sys.argv) > 4 else ""
     doc = open(doc_path, encoding="utf-8").read()
     failures = []
     tools = [(ember, ["--help"])]
@@ -70,6 +73,19 @@ def main():
                 checked += 1
                 if not re.search(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", doc):
                     failures.append(f"{where}: {name} is not in {doc_path}")
+    if kit:
+        # One command, no subcommands.
+        text = run_help([kit, "--help"])
+        where = "ember-kit --help"
+        if not text.startswith("usage: "):
+            failures.append(f"{where}: does not start with a usage line")
+        for line in text.splitlines():
+            if len(line) > 80:
+                failures.append(f"{where}: line over 80 columns: {line}")
+        for name in sorted(options(text)):
+            checked += 1
+            if not re.search(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", doc):
+                failures.append(f"{where}: {name} is not in {doc_path}")
     for f in failures:
         print("FAIL:", f)
     print(f"{checked} option mentions checked, {len(failures)} problems")

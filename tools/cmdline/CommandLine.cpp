@@ -321,8 +321,7 @@ void Command::printHelp(std::FILE *out) const {
   std::fwrite(h.data(), 1, h.size(), out);
 }
 
-// ---- value parsers
-// -----------------------------------------------------------
+// ---- value parsers ----------------------------------------------------------
 
 std::string parseUint(const std::string &s, uint64_t lo, uint64_t hi,
                       uint64_t &out) {

@@ -211,9 +211,14 @@ int conformMain(int argc, char **argv) {
     if (!junit.empty())
       kitArgs.push_back({"--junit", junit});
     if (t.timeout) {
-      std::ostringstream sec;
-      sec << *t.timeout;
-      kitArgs.push_back({"--timeout", sec.str()});
+      // The kit times out hung plugins to recover from them: it takes a
+      // limit of whole seconds, no "none".
+      if (*t.timeout <= 0)
+        return cmd.usageError("--kit needs a --timeout of 1 second or more "
+                              "(the kit recovers from a hung plugin by its "
+                              "limit)");
+      kitArgs.push_back(
+          {"--timeout", std::to_string(int64_t(std::ceil(*t.timeout)))});
     }
     return runKitFor(cmd, targetName, kitArgs);
   }

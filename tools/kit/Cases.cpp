@@ -58,8 +58,7 @@ Tensor randomTensor(const Type &t, uint64_t seed, double lo, double hi) {
   return x;
 }
 
-// ---- draws
-// --------------------------------------------------------------------
+// ---- draws ------------------------------------------------------------------
 Draw::Draw(const CaseSpec &spec)
     : spec_(spec), rng_(spec.seed * 0x9e3779b97f4a7c15ull + 1) {}
 
@@ -165,8 +164,7 @@ int64_t Draw::range(int64_t canon, int64_t lo, int64_t hi) {
   return lo + int64_t(rng_() % uint64_t(hi - lo + 1));
 }
 
-// ---- the builder
-// ----------------------------------------------------------------
+// ---- the builder ------------------------------------------------------------
 Builder::Builder(ElemKind d, unsigned seed) : d_(d), seed_(seed) {
   m_ = std::make_unique<Module>();
   f_ = m_->addFunction("sample");
@@ -320,8 +318,7 @@ Sample Builder::finish() {
   return s;
 }
 
-// ---- descriptions
-// ----------------------------------------------------------------
+// ---- descriptions -----------------------------------------------------------
 namespace {
 
 std::string attrText(const Attr &a) {
@@ -381,8 +378,7 @@ std::string describeNode(const Node &n) {
   return r;
 }
 
-// ---- the API
-// ----------------------------------------------------------------------
+// ---- the API ----------------------------------------------------------------
 namespace {
 
 Expected<const OpBuilder *> builderOf(const std::string &op) {

@@ -67,11 +67,11 @@ bool writeFile(const std::string &path, const std::string &bytes) {
   return bool(f);
 }
 
+// The file's bytes; "" when it cannot be read (a reply the helper did not
+// write is an empty one).
 std::string readFile(const std::string &path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  auto bytes = readFileBytes(path);
+  return bytes ? std::move(*bytes) : std::string();
 }
 
 void writeMap(const std::string &path,

@@ -219,8 +219,7 @@ void addTest(const std::string &suite, const std::string &name, TestFn b) {
                         [b]() -> testing::Test * { return new KitTest(b); });
 }
 
-// ---- hangs
-// --------------------------------------------------------------------
+// ---- hangs ------------------------------------------------------------------
 double waitSeconds() {
   KitState &s = state();
   return s.waitSec > 0 ? s.waitSec : double(s.config.timeoutSec);

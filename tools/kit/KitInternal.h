@@ -122,10 +122,9 @@ struct KitState {
 KitState &state();
 
 // ---- hangs (Kit.cpp)
-// ---------------------------------------------------------- How long the kit
-// now waits for an execution, and lets any plugin call run before the host's
-// watchdog reports it hung: the configured timeout until the plugin first
-// hangs, then max(1 s, 4 x the longest execution that completed).
+// How long the kit now waits for an execution, and lets any plugin call run
+// before the host's watchdog reports it hung: the configured timeout until the
+// plugin first hangs, then max(1 s, 4 x the longest execution that completed).
 double waitSeconds();
 // Records that the plugin hung in test `where` (streamed to ember-kit's
 // supervisor, which hands it on to a restarted worker).

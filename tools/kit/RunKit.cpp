@@ -5,17 +5,24 @@
 // worker on the remaining tests. It writes the JSON and JUnit reports.
 #include "KitInternal.h"
 
+#include "ember/CommandLine.h"
+#include "support/File.h"
+
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <iomanip>
+#include <optional>
 #include <poll.h>
+#include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,32 +32,6 @@ namespace {
 // After this many crashes or hangs that ended a worker, the remaining tests
 // are not run.
 const int kMaxCrashes = 5;
-
-const char *const kUsage =
-    "usage: ember-kit --plugin=PATH.so [options] [--gtest_* flags]\n"
-    "Runs the Ember backend conformance kit on a plugin, layer by layer\n"
-    "(share/doc/ember/kit.md, tools/kit/README.md in the sources).\n"
-    "\n"
-    "  --plugin=PATH.so      the plugin under test (or "
-    "--target=plugin:PATH.so)\n"
-    "  --reference=PATH.so   the oracle (default lib/ember/libember_interp.so\n"
-    "                        beside bin/, else the in-process interpreter)\n"
-    "  --layers=L,...        only these of abi, api, capability, lir,\n"
-    "                        artifact, skew\n"
-    "  --json=FILE           a JSON report\n"
-    "  --junit=FILE          a JUnit XML report\n"
-    "  --rtol=R --atol=A     float tolerance (1e-4, 1e-5; wider for f16,\n"
-    "                        bf16 and long sums)\n"
-    "  --timeout=SEC         how long an execution or a call may take (60);\n"
-    "                        after a hang the kit waits less\n"
-    "  --cases=N             cases per claim (op, dtype) (6)\n"
-    "  --seed=N              seed of the cases and inputs (1)\n"
-    "  --verbose             gtest's output and what each passing test found\n"
-    "  --no-fork             run in this process (no crash recovery)\n"
-    "  --help                this text\n"
-    "\n"
-    "Exit status: 0 nothing failed, 1 failures, 2 usage error, 70 the plugin\n"
-    "crashed, 124 the plugin hung.\n";
 
 struct Options {
   KitConfig config;
@@ -71,105 +52,127 @@ bool startsWith(const std::string &s, const char *p) {
   return s.rfind(p, 0) == 0;
 }
 
-// 0 ok, else the exit status of a usage error.
-int parse(int argc, char **argv, Options &o) {
+std::string formatReal(double v) {
+  std::ostringstream os;
+  os << std::setprecision(17) << v;
+  return os.str();
+}
+
+// Parses ember-kit's arguments through the option layer of Ember's tools
+// (tools/cmdline: one parser, one --help, one error form). Returns nothing
+// when the kit should run, else the exit status: 0 after --help, 2 after a
+// usage error (printed).
+std::optional<int> parse(int argc, char **argv, Options &o) {
+  using namespace ember::cmdline;
+  Command cmd(
+      "ember-kit", "--plugin=PATH.so [options] [--gtest_* flags]",
+      "Runs the Ember backend conformance kit on a plugin, layer by layer "
+      "(share/doc/ember/kit.md, tools/kit/README.md in the sources).");
+  KitConfig &c = o.config;
+  std::string target, layers;
+  double timeout = c.timeoutSec;
+  cmd.add({"--plugin"}, "PATH.so", "The plugin under test.",
+          text(c.pluginPath));
+  cmd.add({"--target"}, "plugin:PATH.so", "The same, as ember names it.",
+          [&target](const std::string &v) -> std::string {
+            if (!startsWith(v, "plugin:") || v.size() == 7)
+              return "expected plugin:PATH.so";
+            target = v.substr(7);
+            return "";
+          });
+  cmd.add({"--reference"}, "PATH.so",
+          "The oracle. Default: lib/ember/libember_interp.so beside bin/, "
+          "else the in-process interpreter.",
+          text(c.referencePath));
+  cmd.add({"--layers"}, "L,...",
+          "Only these of abi, api, capability, lir, artifact, skew. "
+          "Default: all.",
+          [&c](const std::string &v) -> std::string {
+            std::set<std::string> picked;
+            size_t start = 0;
+            while (start <= v.size()) {
+              size_t end = std::min(v.find(',', start), v.size());
+              std::string l = v.substr(start, end - start);
+              if (std::find(layerNames().begin(), layerNames().end(), l) ==
+                  layerNames().end())
+                return "unknown layer '" + l +
+                       "' (expected abi, api, capability, lir, artifact or "
+                       "skew)";
+              picked.insert(l);
+              start = end + 1;
+            }
+            c.layers = picked;
+            return "";
+          });
+  cmd.add({"--json"}, "FILE", "A JSON report.", text(c.jsonPath));
+  cmd.add({"--junit"}, "FILE", "A JUnit XML report.", text(o.junit));
+  cmd.add({"--rtol"}, "R",
+          "Relative float tolerance. Default: 0.0001 (wider for f16, bf16 "
+          "and long sums).",
+          realIn(c.rtol, 0, 1e6));
+  cmd.add({"--atol"}, "A", "Absolute float tolerance. Default: 1e-05.",
+          realIn(c.atol, 0, 1e18));
+  cmd.add({"--timeout"}, "SEC",
+          "How long an execution or a call may take, in seconds, 1 to "
+          "86400 (a fraction counts as a whole second). Default: 60; after "
+          "a hang the kit waits less.",
+          realIn(timeout, 1, 86400));
+  cmd.add({"--cases"}, "N",
+          "Cases per claim (op, dtype), 1 to 10000. Default: 6.",
+          uintIn(c.casesPerClaim, 1, 10000));
+  cmd.add({"--seed"}, "N", "Seed of the cases and inputs. Default: 1.",
+          uintIn(c.seed, 0, UINT32_MAX));
+  cmd.add({"--verbose"}, "", "gtest's output and what each passing test found.",
+          set(o.verbose));
+  cmd.add({"--no-fork"}, "", "Runs in this process (no crash recovery).",
+          set(o.noFork));
+  // The supervisor's arguments to a worker (this executable again).
+  cmd.add({"--kit-worker"}, "FD", "", uintIn(o.workerFd, 0, 1 << 20))
+      .setHidden();
+  cmd.add({"--kit-exclude"}, "FILE", "", text(o.excludeFile)).setHidden();
+  cmd.add({"--kit-hangs"}, "N", "", uintIn(o.hangs, 0, 1 << 20)).setHidden();
+  cmd.add({"--kit-longest"}, "SEC", "", realIn(o.longest, 0, 1e9)).setHidden();
+  cmd.add({"--kit-first-hang"}, "TEXT", "", text(o.firstHang, true))
+      .setHidden();
+  cmd.epilog("Flags starting with --gtest_ go to GoogleTest "
+             "(--gtest_filter=Capability.MatMul*).\n"
+             "Exit status: 0 nothing failed, 1 failures, 2 usage error, 70 "
+             "the plugin crashed, 124 the plugin hung.");
+  std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto val = [&](const char *flag, std::string &out) {
-      std::string f = std::string(flag) + "=";
-      if (!startsWith(a, f.c_str()))
-        return false;
-      out = a.substr(f.size());
-      return true;
-    };
-    std::string v;
-    bool forWorker = true;
-    if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      return -1;
-    } else if (val("--plugin", v)) {
-      o.config.pluginPath = v;
-    } else if (val("--target", v)) {
-      if (!startsWith(v, "plugin:")) {
-        std::fprintf(stderr, "error: --target must be plugin:PATH.so\n");
-        return 2;
-      }
-      o.config.pluginPath = v.substr(7);
-    } else if (val("--reference", v)) {
-      o.config.referencePath = v;
-    } else if (val("--json", v)) {
-      o.config.jsonPath = v;
-      forWorker = false;
-    } else if (val("--junit", v)) {
-      o.junit = v;
-      forWorker = false;
-    } else if (val("--layers", v)) {
-      size_t start = 0;
-      while (start <= v.size()) {
-        size_t end = v.find(',', start);
-        if (end == std::string::npos)
-          end = v.size();
-        if (end > start)
-          o.config.layers.insert(v.substr(start, end - start));
-        start = end + 1;
-      }
-      for (auto &l : o.config.layers)
-        if (std::find(layerNames().begin(), layerNames().end(), l) ==
-            layerNames().end()) {
-          std::fprintf(stderr,
-                       "error: unknown layer '%s' (expected abi, api, "
-                       "capability, lir, artifact or skew)\n",
-                       l.c_str());
-          return 2;
-        }
-    } else if (val("--rtol", v)) {
-      o.config.rtol = std::atof(v.c_str());
-    } else if (val("--atol", v)) {
-      o.config.atol = std::atof(v.c_str());
-    } else if (val("--timeout", v)) {
-      o.config.timeoutSec = std::max(1, std::atoi(v.c_str()));
-    } else if (val("--cases", v)) {
-      o.config.casesPerClaim = std::max(1, std::atoi(v.c_str()));
-    } else if (val("--seed", v)) {
-      o.config.seed = unsigned(std::strtoul(v.c_str(), nullptr, 10));
-    } else if (a == "--no-fork") {
-      o.noFork = true;
-      forWorker = false;
-    } else if (a == "--verbose") {
-      o.verbose = true;
-    } else if (val("--kit-worker", v)) {
-      o.workerFd = std::atoi(v.c_str());
-      forWorker = false;
-    } else if (val("--kit-exclude", v)) {
-      o.excludeFile = v;
-      forWorker = false;
-    } else if (val("--kit-hangs", v)) {
-      o.hangs = std::atoi(v.c_str());
-      forWorker = false;
-    } else if (val("--kit-longest", v)) {
-      o.longest = std::atof(v.c_str());
-      forWorker = false;
-    } else if (val("--kit-first-hang", v)) {
-      o.firstHang = v;
-      forWorker = false;
-    } else if (startsWith(a, "--gtest_")) {
-      o.gtestArgs.push_back(a);
-      forWorker = false;
-    } else {
-      std::fprintf(stderr, "error: unknown argument '%s'\n%s", a.c_str(),
-                   kUsage);
-      return 2;
-    }
-    if (forWorker)
-      o.kitArgs.push_back(a);
+    (startsWith(a, "--gtest_") ? o.gtestArgs : args).push_back(a);
   }
-  if (o.config.pluginPath.empty()) {
-    std::fprintf(stderr, "error: --plugin=PATH.so is required\n%s", kUsage);
+  if (auto rc = cmd.parse(args))
+    return *rc ? 2 : 0;
+  if (!target.empty())
+    c.pluginPath = target;
+  if (c.pluginPath.empty()) {
+    cmd.usageError("--plugin=PATH.so is required");
     return 2;
   }
-  if (o.config.pluginPath.find('/') == std::string::npos)
-    o.config.pluginPath = "./" + o.config.pluginPath;
-  return 0;
+  if (c.pluginPath.find('/') == std::string::npos)
+    c.pluginPath = "./" + c.pluginPath;
+  c.timeoutSec = int(std::ceil(timeout));
+  // What a worker needs again (the reports, --no-fork and the kit-*
+  // arguments are the supervisor's).
+  o.kitArgs.push_back("--plugin=" + c.pluginPath);
+  if (!c.referencePath.empty())
+    o.kitArgs.push_back("--reference=" + c.referencePath);
+  if (!c.layers.empty()) {
+    std::string l;
+    for (const std::string &x : c.layers)
+      l += (l.empty() ? "" : ",") + x;
+    o.kitArgs.push_back("--layers=" + l);
+  }
+  o.kitArgs.push_back("--rtol=" + formatReal(c.rtol));
+  o.kitArgs.push_back("--atol=" + formatReal(c.atol));
+  o.kitArgs.push_back("--timeout=" + std::to_string(c.timeoutSec));
+  o.kitArgs.push_back("--cases=" + std::to_string(c.casesPerClaim));
+  o.kitArgs.push_back("--seed=" + std::to_string(c.seed));
+  if (o.verbose)
+    o.kitArgs.push_back("--verbose");
+  return std::nullopt;
 }
 
 // Prints failures only (the supervisor prints the summary): the test's
@@ -598,16 +601,19 @@ int runKit(int argc, char **argv) {
   if (const char *req = helperRequest())
     return helperMain(req);
   Options o;
-  int rc = parse(argc, argv, o);
-  if (rc == -1)
-    return 0;
-  if (rc)
-    return rc;
+  if (auto rc = parse(argc, argv, o))
+    return *rc;
   if (o.workerFd >= 0) {
     fcntl(o.workerFd, F_SETFD, FD_CLOEXEC);
     gProgressFd = o.workerFd;
     if (!o.excludeFile.empty()) {
-      std::ifstream in(o.excludeFile);
+      auto text = readFileBytes(o.excludeFile);
+      if (!text) {
+        std::fprintf(stderr, "error: %s (ember-kit worker)\n",
+                     text.status().message().c_str());
+        return 1;
+      }
+      std::istringstream in(*text);
       std::string line;
       while (std::getline(in, line))
         if (!line.empty())

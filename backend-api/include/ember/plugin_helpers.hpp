@@ -2,12 +2,15 @@
 // nothing here crosses the ABI (backend.h is the contract). They implement
 // the parts every plugin needs the same way: error objects, blobs through
 // the host allocator, struct_size checks, host-memory devices and buffers,
-// and asynchronous completion events. backends/null, backends/interp and
-// examples/out-of-tree-plugin use them; a vendor may use them or not.
+// and asynchronous completion events. The plugins of the tree
+// (backends/null, interp, cpu, npu-sim) and examples/out-of-tree-plugin use
+// them; a vendor may use them or not. plugin_table.hpp builds the function
+// table from a plugin class on top of them.
 //
-// Use: in exactly one .cpp of the plugin, #include this header; it defines
-// struct ember_error, ember_device, ember_buffer and ember_event. Define
-// ember_executable yourself.
+// Use: in exactly one .cpp of the plugin, #include this header (or
+// plugin_table.hpp, which includes it); it defines struct ember_error,
+// ember_device, ember_buffer and ember_event. Define ember_executable
+// yourself.
 #ifndef EMBER_PLUGIN_HELPERS_HPP
 #define EMBER_PLUGIN_HELPERS_HPP
 
@@ -52,8 +55,7 @@ struct ember_event {
 
 namespace ember_plugin {
 
-// ---- errors
-// -------------------------------------------------------------------
+// ---- errors -----------------------------------------------------------------
 inline ember_error *error(int32_t code, std::string message) noexcept {
   try {
     return new ember_error{code, std::move(message)};
@@ -269,9 +271,8 @@ inline ember_error *bufferRead(ember_buffer *b, uint64_t offset, void *dst,
   return nullptr;
 }
 
-// ---- events
-// ------------------------------------------------------------------- Runs
-// `work` on its own thread; its error (or NULL) completes the event.
+// ---- events -----------------------------------------------------------------
+// Runs `work` on its own thread; its error (or NULL) completes the event.
 inline ember_error *startAsync(std::function<ember_error *()> work,
                                ember_event **out) {
   if (!out)
@@ -348,10 +349,9 @@ inline void eventRelease(ember_event *ev) {
   delete ev;
 }
 
-// ---- the handshake
-// ------------------------------------------------------------- The usual
-// ember_plugin_entry body: accept a host of this header's ABI major version
-// (any minor), refuse others with a logged reason.
+// ---- the handshake ----------------------------------------------------------
+// The usual ember_plugin_entry body: accept a host of this header's ABI major
+// version (any minor), refuse others with a logged reason.
 inline const ember_plugin_api *acceptHost(const ember_host_api *host,
                                           const ember_plugin_api *api) {
   if (!host || host->struct_size < offsetof(ember_host_api, host_name))

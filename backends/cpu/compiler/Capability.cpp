@@ -416,8 +416,7 @@ bool checkRecurrent(const Node &n, std::string &reason) {
   return true;
 }
 
-// ---- the table
-// ---------------------------------------------------------------
+// ---- the table --------------------------------------------------------------
 
 using CheckFn = bool (*)(const Node &, std::string &);
 

@@ -47,30 +47,8 @@ bool tabulable(ElemKind k) {
 // Chains of cheap float steps vectorize to a fraction of a cycle an
 // element, less than the (scalar) table load, and stay expressions.
 bool costly(OpKind k) {
-  switch (k) {
-  case OpKind::QuantizedAdd:
-  case OpKind::Requantize:
-  case OpKind::Exp:
-  case OpKind::Log:
-  case OpKind::Tanh:
-  case OpKind::Sigmoid:
-  case OpKind::Erf:
-  case OpKind::Pow:
-  case OpKind::Sin:
-  case OpKind::Cos:
-  case OpKind::Tan:
-  case OpKind::Asin:
-  case OpKind::Acos:
-  case OpKind::Atan:
-  case OpKind::Sinh:
-  case OpKind::Cosh:
-  case OpKind::Asinh:
-  case OpKind::Acosh:
-  case OpKind::Atanh:
-    return true;
-  default:
-    return false;
-  }
+  return hasProp(k, P_Transcendental) || k == OpKind::QuantizedAdd ||
+         k == OpKind::Requantize;
 }
 
 bool hasAxis(OpKind k) {

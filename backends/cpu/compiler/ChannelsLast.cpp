@@ -113,9 +113,9 @@ bool Codegen::convReadsNhwc(const Group &g) const {
 // unfolds it (a first layer whose result is row-major too: a lone layer,
 // or one a Reshape reads), but not a 1x1 one: row-major in and out that is
 // one plain GEMM, which ran 1.5-2.6 times faster than unfolded and copied
-// (docs/performance.md, "Row-major convolutions"); 3x3 and 7x7 first
-// layers ran 1.3-1.8 times faster so. Not with a residual (read with the
-// result's layout) or a fused pool.
+// (docs/changelog/cpu-performance.md, "Row-major convolutions"); 3x3 and
+// 7x7 first layers ran 1.3-1.8 times faster so. Not with a residual (read
+// with the result's layout) or a fused pool.
 bool Codegen::convCopiesY(const Group &g, bool xLast) const {
   if (g.kind != GroupKind::Conv || g.epi.residual || g.pool ||
       !convNhwcCapable(g))

@@ -98,8 +98,7 @@ Expected<CompiledModel> compileModel(Function &f, const CompileConfig &cfg) {
   return out;
 }
 
-// ---- helpers
-// ------------------------------------------------------------------
+// ---- helpers ----------------------------------------------------------------
 
 llvm::Type *Codegen::elemType(ElemKind k) {
   switch (k) {

@@ -46,9 +46,8 @@ bool constantIndexGather(const Node &n, size_t &axis, int64_t &index);
 OpClass loopClass(const Node &n);
 
 // ---- options
-// ------------------------------------------------------------------ Which
-// implementation of RtAbi.h the generated code calls (and so how weights are
-// packed).
+// Which implementation of RtAbi.h the generated code calls (and so how
+// weights are packed).
 enum class Kernels : uint8_t {
   Library,  // RtKernels.cpp over backends/cpu/kernels
   Portable, // RtPortable.c
@@ -93,8 +92,7 @@ struct Loc {
   explicit operator bool() const { return kind != LocKind::None; }
 };
 
-// ---- fused groups
-// --------------------------------------------------------------
+// ---- fused groups -----------------------------------------------------------
 enum class GroupKind : uint8_t {
   View,      // Reshape/Identity: no code
   Loop,      // elementwise (+ folded movement/gather) loop nest

@@ -14,7 +14,8 @@
 //    keeps the sign, and both give +0 for every y <= 0 and NaN), so it joins
 //    the convolution's epilogue.
 //  - A 16-bit value whose readers only move or select its elements (Concat,
-//    views, Transpose, Slice, Expand, MaxPool's cast, Relu, Max/Min) and
+//    Relu, and the ops Ops.def marks P_Rearrange or P_Select: views,
+//    Transpose, Slice, Gather, Tile, MaxPool's cast, Max/Min, ...) and
 //    finally cast it back to f32 is stored as f32 holding the rounded values:
 //    the cast to 16 bits becomes a round trip (f32 -> f16 -> f32, one fused
 //    loop, round to nearest even as before) and the readers' casts to f32
@@ -66,25 +67,15 @@ bool isWidenCast(const Node &n) {
 }
 
 // Ops whose result is made of operand elements (moved, or selected by
-// comparison): on 16-bit-exact f32 operands they give what the 16-bit op
+// comparison; Ops.def's P_Rearrange and P_Select, Concat, and Relu's
+// max(x, 0)): on 16-bit-exact f32 operands they give what the 16-bit op
 // gives, with no rounding. True for the operands that are such elements.
 bool selectsElements(const Node &n, size_t operand) {
-  switch (n.kind) {
-  case OpKind::Concat:
-  case OpKind::Max:
-  case OpKind::Min:
+  if (hasProp(n.kind, P_Select) || n.kind == OpKind::Concat)
     return true;
-  case OpKind::Identity:
-  case OpKind::Relu:
-  case OpKind::Reshape:
-  case OpKind::Transpose:
-  case OpKind::Slice:
-  case OpKind::Expand:
-  case OpKind::MaxPool:
+  if (hasProp(n.kind, P_Rearrange) || n.kind == OpKind::Relu)
     return operand == 0;
-  default:
-    return false;
-  }
+  return false;
 }
 
 // Relu(Cast-to-half(y)) -> Cast-to-half(Relu(y)), y f32.

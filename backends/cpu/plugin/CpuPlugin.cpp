@@ -4,8 +4,7 @@
 // (compiler/); executable_serialize writes an ahead-of-time bundle (object
 // file, header, weights, example main.c) that executable_load links back in.
 // README.md describes the design.
-#include "ember/backend.h"
-#include "ember/plugin_helpers.hpp"
+#include "ember/plugin_table.hpp"
 
 #include "backend/Artifact.h"
 #include "backend/ProgramProto.h"
@@ -74,8 +73,8 @@ struct ember_executable {
 namespace {
 
 Host gHost;
-const char *kName = "cpu";
-const char *kVersion = "0.1.0";
+constexpr const char *kName = "cpu";
+constexpr const char *kVersion = "0.1.0";
 
 ember_error *fromStatus(const ember::Status &s, int32_t fallback) {
   int32_t code = fallback;
@@ -533,26 +532,26 @@ ember_error *execute(ember_device *d, const ember_execute_params *p,
 
 ember_error *init(const ember_host_api *h) { return gHost.attach(h); }
 
-void shutdown() {}
-
-const ember_plugin_api kApi = {
-    sizeof(ember_plugin_api), nullptr, EMBER_ABI_VERSION_MAJOR,
-    EMBER_ABI_VERSION_MINOR, kName, kVersion, errorCode, errorMessage,
-    errorFree, init, shutdown, getCapabilities, querySupport,
-    nullptr, // device_count: one device
-    deviceOpenSingle, deviceClose, bufferAllocate, bufferRelease, bufferWrite,
-    bufferRead, compile, serialize, load, release, execute, eventWait,
-    eventRelease, signature,
-    // The arena, weights and kernels read inputs and write outputs in
-    // place wherever they are (bundles take any pointer too).
-    bufferImportHost,
-    nullptr, // executable_emit (ABI 1.3)
-    nullptr, // event_profile (ABI 1.3)
+// The function table (ember/plugin_table.hpp): each member fills the entry
+// of its name; PluginBase gives the error functions and plugin_shutdown,
+// HostMemory the one device and its buffers, AsyncEvents the events of
+// execute, HostImport buffer_import_host: the arena, weights and kernels
+// read inputs and write outputs in place wherever they are (bundles take
+// any pointer too). executable_emit and event_profile stay NULL.
+struct CpuPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
+  static constexpr const char *name = kName;
+  static constexpr const char *version = kVersion;
+  static constexpr auto plugin_init = init;
+  static constexpr auto get_capabilities = getCapabilities;
+  static constexpr auto query_support = querySupport;
+  static constexpr auto executable_compile = compile;
+  static constexpr auto executable_serialize = serialize;
+  static constexpr auto executable_load = load;
+  static constexpr auto executable_release = release;
+  static constexpr auto execute = ::execute;
+  static constexpr auto executable_signature = signature;
 };
 
 } // namespace
 
-extern "C" EMBER_PLUGIN_EXPORT const ember_plugin_api *
-ember_plugin_entry(const ember_host_api *host) {
-  return ember_plugin::acceptHost(host, &kApi);
-}
+EMBER_PLUGIN_ENTRY(CpuPlugin)

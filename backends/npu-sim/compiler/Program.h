@@ -70,9 +70,10 @@ struct LayerInfo {
   std::string notStriped;
   std::string tiling; // the chosen tiling, for the report
   std::string shape;  // e.g. "C64 K128 3x3/2 g1 28x28" (GEMM), "C64 14x14"
-  // The cost model (issue 17): predicted cycles of the chosen tiling, and
-  // the layer's compulsory DRAM bytes (every input, weight and table read
-  // once, the output written once: the roofline's memory side).
+  // The cost model (docs/npu-backend.md, "Cost-model tiling"): predicted
+  // cycles of the chosen tiling, and the layer's compulsory DRAM bytes
+  // (every input, weight and table read once, the output written once: the
+  // roofline's memory side).
   double predictedCycles = 0;
   uint64_t minDramBytes = 0;
   // Of the prediction, the busiest compute engine's and the LOAD engine's

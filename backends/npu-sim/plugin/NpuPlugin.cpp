@@ -581,8 +581,9 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
       ns::LayerStats s = i < r.layers.size() ? r.layers[i] : ns::LayerStats();
       const double peak = double(p.dim) * double(p.dim);
       auto *vs = pl->mutable_values();
-      // The cost model and the roofline (issue 17): bound = max(MACs /
-      // DIM^2, compulsory DRAM bytes / bandwidth); roof = bound / cycles.
+      // The cost model and the roofline (docs/npu-performance.md, "Compiled
+      // models"): bound = max(MACs / DIM^2, compulsory DRAM bytes /
+      // bandwidth); roof = bound / cycles.
       double bw = c.bytesPerCycle
                       ? double(c.bytesPerCycle)
                       : double(EMBER_NPU_DRAM_BYTES_PER_CYCLE_DEFAULT);
@@ -607,9 +608,9 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
       addValue(vs, "dma_bytes", double(l.loadBytes + l.storeBytes));
       addValue(vs, "stall_data", double(s.stallData));
       addValue(vs, "stall_array", double(s.stallArray));
-      // DMA hidden (issue 17): the share of the layer's LOAD cycles during
-      // which GEMM or VECTOR computed; mac_bound: its roofline bound is
-      // the array's side (the layers the goal is stated for).
+      // DMA hidden (docs/npu-performance.md): the share of the layer's LOAD
+      // cycles during which GEMM or VECTOR computed; mac_bound: its roofline
+      // bound is the array's side (the layers the goal is stated for).
       addValue(vs, "load_busy", double(s.loadBusy));
       addValue(vs, "dma_hidden",
                s.loadBusy ? double(s.loadHidden) / double(s.loadBusy) : 0);

@@ -1,5 +1,4 @@
-//===- ember/math/Erf.h - Ember's f32 erf
-//----------------------------------===//
+//===- ember/math/Erf.h - Ember's f32 erf -----------------------*- C++ -*-===//
 //
 // The one definition of Ember's single-precision erf (ONNX Erf, and the Gelu
 // of every transformer): a straight line of f32 operations over F32Ops.h's

@@ -1,5 +1,4 @@
-//===- ember/math/Exp.h - Ember's f32 exp
-//----------------------------------===//
+//===- ember/math/Exp.h - Ember's f32 exp -----------------------*- C++ -*-===//
 //
 // The one definition of Ember's single-precision exp (ONNX Exp and Sigmoid,
 // and through them Softmax, SiLU/Swish, Elu, Softplus, ... once lowered): a

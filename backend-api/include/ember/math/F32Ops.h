@@ -1,5 +1,4 @@
-//===- ember/math/F32Ops.h - the arithmetic policy of Ember's f32 functions
-//-===//
+//===- ember/math/F32Ops.h - the arithmetic of Ember's f32 functions ------===//
 //
 // Ember's f32 transcendental functions (Erf.h, Exp.h, Tanh.h) are written once,
 // as straight lines of IEEE-754 f32 operations over an arithmetic policy `O`:

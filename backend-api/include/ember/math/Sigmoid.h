@@ -1,5 +1,4 @@
-//===- ember/math/Sigmoid.h - Ember's f32 sigmoid
-//--------------------------===//
+//===- ember/math/Sigmoid.h - Ember's f32 sigmoid ---------------*- C++ -*-===//
 //
 // Sigmoid over F32Ops.h's policy, as the interpreter's Sigmoid kernel and
 // the CPU backend's generated loops compute it: one exp (Exp.h), of -x for

@@ -1,5 +1,4 @@
-//===- ember/math/Tanh.h - Ember's f32 tanh
-//--------------------------------===//
+//===- ember/math/Tanh.h - Ember's f32 tanh ---------------------*- C++ -*-===//
 //
 // The one definition of Ember's single-precision tanh (ONNX Tanh, and through
 // it Gelu's tanh form, Mish, the recurrent cells once lowered): a straight

@@ -42,8 +42,7 @@ namespace ember::cpugen {
 
 namespace {
 
-// ---- the node's geometry
-// -----------------------------------------------------
+// ---- the node's geometry ----------------------------------------------------
 
 struct Geometry {
   ResizeAttrs a;

@@ -1,4 +1,4 @@
-//===- Internal.h - shared declarations of the CPU kernel library -*- C++ -*-//
+//===- Internal.h - the CPU kernel library's shared declarations ----------===//
 //
 // Not installed. The micro-kernel interface, the per-Isa kernel tables, the
 // packers and the blocked GEMM driver that conv2d and sgemm share.

@@ -756,10 +756,10 @@ constexpr size_t kSplitMaxHotPercent = 12;
 /// faster on the split tile, `hot` of whose slab's `groups` groups of 4
 /// bytes have a high bit set. Costs per output pixel in units of the exact
 /// tile's (pixel, group, panel), fitted to gemm_bench --only=qsplit-sweep
-/// on an AVX2 host (docs/performance.md, "Int8 on AVX2 without
-/// saturation"): the split tile's main loop saves 0.2 of them; each output
-/// pixel pays 2, and 0.4 per slab group (counting its high bits, then the
-/// byte slab's map and clearing them); each round of corrections (a tile
+/// on an AVX2 host (docs/changelog/cpu-performance.md, "Int8 on AVX2
+/// without saturation"): the split tile's main loop saves 0.2 of them; each
+/// output pixel pays 2, and 0.4 per slab group (counting its high bits, then
+/// the byte slab's map and clearing them); each round of corrections (a tile
 /// has as many as its row with the most entries) costs 1.1 per panel and
 /// row; each entry 20 / taps (listed once per slab pixel) plus 2 (gathered
 /// into its row); an output pixel whose window has one costs 1.9 per tap

@@ -1,5 +1,4 @@
-//===- QGemmPaired.cpp - the int8 GEMM's paired k order (AVX2)
-//-------------===//
+//===- QGemmPaired.cpp - the int8 GEMM's paired k order (AVX2) ------------===//
 //
 // QLayout::Paired (QGemm.h; kernels README, "AVX2 without saturation:
 // paired rows"): an order of B's rows in which every two consecutive rows
@@ -17,7 +16,7 @@
 namespace ember::cpu::detail {
 
 /// The most groups of 4 a Paired packing of depth K may take: 9/8 of K
-/// (past that the exact tile is as fast; docs/performance.md).
+/// (past that the exact tile is as fast; docs/changelog/cpu-performance.md).
 size_t pairedMaxGroups(size_t K) {
   const size_t g = (K + K / 8 + 3) / 4;
   return g < ceilDiv(K, 4) ? ceilDiv(K, 4) : g;

@@ -338,9 +338,9 @@ vnniStep(__m512i (&acc)[MR][NV], const int8_t *b, ARow aRow) {
 // loop (29 of the 32 zmm registers), GCC 12 kept some accumulators on the
 // stack and copied others between registers every group (a store per
 // accumulator and group), which left the tile at about 60% of vpdpbusd's
-// throughput (docs/performance.md, "The int8 GEMM tile's loop in
-// registers"). Accumulator r of the tile (acc[r / 4][r % 4]) is read from
-// memory into zmm<r> before the loop, stays there, and is written back
+// throughput (docs/changelog/cpu-performance.md, "The int8 GEMM tile's
+// loop in registers"). Accumulator r of the tile (acc[r / 4][r % 4]) is read
+// from memory into zmm<r> before the loop, stays there, and is written back
 // after it (an asm statement takes at most 30 operands: too few to pass 24
 // vectors in registers); B's vectors go to zmm24-27, A's broadcasts to
 // zmm28/29. With at most 3 live vectors (18 accumulators) GCC's loop keeps

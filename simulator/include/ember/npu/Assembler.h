@@ -1,5 +1,4 @@
-//===- Assembler.h - NPU assembly text <-> binary
-//--------------------------===//
+//===- Assembler.h - NPU assembly text <-> binary ---------------*- C++ -*-===//
 //
 // One instruction per line: `mnemonic field=value ...`, `#` starts a comment.
 // Token masks are written as channel lists (`wait=GEMM->LOAD,VECTOR->LOAD`) or

@@ -1,20 +1,21 @@
 /*===- driver.h - Ember NPU device interface (C ABI) ----------------------===*
  *
  * One interface implemented by every executor of NPU programs: the golden
- *model, the SystemC model and the Verilator RTL. Tests and tools are written
- *against it only, so the same test runs on any executor.
+ * model, the SystemC model and the Verilator RTL. Tests and tools are written
+ * against it only, so the same test runs on any executor.
  *
  * Ownership: ember_npu_device_create returns a device owned by the caller and
- *released with ember_npu_device_destroy. Buffers passed in are copied; nothing
- *passed in is retained. Errors: functions return an ember_npu_status_t;
- *ember_npu_device_last_error returns a message that stays valid until the next
- *call on the same device. The SystemC executor has one simulation kernel per
- *process: create at most one SystemC device at a time (creating a second fails
- *with EMBER_NPU_STATUS_BUSY). RTL devices are independent (any number, one
- *thread each); a build without Verilator returns EMBER_NPU_STATUS_UNSUPPORTED.
+ * released with ember_npu_device_destroy. Buffers passed in are copied; nothing
+ * passed in is retained. Errors: functions return an ember_npu_status_t;
+ * ember_npu_device_last_error returns a message that stays valid until the next
+ * call on the same device. The SystemC executor has one simulation kernel per
+ * process: create at most one SystemC device at a time (creating a second fails
+ * with EMBER_NPU_STATUS_BUSY). RTL devices are independent (any number, one
+ * thread each); a build without Verilator returns EMBER_NPU_STATUS_UNSUPPORTED.
+ *
  * Structs start with struct_size; fields are only ever appended, and a caller
- *compiled against an older, shorter struct still works (the fields it does not
- *have read as zero).
+ * compiled against an older, shorter struct still works (the fields it does not
+ * have read as zero).
  *===----------------------------------------------------------------------===*/
 #ifndef EMBER_NPU_DRIVER_H
 #define EMBER_NPU_DRIVER_H

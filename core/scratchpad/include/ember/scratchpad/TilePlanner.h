@@ -220,7 +220,7 @@ struct Step {
   std::vector<StepOperand> operands; // per operand
 };
 
-// Predicted cycles of a tiling (issue 17's cost model): the steps in loop
+// Predicted cycles of a tiling (docs/npu-backend.md): the steps in loop
 // order, software-pipelined as schedule() describes (the loads of step s + 1
 // run on the DMA engine while the compute engines work on step s, into the
 // other slot). Per step: loads = per input block begun, in loadOrder, each
