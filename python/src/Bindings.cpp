@@ -606,8 +606,7 @@ private:
   std::vector<Type> lastTypes_;
 };
 
-// ---- conformance
-// -------------------------------------------------------------
+// ---- conformance ----------------------------------------------------------
 
 struct ConformSpec {
   CompileSpec target;
@@ -742,8 +741,7 @@ std::string mergeJUnit(const std::vector<std::string> &files) {
   return *m;
 }
 
-// ---- quantization
-// ------------------------------------------------------------
+// ---- quantization ---------------------------------------------------------
 
 std::string quantize(const std::string &model, const std::string &output,
                      const std::string &calibration, const std::string &profile,
