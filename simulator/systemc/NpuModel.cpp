@@ -10,10 +10,13 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <functional>
+#include <map>
 
 // libsystemc's main() needs an sc_main; Ember's executables have their own
 // main().
@@ -131,6 +134,39 @@ struct Abort {};
 
 } // namespace
 
+/// The DRAM channel the cores of a platform share (SystemCPlatform): a burst
+/// also holds it for bytes / bytesPerCycle cycles (a fraction of a cycle for
+/// a short burst), in the first free slot from when its core's own port is
+/// free.
+/// Bursts are booked ahead (when requested), so the channel keeps a calendar
+/// of its booked intervals and one core's bursts fill the gaps between
+/// another's.
+struct SharedDram {
+  uint32_t bytesPerCycle = 0;
+  std::map<sc_time, sc_time> booked; // start -> end, disjoint
+
+  /// Books `len` from the first free time >= `from`; returns that time.
+  sc_time book(sc_time from, sc_time len) {
+    const sc_time now = sc_core::sc_time_stamp();
+    while (!booked.empty() && booked.begin()->second <= now)
+      booked.erase(booked.begin());
+    sc_time t = from;
+    auto it = booked.upper_bound(t);
+    if (it != booked.begin() && std::prev(it)->second > t)
+      t = std::prev(it)->second;
+    for (; it != booked.end() && it->first < t + len; ++it)
+      if (it->second > t)
+        t = it->second;
+    // Merged with the interval it starts at the end of, if any.
+    auto prev = booked.lower_bound(t);
+    if (prev != booked.begin() && std::prev(prev)->second == t)
+      std::prev(prev)->second = t + len;
+    else
+      booked[t] = t + len;
+    return t;
+  }
+};
+
 /// DRAM target: a single channel with bandwidth and burst limit. Transactions
 /// carry the issue time in `delay` (loosely-timed annotation); the returned
 /// delay is the time the burst starts on the channel (the engines add the
@@ -146,6 +182,7 @@ public:
   // request queue).
   std::deque<sc_time> queued;
   static constexpr size_t kQueueDepth = 64;
+  SharedDram *shared = nullptr; // a platform's shared channel, or none
 
   /// Earliest cycle >= `t` at which the request queue accepts a burst: it holds
   /// kQueueDepth requests, and one leaves in the cycle it starts on the channel
@@ -183,6 +220,14 @@ public:
     }
     sc_time issue = sc_core::sc_time_stamp() + delay;
     sc_time start = issue > busyUntil ? issue : busyUntil;
+    if (shared) {
+      // Its bytes take len / bytesPerCycle of the shared channel (a part of
+      // a cycle for a short burst); the burst starts on the port at the
+      // first whole cycle its slot has begun by.
+      sc_time slot = shared->book(
+          start, kCycle * (static_cast<double>(len) / shared->bytesPerCycle));
+      start = kCycle * std::ceil(slot / kCycle - 1e-9);
+    }
     // Beats of the memory port: the DRAM bytes per cycle, at most 4 * DIM (one
     // ACC row); a write burst holds the channel one more cycle (its start,
     // before the first beat).
@@ -289,6 +334,9 @@ public:
   std::array<int64_t, kNumEngines + 1> blockedInsn{};
   std::array<int32_t, EMBER_NPU_NUM_REGS> regs{};
   std::array<int8_t, 256> lut{}; // the VECTOR engine's output table (LUTLD)
+  // Called in the kernel when a run ends: FINISH reached or an error
+  // (SystemCPlatform pauses the kernel there).
+  std::function<void()> onRunEnd;
 
   DramTarget dram;
   std::vector<SramTarget *> srams;
@@ -541,6 +589,8 @@ void NpuTop::fetchThread() {
       result->counters.cycles = lastPush;
     } catch (Abort &) {
     }
+    if (onRunEnd)
+      onRunEnd();
   }
 }
 
@@ -1226,25 +1276,24 @@ uint64_t EngineModule::vectorTableMulUpsample(const Insn &insn) {
          (staged ? static_cast<uint64_t>(rows) + 1 : 0);
 }
 
-SystemCModel &SystemCModel::instance() {
-  static SystemCModel *model =
-      new SystemCModel(); // never destroyed: one kernel per process
-  return *model;
+// ---- core control (SystemCPlatform, NpuPlatform.cpp)
+// -------------------------
+
+NpuTop *newCore(const char *name, std::function<void()> onRunEnd) {
+  NpuTop *t = new NpuTop(name);
+  t->onRunEnd = std::move(onRunEnd);
+  return t;
 }
 
-SystemCModel::SystemCModel() {
-  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
-  top_ = new NpuTop("npu");
-}
+SharedDram *newSharedDram() { return new SharedDram(); }
 
-uint8_t *SystemCModel::sram(int mem) {
-  return top_->srams[mem]->storage.data();
-}
+uint8_t *coreSram(NpuTop &t, int mem) { return t.srams[mem]->storage.data(); }
 
-SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram,
-                            uint64_t dramBytes, const DramTiming &timing) {
-  SimResult result;
-  NpuTop &t = *top_;
+uint64_t coreRunStart(const NpuTop &t) { return toCycles(t.startTime); }
+
+void beginRun(NpuTop &t, const std::vector<Insn> &program, uint8_t *dram,
+              uint64_t dramBytes, const DramTiming &timing, SharedDram *shared,
+              uint32_t sharedBytesPerCycle, SimResult *result) {
   for (SramTarget *s : t.srams)
     std::fill(s->storage.begin(), s->storage.end(), 0);
   t.regs.fill(0);
@@ -1258,18 +1307,25 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram,
   ++t.runId;
   t.blockedChannel.fill(-1);
   t.program = &program;
-  t.result = &result;
+  t.result = result;
   t.finished = false;
   t.aborting = false;
   t.dram.data = dram;
   t.dram.bytes = dramBytes;
   t.dram.timing = timing;
+  if (shared)
+    shared->bytesPerCycle = sharedBytesPerCycle;
+  t.dram.shared = sharedBytesPerCycle ? shared : nullptr;
   t.startTime = sc_core::sc_time_stamp();
   t.dram.busyUntil = t.startTime;
   t.dram.queued.clear();
   t.runPending = true;
   t.startEv.notify(SC_ZERO_TIME);
-  sc_core::sc_start();
+}
+
+void endRun(NpuTop &t) {
+  SimResult &result = *t.result;
+  const std::vector<Insn> &program = *t.program;
   if (!t.finished && result.error.empty()) {
     // Nothing left to happen but FINISH was not reached: report the oldest
     // blocked instruction.
@@ -1299,10 +1355,13 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram,
           "instruction " + std::to_string(program.size()) + ": deadlock";
   }
   if (!t.finished) {
-    // Unwind every blocked thread so the next run starts clean.
+    // Unwind every blocked thread so the next run starts clean: the abort
+    // reaches them in the next delta cycles (no time passes, so runs on
+    // other cores are not disturbed).
     t.aborting = true;
     t.abortEv.notify(SC_ZERO_TIME);
-    sc_core::sc_start();
+    for (int i = 0; i < 3; ++i)
+      sc_core::sc_start(SC_ZERO_TIME);
     t.aborting = false;
   }
   // GEMM instructions overlap in its pipeline: busy = cycles with one in flight
@@ -1329,7 +1388,7 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram,
   }
   t.program = nullptr;
   t.result = nullptr;
-  return result;
+  t.dram.shared = nullptr;
 }
 
 std::string writeChromeTrace(const std::string &path, const SimResult &result) {
