@@ -29,11 +29,9 @@ struct ember_npu_job {
 namespace ember::npu {
 
 namespace {
-// How far the kernel runs before it looks for new jobs, while a core is
-// idle (a job queued meanwhile starts at most this late), and while every
-// core is busy (it then stops early anyway when a job ends).
-constexpr uint64_t kIdleQuantum = 4096;
-constexpr uint64_t kBusyQuantum = 1u << 20;
+// How far the kernel runs at most before it checks its cores (it stops
+// earlier when a run ends or a job is queued for an idle core).
+constexpr uint64_t kQuantum = 1u << 22;
 } // namespace
 
 void PlatformRunner::FreeDeleter::operator()(uint8_t *p) const { std::free(p); }
@@ -122,10 +120,15 @@ ember_npu_status_t PlatformRunner::submit(const ember_npu_job_desc_t *descs,
         delete k;
       return EMBER_NPU_STATUS_BUSY;
     }
+    bool idle = false;
     for (size_t i = 0; i < count; ++i) {
+      idle = idle || !running_[jobs[i]->core];
       queues_[jobs[i]->core].push_back(jobs[i]);
       out[i] = jobs[i];
     }
+    // An idle core takes its job now, while the others run.
+    if (idle)
+      SystemCPlatform::instance().interrupt();
   }
   cv_.notify_all();
   return EMBER_NPU_STATUS_OK;
@@ -190,14 +193,14 @@ void PlatformRunner::loop() {
   SystemCPlatform &sim = SystemCPlatform::instance();
   std::unique_lock<std::mutex> l(mu_);
   for (;;) {
-    bool anyRunning = false, anyIdle = false;
+    bool anyRunning = false;
     for (unsigned c = 0; c < cores_; ++c) {
       while (!running_[c] && !queues_[c].empty()) {
         ember_npu_job_t *j = queues_[c].front();
         queues_[c].pop_front();
         startJob(c, j);
       }
-      (running_[c] ? anyRunning : anyIdle) = true;
+      anyRunning = anyRunning || running_[c];
     }
     if (!anyRunning) {
       if (stop_)
@@ -207,8 +210,7 @@ void PlatformRunner::loop() {
     }
     // The kernel runs without the lock: submitters queue meanwhile.
     l.unlock();
-    std::vector<unsigned> ended =
-        sim.advance(anyIdle ? kIdleQuantum : kBusyQuantum);
+    std::vector<unsigned> ended = sim.advance(kQuantum);
     l.lock();
     for (unsigned c : ended)
       endJob(c);

@@ -76,6 +76,8 @@ public:
   /// reached, an execution error, or a deadlock: nothing left to happen, or
   /// no progress in kWatchdogCycles while other cores ran).
   std::vector<unsigned> advance(uint64_t cycles);
+  /// Makes a running advance() return soon (from any thread).
+  void interrupt();
   /// Closes an ended run: the deadlock report when FINISH was not reached,
   /// the derived counters (gemm_busy, overlap). The core is idle after.
   void finish(unsigned core);

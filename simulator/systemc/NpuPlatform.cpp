@@ -33,6 +33,18 @@ uint64_t progressOf(const SimResult &r) {
   return n;
 }
 
+// Stops the kernel at its next update phase, rung from any thread (SystemC's
+// thread-safe async_request_update): a job queued for an idle core is taken
+// up at once, without waiting for the running ones to end.
+class Doorbell : public sc_core::sc_prim_channel {
+public:
+  Doorbell() : sc_core::sc_prim_channel("platform_doorbell") {}
+  void ring() { async_request_update(); }
+
+protected:
+  void update() override { sc_core::sc_pause(); }
+};
+
 } // namespace
 
 struct SystemCPlatform::State {
@@ -43,6 +55,7 @@ struct SystemCPlatform::State {
   std::vector<bool> running, ended, reported;
   std::vector<SimResult *> results;
   std::vector<uint64_t> progress, progressAt;
+  Doorbell *doorbell = nullptr;
 };
 
 SystemCPlatform &SystemCPlatform::instance() {
@@ -64,6 +77,7 @@ SystemCPlatform::SystemCPlatform() : s_(new State()) {
   s_->progress.assign(n, 0);
   s_->progressAt.assign(n, 0);
   s_->shared = newSharedDram();
+  s_->doorbell = new Doorbell();
   for (unsigned c = 0; c < n; ++c) {
     // Core 0 keeps the single model's name ("npu").
     std::string name = c ? "npu" + std::to_string(c) : std::string("npu");
@@ -81,6 +95,8 @@ unsigned SystemCPlatform::cores() const {
 }
 
 bool SystemCPlatform::busy(unsigned core) const { return s_->running[core]; }
+
+void SystemCPlatform::interrupt() { s_->doorbell->ring(); }
 
 uint64_t SystemCPlatform::now() const {
   return toCycles(sc_core::sc_time_stamp());
