@@ -73,7 +73,13 @@ std::string ms(double sec) {
 
 std::string mib(double bytes) {
   std::ostringstream os;
-  os << std::fixed << std::setprecision(1) << bytes / double(1 << 20) << " MiB";
+  os << std::fixed << std::setprecision(1);
+  if (bytes >= double(1 << 20))
+    os << bytes / double(1 << 20) << " MiB";
+  else if (bytes >= 1024)
+    os << bytes / 1024 << " KiB";
+  else
+    os << std::setprecision(0) << bytes << " B";
   return os.str();
 }
 
@@ -345,8 +351,8 @@ Expected<Placement> place(const Function &f, DeviceSet &devs,
       list += (list.empty() ? "" : ", ") + l;
     if (seq[k].empty())
       b.notes.push_back(concat(kinds[k].target,
-                               ": runs nothing of the model (an earlier kind "
-                               "in the list runs every node it could)"));
+                               ": runs no node of the model (it claims none "
+                               "that an earlier kind of the list does not)"));
     else if (ds.size() > 1)
       b.notes.push_back(
           concat(kinds[k].target, ": ", seq[k].size(), " nodes cut into ", used,

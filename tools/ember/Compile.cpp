@@ -84,7 +84,8 @@ int compileMain(int argc, char **argv) {
           "after the LIR.",
           cmdline::set(memoryReport));
   addTargetOptions(cmd, topt,
-                   kTarget | kOptLevel | kThreads | kBackendOpt | kAotTarget);
+                   kTarget | kFallback | kOptLevel | kThreads | kBackendOpt |
+                       kAotTarget);
   addInputOptions(cmd, inOpt, false);
   DeviceOptions dopt;
   addDeviceOptions(cmd, dopt, false);

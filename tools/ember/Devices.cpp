@@ -61,8 +61,11 @@ uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n) {
 Expected<DeviceRuntime> loadDevices(const DeviceOptions &d,
                                     const TargetOptions &t) {
   DeviceRuntime r;
-  EMBER_ASSIGN(std::vector<runtime::DeviceRequest> list,
-               runtime::parseDeviceList(d.list));
+  auto parsed = runtime::parseDeviceList(d.list);
+  if (!parsed)
+    return Status(parsed.status().code(), concat(parsed.status().message(),
+                                                 " (--devices ", d.list, ")"));
+  std::vector<runtime::DeviceRequest> list = std::move(*parsed);
   r.common = t.compile;
   r.common.vendor.clear();
   std::vector<std::string> paths;
@@ -253,20 +256,29 @@ int benchOnDevices(const DeviceRuntime &r, const Function &f,
   std::vector<double> latency;
   double firstMs = 1e300, lastMs = 0;
   uint64_t digest = 1469598103934665603ull;
+  std::string perRequest;
   size_t failed = 0;
   for (size_t i = 0; i < results.size(); ++i) {
     const runtime::RequestResult &res = results[i];
     firstMs = std::min(firstMs, res.submitMs);
     lastMs = std::max(lastMs, res.doneMs);
+    perRequest += i ? "," : "";
     if (!res.status.isOk()) {
       ++failed;
+      perRequest += "failed";
       std::fprintf(stderr, "error: %s\n", res.status.message().c_str());
       continue;
     }
     latency.push_back(res.doneMs - res.submitMs);
-    digest = fnv1a(digest, reinterpret_cast<const uint8_t *>(&i), sizeof i);
+    uint64_t one = 1469598103934665603ull;
     for (const Tensor &t : res.outputs)
-      digest = fnv1a(digest, t.raw(), t.bytes());
+      one = fnv1a(one, t.raw(), t.bytes());
+    char hex[24];
+    std::snprintf(hex, sizeof hex, "%016llx",
+                  static_cast<unsigned long long>(one));
+    perRequest += hex;
+    digest = fnv1a(digest, reinterpret_cast<const uint8_t *>(&i), sizeof i);
+    digest = fnv1a(digest, reinterpret_cast<const uint8_t *>(&one), sizeof one);
   }
 
   // Stages: predicted against measured (simulated devices: their cycles at
@@ -324,6 +336,9 @@ int benchOnDevices(const DeviceRuntime &r, const Function &f,
   std::printf("requests: %zu done, %zu failed; outputs_fnv=%016llx; "
               "concurrency=%u\n",
               ok, failed, static_cast<unsigned long long>(digest), depth);
+  // Each request's outputs (FNV-1a of their bytes), to compare request by
+  // request with another device list.
+  std::printf("request_fnv=%s\n", perRequest.c_str());
   if (simSec > 0)
     std::printf("simulated: %.0f cycles at %.0f MHz for %zu requests "
                 "(%.3f ms); stage predictions within %.1f%%\n",
