@@ -191,6 +191,8 @@ Expected<Placement> place(const Function &f, DeviceSet &devs,
   // device; then scale the node figures of each chunk by what its stages'
   // own estimates said, and cut again. The best plan that fits is kept.
   std::vector<double> memScale(kinds.size(), 1.0);
+  // Per kind: the largest chunk of the first cut without memory limits.
+  std::vector<double> freePeriod(kinds.size(), 0);
   std::optional<Placement> best;
   std::string unfit; // why the last plan did not fit
   for (unsigned round = 0; round <= o.refineRounds; ++round) {
@@ -213,6 +215,15 @@ Expected<Placement> place(const Function &f, DeviceSet &devs,
       for (size_t d : ds)
         cap.push_back(double(devices[d].traits.memoryBytes));
       bounds[k] = balancedCuts(cost, mem, cutOk, cap);
+      if (round == 0) {
+        std::vector<size_t> free =
+            balancedCuts(cost, mem, cutOk, std::vector<double>(cap.size(), 0));
+        for (size_t c = 0; c + 1 < free.size(); ++c)
+          freePeriod[k] =
+              std::max(freePeriod[k],
+                       std::accumulate(cost.begin() + long(free[c]),
+                                       cost.begin() + long(free[c + 1]), 0.0));
+      }
       if (bounds[k].empty()) {
         double need = std::accumulate(mem.begin(), mem.end(), 0.0);
         const RuntimeDevice &d0 = devices[ds[0]];
@@ -349,6 +360,9 @@ Expected<Placement> place(const Function &f, DeviceSet &devs,
     std::string list;
     for (const std::string &l : loads)
       list += (list.empty() ? "" : ", ") + l;
+    double kindMax = 0;
+    for (size_t d : ds)
+      kindMax = std::max(kindMax, b.deviceLoad[d]);
     if (seq[k].empty())
       b.notes.push_back(concat(kinds[k].target,
                                ": runs no node of the model (it claims none "
@@ -357,7 +371,12 @@ Expected<Placement> place(const Function &f, DeviceSet &devs,
       b.notes.push_back(
           concat(kinds[k].target, ": ", seq[k].size(), " nodes cut into ", used,
                  " pipeline stages by predicted time (", list,
-                 " per request), each within its device's memory"));
+                 " per request), each within its device's memory",
+                 kindMax > freePeriod[k] * 1.02 && freePeriod[k] > 0
+                     ? concat("; memory decides the cut (without the devices' "
+                              "limits the largest stage would take about ",
+                              ms(freePeriod[k]), ")")
+                     : std::string()));
   }
   for (size_t i = 0; i < b.stages.size(); ++i) {
     Stage &st = b.stages[i];

@@ -377,7 +377,17 @@ ember_error *generate(const void *bytes, size_t size, const v1::Graph &g,
       return error(EMBER_STATUS_UNSUPPORTED, err);
     keepProgram(bytes, size, key, out);
   }
-  if (out.dramBytes > capacity)
+  if (out.dramBytes > capacity) {
+    // The compiler's own message (it names the largest layer): it stops
+    // at that check, before emitting code.
+    ns::LayerProgram lp;
+    ns::Program unused;
+    co.dramCapacity = capacity;
+    std::string err = ns::buildLayers(g, lp);
+    if (err.empty())
+      err = ns::generateProgram(lp, co, unused);
+    if (!err.empty())
+      return error(EMBER_STATUS_UNSUPPORTED, err);
     return error(EMBER_STATUS_UNSUPPORTED,
                  "the program needs " + std::to_string(out.dramBytes) +
                      " bytes of NPU DRAM (" + std::to_string(out.image.size()) +
@@ -386,6 +396,7 @@ ember_error *generate(const void *bytes, size_t size, const v1::Graph &g,
                      " of activations), over the DRAM's " +
                      std::to_string(capacity) +
                      " bytes (backend option dram_bytes)");
+  }
   return nullptr;
 }
 
