@@ -509,8 +509,10 @@ Plugin::describeDevice(uint32_t index, const std::string &options) {
     return bad(concat("a concurrency of ", d.concurrency(),
                       " (at most 4096 executions at once)"));
   if (!finiteNonNegative(d.clock_hz()) ||
-      !finiteNonNegative(d.transfer_bytes_per_second()))
-    return bad("a clock or transfer rate that is negative or not finite");
+      !finiteNonNegative(d.transfer_bytes_per_second()) ||
+      !finiteNonNegative(d.shared_bytes_per_second()))
+    return bad("a clock, transfer rate or shared bandwidth that is negative "
+               "or not finite");
   if (d.simulated() && d.clock_hz() <= 0)
     return bad("simulated timing but no clock_hz");
   if (d.name().size() > 256 || !validText(d.name()))
@@ -555,6 +557,9 @@ Expected<v1::CostEstimate> Plugin::estimateCost(uint32_t index,
   if (!finiteNonNegative(c.seconds()) || c.seconds() > 1e9)
     return bad(concat("a time of ", c.seconds(),
                       " s (not a finite, non-negative duration)"));
+  if (!finiteNonNegative(c.memory_traffic_bytes()))
+    return bad(
+        concat("memory traffic of ", c.memory_traffic_bytes(), " bytes"));
   for (const v1::NodeCost &n : c.nodes()) {
     if (n.node() < 0 || size_t(n.node()) >= numNodes)
       return bad(concat("a cost for node #", n.node(), ", but the graph has ",

@@ -85,6 +85,7 @@ DeviceSet::open(std::vector<DeviceKind> k) {
         t.transferBytesPerSec = desc->transfer_bytes_per_second();
         t.sharesBandwidthWith.assign(desc->shares_bandwidth_with().begin(),
                                      desc->shares_bandwidth_with().end());
+        t.sharedBytesPerSec = desc->shared_bytes_per_second();
       }
       auto h = kind.plugin->openDevice(i);
       if (!h)
@@ -144,6 +145,7 @@ void toProto(const CostEstimate &c, backend::v1::CostEstimate &out) {
   out.set_seconds(c.seconds);
   out.set_memory_bytes(c.memoryBytes);
   out.set_basis(c.basis);
+  out.set_memory_traffic_bytes(c.trafficBytes);
   for (size_t i = 0; i < c.nodeSeconds.size(); ++i) {
     backend::v1::NodeCost *n = out.add_nodes();
     n->set_node(int32_t(i));
@@ -168,6 +170,7 @@ Expected<CostEstimate> estimateOn(RuntimeDevice &d, const DeviceKind &k,
   c.seconds = est->seconds();
   c.memoryBytes = est->memory_bytes();
   c.basis = est->basis();
+  c.trafficBytes = est->memory_traffic_bytes();
   c.nodeSeconds.assign(n, 0);
   c.nodeMemory.assign(n, 0);
   c.nodeGroup.assign(n, -1);

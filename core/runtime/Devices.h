@@ -38,7 +38,10 @@ struct DeviceTraits {
   bool simulated = false; // timing in cycles on a clock its plugin shares
   double clockHz = 0;
   double transferBytesPerSec = 0; // 0: no copies outside its executions
+  // Devices of its plugin it shares a bandwidth with (by device index),
+  // and that bandwidth (0: not known).
   std::vector<uint32_t> sharesBandwidthWith;
+  double sharedBytesPerSec = 0;
   bool described = false; // false: the host's assumptions (no query)
 };
 
@@ -87,6 +90,8 @@ struct CostEstimate {
   std::vector<uint64_t> nodeMemory;
   std::vector<int32_t> nodeGroup; // -1: none
   std::string basis;
+  // Bytes an execution moves through the bandwidth the device shares.
+  double trafficBytes = 0;
   bool fromPlugin = false; // false: the host's estimate
 };
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <iomanip>
 #include <limits>
 #include <map>
@@ -90,6 +91,70 @@ struct Item {
   double sec = 0, mem = 0;
   int64_t group = -1;
 };
+
+// Devices that share a bandwidth (a DRAM channel) run their stages at the
+// same time when requests pipeline. When the stages' demands (bytes through
+// it per second of their time alone) add up to more than it, every device
+// of the group is predicted that many times slower: the bandwidth split in
+// proportion to demand, each stage bound by its traffic. A first-order
+// model: a stage that computes more than it moves slows down less, bursts
+// that meet slow down more. Returns a note per group.
+std::vector<std::string> applyContention(Placement &p,
+                                         const std::vector<RuntimeDevice> &ds) {
+  const size_t n = ds.size();
+  std::vector<size_t> root(n);
+  std::iota(root.begin(), root.end(), size_t(0));
+  std::function<size_t(size_t)> find = [&](size_t x) {
+    return root[x] == x ? x : root[x] = find(root[x]);
+  };
+  for (size_t d = 0; d < n; ++d)
+    for (uint32_t idx : ds[d].traits.sharesBandwidthWith)
+      for (size_t e = 0; e < n; ++e)
+        if (ds[e].kind == ds[d].kind && ds[e].index == idx)
+          root[find(d)] = find(e);
+  std::vector<double> compute(n, 0), traffic(n, 0);
+  for (const Stage &st : p.stages)
+    if (st.device != kHost) {
+      compute[size_t(st.device)] += st.computeSec;
+      traffic[size_t(st.device)] += st.trafficBytes;
+    }
+  std::vector<std::string> notes;
+  std::map<size_t, std::vector<size_t>> groups;
+  for (size_t d = 0; d < n; ++d)
+    if (compute[d] > 0 && ds[d].traits.sharedBytesPerSec > 0)
+      groups[find(d)].push_back(d);
+  for (auto &[r, members] : groups) {
+    if (members.size() < 2)
+      continue;
+    double bw = 1e300, demand = 0;
+    std::string names;
+    for (size_t d : members) {
+      bw = std::min(bw, ds[d].traits.sharedBytesPerSec);
+      demand += traffic[d] / compute[d];
+      names += (names.empty() ? "" : ", ") + ds[d].name;
+    }
+    const double factor = demand / bw;
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(1) << names << " share " << bw / 1e9
+       << " GB/s of bandwidth; their stages need " << demand / 1e9
+       << " GB/s together when they run at once";
+    if (factor > 1) {
+      os << std::setprecision(2) << ": each predicted " << factor
+         << " times slower than alone";
+      for (Stage &st : p.stages)
+        if (st.device != kHost &&
+            std::find(members.begin(), members.end(), size_t(st.device)) !=
+                members.end()) {
+          st.contentionSec = st.computeSec * (factor - 1);
+          p.deviceLoad[size_t(st.device)] += st.contentionSec;
+        }
+    } else {
+      os << ": no slowdown predicted";
+    }
+    notes.push_back(os.str());
+  }
+  return notes;
+}
 
 uint64_t constantBytes(const Node &n) {
   uint64_t b = 0;
@@ -271,6 +336,7 @@ Expected<Placement> place(const Function &f, DeviceSet &devs,
       }
       EMBER_ASSIGN(CostEstimate c, estimate(st.device, *st.part.graph->main()));
       st.computeSec = c.seconds;
+      st.trafficBytes = c.trafficBytes;
       st.memoryBytes = st.device == kHost ? 0 : c.memoryBytes;
       st.basis = c.basis;
       if (st.device != kHost) {
@@ -293,6 +359,7 @@ Expected<Placement> place(const Function &f, DeviceSet &devs,
       }
       p.stages.push_back(std::move(st));
     }
+    p.notes = applyContention(p, devices);
     p.period = 0;
     for (double l : p.deviceLoad)
       p.period = std::max(p.period, l);
@@ -349,6 +416,8 @@ Expected<Placement> place(const Function &f, DeviceSet &devs,
 
   // Why each stage is where it is.
   Placement &b = *best;
+  std::vector<std::string> shared = std::move(b.notes);
+  b.notes.clear();
   for (size_t k = 0; k < kinds.size(); ++k) {
     std::vector<size_t> ds = devs.devicesOf(k);
     std::vector<std::string> loads;
@@ -360,9 +429,15 @@ Expected<Placement> place(const Function &f, DeviceSet &devs,
     std::string list;
     for (const std::string &l : loads)
       list += (list.empty() ? "" : ", ") + l;
+    // The largest device time alone (what the cut balanced).
     double kindMax = 0;
-    for (size_t d : ds)
-      kindMax = std::max(kindMax, b.deviceLoad[d]);
+    for (size_t d : ds) {
+      double alone = 0;
+      for (const Stage &st : b.stages)
+        if (st.device == int(d))
+          alone += st.computeSec + st.transferSec;
+      kindMax = std::max(kindMax, alone);
+    }
     if (seq[k].empty())
       b.notes.push_back(concat(kinds[k].target,
                                ": runs no node of the model (it claims none "
@@ -378,6 +453,7 @@ Expected<Placement> place(const Function &f, DeviceSet &devs,
                               ms(freePeriod[k]), ")")
                      : std::string()));
   }
+  b.notes.insert(b.notes.end(), shared.begin(), shared.end());
   for (size_t i = 0; i < b.stages.size(); ++i) {
     Stage &st = b.stages[i];
     if (st.device == kHost) {
@@ -457,10 +533,11 @@ void printPlacement(std::ostream &os, const Function &f, const Placement &p,
     const Stage &st = p.stages[i];
     os << "stage " << i << " device=" << devName(st.device)
        << " nodes=" << st.part.nodes.size()
-       << " predicted=" << ms(st.computeSec + st.transferSec);
-    if (st.transferSec > 0)
-      os << " (compute " << ms(st.computeSec) << ", transfer "
-         << ms(st.transferSec) << ")";
+       << " predicted=" << ms(st.predicted());
+    if (st.transferSec > 0 || st.contentionSec > 0)
+      os << " (compute " << ms(st.computeSec) << " alone, transfer "
+         << ms(st.transferSec) << ", shared bandwidth " << ms(st.contentionSec)
+         << ")";
     if (st.memoryBytes)
       os << " memory=" << mib(double(st.memoryBytes));
     os << " deps=[";

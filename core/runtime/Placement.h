@@ -19,10 +19,14 @@ struct Stage {
   int device = kHost; // index into DeviceSet::devices(), or kHost
   backend::Partition part;
   std::vector<size_t> deps; // stages whose outputs it reads
-  // The prediction: one execution's compute, the copies of its inputs
-  // from other devices, and the device memory it holds.
-  double computeSec = 0, transferSec = 0;
+  // The prediction: one execution's compute alone, the copies of its
+  // inputs from other devices, the time it loses to devices it shares a
+  // bandwidth with (their stages running at once when requests pipeline),
+  // and the device memory it holds.
+  double computeSec = 0, transferSec = 0, contentionSec = 0;
   uint64_t memoryBytes = 0;
+  double trafficBytes = 0; // through the bandwidth its device shares
+  double predicted() const { return computeSec + transferSec + contentionSec; }
   std::string basis; // how it was predicted
   std::string why;   // why it is here
 };

@@ -305,7 +305,7 @@ int benchOnDevices(const DeviceRuntime &r, const Function &f,
       }
     }
     double measured = percentile(ms, 50);
-    double predicted = (st.computeSec + st.transferSec) * 1e3;
+    double predicted = st.predicted() * 1e3;
     std::string err = "-";
     if (st.device != runtime::kHost && measured > 0) {
       double e = (predicted - measured) / measured;

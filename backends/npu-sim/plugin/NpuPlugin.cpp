@@ -905,10 +905,13 @@ ember_error *deviceDescribe(const ember_device_query_params *p,
   d.set_concurrency(1);
   d.set_simulated(systemc);
   d.set_clock_hz(double(EMBER_NPU_PLATFORM_CLOCK_HZ));
-  if (systemc)
+  if (systemc) {
     for (uint32_t c = 0; c < kCores; ++c)
       if (c != p->device_index)
         d.add_shares_bandwidth_with(c);
+    d.set_shared_bytes_per_second(double(shared) *
+                                  double(EMBER_NPU_PLATFORM_CLOCK_HZ));
+  }
   return gHost.blob(d.SerializeAsString(), out);
 }
 
@@ -949,10 +952,11 @@ ember_error *estimateCost(const ember_cost_params *p, ember_blob *out) {
     byName.emplace(g.nodes(i).name(), i);
   std::vector<double> sec(size_t(g.nodes_size()), 0);
   std::vector<int32_t> group(size_t(g.nodes_size()), -1);
-  double cycles = 0;
+  double cycles = 0, traffic = 0;
   for (size_t l = 0; l < prog.layers.size(); ++l) {
     const ns::LayerInfo &L = prog.layers[l];
     cycles += L.predictedCycles;
+    traffic += double(L.loadBytes + L.storeBytes);
     std::vector<int> idx;
     for (const std::string &n : L.nodes) {
       auto range = byName.equal_range(n);
@@ -970,6 +974,7 @@ ember_error *estimateCost(const ember_cost_params *p, ember_blob *out) {
   c.set_schema_version(1);
   c.set_seconds(cycles / clock);
   c.set_memory_bytes(prog.dramBytes);
+  c.set_memory_traffic_bytes(traffic); // every DMA byte crosses the channel
   for (size_t i = 0; i < sec.size(); ++i)
     if (sec[i] > 0 || group[i] >= 0) {
       v1::NodeCost *n = c.add_nodes();
