@@ -13,7 +13,9 @@
              fails the request it touched, named with its stage and device;
              every other request completes with the single core's outputs
   placement  --emit=partitions names each stage's device, prediction and
-             reason; conform --devices passes; bad device lists are errors
+             reason, and predicts the cores' contention for a narrow
+             shared channel; conform --devices passes; bad device lists
+             are errors
 
     check_runtime.py --ember build/bin/ember --work DIR
 
@@ -111,6 +113,17 @@ def main():
           p.stdout.count("  predicted by: the NPU cost model") == 2 and
           re.search(r"hold [0-9.]+ MiB of the device's 7\.0 MiB", p.stdout),
           "--emit=partitions says why, how it predicted and the memory")
+
+    # A shared channel narrower than the two stages' demand: the placement
+    # predicts each stage slower than alone.
+    p = run([ember, "compile", mlp, "--devices", "npu-sim:2", "--backend-opt",
+             "shared_dram_bw=4", "--emit=partitions"], 0)
+    check(re.search(r"note: npu-sim:0, npu-sim:1 share 4\.0 GB/s of "
+                    r"bandwidth; their stages need [0-9.]+ GB/s together when "
+                    r"they run at once: each predicted [0-9.]+ times slower",
+                    p.stdout) is not None and
+          p.stdout.count("shared bandwidth ") == 2,
+          "a narrow shared channel slows the predicted stages")
 
     # ---- pipeline -------------------------------------------------------
     n = "8"
