@@ -16,7 +16,6 @@
 #include <deque>
 #include <fstream>
 #include <functional>
-#include <map>
 
 // libsystemc's main() needs an sc_main; Ember's executables have their own
 // main().
@@ -134,39 +133,6 @@ struct Abort {};
 
 } // namespace
 
-/// The DRAM channel the cores of a platform share (SystemCPlatform): a burst
-/// also holds it for bytes / bytesPerCycle cycles (a fraction of a cycle for
-/// a short burst), in the first free slot from when its core's own port is
-/// free.
-/// Bursts are booked ahead (when requested), so the channel keeps a calendar
-/// of its booked intervals and one core's bursts fill the gaps between
-/// another's.
-struct SharedDram {
-  uint32_t bytesPerCycle = 0;
-  std::map<sc_time, sc_time> booked; // start -> end, disjoint
-
-  /// Books `len` from the first free time >= `from`; returns that time.
-  sc_time book(sc_time from, sc_time len) {
-    const sc_time now = sc_core::sc_time_stamp();
-    while (!booked.empty() && booked.begin()->second <= now)
-      booked.erase(booked.begin());
-    sc_time t = from;
-    auto it = booked.upper_bound(t);
-    if (it != booked.begin() && std::prev(it)->second > t)
-      t = std::prev(it)->second;
-    for (; it != booked.end() && it->first < t + len; ++it)
-      if (it->second > t)
-        t = it->second;
-    // Merged with the interval it starts at the end of, if any.
-    auto prev = booked.lower_bound(t);
-    if (prev != booked.begin() && std::prev(prev)->second == t)
-      std::prev(prev)->second = t + len;
-    else
-      booked[t] = t + len;
-    return t;
-  }
-};
-
 /// DRAM target: a single channel with bandwidth and burst limit. Transactions
 /// carry the issue time in `delay` (loosely-timed annotation); the returned
 /// delay is the time the burst starts on the channel (the engines add the
@@ -220,14 +186,12 @@ public:
     }
     sc_time issue = sc_core::sc_time_stamp() + delay;
     sc_time start = issue > busyUntil ? issue : busyUntil;
-    if (shared) {
-      // Its bytes take len / bytesPerCycle of the shared channel (a part of
-      // a cycle for a short burst); the burst starts on the port at the
-      // first whole cycle its slot has begun by.
-      sc_time slot = shared->book(
-          start, kCycle * (static_cast<double>(len) / shared->bytesPerCycle));
-      start = kCycle * std::ceil(slot / kCycle - 1e-9);
-    }
+    if (shared) // the platform's channel too: from the first whole cycle
+      start =
+          kCycle *
+          std::ceil(bookSharedDram(*shared, sc_core::sc_time_stamp() / kCycle,
+                                   start / kCycle, len) -
+                    1e-9);
     // Beats of the memory port: the DRAM bytes per cycle, at most 4 * DIM (one
     // ACC row); a write burst holds the channel one more cycle (its start,
     // before the first beat).
@@ -1285,15 +1249,13 @@ NpuTop *newCore(const char *name, std::function<void()> onRunEnd) {
   return t;
 }
 
-SharedDram *newSharedDram() { return new SharedDram(); }
-
 uint8_t *coreSram(NpuTop &t, int mem) { return t.srams[mem]->storage.data(); }
 
 uint64_t coreRunStart(const NpuTop &t) { return toCycles(t.startTime); }
 
 void beginRun(NpuTop &t, const std::vector<Insn> &program, uint8_t *dram,
               uint64_t dramBytes, const DramTiming &timing, SharedDram *shared,
-              uint32_t sharedBytesPerCycle, SimResult *result) {
+              SimResult *result) {
   for (SramTarget *s : t.srams)
     std::fill(s->storage.begin(), s->storage.end(), 0);
   t.regs.fill(0);
@@ -1313,9 +1275,7 @@ void beginRun(NpuTop &t, const std::vector<Insn> &program, uint8_t *dram,
   t.dram.data = dram;
   t.dram.bytes = dramBytes;
   t.dram.timing = timing;
-  if (shared)
-    shared->bytesPerCycle = sharedBytesPerCycle;
-  t.dram.shared = sharedBytesPerCycle ? shared : nullptr;
+  t.dram.shared = shared;
   t.startTime = sc_core::sc_time_stamp();
   t.dram.busyUntil = t.startTime;
   t.dram.queued.clear();

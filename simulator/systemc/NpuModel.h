@@ -110,15 +110,21 @@ private:
 
 // ---- core control: what SystemCPlatform (NpuPlatform.cpp) drives each core
 // with (NpuModel.cpp, where the core's modules are defined).
-struct SharedDram;
 /// Elaborates a core; `onRunEnd` is called in the kernel when a run ends
 /// (FINISH reached, or an error unwound it).
 NpuTop *newCore(const char *name, std::function<void()> onRunEnd);
-SharedDram *newSharedDram();
-/// Resets the core and starts `program` at the kernel's current time.
+/// The DRAM channel a platform's cores share (NpuPlatform.cpp): books a
+/// burst of `bytes` in the first free slot from `fromCycle` (its port is
+/// free) and returns the slot's start, in cycles (a fraction of a cycle for
+/// a short burst); `nowCycle` lets it forget slots in the past.
+struct SharedDram;
+double bookSharedDram(SharedDram &s, double nowCycle, double fromCycle,
+                      uint64_t bytes);
+/// Resets the core and starts `program` at the kernel's current time; its
+/// DRAM bursts also book `shared` (null: the core alone).
 void beginRun(NpuTop &t, const std::vector<Insn> &program, uint8_t *dram,
               uint64_t dramBytes, const DramTiming &timing, SharedDram *shared,
-              uint32_t sharedBytesPerCycle, SimResult *result);
+              SimResult *result);
 /// Closes the run: the deadlock report when FINISH was not reached (then
 /// unwinds the core's threads), the derived counters.
 void endRun(NpuTop &t);

@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <iterator>
+#include <map>
 
 namespace ember::npu {
 
@@ -47,6 +49,34 @@ protected:
 
 } // namespace
 
+/// The shared channel: a burst holds it bytes / bytesPerCycle cycles.
+/// Bursts are booked ahead (when requested), so it keeps a calendar of its
+/// booked intervals and one core's bursts fill the gaps between another's.
+struct SharedDram {
+  uint32_t bytesPerCycle = 0;
+  std::map<double, double> booked; // start -> end, disjoint, in cycles
+};
+
+double bookSharedDram(SharedDram &s, double now, double from, uint64_t bytes) {
+  const double len = static_cast<double>(bytes) / s.bytesPerCycle;
+  while (!s.booked.empty() && s.booked.begin()->second <= now)
+    s.booked.erase(s.booked.begin());
+  double t = from;
+  auto it = s.booked.upper_bound(t);
+  if (it != s.booked.begin() && std::prev(it)->second > t)
+    t = std::prev(it)->second;
+  for (; it != s.booked.end() && it->first < t + len; ++it)
+    if (it->second > t)
+      t = it->second;
+  // Merged with the interval it starts at the end of, if any.
+  auto prev = s.booked.lower_bound(t);
+  if (prev != s.booked.begin() && std::prev(prev)->second == t)
+    std::prev(prev)->second = t + len;
+  else
+    s.booked[t] = t + len;
+  return t;
+}
+
 struct SystemCPlatform::State {
   std::vector<NpuTop *> cores;
   SharedDram *shared = nullptr;
@@ -76,7 +106,7 @@ SystemCPlatform::SystemCPlatform() : s_(new State()) {
   s_->results.assign(n, nullptr);
   s_->progress.assign(n, 0);
   s_->progressAt.assign(n, 0);
-  s_->shared = newSharedDram();
+  s_->shared = new SharedDram();
   s_->doorbell = new Doorbell();
   for (unsigned c = 0; c < n; ++c) {
     // Core 0 keeps the single model's name ("npu").
@@ -114,8 +144,9 @@ void SystemCPlatform::start(unsigned core, const std::vector<Insn> &program,
                             uint8_t *dram, uint64_t dramBytes,
                             const DramTiming &timing,
                             uint32_t sharedBytesPerCycle, SimResult *result) {
-  beginRun(*s_->cores[core], program, dram, dramBytes, timing, s_->shared,
-           sharedBytesPerCycle, result);
+  s_->shared->bytesPerCycle = sharedBytesPerCycle;
+  beginRun(*s_->cores[core], program, dram, dramBytes, timing,
+           sharedBytesPerCycle ? s_->shared : nullptr, result);
   s_->running[core] = true;
   s_->ended[core] = false;
   s_->reported[core] = false;
