@@ -14,6 +14,7 @@ the contention. The ratio needs many requests: with R requests through an
 S-stage pipeline the run holds R + S - 1 stage times, not R.
 """
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -55,6 +56,9 @@ def main():
     for spec in a.models:
         model, _, name = spec.partition(":")
         name = name or model
+        if not os.path.exists(model):
+            print(f"skipped {name}: {model} does not exist", file=sys.stderr)
+            continue
         one = bench(a.ember, model, "npu-sim:1", a.requests, extra)
         many = bench(a.ember, model, f"npu-sim:{a.cores}", a.requests, extra)
         same = one["request_fnv"] == many["request_fnv"] and \
