@@ -84,7 +84,7 @@ Expected<DeviceRuntime> loadDevices(const DeviceOptions &d,
     runtime::DeviceKind k;
     k.target = list[i].target;
     k.count = list[i].count;
-    EMBER_ASSIGN(k.plugin, backend::Plugin::load(path));
+    EMBER_ASSIGN(k.plugin, loadPluginOnce(path));
     // --backend-opt is the first kind's: another plugin refuses its keys.
     k.compile = i == 0 ? t.compile : r.common;
     r.kinds.push_back(std::move(k));
@@ -97,12 +97,8 @@ Expected<DeviceRuntime> loadDevices(const DeviceOptions &d,
     r.allowHost = false;
   } else if (fallback != "interp") {
     EMBER_ASSIGN(std::string path, pluginPathFor(fallback));
-    for (size_t j = 0; j < paths.size() && !r.host; ++j)
-      if (sameFile(paths[j], path))
-        r.host = r.kinds[j].plugin; // one plugin, loaded once
-    if (!r.host) {
-      EMBER_ASSIGN(r.host, backend::Plugin::load(path));
-    }
+    // A fallback also in the list is the same plugin, loaded once.
+    EMBER_ASSIGN(r.host, loadPluginOnce(path));
   }
   return r;
 }
