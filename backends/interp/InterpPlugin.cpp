@@ -10,11 +10,13 @@
 #include "interp/Interpreter.h"
 #include "ir/Printer.h"
 #include "lir/LIR.h"
+#include "runtime/Devices.h"
 
 #include "ember/backend/v1/artifact.pb.h"
 #include "ember/backend/v1/capability.pb.h"
 #include "ember/backend/v1/graph.pb.h"
 #include "ember/backend/v1/options.pb.h"
+#include "ember/backend/v1/runtime.pb.h"
 
 #include <memory>
 #include <string>
@@ -298,11 +300,49 @@ ember_error *execute(ember_device *d, const ember_execute_params *p,
 
 ember_error *init(const ember_host_api *h) { return gHost.attach(h); }
 
+// ABI 1.4: one device on the host, no memory of its own to run out of.
+ember_error *deviceDescribe(const ember_device_query_params *p,
+                            ember_blob *out) {
+  if (ember_error *e = checkStruct(
+          p, offsetof(ember_device_query_params, device_index) + 4,
+          "ember_device_query_params"))
+    return e;
+  if (p->device_index != 0)
+    return error(EMBER_STATUS_OUT_OF_RANGE, "the interpreter has one device");
+  v1::DeviceDescription d;
+  d.set_schema_version(1);
+  d.set_name("the reference interpreter, on the host");
+  d.set_concurrency(1);
+  return gHost.blob(d.SerializeAsString(), out);
+}
+
+// ABI 1.4: the host's nominal estimate (runtime::hostEstimate): the
+// reference kernels are plain loops, so multiply-accumulates and bytes
+// touched are what its time follows.
+ember_error *estimateCost(const ember_cost_params *p, ember_blob *out) {
+  if (ember_error *e = checkStruct(
+          p, offsetof(ember_cost_params, program_size) + sizeof(size_t),
+          "ember_cost_params"))
+    return e;
+  if (p->program_kind != EMBER_PROGRAM_GRAPH)
+    return error(EMBER_STATUS_UNSUPPORTED,
+                 "the interpreter estimates graph programs");
+  auto m = ember::backend::deserializeGraph(p->program, p->program_size);
+  if (!m)
+    return fromStatus(m.status(), EMBER_STATUS_INVALID_ARGUMENT);
+  v1::CostEstimate c;
+  ember::runtime::toProto(ember::runtime::hostEstimate(*(*m)->main()), c);
+  c.set_basis("the interpreter's estimate: multiply-accumulates and operand "
+              "bytes at nominal rates");
+  return gHost.blob(c.SerializeAsString(), out);
+}
+
 // The function table (ember/plugin_table.hpp): each member fills the entry
 // of its name; PluginBase gives the error functions and plugin_shutdown,
 // HostMemory the one device and its buffers, AsyncEvents the events of
 // startAsync, HostImport buffer_import_host over plain host memory, like
-// the device's own buffers. executable_emit and event_profile stay NULL.
+// the device's own buffers. executable_emit and event_profile stay NULL;
+// device_describe and estimate_cost answer the runtime (docs/runtime.md).
 struct InterpPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
   static constexpr const char *name = kName;
   static constexpr const char *version = kVersion;
@@ -315,6 +355,8 @@ struct InterpPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
   static constexpr auto executable_release = release;
   static constexpr auto execute = ::execute;
   static constexpr auto executable_signature = signature;
+  static constexpr auto device_describe = deviceDescribe;
+  static constexpr auto estimate_cost = estimateCost;
 };
 
 } // namespace

@@ -135,18 +135,18 @@ Expected<Support> querySupport(Plugin &p, const Function &f) {
   return s;
 }
 
-Expected<PartitionPlan> partition(const Function &f, Support support) {
+Expected<std::vector<Partition>>
+partitionByLabel(const Function &f, const std::vector<int> &label) {
   auto nodes = computeNodes(f);
-  if (support.supported.size() != nodes.size())
-    return makeError(ErrorCode::Internal, "support answers for ",
-                     support.supported.size(), " nodes, the graph has ",
-                     nodes.size());
+  if (label.size() != nodes.size())
+    return makeError(ErrorCode::Internal, "labels for ", label.size(),
+                     " nodes, the graph has ", nodes.size());
   std::map<const Node *, size_t> pos;
   for (size_t i = 0; i < nodes.size(); ++i)
     pos[nodes[i]] = i;
 
   // Kahn's algorithm over compute nodes; among ready nodes prefer the
-  // current side, then the earliest in list order.
+  // current label, then the earliest in list order.
   std::vector<size_t> indeg(nodes.size(), 0);
   std::vector<std::vector<size_t>> users(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -162,25 +162,25 @@ Expected<PartitionPlan> partition(const Function &f, Support support) {
   for (size_t i = 0; i < nodes.size(); ++i)
     if (!indeg[i])
       ready.insert(i);
-  PartitionPlan plan;
+  std::vector<Partition> parts;
   std::vector<int> partOf(nodes.size(), -1);
   while (!ready.empty()) {
     size_t pick = *ready.begin();
-    if (!plan.parts.empty()) {
-      bool side = plan.parts.back().onPlugin;
+    if (!parts.empty()) {
+      int side = parts.back().label;
       for (size_t r : ready)
-        if (support.supported[r] == side) {
+        if (label[r] == side) {
           pick = r;
           break;
         }
     }
-    bool side = support.supported[pick];
-    if (plan.parts.empty() || plan.parts.back().onPlugin != side) {
-      plan.parts.emplace_back();
-      plan.parts.back().onPlugin = side;
+    int side = label[pick];
+    if (parts.empty() || parts.back().label != side) {
+      parts.emplace_back();
+      parts.back().label = side;
     }
-    plan.parts.back().nodes.push_back(nodes[pick]);
-    partOf[pick] = int(plan.parts.size() - 1);
+    parts.back().nodes.push_back(nodes[pick]);
+    partOf[pick] = int(parts.size() - 1);
     ready.erase(pick);
     for (size_t u : users[pick])
       if (--indeg[u] == 0)
@@ -196,25 +196,25 @@ Expected<PartitionPlan> partition(const Function &f, Support support) {
     if (std::find(vs.begin(), vs.end(), v) == vs.end())
       vs.push_back(v);
   };
-  for (size_t p = 0; p < plan.parts.size(); ++p)
-    for (const Node *n : plan.parts[p].nodes)
+  for (size_t p = 0; p < parts.size(); ++p)
+    for (const Node *n : parts[p].nodes)
       for (auto &in : n->inputs) {
         if (!in || in.node->kind == OpKind::Constant)
           continue;
         int src = partOfValue(in);
         if (src != int(p)) {
-          addUnique(plan.parts[p].inputs, in);
+          addUnique(parts[p].inputs, in);
           if (src >= 0)
-            addUnique(plan.parts[size_t(src)].outputs, in);
+            addUnique(parts[size_t(src)].outputs, in);
         }
       }
   for (auto &o : f.outputs()) {
     int src = partOfValue(o.value);
     if (src >= 0)
-      addUnique(plan.parts[size_t(src)].outputs, o.value);
+      addUnique(parts[size_t(src)].outputs, o.value);
   }
-  for (size_t p = 0; p < plan.parts.size(); ++p) {
-    Partition &part = plan.parts[p];
+  for (size_t p = 0; p < parts.size(); ++p) {
+    Partition &part = parts[p];
     auto m = std::make_unique<Module>();
     Function *g = m->addFunction(concat(f.name(), ".part", p));
     std::map<std::pair<const Node *, unsigned>, Value> map;
@@ -252,6 +252,21 @@ Expected<PartitionPlan> partition(const Function &f, Support support) {
       g->addOutput(map[key(o)], o.name());
     part.graph = std::move(m);
   }
+  return parts;
+}
+
+Expected<PartitionPlan> partition(const Function &f, Support support) {
+  if (support.supported.size() != computeNodes(f).size())
+    return makeError(ErrorCode::Internal, "support answers for ",
+                     support.supported.size(), " nodes, the graph has ",
+                     computeNodes(f).size());
+  std::vector<int> label;
+  for (bool b : support.supported)
+    label.push_back(b ? 1 : 0);
+  PartitionPlan plan;
+  EMBER_ASSIGN(plan.parts, partitionByLabel(f, label));
+  for (Partition &p : plan.parts)
+    p.onPlugin = p.label == 1;
   plan.support = std::move(support);
   return plan;
 }

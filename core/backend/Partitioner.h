@@ -46,6 +46,7 @@ Expected<Support> querySupport(Plugin &p, const Function &f);
 
 struct Partition {
   bool onPlugin = false;
+  int label = 0;                   // partitionByLabel's label
   std::vector<const Node *> nodes; // original nodes, in execution order
   std::vector<Value> inputs;       // original values read from outside
   std::vector<Value> outputs;      // original values read after it
@@ -60,6 +61,14 @@ struct PartitionPlan {
 // Splits `f` (lowered) into partitions: a topological order that stays on
 // one side as long as it can, cut into maximal runs. Deterministic.
 Expected<PartitionPlan> partition(const Function &f, Support support);
+
+// The same over any labels, one per compute node (computeNodes order): a
+// topological order that stays on one label as long as it can (else the
+// earliest ready node in list order), cut into maximal runs of one label,
+// each a standalone function. partition() is this with labels 1 (plugin)
+// and 0 (fallback).
+Expected<std::vector<Partition>> partitionByLabel(const Function &f,
+                                                  const std::vector<int> &l);
 
 // `ember compile --emit=partitions`.
 void printPartitions(std::ostream &os, const Function &f,

@@ -5,8 +5,10 @@
 
 #include "ember/backend/v1/artifact.pb.h"
 #include "ember/backend/v1/capability.pb.h"
+#include "ember/backend/v1/runtime.pb.h"
 
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -79,6 +81,14 @@ void hostFree(void *user, void *ptr) {
   std::free(ptr);
 }
 
+// Printable text (no control bytes but tab); UTF-8 is taken as it is.
+bool validText(const std::string &s) {
+  for (char c : s)
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\t')
+      return false;
+  return true;
+}
+
 // Bounded, validated copy of a plugin-provided C string.
 bool readPluginString(const char *s, size_t maxLen, std::string &out) {
   if (!s)
@@ -103,7 +113,7 @@ constexpr size_t kMaxBlobSize = size_t(4) << 30;
 // The size of the ABI 1.x function table of each minor version: every
 // minor version appends to the table, so a table's struct_size and its
 // claimed minor version must agree. A new minor version adds its line here.
-static_assert(EMBER_ABI_VERSION_MAJOR == 1 && EMBER_ABI_VERSION_MINOR == 3,
+static_assert(EMBER_ABI_VERSION_MAJOR == 1 && EMBER_ABI_VERSION_MINOR == 4,
               "a new ABI version: add its table size to tableSizeOfMinor");
 size_t tableSizeOfMinor(unsigned minor) {
   switch (minor) {
@@ -114,6 +124,8 @@ size_t tableSizeOfMinor(unsigned minor) {
   case 2:
     return offsetof(ember_plugin_api, executable_emit);
   case 3:
+    return offsetof(ember_plugin_api, device_describe);
+  case 4:
     return sizeof(ember_plugin_api);
   }
   return 0;
@@ -457,6 +469,110 @@ Expected<uint32_t> Plugin::deviceCount() {
   }
   EMBER_TRY(takeError(e, "device_count"));
   return n;
+}
+
+namespace {
+bool finiteNonNegative(double x) { return std::isfinite(x) && x >= 0; }
+} // namespace
+
+Expected<v1::DeviceDescription>
+Plugin::describeDevice(uint32_t index, const std::string &options) {
+  EMBER_REQUIRE_FN(device_describe);
+  ember_device_query_params p{};
+  p.struct_size = sizeof(p);
+  p.device_index = index;
+  p.options = options.empty() ? nullptr : options.data();
+  p.options_size = options.size();
+  ember_blob b{};
+  b.struct_size = sizeof(b);
+  ember_error *e;
+  {
+    PluginCallGuard g(*this, "device_describe");
+    e = api_.device_describe(&p, &b);
+  }
+  EMBER_TRY(takeError(e, "device_describe"));
+  EMBER_ASSIGN(std::string bytes, takeBlob(b, "device_describe"));
+  v1::DeviceDescription d;
+  auto bad = [&](const std::string &what) {
+    return makeError(ErrorCode::Backend, describe(),
+                     " answered device_describe for device ", index, " with ",
+                     what);
+  };
+  if (!d.ParseFromString(bytes))
+    return bad(concat("bytes that are not an ember.backend.v1."
+                      "DeviceDescription (",
+                      bytes.size(), " bytes)"));
+  if (d.schema_version() > 1)
+    return bad(concat("schema version ", d.schema_version(),
+                      "; this host reads version 1"));
+  if (d.concurrency() > 4096)
+    return bad(concat("a concurrency of ", d.concurrency(),
+                      " (at most 4096 executions at once)"));
+  if (!finiteNonNegative(d.clock_hz()) ||
+      !finiteNonNegative(d.transfer_bytes_per_second()) ||
+      !finiteNonNegative(d.shared_bytes_per_second()))
+    return bad("a clock, transfer rate or shared bandwidth that is negative "
+               "or not finite");
+  if (d.simulated() && d.clock_hz() <= 0)
+    return bad("simulated timing but no clock_hz");
+  if (d.name().size() > 256 || !validText(d.name()))
+    return bad("a name that is not text of at most 256 bytes");
+  return d;
+}
+
+Expected<v1::CostEstimate> Plugin::estimateCost(uint32_t index,
+                                                const std::string &graph,
+                                                size_t numNodes,
+                                                const std::string &options) {
+  EMBER_REQUIRE_FN(estimate_cost);
+  ember_cost_params p{};
+  p.struct_size = sizeof(p);
+  p.device_index = index;
+  p.program_kind = EMBER_PROGRAM_GRAPH;
+  p.program = graph.data();
+  p.program_size = graph.size();
+  p.options = options.empty() ? nullptr : options.data();
+  p.options_size = options.size();
+  ember_blob b{};
+  b.struct_size = sizeof(b);
+  ember_error *e;
+  {
+    PluginCallGuard g(*this, "estimate_cost");
+    e = api_.estimate_cost(&p, &b);
+  }
+  EMBER_TRY(takeError(e, "estimate_cost"));
+  EMBER_ASSIGN(std::string bytes, takeBlob(b, "estimate_cost"));
+  v1::CostEstimate c;
+  auto bad = [&](const std::string &what) {
+    return makeError(ErrorCode::Backend, describe(),
+                     " answered estimate_cost for device ", index, " with ",
+                     what);
+  };
+  if (!c.ParseFromString(bytes))
+    return bad(concat("bytes that are not an ember.backend.v1.CostEstimate (",
+                      bytes.size(), " bytes)"));
+  if (c.schema_version() > 1)
+    return bad(concat("schema version ", c.schema_version(),
+                      "; this host reads version 1"));
+  if (!finiteNonNegative(c.seconds()) || c.seconds() > 1e9)
+    return bad(concat("a time of ", c.seconds(),
+                      " s (not a finite, non-negative duration)"));
+  if (!finiteNonNegative(c.memory_traffic_bytes()))
+    return bad(
+        concat("memory traffic of ", c.memory_traffic_bytes(), " bytes"));
+  for (const v1::NodeCost &n : c.nodes()) {
+    if (n.node() < 0 || size_t(n.node()) >= numNodes)
+      return bad(concat("a cost for node #", n.node(), ", but the graph has ",
+                        numNodes, " nodes"));
+    if (!finiteNonNegative(n.seconds()) || n.seconds() > 1e9)
+      return bad(concat("a time of ", n.seconds(), " s for node #", n.node()));
+    if (n.group() < -1)
+      return bad(concat("group ", n.group(), " for node #", n.node(),
+                        " (-1 or a group id)"));
+  }
+  if (c.basis().size() > 4096 || !validText(c.basis()))
+    return bad("a basis that is not text of at most 4096 bytes");
+  return c;
 }
 
 Expected<Device> Plugin::openDevice(uint32_t index) {

@@ -20,6 +20,8 @@ namespace ember::backend {
 namespace v1 {
 class CapabilityManifest;
 class SupportReport;
+class DeviceDescription;
+class CostEstimate;
 } // namespace v1
 
 struct LoadOptions {
@@ -176,6 +178,17 @@ public:
   Expected<v1::SupportReport> querySupport(const std::string &graphBytes,
                                            size_t numNodes);
   Expected<uint32_t> deviceCount();
+  // ABI 1.4 (docs/runtime.md): the description of device `index` and the
+  // predicted cost of a serialized Graph of `numNodes` nodes there, for
+  // programs compiled with `options` (serialized CompileOptions), each
+  // checked (versions, finite figures, node numbers in range). Unsupported
+  // when the plugin does not implement them.
+  Expected<v1::DeviceDescription> describeDevice(uint32_t index,
+                                                 const std::string &options);
+  Expected<v1::CostEstimate> estimateCost(uint32_t index,
+                                          const std::string &graph,
+                                          size_t numNodes,
+                                          const std::string &options);
   Expected<Device> openDevice(uint32_t index = 0);
   Expected<Buffer> allocate(Device &d, uint64_t bytes);
   // ABI 1.2: a buffer over `bytes` of the caller's memory at `ptr`, which

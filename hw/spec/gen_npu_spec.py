@@ -72,6 +72,9 @@ def header(spec, dim):
         w("#define EMBER_NPU_%s %d" % (k.upper(), v))
     for k, v in spec["dram"].items():
         w("#define EMBER_NPU_DRAM_%s %d" % (k.upper(), v))
+    for k, v in spec["platform"].items():
+        if k != "comment":
+            w("#define EMBER_NPU_PLATFORM_%s %dull" % (k.upper(), v))
     w("")
     w("/* Memories: X(NAME, id, rows, elem_bytes) */")
     w("#define EMBER_NPU_MEM_LIST(X) \\")
@@ -268,6 +271,14 @@ def markdown(spec):
     w("")
     for k, v in list(spec["timing"].items()) + [("dram_" + k, v) for k, v in spec["dram"].items()]:
         w("- `%s` = %d" % (k, v))
+    w("")
+    w("## Platform")
+    w("")
+    w(spec["platform"]["comment"])
+    w("")
+    for k, v in spec["platform"].items():
+        if k != "comment":
+            w("- `platform_%s` = %d" % (k, v))
     w("")
     w("## Performance counters")
     w("")

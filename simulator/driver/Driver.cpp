@@ -3,6 +3,7 @@
 
 #include "../golden/Golden.h"
 #include "../systemc/NpuModel.h"
+#include "Platform.h"
 #include "ember/npu/Isa.h"
 #if EMBER_NPU_HAVE_RTL
 #include "../rtl/RtlModel.h"
@@ -26,6 +27,7 @@ struct ember_npu_device {
   ember_npu_counters_t counters;
   std::string lastError;
   std::unique_ptr<GoldenMachine> golden;
+  std::unique_ptr<PlatformRunner> platform; // config.cores >= 1
 #if EMBER_NPU_HAVE_RTL
   std::unique_ptr<RtlModel> rtl;
   RtlConfig rtlConfig;
@@ -42,6 +44,25 @@ ember_npu_status_t setError(ember_npu_device_t *d, ember_npu_status_t s,
                             std::string msg) {
   d->lastError = std::move(msg);
   return s;
+}
+
+// The device's DRAM: its own, or a platform's (every core's window).
+uint8_t *dramData(ember_npu_device_t *d) {
+  return d->platform ? d->platform->dram() : d->dram.data();
+}
+uint64_t dramSize(const ember_npu_device_t *d) {
+  return d->platform ? d->platform->dramBytes() : d->dram.size();
+}
+
+DramTiming timingOf(const ember_npu_config_t &c) {
+  DramTiming t;
+  if (c.dram_bytes_per_cycle)
+    t.bytesPerCycle = c.dram_bytes_per_cycle;
+  if (c.dram_latency_cycles || c.dram_zero_latency)
+    t.latencyCycles = c.dram_latency_cycles;
+  if (c.dram_burst_bytes)
+    t.burstBytes = c.dram_burst_bytes;
+  return t;
 }
 } // namespace
 
@@ -72,11 +93,21 @@ ember_npu_status_t ember_npu_device_create(const ember_npu_config_t *config,
   } else if (cfg.executor != EMBER_NPU_EXECUTOR_GOLDEN) {
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
   }
-  uint64_t bytes =
-      cfg.dram_bytes ? cfg.dram_bytes : EMBER_NPU_DRAM_BYTES_DEFAULT;
+  uint64_t bytes = cfg.dram_bytes ? cfg.dram_bytes
+                   : cfg.cores    ? EMBER_NPU_PLATFORM_CORE_DRAM_BYTES
+                                  : EMBER_NPU_DRAM_BYTES_DEFAULT;
   // DMA addresses are 32-bit, so more DRAM than 4 GiB is unreachable.
   if (bytes > (1ull << 32))
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  // Platforms: SystemC only, up to the spec's cores.
+  if (cfg.cores && (cfg.executor != EMBER_NPU_EXECUTOR_SYSTEMC ||
+                    cfg.cores > EMBER_NPU_PLATFORM_CORES))
+    return cfg.executor == EMBER_NPU_EXECUTOR_SYSTEMC
+               ? EMBER_NPU_STATUS_INVALID_ARGUMENT
+               : EMBER_NPU_STATUS_UNSUPPORTED;
+  if (cfg.cores && !cfg.shared_dram_bytes_per_cycle)
+    cfg.shared_dram_bytes_per_cycle =
+        uint32_t(EMBER_NPU_PLATFORM_DRAM_BYTES_PER_CYCLE);
 #if EMBER_NPU_HAVE_RTL
   RtlConfig rc;
   if (cfg.executor == EMBER_NPU_EXECUTOR_RTL) {
@@ -97,7 +128,11 @@ ember_npu_status_t ember_npu_device_create(const ember_npu_config_t *config,
   auto *d = new (std::nothrow) ember_npu_device();
   if (d) {
     try {
-      d->dram.assign(bytes, 0);
+      if (cfg.cores)
+        d->platform = std::make_unique<PlatformRunner>(
+            cfg.cores, bytes, timingOf(cfg), cfg.shared_dram_bytes_per_cycle);
+      else
+        d->dram.assign(bytes, 0);
 #if EMBER_NPU_HAVE_RTL
       if (cfg.executor == EMBER_NPU_EXECUTOR_RTL) {
         d->rtl = std::make_unique<RtlModel>(!rc.waveformPath.empty());
@@ -154,33 +189,39 @@ ember_npu_status_t ember_npu_device_query(const ember_npu_device_t *d,
   out->dim = EMBER_NPU_DIM;
   out->timed = golden ? 0 : 1;
   out->concurrent = golden ? 0 : 1;
-  out->dram_bytes = d->dram.size();
+  out->dram_bytes = dramSize(d);
   for (int m = 0; m < kNumMems; ++m)
     out->mem_rows[m] = static_cast<uint32_t>(memRows(m));
+  if (d->platform) {
+    out->cores = d->platform->cores();
+    out->shared_dram_bytes_per_cycle = d->platform->sharedBytesPerCycle();
+    out->core_dram_bytes = d->platform->windowBytes();
+  }
+  out->clock_hz = EMBER_NPU_PLATFORM_CLOCK_HZ;
   return EMBER_NPU_STATUS_OK;
 }
 
 ember_npu_status_t ember_npu_dram_write(ember_npu_device_t *d, uint64_t addr,
                                         const void *data, size_t bytes) {
-  if (!d || (!data && bytes) || addr > d->dram.size() ||
-      bytes > d->dram.size() - addr)
+  if (!d || (!data && bytes) || addr > dramSize(d) ||
+      bytes > dramSize(d) - addr)
     return d ? setError(d, EMBER_NPU_STATUS_INVALID_ARGUMENT,
                         "DRAM write out of range")
              : EMBER_NPU_STATUS_INVALID_ARGUMENT;
   if (bytes)
-    std::memcpy(d->dram.data() + addr, data, bytes);
+    std::memcpy(dramData(d) + addr, data, bytes);
   return EMBER_NPU_STATUS_OK;
 }
 
 ember_npu_status_t ember_npu_dram_read(ember_npu_device_t *d, uint64_t addr,
                                        void *data, size_t bytes) {
-  if (!d || (!data && bytes) || addr > d->dram.size() ||
-      bytes > d->dram.size() - addr)
+  if (!d || (!data && bytes) || addr > dramSize(d) ||
+      bytes > dramSize(d) - addr)
     return d ? setError(d, EMBER_NPU_STATUS_INVALID_ARGUMENT,
                         "DRAM read out of range")
              : EMBER_NPU_STATUS_INVALID_ARGUMENT;
   if (bytes)
-    std::memcpy(data, d->dram.data() + addr, bytes);
+    std::memcpy(data, dramData(d) + addr, bytes);
   return EMBER_NPU_STATUS_OK;
 }
 
@@ -223,6 +264,39 @@ ember_npu_status_t ember_npu_run(ember_npu_device_t *d) {
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
   std::memset(&d->counters, 0, sizeof d->counters);
   d->counters.struct_size = sizeof d->counters;
+  if (d->platform) {
+    // Core 0, as a job over the DRAM as it is.
+    ember_npu_job_desc_t jd;
+    std::memset(&jd, 0, sizeof jd);
+    jd.struct_size = sizeof jd;
+    std::vector<uint8_t> words(d->program.size() * 16);
+    for (size_t i = 0; i < d->program.size(); ++i) {
+      std::memcpy(&words[16 * i], &d->program[i].lo, 8);
+      std::memcpy(&words[16 * i + 8], &d->program[i].hi, 8);
+    }
+    jd.insns = words.data();
+    jd.count = d->program.size();
+    jd.trace_path = d->tracePath.empty() ? nullptr : d->tracePath.c_str();
+    ember_npu_job_t *job = nullptr;
+    ember_npu_status_t s = d->platform->submit(&jd, 1, &job);
+    if (s != EMBER_NPU_STATUS_OK)
+      return setError(d, s, "cannot queue the program on core 0");
+    s = ember_npu_job_wait(job, UINT64_MAX);
+    std::string err = ember_npu_job_error(job);
+    ember_npu_job_info_t info;
+    std::memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    info.counters.struct_size = sizeof info.counters;
+    if (ember_npu_job_info(job, &info) == EMBER_NPU_STATUS_OK) {
+      d->counters = info.counters;
+      d->counters.struct_size = sizeof d->counters;
+    }
+    ember_npu_job_release(job);
+    if (s != EMBER_NPU_STATUS_OK)
+      return setError(d, s, err);
+    d->lastError.clear();
+    return EMBER_NPU_STATUS_OK;
+  }
   std::vector<Insn> decoded;
   std::string err = checkProgram(d->program, d->dram.size(), decoded);
   if (!err.empty())
@@ -240,13 +314,7 @@ ember_npu_status_t ember_npu_run(ember_npu_device_t *d) {
     err = r.error;
 #endif
   } else {
-    DramTiming t;
-    if (d->config.dram_bytes_per_cycle)
-      t.bytesPerCycle = d->config.dram_bytes_per_cycle;
-    if (d->config.dram_latency_cycles || d->config.dram_zero_latency)
-      t.latencyCycles = d->config.dram_latency_cycles;
-    if (d->config.dram_burst_bytes)
-      t.burstBytes = d->config.dram_burst_bytes;
+    DramTiming t = timingOf(d->config);
     SimResult r = SystemCModel::instance().run(decoded, d->dram.data(),
                                                d->dram.size(), t);
     uint32_t size = d->counters.struct_size;
@@ -263,6 +331,35 @@ ember_npu_status_t ember_npu_run(ember_npu_device_t *d) {
     return setError(d, EMBER_NPU_STATUS_EXEC_ERROR, err);
   d->lastError.clear();
   return EMBER_NPU_STATUS_OK;
+}
+
+ember_npu_status_t ember_npu_job_submit_all(ember_npu_device_t *d,
+                                            const ember_npu_job_desc_t *descs,
+                                            size_t count,
+                                            ember_npu_job_t **out) {
+  if (!d || (!descs && count) || (!out && count))
+    return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  if (!d->platform)
+    return setError(d, EMBER_NPU_STATUS_UNSUPPORTED,
+                    "jobs run on platform devices (config.cores >= 1)");
+  // Fields beyond a caller's struct_size read as zero.
+  std::vector<ember_npu_job_desc_t> jds(count);
+  for (size_t i = 0; i < count; ++i) {
+    if (descs[i].struct_size < offsetof(ember_npu_job_desc_t, trace_path))
+      return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+    std::memset(&jds[i], 0, sizeof jds[i]);
+    std::memcpy(&jds[i], &descs[i],
+                std::min<size_t>(descs[i].struct_size, sizeof jds[i]));
+  }
+  return d->platform->submit(jds.data(), count, out);
+}
+
+ember_npu_status_t ember_npu_job_submit(ember_npu_device_t *d,
+                                        const ember_npu_job_desc_t *desc,
+                                        ember_npu_job_t **out) {
+  if (!desc)
+    return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  return ember_npu_job_submit_all(d, desc, 1, out);
 }
 
 ember_npu_status_t ember_npu_counters_read(const ember_npu_device_t *d,

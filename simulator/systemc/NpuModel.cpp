@@ -10,10 +10,12 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <functional>
 
 // libsystemc's main() needs an sc_main; Ember's executables have their own
 // main().
@@ -146,6 +148,7 @@ public:
   // request queue).
   std::deque<sc_time> queued;
   static constexpr size_t kQueueDepth = 64;
+  SharedDram *shared = nullptr; // a platform's shared channel, or none
 
   /// Earliest cycle >= `t` at which the request queue accepts a burst: it holds
   /// kQueueDepth requests, and one leaves in the cycle it starts on the channel
@@ -183,6 +186,12 @@ public:
     }
     sc_time issue = sc_core::sc_time_stamp() + delay;
     sc_time start = issue > busyUntil ? issue : busyUntil;
+    if (shared) // the platform's channel too: from the first whole cycle
+      start =
+          kCycle *
+          std::ceil(bookSharedDram(*shared, sc_core::sc_time_stamp() / kCycle,
+                                   start / kCycle, len) -
+                    1e-9);
     // Beats of the memory port: the DRAM bytes per cycle, at most 4 * DIM (one
     // ACC row); a write burst holds the channel one more cycle (its start,
     // before the first beat).
@@ -289,6 +298,9 @@ public:
   std::array<int64_t, kNumEngines + 1> blockedInsn{};
   std::array<int32_t, EMBER_NPU_NUM_REGS> regs{};
   std::array<int8_t, 256> lut{}; // the VECTOR engine's output table (LUTLD)
+  // Called in the kernel when a run ends: FINISH reached or an error
+  // (SystemCPlatform pauses the kernel there).
+  std::function<void()> onRunEnd;
 
   DramTarget dram;
   std::vector<SramTarget *> srams;
@@ -541,6 +553,8 @@ void NpuTop::fetchThread() {
       result->counters.cycles = lastPush;
     } catch (Abort &) {
     }
+    if (onRunEnd)
+      onRunEnd();
   }
 }
 
@@ -1226,25 +1240,22 @@ uint64_t EngineModule::vectorTableMulUpsample(const Insn &insn) {
          (staged ? static_cast<uint64_t>(rows) + 1 : 0);
 }
 
-SystemCModel &SystemCModel::instance() {
-  static SystemCModel *model =
-      new SystemCModel(); // never destroyed: one kernel per process
-  return *model;
+// ---- core control (SystemCPlatform, NpuPlatform.cpp)
+// -------------------------
+
+NpuTop *newCore(const char *name, std::function<void()> onRunEnd) {
+  NpuTop *t = new NpuTop(name);
+  t->onRunEnd = std::move(onRunEnd);
+  return t;
 }
 
-SystemCModel::SystemCModel() {
-  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
-  top_ = new NpuTop("npu");
-}
+uint8_t *coreSram(NpuTop &t, int mem) { return t.srams[mem]->storage.data(); }
 
-uint8_t *SystemCModel::sram(int mem) {
-  return top_->srams[mem]->storage.data();
-}
+uint64_t coreRunStart(const NpuTop &t) { return toCycles(t.startTime); }
 
-SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram,
-                            uint64_t dramBytes, const DramTiming &timing) {
-  SimResult result;
-  NpuTop &t = *top_;
+void beginRun(NpuTop &t, const std::vector<Insn> &program, uint8_t *dram,
+              uint64_t dramBytes, const DramTiming &timing, SharedDram *shared,
+              SimResult *result) {
   for (SramTarget *s : t.srams)
     std::fill(s->storage.begin(), s->storage.end(), 0);
   t.regs.fill(0);
@@ -1258,18 +1269,23 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram,
   ++t.runId;
   t.blockedChannel.fill(-1);
   t.program = &program;
-  t.result = &result;
+  t.result = result;
   t.finished = false;
   t.aborting = false;
   t.dram.data = dram;
   t.dram.bytes = dramBytes;
   t.dram.timing = timing;
+  t.dram.shared = shared;
   t.startTime = sc_core::sc_time_stamp();
   t.dram.busyUntil = t.startTime;
   t.dram.queued.clear();
   t.runPending = true;
   t.startEv.notify(SC_ZERO_TIME);
-  sc_core::sc_start();
+}
+
+void endRun(NpuTop &t) {
+  SimResult &result = *t.result;
+  const std::vector<Insn> &program = *t.program;
   if (!t.finished && result.error.empty()) {
     // Nothing left to happen but FINISH was not reached: report the oldest
     // blocked instruction.
@@ -1299,10 +1315,13 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram,
           "instruction " + std::to_string(program.size()) + ": deadlock";
   }
   if (!t.finished) {
-    // Unwind every blocked thread so the next run starts clean.
+    // Unwind every blocked thread so the next run starts clean: the abort
+    // reaches them in the next delta cycles (no time passes, so runs on
+    // other cores are not disturbed).
     t.aborting = true;
     t.abortEv.notify(SC_ZERO_TIME);
-    sc_core::sc_start();
+    for (int i = 0; i < 3; ++i)
+      sc_core::sc_start(SC_ZERO_TIME);
     t.aborting = false;
   }
   // GEMM instructions overlap in its pipeline: busy = cycles with one in flight
@@ -1329,7 +1348,7 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram,
   }
   t.program = nullptr;
   t.result = nullptr;
-  return result;
+  t.dram.shared = nullptr;
 }
 
 std::string writeChromeTrace(const std::string &path, const SimResult &result) {

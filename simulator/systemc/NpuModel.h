@@ -15,6 +15,7 @@
 #include "ember/npu/driver.h"
 
 #include <array>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -46,9 +47,55 @@ struct SimResult {
 
 class NpuTop;
 
+/// The multi-core platform (hw/spec/npu.json, "platform"):
+/// EMBER_NPU_PLATFORM_CORES cores, each with its own fetch, engines,
+/// scratchpads and DRAM port, elaborated once per process (SystemC has one
+/// kernel). A run started on a core begins at the kernel's current time, and
+/// advance() runs every busy core at once; runs started with a shared channel
+/// book their DRAM bursts on it too, so cores contend for its bandwidth. Core
+/// 0 is the model SystemCModel runs. One thread drives it at a time.
+class SystemCPlatform {
+public:
+  /// No instruction keeps a core without progress this long: a core that
+  /// makes none while others keep the kernel busy is deadlocked.
+  static constexpr uint64_t kWatchdogCycles = 4000000;
+
+  static SystemCPlatform &instance();
+  unsigned cores() const;
+  bool busy(unsigned core) const;
+  /// Starts `program` on an idle core now: resets its scratchpads,
+  /// registers and tokens; `dram` is its window of the DRAM.
+  /// sharedBytesPerCycle: the bandwidth of the channel all cores share,
+  /// which its bursts also book (0: none, the core alone). `result`
+  /// receives the run until finish().
+  void start(unsigned core, const std::vector<Insn> &program, uint8_t *dram,
+             uint64_t dramBytes, const DramTiming &timing,
+             uint32_t sharedBytesPerCycle, SimResult *result);
+  /// Runs the kernel until a run ends, `cycles` pass or nothing is left to
+  /// happen; returns the cores whose runs ended since the last call (FINISH
+  /// reached, an execution error, or a deadlock: nothing left to happen, or
+  /// no progress in kWatchdogCycles while other cores ran).
+  std::vector<unsigned> advance(uint64_t cycles);
+  /// Makes a running advance() return soon (from any thread).
+  void interrupt();
+  /// Closes an ended run: the deadlock report when FINISH was not reached,
+  /// the derived counters (gemm_busy, overlap). The core is idle after.
+  void finish(unsigned core);
+  /// The kernel's time, and when the current (or last) run of `core`
+  /// started, in cycles since elaboration.
+  uint64_t now() const;
+  uint64_t runStart(unsigned core) const;
+  uint8_t *sram(unsigned core, int mem);
+
+private:
+  SystemCPlatform();
+  struct State;
+  State *s_;
+};
+
 class SystemCModel {
 public:
-  /// The process-wide model (elaborated on first use).
+  /// The process-wide model (core 0 of the platform).
   static SystemCModel &instance();
   /// Resets scratchpads/registers/tokens and runs `program` (checked with
   /// checkProgram) on `dram` until FINISH, an execution error or a detected
@@ -59,8 +106,30 @@ public:
 
 private:
   SystemCModel();
-  NpuTop *top_;
 };
+
+// ---- core control: what SystemCPlatform (NpuPlatform.cpp) drives each core
+// with (NpuModel.cpp, where the core's modules are defined).
+/// Elaborates a core; `onRunEnd` is called in the kernel when a run ends
+/// (FINISH reached, or an error unwound it).
+NpuTop *newCore(const char *name, std::function<void()> onRunEnd);
+/// The DRAM channel a platform's cores share (NpuPlatform.cpp): books a
+/// burst of `bytes` in the first free slot from `fromCycle` (its port is
+/// free) and returns the slot's start, in cycles (a fraction of a cycle for
+/// a short burst); `nowCycle` lets it forget slots in the past.
+struct SharedDram;
+double bookSharedDram(SharedDram &s, double nowCycle, double fromCycle,
+                      uint64_t bytes);
+/// Resets the core and starts `program` at the kernel's current time; its
+/// DRAM bursts also book `shared` (null: the core alone).
+void beginRun(NpuTop &t, const std::vector<Insn> &program, uint8_t *dram,
+              uint64_t dramBytes, const DramTiming &timing, SharedDram *shared,
+              SimResult *result);
+/// Closes the run: the deadlock report when FINISH was not reached (then
+/// unwinds the core's threads), the derived counters.
+void endRun(NpuTop &t);
+uint8_t *coreSram(NpuTop &t, int mem);
+uint64_t coreRunStart(const NpuTop &t);
 
 /// Writes a Chrome/Perfetto trace (one track per engine, slices for executing
 /// instructions and "wait" slices for token stalls; 1 cycle shown as 1 us).

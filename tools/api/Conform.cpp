@@ -284,7 +284,9 @@ ConformResult runConformCase(const ConformCase &c, const ConformOptions &o) {
         return {"ERROR", concat("no data for input '", nm, "'")};
       }
     }
-    auto outs = o.lir ? runLir(f, inputs) : runOnTarget(o.runtime, f, inputs);
+    auto outs = o.lir   ? runLir(f, inputs)
+                : o.run ? o.run(f, inputs)
+                        : runOnTarget(o.runtime, f, inputs);
     if (!outs)
       return classify(outs.status());
     if (outs->size() < ds.second.size())

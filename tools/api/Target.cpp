@@ -93,7 +93,6 @@ Expected<std::string> pluginPathFor(const std::string &target) {
                      "neither ", path, " nor ", plain, " exists)");
 }
 
-namespace {
 // One Plugin per library file in a process: loading a file again would
 // give the plugin a second host (plugin_init again) while the first one's
 // handles live. Kept while anyone holds it.
@@ -112,7 +111,6 @@ loadPluginOnce(const std::string &path) {
   loaded[key] = p;
   return p;
 }
-} // namespace
 
 Status checkTarget(const std::string &target) {
   return pluginPathFor(target).status();

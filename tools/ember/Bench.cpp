@@ -4,6 +4,7 @@
 // --vs-backend-opt compiles it a second time with some plugin options
 // changed and times the two in turn, run by run (an A/B that holds while a
 // shared machine's speed drifts).
+#include "Devices.h"
 #include "Driver.h"
 #include "Profile.h"
 #include "ember/api/Target.h"
@@ -44,8 +45,26 @@ int benchMain(int argc, char **argv) {
       .inSection("target");
   addProfileOptions(cmd, prof);
   addInputOptions(cmd, inOpt, true);
+  DeviceOptions dopt;
+  addDeviceOptions(cmd, dopt, true);
   if (auto rc = cmd.parse(argc, argv, 2))
     return *rc;
+  if (!dopt.given() && (cmd.given("--requests") || cmd.given("--concurrency")))
+    return cmd.usageError("--requests and --concurrency need --devices");
+  if (dopt.given()) {
+    for (const char *o : {"--target", "--vs-backend-opt", "--npu-report",
+                          "--runs", "--threads"})
+      if (cmd.given(o))
+        return cmd.usageError(std::string(o) +
+                              " does not apply with --devices");
+    ImportOptions io;
+    std::map<std::string, Tensor> given;
+    Status s = readShapeOptions(inOpt, io, &given);
+    if (!s.isOk())
+      return reportError(s);
+    return benchDevicesCommand(pos[0], io, given, topt, dopt, inOpt.seed,
+                               unsigned(warmup), prof.tracePath);
+  }
   const std::string &target = topt.target;
   const unsigned threads = topt.compile.numThreads;
   const std::string *model = &pos[0];

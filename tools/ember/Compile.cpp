@@ -1,5 +1,6 @@
 // `ember compile`: import (ONNX or graph IR text), optimize, lower, and
 // emit a stage as text.
+#include "Devices.h"
 #include "Driver.h"
 #include "ember/api/Target.h"
 
@@ -83,10 +84,16 @@ int compileMain(int argc, char **argv) {
           "after the LIR.",
           cmdline::set(memoryReport));
   addTargetOptions(cmd, topt,
-                   kTarget | kOptLevel | kThreads | kBackendOpt | kAotTarget);
+                   kTarget | kFallback | kOptLevel | kThreads | kBackendOpt |
+                       kAotTarget);
   addInputOptions(cmd, inOpt, false);
+  DeviceOptions dopt;
+  addDeviceOptions(cmd, dopt, false);
   if (auto rc = cmd.parse(argc, argv, 2))
     return *rc;
+  if (dopt.given() && (emit != "partitions" || cmd.given("--target")))
+    return cmd.usageError("--devices goes with --emit=partitions (the "
+                          "placement), without --target");
   const std::string &target = topt.target;
   const std::string &triple = topt.compile.targetTriple,
                     &cpu = topt.compile.targetCpu;
@@ -125,7 +132,7 @@ int compileMain(int argc, char **argv) {
                                      formats, ")"));
   }
   bool aot = emit == "bundle" || emit == "artifact";
-  if ((emit == "partitions" || aot) && target == "interp")
+  if ((emit == "partitions" || aot) && target == "interp" && !dopt.given())
     return cmd.usageError(concat("--emit=", emit,
                                  " needs a plugin target (--target=cpu, "
                                  "--target=plugin:PATH.so, ...)"));
@@ -246,6 +253,13 @@ int compileMain(int argc, char **argv) {
       *os << ")\n" << (*texts)[k++];
     }
     return 0;
+  }
+  if (emit == "partitions" && dopt.given()) {
+    auto r = loadDevices(dopt, topt);
+    if (!r)
+      return reportError(r.status());
+    s = printDevicePlacement(*os, *r, *(*m)->main());
+    return s.isOk() ? 0 : reportError(s);
   }
   if (emit == "partitions") {
     auto tgt = openTarget(topt);

@@ -6,6 +6,7 @@
 // that case and the run goes on. --shard I/N runs every N-th case, and
 // --merge-junit combines the shards' JUnit reports.
 #include "ember/api/Conform.h"
+#include "Devices.h"
 #include "Driver.h"
 #include "ember/api/JUnit.h"
 
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <tuple>
 #include <unistd.h>
@@ -67,6 +69,8 @@ int conformMain(int argc, char **argv) {
                    "none (a plugin passes only what it runs itself); for "
                    "npu-sim, as run: cpu when it is built, else interp.");
   addInputOptions(cmd, inOpt, false);
+  DeviceOptions dopt;
+  addDeviceOptions(cmd, dopt, false);
   std::string junit;
   int jobs = 1;
   uint64_t minPass = 0;
@@ -261,7 +265,22 @@ int conformMain(int argc, char **argv) {
   if (o.lir && targetName != "interp")
     return cmd.usageError("--lir runs the LIR interpreter; use it with "
                           "--target=interp");
-  {
+  if (dopt.given()) {
+    if (cmd.given("--target") || o.lir)
+      return cmd.usageError("--devices replaces --target (and does not go "
+                            "with --lir)");
+    if (!cmd.given("--fallback"))
+      t.fallback = "";
+    // Loaded once here (each forked case inherits the plugins); every case
+    // opens the devices, places and runs.
+    auto dr = loadDevices(dopt, t);
+    if (!dr)
+      return reportError(dr.status());
+    auto runtime = std::make_shared<DeviceRuntime>(std::move(*dr));
+    o.run = [runtime](const Function &f, const std::vector<Tensor> &in) {
+      return runOnDevices(*runtime, f, in);
+    };
+  } else {
     // Loaded once here; each forked case inherits it.
     auto rt = openTarget(t);
     if (!rt)

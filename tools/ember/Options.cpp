@@ -134,6 +134,32 @@ void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
         .inSection("target");
 }
 
+void addDeviceOptions(Command &c, DeviceOptions &d, bool bench) {
+  c.sectionTitle("devices", "devices (docs/runtime.md)");
+  c.add({"--devices"}, "LIST",
+        "Runs on a list of devices instead of one target: targets with a "
+        "count, comma-separated, e.g. npu-sim:2,cpu. Each node goes to the "
+        "first kind in the list that runs it, and the nodes of a kind are "
+        "cut into pipeline stages, one per device, balanced by each "
+        "device's predicted time within its memory; --fallback runs the "
+        "rest. --backend-opt goes to the first kind's devices. Replaces "
+        "--target.",
+        cmdline::text(d.list))
+      .inSection("devices");
+  if (!bench)
+    return;
+  c.add({"--requests"}, "N",
+        "With --devices: requests to time, each with its own seeded inputs "
+        "(--seed + its number), 1 to 100000. Default: 16.",
+        cmdline::uintIn(d.requests, 1, 100000))
+      .inSection("devices");
+  c.add({"--concurrency"}, "K",
+        "With --devices: requests in flight at once (the queue depth), 1 to "
+        "1024. Default: the number of devices plus one.",
+        cmdline::uintIn(d.concurrency, 1, 1024))
+      .inSection("devices");
+}
+
 void addProfileOptions(Command &c, ProfileRequest &p) {
   c.sectionTitle("target", "target");
   c.add({"--npu-report"}, "",

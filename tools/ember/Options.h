@@ -37,6 +37,17 @@ enum TargetParts : unsigned {
       kTarget | kFallback | kThreads | kBackendOpt | kOptLevel | kTimeout,
 };
 
+// ---- devices: the runtime (docs/runtime.md) --------------------------------
+// --devices LIST places the model on a list of devices instead of one
+// target; bench also takes --requests and --concurrency.
+struct DeviceOptions {
+  std::string list;         // --devices ("": one target, as --target says)
+  unsigned requests = 16;   // --requests N (bench)
+  unsigned concurrency = 0; // --concurrency K (bench); 0: devices + 1
+  bool given() const { return !list.empty(); }
+};
+void addDeviceOptions(Command &c, DeviceOptions &d, bool bench);
+
 // Adds the target options to `c` (section "target"). `threadsDefault` and
 // `fallbackDefault` describe the --threads and --fallback defaults in help
 // (empty: the usual ones).

@@ -1,4 +1,5 @@
 // `ember run`: compile a model and execute it once on the target.
+#include "Devices.h"
 #include "Driver.h"
 #include "Profile.h"
 #include "ember/api/Target.h"
@@ -28,8 +29,24 @@ int runMain(int argc, char **argv) {
   addTargetOptions(cmd, topt, kRunTarget);
   addProfileOptions(cmd, prof);
   addInputOptions(cmd, inOpt, true);
+  DeviceOptions dopt;
+  addDeviceOptions(cmd, dopt, false);
   if (auto rc = cmd.parse(argc, argv, 2))
     return *rc;
+  if (dopt.given()) {
+    for (const char *o : {"--target", "--npu-report", "--trace"})
+      if (cmd.given(o))
+        return cmd.usageError(std::string(o) +
+                              " does not apply with --devices (ember bench "
+                              "--devices --trace FILE draws the devices)");
+    ImportOptions io;
+    std::map<std::string, Tensor> given;
+    Status s = readShapeOptions(inOpt, io, &given);
+    if (!s.isOk())
+      return reportError(s);
+    return runDevicesCommand(pos[0], io, given, topt, dopt, inOpt.seed,
+                             saveDir);
+  }
   const std::string &target = topt.target;
   const uint64_t seed = inOpt.seed;
   ImportOptions io;

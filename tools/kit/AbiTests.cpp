@@ -12,13 +12,13 @@ namespace ember::kit {
 namespace {
 
 const char *const kOptionalFns[] = {
-    "plugin_init",       "plugin_shutdown",    "query_support",
-    "device_count",      "device_open",        "device_close",
-    "buffer_allocate",   "buffer_release",     "buffer_write",
-    "buffer_read",       "executable_compile", "executable_serialize",
-    "executable_load",   "executable_release", "execute",
-    "event_wait",        "event_release",      "executable_signature",
-    "buffer_import_host"};
+    "plugin_init",        "plugin_shutdown",    "query_support",
+    "device_count",       "device_open",        "device_close",
+    "buffer_allocate",    "buffer_release",     "buffer_write",
+    "buffer_read",        "executable_compile", "executable_serialize",
+    "executable_load",    "executable_release", "execute",
+    "event_wait",         "event_release",      "executable_signature",
+    "buffer_import_host", "device_describe",    "estimate_cost"};
 
 // How an argument struct is passed.
 enum class Form { Larger, Extended, Header, Zero, Null };

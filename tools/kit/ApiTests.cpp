@@ -638,6 +638,7 @@ void registerApiTests() {
   addTest("Api", "ImportHostBuffer", importHostBuffer);
   addTest("Api", "QuerySupportAgrees", querySupportAgrees);
   registerMemoryTests();
+  registerRuntimeTests();
 }
 
 } // namespace ember::kit

@@ -64,6 +64,8 @@ bool implemented(const backend::Plugin &p, const char *fn) {
   EMBER_KIT_FN(event_release)
   EMBER_KIT_FN(executable_signature)
   EMBER_KIT_FN(buffer_import_host)
+  EMBER_KIT_FN(device_describe)
+  EMBER_KIT_FN(estimate_cost)
 #undef EMBER_KIT_FN
   return false;
 }

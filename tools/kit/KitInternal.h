@@ -156,7 +156,8 @@ void addTest(const std::string &suite, const std::string &name, TestFn b);
 
 void registerAbiTests();
 void registerApiTests();
-void registerMemoryTests(); // api layer: leaks, writes out of bounds
+void registerMemoryTests();  // api layer: leaks, writes out of bounds
+void registerRuntimeTests(); // api layer: device_describe, estimate_cost
 void registerCapabilityTests();
 void registerLirTests();
 void registerArtifactTests();

@@ -6,6 +6,8 @@
 
 #include "backend/ProgramProto.h"
 
+#include "ember/backend/v1/runtime.pb.h"
+
 namespace ember::kit {
 namespace {
 
@@ -70,6 +72,15 @@ void pluginTable() {
     EXPECT_EQ(p.api().buffer_import_host, nullptr);
     note("older plugin: buffer_import_host (ABI 1.2) is absent and reads as "
          "NULL; the host copies");
+  }
+  if (!EMBER_HAS_FIELD(ember_plugin_api, &p.api(), estimate_cost)) {
+    // Older than 1.4: the runtime's questions are the host's to answer.
+    EXPECT_EQ(p.api().device_describe, nullptr);
+    EXPECT_EQ(p.api().estimate_cost, nullptr);
+    Status st = p.describeDevice(0, "").status();
+    EXPECT_EQ(st.code(), ErrorCode::Unsupported) << st.message();
+    note("older plugin: device_describe and estimate_cost (ABI 1.4) are "
+         "absent and read as NULL; the host describes and estimates");
   }
   if (p.abiMinor() > EMBER_ABI_VERSION_MINOR)
     note(concat("newer plugin: this host uses the first ",

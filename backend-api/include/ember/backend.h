@@ -27,7 +27,8 @@
  *     the header you build with.
  *   - History: 1.0 first release; 1.1 appended executable_signature; 1.2
  *     appended buffer_import_host (and ember_host_buffer_params); 1.3
- *     appended executable_emit and event_profile.
+ *     appended executable_emit and event_profile; 1.4 appended
+ *     device_describe and estimate_cost (and their argument structs).
  *
  * OWNERSHIP
  *   - ember_error objects are created by the plugin and owned by the caller
@@ -65,7 +66,7 @@ extern "C" {
 #endif
 
 #define EMBER_ABI_VERSION_MAJOR 1
-#define EMBER_ABI_VERSION_MINOR 3
+#define EMBER_ABI_VERSION_MINOR 4
 
 /* The one symbol a plugin exports. */
 #define EMBER_PLUGIN_ENTRY_SYMBOL "ember_plugin_entry"
@@ -197,6 +198,29 @@ typedef struct ember_compile_params {
   size_t options_size; /* 0: defaults */
 } ember_compile_params;
 
+/* device_describe (ABI 1.4). */
+typedef struct ember_device_query_params {
+  size_t struct_size;
+  const ember_extension *next;
+  uint32_t device_index; /* 0 .. number of devices - 1 */
+  /* serialized ember.backend.v1.CompileOptions the programs will be
+   * compiled with (their vendor options may change the answer) */
+  const void *options;
+  size_t options_size; /* 0: defaults */
+} ember_device_query_params;
+
+/* estimate_cost (ABI 1.4). */
+typedef struct ember_cost_params {
+  size_t struct_size;
+  const ember_extension *next;
+  uint32_t device_index;
+  uint32_t program_kind; /* ember_program_kind */
+  const void *program;   /* serialized Graph or LirProgram */
+  size_t program_size;
+  const void *options; /* serialized ember.backend.v1.CompileOptions */
+  size_t options_size; /* 0: defaults */
+} ember_cost_params;
+
 typedef struct ember_execute_params {
   size_t struct_size;
   const ember_extension *next;
@@ -321,6 +345,23 @@ typedef struct ember_plugin_api {
    * trace slices, as much as CompileOptions.profile_level asked for). Valid
    * after event_wait returned success, until event_release. */
   ember_error *(*event_profile)(ember_event *event, ember_blob *out_profile);
+
+  /* ---- ABI 1.4: what the runtime asks of a device (docs/runtime.md) ----- */
+  /* A serialized ember.backend.v1.DeviceDescription of device
+   * params->device_index: its memory for programs, how many executions it
+   * runs at once, whether and at which clock its timing is simulated.
+   * Answers without opening the device. NULL: the host assumes no memory
+   * limit, one execution at a time, wall-clock timing. */
+  ember_error *(*device_describe)(const ember_device_query_params *params,
+                                  ember_blob *out_description);
+  /* The predicted cost of one execution of a program (a partition of a
+   * model) on device params->device_index, compiled with params->options: a
+   * serialized ember.backend.v1.CostEstimate (time, device memory, per
+   * node). Must be thread-safe, like executable_compile. Unsupported nodes
+   * are EMBER_STATUS_UNSUPPORTED naming the node. NULL: the host estimates
+   * from the graph alone (docs/runtime.md). */
+  ember_error *(*estimate_cost)(const ember_cost_params *params,
+                                ember_blob *out_estimate);
 } ember_plugin_api;
 
 /* ---- the entry point --------------------------------------------------- */

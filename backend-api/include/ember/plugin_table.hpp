@@ -2,7 +2,7 @@
 // installed with the SDK; what it builds is the plain C table of backend.h,
 // so nothing here crosses the ABI.
 //
-// ember_plugin_api has 31 positional entries (6 fields, 25 functions). Written
+// ember_plugin_api has 33 positional entries (6 fields, 27 functions). Written
 // out by hand, a function in the wrong slot compiles whenever the two slots
 // share a type, and every ABI minor version appends slots to every plugin.
 // Here a plugin is a class whose static member functions carry the names of
@@ -78,7 +78,9 @@
   X(executable_signature)                                                      \
   X(buffer_import_host)                                                        \
   X(executable_emit)                                                           \
-  X(event_profile)
+  X(event_profile)                                                             \
+  X(device_describe)                                                           \
+  X(estimate_cost)
 
 namespace ember_plugin {
 

@@ -16,13 +16,19 @@
 #include "ember/backend/v1/graph.pb.h"
 #include "ember/backend/v1/options.pb.h"
 #include "ember/backend/v1/profile.pb.h"
+#include "ember/backend/v1/runtime.pb.h"
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <climits>
+#include <cmath>
 #include <cstring>
 #include <initializer_list>
+#include <list>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -32,11 +38,21 @@ using namespace ember_plugin;
 
 // Immutable after compile/load: executions may overlap (runs on the device
 // are serialized by the runtime).
+// A test fault (backend option fault=deadlock[@DEVICE:N]): every execution
+// deadlocks, or only the N-th on device DEVICE (counting every execution
+// on that device since the plugin was loaded).
+struct Fault {
+  bool deadlock = false;
+  int device = -1;
+  uint64_t run = 0;
+};
+
 struct ember_executable {
   ns::Program program;
+  ns::Program faulty; // fault=deadlock@D:N: the program that deadlocks
   ns::RunConfig run;
-  bool faultDeadlock = false; // backend option fault=deadlock (tests)
-  std::string options;        // the CompileOptions it was compiled with
+  Fault fault;
+  std::string options; // the CompileOptions it was compiled with
   std::vector<v1::TensorType> inputs, outputs;
   std::vector<std::string> inputNames, outputNames;
 };
@@ -47,6 +63,11 @@ Host gHost;
 const char *const kName = "npu-sim";
 const char *const kVersion = "0.1.0";
 const char kMagic[8] = {'E', 'M', 'B', 'E', 'R', 'A', 'R', 'T'};
+// Devices: the cores of the SystemC platform (with golden or RTL, as many
+// independent single cores).
+constexpr uint32_t kCores = uint32_t(EMBER_NPU_PLATFORM_CORES);
+// Executions per device, for fault=deadlock@D:N.
+std::array<std::atomic<uint64_t>, kCores> gRuns{};
 
 ember_error *getCapabilities(const ember_capabilities_params *p,
                              ember_blob *out) {
@@ -60,7 +81,7 @@ ember_error *getCapabilities(const ember_capabilities_params *p,
   m.set_plugin_version(kVersion);
   m.set_accepts_graph(true);
   m.set_supports_serialize(true);
-  m.set_device_count(1);
+  m.set_device_count(kCores);
   m.add_emit_formats("npu-asm");
   for (const ns::OpClaim &c : ns::claimedOps()) {
     v1::OpCapability *o = m.add_ops();
@@ -155,7 +176,7 @@ void sizeDram(ember_executable &x) {
 
 // Vendor options (`--backend-opt KEY=VALUE`), named in docs/npu-backend.md.
 ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
-                          bool *faultDeadlock = nullptr,
+                          Fault *fault = nullptr,
                           ns::CodegenOptions *co = nullptr,
                           ns::TuneOptions *tune = nullptr,
                           bool *tuneCacheGiven = nullptr) {
@@ -164,12 +185,27 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
   for (const auto &[k, val] : o.vendor()) {
     uint64_t n = 0;
     if (k == "fault") {
-      // Test hook: a program that deadlocks, to check the error path.
-      if (val != "deadlock")
+      // Test hook: a program that deadlocks, to check the error path; with
+      // @D:N only the N-th execution on device D (a fault mid-stream).
+      Fault f;
+      f.deadlock = true;
+      unsigned long long d = 0, r = 0;
+      char tail = 0;
+      if (val != "deadlock" && (std::sscanf(val.c_str(), "deadlock@%llu:%llu%c",
+                                            &d, &r, &tail) != 2 ||
+                                d >= kCores || r < 1))
         return error(EMBER_STATUS_INVALID_ARGUMENT,
-                     "fault '" + val + "' is not known (deadlock)");
-      if (faultDeadlock)
-        *faultDeadlock = true;
+                     "fault '" + val +
+                         "' is not known (deadlock, or deadlock@DEVICE:N: "
+                         "the N-th execution on device DEVICE, N >= 1, "
+                         "DEVICE < " +
+                         std::to_string(kCores) + ")");
+      if (val != "deadlock") {
+        f.device = int(d);
+        f.run = r;
+      }
+      if (fault)
+        *fault = f;
     } else if (k == "tiling") {
       const auto words = {"cycles", "bytes"};
       const int i = wordIndex(val, words);
@@ -242,7 +278,7 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
                                             EMBER_NPU_EXECUTOR_SYSTEMC,
                                             EMBER_NPU_EXECUTOR_RTL}[size_t(i)];
     } else if (k == "dram_bytes" || k == "dram_bw" || k == "dram_latency" ||
-               k == "dram_burst") {
+               k == "dram_burst" || k == "shared_dram_bw") {
       if (!parseU64(val, n) || (k != "dram_latency" && n == 0) ||
           (k == "dram_bytes" ? n > (uint64_t(1) << 32) : n > UINT32_MAX))
         return error(EMBER_STATUS_INVALID_ARGUMENT,
@@ -255,6 +291,8 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
         rc.bytesPerCycle = uint32_t(n);
       else if (k == "dram_burst")
         rc.burst = uint32_t(n);
+      else if (k == "shared_dram_bw")
+        rc.sharedBytesPerCycle = uint32_t(n);
       else if (n == 0)
         rc.zeroLatency = true;
       else
@@ -265,7 +303,7 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
                        "' (npu-sim takes executor, tiling, bias, depthwise, "
                        "prefetch, cascade, cascade_predict, stripes, fill, "
                        "tune, tune_cache, dram_bytes, dram_bw, dram_latency, "
-                       "dram_burst, fault)");
+                       "dram_burst, shared_dram_bw, fault)");
     }
   }
   if (co) {
@@ -276,6 +314,88 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
       co->bytesPerCycle = rc.bytesPerCycle;
     if (rc.latency || rc.zeroLatency)
       co->latency = rc.latency;
+  }
+  return nullptr;
+}
+
+// Programs generated for estimate_cost, kept for the executable_compile of
+// the same graph and options that usually follows (the runtime estimates a
+// stage on its device, then compiles it there); the least recently used
+// goes first. Tuned programs are not kept.
+struct CachedProgram {
+  std::string graph, options;
+  ns::Program program;
+};
+std::mutex gCacheMu;
+std::list<CachedProgram> gCache;
+constexpr size_t kCacheSize = 6;
+
+// The options that shape the program (not the profile level).
+std::string codegenKey(v1::CompileOptions o) {
+  o.clear_profile_level();
+  return o.SerializeAsString();
+}
+
+bool cachedProgram(const void *graph, size_t size, const std::string &key,
+                   ns::Program &out) {
+  std::lock_guard<std::mutex> l(gCacheMu);
+  for (auto it = gCache.begin(); it != gCache.end(); ++it)
+    if (it->options == key && it->graph.size() == size &&
+        std::memcmp(it->graph.data(), graph, size) == 0) {
+      gCache.splice(gCache.begin(), gCache, it);
+      out = it->program;
+      return true;
+    }
+  return false;
+}
+
+void keepProgram(const void *graph, size_t size, const std::string &key,
+                 const ns::Program &p) {
+  std::lock_guard<std::mutex> l(gCacheMu);
+  gCache.push_front(CachedProgram{
+      std::string(static_cast<const char *>(graph), size), key, p});
+  if (gCache.size() > kCacheSize)
+    gCache.pop_back();
+}
+
+// Layers and code for graph `g` with codegen options `co`, from the cache
+// when estimate_cost made it already. `capacity`: the DRAM it must fit.
+ember_error *generate(const void *bytes, size_t size, const v1::Graph &g,
+                      const std::string &key, ns::CodegenOptions co,
+                      uint64_t capacity, ns::Program &out) {
+  if (!cachedProgram(bytes, size, key, out)) {
+    ns::LayerProgram lp;
+    std::string err = ns::buildLayers(g, lp);
+    if (!err.empty())
+      return error(EMBER_STATUS_UNSUPPORTED, err);
+    if (lp.layers.empty() && lp.tensors.empty())
+      return error(EMBER_STATUS_UNSUPPORTED,
+                   "nothing in this graph runs on the NPU");
+    co.dramCapacity = uint64_t(1) << 32; // checked below
+    err = ns::generateProgram(lp, co, out);
+    if (!err.empty())
+      return error(EMBER_STATUS_UNSUPPORTED, err);
+    keepProgram(bytes, size, key, out);
+  }
+  if (out.dramBytes > capacity) {
+    // The compiler's own message (it names the largest layer): it stops
+    // at that check, before emitting code.
+    ns::LayerProgram lp;
+    ns::Program unused;
+    co.dramCapacity = capacity;
+    std::string err = ns::buildLayers(g, lp);
+    if (err.empty())
+      err = ns::generateProgram(lp, co, unused);
+    if (!err.empty())
+      return error(EMBER_STATUS_UNSUPPORTED, err);
+    return error(EMBER_STATUS_UNSUPPORTED,
+                 "the program needs " + std::to_string(out.dramBytes) +
+                     " bytes of NPU DRAM (" + std::to_string(out.image.size()) +
+                     " of weights and tables, " +
+                     std::to_string(out.dramBytes - out.activationBase) +
+                     " of activations), over the DRAM's " +
+                     std::to_string(capacity) +
+                     " bytes (backend option dram_bytes)");
   }
   return nullptr;
 }
@@ -301,21 +421,21 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
   ns::CodegenOptions co;
   ns::TuneOptions tune;
   bool tuneCacheGiven = false;
-  if (ember_error *e = applyOptions(o, x->run, &x->faultDeadlock, &co, &tune,
-                                    &tuneCacheGiven))
+  if (ember_error *e =
+          applyOptions(o, x->run, &x->fault, &co, &tune, &tuneCacheGiven))
     return e;
   x->options = o.SerializeAsString();
   v1::Graph g;
   if (ember_error *e = parseGraph(p->program, p->program_size, g, "compile"))
     return e;
-  ns::LayerProgram lp;
-  std::string err = ns::buildLayers(g, lp);
-  if (!err.empty())
-    return error(EMBER_STATUS_UNSUPPORTED, err);
-  if (lp.layers.empty() && lp.tensors.empty())
-    return error(EMBER_STATUS_UNSUPPORTED,
-                 "nothing in this graph runs on the NPU");
   if (tune.candidates || tuneCacheGiven) {
+    ns::LayerProgram lp;
+    std::string err = ns::buildLayers(g, lp);
+    if (!err.empty())
+      return error(EMBER_STATUS_UNSUPPORTED, err);
+    if (lp.layers.empty() && lp.tensors.empty())
+      return error(EMBER_STATUS_UNSUPPORTED,
+                   "nothing in this graph runs on the NPU");
     // Tuning against the simulator, or (tune_cache without tune) the cached
     // tilings only (docs/npu-backend.md, "Tuning against the simulator").
     if (!tuneCacheGiven) {
@@ -333,15 +453,20 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
     if (!err.empty())
       return error(EMBER_STATUS_UNSUPPORTED, err);
     gHost.log(EMBER_LOG_INFO, rep.summary);
-  } else {
-    err = ns::generateProgram(lp, co, x->program);
-    if (!err.empty())
-      return error(EMBER_STATUS_UNSUPPORTED, err);
+  } else if (ember_error *e =
+                 generate(p->program, p->program_size, g, codegenKey(o), co,
+                          co.dramCapacity, x->program)) {
+    return e;
   }
   x->program.uid = ns::newProgramUid();
   sizeDram(*x);
-  if (x->faultDeadlock)
+  if (x->fault.deadlock && x->fault.device < 0)
     ns::injectDeadlock(x->program);
+  if (x->fault.device >= 0) {
+    x->faulty = x->program;
+    x->faulty.uid = ns::newProgramUid();
+    ns::injectDeadlock(x->faulty);
+  }
   for (int v : g.inputs()) {
     x->inputs.push_back(g.values(v).type());
     x->inputNames.push_back(g.values(v).name());
@@ -532,7 +657,7 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
   pr.set_device("npu");
   pr.set_executor(r.executor);
   pr.set_timed(r.timed);
-  pr.set_clock_hz(1e9); // nominal: one cycle is shown as one nanosecond
+  pr.set_clock_hz(double(EMBER_NPU_PLATFORM_CLOCK_HZ)); // the spec's clock
   const ember_npu_counters_t &k = r.counters;
   uint64_t useful = 0;
   for (const ns::LayerInfo &l : p.layers)
@@ -549,6 +674,10 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
   addValue(cs, "gemm_busy", double(k.gemm_busy));
   addValue(cs, "vector_busy", double(k.vector_busy));
   addValue(cs, "store_busy", double(k.store_busy));
+  if (r.platform) { // on the platform's clock, shared by its cores
+    addValue(cs, "start_cycle", double(r.startCycle));
+    addValue(cs, "end_cycle", double(r.endCycle));
+  }
   bool tuned = false;
   for (const ns::LayerInfo &l : p.layers)
     tuned = tuned || !l.tune.source.empty();
@@ -674,20 +803,33 @@ ember_error *execute(ember_device *d, const ember_execute_params *p,
                                                       " is NULL or too small");
     outs.push_back(b->data);
   }
+  // Queued on the device now (a core runs its programs in the order they
+  // were started); the event's worker waits for it. A failure to start is
+  // the event's error too.
+  const uint32_t dev = d->index;
+  const uint64_t nth = ++gRuns[dev];
+  const ns::Program *prog = x->fault.device == int(dev) && nth == x->fault.run
+                                ? &x->faulty
+                                : &x->program;
+  auto run = std::make_shared<ns::PendingRunPtr>();
+  std::string started = ns::startRun(dev, *prog, x->run, ins, outs, *run);
   return startAsyncProfiled(
-      [x, ins, outs](std::string &profile) -> ember_error * {
+      [x, prog, dev, run, started](std::string &profile) -> ember_error * {
+        if (!started.empty())
+          return error(EMBER_STATUS_INTERNAL, started);
         ns::RunResult r;
-        std::string err = ns::runProgram(x->program, x->run, ins, outs, &r);
+        std::string err = ns::finishRun(**run, &r);
+        run->reset();
         if (!err.empty())
           return error(EMBER_STATUS_INTERNAL, err);
         // The per-layer report compares the cost model with each layer
         // run alone (what it predicts), besides its span in the network.
         if (x->run.profile >= 1 && r.timed) {
-          err = ns::runLayersAlone(x->program, x->run, r.alone);
+          err = ns::runLayersAlone(*prog, x->run, r.alone, dev);
           if (!err.empty())
             return error(EMBER_STATUS_INTERNAL, err);
         }
-        profile = profileOf(x->program, x->run, r);
+        profile = profileOf(*prog, x->run, r);
         return nullptr;
       },
       out);
@@ -700,6 +842,153 @@ ember_error *eventProfile(ember_event *ev, ember_blob *out) {
   if (!ev->done)
     return error(EMBER_STATUS_INVALID_ARGUMENT, "the execution is not done");
   return gHost.blob(ev->profile, out);
+}
+
+ember_error *deviceCount(uint32_t *out) {
+  if (!out)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "out_count is NULL");
+  *out = kCores;
+  return nullptr;
+}
+
+ember_error *deviceOpen(const ember_device_params *p, ember_device **out) {
+  return ember_plugin::deviceOpen(p, out, kCores);
+}
+
+ember_error *parseOptions(const void *data, size_t size,
+                          v1::CompileOptions &o) {
+  if (size &&
+      (!data || size > size_t(INT_MAX) || !o.ParseFromArray(data, int(size))))
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "options are not an ember.backend.v1.CompileOptions");
+  return nullptr;
+}
+
+// ABI 1.4: a core of the SystemC platform (or, with golden or RTL, an
+// independent single core); its DRAM window is what programs may use.
+ember_error *deviceDescribe(const ember_device_query_params *p,
+                            ember_blob *out) {
+  if (ember_error *e = checkStruct(
+          p, offsetof(ember_device_query_params, options_size) + sizeof(size_t),
+          "ember_device_query_params"))
+    return e;
+  if (p->device_index >= kCores)
+    return error(EMBER_STATUS_OUT_OF_RANGE,
+                 "device " + std::to_string(p->device_index) +
+                     " does not exist (" + std::to_string(kCores) +
+                     " devices)");
+  v1::CompileOptions o;
+  if (ember_error *e = parseOptions(p->options, p->options_size, o))
+    return e;
+  ns::RunConfig rc;
+  if (ember_error *e = applyOptions(o, rc))
+    return e;
+  const bool systemc = rc.executor == EMBER_NPU_EXECUTOR_SYSTEMC;
+  const uint64_t window =
+      rc.dramGiven ? rc.dramBytes : EMBER_NPU_PLATFORM_CORE_DRAM_BYTES;
+  const uint32_t shared =
+      rc.sharedBytesPerCycle
+          ? rc.sharedBytesPerCycle
+          : uint32_t(EMBER_NPU_PLATFORM_DRAM_BYTES_PER_CYCLE);
+  v1::DeviceDescription d;
+  d.set_schema_version(1);
+  const std::string core = "example NPU core " +
+                           std::to_string(p->device_index) + " of " +
+                           std::to_string(kCores);
+  d.set_name(systemc ? core + " (SystemC; " + std::to_string(window >> 20) +
+                           " MiB DRAM window, a DRAM channel of " +
+                           std::to_string(shared) + " B/cycle shared)"
+                     : core + (rc.executor == EMBER_NPU_EXECUTOR_GOLDEN
+                                   ? " (golden model, untimed)"
+                                   : " (RTL)"));
+  d.set_memory_bytes(window);
+  d.set_concurrency(1);
+  d.set_simulated(systemc);
+  d.set_clock_hz(double(EMBER_NPU_PLATFORM_CLOCK_HZ));
+  if (systemc) {
+    for (uint32_t c = 0; c < kCores; ++c)
+      if (c != p->device_index)
+        d.add_shares_bandwidth_with(c);
+    d.set_shared_bytes_per_second(double(shared) *
+                                  double(EMBER_NPU_PLATFORM_CLOCK_HZ));
+  }
+  return gHost.blob(d.SerializeAsString(), out);
+}
+
+// ABI 1.4: the cost model's cycles for the program compile would make (kept
+// for that compile), per layer spread over the source nodes it covers.
+ember_error *estimateCost(const ember_cost_params *p, ember_blob *out) {
+  if (ember_error *e = checkStruct(
+          p, offsetof(ember_cost_params, options_size) + sizeof(size_t),
+          "ember_cost_params"))
+    return e;
+  if (p->device_index >= kCores)
+    return error(EMBER_STATUS_OUT_OF_RANGE,
+                 "device " + std::to_string(p->device_index) +
+                     " does not exist (" + std::to_string(kCores) +
+                     " devices)");
+  if (p->program_kind != EMBER_PROGRAM_GRAPH)
+    return error(EMBER_STATUS_UNSUPPORTED,
+                 "npu-sim estimates graphs (program kind 0), not kind " +
+                     std::to_string(p->program_kind));
+  v1::CompileOptions o;
+  if (ember_error *e = parseOptions(p->options, p->options_size, o))
+    return e;
+  ns::RunConfig rc;
+  ns::CodegenOptions co;
+  if (ember_error *e = applyOptions(o, rc, nullptr, &co))
+    return e;
+  v1::Graph g;
+  if (ember_error *e =
+          parseGraph(p->program, p->program_size, g, "estimate_cost"))
+    return e;
+  ns::Program prog;
+  if (ember_error *e = generate(p->program, p->program_size, g, codegenKey(o),
+                                co, uint64_t(1) << 32, prog))
+    return e;
+  const double clock = double(EMBER_NPU_PLATFORM_CLOCK_HZ);
+  std::multimap<std::string, int> byName;
+  for (int i = 0; i < g.nodes_size(); ++i)
+    byName.emplace(g.nodes(i).name(), i);
+  std::vector<double> sec(size_t(g.nodes_size()), 0);
+  std::vector<int32_t> group(size_t(g.nodes_size()), -1);
+  double cycles = 0, traffic = 0;
+  for (size_t l = 0; l < prog.layers.size(); ++l) {
+    const ns::LayerInfo &L = prog.layers[l];
+    cycles += L.predictedCycles;
+    traffic += double(L.loadBytes + L.storeBytes);
+    std::vector<int> idx;
+    for (const std::string &n : L.nodes) {
+      auto range = byName.equal_range(n);
+      for (auto it = range.first; it != range.second; ++it)
+        if (std::find(idx.begin(), idx.end(), it->second) == idx.end())
+          idx.push_back(it->second);
+    }
+    for (int i : idx) {
+      sec[size_t(i)] += L.predictedCycles / clock / double(idx.size());
+      if (group[size_t(i)] < 0)
+        group[size_t(i)] = int32_t(l);
+    }
+  }
+  v1::CostEstimate c;
+  c.set_schema_version(1);
+  c.set_seconds(cycles / clock);
+  c.set_memory_bytes(prog.dramBytes);
+  c.set_memory_traffic_bytes(traffic); // every DMA byte crosses the channel
+  for (size_t i = 0; i < sec.size(); ++i)
+    if (sec[i] > 0 || group[i] >= 0) {
+      v1::NodeCost *n = c.add_nodes();
+      n->set_node(int32_t(i));
+      n->set_seconds(sec[i]);
+      n->set_group(group[i]);
+    }
+  char basis[200];
+  std::snprintf(basis, sizeof basis,
+                "the NPU cost model: %zu layers, %.3f M cycles at %.0f MHz "
+                "(each layer as tiled, alone)",
+                prog.layers.size(), cycles / 1e6, clock / 1e6);
+  c.set_basis(basis);
+  return gHost.blob(c.SerializeAsString(), out);
 }
 
 ember_error *init(const ember_host_api *host) { return gHost.attach(host); }
@@ -720,8 +1009,8 @@ const ember_plugin_api kApi = {
     shutdown,
     getCapabilities,
     querySupport,
-    nullptr, // device_count: one device
-    deviceOpenSingle,
+    deviceCount,
+    deviceOpen,
     deviceClose,
     bufferAllocate,
     bufferRelease,
@@ -738,6 +1027,8 @@ const ember_plugin_api kApi = {
     bufferImportHost,
     emit,
     eventProfile,
+    deviceDescribe,
+    estimateCost,
 };
 
 } // namespace

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -67,39 +68,45 @@ void fromNpuLayout(const NTensor &t, const uint8_t *npu, void *host) {
 
 namespace {
 
-// The one device of this plugin (SystemC allows one per process), made
-// again when the configuration changes. Guarded by gMutex.
-struct DeviceState {
+// The plugin's devices. SystemC: the cores of one platform device (the spec's
+// cores on one DRAM), made again when the DRAM settings change while no job
+// is pending. Golden and RTL: one independent device per index, made again
+// when the configuration changes. Guarded by gMutex.
+struct PlatformState {
+  ember_npu_device_t *dev = nullptr;
+  RunConfig config;
+  uint64_t window = 0;
+  unsigned pending = 0; // jobs queued or running
+};
+struct SingleState {
   ember_npu_device_t *dev = nullptr;
   RunConfig config;
   bool traced = false;
   uint64_t loaded = 0; // Program::uid whose image DRAM holds
+  std::mutex run;      // one run at a time
 };
 std::mutex gMutex;
-DeviceState gDevice;
+PlatformState gPlatform;
+std::map<unsigned, std::unique_ptr<SingleState>> gSingles;
+uint64_t gTraceSeq = 0;
 
-std::string tracePath() {
+std::string tracePath(uint64_t seq = 0) {
   static const std::string path = [] {
     const char *tmp = getenv("TMPDIR");
     return std::string(tmp && *tmp ? tmp : "/tmp") + "/ember-npu-trace-" +
-           std::to_string(getpid()) + ".json";
+           std::to_string(getpid());
   }();
-  return path;
+  return path + (seq ? "-" + std::to_string(seq) : "") + ".json";
 }
 
-bool sameConfig(const RunConfig &a, const RunConfig &b) {
-  return a.executor == b.executor && a.dramBytes == b.dramBytes &&
-         a.bytesPerCycle == b.bytesPerCycle && a.latency == b.latency &&
-         a.burst == b.burst && a.zeroLatency == b.zeroLatency;
+bool sameTiming(const RunConfig &a, const RunConfig &b) {
+  return a.executor == b.executor && a.bytesPerCycle == b.bytesPerCycle &&
+         a.latency == b.latency && a.burst == b.burst &&
+         a.zeroLatency == b.zeroLatency &&
+         a.sharedBytesPerCycle == b.sharedBytesPerCycle;
 }
 
-std::string openDevice(const RunConfig &c, bool traced) {
-  if (gDevice.dev && sameConfig(gDevice.config, c) && gDevice.traced == traced)
-    return "";
-  if (gDevice.dev)
-    ember_npu_device_destroy(gDevice.dev);
-  gDevice = DeviceState();
-  ember_npu_config_t cfg;
+void fillConfig(ember_npu_config_t &cfg, const RunConfig &c) {
   ember_npu_config_init(&cfg);
   cfg.executor = c.executor;
   cfg.dram_bytes = c.dramBytes;
@@ -107,20 +114,79 @@ std::string openDevice(const RunConfig &c, bool traced) {
   cfg.dram_latency_cycles = c.latency;
   cfg.dram_burst_bytes = c.burst;
   cfg.dram_zero_latency = c.zeroLatency;
-  std::string trace = tracePath();
-  cfg.trace_path = traced ? trace.c_str() : nullptr;
-  ember_npu_status_t s = ember_npu_device_create(&cfg, &gDevice.dev);
+}
+
+std::string createError(ember_npu_status_t s, uint64_t bytes) {
   if (s == EMBER_NPU_STATUS_UNSUPPORTED)
     return "this build's NPU driver has no such executor (the RTL executor "
            "comes with the Verilator model)";
   if (s == EMBER_NPU_STATUS_BUSY)
     return "the SystemC NPU model is in use by another device in this "
            "process";
+  return "cannot create the NPU device (status " + std::to_string(int(s)) +
+         ", " + std::to_string(bytes) + " bytes of DRAM)";
+}
+
+// Under gMutex: the platform, ready for a program needing `need` bytes of
+// its core's window.
+std::string platformFor(const RunConfig &c, uint64_t need) {
+  uint64_t window =
+      c.dramGiven
+          ? c.dramBytes
+          : std::max<uint64_t>({EMBER_NPU_PLATFORM_CORE_DRAM_BYTES, need,
+                                gPlatform.dev && sameTiming(gPlatform.config, c)
+                                    ? gPlatform.window
+                                    : 0});
+  if (gPlatform.dev && sameTiming(gPlatform.config, c) &&
+      gPlatform.window == window)
+    return "";
+  if (gPlatform.dev && gPlatform.pending)
+    return "the NPU cores are running programs compiled with other DRAM "
+           "options (dram_bytes, dram_bw, dram_latency, dram_burst, "
+           "shared_dram_bw must be the same for every program at once)";
+  if (gPlatform.dev)
+    ember_npu_device_destroy(gPlatform.dev);
+  gPlatform = PlatformState();
+  for (auto &[i, single] : gSingles)
+    if (single->dev && single->config.executor == EMBER_NPU_EXECUTOR_SYSTEMC)
+      return "internal: a single SystemC device is open";
+  ember_npu_config_t cfg;
+  fillConfig(cfg, c);
+  cfg.dram_bytes = window;
+  cfg.cores = EMBER_NPU_PLATFORM_CORES;
+  cfg.shared_dram_bytes_per_cycle = c.sharedBytesPerCycle;
+  ember_npu_status_t s = ember_npu_device_create(&cfg, &gPlatform.dev);
   if (s != EMBER_NPU_STATUS_OK)
-    return "cannot create the NPU device (status " + std::to_string(int(s)) +
-           ", " + std::to_string(c.dramBytes) + " bytes of DRAM)";
-  gDevice.config = c;
-  gDevice.traced = traced;
+    return createError(s, window);
+  gPlatform.config = c;
+  gPlatform.window = window;
+  return "";
+}
+
+// Under gMutex: device `index`'s own single-core device (golden, RTL).
+std::string singleFor(unsigned index, const RunConfig &c, bool traced,
+                      SingleState *&out) {
+  auto &slot = gSingles[index];
+  if (!slot)
+    slot = std::make_unique<SingleState>();
+  out = slot.get();
+  SingleState &d = *slot;
+  if (d.dev && sameTiming(d.config, c) && d.config.dramBytes == c.dramBytes &&
+      d.traced == traced)
+    return "";
+  if (d.dev)
+    ember_npu_device_destroy(d.dev);
+  d.dev = nullptr;
+  d.loaded = 0;
+  ember_npu_config_t cfg;
+  fillConfig(cfg, c);
+  std::string trace = tracePath(index + 1);
+  cfg.trace_path = traced ? trace.c_str() : nullptr;
+  ember_npu_status_t s = ember_npu_device_create(&cfg, &d.dev);
+  if (s != EMBER_NPU_STATUS_OK)
+    return createError(s, c.dramBytes);
+  d.config = c;
+  d.traced = traced;
   return "";
 }
 
@@ -240,63 +306,93 @@ void profile(const Program &p, const std::vector<Event> &events, int level,
 
 } // namespace
 
-std::string runProgram(const Program &p, const RunConfig &c,
-                       const std::vector<const void *> &inputs,
-                       const std::vector<void *> &outputs, RunResult *result) {
-  if (inputs.size() != p.inputs.size() || outputs.size() != p.outputs.size())
-    return "the program has " + std::to_string(p.inputs.size()) +
-           " inputs and " + std::to_string(p.outputs.size()) + " outputs";
-  if (p.dramBytes > c.dramBytes)
-    return "the program needs " + std::to_string(p.dramBytes) +
-           " bytes of NPU DRAM, the device has " + std::to_string(c.dramBytes);
-  std::lock_guard<std::mutex> lock(gMutex);
-  bool traced = c.profile >= 1 && c.executor != EMBER_NPU_EXECUTOR_GOLDEN;
-  std::string err = openDevice(c, traced);
-  if (!err.empty())
-    return err;
-  ember_npu_device_t *d = gDevice.dev;
-  auto fail = [&](const char *what) {
-    return std::string(what) + ": " + ember_npu_device_last_error(d);
-  };
-  // The static image, unless this program's is still there.
-  if (p.uid == 0 || gDevice.loaded != p.uid) {
-    if (ember_npu_dram_write(d, 0, p.image.data(), p.image.size()))
-      return fail("writing the weights to NPU DRAM");
-    gDevice.loaded = p.uid;
+struct PendingRun {
+  unsigned device = 0;
+  const Program *program = nullptr;
+  RunConfig config;
+  std::vector<const void *> inputs;
+  std::vector<void *> outputs;
+  // SystemC: the job on the device's core, its copies and their buffers.
+  ember_npu_job_t *job = nullptr;
+  std::vector<std::vector<uint8_t>> in, out;
+  std::vector<ember_npu_copy_t> writes, reads;
+  std::vector<uint8_t> words;
+  std::string trace; // the job's Chrome trace (profile >= 1)
+  ~PendingRun() {
+    if (job) {
+      ember_npu_job_release(job);
+      std::lock_guard<std::mutex> l(gMutex);
+      --gPlatform.pending;
+    }
   }
-  std::vector<uint8_t> buf;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const NTensor &t = p.inputs[i];
-    buf.resize(size_t(t.bytes()));
-    toNpuLayout(t, inputs[i], buf.data());
-    if (ember_npu_dram_write(d, uint64_t(t.dram), buf.data(), buf.size()))
-      return fail("writing an input to NPU DRAM");
-  }
+};
+
+namespace {
+
+std::vector<uint8_t> encodeProgram(const Program &p) {
   std::vector<uint8_t> words(p.insns.size() * 16);
   for (size_t i = 0; i < p.insns.size(); ++i) {
     npu::Word w = npu::encode(p.insns[i]);
     std::memcpy(&words[16 * i], &w.lo, 8);
     std::memcpy(&words[16 * i + 8], &w.hi, 8);
   }
+  return words;
+}
+
+// The simulator's message, with the layer of the instruction it names.
+std::string failure(const Program &p, std::string msg) {
+  size_t at = std::string::npos;
+  if (std::sscanf(msg.c_str(), "instruction %zu", &at) == 1 &&
+      at < p.insnLayer.size() && p.insnLayer[at] >= 0)
+    msg += " (layer '" + p.layers[size_t(p.insnLayer[at])].name + "')";
+  return "the NPU program failed: " + msg;
+}
+
+// Golden and RTL: the whole run on device `r.device`'s own device.
+std::string runSingle(PendingRun &r, RunResult *result) {
+  const Program &p = *r.program;
+  const RunConfig &c = r.config;
+  bool traced = c.profile >= 1 && c.executor != EMBER_NPU_EXECUTOR_GOLDEN;
+  SingleState *st = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(gMutex);
+    std::string err = singleFor(r.device, c, traced, st);
+    if (!err.empty())
+      return err;
+  }
+  std::lock_guard<std::mutex> run(st->run);
+  ember_npu_device_t *d = st->dev;
+  auto fail = [&](const char *what) {
+    return std::string(what) + ": " + ember_npu_device_last_error(d);
+  };
+  // The static image, unless this program's is still there.
+  if (p.uid == 0 || st->loaded != p.uid) {
+    if (ember_npu_dram_write(d, 0, p.image.data(), p.image.size()))
+      return fail("writing the weights to NPU DRAM");
+    st->loaded = p.uid;
+  }
+  std::vector<uint8_t> buf;
+  for (size_t i = 0; i < r.inputs.size(); ++i) {
+    const NTensor &t = p.inputs[i];
+    buf.resize(size_t(t.bytes()));
+    toNpuLayout(t, r.inputs[i], buf.data());
+    if (ember_npu_dram_write(d, uint64_t(t.dram), buf.data(), buf.size()))
+      return fail("writing an input to NPU DRAM");
+  }
+  std::vector<uint8_t> words = encodeProgram(p);
   if (ember_npu_program_load(d, words.data(), p.insns.size()))
     return fail("loading the NPU program");
   ember_npu_status_t s = ember_npu_run(d);
   if (s != EMBER_NPU_STATUS_OK) {
-    gDevice.loaded = 0; // a failed run may leave anything in DRAM
-    std::string msg = ember_npu_device_last_error(d);
-    // Name the layer of the instruction the simulator names.
-    size_t at = std::string::npos;
-    if (std::sscanf(msg.c_str(), "instruction %zu", &at) == 1 &&
-        at < p.insnLayer.size() && p.insnLayer[at] >= 0)
-      msg += " (layer '" + p.layers[size_t(p.insnLayer[at])].name + "')";
-    return "the NPU program failed: " + msg;
+    st->loaded = 0; // a failed run may leave anything in DRAM
+    return failure(p, ember_npu_device_last_error(d));
   }
-  for (size_t i = 0; i < outputs.size(); ++i) {
+  for (size_t i = 0; i < r.outputs.size(); ++i) {
     const NTensor &t = p.outputs[i];
     buf.resize(size_t(t.bytes()));
     if (ember_npu_dram_read(d, uint64_t(t.dram), buf.data(), buf.size()))
       return fail("reading an output from NPU DRAM");
-    fromNpuLayout(t, buf.data(), outputs[i]);
+    fromNpuLayout(t, buf.data(), r.outputs[i]);
   }
   if (result) {
     *result = RunResult();
@@ -310,15 +406,138 @@ std::string runProgram(const Program &p, const RunConfig &c,
       result->timed = info.timed != 0;
     }
     if (traced) {
-      profile(p, readTrace(tracePath()), c.profile, *result);
-      std::remove(tracePath().c_str());
+      std::string path = tracePath(r.device + 1);
+      profile(p, readTrace(path), c.profile, *result);
+      std::remove(path.c_str());
     }
   }
   return "";
 }
 
+} // namespace
+
+std::string startRun(unsigned device, const Program &p, const RunConfig &c,
+                     const std::vector<const void *> &inputs,
+                     const std::vector<void *> &outputs, PendingRunPtr &out) {
+  if (inputs.size() != p.inputs.size() || outputs.size() != p.outputs.size())
+    return "the program has " + std::to_string(p.inputs.size()) +
+           " inputs and " + std::to_string(p.outputs.size()) + " outputs";
+  if (c.dramGiven && p.dramBytes > c.dramBytes)
+    return "the program needs " + std::to_string(p.dramBytes) +
+           " bytes of NPU DRAM, the device has " + std::to_string(c.dramBytes);
+  PendingRunPtr r(new PendingRun());
+  r->device = device;
+  r->program = &p;
+  r->config = c;
+  r->inputs = inputs;
+  r->outputs = outputs;
+  if (c.executor != EMBER_NPU_EXECUTOR_SYSTEMC) {
+    if (!c.dramGiven) // the device gets the DRAM the program needs
+      r->config.dramBytes = std::max(r->config.dramBytes, p.dramBytes);
+    out = std::move(r);
+    return "";
+  }
+  if (device >= EMBER_NPU_PLATFORM_CORES)
+    return "device " + std::to_string(device) + " is not a core of the " +
+           std::to_string(EMBER_NPU_PLATFORM_CORES) + "-core platform";
+  // The job's copies: the weights (skipped while the core still holds
+  // them), the inputs in the NPU layout, and the outputs back.
+  r->words = encodeProgram(p);
+  r->writes.push_back(
+      {0, const_cast<uint8_t *>(p.image.data()), p.image.size(), p.uid});
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const NTensor &t = p.inputs[i];
+    r->in.emplace_back(size_t(t.bytes()));
+    toNpuLayout(t, inputs[i], r->in.back().data());
+  }
+  for (size_t i = 0; i < inputs.size(); ++i)
+    r->writes.push_back(
+        {uint64_t(p.inputs[i].dram), r->in[i].data(), r->in[i].size(), 0});
+  for (size_t i = 0; i < outputs.size(); ++i)
+    r->out.emplace_back(size_t(p.outputs[i].bytes()));
+  for (size_t i = 0; i < outputs.size(); ++i)
+    r->reads.push_back(
+        {uint64_t(p.outputs[i].dram), r->out[i].data(), r->out[i].size(), 0});
+  ember_npu_job_desc_t jd;
+  std::memset(&jd, 0, sizeof jd);
+  jd.struct_size = sizeof jd;
+  jd.core = device;
+  jd.insns = r->words.data();
+  jd.count = p.insns.size();
+  jd.writes = r->writes.data();
+  jd.num_writes = r->writes.size();
+  jd.reads = r->reads.data();
+  jd.num_reads = r->reads.size();
+  std::lock_guard<std::mutex> lock(gMutex);
+  std::string err = platformFor(c, p.dramBytes);
+  if (!err.empty())
+    return err;
+  if (p.dramBytes > gPlatform.window)
+    return "the program needs " + std::to_string(p.dramBytes) +
+           " bytes of NPU DRAM, the core's window has " +
+           std::to_string(gPlatform.window);
+  if (c.profile >= 1) {
+    r->trace = tracePath(1000 + ++gTraceSeq);
+    jd.trace_path = r->trace.c_str();
+  }
+  ember_npu_status_t s = ember_npu_job_submit(gPlatform.dev, &jd, &r->job);
+  if (s != EMBER_NPU_STATUS_OK)
+    return "cannot queue the program on NPU core " + std::to_string(device) +
+           ": " + ember_npu_device_last_error(gPlatform.dev);
+  ++gPlatform.pending;
+  out = std::move(r);
+  return "";
+}
+
+std::string finishRun(PendingRun &r, RunResult *result) {
+  if (!r.job)
+    return runSingle(r, result);
+  const Program &p = *r.program;
+  ember_npu_status_t s = ember_npu_job_wait(r.job, UINT64_MAX);
+  if (s != EMBER_NPU_STATUS_OK) {
+    if (!r.trace.empty())
+      std::remove(r.trace.c_str());
+    return failure(p, ember_npu_job_error(r.job));
+  }
+  for (size_t i = 0; i < r.outputs.size(); ++i)
+    fromNpuLayout(p.outputs[i], r.out[i].data(), r.outputs[i]);
+  if (result) {
+    *result = RunResult();
+    ember_npu_job_info_t info;
+    std::memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    info.counters.struct_size = sizeof info.counters;
+    if (ember_npu_job_info(r.job, &info) == EMBER_NPU_STATUS_OK) {
+      result->counters = info.counters;
+      result->startCycle = info.start_cycle;
+      result->endCycle = info.end_cycle;
+      result->platform = true;
+    }
+    result->executor = "systemc";
+    result->timed = true;
+    if (!r.trace.empty())
+      profile(p, readTrace(r.trace), r.config.profile, *result);
+  }
+  if (!r.trace.empty())
+    std::remove(r.trace.c_str());
+  return "";
+}
+
+void releaseRun(PendingRun *r) { delete r; }
+
+std::string runProgram(const Program &p, const RunConfig &c,
+                       const std::vector<const void *> &inputs,
+                       const std::vector<void *> &outputs, RunResult *result,
+                       unsigned device) {
+  PendingRunPtr r;
+  std::string err = startRun(device, p, c, inputs, outputs, r);
+  if (!err.empty())
+    return err;
+  return finishRun(*r, result);
+}
+
 std::string runLayersAlone(const Program &p, const RunConfig &c,
-                           std::vector<uint64_t> &cycles) {
+                           std::vector<uint64_t> &cycles, unsigned device) {
   cycles.assign(p.layers.size(), 0);
   RunConfig rc = c;
   rc.profile = 0;
@@ -353,7 +572,7 @@ std::string runLayersAlone(const Program &p, const RunConfig &c,
     q.insnLayer.assign(q.insns.size(), 0);
     q.dramBytes = p.dramBytes;
     RunResult r;
-    err = runProgram(q, rc, {}, {}, &r);
+    err = runProgram(q, rc, {}, {}, &r, device);
     if (!err.empty())
       return "layer '" + l.name + "' alone: " + err;
     cycles[i] = r.counters.cycles;

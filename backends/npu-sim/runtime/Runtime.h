@@ -11,6 +11,7 @@
 #include "ember/npu/driver.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,8 @@ struct RunConfig {
   bool dramGiven = false;
   uint32_t bytesPerCycle = 0, latency = 0, burst = 0; // 0: spec defaults
   bool zeroLatency = false;
+  // The platform's shared DRAM channel (SystemC; 0: the spec's).
+  uint32_t sharedBytesPerCycle = 0;
   int profile = 0; // 0: counters; 1: + per layer; 2: + trace slices
 };
 
@@ -52,21 +55,47 @@ struct RunResult {
   std::vector<LayerStats> layers; // profile >= 1, timed executors
   std::vector<Slice> slices;      // profile >= 2
   std::vector<uint64_t> alone;    // profile >= 1: runLayersAlone's cycles
+  // SystemC: the run on the platform's clock (shared by its cores).
+  bool platform = false;
+  uint64_t startCycle = 0, endCycle = 0;
 };
 
-// Runs `p` once. inputs/outputs: one host buffer per program input/output,
-// dense row-major in the tensor's graph dtype. Thread-safe (runs are
-// serialized: the SystemC kernel is one per process).
+// Devices: with SystemC, device d is core d of the platform (the spec's
+// cores on one DRAM, one SystemC kernel); each core runs its programs in the
+// order they were started, every core at the same time. With golden or RTL,
+// each device is an independent single core.
+
+// A program started on a device (startRun), not yet finished.
+struct PendingRun;
+
+// Starts `p` on `device`. inputs/outputs: one host buffer per program
+// input/output, dense row-major in the tensor's graph dtype, borrowed until
+// finishRun. SystemC: the inputs are converted and the program queued on
+// the core now (it starts when the core is free); golden and RTL run in
+// finishRun. Thread-safe.
+void releaseRun(PendingRun *r);
+struct PendingRunDeleter {
+  void operator()(PendingRun *r) const { releaseRun(r); }
+};
+using PendingRunPtr = std::unique_ptr<PendingRun, PendingRunDeleter>;
+std::string startRun(unsigned device, const Program &p, const RunConfig &c,
+                     const std::vector<const void *> &inputs,
+                     const std::vector<void *> &outputs, PendingRunPtr &out);
+// Waits for the run, writes its outputs and fills `result` (may be null).
+std::string finishRun(PendingRun &r, RunResult *result);
+
+// Starts and finishes `p` on `device`.
 std::string runProgram(const Program &p, const RunConfig &c,
                        const std::vector<const void *> &inputs,
-                       const std::vector<void *> &outputs, RunResult *result);
+                       const std::vector<void *> &outputs, RunResult *result,
+                       unsigned device = 0);
 
 // Each layer of `p` alone on the timed executor of `c` (SystemC when `c`'s
 // is untimed): its instructions with fresh tokens, from an idle machine, the
 // way the cost model predicts it (docs/npu-backend.md, "--npu-report":
 // `alone`). Timing does not depend on data, so DRAM holds whatever it holds.
 std::string runLayersAlone(const Program &p, const RunConfig &c,
-                           std::vector<uint64_t> &cycles);
+                           std::vector<uint64_t> &cycles, unsigned device = 0);
 
 // Host layout <-> NPU layout of one tensor (exposed for tests).
 void toNpuLayout(const NTensor &t, const void *host, uint8_t *npu);

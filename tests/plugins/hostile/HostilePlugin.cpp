@@ -9,6 +9,9 @@
 //   TINY_COMPILE_NULL         compile returns no executable and no error
 //   TINY_COMPILE_CRASH        compile dereferences a null pointer
 //   HOSTILE_WRONG_ADD         claims Add f32 but computes a - b
+//   HOSTILE_DESCRIBE_GARBAGE  device_describe answers random bytes
+//   HOSTILE_COST_LIES         estimate_cost costs a node the graph does not
+//                             have, and a NaN time
 // Otherwise it is the tiny Add backend of tests/kit/plugins/TinyAdd.h.
 #include "ember/backend.h"
 
@@ -18,6 +21,10 @@
 #define TINY_NAME "hostile"
 #include "../../kit/plugins/TinyAdd.h"
 
+#include "ember/backend/v1/runtime.pb.h"
+
+#include <cmath>
+
 #ifndef HOSTILE_ABI_MAJOR
 #define HOSTILE_ABI_MAJOR EMBER_ABI_VERSION_MAJOR
 #endif
@@ -26,6 +33,26 @@
 #endif
 
 namespace {
+
+#if defined(HOSTILE_DESCRIBE_GARBAGE)
+ember_error *describeGarbage(const ember_device_query_params *,
+                             ember_blob *out) {
+  static const char junk[] = "\xff\xff\xff\x0f\x8f\x07junk\x07\xff";
+  return tiny::blob(std::string(junk, sizeof(junk) - 1), out);
+}
+#endif
+
+#if defined(HOSTILE_COST_LIES)
+ember_error *costLies(const ember_cost_params *, ember_blob *out) {
+  tiny::v1::CostEstimate c;
+  c.set_schema_version(1);
+  c.set_seconds(std::nan(""));
+  tiny::v1::NodeCost *n = c.add_nodes();
+  n->set_node(1000);
+  n->set_seconds(1);
+  return tiny::blob(c.SerializeAsString(), out);
+}
+#endif
 
 const char kGarbageName[] = {'\x01', '\x7f', '\xfe', '\x02', 'A', '\x1b', 0};
 
@@ -44,6 +71,12 @@ ember_plugin_api makeTable() {
   a.version = TINY_VERSION;
   tiny::fillTable(a);
   a.executable_signature = nullptr;
+#if defined(HOSTILE_DESCRIBE_GARBAGE)
+  a.device_describe = describeGarbage;
+#endif
+#if defined(HOSTILE_COST_LIES)
+  a.estimate_cost = costLies;
+#endif
   return a;
 }
 

@@ -62,6 +62,17 @@ typedef struct ember_npu_config {
       waveform_path; /* FST waveform of each run (rewritten per run), or NULL */
   uint64_t watchdog_cycles; /* cycles without progress before a run fails; 0 =
                                default */
+  /* Appended for multi-core platforms (SystemC only; see "Platforms" below):
+   */
+  uint32_t cores; /* 0: one core, run with ember_npu_run. 1 to
+                     EMBER_NPU_PLATFORM_CORES: a platform of that many cores,
+                     each with a window of dram_bytes (0 =
+                     EMBER_NPU_PLATFORM_CORE_DRAM_BYTES) of one DRAM */
+  uint32_t
+      shared_dram_bytes_per_cycle; /* the platform's DRAM channel, which
+                                      its cores share; 0 =
+                                      EMBER_NPU_PLATFORM_DRAM_BYTES_PER_CYCLE
+                                    */
 } ember_npu_config_t;
 
 typedef struct ember_npu_counters {
@@ -88,6 +99,12 @@ typedef struct ember_npu_device_info {
   uint64_t dram_bytes;
   uint32_t mem_rows[EMBER_NPU_NUM_MEMS]; /* rows of each scratchpad,
                                             EMBER_NPU_MEM_* order */
+  /* Appended for platforms: */
+  uint32_t cores; /* 0: a single-core device */
+  uint32_t shared_dram_bytes_per_cycle;
+  uint64_t core_dram_bytes; /* each core's window (core c's starts at
+                               c * core_dram_bytes) */
+  uint64_t clock_hz;        /* the clock cycles are counted at */
 } ember_npu_device_info_t;
 
 typedef struct ember_npu_device ember_npu_device_t;
@@ -117,6 +134,83 @@ ember_npu_status_t ember_npu_program_load(ember_npu_device_t *device,
 ember_npu_status_t ember_npu_run(ember_npu_device_t *device);
 ember_npu_status_t ember_npu_counters_read(const ember_npu_device_t *device,
                                            ember_npu_counters_t *out_counters);
+
+/* ---- Platforms (config.cores >= 1; the SystemC executor) --------------------
+ * Several cores on one DRAM: core c sees its window [c * core_dram_bytes,
+ * (c + 1) * core_dram_bytes) of the device's DRAM as addresses from 0, and the
+ * DRAM bursts of every core also book the shared channel, so cores running at
+ * the same time contend for its bandwidth. Programs run as jobs: each core
+ * runs its jobs one after another in the order they were submitted, the
+ * cores at the same time (one simulation: a job starts at the simulated time
+ * its core takes it up, so jobs on different cores overlap in simulated time
+ * as they would on the chip). A job's writes copy host memory into the
+ * core's window when it starts, its reads copy the window out when it ends
+ * (only when it succeeded); both are free in simulated time. Every function
+ * here may be called from any thread; ember_npu_dram_write/read must not
+ * touch a window while a job runs there. ember_npu_run on a platform runs
+ * the loaded program on core 0. */
+
+/* A copy between host memory and a core's window, at `addr` in the window.
+ * A write with a nonzero `key` names its contents (a program's weights): it
+ * is skipped when the window still holds what the last write of that key
+ * put there, that is when no job with another keyed write ran on the core
+ * since and no job failed there. */
+typedef struct ember_npu_copy {
+  uint64_t addr;
+  void *host; /* read by a write, written by a read */
+  uint64_t bytes;
+  uint64_t key;
+} ember_npu_copy_t;
+
+typedef struct ember_npu_job_desc {
+  uint32_t struct_size; /* sizeof(ember_npu_job_desc_t) */
+  uint32_t core;
+  const void *insns; /* `count` 16-byte instructions (copied) */
+  size_t count;
+  /* Host pointers stay borrowed until the job completed. */
+  const ember_npu_copy_t *writes; /* applied in order when it starts */
+  size_t num_writes;
+  const ember_npu_copy_t *reads; /* applied when it ends successfully */
+  size_t num_reads;
+  const char *trace_path; /* a Chrome trace of the job (as config.trace_path
+                             writes one per run), or NULL */
+} ember_npu_job_desc_t;
+
+typedef struct ember_npu_job_info {
+  uint32_t struct_size; /* set by the caller to sizeof(ember_npu_job_info_t) */
+  uint32_t core;
+  uint64_t start_cycle; /* on the platform's clock (shared by its cores) */
+  uint64_t end_cycle;
+  ember_npu_counters_t counters; /* of this job alone (set its struct_size) */
+} ember_npu_job_info_t;
+
+typedef struct ember_npu_job ember_npu_job_t;
+
+/* Queues a job on a core; returns at once. The program is validated when the
+ * job is taken up (a bad one fails the job with BAD_PROGRAM). */
+ember_npu_status_t ember_npu_job_submit(ember_npu_device_t *device,
+                                        const ember_npu_job_desc_t *desc,
+                                        ember_npu_job_t **out_job);
+/* Queues `count` jobs at once: the platform takes none of them up before all
+ * are queued (jobs on different cores then start at the same cycle when
+ * their cores are idle). On an error nothing is queued. */
+ember_npu_status_t ember_npu_job_submit_all(ember_npu_device_t *device,
+                                            const ember_npu_job_desc_t *descs,
+                                            size_t count,
+                                            ember_npu_job_t **out_jobs);
+/* Waits up to timeout_ns (UINT64_MAX: forever): OK when the job succeeded,
+ * BUSY when it is not done yet, BAD_PROGRAM or EXEC_ERROR when it failed
+ * (ember_npu_job_error says why). */
+ember_npu_status_t ember_npu_job_wait(ember_npu_job_t *job,
+                                      uint64_t timeout_ns);
+/* The failure's message ("" while pending or after success); valid until the
+ * job is released. */
+const char *ember_npu_job_error(const ember_npu_job_t *job);
+/* Timing and counters of a completed job. */
+ember_npu_status_t ember_npu_job_info(const ember_npu_job_t *job,
+                                      ember_npu_job_info_t *out_info);
+/* Releases a job, waiting for it first if it is still queued or running. */
+void ember_npu_job_release(ember_npu_job_t *job);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -48,8 +48,13 @@ struct ConformOptions {
   double quanta = 0;
   bool lower = true;
   PipelineOptions pipeline; // -O<N>, --skip-pass
-  bool lir = false;     // run through IRGen + memory planning + LIR interpreter
-  Target runtime;       // the loaded target (interp: no plugin)
+  bool lir = false; // run through IRGen + memory planning + LIR interpreter
+  Target runtime;   // the loaded target (interp: no plugin)
+  // Runs a case's function instead of `runtime` when set (`ember conform
+  // --devices`: the runtime over a device list, docs/runtime.md).
+  std::function<Expected<std::vector<Tensor>>(const Function &,
+                                              const std::vector<Tensor> &)>
+      run;
   int timeoutSec = 600; // a case still running after this is killed
   ShapeBindings shapes; // --dim (and defaults for inputs without data)
   // Specialize on the values of inputs that decide shapes (re-import with

@@ -92,6 +92,10 @@ void setPluginDir(const std::string &dir);
 // "" for interp; the plugin's path otherwise. Checks the name, and that the
 // file exists.
 Expected<std::string> pluginPathFor(const std::string &target);
+// The plugin of a library file, loaded once per process (a second load
+// would give it a second host): the same Plugin while anyone holds it.
+Expected<std::shared_ptr<backend::Plugin>>
+loadPluginOnce(const std::string &path);
 
 struct Target {
   std::string name;                          // as given on the command line

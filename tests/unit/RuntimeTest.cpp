@@ -1,0 +1,261 @@
+// The runtime (core/runtime, docs/runtime.md): device lists, the balanced
+// cut, and the executor over the interpreter plugin (a device) and the host:
+// every request's outputs are the interpreter's, independent stages run at
+// once, in-flight requests stay within the queue depth, and a request with
+// bad inputs fails alone. The NPU cores' pipelining, memory split and fault
+// isolation are checked end to end by tests/runtime (ctest runtime-devices).
+#include "runtime/Executor.h"
+
+#include "interp/Interpreter.h"
+#include "ir/Printer.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <sys/stat.h>
+
+using namespace ember;
+using namespace ember::runtime;
+
+namespace {
+
+TEST(DeviceList, ParsesTargetsAndCounts) {
+  auto l = parseDeviceList("npu-sim:2,cpu,plugin:/x/libv.so:3");
+  ASSERT_TRUE(l) << l.status().message();
+  ASSERT_EQ(l->size(), 3u);
+  EXPECT_EQ((*l)[0].target, "npu-sim");
+  EXPECT_EQ((*l)[0].count, 2u);
+  EXPECT_EQ((*l)[1].target, "cpu");
+  EXPECT_EQ((*l)[1].count, 1u);
+  EXPECT_EQ((*l)[2].target, "plugin:/x/libv.so");
+  EXPECT_EQ((*l)[2].count, 3u);
+  auto p = parseDeviceList("plugin:./a.so");
+  ASSERT_TRUE(p);
+  EXPECT_EQ((*p)[0].target, "plugin:./a.so");
+}
+
+TEST(DeviceList, ErrorsNameTheEntry) {
+  for (auto [spec, why] :
+       {std::pair{"", "empty device list"},
+        std::pair{"npu-sim:0", "device count 0 in 'npu-sim:0'"},
+        std::pair{"npu-sim:65", "is not between 1 and 64"},
+        std::pair{"npu-sim,,cpu", "empty entry"},
+        std::pair{":2", "names no target"},
+        std::pair{"cpu,cpu:2", "names 'cpu' twice"}}) {
+    auto l = parseDeviceList(spec);
+    ASSERT_FALSE(l) << spec;
+    EXPECT_NE(l.status().message().find(why), std::string::npos)
+        << spec << ": " << l.status().message();
+  }
+}
+
+TEST(BalancedCuts, BalancesTheLargestChunk) {
+  std::vector<double> cost = {4, 1, 1, 1, 1, 4}, mem(6, 0);
+  std::vector<bool> ok(7, true);
+  auto b = balancedCuts(cost, mem, ok, {0, 0});
+  ASSERT_EQ(b, (std::vector<size_t>{0, 3, 6}));
+  // Three parts: the largest chunk is 4 at best.
+  b = balancedCuts(cost, mem, ok, {0, 0, 0});
+  ASSERT_EQ(b.size(), 4u);
+  for (size_t c = 0; c < 3; ++c) {
+    double sum = 0;
+    for (size_t i = b[c]; i < b[c + 1]; ++i)
+      sum += cost[i];
+    EXPECT_LE(sum, 4);
+  }
+}
+
+TEST(BalancedCuts, KeepsGroupsWholeAndMemoryWithinCaps) {
+  std::vector<double> cost = {1, 1, 1, 1}, mem = {5, 1, 1, 1};
+  std::vector<bool> ok(5, true);
+  ok[2] = false; // items 1 and 2 are one unit
+  auto b = balancedCuts(cost, mem, ok, {0, 0});
+  EXPECT_TRUE(b == (std::vector<size_t>{0, 1, 4}) ||
+              b == (std::vector<size_t>{0, 3, 4}));
+  // Memory: the first device holds at most 5, the second at most 3.
+  b = balancedCuts(cost, mem, std::vector<bool>(5, true), {5, 3});
+  EXPECT_EQ(b, (std::vector<size_t>{0, 1, 4}));
+  // Nothing fits: the first item alone exceeds both.
+  EXPECT_TRUE(
+      balancedCuts(cost, mem, std::vector<bool>(5, true), {4, 4}).empty());
+}
+
+std::shared_ptr<backend::Plugin> interpPlugin() {
+  std::string path = std::string(EMBER_PLUGIN_DIR) + "/libember_interp.so";
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0)
+    return nullptr;
+  auto p = backend::Plugin::load(path);
+  EXPECT_TRUE(p) << p.status().message();
+  return p ? *p : nullptr;
+}
+
+// Two independent branches, then a join: one branch on the device, the
+// other on the host, the join on the device again.
+const char *kBranches =
+    R"(func @main(%x: f32[64,256], %w: f32[256,256], %v: f32[256,256]) {
+  %a0 = MatMul(%x, %w) : f32[64,256]
+  %a1 = MatMul(%a0, %w) : f32[64,256]
+  %a2 = MatMul(%a1, %w) : f32[64,256]
+  %b0 = MatMul(%x, %v) : f32[64,256]
+  %b1 = Relu(%b0) : f32[64,256]
+  %y = Add(%a2, %b1) : f32[64,256]
+  return %y
+}
+)";
+
+Placement byHand(const Function &f) {
+  // Nodes in list order: a0 a1 a2 on device 0; b0 b1 on the host; y on
+  // device 0.
+  auto parts = backend::partitionByLabel(f, {0, 0, 0, kHost, kHost, 0});
+  EXPECT_TRUE(parts);
+  Placement p;
+  std::map<const Node *, size_t> stageOf;
+  for (size_t i = 0; i < parts->size(); ++i)
+    for (const Node *n : (*parts)[i].nodes)
+      stageOf[n] = i;
+  for (auto &part : *parts) {
+    Stage st;
+    st.device = part.label;
+    for (const Value &v : part.inputs)
+      if (stageOf.count(v.node) && std::find(st.deps.begin(), st.deps.end(),
+                                             stageOf[v.node]) == st.deps.end())
+        st.deps.push_back(stageOf[v.node]);
+    st.part = std::move(part);
+    p.stages.push_back(std::move(st));
+  }
+  p.deviceLoad.assign(1, 0);
+  p.deviceMemory.assign(1, 0);
+  return p;
+}
+
+std::vector<Tensor> randomInputs(const Function &f, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<Tensor> in;
+  for (Node *p : f.params()) {
+    Tensor t(p->types[0]);
+    for (int64_t i = 0; i < t.size(); ++i)
+      t.data<float>()[i] = u(rng) * 0.1f;
+    in.push_back(std::move(t));
+  }
+  return in;
+}
+
+TEST(Executor, RunsTheStageDagAndBoundsTheRequestsInFlight) {
+  auto plugin = interpPlugin();
+  if (!plugin)
+    GTEST_SKIP() << "the interpreter plugin is not built";
+  auto m = parseModule(kBranches, "branches.eir");
+  ASSERT_TRUE(m) << m.status().message();
+  const Function &f = *(*m)->main();
+  DeviceKind k;
+  k.target = "plugin:interp";
+  k.plugin = plugin;
+  auto devs = DeviceSet::open({k});
+  ASSERT_TRUE(devs) << devs.status().message();
+  Placement p = byHand(f);
+  ASSERT_EQ(p.stages.size(), 3u);
+  // The two branches depend on nothing; the join on both.
+  size_t join = 0;
+  for (size_t i = 0; i < 3; ++i)
+    if (p.stages[i].deps.size() == 2)
+      join = i;
+  ASSERT_EQ(p.stages[join].device, 0);
+  for (unsigned depth : {1u, 3u}) {
+    ExecutorOptions o;
+    o.queueDepth = depth;
+    auto x = Executor::create(f, **devs, byHand(f), o);
+    ASSERT_TRUE(x) << x.status().message();
+    std::vector<std::vector<Tensor>> reqs;
+    for (uint32_t r = 0; r < 6; ++r)
+      reqs.push_back(randomInputs(f, r));
+    auto want = reqs;
+    auto res = (*x)->runAll(std::move(reqs));
+    ASSERT_EQ(res.size(), 6u);
+    for (size_t r = 0; r < 6; ++r) {
+      ASSERT_TRUE(res[r].status.isOk()) << res[r].status.message();
+      auto ref = interpret(f, want[r]);
+      ASSERT_TRUE(ref);
+      ASSERT_EQ(res[r].outputs.size(), 1u);
+      EXPECT_EQ(std::memcmp(res[r].outputs[0].raw(), (*ref)[0].raw(),
+                            (*ref)[0].bytes()),
+                0)
+          << "request " << r;
+    }
+    // In flight at once: never more than the depth.
+    for (size_t r = 0; r < 6; ++r) {
+      unsigned at = 0;
+      for (size_t q = 0; q < 6; ++q)
+        at += res[q].submitMs <= res[r].submitMs &&
+              res[q].doneMs > res[r].submitMs;
+      EXPECT_LE(at, depth) << "request " << r;
+    }
+    // Every stage of every request ran once; a request's join after both
+    // of its branches.
+    auto jobs = (*x)->jobs();
+    EXPECT_EQ(jobs.size(), 18u);
+    for (size_t r = 0; r < 6; ++r) {
+      double joinStart = 0, branchesEnd = 0;
+      for (const JobRecord &j : jobs)
+        if (j.request == r) {
+          if (j.stage == join)
+            joinStart = j.startMs;
+          else
+            branchesEnd = std::max(branchesEnd, j.endMs);
+        }
+      EXPECT_GE(joinStart, branchesEnd) << "request " << r;
+    }
+  }
+}
+
+TEST(Executor, ARequestWithBadInputsFailsAlone) {
+  auto plugin = interpPlugin();
+  if (!plugin)
+    GTEST_SKIP() << "the interpreter plugin is not built";
+  auto m = parseModule(kBranches, "branches.eir");
+  ASSERT_TRUE(m);
+  const Function &f = *(*m)->main();
+  DeviceKind k;
+  k.target = "plugin:interp";
+  k.plugin = plugin;
+  auto devs = DeviceSet::open({k});
+  ASSERT_TRUE(devs);
+  auto x = Executor::create(f, **devs, byHand(f), ExecutorOptions());
+  ASSERT_TRUE(x);
+  std::vector<std::vector<Tensor>> reqs;
+  for (uint32_t r = 0; r < 3; ++r)
+    reqs.push_back(randomInputs(f, r));
+  reqs[1].pop_back();
+  auto res = (*x)->runAll(std::move(reqs));
+  EXPECT_TRUE(res[0].status.isOk());
+  EXPECT_TRUE(res[2].status.isOk());
+  ASSERT_FALSE(res[1].status.isOk());
+  EXPECT_NE(res[1].status.message().find("request 1: expected 3 inputs"),
+            std::string::npos)
+      << res[1].status.message();
+}
+
+TEST(Placement, OnTheInterpreterPluginOneStage) {
+  auto plugin = interpPlugin();
+  if (!plugin)
+    GTEST_SKIP() << "the interpreter plugin is not built";
+  auto m = parseModule(kBranches, "branches.eir");
+  ASSERT_TRUE(m);
+  const Function &f = *(*m)->main();
+  DeviceKind k;
+  k.target = "plugin:interp";
+  k.plugin = plugin;
+  auto devs = DeviceSet::open({k});
+  ASSERT_TRUE(devs);
+  EXPECT_TRUE((*devs)->devices()[0].traits.described);
+  auto p = place(f, **devs);
+  ASSERT_TRUE(p) << p.status().message();
+  ASSERT_EQ(p->stages.size(), 1u);
+  EXPECT_EQ(p->stages[0].device, 0);
+  // 4 MatMuls of 64 x 256 x 256 at the nominal rate, and operand bytes.
+  EXPECT_GT(p->stages[0].computeSec, 4 * 64 * 256 * 256 / kHostMacsPerSec);
+  EXPECT_EQ(p->period, p->deviceLoad[0]);
+}
+
+} // namespace
