@@ -1,6 +1,7 @@
 //===- NpuModel.cpp - SystemC/TLM-2.0 approximately-timed NPU model -------===//
 #include "NpuModel.h"
 #include "MacRows.h"
+#include "WideRows.h"
 
 #include "ember/npu/Arith.h"
 
@@ -205,7 +206,8 @@ public:
   std::array<bool, kNumEngines + 1> blockedForSpace{};
   std::array<int64_t, kNumEngines + 1> blockedInsn{};
   std::array<int32_t, EMBER_NPU_NUM_REGS> regs{};
-  std::array<int8_t, 256> lut{}; // the VECTOR engine's output table (LUTLD)
+  std::array<int8_t, 256> lut{};    // the VECTOR engine's output table (LUTLD)
+  std::array<int16_t, 513> lut16{}; // its 16-bit table (LUTLD w16)
 
   DramTarget dram;
   std::vector<SramTarget *> srams;
@@ -398,6 +400,21 @@ private:
     access(tlm::TLM_WRITE_COMMAND, sramAddr(mem, row), const_cast<void *>(ptr),
            static_cast<size_t>(rows * memRowBytes(mem)), d);
   }
+  /// 16-bit rows (spec version 3): `rows` DRAM-format rows (DIM int16 each)
+  /// from or to the row pairs of `mem` from `row`.
+  void wideRead(int mem, int64_t row, uint8_t *rows16, int64_t rows) {
+    wideBuf_.resize(static_cast<size_t>(2 * rows * kDim));
+    sramRead(mem, row, wideBuf_.data(), rows);
+    sramRead(mem, row + wideHalf(mem), wideBuf_.data() + rows * kDim, rows);
+    joinWideRows(wideBuf_.data(), wideBuf_.data() + rows * kDim, rows, rows16);
+  }
+  void wideWrite(int mem, int64_t row, const uint8_t *rows16, int64_t rows) {
+    wideBuf_.resize(static_cast<size_t>(2 * rows * kDim));
+    splitWideRows(rows16, rows, wideBuf_.data(), wideBuf_.data() + rows * kDim);
+    sramWrite(mem, row, wideBuf_.data(), rows);
+    sramWrite(mem, row + wideHalf(mem), wideBuf_.data() + rows * kDim, rows);
+  }
+  std::vector<uint8_t> wideBuf_;
 };
 
 NpuTop::NpuTop(sc_module_name name)
@@ -656,10 +673,12 @@ uint64_t EngineModule::execute(const Insn &insn, uint32_t index,
                                uint64_t &dramStall) {
   switch (insn.op) {
   case Opcode::LOAD:
+  case Opcode::LOAD16:
     return dmaLoad(insn, dramStall);
   case Opcode::MOVE:
     return move(insn);
   case Opcode::STORE:
+  case Opcode::STORE16:
     return dmaStore(insn, dramStall);
   case Opcode::GEMM:
   case Opcode::DWGEMM:
@@ -735,13 +754,17 @@ uint64_t EngineModule::dramBook(tlm::tlm_command cmd, uint64_t addr,
 
 uint64_t EngineModule::dmaLoad(const Insn &insn, uint64_t &dramStall) {
   int mem = static_cast<int>(insn.mem);
-  int64_t rowBytes = memRowBytes(mem);
+  const bool wide = insn.op == Opcode::LOAD16; // rows of DIM int16
+  int64_t rowBytes = dmaRowBytes(insn);
   int64_t w = insn.pad_left + insn.xsize + insn.pad_right;
   int64_t h = insn.pad_top + insn.ysize + insn.pad_bottom;
   buf_.resize(static_cast<size_t>(h * w * rowBytes));
   // Padding rows first (pad value is the LOAD engine's PAD_VALUE register).
   int32_t pad = static_cast<int8_t>(top_.regs[EMBER_NPU_REG_PAD_VALUE] & 0xff);
-  if (mem == EMBER_NPU_MEM_ACC) {
+  if (wide) {
+    fillWideRows(buf_.data(), h * w,
+                 int16_t(top_.regs[EMBER_NPU_REG_PAD_VALUE] & 0xffff));
+  } else if (mem == EMBER_NPU_MEM_ACC) {
     for (size_t e = 0; e < buf_.size(); e += 4)
       std::memcpy(&buf_[e], &pad, 4);
   } else {
@@ -779,7 +802,10 @@ uint64_t EngineModule::dmaLoad(const Insn &insn, uint64_t &dramStall) {
       len -= n;
     }
   }
-  sramWrite(mem, insn.sram, buf_.data(), h * w);
+  if (wide)
+    wideWrite(mem, insn.sram, buf_.data(), h * w);
+  else
+    sramWrite(mem, insn.sram, buf_.data(), h * w);
   top_.result->counters.load_bytes +=
       dataRows * static_cast<uint64_t>(rowBytes);
   // Padding rows take the free cycles from cycle 1 on.
@@ -808,15 +834,22 @@ uint64_t EngineModule::dmaLoad(const Insn &insn, uint64_t &dramStall) {
 uint64_t EngineModule::move(const Insn &insn) {
   // With rep, data row (Y, X) of the ysize r x xsize r block is source row
   // (Y / r, X / r), read again for each copy (one OUT read per data row).
-  const int64_t rowBytes = kDim, r = insn.rep + 1;
+  // With w16 the rows are 16-bit: moved in DRAM's int16 form, both planes.
+  const int64_t rowBytes = insn.w16 ? 2 * kDim : kDim, r = insn.rep + 1;
   const int64_t ys = insn.ysize * r, xs = insn.xsize * r;
   int64_t w = insn.pad_left + xs + insn.pad_right;
   int64_t h = insn.pad_top + ys + insn.pad_bottom;
   int8_t pad = static_cast<int8_t>(top_.regs[EMBER_NPU_REG_PAD_VALUE] & 0xff);
   buf_.assign(static_cast<size_t>(h * w * rowBytes), static_cast<uint8_t>(pad));
+  if (insn.w16)
+    fillWideRows(buf_.data(), h * w,
+                 int16_t(top_.regs[EMBER_NPU_REG_PAD_VALUE] & 0xffff));
   const int64_t span = (insn.ysize - 1) * insn.stride + insn.xsize;
   buf2_.resize(static_cast<size_t>(span * rowBytes));
-  sramRead(EMBER_NPU_MEM_OUT, insn.src, buf2_.data(), span);
+  if (insn.w16)
+    wideRead(EMBER_NPU_MEM_OUT, insn.src, buf2_.data(), span);
+  else
+    sramRead(EMBER_NPU_MEM_OUT, insn.src, buf2_.data(), span);
   for (int64_t y = 0; y < ys; ++y)
     for (int64_t x = 0; x < xs; ++x)
       std::memcpy(&buf_[static_cast<size_t>(
@@ -824,7 +857,10 @@ uint64_t EngineModule::move(const Insn &insn) {
                   &buf2_[static_cast<size_t>(((y / r) * insn.stride + x / r) *
                                              rowBytes)],
                   static_cast<size_t>(rowBytes));
-  sramWrite(EMBER_NPU_MEM_ACT, insn.dst, buf_.data(), h * w);
+  if (insn.w16)
+    wideWrite(EMBER_NPU_MEM_ACT, insn.dst, buf_.data(), h * w);
+  else
+    sramWrite(EMBER_NPU_MEM_ACT, insn.dst, buf_.data(), h * w);
   uint64_t data = static_cast<uint64_t>(ys * xs);
   uint64_t total = static_cast<uint64_t>(h * w);
   return std::max(total, data + 1) + 1;
@@ -832,13 +868,16 @@ uint64_t EngineModule::move(const Insn &insn) {
 
 uint64_t EngineModule::dmaStore(const Insn &insn, uint64_t &dramStall) {
   int mem = static_cast<int>(insn.mem);
-  int64_t rowBytes = memRowBytes(mem);
+  int64_t rowBytes = dmaRowBytes(insn); // STORE16: rows of DIM int16
   // The rows as they leave the scratchpad (one read per written row: with
   // rep, block row (y, x) for every copy), line by line of the result.
   const int64_t r = insn.rep + 1, ys = insn.ysize * r, xs = insn.xsize * r;
   int64_t rows = ys * xs;
   buf2_.resize(static_cast<size_t>(insn.ysize * insn.xsize * rowBytes));
-  sramRead(mem, insn.sram, buf2_.data(), insn.ysize * insn.xsize);
+  if (insn.op == Opcode::STORE16)
+    wideRead(mem, insn.sram, buf2_.data(), insn.ysize * insn.xsize);
+  else
+    sramRead(mem, insn.sram, buf2_.data(), insn.ysize * insn.xsize);
   buf_.resize(static_cast<size_t>(rows * rowBytes));
   for (int64_t y = 0; y < ys; ++y)
     for (int64_t x = 0; x < xs; ++x)
@@ -978,6 +1017,24 @@ uint64_t EngineModule::dwgemm(const Insn &insn) {
 }
 
 uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
+  if (isWideVector(insn)) { // spec version 3's 16-bit forms (WideRows.cpp)
+    struct Port : WideVectorPort {
+      EngineModule &e;
+      explicit Port(EngineModule &m) : e(m) {}
+      void read(int mem, int64_t row, void *p, int64_t rows) override {
+        e.sramRead(mem, row, p, rows);
+      }
+      void write(int mem, int64_t row, const void *p, int64_t rows) override {
+        e.sramWrite(mem, row, p, rows);
+      }
+    } port(*this);
+    std::string err;
+    uint64_t cycles =
+        runWideVector(insn, top_.regs.data(), top_.lut, top_.lut16, port, err);
+    if (!err.empty())
+      top_.fail("instruction " + std::to_string(index) + ": " + err);
+    return cycles;
+  }
   if (insn.op == Opcode::LUTLD) {
     // The table's ACC rows, one a cycle through VECTOR's first ACC port.
     sramRead(EMBER_NPU_MEM_ACC, insn.src, top_.lut.data(), kLutRows);
@@ -1166,6 +1223,7 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram,
     std::fill(s->storage.begin(), s->storage.end(), 0);
   t.regs.fill(0);
   t.lut.fill(0);
+  t.lut16.fill(0);
   t.tokens.fill(0);
   t.lastTake.fill(-1);
   for (auto &q : t.queues)
