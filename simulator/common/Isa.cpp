@@ -71,7 +71,9 @@ const char *lowerName(Opcode op) {
       char *dst = names[static_cast<unsigned>(i.op)];
       size_t n = 0;
       for (; i.name[n] && n < 15; ++n)
-        dst[n] = static_cast<char>(i.name[n] - 'A' + 'a');
+        dst[n] = static_cast<char>(i.name[n] >= 'A' && i.name[n] <= 'Z'
+                                       ? i.name[n] - 'A' + 'a'
+                                       : i.name[n]); // LOAD16 -> load16
       dst[n] = 0;
     }
     init = true;
