@@ -530,6 +530,8 @@ TEST(RtlCycles, KernelsWithinTolerance) {
     cases.push_back({kernels::buildConv3x3(32, 32, 64, 64, db, 2), 16, db});
     cases.push_back({kernels::buildConv3x3(16, 16, 32, 32, db, 4), 16, db});
     cases.push_back({kernels::buildConv3x3(8, 8, 64, 32, db, 5), 16, db});
+    cases.push_back( // 16x8: both planes' GEMMs, LOAD16/STORE16
+        {kernels::buildConv3x3(32, 32, 64, 64, db, 2, true), 16, db});
   }
   for (uint32_t bw : {4u, 8u, 32u}) {
     cases.push_back({kernels::buildGemm(256, 256, 256, true, 1), bw, true});
