@@ -39,13 +39,11 @@ using StepFn = std::function<Step(int step, int half, int blockHalf)>;
 using BlockOfFn = std::function<int(int step)>;
 
 /// Emits the token choreography for `steps` steps after `prologue` (parameter
-/// loads that signal LOAD->VECTOR once).
-std::vector<Insn> pipeline(int steps, bool db, const Insn &prologue,
+/// loads, the last of which signals LOAD->VECTOR once).
+std::vector<Insn> pipeline(int steps, bool db, std::vector<Insn> prologue,
                            const StepFn &stepFn, const BlockOfFn &blockOf) {
-  std::vector<Insn> prog;
-  Insn pro = prologue;
-  pro.signal |= ch(L, V);
-  prog.push_back(pro);
+  std::vector<Insn> prog = std::move(prologue);
+  prog.back().signal |= ch(L, V);
   auto make = [&](int s) {
     return stepFn(s, db ? s % 2 : 0, db ? blockOf(s) % 2 : 0);
   };
@@ -230,43 +228,74 @@ Kernel buildGemm(int m, int k, int n, bool db, uint32_t seed) {
         outBase, addrC + (uint64_t(ni) * m + uint64_t(blk) * mb) * kDim, mb);
     return st;
   };
-  kern.program = pipeline(blocks * nt, db, prologue, stepFn,
+  kern.program = pipeline(blocks * nt, db, {prologue}, stepFn,
                           [&](int s) { return s / nt; });
   return kern;
 }
 
-Kernel buildConv3x3(int h, int w, int c, int f, bool db, uint32_t seed) {
+Kernel buildConv3x3(int h, int w, int c, int f, bool db, uint32_t seed,
+                    bool act16) {
   Kernel kern;
   kern.name = "conv3x3_" + std::to_string(h) + "x" + std::to_string(w) + "x" +
-              std::to_string(c) + "_" + std::to_string(f);
+              std::to_string(c) + "_" + std::to_string(f) +
+              (act16 ? "_16x8" : "");
   std::mt19937 rng(seed);
   const int ct = c / kDim, ft = f / kDim, pw = w + 2;
+  // 16x8 (spec version 3): 16-bit rows are row pairs across the halves, so
+  // the double buffers are quarters of ACT and halves of ACC's and OUT's
+  // lower halves; a table is three rows (mult, shift, the int64 bias's low
+  // word; its high word ACC_HALF rows up).
+  const int64_t actSpan = act16 ? EMBER_NPU_ACT_HALF : EMBER_NPU_ACT_ROWS,
+                accSpan = act16 ? EMBER_NPU_ACC_HALF : EMBER_NPU_ACC_ROWS,
+                outSpan = act16 ? EMBER_NPU_OUT_HALF : EMBER_NPU_OUT_ROWS;
+  const int tableRows = act16 ? 3 : 2, elem = act16 ? 2 : 1;
   // Output lines per block: the padded input block (yb + 2 lines per channel
   // tile) must fit in half of ACT and the yb * w accumulator rows in half of
   // ACC.
   int yb = h;
-  while (yb > 1 &&
-         (int64_t(yb + 2) * pw * ct > EMBER_NPU_ACT_ROWS / 2 ||
-          int64_t(yb) * w > (EMBER_NPU_ACC_ROWS - 2 * ft) / 2 ||
-          int64_t(yb) * w > EMBER_NPU_OUT_ROWS / 2 || h % yb || yb > 1023))
+  while (yb > 1 && (int64_t(yb + 2) * pw * ct > actSpan / 2 ||
+                    int64_t(yb) * w > (accSpan - tableRows * ft) / 2 ||
+                    int64_t(yb) * w > outSpan / 2 || h % yb || yb > 1023))
     --yb;
   const int blocks = h / yb, blockRows = (yb + 2) * pw;
   std::vector<int8_t> x(size_t(h) * w * c), wt(size_t(9) * c * f);
+  std::vector<int16_t> x16(act16 ? x.size() : 0);
   fillRandom(x, rng);
   fillRandom(wt, rng);
   Quant q = randomQuant(f, 9 * c, rng);
+  std::vector<int64_t> bias(act16 ? f : 0);
+  if (act16) {
+    // int16 activations: 256 times the int8 products' scale, so 8 more bits
+    // of right shift; an int64 bias and the symmetric int16 zero point.
+    for (int16_t &v : x16)
+      v = static_cast<int16_t>(rng());
+    for (int32_t &sh : q.shift)
+      sh -= 8;
+    for (int64_t &b : bias)
+      b = static_cast<int64_t>(rng() % (1u << 24)) - (1 << 23);
+    q.zp = 0;
+  }
   const int inZp = 0; // zero padding == input zero point
-  const uint64_t addrX = 0, addrW = addrX + x.size(), addrP = addrW + wt.size();
-  const uint64_t addrY = addrP + uint64_t(ft) * 2 * kDim * 4;
+  const uint64_t addrX = 0, addrW = addrX + x.size() * elem,
+                 addrP = addrW + wt.size();
+  const uint64_t addrY =
+      addrP + uint64_t(ft) * tableRows * kDim * 4 * (act16 ? 2 : 1);
   kern.outAddr = addrY;
-  kern.dram.assign(addrY + size_t(h) * w * f, 0);
-  // x as [ct][h][w][DIM]; weights as [ft][tap][ct][j][k]; y as [ft][h][w][DIM].
+  kern.dram.assign(addrY + size_t(h) * w * f * elem, 0);
+  // x as [ct][h][w][DIM] (int16 little-endian with act16); weights as
+  // [ft][tap][ct][j][k]; y as [ft][h][w][DIM].
   for (int yy = 0; yy < h; ++yy)
     for (int xx = 0; xx < w; ++xx)
-      for (int ci = 0; ci < c; ++ci)
-        kern.dram[addrX + ((size_t(ci / kDim) * h + yy) * w + xx) * kDim +
-                  ci % kDim] =
-            static_cast<uint8_t>(x[(size_t(yy) * w + xx) * c + ci]);
+      for (int ci = 0; ci < c; ++ci) {
+        size_t at = ((size_t(ci / kDim) * h + yy) * w + xx) * kDim + ci % kDim;
+        size_t e = (size_t(yy) * w + xx) * c + ci;
+        if (act16) {
+          kern.dram[addrX + 2 * at] = uint8_t(uint16_t(x16[e]) & 0xff);
+          kern.dram[addrX + 2 * at + 1] = uint8_t(uint16_t(x16[e]) >> 8);
+        } else {
+          kern.dram[addrX + at] = static_cast<uint8_t>(x[e]);
+        }
+      }
   for (int tap = 0; tap < 9; ++tap)
     for (int ci = 0; ci < c; ++ci)
       for (int fi = 0; fi < f; ++fi)
@@ -276,37 +305,77 @@ Kernel buildConv3x3(int h, int w, int c, int f, bool db, uint32_t seed) {
                       kDim +
                   ci % kDim] =
             static_cast<uint8_t>(wt[(size_t(tap) * c + ci) * f + fi]);
-  putParams(kern.dram, addrP, q);
-  kern.expected.assign(size_t(h) * w * f, 0);
+  if (act16) {
+    // Per output tile the rows (mult, shift, B's low word), then an image of
+    // as many rows with B's high word where the low word is: B = bias + 128
+    // times the channel's weight sum (the low plane's excess-128).
+    for (int fi = 0; fi < f; ++fi) {
+      int64_t wsum = 0;
+      for (int t = 0; t < 9; ++t)
+        for (int ci = 0; ci < c; ++ci)
+          wsum += wt[(size_t(t) * c + ci) * f + fi];
+      int64_t b = bias[fi] + 128 * wsum;
+      size_t tile = fi / kDim, lane = fi % kDim, row = 4 * kDim;
+      uint64_t at = addrP + tile * 3 * row + 4 * lane;
+      int32_t words[4] = {q.mult[fi], q.shift[fi], int32_t(uint32_t(b)),
+                          int32_t(b >> 32)};
+      for (int r = 0; r < 3; ++r)
+        std::memcpy(&kern.dram[at + r * row], &words[r], 4);
+      std::memcpy(&kern.dram[at + uint64_t(ft) * 3 * row + 2 * row], &words[3],
+                  4);
+    }
+  } else {
+    putParams(kern.dram, addrP, q);
+  }
+  kern.expected.assign(size_t(h) * w * f * elem, 0);
   for (int yy = 0; yy < h; ++yy) {
     for (int xx = 0; xx < w; ++xx) {
       for (int fi = 0; fi < f; ++fi) {
-        int32_t acc = 0;
+        int64_t acc = 0;
         for (int ky = 0; ky < 3; ++ky) {
           for (int kx = 0; kx < 3; ++kx) {
             int iy = yy + ky - 1, ix = xx + kx - 1;
             for (int ci = 0; ci < c; ++ci) {
-              int32_t v = (iy < 0 || iy >= h || ix < 0 || ix >= w)
+              size_t e = (size_t(iy) * w + ix) * c + ci;
+              int64_t v = (iy < 0 || iy >= h || ix < 0 || ix >= w)
                               ? inZp
-                              : x[(size_t(iy) * w + ix) * c + ci];
-              acc += v * int32_t(wt[(size_t(ky * 3 + kx) * c + ci) * f + fi]);
+                              : (act16 ? int64_t(x16[e]) : int64_t(x[e]));
+              acc += v * int64_t(wt[(size_t(ky * 3 + kx) * c + ci) * f + fi]);
             }
           }
         }
-        kern.expected[((size_t(fi / kDim) * h + yy) * w + xx) * kDim +
-                      fi % kDim] = requantize(acc, q.mult[fi], q.shift[fi],
-                                              q.zp, q.relu ? q.zp : -128, 127);
+        size_t at = ((size_t(fi / kDim) * h + yy) * w + xx) * kDim + fi % kDim;
+        if (act16) { // int16 out, a fused Relu: [0, 32767]
+          int32_t y =
+              quant::requantize16x8(acc + bias[fi], {q.mult[fi], q.shift[fi]},
+                                    0, 0, quant::kInt16Max);
+          kern.expected[2 * at] = int8_t(uint16_t(y) & 0xff);
+          kern.expected[2 * at + 1] = int8_t(uint16_t(y) >> 8);
+        } else {
+          kern.expected[at] = requantize(int32_t(acc), q.mult[fi], q.shift[fi],
+                                         q.zp, q.relu ? q.zp : -128, 127);
+        }
       }
     }
   }
-  kern.macs = uint64_t(h) * w * c * f * 9;
+  kern.macs = uint64_t(h) * w * c * f * 9 * (act16 ? 2 : 1); // array slots
 
-  const int paramRow = EMBER_NPU_ACC_ROWS - 2 * ft;
-  Insn prologue = load(EMBER_NPU_MEM_ACC, paramRow, addrP, 1, 2 * ft, 2 * ft);
+  const int paramRow = int(accSpan) - tableRows * ft;
+  // The parameter loads last: the last one signals LOAD->VECTOR.
+  std::vector<Insn> prologue;
+  if (act16) {
+    prologue.push_back(setregInsn(EMBER_NPU_REG_RQ16_MIN, 0));
+    prologue.push_back(setregInsn(EMBER_NPU_REG_RQ16_MAX, quant::kInt16Max));
+    prologue.push_back(load(EMBER_NPU_MEM_ACC, paramRow + EMBER_NPU_ACC_HALF,
+                            addrP + uint64_t(ft) * 3 * kDim * 4, 1, 3 * ft,
+                            3 * ft));
+  }
+  prologue.push_back(load(EMBER_NPU_MEM_ACC, paramRow, addrP, 1, tableRows * ft,
+                          tableRows * ft));
   auto stepFn = [&](int s, int half, int blockHalf) {
     int blk = s / ft, fi = s % ft, y0 = blk * yb;
     Step st;
-    int64_t actBase = int64_t(blockHalf) * (EMBER_NPU_ACT_ROWS / 2);
+    int64_t actBase = int64_t(blockHalf) * (actSpan / 2);
     int64_t wgtBase = int64_t(half) * (EMBER_NPU_WGT_ROWS / 2);
     int64_t accBase = int64_t(half) * yb * w, outBase = int64_t(half) * yb * w;
     // Weights first, then (when the block changes) one activation load per
@@ -322,9 +391,11 @@ Kernel buildConv3x3(int h, int w, int c, int f, bool db, uint32_t seed) {
       int top = y0 == 0 ? 1 : 0, bottom = y0 + yb == h ? 1 : 0;
       int first = y0 - 1 + top, lines = yb + 2 - top - bottom;
       for (int ci = 0; ci < ct; ++ci) {
-        Insn ld =
-            load(EMBER_NPU_MEM_ACT, actBase + int64_t(ci) * blockRows,
-                 addrX + ((uint64_t(ci) * h + first) * w) * kDim, lines, w, w);
+        Insn ld = load(EMBER_NPU_MEM_ACT, actBase + int64_t(ci) * blockRows,
+                       addrX + ((uint64_t(ci) * h + first) * w) * kDim * elem,
+                       lines, w, w);
+        if (act16)
+          ld.op = Opcode::LOAD16;
         ld.pad_top = top;
         ld.pad_bottom = bottom;
         ld.pad_left = 1;
@@ -336,22 +407,40 @@ Kernel buildConv3x3(int h, int w, int c, int f, bool db, uint32_t seed) {
     }
     for (int ci = 0; ci < ct; ++ci) {
       for (int tap = 0; tap < 9; ++tap) {
-        st.gemms.push_back(gemmInsn(
-            ci == 0 && tap == 0, accBase,
-            actBase + int64_t(ci) * blockRows + (tap / 3) * pw + tap % 3,
-            wgtBase + (int64_t(tap) * ct + ci) * kDim, w, yb, pw, w));
-        if (db && fi == 0 && ci > 0 && ci % tilesPerGroup == 0 && tap == 0)
-          st.gemms.back().wait |=
-              ch(L, G); // the first GEMM's wait is added by pipeline()
+        // 16x8: the same GEMM on the low plane, then on the high plane into
+        // the high half of ACC (two array passes per 16x8 MAC).
+        for (int plane = 0; plane < (act16 ? 2 : 1); ++plane) {
+          st.gemms.push_back(gemmInsn(
+              ci == 0 && tap == 0,
+              accBase + plane * int64_t(EMBER_NPU_ACC_HALF),
+              actBase + int64_t(ci) * blockRows + (tap / 3) * pw + tap % 3 +
+                  plane * int64_t(EMBER_NPU_ACT_HALF),
+              wgtBase + (int64_t(tap) * ct + ci) * kDim, w, yb, pw, w));
+          if (db && fi == 0 && ci > 0 && ci % tilesPerGroup == 0 && tap == 0 &&
+              plane == 0)
+            st.gemms.back().wait |=
+                ch(L, G); // the first GEMM's wait is added by pipeline()
+        }
       }
     }
-    st.requant = requant(outBase, accBase, int64_t(yb) * w, paramRow + 2 * fi,
-                         q.zp, q.relu);
-    st.store = store(outBase, addrY + ((uint64_t(fi) * h + y0) * w) * kDim,
-                     int64_t(yb) * w);
+    if (act16) {
+      st.requant =
+          requantInsn(outBase, accBase, int64_t(yb) * w, paramRow + 3 * fi, 0,
+                      0, 0, true, false, true, true);
+      st.store =
+          store16Insn(EMBER_NPU_MEM_OUT, outBase,
+                      static_cast<int64_t>(
+                          addrY + ((uint64_t(fi) * h + y0) * w) * kDim * 2),
+                      1, int64_t(yb) * w, int64_t(yb) * w);
+    } else {
+      st.requant = requant(outBase, accBase, int64_t(yb) * w, paramRow + 2 * fi,
+                           q.zp, q.relu);
+      st.store = store(outBase, addrY + ((uint64_t(fi) * h + y0) * w) * kDim,
+                       int64_t(yb) * w);
+    }
     return st;
   };
-  kern.program = pipeline(blocks * ft, db, prologue, stepFn,
+  kern.program = pipeline(blocks * ft, db, std::move(prologue), stepFn,
                           [&](int s) { return s / ft; });
   return kern;
 }

@@ -25,14 +25,16 @@ struct Kernel {
       dram; // initial DRAM image, `dram.size()` bytes of DRAM needed
   uint64_t outAddr = 0;
   std::vector<int8_t> expected; // expected bytes at outAddr
-  uint64_t macs = 0;
+  uint64_t macs = 0;            // the array's MACs (a 16x8 MAC takes two)
 };
 
 /// C[M,N] = requant(A[M,K] x B[K,N]); M, K, N multiples of DIM.
 Kernel buildGemm(int m, int k, int n, bool doubleBuffered, uint32_t seed);
 /// 3x3 convolution, stride 1, zero-point padding 1, H x W x C -> H x W x F.
+/// act16: a 16x8 layer (spec version 3): int16 activations in and out (a
+/// fused Relu), int8 weights, an int64 bias; each GEMM runs on both planes.
 Kernel buildConv3x3(int h, int w, int c, int f, bool doubleBuffered,
-                    uint32_t seed);
+                    uint32_t seed, bool act16 = false);
 
 std::vector<Word> encodeProgram(const std::vector<Insn> &program);
 

@@ -124,4 +124,85 @@ package npu_arith_pkg;
     return q + ((r > half || (r == half && q[0])) ? 32'sd1 : 32'sd0);
   endfunction
 
+  // ---- 16-bit activations (spec version 3): Ember's 16x8 definition (ember/quant/Arith.h).
+
+  // MBQM of a 16x8 accumulator: x saturated to 48 bits, times mult * 2^(shift - 31), rounded
+  // once, half up (the product needs 79 bits), saturated to int32. A 32-bit x sign-extended
+  // gives mbqm's result, so the requantization unit (one per lane) is this 48 x 32 form.
+  function automatic logic signed [31:0] mbqm48(input logic signed [63:0] x,
+                                                input logic signed [31:0] mult,
+                                                input logic signed [31:0] shift);
+    logic signed [31:0] s;
+    logic [5:0] total;  // 1 .. 62
+    logic signed [47:0] xs;
+    logic signed [95:0] r;
+    s = shift > 30 ? 32'sd30 : (shift < -31 ? -32'sd31 : shift);
+    total = 6'(32'sd31 - s);
+    xs = x > 64'sh0000_7fff_ffff_ffff ? 48'sh7fff_ffff_ffff :
+         (x < -64'sh0000_8000_0000_0000 ? -48'sh8000_0000_0000 : x[47:0]);
+    r = 96'(xs) * 96'(mult) + (96'sd1 <<< (total - 6'd1));
+    r = r >>> total;
+    return r > 96'(I32_MAX) ? I32_MAX : (r < 96'(I32_MIN) ? I32_MIN : r[31:0]);
+  endfunction
+
+  // max(lo, min(hi, v)) then saturate to int16 (min > max yields min).
+  function automatic logic [15:0] clamp_i16(input logic signed [31:0] v,
+                                            input logic signed [31:0] lo,
+                                            input logic signed [31:0] hi);
+    logic signed [31:0] r;
+    r = v < hi ? v : hi;
+    r = lo > r ? lo : r;
+    r = r > 32767 ? 32'sd32767 : (r < -32768 ? -32'sd32768 : r);
+    return r[15:0];
+  endfunction
+
+  // The int16 held by a 16-bit row's two bytes: the high byte (signed) and the low byte stored
+  // excess-128.
+  function automatic logic signed [31:0] wide_value(input logic [7:0] lo, input logic [7:0] hi);
+    return 32'($signed({hi, lo ^ 8'h80}));
+  endfunction
+
+  // VADD w16: TFLite's int16 quantized add (quant_add's arithmetic on int16 operands, the
+  // compiler's left shift 15), clamped to int16. Kept apart from quant_add.
+  function automatic logic [15:0] quant_add16(input logic signed [31:0] a,
+                                              input logic signed [31:0] b,
+                                              input logic [4:0] lshift,
+                                              input logic signed [31:0] a_zp,
+                                              input logic signed [31:0] a_mult,
+                                              input logic signed [31:0] a_shift,
+                                              input logic signed [31:0] b_zp,
+                                              input logic signed [31:0] b_mult,
+                                              input logic signed [31:0] b_shift,
+                                              input logic signed [31:0] out_mult,
+                                              input logic signed [31:0] out_shift,
+                                              input logic signed [31:0] out_zp,
+                                              input logic signed [31:0] lo,
+                                              input logic signed [31:0] hi);
+    logic signed [31:0] sa, sb;
+    sa = mbqm((a - a_zp) << lshift, a_mult, a_shift);
+    sb = mbqm((b - b_zp) << lshift, b_mult, b_shift);
+    return clamp_i16(mbqm(sa + sb, out_mult, out_shift) + out_zp, lo, hi);
+  endfunction
+
+  // A 16-bit pool average rounded half up, clamped to int16.
+  function automatic logic [15:0] pool_average16(input logic signed [31:0] sum,
+                                                 input logic [15:0] count);
+    logic signed [31:0] num, den, q;
+    num = 2 * sum + 32'(count);
+    den = 2 * 32'(count);
+    q = num / den;
+    if (num % den != 0 && num < 0) q = q - 1;
+    return clamp_i16(q, -32'sd32768, 32'sd32767);
+  endfunction
+
+  // TableLookup16 between the table entries at and after the index (256 + (x >> 7)):
+  // base + ((next - base) * (x & 127) + 64) >> 7, the slope exact.
+  function automatic logic [15:0] lut16_interp(input logic signed [15:0] base,
+                                               input logic signed [15:0] next,
+                                               input logic [6:0] off);
+    logic signed [31:0] slope;
+    slope = 32'(next) - 32'(base);
+    return 16'(32'(base) + ((slope * 32'($signed({1'b0, off})) + 32'sd64) >>> 7));
+  endfunction
+
 endpackage

@@ -130,49 +130,64 @@ module npu_core
   // ---------------------------------------------------------------- memories
   localparam int AB = 8 * DIM, CB = 32 * DIM;
   // ACT: R0 GEMM, R1 STORE; W0 LOAD.   WGT: the same.
-  logic [1:0] act_re, wgt_re;
+  // 16-bit rows (spec version 3) are row pairs (r, r + rows/2): the wide ports (`*_rwide`,
+  // `*_wwide`) read or write both rows in one cycle (one access per half).
+  logic [1:0] act_re, wgt_re, act_rwide;
   logic [1:0][11:0] act_raddr, wgt_raddr;
   logic [1:0][AB-1:0] act_rdata, wgt_rdata;
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [1:0][AB-1:0] act_rdata_hi, wgt_rdata_hi, out_rdata_hi;
+  logic [3:0][CB-1:0] acc_rdata_hi;  // R1/R2 (VECTOR) read wide
+  /* verilator lint_on UNUSEDSIGNAL */
   logic act_we, wgt_we;
   // ACC: R0 GEMM, R1/R2 VECTOR, R3 STORE; W0 LOAD, W1 GEMM.
-  logic [3:0] acc_re;
+  logic [3:0] acc_re, acc_rwide;
   logic [3:0][10:0] acc_raddr;
   logic [3:0][CB-1:0] acc_rdata;
   logic [1:0] acc_we;
   logic [1:0][10:0] acc_waddr;
   logic [1:0][CB-1:0] acc_wdata;
   // OUT: R0/R1 VECTOR, R2 STORE, R3 LOAD (MOVE); W0 LOAD, W1 VECTOR.
-  logic [3:0] out_re;
+  logic [3:0] out_re, out_rwide;
   logic [3:0][10:0] out_raddr;
   logic [3:0][AB-1:0] out_rdata;
-  logic [1:0] out_we;
+  logic [3:0][AB-1:0] out_rdata_hi4;
+  logic [1:0] out_we, out_wwide;
   logic [1:0][10:0] out_waddr;
-  logic [1:0][AB-1:0] out_wdata;
+  logic [1:0][AB-1:0] out_wdata, out_wdata_hi;
   // VBUF: the VECTOR engine's staging buffer.
-  logic vb_re, vb_we;
+  logic vb_re, vb_we, vb_rwide, vb_wwide;
   logic [10:0] vb_raddr, vb_waddr;
-  logic [AB-1:0] vb_rdata, vb_wdata;
-  // LOAD write port (to whichever memory) and STORE read port; LOAD's OUT read (MOVE).
-  logic ld_out_re;
+  logic [AB-1:0] vb_rdata, vb_wdata, vb_rdata_hi, vb_wdata_hi;
+  // LOAD write port (to whichever memory) and STORE read port; LOAD's OUT read (MOVE). A wide
+  // LOAD write carries the low plane in ld_wdata[AB-1:0] and the high one in [2AB-1:AB].
+  logic ld_out_re, ld_wwide, ld_out_rwide, st_rwide;
   logic [3:0] ld_we, st_re;
   logic [11:0] ld_waddr, st_raddr;
   logic [CB-1:0] ld_wdata, st_rdata;
+  logic [AB-1:0] st_rdata_hi;
 
   npu_sram #(.ROWS(NPU_ACT_ROWS), .WIDTH(AB), .NR(2), .NW(1)) u_act (
-      .clk(clk), .re(act_re), .raddr(act_raddr), .rdata(act_rdata),
-      .we(act_we), .waddr(ld_waddr), .wdata(ld_wdata[AB-1:0]));
+      .clk(clk), .re(act_re), .rwide(act_rwide), .raddr(act_raddr), .rdata(act_rdata),
+      .rdata_hi(act_rdata_hi), .we(act_we), .wwide(ld_wwide), .waddr(ld_waddr),
+      .wdata(ld_wdata[AB-1:0]), .wdata_hi(ld_wdata[2*AB-1:AB]));
   npu_sram #(.ROWS(NPU_WGT_ROWS), .WIDTH(AB), .NR(2), .NW(1)) u_wgt (
-      .clk(clk), .re(wgt_re), .raddr(wgt_raddr), .rdata(wgt_rdata),
-      .we(wgt_we), .waddr(ld_waddr), .wdata(ld_wdata[AB-1:0]));
+      .clk(clk), .re(wgt_re), .rwide(2'b00), .raddr(wgt_raddr), .rdata(wgt_rdata),
+      .rdata_hi(wgt_rdata_hi), .we(wgt_we), .wwide(1'b0), .waddr(ld_waddr),
+      .wdata(ld_wdata[AB-1:0]), .wdata_hi(ld_wdata[2*AB-1:AB]));
   npu_sram #(.ROWS(NPU_ACC_ROWS), .WIDTH(CB), .NR(4), .NW(2)) u_acc (
-      .clk(clk), .re(acc_re), .raddr(acc_raddr), .rdata(acc_rdata),
-      .we(acc_we), .waddr(acc_waddr), .wdata(acc_wdata));
+      .clk(clk), .re(acc_re), .rwide(acc_rwide), .raddr(acc_raddr), .rdata(acc_rdata),
+      .rdata_hi(acc_rdata_hi), .we(acc_we), .wwide(2'b00), .waddr(acc_waddr),
+      .wdata(acc_wdata), .wdata_hi(acc_wdata));
   npu_sram #(.ROWS(NPU_OUT_ROWS), .WIDTH(AB), .NR(4), .NW(2)) u_out (
-      .clk(clk), .re(out_re), .raddr(out_raddr), .rdata(out_rdata),
-      .we(out_we), .waddr(out_waddr), .wdata(out_wdata));
+      .clk(clk), .re(out_re), .rwide(out_rwide), .raddr(out_raddr), .rdata(out_rdata),
+      .rdata_hi(out_rdata_hi4), .we(out_we), .wwide(out_wwide), .waddr(out_waddr),
+      .wdata(out_wdata), .wdata_hi(out_wdata_hi));
   npu_sram #(.ROWS(NPU_OUT_ROWS), .WIDTH(AB), .NR(1), .NW(1)) u_vbuf (
-      .clk(clk), .re(vb_re), .raddr(vb_raddr), .rdata(vb_rdata),
-      .we(vb_we), .waddr(vb_waddr), .wdata(vb_wdata));
+      .clk(clk), .re(vb_re), .rwide(vb_rwide), .raddr(vb_raddr), .rdata(vb_rdata),
+      .rdata_hi(vb_rdata_hi), .we(vb_we), .wwide(vb_wwide), .waddr(vb_waddr),
+      .wdata(vb_wdata), .wdata_hi(vb_wdata_hi));
+  assign out_rdata_hi = out_rdata_hi4[1:0];
 
   // STORE reads whichever memory it was told; the data of a read arrives next cycle.
   logic [1:0] st_mem_q;
@@ -187,6 +202,14 @@ module npu_core
     out_we[0] = ld_we[NPU_MEM_OUT] && !halt;
     out_waddr[0] = ld_waddr[10:0];
     out_wdata[0] = ld_wdata[AB-1:0];
+    out_wwide[0] = ld_wwide;
+    out_wdata_hi[0] = ld_wdata[2*AB-1:AB];
+    act_rwide[0] = 1'b0;
+    act_rwide[1] = st_rwide;
+    acc_rwide[0] = 1'b0;
+    acc_rwide[3] = 1'b0;
+    out_rwide[2] = st_rwide;
+    out_rwide[3] = ld_out_rwide;
     act_re[1] = st_re[NPU_MEM_ACT];
     act_raddr[1] = st_raddr;
     wgt_re[1] = st_re[NPU_MEM_WGT];
@@ -202,6 +225,7 @@ module npu_core
       2'(NPU_MEM_ACC): st_rdata = acc_rdata[3];
       default: st_rdata = {{(CB - AB) {1'b0}}, out_rdata[2]};
     endcase
+    st_rdata_hi = st_mem_q == 2'(NPU_MEM_ACT) ? act_rdata_hi[1] : out_rdata_hi4[2];
   end
 
   // ---------------------------------------------------------------- engines
@@ -232,15 +256,17 @@ module npu_core
       .insn(e_insn[E_LOAD]), .exec_done(e_done[E_LOAD]), .cfg_burst_bytes(cfg_burst_bytes),
       .ar_valid(ar_valid), .ar_ready(ar_ready), .ar_addr(ar_addr), .ar_len(ar_len),
       .r_valid(r_valid), .r_ready(r_ready), .r_data(r_data), .r_bytes(r_bytes),
-      .sram_we(ld_we), .sram_waddr(ld_waddr), .sram_wdata(ld_wdata),
-      .out_re(ld_out_re), .out_raddr(out_raddr[3]), .out_rdata(out_rdata[3]),
+      .sram_we(ld_we), .sram_wwide(ld_wwide), .sram_waddr(ld_waddr), .sram_wdata(ld_wdata),
+      .out_re(ld_out_re), .out_rwide(ld_out_rwide), .out_raddr(out_raddr[3]),
+      .out_rdata(out_rdata[3]), .out_rdata_hi(out_rdata_hi4[3]),
       .data_row(ld_data_row), .row_bytes(ld_row_bytes), .dram_wait(ld_dram_wait));
 
   npu_store #(.DIM(DIM), .MAX_BURST(MAX_BURST)) u_store (
       .clk(clk), .rst(rst), .start(e_start[E_STORE] && !halt),
       .running(e_running[E_STORE] && !halt), .insn(e_insn[E_STORE]), .exec_done(e_done[E_STORE]),
       .cfg_burst_bytes(cfg_burst_bytes), .cfg_beat_bytes(cfg_beat_bytes),
-      .sram_re(st_re), .sram_raddr(st_raddr), .sram_rdata(st_rdata),
+      .sram_re(st_re), .sram_rwide(st_rwide), .sram_raddr(st_raddr), .sram_rdata(st_rdata),
+      .sram_rdata_hi(st_rdata_hi),
       .aw_valid(aw_valid), .aw_ready(aw_ready), .aw_addr(aw_addr), .aw_len(aw_len),
       .w_valid(w_valid), .w_ready(w_ready), .w_data(w_data), .w_bytes(w_bytes),
       .w_strb(w_strb), .b_valid(b_valid), .row_read(st_row_read), .row_bytes(st_row_bytes),
@@ -249,22 +275,28 @@ module npu_core
   logic vec_err;
   logic [1:0] vec_err_code;
   logic [31:0] vregs[NPU_NUM_REG_IDS];
-  logic [1:0] vacc_re, vout_re;
+  logic [1:0] vacc_re, vout_re, vacc_rwide, vout_rwide;
   logic [1:0][10:0] vacc_raddr, vout_raddr;
   logic vout_we;
   npu_vector #(.DIM(DIM)) u_vec (
       .clk(clk), .rst(rst), .start(e_start[E_VEC] && !halt), .running(e_running[E_VEC] && !halt),
       .insn(e_insn[E_VEC]), .exec_done(e_done[E_VEC]),
-      .acc_re(vacc_re), .acc_raddr(vacc_raddr), .acc_rdata(acc_rdata[2:1]),
-      .out_re(vout_re), .out_raddr(vout_raddr), .out_rdata(out_rdata[1:0]),
-      .out_we(vout_we), .out_waddr(out_waddr[1]), .out_wdata(out_wdata[1]),
-      .stg_re(vb_re), .stg_raddr(vb_raddr), .stg_rdata(vb_rdata),
-      .stg_we(vb_we), .stg_waddr(vb_waddr), .stg_wdata(vb_wdata),
+      .acc_re(vacc_re), .acc_rwide(vacc_rwide), .acc_raddr(vacc_raddr),
+      .acc_rdata(acc_rdata[2:1]), .acc_rdata_hi(acc_rdata_hi[2:1]),
+      .out_re(vout_re), .out_rwide(vout_rwide), .out_raddr(vout_raddr),
+      .out_rdata(out_rdata[1:0]), .out_rdata_hi(out_rdata_hi),
+      .out_we(vout_we), .out_wwide(out_wwide[1]), .out_waddr(out_waddr[1]),
+      .out_wdata(out_wdata[1]), .out_wdata_hi(out_wdata_hi[1]),
+      .stg_re(vb_re), .stg_rwide(vb_rwide), .stg_raddr(vb_raddr), .stg_rdata(vb_rdata),
+      .stg_rdata_hi(vb_rdata_hi), .stg_we(vb_we), .stg_wwide(vb_wwide), .stg_waddr(vb_waddr),
+      .stg_wdata(vb_wdata), .stg_wdata_hi(vb_wdata_hi),
       .error(vec_err), .error_code(vec_err_code), .regs_out(vregs));
   always_comb begin
     acc_re[2:1] = vacc_re;
+    acc_rwide[2:1] = vacc_rwide;
     acc_raddr[2:1] = vacc_raddr;
     out_re[1:0] = vout_re;
+    out_rwide[1:0] = vout_rwide;
     out_raddr[1:0] = vout_raddr;
     out_we[1] = vout_we && !halt;
     for (int r = 0; r < 5; r++) pool_regs[32*r+:32] = vregs[NPU_REG_POOL_KH+r];

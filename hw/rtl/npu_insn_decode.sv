@@ -25,12 +25,12 @@ module npu_insn_decode (
     is_fetch_op   = 1'b0;
     known         = 1'b1;
     case (opcode)
-      NPU_OP_LOAD, NPU_OP_MOVE: engine_onehot[NPU_ENGINE_LOAD] = 1'b1;
+      NPU_OP_LOAD, NPU_OP_LOAD16, NPU_OP_MOVE: engine_onehot[NPU_ENGINE_LOAD] = 1'b1;
       NPU_OP_GEMM, NPU_OP_DWGEMM: engine_onehot[NPU_ENGINE_GEMM] = 1'b1;
       NPU_OP_REQUANT, NPU_OP_VADD, NPU_OP_POOL, NPU_OP_LUTLD, NPU_OP_LUT, NPU_OP_VMUL,
           NPU_OP_UPSAMPLE:
         engine_onehot[NPU_ENGINE_VECTOR] = 1'b1;
-      NPU_OP_STORE:   engine_onehot[NPU_ENGINE_STORE] = 1'b1;
+      NPU_OP_STORE, NPU_OP_STORE16: engine_onehot[NPU_ENGINE_STORE] = 1'b1;
       NPU_OP_SETREG:
         // Registers below the first VECTOR register belong to LOAD.
         if (setreg_reg < 8'(NPU_REG_ADD_LSHIFT)) engine_onehot[NPU_ENGINE_LOAD] = 1'b1;

@@ -9,6 +9,10 @@
 // free cycles; no DRAM request. With rep = r - 1 the data block is ysize r x xsize r: every
 // source row is read r times in a row and every source line r times over (nearest upsampling),
 // one OUT read per data row. SETREG PAD_VALUE also executes here (one cycle).
+// 16-bit rows (spec version 3): LOAD16 takes DRAM rows of DIM int16 (2 DIM bytes) and writes
+// each as a row pair (sram_wwide: the low bytes excess-128 in sram_wdata[8DIM-1:0], the high
+// bytes in [16DIM-1:8DIM]); MOVE w16 reads and writes row pairs; their padding is PAD_VALUE's
+// low 16 bits.
 module npu_load #(
     parameter int DIM = 16,
     localparam int BUS = 4 * DIM,  // bytes per beat at most (one ACC row)
@@ -32,17 +36,21 @@ module npu_load #(
     input  logic [8*BUS-1:0]     r_data,
     input  logic [15:0]          r_bytes,
     output logic [3:0]           sram_we,
+    output logic                 sram_wwide,    // a 16-bit row: the row pair
     output logic [11:0]          sram_waddr,
     output logic [32*DIM-1:0]    sram_wdata,
     output logic                 out_re,        // MOVE's OUT read port
+    output logic                 out_rwide,
     output logic [10:0]          out_raddr,
     input  logic [8*DIM-1:0]     out_rdata,     // the row read in the previous cycle
+    input  logic [8*DIM-1:0]     out_rdata_hi,
     output logic                 data_row,      // a data row is written this cycle
     output logic [15:0]          row_bytes,
     output logic                 dram_wait      // executing but nothing written this cycle
 );
 `include "npu_spec.vh"
-  logic op_load, op_move, op_setreg;
+  logic op_load, op_load16, op_move, op_setreg;
+  logic wide;              // the instruction moves 16-bit rows
   // MOVE: OUT read pointer, reads left, a row read last cycle; source row mv_x of the line at
   // mv_line, its copy mv_dx and the line's copy mv_dy (rep).
   logic is_move, mv_valid;
@@ -51,7 +59,7 @@ module npu_load #(
   logic [9:0] mv_x, mv_xs;
   logic [3:0] mv_dx, mv_dy, mv_r;
   logic [21:0] mv_rrem;
-  logic [7:0] pad_value;
+  logic [15:0] pad_value;
   // Latched instruction.
   logic [1:0] mem;
   logic [11:0] sram_base;
@@ -83,6 +91,7 @@ module npu_load #(
   logic [31:0] mask;
 
   assign op_load = insn[`NPU_F_OPCODE] == NPU_OP_LOAD;
+  assign op_load16 = insn[`NPU_F_OPCODE] == NPU_OP_LOAD16;
   assign op_move = insn[`NPU_F_OPCODE] == NPU_OP_MOVE;
   assign op_setreg = insn[`NPU_F_OPCODE] == NPU_OP_SETREG;
   assign row_bytes = rbytes;
@@ -132,17 +141,29 @@ module npu_load #(
     emit = running && setup && (is_move ? mv_valid : d_rem != 0 && fill >= rbytes);
     padw = running && setup && !emit && p_phase != P_DONE;
     out_re = running && setup && is_move && mv_rrem != 0;
+    out_rwide = wide;
     out_raddr = mv_addr;
     r_ready = running && setup && !is_move && (32'(fill) - (emit ? 32'(rbytes) : 0) + BUS <= CAP);
     rd_fire = r_valid && r_ready;
     sram_we = 4'd0;
     sram_we[mem] = emit || padw;
+    sram_wwide = wide;
     sram_waddr = emit ? d_addr : p_addr;
-    if (emit && is_move) sram_wdata = {{(24 * DIM) {1'b0}}, out_rdata};
-    else if (emit) sram_wdata = abuf[32*DIM-1:0];
-    else if (mem == 2'(NPU_MEM_ACC)) sram_wdata = {DIM{{24{pad_value[7]}}, pad_value}};
-    else sram_wdata = {4 * DIM{pad_value}};
-    if (mem != 2'(NPU_MEM_ACC)) sram_wdata[32*DIM-1:8*DIM] = '0;
+    if (emit && is_move) sram_wdata = {{(16 * DIM) {1'b0}}, out_rdata_hi, out_rdata};
+    else if (emit && wide) begin
+      // DRAM's little-endian int16 lanes to the two planes (the low byte excess-128).
+      sram_wdata = '0;
+      for (int l = 0; l < DIM; l++) begin
+        sram_wdata[8*l+:8] = abuf[16*l+:8] ^ 8'h80;
+        sram_wdata[8*(DIM+l)+:8] = abuf[16*l+8+:8];
+      end
+    end else if (emit) sram_wdata = abuf[32*DIM-1:0];
+    else if (wide)
+      sram_wdata = {{(16 * DIM) {1'b0}}, {DIM{pad_value[15:8]}}, {DIM{pad_value[7:0] ^ 8'h80}}};
+    else if (mem == 2'(NPU_MEM_ACC))
+      sram_wdata = {DIM{{24{pad_value[7]}}, pad_value[7:0]}};
+    else sram_wdata = {4 * DIM{pad_value[7:0]}};
+    if (mem != 2'(NPU_MEM_ACC) && !wide) sram_wdata[32*DIM-1:8*DIM] = '0;
     data_row = emit && !is_move;
     dram_wait = running && setup && !emit && !padw && !is_move;
     exec_done = running && ((start && op_setreg) || (setup && t_rem == 1 && (emit || padw)));
@@ -150,7 +171,8 @@ module npu_load #(
 
   always_ff @(posedge clk) begin
     if (rst) begin
-      pad_value <= 8'd0;
+      pad_value <= 16'd0;
+      wide <= 1'b0;
       setup <= 1'b0;
       ar_active <= 1'b0;
       fill <= '0;
@@ -165,8 +187,8 @@ module npu_load #(
       mv_rrem <= '0;
     end else begin
       if (start && op_setreg && insn[`NPU_F_SETREG_REG] == 8'(NPU_REG_PAD_VALUE))
-        pad_value <= insn[`NPU_F_SETREG_VALUE_LSB +: 8];
-      if (start && (op_load || op_move)) begin
+        pad_value <= insn[`NPU_F_SETREG_VALUE_LSB +: 16];
+      if (start && (op_load || op_load16 || op_move)) begin
         logic [1:0] m;
         logic [15:0] rb;
         logic [12:0] ww;
@@ -195,7 +217,8 @@ module npu_load #(
           r = insn[`NPU_F_LOAD_PAD_RIGHT];
           base = insn[`NPU_F_LOAD_SRAM_LSB +: 12];
         end
-        rb = m == 2'(NPU_MEM_ACC) ? 16'(4 * DIM) : 16'(DIM);
+        rb = m == 2'(NPU_MEM_ACC) ? 16'(4 * DIM) : (op_load16 ? 16'(2 * DIM) : 16'(DIM));
+        wide <= op_load16 || (op_move && insn[`NPU_F_MOVE_W16]);
         ww = 13'(32'(l) + 32'(x) + 32'(r));
         is_move <= op_move;
         mv_valid <= 1'b0;

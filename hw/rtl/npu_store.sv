@@ -8,6 +8,8 @@
 // result is ysize r lines of xsize r rows: nearest upsampling); with xstep each row of a line is
 // a segment of its own, two DRAM rows after the previous one (phase interleave); `lanes` turns
 // into the write strobes of the 8-lane groups it does not select (0: all lanes written).
+// STORE16 (spec version 3) reads 16-bit rows (row pairs: sram_rwide) and sends each as DIM
+// little-endian int16 (2 DIM bytes; the low plane's bytes back from excess-128).
 module npu_store #(
     parameter int DIM = 16,
     parameter int MAX_BURST = 4096,
@@ -26,8 +28,10 @@ module npu_store #(
     input  logic [31:0]          cfg_burst_bytes,
     input  logic [15:0]          cfg_beat_bytes,
     output logic [3:0]           sram_re,
+    output logic                 sram_rwide,
     output logic [11:0]          sram_raddr,
     input  logic [32*DIM-1:0]    sram_rdata,
+    input  logic [8*DIM-1:0]     sram_rdata_hi,
     output logic                 aw_valid,
     input  logic                 aw_ready,
     output logic [31:0]          aw_addr,
@@ -60,7 +64,8 @@ module npu_store #(
   logic bg_active;                // bursts left to request
   logic [31:0] line_base, seg_base, cur_addr, stride_bytes, seg_bytes, rem, dram_base;
   logic [13:0] line, lines, seg, segs;
-  logic acc_rows;
+  logic acc_rows, wide;
+  logic [32*DIM-1:0] row;         // the row read, as its DRAM bytes
   logic [3:0] lanes;
   logic [31:0] w_addr;            // DRAM address of the next beat
   logic in_w;                     // sending the beats of the requested burst
@@ -78,7 +83,7 @@ module npu_store #(
     for (int b = 0; b < BUS; b++) begin
       logic [31:0] off;
       off = (w_addr + 32'(b) - dram_base) & (32'(rbytes) - 1);
-      w_strb[b] = lanes == 0 || lanes[2'(acc_rows ? off >> 5 : off >> 3)];
+      w_strb[b] = lanes == 0 || lanes[2'(acc_rows ? off >> 5 : (wide ? off >> 4 : off >> 3))];
     end
 
   always_comb begin
@@ -91,6 +96,13 @@ module npu_store #(
               32'(g_count) + (rd_pending ? 32'(rbytes) : 0) + 32'(rbytes) <= GCAP;
     sram_re = 4'd0;
     sram_re[mem] = rd_fire;
+    sram_rwide = wide;
+    row = sram_rdata;
+    if (wide)
+      for (int l = 0; l < DIM; l++) begin
+        row[16*l+:8] = sram_rdata[8*l+:8] ^ 8'h80;
+        row[16*l+8+:8] = sram_rdata_hi[8*l+:8];
+      end
     sram_raddr = rd_addr;
     row_read = rd_fire;
     aw_valid = running && setup && bg_active && !in_w && 32'(g_count) >= 32'(aw_len);
@@ -120,12 +132,15 @@ module npu_store #(
       b_count <= '0;
       rd_rem <= '0;
       mem <= '0;
+      wide <= 1'b0;
     end else if (start) begin
       logic [15:0] rb;
       logic [9:0] x;
       logic [3:0] r;
       logic [31:0] sb;
-      rb = insn[`NPU_F_STORE_MEM] == 2'(NPU_MEM_ACC) ? 16'(4 * DIM) : 16'(DIM);
+      rb = insn[`NPU_F_STORE_MEM] == 2'(NPU_MEM_ACC) ? 16'(4 * DIM) :
+           (insn[`NPU_F_OPCODE] == NPU_OP_STORE16 ? 16'(2 * DIM) : 16'(DIM));
+      wide <= insn[`NPU_F_OPCODE] == NPU_OP_STORE16;
       x = insn[`NPU_F_STORE_XSIZE];
       r = 4'(insn[`NPU_F_STORE_REP]) + 4'd1;
       // A segment: the whole line of x r rows, or one row with xstep.
@@ -191,7 +206,7 @@ module npu_store #(
       rd_pending <= rd_fire;
       if (rd_pending) begin
         for (int b = 0; b < 4 * DIM; b++)
-          if (16'(b) < rbytes) gbuf[GW'(32'(g_wp) + b)] <= sram_rdata[8*b+:8];
+          if (16'(b) < rbytes) gbuf[GW'(32'(g_wp) + b)] <= row[8*b+:8];
         g_wp <= GW'(32'(g_wp) + 32'(rbytes));
         cnt = cnt + (GW + 1)'(rbytes);
       end

@@ -15,6 +15,13 @@
 // the source span), the results go to a staging buffer and are copied to OUT afterwards
 // (rows + 1 more cycles), so every source row is read before any destination row is written,
 // as the ISA defines.
+// 16-bit activations (spec version 3): an operand or result that is a 16-bit row is read or
+// written as its row pair (the ports' `*_rwide`/`*_wwide`: the low bytes, excess-128, at r and
+// the high bytes at r + rows/2) in the same cycle, so each 16-bit form keeps its 8-bit form's
+// timing; the lanes compute on int16 values. REQUANT acc16 reads its two plane sums (and an
+// int64 bias) as ACC row pairs and the requantization unit takes a 48-bit input. LUT w16 looks
+// lanes up in the 16-bit table (513 entries, interpolated) lut16_lanes_per_cycle lanes a cycle:
+// a row takes DIM / lanes cycles (the source row is read once and held).
 module npu_vector
   import npu_arith_pkg::*;
   import npu_spec_pkg::NPU_NUM_REG_IDS;
@@ -31,28 +38,42 @@ module npu_vector
     output logic                 exec_done,
     // ACC reads (two ports: the parameter rows are read together)
     output logic [1:0]           acc_re,
+    output logic [1:0]           acc_rwide,
     output logic [1:0][10:0]     acc_raddr,
     input  logic [1:0][32*DIM-1:0] acc_rdata,
+    input  logic [1:0][32*DIM-1:0] acc_rdata_hi,
     // OUT reads (a and b) and write
     output logic [1:0]           out_re,
+    output logic [1:0]           out_rwide,
     output logic [1:0][10:0]     out_raddr,
     input  logic [1:0][8*DIM-1:0] out_rdata,
+    input  logic [1:0][8*DIM-1:0] out_rdata_hi,
     output logic                 out_we,
+    output logic                 out_wwide,
     output logic [10:0]          out_waddr,
     output logic [8*DIM-1:0]     out_wdata,
+    output logic [8*DIM-1:0]     out_wdata_hi,
     // staging buffer
     output logic                 stg_re,
+    output logic                 stg_rwide,
     output logic [10:0]          stg_raddr,
     input  logic [8*DIM-1:0]     stg_rdata,
+    input  logic [8*DIM-1:0]     stg_rdata_hi,
     output logic                 stg_we,
+    output logic                 stg_wwide,
     output logic [10:0]          stg_waddr,
     output logic [8*DIM-1:0]     stg_wdata,
+    output logic [8*DIM-1:0]     stg_wdata_hi,
     output logic                 error,       // POOL geometry error (cycle 1 of the instruction)
     output logic [1:0]           error_code,  // 1: registers < 1, 2: too large, 3: out of range
     output logic [31:0]          regs_out[NPU_NUM_REG_IDS]  // the registers, for error messages
 );
 `include "npu_spec.vh"
   localparam int LUT_ROWS = 256 / (4 * DIM);  // ACC rows of the output table
+  localparam int LUT16_ROWS = (1026 + 4 * DIM - 1) / (4 * DIM);  // ... of the 16-bit table
+  localparam int L16P = NPU_LUT16_LANES_PER_CYCLE;  // 16-bit table lookups a cycle
+  localparam int L16G = (DIM + L16P - 1) / L16P;    // cycles per row of LUT w16
+  localparam int OH = NPU_OUT_HALF;
   logic signed [31:0] regs[NPU_NUM_REG_IDS];
   typedef enum logic [2:0] {K_REQUANT, K_VADD, K_POOL, K_LUTLD, K_LUT, K_VMUL, K_UP} kind_t;
   kind_t kind;
@@ -62,13 +83,18 @@ module npu_vector
   // Latched fields.
   logic [10:0] dst, src_a, src_b, param;
   logic rq_bias, lut_en, bcast;
+  // 16-bit forms: operand a (the source) and b are 16-bit rows, the result is one, REQUANT's
+  // accumulators are 16x8 ones, VMUL has no b, LUTLD/LUT use the 16-bit table.
+  logic a16, b16, r16, acc16, one, t16;
   logic [13:0] rows;
   logic signed [31:0] zp, lo, hi;
   logic [31:0] mult[DIM], shift[DIM];
-  logic [8*DIM-1:0] bvec;           // VMUL's broadcast row
+  logic [8*DIM-1:0] bvec, bvec_hi;  // VMUL's broadcast row
   logic params_pending, bvec_pending;
-  // The output table.
+  // The output table, and the 16-bit table (LUTLD w16) with LUT w16's results so far.
   logic [7:0] lut[256];
+  logic [15:0] lut16[513];
+  logic [16*DIM-1:0] l16_res;
   // Read sequencer.
   logic [13:0] rd_i;                // output row being read
   logic rd_active;
@@ -84,6 +110,7 @@ module npu_vector
   // Pipeline stage aligned with the read data.
   logic p_valid, p_first, p_last_tap, p_last, p_skip;
   logic [13:0] p_row;
+  logic [31:0] p_tap;               // LUT w16: the lane group of this cycle
   logic [4:0] p_wy, p_wx0, p_wx1;
   logic signed [31:0] pacc[DIM];
   logic [15:0] pcount;              // POOL: taps inside the source so far
@@ -113,7 +140,9 @@ module npu_vector
   logic g_overlap;
   always_comb begin
     logic signed [31:0] gkh, gkw, gs, giw, gow, nrows, oy, oxx, last, le, last2, span, psrc, pdst;
-    logic signed [31:0] gih, gpt, gpl;
+    logic signed [31:0] gih, gpt, gpl, plimit;
+    // A 16-bit map lies in the lower half of OUT.
+    plimit = insn[`NPU_F_POOL_W16] ? 32'(OH) : 32'(NPU_OUT_ROWS);
     gkh = regs[NPU_REG_POOL_KH];
     gkw = regs[NPU_REG_POOL_KW];
     gs = regs[NPU_REG_POOL_STRIDE];
@@ -142,7 +171,7 @@ module npu_vector
       oxx = (nrows < gow ? nrows : gow) - 1;
       span = gih * giw;
       if (gpt >= gkh || gpl >= gkw) g_err = 2'd2;
-      else if (oy * gs - gpt >= gih || oxx * gs - gpl >= giw || psrc + span > NPU_OUT_ROWS)
+      else if (oy * gs - gpt >= gih || oxx * gs - gpl >= giw || psrc + span > plimit)
         g_err = 2'd3;
       g_overlap = pdst < psrc + span && psrc < pdst + nrows;
     end else begin
@@ -155,7 +184,7 @@ module npu_vector
         if (last2 > last) last = last2;
       end
       span = last + 1;
-      if (psrc + span > NPU_OUT_ROWS) g_err = 2'd3;
+      if (psrc + span > plimit) g_err = 2'd3;
       g_overlap = pdst < psrc + span && psrc < pdst + nrows;
     end
   end
@@ -178,8 +207,22 @@ module npu_vector
     a = 32'(insn[`NPU_F_VMUL_A]);
     b = 32'(insn[`NPU_F_VMUL_B]);
     n = 32'(insn[`NPU_F_VMUL_ROWS]);
-    mul_hazard = (d >= a + 2 && d < a + n) ||
-                 (!insn[`NPU_F_VMUL_BCAST] && d >= b + 2 && d < b + n);
+    // With 16-bit operands or result, every pair of planes (a row pair's second row is OH
+    // rows on): an 8-bit source may lie just before a 16-bit destination's high plane.
+    mul_hazard = 1'b0;
+    for (int pd = 0; pd < 2; pd++)
+      for (int ps = 0; ps < 2; ps++) begin
+        logic signed [31:0] dd, aa, bb;
+        dd = d + (pd == 1 ? 32'(OH) : 0);
+        aa = a + (ps == 1 ? 32'(OH) : 0);
+        bb = b + (ps == 1 ? 32'(OH) : 0);
+        if ((pd == 0 || insn[`NPU_F_VMUL_OUT16]) && (ps == 0 || insn[`NPU_F_VMUL_A16]) &&
+            dd >= aa + 2 && dd < aa + n)
+          mul_hazard = 1'b1;
+        if ((pd == 0 || insn[`NPU_F_VMUL_OUT16]) && (ps == 0 || insn[`NPU_F_VMUL_B16]) &&
+            !insn[`NPU_F_VMUL_BCAST] && !insn[`NPU_F_VMUL_ONE] && dd >= bb + 2 && dd < bb + n)
+          mul_hazard = 1'b1;
+      end
     d = 32'(insn[`NPU_F_UPSAMPLE_DST]);
     us = 32'(insn[`NPU_F_UPSAMPLE_SRC]);
     un = 32'(insn[`NPU_F_UPSAMPLE_H]) * 32'(insn[`NPU_F_UPSAMPLE_W]);
@@ -203,6 +246,8 @@ module npu_vector
     logic [31:0] uline;
     rd_fire = running && setup && rd_active && perr == 0;
     acc_re = 2'b00;
+    acc_rwide = 2'b00;
+    out_rwide = {b16, a16};
     acc_raddr[0] = 11'(32'(src_a) + 32'(rd_i));
     acc_raddr[1] = param + 1;
     out_re = 2'b00;
@@ -218,20 +263,30 @@ module npu_vector
       acc_raddr[1] = 11'(32'(insn[`NPU_F_REQUANT_PARAM]) + 1);
     end else if (start && is_mul && insn[`NPU_F_VMUL_BCAST]) begin
       out_re[1] = 1'b1;
+      out_rwide[1] = insn[`NPU_F_VMUL_B16];
       out_raddr[1] = insn[`NPU_F_VMUL_B_LSB +: 11];
     end else if (rd_fire) begin
       case (kind)
         K_REQUANT: begin
+          // acc16: the plane sums (src + i, src + i + ACC_HALF) on one port, the int64 bias's
+          // two words on the other.
           acc_re[0] = 1'b1;
+          acc_rwide[0] = acc16;
           if (rq_bias) begin
             acc_re[1] = 1'b1;
+            acc_rwide[1] = acc16;
             acc_raddr[1] = param + 11'd2;
           end
         end
         K_LUTLD: acc_re[0] = 1'b1;
         K_VADD: out_re = 2'b11;
-        K_LUT: out_re[0] = 1'b1;
-        K_VMUL: out_re = {!bcast, 1'b1};
+        K_LUT: begin
+          // LUT w16 reads its row in the first of its lane-group cycles (the data is held).
+          out_re[0] = !t16 || tap == 0;
+          rd_out_first_tap = !t16 || tap == 0;
+          rd_out_last_tap = !t16 || tap + 1 == taps;
+        end
+        K_VMUL: out_re = {!bcast && !one, 1'b1};
         K_UP: begin
           out_re = {up_mode != 2'd0, 1'b1};
           out_raddr[0] = 11'(uline + 32'(tx0));
@@ -252,38 +307,75 @@ module npu_vector
       endcase
     end
     stg_re = running && cp_active;
+    stg_rwide = r16;
     stg_raddr = cp_i[10:0];
   end
 
   // Write side: compute from the row that arrived.
-  logic [8*DIM-1:0] result;
+  logic [8*DIM-1:0] result, result_hi;
   logic signed [31:0] nacc[DIM];
   logic [15:0] ncount;
+  logic [16*DIM-1:0] l16_now;       // LUT w16: l16_res with this cycle's lane group
   always_comb begin
     logic [4:0] ls;
     ls = regs[NPU_REG_ADD_LSHIFT][4:0];
     result = '0;
+    result_hi = '0;
+    l16_now = l16_res;
     ncount = (p_first ? 16'd0 : pcount) + (p_skip ? 16'd0 : 16'd1);
     // Only when a row arrived: the simulator then skips the lanes' arithmetic in idle cycles.
     for (int l = 0; l < DIM; l++) nacc[l] = pacc[l];
+    if (p_valid && kind == K_LUT && t16)
+      // The lane group of this cycle through the 16-bit table (L16P lookups).
+      for (int j = 0; j < L16P; j++) begin
+        logic [31:0] lane;
+        logic signed [31:0] x;
+        logic [9:0] idx;
+        lane = p_tap * L16P + 32'(j);
+        if (lane < DIM) begin
+          x = wide_value(out_rdata[0][8*lane+:8], out_rdata_hi[0][8*lane+:8]);
+          idx = 10'(32'sd256 + (x >>> 7));
+          l16_now[16*lane+:16] = lut16_interp(lut16[idx], lut16[idx+1], x[6:0]);
+        end
+      end
     if (p_valid)
     for (int l = 0; l < DIM; l++) begin
-      logic signed [31:0] v, base, rq_x, rq_m, rq_s, rq_zp, rq_lo, rq_hi, c;
-      logic [7:0] pre;
-      v = 32'($signed(out_rdata[0][8*l+:8]));
-      pre = 8'd0;
-      // REQUANT and VMUL share the requantization unit: its input and parameters.
-      rq_x = rq_bias ? $signed(acc_rdata[0][32*l+:32]) + $signed(acc_rdata[1][32*l+:32])
-                     : $signed(acc_rdata[0][32*l+:32]);
+      logic signed [31:0] v, v1, vb, base, rq_m, rq_s, rq_zp, rq_lo, rq_hi, c, za, zb, rq, rq32;
+      logic signed [63:0] rq_x;
+      logic [15:0] pre;
+      // The lane's operands: int16 values of 16-bit rows, int8 ones of the others.
+      v = a16 ? wide_value(out_rdata[0][8*l+:8], out_rdata_hi[0][8*l+:8])
+              : 32'($signed(out_rdata[0][8*l+:8]));
+      v1 = a16 ? wide_value(out_rdata[1][8*l+:8], out_rdata_hi[1][8*l+:8])
+               : 32'($signed(out_rdata[1][8*l+:8]));
+      vb = bcast ? (b16 ? wide_value(bvec[8*l+:8], bvec_hi[8*l+:8]) : 32'($signed(bvec[8*l+:8])))
+                 : (b16 ? wide_value(out_rdata[1][8*l+:8], out_rdata_hi[1][8*l+:8])
+                        : 32'($signed(out_rdata[1][8*l+:8])));
+      pre = 16'd0;
+      // REQUANT and VMUL share the requantization unit: its input and parameters. acc16: the
+      // 16x8 accumulator (high plane's sum * 256 + low plane's sum + the int64 bias).
+      if (acc16)
+        rq_x = (64'($signed(acc_rdata_hi[0][32*l+:32])) <<< 8) +
+               64'($signed(acc_rdata[0][32*l+:32])) +
+               (rq_bias ? $signed({acc_rdata_hi[1][32*l+:32], acc_rdata[1][32*l+:32]}) : 64'sd0);
+      else begin
+        rq32 = rq_bias ? $signed(acc_rdata[0][32*l+:32]) + $signed(acc_rdata[1][32*l+:32])
+                       : $signed(acc_rdata[0][32*l+:32]);  // int32, wrapping
+        rq_x = 64'(rq32);
+      end
       rq_m = $signed(mult[l]);
       rq_s = $signed(shift[l]);
       rq_zp = zp;
       rq_lo = lo;
       rq_hi = hi;
       if (kind == K_VMUL) begin
-        rq_x = mul_product($signed(out_rdata[0][8*l+:8]),
-                           $signed(bcast ? bvec[8*l+:8] : out_rdata[1][8*l+:8]),
-                           regs[NPU_REG_MUL_A_ZP][7:0], regs[NPU_REG_MUL_B_ZP][7:0]);
+        // (a - za) * (b - zb), or a - za with `one`: zero points of 16-bit operands are the
+        // registers' low 16 bits, of 8-bit ones their low 8 bits; int32 wrapping product.
+        za = a16 ? 32'($signed(regs[NPU_REG_MUL_A_ZP][15:0]))
+                 : 32'($signed(regs[NPU_REG_MUL_A_ZP][7:0]));
+        zb = b16 ? 32'($signed(regs[NPU_REG_MUL_B_ZP][15:0]))
+                 : 32'($signed(regs[NPU_REG_MUL_B_ZP][7:0]));
+        rq_x = 64'($signed(one ? v - za : 32'((v - za) * (vb - zb))));
         rq_m = regs[NPU_REG_MUL_MULT];
         rq_s = regs[NPU_REG_MUL_SHIFT];
         rq_zp = regs[NPU_REG_MUL_OUT_ZP];
@@ -293,42 +385,67 @@ module npu_vector
       case (kind)
         K_POOL: begin
           // The first tap starts from the identity; taps outside the source are skipped.
-          base = p_first ? (insn_avg ? 32'sd0 : -32'sd128) : pacc[l];
+          base = p_first ? (insn_avg ? 32'sd0 : (a16 ? -32'sd32768 : -32'sd128)) : pacc[l];
           nacc[l] = p_skip ? base : (insn_avg ? base + v : (v > base ? v : base));
         end
         K_UP: begin
           // Bilinear: w_y * (w_x0 (v0 - zp) + w_x1 (v1 - zp)), summed over the two lines.
-          c = 32'(p_wy) * (32'(p_wx0) * (v - zp) +
-                           32'(p_wx1) * (32'($signed(out_rdata[1][8*l+:8])) - zp));
+          c = 32'(p_wy) * (32'(p_wx0) * (v - zp) + 32'(p_wx1) * (v1 - zp));
           nacc[l] = p_first ? c : pacc[l] + c;
         end
         default: ;
       endcase
       case (kind)
-        K_REQUANT, K_VMUL: pre = requantize(rq_x, rq_m, rq_s, rq_zp, rq_lo, rq_hi);
+        K_REQUANT, K_VMUL: begin
+          rq = mbqm48(rq_x, rq_m, rq_s) + rq_zp;
+          pre = r16 ? clamp_i16(rq, rq_lo, rq_hi) : {8'd0, clamp_i8(rq, rq_lo, rq_hi)};
+        end
         K_VADD:
-          pre = quant_add($signed(out_rdata[0][8*l+:8]), $signed(out_rdata[1][8*l+:8]),
-                          ls, regs[NPU_REG_ADD_A_ZP], regs[NPU_REG_ADD_A_MULT],
-                          regs[NPU_REG_ADD_A_SHIFT], regs[NPU_REG_ADD_B_ZP],
-                          regs[NPU_REG_ADD_B_MULT], regs[NPU_REG_ADD_B_SHIFT],
-                          regs[NPU_REG_ADD_OUT_MULT], regs[NPU_REG_ADD_OUT_SHIFT],
-                          regs[NPU_REG_ADD_OUT_ZP], regs[NPU_REG_ADD_MIN],
-                          regs[NPU_REG_ADD_MAX]);
-        K_POOL: pre = insn_avg ? pool_average(nacc[l], ncount) : nacc[l][7:0];
+          if (a16)
+            pre = quant_add16(v, v1, ls, regs[NPU_REG_ADD_A_ZP], regs[NPU_REG_ADD_A_MULT],
+                              regs[NPU_REG_ADD_A_SHIFT], regs[NPU_REG_ADD_B_ZP],
+                              regs[NPU_REG_ADD_B_MULT], regs[NPU_REG_ADD_B_SHIFT],
+                              regs[NPU_REG_ADD_OUT_MULT], regs[NPU_REG_ADD_OUT_SHIFT],
+                              regs[NPU_REG_ADD_OUT_ZP], regs[NPU_REG_ADD_MIN],
+                              regs[NPU_REG_ADD_MAX]);
+          else
+            pre = {8'd0, quant_add($signed(out_rdata[0][8*l+:8]), $signed(out_rdata[1][8*l+:8]),
+                                   ls, regs[NPU_REG_ADD_A_ZP], regs[NPU_REG_ADD_A_MULT],
+                                   regs[NPU_REG_ADD_A_SHIFT], regs[NPU_REG_ADD_B_ZP],
+                                   regs[NPU_REG_ADD_B_MULT], regs[NPU_REG_ADD_B_SHIFT],
+                                   regs[NPU_REG_ADD_OUT_MULT], regs[NPU_REG_ADD_OUT_SHIFT],
+                                   regs[NPU_REG_ADD_OUT_ZP], regs[NPU_REG_ADD_MIN],
+                                   regs[NPU_REG_ADD_MAX])};
+        K_POOL:
+          pre = insn_avg ? (a16 ? pool_average16(nacc[l], ncount)
+                                : {8'd0, pool_average(nacc[l], ncount)})
+                         : nacc[l][15:0];
         K_UP:
-          pre = up_mode == 2'd0 ? v[7:0] :
-              clamp_i8(zp + round_half_even(nacc[l], 5'(2 * 32'(up_k) + 2)), -32'sd128,
-                       32'sd127);
-        default: pre = v[7:0];  // K_LUT (K_LUTLD writes the table, not OUT)
+          if (up_mode == 2'd0) pre = v[15:0];
+          else if (a16)
+            pre = clamp_i16(zp + round_half_even(nacc[l], 5'(2 * 32'(up_k) + 2)), -32'sd32768,
+                            32'sd32767);
+          else
+            pre = {8'd0, clamp_i8(zp + round_half_even(nacc[l], 5'(2 * 32'(up_k) + 2)),
+                                  -32'sd128, 32'sd127)};
+        // K_LUT (K_LUTLD writes the table, not OUT)
+        default: pre = t16 ? l16_now[16*l+:16] : v[15:0];
       endcase
-      result[8*l+:8] = lut_en ? lut[pre ^ 8'h80] : pre;
+      if (r16) begin
+        result[8*l+:8] = pre[7:0] ^ 8'h80;
+        result_hi[8*l+:8] = pre[15:8];
+      end else result[8*l+:8] = lut_en ? lut[pre[7:0] ^ 8'h80] : pre[7:0];
     end
     out_we = 1'b0;
     stg_we = 1'b0;
+    out_wwide = r16;
+    stg_wwide = r16;
     out_waddr = 11'(32'(dst) + 32'(p_row));
     stg_waddr = p_row[10:0];
     out_wdata = result;
+    out_wdata_hi = result_hi;
     stg_wdata = result;
+    stg_wdata_hi = result_hi;
     if (p_valid && p_last_tap && kind != K_LUTLD) begin
       if (staged) stg_we = 1'b1;
       else out_we = 1'b1;
@@ -337,6 +454,7 @@ module npu_vector
       out_we = 1'b1;
       out_waddr = 11'(32'(dst) + 32'(cp_row));
       out_wdata = stg_rdata;
+      out_wdata_hi = stg_rdata_hi;
     end
     error = running && setup && perr != 0;
     error_code = perr;
@@ -350,6 +468,17 @@ module npu_vector
     if (rst) begin
       for (int r = 0; r < NPU_NUM_REG_IDS; r++) regs[r] <= '0;
       for (int e = 0; e < 256; e++) lut[e] <= '0;
+      for (int e = 0; e < 256; e++) begin
+        lut16[e] <= '0;
+        lut16[256+e] <= '0;
+      end
+      lut16[512] <= '0;
+      a16 <= 1'b0;
+      b16 <= 1'b0;
+      r16 <= 1'b0;
+      acc16 <= 1'b0;
+      one <= 1'b0;
+      t16 <= 1'b0;
       setup <= 1'b0;
       rd_active <= 1'b0;
       p_valid <= 1'b0;
@@ -382,6 +511,12 @@ module npu_vector
         rq_bias <= 1'b0;
         lut_en <= 1'b0;
         bcast <= 1'b0;
+        a16 <= 1'b0;
+        b16 <= 1'b0;
+        r16 <= 1'b0;
+        acc16 <= 1'b0;
+        one <= 1'b0;
+        t16 <= 1'b0;
         kw <= 32'd1;
         taps <= 32'd1;
         tap <= '0;
@@ -403,9 +538,14 @@ module npu_vector
           rq_bias <= insn[`NPU_F_REQUANT_BIAS];
           lut_en <= insn[`NPU_F_REQUANT_LUT];
           rows <= insn[`NPU_F_REQUANT_ROWS];
+          acc16 <= insn[`NPU_F_REQUANT_ACC16];
+          r16 <= insn[`NPU_F_REQUANT_OUT16];
           zp <= 32'($signed(insn[`NPU_F_REQUANT_ZP]));
-          lo <= 32'($signed(insn[`NPU_F_REQUANT_MIN]));
-          hi <= 32'($signed(insn[`NPU_F_REQUANT_MAX]));
+          // out16: the int16 clamp of RQ16_MIN/RQ16_MAX.
+          lo <= insn[`NPU_F_REQUANT_OUT16] ? regs[NPU_REG_RQ16_MIN]
+                                           : 32'($signed(insn[`NPU_F_REQUANT_MIN]));
+          hi <= insn[`NPU_F_REQUANT_OUT16] ? regs[NPU_REG_RQ16_MAX]
+                                           : 32'($signed(insn[`NPU_F_REQUANT_MAX]));
         end else if (is_add) begin
           kind <= K_VADD;
           dst <= insn[`NPU_F_VADD_DST_LSB +: 11];
@@ -413,17 +553,25 @@ module npu_vector
           src_b <= insn[`NPU_F_VADD_B_LSB +: 11];
           rows <= insn[`NPU_F_VADD_ROWS];
           lut_en <= insn[`NPU_F_VADD_LUT];
+          a16 <= insn[`NPU_F_VADD_W16];
+          b16 <= insn[`NPU_F_VADD_W16];
+          r16 <= insn[`NPU_F_VADD_W16];
           staged <= add_hazard;
         end else if (is_lutld) begin
           kind <= K_LUTLD;
           src_a <= insn[`NPU_F_LUTLD_SRC_LSB +: 11];
-          rows <= 14'(LUT_ROWS);
+          t16 <= insn[`NPU_F_LUTLD_W16];
+          rows <= insn[`NPU_F_LUTLD_W16] ? 14'(LUT16_ROWS) : 14'(LUT_ROWS);
         end else if (is_lut) begin
           kind <= K_LUT;
           dst <= insn[`NPU_F_LUT_DST_LSB +: 11];
           src_a <= insn[`NPU_F_LUT_SRC_LSB +: 11];
           rows <= insn[`NPU_F_LUT_ROWS];
-          lut_en <= 1'b1;
+          lut_en <= !insn[`NPU_F_LUT_W16];
+          t16 <= insn[`NPU_F_LUT_W16];
+          a16 <= insn[`NPU_F_LUT_W16];
+          r16 <= insn[`NPU_F_LUT_W16];
+          taps <= insn[`NPU_F_LUT_W16] ? 32'(L16G) : 32'd1;
           staged <= lut_hazard;
         end else if (is_mul) begin
           kind <= K_VMUL;
@@ -433,6 +581,10 @@ module npu_vector
           rows <= insn[`NPU_F_VMUL_ROWS];
           bcast <= insn[`NPU_F_VMUL_BCAST];
           lut_en <= insn[`NPU_F_VMUL_LUT];
+          a16 <= insn[`NPU_F_VMUL_A16];
+          b16 <= insn[`NPU_F_VMUL_B16];
+          r16 <= insn[`NPU_F_VMUL_OUT16];
+          one <= insn[`NPU_F_VMUL_ONE];
           staged <= mul_hazard;
         end else if (is_up) begin
           kind <= K_UP;
@@ -447,6 +599,9 @@ module npu_vector
           up_ow <= 13'(32'(insn[`NPU_F_UPSAMPLE_W]) << insn[`NPU_F_UPSAMPLE_FACTOR]);
           zp <= 32'($signed(insn[`NPU_F_UPSAMPLE_ZP]));
           lut_en <= insn[`NPU_F_UPSAMPLE_LUT];
+          a16 <= insn[`NPU_F_UPSAMPLE_W16];
+          b16 <= insn[`NPU_F_UPSAMPLE_W16];  // the second tap's port
+          r16 <= insn[`NPU_F_UPSAMPLE_W16];
           staged <= up_hazard;
         end else begin
           kind <= K_POOL;
@@ -455,6 +610,8 @@ module npu_vector
           rows <= insn[`NPU_F_POOL_ROWS];
           insn_avg <= insn[`NPU_F_POOL_AVG];
           lut_en <= insn[`NPU_F_POOL_LUT];
+          a16 <= insn[`NPU_F_POOL_W16];
+          r16 <= insn[`NPU_F_POOL_W16];
           perr <= g_err;
           staged <= g_overlap;
           kw <= regs[NPU_REG_POOL_KW];
@@ -481,6 +638,7 @@ module npu_vector
         end
         if (bvec_pending) begin
           bvec <= out_rdata[1];
+          bvec_hi <= out_rdata_hi[1];
           bvec_pending <= 1'b0;
         end
         // Read sequencer.
@@ -490,6 +648,7 @@ module npu_vector
         p_last_tap <= rd_out_last_tap;
         p_last <= rd_out_last_tap && 32'(rd_i) + 1 == 32'(rows);
         p_skip <= rd_skip;
+        p_tap <= tap;
         p_wy <= up_ph ? wy1 : wy0;
         p_wx0 <= wx0;
         p_wx1 <= wx1;
@@ -519,10 +678,13 @@ module npu_vector
                 tap_base <= tap_base + in_w;
               end else kx <= kx + 1;
             end
+          end else if (kind == K_LUT && t16 && tap + 1 != taps) begin
+            tap <= tap + 1;  // the next lane group of the same row
           end else if (kind == K_UP && up_mode != 2'd0 && !up_ph) begin
             up_ph <= 1'b1;  // the second line's two taps of the same output row
           end else begin
             up_ph <= 1'b0;
+            tap <= '0;
             rd_i <= rd_i + 1;
             if (32'(rd_i) + 1 == 32'(rows)) rd_active <= 1'b0;
             if (up_x + 1 == up_ow) begin
@@ -534,11 +696,18 @@ module npu_vector
         if (p_valid) begin
           for (int l = 0; l < DIM; l++) pacc[l] <= nacc[l];
           pcount <= ncount;
+          l16_res <= l16_now;
         end
-        // LUTLD: each ACC row of the table as it arrives.
-        if (p_valid && kind == K_LUTLD)
+        // LUTLD: each ACC row of the table as it arrives (w16: bytes of the 16-bit entries).
+        if (p_valid && kind == K_LUTLD && !t16)
           for (int b = 0; b < 4 * DIM; b++)
             lut[8'(32'(p_row) * 4 * DIM + b)] <= acc_rdata[0][8*b+:8];
+        if (p_valid && kind == K_LUTLD && t16)
+          for (int b = 0; b < 4 * DIM; b++) begin
+            logic [31:0] k;
+            k = 32'(p_row) * 4 * DIM + 32'(b);
+            if (k < 1026) lut16[10'(k >> 1)][8*k[0]+:8] <= acc_rdata[0][8*b+:8];
+          end
         // Copy pass of a staged instruction, after the last result.
         if (staged && p_valid && p_last) begin
           cp_active <= 1'b1;

@@ -83,6 +83,9 @@ def header(spec, dim):
         w("#define EMBER_NPU_MEM_%s %d" % (m["name"], m["id"]))
         w("#define EMBER_NPU_%s_ROWS %d" % (m["name"], m["rows"]))
         w("#define EMBER_NPU_%s_ROW_BYTES %d" % (m["name"], m["elem_bytes"] * dim))
+        if m.get("wide"):
+            # 16-bit rows (spec version 3): the row pair (r, r + HALF), r < HALF.
+            w("#define EMBER_NPU_%s_HALF %d" % (m["name"], m["rows"] // 2))
     w("")
     w("/* Engines: X(NAME, id) */")
     w("#define EMBER_NPU_ENGINE_LIST(X) \\")
@@ -165,6 +168,8 @@ def verilog_pkg(spec, dim):
         w("  localparam int NPU_MEM_%s = %d;" % (m["name"], m["id"]))
         w("  localparam int NPU_%s_ROWS = %d;" % (m["name"], m["rows"]))
         w("  localparam int NPU_%s_ROW_BITS = %d;" % (m["name"], 8 * m["elem_bytes"] * dim))
+        if m.get("wide"):
+            w("  localparam int NPU_%s_HALF = %d;" % (m["name"], m["rows"] // 2))
     for e in spec["engines"]:
         w("  localparam int NPU_ENGINE_%s = %d;" % (e["name"], e["id"]))
     for op in spec["isa"]["opcodes"]:

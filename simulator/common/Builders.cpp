@@ -37,9 +37,26 @@ Insn storeInsn(int mem, int64_t sram, int64_t dram, int64_t ysize,
   return i;
 }
 
+Insn load16Insn(int mem, int64_t sram, int64_t dram, int64_t ysize,
+                int64_t xsize, int64_t stride, int64_t padTop,
+                int64_t padBottom, int64_t padLeft, int64_t padRight) {
+  Insn i = loadInsn(mem, sram, dram, ysize, xsize, stride, padTop, padBottom,
+                    padLeft, padRight);
+  i.op = Opcode::LOAD16;
+  return i;
+}
+
+Insn store16Insn(int mem, int64_t sram, int64_t dram, int64_t ysize,
+                 int64_t xsize, int64_t stride, int64_t rep, int64_t xstep,
+                 int64_t lanes) {
+  Insn i = storeInsn(mem, sram, dram, ysize, xsize, stride, rep, xstep, lanes);
+  i.op = Opcode::STORE16;
+  return i;
+}
+
 Insn moveInsn(int64_t dst, int64_t src, int64_t ysize, int64_t xsize,
               int64_t stride, int64_t padTop, int64_t padBottom,
-              int64_t padLeft, int64_t padRight, int64_t rep) {
+              int64_t padLeft, int64_t padRight, int64_t rep, bool w16) {
   // LOAD's block geometry and padding, OUT row src to ACT row dst.
   Insn i = loadInsn(0, 0, 0, ysize, xsize, stride, padTop, padBottom, padLeft,
                     padRight);
@@ -47,6 +64,7 @@ Insn moveInsn(int64_t dst, int64_t src, int64_t ysize, int64_t xsize,
   i.dst = dst;
   i.src = src;
   i.rep = rep;
+  i.w16 = w16;
   return i;
 }
 
@@ -76,7 +94,8 @@ Insn dwgemmInsn(bool reset, int64_t acc, int64_t act, int64_t wgt,
 }
 
 Insn requantInsn(int64_t dst, int64_t src, int64_t rows, int64_t param,
-                 int64_t zp, int64_t min, int64_t max, bool bias, bool lut) {
+                 int64_t zp, int64_t min, int64_t max, bool bias, bool lut,
+                 bool acc16, bool out16) {
   Insn i = makeInsn(Opcode::REQUANT);
   i.dst = dst;
   i.src = src;
@@ -87,21 +106,25 @@ Insn requantInsn(int64_t dst, int64_t src, int64_t rows, int64_t param,
   i.max = max;
   i.bias = bias;
   i.lut = lut;
+  i.acc16 = acc16;
+  i.out16 = out16;
   return i;
 }
 
-Insn vaddInsn(int64_t dst, int64_t a, int64_t b, int64_t rows, bool lut) {
+Insn vaddInsn(int64_t dst, int64_t a, int64_t b, int64_t rows, bool lut,
+              bool w16) {
   Insn i = makeInsn(Opcode::VADD);
   i.dst = dst;
   i.a = a;
   i.b = b;
   i.rows = rows;
   i.lut = lut;
+  i.w16 = w16;
   return i;
 }
 
 Insn poolInsn(bool avg, int64_t dst, int64_t src, int64_t rows, int64_t padTop,
-              int64_t padLeft, int64_t inH, bool lut) {
+              int64_t padLeft, int64_t inH, bool lut, bool w16) {
   Insn i = makeInsn(Opcode::POOL);
   i.avg = avg;
   i.dst = dst;
@@ -111,25 +134,28 @@ Insn poolInsn(bool avg, int64_t dst, int64_t src, int64_t rows, int64_t padTop,
   i.pad_left = padLeft;
   i.in_h = inH;
   i.lut = lut;
+  i.w16 = w16;
   return i;
 }
 
-Insn lutldInsn(int64_t src) {
+Insn lutldInsn(int64_t src, bool w16) {
   Insn i = makeInsn(Opcode::LUTLD);
   i.src = src;
+  i.w16 = w16;
   return i;
 }
 
-Insn lutInsn(int64_t dst, int64_t src, int64_t rows) {
+Insn lutInsn(int64_t dst, int64_t src, int64_t rows, bool w16) {
   Insn i = makeInsn(Opcode::LUT);
   i.dst = dst;
   i.src = src;
   i.rows = rows;
+  i.w16 = w16;
   return i;
 }
 
 Insn vmulInsn(int64_t dst, int64_t a, int64_t b, int64_t rows, bool bcast,
-              bool lut) {
+              bool lut, bool a16, bool b16, bool out16, bool one) {
   Insn i = makeInsn(Opcode::VMUL);
   i.dst = dst;
   i.a = a;
@@ -137,12 +163,21 @@ Insn vmulInsn(int64_t dst, int64_t a, int64_t b, int64_t rows, bool bcast,
   i.rows = rows;
   i.bcast = bcast;
   i.lut = lut;
+  i.a16 = a16;
+  i.b16 = b16;
+  i.out16 = out16;
+  i.one = one;
   return i;
+}
+
+Insn rescaleInsn(int64_t dst, int64_t a, int64_t rows, bool a16, bool out16,
+                 bool lut) {
+  return vmulInsn(dst, a, 0, rows, false, lut, a16, false, out16, true);
 }
 
 Insn upsampleInsn(int64_t dst, int64_t src, int64_t w, int64_t h, int64_t oy,
                   int64_t oh, int64_t factor, int64_t mode, int64_t zp,
-                  bool lut) {
+                  bool lut, bool w16) {
   Insn i = makeInsn(Opcode::UPSAMPLE);
   i.dst = dst;
   i.src = src;
@@ -154,6 +189,7 @@ Insn upsampleInsn(int64_t dst, int64_t src, int64_t w, int64_t h, int64_t oy,
   i.mode = mode;
   i.zp = zp;
   i.lut = lut;
+  i.w16 = w16;
   return i;
 }
 

@@ -71,7 +71,9 @@ const char *lowerName(Opcode op) {
       char *dst = names[static_cast<unsigned>(i.op)];
       size_t n = 0;
       for (; i.name[n] && n < 15; ++n)
-        dst[n] = static_cast<char>(i.name[n] - 'A' + 'a');
+        dst[n] = static_cast<char>(i.name[n] >= 'A' && i.name[n] <= 'Z'
+                                       ? i.name[n] - 'A' + 'a'
+                                       : i.name[n]); // LOAD16 -> load16
       dst[n] = 0;
     }
     init = true;
@@ -91,6 +93,47 @@ std::string rangeError(const char *what, int mem, int64_t first,
 
 bool inRange(int mem, int64_t first, int64_t count) {
   return first >= 0 && count >= 0 && first + count <= memRows(mem);
+}
+
+/// 16-bit rows (spec version 3) are row pairs (r, r + rows/2): r must lie in
+/// the lower half.
+int64_t halfRows(int mem) {
+  return mem == EMBER_NPU_MEM_WGT ? 0 : memRows(mem) / 2;
+}
+
+bool inHalf(int mem, int64_t first, int64_t count) {
+  return first >= 0 && count >= 0 && first + count <= halfRows(mem);
+}
+
+std::string halfError(const char *what, int mem, int64_t first, int64_t count) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf,
+                "%s 16-bit rows [%lld, %lld) out of range of the lower half "
+                "of %s (%lld rows)",
+                what, static_cast<long long>(first),
+                static_cast<long long>(first + count), memName(mem),
+                static_cast<long long>(halfRows(mem)));
+  return buf;
+}
+
+/// Checks an operand of `count` rows from `first` of OUT: 16-bit rows in
+/// the lower half, 8-bit rows anywhere.
+std::string outRange(const char *what, bool w16, int64_t first, int64_t count) {
+  if (w16)
+    return inHalf(EMBER_NPU_MEM_OUT, first, count)
+               ? ""
+               : halfError(what, EMBER_NPU_MEM_OUT, first, count);
+  return inRange(EMBER_NPU_MEM_OUT, first, count)
+             ? ""
+             : rangeError(what, EMBER_NPU_MEM_OUT, first, count);
+}
+
+/// A 16-bit result cannot go through the 8-bit output table.
+std::string lutNeedsInt8(const Insn &insn, bool out16) {
+  if (insn.lut && out16)
+    return std::string("lut needs an int8 result (") + opcodeName(insn.op) +
+           " with a 16-bit result; LUT w16 is the 16-bit table)";
+  return "";
 }
 
 std::string checkTokens(const Insn &insn) {
@@ -121,6 +164,12 @@ std::string checkDma(const Insn &insn, uint64_t dramBytes, bool isLoad) {
   if (insn.ysize < 1 || insn.xsize < 1)
     return "ysize and xsize must be >= 1";
   int mem = static_cast<int>(insn.mem);
+  const bool wide = insn.op == Opcode::LOAD16 || insn.op == Opcode::STORE16;
+  if (wide && mem != EMBER_NPU_MEM_ACT && mem != EMBER_NPU_MEM_OUT)
+    return std::string(opcodeName(insn.op)) +
+           " moves 16-bit rows of ACT or "
+           "OUT (mem 0 or 3), not " +
+           memName(mem);
   int64_t h = insn.ysize, w = insn.xsize;
   if (isLoad) {
     h += insn.pad_top + insn.pad_bottom;
@@ -130,9 +179,11 @@ std::string checkDma(const Insn &insn, uint64_t dramBytes, bool isLoad) {
            "beyond DIM (" + std::to_string(kNumLaneGroups) +
            " groups of 8 lanes)";
   }
+  if (wide && !inHalf(mem, insn.sram, h * w))
+    return halfError("sram", mem, insn.sram, h * w);
   if (!inRange(mem, insn.sram, h * w))
     return rangeError("sram", mem, insn.sram, h * w);
-  uint64_t rowBytes = static_cast<uint64_t>(memRowBytes(mem));
+  uint64_t rowBytes = static_cast<uint64_t>(dmaRowBytes(insn));
   // STORE's repetition r and x step s: the last row written is
   // ((ysize r - 1) stride + (xsize r - 1) s) (LOAD: r = s = 1).
   uint64_t r = isLoad ? 1 : static_cast<uint64_t>(insn.rep) + 1,
@@ -232,6 +283,12 @@ int memRowBytes(int mem) {
   return mem >= 0 && mem < kNumMems ? kMems[mem].elemBytes * kDim : 0;
 }
 
+int64_t dmaRowBytes(const Insn &insn) {
+  if (insn.op == Opcode::LOAD16 || insn.op == Opcode::STORE16)
+    return 2 * kDim;
+  return memRowBytes(static_cast<int>(insn.mem));
+}
+
 const char *regName(unsigned id) {
   for (const RegInfo &r : kRegs)
     if (r.id == id)
@@ -259,6 +316,7 @@ bool regFromName(const std::string &name, unsigned &id) {
 Engine engineOf(const Insn &insn) {
   switch (insn.op) {
   case Opcode::LOAD:
+  case Opcode::LOAD16:
   case Opcode::MOVE:
     return Engine::LOAD;
   case Opcode::GEMM:
@@ -273,6 +331,7 @@ Engine engineOf(const Insn &insn) {
   case Opcode::UPSAMPLE:
     return Engine::VECTOR;
   case Opcode::STORE:
+  case Opcode::STORE16:
     return Engine::STORE;
   case Opcode::SETREG:
     return regEngine(static_cast<unsigned>(insn.reg));
@@ -362,20 +421,22 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
     return err;
   switch (insn.op) {
   case Opcode::LOAD:
+  case Opcode::LOAD16:
     return checkDma(insn, dramBytes, true);
   case Opcode::STORE:
+  case Opcode::STORE16:
     return checkDma(insn, dramBytes, false);
   case Opcode::MOVE: {
     if (insn.ysize < 1 || insn.xsize < 1)
       return "ysize and xsize must be >= 1";
     int64_t h = insn.pad_top + insn.ysize * (insn.rep + 1) + insn.pad_bottom;
     int64_t w = insn.pad_left + insn.xsize * (insn.rep + 1) + insn.pad_right;
+    if (insn.w16 && !inHalf(EMBER_NPU_MEM_ACT, insn.dst, h * w))
+      return halfError("dst", EMBER_NPU_MEM_ACT, insn.dst, h * w);
     if (!inRange(EMBER_NPU_MEM_ACT, insn.dst, h * w))
       return rangeError("dst", EMBER_NPU_MEM_ACT, insn.dst, h * w);
     int64_t span = (insn.ysize - 1) * insn.stride + insn.xsize;
-    if (!inRange(EMBER_NPU_MEM_OUT, insn.src, span))
-      return rangeError("src", EMBER_NPU_MEM_OUT, insn.src, span);
-    return "";
+    return outRange("src", insn.w16, insn.src, span);
   }
   case Opcode::GEMM: {
     if (insn.inner < 1 || insn.outer < 1)
@@ -414,56 +475,78 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
       return rangeError("wgt", 1, insn.wgt, kDim);
     return "";
   }
-  case Opcode::REQUANT:
+  case Opcode::REQUANT: {
     if (insn.rows < 1)
       return "rows must be >= 1";
-    if (!inRange(3, insn.dst, insn.rows))
-      return rangeError("dst", 3, insn.dst, insn.rows);
+    std::string err = outRange("dst", insn.out16, insn.dst, insn.rows);
+    if (!err.empty())
+      return err;
+    if (insn.acc16 && !inHalf(2, insn.src, insn.rows))
+      return halfError("src", 2, insn.src, insn.rows);
     if (!inRange(2, insn.src, insn.rows))
       return rangeError("src", 2, insn.src, insn.rows);
     if (!inRange(2, insn.param, insn.bias ? 3 : 2))
       return rangeError("param", 2, insn.param, insn.bias ? 3 : 2);
-    return "";
-  case Opcode::VADD:
+    // The int64 bias of acc16: its high word at param + 2 + ACC_HALF.
+    if (insn.acc16 && insn.bias && !inHalf(2, insn.param + 2, 1))
+      return "acc16 with bias: the int64 bias row param + 2 = " +
+             std::to_string(insn.param + 2) +
+             " must lie in the lower half of ACC (its high word " +
+             std::to_string(halfRows(2)) + " rows above)";
+    if (insn.out16 && (insn.zp || insn.min || insn.max))
+      return "out16 takes its clamp from RQ16_MIN/RQ16_MAX and has no zero "
+             "point (int16 is symmetric): zp, min and max must be 0";
+    return lutNeedsInt8(insn, insn.out16);
+  }
+  case Opcode::VADD: {
     if (insn.rows < 1)
       return "rows must be >= 1";
-    if (!inRange(3, insn.dst, insn.rows))
-      return rangeError("dst", 3, insn.dst, insn.rows);
-    if (!inRange(3, insn.a, insn.rows))
-      return rangeError("a", 3, insn.a, insn.rows);
-    if (!inRange(3, insn.b, insn.rows))
-      return rangeError("b", 3, insn.b, insn.rows);
+    for (std::string err : {outRange("dst", insn.w16, insn.dst, insn.rows),
+                            outRange("a", insn.w16, insn.a, insn.rows),
+                            outRange("b", insn.w16, insn.b, insn.rows),
+                            lutNeedsInt8(insn, insn.w16)})
+      if (!err.empty())
+        return err;
     return "";
-  case Opcode::POOL:
+  }
+  case Opcode::POOL: {
     if (insn.rows < 1)
       return "rows must be >= 1";
-    if (!inRange(3, insn.dst, insn.rows))
-      return rangeError("dst", 3, insn.dst, insn.rows);
+    std::string err = outRange("dst", insn.w16, insn.dst, insn.rows);
+    if (!err.empty())
+      return err;
     if (insn.in_h == 0 && (insn.pad_top || insn.pad_left))
       return "pad_top and pad_left need in_h (the input lines) >= 1";
+    return lutNeedsInt8(insn, insn.w16);
+  }
+  case Opcode::LUTLD: {
+    const int64_t n = insn.w16 ? kLut16Rows : kLutRows;
+    if (!inRange(2, insn.src, n))
+      return rangeError("src", 2, insn.src, n);
     return "";
-  case Opcode::LUTLD:
-    if (!inRange(2, insn.src, kLutRows))
-      return rangeError("src", 2, insn.src, kLutRows);
-    return "";
-  case Opcode::LUT:
+  }
+  case Opcode::LUT: {
     if (insn.rows < 1)
       return "rows must be >= 1";
-    if (!inRange(3, insn.dst, insn.rows))
-      return rangeError("dst", 3, insn.dst, insn.rows);
-    if (!inRange(3, insn.src, insn.rows))
-      return rangeError("src", 3, insn.src, insn.rows);
-    return "";
-  case Opcode::VMUL:
+    std::string err = outRange("dst", insn.w16, insn.dst, insn.rows);
+    return err.empty() ? outRange("src", insn.w16, insn.src, insn.rows) : err;
+  }
+  case Opcode::VMUL: {
     if (insn.rows < 1)
       return "rows must be >= 1";
-    if (!inRange(3, insn.dst, insn.rows))
-      return rangeError("dst", 3, insn.dst, insn.rows);
-    if (!inRange(3, insn.a, insn.rows))
-      return rangeError("a", 3, insn.a, insn.rows);
-    if (!inRange(3, insn.b, insn.bcast ? 1 : insn.rows))
-      return rangeError("b", 3, insn.b, insn.bcast ? 1 : insn.rows);
+    if (insn.one && (insn.b || insn.bcast || insn.b16))
+      return "one (a requantization of a alone) reads no b: b, bcast and b16 "
+             "must be 0";
+    for (std::string err : {outRange("dst", insn.out16, insn.dst, insn.rows),
+                            outRange("a", insn.a16, insn.a, insn.rows),
+                            insn.one ? std::string()
+                                     : outRange("b", insn.b16, insn.b,
+                                                insn.bcast ? 1 : insn.rows),
+                            lutNeedsInt8(insn, insn.out16)})
+      if (!err.empty())
+        return err;
     return "";
+  }
   case Opcode::UPSAMPLE: {
     if (insn.w < 1 || insn.h < 1 || insn.oh < 1)
       return "w, h and oh must be >= 1";
@@ -475,11 +558,10 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
       return "output lines [" + std::to_string(insn.oy) + ", " +
              std::to_string(insn.oy + insn.oh) + ") beyond the " +
              std::to_string(f * insn.h) + " lines of the result";
-    if (!inRange(3, insn.src, insn.h * insn.w))
-      return rangeError("src", 3, insn.src, insn.h * insn.w);
-    if (!inRange(3, insn.dst, insn.oh * f * insn.w))
-      return rangeError("dst", 3, insn.dst, insn.oh * f * insn.w);
-    return "";
+    std::string err = outRange("src", insn.w16, insn.src, insn.h * insn.w);
+    if (err.empty())
+      err = outRange("dst", insn.w16, insn.dst, insn.oh * f * insn.w);
+    return err.empty() ? lutNeedsInt8(insn, insn.w16) : err;
   }
   case Opcode::SETREG:
   case Opcode::FENCE:

@@ -17,6 +17,7 @@ void GoldenMachine::reset() {
     std::fill(s.begin(), s.end(), 0);
   regs_.fill(0);
   lut_.fill(0);
+  lut16_.fill(0);
   tokens_.fill(0);
 }
 
@@ -36,6 +37,80 @@ int8_t &GoldenMachine::i8At(int mem, int64_t row, int lane) {
 
 void GoldenMachine::writeOut(int64_t row, int lane, int8_t v, bool lut) {
   i8At(EMBER_NPU_MEM_OUT, row, lane) = lut ? lut_[lutIndex(v)] : v;
+}
+
+int32_t GoldenMachine::wideAt(int mem, int64_t row, int lane) {
+  return wideValue(i8At(mem, row, lane), i8At(mem, row + wideHalf(mem), lane));
+}
+
+void GoldenMachine::setWide(int mem, int64_t row, int lane, int32_t v) {
+  i8At(mem, row, lane) = wideLo(v);
+  i8At(mem, row + wideHalf(mem), lane) = wideHi(v);
+}
+
+void GoldenMachine::writeOutAny(int64_t row, int lane, int32_t v, bool out16,
+                                bool lut) {
+  if (out16)
+    setWide(EMBER_NPU_MEM_OUT, row, lane, v);
+  else
+    writeOut(row, lane, static_cast<int8_t>(v), lut);
+}
+
+// LOAD16, STORE16 and MOVE w16: rows of DIM int16 (2 DIM bytes, little-endian)
+// in DRAM, row pairs in the scratchpads.
+std::string GoldenMachine::executeWideDma(const Insn &insn,
+                                          std::vector<uint8_t> &dram,
+                                          ember_npu_counters_t &counters) {
+  const int64_t rowBytes = 2 * kDim;
+  auto dramAt = [&](int64_t row, int lane) {
+    const uint8_t *p = &dram[insn.dram + row * rowBytes + 2 * lane];
+    return int32_t(int16_t(uint16_t(p[0] | (p[1] << 8))));
+  };
+  const int32_t pad = int16_t(regs_[EMBER_NPU_REG_PAD_VALUE] & 0xffff);
+  if (insn.op == Opcode::STORE16) {
+    const int mem = static_cast<int>(insn.mem);
+    const int64_t r = insn.rep + 1, s = insn.xstep + 1;
+    for (int64_t oy = 0; oy < insn.ysize * r; ++oy) {
+      for (int64_t ox = 0; ox < insn.xsize * r; ++ox) {
+        int64_t src = insn.sram + (oy / r) * insn.xsize + ox / r;
+        uint8_t *dst =
+            &dram[insn.dram + (oy * insn.stride + ox * s) * rowBytes];
+        for (int l = 0; l < kDim; ++l) {
+          if (insn.lanes && !((insn.lanes >> (l / kLaneGroup)) & 1))
+            continue;
+          int32_t v = wideAt(mem, src, l);
+          dst[2 * l] = uint8_t(v & 0xff);
+          dst[2 * l + 1] = uint8_t((v >> 8) & 0xff);
+        }
+        counters.store_bytes += rowBytes;
+      }
+    }
+    return "";
+  }
+  // LOAD16 (from DRAM into ACT or OUT) and MOVE w16 (from OUT into ACT): the
+  // padded block of LOAD/MOVE, the padding PAD_VALUE's low 16 bits.
+  const bool move = insn.op == Opcode::MOVE;
+  const int mem = move ? EMBER_NPU_MEM_ACT : static_cast<int>(insn.mem);
+  const int64_t r = move ? insn.rep + 1 : 1;
+  const int64_t base = move ? insn.dst : insn.sram;
+  const int64_t w = insn.pad_left + insn.xsize * r + insn.pad_right;
+  const int64_t h = insn.pad_top + insn.ysize * r + insn.pad_bottom;
+  for (int64_t y = 0; y < h; ++y) {
+    for (int64_t x = 0; x < w; ++x) {
+      int64_t sy = y - insn.pad_top, sx = x - insn.pad_left;
+      bool data =
+          sy >= 0 && sy < insn.ysize * r && sx >= 0 && sx < insn.xsize * r;
+      int64_t src = (sy / r) * insn.stride + sx / r;
+      for (int l = 0; l < kDim; ++l)
+        setWide(mem, base + y * w + x, l,
+                !data  ? pad
+                : move ? wideAt(EMBER_NPU_MEM_OUT, insn.src + src, l)
+                       : dramAt(src, l));
+      if (data && !move)
+        counters.load_bytes += rowBytes;
+    }
+  }
+  return "";
 }
 
 std::string GoldenMachine::run(const std::vector<Insn> &program,
@@ -76,6 +151,9 @@ std::string GoldenMachine::run(const std::vector<Insn> &program,
 std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
                                    ember_npu_counters_t &counters) {
   switch (insn.op) {
+  case Opcode::LOAD16:
+  case Opcode::STORE16:
+    return executeWideDma(insn, dram, counters);
   case Opcode::LOAD: {
     int mem = static_cast<int>(insn.mem);
     size_t rowBytes = static_cast<size_t>(memRowBytes(mem));
@@ -102,6 +180,8 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     return "";
   }
   case Opcode::MOVE: {
+    if (insn.w16)
+      return executeWideDma(insn, dram, counters);
     // LOAD's padded block layout, from OUT instead of DRAM; no DRAM bytes.
     // With rep, the data block is ysize r x xsize r, each source row and line
     // repeated r times (nearest upsampling).
@@ -191,30 +271,49 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
   }
   case Opcode::REQUANT: {
     // With bias, the per-column bias row param + 2 joins the accumulator
-    // (int32, wrapping: docs/quantization.md) before the multiply-shift.
+    // (int32, wrapping: docs/quantization.md) before the multiply-shift. With
+    // acc16 the accumulator is the 16x8 one from its plane sums (src + i and
+    // src + i + ACC_HALF) and the bias an int64 (param + 2 and its high word
+    // ACC_HALF rows above); out16 writes an int16, clamped to RQ16_MIN/MAX.
+    const int64_t half = EMBER_NPU_ACC_HALF;
+    const int32_t lo = insn.out16 ? regs_[EMBER_NPU_REG_RQ16_MIN]
+                                  : static_cast<int32_t>(insn.min),
+                  hi = insn.out16 ? regs_[EMBER_NPU_REG_RQ16_MAX]
+                                  : static_cast<int32_t>(insn.max);
     for (int64_t i = 0; i < insn.rows; ++i)
-      for (int l = 0; l < kDim; ++l)
-        writeOut(insn.dst + i, l,
-                 requantize(insn.bias ? wrapAdd(accAt(insn.src + i, l),
-                                                accAt(insn.param + 2, l))
-                                      : accAt(insn.src + i, l),
-                            accAt(insn.param, l), accAt(insn.param + 1, l),
-                            static_cast<int32_t>(insn.zp),
-                            static_cast<int32_t>(insn.min),
-                            static_cast<int32_t>(insn.max)),
-                 insn.lut);
+      for (int l = 0; l < kDim; ++l) {
+        int32_t x = accAt(insn.src + i, l);
+        int64_t x16 = 0;
+        if (insn.acc16)
+          x16 = acc16Value(x, accAt(insn.src + i + half, l),
+                           insn.bias ? wideWord(accAt(insn.param + 2, l),
+                                                accAt(insn.param + 2 + half, l))
+                                     : 0);
+        else if (insn.bias)
+          x = wrapAdd(x, accAt(insn.param + 2, l));
+        writeOutAny(insn.dst + i, l,
+                    requantizeAny(insn.acc16, x, x16, accAt(insn.param, l),
+                                  accAt(insn.param + 1, l),
+                                  static_cast<int32_t>(insn.zp), lo, hi,
+                                  insn.out16),
+                    insn.out16, insn.lut);
+      }
     return "";
   }
   case Opcode::VADD: {
     // All source rows are read before any destination row is written.
-    size_t bytes = static_cast<size_t>(insn.rows) * kDim;
-    std::vector<int8_t> a(bytes), b(bytes);
-    std::memcpy(a.data(), &i8At(EMBER_NPU_MEM_OUT, insn.a, 0), bytes);
-    std::memcpy(b.data(), &i8At(EMBER_NPU_MEM_OUT, insn.b, 0), bytes);
+    const size_t n = static_cast<size_t>(insn.rows) * kDim;
+    std::vector<int32_t> a(n), b(n);
+    for (size_t e = 0; e < n; ++e) {
+      a[e] = outAt(insn.a + int64_t(e) / kDim, int(e % kDim), insn.w16);
+      b[e] = outAt(insn.b + int64_t(e) / kDim, int(e % kDim), insn.w16);
+    }
     AddParams p = addParamsFromRegs(regs_.data());
-    for (size_t e = 0; e < bytes; ++e)
-      writeOut(insn.dst + int64_t(e) / kDim, int(e % kDim),
-               quantAdd(a[e], b[e], p), insn.lut);
+    for (size_t e = 0; e < n; ++e)
+      writeOutAny(insn.dst + int64_t(e) / kDim, int(e % kDim),
+                  insn.w16 ? int32_t(quantAdd16(a[e], b[e], p))
+                           : int32_t(quantAdd(int8_t(a[e]), int8_t(b[e]), p)),
+                  insn.w16, insn.lut);
     return "";
   }
   case Opcode::POOL: {
@@ -223,13 +322,15 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     std::string err = checkPool(insn, g, span);
     if (!err.empty())
       return err;
-    std::vector<int8_t> src(static_cast<size_t>(span) * kDim);
-    std::memcpy(src.data(), &i8At(EMBER_NPU_MEM_OUT, insn.src, 0), src.size());
+    std::vector<int32_t> src(static_cast<size_t>(span) * kDim);
+    for (size_t e = 0; e < src.size(); ++e)
+      src[e] = outAt(insn.src + int64_t(e) / kDim, int(e % kDim), insn.w16);
+    const int32_t lowest = insn.w16 ? quant::kInt16Min : -128;
     for (int64_t i = 0; i < insn.rows; ++i) {
       for (int l = 0; l < kDim; ++l) {
         // Taps outside a bounded source are skipped: -inf padding for max,
         // count_include_pad = 0 for the average.
-        int32_t acc = insn.avg ? 0 : -128, taps = 0;
+        int32_t acc = insn.avg ? 0 : lowest, taps = 0;
         for (int64_t ky = 0; ky < g.kh; ++ky) {
           for (int64_t kx = 0; kx < g.kw; ++kx) {
             int64_t row = poolTapRow(g, i, ky, kx);
@@ -240,59 +341,86 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
             ++taps;
           }
         }
-        writeOut(insn.dst + i, l,
-                 insn.avg ? poolAverage(acc, taps) : static_cast<int8_t>(acc),
-                 insn.lut);
+        int32_t v = acc;
+        if (insn.avg)
+          v = insn.w16 ? clampI16(quant::averageHalfUp(acc, taps),
+                                  quant::kInt16Min, quant::kInt16Max)
+                       : poolAverage(acc, taps);
+        writeOutAny(insn.dst + i, l, v, insn.w16, insn.lut);
       }
     }
     return "";
   }
   case Opcode::LUTLD: {
-    // Byte k of the table rows is entry k (little-endian int32 lanes).
-    std::memcpy(lut_.data(), &srams_[EMBER_NPU_MEM_ACC][insn.src * 4 * kDim],
-                lut_.size());
+    // Byte k of the table rows is entry k (little-endian int32 lanes); the
+    // 16-bit table's entries are little-endian int16s.
+    const uint8_t *rows = &srams_[EMBER_NPU_MEM_ACC][insn.src * 4 * kDim];
+    if (insn.w16)
+      for (size_t e = 0; e < lut16_.size(); ++e)
+        lut16_[e] = int16_t(uint16_t(rows[2 * e] | (rows[2 * e + 1] << 8)));
+    else
+      std::memcpy(lut_.data(), rows, lut_.size());
     return "";
   }
   case Opcode::LUT: {
-    std::vector<int8_t> src(static_cast<size_t>(insn.rows) * kDim);
-    std::memcpy(src.data(), &i8At(EMBER_NPU_MEM_OUT, insn.src, 0), src.size());
-    for (size_t e = 0; e < src.size(); ++e)
-      writeOut(insn.dst + int64_t(e) / kDim, int(e % kDim), src[e], true);
+    const size_t n = static_cast<size_t>(insn.rows) * kDim;
+    std::vector<int32_t> src(n);
+    for (size_t e = 0; e < n; ++e)
+      src[e] = outAt(insn.src + int64_t(e) / kDim, int(e % kDim), insn.w16);
+    for (size_t e = 0; e < n; ++e)
+      writeOutAny(insn.dst + int64_t(e) / kDim, int(e % kDim),
+                  insn.w16 ? quant::tableLookup16(src[e], lut16_.data())
+                           : src[e],
+                  insn.w16, !insn.w16);
     return "";
   }
   case Opcode::VMUL: {
     // All source rows are read before any destination row is written; with
-    // bcast, row b multiplies every row of a (one pixel over every pixel).
-    size_t bytes = static_cast<size_t>(insn.rows) * kDim;
-    std::vector<int8_t> a(bytes), b(insn.bcast ? size_t(kDim) : bytes);
-    std::memcpy(a.data(), &i8At(EMBER_NPU_MEM_OUT, insn.a, 0), bytes);
-    std::memcpy(b.data(), &i8At(EMBER_NPU_MEM_OUT, insn.b, 0), b.size());
-    MulParams p = mulParamsFromRegs(regs_.data());
-    for (size_t e = 0; e < bytes; ++e)
-      writeOut(insn.dst + int64_t(e) / kDim, int(e % kDim),
-               quantMul(a[e], b[insn.bcast ? e % kDim : e], p), insn.lut);
+    // bcast, row b multiplies every row of a (one pixel over every pixel);
+    // with one there is no b (a requantization of a).
+    const size_t n = static_cast<size_t>(insn.rows) * kDim;
+    std::vector<int32_t> a(n), b(n);
+    for (size_t e = 0; e < n; ++e) {
+      a[e] = outAt(insn.a + int64_t(e) / kDim, int(e % kDim), insn.a16);
+      if (!insn.one)
+        b[e] = outAt(insn.b + (insn.bcast ? 0 : int64_t(e) / kDim),
+                     int(e % kDim), insn.b16);
+    }
+    MulForm f{insn.a16 != 0, insn.b16 != 0, insn.out16 != 0, insn.one != 0};
+    for (size_t e = 0; e < n; ++e)
+      writeOutAny(insn.dst + int64_t(e) / kDim, int(e % kDim),
+                  quantMulAny(a[e], b[e], regs_.data(), f), insn.out16,
+                  insn.lut);
     return "";
   }
   case Opcode::UPSAMPLE: {
     const int64_t f = int64_t(1) << insn.factor, ow = f * insn.w;
-    std::vector<int8_t> src(static_cast<size_t>(insn.h * insn.w) * kDim);
-    std::memcpy(src.data(), &i8At(EMBER_NPU_MEM_OUT, insn.src, 0), src.size());
+    std::vector<int32_t> src(static_cast<size_t>(insn.h * insn.w) * kDim);
+    for (size_t e = 0; e < src.size(); ++e)
+      src[e] = outAt(insn.src + int64_t(e) / kDim, int(e % kDim), insn.w16);
     for (int64_t r = 0; r < insn.oh; ++r) {
       UpTaps ty = upsampleTaps(insn.oy + r, insn.h, insn.factor, insn.mode);
       for (int64_t x = 0; x < ow; ++x) {
         UpTaps tx = upsampleTaps(x, insn.w, insn.factor, insn.mode);
         for (int l = 0; l < kDim; ++l) {
-          int8_t v[2][2];
+          int32_t v[2][2];
           for (int a = 0; a < 2; ++a)
             for (int b = 0; b < 2; ++b)
               v[a][b] =
                   src[((a ? ty.i1 : ty.i0) * insn.w + (b ? tx.i1 : tx.i0)) *
                           kDim +
                       l];
-          writeOut(insn.dst + r * ow + x, l,
-                   upsampleValue(v, ty, tx, insn.factor,
-                                 static_cast<int32_t>(insn.zp)),
-                   insn.lut);
+          int32_t out;
+          if (insn.w16) {
+            out = upsampleValue16(v, ty, tx, insn.factor,
+                                  static_cast<int32_t>(insn.zp));
+          } else {
+            int8_t v8[2][2] = {{int8_t(v[0][0]), int8_t(v[0][1])},
+                               {int8_t(v[1][0]), int8_t(v[1][1])}};
+            out = upsampleValue(v8, ty, tx, insn.factor,
+                                static_cast<int32_t>(insn.zp));
+          }
+          writeOutAny(insn.dst + r * ow + x, l, out, insn.w16, insn.lut);
         }
       }
     }

@@ -40,9 +40,24 @@ private:
   std::array<std::vector<uint8_t>, kNumMems> srams_;
   /// Writes OUT row `row` lane `lane`, through the output table when `lut`.
   void writeOut(int64_t row, int lane, int8_t v, bool lut);
+  /// 16-bit rows (spec version 3): lane `lane` of the 16-bit row `row` of
+  /// ACT or OUT (the row pair row, row + half).
+  int32_t wideAt(int mem, int64_t row, int lane);
+  void setWide(int mem, int64_t row, int lane, int32_t v);
+  /// An OUT result of either width: an int8 (through the table with `lut`)
+  /// or, with `out16`, an int16.
+  void writeOutAny(int64_t row, int lane, int32_t v, bool out16, bool lut);
+  /// Operand lane `lane` of OUT row `row`: a 16-bit row's int16 or an int8.
+  int32_t outAt(int64_t row, int lane, bool w16) {
+    return w16 ? wideAt(EMBER_NPU_MEM_OUT, row, lane)
+               : int32_t(i8At(EMBER_NPU_MEM_OUT, row, lane));
+  }
+  std::string executeWideDma(const Insn &insn, std::vector<uint8_t> &dram,
+                             ember_npu_counters_t &counters);
 
   std::array<int32_t, EMBER_NPU_NUM_REGS> regs_{};
-  std::array<int8_t, 256> lut_{}; // the VECTOR engine's output table
+  std::array<int8_t, 256> lut_{};    // the VECTOR engine's output table
+  std::array<int16_t, 513> lut16_{}; // its 16-bit table (LUTLD w16)
   std::array<int, kNumChannels> tokens_{};
 };
 

@@ -1,5 +1,7 @@
 //===- NpuModel.cpp - SystemC/TLM-2.0 approximately-timed NPU model -------===//
 #include "NpuModel.h"
+#include "MacRows.h"
+#include "WideRows.h"
 
 #include "ember/npu/Arith.h"
 
@@ -21,91 +23,7 @@
 // main().
 int sc_main(int, char **) { return 0; }
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define EMBER_NPU_HAVE_AVX2_PATH 1
-#endif
-
 namespace ember::npu {
-
-/// acc[j] += sum_k a[k] * W[j][k] (wrapping), with W laid out as in
-/// EngineModule::gemm.
-static inline void macRow(const int8_t *a, const int16_t *w, int32_t *acc) {
-#if defined(__SSE2__)
-  __m128i sum[kDim / 4];
-  for (int q = 0; q < kDim / 4; ++q)
-    sum[q] = _mm_loadu_si128(reinterpret_cast<const __m128i *>(acc + 4 * q));
-  for (int kp = 0; kp < kDim / 2; ++kp) {
-    uint32_t pair =
-        static_cast<uint16_t>(int16_t(a[2 * kp])) |
-        (static_cast<uint32_t>(static_cast<uint16_t>(int16_t(a[2 * kp + 1])))
-         << 16);
-    __m128i av = _mm_set1_epi32(static_cast<int>(pair));
-    const int16_t *wr = w + kp * kDim * 2;
-    for (int q = 0; q < kDim / 4; ++q)
-      sum[q] = _mm_add_epi32(
-          sum[q],
-          _mm_madd_epi16(av, _mm_loadu_si128(reinterpret_cast<const __m128i *>(
-                                 wr + 8 * q))));
-  }
-  for (int q = 0; q < kDim / 4; ++q)
-    _mm_storeu_si128(reinterpret_cast<__m128i *>(acc + 4 * q), sum[q]);
-#else
-  for (int kp = 0; kp < kDim / 2; ++kp)
-    for (int j = 0; j < kDim; ++j)
-      acc[j] = wrapAdd(acc[j],
-                       int32_t(a[2 * kp]) * w[(kp * kDim + j) * 2] +
-                           int32_t(a[2 * kp + 1]) * w[(kp * kDim + j) * 2 + 1]);
-#endif
-}
-
-#if defined(EMBER_NPU_HAVE_AVX2_PATH)
-/// macRow for n consecutive rows with 256-bit multiply-adds; chosen at run time
-/// when the CPU has AVX2. Same integer operations as macRow, so results are
-/// identical.
-__attribute__((target("avx2"))) static void
-macRowsAvx2(const int8_t *act, int64_t n, const int16_t *w, int32_t *acc) {
-  for (int64_t i = 0; i < n; ++i) {
-    const int8_t *a = act + i * kDim;
-    int32_t *c = acc + i * kDim;
-    __m256i sum[kDim / 8];
-    for (int q = 0; q < kDim / 8; ++q)
-      sum[q] = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(c + 8 * q));
-    for (int kp = 0; kp < kDim / 2; ++kp) {
-      uint32_t pair =
-          static_cast<uint16_t>(int16_t(a[2 * kp])) |
-          (static_cast<uint32_t>(static_cast<uint16_t>(int16_t(a[2 * kp + 1])))
-           << 16);
-      __m256i av = _mm256_set1_epi32(static_cast<int>(pair));
-      const int16_t *wr = w + kp * kDim * 2;
-      for (int q = 0; q < kDim / 8; ++q)
-        sum[q] = _mm256_add_epi32(
-            sum[q], _mm256_madd_epi16(av, _mm256_loadu_si256(
-                                              reinterpret_cast<const __m256i *>(
-                                                  wr + 16 * q))));
-    }
-    for (int q = 0; q < kDim / 8; ++q)
-      _mm256_storeu_si256(reinterpret_cast<__m256i *>(c + 8 * q), sum[q]);
-  }
-}
-#endif
-
-/// acc[i][j] += sum_k act[i][k] * W[j][k] for n rows.
-static void macRows(const int8_t *act, int64_t n, const int16_t *w,
-                    int32_t *acc) {
-#if defined(EMBER_NPU_HAVE_AVX2_PATH)
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx2) {
-    macRowsAvx2(act, n, w, acc);
-    return;
-  }
-#endif
-  for (int64_t i = 0; i < n; ++i)
-    macRow(act + i * kDim, w, acc + i * kDim);
-}
 
 using sc_core::sc_event;
 using sc_core::sc_module_name;
@@ -297,7 +215,8 @@ public:
   std::array<bool, kNumEngines + 1> blockedForSpace{};
   std::array<int64_t, kNumEngines + 1> blockedInsn{};
   std::array<int32_t, EMBER_NPU_NUM_REGS> regs{};
-  std::array<int8_t, 256> lut{}; // the VECTOR engine's output table (LUTLD)
+  std::array<int8_t, 256> lut{};    // the VECTOR engine's output table (LUTLD)
+  std::array<int16_t, 513> lut16{}; // its 16-bit table (LUTLD w16)
   // Called in the kernel when a run ends: FINISH reached or an error
   // (SystemCPlatform pauses the kernel there).
   std::function<void()> onRunEnd;
@@ -493,6 +412,21 @@ private:
     access(tlm::TLM_WRITE_COMMAND, sramAddr(mem, row), const_cast<void *>(ptr),
            static_cast<size_t>(rows * memRowBytes(mem)), d);
   }
+  /// 16-bit rows (spec version 3): `rows` DRAM-format rows (DIM int16 each)
+  /// from or to the row pairs of `mem` from `row`.
+  void wideRead(int mem, int64_t row, uint8_t *rows16, int64_t rows) {
+    wideBuf_.resize(static_cast<size_t>(2 * rows * kDim));
+    sramRead(mem, row, wideBuf_.data(), rows);
+    sramRead(mem, row + wideHalf(mem), wideBuf_.data() + rows * kDim, rows);
+    joinWideRows(wideBuf_.data(), wideBuf_.data() + rows * kDim, rows, rows16);
+  }
+  void wideWrite(int mem, int64_t row, const uint8_t *rows16, int64_t rows) {
+    wideBuf_.resize(static_cast<size_t>(2 * rows * kDim));
+    splitWideRows(rows16, rows, wideBuf_.data(), wideBuf_.data() + rows * kDim);
+    sramWrite(mem, row, wideBuf_.data(), rows);
+    sramWrite(mem, row + wideHalf(mem), wideBuf_.data() + rows * kDim, rows);
+  }
+  std::vector<uint8_t> wideBuf_;
 };
 
 NpuTop::NpuTop(sc_module_name name)
@@ -753,10 +687,12 @@ uint64_t EngineModule::execute(const Insn &insn, uint32_t index,
                                uint64_t &dramStall) {
   switch (insn.op) {
   case Opcode::LOAD:
+  case Opcode::LOAD16:
     return dmaLoad(insn, dramStall);
   case Opcode::MOVE:
     return move(insn);
   case Opcode::STORE:
+  case Opcode::STORE16:
     return dmaStore(insn, dramStall);
   case Opcode::GEMM:
   case Opcode::DWGEMM:
@@ -832,13 +768,17 @@ uint64_t EngineModule::dramBook(tlm::tlm_command cmd, uint64_t addr,
 
 uint64_t EngineModule::dmaLoad(const Insn &insn, uint64_t &dramStall) {
   int mem = static_cast<int>(insn.mem);
-  int64_t rowBytes = memRowBytes(mem);
+  const bool wide = insn.op == Opcode::LOAD16; // rows of DIM int16
+  int64_t rowBytes = dmaRowBytes(insn);
   int64_t w = insn.pad_left + insn.xsize + insn.pad_right;
   int64_t h = insn.pad_top + insn.ysize + insn.pad_bottom;
   buf_.resize(static_cast<size_t>(h * w * rowBytes));
   // Padding rows first (pad value is the LOAD engine's PAD_VALUE register).
   int32_t pad = static_cast<int8_t>(top_.regs[EMBER_NPU_REG_PAD_VALUE] & 0xff);
-  if (mem == EMBER_NPU_MEM_ACC) {
+  if (wide) {
+    fillWideRows(buf_.data(), h * w,
+                 int16_t(top_.regs[EMBER_NPU_REG_PAD_VALUE] & 0xffff));
+  } else if (mem == EMBER_NPU_MEM_ACC) {
     for (size_t e = 0; e < buf_.size(); e += 4)
       std::memcpy(&buf_[e], &pad, 4);
   } else {
@@ -876,7 +816,10 @@ uint64_t EngineModule::dmaLoad(const Insn &insn, uint64_t &dramStall) {
       len -= n;
     }
   }
-  sramWrite(mem, insn.sram, buf_.data(), h * w);
+  if (wide)
+    wideWrite(mem, insn.sram, buf_.data(), h * w);
+  else
+    sramWrite(mem, insn.sram, buf_.data(), h * w);
   top_.result->counters.load_bytes +=
       dataRows * static_cast<uint64_t>(rowBytes);
   // Padding rows take the free cycles from cycle 1 on.
@@ -905,15 +848,22 @@ uint64_t EngineModule::dmaLoad(const Insn &insn, uint64_t &dramStall) {
 uint64_t EngineModule::move(const Insn &insn) {
   // With rep, data row (Y, X) of the ysize r x xsize r block is source row
   // (Y / r, X / r), read again for each copy (one OUT read per data row).
-  const int64_t rowBytes = kDim, r = insn.rep + 1;
+  // With w16 the rows are 16-bit: moved in DRAM's int16 form, both planes.
+  const int64_t rowBytes = insn.w16 ? 2 * kDim : kDim, r = insn.rep + 1;
   const int64_t ys = insn.ysize * r, xs = insn.xsize * r;
   int64_t w = insn.pad_left + xs + insn.pad_right;
   int64_t h = insn.pad_top + ys + insn.pad_bottom;
   int8_t pad = static_cast<int8_t>(top_.regs[EMBER_NPU_REG_PAD_VALUE] & 0xff);
   buf_.assign(static_cast<size_t>(h * w * rowBytes), static_cast<uint8_t>(pad));
+  if (insn.w16)
+    fillWideRows(buf_.data(), h * w,
+                 int16_t(top_.regs[EMBER_NPU_REG_PAD_VALUE] & 0xffff));
   const int64_t span = (insn.ysize - 1) * insn.stride + insn.xsize;
   buf2_.resize(static_cast<size_t>(span * rowBytes));
-  sramRead(EMBER_NPU_MEM_OUT, insn.src, buf2_.data(), span);
+  if (insn.w16)
+    wideRead(EMBER_NPU_MEM_OUT, insn.src, buf2_.data(), span);
+  else
+    sramRead(EMBER_NPU_MEM_OUT, insn.src, buf2_.data(), span);
   for (int64_t y = 0; y < ys; ++y)
     for (int64_t x = 0; x < xs; ++x)
       std::memcpy(&buf_[static_cast<size_t>(
@@ -921,7 +871,10 @@ uint64_t EngineModule::move(const Insn &insn) {
                   &buf2_[static_cast<size_t>(((y / r) * insn.stride + x / r) *
                                              rowBytes)],
                   static_cast<size_t>(rowBytes));
-  sramWrite(EMBER_NPU_MEM_ACT, insn.dst, buf_.data(), h * w);
+  if (insn.w16)
+    wideWrite(EMBER_NPU_MEM_ACT, insn.dst, buf_.data(), h * w);
+  else
+    sramWrite(EMBER_NPU_MEM_ACT, insn.dst, buf_.data(), h * w);
   uint64_t data = static_cast<uint64_t>(ys * xs);
   uint64_t total = static_cast<uint64_t>(h * w);
   return std::max(total, data + 1) + 1;
@@ -929,13 +882,16 @@ uint64_t EngineModule::move(const Insn &insn) {
 
 uint64_t EngineModule::dmaStore(const Insn &insn, uint64_t &dramStall) {
   int mem = static_cast<int>(insn.mem);
-  int64_t rowBytes = memRowBytes(mem);
+  int64_t rowBytes = dmaRowBytes(insn); // STORE16: rows of DIM int16
   // The rows as they leave the scratchpad (one read per written row: with
   // rep, block row (y, x) for every copy), line by line of the result.
   const int64_t r = insn.rep + 1, ys = insn.ysize * r, xs = insn.xsize * r;
   int64_t rows = ys * xs;
   buf2_.resize(static_cast<size_t>(insn.ysize * insn.xsize * rowBytes));
-  sramRead(mem, insn.sram, buf2_.data(), insn.ysize * insn.xsize);
+  if (insn.op == Opcode::STORE16)
+    wideRead(mem, insn.sram, buf2_.data(), insn.ysize * insn.xsize);
+  else
+    sramRead(mem, insn.sram, buf2_.data(), insn.ysize * insn.xsize);
   buf_.resize(static_cast<size_t>(rows * rowBytes));
   for (int64_t y = 0; y < ys; ++y)
     for (int64_t x = 0; x < xs; ++x)
@@ -1075,6 +1031,24 @@ uint64_t EngineModule::dwgemm(const Insn &insn) {
 }
 
 uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
+  if (isWideVector(insn)) { // spec version 3's 16-bit forms (WideRows.cpp)
+    struct Port : WideVectorPort {
+      EngineModule &e;
+      explicit Port(EngineModule &m) : e(m) {}
+      void read(int mem, int64_t row, void *p, int64_t rows) override {
+        e.sramRead(mem, row, p, rows);
+      }
+      void write(int mem, int64_t row, const void *p, int64_t rows) override {
+        e.sramWrite(mem, row, p, rows);
+      }
+    } port(*this);
+    std::string err;
+    uint64_t cycles =
+        runWideVector(insn, top_.regs.data(), top_.lut, top_.lut16, port, err);
+    if (!err.empty())
+      top_.fail("instruction " + std::to_string(index) + ": " + err);
+    return cycles;
+  }
   if (insn.op == Opcode::LUTLD) {
     // The table's ACC rows, one a cycle through VECTOR's first ACC port.
     sramRead(EMBER_NPU_MEM_ACC, insn.src, top_.lut.data(), kLutRows);
@@ -1260,6 +1234,7 @@ void beginRun(NpuTop &t, const std::vector<Insn> &program, uint8_t *dram,
     std::fill(s->storage.begin(), s->storage.end(), 0);
   t.regs.fill(0);
   t.lut.fill(0);
+  t.lut16.fill(0);
   t.tokens.fill(0);
   t.lastTake.fill(-1);
   for (auto &q : t.queues)

@@ -205,6 +205,110 @@ TEST_P(Errors, Version2FieldsAreValidated) {
       << r.error;
 }
 
+TEST_P(Errors, Version3FieldsAreValidated) {
+  auto runOne = [&](Insn i) {
+    return run(std::vector<Insn>{i, makeInsn(Opcode::FINISH)});
+  };
+  auto expectError = [&](Insn i, const std::string &what) {
+    RunOutput r = runOne(i);
+    EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM) << formatInsn(i);
+    EXPECT_EQ(r.error, "instruction 0: " + what) << formatInsn(i);
+  };
+  const int64_t actHalf = EMBER_NPU_ACT_HALF, accHalf = EMBER_NPU_ACC_HALF,
+                outHalf = EMBER_NPU_OUT_HALF;
+  const int kAct = EMBER_NPU_MEM_ACT, kOut = EMBER_NPU_MEM_OUT;
+  expectError(load16Insn(EMBER_NPU_MEM_WGT, 0, 0, 1, 1, 1),
+              "load16 moves 16-bit rows of ACT or OUT (mem 0 or 3), not WGT");
+  expectError(store16Insn(EMBER_NPU_MEM_ACC, 0, 0, 1, 1, 1),
+              "store16 moves 16-bit rows of ACT or OUT (mem 0 or 3), not ACC");
+  expectError(load16Insn(kAct, actHalf - 3, 0, 2, 3, 3),
+              "sram 16-bit rows [" + std::to_string(actHalf - 3) + ", " +
+                  std::to_string(actHalf + 3) +
+                  ") out of range of the lower half of ACT (" +
+                  std::to_string(actHalf) + " rows)");
+  // A DRAM row of LOAD16 is 2 DIM bytes.
+  RunOutput r = runOne(load16Insn(kOut, 0, 4096 - 2 * kDim, 1, 2, 2));
+  EXPECT_NE(r.error.find("instruction 0: DMA beyond DRAM"), std::string::npos)
+      << r.error;
+  EXPECT_EQ(runOne(load16Insn(kOut, 0, 4096 - 4 * kDim, 1, 2, 2)).status,
+            EMBER_NPU_STATUS_OK);
+  expectError(moveInsn(0, outHalf - 2, 1, 3, 3, 0, 0, 0, 0, 0, true),
+              "src 16-bit rows [" + std::to_string(outHalf - 2) + ", " +
+                  std::to_string(outHalf + 1) +
+                  ") out of range of the lower half of OUT (" +
+                  std::to_string(outHalf) + " rows)");
+  expectError(requantInsn(0, 0, 4, 100, 3, 0, 0, false, false, true, true),
+              "out16 takes its clamp from RQ16_MIN/RQ16_MAX and has no zero "
+              "point (int16 is symmetric): zp, min and max must be 0");
+  expectError(requantInsn(0, 0, 4, 100, 0, 0, 0, false, true, false, true),
+              "lut needs an int8 result (requant with a 16-bit result; LUT "
+              "w16 is the 16-bit table)");
+  expectError(
+      requantInsn(0, accHalf - 2, 4, 100, 0, -128, 127, false, false, true),
+      "src 16-bit rows [" + std::to_string(accHalf - 2) + ", " +
+          std::to_string(accHalf + 2) +
+          ") out of range of the lower half of ACC (" +
+          std::to_string(accHalf) + " rows)");
+  expectError(
+      requantInsn(0, 0, 4, accHalf - 2, 0, -128, 127, true, false, true),
+      "acc16 with bias: the int64 bias row param + 2 = " +
+          std::to_string(accHalf) +
+          " must lie in the lower half of ACC (its high word " +
+          std::to_string(accHalf) + " rows above)");
+  EXPECT_EQ(
+      runOne(requantInsn(0, 0, 4, accHalf - 3, 0, -128, 127, true, false, true))
+          .status,
+      EMBER_NPU_STATUS_OK);
+  // 8-bit operands of a 16-bit instruction may lie anywhere.
+  EXPECT_EQ(runOne(requantInsn(outHalf + 5, 0, 4, 100, 0, -128, 127, false,
+                               false, true))
+                .status,
+            EMBER_NPU_STATUS_OK);
+  expectError(vaddInsn(outHalf - 1, 0, 10, 2, false, true),
+              "dst 16-bit rows [" + std::to_string(outHalf - 1) + ", " +
+                  std::to_string(outHalf + 1) +
+                  ") out of range of the lower half of OUT (" +
+                  std::to_string(outHalf) + " rows)");
+  Insn one = rescaleInsn(0, 0, 4, false, true);
+  one.b = 7;
+  expectError(one, "one (a requantization of a alone) reads no b: b, bcast "
+                   "and b16 must be 0");
+  EXPECT_EQ(runOne(vmulInsn(0, outHalf + 100, outHalf + 200, 4, false, false,
+                            false, false, true))
+                .status,
+            EMBER_NPU_STATUS_OK);
+  expectError(lutldInsn(EMBER_NPU_ACC_ROWS - kLut16Rows + 1, true),
+              "src rows [" +
+                  std::to_string(EMBER_NPU_ACC_ROWS - kLut16Rows + 1) + ", " +
+                  std::to_string(EMBER_NPU_ACC_ROWS + 1) +
+                  ") out of range of ACC (" +
+                  std::to_string(EMBER_NPU_ACC_ROWS) + " rows)");
+  expectError(lutInsn(outHalf - 1, 0, 4, true),
+              "dst 16-bit rows [" + std::to_string(outHalf - 1) + ", " +
+                  std::to_string(outHalf + 3) +
+                  ") out of range of the lower half of OUT (" +
+                  std::to_string(outHalf) + " rows)");
+  expectError(upsampleInsn(0, 0, 2, 2, 0, 1, 1, 1, 0, true, true),
+              "lut needs an int8 result (upsample with a 16-bit result; LUT "
+              "w16 is the 16-bit table)");
+  // A 16-bit map's span is checked at run time against OUT's lower half.
+  std::vector<Insn> pool = {
+      setregInsn(EMBER_NPU_REG_POOL_KH, 2),
+      setregInsn(EMBER_NPU_REG_POOL_KW, 2),
+      setregInsn(EMBER_NPU_REG_POOL_STRIDE, 1),
+      setregInsn(EMBER_NPU_REG_POOL_IN_W, 4),
+      setregInsn(EMBER_NPU_REG_POOL_OUT_W, 3),
+      poolInsn(false, 0, outHalf - 10, 3, 0, 0, 3, false, true),
+      makeInsn(Opcode::FINISH)};
+  r = run(pool);
+  EXPECT_EQ(r.status, EMBER_NPU_STATUS_EXEC_ERROR);
+  EXPECT_EQ(r.error, "instruction 5: pool reads src rows [" +
+                         std::to_string(outHalf - 10) + ", " +
+                         std::to_string(outHalf + 2) +
+                         ") out of range of the lower half of OUT (16-bit "
+                         "rows)");
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Executors, Errors,
     ::testing::Values(EMBER_NPU_EXECUTOR_GOLDEN, EMBER_NPU_EXECUTOR_SYSTEMC,
@@ -291,11 +395,12 @@ TEST(NpuRobustness, MutatedTokenMasksNeverHang) {
   ember_npu_device_destroy(systemc);
 }
 
-// Random encodings of spec version 2's instructions and of the version-1
-// opcodes it extended, at any field values: whatever the static checks accept
-// runs to the same end on every executor (the same state, or the same error
-// naming the instruction), never a crash or a hang.
-TEST(NpuRobustness, RandomVersion2InstructionsAgreeOrFailAlike) {
+// Random encodings of the instructions of spec versions 2 and 3 and of the
+// older opcodes they extended (their 16-bit fields set at random too), at any
+// field values: whatever the static checks accept runs to the same end on
+// every executor (the same state, or the same error naming the instruction),
+// never a crash or a hang.
+TEST(NpuRobustness, RandomLaterInstructionsAgreeOrFailAlike) {
   ember_npu_device_t *golden =
       makeDevice(EMBER_NPU_EXECUTOR_GOLDEN, kTestDramBytes);
   ember_npu_device_t *systemc =
@@ -303,11 +408,13 @@ TEST(NpuRobustness, RandomVersion2InstructionsAgreeOrFailAlike) {
   ember_npu_device_t *rtl = makeDevice(EMBER_NPU_EXECUTOR_RTL, kTestDramBytes);
   const Opcode ops[] = {Opcode::LUTLD,    Opcode::LUT,     Opcode::VMUL,
                         Opcode::UPSAMPLE, Opcode::POOL,    Opcode::STORE,
-                        Opcode::MOVE,     Opcode::REQUANT, Opcode::VADD};
+                        Opcode::MOVE,     Opcode::REQUANT, Opcode::VADD,
+                        Opcode::LOAD16,   Opcode::STORE16};
+  constexpr int kOps = sizeof ops / sizeof ops[0];
   std::mt19937_64 rng(2024);
-  int ran = 0, failed = 0, perOp[9] = {};
-  for (int tries = 0; tries < 400000 && ran < 9 * 16; ++tries) {
-    const int k = tries % 9;
+  int ran = 0, failed = 0, perOp[kOps] = {};
+  for (int tries = 0; tries < 800000 && ran < kOps * 16; ++tries) {
+    const int k = tries % kOps;
     if (perOp[k] == 16)
       continue;
     Word w{rng(), rng()};
@@ -359,9 +466,9 @@ TEST(NpuRobustness, RandomVersion2InstructionsAgreeOrFailAlike) {
       }
     }
   }
-  EXPECT_EQ(ran, 9 * 16); // 16 of each opcode
-  EXPECT_GT(failed, 0);   // bad pool geometries among them
-  EXPECT_LT(failed, ran); // and instructions that ran
+  EXPECT_EQ(ran, kOps * 16); // 16 of each opcode
+  EXPECT_GT(failed, 0);      // bad pool geometries among them
+  EXPECT_LT(failed, ran);    // and instructions that ran
   ember_npu_device_destroy(rtl);
   ember_npu_device_destroy(golden);
   ember_npu_device_destroy(systemc);

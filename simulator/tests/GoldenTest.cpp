@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <climits>
+#include <cmath>
 
 namespace ember::npu::test {
 namespace {
@@ -63,6 +64,77 @@ TEST(NpuArith, QuantizedAddAndAveragePool) {
   EXPECT_EQ(poolAverage(-1, 2), 0);
   EXPECT_EQ(poolAverage(4, 3), 1);
   EXPECT_EQ(poolAverage(-4, 3), -1);
+}
+
+// The 16x8 definition (docs/quantization.md, "16-bit activations (16x8)").
+TEST(NpuArith16, RequantizationOfA48BitAccumulator) {
+  // A 32-bit input gives the int8 form's result.
+  for (int32_t x : {0, 1, -1, 5, -5, 123456789, INT32_MIN, INT32_MAX})
+    for (int32_t e : {-31, -7, 0, 9, 30})
+      EXPECT_EQ(quant::mbqm64(x, 1518500250, e), mbqm(x, 1518500250, e))
+          << x << " " << e;
+  // Beyond 32 bits: exact (2^40 * 0.5 * 2^-20 = 2^19), one rounding half up.
+  const int64_t t40 = int64_t(1) << 40;
+  EXPECT_EQ(quant::mbqm64(t40, 1 << 30, -20), 1 << 19);
+  EXPECT_EQ(quant::mbqm64(t40 + (int64_t(1) << 20), 1 << 30, -20),
+            (1 << 19) + 1); // x.5 -> up
+  EXPECT_EQ(quant::mbqm64(-t40 - (int64_t(1) << 20), 1 << 30, -20),
+            -(1 << 19)); // -x.5 -> up
+  // Saturated to 48 bits first: 2^50 acts as 2^47 - 1.
+  EXPECT_EQ(quant::mbqm64(int64_t(1) << 50, 1 << 30, -31),
+            quant::mbqm64((int64_t(1) << 47) - 1, 1 << 30, -31));
+  EXPECT_EQ(quant::mbqm64(-(int64_t(1) << 50), 1 << 30, -31),
+            quant::mbqm64(-(int64_t(1) << 47), 1 << 30, -31));
+  EXPECT_EQ(quant::mbqm64(int64_t(1) << 46, INT32_MAX, 30), INT32_MAX);
+  // The full 31-bit multiplier: 382325 * M = 4353.50025 rounds to 4354,
+  // where TFLite's multiplier reduced to 16 bits gives 4353.
+  EXPECT_EQ(quant::mbqm64(382325, 1565004952, -6), 4354);
+  // REQUANT's accumulator from its plane sums and an int64 bias.
+  EXPECT_EQ(acc16Value(-128, 3, int64_t(1) << 33),
+            3 * 256 - 128 + (int64_t(1) << 33));
+  EXPECT_EQ(wideWord(-1, 0), int64_t(0xffffffffu));
+  EXPECT_EQ(wideWord(0, -1), -(int64_t(1) << 32));
+  EXPECT_EQ(
+      quant::requantize16x8(int64_t(1) << 36, {1 << 30, -20}, 0, -32768, 32767),
+      32767);
+  EXPECT_EQ(requantizeAny(true, 0, 1000, 1 << 30, 0, 0, -7, 32767, true), 500);
+  EXPECT_EQ(requantizeAny(true, 0, 1000, 1 << 30, 0, 3, -128, 127, false), 127);
+}
+
+TEST(NpuArith16, StorageOfInt16Rows) {
+  for (int32_t v = -32768; v <= 32767; ++v) {
+    ASSERT_EQ(wideValue(wideLo(v), wideHi(v)), v);
+    // The low byte excess-128: what the array multiplies, v - 256 hi - 128.
+    ASSERT_EQ(int32_t(wideLo(v)), v - 256 * int32_t(wideHi(v)) - 128);
+  }
+}
+
+TEST(NpuArith16, Int16AddAndTable) {
+  // The int16 add is the int8 one with L = 15 and int16 bounds.
+  quant::AddParams p =
+      quant::makeAddParams16(0.001, 0.002, 0.003, -32768, 32767);
+  EXPECT_EQ(p.leftShift, 15);
+  EXPECT_EQ(quant::quantizedAdd16(30000, 15000, p), 20000); // 30 + 30 = 60
+  EXPECT_EQ(quant::quantizedAdd16(-32768, -32768, p), -32768);
+  // The table: nodes give their entries, the interpolation lies between
+  // neighbours, rounds its half step up, and the slope is exact.
+  int16_t t[quant::kTable16Entries];
+  for (int i = 0; i < quant::kTable16Entries; ++i)
+    t[i] = int16_t(i % 2 ? 32767 : -32768);
+  EXPECT_EQ(quant::tableLookup16(-32768, t), -32768);
+  EXPECT_EQ(quant::tableLookup16(-32768 + 128, t), 32767);
+  EXPECT_EQ(quant::tableLookup16(-32768 + 64, t), 0); // 65535 / 2 + .5
+  // 32767: from T[511] = 32767 toward T[512] = -32768, 127/128 of the way.
+  EXPECT_EQ(quant::tableLookup16(32767, t), 32767 - 65023);
+  quant::makeTable16([](double x) { return 1 / (1 + std::exp(-x)); },
+                     8.0 / 32768, 1.0 / 32768, t);
+  int worst = 0;
+  for (int32_t x = -32768; x <= 32767; ++x) {
+    double f = 1 / (1 + std::exp(-x * 8.0 / 32768)) * 32768;
+    int32_t want = int32_t(std::min(32767.0, std::round(f)));
+    worst = std::max(worst, std::abs(quant::tableLookup16(x, t) - want));
+  }
+  EXPECT_LE(worst, 2); // the interpolated sigmoid within 2 quanta
 }
 
 /// Runs `program` on the golden executor with `dram` and returns the result.

@@ -315,8 +315,14 @@ TEST(NpuOutputPath, ProgramFilesRecordTheLowestVersionThatRunsThem) {
   withRep[0].rep = 1;
   EXPECT_EQ(programVersion(withRep), 2u);
   EXPECT_EQ(programVersion({lutInsn(0, 0, 1), makeInsn(Opcode::FINISH)}), 2u);
+  // Version 3: a 16-bit field of an older opcode, or a new opcode.
+  std::vector<Insn> wide{lutInsn(0, 0, 1, true), makeInsn(Opcode::FINISH)};
+  EXPECT_EQ(programVersion(wide), 3u);
+  EXPECT_EQ(programVersion(
+                {load16Insn(kOut, 0, 0, 1, 1, 1), makeInsn(Opcode::FINISH)}),
+            3u);
   const std::string path = ::testing::TempDir() + "npu_version.nbin";
-  for (const auto *prog : {&v1, &withRep}) {
+  for (const auto *prog : {&v1, &withRep, &wide}) {
     std::vector<Word> words = encodeAll(*prog), back;
     ASSERT_EQ(writeProgramFile(path, words), "");
     std::ifstream in(path, std::ios::binary);

@@ -27,6 +27,14 @@ void putI32(std::vector<uint8_t> &d, uint64_t addr, int32_t v) {
   std::memcpy(&d[addr], &v, 4);
 }
 
+/// The sign of the int32 at `addr` (0 or 1): an int64's high word that
+/// sign-extends it is minus this.
+int32_t putI32Sign(const std::vector<uint8_t> &d, uint64_t addr) {
+  int32_t v;
+  std::memcpy(&v, &d[addr], 4);
+  return v < 0 ? 1 : 0;
+}
+
 /// Stores every scratchpad row range the program may have written, so DRAM
 /// shows it too.
 void dumpOut(SafeProgramBuilder &b, int mem, int64_t row, int64_t rows,
@@ -44,33 +52,42 @@ SafeProgramBuilder::SafeProgramBuilder() {
 std::vector<SafeProgramBuilder::Range>
 SafeProgramBuilder::accesses(const Insn &i) const {
   std::vector<Range> r;
-  auto dmaExtent = [&](int mem) {
-    return ((i.ysize - 1) * i.stride + i.xsize) * rowBytes(mem);
+  // A 16-bit operand (spec version 3) occupies its rows in both halves.
+  auto rows = [&](int mem, int64_t lo, int64_t hi, bool w16, bool write) {
+    r.push_back({mem, lo, hi, write});
+    if (w16)
+      r.push_back({mem, lo + wideHalf(mem), hi + wideHalf(mem), write});
+  };
+  auto dmaExtent = [&](int64_t rowBytes) {
+    return ((i.ysize - 1) * i.stride + i.xsize) * rowBytes;
   };
   switch (i.op) {
-  case Opcode::LOAD: {
+  case Opcode::LOAD:
+  case Opcode::LOAD16: {
     int mem = static_cast<int>(i.mem);
-    int64_t rows = (i.ysize + i.pad_top + i.pad_bottom) *
-                   (i.xsize + i.pad_left + i.pad_right);
-    r.push_back({kNumMems, i.dram, i.dram + dmaExtent(mem), false});
-    r.push_back({mem, i.sram, i.sram + rows, true});
+    int64_t n = (i.ysize + i.pad_top + i.pad_bottom) *
+                (i.xsize + i.pad_left + i.pad_right);
+    r.push_back({kNumMems, i.dram, i.dram + dmaExtent(dmaRowBytes(i)), false});
+    rows(mem, i.sram, i.sram + n, i.op == Opcode::LOAD16, true);
     break;
   }
   case Opcode::MOVE: {
-    int64_t rows = (i.ysize * (i.rep + 1) + i.pad_top + i.pad_bottom) *
-                   (i.xsize * (i.rep + 1) + i.pad_left + i.pad_right);
-    r.push_back(
-        {kOutM, i.src, i.src + (i.ysize - 1) * i.stride + i.xsize, false});
-    r.push_back({kActM, i.dst, i.dst + rows, true});
+    int64_t n = (i.ysize * (i.rep + 1) + i.pad_top + i.pad_bottom) *
+                (i.xsize * (i.rep + 1) + i.pad_left + i.pad_right);
+    rows(kOutM, i.src, i.src + (i.ysize - 1) * i.stride + i.xsize, i.w16,
+         false);
+    rows(kActM, i.dst, i.dst + n, i.w16, true);
     break;
   }
-  case Opcode::STORE: {
+  case Opcode::STORE:
+  case Opcode::STORE16: {
     int mem = static_cast<int>(i.mem);
     int64_t rp = i.rep + 1, extent = ((i.ysize * rp - 1) * i.stride +
                                       (i.xsize * rp - 1) * (i.xstep + 1) + 1) *
-                                     rowBytes(mem);
+                                     dmaRowBytes(i);
     r.push_back({kNumMems, i.dram, i.dram + extent, true});
-    r.push_back({mem, i.sram, i.sram + i.ysize * i.xsize, false});
+    rows(mem, i.sram, i.sram + i.ysize * i.xsize, i.op == Opcode::STORE16,
+         false);
     break;
   }
   case Opcode::GEMM:
@@ -85,37 +102,41 @@ SafeProgramBuilder::accesses(const Insn &i) const {
         {kAccM, i.acc, i.acc + (i.outer - 1) * i.acc_ostride + i.inner, true});
     break;
   case Opcode::REQUANT:
-    r.push_back({kAccM, i.src, i.src + i.rows, false});
+    rows(kAccM, i.src, i.src + i.rows, i.acc16, false);
     r.push_back({kAccM, i.param, i.param + (i.bias ? 3 : 2), false});
-    r.push_back({kOutM, i.dst, i.dst + i.rows, true});
+    if (i.acc16 && i.bias)
+      r.push_back({kAccM, i.param + 2 + EMBER_NPU_ACC_HALF,
+                   i.param + 3 + EMBER_NPU_ACC_HALF, false});
+    rows(kOutM, i.dst, i.dst + i.rows, i.out16, true);
     break;
   case Opcode::VADD:
-    r.push_back({kOutM, i.a, i.a + i.rows, false});
-    r.push_back({kOutM, i.b, i.b + i.rows, false});
-    r.push_back({kOutM, i.dst, i.dst + i.rows, true});
+    rows(kOutM, i.a, i.a + i.rows, i.w16, false);
+    rows(kOutM, i.b, i.b + i.rows, i.w16, false);
+    rows(kOutM, i.dst, i.dst + i.rows, i.w16, true);
     break;
   case Opcode::POOL: {
     int64_t span = 0;
     checkPool(i, poolGeomFromRegs(regs_.data()), span);
-    r.push_back({kOutM, i.src, i.src + span, false});
-    r.push_back({kOutM, i.dst, i.dst + i.rows, true});
+    rows(kOutM, i.src, i.src + span, i.w16, false);
+    rows(kOutM, i.dst, i.dst + i.rows, i.w16, true);
     break;
   }
-  case Opcode::LUTLD: // the table itself is VECTOR's alone: no tokens
-    r.push_back({kAccM, i.src, i.src + kLutRows, false});
+  case Opcode::LUTLD: // the tables themselves are VECTOR's alone: no tokens
+    r.push_back({kAccM, i.src, i.src + (i.w16 ? kLut16Rows : kLutRows), false});
     break;
   case Opcode::LUT:
-    r.push_back({kOutM, i.src, i.src + i.rows, false});
-    r.push_back({kOutM, i.dst, i.dst + i.rows, true});
+    rows(kOutM, i.src, i.src + i.rows, i.w16, false);
+    rows(kOutM, i.dst, i.dst + i.rows, i.w16, true);
     break;
   case Opcode::VMUL:
-    r.push_back({kOutM, i.a, i.a + i.rows, false});
-    r.push_back({kOutM, i.b, i.b + (i.bcast ? 1 : i.rows), false});
-    r.push_back({kOutM, i.dst, i.dst + i.rows, true});
+    rows(kOutM, i.a, i.a + i.rows, i.a16, false);
+    if (!i.one)
+      rows(kOutM, i.b, i.b + (i.bcast ? 1 : i.rows), i.b16, false);
+    rows(kOutM, i.dst, i.dst + i.rows, i.out16, true);
     break;
   case Opcode::UPSAMPLE:
-    r.push_back({kOutM, i.src, i.src + i.h * i.w, false});
-    r.push_back({kOutM, i.dst, i.dst + i.oh * (i.w << i.factor), true});
+    rows(kOutM, i.src, i.src + i.h * i.w, i.w16, false);
+    rows(kOutM, i.dst, i.dst + i.oh * (i.w << i.factor), i.w16, true);
     break;
   case Opcode::SETREG:
   case Opcode::FENCE:
@@ -644,6 +665,7 @@ std::vector<TestCase> directedCases() {
   }
   addOutputPathCases(cases, rng);
   addUpsamplingCases(cases, rng);
+  addWideCases(cases, rng);
   // Tokens: a full FIFO (depth signals before any wait), FENCE between engines.
   {
     std::vector<Insn> p;
@@ -742,10 +764,25 @@ TestCase randomCase(uint32_t seed, int length) {
            rng() % 8 ? static_cast<int32_t>(rnd(-5000, 5000))
                      : static_cast<int32_t>(rng()));
   b.add(loadInsn(kAccM, EMBER_NPU_ACC_ROWS - 5, 60000, 1, 3, 3));
+  // REQUANT acc16's parameters at ACC_HALF - 8 (the int64 bias's low word
+  // at ACC_HALF - 6, its high word at ACC_ROWS - 6: mostly the sign
+  // extension, sometimes beyond 48 bits).
+  for (int l = 0; l < kDim; ++l)
+    putI32(tc.dram, 59000 + 4 * l,
+           rng() % 8 ? -(putI32Sign(tc.dram, 60000 + 4 * (2 * kDim + l)))
+                     : static_cast<int32_t>(rng()));
+  b.add(loadInsn(kAccM, EMBER_NPU_ACC_HALF - 8, 60000, 1, 3, 3));
+  b.add(loadInsn(kAccM, EMBER_NPU_ACC_ROWS - 6, 59000, 1, 1, 1));
   bool poolReady = false;
   auto lutFlag = [&]() { return rng() % 3 == 0; };
   while (static_cast<int>(b.size()) < length) {
-    int kind = static_cast<int>(rng() % 27);
+    // Kinds 0 .. 26: spec versions 1 and 2; 27 ..: the 16-bit forms (each
+    // twice as likely).
+    int kind = static_cast<int>(rng() % (27 + 2 * kRandomWideKinds));
+    if (kind >= 27) {
+      addRandomWide(b, rng, (kind - 27) % kRandomWideKinds, window);
+      continue;
+    }
     if (kind < 5) { // LOAD
       int mem = static_cast<int>(rng() % kNumMems);
       int64_t ys = rnd(1, 4), xs = rnd(1, 10), stride = rnd(0, 14);

@@ -59,6 +59,17 @@ std::vector<TestCase> directedCases();
 /// A random valid race-free program of about `length` instructions.
 TestCase randomCase(uint32_t seed, int length);
 
+// 16-bit activations (spec version 3), ProgramGen16.cpp.
+/// Directed programs of every 16-bit form.
+void addWideCases(std::vector<TestCase> &cases, std::mt19937 &rng);
+/// Appends a random 16-bit instruction of kind 0..7 (LOAD16/MOVE, STORE16,
+/// REQUANT, VADD, VMUL, POOL, UPSAMPLE, the 16-bit table) using rows near
+/// the start of each lower half (`window`) or at its end; false if it drew
+/// nothing that fits.
+bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
+                   int64_t window);
+constexpr int kRandomWideKinds = 8;
+
 } // namespace ember::npu::test
 
 #endif // EMBER_NPU_TESTS_PROGRAMGEN_H

@@ -42,6 +42,126 @@ struct Devices {
   }
 };
 
+/// Spec version 3's 16-bit forms in compute-only programs: the 16x8 layer
+/// (two planes' GEMMs, REQUANT acc16 to int16 and int8, with the int64
+/// bias), every VECTOR form at 16 bits with its staged cases (a 16-bit
+/// destination's high plane after an 8-bit source), LUT w16's lane groups,
+/// MOVE w16, and random mixes of 8- and 16-bit instructions.
+void addWideComputePrograms(
+    std::vector<std::pair<std::string, std::vector<Insn>>> &ps) {
+  auto add = [&](const std::string &name, SafeProgramBuilder &b) {
+    ps.push_back({name, b.finish()});
+  };
+  const int64_t accHalf = EMBER_NPU_ACC_HALF, actHalf = EMBER_NPU_ACT_HALF,
+                outHalf = EMBER_NPU_OUT_HALF;
+  for (int rows : {1, kDim, 60}) {
+    SafeProgramBuilder b; // a 16x8 layer: the planes' GEMMs, then REQUANT
+    b.add(moveInsn(0, 0, 1, rows, rows, 0, 0, 0, 0, 0, true));
+    b.add(gemmInsn(true, 0, 0, 0, rows, 1));
+    b.add(gemmInsn(true, accHalf, actHalf, 0, rows, 1));
+    b.add(dwgemmInsn(true, 100, 0, 16, rows, 1, 0, 0, 3));
+    b.add(dwgemmInsn(true, 100 + accHalf, actHalf, 16, rows, 1, 0, 0, 3));
+    b.add(requantInsn(0, 0, rows, 200, 0, 0, 0, true, false, true, true));
+    b.add(requantInsn(100, 100, rows, 200, 3, -128, 127, false, true, true));
+    b.add(requantInsn(300, 0, rows, 200, 0, 0, 0, true, false, false, true));
+    b.add(moveInsn(200, 0, 1, rows, rows, 1, 1, 1, 1, 1, true));
+    add("layer16x8_rows" + std::to_string(rows), b);
+  }
+  {
+    SafeProgramBuilder b; // VADD, VMUL (every form), staging by planes
+    b.add(setregInsn(EMBER_NPU_REG_ADD_LSHIFT, 15));
+    b.add(vaddInsn(100, 0, 50, 20, false, true));
+    b.add(vaddInsn(10, 0, 30, 20, false, true)); // staged
+    b.add(vaddInsn(0, 0, 40, 20, false, true));  // in place
+    for (int form = 0; form < 16; ++form) {
+      bool a16 = form & 1, b16 = form & 2, out16 = form & 4, one = form & 8;
+      b.add(vmulInsn(200, 0, one ? 0 : 40, 25, false, false, a16, one ? 0 : b16,
+                     out16, one));
+      if (!one)
+        b.add(vmulInsn(3, 0, 40, 25, true, false, a16, b16, out16)); // staged
+    }
+    // A 16-bit destination whose high plane is 4 rows after an 8-bit a.
+    b.add(vmulInsn(100, outHalf + 96, 0, 8, false, false, false, false, true,
+                   true));
+    add("vadd_vmul16", b);
+  }
+  {
+    SafeProgramBuilder b; // the 16-bit table: every row count, staged
+    b.add(lutldInsn(EMBER_NPU_ACC_ROWS - kLut16Rows, true));
+    for (int rows : {1, 2, 7, 40})
+      b.add(lutInsn(100, 0, rows, true));
+    b.add(lutInsn(3, 0, 30, true)); // staged
+    b.add(lutldInsn(EMBER_NPU_ACC_ROWS - kLutRows));
+    b.add(lutInsn(300, 0, 9)); // the 8-bit table beside it
+    add("lut16", b);
+  }
+  for (int mode = 0; mode < 3; ++mode) {
+    SafeProgramBuilder b; // UPSAMPLE w16 and POOL w16 (bounded, staged)
+    for (int k = 0; k < 4; ++k)
+      b.add(upsampleInsn(100, 0, 3, 4, 1, 3, k, mode, 0, false, true));
+    b.add(upsampleInsn(4, 0, 5, 2, 0, 4, 1, mode, 0, false, true)); // staged
+    b.add(setregInsn(EMBER_NPU_REG_POOL_KH, 3));
+    b.add(setregInsn(EMBER_NPU_REG_POOL_KW, 3));
+    b.add(setregInsn(EMBER_NPU_REG_POOL_STRIDE, 1));
+    b.add(setregInsn(EMBER_NPU_REG_POOL_IN_W, 6));
+    b.add(setregInsn(EMBER_NPU_REG_POOL_OUT_W, 6));
+    b.add(poolInsn(mode == 1, 300, 200, 24, 1, 1, 4, false, true));
+    b.add(poolInsn(mode != 1, 202, 200, 24, 1, 1, 4, false, true)); // staged
+    add("upsample_pool16_mode" + std::to_string(mode), b);
+  }
+  std::mt19937 rng(17);
+  for (int n = 0; n < 20; ++n) {
+    SafeProgramBuilder b;
+    auto rnd = [&](int lo, int hi) {
+      return lo + static_cast<int>(rng() % (hi - lo + 1));
+    };
+    for (int k = 0; k < 24; ++k) {
+      int kind = rnd(0, 7), rows = rnd(1, 20);
+      if (kind == 0) {
+        b.add(gemmInsn(rnd(0, 1), rnd(0, 200) + rnd(0, 1) * accHalf,
+                       rnd(0, 200) + rnd(0, 1) * actHalf, rnd(0, 100), rows,
+                       rnd(1, 2), rnd(0, 30), rnd(0, 30)));
+      } else if (kind == 1) {
+        bool out16 = rng() % 2;
+        b.add(requantInsn(rnd(0, 300) + (out16 ? 0 : rnd(0, 1) * outHalf),
+                          rnd(0, 300), rows, 400, out16 ? 0 : 3,
+                          out16 ? 0 : -128, out16 ? 0 : 127, rng() % 2, false,
+                          rng() % 3 != 0, out16));
+      } else if (kind == 2) {
+        b.add(
+            vaddInsn(rnd(0, 100), rnd(0, 100), rnd(0, 100), rows, false, true));
+      } else if (kind == 3) {
+        bool a16 = rng() % 2, b16 = rng() % 2, out16 = rng() % 2,
+             one = rng() % 4 == 0, bcast = !one && rng() % 3 == 0;
+        auto row = [&](bool w16) {
+          return rnd(0, 100) + (w16 ? 0 : rnd(0, 1) * outHalf);
+        };
+        b.add(vmulInsn(row(out16), row(a16), one ? 0 : row(b16), rows, bcast,
+                       false, a16, one ? false : b16, out16, one));
+      } else if (kind == 4) {
+        if (rng() % 3 == 0)
+          b.add(lutldInsn(rnd(0, 300), true));
+        else
+          b.add(lutInsn(rnd(0, 100), rnd(0, 100), rows, true));
+      } else if (kind == 5) {
+        int f = rnd(0, 3), w = rnd(1, 4), h = rnd(1, 4);
+        int oy = rnd(0, (h << f) - 1);
+        b.add(upsampleInsn(rnd(0, 200), rnd(0, 200), w, h, oy,
+                           rnd(1, (h << f) - oy), f, rnd(0, 2), rnd(-9, 9),
+                           false, true));
+      } else if (kind == 6) {
+        b.add(moveInsn(rnd(0, 200), rnd(0, 200), rnd(1, 4), rnd(1, 12),
+                       rnd(0, 14), rnd(0, 3), rnd(0, 3), rnd(0, 3), rnd(0, 3),
+                       rng() % 3 == 0 ? rnd(1, 2) : 0, rng() % 2));
+      } else {
+        b.add(vaddInsn(rnd(0, 100) + outHalf, rnd(0, 100) + outHalf,
+                       rnd(0, 100), rows)); // 8-bit, on high planes
+      }
+    }
+    add("random_compute16_" + std::to_string(n), b);
+  }
+}
+
 /// Compute-only programs: directed shapes around the array size, chains, token
 /// hand-overs, back-pressure on a full channel, FENCE, staged VECTOR
 /// instructions, and random mixes.
@@ -277,6 +397,7 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     }
     add("random_compute_" + std::to_string(n), b);
   }
+  addWideComputePrograms(ps);
   return ps;
 }
 
@@ -337,6 +458,34 @@ std::vector<std::pair<std::string, std::vector<Insn>>> dmaPrograms() {
     b.add(st);
     ps.push_back({"dma_" + std::to_string(n), b.finish()});
   }
+  // LOAD16 and STORE16 (rows of DIM int16) of ACT and OUT, and MOVE w16.
+  for (int n = 0; n < 16; ++n) {
+    SafeProgramBuilder b;
+    int mem = n % 2 ? EMBER_NPU_MEM_OUT : EMBER_NPU_MEM_ACT;
+    Insn l =
+        load16Insn(mem, rng() % 64,
+                   (rng() % 4 == 0) ? 1000 + rng() % 97 : 64 * (rng() % 16),
+                   1 + rng() % 6, 1 + rng() % 30, 0, rng() % 3 ? 0 : rng() % 4,
+                   0, rng() % 3 ? 0 : rng() % 4, rng() % 3 ? 0 : rng() % 4);
+    l.stride = l.xsize + rng() % 8;
+    b.add(l);
+    b.add(makeInsn(Opcode::FENCE));
+    Insn st =
+        store16Insn(n % 4 < 2 ? mem : EMBER_NPU_MEM_OUT, 100 + rng() % 64,
+                    30000 + rng() % 200, 1 + rng() % 4, 1 + rng() % 20, 0);
+    if (n % 3 == 1) {
+      st.rep = 1 + rng() % 3;
+      st.xstep = rng() % 2;
+      st.lanes = rng() % (1 << kNumLaneGroups);
+      st.ysize = 1 + rng() % 2;
+      st.xsize = 1 + rng() % 3;
+    }
+    st.stride = st.xsize * (st.rep + 1) * (st.xstep + 1) + rng() % 5;
+    b.add(st);
+    b.add(makeInsn(Opcode::FENCE));
+    b.add(moveInsn(200, 100, 2, 5, 5, 1, 1, 1, 1, n % 3 == 2, true));
+    ps.push_back({"dma16_" + std::to_string(n), b.finish()});
+  }
   return ps;
 }
 
@@ -381,6 +530,8 @@ TEST(RtlCycles, KernelsWithinTolerance) {
     cases.push_back({kernels::buildConv3x3(32, 32, 64, 64, db, 2), 16, db});
     cases.push_back({kernels::buildConv3x3(16, 16, 32, 32, db, 4), 16, db});
     cases.push_back({kernels::buildConv3x3(8, 8, 64, 32, db, 5), 16, db});
+    cases.push_back( // 16x8: both planes' GEMMs, LOAD16/STORE16
+        {kernels::buildConv3x3(32, 32, 64, 64, db, 2, true), 16, db});
   }
   for (uint32_t bw : {4u, 8u, 32u}) {
     cases.push_back({kernels::buildGemm(256, 256, 256, true, 1), bw, true});

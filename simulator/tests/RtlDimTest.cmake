@@ -1,7 +1,8 @@
 # Builds the NPU for another array size in a sub-build (-DEMBER_NPU_DIM=N) and runs the
 # co-simulation there: golden vs SystemC (npu.EquivalenceTest), the golden model against its
 # references (npu.OutputPathTest), the directed and random golden-vs-RTL programs and the kernels
-# (npu.RtlEquivalenceTest), the RTL-vs-SystemC cycle agreement (npu.RtlCycleTest) and, given the
+# (npu.RtlEquivalenceTest), the RTL-vs-SystemC cycle agreement (npu.RtlCycleTest), the 16-bit
+# forms against the 16x8 definition (tests/npu/hw_semantics16.py, given -DPYTHON) and, given the
 # main build's ember (-DEMBER, -DPYTHON), the instructions against the interpreter
 # (tests/npu/hw_semantics.py) on the RTL.
 # -DSRC=<source dir> -DBIN=<sub-build dir> -DDIM=<8|32> -DGEN=<generator> [-DEMBER= -DPYTHON=]
@@ -28,6 +29,17 @@ foreach(t npu_EquivalenceTest npu_OutputPathTest npu_RtlEquivalenceTest npu_RtlC
     message(FATAL_ERROR "DIM ${DIM} ${t} failed:\n${out}")
   endif()
 endforeach()
+if(PYTHON)
+  # Spec version 3's 16-bit forms against the 16x8 definition, on the RTL.
+  execute_process(COMMAND ${PYTHON} ${SRC}/tests/npu/hw_semantics16.py
+                          --npu ${BIN}/bin/ember-npu --dim ${DIM} --executor rtl
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  string(REGEX MATCH "[0-9]+ cases, [0-9]+ failed" summary "${out}")
+  message("DIM ${DIM} hw_semantics16.py (rtl): ${summary}")
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "DIM ${DIM} hw_semantics16.py failed:\n${out}")
+  endif()
+endif()
 if(EMBER AND PYTHON)
   execute_process(COMMAND ${PYTHON} ${SRC}/tests/npu/hw_semantics.py --ember ${EMBER}
                           --npu ${BIN}/bin/ember-npu --dim ${DIM} --executor rtl

@@ -97,6 +97,7 @@ TEST(RtlKernels, MatchReference) {
   ks.push_back(kernels::buildGemm(128, 128, 64, true, 3));
   ks.push_back(kernels::buildGemm(64, 64, 64, false, 5));
   ks.push_back(kernels::buildConv3x3(16, 16, 32, 32, true, 4));
+  ks.push_back(kernels::buildConv3x3(16, 16, 32, 32, true, 4, true)); // 16x8
   ks.push_back(kernels::buildConv3x3(8, 8, 64, 32, false,
                                      6)); // channels: multiples of DIM 8-32
   for (const kernels::Kernel &k : ks) {

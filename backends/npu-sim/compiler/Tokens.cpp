@@ -91,13 +91,24 @@ private:
   std::map<uint64_t, Seg> segs_;
 };
 
-uint64_t rowBytes(int mem) { return uint64_t(npu::memRowBytes(mem)); }
-
 // What an instruction reads and writes. POOL's span depends on the POOL_*
 // registers, tracked in program order by the caller.
 void footprint(const Insn &in, const int32_t *regs, std::vector<Range> &out) {
   out.clear();
+  // Spec version 3: a 16-bit operand also occupies its rows in the upper
+  // half of its memory (the row pair r, r + rows/2).
+  auto upper = [&](size_t first, bool w16) {
+    if (!w16)
+      return;
+    for (size_t i = first, n = out.size(); i < n; ++i)
+      if (out[i].domain != kDram) {
+        uint64_t half = uint64_t(npu::wideHalf(out[i].domain));
+        out.push_back(
+            {out[i].domain, out[i].lo + half, out[i].hi + half, out[i].write});
+      }
+  };
   switch (in.op) {
+  case Opcode::LOAD16:
   case Opcode::LOAD: {
     uint64_t w = uint64_t(in.pad_left + in.xsize + in.pad_right);
     uint64_t h = uint64_t(in.pad_top + in.ysize + in.pad_bottom);
@@ -107,8 +118,9 @@ void footprint(const Insn &in, const int32_t *regs, std::vector<Range> &out) {
       out.push_back(
           {kDram, uint64_t(in.dram),
            uint64_t(in.dram) + uint64_t((in.ysize - 1) * in.stride + in.xsize) *
-                                   rowBytes(int(in.mem)),
+                                   uint64_t(npu::dmaRowBytes(in)),
            false});
+    upper(0, in.op == Opcode::LOAD16);
     return;
   }
   case Opcode::MOVE: {
@@ -121,8 +133,10 @@ void footprint(const Insn &in, const int32_t *regs, std::vector<Range> &out) {
       out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.src),
                      uint64_t(in.src + (in.ysize - 1) * in.stride + in.xsize),
                      false});
+    upper(0, in.w16);
     return;
   }
+  case Opcode::STORE16:
   case Opcode::STORE: {
     out.push_back({int(in.mem), uint64_t(in.sram),
                    uint64_t(in.sram + in.ysize * in.xsize), false});
@@ -134,8 +148,9 @@ void footprint(const Insn &in, const int32_t *regs, std::vector<Range> &out) {
           {kDram, uint64_t(in.dram),
            uint64_t(in.dram) + uint64_t((in.ysize * r - 1) * in.stride +
                                         (in.xsize * r - 1) * s + 1) *
-                                   rowBytes(int(in.mem)),
+                                   uint64_t(npu::dmaRowBytes(in)),
            true});
+    upper(0, in.op == Opcode::STORE16);
     return;
   }
   case Opcode::GEMM:
@@ -158,10 +173,16 @@ void footprint(const Insn &in, const int32_t *regs, std::vector<Range> &out) {
   case Opcode::REQUANT:
     out.push_back({EMBER_NPU_MEM_ACC, uint64_t(in.src),
                    uint64_t(in.src + in.rows), false});
-    out.push_back(
-        {EMBER_NPU_MEM_ACC, uint64_t(in.param), uint64_t(in.param + 2), false});
+    upper(0, in.acc16); // the high plane's sums
+    out.push_back({EMBER_NPU_MEM_ACC, uint64_t(in.param),
+                   uint64_t(in.param + (in.bias ? 3 : 2)), false});
+    if (in.acc16 && in.bias) // the int64 bias's high word
+      out.push_back({EMBER_NPU_MEM_ACC,
+                     uint64_t(in.param + 2 + EMBER_NPU_ACC_HALF),
+                     uint64_t(in.param + 3 + EMBER_NPU_ACC_HALF), false});
     out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.dst),
                    uint64_t(in.dst + in.rows), true});
+    upper(out.size() - 1, in.out16);
     return;
   case Opcode::VADD:
     out.push_back(
@@ -170,6 +191,7 @@ void footprint(const Insn &in, const int32_t *regs, std::vector<Range> &out) {
         {EMBER_NPU_MEM_OUT, uint64_t(in.b), uint64_t(in.b + in.rows), false});
     out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.dst),
                    uint64_t(in.dst + in.rows), true});
+    upper(0, in.w16);
     return;
   case Opcode::POOL: {
     npu::PoolGeom g = npu::poolGeomFromRegs(regs);
@@ -182,33 +204,43 @@ void footprint(const Insn &in, const int32_t *regs, std::vector<Range> &out) {
                      uint64_t(npu::memRows(EMBER_NPU_MEM_OUT)), false});
     out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.dst),
                    uint64_t(in.dst + in.rows), true});
+    upper(0, in.w16);
     return;
   }
   // Spec version 2's VECTOR instructions (the output table itself is the
   // VECTOR engine's alone, ordered by its queue).
   case Opcode::LUTLD:
-    out.push_back({EMBER_NPU_MEM_ACC, uint64_t(in.src),
-                   uint64_t(in.src + npu::kLutRows), false});
+    out.push_back(
+        {EMBER_NPU_MEM_ACC, uint64_t(in.src),
+         uint64_t(in.src + (in.w16 ? npu::kLut16Rows : npu::kLutRows)), false});
     return;
   case Opcode::LUT:
     out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.src),
                    uint64_t(in.src + in.rows), false});
     out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.dst),
                    uint64_t(in.dst + in.rows), true});
+    upper(0, in.w16);
     return;
-  case Opcode::VMUL:
+  case Opcode::VMUL: // operands and result of either width
     out.push_back(
         {EMBER_NPU_MEM_OUT, uint64_t(in.a), uint64_t(in.a + in.rows), false});
-    out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.b),
-                   uint64_t(in.b + (in.bcast ? 1 : in.rows)), false});
+    upper(0, in.a16);
+    if (!in.one) {
+      size_t b = out.size();
+      out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.b),
+                     uint64_t(in.b + (in.bcast ? 1 : in.rows)), false});
+      upper(b, in.b16);
+    }
     out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.dst),
                    uint64_t(in.dst + in.rows), true});
+    upper(out.size() - 1, in.out16);
     return;
   case Opcode::UPSAMPLE:
     out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.src),
                    uint64_t(in.src + in.h * in.w), false});
     out.push_back({EMBER_NPU_MEM_OUT, uint64_t(in.dst),
                    uint64_t(in.dst + in.oh * (in.w << in.factor)), true});
+    upper(0, in.w16);
     return;
   case Opcode::SETREG:
   case Opcode::FENCE:

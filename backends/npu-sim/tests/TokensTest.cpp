@@ -78,3 +78,24 @@ TEST(NpuTokens, MergesEdgesBeyondTheFifoDepth) {
     waited += (p[size_t(19 + r)].wait & ch(1, 0)) != 0;
   EXPECT_GE(waited, 1);
 }
+
+// Spec version 3: a 16-bit row is a row pair (r, r + rows/2), so the high
+// plane a GEMM reads at ACT 2048 + r was written by the LOAD16 of row r, and
+// the high words of REQUANT acc16's int64 bias come from their own LOAD.
+TEST(NpuTokens, SixteenBitRowsOccupyBothHalves) {
+  std::vector<Insn> p;
+  p.push_back(load(EMBER_NPU_MEM_WGT, 0, 4096, 16));                     // 0
+  p.push_back(ember::npu::load16Insn(EMBER_NPU_MEM_ACT, 0, 0, 1, 8, 8)); // 1
+  p.push_back(gemm(EMBER_NPU_ACC_HALF, EMBER_NPU_ACT_HALF, 0, 8)); // 2: 0, 1
+  p.push_back(load(EMBER_NPU_MEM_ACC, 100, 8192, 3));              // 3
+  p.push_back(load(EMBER_NPU_MEM_ACC, 102 + EMBER_NPU_ACC_HALF, 9000, 1)); // 4
+  p.push_back(ember::npu::requantInsn(0, 0, 8, 100, 0, 0, 0, true, false, true,
+                                      true)); // 5: needs 2 and 4
+  p.push_back(ember::npu::makeInsn(Opcode::FINISH));
+  ASSERT_EQ(assignTokens(p, nullptr), "");
+  EXPECT_EQ(p[2].wait, ch(0, 1));
+  EXPECT_EQ(p[1].signal, ch(0, 1)); // LOAD16 wrote the high plane at 2048
+  EXPECT_EQ(p[5].wait, ch(0, 2) | ch(1, 2)); // the high plane's sums too
+  EXPECT_EQ(p[4].signal, ch(0, 2)); // the bias's high word, the last load
+  EXPECT_EQ(checkTokens(p), "");
+}

@@ -157,6 +157,105 @@ inline int32_t averageHalfUp(int64_t sum, int64_t count) {
                           std::numeric_limits<int32_t>::max()));
 }
 
+//===----------------------------------------------------------------------===//
+// 16-bit activations with 8-bit weights ("16x8"): docs/quantization.md,
+// "16-bit activations (16x8)". This section only adds; the int8 functions
+// above do not change with it.
+//===----------------------------------------------------------------------===//
+
+/// An int16 activation is symmetric: zero point 0, range [-32768, 32767].
+constexpr int32_t kInt16Min = -32768, kInt16Max = 32767;
+
+/// The requantization input of a 16x8 Conv or MatMul (the int64 sum of
+/// products plus the int64 bias) saturated to 48 bits: the range TFLite's
+/// int64 MultiplyByQuantizedMultiplier assumes, made total. A sum of K
+/// products of int16 and int8 stays below 2^22 K, so only a bias beyond
+/// 2^46 ever saturates.
+inline int64_t saturateAcc48(int64_t x) {
+  const int64_t lim = static_cast<int64_t>(1) << 47;
+  return std::clamp<int64_t>(x, -lim, lim - 1);
+}
+
+/// MBQM of a 16x8 accumulator: saturateAcc48(x) times m * 2^(shift - 31),
+/// rounded once, half up, shift clamped to [-31, 30], result saturated to
+/// int32 (the int8 mbqm's rule on a 48-bit input; the product needs 79 bits).
+/// TFLite's int64 form first rounds the multiplier to 16 bits
+/// ((m + 2^15) >> 16, a relative error up to 2^-15: up to one quantum at
+/// int16 full scale); Ember keeps all 31 bits.
+inline int32_t mbqm64(int64_t x, int32_t mult, int32_t shift) {
+  __extension__ typedef __int128 Wide;
+  int total = 31 - static_cast<int>(std::clamp<int32_t>(shift, -31, 30));
+  Wide r = static_cast<Wide>(saturateAcc48(x)) * static_cast<Wide>(mult) +
+           (static_cast<Wide>(1) << (total - 1));
+  r >>= total; // arithmetic: floor division by 2^total
+  if (r < std::numeric_limits<int32_t>::min())
+    return std::numeric_limits<int32_t>::min();
+  if (r > std::numeric_limits<int32_t>::max())
+    return std::numeric_limits<int32_t>::max();
+  return static_cast<int32_t>(r);
+}
+
+/// Requantize a 16x8 accumulator (sum of products + bias, both int64):
+/// clamp(MBQM64(acc, m, e) + yZp, lo, hi). The output is int16 (yZp 0,
+/// bounds within [-32768, 32767]) or int8 (yZp and bounds of that tensor):
+/// a 16x8 layer may end on either precision.
+inline int32_t requantize16x8(int64_t acc, Multiplier m, int32_t yZp,
+                              int32_t lo, int32_t hi) {
+  return clampTo(wrapAdd(mbqm64(acc, m.mult, m.shift), yZp), lo, hi);
+}
+
+/// TFLite's int16 quantized add: the int8 form with a left shift of 15
+/// (an int16 difference shifted by 15 stays within int32) and int16 bounds.
+/// Kept apart from quantizedAdd so the two can change independently.
+inline AddParams makeAddParams16(double sa, double sb, double sy, int32_t lo,
+                                 int32_t hi) {
+  return makeAddParams(sa, 0, sb, 0, sy, 0, lo, hi, 15);
+}
+
+inline int32_t quantizedAdd16(int32_t a, int32_t b, const AddParams &p) {
+  int L = static_cast<int>(p.leftShift & 31);
+  int32_t sa = mbqm(wrapShl(wrapSub(a, p.aZp), L), p.a.mult, p.a.shift);
+  int32_t sb = mbqm(wrapShl(wrapSub(b, p.bZp), L), p.b.mult, p.b.shift);
+  return clampTo(wrapAdd(mbqm(wrapAdd(sa, sb), p.y.mult, p.y.shift), p.yZp),
+                 p.lo, p.hi);
+}
+
+/// The interpolated table of an int16 elementwise function (TFLite's 16-bit
+/// LUT): entry i is the result at the input 128 i - 32768, i = 0 .. 512.
+constexpr int kTable16Entries = 513;
+
+/// TableLookup16: i = 256 + (x >> 7), the result T[i] + ((T[i+1] - T[i]) *
+/// (x & 127) + 64) >> 7 (floor). The slope is exact in int32 (TFLite wraps
+/// it to int16, which only a table with a step beyond 32767 would notice);
+/// the result lies between T[i] and T[i+1], so it is an int16.
+inline int32_t tableLookup16(int32_t x, const int16_t *table) {
+  int32_t i = 256 + (x >> 7), off = x & 127;
+  int32_t base = table[i], slope = int32_t(table[i + 1]) - base;
+  return base + ((slope * off + 64) >> 7);
+}
+
+/// Builds the interpolated table of `f` (real -> real) for an int16 input of
+/// scale sIn and an int16 output of scale sOut, as TFLite's gen_lut does in
+/// double (round half away from zero, each entry biased by half the
+/// interpolation's error at the segment's midpoint, clamped to int16), with
+/// the nodes exactly 128 input steps apart. A compile-time constant: every
+/// path computes TableLookup16 with the same table.
+template <class F>
+void makeTable16(F f, double sIn, double sOut, int16_t *table) {
+  auto q = [&](double v) { return std::round(v / sOut); };
+  auto at = [&](double node) { return f(sIn * (128.0 * node - 32768.0)); };
+  for (int i = 0; i < kTable16Entries; ++i) {
+    double v = q(at(i)), bias = 0;
+    if (i + 1 < kTable16Entries) {
+      double interp = std::round((at(i + 1) / sOut + v) / 2);
+      double mid = q(at(i + 0.5));
+      bias = std::round((interp - mid) / 2);
+    }
+    table[i] = static_cast<int16_t>(
+        std::clamp<double>(v - bias, kInt16Min, kInt16Max));
+  }
+}
+
 } // namespace ember::quant
 
 #endif // EMBER_QUANT_ARITH_H

@@ -21,6 +21,7 @@
 namespace ember::npu {
 
 using quant::mbqm;
+using quant::mbqm64;
 using quant::wrapAdd;
 using quant::wrapShl;
 
@@ -135,6 +136,10 @@ inline std::string checkPool(const Insn &insn, const PoolGeom &regs,
   g.padTop = insn.pad_top;
   g.padLeft = insn.pad_left;
   g.inH = insn.in_h;
+  // A 16-bit map (w16) is in OUT's lower half (row pairs).
+  const int64_t limit =
+      insn.w16 ? EMBER_NPU_OUT_HALF : memRows(EMBER_NPU_MEM_OUT);
+  const char *where = insn.w16 ? "the lower half of OUT (16-bit rows)" : "OUT";
   if (g.kh < 1 || g.kw < 1 || g.stride < 1 || g.inW < 1 || g.outW < 1)
     return "POOL_KH/KW/STRIDE/IN_W/OUT_W registers must be >= 1";
   if (g.kh > 16 || g.kw > 16 || g.stride > 16 || g.inW > 4096 || g.outW > 4096)
@@ -153,9 +158,9 @@ inline std::string checkPool(const Insn &insn, const PoolGeom &regs,
              std::to_string(ox) + " lies outside the " + std::to_string(g.inH) +
              " x " + std::to_string(g.inW) + " source";
     span = g.inH * g.inW;
-    if (insn.src < 0 || insn.src + span > memRows(EMBER_NPU_MEM_OUT))
+    if (insn.src < 0 || insn.src + span > limit)
       return "pool reads src rows [" + std::to_string(insn.src) + ", " +
-             std::to_string(insn.src + span) + ") out of range of OUT";
+             std::to_string(insn.src + span) + ") out of range of " + where;
     return "";
   }
   int64_t last = poolInputRow(g, insn.rows - 1, g.kh - 1, g.kw - 1);
@@ -164,9 +169,9 @@ inline std::string checkPool(const Insn &insn, const PoolGeom &regs,
   if (lineEnd >= 0)
     last = std::max(last, poolInputRow(g, lineEnd, g.kh - 1, g.kw - 1));
   span = last + 1;
-  if (insn.src < 0 || insn.src + span > memRows(EMBER_NPU_MEM_OUT))
+  if (insn.src < 0 || insn.src + span > limit)
     return "pool reads src rows [" + std::to_string(insn.src) + ", " +
-           std::to_string(insn.src + span) + ") out of range of OUT";
+           std::to_string(insn.src + span) + ") out of range of " + where;
   return "";
 }
 
@@ -245,6 +250,131 @@ inline int8_t upsampleValue(const int8_t v[2][2], const UpTaps &ty,
     for (int b = 0; b < 2; ++b)
       sum += wy[a] * wx[b] * (int32_t(v[a][b]) - zp);
   return clampI8(zp + roundHalfEvenShift(sum, int(2 * k + 2)), -128, 127);
+}
+
+//===----------------------------------------------------------------------===//
+// 16-bit activations (spec version 3): docs/npu-architecture.md, "Spec
+// version 3: 16-bit activations (16x8)". The arithmetic is Ember's 16x8
+// definition (ember/quant/Arith.h); this part adds the NPU's storage of
+// 16-bit rows and the instructions' element functions.
+//===----------------------------------------------------------------------===//
+
+/// Rows between the two halves of a 16-bit row (the low-byte and high-byte
+/// planes; an int64's low and high words in ACC): half the memory; 0 for WGT,
+/// which holds no 16-bit rows.
+inline int64_t wideHalf(int mem) {
+  switch (mem) {
+  case EMBER_NPU_MEM_ACT:
+    return EMBER_NPU_ACT_HALF;
+  case EMBER_NPU_MEM_ACC:
+    return EMBER_NPU_ACC_HALF;
+  case EMBER_NPU_MEM_OUT:
+    return EMBER_NPU_OUT_HALF;
+  default:
+    return 0;
+  }
+}
+
+/// The stored bytes of an int16 v: the low byte excess-128 (v & 255, minus
+/// 128, as int8: what the array multiplies, the compiler adding 128 times the
+/// weights' sum to the bias) and the high byte (v >> 8, signed).
+inline int8_t wideLo(int32_t v) {
+  return static_cast<int8_t>((v & 0xff) ^ 0x80);
+}
+inline int8_t wideHi(int32_t v) { return static_cast<int8_t>(v >> 8); }
+/// The int16 held by a low-plane byte and a high-plane byte.
+inline int32_t wideValue(int8_t lo, int8_t hi) {
+  return int32_t(hi) * 256 + int32_t(uint8_t(lo) ^ 0x80u);
+}
+
+inline int16_t clampI16(int32_t v, int32_t lo, int32_t hi) {
+  int32_t r = std::max(lo, std::min(hi, v));
+  return static_cast<int16_t>(
+      std::max(quant::kInt16Min, std::min(quant::kInt16Max, r)));
+}
+
+/// The requantization input of REQUANT acc16: the 16x8 accumulator from its
+/// two plane sums (int32 each: the high-byte plane's counts 256 times) and
+/// the int64 bias, in int64 (exact: each plane sum is below 2^38 in
+/// magnitude once shifted).
+inline int64_t acc16Value(int32_t loSum, int32_t hiSum, int64_t bias) {
+  return int64_t(hiSum) * 256 + int64_t(loSum) + bias;
+}
+
+/// An int64 from its ACC words (the low word at r, the high word at r +
+/// ACC_HALF).
+inline int64_t wideWord(int32_t lo, int32_t hi) {
+  return static_cast<int64_t>((uint64_t(uint32_t(hi)) << 32) | uint32_t(lo));
+}
+
+/// REQUANT of one element in any of its forms: the int32 accumulator x (or,
+/// with acc16, the 16x8 accumulator x16) requantized, plus zp, clamped to
+/// [lo, hi] and to int8, or with out16 to int16 (zp 0).
+inline int32_t requantizeAny(bool acc16, int32_t x, int64_t x16, int32_t mult,
+                             int32_t shift, int32_t zp, int32_t lo, int32_t hi,
+                             bool out16) {
+  int32_t r = acc16 ? mbqm64(x16, mult, shift) : mbqm(x, mult, shift);
+  r = wrapAdd(r, zp);
+  return out16 ? int32_t(clampI16(r, lo, hi)) : int32_t(clampI8(r, lo, hi));
+}
+
+/// VADD w16: TFLite's int16 quantized add (ADD_* registers, ADD_LSHIFT the
+/// compiler's 15), clamped to int16.
+inline int16_t quantAdd16(int32_t a, int32_t b, const AddParams &p) {
+  quant::AddParams q;
+  q.leftShift = p.lshift;
+  q.aZp = p.aZp;
+  q.bZp = p.bZp;
+  q.yZp = p.outZp;
+  q.a = {p.aMult, p.aShift};
+  q.b = {p.bMult, p.bShift};
+  q.y = {p.outMult, p.outShift};
+  q.lo = p.lo;
+  q.hi = p.hi;
+  return clampI16(quant::quantizedAdd16(a, b, q), quant::kInt16Min,
+                  quant::kInt16Max);
+}
+
+/// The widths of VMUL's operands and result, and its `one` form.
+struct MulForm {
+  bool a16 = false, b16 = false, out16 = false, one = false;
+};
+
+/// VMUL of one element pair in any width: (a - za) * (b - zb) (b - zb = 1
+/// with `one`), an int32 wrapping product, requantized as REQUANT and
+/// clamped to the result's width. A 16-bit operand's zero point is the
+/// register's low 16 bits (Ember's int16 tensors have zero point 0), an
+/// 8-bit one's its low 8 bits.
+inline int32_t quantMulAny(int32_t a, int32_t b, const int32_t *regs,
+                           const MulForm &f) {
+  auto zp = [](int32_t reg, bool w16) {
+    return w16 ? int32_t(int16_t(reg & 0xffff)) : int32_t(int8_t(reg & 0xff));
+  };
+  int32_t da = a - zp(regs[EMBER_NPU_REG_MUL_A_ZP], f.a16);
+  int32_t db = f.one ? 1 : b - zp(regs[EMBER_NPU_REG_MUL_B_ZP], f.b16);
+  int32_t prod = static_cast<int32_t>(static_cast<uint32_t>(
+      static_cast<int64_t>(da) * static_cast<int64_t>(db)));
+  int32_t r = wrapAdd(
+      mbqm(prod, regs[EMBER_NPU_REG_MUL_MULT], regs[EMBER_NPU_REG_MUL_SHIFT]),
+      regs[EMBER_NPU_REG_MUL_OUT_ZP]);
+  int32_t lo = regs[EMBER_NPU_REG_MUL_MIN], hi = regs[EMBER_NPU_REG_MUL_MAX];
+  return f.out16 ? int32_t(clampI16(r, lo, hi)) : int32_t(clampI8(r, lo, hi));
+}
+
+/// The 16-bit table: 513 int16 entries (quant::tableLookup16), loaded by
+/// LUTLD w16 from kLut16Rows ACC rows (little-endian int16 entries).
+constexpr int kLut16Bytes = 2 * quant::kTable16Entries;
+
+/// One output element of UPSAMPLE w16 (int16 values; the sum stays below
+/// 2^26).
+inline int16_t upsampleValue16(const int32_t v[2][2], const UpTaps &ty,
+                               const UpTaps &tx, int64_t k, int32_t zp) {
+  int32_t wy[2] = {ty.w0, ty.w1}, wx[2] = {tx.w0, tx.w1}, sum = 0;
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 2; ++b)
+      sum += wy[a] * wx[b] * (v[a][b] - zp);
+  return clampI16(zp + roundHalfEvenShift(sum, int(2 * k + 2)),
+                  quant::kInt16Min, quant::kInt16Max);
 }
 
 } // namespace ember::npu

@@ -29,36 +29,56 @@ Insn loadInsn(int mem, int64_t sram, int64_t dram, int64_t ysize, int64_t xsize,
 Insn storeInsn(int mem, int64_t sram, int64_t dram, int64_t ysize,
                int64_t xsize, int64_t stride, int64_t rep = 0,
                int64_t xstep = 0, int64_t lanes = 0);
-/// OUT rows to ACT rows, with LOAD's block geometry and padding.
+/// LOAD and STORE of 16-bit rows (spec version 3): DRAM rows of DIM int16,
+/// scratchpad row pairs (r, r + rows/2) of ACT or OUT.
+Insn load16Insn(int mem, int64_t sram, int64_t dram, int64_t ysize,
+                int64_t xsize, int64_t stride, int64_t padTop = 0,
+                int64_t padBottom = 0, int64_t padLeft = 0,
+                int64_t padRight = 0);
+Insn store16Insn(int mem, int64_t sram, int64_t dram, int64_t ysize,
+                 int64_t xsize, int64_t stride, int64_t rep = 0,
+                 int64_t xstep = 0, int64_t lanes = 0);
+/// OUT rows to ACT rows, with LOAD's block geometry and padding; w16: 16-bit
+/// rows.
 Insn moveInsn(int64_t dst, int64_t src, int64_t ysize, int64_t xsize,
               int64_t stride, int64_t padTop = 0, int64_t padBottom = 0,
-              int64_t padLeft = 0, int64_t padRight = 0, int64_t rep = 0);
+              int64_t padLeft = 0, int64_t padRight = 0, int64_t rep = 0,
+              bool w16 = false);
 Insn gemmInsn(bool reset, int64_t acc, int64_t act, int64_t wgt, int64_t inner,
               int64_t outer, int64_t actOstride = 0, int64_t accOstride = 0);
 Insn dwgemmInsn(bool reset, int64_t acc, int64_t act, int64_t wgt,
                 int64_t inner, int64_t outer, int64_t actOstride,
                 int64_t accOstride, int64_t taps, int64_t stride = 1,
                 bool bias = false);
+/// acc16: 16x8 accumulators (plane sums at src and src + ACC_HALF, an int64
+/// bias); out16: an int16 result (clamp RQ16_MIN/RQ16_MAX; zp, min, max 0).
 Insn requantInsn(int64_t dst, int64_t src, int64_t rows, int64_t param,
                  int64_t zp, int64_t min, int64_t max, bool bias = false,
-                 bool lut = false);
-Insn vaddInsn(int64_t dst, int64_t a, int64_t b, int64_t rows,
-              bool lut = false);
+                 bool lut = false, bool acc16 = false, bool out16 = false);
+Insn vaddInsn(int64_t dst, int64_t a, int64_t b, int64_t rows, bool lut = false,
+              bool w16 = false);
 /// inH > 0: a bounded in_h x POOL_IN_W source whose windows start padTop
 /// lines above and padLeft pixels left of their stride position.
 Insn poolInsn(bool avg, int64_t dst, int64_t src, int64_t rows,
               int64_t padTop = 0, int64_t padLeft = 0, int64_t inH = 0,
-              bool lut = false);
-/// The VECTOR engine's output table from ACC rows src .. src + kLutRows - 1.
-Insn lutldInsn(int64_t src);
-Insn lutInsn(int64_t dst, int64_t src, int64_t rows);
+              bool lut = false, bool w16 = false);
+/// The VECTOR engine's output table from ACC rows src .. src + kLutRows - 1
+/// (w16: the 16-bit table from kLut16Rows rows).
+Insn lutldInsn(int64_t src, bool w16 = false);
+Insn lutInsn(int64_t dst, int64_t src, int64_t rows, bool w16 = false);
 Insn vmulInsn(int64_t dst, int64_t a, int64_t b, int64_t rows,
-              bool bcast = false, bool lut = false);
+              bool bcast = false, bool lut = false, bool a16 = false,
+              bool b16 = false, bool out16 = false, bool one = false);
+/// VMUL's `one` form: the per-tensor requantization of a (MUL_A_ZP,
+/// MUL_MULT, MUL_SHIFT, MUL_OUT_ZP, MUL_MIN/MAX), int8 or int16 in and out:
+/// the conversion at a precision boundary.
+Insn rescaleInsn(int64_t dst, int64_t a, int64_t rows, bool a16, bool out16,
+                 bool lut = false);
 /// Upsampling of an h x w map by 2^factor: output lines oy .. oy + oh - 1;
 /// mode 0 nearest, 1 bilinear (half_pixel), 2 bilinear (asymmetric).
 Insn upsampleInsn(int64_t dst, int64_t src, int64_t w, int64_t h, int64_t oy,
                   int64_t oh, int64_t factor, int64_t mode, int64_t zp = 0,
-                  bool lut = false);
+                  bool lut = false, bool w16 = false);
 Insn setregInsn(unsigned reg, int64_t value);
 
 } // namespace ember::npu

@@ -23,6 +23,14 @@ constexpr int kDwMaxTaps = kDim < (1 << EMBER_NPU_F_DWGEMM_TAPS_WIDTH) - 1
                                : (1 << EMBER_NPU_F_DWGEMM_TAPS_WIDTH) - 1;
 /// ACC rows holding the VECTOR engine's 256-byte output table (LUTLD).
 constexpr int kLutRows = 256 / (4 * kDim);
+/// ACC rows holding the 16-bit table (LUTLD w16): 513 int16 entries, 1026
+/// bytes, the last row partly used.
+constexpr int kLut16Rows = (1026 + 4 * kDim - 1) / (4 * kDim);
+/// Cycles LUT w16 spends per row: the 16-bit table answers
+/// lut16_lanes_per_cycle lanes a cycle.
+constexpr int kLut16CyclesPerRow =
+    (kDim + EMBER_NPU_LUT16_LANES_PER_CYCLE - 1) /
+    EMBER_NPU_LUT16_LANES_PER_CYCLE;
 /// STORE's lane groups: `lanes` bit g selects lanes 8g .. 8g + 7.
 constexpr int kLaneGroup = 8;
 constexpr int kNumLaneGroups = kDim / kLaneGroup;
@@ -97,6 +105,9 @@ const char *engineName(Engine e);
 const char *memName(int mem);
 int memRows(int mem);
 int memRowBytes(int mem);
+/// Bytes of one row as a DMA instruction moves it: memRowBytes, or 2 DIM for
+/// LOAD16/STORE16 (DIM int16).
+int64_t dmaRowBytes(const Insn &insn);
 /// Register name for `id`, or nullptr if the id is not a register.
 const char *regName(unsigned id);
 /// Owning engine of register `id` (only valid when regName(id) != nullptr).
