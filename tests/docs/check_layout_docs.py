@@ -133,6 +133,7 @@ def selftest(root):
         victims = [p for p, _ in named if "/" not in p]
         victims += [p for p, _ in named if p.startswith("core/")][:1]
         need = folders(tree_paths(root), expand)
+        caught = covered = 0
         for v in victims:
             rows = {ln for p, ln in named if p == v}
             planted = "\n".join(l for i, l in enumerate(lines, 1)
@@ -144,9 +145,11 @@ def selftest(root):
                     if not any(p == n or p.startswith(n + "/") for p in left)}
             errs = check(root, doc, expand, planted)
             if not gone:
-                print("FAIL: %s: removing the `%s` row uncovers nothing"
-                      % (doc, v))
-                failures += 1
+                # Other rows name paths under this folder, so the table
+                # still covers it; nothing to catch.
+                covered += 1
+                continue
+            caught += 1
             for g in gone:
                 if not any("`%s/`" % g in e for e in errs):
                     print("FAIL: %s without its `%s` row: no error for `%s/`"
@@ -160,8 +163,11 @@ def selftest(root):
         if not any("`no-such-folder`" in e for e in errs):
             print("FAIL: %s naming a folder that is gone: no error" % doc)
             failures += 1
-        print("ok: %s: %d removed rows and a stale row caught"
-              % (doc, len(victims)))
+        if caught == 0:
+            print("FAIL: %s: removing no row uncovers a folder" % doc)
+            failures += 1
+        print("ok: %s: %d removed rows and a stale row caught (%d rows "
+              "whose folders other rows still cover)" % (doc, caught, covered))
     if failures:
         print("%d check(s) failed" % failures)
         return 1
