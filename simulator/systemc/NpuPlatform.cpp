@@ -136,6 +136,11 @@ uint64_t SystemCPlatform::runStart(unsigned core) const {
   return coreRunStart(*s_->cores[core]);
 }
 
+void SystemCPlatform::setRetireCallback(unsigned core, ember_npu_retire_fn fn,
+                                        void *user) {
+  ember::npu::setRetireCallback(*s_->cores[core], fn, user);
+}
+
 uint8_t *SystemCPlatform::sram(unsigned core, int mem) {
   return coreSram(*s_->cores[core], mem);
 }
@@ -213,9 +218,11 @@ uint8_t *SystemCModel::sram(int mem) {
 }
 
 SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram,
-                            uint64_t dramBytes, const DramTiming &timing) {
+                            uint64_t dramBytes, const DramTiming &timing,
+                            ember_npu_retire_fn retireFn, void *retireUser) {
   SimResult result;
   SystemCPlatform &p = SystemCPlatform::instance();
+  p.setRetireCallback(0, retireFn, retireUser);
   p.start(0, program, dram, dramBytes, timing, 0, &result);
   for (;;) {
     std::vector<unsigned> ended = p.advance(UINT64_MAX);
@@ -223,6 +230,7 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram,
       break;
   }
   p.finish(0);
+  p.setRetireCallback(0, nullptr, nullptr);
   return result;
 }
 
