@@ -93,11 +93,11 @@ std::vector<Access> footprint(const Insn &i, const int32_t *regs,
     uint64_t rb = static_cast<uint64_t>(dmaRowBytes(i));
     int64_t h = i.ysize + i.pad_top + i.pad_bottom,
             w = i.xsize + i.pad_left + i.pad_right;
-    r.push_back({kSpaceDram, static_cast<uint64_t>(i.dram),
-                 static_cast<uint64_t>(i.dram) +
-                     static_cast<uint64_t>((i.ysize - 1) * i.stride + i.xsize) *
-                         rb,
-                 false});
+    r.push_back(
+        {kSpaceDram, static_cast<uint64_t>(i.dram),
+         static_cast<uint64_t>(i.dram) +
+             static_cast<uint64_t>((i.ysize - 1) * i.stride + i.xsize) * rb,
+         false});
     rows(r, mem, i.sram, h * w, true);
     break;
   }
@@ -129,8 +129,7 @@ std::vector<Access> footprint(const Insn &i, const int32_t *regs,
     std::vector<Access> w;
     for (int64_t oy = 0; oy < i.ysize * rp; ++oy)
       for (int64_t ox = 0; ox < i.xsize * rp; ++ox) {
-        uint64_t a =
-            base + static_cast<uint64_t>(oy * i.stride + ox * s) * rb;
+        uint64_t a = base + static_cast<uint64_t>(oy * i.stride + ox * s) * rb;
         if (!i.lanes) {
           w.push_back({kSpaceDram, a, a + rb, true});
           continue;
@@ -145,8 +144,8 @@ std::vector<Access> footprint(const Insn &i, const int32_t *regs,
   }
   case Opcode::GEMM:
   case Opcode::DWGEMM: {
-    int64_t line = i.op == Opcode::DWGEMM ? (i.inner - 1) * i.stride + i.taps
-                                          : i.inner;
+    int64_t line =
+        i.op == Opcode::DWGEMM ? (i.inner - 1) * i.stride + i.taps : i.inner;
     for (int64_t o = 0; o < i.outer; ++o)
       rows(r, kAct, i.act + o * i.act_ostride, line, false);
     rows(r, kWgt, i.wgt, kDim, false);

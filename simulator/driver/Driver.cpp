@@ -12,8 +12,8 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <dlfcn.h>
 #include <cstring>
+#include <dlfcn.h>
 #include <memory>
 #include <new>
 #include <string>
@@ -417,8 +417,8 @@ ember_npu_status_t ember_npu_run(ember_npu_device_t *d) {
     SimResult r = SystemCModel::instance().run(
         decoded, d->dram.data(), d->dram.size(), t, d->retireFn, d->retireUser);
     if (!d->windowPath.empty() && err.empty()) {
-      std::string werr = writeChromeTrace(d->windowPath, r, d->windowFirst,
-                                          d->windowLast);
+      std::string werr =
+          writeChromeTrace(d->windowPath, r, d->windowFirst, d->windowLast);
       if (!werr.empty() && r.error.empty())
         return setError(d, EMBER_NPU_STATUS_INVALID_ARGUMENT, werr);
     }
@@ -528,11 +528,9 @@ ember_npu_status_t ember_npu_set_waveform_window(ember_npu_device_t *d,
   return EMBER_NPU_STATUS_OK;
 }
 
-ember_npu_status_t
-ember_npu_device_create_external(const ember_npu_config_t *config,
-                                 const ember_npu_executor_ops_t *ops,
-                                 const char *options,
-                                 ember_npu_device_t **out_device) {
+ember_npu_status_t ember_npu_device_create_external(
+    const ember_npu_config_t *config, const ember_npu_executor_ops_t *ops,
+    const char *options, ember_npu_device_t **out_device) {
   if (!config || !ops || !out_device || config->struct_size < kConfigV0Size)
     return loadError("invalid arguments");
   if (ops->struct_size < offsetof(ember_npu_executor_ops_t, sram_read) ||
@@ -579,10 +577,10 @@ ember_npu_device_create_external(const ember_npu_config_t *config,
   return EMBER_NPU_STATUS_OK;
 }
 
-ember_npu_status_t ember_npu_device_open_library(const ember_npu_config_t *config,
-                                                 const char *path,
-                                                 const char *options,
-                                                 ember_npu_device_t **out_device) {
+ember_npu_status_t
+ember_npu_device_open_library(const ember_npu_config_t *config,
+                              const char *path, const char *options,
+                              ember_npu_device_t **out_device) {
   if (!path)
     return loadError("no library path");
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);

@@ -50,13 +50,14 @@ struct Trace {
   }
   static void add(Pending &p, int space, uint64_t addr, const uint8_t *data,
                   size_t n) {
-    p.writes.push_back({static_cast<uint32_t>(space),
-                        static_cast<uint32_t>(n), addr,
+    p.writes.push_back({static_cast<uint32_t>(space), static_cast<uint32_t>(n),
+                        addr,
                         reinterpret_cast<const uint8_t *>(p.bytes.size())});
     p.bytes.insert(p.bytes.end(), data, data + n);
   }
   /// Hands `p` to the callback as instruction idx's record.
-  void emit(uint32_t idx, int engine, uint64_t cyc, Pending &p, uint32_t flags) {
+  void emit(uint32_t idx, int engine, uint64_t cyc, Pending &p,
+            uint32_t flags) {
     for (ember_npu_write_t &w : p.writes)
       w.data = p.bytes.data() + reinterpret_cast<size_t>(w.data);
     ember_npu_retire_t r;

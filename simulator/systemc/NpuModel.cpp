@@ -3,8 +3,8 @@
 #include "MacRows.h"
 #include "WideRows.h"
 
-#include "ember/npu/Arith.h"
 #include "RetireLog.h"
+#include "ember/npu/Arith.h"
 #include "ember/npu/Footprint.h"
 
 #include <systemc>
@@ -561,8 +561,11 @@ void EngineModule::runOne(uint32_t index) {
   uint64_t cycles = execute(insn, index, dramStall);
   if (top_.retireLog.on()) {
     RetireLog::Pending &tr = top_.retireLog.of(index);
-    tr.loadBytes += c.load_bytes - loaded;
-    tr.storeBytes += c.store_bytes - stored;
+    // The other engines run meanwhile: only this engine's own counter.
+    if (kind_ == Engine::LOAD)
+      tr.loadBytes += c.load_bytes - loaded;
+    if (kind_ == Engine::STORE)
+      tr.storeBytes += c.store_bytes - stored;
   }
   top_.waitUntil(start + cycles);
   uint64_t end = top_.now();
@@ -1080,9 +1083,9 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
     if (!err.empty())
       top_.fail("instruction " + std::to_string(index) + ": " + err);
     if (insn.op == Opcode::LUTLD && top_.retireLog.on()) // the 16-bit table
-      top_.retireLog.write(
-          index, kSpaceLut, kLut16Offset,
-          reinterpret_cast<const uint8_t *>(top_.lut16.data()), 2 * 513);
+      top_.retireLog.write(index, kSpaceLut, kLut16Offset,
+                           reinterpret_cast<const uint8_t *>(top_.lut16.data()),
+                           2 * 513);
     return cycles;
   }
   if (insn.op == Opcode::LUTLD) {
@@ -1396,11 +1399,12 @@ std::string writeChromeTrace(const std::string &path, const SimResult &result,
     for (const auto *list : {&result.busy[e], &result.stalls[e]}) {
       for (const BusyInterval &b : *list)
         if (b.end >= firstCycle && b.start <= lastCycle)
-          out << ",\n{\"name\":\"" << (b.stall ? "wait " : "") << opcodeName(b.op)
-            << "\",\"cat\":\"" << (b.stall ? "stall" : "exec")
-            << "\",\"ph\":\"X\",\"pid\":0,\"tid\":" << e
-            << ",\"ts\":" << b.start << ",\"dur\":" << (b.end - b.start)
-            << ",\"args\":{\"insn\":" << b.insnIndex << "}}";
+          out << ",\n{\"name\":\"" << (b.stall ? "wait " : "")
+              << opcodeName(b.op) << "\",\"cat\":\""
+              << (b.stall ? "stall" : "exec")
+              << "\",\"ph\":\"X\",\"pid\":0,\"tid\":" << e
+              << ",\"ts\":" << b.start << ",\"dur\":" << (b.end - b.start)
+              << ",\"args\":{\"insn\":" << b.insnIndex << "}}";
     }
   }
 

@@ -260,17 +260,18 @@ typedef struct ember_npu_write {
 #define EMBER_NPU_RETIRE_SUPERSET 2u
 
 typedef struct ember_npu_retire {
-  uint32_t struct_size; /* sizeof(ember_npu_retire_t) as the executor knows it */
-  uint32_t engine;      /* EMBER_NPU_ENGINE_*, or EMBER_NPU_NUM_ENGINES (fetch:
-                           FENCE, FINISH) */
-  uint64_t index;       /* the instruction's position in the program */
-  uint64_t cycle;       /* when it retired (untimed executors: 0) */
-  uint64_t macs;        /* its own contributions to these counters */
+  uint32_t
+      struct_size; /* sizeof(ember_npu_retire_t) as the executor knows it */
+  uint32_t engine; /* EMBER_NPU_ENGINE_*, or EMBER_NPU_NUM_ENGINES (fetch:
+                      FENCE, FINISH) */
+  uint64_t index;  /* the instruction's position in the program */
+  uint64_t cycle;  /* when it retired (untimed executors: 0) */
+  uint64_t macs;   /* its own contributions to these counters */
   uint64_t load_bytes;
   uint64_t store_bytes;
-  uint32_t spaces;      /* bit s: `writes` lists every write to space s (the
-                           spaces the executor traces) */
-  uint32_t flags;       /* EMBER_NPU_RETIRE_* */
+  uint32_t spaces; /* bit s: `writes` lists every write to space s (the
+                      spaces the executor traces) */
+  uint32_t flags;  /* EMBER_NPU_RETIRE_* */
   uint32_t num_writes;
   uint32_t reserved;
   const ember_npu_write_t *writes;
@@ -280,7 +281,8 @@ typedef struct ember_npu_retire {
  * call only. A nonzero return stops the run: ember_npu_run then returns
  * EMBER_NPU_STATUS_EXEC_ERROR, "instruction <i>: stopped by the retirement
  * callback". */
-typedef int (*ember_npu_retire_fn)(void *user, const ember_npu_retire_t *record);
+typedef int (*ember_npu_retire_fn)(void *user,
+                                   const ember_npu_retire_t *record);
 
 /* Every later ember_npu_run of `device` reports retirements to `fn` (NULL:
  * off, the default; tracing costs time, most on the RTL). */
@@ -332,11 +334,9 @@ typedef struct ember_npu_executor_ops {
 
 /* A device running on `ops` (which must outlive it); config->executor is
  * ignored. */
-ember_npu_status_t
-ember_npu_device_create_external(const ember_npu_config_t *config,
-                                 const ember_npu_executor_ops_t *ops,
-                                 const char *options,
-                                 ember_npu_device_t **out_device);
+ember_npu_status_t ember_npu_device_create_external(
+    const ember_npu_config_t *config, const ember_npu_executor_ops_t *ops,
+    const char *options, ember_npu_device_t **out_device);
 
 /* A shared library executor exports this symbol, a function returning its
  * ops table. */
@@ -347,10 +347,10 @@ typedef const ember_npu_executor_ops_t *(*ember_npu_executor_entry_fn)(void);
  * executor it exports. EMBER_NPU_STATUS_INVALID_ARGUMENT when the library or
  * its symbol cannot be loaded or its table is of another ABI version;
  * ember_npu_last_load_error() says why. */
-ember_npu_status_t ember_npu_device_open_library(const ember_npu_config_t *config,
-                                                 const char *path,
-                                                 const char *options,
-                                                 ember_npu_device_t **out_device);
+ember_npu_status_t
+ember_npu_device_open_library(const ember_npu_config_t *config,
+                              const char *path, const char *options,
+                              ember_npu_device_t **out_device);
 const char *ember_npu_last_load_error(void);
 
 #ifdef __cplusplus
