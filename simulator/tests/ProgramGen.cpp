@@ -734,7 +734,27 @@ std::vector<TestCase> directedCases() {
   return cases;
 }
 
-TestCase randomCase(uint32_t seed, int length) {
+namespace {
+/// Whether instruction kind `kind` (randomCase's numbering: 0..26, then the
+/// 16-bit kinds from 27) belongs to `bias`'s class.
+bool inBias(GenBias bias, int kind) {
+  int wide = kind >= 27 ? (kind - 27) % kRandomWideKinds : -1;
+  switch (bias) {
+  case GenBias::Dma:
+    return kind < 8 || wide == 0 || wide == 1;
+  case GenBias::Gemm:
+    return kind >= 8 && kind < 12;
+  case GenBias::Vector:
+    return (kind >= 12 && kind < 27) || wide >= 2;
+  case GenBias::None:
+  case GenBias::Hazards:
+    return true;
+  }
+  return true;
+}
+} // namespace
+
+TestCase randomCase(uint32_t seed, int length, GenBias bias) {
   std::mt19937 rng(seed);
   auto rnd = [&](int64_t lo, int64_t hi) { // inclusive
     return lo +
@@ -744,8 +764,9 @@ TestCase randomCase(uint32_t seed, int length) {
   tc.name = "random_" + std::to_string(seed);
   tc.dram = randomDram(rng);
   SafeProgramBuilder b;
-  const int64_t window =
-      96; // scratchpad rows used, small so that accesses conflict often
+  // Scratchpad rows used, small so that accesses conflict often (with the
+  // hazards bias smaller still: most instructions then wait on a token).
+  const int64_t window = bias == GenBias::Hazards ? 24 : 96;
   auto rowIn = [&](int mem, int64_t n) {
     // Mostly the low window; sometimes the last rows of the memory.
     if (rng() % 8 == 0)
@@ -779,6 +800,9 @@ TestCase randomCase(uint32_t seed, int length) {
     // Kinds 0 .. 26: spec versions 1 and 2; 27 ..: the 16-bit forms (each
     // twice as likely).
     int kind = static_cast<int>(rng() % (27 + 2 * kRandomWideKinds));
+    // A bias draws again, three times in four, a kind outside its class.
+    for (int t = 0; t < 8 && !inBias(bias, kind) && rng() % 4 != 0; ++t)
+      kind = static_cast<int>(rng() % (27 + 2 * kRandomWideKinds));
     if (kind >= 27) {
       addRandomWide(b, rng, (kind - 27) % kRandomWideKinds, window);
       continue;
