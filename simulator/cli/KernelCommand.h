@@ -17,6 +17,11 @@ const CliCommand &kernelCommand();
 int genMain(int argc, char **argv);
 const CliCommand &genCommand();
 
+/// `coverage [PROGRAM@DRAM]... [--gen N] [--kernels]`: functional coverage
+/// (CoverageCommand.cpp).
+int coverageMain(int argc, char **argv);
+const CliCommand &coverageCommand();
+
 } // namespace ember::npu
 
 #endif // EMBER_NPU_KERNEL_COMMAND_H

@@ -17,6 +17,7 @@ std::vector<ember::npu::CliCommand> commands() {
   std::vector<ember::npu::CliCommand> all = ember::npu::cliCommands();
   all.push_back(ember::npu::kernelCommand());
   all.push_back(ember::npu::genCommand());
+  all.push_back(ember::npu::coverageCommand());
   return all;
 }
 
@@ -45,10 +46,10 @@ void usage(std::FILE *out) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    std::fprintf(
-        stderr, "error: missing command; the commands are asm, "
-                "disasm, sim, cosim, kernel and gen (ember-npu; see 'ember-npu "
-                "--help')\n");
+    std::fprintf(stderr, "error: missing command; the commands are asm, "
+                         "disasm, sim, cosim, kernel, gen and coverage "
+                         "(ember-npu; see 'ember-npu "
+                         "--help')\n");
     return 1;
   }
   std::string cmd = argv[1];
@@ -66,10 +67,10 @@ int main(int argc, char **argv) {
     args.push_back(nullptr);
     return c.main(int(args.size()) - 1, args.data());
   }
-  std::fprintf(
-      stderr,
-      "error: unknown command '%s'; the commands are asm, disasm, "
-      "sim, cosim, kernel and gen (ember-npu; see 'ember-npu --help')\n",
-      cmd.c_str());
+  std::fprintf(stderr,
+               "error: unknown command '%s'; the commands are asm, disasm, "
+               "sim, cosim, kernel, gen and coverage (ember-npu; see "
+               "'ember-npu --help')\n",
+               cmd.c_str());
   return 1;
 }

@@ -379,7 +379,7 @@ RtlResult RtlModel::run(const std::vector<Word> &program,
     gTrace = &trace;
   }
   t.trace_en = config.retireFn != nullptr;
-  const bool window =
+  [[maybe_unused]] const bool window =
       !config.windowPath.empty() && m.waveforms && config.waveformPath.empty();
   // Reset: control state by the reset input, scratchpads directly (SRAMs have
   // no reset).
