@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 
 namespace ember::npu::test {
@@ -149,6 +150,29 @@ TEST(Cosim, GoldenAgreesWithSystemCAtEveryRetirement) {
 #if EMBER_NPU_TEST_RTL
 TEST(Cosim, GoldenAgreesWithRtlAtEveryRetirement) {
   expectAgree(EMBER_NPU_EXECUTOR_RTL, 60);
+}
+
+TEST(Cosim, RtlWritesAWaveformWindow) {
+  ember_npu_device_t *d = makeDevice(EMBER_NPU_EXECUTOR_RTL, kTestDramBytes);
+  std::string path = ::testing::TempDir() + "cosim_window.fst";
+  std::remove(path.c_str());
+  ember_npu_status_t st =
+      ember_npu_set_waveform_window(d, path.c_str(), 100, 300);
+  if (st == EMBER_NPU_STATUS_UNSUPPORTED) {
+    ember_npu_device_destroy(d);
+    GTEST_SKIP() << "a build without waveform support";
+  }
+  ASSERT_EQ(st, EMBER_NPU_STATUS_OK);
+  TestCase tc = randomCase(4242, 80);
+  RunOutput r = runProgram(d, encodeAll(tc.program), tc.dram);
+  EXPECT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
+  std::FILE *f = std::fopen(path.c_str(), "rb");
+  ASSERT_NE(f, nullptr);
+  std::fseek(f, 0, SEEK_END);
+  EXPECT_GT(std::ftell(f), 100);
+  std::fclose(f);
+  ember_npu_set_waveform_window(d, nullptr, 0, 0);
+  ember_npu_device_destroy(d);
 }
 #endif
 
