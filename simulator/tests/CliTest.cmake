@@ -116,3 +116,8 @@ run(1 ${NPU} coverage --gen 5 --length 80)
 if(NOT OUT MATCHES "coverage: programs=5 bins=[0-9]+ hit=[0-9]+ ratio=0\\.[0-9]+\n$")
   message(FATAL_ERROR "coverage: ${OUT}")
 endif()
+# The regression's directed programs and 40 generated ones reach 95% of the bins.
+run(1 ${NPU} coverage --directed --gen 40)
+if(NOT OUT MATCHES "ratio=(0\\.9[5-9]|1\\.0)")
+  message(FATAL_ERROR "coverage below 95%: ${OUT}")
+endif()

@@ -122,6 +122,11 @@ std::vector<TestCase> someCases(int randomCount) {
   std::vector<TestCase> cases = directedCases();
   for (int s = 0; s < randomCount; ++s)
     cases.push_back(randomCase(9000 + uint32_t(s), 60));
+  // Every bias of `ember-npu gen`, hazards (token FIFOs filled) the most.
+  const GenBias biases[] = {GenBias::Dma, GenBias::Gemm, GenBias::Vector,
+                            GenBias::Hazards, GenBias::Hazards};
+  for (int s = 0; s < randomCount / 3; ++s)
+    cases.push_back(randomCase(9500 + uint32_t(s), 150, biases[s % 5]));
   return cases;
 }
 
