@@ -1257,8 +1257,7 @@ uint64_t EngineModule::vectorTableMulUpsample(const Insn &insn) {
          (staged ? static_cast<uint64_t>(rows) + 1 : 0);
 }
 
-// ---- core control (SystemCPlatform, NpuPlatform.cpp)
-// -------------------------
+// ---- core control (SystemCPlatform, NpuPlatform.cpp) --------------------
 
 NpuTop *newCore(const char *name, std::function<void()> onRunEnd) {
   NpuTop *t = new NpuTop(name);

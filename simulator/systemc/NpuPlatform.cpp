@@ -1,5 +1,4 @@
-//===- NpuPlatform.cpp - Several NPU cores on one SystemC kernel and DRAM
-//--===//
+//===- NpuPlatform.cpp - NPU cores on one SystemC kernel and DRAM -------===//
 //
 // SystemCPlatform (NpuModel.h): the spec's cores, elaborated once, each driven
 // through the core control of NpuModel.cpp; the shared DRAM channel their
@@ -202,8 +201,7 @@ void SystemCPlatform::finish(unsigned core) {
   endRun(*s_->cores[core]);
 }
 
-// ---- one core alone
-// -----------------------------------------------------------
+// ---- one core alone -----------------------------------------------------
 
 SystemCModel &SystemCModel::instance() {
   static SystemCModel *model =
