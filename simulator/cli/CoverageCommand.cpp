@@ -56,8 +56,7 @@ std::string runGolden(const std::vector<Insn> &program,
 
 const CliCommand &coverageCommand() {
   static const CliCommand c = {
-      "coverage",
-      "[PROGRAM@DRAM]... [--gen N] [--directed] [--kernels] [--misses]",
+      "coverage", "[PROGRAM@DRAM]... [--gen N] [options]",
       "Reports the functional coverage bins (defined from the spec: opcode x "
       "flag, field edges, last rows, engine pairs, token FIFOs full and "
       "empty, DMA rows split at burst boundaries) that a regression hits on "

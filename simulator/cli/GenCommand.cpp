@@ -24,7 +24,7 @@ namespace ember::npu {
 
 const CliCommand &genCommand() {
   static const CliCommand c = {
-      "gen", "--seed N [--length L] [--bias dma|gemm|vector|hazards] -o PREFIX",
+      "gen", "--seed N [--length L] [--bias B] -o PREFIX",
       "Writes a legal constrained-random program: PREFIX.nasm and its DRAM "
       "image PREFIX.dram (load it at 0: `ember cosim PREFIX.nasm --load "
       "PREFIX.dram@0 ...`). Tokens order every conflicting access, so any "
