@@ -1,5 +1,6 @@
-// npu_sim_top: the Verilator top: the NPU core and the behavioural DRAM. The C++ executor
-// (simulator/rtl) drives the clock, the configuration and the instruction port.
+// npu_sim_top: the Verilator top: the NPU core, the behavioural DRAM and the retirement monitor
+// (co-simulation). The C++ executor (simulator/rtl) drives the clock, the configuration and the
+// instruction port.
 module npu_sim_top
   import npu_spec_pkg::*;
 #(
@@ -13,6 +14,7 @@ module npu_sim_top
     input  logic [31:0]          cfg_latency,
     input  logic [31:0]          cfg_watchdog,
     input  logic                 dram_freeze,
+    input  logic                 trace_en,    // report retirements (npu_retire_monitor)
     input  logic                 insn_valid,
     input  logic [127:0]         insn_data,
     output logic                 insn_ready,
@@ -29,6 +31,7 @@ module npu_sim_top
     output logic [32*5-1:0]      pool_regs,
     output logic [64*NPU_NUM_COUNTERS-1:0] counters
 );
+`include "npu_spec.vh"
   logic ar_valid, ar_ready, r_valid, r_ready, aw_valid, aw_ready, w_valid, w_ready, b_valid;
   logic [31:0] ar_addr, aw_addr;
   logic [15:0] ar_len, aw_len, r_bytes, w_bytes;
@@ -55,4 +58,24 @@ module npu_sim_top
       .aw_valid(aw_valid), .aw_ready(aw_ready), .aw_addr(aw_addr), .aw_len(aw_len),
       .w_valid(w_valid), .w_ready(w_ready), .w_data(w_data), .w_bytes(w_bytes),
       .w_strb(w_strb), .b_valid(b_valid));
+
+  // The monitor reads the core's internal signals by hierarchical reference: nothing of it is
+  // part of the synthesizable RTL.
+  npu_retire_monitor #(.DIM(DIM), .RF(NPU_GEMM_RETIRE_DEPTH)) u_monitor (
+      .clk(clk), .rst(rst), .trace_en(trace_en),
+      .act_we(u_core.act_we), .wgt_we(u_core.wgt_we), .acc_we(u_core.acc_we),
+      .out_we(u_core.out_we), .ld_wwide(u_core.ld_wwide), .ld_waddr(u_core.ld_waddr),
+      .ld_wdata(u_core.ld_wdata),
+      .acc_waddr(u_core.acc_waddr[1]), .acc_wdata(u_core.acc_wdata[1]),
+      .out_waddr(u_core.out_waddr[1]), .out_wdata(u_core.out_wdata[1]),
+      .out_wwide(u_core.out_wwide[1]), .out_wdata_hi(u_core.out_wdata_hi[1]),
+      .e_idx(u_core.e_idx), .e_retire(u_core.e_retire), .vec_op(u_core.e_insn[2][7:0]),
+      .vec_w16(u_core.e_insn[2][`NPU_F_LUTLD_W16]),
+      .f_accept(u_core.f_accept), .f_fetch_op(u_core.f_fetch_op),
+      .fetch_count(fetch_count), .rf(u_core.u_gemm.rf), .rf_rp(u_core.u_gemm.rf_rp),
+      .rf_wp(u_core.u_gemm.rf_wp), .done_cnt(u_core.u_gemm.done_cnt),
+      .pend_valid(u_core.u_gemm.pend_valid), .counters(counters),
+      .w_fire(w_valid && w_ready), .w_addr(u_dram.wr_addr), .w_bytes(w_bytes),
+      .w_data(w_data), .w_strb(w_strb), .lut(u_core.u_vec.lut),
+      .lut16(u_core.u_vec.lut16));
 endmodule

@@ -1,8 +1,9 @@
-//===- Cli.cpp - `ember asm|disasm|sim` -----------------------------------===//
+//===- Cli.cpp - `ember asm|disasm|sim|cosim` -----------------------------===//
 #include "ember/npu/Cli.h"
 
 #include "ember/CommandLine.h"
 #include "ember/npu/Assembler.h"
+#include "ember/npu/Cosim.h"
 #include "ember/npu/driver.h"
 
 #include <chrono>
@@ -140,6 +141,15 @@ const std::vector<CliCommand> &cliCommands() {
        "mac_util=<0..1> dma_bytes=<n> overlap=<0..1> "
        "sim_cycles_per_s=<n>'.",
        simMain},
+      {"cosim", "PROGRAM --ref E --dut E|LIB.so [options]",
+       "Runs an NPU program on a reference executor and a device under test "
+       "and compares them at every instruction's retirement (the bytes it "
+       "wrote, its counters). Exit 0 when they agree; otherwise prints the "
+       "first divergent instruction (index, text, engine, DUT cycle, the "
+       "differing bytes with their addresses), reruns the DUT to write a "
+       "waveform window around it, and exits 1. The last line is 'cosim: "
+       "agree ...' or 'cosim: diverged at instruction <i> ...'.",
+       cosimMain},
   };
   return table;
 }
@@ -398,6 +408,227 @@ int simMain(int argc, char **argv) {
               " overlap=%.4f sim_cycles_per_s=%.0f\n",
               c.cycles, macUtil, c.load_bytes + c.store_bytes, overlap, cps);
   return 0;
+}
+
+} // namespace ember::npu
+
+namespace ember::npu {
+
+namespace {
+
+/// Reads FILE@ADDR specs into DRAM.
+int loadFiles(ember_npu_device_t *dev,
+              const std::vector<std::pair<std::string, uint64_t>> &loads) {
+  for (const auto &ld : loads) {
+    std::string bytes;
+    if (!readFile(ld.first, bytes))
+      return fail("cannot open", ld.first);
+    if (ember_npu_dram_write(dev, ld.second, bytes.data(), bytes.size()) !=
+        EMBER_NPU_STATUS_OK)
+      return fail("file does not fit in DRAM at " + std::to_string(ld.second),
+                  ld.first);
+  }
+  return 0;
+}
+
+/// An executor by name (golden, systemc, rtl) or a shared library exporting
+/// one (driver.h, EMBER_NPU_EXECUTOR_ENTRY_SYMBOL).
+int openExecutor(const std::string &what, const ember_npu_config_t &base,
+                 const std::string &options, const char *flag,
+                 ember_npu_device_t **dev) {
+  ember_npu_config_t cfg = base;
+  if (what == "golden" || what == "systemc" || what == "rtl") {
+    cfg.executor = what == "golden" ? EMBER_NPU_EXECUTOR_GOLDEN
+                   : what == "rtl"  ? EMBER_NPU_EXECUTOR_RTL
+                                    : EMBER_NPU_EXECUTOR_SYSTEMC;
+    ember_npu_status_t st = ember_npu_device_create(&cfg, dev);
+    if (st == EMBER_NPU_STATUS_UNSUPPORTED && what == "rtl")
+      return fail("this build has no RTL executor (Verilator 5 was not found)",
+                  flag);
+    if (st != EMBER_NPU_STATUS_OK)
+      return fail("cannot create the " + what + " executor (status " +
+                      std::to_string(st) + ")",
+                  flag);
+    return 0;
+  }
+  if (what.find(".so") == std::string::npos)
+    return fail("expected golden, systemc, rtl or a shared library (.so) "
+                "exporting " EMBER_NPU_EXECUTOR_ENTRY_SYMBOL,
+                flag);
+  if (ember_npu_device_open_library(&cfg, what.c_str(), options.c_str(), dev) !=
+      EMBER_NPU_STATUS_OK)
+    return fail(ember_npu_last_load_error(), flag);
+  return 0;
+}
+
+} // namespace
+
+int cosimMain(int argc, char **argv) {
+  ember_npu_config_t cfg;
+  ember_npu_config_init(&cfg);
+  std::string refName = "golden", dutName, dutOptions, refOptions;
+  std::string waveform;
+  std::vector<std::pair<std::string, uint64_t>> loads;
+  uint64_t window = 400, maxBytes = 16, dramBytes = 0, bw = 0, latency = 0,
+           burst = 0;
+  bool noWaveform = false;
+  cmdline::Command cmd = makeCommand("cosim", argv[0]);
+  std::vector<std::string> pos;
+  cmd.positional("PROGRAM",
+                 "Assembly text (.nasm) or a binary program file (.nbin).", pos,
+                 1, 1);
+  cmd.add({"--ref"}, "E",
+          "The reference: golden, systemc, rtl or a shared library "
+          "exporting " EMBER_NPU_EXECUTOR_ENTRY_SYMBOL ". Default: golden.",
+          cmdline::text(refName));
+  cmd.add({"--dut"}, "E",
+          "The device under test: golden, systemc, rtl or a shared library "
+          "exporting " EMBER_NPU_EXECUTOR_ENTRY_SYMBOL " (a vendor's "
+          "Verilator model, docs/npu-rtl.md). Required.",
+          cmdline::text(dutName));
+  cmd.add({"--ref-options"}, "STR",
+          "The option string given to a library REF's create.",
+          cmdline::text(refOptions));
+  cmd.add({"--dut-options"}, "STR",
+          "The option string given to a library DUT's create.",
+          cmdline::text(dutOptions));
+  cmd.add({"--load"}, "FILE@ADDR",
+          "Writes FILE into both executors' DRAM at ADDR first. Repeatable.",
+          [&loads](const std::string &spec) -> std::string {
+            size_t at = spec.rfind('@');
+            uint64_t v = 0;
+            if (at == std::string::npos || at == 0 ||
+                !parseNumber(spec.substr(at + 1), 0, UINT64_MAX, v).empty())
+              return "expected FILE@ADDR";
+            loads.push_back({spec.substr(0, at), v});
+            return "";
+          })
+      .setRepeatable();
+  cmd.add({"--dram-bytes"}, "N", "DRAM size in bytes. Default: the spec's.",
+          numberIn(dramBytes, 1, uint64_t(1) << 32));
+  cmd.add({"--dram-bw"}, "BYTES_PER_CYCLE",
+          "DRAM bandwidth. Default: the spec's.",
+          numberIn(bw, 1, (1u << 20) - 1));
+  cmd.add({"--dram-latency"}, "CYCLES", "DRAM latency. Default: the spec's.",
+          numberIn(latency, 0, (1u << 24) - 1));
+  cmd.add({"--burst"}, "BYTES", "DRAM burst size. Default: the spec's.",
+          numberIn(burst, 1, 4096));
+  cmd.add({"--waveform"}, "FILE",
+          "Where the waveform window goes (an FST file from the RTL, a "
+          "Chrome trace from SystemC). Default: cosim-<index>.fst (or "
+          ".json) in the current directory.",
+          cmdline::text(waveform));
+  cmd.add({"--window"}, "CYCLES",
+          "Cycles of the waveform window, centred on the divergence. "
+          "Default: 400.",
+          numberIn(window, 1, uint64_t(1) << 32));
+  cmd.add({"--no-waveform"}, "", "Does not rerun the DUT for a waveform.",
+          cmdline::set(noWaveform));
+  cmd.add({"--max-bytes"}, "N",
+          "Differing bytes listed in the report. Default: 16.",
+          numberIn(maxBytes, 1, 1u << 20));
+  if (auto rc = cmd.parse(argc, argv, 1))
+    return *rc;
+  if (dutName.empty())
+    return fail("missing --dut (golden, systemc, rtl or LIB.so)", "cosim");
+  if (refName == dutName && refName != "golden")
+    return fail("the REF and the DUT are the same executor; the SystemC "
+                "model and the RTL model exist once per process",
+                "--dut");
+  if (cmd.given("--dram-bytes"))
+    cfg.dram_bytes = dramBytes;
+  if (cmd.given("--dram-bw"))
+    cfg.dram_bytes_per_cycle = uint32_t(bw);
+  if (cmd.given("--dram-latency")) {
+    cfg.dram_latency_cycles = uint32_t(latency);
+    cfg.dram_zero_latency = latency == 0;
+  }
+  if (cmd.given("--burst"))
+    cfg.dram_burst_bytes = uint32_t(burst);
+  const std::string &programPath = pos[0];
+  std::vector<Word> program;
+  if (!loadProgram(programPath, program))
+    return 1;
+  ember_npu_device_t *ref = nullptr, *dut = nullptr;
+  int rc = openExecutor(refName, cfg, refOptions, "--ref", &ref);
+  if (rc == 0)
+    rc = openExecutor(dutName, cfg, dutOptions, "--dut", &dut);
+  if (rc == 0)
+    rc = loadFiles(ref, loads);
+  if (rc == 0)
+    rc = loadFiles(dut, loads);
+  // A second copy of the DRAM image for the waveform rerun.
+  std::vector<uint8_t> dram0;
+  ember_npu_device_info_t info;
+  std::memset(&info, 0, sizeof info);
+  info.struct_size = sizeof info;
+  if (rc == 0 && ember_npu_device_query(dut, &info) == EMBER_NPU_STATUS_OK) {
+    dram0.resize(info.dram_bytes);
+    ember_npu_dram_read(dut, 0, dram0.data(), dram0.size());
+  }
+  CosimResult res;
+  auto t0 = std::chrono::steady_clock::now();
+  if (rc == 0) {
+    std::string err = cosimulate(ref, dut, program, res, maxBytes);
+    if (!err.empty())
+      rc = fail(err, programPath);
+  }
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  if (rc == 0) {
+    if (!res.refError.empty())
+      std::printf("REF run: %s\n", res.refError.c_str());
+    if (!res.dutError.empty())
+      std::printf("DUT run: %s\n", res.dutError.c_str());
+    if (res.divergent)
+      std::fputs(formatDivergence(res.first, program).c_str(), stdout);
+    if (res.dramDiffs)
+      std::printf("DRAM after the runs: %" PRIu64 " bytes differ\n",
+                  res.dramDiffs);
+    if (!res.agree && res.divergent && !noWaveform) {
+      // Rerun the DUT from the same DRAM with a waveform window around the
+      // divergence.
+      uint64_t c = res.first.dutCycle, half = window / 2;
+      uint64_t lo = c > half ? c - half : 0, hi = lo + window;
+      std::string path = waveform;
+      if (path.empty())
+        path = "cosim-" + std::to_string(res.first.index) +
+               (dutName == "systemc" ? ".json" : ".fst");
+      ember_npu_status_t st =
+          ember_npu_set_waveform_window(dut, path.c_str(), lo, hi);
+      if (st == EMBER_NPU_STATUS_OK) {
+        ember_npu_dram_write(dut, 0, dram0.data(), dram0.size());
+        ember_npu_program_load(dut, program.data(), program.size());
+        ember_npu_run(dut);
+        ember_npu_set_waveform_window(dut, nullptr, 0, 0);
+        std::printf("waveform: %s (DUT cycles %" PRIu64 "-%" PRIu64 ")\n",
+                    path.c_str(), lo, hi);
+      } else {
+        std::printf("waveform: none (the DUT writes no waveforms)\n");
+      }
+    }
+    if (res.agree)
+      std::printf("cosim: agree ref=%s dut=%s insns=%" PRIu64
+                  " compared=%" PRIu64 " dut_cycles=%" PRIu64 " wall_s=%.3f\n",
+                  refName.c_str(), dutName.c_str(), res.retired, res.compared,
+                  res.dutCycles, seconds);
+    else if (res.divergent)
+      std::printf("cosim: diverged at instruction %" PRIu64
+                  " ref=%s dut=%s engine=%s dut_cycle=%" PRIu64
+                  " divergent_insns=%" PRIu64 " wall_s=%.3f\n",
+                  res.first.index, refName.c_str(), dutName.c_str(),
+                  engineName(static_cast<Engine>(res.first.engine)),
+                  res.first.dutCycle, res.divergent, seconds);
+    else
+      std::printf("cosim: diverged (%s) ref=%s dut=%s wall_s=%.3f\n",
+                  res.dramDiffs ? "DRAM after the runs" : "run errors",
+                  refName.c_str(), dutName.c_str(), seconds);
+    rc = res.agree ? 0 : 1;
+  }
+  ember_npu_device_destroy(ref);
+  ember_npu_device_destroy(dut);
+  return rc;
 }
 
 } // namespace ember::npu

@@ -12,6 +12,16 @@ namespace ember::npu {
 int kernelMain(int argc, char **argv);
 const CliCommand &kernelCommand();
 
+/// `gen --seed N [--length L] [--bias B] -o PREFIX`: a constrained-random
+/// program (GenCommand.cpp).
+int genMain(int argc, char **argv);
+const CliCommand &genCommand();
+
+/// `coverage [PROGRAM@DRAM]... [--gen N] [--kernels]`: functional coverage
+/// (CoverageCommand.cpp).
+int coverageMain(int argc, char **argv);
+const CliCommand &coverageCommand();
+
 } // namespace ember::npu
 
 #endif // EMBER_NPU_KERNEL_COMMAND_H

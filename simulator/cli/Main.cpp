@@ -16,6 +16,8 @@ namespace {
 std::vector<ember::npu::CliCommand> commands() {
   std::vector<ember::npu::CliCommand> all = ember::npu::cliCommands();
   all.push_back(ember::npu::kernelCommand());
+  all.push_back(ember::npu::genCommand());
+  all.push_back(ember::npu::coverageCommand());
   return all;
 }
 
@@ -45,7 +47,8 @@ void usage(std::FILE *out) {
 int main(int argc, char **argv) {
   if (argc < 2) {
     std::fprintf(stderr, "error: missing command; the commands are asm, "
-                         "disasm, sim and kernel (ember-npu; see 'ember-npu "
+                         "disasm, sim, cosim, kernel, gen and coverage "
+                         "(ember-npu; see 'ember-npu "
                          "--help')\n");
     return 1;
   }
@@ -66,7 +69,8 @@ int main(int argc, char **argv) {
   }
   std::fprintf(stderr,
                "error: unknown command '%s'; the commands are asm, disasm, "
-               "sim and kernel (ember-npu; see 'ember-npu --help')\n",
+               "sim, cosim, kernel, gen and coverage (ember-npu; see "
+               "'ember-npu --help')\n",
                cmd.c_str());
   return 1;
 }

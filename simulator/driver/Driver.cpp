@@ -4,6 +4,7 @@
 #include "../golden/Golden.h"
 #include "../systemc/NpuModel.h"
 #include "Platform.h"
+#include "ember/npu/Footprint.h"
 #include "ember/npu/Isa.h"
 #if EMBER_NPU_HAVE_RTL
 #include "../rtl/RtlModel.h"
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <dlfcn.h>
 #include <memory>
 #include <new>
 #include <string>
@@ -32,6 +34,14 @@ struct ember_npu_device {
   std::unique_ptr<RtlModel> rtl;
   RtlConfig rtlConfig;
 #endif
+  // Co-simulation (the appended block of driver.h).
+  ember_npu_retire_fn retireFn = nullptr;
+  void *retireUser = nullptr;
+  std::string windowPath;
+  uint64_t windowFirst = 0, windowLast = 0;
+  const ember_npu_executor_ops_t *ext = nullptr; // an external executor
+  void *extCtx = nullptr;
+  std::string extName;
 };
 
 namespace {
@@ -63,6 +73,57 @@ DramTiming timingOf(const ember_npu_config_t &c) {
   if (c.dram_burst_bytes)
     t.burstBytes = c.dram_burst_bytes;
   return t;
+}
+
+/// The golden model's record of instruction `i`: the bytes its footprint
+/// writes (ember/npu/Footprint.h) as they are after it, and its
+/// counter contributions (the golden model runs one instruction at a time).
+bool reportGoldenRetire(GoldenMachine &g, const std::vector<Insn> &program,
+                        size_t i, std::vector<uint8_t> &dram,
+                        const ember_npu_counters_t &now,
+                        ember_npu_counters_t &before, ember_npu_retire_fn fn,
+                        void *user) {
+  const Insn &insn = program[i];
+  std::vector<Access> fp = footprint(insn, g.regs().data());
+  std::vector<ember_npu_write_t> writes;
+  uint8_t tables[kLutSpaceBytes];
+  std::memcpy(tables, g.lut().data(), 256);
+  for (size_t e = 0; e < g.lut16().size(); ++e) {
+    tables[kLut16Offset + 2 * e] = uint8_t(uint16_t(g.lut16()[e]));
+    tables[kLut16Offset + 2 * e + 1] = uint8_t(uint16_t(g.lut16()[e]) >> 8);
+  }
+  for (const Access &a : fp) {
+    if (!a.write)
+      continue;
+    const uint8_t *base =
+        a.space == kSpaceDram
+            ? dram.data()
+            : (a.space == kSpaceLut ? tables : g.sram(a.space));
+    writes.push_back({static_cast<uint32_t>(a.space),
+                      static_cast<uint32_t>(a.hi - a.lo), a.lo, base + a.lo});
+  }
+  ember_npu_retire_t r;
+  std::memset(&r, 0, sizeof r);
+  r.struct_size = sizeof r;
+  Engine e = engineOf(insn);
+  r.engine = static_cast<uint32_t>(e);
+  r.index = i;
+  r.macs = now.macs - before.macs;
+  r.load_bytes = now.load_bytes - before.load_bytes;
+  r.store_bytes = now.store_bytes - before.store_bytes;
+  r.spaces = EMBER_NPU_SPACES_ALL;
+  r.flags = footprintExact(insn) ? 0 : EMBER_NPU_RETIRE_SUPERSET;
+  r.num_writes = static_cast<uint32_t>(writes.size());
+  r.writes = writes.data();
+  before = now;
+  return fn(user, &r) == 0;
+}
+
+thread_local std::string gLoadError;
+
+ember_npu_status_t loadError(std::string msg) {
+  gLoadError = std::move(msg);
+  return EMBER_NPU_STATUS_INVALID_ARGUMENT;
 }
 } // namespace
 
@@ -164,7 +225,9 @@ ember_npu_status_t ember_npu_device_create(const ember_npu_config_t *config,
 void ember_npu_device_destroy(ember_npu_device_t *device) {
   if (!device)
     return;
-  if (device->config.executor == EMBER_NPU_EXECUTOR_SYSTEMC)
+  if (device->ext && device->ext->destroy)
+    device->ext->destroy(device->extCtx);
+  else if (device->config.executor == EMBER_NPU_EXECUTOR_SYSTEMC)
     gSystemCInUse = false;
   delete device;
 }
@@ -189,6 +252,12 @@ ember_npu_status_t ember_npu_device_query(const ember_npu_device_t *d,
   out->dim = EMBER_NPU_DIM;
   out->timed = golden ? 0 : 1;
   out->concurrent = golden ? 0 : 1;
+  if (d->ext) {
+    out->executor = EMBER_NPU_EXECUTOR_EXTERNAL;
+    out->name = d->extName.c_str();
+    out->timed = d->ext->timed;
+    out->concurrent = d->ext->concurrent;
+  }
   out->dram_bytes = dramSize(d);
   for (int m = 0; m < kNumMems; ++m)
     out->mem_rows[m] = static_cast<uint32_t>(memRows(m));
@@ -233,6 +302,13 @@ ember_npu_status_t ember_npu_sram_read(ember_npu_device_t *d, uint32_t mem,
           static_cast<uint64_t>(memRows(static_cast<int>(mem))))
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
   int m = static_cast<int>(mem);
+  if (d->ext) {
+    if (!d->ext->sram_read)
+      return EMBER_NPU_STATUS_UNSUPPORTED;
+    return d->ext->sram_read(d->extCtx, mem, row, data, rows)
+               ? EMBER_NPU_STATUS_INVALID_ARGUMENT
+               : EMBER_NPU_STATUS_OK;
+  }
 #if EMBER_NPU_HAVE_RTL
   if (d->rtl) {
     d->rtl->readSram(m, row, data, rows);
@@ -301,11 +377,34 @@ ember_npu_status_t ember_npu_run(ember_npu_device_t *d) {
   std::string err = checkProgram(d->program, d->dram.size(), decoded);
   if (!err.empty())
     return setError(d, EMBER_NPU_STATUS_BAD_PROGRAM, err);
-  if (d->golden) {
+  if (d->ext) {
+    char msg[1024] = "";
+    ember_npu_counters_t c;
+    std::memset(&c, 0, sizeof c);
+    c.struct_size = sizeof c;
+    int rc = d->ext->run(d->extCtx, d->program.data(), d->program.size(),
+                         d->dram.data(), d->dram.size(), &c, d->retireFn,
+                         d->retireUser, msg, sizeof msg);
+    d->counters = c;
+    if (rc) {
+      msg[sizeof msg - 1] = 0;
+      return setError(d, EMBER_NPU_STATUS_EXEC_ERROR,
+                      msg[0] ? msg : "the executor failed without a message");
+    }
+  } else if (d->golden) {
     d->golden->reset();
-    err = d->golden->run(decoded, d->dram, d->counters);
+    GoldenMachine::RetireHook hook;
+    ember_npu_counters_t before = d->counters;
+    if (d->retireFn)
+      hook = [&](size_t i) {
+        return reportGoldenRetire(*d->golden, decoded, i, d->dram, d->counters,
+                                  before, d->retireFn, d->retireUser);
+      };
+    err = d->golden->run(decoded, d->dram, d->counters, hook);
 #if EMBER_NPU_HAVE_RTL
   } else if (d->rtl) {
+    d->rtlConfig.retireFn = d->retireFn;
+    d->rtlConfig.retireUser = d->retireUser;
     RtlResult r = d->rtl->run(d->program, decoded, d->dram.data(),
                               d->dram.size(), d->rtlConfig);
     uint32_t size = d->counters.struct_size;
@@ -315,8 +414,14 @@ ember_npu_status_t ember_npu_run(ember_npu_device_t *d) {
 #endif
   } else {
     DramTiming t = timingOf(d->config);
-    SimResult r = SystemCModel::instance().run(decoded, d->dram.data(),
-                                               d->dram.size(), t);
+    SimResult r = SystemCModel::instance().run(
+        decoded, d->dram.data(), d->dram.size(), t, d->retireFn, d->retireUser);
+    if (!d->windowPath.empty() && err.empty()) {
+      std::string werr =
+          writeChromeTrace(d->windowPath, r, d->windowFirst, d->windowLast);
+      if (!werr.empty() && r.error.empty())
+        return setError(d, EMBER_NPU_STATUS_INVALID_ARGUMENT, werr);
+    }
     uint32_t size = d->counters.struct_size;
     d->counters = r.counters;
     d->counters.struct_size = size;
@@ -371,5 +476,131 @@ ember_npu_status_t ember_npu_counters_read(const ember_npu_device_t *d,
   out->struct_size = size;
   return EMBER_NPU_STATUS_OK;
 }
+
+ember_npu_status_t ember_npu_set_retire_callback(ember_npu_device_t *d,
+                                                 ember_npu_retire_fn fn,
+                                                 void *user) {
+  if (!d)
+    return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  d->retireFn = fn;
+  d->retireUser = fn ? user : nullptr;
+  return EMBER_NPU_STATUS_OK;
+}
+
+ember_npu_status_t ember_npu_set_waveform_window(ember_npu_device_t *d,
+                                                 const char *path,
+                                                 uint64_t first,
+                                                 uint64_t last) {
+  if (!d || (path && last < first))
+    return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  if (d->ext) {
+    if (!d->ext->set_waveform_window)
+      return EMBER_NPU_STATUS_UNSUPPORTED;
+    char msg[512] = "";
+    if (d->ext->set_waveform_window(d->extCtx, path, first, last, msg,
+                                    sizeof msg)) {
+      msg[sizeof msg - 1] = 0;
+      return setError(d, EMBER_NPU_STATUS_INVALID_ARGUMENT, msg);
+    }
+    return EMBER_NPU_STATUS_OK;
+  }
+  if (d->golden)
+    return EMBER_NPU_STATUS_UNSUPPORTED;
+#if EMBER_NPU_HAVE_RTL
+  if (d->rtl) {
+    if (!RtlModel::waveformsSupported())
+      return setError(d, EMBER_NPU_STATUS_UNSUPPORTED,
+                      "this build of the RTL executor has no waveform support "
+                      "(EMBER_NPU_RTL_TRACE=OFF)");
+    // A model built for waveforms (the default one is not: tracing support
+    // costs it time on every cycle).
+    if (path && !d->rtl->waveforms())
+      d->rtl = std::make_unique<RtlModel>(true);
+    d->rtlConfig.windowPath = path ? path : "";
+    d->rtlConfig.windowFirst = first;
+    d->rtlConfig.windowLast = last;
+    return EMBER_NPU_STATUS_OK;
+  }
+#endif
+  d->windowPath = path ? path : "";
+  d->windowFirst = first;
+  d->windowLast = last;
+  return EMBER_NPU_STATUS_OK;
+}
+
+ember_npu_status_t ember_npu_device_create_external(
+    const ember_npu_config_t *config, const ember_npu_executor_ops_t *ops,
+    const char *options, ember_npu_device_t **out_device) {
+  if (!config || !ops || !out_device || config->struct_size < kConfigV0Size)
+    return loadError("invalid arguments");
+  if (ops->struct_size < offsetof(ember_npu_executor_ops_t, sram_read) ||
+      ops->abi_version != EMBER_NPU_EXECUTOR_ABI_VERSION || !ops->create ||
+      !ops->run || !ops->destroy)
+    return loadError("the executor's table is not of ABI version " +
+                     std::to_string(EMBER_NPU_EXECUTOR_ABI_VERSION) +
+                     " or lacks create, run or destroy");
+  ember_npu_config_t cfg;
+  std::memset(&cfg, 0, sizeof cfg);
+  std::memcpy(&cfg, config, std::min<size_t>(config->struct_size, sizeof cfg));
+  cfg.struct_size = sizeof cfg;
+  uint64_t bytes =
+      cfg.dram_bytes ? cfg.dram_bytes : EMBER_NPU_DRAM_BYTES_DEFAULT;
+  if (bytes > (1ull << 32))
+    return loadError("more DRAM than 4 GiB");
+  cfg.dram_bytes = bytes;
+  auto *d = new (std::nothrow) ember_npu_device();
+  if (!d)
+    return loadError("out of memory");
+  try {
+    d->dram.assign(bytes, 0);
+  } catch (const std::bad_alloc &) {
+    delete d;
+    return loadError("out of memory for " + std::to_string(bytes) +
+                     " bytes of DRAM");
+  }
+  char msg[512] = "";
+  void *ctx = nullptr;
+  if (ops->create(&cfg, options ? options : "", &ctx, msg, sizeof msg)) {
+    msg[sizeof msg - 1] = 0;
+    delete d;
+    return loadError(std::string("the executor's create failed: ") + msg);
+  }
+  d->config = cfg;
+  d->config.trace_path = nullptr;
+  d->config.waveform_path = nullptr;
+  d->ext = ops;
+  d->extCtx = ctx;
+  d->extName = ops->name ? ops->name : "external";
+  std::memset(&d->counters, 0, sizeof d->counters);
+  d->counters.struct_size = sizeof d->counters;
+  *out_device = d;
+  return EMBER_NPU_STATUS_OK;
+}
+
+ember_npu_status_t
+ember_npu_device_open_library(const ember_npu_config_t *config,
+                              const char *path, const char *options,
+                              ember_npu_device_t **out_device) {
+  if (!path)
+    return loadError("no library path");
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char *e = dlerror();
+    return loadError(std::string("cannot load '") + path +
+                     "': " + (e ? e : "unknown dlopen error"));
+  }
+  auto entry = reinterpret_cast<ember_npu_executor_entry_fn>(
+      dlsym(h, EMBER_NPU_EXECUTOR_ENTRY_SYMBOL));
+  if (!entry)
+    return loadError(std::string("'") + path + "' does not export " +
+                     EMBER_NPU_EXECUTOR_ENTRY_SYMBOL);
+  const ember_npu_executor_ops_t *ops = entry();
+  if (!ops)
+    return loadError(std::string("'") + path + "': " +
+                     EMBER_NPU_EXECUTOR_ENTRY_SYMBOL + " returned NULL");
+  return ember_npu_device_create_external(config, ops, options, out_device);
+}
+
+const char *ember_npu_last_load_error(void) { return gLoadError.c_str(); }
 
 } // extern "C"

@@ -115,7 +115,8 @@ std::string GoldenMachine::executeWideDma(const Insn &insn,
 
 std::string GoldenMachine::run(const std::vector<Insn> &program,
                                std::vector<uint8_t> &dram,
-                               ember_npu_counters_t &counters) {
+                               ember_npu_counters_t &counters,
+                               const RetireHook &onRetire) {
   for (size_t i = 0; i < program.size(); ++i) {
     const Insn &insn = program[i];
     for (int ch = 0; ch < kNumChannels; ++ch) {
@@ -141,6 +142,9 @@ std::string GoldenMachine::run(const std::vector<Insn> &program,
       ++tokens_[ch];
     }
     ++counters.insns;
+    if (onRetire && !onRetire(i))
+      return "instruction " + std::to_string(i) +
+             ": stopped by the retirement callback";
     if (insn.op == Opcode::FINISH)
       return "";
   }

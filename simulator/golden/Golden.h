@@ -13,6 +13,7 @@
 #include "ember/npu/driver.h"
 
 #include <array>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,11 +24,19 @@ public:
   GoldenMachine();
   /// Zeroes scratchpads, registers and token counts.
   void reset();
+  /// Called after each instruction retires (its tokens given) with its index;
+  /// returning false stops the run.
+  using RetireHook = std::function<bool(size_t index)>;
   /// Runs `program` (already checked with checkProgram) against `dram`.
   /// Returns "" or "instruction <i>: <cause>".
   std::string run(const std::vector<Insn> &program, std::vector<uint8_t> &dram,
-                  ember_npu_counters_t &counters);
+                  ember_npu_counters_t &counters,
+                  const RetireHook &onRetire = nullptr);
   uint8_t *sram(int mem) { return srams_[mem].data(); }
+  /// The VECTOR engine's output table (LUTLD).
+  const std::array<int8_t, 256> &lut() const { return lut_; }
+  /// Its 16-bit table (LUTLD w16).
+  const std::array<int16_t, 513> &lut16() const { return lut16_; }
   const std::array<int32_t, EMBER_NPU_NUM_REGS> &regs() const { return regs_; }
 
 private:

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+#include <unordered_map>
 
 namespace {
 
@@ -25,6 +26,86 @@ namespace {
 thread_local uint8_t *gDram = nullptr;
 thread_local uint64_t gDramBytes = 0;
 constexpr size_t kDpiBytes = 128; // the DPI data ports are 1024 bits wide
+
+/// The retirement records of the run in progress (hw/sim/npu_retire_monitor.sv
+/// reports writes, counter increments and retirements; they are grouped per
+/// instruction here and handed to the driver's callback at retirement).
+struct Trace {
+  ember_npu_retire_fn fn = nullptr;
+  void *user = nullptr;
+  const std::vector<ember::npu::Insn> *program = nullptr;
+  struct Pending {
+    std::vector<ember_npu_write_t> writes; // data: offsets into `bytes`
+    std::vector<uint8_t> bytes;
+    uint64_t counts[3] = {0, 0, 0}; // macs, load bytes, store bytes
+  };
+  std::unordered_map<uint32_t, Pending> pending;
+  std::vector<uint8_t> retired; // per instruction
+  uint64_t cycle = 0;           // the cycle being simulated
+  bool stop = false;
+  uint32_t stopIndex = 0;
+
+  bool isRetired(uint32_t idx) const {
+    return idx >= retired.size() || retired[idx];
+  }
+  static void add(Pending &p, int space, uint64_t addr, const uint8_t *data,
+                  size_t n) {
+    p.writes.push_back({static_cast<uint32_t>(space), static_cast<uint32_t>(n),
+                        addr,
+                        reinterpret_cast<const uint8_t *>(p.bytes.size())});
+    p.bytes.insert(p.bytes.end(), data, data + n);
+  }
+  /// Hands `p` to the callback as instruction idx's record.
+  void emit(uint32_t idx, int engine, uint64_t cyc, Pending &p,
+            uint32_t flags) {
+    for (ember_npu_write_t &w : p.writes)
+      w.data = p.bytes.data() + reinterpret_cast<size_t>(w.data);
+    ember_npu_retire_t r;
+    std::memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    r.engine = static_cast<uint32_t>(engine);
+    r.index = idx;
+    r.cycle = cyc;
+    r.macs = p.counts[0];
+    r.load_bytes = p.counts[1];
+    r.store_bytes = p.counts[2];
+    r.spaces = EMBER_NPU_SPACES_ALL;
+    r.flags = flags;
+    r.num_writes = static_cast<uint32_t>(p.writes.size());
+    r.writes = p.writes.data();
+    if (!stop && fn(user, &r)) {
+      stop = true;
+      stopIndex = idx;
+    }
+  }
+  int engineOf(uint32_t idx) const {
+    return idx < program->size()
+               ? static_cast<int>(ember::npu::engineOf((*program)[idx]))
+               : ember::npu::kNumEngines;
+  }
+  /// Something of an instruction that has retired (or that the program does
+  /// not have) happened: a record of its own, flagged late.
+  Pending &lateOrPending(uint32_t idx, bool &late) {
+    late = isRetired(idx);
+    if (!late)
+      return pending[idx];
+    static thread_local Pending scratch;
+    scratch = Pending();
+    return scratch;
+  }
+};
+thread_local Trace *gTrace = nullptr;
+
+int counterPosition(const char *name) {
+  int i = 0;
+#define EMBER_NPU_X(n)                                                         \
+  if (std::strcmp(#n, name) == 0)                                              \
+    return i;                                                                  \
+  ++i;
+  EMBER_NPU_COUNTER_LIST(EMBER_NPU_X)
+#undef EMBER_NPU_X
+  return -1;
+}
 
 } // namespace
 
@@ -47,6 +128,90 @@ extern "C" void npu_dram_write(unsigned int addr, unsigned int nbytes,
   for (unsigned b = 0; b < nbytes; ++b)
     if ((strb[b / 32] >> (b % 32)) & 1u)
       gDram[addr + b] = bytes[b];
+}
+
+extern "C" void npu_trace_write(int space, unsigned int idx, unsigned int addr,
+                                unsigned int nbytes, const svBitVecVal *data,
+                                const svBitVecVal *strb) {
+  Trace *t = gTrace;
+  if (!t || nbytes > kDpiBytes)
+    return;
+  bool late = false;
+  Trace::Pending &p = t->lateOrPending(idx, late);
+  const uint8_t *bytes = reinterpret_cast<const uint8_t *>(data);
+  // Runs of enabled bytes (STORE's lane groups disable some).
+  for (unsigned b = 0; b < nbytes;) {
+    auto on = [&](unsigned k) { return (strb[k / 32] >> (k % 32)) & 1u; };
+    if (!on(b)) {
+      ++b;
+      continue;
+    }
+    unsigned e = b;
+    while (e < nbytes && on(e))
+      ++e;
+    Trace::add(p, space, uint64_t(addr) + b, bytes + b, e - b);
+    b = e;
+  }
+  if (late)
+    t->emit(idx, t->engineOf(idx), t->cycle, p, EMBER_NPU_RETIRE_LATE);
+}
+
+extern "C" void npu_trace_count(unsigned int idx, int counter,
+                                unsigned long long amount) {
+  Trace *t = gTrace;
+  if (!t)
+    return;
+  bool late = false;
+  Trace::Pending &p = t->lateOrPending(idx, late);
+  // The monitor names the counter by its position in the spec's list.
+  static const int kMacs = counterPosition("macs"),
+                   kLoad = counterPosition("load_bytes");
+  int k = counter == kMacs ? 0 : (counter == kLoad ? 1 : 2);
+  p.counts[k] += amount;
+  if (late)
+    t->emit(idx, t->engineOf(idx), t->cycle, p, EMBER_NPU_RETIRE_LATE);
+}
+
+extern "C" void npu_trace_table(unsigned int idx, const svBitVecVal *entries) {
+  Trace *t = gTrace;
+  if (!t)
+    return;
+  bool late = false;
+  Trace::Pending &p = t->lateOrPending(idx, late);
+  Trace::add(p, EMBER_NPU_SPACE_LUT, 0,
+             reinterpret_cast<const uint8_t *>(entries), 256);
+  if (late)
+    t->emit(idx, t->engineOf(idx), t->cycle, p, EMBER_NPU_RETIRE_LATE);
+}
+
+extern "C" void npu_trace_table16(unsigned int idx,
+                                  const svBitVecVal *entries) {
+  Trace *t = gTrace;
+  if (!t)
+    return;
+  bool late = false;
+  Trace::Pending &p = t->lateOrPending(idx, late);
+  // 513 little-endian int16 entries, as the DPI packs them.
+  Trace::add(p, EMBER_NPU_SPACE_LUT, EMBER_NPU_LUT16_OFFSET,
+             reinterpret_cast<const uint8_t *>(entries), 2 * 513);
+  if (late)
+    t->emit(idx, t->engineOf(idx), t->cycle, p, EMBER_NPU_RETIRE_LATE);
+}
+
+extern "C" void npu_trace_retire(int engine, unsigned int idx,
+                                 unsigned long long cycle) {
+  Trace *t = gTrace;
+  if (!t)
+    return;
+  bool late = false;
+  Trace::Pending &p = t->lateOrPending(idx, late);
+  Trace::Pending mine = std::move(p);
+  if (!late) {
+    t->pending.erase(idx);
+    t->retired[idx] = 1;
+  }
+  // Retiring twice (or an index the program does not have) is late too.
+  t->emit(idx, engine, cycle, mine, late ? EMBER_NPU_RETIRE_LATE : 0);
 }
 
 namespace ember::npu {
@@ -134,6 +299,8 @@ RtlModel::~RtlModel() {
 
 bool RtlModel::waveformsSupported() { return EMBER_NPU_RTL_TRACE != 0; }
 
+bool RtlModel::waveforms() const { return impl_->waveforms; }
+
 std::string RtlModel::checkConfig(const RtlConfig &c) {
   if (c.burstBytes == 0 || (c.burstBytes & (c.burstBytes - 1)) ||
       c.burstBytes > kMaxBurstBytes)
@@ -203,6 +370,17 @@ RtlResult RtlModel::run(const std::vector<Word> &program,
       static_cast<uint32_t>(std::min<uint64_t>(watchdog, 0xffffffffu));
   t.dram_freeze = 0;
   t.insn_valid = 0;
+  Trace trace;
+  if (config.retireFn) {
+    trace.fn = config.retireFn;
+    trace.user = config.retireUser;
+    trace.program = &decoded;
+    trace.retired.assign(decoded.size(), 0);
+    gTrace = &trace;
+  }
+  t.trace_en = config.retireFn != nullptr;
+  [[maybe_unused]] const bool window =
+      !config.windowPath.empty() && m.waveforms && config.waveformPath.empty();
   // Reset: control state by the reset input, scratchpads directly (SRAMs have
   // no reset).
   t.rst = 1;
@@ -234,11 +412,33 @@ RtlResult RtlModel::run(const std::vector<Word> &program,
     }
     if (cycle == config.freezeDramAtCycle)
       t.dram_freeze = 1;
+#if EMBER_NPU_RTL_TRACE
+    if (window && cycle == config.windowFirst) {
+      m.fst = std::make_unique<VerilatedFstC>();
+      t.trace(m.fst.get(), 99);
+      m.fst->open(config.windowPath.c_str());
+      m.time = 2 * cycle; // FST time = 2 x cycle
+    }
+#endif
+    trace.cycle = cycle;
     m.tick();
     ++cycle;
-    if (t.done || t.error)
+#if EMBER_NPU_RTL_TRACE
+    if (window && m.fst && cycle > config.windowLast) {
+      m.fst->close();
+      m.fst.reset();
+    }
+#endif
+    if (t.done || t.error || trace.stop)
       break;
   }
+  // The monitor reports a cycle's retirements one cycle later: let it.
+  if (gTrace && !trace.stop) {
+    trace.cycle = cycle;
+    m.tick();
+  }
+  gTrace = nullptr;
+  t.trace_en = 0;
 #if EMBER_NPU_RTL_TRACE
   if (m.fst) {
     m.fst->close();
@@ -251,6 +451,11 @@ RtlResult RtlModel::run(const std::vector<Word> &program,
 #define EMBER_NPU_X(name) result.counters.name = wideWord64(t.counters, i++);
   EMBER_NPU_COUNTER_LIST(EMBER_NPU_X)
 #undef EMBER_NPU_X
+  if (trace.stop) {
+    result.error = "instruction " + std::to_string(trace.stopIndex) +
+                   ": stopped by the retirement callback";
+    return result;
+  }
   if (!t.error)
     return result;
 

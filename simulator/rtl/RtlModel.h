@@ -32,6 +32,14 @@ struct RtlConfig {
   std::string waveformPath; ///< FST waveform of each run, or empty
   /// Test hook: from this cycle of the run on the DRAM model stops responding.
   uint64_t freezeDramAtCycle = UINT64_MAX;
+  /// Retirement records (driver.h), from hw/sim/npu_retire_monitor.sv; a
+  /// nonzero return of retireFn stops the run.
+  ember_npu_retire_fn retireFn = nullptr;
+  void *retireUser = nullptr;
+  /// An FST waveform of cycles [windowFirst, windowLast] only (a model made
+  /// with waveform support), or empty.
+  std::string windowPath;
+  uint64_t windowFirst = 0, windowLast = 0;
 };
 
 struct RtlResult {
@@ -55,6 +63,8 @@ public:
   static std::string checkConfig(const RtlConfig &config);
   /// Whether this build can write waveforms.
   static bool waveformsSupported();
+  /// Whether this model was made with waveform support.
+  bool waveforms() const;
 
   /// Resets the NPU (scratchpads, registers, tokens) and runs `program`
   /// (already checked with checkProgram, decoded in `decoded`) on `dram` until

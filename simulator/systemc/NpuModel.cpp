@@ -3,7 +3,9 @@
 #include "MacRows.h"
 #include "WideRows.h"
 
+#include "RetireLog.h"
 #include "ember/npu/Arith.h"
+#include "ember/npu/Footprint.h"
 
 #include <systemc>
 #include <tlm>
@@ -221,6 +223,14 @@ public:
   // (SystemCPlatform pauses the kernel there).
   std::function<void()> onRunEnd;
 
+  // Retirement records (driver.h), when the run reports them.
+  RetireLog retireLog;
+  void retire(uint32_t index, Engine e) {
+    if (retireLog.on() && !retireLog.retire(index, e, now()))
+      fail("instruction " + std::to_string(index) +
+           ": stopped by the retirement callback");
+  }
+
   DramTarget dram;
   std::vector<SramTarget *> srams;
   Router router;
@@ -357,6 +367,7 @@ private:
   NpuTop &top_;
   Engine kind_;
   int id_;
+  uint32_t curIndex_ = 0; // the instruction whose writes access() records
   std::vector<uint8_t> buf_, buf2_, beBuf_;
   std::vector<int32_t> accBuf_;
   std::vector<int16_t> wgt16_;
@@ -401,6 +412,13 @@ private:
     if (p.get_response_status() != tlm::TLM_OK_RESPONSE)
       top_.fail("internal: TLM access error at address " +
                 std::to_string(addr));
+    if (top_.retireLog.on() && cmd == tlm::TLM_WRITE_COMMAND) {
+      unsigned port = static_cast<unsigned>(addr >> 32);
+      top_.retireLog.write(curIndex_, port == 0 ? kSpaceDram : int(port) - 1,
+                           addr & 0xffffffffull,
+                           static_cast<const uint8_t *>(ptr), len, byteEnable,
+                           byteEnableLength, TLM_BYTE_ENABLED);
+    }
   }
   void sramRead(int mem, int64_t row, void *ptr, int64_t rows) {
     sc_time d = SC_ZERO_TIME;
@@ -470,6 +488,7 @@ void NpuTop::fetchThread() {
           waitUntil(now() + 1);
           lastPush = now();
           result->counters.insns++;
+          retire(i, Engine::Fetch);
           if (insn.op == Opcode::FINISH) {
             finished = true;
             break;
@@ -537,7 +556,17 @@ void EngineModule::runOne(uint32_t index) {
   top_.takeTokens(insn.wait, id_, index);
   uint64_t start = top_.now();
   uint64_t dramStall = 0;
+  curIndex_ = index;
+  const uint64_t loaded = c.load_bytes, stored = c.store_bytes;
   uint64_t cycles = execute(insn, index, dramStall);
+  if (top_.retireLog.on()) {
+    RetireLog::Pending &tr = top_.retireLog.of(index);
+    // The other engines run meanwhile: only this engine's own counter.
+    if (kind_ == Engine::LOAD)
+      tr.loadBytes += c.load_bytes - loaded;
+    if (kind_ == Engine::STORE)
+      tr.storeBytes += c.store_bytes - stored;
+  }
   top_.waitUntil(start + cycles);
   uint64_t end = top_.now();
   *busy[id_] += end - start;
@@ -556,6 +585,7 @@ void EngineModule::runOne(uint32_t index) {
         BusyInterval{end, top_.now(), index, insn.op, true});
   *stallToken[id_] += (start - t0) + (top_.now() - end);
   c.insns++;
+  top_.retire(index, kind_);
 }
 
 // GEMM, as the RTL's three-stage pipeline (hw/rtl/npu_gemm.sv): an instruction
@@ -623,7 +653,11 @@ void EngineModule::gemmThread() {
             x + 1,
             first ? 0 : prevZ + kDim + EMBER_NPU_GEMM_ISSUE_OVERHEAD_CYCLES);
         int64_t z = std::max<int64_t>(y, first ? 0 : prevLastRead);
+        curIndex_ = q.index;
+        const uint64_t macs = top_.result->counters.macs;
         gemm(insn);
+        if (top_.retireLog.on())
+          top_.retireLog.of(q.index).macs += top_.result->counters.macs - macs;
         retires.push_back(
             Retire{q.index, static_cast<uint64_t>(x),
                    static_cast<uint64_t>(
@@ -672,6 +706,7 @@ void EngineModule::gemmRetireThread() {
         if (retires.empty() && !gemmHoldsCur && top_.queues[id_].empty())
           top_.active[id_] = false;
         top_.result->counters.insns++;
+        top_.retire(r.index, Engine::GEMM);
         top_.gemmRetireEv.notify(SC_ZERO_TIME);
         top_.engineDoneEv.notify(SC_ZERO_TIME);
       }
@@ -1047,11 +1082,19 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
         runWideVector(insn, top_.regs.data(), top_.lut, top_.lut16, port, err);
     if (!err.empty())
       top_.fail("instruction " + std::to_string(index) + ": " + err);
+    if (insn.op == Opcode::LUTLD && top_.retireLog.on()) // the 16-bit table
+      top_.retireLog.write(index, kSpaceLut, kLut16Offset,
+                           reinterpret_cast<const uint8_t *>(top_.lut16.data()),
+                           2 * 513);
     return cycles;
   }
   if (insn.op == Opcode::LUTLD) {
     // The table's ACC rows, one a cycle through VECTOR's first ACC port.
     sramRead(EMBER_NPU_MEM_ACC, insn.src, top_.lut.data(), kLutRows);
+    if (top_.retireLog.on())
+      top_.retireLog.write(index, kSpaceLut, 0,
+                           reinterpret_cast<const uint8_t *>(top_.lut.data()),
+                           256);
     return kLutRows / EMBER_NPU_SRAM_ROWS_PER_CYCLE +
            EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES;
   }
@@ -1214,13 +1257,17 @@ uint64_t EngineModule::vectorTableMulUpsample(const Insn &insn) {
          (staged ? static_cast<uint64_t>(rows) + 1 : 0);
 }
 
-// ---- core control (SystemCPlatform, NpuPlatform.cpp)
-// -------------------------
+// ---- core control (SystemCPlatform, NpuPlatform.cpp) --------------------
 
 NpuTop *newCore(const char *name, std::function<void()> onRunEnd) {
   NpuTop *t = new NpuTop(name);
   t->onRunEnd = std::move(onRunEnd);
   return t;
+}
+
+void setRetireCallback(NpuTop &t, ember_npu_retire_fn fn, void *user) {
+  t.retireLog.fn = fn;
+  t.retireLog.user = fn ? user : nullptr;
 }
 
 uint8_t *coreSram(NpuTop &t, int mem) { return t.srams[mem]->storage.data(); }
@@ -1230,6 +1277,7 @@ uint64_t coreRunStart(const NpuTop &t) { return toCycles(t.startTime); }
 void beginRun(NpuTop &t, const std::vector<Insn> &program, uint8_t *dram,
               uint64_t dramBytes, const DramTiming &timing, SharedDram *shared,
               SimResult *result) {
+  t.retireLog.clear();
   for (SramTarget *s : t.srams)
     std::fill(s->storage.begin(), s->storage.end(), 0);
   t.regs.fill(0);
@@ -1327,6 +1375,11 @@ void endRun(NpuTop &t) {
 }
 
 std::string writeChromeTrace(const std::string &path, const SimResult &result) {
+  return writeChromeTrace(path, result, 0, UINT64_MAX);
+}
+
+std::string writeChromeTrace(const std::string &path, const SimResult &result,
+                             uint64_t firstCycle, uint64_t lastCycle) {
   std::ofstream out(path);
   if (!out)
     return "cannot open '" + path + "' for writing";
@@ -1344,11 +1397,13 @@ std::string writeChromeTrace(const std::string &path, const SimResult &result) {
   for (int e = 0; e < kNumEngines; ++e) {
     for (const auto *list : {&result.busy[e], &result.stalls[e]}) {
       for (const BusyInterval &b : *list)
-        out << ",\n{\"name\":\"" << (b.stall ? "wait " : "") << opcodeName(b.op)
-            << "\",\"cat\":\"" << (b.stall ? "stall" : "exec")
-            << "\",\"ph\":\"X\",\"pid\":0,\"tid\":" << e
-            << ",\"ts\":" << b.start << ",\"dur\":" << (b.end - b.start)
-            << ",\"args\":{\"insn\":" << b.insnIndex << "}}";
+        if (b.end >= firstCycle && b.start <= lastCycle)
+          out << ",\n{\"name\":\"" << (b.stall ? "wait " : "")
+              << opcodeName(b.op) << "\",\"cat\":\""
+              << (b.stall ? "stall" : "exec")
+              << "\",\"ph\":\"X\",\"pid\":0,\"tid\":" << e
+              << ",\"ts\":" << b.start << ",\"dur\":" << (b.end - b.start)
+              << ",\"args\":{\"insn\":" << b.insnIndex << "}}";
     }
   }
 

@@ -86,6 +86,8 @@ public:
   uint64_t now() const;
   uint64_t runStart(unsigned core) const;
   uint8_t *sram(unsigned core, int mem);
+  /// Later runs of `core` report retirements to `fn` (driver.h; NULL: off).
+  void setRetireCallback(unsigned core, ember_npu_retire_fn fn, void *user);
 
 private:
   SystemCPlatform();
@@ -99,9 +101,12 @@ public:
   static SystemCModel &instance();
   /// Resets scratchpads/registers/tokens and runs `program` (checked with
   /// checkProgram) on `dram` until FINISH, an execution error or a detected
-  /// deadlock.
+  /// deadlock. With `retireFn`, reports each retirement (driver.h); a nonzero
+  /// return stops the run.
   SimResult run(const std::vector<Insn> &program, uint8_t *dram,
-                uint64_t dramBytes, const DramTiming &timing);
+                uint64_t dramBytes, const DramTiming &timing,
+                ember_npu_retire_fn retireFn = nullptr,
+                void *retireUser = nullptr);
   uint8_t *sram(int mem);
 
 private:
@@ -129,11 +134,16 @@ void beginRun(NpuTop &t, const std::vector<Insn> &program, uint8_t *dram,
 /// unwinds the core's threads), the derived counters.
 void endRun(NpuTop &t);
 uint8_t *coreSram(NpuTop &t, int mem);
+/// Later runs of the core report retirements to `fn` (driver.h; NULL: off).
+void setRetireCallback(NpuTop &t, ember_npu_retire_fn fn, void *user);
 uint64_t coreRunStart(const NpuTop &t);
 
 /// Writes a Chrome/Perfetto trace (one track per engine, slices for executing
 /// instructions and "wait" slices for token stalls; 1 cycle shown as 1 us).
 std::string writeChromeTrace(const std::string &path, const SimResult &result);
+/// The same, of the instructions that overlap cycles [first, last] only.
+std::string writeChromeTrace(const std::string &path, const SimResult &result,
+                             uint64_t first, uint64_t last);
 
 } // namespace ember::npu
 

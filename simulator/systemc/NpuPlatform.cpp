@@ -1,5 +1,4 @@
-//===- NpuPlatform.cpp - Several NPU cores on one SystemC kernel and DRAM
-//--===//
+//===- NpuPlatform.cpp - NPU cores on one SystemC kernel and DRAM -------===//
 //
 // SystemCPlatform (NpuModel.h): the spec's cores, elaborated once, each driven
 // through the core control of NpuModel.cpp; the shared DRAM channel their
@@ -136,6 +135,11 @@ uint64_t SystemCPlatform::runStart(unsigned core) const {
   return coreRunStart(*s_->cores[core]);
 }
 
+void SystemCPlatform::setRetireCallback(unsigned core, ember_npu_retire_fn fn,
+                                        void *user) {
+  ember::npu::setRetireCallback(*s_->cores[core], fn, user);
+}
+
 uint8_t *SystemCPlatform::sram(unsigned core, int mem) {
   return coreSram(*s_->cores[core], mem);
 }
@@ -197,8 +201,7 @@ void SystemCPlatform::finish(unsigned core) {
   endRun(*s_->cores[core]);
 }
 
-// ---- one core alone
-// -----------------------------------------------------------
+// ---- one core alone -----------------------------------------------------
 
 SystemCModel &SystemCModel::instance() {
   static SystemCModel *model =
@@ -213,9 +216,11 @@ uint8_t *SystemCModel::sram(int mem) {
 }
 
 SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram,
-                            uint64_t dramBytes, const DramTiming &timing) {
+                            uint64_t dramBytes, const DramTiming &timing,
+                            ember_npu_retire_fn retireFn, void *retireUser) {
   SimResult result;
   SystemCPlatform &p = SystemCPlatform::instance();
+  p.setRetireCallback(0, retireFn, retireUser);
   p.start(0, program, dram, dramBytes, timing, 0, &result);
   for (;;) {
     std::vector<unsigned> ended = p.advance(UINT64_MAX);
@@ -223,6 +228,7 @@ SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram,
       break;
   }
   p.finish(0);
+  p.setRetireCallback(0, nullptr, nullptr);
   return result;
 }
 

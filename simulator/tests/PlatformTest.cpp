@@ -1,5 +1,4 @@
-//===- PlatformTest.cpp - Several SystemC cores on one DRAM (driver.h jobs)
-//===//
+//===- PlatformTest.cpp - SystemC cores on one DRAM (driver.h jobs) -----===//
 //
 // A platform device runs jobs on its cores at the same time: results are the
 // single core's, bit for bit; a core alone takes the single core's cycles;

@@ -734,7 +734,77 @@ std::vector<TestCase> directedCases() {
   return cases;
 }
 
-TestCase randomCase(uint32_t seed, int length) {
+namespace {
+/// Whether instruction kind `kind` (randomCase's numbering: 0..26, then the
+/// 16-bit kinds from 27) belongs to `bias`'s class.
+bool inBias(GenBias bias, int kind) {
+  int wide = kind >= 27 ? (kind - 27) % kRandomWideKinds : -1;
+  switch (bias) {
+  case GenBias::Dma:
+    return kind < 8 || wide == 0 || wide == 1;
+  case GenBias::Gemm:
+    return kind >= 8 && kind < 12;
+  case GenBias::Vector:
+    return (kind >= 12 && kind < 27) || wide >= 2;
+  case GenBias::None:
+  case GenBias::Hazards:
+    return true;
+  }
+  return true;
+}
+/// A FENCE (every token channel empty), then eight instructions on engine
+/// `a` and eight on engine `b`, the i-th of b conflicting with the i-th of a
+/// only: the builder's tokens fill channel a->b to the FIFO's depth before b
+/// takes the first. Rows from 200 up, outside the random window.
+void addTokenFlood(SafeProgramBuilder &b, int ea, int eb) {
+  const int64_t act = 200, out = 200, dst = 240, acc = 300;
+  auto one = [&](int e, int partner, int i, bool first) -> Insn {
+    // What engine e does to the region it shares with `partner`.
+    const Engine E = static_cast<Engine>(e), P = static_cast<Engine>(partner);
+    auto region = [&](Engine x, Engine y) { // the space x and y share
+      if ((x == Engine::LOAD && y == Engine::GEMM) ||
+          (y == Engine::LOAD && x == Engine::GEMM) ||
+          (x == Engine::STORE && y == Engine::LOAD) ||
+          (y == Engine::STORE && x == Engine::LOAD))
+        return kActM;
+      if ((x == Engine::GEMM || y == Engine::GEMM))
+        return kAccM;
+      return kOutM;
+    };
+    const int mem = region(E, P);
+    const int64_t row = mem == kActM   ? act + i
+                        : mem == kAccM ? acc + i
+                        : (E == Engine::VECTOR || P == Engine::VECTOR) &&
+                                !(first && E == Engine::LOAD)
+                            ? dst + i
+                            : out + i;
+    switch (E) {
+    case Engine::LOAD:
+      return loadInsn(mem, row, 64 * i, 1, 1, 1);
+    case Engine::STORE:
+      return storeInsn(mem, row, 50000 + 128 * i, 1, 1, 1);
+    case Engine::GEMM:
+      return gemmInsn(true, mem == kAccM ? row : acc + i,
+                      mem == kActM ? row : act + i, 0, 1, 1);
+    case Engine::VECTOR:
+      if (mem == kAccM)
+        return requantInsn(dst + i, row, 1, EMBER_NPU_ACC_ROWS - 2, 0, -128,
+                           127);
+      return vaddInsn(dst + i, out + i, out + i, 1);
+    case Engine::Fetch:
+      break;
+    }
+    return makeInsn(Opcode::FENCE);
+  };
+  b.add(makeInsn(Opcode::FENCE));
+  for (int i = 0; i < EMBER_NPU_TOKEN_FIFO_DEPTH; ++i)
+    b.add(one(ea, eb, i, true));
+  for (int i = 0; i < EMBER_NPU_TOKEN_FIFO_DEPTH; ++i)
+    b.add(one(eb, ea, i, false));
+}
+} // namespace
+
+TestCase randomCase(uint32_t seed, int length, GenBias bias) {
   std::mt19937 rng(seed);
   auto rnd = [&](int64_t lo, int64_t hi) { // inclusive
     return lo +
@@ -744,8 +814,9 @@ TestCase randomCase(uint32_t seed, int length) {
   tc.name = "random_" + std::to_string(seed);
   tc.dram = randomDram(rng);
   SafeProgramBuilder b;
-  const int64_t window =
-      96; // scratchpad rows used, small so that accesses conflict often
+  // Scratchpad rows used, small so that accesses conflict often (with the
+  // hazards bias smaller still: most instructions then wait on a token).
+  const int64_t window = bias == GenBias::Hazards ? 24 : 96;
   auto rowIn = [&](int mem, int64_t n) {
     // Mostly the low window; sometimes the last rows of the memory.
     if (rng() % 8 == 0)
@@ -779,6 +850,17 @@ TestCase randomCase(uint32_t seed, int length) {
     // Kinds 0 .. 26: spec versions 1 and 2; 27 ..: the 16-bit forms (each
     // twice as likely).
     int kind = static_cast<int>(rng() % (27 + 2 * kRandomWideKinds));
+    // A bias draws again, three times in four, a kind outside its class.
+    for (int t = 0; t < 8 && !inBias(bias, kind) && rng() % 4 != 0; ++t)
+      kind = static_cast<int>(rng() % (27 + 2 * kRandomWideKinds));
+    // Hazards: now and then a token channel filled to its depth.
+    if (bias == GenBias::Hazards && rng() % 30 == 0) {
+      int ea = static_cast<int>(rng() % kNumEngines);
+      int eb =
+          (ea + 1 + static_cast<int>(rng() % (kNumEngines - 1))) % kNumEngines;
+      addTokenFlood(b, ea, eb);
+      continue;
+    }
     if (kind >= 27) {
       addRandomWide(b, rng, (kind - 27) % kRandomWideKinds, window);
       continue;

@@ -56,8 +56,13 @@ constexpr uint64_t kTestDramBytes = 64 * 1024;
 
 /// Directed programs: every instruction, every field at its edges.
 std::vector<TestCase> directedCases();
-/// A random valid race-free program of about `length` instructions.
-TestCase randomCase(uint32_t seed, int length);
+/// What a random program draws more of: DMA (LOAD, STORE, MOVE and their
+/// 16-bit forms), GEMM, VECTOR, or hazards (every kind, on fewer rows, so
+/// that most instructions wait on a token).
+enum class GenBias { None, Dma, Gemm, Vector, Hazards };
+/// A random valid race-free program of about `length` instructions (the
+/// generator behind `ember-npu gen`).
+TestCase randomCase(uint32_t seed, int length, GenBias bias = GenBias::None);
 
 // 16-bit activations (spec version 3), ProgramGen16.cpp.
 /// Directed programs of every 16-bit form.

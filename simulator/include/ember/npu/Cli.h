@@ -23,12 +23,13 @@ struct CliCommand {
   int (*main)(int argc, char **argv);
 };
 
-// asm, disasm, sim: the commands `ember` and `ember-npu` both have.
+// asm, disasm, sim, cosim: the commands `ember` and `ember-npu` both have.
 const std::vector<CliCommand> &cliCommands();
 
 int asmMain(int argc, char **argv);
 int disasmMain(int argc, char **argv);
 int simMain(int argc, char **argv);
+int cosimMain(int argc, char **argv);
 
 } // namespace ember::npu
 

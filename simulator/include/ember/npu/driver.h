@@ -212,6 +212,147 @@ ember_npu_status_t ember_npu_job_info(const ember_npu_job_t *job,
 /* Releases a job, waiting for it first if it is still queued or running. */
 void ember_npu_job_release(ember_npu_job_t *job);
 
+/*===----------------------------------------------------------------------===*
+ * Co-simulation: retirement records and executors of one's own.
+ *
+ * A retirement record is what an executor reports as each instruction of a
+ * run retires (for LOAD, VECTOR and STORE: the cycle it gives its tokens; for
+ * GEMM: its retire stage; FENCE and FINISH: their acceptance): its index, its
+ * engine, the cycle, its own counter contributions and every write it made,
+ * in the order they happened (a later write of a byte wins). Two executors
+ * agree on a race-free program when their records agree instruction by
+ * instruction, whatever order the engines retire in: that is what `ember
+ * cosim` and the npu-sim backend's checked RTL runs compare
+ * (docs/npu-rtl.md, "Verification flow").
+ *
+ * Any executor can sit behind this interface: besides the built-in ones, a
+ * vendor's model (a Verilator build of their own RTL, say) implements
+ * ember_npu_executor_ops_t and becomes a device through
+ * ember_npu_device_create_external, or ships as a shared library exporting
+ * EMBER_NPU_EXECUTOR_ENTRY_SYMBOL (`ember cosim --dut lib.so`). The driver
+ * keeps DRAM, validates programs and dispatches; the executor runs them.
+ *===----------------------------------------------------------------------===*/
+
+/* Address spaces of a write: the scratchpads (EMBER_NPU_MEM_*), DRAM and the
+ * VECTOR engine's output tables (bytes [0, 256): the 8-bit table; [256, 1282):
+ * the 16-bit table's 513 int16 entries, little-endian). Addresses are byte
+ * addresses inside the space (scratchpad row r starts at r x its row bytes;
+ * the upper plane of a 16-bit row is the row half the memory further). */
+#define EMBER_NPU_SPACE_DRAM EMBER_NPU_NUM_MEMS
+#define EMBER_NPU_SPACE_LUT (EMBER_NPU_NUM_MEMS + 1)
+#define EMBER_NPU_LUT16_OFFSET 256
+#define EMBER_NPU_NUM_SPACES (EMBER_NPU_NUM_MEMS + 2)
+/* Every space an executor may report (the `spaces` mask of a record). */
+#define EMBER_NPU_SPACES_ALL ((1u << EMBER_NPU_NUM_SPACES) - 1u)
+
+typedef struct ember_npu_write {
+  uint32_t space; /* EMBER_NPU_MEM_* or EMBER_NPU_SPACE_* */
+  uint32_t bytes;
+  uint64_t addr;
+  const uint8_t *data; /* `bytes` bytes */
+} ember_npu_write_t;
+
+/* Record flags. LATE: writes made after the instruction had retired (a
+ * record of its own, after the instruction's first). SUPERSET: `writes` may
+ * also list bytes the instruction did not write, with their values after it
+ * (a reference model that reports regions rather than write events). */
+#define EMBER_NPU_RETIRE_LATE 1u
+#define EMBER_NPU_RETIRE_SUPERSET 2u
+
+typedef struct ember_npu_retire {
+  uint32_t
+      struct_size; /* sizeof(ember_npu_retire_t) as the executor knows it */
+  uint32_t engine; /* EMBER_NPU_ENGINE_*, or EMBER_NPU_NUM_ENGINES (fetch:
+                      FENCE, FINISH) */
+  uint64_t index;  /* the instruction's position in the program */
+  uint64_t cycle;  /* when it retired (untimed executors: 0) */
+  uint64_t macs;   /* its own contributions to these counters */
+  uint64_t load_bytes;
+  uint64_t store_bytes;
+  uint32_t spaces; /* bit s: `writes` lists every write to space s (the
+                      spaces the executor traces) */
+  uint32_t flags;  /* EMBER_NPU_RETIRE_* */
+  uint32_t num_writes;
+  uint32_t reserved;
+  const ember_npu_write_t *writes;
+} ember_npu_retire_t;
+
+/* Called at each retirement; the record and its data are valid during the
+ * call only. A nonzero return stops the run: ember_npu_run then returns
+ * EMBER_NPU_STATUS_EXEC_ERROR, "instruction <i>: stopped by the retirement
+ * callback". */
+typedef int (*ember_npu_retire_fn)(void *user,
+                                   const ember_npu_retire_t *record);
+
+/* Every later ember_npu_run of `device` reports retirements to `fn` (NULL:
+ * off, the default; tracing costs time, most on the RTL). */
+ember_npu_status_t ember_npu_set_retire_callback(ember_npu_device_t *device,
+                                                 ember_npu_retire_fn fn,
+                                                 void *user);
+
+/* The next runs write a waveform of cycles [first_cycle, last_cycle] only to
+ * `path` (NULL: none). RTL: an FST file; SystemC: a Chrome trace of the
+ * instructions that overlap the window. EMBER_NPU_STATUS_UNSUPPORTED from an
+ * executor without waveforms. */
+ember_npu_status_t ember_npu_set_waveform_window(ember_npu_device_t *device,
+                                                 const char *path,
+                                                 uint64_t first_cycle,
+                                                 uint64_t last_cycle);
+
+/* An executor of one's own. Every function returns 0 on success, else writes
+ * a one-line message into err (err_size bytes, NUL-terminated) and returns
+ * nonzero. Optional functions may be NULL. */
+#define EMBER_NPU_EXECUTOR_ABI_VERSION 1
+#define EMBER_NPU_EXECUTOR_EXTERNAL 3 /* ember_npu_device_info_t.executor */
+typedef struct ember_npu_executor_ops {
+  uint32_t struct_size; /* sizeof(ember_npu_executor_ops_t) */
+  uint32_t abi_version; /* EMBER_NPU_EXECUTOR_ABI_VERSION */
+  const char *name;     /* what device queries and reports call it */
+  uint32_t timed;       /* as in ember_npu_device_info_t */
+  uint32_t concurrent;
+  /* A new instance for `config` (DRAM timing; dram_bytes is the driver's) and
+   * the option string given to the device (may be empty). */
+  int (*create)(const ember_npu_config_t *config, const char *options,
+                void **out_ctx, char *err, size_t err_size);
+  void (*destroy)(void *ctx);
+  /* Runs `count` 16-byte instructions (decoded and validated by the driver)
+   * against `dram` (the device's DRAM, read and written in place), after
+   * resetting scratchpads, registers and tokens. Fills `counters` (its
+   * struct_size is set), calls `fn` (when not NULL) at each retirement and
+   * stops when it returns nonzero. A failing program returns nonzero with
+   * "instruction <i>: <cause>" in err. */
+  int (*run)(void *ctx, const void *insns, size_t count, uint8_t *dram,
+             uint64_t dram_bytes, ember_npu_counters_t *counters,
+             ember_npu_retire_fn fn, void *user, char *err, size_t err_size);
+  /* Optional: scratchpad rows after a run (ember_npu_sram_read). */
+  int (*sram_read)(void *ctx, uint32_t mem, uint32_t row, void *data,
+                   uint32_t rows);
+  /* Optional: as ember_npu_set_waveform_window. */
+  int (*set_waveform_window)(void *ctx, const char *path, uint64_t first_cycle,
+                             uint64_t last_cycle, char *err, size_t err_size);
+} ember_npu_executor_ops_t;
+
+/* A device running on `ops` (which must outlive it); config->executor is
+ * ignored. */
+ember_npu_status_t ember_npu_device_create_external(
+    const ember_npu_config_t *config, const ember_npu_executor_ops_t *ops,
+    const char *options, ember_npu_device_t **out_device);
+
+/* A shared library executor exports this symbol, a function returning its
+ * ops table. */
+#define EMBER_NPU_EXECUTOR_ENTRY_SYMBOL "ember_npu_executor_entry"
+typedef const ember_npu_executor_ops_t *(*ember_npu_executor_entry_fn)(void);
+
+/* Loads `path` (kept loaded for the process) and creates a device on the
+ * executor it exports. EMBER_NPU_STATUS_INVALID_ARGUMENT when the library or
+ * its symbol cannot be loaded or its table is of another ABI version;
+ * ember_npu_last_load_error() says why. */
+ember_npu_status_t
+ember_npu_device_open_library(const ember_npu_config_t *config,
+                              const char *path, const char *options,
+                              ember_npu_device_t **out_device);
+const char *ember_npu_last_load_error(void);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
