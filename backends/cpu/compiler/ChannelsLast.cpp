@@ -360,7 +360,9 @@ void Codegen::fusePools() {
   auto users = f_.computeUsers();
   std::set<const Node *> fused;
   for (auto &g : groups_) {
-    if (g.kind != GroupKind::Conv || !nhwc_.count(keyOf(g.root)) ||
+    // (Not after a post chain: the pool would read the values before it.)
+    if (g.kind != GroupKind::Conv || !g.epi.post.empty() ||
+        !nhwc_.count(keyOf(g.root)) ||
         nhwc_.count(keyOf(g.anchor->inputs[0])) || !convUnfoldsNchw(g, false))
       continue;
     auto it = users.find(g.root);

@@ -162,11 +162,14 @@ llvm::Value *Codegen::ptrOfValue(const Value &v) {
   return ptrOf(locOf(v));
 }
 
-llvm::Value *Codegen::paramBlock(const std::vector<int64_t> &p) {
+llvm::Value *Codegen::paramBlock(const std::vector<int64_t> &p, size_t fnField,
+                                 llvm::Function *fn) {
   auto *ty = llvm::ArrayType::get(b_->getInt64Ty(), p.size());
   std::vector<llvm::Constant *> vals;
   for (int64_t v : p)
     vals.push_back(b_->getInt64(uint64_t(v)));
+  if (fn)
+    vals.at(fnField) = llvm::ConstantExpr::getPtrToInt(fn, b_->getInt64Ty());
   auto *gv = new llvm::GlobalVariable(
       *mod_, ty, true, llvm::GlobalValue::PrivateLinkage,
       llvm::ConstantArray::get(ty, vals), concat("params.", paramCount_++));
@@ -298,7 +301,9 @@ Status Codegen::emitConv(const Group &g, Step &s) {
   const Node &n = *g.anchor;
   llvm::Type *ptr = b_->getPtrTy(), *i32 = b_->getInt32Ty(),
              *f32 = b_->getFloatTy();
-  llvm::Value *params = paramBlock(s.params);
+  llvm::Value *params =
+      paramBlock(s.params, EMBER_RT_CONV_POST,
+                 g.epi.post.empty() ? nullptr : emitPostFunction(g));
   llvm::Value *w;
   if (s.packedWeights != ~0ull) {
     w = ptrOf(Loc{LocKind::Weight, 0, s.packedWeights});
@@ -326,7 +331,9 @@ Status Codegen::emitMatMul(const Group &g, Step &s) {
   const Node &n = *g.anchor;
   llvm::Type *ptr = b_->getPtrTy(), *i32 = b_->getInt32Ty(),
              *f32 = b_->getFloatTy();
-  llvm::Value *params = paramBlock(s.params);
+  llvm::Value *params =
+      paramBlock(s.params, EMBER_RT_GEMM_POST,
+                 g.epi.post.empty() ? nullptr : emitPostFunction(g));
   llvm::Value *bm = s.packedWeights != ~0ull
                         ? ptrOf(Loc{LocKind::Weight, 0, s.packedWeights})
                         : ptrOfValue(n.inputs[1]);

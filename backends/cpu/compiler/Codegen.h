@@ -116,9 +116,16 @@ private:
   Status emitConvT(const Group &g, Step &s);
   Status emitRecurrent(const Group &g, Step &s);
   void emitStatusCheck(llvm::Value *status);
-  llvm::Value *paramBlock(const std::vector<int64_t> &p);
+  // The parameter block as a private constant; `fnField` (when fn is
+  // set) holds fn's address (EMBER_RT_CONV_POST, EMBER_RT_GEMM_POST).
+  llvm::Value *paramBlock(const std::vector<int64_t> &p, size_t fnField = 0,
+                          llvm::Function *fn = nullptr);
+  // CodegenPost.cpp: g's post chain as an ember_rt_post function.
+  llvm::Function *emitPostFunction(const Group &g);
   llvm::FunctionCallee runtime(const std::string &name, llvm::Type *ret,
                                std::vector<llvm::Type *> args);
+  llvm::Value *callStep(const std::string &name, llvm::FunctionCallee f,
+                        std::vector<llvm::Value *> args);
 
   // CodegenLoop.cpp, CodegenConcat.cpp, CodegenReduce.cpp
   Status emitLoopGroup(const Group &g);

@@ -143,6 +143,7 @@ Status Codegen::prepareConv(const Group &g, Step &s) {
   p[EMBER_RT_CONV_ACT] = g.epi.act;
   p[EMBER_RT_CONV_RES_AFTER] = g.epi.residualAfter;
   p[EMBER_RT_CONV_ROUND_F16] = g.epi.roundF16;
+  p[EMBER_RT_CONV_POST_RES] = g.epi.postResidual; // (POST: emitConv)
   p[EMBER_RT_CONV_ISA] = cfg_.isa;
   // A row-major result from the channels-last step, copied into y
   // (Y_COPY; chooseLayouts keeps a channels-last x with a row-major result
@@ -233,6 +234,7 @@ Status Codegen::prepareMatMul(const Group &g, Step &s) {
   p[EMBER_RT_GEMM_ACT] = g.epi.act;
   p[EMBER_RT_GEMM_RES_AFTER] = g.epi.residualAfter;
   p[EMBER_RT_GEMM_ROUND_F16] = g.epi.roundF16;
+  p[EMBER_RT_GEMM_POST_RES] = g.epi.postResidual; // (POST: emitMatMul)
   p[EMBER_RT_GEMM_ISA] = cfg_.isa;
   workspacePerWorker_ = std::max<uint64_t>(
       workspacePerWorker_,
