@@ -82,7 +82,7 @@ Status Codegen::emitSplit(const Group &g) {
     l.a.strides = istr;
     l.elem = k;
     int leaf = lg.addLeaf(l);
-    std::vector<int64_t> store = contiguous(dims);
+    std::vector<int64_t> store = physStrides(res); // (maybe NHWC)
     std::vector<std::vector<int64_t> *> vecs = {
         &lg.leaves[size_t(leaf)].a.strides, &store};
     storeOrder(dims, vecs); // channels innermost when stored channels-last
