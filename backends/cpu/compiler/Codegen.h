@@ -69,6 +69,11 @@ public:
   Codegen(const Function &f, const CompileConfig &cfg, CompiledModel &out);
   Status run();
 
+  // CodegenPost.cpp: whether a post chain is an activation the kernel
+  // library has (RtAbi.h POST_KIND: 1 + ember::cpu::PostActivation, with
+  // HardSigmoid's alpha and beta; 0: none).
+  static int postActivationKind(const Epilogue &e, float &alpha, float &beta);
+
   // ---- per-group data computed before layout ------------------------------
   struct Step {
     std::vector<int64_t> params;     // runtime parameter block

@@ -16,6 +16,119 @@
 
 namespace ember::cpugen {
 
+namespace {
+
+using ember::cpu::PostActivation;
+
+// Matches a post chain, node by node, against the lowered forms of the
+// activations the kernel library has (ember::cpu::PostActivation).
+struct ChainMatch {
+  const std::vector<const Node *> &nodes;
+  size_t at = 0;
+
+  // The next node, if it is of kind k; advances.
+  const Node *next(OpKind k) {
+    if (at >= nodes.size() || nodes[at]->kind != k)
+      return nullptr;
+    return nodes[at++];
+  }
+  static bool reads(const Node *n, size_t i, const Node *v) {
+    return n->inputs.size() > i && n->inputs[i].node == v &&
+           n->inputs[i].idx == 0;
+  }
+  static bool constAt(const Node *n, size_t i, double &c) {
+    return n->inputs.size() > i && scalarConstant(n->inputs[i], c);
+  }
+  // n = Op(a, const) or (commutative) Op(const, a); the constant.
+  static bool withConst(const Node *n, const Node *a, bool commutes,
+                        double &c) {
+    if (!n || n->inputs.size() != 2)
+      return false;
+    if (reads(n, 0, a) && constAt(n, 1, c))
+      return true;
+    return commutes && reads(n, 1, a) && constAt(n, 0, c);
+  }
+  // n = Mul(a, b) or Mul(b, a).
+  static bool mulOf(const Node *n, const Node *a, const Node *b) {
+    return n && n->inputs.size() == 2 &&
+           ((reads(n, 0, a) && reads(n, 1, b)) ||
+            (reads(n, 0, b) && reads(n, 1, a)));
+  }
+  // Min(v, 1) then Max(., 0), in this order of operands (a zero's sign
+  // depends on it): the lowering's clamp to [0, 1]. Its last node.
+  const Node *clamp01(const Node *v) {
+    double hi, lo;
+    const Node *mn = next(OpKind::Min);
+    if (!mn || !withConst(mn, v, false, hi) || hi != 1.0)
+      return nullptr;
+    const Node *mx = next(OpKind::Max);
+    if (!mx || !withConst(mx, mn, false, lo) || lo != 0.0)
+      return nullptr;
+    return mx;
+  }
+};
+
+} // namespace
+
+int Codegen::postActivationKind(const Epilogue &e, float &alpha, float &beta) {
+  if (e.post.empty() || e.post.back()->types[0].elem() != ElemKind::F32)
+    return 0;
+  // A residual is the chain's last node, an Add of it and the activation.
+  std::vector<const Node *> act = e.post;
+  if (e.postResidual) {
+    const Node *add = act.back();
+    act.pop_back();
+    if (act.empty() || add->kind != OpKind::Add || add->inputs.size() != 2)
+      return 0;
+    const Value a(const_cast<Node *>(act.back()), 0);
+    if (!((add->inputs[0] == a && add->inputs[1] == e.residual) ||
+          (add->inputs[1] == a && add->inputs[0] == e.residual)))
+      return 0;
+  }
+  const Node *x = e.postInput;
+  ChainMatch m{act};
+  auto done = [&](PostActivation k) {
+    return m.at == act.size() ? 1 + int(k) : 0;
+  };
+  if (const Node *s = m.next(OpKind::Sigmoid)) {
+    if (!ChainMatch::reads(s, 0, x))
+      return 0;
+    if (m.at == act.size())
+      return done(PostActivation::Sigmoid);
+    return ChainMatch::mulOf(m.next(OpKind::Mul), x, s)
+               ? done(PostActivation::Silu)
+               : 0;
+  }
+  double a = 0, c = 0;
+  if (const Node *mul = m.next(OpKind::Mul)) { // HardSigmoid
+    const Node *add = m.next(OpKind::Add);
+    if (!ChainMatch::withConst(mul, x, true, a) ||
+        !ChainMatch::withConst(add, mul, true, c))
+      return 0;
+    const Node *h = m.clamp01(add);
+    if (!h)
+      return 0;
+    alpha = float(a);
+    beta = float(c);
+    if (m.at == act.size())
+      return done(PostActivation::HardSigmoid);
+    return ChainMatch::mulOf(m.next(OpKind::Mul), x, h)
+               ? done(PostActivation::XHardSigmoid)
+               : 0;
+  }
+  if (const Node *div = m.next(OpKind::Div)) { // HardSwish
+    const Node *add = m.next(OpKind::Add);
+    if (!ChainMatch::withConst(div, x, false, a) || a != 6.0 ||
+        !ChainMatch::withConst(add, div, true, c) || c != 0.5)
+      return 0;
+    const Node *h = m.clamp01(add);
+    return h && ChainMatch::mulOf(m.next(OpKind::Mul), x, h)
+               ? done(PostActivation::HardSwish)
+               : 0;
+  }
+  return 0;
+}
+
 llvm::Function *Codegen::emitPostFunction(const Group &g) {
   const Epilogue &e = g.epi;
   llvm::Type *i64 = b_->getInt64Ty(), *ptr = b_->getPtrTy(),

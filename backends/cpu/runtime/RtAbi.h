@@ -139,6 +139,13 @@ enum ember_rt_conv_field {
   EMBER_RT_CONV_POST,
   /* POST reads the residual (added by the chain, not by the epilogue) */
   EMBER_RT_CONV_POST_RES,
+  /* POST is a known activation (1 + ember::cpu::PostActivation; 0: not
+   * one), with a residual after it when POST_RES: the kernel library's
+   * postActivation may run it instead (the same bits); ALPHA and BETA are
+   * HardSigmoid's as f32 bits */
+  EMBER_RT_CONV_POST_KIND,
+  EMBER_RT_CONV_POST_ALPHA,
+  EMBER_RT_CONV_POST_BETA,
   EMBER_RT_CONV_NUM_FIELDS
 };
 int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
@@ -179,6 +186,9 @@ enum ember_rt_gemm_field {
   EMBER_RT_GEMM_ROUND_F16, /* c holds f32 values rounded to f16 (RNE) */
   EMBER_RT_GEMM_POST,      /* as EMBER_RT_CONV_POST */
   EMBER_RT_GEMM_POST_RES,  /* as EMBER_RT_CONV_POST_RES */
+  EMBER_RT_GEMM_POST_KIND, /* as EMBER_RT_CONV_POST_KIND */
+  EMBER_RT_GEMM_POST_ALPHA,
+  EMBER_RT_GEMM_POST_BETA,
   EMBER_RT_GEMM_NUM_FIELDS
 };
 int32_t ember_rt_gemm(const int64_t *p, const float *a, const void *b,

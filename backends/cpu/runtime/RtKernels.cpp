@@ -111,14 +111,46 @@ void roundF16Rows(float *y, size_t rows, size_t cols, size_t ld, Isa isa) {
       y[i * ld + j] = roundF16Scalar(y[i * ld + j]);
 }
 
-// The step's post function (RtAbi.h, EMBER_RT_*_POST; 0: none) on rows x
-// cols results at y (row stride ldy) and the residual beside them (row
-// stride ldr) when the chain reads it.
-void applyPost(int64_t post, float *y, size_t ldy, const float *res, size_t ldr,
-               size_t rows, size_t cols) {
-  if (!post || !rows || !cols)
+// A step's post function (RtAbi.h, EMBER_RT_*_POST; fn 0: none) and, when
+// the chain is a known activation (kind = 1 + PostActivation), the kernel
+// library's form of it.
+struct Post {
+  int64_t fn = 0, kind = 0, alpha = 0, beta = 0;
+  Isa isa = Isa::Auto;
+};
+
+Post postOf(const int64_t *p, int field, Isa isa) {
+  // (The fields of the conv and GEMM blocks are in the same order.)
+  static_assert(EMBER_RT_CONV_POST_KIND == EMBER_RT_CONV_POST + 2 &&
+                    EMBER_RT_GEMM_POST_KIND == EMBER_RT_GEMM_POST + 2 &&
+                    EMBER_RT_CONV_POST_BETA == EMBER_RT_CONV_POST + 4 &&
+                    EMBER_RT_GEMM_POST_BETA == EMBER_RT_GEMM_POST + 4,
+                "post fields");
+  return {p[field], p[field + 2], p[field + 3], p[field + 4], isa};
+}
+
+float floatBits(int64_t v) {
+  const uint32_t b = uint32_t(v);
+  float f;
+  std::memcpy(&f, &b, sizeof f);
+  return f;
+}
+
+// The step's post on rows x cols results at y (row stride ldy) and the
+// residual beside them (row stride ldr) when the chain reads it.
+void applyPost(const Post &post, float *y, size_t ldy, const float *res,
+               size_t ldr, size_t rows, size_t cols) {
+  if (!post.fn || !rows || !cols)
     return;
-  reinterpret_cast<ember_rt_post>(static_cast<uintptr_t>(post))(
+  if (post.kind) {
+    PostOp op;
+    op.kind = PostActivation(post.kind - 1);
+    op.alpha = floatBits(post.alpha);
+    op.beta = floatBits(post.beta);
+    postActivation(op, y, ldy, res, ldr, rows, cols, post.isa);
+    return;
+  }
+  reinterpret_cast<ember_rt_post>(static_cast<uintptr_t>(post.fn))(
       y, int64_t(ldy), res, int64_t(ldr), int64_t(rows), int64_t(cols));
 }
 
@@ -299,7 +331,7 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, size_t g,
   // (The residual is the post function's operand with POST_RES.)
   const float *res =
       t.residual ? t.residual + n * OC * outPlane + g * ocg : nullptr;
-  const int64_t post = p[EMBER_RT_CONV_POST];
+  const Post post = postOf(p, EMBER_RT_CONV_POST, isa);
   Epilogue e =
       epilogueOf(p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER],
                  t.bias ? t.bias + g * ocg : nullptr, BiasAxis::PerColumn,
@@ -330,7 +362,7 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, size_t g,
   // With a post function, chunks of whole pixel granules whose results
   // stay in L2 until it has read them back (kPostChunkFloats).
   size_t step = p1 - p0;
-  if (post) {
+  if (post.fn) {
     const size_t gran = nhwcPixGranule(p);
     step = std::max(kPostChunkFloats / (c1 - c0), gran);
     step = (step + gran - 1) / gran * gran;
@@ -397,8 +429,8 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
                      t.hi),
           isa, c0, c1, ws);
       if (s == Status::Ok)
-        applyPost(p[EMBER_RT_CONV_POST], t.y + (n * C + c0) * outPlane,
-                  outPlane,
+        applyPost(postOf(p, EMBER_RT_CONV_POST, isa),
+                  t.y + (n * C + c0) * outPlane, outPlane,
                   p[EMBER_RT_CONV_POST_RES] ? res + c0 * outPlane : nullptr,
                   outPlane, c1 - c0, outPlane);
       if (p[EMBER_RT_CONV_ROUND_F16])
@@ -428,7 +460,8 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
       const size_t p1 = r.pixEnd ? r.pixEnd : outPlane;
       const size_t c0 = r.ocEnd ? r.ocBegin : 0, c1 = r.ocEnd ? r.ocEnd : ocg;
       if (s == Status::Ok)
-        applyPost(p[EMBER_RT_CONV_POST], y + c0 * outPlane + p0, outPlane,
+        applyPost(postOf(p, EMBER_RT_CONV_POST, isa), y + c0 * outPlane + p0,
+                  outPlane,
                   p[EMBER_RT_CONV_POST_RES] ? res + c0 * outPlane + p0
                                             : nullptr,
                   outPlane, c1 - c0, p1 - p0);
@@ -491,7 +524,7 @@ void gemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
     float *c = t.c + co + n0;
     const float *res = t.residual ? t.residual + co + n0 : nullptr;
     // (The residual is the post function's operand with POST_RES.)
-    const int64_t post = p[EMBER_RT_GEMM_POST];
+    const Post post = postOf(p, EMBER_RT_GEMM_POST, isa);
     const float *postRes = p[EMBER_RT_GEMM_POST_RES] ? res : nullptr;
     if (postRes)
       res = nullptr;
@@ -506,7 +539,7 @@ void gemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
       // until it has read them back (kPostChunkFloats).
       const size_t gran = rowGranule(isa);
       size_t step = m1 - m0;
-      if (post)
+      if (post.fn)
         step = (std::max(kPostChunkFloats / nw, gran) + gran - 1) / gran * gran;
       for (size_t r0 = m0; r0 < m1 && s == Status::Ok; r0 += step) {
         const size_t r1 = std::min(m1, r0 + step);
