@@ -415,7 +415,22 @@ void Codegen::fusePools() {
   out_.fusion.groups = groups_.size();
 }
 
+uint64_t Codegen::storedBytes(const Value &v) const {
+  const Dims &d = v.type().dims();
+  const std::vector<int64_t> s = physStrides(v);
+  int64_t last = 0;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (d[i] == 0)
+      return 0;
+    last += (d[i] - 1) * s[i];
+  }
+  return uint64_t(last + 1) * elemSize(v.type().elem());
+}
+
 std::vector<int64_t> Codegen::physStrides(const Value &v) const {
+  auto in = inside_.find(keyOf(v)); // (a slice of another: its strides)
+  if (in != inside_.end())
+    return physStrides(in->second);
   const Dims &d = v.type().dims();
   std::vector<int64_t> s(d.size());
   if (d.size() == 4 && nhwc_.count(keyOf(v))) {

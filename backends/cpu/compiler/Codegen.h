@@ -104,8 +104,10 @@ private:
   bool convUnfoldsNchw(const Group &g, bool feedsNhwcConv) const;
   bool convTNhwcCapable(const Group &g) const;
   bool convTReadsNhwc(const Group &g) const;
-  // Memory.cpp
+  // Memory.cpp, Views.cpp
   Status layout();
+  void planViews(const std::map<ValueKey, const Group *> &producer,
+                 std::map<ValueKey, std::pair<Value, uint64_t>> &placed);
   uint64_t addWeights(const void *data, size_t bytes);
   uint64_t constantOffset(const Node *c);
   // External values a group reads (operands of members not in the group).
@@ -150,6 +152,8 @@ public:
   // Element strides of a materialized value as stored (row-major, or
   // channels-last for the int8 activations chooseLayouts picks).
   std::vector<int64_t> physStrides(const Value &v) const;
+  // Bytes from v's first stored element to its last (physStrides).
+  uint64_t storedBytes(const Value &v) const;
   // Pointers into the four regions, inside the current function (whose
   // first argument is the context: weights, arena, inputs, outputs).
   llvm::Value *ptrOf(const Loc &l);
@@ -185,6 +189,8 @@ public:
   std::map<ValueKey, Loc> locs_;
   std::map<const Node *, uint64_t> constants_;
   std::set<ValueKey> nhwc_; // values stored channels-last
+  // Values stored inside another's bytes, with its strides (Views.cpp).
+  std::map<ValueKey, Value> inside_;
   lir::Function lir_;
   std::vector<uint64_t> bufferOffset_;
   uint64_t workspaceOffset_ = 0, workspacePerWorker_ = 0;

@@ -71,7 +71,8 @@ Status Codegen::emitSplit(const Group &g) {
     Value res(const_cast<Node *>(&n), r);
     Dims dims = n.types[r].dims();
     int64_t extent = dims[size_t(axis)];
-    if (res.type().numElements() == 0) {
+    // (A part inside the input, Views.cpp, is no copy.)
+    if (res.type().numElements() == 0 || inside_.count(keyOf(res))) {
       at += extent;
       continue;
     }

@@ -172,6 +172,7 @@ struct FusionStats {
          foldedMoves = 0,
          fusedPools = 0,    // max pools run inside their convolution
       postChains = 0,       // elementwise chains run as a step's post
+      viewSplits = 0,       // Splits whose parts are views of their input
       tabulatedLoops = 0,   // loops that became per-channel tables
       resizeRowBuffers = 0; // linear/cubic Resizes summing from a row buffer
 };

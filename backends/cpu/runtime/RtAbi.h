@@ -146,6 +146,11 @@ enum ember_rt_conv_field {
   EMBER_RT_CONV_POST_KIND,
   EMBER_RT_CONV_POST_ALPHA,
   EMBER_RT_CONV_POST_BETA,
+  /* NHWC, x channels-last: x's and the residual's pixel strides (0: C and
+   * OC), as LDY is y's: values stored inside a wider one (a Split's part,
+   * a Concat's input) */
+  EMBER_RT_CONV_LDX,
+  EMBER_RT_CONV_LDR,
   EMBER_RT_CONV_NUM_FIELDS
 };
 int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,

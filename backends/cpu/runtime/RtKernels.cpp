@@ -323,19 +323,23 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, size_t g,
   const size_t OC = u(p[EMBER_RT_CONV_OC]); // (depthwise: C)
   const size_t inPlane = shape.height * shape.width;
   const size_t outPlane = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
+  // Pixel strides: of y, x and the residual inside wider values (LDY,
+  // LDX, LDR; a row-major x, IN_NCHW, is contiguous).
   const size_t ldy = p[EMBER_RT_CONV_LDY] ? u(p[EMBER_RT_CONV_LDY]) : OC;
-  const float *x = t.x + n * C * inPlane + g * cg;
+  const size_t ldx = p[EMBER_RT_CONV_LDX] ? u(p[EMBER_RT_CONV_LDX]) : C;
+  const size_t ldr = p[EMBER_RT_CONV_LDR] ? u(p[EMBER_RT_CONV_LDR]) : OC;
+  const float *x = t.x + n * ldx * inPlane + g * cg;
   const Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
   const void *w = static_cast<const uint8_t *>(t.w) +
                   g * u(p[EMBER_RT_CONV_W_GROUP_STRIDE]);
   // (The residual is the post function's operand with POST_RES.)
   const float *res =
-      t.residual ? t.residual + n * OC * outPlane + g * ocg : nullptr;
+      t.residual ? t.residual + n * ldr * outPlane + g * ocg : nullptr;
   const Post post = postOf(p, EMBER_RT_CONV_POST, isa);
   Epilogue e =
       epilogueOf(p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER],
                  t.bias ? t.bias + g * ocg : nullptr, BiasAxis::PerColumn,
-                 p[EMBER_RT_CONV_POST_RES] ? nullptr : res, OC, t.lo, t.hi);
+                 p[EMBER_RT_CONV_POST_RES] ? nullptr : res, ldr, t.lo, t.hi);
   const float *postRes = p[EMBER_RT_CONV_POST_RES] ? res : nullptr;
   if (p[EMBER_RT_CONV_POOL_KH]) { // pieces of pooled rows
     const MaxPoolWindow pool = poolWindow(p);
@@ -372,21 +376,21 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, size_t g,
     r.pixBegin = q0;
     r.pixEnd = std::min(p1, q0 + step);
     if (p[EMBER_RT_CONV_DEPTHWISE])
-      s = depthwiseConv2dNhwc(shape, x, C, static_cast<const float *>(w), y,
+      s = depthwiseConv2dNhwc(shape, x, ldx, static_cast<const float *>(w), y,
                               ldy, e, isa, r);
     else if (p[EMBER_RT_CONV_GROUPED])
-      s = groupedConv2dNhwc(shape, u(p[EMBER_RT_CONV_GROUPS]), x, C,
+      s = groupedConv2dNhwc(shape, u(p[EMBER_RT_CONV_GROUPS]), x, ldx,
                             static_cast<const float *>(w), y, ldy, e, isa, r);
     else if (p[EMBER_RT_CONV_IN_NCHW])
       s = conv2dNhwcFromNchw(shape, x, w, y, ldy, e, isa, r, ws);
     else if (p[EMBER_RT_CONV_WINOGRAD])
-      s = conv2dNhwcWinograd(shape, x, C, w, y, ldy, e, isa, r, ws);
+      s = conv2dNhwcWinograd(shape, x, ldx, w, y, ldy, e, isa, r, ws);
     else
-      s = conv2dNhwc(shape, x, C, w, y, ldy, e, isa, r, ws);
+      s = conv2dNhwc(shape, x, ldx, w, y, ldy, e, isa, r, ws);
     if (s != Status::Ok)
       return true;
     float *yc = y + q0 * ldy + c0;
-    applyPost(post, yc, ldy, postRes ? postRes + q0 * OC + c0 : nullptr, OC,
+    applyPost(post, yc, ldy, postRes ? postRes + q0 * ldr + c0 : nullptr, ldr,
               r.pixEnd - q0, c1 - c0);
     if (p[EMBER_RT_CONV_ROUND_F16])
       roundF16Rows(yc, r.pixEnd - q0, c1 - c0, ldy, isa);
