@@ -24,11 +24,10 @@ TEST(CpuViews, C2fSplitAndConcatInPlace) {
                  size_t(oc * ic * k * k), 1.0f / float(ic * k)) +
            "\n  " + y + "c = Conv(" + x + ", " + w + ") {kernel_shape = [" +
            std::to_string(k) + ", " + std::to_string(k) + "], pads = [" +
-           std::string(k == 3 ? "1, 1, 1, 1" : "0, 0, 0, 0") +
-           "]} : f32[1," + std::to_string(oc) + ",16,16]\n  " + y +
-           "s = Sigmoid(" + y + "c) : f32[1," + std::to_string(oc) +
-           ",16,16]\n  " + y + " = Mul(" + y + "c, " + y + "s) : f32[1," +
-           std::to_string(oc) + ",16,16]\n";
+           std::string(k == 3 ? "1, 1, 1, 1" : "0, 0, 0, 0") + "]} : f32[1," +
+           std::to_string(oc) + ",16,16]\n  " + y + "s = Sigmoid(" + y +
+           "c) : f32[1," + std::to_string(oc) + ",16,16]\n  " + y + " = Mul(" +
+           y + "c, " + y + "s) : f32[1," + std::to_string(oc) + ",16,16]\n";
   };
   auto m = parseLowered(
       "func @main(%x: f32[1,16,16,16]) {\n" + conv("%a", "%x", 32, 16, 1) +

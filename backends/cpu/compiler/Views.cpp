@@ -115,8 +115,7 @@ void Codegen::planViews(
   // strides it is given (generated code stores with physStrides; a
   // channels-last convolution takes y's pixel stride), and its other
   // readers take the Concat's strides.
-  auto intoConcat = [&](const Value &v, const Value &cat,
-                        const Node *splitOf) {
+  auto intoConcat = [&](const Value &v, const Value &cat, const Node *splitOf) {
     auto pit = producer.find(keyOf(v));
     if (pit == producer.end() || locs_.count(keyOf(v)) ||
         placed.count(keyOf(v)) || v.node->numResults() != 1)
@@ -125,9 +124,10 @@ void Codegen::planViews(
     const bool last = nhwc_.count(keyOf(cat)) != 0;
     if (nhwc_.count(keyOf(v)) != (last ? 1u : 0u))
       return false;
-    bool writes = pg.kind == GroupKind::Conv
-                      ? !pg.pool && !stepOf(pg).params[EMBER_RT_CONV_Y_COPY]
-                      : pg.kind == GroupKind::Loop || pg.kind == GroupKind::Pool;
+    bool writes =
+        pg.kind == GroupKind::Conv
+            ? !pg.pool && !stepOf(pg).params[EMBER_RT_CONV_Y_COPY]
+            : pg.kind == GroupKind::Loop || pg.kind == GroupKind::Pool;
     if (!last) // (a contiguous slice: any producer but views and copies)
       writes = pg.kind != GroupKind::View && pg.kind != GroupKind::Copy;
     if (!writes)
@@ -174,7 +174,8 @@ void Codegen::planViews(
           i + s->numResults() <= n.inputs.size()) {
         bool inOrder = true;
         for (unsigned k = 0; k < s->numResults(); ++k)
-          inOrder = inOrder && n.inputs[i + k] == Value(const_cast<Node *>(s), k);
+          inOrder =
+              inOrder && n.inputs[i + k] == Value(const_cast<Node *>(s), k);
         const Value x = s->inputs[0];
         if (inOrder && intoConcat(x, cat, s)) {
           placed[keyOf(x)] = {cat, off};
