@@ -6,8 +6,12 @@
                          segmentation with Resize and ConvTranspose,
                          MobileNetV3, ViT and ResNeXt style classifiers, a
                          keyword-spotting LSTM and a CRNN with
-                         bidirectional GRUs) with seeded inputs and ONNX
-                         Runtime's outputs; made without ../shared too;
+                         bidirectional GRUs; bench/cpu/mobile_models.py:
+                         YOLOv8n and PicoDet-S detectors at 320x320,
+                         PP-LCNet, MobileNetV3-Large and EfficientNet-B0
+                         classifiers at 224x224, at their real widths)
+                         with seeded inputs and ONNX Runtime's outputs;
+                         made without ../shared too;
   OUT/light/<name>/      each ONNX light zoo model (../shared/onnx-backend/
                          light) as a test case: model.onnx with its
                          ConstantOfShape weights folded into initializers,
@@ -200,8 +204,10 @@ def main():
     rng = np.random.default_rng(a.seed)
     sys.path.insert(0, HERE)
     import dense_models
+    import mobile_models
     fp32 = []  # (name, case dir)
-    for name, make in dense_models.MODELS.items():
+    for name, make in {**dense_models.MODELS,
+                       **mobile_models.MODELS}.items():
         case = os.path.join(a.out, "dense", name)
         fp32.append((name, case))
         if not wanted(name) or (os.path.exists(case) and not a.force):

@@ -322,14 +322,16 @@ struct DenseConstant {
 inline size_t convStepsWith(const CompiledModel &cm, int field) {
   size_t n = 0;
   for (const llvm::GlobalVariable &g : cm.module->globals()) {
-    const auto *a =
-        g.hasInitializer()
-            ? llvm::dyn_cast<llvm::ConstantDataArray>(g.getInitializer())
-            : nullptr;
-    if (g.getName().starts_with("params.") && a &&
-        a->getElementType()->isIntegerTy(64) &&
-        a->getNumElements() == EMBER_RT_CONV_NUM_FIELDS)
-      n += a->getElementAsInteger(unsigned(field)) != 0;
+    // (A block with a post function's address is a ConstantArray.)
+    const auto *t = llvm::dyn_cast<llvm::ArrayType>(g.getValueType());
+    if (!g.getName().starts_with("params.") || !g.hasInitializer() || !t ||
+        !t->getElementType()->isIntegerTy(64) ||
+        t->getNumElements() != EMBER_RT_CONV_NUM_FIELDS)
+      continue;
+    const llvm::Constant *v =
+        g.getInitializer()->getAggregateElement(unsigned(field));
+    const auto *ci = llvm::dyn_cast_or_null<llvm::ConstantInt>(v);
+    n += !ci || !ci->isZero(); // (an address counts as set)
   }
   return n;
 }

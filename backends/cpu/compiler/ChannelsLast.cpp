@@ -267,24 +267,43 @@ void Codegen::chooseLayouts() {
            channelSplitView(g.root->inputs[0].type(),
                             Value(const_cast<Node *>(g.root), 0).type());
   };
+  // The values a group stores: its root's result, or each part of a Split
+  // (copy loops, which write any layout, like a loop's).
+  std::vector<std::pair<const Group *, unsigned>> results;
+  for (auto &g : groups_)
+    for (unsigned k = 0;
+         k < (g.kind == GroupKind::Split ? g.root->numResults() : 1u); ++k)
+      results.push_back({&g, k});
+  // The users of result k of n.
+  auto readers = [&](const Node *n, unsigned k) {
+    std::vector<Use> out;
+    auto it = users.find(n);
+    if (it != users.end())
+      for (auto &u : it->second)
+        if (!u.user || u.user->inputs[u.operand].idx == k)
+          out.push_back(u);
+    return out;
+  };
   std::set<ValueKey> cand;
-  for (auto &g : groups_) {
+  for (auto [gp, k] : results) {
+    const Group &g = *gp;
     if (g.kind != GroupKind::QConv && !loopLike(g) && !convNhwcCapable(g) &&
-        !convTNhwcCapable(g) && !splitView(g))
+        !convTNhwcCapable(g) && !splitView(g) && g.kind != GroupKind::Split)
       continue;
-    Value r(const_cast<Node *>(g.root), 0);
+    Value r(const_cast<Node *>(g.root), k);
     // 5-D: a channel shuffle's split channels ([N][H][W][A][B]), from a
     // view or a loop (its Transpose).
     const int64_t rank = r.type().rank();
     if ((rank == 4 || (rank == 5 && (loopLike(g) || splitView(g)))) &&
-        g.root->numResults() == 1 && users.count(g.root) &&
-        !users.at(g.root).empty())
+        (g.root->numResults() == 1 || g.kind == GroupKind::Split) &&
+        !readers(g.root, k).empty())
       cand.insert(keyOf(r));
   }
   for (bool changed = true; changed;) {
     changed = false;
-    for (auto &g : groups_) {
-      const ValueKey r = keyOf(g.root);
+    for (auto [gp, k] : results) {
+      const Group &g = *gp;
+      const ValueKey r = keyOf(g.root, k);
       if (!cand.count(r))
         continue;
       bool ok = true, toConv = false, feedsNhwcConv = false;
@@ -292,7 +311,7 @@ void Codegen::chooseLayouts() {
         ok = !g.epi.residual || cand.count(keyOf(g.epi.residual));
       if (g.kind == GroupKind::View) // the same bytes as its input
         ok = cand.count(keyOf(g.root->inputs[0])) != 0;
-      for (auto &u : users.at(g.root)) {
+      for (auto &u : readers(g.root, k)) {
         auto gu = u.user ? groupOf.find(u.user) : groupOf.end();
         if (!ok || gu == groupOf.end()) {
           ok = false; // a graph output
@@ -324,8 +343,13 @@ void Codegen::chooseLayouts() {
           if (ug.kind == GroupKind::Pool)
             ok = ok && u.user == ug.anchor && u.operand == 0;
           // A loop or pool whose result stays channels-last carries the
-          // layout on to a convolution.
+          // layout on to a convolution, and so does a Split with a part
+          // that stays channels-last.
           toConv = toConv || (loopLike(ug) && cand.count(keyOf(ug.root)));
+          for (unsigned j = 0; ug.kind == GroupKind::Split &&
+                               j < ug.root->numResults() && !toConv;
+               ++j)
+            toConv = cand.count(keyOf(ug.root, j)) != 0;
         }
       }
       // x as y, or row-major x unfolded (more readily when a convolution
@@ -360,7 +384,9 @@ void Codegen::fusePools() {
   auto users = f_.computeUsers();
   std::set<const Node *> fused;
   for (auto &g : groups_) {
-    if (g.kind != GroupKind::Conv || !nhwc_.count(keyOf(g.root)) ||
+    // (Not after a post chain: the pool would read the values before it.)
+    if (g.kind != GroupKind::Conv || !g.epi.post.empty() ||
+        !nhwc_.count(keyOf(g.root)) ||
         nhwc_.count(keyOf(g.anchor->inputs[0])) || !convUnfoldsNchw(g, false))
       continue;
     auto it = users.find(g.root);
@@ -389,7 +415,22 @@ void Codegen::fusePools() {
   out_.fusion.groups = groups_.size();
 }
 
+uint64_t Codegen::storedBytes(const Value &v) const {
+  const Dims &d = v.type().dims();
+  const std::vector<int64_t> s = physStrides(v);
+  int64_t last = 0;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (d[i] == 0)
+      return 0;
+    last += (d[i] - 1) * s[i];
+  }
+  return uint64_t(last + 1) * elemSize(v.type().elem());
+}
+
 std::vector<int64_t> Codegen::physStrides(const Value &v) const {
+  auto in = inside_.find(keyOf(v)); // (a slice of another: its strides)
+  if (in != inside_.end())
+    return physStrides(in->second);
   const Dims &d = v.type().dims();
   std::vector<int64_t> s(d.size());
   if (d.size() == 4 && nhwc_.count(keyOf(v))) {

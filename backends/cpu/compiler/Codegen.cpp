@@ -162,11 +162,14 @@ llvm::Value *Codegen::ptrOfValue(const Value &v) {
   return ptrOf(locOf(v));
 }
 
-llvm::Value *Codegen::paramBlock(const std::vector<int64_t> &p) {
+llvm::Value *Codegen::paramBlock(const std::vector<int64_t> &p, size_t fnField,
+                                 llvm::Function *fn) {
   auto *ty = llvm::ArrayType::get(b_->getInt64Ty(), p.size());
   std::vector<llvm::Constant *> vals;
   for (int64_t v : p)
     vals.push_back(b_->getInt64(uint64_t(v)));
+  if (fn)
+    vals.at(fnField) = llvm::ConstantExpr::getPtrToInt(fn, b_->getInt64Ty());
   auto *gv = new llvm::GlobalVariable(
       *mod_, ty, true, llvm::GlobalValue::PrivateLinkage,
       llvm::ConstantArray::get(ty, vals), concat("params.", paramCount_++));
@@ -282,6 +285,29 @@ void Codegen::emitTask(
 
 // ---- runtime-call steps -----------------------------------------------------
 
+// A runtime call of a step. With perf_map=2 it goes through a function of
+// its own (`name.N`, never inlined), so a profile with call graphs names
+// the step whose kernel a sample is in (all the steps' kernels are the same
+// library functions).
+llvm::Value *Codegen::callStep(const std::string &name, llvm::FunctionCallee f,
+                               std::vector<llvm::Value *> args) {
+  if (cfg_.perfMap < 2)
+    return b_->CreateCall(f, args);
+  auto *fn = llvm::Function::Create(f.getFunctionType(),
+                                    llvm::GlobalValue::InternalLinkage,
+                                    concat(name, ".", taskCount_++), *mod_);
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  fn->addFnAttr(llvm::Attribute::NoInline);
+  llvm::IRBuilderBase::InsertPoint saved = b_->saveIP();
+  b_->SetInsertPoint(llvm::BasicBlock::Create(*ctx_, "entry", fn));
+  std::vector<llvm::Value *> fwd;
+  for (auto &a : fn->args())
+    fwd.push_back(&a);
+  b_->CreateRet(b_->CreateCall(f, fwd));
+  b_->restoreIP(saved);
+  return b_->CreateCall(fn, args);
+}
+
 // The kernels' workspace (after the planned buffers in the arena), or null
 // when no step needs one.
 llvm::Value *Codegen::workspacePtr() {
@@ -298,7 +324,9 @@ Status Codegen::emitConv(const Group &g, Step &s) {
   const Node &n = *g.anchor;
   llvm::Type *ptr = b_->getPtrTy(), *i32 = b_->getInt32Ty(),
              *f32 = b_->getFloatTy();
-  llvm::Value *params = paramBlock(s.params);
+  llvm::Value *params =
+      paramBlock(s.params, EMBER_RT_CONV_POST,
+                 g.epi.post.empty() ? nullptr : emitPostFunction(g));
   llvm::Value *w;
   if (s.packedWeights != ~0ull) {
     w = ptrOf(Loc{LocKind::Weight, 0, s.packedWeights});
@@ -312,12 +340,12 @@ Status Codegen::emitConv(const Group &g, Step &s) {
   llvm::Value *ws = workspacePtr();
   llvm::FunctionCallee conv =
       runtime("conv2d", i32, {ptr, ptr, ptr, ptr, ptr, ptr, f32, f32, ptr});
-  llvm::Value *st =
-      b_->CreateCall(conv, {params, ptrOfValue(n.inputs[0]), w, bias,
-                            ptrOfValue(g.epi.residual),
-                            ptrOfValue(Value(const_cast<Node *>(g.root), 0)),
-                            llvm::ConstantFP::get(f32, double(g.epi.lo)),
-                            llvm::ConstantFP::get(f32, double(g.epi.hi)), ws});
+  llvm::Value *st = callStep(
+      "conv", conv,
+      {params, ptrOfValue(n.inputs[0]), w, bias, ptrOfValue(g.epi.residual),
+       ptrOfValue(Value(const_cast<Node *>(g.root), 0)),
+       llvm::ConstantFP::get(f32, double(g.epi.lo)),
+       llvm::ConstantFP::get(f32, double(g.epi.hi)), ws});
   emitStatusCheck(st);
   return Status::ok();
 }
@@ -326,7 +354,9 @@ Status Codegen::emitMatMul(const Group &g, Step &s) {
   const Node &n = *g.anchor;
   llvm::Type *ptr = b_->getPtrTy(), *i32 = b_->getInt32Ty(),
              *f32 = b_->getFloatTy();
-  llvm::Value *params = paramBlock(s.params);
+  llvm::Value *params =
+      paramBlock(s.params, EMBER_RT_GEMM_POST,
+                 g.epi.post.empty() ? nullptr : emitPostFunction(g));
   llvm::Value *bm = s.packedWeights != ~0ull
                         ? ptrOf(Loc{LocKind::Weight, 0, s.packedWeights})
                         : ptrOfValue(n.inputs[1]);
@@ -336,12 +366,12 @@ Status Codegen::emitMatMul(const Group &g, Step &s) {
   llvm::Value *ws = workspacePtr();
   llvm::FunctionCallee gemm =
       runtime("gemm", i32, {ptr, ptr, ptr, ptr, ptr, ptr, f32, f32, ptr});
-  llvm::Value *st =
-      b_->CreateCall(gemm, {params, ptrOfValue(n.inputs[0]), bm, bias,
-                            ptrOfValue(g.epi.residual),
-                            ptrOfValue(Value(const_cast<Node *>(g.root), 0)),
-                            llvm::ConstantFP::get(f32, double(g.epi.lo)),
-                            llvm::ConstantFP::get(f32, double(g.epi.hi)), ws});
+  llvm::Value *st = callStep(
+      "gemm", gemm,
+      {params, ptrOfValue(n.inputs[0]), bm, bias, ptrOfValue(g.epi.residual),
+       ptrOfValue(Value(const_cast<Node *>(g.root), 0)),
+       llvm::ConstantFP::get(f32, double(g.epi.lo)),
+       llvm::ConstantFP::get(f32, double(g.epi.hi)), ws});
   emitStatusCheck(st);
   return Status::ok();
 }
@@ -357,12 +387,13 @@ Status Codegen::emitQuant(const Group &g, Step &s) {
   // (B_DYNAMIC); everything else reads weights packed at compile time.
   const bool dynamicB =
       g.kind == GroupKind::QMatMul && s.params[EMBER_RT_QGEMM_B_DYNAMIC] != 0;
-  llvm::Value *st = b_->CreateCall(
-      fn, {paramBlock(s.params), ptrOfValue(n.inputs[0]),
-           dynamicB ? ptrOfValue(n.inputs[1])
-                    : ptrOf(Loc{LocKind::Weight, 0, s.packedWeights}),
-           ptrOf(Loc{LocKind::Weight, 0, s.bias}),
-           ptrOfValue(Value(const_cast<Node *>(g.root), 0)), ws});
+  llvm::Value *st =
+      callStep(g.kind == GroupKind::QConv ? "qconv" : "qgemm", fn,
+               {paramBlock(s.params), ptrOfValue(n.inputs[0]),
+                dynamicB ? ptrOfValue(n.inputs[1])
+                         : ptrOf(Loc{LocKind::Weight, 0, s.packedWeights}),
+                ptrOf(Loc{LocKind::Weight, 0, s.bias}),
+                ptrOfValue(Value(const_cast<Node *>(g.root), 0)), ws});
   emitStatusCheck(st);
   return Status::ok();
 }

@@ -69,6 +69,11 @@ public:
   Codegen(const Function &f, const CompileConfig &cfg, CompiledModel &out);
   Status run();
 
+  // CodegenPost.cpp: whether a post chain is an activation the kernel
+  // library has (RtAbi.h POST_KIND: 1 + ember::cpu::PostActivation, with
+  // HardSigmoid's alpha and beta; 0: none).
+  static int postActivationKind(const Epilogue &e, float &alpha, float &beta);
+
   // ---- per-group data computed before layout ------------------------------
   struct Step {
     std::vector<int64_t> params;     // runtime parameter block
@@ -99,8 +104,10 @@ private:
   bool convUnfoldsNchw(const Group &g, bool feedsNhwcConv) const;
   bool convTNhwcCapable(const Group &g) const;
   bool convTReadsNhwc(const Group &g) const;
-  // Memory.cpp
+  // Memory.cpp, Views.cpp
   Status layout();
+  void planViews(const std::map<ValueKey, const Group *> &producer,
+                 std::map<ValueKey, std::pair<Value, uint64_t>> &placed);
   uint64_t addWeights(const void *data, size_t bytes);
   uint64_t constantOffset(const Node *c);
   // External values a group reads (operands of members not in the group).
@@ -116,9 +123,16 @@ private:
   Status emitConvT(const Group &g, Step &s);
   Status emitRecurrent(const Group &g, Step &s);
   void emitStatusCheck(llvm::Value *status);
-  llvm::Value *paramBlock(const std::vector<int64_t> &p);
+  // The parameter block as a private constant; `fnField` (when fn is
+  // set) holds fn's address (EMBER_RT_CONV_POST, EMBER_RT_GEMM_POST).
+  llvm::Value *paramBlock(const std::vector<int64_t> &p, size_t fnField = 0,
+                          llvm::Function *fn = nullptr);
+  // CodegenPost.cpp: g's post chain as an ember_rt_post function.
+  llvm::Function *emitPostFunction(const Group &g);
   llvm::FunctionCallee runtime(const std::string &name, llvm::Type *ret,
                                std::vector<llvm::Type *> args);
+  llvm::Value *callStep(const std::string &name, llvm::FunctionCallee f,
+                        std::vector<llvm::Value *> args);
 
   // CodegenLoop.cpp, CodegenConcat.cpp, CodegenReduce.cpp
   Status emitLoopGroup(const Group &g);
@@ -138,6 +152,8 @@ public:
   // Element strides of a materialized value as stored (row-major, or
   // channels-last for the int8 activations chooseLayouts picks).
   std::vector<int64_t> physStrides(const Value &v) const;
+  // Bytes from v's first stored element to its last (physStrides).
+  uint64_t storedBytes(const Value &v) const;
   // Pointers into the four regions, inside the current function (whose
   // first argument is the context: weights, arena, inputs, outputs).
   llvm::Value *ptrOf(const Loc &l);
@@ -173,6 +189,8 @@ public:
   std::map<ValueKey, Loc> locs_;
   std::map<const Node *, uint64_t> constants_;
   std::set<ValueKey> nhwc_; // values stored channels-last
+  // Values stored inside another's bytes, with its strides (Views.cpp).
+  std::map<ValueKey, Value> inside_;
   lir::Function lir_;
   std::vector<uint64_t> bufferOffset_;
   uint64_t workspaceOffset_ = 0, workspacePerWorker_ = 0;

@@ -71,7 +71,8 @@ Status Codegen::emitSplit(const Group &g) {
     Value res(const_cast<Node *>(&n), r);
     Dims dims = n.types[r].dims();
     int64_t extent = dims[size_t(axis)];
-    if (res.type().numElements() == 0) {
+    // (A part inside the input, Views.cpp, is no copy.)
+    if (res.type().numElements() == 0 || inside_.count(keyOf(res))) {
       at += extent;
       continue;
     }
@@ -82,7 +83,7 @@ Status Codegen::emitSplit(const Group &g) {
     l.a.strides = istr;
     l.elem = k;
     int leaf = lg.addLeaf(l);
-    std::vector<int64_t> store = contiguous(dims);
+    std::vector<int64_t> store = physStrides(res); // (maybe NHWC)
     std::vector<std::vector<int64_t> *> vecs = {
         &lg.leaves[size_t(leaf)].a.strides, &store};
     storeOrder(dims, vecs); // channels innermost when stored channels-last

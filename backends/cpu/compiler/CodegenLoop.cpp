@@ -621,7 +621,7 @@ Status Codegen::emitLoopGroup(const Group &g) {
     bool outArena = lo.kind == LocKind::Arena;
     if (outArena) {
       o0 = bufferOffset_[lo.index] + lo.offset;
-      o1 = o0 + root.type().sizeInBytes();
+      o1 = o0 + storedBytes(root);
     }
     bool any = false;
     for (auto &l : lg.leaves) {
@@ -629,7 +629,7 @@ Status Codegen::emitLoopGroup(const Group &g) {
       bool disjoint = ll.kind == LocKind::Weight;
       if (outArena && ll.kind == LocKind::Arena) {
         uint64_t l0 = bufferOffset_[ll.index] + ll.offset;
-        uint64_t l1 = l0 + l.a.base.type().sizeInBytes();
+        uint64_t l1 = l0 + storedBytes(l.a.base);
         disjoint = l1 <= o0 || o1 <= l0;
       }
       lg.disjointFromOut.push_back(disjoint);

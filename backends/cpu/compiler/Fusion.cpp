@@ -5,6 +5,11 @@
 //     per-channel (per-column) bias, one Add of a same-shape residual
 //     (before or after the activation), and one activation (Relu, or
 //     Max/Min with scalar constants = Clip).
+//     Then a post chain: the elementwise nodes computed from that result
+//     (and scalar constants, and at most one same-shape tensor when there
+//     is no residual yet) that nothing else reads: SiLU, HardSwish, Gelu,
+//     ... run by a generated function on each piece of the step's result
+//     while it is in cache (growPostChain).
 //     ConvInteger/MatMulInteger (int8) absorb the Adds of a constant int32
 //     per-channel bias and the Requantize after them (per tensor, or per
 //     channel along the output channel axis), the integer forms of
@@ -23,6 +28,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -35,6 +41,7 @@ struct Ctx {
   const CompileConfig &cfg;
   std::unordered_map<const Node *, std::vector<Use>> users;
   std::unordered_map<const Node *, size_t> position;
+  std::vector<const Node *> order; // the non-storage nodes by position
   std::unordered_map<const Node *, int> groupOf;
   // Moves folded into every group that reads them (foldsEverywhere).
   std::unordered_set<const Node *> sharedMoves;
@@ -70,6 +77,16 @@ struct Ctx {
       if (uc != OpClass::Move && uc != OpClass::Loop && uc != OpClass::Reduce)
         return false;
     }
+    return true;
+  }
+  bool allUsersIn(const Node *n,
+                  const std::unordered_set<const Node *> &set) const {
+    auto it = users.find(n);
+    if (it == users.end() || it->second.empty())
+      return false;
+    for (auto &u : it->second)
+      if (!u.user || !set.count(u.user))
+        return false;
     return true;
   }
   bool allUsersIn(const Node *n, const Group &g) const {
@@ -131,6 +148,133 @@ Value otherOperand(const Node *n, const Node *self) {
   if (n->inputs[1].node == self && n->inputs[0].node != self)
     return n->inputs[0];
   return Value();
+}
+
+// Whether n may be a member of a post chain: an elementwise computation
+// (a Loop row whose operands are all read at the element's index) with one
+// result of the step's dims.
+bool postCandidate(const Ctx &c, const Node *n, const Dims &y) {
+  // (A 16-bit float result is the f16 round trip WidenHalf.cpp leaves, which
+  // the epilogue's roundF16 takes after the chain.)
+  if (c.groupOf.count(n) || n->numResults() != 1 ||
+      loopClass(*n) != OpClass::Loop || n->types[0].dims() != y ||
+      isHalfFloatKind(n->types[0].elem()))
+    return false;
+  // (Operands with index maps of their own.)
+  const OpKind k = n->kind;
+  if (k == OpKind::QuantizeLinear || k == OpKind::DequantizeLinear ||
+      k == OpKind::Requantize || k == OpKind::TableLookup ||
+      k == OpKind::ConstantOfShape)
+    return false;
+  std::string why;
+  return nodeSupported(*n, why);
+}
+
+// The post chain after `cur`, the last node the kernel's epilogue computes
+// (RtAbi.h, ember_rt_post). Candidates are found forward from cur, in
+// graph order: elementwise nodes whose operands are cur, earlier
+// candidates, scalar constants, or one other value of cur's type (a
+// residual, when the epilogue has none: YOLO's x + SiLU(conv(x))). The
+// chain is then the largest set that ends in one node of cur's type and
+// whose other nodes (cur too) are read by nothing else and are not graph
+// outputs: the values between them are never stored. Codegen emits the
+// chain as a function of the step's result (emitPostFunction); the steps
+// call it per piece. Bit for bit what the loop would compute: the same
+// operations on the same stored values.
+void growPostChain(Ctx &c, Group &g, const Node *&cur) {
+  const Type &yt = cur->types[0];
+  if (!c.cfg.fuse || !c.cfg.post || c.isOutput(cur) ||
+      yt.elem() != ElemKind::F32)
+    return;
+  const Dims &y = yt.dims();
+  std::unordered_set<const Node *> in{cur};
+  std::vector<const Node *> cand;
+  Value extra;
+  std::set<size_t> frontier;
+  auto pushUsers = [&](const Node *n) {
+    auto it = c.users.find(n);
+    if (it != c.users.end())
+      for (auto &u : it->second)
+        if (u.user)
+          frontier.insert(c.position.at(u.user));
+  };
+  pushUsers(cur);
+  constexpr size_t kMaxChain = 64;
+  while (!frontier.empty() && cand.size() < kMaxChain) {
+    const Node *u = c.order[*frontier.begin()];
+    frontier.erase(frontier.begin());
+    if (in.count(u) || !postCandidate(c, u, y))
+      continue;
+    bool ok = true;
+    Value ext = extra;
+    for (auto &v : u->inputs) {
+      double sc;
+      if (!v || in.count(v.node) || scalarConstant(v, sc))
+        continue;
+      if (v.type() == yt && !isConstant(v) && !g.epi.residual &&
+          (!ext || ext == v)) {
+        ext = v;
+        continue;
+      }
+      ok = false;
+      break;
+    }
+    if (!ok)
+      continue;
+    extra = ext;
+    in.insert(u);
+    cand.push_back(u);
+    pushUsers(u);
+  }
+  // The chain: the last candidate of cur's type whose backward closure
+  // holds every reader of cur and of each of its nodes but itself.
+  for (size_t k = cand.size(); k-- > 0;) {
+    const Node *root = cand[k];
+    if (root->types[0] != yt)
+      continue;
+    std::unordered_set<const Node *> chain{root};
+    std::vector<const Node *> work{root};
+    while (!work.empty()) {
+      const Node *n = work.back();
+      work.pop_back();
+      for (auto &v : n->inputs)
+        if (v && v.node != cur && in.count(v.node) &&
+            chain.insert(v.node).second)
+          work.push_back(v.node);
+    }
+    bool closed = true;
+    bool readsExtra = false;
+    for (const Node *n : chain)
+      for (auto &v : n->inputs)
+        readsExtra = readsExtra || (extra && v == extra);
+    chain.insert(cur);
+    for (const Node *n : chain) {
+      if (n == root)
+        continue;
+      closed = closed && !c.isOutput(n) && c.allUsersIn(n, chain);
+    }
+    chain.erase(cur);
+    if (!closed)
+      continue;
+    std::vector<const Node *> members(chain.begin(), chain.end());
+    std::sort(members.begin(), members.end(),
+              [&](const Node *a, const Node *b) {
+                return c.position.at(a) < c.position.at(b);
+              });
+    g.epi.post = members;
+    g.epi.postInput = cur;
+    if (readsExtra) {
+      g.epi.residual = extra;
+      g.epi.residualAfter = true;
+      g.epi.postResidual = true;
+    }
+    for (const Node *m : members)
+      g.members.push_back(m);
+    c.stats.fusedEpilogueNodes += members.size();
+    ++c.stats.postChains;
+    cur = root;
+    return;
+  }
 }
 
 // Operator stacking after a Conv or MatMul.
@@ -209,6 +353,7 @@ void growEpilogue(Ctx &c, Group &g) {
     ++c.stats.fusedEpilogueNodes;
     cur = next;
   }
+  growPostChain(c, g, cur);
   // The f16 round trip WidenHalf.cpp leaves after a widened op (Cast to f16,
   // Cast back to f32), when it is the result's only reader: the kernels
   // round each output as their last step. f16 only (bf16 keeps its loop).
@@ -434,12 +579,13 @@ void growLoop(Ctx &c, Group &g, int gi, const Type &space) {
 
 Expected<std::vector<Group>>
 formGroups(const Function &f, const CompileConfig &cfg, FusionStats *stats) {
-  Ctx c{f, cfg, f.computeUsers(), {}, {}, {}, {}, {}};
+  Ctx c{f, cfg, f.computeUsers(), {}, {}, {}, {}, {}, {}};
   std::vector<const Node *> nodes;
   for (auto &n : f.nodes())
     if (!isStorage(n->kind)) {
       c.position[n.get()] = nodes.size();
       nodes.push_back(n.get());
+      c.order.push_back(n.get());
     }
   for (const Node *n : nodes) {
     std::string why;

@@ -104,55 +104,10 @@ Status Codegen::layout() {
     c.outputIndex = unsigned(i);
     copies.push_back(c);
   }
-  // Concat inputs computed straight into their slice of the result (when
-  // the slice is contiguous and the concat is their only reader): decided
-  // from the last concat back, so nested concats chain.
+  // Values computed inside another's bytes: Concat inputs in their slice
+  // of the result, Split parts in their input (Views.cpp).
   std::map<ValueKey, std::pair<Value, uint64_t>> placed;
-  if (cfg_.fuse) {
-    auto users = f_.computeUsers();
-    for (size_t gi = groups_.size(); gi-- > 0;) {
-      const Group &g = groups_[gi];
-      if (g.kind != GroupKind::Concat)
-        continue;
-      const Node &n = *g.root;
-      const Dims &od = n.types[0].dims();
-      int64_t axis = n.attrInt("axis", 0);
-      if (axis < 0)
-        axis += int64_t(od.size());
-      // A channels-last result's channel slices interleave: only an NHWC
-      // convolution can write one in place (pixel stride = the result's
-      // channels, EMBER_RT_CONV_LDY).
-      const bool channelsLast = nhwc_.count(keyOf(&n)) != 0;
-      bool contiguous = true;
-      for (int64_t d = 0; d < axis; ++d)
-        contiguous = contiguous && od[size_t(d)] == 1;
-      if (channelsLast ? axis != 1 : !contiguous)
-        continue;
-      uint64_t at = 0;
-      for (auto &in : n.inputs) {
-        uint64_t bytes = channelsLast ? uint64_t(in.type().dim(1)) *
-                                            uint64_t(elemSize(in.type().elem()))
-                                      : in.type().sizeInBytes();
-        auto pit = producer.find(keyOf(in));
-        auto uit = users.find(in.node);
-        bool ok =
-            pit != producer.end() && pit->second->kind != GroupKind::View &&
-            pit->second->kind != GroupKind::Copy && !locs_.count(keyOf(in)) &&
-            uit != users.end() && uit->second.size() == 1 &&
-            uit->second[0].user == &n && in.node->numResults() == 1 &&
-            // stored as the slice is: row-major, or by an NHWC conv
-            nhwc_.count(keyOf(in)) == (channelsLast ? 1u : 0u) &&
-            (!channelsLast || pit->second->kind == GroupKind::Conv);
-        if (ok) {
-          placed[keyOf(in)] = {Value(const_cast<Node *>(g.root), 0), at};
-          if (channelsLast)
-            steps_[size_t(pit->second - groups_.data())]
-                .params[EMBER_RT_CONV_LDY] = od[1];
-        }
-        at += bytes;
-      }
-    }
-  }
+  planViews(producer, placed);
   // Arena buffers for the other group results.
   lir_ = lir::Function();
   lir_.spaces.push_back({"arena", 0, 64});

@@ -108,6 +108,21 @@ bool usesWinograd(const std::vector<int64_t> &p, const Window &w,
 }
 } // namespace
 
+// A post chain that is an activation the kernel library has runs there
+// (RtAbi.h, POST_KIND; the library's runtime only, the portable one calls
+// the generated function): its kind and HardSigmoid's alpha and beta.
+static void setPostKind(const Epilogue &e, bool lib, std::vector<int64_t> &p,
+                        size_t kindField) {
+  float alpha = 0, beta = 0;
+  const int kind = lib ? Codegen::postActivationKind(e, alpha, beta) : 0;
+  uint32_t a, b;
+  std::memcpy(&a, &alpha, sizeof a);
+  std::memcpy(&b, &beta, sizeof b);
+  p[kindField] = kind;
+  p[kindField + 1] = kind ? int64_t(a) : 0;
+  p[kindField + 2] = kind ? int64_t(b) : 0;
+}
+
 Status Codegen::prepareConv(const Group &g, Step &s) {
   const Node &n = *g.anchor;
   const Type &x = n.inputs[0].type(), &wt = n.inputs[1].type();
@@ -143,6 +158,8 @@ Status Codegen::prepareConv(const Group &g, Step &s) {
   p[EMBER_RT_CONV_ACT] = g.epi.act;
   p[EMBER_RT_CONV_RES_AFTER] = g.epi.residualAfter;
   p[EMBER_RT_CONV_ROUND_F16] = g.epi.roundF16;
+  p[EMBER_RT_CONV_POST_RES] = g.epi.postResidual; // (POST: emitConv)
+  setPostKind(g.epi, lib, p, EMBER_RT_CONV_POST_KIND);
   p[EMBER_RT_CONV_ISA] = cfg_.isa;
   // A row-major result from the channels-last step, copied into y
   // (Y_COPY; chooseLayouts keeps a channels-last x with a row-major result
@@ -233,6 +250,8 @@ Status Codegen::prepareMatMul(const Group &g, Step &s) {
   p[EMBER_RT_GEMM_ACT] = g.epi.act;
   p[EMBER_RT_GEMM_RES_AFTER] = g.epi.residualAfter;
   p[EMBER_RT_GEMM_ROUND_F16] = g.epi.roundF16;
+  p[EMBER_RT_GEMM_POST_RES] = g.epi.postResidual; // (POST: emitMatMul)
+  setPostKind(g.epi, lib, p, EMBER_RT_GEMM_POST_KIND);
   p[EMBER_RT_GEMM_ISA] = cfg_.isa;
   workspacePerWorker_ = std::max<uint64_t>(
       workspacePerWorker_,

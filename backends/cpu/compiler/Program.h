@@ -77,6 +77,9 @@ struct CompileConfig {
   // AVX2/AVX-512: channels-last 3x3 stride-1 convolutions with enough
   // channels run as Winograd F(2x2, 3x3) (conv2dNhwcWinograd).
   bool winograd = true;
+  // Elementwise chains after a Conv or MatMul run as the step's post
+  // function (Fusion.cpp, growPostChain); off: as loops of their own.
+  bool post = true;
   // Code generation target; empty triple: the host (JIT).
   std::string triple, cpu, features;
   bool bundle = false; // self-contained object (runtime bitcode linked in)
@@ -123,6 +126,17 @@ struct Epilogue {
   // The result is rounded to f16 and back (RNE) as the last step: the
   // round trip of WidenHalf.cpp that was the only reader, absorbed.
   bool roundF16 = false;
+  // The post chain (Fusion.cpp, growPostChain): elementwise nodes after
+  // the steps above that the step computes on each piece of its result
+  // while it is in cache, through a generated function (RtAbi.h,
+  // ember_rt_post): SiLU, HardSwish, Gelu, ... In graph order; its last
+  // node is the group's root. `postInput` is the node whose result the
+  // chain reads (the anchor or the last node the kernel's epilogue
+  // computes). With `postResidual` the chain reads `residual` (an Add
+  // after the activation) and the kernel's epilogue does not.
+  std::vector<const Node *> post;
+  const Node *postInput = nullptr;
+  bool postResidual = false;
 };
 
 struct Group {
@@ -157,6 +171,8 @@ struct FusionStats {
   size_t nodes = 0, groups = 0, fusedEpilogueNodes = 0, fusedLoopNodes = 0,
          foldedMoves = 0,
          fusedPools = 0,    // max pools run inside their convolution
+      postChains = 0,       // elementwise chains run as a step's post
+      viewSplits = 0,       // Splits whose parts are views of their input
       tabulatedLoops = 0,   // loops that became per-channel tables
       resizeRowBuffers = 0; // linear/cubic Resizes summing from a row buffer
 };

@@ -152,6 +152,9 @@ ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
 //                             convolutions of 32 or more channels in and out
 //                             run as Winograd F(2x2, 3x3) (default 1; 0:
 //                             the direct tiles)
+//   post=0|1                  elementwise chains after a Conv or MatMul
+//                             (SiLU, HardSwish, ...) run on each piece of
+//                             its result in cache (default 1; 0: as loops)
 ember_error *parseOptions(const ember_compile_params *p,
                           ember::cpugen::CompileConfig &cfg, bool &runnable,
                           std::string &why) {
@@ -198,9 +201,11 @@ ember_error *parseOptions(const ember_compile_params *p,
       cfg.int8Paired = v == "1";
     } else if (k == "winograd" && (v == "0" || v == "1")) {
       cfg.winograd = v == "1";
+    } else if (k == "post" && (v == "0" || v == "1")) {
+      cfg.post = v == "1";
     } else if (k == "kernels" || k == "fuse" || k == "isa" || k == "dump_ir" ||
                k == "dump_dir" || k == "perf_map" || k == "int8_split" ||
-               k == "int8_paired" || k == "winograd") {
+               k == "int8_paired" || k == "winograd" || k == "post") {
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "bad value '" + v + "' for vendor option '" + k + "'");
     } else {
@@ -208,7 +213,7 @@ ember_error *parseOptions(const ember_compile_params *p,
           EMBER_STATUS_INVALID_ARGUMENT,
           "unknown vendor option '" + k +
               "' (the cpu plugin takes kernels, fuse, isa, dump_ir, dump_dir, "
-              "perf_map, int8_split, int8_paired, winograd)");
+              "perf_map, int8_split, int8_paired, winograd, post)");
     }
   }
   runnable = true;

@@ -54,6 +54,17 @@ int64_t ember_rt_num_workers(void);
 /* Epilogue activations (kernels: ember::cpu::Activation). */
 enum { EMBER_RT_ACT_NONE = 0, EMBER_RT_ACT_RELU = 1, EMBER_RT_ACT_CLIP = 2 };
 
+/* A post function: the elementwise chain after a convolution's or matrix
+ * product's epilogue (a SiLU, HardSwish, Gelu, ... and maybe a residual Add
+ * after it), generated with the model. It replaces each of rows x cols
+ * values of y (row stride ldy) by the chain's value of it and, when the
+ * chain reads one (POST_RES), of the residual r at the same place (row
+ * stride ldr; r is null otherwise). The steps call it on each piece of
+ * their result right after computing it, while it is in cache
+ * (EMBER_RT_CONV_POST, EMBER_RT_GEMM_POST). */
+typedef void (*ember_rt_post)(float *y, int64_t ldy, const float *r,
+                              int64_t ldr, int64_t rows, int64_t cols);
+
 /* ---- 2-D convolution, NCHW fp32 ------------------------------------------
  * y[n] = conv(x[n], W) (+ bias per output channel, + residual before or
  * after the activation). GROUPS > 1: group g reads channels
@@ -123,6 +134,23 @@ enum ember_rt_conv_field {
    * groups), weights packGroupedConvNhwc ([KH][KW][C/G][OC]), as a
    * depthwise step does */
   EMBER_RT_CONV_GROUPED,
+  /* An ember_rt_post the step applies to its result after the epilogue
+   * (the function's address; 0: none). Not with a pool. */
+  EMBER_RT_CONV_POST,
+  /* POST reads the residual (added by the chain, not by the epilogue) */
+  EMBER_RT_CONV_POST_RES,
+  /* POST is a known activation (1 + ember::cpu::PostActivation; 0: not
+   * one), with a residual after it when POST_RES: the kernel library's
+   * postActivation may run it instead (the same bits); ALPHA and BETA are
+   * HardSigmoid's as f32 bits */
+  EMBER_RT_CONV_POST_KIND,
+  EMBER_RT_CONV_POST_ALPHA,
+  EMBER_RT_CONV_POST_BETA,
+  /* NHWC, x channels-last: x's and the residual's pixel strides (0: C and
+   * OC), as LDY is y's: values stored inside a wider one (a Split's part,
+   * a Concat's input) */
+  EMBER_RT_CONV_LDX,
+  EMBER_RT_CONV_LDR,
   EMBER_RT_CONV_NUM_FIELDS
 };
 int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
@@ -161,6 +189,11 @@ enum ember_rt_gemm_field {
   EMBER_RT_GEMM_ISA,
   EMBER_RT_GEMM_WS_BYTES,
   EMBER_RT_GEMM_ROUND_F16, /* c holds f32 values rounded to f16 (RNE) */
+  EMBER_RT_GEMM_POST,      /* as EMBER_RT_CONV_POST */
+  EMBER_RT_GEMM_POST_RES,  /* as EMBER_RT_CONV_POST_RES */
+  EMBER_RT_GEMM_POST_KIND, /* as EMBER_RT_CONV_POST_KIND */
+  EMBER_RT_GEMM_POST_ALPHA,
+  EMBER_RT_GEMM_POST_BETA,
   EMBER_RT_GEMM_NUM_FIELDS
 };
 int32_t ember_rt_gemm(const int64_t *p, const float *a, const void *b,

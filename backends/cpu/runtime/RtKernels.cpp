@@ -111,6 +111,56 @@ void roundF16Rows(float *y, size_t rows, size_t cols, size_t ld, Isa isa) {
       y[i * ld + j] = roundF16Scalar(y[i * ld + j]);
 }
 
+// A step's post function (RtAbi.h, EMBER_RT_*_POST; fn 0: none) and, when
+// the chain is a known activation (kind = 1 + PostActivation), the kernel
+// library's form of it.
+struct Post {
+  int64_t fn = 0, kind = 0, alpha = 0, beta = 0;
+  Isa isa = Isa::Auto;
+};
+
+Post postOf(const int64_t *p, int field, Isa isa) {
+  // (The fields of the conv and GEMM blocks are in the same order.)
+  static_assert(EMBER_RT_CONV_POST_KIND == EMBER_RT_CONV_POST + 2 &&
+                    EMBER_RT_GEMM_POST_KIND == EMBER_RT_GEMM_POST + 2 &&
+                    EMBER_RT_CONV_POST_BETA == EMBER_RT_CONV_POST + 4 &&
+                    EMBER_RT_GEMM_POST_BETA == EMBER_RT_GEMM_POST + 4,
+                "post fields");
+  return {p[field], p[field + 2], p[field + 3], p[field + 4], isa};
+}
+
+float floatBits(int64_t v) {
+  const uint32_t b = uint32_t(v);
+  float f;
+  std::memcpy(&f, &b, sizeof f);
+  return f;
+}
+
+// The step's post on rows x cols results at y (row stride ldy) and the
+// residual beside them (row stride ldr) when the chain reads it.
+void applyPost(const Post &post, float *y, size_t ldy, const float *res,
+               size_t ldr, size_t rows, size_t cols) {
+  if (!post.fn || !rows || !cols)
+    return;
+  if (post.kind) {
+    PostOp op;
+    op.kind = PostActivation(post.kind - 1);
+    op.alpha = floatBits(post.alpha);
+    op.beta = floatBits(post.beta);
+    postActivation(op, y, ldy, res, ldr, rows, cols, post.isa);
+    return;
+  }
+  reinterpret_cast<ember_rt_post>(static_cast<uintptr_t>(post.fn))(
+      y, int64_t(ldy), res, int64_t(ldr), int64_t(rows), int64_t(cols));
+}
+
+// Results a step with a post function computes before applying it: the
+// step runs in chunks of about this many floats (256 KB), so that the
+// chunk is still in L2 when the post function reads it back. (A step's
+// piece is its whole result at 1 thread: 1.6 MB for a YOLOv8n's first
+// layer at 320x320.)
+constexpr size_t kPostChunkFloats = size_t(1) << 16;
+
 Conv2DShape convShape(const int64_t *p, size_t c, size_t oc) {
   Conv2DShape s;
   s.channels = c;
@@ -250,6 +300,15 @@ bool convPiece(const ConvTask &t, size_t piece, size_t pixels, size_t channels,
   return r.ocBegin != r.ocEnd;
 }
 
+// The pixel granule of a channels-last call's kernel: whole output rows
+// for the depthwise and narrow grouped rows, two (a row of 2x2 tiles) for
+// Winograd, a tile's 6 pixels otherwise.
+size_t nhwcPixGranule(const int64_t *p) {
+  return convAllGroups(p)            ? u(p[EMBER_RT_CONV_OW])
+         : p[EMBER_RT_CONV_WINOGRAD] ? 2 * u(p[EMBER_RT_CONV_OW])
+                                     : 6;
+}
+
 // Piece `piece` of image n, group g of a channels-last call ([H][W][C] in,
 // [OH][OW][OC] out, a channel slice of a wider result when LDY is set). A
 // group reads channels [g cg, (g+1) cg) of each input pixel and writes
@@ -264,16 +323,24 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, size_t g,
   const size_t OC = u(p[EMBER_RT_CONV_OC]); // (depthwise: C)
   const size_t inPlane = shape.height * shape.width;
   const size_t outPlane = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
+  // Pixel strides: of y, x and the residual inside wider values (LDY,
+  // LDX, LDR; a row-major x, IN_NCHW, is contiguous).
   const size_t ldy = p[EMBER_RT_CONV_LDY] ? u(p[EMBER_RT_CONV_LDY]) : OC;
-  const float *x = t.x + n * C * inPlane + g * cg;
+  const size_t ldx = p[EMBER_RT_CONV_LDX] ? u(p[EMBER_RT_CONV_LDX]) : C;
+  const size_t ldr = p[EMBER_RT_CONV_LDR] ? u(p[EMBER_RT_CONV_LDR]) : OC;
+  const float *x = t.x + n * ldx * inPlane + g * cg;
   const Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
   const void *w = static_cast<const uint8_t *>(t.w) +
                   g * u(p[EMBER_RT_CONV_W_GROUP_STRIDE]);
-  Epilogue e = epilogueOf(
-      p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER],
-      t.bias ? t.bias + g * ocg : nullptr, BiasAxis::PerColumn,
-      t.residual ? t.residual + n * OC * outPlane + g * ocg : nullptr, OC, t.lo,
-      t.hi);
+  // (The residual is the post function's operand with POST_RES.)
+  const float *res =
+      t.residual ? t.residual + n * ldr * outPlane + g * ocg : nullptr;
+  const Post post = postOf(p, EMBER_RT_CONV_POST, isa);
+  Epilogue e =
+      epilogueOf(p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER],
+                 t.bias ? t.bias + g * ocg : nullptr, BiasAxis::PerColumn,
+                 p[EMBER_RT_CONV_POST_RES] ? nullptr : res, ldr, t.lo, t.hi);
+  const float *postRes = p[EMBER_RT_CONV_POST_RES] ? res : nullptr;
   if (p[EMBER_RT_CONV_POOL_KH]) { // pieces of pooled rows
     const MaxPoolWindow pool = poolWindow(p);
     size_t r0, r1;
@@ -288,27 +355,45 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, size_t g,
                    ldy, isa);
     return true;
   }
-  ConvRange r;
-  if (!convPiece(t, piece, outPlane, ocg, r))
+  ConvRange piece_;
+  if (!convPiece(t, piece, outPlane, ocg, piece_))
     return false;
   float *y = t.y + n * ldy * outPlane + g * ocg;
-  if (p[EMBER_RT_CONV_DEPTHWISE])
-    s = depthwiseConv2dNhwc(shape, x, C, static_cast<const float *>(w), y, ldy,
-                            e, isa, r);
-  else if (p[EMBER_RT_CONV_GROUPED])
-    s = groupedConv2dNhwc(shape, u(p[EMBER_RT_CONV_GROUPS]), x, C,
-                          static_cast<const float *>(w), y, ldy, e, isa, r);
-  else if (p[EMBER_RT_CONV_IN_NCHW])
-    s = conv2dNhwcFromNchw(shape, x, w, y, ldy, e, isa, r, ws);
-  else if (p[EMBER_RT_CONV_WINOGRAD])
-    s = conv2dNhwcWinograd(shape, x, C, w, y, ldy, e, isa, r, ws);
-  else
-    s = conv2dNhwc(shape, x, C, w, y, ldy, e, isa, r, ws);
-  if (p[EMBER_RT_CONV_ROUND_F16]) {
-    const size_t p0 = r.pixEnd ? r.pixBegin : 0;
-    const size_t p1 = r.pixEnd ? r.pixEnd : outPlane;
-    const size_t c0 = r.ocEnd ? r.ocBegin : 0, c1 = r.ocEnd ? r.ocEnd : ocg;
-    roundF16Rows(y + p0 * ldy + c0, p1 - p0, c1 - c0, ldy, isa);
+  const size_t p0 = piece_.pixEnd ? piece_.pixBegin : 0;
+  const size_t p1 = piece_.pixEnd ? piece_.pixEnd : outPlane;
+  const size_t c0 = piece_.ocEnd ? piece_.ocBegin : 0;
+  const size_t c1 = piece_.ocEnd ? piece_.ocEnd : ocg;
+  // With a post function, chunks of whole pixel granules whose results
+  // stay in L2 until it has read them back (kPostChunkFloats).
+  size_t step = p1 - p0;
+  if (post.fn) {
+    const size_t gran = nhwcPixGranule(p);
+    step = std::max(kPostChunkFloats / (c1 - c0), gran);
+    step = (step + gran - 1) / gran * gran;
+  }
+  for (size_t q0 = p0; q0 < p1; q0 += step) {
+    ConvRange r = piece_;
+    r.pixBegin = q0;
+    r.pixEnd = std::min(p1, q0 + step);
+    if (p[EMBER_RT_CONV_DEPTHWISE])
+      s = depthwiseConv2dNhwc(shape, x, ldx, static_cast<const float *>(w), y,
+                              ldy, e, isa, r);
+    else if (p[EMBER_RT_CONV_GROUPED])
+      s = groupedConv2dNhwc(shape, u(p[EMBER_RT_CONV_GROUPS]), x, ldx,
+                            static_cast<const float *>(w), y, ldy, e, isa, r);
+    else if (p[EMBER_RT_CONV_IN_NCHW])
+      s = conv2dNhwcFromNchw(shape, x, w, y, ldy, e, isa, r, ws);
+    else if (p[EMBER_RT_CONV_WINOGRAD])
+      s = conv2dNhwcWinograd(shape, x, ldx, w, y, ldy, e, isa, r, ws);
+    else
+      s = conv2dNhwc(shape, x, ldx, w, y, ldy, e, isa, r, ws);
+    if (s != Status::Ok)
+      return true;
+    float *yc = y + q0 * ldy + c0;
+    applyPost(post, yc, ldy, postRes ? postRes + q0 * ldr + c0 : nullptr, ldr,
+              r.pixEnd - q0, c1 - c0);
+    if (p[EMBER_RT_CONV_ROUND_F16])
+      roundF16Rows(yc, r.pixEnd - q0, c1 - c0, ldy, isa);
   }
   return true;
 }
@@ -338,14 +423,20 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
       pieceRange(C, t.pieces, 1, piece, c0, c1);
       if (c0 == c1)
         continue;
+      const float *res = t.residual ? t.residual + n * C * outPlane : nullptr;
       s = depthwiseConv2d(
           convShape(p, C, C), t.x + n * C * inPlane,
           static_cast<const float *>(t.w), t.y + n * C * outPlane,
           epilogueOf(p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER], t.bias,
                      BiasAxis::PerRow,
-                     t.residual ? t.residual + n * C * outPlane : nullptr,
-                     outPlane, t.lo, t.hi),
+                     p[EMBER_RT_CONV_POST_RES] ? nullptr : res, outPlane, t.lo,
+                     t.hi),
           isa, c0, c1, ws);
+      if (s == Status::Ok)
+        applyPost(postOf(p, EMBER_RT_CONV_POST, isa),
+                  t.y + (n * C + c0) * outPlane, outPlane,
+                  p[EMBER_RT_CONV_POST_RES] ? res + c0 * outPlane : nullptr,
+                  outPlane, c1 - c0, outPlane);
       if (p[EMBER_RT_CONV_ROUND_F16])
         roundF16Rows(t.y + (n * C + c0) * outPlane, c1 - c0, outPlane, outPlane,
                      isa);
@@ -357,9 +448,10 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
       float *y = t.y + (n * OC + g * ocg) * outPlane;
       const float *res =
           t.residual ? t.residual + (n * OC + g * ocg) * outPlane : nullptr;
-      Epilogue e = epilogueOf(p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER],
-                              t.bias ? t.bias + g * ocg : nullptr,
-                              BiasAxis::PerRow, res, outPlane, t.lo, t.hi);
+      Epilogue e = epilogueOf(
+          p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER],
+          t.bias ? t.bias + g * ocg : nullptr, BiasAxis::PerRow,
+          p[EMBER_RT_CONV_POST_RES] ? nullptr : res, outPlane, t.lo, t.hi);
       const void *w = static_cast<const uint8_t *>(t.w) +
                       g * u(p[EMBER_RT_CONV_W_GROUP_STRIDE]);
       if (t.prepared)
@@ -368,12 +460,17 @@ void convWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
                            r, ws);
       else
         s = conv2d(convShape(p, cg, ocg), x, w, y, e, isa, r, ws);
-      if (p[EMBER_RT_CONV_ROUND_F16]) {
-        const size_t p0 = r.pixEnd ? r.pixBegin : 0;
-        const size_t p1 = r.pixEnd ? r.pixEnd : outPlane;
-        const size_t c0 = r.ocEnd ? r.ocBegin : 0, c1 = r.ocEnd ? r.ocEnd : ocg;
+      const size_t p0 = r.pixEnd ? r.pixBegin : 0;
+      const size_t p1 = r.pixEnd ? r.pixEnd : outPlane;
+      const size_t c0 = r.ocEnd ? r.ocBegin : 0, c1 = r.ocEnd ? r.ocEnd : ocg;
+      if (s == Status::Ok)
+        applyPost(postOf(p, EMBER_RT_CONV_POST, isa), y + c0 * outPlane + p0,
+                  outPlane,
+                  p[EMBER_RT_CONV_POST_RES] ? res + c0 * outPlane + p0
+                                            : nullptr,
+                  outPlane, c1 - c0, p1 - p0);
+      if (p[EMBER_RT_CONV_ROUND_F16])
         roundF16Rows(y + c0 * outPlane + p0, c1 - c0, p1 - p0, outPlane, isa);
-      }
     }
     if (s != Status::Ok)
       t.status = int32_t(s);
@@ -430,16 +527,33 @@ void gemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
     size_t nw = n0 + pieceN < N ? pieceN : N - n0;
     float *c = t.c + co + n0;
     const float *res = t.residual ? t.residual + co + n0 : nullptr;
+    // (The residual is the post function's operand with POST_RES.)
+    const Post post = postOf(p, EMBER_RT_GEMM_POST, isa);
+    const float *postRes = p[EMBER_RT_GEMM_POST_RES] ? res : nullptr;
+    if (postRes)
+      res = nullptr;
     Epilogue e = epilogueOf(p[EMBER_RT_GEMM_ACT], p[EMBER_RT_GEMM_RES_AFTER],
                             t.bias ? t.bias + n0 : nullptr, BiasAxis::PerColumn,
                             res, ldc, t.lo, t.hi);
-    Status s;
+    Status s = Status::Ok;
     if (packed) {
       const void *b = static_cast<const uint8_t *>(t.b) +
                       piece * u(p[EMBER_RT_GEMM_PIECE_STRIDE]);
-      s = sgemmPacked(M, nw, K, t.a + ao, lda, b, c, ldc, e, isa, m0, m1, ws);
-      if (p[EMBER_RT_GEMM_ROUND_F16])
-        roundF16Rows(c + m0 * ldc, m1 - m0, nw, ldc, isa);
+      // With a post function, chunks of rows whose results stay in L2
+      // until it has read them back (kPostChunkFloats).
+      const size_t gran = rowGranule(isa);
+      size_t step = m1 - m0;
+      if (post.fn)
+        step = (std::max(kPostChunkFloats / nw, gran) + gran - 1) / gran * gran;
+      for (size_t r0 = m0; r0 < m1 && s == Status::Ok; r0 += step) {
+        const size_t r1 = std::min(m1, r0 + step);
+        s = sgemmPacked(M, nw, K, t.a + ao, lda, b, c, ldc, e, isa, r0, r1, ws);
+        if (s == Status::Ok)
+          applyPost(post, c + r0 * ldc, ldc,
+                    postRes ? postRes + r0 * ldc : nullptr, ldc, r1 - r0, nw);
+        if (p[EMBER_RT_GEMM_ROUND_F16])
+          roundF16Rows(c + r0 * ldc, r1 - r0, nw, ldc, isa);
+      }
     } else {
       const float *b = static_cast<const float *>(t.b) + bo;
       s = sgemm(m1 - m0, N, K, t.a + ao + m0 * lda, lda, b, ldb, c + m0 * ldc,
@@ -448,6 +562,9 @@ void gemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
                            t.bias, BiasAxis::PerColumn,
                            res ? res + m0 * ldc : nullptr, ldc, t.lo, t.hi),
                 isa, ws);
+      if (s == Status::Ok)
+        applyPost(post, c + m0 * ldc, ldc,
+                  postRes ? postRes + m0 * ldc : nullptr, ldc, m1 - m0, N);
       if (p[EMBER_RT_GEMM_ROUND_F16])
         roundF16Rows(c + m0 * ldc, m1 - m0, N, ldc, isa);
     }
@@ -945,9 +1062,7 @@ int32_t convStep(const int64_t *p, const float *x, const void *w,
     // 16 on AVX2.)
     bool dwn = all;
     // (Winograd: whole rows of 2x2 tiles, two output rows.)
-    t.pixGranule = dwn                         ? u(p[EMBER_RT_CONV_OW])
-                   : p[EMBER_RT_CONV_WINOGRAD] ? 2 * u(p[EMBER_RT_CONV_OW])
-                                               : 6;
+    t.pixGranule = nhwcPixGranule(p);
     t.ocGranule = dwn ? 16 : colGranule(Isa(p[EMBER_RT_CONV_ISA]));
     double lp = largestShare(pix, t.pixGranule, t.pieces);
     double lo = largestShare(ocg, t.ocGranule, t.pieces);

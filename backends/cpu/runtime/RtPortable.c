@@ -53,6 +53,17 @@ static float round_f16(float v) {
   return r.f;
 }
 
+/* The steps after the epilogue on n contiguous results: the post
+ * function (reading the residual when postRes), then the f16 rounding. */
+static void finish(float *y, int64_t n, const float *res, int64_t post,
+                   int64_t postRes, int64_t roundF16) {
+  if (post)
+    ((ember_rt_post)(uintptr_t)post)(y, n, postRes ? res : 0, n, 1, n);
+  if (roundF16)
+    for (int64_t i = 0; i < n; ++i)
+      y[i] = round_f16(y[i]);
+}
+
 int64_t EMBER_RT_NAME(conv_packed_size)(const int64_t *p) {
   int64_t g = p[EMBER_RT_CONV_GROUPS];
   return (p[EMBER_RT_CONV_OC] / g) * (p[EMBER_RT_CONV_C] / g) *
@@ -108,12 +119,13 @@ int32_t EMBER_RT_NAME(conv2d)(const int64_t *p, const float *x, const void *wv,
               }
             }
           int64_t o = ((n * OC + oc) * OH + oh) * OW + ow;
-          y[o] = epilogue(acc, bias, oc, res, o, p[EMBER_RT_CONV_ACT],
-                          p[EMBER_RT_CONV_RES_AFTER], lo, hi);
-          if (p[EMBER_RT_CONV_ROUND_F16])
-            y[o] = round_f16(y[o]);
+          y[o] = epilogue(acc, bias, oc, p[EMBER_RT_CONV_POST_RES] ? 0 : res, o,
+                          p[EMBER_RT_CONV_ACT], p[EMBER_RT_CONV_RES_AFTER], lo,
+                          hi);
         }
     }
+  finish(y, N * OC * OH * OW, res, p[EMBER_RT_CONV_POST],
+         p[EMBER_RT_CONV_POST_RES], p[EMBER_RT_CONV_ROUND_F16]);
   return 0;
 }
 
@@ -163,11 +175,14 @@ int32_t EMBER_RT_NAME(gemm)(const int64_t *p, const float *a, const void *bv,
         for (int64_t k = 0; k < K; ++k)
           acc += a[ao + m * lda + k] * b[bo + k * ldb + n];
         int64_t o = co + m * ldc + n;
-        c[o] = epilogue(acc, bias, n, res, o, p[EMBER_RT_GEMM_ACT],
-                        p[EMBER_RT_GEMM_RES_AFTER], lo, hi);
-        if (p[EMBER_RT_GEMM_ROUND_F16])
-          c[o] = round_f16(c[o]);
+        c[o] =
+            epilogue(acc, bias, n, p[EMBER_RT_GEMM_POST_RES] ? 0 : res, o,
+                     p[EMBER_RT_GEMM_ACT], p[EMBER_RT_GEMM_RES_AFTER], lo, hi);
       }
+    for (int64_t m = 0; m < M; ++m)
+      finish(c + co + m * ldc, N, res ? res + co + m * ldc : 0,
+             p[EMBER_RT_GEMM_POST], p[EMBER_RT_GEMM_POST_RES],
+             p[EMBER_RT_GEMM_ROUND_F16]);
   }
   return 0;
 }

@@ -18,7 +18,9 @@
 // |r| <= ln2/2 (weighted minimax, scripts/fit-math-f32.py prints it too), then
 // scaled by 2^n as 2^n1 * 2^n2 (n1 = roundEven(n/2), n2 = n - n1, both normal
 // powers): the first product is exact, the second rounds once, into the
-// subnormals too.
+// subnormals too. So the result is p * 2^n rounded once, and a policy with
+// an operation that computes that directly (`mulPow2`, F32Ops.h: AVX-512's
+// vscalefps) takes it instead of the two scalings, with the same bits.
 //
 //===----------------------------------------------------------------------===//
 #ifndef EMBER_MATH_EXP_H
@@ -26,6 +28,8 @@
 
 #include "ember/math/F32Constants.h"
 #include "ember/math/F32Ops.h"
+
+#include <type_traits>
 
 namespace ember::math {
 
@@ -35,6 +39,12 @@ inline constexpr float kExp[] = {EMBER_MATH_EXP_POLY};
 inline constexpr float kLog2e = EMBER_MATH_EXP_LOG2E;
 inline constexpr float kLn2Hi = EMBER_MATH_EXP_LN2_HI;
 inline constexpr float kLn2Lo = EMBER_MATH_EXP_LN2_LO;
+
+// Whether policy O has mulPow2(p, n) (F32Ops.h: it says so by kMulPow2).
+template <class O, class = void> struct HasMulPow2 : std::false_type {};
+template <class O>
+struct HasMulPow2<O, std::void_t<decltype(O::kMulPow2)>>
+    : std::bool_constant<O::kMulPow2> {};
 } // namespace exp_detail
 
 /// exp(x) in f32 as one sequence of the policy's operations (see above).
@@ -50,10 +60,14 @@ template <class O> typename O::V expF32(const O &o, typename O::V x) {
   V r = o.fma(n, o.c(-kLn2Hi), xc);
   r = o.fma(n, o.c(-kLn2Lo), r);
   V p = horner(o, kExp, r);
-  V n1 = o.roundEven(o.mul(n, o.c(0.5f)));
-  V n2 = o.sub(n, n1);
-  V y = o.mul(o.mul(p, o.pow2(n1)), o.pow2(n2));
-  return o.select(o.eq(x, x), y, x);
+  if constexpr (HasMulPow2<O>::value) {
+    return o.select(o.eq(x, x), o.mulPow2(p, n), x);
+  } else {
+    V n1 = o.roundEven(o.mul(n, o.c(0.5f)));
+    V n2 = o.sub(n, n1);
+    V y = o.mul(o.mul(p, o.pow2(n1)), o.pow2(n2));
+    return o.select(o.eq(x, x), y, x);
+  }
 }
 
 /// Ember's f32 exp on one value.

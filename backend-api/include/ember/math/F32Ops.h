@@ -22,6 +22,12 @@
 //   copySign(mag, sgn)
 //   pow2(n)                2^n, exactly, for a V holding an integer in
 //                          [-126, 127]
+// and may provide (with `static constexpr bool kMulPow2 = true`)
+//   mulPow2(p, n)          p * 2^n rounded once (into the subnormals too),
+//                          for p in [0.5, 2) and a V holding an integer in
+//                          [-160, 128]: Exp.h then scales by it in one step
+//                          (the same bits as its two exact-then-rounded
+//                          products)
 //
 //===----------------------------------------------------------------------===//
 #ifndef EMBER_MATH_F32OPS_H

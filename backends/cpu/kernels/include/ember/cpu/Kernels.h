@@ -656,6 +656,35 @@ void stepGemmAccumulate(size_t m, size_t k, size_t n, const float *a,
 void sigmoidF32(float *v, size_t n, Isa isa = Isa::Auto);
 void tanhF32(float *v, size_t n, Isa isa = Isa::Auto);
 
+//===----------------------------------------------------------------------===//
+// Activations after a convolution or matrix product
+//===----------------------------------------------------------------------===//
+
+/// An activation the CPU backend applies to a step's result while it is in
+/// cache. Each is the sequence of f32 operations Ember's lowering writes for
+/// it, in its order, so the bits are the interpreter's: min(v, 1) and
+/// max(v, 0) are `1 < v ? 1 : v` and `0 > v ? 0 : v`, a NaN giving the
+/// quiet NaN 0x7fc00000 (as the Loop ops Min and Max).
+enum class PostActivation : uint8_t {
+  Sigmoid,      ///< sigmoid(x), ember/math/Sigmoid.h
+  Silu,         ///< x * sigmoid(x) (SiLU, Swish)
+  HardSigmoid,  ///< max(min(x * alpha + beta, 1), 0)
+  XHardSigmoid, ///< x * HardSigmoid(x) (HardSwish written with HardSigmoid)
+  HardSwish,    ///< x * max(min(x / 6 + 0.5, 1), 0) (ONNX HardSwish)
+};
+
+struct PostOp {
+  PostActivation kind = PostActivation::Sigmoid;
+  float alpha = 0.0f, beta = 0.0f; ///< HardSigmoid's
+};
+
+/// y[i*ldy + j] = act(y[i*ldy + j]) (+ res[i*ldr + j] when res is not
+/// null: a residual added after the activation), i < rows, j < cols. The
+/// same bits on every path (the AVX-512 path's exp scales with vscalefps,
+/// HardSwish's x / 6 is a product and two FMAs: README, "Activations").
+void postActivation(const PostOp &op, float *y, size_t ldy, const float *res,
+                    size_t ldr, size_t rows, size_t cols, Isa isa = Isa::Auto);
+
 } // namespace ember::cpu
 
 #endif // EMBER_CPU_KERNELS_H

@@ -1,0 +1,181 @@
+// postActivation: every path gives, bit for bit, what the CPU backend's
+// generated loops compute for the lowered activations (the reference below
+// writes each lowered op as the loops do: Min/Max with NaN -> the quiet NaN,
+// Sigmoid as ember/math's scalar), with and without a residual, on rows
+// with a stride and partial last vectors; HardSwish on all 2^32 inputs.
+#include "ember/cpu/Kernels.h"
+#include "ember/math/Sigmoid.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+using namespace ember::cpu;
+
+namespace {
+
+uint32_t bitsOf(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, sizeof u);
+  return u;
+}
+
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// The Loop ops Min and Max with a constant second operand.
+float minOp(float v, float c) { return v != v ? kNaN : (c < v ? c : v); }
+float maxOp(float v, float c) { return v != v ? kNaN : (c > v ? c : v); }
+
+// What the lowered graph computes, op by op (each rounded to f32).
+float reference(const PostOp &op, float x) {
+  switch (op.kind) {
+  case PostActivation::Sigmoid:
+    return ember::math::sigmoidF32(x);
+  case PostActivation::Silu:
+    return x * ember::math::sigmoidF32(x);
+  case PostActivation::HardSigmoid:
+  case PostActivation::XHardSigmoid: {
+    volatile float ax = x * op.alpha; // (no FMA: the lowering's Mul, Add)
+    float h = maxOp(minOp(ax + op.beta, 1.0f), 0.0f);
+    return op.kind == PostActivation::HardSigmoid ? h : x * h;
+  }
+  case PostActivation::HardSwish: {
+    volatile float q = x / 6.0f;
+    return x * maxOp(minOp(q + 0.5f, 1.0f), 0.0f);
+  }
+  }
+  return x;
+}
+
+void expectSame(float got, float want, float x) {
+  if (std::isnan(want))
+    EXPECT_TRUE(std::isnan(got)) << x;
+  else
+    ASSERT_EQ(bitsOf(got), bitsOf(want))
+        << "x = " << x << " (bits " << std::hex << bitsOf(x) << "): " << got
+        << " != " << want;
+}
+
+// Random values over many binades, the special ones, the branch points of
+// the clamps and of exp (subnormal results below -87.3), subnormals.
+std::vector<float> probeValues() {
+  std::vector<float> v = {0.0f,
+                          -0.0f,
+                          3.0f,
+                          -3.0f,
+                          2.9999998f,
+                          -2.5f,
+                          2.5f,
+                          -88.0f,
+                          -95.0f,
+                          -103.f,
+                          -104.f,
+                          -110.5f,
+                          1e-30f,
+                          -1e-40f,
+                          1e-45f,
+                          1e30f,
+                          -1e30f,
+                          6e-39f,
+                          -6e-39f,
+                          std::numeric_limits<float>::infinity(),
+                          -std::numeric_limits<float>::infinity(),
+                          kNaN};
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> mant(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> ex(-30, 8);
+  for (int i = 0; i < 20000; ++i)
+    v.push_back(std::ldexp(mant(rng), ex(rng)));
+  std::uniform_real_distribution<float> tail(-104.0f, -86.0f);
+  for (int i = 0; i < 2000; ++i)
+    v.push_back(tail(rng));
+  return v;
+}
+
+std::vector<PostOp> allOps() {
+  return {{PostActivation::Sigmoid},
+          {PostActivation::Silu},
+          {PostActivation::HardSigmoid, 1.0f / 6, 0.5f},
+          {PostActivation::HardSigmoid, 0.2f, 0.5f},
+          {PostActivation::XHardSigmoid, 1.0f / 6, 0.5f},
+          {PostActivation::HardSwish}};
+}
+
+TEST(Activation, EveryPathComputesTheLoweredOpsBitForBit) {
+  const std::vector<float> in = probeValues();
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> rd(-2.0f, 2.0f);
+  for (Isa isa : {Isa::Generic, Isa::Avx2, Isa::Avx512}) {
+    if (!isaSupported(isa))
+      continue;
+    SCOPED_TRACE(isaName(isa));
+    for (const PostOp &op : allOps()) {
+      SCOPED_TRACE(int(op.kind));
+      // rows x cols with a row stride (a channel slice) and a tail.
+      for (size_t cols : {size_t(1), size_t(7), size_t(16), size_t(37)}) {
+        const size_t ld = cols + 5, rows = (in.size() + cols - 1) / cols;
+        for (bool withRes : {false, true}) {
+          std::vector<float> y(rows * ld, 123.0f), res(rows * ld);
+          for (auto &r : res)
+            r = rd(rng);
+          for (size_t i = 0; i < in.size(); ++i)
+            y[i / cols * ld + i % cols] = in[i];
+          const size_t full = in.size() / cols; // whole rows only
+          postActivation(op, y.data(), ld, withRes ? res.data() : nullptr, ld,
+                         full, cols, isa);
+          for (size_t r = 0; r < full; ++r)
+            for (size_t j = 0; j < ld; ++j) {
+              const size_t at = r * ld + j;
+              if (j >= cols) { // untouched
+                ASSERT_EQ(y[at], 123.0f);
+                continue;
+              }
+              const float x = in[r * cols + j];
+              float want = reference(op, x);
+              if (withRes)
+                want = want + res[at];
+              expectSame(y[at], want, x);
+            }
+        }
+      }
+    }
+  }
+}
+
+// The vector paths' x / 6 (a product and two FMAs, ActivationBody.inc)
+// gives HardSwish's bits on every f32 input.
+TEST(Activation, HardSwishOnEveryInput) {
+  constexpr size_t kBlock = size_t(1) << 20;
+  std::vector<float> x(kBlock), y(kBlock);
+  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    if (!isaSupported(isa))
+      continue;
+    SCOPED_TRACE(isaName(isa));
+    size_t bad = 0;
+    for (uint64_t base = 0; base < (uint64_t(1) << 32); base += kBlock) {
+      for (size_t i = 0; i < kBlock; ++i) {
+        const uint32_t b = uint32_t(base + i);
+        std::memcpy(&x[i], &b, sizeof b);
+      }
+      y = x;
+      postActivation({PostActivation::HardSwish}, y.data(), kBlock, nullptr, 0,
+                     1, kBlock, isa);
+      for (size_t i = 0; i < kBlock; ++i) {
+        const float want = reference({PostActivation::HardSwish}, x[i]);
+        if (std::isnan(want) ? !std::isnan(y[i])
+                             : bitsOf(y[i]) != bitsOf(want)) {
+          if (bad++ < 5)
+            ADD_FAILURE() << "x bits " << std::hex << bitsOf(x[i]) << ": "
+                          << y[i] << " != " << want;
+        }
+      }
+    }
+    EXPECT_EQ(bad, 0u);
+  }
+}
+
+} // namespace
