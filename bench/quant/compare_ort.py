@@ -560,9 +560,9 @@ def main():
                 if zoo and not args.no_reference and os.path.exists(zoo[1]):
                     record("reference", zoo[0], zoo[1], 0.0,
                            input_name(zoo[1]))
-                if args.ort != "none":
+                if args.ort != "none" or args.ort_16:
                     ort_path = ort_input(path, work)
-                    cfgs = ort_configs(args.ort)
+                    cfgs = ort_configs(args.ort) if args.ort != "none" else []
                     if args.ort_16:
                         cfgs += [("minmax", True, "s16")]
                     for cfg in cfgs:
@@ -582,7 +582,7 @@ def main():
                     except RuntimeError as e:
                         print(f"{'ember':10s} {cfg:28s} FAILED {str(e)[:100]}")
                         continue
-                    if cfg in args.ort_mixed_from and args.ort != "none":
+                    if cfg in args.ort_mixed_from:
                         wide = wide_tensors(outp)
                         label = f"pct per-channel u8+s16 as {cfg}"
                         op = os.path.join(work, f"{key}-ort-as-{cfg}-{seed}.onnx")
