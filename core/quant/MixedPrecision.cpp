@@ -210,10 +210,6 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
       wide = std::move(w2);
       ++added;
     }
-    if (getenv("EMBER_MP_DEBUG"))
-      for (auto &c : cands)
-        std::fprintf(stderr, "cand %s noise %g extra %g\n", c.root.c_str(),
-                     c.noise, c.extra);
     if (!added)
       continue; // a later round has more of the budget
     EMBER_ASSIGN(current, build(wide));
