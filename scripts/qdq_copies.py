@@ -21,7 +21,7 @@ SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       "quantize-with-ort.py")
 
 
-def make_copies(srcs, outdir, int8_act=False, timeout=900):
+def make_copies(srcs, outdir, int8_act=False, timeout=900, int16_act=False):
     if not srcs:
         return [], None
     try:
@@ -33,10 +33,13 @@ def make_copies(srcs, outdir, int8_act=False, timeout=900):
         if not os.path.isfile(os.path.join(src, "model.onnx")):
             print(f"skip: {src} not found")
             continue
-        dst = os.path.join(outdir, os.path.basename(src.rstrip("/")) + "-qdq")
+        dst = os.path.join(outdir, os.path.basename(src.rstrip("/")) +
+                           ("-qdq16" if int16_act else "-qdq"))
         cmd = [sys.executable, SCRIPT, src, dst]
         if int8_act:
             cmd.append("--int8-act")
+        if int16_act:
+            cmd.append("--int16-act")
         try:
             p = subprocess.run(cmd, capture_output=True, text=True,
                                timeout=timeout)
@@ -50,8 +53,8 @@ def make_copies(srcs, outdir, int8_act=False, timeout=900):
     return cases, None
 
 
-def add_copies(cases, srcs, outdir, int8_act=False):
-    copies, err = make_copies(srcs, outdir, int8_act)
+def add_copies(cases, srcs, outdir, int8_act=False, int16_act=False):
+    copies, err = make_copies(srcs, outdir, int8_act, int16_act=int16_act)
     if err:
         print(err if err.startswith("skip:") else "FAIL " + err)
     cases += copies

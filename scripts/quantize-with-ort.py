@@ -161,6 +161,9 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--per-tensor", action="store_true")
     ap.add_argument("--int8-act", action="store_true")
+    ap.add_argument("--int16-act", action="store_true",
+                    help="int16 activations, symmetric, as com.microsoft "
+                    "Q/DQ (16x8)")
     ap.add_argument("--samples", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
@@ -232,9 +235,12 @@ def main():
     out_model = os.path.join(a.out, "model.onnx")
 
     def quantize(extra):
+        act = QuantType.QInt8 if a.int8_act else QuantType.QUInt8
+        if a.int16_act:
+            act = QuantType.QInt16
+            extra = dict(extra, ActivationSymmetric=True, UseQDQContribOps=True)
         quantize_static(pre, out_model, Reader(), quant_format=QuantFormat.QDQ,
-                        per_channel=not a.per_tensor,
-                        activation_type=QuantType.QInt8 if a.int8_act else QuantType.QUInt8,
+                        per_channel=not a.per_tensor, activation_type=act,
                         weight_type=QuantType.QInt8, extra_options=extra)
 
     try:
@@ -283,7 +289,7 @@ def main():
         f.write(f"Made by scripts/quantize-with-ort.py from {os.path.abspath(a.src)} with "
                 f"onnxruntime {ort.__version__} quantize_static (QDQ, "
                 f"{'per-tensor' if a.per_tensor else 'per-channel'} int8 weights, "
-                f"{'int8' if a.int8_act else 'uint8'} activations, {a.samples} calibration "
+                f"{'int16' if a.int16_act else 'int8' if a.int8_act else 'uint8'} activations, {a.samples} calibration "
                 f"samples, seed {a.seed}). Outputs computed by ONNX Runtime. The source "
                 f"model's license applies.\n")
     print(f"wrote {out_model}")

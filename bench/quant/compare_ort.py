@@ -316,18 +316,44 @@ def ort_input(path, work):
         return out
 
 
-def run_ort(path, name, cal, cfg, outp):
+def wide_tensors(path):
+    """The activations a QDQ model holds in 16 bits (Ember writes them as
+    com.microsoft Q/DQ pairs): the tensor each 16-bit QuantizeLinear
+    quantizes, by its name in the fp32 model."""
+    m = onnx.load(path)
+    inputs = {i.name for i in m.graph.input}
+    out = set()
+    for n in m.graph.node:
+        if n.op_type == "DequantizeLinear" and n.domain == "com.microsoft":
+            out.add(n.output[0])
+        if n.op_type == "QuantizeLinear" and n.domain == "com.microsoft" \
+                and n.input[0] in inputs:
+            out.add(n.input[0])
+    return out
+
+
+def run_ort(path, name, cal, cfg, outp, wide=None):
+    """cfg: (method, per-channel, activations): u8, s8, s16 (every
+    activation int16, symmetric), or u8 with `wide` the tensors made int16
+    (symmetric) through TensorQuantOverrides."""
     method, pc, act = cfg
+    extra = {}
+    if act == "s16":
+        extra["ActivationSymmetric"] = True
+    if wide:
+        extra["TensorQuantOverrides"] = {
+            t: [{"quant_type": QuantType.QInt16, "symmetric": True}]
+            for t in sorted(wide)}
     t0 = time.perf_counter()
     with open(os.devnull, "w") as devnull, \
             contextlib.redirect_stdout(devnull):
         quantize_static(
             path, outp, Reader(name, cal), quant_format=QuantFormat.QDQ,
             per_channel=pc,
-            activation_type=QuantType.QUInt8 if act == "u8" else
-            QuantType.QInt8,
+            activation_type={"u8": QuantType.QUInt8, "s8": QuantType.QInt8,
+                             "s16": QuantType.QInt16}[act],
             weight_type=QuantType.QInt8,
-            calibrate_method=ORT_METHODS[method])
+            calibrate_method=ORT_METHODS[method], extra_options=extra)
     return time.perf_counter() - t0
 
 
@@ -350,10 +376,15 @@ EMBER_CONFIGS = {
     "refine-all": ["--refine=all"],
     "entropy-no-refine": ["--method=entropy", "--refine=none"],
     "entropy-refine-bias": ["--method=entropy", "--refine=bias"],
+    "int16": ["--activation-type=int16"],
+    "mixed-1.3": ["--mixed-precision=1.3"],
+    "mixed-1.6": ["--mixed-precision=1.6"],
+    "mixed-2.0": ["--mixed-precision=2.0"],
 }
 # The refine variants only on request (--ember-configs).
 DEFAULT_EMBER_CONFIGS = [c for c in EMBER_CONFIGS
-                         if c != "target-sqnr-30" and "refine" not in c]
+                         if c != "target-sqnr-30" and "refine" not in c and
+                         c != "int16" and not c.startswith("mixed")]
 
 
 def run_ember(args, path, caldir, extra, outp, log):
@@ -438,6 +469,14 @@ def main():
                     "other photos, PHOTO_SET)")
     ap.add_argument("--split", help="one split (= --splits S)")
     ap.add_argument("--ort", default="all", choices=["all", "best", "none"])
+    ap.add_argument("--ort-16", action="store_true",
+                    help="also ONNX Runtime with every activation int16 "
+                    "(symmetric, MinMax, per-channel)")
+    ap.add_argument("--ort-mixed-from", action="append", default=[],
+                    metavar="LABEL",
+                    help="also ONNX Runtime (percentile, per-channel u8) with "
+                    "the activations Ember's configuration LABEL made 16-bit "
+                    "made int16 through TensorQuantOverrides (repeatable)")
     ap.add_argument("--ember-configs", default=",".join(DEFAULT_EMBER_CONFIGS),
                     help="from: " + ",".join(EMBER_CONFIGS))
     ap.add_argument("--ember-args", action="append", default=[],
@@ -521,9 +560,12 @@ def main():
                 if zoo and not args.no_reference and os.path.exists(zoo[1]):
                     record("reference", zoo[0], zoo[1], 0.0,
                            input_name(zoo[1]))
-                if args.ort != "none":
+                if args.ort != "none" or args.ort_16:
                     ort_path = ort_input(path, work)
-                    for cfg in ort_configs(args.ort):
+                    cfgs = ort_configs(args.ort) if args.ort != "none" else []
+                    if args.ort_16:
+                        cfgs += [("minmax", True, "s16")]
+                    for cfg in cfgs:
                         label = f"{cfg[0]} {'per-channel' if cfg[1] else 'per-tensor'} {cfg[2]}"
                         outp = os.path.join(work, f"{key}-ort-{cfg[0]}-{int(cfg[1])}-{cfg[2]}-{seed}.onnx")
                         try:
@@ -539,6 +581,18 @@ def main():
                         record("ember", cfg, outp, dt)
                     except RuntimeError as e:
                         print(f"{'ember':10s} {cfg:28s} FAILED {str(e)[:100]}")
+                        continue
+                    if cfg in args.ort_mixed_from:
+                        wide = wide_tensors(outp)
+                        label = f"pct per-channel u8+s16 as {cfg}"
+                        op = os.path.join(work, f"{key}-ort-as-{cfg}-{seed}.onnx")
+                        try:
+                            dt = run_ort(ort_input(path, work), name, cal,
+                                         ("percentile", True, "u8"), op, wide)
+                            record("ort", label, op, dt)
+                        except Exception as e:  # noqa: BLE001
+                            print(f"{'ort':10s} {label:28s} FAILED "
+                                  f"{str(e)[:80]}")
                 dflt = os.path.join(work, f"{key}-ember-default-{seed}.onnx")
                 if args.ember_check and os.path.exists(dflt) and \
                         seed == args.seeds[0]:

@@ -459,6 +459,13 @@ Status Importer::importNode(const onnx::NodeProto &n) {
   } else if (dom == kContribDomain) {
     known = (op == "QLinearAdd" || op == "QLinearGlobalAveragePool") &&
             opKindFromName(op, kind);
+    // ONNX Runtime's QuantizeLinear/DequantizeLinear (its QDQ form of
+    // 16-bit and 4-bit types before opset 21): the standard ops with the
+    // same inputs and per-axis `axis`, as of opset 19 (no block_size).
+    if (op == "QuantizeLinear" || op == "DequantizeLinear") {
+      known = opKindFromName(op, kind);
+      version = 19;
+    }
   }
 
   // Ops handled by the importer itself (no node of their own).

@@ -7,8 +7,12 @@
 
 namespace ember {
 
-int64_t lowestOf(ElemKind k) { return k == ElemKind::I8 ? -128 : 0; }
-int64_t highestOf(ElemKind k) { return k == ElemKind::I8 ? 127 : 255; }
+int64_t lowestOf(ElemKind k) {
+  return k == ElemKind::I16 ? quant::kInt16Min : k == ElemKind::I8 ? -128 : 0;
+}
+int64_t highestOf(ElemKind k) {
+  return k == ElemKind::I16 ? quant::kInt16Max : k == ElemKind::I8 ? 127 : 255;
+}
 
 std::optional<QParams> constantQParams(Value scale, Value zeroPoint,
                                        ElemKind kind, int64_t axis) {
@@ -117,8 +121,8 @@ Expected<Value> buildRequantize(LoweringBuilder &b, Value acc,
 }
 
 Tensor accumulatorBias(const Tensor &stored, const QParams *params, double sx,
-                       const QParams &w, int64_t channels) {
-  Tensor t(Type(ElemKind::I32, {channels}));
+                       const QParams &w, int64_t channels, ElemKind acc) {
+  Tensor t(Type(acc, {channels}));
   for (int64_t c = 0; c < channels; ++c) {
     int64_t i = stored.size() == 1 ? 0 : c;
     double accScale = sx * w.scale(size_t(c));
@@ -136,8 +140,14 @@ Tensor accumulatorBias(const Tensor &stored, const QParams *params, double sx,
                      params->scale(size_t(c))
                : stored.getDouble(i);
     double q = std::nearbyint(real / accScale);
-    double lo = double(std::numeric_limits<int32_t>::min()),
-           hi = double(std::numeric_limits<int32_t>::max());
+    // int64 (16x8): saturated to +-2^62, far beyond the 48 bits the
+    // requantization reads, and exact in double.
+    double lo = acc == ElemKind::I64
+                    ? -0x1p62
+                    : double(std::numeric_limits<int32_t>::min()),
+           hi = acc == ElemKind::I64
+                    ? 0x1p62
+                    : double(std::numeric_limits<int32_t>::max());
     t.setInt(c, std::isnan(q) ? 0 : int64_t(std::max(lo, std::min(hi, q))));
   }
   return t;
@@ -147,9 +157,14 @@ Expected<Value> buildQuantizedAdd(LoweringBuilder &b, Value a,
                                   const QParams &pa, Value bv,
                                   const QParams &pb, const QParams &out,
                                   int64_t lo, int64_t hi) {
+  // With a 16-bit operand or result: TFLite's int16 add, left shift 15 (an
+  // int16 value shifted by 15 stays within int32; docs/quantization.md).
+  const bool wide = pa.kind == ElemKind::I16 || pb.kind == ElemKind::I16 ||
+                    out.kind == ElemKind::I16;
   quant::AddParams p = quant::makeAddParams(
       pa.scale(), int32_t(pa.zeroPoint()), pb.scale(), int32_t(pb.zeroPoint()),
-      out.scale(), int32_t(out.zeroPoint()), int32_t(lo), int32_t(hi));
+      out.scale(), int32_t(out.zeroPoint()), int32_t(lo), int32_t(hi),
+      wide ? 15 : 20);
   AttrMap attrs{{"to", Attr::ofInt(elemKindToOnnx(out.kind))},
                 {"left_shift", Attr::ofInt(p.leftShift)},
                 {"a_zero_point", Attr::ofInt(p.aZp)},

@@ -42,7 +42,7 @@ std::optional<QParams> constantQParams(Value scale, Value zeroPoint,
 std::optional<QParams> dequantizeParams(const Node &dq);
 std::optional<QParams> quantizeParams(const Node &q);
 
-// The range of stored kind k: [0, 255] or [-128, 127].
+// The range of stored kind k: [0, 255], [-128, 127] or [-32768, 32767].
 int64_t lowestOf(ElemKind k);
 int64_t highestOf(ElemKind k);
 
@@ -62,13 +62,15 @@ Expected<Value> buildRequantize(LoweringBuilder &b, Value acc,
 Value scalarOf(LoweringBuilder &b, ElemKind k, int64_t v,
                const std::string &what = "c");
 
-// The int32 accumulator bias of `channels` output channels at scale
+// The accumulator bias (int32, or int64 for 16x8) of `channels` output
+// channels at scale
 // sx * sw[c]: `stored` as is when `params` says it is at that scale (its
 // scale equals the float32 or the double product), else each real bias
 // value rounded half to even at that scale and saturated. `params` null
 // means `stored` holds real (float) values.
 Tensor accumulatorBias(const Tensor &stored, const QParams *params, double sx,
-                       const QParams &w, int64_t channels);
+                       const QParams &w, int64_t channels,
+                       ElemKind acc = ElemKind::I32);
 
 // QuantizedAdd of a and b (per-tensor params pa, pb) into out, clamped to
 // [lo, hi].

@@ -26,6 +26,38 @@ using Users = std::unordered_map<const Node *, std::vector<Use>>;
 
 bool isStored8(ElemKind k) { return k == ElemKind::U8 || k == ElemKind::I8; }
 
+// A stored activation of an integer form: 8-bit, or int16 with zero point 0
+// (16x8; docs/quantization.md, "16-bit activations"). Any other 16-bit
+// tensor stays DequantizeLinear -> float op -> QuantizeLinear.
+bool isStoredActivation(const QParams &p) {
+  if (isStored8(p.kind))
+    return true;
+  if (p.kind != ElemKind::I16)
+    return false;
+  for (int64_t z : p.zeroPoints)
+    if (z != 0)
+      return false;
+  return true;
+}
+
+// The accumulator of a layer reading x: int64 for 16x8, else int32.
+ElemKind accumulatorOf(const QParams &x) {
+  return x.kind == ElemKind::I16 ? ElemKind::I64 : ElemKind::I32;
+}
+
+// A 16x8 layer's weights are int8 with zero point 0 (a weight zero point
+// would add a data-dependent z_w * sum(q_x) to every output).
+bool weightsFit(const QParams &x, const QParams &w) {
+  if (x.kind != ElemKind::I16)
+    return true;
+  if (w.kind != ElemKind::I8)
+    return false;
+  for (int64_t z : w.zeroPoints)
+    if (z != 0)
+      return false;
+  return true;
+}
+
 // The one node reading result 0 of n, or null (several readers, a function
 // output, or several results).
 Node *soleUser(const Users &users, const Node *n) {
@@ -37,7 +69,8 @@ Node *soleUser(const Users &users, const Node *n) {
   return it->second[0].user;
 }
 
-// An activation operand: DequantizeLinear of a u8/i8 value, per tensor.
+// An activation operand: DequantizeLinear of a u8/i8 value, or of an int16
+// one with zero point 0, per tensor.
 struct QIn {
   Value q;
   QParams p;
@@ -47,7 +80,7 @@ std::optional<QIn> dequantized(Value v) {
   if (!v.node || v.node->kind != OpKind::DequantizeLinear)
     return std::nullopt;
   auto p = dequantizeParams(*v.node);
-  if (!p || !p->perTensor() || !isStored8(p->kind))
+  if (!p || !p->perTensor() || !isStoredActivation(*p))
     return std::nullopt;
   return QIn{v.node->inputs[0], *p};
 }
@@ -69,7 +102,8 @@ std::optional<QWeight> dequantizedConstant(Value v) {
   return QWeight{w, *p};
 }
 
-// The output of an anchor: [clamps] -> QuantizeLinear, per tensor u8/i8.
+// The output of an anchor: [clamps] -> QuantizeLinear, per tensor u8/i8 or
+// int16 with zero point 0.
 struct QOut {
   std::vector<Node *> chain; // clamp nodes, then the QuantizeLinear
   QParams p;
@@ -118,7 +152,7 @@ std::optional<QOut> quantizedOutput(const Users &users, Node *anchor) {
     o.chain.push_back(u);
     if (u->kind == OpKind::QuantizeLinear) {
       auto p = quantizeParams(*u);
-      if (!p || !p->perTensor() || !isStored8(p->kind) ||
+      if (!p || !p->perTensor() || !isStoredActivation(*p) ||
           u->types[0].dims() != anchor->types[0].dims())
         return std::nullopt;
       o.p = *p;
@@ -340,10 +374,11 @@ private:
     AttrMap attrs = n.attrs;
     EMBER_ASSIGN(Value acc, b.op(OpKind::ConvInteger, ins, attrs));
     if (bias) {
-      Tensor t = accumulatorBias(*bias, pb, px.scale(), pw, channels);
+      const ElemKind ak = accumulatorOf(px);
+      Tensor t = accumulatorBias(*bias, pb, px.scale(), pw, channels, ak);
       Dims shape(acc.type().rank(), 1);
       shape[1] = channels;
-      Tensor shaped(Type(ElemKind::I32, shape));
+      Tensor shaped(Type(ak, shape));
       std::memcpy(shaped.raw(), t.raw(), t.type().sizeInBytes());
       EMBER_ASSIGN(
           acc, b.op(OpKind::Add, {acc, b.constant(std::move(shaped), "bias")}));
@@ -356,7 +391,8 @@ private:
   Expected<bool> conv(Node &n) {
     auto x = dequantized(n.inputs[0]);
     auto w = dequantizedConstant(n.inputs[1]);
-    if (!x || !w || w->w->rank() < 3 || (!w->p.perTensor() && w->p.axis != 0))
+    if (!x || !w || w->w->rank() < 3 || (!w->p.perTensor() && w->p.axis != 0) ||
+        !weightsFit(x->p, w->p))
       return false;
     const Tensor *bias = nullptr;
     std::optional<QParams> pb;
@@ -436,7 +472,8 @@ private:
       // scale is sa * sb * alpha.
       for (auto &s : pw.scales)
         s *= alpha;
-      Tensor t = accumulatorBias(*bias, pbias, pa.scale(), pw, channels);
+      Tensor t = accumulatorBias(*bias, pbias, pa.scale(), pw, channels,
+                                 accumulatorOf(pa));
       EMBER_ASSIGN(acc,
                    b.op(OpKind::Add, {acc, b.constant(std::move(t), "bias")}));
     }
@@ -464,6 +501,8 @@ private:
       return false;
     std::optional<Tensor> bT;
     QParams pb = wc ? wc->p : wa->p;
+    if (pb.kind == ElemKind::I16 || !weightsFit(a->p, pb))
+      return false; // 16x8 takes int16 activations times int8 weights only
     if (wc) {
       size_t rank = wc->w->rank();
       int64_t colAxis = int64_t(rank) - 1;
@@ -627,10 +666,18 @@ private:
 
   // The sum over `axes` of x - z as int32, requantized with
   // sx / (sy * count).
+  // An int16 x sums in int64 and requantizes as a 16x8 accumulator.
   Expected<Value> summedMean(LoweringBuilder &b, Value x, const QParams &px,
                              Value axes, AttrMap reduceAttrs, int64_t count,
                              const QParams &py, int64_t lo, int64_t hi) {
-    EMBER_ASSIGN(Value c, centeredInt32(b, x, px));
+    Value c;
+    if (px.kind == ElemKind::I16) {
+      EMBER_ASSIGN(c,
+                   b.op(OpKind::Cast, {x},
+                        {{"to", Attr::ofInt(elemKindToOnnx(ElemKind::I64))}}));
+    } else {
+      EMBER_ASSIGN(c, centeredInt32(b, x, px));
+    }
     std::vector<Value> ins{c};
     if (axes.node)
       ins.push_back(axes);
@@ -860,9 +907,11 @@ private:
   // From a DequantizeLinear d: the elementwise nodes computed from d's
   // result alone (and single-element constants), ending in one
   // QuantizeLinear. They become one TableLookup.
+  // 16-bit regions keep their float form: the 513-entry interpolated
+  // table (TableLookup16) is not a graph primitive yet.
   Expected<bool> region(Node &d) {
     auto x = dequantized(Value(&d, 0));
-    if (!x)
+    if (!x || !isStored8(x->p.kind))
       return false;
     const Dims &dims = d.types[0].dims();
     std::vector<Node *> members; // program order

@@ -7,7 +7,10 @@
 namespace ember::quant {
 
 void activationRange(ElemKind k, int32_t &qmin, int32_t &qmax) {
-  if (k == ElemKind::I8) {
+  if (k == ElemKind::I16) {
+    qmin = -32768;
+    qmax = 32767;
+  } else if (k == ElemKind::I8) {
     qmin = -128;
     qmax = 127;
   } else {
@@ -97,11 +100,8 @@ private:
   void addInit(const std::string &name, const Tensor &t) {
     *out_.mutable_graph()->add_initializer() = makeInitializer(name, t);
   }
-  Expected<QParams> paramsOf(const std::string &t) const {
-    const TensorSpec *s = plan_.spec(t);
-    if (!s)
-      return makeError(ErrorCode::Internal, "tensor '", t,
-                       "' has no quantization plan");
+  // The tensor whose parameters t shares (t itself when it has its own).
+  std::string rootOf(const std::string &t) const {
     std::string r = t;
     for (int guard = 0; guard < 100000; ++guard) {
       const TensorSpec *x = plan_.spec(r);
@@ -109,6 +109,18 @@ private:
         break;
       r = x->shareWith;
     }
+    return r;
+  }
+  // The stored type of activation t: int16 when its root is wide.
+  ElemKind kindOf(const std::string &t) const {
+    return o_.wide.count(rootOf(t)) ? ElemKind::I16 : o_.activationType;
+  }
+  Expected<QParams> paramsOf(const std::string &t) const {
+    const TensorSpec *s = plan_.spec(t);
+    if (!s)
+      return makeError(ErrorCode::Internal, "tensor '", t,
+                       "' has no quantization plan");
+    std::string r = rootOf(t);
     auto it = params_.find(r);
     if (it == params_.end())
       return makeError(ErrorCode::Internal, "no parameters for tensor '", r,
@@ -139,6 +151,7 @@ private:
   const RewriteOptions &o_;
   onnx::ModelProto out_;
   std::set<std::string> used_;
+  bool wideUsed_ = false; // a 16-bit Q/DQ pair was written
   // Input rewiring: (node, input) -> new tensor name.
   std::map<std::pair<int, int>, std::string> rewire_;
   // Nodes to emit before node i / after node i; and at the very start.
@@ -421,17 +434,28 @@ Status Rewriter::quantizeActivations(RewriteStats &st) {
     EMBER_ASSIGN(QParams p, paramsOf(spec.name));
     std::string sn = fresh(spec.name + "_scale");
     std::string zn = fresh(spec.name + "_zero_point");
+    const ElemKind kind = kindOf(spec.name);
     addInit(sn, scalarOf(ElemKind::F32, p.scale));
-    addInit(zn, scalarOf(o_.activationType, p.zeroPoint));
+    addInit(zn, scalarOf(kind, p.zeroPoint));
     std::string qn = fresh(spec.name + "_quantized");
+    // 16-bit pairs: ONNX Runtime's com.microsoft Q/DQ (any opset).
+    auto pair = [&](const char *op, std::vector<std::string> in,
+                    const std::string &out, const std::string &name) {
+      onnx::NodeProto n = makeNode(op, std::move(in), out, name);
+      if (kind == ElemKind::I16) {
+        n.set_domain(kQdq16Domain);
+        wideUsed_ = true;
+      }
+      return n;
+    };
     if (spec.graphInput) {
       std::string dn = fresh(spec.name + "_dequantized");
       st.aliases[spec.name] = dn;
       head_.insert(head_.begin(),
-                   {makeNode("QuantizeLinear", {spec.name, sn, zn}, qn,
-                             fresh(spec.name + "_QuantizeLinear")),
-                    makeNode("DequantizeLinear", {qn, sn, zn}, dn,
-                             fresh(spec.name + "_DequantizeLinear"))});
+                   {pair("QuantizeLinear", {spec.name, sn, zn}, qn,
+                         fresh(spec.name + "_QuantizeLinear")),
+                    pair("DequantizeLinear", {qn, sn, zn}, dn,
+                         fresh(spec.name + "_DequantizeLinear"))});
       // Quantized consumers read the dequantized input.
       auto it = ix_.consumers.find(spec.name);
       if (it != ix_.consumers.end())
@@ -450,11 +474,10 @@ Status Rewriter::quantizeActivations(RewriteStats &st) {
         ++outIdx;
       std::string pre = fresh(spec.name + "_float");
       renameOut_[{node, outIdx}] = pre;
-      after_[node].push_back(makeNode("QuantizeLinear", {pre, sn, zn}, qn,
-                                      fresh(spec.name + "_QuantizeLinear")));
-      after_[node].push_back(makeNode("DequantizeLinear", {qn, sn, zn},
-                                      spec.name,
-                                      fresh(spec.name + "_DequantizeLinear")));
+      after_[node].push_back(pair("QuantizeLinear", {pre, sn, zn}, qn,
+                                  fresh(spec.name + "_QuantizeLinear")));
+      after_[node].push_back(pair("DequantizeLinear", {qn, sn, zn}, spec.name,
+                                  fresh(spec.name + "_DequantizeLinear")));
     }
     ++st.qdqPairs;
   }
@@ -529,6 +552,16 @@ Expected<onnx::ModelProto> Rewriter::run(RewriteStats &st) {
       *inits.Add() = std::move(init);
   og->mutable_initializer()->Swap(&inits);
 
+  if (wideUsed_) {
+    bool have = false;
+    for (auto &op : out_.opset_import())
+      have = have || op.domain() == kQdq16Domain;
+    if (!have) {
+      auto *op = out_.add_opset_import();
+      op->set_domain(kQdq16Domain);
+      op->set_version(1);
+    }
+  }
   if (!o_.description.empty()) {
     auto *md = out_.add_metadata_props();
     md->set_key("ember.quantize");

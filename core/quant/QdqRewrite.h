@@ -8,10 +8,17 @@
 #include "quant/QdqPlan.h"
 #include "quant/RangeMethods.h"
 
+#include <set>
+
 namespace ember::quant {
 
 struct RewriteOptions {
   ElemKind activationType = ElemKind::U8; // U8 or I8
+  // Activation tensors (plan roots: tensors with their own parameters)
+  // held as int16, symmetric (16x8; their params have zero point 0). Their
+  // QuantizeLinear/DequantizeLinear are ONNX Runtime's com.microsoft ones,
+  // which carry 16-bit types at any opset.
+  std::set<std::string> wide;
   // Nagel et al.'s bias correction: subtract the expected output shift the
   // weight rounding causes, E[(W_q - W) x], from the bias (per output
   // channel, from the profile's per-channel input means).
@@ -39,7 +46,10 @@ rewriteQdq(const onnx::ModelProto &m, const QdqPlan &plan,
            const std::map<std::string, std::vector<double>> &channelMeans,
            const RewriteOptions &o, RewriteStats *stats = nullptr);
 
-// Integer range of an activation type.
+// The domain of 16-bit Q/DQ nodes.
+constexpr const char *kQdq16Domain = "com.microsoft";
+
+// Integer range of an activation type (u8, i8 or i16).
 void activationRange(ElemKind k, int32_t &qmin, int32_t &qmax);
 
 // Symmetric int8 weight quantization in [-127, 127], per channel along

@@ -9,6 +9,7 @@
 #include "quant/Sensitivity.h"
 
 #include <chrono>
+#include <cmath>
 #include <set>
 
 namespace ember::quant {
@@ -22,8 +23,14 @@ std::string describeOptions(const QuantizeOptions &o) {
           ? concat(" percentile=", o.methodOptions.percentile)
           : std::string(),
       " weights=int8-symmetric-", o.perChannel ? "per-channel" : "per-tensor",
-      " activations=", o.activationType == ElemKind::I8 ? "int8" : "uint8",
-      "-asymmetric equalize=", o.equalize ? 1 : 0,
+      " activations=",
+      o.activationType == ElemKind::I16 ? "int16-symmetric"
+      : o.mixedBudget > 0
+          ? concat(o.activationType == ElemKind::I8 ? "int8" : "uint8",
+                   "-asymmetric+int16-symmetric(mixed:", o.mixedBudget, ")")
+      : o.activationType == ElemKind::I8 ? "int8-asymmetric"
+                                         : "uint8-asymmetric",
+      " equalize=", o.equalize ? 1 : 0,
       o.actEqualize > 0
           ? concat(" equalize_activations=", o.actEqualize,
                    o.actEqRaise ? "+raise" : "", o.actEqLinear ? "+linear" : "")
@@ -57,7 +64,9 @@ std::map<std::string, QParams>
 chooseParams(const onnx::ModelProto &m, const QdqPlan &plan,
              const Profile &prof, const QuantizeOptions &o, Status &st) {
   int32_t qmin, qmax;
-  activationRange(o.activationType, qmin, qmax);
+  activationRange(o.activationType == ElemKind::I16 ? ElemKind::U8
+                                                    : o.activationType,
+                  qmin, qmax);
   std::set<std::string> unclipped = unclippedTensors(m, plan);
   std::map<std::string, QParams> out;
   for (auto &t : plan.tensors) {
@@ -74,6 +83,22 @@ chooseParams(const onnx::ModelProto &m, const QdqPlan &plan,
     out[t.name] = affineParams(r, qmin, qmax);
   }
   return out;
+}
+
+// The int16 parameters of the roots in `wide`: symmetric (zero point 0)
+// over the tensor's calibrated min/max. At 16 bits the step is 256 times
+// finer, so clipping, not rounding, is what a narrower range would cost.
+void widenParams(std::map<std::string, QParams> &params,
+                 const std::set<std::string> &wide, const Profile &prof,
+                 const MethodOptions &mo) {
+  for (auto &t : wide) {
+    auto it = prof.tensors.find(t);
+    if (it == prof.tensors.end() || !params.count(t))
+      continue;
+    Range r = chooseRange(it->second.hist, Method::MinMax, mo);
+    params[t] =
+        symmetricParams(std::max(std::fabs(r.lo), std::fabs(r.hi)), 32767);
+  }
 }
 
 } // namespace
@@ -192,6 +217,24 @@ Status quantizeModel(const QuantizeOptions &o) {
                    ") (", o.profileIn, ")");
   EMBER_ASSIGN(TensorInfoMap info, inspectTensors(m, shapes));
 
+  if (o.mixedBudget > 0) {
+    // The cost model answers per node name: every node gets one (after
+    // the hash, so profiles stay interchangeable with other runs).
+    std::set<std::string> names;
+    for (auto &n : m.graph().node())
+      names.insert(n.name());
+    for (int i = 0; i < m.graph().node_size(); ++i) {
+      auto *n = m.mutable_graph()->mutable_node(i);
+      if (!n->name().empty())
+        continue;
+      std::string base = n->op_type() + "_" + std::to_string(i);
+      std::string name = base;
+      for (int k = 1; names.count(name); ++k)
+        name = base + "_" + std::to_string(k);
+      names.insert(name);
+      n->set_name(name);
+    }
+  }
   PlanOptions po;
   po.perChannel = o.perChannel;
   po.keepFloat.insert(o.keepFloat.begin(), o.keepFloat.end());
@@ -237,7 +280,8 @@ Status quantizeModel(const QuantizeOptions &o) {
     ro.searchRanges = o.refineRanges;
     ro.inputErrorMeans = o.refineBias && o.biasCorrection;
     ro.maxSamples = o.refineSamples;
-    ro.activationType = o.activationType;
+    ro.activationType =
+        o.activationType == ElemKind::I16 ? ElemKind::U8 : o.activationType;
     ro.fixedRanges = unclippedTensors(m, plan);
     ro.run = o.run;
     auto t0 = Clock::now();
@@ -256,7 +300,17 @@ Status quantizeModel(const QuantizeOptions &o) {
       means[kv.first] = kv.second.channelMean();
 
   RewriteOptions ro;
-  ro.activationType = o.activationType;
+  ro.activationType =
+      o.activationType == ElemKind::I16 ? ElemKind::U8 : o.activationType;
+  std::set<std::string> allRoots;
+  for (auto &t : plan.tensors)
+    if (t.shareWith.empty())
+      allRoots.insert(t.name);
+  const std::map<std::string, QParams> params8 = params;
+  if (o.activationType == ElemKind::I16) {
+    ro.wide = allRoots;
+    widenParams(params, ro.wide, prof, o.methodOptions);
+  }
   ro.biasCorrection = o.biasCorrection;
   ro.inputErrorMeans = &refined.inputErrorMeans;
   QuantizeOptions done = o; // what was applied, for the metadata
@@ -266,6 +320,37 @@ Status quantizeModel(const QuantizeOptions &o) {
   RewriteStats rs;
   EMBER_ASSIGN(onnx::ModelProto out,
                rewriteQdq(m, plan, params, means, ro, &rs));
+
+  if (o.mixedBudget > 0) {
+    if (!o.npuCost)
+      return invalid("--mixed-precision needs the NPU cost model (a build "
+                     "with the npu-sim backend)");
+    int32_t qmin8, qmax8;
+    activationRange(ro.activationType, qmin8, qmax8);
+    MixedPrecisionOptions mo;
+    mo.budget = o.mixedBudget;
+    mo.evalSamples = o.evalSamples;
+    mo.run = o.run;
+    mo.log = log;
+    auto build =
+        [&](const std::set<std::string> &wide) -> Expected<onnx::ModelProto> {
+      RewriteOptions r2 = ro;
+      r2.wide = wide;
+      auto p2 = params8;
+      widenParams(p2, wide, prof, o.methodOptions);
+      return rewriteQdq(m, plan, p2, means, r2, nullptr);
+    };
+    auto t0 = Clock::now();
+    EMBER_ASSIGN(MixedPrecisionResult mp,
+                 searchMixedPrecision(m, out, plan, params8, qmin8, qmax8,
+                                      samples, decls, rs.aliases, o.npuCost,
+                                      build, mo));
+    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (log)
+      *log << "mixed precision search: " << concat(int(secs * 10) / 10.0)
+           << " s\n";
+    out = std::move(mp.model);
+  }
 
   if (o.report || o.targetSqnr > 0) {
     if (samples.empty())
@@ -297,6 +382,8 @@ Status quantizeModel(const QuantizeOptions &o) {
         if (it != refined.params.end())
           kv.second = it->second;
       }
+      if (o.activationType == ElemKind::I16)
+        widenParams(pr, ro.wide, prof, o.methodOptions);
       return rewriteQdq(m, pl, pr, means, ro, nullptr);
     };
     EMBER_ASSIGN(out, analyzeSensitivity(m, out, plan, samples, decls,

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "quant/Calibration.h"
+#include "quant/MixedPrecision.h"
 #include "quant/RangeMethods.h"
 
 #include <ostream>
@@ -22,7 +23,13 @@ struct QuantizeOptions {
   Method method = Method::Percentile;
   MethodOptions methodOptions;
   bool perChannel = true;
+  // U8 or I8; I16: every activation int16, symmetric (16x8).
   ElemKind activationType = ElemKind::U8;
+  // Mixed precision: each activation 8- or 16-bit, chosen by measurement
+  // within mixedBudget x the all-int8 model's predicted NPU cycles (0: off;
+  // MixedPrecision.h). npuCost predicts the cycles (the tool supplies it).
+  double mixedBudget = 0;
+  NodeCostFn npuCost;
   std::vector<std::string> keepFloat;
   bool equalize = true;
   // Equalize through Clip(0, hi) too, replacing it with Relu (Nagel et

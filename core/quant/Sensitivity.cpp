@@ -23,13 +23,6 @@ double SqnrAccumulator::db() const {
   return 10.0 * std::log10(signal / noise);
 }
 
-namespace {
-
-struct Evaluation {
-  std::map<std::string, SqnrAccumulator> acc;
-  double outputSqnr = 0;
-};
-
 Expected<Evaluation> evaluate(InstrumentedModel &ref,
                               const onnx::ModelProto &qdq,
                               const std::vector<std::string> &names,
@@ -109,8 +102,6 @@ std::vector<LayerSqnr> layers(const onnx::GraphProto &g, const QdqPlan &plan,
   }
   return out;
 }
-
-} // namespace
 
 Expected<onnx::ModelProto>
 analyzeSensitivity(const onnx::ModelProto &fp32, const onnx::ModelProto &qdq,

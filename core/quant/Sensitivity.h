@@ -44,6 +44,27 @@ struct SqnrAccumulator {
   double db() const;
 };
 
+// The SQNR of every compared tensor of a quantized model against fp32 over
+// the first n samples, and the worst of the model outputs'.
+struct Evaluation {
+  std::map<std::string, SqnrAccumulator> acc;
+  double outputSqnr = 0;
+};
+Expected<Evaluation> evaluate(InstrumentedModel &ref,
+                              const onnx::ModelProto &qdq,
+                              const std::vector<std::string> &names,
+                              const std::map<std::string, std::string> &alias,
+                              const std::vector<std::string> &outputs,
+                              const std::vector<Sample> &samples, size_t n,
+                              const std::map<std::string, Dims> &shapes,
+                              const RunOptions &run);
+
+// Each quantized group's output SQNR and the noise it adds (`--report`),
+// groups in floatGroups left out.
+std::vector<LayerSqnr> layers(const onnx::GraphProto &g, const QdqPlan &plan,
+                              const Evaluation &ev,
+                              const std::set<int> &floatGroups);
+
 // Returns the model to write: `qdq`, or a rebuilt one with layers kept
 // float when targetSqnr is set.
 Expected<onnx::ModelProto>

@@ -78,7 +78,8 @@ def check(case, args):
             if rc:
                 return False, "interp: " + out.strip()[-300:]
             rc, out = run(args.ember, model, "cpu", inputs, got,
-                          ["--fallback=none", "--threads", str(args.threads)])
+                          ["--fallback=" + args.fallback, "--threads",
+                           str(args.threads)])
             if rc:
                 return False, "cpu: " + out.strip()[-400:]
             for i in range(nout):
@@ -110,6 +111,13 @@ def main():
                     help="test data sets per case (default 3)")
     ap.add_argument("--qdq-from", action="append", default=[])
     ap.add_argument("--qdq-int8-act", action="store_true")
+    ap.add_argument("--qdq16-from", action="append", default=[],
+                    help="an int16-activation (16x8) QDQ copy of an fp32 "
+                    "case (com.microsoft Q/DQ)")
+    ap.add_argument("--fallback", default="none",
+                    help="where the nodes the CPU backend does not compile "
+                    "run: none (the default: every node compiled) or interp "
+                    "(16x8 layers have no CPU kernel yet)")
     ap.add_argument("cases", nargs="*")
     args = ap.parse_args()
     cases = cases_of(args.cases)
@@ -118,6 +126,8 @@ def main():
                                     "..", "..", "scripts"))
     from qdq_copies import add_copies
     if not add_copies(cases, args.qdq_from, tmp.name, args.qdq_int8_act):
+        return 1
+    if not add_copies(cases, args.qdq16_from, tmp.name, int16_act=True):
         return 1
     if not cases:
         print("skip: no int8 case found")

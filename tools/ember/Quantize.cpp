@@ -4,6 +4,11 @@
 #include "Driver.h"
 #include "ember/api/Target.h"
 
+#include "backend/Partitioner.h"
+#include "backend/ProgramProto.h"
+#include "ember/backend/v1/runtime.pb.h"
+#include "import/OnnxImporter.h"
+#include "passes/Pass.h"
 #include "quant/Quantizer.h"
 
 #include <cstdio>
@@ -24,6 +29,38 @@ void drawProgress(size_t done, size_t total) {
   if (done == total)
     std::fputc('\n', stderr);
   std::fflush(stderr);
+}
+
+// The NPU cost model's predicted cycles per ONNX node of a QDQ model: the
+// model lowered as `ember compile` does, partitioned by what the npu-sim
+// plugin claims, each NPU partition's estimate_cost (ABI 1.4) spread over
+// the source nodes of its layers, at the device's clock.
+Expected<std::map<std::string, double>>
+npuNodeCycles(backend::Plugin &npu, const onnx::ModelProto &m,
+              const std::map<std::string, Dims> &shapes) {
+  ImportOptions io;
+  io.inputShapes = shapes;
+  EMBER_ASSIGN(auto mod, importOnnxBytes(m.SerializeAsString(), ".", io));
+  PipelineOptions po;
+  EMBER_TRY(runPipeline(*mod, po));
+  const Function &f = *mod->main();
+  EMBER_ASSIGN(backend::Support sup, backend::querySupport(npu, f));
+  EMBER_ASSIGN(backend::PartitionPlan plan,
+               backend::partition(f, std::move(sup)));
+  EMBER_ASSIGN(auto desc, npu.describeDevice(0, ""));
+  const double clock = desc.clock_hz() > 0 ? desc.clock_hz() : 1.0;
+  std::map<std::string, double> out;
+  for (const backend::Partition &p : plan.parts) {
+    if (!p.onPlugin)
+      continue;
+    const Function &g = *p.graph->main();
+    std::vector<const Node *> nodes = backend::computeNodes(g);
+    EMBER_ASSIGN(std::string bytes, backend::serializeGraph(g));
+    EMBER_ASSIGN(auto est, npu.estimateCost(0, bytes, nodes.size(), ""));
+    for (const auto &nc : est.nodes())
+      out[nodes[size_t(nc.node())]->name] += nc.seconds() * clock;
+  }
+  return out;
 }
 
 } // namespace
@@ -94,14 +131,17 @@ int quantizeMain(int argc, char **argv) {
           cmdline::set(perTensor))
       .inSection("method");
   cmd.add({"--activation-type"}, "T",
-          "The activations' type: uint8 or int8. Default: uint8.",
+          "The activations' type: uint8, int8 or int16 (every activation "
+          "16-bit, symmetric, with int8 weights: 16x8). Default: uint8.",
           [&o](const std::string &v) -> std::string {
             if (v == "uint8")
               o.activationType = ElemKind::U8;
             else if (v == "int8")
               o.activationType = ElemKind::I8;
+            else if (v == "int16")
+              o.activationType = ElemKind::I16;
             else
-              return "expected uint8 or int8";
+              return "expected uint8, int8 or int16";
             return "";
           })
       .inSection("method");
@@ -187,6 +227,20 @@ int quantizeMain(int argc, char **argv) {
             return "";
           })
       .inSection("eval");
+  cmd.add({"--mixed-precision"}, "BUDGET",
+          "Chooses 8- or 16-bit activations per layer from measured "
+          "sensitivity, for the best output fidelity with the NPU's "
+          "predicted cycles within BUDGET (>= 1) times the all-int8 "
+          "model's (16x8 layers cost twice the MAC cycles).",
+          [&o](const std::string &v) -> std::string {
+            double d = 0;
+            std::string e = cmdline::realIn(d, 1, 100)(v);
+            if (!e.empty())
+              return "expected a budget in [1, 100] (x the all-int8 cycles)";
+            o.mixedBudget = d;
+            return "";
+          })
+      .inSection("eval");
   cmd.add({"--max-float"}, "K",
           "With --target-sqnr: at most K layers kept in float. Default: " +
               std::to_string(o.maxFloat) + ".",
@@ -241,10 +295,38 @@ int quantizeMain(int argc, char **argv) {
                                    "': folder '", dir,
                                    "' does not exist or is not writable"));
   }
+  if (o.mixedBudget > 0 && o.activationType == ElemKind::I16)
+    return cmd.usageError("--mixed-precision chooses 8 or 16 bits per layer: "
+                          "drop --activation-type int16");
+  if (o.mixedBudget > 0 && o.targetSqnr > 0)
+    return cmd.usageError("--mixed-precision and --target-sqnr both choose "
+                          "per-layer precision: give one");
   auto tgt = openTarget(t);
   if (!tgt)
     return reportError(tgt.status());
   o.run.plugin = tgt->plugin;
+  std::shared_ptr<backend::Plugin> npu;
+  if (o.mixedBudget > 0) {
+    auto path = pluginPathFor("npu-sim");
+    if (!path)
+      return reportError(path.status().withContext(
+          "--mixed-precision predicts cycles with the npu-sim cost model"));
+    auto p = loadPluginOnce(*path);
+    if (!p)
+      return reportError(p.status());
+    npu = *p;
+    o.npuCost = [npu](const onnx::ModelProto &m)
+        -> Expected<std::map<std::string, double>> {
+      std::map<std::string, Dims> shapes;
+      for (auto &in : m.graph().input()) {
+        Dims d;
+        for (auto &dim : in.type().tensor_type().shape().dim())
+          d.push_back(dim.has_dim_value() ? dim.dim_value() : 1);
+        shapes[in.name()] = d;
+      }
+      return npuNodeCycles(*npu, m, shapes);
+    };
+  }
   if (isatty(fileno(stderr)) && !quiet)
     o.progress = drawProgress;
   if (!quiet)

@@ -114,7 +114,8 @@ Status kernel_MaxPool(KernelContext &ctx) {
 // count_include_pad is set), divided by the tap count and rounded half up.
 Status kernel_AveragePool(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  bool isInt = x.elem() == ElemKind::U8 || x.elem() == ElemKind::I8;
+  bool isInt = x.elem() == ElemKind::U8 || x.elem() == ElemKind::I8 ||
+               x.elem() == ElemKind::I16;
   EMBER_ASSIGN(WindowGeom g, poolGeom(ctx, x));
   bool includePad = ctx.attrInt("count_include_pad", 0) != 0;
   Tensor &y = ctx.out(0);

@@ -13,7 +13,8 @@ namespace {
 
 // The clamp range: the attributes min/max intersected with k's range.
 quant::Range clampRange(const KernelContext &ctx, ElemKind k) {
-  quant::Range r = quant::rangeOf(k == ElemKind::I8);
+  quant::Range r = k == ElemKind::I16 ? quant::rangeOf(true, 16)
+                                      : quant::rangeOf(k == ElemKind::I8);
   int64_t lo = std::max<int64_t>(ctx.attrInt("min", r.lo), r.lo);
   int64_t hi = std::min<int64_t>(ctx.attrInt("max", r.hi), r.hi);
   return {int32_t(lo), int32_t(std::max(lo, hi))};
@@ -28,6 +29,8 @@ int32_t scalarOr0(const KernelContext &ctx, size_t i) {
 // Requantize(x, multiplier, shift, x_zero_point?, y_zero_point?)
 //   y = clamp(MBQM(x - x_zp, m[c], e[c]) + y_zp, max(min, lo), min(max, hi))
 // with c the index along `axis` when the tables have more than one entry.
+// An i64 x is a 16x8 accumulator: MBQM64 of x - x_zp saturated to 48 bits
+// (requantize16x8).
 Status kernel_Requantize(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
   const Tensor &m = ctx.in(1), &e = ctx.in(2);
@@ -39,10 +42,15 @@ Status kernel_Requantize(KernelContext &ctx) {
   std::vector<quant::Multiplier> mul(size_t(m.size()));
   for (int64_t c = 0; c < m.size(); ++c)
     mul[size_t(c)] = {int32_t(m.getInt(c)), int32_t(e.getInt(c))};
+  const bool wide = x.elem() == ElemKind::I64;
   for (int64_t i = 0; i < x.size(); ++i) {
     size_t c = m.size() == 1 ? 0 : size_t((i / inner) % axisDim);
-    y.setInt(
-        i, quant::requantize(int32_t(x.getInt(i)), xz, mul[c], yz, r.lo, r.hi));
+    if (wide)
+      y.setInt(i, quant::requantize16x8(x.getInt(i) - int64_t(xz), mul[c], yz,
+                                        r.lo, r.hi));
+    else
+      y.setInt(i, quant::requantize(int32_t(x.getInt(i)), xz, mul[c], yz, r.lo,
+                                    r.hi));
   }
   return Status::ok();
 }

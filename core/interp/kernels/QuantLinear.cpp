@@ -24,26 +24,27 @@ int64_t paramAt(const KernelContext &ctx, size_t i, int64_t j) {
 
 // Widened operand minus its zero point; `chanOf(flat)` gives the index of
 // the zero point to use for each element.
-template <typename F>
-std::vector<int32_t> centered(const Tensor &t, const KernelContext &ctx,
-                              size_t zpIdx, F chanOf) {
-  std::vector<int32_t> v(size_t(t.size()));
+template <typename Acc = int32_t, typename F>
+std::vector<Acc> centered(const Tensor &t, const KernelContext &ctx,
+                          size_t zpIdx, F chanOf) {
+  std::vector<Acc> v(size_t(t.size()));
   for (int64_t i = 0; i < t.size(); ++i)
-    v[size_t(i)] = int32_t(t.getInt(i) - paramAt(ctx, zpIdx, chanOf(i)));
+    v[size_t(i)] = Acc(t.getInt(i) - paramAt(ctx, zpIdx, chanOf(i)));
   return v;
 }
 
-// Batched int32 matmul of centered operands, numpy shapes.
-std::vector<int32_t> integerMatMul(const MatMulShape &s,
-                                   const std::vector<int32_t> &a,
-                                   const std::vector<int32_t> &b) {
+// Batched matmul of centered operands in the accumulator type Acc (int32,
+// or int64 for 16x8), numpy shapes.
+template <typename Acc = int32_t>
+std::vector<Acc> integerMatMul(const MatMulShape &s, const std::vector<Acc> &a,
+                               const std::vector<Acc> &b) {
   BroadcastIndexer ia(s.batch, s.aBatch), ib(s.batch, s.bBatch);
   int64_t M = s.M, K = s.K, N = s.N;
-  std::vector<int32_t> y(size_t(s.numBatches() * M * N), 0);
+  std::vector<Acc> y(size_t(s.numBatches() * M * N), 0);
   for (int64_t bi = 0; bi < s.numBatches(); ++bi)
-    gemmAccumulate<int32_t>(M, N, K, a.data() + ia.map(bi) * M * K, K,
-                            b.data() + ib.map(bi) * K * N, N,
-                            y.data() + bi * M * N, N);
+    gemmAccumulate<Acc>(M, N, K, a.data() + ia.map(bi) * M * K, K,
+                        b.data() + ib.map(bi) * K * N, N, y.data() + bi * M * N,
+                        N);
   return y;
 }
 
@@ -69,9 +70,16 @@ Status kernel_MatMulInteger(KernelContext &ctx) {
   EMBER_ASSIGN(MatMulShape s, matmulShape(ctx, a.dims(), b.dims()));
   Tensor &y = ctx.out(0);
   int64_t K = s.K, N = s.N;
-  auto av = centered(a, ctx, 2, [&](int64_t i) { return (i / K) % s.M; });
-  auto bv = centered(b, ctx, 3, [&](int64_t i) { return i % N; });
-  auto acc = integerMatMul(s, av, bv);
+  auto aChan = [&](int64_t i) { return (i / K) % s.M; };
+  auto bChan = [&](int64_t i) { return i % N; };
+  if (y.elem() == ElemKind::I64) { // 16x8: the int64 accumulator
+    auto acc = integerMatMul<int64_t>(s, centered<int64_t>(a, ctx, 2, aChan),
+                                      centered<int64_t>(b, ctx, 3, bChan));
+    std::copy(acc.begin(), acc.end(), y.data<int64_t>());
+    return Status::ok();
+  }
+  auto acc =
+      integerMatMul(s, centered(a, ctx, 2, aChan), centered(b, ctx, 3, bChan));
   std::copy(acc.begin(), acc.end(), y.data<int32_t>());
   return Status::ok();
 }
@@ -94,17 +102,18 @@ Status kernel_QLinearMatMul(KernelContext &ctx) {
 }
 
 namespace {
-// Centered int32 conv: X - x_zp (scalar) and W - w_zp[m] (per channel).
-Expected<std::vector<int32_t>> integerConv(KernelContext &ctx,
-                                           const ConvProblem &p, size_t xIdx,
-                                           size_t xzIdx, size_t wIdx,
-                                           size_t wzIdx) {
+// Centered conv in the accumulator type Acc (int32, or int64 for 16x8):
+// X - x_zp (scalar) and W - w_zp[m] (per channel).
+template <typename Acc = int32_t>
+Expected<std::vector<Acc>> integerConv(KernelContext &ctx, const ConvProblem &p,
+                                       size_t xIdx, size_t xzIdx, size_t wIdx,
+                                       size_t wzIdx) {
   const Tensor &x = ctx.in(xIdx), &w = ctx.in(wIdx);
   int64_t perM = w.size() / std::max<int64_t>(1, p.outC);
-  auto xv = centered(x, ctx, xzIdx, [](int64_t) { return int64_t(0); });
-  auto wv = centered(w, ctx, wzIdx, [&](int64_t i) { return i / perM; });
-  std::vector<int32_t> y(size_t(p.batch * p.outC * p.g.outSize()), 0);
-  convForward<int32_t>(p, xv.data(), wv.data(), y.data());
+  auto xv = centered<Acc>(x, ctx, xzIdx, [](int64_t) { return int64_t(0); });
+  auto wv = centered<Acc>(w, ctx, wzIdx, [&](int64_t i) { return i / perM; });
+  std::vector<Acc> y(size_t(p.batch * p.outC * p.g.outSize()), 0);
+  convForward<Acc>(p, xv.data(), wv.data(), y.data());
   return y;
 }
 
@@ -114,6 +123,11 @@ Status kernel_ConvInteger(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &w = ctx.in(1);
   EMBER_ASSIGN(ConvProblem p, convProblem(ctx, x.dims(), w.dims()));
   Tensor &y = ctx.out(0);
+  if (y.elem() == ElemKind::I64) { // 16x8: the int64 accumulator
+    EMBER_ASSIGN(auto acc, integerConv<int64_t>(ctx, p, 0, 2, 1, 3));
+    std::copy(acc.begin(), acc.end(), y.data<int64_t>());
+    return Status::ok();
+  }
   EMBER_ASSIGN(auto acc, integerConv(ctx, p, 0, 2, 1, 3));
   std::copy(acc.begin(), acc.end(), y.data<int32_t>());
   return Status::ok();

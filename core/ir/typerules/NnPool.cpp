@@ -24,7 +24,9 @@ static Dims pooledDims(const Tensor &x, const WindowGeom &g) {
 Status types_MaxPool(TypeContext &ctx) {
   const Tensor &x = ctx.in(0);
   ElemKind k = x.elem();
-  if (!isComputeFloatKind(k) && k != ElemKind::I8 && k != ElemKind::U8)
+  // Stored integers: 8-bit, and int16 (16x8 activations).
+  if (!isComputeFloatKind(k) && k != ElemKind::I8 && k != ElemKind::U8 &&
+      k != ElemKind::I16)
     return ctx.unsupportedError("element type ", elemKindName(k));
   if (ctx.numOutputs() < 1 || ctx.numOutputs() > 2)
     return ctx.error("expects 1 or 2 results, got ", ctx.numOutputs());
@@ -42,7 +44,8 @@ Status types_MaxPool(TypeContext &ctx) {
 
 Status types_AveragePool(TypeContext &ctx) {
   const Tensor &x = ctx.in(0);
-  bool isInt = x.elem() == ElemKind::U8 || x.elem() == ElemKind::I8;
+  bool isInt = x.elem() == ElemKind::U8 || x.elem() == ElemKind::I8 ||
+               x.elem() == ElemKind::I16;
   if (!isComputeFloatKind(x.elem()) && !isInt)
     return ctx.unsupportedError("element type ", elemKindName(x.elem()));
   EMBER_ASSIGN(WindowGeom g, poolGeom(ctx, x));

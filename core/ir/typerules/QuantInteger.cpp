@@ -8,14 +8,17 @@ namespace {
 
 bool isStored8(ElemKind k) { return k == ElemKind::U8 || k == ElemKind::I8; }
 
-// The `to` attribute of an integer op: u8 or i8.
+// A stored activation: 8-bit, or int16 (16x8, docs/quantization.md).
+bool isStored(ElemKind k) { return isStored8(k) || k == ElemKind::I16; }
+
+// The `to` attribute of an integer op: u8, i8 or i16.
 Expected<ElemKind> storedKind(const TypeContext &ctx) {
   if (!ctx.hasAttr("to"))
-    return ctx.error("the 'to' attribute (u8 or i8 result) is required");
+    return ctx.error("the 'to' attribute (u8, i8 or i16 result) is required");
   ElemKind k;
-  if (!elemKindFromOnnx(int(ctx.attrInt("to")), k) || !isStored8(k))
+  if (!elemKindFromOnnx(int(ctx.attrInt("to")), k) || !isStored(k))
     return ctx.unsupportedError("result type 'to' = ", ctx.attrInt("to"),
-                                " (expected u8 or i8)");
+                                " (expected u8, i8 or i16)");
   return k;
 }
 
@@ -33,9 +36,11 @@ Status checkScalarInt(const TypeContext &ctx, size_t i, const char *what) {
 
 Expected<RequantizeLayout> requantizeLayout(const TypeContext &ctx) {
   const Tensor &x = ctx.in(0);
-  if (!isIntKind(x.elem()) || elemSize(x.elem()) > 4)
-    return ctx.unsupportedError("input type ", elemKindName(x.elem()),
-                                " (expected an integer of at most 32 bits)");
+  // An i64 input is a 16x8 accumulator: saturated to 48 bits first.
+  if (!isIntKind(x.elem()) || x.elem() == ElemKind::U64)
+    return ctx.unsupportedError(
+        "input type ", elemKindName(x.elem()),
+        " (expected an integer of at most 32 bits, or an i64 accumulator)");
   EMBER_ASSIGN(ElemKind yk, storedKind(ctx));
   const Tensor &m = ctx.in(1), &e = ctx.in(2);
   if (m.elem() != ElemKind::I32 || e.elem() != ElemKind::I32 || m.rank() > 1 ||
@@ -70,10 +75,10 @@ Status types_Requantize(TypeContext &ctx) {
 
 Status types_QuantizedAdd(TypeContext &ctx) {
   const Tensor &a = ctx.in(0), &b = ctx.in(1);
-  if (!isStored8(a.elem()) || !isStored8(b.elem()))
+  if (!isStored(a.elem()) || !isStored(b.elem()))
     return ctx.unsupportedError("operand types ", elemKindName(a.elem()),
                                 " and ", elemKindName(b.elem()),
-                                " (expected u8 or i8)");
+                                " (expected u8, i8 or i16)");
   EMBER_ASSIGN(ElemKind yk, storedKind(ctx));
   EMBER_ASSIGN(Dims od, broadcastOperands(ctx, a, b));
   ctx.setOutput(0, Type(yk, od));

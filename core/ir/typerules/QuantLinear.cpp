@@ -8,6 +8,17 @@ namespace {
 
 bool is8Bit(ElemKind k) { return k == ElemKind::U8 || k == ElemKind::I8; }
 
+// The accumulator of an integer matmul/conv: int32, or int64 for a 16x8
+// layer (int16 activations, docs/quantization.md).
+ElemKind accumulatorOf(ElemKind x) {
+  return x == ElemKind::I16 ? ElemKind::I64 : ElemKind::I32;
+}
+
+// Operand kinds: 8-bit x 8-bit, or int16 x int8 (16x8).
+bool integerOperands(ElemKind x, ElemKind w) {
+  return is8Bit(w) && (is8Bit(x) || (x == ElemKind::I16 && w == ElemKind::I8));
+}
+
 // Zero points / scales along one dim: a single value or one per index.
 Status checkVecParam(const TypeContext &ctx, size_t i, int64_t n,
                      const char *what, bool wantFloat,
@@ -29,13 +40,13 @@ Status checkVecParam(const TypeContext &ctx, size_t i, int64_t n,
 
 Status types_MatMulInteger(TypeContext &ctx) {
   const Tensor &a = ctx.in(0), &b = ctx.in(1);
-  if (!is8Bit(a.elem()) || !is8Bit(b.elem()))
+  if (!integerOperands(a.elem(), b.elem()))
     return ctx.unsupportedError("operand types ", elemKindName(a.elem()),
                                 " and ", elemKindName(b.elem()));
   EMBER_ASSIGN(MatMulShape s, matmulShape(ctx, a.dims(), b.dims()));
   EMBER_TRY(checkVecParam(ctx, 2, s.M, "a_zero_point", false, a.elem()));
   EMBER_TRY(checkVecParam(ctx, 3, s.N, "b_zero_point", false, b.elem()));
-  ctx.setOutput(0, Type(ElemKind::I32, s.out));
+  ctx.setOutput(0, Type(accumulatorOf(a.elem()), s.out));
   return Status::ok();
 }
 
@@ -60,13 +71,13 @@ Status types_QLinearMatMul(TypeContext &ctx) {
 
 Status types_ConvInteger(TypeContext &ctx) {
   const Tensor &x = ctx.in(0), &w = ctx.in(1);
-  if (!is8Bit(x.elem()) || !is8Bit(w.elem()))
+  if (!integerOperands(x.elem(), w.elem()))
     return ctx.unsupportedError("operand types ", elemKindName(x.elem()),
                                 " and ", elemKindName(w.elem()));
   EMBER_ASSIGN(ConvProblem p, convProblem(ctx, x.dims(), w.dims()));
   EMBER_TRY(checkVecParam(ctx, 2, 1, "x_zero_point", false, x.elem()));
   EMBER_TRY(checkVecParam(ctx, 3, p.outC, "w_zero_point", false, w.elem()));
-  ctx.setOutput(0, Type(ElemKind::I32, convOutDims(p)));
+  ctx.setOutput(0, Type(accumulatorOf(x.elem()), convOutDims(p)));
   return Status::ok();
 }
 

@@ -1,0 +1,68 @@
+// Per-layer choice between 8- and 16-bit activations (`ember quantize
+// --mixed-precision BUDGET`, docs/quantization.md "Mixed precision: 8 or
+// 16 bits per layer"): measured sensitivity against predicted NPU cycles (a
+// layer reading a 16-bit activation costs twice its int8 cycles). The
+// sensitivity of an activation is the relative noise its own 8-bit
+// quantization puts on the fp32 values (measured on the samples, the
+// `--report` machinery's fp32 run) plus the noise its writers add in the
+// quantized model (the report's added_db); greedy by noise removed per
+// cycle added, within BUDGET x the all-int8 model's cycles, the model
+// measured after each round.
+#pragma once
+
+#include "quant/RangeMethods.h"
+#include "quant/Sensitivity.h"
+
+#include <functional>
+#include <ostream>
+#include <set>
+
+namespace ember::quant {
+
+// Predicted device cycles per ONNX node name of a QDQ model (the NPU cost
+// model through a plugin's estimate_cost; the tool supplies it, core never
+// names a backend). Nodes the device does not run are absent.
+using NodeCostFn = std::function<Expected<std::map<std::string, double>>(
+    const onnx::ModelProto &)>;
+
+// The QDQ model with the given plan roots held as int16.
+using WideBuildFn =
+    std::function<Expected<onnx::ModelProto>(const std::set<std::string> &)>;
+
+struct MixedPrecisionOptions {
+  double budget = 1.3; // predicted cycles at most budget x all-int8's
+  size_t evalSamples = 16;
+  int rounds = 3; // measure, choose, rebuild; again with what is left
+  RunOptions run;
+  std::ostream *log = nullptr;
+};
+
+struct MixedPrecisionResult {
+  onnx::ModelProto model;
+  std::set<std::string> wide; // plan roots held as int16
+  double baseCycles = 0, cycles = 0;
+  double int8Sqnr = 0, outputSqnr = 0;
+};
+
+// The relative cost of a group that reads a 16-bit activation: a 16x8
+// layer runs at half the int8 MAC rate (docs/npu-architecture.md, spec
+// version 3), and a 16-bit elementwise op moves twice the bytes.
+constexpr double kWideCostFactor = 2.0;
+
+// Predicted cycles of the plan with roots `wide` held as int16, from the
+// all-int8 model's per-node cycles: each group reading a wide activation
+// costs kWideCostFactor times its int8 cycles.
+double predictCycles(const onnx::GraphProto &g, const QdqPlan &plan,
+                     const std::map<std::string, double> &nodeCycles,
+                     const std::set<std::string> &wide);
+
+// params8: the 8-bit parameters of every root, in [qmin, qmax].
+Expected<MixedPrecisionResult> searchMixedPrecision(
+    const onnx::ModelProto &fp32, const onnx::ModelProto &int8,
+    const QdqPlan &plan, const std::map<std::string, QParams> &params8,
+    int32_t qmin, int32_t qmax, const std::vector<Sample> &samples,
+    const std::vector<InputDecl> &inputs,
+    const std::map<std::string, std::string> &aliases, const NodeCostFn &cost,
+    const WideBuildFn &build, const MixedPrecisionOptions &o);
+
+} // namespace ember::quant
