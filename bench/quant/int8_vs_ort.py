@@ -5,9 +5,18 @@ Runtime on the same inputs, and prints the distribution of the differences
 in output quanta (an output computed by DequantizeLinear: one quantum is its
 scale; an integer output: one unit).
 
-  int8_vs_ort.py [--ember build/bin/ember] [--target interp] CASE_DIR...
+  int8_vs_ort.py [--ember build/bin/ember] [--target interp]
+                 [--requant fixed|float32] [--per-layer] CASE_DIR...
 
 The last line is `total: elements=<n> exact=<share> within1=<share> max=<q>`.
+
+--requant picks Ember's requantization profile (docs/quantization.md):
+float32 computes what ONNX Runtime's x86 kernels compute, fixed (Ember's
+default) the exact fixed-point form. --per-layer (layer_divergence.py)
+names, for each case, the first tensor where Ember and ONNX Runtime
+differ, the op that computed it, the elements and why (tie, near-tie,
+other); its last line is `per-layer: cases=<n> equal=<n> tie=<n>
+near-tie=<n> other=<n>` (differing elements of the first tensors).
 """
 import argparse
 import os
@@ -41,7 +50,7 @@ def output_quanta(model):
     return q
 
 
-def run_case(case, ember, target):
+def run_case(case, ember, target, requant=None):
     import onnxruntime as ort
     model_path = os.path.join(case, "model.onnx")
     model = onnx.load(model_path)
@@ -61,6 +70,8 @@ def run_case(case, ember, target):
         ref = sess.run(None, feed)
         with tempfile.TemporaryDirectory() as td:
             cmd = [ember, "run", model_path, f"--target={target}", "--save-outputs", td]
+            if requant:
+                cmd.append(f"--requant={requant}")
             for i, n in enumerate(names):
                 p = os.path.join(td, f"in{i}.npy")
                 np.save(p, feed[n])
@@ -96,12 +107,30 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ember", default="build/bin/ember")
     ap.add_argument("--target", default="interp")
+    ap.add_argument("--requant", choices=["fixed", "float32"])
+    ap.add_argument("--per-layer", action="store_true")
     ap.add_argument("cases", nargs="+")
     a = ap.parse_args()
+    if a.per_layer:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from layer_divergence import first_divergence
+        tot = {"cases": 0, "equal": 0, "tie": 0, "near-tie": 0, "other": 0}
+        for c in a.cases:
+            try:
+                r = first_divergence(c, a.ember, a.target, a.requant)
+            except RuntimeError as err:
+                print(f"{os.path.basename(os.path.normpath(c))}: ember failed: {err}")
+                continue
+            tot["cases"] += 1
+            tot["equal"] += r["first"] is None
+            for k, n in r["why"].items():
+                tot[k] += n
+        print("per-layer: " + " ".join(f"{k}={v}" for k, v in tot.items()))
+        return
     allv = []
     print(f"{'case':40s} {'elements':>9s} {'exact':>7s} {'<=1':>7s} {'max':>6s}  histogram (quanta: count)")
     for c in a.cases:
-        d = run_case(c, a.ember, a.target)
+        d = run_case(c, a.ember, a.target, a.requant)
         if d is None:
             continue
         allv.append(d)

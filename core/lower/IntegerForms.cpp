@@ -87,11 +87,40 @@ Value scalarOf(LoweringBuilder &b, ElemKind k, int64_t v,
 }
 
 Expected<Value> buildRequantize(LoweringBuilder &b, Value acc,
-                                const std::vector<double> &real, int64_t axis,
+                                const Rescale &scale, int64_t axis,
                                 int64_t xZeroPoint, const QParams &out,
-                                int64_t lo, int64_t hi) {
+                                int64_t lo, int64_t hi,
+                                quant::RequantProfile profile) {
+  AttrMap attrs{{"to", Attr::ofInt(elemKindToOnnx(out.kind))}};
+  if (lo > lowestOf(out.kind))
+    attrs["min"] = Attr::ofInt(lo);
+  if (hi < highestOf(out.kind))
+    attrs["max"] = Attr::ofInt(hi);
+  auto zeroPoints = [&](std::vector<Value> &ins) {
+    ins.push_back(
+        xZeroPoint ? scalarOf(b, acc.type().elem(), xZeroPoint, "x_zero_point")
+                   : Value());
+    ins.push_back(scalarOf(b, out.kind, out.zeroPoint(), "y_zero_point"));
+  };
+  if (profile == quant::RequantProfile::Float32) {
+    std::vector<float> m = scale.f32;
+    bool uniform = true;
+    for (size_t i = 1; i < m.size(); ++i)
+      uniform = uniform && m[i] == m[0];
+    if (uniform)
+      m.resize(1);
+    if (m.size() > 1)
+      attrs["axis"] = Attr::ofInt(axis);
+    Tensor t(Type(ElemKind::F32, {int64_t(m.size())}));
+    for (size_t i = 0; i < m.size(); ++i)
+      t.data<float>()[i] = m[i];
+    std::vector<Value> ins{acc, b.constant(std::move(t), "multiplier"),
+                           Value()};
+    zeroPoints(ins);
+    return b.op(OpKind::Requantize, std::move(ins), std::move(attrs));
+  }
   std::vector<int64_t> mult, shift;
-  for (double m : real) {
+  for (double m : scale.real) {
     quant::Multiplier q = quant::quantizeMultiplier(m);
     mult.push_back(q.mult);
     shift.push_back(q.shift);
@@ -103,20 +132,12 @@ Expected<Value> buildRequantize(LoweringBuilder &b, Value acc,
     mult.resize(1);
     shift.resize(1);
   }
-  AttrMap attrs{{"to", Attr::ofInt(elemKindToOnnx(out.kind))}};
   if (mult.size() > 1)
     attrs["axis"] = Attr::ofInt(axis);
-  if (lo > lowestOf(out.kind))
-    attrs["min"] = Attr::ofInt(lo);
-  if (hi < highestOf(out.kind))
-    attrs["max"] = Attr::ofInt(hi);
   std::vector<Value> ins{
       acc, b.constant(Tensor::fromInts(ElemKind::I32, mult), "multiplier"),
       b.constant(Tensor::fromInts(ElemKind::I32, shift), "shift")};
-  ins.push_back(xZeroPoint
-                    ? scalarOf(b, acc.type().elem(), xZeroPoint, "x_zero_point")
-                    : Value());
-  ins.push_back(scalarOf(b, out.kind, out.zeroPoint(), "y_zero_point"));
+  zeroPoints(ins);
   return b.op(OpKind::Requantize, std::move(ins), std::move(attrs));
 }
 
@@ -153,10 +174,63 @@ Tensor accumulatorBias(const Tensor &stored, const QParams *params, double sx,
   return t;
 }
 
-Expected<Value> buildQuantizedAdd(LoweringBuilder &b, Value a,
-                                  const QParams &pa, Value bv,
-                                  const QParams &pb, const QParams &out,
-                                  int64_t lo, int64_t hi) {
+namespace {
+
+// Whether ONNX Runtime's broadcast loop gives operand `in` of an add of
+// result shape `out` as one value per innermost span: the innermost result
+// dimension larger than 1 is 1 in it (or it has one element).
+bool scalarPerSpan(const Dims &in, const Dims &out) {
+  int64_t n = 1;
+  for (int64_t d : in)
+    n *= d;
+  if (n == 1)
+    return true;
+  for (size_t i = out.size(); i-- > 0;) {
+    if (out[i] == 1)
+      continue;
+    size_t off = out.size() - in.size();
+    return i < off || in[i - off] == 1;
+  }
+  return false;
+}
+
+} // namespace
+
+Expected<std::optional<Value>>
+buildQuantizedAdd(LoweringBuilder &b, Value a, const QParams &pa, Value bv,
+                  const QParams &pb, const QParams &out, int64_t lo, int64_t hi,
+                  quant::RequantProfile profile) {
+  AttrMap attrs{{"to", Attr::ofInt(elemKindToOnnx(out.kind))}};
+  if (lo > lowestOf(out.kind))
+    attrs["min"] = Attr::ofInt(lo);
+  if (hi < highestOf(out.kind))
+    attrs["max"] = Attr::ofInt(hi);
+  if (profile == quant::RequantProfile::Float32) {
+    // QLinearAdd's operands: one repeated over the span is passed second.
+    const Dims &ad = a.type().dims(), &bd = bv.type().dims();
+    Dims res(std::max(ad.size(), bd.size()), 1);
+    for (size_t i = 0; i < res.size(); ++i) {
+      int64_t x =
+          i + ad.size() >= res.size() ? ad[i + ad.size() - res.size()] : 1;
+      int64_t y =
+          i + bd.size() >= res.size() ? bd[i + bd.size() - res.size()] : 1;
+      res[i] = std::max(x, y);
+    }
+    bool swap = scalarPerSpan(ad, res);
+    const QParams &p0 = swap ? pb : pa, &p1 = swap ? pa : pb;
+    float sy = float(out.scale());
+    attrs["requant"] = Attr::ofString("float32");
+    attrs["a_ratio"] = Attr::ofFloat(double(float(p0.scale()) / sy));
+    attrs["b_ratio"] = Attr::ofFloat(double(float(p1.scale()) / sy));
+    attrs["a_zero_point"] = Attr::ofInt(p0.zeroPoint());
+    attrs["b_zero_point"] = Attr::ofInt(p1.zeroPoint());
+    attrs["y_zero_point"] = Attr::ofInt(out.zeroPoint());
+    EMBER_ASSIGN(Value y, b.op(OpKind::QuantizedAdd,
+                               swap ? std::vector<Value>{bv, a}
+                                    : std::vector<Value>{a, bv},
+                               std::move(attrs)));
+    return std::optional<Value>(y);
+  }
   // With a 16-bit operand or result: TFLite's int16 add, left shift 15 (an
   // int16 value shifted by 15 stays within int32; docs/quantization.md).
   const bool wide = pa.kind == ElemKind::I16 || pb.kind == ElemKind::I16 ||
@@ -165,22 +239,37 @@ Expected<Value> buildQuantizedAdd(LoweringBuilder &b, Value a,
       pa.scale(), int32_t(pa.zeroPoint()), pb.scale(), int32_t(pb.zeroPoint()),
       out.scale(), int32_t(out.zeroPoint()), int32_t(lo), int32_t(hi),
       wide ? 15 : 20);
-  AttrMap attrs{{"to", Attr::ofInt(elemKindToOnnx(out.kind))},
-                {"left_shift", Attr::ofInt(p.leftShift)},
-                {"a_zero_point", Attr::ofInt(p.aZp)},
-                {"a_multiplier", Attr::ofInt(p.a.mult)},
-                {"a_shift", Attr::ofInt(p.a.shift)},
-                {"b_zero_point", Attr::ofInt(p.bZp)},
-                {"b_multiplier", Attr::ofInt(p.b.mult)},
-                {"b_shift", Attr::ofInt(p.b.shift)},
-                {"y_zero_point", Attr::ofInt(p.yZp)},
-                {"y_multiplier", Attr::ofInt(p.y.mult)},
-                {"y_shift", Attr::ofInt(p.y.shift)}};
-  if (lo > lowestOf(out.kind))
-    attrs["min"] = Attr::ofInt(lo);
-  if (hi < highestOf(out.kind))
-    attrs["max"] = Attr::ofInt(hi);
-  return b.op(OpKind::QuantizedAdd, {a, bv}, std::move(attrs));
+  attrs["left_shift"] = Attr::ofInt(p.leftShift);
+  attrs["a_zero_point"] = Attr::ofInt(p.aZp);
+  attrs["a_multiplier"] = Attr::ofInt(p.a.mult);
+  attrs["a_shift"] = Attr::ofInt(p.a.shift);
+  attrs["b_zero_point"] = Attr::ofInt(p.bZp);
+  attrs["b_multiplier"] = Attr::ofInt(p.b.mult);
+  attrs["b_shift"] = Attr::ofInt(p.b.shift);
+  attrs["y_zero_point"] = Attr::ofInt(p.yZp);
+  attrs["y_multiplier"] = Attr::ofInt(p.y.mult);
+  attrs["y_shift"] = Attr::ofInt(p.y.shift);
+  EMBER_ASSIGN(Value y, b.op(OpKind::QuantizedAdd, {a, bv}, std::move(attrs)));
+  return std::optional<Value>(y);
+}
+
+Expected<Value> buildRescaleTable(LoweringBuilder &b, Value x,
+                                  const QParams &px, const QParams &py,
+                                  int64_t lo, int64_t hi) {
+  // DequantizeLinear and QuantizeLinear as ONNX defines them (and Ember's
+  // reference kernels compute them): f32(f32(q - zx) sx), then
+  // rne(v / sy) + zy, saturated.
+  Tensor t(Type(py.kind, {256}));
+  float sx = float(px.scale()), sy = float(py.scale());
+  int64_t lowest = lowestOf(px.kind);
+  for (int64_t i = 0; i < 256; ++i) {
+    float v = float(lowest + i - px.zeroPoint()) * sx;
+    float q = quant::roundHalfEven(v / sy);
+    int64_t r = int64_t(std::max(-1e9f, std::min(1e9f, q))) + py.zeroPoint();
+    r = std::max(lowestOf(py.kind), std::min(highestOf(py.kind), r));
+    t.setInt(i, std::max(lo, std::min(hi, r)));
+  }
+  return b.op(OpKind::TableLookup, {x, b.constant(std::move(t), "table")});
 }
 
 Expected<Value> centeredInt32(LoweringBuilder &b, Value x, const QParams &px) {

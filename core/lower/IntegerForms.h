@@ -7,6 +7,8 @@
 
 #include "lower/LowerUtil.h"
 
+#include "ember/quant/Arith.h"
+
 #include <optional>
 
 namespace ember {
@@ -50,13 +52,24 @@ int64_t highestOf(ElemKind k);
 // to even, add the zero point, saturate. Used to fold activation bounds.
 int64_t quantizeReal(double v, const QParams &p);
 
-// A Requantize node: acc (any integer kind) minus xZeroPoint, scaled by the
-// real multipliers `real` (one, or one per channel along `axis`), plus the
+// The scale of a requantization in both profiles: `real` the exact
+// multipliers (double arithmetic on the float32 scales; the fixed profile
+// encodes them as multiplier and shift), `f32` the float32 multipliers the
+// float32 profile uses, each computed as ONNX Runtime's kernel for the op
+// computes it. One entry, or one per channel.
+struct Rescale {
+  std::vector<double> real;
+  std::vector<float> f32;
+};
+
+// A Requantize node: acc (any integer kind) minus xZeroPoint, scaled by
+// `scale` (one, or one per channel along `axis`) in `profile`, plus the
 // output zero point, clamped to [lo, hi] (within out.kind's range).
 Expected<Value> buildRequantize(LoweringBuilder &b, Value acc,
-                                const std::vector<double> &real, int64_t axis,
+                                const Rescale &scale, int64_t axis,
                                 int64_t xZeroPoint, const QParams &out,
-                                int64_t lo, int64_t hi);
+                                int64_t lo, int64_t hi,
+                                quant::RequantProfile profile);
 
 // A scalar constant of kind k, named "<result>.<what>".
 Value scalarOf(LoweringBuilder &b, ElemKind k, int64_t v,
@@ -73,10 +86,23 @@ Tensor accumulatorBias(const Tensor &stored, const QParams *params, double sx,
                        ElemKind acc = ElemKind::I32);
 
 // QuantizedAdd of a and b (per-tensor params pa, pb) into out, clamped to
-// [lo, hi].
-Expected<Value> buildQuantizedAdd(LoweringBuilder &b, Value a,
-                                  const QParams &pa, Value bv,
-                                  const QParams &pb, const QParams &out,
+// [lo, hi], in `profile`: TFLite's add in the fixed profile
+// (quant::makeAddParams), ONNX Runtime's QLinearAdd in float32, whose
+// operands are ordered as ONNX Runtime orders them (an operand repeated over
+// the innermost broadcast span is the second). Empty when nothing was built
+// (the add then stays DequantizeLinear -> Add -> QuantizeLinear).
+Expected<std::optional<Value>>
+buildQuantizedAdd(LoweringBuilder &b, Value a, const QParams &pa, Value bv,
+                  const QParams &pb, const QParams &out, int64_t lo, int64_t hi,
+                  quant::RequantProfile profile);
+
+// A TableLookup of x (stored kind, per-tensor px) giving
+// clamp(QuantizeLinear(DequantizeLinear(x)), lo, hi) in params py: the
+// float32 profile's rescaling of a tensor between two sets of parameters
+// (ONNX Runtime's QLinearConcat table, or its DequantizeLinear ->
+// QuantizeLinear around a movement op).
+Expected<Value> buildRescaleTable(LoweringBuilder &b, Value x,
+                                  const QParams &px, const QParams &py,
                                   int64_t lo, int64_t hi);
 
 // x (stored kind, per-tensor params px) as an int32 value minus its zero

@@ -209,18 +209,26 @@ Value weightZeroPoints(LoweringBuilder &b, const QParams &w) {
   return b.constant(Tensor::fromInts(w.kind, w.zeroPoints), "w_zero_point");
 }
 
-// The real multipliers sx * sw[c] / sy (times `alpha`) for `channels`.
-std::vector<double> realMultipliers(double sx, const QParams &w, double sy,
-                                    int64_t channels, double alpha = 1.0) {
-  std::vector<double> m;
-  for (int64_t c = 0; c < (w.perTensor() ? 1 : channels); ++c)
-    m.push_back(sx * w.scale(size_t(c)) / sy * alpha);
-  return m;
+// The multipliers sx * sw[c] / sy (times `alpha`) for `channels`: exact
+// (double) for the fixed profile, and as ONNX Runtime's QLinearConv,
+// QLinearMatMul and QGemm compute them in float32 for the float32 profile:
+// f32(f32(sx * sw) / sy), QGemm's f32(f32(f32(alpha * sx) * sw) / sy).
+Rescale productMultipliers(double sx, const QParams &w, double sy,
+                           int64_t channels, double alpha = 1.0) {
+  Rescale r;
+  for (int64_t c = 0; c < (w.perTensor() ? 1 : channels); ++c) {
+    double sw = w.scale(size_t(c));
+    r.real.push_back(sx * sw / sy * alpha);
+    float ax = alpha == 1.0 ? float(sx) : float(alpha) * float(sx);
+    r.f32.push_back(quant::float32Multiplier(ax, float(sw), float(sy)));
+  }
+  return r;
 }
 
 class Rewriter {
 public:
-  explicit Rewriter(Function &f) : f_(f) {}
+  Rewriter(Function &f, quant::RequantProfile profile)
+      : f_(f), profile_(profile) {}
 
   Expected<size_t> run() {
     size_t n = 0;
@@ -249,7 +257,27 @@ public:
 
 private:
   Function &f_;
+  const quant::RequantProfile profile_;
   Users users_;
+
+  bool float32() const { return profile_ == quant::RequantProfile::Float32; }
+
+  // The anchor's quantized output. In the float32 profile only when ONNX
+  // Runtime would fuse the pattern: its Relu/Clip removal (ReluQuantFusion,
+  // ClipQuantFusion) keeps only activations the QuantizeLinear's range
+  // makes redundant, and an activation it keeps leaves the op in float.
+  std::optional<QOut> output(Node *anchor) {
+    auto o = quantizedOutput(users_, anchor);
+    if (!o || !float32())
+      return o;
+    for (size_t i = 0; i + 1 < o->chain.size(); ++i)
+      if (o->chain[i]->kind != OpKind::Relu &&
+          o->chain[i]->kind != OpKind::Clip)
+        return std::nullopt;
+    if (o->lo > lowestOf(o->p.kind) || o->hi < highestOf(o->p.kind))
+      return std::nullopt;
+    return o;
+  }
   std::set<const Node *> erased_;
 
   void erase(Node *n) {
@@ -334,8 +362,9 @@ private:
       return qlinearMatMul(n);
     if (k == OpKind::Add)
       return add(n);
-    // Older exporters' residual adds (ResNet-50) are two-input Sums.
-    if (k == OpKind::Sum && n.inputs.size() == 2)
+    // Older exporters' residual adds (ResNet-50) are two-input Sums. ONNX
+    // Runtime fuses no Sum: the float32 profile keeps it float.
+    if (k == OpKind::Sum && n.inputs.size() == 2 && !float32())
       return add(n);
     if (k == OpKind::QLinearAdd)
       return qlinearAdd(n);
@@ -384,8 +413,8 @@ private:
           acc, b.op(OpKind::Add, {acc, b.constant(std::move(shaped), "bias")}));
     }
     return buildRequantize(
-        b, acc, realMultipliers(px.scale(), pw, py.scale(), channels), 1, 0, py,
-        lo, hi);
+        b, acc, productMultipliers(px.scale(), pw, py.scale(), channels), 1, 0,
+        py, lo, hi, profile_);
   }
 
   Expected<bool> conv(Node &n) {
@@ -409,7 +438,7 @@ private:
           return false;
       }
     }
-    auto out = quantizedOutput(users_, &n);
+    auto out = output(&n);
     if (!out)
       return false;
     LoweringBuilder b(f_, n);
@@ -478,8 +507,8 @@ private:
                    b.op(OpKind::Add, {acc, b.constant(std::move(t), "bias")}));
     }
     return buildRequantize(
-        b, acc, realMultipliers(pa.scale(), pb, py.scale(), channels, alpha),
-        int64_t(acc.type().rank()) - 1, 0, py, lo, hi);
+        b, acc, productMultipliers(pa.scale(), pb, py.scale(), channels, alpha),
+        int64_t(acc.type().rank()) - 1, 0, py, lo, hi, profile_);
   }
 
   Expected<bool> matmul(Node &n) {
@@ -538,7 +567,7 @@ private:
       if (bias->size() != 1 && bias->size() != channels)
         return false; // a full [M, N] bias is not a per-channel one
     }
-    auto out = quantizedOutput(users_, &n);
+    auto out = output(&n);
     if (!out)
       return false;
     LoweringBuilder b(f_, n);
@@ -585,13 +614,15 @@ private:
     auto c = dequantized(n.inputs[1]);
     if (!a || !c)
       return false;
-    auto out = quantizedOutput(users_, &n);
+    auto out = output(&n);
     if (!out)
       return false;
     LoweringBuilder b(f_, n);
-    EMBER_ASSIGN(Value y, buildQuantizedAdd(b, a->q, a->p, c->q, c->p, out->p,
-                                            out->lo, out->hi));
-    finish(n, out->chain, y);
+    EMBER_ASSIGN(auto y, buildQuantizedAdd(b, a->q, a->p, c->q, c->p, out->p,
+                                           out->lo, out->hi, profile_));
+    if (!y)
+      return false; // no exact fixed-point encoding: stays float
+    finish(n, out->chain, *y);
     return true;
   }
 
@@ -606,10 +637,12 @@ private:
         !py->perTensor())
       return false;
     LoweringBuilder b(f_, n);
-    EMBER_ASSIGN(Value y,
-                 buildQuantizedAdd(b, n.inputs[0], *pa, n.inputs[3], *pb, *py,
-                                   lowestOf(py->kind), highestOf(py->kind)));
-    finishOp(n, y);
+    EMBER_ASSIGN(auto y, buildQuantizedAdd(b, n.inputs[0], *pa, n.inputs[3],
+                                           *pb, *py, lowestOf(py->kind),
+                                           highestOf(py->kind), profile_));
+    if (!y)
+      return false; // the QLinearAdd's own kernel (exact) computes it
+    finishOp(n, *y);
     return true;
   }
 
@@ -618,17 +651,37 @@ private:
     auto c = dequantized(n.inputs[1]);
     if (!a || !c)
       return false;
-    auto out = quantizedOutput(users_, &n);
+    auto out = output(&n);
     if (!out)
       return false;
     LoweringBuilder b(f_, n);
     EMBER_ASSIGN(Value x, centeredInt32(b, a->q, a->p));
     EMBER_ASSIGN(Value z, centeredInt32(b, c->q, c->p));
     EMBER_ASSIGN(Value prod, b.op(OpKind::Mul, {x, z}));
-    EMBER_ASSIGN(Value y,
-                 buildRequantize(b, prod,
-                                 {a->p.scale() * c->p.scale() / out->p.scale()},
-                                 0, 0, out->p, out->lo, out->hi));
+    Value y;
+    if (float32()) {
+      // ONNX Runtime's QLinearMul adds the zero point before rounding:
+      // rne(f32(f32(f32(prod) * f32(f32(sa * sb) / sy)) + zy)), as float
+      // ops ending in a QuantizeLinear of scale 1, zero point 0.
+      float m = quant::float32Multiplier(
+          float(a->p.scale()), float(c->p.scale()), float(out->p.scale()));
+      EMBER_ASSIGN(Value f,
+                   b.op(OpKind::Cast, {prod},
+                        {{"to", Attr::ofInt(elemKindToOnnx(ElemKind::F32))}}));
+      EMBER_ASSIGN(Value v,
+                   b.op(OpKind::Mul, {f, b.scalar(ElemKind::F32, double(m))}));
+      EMBER_ASSIGN(Value w, b.op(OpKind::Add,
+                                 {v, b.scalar(ElemKind::F32,
+                                              double(out->p.zeroPoint()))}));
+      EMBER_ASSIGN(
+          y, b.op(OpKind::QuantizeLinear, {w, b.scalar(ElemKind::F32, 1.0),
+                                           scalarOf(b, out->p.kind, 0)}));
+    } else {
+      EMBER_ASSIGN(y, buildRequantize(
+                          b, prod,
+                          {{a->p.scale() * c->p.scale() / out->p.scale()}, {}},
+                          0, 0, out->p, out->lo, out->hi, profile_));
+    }
     finish(n, out->chain, y);
     return true;
   }
@@ -636,13 +689,35 @@ private:
   // ---- pooling and means --------------------------------------------------
 
   // x in params px as a value in params py (same shape): x itself when
-  // they agree, else a Requantize with sx / sy.
+  // they agree, else a Requantize with sx / sy (fixed) or the table of
+  // QuantizeLinear(DequantizeLinear(x)) (float32, as ONNX Runtime computes
+  // it).
   Expected<Value> rescaled(LoweringBuilder &b, Value x, const QParams &px,
                            const QParams &py, int64_t lo, int64_t hi) {
     if (px == py && lo <= lowestOf(py.kind) && hi >= highestOf(py.kind))
       return x;
-    return buildRequantize(b, x, {px.scale() / py.scale()}, 0, px.zeroPoint(),
-                           py, lo, hi);
+    if (float32())
+      return buildRescaleTable(b, x, px, py, lo, hi);
+    return buildRequantize(b, x, {{px.scale() / py.scale()}, {}}, 0,
+                           px.zeroPoint(), py, lo, hi, profile_);
+  }
+
+  // The float32 profile's AveragePool: ONNX Runtime's QLinearAveragePool,
+  // which averages the dequantized values in float32 (the taps summed in
+  // window order, divided by the count) and quantizes with the zero point
+  // added before rounding: rne(f32(f32(avg / sy) + zy)). As float ops:
+  // DequantizeLinear -> AveragePool -> Div -> Add -> QuantizeLinear with
+  // scale 1 and zero point 0.
+  Expected<Value> float32AveragePool(LoweringBuilder &b, const Node &n,
+                                     const QParams &py) {
+    EMBER_ASSIGN(Value avg, b.op(OpKind::AveragePool, {n.inputs[0]}, n.attrs));
+    EMBER_ASSIGN(Value v,
+                 b.op(OpKind::Div, {avg, b.scalar(ElemKind::F32, py.scale())}));
+    EMBER_ASSIGN(Value w,
+                 b.op(OpKind::Add,
+                      {v, b.scalar(ElemKind::F32, double(py.zeroPoint()))}));
+    return b.op(OpKind::QuantizeLinear,
+                {w, b.scalar(ElemKind::F32, 1.0), scalarOf(b, py.kind, 0)});
   }
 
   Expected<bool> pool(Node &n) {
@@ -651,10 +726,15 @@ private:
     auto x = dequantized(n.inputs[0]);
     if (!x)
       return false;
-    auto out = quantizedOutput(users_, &n);
+    auto out = output(&n);
     if (!out)
       return false;
     LoweringBuilder b(f_, n);
+    if (n.kind == OpKind::AveragePool && float32()) {
+      EMBER_ASSIGN(Value y, float32AveragePool(b, n, out->p));
+      finish(n, out->chain, y);
+      return true;
+    }
     AttrMap attrs = n.attrs;
     if (n.kind == OpKind::AveragePool)
       attrs["pad_value"] = Attr::ofInt(x->p.zeroPoint());
@@ -665,8 +745,9 @@ private:
   }
 
   // The sum over `axes` of x - z as int32, requantized with
-  // sx / (sy * count).
-  // An int16 x sums in int64 and requantizes as a 16x8 accumulator.
+  // sx / (sy * count) (float32: f32(sx / f32(sy * count)), ONNX Runtime's
+  // QLinearGlobalAveragePool). An int16 x sums in int64 and requantizes as a
+  // 16x8 accumulator.
   Expected<Value> summedMean(LoweringBuilder &b, Value x, const QParams &px,
                              Value axes, AttrMap reduceAttrs, int64_t count,
                              const QParams &py, int64_t lo, int64_t hi) {
@@ -682,8 +763,10 @@ private:
     if (axes.node)
       ins.push_back(axes);
     EMBER_ASSIGN(Value s, b.op(OpKind::ReduceSum, ins, std::move(reduceAttrs)));
-    return buildRequantize(b, s, {px.scale() / (py.scale() * double(count))}, 0,
-                           0, py, lo, hi);
+    float syn = float(py.scale()) * float(count);
+    Rescale m{{px.scale() / (py.scale() * double(count))},
+              {float(px.scale()) / syn}};
+    return buildRequantize(b, s, m, 0, 0, py, lo, hi, profile_);
   }
 
   // Global average pooling of rank-r x with params px into py.
@@ -696,7 +779,10 @@ private:
       axes.push_back(int64_t(i));
       count *= d[i];
     }
-    if (px == py && lo <= lowestOf(py.kind) && hi >= highestOf(py.kind))
+    // (float32: ONNX Runtime's QLinearGlobalAveragePool requantizes even
+    // between equal parameters.)
+    if (px == py && lo <= lowestOf(py.kind) && hi >= highestOf(py.kind) &&
+        !float32())
       return b.op(OpKind::AveragePool, {x},
                   {{"kernel_shape", Attr::ofInts(spatial)}});
     return summedMean(b, x, px, b.ints(axes), {{"keepdims", Attr::ofInt(1)}},
@@ -758,6 +844,11 @@ private:
     auto x = dequantized(n.inputs[0]);
     if (!x)
       return false;
+    // ONNX Runtime fuses no ReduceMean: it computes the float mean, which
+    // the float32 profile keeps (DequantizeLinear -> ReduceMean ->
+    // QuantizeLinear).
+    if (n.kind == OpKind::ReduceMean && float32())
+      return false;
     const Type &xt = n.inputs[0].type();
     std::vector<int64_t> chainAxes;
     std::vector<Node *> inner;
@@ -765,7 +856,7 @@ private:
     int64_t keep = 1;
     if (n.kind == OpKind::ReduceMean &&
         meanChain(n, chainAxes, keep, last, inner)) {
-      auto out = quantizedOutput(users_, last);
+      auto out = output(last);
       if (!out)
         return false;
       int64_t count = 1;
@@ -797,7 +888,7 @@ private:
         erase(*it);
       return true;
     }
-    auto out = quantizedOutput(users_, &n);
+    auto out = output(&n);
     if (!out)
       return false;
     int64_t count = n.types[0].numElements()
@@ -863,7 +954,7 @@ private:
         return false;
       ins.push_back(*x);
     }
-    auto out = quantizedOutput(users_, &n);
+    auto out = output(&n);
     if (!out)
       return false;
     LoweringBuilder b(f_, n);
@@ -885,7 +976,7 @@ private:
     auto x = dequantized(n.inputs[0]);
     if (!x)
       return false;
-    auto out = quantizedOutput(users_, &n);
+    auto out = output(&n);
     if (!out)
       return false;
     LoweringBuilder b(f_, n);
@@ -1031,8 +1122,9 @@ private:
 
 } // namespace
 
-Status lowerIntegerPatterns(Function &f, size_t *numRewritten) {
-  Rewriter r(f);
+Status lowerIntegerPatterns(Function &f, quant::RequantProfile profile,
+                            size_t *numRewritten) {
+  Rewriter r(f, profile);
   EMBER_ASSIGN(size_t n, r.run());
   if (numRewritten)
     *numRewritten = n;

@@ -7,6 +7,8 @@
 
 #include "ir/Graph.h"
 
+#include "ember/quant/Profile.h"
+
 #include <functional>
 
 namespace ember {
@@ -59,12 +61,18 @@ LowerFn lowerFnFor(OpKind k);
 struct LoweringOptions {
   // Composite ops to keep whole (a backend that implements them natively).
   std::function<bool(const Node &)> keep;
+  // The requantization profile of the integer forms (docs/quantization.md):
+  // the target device's.
+  quant::RequantProfile requant = quant::RequantProfile::Fixed;
 };
 
 // Rewrites quantized patterns (QDQ and QLinear ops with constant
-// parameters) into Ember's integer forms (docs/quantization.md). The first
-// step of lowerFunction; counts the patterns rewritten.
-Status lowerIntegerPatterns(Function &f, size_t *numRewritten = nullptr);
+// parameters) into Ember's integer forms (docs/quantization.md), in
+// `profile`. The first step of lowerFunction; counts the patterns
+// rewritten.
+Status lowerIntegerPatterns(
+    Function &f, quant::RequantProfile profile = quant::RequantProfile::Fixed,
+    size_t *numRewritten = nullptr);
 
 // Lowers every composite node (iterating until none is left); stats count
 // lowered nodes. Runs lowerIntegerPatterns first.

@@ -3,6 +3,8 @@
 
 #include "ir/Graph.h"
 
+#include "ember/quant/Profile.h"
+
 #include <ostream>
 #include <string>
 #include <vector>
@@ -38,6 +40,9 @@ struct PipelineOptions {
   std::ostream *timePasses = nullptr; // per-pass timing report
   std::vector<std::string> passes;    // explicit list (overrides optimize)
   std::vector<std::string> skip;      // left out of the default order
+  // The requantization profile lowering gives the integer forms: the
+  // target's (docs/quantization.md, "Requantization profiles").
+  quant::RequantProfile requant = quant::RequantProfile::Fixed;
 };
 
 // The default optimization sequence, by pass name.

@@ -75,7 +75,9 @@ Status runPipeline(Module &m, const PipelineOptions &opts) {
     if (opts.lower) {
       auto t0 = Clock::now();
       size_t n = 0;
-      EMBER_TRY(lowerFunction(f, {}, &n));
+      LoweringOptions lo;
+      lo.requant = opts.requant;
+      EMBER_TRY(lowerFunction(f, lo, &n));
       PassStats st;
       if (opts.optimize) {
         // Grouped QDQ 3-D convolutions reach here as ConvInteger.

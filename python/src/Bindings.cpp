@@ -330,6 +330,7 @@ public:
     target_ = std::move(*tgt);
     target_.artifactCacheDir = cs.artifactCache;
     PipelineOptions po = t.pipeline();
+    po.requant = target_.requant; // the plugin's requantization profile
     if (api::isOnnxPath(path_)) {
       backend::SpecializerOptions so;
       so.import = m.importOpts();
@@ -673,6 +674,7 @@ nb::dict conform(const std::vector<std::string> &paths, const ConformSpec &cs) {
     if (!rt)
       raise(rt.status());
     o.runtime = std::move(*rt);
+    o.pipeline.requant = o.runtime.requant;
     for (auto &p : paths) {
       size_t before = cases.size();
       api::collectConformCases(p, cases);

@@ -8,6 +8,8 @@
 #include "passes/Pass.h"
 #include "support/File.h"
 
+#include "ember/quant/Arith.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -96,34 +98,38 @@ bool hasOp(const Function &f, OpKind k) {
 // A QDQ network lowers to the integer forms, and the CPU backend runs every
 // node of it (no fallback) bit-exactly with the interpreter, on 1 and 2
 // threads, in NCHW (16 channels) and with the channels-last int8 paths (64:
-// the implicit-GEMM and VNNI depthwise kernels on AVX-512 VNNI hosts).
+// the implicit-GEMM and VNNI depthwise kernels on AVX-512 VNNI hosts), in
+// both requantization profiles (docs/quantization.md).
 TEST(CpuInt8, QdqNetworkIsBitExactWithTheInterpreter) {
-  for (int64_t c : {16, 64}) {
-    std::mt19937 rng(unsigned(7 + c));
-    auto m = parseLowered(int8Network(rng, c, 12));
-    ASSERT_TRUE(m);
-    const Function &f = *m->main();
-    for (OpKind k :
-         {OpKind::ConvInteger, OpKind::MatMulInteger, OpKind::Requantize,
-          OpKind::QuantizedAdd, OpKind::TableLookup})
-      EXPECT_TRUE(hasOp(f, k)) << opName(k) << " not in the lowered graph";
-    EXPECT_FALSE(hasOp(f, OpKind::Conv));
-    auto groups = formGroups(f, hostConfig());
-    ASSERT_TRUE(bool(groups)) << groups.status().message();
-    size_t fused = 0;
-    for (const Group &g : *groups)
-      fused += g.kind == GroupKind::QConv && g.requant != nullptr;
-    EXPECT_EQ(fused, 3u) << "each conv's bias and Requantize fuse";
-    for (int trial = 0; trial < 3; ++trial) {
-      std::vector<Tensor> in = randomInputs(f, rng);
-      auto want = interpret(f, in);
-      ASSERT_TRUE(bool(want)) << want.status().message();
-      CompileConfig one = hostConfig(), two = hostConfig();
-      two.numThreads = 2;
-      expectIdentical(runCpu(*m->main(), one, in), *want);
-      expectIdentical(runCpu(*m->main(), two, in), *want);
+  for (auto profile :
+       {quant::RequantProfile::Fixed, quant::RequantProfile::Float32})
+    for (int64_t c : {16, 64}) {
+      SCOPED_TRACE(quant::profileName(profile));
+      std::mt19937 rng(unsigned(7 + c));
+      auto m = parseLowered(int8Network(rng, c, 12), profile);
+      ASSERT_TRUE(m);
+      const Function &f = *m->main();
+      for (OpKind k :
+           {OpKind::ConvInteger, OpKind::MatMulInteger, OpKind::Requantize,
+            OpKind::QuantizedAdd, OpKind::TableLookup})
+        EXPECT_TRUE(hasOp(f, k)) << opName(k) << " not in the lowered graph";
+      EXPECT_FALSE(hasOp(f, OpKind::Conv));
+      auto groups = formGroups(f, hostConfig());
+      ASSERT_TRUE(bool(groups)) << groups.status().message();
+      size_t fused = 0;
+      for (const Group &g : *groups)
+        fused += g.kind == GroupKind::QConv && g.requant != nullptr;
+      EXPECT_EQ(fused, 3u) << "each conv's bias and Requantize fuse";
+      for (int trial = 0; trial < 3; ++trial) {
+        std::vector<Tensor> in = randomInputs(f, rng);
+        auto want = interpret(f, in);
+        ASSERT_TRUE(bool(want)) << want.status().message();
+        CompileConfig one = hostConfig(), two = hostConfig();
+        two.numThreads = 2;
+        expectIdentical(runCpu(*m->main(), one, in), *want);
+        expectIdentical(runCpu(*m->main(), two, in), *want);
+      }
     }
-  }
 }
 
 // The integer forms on their own, as the lowering may leave them: a

@@ -30,12 +30,15 @@
 
 namespace ember::cpugen::test {
 
-inline std::unique_ptr<Module> parseLowered(const std::string &text) {
+inline std::unique_ptr<Module>
+parseLowered(const std::string &text,
+             quant::RequantProfile requant = quant::RequantProfile::Fixed) {
   auto m = parseModule(text, "<test>");
   EXPECT_TRUE(bool(m)) << m.status().message();
   if (!m)
     return nullptr;
   PipelineOptions po;
+  po.requant = requant;
   Status s = runPipeline(**m, po);
   EXPECT_TRUE(s.isOk()) << s.message();
   return std::move(*m);

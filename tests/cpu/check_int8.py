@@ -9,7 +9,11 @@ QuantizedAdd, TableLookup, integer pools) on the same inputs, and requires
 the saved outputs to be identical byte for byte. Prints one line per case.
 
     check_int8.py --ember build/bin/ember [--threads N] [--sets K]
-                  [--qdq-from FP32_CASE]... CASE_OR_FOLDER...
+                  [--requant fixed|float32] [--qdq-from FP32_CASE]...
+                  CASE_OR_FOLDER...
+
+--requant runs both targets in that requantization profile
+(docs/quantization.md); the CPU backend computes both bit-exactly.
 
 --qdq-from makes an int8 QDQ copy of an fp32 case with ONNX Runtime's
 quantize_static (scripts/quantize-with-ort.py: per-channel s8 weights, u8
@@ -74,12 +78,13 @@ def check(case, args):
             ref, got = os.path.join(tmp, s, "ref"), os.path.join(tmp, s, "cpu")
             os.makedirs(ref)
             os.makedirs(got)
-            rc, out = run(args.ember, model, "interp", inputs, ref, [])
+            profile = ["--requant", args.requant] if args.requant else []
+            rc, out = run(args.ember, model, "interp", inputs, ref, profile)
             if rc:
                 return False, "interp: " + out.strip()[-300:]
             rc, out = run(args.ember, model, "cpu", inputs, got,
                           ["--fallback=" + args.fallback, "--threads",
-                           str(args.threads)])
+                           str(args.threads)] + profile)
             if rc:
                 return False, "cpu: " + out.strip()[-400:]
             for i in range(nout):
@@ -109,6 +114,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--sets", type=int, default=3,
                     help="test data sets per case (default 3)")
+    ap.add_argument("--requant", choices=["fixed", "float32"])
     ap.add_argument("--qdq-from", action="append", default=[])
     ap.add_argument("--qdq-int8-act", action="store_true")
     ap.add_argument("--qdq16-from", action="append", default=[],

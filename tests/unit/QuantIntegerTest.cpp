@@ -1,5 +1,6 @@
 // Tests of Ember's integer arithmetic (ember/quant/Arith.h), the integer
-// primitives (Requantize, QuantizedAdd, TableLookup, integer AveragePool)
+// primitives (Requantize, TableLookup, integer AveragePool; QuantizedAdd in
+// QuantAddTest.cpp)
 // and the lowering of quantized patterns into them (docs/quantization.md).
 // Expected values come from an independent Python model of the TFLite
 // arithmetic, not from the implementation.
@@ -110,39 +111,45 @@ TEST(QuantInteger, RequantizeRejectsBadTables) {
   EXPECT_NE(s.message().find("'to'"), std::string::npos) << s.message();
 }
 
-TEST(QuantInteger, QuantizedAddMatchesTfliteAndBroadcasts) {
-  quant::AddParams p = quant::makeAddParams(
-      double(float(0.06828909)), 145, double(float(0.01787052)), 0,
-      double(float(0.03040762)), 0, 0, 255);
-  // The independent model gives 36 (ONNX Runtime's float form gives 37).
-  EXPECT_EQ(quant::quantizedAdd(150, 43, p), 36);
-  OneNode t;
-  AttrMap attrs{{"to", Attr::ofInt(2)},
-                {"left_shift", Attr::ofInt(p.leftShift)},
-                {"a_zero_point", Attr::ofInt(p.aZp)},
-                {"a_multiplier", Attr::ofInt(p.a.mult)},
-                {"a_shift", Attr::ofInt(p.a.shift)},
-                {"b_zero_point", Attr::ofInt(p.bZp)},
-                {"b_multiplier", Attr::ofInt(p.b.mult)},
-                {"b_shift", Attr::ofInt(p.b.shift)},
-                {"y_zero_point", Attr::ofInt(p.yZp)},
-                {"y_multiplier", Attr::ofInt(p.y.mult)},
-                {"y_shift", Attr::ofInt(p.y.shift)}};
-  ASSERT_TRUE(t.build(OpKind::QuantizedAdd,
-                      {ints(ElemKind::U8, {2, 1}, {150, 145}),
-                       ints(ElemKind::U8, {3}, {43, 0, 255})},
-                      {}, attrs)
-                  .isOk());
-  EXPECT_EQ(t.node->types[0].toString(), "u8[2,3]");
-  auto r = t.run();
+// The float32 profile's Requantize: an f32 multiplier per channel and no
+// shift; rne(f32(f32(x - x_zp) * m[c])) + y_zp, ties to even, clamped.
+TEST(QuantInteger, RequantizeFloat32PerChannel) {
+  Tensor m(Type(ElemKind::F32, {2}));
+  m.data<float>()[0] = 0.5f;
+  m.data<float>()[1] = 0.0123f;
+  Tensor x = ints(ElemKind::I32, {1, 2, 3}, {5, 7, -5, 1000, 41, -2000});
+  Function f("main");
+  Value xv(f.addPlaceholder("x", x.type()));
+  auto n =
+      f.create(OpKind::Requantize,
+               {xv, Value(f.addConstant("m", m)), Value(),
+                Value(f.addConstant("xz", Tensor::scalar(ElemKind::I32, 1))),
+                Value(f.addConstant("yz", Tensor::scalar(ElemKind::U8, 10)))},
+               {{"to", Attr::ofInt(2)}, {"axis", Attr::ofInt(1)}});
+  ASSERT_TRUE(n.hasValue()) << n.status().message();
+  f.addOutput(Value(*n), "y");
+  auto r = interpret(f, {x});
   ASSERT_TRUE(r.hasValue()) << r.status().message();
-  std::vector<int64_t> want;
-  for (int a : {150, 145})
-    for (int b : {43, 0, 255})
-      want.push_back(quant::quantizedAdd(a, b, p));
-  EXPECT_EQ((*r)[0].toInts(), want);
-  EXPECT_EQ(want[0], 36);
-  EXPECT_EQ(want[4], 0); // both at their zero points
+  // ch0: (5-1)*0.5=2, (7-1)*0.5=3, (-5-1)*0.5=-3 -> 12, 13, 7; ch1: 999 *
+  // 0.0123 = 12.2877 -> 22, 40 * 0.0123 = 0.492 -> 10, -2001 * 0.0123 ->
+  // clamped to 0.
+  EXPECT_EQ((*r)[0].toInts(), (std::vector<int64_t>{12, 13, 7, 22, 10, 0}));
+  // Ties round to even: 3 * 0.5 = 1.5 -> 2, 5 * 0.5 = 2.5 -> 2.
+  EXPECT_EQ(quant::requantizeFloat32(3, 0, 0.5f, 0, -128, 127), 2);
+  EXPECT_EQ(quant::requantizeFloat32(5, 0, 0.5f, 0, -128, 127), 2);
+  EXPECT_EQ(quant::requantizeFloat32(-3, 0, 0.5f, 0, -128, 127), -2);
+  // f32(acc) rounds above 2^24, as ONNX Runtime's does.
+  EXPECT_EQ(quant::requantizeFloat32((1 << 24) + 1, 0, 1.0f / (1 << 20), 0,
+                                     -128, 127),
+            16);
+  // An f32 multiplier takes no shift; an i32 one needs it.
+  OneNode u;
+  Status s =
+      u.build(OpKind::Requantize, {ints(ElemKind::I32, {2}, {1, 2})},
+              {m, ints(ElemKind::I32, {2}, {0, 0})}, {{"to", Attr::ofInt(2)}});
+  EXPECT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("takes no shift"), std::string::npos)
+      << s.message();
 }
 
 TEST(QuantInteger, TableLookupIndexesFromTheLowestValue) {

@@ -4,6 +4,9 @@
 #include "interp/Interpreter.h"
 #include "ir/Printer.h"
 
+#include "ember/backend/v1/capability.pb.h"
+
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <mutex>
@@ -116,6 +119,64 @@ Status checkTarget(const std::string &target) {
   return pluginPathFor(target).status();
 }
 
+namespace {
+
+// The requantization profiles a plugin declares (its manifest's
+// requant_profiles, in its order of preference); a manifest without the
+// field (a plugin built before it) computes the fixed profile.
+Expected<std::vector<quant::RequantProfile>>
+declaredProfiles(backend::Plugin &p, const std::string &name) {
+  EMBER_ASSIGN(auto man, p.capabilities());
+  std::vector<quant::RequantProfile> out;
+  for (const std::string &s : man.requant_profiles()) {
+    quant::RequantProfile q;
+    if (quant::profileFromName(s, q))
+      out.push_back(q); // a profile this host does not know is skipped
+  }
+  if (man.requant_profiles_size() == 0)
+    out.push_back(quant::RequantProfile::Fixed);
+  if (out.empty())
+    return unsupported("plugin ", name,
+                       " declares requantization profiles "
+                       "this host does not know (its manifest's "
+                       "requant_profiles)");
+  return out;
+}
+
+std::string profileList(const std::vector<quant::RequantProfile> &ps) {
+  std::string s;
+  for (auto p : ps)
+    s += std::string(s.empty() ? "" : ", ") + quant::profileName(p);
+  return s;
+}
+
+Status resolveRequant(const TargetOptions &opts, Target &t) {
+  quant::RequantProfile want =
+      opts.requant.value_or(quant::RequantProfile::Fixed);
+  if (t.plugin) {
+    EMBER_ASSIGN(auto own, declaredProfiles(*t.plugin, t.name));
+    if (!opts.requant)
+      want = own.front();
+    else if (std::find(own.begin(), own.end(), want) == own.end())
+      return unsupported("--requant=", quant::profileName(want), ": ", t.name,
+                         " computes the ", profileList(own),
+                         " requantization profile (its manifest; "
+                         "docs/quantization.md)");
+  }
+  if (t.fallback) {
+    EMBER_ASSIGN(auto fb, declaredProfiles(*t.fallback, t.fallbackName));
+    if (std::find(fb.begin(), fb.end(), want) == fb.end())
+      return unsupported("the fallback ", t.fallbackName, " computes the ",
+                         profileList(fb), " requantization profile, not ",
+                         quant::profileName(want), " (", t.name,
+                         "'s); use --fallback=interp");
+  }
+  t.requant = want;
+  return Status::ok();
+}
+
+} // namespace
+
 Expected<Target> openTarget(const TargetOptions &opts) {
   const std::string &target = opts.target;
   std::string fallback = opts.fallback;
@@ -152,6 +213,7 @@ Expected<Target> openTarget(const TargetOptions &opts) {
     EMBER_ASSIGN(t.fallback, loadPluginOnce(fpath));
     t.fallbackName = fallback;
   }
+  EMBER_TRY(resolveRequant(opts, t));
   return t;
 }
 

@@ -86,13 +86,14 @@ int benchMain(int argc, char **argv) {
   auto m = loadModelPrintingNotes(*model, io);
   if (!m)
     return reportError(m.status());
-  PipelineOptions po = topt.pipeline();
-  s = runPipeline(**m, po);
-  if (!s.isOk())
-    return reportError(s);
   auto tgt = openTarget(topt);
   if (!tgt)
     return reportError(tgt.status());
+  PipelineOptions po = topt.pipeline();
+  po.requant = tgt->requant;
+  s = runPipeline(**m, po);
+  if (!s.isOk())
+    return reportError(s);
   Function &f = *(*m)->main();
   auto compiled = CompiledModel::create(*tgt, f);
   if (!compiled)

@@ -85,7 +85,7 @@ int compileMain(int argc, char **argv) {
           cmdline::set(memoryReport));
   addTargetOptions(cmd, topt,
                    kTarget | kFallback | kOptLevel | kThreads | kBackendOpt |
-                       kAotTarget);
+                       kAotTarget | kRequant);
   addInputOptions(cmd, inOpt, false);
   DeviceOptions dopt;
   addDeviceOptions(cmd, dopt, false);
@@ -186,6 +186,13 @@ int compileMain(int argc, char **argv) {
   PipelineOptions po = topt.pipeline();
   po.lower = emit == "lowered" || emit == "dot-lowered" || emit == "lir" ||
              emit == "partitions" || aot || pluginEmit;
+  if (po.lower) {
+    // The integer forms in the target's requantization profile.
+    auto tgt = openTarget(topt);
+    if (!tgt)
+      return reportError(tgt.status());
+    po.requant = tgt->requant;
+  }
   if (timePasses)
     po.timePasses = &std::cerr;
   if (havePasses) {

@@ -286,6 +286,7 @@ int conformMain(int argc, char **argv) {
     if (!rt)
       return reportError(rt.status());
     o.runtime = std::move(*rt);
+    o.pipeline.requant = o.runtime.requant;
   }
 
   std::vector<ConformCase> cases;

@@ -117,6 +117,21 @@ void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
           cmdline::text(t.compile.targetCpu))
         .inSection("target");
   }
+  if (parts & kRequant)
+    c.add({"--requant"}, "PROFILE",
+          "The requantization profile of the int8 arithmetic "
+          "(docs/quantization.md): fixed (Ember's fixed point, the example "
+          "NPU's) or float32 (float32 as ONNX Runtime's x86 kernels compute "
+          "it). interp and cpu compute either; a plugin computes what its "
+          "manifest declares. Default: the target's (interp, cpu: fixed).",
+          [&t](const std::string &v) {
+            quant::RequantProfile p;
+            if (!quant::profileFromName(v, p))
+              return std::string("expected fixed or float32");
+            t.requant = p;
+            return std::string();
+          })
+        .inSection("target");
   if (parts & kTimeout)
     c.add({"--timeout"}, "SEC",
           "The longest one plugin call or execution may take, in seconds; "

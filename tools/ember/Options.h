@@ -33,8 +33,9 @@ enum TargetParts : unsigned {
   kOptLevel = 16,  // -O<N>, --O0
   kAotTarget = 32, // --target-triple, --target-cpu
   kTimeout = 64,   // --timeout
-  kRunTarget =
-      kTarget | kFallback | kThreads | kBackendOpt | kOptLevel | kTimeout,
+  kRequant = 128,  // --requant
+  kRunTarget = kTarget | kFallback | kThreads | kBackendOpt | kOptLevel |
+               kTimeout | kRequant,
 };
 
 // ---- devices: the runtime (docs/runtime.md) --------------------------------

@@ -68,6 +68,7 @@ int runMain(int argc, char **argv) {
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
   PipelineOptions po = topt.pipeline();
+  po.requant = tgt->requant;
   // ONNX models run through the shape specializer: the variant for these
   // input shapes is compiled (and reported, when the model has symbolic
   // dims). Graph IR text has static shapes and compiles directly.

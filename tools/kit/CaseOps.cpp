@@ -6,6 +6,7 @@
 // short enough not to overflow their element type. GridSample, RoiAlign,
 // the recurrent ops, DeformConv and LinearAttention draw data, not shapes.
 #include "Cases.h"
+#include "KitInternal.h"
 
 #include "ember/quant/Arith.h"
 
@@ -921,6 +922,20 @@ Status qlinearGlobalAveragePool(Builder &b, OpKind k, Draw &d) {
                 attrs);
 }
 
+// Whether the plugin under test declares the float32 requantization
+// profile (its manifest's requant_profiles): the kit then also draws
+// float32-profile Requantize and QuantizedAdd cases. Every plugin gets
+// fixed-profile ones (a manifest without the field computes fixed).
+bool declaresFloat32() {
+  const KitState &s = state();
+  if (!s.haveManifest)
+    return false;
+  for (const std::string &p : s.manifest.requant_profiles())
+    if (p == "float32")
+      return true;
+  return false;
+}
+
 // Ember's integer primitives (docs/quantization.md), with parameters as
 // ember/quant/Arith.h makes them from scales.
 Status requantize(Builder &b, OpKind k, Draw &d) {
@@ -943,14 +958,19 @@ Status requantize(Builder &b, OpKind k, Draw &d) {
     attrs["axis"] = Attr::ofInt(axis);
   }
   std::vector<int64_t> mult, shift;
+  Tensor scale(Type(ElemKind::F32, {n}));
   for (int64_t c = 0; c < n; ++c) {
-    quant::Multiplier m = quant::quantizeMultiplier(
-        d.pick(0.37, {0.37, 0.9, 0.05, 1.7}) * (1 + 0.1 * double(c % 5)));
+    double real =
+        d.pick(0.37, {0.37, 0.9, 0.05, 1.7}) * (1 + 0.1 * double(c % 5));
+    quant::Multiplier m = quant::quantizeMultiplier(real);
     mult.push_back(m.mult);
     shift.push_back(m.shift);
+    scale.setDouble(c, real);
   }
   std::vector<Value> ins = {x, b.ints(mult, {n}, ElemKind::I32),
                             b.ints(shift, {n}, ElemKind::I32)};
+  if (declaresFloat32() && d.coin(false)) // the float32 profile
+    ins = {x, b.cst(std::move(scale)), Value()};
   if (d.coin(true)) {
     ins.push_back(b.scalar(in, elemSize(in) == 1 ? zeroPointOf(in) : 0));
     ins.push_back(b.scalar(out, zeroPointOf(out)));
@@ -966,28 +986,40 @@ Status quantizedAdd(Builder &b, OpKind k, Draw &d) {
   Dims xs = d.shape({2, 3, 4});
   Value a = b.in(xs, Domain::Full),
         c = b.in(d.partner(xs, {3, 1}), Domain::Full);
+  // The parameters lowering makes from three scales and zero points.
+  struct {
+    float sa, sb, sy;
+    int32_t za, zb, zy;
+  } s;
+  s.sa = float(d.pick(0.02, {0.02, 0.1, 0.003}));
+  s.sb = float(d.pick(0.03, {0.03, 0.02, 0.2}));
+  s.sy = float(d.pick(0.05, {0.05, 0.04, 0.3}));
+  s.za = s.zb = s.zy = int32_t(zeroPointOf(b.d()));
+  quant::Range r = quant::rangeOf(b.d() == ElemKind::I8);
+  AttrMap attrs = {{"to", Attr::ofInt(elemKindToOnnx(b.d()))}};
+  if (declaresFloat32() && d.coin(false)) {
+    attrs["requant"] = Attr::ofString("float32");
+    attrs["a_ratio"] = Attr::ofFloat(double(s.sa / s.sy));
+    attrs["b_ratio"] = Attr::ofFloat(double(s.sb / s.sy));
+    attrs["a_zero_point"] = Attr::ofInt(s.za);
+    attrs["b_zero_point"] = Attr::ofInt(s.zb);
+    attrs["y_zero_point"] = Attr::ofInt(s.zy);
+    return b.node(k, {a, c}, attrs);
+  }
   // TFLite's add: both inputs rescaled to twice the larger scale, shifted
   // left by 20 bits, added, rescaled to the output scale.
-  double sa = d.pick(0.02, {0.02, 0.1, 0.003}),
-         sb = d.pick(0.03, {0.03, 0.02, 0.2}),
-         sy = d.pick(0.05, {0.05, 0.04, 0.3});
-  double twice = 2 * std::max(sa, sb);
-  quant::Multiplier ma = quant::quantizeMultiplier(sa / twice),
-                    mb = quant::quantizeMultiplier(sb / twice),
-                    my = quant::quantizeMultiplier(twice /
-                                                   (double(1 << 20) * sy));
-  int64_t zp = int64_t(zeroPointOf(b.d()));
-  AttrMap attrs = {{"to", Attr::ofInt(elemKindToOnnx(b.d()))},
-                   {"left_shift", Attr::ofInt(20)},
-                   {"a_zero_point", Attr::ofInt(zp)},
-                   {"b_zero_point", Attr::ofInt(zp)},
-                   {"y_zero_point", Attr::ofInt(zp)},
-                   {"a_multiplier", Attr::ofInt(ma.mult)},
-                   {"a_shift", Attr::ofInt(ma.shift)},
-                   {"b_multiplier", Attr::ofInt(mb.mult)},
-                   {"b_shift", Attr::ofInt(mb.shift)},
-                   {"y_multiplier", Attr::ofInt(my.mult)},
-                   {"y_shift", Attr::ofInt(my.shift)}};
+  quant::AddParams p =
+      quant::makeAddParams(s.sa, s.za, s.sb, s.zb, s.sy, s.zy, r.lo, r.hi);
+  attrs["left_shift"] = Attr::ofInt(p.leftShift);
+  attrs["a_zero_point"] = Attr::ofInt(p.aZp);
+  attrs["b_zero_point"] = Attr::ofInt(p.bZp);
+  attrs["y_zero_point"] = Attr::ofInt(p.yZp);
+  attrs["a_multiplier"] = Attr::ofInt(p.a.mult);
+  attrs["a_shift"] = Attr::ofInt(p.a.shift);
+  attrs["b_multiplier"] = Attr::ofInt(p.b.mult);
+  attrs["b_shift"] = Attr::ofInt(p.b.shift);
+  attrs["y_multiplier"] = Attr::ofInt(p.y.mult);
+  attrs["y_shift"] = Attr::ofInt(p.y.shift);
   return b.node(k, {a, c}, attrs);
 }
 

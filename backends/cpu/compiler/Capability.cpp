@@ -317,15 +317,25 @@ bool scalarIntOk(const Node &n, size_t i, std::string &reason) {
 }
 
 // Requantize: an integer of at most 32 bits into u8/i8, with i32
-// multiplier/shift tables of one entry or one per index of `axis`.
+// multiplier/shift tables (the fixed profile) or an f32 multiplier table
+// and no shift (float32) of one entry or one per index of `axis`.
 bool checkRequantize(const Node &n, std::string &reason) {
   const Type &x = n.inputs[0].type();
   if (!is8Bit(n.types[0].elem()))
     return fail(reason, "result is not 8-bit");
-  const Type &m = n.inputs[1].type(), &e = n.inputs[2].type();
-  if (m.elem() != ElemKind::I32 || e.elem() != ElemKind::I32 || m.rank() > 1 ||
-      e.rank() > 1 || m.numElements() != e.numElements())
-    return fail(reason, "multiplier and shift are not i32 vectors of one size");
+  const Type &m = n.inputs[1].type();
+  if (m.elem() == ElemKind::F32) {
+    if (n.hasInput(2) || m.rank() > 1)
+      return fail(reason, "an f32 multiplier is not a vector without shift");
+  } else {
+    if (!n.hasInput(2))
+      return fail(reason, "an i32 multiplier without its shift");
+    const Type &e = n.inputs[2].type();
+    if (m.elem() != ElemKind::I32 || e.elem() != ElemKind::I32 ||
+        m.rank() > 1 || e.rank() > 1 || m.numElements() != e.numElements())
+      return fail(reason,
+                  "multiplier and shift are not i32 vectors of one size");
+  }
   if (m.numElements() != 1) {
     int64_t r = int64_t(x.rank()), axis = n.attrInt("axis", 1);
     if (axis < 0)

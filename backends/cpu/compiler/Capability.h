@@ -50,6 +50,8 @@ constexpr KindSet K_QInteger = K_Int8 | kindBit(ElemKind::I32);
 // Requantize's input: integers of at most 32 bits.
 constexpr KindSet K_Int32Max = K_QInteger | kindBit(ElemKind::I16) |
                                kindBit(ElemKind::U16) | kindBit(ElemKind::U32);
+// Requantize: K_Int32Max, and f32 for the float32 profile's multipliers.
+constexpr KindSet K_Requantize = K_Int32Max | kindBit(ElemKind::F32);
 // TableLookup's tables: every loop kind but the 16-bit floats.
 constexpr KindSet K_Table =
     K_Int | kindBit(ElemKind::F32) | kindBit(ElemKind::F64) | K_Bool;

@@ -444,8 +444,11 @@ void growQuantEpilogue(Ctx &c, Group &g) {
   }
   int64_t xzp = 0;
   const Node *rq = next();
+  // (The float32 profile's Requantize has an f32 multiplier and no shift.)
   bool ok = rq && rq->kind == OpKind::Requantize && rq->inputs[0].node == cur &&
-            isConstant(rq->inputs[1]) && isConstant(rq->inputs[2]);
+            isConstant(rq->inputs[1]) &&
+            (rq->hasInput(2) ? isConstant(rq->inputs[2])
+                             : rq->inputs[1].type().elem() == ElemKind::F32);
   if (ok && rq->hasInput(3)) {
     double v = 0;
     ok = scalarConstant(rq->inputs[3], v);

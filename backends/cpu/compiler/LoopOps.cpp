@@ -9,6 +9,7 @@
 #include "ember/math/Erf.h"
 #include "ember/math/Exp.h"
 #include "ember/math/Tanh.h"
+#include "ember/quant/Arith.h"
 
 #include <llvm/IR/Constants.h>
 
@@ -291,6 +292,22 @@ llvm::Value *clampTo(llvm::IRBuilder<> &b, llvm::Value *v, int64_t lo,
   return b.CreateSelect(b.CreateICmpSLT(v, l), l, v);
 }
 
+// quant::float32ToStored: f clamped to [-2^30, 2^30] (NaN: -2^30), rounded
+// half to even, plus zp (i32), clamped to [lo, hi].
+llvm::Value *float32ToStored(llvm::IRBuilder<> &b, llvm::Value *f,
+                             llvm::Value *zp, int64_t lo, int64_t hi) {
+  llvm::Type *f32 = b.getFloatTy();
+  llvm::Value *lim = llvm::ConstantFP::get(f32, 1073741824.0);
+  llvm::Value *nlim = llvm::ConstantFP::get(f32, -1073741824.0);
+  f = b.CreateSelect(b.CreateFCmpOGE(f, nlim), f, nlim); // NaN -> -2^30
+  f = b.CreateSelect(b.CreateFCmpOGT(f, lim), lim, f);
+  f = b.CreateUnaryIntrinsic(llvm::Intrinsic::roundeven, f);
+  llvm::Value *v = b.CreateFPToSI(f, b.getInt32Ty());
+  if (zp)
+    v = b.CreateAdd(v, zp);
+  return clampTo(b, v, lo, hi);
+}
+
 } // namespace
 
 llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
@@ -565,33 +582,62 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
   }
   case LoopOp::Requantize: {
     // quant::requantize: clamp(MBQM(x - x_zp, m[c], e[c]) + y_zp, lo, hi),
-    // int32 wraparound on the subtraction and the addition.
+    // int32 wraparound on the subtraction and the addition; with an f32
+    // multiplier (the float32 profile) quant::requantizeFloat32:
+    // clamp(rne(f32(f32(x - x_zp) * m[c])) + y_zp, lo, hi).
     llvm::Value *v = toI32(b, x, k);
     if (o.size() > 3 && o[3])
       v = b.CreateSub(v, toI32(b, o[3], n.inputs[3].type().elem()));
+    int64_t lo, hi;
+    clampRange(n, lo, hi);
+    if (n.inputs[1].type().elem() == ElemKind::F32) {
+      llvm::Value *f = b.CreateFMul(b.CreateSIToFP(v, b.getFloatTy()), o[1]);
+      llvm::Value *zp = o.size() > 4 && o[4]
+                            ? toI32(b, o[4], n.inputs[4].type().elem())
+                            : nullptr;
+      return b.CreateTrunc(float32ToStored(b, f, zp, lo, hi), b.getInt8Ty());
+    }
     v = mbqm(b, v, o[1], o[2]);
     if (o.size() > 4 && o[4])
       v = b.CreateAdd(v, toI32(b, o[4], n.inputs[4].type().elem()));
-    int64_t lo, hi;
-    clampRange(n, lo, hi);
     return b.CreateTrunc(clampTo(b, v, lo, hi), b.getInt8Ty());
   }
   case LoopOp::QuantizedAdd: {
-    // quant::quantizedAdd (TFLite's add) with the node's parameters.
+    // The node's profile (docs/quantization.md): quant::quantizedAdd
+    // (TFLite's add), or quant::addFloat32 with its fixed part computed here.
+    int64_t lo, hi;
+    clampRange(n, lo, hi);
+    const ElemKind kb = n.inputs[1].type().elem();
+    if (n.attrString("requant", "fixed") == "float32") {
+      llvm::Type *f32 = b.getFloatTy();
+      quant::AddFloat32 p = quant::makeAddFloat32(
+          float(n.attrFloat("a_ratio", 1)),
+          int32_t(n.attrInt("a_zero_point", 0)),
+          float(n.attrFloat("b_ratio", 1)),
+          int32_t(n.attrInt("b_zero_point", 0)),
+          int32_t(n.attrInt("y_zero_point", 0)), int32_t(lo), int32_t(hi));
+      auto fc = [&](float v) { return llvm::ConstantFP::get(f32, double(v)); };
+      auto fma = [&](llvm::Value *a, llvm::Value *m, llvm::Value *c) {
+        return b.CreateIntrinsic(llvm::Intrinsic::fma, {f32}, {a, m, c});
+      };
+      llvm::Value *fa = b.CreateSIToFP(toI32(b, x, k), f32);
+      llvm::Value *fb = b.CreateSIToFP(toI32(b, o[1], kb), f32);
+      llvm::Value *v =
+          fma(fa, fc(p.aRatio), fma(fb, fc(p.bRatio), fc(p.fixed)));
+      return b.CreateTrunc(float32ToStored(b, v, nullptr, lo, hi),
+                           b.getInt8Ty());
+    }
     auto ai = [&](const char *a) {
       return b.getInt32(uint32_t(int32_t(n.attrInt(a, 0))));
     };
     unsigned L = unsigned(n.attrInt("left_shift", 20)) & 31u;
     llvm::Value *va = b.CreateSub(toI32(b, x, k), ai("a_zero_point"));
-    llvm::Value *vb = b.CreateSub(toI32(b, o[1], n.inputs[1].type().elem()),
-                                  ai("b_zero_point"));
+    llvm::Value *vb = b.CreateSub(toI32(b, o[1], kb), ai("b_zero_point"));
     va = mbqm(b, b.CreateShl(va, L), ai("a_multiplier"), ai("a_shift"));
     vb = mbqm(b, b.CreateShl(vb, L), ai("b_multiplier"), ai("b_shift"));
     llvm::Value *v = b.CreateAdd(
         mbqm(b, b.CreateAdd(va, vb), ai("y_multiplier"), ai("y_shift")),
         ai("y_zero_point"));
-    int64_t lo, hi;
-    clampRange(n, lo, hi);
     return b.CreateTrunc(clampTo(b, v, lo, hi), b.getInt8Ty());
   }
   case LoopOp::TableLookup: {

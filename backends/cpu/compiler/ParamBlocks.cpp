@@ -477,10 +477,12 @@ Status Codegen::prepareRecurrent(const Group &g, Step &s) {
 namespace {
 
 // The output side of an int8 step (RtAbi.h): the result kind, zero point,
-// clamp and the fixed-point table (multipliers, then shifts) from the
-// group's fused Requantize; without one, the int32 accumulator.
+// clamp and the requantization table (multipliers, then shifts; in the
+// float32 profile the f32 multipliers' bits, then zeros) from the group's
+// fused Requantize; without one, the int32 accumulator.
 struct QOut {
   int64_t kind = EMBER_RT_Y_I32, zp = 0, lo = INT32_MIN, hi = INT32_MAX;
+  int64_t floatScale = 0;
   std::vector<int32_t> table{0, 0}; // count 1: multiplier 0, shift 0
   size_t count() const { return table.size() / 2; }
 };
@@ -498,6 +500,7 @@ void qgemmParams(std::vector<int64_t> &p, int64_t M, int64_t N, int64_t K,
   p[EMBER_RT_QGEMM_LO] = qo.lo;
   p[EMBER_RT_QGEMM_HI] = qo.hi;
   p[EMBER_RT_QGEMM_ISA] = isa;
+  p[EMBER_RT_QGEMM_FLOAT_SCALE] = qo.floatScale;
 }
 
 QOut qoutOf(const Group &g) {
@@ -514,9 +517,19 @@ QOut qoutOf(const Group &g) {
           thi = yk == ElemKind::I8 ? 127 : 255;
   o.lo = std::max<int64_t>(rq->attrInt("min", tlo), tlo);
   o.hi = std::max(o.lo, std::min<int64_t>(rq->attrInt("max", thi), thi));
-  const Tensor &m = *rq->inputs[1].node->payload,
-               &e = *rq->inputs[2].node->payload;
+  const Tensor &m = *rq->inputs[1].node->payload;
   o.table.clear();
+  if (m.elem() == ElemKind::F32) {
+    o.floatScale = 1;
+    for (int64_t i = 0; i < m.size(); ++i) {
+      int32_t bitsOf;
+      std::memcpy(&bitsOf, &m.data<float>()[i], 4);
+      o.table.push_back(bitsOf);
+    }
+    o.table.resize(size_t(2 * m.size()), 0);
+    return o;
+  }
+  const Tensor &e = *rq->inputs[2].node->payload;
   for (int64_t i = 0; i < m.size(); ++i)
     o.table.push_back(int32_t(m.getInt(i)));
   for (int64_t i = 0; i < e.size(); ++i)
@@ -586,6 +599,7 @@ Status Codegen::prepareQConv(const Group &g, Step &s) {
   p[EMBER_RT_QCONV_SCALE_COUNT] = int64_t(qo.count());
   p[EMBER_RT_QCONV_LO] = qo.lo;
   p[EMBER_RT_QCONV_HI] = qo.hi;
+  p[EMBER_RT_QCONV_FLOAT_SCALE] = qo.floatScale;
   // Pixel chunks: at most 256 rows of im2row, and at least one per thread
   // when the conv has the work for it.
   {

@@ -346,6 +346,10 @@ enum ember_rt_qgemm_field {
   EMBER_RT_QGEMM_HAS_BIAS,
   EMBER_RT_QGEMM_BATCH0, /* extent, a stride, b stride, y stride; x4 */
   EMBER_RT_QGEMM_BATCH_LAST = EMBER_RT_QGEMM_BATCH0 + 15,
+  /* The float32 requantization profile: `rq`'s multipliers are f32 bits
+   * (y = clamp(rne(f32(acc) * m[n]) + y_zp), quant::requantizeFloat32) and
+   * its shifts are unused. */
+  EMBER_RT_QGEMM_FLOAT_SCALE,
   EMBER_RT_QGEMM_NUM_FIELDS
 };
 int32_t ember_rt_qgemm(const int64_t *p, const uint8_t *a, const void *b,
@@ -391,6 +395,8 @@ enum ember_rt_qconv_field {
    * channels-last into its workspace and the weights are packed for that
    * (K = (kh, kw, c)), as for a channels-last x. */
   EMBER_RT_QCONV_X_COPY,
+  /* As EMBER_RT_QGEMM_FLOAT_SCALE (also the DW_VNNI pack's multipliers). */
+  EMBER_RT_QCONV_FLOAT_SCALE,
   EMBER_RT_QCONV_NUM_FIELDS
 };
 int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,

@@ -603,7 +603,8 @@ void qgemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   int64_t sc = p[EMBER_RT_QGEMM_SCALE_COUNT];
   Requantize rq =
       requantOf(p[EMBER_RT_QGEMM_Y_KIND], p[EMBER_RT_QGEMM_Y_ZP], t.rq, sc, sc,
-                p[EMBER_RT_QGEMM_LO], p[EMBER_RT_QGEMM_HI]);
+                p[EMBER_RT_QGEMM_LO], p[EMBER_RT_QGEMM_HI],
+                p[EMBER_RT_QGEMM_FLOAT_SCALE]);
   const int64_t blocks = int64_t(t.blocks);
   for (int64_t task = begin; task < end;) {
     int64_t cp = task / blocks;
@@ -790,7 +791,8 @@ void qconvChunk(QConvTask &t, size_t n, size_t g, size_t chunk, size_t cp,
   const Requantize rq =
       requantOf(p[EMBER_RT_QCONV_Y_KIND], p[EMBER_RT_QCONV_Y_ZP],
                 t.rq + (sc > 1 ? g * ocg : 0), sc > 1 ? int64_t(ocg) : 1, sc,
-                p[EMBER_RT_QCONV_LO], p[EMBER_RT_QCONV_HI]);
+                p[EMBER_RT_QCONV_LO], p[EMBER_RT_QCONV_HI],
+                p[EMBER_RT_QCONV_FLOAT_SCALE]);
   Conv2DShape shape = convShape(p, cg, ocg);
   if (qconvImplicit(p, shape, wg)) {
     // Implicit GEMM: the kernel reads the windows from x in place; output
@@ -897,6 +899,7 @@ QDepthwiseConv qdepthwiseOf(const QConvTask &t) {
   c.packed = t.w;
   c.multiplier = t.rq;
   c.shift = t.rq + c.scaleCount;
+  c.floatScale = p[EMBER_RT_QCONV_FLOAT_SCALE];
   qdepthwisePrepare(c); // once, not for every row
   return c;
 }

@@ -59,7 +59,8 @@ void dynWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   const int64_t sc = p[EMBER_RT_QGEMM_SCALE_COUNT];
   const Requantize rq =
       requantOf(p[EMBER_RT_QGEMM_Y_KIND], p[EMBER_RT_QGEMM_Y_ZP], t.rq, sc, sc,
-                p[EMBER_RT_QGEMM_LO], p[EMBER_RT_QGEMM_HI]);
+                p[EMBER_RT_QGEMM_LO], p[EMBER_RT_QGEMM_HI],
+                p[EMBER_RT_QGEMM_FLOAT_SCALE]);
   const int32_t *bias = p[EMBER_RT_QGEMM_HAS_BIAS] ? t.rq + 2 * sc : nullptr;
   const size_t es = p[EMBER_RT_QGEMM_Y_KIND] == EMBER_RT_Y_I32 ? 4 : 1;
   // B's zero point in the s8 domain the packing reads B in.

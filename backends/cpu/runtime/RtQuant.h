@@ -14,18 +14,21 @@
 
 namespace ember::cpugen::rt {
 
-// Ember's fixed-point requantization of a step: `count` multipliers at rq
-// (1: per tensor), the shifts `countAll` entries after them.
+// The requantization of a step: `count` multipliers at rq (1: per tensor),
+// the shifts `countAll` entries after them (fixed profile); with
+// floatScale, the multipliers are f32 bits (float32 profile).
 inline ember::cpu::Requantize requantOf(int64_t yKind, int64_t yzp,
                                         const int32_t *rq, int64_t count,
                                         int64_t countAll, int64_t lo,
-                                        int64_t hi) {
+                                        int64_t hi, int64_t floatScale) {
   using ember::cpu::QOutput;
   ember::cpu::Requantize r;
   r.output = yKind == EMBER_RT_Y_I32  ? QOutput::Int32
              : yKind == EMBER_RT_Y_I8 ? QOutput::Int8
                                       : QOutput::UInt8;
-  r.kind = ember::cpu::QScaleKind::FixedPoint;
+  r.kind = floatScale ? ember::cpu::QScaleKind::Float
+                      : ember::cpu::QScaleKind::FixedPoint;
+  r.scale = floatScale ? reinterpret_cast<const float *>(rq) : nullptr;
   r.multiplier = rq;
   r.shift = rq + countAll;
   r.scaleCount = size_t(count);

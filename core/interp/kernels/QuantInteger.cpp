@@ -26,19 +26,32 @@ int32_t scalarOr0(const KernelContext &ctx, size_t i) {
 
 } // namespace
 
-// Requantize(x, multiplier, shift, x_zero_point?, y_zero_point?)
-//   y = clamp(MBQM(x - x_zp, m[c], e[c]) + y_zp, max(min, lo), min(max, hi))
+// Requantize(x, multiplier, shift?, x_zero_point?, y_zero_point?)
+//   fixed:   y = clamp(MBQM(x - x_zp, m[c], e[c]) + y_zp, max(min, lo),
+//                      min(max, hi))
+//   float32: y = clamp(rne(f32(f32(x - x_zp) * m[c])) + y_zp, ...)
+//            (an f32 multiplier and no shift)
 // with c the index along `axis` when the tables have more than one entry.
 // An i64 x is a 16x8 accumulator: MBQM64 of x - x_zp saturated to 48 bits
 // (requantize16x8).
 Status kernel_Requantize(KernelContext &ctx) {
   const Tensor &x = ctx.in(0);
-  const Tensor &m = ctx.in(1), &e = ctx.in(2);
+  const Tensor &m = ctx.in(1);
   EMBER_ASSIGN(RequantizeLayout lay, requantizeLayout(ctx));
   int64_t axisDim = lay.axisDim, inner = lay.inner;
   Tensor &y = ctx.out(0);
   quant::Range r = clampRange(ctx, y.elem());
   int32_t xz = scalarOr0(ctx, 3), yz = scalarOr0(ctx, 4);
+  if (lay.float32) {
+    const float *scale = m.data<float>();
+    for (int64_t i = 0; i < x.size(); ++i) {
+      size_t c = m.size() == 1 ? 0 : size_t((i / inner) % axisDim);
+      y.setInt(i, quant::requantizeFloat32(int32_t(x.getInt(i)), xz, scale[c],
+                                           yz, r.lo, r.hi));
+    }
+    return Status::ok();
+  }
+  const Tensor &e = ctx.in(2);
   std::vector<quant::Multiplier> mul(size_t(m.size()));
   for (int64_t c = 0; c < m.size(); ++c)
     mul[size_t(c)] = {int32_t(m.getInt(c)), int32_t(e.getInt(c))};
@@ -55,24 +68,28 @@ Status kernel_Requantize(KernelContext &ctx) {
   return Status::ok();
 }
 
-// QuantizedAdd(a, b): TFLite's quantized add with numpy broadcasting; the
-// parameters are attributes (a_zero_point, a_multiplier, a_shift, b_...,
-// y_..., left_shift, min, max, to).
+// QuantizedAdd(a, b) with numpy broadcasting, in the profile its `requant`
+// attribute names (docs/quantization.md): fixed, TFLite's add
+// (quant::quantizedAdd: left_shift and the a_/b_/y_ zero_point, multiplier
+// and shift), or float32, ONNX Runtime's QLinearAdd (quant::addFloat32:
+// a_ratio, b_ratio, a/b/y_zero_point); min, max and to as for Requantize.
 Status kernel_QuantizedAdd(KernelContext &ctx) {
   const Tensor &a = ctx.in(0), &b = ctx.in(1);
   Tensor &y = ctx.out(0);
-  quant::AddParams p;
-  p.leftShift = int32_t(ctx.attrInt("left_shift", 20));
-  p.aZp = int32_t(ctx.attrInt("a_zero_point"));
-  p.bZp = int32_t(ctx.attrInt("b_zero_point"));
-  p.yZp = int32_t(ctx.attrInt("y_zero_point"));
-  p.a = {int32_t(ctx.attrInt("a_multiplier")), int32_t(ctx.attrInt("a_shift"))};
-  p.b = {int32_t(ctx.attrInt("b_multiplier")), int32_t(ctx.attrInt("b_shift"))};
-  p.y = {int32_t(ctx.attrInt("y_multiplier")), int32_t(ctx.attrInt("y_shift"))};
+  EMBER_ASSIGN(QuantizedAddForm f, quantizedAddForm(ctx));
   quant::Range r = clampRange(ctx, y.elem());
+  BroadcastIndexer ia(y.dims(), a.dims()), ib(y.dims(), b.dims());
+  if (f.profile == quant::RequantProfile::Float32) {
+    quant::AddFloat32 p = quant::makeAddFloat32(f.ratioA, f.aZp, f.ratioB,
+                                                f.bZp, f.yZp, r.lo, r.hi);
+    for (int64_t i = 0; i < y.size(); ++i)
+      y.setInt(i, quant::addFloat32(int32_t(a.getInt(ia.map(i))),
+                                    int32_t(b.getInt(ib.map(i))), p));
+    return Status::ok();
+  }
+  quant::AddParams p = f.fixed;
   p.lo = r.lo;
   p.hi = r.hi;
-  BroadcastIndexer ia(y.dims(), a.dims()), ib(y.dims(), b.dims());
   for (int64_t i = 0; i < y.size(); ++i)
     y.setInt(i, quant::quantizedAdd(int32_t(a.getInt(ia.map(i))),
                                     int32_t(b.getInt(ib.map(i))), p));

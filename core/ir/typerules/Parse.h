@@ -8,6 +8,8 @@
 #include "ir/ResizeCoordinates.h"
 #include "ir/TypeRules.h"
 
+#include "ember/quant/Arith.h"
+
 #include <set>
 #include <string>
 #include <vector>
@@ -451,11 +453,27 @@ inline bool isQuantKind(ElemKind k) {
 // Requantize's per-channel layout: the multiplier/shift index of an element
 // is (flat / inner) % axisDim (axisDim 1: one multiplier for the tensor);
 // kind is the result kind (the `to` attribute).
+// float32: the multiplier is f32 and there is no shift (the float32
+// requantization profile).
 struct RequantizeLayout {
   int64_t axis = 0, axisDim = 1, inner = 1;
   ElemKind kind = ElemKind::I8;
+  bool float32 = false;
 };
 Expected<RequantizeLayout> requantizeLayout(const TypeContext &ctx);
+
+// A QuantizedAdd's arithmetic from its attributes (docs/quantization.md):
+// `requant` fixed (default: TFLite's add, quant::AddParams: left_shift and
+// the a_/b_/y_ zero_point, multiplier and shift) or float32 (a_ratio,
+// b_ratio and the three zero points; quant::AddFloat32). The clamp range is
+// the kernel's to fill in.
+struct QuantizedAddForm {
+  quant::RequantProfile profile = quant::RequantProfile::Fixed;
+  quant::AddParams fixed;
+  float ratioA = 1, ratioB = 1;
+  int32_t aZp = 0, bZp = 0, yZp = 0;
+};
+Expected<QuantizedAddForm> quantizedAddForm(const TypeContext &ctx);
 
 // Narrow kinds QuantizeLinear/DequantizeLinear accept: float8 (not E8M0),
 // float4 E2M1 and the 4/2-bit integers.

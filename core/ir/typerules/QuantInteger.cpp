@@ -42,11 +42,29 @@ Expected<RequantizeLayout> requantizeLayout(const TypeContext &ctx) {
         "input type ", elemKindName(x.elem()),
         " (expected an integer of at most 32 bits, or an i64 accumulator)");
   EMBER_ASSIGN(ElemKind yk, storedKind(ctx));
-  const Tensor &m = ctx.in(1), &e = ctx.in(2);
-  if (m.elem() != ElemKind::I32 || e.elem() != ElemKind::I32 || m.rank() > 1 ||
-      e.rank() > 1 || m.size() != e.size() || m.size() < 1)
-    return ctx.error("multiplier ", m.type().toString(), " and shift ",
-                     e.type().toString(), " must be i32 vectors of one size");
+  const Tensor &m = ctx.in(1);
+  const bool float32 = m.elem() == ElemKind::F32;
+  if (float32) {
+    // The float32 profile: a float multiplier, no shift.
+    if (ctx.has(2))
+      return ctx.error("a float32 multiplier ", m.type().toString(),
+                       " takes no shift (the shift goes with an i32 "
+                       "multiplier)");
+    if (m.rank() > 1 || m.size() < 1)
+      return ctx.error("multiplier ", m.type().toString(),
+                       " must be an f32 vector");
+  } else {
+    if (!ctx.has(2))
+      return ctx.error("an i32 multiplier needs its shift (operand 2); a "
+                       "float32-profile Requantize has an f32 multiplier");
+    const Tensor &e = ctx.in(2);
+    if (m.elem() != ElemKind::I32 || e.elem() != ElemKind::I32 ||
+        m.rank() > 1 || e.rank() > 1 || m.size() != e.size() || m.size() < 1)
+      return ctx.error("multiplier ", m.type().toString(), " and shift ",
+                       e.type().toString(),
+                       " must be i32 vectors of one size (or the multiplier "
+                       "an f32 vector and no shift)");
+  }
   int64_t axis = 0, axisDim = 1, inner = 1;
   if (m.size() > 1) {
     EMBER_ASSIGN(axis, normalizeAxis(ctx, ctx.attrInt("axis", 1), x.rank()));
@@ -62,6 +80,7 @@ Expected<RequantizeLayout> requantizeLayout(const TypeContext &ctx) {
   p.axisDim = axisDim;
   p.inner = inner;
   p.kind = yk;
+  p.float32 = float32;
   return p;
 }
 
@@ -73,6 +92,46 @@ Status types_Requantize(TypeContext &ctx) {
   return Status::ok();
 }
 
+Expected<QuantizedAddForm> quantizedAddForm(const TypeContext &ctx) {
+  QuantizedAddForm f;
+  std::string profile = ctx.attrString("requant", "fixed");
+  if (!quant::profileFromName(profile, f.profile))
+    return ctx.error("requant = '", profile, "' (expected fixed or float32)");
+  auto need = [&](const char *n) -> Status {
+    if (!ctx.hasAttr(n))
+      return ctx.error("the '", n, "' attribute is required (",
+                       quant::profileName(f.profile), " profile)");
+    return Status::ok();
+  };
+  if (f.profile == quant::RequantProfile::Fixed) {
+    quant::AddParams &p = f.fixed;
+    p.leftShift = int32_t(ctx.attrInt("left_shift", 20));
+    p.aZp = int32_t(ctx.attrInt("a_zero_point", 0));
+    p.bZp = int32_t(ctx.attrInt("b_zero_point", 0));
+    p.yZp = int32_t(ctx.attrInt("y_zero_point", 0));
+    p.a = {int32_t(ctx.attrInt("a_multiplier", 0)),
+           int32_t(ctx.attrInt("a_shift", 0))};
+    p.b = {int32_t(ctx.attrInt("b_multiplier", 0)),
+           int32_t(ctx.attrInt("b_shift", 0))};
+    p.y = {int32_t(ctx.attrInt("y_multiplier", 0)),
+           int32_t(ctx.attrInt("y_shift", 0))};
+  } else {
+    for (const char *n : {"a_ratio", "b_ratio"})
+      EMBER_TRY(need(n));
+    double ra = ctx.attrFloat("a_ratio"), rb = ctx.attrFloat("b_ratio");
+    if (!(ra > 0) || !(rb > 0) || !std::isfinite(ra) || !std::isfinite(rb) ||
+        double(float(ra)) != ra || double(float(rb)) != rb)
+      return ctx.error("a_ratio ", ra, " and b_ratio ", rb,
+                       " must be positive finite float32 values");
+    f.ratioA = float(ra);
+    f.ratioB = float(rb);
+    f.aZp = int32_t(ctx.attrInt("a_zero_point", 0));
+    f.bZp = int32_t(ctx.attrInt("b_zero_point", 0));
+    f.yZp = int32_t(ctx.attrInt("y_zero_point", 0));
+  }
+  return f;
+}
+
 Status types_QuantizedAdd(TypeContext &ctx) {
   const Tensor &a = ctx.in(0), &b = ctx.in(1);
   if (!isStored(a.elem()) || !isStored(b.elem()))
@@ -80,6 +139,7 @@ Status types_QuantizedAdd(TypeContext &ctx) {
                                 " and ", elemKindName(b.elem()),
                                 " (expected u8, i8 or i16)");
   EMBER_ASSIGN(ElemKind yk, storedKind(ctx));
+  EMBER_TRY(quantizedAddForm(ctx).status());
   EMBER_ASSIGN(Dims od, broadcastOperands(ctx, a, b));
   ctx.setOutput(0, Type(yk, od));
   return Status::ok();

@@ -5,14 +5,23 @@
 // backend and the NPU's golden and SystemC models all call these functions,
 // so they agree by construction. Installed with the SDK for vendor backends.
 //
-// Conventions (TFLite): a real multiplier M is an int32 Q31 multiplier m and
-// a power-of-two exponent e (positive = left shift) with M ~= m * 2^(e - 31),
-// applied with one rounding (half up). Integer additions and left shifts
-// wrap in two's complement, as hardware does.
+// Two requantization profiles (RequantProfile, docs/quantization.md):
+// `fixed`, Ember's own fixed point, and `float32`, the float arithmetic of
+// ONNX Runtime's x86 kernels (its section at the end of this file).
+//
+// Fixed-profile conventions (TFLite): a real multiplier M is an int32 Q31
+// multiplier m and a power-of-two exponent e (positive = left shift) with
+// M ~= m * 2^(e - 31), applied with one rounding (half up). Integer
+// additions and left shifts wrap in two's complement, as hardware does.
+//
+// Float32-profile conventions: every step is one IEEE float32 operation
+// (std::fma where ONNX Runtime's kernel fuses), results round half to even.
 //
 //===----------------------------------------------------------------------===//
 #ifndef EMBER_QUANT_ARITH_H
 #define EMBER_QUANT_ARITH_H
+
+#include "ember/quant/Profile.h"
 
 #include <algorithm>
 #include <cmath>
@@ -254,6 +263,82 @@ void makeTable16(F f, double sIn, double sOut, int16_t *table) {
     table[i] = static_cast<int16_t>(
         std::clamp<double>(v - bias, kInt16Min, kInt16Max));
   }
+}
+
+//===----------------------------------------------------------------------===//
+// Float32 profile: ONNX Runtime's x86 arithmetic, one float32 step at a time
+//===----------------------------------------------------------------------===//
+
+/// Round half to even, whatever the floating-point environment's mode.
+inline float roundHalfEven(float x) {
+  float r = std::floor(x);
+  float d = x - r; // exact
+  if (d > 0.5f || (d == 0.5f && std::fmod(r, 2.0f) != 0.0f))
+    r += 1.0f;
+  return r;
+}
+
+/// The float32 multiplier of an accumulator at scale a * b requantized to
+/// scale y, as ONNX Runtime computes it: f32(f32(a * b) / y).
+inline float float32Multiplier(float a, float b, float y) {
+  float ab = a * b;
+  return ab / y;
+}
+
+/// v (float) rounded half to even, plus yZp, clamped to [lo, hi] (lo when
+/// lo > hi): the end of every float32-profile requantization. NaN gives lo.
+inline int32_t float32ToStored(float v, int32_t yZp, int32_t lo, int32_t hi) {
+  const float lim = 1073741824.0f; // 2^30: far outside any 8-bit range
+  if (!(v >= -lim))
+    v = -lim;
+  if (v > lim)
+    v = lim;
+  int64_t r = static_cast<int64_t>(roundHalfEven(v)) + yZp;
+  return static_cast<int32_t>(
+      std::clamp<int64_t>(r, lo, std::max<int64_t>(lo, hi)));
+}
+
+/// Requantize in the float32 profile (ONNX Runtime's MlasRequantizeOutput,
+/// its QLinearConv / QLinearMatMul / QGemm / QLinearMul /
+/// QLinearGlobalAveragePool epilogue):
+///   y = clamp(rne(f32(f32(x - xZp) * scale)) + yZp, lo, hi)
+inline int32_t requantizeFloat32(int32_t x, int32_t xZp, float scale,
+                                 int32_t yZp, int32_t lo, int32_t hi) {
+  float v = static_cast<float>(wrapSub(x, xZp)) * scale;
+  return float32ToStored(v, yZp, lo, hi);
+}
+
+/// The float32-profile quantized add: ONNX Runtime's QLinearAdd on x86
+/// (its AVX2 kernel, as built: the compiler fuses the multiply-adds):
+///   ra = f32(sa / sy), rb = f32(sb / sy),
+///   fixed = f32(zy - fma(ra, za, f32(rb * zb))),
+///   y = clamp(rne(fma(a, ra, fma(b, rb, fixed))), lo, hi)
+/// on the stored values a and b. ONNX Runtime passes an operand that is one
+/// value over the innermost broadcast span as b (lowering orders the
+/// operands so).
+struct AddFloat32 {
+  float aRatio = 1, bRatio = 1, fixed = 0;
+  int32_t lo = 0, hi = 255;
+};
+
+inline AddFloat32 makeAddFloat32(float aRatio, int32_t za, float bRatio,
+                                 int32_t zb, int32_t zy, int32_t lo,
+                                 int32_t hi) {
+  AddFloat32 p;
+  p.aRatio = aRatio;
+  p.bRatio = bRatio;
+  float zbPart = bRatio * static_cast<float>(zb);
+  p.fixed =
+      static_cast<float>(zy) - std::fma(aRatio, static_cast<float>(za), zbPart);
+  p.lo = lo;
+  p.hi = hi;
+  return p;
+}
+
+inline int32_t addFloat32(int32_t a, int32_t b, const AddFloat32 &p) {
+  float t = std::fma(static_cast<float>(b), p.bRatio, p.fixed);
+  float v = std::fma(static_cast<float>(a), p.aRatio, t);
+  return float32ToStored(v, 0, p.lo, p.hi);
 }
 
 } // namespace ember::quant

@@ -27,6 +27,11 @@
 // multiplier, the shift and the zero point, so a kernel computes them once
 // per 16 columns and reuses them for every row.
 //
+// Lanes made by float32Lanes (the float32 requantization profile,
+// quant::requantizeFloat32) compute rne(f32(x) * scale) + zp instead, the
+// product clamped to [-2^30, 2^30] (NaN to -2^30) first, wherever the
+// kernels call mbqmZp16/requant16 (and the 8-lane forms).
+//
 // The 8-lane AVX2 form (FixedPointLanes8, mbqmZp8) is the same function:
 // AVX2 has vpmuldq, vpsravd and vpblendd, but no 64-bit arithmetic shift or
 // 64-bit min/max, so the general form shifts logically around a complement
@@ -75,6 +80,8 @@ struct FixedPointLanes {
   __m512i totalEven, totalOdd; ///< t per 64-bit lane (general form)
   __m512i fastShift;           ///< t - 32 per dword (fast form)
   __m512i zeroPoint;           ///< zp per dword (general form)
+  __m512 scale;                ///< float32 profile: the f32 multipliers
+  bool float32 = false;        ///< made by float32Lanes
 };
 
 /// Lanes for 16 multipliers and shifts (one per lane; broadcast them for a
@@ -102,11 +109,33 @@ fixedPointLanes(__m512i mult, __m512i shift, int32_t zp, bool fast) {
   return l;
 }
 
+/// Lanes of the float32 profile: 16 f32 multipliers (their bits, as the
+/// requantization tables hold them) and the output zero point.
+EMBER_TARGET_AVX512 inline FixedPointLanes float32Lanes(__m512i scaleBits,
+                                                        int32_t zp) {
+  FixedPointLanes l{};
+  l.scale = _mm512_castsi512_ps(scaleBits);
+  l.zeroPoint = _mm512_set1_epi32(zp);
+  l.float32 = true;
+  return l;
+}
+
 /// MBQM(x) + zp (int32 wraparound) on 16 lanes: quant::requantize before
-/// its clamp. Fast needs lanes made for the fast form.
+/// its clamp (float32 lanes: quant::requantizeFloat32 before its clamp).
+/// Fast needs lanes made for the fast form.
 template <bool Fast>
 EMBER_TARGET_AVX512 __attribute__((always_inline)) inline __m512i
 mbqmZp16(__m512i x, const FixedPointLanes &l) {
+  if (l.float32) {
+    const __m512 lim = _mm512_set1_ps(1073741824.0f);
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(x), l.scale);
+    f = _mm512_min_ps(_mm512_max_ps(f, _mm512_sub_ps(_mm512_setzero_ps(), lim)),
+                      lim); // max_ps gives its second operand for a NaN
+    return _mm512_add_epi32(
+        _mm512_cvt_roundps_epi32(f,
+                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+        l.zeroPoint);
+  }
   const __m512i xOdd = _mm512_srli_epi64(x, 32);
   __m512i pe = _mm512_mul_epi32(x, l.multEven);
   __m512i po = _mm512_mul_epi32(xOdd, l.multOdd);
@@ -144,7 +173,19 @@ requant16(__m512i x, const FixedPointLanes &l, __m512i lo, __m512i hi) {
 struct FixedPointLanes8 {
   __m256i multEven, multOdd, addEven, addOdd, addHigh, totalEven, totalOdd,
       fastShift, zeroPoint;
+  __m256 scale;         ///< float32 profile: the f32 multipliers
+  bool float32 = false; ///< made by float32Lanes8
 };
+
+/// float32Lanes on 8 lanes.
+EMBER_TARGET_AVX2 inline FixedPointLanes8 float32Lanes8(__m256i scaleBits,
+                                                        int32_t zp) {
+  FixedPointLanes8 l{};
+  l.scale = _mm256_castsi256_ps(scaleBits);
+  l.zeroPoint = _mm256_set1_epi32(zp);
+  l.float32 = true;
+  return l;
+}
 
 /// fixedPointLanes on 8 lanes.
 EMBER_TARGET_AVX2 inline FixedPointLanes8
@@ -190,6 +231,14 @@ sat32x4(__m256i p) {
 template <bool Fast>
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline __m256i
 mbqmZp8(__m256i x, const FixedPointLanes8 &l) {
+  if (l.float32) {
+    const __m256 lim = _mm256_set1_ps(1073741824.0f);
+    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(x), l.scale);
+    f = _mm256_min_ps(_mm256_max_ps(f, _mm256_sub_ps(_mm256_setzero_ps(), lim)),
+                      lim); // max_ps gives its second operand for a NaN
+    f = _mm256_round_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return _mm256_add_epi32(_mm256_cvttps_epi32(f), l.zeroPoint);
+  }
   const __m256i xOdd = _mm256_srli_epi64(x, 32);
   __m256i pe = _mm256_mul_epi32(x, l.multEven);
   __m256i po = _mm256_mul_epi32(xOdd, l.multOdd);

@@ -91,6 +91,13 @@ qdepthwiseRowBody(const QDepthwiseConv &t, size_t n, size_t oh, int32_t *acc) {
       continue;
     }
     uint8_t *yp = y + ow * yw;
+    if (t.floatScale) {
+      const float *scale = reinterpret_cast<const float *>(t.multiplier);
+      for (size_t c = 0; c < C; ++c)
+        yp[c * yc] = uint8_t(quant::requantizeFloat32(acc[c], 0, scale[c * ss],
+                                                      q.zp, q.lo, q.hi));
+      continue;
+    }
     for (size_t c = 0; c < C; ++c)
       yp[c * yc] = uint8_t(
           quant::requantize(acc[c], 0, {t.multiplier[c * ss], t.shift[c * ss]},
@@ -137,6 +144,8 @@ qdwLanes(const QDepthwiseConv &t, const QdwParams &q, size_t c0, __mmask16 m) {
   bool per = t.scaleCount > 1;
   __m512i mult = per ? _mm512_maskz_loadu_epi32(m, t.multiplier + c0)
                      : _mm512_set1_epi32(t.multiplier[0]);
+  if (t.floatScale)
+    return float32Lanes(mult, q.zp);
   __m512i sh =
       per ? _mm512_mask_loadu_epi32(_mm512_set1_epi32(-2), m, t.shift + c0)
           : _mm512_set1_epi32(t.shift[0]);
@@ -203,7 +212,8 @@ qdwVnniRow(const QDepthwiseConv &t, const QdwParams &q, size_t n, size_t oh,
       bias[j] = _mm512_loadu_si512(blk + 768 + j * 64);
       __m512i mult = _mm512_loadu_si512(blk + 1024 + j * 64);
       __m512i sh = _mm512_loadu_si512(blk + 1280 + j * 64);
-      lanes[j] = fixedPointLanes(mult, sh, q.zp, Fast);
+      lanes[j] = t.floatScale ? float32Lanes(mult, q.zp)
+                              : fixedPointLanes(mult, sh, q.zp, Fast);
     }
     size_t iw0 = size_t(int64_t(owA) * SW - PL);
     const uint8_t *r[3] = {rows[0] + iw0 * C + c0, rows[1] + iw0 * C + c0,
@@ -534,6 +544,8 @@ void qdepthwisePrepare(QDepthwiseConv &t) {
   t.requantFast = -1;
   if (!t.yInt32 && t.shift && t.scaleCount >= 1)
     t.requantFast = qdwParams(t).fast ? 1 : 0;
+  if (t.floatScale)
+    t.requantFast = 0;
 }
 
 Status qdepthwiseConv2dRow(const QDepthwiseConv &t, size_t n, size_t oh,

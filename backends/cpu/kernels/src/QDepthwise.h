@@ -39,9 +39,10 @@ inline QdwParams qdwParams(const QDepthwiseConv &t) {
   int64_t hi = std::min<int64_t>(t.clampMax, p.sgn ? 127 : 255);
   p.lo = int32_t(lo);
   p.hi = int32_t(std::max(lo, hi));
-  p.fast = t.requantFast >= 0
-               ? t.requantFast != 0
-               : fixedPointFast(t.shift, size_t(t.scaleCount), p.zp);
+  p.fast = t.floatScale == 0 &&
+           (t.requantFast >= 0
+                ? t.requantFast != 0
+                : fixedPointFast(t.shift, size_t(t.scaleCount), p.zp));
   return p;
 }
 

@@ -57,6 +57,15 @@ namespace ember::cpu::detail {
 
 namespace {
 
+// The requantization lanes of 8 channels: float32Lanes8 in the float32
+// profile (floatScale: the multipliers are f32 bits), else the fixed point.
+EMBER_TARGET_AVX2 inline FixedPointLanes8 qdwLanes8(const QDepthwiseConv &t,
+                                                    __m256i mult, __m256i shift,
+                                                    int32_t zp, bool fast) {
+  return t.floatScale ? float32Lanes8(mult, zp)
+                      : fixedPointLanes8(mult, shift, zp, fast);
+}
+
 size_t u(int64_t v) { return size_t(v); }
 
 // 16 bytes widened to 16 int16 lanes (sign- or zero-extended).
@@ -223,8 +232,8 @@ EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
   const bool perChannel = t.scaleCount > 1 && !q.i32;
   FixedPointLanes8 tensorLanes{};
   if (!perChannel && !q.i32)
-    tensorLanes = fixedPointLanes8(_mm256_set1_epi32(t.multiplier[0]),
-                                   _mm256_set1_epi32(t.shift[0]), q.zp, Fast);
+    tensorLanes = qdwLanes8(t, _mm256_set1_epi32(t.multiplier[0]),
+                            _mm256_set1_epi32(t.shift[0]), q.zp, Fast);
   const __m256i vxzp = _mm256_set1_epi32(xzp);
   const size_t xs = size_t(SW) * C;
 
@@ -257,13 +266,14 @@ EMBER_TARGET_AVX2 void qdwRowAvx2(const QDepthwiseConv &t, const QdwParams &q,
           reinterpret_cast<const __m256i *>(bias + cb + 8 * h));
       b.bias[h] = _mm256_sub_epi32(bv, _mm256_mullo_epi32(wsum[h], vxzp));
       b.lanes[h] =
-          perChannel ? fixedPointLanes8(
-                           _mm256_loadu_si256(reinterpret_cast<const __m256i *>(
-                               t.multiplier + cb + 8 * h)),
-                           _mm256_loadu_si256(reinterpret_cast<const __m256i *>(
-                               t.shift + cb + 8 * h)),
-                           q.zp, Fast)
-                     : tensorLanes;
+          perChannel
+              ? qdwLanes8(t,
+                          _mm256_loadu_si256(reinterpret_cast<const __m256i *>(
+                              t.multiplier + cb + 8 * h)),
+                          _mm256_loadu_si256(reinterpret_cast<const __m256i *>(
+                              t.shift + cb + 8 * h)),
+                          q.zp, Fast)
+              : tensorLanes;
     }
     // Border pixels [0, owA) and [owB, OW): a tap whose column is outside
     // x reads zp16. Interior ones: constant offsets from the window origin.
@@ -381,8 +391,8 @@ EMBER_TARGET_AVX2 void qdw3x3Avx2(const QDepthwiseConv &t, const QdwParams &q,
   const bool perChannel = t.scaleCount > 1;
   FixedPointLanes8 lanes;
   if (!perChannel)
-    lanes = fixedPointLanes8(_mm256_set1_epi32(t.multiplier[0]),
-                             _mm256_set1_epi32(t.shift[0]), q.zp, Fast);
+    lanes = qdwLanes8(t, _mm256_set1_epi32(t.multiplier[0]),
+                      _mm256_set1_epi32(t.shift[0]), q.zp, Fast);
   const __m128i zpb = _mm_set1_epi8(char(xzp));
   for (size_t c0 = cBegin; c0 < cEnd; c0 += 8) {
     const size_t cb = c0 + 8 <= cEnd ? c0 : cEnd - 8;
@@ -404,8 +414,8 @@ EMBER_TARGET_AVX2 void qdw3x3Avx2(const QDepthwiseConv &t, const QdwParams &q,
     const __m256i bv = _mm256_sub_epi32(
         load8x32(bias + cb), _mm256_mullo_epi32(wsum, _mm256_set1_epi32(xzp)));
     if (perChannel)
-      lanes = fixedPointLanes8(load8x32(t.multiplier + cb),
-                               load8x32(t.shift + cb), q.zp, Fast);
+      lanes = qdwLanes8(t, load8x32(t.multiplier + cb), load8x32(t.shift + cb),
+                        q.zp, Fast);
     const uint8_t *r[3] = {rows[0] + cb, rows[1] + cb, rows[2] + cb};
     uint8_t *yp = y + cb;
     int64_t iw = -PL;
@@ -505,8 +515,8 @@ EMBER_TARGET_AVX2 void qdwPassesAvx2(const QDepthwiseConv &t,
   const bool perChannel = t.scaleCount > 1;
   FixedPointLanes8 lanes;
   if (!perChannel)
-    lanes = fixedPointLanes8(_mm256_set1_epi32(t.multiplier[0]),
-                             _mm256_set1_epi32(t.shift[0]), q.zp, Fast);
+    lanes = qdwLanes8(t, _mm256_set1_epi32(t.multiplier[0]),
+                      _mm256_set1_epi32(t.shift[0]), q.zp, Fast);
   const __m128i zpb = _mm_set1_epi8(char(xzp));
   const __m256i ones = _mm256_set1_epi16(1);
   constexpr size_t kChunk = 64;
@@ -533,8 +543,8 @@ EMBER_TARGET_AVX2 void qdwPassesAvx2(const QDepthwiseConv &t,
     const __m256i bv = _mm256_sub_epi32(
         load8x32(bias + cb), _mm256_mullo_epi32(wsum, _mm256_set1_epi32(xzp)));
     if (perChannel)
-      lanes = fixedPointLanes8(load8x32(t.multiplier + cb),
-                               load8x32(t.shift + cb), q.zp, Fast);
+      lanes = qdwLanes8(t, load8x32(t.multiplier + cb), load8x32(t.shift + cb),
+                        q.zp, Fast);
     for (size_t o0 = 0; o0 < OW; o0 += kChunk) {
       const size_t cnt = std::min(kChunk, OW - o0);
       uint8_t *yc = y + o0 * C + cb;

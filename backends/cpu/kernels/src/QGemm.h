@@ -60,7 +60,7 @@ struct QTileArgs {
 
 /// Room for a panel's 4 FixedPointLanes (FixedPoint.h).
 struct alignas(64) QPanelLanes {
-  unsigned char bytes[4 * 10 * 64];
+  unsigned char bytes[4 * 11 * 64];
 };
 
 using QTileFn = void (*)(const QTileArgs &);

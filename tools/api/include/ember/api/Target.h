@@ -14,6 +14,8 @@
 #include "import/OnnxImporter.h"
 #include "passes/Pass.h"
 
+#include "ember/quant/Profile.h"
+
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,6 +37,10 @@ struct TargetOptions {
   // --timeout SEC; unset: kDefaultPluginTimeoutSec for a plugin target, no
   // limit for interp. Applied by applyTimeout().
   std::optional<double> timeout;
+  // --requant fixed|float32: the requantization profile of the integer
+  // forms (docs/quantization.md); unset: the target's (interp: fixed, a
+  // plugin: the first its manifest declares). Resolved by openTarget().
+  std::optional<quant::RequantProfile> requant;
 
   static backend::CompileOptions defaultCompileOptions() {
     backend::CompileOptions c;
@@ -112,6 +118,10 @@ struct Target {
   bool requirePlacement = false;
   // ExecutorOptions::artifactCacheDir of every compile (empty: none).
   std::string artifactCacheDir;
+  // The requantization profile lowering uses: --requant, or the plugin's
+  // (its manifest's first), fixed for the interpreter. The target and the
+  // fallback both compute it.
+  quant::RequantProfile requant = quant::RequantProfile::Fixed;
 };
 
 // Target name check: interp | cpu | npu-sim | plugin:PATH (the file
@@ -122,7 +132,9 @@ Status checkTarget(const std::string &target);
 // loading the plugins. An empty fallback is the target's default: the CPU
 // backend for npu-sim when it is built (an accelerator's unclaimed nodes
 // run on the host's fast path), the interpreter otherwise.
-// t.compile is every compile's options.
+// t.compile is every compile's options. The requantization profile is
+// --requant when the target and the fallback both declare it (an error
+// naming the one that does not, otherwise), else the target's own.
 Expected<Target> openTarget(const TargetOptions &t);
 
 // The executor options a target implies (fallback, compile options).

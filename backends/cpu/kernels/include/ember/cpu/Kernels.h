@@ -591,7 +591,9 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
 /// block). Results requantize as Ember defines it (quant::requantize,
 /// docs/quantization.md): multiplier and shift (one, or per channel when
 /// scaleCount > 1), yZeroPoint, clamped to [clampMin, clampMax] within y's
-/// type; y is u8, or s8 when ySigned. With yInt32, y is int32 instead: the
+/// type; y is u8, or s8 when ySigned. With floatScale the multipliers (and
+/// the VNNI pack's) are f32 bits and the shifts are unused: the float32
+/// profile, quant::requantizeFloat32. With yInt32, y is int32 instead: the
 /// accumulator plus the bias, unrequantized (ConvInteger's result; the
 /// requantization fields and tables are not read).
 struct QDepthwiseConv {
@@ -603,7 +605,8 @@ struct QDepthwiseConv {
   int64_t yZeroPoint = 0, ySigned = 0;
   int64_t clampMin = INT32_MIN, clampMax = INT32_MAX;
   int64_t scaleCount = 1, biasOffset = 0, vnniOffset = 0;
-  int64_t yInt32 = 0; // y is int32 (acc + bias), not requantized
+  int64_t yInt32 = 0;     // y is int32 (acc + bias), not requantized
+  int64_t floatScale = 0; // the multipliers are f32 (float32 profile)
   /// Whether the shifts allow the fixed point's fast form (FixedPoint.h),
   /// or -1: worked out by every call, a pass over the per-channel shifts
   /// for every row. qdepthwisePrepare sets it once.

@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+"""The float32 requantization profile against ONNX Runtime, op by op.
+
+For each op ONNX Runtime's x86 CPU EP fuses from a QDQ pattern (uint8
+activations, int8 weights, as quantize_static writes them), builds a
+one-layer QDQ model whose inputs put results next to rounding boundaries:
+accumulators chosen (through the bias, or by search) where float32
+requantization and the exact product round differently, exact ties, etc.
+Runs ONNX Runtime (default optimizations: its fused kernels) and
+`ember run --requant=float32` on the interpreter and on the CPU backend,
+and requires the three to agree bit for bit. Each line also counts the
+elements where the float32 form and the exact (fixed-profile) rounding
+differ: the cases the check really tells apart.
+
+    check_float32_ort.py --ember build/bin/ember [--no-cpu] [--seed N]
+
+Exit 1 on any difference, 77 when onnxruntime is not installed.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+try:
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper, numpy_helper, TensorProto as TP
+except ImportError as err:  # pragma: no cover
+    print(f"skip: {err}")
+    sys.exit(77)
+
+f32 = np.float32
+
+
+class Model:
+    """A small graph builder: QDQ helpers over onnx.helper."""
+
+    def __init__(self):
+        self.nodes, self.inits, self.n = [], [], 0
+
+    def const(self, arr):
+        self.n += 1
+        name = f"c{self.n}"
+        self.inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        return name
+
+    def node(self, op, ins, **attrs):
+        self.n += 1
+        out = f"t{self.n}"
+        self.nodes.append(helper.make_node(op, ins, [out], **attrs))
+        return out
+
+    def dq(self, q, scale, zp, axis=None):
+        kw = {} if axis is None else {"axis": axis}
+        return self.node("DequantizeLinear",
+                         [q, self.const(np.asarray(scale, f32)),
+                          self.const(zp)], **kw)
+
+    def qdq_input(self, name, scale, zp):
+        q = self.node("QuantizeLinear", [name, self.const(f32(scale)),
+                                         self.const(zp)])
+        return self.dq(q, f32(scale), zp)
+
+    def q_output(self, x, scale, zp):
+        out = self.node("QuantizeLinear", [x, self.const(f32(scale)),
+                                           self.const(zp)])
+        self.nodes[-1].output[0] = "y"
+        return out
+
+    def proto(self, inputs):
+        ins = [helper.make_tensor_value_info(n, TP.FLOAT, list(a.shape))
+               for n, a in inputs.items()]
+        g = helper.make_graph(self.nodes, "g", ins,
+                              [helper.make_empty_tensor_value_info("y")],
+                              self.inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+        m.ir_version = 8
+        return m
+
+
+def floats_of(q, scale, zp):
+    """Float inputs that QuantizeLinear maps back to the integers q."""
+    return (f32(scale) * (q.astype(f32) - f32(zp))).astype(f32)
+
+
+def near_ties(scale, m_exact, lo, hi, span=1 << 19):
+    """Accumulators in [-span, span) whose float32 requantization
+    rne(f32(acc) * scale) differs from the exact rne(acc * m_exact), with
+    results inside [lo, hi]."""
+    acc = np.arange(-span, span, dtype=np.int64)
+    a = np.rint((acc.astype(f32) * f32(scale)).astype(f32))
+    b = np.floor(acc * m_exact + 0.5)
+    return acc[(a != b) & (a > lo) & (a < hi)]
+
+
+def conv_case(rng, C, K, k, group, per_channel, stride=1):
+    H = 8
+    pad = k // 2
+    sx, zx = f32(rng.uniform(0.002, 0.1)), np.uint8(rng.integers(0, 256))
+    sw = rng.uniform(0.0005, 0.02, K if per_channel else 1).astype(f32)
+    sy, zy = f32(rng.uniform(0.01, 0.5)), np.uint8(128)
+    w = rng.integers(-127, 128, (K, C // group, k, k)).astype(np.int8)
+    qx = rng.integers(0, 256, (1, C, H, H)).astype(np.uint8)
+    # The accumulators without bias (im2col by hand), then a bias per
+    # channel that puts one pixel on a near-tie.
+    xp = np.pad(qx.astype(np.int64) - int(zx),
+                ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(2, 3))
+    win = win[:, :, ::stride, ::stride]
+    cg, kg = C // group, K // group
+    acc = np.concatenate(
+        [np.einsum("nchwij,kcij->nkhw", win[:, g * cg:(g + 1) * cg],
+                   w[g * kg:(g + 1) * kg].astype(np.int64))
+         for g in range(group)], 1)
+    swk = np.broadcast_to(sw, (K,)).astype(f32)
+    scale = ((sx * swk).astype(f32) / sy).astype(f32)
+    exact = np.float64(sx) * swk.astype(np.float64) / np.float64(sy)
+    bias = np.zeros(K, np.int32)
+    for c in range(K):
+        t = near_ties(scale[c], exact[c], -100, 100)
+        if len(t):
+            px = rng.integers(acc[0, c].size)
+            bias[c] = t[rng.integers(len(t))] - acc[0, c].reshape(-1)[px]
+    m = Model()
+    x = m.qdq_input("x", sx, zx)
+    if per_channel:
+        wd = m.dq(m.const(w), sw, np.zeros(K, np.int8), axis=0)
+        bd = m.dq(m.const(bias), (sx * sw).astype(f32),
+                  np.zeros(K, np.int32), axis=0)
+    else:
+        wd = m.dq(m.const(w), sw[0], np.int8(0))
+        bd = m.dq(m.const(bias), f32(sx * sw[0]), np.int32(0))
+    y = m.node("Conv", [x, wd, bd], pads=[pad] * 4, strides=[stride] * 2,
+               group=group)
+    m.q_output(y, sy, zy)
+    acc = acc + bias.reshape(1, K, 1, 1)
+    disc = int(np.sum(np.rint((acc.astype(f32) * scale.reshape(1, K, 1, 1))
+                              .astype(f32)) !=
+                      np.floor(acc * exact.reshape(1, K, 1, 1) + 0.5)))
+    return m, {"x": floats_of(qx, sx, zx)}, disc
+
+
+def gemm_case(rng, op, per_column):
+    # Two-term rows A = [d0, d1], B = [[1..], [127..]]: acc = d0 + 127 d1
+    # reaches any target, one row per column.
+    N = 64
+    sa, za = f32(rng.uniform(0.002, 0.1)), np.uint8(rng.integers(0, 256))
+    sw = rng.uniform(0.0005, 0.02, N if per_column else 1).astype(f32)
+    sy, zy = f32(rng.uniform(0.01, 0.5)), np.uint8(128)
+    swn = np.broadcast_to(sw, (N,)).astype(f32)
+    scale = ((sa * swn).astype(f32) / sy).astype(f32)
+    exact = np.float64(sa) * swn.astype(np.float64) / np.float64(sy)
+    w = np.zeros((2, N), np.int8)
+    w[0], w[1] = 1, 127
+    qa = np.full((N, 2), za, np.uint8)
+    for r in range(N):
+        for t in near_ties(scale[r], exact[r], -100, 100, 30000):
+            d1 = int(np.round(t / 127))
+            d0 = int(t - 127 * d1)
+            if 0 <= d0 + int(za) <= 255 and 0 <= d1 + int(za) <= 255:
+                qa[r] = [d0 + int(za), d1 + int(za)]
+                break
+    m = Model()
+    a = m.qdq_input("a", sa, za)
+    if op == "MatMul":
+        wd = (m.dq(m.const(w), sw, np.zeros(N, np.int8), axis=1)
+              if per_column else m.dq(m.const(w), sw[0], np.int8(0)))
+        y = m.node("MatMul", [a, wd])
+    else:  # Gemm with transB and a bias, as exporters write Linear
+        wt = np.ascontiguousarray(w.T)
+        wd = (m.dq(m.const(wt), sw, np.zeros(N, np.int8), axis=0)
+              if per_column else m.dq(m.const(wt), sw[0], np.int8(0)))
+        bias = rng.integers(-3, 4, N).astype(np.int32)
+        bd = (m.dq(m.const(bias), (sa * sw).astype(f32),
+                   np.zeros(N, np.int32), axis=0)
+              if per_column else m.dq(m.const(bias), f32(sa * sw[0]),
+                                      np.int32(0)))
+        y = m.node("Gemm", [a, wd, bd], transB=1)
+    m.q_output(y, sy, zy)
+    return m, {"a": floats_of(qa, sa, za)}, -1
+
+
+def binary_case(rng, op, a_shape, b_shape):
+    """Add or Mul of every pair of 8-bit values (or a broadcast subset):
+    scales drawn until the float32 form and the exact one differ."""
+    for _ in range(200):
+        sa, sb = f32(rng.uniform(0.01, 0.1)), f32(rng.uniform(0.01, 0.1))
+        sy = f32(rng.uniform(0.02, 0.5 if op == "Mul" else 0.2))
+        za, zb, zy = (np.uint8(rng.integers(0, 256)) for _ in range(3))
+        qa = rng.integers(0, 256, a_shape).astype(np.uint8)
+        qb = rng.integers(0, 256, b_shape).astype(np.uint8)
+        if a_shape == b_shape == (256, 256):
+            qa = np.repeat(np.arange(256)[:, None], 256, 1).astype(np.uint8)
+            qb = np.ascontiguousarray(qa.T)
+        da = qa.astype(np.float64) - int(za)
+        db = qb.astype(np.float64) - int(zb)
+        if op == "Add":
+            ex = (np.float64(sa) * da + np.float64(sb) * db) / np.float64(sy)
+        else:
+            ex = np.float64(sa) * np.float64(sb) * da * db / np.float64(sy)
+        # Elements next to a boundary, where the forms may differ.
+        near = np.abs(ex - np.floor(ex) - 0.5) < 2e-6
+        if near.any():
+            break
+    m = Model()
+    a = m.qdq_input("a", sa, za)
+    b = m.qdq_input("b", sb, zb)
+    m.q_output(m.node(op, [a, b]), sy, zy)
+    return (m, {"a": floats_of(qa, sa, za), "b": floats_of(qb, sb, zb)},
+            int(np.sum(near)))
+
+
+def pool_case(rng, op, same):
+    C, H = 64, 7
+    sx, zx = f32(rng.uniform(0.01, 0.1)), np.uint8(rng.integers(0, 256))
+    sy, zy = (sx, zx) if same else (f32(rng.uniform(0.005, 0.05)),
+                                    np.uint8(rng.integers(0, 256)))
+    qx = rng.integers(0, 256, (1, C, H, H)).astype(np.uint8)
+    m = Model()
+    x = m.qdq_input("x", sx, zx)
+    if op == "GlobalAveragePool":
+        y = m.node(op, [x])
+    else:
+        y = m.node(op, [x], kernel_shape=[3, 3], strides=[2, 2],
+                   pads=[1, 1, 1, 1], count_include_pad=int(rng.integers(2)))
+    m.q_output(y, sy, zy)
+    return m, {"x": floats_of(qx, sx, zx)}, -1
+
+
+def rescale_case(rng, op):
+    """Concat of two inputs, or a Transpose, in other parameters than the
+    output's: scales drawn until the float DequantizeLinear ->
+    QuantizeLinear table differs from the exact rescaling somewhere."""
+    q = np.arange(256).astype(np.uint8)
+    for _ in range(100000):
+        sx, sy = f32(rng.uniform(0.01, 0.1)), f32(rng.uniform(0.02, 0.5))
+        zx, zy = np.uint8(rng.integers(0, 256)), np.uint8(rng.integers(0, 256))
+        d = (sx * (q.astype(f32) - f32(zx))).astype(f32)
+        tab = np.clip(np.rint((d / sy).astype(f32)) + int(zy), 0, 255)
+        ex = np.clip(np.rint((q.astype(np.float64) - int(zx)) *
+                             np.float64(sx) / np.float64(sy)) + int(zy),
+                     0, 255)
+        if (tab != ex).any():
+            break
+    m = Model()
+    x = m.qdq_input("x", sx, zx)
+    qx = q.reshape(1, 1, 16, 16)
+    if op == "Concat":
+        o = m.qdq_input("o", sy, zy)
+        y = m.node("Concat", [x, o], axis=1)
+        inputs = {"x": floats_of(qx, sx, zx), "o": floats_of(qx, sy, zy)}
+    else:
+        y = m.node("Transpose", [x], perm=[0, 1, 3, 2])
+        inputs = {"x": floats_of(qx, sx, zx)}
+    m.q_output(y, sy, zy)
+    return m, inputs, int(np.sum(tab != ex))
+
+
+def run_ember(ember, path, inputs, target):
+    with tempfile.TemporaryDirectory() as td:
+        cmd = [ember, "run", path, f"--target={target}", "--requant=float32",
+               "--save-outputs", td]
+        if target == "cpu":
+            cmd.append("--fallback=none")
+        for i, (name, arr) in enumerate(inputs.items()):
+            p = os.path.join(td, f"in{i}.npy")
+            np.save(p, arr)
+            cmd += ["--input", f"{name}={p}"]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode:
+            raise RuntimeError(r.stderr.strip()[-300:])
+        return numpy_helper.to_array(onnx.load_tensor(
+            os.path.join(td, "output_0.pb")))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ember", required=True)
+    ap.add_argument("--no-cpu", action="store_true")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    rng = np.random.default_rng(a.seed)
+    cases = [
+        ("Conv 3x3", lambda: conv_case(rng, 16, 32, 3, 1, True)),
+        ("Conv 1x1", lambda: conv_case(rng, 64, 64, 1, 1, True)),
+        ("Conv 3x3 per-tensor", lambda: conv_case(rng, 16, 32, 3, 1, False)),
+        ("Conv 3x3 stride 2", lambda: conv_case(rng, 16, 16, 3, 1, True, 2)),
+        ("Conv depthwise 3x3", lambda: conv_case(rng, 32, 32, 3, 32, True)),
+        ("Conv depthwise 5x5", lambda: conv_case(rng, 24, 24, 5, 24, True)),
+        ("Conv grouped", lambda: conv_case(rng, 8, 16, 3, 4, True)),
+        ("MatMul per-column", lambda: gemm_case(rng, "MatMul", True)),
+        ("MatMul per-tensor", lambda: gemm_case(rng, "MatMul", False)),
+        ("Gemm", lambda: gemm_case(rng, "Gemm", True)),
+        ("Add", lambda: binary_case(rng, "Add", (256, 256), (256, 256))),
+        ("Add per-channel b", lambda: binary_case(rng, "Add", (1, 64, 8, 8),
+                                                  (1, 64, 1, 1))),
+        ("Add per-channel a", lambda: binary_case(rng, "Add", (1, 64, 1, 1),
+                                                  (1, 64, 8, 8))),
+        ("Add scalar a", lambda: binary_case(rng, "Add", (1,), (64, 256))),
+        ("Mul", lambda: binary_case(rng, "Mul", (256, 256), (256, 256))),
+        ("GlobalAveragePool", lambda: pool_case(rng, "GlobalAveragePool",
+                                                False)),
+        ("GlobalAveragePool same", lambda: pool_case(
+            rng, "GlobalAveragePool", True)),
+        ("AveragePool", lambda: pool_case(rng, "AveragePool", False)),
+        ("AveragePool same", lambda: pool_case(rng, "AveragePool", True)),
+        ("Concat", lambda: rescale_case(rng, "Concat")),
+        ("Transpose", lambda: rescale_case(rng, "Transpose")),
+    ]
+    targets = ["interp"] + ([] if a.no_cpu else ["cpu"])
+    failed = 0
+    with tempfile.TemporaryDirectory() as td:
+        for name, make in cases:
+            m, inputs, disc = make()
+            path = os.path.join(td, "model.onnx")
+            onnx.save(m.proto(inputs), path)
+            want = ort.InferenceSession(
+                path, providers=["CPUExecutionProvider"]).run(None, inputs)[0]
+            msgs = []
+            for t in targets:
+                try:
+                    got = run_ember(a.ember, path, inputs, t)
+                except RuntimeError as err:
+                    msgs.append(f"{t} failed: {err}")
+                    continue
+                bad = int(np.sum(got != want)) if got.shape == want.shape \
+                    else -1
+                if bad:
+                    msgs.append(f"{t}: {bad} of {want.size} elements differ")
+            tag = "FAIL" if msgs else "PASS"
+            failed += bool(msgs)
+            near = f", {disc} near a boundary" if disc >= 0 else ""
+            print(f"{tag} {name}: {want.size} elements{near}" +
+                  ("; " + "; ".join(msgs) if msgs else
+                   f"; {' = '.join(targets)} = onnxruntime"), flush=True)
+    print(f"{len(cases) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
