@@ -2,14 +2,18 @@
 // partitions for the example NPU and runs them on its simulator through
 // driver.h (SystemC by default; `--backend-opt executor=golden|systemc|rtl`).
 // A plugin like any vendor's: it sees Ember only through the ABI header,
-// the schemas, the helpers and the SDK's scratchpad library.
+// the schemas, the helpers and the SDK's NPU compiler layer (Ember::accel),
+// which does selection, tiling, scheduling and dependency insertion from
+// this NPU's target description (NpuTarget.h); the plugin packs, encodes,
+// runs, and reads its options.
 #include "ember/backend.h"
 #include "ember/plugin_helpers.hpp"
 
-#include "Program.h"
+#include "NpuTarget.h"
 #include "Runtime.h"
-#include "Select.h"
-#include "Tune.h"
+
+#include "ember/accel/Select.h"
+#include "ember/accel/Tune.h"
 
 #include "ember/backend/v1/artifact.pb.h"
 #include "ember/backend/v1/capability.pb.h"
@@ -83,20 +87,20 @@ ember_error *getCapabilities(const ember_capabilities_params *p,
   m.set_supports_serialize(true);
   m.set_device_count(kCores);
   m.add_emit_formats("npu-asm");
-  for (const ns::OpClaim &c : ns::claimedOps()) {
+  for (const ns::OpClaim &c : ns::claimedOps(ns::npuTarget())) {
     v1::OpCapability *o = m.add_ops();
     o->set_op(c.op);
-    for (const char *d : c.dtypes)
+    for (const std::string &d : c.dtypes)
       o->add_dtypes(d);
     o->set_min_rank(c.minRank);
     o->set_max_rank(4);
     o->set_quantized(true);
-    if (*c.constraints)
+    if (!c.constraints.empty())
       o->add_constraints(c.constraints);
     o->set_context(c.context);
-    for (const char *d : c.contextDtypes)
+    for (const std::string &d : c.contextDtypes)
       o->add_context_dtypes(d);
-    for (const char *d : c.indexDtypes)
+    for (const std::string &d : c.indexDtypes)
       o->add_index_dtypes(d);
   }
   return gHost.blob(m.SerializeAsString(), out);
@@ -123,7 +127,7 @@ ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
   v1::Graph g;
   if (ember_error *e = parseGraph(p->graph, p->graph_size, g, "query_support"))
     return e;
-  std::vector<std::string> why = ns::whyNot(g);
+  std::vector<std::string> why = ns::whyNot(ns::npuTarget(), g);
   v1::SupportReport r;
   r.set_schema_version(1);
   for (int i = 0; i < g.nodes_size(); ++i) {
@@ -172,6 +176,24 @@ std::string notOneOf(const std::string &k, const std::string &val,
 void sizeDram(ember_executable &x) {
   if (!x.run.dramGiven)
     x.run.dramBytes = std::max(x.run.dramBytes, x.program.dramBytes);
+}
+
+// The DRAM timing a tuning measurement holds for (the tuning cache's key).
+std::string deviceKey(const ns::RunConfig &run) {
+  return "dram_bw=" +
+         std::to_string(
+             run.bytesPerCycle
+                 ? run.bytesPerCycle
+                 : uint32_t(EMBER_NPU_DRAM_BYTES_PER_CYCLE_DEFAULT)) +
+         " dram_latency=" +
+         std::to_string(run.zeroLatency ? 0u
+                        : run.latency
+                            ? run.latency
+                            : uint32_t(EMBER_NPU_DRAM_LATENCY_CYCLES_DEFAULT)) +
+         " dram_burst=" +
+         std::to_string(run.burst
+                            ? run.burst
+                            : uint32_t(EMBER_NPU_DRAM_BURST_BYTES_DEFAULT));
 }
 
 // Vendor options (`--backend-opt KEY=VALUE`), named in docs/npu-backend.md.
@@ -313,7 +335,7 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
     if (rc.bytesPerCycle)
       co->bytesPerCycle = rc.bytesPerCycle;
     if (rc.latency || rc.zeroLatency)
-      co->latency = rc.latency;
+      co->latency = int64_t(rc.latency);
   }
   return nullptr;
 }
@@ -363,18 +385,20 @@ void keepProgram(const void *graph, size_t size, const std::string &key,
 ember_error *generate(const void *bytes, size_t size, const v1::Graph &g,
                       const std::string &key, ns::CodegenOptions co,
                       uint64_t capacity, ns::Program &out) {
+  const ns::Target &t = ns::npuTarget();
   if (!cachedProgram(bytes, size, key, out)) {
     ns::LayerProgram lp;
-    std::string err = ns::buildLayers(g, lp);
+    std::string err = ns::buildLayers(t, g, lp);
     if (!err.empty())
       return error(EMBER_STATUS_UNSUPPORTED, err);
     if (lp.layers.empty() && lp.tensors.empty())
       return error(EMBER_STATUS_UNSUPPORTED,
                    "nothing in this graph runs on the NPU");
     co.dramCapacity = uint64_t(1) << 32; // checked below
-    err = ns::generateProgram(lp, co, out);
+    err = ns::generateProgram(t, lp, co, out);
     if (!err.empty())
       return error(EMBER_STATUS_UNSUPPORTED, err);
+    ns::packImage(t, lp, out);
     keepProgram(bytes, size, key, out);
   }
   if (out.dramBytes > capacity) {
@@ -383,9 +407,9 @@ ember_error *generate(const void *bytes, size_t size, const v1::Graph &g,
     ns::LayerProgram lp;
     ns::Program unused;
     co.dramCapacity = capacity;
-    std::string err = ns::buildLayers(g, lp);
+    std::string err = ns::buildLayers(t, g, lp);
     if (err.empty())
-      err = ns::generateProgram(lp, co, unused);
+      err = ns::generateProgram(t, lp, co, unused);
     if (!err.empty())
       return error(EMBER_STATUS_UNSUPPORTED, err);
     return error(EMBER_STATUS_UNSUPPORTED,
@@ -428,9 +452,10 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
   v1::Graph g;
   if (ember_error *e = parseGraph(p->program, p->program_size, g, "compile"))
     return e;
+  const ns::Target &t = ns::npuTarget();
   if (tune.candidates || tuneCacheGiven) {
     ns::LayerProgram lp;
-    std::string err = ns::buildLayers(g, lp);
+    std::string err = ns::buildLayers(t, g, lp);
     if (!err.empty())
       return error(EMBER_STATUS_UNSUPPORTED, err);
     if (lp.layers.empty() && lp.tensors.empty())
@@ -445,14 +470,20 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
                   "tune: neither XDG_CACHE_HOME nor HOME is set, so the "
                   "tuning results are not kept (tune_cache=PATH keeps them)");
     }
-    tune.run = x->run;
+    const ns::RunConfig run = x->run;
+    tune.measure = [run](const ns::Program &p, uint64_t &cycles) {
+      return ns::measureOnSystemC(run, p, cycles);
+    };
+    tune.simulator = "SystemC";
+    tune.deviceKey = deviceKey(run);
     ns::TuneReport rep;
-    err = ns::tuneAndGenerate(lp, co, tune, x->program, rep);
+    err = ns::tuneAndGenerate(t, lp, co, tune, x->program, rep);
     for (const std::string &w : rep.warnings)
       gHost.log(EMBER_LOG_WARNING, w);
     if (!err.empty())
       return error(EMBER_STATUS_UNSUPPORTED, err);
     gHost.log(EMBER_LOG_INFO, rep.summary);
+    ns::packImage(t, lp, x->program);
   } else if (ember_error *e =
                  generate(p->program, p->program_size, g, codegenKey(o), co,
                           co.dramCapacity, x->program)) {
@@ -461,11 +492,11 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
   x->program.uid = ns::newProgramUid();
   sizeDram(*x);
   if (x->fault.deadlock && x->fault.device < 0)
-    ns::injectDeadlock(x->program);
+    ns::injectDeadlock(t, x->program);
   if (x->fault.device >= 0) {
     x->faulty = x->program;
     x->faulty.uid = ns::newProgramUid();
-    ns::injectDeadlock(x->faulty);
+    ns::injectDeadlock(t, x->faulty);
   }
   for (int v : g.inputs()) {
     x->inputs.push_back(g.values(v).type());
@@ -535,7 +566,7 @@ ember_error *serialize(ember_executable *x, ember_blob *out) {
   if (!x)
     return error(EMBER_STATUS_INVALID_ARGUMENT, "executable is NULL");
   std::string payload;
-  putBlob(payload, ns::serializeProgram(x->program));
+  putBlob(payload, ns::serializeProgram(ns::npuTarget(), x->program));
   putBlob(payload, x->options);
   v1::ArtifactHeader h = headerOf(*x);
   h.set_payload_size(payload.size());
@@ -591,7 +622,7 @@ ember_error *load(ember_device *, const void *data, size_t size,
   if (!getBlob(payload, at, prog) || !getBlob(payload, at, x->options) ||
       at != payload.size())
     return error(EMBER_STATUS_INVALID_ARGUMENT, "corrupt npu-sim payload");
-  std::string err = ns::deserializeProgram(prog, x->program);
+  std::string err = ns::deserializeProgram(ns::npuTarget(), prog, x->program);
   if (!err.empty())
     return error(EMBER_STATUS_INVALID_ARGUMENT, "npu-sim artifact: " + err);
   x->program.uid = ns::newProgramUid();
@@ -625,7 +656,7 @@ ember_error *emit(ember_executable *x, const char *format, ember_blob *out) {
   if (std::strcmp(format, "npu-asm") != 0)
     return error(EMBER_STATUS_UNSUPPORTED,
                  std::string("npu-sim emits npu-asm, not '") + format + "'");
-  return gHost.blob(ns::programAsm(x->program), out);
+  return gHost.blob(ns::programAsm(ns::npuTarget(), x->program), out);
 }
 
 uint64_t elemBytes(const v1::TensorType &t) {
@@ -664,7 +695,7 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
     useful += l.usefulMacs;
   auto *cs = pr.mutable_counters();
   addValue(cs, "cycles", double(k.cycles));
-  addValue(cs, "peak_macs_per_cycle", double(p.dim) * double(p.dim));
+  addValue(cs, "peak_macs_per_cycle", double(p.lanes) * double(p.lanes));
   addValue(cs, "useful_macs", double(useful));
   addValue(cs, "array_macs", double(k.macs));
   addValue(cs, "dma_bytes", double(k.load_bytes + k.store_bytes));
@@ -708,7 +739,7 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
                   std::to_string(l.tune.rank + 1) + ")";
       pl->set_detail(detail);
       ns::LayerStats s = i < r.layers.size() ? r.layers[i] : ns::LayerStats();
-      const double peak = double(p.dim) * double(p.dim);
+      const double peak = double(p.lanes) * double(p.lanes);
       auto *vs = pl->mutable_values();
       // The cost model and the roofline (docs/npu-performance.md, "Compiled
       // models"): bound = max(MACs / DIM^2, compulsory DRAM bytes /
@@ -991,7 +1022,16 @@ ember_error *estimateCost(const ember_cost_params *p, ember_blob *out) {
   return gHost.blob(c.SerializeAsString(), out);
 }
 
-ember_error *init(const ember_host_api *host) { return gHost.attach(host); }
+// The target description is compiled in; one the layer refuses (a build
+// problem) fails here, naming the field.
+ember_error *init(const ember_host_api *host) {
+  if (ember_error *e = gHost.attach(host))
+    return e;
+  if (!ns::npuTargetError().empty())
+    return error(EMBER_STATUS_INTERNAL,
+                 "the NPU's target description: " + ns::npuTargetError());
+  return nullptr;
+}
 
 void shutdown() {}
 
