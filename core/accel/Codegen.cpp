@@ -563,9 +563,13 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
     return err;
   out.activationBase = actBase;
   out.dramBytes = end;
-  const uint64_t capacity = o.dramCapacity ? o.dramCapacity : tg.dram.bytes;
-  if (end > capacity || (tg.dram.addressBits < 64 &&
-                         end > (uint64_t(1) << tg.dram.addressBits))) {
+  // Without a capacity the program may use the whole address space (the
+  // device gets the DRAM its program needs).
+  const uint64_t space = tg.dram.addressBits < 64
+                             ? uint64_t(1) << tg.dram.addressBits
+                             : UINT64_MAX;
+  const uint64_t capacity = o.dramCapacity ? o.dramCapacity : space;
+  if (end > capacity || end > space) {
     // Name the layer whose tensors need the most.
     size_t worst = 0;
     uint64_t worstBytes = 0;
@@ -752,7 +756,7 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
   out.ops.push_back(finishOp());
   out.opLayer.push_back(-1);
   SyncStats st;
-  err = assignSync(tg, out.ops, &st);
+  err = o.sync ? assignSync(tg, out.ops, &st) : "";
   if (!err.empty())
     return "internal: dependency insertion: " + err;
   out.image = std::move(img.bytes);

@@ -16,12 +16,11 @@ Op make(const Target &t, OpKind k) {
   return op;
 }
 
-// The fields of each kind in text order: name and member.
-struct Field {
-  const char *name;
-  int64_t Op::*member;
-};
-const std::vector<Field> &fieldsOf(OpKind k) {
+using Field = OpField;
+
+} // namespace
+
+const std::vector<OpField> &opFields(OpKind k) {
   static const std::vector<Field> f[kNumOpKinds] = {
       {{"row", &Op::row},
        {"dram", &Op::dram},
@@ -75,6 +74,8 @@ const std::vector<Field> &fieldsOf(OpKind k) {
       {}};
   return f[size_t(k)];
 }
+
+namespace {
 
 std::string mask(const Target &t, uint32_t m) {
   std::string s;
@@ -266,7 +267,7 @@ std::string formatOp(const Target &t, const Op &op) {
         role = regRoleName(Reg(r));
     s += std::string(" reg=") + (role ? role : std::to_string(op.reg));
   }
-  for (const Field &f : fieldsOf(op.kind))
+  for (const Field &f : opFields(op.kind))
     s += std::string(" ") + f.name + "=" + std::to_string(op.*f.member);
   if (op.kind == OpKind::DwGemm || op.kind == OpKind::Requant)
     s += std::string(" bias=") + (op.bias ? "1" : "0");
@@ -343,7 +344,7 @@ std::string parseOp(const Target &t, const std::string &text, Op &op) {
       continue;
     }
     bool found = false;
-    for (const Field &f : fieldsOf(op.kind))
+    for (const Field &f : opFields(op.kind))
       if (k == f.name) {
         op.*f.member = x;
         found = true;

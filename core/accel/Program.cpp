@@ -18,8 +18,8 @@ uint64_t newProgramUid() {
 namespace {
 
 constexpr char kMagic[8] = {'E', 'A', 'C', 'C', 'P', 'R', 'O', 'G'};
-// 1: the operations as text (Op.h), per layer the tables of its constants
-// left out (the image is packed).
+// 1: the operations (Op.h) as varints; the tables of the layers' constants
+// are left out (the image is packed).
 constexpr uint32_t kVersion = 1;
 
 struct Writer {
@@ -33,6 +33,15 @@ struct Writer {
   void bytes(const void *d, size_t n) {
     u64(n);
     s.append(static_cast<const char *>(d), n);
+  }
+  // A signed value, zigzag LEB128.
+  void var(int64_t v) {
+    uint64_t z = (uint64_t(v) << 1) ^ uint64_t(v >> 63);
+    while (z >= 0x80) {
+      s.push_back(char(uint8_t(z) | 0x80));
+      z >>= 7;
+    }
+    s.push_back(char(z));
   }
 };
 
@@ -66,7 +75,65 @@ struct Reader {
     at += size_t(n);
     return v;
   }
+  int64_t var() {
+    uint64_t z = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (at >= s.size()) {
+        bad = true;
+        return 0;
+      }
+      const uint8_t b = uint8_t(s[at++]);
+      z |= uint64_t(b & 0x7f) << shift;
+      if (!(b & 0x80))
+        return int64_t(z >> 1) ^ -int64_t(z & 1);
+    }
+    bad = true;
+    return 0;
+  }
 };
+
+// An operation: its kind, engine, class, memory, sync and flags, then its
+// kind's fields (opFields) and register.
+void putOp(Writer &w, const Op &op) {
+  w.var(int64_t(op.kind));
+  w.var(op.engine);
+  w.var(int64_t(op.cls));
+  w.var(op.mem);
+  w.var(op.wait);
+  w.var(op.signal);
+  w.var((op.reset ? 1 : 0) | (op.bias ? 2 : 0) | (op.avg ? 4 : 0));
+  for (const OpField &f : opFields(op.kind))
+    w.var(op.*f.member);
+  w.var(op.reg);
+}
+
+std::string getOp(const Target &t, Reader &r, Op &op) {
+  op = Op();
+  const int64_t kind = r.var(), engine = r.var(), cls = r.var(), mem = r.var(),
+                wait = r.var(), signal = r.var(), flags = r.var();
+  if (r.bad)
+    return "truncated";
+  if (kind < 0 || kind >= kNumOpKinds || cls < 0 || cls >= kNumCls ||
+      engine < -1 || engine >= int64_t(t.engines.size()) || mem < -1 ||
+      mem >= int64_t(t.memories.size()) || wait < 0 || wait > UINT32_MAX ||
+      signal < 0 || signal > UINT32_MAX)
+    return "not an operation of target '" + t.name + "'";
+  op.kind = OpKind(kind);
+  if (!t.has(op.kind))
+    return std::string("the target has no '") + opKindName(op.kind) + "'";
+  op.engine = int(engine);
+  op.cls = Cls(cls);
+  op.mem = int(mem);
+  op.wait = uint32_t(wait);
+  op.signal = uint32_t(signal);
+  op.reset = flags & 1;
+  op.bias = flags & 2;
+  op.avg = flags & 4;
+  for (const OpField &f : opFields(op.kind))
+    op.*f.member = r.var();
+  op.reg = r.var();
+  return "";
+}
 
 void putTensor(Writer &w, const NTensor &t) {
   w.str(t.name);
@@ -123,8 +190,8 @@ std::string serializeProgram(const Target &t, const Program &p) {
   w.u64(uint64_t(p.lanes));
   w.u64(p.ops.size());
   for (size_t i = 0; i < p.ops.size(); ++i) {
-    w.str(formatOp(t, p.ops[i]));
-    w.i64(i < p.opLayer.size() ? p.opLayer[i] : -1);
+    putOp(w, p.ops[i]);
+    w.var(i < p.opLayer.size() ? p.opLayer[i] : -1);
   }
   w.bytes(p.image.data(), p.image.size());
   w.u64(p.dramBytes);
@@ -184,15 +251,16 @@ std::string deserializeProgram(const Target &t, const std::string &bytes,
   if (p.lanes != t.lanes)
     return "the program has " + std::to_string(p.lanes) + " lanes, target '" +
            t.name + "' " + std::to_string(t.lanes);
-  uint64_t n = r.len(16);
+  uint64_t n = r.len(4);
   p.ops.resize(size_t(n));
   p.opLayer.resize(size_t(n));
   for (size_t i = 0; i < n && !r.bad; ++i) {
-    std::string text = r.str();
-    p.opLayer[i] = int32_t(r.i64());
-    std::string err = parseOp(t, text, p.ops[i]);
+    std::string err = getOp(t, r, p.ops[i]);
+    p.opLayer[i] = int32_t(r.var());
     if (!err.empty() && !r.bad)
       return "operation " + std::to_string(i) + ": " + err;
+    if (p.opLayer[i] < -1)
+      r.bad = true;
   }
   std::string image = r.str();
   p.image.assign(image.begin(), image.end());

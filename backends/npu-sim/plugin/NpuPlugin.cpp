@@ -12,7 +12,9 @@
 #include "NpuTarget.h"
 #include "Runtime.h"
 
+#include "ember/accel/Options.h"
 #include "ember/accel/Select.h"
+#include "ember/accel/Text.h"
 #include "ember/accel/Tune.h"
 
 #include "ember/backend/v1/artifact.pb.h"
@@ -87,6 +89,7 @@ ember_error *getCapabilities(const ember_capabilities_params *p,
   m.set_supports_serialize(true);
   m.set_device_count(kCores);
   m.add_emit_formats("npu-asm");
+  m.add_emit_formats("npu-layers");
   for (const ns::OpClaim &c : ns::claimedOps(ns::npuTarget())) {
     v1::OpCapability *o = m.add_ops();
     o->set_op(c.op);
@@ -139,38 +142,6 @@ ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
   return gHost.blob(r.SerializeAsString(), out);
 }
 
-bool parseU64(const std::string &s, uint64_t &v) {
-  if (s.empty() || s.size() > 20)
-    return false;
-  char *end = nullptr;
-  unsigned long long x = std::strtoull(s.c_str(), &end, 10);
-  if (*end || s[0] == '-')
-    return false;
-  v = x;
-  return true;
-}
-
-// The choice `val` names among `words` (its index), or -1.
-int wordIndex(const std::string &val,
-              std::initializer_list<const char *> words) {
-  int i = 0;
-  for (const char *w : words) {
-    if (val == w)
-      return i;
-    ++i;
-  }
-  return -1;
-}
-
-// "KEY 'VAL' is not one of A, B, C": the error of a word option.
-std::string notOneOf(const std::string &k, const std::string &val,
-                     std::initializer_list<const char *> words) {
-  std::string list;
-  for (const char *w : words)
-    list += (list.empty() ? "" : ", ") + std::string(w);
-  return k + " '" + val + "' is not one of " + list;
-}
-
 // The simulated device's DRAM when dram_bytes was not given: what the
 // program needs, at least the spec's default.
 void sizeDram(ember_executable &x) {
@@ -196,16 +167,21 @@ std::string deviceKey(const ns::RunConfig &run) {
                             : uint32_t(EMBER_NPU_DRAM_BURST_BYTES_DEFAULT));
 }
 
-// Vendor options (`--backend-opt KEY=VALUE`), named in docs/npu-backend.md.
+// Vendor options (`--backend-opt KEY=VALUE`, docs/npu-backend.md): the
+// device's (executor, dram_*, fault) here, the compiler layer's
+// (accel::applyLayerOption) into `lo`; a key neither knows is an error.
 ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
                           Fault *fault = nullptr,
-                          ns::CodegenOptions *co = nullptr,
-                          ns::TuneOptions *tune = nullptr,
-                          bool *tuneCacheGiven = nullptr) {
+                          ns::LayerOptions *lo = nullptr) {
   rc = ns::RunConfig();
   rc.profile = int(o.profile_level());
+  ns::LayerOptions scratch;
   for (const auto &[k, val] : o.vendor()) {
     uint64_t n = 0;
+    bool known = false;
+    std::string err = ns::applyLayerOption(k, val, lo ? *lo : scratch, known);
+    if (!err.empty())
+      return error(EMBER_STATUS_INVALID_ARGUMENT, err);
     if (k == "fault") {
       // Test hook: a program that deadlocks, to check the error path; with
       // @D:N only the N-th execution on device D (a fault mid-stream).
@@ -228,114 +204,45 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
       }
       if (fault)
         *fault = f;
-    } else if (k == "tiling") {
-      const auto words = {"cycles", "bytes"};
-      const int i = wordIndex(val, words);
-      if (i < 0)
-        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
-      if (co)
-        co->cycleTiling = i == 0;
-    } else if (k == "bias") {
-      const auto words = {"auto", "dram", "gemm", "requant"};
-      const int i = wordIndex(val, words);
-      if (i < 0)
-        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
-      if (co) // auto is -1, the paths 0 to 2
-        co->bias = ns::BiasMode(i - 1);
-    } else if (k == "tune") {
-      // Measure the cost model's N best tilings per layer on SystemC.
-      if (!parseU64(val, n) || n < 1 || n > 64)
-        return error(EMBER_STATUS_INVALID_ARGUMENT,
-                     "backend option tune=" + val +
-                         " is not a candidate count from 1 to 64");
-      if (tune)
-        tune->candidates = unsigned(n);
-    } else if (k == "tune_cache") {
-      // The tuning cache file ("": none).
-      if (tune)
-        tune->cachePath = val;
-      if (tuneCacheGiven)
-        *tuneCacheGiven = true;
-    } else if (k == "prefetch" || k == "cascade") {
-      const auto words = {"on", "off"};
-      const int i = wordIndex(val, words);
-      if (i < 0)
-        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
-      if (co)
-        (k == "prefetch" ? co->prefetch : co->cascade) = i == 0;
-    } else if (k == "stripes") {
-      const auto words = {"off", "on", "all"}; // StripeMode's order
-      const int i = wordIndex(val, words);
-      if (i < 0)
-        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
-      if (co)
-        co->stripes = ns::StripeMode(i);
-    } else if (k == "cascade_predict") {
-      const auto words = {"off", "out", "both"}; // CascadePredict's order
-      const int i = wordIndex(val, words);
-      if (i < 0)
-        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
-      if (co)
-        co->cascadePredict = ns::CascadePredict(i);
-    } else if (k == "fill") {
-      if (!parseU64(val, n) || n < 1 || n > 16)
-        return error(EMBER_STATUS_INVALID_ARGUMENT,
-                     "backend option fill=" + val +
-                         " is not a piece count from 1 to 16");
-      if (co)
-        co->fillPieces = unsigned(n);
-    } else if (k == "depthwise") {
-      const auto words = {"dwgemm", "gemm"};
-      const int i = wordIndex(val, words);
-      if (i < 0)
-        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
-      if (co)
-        co->dwgemm = i == 0;
     } else if (k == "executor") {
-      const auto words = {"golden", "systemc", "rtl"};
-      const int i = wordIndex(val, words);
-      if (i < 0)
-        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
-      rc.executor = std::array<uint32_t, 3>{EMBER_NPU_EXECUTOR_GOLDEN,
-                                            EMBER_NPU_EXECUTOR_SYSTEMC,
-                                            EMBER_NPU_EXECUTOR_RTL}[size_t(i)];
-    } else if (k == "dram_bytes" || k == "dram_bw" || k == "dram_latency" ||
-               k == "dram_burst" || k == "shared_dram_bw") {
-      if (!parseU64(val, n) || (k != "dram_latency" && n == 0) ||
-          (k == "dram_bytes" ? n > (uint64_t(1) << 32) : n > UINT32_MAX))
+      const char *const words[] = {"golden", "systemc", "rtl"};
+      const uint32_t ids[] = {EMBER_NPU_EXECUTOR_GOLDEN,
+                              EMBER_NPU_EXECUTOR_SYSTEMC,
+                              EMBER_NPU_EXECUTOR_RTL};
+      int i = 0;
+      while (i < 3 && val != words[i])
+        ++i;
+      if (i == 3)
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     "executor '" + val +
+                         "' is not one of golden, systemc, rtl");
+      rc.executor = ids[i];
+    } else if (k == "dram_burst" || k == "shared_dram_bw") {
+      if (!ns::parseCount(val, n) || n == 0 || n > UINT32_MAX)
         return error(EMBER_STATUS_INVALID_ARGUMENT,
                      "backend option " + k + "=" + val +
                          " is not a valid count");
+      (k == "dram_burst" ? rc.burst : rc.sharedBytesPerCycle) = uint32_t(n);
+    } else if (k == "dram_bytes" || k == "dram_bw" || k == "dram_latency") {
+      ns::parseCount(val, n); // checked by the layer
       if (k == "dram_bytes") {
         rc.dramBytes = n;
         rc.dramGiven = true;
-      } else if (k == "dram_bw")
+      } else if (k == "dram_bw") {
         rc.bytesPerCycle = uint32_t(n);
-      else if (k == "dram_burst")
-        rc.burst = uint32_t(n);
-      else if (k == "shared_dram_bw")
-        rc.sharedBytesPerCycle = uint32_t(n);
-      else if (n == 0)
+      } else if (n == 0) {
         rc.zeroLatency = true;
-      else
+      } else {
         rc.latency = uint32_t(n);
-    } else {
+      }
+    } else if (!known) {
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "unknown vendor option '" + k +
-                       "' (npu-sim takes executor, tiling, bias, depthwise, "
-                       "prefetch, cascade, cascade_predict, stripes, fill, "
-                       "tune, tune_cache, dram_bytes, dram_bw, dram_latency, "
-                       "dram_burst, shared_dram_bw, fault)");
+                       "' (npu-sim takes executor, dram_burst, shared_dram_bw, "
+                       "fault, and "
+                       "the compiler layer's " +
+                       ns::layerOptionKeys() + ")");
     }
-  }
-  if (co) {
-    // Without dram_bytes the program may use the whole 32-bit DRAM
-    // address space; sizeDram gives the device what it uses.
-    co->dramCapacity = rc.dramGiven ? rc.dramBytes : uint64_t(1) << 32;
-    if (rc.bytesPerCycle)
-      co->bytesPerCycle = rc.bytesPerCycle;
-    if (rc.latency || rc.zeroLatency)
-      co->latency = int64_t(rc.latency);
   }
   return nullptr;
 }
@@ -381,11 +288,14 @@ void keepProgram(const void *graph, size_t size, const std::string &key,
 }
 
 // Layers and code for graph `g` with codegen options `co`, from the cache
-// when estimate_cost made it already. `capacity`: the DRAM it must fit.
+// when estimate_cost made it already. `capacity`: the DRAM it must fit (0:
+// the whole 32-bit address space).
 ember_error *generate(const void *bytes, size_t size, const v1::Graph &g,
                       const std::string &key, ns::CodegenOptions co,
                       uint64_t capacity, ns::Program &out) {
   const ns::Target &t = ns::npuTarget();
+  if (capacity == 0)
+    capacity = uint64_t(1) << 32;
   if (!cachedProgram(bytes, size, key, out)) {
     ns::LayerProgram lp;
     std::string err = ns::buildLayers(t, g, lp);
@@ -442,12 +352,14 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
     return error(EMBER_STATUS_INVALID_ARGUMENT,
                  "options are not an ember.backend.v1.CompileOptions");
   auto x = std::make_unique<ember_executable>();
-  ns::CodegenOptions co;
-  ns::TuneOptions tune;
-  bool tuneCacheGiven = false;
-  if (ember_error *e =
-          applyOptions(o, x->run, &x->fault, &co, &tune, &tuneCacheGiven))
+  ns::LayerOptions lo;
+  if (ember_error *e = applyOptions(o, x->run, &x->fault, &lo))
     return e;
+  const ns::CodegenOptions &co = lo.codegen;
+  ns::TuneOptions tune;
+  tune.candidates = lo.tune;
+  tune.cachePath = lo.tuneCache;
+  const bool tuneCacheGiven = lo.tuneCacheGiven;
   x->options = o.SerializeAsString();
   v1::Graph g;
   if (ember_error *e = parseGraph(p->program, p->program_size, g, "compile"))
@@ -653,9 +565,14 @@ ember_error *signature(ember_executable *x, ember_blob *out) {
 ember_error *emit(ember_executable *x, const char *format, ember_blob *out) {
   if (!x || !format)
     return error(EMBER_STATUS_INVALID_ARGUMENT, "executable or format is NULL");
+  // npu-layers: the scheduled program in the compiler layer's text
+  // (docs/npu-sdk.md); npu-asm: its instructions.
+  if (std::strcmp(format, "npu-layers") == 0)
+    return gHost.blob(ns::printProgram(ns::npuTarget(), x->program), out);
   if (std::strcmp(format, "npu-asm") != 0)
     return error(EMBER_STATUS_UNSUPPORTED,
-                 std::string("npu-sim emits npu-asm, not '") + format + "'");
+                 std::string("npu-sim emits npu-asm and npu-layers, not '") +
+                     format + "'");
   return gHost.blob(ns::programAsm(ns::npuTarget(), x->program), out);
 }
 
@@ -966,9 +883,10 @@ ember_error *estimateCost(const ember_cost_params *p, ember_blob *out) {
   if (ember_error *e = parseOptions(p->options, p->options_size, o))
     return e;
   ns::RunConfig rc;
-  ns::CodegenOptions co;
-  if (ember_error *e = applyOptions(o, rc, nullptr, &co))
+  ns::LayerOptions lo;
+  if (ember_error *e = applyOptions(o, rc, nullptr, &lo))
     return e;
+  const ns::CodegenOptions &co = lo.codegen;
   v1::Graph g;
   if (ember_error *e =
           parseGraph(p->program, p->program_size, g, "estimate_cost"))

@@ -71,6 +71,14 @@ Op poolOp(const Target &t, bool avg, int64_t dst, int64_t src, int64_t rows);
 Op setregOp(const Target &t, Reg r, int64_t value);
 Op finishOp();
 
+// The integer fields of each kind, in text order (the flags reset, bias
+// and avg, SetReg's register, and the DMA class and memory are apart).
+struct OpField {
+  const char *name;
+  int64_t Op::*member;
+};
+const std::vector<OpField> &opFields(OpKind k);
+
 // Rows an array op streams through the array: inner x outer, and for DwGemm
 // ((inner - 1) x stride + taps) x outer.
 int64_t streamedRows(const Op &op);

@@ -166,7 +166,8 @@ enum class CascadePredict { Off, Out, Both };
 enum class StripeMode { Off, On, All };
 
 struct CodegenOptions {
-  // The device's DRAM (0: the target's).
+  // The device's DRAM (option dram_bytes; 0: the whole address space, the
+  // device then gets what the program needs).
   uint64_t dramCapacity = 0;
   // Tiling: by predicted cycles (the cost model of docs/npu-backend.md,
   // "Cost-model tiling"), or by DMA bytes alone (the rule before it; backend
@@ -230,6 +231,9 @@ struct CodegenOptions {
   // of its own, and a run of it alone issues them first (the cost model's
   // first-step load order).
   bool prefetchable = false;
+  // Dependency insertion (Sync.h) at the end; off, the operations carry no
+  // synchronization (a stage's text, ember-accel --stop-after).
+  bool sync = true;
   // Internal, per layer: its input comes from OUT by MOVE, its output stays
   // in OUT (layer cascading decided; the cost model counts no DRAM for them).
   bool inOnChip = false, outOnChip = false;
