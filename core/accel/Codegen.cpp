@@ -488,6 +488,15 @@ std::string placeActivations(const Target &tg, std::vector<NTensor> &ts,
 
 } // namespace
 
+void writeConstants(const LayerProgram &lp, Program &p) {
+  for (const auto &[k, at] : p.constants)
+    if (k >= 0 && size_t(k) < lp.tensors.size()) {
+      const std::vector<int8_t> &d = lp.tensors[size_t(k)].data;
+      if (at + d.size() <= p.image.size() && !d.empty())
+        std::memcpy(p.image.data() + at, d.data(), d.size());
+    }
+}
+
 sp::Machine machineOf(const Target &tg, const CodegenOptions &o) {
   sp::Machine m;
   // A DMA beat is at most the target's beat; a load or store pays the DRAM
@@ -546,6 +555,7 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
                std::to_string(t.data.size()) + " bytes, its layout " +
                std::to_string(t.bytes());
       t.dram = int64_t(img.put(t.data.data(), t.data.size()));
+      out.constants.push_back({int(&t - ts.data()), uint64_t(t.dram)});
     }
   // Per GEMM layer: packed weights, bias rows and requantization tables.
   std::vector<GemmTables> tables(lp.layers.size());

@@ -182,7 +182,8 @@ std::string TileChoice::text() const {
   return s;
 }
 
-std::string serializeProgram(const Target &t, const Program &p) {
+std::string serializeProgram(const Target &t, const Program &p,
+                             bool withImage) {
   Writer w;
   w.s.append(kMagic, 8);
   w.u64(kVersion);
@@ -193,7 +194,10 @@ std::string serializeProgram(const Target &t, const Program &p) {
     putOp(w, p.ops[i]);
     w.var(i < p.opLayer.size() ? p.opLayer[i] : -1);
   }
-  w.bytes(p.image.data(), p.image.size());
+  w.u64(p.image.size());
+  w.u64(withImage);
+  if (withImage)
+    w.s.append(reinterpret_cast<const char *>(p.image.data()), p.image.size());
   w.u64(p.dramBytes);
   w.u64(p.activationBase);
   for (const auto *list : {&p.inputs, &p.outputs}) {
@@ -230,6 +234,30 @@ std::string serializeProgram(const Target &t, const Program &p) {
           (uint64_t(l.ringRows) << 32));
     w.str(l.notStriped);
   }
+  w.u64(p.constants.size());
+  for (const auto &[k, at] : p.constants) {
+    w.var(k);
+    w.u64(at);
+  }
+  // The layout of each layer's constants (what packing fills).
+  w.u64(p.tables.size());
+  for (const GemmTables &tb : p.tables) {
+    w.u64((tb.sum ? 1u : 0u) | (tb.dw ? 2u : 0u) | (tb.dwBias ? 4u : 0u) |
+          (tb.gemmBias ? 8u : 0u) | (tb.rqBias ? 16u : 0u));
+    for (uint64_t off :
+         {tb.biasOff, tb.paramOff, tb.onesOff, tb.biasTileOff, tb.rqParamOff})
+      w.u64(off);
+    w.u64(tb.wOff.size());
+    for (size_t k = 0; k < tb.wOff.size(); ++k) {
+      w.u64(tb.wOff[k]);
+      w.u64(tb.rel[k].size());
+      for (int64_t x : tb.rel[k])
+        w.var(x);
+      w.u64(tb.zero[k].size());
+      for (bool z : tb.zero[k])
+        w.s.push_back(z ? 1 : 0);
+    }
+  }
   return w.s;
 }
 
@@ -262,8 +290,21 @@ std::string deserializeProgram(const Target &t, const std::string &bytes,
     if (p.opLayer[i] < -1)
       r.bad = true;
   }
-  std::string image = r.str();
-  p.image.assign(image.begin(), image.end());
+  const uint64_t imageBytes = r.u64();
+  const bool withImage = r.u64() != 0;
+  if (withImage && imageBytes > bytes.size() - std::min(bytes.size(), r.at))
+    r.bad = true;
+  if (!r.bad && imageBytes > (uint64_t(1) << 40))
+    r.bad = true;
+  if (r.bad)
+    return "truncated or corrupt scheduled program";
+  if (withImage) {
+    p.image.assign(bytes.begin() + long(r.at),
+                   bytes.begin() + long(r.at + imageBytes));
+    r.at += size_t(imageBytes);
+  } else {
+    p.image.assign(size_t(imageBytes), 0);
+  }
   p.dramBytes = r.u64();
   p.activationBase = r.u64();
   for (auto *list : {&p.inputs, &p.outputs}) {
@@ -306,8 +347,37 @@ std::string deserializeProgram(const Target &t, const std::string &bytes,
     l.ringRows = uint32_t(cascaded >> 32);
     l.notStriped = r.str();
   }
+  p.constants.resize(size_t(r.len(9)));
+  for (auto &[k, at] : p.constants) {
+    k = int(r.var());
+    at = r.u64();
+  }
+  uint64_t nt = r.len(8);
+  p.tables.resize(size_t(nt));
+  for (GemmTables &tb : p.tables) {
+    const uint64_t flags = r.u64();
+    tb.sum = flags & 1u, tb.dw = flags & 2u, tb.dwBias = flags & 4u,
+    tb.gemmBias = flags & 8u, tb.rqBias = flags & 16u;
+    for (uint64_t *off : {&tb.biasOff, &tb.paramOff, &tb.onesOff,
+                          &tb.biasTileOff, &tb.rqParamOff})
+      *off = r.u64();
+    const uint64_t kt = r.len(16);
+    tb.wOff.resize(size_t(kt));
+    tb.rel.resize(size_t(kt));
+    tb.zero.resize(size_t(kt));
+    for (size_t k = 0; k < kt && !r.bad; ++k) {
+      tb.wOff[k] = r.u64();
+      tb.rel[k].resize(size_t(r.len(1)));
+      for (int64_t &x : tb.rel[k])
+        x = r.var();
+      const uint64_t nz = r.len(1);
+      tb.zero[k].resize(size_t(nz));
+      for (size_t z = 0; z < nz && !r.bad; ++z)
+        tb.zero[k][z] = bytes[r.at++] != 0;
+    }
+  }
   if (r.bad || r.at != bytes.size())
-    return "truncated or corrupt NPU program";
+    return "truncated or corrupt scheduled program";
   return "";
 }
 

@@ -599,6 +599,8 @@ std::string printProgram(const Target &t, const Program &p) {
     os << "input " << tensorFields(x) << "\n";
   for (const NTensor &x : p.outputs)
     os << "output " << tensorFields(x) << "\n";
+  for (const auto &[k, at] : p.constants)
+    os << "constant tensor=" << k << " dram=" << at << "\n";
   for (size_t i = 0; i < p.layers.size(); ++i) {
     const LayerInfo &l = p.layers[i];
     os << "layer " << i << " name=" << quote(l.name) << " op=" << quote(l.op)
@@ -710,6 +712,12 @@ std::string parseProgram(const Target &t, const std::string &text,
       if (!readTensor(f, t.lanes, x))
         return f.err;
       (r.kw == "input" ? out.inputs : out.outputs).push_back(std::move(x));
+    } else if (r.kw == "constant") {
+      int k = -1;
+      uint64_t at = 0;
+      if (!f.num("tensor", k) || !f.num("dram", at))
+        return f.err;
+      out.constants.push_back({k, at});
     } else if (r.kw == "layer") {
       std::vector<int64_t> v;
       if (r.pos.size() != 1 || !ints(r.pos[0], v) || v.size() != 1 ||

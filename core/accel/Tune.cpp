@@ -379,7 +379,7 @@ std::string tuneAndGenerate(const Target &tg, const LayerProgram &lp,
       return e;
     if (!t.measure)
       return "no simulator to measure on";
-    e = t.measure(p, cycles);
+    e = t.measure(sub, p, cycles);
     if (!e.empty())
       return e;
     ++rep.runs;
@@ -511,7 +511,10 @@ std::string tuneAndGenerate(const Target &tg, const LayerProgram &lp,
   os << "tune: " << lp.layers.size() << " layers, ";
   if (t.candidates)
     os << "up to " << t.candidates << " candidates each: ";
-  os << rep.measuredLayers << " measured on " << t.simulator << " (" << rep.runs
+  const std::string sim = t.simulatorName && !t.simulatorName().empty()
+                              ? t.simulatorName()
+                              : t.simulator;
+  os << rep.measuredLayers << " measured on " << sim << " (" << rep.runs
      << " runs), " << rep.cachedLayers << " from the cache";
   if (!cache.path.empty())
     os << " '" << cache.path << "'" << (cache.writable ? "" : " (not used)");

@@ -133,6 +133,10 @@ size_t tableSizeOfMinor(unsigned minor) {
 
 } // namespace
 
+void Plugin::log(int32_t level, const std::string &message) const {
+  hostLog(state_.get(), level, message.c_str());
+}
+
 // ---- loading ----------------------------------------------------------------
 Plugin::Plugin() : handles_(newHandles()) {}
 

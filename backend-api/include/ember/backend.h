@@ -169,7 +169,11 @@ typedef struct ember_host_buffer_params {
 
 typedef enum ember_program_kind {
   EMBER_PROGRAM_GRAPH = 0, /* ember.backend.v1.Graph (lowered graph) */
-  EMBER_PROGRAM_LIR = 1    /* ember.backend.v1.LirProgram */
+  EMBER_PROGRAM_LIR = 1,   /* ember.backend.v1.LirProgram */
+  /* ember.backend.v1.LayerProgram: a scheduled program of the NPU compiler
+     layer, sent only to a plugin whose manifest sets accepts_layers and
+     carries its target description (docs/npu-sdk.md) */
+  EMBER_PROGRAM_LAYERS = 2
 } ember_program_kind;
 
 typedef struct ember_capabilities_params {

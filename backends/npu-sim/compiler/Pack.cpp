@@ -89,6 +89,7 @@ void packGemm(const Target &t, const GemmLayer &g, const GemmTables &tb,
 } // namespace
 
 void packImage(const Target &t, const LayerProgram &lp, Program &p) {
+  writeConstants(lp, p);
   for (size_t i = 0; i < lp.layers.size() && i < p.tables.size(); ++i)
     if (lp.layers[i].kind == Layer::Kind::Gemm)
       packGemm(t, lp.layers[i].gemm, p.tables[i], p.image.data());

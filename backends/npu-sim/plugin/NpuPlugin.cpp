@@ -20,6 +20,7 @@
 #include "ember/backend/v1/artifact.pb.h"
 #include "ember/backend/v1/capability.pb.h"
 #include "ember/backend/v1/graph.pb.h"
+#include "ember/backend/v1/layers.pb.h"
 #include "ember/backend/v1/options.pb.h"
 #include "ember/backend/v1/profile.pb.h"
 #include "ember/backend/v1/runtime.pb.h"
@@ -59,6 +60,7 @@ struct ember_executable {
   ns::RunConfig run;
   Fault fault;
   std::string options; // the CompileOptions it was compiled with
+  uint32_t kind = EMBER_PROGRAM_GRAPH; // the program kind it was compiled from
   std::vector<v1::TensorType> inputs, outputs;
   std::vector<std::string> inputNames, outputNames;
 };
@@ -86,6 +88,10 @@ ember_error *getCapabilities(const ember_capabilities_params *p,
   m.set_plugin_name(kName);
   m.set_plugin_version(kVersion);
   m.set_accepts_graph(true);
+  // The host schedules for this NPU's target description and sends
+  // scheduled programs (docs/npu-sdk.md, "Through the ABI").
+  m.set_accepts_layers(true);
+  m.set_target_description(ns::npuTargetJson());
   m.set_supports_serialize(true);
   m.set_device_count(kCores);
   m.add_emit_formats("npu-asm");
@@ -334,38 +340,20 @@ ember_error *generate(const void *bytes, size_t size, const v1::Graph &g,
   return nullptr;
 }
 
-ember_error *compile(ember_device *, const ember_compile_params *p,
-                     ember_executable **out) {
-  if (ember_error *e = checkStruct(
-          p, offsetof(ember_compile_params, options_size) + sizeof(size_t),
-          "ember_compile_params"))
-    return e;
-  if (!out)
-    return error(EMBER_STATUS_INVALID_ARGUMENT, "out_executable is NULL");
-  if (p->program_kind != EMBER_PROGRAM_GRAPH)
-    return error(EMBER_STATUS_UNSUPPORTED,
-                 "npu-sim compiles graphs (program kind 0), not kind " +
-                     std::to_string(p->program_kind));
-  v1::CompileOptions o;
-  if (p->options_size && (!p->options || p->options_size > size_t(INT_MAX) ||
-                          !o.ParseFromArray(p->options, int(p->options_size))))
-    return error(EMBER_STATUS_INVALID_ARGUMENT,
-                 "options are not an ember.backend.v1.CompileOptions");
-  auto x = std::make_unique<ember_executable>();
+// A graph: the compiler layer runs here (selection, scheduling, tuning on
+// SystemC with tune=N), the plugin packs. A scheduled program
+// (EMBER_PROGRAM_LAYERS): the host ran the layer for this plugin's target
+// description; the plugin packs and runs what it was sent.
+ember_error *compileGraph(const v1::CompileOptions &o, const void *data,
+                          size_t size, ember_executable &x) {
   ns::LayerOptions lo;
-  if (ember_error *e = applyOptions(o, x->run, &x->fault, &lo))
+  if (ember_error *e = applyOptions(o, x.run, &x.fault, &lo))
     return e;
-  const ns::CodegenOptions &co = lo.codegen;
-  ns::TuneOptions tune;
-  tune.candidates = lo.tune;
-  tune.cachePath = lo.tuneCache;
-  const bool tuneCacheGiven = lo.tuneCacheGiven;
-  x->options = o.SerializeAsString();
   v1::Graph g;
-  if (ember_error *e = parseGraph(p->program, p->program_size, g, "compile"))
+  if (ember_error *e = parseGraph(data, size, g, "compile"))
     return e;
   const ns::Target &t = ns::npuTarget();
-  if (tune.candidates || tuneCacheGiven) {
+  if (lo.tune || lo.tuneCacheGiven) {
     ns::LayerProgram lp;
     std::string err = ns::buildLayers(t, g, lp);
     if (!err.empty())
@@ -375,50 +363,125 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
                    "nothing in this graph runs on the NPU");
     // Tuning against the simulator, or (tune_cache without tune) the cached
     // tilings only (docs/npu-backend.md, "Tuning against the simulator").
-    if (!tuneCacheGiven) {
-      tune.cachePath = ns::defaultTuneCachePath();
-      if (tune.cachePath.empty())
-        gHost.log(EMBER_LOG_WARNING,
-                  "tune: neither XDG_CACHE_HOME nor HOME is set, so the "
-                  "tuning results are not kept (tune_cache=PATH keeps them)");
-    }
-    const ns::RunConfig run = x->run;
-    tune.measure = [run](const ns::Program &p, uint64_t &cycles) {
+    ns::TuneOptions tune;
+    tune.candidates = lo.tune;
+    tune.cachePath =
+        lo.tuneCacheGiven ? lo.tuneCache : ns::defaultTuneCachePath();
+    if (!lo.tuneCacheGiven && tune.cachePath.empty())
+      gHost.log(EMBER_LOG_WARNING,
+                "tune: neither XDG_CACHE_HOME nor HOME is set, so the "
+                "tuning results are not kept (tune_cache=PATH keeps them)");
+    const ns::RunConfig run = x.run;
+    tune.measure = [run](const ns::LayerProgram &, const ns::Program &p,
+                         uint64_t &cycles) {
       return ns::measureOnSystemC(run, p, cycles);
     };
     tune.simulator = "SystemC";
     tune.deviceKey = deviceKey(run);
     ns::TuneReport rep;
-    err = ns::tuneAndGenerate(t, lp, co, tune, x->program, rep);
+    err = ns::tuneAndGenerate(t, lp, lo.codegen, tune, x.program, rep);
     for (const std::string &w : rep.warnings)
       gHost.log(EMBER_LOG_WARNING, w);
     if (!err.empty())
       return error(EMBER_STATUS_UNSUPPORTED, err);
     gHost.log(EMBER_LOG_INFO, rep.summary);
-    ns::packImage(t, lp, x->program);
-  } else if (ember_error *e =
-                 generate(p->program, p->program_size, g, codegenKey(o), co,
-                          co.dramCapacity, x->program)) {
+    ns::packImage(t, lp, x.program);
+  } else if (ember_error *e = generate(data, size, g, codegenKey(o),
+                                       lo.codegen, lo.codegen.dramCapacity,
+                                       x.program)) {
     return e;
   }
-  x->program.uid = ns::newProgramUid();
-  sizeDram(*x);
-  if (x->fault.deadlock && x->fault.device < 0)
-    ns::injectDeadlock(t, x->program);
-  if (x->fault.device >= 0) {
-    x->faulty = x->program;
-    x->faulty.uid = ns::newProgramUid();
-    ns::injectDeadlock(t, x->faulty);
-  }
   for (int v : g.inputs()) {
-    x->inputs.push_back(g.values(v).type());
-    x->inputNames.push_back(g.values(v).name());
+    x.inputs.push_back(g.values(v).type());
+    x.inputNames.push_back(g.values(v).name());
   }
   for (int i = 0; i < g.outputs_size(); ++i) {
     int v = g.outputs(i);
-    x->outputs.push_back(g.values(v).type());
-    x->outputNames.push_back(i < g.output_names_size() ? g.output_names(i)
-                                                       : g.values(v).name());
+    x.outputs.push_back(g.values(v).type());
+    x.outputNames.push_back(i < g.output_names_size() ? g.output_names(i)
+                                                      : g.values(v).name());
+  }
+  return nullptr;
+}
+
+ember_error *compileLayers(const v1::CompileOptions &o, const void *data,
+                           size_t size, ember_executable &x) {
+  if (ember_error *e = applyOptions(o, x.run, &x.fault))
+    return e;
+  v1::LayerProgram m;
+  if (!data || size > size_t(INT_MAX) || !m.ParseFromArray(data, int(size)))
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "compile: not an ember.backend.v1.LayerProgram");
+  if (m.schema_version() != 1)
+    return error(EMBER_STATUS_VERSION_MISMATCH,
+                 "LayerProgram schema version " +
+                     std::to_string(m.schema_version()) +
+                     " (npu-sim reads version 1)");
+  const ns::Target &t = ns::npuTarget();
+  if (m.target_hash() != t.hash)
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "the scheduled program is for target " + m.target_hash() +
+                     ", this plugin's is " + t.hash);
+  ns::LayerProgram lp;
+  std::string err = ns::parseLayers(t, m.layers(), lp);
+  if (err.empty())
+    err = ns::deserializeProgram(t, m.program(), x.program);
+  if (err.empty() && x.program.tables.size() != lp.layers.size())
+    err = "the program's layers are not the layer program's";
+  if (!err.empty())
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "compile: " + err);
+  ns::packImage(t, lp, x.program);
+  if (m.timing_run()) { // the host's tuner measures on the timed model
+    x.run.executor = EMBER_NPU_EXECUTOR_SYSTEMC;
+    x.run.profile = 0;
+  }
+  x.inputs.assign(m.inputs().begin(), m.inputs().end());
+  x.outputs.assign(m.outputs().begin(), m.outputs().end());
+  x.inputNames.assign(m.input_names().begin(), m.input_names().end());
+  x.outputNames.assign(m.output_names().begin(), m.output_names().end());
+  if (x.inputs.size() != x.program.inputs.size() ||
+      x.outputs.size() != x.program.outputs.size() ||
+      x.inputNames.size() != x.inputs.size() ||
+      x.outputNames.size() != x.outputs.size())
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "compile: the signature does not match the program");
+  return nullptr;
+}
+
+ember_error *compile(ember_device *, const ember_compile_params *p,
+                     ember_executable **out) {
+  if (ember_error *e = checkStruct(
+          p, offsetof(ember_compile_params, options_size) + sizeof(size_t),
+          "ember_compile_params"))
+    return e;
+  if (!out)
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "out_executable is NULL");
+  if (p->program_kind != EMBER_PROGRAM_GRAPH &&
+      p->program_kind != EMBER_PROGRAM_LAYERS)
+    return error(EMBER_STATUS_UNSUPPORTED,
+                 "npu-sim compiles graphs (program kind 0) and scheduled "
+                 "programs (2), not kind " +
+                     std::to_string(p->program_kind));
+  v1::CompileOptions o;
+  if (p->options_size && (!p->options || p->options_size > size_t(INT_MAX) ||
+                          !o.ParseFromArray(p->options, int(p->options_size))))
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "options are not an ember.backend.v1.CompileOptions");
+  auto x = std::make_unique<ember_executable>();
+  x->options = o.SerializeAsString();
+  x->kind = p->program_kind;
+  if (ember_error *e = p->program_kind == EMBER_PROGRAM_GRAPH
+                           ? compileGraph(o, p->program, p->program_size, *x)
+                           : compileLayers(o, p->program, p->program_size, *x))
+    return e;
+  x->program.uid = ns::newProgramUid();
+  sizeDram(*x);
+  if (x->fault.deadlock && x->fault.device < 0)
+    ns::injectDeadlock(ns::npuTarget(), x->program);
+  if (x->fault.device >= 0) {
+    x->faulty = x->program;
+    x->faulty.uid = ns::newProgramUid();
+    ns::injectDeadlock(ns::npuTarget(), x->faulty);
   }
   *out = x.release();
   return nullptr;
@@ -433,7 +496,7 @@ v1::ArtifactHeader headerOf(const ember_executable &x) {
   h.set_plugin_version(kVersion);
   h.set_abi_major(EMBER_ABI_VERSION_MAJOR);
   h.set_abi_minor(EMBER_ABI_VERSION_MINOR);
-  h.set_program_kind(EMBER_PROGRAM_GRAPH);
+  h.set_program_kind(x.kind);
   for (auto &t : x.inputs)
     *h.add_inputs() = t;
   for (auto &t : x.outputs)
@@ -529,6 +592,7 @@ ember_error *load(ember_device *, const void *data, size_t size,
                  "artifact payload is truncated or corrupt (size or checksum "
                  "mismatch)");
   auto x = std::make_unique<ember_executable>();
+  x->kind = h.program_kind();
   size_t at = 0;
   std::string prog;
   if (!getBlob(payload, at, prog) || !getBlob(payload, at, x->options) ||

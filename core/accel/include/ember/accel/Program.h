@@ -143,6 +143,9 @@ struct Program {
   // Per layer: where a GEMM layer's constants are in the image (empty
   // tables for the other kinds); the vendor's packing fills them.
   std::vector<GemmTables> tables;
+  // The constant tensors of the layer program in the image: tensor index
+  // and DRAM byte (their bytes are already in the tiled layout).
+  std::vector<std::pair<int, uint64_t>> constants;
   int64_t lanes = 0;
   // Identifies the program on a device (whose weights DRAM holds); 0:
   // none, always rewritten. Set by newProgramUid(), not serialized.
@@ -268,9 +271,17 @@ const char *biasPathName(int bias);
 // The cost model's machine for these options (the target's DMA timing).
 scratchpad::Machine machineOf(const Target &t, const CodegenOptions &o);
 
-// Serialization (artifacts): the whole Program as bytes and back; the
-// operations as the target's text (Op.h), checked against the target.
-std::string serializeProgram(const Target &t, const Program &p);
+// Writes the constant tensors of `lp` into the image of `p` where
+// generateProgram placed them (Program::constants): with the vendor's
+// packing of the GEMM layers' tables, what a program sent without its image
+// needs.
+void writeConstants(const LayerProgram &lp, Program &p);
+
+// Serialization (artifacts, and the ABI's scheduled programs): the whole
+// Program as bytes and back, checked against the target on the way in;
+// without the image, only its size (it reads back as zeros, for packing).
+std::string serializeProgram(const Target &t, const Program &p,
+                             bool withImage = true);
 std::string deserializeProgram(const Target &t, const std::string &bytes,
                                Program &p);
 

@@ -18,10 +18,11 @@
 
 namespace ember::accel {
 
-// Cycles of `p` (a one-layer program; its image need not be packed: timing
-// does not depend on data) on the vendor's timed simulator; "" or an error.
-using MeasureFn =
-    std::function<std::string(const Program &p, uint64_t &cycles)>;
+// Cycles of `p`, scheduled from `lp` (one layer; its image is not packed:
+// timing does not depend on data), on the vendor's timed simulator; "" or
+// an error.
+using MeasureFn = std::function<std::string(
+    const LayerProgram &lp, const Program &p, uint64_t &cycles)>;
 
 struct TuneOptions {
   // Candidates measured per layer; 0: no measuring, only cached choices are
@@ -30,6 +31,9 @@ struct TuneOptions {
   std::string cachePath; // "": no cache file
   MeasureFn measure;
   std::string simulator = "the simulator"; // its name, for the summary
+  // When set, asked for that name after measuring (a host learns it from
+  // the measurements: the device's executor).
+  std::function<std::string()> simulatorName;
   // The vendor's device configuration the measurements hold for (e.g. its
   // DRAM timing: "dram_bw=16 dram_latency=64 dram_burst=256").
   std::string deviceKey;
