@@ -253,7 +253,7 @@ struct Builder {
       g.OH = g.OW = 1;
       g.sum = true;
       g.requant = false;
-      // NPU sum = sum of stored values = sum(q) - HW * offset.
+      // The device's sum = sum of stored values = sum(q) - HW * offset.
       g.bias.assign(size_t(g.K), int32_t((t.u8 ? 128 : 0) * g.H * g.W));
       pending[y] = {std::move(L), false, "mean"};
       return;
@@ -324,7 +324,7 @@ struct Builder {
       g.flat = true;
       g.w.assign(size_t(g.K), 1);
       g.bias.assign(size_t(g.K), 0);
-      // NPU acc = stored x; Requantize wants q - x_zp.
+      // The device's accumulator = stored x; Requantize wants q - x_zp.
       g.padValue = 0;
       p.layer.usefulMacs = 0;
       // The input's stored offset is folded below with x_zero_point.

@@ -85,7 +85,7 @@ std::string storedRows(const std::vector<Op> &tail, size_t k, uint64_t lo,
     return "a store of the tensor is not of the vector op before it";
   const int64_t row = int64_t((uint64_t(st.dram) - lo) / rb) - offset;
   // The op's rows must all be stored, contiguously in T: checked at its
-  // first STORE, which a later one needs to be of T too.
+  // first store, which a later one needs to be of T too.
   int64_t covered = 0;
   for (size_t q = v + 1; q < tail.size() && tail[q].kind == OpKind::Store;
        ++q) {
@@ -94,7 +94,7 @@ std::string storedRows(const std::vector<Op> &tail, size_t k, uint64_t lo,
       return "a vector op's rows are not stored contiguously";
     covered += tail[q].ysize * tail[q].xsize;
     if (offset > 0)
-      break; // the first STORE is of T; the rest was checked with it
+      break; // the first store is of T; the rest was checked with it
   }
   if (offset == 0 && covered != op.rows)
     return "a vector op's rows are not all stored";
@@ -117,20 +117,22 @@ int64_t findGap(const Target &t, int mem, Ranges used, uint64_t rows) {
   return at + rows <= t.memRows(mem) ? int64_t(at) : -1;
 }
 
-// A tensor T that layer i stores and only layer i + 1 loads (into ACT) stays
-// in OUT when its rows fit in a gap of OUT that neither layer's slots use.
-// Decided on the generated code, by footprints, so it holds for every layer
-// kind and load form: no other layer refers to T, and every instruction of the
-// two layers that touches T's DRAM bytes must be one of layer i's STOREs from
-// OUT, each right after the VECTOR op that wrote exactly its source rows, or
-// one of layer i + 1's LOADs into ACT. Then each such VECTOR op writes T's rows
-// in OUT directly (row r of T at gap + r) and its STOREs go; each LOAD becomes
-// a MOVE with the same geometry (LOAD's rows are linear in the DRAM address, so
-// src = gap + (dram - T's address) / row bytes) and padding. The token pass
-// orders the MOVEs after the VECTOR ops by their OUT footprints, as it ordered
-// LOADs after STOREs by DRAM bytes.
+// A tensor T that layer i stores and only layer i + 1 loads (into the act
+// memory) stays in the out memory when its rows fit in a gap of the out memory
+// that neither layer's slots use. Decided on the generated code, by footprints,
+// so it holds for every layer kind and load form: no other layer refers to T,
+// and every instruction of the two layers that touches T's DRAM bytes must be
+// one of layer i's stores from the out memory, each right after the vector op
+// that wrote exactly its source rows, or one of layer i + 1's loads into the
+// act memory. Then each such vector op writes T's rows in the out memory
+// directly (row r of T at gap + r) and its stores go; each load becomes a copy
+// with the same geometry (a load's rows are linear in the DRAM address, so src
+// = gap + (dram - T's address) / row bytes) and padding. The token pass orders
+// the copies after the vector ops by their out-memory footprints, as it ordered
+// loads after stores by DRAM bytes.
 //
-// Tries to keep the output of layer i in OUT for layer i + 1; true if done.
+// Tries to keep the output of layer i in the out memory for layer i + 1; true
+// if done.
 bool cascadeBoundary(const Target &t, std::vector<LayerCode> &codes, size_t i,
                      const std::vector<NTensor> &ts, const LayerProgram &lp,
                      int tensor) {
@@ -142,9 +144,9 @@ bool cascadeBoundary(const Target &t, std::vector<LayerCode> &codes, size_t i,
   const uint64_t rows = T.bytes() / rb;
   const int dram = int(t.memories.size()), outMem = t.memOf(Cls::Out),
             actMem = t.memOf(Cls::Act);
-  // Every instruction touching [lo, hi) of DRAM: producer STOREs from OUT
-  // (after the VECTOR op writing their rows) in layer i, ACT LOADs in
-  // layer i + 1, nothing else.
+  // Every instruction touching [lo, hi) of DRAM: producer stores from the out
+  // memory (after the vector op writing their rows) in layer i, the act memory
+  // loads in layer i + 1, nothing else.
   struct Site {
     size_t step;
     size_t k; // index in the step's tail or loads
@@ -187,7 +189,7 @@ bool cascadeBoundary(const Target &t, std::vector<LayerCode> &codes, size_t i,
   }
   if (stores.empty() || loads.empty())
     return false;
-  // Each STORE's rows come from the VECTOR op before it.
+  // Each store's rows come from the vector op before it.
   struct Redirect {
     size_t step, vec;
     int64_t dstRow; // T's row of the op's first row

@@ -29,7 +29,7 @@ bool overlaps(const Ranges &rs, uint64_t lo, uint64_t hi);
 struct StoredRows {
   size_t vec = 0;     // the op's index in the tail
   int64_t row = 0;    // T's row of the op's first row
-  bool first = false; // the op's first STORE: the run stores all its rows,
+  bool first = false; // the op's first store: the run stores all its rows,
                       // contiguously in T
 };
 
@@ -69,8 +69,8 @@ using RegenerateFn = std::function<std::string(size_t i, bool inOn, bool outOn,
 // activation of its own storage, not a program input or output, referenced
 // by the two layers only) and that takes at most half of the out memory (the
 // rest is
-// for the two layers' own OUT slots, which their tilings decide). The code
-// generator tiles these layers with the input costed as MOVEs from the
+// for the two layers' own out-memory slots, which their tilings decide). The
+// code generator tiles these layers with the input costed as copies from the
 // start, so the cost model chooses their tiling knowing that the input does
 // not come from DRAM (a layer tiled as if alone reloads its weights to
 // start on a smaller first input block sooner, which a copied input does
@@ -88,7 +88,7 @@ std::vector<char> predictCascadedInputs(const Target &t, const LayerProgram &lp,
 // stores), and the boundaries found again until they agree (at most three
 // rounds; a boundary lost in the last only leaves its layers' prediction
 // off). The tiling is kept: letting the cost model choose again with the
-// producer's STOREs dropped as well picked tilings that ran slower in the
+// producer's stores dropped as well picked tilings that ran slower in the
 // network (DS-CNN +1.7% cycles); the consumer's input side is chosen up
 // front instead (predictCascadedInputs). Sets LayerInfo::cascadedIn /
 // cascadedOut.

@@ -183,11 +183,11 @@ std::string padError(const Target &tg, int64_t pt, int64_t pl, int64_t pb,
 // ---- pooling layers ----------------------------------------------------
 
 // An average pool without its padded taps (count_include_pad 0): the
-// POOLs that redo the outputs whose window overlaps the padding, over the
-// taps inside the image (POOL divides by KH x KW, here the taps' count),
+// Pools that redo the outputs whose window overlaps the padding, over the
+// taps inside the image (Pool divides by kh x kw, here the taps' count),
 // for output lines [y0, y1) of a block whose input lines start at line
 // y0 * s - pt. Consecutive outputs of a line with the same window are one
-// POOL (OUT_W = their count); rows are relative to the block's slots.
+// Pool (out_w = their count); rows are relative to the block's slots.
 struct PoolFix {
   int64_t kh, kw, outW, src, dst, rows;
 };
@@ -216,7 +216,7 @@ std::vector<PoolFix> poolBorderFixes(const PoolLayer &g, int64_t y0,
       ox = end;
     }
   }
-  // One geometry after the other: up to three SETREGs per change.
+  // One geometry after the other: up to three register writes per change.
   std::stable_sort(v.begin(), v.end(), [](const PoolFix &a, const PoolFix &b) {
     return std::tie(a.kh, a.kw, a.outW) < std::tie(b.kh, b.kw, b.outW);
   });
@@ -232,7 +232,7 @@ std::string genPool(const Target &tg, const Layer &L,
   Addr addr{ts};
   const int64_t lanes = tg.lanes;
   const int64_t Ct = ceilDiv(g.C, lanes), Wp = g.W + g.pl + g.pr;
-  // The POOLs (and geometry SETREGs) redoing the border outputs of the
+  // The Pools (and geometry register writes) redoing the border outputs of the
   // output lines [y0, y1), the main geometry restored after them.
   auto fixes = [&](int64_t y0, int64_t y1, int64_t in, int64_t out,
                    std::vector<Op> *emit) {

@@ -8,8 +8,9 @@
 namespace ember::accel {
 
 // The largest x <= maxX dividing `rows` with y <= maxY, so that, e.g., 1280
-// weight rows are one load (2 x 640) rather than 1023 + 257 with 10-bit
-// fields (each DMA op pays the DRAM latency once). {0, 0} when none does.
+// weight rows are one load (2 x 640) rather than a full line of maxX rows
+// plus the rest (each DMA op pays the DRAM latency once). {0, 0} when none
+// does.
 std::pair<int64_t, int64_t> oneTransfer(const Target &t, int64_t rows) {
   if (rows <= 0)
     return {0, 0};

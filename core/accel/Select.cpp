@@ -388,8 +388,10 @@ std::string whyRepeated(const View &v, int x, int64_t C) {
     shape += (i ? "," : "") + std::to_string(d[i]);
   return "operand " + q(v.name(x)) + " [" + shape + "] is repeated over " +
          std::to_string(C) +
-         " channels but is not a constant: VADD reads one value per lane "
-         "and LOAD cannot spread a value over the lanes (only a constant or a "
+         " channels but is not a constant: the vector add reads one value per "
+         "lane "
+         "and a load cannot spread a value over the lanes (only a constant or "
+         "a "
          "[1,C,...] tensor broadcasts)";
 }
 

@@ -28,7 +28,7 @@ void emitStream(const Target &t, std::vector<LayerCode> &codes,
   // never activations, which the layers before may still be writing) are
   // issued where layer i's last step would issue the loads of a next step,
   // so they run while that step computes. Only when none of them writes a
-  // scratchpad row that layer i's last step still reads or writes: moved
+  // memory row that layer i's last step still reads or writes: moved
   // across that step's instructions they must not change what it computes
   // (the token pass then orders them after the earlier users of those rows).
   std::vector<std::vector<Op>> early(codes.size());

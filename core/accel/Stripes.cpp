@@ -1,18 +1,18 @@
-// Layer cascading in stripes for the NPU backend (docs/npu-backend.md,
-// "Stripes"): a tensor between two GEMM layers that does not fit OUT whole
-// goes through a ring of lines in OUT, the two layers' instruction streams
-// interleaved unit by unit.
+// Layer cascading in stripes (docs/npu-sdk.md,
+// "Stripes"): a tensor between two GEMM layers that does not fit the out memory
+// whole goes through a ring of lines in the out memory, the two layers'
+// instruction streams interleaved unit by unit.
 //
 // Both layers are generated with CodegenOptions::striped: each takes half of
-// every scratchpad (from opposite ends, so their slots never meet) and less
-// than half of OUT (the rest is for the ring), and its y loop is outside its
-// output-tile loop, so the producer completes a stripe of lines across all
-// channel tiles before it starts the next. The ring holds R pixels of every
-// channel tile: pixel p of tile t lives in OUT row ring + t * R + p mod R.
-// The rewrite is on the generated code, as cascadeBoundary's is, so it holds
-// for every GEMM layer form: the producer's VECTOR ops that write the
-// tensor's rows (for STOREs) write them into the ring (split in two where a
-// block wraps), its STOREs go, and each LOAD of the consumer becomes MOVEs
+// every memory (from opposite ends, so their slots never meet) and less
+// than half of the out memory (the rest is for the ring), and its y loop is
+// outside its output-tile loop, so the producer completes a stripe of lines
+// across all channel tiles before it starts the next. The ring holds R pixels
+// of every channel tile: pixel p of tile t lives in the out memory row ring + t
+// * R + p mod R. The rewrite is on the generated code, as cascadeBoundary's is,
+// so it holds for every GEMM layer form: the producer's vector ops that write
+// the tensor's rows (for stores) write them into the ring (split in two where a
+// block wraps), its stores go, and each load of the consumer becomes copies
 // from the ring (split where a line wraps). Program order is what the token
 // pass orders by (Tokens.cpp), so interleaving the two streams is enough:
 // each consumer unit after the producer units that write what it reads, and
@@ -40,13 +40,13 @@ struct Span {
 
 // How far the producer runs ahead: a consumer unit whose lines are there is
 // emitted after this many more producer units (when the ring allows), so the
-// array has the producer's next step to compute while the consumer's MOVEs
-// wait for the VECTOR ops that wrote their lines.
+// array has the producer's next step to compute while the consumer's copies
+// wait for the vector ops that wrote their lines.
 constexpr size_t kLag = 1;
 
 // The cycles of two layers run interleaved, estimated from their
 // predictions alone: no less than either layer, nor than the busiest
-// compute engine's or the LOAD engine's work of both together (they share
+// compute engine's or the load engine's work of both together (they share
 // the array and the DMA engine).
 double stripedEstimate(const LayerInfo &p, const LayerInfo &c) {
   return std::max({p.predictedCycles, c.predictedCycles,
@@ -56,7 +56,7 @@ double stripedEstimate(const LayerInfo &p, const LayerInfo &c) {
 
 // A boundary runs in stripes only when that estimate is below this share of
 // the two layers run one after the other: the striped tilings are smaller
-// (each layer has half of the scratchpads, and the y loops outermost), so a
+// (each layer has half of the memories, and the y loops outermost), so a
 // pair whose layers both keep the array busy gains nothing and loses the
 // larger tiles (MobileNetV2's 56x56 depthwise -> projection pairs ran 5-16%
 // slower striped, their estimate 0.95-0.98).
@@ -67,10 +67,10 @@ bool touchesDram(const Target &t, const Op &in, uint64_t lo, uint64_t hi) {
   return touchesRows(t, in, int(t.memories.size()), lo, hi);
 }
 
-// The MOVEs that bring the block LOAD `in` would bring, its lines read from
+// The copies that bring the block load `in` would bring, its lines read from
 // the ring (`a0`: the tensor row of its first data row; P pixels a tile, R
 // ring pixels a tile). Lines that wrap are split, with the padding kept
-// where LOAD puts it.
+// where load puts it.
 void ringMoves(const Target &t, const Op &in, int64_t a0, int64_t P, int64_t R,
                int64_t ring, std::vector<Op> &out) {
   struct Piece {
@@ -112,7 +112,7 @@ void ringMoves(const Target &t, const Op &in, int64_t a0, int64_t P, int64_t R,
       ++a;
       continue;
     }
-    // Consecutive whole lines at one ring pitch: one MOVE.
+    // Consecutive whole lines at one ring pitch: one copy.
     size_t b = a + 1;
     int64_t stride = in.xsize;
     if (b < n && pieces[b].full)
@@ -161,7 +161,7 @@ bool meet(const Ranges &a, const Ranges &b) {
   return false;
 }
 
-// The SETREG values of a layer's setup.
+// The register write values of a layer's setup.
 std::map<int64_t, int64_t> setupRegs(const LayerCode &c) {
   std::map<int64_t, int64_t> m;
   for (const Op &in : c.setup)
@@ -204,9 +204,9 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
   const int64_t W = T.dims.size() == 4 ? std::max<int64_t>(T.dims[3], 1) : 1;
   LayerCode prod = codes[i], cons = codes[i + 1];
 
-  // Joint fit: no scratchpad row both layers use, no DRAM byte but the
-  // tensor's that both touch (their instructions run interleaved). The OUT
-  // rows both use are kept for the ring.
+  // Joint fit: no memory row both layers use, no DRAM byte but the
+  // tensor's that both touch (their instructions run interleaved). The
+  // out-memory rows both use are kept for the ring.
   Ranges usedOut;
   for (int mem = 0; mem <= dram; ++mem) {
     Ranges a, b;
@@ -228,8 +228,8 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
              (mem == dram ? "DRAM" : t.memories[size_t(mem)].name) + " rows";
   }
 
-  // The producer: STOREs of the tensor from OUT, each run right after the
-  // VECTOR op that wrote its rows; nothing else touches the tensor.
+  // The producer: stores of the tensor from the out memory, each run right
+  // after the vector op that wrote its rows; nothing else touches the tensor.
   struct Write {
     size_t step, vec;
     Span span;
@@ -271,7 +271,7 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
       drop[s][k] = 1;
     }
   }
-  // The consumer: LOADs of the tensor into ACT, nothing else.
+  // The consumer: loads of the tensor into the act memory, nothing else.
   struct Read {
     size_t step, k;
   };
@@ -317,9 +317,9 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
     }
   }
 
-  // The ring: the largest gap of OUT that neither layer uses, R pixels per
-  // channel tile (whole lines when it holds one and the producer's widest
-  // block).
+  // The ring: the largest gap of the out memory that neither layer uses, R
+  // pixels per channel tile (whole lines when it holds one and the producer's
+  // widest block).
   Ranges used = std::move(usedOut);
   std::sort(used.begin(), used.end());
   uint64_t at = 0, best = 0, bestAt = 0;
@@ -522,8 +522,8 @@ void stripeLayers(const Target &t, std::vector<LayerCode> &codes,
     }
     const LayerCode keepP = codes[i], keepC = codes[i + 1];
     const LayerInfo infoP = infos[i], infoC = infos[i + 1];
-    // Half of each scratchpad per layer; of OUT, a half or three quarters
-    // for the ring. Each done pair is estimated, and the fastest kept.
+    // Half of each memory per layer; of the out memory, a half or three
+    // quarters for the ring. Each done pair is estimated, and the fastest kept.
     double best = HUGE_VAL;
     LayerCode bestP, bestC;
     LayerInfo bestIP, bestIC;

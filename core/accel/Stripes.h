@@ -13,11 +13,13 @@
 namespace ember::accel {
 
 // A striped boundary: the output of layer `producer` goes through a ring of
-// lines in OUT to layer producer + 1, and the two layers' instructions are
-// interleaved unit by unit (the units of layerUnitCount below).
+// lines in the out memory to layer producer + 1, and the two layers'
+// instructions are interleaved unit by unit (the units of layerUnitCount
+// below).
 struct StripedPair {
   size_t producer = 0;
-  int64_t ringRows = 0; // the ring's OUT rows, as many for each channel tile
+  int64_t ringRows =
+      0; // the ring's out-memory rows, as many for each channel tile
   // The stream: (0: the producer, 1: the consumer; the unit's index).
   std::vector<std::pair<int, size_t>> order;
 };
@@ -31,17 +33,17 @@ inline size_t layerUnitCount(const LayerCode &c) { return c.steps.size() + 1; }
 // Per layer i: whether the boundary i -> i + 1 may run in stripes, by the
 // rules that do not depend on the code: both are GEMM layers over one image,
 // layer i + 1 reads the output of layer i as its input, a tensor that
-// cascadableTensor allows and that is too large to be kept in OUT whole
-// (not fitsHalfOfOut, predictCascadedInputs's rule).
+// cascadableTensor allows and that is too large to be kept in the out memory
+// whole (not fitsHalfOfOut, predictCascadedInputs's rule).
 std::vector<char> stripeCandidates(const Target &t, const LayerProgram &lp,
                                    const std::vector<NTensor> &ts);
 
 // Runs tensor `tensor` between layers i and i + 1 (generated with
-// CodegenOptions::striped: their scratchpad slots disjoint, their y loops
-// outside the output-tile loops) through a ring in OUT: the producer's
-// VECTOR ops that wrote the tensor's rows for its STOREs write them into
-// the ring instead (split at the ring's wrap), the STOREs go, the
-// consumer's LOADs of the tensor become MOVEs from the ring (split at its
+// CodegenOptions::striped: their memory slots disjoint, their y loops
+// outside the output-tile loops) through a ring in the out memory: the
+// producer's vector ops that wrote the tensor's rows for its stores write them
+// into the ring instead (split at the ring's wrap), the stores go, the
+// consumer's loads of the tensor become copies from the ring (split at its
 // wrap), and `pair.order` interleaves the two layers' units so that each
 // consumer unit comes after the producer units writing the lines it reads
 // and each producer unit after the consumer units still reading the lines it
@@ -51,7 +53,7 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
                            StripedPair &pair);
 
 // Generates layer `i` again as one side of a striped boundary (`share`: the
-// rows of each scratchpad it may take; CodegenOptions::striped). Returns ""
+// rows of each memory it may take; CodegenOptions::striped). Returns ""
 // or the error.
 using StripeRegenerateFn = std::function<std::string(
     size_t i, bool inOn, bool outOn, const std::vector<uint64_t> *share)>;
@@ -59,9 +61,9 @@ using StripeRegenerateFn = std::function<std::string(
 // Tries the candidate boundaries (stripeCandidates) left to right, each
 // layer in one striped pair at most and neither layer cascaded whole
 // (LayerInfo::cascadedIn / cascadedOut): both layers generated striped, then
-// stripeBoundary, with a half and with three quarters of OUT for the ring;
-// the pair with the lower estimate of the two layers interleaved (their
-// predictions alone, the array and the LOAD engine shared) is kept when
+// stripeBoundary, with a half and with three quarters of the out memory for the
+// ring; the pair with the lower estimate of the two layers interleaved (their
+// predictions alone, the array and the load engine shared) is kept when
 // `all`, or when it is below 0.93 of the two layers one after the other;
 // else both are generated again as they were. Sets
 // LayerInfo::stripedIn / stripedOut / ringRows and appends the pairs done.

@@ -22,9 +22,9 @@ namespace {
 
 // Bump when the code generated for a tiling changes its timing (cached
 // measurements of the old code no longer hold).
-constexpr int kTunerVersion = 4; // 2: DWGEMM depthwise layers; 3: merged
+constexpr int kTunerVersion = 4; // 2: DwGemm depthwise layers; 3: merged
                                  // flat loads, the fill in pieces; 4: the
-                                 // bias in REQUANT
+                                 // bias in Requant
 const char *const kFormat = "ember-npu-tune";
 constexpr int kFormatVersion = 1;
 

@@ -17,7 +17,7 @@ namespace ember::accel {
 
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// A tensor in NPU layout. Pixels are every index of the logical shape but
+// A tensor in the tiled layout. Pixels are every index of the logical shape but
 // the channel axis, row-major; for NCHW, pixel = (n * H + h) * W + w.
 struct NTensor {
   enum class Kind { Activation, Input, Output, Constant };
@@ -32,10 +32,11 @@ struct NTensor {
   int64_t lanes = 0; // channels per row: the target's (0: not set yet)
   // Storage: the tensor's own, or channel tiles of another tensor (a
   // Concat's input placed in its output).
-  int base = -1;            // owner of the storage; -1: itself
-  int64_t tileOffset = 0;   // first channel tile inside the owner
-  int64_t dram = -1;        // byte offset of the owner's storage (planned)
-  std::vector<int8_t> data; // Constant: bytes in NPU layout (rowBytes per row)
+  int base = -1;          // owner of the storage; -1: itself
+  int64_t tileOffset = 0; // first channel tile inside the owner
+  int64_t dram = -1;      // byte offset of the owner's storage (planned)
+  std::vector<int8_t>
+      data; // Constant: bytes in the tiled layout (rowBytes per row)
 
   int64_t tiles() const { return ceilDiv(C, lanes); }
   int64_t elemBytes() const { return i32 ? 4 : 1; }
@@ -51,7 +52,7 @@ struct Requant {
   int32_t zp = 0, lo = -128, hi = 127;
 };
 
-// The VADD registers (TFLite quantized add), in stored-int8 terms.
+// The VAdd registers (TFLite quantized add), in stored-int8 terms.
 struct AddRegs {
   int32_t lshift = 20;
   int32_t aZp = 0, aMult = 0, aShift = 0, bZp = 0, bMult = 0, bShift = 0;

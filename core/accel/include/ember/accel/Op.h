@@ -83,9 +83,9 @@ const std::vector<OpField> &opFields(OpKind k);
 // ((inner - 1) x stride + taps) x outer.
 int64_t streamedRows(const Op &op);
 
-// One op in the layer's text syntax: "load mem=ACT row=0 dram=64 ysize=1
-// xsize=16 stride=16 wait=LOAD->GEMM" (fields at their defaults left out,
-// except the ones every op of the kind prints).
+// One op in the layer's text syntax: "load mem=the act memory row=0 dram=64
+// ysize=1 xsize=16 stride=16 wait=load->GEMM" (fields at their defaults left
+// out, except the ones every op of the kind prints).
 std::string formatOp(const Target &t, const Op &op);
 // Parses formatOp's text; "" or why not.
 std::string parseOp(const Target &t, const std::string &text, Op &op);

@@ -26,7 +26,7 @@ namespace ember::accel {
 struct TileChoice {
   std::vector<int64_t> tile;
   std::vector<size_t> order;
-  int bias = -1;        // 0: DRAM, 1: GEMM, 2: REQUANT (BiasMode)
+  int bias = -1;        // 0: DRAM, 1: GEMM, 2: Requant (BiasMode)
   double predicted = 0; // the cost model's cycles (candidates)
   bool empty() const { return tile.empty(); }
   bool same(const TileChoice &o) const {
@@ -58,14 +58,16 @@ struct LayerInfo {
   // the program, inside that layer's range (empty: none). A layer run alone
   // (runLayersAlone, the report's `alone`) issues them first.
   size_t prefetchFirst = 0, prefetchEnd = 0;
-  // Layer cascading: its input came from the layer before through OUT
-  // (MOVEs, no DRAM), or its output stayed in OUT for the layer after.
+  // Layer cascading: its input came from the layer before through the out
+  // memory (copies, no DRAM), or its output stayed in the out memory for the
+  // layer after.
   bool cascadedIn = false, cascadedOut = false;
   // Layer cascading in stripes (Stripes.cpp): its input came from a ring of
-  // lines in OUT that the layer before fills as it runs, interleaved with it
-  // (stripedIn), or its output went into such a ring (stripedOut); ringRows:
-  // the ring's OUT rows. Its instructions then interleave with the other
-  // layer's in [firstInsn, endInsn) (Program::insnLayer tells them apart).
+  // lines in the out memory that the layer before fills as it runs, interleaved
+  // with it (stripedIn), or its output went into such a ring (stripedOut);
+  // ringRows: the ring's out-memory rows. Its instructions then interleave with
+  // the other layer's in [firstInsn, endInsn) (Program::insnLayer tells them
+  // apart).
   bool stripedIn = false, stripedOut = false;
   uint32_t ringRows = 0;
   // A candidate producer (stripeCandidates) whose boundary to the next
@@ -80,7 +82,7 @@ struct LayerInfo {
   // once, the output written once: the roofline's memory side).
   double predictedCycles = 0;
   uint64_t minDramBytes = 0;
-  // Of the prediction, the busiest compute engine's and the LOAD engine's
+  // Of the prediction, the busiest compute engine's and the load engine's
   // busy cycles (the choice of striped boundaries; not serialized).
   double predictedCompute = 0, predictedLoad = 0;
   // The chosen tiling, and the cost model's best candidates (best first;
@@ -154,9 +156,9 @@ struct Program {
 
 uint64_t newProgramUid();
 
-// Where accumulators get their bias: a stride-0 LOAD of the bias row per
+// Where accumulators get their bias: a stride-0 load of the bias row per
 // accumulator row (DRAM), one GEMM with reset from a constant row and a bias
-// tile (the array), the bias row of the requantization table that REQUANT's
+// tile (the array), the bias row of the requantization table that Requant's
 // `bias` bit adds (requant: no array rows, no per-row DMA; layers that
 // requantize, not the pooling sums), or whichever the cost model predicts
 // fastest (auto). Values as TileChoice::bias.
@@ -172,7 +174,7 @@ struct CodegenOptions {
   // The device's DRAM (option dram_bytes; 0: the whole address space, the
   // device then gets what the program needs).
   uint64_t dramCapacity = 0;
-  // Tiling: by predicted cycles (the cost model of docs/npu-backend.md,
+  // Tiling: by predicted cycles (the cost model of docs/npu-sdk.md,
   // "Cost-model tiling"), or by DMA bytes alone (the rule before it; backend
   // option tiling=bytes, kept to measure the model against).
   bool cycleTiling = true;
@@ -195,27 +197,27 @@ struct CodegenOptions {
   bool dwgemm = true;
   // Weight prefetch across layers (backend option prefetch=on|off): the
   // next layer's first weight and table loads during the last step of the
-  // layer before (docs/npu-backend.md, "Weight prefetch").
+  // layer before (docs/npu-sdk.md, "Weight prefetch").
   bool prefetch = true;
   // Layer cascading (backend option cascade=on|off): a tensor that one layer
-  // writes and only the next layer reads stays in OUT when it fits beside
-  // both layers' OUT slots; the consumer's activation LOADs become MOVEs
-  // (docs/npu-backend.md, "Layer cascading").
+  // writes and only the next layer reads stays in the out memory when it fits
+  // beside both layers' out-memory slots; the consumer's activation loads
+  // become copies (docs/npu-sdk.md, "Layer cascading").
   bool cascade = true;
   // With cascading (backend option cascade_predict=off|out|both): which
   // side of a boundary that will likely be cascaded (Cascade.h,
   // predictCascadedInputs) the first tiling of its layers assumes on chip.
-  // Out: the producer is tiled without the STOREs of its output (the
-  // default); both: the consumer also with its input by MOVE; off: every
+  // Out: the producer is tiled without the stores of its output (the
+  // default); both: the consumer also with its input by copy; off: every
   // layer tiled as if alone (cascadeLayers then only corrects predictions).
   CascadePredict cascadePredict = CascadePredict::Out;
   // Layer cascading in stripes (backend option stripes=off|on|all): a tensor
-  // between two GEMM layers that does not fit OUT whole goes through a ring
-  // of lines in OUT, the two layers' steps interleaved (Stripes.h;
-  // docs/npu-backend.md, "Stripes"). On: where the cost model estimates a
-  // gain; all: wherever it can (to measure and test the mechanism).
+  // between two GEMM layers that does not fit the out memory whole goes through
+  // a ring of lines in the out memory, the two layers' steps interleaved
+  // (Stripes.h; docs/npu-sdk.md, "Stripes"). On: where the cost model estimates
+  // a gain; all: wherever it can (to measure and test the mechanism).
   StripeMode stripes = StripeMode::On;
-  // Internal, per layer: one side of a striped boundary. Its scratchpads are
+  // Internal, per layer: one side of a striped boundary. Its memories are
   // shared with the other layer (each gets `shareRows` rows of each memory,
   // 0: all) and its y loop must be outside its output-tile loop, so that a
   // stripe of lines is complete across all channel tiles before the next.
@@ -225,9 +227,9 @@ struct CodegenOptions {
   // its first step loads the input and weight tiles in up to N pieces along
   // the input tiles, each piece's input rows and weights together, so the
   // first GEMMs start after a piece instead of the whole blocks
-  // (docs/npu-backend.md, "Within a layer: the fill and the DMA stream").
+  // (docs/npu-sdk.md, "Within a layer: the fill and the DMA stream").
   unsigned fillPieces = 4;
-  // Internal, per layer: its scratchpad slots from the top of each memory.
+  // Internal, per layer: its memory slots from the top of each memory.
   bool slotsFromTop = false;
   // Internal, per layer: a layer before it in the partition, so weight
   // prefetch issues its first step's constant loads (weights, tables) ahead
@@ -237,8 +239,9 @@ struct CodegenOptions {
   // Dependency insertion (Sync.h) at the end; off, the operations carry no
   // synchronization (a stage's text, ember-accel --stop-after).
   bool sync = true;
-  // Internal, per layer: its input comes from OUT by MOVE, its output stays
-  // in OUT (layer cascading decided; the cost model counts no DRAM for them).
+  // Internal, per layer: its input comes from the out memory by copy, its
+  // output stays in the out memory (layer cascading decided; the cost model
+  // counts no DRAM for them).
   bool inOnChip = false, outOnChip = false;
 };
 

@@ -29,7 +29,7 @@ struct SyncStats {
 // tokens, src * engines + dst; barriers, the pair's barrier (the pairs in
 // order, src major); -1 when src == dst or the target has too few.
 int syncBit(const Target &t, int src, int dst);
-// The name of a bit ("LOAD->GEMM").
+// The name of a bit ("load->GEMM").
 std::string syncBitName(const Target &t, int bit);
 
 // Sets wait/signal on every op of `prog` (ending in Finish). Returns "" or

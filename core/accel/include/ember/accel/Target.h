@@ -199,7 +199,7 @@ struct Target {
   int channel(int src, int dst) const {
     return src * int(engines.size()) + dst;
   }
-  // "LOAD->GEMM"
+  // "load->GEMM"
   std::string channelName(int ch) const;
   // Bytes of one row of class `c` (lanes x element bytes).
   int64_t clsRowBytes(Cls c) const;
