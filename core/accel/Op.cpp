@@ -413,7 +413,9 @@ void accesses(const Target &t, const Op &op, const int32_t *regs,
   }
   case OpKind::Requant:
     out.push_back({accM, uint64_t(op.src), uint64_t(op.src + op.rows), false});
-    out.push_back({paramM, uint64_t(op.param), uint64_t(op.param + 2), false});
+    // The table's multiplier and shift rows, and with bias its bias row.
+    out.push_back({paramM, uint64_t(op.param),
+                   uint64_t(op.param + (op.bias ? 3 : 2)), false});
     out.push_back({outM, uint64_t(op.dst), uint64_t(op.dst + op.rows), true});
     return;
   case OpKind::VAdd:

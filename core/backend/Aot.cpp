@@ -28,7 +28,7 @@ Expected<std::string> compileAhead(Plugin &p, const Function &f,
   EMBER_ASSIGN(v1::CapabilityManifest m, p.capabilities());
   uint32_t kind = EMBER_PROGRAM_GRAPH;
   std::string program;
-  if (takesLayers(m)) {
+  if (takesLayers(p, m)) {
     EMBER_ASSIGN(accel::Target t, layerTarget(p, m));
     EMBER_ASSIGN(program, scheduleForPlugin(p, nullptr, t, f, o));
     kind = EMBER_PROGRAM_LAYERS;

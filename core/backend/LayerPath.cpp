@@ -16,8 +16,9 @@
 
 namespace ember::backend {
 
-bool takesLayers(const v1::CapabilityManifest &m) {
-  return m.accepts_layers() && !m.target_description().empty();
+bool takesLayers(const Plugin &p, const v1::CapabilityManifest &m) {
+  return p.abiMinor() >= 5 && m.accepts_layers() &&
+         !m.target_description().empty();
 }
 
 Expected<accel::Target> layerTarget(const Plugin &p,

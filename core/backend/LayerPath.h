@@ -19,8 +19,9 @@
 
 namespace ember::backend {
 
-// Whether `m` asks for scheduled programs.
-bool takesLayers(const v1::CapabilityManifest &m);
+// Whether plugin `p` (manifest `m`) asks for scheduled programs: ABI 1.5
+// or later, accepts_layers and a target description.
+bool takesLayers(const Plugin &p, const v1::CapabilityManifest &m);
 
 // The plugin's target description, parsed and validated; an error naming
 // the plugin and the field when it cannot work.

@@ -478,7 +478,7 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
   // for its target description (LayerPath.h).
   EMBER_ASSIGN(v1::CapabilityManifest manifest, plugin->capabilities());
   std::optional<accel::Target> layerTgt;
-  if (anyPlugin && takesLayers(manifest)) {
+  if (anyPlugin && takesLayers(*plugin, manifest)) {
     EMBER_ASSIGN(accel::Target t, layerTarget(*plugin, manifest));
     layerTgt = std::move(t);
   }

@@ -326,6 +326,13 @@ ACCEL_OPS = {
     "setreg": ("SETREG", {"reg": "reg", "value": "value"}),
     "finish": ("FINISH", {}),
 }
+# The spec's registers the layer sets (Target.h, Reg; the description
+# refuses a role the layer does not know). The others (VMUL's, LUT's) are
+# set by no layer form yet.
+ACCEL_REGISTERS = ["pad_value", "pool_kh", "pool_kw", "pool_stride", "pool_in_w",
+                   "pool_out_w", "add_lshift", "add_a_zp", "add_a_mult", "add_a_shift",
+                   "add_b_zp", "add_b_mult", "add_b_shift", "add_out_mult",
+                   "add_out_shift", "add_out_zp", "add_min", "add_max"]
 # The spec's memories -> the operand classes each holds.
 ACCEL_HOLDS = {"ACT": ["act"], "WGT": ["wgt"], "ACC": ["acc", "param"], "OUT": ["out"]}
 
@@ -373,7 +380,7 @@ def accel_target(spec, dim, forms):
         "ops": desc_ops,
         "register_count": 1 << desc_ops["setreg"]["reg"],
         "registers": {r["name"].lower(): {"id": r["id"], "engine": r["engine"]}
-                      for r in spec["registers"]},
+                      for r in spec["registers"] if r["name"].lower() in ACCEL_REGISTERS},
         "requant": {"per_channel": True, "bias_row": True, "outputs": ["i8", "u8"]},
         # A kernel row of at most DIM taps (PE rows), as many as the field holds;
         # the bias as one int32 in the last four lanes of a weight row.

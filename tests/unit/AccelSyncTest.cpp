@@ -113,3 +113,21 @@ TEST(AccelSync, BarriersOrderAUnifiedMemory) {
   ASSERT_EQ(parseOp(t, text, back), "") << text;
   EXPECT_EQ(back.wait, p[2].wait);
 }
+
+// A requantization with bias reads its table's third row: the load of that
+// row alone (the multiplier and shift rows loaded before) is waited for.
+TEST(AccelSync, RequantWithBiasReadsTheBiasRow) {
+  const Target &t = testTarget("scratchpads");
+  const int dmaP = t.engineFor(OpKind::Load, Cls::Param),
+            rq = t.engineFor(OpKind::Requant);
+  std::vector<Op> p;
+  p.push_back(load(t, Cls::Param, 100, 0, 2));  // 0: multiplier and shift
+  p.push_back(load(t, Cls::Param, 102, 64, 1)); // 1: the bias row
+  p.push_back(requantOp(t, 0, 0, 8, 100, 0, -128, 127, true)); // 2
+  p.push_back(finishOp());
+  ASSERT_EQ(assignSync(t, p, nullptr), "");
+  EXPECT_EQ(p[2].wait, ch(t, dmaP, rq));
+  EXPECT_EQ(p[1].signal, ch(t, dmaP, rq)); // the last load it needs
+  EXPECT_EQ(p[0].signal, 0u);
+  EXPECT_EQ(checkSync(t, p), "");
+}
