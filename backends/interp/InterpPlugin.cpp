@@ -303,9 +303,9 @@ ember_error *init(const ember_host_api *h) { return gHost.attach(h); }
 // ABI 1.4: one device on the host, no memory of its own to run out of.
 ember_error *deviceDescribe(const ember_device_query_params *p,
                             ember_blob *out) {
-  if (ember_error *e = checkStruct(
-          p, offsetof(ember_device_query_params, device_index) + 4,
-          "ember_device_query_params"))
+  if (ember_error *e =
+          checkStruct(p, offsetof(ember_device_query_params, device_index) + 4,
+                      "ember_device_query_params"))
     return e;
   if (p->device_index != 0)
     return error(EMBER_STATUS_OUT_OF_RANGE, "the interpreter has one device");

@@ -354,8 +354,7 @@ std::string checkHeader(const Target &t, const std::vector<Rec> &recs) {
 
 } // namespace
 
-// ---- the layer program
-// -------------------------------------------------------
+// ---- the layer program -----------------------------------------------------
 
 std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
   std::ostringstream os;
@@ -586,8 +585,7 @@ std::string parseLayers(const Target &t, const std::string &text,
   return "";
 }
 
-// ---- the scheduled program
-// ---------------------------------------------------
+// ---- the scheduled program -------------------------------------------------
 
 std::string printProgram(const Target &t, const Program &p) {
   std::ostringstream os;

@@ -386,9 +386,8 @@ ember_error *compileGraph(const v1::CompileOptions &o, const void *data,
       return error(EMBER_STATUS_UNSUPPORTED, err);
     gHost.log(EMBER_LOG_INFO, rep.summary);
     ns::packImage(t, lp, x.program);
-  } else if (ember_error *e = generate(data, size, g, codegenKey(o),
-                                       lo.codegen, lo.codegen.dramCapacity,
-                                       x.program)) {
+  } else if (ember_error *e = generate(data, size, g, codegenKey(o), lo.codegen,
+                                       lo.codegen.dramCapacity, x.program)) {
     return e;
   }
   for (int v : g.inputs()) {
