@@ -8,6 +8,8 @@ and once after, and compares the two records byte for byte.
 usage:
   process-replay.py capture OUT [--ember PATH] [--set quick|full] [-j N]
                                 [--only REGEX]
+  process-replay.py capture OUT --set npu [--ember PATH] [--target T]
+                                [--npu-inputs DIR] [-j N] [--only REGEX]
   process-replay.py compare BEFORE AFTER [--exclude REGEX] [--all]
 
 capture writes OUT/<case>/ for every case of the set:
@@ -30,6 +32,26 @@ capture writes OUT/<case>/ for every case of the set:
                      test_data_set_0's values, as `ember conform` does,
                      and status.txt names them
 plus OUT/MANIFEST.txt (commit, host, case list; not compared byte for byte).
+
+--set npu records the NPU backend instead (an NPU backend refactor must not
+change the programs it emits): for every int8 model the NPU tests use,
+  npu-asm.txt.gz      ember compile --target=T --emit=npu-asm (the program of
+                      every NPU partition, in the assembler's syntax)
+  run.txt.gz          stdout of ember run --target=T (its summary line:
+                      cycles, MAC utilization, DMA bytes; wall times masked)
+  outputs/output_<i>.pb.gz  what that run computed (test_data_set_0 inputs,
+                      or --seed 0)
+  status.txt          exit codes and stderr
+The cases: examples/mnist-int8, the int8 models under ../shared/models, the
+generated single-layer sweep (tests/npu/gen_layers.py, 320 cases, seed 15)
+and ResNet-50 int8 (bench/npu/make_resnet50.py, quantized by
+scripts/quantize-with-ort.py). The generated ones are made once into
+--npu-inputs DIR (default /tmp/ember-replay-npu-inputs; both records of a
+comparison must use the same folder, since ONNX Runtime's quantizer may not
+be bit-stable across its versions); generating needs onnx, onnxruntime and
+../shared (without them those cases are skipped). T is npu-sim by default;
+plugin:PATH records another build of the backend (a DIM 8 or 32 sub-build,
+tests/npu/dim_subbuild.sh).
 
 The set ("full", the default): the bundled MNIST; every model under
 ../shared/models; the ONNX light models; every ONNX node test (with their
@@ -160,6 +182,115 @@ def collect_cases(which, only):
         rx = re.compile(only)
         cases = [c for c in cases if rx.search(c.name)]
     return cases
+
+
+def ensure_npu_inputs(root):
+    """Generates the single-layer sweep and ResNet-50 int8 into `root` once;
+    returns [(case name, model, data set or None)] of what exists."""
+    os.makedirs(root, exist_ok=True)
+    py = sys.executable
+    layers = os.path.join(root, "layers")
+    if not os.path.isdir(layers):
+        tmp = layers + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        rc, _, se = run([py, os.path.join(ROOT, "tests", "npu", "gen_layers.py"),
+                         tmp, "--count", "320", "--seed", "15"])
+        if rc == 0:
+            os.rename(tmp, layers)
+        else:
+            print("warning: the single-layer sweep was not generated: %s" %
+                  se.decode(errors="replace").strip()[-300:])
+    r50 = os.path.join(root, "resnet50-int8")
+    light = os.path.join(SHARED, "onnx-backend", "light", "light_resnet50.onnx")
+    if not os.path.isdir(r50) and os.path.exists(light):
+        fp32 = os.path.join(root, "resnet50-fp32")
+        shutil.rmtree(fp32, ignore_errors=True)
+        rc, _, se = run([py, os.path.join(ROOT, "bench", "npu",
+                                          "make_resnet50.py"), light, fp32])
+        if rc == 0:
+            rc, _, se = run([py, os.path.join(ROOT, "scripts",
+                                              "quantize-with-ort.py"),
+                             fp32, r50 + ".tmp", "--samples", "4"])
+        if rc == 0:
+            os.rename(r50 + ".tmp", r50)
+        else:
+            print("warning: ResNet-50 int8 was not generated: %s" %
+                  se.decode(errors="replace").strip()[-300:])
+    out = []
+    if os.path.isdir(layers):
+        for n in sorted(os.listdir(layers)):
+            m = os.path.join(layers, n, "model.onnx")
+            if os.path.exists(m):
+                out.append(("layers/" + n, m,
+                            os.path.join(layers, n, "test_data_set_0")))
+    if os.path.isdir(r50):
+        out.append(("resnet50-int8", os.path.join(r50, "model.onnx"),
+                    os.path.join(r50, "test_data_set_0")))
+    return out
+
+
+def collect_npu_cases(inputs, only):
+    cases = []
+    m = os.path.join(ROOT, "examples", "mnist-int8")
+    cases.append(Case("mnist-int8", os.path.join(m, "model.onnx"),
+                      os.path.join(m, "test_data_set_0")))
+    models = os.path.join(SHARED, "models")
+    if os.path.isdir(models):
+        for n in sorted(os.listdir(models)):
+            mp = os.path.join(models, n, "model.onnx")
+            if "int8" in n and os.path.exists(mp):
+                ds = os.path.join(models, n, "test_data_set_0")
+                cases.append(Case("models/" + n, mp,
+                                  ds if os.path.isdir(ds) else None))
+    for name, mp, ds in ensure_npu_inputs(inputs):
+        cases.append(Case(name, mp, ds if os.path.isdir(ds) else None))
+    if only:
+        rx = re.compile(only)
+        cases = [c for c in cases if rx.search(c.name)]
+    return cases
+
+
+# Wall times on a run's summary line (compile_ms=8099.0 run_ms=2393.6):
+# masked in the record, the simulated cycles stay.
+RUN_TIMES = re.compile(rb"\b([a-z_]+_ms)=[0-9.]+")
+
+
+def capture_npu_case(ember, target, out, case):
+    # The target names the plugin's file for another build; the record says
+    # <target> so that two builds' records compare.
+    def scrub_target(data, tmp):
+        data = scrub(data, tmp)
+        if target.startswith("plugin:"):
+            data = data.replace(target.encode(), b"<target>")
+        return data
+    d = os.path.join(out, case.name)
+    os.makedirs(d, exist_ok=True)
+    shapes, inputs = case.input_args()
+    status = []
+    tmp = tempfile.mkdtemp(prefix="replay-")
+    try:
+        rc, so, se = run([ember, "compile", case.model, "--target=" + target,
+                          "--emit=npu-asm"] + shapes)
+        write_gz(os.path.join(d, "npu-asm.txt.gz"), scrub_target(so, tmp))
+        status.append(b"npu-asm: exit %s\n%s" % (str(rc).encode(),
+                                                  scrub_target(se, tmp)))
+        outs = os.path.join(tmp, "outputs")
+        rc, so, se = run([ember, "run", case.model, "--target=" + target,
+                          "--seed", "0", "--save-outputs", outs] + inputs)
+        write_gz(os.path.join(d, "run.txt.gz"), RUN_TIMES.sub(
+            rb"\1=<t>", scrub_target(so, tmp)))
+        status.append(b"run: exit %s\n%s" % (str(rc).encode(), scrub_target(se, tmp)))
+        if os.path.isdir(outs):
+            od = os.path.join(d, "outputs")
+            os.makedirs(od, exist_ok=True)
+            for n in sorted(os.listdir(outs)):
+                with open(os.path.join(outs, n), "rb") as f:
+                    write_gz(os.path.join(od, n + ".gz"), f.read())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    with open(os.path.join(d, "status.txt"), "wb") as f:
+        f.write(b"".join(status))
+    return case.name
 
 
 def run(cmd):
@@ -310,14 +441,23 @@ def cmd_capture(a):
     if os.path.exists(a.out) and os.listdir(a.out):
         sys.exit("error: %s exists and is not empty" % a.out)
     os.makedirs(a.out, exist_ok=True)
-    cases = collect_cases(a.set, a.only)
+    npu = a.set == "npu"
+    target = a.target or ("npu-sim" if npu else None)
+    if target and target.startswith("plugin:") and "/" in target:
+        target = "plugin:" + os.path.abspath(target[len("plugin:"):])
+    cases = (collect_npu_cases(a.npu_inputs, a.only) if npu
+             else collect_cases(a.set, a.only))
     if tensor_info(os.path.join(ROOT, "examples", "mnist", "test_data_set_0",
                                 "input_0.pb")) is None:
         print("warning: no python onnx module: test-case inputs are not "
               "used (seeded random inputs, static shapes only)")
     done = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as ex:
-        futs = [ex.submit(capture_case, ember, a.out, c) for c in cases]
+        if npu:
+            futs = [ex.submit(capture_npu_case, ember, target, a.out, c)
+                    for c in cases]
+        else:
+            futs = [ex.submit(capture_case, ember, a.out, c) for c in cases]
         for f in concurrent.futures.as_completed(futs):
             f.result()
             done += 1
@@ -338,7 +478,8 @@ def cmd_capture(a):
                         cpuinfo = line.split(":", 1)[1].strip()
                         break
         f.write("cpu %s\n" % cpuinfo)
-        f.write("set %s only=%s\n" % (a.set, a.only or ""))
+        f.write("set %s only=%s%s\n" % (a.set, a.only or "",
+                                         " target=" + target if npu else ""))
         f.write("cases %d\n" % len(cases))
         for c in cases:
             f.write("case %s\n" % c.name)
@@ -440,7 +581,11 @@ def main():
     c.add_argument("out")
     c.add_argument("--ember", default=os.path.join(ROOT, "build", "bin",
                                                    "ember"))
-    c.add_argument("--set", choices=["quick", "full"], default="full")
+    c.add_argument("--set", choices=["quick", "full", "npu"], default="full")
+    c.add_argument("--target", help="--set npu: the NPU target (npu-sim, or "
+                   "plugin:PATH of another build)")
+    c.add_argument("--npu-inputs", default="/tmp/ember-replay-npu-inputs",
+                   help="--set npu: where the generated cases are made once")
     c.add_argument("--only", help="regular expression over case names")
     c.add_argument("-j", "--jobs", type=int, default=2)
     k = sub.add_parser("compare", help="compare two records byte for byte")

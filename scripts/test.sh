@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs dependencies, checks format and file sizes, builds Ember with its
-# tests, fuzzes the ONNX importer
-# for a bounded time, and runs every test (ctest: unit tests, lit/FileCheck,
+# tests, fuzzes the ONNX importer, the plugin program readers and the NPU
+# compiler layer's target descriptions for a bounded time, and runs every test (ctest: unit tests, lit/FileCheck,
 # ONNX conformance floors, robustness, NPU simulator). Exit status 0 only
 # when all pass.
 set -euo pipefail
@@ -19,7 +19,8 @@ BUILD=${EMBER_BUILD_DIR:-build}
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_TESTS=ON >/dev/null
 cmake --build "$BUILD" -j "$(nproc)"
-# Bounded fuzzing of the ONNX importer (clang-19, ASan + UBSan); a crash
+# Bounded fuzzing (clang-19, ASan + UBSan; scripts/fuzz.sh): the ONNX
+# importer, the program readers, the target description parser; a crash
 # fails the run and leaves its input in build-fuzz/crashes/.
 bash scripts/fuzz.sh "${EMBER_FUZZ_SECONDS:-60}"
 cd "$BUILD"

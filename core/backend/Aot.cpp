@@ -1,8 +1,10 @@
 #include "backend/Aot.h"
 
 #include "backend/Artifact.h"
+#include "backend/LayerPath.h"
 #include "backend/Partitioner.h"
 #include "backend/ProgramProto.h"
+#include "ember/backend/v1/capability.pb.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -21,9 +23,20 @@ Expected<std::string> compileAhead(Plugin &p, const Function &f,
                        computeNodes(f)[size_t(bad)]->describe(),
                        " ahead of time: ", s.reasons[size_t(bad)],
                        " (an artifact has no fallback)");
-  EMBER_ASSIGN(std::string program, serializeGraph(f));
-  EMBER_ASSIGN(Executable exe, p.compile(nullptr, EMBER_PROGRAM_GRAPH, program,
-                                         serializeCompileOptions(o)));
+  // A plugin that takes scheduled programs gets the partition scheduled
+  // for its target description (LayerPath.h), else the graph.
+  EMBER_ASSIGN(v1::CapabilityManifest m, p.capabilities());
+  uint32_t kind = EMBER_PROGRAM_GRAPH;
+  std::string program;
+  if (takesLayers(p, m)) {
+    EMBER_ASSIGN(accel::Target t, layerTarget(p, m));
+    EMBER_ASSIGN(program, scheduleForPlugin(p, nullptr, t, f, o));
+    kind = EMBER_PROGRAM_LAYERS;
+  } else {
+    EMBER_ASSIGN(program, serializeGraph(f));
+  }
+  EMBER_ASSIGN(Executable exe,
+               p.compile(nullptr, kind, program, serializeCompileOptions(o)));
   return p.serialize(exe);
 }
 

@@ -1,6 +1,7 @@
 #include "backend/Partitioner.h"
 
 #include "backend/Artifact.h"
+#include "backend/LayerPath.h"
 #include "backend/ProgramProto.h"
 #include "interp/Interpreter.h"
 
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -472,6 +474,14 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
   common.vendor.clear();
   const std::string fallbackOptBytes = serializeCompileOptions(common);
   const std::string optBytes = serializeCompileOptions(o.compile);
+  // A plugin that takes scheduled programs gets its partitions scheduled
+  // for its target description (LayerPath.h).
+  EMBER_ASSIGN(v1::CapabilityManifest manifest, plugin->capabilities());
+  std::optional<accel::Target> layerTgt;
+  if (anyPlugin && takesLayers(*plugin, manifest)) {
+    EMBER_ASSIGN(accel::Target t, layerTarget(*plugin, manifest));
+    layerTgt = std::move(t);
+  }
   for (size_t i = 0; i < x->plan_.parts.size(); ++i) {
     auto &part = x->plan_.parts[i];
     Compiled c;
@@ -480,14 +490,31 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
     Plugin *runner = part.onPlugin ? plugin.get() : x->fallback_.get();
     if (runner) {
       Device *dev = part.onPlugin ? &x->device_ : &x->fallbackDevice_;
-      EMBER_ASSIGN(std::string bytes, serializeGraph(*part.graph->main()));
+      // A plugin that takes scheduled programs gets the partition scheduled
+      // for its target description (LayerPath.h); the artifact cache keys
+      // it by the graph (and the program kind), so a hit skips scheduling.
+      const bool layers = part.onPlugin && layerTgt;
+      EMBER_ASSIGN(std::string graph, serializeGraph(*part.graph->main()));
       const std::string &opts = part.onPlugin ? optBytes : fallbackOptBytes;
       std::string cached;
       if (!o.artifactCacheDir.empty())
-        cached = artifactCachePath(o.artifactCacheDir, *runner, bytes, opts);
+        cached = artifactCachePath(o.artifactCacheDir, *runner,
+                                   layers ? "layers|" + graph : graph, opts);
       Expected<Executable> exe = loadCachedArtifact(*runner, dev, cached);
       if (!exe) {
-        exe = runner->compile(dev, EMBER_PROGRAM_GRAPH, bytes, opts);
+        std::string bytes = std::move(graph);
+        if (layers) {
+          auto sched = scheduleForPlugin(*plugin, dev, *layerTgt,
+                                         *part.graph->main(), o.compile);
+          if (!sched)
+            return Status(
+                sched.status().code(),
+                concat("partition ", i, ": ", sched.status().message()));
+          bytes = std::move(*sched);
+        }
+        exe = runner->compile(
+            dev, layers ? EMBER_PROGRAM_LAYERS : EMBER_PROGRAM_GRAPH, bytes,
+            opts);
         if (exe && !cached.empty())
           storeArtifact(*runner, *exe, cached);
       }

@@ -113,7 +113,7 @@ constexpr size_t kMaxBlobSize = size_t(4) << 30;
 // The size of the ABI 1.x function table of each minor version: every
 // minor version appends to the table, so a table's struct_size and its
 // claimed minor version must agree. A new minor version adds its line here.
-static_assert(EMBER_ABI_VERSION_MAJOR == 1 && EMBER_ABI_VERSION_MINOR == 4,
+static_assert(EMBER_ABI_VERSION_MAJOR == 1 && EMBER_ABI_VERSION_MINOR == 5,
               "a new ABI version: add its table size to tableSizeOfMinor");
 size_t tableSizeOfMinor(unsigned minor) {
   switch (minor) {
@@ -126,12 +126,17 @@ size_t tableSizeOfMinor(unsigned minor) {
   case 3:
     return offsetof(ember_plugin_api, device_describe);
   case 4:
+  case 5: // 1.5 added a program kind, no entries
     return sizeof(ember_plugin_api);
   }
   return 0;
 }
 
 } // namespace
+
+void Plugin::log(int32_t level, const std::string &message) const {
+  hostLog(state_.get(), level, message.c_str());
+}
 
 // ---- loading ----------------------------------------------------------------
 Plugin::Plugin() : handles_(newHandles()) {}

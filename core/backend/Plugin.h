@@ -168,6 +168,11 @@ public:
   // "plugin 'name' (path)": how messages name it.
   std::string describe() const;
 
+  // A message on stderr as the plugin's own log would print it
+  // ("info: [name] ..."), at the level the host logs at: for what the host
+  // does on the plugin's behalf (the scheduled-program path's tuner).
+  void log(int32_t level, const std::string &message) const;
+
   // Converts (and frees) a plugin error; null is OK. `call` names the
   // function that returned it.
   Status takeError(ember_error *e, const char *call);

@@ -33,7 +33,9 @@ for f in bin/ember lib/ember/libember_interp.so lib/ember/libember_null.so \
          lib/cmake/Ember/EmberConfig.cmake lib/cmake/Ember/EmberConfigVersion.cmake \
          lib/cmake/Ember/EmberTargets.cmake lib/cmake/Ember/EmberPlugin.cmake \
          share/ember/templates/null/CMakeLists.txt share/ember/templates/null/NullPlugin.cpp \
-         share/ember/examples/mnist/model.onnx; do
+         share/ember/examples/mnist/model.onnx \
+         include/ember/accel/Target.h include/ember/accel/Program.h \
+         lib/libember_accel.a lib/libember_scratchpad.a bin/ember-accel; do
   [ -e "$prefix/$f" ] || die "the install has no $f"
 done
 ember=$prefix/bin/ember
@@ -76,8 +78,9 @@ build_plugin "$src/examples/out-of-tree-plugin" "$work/tiny" "" -DCMAKE_BUILD_TY
 build_plugin "$src/backends/null" "$work/null" "" -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON
 grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$work/null/CMakeCache.txt" ||
   die "the null template does not build Release by default"
-# The NPU backend: Ember through the SDK only; the NPU's own spec and
-# simulator (hw/, simulator/ and its example kernels) from source.
+# The NPU backend: Ember through the SDK only (its compiler layer,
+# Ember::accel, included); the NPU's own spec and simulator (hw/,
+# simulator/ and its example kernels) from source.
 if [ -f "$prefix/lib/ember/libember_npu_sim.so" ]; then
   build_plugin "$src/backends/npu-sim" "$work/npu" \
     "$src/hw|$src/simulator|$src/examples/npu" \

@@ -28,7 +28,8 @@
  *   - History: 1.0 first release; 1.1 appended executable_signature; 1.2
  *     appended buffer_import_host (and ember_host_buffer_params); 1.3
  *     appended executable_emit and event_profile; 1.4 appended
- *     device_describe and estimate_cost (and their argument structs).
+ *     device_describe and estimate_cost (and their argument structs); 1.5
+ *     added program kind EMBER_PROGRAM_LAYERS (no new entries).
  *
  * OWNERSHIP
  *   - ember_error objects are created by the plugin and owned by the caller
@@ -66,7 +67,7 @@ extern "C" {
 #endif
 
 #define EMBER_ABI_VERSION_MAJOR 1
-#define EMBER_ABI_VERSION_MINOR 4
+#define EMBER_ABI_VERSION_MINOR 5
 
 /* The one symbol a plugin exports. */
 #define EMBER_PLUGIN_ENTRY_SYMBOL "ember_plugin_entry"
@@ -169,7 +170,12 @@ typedef struct ember_host_buffer_params {
 
 typedef enum ember_program_kind {
   EMBER_PROGRAM_GRAPH = 0, /* ember.backend.v1.Graph (lowered graph) */
-  EMBER_PROGRAM_LIR = 1    /* ember.backend.v1.LirProgram */
+  EMBER_PROGRAM_LIR = 1,   /* ember.backend.v1.LirProgram */
+  /* ember.backend.v1.LayerProgram (ABI 1.5): a scheduled program of the NPU
+     compiler layer, sent only to a plugin of ABI 1.5 or later whose manifest
+     sets accepts_layers and carries its target description
+     (docs/npu-sdk.md) */
+  EMBER_PROGRAM_LAYERS = 2
 } ember_program_kind;
 
 typedef struct ember_capabilities_params {

@@ -2,18 +2,25 @@
 // partitions for the example NPU and runs them on its simulator through
 // driver.h (SystemC by default; `--backend-opt executor=golden|systemc|rtl`).
 // A plugin like any vendor's: it sees Ember only through the ABI header,
-// the schemas, the helpers and the SDK's scratchpad library.
+// the schemas, the helpers and the SDK's NPU compiler layer (Ember::accel),
+// which does selection, tiling, scheduling and dependency insertion from
+// this NPU's target description (NpuTarget.h); the plugin packs, encodes,
+// runs, and reads its options.
 #include "ember/backend.h"
 #include "ember/plugin_helpers.hpp"
 
-#include "Program.h"
+#include "NpuTarget.h"
 #include "Runtime.h"
-#include "Select.h"
-#include "Tune.h"
+
+#include "ember/accel/Options.h"
+#include "ember/accel/Select.h"
+#include "ember/accel/Text.h"
+#include "ember/accel/Tune.h"
 
 #include "ember/backend/v1/artifact.pb.h"
 #include "ember/backend/v1/capability.pb.h"
 #include "ember/backend/v1/graph.pb.h"
+#include "ember/backend/v1/layers.pb.h"
 #include "ember/backend/v1/options.pb.h"
 #include "ember/backend/v1/profile.pb.h"
 #include "ember/backend/v1/runtime.pb.h"
@@ -53,6 +60,7 @@ struct ember_executable {
   ns::RunConfig run;
   Fault fault;
   std::string options; // the CompileOptions it was compiled with
+  uint32_t kind = EMBER_PROGRAM_GRAPH; // the program kind it was compiled from
   std::vector<v1::TensorType> inputs, outputs;
   std::vector<std::string> inputNames, outputNames;
 };
@@ -80,23 +88,28 @@ ember_error *getCapabilities(const ember_capabilities_params *p,
   m.set_plugin_name(kName);
   m.set_plugin_version(kVersion);
   m.set_accepts_graph(true);
+  // The host schedules for this NPU's target description and sends
+  // scheduled programs (docs/npu-sdk.md, "Through the ABI").
+  m.set_accepts_layers(true);
+  m.set_target_description(ns::npuTargetJson());
   m.set_supports_serialize(true);
   m.set_device_count(kCores);
   m.add_emit_formats("npu-asm");
-  for (const ns::OpClaim &c : ns::claimedOps()) {
+  m.add_emit_formats("npu-layers");
+  for (const ns::OpClaim &c : ns::claimedOps(ns::npuTarget())) {
     v1::OpCapability *o = m.add_ops();
     o->set_op(c.op);
-    for (const char *d : c.dtypes)
+    for (const std::string &d : c.dtypes)
       o->add_dtypes(d);
     o->set_min_rank(c.minRank);
     o->set_max_rank(4);
     o->set_quantized(true);
-    if (*c.constraints)
+    if (!c.constraints.empty())
       o->add_constraints(c.constraints);
     o->set_context(c.context);
-    for (const char *d : c.contextDtypes)
+    for (const std::string &d : c.contextDtypes)
       o->add_context_dtypes(d);
-    for (const char *d : c.indexDtypes)
+    for (const std::string &d : c.indexDtypes)
       o->add_index_dtypes(d);
   }
   return gHost.blob(m.SerializeAsString(), out);
@@ -123,7 +136,7 @@ ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
   v1::Graph g;
   if (ember_error *e = parseGraph(p->graph, p->graph_size, g, "query_support"))
     return e;
-  std::vector<std::string> why = ns::whyNot(g);
+  std::vector<std::string> why = ns::whyNot(ns::npuTarget(), g);
   v1::SupportReport r;
   r.set_schema_version(1);
   for (int i = 0; i < g.nodes_size(); ++i) {
@@ -135,38 +148,6 @@ ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
   return gHost.blob(r.SerializeAsString(), out);
 }
 
-bool parseU64(const std::string &s, uint64_t &v) {
-  if (s.empty() || s.size() > 20)
-    return false;
-  char *end = nullptr;
-  unsigned long long x = std::strtoull(s.c_str(), &end, 10);
-  if (*end || s[0] == '-')
-    return false;
-  v = x;
-  return true;
-}
-
-// The choice `val` names among `words` (its index), or -1.
-int wordIndex(const std::string &val,
-              std::initializer_list<const char *> words) {
-  int i = 0;
-  for (const char *w : words) {
-    if (val == w)
-      return i;
-    ++i;
-  }
-  return -1;
-}
-
-// "KEY 'VAL' is not one of A, B, C": the error of a word option.
-std::string notOneOf(const std::string &k, const std::string &val,
-                     std::initializer_list<const char *> words) {
-  std::string list;
-  for (const char *w : words)
-    list += (list.empty() ? "" : ", ") + std::string(w);
-  return k + " '" + val + "' is not one of " + list;
-}
-
 // The simulated device's DRAM when dram_bytes was not given: what the
 // program needs, at least the spec's default.
 void sizeDram(ember_executable &x) {
@@ -174,16 +155,39 @@ void sizeDram(ember_executable &x) {
     x.run.dramBytes = std::max(x.run.dramBytes, x.program.dramBytes);
 }
 
-// Vendor options (`--backend-opt KEY=VALUE`), named in docs/npu-backend.md.
+// The DRAM timing a tuning measurement holds for (the tuning cache's key).
+std::string deviceKey(const ns::RunConfig &run) {
+  return "dram_bw=" +
+         std::to_string(
+             run.bytesPerCycle
+                 ? run.bytesPerCycle
+                 : uint32_t(EMBER_NPU_DRAM_BYTES_PER_CYCLE_DEFAULT)) +
+         " dram_latency=" +
+         std::to_string(run.zeroLatency ? 0u
+                        : run.latency
+                            ? run.latency
+                            : uint32_t(EMBER_NPU_DRAM_LATENCY_CYCLES_DEFAULT)) +
+         " dram_burst=" +
+         std::to_string(run.burst
+                            ? run.burst
+                            : uint32_t(EMBER_NPU_DRAM_BURST_BYTES_DEFAULT));
+}
+
+// Vendor options (`--backend-opt KEY=VALUE`, docs/npu-backend.md): the
+// device's (executor, dram_*, fault) here, the compiler layer's
+// (accel::applyLayerOption) into `lo`; a key neither knows is an error.
 ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
                           Fault *fault = nullptr,
-                          ns::CodegenOptions *co = nullptr,
-                          ns::TuneOptions *tune = nullptr,
-                          bool *tuneCacheGiven = nullptr) {
+                          ns::LayerOptions *lo = nullptr) {
   rc = ns::RunConfig();
   rc.profile = int(o.profile_level());
+  ns::LayerOptions scratch;
   for (const auto &[k, val] : o.vendor()) {
     uint64_t n = 0;
+    bool known = false;
+    std::string err = ns::applyLayerOption(k, val, lo ? *lo : scratch, known);
+    if (!err.empty())
+      return error(EMBER_STATUS_INVALID_ARGUMENT, err);
     if (k == "fault") {
       // Test hook: a program that deadlocks, to check the error path; with
       // @D:N only the N-th execution on device D (a fault mid-stream).
@@ -206,114 +210,45 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
       }
       if (fault)
         *fault = f;
-    } else if (k == "tiling") {
-      const auto words = {"cycles", "bytes"};
-      const int i = wordIndex(val, words);
-      if (i < 0)
-        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
-      if (co)
-        co->cycleTiling = i == 0;
-    } else if (k == "bias") {
-      const auto words = {"auto", "dram", "gemm", "requant"};
-      const int i = wordIndex(val, words);
-      if (i < 0)
-        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
-      if (co) // auto is -1, the paths 0 to 2
-        co->bias = ns::BiasMode(i - 1);
-    } else if (k == "tune") {
-      // Measure the cost model's N best tilings per layer on SystemC.
-      if (!parseU64(val, n) || n < 1 || n > 64)
-        return error(EMBER_STATUS_INVALID_ARGUMENT,
-                     "backend option tune=" + val +
-                         " is not a candidate count from 1 to 64");
-      if (tune)
-        tune->candidates = unsigned(n);
-    } else if (k == "tune_cache") {
-      // The tuning cache file ("": none).
-      if (tune)
-        tune->cachePath = val;
-      if (tuneCacheGiven)
-        *tuneCacheGiven = true;
-    } else if (k == "prefetch" || k == "cascade") {
-      const auto words = {"on", "off"};
-      const int i = wordIndex(val, words);
-      if (i < 0)
-        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
-      if (co)
-        (k == "prefetch" ? co->prefetch : co->cascade) = i == 0;
-    } else if (k == "stripes") {
-      const auto words = {"off", "on", "all"}; // StripeMode's order
-      const int i = wordIndex(val, words);
-      if (i < 0)
-        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
-      if (co)
-        co->stripes = ns::StripeMode(i);
-    } else if (k == "cascade_predict") {
-      const auto words = {"off", "out", "both"}; // CascadePredict's order
-      const int i = wordIndex(val, words);
-      if (i < 0)
-        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
-      if (co)
-        co->cascadePredict = ns::CascadePredict(i);
-    } else if (k == "fill") {
-      if (!parseU64(val, n) || n < 1 || n > 16)
-        return error(EMBER_STATUS_INVALID_ARGUMENT,
-                     "backend option fill=" + val +
-                         " is not a piece count from 1 to 16");
-      if (co)
-        co->fillPieces = unsigned(n);
-    } else if (k == "depthwise") {
-      const auto words = {"dwgemm", "gemm"};
-      const int i = wordIndex(val, words);
-      if (i < 0)
-        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
-      if (co)
-        co->dwgemm = i == 0;
     } else if (k == "executor") {
-      const auto words = {"golden", "systemc", "rtl"};
-      const int i = wordIndex(val, words);
-      if (i < 0)
-        return error(EMBER_STATUS_INVALID_ARGUMENT, notOneOf(k, val, words));
-      rc.executor = std::array<uint32_t, 3>{EMBER_NPU_EXECUTOR_GOLDEN,
-                                            EMBER_NPU_EXECUTOR_SYSTEMC,
-                                            EMBER_NPU_EXECUTOR_RTL}[size_t(i)];
-    } else if (k == "dram_bytes" || k == "dram_bw" || k == "dram_latency" ||
-               k == "dram_burst" || k == "shared_dram_bw") {
-      if (!parseU64(val, n) || (k != "dram_latency" && n == 0) ||
-          (k == "dram_bytes" ? n > (uint64_t(1) << 32) : n > UINT32_MAX))
+      const char *const words[] = {"golden", "systemc", "rtl"};
+      const uint32_t ids[] = {EMBER_NPU_EXECUTOR_GOLDEN,
+                              EMBER_NPU_EXECUTOR_SYSTEMC,
+                              EMBER_NPU_EXECUTOR_RTL};
+      int i = 0;
+      while (i < 3 && val != words[i])
+        ++i;
+      if (i == 3)
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     "executor '" + val +
+                         "' is not one of golden, systemc, rtl");
+      rc.executor = ids[i];
+    } else if (k == "dram_burst" || k == "shared_dram_bw") {
+      if (!ns::parseCount(val, n) || n == 0 || n > UINT32_MAX)
         return error(EMBER_STATUS_INVALID_ARGUMENT,
                      "backend option " + k + "=" + val +
                          " is not a valid count");
+      (k == "dram_burst" ? rc.burst : rc.sharedBytesPerCycle) = uint32_t(n);
+    } else if (k == "dram_bytes" || k == "dram_bw" || k == "dram_latency") {
+      ns::parseCount(val, n); // checked by the layer
       if (k == "dram_bytes") {
         rc.dramBytes = n;
         rc.dramGiven = true;
-      } else if (k == "dram_bw")
+      } else if (k == "dram_bw") {
         rc.bytesPerCycle = uint32_t(n);
-      else if (k == "dram_burst")
-        rc.burst = uint32_t(n);
-      else if (k == "shared_dram_bw")
-        rc.sharedBytesPerCycle = uint32_t(n);
-      else if (n == 0)
+      } else if (n == 0) {
         rc.zeroLatency = true;
-      else
+      } else {
         rc.latency = uint32_t(n);
-    } else {
+      }
+    } else if (!known) {
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "unknown vendor option '" + k +
-                       "' (npu-sim takes executor, tiling, bias, depthwise, "
-                       "prefetch, cascade, cascade_predict, stripes, fill, "
-                       "tune, tune_cache, dram_bytes, dram_bw, dram_latency, "
-                       "dram_burst, shared_dram_bw, fault)");
+                       "' (npu-sim takes executor, dram_burst, shared_dram_bw, "
+                       "fault, and "
+                       "the compiler layer's " +
+                       ns::layerOptionKeys() + ")");
     }
-  }
-  if (co) {
-    // Without dram_bytes the program may use the whole 32-bit DRAM
-    // address space; sizeDram gives the device what it uses.
-    co->dramCapacity = rc.dramGiven ? rc.dramBytes : uint64_t(1) << 32;
-    if (rc.bytesPerCycle)
-      co->bytesPerCycle = rc.bytesPerCycle;
-    if (rc.latency || rc.zeroLatency)
-      co->latency = rc.latency;
   }
   return nullptr;
 }
@@ -359,22 +294,27 @@ void keepProgram(const void *graph, size_t size, const std::string &key,
 }
 
 // Layers and code for graph `g` with codegen options `co`, from the cache
-// when estimate_cost made it already. `capacity`: the DRAM it must fit.
+// when estimate_cost made it already. `capacity`: the DRAM it must fit (0:
+// the whole 32-bit address space).
 ember_error *generate(const void *bytes, size_t size, const v1::Graph &g,
                       const std::string &key, ns::CodegenOptions co,
                       uint64_t capacity, ns::Program &out) {
+  const ns::Target &t = ns::npuTarget();
+  if (capacity == 0)
+    capacity = uint64_t(1) << 32;
   if (!cachedProgram(bytes, size, key, out)) {
     ns::LayerProgram lp;
-    std::string err = ns::buildLayers(g, lp);
+    std::string err = ns::buildLayers(t, g, lp);
     if (!err.empty())
       return error(EMBER_STATUS_UNSUPPORTED, err);
     if (lp.layers.empty() && lp.tensors.empty())
       return error(EMBER_STATUS_UNSUPPORTED,
                    "nothing in this graph runs on the NPU");
     co.dramCapacity = uint64_t(1) << 32; // checked below
-    err = ns::generateProgram(lp, co, out);
+    err = ns::generateProgram(t, lp, co, out);
     if (!err.empty())
       return error(EMBER_STATUS_UNSUPPORTED, err);
+    ns::packImage(t, lp, out);
     keepProgram(bytes, size, key, out);
   }
   if (out.dramBytes > capacity) {
@@ -383,9 +323,9 @@ ember_error *generate(const void *bytes, size_t size, const v1::Graph &g,
     ns::LayerProgram lp;
     ns::Program unused;
     co.dramCapacity = capacity;
-    std::string err = ns::buildLayers(g, lp);
+    std::string err = ns::buildLayers(t, g, lp);
     if (err.empty())
-      err = ns::generateProgram(lp, co, unused);
+      err = ns::generateProgram(t, lp, co, unused);
     if (!err.empty())
       return error(EMBER_STATUS_UNSUPPORTED, err);
     return error(EMBER_STATUS_UNSUPPORTED,
@@ -400,6 +340,113 @@ ember_error *generate(const void *bytes, size_t size, const v1::Graph &g,
   return nullptr;
 }
 
+// A graph: the compiler layer runs here (selection, scheduling, tuning on
+// SystemC with tune=N), the plugin packs. A scheduled program
+// (EMBER_PROGRAM_LAYERS): the host ran the layer for this plugin's target
+// description; the plugin packs and runs what it was sent.
+ember_error *compileGraph(const v1::CompileOptions &o, const void *data,
+                          size_t size, ember_executable &x) {
+  ns::LayerOptions lo;
+  if (ember_error *e = applyOptions(o, x.run, &x.fault, &lo))
+    return e;
+  v1::Graph g;
+  if (ember_error *e = parseGraph(data, size, g, "compile"))
+    return e;
+  const ns::Target &t = ns::npuTarget();
+  if (lo.tune || lo.tuneCacheGiven) {
+    ns::LayerProgram lp;
+    std::string err = ns::buildLayers(t, g, lp);
+    if (!err.empty())
+      return error(EMBER_STATUS_UNSUPPORTED, err);
+    if (lp.layers.empty() && lp.tensors.empty())
+      return error(EMBER_STATUS_UNSUPPORTED,
+                   "nothing in this graph runs on the NPU");
+    // Tuning against the simulator, or (tune_cache without tune) the cached
+    // tilings only (docs/npu-backend.md, "Tuning against the simulator").
+    ns::TuneOptions tune;
+    tune.candidates = lo.tune;
+    tune.cachePath =
+        lo.tuneCacheGiven ? lo.tuneCache : ns::defaultTuneCachePath();
+    if (!lo.tuneCacheGiven && tune.cachePath.empty())
+      gHost.log(EMBER_LOG_WARNING,
+                "tune: neither XDG_CACHE_HOME nor HOME is set, so the "
+                "tuning results are not kept (tune_cache=PATH keeps them)");
+    const ns::RunConfig run = x.run;
+    tune.measure = [run](const ns::LayerProgram &, const ns::Program &p,
+                         uint64_t &cycles) {
+      return ns::measureOnSystemC(run, p, cycles);
+    };
+    tune.simulator = "SystemC";
+    tune.deviceKey = deviceKey(run);
+    ns::TuneReport rep;
+    err = ns::tuneAndGenerate(t, lp, lo.codegen, tune, x.program, rep);
+    for (const std::string &w : rep.warnings)
+      gHost.log(EMBER_LOG_WARNING, w);
+    if (!err.empty())
+      return error(EMBER_STATUS_UNSUPPORTED, err);
+    gHost.log(EMBER_LOG_INFO, rep.summary);
+    ns::packImage(t, lp, x.program);
+  } else if (ember_error *e = generate(data, size, g, codegenKey(o), lo.codegen,
+                                       lo.codegen.dramCapacity, x.program)) {
+    return e;
+  }
+  for (int v : g.inputs()) {
+    x.inputs.push_back(g.values(v).type());
+    x.inputNames.push_back(g.values(v).name());
+  }
+  for (int i = 0; i < g.outputs_size(); ++i) {
+    int v = g.outputs(i);
+    x.outputs.push_back(g.values(v).type());
+    x.outputNames.push_back(i < g.output_names_size() ? g.output_names(i)
+                                                      : g.values(v).name());
+  }
+  return nullptr;
+}
+
+ember_error *compileLayers(const v1::CompileOptions &o, const void *data,
+                           size_t size, ember_executable &x) {
+  if (ember_error *e = applyOptions(o, x.run, &x.fault))
+    return e;
+  v1::LayerProgram m;
+  if (!data || size > size_t(INT_MAX) || !m.ParseFromArray(data, int(size)))
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "compile: not an ember.backend.v1.LayerProgram");
+  if (m.schema_version() != 1)
+    return error(EMBER_STATUS_VERSION_MISMATCH,
+                 "LayerProgram schema version " +
+                     std::to_string(m.schema_version()) +
+                     " (npu-sim reads version 1)");
+  const ns::Target &t = ns::npuTarget();
+  if (m.target_hash() != t.hash)
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "the scheduled program is for target " + m.target_hash() +
+                     ", this plugin's is " + t.hash);
+  ns::LayerProgram lp;
+  std::string err = ns::parseLayers(t, m.layers(), lp);
+  if (err.empty())
+    err = ns::deserializeProgram(t, m.program(), x.program);
+  if (err.empty() && x.program.tables.size() != lp.layers.size())
+    err = "the program's layers are not the layer program's";
+  if (!err.empty())
+    return error(EMBER_STATUS_INVALID_ARGUMENT, "compile: " + err);
+  ns::packImage(t, lp, x.program);
+  if (m.timing_run()) { // the host's tuner measures on the timed model
+    x.run.executor = EMBER_NPU_EXECUTOR_SYSTEMC;
+    x.run.profile = 0;
+  }
+  x.inputs.assign(m.inputs().begin(), m.inputs().end());
+  x.outputs.assign(m.outputs().begin(), m.outputs().end());
+  x.inputNames.assign(m.input_names().begin(), m.input_names().end());
+  x.outputNames.assign(m.output_names().begin(), m.output_names().end());
+  if (x.inputs.size() != x.program.inputs.size() ||
+      x.outputs.size() != x.program.outputs.size() ||
+      x.inputNames.size() != x.inputs.size() ||
+      x.outputNames.size() != x.outputs.size())
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "compile: the signature does not match the program");
+  return nullptr;
+}
+
 ember_error *compile(ember_device *, const ember_compile_params *p,
                      ember_executable **out) {
   if (ember_error *e = checkStruct(
@@ -408,9 +455,11 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
     return e;
   if (!out)
     return error(EMBER_STATUS_INVALID_ARGUMENT, "out_executable is NULL");
-  if (p->program_kind != EMBER_PROGRAM_GRAPH)
+  if (p->program_kind != EMBER_PROGRAM_GRAPH &&
+      p->program_kind != EMBER_PROGRAM_LAYERS)
     return error(EMBER_STATUS_UNSUPPORTED,
-                 "npu-sim compiles graphs (program kind 0), not kind " +
+                 "npu-sim compiles graphs (program kind 0) and scheduled "
+                 "programs (2), not kind " +
                      std::to_string(p->program_kind));
   v1::CompileOptions o;
   if (p->options_size && (!p->options || p->options_size > size_t(INT_MAX) ||
@@ -418,64 +467,20 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
     return error(EMBER_STATUS_INVALID_ARGUMENT,
                  "options are not an ember.backend.v1.CompileOptions");
   auto x = std::make_unique<ember_executable>();
-  ns::CodegenOptions co;
-  ns::TuneOptions tune;
-  bool tuneCacheGiven = false;
-  if (ember_error *e =
-          applyOptions(o, x->run, &x->fault, &co, &tune, &tuneCacheGiven))
-    return e;
   x->options = o.SerializeAsString();
-  v1::Graph g;
-  if (ember_error *e = parseGraph(p->program, p->program_size, g, "compile"))
+  x->kind = p->program_kind;
+  if (ember_error *e = p->program_kind == EMBER_PROGRAM_GRAPH
+                           ? compileGraph(o, p->program, p->program_size, *x)
+                           : compileLayers(o, p->program, p->program_size, *x))
     return e;
-  if (tune.candidates || tuneCacheGiven) {
-    ns::LayerProgram lp;
-    std::string err = ns::buildLayers(g, lp);
-    if (!err.empty())
-      return error(EMBER_STATUS_UNSUPPORTED, err);
-    if (lp.layers.empty() && lp.tensors.empty())
-      return error(EMBER_STATUS_UNSUPPORTED,
-                   "nothing in this graph runs on the NPU");
-    // Tuning against the simulator, or (tune_cache without tune) the cached
-    // tilings only (docs/npu-backend.md, "Tuning against the simulator").
-    if (!tuneCacheGiven) {
-      tune.cachePath = ns::defaultTuneCachePath();
-      if (tune.cachePath.empty())
-        gHost.log(EMBER_LOG_WARNING,
-                  "tune: neither XDG_CACHE_HOME nor HOME is set, so the "
-                  "tuning results are not kept (tune_cache=PATH keeps them)");
-    }
-    tune.run = x->run;
-    ns::TuneReport rep;
-    err = ns::tuneAndGenerate(lp, co, tune, x->program, rep);
-    for (const std::string &w : rep.warnings)
-      gHost.log(EMBER_LOG_WARNING, w);
-    if (!err.empty())
-      return error(EMBER_STATUS_UNSUPPORTED, err);
-    gHost.log(EMBER_LOG_INFO, rep.summary);
-  } else if (ember_error *e =
-                 generate(p->program, p->program_size, g, codegenKey(o), co,
-                          co.dramCapacity, x->program)) {
-    return e;
-  }
   x->program.uid = ns::newProgramUid();
   sizeDram(*x);
   if (x->fault.deadlock && x->fault.device < 0)
-    ns::injectDeadlock(x->program);
+    ns::injectDeadlock(ns::npuTarget(), x->program);
   if (x->fault.device >= 0) {
     x->faulty = x->program;
     x->faulty.uid = ns::newProgramUid();
-    ns::injectDeadlock(x->faulty);
-  }
-  for (int v : g.inputs()) {
-    x->inputs.push_back(g.values(v).type());
-    x->inputNames.push_back(g.values(v).name());
-  }
-  for (int i = 0; i < g.outputs_size(); ++i) {
-    int v = g.outputs(i);
-    x->outputs.push_back(g.values(v).type());
-    x->outputNames.push_back(i < g.output_names_size() ? g.output_names(i)
-                                                       : g.values(v).name());
+    ns::injectDeadlock(ns::npuTarget(), x->faulty);
   }
   *out = x.release();
   return nullptr;
@@ -490,7 +495,7 @@ v1::ArtifactHeader headerOf(const ember_executable &x) {
   h.set_plugin_version(kVersion);
   h.set_abi_major(EMBER_ABI_VERSION_MAJOR);
   h.set_abi_minor(EMBER_ABI_VERSION_MINOR);
-  h.set_program_kind(EMBER_PROGRAM_GRAPH);
+  h.set_program_kind(x.kind);
   for (auto &t : x.inputs)
     *h.add_inputs() = t;
   for (auto &t : x.outputs)
@@ -535,7 +540,7 @@ ember_error *serialize(ember_executable *x, ember_blob *out) {
   if (!x)
     return error(EMBER_STATUS_INVALID_ARGUMENT, "executable is NULL");
   std::string payload;
-  putBlob(payload, ns::serializeProgram(x->program));
+  putBlob(payload, ns::serializeProgram(ns::npuTarget(), x->program));
   putBlob(payload, x->options);
   v1::ArtifactHeader h = headerOf(*x);
   h.set_payload_size(payload.size());
@@ -586,12 +591,13 @@ ember_error *load(ember_device *, const void *data, size_t size,
                  "artifact payload is truncated or corrupt (size or checksum "
                  "mismatch)");
   auto x = std::make_unique<ember_executable>();
+  x->kind = h.program_kind();
   size_t at = 0;
   std::string prog;
   if (!getBlob(payload, at, prog) || !getBlob(payload, at, x->options) ||
       at != payload.size())
     return error(EMBER_STATUS_INVALID_ARGUMENT, "corrupt npu-sim payload");
-  std::string err = ns::deserializeProgram(prog, x->program);
+  std::string err = ns::deserializeProgram(ns::npuTarget(), prog, x->program);
   if (!err.empty())
     return error(EMBER_STATUS_INVALID_ARGUMENT, "npu-sim artifact: " + err);
   x->program.uid = ns::newProgramUid();
@@ -622,10 +628,15 @@ ember_error *signature(ember_executable *x, ember_blob *out) {
 ember_error *emit(ember_executable *x, const char *format, ember_blob *out) {
   if (!x || !format)
     return error(EMBER_STATUS_INVALID_ARGUMENT, "executable or format is NULL");
+  // npu-layers: the scheduled program in the compiler layer's text
+  // (docs/npu-sdk.md); npu-asm: its instructions.
+  if (std::strcmp(format, "npu-layers") == 0)
+    return gHost.blob(ns::printProgram(ns::npuTarget(), x->program), out);
   if (std::strcmp(format, "npu-asm") != 0)
     return error(EMBER_STATUS_UNSUPPORTED,
-                 std::string("npu-sim emits npu-asm, not '") + format + "'");
-  return gHost.blob(ns::programAsm(x->program), out);
+                 std::string("npu-sim emits npu-asm and npu-layers, not '") +
+                     format + "'");
+  return gHost.blob(ns::programAsm(ns::npuTarget(), x->program), out);
 }
 
 uint64_t elemBytes(const v1::TensorType &t) {
@@ -664,7 +675,7 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
     useful += l.usefulMacs;
   auto *cs = pr.mutable_counters();
   addValue(cs, "cycles", double(k.cycles));
-  addValue(cs, "peak_macs_per_cycle", double(p.dim) * double(p.dim));
+  addValue(cs, "peak_macs_per_cycle", double(p.lanes) * double(p.lanes));
   addValue(cs, "useful_macs", double(useful));
   addValue(cs, "array_macs", double(k.macs));
   addValue(cs, "dma_bytes", double(k.load_bytes + k.store_bytes));
@@ -708,7 +719,7 @@ std::string profileOf(const ns::Program &p, const ns::RunConfig &c,
                   std::to_string(l.tune.rank + 1) + ")";
       pl->set_detail(detail);
       ns::LayerStats s = i < r.layers.size() ? r.layers[i] : ns::LayerStats();
-      const double peak = double(p.dim) * double(p.dim);
+      const double peak = double(p.lanes) * double(p.lanes);
       auto *vs = pl->mutable_values();
       // The cost model and the roofline (docs/npu-performance.md, "Compiled
       // models"): bound = max(MACs / DIM^2, compulsory DRAM bytes /
@@ -935,9 +946,10 @@ ember_error *estimateCost(const ember_cost_params *p, ember_blob *out) {
   if (ember_error *e = parseOptions(p->options, p->options_size, o))
     return e;
   ns::RunConfig rc;
-  ns::CodegenOptions co;
-  if (ember_error *e = applyOptions(o, rc, nullptr, &co))
+  ns::LayerOptions lo;
+  if (ember_error *e = applyOptions(o, rc, nullptr, &lo))
     return e;
+  const ns::CodegenOptions &co = lo.codegen;
   v1::Graph g;
   if (ember_error *e =
           parseGraph(p->program, p->program_size, g, "estimate_cost"))
@@ -991,7 +1003,16 @@ ember_error *estimateCost(const ember_cost_params *p, ember_blob *out) {
   return gHost.blob(c.SerializeAsString(), out);
 }
 
-ember_error *init(const ember_host_api *host) { return gHost.attach(host); }
+// The target description is compiled in; one the layer refuses (a build
+// problem) fails here, naming the field.
+ember_error *init(const ember_host_api *host) {
+  if (ember_error *e = gHost.attach(host))
+    return e;
+  if (!ns::npuTargetError().empty())
+    return error(EMBER_STATUS_INTERNAL,
+                 "the NPU's target description: " + ns::npuTargetError());
+  return nullptr;
+}
 
 void shutdown() {}
 

@@ -1,6 +1,7 @@
 // Program execution through driver.h (Runtime.h).
 #include "Runtime.h"
-#include "Tokens.h"
+
+#include "ember/accel/Sync.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -40,7 +41,8 @@ void toNpuLayout(const NTensor &t, const void *host, uint8_t *npu) {
     for (int64_t c = 0; c < C; ++c)
       for (int64_t b = 0; b < post; ++b) {
         int64_t src = (a * C + c) * post + b, p = a * post + b;
-        uint8_t *dst = npu + (((c / kDim) * t.P + p) * kDim + c % kDim) * es;
+        uint8_t *dst =
+            npu + (((c / t.lanes) * t.P + p) * t.lanes + c % t.lanes) * es;
         if (es == 4)
           std::memcpy(dst, h + src * 4, 4);
         else
@@ -58,7 +60,7 @@ void fromNpuLayout(const NTensor &t, const uint8_t *npu, void *host) {
       for (int64_t b = 0; b < post; ++b) {
         int64_t dst = (a * C + c) * post + b, p = a * post + b;
         const uint8_t *src =
-            npu + (((c / kDim) * t.P + p) * kDim + c % kDim) * es;
+            npu + (((c / t.lanes) * t.P + p) * t.lanes + c % t.lanes) * es;
         if (es == 4)
           std::memcpy(h + dst * 4, src, 4);
         else
@@ -259,13 +261,13 @@ void profile(const Program &p, const std::vector<Event> &events, int level,
                             (1u << EMBER_NPU_TOKEN_CHANNEL(0, 2)) |
                             (1u << EMBER_NPU_TOKEN_CHANNEL(0, 3));
   for (const Event &e : events) {
-    if (e.insn >= p.insnLayer.size())
+    if (e.insn >= p.opLayer.size())
       continue;
-    int32_t l = p.insnLayer[e.insn];
+    int32_t l = p.opLayer[e.insn];
     if (l < 0 || size_t(l) >= r.layers.size())
       continue;
     LayerStats &s = r.layers[size_t(l)];
-    const npu::Insn &in = p.insns[e.insn];
+    const Op &in = p.ops[e.insn];
     if (e.stall) {
       if (e.tid == EMBER_NPU_ENGINE_LOAD)
         s.stallArray += e.dur;
@@ -330,9 +332,9 @@ struct PendingRun {
 namespace {
 
 std::vector<uint8_t> encodeProgram(const Program &p) {
-  std::vector<uint8_t> words(p.insns.size() * 16);
-  for (size_t i = 0; i < p.insns.size(); ++i) {
-    npu::Word w = npu::encode(p.insns[i]);
+  std::vector<uint8_t> words(p.ops.size() * 16);
+  for (size_t i = 0; i < p.ops.size(); ++i) {
+    npu::Word w = npu::encode(encodeOp(npuTarget(), p.ops[i]));
     std::memcpy(&words[16 * i], &w.lo, 8);
     std::memcpy(&words[16 * i + 8], &w.hi, 8);
   }
@@ -343,8 +345,8 @@ std::vector<uint8_t> encodeProgram(const Program &p) {
 std::string failure(const Program &p, std::string msg) {
   size_t at = std::string::npos;
   if (std::sscanf(msg.c_str(), "instruction %zu", &at) == 1 &&
-      at < p.insnLayer.size() && p.insnLayer[at] >= 0)
-    msg += " (layer '" + p.layers[size_t(p.insnLayer[at])].name + "')";
+      at < p.opLayer.size() && p.opLayer[at] >= 0)
+    msg += " (layer '" + p.layers[size_t(p.opLayer[at])].name + "')";
   return "the NPU program failed: " + msg;
 }
 
@@ -380,7 +382,7 @@ std::string runSingle(PendingRun &r, RunResult *result) {
       return fail("writing an input to NPU DRAM");
   }
   std::vector<uint8_t> words = encodeProgram(p);
-  if (ember_npu_program_load(d, words.data(), p.insns.size()))
+  if (ember_npu_program_load(d, words.data(), p.ops.size()))
     return fail("loading the NPU program");
   ember_npu_status_t s = ember_npu_run(d);
   if (s != EMBER_NPU_STATUS_OK) {
@@ -463,7 +465,7 @@ std::string startRun(unsigned device, const Program &p, const RunConfig &c,
   jd.struct_size = sizeof jd;
   jd.core = device;
   jd.insns = r->words.data();
-  jd.count = p.insns.size();
+  jd.count = p.ops.size();
   jd.writes = r->writes.data();
   jd.num_writes = r->writes.size();
   jd.reads = r->reads.data();
@@ -545,7 +547,7 @@ std::string runLayersAlone(const Program &p, const RunConfig &c,
     rc.executor = EMBER_NPU_EXECUTOR_SYSTEMC;
   for (size_t i = 0; i < p.layers.size(); ++i) {
     const LayerInfo &l = p.layers[i];
-    if (l.endInsn <= l.firstInsn || l.endInsn > p.insns.size())
+    if (l.endInsn <= l.firstInsn || l.endInsn > p.ops.size())
       continue;
     Program q;
     // Its own instructions: the weight loads prefetched during the layer
@@ -556,20 +558,18 @@ std::string runLayersAlone(const Program &p, const RunConfig &c,
     const size_t nf = p.layers.size() > i + 1 ? p.layers[i + 1].prefetchFirst
                                               : 0,
                  ne = p.layers.size() > i + 1 ? p.layers[i + 1].prefetchEnd : 0;
-    if (l.prefetchFirst < l.prefetchEnd && l.prefetchEnd <= p.insns.size())
-      q.insns.assign(p.insns.begin() + long(l.prefetchFirst),
-                     p.insns.begin() + long(l.prefetchEnd));
+    if (l.prefetchFirst < l.prefetchEnd && l.prefetchEnd <= p.ops.size())
+      q.ops.assign(p.ops.begin() + long(l.prefetchFirst),
+                   p.ops.begin() + long(l.prefetchEnd));
     for (size_t k = l.firstInsn; k < l.endInsn; ++k)
       if ((k < nf || k >= ne) &&
-          (k >= p.insnLayer.size() || p.insnLayer[k] == int32_t(i)))
-        q.insns.push_back(p.insns[k]);
-    npu::Insn fin;
-    fin.op = npu::Opcode::FINISH;
-    q.insns.push_back(fin);
-    std::string err = assignTokens(q.insns, nullptr);
+          (k >= p.opLayer.size() || p.opLayer[k] == int32_t(i)))
+        q.ops.push_back(p.ops[k]);
+    q.ops.push_back(finishOp());
+    std::string err = assignSync(npuTarget(), q.ops, nullptr);
     if (!err.empty())
       return "layer '" + l.name + "' alone: " + err;
-    q.insnLayer.assign(q.insns.size(), 0);
+    q.opLayer.assign(q.ops.size(), 0);
     q.dramBytes = p.dramBytes;
     RunResult r;
     err = runProgram(q, rc, {}, {}, &r, device);
@@ -578,6 +578,19 @@ std::string runLayersAlone(const Program &p, const RunConfig &c,
     cycles[i] = r.counters.cycles;
   }
   return "";
+}
+
+std::string measureOnSystemC(const RunConfig &c, const Program &p,
+                             uint64_t &cycles) {
+  RunConfig r = c;
+  r.executor = EMBER_NPU_EXECUTOR_SYSTEMC;
+  r.profile = 0;
+  r.dramGiven = false;
+  r.dramBytes = std::max<uint64_t>(EMBER_NPU_DRAM_BYTES_DEFAULT, p.dramBytes);
+  RunResult res;
+  std::string e = runProgram(p, r, {}, {}, &res);
+  cycles = res.counters.cycles;
+  return e;
 }
 
 } // namespace ember::npusim

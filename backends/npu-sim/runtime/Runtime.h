@@ -6,7 +6,7 @@
 // per-layer figures and trace slices.
 #pragma once
 
-#include "Program.h"
+#include "NpuTarget.h"
 
 #include "ember/npu/driver.h"
 
@@ -91,13 +91,18 @@ std::string runProgram(const Program &p, const RunConfig &c,
                        unsigned device = 0);
 
 // Each layer of `p` alone on the timed executor of `c` (SystemC when `c`'s
-// is untimed): its instructions with fresh tokens, from an idle machine, the
+// is untimed): its operations with fresh tokens, from an idle machine, the
 // way the cost model predicts it (docs/npu-backend.md, "--npu-report":
 // `alone`). Timing does not depend on data, so DRAM holds whatever it holds.
 std::string runLayersAlone(const Program &p, const RunConfig &c,
                            std::vector<uint64_t> &cycles, unsigned device = 0);
 
 // Host layout <-> NPU layout of one tensor (exposed for tests).
+// The tuner's measurement (accel::MeasureFn) on SystemC with this DRAM
+// timing: a one-layer program's cycles.
+std::string measureOnSystemC(const RunConfig &c, const Program &p,
+                             uint64_t &cycles);
+
 void toNpuLayout(const NTensor &t, const void *host, uint8_t *npu);
 void fromNpuLayout(const NTensor &t, const uint8_t *npu, void *host);
 

@@ -3,9 +3,10 @@
 // the golden and SystemC models, against a C++ reference of the graph
 // semantics (docs/quantization.md). The model-level tests compare with the
 // reference interpreter itself; this one needs no core library.
-#include "Program.h"
+#include "NpuTarget.h"
 #include "Runtime.h"
-#include "Select.h"
+
+#include "ember/accel/Select.h"
 
 #include "ember/backend/v1/graph.pb.h"
 #include "ember/npu/Arith.h"
@@ -180,20 +181,20 @@ std::vector<uint8_t> hostBytes(const HT &t) {
 
 void run(GB &b, const std::vector<HT> &inputs, const std::vector<HT> &want,
          const std::string &what, size_t wantLayers = 0) {
-  std::vector<std::string> why = whyNot(b.g);
+  std::vector<std::string> why = whyNot(npuTarget(), b.g);
   for (size_t i = 0; i < why.size(); ++i) {
     ASSERT_EQ(why[i], "") << what << ": node " << i << " "
                           << b.g.nodes(int(i)).op();
   }
   LayerProgram lp;
-  ASSERT_EQ(buildLayers(b.g, lp), "") << what;
+  ASSERT_EQ(buildLayers(npuTarget(), b.g, lp), "") << what;
   if (wantLayers) {
     EXPECT_EQ(lp.layers.size(), wantLayers) << what;
   }
   Program p;
-  ASSERT_EQ(generateProgram(lp, {}, p), "") << what;
+  ASSERT_EQ(compileLayers(lp, {}, p), "") << what;
   if (getenv("NPU_DUMP"))
-    printf("%s", programAsm(p).c_str());
+    printf("%s", programAsm(npuTarget(), p).c_str());
   p.uid = newProgramUid();
   for (uint32_t exec : {uint32_t(EMBER_NPU_EXECUTOR_GOLDEN),
                         uint32_t(EMBER_NPU_EXECUTOR_SYSTEMC)}) {
@@ -632,13 +633,13 @@ TEST(NpuGraph, QuantizedAddRepeatedInputRefused) {
           "b_multiplier", "b_shift", "y_multiplier", "y_shift", "y_zero_point"})
       GB::setInt(n, k, 1);
     b.output(y);
-    std::vector<std::string> why = whyNot(b.g);
+    std::vector<std::string> why = whyNot(npuTarget(), b.g);
     ASSERT_EQ(why.size(), 1u);
     EXPECT_NE(why[0].find("is repeated over 20 channels but is not a "
                           "constant"),
               std::string::npos)
         << why[0];
     LayerProgram lp;
-    EXPECT_NE(buildLayers(b.g, lp), "");
+    EXPECT_NE(buildLayers(npuTarget(), b.g, lp), "");
   }
 }

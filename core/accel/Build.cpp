@@ -1,0 +1,623 @@
+// Building the layers of a partition (Select.h, buildLayers): per node, the
+// form table's builder; a layer stays pending while a following bias Add,
+// Requantize, pool or add may still fold into it.
+#include "SelectInternal.h"
+
+#include "ember/accel/Program.h"
+#include "ember/accel/Select.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+namespace ember::accel::sel {
+
+struct Builder {
+  const View &v;
+  Analysis an;
+  LayerProgram &lp;
+  std::vector<int> tensorOf; // per value: NTensor index, -1: none yet
+  // Layers not emitted yet, by the value they produce (so a following
+  // Add, Requantize, pool or add can still fold into them).
+  struct Pending {
+    Layer layer;
+    bool requantized = false;
+    std::string form; // the target form that started it (its epilogue)
+  };
+  std::map<int, Pending> pending;
+  // Flattens folded into the following MatMul: value -> the 4-D input.
+  std::map<int, int> flattened;
+  std::string err;
+
+  Builder(const View &view, LayerProgram &out)
+      : v(view), an(analyze(view, true)), lp(out),
+        tensorOf(size_t(view.g.values_size()), -1) {}
+
+  bool isOutput(int x) const { return v.outUses[size_t(x)] > 0; }
+  // Fusable: one use, not a partition output.
+  bool single(int x) const { return v.uses(x) == 1 && !isOutput(x); }
+
+  int newTensor(int value, NTensor::Kind kind) {
+    NTensor t;
+    t.name = v.name(value);
+    t.kind = kind;
+    t.value = value;
+    t.dims = v.dims(value);
+    t.u8 = v.dtype(value) == "u8";
+    t.i32 = v.dtype(value) == "i32";
+    t.axis = t.dims.size() >= 2 ? 1 : 0;
+    t.C = t.dims.empty() ? 1 : t.dims[size_t(t.axis)];
+    t.P = t.C ? prod(t.dims, 0, t.dims.size()) / t.C : 0;
+    t.lanes = v.t.lanes;
+    lp.tensors.push_back(std::move(t));
+    return int(lp.tensors.size() - 1);
+  }
+
+  // The tiled layout of a constant i8/u8 tensor (an add's operand).
+  int constTensor(int x) {
+    int k = newTensor(x, NTensor::Kind::Constant);
+    NTensor &t = lp.tensors[size_t(k)];
+    std::vector<int64_t> vals;
+    v.ints(x, vals);
+    std::vector<uint8_t> host(vals.size());
+    for (size_t i = 0; i < vals.size(); ++i)
+      host[i] = uint8_t(vals[i]);
+    t.data.assign(size_t(t.bytes()), 0);
+    // (A host -> device layout conversion, inlined: constants are small.)
+    const int64_t L = t.lanes;
+    int64_t pre = 1, post = 1;
+    for (size_t i = 0; i < t.dims.size(); ++i) {
+      if (int(i) < t.axis)
+        pre *= t.dims[i];
+      else if (int(i) > t.axis)
+        post *= t.dims[i];
+    }
+    for (int64_t a = 0; a < pre; ++a)
+      for (int64_t c = 0; c < t.C; ++c)
+        for (int64_t b = 0; b < post; ++b) {
+          uint8_t h = host[size_t((a * t.C + c) * post + b)];
+          t.data[size_t(((c / L) * t.P + a * post + b) * L + c % L)] =
+              int8_t(t.u8 ? int(h) - 128 : int8_t(h));
+        }
+    tensorOf[size_t(x)] = k;
+    return k;
+  }
+
+  // The operand of an add repeated over every pixel (whyRepeated): one
+  // pixel of C channels. A constant gets a tensor of its own with its value
+  // (or its per-channel values) in the C lanes.
+  int repeatedTensor(int x, int64_t C) {
+    if (!v.constant[size_t(x)])
+      return materialize(x);
+    auto done = repeated.find({x, C});
+    if (done != repeated.end())
+      return done->second;
+    std::vector<int64_t> vals;
+    v.ints(x, vals);
+    NTensor t;
+    t.name = v.name(x);
+    t.kind = NTensor::Kind::Constant;
+    t.value = x;
+    t.u8 = v.dtype(x) == "u8";
+    t.dims = {C};
+    t.axis = 0;
+    t.C = C;
+    t.P = 1;
+    t.lanes = v.t.lanes;
+    const int64_t L = t.lanes;
+    t.data.assign(size_t(t.bytes()), 0);
+    for (int64_t c = 0; c < C; ++c) {
+      int64_t h = vals.size() == 1 ? vals[0] : vals[size_t(c)];
+      t.data[size_t((c / L) * L + c % L)] = int8_t(t.u8 ? h - 128 : h);
+    }
+    lp.tensors.push_back(std::move(t));
+    return repeated[{x, C}] = int(lp.tensors.size() - 1);
+  }
+  std::map<std::pair<int, int64_t>, int> repeated; // (value, C) -> tensor
+
+  // The tensor holding value x in DRAM, emitting its pending layer.
+  int materialize(int x, int base = -1, int64_t tileOffset = 0) {
+    if (tensorOf[size_t(x)] >= 0)
+      return tensorOf[size_t(x)];
+    auto it = pending.find(x);
+    if (it != pending.end()) {
+      int k = newTensor(x, isOutput(x) ? NTensor::Kind::Output
+                                       : NTensor::Kind::Activation);
+      lp.tensors[size_t(k)].base = base;
+      lp.tensors[size_t(k)].tileOffset = tileOffset;
+      tensorOf[size_t(x)] = k;
+      Layer L = std::move(it->second.layer);
+      pending.erase(it);
+      L.gemm.out = k;
+      lp.layers.push_back(std::move(L));
+      return k;
+    }
+    if (v.isInput[size_t(x)]) {
+      int k = newTensor(x, NTensor::Kind::Input);
+      tensorOf[size_t(x)] = k;
+      return k;
+    }
+    if (v.constant[size_t(x)] && isQ8(v.dtype(x)))
+      return constTensor(x);
+    err = "value " + q(v.name(x)) + " is not computed in this partition";
+    return -1;
+  }
+
+  // --- per op ---
+
+  void gemmRoot(int i, const v1::Node &n) {
+    GemmLayer g;
+    Layer L;
+    L.kind = Layer::Kind::Gemm;
+    L.name = n.name();
+    L.nodes = {n.name()};
+    int x = v.in(n, 0), w = v.in(n, 1), y = v.out(n);
+    int64_t xzp = 0;
+    scalarZp(v, v.in(n, 2), xzp);
+    int32_t sz = storedZp(v.dtype(x), xzp);
+    if (n.op() == "ConvInteger") {
+      ConvGeom c;
+      err = convGeom(v, n, x, w, y, c);
+      if (!err.empty())
+        return;
+      g.N = c.N, g.C = c.C, g.H = c.H, g.W = c.W, g.K = c.K, g.OH = c.OH,
+      g.OW = c.OW;
+      g.kh = c.kh, g.kw = c.kw, g.sh = c.sh, g.sw = c.sw, g.dh = c.dh,
+      g.dw = c.dw;
+      g.pt = c.pt, g.pl = c.pl, g.pb = c.pb, g.pr = c.pr, g.groups = c.groups;
+      err = foldWeights(v, w, v.in(n, 3), g.K, g.w);
+      if (!err.empty())
+        return;
+    } else if (flattened.count(x)) {
+      // Flatten -> MatMul: a convolution with a kernel the size of the
+      // image; weight (j, c, h, w) = B[(c * H + h) * W + w, j].
+      x = flattened[x];
+      auto xd = v.dims(x), bd = v.dims(w);
+      g.N = xd[0], g.C = xd[1], g.H = g.kh = xd[2], g.W = g.kw = xd[3];
+      g.K = bd[1], g.OH = g.OW = 1;
+      sz = storedZp(v.dtype(x), xzp);
+      std::vector<int64_t> bv, zv;
+      v.ints(w, bv);
+      if (v.in(n, 3) >= 0)
+        v.ints(v.in(n, 3), zv);
+      int64_t per = g.C * g.H * g.W;
+      g.w.resize(size_t(g.K * per));
+      for (int64_t k = 0; k < per; ++k)
+        for (int64_t j = 0; j < g.K; ++j) {
+          int64_t zp = zv.empty() ? 0 : zv.size() == 1 ? zv[0] : zv[size_t(j)];
+          int64_t val = bv[size_t(k * g.K + j)] - zp;
+          if (val < -128 || val > 127) {
+            err = "B zero point does not fold into int8 weights";
+            return;
+          }
+          g.w[size_t(j * per + k)] = int8_t(val);
+        }
+    } else {
+      auto ad = v.dims(x), bd = v.dims(w);
+      g.N = 1, g.C = ad[1], g.H = 1, g.W = ad[0], g.K = bd[1], g.OH = 1,
+      g.OW = ad[0];
+      // B is [K, N]: the layer wants [N][K] (output channel major), and a
+      // B zero point per column.
+      std::vector<int64_t> bv, zv;
+      v.ints(w, bv);
+      if (v.in(n, 3) >= 0)
+        v.ints(v.in(n, 3), zv);
+      g.w.resize(size_t(g.C * g.K));
+      for (int64_t k = 0; k < g.C; ++k)
+        for (int64_t j = 0; j < g.K; ++j) {
+          int64_t zp = zv.empty() ? 0 : zv.size() == 1 ? zv[0] : zv[size_t(j)];
+          int64_t val = bv[size_t(k * g.K + j)] - zp;
+          if (val < -128 || val > 127) {
+            err = "B zero point does not fold into int8 weights";
+            return;
+          }
+          g.w[size_t(j * g.C + k)] = int8_t(val);
+        }
+    }
+    g.flat = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && !g.pt &&
+             !g.pl && !g.pb && !g.pr;
+    g.padValue = sz;
+    g.requant = false;
+    g.bias.assign(size_t(g.K), 0);
+    int64_t per = g.K ? int64_t(g.w.size()) / g.K : 0;
+    for (int64_t k = 0; k < g.K; ++k) {
+      int64_t sum = 0;
+      for (int64_t t = 0; t < per; ++t)
+        sum += g.w[size_t(k * per + t)];
+      g.bias[size_t(k)] = int32_t(int64_t(g.bias[size_t(k)]) - sz * sum);
+    }
+    g.in = materialize(x);
+    L.usefulMacs = uint64_t(g.N * g.OH * g.OW * g.K * per);
+    L.gemm = std::move(g);
+    pending[y] = {std::move(L), false,
+                  n.op() == "ConvInteger" ? "conv" : "matmul"};
+    (void)i;
+  }
+
+  // Cast, Sub, ReduceSum of a per-channel sum (see sumChain).
+  void sumNode(const v1::Node &n) {
+    int x = v.in(n, 0), y = v.out(n);
+    if (n.op() == "Cast") {
+      int in = materialize(x);
+      if (in < 0)
+        return;
+      const NTensor &t = lp.tensors[size_t(in)];
+      Layer L;
+      L.kind = Layer::Kind::Gemm;
+      L.name = n.name();
+      L.nodes = {n.name()};
+      GemmLayer &g = L.gemm;
+      g.in = in;
+      g.N = t.dims[0], g.C = g.K = g.groups = t.dims[1];
+      g.H = g.kh = t.dims[2], g.W = g.kw = t.dims[3];
+      g.OH = g.OW = 1;
+      g.sum = true;
+      g.requant = false;
+      // The device's sum = sum of stored values = sum(q) - HW * offset.
+      g.bias.assign(size_t(g.K), int32_t((t.u8 ? 128 : 0) * g.H * g.W));
+      pending[y] = {std::move(L), false, "mean"};
+      return;
+    }
+    auto it = pending.find(x);
+    if (it == pending.end()) {
+      err = n.op() + " " + q(n.name()) + ": its sum is not in the partition";
+      return;
+    }
+    Pending p = std::move(it->second);
+    pending.erase(it);
+    p.layer.nodes.push_back(n.name());
+    if (n.op() == "Sub") {
+      std::vector<int64_t> z;
+      v.ints(v.in(n, 1), z);
+      GemmLayer &g = p.layer.gemm;
+      for (auto &b : g.bias)
+        b = int32_t(int64_t(b) - z[0] * g.H * g.W);
+    }
+    pending[y] = std::move(p);
+  }
+
+  void biasAdd(const v1::Node &n) {
+    int x0 = v.in(n, 0), x1 = v.in(n, 1), y = v.out(n);
+    int acc = pending.count(x0) ? x0 : x1, c = acc == x0 ? x1 : x0;
+    auto it = pending.find(acc);
+    if (it == pending.end() || it->second.requantized) {
+      err = "Add " + q(n.name()) + ": its accumulator is not in the partition";
+      return;
+    }
+    GemmLayer &g = it->second.layer.gemm;
+    std::vector<int64_t> bv;
+    v.ints(c, bv);
+    for (int64_t k = 0; k < g.K; ++k)
+      g.bias[size_t(k)] = int32_t(uint32_t(g.bias[size_t(k)]) +
+                                  uint32_t(bv[bv.size() == 1 ? 0 : size_t(k)]));
+    Pending p = std::move(it->second);
+    pending.erase(it);
+    p.layer.nodes.push_back(n.name());
+    pending[y] = std::move(p);
+  }
+
+  void requantize(const v1::Node &n) {
+    int x = v.in(n, 0), y = v.out(n);
+    Pending p;
+    auto it = pending.find(x);
+    if (it != pending.end() && !it->second.requantized) {
+      p = std::move(it->second);
+      pending.erase(it);
+    } else if (isQ8(v.dtype(x))) {
+      // An identity GEMM brings int8 into the accumulators.
+      p.form = "requant";
+      int in = materialize(x);
+      if (in < 0)
+        return;
+      const NTensor &t = lp.tensors[size_t(in)];
+      GemmLayer &g = p.layer.gemm;
+      p.layer.kind = Layer::Kind::Gemm;
+      p.layer.name = n.name();
+      g.in = in;
+      auto d = t.dims;
+      g.C = g.K = g.groups = t.C;
+      if (d.size() == 4) {
+        g.N = d[0], g.H = g.OH = d[2], g.W = g.OW = d[3];
+      } else {
+        g.N = 1, g.H = g.OH = 1, g.W = g.OW = t.P;
+      }
+      g.flat = true;
+      g.w.assign(size_t(g.K), 1);
+      g.bias.assign(size_t(g.K), 0);
+      // The device's accumulator = stored x; Requantize wants q - x_zp.
+      g.padValue = 0;
+      p.layer.usefulMacs = 0;
+      // The input's stored offset is folded below with x_zero_point.
+      if (t.u8)
+        for (auto &b : g.bias)
+          b += 128;
+    } else {
+      err = "Requantize " + q(n.name()) + ": its input is not in the partition";
+      return;
+    }
+    GemmLayer &g = p.layer.gemm;
+    p.layer.nodes.push_back(n.name());
+    std::vector<int64_t> mv, sv, zx, zy;
+    v.ints(v.in(n, 1), mv);
+    v.ints(v.in(n, 2), sv);
+    if (v.in(n, 3) >= 0)
+      v.ints(v.in(n, 3), zx);
+    if (v.in(n, 4) >= 0)
+      v.ints(v.in(n, 4), zy);
+    for (int64_t k = 0; k < g.K; ++k) {
+      if (!zx.empty())
+        g.bias[size_t(k)] =
+            int32_t(uint32_t(g.bias[size_t(k)]) -
+                    uint32_t(zx[zx.size() == 1 ? 0 : size_t(k)]));
+      g.rq.mult.push_back(int32_t(mv[mv.size() == 1 ? 0 : size_t(k)]));
+      g.rq.shift.push_back(int32_t(sv[sv.size() == 1 ? 0 : size_t(k)]));
+    }
+    const std::string &to = v.dtype(y);
+    int64_t lowest = to == "u8" ? 0 : -128, highest = to == "u8" ? 255 : 127;
+    int64_t lo = std::max(aInt(n, "min", lowest), lowest);
+    int64_t hi = std::min(aInt(n, "max", highest), highest);
+    int64_t off = to == "u8" ? 128 : 0;
+    g.rq.zp = int32_t((zy.empty() ? 0 : zy[0]) - off);
+    g.rq.lo = int32_t(lo - off);
+    g.rq.hi = int32_t(std::max(lo, hi) - off);
+    g.requant = true;
+    p.requantized = true;
+    pending[y] = std::move(p);
+  }
+
+  void pool(const v1::Node &n) {
+    int x = v.in(n, 0), y = v.out(n);
+    auto xd = v.dims(x);
+    bool global = n.op() == "GlobalAveragePool";
+    auto ks = global ? std::vector<int64_t>{xd[2], xd[3]}
+                     : aInts(n, "kernel_shape", {1, 1});
+    auto st = global ? std::vector<int64_t>{1, 1} : aInts(n, "strides", {1, 1});
+    auto pads = global || aStr(n, "auto_pad", "NOTSET") == "VALID"
+                    ? std::vector<int64_t>{0, 0, 0, 0}
+                    : aInts(n, "pads", {0, 0, 0, 0});
+    int64_t s = global ? std::max<int64_t>(1, std::min(ks[0], ks[1])) : st[0];
+    bool avg = n.op() != "MaxPool";
+    bool noPad = !pads[0] && !pads[1] && !pads[2] && !pads[3];
+    auto it = pending.find(x);
+    if (noPad && it != pending.end() && it->second.requantized && single(x) &&
+        !it->second.layer.gemm.pool.on && !it->second.layer.gemm.add.on &&
+        fuses(v.t, it->second.form, "pool")) {
+      Layer trial = it->second.layer;
+      trial.gemm.pool = {true, avg, ks[0], ks[1], s};
+      trial.gemm.flat = false; // pooling needs image lines
+      trial.nodes.push_back(n.name());
+      if (fits(trial)) {
+        Pending p = std::move(it->second);
+        pending.erase(it);
+        p.layer = std::move(trial);
+        pending[y] = std::move(p);
+        return;
+      }
+    }
+    int in = materialize(x);
+    if (in < 0)
+      return;
+    Layer L;
+    L.kind = Layer::Kind::Pool;
+    L.name = n.name();
+    L.nodes = {n.name()};
+    PoolLayer &g = L.pool;
+    g.in = in;
+    g.N = xd[0], g.C = xd[1], g.H = xd[2], g.W = xd[3];
+    auto yd = v.dims(y);
+    g.OH = yd[2], g.OW = yd[3];
+    g.kh = ks[0], g.kw = ks[1], g.s = s;
+    g.pt = pads[0], g.pl = pads[1], g.pb = pads[2], g.pr = pads[3];
+    g.avg = avg;
+    g.excludePad = avg && !noPad && n.op() == "AveragePool" &&
+                   !aInt(n, "count_include_pad", 0);
+    g.padValue = -128;
+    if (avg && !noPad)
+      g.padValue = storedZp(v.dtype(x), aInt(n, "pad_value", 0));
+    g.out = newTensor(y, isOutput(y) ? NTensor::Kind::Output
+                                     : NTensor::Kind::Activation);
+    tensorOf[size_t(y)] = g.out;
+    lp.layers.push_back(std::move(L));
+  }
+
+  AddRegs regsOf(const v1::Node &n, int a, int b, int y, bool swap) {
+    AddAttrs p;
+    addAttrs(n, p);
+    AddRegs r;
+    r.lshift = int32_t(p.lshift);
+    int32_t za = storedZp(v.dtype(a), p.aZp), zb = storedZp(v.dtype(b), p.bZp);
+    r.aZp = swap ? zb : za;
+    r.bZp = swap ? za : zb;
+    r.aMult = int32_t(swap ? p.bMult : p.aMult);
+    r.aShift = int32_t(swap ? p.bShift : p.aShift);
+    r.bMult = int32_t(swap ? p.aMult : p.bMult);
+    r.bShift = int32_t(swap ? p.aShift : p.bShift);
+    r.outMult = int32_t(p.outMult);
+    r.outShift = int32_t(p.outShift);
+    int64_t off = v.dtype(y) == "u8" ? 128 : 0;
+    int64_t lowest = v.dtype(y) == "u8" ? 0 : -128;
+    int64_t highest = v.dtype(y) == "u8" ? 255 : 127;
+    int64_t lo = std::max(p.lo, lowest), hi = std::min(p.hi, highest);
+    r.outZp = int32_t(p.outZp - off);
+    r.lo = int32_t(lo - off);
+    r.hi = int32_t(std::max(lo, hi) - off);
+    return r;
+  }
+
+  void qadd(const v1::Node &n) {
+    int a = v.in(n, 0), b = v.in(n, 1), y = v.out(n);
+    auto yd = v.dims(y);
+    int ka = broadcastKind(yd, v.dims(a)), kb = broadcastKind(yd, v.dims(b));
+    // Fuse into the GEMM layer producing one operand, when it is its only
+    // use and the layer has no pooling or add yet.
+    for (int side = 0; side < 2; ++side) {
+      int mine = side == 0 ? a : b, other = side == 0 ? b : a;
+      int kMine = side == 0 ? ka : kb, kOther = side == 0 ? kb : ka;
+      auto it = pending.find(mine);
+      if (kMine != 0 || it == pending.end() || !it->second.requantized ||
+          !single(mine) || it->second.layer.gemm.add.on ||
+          !fuses(v.t, it->second.form, "add"))
+        continue;
+      int ot = kOther ? repeatedTensor(other, yd[1]) : materialize(other);
+      if (ot < 0)
+        return;
+      it = pending.find(mine);
+      Layer trial = it->second.layer;
+      FusedAdd &f = trial.gemm.add;
+      f.on = true;
+      f.other = ot;
+      f.otherBroadcast = kOther == 1;
+      f.convIsA = side == 0;
+      // Registers: A is the add's first operand, whatever computes it.
+      f.regs = regsOf(n, a, b, y, false);
+      trial.nodes.push_back(n.name());
+      if (!fits(trial))
+        continue;
+      Pending p = std::move(it->second);
+      pending.erase(it);
+      p.layer = std::move(trial);
+      pending[y] = std::move(p);
+      return;
+    }
+    // A layer of its own: the repeated operand (if any) is b.
+    bool swap = ka == 1;
+    int ta = materialize(swap ? b : a);
+    int tb = (swap ? ka : kb) ? repeatedTensor(swap ? a : b, yd[1])
+                              : materialize(swap ? a : b);
+    if (ta < 0 || tb < 0)
+      return;
+    Layer L;
+    L.kind = Layer::Kind::Add;
+    L.name = n.name();
+    L.nodes = {n.name()};
+    L.add.a = ta;
+    L.add.b = tb;
+    L.add.bBroadcast = (swap ? ka : kb) == 1;
+    L.add.regs = regsOf(n, a, b, y, swap);
+    L.add.out = newTensor(y, isOutput(y) ? NTensor::Kind::Output
+                                         : NTensor::Kind::Activation);
+    tensorOf[size_t(y)] = L.add.out;
+    lp.layers.push_back(std::move(L));
+  }
+
+  // Points every tensor stored in `from` into `to` at a tile offset.
+  void rebase(int from, int to, int64_t off) {
+    for (size_t k = 0; k < lp.tensors.size(); ++k) {
+      NTensor &t = lp.tensors[k];
+      if (int(k) == from || t.base == from) {
+        t.base = to;
+        t.tileOffset += off;
+      }
+    }
+  }
+
+  void concat(const v1::Node &n) {
+    int y = v.out(n);
+    int ty = newTensor(y, isOutput(y) ? NTensor::Kind::Output
+                                      : NTensor::Kind::Activation);
+    tensorOf[size_t(y)] = ty;
+    int64_t off = 0;
+    for (int i = 0; i < n.inputs_size(); ++i) {
+      int x = n.inputs(i);
+      if (tensorOf[size_t(x)] < 0 && pending.count(x)) {
+        materialize(x, ty, off);
+      } else {
+        int k = materialize(x);
+        if (k < 0)
+          return;
+        NTensor &t = lp.tensors[size_t(k)];
+        if (t.base >= 0 || t.kind == NTensor::Kind::Constant) {
+          err = "Concat " + q(n.name()) + ": input " + q(v.name(x)) +
+                " is already placed elsewhere";
+          return;
+        }
+        rebase(k, ty, off);
+      }
+      off += ceilDiv(v.dims(x)[1], v.t.lanes);
+    }
+  }
+
+  void move(const v1::Node &n) {
+    int x = v.in(n, 0), y = v.out(n);
+    if (!sameLayout(v.dims(x), v.dims(y))) {
+      if (!flattensIntoMatMul(v, n)) {
+        err = n.op() + " " + q(n.name()) +
+              ": changes the layout and its MatMul is not in the partition";
+        return;
+      }
+      flattened[y] = x;
+      return;
+    }
+    int k = materialize(x);
+    if (k < 0)
+      return;
+    int t = newTensor(y, isOutput(y) ? NTensor::Kind::Output
+                                     : NTensor::Kind::Activation);
+    const NTensor &src = lp.tensors[size_t(k)];
+    lp.tensors[size_t(t)].base = src.base >= 0 ? src.base : k;
+    lp.tensors[size_t(t)].tileOffset = src.tileOffset;
+    tensorOf[size_t(y)] = t;
+  }
+
+  bool fits(const Layer &L) const {
+    return layerFits(v.t, L, lp.tensors).empty();
+  }
+
+  std::string run() {
+    for (int i = 0; i < v.g.nodes_size() && err.empty(); ++i) {
+      const v1::Node &n = v.g.nodes(i);
+      if (!an.why[size_t(i)].empty())
+        return "node " + std::to_string(i) + " " + n.op() + " " + q(n.name()) +
+               ": " + an.why[size_t(i)];
+      if (an.sumOf[size_t(i)] >= 0) {
+        sumNode(n);
+        continue;
+      }
+      // The form table's builder (analyze found the row: the node is
+      // claimed).
+      const FormRow *row = rowFor(v.t, n.op());
+      if (!row)
+        return "internal: no form builds node " + std::to_string(i);
+      row->build(*this, i);
+    }
+    for (int x : v.g.outputs())
+      if (err.empty())
+        materialize(x);
+    if (!err.empty())
+      return err;
+    if (!pending.empty())
+      return "internal: a layer was left unfinished (" +
+             pending.begin()->second.layer.name + ")";
+    for (int x : v.g.inputs())
+      lp.inputs.push_back(materialize(x));
+    for (int x : v.g.outputs())
+      lp.outputs.push_back(tensorOf[size_t(x)]);
+    return err;
+  }
+};
+
+// The form table's builders.
+void buildGemmRoot(Builder &b, int i) { b.gemmRoot(i, b.v.g.nodes(i)); }
+void buildBias(Builder &b, int i) { b.biasAdd(b.v.g.nodes(i)); }
+void buildRequant(Builder &b, int i) { b.requantize(b.v.g.nodes(i)); }
+void buildPool(Builder &b, int i) { b.pool(b.v.g.nodes(i)); }
+void buildAdd(Builder &b, int i) { b.qadd(b.v.g.nodes(i)); }
+void buildConcat(Builder &b, int i) { b.concat(b.v.g.nodes(i)); }
+void buildMove(Builder &b, int i) { b.move(b.v.g.nodes(i)); }
+void buildSumPart(Builder &b, int i) { b.sumNode(b.v.g.nodes(i)); }
+
+} // namespace ember::accel::sel
+
+namespace ember::accel {
+
+std::string buildLayers(const Target &t, const backend::v1::Graph &g,
+                        LayerProgram &out) {
+  out = LayerProgram();
+  sel::View v(t, g);
+  if (!v.error.empty())
+    return v.error;
+  sel::Builder b(v, out);
+  return b.run();
+}
+
+} // namespace ember::accel

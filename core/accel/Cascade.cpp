@@ -1,0 +1,299 @@
+// Layer cascading (docs/npu-sdk.md, "Residency"): which tensors between
+// consecutive layers stay in the out memory, and the rewrite of the two
+// layers' code (vector results into it, stores dropped, the consumer's loads
+// turned into copies).
+#include "Cascade.h"
+
+#include "ember/accel/Sync.h"
+
+#include <algorithm>
+
+namespace ember::accel {
+
+// Every range of domain `mem` the operations of a layer touch.
+void layerRanges(const Target &t, const LayerCode &c, int mem, Ranges &out) {
+  std::vector<int32_t> regs(t.regCount, 0);
+  auto scan = [&](const std::vector<Op> &v) {
+    for (const Op &in : v) {
+      if (in.kind == OpKind::SetReg && in.reg >= 0 &&
+          uint64_t(in.reg) < regs.size())
+        regs[size_t(in.reg)] = int32_t(in.value);
+      accessedRanges(t, in, regs.data(), mem, out);
+    }
+  };
+  scan(c.setup);
+  for (const StepCode &sc : c.steps) {
+    scan(sc.loads);
+    scan(sc.compute);
+    scan(sc.tail);
+  }
+}
+
+// Whether any range in `rs` meets [lo, hi).
+bool overlaps(const Ranges &rs, uint64_t lo, uint64_t hi) {
+  for (const auto &r : rs)
+    if (r.first < hi && lo < r.second)
+      return true;
+  return false;
+}
+
+// The rules of cascadeBoundary that hold of tensor T between layers i and
+// i + 1 whatever the code: an int8 activation of its own storage, neither an
+// input nor an output of the program, referenced by layers i and i + 1 only.
+bool cascadableTensor(const std::vector<NTensor> &ts, const LayerProgram &lp,
+                      size_t i, int tensor) {
+  const NTensor &T = ts[size_t(tensor)];
+  if (T.i32 || T.kind != NTensor::Kind::Activation ||
+      std::find(lp.outputs.begin(), lp.outputs.end(), tensor) !=
+          lp.outputs.end() ||
+      std::find(lp.inputs.begin(), lp.inputs.end(), tensor) != lp.inputs.end())
+    return false;
+  // T's own storage, referenced by layers i and i + 1 only (other layers'
+  // instructions may touch its DRAM bytes for tensors that share them at
+  // other times: the DRAM planner reuses bytes across lifetimes).
+  if (T.base >= 0)
+    return false;
+  for (const NTensor &x : ts)
+    if (x.base == tensor)
+      return false;
+  for (size_t l = 0; l < lp.layers.size(); ++l) {
+    std::vector<int> refs = layerTensors(lp.layers[l]);
+    bool uses = std::find(refs.begin(), refs.end(), tensor) != refs.end();
+    if (uses && l != i && l != i + 1)
+      return false;
+  }
+  return true;
+}
+
+std::string storedRows(const std::vector<Op> &tail, size_t k, uint64_t lo,
+                       uint64_t rb, StoredRows &out) {
+  const Op &st = tail[k];
+  // Walk back over the stores of the same op.
+  size_t v = k;
+  int64_t offset = 0; // rows of the op before this store
+  while (v > 0 && tail[v - 1].kind == OpKind::Store) {
+    --v;
+    offset += tail[v].ysize * tail[v].xsize;
+  }
+  if (v == 0)
+    return "a store of the tensor follows no vector op";
+  --v;
+  const Op &op = tail[v];
+  if ((op.kind != OpKind::Requant && op.kind != OpKind::VAdd &&
+       op.kind != OpKind::Pool) ||
+      st.row != op.dst + offset || offset + st.ysize * st.xsize > op.rows)
+    return "a store of the tensor is not of the vector op before it";
+  const int64_t row = int64_t((uint64_t(st.dram) - lo) / rb) - offset;
+  // The op's rows must all be stored, contiguously in T: checked at its
+  // first store, which a later one needs to be of T too.
+  int64_t covered = 0;
+  for (size_t q = v + 1; q < tail.size() && tail[q].kind == OpKind::Store;
+       ++q) {
+    if (tail[q].row != op.dst + covered || uint64_t(tail[q].dram) < lo ||
+        int64_t((uint64_t(tail[q].dram) - lo) / rb) != row + covered)
+      return "a vector op's rows are not stored contiguously";
+    covered += tail[q].ysize * tail[q].xsize;
+    if (offset > 0)
+      break; // the first store is of T; the rest was checked with it
+  }
+  if (offset == 0 && covered != op.rows)
+    return "a vector op's rows are not all stored";
+  out = {v, row, offset == 0};
+  return "";
+}
+
+namespace {
+
+// The lowest gap of `rows` rows of memory `mem` that no range in `used`
+// touches; -1 if none.
+int64_t findGap(const Target &t, int mem, Ranges used, uint64_t rows) {
+  std::sort(used.begin(), used.end());
+  uint64_t at = 0;
+  for (const auto &r : used) {
+    if (r.first >= at + rows)
+      break;
+    at = std::max(at, r.second);
+  }
+  return at + rows <= t.memRows(mem) ? int64_t(at) : -1;
+}
+
+// A tensor T that layer i stores and only layer i + 1 loads (into the act
+// memory) stays in the out memory when its rows fit in a gap of the out memory
+// that neither layer's slots use. Decided on the generated code, by footprints,
+// so it holds for every layer kind and load form: no other layer refers to T,
+// and every instruction of the two layers that touches T's DRAM bytes must be
+// one of layer i's stores from the out memory, each right after the vector op
+// that wrote exactly its source rows, or one of layer i + 1's loads into the
+// act memory. Then each such vector op writes T's rows in the out memory
+// directly (row r of T at gap + r) and its stores go; each load becomes a copy
+// with the same geometry (a load's rows are linear in the DRAM address, so src
+// = gap + (dram - T's address) / row bytes) and padding. The token pass orders
+// the copies after the vector ops by their out-memory footprints, as it ordered
+// loads after stores by DRAM bytes.
+//
+// Tries to keep the output of layer i in the out memory for layer i + 1; true
+// if done.
+bool cascadeBoundary(const Target &t, std::vector<LayerCode> &codes, size_t i,
+                     const std::vector<NTensor> &ts, const LayerProgram &lp,
+                     int tensor) {
+  if (!cascadableTensor(ts, lp, i, tensor))
+    return false;
+  const NTensor &T = ts[size_t(tensor)];
+  const uint64_t rb = uint64_t(T.rowBytes());
+  const uint64_t lo = Addr{ts}(tensor, 0, 0), hi = lo + T.bytes();
+  const uint64_t rows = T.bytes() / rb;
+  const int dram = int(t.memories.size()), outMem = t.memOf(Cls::Out),
+            actMem = t.memOf(Cls::Act);
+  // Every instruction touching [lo, hi) of DRAM: producer stores from the out
+  // memory (after the vector op writing their rows) in layer i, the act memory
+  // loads in layer i + 1, nothing else.
+  struct Site {
+    size_t step;
+    size_t k; // index in the step's tail or loads
+  };
+  std::vector<Site> stores, loads;
+  Ranges tmp;
+  for (size_t l = i; l <= i + 1; ++l) {
+    const LayerCode &c = codes[l];
+    auto check = [&](const std::vector<Op> &v, size_t step, bool isTail,
+                     bool isLoads) {
+      for (size_t k = 0; k < v.size(); ++k) {
+        const Op &in = v[k];
+        tmp.clear();
+        if (in.kind == OpKind::Pool)
+          continue; // never touches DRAM
+        accessedRanges(t, in, nullptr, dram, tmp);
+        if (!overlaps(tmp, lo, hi))
+          continue;
+        uint64_t b = uint64_t(in.dram);
+        bool inside = b >= lo && (b - lo) % rb == 0 && tmp.size() == 1 &&
+                      tmp[0].second <= hi;
+        if (l == i && isTail && in.kind == OpKind::Store && in.mem == outMem &&
+            inside && in.stride == in.xsize)
+          stores.push_back({step, k});
+        else if (l == i + 1 && isLoads && in.kind == OpKind::Load &&
+                 in.mem == actMem && inside)
+          loads.push_back({step, k});
+        else
+          return false;
+      }
+      return true;
+    };
+    if (!check(c.setup, 0, false, false))
+      return false;
+    for (size_t s = 0; s < c.steps.size(); ++s)
+      if (!check(c.steps[s].loads, s, false, true) ||
+          !check(c.steps[s].compute, s, false, false) ||
+          !check(c.steps[s].tail, s, true, false))
+        return false;
+  }
+  if (stores.empty() || loads.empty())
+    return false;
+  // Each store's rows come from the vector op before it.
+  struct Redirect {
+    size_t step, vec;
+    int64_t dstRow; // T's row of the op's first row
+  };
+  std::vector<Redirect> redirects;
+  for (const Site &st : stores) {
+    StoredRows sr;
+    if (!storedRows(codes[i].steps[st.step].tail, st.k, lo, rb, sr).empty())
+      return false;
+    if (sr.first)
+      redirects.push_back({st.step, sr.vec, sr.row});
+  }
+  // Out-memory rows for T beside both layers' own.
+  Ranges used;
+  layerRanges(t, codes[i], outMem, used);
+  layerRanges(t, codes[i + 1], outMem, used);
+  int64_t gap = findGap(t, outMem, used, rows);
+  if (gap < 0)
+    return false;
+  // Rewrite: vector results into the gap, stores dropped, loads -> copies.
+  for (const Redirect &r : redirects)
+    codes[i].steps[r.step].tail[r.vec].dst = gap + r.dstRow;
+  for (size_t j = stores.size(); j-- > 0;) {
+    std::vector<Op> &tail = codes[i].steps[stores[j].step].tail;
+    tail.erase(tail.begin() + std::ptrdiff_t(stores[j].k));
+  }
+  for (const Site &s : loads) {
+    Op &in = codes[i + 1].steps[s.step].loads[s.k];
+    in = copyOp(t, in.row, gap + int64_t((uint64_t(in.dram) - lo) / rb),
+                in.ysize, in.xsize, in.stride, in.padTop, in.padBottom,
+                in.padLeft, in.padRight);
+  }
+  return true;
+}
+
+} // namespace
+
+bool fitsHalfOfOut(const Target &t, const NTensor &T) {
+  const uint64_t rows = T.bytes() / uint64_t(T.rowBytes());
+  return 2 * rows <= t.memRows(t.memOf(Cls::Out));
+}
+
+std::vector<char> predictCascadedInputs(const Target &tg,
+                                        const LayerProgram &lp,
+                                        const std::vector<NTensor> &ts) {
+  const size_t nl = lp.layers.size();
+  std::vector<char> in(nl, 0);
+  for (size_t i = 0; i + 1 < nl; ++i) {
+    const Layer &C = lp.layers[i + 1];
+    const int tensor = layerOutput(lp.layers[i]);
+    if (tensor < 0 || C.kind != Layer::Kind::Gemm || C.gemm.in != tensor ||
+        !cascadableTensor(ts, lp, i, tensor))
+      continue;
+    in[i + 1] = fitsHalfOfOut(tg, ts[size_t(tensor)]);
+  }
+  return in;
+}
+
+std::string cascadeLayers(const Target &t, std::vector<LayerCode> &codes,
+                          std::vector<LayerInfo> &infos, const LayerProgram &lp,
+                          const std::vector<NTensor> &ts,
+                          const std::vector<char> &generatedIn,
+                          const std::vector<char> &generatedOut,
+                          const RegenerateFn &regenerate) {
+  const size_t nl = lp.layers.size();
+  std::vector<TileChoice> firstChoice(nl);
+  std::vector<std::vector<TileChoice>> firstCandidates(nl);
+  for (size_t i = 0; i < nl; ++i) {
+    firstChoice[i] = infos[i].choice;
+    firstCandidates[i] = infos[i].candidates;
+  }
+  std::vector<char> genIn = generatedIn, genOut = generatedOut;
+  genIn.resize(nl, 0);
+  genOut.resize(nl, 0);
+  for (int round = 0; nl > 1; ++round) {
+    std::vector<LayerCode> trial = codes;
+    std::vector<char> in2(nl, 0), out2(nl, 0);
+    for (size_t i = 0; i + 1 < nl; ++i) {
+      int tensor = layerOutput(lp.layers[i]);
+      if (tensor >= 0 && cascadeBoundary(t, trial, i, ts, lp, tensor))
+        out2[i] = in2[i + 1] = 1;
+    }
+    if ((in2 == genIn && out2 == genOut) || round == 3) {
+      codes = std::move(trial);
+      for (size_t i = 0; i < nl; ++i) {
+        infos[i].cascadedIn = in2[i];
+        infos[i].cascadedOut = out2[i];
+      }
+      break;
+    }
+    for (size_t j = 0; j < nl; ++j) {
+      if (in2[j] == genIn[j] && out2[j] == genOut[j])
+        continue;
+      genIn[j] = in2[j];
+      genOut[j] = out2[j];
+      if (lp.layers[j].kind != Layer::Kind::Gemm)
+        continue; // its cost model has no cascading side
+      std::string err = regenerate(j, genIn[j], genOut[j], &firstChoice[j]);
+      if (!err.empty())
+        return err;
+      infos[j].candidates = firstCandidates[j];
+    }
+  }
+  return "";
+}
+
+} // namespace ember::accel

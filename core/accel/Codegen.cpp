@@ -1,0 +1,787 @@
+// Scheduling for the NPU compiler layer (docs/npu-sdk.md): tiling each layer
+// with the SDK's tile planner, laying out weights and tables in the static
+// DRAM image, scheduling double-buffered operation streams, placing
+// activations in DRAM with the SDK's interval planner, keeping tensors on
+// chip (Cascade.h, Stripes.h) and inserting the synchronization (Sync.h).
+// The GEMM layers' scheduler is GemmCode.cpp.
+#include "Cascade.h"
+#include "CodegenInternal.h"
+#include "Emit.h"
+#include "Pack.h"
+#include "Stream.h"
+#include "Stripes.h"
+
+#include "ember/accel/Program.h"
+#include "ember/accel/Sync.h"
+#include "ember/scratchpad/IntervalPlanner.h"
+#include "ember/scratchpad/TilePlanner.h"
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+namespace ember::accel {
+
+namespace sp = ember::scratchpad;
+
+sp::Operand
+operand(std::string name, int space, sp::Role role, std::vector<size_t> dims,
+        std::function<uint64_t(const std::vector<int64_t> &)> footprint,
+        std::function<uint64_t(const std::vector<int64_t> &)> bytes) {
+  sp::Operand o;
+  o.name = std::move(name);
+  o.space = size_t(space);
+  o.role = role;
+  o.dims = std::move(dims);
+  o.footprint = std::move(footprint);
+  o.bytes = std::move(bytes);
+  return o;
+}
+
+// By the cost model (predicted cycles) or by DMA bytes; or the tiling the
+// tuner forces (checked to fit). With o.candidates, the model's best tilings
+// go to info.candidates (bias filled in by the caller).
+sp::PlanResult planLayer(const Target &tg, const sp::Problem &layer,
+                         const CodegenOptions &o, LayerInfo &info) {
+  sp::Problem p = layer;
+  sp::PlanOptions po;
+  sp::Machine m = machineOf(tg, o);
+  const unsigned keep = std::max(1u, o.candidates);
+  if (o.cycleTiling && p.compute) {
+    po.cost = sp::cycleCost(m, keep);
+    po.greedyAlternatives = 8;
+    po.keep = keep;
+  }
+  // One side of a striped boundary (Stripes.h): the y loop (dim 1 of a GEMM
+  // or pool layer's problem) outside the output-tile loop (dim 2), so each
+  // stripe of lines is complete across the channel tiles before the next
+  // begins (Problem::outside).
+  if (o.striped && p.dims.size() >= 3)
+    p.outside = {{1, 2}};
+  sp::PlanResult r;
+  if (o.force) {
+    sp::Tiling t;
+    t.tile = o.force->tile;
+    t.order = o.force->order;
+    std::vector<size_t> sorted = t.order;
+    std::sort(sorted.begin(), sorted.end());
+    bool shape =
+        t.tile.size() == p.dims.size() && sorted.size() == p.dims.size();
+    for (size_t d = 0; shape && d < sorted.size(); ++d)
+      shape = sorted[d] == d && t.tile[d] >= 1 &&
+              t.tile[d] <= std::max<int64_t>(p.dims[d].extent, 1);
+    sp::PlanOptions fit;
+    if (!shape || !sp::evaluate(p, fit, t)) {
+      r.error =
+          "the tuned tiling (" + o.force->text() + ") does not fit this layer";
+      return r;
+    }
+    if (!sp::keepsOrder(p, t)) {
+      r.error = "the tuned tiling (" + o.force->text() +
+                ") does not keep the lines outermost";
+      return r;
+    }
+    r.ok = true;
+    r.tiling = t;
+    r.ranked = {t};
+  } else {
+    r = sp::planTiles(p, po);
+  }
+  if (!r.ok)
+    return r;
+  info.choice.tile = r.tiling.tile;
+  info.choice.order = r.tiling.order;
+  if (p.compute && o.predict) {
+    const sp::Prediction pr = sp::predictCycles(p, r.tiling, m);
+    info.predictedCycles = pr.cycles;
+    info.predictedCompute = pr.computeCycles;
+    info.predictedLoad = pr.loadCycles;
+  }
+  info.choice.predicted = info.predictedCycles;
+  if (o.candidates && !o.force)
+    for (const sp::Tiling &t : r.ranked) {
+      TileChoice c;
+      c.tile = t.tile;
+      c.order = t.order;
+      c.predicted = p.compute ? sp::predictCycles(p, t, m).cycles : t.cost;
+      info.candidates.push_back(std::move(c));
+    }
+  return r;
+}
+
+uint64_t tensorBytes(const std::vector<NTensor> &ts, int k) {
+  return k >= 0 && size_t(k) < ts.size() ? ts[size_t(k)].bytes() : 0;
+}
+
+// Slots from the bottom of each memory, or (fromTop) from its top down, so
+// that consecutive layers, placed from alternate ends, overlap only when
+// together they need more than the memory: the next layer's weights can then
+// load while the layer before still computes (weight prefetch).
+Slots allocate(const Target &tg, const sp::Problem &p, const sp::Tiling &t,
+               bool fromTop) {
+  Slots s;
+  std::vector<int64_t> cursor(p.spaces.size(), 0);
+  s.base.resize(p.operands.size());
+  for (size_t k = 0; k < p.operands.size(); ++k) {
+    const sp::Operand &op = p.operands[k];
+    int64_t n = op.footprint ? int64_t(op.footprint(t.tile)) : 0;
+    for (unsigned sl = 0; sl < t.slots[k]; ++sl) {
+      cursor[op.space] += n;
+      s.base[k].push_back(fromTop ? int64_t(tg.memRows(int(op.space))) -
+                                        cursor[op.space]
+                                  : cursor[op.space] - n);
+    }
+  }
+  for (size_t i = 0; i < p.spaces.size(); ++i)
+    if (p.spaces[i].capacity && uint64_t(cursor[i]) > p.spaces[i].capacity)
+      s.error = "internal: slots overflow " + p.spaces[i].name;
+  return s;
+}
+
+std::vector<sp::Space> spacesOf(const Target &tg,
+                                const std::vector<uint64_t> &share) {
+  std::vector<sp::Space> v;
+  for (size_t m = 0; m < tg.memories.size(); ++m) {
+    uint64_t cap = tg.memories[m].rows;
+    if (m < share.size() && share[m])
+      cap = std::min(cap, share[m]);
+    v.push_back({tg.memories[m].name, cap});
+  }
+  return v;
+}
+
+std::string tilingText(const sp::Problem &p, const sp::Tiling &t) {
+  std::ostringstream os;
+  for (size_t i = 0; i < t.order.size(); ++i) {
+    size_t d = t.order[i];
+    os << (i ? " " : "") << p.dims[d].name << "=" << t.tile[d] << "x"
+       << t.count[d];
+  }
+  return os.str();
+}
+
+namespace {
+
+// "" when loads and copies can encode padding (pt, pl, pb, pr), else why
+// not.
+std::string padError(const Target &tg, int64_t pt, int64_t pl, int64_t pb,
+                     int64_t pr) {
+  const int64_t most = tg.maxPad;
+  if (std::max({pt, pl, pb, pr}) <= most && std::min({pt, pl, pb, pr}) >= 0)
+    return "";
+  return "pads " + std::to_string(pt) + "," + std::to_string(pl) + "," +
+         std::to_string(pb) + "," + std::to_string(pr) +
+         " (top, left, bottom, right) cannot be encoded: " +
+         tg.engines[size_t(tg.engineFor(OpKind::Load))].name + " pads 0 to " +
+         std::to_string(most) + " per side";
+}
+
+// ---- pooling layers ----------------------------------------------------
+
+// An average pool without its padded taps (count_include_pad 0): the
+// Pools that redo the outputs whose window overlaps the padding, over the
+// taps inside the image (Pool divides by kh x kw, here the taps' count),
+// for output lines [y0, y1) of a block whose input lines start at line
+// y0 * s - pt. Consecutive outputs of a line with the same window are one
+// Pool (out_w = their count); rows are relative to the block's slots.
+struct PoolFix {
+  int64_t kh, kw, outW, src, dst, rows;
+};
+
+std::vector<PoolFix> poolBorderFixes(const PoolLayer &g, int64_t y0,
+                                     int64_t y1) {
+  std::vector<PoolFix> v;
+  if (!g.avg || !g.excludePad)
+    return v;
+  const int64_t Wp = g.W + g.pl + g.pr;
+  auto range = [](int64_t o, int64_t s, int64_t pad, int64_t k, int64_t n) {
+    return std::make_pair(std::max<int64_t>(0, pad - o * s),
+                          std::min<int64_t>(k, n + pad - o * s));
+  };
+  for (int64_t oy = y0; oy < y1; ++oy) {
+    auto ry = range(oy, g.s, g.pt, g.kh, g.H);
+    for (int64_t ox = 0; ox < g.OW;) {
+      auto rx = range(ox, g.s, g.pl, g.kw, g.W);
+      int64_t end = ox + 1;
+      while (end < g.OW && range(end, g.s, g.pl, g.kw, g.W) == rx)
+        ++end;
+      if (ry.second - ry.first < g.kh || rx.second - rx.first < g.kw)
+        v.push_back({ry.second - ry.first, rx.second - rx.first, end - ox,
+                     ((oy - y0) * g.s + ry.first) * Wp + ox * g.s + rx.first,
+                     (oy - y0) * g.OW + ox, end - ox});
+      ox = end;
+    }
+  }
+  // One geometry after the other: up to three register writes per change.
+  std::stable_sort(v.begin(), v.end(), [](const PoolFix &a, const PoolFix &b) {
+    return std::tie(a.kh, a.kw, a.outW) < std::tie(b.kh, b.kw, b.outW);
+  });
+  return v;
+}
+
+} // namespace
+
+std::string genPool(const Target &tg, const Layer &L,
+                    const std::vector<NTensor> &ts, const CodegenOptions &o,
+                    LayerCode &code, LayerInfo &info) {
+  const PoolLayer &g = L.pool;
+  Addr addr{ts};
+  const int64_t lanes = tg.lanes;
+  const int64_t Ct = ceilDiv(g.C, lanes), Wp = g.W + g.pl + g.pr;
+  // The Pools (and geometry register writes) redoing the border outputs of the
+  // output lines [y0, y1), the main geometry restored after them.
+  auto fixes = [&](int64_t y0, int64_t y1, int64_t in, int64_t out,
+                   std::vector<Op> *emit) {
+    uint64_t cyc = 0;
+    std::vector<PoolFix> v = poolBorderFixes(g, y0, y1);
+    int64_t kh = g.kh, kw = g.kw, ow = g.OW;
+    auto geom = [&](int64_t h, int64_t w, int64_t n) {
+      for (auto [reg, cur, want] :
+           {std::tuple<Reg, int64_t *, int64_t>{Reg::PoolKh, &kh, h},
+            {Reg::PoolKw, &kw, w},
+            {Reg::PoolOutW, &ow, n}})
+        if (*cur != want) {
+          *cur = want;
+          cyc += 1;
+          if (emit)
+            emit->push_back(setregOp(tg, reg, int32_t(want)));
+        }
+    };
+    for (const PoolFix &f : v) {
+      geom(f.kh, f.kw, f.outW);
+      cyc += vectorCycles(tg, f.rows * f.kh * f.kw);
+      if (emit)
+        emit->push_back(poolOp(tg, true, out + f.dst, in + f.src, f.rows));
+    }
+    geom(g.kh, g.kw, g.OW);
+    return cyc;
+  };
+  sp::Problem p;
+  p.spaces = spacesOf(tg, o.shareRows);
+  enum { dN, dY, dC };
+  p.dims = {
+      {"n", g.N, false, {1}}, {"y", g.OH, false, {}}, {"c", Ct, false, {1}}};
+  p.greedyDim = dY;
+  auto inLines = [&](int64_t y) {
+    return std::min(g.H + g.pt + g.pb, (y - 1) * g.s + g.kh);
+  };
+  auto u = [](int64_t v) { return uint64_t(v); };
+  p.operands.push_back(operand(
+      "in", tg.memOf(Cls::Out), sp::Role::Input, {dN, dY, dC},
+      [&](const std::vector<int64_t> &t) { return u(inLines(t[dY]) * Wp); },
+      [&](const std::vector<int64_t> &t) {
+        return u(inLines(t[dY]) * g.W * lanes);
+      }));
+  p.operands.push_back(operand(
+      "out", tg.memOf(Cls::Out), sp::Role::Output, {dN, dY, dC},
+      [&](const std::vector<int64_t> &t) { return u(t[dY] * g.OW); },
+      [&](const std::vector<int64_t> &t) { return u(t[dY] * g.OW * lanes); }));
+  p.operands[0].rows = p.operands[0].footprint;
+  p.operands[1].rows = p.operands[1].footprint;
+  p.operands[1].transfers = [&](const std::vector<int64_t> &t) {
+    return moveRowsCount(tg, t[dY] * g.OW);
+  };
+  p.compute = [&](const sp::Tiling &tl, const std::vector<int64_t> &idx,
+                  const std::vector<int64_t> &t,
+                  const std::vector<sp::StepOperand> &) {
+    const int64_t y0 = idx[dY] * tl.tile[dY];
+    return std::vector<uint64_t>{vectorCycles(tg, t[dY] * g.OW * g.kh * g.kw) +
+                                 fixes(y0, y0 + t[dY], 0, 0, nullptr)};
+  };
+  sp::PlanResult plan = planLayer(tg, p, o, info);
+  if (!plan.ok)
+    return "does not fit the memories: " + plan.error;
+  const sp::Tiling &t = plan.tiling;
+  Slots slots = allocate(tg, p, t, o.slotsFromTop);
+  code.tiling = info.tiling = tilingText(p, t);
+  info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
+  code.setup = {setregOp(tg, Reg::PadValue, g.padValue),
+                setregOp(tg, Reg::PoolKh, int32_t(g.kh)),
+                setregOp(tg, Reg::PoolKw, int32_t(g.kw)),
+                setregOp(tg, Reg::PoolStride, int32_t(g.s)),
+                setregOp(tg, Reg::PoolInW, int32_t(Wp)),
+                setregOp(tg, Reg::PoolOutW, int32_t(g.OW))};
+  std::vector<sp::Step> steps = sp::schedule(p, t);
+  code.steps.resize(steps.size());
+  for (size_t s = 0; s < steps.size(); ++s) {
+    const sp::Step &st = steps[s];
+    StepCode &sc = code.steps[s];
+    int64_t n = st.index[dN], c = st.index[dC];
+    int64_t y0 = st.index[dY] * t.tile[dY];
+    int64_t y1 = std::min(g.OH, y0 + t.tile[dY]);
+    int64_t iy0 = y0 * g.s - g.pt, iy1 = (y1 - 1) * g.s - g.pt + g.kh;
+    int64_t vy0 = std::max<int64_t>(0, iy0), vy1 = std::min(g.H, iy1);
+    int64_t in = slots.base[0][st.operands[0].slot];
+    int64_t out = slots.base[1][st.operands[1].slot];
+    sc.loads.push_back(loadOp(tg, Cls::Out, in,
+                              addr(g.in, c, (n * g.H + vy0) * g.W),
+                              std::max<int64_t>(0, vy1 - vy0), g.W, g.W,
+                              vy0 - iy0, iy1 - vy1, g.pl, g.pr));
+    sc.compute.push_back(poolOp(tg, g.avg, out, in, (y1 - y0) * g.OW));
+    fixes(y0, y1, in, out, &sc.compute);
+    moveRows(tg, sc.tail, true, Cls::Out, out,
+             addr(g.out, c, (n * g.OH + y0) * g.OW), (y1 - y0) * g.OW);
+  }
+  return "";
+}
+
+// ---- add layers ----------------------------------------------------------
+
+std::string genAdd(const Target &tg, const Layer &L,
+                   const std::vector<NTensor> &ts, const CodegenOptions &o,
+                   LayerCode &code, LayerInfo &info) {
+  const AddLayer &g = L.add;
+  Addr addr{ts};
+  const NTensor &y = ts[size_t(g.out)];
+  const int64_t Ct = y.tiles(), P = y.P, lanes = tg.lanes;
+  sp::Problem p;
+  p.spaces = spacesOf(tg, o.shareRows);
+  enum { dP, dC };
+  p.dims = {{"p", P, false, {}}, {"c", Ct, false, {1}}};
+  p.greedyDim = dP;
+  auto rows = [](const std::vector<int64_t> &t) { return uint64_t(t[dP]); };
+  auto bytes = [lanes](const std::vector<int64_t> &t) {
+    return uint64_t(t[dP] * lanes);
+  };
+  p.operands.push_back(
+      operand("a", tg.memOf(Cls::Out), sp::Role::Input, {dP, dC}, rows, bytes));
+  p.operands.push_back(
+      operand("b", tg.memOf(Cls::Out), sp::Role::Input, {dP, dC}, rows, bytes));
+  p.operands.push_back(operand("y", tg.memOf(Cls::Out), sp::Role::Output,
+                               {dP, dC}, rows, bytes));
+  for (sp::Operand &op : p.operands) {
+    op.rows = rows;
+    op.transfers = [&tg](const std::vector<int64_t> &t) {
+      return moveRowsCount(tg, t[dP]);
+    };
+  }
+  if (g.bBroadcast)
+    p.operands[1].transfers = [&tg](const std::vector<int64_t> &t) {
+      return repeatRowCount(tg, t[dP]);
+    };
+  p.compute = [&tg](const sp::Tiling &, const std::vector<int64_t> &,
+                    const std::vector<int64_t> &t,
+                    const std::vector<sp::StepOperand> &) {
+    return std::vector<uint64_t>{vectorCycles(tg, t[dP])};
+  };
+  sp::PlanResult plan = planLayer(tg, p, o, info);
+  if (!plan.ok)
+    return "does not fit the memories: " + plan.error;
+  const sp::Tiling &t = plan.tiling;
+  Slots slots = allocate(tg, p, t, o.slotsFromTop);
+  code.tiling = info.tiling = tilingText(p, t);
+  info.minDramBytes = tensorBytes(ts, g.a) + tensorBytes(ts, g.out) +
+                      (g.bBroadcast ? uint64_t(y.tiles() * y.rowBytes())
+                                    : tensorBytes(ts, g.b));
+  const AddRegs &r = g.regs;
+  code.setup = {setregOp(tg, Reg::AddLshift, r.lshift),
+                setregOp(tg, Reg::AddAZp, r.aZp),
+                setregOp(tg, Reg::AddAMult, r.aMult),
+                setregOp(tg, Reg::AddAShift, r.aShift),
+                setregOp(tg, Reg::AddBZp, r.bZp),
+                setregOp(tg, Reg::AddBMult, r.bMult),
+                setregOp(tg, Reg::AddBShift, r.bShift),
+                setregOp(tg, Reg::AddOutMult, r.outMult),
+                setregOp(tg, Reg::AddOutShift, r.outShift),
+                setregOp(tg, Reg::AddOutZp, r.outZp),
+                setregOp(tg, Reg::AddMin, r.lo),
+                setregOp(tg, Reg::AddMax, r.hi)};
+  std::vector<sp::Step> steps = sp::schedule(p, t);
+  code.steps.resize(steps.size());
+  for (size_t s = 0; s < steps.size(); ++s) {
+    const sp::Step &st = steps[s];
+    StepCode &sc = code.steps[s];
+    int64_t c = st.index[dC];
+    int64_t p0 = st.index[dP] * t.tile[dP], p1 = std::min(P, p0 + t.tile[dP]);
+    int64_t a = slots.base[0][st.operands[0].slot];
+    int64_t b = slots.base[1][st.operands[1].slot];
+    int64_t out = slots.base[2][st.operands[2].slot];
+    moveRows(tg, sc.loads, false, Cls::Out, a, addr(g.a, c, p0), p1 - p0);
+    if (g.bBroadcast)
+      repeatRow(tg, sc.loads, Cls::Out, b, addr(g.b, c, 0), p1 - p0);
+    else
+      moveRows(tg, sc.loads, false, Cls::Out, b, addr(g.b, c, p0), p1 - p0);
+    sc.compute.push_back(vaddOp(tg, out, a, b, p1 - p0));
+    moveRows(tg, sc.tail, true, Cls::Out, out, addr(g.out, c, p0), p1 - p0);
+  }
+  return "";
+}
+
+namespace {
+
+std::string layerOp(const Layer &L) {
+  switch (L.kind) {
+  case Layer::Kind::Gemm: {
+    const GemmLayer &g = L.gemm;
+    std::string op = g.sum ? "sum" : g.flat ? "matmul" : "conv";
+    if (g.add.on && g.add.beforePool)
+      op += "+add";
+    if (g.pool.on)
+      op += g.pool.avg ? "+avgpool" : "+maxpool";
+    if (g.add.on && !g.add.beforePool)
+      op += "+add";
+    return op;
+  }
+  case Layer::Kind::Pool:
+    return L.pool.avg ? "avgpool" : "maxpool";
+  case Layer::Kind::Add:
+    return "add";
+  }
+  return "?";
+}
+
+// ---- DRAM placement of activations -------------------------------------
+
+std::string placeActivations(const Target &tg, std::vector<NTensor> &ts,
+                             const LayerProgram &lp,
+                             const std::vector<char> &pairedWithNext,
+                             uint64_t base, uint64_t &end) {
+  // Lifetime of each tensor that owns storage, in layer indices: inputs
+  // are live from the start, outputs to the end.
+  const int64_t L = int64_t(lp.layers.size());
+  std::vector<int64_t> first(ts.size(), INT64_MAX), last(ts.size(), -1);
+  auto owner = [&](int k) {
+    return ts[size_t(k)].base >= 0 ? ts[size_t(k)].base : k;
+  };
+  auto touch = [&](int k, int64_t at) {
+    if (k < 0)
+      return;
+    int o = owner(k);
+    first[size_t(o)] = std::min(first[size_t(o)], at);
+    last[size_t(o)] = std::max(last[size_t(o)], at);
+  };
+  for (int64_t i = 0; i < L; ++i)
+    for (int k : layerTensors(lp.layers[size_t(i)]))
+      touch(k, i);
+  // Two layers that may run interleaved (a striped boundary) keep each
+  // other's tensors apart: each one's tensors live over both layers.
+  for (int64_t i = 0; i + 1 < L; ++i)
+    if (size_t(i) < pairedWithNext.size() && pairedWithNext[size_t(i)]) {
+      for (int k : layerTensors(lp.layers[size_t(i)]))
+        touch(k, i + 1);
+      for (int k : layerTensors(lp.layers[size_t(i + 1)]))
+        touch(k, i);
+    }
+  for (int k : lp.inputs)
+    touch(k, -1);
+  for (int k : lp.outputs)
+    touch(k, L);
+  std::vector<scratchpad::Interval> items;
+  std::vector<size_t> who;
+  for (size_t k = 0; k < ts.size(); ++k) {
+    if (ts[k].base >= 0 || ts[k].kind == NTensor::Kind::Constant || last[k] < 0)
+      continue;
+    items.push_back({ts[k].bytes(), first[k], last[k]});
+    who.push_back(k);
+  }
+  scratchpad::Placement pl =
+      scratchpad::placeIntervals(items, tg.dram.alignment);
+  for (size_t i = 0; i < who.size(); ++i)
+    ts[who[i]].dram = int64_t(base + pl.offsets[i]);
+  end = base + pl.peak;
+  return "";
+}
+
+} // namespace
+
+void writeConstants(const LayerProgram &lp, Program &p) {
+  for (const auto &[k, at] : p.constants)
+    if (k >= 0 && size_t(k) < lp.tensors.size()) {
+      const std::vector<int8_t> &d = lp.tensors[size_t(k)].data;
+      if (at + d.size() <= p.image.size() && !d.empty())
+        std::memcpy(p.image.data() + at, d.data(), d.size());
+    }
+}
+
+sp::Machine machineOf(const Target &tg, const CodegenOptions &o) {
+  sp::Machine m;
+  // A DMA beat is at most the target's beat; a load or store pays the DRAM
+  // latency (at least one cycle) plus its turnaround and issue overhead, and
+  // writes or reads at most the target's rows a cycle.
+  const uint32_t bw = o.bytesPerCycle ? o.bytesPerCycle : tg.dram.bytesPerCycle;
+  const int64_t lat = o.latency >= 0 ? o.latency : int64_t(tg.dram.latency);
+  m.bytesPerCycle =
+      double(std::min<uint32_t>(std::max<uint32_t>(bw, 1), tg.dma.beatBytes));
+  m.latencyCycles = uint64_t(std::max<int64_t>(lat, 1)) + tg.dma.turnaround;
+  m.transferOverhead = tg.dma.issueOverhead;
+  m.rowsPerCycle = tg.dma.rowsPerCycle;
+  return m;
+}
+
+std::string layerFits(const Target &tg, const Layer &L,
+                      const std::vector<NTensor> &ts) {
+  Image img(tg);
+  LayerCode code;
+  LayerInfo info;
+  CodegenOptions fit; // whether it fits does not depend on the cost
+  fit.cycleTiling = false;
+  fit.predict = false;
+  switch (L.kind) {
+  case Layer::Kind::Gemm: {
+    GemmTables tb = layoutGemm(tg, L.gemm, img, true);
+    return genGemm(tg, L, ts, tb, fit, 0, code, info);
+  }
+  case Layer::Kind::Pool:
+    return genPool(tg, L, ts, fit, code, info);
+  case Layer::Kind::Add:
+    return genAdd(tg, L, ts, fit, code, info);
+  }
+  return "";
+}
+
+std::string generateProgram(const Target &tg, const LayerProgram &lp,
+                            const CodegenOptions &o, Program &out) {
+  out = Program();
+  out.lanes = tg.lanes;
+  std::vector<NTensor> ts = lp.tensors;
+  for (NTensor &t : ts)
+    if (!t.lanes)
+      t.lanes = tg.lanes;
+  for (const NTensor &t : ts)
+    if (t.lanes != tg.lanes)
+      return "internal: tensor '" + t.name + "' has " +
+             std::to_string(t.lanes) + " lanes, the target " +
+             std::to_string(tg.lanes);
+  Image img(tg);
+  // Constants (e.g. an add's constant operand) first, in the tiled layout.
+  for (NTensor &t : ts)
+    if (t.kind == NTensor::Kind::Constant && t.base < 0) {
+      if (t.data.size() != t.bytes())
+        return "internal: constant '" + t.name + "' has " +
+               std::to_string(t.data.size()) + " bytes, its layout " +
+               std::to_string(t.bytes());
+      t.dram = int64_t(img.put(t.data.data(), t.data.size()));
+      out.constants.push_back({int(&t - ts.data()), uint64_t(t.dram)});
+    }
+  // Per GEMM layer: packed weights, bias rows and requantization tables.
+  std::vector<GemmTables> tables(lp.layers.size());
+  for (size_t i = 0; i < lp.layers.size(); ++i)
+    if (lp.layers[i].kind == Layer::Kind::Gemm)
+      tables[i] = layoutGemm(tg, lp.layers[i].gemm, img, o.dwgemm);
+  // Activations after the image (the SDK's interval planner).
+  uint64_t actBase = alignUp(img.bytes.size(), tg.dram.alignment), end = 0;
+  // Boundaries that may run in stripes (Stripes.h), known before tiling.
+  std::vector<char> stripeCand;
+  if (o.stripes != StripeMode::Off)
+    stripeCand = stripeCandidates(tg, lp, ts);
+  std::string err = placeActivations(tg, ts, lp, stripeCand, actBase, end);
+  if (!err.empty())
+    return err;
+  out.activationBase = actBase;
+  out.dramBytes = end;
+  // Without a capacity the program may use the whole address space (the
+  // device gets the DRAM its program needs).
+  const uint64_t space = tg.dram.addressBits < 64
+                             ? uint64_t(1) << tg.dram.addressBits
+                             : UINT64_MAX;
+  const uint64_t capacity = o.dramCapacity ? o.dramCapacity : space;
+  if (end > capacity || end > space) {
+    // Name the layer whose tensors need the most.
+    size_t worst = 0;
+    uint64_t worstBytes = 0;
+    for (size_t i = 0; i < lp.layers.size(); ++i) {
+      const Layer &L = lp.layers[i];
+      std::vector<int> used;
+      if (L.kind == Layer::Kind::Gemm)
+        used = {L.gemm.in, L.gemm.out};
+      else if (L.kind == Layer::Kind::Pool)
+        used = {L.pool.in, L.pool.out};
+      else
+        used = {L.add.a, L.add.b, L.add.out};
+      uint64_t b = 0;
+      for (int k : used)
+        b += ts[size_t(k)].bytes();
+      if (b > worstBytes) {
+        worstBytes = b;
+        worst = i;
+      }
+    }
+    std::ostringstream os;
+    os << "the program needs " << end << " bytes of NPU DRAM ("
+       << img.bytes.size() << " of weights and tables, " << (end - actBase)
+       << " of activations), over the DRAM's " << capacity
+       << " bytes (backend option dram_bytes); the largest layer is '"
+       << (lp.layers.empty() ? std::string("?") : lp.layers[worst].name)
+       << "' with " << worstBytes << " bytes of tensors";
+    return os.str();
+  }
+  // Each layer's code; `inOn` / `outOn`: its input comes from the out
+  // memory by copies, its output stays there (layer cascading, for the cost
+  // model); `stripeShare`: one side of a striped boundary, with these rows
+  // of each memory (Stripes.h).
+  std::vector<LayerCode> codes(lp.layers.size());
+  out.layers.resize(lp.layers.size());
+  auto genLayer = [&](size_t i, bool inOn, bool outOn, const TileChoice *keep,
+                      const std::vector<uint64_t> *stripeShare =
+                          nullptr) -> std::string {
+    CodegenOptions lo = o; // plus the layer's forced tiling and slot side
+    lo.inOnChip = inOn;
+    lo.outOnChip = outOn;
+    const Layer &L = lp.layers[i];
+    codes[i] = LayerCode();
+    out.layers[i] = LayerInfo();
+    LayerInfo &info = out.layers[i];
+    // Odd layers take their slots from the top of each memory.
+    lo.slotsFromTop = (o.prefetch || o.cascade) && i % 2 == 1;
+    lo.prefetchable = o.prefetch && i > 0;
+    if (stripeShare) {
+      lo.striped = true;
+      lo.shareRows = *stripeShare;
+      lo.slotsFromTop = i % 2 == 1;
+      lo.prefetchable = lo.prefetchable && !inOn; // no prefetch into it
+    }
+    info.name = L.name;
+    for (const std::string &nm : L.nodes) // one name per source node
+      if (std::find(info.nodes.begin(), info.nodes.end(), nm) ==
+          info.nodes.end())
+        info.nodes.push_back(nm);
+    info.op = layerOp(L);
+    info.usefulMacs = L.usefulMacs;
+    lo.force =
+        i < o.forced.size() && !o.forced[i].empty() ? &o.forced[i] : keep;
+    // Padding reaches the hardware only through the loads' (and copies')
+    // pad fields: a layer that needs more than they hold is refused here,
+    // not truncated into wrong results (the selector never builds one).
+    if (L.kind != Layer::Kind::Add) {
+      err = padError(tg, L.kind == Layer::Kind::Gemm ? L.gemm.pt : L.pool.pt,
+                     L.kind == Layer::Kind::Gemm ? L.gemm.pl : L.pool.pl,
+                     L.kind == Layer::Kind::Gemm ? L.gemm.pb : L.pool.pb,
+                     L.kind == Layer::Kind::Gemm ? L.gemm.pr : L.pool.pr);
+      if (!err.empty())
+        return "layer '" + L.name + "' (" + info.op + "): " + err;
+    }
+    switch (L.kind) {
+    case Layer::Kind::Gemm: {
+      // The bias path: forced by the tuner, by the option, or every path
+      // the layer allows scored by the cost model (Requant first where
+      // possible, it moves the fewest bytes; another path only when
+      // predicted strictly faster).
+      const GemmTables &tb = tables[i];
+      int path = lo.force                   ? std::max(lo.force->bias, 0)
+                 : o.bias == BiasMode::Auto ? (tb.biasPathUsable(2) ? 2 : 0)
+                                            : int(o.bias);
+      if (lo.force && !tb.biasPathUsable(path)) {
+        err = "the tuned tiling (" + lo.force->text() + ") takes the bias by " +
+              biasPathName(path) + ", which this layer does not allow";
+        break;
+      }
+      err = genGemm(tg, L, ts, tb, lo, path, codes[i], info);
+      std::vector<int> others;
+      if (err.empty() && !lo.force && o.bias == BiasMode::Auto) {
+        if (path != 0)
+          others.push_back(0);
+        if (tb.biasPathUsable(1))
+          others.push_back(1);
+      }
+      for (int other : others) {
+        LayerCode c2;
+        LayerInfo i2 = info;
+        i2.arrayMacs = 0;
+        i2.candidates.clear();
+        if (!genGemm(tg, L, ts, tb, lo, other, c2, i2).empty())
+          continue;
+        std::vector<TileChoice> all = info.candidates;
+        all.insert(all.end(), i2.candidates.begin(), i2.candidates.end());
+        std::stable_sort(all.begin(), all.end(),
+                         [](const TileChoice &a, const TileChoice &b) {
+                           return a.predicted < b.predicted;
+                         });
+        if (all.size() > o.candidates)
+          all.resize(o.candidates);
+        if (i2.predictedCycles < info.predictedCycles) {
+          codes[i] = std::move(c2);
+          info = std::move(i2);
+        }
+        info.candidates = std::move(all);
+      }
+      break;
+    }
+    case Layer::Kind::Pool:
+      err = genPool(tg, L, ts, lo, codes[i], info);
+      break;
+    case Layer::Kind::Add:
+      err = genAdd(tg, L, ts, lo, codes[i], info);
+      break;
+    }
+    if (!err.empty())
+      return "layer '" + L.name + "' (" + info.op + "): " + err;
+    return "";
+  };
+  const size_t nl = lp.layers.size();
+  // Layers whose input will likely be cascaded are tiled with it costed as
+  // copies (Cascade.h, predictCascadedInputs); cascadeLayers corrects the
+  // side of those whose boundary the code does not allow, keeping the tiling.
+  std::vector<char> predIn(nl, 0), predOut(nl, 0);
+  if (o.cascade && o.cascadePredict != CascadePredict::Off) {
+    std::vector<char> likely = predictCascadedInputs(tg, lp, ts);
+    for (size_t i = 0; i + 1 < nl; ++i)
+      predOut[i] = likely[i + 1];
+    if (o.cascadePredict == CascadePredict::Both)
+      predIn = likely;
+  }
+  for (size_t i = 0; i < nl; ++i) {
+    err = genLayer(i, predIn[i], predOut[i], nullptr);
+    if (!err.empty())
+      return err;
+  }
+  // Layer cascading (Cascade.cpp), before prefetch: the copies read the out
+  // memory, so they never move across a layer boundary. It needs a copy
+  // operation.
+  if (o.cascade && tg.has(OpKind::Copy)) {
+    err = cascadeLayers(
+        tg, codes, out.layers, lp, ts, predIn, predOut,
+        [&](size_t j, bool inOn, bool outOn, const TileChoice *keep) {
+          return genLayer(j, inOn, outOn, keep);
+        });
+    if (!err.empty())
+      return err;
+  }
+  // Layer cascading in stripes (Stripes.cpp), after whole-tensor cascading
+  // (its boundaries and their layers are left as they are).
+  std::vector<StripedPair> pairs;
+  if (o.stripes != StripeMode::Off && tg.has(OpKind::Copy)) {
+    stripeLayers(
+        tg, codes, out.layers, lp, ts, stripeCand, o.stripes == StripeMode::All,
+        [&](size_t j, bool inOn, bool outOn,
+            const std::vector<uint64_t> *share) {
+          return genLayer(j, inOn, outOn, nullptr, share);
+        },
+        pairs);
+  }
+  emitStream(tg, codes, pairs, o.prefetch, out);
+  // DMA bytes per layer, by the layer each operation is counted in.
+  for (size_t k = 0; k < out.ops.size(); ++k) {
+    const Op &in = out.ops[k];
+    if (out.opLayer[k] < 0 ||
+        (in.kind != OpKind::Load && in.kind != OpKind::Store))
+      continue;
+    LayerInfo &info = out.layers[size_t(out.opLayer[k])];
+    uint64_t b = uint64_t(in.ysize * in.xsize * tg.clsRowBytes(in.cls));
+    (in.kind == OpKind::Load ? info.loadBytes : info.storeBytes) += b;
+  }
+  out.ops.push_back(finishOp());
+  out.opLayer.push_back(-1);
+  SyncStats st;
+  err = o.sync ? assignSync(tg, out.ops, &st) : "";
+  if (!err.empty())
+    return "internal: dependency insertion: " + err;
+  out.image = std::move(img.bytes);
+  out.tables = std::move(tables);
+  for (int k : lp.inputs) {
+    NTensor t = ts[size_t(k)];
+    t.dram = int64_t(Addr{ts}(k, 0, 0));
+    out.inputs.push_back(t);
+  }
+  for (int k : lp.outputs) {
+    NTensor t = ts[size_t(k)];
+    t.dram = int64_t(Addr{ts}(k, 0, 0));
+    out.outputs.push_back(t);
+  }
+  return "";
+}
+
+} // namespace ember::accel

@@ -1,0 +1,96 @@
+// Internal to the layer's scheduling (Codegen.cpp, GemmCode.cpp, Cascade.cpp,
+// Stripes.cpp, Stream.cpp): a layer's scheduled operations before they are
+// streamed, and tensor addresses.
+#pragma once
+
+#include "ember/accel/Layers.h"
+#include "ember/accel/Op.h"
+#include "ember/accel/Program.h"
+
+#include "ember/scratchpad/TilePlanner.h"
+
+#include <string>
+#include <vector>
+
+namespace ember::accel {
+
+struct StepCode {
+  std::vector<Op> loads, compute, tail;
+  // Its loads write a single slot (a single-buffered operand's next block,
+  // Problem::singleBufferFallback) that the step before still reads: they
+  // are issued after that step's compute, not ahead of it.
+  bool afterPrev = false;
+};
+
+// Byte address of row `p` of channel tile `t` of tensor `k`.
+struct Addr {
+  const std::vector<NTensor> &ts;
+  uint64_t operator()(int k, int64_t t, int64_t p) const {
+    if (k < 0 || size_t(k) >= ts.size())
+      return 0; // a layer being checked for fit before its output exists
+    const NTensor &x = ts[size_t(k)];
+    const NTensor &own = x.base >= 0 ? ts[size_t(x.base)] : x;
+    return uint64_t(own.dram) +
+           uint64_t(((x.tileOffset + t) * x.P + p) * x.rowBytes());
+  }
+};
+
+struct LayerCode {
+  std::vector<Op> setup; // register writes, before the first load
+  std::vector<StepCode> steps;
+  std::string tiling;
+};
+
+// ---- shared by the layer kinds' schedulers (Codegen.cpp, GemmCode.cpp) ----
+
+// An operand of a tiling problem.
+scratchpad::Operand
+operand(std::string name, int space, scratchpad::Role role,
+        std::vector<size_t> dims,
+        std::function<uint64_t(const std::vector<int64_t> &)> footprint,
+        std::function<uint64_t(const std::vector<int64_t> &)> bytes);
+
+// The target's memories as the tile planner's spaces (capacities in rows;
+// `share`: at most these rows of each, 0: all).
+std::vector<scratchpad::Space> spacesOf(const Target &t,
+                                        const std::vector<uint64_t> &share);
+
+// Plans a layer's problem: by the cost model or by DMA bytes, or the tiling
+// the tuner forces (checked to fit); fills the choice and prediction of
+// `info` (and its candidates with o.candidates).
+scratchpad::PlanResult planLayer(const Target &t,
+                                 const scratchpad::Problem &layer,
+                                 const CodegenOptions &o, LayerInfo &info);
+
+// Memory rows of each operand's slots, allocated in order per memory, from
+// the bottom or (fromTop) from the top down.
+struct Slots {
+  std::vector<std::vector<int64_t>> base; // per operand, per slot
+  std::string error;
+};
+Slots allocate(const Target &t, const scratchpad::Problem &p,
+               const scratchpad::Tiling &tl, bool fromTop);
+
+// "n=1x1 y=4x3 ..." of a tiling.
+std::string tilingText(const scratchpad::Problem &p,
+                       const scratchpad::Tiling &tl);
+
+// Bytes of tensor `k` in DRAM (0 for a layer checked before it exists).
+uint64_t tensorBytes(const std::vector<NTensor> &ts, int k);
+
+// The image layout of a GEMM layer's constants (Pack.h) the scheduler reads.
+struct GemmTables;
+
+// The per-layer schedulers: "" or why the layer cannot be scheduled.
+std::string genGemm(const Target &t, const Layer &L,
+                    const std::vector<NTensor> &ts, const GemmTables &tb,
+                    const CodegenOptions &o, int biasPath, LayerCode &code,
+                    LayerInfo &info);
+std::string genPool(const Target &t, const Layer &L,
+                    const std::vector<NTensor> &ts, const CodegenOptions &o,
+                    LayerCode &code, LayerInfo &info);
+std::string genAdd(const Target &t, const Layer &L,
+                   const std::vector<NTensor> &ts, const CodegenOptions &o,
+                   LayerCode &code, LayerInfo &info);
+
+} // namespace ember::accel

@@ -1,0 +1,35 @@
+// The DMA and timing helpers scheduling emits with (docs/npu-sdk.md,
+// "Layout and tiling"). The cost model's side of a layer (the tiling
+// problems of Codegen.cpp and GemmCode.cpp) counts DMA operations and array
+// and vector cycles with the same functions that emit them, so the two
+// cannot drift apart.
+#pragma once
+
+#include "ember/accel/Op.h"
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace ember::accel {
+
+// How `rows` contiguous rows split into one 2-D transfer of y lines of x
+// rows (stride x), x <= maxX and y <= maxY; {0, 0} when no split does.
+std::pair<int64_t, int64_t> oneTransfer(const Target &t, int64_t rows);
+// `rows` contiguous rows of class `c` between DRAM and its memory, in as few
+// loads or stores as the size fields allow; moveRowsCount: how many.
+void moveRows(const Target &t, std::vector<Op> &out, bool store, Cls c,
+              int64_t sram, uint64_t dram, int64_t rows);
+uint64_t moveRowsCount(const Target &t, int64_t rows);
+// One DRAM row repeated `rows` times (stride 0): bias rows, broadcast adds;
+// repeatRowCount: how many loads.
+void repeatRow(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
+               uint64_t dram, int64_t rows);
+uint64_t repeatRowCount(const Target &t, int64_t rows);
+
+// Array cycles of one array op streaming `rows` rows; engine cycles of one
+// vector op over `rows` rows.
+uint64_t gemmCycles(const Target &t, int64_t rows);
+uint64_t vectorCycles(const Target &t, int64_t rows);
+
+} // namespace ember::accel

@@ -1,0 +1,351 @@
+// The form table (SelectInternal.h): one row per op a layer form claims,
+// giving the capability manifest's claim (dtypes, constraint in words, the
+// fused pattern or placement it runs in) and the check and builder that
+// implement it. A target enables forms by name (Target::forms); the
+// manifest and the selector both read this table, so the plugin never
+// claims a node that compile then refuses. Adding a form: its rows here,
+// their check and builder (Select.cpp, Build.cpp), and the vendor's emission
+// of any operation it needs.
+#include "SelectInternal.h"
+
+#include <cstring>
+
+namespace ember::accel::sel {
+
+namespace {
+
+std::string convText(const Target &t) {
+  const Form *f = t.form("conv");
+  const std::string k = std::to_string(f ? f->kernelMax : 0);
+  return "2-D, kernel up to " + k + "x" + k +
+         " (taps x lanes <= half of the weight memory), stride 1.." +
+         std::to_string(f ? f->strideMax : 0) + ", dilation 1.." +
+         std::to_string(f ? f->dilationMax : 0) +
+         ", pads <= " + std::to_string(t.maxPad) +
+         ", groups (depthwise included), constant int8 weights (a weight "
+         "zero point folds when w - zp fits int8), scalar input zero point";
+}
+std::string matmulText(const Target &) {
+  return "rank-2 A, constant rank-2 B, scalar A zero point";
+}
+std::string biasText(const Target &) {
+  return "int32 bias on a ConvInteger/MatMulInteger result";
+}
+std::string requantText(const Target &t) {
+  return std::string("rank 2 or 4; of an accumulator the target computes") +
+         (t.form("requant") ? ", or of an i8/u8 tensor" : "") +
+         (t.requant.perChannel ? "; per-channel tables on axis 1" : "");
+}
+std::string addText(const Target &) {
+  return "rank 2 or 4; same shapes, or one operand repeated per channel or "
+         "scalar (a constant, or a [1,C,...] tensor)";
+}
+std::string maxPoolText(const Target &t) {
+  const Form *f = t.form("pool");
+  const std::string w = std::to_string(f ? f->windowMax : 0);
+  return "2-D, window <= " + w + "x" + w +
+         ", equal strides <= " + std::to_string(f ? f->strideMax : 0) +
+         ", pads <= " + std::to_string(t.maxPad);
+}
+std::string avgPoolText(const Target &t) {
+  return maxPoolText(t) + " (with count_include_pad 0: each below its kernel "
+                          "size)";
+}
+std::string globalPoolText(const Target &t) {
+  const Form *f = t.form("pool");
+  return "H, W <= " + std::to_string(f ? f->windowMax : 0);
+}
+std::string concatText(const Target &) {
+  return "axis 1, inputs at whole channel tiles (lane multiples but the last)";
+}
+std::string moveText(const Target &) {
+  return "of a tensor the target computes, keeping dim 1 and the pixel order "
+         "(or a flatten into the MatMul that follows)";
+}
+std::string castText(const Target &) {
+  return "i8/u8 to i32 starting a per-channel sum: Cast -> [Sub] -> "
+         "ReduceSum over H, W -> Requantize";
+}
+std::string subText(const Target &) {
+  return "the zero point of a per-channel sum";
+}
+std::string reduceText(const Target &) {
+  return "over H, W (keepdims) in a per-channel sum";
+}
+
+// The fused patterns: ops the target runs only inside them (OpCapability
+// context), so query_support refuses them as single nodes.
+const char *const kBias =
+    "fused: the int32 bias Add of a ConvInteger/MatMulInteger the target runs";
+const char *const kAccumulator =
+    "fused: an int32 accumulator the target computes (ConvInteger/"
+    "MatMulInteger [+ bias Add], or a per-channel sum), requantized in the "
+    "same layer";
+const char *const kSum =
+    "fused: a per-channel sum, Cast(i8/u8 -> i32) -> [Sub of a scalar zero "
+    "point] -> ReduceSum over H, W (keepdims) -> Requantize";
+const char *const kMove =
+    "placement: of a tensor the target computes in the same partition (a "
+    "free reshape; a lone one is not worth a partition)";
+const char *const kPlaced =
+    "placement: every input but the last a whole number of channel tiles "
+    "(a multiple of the lanes), so producers store into the output";
+
+} // namespace
+
+const std::vector<FormRow> &formTable() {
+  static const std::vector<FormRow> rows = {
+      // forms, stage, op, dtypes, min rank, context, context dtypes,
+      // index dtypes, constraint, check, builder
+      {"conv",
+       "",
+       "ConvInteger",
+       {"i8", "u8", "i32"},
+       0,
+       "",
+       {},
+       {},
+       convText,
+       whyGemmRootNode,
+       buildGemmRoot},
+      {"matmul",
+       "",
+       "MatMulInteger",
+       {"i8", "u8", "i32"},
+       0,
+       "",
+       {},
+       {},
+       matmulText,
+       whyGemmRootNode,
+       buildGemmRoot},
+      {"conv|matmul",
+       "bias",
+       "Add",
+       {"i32"},
+       0,
+       kBias,
+       {},
+       {},
+       biasText,
+       whyBiasNode,
+       buildBias},
+      // (its multiplier, shift and zero points may be scalars: rank 0)
+      {"conv|matmul|mean|requant",
+       "",
+       "Requantize",
+       {"i8", "u8", "i32"},
+       0,
+       kAccumulator,
+       {"i32"},
+       {},
+       requantText,
+       whyRequantNode,
+       buildRequant},
+      {"add",
+       "",
+       "QuantizedAdd",
+       {"i8", "u8"},
+       0,
+       "",
+       {},
+       {},
+       addText,
+       whyAddNode,
+       buildAdd},
+      {"pool",
+       "",
+       "MaxPool",
+       {"i8", "u8"},
+       0,
+       "",
+       {},
+       {},
+       maxPoolText,
+       whyPoolNode,
+       buildPool},
+      {"pool",
+       "",
+       "AveragePool",
+       {"i8", "u8"},
+       0,
+       "",
+       {},
+       {},
+       avgPoolText,
+       whyPoolNode,
+       buildPool},
+      {"pool",
+       "",
+       "GlobalAveragePool",
+       {"i8", "u8"},
+       0,
+       "",
+       {},
+       {},
+       globalPoolText,
+       whyPoolNode,
+       buildPool},
+      {"concat",
+       "",
+       "Concat",
+       {"i8", "u8"},
+       2,
+       kPlaced,
+       {},
+       {},
+       concatText,
+       whyConcatNode,
+       buildConcat},
+      {"reshape",
+       "",
+       "Reshape",
+       {"i8", "u8"},
+       0,
+       kMove,
+       {},
+       {"i64"},
+       moveText,
+       whyMoveNode,
+       buildMove},
+      {"reshape",
+       "",
+       "Flatten",
+       {"i8", "u8"},
+       0,
+       kMove,
+       {},
+       {},
+       moveText,
+       whyMoveNode,
+       buildMove},
+      {"reshape",
+       "",
+       "Squeeze",
+       {"i8", "u8"},
+       0,
+       kMove,
+       {},
+       {"i64"},
+       moveText,
+       whyMoveNode,
+       buildMove},
+      {"reshape",
+       "",
+       "Unsqueeze",
+       {"i8", "u8"},
+       0,
+       kMove,
+       {},
+       {"i64"},
+       moveText,
+       whyMoveNode,
+       buildMove},
+      {"reshape",
+       "",
+       "Identity",
+       {"i8", "u8"},
+       0,
+       kMove,
+       {},
+       {},
+       moveText,
+       whyMoveNode,
+       buildMove},
+      {"mean",
+       "",
+       "Cast",
+       {"i8", "u8", "i32"},
+       0,
+       kSum,
+       {},
+       {},
+       castText,
+       whyCastNode,
+       buildSumPart},
+      {"mean",
+       "",
+       "Sub",
+       {"i32"},
+       0,
+       kSum,
+       {},
+       {},
+       subText,
+       whySumPartNode,
+       buildSumPart},
+      {"mean",
+       "",
+       "ReduceSum",
+       {"i32"},
+       0,
+       kSum,
+       {},
+       {"i64"},
+       reduceText,
+       whySumPartNode,
+       buildSumPart},
+  };
+  return rows;
+}
+
+bool fuses(const Target &t, const std::string &form, const char *stage) {
+  const Form *f = t.form(form);
+  return f && f->fuses(stage);
+}
+
+namespace {
+
+// Whether `row` serves on `t`: one of its forms is the target's (and fuses
+// the row's stage).
+bool serves(const Target &t, const FormRow &row) {
+  const char *p = row.forms;
+  while (*p) {
+    const char *bar = std::strchr(p, '|');
+    std::string name = bar ? std::string(p, size_t(bar - p)) : std::string(p);
+    if (t.form(name) && (!*row.stage || fuses(t, name, row.stage)))
+      return true;
+    if (!bar)
+      break;
+    p = bar + 1;
+  }
+  return false;
+}
+
+} // namespace
+
+const FormRow *rowFor(const Target &t, const std::string &op) {
+  for (const FormRow &r : formTable())
+    if (op == r.op && serves(t, r))
+      return &r;
+  return nullptr;
+}
+
+} // namespace ember::accel::sel
+
+namespace ember::accel {
+
+std::vector<OpClaim> claimedOps(const Target &t) {
+  std::vector<OpClaim> out;
+  for (const sel::FormRow &r : sel::formTable()) {
+    if (!sel::serves(t, r))
+      continue;
+    bool seen = false;
+    for (const OpClaim &c : out)
+      seen = seen || c.op == r.op;
+    if (seen)
+      continue; // one claim per op
+    OpClaim c;
+    c.op = r.op;
+    c.dtypes.assign(r.dtypes.begin(), r.dtypes.end());
+    c.constraints = r.constraints(t);
+    c.minRank = r.minRank;
+    c.context = r.context;
+    c.contextDtypes.assign(r.contextDtypes.begin(), r.contextDtypes.end());
+    c.indexDtypes.assign(r.indexDtypes.begin(), r.indexDtypes.end());
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+} // namespace ember::accel

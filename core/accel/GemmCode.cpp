@@ -1,0 +1,660 @@
+// Scheduling a GEMM layer (docs/npu-sdk.md, "Layout and tiling"): its tiling
+// problem over the target's memories (operands, footprints, DMA and compute
+// costs), the plan, and per step its loads, array ops and epilogue.
+#include "CodegenInternal.h"
+#include "Emit.h"
+#include "Pack.h"
+
+#include <algorithm>
+#include <sstream>
+
+namespace ember::accel {
+
+namespace sp = ember::scratchpad;
+
+std::string genGemm(const Target &tg, const Layer &L,
+                    const std::vector<NTensor> &ts, const GemmTables &tb,
+                    const CodegenOptions &o, int biasPath, LayerCode &code,
+                    LayerInfo &info) {
+  const int64_t lanes = tg.lanes;
+  const int64_t maxDwOuter = tg.has(OpKind::DwGemm)
+                                 ? tg.ops[size_t(OpKind::DwGemm)].max("outer")
+                                 : tg.maxOuter;
+  // The path taken: the one asked for where the layer allows it, else DRAM.
+  const int path = tb.biasPathUsable(biasPath) ? biasPath : 0;
+  const bool gemmBias = path == 1;
+  const bool rqBias = path == 2;
+  const bool noBiasRows = gemmBias || rqBias || tb.dwBias; // no bias loads
+  const GemmLayer &g = L.gemm;
+  Addr addr{ts};
+  // Weight tiles per input tile: one per tap, one per kernel row (DwGemm).
+  const int64_t Kt = ceilDiv(g.K, lanes),
+                taps = g.sum ? 1 : (tb.dw ? g.kh : g.kh * g.kw);
+  int64_t kcExt = 1;
+  bool actByKo = false;
+  for (auto &r : tb.rel) {
+    kcExt = std::max<int64_t>(kcExt, int64_t(r.size()));
+    if (r != tb.rel[0])
+      actByKo = true;
+  }
+  const int64_t ekh = (g.kh - 1) * g.dh + 1, ekw = (g.kw - 1) * g.dw + 1;
+  const int64_t Wp = g.W + g.pl + g.pr;
+  const bool pool = g.pool.on, add = g.add.on;
+  // The pooled output size (fused pooling has no padding).
+  const int64_t POH = pool ? (g.OH - g.pool.kh) / g.pool.s + 1 : g.OH;
+  const int64_t POW = pool ? (g.OW - g.pool.kw) / g.pool.s + 1 : g.OW;
+  (void)ekw;
+
+  sp::Problem p;
+  p.spaces = spacesOf(tg, o.shareRows);
+  enum { dN, dY, dKo, dKc };
+  const bool flat = g.flat;
+  // A strided 1x1 convolution without padding reads every sh-th line and
+  // sw-th pixel: one load per output line picks those pixels (ysize = OW,
+  // stride = sw rows), so the block is dense and one GEMM covers all its
+  // rows (instead of one GEMM of OW rows per line, which wastes the array
+  // when OW < lanes).
+  const bool sub = !flat && !g.sum && g.kh == 1 && g.kw == 1 &&
+                   (g.sh > 1 || g.sw > 1) && g.pt == 0 && g.pb == 0 &&
+                   g.pl == 0 && g.pr == 0 && g.sw <= tg.maxStride;
+  const int64_t P = g.N * g.OH * g.OW;
+  // A flat block's input tiles in one 2-D load (a line per input tile,
+  // `actTileStride` DRAM rows apart) when every output tile reads its input
+  // tiles at one constant step: one DRAM latency per block instead of one
+  // per input tile (a 960-channel 7x7 layer paid 60 x 70 cycles for it).
+  int64_t actTileStride = 0;
+  if (flat) {
+    int64_t step = 0;
+    bool regular = true;
+    for (auto &r : tb.rel)
+      for (size_t i = 1; i < r.size(); ++i) {
+        int64_t d = r[i] - r[i - 1];
+        regular = regular && d > 0 && (step == 0 || d == step);
+        step = d;
+      }
+    const int64_t rowStride =
+        int64_t(addr(g.in, 1, 0) - addr(g.in, 0, 0)) / lanes;
+    if (regular && rowStride > 0 &&
+        std::max<int64_t>(step, 1) * rowStride <= tg.maxStride)
+      actTileStride = std::max<int64_t>(step, 1) * rowStride;
+  }
+  // DMA ops that load `tiles` input tiles of `lines` flat rows.
+  auto flatActTransfers = [&](int64_t tiles, int64_t lines) {
+    if (actTileStride && lines <= tg.maxX)
+      return uint64_t(ceilDiv(tiles, tg.maxY));
+    return uint64_t(tiles) * moveRowsCount(tg, lines);
+  };
+  if (flat) {
+    p.dims = {{"n", 1, false, {1}},
+              {"p", P, false, {}},
+              {"ko", Kt, false, {1}},
+              {"kc", kcExt, true, {}}};
+  } else {
+    p.dims = {{"n", g.N, false, {1}},
+              {"y", POH, false, {}},
+              {"ko", Kt, false, {1}},
+              {"kc", kcExt, true, {}}};
+  }
+  p.greedyDim = dY;
+  p.fillDim = dKc;
+  p.fillPieces = std::max(1u, o.fillPieces);
+  // The cost model may single-buffer an operand that double buffering
+  // does not fit (Problem::singleBufferFallback); DMA-bytes tiling keeps
+  // double buffering.
+  p.singleBufferFallback = o.cycleTiling;
+  // Output units (pixels or lines) -> conv lines, conv rows, input lines.
+  auto convLines = [&](int64_t y) {
+    return pool ? (y - 1) * g.pool.s + g.pool.kh : y;
+  };
+  auto accRows = [&](const std::vector<int64_t> &t) {
+    return flat ? t[dY] : convLines(t[dY]) * g.OW;
+  };
+  auto inLines = [&](int64_t y) {
+    return std::min(g.H + g.pt + g.pb, (convLines(y) - 1) * g.sh + ekh);
+  };
+  auto actRows = [&](const std::vector<int64_t> &t) {
+    if (sub)
+      return convLines(t[dY]) * g.OW * t[dKc];
+    return (flat ? t[dY] : inLines(t[dY]) * Wp) * t[dKc];
+  };
+  // Of those, the rows read from the input (the rest is padding the load
+  // writes): an interior block's lines, at most H (edge blocks read fewer).
+  auto actDataRows = [&](const std::vector<int64_t> &t) {
+    if (flat || sub)
+      return actRows(t);
+    return std::min(g.H, inLines(t[dY])) * g.W * t[dKc];
+  };
+  auto outRows = [&](const std::vector<int64_t> &t) {
+    return flat ? t[dY] : t[dY] * POW;
+  };
+  // The add's operand covers the conv rows (add before pool) or the
+  // output rows.
+  auto addRows = [&](const std::vector<int64_t> &t) {
+    return g.add.beforePool ? accRows(t) : outRows(t);
+  };
+  enum { oAct, oWgt, oAcc, oBias, oParam, oConv, oPool, oAdd, oOnes, oBw };
+  std::vector<size_t> actDims = {dN, dY, dKc};
+  if (actByKo)
+    actDims = {dN, dY, dKo, dKc};
+  auto u = [](int64_t v) { return uint64_t(v); };
+  p.operands.push_back(operand(
+      "act", tg.memOf(Cls::Act), sp::Role::Input, actDims,
+      [&](const std::vector<int64_t> &t) { return u(actRows(t)); },
+      [&](const std::vector<int64_t> &t) {
+        return u(actDataRows(t) * lanes); // DRAM bytes: no padding
+      }));
+  p.operands.push_back(operand(
+      "wgt", tg.memOf(Cls::Wgt), sp::Role::Input, {dKo, dKc},
+      [&](const std::vector<int64_t> &t) { return u(t[dKc] * taps * lanes); },
+      [&](const std::vector<int64_t> &t) {
+        return u(t[dKc] * taps * lanes * lanes);
+      }));
+  p.operands.push_back(operand(
+      "acc", tg.memOf(Cls::Acc),
+      g.requant ? sp::Role::Accumulator : sp::Role::Output, {dN, dY, dKo},
+      [&](const std::vector<int64_t> &t) { return u(accRows(t)); },
+      [&](const std::vector<int64_t> &t) {
+        return u(accRows(t) * lanes * 4);
+      }));
+  p.operands.push_back(
+      operand("bias", tg.memOf(Cls::Acc), sp::Role::Input, {dN, dY, dKo},
+              nullptr, [&](const std::vector<int64_t> &t) {
+                return noBiasRows ? 0 : u(accRows(t) * lanes * 4);
+              }));
+  // The requantization table of every output tile loaded once, when it
+  // takes at most an eighth of its memory, instead of two rows per output
+  // tile each time the output tile changes (one DMA latency per step on a
+  // layer whose weights stream, e.g. a 1-pixel fully connected layer).
+  // With the bias by Requant, a table is three rows (mult, shift, bias).
+  const int64_t tableRows = rqBias ? 3 : 2;
+  const bool paramOnce =
+      g.requant && Kt > 1 &&
+      uint64_t(tableRows * Kt * 8) <= tg.memRows(tg.memOf(Cls::Param));
+  const int64_t paramRows =
+      g.requant ? (paramOnce ? tableRows * Kt : tableRows) : 0;
+  p.operands.push_back(operand(
+      "param", tg.memOf(Cls::Param), sp::Role::Input,
+      paramOnce ? std::vector<size_t>{} : std::vector<size_t>{dKo},
+      [&](const std::vector<int64_t> &) { return u(paramRows); },
+      [&](const std::vector<int64_t> &) { return u(paramRows * lanes * 4); }));
+  p.operands.push_back(operand(
+      "conv", tg.memOf(Cls::Out),
+      pool || !g.requant ? sp::Role::Accumulator : sp::Role::Output,
+      {dN, dY, dKo},
+      [&](const std::vector<int64_t> &t) {
+        return u(g.requant ? accRows(t) : 0);
+      },
+      [&](const std::vector<int64_t> &t) {
+        return u(g.requant ? accRows(t) * lanes : 0);
+      }));
+  p.operands.push_back(operand(
+      "pool", tg.memOf(Cls::Out), sp::Role::Output, {dN, dY, dKo},
+      [&](const std::vector<int64_t> &t) { return u(pool ? outRows(t) : 0); },
+      [&](const std::vector<int64_t> &t) {
+        return u(pool ? outRows(t) * lanes : 0);
+      }));
+  p.operands.push_back(operand(
+      "add", tg.memOf(Cls::Out), sp::Role::Input, {dN, dY, dKo},
+      [&](const std::vector<int64_t> &t) { return u(add ? addRows(t) : 0); },
+      [&](const std::vector<int64_t> &t) {
+        return u(add ? addRows(t) * lanes : 0);
+      }));
+  // Bias by GEMM: the constant row with the activations, the bias tile of ko
+  // with the weights.
+  p.operands.push_back(operand(
+      "ones", tg.memOf(Cls::Act), sp::Role::Input, {},
+      [&](const std::vector<int64_t> &) { return u(gemmBias ? 1 : 0); },
+      [&](const std::vector<int64_t> &) { return u(gemmBias ? lanes : 0); }));
+  p.operands.push_back(operand(
+      "biastile", tg.memOf(Cls::Wgt), sp::Role::Input, {dKo},
+      [&](const std::vector<int64_t> &) { return u(gemmBias ? lanes : 0); },
+      [&](const std::vector<int64_t> &) {
+        return u(gemmBias ? lanes * lanes : 0);
+      }));
+  // The cost model's side of each operand: DMA ops per block, the memory
+  // rows they write, the compute engine using it (0 the array, 1 the vector
+  // unit).
+  {
+    auto &ops = p.operands;
+    ops[oAct].transfers = [&](const std::vector<int64_t> &t) {
+      if (sub)
+        return u(t[dKc] * convLines(t[dY]));
+      return flat ? flatActTransfers(t[dKc], t[dY]) : u(t[dKc]);
+    };
+    ops[oAct].rows = ops[oAct].footprint;
+    ops[oAct].padRows = [&](const std::vector<int64_t> &t) {
+      return u(actRows(t) - actDataRows(t));
+    };
+    ops[oWgt].transfers = [&](const std::vector<int64_t> &t) {
+      return moveRowsCount(tg, t[dKc] * taps * lanes);
+    };
+    ops[oWgt].rows = ops[oWgt].footprint;
+    ops[oBias].transfers = [&](const std::vector<int64_t> &t) {
+      return noBiasRows ? 0 : repeatRowCount(tg, accRows(t));
+    };
+    ops[oBias].rows = [&](const std::vector<int64_t> &t) {
+      return noBiasRows ? 0 : u(accRows(t));
+    };
+    ops[oOnes].rows = ops[oOnes].footprint;
+    ops[oBw].rows = ops[oBw].footprint;
+    ops[oBias].engine = g.requant ? 1 : 0; // the slot frees on Requant
+    ops[oBias].reader = 0;                 // GEMMs accumulate onto it
+    ops[oParam].rows = ops[oParam].footprint;
+    ops[oParam].engine = 1;
+    ops[oAcc].transfers = [&](const std::vector<int64_t> &t) {
+      return g.requant ? 0 : moveRowsCount(tg, outRows(t));
+    };
+    ops[oAcc].rows = ops[oAcc].footprint;
+    ops[oConv].transfers = [&](const std::vector<int64_t> &t) {
+      return g.requant && !pool ? moveRowsCount(tg, outRows(t)) : 0;
+    };
+    ops[oConv].rows = ops[oConv].footprint;
+    ops[oConv].engine = 1;
+    ops[oPool].transfers = [&](const std::vector<int64_t> &t) {
+      return pool ? moveRowsCount(tg, outRows(t)) : 0;
+    };
+    ops[oPool].rows = ops[oPool].footprint;
+    ops[oPool].engine = 1;
+    ops[oAdd].transfers = [&](const std::vector<int64_t> &t) {
+      return !add                   ? 0
+             : g.add.otherBroadcast ? repeatRowCount(tg, addRows(t))
+                                    : moveRowsCount(tg, addRows(t));
+    };
+    ops[oAdd].rows = ops[oAdd].footprint;
+    ops[oAdd].engine = 1;
+    // The order the step code below issues its loads in.
+    p.loadOrder = {oAct, oWgt, oParam, oOnes, oBw, oBias, oAdd};
+    if (o.prefetchable) { // the constant loads first (weight prefetch)
+      p.firstLoadOrder = {oWgt, oParam, oOnes, oBw, oBias, oAct, oAdd};
+      // The fill pieces the input alone: the weights move to the layer
+      // before (the code below loads them whole ahead of the pieces).
+      p.fillAhead = {oWgt};
+    }
+    // Layer cascading: the input block comes by copies from the out memory
+    // (a row a cycle on the load engine, padding included, no DRAM access
+    // and so no DRAM latency and no share of the DRAM channel), the output
+    // stays there (no store).
+    if (o.inOnChip) {
+      ops[oAct].onChip = true;
+      ops[oAct].transfers = [](const std::vector<int64_t> &) {
+        return uint64_t(0);
+      };
+    }
+    if (o.outOnChip)
+      for (int k : {int(oConv), int(oPool)})
+        if (ops[size_t(k)].role == sp::Role::Output) {
+          ops[size_t(k)].bytes = nullptr;
+          ops[size_t(k)].transfers = nullptr;
+        }
+  }
+  // Compute per step: the array ops the step code below emits, then (when
+  // the accumulator block is complete) Requant, VAdd, Pool on the vector
+  // unit; an output-stationary array drains each accumulator block.
+  p.compute = [&](const sp::Tiling &t, const std::vector<int64_t> &idx,
+                  const std::vector<int64_t> &tile,
+                  const std::vector<sp::StepOperand> &so) {
+    std::vector<uint64_t> cyc(2, 0);
+    const int64_t ko = idx[dKo];
+    const std::vector<int64_t> &rel = tb.rel[size_t(ko)];
+    const int64_t ri0 = idx[dKc] * t.tile[dKc];
+    const int64_t ri1 = std::min<int64_t>(int64_t(rel.size()), ri0 + tile[dKc]);
+    const int64_t lines = tile[dY];
+    const int64_t cLines = flat ? 0 : convLines(lines);
+    uint64_t one = 0; // one (input tile, tap)
+    if (flat) {
+      for (int64_t r0 = 0; r0 < lines; r0 += tg.maxInner)
+        one += gemmCycles(tg, std::min(tg.maxInner, lines - r0));
+    } else if (g.sum) {
+      for (int64_t r0 = 0; r0 < g.H * g.W; r0 += tg.maxOuter)
+        one += gemmCycles(tg, std::min(tg.maxOuter, g.H * g.W - r0));
+    } else if (sub) {
+      for (int64_t r0 = 0; r0 < cLines * g.OW; r0 += tg.maxInner)
+        one += gemmCycles(tg, std::min(tg.maxInner, cLines * g.OW - r0));
+    } else if (tb.dw) { // a line streams (OW - 1) * sw + kw rows
+      for (int64_t r0 = 0; r0 < cLines; r0 += maxDwOuter)
+        one += gemmCycles(tg, std::min(maxDwOuter, cLines - r0) *
+                                  ((g.OW - 1) * g.sw + g.kw));
+    } else if (g.sw == 1) {
+      for (int64_t r0 = 0; r0 < cLines; r0 += tg.maxOuter)
+        one += gemmCycles(tg, std::min(tg.maxOuter, cLines - r0) * g.OW);
+    } else {
+      one = uint64_t(cLines) * gemmCycles(tg, g.OW);
+    }
+    for (int64_t ri = ri0; ri < ri1; ++ri)
+      for (int64_t tap = 0; tap < taps; ++tap)
+        if (!tb.zero[size_t(ko)][size_t(ri * taps + tap)])
+          cyc[0] += one;
+    if (gemmBias && so[oAcc].begins) {
+      const int64_t rows = flat ? lines : cLines * g.OW;
+      for (int64_t r0 = 0; r0 < rows; r0 += tg.maxOuter)
+        cyc[0] += gemmCycles(tg, std::min(tg.maxOuter, rows - r0));
+    }
+    if (so[oAcc].ends && tg.array.drainRows)
+      cyc[0] += uint64_t(tg.array.drainRows);
+    if (so[oAcc].ends && g.requant) {
+      const int64_t rows = flat ? lines : cLines * g.OW;
+      const int64_t outN = flat ? lines : lines * POW;
+      cyc[1] += vectorCycles(tg, rows);
+      if (add)
+        cyc[1] += vectorCycles(tg, g.add.beforePool ? rows : outN);
+      if (pool)
+        cyc[1] += vectorCycles(tg, outN * g.pool.kh * g.pool.kw);
+    }
+    return cyc;
+  };
+  sp::PlanResult plan = planLayer(tg, p, o, info);
+  if (!plan.ok)
+    return "does not fit the memories: " + plan.error;
+  info.choice.bias = path;
+  for (TileChoice &c : info.candidates)
+    if (c.bias < 0)
+      c.bias = path;
+  const sp::Tiling &t = plan.tiling;
+  Slots slots = allocate(tg, p, t, o.slotsFromTop);
+  if (!slots.error.empty())
+    return slots.error;
+  {
+    // Compulsory DRAM bytes: the input, weights and tables once, the add
+    // operand and the output once.
+    uint64_t b = (o.inOnChip ? 0 : tensorBytes(ts, g.in)) +
+                 (o.outOnChip ? 0 : tensorBytes(ts, g.out));
+    for (auto &r : tb.rel)
+      b += uint64_t(r.size() * taps * lanes * lanes) + uint64_t(lanes * 4) +
+           (g.requant ? uint64_t(2 * lanes * 4) : 0);
+    if (add)
+      b += tensorBytes(ts, g.add.other);
+    info.minDramBytes = b;
+    std::ostringstream os;
+    os << "C" << g.C << " K" << g.K << " " << g.kh << "x" << g.kw << "/" << g.sh
+       << " g" << g.groups << " " << g.OH << "x" << g.OW;
+    info.shape = os.str();
+  }
+  code.tiling = tilingText(p, t);
+  info.tiling = code.tiling;
+
+  code.setup.push_back(setregOp(tg, Reg::PadValue, g.padValue));
+  if (pool) {
+    code.setup.push_back(setregOp(tg, Reg::PoolKh, int32_t(g.pool.kh)));
+    code.setup.push_back(setregOp(tg, Reg::PoolKw, int32_t(g.pool.kw)));
+    code.setup.push_back(setregOp(tg, Reg::PoolStride, int32_t(g.pool.s)));
+    code.setup.push_back(setregOp(tg, Reg::PoolInW, int32_t(g.OW)));
+    code.setup.push_back(setregOp(tg, Reg::PoolOutW, int32_t(POW)));
+  }
+  if (add) {
+    const AddRegs &r = g.add.regs;
+    const std::pair<Reg, int32_t> regs[] = {{Reg::AddLshift, r.lshift},
+                                            {Reg::AddAZp, r.aZp},
+                                            {Reg::AddAMult, r.aMult},
+                                            {Reg::AddAShift, r.aShift},
+                                            {Reg::AddBZp, r.bZp},
+                                            {Reg::AddBMult, r.bMult},
+                                            {Reg::AddBShift, r.bShift},
+                                            {Reg::AddOutMult, r.outMult},
+                                            {Reg::AddOutShift, r.outShift},
+                                            {Reg::AddOutZp, r.outZp},
+                                            {Reg::AddMin, r.lo},
+                                            {Reg::AddMax, r.hi}};
+    for (auto &kv : regs)
+      code.setup.push_back(setregOp(tg, kv.first, kv.second));
+  }
+
+  std::vector<sp::Step> steps = sp::schedule(p, t);
+  code.steps.resize(steps.size());
+  const int64_t Y = flat ? P : POH;
+  // The fill's pieces, as the cost model counted them.
+  const int64_t firstPieces = sp::fillPieceCount(p, t, machineOf(tg, o));
+  for (size_t s = 0; s < steps.size(); ++s) {
+    const sp::Step &st = steps[s];
+    StepCode &sc = code.steps[s];
+    for (size_t k = 0; k < p.operands.size() && s > 0; ++k)
+      sc.afterPrev = sc.afterPrev || (t.slots[k] == 1 && t.blocks[k] > 1 &&
+                                      st.operands[k].begins);
+    auto slot = [&](int op) {
+      return slots.base[size_t(op)][st.operands[size_t(op)].slot];
+    };
+    const int64_t n = st.index[dN], ko = st.index[dKo], kc = st.index[dKc];
+    const int64_t y0 = st.index[dY] * t.tile[dY];
+    const int64_t y1 = std::min(Y, y0 + t.tile[dY]);
+    const int64_t lines = y1 - y0;
+    const std::vector<int64_t> &rel = tb.rel[size_t(ko)];
+    const int64_t ri0 = kc * t.tile[dKc];
+    const int64_t ri1 =
+        std::min<int64_t>(int64_t(rel.size()), ri0 + t.tile[dKc]);
+    // Conv lines of this tile and the input lines they read.
+    const int64_t cy0 = flat ? 0 : (pool ? y0 * g.pool.s : y0);
+    const int64_t cLines = flat ? 0 : convLines(lines);
+    const int64_t rows = flat ? lines : cLines * g.OW; // accumulator rows
+    const int64_t iy0 = cy0 * g.sh - g.pt;
+    const int64_t iy1 = (cy0 + cLines - 1) * g.sh - g.pt + ekh;
+    const int64_t vy0 = std::max<int64_t>(0, iy0),
+                  vy1 = std::min<int64_t>(g.H, iy1);
+    const int64_t blockLines = iy1 - iy0;
+    // Loads.
+    auto loadAct = [&](int64_t q0, int64_t q1) {
+      if (flat && actTileStride && lines <= tg.maxX) {
+        for (int64_t a = q0; a < q1; a += tg.maxY) {
+          int64_t b = std::min(q1, a + tg.maxY);
+          sc.loads.push_back(loadOp(tg, Cls::Act, slot(oAct) + a * lines,
+                                    addr(g.in, rel[size_t(ri0 + a)], y0), b - a,
+                                    lines, actTileStride));
+        }
+        return;
+      }
+      for (int64_t ri = ri0 + q0; ri < ri0 + q1; ++ri) {
+        int64_t q = ri - ri0, ci = rel[size_t(ri)];
+        if (flat) {
+          moveRows(tg, sc.loads, false, Cls::Act, slot(oAct) + q * lines,
+                   addr(g.in, ci, y0), lines);
+        } else if (sub) {
+          for (int64_t r = 0; r < cLines; ++r)
+            sc.loads.push_back(
+                loadOp(tg, Cls::Act, slot(oAct) + (q * cLines + r) * g.OW,
+                       addr(g.in, ci, (n * g.H + (cy0 + r) * g.sh) * g.W), g.OW,
+                       1, g.sw));
+        } else {
+          sc.loads.push_back(loadOp(tg, Cls::Act,
+                                    slot(oAct) + q * blockLines * Wp,
+                                    addr(g.in, ci, (n * g.H + vy0) * g.W),
+                                    std::max<int64_t>(0, vy1 - vy0), g.W, g.W,
+                                    vy0 - iy0, iy1 - vy1, g.pl, g.pr));
+        }
+      }
+    };
+    auto loadWgt = [&](int64_t q0, int64_t q1) {
+      if (q1 > q0)
+        moveRows(tg, sc.loads, false, Cls::Wgt, slot(oWgt) + q0 * taps * lanes,
+                 tb.wOff[size_t(ko)] +
+                     uint64_t((ri0 + q0) * taps * lanes * lanes),
+                 (q1 - q0) * taps * lanes);
+    };
+    // The pipeline fill (a step whose input and weight blocks both begin
+    // with nothing before them): the input tiles in `pieces` groups, each
+    // group's input rows and weight tiles together, so the GEMMs of the
+    // first group start when it has arrived, not after the whole block
+    // (Problem::fillPieces; the bias rows and tiles the first GEMM needs
+    // come before them).
+    const int64_t pieces =
+        s == 0 && st.operands[oAct].begins && st.operands[oWgt].begins
+            ? std::min<int64_t>(firstPieces, ri1 - ri0)
+            : 1;
+    auto loadParam = [&] {
+      if (st.operands[oParam].begins && g.requant)
+        moveRows(tg, sc.loads, false, Cls::Param, slot(oParam),
+                 (rqBias ? tb.rqParamOff : tb.paramOff) +
+                     uint64_t((paramOnce ? 0 : ko) * tableRows * lanes * 4),
+                 paramRows);
+    };
+    auto loadBias = [&] {
+      if (gemmBias) {
+        if (st.operands[oOnes].begins)
+          moveRows(tg, sc.loads, false, Cls::Act, slot(oOnes), tb.onesOff, 1);
+        if (st.operands[oBw].begins)
+          moveRows(tg, sc.loads, false, Cls::Wgt, slot(oBw),
+                   tb.biasTileOff + uint64_t(ko * lanes * lanes), lanes);
+      } else if (st.operands[oAcc].begins && !noBiasRows) {
+        repeatRow(tg, sc.loads, Cls::Acc, slot(oAcc),
+                  tb.biasOff + uint64_t(ko * lanes * 4), rows);
+      }
+    };
+    const int64_t outP = flat ? y0 : (n * POH + y0) * POW; // first out pixel
+    const int64_t outN = flat ? lines : lines * POW;       // out rows
+    // The add's rows: the conv rows of this tile (add before pool) or its
+    // output rows.
+    const int64_t addP = g.add.beforePool ? (n * g.OH + cy0) * g.OW : outP;
+    const int64_t addN = g.add.beforePool ? rows : outN;
+    auto loadAdd = [&] {
+      if (add && st.operands[oAdd].begins) {
+        if (g.add.otherBroadcast)
+          repeatRow(tg, sc.loads, Cls::Out, slot(oAdd),
+                    addr(g.add.other, ko, 0), addN);
+        else
+          moveRows(tg, sc.loads, false, Cls::Out, slot(oAdd),
+                   addr(g.add.other, ko, addP), addN);
+      }
+    };
+    if (pieces > 1) {
+      // Weights a prefetching layer loads whole, ahead of the input's
+      // pieces (Problem::fillAhead): weight prefetch moves them into the
+      // layer before.
+      const bool wgtAhead = std::find(p.fillAhead.begin(), p.fillAhead.end(),
+                                      size_t(oWgt)) != p.fillAhead.end();
+      if (wgtAhead)
+        loadWgt(0, ri1 - ri0);
+      loadBias();
+      for (int64_t k = 0; k < pieces; ++k) {
+        const int64_t q0 = (ri1 - ri0) * k / pieces,
+                      q1 = (ri1 - ri0) * (k + 1) / pieces;
+        loadAct(q0, q1);
+        if (!wgtAhead)
+          loadWgt(q0, q1);
+      }
+      loadParam();
+      loadAdd();
+    } else {
+      if (st.operands[oAct].begins)
+        loadAct(0, ri1 - ri0);
+      if (st.operands[oWgt].begins)
+        loadWgt(0, ri1 - ri0);
+      loadParam();
+      loadBias();
+      loadAdd();
+    }
+    // GEMMs: the bias first (reset) when it comes from the array.
+    if (gemmBias && st.operands[oAcc].begins)
+      for (int64_t r0 = 0; r0 < rows; r0 += tg.maxOuter) {
+        int64_t m = std::min(tg.maxOuter, rows - r0);
+        Op gb = gemmOp(tg, true, slot(oAcc) + r0, slot(oOnes), slot(oBw), 1, m,
+                       0, 1);
+        sc.compute.push_back(gb);
+        info.arrayMacs += uint64_t(m * lanes * lanes);
+      }
+    // Bias by Requant: the block's first GEMMs (one input tile and tap, all
+    // its rows) reset the accumulators; when every tile of the block is zero,
+    // its first tile runs anyway to clear them.
+    bool resetNext = rqBias && st.operands[oAcc].begins;
+    bool allZero = true;
+    for (int64_t k = ri0 * taps; k < ri1 * taps && allZero; ++k)
+      allZero = tb.zero[size_t(ko)][size_t(k)];
+    for (int64_t ri = ri0; ri < ri1; ++ri) {
+      int64_t q = ri - ri0;
+      for (int64_t tap = 0; tap < taps; ++tap) {
+        if (tb.zero[size_t(ko)][size_t(ri * taps + tap)] &&
+            !(resetNext && allZero))
+          continue;
+        const bool rs = resetNext; // every GEMM of this (tile, tap)
+        resetNext = false;
+        int64_t wgt = slot(oWgt) + (q * taps + tap) * lanes;
+        if (flat) {
+          for (int64_t r0 = 0; r0 < lines; r0 += tg.maxInner) {
+            int64_t m = std::min(tg.maxInner, lines - r0);
+            sc.compute.push_back(gemmOp(tg, rs, slot(oAcc) + r0,
+                                        slot(oAct) + q * lines + r0, wgt, m, 1,
+                                        0, 0));
+            info.arrayMacs += uint64_t(m * lanes * lanes);
+          }
+          continue;
+        }
+        if (sub) {
+          for (int64_t r0 = 0; r0 < rows; r0 += tg.maxInner) {
+            int64_t m = std::min(tg.maxInner, rows - r0);
+            sc.compute.push_back(gemmOp(tg, rs, slot(oAcc) + r0,
+                                        slot(oAct) + q * rows + r0, wgt, m, 1,
+                                        0, 0));
+            info.arrayMacs += uint64_t(m * lanes * lanes);
+          }
+          continue;
+        }
+        if (g.sum) { // every pixel of the block into one accumulator row
+          int64_t base = slot(oAct) + q * blockLines * Wp;
+          for (int64_t r0 = 0; r0 < g.H * g.W; r0 += tg.maxOuter) {
+            int64_t m = std::min(tg.maxOuter, g.H * g.W - r0);
+            sc.compute.push_back(
+                gemmOp(tg, rs, slot(oAcc), base + r0, wgt, 1, m, 1, 0));
+            info.arrayMacs += uint64_t(m * lanes * lanes);
+          }
+          continue;
+        }
+        if (tb.dw) { // one DwGemm per kernel row: its kw taps along the line
+          int64_t base = slot(oAct) + q * blockLines * Wp + tap * g.dh * Wp;
+          for (int64_t r0 = 0; r0 < cLines; r0 += maxDwOuter) {
+            int64_t m = std::min(maxDwOuter, cLines - r0);
+            const bool dwBias = tb.dwBias && tap == 0;
+            Op d = dwgemmOp(tg, dwBias || rs, slot(oAcc) + r0 * g.OW,
+                            base + r0 * g.sh * Wp, wgt, g.OW, m, g.sh * Wp,
+                            g.OW, g.kw, g.sw, dwBias);
+            sc.compute.push_back(d);
+            info.arrayMacs += uint64_t(streamedRows(d) * lanes * lanes);
+          }
+          continue;
+        }
+        int64_t ky = tap / g.kw, kx = tap % g.kw;
+        int64_t base =
+            slot(oAct) + q * blockLines * Wp + ky * g.dh * Wp + kx * g.dw;
+        if (g.sw == 1) {
+          for (int64_t r0 = 0; r0 < cLines; r0 += tg.maxOuter) {
+            int64_t m = std::min(tg.maxOuter, cLines - r0);
+            sc.compute.push_back(gemmOp(tg, rs, slot(oAcc) + r0 * g.OW,
+                                        base + r0 * g.sh * Wp, wgt, g.OW, m,
+                                        g.sh * Wp, g.OW));
+            info.arrayMacs += uint64_t(m * g.OW * lanes * lanes);
+          }
+        } else {
+          for (int64_t r = 0; r < cLines; ++r) {
+            sc.compute.push_back(gemmOp(tg, rs, slot(oAcc) + r * g.OW,
+                                        base + r * g.sh * Wp, wgt, 1, g.OW,
+                                        g.sw, 1));
+            info.arrayMacs += uint64_t(g.OW * lanes * lanes);
+          }
+        }
+      }
+    }
+    // Tail: requantize (+ pool / add) and store, once the block is complete.
+    if (!st.operands[oAcc].ends)
+      continue;
+    if (!g.requant) {
+      moveRows(tg, sc.tail, true, Cls::Acc, slot(oAcc), addr(g.out, ko, outP),
+               outN);
+      continue;
+    }
+    sc.tail.push_back(requantOp(tg, slot(oConv), slot(oAcc), rows,
+                                slot(oParam) + (paramOnce ? tableRows * ko : 0),
+                                g.rq.zp, g.rq.lo, g.rq.hi, rqBias));
+    int64_t result = slot(oConv);
+    auto vadd = [&](int64_t at, int64_t n) {
+      sc.tail.push_back(vaddOp(tg, at, g.add.convIsA ? at : slot(oAdd),
+                               g.add.convIsA ? slot(oAdd) : at, n));
+    };
+    if (add && g.add.beforePool)
+      vadd(result, rows);
+    if (pool) {
+      sc.tail.push_back(poolOp(tg, g.pool.avg, slot(oPool), slot(oConv), outN));
+      result = slot(oPool);
+    }
+    if (add && !g.add.beforePool)
+      vadd(result, outN);
+    moveRows(tg, sc.tail, true, Cls::Out, result, addr(g.out, ko, outP), outN);
+  }
+  return "";
+}
+
+} // namespace ember::accel

@@ -1,0 +1,306 @@
+// The graph view of the selector (SelectInternal.h): the partition graph
+// the host sends (ember.backend.v1.Graph) with producers, users and
+// constants, attribute readers, convolution geometry and the target's limits
+// on it, and weight folding.
+#include "SelectInternal.h"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+namespace ember::accel::sel {
+
+std::string q(const std::string &s) { return "'" + s + "'"; }
+
+const v1::Attribute *attr(const v1::Node &n, const char *name) {
+  for (const v1::Attribute &a : n.attributes())
+    if (a.name() == name)
+      return &a;
+  return nullptr;
+}
+int64_t aInt(const v1::Node &n, const char *name, int64_t dflt) {
+  const v1::Attribute *a = attr(n, name);
+  return a && a->value_case() == v1::Attribute::kI ? a->i() : dflt;
+}
+std::vector<int64_t> aInts(const v1::Node &n, const char *name,
+                           std::vector<int64_t> dflt) {
+  const v1::Attribute *a = attr(n, name);
+  if (!a || a->value_case() != v1::Attribute::kInts)
+    return dflt;
+  return {a->ints().values().begin(), a->ints().values().end()};
+}
+std::string aStr(const v1::Node &n, const char *name, std::string dflt) {
+  const v1::Attribute *a = attr(n, name);
+  return a && a->value_case() == v1::Attribute::kS ? a->s() : dflt;
+}
+
+bool isQ8(const std::string &d) { return d == "i8" || d == "u8"; }
+
+int64_t prod(const std::vector<int64_t> &d, size_t from, size_t to) {
+  int64_t p = 1;
+  for (size_t i = from; i < to && i < d.size(); ++i)
+    p *= d[i];
+  return p;
+}
+
+// The stored (int8) value of a zero point of a tensor of dtype `d`.
+int32_t storedZp(const std::string &d, int64_t zp) {
+  return int32_t(d == "u8" ? zp - 128 : zp);
+}
+
+// ---- convolution geometry ------------------------------------------------
+
+std::string convGeom(const View &v, const v1::Node &n, int x, int w, int y,
+                     ConvGeom &g) {
+  auto xd = v.dims(x), wd = v.dims(w), yd = v.dims(y);
+  if (xd.size() != 4 || wd.size() != 4 || yd.size() != 4)
+    return "the target runs 2-D convolutions (rank 4), " + q(v.name(x)) +
+           " has rank " + std::to_string(xd.size());
+  g.N = xd[0];
+  g.C = xd[1];
+  g.H = xd[2];
+  g.W = xd[3];
+  g.K = wd[0];
+  g.groups = aInt(n, "group", 1);
+  auto ks = aInts(n, "kernel_shape", {wd[2], wd[3]});
+  auto st = aInts(n, "strides", {1, 1});
+  auto dl = aInts(n, "dilations", {1, 1});
+  auto pads = aInts(n, "pads", {0, 0, 0, 0});
+  if (ks.size() != 2 || st.size() != 2 || dl.size() != 2 || pads.size() != 4)
+    return "kernel_shape, strides, dilations or pads are not 2-D";
+  g.kh = ks[0];
+  g.kw = ks[1];
+  g.sh = st[0];
+  g.sw = st[1];
+  g.dh = dl[0];
+  g.dw = dl[1];
+  if (g.kh != wd[2] || g.kw != wd[3])
+    return "kernel_shape does not match the weights";
+  int64_t ekh = (g.kh - 1) * g.dh + 1, ekw = (g.kw - 1) * g.dw + 1;
+  std::string ap = aStr(n, "auto_pad", "NOTSET");
+  if (ap == "VALID") {
+    pads = {0, 0, 0, 0};
+  } else if (ap == "SAME_UPPER" || ap == "SAME_LOWER") {
+    int64_t o[2] = {yd[2], yd[3]}, e[2] = {ekh, ekw}, i[2] = {g.H, g.W},
+            s[2] = {g.sh, g.sw};
+    for (int d = 0; d < 2; ++d) {
+      int64_t total = std::max<int64_t>(0, (o[d] - 1) * s[d] + e[d] - i[d]);
+      int64_t small = total / 2, big = total - small;
+      pads[size_t(d)] = ap == "SAME_UPPER" ? small : big;
+      pads[size_t(d) + 2] = ap == "SAME_UPPER" ? big : small;
+    }
+  } else if (ap != "NOTSET" && !ap.empty()) {
+    return "auto_pad " + ap + " is not known";
+  }
+  g.pt = pads[0];
+  g.pl = pads[1];
+  g.pb = pads[2];
+  g.pr = pads[3];
+  g.OH = yd[2];
+  g.OW = yd[3];
+  if (g.groups < 1 || g.C % g.groups || g.K % g.groups ||
+      wd[1] != g.C / g.groups || yd[1] != g.K || yd[0] != g.N)
+    return "the shapes do not match a grouped convolution";
+  return "";
+}
+
+// The rows of the memory holding class `c`, and its name.
+uint64_t rowsOf(const Target &t, Cls c) { return t.memRows(t.memOf(c)); }
+const std::string &nameOf(const Target &t, Cls c) {
+  return t.memories[size_t(t.memOf(c))].name;
+}
+// The longest line of rows the loads and the array ops address.
+int64_t lineMax(const Target &t) {
+  return std::min({t.maxX, t.maxY, t.maxInner, t.maxOuter});
+}
+// The engine running loads (for messages).
+const std::string &loadEngine(const Target &t) {
+  return t.engines[size_t(t.engineFor(OpKind::Load))].name;
+}
+
+// The target's limits on a convolution (its conv form and its fields).
+std::string convLimits(const Target &t, const ConvGeom &g) {
+  std::ostringstream os;
+  const Form *f = t.form("conv");
+  const int64_t kmax = f ? f->kernelMax : 0, smax = f ? f->strideMax : 0,
+                dmax = f ? f->dilationMax : 0;
+  const uint64_t wgt = rowsOf(t, Cls::Wgt), act = rowsOf(t, Cls::Act),
+                 out = rowsOf(t, Cls::Out);
+  const int64_t line = lineMax(t);
+  const int64_t ostride = t.ops[size_t(OpKind::Gemm)].max("act_ostride");
+  if (g.kh < 1 || g.kh > kmax || g.kw < 1 || g.kw > kmax)
+    os << "kernel " << g.kh << "x" << g.kw << " (the target runs 1.." << kmax
+       << ")";
+  else if (uint64_t(g.kh * g.kw * t.lanes) > wgt / 2)
+    os << "kernel " << g.kh << "x" << g.kw << ": its weights for one input "
+       << "channel tile (" << g.kh * g.kw * t.lanes << " rows) exceed half of "
+       << nameOf(t, Cls::Wgt) << " (" << wgt / 2 << " rows)";
+  else if (g.sh < 1 || g.sh > smax || g.sw < 1 || g.sw > smax)
+    os << "strides " << g.sh << "x" << g.sw << " (the target runs 1.." << smax
+       << ")";
+  else if (g.dh < 1 || g.dh > dmax || g.dw < 1 || g.dw > dmax)
+    os << "dilations " << g.dh << "x" << g.dw << " (the target runs 1.." << dmax
+       << ")";
+  else if (std::max({g.pt, g.pl, g.pb, g.pr}) > t.maxPad ||
+           std::min({g.pt, g.pl, g.pb, g.pr}) < 0)
+    os << "pads " << g.pt << "," << g.pl << "," << g.pb << "," << g.pr << " ("
+       << loadEngine(t) << " pads at most " << t.maxPad << " per side)";
+  else if (g.W > line || g.OW > line)
+    os << "image width " << g.W << " (lines of loads and array ops at most "
+       << line << " rows)";
+  else if (g.sh * (g.W + g.pl + g.pr) > ostride)
+    os << "stride x padded width " << g.sh * (g.W + g.pl + g.pr)
+       << " (the array op's act_ostride at most " << ostride << ")";
+  else if (uint64_t(((g.kh - 1) * g.dh + 1) * (g.W + g.pl + g.pr)) > act / 2)
+    os << "one output line reads " << ((g.kh - 1) * g.dh + 1) << " lines of "
+       << (g.W + g.pl + g.pr) << " pixels, over half of " << nameOf(t, Cls::Act)
+       << " (" << act / 2 << " rows)";
+  else if (uint64_t(g.OW) > out / 4)
+    os << "output width " << g.OW << " (an output line must fit a quarter "
+       << "of " << nameOf(t, Cls::Out) << ", " << out / 4 << " rows)";
+  return os.str();
+}
+
+// A weight zero point folds into the weights when every w - zp fits int8.
+// 8-bit weights are read from their bytes, not widened to int64 first: a
+// fully connected layer's weights are tens of millions of elements (VGG's
+// first FC layer 102 M), and each of querySupport and buildLayers folds them.
+std::string foldWeights(const View &v, int w, int wzp, int64_t K,
+                        std::vector<int8_t> &out) {
+  const bool bytes = w >= 0 && v.constant[size_t(w)] &&
+                     (v.dtype(w) == "i8" || v.dtype(w) == "u8");
+  std::vector<int64_t> wv, zv;
+  if (!bytes && !v.ints(w, wv))
+    return "the weights " + q(v.name(w)) + " are not a constant";
+  if (wzp >= 0 && !v.ints(wzp, zv))
+    return "the weight zero point " + q(v.name(wzp)) + " is not a constant";
+  if (!zv.empty() && zv.size() != 1 && int64_t(zv.size()) != K)
+    return "the weight zero point has " + std::to_string(zv.size()) +
+           " entries (1 or " + std::to_string(K) + " expected)";
+  const std::string *raw = bytes ? &v.constant[size_t(w)]->data() : nullptr;
+  const bool u8 = bytes && v.dtype(w) == "u8";
+  const size_t n = raw ? raw->size() : wv.size();
+  int64_t per = K ? int64_t(n) / K : 0;
+  out.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t zp = zv.empty() ? 0 : zv.size() == 1 ? zv[0] : zv[i / size_t(per)];
+    int64_t wi = !raw ? wv[i]
+                 : u8 ? int64_t(uint8_t((*raw)[i]))
+                      : int64_t(int8_t((*raw)[i]));
+    int64_t x = wi - zp;
+    if (x < -128 || x > 127)
+      return "weight zero point " + std::to_string(zp) +
+             " does not fold into int8 weights (w - zp = " + std::to_string(x) +
+             "); the target multiplies int8 by int8";
+    out[i] = int8_t(x);
+  }
+  return "";
+}
+
+// A scalar integer constant (absent: 0).
+std::string scalarZp(const View &v, int z, int64_t &out) {
+  out = 0;
+  if (z < 0)
+    return "";
+  std::vector<int64_t> zv;
+  if (!v.ints(z, zv) || zv.size() != 1)
+    return "zero point " + q(v.name(z)) + " is not a constant scalar";
+  out = zv[0];
+  return "";
+}
+
+View::View(const Target &target, const v1::Graph &graph) : t(target), g(graph) {
+  size_t nv = size_t(g.values_size());
+  producer.assign(nv, -1);
+  users.assign(nv, {});
+  outUses.assign(nv, 0);
+  constant.assign(nv, nullptr);
+  isInput.assign(nv, false);
+  auto ok = [&](int v) { return v >= 0 && size_t(v) < nv; };
+  for (int v : g.inputs()) {
+    if (!ok(v)) {
+      error = "graph input id " + std::to_string(v) + " out of range";
+      return;
+    }
+    isInput[size_t(v)] = true;
+  }
+  for (const v1::Constant &c : g.constants()) {
+    if (!ok(c.value())) {
+      error = "constant id out of range";
+      return;
+    }
+    constant[size_t(c.value())] = &c.data();
+  }
+  for (int i = 0; i < g.nodes_size(); ++i) {
+    const v1::Node &n = g.nodes(i);
+    for (int v : n.inputs()) {
+      if (v == -1)
+        continue;
+      if (!ok(v)) {
+        error = "node " + std::to_string(i) + " reads value id " +
+                std::to_string(v) + ", out of range";
+        return;
+      }
+      users[size_t(v)].push_back(i);
+    }
+    for (int v : n.outputs()) {
+      if (!ok(v)) {
+        error = "node " + std::to_string(i) + " writes value id " +
+                std::to_string(v) + ", out of range";
+        return;
+      }
+      producer[size_t(v)] = i;
+    }
+  }
+  for (int v : g.outputs()) {
+    if (!ok(v)) {
+      error = "graph output id out of range";
+      return;
+    }
+    ++outUses[size_t(v)];
+  }
+}
+
+bool View::ints(int v, std::vector<int64_t> &out) const {
+  if (v < 0 || !constant[size_t(v)])
+    return false;
+  const std::string &d = constant[size_t(v)]->data();
+  const std::string &t = dtype(v);
+  size_t es = t == "i8" || t == "u8"     ? 1
+              : t == "i16" || t == "u16" ? 2
+              : t == "i32" || t == "u32" ? 4
+              : t == "i64"               ? 8
+                                         : 0;
+  if (!es || d.size() % es)
+    return false;
+  out.resize(d.size() / es);
+  for (size_t i = 0; i < out.size(); ++i) {
+    const char *p = d.data() + i * es;
+    if (t == "i8")
+      out[i] = int8_t(p[0]);
+    else if (t == "u8")
+      out[i] = uint8_t(p[0]);
+    else if (t == "i16") {
+      int16_t x;
+      std::memcpy(&x, p, 2);
+      out[i] = x;
+    } else if (t == "u16") {
+      uint16_t x;
+      std::memcpy(&x, p, 2);
+      out[i] = x;
+    } else if (t == "i32") {
+      int32_t x;
+      std::memcpy(&x, p, 4);
+      out[i] = x;
+    } else if (t == "u32") {
+      uint32_t x;
+      std::memcpy(&x, p, 4);
+      out[i] = x;
+    } else {
+      std::memcpy(&out[i], p, 8);
+    }
+  }
+  return true;
+}
+
+} // namespace ember::accel::sel

@@ -1,0 +1,538 @@
+// Capability and layer building from the partition graph (Select.h): each
+// form's local checks (the constraint a node violates, with the target's
+// limits) and the chains (accumulator -> bias -> requantize), dispatched by
+// the form table (Forms.cpp); the builder is Build.cpp.
+#include "SelectInternal.h"
+
+#include "ember/accel/Select.h"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+namespace ember::accel::sel {
+
+// ---- per-op local checks -------------------------------------------------
+
+std::string whyConv(const View &v, const v1::Node &n) {
+  int x = v.in(n, 0), w = v.in(n, 1), y = v.out(n);
+  if (x < 0 || w < 0 || y < 0)
+    return "ConvInteger needs x and w";
+  if (!isQ8(v.dtype(x)))
+    return "input " + q(v.name(x)) + " is " + v.dtype(x) + " (i8 or u8)";
+  if (v.dtype(y) != "i32")
+    return "result is " + v.dtype(y) + " (i32 expected)";
+  ConvGeom g;
+  std::string e = convGeom(v, n, x, w, y, g);
+  if (!e.empty())
+    return e;
+  e = convLimits(v.t, g);
+  if (!e.empty())
+    return e;
+  std::vector<int8_t> wf;
+  e = foldWeights(v, w, v.in(n, 3), g.K, wf);
+  if (!e.empty())
+    return e;
+  int64_t zp;
+  return scalarZp(v, v.in(n, 2), zp);
+}
+
+std::string whyMatMul(const View &v, const v1::Node &n) {
+  int a = v.in(n, 0), b = v.in(n, 1), y = v.out(n);
+  if (a < 0 || b < 0 || y < 0)
+    return "MatMulInteger needs A and B";
+  if (!isQ8(v.dtype(a)))
+    return "A " + q(v.name(a)) + " is " + v.dtype(a) + " (i8 or u8)";
+  auto ad = v.dims(a), bd = v.dims(b);
+  if (ad.size() != 2)
+    return "A has rank " + std::to_string(ad.size()) +
+           " (the target runs rank-2 A; batched MatMul falls back)";
+  if (bd.size() != 2 || !v.constant[size_t(b)])
+    return "B " + q(v.name(b)) +
+           " is not a rank-2 constant (weights stay stationary in the array)";
+  if (ad[1] != bd[0])
+    return "shapes do not match";
+  std::vector<int8_t> wf;
+  std::string e = foldWeights(v, b, v.in(n, 3), 1, wf);
+  if (!e.empty())
+    return e;
+  // A per-column B zero point folds too (checked when packing).
+  int64_t zp;
+  return scalarZp(v, v.in(n, 2), zp);
+}
+
+bool isGemmRoot(const v1::Node &n) {
+  return n.op() == "ConvInteger" || n.op() == "MatMulInteger";
+}
+
+// Bias operand of an Add node whose other operand is an accumulator: its
+// per-channel values (size 1 or K).
+bool biasValues(const View &v, int c, int64_t K, int rank,
+                std::vector<int64_t> &out) {
+  if (!v.ints(c, out) || v.dtype(c) != "i32")
+    return false;
+  auto d = v.dims(c);
+  // [K], [1,K], [1,K,1,1] or a scalar / all-ones shape.
+  int64_t n = prod(d, 0, d.size());
+  if (n == 1)
+    return true;
+  if (n != K)
+    return false;
+  if (d.size() == 1)
+    return true;
+  if (int(d.size()) != rank)
+    return false;
+  for (size_t i = 0; i < d.size(); ++i)
+    if (i != 1 && d[i] != 1)
+      return false;
+  return true;
+}
+
+// Cast(x i8/u8 -> i32) [-> Sub(scalar zero point)] -> ReduceSum over H, W
+// (keepdims): a per-channel sum the target does with an identity GEMM. The
+// nodes of the chain, or empty when `cast` does not start one.
+std::vector<int> sumChain(const View &v, int cast) {
+  const v1::Node &c = v.g.nodes(cast);
+  int x = v.in(c, 0), y = v.out(c);
+  if (x < 0 || y < 0 || !isQ8(v.dtype(x)) || v.dtype(y) != "i32" ||
+      v.dims(x).size() != 4 || v.uses(y) != 1 || v.users[size_t(y)].empty())
+    return {};
+  auto xd = v.dims(x);
+  if (xd[3] > v.t.maxX || xd[2] > v.t.maxY ||
+      uint64_t(xd[2] * xd[3]) > rowsOf(v.t, Cls::Act) / 2)
+    return {};
+  std::vector<int> chain = {cast};
+  int cur = y, n = v.users[size_t(y)][0];
+  if (v.g.nodes(n).op() == "Sub") {
+    const v1::Node &s = v.g.nodes(n);
+    std::vector<int64_t> z;
+    if (v.in(s, 0) != cur || !v.ints(v.in(s, 1), z) || z.size() != 1 ||
+        v.uses(v.out(s)) != 1 || v.users[size_t(v.out(s))].empty())
+      return {};
+    chain.push_back(n);
+    cur = v.out(s);
+    n = v.users[size_t(cur)][0];
+  }
+  const v1::Node &r = v.g.nodes(n);
+  if (r.op() != "ReduceSum" || v.in(r, 0) != cur)
+    return {};
+  std::vector<int64_t> axes = aInts(r, "axes", {});
+  if (v.in(r, 1) >= 0 && !v.ints(v.in(r, 1), axes))
+    return {};
+  for (auto &a : axes)
+    if (a < 0)
+      a += 4;
+  std::sort(axes.begin(), axes.end());
+  if (axes != std::vector<int64_t>{2, 3} || aInt(r, "keepdims", 1) != 1)
+    return {};
+  chain.push_back(n);
+  return chain;
+}
+
+Chain accChain(const View &v, const Analysis &a, int x) {
+  if (x < 0 || size_t(x) >= a.chainOf.size())
+    return {};
+  return a.chainOf[size_t(x)];
+}
+
+std::string whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
+  int x = v.in(n, 0), m = v.in(n, 1), s = v.in(n, 2), y = v.out(n);
+  if (x < 0 || m < 0 || s < 0 || y < 0)
+    return "Requantize needs x, multiplier and shift";
+  if (!isQ8(v.dtype(y)))
+    return "result is " + v.dtype(y) + " (i8 or u8)";
+  auto xd = v.dims(x);
+  if (xd.size() != 4 && xd.size() != 2)
+    return "x has rank " + std::to_string(xd.size()) + " (2 or 4)";
+  if (v.dtype(x) == "i32") {
+    Chain c = accChain(v, a, x);
+    if (c.root < 0)
+      return "its int32 input " + q(v.name(x)) +
+             " is not the only use of a ConvInteger/MatMulInteger the target "
+             "runs (the target requantizes its own accumulators)";
+  } else if (!isQ8(v.dtype(x))) {
+    return "x is " + v.dtype(x);
+  } else if (!v.t.form("requant")) {
+    return "a Requantize of an int8 tensor (target '" + v.t.name +
+           "' has no requant form)";
+  }
+  int64_t C = xd[1];
+  int64_t axis = aInt(n, "axis", 1);
+  if (axis < 0)
+    axis += int64_t(xd.size());
+  std::vector<int64_t> mv, sv, zx, zy;
+  if (!v.ints(m, mv) || !v.ints(s, sv))
+    return "multiplier and shift must be constants";
+  for (auto *t : {&mv, &sv})
+    if (t->size() != 1 && int64_t(t->size()) != C)
+      return "multiplier/shift have " + std::to_string(t->size()) +
+             " entries (1 or " + std::to_string(C) + ")";
+  if ((mv.size() > 1 || sv.size() > 1) && axis != 1)
+    return "per-channel tables on axis " + std::to_string(axis) +
+           " (the channel axis is 1)";
+  int xz = v.in(n, 3), yz = v.in(n, 4);
+  if (xz >= 0 &&
+      (!v.ints(xz, zx) || (zx.size() != 1 && int64_t(zx.size()) != C)))
+    return "x_zero_point is not a constant of 1 or C entries";
+  if (yz >= 0 && (!v.ints(yz, zy) || zy.size() != 1))
+    return "y_zero_point is not a constant scalar";
+  if (isQ8(v.dtype(x)) && zx.size() > 1)
+    return "per-channel x_zero_point on an int8 input";
+  return "";
+}
+
+std::string whyPool(const View &v, const v1::Node &n) {
+  int x = v.in(n, 0), y = v.out(n);
+  if (x < 0 || y < 0)
+    return "no input";
+  if (!isQ8(v.dtype(x)) || v.dtype(y) != v.dtype(x))
+    return "pools on " + v.dtype(x) + " (the target pools stored i8/u8)";
+  if (n.outputs_size() > 1 && n.outputs(1) >= 0 && v.uses(n.outputs(1)))
+    return "MaxPool indices are used";
+  auto xd = v.dims(x), yd = v.dims(y);
+  if (xd.size() != 4 || yd.size() != 4)
+    return "rank " + std::to_string(xd.size()) + " (the target pools 2-D)";
+  bool global = n.op() == "GlobalAveragePool";
+  auto ks = global ? std::vector<int64_t>{xd[2], xd[3]}
+                   : aInts(n, "kernel_shape", {});
+  auto st = global ? std::vector<int64_t>{1, 1} : aInts(n, "strides", {1, 1});
+  auto pads = global ? std::vector<int64_t>{0, 0, 0, 0}
+                     : aInts(n, "pads", {0, 0, 0, 0});
+  auto dl = aInts(n, "dilations", {1, 1});
+  if (ks.size() != 2 || st.size() != 2 || pads.size() != 4)
+    return "kernel_shape, strides or pads are not 2-D";
+  std::string ap = aStr(n, "auto_pad", "NOTSET");
+  if (ap != "NOTSET" && ap != "VALID" && !ap.empty())
+    return "auto_pad " + ap;
+  if (ap == "VALID")
+    pads = {0, 0, 0, 0};
+  if (dl[0] != 1 || dl[1] != 1)
+    return "pooling with dilation";
+  const Form *pf = v.t.form("pool");
+  const int64_t wmax = pf ? pf->windowMax : 0, smax = pf ? pf->strideMax : 0;
+  if (ks[0] < 1 || ks[0] > wmax || ks[1] < 1 || ks[1] > wmax)
+    return "window " + std::to_string(ks[0]) + "x" + std::to_string(ks[1]) +
+           " (pooling windows at most " + std::to_string(wmax) + "x" +
+           std::to_string(wmax) + ")";
+  int64_t s = global ? std::max<int64_t>(1, std::min(ks[0], ks[1])) : st[0];
+  if (!global && st[0] != st[1])
+    return "strides " + std::to_string(st[0]) + "x" + std::to_string(st[1]) +
+           " (pooling has one stride for both axes)";
+  if (s > smax)
+    return "stride " + std::to_string(s) + " (at most " + std::to_string(smax) +
+           ")";
+  if (*std::max_element(pads.begin(), pads.end()) > v.t.maxPad)
+    return "pads over " + std::to_string(v.t.maxPad);
+  bool anyPad = pads[0] || pads[1] || pads[2] || pads[3];
+  const bool excludePad =
+      n.op() == "AveragePool" && anyPad && !aInt(n, "count_include_pad", 0);
+  if (anyPad && (pads[0] >= ks[0] || pads[2] >= ks[0] || pads[1] >= ks[1] ||
+                 pads[3] >= ks[1]))
+    return "a pad not below its kernel size (a window wholly in the "
+           "padding)";
+  if (n.op() == "AveragePool" && anyPad && !excludePad && !attr(n, "pad_value"))
+    return "AveragePool counting padding without a pad_value (the input's "
+           "zero point)";
+  if (xd[3] + pads[1] + pads[3] > v.t.maxX)
+    return "image width over " + std::to_string(v.t.maxX);
+  int64_t OH = (xd[2] + pads[0] + pads[2] - ks[0]) / s + 1;
+  int64_t OW = (xd[3] + pads[1] + pads[3] - ks[1]) / s + 1;
+  if (yd[2] != OH || yd[3] != OW)
+    return "the output shape is not floor mode's (ceil_mode)";
+  return "";
+}
+
+// Reshapes that leave the device bytes as they are: the channel dim (1) and
+// the product of the dims after it are kept.
+bool sameLayout(const std::vector<int64_t> &a, const std::vector<int64_t> &b) {
+  auto cp = [](const std::vector<int64_t> &d) {
+    if (d.size() < 2)
+      return std::make_pair(d.empty() ? int64_t(1) : d[0], int64_t(1));
+    return std::make_pair(d[1], prod(d, 2, d.size()));
+  };
+  return cp(a) == cp(b) && prod(a, 0, a.size()) == prod(b, 0, b.size());
+}
+
+std::string whyMove(const View &v, const v1::Node &n) {
+  int x = v.in(n, 0), y = v.out(n);
+  if (x < 0 || y < 0 || !isQ8(v.dtype(x)))
+    return "moves " + (x >= 0 ? v.dtype(x) : std::string("nothing")) +
+           " (the target keeps i8/u8)";
+  if (v.constant[size_t(x)])
+    return "moves a constant";
+  if (!sameLayout(v.dims(x), v.dims(y)))
+    return "changes the channel-tiled layout (only reshapes that keep dim 1 "
+           "and the pixel order are free)";
+  return "";
+}
+
+// A flatten [N, C, H, W] -> [N, C*H*W] whose only use is a MatMulInteger's
+// A: the pair is a convolution with an H x W kernel over the image (weights
+// B rearranged), so the target runs it without a layout change.
+bool flattensIntoMatMul(const View &v, const v1::Node &n) {
+  int x = v.in(n, 0), y = v.out(n);
+  if (x < 0 || y < 0 || !isQ8(v.dtype(x)) || v.constant[size_t(x)])
+    return false;
+  auto xd = v.dims(x), yd = v.dims(y);
+  if (xd.size() != 4 || yd.size() != 2 || yd[0] != xd[0] ||
+      yd[1] != xd[1] * xd[2] * xd[3] || v.uses(y) != 1 ||
+      v.users[size_t(y)].size() != 1)
+    return false;
+  const v1::Node &m = v.g.nodes(v.users[size_t(y)][0]);
+  if (m.op() != "MatMulInteger" || v.in(m, 0) != y || !whyMatMul(v, m).empty())
+    return false;
+  return xd[3] <= v.t.maxX &&
+         uint64_t(xd[2] * xd[3] * v.t.lanes) <= rowsOf(v.t, Cls::Wgt) / 2 &&
+         uint64_t(xd[2] * xd[3]) <= rowsOf(v.t, Cls::Act) / 2;
+}
+
+std::string whyConcat(const View &v, const v1::Node &n, int self) {
+  int y = v.out(n);
+  if (y < 0 || !isQ8(v.dtype(y)))
+    return "concatenates " + (y >= 0 ? v.dtype(y) : std::string("nothing"));
+  auto yd = v.dims(y);
+  int64_t axis = aInt(n, "axis", 0);
+  if (axis < 0)
+    axis += int64_t(yd.size());
+  if (yd.size() < 2 || axis != 1)
+    return "axis " + std::to_string(axis) +
+           " (the target concatenates channels, axis 1, by placement)";
+  for (int i = 0; i < n.inputs_size(); ++i) {
+    int x = n.inputs(i);
+    if (x < 0 || v.dtype(x) != v.dtype(y))
+      return "inputs of different element types";
+    if (v.constant[size_t(x)])
+      return "a constant input";
+    if (i + 1 < n.inputs_size() && v.dims(x)[1] % v.t.lanes)
+      return "input " + q(v.name(x)) + " has " + std::to_string(v.dims(x)[1]) +
+             " channels, not a multiple of the lanes " +
+             std::to_string(v.t.lanes) +
+             " (inputs are placed at whole channel tiles)";
+    for (int u : v.users[size_t(x)])
+      if (u != self && v.g.nodes(u).op() == "Concat")
+        return "input " + q(v.name(x)) + " feeds another Concat";
+  }
+  return "";
+}
+
+bool addAttrs(const v1::Node &n, AddAttrs &p) {
+  struct {
+    const char *name;
+    int64_t AddAttrs::*f;
+  } const names[] = {{"left_shift", &AddAttrs::lshift},
+                     {"a_zero_point", &AddAttrs::aZp},
+                     {"a_multiplier", &AddAttrs::aMult},
+                     {"a_shift", &AddAttrs::aShift},
+                     {"b_zero_point", &AddAttrs::bZp},
+                     {"b_multiplier", &AddAttrs::bMult},
+                     {"b_shift", &AddAttrs::bShift},
+                     {"y_multiplier", &AddAttrs::outMult},
+                     {"y_shift", &AddAttrs::outShift},
+                     {"y_zero_point", &AddAttrs::outZp},
+                     {"min", &AddAttrs::lo},
+                     {"max", &AddAttrs::hi}};
+  bool all = true;
+  for (auto &e : names) {
+    const v1::Attribute *a = attr(n, e.name);
+    if (a && a->value_case() == v1::Attribute::kI)
+      p.*(e.f) = a->i();
+    else if (std::strcmp(e.name, "min") && std::strcmp(e.name, "max") &&
+             std::strcmp(e.name, "left_shift"))
+      all = false;
+  }
+  return all;
+}
+
+// How the second operand of an add repeats: 0 same shape, 1 one pixel
+// (per channel or scalar) repeated.
+int broadcastKind(const std::vector<int64_t> &big,
+                  const std::vector<int64_t> &small) {
+  if (big == small)
+    return 0;
+  if (big.size() < 2 || small.size() > big.size())
+    return -1;
+  // numpy: `small` aligns at the right; it repeats over every pixel when
+  // each of its dims is 1 but (possibly) the channel dim, axis 1 of big.
+  size_t off = big.size() - small.size();
+  for (size_t i = 0; i < small.size(); ++i) {
+    size_t bi = i + off;
+    if (small[i] == 1)
+      continue;
+    if (bi != 1 || small[i] != big[1])
+      return -1;
+  }
+  return 1;
+}
+
+// A value in its own tiled layout: channels on axis 1 (axis 0 below rank 2),
+// pixels every other index.
+int64_t ownChannels(const std::vector<int64_t> &d) {
+  return d.empty() ? 1 : d[d.size() >= 2 ? 1 : 0];
+}
+
+// An add operand repeated over every pixel is read as one row per channel
+// tile: lane c of that row must hold its value for channel c. A constant is
+// laid out so at compile time (its one value or per-channel values spread
+// over the C lanes); any other tensor must already be one pixel of C
+// channels in its own layout ([1,C,1,1], [1,C], or [C] against a rank-2
+// result). A scalar, [1] or [C,1,1] input is not: a load moves whole rows and
+// cannot spread one value over the lanes, nor turn pixels into lanes.
+std::string whyRepeated(const View &v, int x, int64_t C) {
+  if (v.constant[size_t(x)])
+    return "";
+  auto d = v.dims(x);
+  if (ownChannels(d) == C && prod(d, 0, d.size()) == C)
+    return "";
+  std::string shape;
+  for (size_t i = 0; i < d.size(); ++i)
+    shape += (i ? "," : "") + std::to_string(d[i]);
+  return "operand " + q(v.name(x)) + " [" + shape + "] is repeated over " +
+         std::to_string(C) +
+         " channels but is not a constant: the vector add reads one value per "
+         "lane "
+         "and a load cannot spread a value over the lanes (only a constant or "
+         "a "
+         "[1,C,...] tensor broadcasts)";
+}
+
+std::string whyQAdd(const View &v, const v1::Node &n) {
+  int a = v.in(n, 0), b = v.in(n, 1), y = v.out(n);
+  if (a < 0 || b < 0 || y < 0)
+    return "QuantizedAdd needs two operands";
+  for (int x : {a, b, y})
+    if (!isQ8(v.dtype(x)))
+      return q(v.name(x)) + " is " + v.dtype(x) + " (i8 or u8)";
+  AddAttrs p;
+  if (!addAttrs(n, p))
+    return "QuantizedAdd without its multiplier/shift/zero-point attributes";
+  auto yd = v.dims(y);
+  if (yd.size() != 4 && yd.size() != 2)
+    return "rank " + std::to_string(yd.size()) + " (2 or 4)";
+  int ka = broadcastKind(yd, v.dims(a)), kb = broadcastKind(yd, v.dims(b));
+  if (ka < 0 || kb < 0 || (ka && kb))
+    return "broadcast other than one operand repeated per channel";
+  if (ka || kb) {
+    std::string why = whyRepeated(v, ka ? a : b, yd[1]);
+    if (!why.empty())
+      return why;
+  }
+  return "";
+}
+
+// ---- the form table's checks, one per row kind ---------------------------
+
+std::string whyCastNode(const View &v, Analysis &a, int i, bool) {
+  std::vector<int> chain = sumChain(v, i);
+  if (chain.empty())
+    return "a Cast that does not start a per-channel sum (Cast -> [Sub] "
+           "-> ReduceSum over H, W -> Requantize)";
+  for (int k : chain)
+    a.sumOf[size_t(k)] = i;
+  int end = v.out(v.g.nodes(chain.back()));
+  if (v.uses(end) == 1)
+    a.chainOf[size_t(end)] = {i, -1};
+  return "";
+}
+
+std::string whyGemmRootNode(const View &v, Analysis &a, int i, bool) {
+  const v1::Node &n = v.g.nodes(i);
+  std::string why = n.op() == "ConvInteger" ? whyConv(v, n) : whyMatMul(v, n);
+  int y = v.out(n);
+  if (why.empty() && y >= 0 && v.uses(y) == 1)
+    a.chainOf[size_t(y)] = {i, -1};
+  return why;
+}
+
+std::string whyBiasNode(const View &v, Analysis &a, int i, bool) {
+  const v1::Node &n = v.g.nodes(i);
+  int x0 = v.in(n, 0), x1 = v.in(n, 1), y = v.out(n);
+  int acc = -1, c = -1;
+  for (auto [p, o] : {std::make_pair(x0, x1), std::make_pair(x1, x0)})
+    if (p >= 0 && accChain(v, a, p).root >= 0 && accChain(v, a, p).bias < 0) {
+      acc = p;
+      c = o;
+    }
+  if (acc < 0)
+    return "an Add that is not an int32 bias on a ConvInteger/MatMulInteger "
+           "the target runs (it adds int8 with QuantizedAdd)";
+  auto yd = v.dims(y);
+  std::vector<int64_t> bv;
+  if (c < 0 || !biasValues(v, c, yd.size() > 1 ? yd[1] : 1, int(yd.size()), bv))
+    return "the bias " + (c >= 0 ? q(v.name(c)) : std::string("?")) +
+           " is not an i32 constant per output channel";
+  if (v.uses(y) != 1)
+    return "the biased accumulator " + q(v.name(y)) +
+           " has several uses (the target requantizes it in place)";
+  a.chainOf[size_t(y)] = {accChain(v, a, acc).root, i};
+  return "";
+}
+
+std::string whyRequantNode(const View &v, Analysis &a, int i, bool) {
+  return whyRequant(v, a, v.g.nodes(i));
+}
+
+std::string whyPoolNode(const View &v, Analysis &, int i, bool) {
+  return whyPool(v, v.g.nodes(i));
+}
+
+std::string whyAddNode(const View &v, Analysis &, int i, bool) {
+  return whyQAdd(v, v.g.nodes(i));
+}
+
+std::string whyConcatNode(const View &v, Analysis &, int i, bool) {
+  return whyConcat(v, v.g.nodes(i), i);
+}
+
+std::string whyMoveNode(const View &v, Analysis &a, int i, bool forCompile) {
+  const v1::Node &n = v.g.nodes(i);
+  std::string why = whyMove(v, n);
+  if (!why.empty() && flattensIntoMatMul(v, n))
+    why = ""; // the MatMul becomes a convolution over the whole image
+  int x = v.in(n, 0);
+  int p = x >= 0 ? v.producer[size_t(x)] : -1;
+  if (why.empty() && !forCompile && (p < 0 || !a.why[size_t(p)].empty()))
+    why = "its input is not computed on the target (a lone reshape is not "
+          "worth a partition)";
+  return why;
+}
+
+std::string whySumPartNode(const View &v, Analysis &, int i, bool) {
+  return "a " + v.g.nodes(i).op() +
+         " that is not part of a per-channel sum (Cast -> [Sub of a scalar "
+         "zero point] -> ReduceSum over H, W -> Requantize)";
+}
+
+// Nodes the target runs for free or as part of a layer, and the checks that
+// need the whole graph (chains): per node the form table's row for its op.
+Analysis analyze(const View &v, bool forCompile) {
+  Analysis a;
+  int nn = v.g.nodes_size();
+  a.why.assign(size_t(nn), "");
+  a.chainOf.assign(size_t(v.g.values_size()), Chain());
+  a.sumOf.assign(size_t(nn), -1);
+  for (int i = 0; i < nn; ++i) {
+    const std::string &op = v.g.nodes(i).op();
+    if (a.sumOf[size_t(i)] >= 0)
+      continue; // part of a sum chain (claimed with its Cast)
+    const FormRow *row = rowFor(v.t, op);
+    a.why[size_t(i)] =
+        row ? row->why(v, a, i, forCompile)
+            : "op " + op + " is not in the forms of target '" + v.t.name + "'";
+  }
+  // An accumulator chain whose Requantize the target does not run still
+  // runs (its int32 result is stored); nothing to undo.
+  return a;
+}
+
+} // namespace ember::accel::sel
+
+namespace ember::accel {
+
+std::vector<std::string> whyNot(const Target &t, const backend::v1::Graph &g) {
+  sel::View v(t, g);
+  if (!v.error.empty())
+    return std::vector<std::string>(size_t(g.nodes_size()), v.error);
+  return sel::analyze(v, false).why;
+}
+
+} // namespace ember::accel

@@ -1,0 +1,169 @@
+// Internal to the selector (GraphView.cpp, Select.cpp, Build.cpp,
+// Forms.cpp): the graph view, the per-form checks and builders, and the form
+// table that dispatches to them.
+#pragma once
+
+#include "ember/accel/Layers.h"
+#include "ember/accel/Select.h"
+#include "ember/accel/Target.h"
+#include "ember/backend/v1/graph.pb.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ember::accel::sel {
+
+namespace v1 = ember::backend::v1;
+
+// ---- the graph (GraphView.cpp) --------------------------------------------
+
+std::string q(const std::string &s);
+const v1::Attribute *attr(const v1::Node &n, const char *name);
+int64_t aInt(const v1::Node &n, const char *name, int64_t dflt);
+std::vector<int64_t> aInts(const v1::Node &n, const char *name,
+                           std::vector<int64_t> dflt);
+std::string aStr(const v1::Node &n, const char *name, std::string dflt);
+bool isQ8(const std::string &d);
+
+struct View {
+  const Target &t;
+  const v1::Graph &g;
+  std::vector<int> producer;
+  std::vector<std::vector<int>> users;
+  std::vector<int> outUses;
+  std::vector<const v1::TensorData *> constant;
+  std::vector<bool> isInput;
+  std::string error;
+
+  View(const Target &target, const v1::Graph &graph);
+  const v1::TensorType &type(int v) const { return g.values(v).type(); }
+  const std::string &dtype(int v) const { return type(v).dtype(); }
+  std::vector<int64_t> dims(int v) const {
+    return {type(v).dims().begin(), type(v).dims().end()};
+  }
+  const std::string &name(int v) const { return g.values(v).name(); }
+  size_t uses(int v) const {
+    return users[size_t(v)].size() + size_t(outUses[size_t(v)]);
+  }
+  int in(const v1::Node &n, int i) const {
+    return i < n.inputs_size() ? n.inputs(i) : -1;
+  }
+  int out(const v1::Node &n, int i = 0) const {
+    return i < n.outputs_size() ? n.outputs(i) : -1;
+  }
+  // Integer constant data (i8, u8, i16, i32, i64, u16, u32), row-major.
+  bool ints(int v, std::vector<int64_t> &out) const;
+};
+
+int64_t prod(const std::vector<int64_t> &d, size_t from, size_t to);
+// The stored (int8) value of a zero point of a tensor of dtype `d`.
+int32_t storedZp(const std::string &d, int64_t zp);
+
+struct ConvGeom {
+  int64_t N, C, H, W, K, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups;
+};
+std::string convGeom(const View &v, const v1::Node &n, int x, int w, int y,
+                     ConvGeom &g);
+// The rows of the memory holding class `c`, and its name.
+uint64_t rowsOf(const Target &t, Cls c);
+const std::string &nameOf(const Target &t, Cls c);
+// The longest line of rows the loads and the array ops address.
+int64_t lineMax(const Target &t);
+// The engine running loads (for messages).
+const std::string &loadEngine(const Target &t);
+// The target's limits on a convolution (its conv form and its fields).
+std::string convLimits(const Target &t, const ConvGeom &g);
+// A weight zero point folds into the weights when every w - zp fits int8.
+std::string foldWeights(const View &v, int w, int wzp, int64_t K,
+                        std::vector<int8_t> &out);
+// A scalar integer constant (absent: 0).
+std::string scalarZp(const View &v, int z, int64_t &out);
+
+// ---- the checks (Select.cpp) -------------------------------------------
+
+// The int32 accumulator chain of a value: the ConvInteger/MatMulInteger
+// node (and the bias Add after it) when `x` is its only-used result.
+struct Chain {
+  int root = -1; // node index
+  int bias = -1; // Add node index, or -1
+};
+
+struct Analysis {
+  std::vector<std::string> why; // per node
+  std::vector<Chain> chainOf;   // per value: accumulator chain producing it
+  std::vector<int> sumOf;       // per node: the Cast of its sum chain, or -1
+};
+
+// QuantizedAdd parameters (docs/quantization.md): TFLite's add.
+struct AddAttrs {
+  int64_t lshift = 20, aZp = 0, aMult = 0, aShift = 0, bZp = 0, bMult = 0,
+          bShift = 0, outMult = 0, outShift = 0, outZp = 0;
+  // Absent: the output type's range (clamped to it in regsOf).
+  int64_t lo = INT64_MIN, hi = INT64_MAX;
+};
+
+bool addAttrs(const v1::Node &n, AddAttrs &p);
+// How the second operand of an add repeats: 0 same shape, 1 one pixel
+// (per channel or scalar) repeated, -1 neither.
+int broadcastKind(const std::vector<int64_t> &big,
+                  const std::vector<int64_t> &small);
+// Reshapes that leave the device's bytes as they are.
+bool sameLayout(const std::vector<int64_t> &a, const std::vector<int64_t> &b);
+// A flatten into a MatMulInteger's A, which the layer runs as a
+// convolution over the whole image.
+bool flattensIntoMatMul(const View &v, const v1::Node &n);
+// Every node's answer ("" when claimed) and the chains.
+Analysis analyze(const View &v, bool forCompile);
+
+// The form table's check of one node (Forms.cpp lists which op and form
+// each serves): "" or why the target does not run it; fills the analysis.
+using WhyFn = std::string (*)(const View &v, Analysis &a, int node,
+                              bool forCompile);
+std::string whyGemmRootNode(const View &, Analysis &, int, bool);
+std::string whyBiasNode(const View &, Analysis &, int, bool);
+std::string whyRequantNode(const View &, Analysis &, int, bool);
+std::string whyPoolNode(const View &, Analysis &, int, bool);
+std::string whyAddNode(const View &, Analysis &, int, bool);
+std::string whyConcatNode(const View &, Analysis &, int, bool);
+std::string whyMoveNode(const View &, Analysis &, int, bool);
+std::string whyCastNode(const View &, Analysis &, int, bool);
+std::string whySumPartNode(const View &, Analysis &, int, bool);
+
+// ---- the builders (Build.cpp) --------------------------------------------
+
+struct Builder;
+using BuildFn = void (*)(Builder &b, int node);
+void buildGemmRoot(Builder &, int);
+void buildBias(Builder &, int);
+void buildRequant(Builder &, int);
+void buildPool(Builder &, int);
+void buildAdd(Builder &, int);
+void buildConcat(Builder &, int);
+void buildMove(Builder &, int);
+void buildSumPart(Builder &, int);
+
+// ---- the form table (Forms.cpp) ------------------------------------------
+
+// One row per (op, form): the manifest's claim for the op and the check and
+// builder that implement it. A row serves when one of its forms is in the
+// target (and, for a fused stage, in that form's epilogue).
+struct FormRow {
+  const char *forms; // "conv|matmul": the target forms enabling the row
+  const char *stage; // a fused stage of those forms (bias, ...), or ""
+  const char *op;
+  std::vector<const char *> dtypes;
+  unsigned minRank;
+  const char *context; // the fused pattern or placement it runs in, or ""
+  std::vector<const char *> contextDtypes, indexDtypes;
+  std::string (*constraints)(const Target &t); // in words, for the manifest
+  WhyFn why;
+  BuildFn build;
+};
+const std::vector<FormRow> &formTable();
+// The row serving `op` on target `t`, or nullptr.
+const FormRow *rowFor(const Target &t, const std::string &op);
+// Whether form `form` of the target fuses `stage`.
+bool fuses(const Target &t, const std::string &form, const char *stage);
+
+} // namespace ember::accel::sel

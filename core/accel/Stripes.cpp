@@ -1,0 +1,585 @@
+// Layer cascading in stripes (docs/npu-sdk.md,
+// "Stripes"): a tensor between two GEMM layers that does not fit the out memory
+// whole goes through a ring of lines in the out memory, the two layers'
+// instruction streams interleaved unit by unit.
+//
+// Both layers are generated with CodegenOptions::striped: each takes half of
+// every memory (from opposite ends, so their slots never meet) and less
+// than half of the out memory (the rest is for the ring), and its y loop is
+// outside its output-tile loop, so the producer completes a stripe of lines
+// across all channel tiles before it starts the next. The ring holds R pixels
+// of every channel tile: pixel p of tile t lives in the out memory row ring + t
+// * R + p mod R. The rewrite is on the generated code, as cascadeBoundary's is,
+// so it holds for every GEMM layer form: the producer's vector ops that write
+// the tensor's rows (for stores) write them into the ring (split in two where a
+// block wraps), its stores go, and each load of the consumer becomes copies
+// from the ring (split where a line wraps). Program order is what the token
+// pass orders by (Tokens.cpp), so interleaving the two streams is enough:
+// each consumer unit after the producer units that write what it reads, and
+// each producer unit after the consumer units still reading the ring rows it
+// overwrites.
+#include "Stripes.h"
+#include "Cascade.h"
+#include "Emit.h"
+
+#include "ember/accel/Sync.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <map>
+
+namespace ember::accel {
+
+namespace {
+
+// Pixels [p0, p1) of channel tile `tile` of the striped tensor.
+struct Span {
+  int64_t tile, p0, p1;
+};
+
+// How far the producer runs ahead: a consumer unit whose lines are there is
+// emitted after this many more producer units (when the ring allows), so the
+// array has the producer's next step to compute while the consumer's copies
+// wait for the vector ops that wrote their lines.
+constexpr size_t kLag = 1;
+
+// The cycles of two layers run interleaved, estimated from their
+// predictions alone: no less than either layer, nor than the busiest
+// compute engine's or the load engine's work of both together (they share
+// the array and the DMA engine).
+double stripedEstimate(const LayerInfo &p, const LayerInfo &c) {
+  return std::max({p.predictedCycles, c.predictedCycles,
+                   p.predictedCompute + c.predictedCompute,
+                   p.predictedLoad + c.predictedLoad});
+}
+
+// A boundary runs in stripes only when that estimate is below this share of
+// the two layers run one after the other: the striped tilings are smaller
+// (each layer has half of the memories, and the y loops outermost), so a
+// pair whose layers both keep the array busy gains nothing and loses the
+// larger tiles (MobileNetV2's 56x56 depthwise -> projection pairs ran 5-16%
+// slower striped, their estimate 0.95-0.98).
+constexpr double kStripeGain = 0.93;
+
+// Whether `in` touches DRAM bytes [lo, hi).
+bool touchesDram(const Target &t, const Op &in, uint64_t lo, uint64_t hi) {
+  return touchesRows(t, in, int(t.memories.size()), lo, hi);
+}
+
+// The copies that bring the block load `in` would bring, its lines read from
+// the ring (`a0`: the tensor row of its first data row; P pixels a tile, R
+// ring pixels a tile). Lines that wrap are split, with the padding kept
+// where load puts it.
+void ringMoves(const Target &t, const Op &in, int64_t a0, int64_t P, int64_t R,
+               int64_t ring, std::vector<Op> &out) {
+  struct Piece {
+    int64_t src, x, pl, pr;
+    bool full;
+  };
+  std::vector<Piece> pieces;
+  for (int64_t j = 0; j < in.ysize; ++j) {
+    const int64_t a = a0 + j * in.stride, tl = a / P, p = a % P;
+    int64_t pos = p % R, left = in.xsize;
+    if (pos + left <= R) {
+      pieces.push_back(
+          {ring + tl * R + pos, left, in.padLeft, in.padRight, true});
+      continue;
+    }
+    bool first = true;
+    while (left > 0) {
+      const int64_t take = std::min(left, R - pos);
+      pieces.push_back({ring + tl * R + pos, take, first ? in.padLeft : 0,
+                        take == left ? in.padRight : 0, false});
+      first = false;
+      left -= take;
+      pos = 0;
+    }
+  }
+  const int64_t w = in.padLeft + in.xsize + in.padRight;
+  int64_t dst = in.row;
+  const size_t n = pieces.size();
+  if (n > 0 && !pieces[0].full && in.padTop > 0) { // padding lines alone
+    out.push_back(copyOp(t, dst, ring, 0, in.xsize, in.xsize, in.padTop, 0,
+                         in.padLeft, in.padRight));
+    dst += in.padTop * w;
+  }
+  for (size_t a = 0; a < n;) {
+    const Piece &pa = pieces[a];
+    if (!pa.full) {
+      out.push_back(copyOp(t, dst, pa.src, 1, pa.x, pa.x, 0, 0, pa.pl, pa.pr));
+      dst += pa.pl + pa.x + pa.pr;
+      ++a;
+      continue;
+    }
+    // Consecutive whole lines at one ring pitch: one copy.
+    size_t b = a + 1;
+    int64_t stride = in.xsize;
+    if (b < n && pieces[b].full)
+      stride = pieces[b].src - pa.src;
+    if (stride < 0 || stride > t.maxStride)
+      stride = in.xsize;
+    else
+      while (b < n && pieces[b].full &&
+             pieces[b].src - pieces[b - 1].src == stride &&
+             int64_t(b - a) < t.maxY)
+        ++b;
+    const int64_t top = a == 0 ? in.padTop : 0,
+                  bottom = b == n ? in.padBottom : 0;
+    out.push_back(copyOp(t, dst, pa.src, int64_t(b - a), in.xsize, stride, top,
+                         bottom, in.padLeft, in.padRight));
+    dst += (top + int64_t(b - a) + bottom) * w;
+    a = b;
+  }
+  if (n > 0 && !pieces[n - 1].full && in.padBottom > 0)
+    out.push_back(copyOp(t, dst, ring, 0, in.xsize, in.xsize, 0, in.padBottom,
+                         in.padLeft, in.padRight));
+}
+
+// `rs` sorted, overlapping and touching ranges joined.
+Ranges merged(Ranges rs) {
+  std::sort(rs.begin(), rs.end());
+  Ranges out;
+  for (const auto &r : rs) {
+    if (r.first >= r.second)
+      continue;
+    if (!out.empty() && r.first <= out.back().second)
+      out.back().second = std::max(out.back().second, r.second);
+    else
+      out.push_back(r);
+  }
+  return out;
+}
+
+// Whether two merged range lists meet.
+bool meet(const Ranges &a, const Ranges &b) {
+  for (size_t x = 0, y = 0; x < a.size() && y < b.size();) {
+    if (a[x].first < b[y].second && b[y].first < a[x].second)
+      return true;
+    (a[x].second <= b[y].second ? x : y)++;
+  }
+  return false;
+}
+
+// The register write values of a layer's setup.
+std::map<int64_t, int64_t> setupRegs(const LayerCode &c) {
+  std::map<int64_t, int64_t> m;
+  for (const Op &in : c.setup)
+    if (in.kind == OpKind::SetReg)
+      m[in.reg] = in.value;
+  return m;
+}
+
+} // namespace
+
+std::vector<char> stripeCandidates(const Target &tg, const LayerProgram &lp,
+                                   const std::vector<NTensor> &ts) {
+  const size_t nl = lp.layers.size();
+  std::vector<char> out(nl, 0);
+  for (size_t i = 0; i + 1 < nl; ++i) {
+    const Layer &A = lp.layers[i], &B = lp.layers[i + 1];
+    if (A.kind != Layer::Kind::Gemm || B.kind != Layer::Kind::Gemm)
+      continue;
+    const int t = A.gemm.out;
+    if (t < 0 || B.gemm.in != t || A.gemm.N != 1 || B.gemm.N != 1 ||
+        !A.gemm.requant || B.gemm.sum ||
+        (B.gemm.add.on && B.gemm.add.other == t) ||
+        !cascadableTensor(ts, lp, i, t))
+      continue;
+    out[i] = !fitsHalfOfOut(tg, ts[size_t(t)]);
+  }
+  return out;
+}
+
+std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
+                           size_t i, const std::vector<NTensor> &ts, int tensor,
+                           StripedPair &pair) {
+  const int outMem = t.memOf(Cls::Out), actMem = t.memOf(Cls::Act);
+  const int dram = int(t.memories.size());
+  const uint64_t outRows = t.memRows(outMem);
+  const NTensor &T = ts[size_t(tensor)];
+  const uint64_t rb = uint64_t(T.rowBytes());
+  const uint64_t lo = Addr{ts}(tensor, 0, 0), hi = lo + T.bytes();
+  const int64_t P = T.P, tiles = T.tiles();
+  const int64_t W = T.dims.size() == 4 ? std::max<int64_t>(T.dims[3], 1) : 1;
+  LayerCode prod = codes[i], cons = codes[i + 1];
+
+  // Joint fit: no memory row both layers use, no DRAM byte but the
+  // tensor's that both touch (their instructions run interleaved). The
+  // out-memory rows both use are kept for the ring.
+  Ranges usedOut;
+  for (int mem = 0; mem <= dram; ++mem) {
+    Ranges a, b;
+    layerRanges(t, prod, mem, a);
+    layerRanges(t, cons, mem, b);
+    if (mem == outMem) {
+      usedOut = a;
+      usedOut.insert(usedOut.end(), b.begin(), b.end());
+    }
+    if (mem == dram) // the tensor itself is what they share
+      for (Ranges *v : {&a, &b})
+        v->erase(std::remove_if(v->begin(), v->end(),
+                                [&](const std::pair<uint64_t, uint64_t> &r) {
+                                  return r.first >= lo && r.second <= hi;
+                                }),
+                 v->end());
+    if (meet(merged(a), merged(b)))
+      return std::string("the two layers share ") +
+             (mem == dram ? "DRAM" : t.memories[size_t(mem)].name) + " rows";
+  }
+
+  // The producer: stores of the tensor from the out memory, each run right
+  // after the vector op that wrote its rows; nothing else touches the tensor.
+  struct Write {
+    size_t step, vec;
+    Span span;
+  };
+  std::vector<Write> writes;
+  std::vector<std::vector<char>> drop(prod.steps.size());
+  for (const Op &in : prod.setup)
+    if (touchesDram(t, in, lo, hi))
+      return "the producer's setup touches the tensor";
+  for (size_t s = 0; s < prod.steps.size(); ++s) {
+    const StepCode &sc = prod.steps[s];
+    for (const auto *v : {&sc.loads, &sc.compute})
+      for (const Op &in : *v)
+        if (touchesDram(t, in, lo, hi))
+          return "the producer reads the tensor";
+    const std::vector<Op> &tail = sc.tail;
+    drop[s].assign(tail.size(), 0);
+    for (size_t k = 0; k < tail.size(); ++k) {
+      const Op &st = tail[k];
+      if (!touchesDram(t, st, lo, hi))
+        continue;
+      const uint64_t b = uint64_t(st.dram);
+      if (st.kind != OpKind::Store || st.mem != outMem ||
+          st.stride != st.xsize || b < lo || (b - lo) % rb != 0 ||
+          b + uint64_t(st.ysize * st.xsize) * rb > hi)
+        return "the producer writes the tensor other than by stores from " +
+               t.memories[size_t(outMem)].name;
+      StoredRows sr;
+      std::string why = storedRows(tail, k, lo, rb, sr);
+      if (!why.empty())
+        return why;
+      if (sr.first) {
+        const int64_t rows = tail[sr.vec].rows;
+        if (sr.row % P + rows > P)
+          return "a vector op's rows are not one run of the tensor";
+        writes.push_back(
+            {s, sr.vec, {sr.row / P, sr.row % P, sr.row % P + rows}});
+      }
+      drop[s][k] = 1;
+    }
+  }
+  // The consumer: loads of the tensor into the act memory, nothing else.
+  struct Read {
+    size_t step, k;
+  };
+  std::vector<Read> reads;
+  for (const Op &in : cons.setup)
+    if (touchesDram(t, in, lo, hi))
+      return "the consumer's setup touches the tensor";
+  for (size_t s = 0; s < cons.steps.size(); ++s) {
+    const StepCode &sc = cons.steps[s];
+    for (const auto *v : {&sc.compute, &sc.tail})
+      for (const Op &in : *v)
+        if (touchesDram(t, in, lo, hi))
+          return "the consumer touches the tensor other than by loads";
+    for (size_t k = 0; k < sc.loads.size(); ++k) {
+      const Op &in = sc.loads[k];
+      if (!touchesDram(t, in, lo, hi))
+        continue;
+      const uint64_t b = uint64_t(in.dram);
+      if (in.kind != OpKind::Load || in.mem != actMem || b < lo ||
+          (b - lo) % rb != 0 ||
+          b + uint64_t((in.ysize - 1) * in.stride + in.xsize) * rb > hi)
+        return "the consumer reads the tensor other than by loads into " +
+               t.memories[size_t(actMem)].name;
+      reads.push_back({s, k});
+    }
+  }
+  if (writes.empty() || reads.empty())
+    return "no stores or loads of the tensor";
+
+  // Per unit: the spans the producer writes, the consumer reads.
+  const size_t PU = layerUnitCount(prod), CU = layerUnitCount(cons);
+  std::vector<std::vector<Span>> wrote(PU), need(CU);
+  for (const Write &w : writes)
+    wrote[w.step + 1].push_back(w.span);
+  for (const Read &r : reads) {
+    const Op &in = cons.steps[r.step].loads[r.k];
+    const int64_t a0 = int64_t((uint64_t(in.dram) - lo) / rb);
+    for (int64_t j = 0; j < in.ysize; ++j) {
+      const int64_t a = a0 + j * in.stride;
+      if (a % P + in.xsize > P)
+        return "a load line crosses channel tiles";
+      need[r.step].push_back({a / P, a % P, a % P + in.xsize});
+    }
+  }
+
+  // The ring: the largest gap of the out memory that neither layer uses, R
+  // pixels per channel tile (whole lines when it holds one and the producer's
+  // widest block).
+  Ranges used = std::move(usedOut);
+  std::sort(used.begin(), used.end());
+  uint64_t at = 0, best = 0, bestAt = 0;
+  for (const auto &r : used) {
+    if (r.first > at && r.first - at > best) {
+      best = r.first - at;
+      bestAt = at;
+    }
+    at = std::max(at, r.second);
+  }
+  if (outRows > at && outRows - at > best) {
+    best = outRows - at;
+    bestAt = at;
+  }
+  int64_t R = int64_t(best) / tiles;
+  int64_t widest = 0;
+  for (const Write &w : writes)
+    widest = std::max(widest, w.span.p1 - w.span.p0);
+  if (W > 1 && R - R % W >= std::max(W, widest))
+    R -= R % W;
+  if (R < widest)
+    return t.memories[size_t(outMem)].name + " has " + std::to_string(best) +
+           " free rows, not a ring of " + std::to_string(widest) +
+           " pixels per channel tile";
+  const int64_t ring = int64_t(bestAt);
+
+  // Interleave: a consumer unit once every span it reads is written, a
+  // producer unit once no pending consumer unit reads what it overwrites.
+  std::vector<std::vector<int64_t>> lowest(
+      CU + 1, std::vector<int64_t>(size_t(tiles), INT64_MAX));
+  for (size_t u = CU; u-- > 0;) {
+    lowest[u] = lowest[u + 1];
+    for (const Span &sp : need[u])
+      lowest[u][size_t(sp.tile)] = std::min(lowest[u][size_t(sp.tile)], sp.p0);
+  }
+  std::vector<int64_t> produced(size_t(tiles), 0);
+  std::vector<std::pair<int, size_t>> order;
+  size_t pu = 0, cu = 0, readyAt = SIZE_MAX;
+  while (pu < PU || cu < CU) {
+    // The consumer's last unit after the producer's last (the weight
+    // prefetch of the layer after goes into it and must follow every
+    // instruction of both layers).
+    bool consReady = cu < CU && (cu + 1 < CU || pu == PU);
+    for (size_t k = 0; consReady && k < need[cu].size(); ++k)
+      consReady = need[cu][k].p1 <= produced[size_t(need[cu][k].tile)];
+    bool prodOk = pu < PU;
+    for (size_t k = 0; prodOk && k < wrote[pu].size(); ++k) {
+      const Span &sp = wrote[pu][k];
+      prodOk = sp.p1 - 1 - R < lowest[cu][size_t(sp.tile)];
+    }
+    if (consReady && readyAt == SIZE_MAX)
+      readyAt = pu;
+    if (consReady && (!prodOk || pu >= readyAt + kLag)) {
+      order.push_back({1, cu++});
+      readyAt = SIZE_MAX;
+    } else if (prodOk) {
+      for (const Span &sp : wrote[pu]) {
+        if (sp.p0 != produced[size_t(sp.tile)])
+          return "the producer writes a channel tile's lines out of order";
+        produced[size_t(sp.tile)] = sp.p1;
+      }
+      order.push_back({0, pu++});
+    } else {
+      return "a ring of " + std::to_string(R) +
+             " pixels per channel tile is too small for the consumer's "
+             "blocks";
+    }
+  }
+
+  // The setups' registers: a value both set differently is dropped from the
+  // consumer's setup when the consumer does not use it, else the producer
+  // must not use it after the consumer's setup (its first unit) has run.
+  // That takes the producer's setup first, so that the consumer's value is
+  // the one in effect for the consumer (its first unit reads lines the
+  // producer writes, so it always comes later; checked).
+  if (order.front().first != 0)
+    return "the consumer's setup would run before the producer's";
+  auto uses = [&t](const LayerCode &c, int64_t reg) {
+    for (const StepCode &sc : c.steps)
+      for (const auto *v : {&sc.loads, &sc.compute, &sc.tail})
+        for (const Op &in : *v) {
+          const bool padded =
+              (in.kind == OpKind::Load || in.kind == OpKind::Copy) &&
+              (in.padTop || in.padBottom || in.padLeft || in.padRight);
+          const bool vec = in.kind == OpKind::Pool || in.kind == OpKind::VAdd;
+          if (reg == t.regs[size_t(Reg::PadValue)] ? padded : vec)
+            return true;
+        }
+    return false;
+  };
+  std::map<int64_t, int64_t> pr = setupRegs(prod), cr = setupRegs(cons);
+  for (const auto &kv : pr) {
+    auto it = cr.find(kv.first);
+    if (it == cr.end() || it->second == kv.second)
+      continue;
+    if (!uses(cons, kv.first)) {
+      std::vector<Op> kept;
+      for (const Op &in : cons.setup)
+        if (in.kind != OpKind::SetReg || in.reg != kv.first)
+          kept.push_back(in);
+      cons.setup = std::move(kept);
+    } else if (uses(prod, kv.first)) {
+      return "the two layers set register " + std::to_string(kv.first) +
+             " differently";
+    }
+  }
+
+  // Rewrite the producer: vector results into the ring, stores dropped.
+  std::map<std::pair<size_t, size_t>, const Write *> writeAt;
+  for (const Write &x : writes)
+    writeAt[{x.step, x.vec}] = &x;
+  for (size_t s = 0; s < prod.steps.size(); ++s) {
+    std::vector<Op> &tail = prod.steps[s].tail;
+    std::vector<Op> nt;
+    for (size_t k = 0; k < tail.size(); ++k) {
+      if (drop[s][k])
+        continue;
+      auto found = writeAt.find({s, k});
+      const Write *w = found == writeAt.end() ? nullptr : found->second;
+      if (!w) {
+        nt.push_back(tail[k]);
+        continue;
+      }
+      const int64_t n = w->span.p1 - w->span.p0, pos = w->span.p0 % R;
+      const int64_t first = std::min(n, R - pos);
+      Op a = tail[k];
+      a.dst = ring + w->span.tile * R + pos;
+      a.rows = first;
+      nt.push_back(a);
+      if (first < n) {
+        if (a.kind == OpKind::Pool)
+          return "a pool's rows wrap around the ring";
+        Op b = tail[k];
+        b.dst = ring + w->span.tile * R;
+        b.rows = n - first;
+        if (b.kind == OpKind::Requant) {
+          b.src += first;
+        } else {
+          b.a += first;
+          b.b += first;
+        }
+        nt.push_back(b);
+      }
+    }
+    tail = std::move(nt);
+  }
+  // Rewrite the consumer: loads -> copies from the ring.
+  std::vector<std::vector<char>> isRead(cons.steps.size());
+  for (size_t s = 0; s < cons.steps.size(); ++s)
+    isRead[s].assign(cons.steps[s].loads.size(), 0);
+  for (const Read &r : reads)
+    isRead[r.step][r.k] = 1;
+  for (size_t s = 0; s < cons.steps.size(); ++s) {
+    std::vector<Op> &loads = cons.steps[s].loads;
+    std::vector<Op> nl;
+    for (size_t k = 0; k < loads.size(); ++k) {
+      if (!isRead[s][k]) {
+        nl.push_back(loads[k]);
+        continue;
+      }
+      const Op &in = loads[k];
+      ringMoves(t, in, int64_t((uint64_t(in.dram) - lo) / rb), P, R, ring, nl);
+    }
+    loads = std::move(nl);
+  }
+  codes[i] = std::move(prod);
+  codes[i + 1] = std::move(cons);
+  pair.producer = i;
+  pair.ringRows = R * tiles;
+  pair.order = std::move(order);
+  return "";
+}
+
+void stripeLayers(const Target &t, std::vector<LayerCode> &codes,
+                  std::vector<LayerInfo> &infos, const LayerProgram &lp,
+                  const std::vector<NTensor> &ts,
+                  const std::vector<char> &candidates, bool all,
+                  const StripeRegenerateFn &regenerate,
+                  std::vector<StripedPair> &pairs) {
+  const size_t nl = lp.layers.size();
+  auto whole = [&](size_t j) {
+    return infos[j].cascadedIn || infos[j].cascadedOut;
+  };
+  for (size_t i = 0; i + 1 < nl; ++i) {
+    if (i >= candidates.size() || !candidates[i] || whole(i) || whole(i + 1))
+      continue;
+    // The two layers one after the other, as predicted alone; interleaved
+    // they still share the array (striped tilings are no faster on it).
+    const double apart =
+        infos[i].predictedCycles + infos[i + 1].predictedCycles;
+    auto pct = [&](double est) {
+      return std::to_string(int(est / apart * 100 + 0.5)) + "%";
+    };
+    const double compute =
+        infos[i].predictedCompute + infos[i + 1].predictedCompute;
+    if (!all && compute >= kStripeGain * apart) {
+      infos[i].notStriped =
+          "no gain (the array alone is " + pct(compute) + " of the two apart)";
+      continue;
+    }
+    const LayerCode keepP = codes[i], keepC = codes[i + 1];
+    const LayerInfo infoP = infos[i], infoC = infos[i + 1];
+    // Half of each memory per layer; of the out memory, a half or three
+    // quarters for the ring. Each done pair is estimated, and the fastest kept.
+    double best = HUGE_VAL;
+    LayerCode bestP, bestC;
+    LayerInfo bestIP, bestIC;
+    StripedPair bestPair;
+    std::string why; // of the last share tried, when neither is kept
+    for (int64_t ringShare : {2, 3}) {
+      std::vector<uint64_t> share;
+      for (size_t m = 0; m < t.memories.size(); ++m)
+        share.push_back(t.memories[m].rows / 2);
+      const int64_t outRows = int64_t(t.memRows(t.memOf(Cls::Out)));
+      share[size_t(t.memOf(Cls::Out))] =
+          uint64_t(outRows - outRows * ringShare / 4) / 2;
+      std::string err = regenerate(i, false, true, &share);
+      if (!err.empty())
+        err = "the producer does not fit its share of the scratchpads";
+      else if (!regenerate(i + 1, true, false, &share).empty())
+        err = "the consumer does not fit its share of the scratchpads";
+      const double est =
+          err.empty() ? stripedEstimate(infos[i], infos[i + 1]) : HUGE_VAL;
+      if (!err.empty())
+        why = err;
+      else if (!all && est >= kStripeGain * apart)
+        why = "no gain (estimated " + pct(est) + " of the two apart)";
+      if (est >= best || (!all && est >= kStripeGain * apart))
+        continue;
+      StripedPair pair;
+      err = stripeBoundary(t, codes, i, ts, layerOutput(lp.layers[i]), pair);
+      if (!err.empty()) {
+        why = err;
+        continue;
+      }
+      best = est;
+      bestP = codes[i];
+      bestC = codes[i + 1];
+      bestIP = infos[i];
+      bestIC = infos[i + 1];
+      bestPair = std::move(pair);
+    }
+    if (best < HUGE_VAL) { // (only pairs that pass the gain test are kept)
+      codes[i] = std::move(bestP);
+      codes[i + 1] = std::move(bestC);
+      infos[i] = std::move(bestIP);
+      infos[i + 1] = std::move(bestIC);
+      infos[i].stripedOut = true;
+      infos[i + 1].stripedIn = true;
+      infos[i].ringRows = infos[i + 1].ringRows = uint32_t(bestPair.ringRows);
+      pairs.push_back(std::move(bestPair));
+      ++i; // the consumer is in this pair
+      continue;
+    }
+    codes[i] = keepP;
+    codes[i + 1] = keepC;
+    infos[i] = infoP;
+    infos[i + 1] = infoC;
+    infos[i].notStriped = why;
+  }
+}
+
+} // namespace ember::accel

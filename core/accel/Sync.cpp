@@ -1,0 +1,257 @@
+// Dependency insertion from operation accesses (Sync.h).
+#include "ember/accel/Sync.h"
+
+#include <algorithm>
+#include <array>
+#include <map>
+
+namespace ember::accel {
+
+namespace {
+
+constexpr int kMaxEngines = 16;
+
+// The last instruction of each engine that wrote, and that read, a span.
+struct Seg {
+  uint64_t end = 0;
+  std::array<int64_t, kMaxEngines> lastW, lastR;
+  Seg() {
+    lastW.fill(-1);
+    lastR.fill(-1);
+  }
+};
+
+class AccessMap {
+public:
+  // Latest conflicting instruction per engine other than `self`.
+  void query(uint64_t lo, uint64_t hi, int self, bool write, int engines,
+             std::array<int64_t, kMaxEngines> &needs) const {
+    auto it = segs_.upper_bound(lo);
+    if (it != segs_.begin())
+      --it;
+    for (; it != segs_.end() && it->first < hi; ++it) {
+      if (it->second.end <= lo)
+        continue;
+      for (int x = 0; x < engines; ++x) {
+        if (x == self)
+          continue;
+        needs[size_t(x)] =
+            std::max(needs[size_t(x)], it->second.lastW[size_t(x)]);
+        if (write)
+          needs[size_t(x)] =
+              std::max(needs[size_t(x)], it->second.lastR[size_t(x)]);
+      }
+    }
+  }
+  void update(uint64_t lo, uint64_t hi, int engine, bool write, int64_t idx) {
+    if (lo >= hi)
+      return;
+    split(lo);
+    split(hi);
+    // Fill the gaps, then mark every segment in [lo, hi).
+    uint64_t cur = lo;
+    auto it = segs_.lower_bound(lo);
+    while (cur < hi) {
+      if (it == segs_.end() || it->first > cur) {
+        uint64_t end = it == segs_.end() ? hi : std::min(hi, it->first);
+        Seg s;
+        s.end = end;
+        it = segs_.emplace(cur, s).first;
+      }
+      Seg &s = it->second;
+      (write ? s.lastW : s.lastR)[size_t(engine)] = idx;
+      cur = s.end;
+      ++it;
+    }
+  }
+
+private:
+  // Splits the segment containing x (strictly inside it) at x.
+  void split(uint64_t x) {
+    auto it = segs_.upper_bound(x);
+    if (it == segs_.begin())
+      return;
+    --it;
+    if (it->first < x && it->second.end > x) {
+      Seg right = it->second;
+      it->second.end = x;
+      segs_.emplace(x, right);
+    }
+  }
+  std::map<uint64_t, Seg> segs_;
+};
+
+} // namespace
+
+int syncBit(const Target &t, int src, int dst) {
+  const int n = int(t.engines.size());
+  if (src == dst || src < 0 || dst < 0 || src >= n || dst >= n)
+    return -1;
+  int b = t.sync.kind == SyncKind::Tokens
+              ? src * n + dst
+              : src * (n - 1) + (dst < src ? dst : dst - 1);
+  const int most = t.sync.kind == SyncKind::Tokens ? 32 : int(t.sync.barriers);
+  return b < std::min(32, most) ? b : -1;
+}
+
+std::string syncBitName(const Target &t, int bit) {
+  if (t.sync.kind == SyncKind::Barriers)
+    return "b" + std::to_string(bit);
+  return t.channelName(bit);
+}
+
+std::string assignSync(const Target &t, std::vector<Op> &prog,
+                       SyncStats *stats) {
+  const int ne = int(t.engines.size());
+  if (ne > kMaxEngines)
+    return "more than " + std::to_string(kMaxEngines) + " engines";
+  std::vector<AccessMap> maps(t.memories.size() + 1);
+  int64_t sat[kMaxEngines][kMaxEngines];
+  for (auto &row : sat)
+    for (int64_t &v : row)
+      v = -1;
+  std::vector<int32_t> regs(t.regCount, 0);
+  std::vector<Access> ranges;
+  size_t edges = 0;
+  // Per engine: its operations' positions. Per channel: the positions of
+  // the waits so far. Edges on a channel never cross (producers and
+  // consumers both increase), so the signals outstanding right after a new
+  // producer at p are the earlier edges whose wait comes after p: when that
+  // reaches the channel's depth, the producer moves to a later operation of
+  // its engine, past enough of those waits (a stronger dependency, still
+  // before the consumer in program order).
+  std::array<std::vector<int64_t>, kMaxEngines> onEngine;
+  std::array<std::vector<int64_t>, 32> waits;
+  std::array<std::pair<int64_t, int64_t>, 32> lastEdge{};
+  const size_t depth = t.sync.depth;
+  for (size_t i = 0; i < prog.size(); ++i) {
+    Op &in = prog[i];
+    in.wait = 0;
+    in.signal = 0;
+    if (in.kind == OpKind::SetReg) {
+      if (in.reg >= 0 && uint64_t(in.reg) < regs.size())
+        regs[size_t(in.reg)] = int32_t(in.value);
+      continue;
+    }
+    if (in.kind == OpKind::Finish)
+      continue; // drains every engine
+    const int y = in.engine;
+    if (y < 0 || y >= ne)
+      return "operation " + std::to_string(i) + ": " + opKindName(in.kind) +
+             " runs on no engine of the target";
+    accesses(t, in, regs.data(), ranges);
+    std::array<int64_t, kMaxEngines> needs;
+    needs.fill(-1);
+    for (const Access &r : ranges)
+      maps[size_t(r.domain)].query(r.lo, r.hi, y, r.write, ne, needs);
+    for (int x = 0; x < ne; ++x) {
+      if (x == y || needs[size_t(x)] <= sat[x][y])
+        continue;
+      int64_t a = needs[size_t(x)];
+      const int ch = syncBit(t, x, y);
+      if (ch < 0)
+        return "operation " + std::to_string(i) + ": no channel from " +
+               t.engines[size_t(x)].name + " to " + t.engines[size_t(y)].name;
+      const uint32_t bit = 1u << ch;
+      std::vector<int64_t> &w = waits[size_t(ch)];
+      size_t after = size_t(w.end() - std::upper_bound(w.begin(), w.end(), a));
+      if (after >= depth) {
+        // Too many in flight. First choice: the previous edge's consumer
+        // (an earlier operation of this engine) waits for `a` instead,
+        // which covers this one too.
+        std::pair<int64_t, int64_t> &last = lastEdge[size_t(ch)];
+        if (last.second > a) {
+          prog[size_t(last.first)].signal &= ~bit;
+          prog[size_t(a)].signal |= bit;
+          last.first = a;
+          sat[x][y] = a;
+          continue;
+        }
+        // Else the producer moves to a later operation of its engine,
+        // past enough of the outstanding waits.
+        int64_t past = w[w.size() - depth];
+        const std::vector<int64_t> &xs = onEngine[size_t(x)];
+        auto it = std::upper_bound(xs.begin(), xs.end(), past);
+        if (it == xs.end())
+          return "operation " + std::to_string(i) + ": the " +
+                 syncBitName(t, ch) + " channel (depth " +
+                 std::to_string(depth) +
+                 ") cannot hold the signals this program needs";
+        a = *it;
+      }
+      prog[size_t(a)].signal |= bit;
+      in.wait |= bit;
+      w.push_back(int64_t(i));
+      lastEdge[size_t(ch)] = {a, int64_t(i)};
+      sat[x][y] = a;
+      ++edges;
+    }
+    onEngine[size_t(y)].push_back(int64_t(i));
+    for (const Access &r : ranges)
+      maps[size_t(r.domain)].update(r.lo, r.hi, y, r.write, int64_t(i));
+  }
+  if (stats)
+    stats->edges = edges;
+  std::string err = checkSync(t, prog);
+  if (!err.empty())
+    return err;
+  if (stats) {
+    std::array<int, 32> count{};
+    size_t most = 0;
+    for (const Op &in : prog)
+      for (int c = 0; c < 32; ++c) {
+        if ((in.wait >> c) & 1u)
+          --count[size_t(c)];
+        if ((in.signal >> c) & 1u)
+          most = std::max(most, size_t(++count[size_t(c)]));
+      }
+    stats->maxDepth = most;
+  }
+  return "";
+}
+
+std::string checkSync(const Target &t, const std::vector<Op> &prog) {
+  std::array<uint64_t, 32> count{};
+  for (size_t i = 0; i < prog.size(); ++i) {
+    const Op &in = prog[i];
+    for (int c = 0; c < 32; ++c)
+      if ((in.wait >> c) & 1u) {
+        if (count[size_t(c)] == 0)
+          return "operation " + std::to_string(i) + ": waits on " +
+                 syncBitName(t, c) + " with nothing signalled before it";
+        --count[size_t(c)];
+      }
+    for (int c = 0; c < 32; ++c)
+      if ((in.signal >> c) & 1u) {
+        if (count[size_t(c)] == t.sync.depth)
+          return "operation " + std::to_string(i) + ": signals " +
+                 syncBitName(t, c) + " beyond its depth " +
+                 std::to_string(t.sync.depth);
+        ++count[size_t(c)];
+      }
+  }
+  return "";
+}
+
+bool touchesRows(const Target &t, const Op &in, int mem, uint64_t lo,
+                 uint64_t hi) {
+  if (in.kind == OpKind::Pool && mem == t.memOf(Cls::Out))
+    return true;
+  std::vector<Access> fp;
+  accesses(t, in, nullptr, fp);
+  for (const Access &r : fp)
+    if (r.domain == mem && r.lo < hi && lo < r.hi)
+      return true;
+  return false;
+}
+
+void accessedRanges(const Target &t, const Op &in, const int32_t *regs, int mem,
+                    std::vector<std::pair<uint64_t, uint64_t>> &out) {
+  std::vector<Access> fp;
+  accesses(t, in, regs, fp);
+  for (const Access &r : fp)
+    if (r.domain == mem && r.lo < r.hi)
+      out.push_back({r.lo, r.hi});
+}
+
+} // namespace ember::accel

@@ -1,0 +1,775 @@
+// Reading and validating a target description (Target.h; the format is
+// docs/npu-sdk.md, "The target description").
+#include "ember/accel/Target.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+namespace ember::accel {
+
+namespace {
+
+const char *const kClsNames[kNumCls] = {"act", "wgt", "acc", "param", "out"};
+const char *const kOpNames[kNumOpKinds] = {"load",   "store",   "copy", "gemm",
+                                           "dwgemm", "requant", "vadd", "pool",
+                                           "setreg", "finish"};
+const char *const kRegNames[kNumRegs] = {
+    "pad_value",  "pool_kh",    "pool_kw",     "pool_stride",  "pool_in_w",
+    "pool_out_w", "add_lshift", "add_a_zp",    "add_a_mult",   "add_a_shift",
+    "add_b_zp",   "add_b_mult", "add_b_shift", "add_out_mult", "add_out_shift",
+    "add_out_zp", "add_min",    "add_max"};
+// The forms of the layer's catalogue (Select.cpp), by name.
+const char *const kFormNames[] = {"conv", "matmul", "mean",   "requant",
+                                  "pool", "add",    "concat", "reshape"};
+// The fields each operation's description may declare (bits of its
+// encoding), in the order the layer's text prints them.
+const std::vector<const char *> &knownFields(OpKind k) {
+  static const std::vector<const char *> f[kNumOpKinds] = {
+      {"mem", "row", "dram", "ysize", "xsize", "stride", "pad"},
+      {"mem", "row", "dram", "ysize", "xsize", "stride"},
+      {"dst", "src", "ysize", "xsize", "stride", "pad"},
+      {"acc", "act", "wgt", "inner", "outer", "act_ostride", "acc_ostride"},
+      {"acc", "act", "wgt", "inner", "outer", "act_ostride", "acc_ostride",
+       "taps", "stride"},
+      {"dst", "src", "rows", "param", "zp", "min", "max"},
+      {"dst", "a", "b", "rows"},
+      {"dst", "src", "rows"},
+      {"reg", "value"},
+      {}};
+  return f[size_t(k)];
+}
+
+// A reader of one JSON object that names the path of every field it
+// complains about.
+struct Obj {
+  const Json *j;
+  std::string path;
+  std::string *err;
+
+  std::string at(const char *k) const {
+    return path.empty() ? std::string(k) : path + "." + k;
+  }
+  bool fail(const std::string &where, const std::string &what) const {
+    if (err->empty())
+      *err = where + ": " + what;
+    return false;
+  }
+  const Json *get(const char *k) const { return j ? j->get(k) : nullptr; }
+  // Every member is one of `known`.
+  bool only(std::initializer_list<const char *> known) const {
+    for (const auto &kv : j->o) {
+      bool ok = false;
+      for (const char *k : known)
+        ok = ok || kv.first == k;
+      if (!ok)
+        return fail(at(kv.first.c_str()), "unknown field");
+    }
+    return true;
+  }
+  bool num(const char *k, int64_t lo, int64_t hi, int64_t &out,
+           bool required = true) const {
+    const Json *v = get(k);
+    if (!v)
+      return !required || fail(at(k), "missing");
+    if (!v->isNum() || v->n != std::floor(v->n) || v->n < double(lo) ||
+        v->n > double(hi))
+      return fail(at(k), "expected an integer from " + std::to_string(lo) +
+                             " to " + std::to_string(hi));
+    out = int64_t(v->n);
+    return true;
+  }
+  template <typename T>
+  bool unum(const char *k, int64_t lo, int64_t hi, T &out,
+            bool required = true) const {
+    int64_t v = int64_t(out);
+    if (!num(k, lo, hi, v, required))
+      return false;
+    out = T(v);
+    return true;
+  }
+  bool real(const char *k, double lo, double hi, double &out,
+            bool required = true) const {
+    const Json *v = get(k);
+    if (!v)
+      return !required || fail(at(k), "missing");
+    if (!v->isNum() || !(v->n >= lo && v->n <= hi))
+      return fail(at(k), "expected a number from " + std::to_string(lo) +
+                             " to " + std::to_string(hi));
+    out = v->n;
+    return true;
+  }
+  bool str(const char *k, std::string &out, bool required = true) const {
+    const Json *v = get(k);
+    if (!v)
+      return !required || fail(at(k), "missing");
+    if (!v->isStr() || v->s.empty() || v->s.size() > 256)
+      return fail(at(k), "expected a non-empty string");
+    out = v->s;
+    return true;
+  }
+  bool flag(const char *k, bool &out) const {
+    const Json *v = get(k);
+    if (!v)
+      return true;
+    if (v->t != Json::T::Bool)
+      return fail(at(k), "expected true or false");
+    out = v->b;
+    return true;
+  }
+  bool strings(const char *k, std::vector<std::string> &out,
+               bool required = true) const {
+    const Json *v = get(k);
+    if (!v)
+      return !required || fail(at(k), "missing");
+    if (!v->isArr() || v->a.size() > 64)
+      return fail(at(k), "expected a list of strings");
+    out.clear();
+    for (size_t i = 0; i < v->a.size(); ++i) {
+      if (!v->a[i].isStr())
+        return fail(at(k) + "[" + std::to_string(i) + "]", "expected a string");
+      out.push_back(v->a[i].s);
+    }
+    return true;
+  }
+  Obj sub(const char *k, bool required = true) const {
+    const Json *v = get(k);
+    if (!v) {
+      if (required)
+        fail(at(k), "missing");
+      return {nullptr, at(k), err};
+    }
+    if (!v->isObj()) {
+      fail(at(k), "expected an object");
+      return {nullptr, at(k), err};
+    }
+    return {v, at(k), err};
+  }
+};
+
+template <size_t N>
+int indexOf(const char *const (&names)[N], const std::string &s) {
+  for (size_t i = 0; i < N; ++i)
+    if (s == names[i])
+      return int(i);
+  return -1;
+}
+
+std::string plural(uint64_t n, const char *what) {
+  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
+// The checks that need the whole description: what the forms it claims
+// need of its memories, operations, engines and registers.
+std::string validate(Target &t) {
+  auto bitsFor = [](uint64_t values) {
+    unsigned b = 0;
+    while (b < 64 && (uint64_t(1) << b) < values)
+      ++b;
+    return b;
+  };
+  // Which classes and operations the claimed forms use.
+  std::set<int> cls;
+  std::set<int> kinds = {int(OpKind::Load), int(OpKind::Store),
+                         int(OpKind::Finish)};
+  bool gemmForm = false, pads = false, pools = false, adds = false;
+  for (const Form &f : t.forms) {
+    if (f.name == "conv" || f.name == "matmul" || f.name == "mean" ||
+        f.name == "requant") {
+      gemmForm = true;
+      for (Cls c : {Cls::Act, Cls::Wgt, Cls::Acc, Cls::Out})
+        cls.insert(int(c));
+      kinds.insert(int(OpKind::Gemm));
+      if (f.name != "mean") {
+        cls.insert(int(Cls::Param));
+        kinds.insert(int(OpKind::Requant));
+      }
+      pads = pads || f.name == "conv";
+      pools = pools || f.fuses("pool");
+      adds = adds || f.fuses("add");
+    } else if (f.name == "pool") {
+      cls.insert(int(Cls::Out));
+      pools = pads = true;
+    } else if (f.name == "add") {
+      cls.insert(int(Cls::Out));
+      adds = true;
+    }
+  }
+  if (pools)
+    kinds.insert(int(OpKind::Pool));
+  if (adds)
+    kinds.insert(int(OpKind::VAdd));
+  if (pools || adds || pads)
+    kinds.insert(int(OpKind::SetReg));
+  for (int k : kinds)
+    if (!t.ops[size_t(k)].present)
+      return std::string("ops.") + kOpNames[k] +
+             ": missing; the forms this target claims need it";
+  // Every class a form uses is held by a memory, whose rows it fits.
+  for (int c : cls) {
+    int m = t.clsMem[size_t(c)];
+    if (m < 0)
+      return std::string("memories: no memory holds class '") + kClsNames[c] +
+             "', which the forms this target claims use";
+    const Memory &mem = t.memories[size_t(m)];
+    int64_t need = t.clsRowBytes(Cls(c));
+    if (mem.rowBytes < uint64_t(need))
+      return "memories[" + std::to_string(m) +
+             "].row_bytes: " + std::to_string(mem.rowBytes) +
+             " bytes cannot hold a row of " + kClsNames[c] + " (" +
+             std::to_string(t.lanes) + " lanes x " +
+             std::to_string(need / t.lanes) + " bytes)";
+  }
+  // Every operation the forms use runs on an engine, and a DMA engine moves
+  // each class in and out.
+  for (int k : kinds) {
+    if (k == int(OpKind::Finish) || k == int(OpKind::SetReg))
+      continue;
+    if (t.kindEngine[size_t(k)] < 0)
+      return std::string("engines: no engine runs '") + kOpNames[k] + "'";
+  }
+  for (int c : cls)
+    for (OpKind k : {OpKind::Load, OpKind::Store})
+      if (t.engineFor(k, Cls(c)) < 0 &&
+          !(k == OpKind::Store && (c == int(Cls::Wgt) || c == int(Cls::Param))))
+        return std::string("engines: no engine runs '") + kOpNames[int(k)] +
+               "' of class '" + kClsNames[c] + "'";
+  // One tile of the smallest layer of each form fits its memories (each
+  // operand double-buffered): a lanes x lanes weight tile, one row of
+  // activations, accumulators, tables and results.
+  if (gemmForm) {
+    std::array<uint64_t, kNumCls> rows{};
+    rows[size_t(Cls::Act)] = 2;
+    rows[size_t(Cls::Wgt)] = uint64_t(2 * t.lanes);
+    rows[size_t(Cls::Acc)] = 2;
+    rows[size_t(Cls::Param)] = t.requant.biasRow ? 3 : 2;
+    rows[size_t(Cls::Out)] = 2;
+    std::vector<uint64_t> used(t.memories.size(), 0);
+    for (int c = 0; c < kNumCls; ++c)
+      if (cls.count(c))
+        used[size_t(t.clsMem[size_t(c)])] += rows[size_t(c)];
+    for (size_t m = 0; m < used.size(); ++m)
+      if (used[m] > t.memories[m].rows)
+        return "memories[" + std::to_string(m) +
+               "].rows: " + std::to_string(t.memories[m].rows) + " rows (" +
+               t.memories[m].name +
+               ") cannot hold one double-buffered tile of a 1x1 convolution (" +
+               std::to_string(used[m]) + " rows: a weight tile is " +
+               plural(uint64_t(t.lanes), "row") + ")";
+  }
+  // Fields wide enough for what they address.
+  auto addresses = [&](OpKind k, const char *field, int mem) -> std::string {
+    if (mem < 0)
+      return "";
+    int64_t most = t.ops[size_t(k)].max(field);
+    if (most == INT64_MAX || uint64_t(most) + 1 >= t.memories[size_t(mem)].rows)
+      return "";
+    return std::string("ops.") + kOpNames[int(k)] + "." + field + ": " +
+           std::to_string(bitsFor(uint64_t(most) + 1)) +
+           " bits cannot address memories[" + std::to_string(mem) + "] '" +
+           t.memories[size_t(mem)].name + "' (" +
+           std::to_string(t.memories[size_t(mem)].rows) + " rows)";
+  };
+  std::string e;
+  for (int c : cls)
+    for (OpKind k : {OpKind::Load, OpKind::Store})
+      if (e.empty() &&
+          !(k == OpKind::Store && c != int(Cls::Out) && c != int(Cls::Acc)))
+        e = addresses(k, "row", t.clsMem[size_t(c)]);
+  const int act = t.memOf(Cls::Act), wgt = t.memOf(Cls::Wgt),
+            acc = t.memOf(Cls::Acc), out = t.memOf(Cls::Out),
+            param = t.memOf(Cls::Param);
+  for (OpKind k : {OpKind::Gemm, OpKind::DwGemm})
+    if (t.has(k) && e.empty()) {
+      e = addresses(k, "acc", acc);
+      if (e.empty())
+        e = addresses(k, "act", act);
+      if (e.empty())
+        e = addresses(k, "wgt", wgt);
+    }
+  if (t.has(OpKind::Requant) && e.empty()) {
+    e = addresses(OpKind::Requant, "dst", out);
+    if (e.empty())
+      e = addresses(OpKind::Requant, "src", acc);
+    if (e.empty())
+      e = addresses(OpKind::Requant, "param", param);
+  }
+  for (OpKind k : {OpKind::VAdd, OpKind::Pool, OpKind::Copy})
+    if (t.has(k) && e.empty()) {
+      e = addresses(k, "dst", k == OpKind::Copy ? act : out);
+      if (e.empty())
+        e = addresses(k, k == OpKind::VAdd ? "a" : "src", out);
+    }
+  if (!e.empty())
+    return e;
+  for (OpKind k : {OpKind::Load, OpKind::Store}) {
+    int64_t most = t.ops[size_t(k)].max("dram");
+    if (most != INT64_MAX && uint64_t(most) < t.dram.bytes - 1)
+      return std::string("ops.") + kOpNames[int(k)] +
+             ".dram: " + std::to_string(bitsFor(uint64_t(most) + 1)) +
+             " bits cannot address dram.bytes (" +
+             std::to_string(t.dram.bytes) + ")";
+  }
+  if (t.has(OpKind::Requant))
+    for (const char *f : {"zp", "min", "max"})
+      if (t.ops[size_t(OpKind::Requant)].max(f) < 255)
+        return std::string("ops.requant.") + f +
+               ": fewer than 8 bits cannot hold an int8 value";
+  if (t.has(OpKind::SetReg)) {
+    if (t.ops[size_t(OpKind::SetReg)].max("value") < int64_t(UINT32_MAX))
+      return "ops.setreg.value: fewer than 32 bits cannot hold the int32 "
+             "parameters the layer writes";
+    if (t.ops[size_t(OpKind::SetReg)].max("reg") < int64_t(t.regCount) - 1)
+      return "ops.setreg.reg: too narrow for register_count " +
+             std::to_string(t.regCount);
+  }
+  if (t.has(OpKind::DwGemm)) {
+    if (t.dw.maxTaps < 1 ||
+        t.dw.maxTaps > t.ops[size_t(OpKind::DwGemm)].max("taps"))
+      return "depthwise.max_taps: " + std::to_string(t.dw.maxTaps) +
+             " taps do not fit ops.dwgemm.taps";
+    if (t.dw.maxTaps > t.lanes)
+      return "depthwise.max_taps: " + std::to_string(t.dw.maxTaps) +
+             " is more than the lanes of a weight row (" +
+             std::to_string(t.lanes) + ")";
+    if (t.dw.biasLanes * 8 != 0 &&
+        t.dw.biasLanes * 8 != int64_t(t.array.accBits))
+      return "depthwise.bias_lanes: " + std::to_string(t.dw.biasLanes) +
+             " int8 lanes do not hold one int32 bias";
+  }
+  if (t.requant.biasRow && t.ops[size_t(OpKind::Requant)].max("bias") < 1)
+    return "requant.bias_row: ops.requant has no 'bias' field to ask for it";
+  // Registers the forms need.
+  auto need = [&](Reg r, const char *why) -> std::string {
+    if (t.regs[size_t(r)] >= 0)
+      return "";
+    return std::string("registers.") + kRegNames[int(r)] + ": missing; " + why;
+  };
+  if (pads)
+    e = need(Reg::PadValue, "padded loads write the input's zero point");
+  for (int r = int(Reg::PoolKh); pools && e.empty() && r <= int(Reg::PoolOutW);
+       ++r)
+    e = need(Reg(r), "pooling takes its geometry from it");
+  for (int r = int(Reg::AddLshift); adds && e.empty() && r <= int(Reg::AddMax);
+       ++r)
+    e = need(Reg(r), "quantized adds take their parameters from it");
+  if (!e.empty())
+    return e;
+  if (t.maxY < 1 || t.maxX < 1 || t.maxInner < 1 || t.maxOuter < 1)
+    return "ops: loop fields (ysize, xsize, inner, outer) need at least 1 bit";
+  if (t.sync.kind == SyncKind::Tokens &&
+      t.engines.size() * t.engines.size() > 32)
+    return "engines: " + std::to_string(t.engines.size()) +
+           " engines need more than 32 token channels";
+  return "";
+}
+
+} // namespace
+
+const char *clsName(Cls c) { return kClsNames[int(c)]; }
+const char *opKindName(OpKind k) { return kOpNames[int(k)]; }
+const char *regRoleName(Reg r) { return kRegNames[int(r)]; }
+bool opKindFromName(const std::string &s, OpKind &k) {
+  int i = indexOf(kOpNames, s);
+  if (i < 0)
+    return false;
+  k = OpKind(i);
+  return true;
+}
+
+int64_t OpDesc::max(const char *f) const {
+  for (const auto &kv : fields)
+    if (kv.first == f)
+      return kv.second >= 63 ? INT64_MAX : (int64_t(1) << kv.second) - 1;
+  return INT64_MAX;
+}
+
+bool Form::fuses(const char *stage) const {
+  return std::find(epilogue.begin(), epilogue.end(), stage) != epilogue.end();
+}
+
+const Form *Target::form(const std::string &n) const {
+  for (const Form &f : forms)
+    if (f.name == n)
+      return &f;
+  return nullptr;
+}
+
+int Target::engineFor(OpKind k, Cls c) const {
+  for (size_t e = 0; e < engines.size(); ++e)
+    if (engines[e].runsKind(k) &&
+        (!engines[e].classes || (engines[e].classes >> int(c) & 1u)))
+      return int(e);
+  return -1;
+}
+
+std::string Target::channelName(int ch) const {
+  const int n = int(engines.size());
+  if (n == 0 || ch < 0 || ch >= n * n)
+    return "channel " + std::to_string(ch);
+  return engines[size_t(ch / n)].name + "->" + engines[size_t(ch % n)].name;
+}
+
+int64_t Target::clsRowBytes(Cls c) const {
+  const bool wide = c == Cls::Acc || c == Cls::Param;
+  return lanes *
+         (wide ? int64_t(array.accBits / 8) : int64_t(array.actBits / 8));
+}
+
+std::string parseTarget(const std::string &text, Target &t) {
+  t = Target();
+  Json doc;
+  std::string err = parseJson(text, doc);
+  if (!err.empty())
+    return "not JSON: " + err;
+  if (!doc.isObj())
+    return "a target description is a JSON object";
+  Obj r{&doc, "", &err};
+  std::string format;
+  int64_t version = 0;
+  if (!r.only({"format", "version", "name", "hash", "lanes", "array",
+               "memories", "dram", "dma", "vector", "engines", "sync", "ops",
+               "registers", "register_count", "requant", "depthwise", "forms",
+               "comment"}) ||
+      !r.str("format", format) || !r.num("version", 0, INT_MAX, version) ||
+      !r.str("name", t.name) || !r.num("lanes", 1, 4096, t.lanes))
+    return err;
+  if (format != kTargetFormat)
+    return "format: '" + format + "' is not " + kTargetFormat;
+  if (version != kTargetVersion)
+    return "version: " + std::to_string(version) + " (this SDK reads " +
+           std::to_string(kTargetVersion) + ")";
+  if (!r.str("hash", t.hash, false))
+    return err;
+  if (t.hash.empty()) {
+    // The canonical document's FNV-1a, so that a reformatted file keeps it.
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : jsonCanonical(doc)) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    char buf[17];
+    static const char *hexd = "0123456789abcdef";
+    for (int i = 0; i < 16; ++i)
+      buf[i] = hexd[(h >> (60 - 4 * i)) & 15u];
+    buf[16] = 0;
+    t.hash = buf;
+  }
+
+  // The array.
+  Obj a = r.sub("array");
+  std::string flow = "weight_stationary";
+  if (!a.j ||
+      !a.only({"rows", "cols", "dataflow", "operand_bits", "preload_rows",
+               "issue_overhead", "drain_rows"}) ||
+      !a.num("rows", 1, 4096, t.array.rows) ||
+      !a.num("cols", 1, 4096, t.array.cols) ||
+      !a.str("dataflow", flow, false) ||
+      !a.num("preload_rows", 0, 1 << 20, t.array.preloadRows, false) ||
+      !a.num("issue_overhead", 0, 1 << 20, t.array.issueOverhead, false) ||
+      !a.num("drain_rows", 0, 1 << 20, t.array.drainRows, false))
+    return err;
+  if (flow == "weight_stationary")
+    t.array.dataflow = Dataflow::WeightStationary;
+  else if (flow == "output_stationary")
+    t.array.dataflow = Dataflow::OutputStationary;
+  else
+    return "array.dataflow: '" + flow +
+           "' is not weight_stationary or output_stationary";
+  if (t.lanes % t.array.rows || t.lanes % t.array.cols)
+    return "array.rows, array.cols: " + std::to_string(t.array.rows) + " x " +
+           std::to_string(t.array.cols) + " must divide lanes (" +
+           std::to_string(t.lanes) + ")";
+  Obj bits = a.sub("operand_bits", false);
+  if (bits.j) {
+    if (!bits.only({"act", "wgt", "acc"}) ||
+        !bits.unum("act", 1, 64, t.array.actBits, false) ||
+        !bits.unum("wgt", 1, 64, t.array.wgtBits, false) ||
+        !bits.unum("acc", 1, 64, t.array.accBits, false))
+      return err;
+    if (t.array.actBits != 8 || t.array.wgtBits != 8 || t.array.accBits != 32)
+      return "array.operand_bits: the layer compiles int8 x int8 into int32 "
+             "(act 8, wgt 8, acc 32)";
+  }
+
+  // Memories.
+  const Json *ms = r.get("memories");
+  if (!ms || !ms->isArr() || ms->a.empty() || ms->a.size() > 16)
+    return "memories: expected a list of 1 to 16 memories";
+  t.clsMem.fill(-1);
+  for (size_t i = 0; i < ms->a.size(); ++i) {
+    Obj m{&ms->a[i], "memories[" + std::to_string(i) + "]", &err};
+    if (!ms->a[i].isObj())
+      return m.path + ": expected an object";
+    Memory mem;
+    std::vector<std::string> holds;
+    if (!m.only({"name", "rows", "row_bytes", "holds", "read_ports",
+                 "write_ports", "banks", "doc"}) ||
+        !m.str("name", mem.name) || !m.unum("rows", 1, 1 << 26, mem.rows) ||
+        !m.unum("row_bytes", 1, 1 << 16, mem.rowBytes) ||
+        !m.strings("holds", holds) ||
+        !m.unum("read_ports", 1, 64, mem.readPorts, false) ||
+        !m.unum("write_ports", 1, 64, mem.writePorts, false) ||
+        !m.unum("banks", 1, 1024, mem.banks, false))
+      return err;
+    for (const Memory &o : t.memories)
+      if (o.name == mem.name)
+        return m.at("name") + ": '" + mem.name + "' is named twice";
+    for (size_t h = 0; h < holds.size(); ++h) {
+      int c = indexOf(kClsNames, holds[h]);
+      if (c < 0)
+        return m.at("holds") + "[" + std::to_string(h) + "]: '" + holds[h] +
+               "' is not an operand class (act, wgt, acc, param, out)";
+      if (t.clsMem[size_t(c)] >= 0)
+        return m.at("holds") + ": class '" + holds[h] +
+               "' is already held by memories[" +
+               std::to_string(t.clsMem[size_t(c)]) + "]";
+      t.clsMem[size_t(c)] = int(i);
+      mem.holds |= 1u << c;
+    }
+    t.memories.push_back(std::move(mem));
+  }
+
+  // DRAM, DMA, vector timing.
+  Obj d = r.sub("dram");
+  if (!d.j ||
+      !d.only({"bytes", "bytes_per_cycle", "latency", "burst_bytes",
+               "alignment", "address_bits"}) ||
+      !d.unum("address_bits", 8, 64, t.dram.addressBits, false) ||
+      !d.unum("bytes", 1, INT64_MAX, t.dram.bytes) ||
+      !d.unum("bytes_per_cycle", 1, 1 << 20, t.dram.bytesPerCycle, false) ||
+      !d.unum("latency", 0, 1 << 20, t.dram.latency, false) ||
+      !d.unum("burst_bytes", 1, 1 << 20, t.dram.burstBytes, false) ||
+      !d.unum("alignment", 1, 1 << 20, t.dram.alignment, false))
+    return err;
+  if (t.dram.alignment & (t.dram.alignment - 1))
+    return "dram.alignment: " + std::to_string(t.dram.alignment) +
+           " is not a power of two";
+  if (t.dram.addressBits < 64 &&
+      t.dram.bytes > (uint64_t(1) << t.dram.addressBits))
+    return "dram.bytes: " + std::to_string(t.dram.bytes) +
+           " bytes do not fit dram.address_bits (" +
+           std::to_string(t.dram.addressBits) + ")";
+  Obj dm = r.sub("dma", false);
+  if (dm.j &&
+      (!dm.only(
+           {"issue_overhead", "turnaround", "rows_per_cycle", "beat_bytes"}) ||
+       !dm.unum("issue_overhead", 0, 1 << 20, t.dma.issueOverhead, false) ||
+       !dm.unum("turnaround", 0, 1 << 20, t.dma.turnaround, false) ||
+       !dm.real("rows_per_cycle", 1e-3, 1e6, t.dma.rowsPerCycle, false) ||
+       !dm.unum("beat_bytes", 1, 1 << 20, t.dma.beatBytes, false)))
+    return err;
+  if (!err.empty())
+    return err;
+  Obj vec = r.sub("vector", false);
+  if (vec.j &&
+      (!vec.only({"rows_per_cycle", "issue_overhead"}) ||
+       !vec.real("rows_per_cycle", 1e-3, 1e6, t.vector.rowsPerCycle, false) ||
+       !vec.unum("issue_overhead", 0, 1 << 20, t.vector.issueOverhead, false)))
+    return err;
+  if (!err.empty())
+    return err;
+
+  // Operations: which the target runs, and their fields' bits.
+  Obj os = r.sub("ops");
+  if (!os.j)
+    return err;
+  for (const auto &kv : os.j->o) {
+    OpKind k;
+    if (!opKindFromName(kv.first, k))
+      return os.at(kv.first.c_str()) + ": not an operation of the layer (" +
+             "load, store, copy, gemm, dwgemm, requant, vadd, pool, setreg, "
+             "finish)";
+    if (!kv.second.isObj())
+      return os.at(kv.first.c_str()) + ": expected an object of field bits";
+    OpDesc &od = t.ops[size_t(k)];
+    od.present = true;
+    for (const auto &f : kv.second.o) {
+      const std::string where = os.at(kv.first.c_str()) + "." + f.first;
+      const auto &known = knownFields(k);
+      bool ok = f.first == "reset" || f.first == "bias" || f.first == "avg";
+      for (const char *n : known)
+        ok = ok || f.first == n;
+      if (!ok)
+        return where + ": not a field of " + kv.first;
+      if (!f.second.isNum() || f.second.n != std::floor(f.second.n) ||
+          f.second.n < 1 || f.second.n > 64)
+        return where + ": expected a width in bits from 1 to 64";
+      od.fields.push_back({f.first, unsigned(f.second.n)});
+    }
+  }
+  auto lim = [&](OpKind k, const char *f) {
+    return t.has(k) ? t.ops[size_t(k)].max(f) : INT64_MAX;
+  };
+  t.maxY = std::min({lim(OpKind::Load, "ysize"), lim(OpKind::Store, "ysize"),
+                     lim(OpKind::Copy, "ysize")});
+  t.maxX = std::min({lim(OpKind::Load, "xsize"), lim(OpKind::Store, "xsize"),
+                     lim(OpKind::Copy, "xsize")});
+  t.maxStride =
+      std::min({lim(OpKind::Load, "stride"), lim(OpKind::Store, "stride"),
+                lim(OpKind::Copy, "stride")});
+  t.maxPad = std::min(lim(OpKind::Load, "pad"), lim(OpKind::Copy, "pad"));
+  t.maxInner = lim(OpKind::Gemm, "inner");
+  t.maxOuter = lim(OpKind::Gemm, "outer");
+  t.maxOstride = std::min(lim(OpKind::Gemm, "act_ostride"),
+                          lim(OpKind::Gemm, "acc_ostride"));
+  for (int64_t *v : {&t.maxY, &t.maxX, &t.maxStride, &t.maxPad, &t.maxInner,
+                     &t.maxOuter, &t.maxOstride})
+    *v = std::min<int64_t>(*v, int64_t(1) << 40);
+
+  // Engines.
+  const Json *es = r.get("engines");
+  if (!es || !es->isArr() || es->a.empty() || es->a.size() > 16)
+    return "engines: expected a list of 1 to 16 engines";
+  t.kindEngine.fill(-1);
+  for (size_t i = 0; i < es->a.size(); ++i) {
+    Obj e{&es->a[i], "engines[" + std::to_string(i) + "]", &err};
+    if (!es->a[i].isObj())
+      return e.path + ": expected an object";
+    Engine en;
+    std::vector<std::string> runs, classes;
+    if (!e.only({"name", "runs", "classes", "doc"}) ||
+        !e.str("name", en.name) || !e.strings("runs", runs) ||
+        !e.strings("classes", classes, false))
+      return err;
+    for (const Engine &o : t.engines)
+      if (o.name == en.name)
+        return e.at("name") + ": '" + en.name + "' is named twice";
+    for (size_t k = 0; k < runs.size(); ++k) {
+      OpKind kind;
+      if (!opKindFromName(runs[k], kind) || kind == OpKind::SetReg ||
+          kind == OpKind::Finish)
+        return e.at("runs") + "[" + std::to_string(k) + "]: '" + runs[k] +
+               "' is not an operation an engine runs";
+      if (!t.has(kind))
+        return e.at("runs") + "[" + std::to_string(k) + "]: '" + runs[k] +
+               "' is not in ops";
+      en.runs |= 1u << int(kind);
+      if (t.kindEngine[size_t(kind)] < 0)
+        t.kindEngine[size_t(kind)] = int(i);
+    }
+    for (size_t k = 0; k < classes.size(); ++k) {
+      int c = indexOf(kClsNames, classes[k]);
+      if (c < 0)
+        return e.at("classes") + "[" + std::to_string(k) + "]: '" + classes[k] +
+               "' is not an operand class";
+      en.classes |= 1u << c;
+    }
+    t.engines.push_back(std::move(en));
+  }
+
+  // Synchronization.
+  Obj s = r.sub("sync");
+  std::string kind;
+  if (!s.j || !s.only({"kind", "depth", "barriers"}) || !s.str("kind", kind) ||
+      !s.unum("depth", 1, 1 << 16, t.sync.depth) ||
+      !s.unum("barriers", 1, 1024, t.sync.barriers, false))
+    return err;
+  if (kind == "tokens")
+    t.sync.kind = SyncKind::Tokens;
+  else if (kind == "barriers")
+    t.sync.kind = SyncKind::Barriers;
+  else
+    return "sync.kind: '" + kind + "' is not tokens or barriers";
+  if (t.sync.kind == SyncKind::Barriers && !t.sync.barriers)
+    return "sync.barriers: missing (the number of barrier ids)";
+
+  // Registers.
+  t.regs.fill(-1);
+  t.regEngine.fill(-1);
+  if (!r.unum("register_count", 1, 1 << 16, t.regCount, false))
+    return err;
+  Obj rg = r.sub("registers", false);
+  if (rg.j)
+    for (const auto &kv : rg.j->o) {
+      const std::string where = rg.at(kv.first.c_str());
+      int role = indexOf(kRegNames, kv.first);
+      if (role < 0)
+        return where + ": not a register role of the layer";
+      Obj x{&kv.second, where, &err};
+      if (!kv.second.isObj())
+        return where + ": expected {\"id\": N, \"engine\": NAME}";
+      int64_t id = 0;
+      std::string eng;
+      if (!x.only({"id", "engine", "doc"}) ||
+          !x.num("id", 0, int64_t(t.regCount) - 1, id) || !x.str("engine", eng))
+        return err;
+      int en = -1;
+      for (size_t i = 0; i < t.engines.size(); ++i)
+        if (t.engines[i].name == eng)
+          en = int(i);
+      if (en < 0)
+        return x.at("engine") + ": no engine is named '" + eng + "'";
+      t.regs[size_t(role)] = int(id);
+      t.regEngine[size_t(role)] = en;
+    }
+  if (!err.empty())
+    return err;
+
+  // Requantization and depthwise.
+  Obj rq = r.sub("requant", false);
+  if (rq.j && (!rq.only({"per_channel", "bias_row", "outputs"}) ||
+               !rq.flag("per_channel", t.requant.perChannel) ||
+               !rq.flag("bias_row", t.requant.biasRow) ||
+               !rq.strings("outputs", t.requant.outputs, false)))
+    return err;
+  if (!err.empty())
+    return err;
+  for (const std::string &o : t.requant.outputs)
+    if (o != "i8" && o != "u8")
+      return "requant.outputs: '" + o + "' (the layer writes i8 or u8)";
+  Obj dw = r.sub("depthwise", false);
+  if (dw.j && (!dw.only({"max_taps", "bias_lanes"}) ||
+               !dw.num("max_taps", 1, 1 << 16, t.dw.maxTaps) ||
+               !dw.num("bias_lanes", 0, 64, t.dw.biasLanes, false)))
+    return err;
+  if (!err.empty())
+    return err;
+  if (t.has(OpKind::DwGemm) && !dw.j)
+    return "depthwise: missing (ops.dwgemm needs max_taps)";
+
+  // Forms.
+  const Json *fs = r.get("forms");
+  if (!fs || !fs->isArr() || fs->a.size() > 64)
+    return "forms: expected a list of layer forms";
+  for (size_t i = 0; i < fs->a.size(); ++i) {
+    Obj f{&fs->a[i], "forms[" + std::to_string(i) + "]", &err};
+    if (!fs->a[i].isObj())
+      return f.path + ": expected an object";
+    Form form;
+    if (!f.only({"form", "kernel_max", "stride_max", "dilation_max",
+                 "window_max", "epilogue", "doc"}) ||
+        !f.str("form", form.name) ||
+        !f.num("kernel_max", 1, 1024, form.kernelMax, false) ||
+        !f.num("stride_max", 1, 1024, form.strideMax, false) ||
+        !f.num("dilation_max", 1, 1024, form.dilationMax, false) ||
+        !f.num("window_max", 1, 1024, form.windowMax, false) ||
+        !f.strings("epilogue", form.epilogue, false))
+      return err;
+    if (indexOf(kFormNames, form.name) < 0)
+      return f.at("form") + ": '" + form.name +
+             "' is not a form of the layer's catalogue (conv, matmul, mean, "
+             "requant, pool, add, concat, reshape)";
+    if (t.form(form.name))
+      return f.at("form") + ": '" + form.name + "' is listed twice";
+    for (size_t k = 0; k < form.epilogue.size(); ++k) {
+      const std::string &st = form.epilogue[k];
+      if (st != "bias" && st != "requant" && st != "pool" && st != "add")
+        return f.at("epilogue") + "[" + std::to_string(k) + "]: '" + st +
+               "' is not a fused stage (bias, requant, pool, add)";
+    }
+    if (form.name == "conv" &&
+        (!form.kernelMax || !form.strideMax || !form.dilationMax))
+      return f.path + ": conv needs kernel_max, stride_max and dilation_max";
+    if (form.name == "pool" && (!form.windowMax || !form.strideMax))
+      return f.path + ": pool needs window_max and stride_max";
+    t.forms.push_back(std::move(form));
+  }
+  if (!err.empty())
+    return err;
+  return validate(t);
+}
+
+} // namespace ember::accel

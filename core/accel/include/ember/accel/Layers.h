@@ -1,0 +1,162 @@
+// The layer IR of the NPU compiler layer (docs/npu-sdk.md): what a partition
+// becomes after selection (Select.h), before tiling. A tensor lives in the
+// device's DRAM in the channel-tiled layout [channel tile][pixel][lanes]: one
+// row holds `lanes` channels of one pixel (the target's lanes), which is what
+// a DMA load moves and what the array reads. A layer is one fused unit of
+// work on the engines: a GEMM layer (Conv or MatMul, with its bias,
+// requantization, clamp, and optionally a pooling or a quantized add on the
+// vector engine), a pooling layer or an add layer.
+#ifndef EMBER_ACCEL_LAYERS_H
+#define EMBER_ACCEL_LAYERS_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ember::accel {
+
+inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// A tensor in the tiled layout. Pixels are every index of the logical shape but
+// the channel axis, row-major; for NCHW, pixel = (n * H + h) * W + w.
+struct NTensor {
+  enum class Kind { Activation, Input, Output, Constant };
+  std::string name;
+  Kind kind = Kind::Activation;
+  int value = -1;   // graph value id (-1: none)
+  bool i32 = false; // int32 elements (an accumulator stored to DRAM)
+  bool u8 = false;  // a uint8 graph tensor, held as int8 (q - 128)
+  std::vector<int64_t> dims;
+  int axis = 1; // the channel axis (lanes)
+  int64_t C = 1, P = 1;
+  int64_t lanes = 0; // channels per row: the target's (0: not set yet)
+  // Storage: the tensor's own, or channel tiles of another tensor (a
+  // Concat's input placed in its output).
+  int base = -1;          // owner of the storage; -1: itself
+  int64_t tileOffset = 0; // first channel tile inside the owner
+  int64_t dram = -1;      // byte offset of the owner's storage (planned)
+  std::vector<int8_t>
+      data; // Constant: bytes in the tiled layout (rowBytes per row)
+
+  int64_t tiles() const { return ceilDiv(C, lanes); }
+  int64_t elemBytes() const { return i32 ? 4 : 1; }
+  int64_t rowBytes() const { return lanes * elemBytes(); }
+  uint64_t bytes() const { return uint64_t(tiles() * P * rowBytes()); }
+};
+
+// The requantization of one output channel: int32 multiplier and
+// shift, zero point and clamp, in stored-int8 terms (a uint8 output has its
+// zero point and range shifted by -128).
+struct Requant {
+  std::vector<int32_t> mult, shift; // per output channel
+  int32_t zp = 0, lo = -128, hi = 127;
+};
+
+// The VAdd registers (TFLite quantized add), in stored-int8 terms.
+struct AddRegs {
+  int32_t lshift = 20;
+  int32_t aZp = 0, aMult = 0, aShift = 0, bZp = 0, bMult = 0, bShift = 0;
+  int32_t outMult = 0, outShift = 0, outZp = 0, lo = -128, hi = 127;
+};
+
+struct FusedPool {
+  bool on = false;
+  bool avg = false;
+  int64_t kh = 1, kw = 1, s = 1; // no padding when fused
+};
+
+struct FusedAdd {
+  bool on = false;
+  int other = -1;              // the other operand (NTensor index)
+  bool otherBroadcast = false; // one pixel, repeated over every pixel
+  bool convIsA = true;         // the GEMM result is the add's first operand
+  bool beforePool = false;     // add the conv rows, then pool (else pool first)
+  AddRegs regs;
+};
+
+// Conv (2-D, groups, dilation) or MatMul (as a 1x1 convolution over the
+// rows of A: `flat`), with the bias and requantization folded in.
+struct GemmLayer {
+  int in = -1, out = -1; // NTensor indices
+  int64_t N = 1, C = 1, H = 1, W = 1, K = 1, OH = 1, OW = 1;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  int64_t pt = 0, pl = 0, pb = 0, pr = 0, groups = 1;
+  bool flat = false; // 1x1, stride 1, no padding: pixels tile flat
+  // A sum over the whole kh x kw image per channel (kh = H, kw = W, no
+  // padding, depthwise): one identity weight tile, and GEMMs whose outer
+  // loop accumulates every pixel into one accumulator row. `w` unused.
+  bool sum = false;
+  std::vector<int8_t> w;     // [K][C / groups][kh][kw], zero points removed
+  std::vector<int32_t> bias; // [K]: bias, minus x_zp * sum(w), minus the
+                             // requantization's input zero point
+  int32_t padValue = 0;      // stored value padding reads (the input zp)
+  bool requant = true;       // false: the int32 accumulators are the result
+  Requant rq;
+  FusedPool pool;
+  FusedAdd add;
+};
+
+// MaxPool / AveragePool on stored int8 values (rounding half up).
+struct PoolLayer {
+  int in = -1, out = -1;
+  int64_t N = 1, C = 1, H = 1, W = 1, OH = 1, OW = 1;
+  int64_t kh = 1, kw = 1, s = 1, pt = 0, pl = 0, pb = 0, pr = 0;
+  bool avg = false;
+  // Average without the padded taps (count_include_pad 0): a window that
+  // overlaps the padding divides by its taps inside the image (every pad is
+  // below its kernel size, so each window has one).
+  bool excludePad = false;
+  int32_t padValue = -128; // max: lowest; average with padding: the zp
+};
+
+// Quantized elementwise add of two tensors of one shape (or b repeated).
+struct AddLayer {
+  int a = -1, b = -1, out = -1;
+  bool bBroadcast = false; // b has one pixel, repeated over every pixel
+  AddRegs regs;
+};
+
+struct Layer {
+  enum class Kind { Gemm, Pool, Add };
+  Kind kind = Kind::Gemm;
+  std::string name;               // the source node that names the layer
+  std::vector<std::string> nodes; // every source node it covers
+  GemmLayer gemm;
+  PoolLayer pool;
+  AddLayer add;
+  uint64_t usefulMacs = 0; // the model's multiply-accumulates
+};
+
+// The tensor a layer writes.
+inline int layerOutput(const Layer &L) {
+  return L.kind == Layer::Kind::Gemm   ? L.gemm.out
+         : L.kind == Layer::Kind::Pool ? L.pool.out
+                                       : L.add.out;
+}
+
+// Every tensor a layer reads or writes (a GEMM's fused add operand too).
+inline std::vector<int> layerTensors(const Layer &L) {
+  switch (L.kind) {
+  case Layer::Kind::Gemm:
+    if (L.gemm.add.on)
+      return {L.gemm.in, L.gemm.out, L.gemm.add.other};
+    return {L.gemm.in, L.gemm.out};
+  case Layer::Kind::Pool:
+    return {L.pool.in, L.pool.out};
+  case Layer::Kind::Add:
+    break;
+  }
+  return {L.add.a, L.add.b, L.add.out};
+}
+
+// A partition in layer form: tensors, layers in execution order, and which
+// tensors are the partition's inputs and outputs (in program order).
+struct LayerProgram {
+  std::vector<NTensor> tensors;
+  std::vector<Layer> layers;
+  std::vector<int> inputs, outputs;
+};
+
+} // namespace ember::accel
+
+#endif // EMBER_ACCEL_LAYERS_H

@@ -1,0 +1,107 @@
+// The operations of the abstract machine the NPU compiler layer schedules
+// (docs/npu-sdk.md, "Operations"): what a scheduled step holds, what the
+// residency passes rewrite, what dependency insertion orders, and what a
+// vendor's emission turns into its instructions (one each). Rows are rows of
+// the target's memories; DRAM addresses are bytes.
+#ifndef EMBER_ACCEL_OP_H
+#define EMBER_ACCEL_OP_H
+
+#include "ember/accel/Target.h"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ember::accel {
+
+struct Op {
+  OpKind kind = OpKind::Finish;
+  int engine = -1;    // the engine running it (SetReg: the register's owner)
+  Cls cls = Cls::Act; // Load/Store: the class moved
+  int mem = 0;        // Load/Store: the memory (the class's)
+  // Synchronization: tokens, a bit per channel (Target::channel); barriers,
+  // a bit per barrier id. Set by dependency insertion (Sync.h).
+  uint32_t wait = 0, signal = 0;
+  // Load/Store: `row` of `mem`, `dram` bytes; a block of `ysize` lines of
+  // `xsize` rows, lines `stride` rows apart in DRAM; a load writes
+  // pad_left + xsize + pad_right rows a line and pad_top + ysize +
+  // pad_bottom lines, the padding holding the pad value register.
+  // Copy: the same block from `src` (a row of the Out memory) to `dst` (a
+  // row of the Act memory), lines `stride` rows apart at the source.
+  int64_t row = 0, dram = 0, ysize = 0, xsize = 0, stride = 0;
+  int64_t padTop = 0, padBottom = 0, padLeft = 0, padRight = 0;
+  // Gemm: acc[acc + o*acc_ostride + i] (+)= act[act + o*act_ostride + i] x
+  // the weight tile at wgt, for i < inner, o < outer (reset: = instead of
+  // +=). DwGemm: per lane j, acc[acc + o*acc_ostride + i][j] (+)= sum over
+  // t < taps of act[act + o*act_ostride + i*stride + t][j] * wgt[wgt + j][t]
+  // (bias: each sum starts from the int32 in the weight row's bias lanes).
+  int64_t acc = 0, act = 0, wgt = 0, inner = 0, outer = 0;
+  int64_t actOstride = 0, accOstride = 0, taps = 0;
+  // Requant: out[dst + i] = requantize(acc[src + i]) with the tables at
+  // param (bias: plus the table's third row). VAdd: out[dst + i] =
+  // add(out[a + i], out[b + i]). Pool: out[dst + i] = the window of output i
+  // over out[src ...] (geometry in the pool registers).
+  int64_t dst = 0, src = 0, rows = 0, param = 0, zp = 0, min = 0, max = 0;
+  int64_t a = 0, b = 0;
+  bool reset = false, bias = false, avg = false;
+  // SetReg: register id `reg` (the target's) = value.
+  int64_t reg = 0, value = 0;
+};
+
+// Builders: each sets the engine from the target.
+Op loadOp(const Target &t, Cls c, int64_t row, int64_t dram, int64_t ysize,
+          int64_t xsize, int64_t stride, int64_t padTop = 0,
+          int64_t padBottom = 0, int64_t padLeft = 0, int64_t padRight = 0);
+Op storeOp(const Target &t, Cls c, int64_t row, int64_t dram, int64_t ysize,
+           int64_t xsize, int64_t stride);
+Op copyOp(const Target &t, int64_t dst, int64_t src, int64_t ysize,
+          int64_t xsize, int64_t stride, int64_t padTop = 0,
+          int64_t padBottom = 0, int64_t padLeft = 0, int64_t padRight = 0);
+Op gemmOp(const Target &t, bool reset, int64_t acc, int64_t act, int64_t wgt,
+          int64_t inner, int64_t outer, int64_t actOstride = 0,
+          int64_t accOstride = 0);
+Op dwgemmOp(const Target &t, bool reset, int64_t acc, int64_t act, int64_t wgt,
+            int64_t inner, int64_t outer, int64_t actOstride,
+            int64_t accOstride, int64_t taps, int64_t stride, bool bias);
+Op requantOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
+             int64_t param, int64_t zp, int64_t min, int64_t max, bool bias);
+Op vaddOp(const Target &t, int64_t dst, int64_t a, int64_t b, int64_t rows);
+Op poolOp(const Target &t, bool avg, int64_t dst, int64_t src, int64_t rows);
+Op setregOp(const Target &t, Reg r, int64_t value);
+Op finishOp();
+
+// The integer fields of each kind, in text order (the flags reset, bias
+// and avg, SetReg's register, and the DMA class and memory are apart).
+struct OpField {
+  const char *name;
+  int64_t Op::*member;
+};
+const std::vector<OpField> &opFields(OpKind k);
+
+// Rows an array op streams through the array: inner x outer, and for DwGemm
+// ((inner - 1) x stride + taps) x outer.
+int64_t streamedRows(const Op &op);
+
+// One op in the layer's text syntax: "load mem=the act memory row=0 dram=64
+// ysize=1 xsize=16 stride=16 wait=load->GEMM" (fields at their defaults left
+// out, except the ones every op of the kind prints).
+std::string formatOp(const Target &t, const Op &op);
+// Parses formatOp's text; "" or why not.
+std::string parseOp(const Target &t, const std::string &text, Op &op);
+
+// What `op` reads and writes: [lo, hi) rows of a memory (domain = memory
+// index) or bytes of DRAM (domain = t.memories.size()). `regs` the register
+// values in effect (a Pool's window; nullptr: unknown, a Pool then reads
+// its whole memory).
+struct Access {
+  int domain;
+  uint64_t lo, hi;
+  bool write;
+};
+void accesses(const Target &t, const Op &op, const int32_t *regs,
+              std::vector<Access> &out);
+
+} // namespace ember::accel
+
+#endif // EMBER_ACCEL_OP_H

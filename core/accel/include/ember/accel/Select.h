@@ -1,0 +1,50 @@
+// Selection (docs/npu-sdk.md, "Selection"): from the partition graph the
+// host sends (ember.backend.v1.Graph, lowered int8 primitives) to the layer
+// IR: which nodes the target runs, with the violated constraint for every
+// node it does not (query_support), and the layers of a partition
+// (compile). One function decides both, so a plugin never claims a node
+// that compile then refuses. What runs is the target's layer forms
+// (Target::forms) read through the layer's form table, which also gives the
+// capability manifest's claims.
+#ifndef EMBER_ACCEL_SELECT_H
+#define EMBER_ACCEL_SELECT_H
+
+#include "ember/accel/Layers.h"
+#include "ember/accel/Target.h"
+
+#include <string>
+#include <vector>
+
+namespace ember::backend::v1 {
+class Graph;
+}
+
+namespace ember::accel {
+
+// Per node of `g` (Graph.nodes order): "" when the target runs it, else why
+// not, naming the op, the value and the constraint.
+std::vector<std::string> whyNot(const Target &t,
+                                const ember::backend::v1::Graph &g);
+
+// The layers of a partition: every node must be claimed (an error naming
+// the node otherwise). Returns "" or the error.
+std::string buildLayers(const Target &t, const ember::backend::v1::Graph &g,
+                        LayerProgram &out);
+
+// The ops the manifest lists (ember.backend.v1.OpCapability): name, dtypes,
+// constraint text, the lowest rank, and the context the op runs in when the
+// target runs it only inside a fused pattern or placement (for the dtypes
+// of contextDtypes; empty: all), and dtypes claimed only on index operands.
+struct OpClaim {
+  std::string op;
+  std::vector<std::string> dtypes;
+  std::string constraints;
+  unsigned minRank = 0;
+  std::string context;
+  std::vector<std::string> contextDtypes, indexDtypes;
+};
+std::vector<OpClaim> claimedOps(const Target &t);
+
+} // namespace ember::accel
+
+#endif // EMBER_ACCEL_SELECT_H

@@ -1,0 +1,221 @@
+// A target description: what the NPU compiler layer knows of an accelerator,
+// as data (docs/npu-sdk.md, "The target description"). A vendor writes it
+// once as a JSON document (or generates it from their hardware spec, as the
+// example NPU does from hw/spec/npu.json); parseTarget reads and validates
+// it, and every generic pass of the layer (selection, tiling, residency,
+// DMA scheduling, dependency insertion, the cost model, the tuner) reads
+// only this struct. Nothing in the layer names a particular NPU's memories,
+// engines, array size or field widths.
+//
+// The abstract machine the layer compiles for: tensors live in DRAM in a
+// channel-tiled layout ([channel tile][pixel][lanes]: one row holds `lanes`
+// channels of one pixel); on-chip memories hold rows of operand classes
+// (activations read by the array, weight tiles, int32 accumulators and
+// requantization tables, the vector unit's int8 rows); engines run the
+// abstract operations (Op.h: DMA loads and stores, on-chip copies, array
+// and vector operations, register writes) in order, each from its own
+// queue, synchronized by dependency tokens or barriers.
+#ifndef EMBER_ACCEL_TARGET_H
+#define EMBER_ACCEL_TARGET_H
+
+#include "ember/accel/Json.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ember::accel {
+
+// The operand classes a memory may hold.
+enum class Cls : uint8_t {
+  Act,   // int8 rows the array reads (a GEMM layer's input block)
+  Wgt,   // weight tiles (lanes x lanes int8)
+  Acc,   // int32 accumulator rows (and bias rows)
+  Param, // requantization tables (int32 rows: multiplier, shift, bias)
+  Out,   // int8 rows the vector unit reads and writes (results, pools, adds)
+};
+constexpr int kNumCls = 5;
+const char *clsName(Cls c);
+
+// The abstract operations (Op.h). A target runs a subset: its `ops`.
+enum class OpKind : uint8_t {
+  Load,    // DRAM -> memory, 2-D strided, with padding
+  Store,   // memory -> DRAM, 2-D strided
+  Copy,    // memory -> memory with a load's geometry and padding
+  Gemm,    // array: acc (+)= act x weight tile, two-level loop
+  DwGemm,  // array: depthwise (per-lane) correlation along a line
+  Requant, // vector: int32 -> int8 with the tables (and a bias row)
+  VAdd,    // vector: quantized add of two int8 row runs
+  Pool,    // vector: max/average over a window (geometry in registers)
+  SetReg,  // a parameter register of an engine
+  Finish,  // drain and stop
+};
+constexpr int kNumOpKinds = 10;
+const char *opKindName(OpKind k);
+bool opKindFromName(const std::string &s, OpKind &k);
+
+// Parameter registers the layer sets (SetReg): what each holds.
+enum class Reg : uint8_t {
+  PadValue,
+  PoolKh,
+  PoolKw,
+  PoolStride,
+  PoolInW,
+  PoolOutW,
+  AddLshift,
+  AddAZp,
+  AddAMult,
+  AddAShift,
+  AddBZp,
+  AddBMult,
+  AddBShift,
+  AddOutMult,
+  AddOutShift,
+  AddOutZp,
+  AddMin,
+  AddMax,
+};
+constexpr int kNumRegs = 18;
+const char *regRoleName(Reg r);
+
+enum class Dataflow : uint8_t { WeightStationary, OutputStationary };
+enum class SyncKind : uint8_t { Tokens, Barriers };
+
+struct Memory {
+  std::string name;
+  uint64_t rows = 0;
+  uint64_t rowBytes = 0;
+  uint32_t holds = 0; // bit per Cls
+  uint32_t readPorts = 1, writePorts = 1, banks = 1;
+  bool holdsCls(Cls c) const { return holds >> int(c) & 1u; }
+};
+
+struct Engine {
+  std::string name;
+  uint32_t runs = 0;    // bit per OpKind
+  uint32_t classes = 0; // DMA: the operand classes it moves (0: all)
+  bool runsKind(OpKind k) const { return runs >> int(k) & 1u; }
+};
+
+// One operation's encodable limits: field name -> bits (from the vendor's
+// instruction encoding). A missing field is unlimited.
+struct OpDesc {
+  bool present = false;
+  std::vector<std::pair<std::string, unsigned>> fields;
+  // The largest value field `f` holds (INT64_MAX when not declared).
+  int64_t max(const char *f) const;
+};
+
+// A layer form the target runs (docs/npu-sdk.md, "Layer forms"), with its
+// limits. The form's name selects a recognizer of the layer's catalogue
+// (Select.h, formCatalogue()).
+struct Form {
+  std::string name;
+  int64_t kernelMax = 0, strideMax = 0, dilationMax = 0, windowMax = 0;
+  std::vector<std::string> epilogue; // fused stages: bias, requant, pool, add
+  bool fuses(const char *stage) const;
+};
+
+struct Target {
+  std::string name;
+  std::string hash; // of the canonical document (or the vendor's "hash")
+  int64_t lanes = 0;
+
+  struct {
+    int64_t rows = 0, cols = 0;
+    Dataflow dataflow = Dataflow::WeightStationary;
+    unsigned actBits = 8, wgtBits = 8, accBits = 32;
+    // An array op takes max(streamed rows, preload) cycles plus the issue
+    // overhead (weight-stationary: the next weight tile preloads while the
+    // previous op streams); output-stationary arrays drain `drainRows` per
+    // accumulator block.
+    int64_t preloadRows = 0, issueOverhead = 0, drainRows = 0;
+  } array;
+
+  std::vector<Memory> memories;
+  std::array<int, kNumCls> clsMem{}; // memory holding each class, or -1
+
+  struct {
+    uint64_t bytes = 0; // the default device's DRAM
+    uint32_t bytesPerCycle = 16, latency = 64, burstBytes = 256;
+    uint64_t alignment = 64;
+    unsigned addressBits = 32;
+  } dram;
+
+  struct {
+    uint64_t issueOverhead = 4; // cycles to issue a transfer
+    uint64_t turnaround = 0;    // cycles a transfer adds to the DRAM latency
+    double rowsPerCycle = 1;    // memory rows a transfer moves a cycle
+    uint32_t beatBytes = 64;    // a beat is at most this many bytes
+  } dma;
+
+  struct {
+    double rowsPerCycle = 1;
+    uint64_t issueOverhead = 2;
+  } vector;
+
+  std::vector<Engine> engines;
+  std::array<int, kNumOpKinds> kindEngine{}; // first engine running it, -1
+
+  struct {
+    SyncKind kind = SyncKind::Tokens;
+    unsigned depth = 8;    // tokens outstanding per channel (or counter max)
+    unsigned barriers = 0; // barrier ids (SyncKind::Barriers)
+  } sync;
+
+  std::array<OpDesc, kNumOpKinds> ops;
+  std::array<int, kNumRegs> regs{}; // register id per role, -1: none
+  std::array<int, kNumRegs> regEngine{};
+  unsigned regCount = 256; // register ids are below this
+
+  struct {
+    bool perChannel = true;
+    bool biasRow = false; // Requant may add a third table row (the bias)
+    std::vector<std::string> outputs{"i8", "u8"};
+  } requant;
+
+  struct {
+    int64_t maxTaps = 0;   // most taps of one line
+    int64_t biasLanes = 0; // lanes of a weight row that may hold the bias
+  } dw;
+
+  std::vector<Form> forms;
+
+  // ---- derived limits (filled by parseTarget) ----
+  int64_t maxY = 0, maxX = 0, maxStride = 0, maxPad = 0; // Load/Copy/Store
+  int64_t maxInner = 0, maxOuter = 0, maxOstride = 0;    // Gemm loops
+
+  bool has(OpKind k) const { return ops[size_t(k)].present; }
+  const Form *form(const std::string &name) const;
+  int memOf(Cls c) const { return clsMem[size_t(c)]; }
+  uint64_t memRows(int m) const { return memories[size_t(m)].rows; }
+  // The DMA engine that moves class `c` in direction `k` (Load or Store),
+  // the engine running copies, an array op, ...; -1 when none.
+  int engineFor(OpKind k, Cls c = Cls::Act) const;
+  int engineOfReg(Reg r) const { return regEngine[size_t(r)]; }
+  size_t numEngines() const { return engines.size(); }
+  // Token channel of a (producer, consumer) engine pair.
+  int channel(int src, int dst) const {
+    return src * int(engines.size()) + dst;
+  }
+  // "load->GEMM"
+  std::string channelName(int ch) const;
+  // Bytes of one row of class `c` (lanes x element bytes).
+  int64_t clsRowBytes(Cls c) const;
+};
+
+// Reads and validates a target description. Returns "" (and fills `out`) or
+// an error naming the field ("memories[1].rows: ..."). A description that
+// cannot work is refused: a memory too small for one tile of a form it
+// claims, a field too narrow for a size it declares, an operand class no
+// memory holds, an operation no engine runs, ...
+std::string parseTarget(const std::string &json, Target &out);
+
+// The format's name and version ("format" and "version" of the document).
+constexpr const char *kTargetFormat = "ember-accel-target";
+constexpr int kTargetVersion = 1;
+
+} // namespace ember::accel
+
+#endif // EMBER_ACCEL_TARGET_H

@@ -1,0 +1,208 @@
+// The ABI's scheduled-program path (LayerPath.h).
+#include "backend/LayerPath.h"
+
+#include "backend/ProgramProto.h"
+
+#include "ember/accel/Options.h"
+#include "ember/accel/Select.h"
+#include "ember/accel/Text.h"
+#include "ember/accel/Tune.h"
+#include "ember/backend/v1/capability.pb.h"
+#include "ember/backend/v1/graph.pb.h"
+#include "ember/backend/v1/layers.pb.h"
+#include "ember/backend/v1/profile.pb.h"
+
+#include <optional>
+
+namespace ember::backend {
+
+bool takesLayers(const Plugin &p, const v1::CapabilityManifest &m) {
+  return p.abiMinor() >= 5 && m.accepts_layers() &&
+         !m.target_description().empty();
+}
+
+Expected<accel::Target> layerTarget(const Plugin &p,
+                                    const v1::CapabilityManifest &m) {
+  accel::Target t;
+  std::string err = accel::parseTarget(m.target_description(), t);
+  if (!err.empty())
+    return invalid(p.describe(), ": its target description: ", err);
+  return t;
+}
+
+namespace {
+
+// The program's tensors as the signature of a LayerProgram.
+void signature(const std::vector<accel::NTensor> &ts,
+               google::protobuf::RepeatedPtrField<v1::TensorType> *types,
+               google::protobuf::RepeatedPtrField<std::string> *names) {
+  for (const accel::NTensor &x : ts) {
+    v1::TensorType *t = types->Add();
+    t->set_dtype(x.i32 ? "i32" : x.u8 ? "u8" : "i8");
+    for (int64_t d : x.dims)
+      t->add_dims(d);
+    *names->Add() = x.name;
+  }
+}
+
+std::string layerProgram(const accel::Target &t, const accel::LayerProgram &lp,
+                         const accel::Program &p, bool timing) {
+  v1::LayerProgram m;
+  m.set_schema_version(1);
+  m.set_target_hash(t.hash);
+  m.set_layers(accel::printLayers(t, lp));
+  m.set_program(accel::serializeProgram(t, p, false));
+  m.set_timing_run(timing);
+  signature(p.inputs, m.mutable_inputs(), m.mutable_input_names());
+  signature(p.outputs, m.mutable_outputs(), m.mutable_output_names());
+  return m.SerializeAsString();
+}
+
+// One candidate's cycles on the plugin's timed device: the one-layer
+// program compiled for a timing run and executed once (timing does not
+// depend on data: the inputs are zero); the profile's "cycles".
+std::string measure(Plugin &p, Device &d, const accel::Target &t,
+                    const std::string &options, const accel::LayerProgram &lp,
+                    const accel::Program &prog, uint64_t &cycles,
+                    std::string &executor) {
+  auto exe = p.compile(&d, EMBER_PROGRAM_LAYERS,
+                       layerProgram(t, lp, prog, true), options);
+  if (!exe)
+    return exe.status().message();
+  std::vector<Tensor> inputs;
+  std::vector<Type> outTypes;
+  for (const accel::NTensor &x : prog.inputs) {
+    v1::TensorType tt;
+    tt.set_dtype(x.i32 ? "i32" : x.u8 ? "u8" : "i8");
+    for (int64_t dim : x.dims)
+      tt.add_dims(dim);
+    auto ty = fromProto(tt);
+    if (!ty)
+      return ty.status().message();
+    inputs.emplace_back(*ty);
+  }
+  for (const accel::NTensor &x : prog.outputs) {
+    v1::TensorType tt;
+    tt.set_dtype(x.i32 ? "i32" : x.u8 ? "u8" : "i8");
+    for (int64_t dim : x.dims)
+      tt.add_dims(dim);
+    auto ty = fromProto(tt);
+    if (!ty)
+      return ty.status().message();
+    outTypes.push_back(*ty);
+  }
+  std::string profile;
+  auto r = p.run(d, *exe, inputs, outTypes, nullptr, &profile);
+  if (!r)
+    return r.status().message();
+  v1::ExecutionProfile pr;
+  if (profile.empty() || !pr.ParseFromString(profile))
+    return "the plugin reported no execution profile to measure with";
+  if (!pr.timed())
+    return "the plugin's timing run was not timed (executor '" + pr.executor() +
+           "')";
+  executor = pr.executor();
+  for (const v1::ProfileValue &c : pr.counters())
+    if (c.name() == "cycles") {
+      cycles = uint64_t(c.value());
+      return "";
+    }
+  return "the plugin's execution profile has no cycles counter";
+}
+
+} // namespace
+
+Expected<std::string> scheduleForPlugin(Plugin &p, Device *d,
+                                        const accel::Target &t,
+                                        const Function &f,
+                                        const CompileOptions &o) {
+  v1::Graph g;
+  EMBER_TRY(toProto(f, g));
+  accel::LayerProgram lp;
+  std::string err = accel::buildLayers(t, g, lp);
+  if (!err.empty())
+    return unsupported(p.describe(), ": ", err);
+  if (lp.layers.empty() && lp.tensors.empty())
+    return unsupported(p.describe(), ": nothing in this graph runs on it");
+  // The layer's options; the plugin's own keys are left to the plugin.
+  accel::LayerOptions lo;
+  for (const auto &[k, v] : o.vendor) {
+    bool known = false;
+    err = accel::applyLayerOption(k, v, lo, known);
+    if (!err.empty())
+      return invalid(err);
+  }
+  accel::Program prog;
+  if (lo.tune || lo.tuneCacheGiven) {
+    // Tuning against the plugin's timed device, or (tune_cache without
+    // tune) the cached tilings only.
+    accel::TuneOptions to;
+    to.candidates = lo.tune;
+    to.cachePath = lo.tuneCacheGiven
+                       ? lo.tuneCache
+                       : accel::defaultTuneCachePath(p.name() + "-tune.json");
+    if (!lo.tuneCacheGiven && to.cachePath.empty())
+      p.log(EMBER_LOG_WARNING,
+            "tune: neither XDG_CACHE_HOME nor HOME is set, so the tuning "
+            "results are not kept (tune_cache=PATH keeps them)");
+    to.simulator = p.name() + "'s timed device";
+    std::string executor; // the profile's, once measured
+    to.simulatorName = [&executor] { return executor; };
+    // The device's configuration the measurements hold for: the plugin's
+    // DRAM options (any key of its own that is not the layer's).
+    for (const auto &[k, v] : o.vendor) {
+      accel::LayerOptions scratch;
+      bool known = false;
+      accel::applyLayerOption(k, v, scratch, known);
+      if (!known || k.rfind("dram_", 0) == 0)
+        to.deviceKey += (to.deviceKey.empty() ? "" : " ") + k + "=" + v;
+    }
+    CompileOptions mo = o;
+    mo.profileLevel = 0;
+    const std::string options = serializeCompileOptions(mo);
+    std::optional<Device> own;
+    to.measure = [&](const accel::LayerProgram &one,
+                     const accel::Program &candidate,
+                     uint64_t &cycles) -> std::string {
+      if (!d && !own) {
+        auto dev = p.openDevice(0);
+        if (!dev)
+          return dev.status().message();
+        own.emplace(std::move(*dev));
+      }
+      return measure(p, d ? *d : *own, t, options, one, candidate, cycles,
+                     executor);
+    };
+    accel::TuneReport rep;
+    err = accel::tuneAndGenerate(t, lp, lo.codegen, to, prog, rep);
+    for (const std::string &w : rep.warnings)
+      p.log(EMBER_LOG_WARNING, w);
+    if (!err.empty())
+      return unsupported(p.describe(), ": ", err);
+    p.log(EMBER_LOG_INFO, rep.summary);
+  } else {
+    err = accel::generateProgram(t, lp, lo.codegen, prog);
+    if (!err.empty())
+      return unsupported(p.describe(), ": ", err);
+  }
+  v1::LayerProgram m;
+  m.ParseFromString(layerProgram(t, lp, prog, false));
+  // The partition's own names and types, as a graph program gives them.
+  m.clear_inputs();
+  m.clear_input_names();
+  m.clear_outputs();
+  m.clear_output_names();
+  for (int v : g.inputs()) {
+    *m.add_inputs() = g.values(v).type();
+    m.add_input_names(g.values(v).name());
+  }
+  for (int i = 0; i < g.outputs_size(); ++i) {
+    int v = g.outputs(i);
+    *m.add_outputs() = g.values(v).type();
+    m.add_output_names(i < g.output_names_size() ? g.output_names(i)
+                                                 : g.values(v).name());
+  }
+  return m.SerializeAsString();
+}
+
+} // namespace ember::backend

@@ -1,0 +1,133 @@
+// The NPU compiler layer's dependency insertion (ember/accel/Sync.h): edges
+// from operation accesses, pairing per channel, the depth limit, the
+// validity check; with token FIFOs and with barriers.
+#include "AccelTestUtil.h"
+
+#include "ember/accel/Sync.h"
+
+#include <gtest/gtest.h>
+
+using namespace ember::accel;
+
+namespace {
+
+Op load(const Target &t, Cls c, int64_t row, int64_t dram, int64_t rows) {
+  return loadOp(t, c, row, dram, 1, rows, rows);
+}
+Op gemm(const Target &t, int64_t acc, int64_t act, int64_t wgt, int64_t rows) {
+  return gemmOp(t, false, acc, act, wgt, rows, 1);
+}
+uint32_t ch(const Target &t, int s, int d) { return 1u << syncBit(t, s, d); }
+
+} // namespace
+
+TEST(AccelSync, ReadAfterWriteAndWriteAfterRead) {
+  const Target &t = testTarget("scratchpads");
+  std::vector<Op> p;
+  p.push_back(load(t, Cls::Act, 0, 0, 8));     // 0
+  p.push_back(load(t, Cls::Wgt, 0, 4096, 16)); // 1
+  p.push_back(gemm(t, 0, 0, 0, 8));            // 2: needs 0 and 1
+  p.push_back(load(t, Cls::Act, 0, 8192, 8));  // 3: overwrites what 2 reads
+  p.push_back(gemm(t, 0, 0, 0, 8));            // 4: needs 3
+  p.push_back(finishOp());
+  SyncStats st;
+  ASSERT_EQ(assignSync(t, p, &st), "");
+  EXPECT_EQ(p[1].signal, ch(t, 0, 1)); // only the latest load is waited for
+  EXPECT_EQ(p[0].signal, 0u);
+  EXPECT_EQ(p[2].wait, ch(t, 0, 1));
+  EXPECT_EQ(p[2].signal, ch(t, 1, 0));
+  EXPECT_EQ(p[3].wait, ch(t, 1, 0));
+  EXPECT_EQ(p[3].signal, ch(t, 0, 1));
+  EXPECT_EQ(p[4].wait, ch(t, 0, 1));
+  EXPECT_EQ(st.edges, 3u);
+  EXPECT_EQ(checkSync(t, p), "");
+}
+
+TEST(AccelSync, CheckFindsUnderflowAndOverflow) {
+  const Target &t = testTarget("scratchpads");
+  std::vector<Op> p(1);
+  p[0] = gemm(t, 0, 0, 0, 1);
+  p[0].wait = ch(t, 0, 1);
+  EXPECT_NE(checkSync(t, p).find("nothing signalled"), std::string::npos);
+  std::vector<Op> q;
+  for (unsigned i = 0; i <= t.sync.depth; ++i) {
+    q.push_back(load(t, Cls::Act, i, 0, 1));
+    q.back().signal = ch(t, 0, 1);
+  }
+  EXPECT_NE(checkSync(t, q).find("beyond its depth"), std::string::npos);
+}
+
+// More loads into distinct regions than the channel holds, each read by
+// its own GEMM of the previous step: the GEMM->load edges would exceed the
+// depth, so they merge (an earlier load waits for a later GEMM) and the
+// program stays valid. Both synchronization kinds.
+TEST(AccelSync, MergesEdgesBeyondTheDepth) {
+  for (const char *name : {"scratchpads", "second-npu"}) {
+    const Target &t = testTarget(name);
+    const int n = int(t.sync.depth) + 1;
+    const int dmaA = t.engineFor(OpKind::Load, Cls::Act),
+              mac = t.engineFor(OpKind::Gemm);
+    std::vector<Op> p;
+    for (int r = 0; r < n; ++r)
+      p.push_back(load(t, Cls::Act, r * 8, r * 128, 8));
+    p.push_back(load(t, Cls::Wgt, 2048, 8192, 16));
+    for (int r = 0; r < n; ++r)
+      p.push_back(gemm(t, 3000, r * 8, 2048, 8));
+    for (int r = 0; r < n; ++r)
+      p.push_back(load(t, Cls::Act, r * 8, 65536 + r * 128, 8));
+    p.push_back(finishOp());
+    SyncStats st;
+    ASSERT_EQ(assignSync(t, p, &st), "") << name;
+    EXPECT_LE(st.maxDepth, size_t(t.sync.depth)) << name;
+    EXPECT_EQ(checkSync(t, p), "") << name;
+    // Every second-round load still waits (directly or through an earlier
+    // load of its engine) for the GEMM that read its region.
+    int waited = 0;
+    for (int r = 0; r < n; ++r)
+      waited += (p[size_t(2 * n + 1 + r)].wait & ch(t, mac, dmaA)) != 0;
+    EXPECT_GE(waited, 1) << name;
+  }
+}
+
+// Barriers: one per ordered engine pair, named b<i> in the text; the
+// operations of one unified memory are ordered by their rows.
+TEST(AccelSync, BarriersOrderAUnifiedMemory) {
+  const Target &t = testTarget("second-npu");
+  ASSERT_EQ(t.sync.kind, SyncKind::Barriers);
+  const int dma0 = t.engineFor(OpKind::Load, Cls::Act),
+            dma1 = t.engineFor(OpKind::Load, Cls::Wgt),
+            mac = t.engineFor(OpKind::Gemm);
+  ASSERT_NE(dma0, dma1); // two DMA engines, by class
+  std::vector<Op> p;
+  p.push_back(load(t, Cls::Act, 0, 0, 4));       // DMA0
+  p.push_back(load(t, Cls::Wgt, 100, 4096, 32)); // DMA1
+  p.push_back(gemm(t, 200, 0, 100, 4));          // MAC: waits for both
+  p.push_back(load(t, Cls::Act, 0, 512, 4));     // DMA0: after the GEMM
+  p.push_back(finishOp());
+  ASSERT_EQ(assignSync(t, p, nullptr), "");
+  EXPECT_EQ(p[2].wait, ch(t, dma0, mac) | ch(t, dma1, mac));
+  EXPECT_EQ(p[3].wait, ch(t, mac, dma0));
+  const std::string text = formatOp(t, p[2]);
+  EXPECT_NE(text.find("wait=b"), std::string::npos) << text;
+  Op back;
+  ASSERT_EQ(parseOp(t, text, back), "") << text;
+  EXPECT_EQ(back.wait, p[2].wait);
+}
+
+// A requantization with bias reads its table's third row: the load of that
+// row alone (the multiplier and shift rows loaded before) is waited for.
+TEST(AccelSync, RequantWithBiasReadsTheBiasRow) {
+  const Target &t = testTarget("scratchpads");
+  const int dmaP = t.engineFor(OpKind::Load, Cls::Param),
+            rq = t.engineFor(OpKind::Requant);
+  std::vector<Op> p;
+  p.push_back(load(t, Cls::Param, 100, 0, 2));  // 0: multiplier and shift
+  p.push_back(load(t, Cls::Param, 102, 64, 1)); // 1: the bias row
+  p.push_back(requantOp(t, 0, 0, 8, 100, 0, -128, 127, true)); // 2
+  p.push_back(finishOp());
+  ASSERT_EQ(assignSync(t, p, nullptr), "");
+  EXPECT_EQ(p[2].wait, ch(t, dmaP, rq));
+  EXPECT_EQ(p[1].signal, ch(t, dmaP, rq)); // the last load it needs
+  EXPECT_EQ(p[0].signal, 0u);
+  EXPECT_EQ(checkSync(t, p), "");
+}

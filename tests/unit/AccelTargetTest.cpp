@@ -1,0 +1,241 @@
+// Target descriptions of the NPU compiler layer (ember/accel/Target.h): the
+// test targets parse and validate; a description that cannot work is refused
+// with an error naming the field; and a second, different accelerator (an
+// output-stationary 8 x 32 array, one unified SRAM, two DMA engines,
+// barriers) plans and schedules a convolution with the layer's code as is.
+#include "AccelTestUtil.h"
+
+#include "ember/accel/Program.h"
+#include "ember/accel/Sync.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+using namespace ember::accel;
+
+namespace {
+
+// The document of test target `name` with the member at `path` (dot
+// separated, [i] for list items) replaced by `value` (JSON text; "" removes
+// it).
+std::string mutate(const std::string &name, const std::string &path,
+                   const std::string &value) {
+  Json doc;
+  EXPECT_EQ(parseJson(readTestTargetText(name), doc), "");
+  Json *at = &doc;
+  std::string rest = path;
+  while (true) {
+    size_t dot = rest.find('.');
+    std::string key = rest.substr(0, dot);
+    int index = -1;
+    size_t br = key.find('[');
+    if (br != std::string::npos) {
+      index = std::stoi(key.substr(br + 1));
+      key = key.substr(0, br);
+    }
+    auto member = std::find_if(at->o.begin(), at->o.end(),
+                               [&](auto &kv) { return kv.first == key; });
+    if (member == at->o.end()) {
+      ADD_FAILURE() << path << ": no " << key;
+      return "";
+    }
+    const bool last = dot == std::string::npos && index < 0;
+    if (last && value.empty()) {
+      at->o.erase(member);
+      break;
+    }
+    at = &member->second;
+    if (index >= 0)
+      at = &at->a[size_t(index)];
+    if (dot == std::string::npos) {
+      Json v;
+      EXPECT_EQ(parseJson(value, v), "") << value;
+      *at = v;
+      break;
+    }
+    rest = rest.substr(dot + 1);
+  }
+  return jsonCanonical(doc);
+}
+
+} // namespace
+
+TEST(AccelTarget, TestTargetsParse) {
+  for (const char *name : {"scratchpads", "second-npu"}) {
+    Target t;
+    ASSERT_EQ(parseTarget(readTestTargetText(name), t), "") << name;
+    EXPECT_NE(t.name.find(name), std::string::npos);
+    EXPECT_EQ(t.hash.size(), 16u);
+  }
+  const Target &s = testTarget("second-npu");
+  EXPECT_EQ(s.array.dataflow, Dataflow::OutputStationary);
+  EXPECT_EQ(s.array.rows, 8);
+  EXPECT_EQ(s.array.cols, 32);
+  EXPECT_EQ(s.memories.size(), 1u);
+  for (int c = 0; c < kNumCls; ++c)
+    EXPECT_EQ(s.memOf(Cls(c)), 0) << clsName(Cls(c));
+  EXPECT_NE(s.engineFor(OpKind::Load, Cls::Act),
+            s.engineFor(OpKind::Load, Cls::Wgt));
+  EXPECT_EQ(s.sync.kind, SyncKind::Barriers);
+  // A reformatted document keeps its hash (it is the canonical text's).
+  Target again;
+  ASSERT_EQ(parseTarget(jsonCanonical([] {
+                          Json d;
+                          parseJson(readTestTargetText("second-npu"), d);
+                          return d;
+                        }()),
+                        again),
+            "");
+  EXPECT_EQ(again.hash, s.hash);
+}
+
+TEST(AccelTarget, RefusesWhatCannotWork) {
+  struct Case {
+    const char *target, *path, *value, *expect;
+  } cases[] = {
+      // A memory too small for one tile of a claimed form.
+      {"scratchpads", "memories[1].rows", "12", "memories[1].rows: 12 rows"},
+      {"second-npu", "memories[0].rows", "64",
+       "cannot hold one double-buffered tile"},
+      // A field too narrow for a size it declares.
+      {"scratchpads", "ops.load.row", "8",
+       "ops.load.row: 8 bits cannot address memories[0] 'IN' (1024 rows)"},
+      {"scratchpads", "ops.gemm.acc", "6", "ops.gemm.acc: 6 bits"},
+      {"second-npu", "ops.load.dram", "20", "ops.load.dram: 20 bits"},
+      {"scratchpads", "ops.requant.zp", "4", "ops.requant.zp"},
+      {"scratchpads", "ops.setreg.value", "16", "ops.setreg.value"},
+      // An operand class no memory holds.
+      {"scratchpads", "memories[3].holds", "[]",
+       "memories: no memory holds class 'out'"},
+      {"scratchpads", "memories[2].holds", "[\"acc\"]",
+       "no memory holds class 'param'"},
+      {"scratchpads", "memories[2].row_bytes", "16",
+       "memories[2].row_bytes: 16 bytes cannot hold a row of acc"},
+      // An operation the forms need that no engine runs, or that is missing.
+      {"scratchpads", "engines[1].runs", "[\"load\"]",
+       "engines: no engine runs 'gemm'"},
+      {"scratchpads", "forms[2].window_max", "", "pool needs window_max"},
+      {"second-npu", "engines[1].classes", "[\"wgt\"]",
+       "engines: no engine runs 'load' of class 'param'"},
+      // Registers, synchronization, the array, forms, the document.
+      {"scratchpads", "registers.pool_kh", "", "registers.pool_kh: missing"},
+      {"scratchpads", "sync.kind", "\"semaphores\"", "sync.kind"},
+      {"second-npu", "sync.barriers", "", "sync.barriers: missing"},
+      {"scratchpads", "array.rows", "3", "must divide lanes"},
+      {"scratchpads", "array.operand_bits.act", "16", "array.operand_bits"},
+      {"scratchpads", "array.dataflow", "\"row_stationary\"", "array.dataflow"},
+      {"scratchpads", "forms[0].form", "\"lstm\"", "forms[0].form: 'lstm'"},
+      {"scratchpads", "forms[0].kernel_max", "", "conv needs kernel_max"},
+      {"scratchpads", "forms[0].epilogue", "[\"softmax\"]",
+       "forms[0].epilogue[0]"},
+      {"scratchpads", "dram.alignment", "48", "dram.alignment"},
+      {"scratchpads", "dram.bytes", "8589934592", "dram.bytes"},
+      {"scratchpads", "lanes", "", "lanes: missing"},
+      {"scratchpads", "lanes", "0", "lanes: expected an integer"},
+      {"scratchpads", "memories[0].name", "\"W\"", "is named twice"},
+      {"scratchpads", "version", "2", "version: 2"},
+      {"scratchpads", "ops.gemm.inner", "0", "ops.gemm.inner"},
+  };
+  for (const Case &c : cases) {
+    std::string text = mutate(c.target, c.path, c.value);
+    Target t;
+    std::string err = parseTarget(text, t);
+    EXPECT_NE(err.find(c.expect), std::string::npos)
+        << c.target << " " << c.path << "=" << c.value << ": got '" << err
+        << "'";
+  }
+  Target t;
+  EXPECT_NE(parseTarget("{\"format\": ", t).find("not JSON: line 1"),
+            std::string::npos);
+  EXPECT_NE(parseTarget("[]", t).find("JSON object"), std::string::npos);
+  std::string extra = readTestTargetText("scratchpads");
+  extra.insert(extra.find('{') + 1, "\"colour\": 1,");
+  EXPECT_NE(parseTarget(extra, t).find("colour: unknown field"),
+            std::string::npos);
+}
+
+// The second accelerator's shape plans and schedules a 3x3 convolution
+// (64 -> 96 channels, 28 x 28, bias and requantization, and a fused
+// residual add): the tiling fits its one SRAM, loads of activations and
+// weights go to their own DMA engines, the array and the output unit run
+// theirs, barriers order them, and every access stays in the SRAM and the
+// DRAM the program declares.
+TEST(AccelTarget, SecondAcceleratorPlansAConvolution) {
+  const Target &t = testTarget("second-npu");
+  LayerProgram lp;
+  auto tensor = [&](const char *name, std::vector<int64_t> dims,
+                    NTensor::Kind kind) {
+    NTensor x;
+    x.name = name;
+    x.kind = kind;
+    x.dims = dims;
+    x.C = dims[1];
+    x.P = dims[0] * dims[2] * dims[3];
+    x.lanes = t.lanes;
+    lp.tensors.push_back(x);
+    return int(lp.tensors.size() - 1);
+  };
+  const int x = tensor("x", {1, 64, 28, 28}, NTensor::Kind::Input);
+  const int r = tensor("r", {1, 96, 28, 28}, NTensor::Kind::Input);
+  const int y = tensor("y", {1, 96, 28, 28}, NTensor::Kind::Output);
+  Layer L;
+  L.kind = Layer::Kind::Gemm;
+  L.name = "conv";
+  L.nodes = {"conv"};
+  GemmLayer &g = L.gemm;
+  g.in = x, g.out = y, g.C = 64, g.H = 28, g.W = 28, g.K = 96, g.OH = 28,
+  g.OW = 28, g.kh = 3, g.kw = 3, g.pt = g.pl = g.pb = g.pr = 1;
+  std::mt19937 rng(7);
+  g.w.resize(size_t(96 * 64 * 9));
+  for (int8_t &v : g.w)
+    v = int8_t(rng());
+  g.bias.assign(96, 1000);
+  g.rq.mult.assign(96, 1 << 30);
+  g.rq.shift.assign(96, -8);
+  g.add.on = true;
+  g.add.other = r;
+  L.usefulMacs = uint64_t(28 * 28 * 96 * 64 * 9);
+  lp.layers.push_back(L);
+  lp.inputs = {x, r};
+  lp.outputs = {y};
+  Program p;
+  ASSERT_EQ(generateProgram(t, lp, CodegenOptions(), p), "");
+  ASSERT_EQ(p.layers.size(), 1u);
+  EXPECT_FALSE(p.layers[0].tiling.empty());
+  EXPECT_GT(p.layers[0].predictedCycles, 0);
+  EXPECT_EQ(checkSync(t, p.ops), "");
+  const int dma0 = t.engineFor(OpKind::Load, Cls::Act),
+            dma1 = t.engineFor(OpKind::Load, Cls::Wgt),
+            mac = t.engineFor(OpKind::Gemm),
+            outu = t.engineFor(OpKind::Requant);
+  std::map<int, size_t> perEngine;
+  std::vector<Access> acc;
+  for (const Op &op : p.ops) {
+    if (op.kind == OpKind::Finish)
+      continue;
+    ++perEngine[op.engine];
+    EXPECT_NE(op.kind, OpKind::Copy); // no copy operation: nothing cascades
+    if (op.kind == OpKind::Load) {
+      EXPECT_EQ(op.engine,
+                op.cls == Cls::Wgt || op.cls == Cls::Param ? dma1 : dma0);
+    }
+    accesses(t, op, nullptr, acc);
+    for (const Access &a : acc) {
+      const uint64_t most = a.domain == 0 ? t.memories[0].rows : p.dramBytes;
+      EXPECT_LE(a.hi, most) << formatOp(t, op);
+    }
+    EXPECT_EQ(op.wait >> t.sync.barriers, 0u);
+    EXPECT_EQ(op.signal >> t.sync.barriers, 0u);
+  }
+  EXPECT_GT(perEngine[dma0], 0u);
+  EXPECT_GT(perEngine[dma1], 0u);
+  EXPECT_GT(perEngine[mac], 0u);
+  EXPECT_GT(perEngine[outu], 0u);
+  // The text of every operation reads back.
+  for (const Op &op : p.ops) {
+    Op back;
+    ASSERT_EQ(parseOp(t, formatOp(t, op), back), "") << formatOp(t, op);
+    EXPECT_EQ(formatOp(t, back), formatOp(t, op));
+  }
+}

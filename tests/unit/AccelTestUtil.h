@@ -1,0 +1,34 @@
+// Test targets of the NPU compiler layer's unit tests: the descriptions in
+// tests/accel/targets, parsed once.
+#pragma once
+
+#include "ember/accel/Target.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+inline std::string readTestTargetText(const std::string &name) {
+  std::ifstream f(std::string(EMBER_SOURCE_DIR) + "/tests/accel/targets/" +
+                  name + ".json");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+inline const ember::accel::Target &testTarget(const std::string &name) {
+  static std::map<std::string, ember::accel::Target> cache;
+  auto it = cache.find(name);
+  if (it == cache.end()) {
+    ember::accel::Target t;
+    std::string err = ember::accel::parseTarget(readTestTargetText(name), t);
+    if (!err.empty())
+      ADD_FAILURE() << name << ": " << err;
+    it = cache.emplace(name, std::move(t)).first;
+  }
+  return it->second;
+}

@@ -1,0 +1,197 @@
+// ember-accel: the stages of the NPU compiler layer (Ember::accel), text in
+// and text out, for any target description (docs/npu-sdk.md, "Stages as
+// text"):
+//   ember-accel check DESC.json
+//       validates a target description ("ok: ..." or the field at fault)
+//   ember-accel select MODEL.onnx|MODEL.eir --target DESC.json
+//       lowers the model and selects: per node whether the target runs it
+//       (# comments), then the layer program
+//   ember-accel schedule FILE.layers --target DESC.json
+//       [--stop-after tiling|residency|sync] [--option KEY=VALUE]...
+//       tiles and schedules a layer program; tiling: each layer's tiling
+//       and steps alone (no residency, no prefetch, no synchronization);
+//       residency: plus cascading, stripes and prefetch; sync (default):
+//       plus dependency insertion
+//   ember-accel sync FILE.sched --target DESC.json
+//       inserts the synchronization of a scheduled program (its waits and
+//       signals made again from the operations' accesses)
+// Errors: one line "error: <what> (<where>)" on stderr, exit 1.
+#include "backend/ProgramProto.h"
+#include "import/OnnxImporter.h"
+#include "import/TensorIO.h"
+#include "ir/Printer.h"
+#include "passes/Pass.h"
+
+#include "ember/accel/Options.h"
+#include "ember/accel/Select.h"
+#include "ember/accel/Sync.h"
+#include "ember/accel/Text.h"
+#include "ember/backend/v1/graph.pb.h"
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+using namespace ember;
+
+namespace {
+
+int fail(const std::string &what) {
+  std::fprintf(stderr, "error: %s\n", what.c_str());
+  return 1;
+}
+
+bool readText(const std::string &path, std::string &out, std::string &err) {
+  auto t = readFileBytes(path, uint64_t(1) << 31);
+  if (!t) {
+    err = t.status().message();
+    return false;
+  }
+  out = *t;
+  return true;
+}
+
+const char *const kUsage =
+    "usage: ember-accel check DESC.json\n"
+    "       ember-accel select MODEL.onnx|MODEL.eir --target DESC.json\n"
+    "       ember-accel schedule FILE.layers --target DESC.json\n"
+    "                   [--stop-after tiling|residency|sync] [--option "
+    "K=V]...\n"
+    "       ember-accel sync FILE.sched --target DESC.json\n";
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 3)
+    return std::fputs(kUsage, stderr), 2;
+  const std::string cmd = argv[1], file = argv[2];
+  std::string targetPath = cmd == "check" ? file : "", stop = "sync";
+  accel::LayerOptions lo;
+  for (int i = 3; i < argc; ++i) {
+    const std::string a = argv[i];
+    if ((a == "--target" || a == "--stop-after" || a == "--option") &&
+        i + 1 < argc) {
+      const std::string v = argv[++i];
+      if (a == "--target") {
+        targetPath = v;
+      } else if (a == "--stop-after") {
+        stop = v;
+      } else {
+        size_t eq = v.find('=');
+        bool known = false;
+        std::string err =
+            eq == std::string::npos
+                ? "--option " + v + " is not KEY=VALUE"
+                : accel::applyLayerOption(v.substr(0, eq), v.substr(eq + 1), lo,
+                                          known);
+        if (err.empty() && !known)
+          err = "unknown option '" + v.substr(0, eq) + "' (the layer takes " +
+                accel::layerOptionKeys() + ")";
+        if (!err.empty())
+          return fail(err);
+      }
+    } else {
+      return std::fputs(kUsage, stderr), 2;
+    }
+  }
+  if (targetPath.empty())
+    return fail("--target DESC.json is required");
+  std::string text, err;
+  if (!readText(targetPath, text, err))
+    return fail(err);
+  accel::Target t;
+  err = accel::parseTarget(text, t);
+  if (!err.empty())
+    return fail(err + " (" + targetPath + ")");
+  if (cmd == "check") {
+    std::printf("ok: target '%s' (hash %s): %lld lanes, %zu memories, %zu "
+                "engines, %zu forms\n",
+                t.name.c_str(), t.hash.c_str(), (long long)t.lanes,
+                t.memories.size(), t.engines.size(), t.forms.size());
+    return 0;
+  }
+
+  if (cmd == "select") {
+    std::unique_ptr<Module> m;
+    if (file.size() > 5 && file.compare(file.size() - 5, 5, ".onnx") == 0) {
+      auto r = importOnnxFile(file, ImportOptions(), nullptr);
+      if (!r)
+        return fail(r.status().message());
+      m = std::move(*r);
+    } else {
+      if (!readText(file, text, err))
+        return fail(err);
+      auto r = parseModule(text, file);
+      if (!r)
+        return fail(r.status().message());
+      m = std::move(*r);
+    }
+    PipelineOptions po;
+    po.lower = true;
+    Status s = runPipeline(*m, po);
+    if (!s.isOk())
+      return fail(s.message());
+    backend::v1::Graph g;
+    s = backend::toProto(*m->main(), g);
+    if (!s.isOk())
+      return fail(s.message());
+    std::vector<std::string> why = accel::whyNot(t, g);
+    bool all = true;
+    for (int i = 0; i < g.nodes_size(); ++i) {
+      const auto &n = g.nodes(i);
+      std::printf("# node %d %s '%s': %s\n", i, n.op().c_str(),
+                  n.name().c_str(),
+                  why[size_t(i)].empty() ? "runs" : why[size_t(i)].c_str());
+      all = all && why[size_t(i)].empty();
+    }
+    if (!all)
+      return 0; // the claims are the output; no layer program
+    accel::LayerProgram lp;
+    err = accel::buildLayers(t, g, lp);
+    if (!err.empty())
+      return fail(err);
+    std::fputs(accel::printLayers(t, lp).c_str(), stdout);
+    return 0;
+  }
+
+  if (!readText(file, text, err))
+    return fail(err);
+  if (cmd == "schedule") {
+    accel::LayerProgram lp;
+    err = accel::parseLayers(t, text, lp);
+    if (!err.empty())
+      return fail(err + " (" + file + ")");
+    accel::CodegenOptions &co = lo.codegen;
+    if (stop == "tiling") {
+      co.cascade = co.prefetch = false;
+      co.stripes = accel::StripeMode::Off;
+      co.sync = false;
+    } else if (stop == "residency") {
+      co.sync = false;
+    } else if (stop != "sync") {
+      return fail("--stop-after " + stop + " (tiling, residency or sync)");
+    }
+    accel::Program p;
+    err = accel::generateProgram(t, lp, co, p);
+    if (!err.empty())
+      return fail(err);
+    std::fputs(accel::printProgram(t, p).c_str(), stdout);
+    return 0;
+  }
+  if (cmd == "sync") {
+    accel::Program p;
+    err = accel::parseProgram(t, text, p);
+    if (!err.empty())
+      return fail(err + " (" + file + ")");
+    if (p.ops.empty() || p.ops.back().kind != accel::OpKind::Finish)
+      return fail("the program does not end with finish (" + file + ")");
+    err = accel::assignSync(t, p.ops, nullptr);
+    if (!err.empty())
+      return fail(err + " (" + file + ")");
+    std::fputs(accel::printProgram(t, p).c_str(), stdout);
+    return 0;
+  }
+  return std::fputs(kUsage, stderr), 2;
+}
