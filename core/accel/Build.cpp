@@ -365,6 +365,37 @@ struct Builder {
     pending[y] = std::move(p);
   }
 
+  // A TableLookup of a requantized pending layer: its output table
+  // (stored entries: index k is the stored input k - 128, a u8 table's
+  // values shifted by -128).
+  void table(const v1::Node &n) {
+    int x = v.in(n, 0), y = v.out(n);
+    auto it = pending.find(x);
+    if (it == pending.end() || !it->second.requantized ||
+        !it->second.layer.lut.empty() ||
+        !fuses(v.t, it->second.form, "lut")) {
+      err = "TableLookup " + q(n.name()) +
+            ": its input is not the result of a layer with an output table";
+      return;
+    }
+    std::vector<int64_t> vals;
+    v.ints(v.in(n, 1), vals);
+    const bool inU8 = v.dtype(x) == "u8", outU8 = v.dtype(y) == "u8";
+    std::vector<int8_t> lut(256);
+    for (int k = 0; k < 256; ++k) {
+      // Stored input k - 128 is the graph value k - 128 (i8) or k (u8); the
+      // table is indexed by value - lowest, which is k in both cases.
+      int64_t out = vals[size_t(k)];
+      lut[size_t(k)] = int8_t(outU8 ? out - 128 : out);
+    }
+    (void)inU8;
+    Pending p = std::move(it->second);
+    pending.erase(it);
+    p.layer.nodes.push_back(n.name());
+    p.layer.lut = std::move(lut);
+    pending[y] = std::move(p);
+  }
+
   void pool(const v1::Node &n) {
     int x = v.in(n, 0), y = v.out(n);
     auto xd = v.dims(x);
@@ -380,6 +411,7 @@ struct Builder {
     bool noPad = !pads[0] && !pads[1] && !pads[2] && !pads[3];
     auto it = pending.find(x);
     if (noPad && it != pending.end() && it->second.requantized && single(x) &&
+        it->second.layer.lut.empty() &&
         !it->second.layer.gemm.pool.on && !it->second.layer.gemm.add.on &&
         fuses(v.t, it->second.form, "pool")) {
       Layer trial = it->second.layer;
@@ -456,6 +488,7 @@ struct Builder {
       auto it = pending.find(mine);
       if (kMine != 0 || it == pending.end() || !it->second.requantized ||
           !single(mine) || it->second.layer.gemm.add.on ||
+          !it->second.layer.lut.empty() ||
           !fuses(v.t, it->second.form, "add"))
         continue;
       int ot = kOther ? repeatedTensor(other, yd[1]) : materialize(other);
@@ -604,6 +637,7 @@ void buildPool(Builder &b, int i) { b.pool(b.v.g.nodes(i)); }
 void buildAdd(Builder &b, int i) { b.qadd(b.v.g.nodes(i)); }
 void buildConcat(Builder &b, int i) { b.concat(b.v.g.nodes(i)); }
 void buildMove(Builder &b, int i) { b.move(b.v.g.nodes(i)); }
+void buildTable(Builder &b, int i) { b.table(b.v.g.nodes(i)); }
 void buildSumPart(Builder &b, int i) { b.sumNode(b.v.g.nodes(i)); }
 
 } // namespace ember::accel::sel

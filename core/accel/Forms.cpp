@@ -62,6 +62,9 @@ std::string moveText(const Target &) {
   return "of a tensor the target computes, keeping dim 1 and the pixel order "
          "(or a flatten into the MatMul that follows)";
 }
+std::string tableText(const Target &) {
+  return "a constant 256-entry table, of a Requantize's only use";
+}
 std::string castText(const Target &) {
   return "i8/u8 to i32 starting a per-channel sum: Cast -> [Sub] -> "
          "ReduceSum over H, W -> Requantize";
@@ -87,6 +90,9 @@ const char *const kSum =
 const char *const kMove =
     "placement: of a tensor the target computes in the same partition (a "
     "free reshape; a lone one is not worth a partition)";
+const char *const kTable =
+    "fused: the output table of the layer requantizing its input (applied "
+    "after the requantization and its clamp)";
 const char *const kPlaced =
     "placement: every input but the last a whole number of channel tiles "
     "(a multiple of the lanes), so producers store into the output";
@@ -142,6 +148,17 @@ const std::vector<FormRow> &formTable() {
        requantText,
        whyRequantNode,
        buildRequant},
+      {"conv|matmul|mean|requant",
+       "lut",
+       "TableLookup",
+       {"i8", "u8"},
+       0,
+       kTable,
+       {},
+       {},
+       tableText,
+       whyTableNode,
+       buildTable},
       {"add",
        "",
        "QuantizedAdd",

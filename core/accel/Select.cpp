@@ -496,6 +496,31 @@ std::string whyMoveNode(const View &v, Analysis &a, int i, bool forCompile) {
   return why;
 }
 
+// TableLookup(x, table) as the output table of the layer requantizing x:
+// x is that Requantize's only use (the layer stores the looked-up result,
+// never x), the table a constant of 256 entries.
+std::string whyTableNode(const View &v, Analysis &a, int i, bool) {
+  const v1::Node &n = v.g.nodes(i);
+  int x = v.in(n, 0), tb = v.in(n, 1), y = v.out(n);
+  if (x < 0 || tb < 0 || y < 0)
+    return "TableLookup needs x and the table";
+  if (!isQ8(v.dtype(x)) || !isQ8(v.dtype(y)))
+    return "looks up " + v.dtype(x) + " -> " + v.dtype(y) +
+           " (the output table maps i8/u8 to i8/u8)";
+  std::vector<int64_t> vals;
+  if (!v.constant[size_t(tb)] || !v.ints(tb, vals) || vals.size() != 256)
+    return "the table is not a constant of 256 entries";
+  int p = v.producer[size_t(x)];
+  if (p < 0 || v.g.nodes(p).op() != "Requantize" || !a.why[size_t(p)].empty())
+    return "its input " + q(v.name(x)) +
+           " is not requantized by a layer the target runs (the table is "
+           "applied on the producer's output path)";
+  if (v.uses(x) != 1)
+    return "its input " + q(v.name(x)) +
+           " has other uses (the layer stores only the looked-up result)";
+  return "";
+}
+
 std::string whySumPartNode(const View &v, Analysis &, int i, bool) {
   return "a " + v.g.nodes(i).op() +
          " that is not part of a per-channel sum (Cast -> [Sub of a scalar "

@@ -129,6 +129,7 @@ std::string whyConcatNode(const View &, Analysis &, int, bool);
 std::string whyMoveNode(const View &, Analysis &, int, bool);
 std::string whyCastNode(const View &, Analysis &, int, bool);
 std::string whySumPartNode(const View &, Analysis &, int, bool);
+std::string whyTableNode(const View &, Analysis &, int, bool);
 
 // ---- the builders (Build.cpp) --------------------------------------------
 
@@ -142,6 +143,7 @@ void buildAdd(Builder &, int);
 void buildConcat(Builder &, int);
 void buildMove(Builder &, int);
 void buildSumPart(Builder &, int);
+void buildTable(Builder &, int);
 
 // ---- the form table (Forms.cpp) ------------------------------------------
 

@@ -15,12 +15,13 @@ namespace {
 const char *const kClsNames[kNumCls] = {"act", "wgt", "acc", "param", "out"};
 const char *const kOpNames[kNumOpKinds] = {"load",   "store",   "copy", "gemm",
                                            "dwgemm", "requant", "vadd", "pool",
-                                           "setreg", "finish"};
+                                           "setreg", "finish", "lutld"};
 const char *const kRegNames[kNumRegs] = {
     "pad_value",  "pool_kh",    "pool_kw",     "pool_stride",  "pool_in_w",
     "pool_out_w", "add_lshift", "add_a_zp",    "add_a_mult",   "add_a_shift",
     "add_b_zp",   "add_b_mult", "add_b_shift", "add_out_mult", "add_out_shift",
-    "add_out_zp", "add_min",    "add_max"};
+    "add_out_zp", "add_min",    "add_max",     "mul_a_zp",     "mul_b_zp",
+    "mul_mult",   "mul_shift",  "mul_out_zp",  "mul_min",      "mul_max"};
 // The forms of the layer's catalogue (Select.cpp), by name.
 const char *const kFormNames[] = {"conv", "matmul", "mean",   "requant",
                                   "pool", "add",    "concat", "reshape"};
@@ -38,7 +39,8 @@ const std::vector<const char *> &knownFields(OpKind k) {
       {"dst", "a", "b", "rows"},
       {"dst", "src", "rows"},
       {"reg", "value"},
-      {}};
+      {},
+      {"src"}};
   return f[size_t(k)];
 }
 
@@ -175,7 +177,19 @@ std::string validate(Target &t) {
   std::set<int> kinds = {int(OpKind::Load), int(OpKind::Store),
                          int(OpKind::Finish)};
   bool gemmForm = false, pads = false, pools = false, adds = false;
+  std::string lutNeeds; // an operation a form's lut stage flags, lacking it
   for (const Form &f : t.forms) {
+    if (f.fuses("lut")) {
+      kinds.insert(int(OpKind::LutLd));
+      cls.insert(int(Cls::Param));
+      OpKind producer = f.name == "pool"  ? OpKind::Pool
+                        : f.name == "add" ? OpKind::VAdd
+                                          : OpKind::Requant;
+      if (lutNeeds.empty() && t.has(producer) && !t.lutFlag(producer))
+        lutNeeds = std::string("ops.") + kOpNames[int(producer)] +
+                   ": form '" + f.name +
+                   "' fuses the lut stage, which needs the flag 'lut'";
+    }
     if (f.name == "conv" || f.name == "matmul" || f.name == "mean" ||
         f.name == "requant") {
       gemmForm = true;
@@ -207,6 +221,8 @@ std::string validate(Target &t) {
     if (!t.ops[size_t(k)].present)
       return std::string("ops.") + kOpNames[k] +
              ": missing; the forms this target claims need it";
+  if (!lutNeeds.empty())
+    return lutNeeds;
   // Every class a form uses is held by a memory, whose rows it fits.
   for (int c : cls) {
     int m = t.clsMem[size_t(c)];
@@ -388,6 +404,13 @@ int64_t OpDesc::max(const char *f) const {
 
 bool Form::fuses(const char *stage) const {
   return std::find(epilogue.begin(), epilogue.end(), stage) != epilogue.end();
+}
+
+bool Target::lutFlag(OpKind k) const {
+  for (const auto &f : ops[size_t(k)].fields)
+    if (f.first == "lut")
+      return true;
+  return false;
 }
 
 const Form *Target::form(const std::string &n) const {
@@ -581,7 +604,7 @@ std::string parseTarget(const std::string &text, Target &t) {
     if (!opKindFromName(kv.first, k))
       return os.at(kv.first.c_str()) + ": not an operation of the layer (" +
              "load, store, copy, gemm, dwgemm, requant, vadd, pool, setreg, "
-             "finish)";
+             "finish, lutld)";
     if (!kv.second.isObj())
       return os.at(kv.first.c_str()) + ": expected an object of field bits";
     OpDesc &od = t.ops[size_t(k)];
@@ -589,7 +612,9 @@ std::string parseTarget(const std::string &text, Target &t) {
     for (const auto &f : kv.second.o) {
       const std::string where = os.at(kv.first.c_str()) + "." + f.first;
       const auto &known = knownFields(k);
-      bool ok = f.first == "reset" || f.first == "bias" || f.first == "avg";
+      bool ok = f.first == "reset" || f.first == "bias" || f.first == "avg" ||
+                (f.first == "lut" && (k == OpKind::Requant ||
+                                      k == OpKind::VAdd || k == OpKind::Pool));
       for (const char *n : known)
         ok = ok || f.first == n;
       if (!ok)
@@ -756,9 +781,10 @@ std::string parseTarget(const std::string &text, Target &t) {
       return f.at("form") + ": '" + form.name + "' is listed twice";
     for (size_t k = 0; k < form.epilogue.size(); ++k) {
       const std::string &st = form.epilogue[k];
-      if (st != "bias" && st != "requant" && st != "pool" && st != "add")
+      if (st != "bias" && st != "requant" && st != "pool" && st != "add" &&
+          st != "lut")
         return f.at("epilogue") + "[" + std::to_string(k) + "]: '" + st +
-               "' is not a fused stage (bias, requant, pool, add)";
+               "' is not a fused stage (bias, requant, pool, add, lut)";
     }
     if (form.name == "conv" &&
         (!form.kernelMax || !form.strideMax || !form.dilationMax))

@@ -414,6 +414,9 @@ std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
          << " regs=" << regsText(L.add.regs);
       break;
     }
+    if (!L.lut.empty())
+      os << " lut=" << hex(reinterpret_cast<const uint8_t *>(L.lut.data()),
+                           L.lut.size(), false);
     os << "\n";
   }
   return os.str();
@@ -573,6 +576,15 @@ std::string parseLayers(const Target &t, const std::string &text,
           return f.err;
       } else {
         return at("'" + kind + "' is not a layer kind (gemm, pool, add)");
+      }
+      if (r.get("lut")) {
+        std::vector<uint8_t> lut;
+        if (!f.data("lut", lut))
+          return f.err;
+        if (lut.size() != 256)
+          return at("lut: " + std::to_string(lut.size()) +
+                    " bytes, expected the 256 of an output table");
+        L.lut.assign(lut.begin(), lut.end());
       }
       out.layers.push_back(std::move(L));
     } else {

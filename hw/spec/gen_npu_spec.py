@@ -320,11 +320,13 @@ ACCEL_OPS = {
                           "acc_ostride": "acc_ostride", "taps": "taps", "stride": "stride",
                           "bias": "bias"}),
     "requant": ("REQUANT", {"dst": "dst", "src": "src", "rows": "rows", "param": "param",
-                            "zp": "zp", "min": "min", "max": "max", "bias": "bias"}),
-    "vadd": ("VADD", {"dst": "dst", "a": "a", "b": "b", "rows": "rows"}),
-    "pool": ("POOL", {"avg": "avg", "dst": "dst", "src": "src", "rows": "rows"}),
+                            "zp": "zp", "min": "min", "max": "max", "bias": "bias",
+                            "lut": "lut"}),
+    "vadd": ("VADD", {"dst": "dst", "a": "a", "b": "b", "rows": "rows", "lut": "lut"}),
+    "pool": ("POOL", {"avg": "avg", "dst": "dst", "src": "src", "rows": "rows", "lut": "lut"}),
     "setreg": ("SETREG", {"reg": "reg", "value": "value"}),
     "finish": ("FINISH", {}),
+    "lutld": ("LUTLD", {"src": "src"}),
 }
 # The spec's registers the layer sets (Target.h, Reg; the description
 # refuses a role the layer does not know). The others (VMUL's, LUT's) are

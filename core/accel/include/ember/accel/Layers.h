@@ -124,6 +124,10 @@ struct Layer {
   GemmLayer gemm;
   PoolLayer pool;
   AddLayer add;
+  // The output table (a TableLookup fused with the producer): 256 stored
+  // results, entry k for the stored input k - 128 (docs/quantization.md);
+  // empty: none. Applied after requantization (and its clamp).
+  std::vector<int8_t> lut;
   uint64_t usefulMacs = 0; // the model's multiply-accumulates
 };
 
