@@ -396,6 +396,30 @@ struct Builder {
     pending[y] = std::move(p);
   }
 
+  // The last node of a table chain (Analysis::tables): the chain's table
+  // becomes the output table of the layer computing its root.
+  void tableChainEnd(int exit) {
+    const TableChain *tc = nullptr;
+    for (const TableChain &c : an.tables)
+      if (c.exit == exit)
+        tc = &c;
+    const v1::Node &n = v.g.nodes(exit);
+    auto it = tc ? pending.find(tc->root) : pending.end();
+    if (it == pending.end() || !it->second.requantized ||
+        !it->second.layer.lut.empty() || !fuses(v.t, it->second.form, "lut")) {
+      err = n.op() + " " + q(n.name()) +
+            ": its chain's input is not the result of a layer with an output "
+            "table";
+      return;
+    }
+    Pending p = std::move(it->second);
+    pending.erase(it);
+    for (int m : tc->nodes)
+      p.layer.nodes.push_back(v.g.nodes(m).name());
+    p.layer.lut = tc->lut;
+    pending[v.out(n)] = std::move(p);
+  }
+
   void pool(const v1::Node &n) {
     int x = v.in(n, 0), y = v.out(n);
     auto xd = v.dims(x);
@@ -606,6 +630,11 @@ struct Builder {
         sumNode(n);
         continue;
       }
+      if (an.lutOf[size_t(i)] >= 0) {
+        if (an.lutOf[size_t(i)] == i)
+          tableChainEnd(i);
+        continue;
+      }
       // The form table's builder (analyze found the row: the node is
       // claimed).
       const FormRow *row = rowFor(v.t, n.op());
@@ -638,6 +667,10 @@ void buildAdd(Builder &b, int i) { b.qadd(b.v.g.nodes(i)); }
 void buildConcat(Builder &b, int i) { b.concat(b.v.g.nodes(i)); }
 void buildMove(Builder &b, int i) { b.move(b.v.g.nodes(i)); }
 void buildTable(Builder &b, int i) { b.table(b.v.g.nodes(i)); }
+// (Chain members are built by Builder::run through Analysis::lutOf.)
+void buildChainPart(Builder &b, int i) {
+  b.err = "internal: node " + std::to_string(i) + " outside its table chain";
+}
 void buildSumPart(Builder &b, int i) { b.sumNode(b.v.g.nodes(i)); }
 
 } // namespace ember::accel::sel

@@ -65,6 +65,10 @@ std::string moveText(const Target &) {
 std::string tableText(const Target &) {
   return "a constant 256-entry table, of a Requantize's only use";
 }
+std::string chainText(const Target &) {
+  return "i32, in an output-table chain (TableLookup, Cast, Sub, Add, Mul, "
+         "scalar Requantize; at most 16 ops)";
+}
 std::string castText(const Target &) {
   return "i8/u8 to i32 starting a per-channel sum: Cast -> [Sub] -> "
          "ReduceSum over H, W -> Requantize";
@@ -93,6 +97,10 @@ const char *const kMove =
 const char *const kTable =
     "fused: the output table of the layer requantizing its input (applied "
     "after the requantization and its clamp)";
+const char *const kTableChain =
+    "fused: integer elementwise ops of one requantized layer result alone "
+    "(x * f(x): SiLU, HardSwish as x * HardSigmoid(x)), evaluated into its "
+    "output table";
 const char *const kPlaced =
     "placement: every input but the last a whole number of channel tiles "
     "(a multiple of the lanes), so producers store into the output";
@@ -159,6 +167,17 @@ const std::vector<FormRow> &formTable() {
        tableText,
        whyTableNode,
        buildTable},
+      {"conv|matmul|mean|requant",
+       "lut",
+       "Mul",
+       {"i32"},
+       0,
+       kTableChain,
+       {},
+       {},
+       chainText,
+       whyChainPartNode,
+       buildChainPart},
       {"add",
        "",
        "QuantizedAdd",

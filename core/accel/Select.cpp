@@ -521,6 +521,12 @@ std::string whyTableNode(const View &v, Analysis &a, int i, bool) {
   return "";
 }
 
+std::string whyChainPartNode(const View &v, Analysis &, int i, bool) {
+  return "a " + v.g.nodes(i).op() +
+         " that is not part of an output-table chain (integer elementwise ops "
+         "of one requantized layer result alone, ending in an i8/u8 value)";
+}
+
 std::string whySumPartNode(const View &v, Analysis &, int i, bool) {
   return "a " + v.g.nodes(i).op() +
          " that is not part of a per-channel sum (Cast -> [Sub of a scalar "
@@ -535,14 +541,25 @@ Analysis analyze(const View &v, bool forCompile) {
   a.why.assign(size_t(nn), "");
   a.chainOf.assign(size_t(v.g.values_size()), Chain());
   a.sumOf.assign(size_t(nn), -1);
+  a.lutOf.assign(size_t(nn), -1);
+  const bool tables = rowFor(v.t, "TableLookup") != nullptr;
   for (int i = 0; i < nn; ++i) {
     const std::string &op = v.g.nodes(i).op();
-    if (a.sumOf[size_t(i)] >= 0)
-      continue; // part of a sum chain (claimed with its Cast)
+    if (a.sumOf[size_t(i)] >= 0 || a.lutOf[size_t(i)] >= 0)
+      continue; // part of a sum (claimed with its Cast) or a table chain
     const FormRow *row = rowFor(v.t, op);
     a.why[size_t(i)] =
         row ? row->why(v, a, i, forCompile)
             : "op " + op + " is not in the forms of target '" + v.t.name + "'";
+    // A requantized layer result: the integer ops of it alone that follow
+    // become its output table.
+    TableChain tc;
+    if (tables && op == "Requantize" && a.why[size_t(i)].empty() &&
+        tableChain(v, v.out(v.g.nodes(i)), tc).empty()) {
+      for (int n : tc.nodes)
+        a.lutOf[size_t(n)] = tc.exit;
+      a.tables.push_back(std::move(tc));
+    }
   }
   // An accumulator chain whose Requantize the target does not run still
   // runs (its int32 result is stored); nothing to undo.

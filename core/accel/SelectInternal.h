@@ -89,10 +89,23 @@ struct Chain {
   int bias = -1; // Add node index, or -1
 };
 
+// An output-table chain (Tables.cpp): the integer elementwise ops computed
+// from the layer result `root` alone, ending in the i8/u8 value of node
+// `exit`, and the table they amount to (stored entries, Layer::lut).
+struct TableChain {
+  int root = -1, exit = -1;
+  std::vector<int> nodes; // in order, exit last
+  std::vector<int8_t> lut;
+};
+// "" and the chain starting at value `x`, or why there is none.
+std::string tableChain(const View &v, int x, TableChain &out);
+
 struct Analysis {
   std::vector<std::string> why; // per node
   std::vector<Chain> chainOf;   // per value: accumulator chain producing it
   std::vector<int> sumOf;       // per node: the Cast of its sum chain, or -1
+  std::vector<int> lutOf;       // per node: the exit of its table chain, or -1
+  std::vector<TableChain> tables; // the table chains
 };
 
 // QuantizedAdd parameters (docs/quantization.md): TFLite's add.
@@ -130,6 +143,7 @@ std::string whyMoveNode(const View &, Analysis &, int, bool);
 std::string whyCastNode(const View &, Analysis &, int, bool);
 std::string whySumPartNode(const View &, Analysis &, int, bool);
 std::string whyTableNode(const View &, Analysis &, int, bool);
+std::string whyChainPartNode(const View &, Analysis &, int, bool);
 
 // ---- the builders (Build.cpp) --------------------------------------------
 
@@ -144,6 +158,7 @@ void buildConcat(Builder &, int);
 void buildMove(Builder &, int);
 void buildSumPart(Builder &, int);
 void buildTable(Builder &, int);
+void buildChainPart(Builder &, int);
 
 // ---- the form table (Forms.cpp) ------------------------------------------
 
