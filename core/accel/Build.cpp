@@ -396,6 +396,58 @@ struct Builder {
     pending[y] = std::move(p);
   }
 
+  // A quantized multiply (Analysis::muls), ending at Requantize `ri`: a
+  // layer of its own, b the repeated per-channel operand if any.
+  void mulLayer(int ri) {
+    const MulPattern *mp = nullptr;
+    for (const MulPattern &m : an.muls)
+      if (m.requant == ri)
+        mp = &m;
+    const v1::Node &r = v.g.nodes(ri);
+    int y = v.out(r);
+    if (!mp) {
+      err = "internal: Requantize " + q(r.name()) + " outside its multiply";
+      return;
+    }
+    auto yd = v.dims(y);
+    int ta = materialize(mp->a);
+    int tb = mp->kind ? repeatedTensor(mp->b, yd[1]) : materialize(mp->b);
+    if (ta < 0 || tb < 0)
+      return;
+    Layer L;
+    L.kind = Layer::Kind::Add;
+    L.name = v.g.nodes(mp->mul).name();
+    for (int k : {mp->castA, mp->subA, mp->castB, mp->subB, mp->mul, ri})
+      if (k >= 0)
+        L.nodes.push_back(v.g.nodes(k).name());
+    L.add.a = ta;
+    L.add.b = tb;
+    L.add.bBroadcast = mp->kind == 1;
+    L.add.mul = true;
+    MulRegs &g = L.add.mulRegs;
+    g.aZp = storedZp(v.dtype(mp->a), mp->za);
+    g.bZp = storedZp(v.dtype(mp->b), mp->zb);
+    std::vector<int64_t> m, e, zy;
+    v.ints(v.in(r, 1), m);
+    v.ints(v.in(r, 2), e);
+    if (v.in(r, 4) >= 0)
+      v.ints(v.in(r, 4), zy);
+    g.mult = int32_t(m[0]);
+    g.shift = int32_t(e[0]);
+    const std::string &to = v.dtype(y);
+    const int64_t lowest = to == "u8" ? 0 : -128, highest = lowest + 255;
+    const int64_t lo = std::max(aInt(r, "min", lowest), lowest);
+    const int64_t hi = std::min(aInt(r, "max", highest), highest);
+    const int64_t off = to == "u8" ? 128 : 0;
+    g.outZp = int32_t((zy.empty() ? 0 : zy[0]) - off);
+    g.lo = int32_t(lo - off);
+    g.hi = int32_t(std::max(lo, hi) - off);
+    L.add.out = newTensor(y, isOutput(y) ? NTensor::Kind::Output
+                                         : NTensor::Kind::Activation);
+    tensorOf[size_t(y)] = L.add.out;
+    lp.layers.push_back(std::move(L));
+  }
+
   // The last node of a table chain (Analysis::tables): the chain's table
   // becomes the output table of the layer computing its root.
   void tableChainEnd(int exit) {
@@ -628,6 +680,11 @@ struct Builder {
                ": " + an.why[size_t(i)];
       if (an.sumOf[size_t(i)] >= 0) {
         sumNode(n);
+        continue;
+      }
+      if (an.mulOf[size_t(i)] >= 0) {
+        if (an.mulOf[size_t(i)] == i)
+          mulLayer(i);
         continue;
       }
       if (an.lutOf[size_t(i)] >= 0) {

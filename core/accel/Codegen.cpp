@@ -364,10 +364,24 @@ std::string genAdd(const Target &tg, const Layer &L,
       return moveRowsCount(tg, t[dP]);
     };
   }
-  if (g.bBroadcast)
+  // A multiply reads a repeated operand's one row (bcast); an add a run
+  // of it, loaded with stride 0.
+  const bool bcast = g.mul && g.bBroadcast;
+  if (bcast) {
+    auto one = [](const std::vector<int64_t> &) { return uint64_t(1); };
+    p.operands[1].footprint = one;
+    p.operands[1].rows = one;
+    p.operands[1].bytes = [lanes](const std::vector<int64_t> &) {
+      return uint64_t(lanes);
+    };
+    p.operands[1].transfers = [&tg](const std::vector<int64_t> &) {
+      return moveRowsCount(tg, 1);
+    };
+  } else if (g.bBroadcast) {
     p.operands[1].transfers = [&tg](const std::vector<int64_t> &t) {
       return repeatRowCount(tg, t[dP]);
     };
+  }
   p.compute = [&tg](const sp::Tiling &, const std::vector<int64_t> &,
                     const std::vector<int64_t> &t,
                     const std::vector<sp::StepOperand> &) {
@@ -383,7 +397,17 @@ std::string genAdd(const Target &tg, const Layer &L,
                       (g.bBroadcast ? uint64_t(y.tiles() * y.rowBytes())
                                     : tensorBytes(ts, g.b));
   const AddRegs &r = g.regs;
-  code.setup = {setregOp(tg, Reg::AddLshift, r.lshift),
+  const MulRegs &mr = g.mulRegs;
+  if (g.mul)
+    code.setup = {setregOp(tg, Reg::MulAZp, mr.aZp),
+                  setregOp(tg, Reg::MulBZp, mr.bZp),
+                  setregOp(tg, Reg::MulMult, mr.mult),
+                  setregOp(tg, Reg::MulShift, mr.shift),
+                  setregOp(tg, Reg::MulOutZp, mr.outZp),
+                  setregOp(tg, Reg::MulMin, mr.lo),
+                  setregOp(tg, Reg::MulMax, mr.hi)};
+  else
+    code.setup = {setregOp(tg, Reg::AddLshift, r.lshift),
                 setregOp(tg, Reg::AddAZp, r.aZp),
                 setregOp(tg, Reg::AddAMult, r.aMult),
                 setregOp(tg, Reg::AddAShift, r.aShift),
@@ -406,11 +430,14 @@ std::string genAdd(const Target &tg, const Layer &L,
     int64_t b = slots.base[1][st.operands[1].slot];
     int64_t out = slots.base[2][st.operands[2].slot];
     moveRows(tg, sc.loads, false, Cls::Out, a, addr(g.a, c, p0), p1 - p0);
-    if (g.bBroadcast)
+    if (bcast)
+      moveRows(tg, sc.loads, false, Cls::Out, b, addr(g.b, c, 0), 1);
+    else if (g.bBroadcast)
       repeatRow(tg, sc.loads, Cls::Out, b, addr(g.b, c, 0), p1 - p0);
     else
       moveRows(tg, sc.loads, false, Cls::Out, b, addr(g.b, c, p0), p1 - p0);
-    sc.compute.push_back(vaddOp(tg, out, a, b, p1 - p0));
+    sc.compute.push_back(g.mul ? vmulOp(tg, out, a, b, p1 - p0, bcast)
+                               : vaddOp(tg, out, a, b, p1 - p0));
     moveRows(tg, sc.tail, true, Cls::Out, out, addr(g.out, c, p0), p1 - p0);
   }
   return "";
@@ -434,7 +461,7 @@ std::string layerOp(const Layer &L) {
   case Layer::Kind::Pool:
     return L.pool.avg ? "avgpool" : "maxpool";
   case Layer::Kind::Add:
-    return "add";
+    return L.add.mul ? "mul" : "add";
   }
   return "?";
 }

@@ -69,6 +69,10 @@ std::string chainText(const Target &) {
   return "i32, in an output-table chain (TableLookup, Cast, Sub, Add, Mul, "
          "scalar Requantize; at most 16 ops)";
 }
+std::string mulText(const Target &) {
+  return "rank 2 or 4; same shapes, or b one pixel of per-channel values (a "
+         "constant, or a [1,C,...] tensor: the squeeze-excitation scale)";
+}
 std::string castText(const Target &) {
   return "i8/u8 to i32 starting a per-channel sum: Cast -> [Sub] -> "
          "ReduceSum over H, W -> Requantize";
@@ -101,6 +105,9 @@ const char *const kTableChain =
     "fused: integer elementwise ops of one requantized layer result alone "
     "(x * f(x): SiLU, HardSwish as x * HardSigmoid(x)), evaluated into its "
     "output table";
+const char *const kMul =
+    "fused: a quantized Mul, Requantize((Cast(a) - za) * (Cast(b) - zb)) with "
+    "scalar parameters";
 const char *const kPlaced =
     "placement: every input but the last a whole number of channel tiles "
     "(a multiple of the lanes), so producers store into the output";
@@ -321,6 +328,39 @@ const std::vector<FormRow> &formTable() {
        reduceText,
        whySumPartNode,
        buildSumPart},
+      {"mul",
+       "",
+       "Mul",
+       {"i32"},
+       0,
+       kMul,
+       {},
+       {},
+       mulText,
+       whyChainPartNode,
+       buildChainPart},
+      {"mul",
+       "",
+       "Cast",
+       {"i8", "u8", "i32"},
+       0,
+       kMul,
+       {},
+       {},
+       mulText,
+       whyChainPartNode,
+       buildChainPart},
+      {"mul",
+       "",
+       "Sub",
+       {"i32"},
+       0,
+       kMul,
+       {},
+       {},
+       mulText,
+       whyChainPartNode,
+       buildChainPart},
   };
   return rows;
 }

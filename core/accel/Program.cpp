@@ -102,7 +102,7 @@ void putOp(Writer &w, const Op &op) {
   w.var(op.wait);
   w.var(op.signal);
   w.var((op.reset ? 1 : 0) | (op.bias ? 2 : 0) | (op.avg ? 4 : 0) |
-        (op.lut ? 8 : 0));
+        (op.lut ? 8 : 0) | (op.bcast ? 16 : 0));
   for (const OpField &f : opFields(op.kind))
     w.var(op.*f.member);
   w.var(op.reg);
@@ -131,6 +131,7 @@ std::string getOp(const Target &t, Reader &r, Op &op) {
   op.bias = flags & 2;
   op.avg = flags & 4;
   op.lut = flags & 8;
+  op.bcast = flags & 16;
   for (const OpField &f : opFields(op.kind))
     op.*f.member = r.var();
   op.reg = r.var();

@@ -15,7 +15,7 @@ namespace {
 const char *const kClsNames[kNumCls] = {"act", "wgt", "acc", "param", "out"};
 const char *const kOpNames[kNumOpKinds] = {"load",   "store",   "copy", "gemm",
                                            "dwgemm", "requant", "vadd", "pool",
-                                           "setreg", "finish", "lutld"};
+                                           "setreg", "finish", "lutld", "vmul"};
 const char *const kRegNames[kNumRegs] = {
     "pad_value",  "pool_kh",    "pool_kw",     "pool_stride",  "pool_in_w",
     "pool_out_w", "add_lshift", "add_a_zp",    "add_a_mult",   "add_a_shift",
@@ -23,8 +23,8 @@ const char *const kRegNames[kNumRegs] = {
     "add_out_zp", "add_min",    "add_max",     "mul_a_zp",     "mul_b_zp",
     "mul_mult",   "mul_shift",  "mul_out_zp",  "mul_min",      "mul_max"};
 // The forms of the layer's catalogue (Select.cpp), by name.
-const char *const kFormNames[] = {"conv", "matmul", "mean",   "requant",
-                                  "pool", "add",    "concat", "reshape"};
+const char *const kFormNames[] = {"conv", "matmul", "mean",   "requant", "pool",
+                                  "add",  "concat", "reshape", "mul"};
 // The fields each operation's description may declare (bits of its
 // encoding), in the order the layer's text prints them.
 const std::vector<const char *> &knownFields(OpKind k) {
@@ -40,7 +40,8 @@ const std::vector<const char *> &knownFields(OpKind k) {
       {"dst", "src", "rows"},
       {"reg", "value"},
       {},
-      {"src"}};
+      {"src"},
+      {"dst", "a", "b", "rows"}};
   return f[size_t(k)];
 }
 
@@ -176,7 +177,8 @@ std::string validate(Target &t) {
   std::set<int> cls;
   std::set<int> kinds = {int(OpKind::Load), int(OpKind::Store),
                          int(OpKind::Finish)};
-  bool gemmForm = false, pads = false, pools = false, adds = false;
+  bool gemmForm = false, pads = false, pools = false, adds = false,
+       muls = false;
   std::string lutNeeds; // an operation a form's lut stage flags, lacking it
   for (const Form &f : t.forms) {
     if (f.fuses("lut")) {
@@ -184,6 +186,7 @@ std::string validate(Target &t) {
       cls.insert(int(Cls::Param));
       OpKind producer = f.name == "pool"  ? OpKind::Pool
                         : f.name == "add" ? OpKind::VAdd
+                        : f.name == "mul" ? OpKind::VMul
                                           : OpKind::Requant;
       if (lutNeeds.empty() && t.has(producer) && !t.lutFlag(producer))
         lutNeeds = std::string("ops.") + kOpNames[int(producer)] +
@@ -209,13 +212,18 @@ std::string validate(Target &t) {
     } else if (f.name == "add") {
       cls.insert(int(Cls::Out));
       adds = true;
+    } else if (f.name == "mul") {
+      cls.insert(int(Cls::Out));
+      muls = true;
     }
   }
   if (pools)
     kinds.insert(int(OpKind::Pool));
   if (adds)
     kinds.insert(int(OpKind::VAdd));
-  if (pools || adds || pads)
+  if (muls)
+    kinds.insert(int(OpKind::VMul));
+  if (pools || adds || pads || muls)
     kinds.insert(int(OpKind::SetReg));
   for (int k : kinds)
     if (!t.ops[size_t(k)].present)
@@ -371,6 +379,9 @@ std::string validate(Target &t) {
   for (int r = int(Reg::AddLshift); adds && e.empty() && r <= int(Reg::AddMax);
        ++r)
     e = need(Reg(r), "quantized adds take their parameters from it");
+  for (int r = int(Reg::MulAZp); muls && e.empty() && r <= int(Reg::MulMax);
+       ++r)
+    e = need(Reg(r), "quantized multiplies take their parameters from it");
   if (!e.empty())
     return e;
   if (t.maxY < 1 || t.maxX < 1 || t.maxInner < 1 || t.maxOuter < 1)
@@ -604,7 +615,7 @@ std::string parseTarget(const std::string &text, Target &t) {
     if (!opKindFromName(kv.first, k))
       return os.at(kv.first.c_str()) + ": not an operation of the layer (" +
              "load, store, copy, gemm, dwgemm, requant, vadd, pool, setreg, "
-             "finish, lutld)";
+             "finish, lutld, vmul)";
     if (!kv.second.isObj())
       return os.at(kv.first.c_str()) + ": expected an object of field bits";
     OpDesc &od = t.ops[size_t(k)];
@@ -613,8 +624,10 @@ std::string parseTarget(const std::string &text, Target &t) {
       const std::string where = os.at(kv.first.c_str()) + "." + f.first;
       const auto &known = knownFields(k);
       bool ok = f.first == "reset" || f.first == "bias" || f.first == "avg" ||
-                (f.first == "lut" && (k == OpKind::Requant ||
-                                      k == OpKind::VAdd || k == OpKind::Pool));
+                (f.first == "lut" &&
+                 (k == OpKind::Requant || k == OpKind::VAdd ||
+                  k == OpKind::Pool || k == OpKind::VMul)) ||
+                (f.first == "bcast" && k == OpKind::VMul);
       for (const char *n : known)
         ok = ok || f.first == n;
       if (!ok)
@@ -776,7 +789,7 @@ std::string parseTarget(const std::string &text, Target &t) {
     if (indexOf(kFormNames, form.name) < 0)
       return f.at("form") + ": '" + form.name +
              "' is not a form of the layer's catalogue (conv, matmul, mean, "
-             "requant, pool, add, concat, reshape)";
+             "requant, pool, add, concat, reshape, mul)";
     if (t.form(form.name))
       return f.at("form") + ": '" + form.name + "' is listed twice";
     for (size_t k = 0; k < form.epilogue.size(); ++k) {

@@ -327,6 +327,8 @@ ACCEL_OPS = {
     "setreg": ("SETREG", {"reg": "reg", "value": "value"}),
     "finish": ("FINISH", {}),
     "lutld": ("LUTLD", {"src": "src"}),
+    "vmul": ("VMUL", {"dst": "dst", "a": "a", "b": "b", "rows": "rows", "bcast": "bcast",
+                      "lut": "lut"}),
 }
 # The spec's registers the layer sets (Target.h, Reg; the description
 # refuses a role the layer does not know). The others (VMUL's, LUT's) are

@@ -82,6 +82,9 @@ npu::Insn encodeOp(const Target &, const Op &op) {
   case OpKind::LutLd:
     in = npu::lutldInsn(op.src);
     break;
+  case OpKind::VMul:
+    in = npu::vmulInsn(op.dst, op.a, op.b, op.rows, op.bcast, op.lut);
+    break;
   }
   // The description lists the engines in the spec's order, so a sync bit
   // (src * engines + dst) is the token channel EMBER_NPU_TOKEN_CHANNEL.

@@ -50,6 +50,9 @@ struct Op {
   // src + Target::lutRows() - 1 (byte k, little-endian: the stored result
   // for the stored input k - 128).
   bool lut = false;
+  // VMul: out[dst + i] = mul(out[a + i], out[b + i]), or out[b] for every i
+  // with bcast (one row of per-channel values over every row).
+  bool bcast = false;
   // SetReg: register id `reg` (the target's) = value.
   int64_t reg = 0, value = 0;
 };
@@ -74,6 +77,8 @@ Op requantOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
 Op vaddOp(const Target &t, int64_t dst, int64_t a, int64_t b, int64_t rows);
 Op poolOp(const Target &t, bool avg, int64_t dst, int64_t src, int64_t rows);
 Op lutldOp(const Target &t, int64_t src);
+Op vmulOp(const Target &t, int64_t dst, int64_t a, int64_t b, int64_t rows,
+          bool bcast);
 Op setregOp(const Target &t, Reg r, int64_t value);
 Op finishOp();
 

@@ -51,8 +51,9 @@ enum class OpKind : uint8_t {
   SetReg,  // a parameter register of an engine
   Finish,  // drain and stop
   LutLd,   // vector: the output table (256 int8 entries) from param rows
+  VMul,    // vector: quantized multiply of two int8 row runs (or a row)
 };
-constexpr int kNumOpKinds = 11;
+constexpr int kNumOpKinds = 12;
 const char *opKindName(OpKind k);
 bool opKindFromName(const std::string &s, OpKind &k);
 
