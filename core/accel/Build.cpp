@@ -372,8 +372,7 @@ struct Builder {
     int x = v.in(n, 0), y = v.out(n);
     auto it = pending.find(x);
     if (it == pending.end() || !it->second.requantized ||
-        !it->second.layer.lut.empty() ||
-        !fuses(v.t, it->second.form, "lut")) {
+        !it->second.layer.lut.empty() || !fuses(v.t, it->second.form, "lut")) {
       err = "TableLookup " + q(n.name()) +
             ": its input is not the result of a layer with an output table";
       return;
@@ -487,9 +486,8 @@ struct Builder {
     bool noPad = !pads[0] && !pads[1] && !pads[2] && !pads[3];
     auto it = pending.find(x);
     if (noPad && it != pending.end() && it->second.requantized && single(x) &&
-        it->second.layer.lut.empty() &&
-        !it->second.layer.gemm.pool.on && !it->second.layer.gemm.add.on &&
-        fuses(v.t, it->second.form, "pool")) {
+        it->second.layer.lut.empty() && !it->second.layer.gemm.pool.on &&
+        !it->second.layer.gemm.add.on && fuses(v.t, it->second.form, "pool")) {
       Layer trial = it->second.layer;
       trial.gemm.pool = {true, avg, ks[0], ks[1], s};
       trial.gemm.flat = false; // pooling needs image lines
@@ -564,8 +562,7 @@ struct Builder {
       auto it = pending.find(mine);
       if (kMine != 0 || it == pending.end() || !it->second.requantized ||
           !single(mine) || it->second.layer.gemm.add.on ||
-          !it->second.layer.lut.empty() ||
-          !fuses(v.t, it->second.form, "add"))
+          !it->second.layer.lut.empty() || !fuses(v.t, it->second.form, "add"))
         continue;
       int ot = kOther ? repeatedTensor(other, yd[1]) : materialize(other);
       if (ot < 0)

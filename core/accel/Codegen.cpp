@@ -408,17 +408,17 @@ std::string genAdd(const Target &tg, const Layer &L,
                   setregOp(tg, Reg::MulMax, mr.hi)};
   else
     code.setup = {setregOp(tg, Reg::AddLshift, r.lshift),
-                setregOp(tg, Reg::AddAZp, r.aZp),
-                setregOp(tg, Reg::AddAMult, r.aMult),
-                setregOp(tg, Reg::AddAShift, r.aShift),
-                setregOp(tg, Reg::AddBZp, r.bZp),
-                setregOp(tg, Reg::AddBMult, r.bMult),
-                setregOp(tg, Reg::AddBShift, r.bShift),
-                setregOp(tg, Reg::AddOutMult, r.outMult),
-                setregOp(tg, Reg::AddOutShift, r.outShift),
-                setregOp(tg, Reg::AddOutZp, r.outZp),
-                setregOp(tg, Reg::AddMin, r.lo),
-                setregOp(tg, Reg::AddMax, r.hi)};
+                  setregOp(tg, Reg::AddAZp, r.aZp),
+                  setregOp(tg, Reg::AddAMult, r.aMult),
+                  setregOp(tg, Reg::AddAShift, r.aShift),
+                  setregOp(tg, Reg::AddBZp, r.bZp),
+                  setregOp(tg, Reg::AddBMult, r.bMult),
+                  setregOp(tg, Reg::AddBShift, r.bShift),
+                  setregOp(tg, Reg::AddOutMult, r.outMult),
+                  setregOp(tg, Reg::AddOutShift, r.outShift),
+                  setregOp(tg, Reg::AddOutZp, r.outZp),
+                  setregOp(tg, Reg::AddMin, r.lo),
+                  setregOp(tg, Reg::AddMax, r.hi)};
   std::vector<sp::Step> steps = sp::schedule(p, t);
   code.steps.resize(steps.size());
   for (size_t s = 0; s < steps.size(); ++s) {

@@ -379,8 +379,7 @@ std::string genGemm(const Target &tg, const Layer &L,
     if (!g.requant || !tg.has(OpKind::LutLd))
       return "an output table needs the requantized result and the target's "
              "lutld";
-    const int64_t at =
-        int64_t(tg.memRows(tg.memOf(Cls::Param))) - tg.lutRows();
+    const int64_t at = int64_t(tg.memRows(tg.memOf(Cls::Param))) - tg.lutRows();
     moveRows(tg, code.setup, false, Cls::Param, at, tb.lutOff, tg.lutRows());
     code.setup.push_back(lutldOp(tg, at));
   }

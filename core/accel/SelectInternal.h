@@ -107,7 +107,7 @@ std::string tableChain(const View &v, int x, TableChain &out);
 // is 0 (no Sub).
 struct MulPattern {
   int castA = -1, subA = -1, castB = -1, subB = -1, mul = -1, requant = -1;
-  int a = -1, b = -1;  // the i8/u8 operands (values)
+  int a = -1, b = -1; // the i8/u8 operands (values)
   int64_t za = 0, zb = 0;
   int kind = 0; // broadcastKind of b against the result
 };

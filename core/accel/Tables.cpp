@@ -37,8 +37,8 @@ bool chainConstant(const View &v, const v1::Node &n, int i) {
   std::vector<int64_t> vals;
   if (!v.ints(c, vals))
     return false;
-  return vals.size() == 1 || (n.op() == "TableLookup" && i == 1 &&
-                              vals.size() == 256);
+  return vals.size() == 1 ||
+         (n.op() == "TableLookup" && i == 1 && vals.size() == 256);
 }
 
 int32_t wrap(int64_t x) { return int32_t(uint32_t(uint64_t(x))); }

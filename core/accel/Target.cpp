@@ -13,9 +13,9 @@ namespace ember::accel {
 namespace {
 
 const char *const kClsNames[kNumCls] = {"act", "wgt", "acc", "param", "out"};
-const char *const kOpNames[kNumOpKinds] = {"load",   "store",   "copy", "gemm",
-                                           "dwgemm", "requant", "vadd", "pool",
-                                           "setreg", "finish", "lutld", "vmul"};
+const char *const kOpNames[kNumOpKinds] = {
+    "load", "store", "copy",   "gemm",   "dwgemm", "requant",
+    "vadd", "pool",  "setreg", "finish", "lutld",  "vmul"};
 const char *const kRegNames[kNumRegs] = {
     "pad_value",  "pool_kh",    "pool_kw",     "pool_stride",  "pool_in_w",
     "pool_out_w", "add_lshift", "add_a_zp",    "add_a_mult",   "add_a_shift",
@@ -23,8 +23,9 @@ const char *const kRegNames[kNumRegs] = {
     "add_out_zp", "add_min",    "add_max",     "mul_a_zp",     "mul_b_zp",
     "mul_mult",   "mul_shift",  "mul_out_zp",  "mul_min",      "mul_max"};
 // The forms of the layer's catalogue (Select.cpp), by name.
-const char *const kFormNames[] = {"conv", "matmul", "mean",   "requant", "pool",
-                                  "add",  "concat", "reshape", "mul"};
+const char *const kFormNames[] = {"conv",    "matmul",  "mean",
+                                  "requant", "pool",    "add",
+                                  "concat",  "reshape", "mul"};
 // The fields each operation's description may declare (bits of its
 // encoding), in the order the layer's text prints them.
 const std::vector<const char *> &knownFields(OpKind k) {
@@ -189,9 +190,8 @@ std::string validate(Target &t) {
                         : f.name == "mul" ? OpKind::VMul
                                           : OpKind::Requant;
       if (lutNeeds.empty() && t.has(producer) && !t.lutFlag(producer))
-        lutNeeds = std::string("ops.") + kOpNames[int(producer)] +
-                   ": form '" + f.name +
-                   "' fuses the lut stage, which needs the flag 'lut'";
+        lutNeeds = std::string("ops.") + kOpNames[int(producer)] + ": form '" +
+                   f.name + "' fuses the lut stage, which needs the flag 'lut'";
     }
     if (f.name == "conv" || f.name == "matmul" || f.name == "mean" ||
         f.name == "requant") {
@@ -623,11 +623,11 @@ std::string parseTarget(const std::string &text, Target &t) {
     for (const auto &f : kv.second.o) {
       const std::string where = os.at(kv.first.c_str()) + "." + f.first;
       const auto &known = knownFields(k);
-      bool ok = f.first == "reset" || f.first == "bias" || f.first == "avg" ||
-                (f.first == "lut" &&
-                 (k == OpKind::Requant || k == OpKind::VAdd ||
-                  k == OpKind::Pool || k == OpKind::VMul)) ||
-                (f.first == "bcast" && k == OpKind::VMul);
+      bool ok =
+          f.first == "reset" || f.first == "bias" || f.first == "avg" ||
+          (f.first == "lut" && (k == OpKind::Requant || k == OpKind::VAdd ||
+                                k == OpKind::Pool || k == OpKind::VMul)) ||
+          (f.first == "bcast" && k == OpKind::VMul);
       for (const char *n : known)
         ok = ok || f.first == n;
       if (!ok)

@@ -160,8 +160,8 @@ void printHostSegments(std::ostream &os,
     device += p.onPlugin;
     hostNodes += p.onPlugin ? 0 : p.nodes.size();
   }
-  os << "host segments: " << (parts.size() - device) << " ("
-     << hostNodes << " nodes) between " << device << " device partitions\n";
+  os << "host segments: " << (parts.size() - device) << " (" << hostNodes
+     << " nodes) between " << device << " device partitions\n";
   for (size_t i = 0; i < parts.size(); ++i) {
     if (parts[i].onPlugin)
       continue;

@@ -112,8 +112,7 @@ struct PoolLayer {
 // The VMul registers (quantized multiply: requantize((a - aZp) * (b - bZp),
 // mult, shift) + outZp, clamped), in stored-int8 terms.
 struct MulRegs {
-  int32_t aZp = 0, bZp = 0, mult = 0, shift = 0, outZp = 0, lo = -128,
-          hi = 127;
+  int32_t aZp = 0, bZp = 0, mult = 0, shift = 0, outZp = 0, lo = -128, hi = 127;
 };
 
 // Quantized elementwise add of two tensors of one shape (or b repeated);
