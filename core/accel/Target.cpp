@@ -21,7 +21,8 @@ const char *const kRegNames[kNumRegs] = {
     "pool_out_w", "add_lshift", "add_a_zp",    "add_a_mult",   "add_a_shift",
     "add_b_zp",   "add_b_mult", "add_b_shift", "add_out_mult", "add_out_shift",
     "add_out_zp", "add_min",    "add_max",     "mul_a_zp",     "mul_b_zp",
-    "mul_mult",   "mul_shift",  "mul_out_zp",  "mul_min",      "mul_max"};
+    "mul_mult",   "mul_shift",  "mul_out_zp",  "mul_min",      "mul_max",
+    "rq16_min",   "rq16_max"};
 // The forms of the layer's catalogue (Select.cpp), by name.
 const char *const kFormNames[] = {"conv",    "matmul",  "mean",
                                   "requant", "pool",    "add",

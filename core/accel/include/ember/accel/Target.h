@@ -85,8 +85,12 @@ enum class Reg : uint8_t {
   MulOutZp,
   MulMin,
   MulMax,
+  // The clamp of a 16-bit requantization (the layer does not schedule
+  // 16-bit layers; the role lets a description declare them).
+  Rq16Min,
+  Rq16Max,
 };
-constexpr int kNumRegs = 25;
+constexpr int kNumRegs = 27;
 const char *regRoleName(Reg r);
 
 enum class Dataflow : uint8_t { WeightStationary, OutputStationary };
