@@ -198,14 +198,24 @@ def measure(ember, model, executor):
     if m:
         dev, host = int(m.group(1)), int(m.group(2))
         row["node_share"] = dev / max(1, dev + host)
-    m = re.search(r"npu: cycles=(\d+) mac_util=(\S+) .* npu_mac_share=(\S+) "
-                  r"partitions=(\d+) host_nodes=(\d+)", out)
+    m = re.search(r"npu: cycles=(\d+) mac_util=(\S+) .* npu_mac_share=(\S+)",
+                  out)
     if m:
         row.update(cycles=int(m.group(1)), mac_util=float(m.group(2)),
-                   mac_share=float(m.group(3)), partitions=int(m.group(4)),
-                   host_nodes=int(m.group(5)))
+                   mac_share=float(m.group(3)))
+    # (The summary line's partitions= and host_nodes=, or the run's line,
+    # for a build from before them: --ember of another checkout.)
+    m = (re.search(r"npu: .* partitions=(\d+) host_nodes=(\d+)", out) or
+         re.search(r"\bpartitions=(\d+) .*fallback_nodes=(\d+)", out))
+    if m and "cycles" in row:
+        row.update(partitions=int(m.group(1)), host_nodes=int(m.group(2)))
     if not row["ok"]:
         row["error"] = out.strip().splitlines()[-1] if out.strip() else "?"
+    if "nothing in the model runs on" in out:
+        # No node on the device: one host partition.
+        m = re.search(r"and (\d+) more nodes", out)
+        row.update(partitions=1, host_nodes=1 + int(m.group(1)) if m else 0,
+                   node_share=0.0, mac_share=0.0, cycles=0, mac_util=0.0)
     return row
 
 
