@@ -525,10 +525,11 @@ std::string whyTableNode(const View &v, Analysis &a, int i, bool) {
   if (!v.constant[size_t(tb)] || !v.ints(tb, vals) || vals.size() != 256)
     return "the table is not a constant of 256 entries";
   int p = v.producer[size_t(x)];
-  if (p < 0 || v.g.nodes(p).op() != "Requantize" || !a.why[size_t(p)].empty())
+  if (p < 0 || v.g.nodes(p).op() != "Requantize" || !a.why[size_t(p)].empty() ||
+      a.mulOf[size_t(p)] >= 0 || a.lutOf[size_t(p)] >= 0)
     return "its input " + q(v.name(x)) +
            " is not requantized by a layer the target runs (the table is "
-           "applied on the producer's output path)";
+           "applied on a convolution's, MatMul's or mean's output path)";
   if (v.uses(x) != 1)
     return "its input " + q(v.name(x)) +
            " has other uses (the layer stores only the looked-up result)";
