@@ -365,6 +365,112 @@ struct Builder {
     pending[y] = std::move(p);
   }
 
+  // A TableLookup of a requantized pending layer: its output table
+  // (stored entries: index k is the stored input k - 128, a u8 table's
+  // values shifted by -128).
+  void table(const v1::Node &n) {
+    int x = v.in(n, 0), y = v.out(n);
+    auto it = pending.find(x);
+    if (it == pending.end() || !it->second.requantized ||
+        !it->second.layer.lut.empty() || !fuses(v.t, it->second.form, "lut")) {
+      err = "TableLookup " + q(n.name()) +
+            ": its input is not the result of a layer with an output table";
+      return;
+    }
+    std::vector<int64_t> vals;
+    v.ints(v.in(n, 1), vals);
+    const bool inU8 = v.dtype(x) == "u8", outU8 = v.dtype(y) == "u8";
+    std::vector<int8_t> lut(256);
+    for (int k = 0; k < 256; ++k) {
+      // Stored input k - 128 is the graph value k - 128 (i8) or k (u8); the
+      // table is indexed by value - lowest, which is k in both cases.
+      int64_t out = vals[size_t(k)];
+      lut[size_t(k)] = int8_t(outU8 ? out - 128 : out);
+    }
+    (void)inU8;
+    Pending p = std::move(it->second);
+    pending.erase(it);
+    p.layer.nodes.push_back(n.name());
+    p.layer.lut = std::move(lut);
+    pending[y] = std::move(p);
+  }
+
+  // A quantized multiply (Analysis::muls), ending at Requantize `ri`: a
+  // layer of its own, b the repeated per-channel operand if any.
+  void mulLayer(int ri) {
+    const MulPattern *mp = nullptr;
+    for (const MulPattern &m : an.muls)
+      if (m.requant == ri)
+        mp = &m;
+    const v1::Node &r = v.g.nodes(ri);
+    int y = v.out(r);
+    if (!mp) {
+      err = "internal: Requantize " + q(r.name()) + " outside its multiply";
+      return;
+    }
+    auto yd = v.dims(y);
+    int ta = materialize(mp->a);
+    int tb = mp->kind ? repeatedTensor(mp->b, yd[1]) : materialize(mp->b);
+    if (ta < 0 || tb < 0)
+      return;
+    Layer L;
+    L.kind = Layer::Kind::Add;
+    L.name = v.g.nodes(mp->mul).name();
+    for (int k : {mp->castA, mp->subA, mp->castB, mp->subB, mp->mul, ri})
+      if (k >= 0)
+        L.nodes.push_back(v.g.nodes(k).name());
+    L.add.a = ta;
+    L.add.b = tb;
+    L.add.bBroadcast = mp->kind == 1;
+    L.add.mul = true;
+    MulRegs &g = L.add.mulRegs;
+    g.aZp = storedZp(v.dtype(mp->a), mp->za);
+    g.bZp = storedZp(v.dtype(mp->b), mp->zb);
+    std::vector<int64_t> m, e, zy;
+    v.ints(v.in(r, 1), m);
+    v.ints(v.in(r, 2), e);
+    if (v.in(r, 4) >= 0)
+      v.ints(v.in(r, 4), zy);
+    g.mult = int32_t(m[0]);
+    g.shift = int32_t(e[0]);
+    const std::string &to = v.dtype(y);
+    const int64_t lowest = to == "u8" ? 0 : -128, highest = lowest + 255;
+    const int64_t lo = std::max(aInt(r, "min", lowest), lowest);
+    const int64_t hi = std::min(aInt(r, "max", highest), highest);
+    const int64_t off = to == "u8" ? 128 : 0;
+    g.outZp = int32_t((zy.empty() ? 0 : zy[0]) - off);
+    g.lo = int32_t(lo - off);
+    g.hi = int32_t(std::max(lo, hi) - off);
+    L.add.out = newTensor(y, isOutput(y) ? NTensor::Kind::Output
+                                         : NTensor::Kind::Activation);
+    tensorOf[size_t(y)] = L.add.out;
+    lp.layers.push_back(std::move(L));
+  }
+
+  // The last node of a table chain (Analysis::tables): the chain's table
+  // becomes the output table of the layer computing its root.
+  void tableChainEnd(int exit) {
+    const TableChain *tc = nullptr;
+    for (const TableChain &c : an.tables)
+      if (c.exit == exit)
+        tc = &c;
+    const v1::Node &n = v.g.nodes(exit);
+    auto it = tc ? pending.find(tc->root) : pending.end();
+    if (it == pending.end() || !it->second.requantized ||
+        !it->second.layer.lut.empty() || !fuses(v.t, it->second.form, "lut")) {
+      err = n.op() + " " + q(n.name()) +
+            ": its chain's input is not the result of a layer with an output "
+            "table";
+      return;
+    }
+    Pending p = std::move(it->second);
+    pending.erase(it);
+    for (int m : tc->nodes)
+      p.layer.nodes.push_back(v.g.nodes(m).name());
+    p.layer.lut = tc->lut;
+    pending[v.out(n)] = std::move(p);
+  }
+
   void pool(const v1::Node &n) {
     int x = v.in(n, 0), y = v.out(n);
     auto xd = v.dims(x);
@@ -380,8 +486,8 @@ struct Builder {
     bool noPad = !pads[0] && !pads[1] && !pads[2] && !pads[3];
     auto it = pending.find(x);
     if (noPad && it != pending.end() && it->second.requantized && single(x) &&
-        !it->second.layer.gemm.pool.on && !it->second.layer.gemm.add.on &&
-        fuses(v.t, it->second.form, "pool")) {
+        it->second.layer.lut.empty() && !it->second.layer.gemm.pool.on &&
+        !it->second.layer.gemm.add.on && fuses(v.t, it->second.form, "pool")) {
       Layer trial = it->second.layer;
       trial.gemm.pool = {true, avg, ks[0], ks[1], s};
       trial.gemm.flat = false; // pooling needs image lines
@@ -456,7 +562,7 @@ struct Builder {
       auto it = pending.find(mine);
       if (kMine != 0 || it == pending.end() || !it->second.requantized ||
           !single(mine) || it->second.layer.gemm.add.on ||
-          !fuses(v.t, it->second.form, "add"))
+          !it->second.layer.lut.empty() || !fuses(v.t, it->second.form, "add"))
         continue;
       int ot = kOther ? repeatedTensor(other, yd[1]) : materialize(other);
       if (ot < 0)
@@ -573,6 +679,16 @@ struct Builder {
         sumNode(n);
         continue;
       }
+      if (an.mulOf[size_t(i)] >= 0) {
+        if (an.mulOf[size_t(i)] == i)
+          mulLayer(i);
+        continue;
+      }
+      if (an.lutOf[size_t(i)] >= 0) {
+        if (an.lutOf[size_t(i)] == i)
+          tableChainEnd(i);
+        continue;
+      }
       // The form table's builder (analyze found the row: the node is
       // claimed).
       const FormRow *row = rowFor(v.t, n.op());
@@ -604,6 +720,11 @@ void buildPool(Builder &b, int i) { b.pool(b.v.g.nodes(i)); }
 void buildAdd(Builder &b, int i) { b.qadd(b.v.g.nodes(i)); }
 void buildConcat(Builder &b, int i) { b.concat(b.v.g.nodes(i)); }
 void buildMove(Builder &b, int i) { b.move(b.v.g.nodes(i)); }
+void buildTable(Builder &b, int i) { b.table(b.v.g.nodes(i)); }
+// (Chain members are built by Builder::run through Analysis::lutOf.)
+void buildChainPart(Builder &b, int i) {
+  b.err = "internal: node " + std::to_string(i) + " outside its table chain";
+}
 void buildSumPart(Builder &b, int i) { b.sumNode(b.v.g.nodes(i)); }
 
 } // namespace ember::accel::sel

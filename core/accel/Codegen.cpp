@@ -122,7 +122,7 @@ uint64_t tensorBytes(const std::vector<NTensor> &ts, int k) {
 // together they need more than the memory: the next layer's weights can then
 // load while the layer before still computes (weight prefetch).
 Slots allocate(const Target &tg, const sp::Problem &p, const sp::Tiling &t,
-               bool fromTop) {
+               bool fromTop, uint64_t paramReserve) {
   Slots s;
   std::vector<int64_t> cursor(p.spaces.size(), 0);
   s.base.resize(p.operands.size());
@@ -131,8 +131,10 @@ Slots allocate(const Target &tg, const sp::Problem &p, const sp::Tiling &t,
     int64_t n = op.footprint ? int64_t(op.footprint(t.tile)) : 0;
     for (unsigned sl = 0; sl < t.slots[k]; ++sl) {
       cursor[op.space] += n;
-      s.base[k].push_back(fromTop ? int64_t(tg.memRows(int(op.space))) -
-                                        cursor[op.space]
+      const int64_t top =
+          int64_t(tg.memRows(int(op.space))) -
+          (int(op.space) == tg.memOf(Cls::Param) ? int64_t(paramReserve) : 0);
+      s.base[k].push_back(fromTop ? top - cursor[op.space]
                                   : cursor[op.space] - n);
     }
   }
@@ -143,10 +145,13 @@ Slots allocate(const Target &tg, const sp::Problem &p, const sp::Tiling &t,
 }
 
 std::vector<sp::Space> spacesOf(const Target &tg,
-                                const std::vector<uint64_t> &share) {
+                                const std::vector<uint64_t> &share,
+                                uint64_t paramReserve) {
   std::vector<sp::Space> v;
   for (size_t m = 0; m < tg.memories.size(); ++m) {
     uint64_t cap = tg.memories[m].rows;
+    if (int(m) == tg.memOf(Cls::Param))
+      cap -= std::min(cap, paramReserve);
     if (m < share.size() && share[m])
       cap = std::min(cap, share[m]);
     v.push_back({tg.memories[m].name, cap});
@@ -261,7 +266,7 @@ std::string genPool(const Target &tg, const Layer &L,
     return cyc;
   };
   sp::Problem p;
-  p.spaces = spacesOf(tg, o.shareRows);
+  p.spaces = spacesOf(tg, o.shareRows, o.paramReserve);
   enum { dN, dY, dC };
   p.dims = {
       {"n", g.N, false, {1}}, {"y", g.OH, false, {}}, {"c", Ct, false, {1}}};
@@ -296,7 +301,7 @@ std::string genPool(const Target &tg, const Layer &L,
   if (!plan.ok)
     return "does not fit the memories: " + plan.error;
   const sp::Tiling &t = plan.tiling;
-  Slots slots = allocate(tg, p, t, o.slotsFromTop);
+  Slots slots = allocate(tg, p, t, o.slotsFromTop, o.paramReserve);
   code.tiling = info.tiling = tilingText(p, t);
   info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
   code.setup = {setregOp(tg, Reg::PadValue, g.padValue),
@@ -339,7 +344,7 @@ std::string genAdd(const Target &tg, const Layer &L,
   const NTensor &y = ts[size_t(g.out)];
   const int64_t Ct = y.tiles(), P = y.P, lanes = tg.lanes;
   sp::Problem p;
-  p.spaces = spacesOf(tg, o.shareRows);
+  p.spaces = spacesOf(tg, o.shareRows, o.paramReserve);
   enum { dP, dC };
   p.dims = {{"p", P, false, {}}, {"c", Ct, false, {1}}};
   p.greedyDim = dP;
@@ -359,10 +364,24 @@ std::string genAdd(const Target &tg, const Layer &L,
       return moveRowsCount(tg, t[dP]);
     };
   }
-  if (g.bBroadcast)
+  // A multiply reads a repeated operand's one row (bcast); an add a run
+  // of it, loaded with stride 0.
+  const bool bcast = g.mul && g.bBroadcast;
+  if (bcast) {
+    auto one = [](const std::vector<int64_t> &) { return uint64_t(1); };
+    p.operands[1].footprint = one;
+    p.operands[1].rows = one;
+    p.operands[1].bytes = [lanes](const std::vector<int64_t> &) {
+      return uint64_t(lanes);
+    };
+    p.operands[1].transfers = [&tg](const std::vector<int64_t> &) {
+      return moveRowsCount(tg, 1);
+    };
+  } else if (g.bBroadcast) {
     p.operands[1].transfers = [&tg](const std::vector<int64_t> &t) {
       return repeatRowCount(tg, t[dP]);
     };
+  }
   p.compute = [&tg](const sp::Tiling &, const std::vector<int64_t> &,
                     const std::vector<int64_t> &t,
                     const std::vector<sp::StepOperand> &) {
@@ -372,24 +391,34 @@ std::string genAdd(const Target &tg, const Layer &L,
   if (!plan.ok)
     return "does not fit the memories: " + plan.error;
   const sp::Tiling &t = plan.tiling;
-  Slots slots = allocate(tg, p, t, o.slotsFromTop);
+  Slots slots = allocate(tg, p, t, o.slotsFromTop, o.paramReserve);
   code.tiling = info.tiling = tilingText(p, t);
   info.minDramBytes = tensorBytes(ts, g.a) + tensorBytes(ts, g.out) +
                       (g.bBroadcast ? uint64_t(y.tiles() * y.rowBytes())
                                     : tensorBytes(ts, g.b));
   const AddRegs &r = g.regs;
-  code.setup = {setregOp(tg, Reg::AddLshift, r.lshift),
-                setregOp(tg, Reg::AddAZp, r.aZp),
-                setregOp(tg, Reg::AddAMult, r.aMult),
-                setregOp(tg, Reg::AddAShift, r.aShift),
-                setregOp(tg, Reg::AddBZp, r.bZp),
-                setregOp(tg, Reg::AddBMult, r.bMult),
-                setregOp(tg, Reg::AddBShift, r.bShift),
-                setregOp(tg, Reg::AddOutMult, r.outMult),
-                setregOp(tg, Reg::AddOutShift, r.outShift),
-                setregOp(tg, Reg::AddOutZp, r.outZp),
-                setregOp(tg, Reg::AddMin, r.lo),
-                setregOp(tg, Reg::AddMax, r.hi)};
+  const MulRegs &mr = g.mulRegs;
+  if (g.mul)
+    code.setup = {setregOp(tg, Reg::MulAZp, mr.aZp),
+                  setregOp(tg, Reg::MulBZp, mr.bZp),
+                  setregOp(tg, Reg::MulMult, mr.mult),
+                  setregOp(tg, Reg::MulShift, mr.shift),
+                  setregOp(tg, Reg::MulOutZp, mr.outZp),
+                  setregOp(tg, Reg::MulMin, mr.lo),
+                  setregOp(tg, Reg::MulMax, mr.hi)};
+  else
+    code.setup = {setregOp(tg, Reg::AddLshift, r.lshift),
+                  setregOp(tg, Reg::AddAZp, r.aZp),
+                  setregOp(tg, Reg::AddAMult, r.aMult),
+                  setregOp(tg, Reg::AddAShift, r.aShift),
+                  setregOp(tg, Reg::AddBZp, r.bZp),
+                  setregOp(tg, Reg::AddBMult, r.bMult),
+                  setregOp(tg, Reg::AddBShift, r.bShift),
+                  setregOp(tg, Reg::AddOutMult, r.outMult),
+                  setregOp(tg, Reg::AddOutShift, r.outShift),
+                  setregOp(tg, Reg::AddOutZp, r.outZp),
+                  setregOp(tg, Reg::AddMin, r.lo),
+                  setregOp(tg, Reg::AddMax, r.hi)};
   std::vector<sp::Step> steps = sp::schedule(p, t);
   code.steps.resize(steps.size());
   for (size_t s = 0; s < steps.size(); ++s) {
@@ -401,11 +430,14 @@ std::string genAdd(const Target &tg, const Layer &L,
     int64_t b = slots.base[1][st.operands[1].slot];
     int64_t out = slots.base[2][st.operands[2].slot];
     moveRows(tg, sc.loads, false, Cls::Out, a, addr(g.a, c, p0), p1 - p0);
-    if (g.bBroadcast)
+    if (bcast)
+      moveRows(tg, sc.loads, false, Cls::Out, b, addr(g.b, c, 0), 1);
+    else if (g.bBroadcast)
       repeatRow(tg, sc.loads, Cls::Out, b, addr(g.b, c, 0), p1 - p0);
     else
       moveRows(tg, sc.loads, false, Cls::Out, b, addr(g.b, c, p0), p1 - p0);
-    sc.compute.push_back(vaddOp(tg, out, a, b, p1 - p0));
+    sc.compute.push_back(g.mul ? vmulOp(tg, out, a, b, p1 - p0, bcast)
+                               : vaddOp(tg, out, a, b, p1 - p0));
     moveRows(tg, sc.tail, true, Cls::Out, out, addr(g.out, c, p0), p1 - p0);
   }
   return "";
@@ -429,7 +461,7 @@ std::string layerOp(const Layer &L) {
   case Layer::Kind::Pool:
     return L.pool.avg ? "avgpool" : "maxpool";
   case Layer::Kind::Add:
-    return "add";
+    return L.add.mul ? "mul" : "add";
   }
   return "?";
 }
@@ -495,6 +527,12 @@ void writeConstants(const LayerProgram &lp, Program &p) {
       if (at + d.size() <= p.image.size() && !d.empty())
         std::memcpy(p.image.data() + at, d.data(), d.size());
     }
+  for (size_t i = 0; i < lp.layers.size() && i < p.tables.size(); ++i) {
+    const std::vector<int8_t> &lut = lp.layers[i].lut;
+    const GemmTables &tb = p.tables[i];
+    if (tb.lut && lut.size() == 256 && tb.lutOff + 256 <= p.image.size())
+      std::memcpy(p.image.data() + tb.lutOff, lut.data(), 256);
+  }
 }
 
 sp::Machine machineOf(const Target &tg, const CodegenOptions &o) {
@@ -520,9 +558,13 @@ std::string layerFits(const Target &tg, const Layer &L,
   CodegenOptions fit; // whether it fits does not depend on the cost
   fit.cycleTiling = false;
   fit.predict = false;
+  // (A layer with an output table keeps the table's rows free, as in
+  // generateProgram; a layer beside one in a program needs these rows too.)
+  fit.paramReserve = L.lut.empty() ? 0 : uint64_t(tg.lutRows());
   switch (L.kind) {
   case Layer::Kind::Gemm: {
     GemmTables tb = layoutGemm(tg, L.gemm, img, true);
+    tb.lut = !L.lut.empty();
     return genGemm(tg, L, ts, tb, fit, 0, code, info);
   }
   case Layer::Kind::Pool:
@@ -562,6 +604,24 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
   for (size_t i = 0; i < lp.layers.size(); ++i)
     if (lp.layers[i].kind == Layer::Kind::Gemm)
       tables[i] = layoutGemm(tg, lp.layers[i].gemm, img, o.dwgemm);
+  // Per layer with an output table: its 256 bytes (param rows, entry k at
+  // byte k, little-endian lanes).
+  for (size_t i = 0; i < lp.layers.size(); ++i) {
+    const Layer &L = lp.layers[i];
+    if (L.lut.empty())
+      continue;
+    if (L.lut.size() != 256)
+      return "internal: layer '" + L.name + "' has an output table of " +
+             std::to_string(L.lut.size()) + " entries";
+    if (!tg.has(OpKind::LutLd) || L.kind != Layer::Kind::Gemm ||
+        !tg.lutFlag(OpKind::Requant))
+      return "layer '" + L.name + "': the target has no output table for it";
+    tables[i].lut = true;
+    tables[i].lutOff = img.put(L.lut.data(), L.lut.size());
+  }
+  bool anyTable = false;
+  for (const GemmTables &tb : tables)
+    anyTable = anyTable || tb.lut;
   // Activations after the image (the SDK's interval planner).
   uint64_t actBase = alignUp(img.bytes.size(), tg.dram.alignment), end = 0;
   // Boundaries that may run in stripes (Stripes.h), known before tiling.
@@ -619,6 +679,7 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
                       const std::vector<uint64_t> *stripeShare =
                           nullptr) -> std::string {
     CodegenOptions lo = o; // plus the layer's forced tiling and slot side
+    lo.paramReserve = anyTable ? uint64_t(tg.lutRows()) : 0;
     lo.inOnChip = inOn;
     lo.outOnChip = outOn;
     const Layer &L = lp.layers[i];

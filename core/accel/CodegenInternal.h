@@ -52,8 +52,10 @@ operand(std::string name, int space, scratchpad::Role role,
 
 // The target's memories as the tile planner's spaces (capacities in rows;
 // `share`: at most these rows of each, 0: all).
+// `paramReserve`: rows at the top of the param memory left out.
 std::vector<scratchpad::Space> spacesOf(const Target &t,
-                                        const std::vector<uint64_t> &share);
+                                        const std::vector<uint64_t> &share,
+                                        uint64_t paramReserve = 0);
 
 // Plans a layer's problem: by the cost model or by DMA bytes, or the tiling
 // the tuner forces (checked to fit); fills the choice and prediction of
@@ -69,7 +71,8 @@ struct Slots {
   std::string error;
 };
 Slots allocate(const Target &t, const scratchpad::Problem &p,
-               const scratchpad::Tiling &tl, bool fromTop);
+               const scratchpad::Tiling &tl, bool fromTop,
+               uint64_t paramReserve = 0);
 
 // "n=1x1 y=4x3 ..." of a tiling.
 std::string tilingText(const scratchpad::Problem &p,

@@ -62,6 +62,17 @@ std::string moveText(const Target &) {
   return "of a tensor the target computes, keeping dim 1 and the pixel order "
          "(or a flatten into the MatMul that follows)";
 }
+std::string tableText(const Target &) {
+  return "a constant 256-entry table, of a Requantize's only use";
+}
+std::string chainText(const Target &) {
+  return "i32, in an output-table chain (TableLookup, Cast, Sub, Add, Mul, "
+         "scalar Requantize; at most 16 ops)";
+}
+std::string mulText(const Target &) {
+  return "rank 2 or 4; same shapes, or b one pixel of per-channel values (a "
+         "constant, or a [1,C,...] tensor: the squeeze-excitation scale)";
+}
 std::string castText(const Target &) {
   return "i8/u8 to i32 starting a per-channel sum: Cast -> [Sub] -> "
          "ReduceSum over H, W -> Requantize";
@@ -87,6 +98,16 @@ const char *const kSum =
 const char *const kMove =
     "placement: of a tensor the target computes in the same partition (a "
     "free reshape; a lone one is not worth a partition)";
+const char *const kTable =
+    "fused: the output table of the layer requantizing its input (applied "
+    "after the requantization and its clamp)";
+const char *const kTableChain =
+    "fused: integer elementwise ops of one requantized layer result alone "
+    "(x * f(x): SiLU, HardSwish as x * HardSigmoid(x)), evaluated into its "
+    "output table";
+const char *const kMul =
+    "fused: a quantized Mul, Requantize((Cast(a) - za) * (Cast(b) - zb)) with "
+    "scalar parameters";
 const char *const kPlaced =
     "placement: every input but the last a whole number of channel tiles "
     "(a multiple of the lanes), so producers store into the output";
@@ -142,6 +163,28 @@ const std::vector<FormRow> &formTable() {
        requantText,
        whyRequantNode,
        buildRequant},
+      {"conv|matmul|mean|requant",
+       "lut",
+       "TableLookup",
+       {"i8", "u8"},
+       0,
+       kTable,
+       {},
+       {},
+       tableText,
+       whyTableNode,
+       buildTable},
+      {"conv|matmul|mean|requant",
+       "lut",
+       "Mul",
+       {"i32"},
+       0,
+       kTableChain,
+       {},
+       {},
+       chainText,
+       whyChainPartNode,
+       buildChainPart},
       {"add",
        "",
        "QuantizedAdd",
@@ -285,6 +328,39 @@ const std::vector<FormRow> &formTable() {
        reduceText,
        whySumPartNode,
        buildSumPart},
+      {"mul",
+       "",
+       "Mul",
+       {"i32"},
+       0,
+       kMul,
+       {},
+       {},
+       mulText,
+       whyChainPartNode,
+       buildChainPart},
+      {"mul",
+       "",
+       "Cast",
+       {"i8", "u8", "i32"},
+       0,
+       kMul,
+       {},
+       {},
+       mulText,
+       whyChainPartNode,
+       buildChainPart},
+      {"mul",
+       "",
+       "Sub",
+       {"i32"},
+       0,
+       kMul,
+       {},
+       {},
+       mulText,
+       whyChainPartNode,
+       buildChainPart},
   };
   return rows;
 }

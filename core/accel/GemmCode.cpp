@@ -46,7 +46,7 @@ std::string genGemm(const Target &tg, const Layer &L,
   (void)ekw;
 
   sp::Problem p;
-  p.spaces = spacesOf(tg, o.shareRows);
+  p.spaces = spacesOf(tg, o.shareRows, o.paramReserve);
   enum { dN, dY, dKo, dKc };
   const bool flat = g.flat;
   // A strided 1x1 convolution without padding reads every sh-th line and
@@ -350,7 +350,7 @@ std::string genGemm(const Target &tg, const Layer &L,
     if (c.bias < 0)
       c.bias = path;
   const sp::Tiling &t = plan.tiling;
-  Slots slots = allocate(tg, p, t, o.slotsFromTop);
+  Slots slots = allocate(tg, p, t, o.slotsFromTop, o.paramReserve);
   if (!slots.error.empty())
     return slots.error;
   {
@@ -373,6 +373,16 @@ std::string genGemm(const Target &tg, const Layer &L,
   info.tiling = code.tiling;
 
   code.setup.push_back(setregOp(tg, Reg::PadValue, g.padValue));
+  if (tb.lut) {
+    // The output table: into the top param rows, then to the vector engine
+    // (dependency insertion orders it against other users of those rows).
+    if (!g.requant || !tg.has(OpKind::LutLd))
+      return "an output table needs the requantized result and the target's "
+             "lutld";
+    const int64_t at = int64_t(tg.memRows(tg.memOf(Cls::Param))) - tg.lutRows();
+    moveRows(tg, code.setup, false, Cls::Param, at, tb.lutOff, tg.lutRows());
+    code.setup.push_back(lutldOp(tg, at));
+  }
   if (pool) {
     code.setup.push_back(setregOp(tg, Reg::PoolKh, int32_t(g.pool.kh)));
     code.setup.push_back(setregOp(tg, Reg::PoolKw, int32_t(g.pool.kw)));
@@ -652,6 +662,8 @@ std::string genGemm(const Target &tg, const Layer &L,
     }
     if (add && !g.add.beforePool)
       vadd(result, outN);
+    // The table applies to the layer's result: the vector op writing it.
+    sc.tail.back().lut = tb.lut;
     moveRows(tg, sc.tail, true, Cls::Out, result, addr(g.out, ko, outP), outN);
   }
   return "";

@@ -71,7 +71,9 @@ const std::vector<OpField> &opFields(OpKind k) {
       {{"dst", &Op::dst}, {"a", &Op::a}, {"b", &Op::b}, {"rows", &Op::rows}},
       {{"dst", &Op::dst}, {"src", &Op::src}, {"rows", &Op::rows}},
       {{"value", &Op::value}},
-      {}};
+      {},
+      {{"src", &Op::src}},
+      {{"dst", &Op::dst}, {"a", &Op::a}, {"b", &Op::b}, {"rows", &Op::rows}}};
   return f[size_t(k)];
 }
 
@@ -212,6 +214,23 @@ Op requantOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
   return op;
 }
 
+Op vmulOp(const Target &t, int64_t dst, int64_t a, int64_t b, int64_t rows,
+          bool bcast) {
+  Op op = make(t, OpKind::VMul);
+  op.dst = dst;
+  op.a = a;
+  op.b = b;
+  op.rows = rows;
+  op.bcast = bcast;
+  return op;
+}
+
+Op lutldOp(const Target &t, int64_t src) {
+  Op op = make(t, OpKind::LutLd);
+  op.src = src;
+  return op;
+}
+
 Op vaddOp(const Target &t, int64_t dst, int64_t a, int64_t b, int64_t rows) {
   Op op = make(t, OpKind::VAdd);
   op.dst = dst;
@@ -271,6 +290,10 @@ std::string formatOp(const Target &t, const Op &op) {
     s += std::string(" ") + f.name + "=" + std::to_string(op.*f.member);
   if (op.kind == OpKind::DwGemm || op.kind == OpKind::Requant)
     s += std::string(" bias=") + (op.bias ? "1" : "0");
+  if (op.bcast)
+    s += " bcast=1";
+  if (op.lut)
+    s += " lut=1";
   if (op.wait)
     s += " wait=" + mask(t, op.wait);
   if (op.signal)
@@ -338,6 +361,18 @@ std::string parseOp(const Target &t, const std::string &text, Op &op) {
     long long x = std::strtoll(v.c_str(), &end, 10);
     if (v.empty() || *end || v.size() > 20)
       return "'" + word + "': the value is not an integer";
+    if (k == "bcast" && op.kind == OpKind::VMul) {
+      op.bcast = x != 0;
+      continue;
+    }
+    if (k == "lut" && (op.kind == OpKind::Requant || op.kind == OpKind::VAdd ||
+                       op.kind == OpKind::Pool || op.kind == OpKind::VMul)) {
+      if (x != 0 && !t.lutFlag(op.kind))
+        return std::string("the target's ") + opKindName(op.kind) +
+               " has no output table flag";
+      op.lut = x != 0;
+      continue;
+    }
     if (k == "reset" || k == "bias" || k == "avg") {
       bool &b = k == "reset" ? op.reset : k == "bias" ? op.bias : op.avg;
       b = x != 0;
@@ -459,6 +494,16 @@ void accesses(const Target &t, const Op &op, const int32_t *regs,
     out.push_back({outM, uint64_t(op.dst), uint64_t(op.dst + op.rows), true});
     return;
   }
+  case OpKind::VMul:
+    out.push_back({outM, uint64_t(op.a), uint64_t(op.a + op.rows), false});
+    out.push_back({outM, uint64_t(op.b),
+                   uint64_t(op.b + (op.bcast ? 1 : op.rows)), false});
+    out.push_back({outM, uint64_t(op.dst), uint64_t(op.dst + op.rows), true});
+    return;
+  case OpKind::LutLd:
+    out.push_back(
+        {paramM, uint64_t(op.src), uint64_t(op.src + t.lutRows()), false});
+    return;
   case OpKind::SetReg:
   case OpKind::Finish:
     return;

@@ -101,7 +101,8 @@ void putOp(Writer &w, const Op &op) {
   w.var(op.mem);
   w.var(op.wait);
   w.var(op.signal);
-  w.var((op.reset ? 1 : 0) | (op.bias ? 2 : 0) | (op.avg ? 4 : 0));
+  w.var((op.reset ? 1 : 0) | (op.bias ? 2 : 0) | (op.avg ? 4 : 0) |
+        (op.lut ? 8 : 0) | (op.bcast ? 16 : 0));
   for (const OpField &f : opFields(op.kind))
     w.var(op.*f.member);
   w.var(op.reg);
@@ -129,6 +130,8 @@ std::string getOp(const Target &t, Reader &r, Op &op) {
   op.reset = flags & 1;
   op.bias = flags & 2;
   op.avg = flags & 4;
+  op.lut = flags & 8;
+  op.bcast = flags & 16;
   for (const OpField &f : opFields(op.kind))
     op.*f.member = r.var();
   op.reg = r.var();
@@ -243,10 +246,13 @@ std::string serializeProgram(const Target &t, const Program &p,
   w.u64(p.tables.size());
   for (const GemmTables &tb : p.tables) {
     w.u64((tb.sum ? 1u : 0u) | (tb.dw ? 2u : 0u) | (tb.dwBias ? 4u : 0u) |
-          (tb.gemmBias ? 8u : 0u) | (tb.rqBias ? 16u : 0u));
+          (tb.gemmBias ? 8u : 0u) | (tb.rqBias ? 16u : 0u) |
+          (tb.lut ? 32u : 0u));
     for (uint64_t off :
          {tb.biasOff, tb.paramOff, tb.onesOff, tb.biasTileOff, tb.rqParamOff})
       w.u64(off);
+    if (tb.lut)
+      w.u64(tb.lutOff);
     w.u64(tb.wOff.size());
     for (size_t k = 0; k < tb.wOff.size(); ++k) {
       w.u64(tb.wOff[k]);
@@ -357,10 +363,12 @@ std::string deserializeProgram(const Target &t, const std::string &bytes,
   for (GemmTables &tb : p.tables) {
     const uint64_t flags = r.u64();
     tb.sum = flags & 1u, tb.dw = flags & 2u, tb.dwBias = flags & 4u,
-    tb.gemmBias = flags & 8u, tb.rqBias = flags & 16u;
+    tb.gemmBias = flags & 8u, tb.rqBias = flags & 16u, tb.lut = flags & 32u;
     for (uint64_t *off : {&tb.biasOff, &tb.paramOff, &tb.onesOff,
                           &tb.biasTileOff, &tb.rqParamOff})
       *off = r.u64();
+    if (tb.lut)
+      tb.lutOff = r.u64();
     const uint64_t kt = r.len(16);
     tb.wOff.resize(size_t(kt));
     tb.rel.resize(size_t(kt));

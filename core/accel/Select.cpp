@@ -91,27 +91,41 @@ bool biasValues(const View &v, int c, int64_t K, int rank,
 // Cast(x i8/u8 -> i32) [-> Sub(scalar zero point)] -> ReduceSum over H, W
 // (keepdims): a per-channel sum the target does with an identity GEMM. The
 // nodes of the chain, or empty when `cast` does not start one.
+// The users of `x` but the quantized multiplies reading it (a value the
+// importer's CSE shares between a per-channel sum and a multiply).
+std::vector<int> usersButMuls(const View &v, int x) {
+  std::vector<int> out;
+  for (int u : v.users[size_t(x)]) {
+    MulPattern mp;
+    if (!(v.t.form("mul") && v.g.nodes(u).op() == "Mul" &&
+          mulPattern(v, u, mp).empty()))
+      out.push_back(u);
+  }
+  return out;
+}
+
 std::vector<int> sumChain(const View &v, int cast) {
   const v1::Node &c = v.g.nodes(cast);
   int x = v.in(c, 0), y = v.out(c);
   if (x < 0 || y < 0 || !isQ8(v.dtype(x)) || v.dtype(y) != "i32" ||
-      v.dims(x).size() != 4 || v.uses(y) != 1 || v.users[size_t(y)].empty())
+      v.dims(x).size() != 4 || v.outUses[size_t(y)] ||
+      usersButMuls(v, y).size() != 1)
     return {};
   auto xd = v.dims(x);
   if (xd[3] > v.t.maxX || xd[2] > v.t.maxY ||
       uint64_t(xd[2] * xd[3]) > rowsOf(v.t, Cls::Act) / 2)
     return {};
   std::vector<int> chain = {cast};
-  int cur = y, n = v.users[size_t(y)][0];
+  int cur = y, n = usersButMuls(v, y)[0];
   if (v.g.nodes(n).op() == "Sub") {
     const v1::Node &s = v.g.nodes(n);
     std::vector<int64_t> z;
     if (v.in(s, 0) != cur || !v.ints(v.in(s, 1), z) || z.size() != 1 ||
-        v.uses(v.out(s)) != 1 || v.users[size_t(v.out(s))].empty())
+        v.outUses[size_t(v.out(s))] || usersButMuls(v, v.out(s)).size() != 1)
       return {};
     chain.push_back(n);
     cur = v.out(s);
-    n = v.users[size_t(cur)][0];
+    n = usersButMuls(v, cur)[0];
   }
   const v1::Node &r = v.g.nodes(n);
   if (r.op() != "ReduceSum" || v.in(r, 0) != cur)
@@ -496,10 +510,119 @@ std::string whyMoveNode(const View &v, Analysis &a, int i, bool forCompile) {
   return why;
 }
 
+// TableLookup(x, table) as the output table of the layer requantizing x:
+// x is that Requantize's only use (the layer stores the looked-up result,
+// never x), the table a constant of 256 entries.
+std::string whyTableNode(const View &v, Analysis &a, int i, bool) {
+  const v1::Node &n = v.g.nodes(i);
+  int x = v.in(n, 0), tb = v.in(n, 1), y = v.out(n);
+  if (x < 0 || tb < 0 || y < 0)
+    return "TableLookup needs x and the table";
+  if (!isQ8(v.dtype(x)) || !isQ8(v.dtype(y)))
+    return "looks up " + v.dtype(x) + " -> " + v.dtype(y) +
+           " (the output table maps i8/u8 to i8/u8)";
+  std::vector<int64_t> vals;
+  if (!v.constant[size_t(tb)] || !v.ints(tb, vals) || vals.size() != 256)
+    return "the table is not a constant of 256 entries";
+  int p = v.producer[size_t(x)];
+  if (p < 0 || v.g.nodes(p).op() != "Requantize" || !a.why[size_t(p)].empty() ||
+      a.mulOf[size_t(p)] >= 0 || a.lutOf[size_t(p)] >= 0)
+    return "its input " + q(v.name(x)) +
+           " is not requantized by a layer the target runs (the table is "
+           "applied on a convolution's, MatMul's or mean's output path)";
+  if (v.uses(x) != 1)
+    return "its input " + q(v.name(x)) +
+           " has other uses (the layer stores only the looked-up result)";
+  return "";
+}
+
+std::string whyChainPartNode(const View &v, Analysis &, int i, bool) {
+  const v1::Node &n = v.g.nodes(i);
+  std::string why = "a " + n.op() +
+                    " that is not part of an output-table chain (integer "
+                    "elementwise ops of one requantized layer result alone, "
+                    "ending in an i8/u8 value)";
+  MulPattern mp;
+  if (v.t.form("mul") && n.op() == "Mul")
+    why += " nor a quantized multiply: " + mulPattern(v, i, mp);
+  return why;
+}
+
 std::string whySumPartNode(const View &v, Analysis &, int i, bool) {
   return "a " + v.g.nodes(i).op() +
          " that is not part of a per-channel sum (Cast -> [Sub of a scalar "
          "zero point] -> ReduceSum over H, W -> Requantize)";
+}
+
+std::string mulPattern(const View &v, int mi, MulPattern &p) {
+  p = MulPattern();
+  const v1::Node &n = v.g.nodes(mi);
+  int y = v.out(n);
+  if (n.op() != "Mul" || y < 0 || v.dtype(y) != "i32" || v.uses(y) != 1 ||
+      v.outUses[size_t(y)])
+    return "not an int32 Mul with one use";
+  int ri = v.users[size_t(y)][0];
+  const v1::Node &r = v.g.nodes(ri);
+  std::vector<int64_t> m, e, xz;
+  if (r.op() != "Requantize" || v.in(r, 0) != y || !isQ8(v.dtype(v.out(r))) ||
+      !v.ints(v.in(r, 1), m) || !v.ints(v.in(r, 2), e) || m.size() != 1 ||
+      e.size() != 1)
+    return "its result is not requantized per tensor";
+  if (v.in(r, 3) >= 0 && (!v.ints(v.in(r, 3), xz) || xz.size() != 1 || xz[0]))
+    return "its Requantize has an input zero point";
+  if (v.in(r, 4) >= 0 && (!v.ints(v.in(r, 4), xz) || xz.size() != 1))
+    return "its Requantize has no scalar output zero point";
+  // Each factor: Cast(q) [- z], used only here.
+  int cast[2], subn[2], src[2];
+  int64_t z[2];
+  for (int s = 0; s < 2; ++s) {
+    int u = v.in(n, s);
+    if (u < 0)
+      return "a factor is missing";
+    int pn = v.producer[size_t(u)];
+    subn[s] = -1;
+    z[s] = 0;
+    if (pn >= 0 && v.g.nodes(pn).op() == "Sub") {
+      std::vector<int64_t> zv;
+      int c = v.in(v.g.nodes(pn), 0);
+      if (!v.ints(v.in(v.g.nodes(pn), 1), zv) || zv.size() != 1 || c < 0)
+        return "a factor's Sub is not of a scalar zero point";
+      subn[s] = pn;
+      z[s] = zv[0];
+      pn = v.producer[size_t(c)];
+    }
+    if (pn < 0 || v.g.nodes(pn).op() != "Cast")
+      return "a factor is not a Cast of an i8/u8 tensor";
+    cast[s] = pn;
+    src[s] = v.in(v.g.nodes(pn), 0);
+    if (src[s] < 0 || !isQ8(v.dtype(src[s])))
+      return "a factor is not a Cast of an i8/u8 tensor";
+    if (z[s] < (v.dtype(src[s]) == "u8" ? 0 : -128) ||
+        z[s] > (v.dtype(src[s]) == "u8" ? 255 : 127))
+      return "a zero point outside its type";
+  }
+  auto yd = v.dims(v.out(r));
+  if (yd.size() != 4 && yd.size() != 2)
+    return "rank " + std::to_string(yd.size()) + " (2 or 4)";
+  int k0 = broadcastKind(yd, v.dims(src[0])),
+      k1 = broadcastKind(yd, v.dims(src[1]));
+  const int big = k0 == 0 ? 0 : 1;
+  const int kb = big == 0 ? k1 : k0;
+  if ((big == 0 ? k0 : k1) != 0 || kb < 0)
+    return "the factors are neither of one shape nor a tensor and its "
+           "per-channel scale";
+  if (v.constant[size_t(src[big])])
+    return "a constant factor";
+  if (kb == 1) {
+    std::string why = whyRepeated(v, src[1 - big], yd[1]);
+    if (!why.empty())
+      return why;
+  }
+  p.castA = cast[big], p.subA = subn[big], p.castB = cast[1 - big];
+  p.subB = subn[1 - big], p.mul = mi, p.requant = ri;
+  p.a = src[big], p.b = src[1 - big], p.za = z[big], p.zb = z[1 - big];
+  p.kind = kb;
+  return "";
 }
 
 // Nodes the target runs for free or as part of a layer, and the checks that
@@ -510,14 +633,65 @@ Analysis analyze(const View &v, bool forCompile) {
   a.why.assign(size_t(nn), "");
   a.chainOf.assign(size_t(v.g.values_size()), Chain());
   a.sumOf.assign(size_t(nn), -1);
+  a.lutOf.assign(size_t(nn), -1);
+  a.mulOf.assign(size_t(nn), -1);
+  const bool tables = rowFor(v.t, "TableLookup") != nullptr;
+  // Quantized multiplies first: their Casts and Subs come before the Mul.
+  if (v.t.form("mul"))
+    for (int i = 0; i < nn; ++i) {
+      MulPattern mp;
+      if (v.g.nodes(i).op() != "Mul" || !mulPattern(v, i, mp).empty())
+        continue;
+      // A factor's Cast or Sub that other nodes also read (the importer's CSE
+      // shares them, e.g. with a per-channel sum) stays theirs to claim.
+      auto own = [&](int k) {
+        if (k < 0)
+          return false;
+        int y = v.out(v.g.nodes(k));
+        if (v.outUses[size_t(y)])
+          return false;
+        for (int u : v.users[size_t(y)])
+          if (u != mp.mul && u != mp.subA && u != mp.subB)
+            return false;
+        return true;
+      };
+      // (A Cast is the multiply's only when its Sub, if any, is too.)
+      const bool ownA = own(mp.castA) && (mp.subA < 0 || own(mp.subA));
+      const bool ownB = own(mp.castB) && (mp.subB < 0 || own(mp.subB));
+      for (int k : {ownA ? mp.castA : -1, ownA ? mp.subA : -1,
+                    ownB ? mp.castB : -1, ownB ? mp.subB : -1})
+        if (k >= 0)
+          a.mulOf[size_t(k)] = mp.requant;
+      a.mulOf[size_t(mp.mul)] = a.mulOf[size_t(mp.requant)] = mp.requant;
+      a.muls.push_back(mp);
+    }
   for (int i = 0; i < nn; ++i) {
     const std::string &op = v.g.nodes(i).op();
-    if (a.sumOf[size_t(i)] >= 0)
-      continue; // part of a sum chain (claimed with its Cast)
+    if (a.sumOf[size_t(i)] >= 0 || a.lutOf[size_t(i)] >= 0 ||
+        a.mulOf[size_t(i)] >= 0)
+      continue; // part of a sum (claimed with its Cast), a table chain or a
+                // multiply
     const FormRow *row = rowFor(v.t, op);
     a.why[size_t(i)] =
         row ? row->why(v, a, i, forCompile)
             : "op " + op + " is not in the forms of target '" + v.t.name + "'";
+    // A requantized layer result: the integer ops of it alone that follow
+    // become its output table.
+    TableChain tc;
+    if (tables && op == "Requantize" && a.why[size_t(i)].empty() &&
+        tableChain(v, v.out(v.g.nodes(i)), tc).empty()) {
+      // (x * f(x) is a table, not a multiply.)
+      for (int n : tc.nodes)
+        if (a.mulOf[size_t(n)] >= 0) {
+          const int r = a.mulOf[size_t(n)];
+          for (int k = 0; k < nn; ++k)
+            if (a.mulOf[size_t(k)] == r)
+              a.mulOf[size_t(k)] = -1;
+        }
+      for (int n : tc.nodes)
+        a.lutOf[size_t(n)] = tc.exit;
+      a.tables.push_back(std::move(tc));
+    }
   }
   // An accumulator chain whose Requantize the target does not run still
   // runs (its int32 result is stored); nothing to undo.

@@ -89,10 +89,39 @@ struct Chain {
   int bias = -1; // Add node index, or -1
 };
 
+// An output-table chain (Tables.cpp): the integer elementwise ops computed
+// from the layer result `root` alone, ending in the i8/u8 value of node
+// `exit`, and the table they amount to (stored entries, Layer::lut).
+struct TableChain {
+  int root = -1, exit = -1;
+  std::vector<int> nodes; // in order, exit last
+  std::vector<int8_t> lut;
+};
+// "" and the chain starting at value `x`, or why there is none.
+std::string tableChain(const View &v, int x, TableChain &out);
+
+// A quantized Mul as the importer lowers it (docs/quantization.md):
+// Requantize((Cast(a) - za) * (Cast(b) - zb), m, e, 0, zy) with scalar
+// parameters; b of a's shape or one pixel of per-channel values (the
+// squeeze-excitation scale). Node indices; `sub*` -1 when the zero point
+// is 0 (no Sub).
+struct MulPattern {
+  int castA = -1, subA = -1, castB = -1, subB = -1, mul = -1, requant = -1;
+  int a = -1, b = -1; // the i8/u8 operands (values)
+  int64_t za = 0, zb = 0;
+  int kind = 0; // broadcastKind of b against the result
+};
+// "" and the pattern of the Mul node `mul`, or why it is none.
+std::string mulPattern(const View &v, int mul, MulPattern &out);
+
 struct Analysis {
   std::vector<std::string> why; // per node
   std::vector<Chain> chainOf;   // per value: accumulator chain producing it
   std::vector<int> sumOf;       // per node: the Cast of its sum chain, or -1
+  std::vector<int> lutOf;       // per node: the exit of its table chain, or -1
+  std::vector<TableChain> tables; // the table chains
+  std::vector<int> mulOf;         // per node: its multiply's Requantize, -1
+  std::vector<MulPattern> muls;   // the quantized multiplies
 };
 
 // QuantizedAdd parameters (docs/quantization.md): TFLite's add.
@@ -129,6 +158,8 @@ std::string whyConcatNode(const View &, Analysis &, int, bool);
 std::string whyMoveNode(const View &, Analysis &, int, bool);
 std::string whyCastNode(const View &, Analysis &, int, bool);
 std::string whySumPartNode(const View &, Analysis &, int, bool);
+std::string whyTableNode(const View &, Analysis &, int, bool);
+std::string whyChainPartNode(const View &, Analysis &, int, bool);
 
 // ---- the builders (Build.cpp) --------------------------------------------
 
@@ -142,6 +173,8 @@ void buildAdd(Builder &, int);
 void buildConcat(Builder &, int);
 void buildMove(Builder &, int);
 void buildSumPart(Builder &, int);
+void buildTable(Builder &, int);
+void buildChainPart(Builder &, int);
 
 // ---- the form table (Forms.cpp) ------------------------------------------
 

@@ -397,6 +397,16 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
   // producer writes, so it always comes later; checked).
   if (order.front().first != 0)
     return "the consumer's setup would run before the producer's";
+  // One output table at a time: interleaved, the consumer's lutld would
+  // replace the producer's table while the producer still uses it.
+  auto loadsTable = [](const LayerCode &c) {
+    for (const Op &in : c.setup)
+      if (in.kind == OpKind::LutLd)
+        return true;
+    return false;
+  };
+  if (loadsTable(prod) && loadsTable(cons))
+    return "both layers load an output table";
   auto uses = [&t](const LayerCode &c, int64_t reg) {
     for (const StepCode &sc : c.steps)
       for (const auto *v : {&sc.loads, &sc.compute, &sc.tail})

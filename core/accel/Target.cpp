@@ -13,17 +13,20 @@ namespace ember::accel {
 namespace {
 
 const char *const kClsNames[kNumCls] = {"act", "wgt", "acc", "param", "out"};
-const char *const kOpNames[kNumOpKinds] = {"load",   "store",   "copy", "gemm",
-                                           "dwgemm", "requant", "vadd", "pool",
-                                           "setreg", "finish"};
+const char *const kOpNames[kNumOpKinds] = {
+    "load", "store", "copy",   "gemm",   "dwgemm", "requant",
+    "vadd", "pool",  "setreg", "finish", "lutld",  "vmul"};
 const char *const kRegNames[kNumRegs] = {
     "pad_value",  "pool_kh",    "pool_kw",     "pool_stride",  "pool_in_w",
     "pool_out_w", "add_lshift", "add_a_zp",    "add_a_mult",   "add_a_shift",
     "add_b_zp",   "add_b_mult", "add_b_shift", "add_out_mult", "add_out_shift",
-    "add_out_zp", "add_min",    "add_max"};
+    "add_out_zp", "add_min",    "add_max",     "mul_a_zp",     "mul_b_zp",
+    "mul_mult",   "mul_shift",  "mul_out_zp",  "mul_min",      "mul_max",
+    "rq16_min",   "rq16_max"};
 // The forms of the layer's catalogue (Select.cpp), by name.
-const char *const kFormNames[] = {"conv", "matmul", "mean",   "requant",
-                                  "pool", "add",    "concat", "reshape"};
+const char *const kFormNames[] = {"conv",    "matmul",  "mean",
+                                  "requant", "pool",    "add",
+                                  "concat",  "reshape", "mul"};
 // The fields each operation's description may declare (bits of its
 // encoding), in the order the layer's text prints them.
 const std::vector<const char *> &knownFields(OpKind k) {
@@ -38,7 +41,9 @@ const std::vector<const char *> &knownFields(OpKind k) {
       {"dst", "a", "b", "rows"},
       {"dst", "src", "rows"},
       {"reg", "value"},
-      {}};
+      {},
+      {"src"},
+      {"dst", "a", "b", "rows"}};
   return f[size_t(k)];
 }
 
@@ -174,8 +179,21 @@ std::string validate(Target &t) {
   std::set<int> cls;
   std::set<int> kinds = {int(OpKind::Load), int(OpKind::Store),
                          int(OpKind::Finish)};
-  bool gemmForm = false, pads = false, pools = false, adds = false;
+  bool gemmForm = false, pads = false, pools = false, adds = false,
+       muls = false;
+  std::string lutNeeds; // an operation a form's lut stage flags, lacking it
   for (const Form &f : t.forms) {
+    if (f.fuses("lut")) {
+      kinds.insert(int(OpKind::LutLd));
+      cls.insert(int(Cls::Param));
+      OpKind producer = f.name == "pool"  ? OpKind::Pool
+                        : f.name == "add" ? OpKind::VAdd
+                        : f.name == "mul" ? OpKind::VMul
+                                          : OpKind::Requant;
+      if (lutNeeds.empty() && t.has(producer) && !t.lutFlag(producer))
+        lutNeeds = std::string("ops.") + kOpNames[int(producer)] + ": form '" +
+                   f.name + "' fuses the lut stage, which needs the flag 'lut'";
+    }
     if (f.name == "conv" || f.name == "matmul" || f.name == "mean" ||
         f.name == "requant") {
       gemmForm = true;
@@ -195,18 +213,25 @@ std::string validate(Target &t) {
     } else if (f.name == "add") {
       cls.insert(int(Cls::Out));
       adds = true;
+    } else if (f.name == "mul") {
+      cls.insert(int(Cls::Out));
+      muls = true;
     }
   }
   if (pools)
     kinds.insert(int(OpKind::Pool));
   if (adds)
     kinds.insert(int(OpKind::VAdd));
-  if (pools || adds || pads)
+  if (muls)
+    kinds.insert(int(OpKind::VMul));
+  if (pools || adds || pads || muls)
     kinds.insert(int(OpKind::SetReg));
   for (int k : kinds)
     if (!t.ops[size_t(k)].present)
       return std::string("ops.") + kOpNames[k] +
              ": missing; the forms this target claims need it";
+  if (!lutNeeds.empty())
+    return lutNeeds;
   // Every class a form uses is held by a memory, whose rows it fits.
   for (int c : cls) {
     int m = t.clsMem[size_t(c)];
@@ -355,6 +380,9 @@ std::string validate(Target &t) {
   for (int r = int(Reg::AddLshift); adds && e.empty() && r <= int(Reg::AddMax);
        ++r)
     e = need(Reg(r), "quantized adds take their parameters from it");
+  for (int r = int(Reg::MulAZp); muls && e.empty() && r <= int(Reg::MulMax);
+       ++r)
+    e = need(Reg(r), "quantized multiplies take their parameters from it");
   if (!e.empty())
     return e;
   if (t.maxY < 1 || t.maxX < 1 || t.maxInner < 1 || t.maxOuter < 1)
@@ -388,6 +416,13 @@ int64_t OpDesc::max(const char *f) const {
 
 bool Form::fuses(const char *stage) const {
   return std::find(epilogue.begin(), epilogue.end(), stage) != epilogue.end();
+}
+
+bool Target::lutFlag(OpKind k) const {
+  for (const auto &f : ops[size_t(k)].fields)
+    if (f.first == "lut")
+      return true;
+  return false;
 }
 
 const Form *Target::form(const std::string &n) const {
@@ -581,7 +616,7 @@ std::string parseTarget(const std::string &text, Target &t) {
     if (!opKindFromName(kv.first, k))
       return os.at(kv.first.c_str()) + ": not an operation of the layer (" +
              "load, store, copy, gemm, dwgemm, requant, vadd, pool, setreg, "
-             "finish)";
+             "finish, lutld, vmul)";
     if (!kv.second.isObj())
       return os.at(kv.first.c_str()) + ": expected an object of field bits";
     OpDesc &od = t.ops[size_t(k)];
@@ -589,7 +624,11 @@ std::string parseTarget(const std::string &text, Target &t) {
     for (const auto &f : kv.second.o) {
       const std::string where = os.at(kv.first.c_str()) + "." + f.first;
       const auto &known = knownFields(k);
-      bool ok = f.first == "reset" || f.first == "bias" || f.first == "avg";
+      bool ok =
+          f.first == "reset" || f.first == "bias" || f.first == "avg" ||
+          (f.first == "lut" && (k == OpKind::Requant || k == OpKind::VAdd ||
+                                k == OpKind::Pool || k == OpKind::VMul)) ||
+          (f.first == "bcast" && k == OpKind::VMul);
       for (const char *n : known)
         ok = ok || f.first == n;
       if (!ok)
@@ -751,14 +790,15 @@ std::string parseTarget(const std::string &text, Target &t) {
     if (indexOf(kFormNames, form.name) < 0)
       return f.at("form") + ": '" + form.name +
              "' is not a form of the layer's catalogue (conv, matmul, mean, "
-             "requant, pool, add, concat, reshape)";
+             "requant, pool, add, concat, reshape, mul)";
     if (t.form(form.name))
       return f.at("form") + ": '" + form.name + "' is listed twice";
     for (size_t k = 0; k < form.epilogue.size(); ++k) {
       const std::string &st = form.epilogue[k];
-      if (st != "bias" && st != "requant" && st != "pool" && st != "add")
+      if (st != "bias" && st != "requant" && st != "pool" && st != "add" &&
+          st != "lut")
         return f.at("epilogue") + "[" + std::to_string(k) + "]: '" + st +
-               "' is not a fused stage (bias, requant, pool, add)";
+               "' is not a fused stage (bias, requant, pool, add, lut)";
     }
     if (form.name == "conv" &&
         (!form.kernelMax || !form.strideMax || !form.dilationMax))

@@ -412,8 +412,16 @@ std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
       os << "add " << common << " a=" << L.add.a << " b=" << L.add.b
          << " out=" << L.add.out << " broadcast=" << L.add.bBroadcast
          << " regs=" << regsText(L.add.regs);
+      if (L.add.mul) {
+        const MulRegs &m = L.add.mulRegs;
+        os << " mul=" << list(std::vector<int32_t>{m.aZp, m.bZp, m.mult, m.shift,
+                                                   m.outZp, m.lo, m.hi});
+      }
       break;
     }
+    if (!L.lut.empty())
+      os << " lut=" << hex(reinterpret_cast<const uint8_t *>(L.lut.data()),
+                           L.lut.size(), false);
     os << "\n";
   }
   return os.str();
@@ -571,8 +579,27 @@ std::string parseLayers(const Target &t, const std::string &text,
             !f.flag("broadcast", L.add.bBroadcast) ||
             !readRegs(f, "regs", L.add.regs))
           return f.err;
+        if (r.get("mul")) {
+          std::vector<int64_t> m;
+          if (!f.nums("mul", m, 7))
+            return f.err;
+          MulRegs &g = L.add.mulRegs;
+          L.add.mul = true;
+          g.aZp = int32_t(m[0]), g.bZp = int32_t(m[1]), g.mult = int32_t(m[2]),
+          g.shift = int32_t(m[3]), g.outZp = int32_t(m[4]), g.lo = int32_t(m[5]),
+          g.hi = int32_t(m[6]);
+        }
       } else {
         return at("'" + kind + "' is not a layer kind (gemm, pool, add)");
+      }
+      if (r.get("lut")) {
+        std::vector<uint8_t> lut;
+        if (!f.data("lut", lut))
+          return f.err;
+        if (lut.size() != 256)
+          return at("lut: " + std::to_string(lut.size()) +
+                    " bytes, expected the 256 of an output table");
+        L.lut.assign(lut.begin(), lut.end());
       }
       out.layers.push_back(std::move(L));
     } else {

@@ -320,19 +320,25 @@ ACCEL_OPS = {
                           "acc_ostride": "acc_ostride", "taps": "taps", "stride": "stride",
                           "bias": "bias"}),
     "requant": ("REQUANT", {"dst": "dst", "src": "src", "rows": "rows", "param": "param",
-                            "zp": "zp", "min": "min", "max": "max", "bias": "bias"}),
-    "vadd": ("VADD", {"dst": "dst", "a": "a", "b": "b", "rows": "rows"}),
-    "pool": ("POOL", {"avg": "avg", "dst": "dst", "src": "src", "rows": "rows"}),
+                            "zp": "zp", "min": "min", "max": "max", "bias": "bias",
+                            "lut": "lut"}),
+    "vadd": ("VADD", {"dst": "dst", "a": "a", "b": "b", "rows": "rows", "lut": "lut"}),
+    "pool": ("POOL", {"avg": "avg", "dst": "dst", "src": "src", "rows": "rows", "lut": "lut"}),
     "setreg": ("SETREG", {"reg": "reg", "value": "value"}),
     "finish": ("FINISH", {}),
+    "lutld": ("LUTLD", {"src": "src"}),
+    "vmul": ("VMUL", {"dst": "dst", "a": "a", "b": "b", "rows": "rows", "bcast": "bcast",
+                      "lut": "lut"}),
 }
 # The spec's registers the layer sets (Target.h, Reg; the description
-# refuses a role the layer does not know). The others (VMUL's, LUT's) are
-# set by no layer form yet.
+# refuses a role the layer does not know): padding, pooling, the quantized
+# add's and the quantized multiply's.
 ACCEL_REGISTERS = ["pad_value", "pool_kh", "pool_kw", "pool_stride", "pool_in_w",
                    "pool_out_w", "add_lshift", "add_a_zp", "add_a_mult", "add_a_shift",
                    "add_b_zp", "add_b_mult", "add_b_shift", "add_out_mult",
-                   "add_out_shift", "add_out_zp", "add_min", "add_max"]
+                   "add_out_shift", "add_out_zp", "add_min", "add_max",
+                   "mul_a_zp", "mul_b_zp", "mul_mult", "mul_shift", "mul_out_zp",
+                   "mul_min", "mul_max"]
 # The spec's memories -> the operand classes each holds.
 ACCEL_HOLDS = {"ACT": ["act"], "WGT": ["wgt"], "ACC": ["acc", "param"], "OUT": ["out"]}
 

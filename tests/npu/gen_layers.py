@@ -12,6 +12,9 @@ optimizations off: the QDQ graph's ONNX semantics on every host).
 
 Quantization parameters are drawn so that the integer paths are exercised
 (zero points across the range, per-channel weight scales, int32 biases),
+and, with their own seed after those, convolutions with a QDQ activation
+(HardSwish, HardSigmoid, Sigmoid, Tanh, LeakyRelu, SiLU: the output
+table) and quantized Muls (same shapes or a per-channel scale),
 the way ONNX Runtime's quantizer writes QDQ graphs: input float ->
 QuantizeLinear -> DequantizeLinear -> op -> QuantizeLinear ->
 DequantizeLinear -> output float.
@@ -35,6 +38,7 @@ class G:
         self.nodes, self.inits, self.inputs, self.outputs = [], [], [], []
         self.n = 0
         self.feed = {}
+        self.opset = OPSET
 
     def name(self, s):
         self.n += 1
@@ -81,7 +85,8 @@ class G:
     def model(self):
         g = helper.make_graph(self.nodes, "layer", self.inputs, [],
                               self.inits)
-        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
+        m = helper.make_model(
+            g, opset_imports=[helper.make_opsetid("", self.opset)])
         m.ir_version = 8
         inferred = onnx.shape_inference.infer_shapes(m, strict_mode=True)
         infos = {v.name: v for v in inferred.graph.value_info}
@@ -266,6 +271,56 @@ def concat_case(rng):
     return g, f"concat {chans} {H}x{W}"
 
 
+ACTS = ("HardSwish", "HardSigmoid", "Sigmoid", "Tanh", "LeakyRelu", "SiLU")
+
+
+def act_case(rng):
+    """A convolution, then a QDQ activation the NPU runs as its output
+    table: one op (ONNX Runtime's QDQ form, a TableLookup after import) or
+    SiLU as Sigmoid, QDQ, then a quantized Mul of x and it (a chain)."""
+    g = G(rng)
+    g.opset = 14  # HardSwish
+    C, K = int(rng.integers(1, 40)), int(rng.integers(1, 40))
+    H, W = int(rng.integers(1, 14)), int(rng.integers(1, 14))
+    x = g.input([1, C, H, W])
+    xd, (sx, _) = g.qdq(x, act_dtype(rng), -2.0, 2.0)
+    k = 3 if H >= 3 and W >= 3 and rng.random() < 0.5 else 1
+    w, sw = weights(g, rng, [K, C, k, k])
+    b = bias(g, rng, K, scale_of(g, sx), sw)
+    y = g.node("Conv", [xd, w, b], {"kernel_shape": [k, k],
+                                    "pads": [k // 2] * 4})
+    yd, _ = g.qdq(y, act_dtype(rng), -4.0, 4.0)
+    act = ACTS[int(rng.integers(0, len(ACTS)))]
+    if act == "SiLU":
+        s = g.node("Sigmoid", [yd])
+        sd, _ = g.qdq(s, act_dtype(rng), 0.0, 1.0)
+        a = g.node("Mul", [yd, sd])
+    elif act == "LeakyRelu":
+        a = g.node(act, [yd], {"alpha": float(rng.uniform(0.01, 0.3))})
+    else:
+        a = g.node(act, [yd])
+    ad, _ = g.qdq(a, act_dtype(rng), -1.0, 4.0)
+    g.output(ad)
+    return g, f"conv C{C} K{K} {H}x{W} k{k} + {act} (output table)"
+
+
+def mul_case(rng):
+    """A quantized Mul of two tensors of one shape, or of a tensor and a
+    per-channel [1, C, 1, 1] scale (squeeze-excitation)."""
+    g = G(rng)
+    shape = [1, int(rng.integers(1, 70)), int(rng.integers(1, 17)),
+             int(rng.integers(1, 17))]
+    a = g.input(shape)
+    ad, _ = g.qdq(a, act_dtype(rng), -2.0, 2.0)
+    se = rng.random() < 0.5
+    b = g.input([1, shape[1], 1, 1] if se else shape, 0.0, 1.0)
+    bd, _ = g.qdq(b, act_dtype(rng), 0.0, 1.0)
+    y = g.node("Mul", [ad, bd] if rng.random() < 0.7 else [bd, ad])
+    yd, _ = g.qdq(y, act_dtype(rng), -2.0, 2.0)
+    g.output(yd)
+    return g, f"mul {shape}" + (" x per-channel scale" if se else "")
+
+
 def conv_cfg(rng):
     k = int(rng.integers(1, 8))
     s = int(rng.integers(1, 3))
@@ -305,14 +360,21 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--count", type=int, default=320)
     ap.add_argument("--seed", type=int, default=15)
+    ap.add_argument("--extra", type=int, default=48,
+                    help="cases of the output table and the multiply, after "
+                         "the others (their own seed: the others unchanged)")
     args = ap.parse_args()
     import onnxruntime as ort
     rng = np.random.default_rng(args.seed)
     os.makedirs(args.out, exist_ok=True)
     index = []
-    for i in range(args.count):
-        r = rng.random()
-        if r < 0.6:
+    extra = np.random.default_rng(args.seed + 1000)
+    for i in range(args.count + args.extra):
+        r = rng.random() if i < args.count else 2.0
+        if r > 1.0:
+            g, desc = (act_case(extra) if extra.random() < 0.6
+                       else mul_case(extra))
+        elif r < 0.6:
             g, desc = conv_case(rng, conv_cfg(rng))
         elif r < 0.72:
             g, desc = matmul_case(rng)

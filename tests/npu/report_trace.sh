@@ -10,8 +10,14 @@ rm -rf "$work" && mkdir -p "$work"
 "$ember" run "$model" --target=npu-sim --input "$input" --npu-report \
   --trace "$work/trace.json" > "$work/out.txt"
 cat "$work/out.txt"
-tail -n 1 "$work/out.txt" | grep -Eq '^npu: cycles=[1-9][0-9]* mac_util=[0-9.e-]+ dma_bytes=[1-9][0-9]* overlap=[0-9.e-]+ npu_mac_share=[0-9.e-]+$' ||
+tail -n 1 "$work/out.txt" | grep -Eq '^npu: cycles=[1-9][0-9]* mac_util=[0-9.e-]+ dma_bytes=[1-9][0-9]* overlap=[0-9.e-]+ npu_mac_share=[0-9.e-]+ partitions=3 host_nodes=2$' ||
   { echo "the last line is not the npu: summary"; exit 1; }
+# The host segments between device partitions, with their nodes: the
+# model's quantize and dequantize around the one device partition.
+grep -q "^host segments: 2 (2 nodes) between 1 device partitions" "$work/out.txt" ||
+  { echo "no host segment summary"; exit 1; }
+grep -Eq "^host segment \(partition 0, after the model's inputs, before device partition 1\): 1 nodes: QuantizeLinear" "$work/out.txt" ||
+  { echo "no host segment before the device partition"; exit 1; }
 grep -q "^layer report (npu, executor systemc)" "$work/out.txt"
 grep -Eq "^1 +Convolution28 +conv\+maxpool +[1-9]" "$work/out.txt"
 # The cost model's columns (docs/npu-backend.md): the layer alone, predicted cycles,

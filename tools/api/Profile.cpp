@@ -94,6 +94,10 @@ ProfileTotals profileTotals(const backend::PartitionedExecutable &x) {
         onPlugin += m;
     }
   t.macShare = all ? onPlugin / all : 0.0;
+  t.partitions = x.plan().parts.size();
+  for (const auto &part : x.plan().parts)
+    if (!part.onPlugin)
+      t.hostNodes += part.nodes.size();
   return t;
 }
 
@@ -106,7 +110,8 @@ std::string profileSummary(const backend::PartitionedExecutable &x) {
   os << t.device << ": cycles=" << uint64_t(t.cycles)
      << " mac_util=" << t.macUtil << " dma_bytes=" << uint64_t(t.dmaBytes)
      << " overlap=" << t.overlap << " " << t.device
-     << "_mac_share=" << t.macShare;
+     << "_mac_share=" << t.macShare << " partitions=" << t.partitions
+     << " host_nodes=" << t.hostNodes;
   return os.str();
 }
 
@@ -143,6 +148,39 @@ profileSlices(const backend::PartitionedExecutable &x) {
     offset += counter(p, "cycles");
   }
   return out;
+}
+
+// The host partitions between the device partitions, with their nodes:
+// where the model leaves the device, and why it comes back.
+void printHostSegments(std::ostream &os,
+                       const backend::PartitionedExecutable &x) {
+  const auto &parts = x.plan().parts;
+  size_t device = 0, hostNodes = 0;
+  for (const auto &p : parts) {
+    device += p.onPlugin;
+    hostNodes += p.onPlugin ? 0 : p.nodes.size();
+  }
+  os << "host segments: " << (parts.size() - device) << " (" << hostNodes
+     << " nodes) between " << device << " device partitions\n";
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].onPlugin)
+      continue;
+    auto near = [&](bool before) -> std::string {
+      for (size_t k = i; before ? k-- > 0 : ++k < parts.size();)
+        if (parts[k].onPlugin)
+          return "device partition " + std::to_string(k);
+      return before ? "the model's inputs" : "the model's outputs";
+    };
+    os << "host segment (partition " << i << ", after " << near(true)
+       << ", before " << near(false) << "): " << parts[i].nodes.size()
+       << " nodes:";
+    for (const Node *n : parts[i].nodes) {
+      os << " " << opName(n->kind);
+      if (!n->name.empty())
+        os << " '" << n->name << "'";
+    }
+    os << "\n";
+  }
 }
 
 void printProfileReport(std::ostream &os,
@@ -184,6 +222,7 @@ void printProfileReport(std::ostream &os,
       os << "  " << l.detail() << "\n";
     }
   }
+  printHostSegments(os, x);
 }
 
 Status writeProfileTrace(const std::string &path,

@@ -65,19 +65,25 @@ npu::Insn encodeOp(const Target &, const Op &op) {
     break;
   case OpKind::Requant:
     in = npu::requantInsn(op.dst, op.src, op.rows, op.param, op.zp, op.min,
-                          op.max, op.bias);
+                          op.max, op.bias, op.lut);
     break;
   case OpKind::VAdd:
-    in = npu::vaddInsn(op.dst, op.a, op.b, op.rows);
+    in = npu::vaddInsn(op.dst, op.a, op.b, op.rows, op.lut);
     break;
   case OpKind::Pool:
-    in = npu::poolInsn(op.avg, op.dst, op.src, op.rows);
+    in = npu::poolInsn(op.avg, op.dst, op.src, op.rows, 0, 0, 0, op.lut);
     break;
   case OpKind::SetReg:
     in = npu::setregInsn(unsigned(op.reg), op.value);
     break;
   case OpKind::Finish:
     in = npu::makeInsn(npu::Opcode::FINISH);
+    break;
+  case OpKind::LutLd:
+    in = npu::lutldInsn(op.src);
+    break;
+  case OpKind::VMul:
+    in = npu::vmulInsn(op.dst, op.a, op.b, op.rows, op.bcast, op.lut);
     break;
   }
   // The description lists the engines in the spec's order, so a sync bit

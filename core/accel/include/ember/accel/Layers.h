@@ -109,11 +109,21 @@ struct PoolLayer {
   int32_t padValue = -128; // max: lowest; average with padding: the zp
 };
 
-// Quantized elementwise add of two tensors of one shape (or b repeated).
+// The VMul registers (quantized multiply: requantize((a - aZp) * (b - bZp),
+// mult, shift) + outZp, clamped), in stored-int8 terms.
+struct MulRegs {
+  int32_t aZp = 0, bZp = 0, mult = 0, shift = 0, outZp = 0, lo = -128, hi = 127;
+};
+
+// Quantized elementwise add of two tensors of one shape (or b repeated);
+// with `mul`, the quantized multiply instead (the squeeze-excitation scale:
+// b one pixel of per-channel values).
 struct AddLayer {
   int a = -1, b = -1, out = -1;
   bool bBroadcast = false; // b has one pixel, repeated over every pixel
   AddRegs regs;
+  bool mul = false;
+  MulRegs mulRegs;
 };
 
 struct Layer {
@@ -124,6 +134,10 @@ struct Layer {
   GemmLayer gemm;
   PoolLayer pool;
   AddLayer add;
+  // The output table (a TableLookup fused with the producer): 256 stored
+  // results, entry k for the stored input k - 128 (docs/quantization.md);
+  // empty: none. Applied after requantization (and its clamp).
+  std::vector<int8_t> lut;
   uint64_t usefulMacs = 0; // the model's multiply-accumulates
 };
 

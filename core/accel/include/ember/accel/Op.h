@@ -45,6 +45,14 @@ struct Op {
   int64_t dst = 0, src = 0, rows = 0, param = 0, zp = 0, min = 0, max = 0;
   int64_t a = 0, b = 0;
   bool reset = false, bias = false, avg = false;
+  // Requant, VAdd, Pool: each result through the output table of the last
+  // LutLd (Target::lutFlag). LutLd: the table from param rows src ..
+  // src + Target::lutRows() - 1 (byte k, little-endian: the stored result
+  // for the stored input k - 128).
+  bool lut = false;
+  // VMul: out[dst + i] = mul(out[a + i], out[b + i]), or out[b] for every i
+  // with bcast (one row of per-channel values over every row).
+  bool bcast = false;
   // SetReg: register id `reg` (the target's) = value.
   int64_t reg = 0, value = 0;
 };
@@ -68,6 +76,9 @@ Op requantOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
              int64_t param, int64_t zp, int64_t min, int64_t max, bool bias);
 Op vaddOp(const Target &t, int64_t dst, int64_t a, int64_t b, int64_t rows);
 Op poolOp(const Target &t, bool avg, int64_t dst, int64_t src, int64_t rows);
+Op lutldOp(const Target &t, int64_t src);
+Op vmulOp(const Target &t, int64_t dst, int64_t a, int64_t b, int64_t rows,
+          bool bcast);
 Op setregOp(const Target &t, Reg r, int64_t value);
 Op finishOp();
 

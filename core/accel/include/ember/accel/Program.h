@@ -102,6 +102,11 @@ struct GemmTables {
   std::vector<uint64_t> wOff;            // per output tile: weights in DRAM
   std::vector<std::vector<bool>> zero;   // per (ko, ri*taps+tap): all zero
   uint64_t biasOff = 0, paramOff = 0;
+  // The layer's output table (Layer::lut): 256 bytes at lutOff, loaded into
+  // the top Target::lutRows() param rows and given to LutLd by the layer's
+  // setup; the producing vector op carries the lut flag.
+  bool lut = false;
+  uint64_t lutOff = 0;
   bool sum = false; // one identity tile (GemmLayer::sum)
   // Depthwise by DwGemm (dwgemmLayer): per channel tile one weight tile per
   // kernel row, row j = channel j, lane t = tap (ky, t); `zero` is indexed
@@ -231,6 +236,9 @@ struct CodegenOptions {
   unsigned fillPieces = 4;
   // Internal, per layer: its memory slots from the top of each memory.
   bool slotsFromTop = false;
+  // Internal: rows at the top of the param memory that no layer's slots use
+  // (the output table's, when a layer of the program has one).
+  uint64_t paramReserve = 0;
   // Internal, per layer: a layer before it in the partition, so weight
   // prefetch issues its first step's constant loads (weights, tables) ahead
   // of its own, and a run of it alone issues them first (the cost model's
@@ -277,7 +285,8 @@ scratchpad::Machine machineOf(const Target &t, const CodegenOptions &o);
 // Writes the constant tensors of `lp` into the image of `p` where
 // generateProgram placed them (Program::constants): with the vendor's
 // packing of the GEMM layers' tables, what a program sent without its image
-// needs.
+// needs. The layers' output tables too (GemmTables::lutOff: 256 bytes in the
+// abstract machine's order, the same for every vendor).
 void writeConstants(const LayerProgram &lp, Program &p);
 
 // Serialization (artifacts, and the ABI's scheduled programs): the whole

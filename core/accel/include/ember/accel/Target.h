@@ -50,8 +50,10 @@ enum class OpKind : uint8_t {
   Pool,    // vector: max/average over a window (geometry in registers)
   SetReg,  // a parameter register of an engine
   Finish,  // drain and stop
+  LutLd,   // vector: the output table (256 int8 entries) from param rows
+  VMul,    // vector: quantized multiply of two int8 row runs (or a row)
 };
-constexpr int kNumOpKinds = 10;
+constexpr int kNumOpKinds = 12;
 const char *opKindName(OpKind k);
 bool opKindFromName(const std::string &s, OpKind &k);
 
@@ -75,8 +77,20 @@ enum class Reg : uint8_t {
   AddOutZp,
   AddMin,
   AddMax,
+  // The quantized multiply's (a vector op with per-layer registers).
+  MulAZp,
+  MulBZp,
+  MulMult,
+  MulShift,
+  MulOutZp,
+  MulMin,
+  MulMax,
+  // The clamp of a 16-bit requantization (the layer does not schedule
+  // 16-bit layers; the role lets a description declare them).
+  Rq16Min,
+  Rq16Max,
 };
-constexpr int kNumRegs = 18;
+constexpr int kNumRegs = 27;
 const char *regRoleName(Reg r);
 
 enum class Dataflow : uint8_t { WeightStationary, OutputStationary };
@@ -187,6 +201,14 @@ struct Target {
   int64_t maxInner = 0, maxOuter = 0, maxOstride = 0;    // Gemm loops
 
   bool has(OpKind k) const { return ops[size_t(k)].present; }
+  // Whether operation `k` passes its results through the output table
+  // (its description declares the flag "lut"; the table of the last LutLd).
+  bool lutFlag(OpKind k) const;
+  // Param rows of one output table (256 bytes).
+  int64_t lutRows() const { return ceilDivRows(256, clsRowBytes(Cls::Param)); }
+  static int64_t ceilDivRows(int64_t a, int64_t b) {
+    return b > 0 ? (a + b - 1) / b : 0;
+  }
   const Form *form(const std::string &name) const;
   int memOf(Cls c) const { return clsMem[size_t(c)]; }
   uint64_t memRows(int m) const { return memories[size_t(m)].rows; }

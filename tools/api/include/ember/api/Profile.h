@@ -24,6 +24,9 @@ struct ProfileTotals {
   // useful MACs / (peak x cycles); overlap cycles / DMA-in busy cycles;
   // the share of the model's MACs (graph nodes) in plugin partitions.
   double macUtil = 0, overlap = 0, macShare = 0;
+  // Partitions of the model (device and host), and the graph nodes in host
+  // partitions (what the device does not run).
+  size_t partitions = 0, hostNodes = 0;
   // Every counter by name, summed over the partitions.
   std::map<std::string, double> counters;
 };

@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""The NPU's wider int8 set and how much of each model the NPU runs
+(docs/npu-performance.md, "Coverage of the wider int8 set").
+
+Builds seeded float models (bench/cpu/dense_models.py's MobileNetV3, DBNet,
+FPN segmentation and ViT styles, and four more here: a YOLO-style detector
+with SiLU, Split, Concat, nearest Resize and SPPF, an LCNet-style classifier
+with HardSwish and squeeze-excitation, a U-Net decoder with bilinear Resize
+and skip Concats, and one transformer block), quantizes each with ONNX
+Runtime's quantize_static (QDQ, per-channel int8 weights, uint8
+activations, seeded calibration), runs it on the NPU target and prints one
+row per model: partitions, host nodes, the share of nodes and of MACs in
+device partitions, and the simulated cycles.
+
+  bench/npu/coverage_set.py --ember build/bin/ember --out build/npu-coverage
+      [--only NAME]... [--executor golden|systemc|rtl]
+
+Needs onnx, onnxruntime and numpy (scripts/install-deps.sh).
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cpu"))
+import dense_models as dm  # noqa: E402
+
+
+def yolo(rng, size=160):
+    """A YOLOv5/v8-style detector: SiLU convolutions, C2f blocks (Split,
+    bottlenecks, Concat), SPPF (three 5x5 stride-1 max pools, Concat) and a
+    two-level neck with nearest Resize by 2."""
+    b = dm.Builder(rng)
+
+    def cv(x, cin, cout, k=3, s=1):
+        return b.conv(x, cin, cout, k=k, stride=s, relu=False, act="Swish")
+
+    def c2f(x, cin, cout):
+        y = cv(x, cin, cout, k=1)
+        h = cout // 2
+        y1, y2 = (b.name("split"), b.name("split"))
+        b.nodes.append(onnx.helper.make_node(
+            "Split", [y, b.shape([h, h])], [y1, y2], axis=1))
+        z = cv(cv(y2, h, h), h, h)
+        return cv(b.op("Concat", [y1, y2, z], axis=1), 3 * h, cout, k=1)
+
+    x = cv("image", 3, 16, s=2)
+    x = cv(x, 16, 32, s=2)
+    p3 = c2f(x, 32, 32)
+    x = cv(p3, 32, 64, s=2)
+    p4 = c2f(x, 64, 64)
+    x = cv(p4, 64, 128, s=2)
+    x = c2f(x, 128, 128)
+    # SPPF
+    y = cv(x, 128, 64, k=1)
+    m1 = b.op("MaxPool", [y], kernel_shape=[5, 5], pads=[2, 2, 2, 2])
+    m2 = b.op("MaxPool", [m1], kernel_shape=[5, 5], pads=[2, 2, 2, 2])
+    m3 = b.op("MaxPool", [m2], kernel_shape=[5, 5], pads=[2, 2, 2, 2])
+    p5 = cv(b.op("Concat", [y, m1, m2, m3], axis=1), 256, 128, k=1)
+    # neck: upsample, concatenate, C2f
+    u = b.resize_scales(p5, 2.0, "nearest", "asymmetric", "floor")
+    n4 = c2f(b.op("Concat", [u, p4], axis=1), 192, 64)
+    u = b.resize_scales(n4, 2.0, "nearest", "asymmetric", "floor")
+    n3 = c2f(b.op("Concat", [u, p3], axis=1), 96, 32)
+    out = b.conv(n3, 32, 16, k=1, relu=False)
+    s = size // 8
+    return b.model("yolo_toy", "image", [1, 3, size, size], out,
+                   [1, 16, s, s], opset=13)
+
+
+def lcnet(rng, size=160, classes=100):
+    """A PP-LCNet-style classifier: depthwise-separable HardSwish blocks,
+    squeeze-excitation in the last ones, global pooling and a 1x1 head."""
+    b = dm.Builder(rng)
+    x = b.conv("image", 3, 16, stride=2, relu=False, act="HardSwish")
+    cin = 16
+    for k, cout, s, se in ((3, 32, 1, False), (3, 64, 2, False),
+                           (3, 64, 1, False), (3, 128, 2, False),
+                           (5, 128, 1, False), (5, 256, 2, True),
+                           (5, 256, 1, True)):
+        x = b.conv(x, cin, cin, k=k, stride=s, group=cin, relu=False,
+                   act="HardSwish")
+        if se:
+            x = dm.squeeze_excite(b, x, cin)
+        x = b.conv(x, cin, cout, k=1, relu=False, act="HardSwish")
+        cin = cout
+    x = b.op("GlobalAveragePool", [x])
+    x = b.conv(x, cin, 512, k=1, relu=False, act="HardSwish")
+    x = b.conv(x, 512, classes, k=1, relu=False)
+    out = b.op("Flatten", [x], axis=1)
+    return b.model("lcnet_toy", "image", [1, 3, size, size], out,
+                   [1, classes], opset=14)
+
+
+def unet(rng, size=128, classes=4):
+    """A U-Net: an encoder of stride-2 convolutions and a decoder of
+    bilinear Resize by 2, Concat with the skip and two convolutions."""
+    b = dm.Builder(rng)
+    skips, x, cin = [], "image", 3
+    for cout in (16, 32, 64):
+        x = b.conv(b.conv(x, cin, cout), cout, cout)
+        skips.append((x, cout))
+        x = b.conv(x, cout, cout, stride=2)
+        cin = cout
+    x = b.conv(x, cin, 128)
+    cin = 128
+    for skip, ch in reversed(skips):
+        x = b.resize_scales(x, 2.0, "linear", "half_pixel")
+        x = b.op("Concat", [x, skip], axis=1)
+        x = b.conv(b.conv(x, cin + ch, ch), ch, ch)
+        cin = ch
+    out = b.conv(x, cin, classes, k=1, relu=False)
+    return b.model("unet_toy", "image", [1, 3, size, size], out,
+                   [1, classes, size, size], opset=13)
+
+
+def transformer_block(rng, tokens=64, dim=128, heads=4):
+    """One pre-norm transformer encoder block: LayerNormalization,
+    multi-head attention (MatMul, Softmax), GELU MLP, residual adds."""
+    b = dm.Builder(rng)
+
+    def ln(x):
+        return b.op("LayerNormalization",
+                    [x, b.const(np.ones(dim, np.float32), "g"),
+                     b.const(np.zeros(dim, np.float32), "beta")], axis=-1)
+
+    def lin(x, cin, cout):
+        w = b.normal((cin, cout), np.sqrt(1.0 / cin))
+        return b.op("Add", [b.op("MatMul", [x, w]),
+                            b.normal((cout,), 0.02)])
+
+    x = "tokens"
+    h = ln(x)
+    hd = dim // heads
+
+    def split_heads(t):
+        t = b.op("Reshape", [t, b.shape([1, tokens, heads, hd])])
+        return b.op("Transpose", [t], perm=[0, 2, 1, 3])
+
+    q, k, v = (split_heads(lin(h, dim, dim)) for _ in range(3))
+    att = b.op("MatMul", [q, b.op("Transpose", [k], perm=[0, 1, 3, 2])])
+    att = b.op("Mul", [att, b.const(np.array(1 / np.sqrt(hd), np.float32))])
+    att = b.op("Softmax", [att], axis=-1)
+    o = b.op("Transpose", [b.op("MatMul", [att, v])], perm=[0, 2, 1, 3])
+    o = lin(b.op("Reshape", [o, b.shape([1, tokens, dim])]), dim, dim)
+    x = b.op("Add", [x, o])
+    m = lin(b.gelu(lin(ln(x), dim, 4 * dim)), 4 * dim, dim)
+    out = b.op("Add", [x, m])
+    return b.model("transformer_block_toy", "tokens", [1, tokens, dim], out,
+                   [1, tokens, dim], opset=17)
+
+
+MODELS = {
+    "mnv3-toy": lambda r: dm.mnv3(r, size=160, classes=100),
+    "lcnet-toy": lcnet,
+    "yolo-toy": yolo,
+    "dbnet-toy": lambda r: dm.dbnet(r, size=160),
+    "fpnseg-toy": lambda r: dm.fpnseg(r, size=128),
+    "unet-toy": unet,
+    "vit-toy": lambda r: dm.vit(r, size=96, patch=16, dim=96, heads=3,
+                                depth=2, classes=100),
+    "transformer-block-toy": transformer_block,
+}
+
+
+def quantize(fp32, out, rng):
+    from onnxruntime.quantization import (CalibrationDataReader,
+                                          QuantFormat, QuantType,
+                                          quantize_static)
+    m = onnx.load(fp32)
+    inp = m.graph.input[0]
+    shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter([{inp.name: rng.normal(0, 1, shape).astype(
+                np.float32)} for _ in range(4)])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    quantize_static(fp32, out, Reader(), quant_format=QuantFormat.QDQ,
+                    per_channel=True, activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8)
+
+
+def measure(ember, model, executor):
+    r = subprocess.run([ember, "run", model, "--target=npu-sim", "--seed",
+                        "1", "--backend-opt", "executor=" + executor],
+                       capture_output=True, text=True)
+    out = r.stdout + r.stderr
+    row = {"ok": r.returncode == 0}
+    m = re.search(r"plugin_nodes=(\d+) fallback_nodes=(\d+)", out)
+    if m:
+        dev, host = int(m.group(1)), int(m.group(2))
+        row["node_share"] = dev / max(1, dev + host)
+    m = re.search(r"npu: cycles=(\d+) mac_util=(\S+) .* npu_mac_share=(\S+)",
+                  out)
+    if m:
+        row.update(cycles=int(m.group(1)), mac_util=float(m.group(2)),
+                   mac_share=float(m.group(3)))
+    # (The summary line's partitions= and host_nodes=, or the run's line,
+    # for a build from before them: --ember of another checkout.)
+    m = (re.search(r"npu: .* partitions=(\d+) host_nodes=(\d+)", out) or
+         re.search(r"\bpartitions=(\d+) .*fallback_nodes=(\d+)", out))
+    if m and "cycles" in row:
+        row.update(partitions=int(m.group(1)), host_nodes=int(m.group(2)))
+    if not row["ok"]:
+        row["error"] = out.strip().splitlines()[-1] if out.strip() else "?"
+    if "nothing in the model runs on" in out:
+        # No node on the device: one host partition.
+        m = re.search(r"and (\d+) more nodes", out)
+        row.update(partitions=1, host_nodes=1 + int(m.group(1)) if m else 0,
+                   node_share=0.0, mac_share=0.0, cycles=0, mac_util=0.0)
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ember", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--only", action="append", default=[])
+    ap.add_argument("--executor", default="golden")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    print("| model | partitions | host nodes | node share | MAC share | "
+          "cycles | mac_util |")
+    print("|---|---|---|---|---|---|---|")
+    for name, make in MODELS.items():
+        if a.only and not any(s in name for s in a.only):
+            continue
+        rng = np.random.default_rng(7)
+        fp32 = os.path.join(a.out, name + ".onnx")
+        qdq = os.path.join(a.out, name + "-qdq.onnx")
+        if not os.path.exists(qdq):
+            onnx.save(make(rng), fp32)
+            quantize(fp32, qdq, rng)
+        r = measure(a.ember, qdq, a.executor)
+        if "partitions" not in r:
+            print(f"| {name} | error: {r.get('error', '?')} | | | | | |")
+            continue
+        print(f"| {name} | {r['partitions']} | {r['host_nodes']} | "
+              f"{r.get('node_share', 0):.3f} | {r['mac_share']:.3f} | "
+              f"{r['cycles']} | {r['mac_util']:.3f} |")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
