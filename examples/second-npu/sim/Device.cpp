@@ -257,25 +257,56 @@ void execute(snpu_device &d, const Insn &in) {
   }
 }
 
+// An SRAM port group's accesses over time, in buckets of kBucket cycles
+// holding `ports` x kBucket accesses. An instruction spreads its accesses
+// evenly over its own span; what a bucket cannot take moves to the next, so
+// an instruction ends no earlier than its last access is granted, whatever
+// order instructions are booked in.
+class Ports {
+public:
+  static constexpr uint64_t kBucket = 16;
+  explicit Ports(uint64_t ports) : cap_(ports * kBucket) {}
+
+  // Books `n` accesses spread over [a, b); returns when the last is granted.
+  uint64_t book(uint64_t a, uint64_t b, uint64_t n) {
+    if (!n)
+      return a;
+    b = std::max(b, a + 1);
+    const double rate = double(n) / double(b - a);
+    double carry = 0;
+    uint64_t left = n, t = a, last = a;
+    while (left) {
+      const uint64_t k = t / kBucket, bEnd = (k + 1) * kBucket;
+      const uint64_t segEnd = std::min(bEnd, std::max(b, t + 1));
+      if (t < b)
+        carry += rate * double(std::min(segEnd, b) - t);
+      uint64_t want = std::min<uint64_t>(left, uint64_t(carry + 0.5));
+      if (t >= b)
+        want = left;
+      if (k >= used_.size())
+        used_.resize(size_t(k) + 1024, 0);
+      const uint64_t got = std::min(want, cap_ - used_[size_t(k)]);
+      used_[size_t(k)] += uint32_t(got);
+      carry -= double(got);
+      left -= got;
+      if (got)
+        last = std::max(last, std::min(bEnd, k * kBucket +
+                                                 used_[size_t(k)] * kBucket /
+                                                     cap_));
+      t = bEnd;
+    }
+    return last;
+  }
+
+private:
+  uint64_t cap_;
+  std::vector<uint32_t> used_;
+};
+
 // The shared resources of the timing model.
 struct Timing {
-  uint64_t dramFree = 0, writeFree = 0;
-  std::array<uint64_t, 2> readFree{};
-
-  // Reserves `n` accesses on the write port from `at`; returns the end.
-  uint64_t write(uint64_t at, uint64_t n) {
-    if (!n)
-      return at;
-    writeFree = std::max(writeFree, at) + n;
-    return writeFree;
-  }
-  uint64_t read(uint64_t at, uint64_t n) {
-    if (!n)
-      return at;
-    uint64_t &p = readFree[0] <= readFree[1] ? readFree[0] : readFree[1];
-    p = std::max(p, at) + n;
-    return p;
-  }
+  uint64_t dramFree = 0;
+  Ports reads{2}, writes{1};
 };
 
 // Cycles of `in` started at `s`; returns its end.
@@ -295,29 +326,34 @@ uint64_t timeOf(snpu_device &d, Timing &t, const Insn &in, uint64_t s) {
     t.dramFree = data + xfer;
     natural = data + std::max(xfer, rows);
     if (in.op == Opcode::LOAD)
-      end = t.write(data, (in.pt + in.ysize + in.pb) *
+      end = t.writes.book(data, natural,
+                          (in.pt + in.ysize + in.pb) *
                               (in.pl + in.xsize + in.pr));
     else
-      end = t.read(s + kDmaIssue, rows);
+      end = t.reads.book(data, natural, rows);
     break;
   }
   case Opcode::MAC: {
+    // Per row: the activation row (and the accumulator row unless reset)
+    // read, the accumulator row written; the weight tile read once.
     const uint64_t rows = in.inner * in.outer;
     natural = s + kMacIssue + rows * (kLanes / kArrayInputs);
-    end = std::max(t.read(s, rows + kLanes), t.read(s, in.reset ? 0 : rows));
-    end = std::max(end, t.write(s + kMacIssue, rows));
+    end = std::max(t.reads.book(s, natural,
+                                rows * (in.reset ? 1 : 2) + uint64_t(kLanes)),
+                   t.writes.book(s + kMacIssue, natural, rows));
     break;
   }
   case Opcode::REQ:
   case Opcode::ADD:
     natural = s + kOutIssue + in.rows;
-    end = std::max(t.read(s, in.rows), t.write(s + kOutIssue, in.rows));
-    if (in.op == Opcode::ADD)
-      end = std::max(end, t.read(s, in.rows));
+    end = std::max(t.reads.book(s, natural,
+                                in.op == Opcode::ADD ? 2 * in.rows
+                                                     : in.rows + 2 + in.bias),
+                   t.writes.book(s + kOutIssue, natural, in.rows));
     break;
   case Opcode::LUTLD:
     natural = s + kOutIssue + 2;
-    end = t.read(s, 2);
+    end = t.reads.book(s, natural, 2);
     break;
   case Opcode::SETREG:
     natural = s + 1;
