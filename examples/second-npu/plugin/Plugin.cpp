@@ -46,7 +46,8 @@ namespace {
 Host gHost;
 const char *const kName = "second-npu";
 const char *const kVersion = "0.1.0";
-const char kMagic[8] = {'S', 'N', 'P', 'U', 'A', 'R', 'T', '1'};
+// Ember's artifact container (docs/backend-abi.md): magic, header, payload.
+const char kMagic[8] = {'E', 'M', 'B', 'E', 'R', 'A', 'R', 'T'};
 
 ember_error *getCapabilities(const ember_capabilities_params *p,
                              ember_blob *out) {
@@ -133,8 +134,9 @@ ember_error *applyOptions(const v1::CompileOptions &o, sn::RunConfig &rc,
       // One executor, the simulator (a board's driver would add "device").
       if (val != "sim")
         return error(EMBER_STATUS_INVALID_ARGUMENT,
-                     "executor '" + val + "' is not known (second-npu runs "
-                     "on its simulator: sim)");
+                     "executor '" + val +
+                         "' is not known (second-npu runs "
+                         "on its simulator: sim)");
     } else if (k == "dram_bytes" || k == "dram_bw" || k == "dram_latency") {
       sn::parseCount(val, n); // checked by the layer
       if (k == "dram_bytes") {
@@ -147,10 +149,11 @@ ember_error *applyOptions(const v1::CompileOptions &o, sn::RunConfig &rc,
         rc.zeroLatency = n == 0;
       }
     } else if (!known) {
-      return error(EMBER_STATUS_INVALID_ARGUMENT,
-                   "unknown vendor option '" + k +
-                       "' (second-npu takes executor and the compiler layer's " +
-                       sn::layerOptionKeys() + ")");
+      return error(
+          EMBER_STATUS_INVALID_ARGUMENT,
+          "unknown vendor option '" + k +
+              "' (second-npu takes executor and the compiler layer's " +
+              sn::layerOptionKeys() + ")");
     }
   }
   return nullptr;
@@ -352,14 +355,15 @@ ember_error *load(ember_device *, const void *data, size_t size,
   const auto *b = static_cast<const unsigned char *>(data);
   if (!data || size < 12 || std::memcmp(b, kMagic, 8) != 0)
     return error(EMBER_STATUS_INVALID_ARGUMENT,
-                 "not a second-npu artifact (bad magic or too short)");
+                 "not an Ember artifact (bad magic or shorter than 12 bytes)");
   const uint32_t len = getU32(b + 8);
   v1::ArtifactHeader h;
   if (len > size - 12 || len > uint32_t(INT_MAX) ||
       !h.ParseFromArray(b + 12, int(len)))
     return error(EMBER_STATUS_INVALID_ARGUMENT, "corrupt artifact header");
   if (h.schema_version() != 1 || h.plugin_name() != kName ||
-      h.plugin_version() != kVersion || h.abi_major() != EMBER_ABI_VERSION_MAJOR)
+      h.plugin_version() != kVersion ||
+      h.abi_major() != EMBER_ABI_VERSION_MAJOR)
     return error(EMBER_STATUS_VERSION_MISMATCH,
                  "artifact of " + h.plugin_name() + " " + h.plugin_version() +
                      " (ABI " + std::to_string(h.abi_major()) + "); this is " +
@@ -377,8 +381,8 @@ ember_error *load(ember_device *, const void *data, size_t size,
   if (olen > payload.size() - 4)
     return error(EMBER_STATUS_INVALID_ARGUMENT, "corrupt second-npu payload");
   x->options = payload.substr(4, olen);
-  std::string err =
-      sn::deserializeProgram(sn::target(), payload.substr(4 + olen), x->program);
+  std::string err = sn::deserializeProgram(
+      sn::target(), payload.substr(4 + olen), x->program);
   if (!err.empty())
     return error(EMBER_STATUS_INVALID_ARGUMENT, "second-npu artifact: " + err);
   x->program.uid = sn::newProgramUid();
@@ -498,10 +502,10 @@ std::string profileOf(const sn::Program &p, const sn::RunConfig &c,
       if (r.spans[i].end == r.spans[i].start)
         continue;
       v1::TraceSlice *ts = pr.add_slices();
-      ts->set_track(sn::target().engines[size_t(p.ops[i].engine < 0
-                                                    ? 0
-                                                    : p.ops[i].engine)]
-                        .name);
+      ts->set_track(
+          sn::target()
+              .engines[size_t(p.ops[i].engine < 0 ? 0 : p.ops[i].engine)]
+              .name);
       ts->set_name(l >= 0 ? p.layers[size_t(l)].name : "");
       ts->set_category("exec");
       ts->set_start(double(r.spans[i].start));
@@ -530,16 +534,17 @@ ember_error *execute(ember_device *d, const ember_execute_params *p,
   for (size_t i = 0; i < p->num_inputs; ++i) {
     ember_buffer *b = p->inputs[i];
     if (!b || b->size < tensorBytes(x->inputs[i]))
-      return error(EMBER_STATUS_INVALID_ARGUMENT,
-                   "input buffer " + std::to_string(i) + " is NULL or too small");
+      return error(EMBER_STATUS_INVALID_ARGUMENT, "input buffer " +
+                                                      std::to_string(i) +
+                                                      " is NULL or too small");
     ins.push_back(b->data);
   }
   for (size_t i = 0; i < p->num_outputs; ++i) {
     ember_buffer *b = p->outputs[i];
     if (!b || b->size < tensorBytes(x->outputs[i]))
-      return error(EMBER_STATUS_INVALID_ARGUMENT,
-                   "output buffer " + std::to_string(i) +
-                       " is NULL or too small");
+      return error(EMBER_STATUS_INVALID_ARGUMENT, "output buffer " +
+                                                      std::to_string(i) +
+                                                      " is NULL or too small");
     outs.push_back(b->data);
   }
   return startAsyncProfiled(

@@ -44,8 +44,7 @@ void toDevice(const NTensor &t, const void *host, std::vector<uint8_t> &buf) {
   });
 }
 
-void fromDevice(const NTensor &t, const std::vector<uint8_t> &buf,
-                void *host) {
+void fromDevice(const NTensor &t, const std::vector<uint8_t> &buf, void *host) {
   uint8_t *h = static_cast<uint8_t *>(host);
   const int64_t es = t.elemBytes();
   forEachElement(t, [&](int64_t dst, int64_t src) {

@@ -34,7 +34,8 @@ struct snpu_device {
   snpu_config cfg{};
   std::vector<uint8_t> dram;
   std::vector<Insn> prog;
-  std::vector<uint8_t> sram = std::vector<uint8_t>(size_t(kSramRows) * kRowBytes);
+  std::vector<uint8_t> sram =
+      std::vector<uint8_t>(size_t(kSramRows) * kRowBytes);
   std::array<int32_t, kNumRegs> regs{};
   std::array<int8_t, kLutEntries> lut{};
   snpu_counters counters{};
@@ -150,10 +151,10 @@ void execute(snpu_device &d, const Insn &in) {
         const bool data = y >= in.pt && y < in.pt + in.ysize && x >= in.pl &&
                           x < in.pl + in.xsize;
         if (data) {
-          std::memcpy(dst,
-                      &d.dram[in.dram + ((y - in.pt) * in.stride + x - in.pl) *
-                                            rb],
-                      rb);
+          std::memcpy(
+              dst,
+              &d.dram[in.dram + ((y - in.pt) * in.stride + x - in.pl) * rb],
+              rb);
           d.counters.load_bytes += rb;
         } else if (in.wide) {
           const int32_t v = pad;
@@ -290,9 +291,8 @@ public:
       carry -= double(got);
       left -= got;
       if (got)
-        last = std::max(last, std::min(bEnd, k * kBucket +
-                                                 used_[size_t(k)] * kBucket /
-                                                     cap_));
+        last = std::max(last, std::min(bEnd, k * kBucket + used_[size_t(k)] *
+                                                               kBucket / cap_));
       t = bEnd;
     }
     return last;
@@ -338,9 +338,9 @@ uint64_t timeOf(snpu_device &d, Timing &t, const Insn &in, uint64_t s) {
     // read, the accumulator row written; the weight tile read once.
     const uint64_t rows = in.inner * in.outer;
     natural = s + kMacIssue + rows * (kLanes / kArrayInputs);
-    end = std::max(t.reads.book(s, natural,
-                                rows * (in.reset ? 1 : 2) + uint64_t(kLanes)),
-                   t.writes.book(s + kMacIssue, natural, rows));
+    end = std::max(
+        t.reads.book(s, natural, rows * (in.reset ? 1 : 2) + uint64_t(kLanes)),
+        t.writes.book(s + kMacIssue, natural, rows));
     break;
   }
   case Opcode::REQ:
@@ -438,7 +438,8 @@ Fail run(snpu_device &d) {
         size_t i = queues[size_t(qi)][head[size_t(qi)]];
         const Insn &in = d.prog[i];
         int b = 0;
-        while (b < kNumBarriers && !((in.wait >> b & 1) && tokens[size_t(b)].empty()))
+        while (b < kNumBarriers &&
+               !((in.wait >> b & 1) && tokens[size_t(b)].empty()))
           ++b;
         msg += std::string(first ? "" : "; ") + where(i, in) +
                " waits on barrier " + std::to_string(b) +
@@ -535,8 +536,7 @@ snpu_status snpu_dram_write(snpu_device *d, uint64_t addr, const void *src,
   return SNPU_OK;
 }
 
-snpu_status snpu_dram_read(snpu_device *d, uint64_t addr, void *dst,
-                           size_t n) {
+snpu_status snpu_dram_read(snpu_device *d, uint64_t addr, void *dst, size_t n) {
   if (!d || (!dst && n))
     return SNPU_INVALID_ARGUMENT;
   if (addr > d->dram.size() || n > d->dram.size() - addr)

@@ -27,13 +27,13 @@ const std::vector<Field> kMac = {
     {"inner", 12, &I::inner}, {"outer", 12, &I::outer}, {"acts", 16, &I::acts},
     {"accs", 16, &I::accs},   {"reset", 1, &I::reset}};
 const std::vector<Field> kReq = {
-    {"dst", 12, &I::dst},         {"src", 12, &I::src},
-    {"rows", 12, &I::rows},       {"param", 12, &I::param},
-    {"zp", 8, &I::zp, true},      {"lo", 8, &I::lo, true},
-    {"hi", 8, &I::hi, true},      {"lut", 1, &I::lut},
-    {"bias", 1, &I::bias}};
-const std::vector<Field> kAdd = {{"dst", 12, &I::dst}, {"a", 12, &I::a},
-                                 {"b", 12, &I::b},     {"rows", 12, &I::rows},
+    {"dst", 12, &I::dst},     {"src", 12, &I::src},    {"rows", 12, &I::rows},
+    {"param", 12, &I::param}, {"zp", 8, &I::zp, true}, {"lo", 8, &I::lo, true},
+    {"hi", 8, &I::hi, true},  {"lut", 1, &I::lut},     {"bias", 1, &I::bias}};
+const std::vector<Field> kAdd = {{"dst", 12, &I::dst},
+                                 {"a", 12, &I::a},
+                                 {"b", 12, &I::b},
+                                 {"rows", 12, &I::rows},
                                  {"lut", 1, &I::lut}};
 const std::vector<Field> kLutld = {{"src", 12, &I::src}};
 const std::vector<Field> kSetreg = {{"reg", 6, &I::reg},

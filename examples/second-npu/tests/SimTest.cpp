@@ -85,12 +85,12 @@ TEST(SnpuIsa, RandomWordsRoundTripThroughEncodeDecodeAndText) {
     Insn in;
     in.op = Opcode(rng() % kNumOpcodes);
     const uint32_t queues[] = {0, 1, 2, 3};
-    in.queue = in.op == Opcode::MAC                                   ? uint32_t(MAC)
-               : in.op == Opcode::LOAD || in.op == Opcode::STORE      ? rng() % 2
-               : in.op == Opcode::REQ || in.op == Opcode::ADD ||
-                       in.op == Opcode::LUTLD
-                   ? uint32_t(OUT)
-                   : queues[rng() % 4];
+    in.queue =
+        in.op == Opcode::MAC                              ? uint32_t(MAC)
+        : in.op == Opcode::LOAD || in.op == Opcode::STORE ? rng() % 2
+        : in.op == Opcode::REQ || in.op == Opcode::ADD || in.op == Opcode::LUTLD
+            ? uint32_t(OUT)
+            : queues[rng() % 4];
     in.wait = uint32_t(rng() % (1u << kNumBarriers));
     in.signal = uint32_t(rng() % (1u << kNumBarriers));
     for (const Field &f : fieldsOf(in.op))
@@ -138,7 +138,8 @@ TEST(SnpuSim, MacRequantLutMatchTheIntegerDefinition) {
   std::vector<int32_t> mult(32), shift(32), bias(32), table(3 * 32);
   for (int j = 0; j < 32; ++j) {
     auto m = ember::quant::quantizeMultiplier(0.0005 + 0.0001 * j);
-    mult[j] = m.mult, shift[j] = m.shift, bias[j] = int32_t(rng() % 20000) - 10000;
+    mult[j] = m.mult, shift[j] = m.shift,
+    bias[j] = int32_t(rng() % 20000) - 10000;
     table[j] = mult[j], table[32 + j] = shift[j], table[64 + j] = bias[j];
   }
   snpu_dram_write(dev.d, 0, act.data(), act.size());
@@ -156,17 +157,16 @@ TEST(SnpuSim, MacRequantLutMatchTheIntegerDefinition) {
   lutld.src = 60;
   // Barrier 0: DMA0 -> MAC, 1: DMA1 -> MAC, 2: MAC -> OUT, 3: DMA1 -> OUT,
   // 4: OUT -> DMA0.
-  std::vector<Insn> p = {
-      sig(load(DMA0, 0, 0, 1, P, P), 1),
-      sig(load(DMA1, 100, 4096, 1, 32, 32), 2),
-      sig(load(DMA1, 50, 8192, 1, 3, 3, true), 8),
-      load(DMA1, 60, 12288, 1, 8, 8),
-      sig(load(DMA1, 61, 12288 + 256, 1, 0, 0), 8),
-      sig(wt(mac, 3), 4),
-      wt(lutld, 8),
-      sig(wt(req, 4), 16),
-      wt(store(DMA0, 300, 65536, 1, P, P), 16),
-      end()};
+  std::vector<Insn> p = {sig(load(DMA0, 0, 0, 1, P, P), 1),
+                         sig(load(DMA1, 100, 4096, 1, 32, 32), 2),
+                         sig(load(DMA1, 50, 8192, 1, 3, 3, true), 8),
+                         load(DMA1, 60, 12288, 1, 8, 8),
+                         sig(load(DMA1, 61, 12288 + 256, 1, 0, 0), 8),
+                         sig(wt(mac, 3), 4),
+                         wt(lutld, 8),
+                         sig(wt(req, 4), 16),
+                         wt(store(DMA0, 300, 65536, 1, P, P), 16),
+                         end()};
   // The table spans bytes 0..255 of rows 60 and 61: 8 rows of 32 bytes.
   p[3].ysize = 1, p[3].xsize = 1;
   p[3] = load(DMA1, 60, 12288, 1, 1, 1, true);
@@ -259,7 +259,8 @@ TEST(SnpuSim, RefusesOutOfBoundsAddresses) {
   EXPECT_NE(dev.error().find("instruction 0 (LOAD on DMA0): DRAM bytes"),
             std::string::npos)
       << dev.error();
-  EXPECT_EQ(dev.run({store(DMA1, 4090, 0, 2, 4, 4), end()}), SNPU_OUT_OF_BOUNDS);
+  EXPECT_EQ(dev.run({store(DMA1, 4090, 0, 2, 4, 4), end()}),
+            SNPU_OUT_OF_BOUNDS);
   EXPECT_NE(dev.error().find("SRAM rows [4090, 4098)"), std::string::npos)
       << dev.error();
   Insn mac = mk(Opcode::MAC, MAC);
@@ -286,8 +287,8 @@ TEST(SnpuSim, RefusesAWaitThatCanNeverBeMet) {
       << dev.error();
   // A cycle: DMA0 waits on the MAC, which waits on DMA0.
   Insn mac = mk(Opcode::MAC, MAC);
-  EXPECT_EQ(dev.run({sig(wt(load(DMA0, 0, 0, 1, 1, 1), 1), 2), sig(wt(mac, 2), 1),
-                     end()}),
+  EXPECT_EQ(dev.run({sig(wt(load(DMA0, 0, 0, 1, 1, 1), 1), 2),
+                     sig(wt(mac, 2), 1), end()}),
             SNPU_DEADLOCK);
   EXPECT_NE(dev.error().find("deadlock"), std::string::npos);
   // One signal, two waits: the second can never be met.
@@ -325,10 +326,10 @@ TEST(SnpuSim, RandomProgramsEndInAStatus) {
     for (int i = 0; i < 12; ++i) {
       Insn in;
       in.op = Opcode(1 + rng() % 7);
-      in.queue = in.op == Opcode::MAC                              ? uint32_t(MAC)
+      in.queue = in.op == Opcode::MAC ? uint32_t(MAC)
                  : in.op == Opcode::LOAD || in.op == Opcode::STORE ? rng() % 2
                  : in.op == Opcode::SETREG                         ? rng() % 4
-                                                                   : uint32_t(OUT);
+                                           : uint32_t(OUT);
       in.wait = uint32_t(rng() & rng() & 0xfff);
       in.signal = uint32_t(rng() & rng() & 0xfff);
       for (const Field &f : fieldsOf(in.op))

@@ -19,15 +19,15 @@
 namespace snpu {
 
 // The machine's fixed parameters.
-constexpr int kLanes = 32;          // channels per row (the array's outputs)
-constexpr int kArrayInputs = 8;     // input lanes the array takes a cycle
-constexpr int kSramRows = 4096;     // unified SRAM: 4096 rows of 128 bytes
-constexpr int kRowBytes = 128;      //   = 512 KiB
-constexpr int kNumQueues = 4;       // DMA0, DMA1, MAC, OUT
-constexpr int kNumBarriers = 12;    // counting barriers, 0..kBarrierMax
+constexpr int kLanes = 32;       // channels per row (the array's outputs)
+constexpr int kArrayInputs = 8;  // input lanes the array takes a cycle
+constexpr int kSramRows = 4096;  // unified SRAM: 4096 rows of 128 bytes
+constexpr int kRowBytes = 128;   //   = 512 KiB
+constexpr int kNumQueues = 4;    // DMA0, DMA1, MAC, OUT
+constexpr int kNumBarriers = 12; // counting barriers, 0..kBarrierMax
 constexpr int kBarrierMax = 15;
-constexpr int kNumRegs = 64;        // parameter registers
-constexpr int kLutEntries = 256;    // the output unit's table
+constexpr int kNumRegs = 64;     // parameter registers
+constexpr int kLutEntries = 256; // the output unit's table
 
 enum Queue : uint8_t { DMA0 = 0, DMA1 = 1, MAC = 2, OUT = 3 };
 
@@ -73,14 +73,14 @@ struct Insn {
   uint64_t pt = 0, pb = 0, pl = 0, pr = 0, wide = 0;
   // MAC: for o < outer, i < inner: acc[acc + o*accs + i][j] (+)=
   //   sum_k act[act + o*acts + i][k] * wgt[wgt + k][j]   (k, j < 32)
-  uint64_t acc = 0, act = 0, wgt = 0, inner = 0, outer = 0, acts = 0,
-           accs = 0, reset = 0;
+  uint64_t acc = 0, act = 0, wgt = 0, inner = 0, outer = 0, acts = 0, accs = 0,
+           reset = 0;
   // REQ: out[dst + i][l] = clip(requant(acc[src + i][l] (+ bias row)), then
   // the table when lut): tables at `param` (mult, shift, bias rows).
   // ADD: out[dst + i] = add(out[a + i], out[b + i]) (registers R_ADD_*).
   // LUTLD: the table = the first 256 bytes of rows src, src + 1.
-  uint64_t dst = 0, src = 0, rows = 0, param = 0, zp = 0, lo = 0, hi = 0,
-           a = 0, b = 0, lut = 0, bias = 0;
+  uint64_t dst = 0, src = 0, rows = 0, param = 0, zp = 0, lo = 0, hi = 0, a = 0,
+           b = 0, lut = 0, bias = 0;
   // SETREG
   uint64_t reg = 0, value = 0;
 };

@@ -32,15 +32,15 @@ typedef struct {
 
 typedef struct {
   uint32_t struct_size;
-  uint64_t cycles;       /* first start to last end */
+  uint64_t cycles; /* first start to last end */
   uint64_t insns;
-  uint64_t array_macs;   /* 8 x 32 per array cycle */
+  uint64_t array_macs; /* 8 x 32 per array cycle */
   uint64_t load_bytes, store_bytes;
-  uint64_t busy[4];      /* per queue: cycles executing */
-  uint64_t stall[4];     /* per queue: cycles waiting on a barrier */
-  uint64_t port_stall;   /* cycles instructions were delayed by SRAM ports */
-  uint64_t dram_stall;   /* cycles transfers waited for the DRAM port */
-  uint64_t overlap;      /* cycles a DMA engine and the array both ran */
+  uint64_t busy[4];    /* per queue: cycles executing */
+  uint64_t stall[4];   /* per queue: cycles waiting on a barrier */
+  uint64_t port_stall; /* cycles instructions were delayed by SRAM ports */
+  uint64_t dram_stall; /* cycles transfers waited for the DRAM port */
+  uint64_t overlap;    /* cycles a DMA engine and the array both ran */
 } snpu_counters;
 
 /* When each instruction ran (after a successful run). */
