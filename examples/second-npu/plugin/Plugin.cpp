@@ -20,10 +20,13 @@
 #include "ember/backend/v1/layers.pb.h"
 #include "ember/backend/v1/options.pb.h"
 #include "ember/backend/v1/profile.pb.h"
+#include "ember/backend/v1/runtime.pb.h"
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -570,6 +573,122 @@ ember_error *eventProfile(ember_event *ev, ember_blob *out) {
   return gHost.blob(ev->profile, out);
 }
 
+ember_error *parseOptions(const void *data, size_t size,
+                          v1::CompileOptions &o) {
+  if (size &&
+      (!data || size > size_t(INT_MAX) || !o.ParseFromArray(data, int(size))))
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "options are not an ember.backend.v1.CompileOptions");
+  return nullptr;
+}
+
+// The simulator's nominal clock: a cycle is shown as a nanosecond.
+constexpr double kClockHz = 1e9;
+
+// ABI 1.4: one simulated device, one execution at a time.
+ember_error *deviceDescribe(const ember_device_query_params *p,
+                            ember_blob *out) {
+  if (ember_error *e = checkStruct(
+          p, offsetof(ember_device_query_params, options_size) + sizeof(size_t),
+          "ember_device_query_params"))
+    return e;
+  if (p->device_index != 0)
+    return error(EMBER_STATUS_OUT_OF_RANGE,
+                 "device " + std::to_string(p->device_index) +
+                     " does not exist (1 device)");
+  v1::CompileOptions o;
+  sn::RunConfig rc;
+  if (ember_error *e = parseOptions(p->options, p->options_size, o))
+    return e;
+  if (ember_error *e = applyOptions(o, rc))
+    return e;
+  const uint64_t dram =
+      rc.dramGiven ? rc.dramBytes : uint64_t(sn::target().dram.bytes);
+  v1::DeviceDescription d;
+  d.set_schema_version(1);
+  d.set_name("second NPU (simulator; " + std::to_string(dram >> 20) +
+             " MiB DRAM)");
+  d.set_memory_bytes(dram);
+  d.set_concurrency(1);
+  d.set_simulated(true);
+  d.set_clock_hz(kClockHz);
+  return gHost.blob(d.SerializeAsString(), out);
+}
+
+// ABI 1.4: the layer's cost model for the program compile would make, each
+// layer's cycles spread over the source nodes it covers.
+ember_error *estimateCost(const ember_cost_params *p, ember_blob *out) {
+  if (ember_error *e = checkStruct(
+          p, offsetof(ember_cost_params, options_size) + sizeof(size_t),
+          "ember_cost_params"))
+    return e;
+  if (p->device_index != 0)
+    return error(EMBER_STATUS_OUT_OF_RANGE,
+                 "device " + std::to_string(p->device_index) +
+                     " does not exist (1 device)");
+  if (p->program_kind != EMBER_PROGRAM_GRAPH)
+    return error(EMBER_STATUS_UNSUPPORTED,
+                 "second-npu estimates graphs (program kind 0), not kind " +
+                     std::to_string(p->program_kind));
+  v1::CompileOptions o;
+  sn::RunConfig rc;
+  sn::LayerOptions lo;
+  if (ember_error *e = parseOptions(p->options, p->options_size, o))
+    return e;
+  if (ember_error *e = applyOptions(o, rc, &lo))
+    return e;
+  v1::Graph g;
+  if (ember_error *e = parseGraph(p->program, p->program_size, g))
+    return e;
+  sn::LayerProgram lp;
+  sn::Program prog;
+  std::string err = sn::buildLayers(sn::target(), g, lp);
+  if (err.empty())
+    err = sn::generateProgram(sn::target(), lp, lo.codegen, prog);
+  if (!err.empty())
+    return error(EMBER_STATUS_UNSUPPORTED, err);
+  std::multimap<std::string, int> byName;
+  for (int i = 0; i < g.nodes_size(); ++i)
+    byName.emplace(g.nodes(i).name(), i);
+  std::vector<double> sec(size_t(g.nodes_size()), 0);
+  std::vector<int32_t> group(size_t(g.nodes_size()), -1);
+  double cycles = 0, traffic = 0;
+  for (size_t l = 0; l < prog.layers.size(); ++l) {
+    const sn::LayerInfo &L = prog.layers[l];
+    cycles += L.predictedCycles;
+    traffic += double(L.loadBytes + L.storeBytes);
+    std::vector<int> idx;
+    for (const std::string &n : L.nodes)
+      for (auto [it, e] = byName.equal_range(n); it != e; ++it)
+        if (std::find(idx.begin(), idx.end(), it->second) == idx.end())
+          idx.push_back(it->second);
+    for (int i : idx) {
+      sec[size_t(i)] += L.predictedCycles / kClockHz / double(idx.size());
+      if (group[size_t(i)] < 0)
+        group[size_t(i)] = int32_t(l);
+    }
+  }
+  v1::CostEstimate c;
+  c.set_schema_version(1);
+  c.set_seconds(cycles / kClockHz);
+  c.set_memory_bytes(prog.dramBytes);
+  c.set_memory_traffic_bytes(traffic);
+  for (size_t i = 0; i < sec.size(); ++i)
+    if (group[i] >= 0) {
+      v1::NodeCost *n = c.add_nodes();
+      n->set_node(int32_t(i));
+      n->set_seconds(sec[i]);
+      n->set_group(group[i]);
+    }
+  char basis[160];
+  std::snprintf(basis, sizeof basis,
+                "the second NPU's cost model: %zu layers, %.3f M cycles "
+                "(each layer alone)",
+                prog.layers.size(), cycles / 1e6);
+  c.set_basis(basis);
+  return gHost.blob(c.SerializeAsString(), out);
+}
+
 ember_error *init(const ember_host_api *host) {
   if (ember_error *e = gHost.attach(host))
     return e;
@@ -613,6 +732,8 @@ const ember_plugin_api kApi = {
     bufferImportHost,
     emit,
     eventProfile,
+    deviceDescribe,
+    estimateCost,
 };
 
 } // namespace

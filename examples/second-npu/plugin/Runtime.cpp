@@ -3,7 +3,7 @@
 // the static image, the program's words, counters and per-layer figures.
 #include "SecondNpu.h"
 
-#include "ember/accel/Sync.h"
+#include "ember/accel/Device.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -13,47 +13,6 @@
 namespace second_npu {
 
 namespace {
-
-// Element e of the host tensor (dense, row-major) <-> its byte in the tiled
-// layout [channel tile][pixel][lanes].
-template <typename F> void forEachElement(const NTensor &t, F f) {
-  int64_t pre = 1, post = 1;
-  for (size_t i = 0; i < t.dims.size(); ++i) {
-    if (int(i) < t.axis)
-      pre *= t.dims[i];
-    else if (int(i) > t.axis)
-      post *= t.dims[i];
-  }
-  for (int64_t a = 0; a < pre; ++a)
-    for (int64_t c = 0; c < t.C; ++c)
-      for (int64_t b = 0; b < post; ++b) {
-        const int64_t host = (a * t.C + c) * post + b, pix = a * post + b;
-        f(host, ((c / t.lanes) * t.P + pix) * t.lanes + c % t.lanes);
-      }
-}
-
-void toDevice(const NTensor &t, const void *host, std::vector<uint8_t> &buf) {
-  buf.assign(size_t(t.bytes()), 0);
-  const uint8_t *h = static_cast<const uint8_t *>(host);
-  const int64_t es = t.elemBytes();
-  forEachElement(t, [&](int64_t src, int64_t dst) {
-    if (es == 4)
-      std::memcpy(&buf[size_t(dst * 4)], h + src * 4, 4);
-    else
-      buf[size_t(dst)] = t.u8 ? uint8_t(h[src] - 128) : h[src];
-  });
-}
-
-void fromDevice(const NTensor &t, const std::vector<uint8_t> &buf, void *host) {
-  uint8_t *h = static_cast<uint8_t *>(host);
-  const int64_t es = t.elemBytes();
-  forEachElement(t, [&](int64_t dst, int64_t src) {
-    if (es == 4)
-      std::memcpy(h + dst * 4, &buf[size_t(src * 4)], 4);
-    else
-      h[dst] = t.u8 ? uint8_t(buf[size_t(src)] + 128) : buf[size_t(src)];
-  });
-}
 
 // One device per configuration, kept while the configuration holds (its
 // DRAM is large); runs are serialized.
@@ -140,7 +99,8 @@ std::string runProgram(const Program &p, const RunConfig &c,
   }
   std::vector<uint8_t> buf;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    toDevice(p.inputs[i], inputs[i], buf);
+    buf.resize(size_t(p.inputs[i].bytes()));
+    toTiled(p.inputs[i], inputs[i], buf.data());
     if (snpu_dram_write(gDev, uint64_t(p.inputs[i].dram), buf.data(),
                         buf.size()))
       return fail("writing an input to DRAM");
@@ -161,7 +121,7 @@ std::string runProgram(const Program &p, const RunConfig &c,
     if (snpu_dram_read(gDev, uint64_t(p.outputs[i].dram), buf.data(),
                        buf.size()))
       return fail("reading an output from DRAM");
-    fromDevice(p.outputs[i], buf, outputs[i]);
+    fromTiled(p.outputs[i], buf.data(), outputs[i]);
   }
   if (r) {
     *r = RunResult();
@@ -184,33 +144,15 @@ std::string runLayersAlone(const Program &p, const RunConfig &c,
   RunConfig rc = c;
   rc.profile = 0;
   for (size_t i = 0; i < p.layers.size(); ++i) {
-    const LayerInfo &l = p.layers[i];
-    if (l.endInsn <= l.firstInsn || l.endInsn > p.ops.size())
-      continue;
-    // Its prefetched loads first, then its own operations (not the next
-    // layer's prefetch), with fresh synchronization.
     Program q;
-    const size_t nf = i + 1 < p.layers.size() ? p.layers[i + 1].prefetchFirst
-                                              : 0,
-                 ne = i + 1 < p.layers.size() ? p.layers[i + 1].prefetchEnd : 0;
-    if (l.prefetchFirst < l.prefetchEnd && l.prefetchEnd <= p.ops.size())
-      q.ops.assign(p.ops.begin() + long(l.prefetchFirst),
-                   p.ops.begin() + long(l.prefetchEnd));
-    for (size_t k = l.firstInsn; k < l.endInsn; ++k)
-      if ((k < nf || k >= ne) &&
-          (k >= p.opLayer.size() || p.opLayer[k] == int32_t(i)))
-        q.ops.push_back(p.ops[k]);
-    q.ops.push_back(finishOp());
-    std::string err = assignSync(target(), q.ops, nullptr);
-    if (err.empty()) {
-      q.opLayer.assign(q.ops.size(), 0);
-      q.dramBytes = p.dramBytes;
+    std::string err = layerAlone(target(), p, i, q);
+    if (err.empty() && !q.ops.empty()) {
       RunResult r;
       err = runProgram(q, rc, {}, {}, &r);
       cycles[i] = r.counters.cycles;
     }
     if (!err.empty())
-      return "layer '" + l.name + "' alone: " + err;
+      return "layer '" + p.layers[i].name + "' alone: " + err;
   }
   return "";
 }

@@ -79,7 +79,8 @@ def check(case, args):
         m = re.search(r"second-npu: cycles=(\d+) mac_util=(\S+) dma_bytes=(\d+)"
                       r" overlap=(\S+) second-npu_mac_share=(\S+)", npu.stdout)
         if m:
-            res.update(cycles=int(m.group(1)), share=float(m.group(5)))
+            res.update(cycles=int(m.group(1)), mac_util=float(m.group(2)),
+                       share=float(m.group(5)))
         else:
             res.update(share=0.0)
         # The layer table: part, layer, op, cycles, alone, predicted, err, ...
@@ -124,9 +125,14 @@ def main():
                       for l in r["layers"]]
         errs += layer_errs
         bad += not r["ok"]
+        med = statistics.median(abs(e) for e in layer_errs) \
+            if layer_errs else 0.0
+        r["median_abs_err"] = med
         print(f"{'PASS' if r['ok'] else 'FAIL'} {r['case']} "
               f"share={share if share is not None else '-'} "
-              f"cycles={r.get('cycles', '-')} layers={len(layer_errs)} {r['msg']}")
+              f"cycles={r.get('cycles', '-')} "
+              f"mac_util={r.get('mac_util', '-')} layers={len(layer_errs)} "
+              f"median_err={med:.3f} {r['msg']}")
     med = statistics.median(abs(e) for e in errs) if errs else 0.0
     print(f"{len(cases) - bad} of {len(cases)} bit-exact with the interpreter; "
           f"cost model vs simulator over {len(errs)} layers: median |error| "
