@@ -6,7 +6,8 @@
 # 2. `ember compile --emit=npu-asm` prints instructions that the
 #    simulator's assembler syntax names (LOAD q=DMA0 ...), and --emit=npu-layers
 #    the scheduled layer IR;
-# 3. bad options fail with a clear error naming the option.
+# 3. tune=N measures candidates on the simulator and keeps a cache;
+# 4. bad options fail with a clear error naming the option.
 set -euo pipefail
 ember=$1
 plugin=$2
@@ -31,6 +32,13 @@ grep -qE '^MAC q=MAC .* reset=' "$work/asm.txt" || die "no MAC in the assembly"
 grep -qE '^END ' "$work/asm.txt" || die "no END in the assembly"
 "$ember" compile "$model" --target=plugin:"$plugin" --emit=npu-layers -o "$work/layers.txt"
 grep -q 'gemm' "$work/layers.txt" || die "no gemm in the layer IR"
+
+# Tuning on the simulator: the cost model's candidates measured, the cache
+# written.
+"$ember" run "$model" --target=plugin:"$plugin" --backend-opt tune=3 \
+  --backend-opt tune_cache="$work/tune.json" >"$work/tuned.txt"
+grep -q 'second-npu: cycles=' "$work/tuned.txt" || die "no summary with tune=3"
+[ -s "$work/tune.json" ] || die "tune=3 wrote no tuning cache"
 
 expect_error() { # expect_error PATTERN ARGS...
   local pat=$1
