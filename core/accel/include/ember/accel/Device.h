@@ -1,0 +1,37 @@
+// What a vendor's driver glue needs from the NPU compiler layer
+// (docs/npu-sdk.md, "What the vendor writes"): moving a partition's tensors
+// between the host layout (dense, row-major, in the graph's dtype) and the
+// layer's channel-tiled DRAM layout, and cutting one layer out of a
+// scheduled program so that it runs alone from an idle machine (what the
+// cost model predicts; a layer report's `alone`).
+#ifndef EMBER_ACCEL_DEVICE_H
+#define EMBER_ACCEL_DEVICE_H
+
+#include "ember/accel/Layers.h"
+#include "ember/accel/Program.h"
+#include "ember/accel/Target.h"
+
+#include <cstdint>
+#include <string>
+
+namespace ember::accel {
+
+// `host` (t.C channels on t.axis, every other axis a pixel) into
+// `tiled` (t.bytes() bytes, [channel tile][pixel][lanes], the channels past C
+// zero); a uint8 tensor is stored as int8 (q - 128).
+void toTiled(const NTensor &t, const void *host, uint8_t *tiled);
+// The inverse (the channels past C are dropped).
+void fromTiled(const NTensor &t, const uint8_t *tiled, void *host);
+
+// Layer `i` of `p` as a program of its own: the weight loads it prefetched
+// during the layer before first, then its own operations (without the next
+// layer's prefetch or the operations of a layer it is interleaved with),
+// then Finish, with fresh synchronization; `out.opLayer` all 0 and its DRAM
+// the whole program's. Returns "" or why not (a layer without operations is
+// an empty program, not an error).
+std::string layerAlone(const Target &t, const Program &p, size_t i,
+                       Program &out);
+
+} // namespace ember::accel
+
+#endif // EMBER_ACCEL_DEVICE_H

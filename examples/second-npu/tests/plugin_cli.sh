@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# ctest snpu-plugin-cli: the plugin through `ember`.
+#   plugin_cli.sh EMBER PLUGIN.so SOURCE_DIR
+# 1. `ember run --npu-report` on a small int8 model prints the layer table
+#    from the device's profile and the cycle summary line;
+# 2. `ember compile --emit=npu-asm` prints instructions that the
+#    simulator's assembler syntax names (LOAD q=DMA0 ...), and --emit=npu-layers
+#    the scheduled layer IR;
+# 3. tune=N measures candidates on the simulator and keeps a cache;
+# 4. bad options fail with a clear error naming the option.
+set -euo pipefail
+ember=$1
+plugin=$2
+src=$3
+work=$(mktemp -d /tmp/snpu-cli.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+die() { echo "error: $*" >&2; exit 1; }
+model=$work/model.onnx
+python3 "$src/make_model.py" "$model"
+
+out=$("$ember" run "$model" --target=plugin:"$plugin" --npu-report)
+echo "$out" | tail -n 4
+echo "$out" | grep -q '^layer report (second-npu, executor snpu-sim)' ||
+  die "no layer report"
+echo "$out" | grep -qE '^1 +conv +conv' || die "no conv layer in the table"
+echo "$out" | grep -qE '^second-npu: cycles=[1-9][0-9]* mac_util=[0-9.e-]+ dma_bytes=[1-9][0-9]* overlap=[0-9.e-]+ second-npu_mac_share=1$' ||
+  die "no cycle summary line"
+
+"$ember" compile "$model" --target=plugin:"$plugin" --emit=npu-asm -o "$work/asm.txt"
+grep -qE '^LOAD q=DMA0 ' "$work/asm.txt" || die "no LOAD in the assembly"
+grep -qE '^MAC q=MAC .* reset=' "$work/asm.txt" || die "no MAC in the assembly"
+grep -qE '^END ' "$work/asm.txt" || die "no END in the assembly"
+"$ember" compile "$model" --target=plugin:"$plugin" --emit=npu-layers -o "$work/layers.txt"
+grep -q 'gemm' "$work/layers.txt" || die "no gemm in the layer IR"
+
+# Tuning on the simulator: the cost model's candidates measured, the cache
+# written.
+"$ember" run "$model" --target=plugin:"$plugin" --backend-opt tune=3 \
+  --backend-opt tune_cache="$work/tune.json" >"$work/tuned.txt"
+grep -q 'second-npu: cycles=' "$work/tuned.txt" || die "no summary with tune=3"
+[ -s "$work/tune.json" ] || die "tune=3 wrote no tuning cache"
+
+expect_error() { # expect_error PATTERN ARGS...
+  local pat=$1
+  shift
+  if "$ember" run "$model" --target=plugin:"$plugin" "$@" >"$work/o" 2>"$work/e"; then
+    die "ember run $* succeeded"
+  fi
+  grep -q "$pat" "$work/e" || { cat "$work/e"; die "expected '$pat'"; }
+}
+expect_error "unknown vendor option 'colour'" --backend-opt colour=red
+expect_error "executor 'rtl' is not known" --backend-opt executor=rtl
+expect_error "dram_bytes" --backend-opt dram_bytes=4096
+echo "ok"
