@@ -414,14 +414,16 @@ std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
          << " regs=" << regsText(L.add.regs);
       if (L.add.mul) {
         const MulRegs &m = L.add.mulRegs;
-        os << " mul=" << list(std::vector<int32_t>{m.aZp, m.bZp, m.mult, m.shift,
-                                                   m.outZp, m.lo, m.hi});
+        os << " mul="
+           << list(std::vector<int32_t>{m.aZp, m.bZp, m.mult, m.shift, m.outZp,
+                                        m.lo, m.hi});
       }
       break;
     }
     if (!L.lut.empty())
-      os << " lut=" << hex(reinterpret_cast<const uint8_t *>(L.lut.data()),
-                           L.lut.size(), false);
+      os << " lut="
+         << hex(reinterpret_cast<const uint8_t *>(L.lut.data()), L.lut.size(),
+                false);
     os << "\n";
   }
   return os.str();
@@ -586,8 +588,8 @@ std::string parseLayers(const Target &t, const std::string &text,
           MulRegs &g = L.add.mulRegs;
           L.add.mul = true;
           g.aZp = int32_t(m[0]), g.bZp = int32_t(m[1]), g.mult = int32_t(m[2]),
-          g.shift = int32_t(m[3]), g.outZp = int32_t(m[4]), g.lo = int32_t(m[5]),
-          g.hi = int32_t(m[6]);
+          g.shift = int32_t(m[3]), g.outZp = int32_t(m[4]),
+          g.lo = int32_t(m[5]), g.hi = int32_t(m[6]);
         }
       } else {
         return at("'" + kind + "' is not a layer kind (gemm, pool, add)");
