@@ -8,6 +8,7 @@
 // runs, and reads its options.
 #include "ember/backend.h"
 #include "ember/plugin_helpers.hpp"
+#include "ember/plugin_table.hpp"
 
 #include "NpuTarget.h"
 #include "Runtime.h"
@@ -68,8 +69,8 @@ struct ember_executable {
 namespace {
 
 Host gHost;
-const char *const kName = "npu-sim";
-const char *const kVersion = "0.1.0";
+constexpr const char *kName = "npu-sim";
+constexpr const char *kVersion = "0.1.0";
 const char kMagic[8] = {'E', 'M', 'B', 'E', 'R', 'A', 'R', 'T'};
 // Devices: the cores of the SystemC platform (with golden or RTL, as many
 // independent single cores).
@@ -1016,45 +1017,39 @@ ember_error *init(const ember_host_api *host) {
 
 void shutdown() {}
 
-const ember_plugin_api kApi = {
-    sizeof(ember_plugin_api),
-    nullptr,
-    EMBER_ABI_VERSION_MAJOR,
-    EMBER_ABI_VERSION_MINOR,
-    kName,
-    kVersion,
-    errorCode,
-    errorMessage,
-    errorFree,
-    init,
-    shutdown,
-    getCapabilities,
-    querySupport,
-    deviceCount,
-    deviceOpen,
-    deviceClose,
-    bufferAllocate,
-    bufferRelease,
-    bufferWrite,
-    bufferRead,
-    compile,
-    serialize,
-    load,
-    release,
-    execute,
-    eventWait,
-    eventRelease,
-    signature,
-    bufferImportHost,
-    emit,
-    eventProfile,
-    deviceDescribe,
-    estimateCost,
+// The function table (ember/plugin_table.hpp puts each entry in its slot).
+struct NpuPlugin {
+  static constexpr const char *name = kName;
+  static constexpr const char *version = kVersion;
+  static constexpr auto error_code = errorCode;
+  static constexpr auto error_message = errorMessage;
+  static constexpr auto error_free = errorFree;
+  static constexpr auto plugin_init = init;
+  static constexpr auto plugin_shutdown = shutdown;
+  static constexpr auto get_capabilities = getCapabilities;
+  static constexpr auto query_support = querySupport;
+  static constexpr auto device_count = deviceCount;
+  static constexpr auto device_open = deviceOpen;
+  static constexpr auto device_close = deviceClose;
+  static constexpr auto buffer_allocate = bufferAllocate;
+  static constexpr auto buffer_release = bufferRelease;
+  static constexpr auto buffer_write = bufferWrite;
+  static constexpr auto buffer_read = bufferRead;
+  static constexpr auto executable_compile = compile;
+  static constexpr auto executable_serialize = serialize;
+  static constexpr auto executable_load = load;
+  static constexpr auto executable_release = release;
+  static constexpr auto execute = ::execute;
+  static constexpr auto event_wait = eventWait;
+  static constexpr auto event_release = eventRelease;
+  static constexpr auto executable_signature = signature;
+  static constexpr auto buffer_import_host = bufferImportHost;
+  static constexpr auto executable_emit = emit;
+  static constexpr auto event_profile = eventProfile;
+  static constexpr auto device_describe = deviceDescribe;
+  static constexpr auto estimate_cost = estimateCost;
 };
 
 } // namespace
 
-extern "C" EMBER_PLUGIN_EXPORT const ember_plugin_api *
-ember_plugin_entry(const ember_host_api *host) {
-  return acceptHost(host, &kApi);
-}
+EMBER_PLUGIN_ENTRY(NpuPlugin)
