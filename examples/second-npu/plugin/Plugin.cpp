@@ -6,6 +6,7 @@
 // description), artifacts, emission formats and execution with a profile.
 #include "ember/backend.h"
 #include "ember/plugin_helpers.hpp"
+#include "ember/plugin_table.hpp"
 
 #include "SecondNpu.h"
 
@@ -47,8 +48,8 @@ struct ember_executable {
 namespace {
 
 Host gHost;
-const char *const kName = "second-npu";
-const char *const kVersion = "0.1.0";
+constexpr const char *kName = "second-npu";
+constexpr const char *kVersion = "0.1.0";
 // Ember's artifact container (docs/backend-abi.md): magic, header, payload.
 const char kMagic[8] = {'E', 'M', 'B', 'E', 'R', 'A', 'R', 'T'};
 
@@ -700,45 +701,31 @@ ember_error *init(const ember_host_api *host) {
 
 void shutdown() {}
 
-const ember_plugin_api kApi = {
-    sizeof(ember_plugin_api),
-    nullptr,
-    EMBER_ABI_VERSION_MAJOR,
-    EMBER_ABI_VERSION_MINOR,
-    kName,
-    kVersion,
-    errorCode,
-    errorMessage,
-    errorFree,
-    init,
-    shutdown,
-    getCapabilities,
-    querySupport,
-    nullptr, // device_count: one device
-    deviceOpenSingle,
-    deviceClose,
-    bufferAllocate,
-    bufferRelease,
-    bufferWrite,
-    bufferRead,
-    compile,
-    serialize,
-    load,
-    release,
-    execute,
-    eventWait,
-    eventRelease,
-    signature,
-    bufferImportHost,
-    emit,
-    eventProfile,
-    deviceDescribe,
-    estimateCost,
+// The function table (ember/plugin_table.hpp puts each entry in its slot;
+// one host-memory device and the SDK's events come from its bases).
+struct SecondNpuPlugin : ember_plugin::HostMemory, ember_plugin::AsyncEvents {
+  static constexpr const char *name = kName;
+  static constexpr const char *version = kVersion;
+  static constexpr auto error_code = errorCode;
+  static constexpr auto error_message = errorMessage;
+  static constexpr auto error_free = errorFree;
+  static constexpr auto plugin_init = init;
+  static constexpr auto plugin_shutdown = shutdown;
+  static constexpr auto get_capabilities = getCapabilities;
+  static constexpr auto query_support = querySupport;
+  static constexpr auto executable_compile = compile;
+  static constexpr auto executable_serialize = serialize;
+  static constexpr auto executable_load = load;
+  static constexpr auto executable_release = release;
+  static constexpr auto execute = ::execute;
+  static constexpr auto executable_signature = signature;
+  static constexpr auto buffer_import_host = bufferImportHost;
+  static constexpr auto executable_emit = emit;
+  static constexpr auto event_profile = eventProfile;
+  static constexpr auto device_describe = deviceDescribe;
+  static constexpr auto estimate_cost = estimateCost;
 };
 
 } // namespace
 
-extern "C" EMBER_PLUGIN_EXPORT const ember_plugin_api *
-ember_plugin_entry(const ember_host_api *host) {
-  return acceptHost(host, &kApi);
-}
+EMBER_PLUGIN_ENTRY(SecondNpuPlugin)
