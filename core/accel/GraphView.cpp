@@ -261,45 +261,56 @@ View::View(const Target &target, const v1::Graph &graph) : t(target), g(graph) {
   }
 }
 
-bool View::ints(int v, std::vector<int64_t> &out) const {
+namespace {
+
+// Bytes per element of an integer dtype, 0 for any other.
+size_t intBytes(const std::string &t) {
+  return t == "i8" || t == "u8"     ? 1
+         : t == "i16" || t == "u16" ? 2
+         : t == "i32" || t == "u32" ? 4
+         : t == "i64"               ? 8
+                                    : 0;
+}
+
+template <typename T>
+void widen(const std::string &d, std::vector<int64_t> &out) {
+  out.resize(d.size() / sizeof(T));
+  for (size_t i = 0; i < out.size(); ++i) {
+    T x;
+    std::memcpy(&x, d.data() + i * sizeof(T), sizeof(T));
+    out[i] = int64_t(x);
+  }
+}
+
+} // namespace
+
+int64_t View::intCount(int v) const {
   if (v < 0 || !constant[size_t(v)])
+    return -1;
+  const size_t es = intBytes(dtype(v));
+  const size_t n = constant[size_t(v)]->data().size();
+  return es && n % es == 0 ? int64_t(n / es) : -1;
+}
+
+bool View::ints(int v, std::vector<int64_t> &out) const {
+  if (intCount(v) < 0)
     return false;
   const std::string &d = constant[size_t(v)]->data();
   const std::string &t = dtype(v);
-  size_t es = t == "i8" || t == "u8"     ? 1
-              : t == "i16" || t == "u16" ? 2
-              : t == "i32" || t == "u32" ? 4
-              : t == "i64"               ? 8
-                                         : 0;
-  if (!es || d.size() % es)
-    return false;
-  out.resize(d.size() / es);
-  for (size_t i = 0; i < out.size(); ++i) {
-    const char *p = d.data() + i * es;
-    if (t == "i8")
-      out[i] = int8_t(p[0]);
-    else if (t == "u8")
-      out[i] = uint8_t(p[0]);
-    else if (t == "i16") {
-      int16_t x;
-      std::memcpy(&x, p, 2);
-      out[i] = x;
-    } else if (t == "u16") {
-      uint16_t x;
-      std::memcpy(&x, p, 2);
-      out[i] = x;
-    } else if (t == "i32") {
-      int32_t x;
-      std::memcpy(&x, p, 4);
-      out[i] = x;
-    } else if (t == "u32") {
-      uint32_t x;
-      std::memcpy(&x, p, 4);
-      out[i] = x;
-    } else {
-      std::memcpy(&out[i], p, 8);
-    }
-  }
+  if (t == "i8")
+    widen<int8_t>(d, out);
+  else if (t == "u8")
+    widen<uint8_t>(d, out);
+  else if (t == "i16")
+    widen<int16_t>(d, out);
+  else if (t == "u16")
+    widen<uint16_t>(d, out);
+  else if (t == "i32")
+    widen<int32_t>(d, out);
+  else if (t == "u32")
+    widen<uint32_t>(d, out);
+  else
+    widen<int64_t>(d, out);
   return true;
 }
 

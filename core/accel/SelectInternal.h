@@ -54,6 +54,9 @@ struct View {
   }
   // Integer constant data (i8, u8, i16, i32, i64, u16, u32), row-major.
   bool ints(int v, std::vector<int64_t> &out) const;
+  // The element count of integer constant v, -1 when v is not one (reads
+  // no element).
+  int64_t intCount(int v) const;
 };
 
 int64_t prod(const std::vector<int64_t> &d, size_t from, size_t to);

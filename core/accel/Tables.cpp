@@ -34,11 +34,8 @@ bool chainConstant(const View &v, const v1::Node &n, int i) {
   int c = v.in(n, i);
   if (c < 0 || !v.constant[size_t(c)])
     return false;
-  std::vector<int64_t> vals;
-  if (!v.ints(c, vals))
-    return false;
-  return vals.size() == 1 ||
-         (n.op() == "TableLookup" && i == 1 && vals.size() == 256);
+  const int64_t count = v.intCount(c);
+  return count == 1 || (n.op() == "TableLookup" && i == 1 && count == 256);
 }
 
 int32_t wrap(int64_t x) { return int32_t(uint32_t(uint64_t(x))); }
