@@ -90,6 +90,8 @@ std::string emitOp(const Op &op, snpu::Insn &in) {
   case OpKind::Copy:
   case OpKind::DwGemm:
   case OpKind::Pool:
+  case OpKind::LutLd:
+  case OpKind::VMul:
     return std::string("the second NPU has no ") + opKindName(op.kind);
   }
   return "";

@@ -23,7 +23,7 @@ echo "$out" | tail -n 4
 echo "$out" | grep -q '^layer report (second-npu, executor snpu-sim)' ||
   die "no layer report"
 echo "$out" | grep -qE '^1 +conv +conv' || die "no conv layer in the table"
-echo "$out" | grep -qE '^second-npu: cycles=[1-9][0-9]* mac_util=[0-9.e-]+ dma_bytes=[1-9][0-9]* overlap=[0-9.e-]+ second-npu_mac_share=1$' ||
+echo "$out" | grep -qE '^second-npu: cycles=[1-9][0-9]* mac_util=[0-9.e-]+ dma_bytes=[1-9][0-9]* overlap=[0-9.e-]+ second-npu_mac_share=1 partitions=[0-9]+ host_nodes=[0-9]+$' ||
   die "no cycle summary line"
 
 "$ember" compile "$model" --target=plugin:"$plugin" --emit=npu-asm -o "$work/asm.txt"
