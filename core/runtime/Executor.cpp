@@ -355,7 +355,10 @@ void Executor::laneLoop(Lane &lane) {
         toStart.push_back({r, stage});
       }
     }
-    for (auto &[r, stage] : toStart) {
+    for (auto &job : toStart) {
+      // Named, not a structured binding: the lambdas below capture them.
+      Ticket r = job.first;
+      const size_t stage = job.second;
       const Stage &st = placement_.stages[stage];
       Compiled &c = *compiled_[stage];
       JobRecord rec;
