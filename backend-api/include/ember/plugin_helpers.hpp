@@ -349,6 +349,45 @@ inline void eventRelease(ember_event *ev) {
   delete ev;
 }
 
+// ---- artifacts --------------------------------------------------------------
+// The framing of a serialized executable (docs/backend-abi.md,
+// artifact.proto): "EMBERART", the ArtifactHeader's length (uint32,
+// little-endian), the serialized header, then the plugin's payload. The host
+// reads the same framing (core/backend/Artifact.h).
+
+// FNV-1a, 64 bit: ArtifactHeader.payload_checksum.
+inline uint64_t fnv1a64(const void *data, size_t size) {
+  uint64_t h = 1469598103934665603ull;
+  const auto *b = static_cast<const unsigned char *>(data);
+  for (size_t i = 0; i < size; ++i)
+    h = (h ^ b[i]) * 1099511628211ull;
+  return h;
+}
+
+inline std::string frameArtifact(const std::string &header,
+                                 const std::string &payload) {
+  std::string bytes("EMBERART", 8);
+  for (int i = 0; i < 4; ++i)
+    bytes.push_back(char((uint32_t(header.size()) >> (8 * i)) & 0xff));
+  return bytes + header + payload;
+}
+
+// Splits an artifact into its serialized header and its payload: "", or
+// what is wrong with the framing.
+inline std::string unframeArtifact(const void *data, size_t size,
+                                   std::string &header, std::string &payload) {
+  const auto *b = static_cast<const unsigned char *>(data);
+  if (!data || size < 12 || std::memcmp(b, "EMBERART", 8) != 0)
+    return "not an Ember artifact (bad magic or shorter than 12 bytes)";
+  const uint32_t len = uint32_t(b[8]) | uint32_t(b[9]) << 8 |
+                       uint32_t(b[10]) << 16 | uint32_t(b[11]) << 24;
+  if (len > size - 12)
+    return "artifact header length exceeds the artifact";
+  header.assign(reinterpret_cast<const char *>(b + 12), len);
+  payload.assign(reinterpret_cast<const char *>(b + 12 + len), size - 12 - len);
+  return "";
+}
+
 // ---- the handshake ----------------------------------------------------------
 // The usual ember_plugin_entry body: accept a host of this header's ABI major
 // version (any minor), refuse others with a logged reason.

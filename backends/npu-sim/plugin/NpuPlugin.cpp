@@ -71,7 +71,6 @@ namespace {
 Host gHost;
 constexpr const char *kName = "npu-sim";
 constexpr const char *kVersion = "0.1.0";
-const char kMagic[8] = {'E', 'M', 'B', 'E', 'R', 'A', 'R', 'T'};
 // Devices: the cores of the SystemC platform (with golden or RTL, as many
 // independent single cores).
 constexpr uint32_t kCores = uint32_t(EMBER_NPU_PLATFORM_CORES);
@@ -508,15 +507,6 @@ v1::ArtifactHeader headerOf(const ember_executable &x) {
   return h;
 }
 
-uint64_t fnv1a64(const std::string &s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 void putBlob(std::string &out, const std::string &s) {
   uint64_t n = s.size();
   out.append(reinterpret_cast<const char *>(&n), 8);
@@ -545,31 +535,20 @@ ember_error *serialize(ember_executable *x, ember_blob *out) {
   putBlob(payload, x->options);
   v1::ArtifactHeader h = headerOf(*x);
   h.set_payload_size(payload.size());
-  h.set_payload_checksum(fnv1a64(payload));
-  std::string header = h.SerializeAsString();
-  std::string bytes(kMagic, sizeof(kMagic));
-  for (int i = 0; i < 4; ++i)
-    bytes.push_back(char((uint32_t(header.size()) >> (8 * i)) & 0xff));
-  bytes += header;
-  bytes += payload;
-  return gHost.blob(bytes, out);
+  h.set_payload_checksum(fnv1a64(payload.data(), payload.size()));
+  return gHost.blob(frameArtifact(h.SerializeAsString(), payload), out);
 }
 
 ember_error *load(ember_device *, const void *data, size_t size,
                   ember_executable **out) {
   if (!out)
     return error(EMBER_STATUS_INVALID_ARGUMENT, "out_executable is NULL");
-  auto *b = static_cast<const unsigned char *>(data);
-  if (!data || size < 12 || std::memcmp(b, kMagic, 8) != 0)
-    return error(EMBER_STATUS_INVALID_ARGUMENT,
-                 "not an Ember artifact (bad magic or shorter than 12 bytes)");
-  uint32_t len = uint32_t(b[8]) | uint32_t(b[9]) << 8 | uint32_t(b[10]) << 16 |
-                 uint32_t(b[11]) << 24;
-  if (len > size - 12 || len > uint32_t(INT_MAX))
-    return error(EMBER_STATUS_INVALID_ARGUMENT,
-                 "artifact header length exceeds the artifact");
+  std::string header, payload;
+  std::string bad = unframeArtifact(data, size, header, payload);
+  if (!bad.empty())
+    return error(EMBER_STATUS_INVALID_ARGUMENT, bad);
   v1::ArtifactHeader h;
-  if (!h.ParseFromArray(b + 12, int(len)))
+  if (header.size() > size_t(INT_MAX) || !h.ParseFromString(header))
     return error(EMBER_STATUS_INVALID_ARGUMENT, "corrupt artifact header");
   if (h.schema_version() != 1)
     return error(EMBER_STATUS_VERSION_MISMATCH,
@@ -584,10 +563,8 @@ ember_error *load(ember_device *, const void *data, size_t size,
     return error(EMBER_STATUS_VERSION_MISMATCH,
                  "artifact of npu-sim " + h.plugin_version() + " (ABI " +
                      std::to_string(h.abi_major()) + "); this is " + kVersion);
-  std::string payload(reinterpret_cast<const char *>(b + 12 + len),
-                      size - 12 - len);
   if (h.payload_size() != payload.size() ||
-      h.payload_checksum() != fnv1a64(payload))
+      h.payload_checksum() != fnv1a64(payload.data(), payload.size()))
     return error(EMBER_STATUS_INVALID_ARGUMENT,
                  "artifact payload is truncated or corrupt (size or checksum "
                  "mismatch)");

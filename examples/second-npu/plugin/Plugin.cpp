@@ -50,8 +50,6 @@ namespace {
 Host gHost;
 constexpr const char *kName = "second-npu";
 constexpr const char *kVersion = "0.1.0";
-// Ember's artifact container (docs/backend-abi.md): magic, header, payload.
-const char kMagic[8] = {'E', 'M', 'B', 'E', 'R', 'A', 'R', 'T'};
 
 ember_error *getCapabilities(const ember_capabilities_params *p,
                              ember_blob *out) {
@@ -317,13 +315,6 @@ v1::ArtifactHeader headerOf(const ember_executable &x) {
   return h;
 }
 
-uint64_t checksum(const std::string &s) { // FNV-1a
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s)
-    h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
 void putU32(std::string &out, uint32_t v) {
   for (int i = 0; i < 4; ++i)
     out.push_back(char(v >> (8 * i) & 0xff));
@@ -345,25 +336,20 @@ ember_error *serialize(ember_executable *x, ember_blob *out) {
   payload += sn::serializeProgram(sn::target(), x->program);
   v1::ArtifactHeader h = headerOf(*x);
   h.set_payload_size(payload.size());
-  h.set_payload_checksum(checksum(payload));
-  const std::string header = h.SerializeAsString();
-  std::string bytes(kMagic, sizeof kMagic);
-  putU32(bytes, uint32_t(header.size()));
-  return gHost.blob(bytes + header + payload, out);
+  h.set_payload_checksum(fnv1a64(payload.data(), payload.size()));
+  return gHost.blob(frameArtifact(h.SerializeAsString(), payload), out);
 }
 
 ember_error *load(ember_device *, const void *data, size_t size,
                   ember_executable **out) {
   if (!out)
     return error(EMBER_STATUS_INVALID_ARGUMENT, "out_executable is NULL");
-  const auto *b = static_cast<const unsigned char *>(data);
-  if (!data || size < 12 || std::memcmp(b, kMagic, 8) != 0)
-    return error(EMBER_STATUS_INVALID_ARGUMENT,
-                 "not an Ember artifact (bad magic or shorter than 12 bytes)");
-  const uint32_t len = getU32(b + 8);
+  std::string header, payload;
+  std::string bad = unframeArtifact(data, size, header, payload);
+  if (!bad.empty())
+    return error(EMBER_STATUS_INVALID_ARGUMENT, bad);
   v1::ArtifactHeader h;
-  if (len > size - 12 || len > uint32_t(INT_MAX) ||
-      !h.ParseFromArray(b + 12, int(len)))
+  if (header.size() > size_t(INT_MAX) || !h.ParseFromString(header))
     return error(EMBER_STATUS_INVALID_ARGUMENT, "corrupt artifact header");
   if (h.schema_version() != 1 || h.plugin_name() != kName ||
       h.plugin_version() != kVersion ||
@@ -372,10 +358,9 @@ ember_error *load(ember_device *, const void *data, size_t size,
                  "artifact of " + h.plugin_name() + " " + h.plugin_version() +
                      " (ABI " + std::to_string(h.abi_major()) + "); this is " +
                      kName + " " + kVersion);
-  const std::string payload(reinterpret_cast<const char *>(b + 12 + len),
-                            size - 12 - len);
   if (h.payload_size() != payload.size() ||
-      h.payload_checksum() != checksum(payload) || payload.size() < 4)
+      h.payload_checksum() != fnv1a64(payload.data(), payload.size()) ||
+      payload.size() < 4)
     return error(EMBER_STATUS_INVALID_ARGUMENT,
                  "artifact payload is truncated or corrupt");
   auto x = std::make_unique<ember_executable>();
