@@ -163,6 +163,9 @@ def selftest(root):
     expect("a listed doc that is missing", check(root, planted, False),
            "no-such-results.md")
     # A scratch repository: main has one commit, a branch another.
+    if git(root, "--version")[0] is None:
+        print("note: git is not installed; the history rules are not planted")
+        return 1 if failures else 0
     tmp = tempfile.mkdtemp(prefix="results-commits-")
     try:
         def g(*a):
