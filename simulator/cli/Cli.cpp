@@ -5,7 +5,9 @@
 #include "ember/npu/Assembler.h"
 #include "ember/npu/Cosim.h"
 #include "ember/npu/driver.h"
+#include "ember/plugin_handover.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -16,6 +18,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <sys/stat.h>
 
 namespace ember::npu {
 
@@ -141,14 +145,16 @@ const std::vector<CliCommand> &cliCommands() {
        "mac_util=<0..1> dma_bytes=<n> overlap=<0..1> "
        "sim_cycles_per_s=<n>'.",
        simMain},
-      {"cosim", "PROGRAM --ref E --dut E|LIB.so [options]",
+      {"cosim", "PROGRAM|DIR --ref E --dut E|LIB.so [options]",
        "Runs an NPU program on a reference executor and a device under test "
        "and compares them at every instruction's retirement (the bytes it "
        "wrote, its counters). Exit 0 when they agree; otherwise prints the "
-       "first divergent instruction (index, text, engine, DUT cycle, the "
-       "differing bytes with their addresses), reruns the DUT to write a "
-       "waveform window around it, and exits 1. The last line is 'cosim: "
-       "agree ...' or 'cosim: diverged at instruction <i> ...'.",
+       "first divergent instruction (index, text, engine, DUT cycle, its "
+       "layer and source nodes when a layer map is given, the differing "
+       "bytes with their addresses), reruns the DUT to write a waveform "
+       "window around it, and exits 1. DIR: a compiled model's hand-over "
+       "(`ember cosim MODEL` makes one). The last line is 'cosim: agree "
+       "...' or 'cosim: diverged at instruction <i> ...'.",
        cosimMain},
   };
   return table;
@@ -461,13 +467,119 @@ int openExecutor(const std::string &what, const ember_npu_config_t &base,
   return 0;
 }
 
+/// The last line of a comparison ("cosim: agree ..." or "cosim: diverged
+/// ..."); `tail` is appended (a hand-over's program number).
+void printSummary(const CosimResult &res, const ember_plugin::LayerMap &map,
+                  const std::string &refName, const std::string &dutName,
+                  double seconds, const std::string &tail) {
+  if (res.agree) {
+    std::printf("cosim: agree ref=%s dut=%s insns=%" PRIu64 " compared=%" PRIu64
+                " dut_cycles=%" PRIu64 " wall_s=%.3f%s\n",
+                refName.c_str(), dutName.c_str(), res.retired, res.compared,
+                res.dutCycles, seconds, tail.c_str());
+  } else if (res.divergent) {
+    const auto *layer = map.layerOf(res.first.index);
+    std::printf("cosim: diverged at instruction %" PRIu64
+                " ref=%s dut=%s engine=%s dut_cycle=%" PRIu64
+                " divergent_insns=%" PRIu64 " wall_s=%.3f%s%s\n",
+                res.first.index, refName.c_str(), dutName.c_str(),
+                engineName(static_cast<Engine>(res.first.engine)),
+                res.first.dutCycle, res.divergent, seconds, tail.c_str(),
+                layer ? (" layer='" + layer->name + "'").c_str() : "");
+  } else {
+    std::printf("cosim: diverged (%s) ref=%s dut=%s wall_s=%.3f%s\n",
+                res.dramDiffs ? "DRAM after the runs" : "run errors",
+                refName.c_str(), dutName.c_str(), seconds, tail.c_str());
+  }
+}
+
+/// One program on the REF and the DUT: prints the report (not its last
+/// line); 0 when they agree, 1 when not, 2 on a setup error (printed).
+int cosimProgram(const std::string &programPath,
+                 const std::vector<Word> &program,
+                 const ember_plugin::LayerMap &layerMap,
+                 const std::vector<std::pair<std::string, uint64_t>> &loads,
+                 const ember_npu_config_t &cfg, const std::string &refName,
+                 const std::string &refOptions, const std::string &dutName,
+                 const std::string &dutOptions, const std::string &waveform,
+                 uint64_t window, bool noWaveform, size_t maxBytes,
+                 CosimResult &res, double &seconds) {
+  ember_npu_device_t *ref = nullptr, *dut = nullptr;
+  int rc = openExecutor(refName, cfg, refOptions, "--ref", &ref);
+  if (rc == 0)
+    rc = openExecutor(dutName, cfg, dutOptions, "--dut", &dut);
+  if (rc == 0)
+    rc = loadFiles(ref, loads);
+  if (rc == 0)
+    rc = loadFiles(dut, loads);
+  // A second copy of the DRAM image for the waveform rerun.
+  std::vector<uint8_t> dram0;
+  ember_npu_device_info_t info;
+  std::memset(&info, 0, sizeof info);
+  info.struct_size = sizeof info;
+  if (rc == 0 && ember_npu_device_query(dut, &info) == EMBER_NPU_STATUS_OK) {
+    dram0.resize(info.dram_bytes);
+    ember_npu_dram_read(dut, 0, dram0.data(), dram0.size());
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  if (rc == 0) {
+    std::string err = cosimulate(ref, dut, program, res, maxBytes);
+    if (!err.empty())
+      rc = fail(err, programPath);
+  }
+  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+                .count();
+  if (rc == 0) {
+    if (!res.refError.empty())
+      std::printf("REF run: %s\n", res.refError.c_str());
+    if (!res.dutError.empty())
+      std::printf("DUT run: %s\n", res.dutError.c_str());
+    if (res.divergent)
+      std::fputs(formatDivergence(res.first, program,
+                                  layerMap.describe(res.first.index))
+                     .c_str(),
+                 stdout);
+    if (res.dramDiffs)
+      std::printf("DRAM after the runs: %" PRIu64 " bytes differ\n",
+                  res.dramDiffs);
+    if (!res.agree && res.divergent && !noWaveform) {
+      // Rerun the DUT from the same DRAM with a waveform window around the
+      // divergence.
+      uint64_t c = res.first.dutCycle, half = window / 2;
+      uint64_t lo = c > half ? c - half : 0, hi = lo + window;
+      std::string path = waveform;
+      if (path.empty())
+        path = "cosim-" + std::to_string(res.first.index) +
+               (dutName == "systemc" ? ".json" : ".fst");
+      ember_npu_status_t st =
+          ember_npu_set_waveform_window(dut, path.c_str(), lo, hi);
+      if (st == EMBER_NPU_STATUS_OK) {
+        ember_npu_dram_write(dut, 0, dram0.data(), dram0.size());
+        ember_npu_program_load(dut, program.data(), program.size());
+        ember_npu_run(dut);
+        ember_npu_set_waveform_window(dut, nullptr, 0, 0);
+        std::printf("waveform: %s (DUT cycles %" PRIu64 "-%" PRIu64 ")\n",
+                    path.c_str(), lo, hi);
+      } else {
+        std::printf("waveform: none (the DUT writes no waveforms)\n");
+      }
+    }
+    rc = res.agree ? 0 : 1;
+  } else {
+    rc = 2;
+  }
+  ember_npu_device_destroy(ref);
+  ember_npu_device_destroy(dut);
+  return rc;
+}
+
 } // namespace
 
 int cosimMain(int argc, char **argv) {
   ember_npu_config_t cfg;
   ember_npu_config_init(&cfg);
   std::string refName = "golden", dutName, dutOptions, refOptions;
-  std::string waveform;
+  std::string waveform, layersPath;
   std::vector<std::pair<std::string, uint64_t>> loads;
   uint64_t window = 400, maxBytes = 16, dramBytes = 0, bw = 0, latency = 0,
            burst = 0;
@@ -475,8 +587,10 @@ int cosimMain(int argc, char **argv) {
   cmdline::Command cmd = makeCommand("cosim", argv[0]);
   std::vector<std::string> pos;
   cmd.positional("PROGRAM",
-                 "Assembly text (.nasm) or a binary program file (.nbin).", pos,
-                 1, 1);
+                 "Assembly text (.nasm), a binary program file (.nbin), or a "
+                 "hand-over directory (backend option handover=DIR: each run "
+                 "of a compiled model, compared in order).",
+                 pos, 1, 1);
   cmd.add({"--ref"}, "E",
           "The reference: golden, systemc, rtl or a shared library "
           "exporting " EMBER_NPU_EXECUTOR_ENTRY_SYMBOL ". Default: golden.",
@@ -527,6 +641,11 @@ int cosimMain(int argc, char **argv) {
   cmd.add({"--max-bytes"}, "N",
           "Differing bytes listed in the report. Default: 16.",
           numberIn(maxBytes, 1, 1u << 20));
+  cmd.add({"--layers"}, "FILE",
+          "A layer map (instruction -> layer and source nodes, written by a "
+          "backend's hand-over): the report names the divergent "
+          "instruction's layer.",
+          cmdline::text(layersPath));
   if (auto rc = cmd.parse(argc, argv, 1))
     return *rc;
   if (dutName.empty())
@@ -545,90 +664,85 @@ int cosimMain(int argc, char **argv) {
   }
   if (cmd.given("--burst"))
     cfg.dram_burst_bytes = uint32_t(burst);
-  const std::string &programPath = pos[0];
-  std::vector<Word> program;
-  if (!loadProgram(programPath, program))
-    return 1;
-  ember_npu_device_t *ref = nullptr, *dut = nullptr;
-  int rc = openExecutor(refName, cfg, refOptions, "--ref", &ref);
-  if (rc == 0)
-    rc = openExecutor(dutName, cfg, dutOptions, "--dut", &dut);
-  if (rc == 0)
-    rc = loadFiles(ref, loads);
-  if (rc == 0)
-    rc = loadFiles(dut, loads);
-  // A second copy of the DRAM image for the waveform rerun.
-  std::vector<uint8_t> dram0;
-  ember_npu_device_info_t info;
-  std::memset(&info, 0, sizeof info);
-  info.struct_size = sizeof info;
-  if (rc == 0 && ember_npu_device_query(dut, &info) == EMBER_NPU_STATUS_OK) {
-    dram0.resize(info.dram_bytes);
-    ember_npu_dram_read(dut, 0, dram0.data(), dram0.size());
-  }
-  CosimResult res;
-  auto t0 = std::chrono::steady_clock::now();
-  if (rc == 0) {
-    std::string err = cosimulate(ref, dut, program, res, maxBytes);
+  // PROGRAM, or a hand-over directory of a compiled model's runs
+  // (ember/plugin_handover.hpp): each program with its DRAM and layer map.
+  struct Job {
+    std::string program, layers;
+    std::vector<std::pair<std::string, uint64_t>> loads;
+    uint64_t dramBytes = 0;
+  };
+  std::vector<Job> jobs;
+  struct stat sb;
+  if (stat(pos[0].c_str(), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    if (!loads.empty() || !layersPath.empty())
+      return fail("--load and --layers do not apply to a hand-over directory "
+                  "(it names each program's DRAM and layer map)",
+                  pos[0]);
+    std::vector<ember_plugin::HandoverEntry> entries;
+    std::string err = ember_plugin::readManifest(pos[0], entries);
     if (!err.empty())
-      rc = fail(err, programPath);
+      return fail(err, pos[0]);
+    for (const auto &e : entries)
+      jobs.push_back({e.program, e.layers, {{e.dram, 0}}, e.dramBytes});
+  } else {
+    jobs.push_back({pos[0], layersPath, loads, 0});
   }
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-          .count();
-  if (rc == 0) {
-    if (!res.refError.empty())
-      std::printf("REF run: %s\n", res.refError.c_str());
-    if (!res.dutError.empty())
-      std::printf("DUT run: %s\n", res.dutError.c_str());
-    if (res.divergent)
-      std::fputs(formatDivergence(res.first, program).c_str(), stdout);
-    if (res.dramDiffs)
-      std::printf("DRAM after the runs: %" PRIu64 " bytes differ\n",
-                  res.dramDiffs);
-    if (!res.agree && res.divergent && !noWaveform) {
-      // Rerun the DUT from the same DRAM with a waveform window around the
-      // divergence.
-      uint64_t c = res.first.dutCycle, half = window / 2;
-      uint64_t lo = c > half ? c - half : 0, hi = lo + window;
-      std::string path = waveform;
-      if (path.empty())
-        path = "cosim-" + std::to_string(res.first.index) +
-               (dutName == "systemc" ? ".json" : ".fst");
-      ember_npu_status_t st =
-          ember_npu_set_waveform_window(dut, path.c_str(), lo, hi);
-      if (st == EMBER_NPU_STATUS_OK) {
-        ember_npu_dram_write(dut, 0, dram0.data(), dram0.size());
-        ember_npu_program_load(dut, program.data(), program.size());
-        ember_npu_run(dut);
-        ember_npu_set_waveform_window(dut, nullptr, 0, 0);
-        std::printf("waveform: %s (DUT cycles %" PRIu64 "-%" PRIu64 ")\n",
-                    path.c_str(), lo, hi);
-      } else {
-        std::printf("waveform: none (the DUT writes no waveforms)\n");
-      }
+  const bool many = pos[0] != jobs[0].program;
+  CosimResult total;
+  total.agree = true;
+  double totalSeconds = 0;
+  for (size_t k = 0; k < jobs.size(); ++k) {
+    const Job &job = jobs[k];
+    std::vector<Word> program;
+    if (!loadProgram(job.program, program))
+      return 1;
+    ember_plugin::LayerMap layerMap;
+    if (!job.layers.empty()) {
+      std::string text;
+      if (!readFile(job.layers, text))
+        return fail("cannot open the layer map", job.layers);
+      std::string err = ember_plugin::LayerMap::parse(text, layerMap);
+      if (!err.empty())
+        return failAt(err, job.layers);
     }
-    if (res.agree)
-      std::printf("cosim: agree ref=%s dut=%s insns=%" PRIu64
-                  " compared=%" PRIu64 " dut_cycles=%" PRIu64 " wall_s=%.3f\n",
-                  refName.c_str(), dutName.c_str(), res.retired, res.compared,
-                  res.dutCycles, seconds);
-    else if (res.divergent)
-      std::printf("cosim: diverged at instruction %" PRIu64
-                  " ref=%s dut=%s engine=%s dut_cycle=%" PRIu64
-                  " divergent_insns=%" PRIu64 " wall_s=%.3f\n",
-                  res.first.index, refName.c_str(), dutName.c_str(),
-                  engineName(static_cast<Engine>(res.first.engine)),
-                  res.first.dutCycle, res.divergent, seconds);
-    else
-      std::printf("cosim: diverged (%s) ref=%s dut=%s wall_s=%.3f\n",
-                  res.dramDiffs ? "DRAM after the runs" : "run errors",
-                  refName.c_str(), dutName.c_str(), seconds);
-    rc = res.agree ? 0 : 1;
+    if (many)
+      std::printf("program %zu of %zu: %s (%zu instructions)\n", k + 1,
+                  jobs.size(), job.program.c_str(), program.size());
+    std::fflush(stdout);
+    ember_npu_config_t jc = cfg;
+    if (job.dramBytes && !cmd.given("--dram-bytes"))
+      jc.dram_bytes =
+          std::max<uint64_t>(job.dramBytes, EMBER_NPU_DRAM_BYTES_DEFAULT);
+    CosimResult res;
+    double seconds = 0;
+    int rc = cosimProgram(job.program, program, layerMap, job.loads, jc,
+                          refName, refOptions, dutName, dutOptions, waveform,
+                          window, noWaveform, size_t(maxBytes), res, seconds);
+    if (rc != 0 && rc != 1)
+      return rc;
+    totalSeconds += seconds;
+    if (!many) {
+      printSummary(res, layerMap, refName, dutName, seconds, "");
+      return rc;
+    }
+    total.retired += res.retired;
+    total.compared += res.compared;
+    total.dutCycles += res.dutCycles;
+    if (rc == 0) {
+      std::printf("  agree: insns=%" PRIu64 " dut_cycles=%" PRIu64
+                  " wall_s=%.3f\n",
+                  res.retired, res.dutCycles, seconds);
+      continue;
+    }
+    printSummary(res, layerMap, refName, dutName, totalSeconds,
+                 " program=" + std::to_string(k));
+    return 1;
   }
-  ember_npu_device_destroy(ref);
-  ember_npu_device_destroy(dut);
-  return rc;
+  std::printf("cosim: agree ref=%s dut=%s insns=%" PRIu64 " compared=%" PRIu64
+              " dut_cycles=%" PRIu64 " wall_s=%.3f programs=%zu\n",
+              refName.c_str(), dutName.c_str(), total.retired, total.compared,
+              total.dutCycles, totalSeconds, jobs.size());
+  return 0;
 }
 
 } // namespace ember::npu

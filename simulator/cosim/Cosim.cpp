@@ -262,7 +262,8 @@ std::string cosimulate(ember_npu_device_t *ref, ember_npu_device_t *dut,
 }
 
 std::string formatDivergence(const Divergence &d,
-                             const std::vector<Word> &program) {
+                             const std::vector<Word> &program,
+                             const std::string &layer) {
   std::string text = "?";
   Insn insn;
   if (d.index < program.size() && decode(program[d.index], insn).empty())
@@ -270,6 +271,8 @@ std::string formatDivergence(const Divergence &d,
   char buf[256];
   std::string s = "first divergence: instruction " + std::to_string(d.index) +
                   ": " + text + "\n";
+  if (!layer.empty())
+    s += "  in " + layer + "\n";
   std::snprintf(buf, sizeof buf, "  engine %s, DUT cycle %" PRIu64 "%s: %s\n",
                 engineName(static_cast<Engine>(d.engine)), d.dutCycle,
                 d.dutRetired ? "" : " (end of its run)", d.what.c_str());

@@ -50,5 +50,10 @@ int runMain(int argc, char **argv);
 int conformMain(int argc, char **argv);
 int benchMain(int argc, char **argv);
 int quantizeMain(int argc, char **argv);
+// `ember cosim MODEL` (Cosim.cpp); `ember cosim PROGRAM|DIR` is the NPU
+// tool's.
+int cosimModelMain(int argc, char **argv);
+// Whether `ember cosim ARGS` names a model (.onnx, .eir) to compile.
+bool cosimNamesModel(int argc, char **argv);
 
 } // namespace ember::cli

@@ -62,6 +62,8 @@ std::vector<Subcommand> makeTable() {
   // "ember NAME" in help and errors.
   for (const npu::CliCommand &c : npu::cliCommands()) {
     auto run = [&c](int argc, char **argv) {
+      if (!std::strcmp(c.name, "cosim") && cosimNamesModel(argc, argv))
+        return cosimModelMain(argc, argv);
       std::string self = std::string("ember ") + c.name;
       std::vector<char *> args = {const_cast<char *>(self.c_str())};
       for (int i = 2; i < argc; ++i)

@@ -2,10 +2,12 @@
 // nothing here crosses the ABI (backend.h is the contract). They implement
 // the parts every plugin needs the same way: error objects, blobs through
 // the host allocator, struct_size checks, host-memory devices and buffers,
-// and asynchronous completion events. The plugins of the tree
-// (backends/null, interp, cpu, npu-sim) and examples/out-of-tree-plugin use
-// them; a vendor may use them or not. plugin_table.hpp builds the function
-// table from a plugin class on top of them.
+// asynchronous completion events, and (plugin_handover.hpp) an NPU's
+// hand-over of programs, DRAM and layer map to a co-simulation. The plugins of
+// the tree (backends/null, interp, cpu, npu-sim) and
+// examples/out-of-tree-plugin use them; a vendor may use them or not.
+// plugin_table.hpp builds the function table from a plugin class on top of
+// them.
 //
 // Use: in exactly one .cpp of the plugin, #include this header (or
 // plugin_table.hpp, which includes it); it defines struct ember_error,
@@ -15,6 +17,7 @@
 #define EMBER_PLUGIN_HELPERS_HPP
 
 #include "ember/backend.h"
+#include "ember/plugin_handover.hpp"
 
 #include <chrono>
 #include <condition_variable>

@@ -210,7 +210,13 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
       }
       if (fault)
         *fault = f;
-    } else if (k == "executor") {
+    } else if (k == "handover") {
+      // Co-simulation hand-over (docs/npu-rtl.md, "Whole models").
+      if (val.empty())
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     "backend option handover needs a directory");
+      rc.handoverDir = val;
+    } else if (k == "executor" || k == "cosim") {
       const char *const words[] = {"golden", "systemc", "rtl"};
       const uint32_t ids[] = {EMBER_NPU_EXECUTOR_GOLDEN,
                               EMBER_NPU_EXECUTOR_SYSTEMC,
@@ -220,9 +226,13 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
         ++i;
       if (i == 3)
         return error(EMBER_STATUS_INVALID_ARGUMENT,
-                     "executor '" + val +
-                         "' is not one of golden, systemc, rtl");
-      rc.executor = ids[i];
+                     k + " '" + val + "' is not one of golden, systemc, rtl");
+      if (k == "cosim") {
+        rc.cosimRef = ids[i];
+        rc.cosim = true;
+      } else {
+        rc.executor = ids[i];
+      }
     } else if (k == "dram_burst" || k == "shared_dram_bw") {
       if (!ns::parseCount(val, n) || n == 0 || n > UINT32_MAX)
         return error(EMBER_STATUS_INVALID_ARGUMENT,
@@ -242,12 +252,13 @@ ember_error *applyOptions(const v1::CompileOptions &o, ns::RunConfig &rc,
         rc.latency = uint32_t(n);
       }
     } else if (!known) {
-      return error(EMBER_STATUS_INVALID_ARGUMENT,
-                   "unknown vendor option '" + k +
-                       "' (npu-sim takes executor, dram_burst, shared_dram_bw, "
-                       "fault, and "
-                       "the compiler layer's " +
-                       ns::layerOptionKeys() + ")");
+      return error(
+          EMBER_STATUS_INVALID_ARGUMENT,
+          "unknown vendor option '" + k +
+              "' (npu-sim takes executor, cosim, handover, dram_burst, "
+              "shared_dram_bw, fault, and "
+              "the compiler layer's " +
+              ns::layerOptionKeys() + ")");
     }
   }
   return nullptr;

@@ -2,6 +2,7 @@
 #include "Runtime.h"
 
 #include "ember/accel/Sync.h"
+#include "ember/npu/Cosim.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -341,6 +342,108 @@ std::vector<uint8_t> encodeProgram(const Program &p) {
   return words;
 }
 
+// Under gMutex: the hand-over runs written so far in this process.
+uint64_t gHandoverSeq = 0;
+
+// Hands the run over (program, DRAM as it starts, layer map) into
+// c.handoverDir; `dram` holds the image and the inputs.
+std::string handOver(const Program &p, const RunConfig &c,
+                     const std::vector<uint8_t> &dram) {
+  ember_plugin::ProgramHandover h;
+  h.program = programAsm(npuTarget(), p);
+  h.programExt = ".nasm";
+  h.insns = p.ops.size();
+  h.dram = dram;
+  h.dramBytes = std::max<uint64_t>(c.dramBytes, p.dramBytes);
+  h.layers = layerMap(p);
+  std::lock_guard<std::mutex> lock(gMutex);
+  return ember_plugin::writeHandover(c.handoverDir, gHandoverSeq++, h);
+}
+
+// DRAM [0, p.dramBytes) as a run of `p` starts: the image and the inputs.
+std::vector<uint8_t> startDram(const Program &p,
+                               const std::vector<const void *> &inputs) {
+  std::vector<uint8_t> dram(size_t(
+      std::max<uint64_t>(p.dramBytes, std::max<uint64_t>(p.image.size(), 1))));
+  std::copy(p.image.begin(), p.image.end(), dram.begin());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const NTensor &t = p.inputs[i];
+    if (uint64_t(t.dram) + uint64_t(t.bytes()) > dram.size())
+      dram.resize(size_t(uint64_t(t.dram) + uint64_t(t.bytes())));
+    toNpuLayout(t, inputs[i], dram.data() + t.dram);
+  }
+  return dram;
+}
+
+const char *executorWord(uint32_t e) {
+  return e == EMBER_NPU_EXECUTOR_GOLDEN ? "golden"
+         : e == EMBER_NPU_EXECUTOR_RTL  ? "rtl"
+                                        : "systemc";
+}
+
+// The checked run (RunConfig::cosimRef): `d` (the DUT) holds the program's
+// DRAM; the REF gets a copy, both run, and a divergence is the error.
+std::string cosimRun(const Program &p, const RunConfig &c,
+                     ember_npu_device_t *d) {
+  ember_npu_device_info_t info;
+  std::memset(&info, 0, sizeof info);
+  info.struct_size = sizeof info;
+  if (ember_npu_device_query(d, &info) != EMBER_NPU_STATUS_OK)
+    return "co-simulation: cannot query the device";
+  std::vector<uint8_t> dram(size_t(info.dram_bytes));
+  if (ember_npu_dram_read(d, 0, dram.data(), dram.size()))
+    return "co-simulation: cannot read the device's DRAM";
+  RunConfig rc = c;
+  rc.executor = c.cosimRef;
+  rc.dramBytes = info.dram_bytes;
+  ember_npu_config_t cfg;
+  fillConfig(cfg, rc);
+  ember_npu_device_t *ref = nullptr;
+  ember_npu_status_t s = ember_npu_device_create(&cfg, &ref);
+  if (s != EMBER_NPU_STATUS_OK)
+    return "co-simulation reference " + std::string(executorWord(c.cosimRef)) +
+           ": " + createError(s, info.dram_bytes);
+  std::vector<npu::Word> prog(p.ops.size());
+  for (size_t i = 0; i < p.ops.size(); ++i)
+    prog[i] = npu::encode(encodeOp(npuTarget(), p.ops[i]));
+  npu::CosimResult res;
+  std::string err;
+  if (ember_npu_dram_write(ref, 0, dram.data(), dram.size()))
+    err = "co-simulation: cannot write the reference's DRAM";
+  else
+    err = npu::cosimulate(ref, d, prog, res, 4);
+  ember_npu_device_destroy(ref);
+  if (!err.empty())
+    return "co-simulation: " + err;
+  if (res.agree)
+    return "";
+  const std::string who = std::string(executorWord(c.executor)) +
+                          " executor diverged from the " +
+                          executorWord(c.cosimRef) + " reference";
+  if (!res.divergent)
+    return "the " + who + " (" +
+           (res.dramDiffs ? std::to_string(res.dramDiffs) +
+                                " DRAM bytes differ after the runs"
+                          : "REF: " + res.refError + "; DUT: " + res.dutError) +
+           ")";
+  // One line: the report of `ember cosim`, its lines joined.
+  const std::string layer = layerMap(p).describe(res.first.index);
+  std::string text = npu::formatDivergence(res.first, prog, layer);
+  std::string line;
+  for (size_t a = 0; a < text.size();) {
+    size_t b = text.find('\n', a);
+    std::string part = text.substr(a, b == std::string::npos ? b : b - a);
+    size_t k = part.find_first_not_of(' ');
+    if (k != std::string::npos)
+      line += (line.empty() ? "" : "; ") + part.substr(k);
+    a = b == std::string::npos ? text.size() : b + 1;
+  }
+  return "the " + who + ": " + line +
+         (res.dramDiffs ? "; " + std::to_string(res.dramDiffs) +
+                              " DRAM bytes differ after the runs"
+                        : "");
+}
+
 // The simulator's message, with the layer of the instruction it names.
 std::string failure(const Program &p, std::string msg) {
   size_t at = std::string::npos;
@@ -381,13 +484,21 @@ std::string runSingle(PendingRun &r, RunResult *result) {
     if (ember_npu_dram_write(d, uint64_t(t.dram), buf.data(), buf.size()))
       return fail("writing an input to NPU DRAM");
   }
-  std::vector<uint8_t> words = encodeProgram(p);
-  if (ember_npu_program_load(d, words.data(), p.ops.size()))
-    return fail("loading the NPU program");
-  ember_npu_status_t s = ember_npu_run(d);
-  if (s != EMBER_NPU_STATUS_OK) {
-    st->loaded = 0; // a failed run may leave anything in DRAM
-    return failure(p, ember_npu_device_last_error(d));
+  if (c.cosim) {
+    // The checked run: both executors, compared at every retirement.
+    st->loaded = 0;
+    std::string err = cosimRun(p, c, d);
+    if (!err.empty())
+      return err;
+  } else {
+    std::vector<uint8_t> words = encodeProgram(p);
+    if (ember_npu_program_load(d, words.data(), p.ops.size()))
+      return fail("loading the NPU program");
+    ember_npu_status_t s = ember_npu_run(d);
+    if (s != EMBER_NPU_STATUS_OK) {
+      st->loaded = 0; // a failed run may leave anything in DRAM
+      return failure(p, ember_npu_device_last_error(d));
+    }
   }
   for (size_t i = 0; i < r.outputs.size(); ++i) {
     const NTensor &t = p.outputs[i];
@@ -427,6 +538,14 @@ std::string startRun(unsigned device, const Program &p, const RunConfig &c,
   if (c.dramGiven && p.dramBytes > c.dramBytes)
     return "the program needs " + std::to_string(p.dramBytes) +
            " bytes of NPU DRAM, the device has " + std::to_string(c.dramBytes);
+  if (c.cosim && c.executor == EMBER_NPU_EXECUTOR_SYSTEMC)
+    return "backend option cosim needs executor=golden or executor=rtl (the "
+           "SystemC model runs as the cores of one platform)";
+  if (!c.handoverDir.empty()) {
+    std::string err = handOver(p, c, startDram(p, inputs));
+    if (!err.empty())
+      return err;
+  }
   PendingRunPtr r(new PendingRun());
   r->device = device;
   r->program = &p;
@@ -526,6 +645,17 @@ std::string finishRun(PendingRun &r, RunResult *result) {
 }
 
 void releaseRun(PendingRun *r) { delete r; }
+
+ember_plugin::LayerMap layerMap(const Program &p) {
+  ember_plugin::LayerMap m;
+  for (const LayerInfo &l : p.layers)
+    m.layers.push_back({l.name, l.nodes});
+  m.insnLayer.assign(p.ops.size(), -1);
+  for (size_t i = 0; i < p.ops.size() && i < p.opLayer.size(); ++i)
+    if (p.opLayer[i] >= 0 && size_t(p.opLayer[i]) < p.layers.size())
+      m.insnLayer[i] = p.opLayer[i];
+  return m;
+}
 
 std::string runProgram(const Program &p, const RunConfig &c,
                        const std::vector<const void *> &inputs,

@@ -9,6 +9,7 @@
 #include "NpuTarget.h"
 
 #include "ember/npu/driver.h"
+#include "ember/plugin_handover.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -29,7 +30,20 @@ struct RunConfig {
   // The platform's shared DRAM channel (SystemC; 0: the spec's).
   uint32_t sharedBytesPerCycle = 0;
   int profile = 0; // 0: counters; 1: + per layer; 2: + trace slices
+  // Co-simulation (docs/npu-rtl.md, "Whole models"). cosimRef (backend option
+  // cosim=golden|systemc|rtl, 0: off): each run of a golden or RTL executor
+  // runs on this reference executor too, from the same DRAM, and a
+  // divergence fails the run, naming the first divergent instruction, its
+  // layer and source nodes. handoverDir (option handover=DIR): every run is
+  // also handed over (program, DRAM, layer map; ember/plugin_handover.hpp)
+  // into DIR, for `ember cosim DIR` to replay.
+  uint32_t cosimRef = 0;
+  bool cosim = false;
+  std::string handoverDir;
 };
+
+// The layer map of `p` (instruction -> layer and source nodes).
+ember_plugin::LayerMap layerMap(const Program &p);
 
 struct LayerStats {
   uint64_t cycles = 0;   // from its first instruction's start to its last's end

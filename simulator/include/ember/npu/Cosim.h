@@ -61,8 +61,11 @@ std::string cosimulate(ember_npu_device_t *ref, ember_npu_device_t *dut,
 
 /// The report's text: the first divergence (index, instruction text, engine,
 /// DUT cycle, differing bytes with addresses) or the agreement.
+/// `layer`, when not empty, is a line naming the instruction's source layer
+/// and nodes (a compiled model's layer map, ember/plugin_handover.hpp).
 std::string formatDivergence(const Divergence &d,
-                             const std::vector<Word> &program);
+                             const std::vector<Word> &program,
+                             const std::string &layer = "");
 
 } // namespace ember::npu
 
