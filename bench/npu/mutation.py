@@ -5,14 +5,23 @@ Plants each mutant of bench/npu/mutants.txt (operator swaps, off-by-ones in
 counters and address generators, dropped tokens, stuck enables) in a copy of
 hw/rtl, rebuilds the RTL executor (ember-npu in a build of its own pointed at
 the copy with -DEMBER_NPU_RTL_DIR), and runs the regression with `ember-npu
-cosim --ref golden --dut rtl` on each program: the example kernels and
-constrained-random programs from `ember-npu gen` (every bias). A mutant is
+cosim --ref golden --dut rtl` on each program: the example kernels, the
+directed programs of the NPU tests (`ember-npu gen --directed`, one
+hand-over directory) and constrained-random programs from `ember-npu gen`
+(every bias). A mutant is
 caught when a run diverges; the report names the program and the first
 divergent instruction that localised it. A mutant that does not build is
 stillborn and not counted.
 
   python3 bench/npu/mutation.py [--build DIR] [--dim 8] [--seeds 24]
                                 [--only ID,ID] [--out FILE.md]
+                                [--handover DIR]... [--no-directed]
+
+--handover DIR adds a compiled model's programs to the regression, first: the
+hand-over directory `ember cosim MODEL --dut golden --handover DIR` writes
+(compiled at the mutant builds' DIM); `ember-npu cosim DIR` compares them in
+order and names the divergent instruction's layer. The detect time of each
+caught mutant is the time of the run that caught it.
 
 The last line is `mutants=<n> caught=<n> score=<x> stillborn=<n>`.
 """
@@ -52,6 +61,10 @@ def main():
     ap.add_argument('--length', type=int, default=200)
     ap.add_argument('--only', default='', help='comma-separated mutant ids')
     ap.add_argument('--out', default='', help='also write the table (markdown)')
+    ap.add_argument('--no-directed', action='store_true',
+                    help='leave the directed programs of the NPU tests out')
+    ap.add_argument('--handover', action='append', default=[],
+                    help='a compiled model\'s hand-over directory (repeatable)')
     args = ap.parse_args()
 
     mutants = read_mutants(os.path.join(SRC, 'bench', 'npu', 'mutants.txt'))
@@ -83,12 +96,20 @@ def main():
     ok, secs, log = build()
     if not ok:
         sys.exit('error: the unmutated RTL does not build\n' + log[-3000:])
-    # The regression: the kernels and random programs of every bias.
-    cases = []
+    # The regression: the models' hand-overs, the kernels and random
+    # programs of every bias.
+    cases = [('model ' + os.path.basename(os.path.abspath(h)), h)
+             for h in args.handover]
     for k in ('gemm', 'conv', 'conv16x8'):
         p = os.path.join(progs, 'kernel_' + k)
         run([npu, 'kernel', k, '-o', p])
         cases.append(('kernel ' + k, p))
+    if not args.no_directed:
+        p = os.path.join(progs, 'directed')
+        if os.path.exists(p):
+            shutil.rmtree(p)
+        run([npu, 'gen', '--directed', '-o', p])
+        cases.append(('directed', p))
     biases = ['none', 'dma', 'gemm', 'vector', 'hazards']
     for s in range(args.seeds):
         b = biases[s % len(biases)]
@@ -100,18 +121,21 @@ def main():
     def regress():
         start = time.time()
         for name, p in cases:
+            what = [p] if os.path.isdir(p) else [p + '.nasm', '--load', p + '.dram@0']
+            t0 = time.time()
             try:
-                r = run([npu, 'cosim', p + '.nasm', '--load', p + '.dram@0',
-                         '--ref', 'golden', '--dut', 'rtl', '--no-waveform',
+                r = run([npu, 'cosim'] + what +
+                        ['--ref', 'golden', '--dut', 'rtl', '--no-waveform',
                          '--max-bytes', '4'],
                         timeout=300)
             except subprocess.TimeoutExpired:
-                return name, 'timeout (300 s)', time.time() - start
+                return name, 'timeout (300 s)', time.time() - t0
             if r.returncode != 0:
                 first = [l for l in r.stdout.splitlines()
-                         if l.startswith('first divergence') or l.startswith('  engine')]
+                         if l.startswith('first divergence') or l.startswith('  engine')
+                         or l.startswith('  in layer')]
                 last = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ''
-                return name, ' / '.join(first) or last, time.time() - start
+                return name, ' / '.join(first) or last, time.time() - t0
         return None, '', time.time() - start
 
     base, why, _ = regress()
@@ -137,7 +161,7 @@ def main():
                          secs, t))
         open(path, 'w').write(orig)
         r = rows[-1]
-        print('%-14s %-10s %-9s %s %s (build %.0f s, detect %.1f s)' %
+        print('%-14s %-10s %-9s %s %s (build %.0f s, caught in %.1f s)' %
               (m['id'], m['kind'], r[1], r[2], r[3], r[4], r[5]), flush=True)
     # Leave the copy unmutated and built.
     build()

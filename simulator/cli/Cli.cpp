@@ -499,15 +499,20 @@ int cosimProgram(const std::string &programPath,
                  const std::vector<Word> &program,
                  const ember_plugin::LayerMap &layerMap,
                  const std::vector<std::pair<std::string, uint64_t>> &loads,
-                 const ember_npu_config_t &cfg, const std::string &refName,
-                 const std::string &refOptions, const std::string &dutName,
-                 const std::string &dutOptions, const std::string &waveform,
+                 ember_npu_device_t *ref, ember_npu_device_t *dut,
+                 const std::string &dutName, const std::string &waveform,
                  uint64_t window, bool noWaveform, size_t maxBytes,
                  CosimResult &res, double &seconds) {
-  ember_npu_device_t *ref = nullptr, *dut = nullptr;
-  int rc = openExecutor(refName, cfg, refOptions, "--ref", &ref);
-  if (rc == 0)
-    rc = openExecutor(dutName, cfg, dutOptions, "--dut", &dut);
+  // Both start from zeroed DRAM (the devices may have run a program before).
+  ember_npu_device_info_t ri;
+  std::memset(&ri, 0, sizeof ri);
+  ri.struct_size = sizeof ri;
+  int rc = 0;
+  if (ember_npu_device_query(ref, &ri) == EMBER_NPU_STATUS_OK) {
+    std::vector<uint8_t> zero(ri.dram_bytes, 0);
+    ember_npu_dram_write(ref, 0, zero.data(), zero.size());
+    ember_npu_dram_write(dut, 0, zero.data(), zero.size());
+  }
   if (rc == 0)
     rc = loadFiles(ref, loads);
   if (rc == 0)
@@ -568,8 +573,6 @@ int cosimProgram(const std::string &programPath,
   } else {
     rc = 2;
   }
-  ember_npu_device_destroy(ref);
-  ember_npu_device_destroy(dut);
   return rc;
 }
 
@@ -691,6 +694,16 @@ int cosimMain(int argc, char **argv) {
   CosimResult total;
   total.agree = true;
   double totalSeconds = 0;
+  // The executors, made again only when the DRAM size changes.
+  ember_npu_device_t *ref = nullptr, *dut = nullptr;
+  uint64_t openBytes = 0;
+  struct Close {
+    ember_npu_device_t *&r, *&d;
+    ~Close() {
+      ember_npu_device_destroy(r);
+      ember_npu_device_destroy(d);
+    }
+  } close{ref, dut};
   for (size_t k = 0; k < jobs.size(); ++k) {
     const Job &job = jobs[k];
     std::vector<Word> program;
@@ -711,13 +724,22 @@ int cosimMain(int argc, char **argv) {
     std::fflush(stdout);
     ember_npu_config_t jc = cfg;
     if (job.dramBytes && !cmd.given("--dram-bytes"))
-      jc.dram_bytes =
-          std::max<uint64_t>(job.dramBytes, EMBER_NPU_DRAM_BYTES_DEFAULT);
+      jc.dram_bytes = job.dramBytes;
+    if (!ref || jc.dram_bytes != openBytes) {
+      ember_npu_device_destroy(ref);
+      ember_npu_device_destroy(dut);
+      ref = dut = nullptr;
+      if (int rc = openExecutor(refName, jc, refOptions, "--ref", &ref))
+        return rc;
+      if (int rc = openExecutor(dutName, jc, dutOptions, "--dut", &dut))
+        return rc;
+      openBytes = jc.dram_bytes;
+    }
     CosimResult res;
     double seconds = 0;
-    int rc = cosimProgram(job.program, program, layerMap, job.loads, jc,
-                          refName, refOptions, dutName, dutOptions, waveform,
-                          window, noWaveform, size_t(maxBytes), res, seconds);
+    int rc = cosimProgram(job.program, program, layerMap, job.loads, ref, dut,
+                          dutName, waveform, window, noWaveform,
+                          size_t(maxBytes), res, seconds);
     if (rc != 0 && rc != 1)
       return rc;
     totalSeconds += seconds;

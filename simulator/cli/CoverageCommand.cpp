@@ -30,28 +30,6 @@ int fail(const std::string &what, const std::string &where) {
   return 1;
 }
 
-/// Runs `program` on the golden model over `dram`; "" or the error.
-std::string runGolden(const std::vector<Insn> &program,
-                      const std::vector<uint8_t> &dram, uint64_t dramBytes) {
-  ember_npu_config_t cfg;
-  ember_npu_config_init(&cfg);
-  cfg.executor = EMBER_NPU_EXECUTOR_GOLDEN;
-  cfg.dram_bytes = std::max<uint64_t>(dramBytes, dram.size());
-  ember_npu_device_t *d = nullptr;
-  if (ember_npu_device_create(&cfg, &d) != EMBER_NPU_STATUS_OK)
-    return "cannot create the golden model";
-  std::vector<Word> words;
-  for (const Insn &i : program)
-    words.push_back(encode(i));
-  ember_npu_dram_write(d, 0, dram.data(), dram.size());
-  ember_npu_program_load(d, words.data(), words.size());
-  std::string err;
-  if (ember_npu_run(d) != EMBER_NPU_STATUS_OK)
-    err = ember_npu_device_last_error(d);
-  ember_npu_device_destroy(d);
-  return err;
-}
-
 } // namespace
 
 const CliCommand &coverageCommand() {
@@ -102,10 +80,11 @@ int coverageMain(int argc, char **argv) {
   size_t programs = 0;
   auto take = [&](const std::vector<Insn> &p, const std::vector<uint8_t> &dram,
                   const std::string &name) -> int {
-    std::string err = runGolden(p, dram, dramBytes);
+    std::vector<uint8_t> d = dram;
+    d.resize(std::max<uint64_t>(dramBytes, d.size()));
+    std::string err = model.sampleRun(p, std::move(d));
     if (!err.empty())
       return fail("the golden model fails it: " + err, name);
-    model.sample(p);
     ++programs;
     return 0;
   };
@@ -152,10 +131,9 @@ int coverageMain(int argc, char **argv) {
           kernels::buildConv3x3(32, 32, 64, 64, true, 1, true)}) {
       // The kernels' DRAM is larger than the random programs': sample their
       // bins against it (DRAM.end is about the programs' own DRAM).
-      std::string err = runGolden(k.program, k.dram, k.dram.size());
+      std::string err = model.sampleRun(k.program, k.dram);
       if (!err.empty())
         return fail("the golden model fails it: " + err, k.name);
-      model.sample(k.program);
       ++programs;
     }
   }

@@ -14,6 +14,9 @@
 #include "../tests/ProgramGen.h"
 #include "ember/CommandLine.h"
 #include "ember/npu/Assembler.h"
+#include "ember/plugin_handover.hpp"
+
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <fstream>
@@ -24,11 +27,14 @@ namespace ember::npu {
 
 const CliCommand &genCommand() {
   static const CliCommand c = {
-      "gen", "--seed N [--length L] [--bias B] -o PREFIX",
+      "gen", "--seed N [--length L] [--bias B] -o PREFIX | --directed -o DIR",
       "Writes a legal constrained-random program: PREFIX.nasm and its DRAM "
       "image PREFIX.dram (load it at 0: `ember cosim PREFIX.nasm --load "
       "PREFIX.dram@0 ...`). Tokens order every conflicting access, so any "
-      "correct executor computes the golden model's result.",
+      "correct executor computes the golden model's result. With "
+      "--directed, writes the NPU tests' directed programs into DIR as a "
+      "hand-over (`ember cosim DIR --dut E` runs them in order, naming the "
+      "case of a divergence as its layer).",
       genMain};
   return c;
 }
@@ -54,8 +60,58 @@ int genMain(int argc, char **argv) {
           cmdline::text(bias));
   cmd.add({"-o"}, "PREFIX", "Writes PREFIX.nasm and PREFIX.dram. Required.",
           cmdline::text(prefix));
+  bool directed = false;
+  cmd.add({"--directed"}, "",
+          "Writes the directed programs of the NPU tests (every instruction "
+          "form, the arithmetic edges) into the directory -o DIR as a "
+          "co-simulation hand-over.",
+          cmdline::set(directed));
   if (auto rc = cmd.parse(argc, argv, 1))
     return *rc;
+  if (directed) {
+    if (prefix.empty())
+      return cmd.usageError("missing -o DIR");
+    if (cmd.given("--seed") || cmd.given("--length") || cmd.given("--bias"))
+      return cmd.usageError("--directed takes no --seed, --length or --bias");
+    mkdir(prefix.c_str(), 0755);
+    std::remove((prefix + "/handover.txt").c_str());
+    std::vector<test::TestCase> cases = test::directedCases();
+    size_t written = 0;
+    std::vector<std::string> skipped;
+    for (size_t k = 0; k < cases.size(); ++k) {
+      const test::TestCase &tc = cases[k];
+      ember_plugin::ProgramHandover h;
+      h.program = "# directed program " + tc.name + "\n";
+      for (const Insn &i : tc.program)
+        h.program += formatInsn(i) + "\n";
+      // A case with a field its encoding cannot hold (the tests run the
+      // decoded form) is not a program file: skipped, and said so.
+      std::vector<Word> words;
+      if (!assemble(h.program, words).empty()) {
+        skipped.push_back(tc.name);
+        continue;
+      }
+      h.programExt = ".nasm";
+      h.insns = tc.program.size();
+      h.dram = tc.dram;
+      h.dramBytes = tc.dram.size();
+      h.layers.layers.push_back({tc.name, {}});
+      h.layers.insnLayer.assign(tc.program.size(), 0);
+      std::string err = ember_plugin::writeHandover(prefix, written++, h);
+      if (!err.empty()) {
+        std::fprintf(stderr, "error: %s (%s)\n", err.c_str(), prefix.c_str());
+        return 1;
+      }
+    }
+    for (const std::string &n : skipped)
+      std::fprintf(stderr,
+                   "note: directed case %s has a field its encoding "
+                   "cannot hold; skipped\n",
+                   n.c_str());
+    std::printf("%s: %zu directed programs (ember cosim %s --dut E)\n",
+                prefix.c_str(), written, prefix.c_str());
+    return 0;
+  }
   if (!cmd.given("--seed"))
     return cmd.usageError("missing --seed N");
   if (prefix.empty())

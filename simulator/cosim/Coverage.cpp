@@ -1,6 +1,8 @@
 //===- Coverage.cpp - Functional coverage of NPU programs -----------------===//
 #include "ember/npu/Coverage.h"
 
+#include "../golden/Golden.h"
+#include "ember/npu/Arith.h"
 #include "ember/npu/Footprint.h"
 
 #include <algorithm>
@@ -114,6 +116,8 @@ CoverageModel::CoverageModel(uint64_t burstBytes, uint64_t dramBytes)
         hits_[o + ".burst.multi"] = 0;
     }
   }
+  hits_["POOL.avg16.result=min"] = 0;
+  hits_["LUT.w16.round=half"] = 0;
   for (int a = 0; a < kNumEngines; ++a)
     for (int b = 0; b < kNumEngines; ++b)
       if (a != b) {
@@ -226,6 +230,54 @@ void CoverageModel::sample(const std::vector<Insn> &program) {
     if (e < kNumEngines)
       prevEngine = e;
   }
+}
+
+std::string CoverageModel::sampleRun(const std::vector<Insn> &program,
+                                     std::vector<uint8_t> dram) {
+  GoldenMachine m;
+  ember_npu_counters_t c{};
+  c.struct_size = sizeof c;
+  const int out = EMBER_NPU_MEM_OUT;
+  const int64_t rb = memRowBytes(out), half = wideHalf(out);
+  auto wide = [&](int64_t row, int lane) {
+    const uint8_t *s = m.sram(out);
+    return wideValue(int8_t(s[row * rb + lane]),
+                     int8_t(s[(row + half) * rb + lane]));
+  };
+  // LUT w16 before it runs: its inputs against the table.
+  auto beforeLut = [&](const Insn &in) {
+    if (in.op != Opcode::LUT || !in.w16)
+      return;
+    const auto &t = m.lut16();
+    for (int64_t r = 0; r < in.rows; ++r)
+      for (int l = 0; l < kDim; ++l) {
+        int32_t x = wide(in.src + r, l), i = 256 + (x >> 7), off = x & 127;
+        int32_t slope = int32_t(t[size_t(i) + 1]) - t[size_t(i)];
+        if (((slope * off) & 127) == 64) {
+          bump("LUT.w16.round=half");
+          return;
+        }
+      }
+  };
+  if (!program.empty())
+    beforeLut(program[0]);
+  std::string err = m.run(program, dram, c, [&](size_t i) {
+    const Insn &in = program[i];
+    if (in.op == Opcode::POOL && in.avg && in.w16) {
+      bool hit = false;
+      for (int64_t r = 0; r < in.rows && !hit; ++r)
+        for (int l = 0; l < kDim && !hit; ++l)
+          hit = wide(in.dst + r, l) == -32768;
+      if (hit)
+        bump("POOL.avg16.result=min");
+    }
+    if (i + 1 < program.size())
+      beforeLut(program[i + 1]);
+    return true;
+  });
+  if (err.empty())
+    sample(program);
+  return err;
 }
 
 } // namespace ember::npu

@@ -305,6 +305,52 @@ void addWideRequantCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
   }
 }
 
+/// The arithmetic edges of the 16-bit VECTOR forms (coverage bins
+/// POOL.avg16.result=min and LUT.w16.round=half): averages whose result is
+/// the int16 minimum (windows of -32768 with at most one -32767, which rounds
+/// down to it), and 16-bit table lookups where slope x offset is 64 modulo
+/// 128 (odd slopes at offset 64, where rounding half up decides). A generator
+/// of their own, so the cases before them keep their values.
+void addArithEdgeCases(std::vector<TestCase> &cases) {
+  std::mt19937 rng(1616);
+  {
+    SafeProgramBuilder b;
+    std::vector<uint8_t> dram = randomDram(rng);
+    putRows16(dram, 0, 16, rng,
+              [](std::mt19937 &r) { return r() % 4 ? -32768 : -32767; });
+    setPoolRegs(b, 2, 2, 2, 4, 2);
+    b.add(load16Insn(kOutM, 0, 0, 1, 16, 16));
+    b.add(poolInsn(true, 100, 0, 4, 0, 0, 4, false, true));
+    b.add(poolInsn(true, 110, 0, 2, 0, 0, 0, false, true)); // unbounded
+    dump16(b, kOutM, 100, 12, kOutArea);
+    cases.push_back({"pool16_avg_min", b.finish(), std::move(dram)});
+  }
+  for (int variant = 0; variant < 2; ++variant) {
+    SafeProgramBuilder b;
+    std::vector<uint8_t> dram = randomDram(rng);
+    // Odd slopes (1, 3, -5, 7, ...) from segment to segment, within int16.
+    int32_t v = -2000;
+    for (int e = 0; e < quant::kTable16Entries; ++e) {
+      putI16(dram, 20000 + 2 * e, v);
+      const int32_t steps[] = {1, 3, -5, 7, -1, 9};
+      v += variant ? steps[e % 6] : 1;
+    }
+    // Inputs at offset 64 of every kind of segment, and random ones.
+    putRows16(dram, 0, 24, rng, [](std::mt19937 &r) {
+      return r() % 4 ? int32_t(int16_t(r() & ~127u)) + 64
+                     : int32_t(int16_t(r()));
+    });
+    b.add(loadInsn(kAccM, 300, 20000, 1, kLut16Rows, kLut16Rows));
+    b.add(lutldInsn(300, true));
+    b.add(load16Insn(kOutM, 0, 0, 1, 24, 24));
+    b.add(lutInsn(100, 0, 24, true));
+    b.add(lutInsn(4, 8, 12, true)); // in place, overlapping
+    dump16(b, kOutM, 0, 124, kOutArea);
+    cases.push_back({"lut16_round_half_" + std::to_string(variant), b.finish(),
+                     std::move(dram)});
+  }
+}
+
 /// VADD, VMUL (every width and `one`), POOL, UPSAMPLE, LUTLD/LUT w16.
 void addWideVectorCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
   // VADD w16: TFLite's int16 form (L = 15), other shifts and zero points,
@@ -445,6 +491,7 @@ void addWideVectorCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
     cases.push_back(
         {"lut16_" + std::to_string(variant), b.finish(), std::move(dram)});
   }
+  addArithEdgeCases(cases);
 }
 
 } // namespace

@@ -97,7 +97,8 @@ int run(void *ctx, const void *insns, size_t count, uint8_t *dram,
 
 } // namespace
 
-extern "C" __attribute__((visibility("default"))) const ember_npu_executor_ops_t *
+extern "C" __attribute__((visibility("default")))
+const ember_npu_executor_ops_t *
 ember_npu_executor_entry(void) {
   static const ember_npu_executor_ops_t ops = [] {
     ember_npu_executor_ops_t o;

@@ -97,8 +97,8 @@ int cosimModelMain(int argc, char **argv) {
           cmdline::text(dutName));
   for (const char *o : {"--ref-options", "--dut-options", "--waveform",
                         "--window", "--max-bytes"})
-    cmd.add({o}, "VALUE", std::string("As for `ember cosim PROGRAM` ") + o +
-                              ".",
+    cmd.add({o}, "VALUE",
+            std::string("As for `ember cosim PROGRAM` ") + o + ".",
             pass(cosimArgs, o));
   cmd.add({"--no-waveform"}, "", "Does not rerun the DUT for a waveform.",
           [&cosimArgs](const std::string &) {
@@ -148,15 +148,15 @@ int cosimModelMain(int argc, char **argv) {
   bool inputGiven = false;
   for (const std::string &a : runArgs)
     inputGiven |= a == "--input";
-  std::vector<std::string> run = {"ember", "run", model, "--target=npu-sim",
+  std::vector<std::string> run = {"ember",         "run",
+                                  model,           "--target=npu-sim",
                                   "--backend-opt", "executor=golden"};
   run.insert(run.end(), runArgs.begin(), runArgs.end());
   run.push_back("--backend-opt");
   run.push_back("handover=" + handover);
   if (!inputGiven && isOnnxPath(model)) {
     size_t slash = model.rfind('/');
-    std::string dir =
-        slash == std::string::npos ? "." : model.substr(0, slash);
+    std::string dir = slash == std::string::npos ? "." : model.substr(0, slash);
     std::string set = dir + "/test_data_set_0";
     struct stat sb;
     if (stat(set.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode)) {
@@ -184,8 +184,8 @@ int cosimModelMain(int argc, char **argv) {
   std::printf("model: %s compiled for npu-sim, its NPU runs handed over to "
               "%s\n",
               model.c_str(), handover.c_str());
-  std::vector<std::string> c = {"ember cosim", handover, "--ref", refName,
-                                "--dut", dutName};
+  std::vector<std::string> c = {"ember cosim", handover, "--ref",
+                                refName,       "--dut",  dutName};
   c.insert(c.end(), cosimArgs.begin(), cosimArgs.end());
   std::vector<char *> cv;
   for (std::string &a : c)

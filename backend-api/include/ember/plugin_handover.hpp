@@ -153,11 +153,11 @@ struct LayerMap {
 
 // One program run handed over for co-simulation.
 struct ProgramHandover {
-  std::string program;          // the program file's bytes
-  std::string programExt;       // its extension (".nasm", ".nbin")
-  uint64_t insns = 0;           // instructions in the program
-  std::vector<uint8_t> dram;    // DRAM from 0 as the run starts
-  uint64_t dramBytes = 0;       // the device DRAM the run needs (>= dram)
+  std::string program;       // the program file's bytes
+  std::string programExt;    // its extension (".nasm", ".nbin")
+  uint64_t insns = 0;        // instructions in the program
+  std::vector<uint8_t> dram; // DRAM from 0 as the run starts
+  uint64_t dramBytes = 0;    // the device DRAM the run needs (>= dram)
   LayerMap layers;
 };
 

@@ -354,7 +354,8 @@ std::string handOver(const Program &p, const RunConfig &c,
   h.programExt = ".nasm";
   h.insns = p.ops.size();
   h.dram = dram;
-  h.dramBytes = std::max<uint64_t>(c.dramBytes, p.dramBytes);
+  h.dramBytes =
+      c.dramGiven ? c.dramBytes : std::max<uint64_t>(p.dramBytes, dram.size());
   h.layers = layerMap(p);
   std::lock_guard<std::mutex> lock(gMutex);
   return ember_plugin::writeHandover(c.handoverDir, gHandoverSeq++, h);

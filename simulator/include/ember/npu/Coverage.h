@@ -16,7 +16,12 @@
 //                       drained to empty by a wait;
 //   - op.burst.split    a LOAD/STORE(16) row that crosses a DRAM burst
 //                       boundary; op.burst.multi: a row longer than a burst
-//                       (a bin only when the widest row is).
+//                       (a bin only when the widest row is);
+//   - arithmetic edges seen in the data as the golden model runs:
+//     POOL.avg16.result=min  a 16-bit average whose result is -32768 (the
+//                       clamp's lower bound); LUT.w16.round=half  a 16-bit
+//                       table lookup where slope x offset is 64 modulo 128
+//                       (the interpolation's rounding at its half).
 // docs/npu-rtl.md, "Coverage".
 //
 //===----------------------------------------------------------------------===//
@@ -40,6 +45,10 @@ public:
   /// Counts the bins `program` hits (it must have run to FINISH on the
   /// golden model).
   void sample(const std::vector<Insn> &program);
+  /// Runs `program` (checked) on the golden model from `dram` and counts
+  /// the bins it hits, the data bins included: "" or the run's error.
+  std::string sampleRun(const std::vector<Insn> &program,
+                        std::vector<uint8_t> dram);
   size_t bins() const { return hits_.size(); }
   size_t hit() const;
   std::vector<std::string> misses() const;
