@@ -27,14 +27,14 @@ namespace ember::npu {
 
 const CliCommand &genCommand() {
   static const CliCommand c = {
-      "gen", "--seed N [--length L] [--bias B] -o PREFIX | --directed -o DIR",
-      "Writes a legal constrained-random program: PREFIX.nasm and its DRAM "
-      "image PREFIX.dram (load it at 0: `ember cosim PREFIX.nasm --load "
-      "PREFIX.dram@0 ...`). Tokens order every conflicting access, so any "
+      "gen", "(--seed N [--length L] [--bias B] | --directed) -o OUT",
+      "Writes a legal constrained-random program: OUT.nasm and its DRAM "
+      "image OUT.dram (load it at 0: `ember cosim OUT.nasm --load "
+      "OUT.dram@0 ...`). Tokens order every conflicting access, so any "
       "correct executor computes the golden model's result. With "
-      "--directed, writes the NPU tests' directed programs into DIR as a "
-      "hand-over (`ember cosim DIR --dut E` runs them in order, naming the "
-      "case of a divergence as its layer).",
+      "--directed, writes the NPU tests' directed programs into the "
+      "directory OUT as a hand-over (`ember cosim OUT --dut E` runs them in "
+      "order, naming the case of a divergence as its layer).",
       genMain};
   return c;
 }
@@ -58,7 +58,9 @@ int genMain(int argc, char **argv) {
           "vector, or hazards (fewer rows, so most instructions wait on a "
           "token). Default: none.",
           cmdline::text(bias));
-  cmd.add({"-o"}, "PREFIX", "Writes PREFIX.nasm and PREFIX.dram. Required.",
+  cmd.add({"-o"}, "OUT",
+          "Writes OUT.nasm and OUT.dram (with --directed: the directory "
+          "OUT). Required.",
           cmdline::text(prefix));
   bool directed = false;
   cmd.add({"--directed"}, "",
@@ -70,7 +72,7 @@ int genMain(int argc, char **argv) {
     return *rc;
   if (directed) {
     if (prefix.empty())
-      return cmd.usageError("missing -o DIR");
+      return cmd.usageError("missing -o OUT");
     if (cmd.given("--seed") || cmd.given("--length") || cmd.given("--bias"))
       return cmd.usageError("--directed takes no --seed, --length or --bias");
     mkdir(prefix.c_str(), 0755);
@@ -115,7 +117,7 @@ int genMain(int argc, char **argv) {
   if (!cmd.given("--seed"))
     return cmd.usageError("missing --seed N");
   if (prefix.empty())
-    return cmd.usageError("missing -o PREFIX");
+    return cmd.usageError("missing -o OUT");
   test::GenBias b = test::GenBias::None;
   if (bias == "dma")
     b = test::GenBias::Dma;
