@@ -65,4 +65,13 @@ rc=$?
 set -e
 [ "$rc" != 0 ] && grep -q "backend option cosim needs executor=golden or executor=rtl" "$work/run.err" ||
   { echo "cosim with the SystemC executor was not refused"; cat "$work/run.err"; exit 1; }
+# A program that fails on both sides is the program's error, not a divergence.
+set +e
+"$ember" run "$model" --target=npu-sim --backend-opt executor=golden \
+  --backend-opt cosim=golden --backend-opt fault=deadlock > /dev/null 2> "$work/dead.err"
+rc=$?
+set -e
+[ "$rc" != 0 ] && grep -q "the NPU program failed: instruction [0-9]*: token underflow" "$work/dead.err" &&
+  ! grep -q diverged "$work/dead.err" ||
+  { echo "a failing program was not reported as its own error"; cat "$work/dead.err"; exit 1; }
 echo "cosim on the model: ok"

@@ -382,6 +382,8 @@ const char *executorWord(uint32_t e) {
                                         : "systemc";
 }
 
+std::string failure(const Program &p, std::string msg);
+
 // The checked run (RunConfig::cosimRef): `d` (the DUT) holds the program's
 // DRAM; the REF gets a copy, both run, and a divergence is the error.
 std::string cosimRun(const Program &p, const RunConfig &c,
@@ -416,6 +418,10 @@ std::string cosimRun(const Program &p, const RunConfig &c,
   ember_npu_device_destroy(ref);
   if (!err.empty())
     return "co-simulation: " + err;
+  // A program that fails on both (a deadlock, a bad address) is the
+  // program's error, not a divergence.
+  if (!res.refError.empty() && !res.dutError.empty())
+    return failure(p, res.dutError);
   if (res.agree)
     return "";
   const std::string who = std::string(executorWord(c.executor)) +
