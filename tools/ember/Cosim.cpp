@@ -176,10 +176,17 @@ int cosimModelMain(int argc, char **argv) {
   int rc = runQuietly(run);
   if (rc != 0) {
     std::fprintf(stderr,
-                 "error: the golden run that hands the programs over "
-                 "failed (%s)\n",
-                 model.c_str());
+                 "note: that was the golden run that hands the NPU programs "
+                 "over\n");
     return rc;
+  }
+  struct stat mb;
+  if (stat((handover + "/handover.txt").c_str(), &mb) != 0) {
+    std::fprintf(stderr,
+                 "error: the model runs no NPU program (no node was placed "
+                 "on npu-sim) (%s)\n",
+                 model.c_str());
+    return 1;
   }
   std::printf("model: %s compiled for npu-sim, its NPU runs handed over to "
               "%s\n",
