@@ -161,8 +161,10 @@ def main():
                          secs, t))
         open(path, 'w').write(orig)
         r = rows[-1]
-        print('%-14s %-10s %-9s %s %s (build %.0f s, caught in %.1f s)' %
-              (m['id'], m['kind'], r[1], r[2], r[3], r[4], r[5]), flush=True)
+        print('%-14s %-10s %-9s %s %s (build %.0f s, %s %.1f s)' %
+              (m['id'], m['kind'], r[1], r[2], r[3], r[4],
+               'caught in' if r[1] == 'caught' else 'regression', r[5]),
+              flush=True)
     # Leave the copy unmutated and built.
     build()
     live = [r for r in rows if r[1] != 'stillborn']
