@@ -78,59 +78,178 @@ double predictCycles(const onnx::GraphProto &g, const QdqPlan &plan,
   return total;
 }
 
-Expected<MixedPrecisionResult> searchMixedPrecision(
-    const onnx::ModelProto &fp32, const onnx::ModelProto &int8,
-    const QdqPlan &plan, const std::map<std::string, QParams> &params8,
-    int32_t qmin, int32_t qmax, const std::vector<Sample> &samples,
-    const std::vector<InputDecl> &inputs,
-    const std::map<std::string, std::string> &aliases, const NodeCostFn &cost,
-    const WideBuildFn &build, const MixedPrecisionOptions &o) {
-  if (samples.empty())
-    return invalid("--mixed-precision measures the model on calibration "
-                   "samples: give --calibration");
-  const auto &g = fp32.graph();
-  std::ostream *log = o.log;
-  char buf[512];
+namespace {
 
-  // What is compared: every planned tensor and the model outputs.
-  std::vector<std::string> names, outputs;
+// The planned tensors of each root in params8 (the root and those sharing
+// its parameters).
+std::map<std::string, std::vector<std::string>>
+tensorsOfRoots(const QdqPlan &plan,
+               const std::map<std::string, QParams> &params8) {
+  std::map<std::string, std::vector<std::string>> out;
   std::set<std::string> seen;
-  for (auto &t : plan.tensors)
-    if (seen.insert(t.name).second)
-      names.push_back(t.name);
-  for (auto &x : g.output()) {
-    outputs.push_back(x.name());
-    if (seen.insert(x.name()).second)
-      names.push_back(x.name());
+  for (auto &t : plan.tensors) {
+    if (!seen.insert(t.name).second)
+      continue;
+    std::string r = rootOf(plan, t.name);
+    if (params8.count(r))
+      out[r].push_back(t.name);
   }
-  size_t n = std::min(samples.size(), std::max<size_t>(o.evalSamples, 1));
-  auto shapes = sampleShapes(inputs, samples[0]);
-  EMBER_ASSIGN(auto ref, InstrumentedModel::create(fp32, names, shapes, o.run));
+  return out;
+}
 
-  // The cost model on the all-int8 model.
-  EMBER_ASSIGN(auto nodeCycles, cost(int8));
-  if (nodeCycles.empty())
-    return invalid("the NPU cost model predicts no layer of the int8 model "
-                   "(nothing of it runs on the NPU)");
-  const auto roots = groupRoots(g, plan);
-  std::vector<double> gCycles;
-  for (auto &q : plan.groups)
-    gCycles.push_back(groupCycles(g, q, nodeCycles));
-  std::set<std::string> none;
-  MixedPrecisionResult r;
-  r.baseCycles = predictCycles(g, plan, nodeCycles, none);
-  const double limit = o.budget * r.baseCycles;
+onnx::NodeProto makeNode(const std::string &op,
+                         const std::vector<std::string> &in,
+                         const std::string &out) {
+  onnx::NodeProto n;
+  n.set_op_type(op);
+  n.set_name(out);
+  for (auto &i : in)
+    n.add_input(i);
+  n.add_output(out);
+  return n;
+}
 
-  // The groups writing each root (whose output quantization a wide root
-  // removes), and graph inputs.
-  std::map<std::string, std::vector<int>> writers;
-  for (size_t gi = 0; gi < roots.size(); ++gi)
-    for (auto &t : roots[gi].out)
-      writers[t].push_back(int(gi));
+constexpr const char *kProbe = "__ember_mp_";
 
-  // Each root's own quantization noise on the fp32 values: QuantizeLinear
-  // then DequantizeLinear with its 8-bit parameters (round half to even,
-  // saturated), as relative noise power.
+// The probe model of outputNoise: every planned tensor x of root r becomes
+// x + m_r (clip(round(x / s), qmin - z, qmax - z) s - x), m_r a float [1]
+// graph input. `switches`: the roots, in the order of their inputs (after
+// the model's own).
+Expected<onnx::ModelProto>
+probeModel(const onnx::ModelProto &fp32, const QdqPlan &plan,
+           const std::map<std::string, QParams> &params8, int32_t qmin,
+           int32_t qmax, std::vector<std::string> &switches) {
+  onnx::ModelProto m = fp32;
+  auto *g = m.mutable_graph();
+  const auto byRoot = tensorsOfRoots(plan, params8);
+  std::map<std::string, std::string> rootOfTensor;
+  for (auto &kv : byRoot)
+    for (auto &t : kv.second)
+      rootOfTensor[t] = kv.first;
+  std::map<std::string, std::string> switchOf;
+  for (auto &kv : byRoot) {
+    std::string sw = kProbe + std::string("switch_") +
+                     std::to_string(switches.size());
+    switches.push_back(kv.first);
+    switchOf[kv.first] = sw;
+    auto *in = g->add_input();
+    in->set_name(sw);
+    auto *tt = in->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(onnx::TensorProto::FLOAT);
+    tt->mutable_shape()->add_dim()->set_dim_value(1);
+    const QParams &p = params8.at(kv.first);
+    auto scalar = [&](const std::string &what, double v) {
+      *g->add_initializer() =
+          makeInitializer(sw + "_" + what, Tensor::scalar(ElemKind::F32, v));
+    };
+    scalar("s", p.scale);
+    scalar("lo", double(qmin - p.zeroPoint));
+    scalar("hi", double(qmax - p.zeroPoint));
+  }
+  int k = 0;
+  // x (fp32) -> y (the switched fake quantization of x).
+  auto fakeQuant = [&](const std::string &x, const std::string &y,
+                       std::vector<onnx::NodeProto> &out) {
+    const std::string &sw = switchOf.at(rootOfTensor.at(x));
+    std::string p = kProbe + std::to_string(k++) + "_";
+    out.push_back(makeNode("Div", {x, sw + "_s"}, p + "div"));
+    out.push_back(makeNode("Round", {p + "div"}, p + "round"));
+    out.push_back(makeNode("Clip", {p + "round", sw + "_lo", sw + "_hi"},
+                           p + "clip"));
+    out.push_back(makeNode("Mul", {p + "clip", sw + "_s"}, p + "dq"));
+    out.push_back(makeNode("Sub", {p + "dq", x}, p + "err"));
+    out.push_back(makeNode("Mul", {p + "err", sw}, p + "switched"));
+    out.push_back(makeNode("Add", {x, p + "switched"}, y));
+  };
+  std::vector<onnx::NodeProto> nodes;
+  // Graph inputs: their readers read the probed copy.
+  std::map<std::string, std::string> renamed;
+  for (auto &in : fp32.graph().input())
+    if (rootOfTensor.count(in.name())) {
+      std::string y = kProbe + std::string("in_") + in.name();
+      fakeQuant(in.name(), y, nodes);
+      renamed[in.name()] = y;
+    }
+  for (auto &n0 : fp32.graph().node()) {
+    onnx::NodeProto n = n0;
+    for (int i = 0; i < n.input_size(); ++i) {
+      auto it = renamed.find(n.input(i));
+      if (it != renamed.end())
+        n.set_input(i, it->second);
+    }
+    std::vector<onnx::NodeProto> after;
+    for (int i = 0; i < n.output_size(); ++i) {
+      std::string x = n.output(i);
+      if (!rootOfTensor.count(x))
+        continue;
+      // The writer writes x's fp32 value under another name; x is the
+      // probed value, for every reader and the graph outputs alike.
+      std::string raw = kProbe + std::string("raw_") + x;
+      n.set_output(i, raw);
+      rootOfTensor[raw] = rootOfTensor.at(x);
+      std::vector<onnx::NodeProto> fq;
+      fakeQuant(raw, x, fq);
+      after.insert(after.end(), fq.begin(), fq.end());
+    }
+    nodes.push_back(std::move(n));
+    nodes.insert(nodes.end(), after.begin(), after.end());
+  }
+  g->clear_node();
+  for (auto &n : nodes)
+    *g->add_node() = std::move(n);
+  return m;
+}
+
+// Relative noise power of the outputs, summed over the outputs.
+struct OutputNoise {
+  std::vector<SqnrAccumulator> acc;
+  void add(const std::vector<Tensor> &ref, const std::vector<Tensor> &y) {
+    acc.resize(ref.size());
+    for (size_t i = 0; i < ref.size() && i < y.size(); ++i)
+      if (ref[i].elem() == ElemKind::F32 && y[i].elem() == ElemKind::F32 &&
+          ref[i].size() == y[i].size())
+        acc[i].add(ref[i].data<float>(), y[i].data<float>(), ref[i].size());
+  }
+  double relative() const {
+    double r = 0;
+    for (auto &a : acc)
+      r += a.signal > 0 ? a.noise / a.signal : 0;
+    return r;
+  }
+};
+
+std::vector<Tensor> outputsOf(std::map<std::string, Tensor> &named,
+                              const std::vector<std::string> &outputs) {
+  std::vector<Tensor> v;
+  for (auto &o : outputs) {
+    auto it = named.find(o);
+    v.push_back(it != named.end() ? std::move(it->second) : Tensor());
+  }
+  return v;
+}
+
+double toDb(double relativeNoise) {
+  return relativeNoise > 0 ? 10.0 * std::log10(relativeNoise) : -200.0;
+}
+
+} // namespace
+
+Expected<std::map<std::string, double>>
+tensorNoise(const onnx::ModelProto &fp32, const QdqPlan &plan,
+            const std::map<std::string, QParams> &params8, int32_t qmin,
+            int32_t qmax, const std::vector<Sample> &samples,
+            const std::vector<InputDecl> &inputs, size_t n,
+            const RunOptions &run) {
+  if (samples.empty())
+    return invalid("measuring quantization noise needs samples");
+  n = std::min(n, samples.size());
+  std::vector<std::string> names;
+  for (auto &kv : params8)
+    names.push_back(kv.first);
+  (void)plan;
+  EMBER_ASSIGN(auto ref, InstrumentedModel::create(
+                             fp32, names, sampleShapes(inputs, samples[0]),
+                             run));
   std::map<std::string, SqnrAccumulator> own;
   for (size_t i = 0; i < n; ++i) {
     EMBER_ASSIGN(auto vals, ref->run(samples[i].inputs));
@@ -151,6 +270,131 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
       own[kv.first].add(xp, fq.data(), x.size());
     }
   }
+  std::map<std::string, double> out;
+  for (auto &kv : own)
+    out[kv.first] = kv.second.signal > 0 ? kv.second.noise / kv.second.signal
+                                         : 0.0;
+  return out;
+}
+
+Expected<std::map<std::string, double>>
+outputNoise(const onnx::ModelProto &fp32, const QdqPlan &plan,
+            const std::map<std::string, QParams> &params8, int32_t qmin,
+            int32_t qmax, const std::vector<Sample> &samples,
+            const std::vector<InputDecl> &inputs, size_t n,
+            const RunOptions &run) {
+  if (samples.empty())
+    return invalid("measuring quantization noise needs samples");
+  n = std::min(n, samples.size());
+  std::vector<std::string> switches;
+  EMBER_ASSIGN(onnx::ModelProto probe,
+               probeModel(fp32, plan, params8, qmin, qmax, switches));
+  auto shapes = sampleShapes(inputs, samples[0]);
+  for (size_t i = 0; i < switches.size(); ++i)
+    shapes[kProbe + std::string("switch_") + std::to_string(i)] = {1};
+  std::vector<std::string> outputs;
+  for (auto &x : fp32.graph().output())
+    outputs.push_back(x.name());
+  EMBER_ASSIGN(auto im, InstrumentedModel::create(probe, {}, shapes, run));
+  std::vector<OutputNoise> acc(switches.size());
+  Tensor off(Type(ElemKind::F32, {1})), on(Type(ElemKind::F32, {1}));
+  off.data<float>()[0] = 0;
+  on.data<float>()[0] = 1;
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<Tensor> in = samples[i].inputs;
+    const size_t base = in.size();
+    in.resize(base + switches.size(), off);
+    EMBER_ASSIGN(auto r0, im->run(in));
+    auto ref = outputsOf(r0, outputs);
+    for (size_t k = 0; k < switches.size(); ++k) {
+      in[base + k] = on;
+      auto r = im->run(in);
+      in[base + k] = off;
+      if (!r)
+        return r.status().withContext("the mixed-precision probe model, "
+                                      "activation '" +
+                                      switches[k] + "'");
+      acc[k].add(ref, outputsOf(*r, outputs));
+    }
+  }
+  std::map<std::string, double> out;
+  for (size_t k = 0; k < switches.size(); ++k)
+    out[switches[k]] = acc[k].relative();
+  return out;
+}
+
+std::set<std::string>
+chooseWide(const onnx::GraphProto &g, const QdqPlan &plan,
+           const std::map<std::string, double> &nodeCycles,
+           const std::map<std::string, double> &noise, double limit) {
+  std::set<std::string> wide;
+  // Greedy by noise removed per cycle added, the cost of each root taken
+  // again after every choice (a layer reading two roots costs its extra
+  // cycles once).
+  for (;;) {
+    const double now = predictCycles(g, plan, nodeCycles, wide);
+    const std::string *best = nullptr;
+    double bestScore = -1;
+    for (auto &kv : noise) {
+      if (wide.count(kv.first))
+        continue;
+      std::set<std::string> w2 = wide;
+      w2.insert(kv.first);
+      double c = predictCycles(g, plan, nodeCycles, w2);
+      if (c > limit)
+        continue;
+      double extra = std::max(c - now, 0.0);
+      // Free roots first of all, then noise per cycle; map order breaks
+      // ties by name.
+      double score = extra <= 0 ? std::numeric_limits<double>::infinity()
+                                : kv.second / extra;
+      if (!best || score > bestScore) {
+        best = &kv.first;
+        bestScore = score;
+      }
+    }
+    if (!best)
+      break;
+    wide.insert(*best);
+  }
+  return wide;
+}
+
+Expected<MixedPrecisionResult> searchMixedPrecision(
+    const onnx::ModelProto &fp32, const onnx::ModelProto &int8,
+    const QdqPlan &plan, const std::map<std::string, QParams> &params8,
+    int32_t qmin, int32_t qmax, const std::vector<Sample> &samples,
+    const std::vector<InputDecl> &inputs,
+    const std::map<std::string, std::string> &aliases, const NodeCostFn &cost,
+    const WideBuildFn &build, const MixedPrecisionOptions &o) {
+  if (samples.empty())
+    return invalid("--mixed-precision measures the model on calibration "
+                   "samples: give --calibration");
+  const auto &g = fp32.graph();
+  std::ostream *log = o.log;
+  char buf[512];
+
+  // The cost model on the all-int8 model.
+  EMBER_ASSIGN(auto nodeCycles, cost(int8));
+  if (nodeCycles.empty())
+    return invalid("the NPU cost model predicts no layer of the int8 model "
+                   "(nothing of it runs on the NPU)");
+  MixedPrecisionResult r;
+  r.baseCycles = predictCycles(g, plan, nodeCycles, {});
+  const double limit = o.budget * r.baseCycles;
+
+  // What the output SQNR compares: the model outputs (and, as the
+  // evaluation wants them, every planned tensor).
+  std::vector<std::string> names, outputs;
+  std::set<std::string> seen;
+  for (auto &x : g.output()) {
+    outputs.push_back(x.name());
+    if (seen.insert(x.name()).second)
+      names.push_back(x.name());
+  }
+  size_t n = std::min(samples.size(), std::max<size_t>(o.evalSamples, 1));
+  auto shapes = sampleShapes(inputs, samples[0]);
+  EMBER_ASSIGN(auto ref, InstrumentedModel::create(fp32, names, shapes, o.run));
   EMBER_ASSIGN(Evaluation ev, evaluate(*ref, int8, names, aliases, outputs,
                                        samples, n, shapes, o.run));
   r.int8Sqnr = ev.outputSqnr;
@@ -161,70 +405,32 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
                   ev.outputSqnr, r.baseCycles, o.budget, limit);
     *log << buf;
   }
+
+  // Output-referred sensitivity of every root, then the choice.
+  const size_t nr =
+      std::min(samples.size(), std::max<size_t>(o.rankSamples, 1));
+  EMBER_ASSIGN(auto noise, outputNoise(fp32, plan, params8, qmin, qmax,
+                                       samples, inputs, nr, o.run));
+  std::set<std::string> wide = chooseWide(g, plan, nodeCycles, noise, limit);
+  double kept = 0, all = 0;
+  for (auto &kv : noise) {
+    all += kv.second;
+    if (!wide.count(kv.first))
+      kept += kv.second;
+  }
+  if (log) {
+    std::snprintf(buf, sizeof(buf),
+                  "  ranking: %zu activation tensors, each alone at 8 bits "
+                  "on %zu sample(s); the 8-bit ones left add %.2f dB of "
+                  "output noise, all of them %.2f dB\n",
+                  noise.size(), nr, toDb(kept), toDb(all));
+    *log << buf;
+  }
   onnx::ModelProto current = int8;
-  std::set<std::string> wide;
-  const int rounds = std::max(1, o.rounds);
-  for (int round = 1; round <= rounds; ++round) {
-    // This round may spend its share of the extra cycles the budget allows.
-    const double roundLimit =
-        r.baseCycles + (limit - r.baseCycles) * double(round) / double(rounds);
-    // Noise each root's quantization adds: the writers' added noise
-    // (relative power), or a graph input's own.
-    std::map<std::string, double> noise;
-    for (auto &kv : own)
-      noise[kv.first] += std::pow(10.0, -kv.second.db() / 10.0);
-    for (auto &l : layers(g, plan, ev, {})) {
-      double added = std::pow(10.0, -l.drop / 10.0);
-      for (auto &t : roots[size_t(l.group)].out)
-        noise[t] += added;
-    }
-    struct Cand {
-      std::string root;
-      double noise, extra;
-    };
-    std::vector<Cand> cands;
-    for (auto &kv : noise) {
-      if (wide.count(kv.first))
-        continue;
-      std::set<std::string> w2 = wide;
-      w2.insert(kv.first);
-      double extra = predictCycles(g, plan, nodeCycles, w2) -
-                     predictCycles(g, plan, nodeCycles, wide);
-      cands.push_back({kv.first, kv.second, extra});
-    }
-    // Most noise removed per cycle added first (free ones first of all);
-    // ties by name, so the choice is deterministic.
-    std::sort(cands.begin(), cands.end(), [](const Cand &a, const Cand &b) {
-      double sa = a.noise / std::max(a.extra, 1e-9),
-             sb = b.noise / std::max(b.extra, 1e-9);
-      if (sa != sb)
-        return sa > sb;
-      return a.root < b.root;
-    });
-    size_t added = 0;
-    for (auto &c : cands) {
-      std::set<std::string> w2 = wide;
-      w2.insert(c.root);
-      if (predictCycles(g, plan, nodeCycles, w2) > roundLimit)
-        continue;
-      wide = std::move(w2);
-      ++added;
-    }
-    if (!added)
-      continue; // a later round has more of the budget
+  if (!wide.empty()) {
     EMBER_ASSIGN(current, build(wide));
     EMBER_ASSIGN(ev, evaluate(*ref, current, names, aliases, outputs, samples,
                               n, shapes, o.run));
-    if (log) {
-      std::snprintf(buf, sizeof(buf),
-                    "  round %d: %zu more 16-bit tensor(s), %zu in all, "
-                    "predicted %.0f cycles (%.3fx), output SQNR %.2f dB\n",
-                    round, added, wide.size(),
-                    predictCycles(g, plan, nodeCycles, wide),
-                    predictCycles(g, plan, nodeCycles, wide) / r.baseCycles,
-                    ev.outputSqnr);
-      *log << buf;
-    }
   }
   r.model = std::move(current);
   r.wide = wide;
@@ -234,7 +440,13 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
   for (auto &t : plan.tensors)
     numRoots += t.shareWith.empty();
   if (log) {
-    *log << "16-bit activations (written by):\n";
+    std::map<std::string, std::vector<int>> writers;
+    const auto roots = groupRoots(g, plan);
+    for (size_t gi = 0; gi < roots.size(); ++gi)
+      for (auto &t : roots[gi].out)
+        writers[t].push_back(int(gi));
+    *log << "16-bit activations (written by; output noise of the tensor "
+            "alone at 8 bits):\n";
     for (auto &t : wide) {
       std::string by;
       auto it = writers.find(t);
@@ -242,7 +454,9 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
         for (int gi : it->second)
           by +=
               (by.empty() ? "" : ", ") + groupName(g, plan.groups[size_t(gi)]);
-      *log << "  " << t << " (" << (by.empty() ? "graph input" : by) << ")\n";
+      std::snprintf(buf, sizeof(buf), "%.2f dB", toDb(noise[t]));
+      *log << "  " << t << " (" << (by.empty() ? "graph input" : by) << "; "
+           << buf << ")\n";
     }
     std::snprintf(buf, sizeof(buf),
                   "mixed precision: %zu of %zu activation tensors 16-bit; "

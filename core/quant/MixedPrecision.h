@@ -2,12 +2,11 @@
 // --mixed-precision BUDGET`, docs/quantization.md "Mixed precision: 8 or
 // 16 bits per layer"): measured sensitivity against predicted NPU cycles (a
 // layer reading a 16-bit activation costs twice its int8 cycles). The
-// sensitivity of an activation is the relative noise its own 8-bit
-// quantization puts on the fp32 values (measured on the samples, the
-// `--report` machinery's fp32 run) plus the noise its writers add in the
-// quantized model (the report's added_db); greedy by noise removed per
-// cycle added, within BUDGET x the all-int8 model's cycles, the model
-// measured after each round.
+// sensitivity of an activation is output-referred: the noise the model
+// outputs carry when that activation alone is quantized to 8 bits (the
+// rest fp32), measured on calibration samples with one compiled probe
+// model; greedy by output noise removed per cycle added, within BUDGET x
+// the all-int8 model's cycles.
 #pragma once
 
 #include "quant/RangeMethods.h"
@@ -30,9 +29,10 @@ using WideBuildFn =
     std::function<Expected<onnx::ModelProto>(const std::set<std::string> &)>;
 
 struct MixedPrecisionOptions {
-  double budget = 1.3; // predicted cycles at most budget x all-int8's
-  size_t evalSamples = 16;
-  int rounds = 3; // measure, choose, rebuild; again with what is left
+  double budget = 1.3;    // predicted cycles at most budget x all-int8's
+  size_t evalSamples = 16; // the all-int8 and chosen models' output SQNR
+  size_t rankSamples = 8;  // the output-referred ranking (one run each
+                           // per activation tensor)
   RunOptions run;
   std::ostream *log = nullptr;
 };
@@ -55,6 +55,40 @@ constexpr double kWideCostFactor = 2.0;
 double predictCycles(const onnx::GraphProto &g, const QdqPlan &plan,
                      const std::map<std::string, double> &nodeCycles,
                      const std::set<std::string> &wide);
+
+// The relative noise each root's own 8-bit quantization (params8, in [qmin,
+// qmax]; QuantizeLinear then DequantizeLinear) puts on its fp32 values,
+// sum (x - DQ(Q(x)))^2 / sum x^2 over the first n samples: what the tensor
+// loses, not what of it reaches the output.
+Expected<std::map<std::string, double>>
+tensorNoise(const onnx::ModelProto &fp32, const QdqPlan &plan,
+            const std::map<std::string, QParams> &params8, int32_t qmin,
+            int32_t qmax, const std::vector<Sample> &samples,
+            const std::vector<InputDecl> &inputs, size_t n,
+            const RunOptions &run);
+
+// Output-referred sensitivity of every root in params8: the relative noise
+// power of the model outputs (sum over outputs of sum (y - y_fp32)^2 / sum
+// y_fp32^2, over the first n samples) when that root and the tensors
+// sharing its parameters alone are quantized to 8 bits, every other tensor
+// fp32. One probe model is compiled: the fp32 graph with each planned
+// tensor x replaced by x + m_r (DQ(Q(x)) - x), m_r a 0/1 graph input per
+// root r; each root costs one run per sample.
+Expected<std::map<std::string, double>>
+outputNoise(const onnx::ModelProto &fp32, const QdqPlan &plan,
+            const std::map<std::string, QParams> &params8, int32_t qmin,
+            int32_t qmax, const std::vector<Sample> &samples,
+            const std::vector<InputDecl> &inputs, size_t n,
+            const RunOptions &run);
+
+// The roots to hold as int16: greedy by noise removed per cycle added
+// (roots costing nothing first, ties by name), each taken while the
+// predicted cycles stay within `limit`; roots absent from `noise` stay
+// 8-bit.
+std::set<std::string>
+chooseWide(const onnx::GraphProto &g, const QdqPlan &plan,
+           const std::map<std::string, double> &nodeCycles,
+           const std::map<std::string, double> &noise, double limit);
 
 // params8: the 8-bit parameters of every root, in [qmin, qmax].
 Expected<MixedPrecisionResult> searchMixedPrecision(
