@@ -1,0 +1,162 @@
+// Tests of the mixed-precision search's measures (core/quant
+// MixedPrecision.cpp): the output-referred sensitivity (each activation
+// alone at 8 bits, measured at the model outputs through the probe model)
+// against the tensor-relative one (the activation's own quantization noise),
+// on a model where the two disagree, and the greedy choice under a cycle
+// budget. Reference interpreter, so no plugin is needed.
+#include "quant/MixedPrecision.h"
+#include "quant/OnnxModel.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+using namespace ember;
+using namespace ember::quant;
+
+namespace {
+
+void io(onnx::ValueInfoProto *v, const std::string &name, Dims dims) {
+  v->set_name(name);
+  auto *tt = v->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims)
+    tt->mutable_shape()->add_dim()->set_dim_value(d);
+}
+
+// A [8, 8] matrix: `gain` times the identity.
+Tensor scaledIdentity(float gain) {
+  Tensor t(Type(ElemKind::F32, {8, 8}));
+  for (int i = 0; i < 64; ++i)
+    t.data<float>()[i] = i % 9 == 0 ? gain : 0.0f;
+  return t;
+}
+
+void gemm(onnx::GraphProto &g, const std::string &x, const std::string &w,
+          float gain, const std::string &y) {
+  *g.add_initializer() = makeInitializer(w, scaledIdentity(gain));
+  auto *n = g.add_node();
+  n->set_op_type("Gemm");
+  n->set_name(y + "_fc");
+  n->add_input(x);
+  n->add_input(w);
+  n->add_output(y);
+}
+
+// x[4,8] -> a = x I -> ya = a (0.01 I)
+//        -> b = x I -> yb = b (10 I)      y = ya + yb
+// a and b carry the same values; a's 8-bit range is four times wider, so
+// its own quantization noise is 16 times b's, but a reaches the output
+// attenuated 1000 times more than b.
+onnx::ModelProto twoBranches() {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto &g = *m.mutable_graph();
+  g.set_name("two_branches");
+  io(g.add_input(), "x", {4, 8});
+  io(g.add_output(), "y", {4, 8});
+  gemm(g, "x", "wa", 1.0f, "a");
+  gemm(g, "x", "wb", 1.0f, "b");
+  gemm(g, "a", "wa2", 0.01f, "ya");
+  gemm(g, "b", "wb2", 10.0f, "yb");
+  auto *add = g.add_node();
+  add->set_op_type("Add");
+  add->set_name("sum");
+  add->add_input("ya");
+  add->add_input("yb");
+  add->add_output("y");
+  return m;
+}
+
+std::vector<Sample> uniformSamples(int n) {
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<Sample> out;
+  for (int i = 0; i < n; ++i) {
+    Tensor t(Type(ElemKind::F32, {4, 8}));
+    for (int k = 0; k < 32; ++k)
+      t.data<float>()[k] = d(rng);
+    out.push_back({"s" + std::to_string(i), {t}});
+  }
+  return out;
+}
+
+} // namespace
+
+// The tensor-relative measure ranks a above b; at the output b is the one
+// that matters, and with a budget for one of the two the output-referred
+// choice takes b (the relative one would take a).
+TEST(MixedPrecision, OutputReferredRankingPicksWhatReachesTheOutput) {
+  onnx::ModelProto m = twoBranches();
+  auto info = inspectTensors(m, {});
+  ASSERT_TRUE(info.hasValue()) << info.status().message();
+  auto plan = planQdq(m, *info, {});
+  ASSERT_TRUE(plan.hasValue()) << plan.status().message();
+  ASSERT_NE(plan->spec("a"), nullptr);
+  ASSERT_NE(plan->spec("b"), nullptr);
+  ASSERT_TRUE(plan->spec("a")->shareWith.empty());
+  ASSERT_TRUE(plan->spec("b")->shareWith.empty());
+  // uint8 parameters: a over [-4, 4], b over [-1, 1].
+  std::map<std::string, QParams> params8;
+  params8["a"] = affineParams({-4.0f, 4.0f}, 0, 255);
+  params8["b"] = affineParams({-1.0f, 1.0f}, 0, 255);
+  auto decls = modelInputs(m);
+  ASSERT_TRUE(decls.hasValue());
+  auto samples = uniformSamples(4);
+
+  auto own = tensorNoise(m, *plan, params8, 0, 255, samples, *decls, 4, {});
+  ASSERT_TRUE(own.hasValue()) << own.status().message();
+  auto out = outputNoise(m, *plan, params8, 0, 255, samples, *decls, 4, {});
+  ASSERT_TRUE(out.hasValue()) << out.status().message();
+  ASSERT_EQ(own->size(), 2u);
+  ASSERT_EQ(out->size(), 2u);
+  // Own noise: a's step is four times b's, so about 16 times the power.
+  EXPECT_GT(own->at("a"), 8 * own->at("b"));
+  // At the output: a's noise arrives 1000 times weaker in amplitude
+  // (10^-6 in power), b's at full strength.
+  EXPECT_GT(out->at("b"), 1000 * out->at("a"));
+  EXPECT_GT(out->at("b"), 0.0);
+
+  // Every layer costs 100 cycles; a budget for one more layer.
+  std::map<std::string, double> cycles;
+  for (auto &n : m.graph().node())
+    cycles[n.name()] = 100;
+  const double base = predictCycles(m.graph(), *plan, cycles, {});
+  EXPECT_DOUBLE_EQ(base, 500);
+  EXPECT_DOUBLE_EQ(predictCycles(m.graph(), *plan, cycles, {"b"}), 600);
+  auto right = chooseWide(m.graph(), *plan, cycles, *out, 600);
+  EXPECT_EQ(right, std::set<std::string>{"b"});
+  auto wrong = chooseWide(m.graph(), *plan, cycles, *own, 600);
+  EXPECT_EQ(wrong, std::set<std::string>{"a"});
+  // Budget for both: both; for none: none.
+  EXPECT_EQ(chooseWide(m.graph(), *plan, cycles, *out, 700).size(), 2u);
+  EXPECT_TRUE(chooseWide(m.graph(), *plan, cycles, *out, 599).empty());
+}
+
+// The probe model with every switch off computes the fp32 model: the
+// measure of a tensor whose 8-bit grid holds its values exactly is zero.
+TEST(MixedPrecision, ExactGridAddsNoOutputNoise) {
+  onnx::ModelProto m = twoBranches();
+  auto info = inspectTensors(m, {});
+  ASSERT_TRUE(info.hasValue());
+  auto plan = planQdq(m, *info, {});
+  ASSERT_TRUE(plan.hasValue());
+  // Samples on the grid of step 1/64 within [-1, 1]: b's symmetric int8
+  // grid of step 1/64 holds them.
+  std::vector<Sample> samples = uniformSamples(2);
+  for (auto &s : samples)
+    for (int k = 0; k < 32; ++k) {
+      float &v = s.inputs[0].data<float>()[k];
+      v = std::nearbyint(v * 64) / 64;
+    }
+  std::map<std::string, QParams> params8;
+  params8["b"] = QParams{1.0f / 64, 0};
+  auto decls = modelInputs(m);
+  ASSERT_TRUE(decls.hasValue());
+  auto out =
+      outputNoise(m, *plan, params8, -127, 127, samples, *decls, 2, {});
+  ASSERT_TRUE(out.hasValue()) << out.status().message();
+  ASSERT_EQ(out->count("b"), 1u);
+  EXPECT_EQ(out->at("b"), 0.0);
+}
