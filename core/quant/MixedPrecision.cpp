@@ -323,14 +323,16 @@ outputNoise(const onnx::ModelProto &fp32, const QdqPlan &plan,
   return out;
 }
 
+namespace {
+
+// Adds roots to `wide` greedily by noise removed per cycle added, the cost
+// of each root taken again after every choice (a layer reading two roots
+// costs its extra cycles once), while the cycles stay within `limit`.
 std::set<std::string>
-chooseWide(const onnx::GraphProto &g, const QdqPlan &plan,
+greedyFill(const onnx::GraphProto &g, const QdqPlan &plan,
            const std::map<std::string, double> &nodeCycles,
-           const std::map<std::string, double> &noise, double limit) {
-  std::set<std::string> wide;
-  // Greedy by noise removed per cycle added, the cost of each root taken
-  // again after every choice (a layer reading two roots costs its extra
-  // cycles once).
+           const std::map<std::string, double> &noise, double limit,
+           std::set<std::string> wide) {
   for (;;) {
     const double now = predictCycles(g, plan, nodeCycles, wide);
     const std::string *best = nullptr;
@@ -358,6 +360,71 @@ chooseWide(const onnx::GraphProto &g, const QdqPlan &plan,
     wide.insert(*best);
   }
   return wide;
+}
+
+double noiseLeft(const std::map<std::string, double> &noise,
+                 const std::set<std::string> &wide) {
+  double left = 0;
+  for (auto &kv : noise)
+    if (!wide.count(kv.first))
+      left += kv.second;
+  return left;
+}
+
+} // namespace
+
+std::set<std::string>
+chooseWide(const onnx::GraphProto &g, const QdqPlan &plan,
+           const std::map<std::string, double> &nodeCycles,
+           const std::map<std::string, double> &noise, double limit) {
+  std::set<std::string> greedy =
+      greedyFill(g, plan, nodeCycles, noise, limit, {});
+  // A 0/1 knapsack on each root's own extra cycles, rounded up to 1/4096
+  // of the extra budget: each root's own extra is an upper bound of what it
+  // adds next to others (a layer reading two wide roots pays once), so the
+  // choice fits; what the rounding leaves is filled greedily. The better of
+  // the two by the noise they leave (greedy on a tie).
+  const double base = predictCycles(g, plan, nodeCycles, {});
+  const double room = limit - base;
+  if (room <= 0)
+    return greedy;
+  constexpr int kUnits = 4096;
+  std::vector<std::string> items;
+  std::vector<int> weight;
+  std::vector<double> value;
+  std::set<std::string> free;
+  for (auto &kv : noise) {
+    double extra = predictCycles(g, plan, nodeCycles, {kv.first}) - base;
+    if (extra <= 0) {
+      free.insert(kv.first);
+      continue;
+    }
+    if (extra > room)
+      continue;
+    items.push_back(kv.first);
+    weight.push_back(
+        std::min(kUnits, int(std::ceil(extra / room * kUnits - 1e-9))));
+    value.push_back(kv.second);
+  }
+  std::vector<double> best(kUnits + 1, 0.0);
+  std::vector<std::vector<bool>> take(items.size(),
+                                      std::vector<bool>(kUnits + 1, false));
+  for (size_t i = 0; i < items.size(); ++i)
+    for (int c = kUnits; c >= weight[i]; --c)
+      if (best[size_t(c - weight[i])] + value[i] > best[size_t(c)]) {
+        best[size_t(c)] = best[size_t(c - weight[i])] + value[i];
+        take[i][size_t(c)] = true;
+      }
+  std::set<std::string> ks = free;
+  for (size_t i = items.size(), c = kUnits; i-- > 0;)
+    if (take[i][c]) {
+      ks.insert(items[i]);
+      c -= size_t(weight[i]);
+    }
+  if (predictCycles(g, plan, nodeCycles, ks) > limit)
+    return greedy;
+  ks = greedyFill(g, plan, nodeCycles, noise, limit, std::move(ks));
+  return noiseLeft(noise, ks) < noiseLeft(noise, greedy) ? ks : greedy;
 }
 
 Expected<MixedPrecisionResult> searchMixedPrecision(

@@ -81,10 +81,11 @@ outputNoise(const onnx::ModelProto &fp32, const QdqPlan &plan,
             const std::vector<InputDecl> &inputs, size_t n,
             const RunOptions &run);
 
-// The roots to hold as int16: greedy by noise removed per cycle added
-// (roots costing nothing first, ties by name), each taken while the
-// predicted cycles stay within `limit`; roots absent from `noise` stay
-// 8-bit.
+// The roots to hold as int16, maximizing the noise removed (the sum of
+// their `noise`) while the predicted cycles stay within `limit`: the better
+// of a greedy choice by noise removed per cycle added (roots costing
+// nothing first, ties by name) and a 0/1 knapsack on each root's own extra
+// cycles filled up greedily. Roots absent from `noise` stay 8-bit.
 std::set<std::string>
 chooseWide(const onnx::GraphProto &g, const QdqPlan &plan,
            const std::map<std::string, double> &nodeCycles,
