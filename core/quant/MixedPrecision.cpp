@@ -1,8 +1,10 @@
 #include "quant/MixedPrecision.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <limits>
 
 namespace ember::quant {
@@ -228,6 +230,22 @@ std::vector<Tensor> outputsOf(std::map<std::string, Tensor> &named,
   return v;
 }
 
+// Wall and process CPU seconds since construction (the machine may be
+// shared: both are printed).
+struct Stopwatch {
+  std::chrono::steady_clock::time_point wall = std::chrono::steady_clock::now();
+  std::clock_t cpu = std::clock();
+  std::string text() const {
+    char b[64];
+    std::snprintf(
+        b, sizeof(b), "%.1f s, %.1f s of CPU",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall)
+            .count(),
+        double(std::clock() - cpu) / CLOCKS_PER_SEC);
+    return b;
+  }
+};
+
 double toDb(double relativeNoise) {
   return relativeNoise > 0 ? 10.0 * std::log10(relativeNoise) : -200.0;
 }
@@ -442,6 +460,7 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
   char buf[512];
 
   // The cost model on the all-int8 model.
+  Stopwatch phase;
   EMBER_ASSIGN(auto nodeCycles, cost(int8));
   if (nodeCycles.empty())
     return invalid("the NPU cost model predicts no layer of the int8 model "
@@ -468,14 +487,16 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
   if (log) {
     std::snprintf(buf, sizeof(buf),
                   "mixed precision: all-int8 output SQNR %.2f dB, predicted "
-                  "NPU cycles %.0f, budget %.2fx (%.0f cycles)\n",
-                  ev.outputSqnr, r.baseCycles, o.budget, limit);
+                  "NPU cycles %.0f, budget %.2fx (%.0f cycles) (%s)\n",
+                  ev.outputSqnr, r.baseCycles, o.budget, limit,
+                  phase.text().c_str());
     *log << buf;
   }
 
   // Output-referred sensitivity of every root, then the choice.
   const size_t nr =
       std::min(samples.size(), std::max<size_t>(o.rankSamples, 1));
+  phase = Stopwatch();
   EMBER_ASSIGN(auto noise, outputNoise(fp32, plan, params8, qmin, qmax,
                                        samples, inputs, nr, o.run));
   std::set<std::string> wide = chooseWide(g, plan, nodeCycles, noise, limit);
@@ -489,11 +510,13 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
     std::snprintf(buf, sizeof(buf),
                   "  ranking: %zu activation tensors, each alone at 8 bits "
                   "on %zu sample(s); the 8-bit ones left add %.2f dB of "
-                  "output noise, all of them %.2f dB\n",
-                  noise.size(), nr, toDb(kept), toDb(all));
+                  "output noise, all of them %.2f dB (%s)\n",
+                  noise.size(), nr, toDb(kept), toDb(all),
+                  phase.text().c_str());
     *log << buf;
   }
   onnx::ModelProto current = int8;
+  phase = Stopwatch();
   if (!wide.empty()) {
     EMBER_ASSIGN(current, build(wide));
     EMBER_ASSIGN(ev, evaluate(*ref, current, names, aliases, outputs, samples,
@@ -528,9 +551,9 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
     std::snprintf(buf, sizeof(buf),
                   "mixed precision: %zu of %zu activation tensors 16-bit; "
                   "predicted NPU cycles %.0f = %.3fx the all-int8 model's "
-                  "%.0f; output SQNR %.2f dB (all-int8 %.2f dB)\n",
+                  "%.0f; output SQNR %.2f dB (all-int8 %.2f dB) (%s)\n",
                   wide.size(), numRoots, r.cycles, r.cycles / r.baseCycles,
-                  r.baseCycles, r.outputSqnr, r.int8Sqnr);
+                  r.baseCycles, r.outputSqnr, r.int8Sqnr, phase.text().c_str());
     *log << buf;
   }
   return r;
