@@ -160,3 +160,33 @@ TEST(MixedPrecision, ExactGridAddsNoOutputNoise) {
   ASSERT_EQ(out->count("b"), 1u);
   EXPECT_EQ(out->at("b"), 0.0);
 }
+
+// Where the greedy order by noise per cycle spends the budget on one
+// tensor and leaves room for nothing, the knapsack takes the two that
+// together remove more: x (read by two layers of 50 cycles) removes 1.1
+// for 100 cycles; a and b (each read by a layer of 60) 0.6 each for 60.
+// With 120 extra cycles greedy would take x (1.1), the choice is a and b
+// (1.2).
+TEST(MixedPrecision, KnapsackBeatsTheGreedyOrder) {
+  onnx::ModelProto m = twoBranches();
+  auto info = inspectTensors(m, {});
+  ASSERT_TRUE(info.hasValue());
+  auto plan = planQdq(m, *info, {});
+  ASSERT_TRUE(plan.hasValue());
+  ASSERT_NE(plan->spec("x"), nullptr);
+  std::map<std::string, double> cycles{{"a_fc", 50}, {"b_fc", 50},
+                                       {"ya_fc", 60}, {"yb_fc", 60},
+                                       {"sum", 100}};
+  const auto &g = m.graph();
+  ASSERT_DOUBLE_EQ(predictCycles(g, *plan, cycles, {}), 320);
+  ASSERT_DOUBLE_EQ(predictCycles(g, *plan, cycles, {"x"}), 420);
+  ASSERT_DOUBLE_EQ(predictCycles(g, *plan, cycles, {"a", "b"}), 440);
+  std::map<std::string, double> noise{{"x", 1.1}, {"a", 0.6}, {"b", 0.6}};
+  EXPECT_EQ(chooseWide(g, *plan, cycles, noise, 440),
+            (std::set<std::string>{"a", "b"}));
+  // With room for all three, all three.
+  EXPECT_EQ(chooseWide(g, *plan, cycles, noise, 540).size(), 3u);
+  // With room for x alone, x.
+  EXPECT_EQ(chooseWide(g, *plan, cycles, noise, 425),
+            std::set<std::string>{"x"});
+}
