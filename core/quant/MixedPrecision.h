@@ -5,8 +5,8 @@
 // sensitivity of an activation is output-referred: the noise the model
 // outputs carry when that activation alone is quantized to 8 bits (the
 // rest fp32), measured on calibration samples with one compiled probe
-// model; greedy by output noise removed per cycle added, within BUDGET x
-// the all-int8 model's cycles.
+// model; the set removing the most of it (greedy by noise per cycle, or a
+// knapsack) within BUDGET x the all-int8 model's cycles.
 #pragma once
 
 #include "quant/RangeMethods.h"
