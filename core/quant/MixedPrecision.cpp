@@ -130,8 +130,8 @@ probeModel(const onnx::ModelProto &fp32, const QdqPlan &plan,
       rootOfTensor[t] = kv.first;
   std::map<std::string, std::string> switchOf;
   for (auto &kv : byRoot) {
-    std::string sw = kProbe + std::string("switch_") +
-                     std::to_string(switches.size());
+    std::string sw =
+        kProbe + std::string("switch_") + std::to_string(switches.size());
     switches.push_back(kv.first);
     switchOf[kv.first] = sw;
     auto *in = g->add_input();
@@ -156,8 +156,8 @@ probeModel(const onnx::ModelProto &fp32, const QdqPlan &plan,
     std::string p = kProbe + std::to_string(k++) + "_";
     out.push_back(makeNode("Div", {x, sw + "_s"}, p + "div"));
     out.push_back(makeNode("Round", {p + "div"}, p + "round"));
-    out.push_back(makeNode("Clip", {p + "round", sw + "_lo", sw + "_hi"},
-                           p + "clip"));
+    out.push_back(
+        makeNode("Clip", {p + "round", sw + "_lo", sw + "_hi"}, p + "clip"));
     out.push_back(makeNode("Mul", {p + "clip", sw + "_s"}, p + "dq"));
     out.push_back(makeNode("Sub", {p + "dq", x}, p + "err"));
     out.push_back(makeNode("Mul", {p + "err", sw}, p + "switched"));
@@ -252,22 +252,19 @@ double toDb(double relativeNoise) {
 
 } // namespace
 
-Expected<std::map<std::string, double>>
-tensorNoise(const onnx::ModelProto &fp32, const QdqPlan &plan,
-            const std::map<std::string, QParams> &params8, int32_t qmin,
-            int32_t qmax, const std::vector<Sample> &samples,
-            const std::vector<InputDecl> &inputs, size_t n,
-            const RunOptions &run) {
+Expected<std::map<std::string, double>> tensorNoise(
+    const onnx::ModelProto &fp32, const std::map<std::string, QParams> &params8,
+    int32_t qmin, int32_t qmax, const std::vector<Sample> &samples,
+    const std::vector<InputDecl> &inputs, size_t n, const RunOptions &run) {
   if (samples.empty())
     return invalid("measuring quantization noise needs samples");
   n = std::min(n, samples.size());
   std::vector<std::string> names;
   for (auto &kv : params8)
     names.push_back(kv.first);
-  (void)plan;
-  EMBER_ASSIGN(auto ref, InstrumentedModel::create(
-                             fp32, names, sampleShapes(inputs, samples[0]),
-                             run));
+  EMBER_ASSIGN(auto ref,
+               InstrumentedModel::create(
+                   fp32, names, sampleShapes(inputs, samples[0]), run));
   std::map<std::string, SqnrAccumulator> own;
   for (size_t i = 0; i < n; ++i) {
     EMBER_ASSIGN(auto vals, ref->run(samples[i].inputs));
@@ -290,8 +287,8 @@ tensorNoise(const onnx::ModelProto &fp32, const QdqPlan &plan,
   }
   std::map<std::string, double> out;
   for (auto &kv : own)
-    out[kv.first] = kv.second.signal > 0 ? kv.second.noise / kv.second.signal
-                                         : 0.0;
+    out[kv.first] =
+        kv.second.signal > 0 ? kv.second.noise / kv.second.signal : 0.0;
   return out;
 }
 
@@ -497,8 +494,8 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
   const size_t nr =
       std::min(samples.size(), std::max<size_t>(o.rankSamples, 1));
   phase = Stopwatch();
-  EMBER_ASSIGN(auto noise, outputNoise(fp32, plan, params8, qmin, qmax,
-                                       samples, inputs, nr, o.run));
+  EMBER_ASSIGN(auto noise, outputNoise(fp32, plan, params8, qmin, qmax, samples,
+                                       inputs, nr, o.run));
   std::set<std::string> wide = chooseWide(g, plan, nodeCycles, noise, limit);
   double kept = 0, all = 0;
   for (auto &kv : noise) {

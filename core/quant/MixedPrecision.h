@@ -29,7 +29,7 @@ using WideBuildFn =
     std::function<Expected<onnx::ModelProto>(const std::set<std::string> &)>;
 
 struct MixedPrecisionOptions {
-  double budget = 1.3;    // predicted cycles at most budget x all-int8's
+  double budget = 1.3;     // predicted cycles at most budget x all-int8's
   size_t evalSamples = 16; // the all-int8 and chosen models' output SQNR
   size_t rankSamples = 8;  // the output-referred ranking (one run each
                            // per activation tensor)
@@ -60,12 +60,10 @@ double predictCycles(const onnx::GraphProto &g, const QdqPlan &plan,
 // qmax]; QuantizeLinear then DequantizeLinear) puts on its fp32 values,
 // sum (x - DQ(Q(x)))^2 / sum x^2 over the first n samples: what the tensor
 // loses, not what of it reaches the output.
-Expected<std::map<std::string, double>>
-tensorNoise(const onnx::ModelProto &fp32, const QdqPlan &plan,
-            const std::map<std::string, QParams> &params8, int32_t qmin,
-            int32_t qmax, const std::vector<Sample> &samples,
-            const std::vector<InputDecl> &inputs, size_t n,
-            const RunOptions &run);
+Expected<std::map<std::string, double>> tensorNoise(
+    const onnx::ModelProto &fp32, const std::map<std::string, QParams> &params8,
+    int32_t qmin, int32_t qmax, const std::vector<Sample> &samples,
+    const std::vector<InputDecl> &inputs, size_t n, const RunOptions &run);
 
 // Output-referred sensitivity of every root in params8: the relative noise
 // power of the model outputs (sum over outputs of sum (y - y_fp32)^2 / sum

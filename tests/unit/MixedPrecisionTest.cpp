@@ -105,7 +105,7 @@ TEST(MixedPrecision, OutputReferredRankingPicksWhatReachesTheOutput) {
   ASSERT_TRUE(decls.hasValue());
   auto samples = uniformSamples(4);
 
-  auto own = tensorNoise(m, *plan, params8, 0, 255, samples, *decls, 4, {});
+  auto own = tensorNoise(m, params8, 0, 255, samples, *decls, 4, {});
   ASSERT_TRUE(own.hasValue()) << own.status().message();
   auto out = outputNoise(m, *plan, params8, 0, 255, samples, *decls, 4, {});
   ASSERT_TRUE(out.hasValue()) << out.status().message();
@@ -154,8 +154,7 @@ TEST(MixedPrecision, ExactGridAddsNoOutputNoise) {
   params8["b"] = QParams{1.0f / 64, 0};
   auto decls = modelInputs(m);
   ASSERT_TRUE(decls.hasValue());
-  auto out =
-      outputNoise(m, *plan, params8, -127, 127, samples, *decls, 2, {});
+  auto out = outputNoise(m, *plan, params8, -127, 127, samples, *decls, 2, {});
   ASSERT_TRUE(out.hasValue()) << out.status().message();
   ASSERT_EQ(out->count("b"), 1u);
   EXPECT_EQ(out->at("b"), 0.0);
@@ -174,9 +173,8 @@ TEST(MixedPrecision, KnapsackBeatsTheGreedyOrder) {
   auto plan = planQdq(m, *info, {});
   ASSERT_TRUE(plan.hasValue());
   ASSERT_NE(plan->spec("x"), nullptr);
-  std::map<std::string, double> cycles{{"a_fc", 50}, {"b_fc", 50},
-                                       {"ya_fc", 60}, {"yb_fc", 60},
-                                       {"sum", 100}};
+  std::map<std::string, double> cycles{
+      {"a_fc", 50}, {"b_fc", 50}, {"ya_fc", 60}, {"yb_fc", 60}, {"sum", 100}};
   const auto &g = m.graph();
   ASSERT_DOUBLE_EQ(predictCycles(g, *plan, cycles, {}), 320);
   ASSERT_DOUBLE_EQ(predictCycles(g, *plan, cycles, {"x"}), 420);
