@@ -4,6 +4,7 @@
 #include "lower/LowerUtil.h"
 #include "lower/Lowering.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -26,6 +27,26 @@ Expected<Value> perChannel(LoweringBuilder &b, Value v, size_t rank,
   return castTo(b, r, k);
 }
 
+// dst (cols x rows) = the transpose of src (rows x cols), elements of type
+// T, in square blocks so neither side's accesses stride across the whole
+// matrix (a fully connected layer's weights can be 100M elements).
+template <typename T>
+void transposeBlocked(const uint8_t *src, uint8_t *dst, int64_t rows,
+                      int64_t cols) {
+  constexpr int64_t kBlock = 64;
+  for (int64_t i0 = 0; i0 < rows; i0 += kBlock)
+    for (int64_t j0 = 0; j0 < cols; j0 += kBlock) {
+      int64_t i1 = std::min(rows, i0 + kBlock),
+              j1 = std::min(cols, j0 + kBlock);
+      for (int64_t i = i0; i < i1; ++i)
+        for (int64_t j = j0; j < j1; ++j) {
+          T v;
+          std::memcpy(&v, src + size_t(i * cols + j) * sizeof(T), sizeof(T));
+          std::memcpy(dst + size_t(j * rows + i) * sizeof(T), &v, sizeof(T));
+        }
+    }
+}
+
 // The transpose of a 2-D value: a transposed constant when v is a
 // constant (weights), else a Transpose node.
 Expected<Value> transposed(LoweringBuilder &b, Value v) {
@@ -35,10 +56,25 @@ Expected<Value> transposed(LoweringBuilder &b, Value v) {
   int64_t rows = c->dims()[0], cols = c->dims()[1];
   size_t es = elemSize(c->elem());
   Tensor t(Type(c->elem(), {cols, rows}));
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j)
-      std::memcpy(t.raw() + size_t(j * rows + i) * es,
-                  c->raw() + size_t(i * cols + j) * es, es);
+  switch (es) {
+  case 1:
+    transposeBlocked<uint8_t>(c->raw(), t.raw(), rows, cols);
+    break;
+  case 2:
+    transposeBlocked<uint16_t>(c->raw(), t.raw(), rows, cols);
+    break;
+  case 4:
+    transposeBlocked<uint32_t>(c->raw(), t.raw(), rows, cols);
+    break;
+  case 8:
+    transposeBlocked<uint64_t>(c->raw(), t.raw(), rows, cols);
+    break;
+  default:
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        std::memcpy(t.raw() + size_t(j * rows + i) * es,
+                    c->raw() + size_t(i * cols + j) * es, es);
+  }
   return b.constant(std::move(t));
 }
 
