@@ -354,7 +354,9 @@ void addUpsamplingCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
           break;
       }
       b.add(upsampleInsn(3, 0, 4, 2, k ? 1 : 0, 2, k, mode)); // staged
-      b.add(storeInsn(kOutM, 0, outArea, 1, 1400, 1400));
+      // Two STOREs: xsize is a 10-bit field.
+      b.add(storeInsn(kOutM, 0, outArea, 1, 700, 700));
+      b.add(storeInsn(kOutM, 700, outArea + 700 * kDim, 1, 700, 700));
       addCase(cases,
               "upsample_m" + std::to_string(mode) + "_f" +
                   std::to_string(1 << k),
