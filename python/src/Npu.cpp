@@ -141,8 +141,9 @@ nb::dict sim(const std::string &programBytes, const std::string &where,
     raise(unsupported("this build has no RTL executor (Verilator 5 was not "
                       "found) (executor rtl)"));
   if (st == EMBER_NPU_STATUS_BUSY)
-    raise(invalid("another SystemC device is alive in this process (one "
-                  "simulation kernel per process)"));
+    raise(invalid("another SystemC device is alive in this process, or "
+                  "another NPU plugin (another array size) took its kernel "
+                  "(one simulation kernel per process)"));
   if (st != EMBER_NPU_STATUS_OK)
     raise(invalid("cannot create the ", s.executor, " device (status ", int(st),
                   rtl ? "; the RTL executor needs a power-of-two burst of at "

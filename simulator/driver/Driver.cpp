@@ -149,7 +149,7 @@ ember_npu_status_t ember_npu_device_create(const ember_npu_config_t *config,
     return EMBER_NPU_STATUS_UNSUPPORTED;
 #endif
   } else if (cfg.executor == EMBER_NPU_EXECUTOR_SYSTEMC) {
-    if (gSystemCInUse)
+    if (gSystemCInUse || SystemCPlatform::kernelTakenElsewhere())
       return EMBER_NPU_STATUS_BUSY;
   } else if (cfg.executor != EMBER_NPU_EXECUTOR_GOLDEN) {
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;

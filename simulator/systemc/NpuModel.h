@@ -61,6 +61,10 @@ public:
   static constexpr uint64_t kWatchdogCycles = 4000000;
 
   static SystemCPlatform &instance();
+  /// True when this copy of the model has not elaborated yet but the
+  /// process's SystemC kernel already holds modules: another copy (another
+  /// NPU plugin, e.g. another array size) owns the one kernel a process has.
+  static bool kernelTakenElsewhere();
   unsigned cores() const;
   bool busy(unsigned core) const;
   /// Starts `program` on an idle core now: resets its scratchpads,

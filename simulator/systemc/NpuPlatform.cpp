@@ -87,10 +87,19 @@ struct SystemCPlatform::State {
   Doorbell *doorbell = nullptr;
 };
 
+namespace {
+bool gElaborated = false; // this copy's platform exists
+} // namespace
+
 SystemCPlatform &SystemCPlatform::instance() {
   // Never destroyed: one kernel per process, elaborated once.
   static SystemCPlatform *platform = new SystemCPlatform();
+  gElaborated = true;
   return *platform;
+}
+
+bool SystemCPlatform::kernelTakenElsewhere() {
+  return !gElaborated && !sc_core::sc_get_top_level_objects().empty();
 }
 
 SystemCPlatform::SystemCPlatform() : s_(new State()) {

@@ -153,3 +153,8 @@ def test_rtl_points_ask_for_the_rtl_resource(tmp_path, root):
     from ember.sweep.run import task_options
     assert task_options(cfg.points[0]) == {}
     assert task_options(cfg.points[1]) == {"resources": {"rtl": 1}}
+    # SystemC points of two array sizes (two plugins): a fresh process each,
+    # since the first plugin to elaborate takes the process's one kernel.
+    assert task_options(cfg.points[0], {8, 32}) == {"max_calls": 1}
+    assert task_options(cfg.points[0], {16}) == {}
+    assert task_options(cfg.points[1], {8, 32}) == {"resources": {"rtl": 1}}

@@ -125,7 +125,8 @@ std::string createError(ember_npu_status_t s, uint64_t bytes) {
            "comes with the Verilator model)";
   if (s == EMBER_NPU_STATUS_BUSY)
     return "the SystemC NPU model is in use by another device in this "
-           "process";
+           "process, or another NPU plugin (another array size) has taken "
+           "the process's one SystemC kernel: run each in its own process";
   return "cannot create the NPU device (status " + std::to_string(int(s)) +
          ", " + std::to_string(bytes) + " bytes of DRAM)";
 }

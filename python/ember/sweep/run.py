@@ -216,11 +216,14 @@ def run_sweep(cfg: SweepConfig, address: Optional[str] = None,
             for d, path in plugins.items():
                 if d != _npu.DIM or path != _own_plugin():
                     plugin_refs[d] = ray.put(pathlib.Path(path).read_bytes())
+            systemc_dims = {cfg.points[i].dim for i in todo
+                            if cfg.points[i].on_npu and cfg.points[i].executor
+                            in (None, "systemc")}
             pending = {}
             for i in todo:
                 p = cfg.points[i]
                 pref = plugin_refs.get(p.dim) if p.on_npu else None
-                ref = task.options(**task_options(p)).remote(
+                ref = task.options(**task_options(p, systemc_dims)).remote(
                     p, model_refs[p.model], model_sha[p.model], pref,
                     plugin_sha.get(p.dim) if pref is not None else None,
                     input_refs[p.model], str(cache), keys[i])
@@ -256,10 +259,18 @@ def run_sweep(cfg: SweepConfig, address: Optional[str] = None,
     return rows
 
 
-def task_options(point: Point) -> Dict[str, Any]:
+def task_options(point: Point, systemc_dims=frozenset()) -> Dict[str, Any]:
     """Ray options of a point's task: an RTL co-simulation holds one unit
-    of the custom resource ``rtl`` while it runs."""
-    return {"resources": {"rtl": 1}} if point.executor == "rtl" else {}
+    of the custom resource ``rtl`` while it runs. A process has one SystemC
+    kernel, taken by the first NPU plugin that elaborates it: when the sweep
+    runs SystemC points of several array sizes (one plugin each), each such
+    task gets a fresh worker process."""
+    if point.executor == "rtl":
+        return {"resources": {"rtl": 1}}
+    if point.on_npu and point.executor in (None, "systemc") and \
+            len(systemc_dims) > 1:
+        return {"max_calls": 1}
+    return {}
 
 
 def _own_plugin() -> str:

@@ -10,7 +10,8 @@
  * ember_npu_device_last_error returns a message that stays valid until the next
  * call on the same device. The SystemC executor has one simulation kernel per
  * process: create at most one SystemC device at a time (creating a second fails
- * with EMBER_NPU_STATUS_BUSY). RTL devices are independent (any number, one
+ * with EMBER_NPU_STATUS_BUSY, as does creating one from a second copy of this
+ * driver, e.g. another array size's plugin, once the first has elaborated). RTL devices are independent (any number, one
  * thread each); a build without Verilator returns EMBER_NPU_STATUS_UNSUPPORTED.
  *
  * Structs start with struct_size; fields are only ever appended, and a caller
