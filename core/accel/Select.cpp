@@ -322,9 +322,37 @@ std::string whyConcat(const View &v, const v1::Node &n, int self) {
              " channels, not a multiple of the lanes " +
              std::to_string(v.t.lanes) +
              " (inputs are placed at whole channel tiles)";
-    for (int u : v.users[size_t(x)])
-      if (u != self && v.g.nodes(u).op() == "Concat")
-        return "input " + q(v.name(x)) + " feeds another Concat";
+  }
+  (void)self;
+  return "";
+}
+
+// Split along channels into views of the input: every part but the last a
+// whole number of channel tiles.
+std::string whySplit(const View &v, const v1::Node &n) {
+  int x = v.in(n, 0);
+  if (x < 0 || !isQ8(v.dtype(x)))
+    return "splits " + (x >= 0 ? v.dtype(x) : std::string("nothing"));
+  if (v.constant[size_t(x)])
+    return "splits a constant";
+  auto xd = v.dims(x);
+  int64_t axis = aInt(n, "axis", 0);
+  if (axis < 0)
+    axis += int64_t(xd.size());
+  if (xd.size() < 2 || axis != 1)
+    return "axis " + std::to_string(axis) +
+           " (the target splits channels, axis 1, by placement)";
+  for (int i = 0; i < n.outputs_size(); ++i) {
+    int y = v.out(n, i);
+    if (y < 0)
+      return "an omitted output";
+    if (v.dtype(y) != v.dtype(x))
+      return "outputs of another element type";
+    if (i + 1 < n.outputs_size() && v.dims(y)[1] % v.t.lanes)
+      return "output " + q(v.name(y)) + " has " + std::to_string(v.dims(y)[1]) +
+             " channels, not a multiple of the lanes " +
+             std::to_string(v.t.lanes) +
+             " (parts are views at whole channel tiles)";
   }
   return "";
 }
@@ -495,6 +523,17 @@ std::string whyAddNode(const View &v, Analysis &, int i, bool) {
 
 std::string whyConcatNode(const View &v, Analysis &, int i, bool) {
   return whyConcat(v, v.g.nodes(i), i);
+}
+
+std::string whySplitNode(const View &v, Analysis &a, int i, bool forCompile) {
+  const v1::Node &n = v.g.nodes(i);
+  std::string why = whySplit(v, n);
+  int x = v.in(n, 0);
+  int p = x >= 0 ? v.producer[size_t(x)] : -1;
+  if (why.empty() && !forCompile && (p < 0 || !a.why[size_t(p)].empty()))
+    why = "its input is not computed on the target (a lone split is not "
+          "worth a partition)";
+  return why;
 }
 
 std::string whyMoveNode(const View &v, Analysis &a, int i, bool forCompile) {

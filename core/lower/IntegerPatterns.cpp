@@ -378,6 +378,11 @@ private:
       return qlinearGlobalAveragePool(n);
     if (k == OpKind::Concat)
       return concat(n);
+    if (k == OpKind::Split)
+      return split(n);
+    // Nearest upsampling copies elements: a movement of the stored integers.
+    if (k == OpKind::Resize && n.attrString("mode", "nearest") == "nearest")
+      return movement(n);
     if (hasProp(k, P_Rearrange))
       return movement(n);
     return false;
@@ -965,6 +970,51 @@ private:
     }
     EMBER_ASSIGN(Value y, b.op(OpKind::Concat, parts, n.attrs));
     finish(n, out->chain, y);
+    return true;
+  }
+
+  // Split of a DequantizeLinear whose every result is read by one
+  // QuantizeLinear alone (ONNX Runtime's quantizer gives them the input's
+  // parameters): the stored integers are split, each part rescaled to its
+  // output's parameters when they differ.
+  Expected<bool> split(Node &n) {
+    auto x = dequantized(n.inputs[0]);
+    if (!x)
+      return false;
+    auto it = users_.find(&n);
+    if (it == users_.end())
+      return false;
+    std::vector<Node *> qs(n.numResults(), nullptr);
+    for (const Use &u : it->second) {
+      if (!u.user || u.user->kind != OpKind::QuantizeLinear || u.operand != 0)
+        return false;
+      unsigned r = u.user->inputs[0].idx;
+      if (r >= qs.size() || qs[r])
+        return false;
+      qs[r] = u.user;
+    }
+    std::vector<QParams> ps;
+    for (size_t r = 0; r < qs.size(); ++r) {
+      if (!qs[r] || qs[r]->types[0].dims() != n.types[r].dims())
+        return false;
+      auto p = quantizeParams(*qs[r]);
+      if (!p || !p->perTensor() || !isStoredActivation(*p))
+        return false;
+      ps.push_back(*p);
+    }
+    LoweringBuilder b(f_, n);
+    std::vector<Value> ins = n.inputs;
+    ins[0] = x->q;
+    EMBER_ASSIGN(std::vector<Value> parts,
+                 b.opN(OpKind::Split, ins, n.attrs, int(qs.size())));
+    for (size_t r = 0; r < qs.size(); ++r) {
+      EMBER_ASSIGN(Value y,
+                   rescaled(b, parts[r], x->p, ps[r], lowestOf(ps[r].kind),
+                            highestOf(ps[r].kind)));
+      f_.replaceAllUses(Value(qs[r], 0), y);
+      erase(qs[r]);
+    }
+    erase(&n);
     return true;
   }
 
