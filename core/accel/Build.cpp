@@ -703,6 +703,27 @@ struct Builder {
   }
   std::set<int> concatOuts; // tensors Concats place their inputs in
 
+  // Nearest upsampling: a 1x1 max pool whose result is stored repeated.
+  void resize(const v1::Node &n) {
+    int x = v.in(n, 0), y = v.out(n);
+    int in = materialize(x);
+    if (in < 0)
+      return;
+    auto xd = v.dims(x), yd = v.dims(y);
+    Layer L;
+    L.kind = Layer::Kind::Pool;
+    L.name = n.name();
+    L.nodes = {n.name()};
+    PoolLayer &g = L.pool;
+    g.in = in;
+    g.N = xd[0], g.C = xd[1], g.H = g.OH = xd[2], g.W = g.OW = xd[3];
+    g.up = yd[2] / xd[2];
+    g.out = newTensor(y, isOutput(y) ? NTensor::Kind::Output
+                                     : NTensor::Kind::Activation);
+    tensorOf[size_t(y)] = g.out;
+    lp.layers.push_back(std::move(L));
+  }
+
   // Split along channels at whole tiles: each part is a view of the input's
   // storage (no layer, no copy).
   void split(const v1::Node &n) {
@@ -802,6 +823,7 @@ void buildPool(Builder &b, int i) { b.pool(b.v.g.nodes(i)); }
 void buildAdd(Builder &b, int i) { b.qadd(b.v.g.nodes(i)); }
 void buildConcat(Builder &b, int i) { b.concat(b.v.g.nodes(i)); }
 void buildSplit(Builder &b, int i) { b.split(b.v.g.nodes(i)); }
+void buildResize(Builder &b, int i) { b.resize(b.v.g.nodes(i)); }
 void buildMove(Builder &b, int i) { b.move(b.v.g.nodes(i)); }
 void buildTable(Builder &b, int i) { b.table(b.v.g.nodes(i)); }
 // (Chain members are built by Builder::run through Analysis::lutOf.)

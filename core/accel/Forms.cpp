@@ -61,6 +61,10 @@ std::string concatText(const Target &) {
 std::string splitText(const Target &) {
   return "axis 1, parts at whole channel tiles (lane multiples but the last)";
 }
+std::string resizeText(const Target &) {
+  return "nearest, H and W by one integer factor 2..8 reading source pixel "
+         "floor(X / f) (asymmetric + floor, half_pixel + round_prefer_*, ...)";
+}
 std::string moveText(const Target &) {
   return "of a tensor the target computes, keeping dim 1 and the pixel order "
          "(or a flatten into the MatMul that follows)";
@@ -257,6 +261,17 @@ const std::vector<FormRow> &formTable() {
        splitText,
        whySplitNode,
        buildSplit},
+      {"resize",
+       "",
+       "Resize",
+       {"i8", "u8"},
+       0, // (scales and sizes are rank 1; the image's rank is checked)
+       "",
+       {},
+       {"f32", "i64"},
+       resizeText,
+       whyResizeNode,
+       buildResize},
       {"reshape",
        "",
        "Reshape",

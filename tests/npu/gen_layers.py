@@ -5,7 +5,7 @@ groups incl. depthwise, channel counts that are not multiples of DIM), with
 Relu/Clip folded, MatMul and Gemm, Add, MaxPool, AveragePool,
 GlobalAveragePool, Concat, and conv chains that fuse a pool or a residual
 add; then YOLO's C2f (Split, convolution, Concat) and upsampling necks
-(nearest or bilinear Resize by 2, Concat with a skip tensor). Each case is an ONNX test folder: model.onnx and test_data_set_0 with
+(nearest or bilinear Resize by 2 or 4, Concat with a skip tensor). Each case is an ONNX test folder: model.onnx and test_data_set_0 with
 the input and ONNX Runtime's output, computed node by node (graph
 optimizations off: the QDQ graph's ONNX semantics on every host).
 
@@ -308,7 +308,7 @@ def split_case(rng):
 
 
 def upsample_case(rng):
-    """An FPN/U-Net neck: a convolution, Resize by 2 (nearest or bilinear,
+    """An FPN/U-Net neck: a convolution, Resize by 2 or 4 (nearest or bilinear,
     the parameters kept, as ONNX Runtime's quantizer writes it) and the
     Concat with a skip tensor twice the size."""
     g = G(rng)
@@ -319,20 +319,27 @@ def upsample_case(rng):
     x = g.input([1, C, H, W])
     xd, (sx, _) = g.qdq(x, dt, -2.0, 2.0)
     yd, yp = conv_qdq(g, rng, xd, sx, C, K, 1, dt)
-    mode = "nearest" if rng.random() < 0.5 else "linear"
-    attrs = ({"mode": "nearest", "nearest_mode": "floor",
-              "coordinate_transformation_mode": "asymmetric"}
-             if mode == "nearest" else
-             {"mode": "linear", "coordinate_transformation_mode": "half_pixel"})
-    u = g.node("Resize", [yd, "", g.const(np.array([1, 1, 2, 2], np.float32),
+    mode = "nearest" if rng.random() < 0.6 else "linear"
+    f = 2 if rng.random() < 0.8 else 4
+    if mode == "nearest":
+        # (The last reads floor(X / f) only at some positions: the host's.)
+        ctm, nm = [("asymmetric", "floor"), ("half_pixel", "round_prefer_floor"),
+                   ("asymmetric", "round_prefer_ceil")][int(rng.integers(0, 3))]
+        attrs = {"mode": "nearest", "nearest_mode": nm,
+                 "coordinate_transformation_mode": ctm}
+        mode = f"nearest {ctm} {nm}"
+    else:
+        attrs = {"mode": "linear",
+                 "coordinate_transformation_mode": "half_pixel"}
+    u = g.node("Resize", [yd, "", g.const(np.array([1, 1, f, f], np.float32),
                                           "sc")], attrs)
     ud = g.requant_dq(u, yp)
-    skip = g.input([1, 8, 2 * H, 2 * W])
+    skip = g.input([1, 8, f * H, f * W])
     sd, _ = g.qdq(skip, dt, -2.0, 2.0)
     cat = g.node("Concat", [ud, sd], {"axis": 1})
     out, _ = g.qdq(cat, dt, -3.0, 4.0)
     g.output(out)
-    return g, f"resize {mode} x2 C{C} K{K} {H}x{W}, concat"
+    return g, f"resize {mode} x{f} C{C} K{K} {H}x{W}, concat"
 
 
 ACTS = ("HardSwish", "HardSigmoid", "Sigmoid", "Tanh", "LeakyRelu", "SiLU")
