@@ -296,10 +296,12 @@ def main():
         if "partitions" not in r:
             print(f"| {name} | error: {r.get('error', '?')} | | | | | | | |")
             continue
-        c = compare(a.ember, qdq, os.path.join(a.out, name + ".cmp"),
-                    a.executor)
-        same = "?" if c is None else "yes" if c[0] else "NO"
-        ortq = "?" if c is None else f"{c[1]:.2f}"
+        # (A model of which the NPU runs nothing has no NPU output: "-".)
+        c = (compare(a.ember, qdq, os.path.join(a.out, name + ".cmp"),
+                     a.executor) if r.get("node_share", 0) > 0 else None)
+        none = "-" if r.get("node_share", 0) == 0 else "?"
+        same = none if c is None else "yes" if c[0] else "NO"
+        ortq = none if c is None else f"{c[1]:.2f}"
         print(f"| {name} | {r['partitions']} | {r['host_nodes']} | "
               f"{r.get('node_share', 0):.3f} | {r['mac_share']:.3f} | "
               f"{r['cycles']} | {r['mac_util']:.3f} | {same} | {ortq} |")
