@@ -310,7 +310,7 @@ def split_case(rng):
 def upsample_case(rng):
     """An FPN/U-Net neck: a convolution, Resize by 2 or 4 (nearest or bilinear,
     the parameters kept, as ONNX Runtime's quantizer writes it) and the
-    Concat with a skip tensor twice the size."""
+    Concat with a skip tensor of the upsampled size, or a 3x3 convolution."""
     g = G(rng)
     H, W = int(rng.integers(1, 9)), int(rng.integers(1, 9))
     C = int(rng.choice([8, 16, 32]))
@@ -334,6 +334,14 @@ def upsample_case(rng):
     u = g.node("Resize", [yd, "", g.const(np.array([1, 1, f, f], np.float32),
                                           "sc")], attrs)
     ud = g.requant_dq(u, yp)
+    if rng.random() < 0.3 and mode != "linear":
+        # (The upsampled map straight into a 3x3 convolution. Not after a
+        # bilinear Resize: its float QDQ form is a quantum from ONNX
+        # Runtime's at ties, docs/quantization.md, which the convolution
+        # would carry into several.)
+        zd, _ = conv_qdq(g, rng, ud, yp[0], K, 16, 3, dt)
+        g.output(zd)
+        return g, f"resize {mode} x{f} C{C} K{K} {H}x{W}, conv 3x3"
     skip = g.input([1, 8, f * H, f * W])
     sd, _ = g.qdq(skip, dt, -2.0, 2.0)
     cat = g.node("Concat", [ud, sd], {"axis": 1})
