@@ -383,6 +383,8 @@ private:
     // Nearest upsampling copies elements: a movement of the stored integers.
     if (k == OpKind::Resize && n.attrString("mode", "nearest") == "nearest")
       return movement(n);
+    if (k == OpKind::Resize && n.attrString("mode", "nearest") == "linear")
+      return bilinear(n);
     if (hasProp(k, P_Rearrange))
       return movement(n);
     return false;
@@ -1015,6 +1017,54 @@ private:
       erase(qs[r]);
     }
     erase(&n);
+    return true;
+  }
+
+  // Bilinear upsampling of an image by f = 2, 4 or 8 on H and W with equal
+  // input and output parameters (docs/quantization.md, "Upsampling"): the
+  // Resize of q - z in int32 (exact: the weights are multiples of 1 / (2f)^2,
+  // rounded half to even once), then z added back by a Requantize by 1. The
+  // float32 profile keeps the float form (ONNX Runtime's uint8 Resize is
+  // neither).
+  Expected<bool> bilinear(Node &n) {
+    if (float32() || n.numResults() != 1 || n.attrInt("antialias", 0) ||
+        n.attrInt("exclude_outside", 0) || n.attrs.count("axes"))
+      return false;
+    auto x = dequantized(n.inputs[0]);
+    if (!x || !isStored8(x->p.kind))
+      return false;
+    auto out = output(&n);
+    if (!out || !(out->p == x->p))
+      return false;
+    const Dims &xd = n.inputs[0].type().dims(), &yd = n.types[0].dims();
+    if (xd.size() != 4 || yd.size() != 4 || xd[2] < 1 || xd[3] < 1)
+      return false;
+    const int64_t f = yd[2] / xd[2];
+    if ((f != 2 && f != 4 && f != 8) || yd[0] != xd[0] || yd[1] != xd[1] ||
+        yd[2] != f * xd[2] || yd[3] != f * xd[3])
+      return false;
+    const std::string ctm =
+        n.attrString("coordinate_transformation_mode", "half_pixel");
+    if (ctm != "half_pixel" && ctm != "asymmetric" &&
+        !(ctm == "pytorch_half_pixel" && yd[2] > 1 && yd[3] > 1))
+      return false;
+    if (n.hasInput(1) && n.inputs[1].type().numElements() > 0)
+      return false; // a region of interest
+    if (n.hasInput(2) && n.inputs[2].type().numElements() > 0) {
+      const Tensor *s = constantOf(n.inputs[2]);
+      if (!s || s->size() != 4 || s->getDouble(0) != 1 ||
+          s->getDouble(1) != 1 || s->getDouble(2) != double(f) ||
+          s->getDouble(3) != double(f))
+        return false;
+    }
+    LoweringBuilder b(f_, n);
+    EMBER_ASSIGN(Value c, centeredInt32(b, x->q, x->p));
+    std::vector<Value> ins = n.inputs;
+    ins[0] = c;
+    EMBER_ASSIGN(Value r, b.op(OpKind::Resize, ins, n.attrs));
+    EMBER_ASSIGN(Value y, buildRequantize(b, r, {{1.0}, {}}, 0, 0, out->p,
+                                          out->lo, out->hi, profile_));
+    finish(n, out->chain, y);
     return true;
   }
 
