@@ -10,7 +10,10 @@ and skip Concats, and one transformer block), quantizes each with ONNX
 Runtime's quantize_static (QDQ, per-channel int8 weights, uint8
 activations, seeded calibration), runs it on the NPU target and prints one
 row per model: partitions, host nodes, the share of nodes and of MACs in
-device partitions, and the simulated cycles.
+device partitions, the simulated cycles, whether the NPU's output is
+bit-exact with the interpreter's, and how far it is from ONNX Runtime's (in
+output quanta: the scale of the model's last DequantizeLinear) on one seeded
+input.
 
   bench/npu/coverage_set.py --ember build/bin/ember --out build/npu-coverage
       [--only NAME]... [--executor golden|systemc|rtl]
@@ -67,7 +70,7 @@ def yolo(rng, size=160):
     u = b.resize_scales(n4, 2.0, "nearest", "asymmetric", "floor")
     n3 = c2f(b.op("Concat", [u, p3], axis=1), 96, 32)
     out = b.conv(n3, 32, 16, k=1, relu=False)
-    s = size // 8
+    s = size // 4  # (n3 is P3: two stride-2 convolutions deep)
     return b.model("yolo_toy", "image", [1, 3, size, size], out,
                    [1, 16, s, s], opset=13)
 
@@ -188,6 +191,56 @@ def quantize(fp32, out, rng):
                     weight_type=QuantType.QInt8)
 
 
+def load_pb(path):
+    from onnx import numpy_helper
+    t = onnx.TensorProto()
+    with open(path, "rb") as f:
+        t.ParseFromString(f.read())
+    return numpy_helper.to_array(t)
+
+
+def compare(ember, model, workdir, executor):
+    """The NPU's output against the interpreter's (bit-exact?) and ONNX
+    Runtime's (the largest difference in output quanta) on one seeded
+    input."""
+    import onnxruntime as ort
+    from onnx import numpy_helper
+    m = onnx.load(model)
+    inp = m.graph.input[0]
+    shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
+    x = np.random.default_rng(11).normal(0, 1, shape).astype(np.float32)
+    os.makedirs(workdir, exist_ok=True)
+    xp = os.path.join(workdir, "input.npy")
+    np.save(xp, x)
+    outs = {}
+    for tgt in ("interp", "npu-sim"):
+        d = os.path.join(workdir, tgt)
+        os.makedirs(d, exist_ok=True)
+        cmd = [ember, "run", model, "--target=" + tgt, "--input",
+               inp.name + "=" + xp, "--save-outputs", d]
+        if tgt == "npu-sim":
+            cmd += ["--backend-opt", "executor=" + executor]
+        if subprocess.run(cmd, capture_output=True).returncode:
+            return None
+        outs[tgt] = [load_pb(os.path.join(d, f"output_{i}.pb"))
+                     for i in range(len(m.graph.output))]
+    sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    ref = sess.run(None, {inp.name: x})
+    # The quantum of each output: the scale of the DequantizeLinear making it.
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    makers = {o: n for n in m.graph.node for o in n.output}
+    exact, quanta = True, 0.0
+    for i, o in enumerate(m.graph.output):
+        a, b = outs["npu-sim"][i], outs["interp"][i]
+        exact = exact and np.array_equal(a, b)
+        n = makers.get(o.name)
+        q = (float(inits[n.input[1]]) if n is not None and
+             n.op_type == "DequantizeLinear" and n.input[1] in inits else None)
+        diff = np.abs(a.astype(np.float64) - ref[i].astype(np.float64))
+        quanta = max(quanta, float(diff.max()) / q if q else float("nan"))
+    return exact, quanta
+
+
 def measure(ember, model, executor):
     r = subprocess.run([ember, "run", model, "--target=npu-sim", "--seed",
                         "1", "--backend-opt", "executor=" + executor],
@@ -228,8 +281,8 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     print("| model | partitions | host nodes | node share | MAC share | "
-          "cycles | mac_util |")
-    print("|---|---|---|---|---|---|---|")
+          "cycles | mac_util | = interpreter | vs ONNX Runtime (quanta) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, make in MODELS.items():
         if a.only and not any(s in name for s in a.only):
             continue
@@ -241,11 +294,17 @@ def main():
             quantize(fp32, qdq, rng)
         r = measure(a.ember, qdq, a.executor)
         if "partitions" not in r:
-            print(f"| {name} | error: {r.get('error', '?')} | | | | | |")
+            print(f"| {name} | error: {r.get('error', '?')} | | | | | | | |")
             continue
+        # (A model of which the NPU runs nothing has no NPU output: "-".)
+        c = (compare(a.ember, qdq, os.path.join(a.out, name + ".cmp"),
+                     a.executor) if r.get("node_share", 0) > 0 else None)
+        none = "-" if r.get("node_share", 0) == 0 else "?"
+        same = none if c is None else "yes" if c[0] else "NO"
+        ortq = none if c is None else f"{c[1]:.2f}"
         print(f"| {name} | {r['partitions']} | {r['host_nodes']} | "
               f"{r.get('node_share', 0):.3f} | {r['mac_share']:.3f} | "
-              f"{r['cycles']} | {r['mac_util']:.3f} |")
+              f"{r['cycles']} | {r['mac_util']:.3f} | {same} | {ortq} |")
         sys.stdout.flush()
 
 

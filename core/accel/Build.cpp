@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <set>
 
 namespace ember::accel::sel {
 
@@ -617,29 +618,131 @@ struct Builder {
     }
   }
 
+  // A copy of tensor k into channel tile `off` of `to`: a 1x1 max pool on
+  // the vector unit (for an input that cannot be placed).
+  void copyInto(const v1::Node &n, int x, int k, int to, int64_t off) {
+    auto xd = v.dims(x);
+    if (xd.size() != 4) {
+      err = "Concat " + q(n.name()) + ": input " + q(v.name(x)) +
+            " cannot be placed in the output and is not an image to copy";
+      return;
+    }
+    Layer L;
+    L.kind = Layer::Kind::Pool;
+    L.name = n.name() + "/copy" + std::to_string(off);
+    L.nodes = {n.name()};
+    PoolLayer &g = L.pool;
+    g.in = k;
+    g.N = xd[0], g.C = xd[1], g.H = g.OH = xd[2], g.W = g.OW = xd[3];
+    g.out = newTensor(x, NTensor::Kind::Activation);
+    lp.tensors[size_t(g.out)].name += "/placed";
+    lp.tensors[size_t(g.out)].base = to;
+    lp.tensors[size_t(g.out)].tileOffset = off;
+    lp.layers.push_back(std::move(L));
+  }
+
+  // Concat by placement: each input's producer writes its channel tiles of
+  // the output. A pending layer stores there; a computed tensor with storage
+  // of its own is rebased there; views of one tensor (split parts, a
+  // reshape) move their owner there when they are consecutive inputs that
+  // cover it exactly. Any other input (a partition input, output or
+  // constant, a tensor placed in another Concat) is copied there.
   void concat(const v1::Node &n) {
     int y = v.out(n);
     int ty = newTensor(y, isOutput(y) ? NTensor::Kind::Output
                                       : NTensor::Kind::Activation);
     tensorOf[size_t(y)] = ty;
-    int64_t off = 0;
-    for (int i = 0; i < n.inputs_size(); ++i) {
+    concatOuts.insert(ty);
+    const int m = n.inputs_size();
+    std::vector<int64_t> offs(size_t(m) + 1, 0);
+    for (int i = 0; i < m; ++i)
+      offs[size_t(i) + 1] =
+          offs[size_t(i)] + ceilDiv(v.dims(n.inputs(i))[1], v.t.lanes);
+    // Owners of views among the inputs: the shift that puts each view at
+    // its slot, and the tiles the views cover (-1: they disagree).
+    std::map<int, std::pair<int64_t, int64_t>> owners;
+    std::set<std::pair<int, int64_t>> seen;
+    for (int i = 0; i < m; ++i) {
+      int k = tensorOf[size_t(n.inputs(i))];
+      if (k < 0 || lp.tensors[size_t(k)].base < 0)
+        continue;
+      const NTensor &t = lp.tensors[size_t(k)];
+      int64_t at = offs[size_t(i)] - t.tileOffset;
+      auto [it, fresh] = owners.insert({t.base, {at, 0}});
+      if (!seen.insert({t.base, t.tileOffset}).second || it->second.first != at)
+        it->second.second = -1;
+      else if (it->second.second >= 0)
+        it->second.second += offs[size_t(i) + 1] - offs[size_t(i)];
+      (void)fresh;
+    }
+    for (const auto &[o, shift] : owners) {
+      const NTensor &ot = lp.tensors[size_t(o)];
+      if (ot.kind == NTensor::Kind::Activation && !concatOuts.count(o) &&
+          shift.first >= 0 && shift.second == ot.tiles() &&
+          shift.first + ot.tiles() <= lp.tensors[size_t(ty)].tiles())
+        rebase(o, ty, shift.first);
+    }
+    for (int i = 0; i < m && err.empty(); ++i) {
       int x = n.inputs(i);
       if (tensorOf[size_t(x)] < 0 && pending.count(x)) {
-        materialize(x, ty, off);
-      } else {
-        int k = materialize(x);
-        if (k < 0)
-          return;
-        NTensor &t = lp.tensors[size_t(k)];
-        if (t.base >= 0 || t.kind == NTensor::Kind::Constant) {
-          err = "Concat " + q(n.name()) + ": input " + q(v.name(x)) +
-                " is already placed elsewhere";
-          return;
-        }
-        rebase(k, ty, off);
+        materialize(x, ty, offs[size_t(i)]);
+        continue;
       }
-      off += ceilDiv(v.dims(x)[1], v.t.lanes);
+      int k = materialize(x);
+      if (k < 0)
+        return;
+      const NTensor &t = lp.tensors[size_t(k)];
+      if (t.base == ty && t.tileOffset == offs[size_t(i)])
+        continue; // a view already in its slot
+      if (t.base < 0 && t.kind == NTensor::Kind::Activation) {
+        rebase(k, ty, offs[size_t(i)]); // (a Concat's result moves whole)
+        continue;
+      }
+      copyInto(n, x, k, ty, offs[size_t(i)]);
+    }
+  }
+  std::set<int> concatOuts; // tensors Concats place their inputs in
+
+  // Nearest upsampling: a 1x1 max pool whose result is stored repeated.
+  void resize(const v1::Node &n) {
+    int x = v.in(n, 0), y = v.out(n);
+    int in = materialize(x);
+    if (in < 0)
+      return;
+    auto xd = v.dims(x), yd = v.dims(y);
+    Layer L;
+    L.kind = Layer::Kind::Pool;
+    L.name = n.name();
+    L.nodes = {n.name()};
+    PoolLayer &g = L.pool;
+    g.in = in;
+    g.N = xd[0], g.C = xd[1], g.H = g.OH = xd[2], g.W = g.OW = xd[3];
+    g.up = yd[2] / xd[2];
+    g.out = newTensor(y, isOutput(y) ? NTensor::Kind::Output
+                                     : NTensor::Kind::Activation);
+    tensorOf[size_t(y)] = g.out;
+    lp.layers.push_back(std::move(L));
+  }
+
+  // Split along channels at whole tiles: each part is a view of the input's
+  // storage (no layer, no copy).
+  void split(const v1::Node &n) {
+    int x = v.in(n, 0);
+    int k = materialize(x);
+    if (k < 0)
+      return;
+    int64_t off = 0;
+    for (int i = 0; i < n.outputs_size(); ++i) {
+      int y = v.out(n, i);
+      if (y < 0)
+        continue;
+      int t = newTensor(y, isOutput(y) ? NTensor::Kind::Output
+                                       : NTensor::Kind::Activation);
+      const NTensor &src = lp.tensors[size_t(k)];
+      lp.tensors[size_t(t)].base = src.base >= 0 ? src.base : k;
+      lp.tensors[size_t(t)].tileOffset = src.tileOffset + off;
+      tensorOf[size_t(y)] = t;
+      off += ceilDiv(v.dims(y)[1], v.t.lanes);
     }
   }
 
@@ -719,6 +822,8 @@ void buildRequant(Builder &b, int i) { b.requantize(b.v.g.nodes(i)); }
 void buildPool(Builder &b, int i) { b.pool(b.v.g.nodes(i)); }
 void buildAdd(Builder &b, int i) { b.qadd(b.v.g.nodes(i)); }
 void buildConcat(Builder &b, int i) { b.concat(b.v.g.nodes(i)); }
+void buildSplit(Builder &b, int i) { b.split(b.v.g.nodes(i)); }
+void buildResize(Builder &b, int i) { b.resize(b.v.g.nodes(i)); }
 void buildMove(Builder &b, int i) { b.move(b.v.g.nodes(i)); }
 void buildTable(Builder &b, int i) { b.table(b.v.g.nodes(i)); }
 // (Chain members are built by Builder::run through Analysis::lutOf.)

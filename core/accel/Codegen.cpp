@@ -284,11 +284,14 @@ std::string genPool(const Target &tg, const Layer &L,
   p.operands.push_back(operand(
       "out", tg.memOf(Cls::Out), sp::Role::Output, {dN, dY, dC},
       [&](const std::vector<int64_t> &t) { return u(t[dY] * g.OW); },
-      [&](const std::vector<int64_t> &t) { return u(t[dY] * g.OW * lanes); }));
+      [&](const std::vector<int64_t> &t) {
+        return u(t[dY] * g.OW * g.up * g.up * lanes);
+      }));
   p.operands[0].rows = p.operands[0].footprint;
   p.operands[1].rows = p.operands[1].footprint;
   p.operands[1].transfers = [&](const std::vector<int64_t> &t) {
-    return moveRowsCount(tg, t[dY] * g.OW);
+    return g.up > 1 ? u(t[dY]) * upsampleRowsCount(tg, g.OW, g.up)
+                    : moveRowsCount(tg, t[dY] * g.OW);
   };
   p.compute = [&](const sp::Tiling &tl, const std::vector<int64_t> &idx,
                   const std::vector<int64_t> &t,
@@ -328,8 +331,18 @@ std::string genPool(const Target &tg, const Layer &L,
                               vy0 - iy0, iy1 - vy1, g.pl, g.pr));
     sc.compute.push_back(poolOp(tg, g.avg, out, in, (y1 - y0) * g.OW));
     fixes(y0, y1, in, out, &sc.compute);
-    moveRows(tg, sc.tail, true, Cls::Out, out,
-             addr(g.out, c, (n * g.OH + y0) * g.OW), (y1 - y0) * g.OW);
+    if (g.up > 1) {
+      // Each result line to its up x up block of output lines.
+      const int64_t ow = g.OW * g.up;
+      const uint64_t pitch = uint64_t(ow * tg.clsRowBytes(Cls::Out));
+      for (int64_t y = y0; y < y1; ++y)
+        upsampleRows(tg, sc.tail, Cls::Out, out + (y - y0) * g.OW,
+                     addr(g.out, c, (n * g.OH + y) * g.up * ow), g.OW, g.up,
+                     pitch);
+    } else {
+      moveRows(tg, sc.tail, true, Cls::Out, out,
+               addr(g.out, c, (n * g.OH + y0) * g.OW), (y1 - y0) * g.OW);
+    }
   }
   return "";
 }

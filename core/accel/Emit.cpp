@@ -72,6 +72,24 @@ uint64_t repeatRowCount(const Target &t, int64_t rows) {
   return uint64_t(std::max<int64_t>(0, ceilDiv(rows, t.maxY)));
 }
 
+void upsampleRows(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
+                  uint64_t dram, int64_t rows, int64_t up, uint64_t pitch) {
+  const uint64_t rb = uint64_t(t.clsRowBytes(c));
+  for (int64_t dy = 0; dy < up; ++dy)
+    for (int64_t dx = 0; dx < up; ++dx)
+      for (int64_t k = 0; k < rows; k += t.maxY) {
+        int64_t y = std::min(rows - k, t.maxY);
+        out.push_back(storeOp(
+            t, c, sram + k,
+            int64_t(dram + uint64_t(dy) * pitch + uint64_t(k * up + dx) * rb),
+            y, 1, up));
+      }
+}
+
+uint64_t upsampleRowsCount(const Target &t, int64_t rows, int64_t up) {
+  return uint64_t(up * up) * repeatRowCount(t, rows);
+}
+
 // A weight-stationary array preloads the next weight tile while the op
 // before streams, so an op takes max(rows, preload) cycles; an
 // output-stationary one streams its rows (its drain is per accumulator

@@ -26,6 +26,13 @@ uint64_t moveRowsCount(const Target &t, int64_t rows);
 void repeatRow(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
                uint64_t dram, int64_t rows);
 uint64_t repeatRowCount(const Target &t, int64_t rows);
+// Nearest upsampling by `up` as rows are stored: `rows` rows from `sram`,
+// one image line, each to `up` x `up` DRAM rows (its output line's first
+// row at `dram`, `pitch` bytes between output lines), as strided stores of
+// one row a line; upsampleRowsCount: how many.
+void upsampleRows(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
+                  uint64_t dram, int64_t rows, int64_t up, uint64_t pitch);
+uint64_t upsampleRowsCount(const Target &t, int64_t rows, int64_t up);
 
 // Array cycles of one array op streaming `rows` rows; engine cycles of one
 // vector op over `rows` rows.

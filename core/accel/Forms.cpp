@@ -58,6 +58,13 @@ std::string globalPoolText(const Target &t) {
 std::string concatText(const Target &) {
   return "axis 1, inputs at whole channel tiles (lane multiples but the last)";
 }
+std::string splitText(const Target &) {
+  return "axis 1, parts at whole channel tiles (lane multiples but the last)";
+}
+std::string resizeText(const Target &) {
+  return "nearest, H and W by one integer factor 2..8 reading source pixel "
+         "floor(X / f) (asymmetric + floor, half_pixel + round_prefer_*, ...)";
+}
 std::string moveText(const Target &) {
   return "of a tensor the target computes, keeping dim 1 and the pixel order "
          "(or a flatten into the MatMul that follows)";
@@ -108,6 +115,9 @@ const char *const kTableChain =
 const char *const kMul =
     "fused: a quantized Mul, Requantize((Cast(a) - za) * (Cast(b) - zb)) with "
     "scalar parameters";
+const char *const kViews =
+    "placement: of a tensor the target computes in the same partition, every "
+    "part but the last a whole number of channel tiles (views of the input)";
 const char *const kPlaced =
     "placement: every input but the last a whole number of channel tiles "
     "(a multiple of the lanes), so producers store into the output";
@@ -240,6 +250,28 @@ const std::vector<FormRow> &formTable() {
        concatText,
        whyConcatNode,
        buildConcat},
+      {"concat",
+       "",
+       "Split",
+       {"i8", "u8"},
+       0, // (the split sizes are rank 1; the data's rank is checked)
+       kViews,
+       {},
+       {"i64"},
+       splitText,
+       whySplitNode,
+       buildSplit},
+      {"resize",
+       "",
+       "Resize",
+       {"i8", "u8"},
+       0, // (scales and sizes are rank 1; the image's rank is checked)
+       "",
+       {},
+       {"f32", "i64"},
+       resizeText,
+       whyResizeNode,
+       buildResize},
       {"reshape",
        "",
        "Reshape",

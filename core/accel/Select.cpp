@@ -7,6 +7,7 @@
 #include "ember/accel/Select.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <sstream>
 
@@ -322,9 +323,37 @@ std::string whyConcat(const View &v, const v1::Node &n, int self) {
              " channels, not a multiple of the lanes " +
              std::to_string(v.t.lanes) +
              " (inputs are placed at whole channel tiles)";
-    for (int u : v.users[size_t(x)])
-      if (u != self && v.g.nodes(u).op() == "Concat")
-        return "input " + q(v.name(x)) + " feeds another Concat";
+  }
+  (void)self;
+  return "";
+}
+
+// Split along channels into views of the input: every part but the last a
+// whole number of channel tiles.
+std::string whySplit(const View &v, const v1::Node &n) {
+  int x = v.in(n, 0);
+  if (x < 0 || !isQ8(v.dtype(x)))
+    return "splits " + (x >= 0 ? v.dtype(x) : std::string("nothing"));
+  if (v.constant[size_t(x)])
+    return "splits a constant";
+  auto xd = v.dims(x);
+  int64_t axis = aInt(n, "axis", 0);
+  if (axis < 0)
+    axis += int64_t(xd.size());
+  if (xd.size() < 2 || axis != 1)
+    return "axis " + std::to_string(axis) +
+           " (the target splits channels, axis 1, by placement)";
+  for (int i = 0; i < n.outputs_size(); ++i) {
+    int y = v.out(n, i);
+    if (y < 0)
+      return "an omitted output";
+    if (v.dtype(y) != v.dtype(x))
+      return "outputs of another element type";
+    if (i + 1 < n.outputs_size() && v.dims(y)[1] % v.t.lanes)
+      return "output " + q(v.name(y)) + " has " + std::to_string(v.dims(y)[1]) +
+             " channels, not a multiple of the lanes " +
+             std::to_string(v.t.lanes) +
+             " (parts are views at whole channel tiles)";
   }
   return "";
 }
@@ -485,6 +514,102 @@ std::string whyRequantNode(const View &v, Analysis &a, int i, bool) {
   return whyRequant(v, a, v.g.nodes(i));
 }
 
+// The source index ONNX's nearest Resize reads for output index X of an
+// axis of `in` -> `out` elements at scale f; -1 for a mode it does not know.
+int64_t nearestSource(const std::string &ctm, const std::string &nm, int64_t X,
+                      int64_t f, int64_t in, int64_t out) {
+  const double s = double(f);
+  double x;
+  if (ctm == "asymmetric")
+    x = double(X) / s;
+  else if (ctm == "half_pixel" || (ctm == "pytorch_half_pixel" && out > 1))
+    x = (double(X) + 0.5) / s - 0.5;
+  else if (ctm == "pytorch_half_pixel")
+    x = 0;
+  else if (ctm == "align_corners")
+    x = out == 1 ? 0 : double(X) * double(in - 1) / double(out - 1);
+  else if (ctm == "tf_half_pixel_for_nn")
+    x = (double(X) + 0.5) / s;
+  else
+    return -1;
+  double r;
+  if (nm == "floor")
+    r = std::floor(x);
+  else if (nm == "ceil")
+    r = std::ceil(x);
+  else if (nm == "round_prefer_ceil")
+    r = std::floor(x + 0.5);
+  else if (nm == "round_prefer_floor")
+    r = x - std::floor(x) == 0.5 ? std::floor(x) : std::round(x);
+  else
+    return -1;
+  return std::clamp<int64_t>(int64_t(r), 0, in - 1);
+}
+
+// A float constant's elements (f32), or false.
+bool floats(const View &v, int x, std::vector<double> &out) {
+  if (x < 0 || !v.constant[size_t(x)] || v.dtype(x) != "f32")
+    return false;
+  const std::string &d = v.constant[size_t(x)]->data();
+  out.resize(d.size() / 4);
+  for (size_t i = 0; i < out.size(); ++i) {
+    float f;
+    std::memcpy(&f, d.data() + 4 * i, 4);
+    out[i] = double(f);
+  }
+  return true;
+}
+
+// Nearest upsampling of H and W by one integer factor (2..8) that reads
+// source pixel floor(X / f): a 1x1 pool whose result is stored repeated.
+std::string whyResize(const View &v, const v1::Node &n) {
+  int x = v.in(n, 0), y = v.out(n);
+  if (x < 0 || y < 0 || !isQ8(v.dtype(x)) || v.dtype(y) != v.dtype(x))
+    return "resizes " + (x >= 0 ? v.dtype(x) : std::string("nothing")) +
+           " (the target upsamples i8/u8)";
+  if (v.constant[size_t(x)])
+    return "resizes a constant";
+  auto xd = v.dims(x), yd = v.dims(y);
+  if (xd.size() != 4 || yd.size() != 4)
+    return "rank " + std::to_string(xd.size()) + " (images, NCHW)";
+  const std::string mode = aStr(n, "mode", "nearest");
+  if (mode != "nearest")
+    return "mode " + q(mode) + " (the target upsamples nearest)";
+  if (aInt(n, "antialias", 0) || attr(n, "axes"))
+    return "antialias or axes";
+  const int64_t f = xd[2] ? yd[2] / xd[2] : 0;
+  if (yd[0] != xd[0] || yd[1] != xd[1] || f < 2 || f > 8 ||
+      yd[2] != f * xd[2] || yd[3] != f * xd[3])
+    return "from " + std::to_string(xd[2]) + "x" + std::to_string(xd[3]) +
+           " to " + std::to_string(yd[2]) + "x" + std::to_string(yd[3]) +
+           " (the target upsamples H and W by one factor 2..8)";
+  int roi = v.in(n, 1), sc = v.in(n, 2);
+  if (roi >= 0 && v.type(roi).dims_size() && v.type(roi).dims(0) > 0)
+    return "a region of interest";
+  std::vector<double> s;
+  if (sc >= 0 && v.type(sc).dims_size() && v.type(sc).dims(0) > 0 &&
+      (!floats(v, sc, s) || s.size() != 4 || s[0] != 1 || s[1] != 1 ||
+       s[2] != double(f) || s[3] != double(f)))
+    return "scales that are not the constant 1, 1, f, f";
+  const std::string ctm =
+      aStr(n, "coordinate_transformation_mode", "half_pixel");
+  const std::string nm = aStr(n, "nearest_mode", "round_prefer_floor");
+  for (int a = 2; a < 4; ++a)
+    for (int64_t X = 0; X < yd[size_t(a)]; ++X)
+      if (nearestSource(ctm, nm, X, f, xd[size_t(a)], yd[size_t(a)]) != X / f)
+        return "coordinate_transformation_mode " + q(ctm) + " with " +
+               "nearest_mode " + q(nm) +
+               " (the target repeats source pixel floor(X / f))";
+  if (xd[3] > v.t.maxX)
+    return "lines of " + std::to_string(xd[3]) +
+           " pixels (loads move at most " + std::to_string(v.t.maxX) + ")";
+  return "";
+}
+
+std::string whyResizeNode(const View &v, Analysis &, int i, bool) {
+  return whyResize(v, v.g.nodes(i));
+}
+
 std::string whyPoolNode(const View &v, Analysis &, int i, bool) {
   return whyPool(v, v.g.nodes(i));
 }
@@ -495,6 +620,17 @@ std::string whyAddNode(const View &v, Analysis &, int i, bool) {
 
 std::string whyConcatNode(const View &v, Analysis &, int i, bool) {
   return whyConcat(v, v.g.nodes(i), i);
+}
+
+std::string whySplitNode(const View &v, Analysis &a, int i, bool forCompile) {
+  const v1::Node &n = v.g.nodes(i);
+  std::string why = whySplit(v, n);
+  int x = v.in(n, 0);
+  int p = x >= 0 ? v.producer[size_t(x)] : -1;
+  if (why.empty() && !forCompile && (p < 0 || !a.why[size_t(p)].empty()))
+    why = "its input is not computed on the target (a lone split is not "
+          "worth a partition)";
+  return why;
 }
 
 std::string whyMoveNode(const View &v, Analysis &a, int i, bool forCompile) {

@@ -24,9 +24,9 @@ const char *const kRegNames[kNumRegs] = {
     "mul_mult",   "mul_shift",  "mul_out_zp",  "mul_min",      "mul_max",
     "rq16_min",   "rq16_max"};
 // The forms of the layer's catalogue (Select.cpp), by name.
-const char *const kFormNames[] = {"conv",    "matmul",  "mean",
-                                  "requant", "pool",    "add",
-                                  "concat",  "reshape", "mul"};
+const char *const kFormNames[] = {"conv", "matmul", "mean",   "requant",
+                                  "pool", "add",    "concat", "reshape",
+                                  "mul",  "resize"};
 // The fields each operation's description may declare (bits of its
 // encoding), in the order the layer's text prints them.
 const std::vector<const char *> &knownFields(OpKind k) {
@@ -207,7 +207,7 @@ std::string validate(Target &t) {
       pads = pads || f.name == "conv";
       pools = pools || f.fuses("pool");
       adds = adds || f.fuses("add");
-    } else if (f.name == "pool") {
+    } else if (f.name == "pool" || f.name == "resize") {
       cls.insert(int(Cls::Out));
       pools = pads = true;
     } else if (f.name == "add") {
@@ -790,7 +790,7 @@ std::string parseTarget(const std::string &text, Target &t) {
     if (indexOf(kFormNames, form.name) < 0)
       return f.at("form") + ": '" + form.name +
              "' is not a form of the layer's catalogue (conv, matmul, mean, "
-             "requant, pool, add, concat, reshape, mul)";
+             "requant, pool, add, concat, reshape, mul, resize)";
     if (t.form(form.name))
       return f.at("form") + ": '" + form.name + "' is listed twice";
     for (size_t k = 0; k < form.epilogue.size(); ++k) {

@@ -406,6 +406,8 @@ std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
          << g.kw << " stride=" << g.s << " pads=" << g.pt << "," << g.pl << ","
          << g.pb << "," << g.pr << " avg=" << g.avg
          << " exclude_pad=" << g.excludePad << " pad_value=" << g.padValue;
+      if (g.up > 1)
+        os << " up=" << g.up;
       break;
     }
     case Layer::Kind::Add:
@@ -568,12 +570,15 @@ std::string parseLayers(const Target &t, const std::string &text,
             !f.nums("kernel", two, 2) || !f.num("stride", g.s) ||
             !f.nums("pads", four, 4) || !f.flag("avg", g.avg) ||
             !f.flag("exclude_pad", g.excludePad) ||
-            !f.num("pad_value", g.padValue))
+            !f.num("pad_value", g.padValue) || !f.num("up", g.up, false))
           return f.err;
         g.kh = two[0], g.kw = two[1];
         g.pt = four[0], g.pl = four[1], g.pb = four[2], g.pr = four[3];
         if (g.kh < 1 || g.kw < 1 || g.s < 1 || g.N < 1 || g.C < 1)
           return at("pool: sizes, window or stride out of range");
+        if (g.up < 1 || g.up > 8 ||
+            (g.up > 1 && (g.kh != 1 || g.kw != 1 || g.s != 1)))
+          return at("pool: up is 1..8, and above 1 only of a 1x1 window");
       } else if (kind == "add") {
         L.kind = Layer::Kind::Add;
         if (!tensorRef(f, "a", L.add.a) || !tensorRef(f, "b", L.add.b) ||

@@ -327,7 +327,8 @@ std::string layerSignature(const Target &t, const LayerProgram &lp, size_t i,
        << g.H << "x" << g.W << " out" << g.OH << "x" << g.OW << " kernel"
        << g.kh << "x" << g.kw << " stride" << g.s << " pad" << g.pt << ","
        << g.pl << "," << g.pb << "," << g.pr
-       << (g.excludePad ? " exclude-pad" : "");
+       << (g.excludePad ? " exclude-pad" : "")
+       << (g.up > 1 ? " up" + std::to_string(g.up) : "");
     break;
   }
   case Layer::Kind::Add: {

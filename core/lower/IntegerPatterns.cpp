@@ -378,6 +378,13 @@ private:
       return qlinearGlobalAveragePool(n);
     if (k == OpKind::Concat)
       return concat(n);
+    if (k == OpKind::Split)
+      return split(n);
+    // Nearest upsampling copies elements: a movement of the stored integers.
+    if (k == OpKind::Resize && n.attrString("mode", "nearest") == "nearest")
+      return movement(n);
+    if (k == OpKind::Resize && n.attrString("mode", "nearest") == "linear")
+      return bilinear(n);
     if (hasProp(k, P_Rearrange))
       return movement(n);
     return false;
@@ -964,6 +971,99 @@ private:
       parts.push_back(v);
     }
     EMBER_ASSIGN(Value y, b.op(OpKind::Concat, parts, n.attrs));
+    finish(n, out->chain, y);
+    return true;
+  }
+
+  // Split of a DequantizeLinear whose every result is read by one
+  // QuantizeLinear alone (ONNX Runtime's quantizer gives them the input's
+  // parameters): the stored integers are split, each part rescaled to its
+  // output's parameters when they differ.
+  Expected<bool> split(Node &n) {
+    auto x = dequantized(n.inputs[0]);
+    if (!x)
+      return false;
+    auto it = users_.find(&n);
+    if (it == users_.end())
+      return false;
+    std::vector<Node *> qs(n.numResults(), nullptr);
+    for (const Use &u : it->second) {
+      if (!u.user || u.user->kind != OpKind::QuantizeLinear || u.operand != 0)
+        return false;
+      unsigned r = u.user->inputs[0].idx;
+      if (r >= qs.size() || qs[r])
+        return false;
+      qs[r] = u.user;
+    }
+    std::vector<QParams> ps;
+    for (size_t r = 0; r < qs.size(); ++r) {
+      if (!qs[r] || qs[r]->types[0].dims() != n.types[r].dims())
+        return false;
+      auto p = quantizeParams(*qs[r]);
+      if (!p || !p->perTensor() || !isStoredActivation(*p))
+        return false;
+      ps.push_back(*p);
+    }
+    LoweringBuilder b(f_, n);
+    std::vector<Value> ins = n.inputs;
+    ins[0] = x->q;
+    EMBER_ASSIGN(std::vector<Value> parts,
+                 b.opN(OpKind::Split, ins, n.attrs, int(qs.size())));
+    for (size_t r = 0; r < qs.size(); ++r) {
+      EMBER_ASSIGN(Value y,
+                   rescaled(b, parts[r], x->p, ps[r], lowestOf(ps[r].kind),
+                            highestOf(ps[r].kind)));
+      f_.replaceAllUses(Value(qs[r], 0), y);
+      erase(qs[r]);
+    }
+    erase(&n);
+    return true;
+  }
+
+  // Bilinear upsampling of an image by f = 2, 4 or 8 on H and W with equal
+  // input and output parameters (docs/quantization.md, "Upsampling"): the
+  // Resize of q - z in int32 (exact: the weights are multiples of 1 / (2f)^2,
+  // rounded half to even once), then z added back by a Requantize by 1. The
+  // float32 profile keeps the float form (ONNX Runtime's uint8 Resize is
+  // neither).
+  Expected<bool> bilinear(Node &n) {
+    if (float32() || n.numResults() != 1 || n.attrInt("antialias", 0) ||
+        n.attrInt("exclude_outside", 0) || n.attrs.count("axes"))
+      return false;
+    auto x = dequantized(n.inputs[0]);
+    if (!x || !isStored8(x->p.kind))
+      return false;
+    auto out = output(&n);
+    if (!out || !(out->p == x->p))
+      return false;
+    const Dims &xd = n.inputs[0].type().dims(), &yd = n.types[0].dims();
+    if (xd.size() != 4 || yd.size() != 4 || xd[2] < 1 || xd[3] < 1)
+      return false;
+    const int64_t f = yd[2] / xd[2];
+    if ((f != 2 && f != 4 && f != 8) || yd[0] != xd[0] || yd[1] != xd[1] ||
+        yd[2] != f * xd[2] || yd[3] != f * xd[3])
+      return false;
+    const std::string ctm =
+        n.attrString("coordinate_transformation_mode", "half_pixel");
+    if (ctm != "half_pixel" && ctm != "asymmetric" &&
+        !(ctm == "pytorch_half_pixel" && yd[2] > 1 && yd[3] > 1))
+      return false;
+    if (n.hasInput(1) && n.inputs[1].type().numElements() > 0)
+      return false; // a region of interest
+    if (n.hasInput(2) && n.inputs[2].type().numElements() > 0) {
+      const Tensor *s = constantOf(n.inputs[2]);
+      if (!s || s->size() != 4 || s->getDouble(0) != 1 ||
+          s->getDouble(1) != 1 || s->getDouble(2) != double(f) ||
+          s->getDouble(3) != double(f))
+        return false;
+    }
+    LoweringBuilder b(f_, n);
+    EMBER_ASSIGN(Value c, centeredInt32(b, x->q, x->p));
+    std::vector<Value> ins = n.inputs;
+    ins[0] = c;
+    EMBER_ASSIGN(Value r, b.op(OpKind::Resize, ins, n.attrs));
+    EMBER_ASSIGN(Value y, buildRequantize(b, r, {{1.0}, {}}, 0, 0, out->p,
+                                          out->lo, out->hi, profile_));
     finish(n, out->chain, y);
     return true;
   }

@@ -4,7 +4,8 @@
 groups incl. depthwise, channel counts that are not multiples of DIM), with
 Relu/Clip folded, MatMul and Gemm, Add, MaxPool, AveragePool,
 GlobalAveragePool, Concat, and conv chains that fuse a pool or a residual
-add. Each case is an ONNX test folder: model.onnx and test_data_set_0 with
+add; then YOLO's C2f (Split, convolution, Concat) and upsampling necks
+(nearest or bilinear Resize by 2 or 4, Concat with a skip tensor). Each case is an ONNX test folder: model.onnx and test_data_set_0 with
 the input and ONNX Runtime's output, computed node by node (graph
 optimizations off: the QDQ graph's ONNX semantics on every host).
 
@@ -271,6 +272,84 @@ def concat_case(rng):
     return g, f"concat {chans} {H}x{W}"
 
 
+def conv_qdq(g, rng, xd, sx, C, K, k, dt, lo=-3.0):
+    """A k x k convolution (stride 1, same padding) of a QDQ tensor and its
+    output's QDQ."""
+    w, sw = weights(g, rng, [K, C, k, k])
+    b = bias(g, rng, K, scale_of(g, sx), sw)
+    y = g.node("Conv", [xd, w, b], {"kernel_shape": [k, k],
+                                    "pads": [k // 2] * 4})
+    return g.qdq(y, dt, lo, 4.0)
+
+
+def split_case(rng):
+    """YOLO's C2f: a 1x1 convolution, a channel Split (each part with the
+    input's parameters, as ONNX Runtime's quantizer writes it), a 3x3
+    convolution of the second part, and the Concat of both parts and its
+    result (the parts placed: views at whole channel tiles, or copied)."""
+    g = G(rng)
+    H, W = int(rng.integers(2, 13)), int(rng.integers(2, 13))
+    C = int(rng.choice([8, 16, 24, 32]))
+    h = int(rng.choice([8, 16, 24, 32, 48, 64]))
+    x = g.input([1, C, H, W])
+    dt = act_dtype(rng)
+    xd, (sx, _) = g.qdq(x, dt, -2.0, 2.0)
+    yd, (sy, zy) = conv_qdq(g, rng, xd, sx, C, 2 * h, 1, dt)
+    parts = [g.name("split"), g.name("split")]
+    g.nodes.append(helper.make_node(
+        "Split", [yd, g.const(np.array([h, h], np.int64), "sp")], parts,
+        axis=1))
+    pd = [g.requant_dq(p, (sy, zy)) for p in parts]
+    zd, _ = conv_qdq(g, rng, pd[1], sy, h, h, 3, dt)
+    cat = g.node("Concat", [pd[0], pd[1], zd], {"axis": 1})
+    out, _ = g.qdq(cat, dt, -3.0, 4.0)
+    g.output(out)
+    return g, f"split C{C} -> {h}+{h} {H}x{W}, conv, concat"
+
+
+def upsample_case(rng):
+    """An FPN/U-Net neck: a convolution, Resize by 2 or 4 (nearest or bilinear,
+    the parameters kept, as ONNX Runtime's quantizer writes it) and the
+    Concat with a skip tensor of the upsampled size, or a 3x3 convolution."""
+    g = G(rng)
+    H, W = int(rng.integers(1, 9)), int(rng.integers(1, 9))
+    C = int(rng.choice([8, 16, 32]))
+    K = int(rng.choice([8, 16, 24, 32]))
+    dt = act_dtype(rng)
+    x = g.input([1, C, H, W])
+    xd, (sx, _) = g.qdq(x, dt, -2.0, 2.0)
+    yd, yp = conv_qdq(g, rng, xd, sx, C, K, 1, dt)
+    mode = "nearest" if rng.random() < 0.6 else "linear"
+    f = 2 if rng.random() < 0.8 else 4
+    if mode == "nearest":
+        # (The last reads floor(X / f) only at some positions: the host's.)
+        ctm, nm = [("asymmetric", "floor"), ("half_pixel", "round_prefer_floor"),
+                   ("asymmetric", "round_prefer_ceil")][int(rng.integers(0, 3))]
+        attrs = {"mode": "nearest", "nearest_mode": nm,
+                 "coordinate_transformation_mode": ctm}
+        mode = f"nearest {ctm} {nm}"
+    else:
+        attrs = {"mode": "linear",
+                 "coordinate_transformation_mode": "half_pixel"}
+    u = g.node("Resize", [yd, "", g.const(np.array([1, 1, f, f], np.float32),
+                                          "sc")], attrs)
+    ud = g.requant_dq(u, yp)
+    if rng.random() < 0.3 and mode != "linear":
+        # (The upsampled map straight into a 3x3 convolution. Not after a
+        # bilinear Resize: its float QDQ form is a quantum from ONNX
+        # Runtime's at ties, docs/quantization.md, which the convolution
+        # would carry into several.)
+        zd, _ = conv_qdq(g, rng, ud, yp[0], K, 16, 3, dt)
+        g.output(zd)
+        return g, f"resize {mode} x{f} C{C} K{K} {H}x{W}, conv 3x3"
+    skip = g.input([1, 8, f * H, f * W])
+    sd, _ = g.qdq(skip, dt, -2.0, 2.0)
+    cat = g.node("Concat", [ud, sd], {"axis": 1})
+    out, _ = g.qdq(cat, dt, -3.0, 4.0)
+    g.output(out)
+    return g, f"resize {mode} x{f} C{C} K{K} {H}x{W}, concat"
+
+
 ACTS = ("HardSwish", "HardSigmoid", "Sigmoid", "Tanh", "LeakyRelu", "SiLU")
 
 
@@ -363,15 +442,23 @@ def main():
     ap.add_argument("--extra", type=int, default=48,
                     help="cases of the output table and the multiply, after "
                          "the others (their own seed: the others unchanged)")
+    ap.add_argument("--placement", type=int, default=24,
+                    help="Split/Concat and Resize cases, after those (their "
+                         "own seed)")
     args = ap.parse_args()
     import onnxruntime as ort
     rng = np.random.default_rng(args.seed)
     os.makedirs(args.out, exist_ok=True)
     index = []
     extra = np.random.default_rng(args.seed + 1000)
-    for i in range(args.count + args.extra):
-        r = rng.random() if i < args.count else 2.0
-        if r > 1.0:
+    placed = np.random.default_rng(args.seed + 2000)
+    for i in range(args.count + args.extra + args.placement):
+        r = (rng.random() if i < args.count
+             else 2.0 if i < args.count + args.extra else 3.0)
+        if r > 2.0:
+            g, desc = (split_case(placed) if placed.random() < 0.6
+                       else upsample_case(placed))
+        elif r > 1.0:
             g, desc = (act_case(extra) if extra.random() < 0.6
                        else mul_case(extra))
         elif r < 0.6:

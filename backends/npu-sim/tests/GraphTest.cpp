@@ -38,12 +38,17 @@ struct HT {
 };
 
 std::string bytesOf(const HT &t) {
-  size_t es = t.dtype == "i32" ? 4 : t.dtype == "i64" ? 8 : 1;
+  size_t es = t.dtype == "i32" || t.dtype == "f32" ? 4
+              : t.dtype == "i64"                   ? 8
+                                                   : 1;
   std::string s(t.v.size() * es, '\0');
   for (size_t i = 0; i < t.v.size(); ++i) {
     if (es == 1)
       s[i] = char(uint8_t(t.v[i]));
-    else if (es == 4) {
+    else if (t.dtype == "f32") {
+      float x = float(t.v[i]);
+      std::memcpy(&s[i * 4], &x, 4);
+    } else if (es == 4) {
       int32_t x = int32_t(t.v[i]);
       std::memcpy(&s[i * 4], &x, 4);
     } else
@@ -404,6 +409,67 @@ TEST(NpuGraph, PoolConcatReshapeMatMul) {
   HT want = requantize(acc, m, s, 0, 0, "i8", -128, 127);
   // Layers: a, b (into the concat), pool, c+pool2 (fused), fc.
   run(b, {xv}, {want}, "pool/concat/reshape/matmul", 5);
+}
+
+// YOLO's C2f and an upsampling neck: a conv, a Split into views of its
+// result, a conv of the second part, the Concat of both parts and that
+// conv's result (the first conv's result placed whole: no copy), a nearest
+// Resize by 2 of the second conv's result and its Concat with a partition
+// input (which keeps its storage: copied).
+TEST(NpuGraph, SplitConcatResize) {
+  std::mt19937 rng(31);
+  const int64_t D = npu::kDim;
+  GB b;
+  ConvQ q;
+  q.C = 5;
+  q.K = 2 * D;
+  q.H = 5;
+  q.W = 7;
+  HT xv = randomT(rng, "u8", {1, q.C, q.H, q.W}, 0, 255);
+  int x = b.input("x", "u8", xv.dims);
+  Built c0 = convChain(b, rng, x, xv, q, "a");
+  // Split into two parts of D channels.
+  HT s0{"u8", {1, D, q.H, q.W}, {}}, s1 = s0;
+  const size_t half = size_t(D * q.H * q.W);
+  s0.v.assign(c0.yref.v.begin(), c0.yref.v.begin() + long(half));
+  s1.v.assign(c0.yref.v.begin() + long(half), c0.yref.v.end());
+  int sy0 = b.value("s0", "u8", s0.dims), sy1 = b.value("s1", "u8", s1.dims);
+  int sizes = b.constant("sizes", HT{"i64", {2}, {D, D}});
+  GB::setInt(b.node("Split", "split", {c0.y, sizes}, {sy0, sy1}), "axis", 1);
+  ConvQ q1 = q;
+  q1.C = D;
+  q1.K = D + 3;
+  Built c1 = convChain(b, rng, sy1, s1, q1, "b");
+  HT cat{"u8", {1, 2 * D + q1.K, q.H, q.W}, c0.yref.v};
+  cat.v.insert(cat.v.end(), c1.yref.v.begin(), c1.yref.v.end());
+  int cy = b.value("cat", "u8", cat.dims);
+  GB::setInt(b.node("Concat", "cat", {sy0, sy1, c1.y}, {cy}), "axis", 1);
+  b.output(cy);
+  // Nearest Resize by 2 (asymmetric, floor) of the second conv's result.
+  HT up{"u8", {1, q1.K, 2 * q.H, 2 * q.W}, {}};
+  for (int64_t c = 0; c < q1.K; ++c)
+    for (int64_t y = 0; y < 2 * q.H; ++y)
+      for (int64_t xx = 0; xx < 2 * q.W; ++xx)
+        up.v.push_back(c1.yref.v[size_t((c * q.H + y / 2) * q.W + xx / 2)]);
+  int scales = b.constant("scales", HT{"f32", {4}, {1, 1, 2, 2}});
+  int uy = b.value("up", "u8", up.dims);
+  v1::Node *rn = b.node("Resize", "up", {c1.y, -1, scales}, {uy});
+  v1::Attribute *a = rn->add_attributes();
+  a->set_name("coordinate_transformation_mode");
+  a->set_s("asymmetric");
+  a = rn->add_attributes();
+  a->set_name("nearest_mode");
+  a->set_s("floor");
+  HT skip = randomT(rng, "u8", {1, D, 2 * q.H, 2 * q.W}, 0, 255);
+  int sk = b.input("skip", "u8", skip.dims);
+  HT cat2{"u8", {1, D + q1.K, 2 * q.H, 2 * q.W}, skip.v};
+  cat2.v.insert(cat2.v.end(), up.v.begin(), up.v.end());
+  int cy2 = b.value("cat2", "u8", cat2.dims);
+  GB::setInt(b.node("Concat", "cat2", {sk, uy}, {cy2}), "axis", 1);
+  b.output(cy2);
+  // Layers: a, b (into the concat), up (a 1x1 pool stored repeated, into
+  // cat2), the copy of skip into cat2.
+  run(b, {xv, skip}, {cat, cat2}, "split/concat/resize", 4);
 }
 
 // A global mean with new output parameters: Cast -> Sub -> ReduceSum ->

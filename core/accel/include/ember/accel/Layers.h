@@ -107,6 +107,10 @@ struct PoolLayer {
   // below its kernel size, so each window has one).
   bool excludePad = false;
   int32_t padValue = -128; // max: lowest; average with padding: the zp
+  // Nearest upsampling by `up` as the result is stored (a nearest Resize:
+  // a 1x1 pool): result pixel (y, x) goes to (y up + dy, x up + dx) for
+  // dy, dx < up of the output tensor, which is OH up x OW up.
+  int64_t up = 1;
 };
 
 // The VMul registers (quantized multiply: requantize((a - aZp) * (b - bZp),
