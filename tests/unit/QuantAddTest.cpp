@@ -261,3 +261,82 @@ TEST(QuantAdd, LoweringInBothProfiles) {
       EXPECT_EQ(n->attrFloat("a_ratio", 0), double(s.sa / s.sy));
     }
 }
+
+namespace {
+
+// The exact sum sa (a - za) + sb (b - zb) over sy, rounded once half up,
+// plus zy, clamped to u8: rational arithmetic on the float32 scales (each
+// m * 2^e with an integer m < 2^24), written apart from ember/quant.
+int64_t exactAddU8(const AddScales &s, int64_t a, int64_t b) {
+  __extension__ typedef __int128 I128;
+  int ea = 0, eb = 0, ey = 0;
+  I128 ma = I128(std::ldexp(std::frexp(double(s.sa), &ea), 24));
+  I128 mb = I128(std::ldexp(std::frexp(double(s.sb), &eb), 24));
+  I128 my = I128(std::ldexp(std::frexp(double(s.sy), &ey), 24));
+  int e0 = std::min(ea, std::min(eb, ey));
+  ma <<= ea - e0;
+  mb <<= eb - e0;
+  my <<= ey - e0;
+  // floor(n / my + 1/2) = floor((2 n + my) / (2 my))
+  I128 num = 2 * (ma * (a - s.za) + mb * (b - s.zb)) + my, den = 2 * my;
+  I128 q = num / den;
+  if (num % den != 0 && num < 0)
+    --q;
+  return std::clamp<int64_t>(int64_t(q) + s.zy, 0, 255);
+}
+
+// The lowered QDQ add of every pair of u8 inputs, interpreted, against
+// exactAddU8; the number of pairs that differ.
+int64_t inexactPairs(const AddScales &s) {
+  Tensor af(Type(ElemKind::F32, {256, 1})), bf(Type(ElemKind::F32, {1, 256}));
+  for (int i = 0; i < 256; ++i) {
+    af.setDouble(i, double(s.sa * float(i - s.za)));
+    bf.setDouble(i, double(s.sb * float(i - s.zb)));
+  }
+  Function f("main");
+  buildAdd(f, af, bf, s);
+  LoweringOptions lo;
+  lo.requant = quant::RequantProfile::Fixed;
+  EXPECT_TRUE(lowerFunction(f, lo).isOk());
+  auto got = interpret(f, {af, bf});
+  EXPECT_TRUE(got.hasValue()) << got.status().message();
+  if (!got.hasValue())
+    return -1;
+  int64_t bad = 0;
+  for (int a = 0; a < 256; ++a)
+    for (int b = 0; b < 256; ++b)
+      if ((*got)[0].getInt(a * 256 + b) != exactAddU8(s, a, b))
+        ++bad;
+  return bad;
+}
+
+} // namespace
+
+// The fixed profile's QuantizedAdd is the exact sum rounded once, half up,
+// exact ties included (docs/quantization.md): every one of the 65,536 input
+// pairs against rational arithmetic, for HardSwish's `x + 3` with the scales
+// quantize_static gives it (x at its zero point is the exact tie 127.5) and
+// for general quantize_static-like scales.
+TEST(QuantAdd, FixedRoundsTheExactSumOnceTiesIncluded) {
+  std::mt19937 rng(43);
+  for (int trial = 0; trial < 24; ++trial) {
+    AddScales s = randomScales(rng, 0);
+    if (trial % 2 == 0) { // HardSwish's x + 3: s_y = 2 s_b, z_b = z_y = 0
+      s.sb = float(3.0 / 255);
+      s.zb = 0;
+      s.sy = float(6.0 / 255);
+      s.zy = 0;
+    }
+    SCOPED_TRACE("trial " + std::to_string(trial));
+    EXPECT_EQ(inexactPairs(s), 0)
+        << "sa=" << s.sa << " za=" << s.za << " sb=" << s.sb
+        << " zb=" << s.zb << " sy=" << s.sy << " zy=" << s.zy;
+  }
+  // The tie itself: x at its zero point plus 3 is 127.5 quanta, up to 128.
+  AddScales h;
+  h.sa = 0.0421875f;
+  h.za = 97;
+  h.sb = float(3.0 / 255);
+  h.sy = float(6.0 / 255);
+  EXPECT_EQ(exactAddU8(h, 97, 255), 128);
+}
