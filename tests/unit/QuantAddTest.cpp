@@ -180,7 +180,7 @@ void buildAdd(Function &f, const Tensor &ain, const Tensor &bin,
 } // namespace
 
 // The lowering of a QDQ Add: one QuantizedAdd in either profile, computing
-// that profile's add; in float32 an operand repeated over the innermost span
+// that profile's add (fixed: the exact one, its scales as attributes); in float32 an operand repeated over the innermost span
 // (ONNX Runtime's scalar operand) is passed second.
 TEST(QuantAdd, LoweringInBothProfiles) {
   AddScales s;
@@ -201,7 +201,14 @@ TEST(QuantAdd, LoweringInBothProfiles) {
     af.setDouble(i, double(s.sa * float(aq.getInt(i) - s.za)));
   for (int64_t i = 0; i < bq.size(); ++i)
     bf.setDouble(i, double(s.sb * float(bq.getInt(i) - s.zb)));
-  quant::AddParams pt = tfliteParams(s, 0, 255);
+  quant::AddScales es;
+  es.sa = s.sa;
+  es.sb = s.sb;
+  es.sy = s.sy;
+  es.za = s.za;
+  es.zb = s.zb;
+  es.zy = s.zy;
+  quant::AddExact pe(es);
   for (auto profile :
        {quant::RequantProfile::Fixed, quant::RequantProfile::Float32}) {
     SCOPED_TRACE(quant::profileName(profile));
@@ -223,14 +230,14 @@ TEST(QuantAdd, LoweringInBothProfiles) {
     for (int r = 0; r < 3; ++r)
       for (int i = 0; i < 256; ++i) {
         int64_t want = profile == quant::RequantProfile::Fixed
-                           ? quant::quantizedAdd(i, int32_t(bv[size_t(r)]), pt)
+                           ? quant::addExact(i, int32_t(bv[size_t(r)]), pe, 0,
+                                             255)
                            : quant::addFloat32(i, int32_t(bv[size_t(r)]), pf);
         ASSERT_EQ((*got)[0].getInt(r * 256 + i), want) << r << "," << i;
       }
-    // x at its zero point plus 3: the exact tie 127.5, to even in float32.
-    if (profile == quant::RequantProfile::Float32) {
-      EXPECT_EQ((*got)[0].getInt(s.za), 128);
-    }
+    // x at its zero point plus 3: the exact tie 127.5, to even in float32,
+    // up in the fixed profile; 128 either way.
+    EXPECT_EQ((*got)[0].getInt(s.za), 128);
   }
   // b first: in float32 the lowering swaps it back to second.
   Function g("swapped");
@@ -339,4 +346,40 @@ TEST(QuantAdd, FixedRoundsTheExactSumOnceTiesIncluded) {
   h.sb = float(3.0 / 255);
   h.sy = float(6.0 / 255);
   EXPECT_EQ(exactAddU8(h, 97, 255), 128);
+}
+
+// The hardware form of the exact add (quant::AddFixed: the NPU's VADD
+// exact, the CPU backend's kernel) against exactAddU8 on every input pair,
+// for random quantize_static-like scales, int8 operands seen as u8 less 128
+// and a clamp; the shift quantize_static's scales need; and scales too far
+// apart for 48-bit multipliers are refused rather than rounded wrong.
+TEST(QuantAdd, FixedHardwareFormIsTheDefinition) {
+  std::mt19937 rng(7);
+  int32_t maxShift = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    AddScales s = randomScales(rng, 0);
+    const bool i8 = trial % 2 != 0;
+    const int32_t lowest = i8 ? -128 : 0, lo = trial % 3 ? 0 : s.zy;
+    quant::AddScales q{s.sa, s.sb, s.sy, s.za + lowest, s.zb + lowest,
+                       s.zy + lowest};
+    quant::AddFixed p;
+    ASSERT_TRUE(
+        quant::makeAddFixed(q, lowest, lowest, lo + lowest, 255 + lowest, p))
+        << trial;
+    maxShift = std::max(maxShift, p.shift);
+    for (int a = 0; a < 256; ++a)
+      for (int b = 0; b < 256; ++b)
+        ASSERT_EQ(quant::addFixed(a + lowest, b + lowest, p) - lowest,
+                  std::max<int64_t>(exactAddU8(s, a, b), lo))
+            << "trial " << trial << " a=" << a << " b=" << b;
+  }
+  EXPECT_LE(maxShift, 40);
+  // b's ratio 2^35, a's 2^2: no 48-bit multipliers separate every pair.
+  quant::AddScales far{0x1.820c4ap-34f, 0x1.75c29p-1f, 0x1.6b851ep-36f,
+                       53, 186, 159};
+  quant::AddFixed p;
+  EXPECT_TRUE(quant::AddExact(far).valid());
+  EXPECT_FALSE(quant::makeAddFixed(far, 0, 0, 0, 255, p));
+  quant::AddScales bad{0.0f, 1.0f, 1.0f, 0, 0, 0};
+  EXPECT_FALSE(quant::AddExact(bad).valid());
 }
