@@ -312,9 +312,9 @@ bool readTensor(Fields &f, int64_t lanes, NTensor &x) {
 // Twelve values (TFLite's add), or sixteen: then the exact add's x_a_mult,
 // x_b_mult, x_offset and x_shift follow.
 std::string regsText(const AddRegs &r) {
-  std::vector<int64_t> v{r.lshift,  r.aZp,      r.aMult,  r.aShift,
-                         r.bZp,     r.bMult,    r.bShift, r.outMult,
-                         r.outShift, r.outZp,   r.lo,     r.hi};
+  std::vector<int64_t> v{r.lshift,   r.aZp,   r.aMult,  r.aShift,
+                         r.bZp,      r.bMult, r.bShift, r.outMult,
+                         r.outShift, r.outZp, r.lo,     r.hi};
   if (r.exact)
     v.insert(v.end(), {r.xaMult, r.xbMult, r.xOffset, int64_t(r.xShift)});
   return list(v);

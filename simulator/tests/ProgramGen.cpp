@@ -670,8 +670,8 @@ std::vector<TestCase> directedCases() {
       hi = variant == 2 ? 90 : 127;
     } else {
       const int64_t m48 = (int64_t(1) << 48) - 1;
-      const int64_t offs[] = {INT64_MAX, INT64_MIN, int64_t(1) << 61, -1,
-                              -(int64_t(1) << 40), 12345};
+      const int64_t offs[] = {INT64_MAX, INT64_MIN,           int64_t(1) << 61,
+                              -1,        -(int64_t(1) << 40), 12345};
       const int32_t shifts[] = {62, -5, 100, 0, 40, 31};
       am = variant % 2 ? m48 : int64_t(1) << 47;
       bm = variant % 3 ? m48 - 77 : 0;
@@ -1023,12 +1023,10 @@ TestCase randomCase(uint32_t seed, int length, GenBias bias) {
       }
       if (rng() % 2) { // the exact add's registers
         b.add(setregInsn(EMBER_NPU_REG_ADD_X_SHIFT, rnd(-4, 66)));
-        for (unsigned r : {EMBER_NPU_REG_ADD_X_OFFSET_LO,
-                           EMBER_NPU_REG_ADD_X_OFFSET_HI,
-                           EMBER_NPU_REG_ADD_X_A_MULT,
-                           EMBER_NPU_REG_ADD_X_A_MULT_HI,
-                           EMBER_NPU_REG_ADD_X_B_MULT,
-                           EMBER_NPU_REG_ADD_X_B_MULT_HI})
+        for (unsigned r :
+             {EMBER_NPU_REG_ADD_X_OFFSET_LO, EMBER_NPU_REG_ADD_X_OFFSET_HI,
+              EMBER_NPU_REG_ADD_X_A_MULT, EMBER_NPU_REG_ADD_X_A_MULT_HI,
+              EMBER_NPU_REG_ADD_X_B_MULT, EMBER_NPU_REG_ADD_X_B_MULT_HI})
           b.add(setregInsn(r, static_cast<int32_t>(rng())));
       }
       int64_t rows = rnd(1, 16);

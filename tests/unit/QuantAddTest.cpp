@@ -180,7 +180,8 @@ void buildAdd(Function &f, const Tensor &ain, const Tensor &bin,
 } // namespace
 
 // The lowering of a QDQ Add: one QuantizedAdd in either profile, computing
-// that profile's add (fixed: the exact one, its scales as attributes); in float32 an operand repeated over the innermost span
+// that profile's add (fixed: the exact one, its scales as attributes); in
+// float32 an operand repeated over the innermost span
 // (ONNX Runtime's scalar operand) is passed second.
 TEST(QuantAdd, LoweringInBothProfiles) {
   AddScales s;
@@ -229,10 +230,10 @@ TEST(QuantAdd, LoweringInBothProfiles) {
                                                  s.zb, s.zy, 0, 255);
     for (int r = 0; r < 3; ++r)
       for (int i = 0; i < 256; ++i) {
-        int64_t want = profile == quant::RequantProfile::Fixed
-                           ? quant::addExact(i, int32_t(bv[size_t(r)]), pe, 0,
-                                             255)
-                           : quant::addFloat32(i, int32_t(bv[size_t(r)]), pf);
+        int64_t want =
+            profile == quant::RequantProfile::Fixed
+                ? quant::addExact(i, int32_t(bv[size_t(r)]), pe, 0, 255)
+                : quant::addFloat32(i, int32_t(bv[size_t(r)]), pf);
         ASSERT_EQ((*got)[0].getInt(r * 256 + i), want) << r << "," << i;
       }
     // x at its zero point plus 3: the exact tie 127.5, to even in float32,
@@ -336,8 +337,8 @@ TEST(QuantAdd, FixedRoundsTheExactSumOnceTiesIncluded) {
     }
     SCOPED_TRACE("trial " + std::to_string(trial));
     EXPECT_EQ(inexactPairs(s), 0)
-        << "sa=" << s.sa << " za=" << s.za << " sb=" << s.sb
-        << " zb=" << s.zb << " sy=" << s.sy << " zy=" << s.zy;
+        << "sa=" << s.sa << " za=" << s.za << " sb=" << s.sb << " zb=" << s.zb
+        << " sy=" << s.sy << " zy=" << s.zy;
   }
   // The tie itself: x at its zero point plus 3 is 127.5 quanta, up to 128.
   AddScales h;
@@ -360,8 +361,8 @@ TEST(QuantAdd, FixedHardwareFormIsTheDefinition) {
     AddScales s = randomScales(rng, 0);
     const bool i8 = trial % 2 != 0;
     const int32_t lowest = i8 ? -128 : 0, lo = trial % 3 ? 0 : s.zy;
-    quant::AddScales q{s.sa, s.sb, s.sy, s.za + lowest, s.zb + lowest,
-                       s.zy + lowest};
+    quant::AddScales q{s.sa,          s.sb,          s.sy,
+                       s.za + lowest, s.zb + lowest, s.zy + lowest};
     quant::AddFixed p;
     ASSERT_TRUE(
         quant::makeAddFixed(q, lowest, lowest, lo + lowest, 255 + lowest, p))
@@ -375,8 +376,8 @@ TEST(QuantAdd, FixedHardwareFormIsTheDefinition) {
   }
   EXPECT_LE(maxShift, 40);
   // b's ratio 2^35, a's 2^2: no 48-bit multipliers separate every pair.
-  quant::AddScales far{0x1.820c4ap-34f, 0x1.75c29p-1f, 0x1.6b851ep-36f,
-                       53, 186, 159};
+  quant::AddScales far{
+      0x1.820c4ap-34f, 0x1.75c29p-1f, 0x1.6b851ep-36f, 53, 186, 159};
   quant::AddFixed p;
   EXPECT_TRUE(quant::AddExact(far).valid());
   EXPECT_FALSE(quant::makeAddFixed(far, 0, 0, 0, 255, p));

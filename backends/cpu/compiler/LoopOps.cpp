@@ -636,16 +636,16 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
         return nullptr; // refused by checkQuantizedAdd
       llvm::Type *i64 = b.getInt64Ty();
       auto wide = [&](llvm::Value *v, ElemKind ek, int32_t lowest) {
-        llvm::Value *w = isSigned(ek) ? b.CreateSExt(v, i64)
-                                      : b.CreateZExt(v, i64);
+        llvm::Value *w =
+            isSigned(ek) ? b.CreateSExt(v, i64) : b.CreateZExt(v, i64);
         return b.CreateSub(w, b.getInt64(uint64_t(int64_t(lowest))));
       };
-      llvm::Value *v = b.CreateAdd(
-          b.CreateAdd(b.CreateMul(wide(x, k, p.aLowest),
-                                  b.getInt64(uint64_t(p.aMult))),
-                      b.CreateMul(wide(o[1], kb, p.bLowest),
-                                  b.getInt64(uint64_t(p.bMult)))),
-          b.getInt64(uint64_t(p.offset)));
+      llvm::Value *v =
+          b.CreateAdd(b.CreateAdd(b.CreateMul(wide(x, k, p.aLowest),
+                                              b.getInt64(uint64_t(p.aMult))),
+                                  b.CreateMul(wide(o[1], kb, p.bLowest),
+                                              b.getInt64(uint64_t(p.bMult)))),
+                      b.getInt64(uint64_t(p.offset)));
       v = b.CreateAShr(v, uint64_t(p.shift));
       int64_t hi2 = std::max(lo, hi);
       v = b.CreateSelect(b.CreateICmpSLT(v, b.getInt64(uint64_t(lo))),

@@ -13,10 +13,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <map>
-#include <cmath>
 #include <random>
 
 using namespace ember::npusim;

@@ -72,8 +72,9 @@ Status kernel_Requantize(KernelContext &ctx) {
 // attribute names (docs/quantization.md): fixed, the exact add
 // (quant::AddExact: a_/b_/y_scale and zero points) or TFLite's
 // (quant::quantizedAdd: left_shift and the a_/b_/y_ zero_point, multiplier
-// and shift; the int16 add), or float32, ONNX Runtime's QLinearAdd (quant::addFloat32:
-// a_ratio, b_ratio, a/b/y_zero_point); min, max and to as for Requantize.
+// and shift; the int16 add), or float32, ONNX Runtime's QLinearAdd
+// (quant::addFloat32: a_ratio, b_ratio, a/b/y_zero_point); min, max and to
+// as for Requantize.
 Status kernel_QuantizedAdd(KernelContext &ctx) {
   const Tensor &a = ctx.in(0), &b = ctx.in(1);
   Tensor &y = ctx.out(0);
@@ -92,8 +93,7 @@ Status kernel_QuantizedAdd(KernelContext &ctx) {
     quant::AddExact e(f.scales);
     for (int64_t i = 0; i < y.size(); ++i)
       y.setInt(i, quant::addExact(int32_t(a.getInt(ia.map(i))),
-                                  int32_t(b.getInt(ib.map(i))), e, r.lo,
-                                  r.hi));
+                                  int32_t(b.getInt(ib.map(i))), e, r.lo, r.hi));
     return Status::ok();
   }
   quant::AddParams p = f.fixed;

@@ -327,8 +327,7 @@ inline bool makeAddFixed(const AddScales &s, int32_t aLowest, int32_t bLowest,
     bool ok = true;
     for (int u = 0; u < 256 && ok; ++u)
       for (int w = 0; w < 256 && ok; ++w)
-        ok = addFixed(aLowest + u, bLowest + w, p) ==
-             want[size_t(u * 256 + w)];
+        ok = addFixed(aLowest + u, bLowest + w, p) == want[size_t(u * 256 + w)];
     if (ok) {
       out = p;
       return true;

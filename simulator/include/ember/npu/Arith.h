@@ -88,7 +88,8 @@ inline int8_t quantAdd(int8_t a, int8_t b, const AddParams &p) {
 /// profile (quant::AddFixed, docs/quantization.md) on int8 lanes read as
 /// u = a + 128, w = b + 128 (the sign bit flipped: any 8-bit type's value
 /// less its lowest, for uint8 tensors held as int8 too):
-///   y = clamp(floor((X_A_MULT u + X_B_MULT w + X_OFFSET) / 2^X_SHIFT), MIN, MAX)
+///   y = clamp(floor((X_A_MULT u + X_B_MULT w + X_OFFSET) / 2^X_SHIFT),
+///             MIN, MAX)
 /// X_A_MULT and X_B_MULT 48-bit unsigned (the _HI register's low 16 bits
 /// above the other's 32), X_OFFSET the signed 64-bit OFFSET_HI:OFFSET_LO,
 /// saturated to +-(2^62 - 1), X_SHIFT clamped to [0, 62]; the shifted sum
@@ -106,9 +107,9 @@ inline AddExactRegs addExactFromRegs(const int32_t *regs) {
   };
   r.p.aMult = mult48(EMBER_NPU_REG_ADD_X_A_MULT, EMBER_NPU_REG_ADD_X_A_MULT_HI);
   r.p.bMult = mult48(EMBER_NPU_REG_ADD_X_B_MULT, EMBER_NPU_REG_ADD_X_B_MULT_HI);
-  r.p.offset = int64_t(
-      uint64_t(uint32_t(regs[EMBER_NPU_REG_ADD_X_OFFSET_HI])) << 32 |
-      uint64_t(uint32_t(regs[EMBER_NPU_REG_ADD_X_OFFSET_LO])));
+  r.p.offset =
+      int64_t(uint64_t(uint32_t(regs[EMBER_NPU_REG_ADD_X_OFFSET_HI])) << 32 |
+              uint64_t(uint32_t(regs[EMBER_NPU_REG_ADD_X_OFFSET_LO])));
   r.p.shift = regs[EMBER_NPU_REG_ADD_X_SHIFT];
   r.p.aLowest = r.p.bLowest = -128;
   r.p.lo = std::numeric_limits<int32_t>::min();
