@@ -531,6 +531,10 @@ struct Builder {
     AddAttrs p;
     addAttrs(n, p);
     AddRegs r;
+    if (p.exact) {
+      exactAddRegs(v, p, a, b, y, swap, r); // checked by whyQAdd
+      return r;
+    }
     r.lshift = int32_t(p.lshift);
     int32_t za = storedZp(v.dtype(a), p.aZp), zb = storedZp(v.dtype(b), p.bZp);
     r.aZp = swap ? zb : za;

@@ -420,18 +420,7 @@ std::string genAdd(const Target &tg, const Layer &L,
                   setregOp(tg, Reg::MulMin, mr.lo),
                   setregOp(tg, Reg::MulMax, mr.hi)};
   else
-    code.setup = {setregOp(tg, Reg::AddLshift, r.lshift),
-                  setregOp(tg, Reg::AddAZp, r.aZp),
-                  setregOp(tg, Reg::AddAMult, r.aMult),
-                  setregOp(tg, Reg::AddAShift, r.aShift),
-                  setregOp(tg, Reg::AddBZp, r.bZp),
-                  setregOp(tg, Reg::AddBMult, r.bMult),
-                  setregOp(tg, Reg::AddBShift, r.bShift),
-                  setregOp(tg, Reg::AddOutMult, r.outMult),
-                  setregOp(tg, Reg::AddOutShift, r.outShift),
-                  setregOp(tg, Reg::AddOutZp, r.outZp),
-                  setregOp(tg, Reg::AddMin, r.lo),
-                  setregOp(tg, Reg::AddMax, r.hi)};
+    addRegSetup(tg, r, code.setup);
   std::vector<sp::Step> steps = sp::schedule(p, t);
   code.steps.resize(steps.size());
   for (size_t s = 0; s < steps.size(); ++s) {
@@ -451,6 +440,7 @@ std::string genAdd(const Target &tg, const Layer &L,
       moveRows(tg, sc.loads, false, Cls::Out, b, addr(g.b, c, p0), p1 - p0);
     sc.compute.push_back(g.mul ? vmulOp(tg, out, a, b, p1 - p0, bcast)
                                : vaddOp(tg, out, a, b, p1 - p0));
+    sc.compute.back().exact = !g.mul && r.exact;
     moveRows(tg, sc.tail, true, Cls::Out, out, addr(g.out, c, p0), p1 - p0);
   }
   return "";

@@ -106,4 +106,40 @@ uint64_t vectorCycles(const Target &t, int64_t rows) {
          t.vector.issueOverhead;
 }
 
+void addRegSetup(const Target &t, const AddRegs &r, std::vector<Op> &out) {
+  if (r.exact) {
+    auto lo32 = [](int64_t v) { return int64_t(int32_t(uint32_t(v))); };
+    auto hi32 = [](int64_t v) {
+      return int64_t(int32_t(uint32_t(uint64_t(v) >> 32)));
+    };
+    const std::pair<Reg, int64_t> regs[] = {
+        {Reg::AddXShift, r.xShift},
+        {Reg::AddXOffsetLo, lo32(r.xOffset)},
+        {Reg::AddXOffsetHi, hi32(r.xOffset)},
+        {Reg::AddXAMult, lo32(r.xaMult)},
+        {Reg::AddXAMultHi, hi32(r.xaMult)},
+        {Reg::AddXBMult, lo32(r.xbMult)},
+        {Reg::AddXBMultHi, hi32(r.xbMult)},
+        {Reg::AddMin, r.lo},
+        {Reg::AddMax, r.hi}};
+    for (auto &kv : regs)
+      out.push_back(setregOp(t, kv.first, kv.second));
+    return;
+  }
+  const std::pair<Reg, int32_t> regs[] = {{Reg::AddLshift, r.lshift},
+                                          {Reg::AddAZp, r.aZp},
+                                          {Reg::AddAMult, r.aMult},
+                                          {Reg::AddAShift, r.aShift},
+                                          {Reg::AddBZp, r.bZp},
+                                          {Reg::AddBMult, r.bMult},
+                                          {Reg::AddBShift, r.bShift},
+                                          {Reg::AddOutMult, r.outMult},
+                                          {Reg::AddOutShift, r.outShift},
+                                          {Reg::AddOutZp, r.outZp},
+                                          {Reg::AddMin, r.lo},
+                                          {Reg::AddMax, r.hi}};
+  for (auto &kv : regs)
+    out.push_back(setregOp(t, kv.first, kv.second));
+}
+
 } // namespace ember::accel

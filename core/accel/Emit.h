@@ -5,6 +5,7 @@
 // cannot drift apart.
 #pragma once
 
+#include "ember/accel/Layers.h"
 #include "ember/accel/Op.h"
 
 #include <cstdint>
@@ -38,5 +39,9 @@ uint64_t upsampleRowsCount(const Target &t, int64_t rows, int64_t up);
 // vector op over `rows` rows.
 uint64_t gemmCycles(const Target &t, int64_t rows);
 uint64_t vectorCycles(const Target &t, int64_t rows);
+
+// The SetRegs of a quantized add's registers (TFLite's, or the exact add's
+// add_x_* and clamp), appended to `out`.
+void addRegSetup(const Target &t, const AddRegs &r, std::vector<Op> &out);
 
 } // namespace ember::accel

@@ -391,21 +391,7 @@ std::string genGemm(const Target &tg, const Layer &L,
     code.setup.push_back(setregOp(tg, Reg::PoolOutW, int32_t(POW)));
   }
   if (add) {
-    const AddRegs &r = g.add.regs;
-    const std::pair<Reg, int32_t> regs[] = {{Reg::AddLshift, r.lshift},
-                                            {Reg::AddAZp, r.aZp},
-                                            {Reg::AddAMult, r.aMult},
-                                            {Reg::AddAShift, r.aShift},
-                                            {Reg::AddBZp, r.bZp},
-                                            {Reg::AddBMult, r.bMult},
-                                            {Reg::AddBShift, r.bShift},
-                                            {Reg::AddOutMult, r.outMult},
-                                            {Reg::AddOutShift, r.outShift},
-                                            {Reg::AddOutZp, r.outZp},
-                                            {Reg::AddMin, r.lo},
-                                            {Reg::AddMax, r.hi}};
-    for (auto &kv : regs)
-      code.setup.push_back(setregOp(tg, kv.first, kv.second));
+    addRegSetup(tg, g.add.regs, code.setup);
   }
 
   std::vector<sp::Step> steps = sp::schedule(p, t);
@@ -653,6 +639,7 @@ std::string genGemm(const Target &tg, const Layer &L,
     auto vadd = [&](int64_t at, int64_t n) {
       sc.tail.push_back(vaddOp(tg, at, g.add.convIsA ? at : slot(oAdd),
                                g.add.convIsA ? slot(oAdd) : at, n));
+      sc.tail.back().exact = g.add.regs.exact;
     };
     if (add && g.add.beforePool)
       vadd(result, rows);

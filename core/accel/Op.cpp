@@ -294,6 +294,8 @@ std::string formatOp(const Target &t, const Op &op) {
     s += " bcast=1";
   if (op.lut)
     s += " lut=1";
+  if (op.exact)
+    s += " exact=1";
   if (op.wait)
     s += " wait=" + mask(t, op.wait);
   if (op.signal)
@@ -363,6 +365,12 @@ std::string parseOp(const Target &t, const std::string &text, Op &op) {
       return "'" + word + "': the value is not an integer";
     if (k == "bcast" && op.kind == OpKind::VMul) {
       op.bcast = x != 0;
+      continue;
+    }
+    if (k == "exact" && op.kind == OpKind::VAdd) {
+      if (x != 0 && !t.exactAddFlag())
+        return "the target's vadd has no exact flag";
+      op.exact = x != 0;
       continue;
     }
     if (k == "lut" && (op.kind == OpKind::Requant || op.kind == OpKind::VAdd ||

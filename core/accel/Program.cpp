@@ -102,7 +102,7 @@ void putOp(Writer &w, const Op &op) {
   w.var(op.wait);
   w.var(op.signal);
   w.var((op.reset ? 1 : 0) | (op.bias ? 2 : 0) | (op.avg ? 4 : 0) |
-        (op.lut ? 8 : 0) | (op.bcast ? 16 : 0));
+        (op.lut ? 8 : 0) | (op.bcast ? 16 : 0) | (op.exact ? 32 : 0));
   for (const OpField &f : opFields(op.kind))
     w.var(op.*f.member);
   w.var(op.reg);
@@ -132,6 +132,7 @@ std::string getOp(const Target &t, Reader &r, Op &op) {
   op.avg = flags & 4;
   op.lut = flags & 8;
   op.bcast = flags & 16;
+  op.exact = flags & 32;
   for (const OpField &f : opFields(op.kind))
     op.*f.member = r.var();
   op.reg = r.var();

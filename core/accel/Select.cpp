@@ -6,6 +6,8 @@
 
 #include "ember/accel/Select.h"
 
+#include "ember/quant/Arith.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -374,6 +376,24 @@ bool addAttrs(const v1::Node &n, AddAttrs &p) {
                      {"y_zero_point", &AddAttrs::outZp},
                      {"min", &AddAttrs::lo},
                      {"max", &AddAttrs::hi}};
+  auto flt = [&](const char *name, double &out) {
+    const v1::Attribute *a = attr(n, name);
+    if (!a || a->value_case() != v1::Attribute::kF)
+      return false;
+    out = a->f();
+    return true;
+  };
+  if (flt("y_scale", p.sy)) {
+    p.exact = true;
+    p.aZp = aInt(n, "a_zero_point", 0);
+    p.bZp = aInt(n, "b_zero_point", 0);
+    p.outZp = aInt(n, "y_zero_point", 0);
+    if (const v1::Attribute *a = attr(n, "min"))
+      p.lo = a->value_case() == v1::Attribute::kI ? a->i() : p.lo;
+    if (const v1::Attribute *a = attr(n, "max"))
+      p.hi = a->value_case() == v1::Attribute::kI ? a->i() : p.hi;
+    return flt("a_scale", p.sa) && flt("b_scale", p.sb);
+  }
   bool all = true;
   for (auto &e : names) {
     const v1::Attribute *a = attr(n, e.name);
@@ -384,6 +404,37 @@ bool addAttrs(const v1::Node &n, AddAttrs &p) {
       all = false;
   }
   return all;
+}
+
+bool exactAddRegs(const View &v, const AddAttrs &p, int a, int b, int y,
+                  bool swap, AddRegs &r) {
+  // quant::AddFixed on the stored values less their type's lowest, which
+  // are the int8 lanes plus 128 for u8 and i8 alike; the result of a u8
+  // output is held as int8 (less 128): the offset and the clamp move by it.
+  auto lowest = [&](int x) { return v.dtype(x) == "u8" ? 0 : -128; };
+  quant::AddScales s;
+  s.sa = float(swap ? p.sb : p.sa);
+  s.sb = float(swap ? p.sa : p.sb);
+  s.sy = float(p.sy);
+  s.za = int32_t(swap ? p.bZp : p.aZp);
+  s.zb = int32_t(swap ? p.aZp : p.bZp);
+  s.zy = int32_t(p.outZp);
+  const int la = lowest(swap ? b : a), lb = lowest(swap ? a : b);
+  int64_t off = v.dtype(y) == "u8" ? 128 : 0;
+  int64_t lowY = v.dtype(y) == "u8" ? 0 : -128, highY = lowY + 255;
+  int64_t lo = std::max(p.lo, lowY), hi = std::min(p.hi, highY);
+  hi = std::max(lo, hi);
+  quant::AddFixed f;
+  if (!quant::makeAddFixed(s, la, lb, int32_t(lo), int32_t(hi), f))
+    return false;
+  r.exact = true;
+  r.xaMult = f.aMult;
+  r.xbMult = f.bMult;
+  r.xOffset = f.offset - off * (int64_t(1) << f.shift);
+  r.xShift = f.shift;
+  r.lo = int32_t(lo - off);
+  r.hi = int32_t(hi - off);
+  return true;
 }
 
 // How the second operand of an add repeats: 0 same shape, 1 one pixel
@@ -448,6 +499,15 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
   AddAttrs p;
   if (!addAttrs(n, p))
     return "QuantizedAdd without its multiplier/shift/zero-point attributes";
+  if (p.exact) {
+    AddRegs r;
+    if (!v.t.exactAddFlag())
+      return "the exact quantized add needs vadd's exact flag and the "
+             "add_x_* registers (the target has TFLite's add only)";
+    if (!exactAddRegs(v, p, a, b, y, false, r))
+      return "the exact add's scales lie too far apart for the 64-bit form "
+             "(48-bit multipliers)";
+  }
   auto yd = v.dims(y);
   if (yd.size() != 4 && yd.size() != 2)
     return "rank " + std::to_string(yd.size()) + " (2 or 4)";

@@ -127,15 +127,24 @@ struct Analysis {
   std::vector<MulPattern> muls;   // the quantized multiplies
 };
 
-// QuantizedAdd parameters (docs/quantization.md): TFLite's add.
+// QuantizedAdd parameters (docs/quantization.md): TFLite's add, or with
+// `exact` the fixed profile's exact add (its scales and zero points).
 struct AddAttrs {
   int64_t lshift = 20, aZp = 0, aMult = 0, aShift = 0, bZp = 0, bMult = 0,
           bShift = 0, outMult = 0, outShift = 0, outZp = 0;
   // Absent: the output type's range (clamped to it in regsOf).
   int64_t lo = INT64_MIN, hi = INT64_MAX;
+  bool exact = false;
+  double sa = 0, sb = 0, sy = 0;
 };
 
 bool addAttrs(const v1::Node &n, AddAttrs &p);
+// The exact add's registers (AddRegs' x fields, add_min/add_max) of the
+// QuantizedAdd n of a and b into y, in stored-int8 terms, operands swapped
+// with `swap`; false when its scales have no 64-bit form
+// (quant::makeAddFixed).
+bool exactAddRegs(const View &v, const AddAttrs &p, int a, int b, int y,
+                  bool swap, AddRegs &r);
 // How the second operand of an add repeats: 0 same shape, 1 one pixel
 // (per channel or scalar) repeated, -1 neither.
 int broadcastKind(const std::vector<int64_t> &big,

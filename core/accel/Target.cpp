@@ -17,12 +17,15 @@ const char *const kOpNames[kNumOpKinds] = {
     "load", "store", "copy",   "gemm",   "dwgemm", "requant",
     "vadd", "pool",  "setreg", "finish", "lutld",  "vmul"};
 const char *const kRegNames[kNumRegs] = {
-    "pad_value",  "pool_kh",    "pool_kw",     "pool_stride",  "pool_in_w",
-    "pool_out_w", "add_lshift", "add_a_zp",    "add_a_mult",   "add_a_shift",
-    "add_b_zp",   "add_b_mult", "add_b_shift", "add_out_mult", "add_out_shift",
-    "add_out_zp", "add_min",    "add_max",     "mul_a_zp",     "mul_b_zp",
-    "mul_mult",   "mul_shift",  "mul_out_zp",  "mul_min",      "mul_max",
-    "rq16_min",   "rq16_max"};
+    "pad_value",       "pool_kh",         "pool_kw",       "pool_stride",
+    "pool_in_w",       "pool_out_w",      "add_lshift",    "add_a_zp",
+    "add_a_mult",      "add_a_shift",     "add_b_zp",      "add_b_mult",
+    "add_b_shift",     "add_out_mult",    "add_out_shift", "add_out_zp",
+    "add_min",         "add_max",         "mul_a_zp",      "mul_b_zp",
+    "mul_mult",        "mul_shift",       "mul_out_zp",    "mul_min",
+    "mul_max",         "rq16_min",        "rq16_max",      "add_x_shift",
+    "add_x_offset_lo", "add_x_offset_hi", "add_x_a_mult",  "add_x_a_mult_hi",
+    "add_x_b_mult",    "add_x_b_mult_hi"};
 // The forms of the layer's catalogue (Select.cpp), by name.
 const char *const kFormNames[] = {"conv", "matmul", "mean",   "requant",
                                   "pool", "add",    "concat", "reshape",
@@ -418,6 +421,17 @@ bool Form::fuses(const char *stage) const {
   return std::find(epilogue.begin(), epilogue.end(), stage) != epilogue.end();
 }
 
+bool Target::exactAddFlag() const {
+  bool flag = false;
+  for (const auto &f : ops[size_t(OpKind::VAdd)].fields)
+    flag = flag || f.first == "exact";
+  for (Reg r :
+       {Reg::AddXShift, Reg::AddXOffsetLo, Reg::AddXOffsetHi, Reg::AddXAMult,
+        Reg::AddXAMultHi, Reg::AddXBMult, Reg::AddXBMultHi})
+    flag = flag && regs[size_t(r)] >= 0;
+  return flag;
+}
+
 bool Target::lutFlag(OpKind k) const {
   for (const auto &f : ops[size_t(k)].fields)
     if (f.first == "lut")
@@ -628,7 +642,8 @@ std::string parseTarget(const std::string &text, Target &t) {
           f.first == "reset" || f.first == "bias" || f.first == "avg" ||
           (f.first == "lut" && (k == OpKind::Requant || k == OpKind::VAdd ||
                                 k == OpKind::Pool || k == OpKind::VMul)) ||
-          (f.first == "bcast" && k == OpKind::VMul);
+          (f.first == "bcast" && k == OpKind::VMul) ||
+          (f.first == "exact" && k == OpKind::VAdd);
       for (const char *n : known)
         ok = ok || f.first == n;
       if (!ok)

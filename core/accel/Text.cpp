@@ -309,20 +309,34 @@ bool readTensor(Fields &f, int64_t lanes, NTensor &x) {
   return true;
 }
 
+// Twelve values (TFLite's add), or sixteen: then the exact add's x_a_mult,
+// x_b_mult, x_offset and x_shift follow.
 std::string regsText(const AddRegs &r) {
-  return list(std::vector<int32_t>{r.lshift, r.aZp, r.aMult, r.aShift, r.bZp,
-                                   r.bMult, r.bShift, r.outMult, r.outShift,
-                                   r.outZp, r.lo, r.hi});
+  std::vector<int64_t> v{r.lshift,   r.aZp,   r.aMult,  r.aShift,
+                         r.bZp,      r.bMult, r.bShift, r.outMult,
+                         r.outShift, r.outZp, r.lo,     r.hi};
+  if (r.exact)
+    v.insert(v.end(), {r.xaMult, r.xbMult, r.xOffset, int64_t(r.xShift)});
+  return list(v);
 }
 bool readRegs(Fields &f, const std::string &k, AddRegs &r) {
   std::vector<int64_t> v;
-  if (!f.nums(k, v, 12))
+  if (!f.nums(k, v))
     return false;
+  if (v.size() != 12 && v.size() != 16)
+    return f.fail(k, "not a list of 12 or 16 integers");
   int32_t *out[] = {&r.lshift,   &r.aZp,   &r.aMult,  &r.aShift,
                     &r.bZp,      &r.bMult, &r.bShift, &r.outMult,
                     &r.outShift, &r.outZp, &r.lo,     &r.hi};
   for (size_t i = 0; i < 12; ++i)
     *out[i] = int32_t(v[i]);
+  r.exact = v.size() == 16;
+  if (r.exact) {
+    r.xaMult = v[12];
+    r.xbMult = v[13];
+    r.xOffset = v[14];
+    r.xShift = int32_t(v[15]);
+  }
   return true;
 }
 

@@ -235,6 +235,28 @@ buildQuantizedAdd(LoweringBuilder &b, Value a, const QParams &pa, Value bv,
   // int16 value shifted by 15 stays within int32; docs/quantization.md).
   const bool wide = pa.kind == ElemKind::I16 || pb.kind == ElemKind::I16 ||
                     out.kind == ElemKind::I16;
+  if (!wide) {
+    // 8-bit: the exact add, written with its scales (the float32 values
+    // the QDQ nodes hold).
+    quant::AddScales s;
+    s.sa = float(pa.scale());
+    s.sb = float(pb.scale());
+    s.sy = float(out.scale());
+    s.za = int32_t(pa.zeroPoint());
+    s.zb = int32_t(pb.zeroPoint());
+    s.zy = int32_t(out.zeroPoint());
+    if (!quant::AddExact(s).valid())
+      return std::optional<Value>();
+    attrs["a_scale"] = Attr::ofFloat(double(s.sa));
+    attrs["b_scale"] = Attr::ofFloat(double(s.sb));
+    attrs["y_scale"] = Attr::ofFloat(double(s.sy));
+    attrs["a_zero_point"] = Attr::ofInt(s.za);
+    attrs["b_zero_point"] = Attr::ofInt(s.zb);
+    attrs["y_zero_point"] = Attr::ofInt(s.zy);
+    EMBER_ASSIGN(Value y,
+                 b.op(OpKind::QuantizedAdd, {a, bv}, std::move(attrs)));
+    return std::optional<Value>(y);
+  }
   quant::AddParams p = quant::makeAddParams(
       pa.scale(), int32_t(pa.zeroPoint()), pb.scale(), int32_t(pb.zeroPoint()),
       out.scale(), int32_t(out.zeroPoint()), int32_t(lo), int32_t(hi),

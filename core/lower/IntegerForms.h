@@ -86,10 +86,12 @@ Tensor accumulatorBias(const Tensor &stored, const QParams *params, double sx,
                        ElemKind acc = ElemKind::I32);
 
 // QuantizedAdd of a and b (per-tensor params pa, pb) into out, clamped to
-// [lo, hi], in `profile`: TFLite's add in the fixed profile
-// (quant::makeAddParams), ONNX Runtime's QLinearAdd in float32, whose
-// operands are ordered as ONNX Runtime orders them (an operand repeated over
-// the innermost broadcast span is the second). Empty when nothing was built
+// [lo, hi], in `profile`: the exact add in the fixed profile for 8-bit
+// tensors (its scales as attributes, quant::AddExact), TFLite's int16 add
+// (quant::makeAddParams, left shift 15) with a 16-bit side; ONNX Runtime's
+// QLinearAdd in float32, whose operands are ordered as ONNX Runtime orders
+// them (an operand repeated over the innermost broadcast span is the
+// second). Empty when nothing was built
 // (the add then stays DequantizeLinear -> Add -> QuantizeLinear).
 Expected<std::optional<Value>>
 buildQuantizedAdd(LoweringBuilder &b, Value a, const QParams &pa, Value bv,

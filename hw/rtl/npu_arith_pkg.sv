@@ -62,6 +62,30 @@ package npu_arith_pkg;
     return clamp_i8(mbqm(sa + sb, out_mult, out_shift) + out_zp, lo, hi);
   endfunction
 
+  // The exact quantized add of one element pair (VADD exact, spec version 4; quant::addFixed,
+  // docs/quantization.md): the lanes read as u = a + 128 and w = b + 128 (sign bit flipped), then
+  // (a_mult u + b_mult w + offset) >>> shift in 64 bits, a_mult and b_mult unsigned 48-bit, offset
+  // saturated to +-(2^62 - 1), shift clamped to [0, 62], saturated to int32, clamped to [lo, hi].
+  function automatic logic [7:0] quant_add_exact(input logic signed [7:0] a,
+                                                 input logic signed [7:0] b,
+                                                 input logic [47:0] a_mult,
+                                                 input logic [47:0] b_mult,
+                                                 input logic signed [63:0] offset,
+                                                 input logic signed [31:0] shift,
+                                                 input logic signed [31:0] lo,
+                                                 input logic signed [31:0] hi);
+    localparam logic signed [63:0] OFF_MAX = 64'sh3fff_ffff_ffff_ffff;
+    logic signed [63:0] u, w, off, v;
+    logic [5:0] sh;
+    u = 64'({~a[7], a[6:0]});
+    w = 64'({~b[7], b[6:0]});
+    off = offset > OFF_MAX ? OFF_MAX : (offset < -OFF_MAX ? -OFF_MAX : offset);
+    sh = shift > 62 ? 6'd62 : (shift < 0 ? 6'd0 : 6'(shift));
+    v = $signed({16'd0, a_mult}) * u + $signed({16'd0, b_mult}) * w + off;
+    v = v >>> sh;  // floor division by 2^shift
+    return clamp_i8(v > 64'(I32_MAX) ? I32_MAX : (v < 64'(I32_MIN) ? I32_MIN : v[31:0]), lo, hi);
+  endfunction
+
   // Pool average rounded half up: floor(sum / n + 1/2) = floor((2 sum + n) / (2 n)).
   function automatic logic [7:0] pool_average(input logic signed [31:0] sum,
                                               input logic [15:0] count);

@@ -86,6 +86,7 @@ module npu_vector
   // 16-bit forms: operand a (the source) and b are 16-bit rows, the result is one, REQUANT's
   // accumulators are 16x8 ones, VMUL has no b, LUTLD/LUT use the 16-bit table.
   logic a16, b16, r16, acc16, one, t16;
+  logic x_add;                      // VADD exact (spec version 4)
   logic [13:0] rows;
   logic signed [31:0] zp, lo, hi;
   logic [31:0] mult[DIM], shift[DIM];
@@ -408,6 +409,17 @@ module npu_vector
                               regs[NPU_REG_ADD_OUT_MULT], regs[NPU_REG_ADD_OUT_SHIFT],
                               regs[NPU_REG_ADD_OUT_ZP], regs[NPU_REG_ADD_MIN],
                               regs[NPU_REG_ADD_MAX]);
+          else if (x_add)
+            pre = {8'd0, quant_add_exact($signed(out_rdata[0][8*l+:8]),
+                                         $signed(out_rdata[1][8*l+:8]),
+                                         {regs[NPU_REG_ADD_X_A_MULT_HI][15:0],
+                                          regs[NPU_REG_ADD_X_A_MULT]},
+                                         {regs[NPU_REG_ADD_X_B_MULT_HI][15:0],
+                                          regs[NPU_REG_ADD_X_B_MULT]},
+                                         {regs[NPU_REG_ADD_X_OFFSET_HI],
+                                          regs[NPU_REG_ADD_X_OFFSET_LO]},
+                                         regs[NPU_REG_ADD_X_SHIFT], regs[NPU_REG_ADD_MIN],
+                                         regs[NPU_REG_ADD_MAX])};
           else
             pre = {8'd0, quant_add($signed(out_rdata[0][8*l+:8]), $signed(out_rdata[1][8*l+:8]),
                                    ls, regs[NPU_REG_ADD_A_ZP], regs[NPU_REG_ADD_A_MULT],
@@ -479,6 +491,7 @@ module npu_vector
       acc16 <= 1'b0;
       one <= 1'b0;
       t16 <= 1'b0;
+      x_add <= 1'b0;
       setup <= 1'b0;
       rd_active <= 1'b0;
       p_valid <= 1'b0;
@@ -517,6 +530,7 @@ module npu_vector
         acc16 <= 1'b0;
         one <= 1'b0;
         t16 <= 1'b0;
+      x_add <= 1'b0;
         kw <= 32'd1;
         taps <= 32'd1;
         tap <= '0;
@@ -556,6 +570,7 @@ module npu_vector
           a16 <= insn[`NPU_F_VADD_W16];
           b16 <= insn[`NPU_F_VADD_W16];
           r16 <= insn[`NPU_F_VADD_W16];
+          x_add <= insn[`NPU_F_VADD_EXACT];
           staged <= add_hazard;
         end else if (is_lutld) begin
           kind <= K_LUTLD;

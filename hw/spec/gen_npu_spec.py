@@ -322,7 +322,8 @@ ACCEL_OPS = {
     "requant": ("REQUANT", {"dst": "dst", "src": "src", "rows": "rows", "param": "param",
                             "zp": "zp", "min": "min", "max": "max", "bias": "bias",
                             "lut": "lut"}),
-    "vadd": ("VADD", {"dst": "dst", "a": "a", "b": "b", "rows": "rows", "lut": "lut"}),
+    "vadd": ("VADD", {"dst": "dst", "a": "a", "b": "b", "rows": "rows", "lut": "lut",
+                      "exact": "exact"}),
     "pool": ("POOL", {"avg": "avg", "dst": "dst", "src": "src", "rows": "rows", "lut": "lut"}),
     "setreg": ("SETREG", {"reg": "reg", "value": "value"}),
     "finish": ("FINISH", {}),
@@ -338,7 +339,8 @@ ACCEL_REGISTERS = ["pad_value", "pool_kh", "pool_kw", "pool_stride", "pool_in_w"
                    "add_b_zp", "add_b_mult", "add_b_shift", "add_out_mult",
                    "add_out_shift", "add_out_zp", "add_min", "add_max",
                    "mul_a_zp", "mul_b_zp", "mul_mult", "mul_shift", "mul_out_zp",
-                   "mul_min", "mul_max"]
+                   "mul_min", "mul_max", "add_x_shift", "add_x_offset_lo", "add_x_offset_hi",
+                   "add_x_a_mult", "add_x_a_mult_hi", "add_x_b_mult", "add_x_b_mult_hi"]
 # The spec's memories -> the operand classes each holds.
 ACCEL_HOLDS = {"ACT": ["act"], "WGT": ["wgt"], "ACC": ["acc", "param"], "OUT": ["out"]}
 

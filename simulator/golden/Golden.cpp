@@ -313,10 +313,14 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
       b[e] = outAt(insn.b + int64_t(e) / kDim, int(e % kDim), insn.w16);
     }
     AddParams p = addParamsFromRegs(regs_.data());
+    AddExactRegs x = addExactFromRegs(regs_.data());
+    const bool exact = insn.exact && !insn.w16;
     for (size_t e = 0; e < n; ++e)
       writeOutAny(insn.dst + int64_t(e) / kDim, int(e % kDim),
                   insn.w16 ? int32_t(quantAdd16(a[e], b[e], p))
-                           : int32_t(quantAdd(int8_t(a[e]), int8_t(b[e]), p)),
+                  : exact
+                      ? int32_t(quantAddExact(int8_t(a[e]), int8_t(b[e]), x))
+                      : int32_t(quantAdd(int8_t(a[e]), int8_t(b[e]), p)),
                   insn.w16, insn.lut);
     return "";
   }

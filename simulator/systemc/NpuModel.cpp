@@ -1128,9 +1128,11 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
     sramRead(EMBER_NPU_MEM_OUT, insn.a, buf_.data(), rows);
     sramRead(EMBER_NPU_MEM_OUT, insn.b, buf_.data() + bytes, rows);
     AddParams p = addParamsFromRegs(top_.regs.data());
+    AddExactRegs x = addExactFromRegs(top_.regs.data());
     const int8_t *a = reinterpret_cast<const int8_t *>(buf_.data());
     for (size_t e = 0; e < bytes; ++e)
-      out[e] = quantAdd(a[e], a[bytes + e], p);
+      out[e] = insn.exact ? quantAddExact(a[e], a[bytes + e], x)
+                          : quantAdd(a[e], a[bytes + e], p);
   } else {
     PoolGeom g = poolGeom(top_.regs.data(), insn);
     int64_t span = 0;

@@ -321,6 +321,11 @@ TEST(NpuOutputPath, ProgramFilesRecordTheLowestVersionThatRunsThem) {
   EXPECT_EQ(programVersion(
                 {load16Insn(kOut, 0, 0, 1, 1, 1), makeInsn(Opcode::FINISH)}),
             3u);
+  // Version 4: VADD's exact flag.
+  Insn exact = vaddInsn(0, 0, 1, 1);
+  EXPECT_EQ(programVersion({exact, makeInsn(Opcode::FINISH)}), 1u);
+  exact.exact = 1;
+  EXPECT_EQ(programVersion({exact, makeInsn(Opcode::FINISH)}), 4u);
   const std::string path = ::testing::TempDir() + "npu_version.nbin";
   for (const auto *prog : {&v1, &withRep, &wide}) {
     std::vector<Word> words = encodeAll(*prog), back;

@@ -642,6 +642,68 @@ std::vector<TestCase> directedCases() {
     b.add(storeInsn(kOutM, 0, outArea, 1, 120, 120));
     addCase("vadd_" + std::to_string(variant), b, randomDram(rng));
   }
+  // VADD exact (spec version 4): the parameters the compiler derives from
+  // quantize_static-like scales (u8 and i8 operands, a u8 result held as
+  // int8), then register values at and beyond the ranges' edges (the
+  // multipliers' 48 bits, the offset's saturation, shifts outside [0, 62],
+  // sums beyond int32).
+  for (int variant = 0; variant < 12; ++variant) {
+    SafeProgramBuilder b;
+    int64_t am = 0, bm = 0, off = 0;
+    int32_t sh = 0, lo = -128, hi = 127;
+    if (variant < 6) {
+      quant::AddScales s;
+      s.sa = float(0.001 + 0.01 * variant);
+      s.sb = variant % 2 ? float(3.0 / 255) : float(0.02 + 0.003 * variant);
+      s.sy = variant % 2 ? float(6.0 / 255) : float(0.03 - 0.002 * variant);
+      s.za = 17 * variant;
+      s.zb = variant % 2 ? 0 : 255 - 9 * variant;
+      s.zy = variant % 2 ? 0 : 40 + variant;
+      const int32_t lowest = variant % 3 ? 0 : -128;
+      quant::AddFixed f;
+      bool ok = quant::makeAddFixed(s, lowest, lowest, lowest, lowest + 255, f);
+      assert(ok);
+      (void)ok;
+      am = f.aMult;
+      bm = f.bMult;
+      off = f.offset - (lowest ? 0 : int64_t(128) << f.shift);
+      sh = f.shift;
+      lo = variant == 4 ? -20 : -128;
+      hi = variant == 2 ? 90 : 127;
+    } else {
+      const int64_t m48 = (int64_t(1) << 48) - 1;
+      const int64_t offs[] = {INT64_MAX, INT64_MIN,           int64_t(1) << 61,
+                              -1,        -(int64_t(1) << 40), 12345};
+      const int32_t shifts[] = {62, -5, 100, 0, 40, 31};
+      am = variant % 2 ? m48 : int64_t(1) << 47;
+      bm = variant % 3 ? m48 - 77 : 0;
+      off = offs[variant - 6];
+      sh = shifts[variant - 6];
+      lo = variant == 7 ? 100 : -128; // lo above hi: lo
+      hi = variant == 7 ? 50 : 127;
+    }
+    b.add(setregInsn(EMBER_NPU_REG_ADD_X_A_MULT, int32_t(uint32_t(am))));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_X_A_MULT_HI,
+                     int32_t(uint32_t(uint64_t(am) >> 32))));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_X_B_MULT, int32_t(uint32_t(bm))));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_X_B_MULT_HI,
+                     int32_t(uint32_t(uint64_t(bm) >> 32))));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_X_OFFSET_LO, int32_t(uint32_t(off))));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_X_OFFSET_HI,
+                     int32_t(uint32_t(uint64_t(off) >> 32))));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_X_SHIFT, sh));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_MIN, lo));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_MAX, hi));
+    b.add(loadInsn(kOutM, 0, 0, 1, 40, 40));
+    Insn x = vaddInsn(100, 0, 20, 20, variant % 4 == 3);
+    x.exact = 1;
+    b.add(x);
+    x = vaddInsn(5, 0, 7, 12 + variant); // destination overlaps the sources
+    x.exact = 1;
+    b.add(x);
+    b.add(storeInsn(kOutM, 0, outArea, 1, 120, 120));
+    addCase("vadd_exact_" + std::to_string(variant), b, randomDram(rng));
+  }
   // POOL: max and average, window and stride edges, partial last line.
   for (int avg = 0; avg < 2; ++avg) {
     for (int kh = 1; kh <= 3; ++kh) {
@@ -961,9 +1023,19 @@ TestCase randomCase(uint32_t seed, int length, GenBias bias) {
         b.add(setregInsn(EMBER_NPU_REG_ADD_MIN, rnd(-128, 0)));
         b.add(setregInsn(EMBER_NPU_REG_ADD_MAX, rnd(0, 127)));
       }
+      if (rng() % 2) { // the exact add's registers
+        b.add(setregInsn(EMBER_NPU_REG_ADD_X_SHIFT, rnd(-4, 66)));
+        for (unsigned r :
+             {EMBER_NPU_REG_ADD_X_OFFSET_LO, EMBER_NPU_REG_ADD_X_OFFSET_HI,
+              EMBER_NPU_REG_ADD_X_A_MULT, EMBER_NPU_REG_ADD_X_A_MULT_HI,
+              EMBER_NPU_REG_ADD_X_B_MULT, EMBER_NPU_REG_ADD_X_B_MULT_HI})
+          b.add(setregInsn(r, static_cast<int32_t>(rng())));
+      }
       int64_t rows = rnd(1, 16);
-      b.add(vaddInsn(rowIn(kOutM, rows), rowIn(kOutM, rows), rowIn(kOutM, rows),
-                     rows, lutFlag()));
+      Insn add = vaddInsn(rowIn(kOutM, rows), rowIn(kOutM, rows),
+                          rowIn(kOutM, rows), rows, lutFlag());
+      add.exact = rng() % 3 == 0;
+      b.add(add);
     } else if (kind < 18) { // POOL with geometry that fits
       if (!poolReady || rng() % 2) {
         int64_t kh = rnd(1, 3), kw = rnd(1, 3), stride = rnd(1, 2),

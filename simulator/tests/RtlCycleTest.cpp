@@ -233,6 +233,21 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     }
     add("gemm_vector_handover", b);
   }
+  {
+    SafeProgramBuilder b; // VADD exact (spec version 4): streaming, staged
+    b.add(setregInsn(EMBER_NPU_REG_ADD_X_A_MULT, 123456789));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_X_B_MULT_HI, 3));
+    b.add(setregInsn(EMBER_NPU_REG_ADD_X_SHIFT, 33));
+    for (int rows : {1, kDim, 100}) {
+      Insn x = vaddInsn(300, 0, 150, rows);
+      x.exact = 1;
+      b.add(x);
+      x = vaddInsn(2, 0, 5, rows); // overlapping: staged
+      x.exact = 1;
+      b.add(x);
+    }
+    add("vadd_exact", b);
+  }
   for (int rows : {1, 2, kDim, 100}) {
     SafeProgramBuilder b; // REQUANT's bias row: read beside each source row
     b.add(gemmInsn(true, 0, 0, 0, rows, 1));

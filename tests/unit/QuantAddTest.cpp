@@ -180,7 +180,8 @@ void buildAdd(Function &f, const Tensor &ain, const Tensor &bin,
 } // namespace
 
 // The lowering of a QDQ Add: one QuantizedAdd in either profile, computing
-// that profile's add; in float32 an operand repeated over the innermost span
+// that profile's add (fixed: the exact one, its scales as attributes); in
+// float32 an operand repeated over the innermost span
 // (ONNX Runtime's scalar operand) is passed second.
 TEST(QuantAdd, LoweringInBothProfiles) {
   AddScales s;
@@ -201,7 +202,14 @@ TEST(QuantAdd, LoweringInBothProfiles) {
     af.setDouble(i, double(s.sa * float(aq.getInt(i) - s.za)));
   for (int64_t i = 0; i < bq.size(); ++i)
     bf.setDouble(i, double(s.sb * float(bq.getInt(i) - s.zb)));
-  quant::AddParams pt = tfliteParams(s, 0, 255);
+  quant::AddScales es;
+  es.sa = s.sa;
+  es.sb = s.sb;
+  es.sy = s.sy;
+  es.za = s.za;
+  es.zb = s.zb;
+  es.zy = s.zy;
+  quant::AddExact pe(es);
   for (auto profile :
        {quant::RequantProfile::Fixed, quant::RequantProfile::Float32}) {
     SCOPED_TRACE(quant::profileName(profile));
@@ -222,15 +230,15 @@ TEST(QuantAdd, LoweringInBothProfiles) {
                                                  s.zb, s.zy, 0, 255);
     for (int r = 0; r < 3; ++r)
       for (int i = 0; i < 256; ++i) {
-        int64_t want = profile == quant::RequantProfile::Fixed
-                           ? quant::quantizedAdd(i, int32_t(bv[size_t(r)]), pt)
-                           : quant::addFloat32(i, int32_t(bv[size_t(r)]), pf);
+        int64_t want =
+            profile == quant::RequantProfile::Fixed
+                ? quant::addExact(i, int32_t(bv[size_t(r)]), pe, 0, 255)
+                : quant::addFloat32(i, int32_t(bv[size_t(r)]), pf);
         ASSERT_EQ((*got)[0].getInt(r * 256 + i), want) << r << "," << i;
       }
-    // x at its zero point plus 3: the exact tie 127.5, to even in float32.
-    if (profile == quant::RequantProfile::Float32) {
-      EXPECT_EQ((*got)[0].getInt(s.za), 128);
-    }
+    // x at its zero point plus 3: the exact tie 127.5, to even in float32,
+    // up in the fixed profile; 128 either way.
+    EXPECT_EQ((*got)[0].getInt(s.za), 128);
   }
   // b first: in float32 the lowering swaps it back to second.
   Function g("swapped");
@@ -260,4 +268,119 @@ TEST(QuantAdd, LoweringInBothProfiles) {
       EXPECT_EQ(n->inputs[0].type().dims(), af.dims());
       EXPECT_EQ(n->attrFloat("a_ratio", 0), double(s.sa / s.sy));
     }
+}
+
+namespace {
+
+// The exact sum sa (a - za) + sb (b - zb) over sy, rounded once half up,
+// plus zy, clamped to u8: rational arithmetic on the float32 scales (each
+// m * 2^e with an integer m < 2^24), written apart from ember/quant.
+int64_t exactAddU8(const AddScales &s, int64_t a, int64_t b) {
+  __extension__ typedef __int128 I128;
+  int ea = 0, eb = 0, ey = 0;
+  I128 ma = I128(std::ldexp(std::frexp(double(s.sa), &ea), 24));
+  I128 mb = I128(std::ldexp(std::frexp(double(s.sb), &eb), 24));
+  I128 my = I128(std::ldexp(std::frexp(double(s.sy), &ey), 24));
+  int e0 = std::min(ea, std::min(eb, ey));
+  ma <<= ea - e0;
+  mb <<= eb - e0;
+  my <<= ey - e0;
+  // floor(n / my + 1/2) = floor((2 n + my) / (2 my))
+  I128 num = 2 * (ma * (a - s.za) + mb * (b - s.zb)) + my, den = 2 * my;
+  I128 q = num / den;
+  if (num % den != 0 && num < 0)
+    --q;
+  return std::clamp<int64_t>(int64_t(q) + s.zy, 0, 255);
+}
+
+// The lowered QDQ add of every pair of u8 inputs, interpreted, against
+// exactAddU8; the number of pairs that differ.
+int64_t inexactPairs(const AddScales &s) {
+  Tensor af(Type(ElemKind::F32, {256, 1})), bf(Type(ElemKind::F32, {1, 256}));
+  for (int i = 0; i < 256; ++i) {
+    af.setDouble(i, double(s.sa * float(i - s.za)));
+    bf.setDouble(i, double(s.sb * float(i - s.zb)));
+  }
+  Function f("main");
+  buildAdd(f, af, bf, s);
+  LoweringOptions lo;
+  lo.requant = quant::RequantProfile::Fixed;
+  EXPECT_TRUE(lowerFunction(f, lo).isOk());
+  auto got = interpret(f, {af, bf});
+  EXPECT_TRUE(got.hasValue()) << got.status().message();
+  if (!got.hasValue())
+    return -1;
+  int64_t bad = 0;
+  for (int a = 0; a < 256; ++a)
+    for (int b = 0; b < 256; ++b)
+      if ((*got)[0].getInt(a * 256 + b) != exactAddU8(s, a, b))
+        ++bad;
+  return bad;
+}
+
+} // namespace
+
+// The fixed profile's QuantizedAdd is the exact sum rounded once, half up,
+// exact ties included (docs/quantization.md): every one of the 65,536 input
+// pairs against rational arithmetic, for HardSwish's `x + 3` with the scales
+// quantize_static gives it (x at its zero point is the exact tie 127.5) and
+// for general quantize_static-like scales.
+TEST(QuantAdd, FixedRoundsTheExactSumOnceTiesIncluded) {
+  std::mt19937 rng(43);
+  for (int trial = 0; trial < 24; ++trial) {
+    AddScales s = randomScales(rng, 0);
+    if (trial % 2 == 0) { // HardSwish's x + 3: s_y = 2 s_b, z_b = z_y = 0
+      s.sb = float(3.0 / 255);
+      s.zb = 0;
+      s.sy = float(6.0 / 255);
+      s.zy = 0;
+    }
+    SCOPED_TRACE("trial " + std::to_string(trial));
+    EXPECT_EQ(inexactPairs(s), 0)
+        << "sa=" << s.sa << " za=" << s.za << " sb=" << s.sb << " zb=" << s.zb
+        << " sy=" << s.sy << " zy=" << s.zy;
+  }
+  // The tie itself: x at its zero point plus 3 is 127.5 quanta, up to 128.
+  AddScales h;
+  h.sa = 0.0421875f;
+  h.za = 97;
+  h.sb = float(3.0 / 255);
+  h.sy = float(6.0 / 255);
+  EXPECT_EQ(exactAddU8(h, 97, 255), 128);
+}
+
+// The hardware form of the exact add (quant::AddFixed: the NPU's VADD
+// exact, the CPU backend's kernel) against exactAddU8 on every input pair,
+// for random quantize_static-like scales, int8 operands seen as u8 less 128
+// and a clamp; the shift quantize_static's scales need; and scales too far
+// apart for 48-bit multipliers are refused rather than rounded wrong.
+TEST(QuantAdd, FixedHardwareFormIsTheDefinition) {
+  std::mt19937 rng(7);
+  int32_t maxShift = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    AddScales s = randomScales(rng, 0);
+    const bool i8 = trial % 2 != 0;
+    const int32_t lowest = i8 ? -128 : 0, lo = trial % 3 ? 0 : s.zy;
+    quant::AddScales q{s.sa,          s.sb,          s.sy,
+                       s.za + lowest, s.zb + lowest, s.zy + lowest};
+    quant::AddFixed p;
+    ASSERT_TRUE(
+        quant::makeAddFixed(q, lowest, lowest, lo + lowest, 255 + lowest, p))
+        << trial;
+    maxShift = std::max(maxShift, p.shift);
+    for (int a = 0; a < 256; ++a)
+      for (int b = 0; b < 256; ++b)
+        ASSERT_EQ(quant::addFixed(a + lowest, b + lowest, p) - lowest,
+                  std::max<int64_t>(exactAddU8(s, a, b), lo))
+            << "trial " << trial << " a=" << a << " b=" << b;
+  }
+  EXPECT_LE(maxShift, 40);
+  // b's ratio 2^35, a's 2^2: no 48-bit multipliers separate every pair.
+  quant::AddScales far{
+      0x1.820c4ap-34f, 0x1.75c29p-1f, 0x1.6b851ep-36f, 53, 186, 159};
+  quant::AddFixed p;
+  EXPECT_TRUE(quant::AddExact(far).valid());
+  EXPECT_FALSE(quant::makeAddFixed(far, 0, 0, 0, 255, p));
+  quant::AddScales bad{0.0f, 1.0f, 1.0f, 0, 0, 0};
+  EXPECT_FALSE(quant::AddExact(bad).valid());
 }

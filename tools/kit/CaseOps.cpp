@@ -1006,8 +1006,19 @@ Status quantizedAdd(Builder &b, OpKind k, Draw &d) {
     attrs["y_zero_point"] = Attr::ofInt(s.zy);
     return b.node(k, {a, c}, attrs);
   }
-  // TFLite's add: both inputs rescaled to twice the larger scale, shifted
-  // left by 20 bits, added, rescaled to the output scale.
+  // The fixed profile's exact add, as lowering writes it (its scales), or
+  // TFLite's (the form older graphs and the int16 add carry): both inputs
+  // rescaled to twice the larger scale, shifted left by 20 bits, added,
+  // rescaled to the output scale.
+  if (d.coin(true)) {
+    attrs["a_scale"] = Attr::ofFloat(double(s.sa));
+    attrs["b_scale"] = Attr::ofFloat(double(s.sb));
+    attrs["y_scale"] = Attr::ofFloat(double(s.sy));
+    attrs["a_zero_point"] = Attr::ofInt(s.za);
+    attrs["b_zero_point"] = Attr::ofInt(s.zb);
+    attrs["y_zero_point"] = Attr::ofInt(s.zy);
+    return b.node(k, {a, c}, attrs);
+  }
   quant::AddParams p =
       quant::makeAddParams(s.sa, s.za, s.sb, s.zb, s.sy, s.zy, r.lo, r.hi);
   attrs["left_shift"] = Attr::ofInt(p.leftShift);

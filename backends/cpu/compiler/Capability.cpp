@@ -349,6 +349,13 @@ bool checkRequantize(const Node &n, std::string &reason) {
 bool checkQuantizedAdd(const Node &n, std::string &reason) {
   if (n.types[0].elem() != ElemKind::U8 && n.types[0].elem() != ElemKind::I8)
     return fail(reason, "result is not 8-bit");
+  quant::AddFixed p;
+  if (n.hasAttr("y_scale") && (!is8Bit(n.inputs[0].type().elem()) ||
+                               !is8Bit(n.inputs[1].type().elem())))
+    return fail(reason, "the exact add of a 16-bit operand");
+  if (n.hasAttr("y_scale") && !exactAddParams(n, p))
+    return fail(reason, "the exact add's scales lie too far apart for a "
+                        "64-bit form (48-bit multipliers)");
   return true;
 }
 
@@ -602,6 +609,25 @@ void fillManifest(backend::v1::CapabilityManifest &m) {
       p = bar + 1;
     }
   }
+}
+
+bool exactAddParams(const Node &n, quant::AddFixed &p) {
+  quant::AddScales s;
+  s.sa = float(n.attrFloat("a_scale", 0));
+  s.sb = float(n.attrFloat("b_scale", 0));
+  s.sy = float(n.attrFloat("y_scale", 0));
+  s.za = int32_t(n.attrInt("a_zero_point", 0));
+  s.zb = int32_t(n.attrInt("b_zero_point", 0));
+  s.zy = int32_t(n.attrInt("y_zero_point", 0));
+  // The clamp of LoopOps' clampRange: [min, max] within the result type.
+  bool sg = n.types[0].elem() == ElemKind::I8;
+  int64_t tlo = sg ? -128 : 0, thi = sg ? 127 : 255;
+  int64_t lo = std::max<int64_t>(n.attrInt("min", tlo), tlo);
+  int64_t hi = std::max(lo, std::min<int64_t>(n.attrInt("max", thi), thi));
+  auto lowest = [](ElemKind k) { return k == ElemKind::I8 ? -128 : 0; };
+  return quant::makeAddFixed(s, lowest(n.inputs[0].type().elem()),
+                             lowest(n.inputs[1].type().elem()), int32_t(lo),
+                             int32_t(hi), p);
 }
 
 } // namespace ember::cpugen

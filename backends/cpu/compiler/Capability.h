@@ -6,6 +6,7 @@
 #pragma once
 
 #include "Program.h"
+#include "ember/quant/Arith.h"
 
 #include <cstdint>
 #include <string>
@@ -95,5 +96,10 @@ bool nodeSupported(const Node &n, std::string &reason);
 // The static manifest: every row of CpuOps.def with its dtypes, ranks and
 // constraints.
 void fillManifest(backend::v1::CapabilityManifest &m);
+
+// The 64-bit form (quant::AddFixed) of an exact QuantizedAdd (one with
+// a_scale, b_scale and y_scale), for its operands' and result's kinds and
+// clamp; false when its scales have none.
+bool exactAddParams(const Node &n, quant::AddFixed &p);
 
 } // namespace ember::cpugen

@@ -627,6 +627,33 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
       return b.CreateTrunc(float32ToStored(b, v, nullptr, lo, hi),
                            b.getInt8Ty());
     }
+    if (n.hasAttr("y_scale")) {
+      // The exact add (quant::addFixed, its parameters checked against
+      // quant::AddExact on every input pair): 64-bit multiply-adds of the
+      // stored values less their types' lowest, one arithmetic shift.
+      quant::AddFixed p;
+      if (!exactAddParams(n, p))
+        return nullptr; // refused by checkQuantizedAdd
+      llvm::Type *i64 = b.getInt64Ty();
+      auto wide = [&](llvm::Value *v, ElemKind ek, int32_t lowest) {
+        llvm::Value *w =
+            isSigned(ek) ? b.CreateSExt(v, i64) : b.CreateZExt(v, i64);
+        return b.CreateSub(w, b.getInt64(uint64_t(int64_t(lowest))));
+      };
+      llvm::Value *v =
+          b.CreateAdd(b.CreateAdd(b.CreateMul(wide(x, k, p.aLowest),
+                                              b.getInt64(uint64_t(p.aMult))),
+                                  b.CreateMul(wide(o[1], kb, p.bLowest),
+                                              b.getInt64(uint64_t(p.bMult)))),
+                      b.getInt64(uint64_t(p.offset)));
+      v = b.CreateAShr(v, uint64_t(p.shift));
+      int64_t hi2 = std::max(lo, hi);
+      v = b.CreateSelect(b.CreateICmpSLT(v, b.getInt64(uint64_t(lo))),
+                         b.getInt64(uint64_t(lo)), v);
+      v = b.CreateSelect(b.CreateICmpSGT(v, b.getInt64(uint64_t(hi2))),
+                         b.getInt64(uint64_t(hi2)), v);
+      return b.CreateTrunc(v, b.getInt8Ty());
+    }
     auto ai = [&](const char *a) {
       return b.getInt32(uint32_t(int32_t(n.attrInt(a, 0))));
     };

@@ -69,6 +69,7 @@ npu::Insn encodeOp(const Target &, const Op &op) {
     break;
   case OpKind::VAdd:
     in = npu::vaddInsn(op.dst, op.a, op.b, op.rows, op.lut);
+    in.exact = op.exact;
     break;
   case OpKind::Pool:
     in = npu::poolInsn(op.avg, op.dst, op.src, op.rows, 0, 0, 0, op.lut);

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -100,6 +101,11 @@ struct GB { // graph builder
     v1::Attribute *a = n->add_attributes();
     a->set_name(k);
     a->set_i(v);
+  }
+  static void setFloat(v1::Node *n, const std::string &k, double v) {
+    v1::Attribute *a = n->add_attributes();
+    a->set_name(k);
+    a->set_f(v);
   }
   static void setInts(v1::Node *n, const std::string &k,
                       std::vector<int64_t> v) {
@@ -589,8 +595,10 @@ TEST(NpuGraph, AveragePoolExcludingPadding) {
 namespace {
 
 // QuantizedAdd (docs/quantization.md) with numpy broadcasting of b.
-HT quantizedAdd(const HT &a, const HT &b, const std::vector<int64_t> &ydims,
-                const ember::quant::AddParams &p, const std::string &to) {
+// f(a, b) of each element, numpy broadcasting of b.
+template <typename F>
+HT broadcastAdd(const HT &a, const HT &b, const std::vector<int64_t> &ydims,
+                const std::string &to, F f) {
   HT y{to, ydims, {}};
   int64_t n = 1;
   for (int64_t d : ydims)
@@ -608,10 +616,16 @@ HT quantizedAdd(const HT &a, const HT &b, const std::vector<int64_t> &ydims,
         stride *= bd;
       }
     }
-    y.v.push_back(ember::quant::quantizedAdd(int32_t(a.v[size_t(i)]),
-                                             int32_t(b.v[size_t(bi)]), p));
+    y.v.push_back(f(int32_t(a.v[size_t(i)]), int32_t(b.v[size_t(bi)])));
   }
   return y;
+}
+
+HT quantizedAdd(const HT &a, const HT &b, const std::vector<int64_t> &ydims,
+                const ember::quant::AddParams &p, const std::string &to) {
+  return broadcastAdd(a, b, ydims, to, [&](int32_t x, int32_t y) {
+    return ember::quant::quantizedAdd(x, y, p);
+  });
 }
 
 } // namespace
@@ -682,6 +696,76 @@ TEST(NpuGraph, QuantizedAddBroadcast) {
         return;
     }
   }
+}
+
+// The fixed profile's exact add (a_scale, b_scale, y_scale: VADD exact) on
+// the NPU against the rational definition (quant::AddExact), HardSwish's
+// x + 3 scales (exact ties) and general ones, i8 and u8, b the same shape,
+// a constant pixel or an input pixel, with and without a clamp.
+TEST(NpuGraph, QuantizedAddExact) {
+  std::mt19937 rng(43);
+  struct Case {
+    std::vector<int64_t> y, b;
+    bool bConst;
+  };
+  const Case cases[] = {{{1, 16, 16, 16}, {1, 16, 16, 16}, false},
+                        {{1, 37, 4, 3}, {1, 37, 1, 1}, true},
+                        {{1, 37, 4, 3}, {1, 37, 1, 1}, false},
+                        {{9, 33}, {9, 33}, false}};
+  int round = 0;
+  for (const Case &c : cases)
+    for (const char *dtc : {"i8", "u8"}) {
+      std::string dt = dtc;
+      ++round;
+      int64_t lo = dt == "u8" ? 0 : -128, hi = lo + 255;
+      ember::quant::AddScales s;
+      auto scale = [&](double a, double b) {
+        return float(std::exp(std::uniform_real_distribution<double>(
+                         std::log(a), std::log(b))(rng)) /
+                     255.0);
+      };
+      s.sa = scale(0.5, 40);
+      s.za = int32_t(lo + int64_t(rng() % 256));
+      if (round % 2) { // HardSwish's x + 3
+        s.sb = float(3.0 / 255);
+        s.sy = float(6.0 / 255);
+        s.zb = s.zy = int32_t(lo == 0 ? 0 : -128);
+      } else {
+        s.sb = scale(0.5, 40);
+        s.sy = scale(0.5, 60);
+        s.zb = int32_t(lo + int64_t(rng() % 256));
+        s.zy = int32_t(lo + int64_t(rng() % 256));
+      }
+      const int64_t cmin = round % 3 == 0 ? s.zy : lo;
+      GB b;
+      HT av = randomT(rng, dt, c.y, lo, hi);
+      HT bv = randomT(rng, dt, c.b, lo, hi);
+      int a = b.input("a", dt, av.dims);
+      int bb = c.bConst ? b.constant("b", bv) : b.input("b", dt, bv.dims);
+      int y = b.value("y", dt, c.y);
+      v1::Node *n = b.node("QuantizedAdd", "add", {a, bb}, {y});
+      GB::setFloat(n, "a_scale", double(s.sa));
+      GB::setFloat(n, "b_scale", double(s.sb));
+      GB::setFloat(n, "y_scale", double(s.sy));
+      GB::setInt(n, "a_zero_point", s.za);
+      GB::setInt(n, "b_zero_point", s.zb);
+      GB::setInt(n, "y_zero_point", s.zy);
+      if (cmin != lo)
+        GB::setInt(n, "min", cmin); // a fused Relu
+      b.output(y);
+      std::vector<HT> in = {av};
+      if (!c.bConst)
+        in.push_back(bv);
+      ember::quant::AddExact e(s);
+      HT want = broadcastAdd(av, bv, c.y, dt, [&](int32_t x, int32_t z) {
+        return ember::quant::addExact(x, z, e, int32_t(cmin), int32_t(hi));
+      });
+      run(b, in, {want},
+          "round " + std::to_string(round) + " (" + dt + ", b " +
+              (c.bConst ? "constant" : "input") + ")");
+      if (HasFatalFailure())
+        return;
+    }
 }
 
 // A b that is neither a constant nor one pixel of C channels in its own

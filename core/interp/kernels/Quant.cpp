@@ -118,22 +118,29 @@ Status kernel_DequantizeLinear(KernelContext &ctx) {
 }
 
 // com.microsoft QLinearAdd(A, A_scale, A_zp, B, B_scale, B_zp, C_scale, C_zp?)
-// Ember's QuantizedAdd (docs/quantization.md): TFLite's integer add, with
-// the parameters derived from the scales as lowering derives them.
+// Ember's QuantizedAdd of the fixed profile (docs/quantization.md): the
+// exact sum rounded once, half up, as lowering writes it.
 Status kernel_QLinearAdd(KernelContext &ctx) {
   const Tensor &a = ctx.in(0), &b = ctx.in(3);
   Tensor &y = ctx.out(0);
   const Dims &od = y.dims();
   quant::Range r = quant::rangeOf(a.elem() == ElemKind::I8);
-  quant::AddParams p = quant::makeAddParams(
-      ctx.in(1).getDouble(0), int32_t(ctx.in(2).getInt(0)),
-      ctx.in(4).getDouble(0), int32_t(ctx.in(5).getInt(0)),
-      ctx.in(6).getDouble(0), ctx.has(7) ? int32_t(ctx.in(7).getInt(0)) : 0,
-      r.lo, r.hi);
+  quant::AddScales s;
+  s.sa = float(ctx.in(1).getDouble(0));
+  s.za = int32_t(ctx.in(2).getInt(0));
+  s.sb = float(ctx.in(4).getDouble(0));
+  s.zb = int32_t(ctx.in(5).getInt(0));
+  s.sy = float(ctx.in(6).getDouble(0));
+  s.zy = ctx.has(7) ? int32_t(ctx.in(7).getInt(0)) : 0;
+  quant::AddExact e(s);
+  if (!e.valid())
+    return ctx.error("QLinearAdd scales ", s.sa, ", ", s.sb, " and ", s.sy,
+                     " are not positive finite values within 2^60 of each "
+                     "other");
   BroadcastIndexer ia(od, a.dims()), ib(od, b.dims());
   for (int64_t i = 0; i < y.size(); ++i)
-    y.setInt(i, quant::quantizedAdd(int32_t(a.getInt(ia.map(i))),
-                                    int32_t(b.getInt(ib.map(i))), p));
+    y.setInt(i, quant::addExact(int32_t(a.getInt(ia.map(i))),
+                                int32_t(b.getInt(ib.map(i))), e, r.lo, r.hi));
   return Status::ok();
 }
 

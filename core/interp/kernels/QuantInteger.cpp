@@ -69,10 +69,12 @@ Status kernel_Requantize(KernelContext &ctx) {
 }
 
 // QuantizedAdd(a, b) with numpy broadcasting, in the profile its `requant`
-// attribute names (docs/quantization.md): fixed, TFLite's add
+// attribute names (docs/quantization.md): fixed, the exact add
+// (quant::AddExact: a_/b_/y_scale and zero points) or TFLite's
 // (quant::quantizedAdd: left_shift and the a_/b_/y_ zero_point, multiplier
-// and shift), or float32, ONNX Runtime's QLinearAdd (quant::addFloat32:
-// a_ratio, b_ratio, a/b/y_zero_point); min, max and to as for Requantize.
+// and shift; the int16 add), or float32, ONNX Runtime's QLinearAdd
+// (quant::addFloat32: a_ratio, b_ratio, a/b/y_zero_point); min, max and to
+// as for Requantize.
 Status kernel_QuantizedAdd(KernelContext &ctx) {
   const Tensor &a = ctx.in(0), &b = ctx.in(1);
   Tensor &y = ctx.out(0);
@@ -85,6 +87,13 @@ Status kernel_QuantizedAdd(KernelContext &ctx) {
     for (int64_t i = 0; i < y.size(); ++i)
       y.setInt(i, quant::addFloat32(int32_t(a.getInt(ia.map(i))),
                                     int32_t(b.getInt(ib.map(i))), p));
+    return Status::ok();
+  }
+  if (f.exact) {
+    quant::AddExact e(f.scales);
+    for (int64_t i = 0; i < y.size(); ++i)
+      y.setInt(i, quant::addExact(int32_t(a.getInt(ia.map(i))),
+                                  int32_t(b.getInt(ib.map(i))), e, r.lo, r.hi));
     return Status::ok();
   }
   quant::AddParams p = f.fixed;

@@ -463,12 +463,16 @@ struct RequantizeLayout {
 Expected<RequantizeLayout> requantizeLayout(const TypeContext &ctx);
 
 // A QuantizedAdd's arithmetic from its attributes (docs/quantization.md):
-// `requant` fixed (default: TFLite's add, quant::AddParams: left_shift and
-// the a_/b_/y_ zero_point, multiplier and shift) or float32 (a_ratio,
-// b_ratio and the three zero points; quant::AddFloat32). The clamp range is
-// the kernel's to fill in.
+// `requant` fixed (default) with a_scale, b_scale, y_scale and the three
+// zero points: the exact add (quant::AddExact, `exact` set); fixed with
+// left_shift and the a_/b_/y_ zero_point, multiplier and shift instead:
+// TFLite's add (quant::AddParams, the int16 add's form); or float32
+// (a_ratio, b_ratio and the three zero points; quant::AddFloat32). The
+// clamp range is the kernel's to fill in.
 struct QuantizedAddForm {
   quant::RequantProfile profile = quant::RequantProfile::Fixed;
+  bool exact = false;
+  quant::AddScales scales; // exact
   quant::AddParams fixed;
   float ratioA = 1, ratioB = 1;
   int32_t aZp = 0, bZp = 0, yZp = 0;

@@ -103,7 +103,28 @@ Expected<QuantizedAddForm> quantizedAddForm(const TypeContext &ctx) {
                        quant::profileName(f.profile), " profile)");
     return Status::ok();
   };
-  if (f.profile == quant::RequantProfile::Fixed) {
+  if (f.profile == quant::RequantProfile::Fixed && ctx.hasAttr("y_scale")) {
+    for (const char *n : {"a_scale", "b_scale"})
+      EMBER_TRY(need(n));
+    quant::AddScales &s = f.scales;
+    double sc[3] = {ctx.attrFloat("a_scale"), ctx.attrFloat("b_scale"),
+                    ctx.attrFloat("y_scale")};
+    for (double v : sc)
+      if (!(v > 0) || !std::isfinite(v) || double(float(v)) != v)
+        return ctx.error("a_scale ", sc[0], ", b_scale ", sc[1],
+                         " and y_scale ", sc[2],
+                         " must be positive finite float32 values");
+    s.sa = float(sc[0]);
+    s.sb = float(sc[1]);
+    s.sy = float(sc[2]);
+    s.za = int32_t(ctx.attrInt("a_zero_point", 0));
+    s.zb = int32_t(ctx.attrInt("b_zero_point", 0));
+    s.zy = int32_t(ctx.attrInt("y_zero_point", 0));
+    if (!quant::AddExact(s).valid())
+      return ctx.error("the scales a_scale ", sc[0], ", b_scale ", sc[1],
+                       " and y_scale ", sc[2], " lie more than 2^60 apart");
+    f.exact = true;
+  } else if (f.profile == quant::RequantProfile::Fixed) {
     quant::AddParams &p = f.fixed;
     p.leftShift = int32_t(ctx.attrInt("left_shift", 20));
     p.aZp = int32_t(ctx.attrInt("a_zero_point", 0));

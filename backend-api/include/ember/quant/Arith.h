@@ -27,6 +27,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 namespace ember::quant {
 
@@ -151,6 +152,188 @@ inline int32_t quantizedAdd(int32_t a, int32_t b, const AddParams &p) {
   int32_t sb = mbqm(wrapShl(wrapSub(b, p.bZp), L), p.b.mult, p.b.shift);
   return clampTo(wrapAdd(mbqm(wrapAdd(sa, sb), p.y.mult, p.y.shift), p.yZp),
                  p.lo, p.hi);
+}
+
+//===----------------------------------------------------------------------===//
+// Fixed profile: the exact quantized add (docs/quantization.md, "Elementwise
+// add"): the exact sum of the two real values, rounded once, half up. The
+// TFLite form above (quantizedAdd, three roundings) stays for programs and
+// graphs written with its attributes and for the int16 add.
+//===----------------------------------------------------------------------===//
+
+__extension__ typedef __int128 Int128;
+
+/// The scales and zero points of a quantized add y = a + b.
+struct AddScales {
+  float sa = 1, sb = 1, sy = 1;
+  int32_t za = 0, zb = 0, zy = 0;
+};
+
+/// floor(n / d) for d > 0.
+inline Int128 floorDiv128(Int128 n, Int128 d) {
+  Int128 q = n / d;
+  return (n % d != 0 && n < 0) ? q - 1 : q;
+}
+inline Int128 ceilDiv128(Int128 n, Int128 d) { return -floorDiv128(-n, d); }
+
+/// The definition of the fixed profile's quantized add, computed exactly
+/// (the float32 scales taken as the binary fractions they are):
+///   y = zy + floor((sa (a - za) + sb (b - zb)) / sy + 1/2)
+/// (unclamped), one rounding of the exact sum, ties (exact .5) up. Invalid
+/// (valid() false) when a scale is not positive and finite or the scales'
+/// exponents lie more than 2^60 apart.
+class AddExact {
+public:
+  explicit AddExact(const AddScales &s) : s_(s) {
+    if (!(s.sa > 0 && s.sb > 0 && s.sy > 0) || !std::isfinite(s.sa) ||
+        !std::isfinite(s.sb) || !std::isfinite(s.sy))
+      return;
+    int ea = 0, eb = 0, ey = 0;
+    // Each scale is m * 2^(e - 24) with m < 2^24 an integer.
+    int64_t ma = int64_t(std::ldexp(std::frexp(s.sa, &ea), 24));
+    int64_t mb = int64_t(std::ldexp(std::frexp(s.sb, &eb), 24));
+    int64_t my = int64_t(std::ldexp(std::frexp(s.sy, &ey), 24));
+    int e0 = std::min({ea, eb, ey});
+    if (ea - e0 > 60 || eb - e0 > 60 || ey - e0 > 60)
+      return;
+    a_ = Int128(ma) << (ea - e0);
+    b_ = Int128(mb) << (eb - e0);
+    y_ = Int128(my) << (ey - e0);
+    valid_ = true;
+  }
+  bool valid() const { return valid_; }
+  const AddScales &scales() const { return s_; }
+  /// zy + floor(R + 1/2), R = (sa (a - za) + sb (b - zb)) / sy, unclamped.
+  int64_t operator()(int32_t a, int32_t b) const {
+    Int128 da = int64_t(a) - s_.za, db = int64_t(b) - s_.zb;
+    Int128 num = 2 * (a_ * da + b_ * db) + y_;
+    return static_cast<int64_t>(floorDiv128(num, 2 * y_)) + s_.zy;
+  }
+  /// The scales over a common power of two: sa : sb : sy = A : B : Y.
+  Int128 A() const { return a_; }
+  Int128 B() const { return b_; }
+  Int128 Y() const { return y_; }
+
+private:
+  AddScales s_;
+  Int128 a_ = 0, b_ = 0, y_ = 1;
+  bool valid_ = false;
+};
+
+/// The exact add, clamped to [lo, hi] (lo when lo > hi).
+inline int32_t addExact(int32_t a, int32_t b, const AddExact &e, int32_t lo,
+                        int32_t hi) {
+  return static_cast<int32_t>(
+      std::clamp<int64_t>(e(a, b), lo, std::max(lo, hi)));
+}
+
+/// The exact add as hardware computes it (the NPU's VADD exact): one
+/// multiply per operand, one constant, one shift, on the stored values less
+/// their type's lowest (u, w in 0..255 for 8-bit tensors):
+///   y = clamp(floor((aMult u + bMult w + offset) / 2^shift), lo, hi)
+/// in 64-bit integers. makeAddFixed picks parameters that give AddExact's
+/// result for every pair of 8-bit inputs, checked exhaustively.
+struct AddFixed {
+  int64_t aMult = 0, bMult = 0; ///< [0, 2^kAddMultBits)
+  int64_t offset = 0;           ///< |offset| < 2^kAddOffsetBits
+  int32_t shift = 0;            ///< [0, kAddMaxShift]
+  int32_t aLowest = -128, bLowest = -128;
+  int32_t lo = -128, hi = 127;
+};
+constexpr int kAddMultBits = 48;
+constexpr int kAddOffsetBits = 62;
+constexpr int kAddMaxShift = 62;
+
+/// One element (any int32 inputs; u and w are clamped to [-256, 511] and
+/// the parameters saturate to their ranges, so every input has a result and
+/// nothing overflows 64 bits).
+inline int32_t addFixed(int32_t a, int32_t b, const AddFixed &p) {
+  const int64_t m = (int64_t(1) << kAddMultBits) - 1;
+  const int64_t o = (int64_t(1) << kAddOffsetBits) - 1;
+  int64_t u = std::clamp<int64_t>(int64_t(a) - p.aLowest, -256, 511);
+  int64_t w = std::clamp<int64_t>(int64_t(b) - p.bLowest, -256, 511);
+  int64_t v = std::clamp<int64_t>(p.aMult, 0, m) * u +
+              std::clamp<int64_t>(p.bMult, 0, m) * w +
+              std::clamp<int64_t>(p.offset, -o, o);
+  int64_t r = v >> std::clamp(p.shift, 0, kAddMaxShift); // floor
+  return static_cast<int32_t>(
+      std::clamp<int64_t>(r, p.lo, std::max(p.lo, p.hi)));
+}
+
+/// AddFixed parameters of scales s for 8-bit inputs whose types' lowest
+/// values are aLowest and bLowest (0 for uint8, -128 for int8), clamped to
+/// [lo, hi]: for the smallest shift, multipliers and offset each rounded up
+/// from their exact values, kept when they reproduce AddExact on all 65,536
+/// input pairs. False when no shift up to kAddMaxShift fits the ranges
+/// (scale ratios around 2^30 and beyond, e.g. s_b / s_y = 2^35).
+inline bool makeAddFixed(const AddScales &s, int32_t aLowest, int32_t bLowest,
+                         int32_t lo, int32_t hi, AddFixed &out) {
+  AddExact exact(s);
+  if (!exact.valid())
+    return false;
+  if (lo > hi)
+    hi = lo;
+  std::vector<int16_t> want(65536);
+  for (int u = 0; u < 256; ++u)
+    for (int w = 0; w < 256; ++w)
+      want[size_t(u * 256 + w)] = static_cast<int16_t>(
+          std::clamp<int64_t>(exact(aLowest + u, bLowest + w), lo, hi));
+  const Int128 A = exact.A(), B = exact.B(), Y = exact.Y();
+  const Int128 za = int64_t(s.za) - aLowest, zb = int64_t(s.zb) - bLowest;
+  const Int128 multLimit = Int128(1) << kAddMultBits;
+  const Int128 offLimit = Int128(1) << kAddOffsetBits;
+  // Products of at most 124 bits (a wider one means parameters far outside
+  // the hardware's ranges anyway).
+  auto bits = [](Int128 v) {
+    unsigned __int128 m = static_cast<unsigned __int128>(v < 0 ? -v : v);
+    int n = 0;
+    for (; m; m >>= 1)
+      ++n;
+    return n;
+  };
+  auto mul = [&](Int128 x, Int128 y, Int128 &r) {
+    if (bits(x) + bits(y) > 124)
+      return false;
+    r = x * y;
+    return true;
+  };
+  for (int sh = 0; sh <= kAddMaxShift; ++sh) {
+    // aMult = ceil(A / Y 2^sh), bMult likewise, offset =
+    // ceil((zy + 1/2 - A / Y za - B / Y zb) 2^sh); za, zb less the lowest.
+    const Int128 p2 = Int128(1) << sh;
+    Int128 ap, bp, t0, t1, t2, n0, n1;
+    if (!mul(A, p2, ap) || !mul(B, p2, bp))
+      break;
+    Int128 am = ceilDiv128(ap, Y), bm = ceilDiv128(bp, Y);
+    if (am >= multLimit || bm >= multLimit)
+      break; // larger shifts only widen the multipliers
+    if (!mul(2 * Int128(s.zy) + 1, Y, t0) || !mul(t0, p2, n0) ||
+        !mul(ap, za, t1) || !mul(bp, zb, t2) || bits(t1) > 122 ||
+        bits(t2) > 122 || bits(n0) > 122)
+      break;
+    n1 = n0 - 2 * (t1 + t2);
+    Int128 c = ceilDiv128(n1, 2 * Y);
+    if (c <= -offLimit || c >= offLimit)
+      break;
+    AddFixed p;
+    p.aMult = static_cast<int64_t>(am);
+    p.bMult = static_cast<int64_t>(bm);
+    p.offset = static_cast<int64_t>(c);
+    p.shift = sh;
+    p.aLowest = aLowest;
+    p.bLowest = bLowest;
+    p.lo = lo;
+    p.hi = hi;
+    bool ok = true;
+    for (int u = 0; u < 256 && ok; ++u)
+      for (int w = 0; w < 256 && ok; ++w)
+        ok = addFixed(aLowest + u, bLowest + w, p) == want[size_t(u * 256 + w)];
+    if (ok) {
+      out = p;
+      return true;
+    }
+  }
+  return false;
 }
 
 /// Average of a pooling window: floor(sum / count + 1/2), exact. Half up

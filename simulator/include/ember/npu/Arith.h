@@ -84,6 +84,46 @@ inline int8_t quantAdd(int8_t a, int8_t b, const AddParams &p) {
   return clampI8(quant::quantizedAdd(a, b, q), -128, 127);
 }
 
+/// VADD exact (spec version 4): the exact quantized add of the fixed
+/// profile (quant::AddFixed, docs/quantization.md) on int8 lanes read as
+/// u = a + 128, w = b + 128 (the sign bit flipped: any 8-bit type's value
+/// less its lowest, for uint8 tensors held as int8 too):
+///   y = clamp(floor((X_A_MULT u + X_B_MULT w + X_OFFSET) / 2^X_SHIFT),
+///             MIN, MAX)
+/// X_A_MULT and X_B_MULT 48-bit unsigned (the _HI register's low 16 bits
+/// above the other's 32), X_OFFSET the signed 64-bit OFFSET_HI:OFFSET_LO,
+/// saturated to +-(2^62 - 1), X_SHIFT clamped to [0, 62]; the shifted sum
+/// saturates to int32 before the clamp.
+struct AddExactRegs {
+  quant::AddFixed p;
+  int32_t lo = -128, hi = 127;
+};
+
+inline AddExactRegs addExactFromRegs(const int32_t *regs) {
+  AddExactRegs r;
+  auto mult48 = [&](unsigned lo, unsigned hi) {
+    return int64_t(uint64_t(uint16_t(uint32_t(regs[hi]))) << 32 |
+                   uint64_t(uint32_t(regs[lo])));
+  };
+  r.p.aMult = mult48(EMBER_NPU_REG_ADD_X_A_MULT, EMBER_NPU_REG_ADD_X_A_MULT_HI);
+  r.p.bMult = mult48(EMBER_NPU_REG_ADD_X_B_MULT, EMBER_NPU_REG_ADD_X_B_MULT_HI);
+  r.p.offset =
+      int64_t(uint64_t(uint32_t(regs[EMBER_NPU_REG_ADD_X_OFFSET_HI])) << 32 |
+              uint64_t(uint32_t(regs[EMBER_NPU_REG_ADD_X_OFFSET_LO])));
+  r.p.shift = regs[EMBER_NPU_REG_ADD_X_SHIFT];
+  r.p.aLowest = r.p.bLowest = -128;
+  r.p.lo = std::numeric_limits<int32_t>::min();
+  r.p.hi = std::numeric_limits<int32_t>::max();
+  r.lo = regs[EMBER_NPU_REG_ADD_MIN];
+  r.hi = regs[EMBER_NPU_REG_ADD_MAX];
+  return r;
+}
+
+/// VADD exact of one element pair.
+inline int8_t quantAddExact(int8_t a, int8_t b, const AddExactRegs &r) {
+  return clampI8(quant::addFixed(a, b, r.p), r.lo, r.hi);
+}
+
 struct PoolGeom {
   int64_t kh, kw, stride, inW, outW;
   /// A bounded source (POOL's in_h > 0): windows start pad lines above and

@@ -52,11 +52,16 @@ struct Requant {
   int32_t zp = 0, lo = -128, hi = 127;
 };
 
-// The VAdd registers (TFLite quantized add), in stored-int8 terms.
+// The VAdd registers, in stored-int8 terms: TFLite's quantized add, or
+// with `exact` the exact one (quant::AddFixed on the lanes plus 128: the
+// add_x_* registers; lo and hi are add_min and add_max).
 struct AddRegs {
   int32_t lshift = 20;
   int32_t aZp = 0, aMult = 0, aShift = 0, bZp = 0, bMult = 0, bShift = 0;
   int32_t outMult = 0, outShift = 0, outZp = 0, lo = -128, hi = 127;
+  bool exact = false;
+  int64_t xaMult = 0, xbMult = 0, xOffset = 0;
+  int32_t xShift = 0;
 };
 
 struct FusedPool {

@@ -53,6 +53,9 @@ struct Op {
   // VMul: out[dst + i] = mul(out[a + i], out[b + i]), or out[b] for every i
   // with bcast (one row of per-channel values over every row).
   bool bcast = false;
+  // VAdd: the exact quantized add (Target::exactAddFlag; the add_x_*
+  // registers) instead of TFLite's.
+  bool exact = false;
   // SetReg: register id `reg` (the target's) = value.
   int64_t reg = 0, value = 0;
 };

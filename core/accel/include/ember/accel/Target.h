@@ -89,8 +89,17 @@ enum class Reg : uint8_t {
   // 16-bit layers; the role lets a description declare them).
   Rq16Min,
   Rq16Max,
+  // The exact quantized add's (VAdd with exact): 48-bit multipliers of the
+  // operands less their lowest, a 64-bit offset and a right shift.
+  AddXShift,
+  AddXOffsetLo,
+  AddXOffsetHi,
+  AddXAMult,
+  AddXAMultHi,
+  AddXBMult,
+  AddXBMultHi,
 };
-constexpr int kNumRegs = 27;
+constexpr int kNumRegs = 34;
 const char *regRoleName(Reg r);
 
 enum class Dataflow : uint8_t { WeightStationary, OutputStationary };
@@ -204,6 +213,10 @@ struct Target {
   // Whether operation `k` passes its results through the output table
   // (its description declares the flag "lut"; the table of the last LutLd).
   bool lutFlag(OpKind k) const;
+  // Whether vadd has the exact flag and the target the add_x_* registers:
+  // y = clamp((x_a_mult (a - lowest) + x_b_mult (b - lowest) + x_offset)
+  // >> x_shift, add_min, add_max) (quant::AddFixed).
+  bool exactAddFlag() const;
   // Param rows of one output table (256 bytes).
   int64_t lutRows() const { return ceilDivRows(256, clsRowBytes(Cls::Param)); }
   static int64_t ceilDivRows(int64_t a, int64_t b) {
