@@ -102,7 +102,8 @@ void putOp(Writer &w, const Op &op) {
   w.var(op.wait);
   w.var(op.signal);
   w.var((op.reset ? 1 : 0) | (op.bias ? 2 : 0) | (op.avg ? 4 : 0) |
-        (op.lut ? 8 : 0) | (op.bcast ? 16 : 0));
+        (op.lut ? 8 : 0) | (op.bcast ? 16 : 0) | (op.w16 ? 32 : 0) |
+        (op.acc16 ? 64 : 0) | (op.out16 ? 128 : 0));
   for (const OpField &f : opFields(op.kind))
     w.var(op.*f.member);
   w.var(op.reg);
@@ -127,11 +128,17 @@ std::string getOp(const Target &t, Reader &r, Op &op) {
   op.mem = int(mem);
   op.wait = uint32_t(wait);
   op.signal = uint32_t(signal);
+  if ((flags & (32 | 64 | 128)) && !t.wide16)
+    return "a 16-bit operation, but target '" + t.name +
+           "' has no 16-bit activations";
   op.reset = flags & 1;
   op.bias = flags & 2;
   op.avg = flags & 4;
   op.lut = flags & 8;
   op.bcast = flags & 16;
+  op.w16 = flags & 32;
+  op.acc16 = flags & 64;
+  op.out16 = flags & 128;
   for (const OpField &f : opFields(op.kind))
     op.*f.member = r.var();
   op.reg = r.var();

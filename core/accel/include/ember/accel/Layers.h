@@ -26,6 +26,7 @@ struct NTensor {
   int value = -1;   // graph value id (-1: none)
   bool i32 = false; // int32 elements (an accumulator stored to DRAM)
   bool u8 = false;  // a uint8 graph tensor, held as int8 (q - 128)
+  bool i16 = false; // int16 elements (a 16-bit activation, 16x8)
   std::vector<int64_t> dims;
   int axis = 1; // the channel axis (lanes)
   int64_t C = 1, P = 1;
@@ -39,7 +40,7 @@ struct NTensor {
       data; // Constant: bytes in the tiled layout (rowBytes per row)
 
   int64_t tiles() const { return ceilDiv(C, lanes); }
-  int64_t elemBytes() const { return i32 ? 4 : 1; }
+  int64_t elemBytes() const { return i32 ? 4 : i16 ? 2 : 1; }
   int64_t rowBytes() const { return lanes * elemBytes(); }
   uint64_t bytes() const { return uint64_t(tiles() * P * rowBytes()); }
 };
