@@ -149,7 +149,7 @@ void putTensor(Writer &w, const NTensor &t) {
   w.str(t.name);
   w.i64(int64_t(t.kind));
   w.i64(t.value);
-  w.u64(t.i32);
+  w.u64(t.i32 ? 1 : t.i16 ? 2 : 0); // the element type: 2 int16
   w.u64(t.u8);
   w.u64(t.dims.size());
   for (int64_t d : t.dims)
@@ -165,7 +165,9 @@ void getTensor(Reader &r, NTensor &t) {
   t.name = r.str();
   t.kind = NTensor::Kind(r.i64() & 3);
   t.value = int(r.i64());
-  t.i32 = r.u64() != 0;
+  const uint64_t elem = r.u64();
+  t.i32 = elem == 1;
+  t.i16 = elem == 2;
   t.u8 = r.u64() != 0;
   uint64_t n = r.len(8);
   t.dims.resize(size_t(n));
@@ -254,12 +256,14 @@ std::string serializeProgram(const Target &t, const Program &p,
   for (const GemmTables &tb : p.tables) {
     w.u64((tb.sum ? 1u : 0u) | (tb.dw ? 2u : 0u) | (tb.dwBias ? 4u : 0u) |
           (tb.gemmBias ? 8u : 0u) | (tb.rqBias ? 16u : 0u) |
-          (tb.lut ? 32u : 0u));
+          (tb.lut ? 32u : 0u) | (tb.rqParamHiOff ? 64u : 0u));
     for (uint64_t off :
          {tb.biasOff, tb.paramOff, tb.onesOff, tb.biasTileOff, tb.rqParamOff})
       w.u64(off);
     if (tb.lut)
       w.u64(tb.lutOff);
+    if (tb.rqParamHiOff) // 16x8: the int64 bias's high words
+      w.u64(tb.rqParamHiOff);
     w.u64(tb.wOff.size());
     for (size_t k = 0; k < tb.wOff.size(); ++k) {
       w.u64(tb.wOff[k]);
@@ -376,6 +380,8 @@ std::string deserializeProgram(const Target &t, const std::string &bytes,
       *off = r.u64();
     if (tb.lut)
       tb.lutOff = r.u64();
+    if (flags & 64u)
+      tb.rqParamHiOff = r.u64();
     const uint64_t kt = r.len(16);
     tb.wOff.resize(size_t(kt));
     tb.rel.resize(size_t(kt));

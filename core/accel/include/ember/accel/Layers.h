@@ -92,6 +92,11 @@ struct GemmLayer {
                              // requantization's input zero point
   int32_t padValue = 0;      // stored value padding reads (the input zp)
   bool requant = true;       // false: the int32 accumulators are the result
+  // 16x8 (Target::wide16): an int16 input (its two byte planes through the
+  // array, int64 `bias64` in place of `bias`: the bias plus 128 x the
+  // weights' sum, the low plane's excess-128) and/or an int16 result.
+  bool in16 = false, out16 = false;
+  std::vector<int64_t> bias64; // [K], with in16
   Requant rq;
   FusedPool pool;
   FusedAdd add;
