@@ -554,8 +554,9 @@ struct Builder {
     r.outMult = int32_t(p.outMult);
     r.outShift = int32_t(p.outShift);
     int64_t off = v.dtype(y) == "u8" ? 128 : 0;
-    int64_t lowest = v.dtype(y) == "u8" ? 0 : -128;
-    int64_t highest = v.dtype(y) == "u8" ? 255 : 127;
+    const bool w16 = v.dtype(y) == "i16";
+    int64_t lowest = v.dtype(y) == "u8" ? 0 : w16 ? -32768 : -128;
+    int64_t highest = v.dtype(y) == "u8" ? 255 : w16 ? 32767 : 127;
     int64_t lo = std::max(p.lo, lowest), hi = std::min(p.hi, highest);
     r.outZp = int32_t(p.outZp - off);
     r.lo = int32_t(lo - off);
@@ -569,7 +570,8 @@ struct Builder {
     int ka = broadcastKind(yd, v.dims(a)), kb = broadcastKind(yd, v.dims(b));
     // Fuse into the GEMM layer producing one operand, when it is its only
     // use and the layer has no pooling or add yet.
-    for (int side = 0; side < 2; ++side) {
+    // (A 16-bit add is a layer of its own.)
+    for (int side = 0; side < 2 && v.dtype(y) != "i16"; ++side) {
       int mine = side == 0 ? a : b, other = side == 0 ? b : a;
       int kMine = side == 0 ? ka : kb, kOther = side == 0 ? kb : ka;
       auto it = pending.find(mine);
@@ -613,6 +615,7 @@ struct Builder {
     L.add.b = tb;
     L.add.bBroadcast = (swap ? ka : kb) == 1;
     L.add.regs = regsOf(n, a, b, y, swap);
+    L.add.w16 = v.dtype(y) == "i16";
     L.add.out = newTensor(y, isOutput(y) ? NTensor::Kind::Output
                                          : NTensor::Kind::Activation);
     tensorOf[size_t(y)] = L.add.out;

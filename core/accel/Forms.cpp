@@ -427,6 +427,9 @@ std::vector<OpClaim> claimedOps(const Target &t) {
       c.dtypes.insert(c.dtypes.end(), {"i16", "i64"});
     else if (act16 && op == "Add" && *r.stage)
       c.dtypes.push_back("i64");
+    if (op == "QuantizedAdd" && t.form("add") && t.form("add")->act16 &&
+        t.wide16)
+      c.dtypes.push_back("i16");
     c.constraints = r.constraints(t);
     c.minRank = r.minRank;
     c.context = r.context;

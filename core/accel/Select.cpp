@@ -479,18 +479,31 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
   int a = v.in(n, 0), b = v.in(n, 1), y = v.out(n);
   if (a < 0 || b < 0 || y < 0)
     return "QuantizedAdd needs two operands";
+  // 16-bit: a, b and the result int16 (zero points 0) on a target whose add
+  // form declares 16-bit activations.
+  const Form *af = v.t.form("add");
+  const bool w16 = v.dtype(y) == "i16" && af && af->act16 && v.t.wide16;
   for (int x : {a, b, y})
-    if (!isQ8(v.dtype(x)))
-      return q(v.name(x)) + " is " + v.dtype(x) + " (i8 or u8)";
+    if (!isQ8(v.dtype(x)) && !(w16 && v.dtype(x) == "i16"))
+      return q(v.name(x)) + " is " + v.dtype(x) +
+             (w16 ? " (a 16-bit add reads int16 operands)"
+                  : " (i8 or u8)");
+  if (w16 && (v.dtype(a) != "i16" || v.dtype(b) != "i16"))
+    return "an int16 add of an 8-bit operand (the target's 16-bit add "
+           "reads int16 operands)";
   AddAttrs p;
   if (!addAttrs(n, p))
     return "QuantizedAdd without its multiplier/shift/zero-point attributes";
+  if (w16 && (p.aZp || p.bZp || p.outZp))
+    return "an int16 add with a nonzero zero point";
   auto yd = v.dims(y);
   if (yd.size() != 4 && yd.size() != 2)
     return "rank " + std::to_string(yd.size()) + " (2 or 4)";
   int ka = broadcastKind(yd, v.dims(a)), kb = broadcastKind(yd, v.dims(b));
   if (ka < 0 || kb < 0 || (ka && kb))
     return "broadcast other than one operand repeated per channel";
+  if (w16 && (ka || kb))
+    return "a repeated operand of an int16 add";
   if (ka || kb) {
     std::string why = whyRepeated(v, ka ? a : b, yd[1]);
     if (!why.empty())

@@ -416,6 +416,8 @@ std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
       os << "add " << common << " a=" << L.add.a << " b=" << L.add.b
          << " out=" << L.add.out << " broadcast=" << L.add.bBroadcast
          << " regs=" << regsText(L.add.regs);
+      if (L.add.w16)
+        os << " w16=1";
       if (L.add.mul) {
         const MulRegs &m = L.add.mulRegs;
         os << " mul="
@@ -587,7 +589,7 @@ std::string parseLayers(const Target &t, const std::string &text,
         if (!tensorRef(f, "a", L.add.a) || !tensorRef(f, "b", L.add.b) ||
             !tensorRef(f, "out", L.add.out) ||
             !f.flag("broadcast", L.add.bBroadcast) ||
-            !readRegs(f, "regs", L.add.regs))
+            !readRegs(f, "regs", L.add.regs) || !f.flag("w16", L.add.w16, false))
           return f.err;
         if (r.get("mul")) {
           std::vector<int64_t> m;

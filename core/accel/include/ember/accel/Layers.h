@@ -130,6 +130,9 @@ struct AddLayer {
   AddRegs regs;
   bool mul = false;
   MulRegs mulRegs;
+  // 16-bit rows (Target::wide16): a, b and the result int16 (the add's
+  // int16 form, zero points 0).
+  bool w16 = false;
 };
 
 struct Layer {
