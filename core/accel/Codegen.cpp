@@ -837,7 +837,8 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
         (in.kind != OpKind::Load && in.kind != OpKind::Store))
       continue;
     LayerInfo &info = out.layers[size_t(out.opLayer[k])];
-    uint64_t b = uint64_t(in.ysize * in.xsize * tg.clsRowBytes(in.cls));
+    uint64_t b = uint64_t(in.ysize * in.xsize * tg.clsRowBytes(in.cls) *
+                          (in.w16 ? 2 : 1));
     (in.kind == OpKind::Load ? info.loadBytes : info.storeBytes) += b;
   }
   out.ops.push_back(finishOp());
