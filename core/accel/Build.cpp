@@ -365,8 +365,12 @@ struct Builder {
     }
     const std::string &to = v.dtype(y);
     g.out16 = to == "i16";
-    int64_t lowest = to == "u8" ? 0 : g.out16 ? -32768 : -128,
-            highest = to == "u8" ? 255 : g.out16 ? 32767 : 127;
+    int64_t lowest = to == "u8" ? 0
+                     : g.out16  ? -32768
+                                : -128,
+            highest = to == "u8" ? 255
+                      : g.out16  ? 32767
+                                 : 127;
     int64_t lo = std::max(aInt(n, "min", lowest), lowest);
     int64_t hi = std::min(aInt(n, "max", highest), highest);
     int64_t off = to == "u8" ? 128 : 0;

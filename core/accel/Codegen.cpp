@@ -399,8 +399,7 @@ std::string genAdd(const Target &tg, const Layer &L,
   if (!plan.ok)
     return "does not fit the memories: " + plan.error;
   const sp::Tiling &t = plan.tiling;
-  Slots slots =
-      allocate(tg, p, t, o.slotsFromTop && !w16, o.paramReserve);
+  Slots slots = allocate(tg, p, t, o.slotsFromTop && !w16, o.paramReserve);
   code.tiling = info.tiling = tilingText(p, t);
   info.minDramBytes = tensorBytes(ts, g.a) + tensorBytes(ts, g.out) +
                       (g.bBroadcast ? uint64_t(y.tiles() * y.rowBytes())
@@ -438,8 +437,7 @@ std::string genAdd(const Target &tg, const Layer &L,
     int64_t a = slots.base[0][st.operands[0].slot];
     int64_t b = slots.base[1][st.operands[1].slot];
     int64_t out = slots.base[2][st.operands[2].slot];
-    moveRows(tg, sc.loads, false, Cls::Out, a, addr(g.a, c, p0), p1 - p0,
-             w16);
+    moveRows(tg, sc.loads, false, Cls::Out, a, addr(g.a, c, p0), p1 - p0, w16);
     if (bcast)
       moveRows(tg, sc.loads, false, Cls::Out, b, addr(g.b, c, 0), 1);
     else if (g.bBroadcast)

@@ -422,8 +422,8 @@ std::vector<OpClaim> claimedOps(const Target &t) {
     for (const char *f : {"conv", "matmul"})
       act16 = act16 || (t.form(f) && t.form(f)->act16 && t.wide16 &&
                         std::strstr(r.forms, f));
-    if (act16 && (op == "ConvInteger" || op == "MatMulInteger" ||
-                  op == "Requantize"))
+    if (act16 &&
+        (op == "ConvInteger" || op == "MatMulInteger" || op == "Requantize"))
       c.dtypes.insert(c.dtypes.end(), {"i16", "i64"});
     else if (act16 && op == "Add" && *r.stage)
       c.dtypes.push_back("i64");

@@ -39,8 +39,8 @@ GemmTables layoutGemm(const Target &t, const GemmLayer &g, Image &img,
   tb.sum = g.sum;
   tb.dw = useDwgemm && dwgemmLayer(t, g);
   // A 16x8 layer's int64 bias goes by Requant (acc16), never the array.
-  tb.dwBias = tb.dw && !g.in16 && t.dw.biasLanes > 0 &&
-              g.kw <= lanes - t.dw.biasLanes;
+  tb.dwBias =
+      tb.dw && !g.in16 && t.dw.biasLanes > 0 && g.kw <= lanes - t.dw.biasLanes;
   int64_t Kt = ceilDiv(g.K, lanes);
   int64_t Cg = g.C / g.groups, Kg = g.K / g.groups,
           taps = g.sum ? 1 : g.kh * g.kw;

@@ -27,9 +27,9 @@ std::string why16x8(const View &v, const char *form, int xzp, int wzp, int y) {
     return "result is " + v.dtype(y) + " (i64 expected for an int16 input)";
   for (int z : {xzp, wzp}) {
     std::vector<int64_t> zv;
-    if (z >= 0 && (!v.ints(z, zv) ||
-                   std::any_of(zv.begin(), zv.end(),
-                               [](int64_t e) { return e != 0; })))
+    if (z >= 0 &&
+        (!v.ints(z, zv) ||
+         std::any_of(zv.begin(), zv.end(), [](int64_t e) { return e != 0; })))
       return "a 16x8 layer with a nonzero zero point " + q(v.name(z));
   }
   return "";
@@ -486,8 +486,7 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
   for (int x : {a, b, y})
     if (!isQ8(v.dtype(x)) && !(w16 && v.dtype(x) == "i16"))
       return q(v.name(x)) + " is " + v.dtype(x) +
-             (w16 ? " (a 16-bit add reads int16 operands)"
-                  : " (i8 or u8)");
+             (w16 ? " (a 16-bit add reads int16 operands)" : " (i8 or u8)");
   if (w16 && (v.dtype(a) != "i16" || v.dtype(b) != "i16"))
     return "an int16 add of an 8-bit operand (the target's 16-bit add "
            "reads int16 operands)";

@@ -762,8 +762,8 @@ std::string parseTarget(const std::string &text, Target &t) {
     t.wide16 = t.wide16 || o == "i16";
   }
   // 16-bit activations: the int16 result's clamp registers.
-  if (t.wide16 && (t.regs[size_t(Reg::Rq16Min)] < 0 ||
-                   t.regs[size_t(Reg::Rq16Max)] < 0))
+  if (t.wide16 &&
+      (t.regs[size_t(Reg::Rq16Min)] < 0 || t.regs[size_t(Reg::Rq16Max)] < 0))
     return "requant.outputs: 'i16' needs the registers rq16_min and rq16_max";
   Obj dw = r.sub("depthwise", false);
   if (dw.j && (!dw.only({"max_taps", "bias_lanes"}) ||

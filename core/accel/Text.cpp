@@ -589,7 +589,8 @@ std::string parseLayers(const Target &t, const std::string &text,
         if (!tensorRef(f, "a", L.add.a) || !tensorRef(f, "b", L.add.b) ||
             !tensorRef(f, "out", L.add.out) ||
             !f.flag("broadcast", L.add.bBroadcast) ||
-            !readRegs(f, "regs", L.add.regs) || !f.flag("w16", L.add.w16, false))
+            !readRegs(f, "regs", L.add.regs) ||
+            !f.flag("w16", L.add.w16, false))
           return f.err;
         if (r.get("mul")) {
           std::vector<int64_t> m;

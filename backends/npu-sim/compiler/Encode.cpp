@@ -73,8 +73,8 @@ npu::Insn encodeOp(const Target &, const Op &op) {
     in = npu::vaddInsn(op.dst, op.a, op.b, op.rows, op.lut, op.w16);
     break;
   case OpKind::Pool:
-    in = npu::poolInsn(op.avg, op.dst, op.src, op.rows, 0, 0, 0, op.lut,
-                       op.w16);
+    in =
+        npu::poolInsn(op.avg, op.dst, op.src, op.rows, 0, 0, 0, op.lut, op.w16);
     break;
   case OpKind::SetReg:
     in = npu::setregInsn(unsigned(op.reg), op.value);
@@ -109,7 +109,11 @@ namespace {
 std::string tensorText(const NTensor &t) {
   std::ostringstream os;
   os << t.name << " "
-     << (t.i32 ? "i32" : t.i16 ? "i16" : t.u8 ? "u8" : "i8") << "[";
+     << (t.i32   ? "i32"
+         : t.i16 ? "i16"
+         : t.u8  ? "u8"
+                 : "i8")
+     << "[";
   for (size_t i = 0; i < t.dims.size(); ++i)
     os << (i ? "," : "") << t.dims[i];
   os << "] at dram " << t.dram << " (" << t.tiles() << " channel tiles x "

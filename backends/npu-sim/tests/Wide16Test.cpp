@@ -51,10 +51,8 @@ Case wideConv(const Spec &s, uint32_t seed) {
   Case c;
   const int64_t OH = (s.H + 2 * s.pad - s.k) / s.s + 1,
                 OW = (s.W + 2 * s.pad - s.k) / s.s + 1;
-  int x = tensor(c.lp, "x", {s.N, s.C, s.H, s.W}, NTensor::Kind::Input,
-                 s.in16);
-  int y = tensor(c.lp, "y", {s.N, s.K, OH, OW}, NTensor::Kind::Output,
-                 s.out16);
+  int x = tensor(c.lp, "x", {s.N, s.C, s.H, s.W}, NTensor::Kind::Input, s.in16);
+  int y = tensor(c.lp, "y", {s.N, s.K, OH, OW}, NTensor::Kind::Output, s.out16);
   Layer L;
   L.name = "conv16";
   L.nodes = {"conv16"};
@@ -65,8 +63,7 @@ Case wideConv(const Spec &s, uint32_t seed) {
   g.pt = g.pl = g.pb = g.pr = s.pad;
   g.groups = s.groups;
   g.flat = s.k == 1 && s.s == 1 && s.pad == 0;
-  const int64_t Cg = s.C / s.groups, Kg = s.K / s.groups,
-                per = Cg * s.k * s.k;
+  const int64_t Cg = s.C / s.groups, Kg = s.K / s.groups, per = Cg * s.k * s.k;
   g.w.resize(size_t(s.K * per));
   for (auto &v : g.w)
     v = int8_t(rng());
@@ -75,8 +72,8 @@ Case wideConv(const Spec &s, uint32_t seed) {
   g.bias.assign(size_t(s.K), 0);
   std::vector<int64_t> bias(size_t(s.K));
   for (auto &b : bias) // int64 biases beyond int32 (16x8 layers have them)
-    b = s.in16 ? (int64_t(int32_t(rng())) << 6) : int32_t(rng() % 200001) -
-                                                      100000;
+    b = s.in16 ? (int64_t(int32_t(rng())) << 6)
+               : int32_t(rng() % 200001) - 100000;
   if (s.in16) { // the layer's bias: the model's plus the low plane's excess
     g.bias64 = bias;
     for (int64_t k = 0; k < s.K; ++k)
@@ -132,8 +129,8 @@ Case wideConv(const Spec &s, uint32_t seed) {
           const int32_t m = g.rq.mult[size_t(oc)], e = g.rq.shift[size_t(oc)];
           // (an int8 input's int32 sum does not wrap here: the same
           // rounding as the int8 MBQM)
-          int32_t q = ember::quant::requantize16x8(a, {m, e}, g.rq.zp,
-                                                   g.rq.lo, g.rq.hi);
+          int32_t q = ember::quant::requantize16x8(a, {m, e}, g.rq.zp, g.rq.lo,
+                                                   g.rq.hi);
           size_t at = size_t(((n * s.K + oc) * OH + oy) * OW + ox);
           if (s.out16) {
             int16_t v = int16_t(q);
