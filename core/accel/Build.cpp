@@ -46,6 +46,7 @@ struct Builder {
     t.dims = v.dims(value);
     t.u8 = v.dtype(value) == "u8";
     t.i32 = v.dtype(value) == "i32";
+    t.i16 = v.dtype(value) == "i16";
     t.axis = t.dims.size() >= 2 ? 1 : 0;
     t.C = t.dims.empty() ? 1 : t.dims[size_t(t.axis)];
     t.P = t.C ? prod(t.dims, 0, t.dims.size()) / t.C : 0;
@@ -221,6 +222,14 @@ struct Builder {
     g.requant = false;
     g.bias.assign(size_t(g.K), 0);
     int64_t per = g.K ? int64_t(g.w.size()) / g.K : 0;
+    if (v.dtype(x) == "i16") { // zero points 0 (checked): padding reads 0
+      g.in16 = true;
+      g.padValue = 0;
+      g.bias64.assign(size_t(g.K), 0);
+      for (int64_t k = 0; k < g.K; ++k)
+        for (int64_t t = 0; t < per; ++t)
+          g.bias64[size_t(k)] += 128 * int64_t(g.w[size_t(k * per + t)]);
+    }
     for (int64_t k = 0; k < g.K; ++k) {
       int64_t sum = 0;
       for (int64_t t = 0; t < per; ++t)
@@ -288,7 +297,9 @@ struct Builder {
     GemmLayer &g = it->second.layer.gemm;
     std::vector<int64_t> bv;
     v.ints(c, bv);
-    for (int64_t k = 0; k < g.K; ++k)
+    for (int64_t k = 0; k < g.K && g.in16; ++k)
+      g.bias64[size_t(k)] += bv[bv.size() == 1 ? 0 : size_t(k)];
+    for (int64_t k = 0; k < g.K && !g.in16; ++k)
       g.bias[size_t(k)] = int32_t(uint32_t(g.bias[size_t(k)]) +
                                   uint32_t(bv[bv.size() == 1 ? 0 : size_t(k)]));
     Pending p = std::move(it->second);
@@ -354,7 +365,13 @@ struct Builder {
       g.rq.shift.push_back(int32_t(sv[sv.size() == 1 ? 0 : size_t(k)]));
     }
     const std::string &to = v.dtype(y);
-    int64_t lowest = to == "u8" ? 0 : -128, highest = to == "u8" ? 255 : 127;
+    g.out16 = to == "i16";
+    int64_t lowest = to == "u8" ? 0
+                     : g.out16  ? -32768
+                                : -128,
+            highest = to == "u8" ? 255
+                      : g.out16  ? 32767
+                                 : 127;
     int64_t lo = std::max(aInt(n, "min", lowest), lowest);
     int64_t hi = std::min(aInt(n, "max", highest), highest);
     int64_t off = to == "u8" ? 128 : 0;
@@ -546,8 +563,9 @@ struct Builder {
     r.outMult = int32_t(p.outMult);
     r.outShift = int32_t(p.outShift);
     int64_t off = v.dtype(y) == "u8" ? 128 : 0;
-    int64_t lowest = v.dtype(y) == "u8" ? 0 : -128;
-    int64_t highest = v.dtype(y) == "u8" ? 255 : 127;
+    const bool w16 = v.dtype(y) == "i16";
+    int64_t lowest = v.dtype(y) == "u8" ? 0 : w16 ? -32768 : -128;
+    int64_t highest = v.dtype(y) == "u8" ? 255 : w16 ? 32767 : 127;
     int64_t lo = std::max(p.lo, lowest), hi = std::min(p.hi, highest);
     r.outZp = int32_t(p.outZp - off);
     r.lo = int32_t(lo - off);
@@ -561,7 +579,8 @@ struct Builder {
     int ka = broadcastKind(yd, v.dims(a)), kb = broadcastKind(yd, v.dims(b));
     // Fuse into the GEMM layer producing one operand, when it is its only
     // use and the layer has no pooling or add yet.
-    for (int side = 0; side < 2; ++side) {
+    // (A 16-bit add is a layer of its own.)
+    for (int side = 0; side < 2 && v.dtype(y) != "i16"; ++side) {
       int mine = side == 0 ? a : b, other = side == 0 ? b : a;
       int kMine = side == 0 ? ka : kb, kOther = side == 0 ? kb : ka;
       auto it = pending.find(mine);
@@ -605,6 +624,7 @@ struct Builder {
     L.add.b = tb;
     L.add.bBroadcast = (swap ? ka : kb) == 1;
     L.add.regs = regsOf(n, a, b, y, swap);
+    L.add.w16 = v.dtype(y) == "i16";
     L.add.out = newTensor(y, isOutput(y) ? NTensor::Kind::Output
                                          : NTensor::Kind::Activation);
     tensorOf[size_t(y)] = L.add.out;

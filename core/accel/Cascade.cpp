@@ -38,12 +38,13 @@ bool overlaps(const Ranges &rs, uint64_t lo, uint64_t hi) {
 }
 
 // The rules of cascadeBoundary that hold of tensor T between layers i and
-// i + 1 whatever the code: an int8 activation of its own storage, neither an
-// input nor an output of the program, referenced by layers i and i + 1 only.
+// i + 1 whatever the code: an int8 activation (16-bit ones stay in DRAM) of its
+// own storage, neither an input nor an output of the program, referenced by
+// layers i and i + 1 only.
 bool cascadableTensor(const std::vector<NTensor> &ts, const LayerProgram &lp,
                       size_t i, int tensor) {
   const NTensor &T = ts[size_t(tensor)];
-  if (T.i32 || T.kind != NTensor::Kind::Activation ||
+  if (T.i32 || T.i16 || T.kind != NTensor::Kind::Activation ||
       std::find(lp.outputs.begin(), lp.outputs.end(), tensor) !=
           lp.outputs.end() ||
       std::find(lp.inputs.begin(), lp.inputs.end(), tensor) != lp.inputs.end())

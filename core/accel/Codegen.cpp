@@ -356,14 +356,22 @@ std::string genAdd(const Target &tg, const Layer &L,
   Addr addr{ts};
   const NTensor &y = ts[size_t(g.out)];
   const int64_t Ct = y.tiles(), P = y.P, lanes = tg.lanes;
+  const bool w16 = g.w16;
+  if (w16 && (!tg.wide16 || g.mul))
+    return "a 16-bit add on a target without 16-bit activations";
   sp::Problem p;
   p.spaces = spacesOf(tg, o.shareRows, o.paramReserve);
+  if (w16) { // 16-bit row pairs: the blocks in the lower half
+    sp::Space &s = p.spaces[size_t(tg.memOf(Cls::Out))];
+    const uint64_t half = tg.memRows(tg.memOf(Cls::Out)) / 2;
+    s.capacity = s.capacity ? std::min(s.capacity, half) : half;
+  }
   enum { dP, dC };
   p.dims = {{"p", P, false, {}}, {"c", Ct, false, {1}}};
   p.greedyDim = dP;
   auto rows = [](const std::vector<int64_t> &t) { return uint64_t(t[dP]); };
-  auto bytes = [lanes](const std::vector<int64_t> &t) {
-    return uint64_t(t[dP] * lanes);
+  auto bytes = [lanes, w16](const std::vector<int64_t> &t) {
+    return uint64_t(t[dP] * lanes * (w16 ? 2 : 1));
   };
   p.operands.push_back(
       operand("a", tg.memOf(Cls::Out), sp::Role::Input, {dP, dC}, rows, bytes));
@@ -404,7 +412,7 @@ std::string genAdd(const Target &tg, const Layer &L,
   if (!plan.ok)
     return "does not fit the memories: " + plan.error;
   const sp::Tiling &t = plan.tiling;
-  Slots slots = allocate(tg, p, t, o.slotsFromTop, o.paramReserve);
+  Slots slots = allocate(tg, p, t, o.slotsFromTop && !w16, o.paramReserve);
   code.tiling = info.tiling = tilingText(p, t);
   info.minDramBytes = tensorBytes(ts, g.a) + tensorBytes(ts, g.out) +
                       (g.bBroadcast ? uint64_t(y.tiles() * y.rowBytes())
@@ -431,17 +439,23 @@ std::string genAdd(const Target &tg, const Layer &L,
     int64_t a = slots.base[0][st.operands[0].slot];
     int64_t b = slots.base[1][st.operands[1].slot];
     int64_t out = slots.base[2][st.operands[2].slot];
-    moveRows(tg, sc.loads, false, Cls::Out, a, addr(g.a, c, p0), p1 - p0);
+    moveRows(tg, sc.loads, false, Cls::Out, a, addr(g.a, c, p0), p1 - p0, w16);
     if (bcast)
       moveRows(tg, sc.loads, false, Cls::Out, b, addr(g.b, c, 0), 1);
     else if (g.bBroadcast)
       repeatRow(tg, sc.loads, Cls::Out, b, addr(g.b, c, 0), p1 - p0);
     else
-      moveRows(tg, sc.loads, false, Cls::Out, b, addr(g.b, c, p0), p1 - p0);
+      moveRows(tg, sc.loads, false, Cls::Out, b, addr(g.b, c, p0), p1 - p0,
+               w16);
     sc.compute.push_back(g.mul ? vmulOp(tg, out, a, b, p1 - p0, bcast)
                                : vaddOp(tg, out, a, b, p1 - p0));
     sc.compute.back().exact = !g.mul && r.exact;
-    moveRows(tg, sc.tail, true, Cls::Out, out, addr(g.out, c, p0), p1 - p0);
+    moveRows(tg, sc.tail, true, Cls::Out, out, addr(g.out, c, p0), p1 - p0,
+             w16);
+    if (w16)
+      for (auto *ops : {&sc.loads, &sc.compute, &sc.tail})
+        for (Op &op : *ops)
+          op.w16 = true;
   }
   return "";
 }
@@ -824,7 +838,8 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
         (in.kind != OpKind::Load && in.kind != OpKind::Store))
       continue;
     LayerInfo &info = out.layers[size_t(out.opLayer[k])];
-    uint64_t b = uint64_t(in.ysize * in.xsize * tg.clsRowBytes(in.cls));
+    uint64_t b = uint64_t(in.ysize * in.xsize * tg.clsRowBytes(in.cls) *
+                          (in.w16 ? 2 : 1));
     (in.kind == OpKind::Load ? info.loadBytes : info.storeBytes) += b;
   }
   out.ops.push_back(finishOp());

@@ -36,12 +36,13 @@ std::pair<int64_t, int64_t> nextTransfer(const Target &t, int64_t rows) {
 } // namespace
 
 void moveRows(const Target &t, std::vector<Op> &out, bool store, Cls c,
-              int64_t sram, uint64_t dram, int64_t rows) {
-  const uint64_t rb = uint64_t(t.clsRowBytes(c));
+              int64_t sram, uint64_t dram, int64_t rows, bool w16) {
+  const uint64_t rb = uint64_t(t.clsRowBytes(c)) * (w16 ? 2 : 1);
   while (rows > 0) {
     auto [x, y] = nextTransfer(t, rows);
     out.push_back(store ? storeOp(t, c, sram, int64_t(dram), y, x, x)
                         : loadOp(t, c, sram, int64_t(dram), y, x, x));
+    out.back().w16 = w16;
     sram += x * y;
     dram += uint64_t(x * y) * rb;
     rows -= x * y;

@@ -20,7 +20,7 @@ std::pair<int64_t, int64_t> oneTransfer(const Target &t, int64_t rows);
 // `rows` contiguous rows of class `c` between DRAM and its memory, in as few
 // loads or stores as the size fields allow; moveRowsCount: how many.
 void moveRows(const Target &t, std::vector<Op> &out, bool store, Cls c,
-              int64_t sram, uint64_t dram, int64_t rows);
+              int64_t sram, uint64_t dram, int64_t rows, bool w16 = false);
 uint64_t moveRowsCount(const Target &t, int64_t rows);
 // One DRAM row repeated `rows` times (stride 0): bias rows, broadcast adds;
 // repeatRowCount: how many loads.

@@ -446,6 +446,22 @@ std::vector<OpClaim> claimedOps(const Target &t) {
     OpClaim c;
     c.op = r.op;
     c.dtypes.assign(r.dtypes.begin(), r.dtypes.end());
+    // 16x8 (Form::act16): the int16 input and int64 accumulator of a conv or
+    // matmul form declaring 16-bit activations, its int64 bias, its int16
+    // or int64-input requantization.
+    const std::string op = r.op;
+    bool act16 = false;
+    for (const char *f : {"conv", "matmul"})
+      act16 = act16 || (t.form(f) && t.form(f)->act16 && t.wide16 &&
+                        std::strstr(r.forms, f));
+    if (act16 &&
+        (op == "ConvInteger" || op == "MatMulInteger" || op == "Requantize"))
+      c.dtypes.insert(c.dtypes.end(), {"i16", "i64"});
+    else if (act16 && op == "Add" && *r.stage)
+      c.dtypes.push_back("i64");
+    if (op == "QuantizedAdd" && t.form("add") && t.form("add")->act16 &&
+        t.wide16)
+      c.dtypes.push_back("i16");
     c.constraints = r.constraints(t);
     c.minRank = r.minRank;
     c.context = r.context;

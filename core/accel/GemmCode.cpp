@@ -12,16 +12,92 @@ namespace ember::accel {
 
 namespace sp = ember::scratchpad;
 
+namespace {
+
+// A 16-bit layer's operations from the 8-bit schedule (Target::wide16):
+// the input block's loads as 16-bit rows (each row pair one load), every
+// array op twice (the low plane at act, acc and the high plane rows/2 up
+// in both), the table loads joined by the int64 bias's high words rows/2
+// above, Requant acc16/out16 (an int16 result's clamp in the rq16
+// registers: zp, min and max 0), the result's stores as 16-bit rows.
+void widen16(const Target &tg, const GemmLayer &g, const GemmTables &tb,
+             LayerCode &code) {
+  const int64_t actHalf = int64_t(tg.memRows(tg.memOf(Cls::Act)) / 2),
+                accHalf = int64_t(tg.memRows(tg.memOf(Cls::Acc)) / 2),
+                parHalf = int64_t(tg.memRows(tg.memOf(Cls::Param)) / 2);
+  const uint64_t tableBytes =
+      uint64_t(ceilDiv(g.K, tg.lanes) * 3 * tg.lanes * 4);
+  for (StepCode &sc : code.steps) {
+    std::vector<Op> loads;
+    for (const Op &op : sc.loads) {
+      loads.push_back(op);
+      Op &l = loads.back();
+      if (g.in16 && l.kind == OpKind::Load && l.cls == Cls::Act)
+        l.w16 = true;
+      if (g.in16 && l.kind == OpKind::Copy)
+        l.w16 = true;
+      if (g.in16 && l.kind == OpKind::Load && l.cls == Cls::Param &&
+          uint64_t(l.dram) >= tb.rqParamOff &&
+          uint64_t(l.dram) < tb.rqParamOff + tableBytes) {
+        Op hi = l;
+        hi.row += parHalf;
+        hi.dram = int64_t(tb.rqParamHiOff + (uint64_t(l.dram) - tb.rqParamOff));
+        loads.push_back(hi);
+      }
+    }
+    sc.loads = std::move(loads);
+    std::vector<Op> compute;
+    for (const Op &op : sc.compute) {
+      compute.push_back(op);
+      if (g.in16 && (op.kind == OpKind::Gemm || op.kind == OpKind::DwGemm)) {
+        Op hi = op;
+        hi.act += actHalf;
+        hi.acc += accHalf;
+        compute.push_back(hi);
+      }
+    }
+    sc.compute = std::move(compute);
+    for (Op &op : sc.tail) {
+      if (op.kind == OpKind::Requant) {
+        op.acc16 = g.in16;
+        op.out16 = g.out16;
+        if (g.out16)
+          op.zp = op.min = op.max = 0;
+      }
+      if (g.out16 && op.kind == OpKind::Store && op.cls == Cls::Out)
+        op.w16 = true;
+    }
+  }
+}
+
+} // namespace
+
 std::string genGemm(const Target &tg, const Layer &L,
                     const std::vector<NTensor> &ts, const GemmTables &tb,
-                    const CodegenOptions &o, int biasPath, LayerCode &code,
+                    const CodegenOptions &opts, int biasPath, LayerCode &code,
                     LayerInfo &info) {
   const int64_t lanes = tg.lanes;
+  const GemmLayer &g16 = L.gemm;
+  const bool in16 = g16.in16, wide = g16.in16 || g16.out16;
+  if (wide && !tg.wide16)
+    return "a 16-bit layer on a target without 16-bit activations";
+  if (in16 && (!g16.requant || !tb.rqBias))
+    return "a 16x8 layer needs its requantization with a bias row (the "
+           "int64 bias)";
+  if (wide && (g16.pool.on || g16.add.on || tb.lut || g16.sum))
+    return "a 16-bit layer with a fused pool, add or table";
+  // A 16-bit layer keeps its blocks in the lower halves of the memories its
+  // row pairs use (Target::wide16), so its slots are allocated from the
+  // bottom.
+  CodegenOptions o = opts;
+  if (wide)
+    o.slotsFromTop = false;
   const int64_t maxDwOuter = tg.has(OpKind::DwGemm)
                                  ? tg.ops[size_t(OpKind::DwGemm)].max("outer")
                                  : tg.maxOuter;
   // The path taken: the one asked for where the layer allows it, else DRAM.
-  const int path = tb.biasPathUsable(biasPath) ? biasPath : 0;
+  // (a 16x8 layer: the int64 bias by Requant, always)
+  const int path = in16 ? 2 : tb.biasPathUsable(biasPath) ? biasPath : 0;
   const bool gemmBias = path == 1;
   const bool rqBias = path == 2;
   const bool noBiasRows = gemmBias || rqBias || tb.dwBias; // no bias loads
@@ -47,6 +123,19 @@ std::string genGemm(const Target &tg, const Layer &L,
 
   sp::Problem p;
   p.spaces = spacesOf(tg, o.shareRows, o.paramReserve);
+  // 16-bit row pairs: the blocks in the lower half, the upper half their
+  // high bytes (or high plane, or the int64 bias's high words).
+  auto halve = [&](Cls c) {
+    const int m = tg.memOf(c);
+    sp::Space &s = p.spaces[size_t(m)];
+    const uint64_t half = tg.memRows(m) / 2;
+    s.capacity = s.capacity ? std::min(s.capacity, half) : half;
+  };
+  if (in16)
+    for (Cls c : {Cls::Act, Cls::Acc, Cls::Param})
+      halve(c);
+  if (g16.out16)
+    halve(Cls::Out);
   enum { dN, dY, dKo, dKc };
   const bool flat = g.flat;
   // A strided 1x1 convolution without padding reads every sh-th line and
@@ -73,7 +162,7 @@ std::string genGemm(const Target &tg, const Layer &L,
         step = d;
       }
     const int64_t rowStride =
-        int64_t(addr(g.in, 1, 0) - addr(g.in, 0, 0)) / lanes;
+        int64_t(addr(g.in, 1, 0) - addr(g.in, 0, 0)) / (lanes * (in16 ? 2 : 1));
     if (regular && rowStride > 0 &&
         std::max<int64_t>(step, 1) * rowStride <= tg.maxStride)
       actTileStride = std::max<int64_t>(step, 1) * rowStride;
@@ -141,7 +230,7 @@ std::string genGemm(const Target &tg, const Layer &L,
       "act", tg.memOf(Cls::Act), sp::Role::Input, actDims,
       [&](const std::vector<int64_t> &t) { return u(actRows(t)); },
       [&](const std::vector<int64_t> &t) {
-        return u(actDataRows(t) * lanes); // DRAM bytes: no padding
+        return u(actDataRows(t) * lanes * (in16 ? 2 : 1)); // no padding
       }));
   p.operands.push_back(operand(
       "wgt", tg.memOf(Cls::Wgt), sp::Role::Input, {dKo, dKc},
@@ -185,7 +274,7 @@ std::string genGemm(const Target &tg, const Layer &L,
         return u(g.requant ? accRows(t) : 0);
       },
       [&](const std::vector<int64_t> &t) {
-        return u(g.requant ? accRows(t) * lanes : 0);
+        return u(g.requant ? accRows(t) * lanes * (g.out16 ? 2 : 1) : 0);
       }));
   p.operands.push_back(operand(
       "pool", tg.memOf(Cls::Out), sp::Role::Output, {dN, dY, dKo},
@@ -331,6 +420,8 @@ std::string genGemm(const Target &tg, const Layer &L,
     }
     if (so[oAcc].ends && tg.array.drainRows)
       cyc[0] += uint64_t(tg.array.drainRows);
+    if (in16) // the two byte planes: every array op twice
+      cyc[0] *= 2;
     if (so[oAcc].ends && g.requant) {
       const int64_t rows = flat ? lines : cLines * g.OW;
       const int64_t outN = flat ? lines : lines * POW;
@@ -373,6 +464,10 @@ std::string genGemm(const Target &tg, const Layer &L,
   info.tiling = code.tiling;
 
   code.setup.push_back(setregOp(tg, Reg::PadValue, g.padValue));
+  if (g.out16) { // the int16 result's clamp
+    code.setup.push_back(setregOp(tg, Reg::Rq16Min, g.rq.lo));
+    code.setup.push_back(setregOp(tg, Reg::Rq16Max, g.rq.hi));
+  }
   if (tb.lut) {
     // The output table: into the top param rows, then to the vector engine
     // (dependency insertion orders it against other users of those rows).
@@ -440,7 +535,7 @@ std::string genGemm(const Target &tg, const Layer &L,
         int64_t q = ri - ri0, ci = rel[size_t(ri)];
         if (flat) {
           moveRows(tg, sc.loads, false, Cls::Act, slot(oAct) + q * lines,
-                   addr(g.in, ci, y0), lines);
+                   addr(g.in, ci, y0), lines, g.in16);
         } else if (sub) {
           for (int64_t r = 0; r < cLines; ++r)
             sc.loads.push_back(
@@ -651,8 +746,11 @@ std::string genGemm(const Target &tg, const Layer &L,
       vadd(result, outN);
     // The table applies to the layer's result: the vector op writing it.
     sc.tail.back().lut = tb.lut;
-    moveRows(tg, sc.tail, true, Cls::Out, result, addr(g.out, ko, outP), outN);
+    moveRows(tg, sc.tail, true, Cls::Out, result, addr(g.out, ko, outP), outN,
+             g.out16);
   }
+  if (wide)
+    widen16(tg, L.gemm, tb, code);
   return "";
 }
 

@@ -296,6 +296,12 @@ std::string formatOp(const Target &t, const Op &op) {
     s += " lut=1";
   if (op.exact)
     s += " exact=1";
+  if (op.w16)
+    s += " w16=1";
+  if (op.acc16)
+    s += " acc16=1";
+  if (op.out16)
+    s += " out16=1";
   if (op.wait)
     s += " wait=" + mask(t, op.wait);
   if (op.signal)
@@ -381,6 +387,15 @@ std::string parseOp(const Target &t, const std::string &text, Op &op) {
       op.lut = x != 0;
       continue;
     }
+    if ((k == "w16" && (op.kind == OpKind::Load || op.kind == OpKind::Store ||
+                        op.kind == OpKind::Copy || op.kind == OpKind::VAdd ||
+                        op.kind == OpKind::Pool)) ||
+        ((k == "acc16" || k == "out16") && op.kind == OpKind::Requant)) {
+      if (x != 0 && !t.wide16)
+        return "the target has no 16-bit activations ('" + k + "')";
+      (k == "w16" ? op.w16 : k == "acc16" ? op.acc16 : op.out16) = x != 0;
+      continue;
+    }
     if (k == "reset" || k == "bias" || k == "avg") {
       bool &b = k == "reset" ? op.reset : k == "bias" ? op.bias : op.avg;
       b = x != 0;
@@ -398,15 +413,56 @@ std::string parseOp(const Target &t, const std::string &text, Op &op) {
   return "";
 }
 
+namespace {
+
+void accesses8(const Target &t, const Op &op, const int32_t *regs,
+               std::vector<Access> &out);
+
+} // namespace
+
+// A 16-bit row pair's upper rows: each access of a 16-bit operand also
+// touches the same rows rows/2 up (the high bytes, or the high plane).
 void accesses(const Target &t, const Op &op, const int32_t *regs,
               std::vector<Access> &out) {
+  accesses8(t, op, regs, out);
+  if (!op.w16 && !op.acc16 && !op.out16)
+    return;
+  const int dram = int(t.memories.size());
+  const int paramM = t.memOf(Cls::Param);
+  const size_t n = out.size();
+  for (size_t i = 0; i < n; ++i) {
+    const Access a = out[i];
+    if (a.domain == dram || a.domain < 0)
+      continue;
+    bool wide = op.w16;
+    if (op.kind == OpKind::Requant) {
+      // In accesses8's order: the accumulators (acc16), the table (with
+      // acc16 and bias, the bias's high word), the result rows (out16).
+      wide = i == 0 ? op.acc16 : i == 2 ? op.out16 : false;
+      if (i == 1 && op.acc16 && op.bias) {
+        const uint64_t half = t.memRows(paramM) / 2;
+        out.push_back({a.domain, uint64_t(op.param) + 2 + half,
+                       uint64_t(op.param) + 3 + half, false});
+      }
+    }
+    if (!wide)
+      continue;
+    const uint64_t half = t.memRows(a.domain) / 2;
+    out.push_back({a.domain, a.lo + half, a.hi + half, a.write});
+  }
+}
+
+namespace {
+
+void accesses8(const Target &t, const Op &op, const int32_t *regs,
+               std::vector<Access> &out) {
   out.clear();
   const int dram = int(t.memories.size());
   const int actM = t.memOf(Cls::Act), wgtM = t.memOf(Cls::Wgt),
             accM = t.memOf(Cls::Acc), outM = t.memOf(Cls::Out),
             paramM = t.memOf(Cls::Param);
   // A DMA moves one class row (lanes x its element bytes) per memory row.
-  const uint64_t rb = uint64_t(t.clsRowBytes(op.cls));
+  const uint64_t rb = uint64_t(t.clsRowBytes(op.cls)) * (op.w16 ? 2 : 1);
   switch (op.kind) {
   case OpKind::Load: {
     uint64_t w = uint64_t(op.padLeft + op.xsize + op.padRight);
@@ -517,5 +573,7 @@ void accesses(const Target &t, const Op &op, const int32_t *regs,
     return;
   }
 }
+
+} // namespace
 
 } // namespace ember::accel

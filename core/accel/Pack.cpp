@@ -38,7 +38,9 @@ GemmTables layoutGemm(const Target &t, const GemmLayer &g, Image &img,
   GemmTables tb;
   tb.sum = g.sum;
   tb.dw = useDwgemm && dwgemmLayer(t, g);
-  tb.dwBias = tb.dw && t.dw.biasLanes > 0 && g.kw <= lanes - t.dw.biasLanes;
+  // A 16x8 layer's int64 bias goes by Requant (acc16), never the array.
+  tb.dwBias =
+      tb.dw && !g.in16 && t.dw.biasLanes > 0 && g.kw <= lanes - t.dw.biasLanes;
   int64_t Kt = ceilDiv(g.K, lanes);
   int64_t Cg = g.C / g.groups, Kg = g.K / g.groups,
           taps = g.sum ? 1 : g.kh * g.kw;
@@ -101,6 +103,10 @@ GemmTables layoutGemm(const Target &t, const GemmLayer &g, Image &img,
   if (biasByRequantPossible(t, g)) {
     tb.rqBias = true;
     tb.rqParamOff = img.reserve(size_t(Kt * 3 * lanes * 4));
+    // 16x8: the int64 bias's high words, the same layout (rows 0-1 unused),
+    // loaded rows/2 above the table (Target::wide16).
+    if (g.in16)
+      tb.rqParamHiOff = img.reserve(size_t(Kt * 3 * lanes * 4));
   }
   if (!g.sum && biasByGemmPossible(t, g)) {
     tb.gemmBias = true;
@@ -119,7 +125,7 @@ const char *biasPathName(int bias) {
 }
 
 bool biasByGemmPossible(const Target &t, const GemmLayer &g) {
-  if (g.sum)
+  if (g.sum || g.in16)
     return false;
   std::vector<int8_t> row(size_t(t.lanes));
   for (int64_t oc = 0; oc < ceilDiv(g.K, t.lanes) * t.lanes; ++oc)

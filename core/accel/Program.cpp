@@ -102,7 +102,8 @@ void putOp(Writer &w, const Op &op) {
   w.var(op.wait);
   w.var(op.signal);
   w.var((op.reset ? 1 : 0) | (op.bias ? 2 : 0) | (op.avg ? 4 : 0) |
-        (op.lut ? 8 : 0) | (op.bcast ? 16 : 0) | (op.exact ? 32 : 0));
+        (op.lut ? 8 : 0) | (op.bcast ? 16 : 0) | (op.w16 ? 32 : 0) |
+        (op.acc16 ? 64 : 0) | (op.out16 ? 128 : 0) | (op.exact ? 256 : 0));
   for (const OpField &f : opFields(op.kind))
     w.var(op.*f.member);
   w.var(op.reg);
@@ -127,12 +128,18 @@ std::string getOp(const Target &t, Reader &r, Op &op) {
   op.mem = int(mem);
   op.wait = uint32_t(wait);
   op.signal = uint32_t(signal);
+  if ((flags & (32 | 64 | 128)) && !t.wide16)
+    return "a 16-bit operation, but target '" + t.name +
+           "' has no 16-bit activations";
   op.reset = flags & 1;
   op.bias = flags & 2;
   op.avg = flags & 4;
   op.lut = flags & 8;
   op.bcast = flags & 16;
-  op.exact = flags & 32;
+  op.w16 = flags & 32;
+  op.acc16 = flags & 64;
+  op.out16 = flags & 128;
+  op.exact = flags & 256;
   for (const OpField &f : opFields(op.kind))
     op.*f.member = r.var();
   op.reg = r.var();
@@ -143,7 +150,7 @@ void putTensor(Writer &w, const NTensor &t) {
   w.str(t.name);
   w.i64(int64_t(t.kind));
   w.i64(t.value);
-  w.u64(t.i32);
+  w.u64(t.i32 ? 1 : t.i16 ? 2 : 0); // the element type: 2 int16
   w.u64(t.u8);
   w.u64(t.dims.size());
   for (int64_t d : t.dims)
@@ -159,7 +166,9 @@ void getTensor(Reader &r, NTensor &t) {
   t.name = r.str();
   t.kind = NTensor::Kind(r.i64() & 3);
   t.value = int(r.i64());
-  t.i32 = r.u64() != 0;
+  const uint64_t elem = r.u64();
+  t.i32 = elem == 1;
+  t.i16 = elem == 2;
   t.u8 = r.u64() != 0;
   uint64_t n = r.len(8);
   t.dims.resize(size_t(n));
@@ -248,12 +257,14 @@ std::string serializeProgram(const Target &t, const Program &p,
   for (const GemmTables &tb : p.tables) {
     w.u64((tb.sum ? 1u : 0u) | (tb.dw ? 2u : 0u) | (tb.dwBias ? 4u : 0u) |
           (tb.gemmBias ? 8u : 0u) | (tb.rqBias ? 16u : 0u) |
-          (tb.lut ? 32u : 0u));
+          (tb.lut ? 32u : 0u) | (tb.rqParamHiOff ? 64u : 0u));
     for (uint64_t off :
          {tb.biasOff, tb.paramOff, tb.onesOff, tb.biasTileOff, tb.rqParamOff})
       w.u64(off);
     if (tb.lut)
       w.u64(tb.lutOff);
+    if (tb.rqParamHiOff) // 16x8: the int64 bias's high words
+      w.u64(tb.rqParamHiOff);
     w.u64(tb.wOff.size());
     for (size_t k = 0; k < tb.wOff.size(); ++k) {
       w.u64(tb.wOff[k]);
@@ -370,6 +381,8 @@ std::string deserializeProgram(const Target &t, const std::string &bytes,
       *off = r.u64();
     if (tb.lut)
       tb.lutOff = r.u64();
+    if (flags & 64u)
+      tb.rqParamHiOff = r.u64();
     const uint64_t kt = r.len(16);
     tb.wOff.resize(size_t(kt));
     tb.rel.resize(size_t(kt));

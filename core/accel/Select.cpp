@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 
@@ -17,13 +18,54 @@ namespace ember::accel::sel {
 
 // ---- per-op local checks -------------------------------------------------
 
+// A 16x8 layer (docs/quantization.md, "16-bit activations"): an int16
+// input with int8 symmetric weights and an int64 accumulator, on a target
+// form declaring 16-bit activations.
+std::string why16x8(const View &v, const char *form, int xzp, int wzp, int y) {
+  const Form *f = v.t.form(form);
+  if (!f || !f->act16 || !v.t.wide16)
+    return std::string("an int16 input (target '") + v.t.name + "''s " + form +
+           " form has no 16-bit activations)";
+  if (v.dtype(y) != "i64")
+    return "result is " + v.dtype(y) + " (i64 expected for an int16 input)";
+  for (int z : {xzp, wzp}) {
+    std::vector<int64_t> zv;
+    if (z >= 0 &&
+        (!v.ints(z, zv) ||
+         std::any_of(zv.begin(), zv.end(), [](int64_t e) { return e != 0; })))
+      return "a 16x8 layer with a nonzero zero point " + q(v.name(z));
+  }
+  return "";
+}
+
+// The array sums each byte plane in int32: the low plane's excess-128
+// values need 128 * sum |w| < 2^31 per output channel.
+std::string fits16x8(const std::vector<int8_t> &w, int64_t K) {
+  const int64_t per = K ? int64_t(w.size()) / K : 0;
+  for (int64_t k = 0; k < K; ++k) {
+    int64_t s = 0;
+    for (int64_t t = 0; t < per; ++t)
+      s += std::abs(int64_t(w[size_t(k * per + t)]));
+    if (s * 128 >= (int64_t(1) << 31))
+      return "output channel " + std::to_string(k) +
+             ": 128 x its summed weight magnitude reaches 2^31 (a byte "
+             "plane's int32 sum could wrap)";
+  }
+  return "";
+}
+
 std::string whyConv(const View &v, const v1::Node &n) {
   int x = v.in(n, 0), w = v.in(n, 1), y = v.out(n);
   if (x < 0 || w < 0 || y < 0)
     return "ConvInteger needs x and w";
-  if (!isQ8(v.dtype(x)))
+  const bool in16 = v.dtype(x) == "i16";
+  if (!isQ8(v.dtype(x)) && !in16)
     return "input " + q(v.name(x)) + " is " + v.dtype(x) + " (i8 or u8)";
-  if (v.dtype(y) != "i32")
+  if (in16) {
+    std::string e = why16x8(v, "conv", v.in(n, 2), v.in(n, 3), y);
+    if (!e.empty())
+      return e;
+  } else if (v.dtype(y) != "i32")
     return "result is " + v.dtype(y) + " (i32 expected)";
   ConvGeom g;
   std::string e = convGeom(v, n, x, w, y, g);
@@ -36,6 +78,8 @@ std::string whyConv(const View &v, const v1::Node &n) {
   e = foldWeights(v, w, v.in(n, 3), g.K, wf);
   if (!e.empty())
     return e;
+  if (in16)
+    return fits16x8(wf, g.K);
   int64_t zp;
   return scalarZp(v, v.in(n, 2), zp);
 }
@@ -44,8 +88,14 @@ std::string whyMatMul(const View &v, const v1::Node &n) {
   int a = v.in(n, 0), b = v.in(n, 1), y = v.out(n);
   if (a < 0 || b < 0 || y < 0)
     return "MatMulInteger needs A and B";
-  if (!isQ8(v.dtype(a)))
+  const bool in16 = v.dtype(a) == "i16";
+  if (!isQ8(v.dtype(a)) && !in16)
     return "A " + q(v.name(a)) + " is " + v.dtype(a) + " (i8 or u8)";
+  if (in16) {
+    std::string e = why16x8(v, "matmul", v.in(n, 2), v.in(n, 3), y);
+    if (!e.empty())
+      return e;
+  }
   auto ad = v.dims(a), bd = v.dims(b);
   if (ad.size() != 2)
     return "A has rank " + std::to_string(ad.size()) +
@@ -59,6 +109,13 @@ std::string whyMatMul(const View &v, const v1::Node &n) {
   std::string e = foldWeights(v, b, v.in(n, 3), 1, wf);
   if (!e.empty())
     return e;
+  if (in16) { // B is [C, K]: output channel j's weights are column j
+    std::vector<int8_t> byK(wf.size());
+    for (int64_t k = 0; k < bd[0]; ++k)
+      for (int64_t j = 0; j < bd[1]; ++j)
+        byK[size_t(j * bd[0] + k)] = wf[size_t(k * bd[1] + j)];
+    return fits16x8(byK, bd[1]);
+  }
   // A per-column B zero point folds too (checked when packing).
   int64_t zp;
   return scalarZp(v, v.in(n, 2), zp);
@@ -72,7 +129,7 @@ bool isGemmRoot(const v1::Node &n) {
 // per-channel values (size 1 or K).
 bool biasValues(const View &v, int c, int64_t K, int rank,
                 std::vector<int64_t> &out) {
-  if (!v.ints(c, out) || v.dtype(c) != "i32")
+  if (!v.ints(c, out) || (v.dtype(c) != "i32" && v.dtype(c) != "i64"))
     return false;
   auto d = v.dims(c);
   // [K], [1,K], [1,K,1,1] or a scalar / all-ones shape.
@@ -156,12 +213,21 @@ std::string whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
   int x = v.in(n, 0), m = v.in(n, 1), s = v.in(n, 2), y = v.out(n);
   if (x < 0 || m < 0 || s < 0 || y < 0)
     return "Requantize needs x, multiplier and shift";
-  if (!isQ8(v.dtype(y)))
+  const bool wide = v.t.wide16 && (v.dtype(y) == "i16" || v.dtype(x) == "i64");
+  if (!isQ8(v.dtype(y)) && !(wide && v.dtype(y) == "i16"))
     return "result is " + v.dtype(y) + " (i8 or u8)";
   auto xd = v.dims(x);
   if (xd.size() != 4 && xd.size() != 2)
     return "x has rank " + std::to_string(xd.size()) + " (2 or 4)";
-  if (v.dtype(x) == "i32") {
+  if (wide && (v.dtype(x) != "i32" && v.dtype(x) != "i64"))
+    return "a 16-bit requantization of " + v.dtype(x) +
+           " (the target's 16x8 layers requantize their accumulators)";
+  if (v.dtype(y) == "i16" && v.in(n, 4) >= 0) {
+    std::vector<int64_t> zy;
+    if (!v.ints(v.in(n, 4), zy) || zy.size() != 1 || zy[0] != 0)
+      return "an int16 result with a nonzero zero point";
+  }
+  if (v.dtype(x) == "i32" || v.dtype(x) == "i64") {
     Chain c = accChain(v, a, x);
     if (c.root < 0)
       return "its int32 input " + q(v.name(x)) +
@@ -493,9 +559,17 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
   int a = v.in(n, 0), b = v.in(n, 1), y = v.out(n);
   if (a < 0 || b < 0 || y < 0)
     return "QuantizedAdd needs two operands";
+  // 16-bit: a, b and the result int16 (zero points 0) on a target whose add
+  // form declares 16-bit activations.
+  const Form *af = v.t.form("add");
+  const bool w16 = v.dtype(y) == "i16" && af && af->act16 && v.t.wide16;
   for (int x : {a, b, y})
-    if (!isQ8(v.dtype(x)))
-      return q(v.name(x)) + " is " + v.dtype(x) + " (i8 or u8)";
+    if (!isQ8(v.dtype(x)) && !(w16 && v.dtype(x) == "i16"))
+      return q(v.name(x)) + " is " + v.dtype(x) +
+             (w16 ? " (a 16-bit add reads int16 operands)" : " (i8 or u8)");
+  if (w16 && (v.dtype(a) != "i16" || v.dtype(b) != "i16"))
+    return "an int16 add of an 8-bit operand (the target's 16-bit add "
+           "reads int16 operands)";
   AddAttrs p;
   if (!addAttrs(n, p))
     return "QuantizedAdd without its multiplier/shift/zero-point attributes";
@@ -508,12 +582,18 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
       return "the exact add's scales lie too far apart for the 64-bit form "
              "(48-bit multipliers)";
   }
+  if (w16 && (p.aZp || p.bZp || p.outZp))
+    return "an int16 add with a nonzero zero point";
+  if (w16 && p.exact)
+    return "an exact int16 add (the exact form is the 8-bit add's)";
   auto yd = v.dims(y);
   if (yd.size() != 4 && yd.size() != 2)
     return "rank " + std::to_string(yd.size()) + " (2 or 4)";
   int ka = broadcastKind(yd, v.dims(a)), kb = broadcastKind(yd, v.dims(b));
   if (ka < 0 || kb < 0 || (ka && kb))
     return "broadcast other than one operand repeated per channel";
+  if (w16 && (ka || kb))
+    return "a repeated operand of an int16 add";
   if (ka || kb) {
     std::string why = whyRepeated(v, ka ? a : b, yd[1]);
     if (!why.empty())

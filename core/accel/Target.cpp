@@ -771,9 +771,15 @@ std::string parseTarget(const std::string &text, Target &t) {
     return err;
   if (!err.empty())
     return err;
-  for (const std::string &o : t.requant.outputs)
-    if (o != "i8" && o != "u8")
-      return "requant.outputs: '" + o + "' (the layer writes i8 or u8)";
+  for (const std::string &o : t.requant.outputs) {
+    if (o != "i8" && o != "u8" && o != "i16")
+      return "requant.outputs: '" + o + "' (the layer writes i8, u8 or i16)";
+    t.wide16 = t.wide16 || o == "i16";
+  }
+  // 16-bit activations: the int16 result's clamp registers.
+  if (t.wide16 &&
+      (t.regs[size_t(Reg::Rq16Min)] < 0 || t.regs[size_t(Reg::Rq16Max)] < 0))
+    return "requant.outputs: 'i16' needs the registers rq16_min and rq16_max";
   Obj dw = r.sub("depthwise", false);
   if (dw.j && (!dw.only({"max_taps", "bias_lanes"}) ||
                !dw.num("max_taps", 1, 1 << 16, t.dw.maxTaps) ||
@@ -794,14 +800,18 @@ std::string parseTarget(const std::string &text, Target &t) {
       return f.path + ": expected an object";
     Form form;
     if (!f.only({"form", "kernel_max", "stride_max", "dilation_max",
-                 "window_max", "epilogue", "doc"}) ||
+                 "window_max", "epilogue", "act16", "doc"}) ||
         !f.str("form", form.name) ||
         !f.num("kernel_max", 1, 1024, form.kernelMax, false) ||
         !f.num("stride_max", 1, 1024, form.strideMax, false) ||
         !f.num("dilation_max", 1, 1024, form.dilationMax, false) ||
         !f.num("window_max", 1, 1024, form.windowMax, false) ||
-        !f.strings("epilogue", form.epilogue, false))
+        !f.strings("epilogue", form.epilogue, false) ||
+        !f.flag("act16", form.act16))
       return err;
+    if (form.act16 && !t.wide16)
+      return f.at("act16") + ": 16-bit activations need requant.outputs "
+                             "'i16' (the target's 16-bit rows)";
     if (indexOf(kFormNames, form.name) < 0)
       return f.at("form") + ": '" + form.name +
              "' is not a form of the layer's catalogue (conv, matmul, mean, "

@@ -257,7 +257,7 @@ std::string parseRecords(const std::string &text, std::vector<Rec> &out) {
 const char *const kKinds[] = {"activation", "input", "output", "constant"};
 
 std::string typeOf(const NTensor &x) {
-  return x.i32 ? "i32" : x.u8 ? "u8" : "i8";
+  return x.i32 ? "i32" : x.i16 ? "i16" : x.u8 ? "u8" : "i8";
 }
 
 std::string tensorFields(const NTensor &x) {
@@ -291,9 +291,10 @@ bool readTensor(Fields &f, int64_t lanes, NTensor &x) {
   if (ki < 0)
     return f.fail("kind", "'" + *k + "' is not a tensor kind");
   x.kind = NTensor::Kind(ki);
-  if (*t != "i8" && *t != "u8" && *t != "i32")
-    return f.fail("type", "'" + *t + "' (i8, u8 or i32)");
+  if (*t != "i8" && *t != "u8" && *t != "i32" && *t != "i16")
+    return f.fail("type", "'" + *t + "' (i8, u8, i16 or i32)");
   x.i32 = *t == "i32";
+  x.i16 = *t == "i16";
   x.u8 = *t == "u8";
   if (x.axis < 0 || (!x.dims.empty() && size_t(x.axis) >= x.dims.size()))
     return f.fail("axis", "outside the dims");
@@ -400,6 +401,9 @@ std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
          << " pad_value=" << g.padValue << " bias=" << list(g.bias)
          << " weights=" << hex(g.w.data(), g.w.size(), elide)
          << " requant=" << g.requant;
+      if (g.in16 || g.out16) // 16x8 (optional fields)
+        os << " in16=" << g.in16 << " out16=" << g.out16
+           << " bias64=" << list(g.bias64);
       if (g.requant)
         os << " rq=" << g.rq.zp << "," << g.rq.lo << "," << g.rq.hi
            << " mult=" << list(g.rq.mult) << " shift=" << list(g.rq.shift);
@@ -428,6 +432,8 @@ std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
       os << "add " << common << " a=" << L.add.a << " b=" << L.add.b
          << " out=" << L.add.out << " broadcast=" << L.add.bBroadcast
          << " regs=" << regsText(L.add.regs);
+      if (L.add.w16)
+        os << " w16=1";
       if (L.add.mul) {
         const MulRegs &m = L.add.mulRegs;
         os << " mul="
@@ -534,8 +540,12 @@ std::string parseLayers(const Target &t, const std::string &text,
         if (!f.num("groups", g.groups) || !f.flag("flat", g.flat) ||
             !f.flag("sum", g.sum) || !f.num("pad_value", g.padValue) ||
             !f.nums("bias", g.bias) || !f.data("weights", w) ||
-            !f.flag("requant", g.requant))
+            !f.flag("requant", g.requant) || !f.flag("in16", g.in16, false) ||
+            !f.flag("out16", g.out16, false) ||
+            !f.nums("bias64", g.bias64, 0, false))
           return f.err;
+        if (g.in16 && int64_t(g.bias64.size()) != g.K)
+          return at("gemm: in16 needs bias64 of K entries");
         g.w.assign(w.begin(), w.end());
         if (g.requant) {
           std::vector<int64_t> rq;
@@ -598,7 +608,8 @@ std::string parseLayers(const Target &t, const std::string &text,
         if (!tensorRef(f, "a", L.add.a) || !tensorRef(f, "b", L.add.b) ||
             !tensorRef(f, "out", L.add.out) ||
             !f.flag("broadcast", L.add.bBroadcast) ||
-            !readRegs(f, "regs", L.add.regs))
+            !readRegs(f, "regs", L.add.regs) ||
+            !f.flag("w16", L.add.w16, false))
           return f.err;
         if (r.get("mul")) {
           std::vector<int64_t> m;
@@ -680,8 +691,10 @@ std::string printProgram(const Target &t, const Program &p) {
          << " rq_bias=" << tb.rqBias << " weights=" << list(tb.wOff)
          << " bias=" << tb.biasOff << " param=" << tb.paramOff
          << " ones=" << tb.onesOff << " bias_tile=" << tb.biasTileOff
-         << " rq_param=" << tb.rqParamOff << " rel=" << rel << " zero=" << zero
-         << "\n";
+         << " rq_param=" << tb.rqParamOff;
+      if (tb.rqParamHiOff)
+        os << " rq_param_hi=" << tb.rqParamHiOff;
+      os << " rel=" << rel << " zero=" << zero << "\n";
     }
   }
   for (size_t i = 0; i < p.ops.size(); ++i) {
@@ -817,7 +830,8 @@ std::string parseProgram(const Target &t, const std::string &text,
           !f.flag("rq_bias", tb.rqBias) || !f.nums("weights", tb.wOff) ||
           !f.num("bias", tb.biasOff) || !f.num("param", tb.paramOff) ||
           !f.num("ones", tb.onesOff) || !f.num("bias_tile", tb.biasTileOff) ||
-          !f.num("rq_param", tb.rqParamOff) || !rel || !zero)
+          !f.num("rq_param", tb.rqParamOff) ||
+          !f.num("rq_param_hi", tb.rqParamHiOff, false) || !rel || !zero)
         return f.err;
       std::stringstream rs(*rel), zs(*zero);
       std::string item;

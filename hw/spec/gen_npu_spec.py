@@ -340,7 +340,8 @@ ACCEL_REGISTERS = ["pad_value", "pool_kh", "pool_kw", "pool_stride", "pool_in_w"
                    "add_out_shift", "add_out_zp", "add_min", "add_max",
                    "mul_a_zp", "mul_b_zp", "mul_mult", "mul_shift", "mul_out_zp",
                    "mul_min", "mul_max", "add_x_shift", "add_x_offset_lo", "add_x_offset_hi",
-                   "add_x_a_mult", "add_x_a_mult_hi", "add_x_b_mult", "add_x_b_mult_hi"]
+                   "add_x_a_mult", "add_x_a_mult_hi", "add_x_b_mult", "add_x_b_mult_hi",
+                   "rq16_min", "rq16_max"]
 # The spec's memories -> the operand classes each holds.
 ACCEL_HOLDS = {"ACT": ["act"], "WGT": ["wgt"], "ACC": ["acc", "param"], "OUT": ["out"]}
 
@@ -389,7 +390,10 @@ def accel_target(spec, dim, forms):
         "register_count": 1 << desc_ops["setreg"]["reg"],
         "registers": {r["name"].lower(): {"id": r["id"], "engine": r["engine"]}
                       for r in spec["registers"] if r["name"].lower() in ACCEL_REGISTERS},
-        "requant": {"per_channel": True, "bias_row": True, "outputs": ["i8", "u8"]},
+        # Spec version 3's 16-bit rows (REQUANT out16, the RQ16 clamp): the
+        # layer's 16x8 forms (Target.h, wide16).
+        "requant": {"per_channel": True, "bias_row": True,
+                    "outputs": ["i8", "u8"] + (["i16"] if spec["version"] >= 3 else [])},
         # A kernel row of at most DIM taps (PE rows), as many as the field holds;
         # the bias as one int32 in the last four lanes of a weight row.
         "depthwise": {"max_taps": min(dim, dw_taps), "bias_lanes": 4},

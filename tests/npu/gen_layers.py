@@ -15,7 +15,11 @@ Quantization parameters are drawn so that the integer paths are exercised
 (zero points across the range, per-channel weight scales, int32 biases),
 and, with their own seed after those, convolutions with a QDQ activation
 (HardSwish, HardSigmoid, Sigmoid, Tanh, LeakyRelu, SiLU: the output
-table) and quantized Muls (same shapes or a per-channel scale),
+table) and quantized Muls (same shapes or a per-channel scale), and, with
+a third seed, 16x8 layers (--wide: opset-21 int16 Q/DQ, symmetric):
+convolutions (depthwise, grouped, strided, dilated, padded) and MatMul/Gemm
+reading int16 and writing int16, int8 or uint8, int8 layers writing int16
+(the precision boundaries), and int16 adds,
 the way ONNX Runtime's quantizer writes QDQ graphs: input float ->
 QuantizeLinear -> DequantizeLinear -> op -> QuantizeLinear ->
 DequantizeLinear -> output float.
@@ -57,7 +61,12 @@ class G:
         return out
 
     def qparams(self, dtype, lo, hi):
-        """Scale and zero point covering [lo, hi] (zero point anywhere)."""
+        """Scale and zero point covering [lo, hi] (zero point anywhere;
+        int16: symmetric, zero point 0, as 16x8 activations are)."""
+        if dtype == np.int16:
+            scale = np.float32(max(abs(lo), abs(hi), 1e-3) / 32767)
+            return self.const(scale, "s"), self.const(np.array(0, np.int16),
+                                                      "z")
         qmin, qmax = (0, 255) if dtype == np.uint8 else (-128, 127)
         scale = np.float32(max(hi - lo, 1e-3) / (qmax - qmin))
         zp = int(np.clip(round(qmin - lo / scale), qmin, qmax))
@@ -88,7 +97,7 @@ class G:
                               self.inits)
         m = helper.make_model(
             g, opset_imports=[helper.make_opsetid("", self.opset)])
-        m.ir_version = 8
+        m.ir_version = 10 if self.opset >= 21 else 8
         inferred = onnx.shape_inference.infer_shapes(m, strict_mode=True)
         infos = {v.name: v for v in inferred.graph.value_info}
         for x in self.outputs:
@@ -400,6 +409,82 @@ def mul_case(rng):
     return g, f"mul {shape}" + (" x per-channel scale" if se else "")
 
 
+def wide_dtypes(rng):
+    """(input, output) activation types of a 16x8 layer: one of them int16
+    at least (an int8 input and an int16 output: the boundary into 16 bits;
+    int16 into int8/uint8: the boundary out)."""
+    r = rng.random()
+    if r < 0.55:
+        return np.int16, np.int16
+    if r < 0.8:
+        return np.int16, act_dtype(rng)
+    return act_dtype(rng), np.int16
+
+
+def wide_conv_case(rng):
+    cfg = conv_cfg(rng)
+    cfg.pop("pool", None)
+    cfg.pop("residual", None)
+    g = G(rng)
+    g.opset = 21
+    N, C, H, W = cfg["N"], cfg["C"], cfg["H"], cfg["W"]
+    x = g.input([N, C, H, W])
+    dti, dto = wide_dtypes(rng)
+    xd, (sx, _) = g.qdq(x, dti, -2.0, 2.0)
+    K, k, grp = cfg["K"], cfg["k"], cfg["group"]
+    w, sw = weights(g, rng, [K, C // grp, k, k])
+    b = bias(g, rng, K, scale_of(g, sx), sw)
+    attrs = {"kernel_shape": [k, k], "strides": [cfg["s"]] * 2,
+             "pads": cfg["pads"], "dilations": [cfg["d"]] * 2, "group": grp}
+    y = g.node("Conv", [xd, w, b], attrs)
+    y, act = activation(g, rng, y)
+    yd, _ = g.qdq(y, dto, 0.0 if act else -3.0, 4.0)
+    g.output(yd)
+    names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
+    return g, (f"16x8 conv {names[dti]}->{names[dto]} N{N} C{C} {H}x{W} K{K} "
+               f"k{k} s{cfg['s']} d{cfg['d']} p{cfg['pads']} g{grp} {act}")
+
+
+def wide_matmul_case(rng):
+    g = G(rng)
+    g.opset = 21
+    M, K, Nn = (int(rng.integers(1, 40)), int(rng.integers(1, 80)),
+                int(rng.integers(1, 70)))
+    dti, dto = wide_dtypes(rng)
+    x = g.input([M, K])
+    xd, (sx, _) = g.qdq(x, dti, -2.0, 2.0)
+    w, sw = weights(g, rng, [Nn, K], per_channel=False)
+    b = bias(g, rng, Nn, scale_of(g, sx), sw)
+    y = g.node("Gemm", [xd, w, b], {"transB": 1})
+    y, act = activation(g, rng, y)
+    yd, _ = g.qdq(y, dto, 0.0 if act else -3.0, 3.0)
+    g.output(yd)
+    return g, f"16x8 gemm {M}x{K}x{Nn} {act}"
+
+
+def wide_add_case(rng):
+    g = G(rng)
+    g.opset = 21
+    shape = [int(rng.integers(1, 3)), int(rng.integers(1, 70)),
+             int(rng.integers(1, 17)), int(rng.integers(1, 17))]
+    ad, _ = g.qdq(g.input(shape), np.int16, -2.0, 2.0)
+    bd, _ = g.qdq(g.input(shape), np.int16, -1.0, 3.0)
+    y = g.node("Add", [ad, bd])
+    y, act = activation(g, rng, y)
+    yd, _ = g.qdq(y, np.int16, 0.0 if act else -3.0, 5.0)
+    g.output(yd)
+    return g, f"16x8 add {shape} {act}"
+
+
+def wide_case(rng):
+    r = rng.random()
+    if r < 0.6:
+        return wide_conv_case(rng)
+    if r < 0.8:
+        return wide_matmul_case(rng)
+    return wide_add_case(rng)
+
+
 def conv_cfg(rng):
     k = int(rng.integers(1, 8))
     s = int(rng.integers(1, 3))
@@ -445,6 +530,9 @@ def main():
     ap.add_argument("--placement", type=int, default=24,
                     help="Split/Concat and Resize cases, after those (their "
                          "own seed)")
+    ap.add_argument("--wide", type=int, default=48,
+                    help="16x8 cases (int16 activations), after those, with "
+                         "a seed of their own")
     args = ap.parse_args()
     import onnxruntime as ort
     rng = np.random.default_rng(args.seed)
@@ -452,10 +540,14 @@ def main():
     index = []
     extra = np.random.default_rng(args.seed + 1000)
     placed = np.random.default_rng(args.seed + 2000)
-    for i in range(args.count + args.extra + args.placement):
+    wide = np.random.default_rng(args.seed + 3000)
+    n_placed = args.count + args.extra + args.placement
+    for i in range(n_placed + args.wide):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if r > 2.0:
+        if i >= n_placed:
+            g, desc = wide_case(wide)
+        elif r > 2.0:
             g, desc = (split_case(placed) if placed.random() < 0.6
                        else upsample_case(placed))
         elif r > 1.0:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The NPU sweep on request (`cmake --build build --target npu-sweep`): every
-# int8 model and 320 generated single-layer cases, at DIM 8, 16 and 32, on
+# int8 model and the generated single-layer cases (320, the output table and
+# multiply cases, and the 16x8 ones: gen_layers.py), at DIM 8, 16 and 32, on
 # the SystemC model, plus the models on the golden model at DIM 16. Prints
 # each table; the JSON results land in BUILD/npu-sweep/.
 #   sweep.sh SOURCE_DIR BUILD_DIR EMBER PYTHON MODEL...

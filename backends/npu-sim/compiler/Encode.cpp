@@ -43,16 +43,18 @@ const char *npuTargetJson() { return kJson; }
 npu::Insn encodeOp(const Target &, const Op &op) {
   npu::Insn in;
   switch (op.kind) {
-  case OpKind::Load:
-    in = npu::loadInsn(op.mem, op.row, op.dram, op.ysize, op.xsize, op.stride,
-                       op.padTop, op.padBottom, op.padLeft, op.padRight);
+  case OpKind::Load: // 16-bit rows: LOAD16 (spec version 3)
+    in = (op.w16 ? npu::load16Insn : npu::loadInsn)(
+        op.mem, op.row, op.dram, op.ysize, op.xsize, op.stride, op.padTop,
+        op.padBottom, op.padLeft, op.padRight);
     break;
   case OpKind::Store:
-    in = npu::storeInsn(op.mem, op.row, op.dram, op.ysize, op.xsize, op.stride);
+    in = (op.w16 ? npu::store16Insn : npu::storeInsn)(
+        op.mem, op.row, op.dram, op.ysize, op.xsize, op.stride, 0, 0, 0);
     break;
   case OpKind::Copy:
     in = npu::moveInsn(op.dst, op.src, op.ysize, op.xsize, op.stride, op.padTop,
-                       op.padBottom, op.padLeft, op.padRight);
+                       op.padBottom, op.padLeft, op.padRight, 0, op.w16);
     break;
   case OpKind::Gemm:
     in = npu::gemmInsn(op.reset, op.acc, op.act, op.wgt, op.inner, op.outer,
@@ -65,14 +67,15 @@ npu::Insn encodeOp(const Target &, const Op &op) {
     break;
   case OpKind::Requant:
     in = npu::requantInsn(op.dst, op.src, op.rows, op.param, op.zp, op.min,
-                          op.max, op.bias, op.lut);
+                          op.max, op.bias, op.lut, op.acc16, op.out16);
     break;
   case OpKind::VAdd:
-    in = npu::vaddInsn(op.dst, op.a, op.b, op.rows, op.lut);
+    in = npu::vaddInsn(op.dst, op.a, op.b, op.rows, op.lut, op.w16);
     in.exact = op.exact;
     break;
   case OpKind::Pool:
-    in = npu::poolInsn(op.avg, op.dst, op.src, op.rows, 0, 0, 0, op.lut);
+    in =
+        npu::poolInsn(op.avg, op.dst, op.src, op.rows, 0, 0, 0, op.lut, op.w16);
     break;
   case OpKind::SetReg:
     in = npu::setregInsn(unsigned(op.reg), op.value);
@@ -106,7 +109,12 @@ namespace {
 
 std::string tensorText(const NTensor &t) {
   std::ostringstream os;
-  os << t.name << " " << (t.i32 ? "i32" : t.u8 ? "u8" : "i8") << "[";
+  os << t.name << " "
+     << (t.i32   ? "i32"
+         : t.i16 ? "i16"
+         : t.u8  ? "u8"
+                 : "i8")
+     << "[";
   for (size_t i = 0; i < t.dims.size(); ++i)
     os << (i ? "," : "") << t.dims[i];
   os << "] at dram " << t.dram << " (" << t.tiles() << " channel tiles x "

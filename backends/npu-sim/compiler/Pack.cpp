@@ -74,7 +74,19 @@ void packGemm(const Target &t, const GemmLayer &g, const GemmTables &tb,
         p3[size_t((ko * 3 + 1) * L + j)] = params[size_t((ko * 2 + 1) * L + j)];
         p3[size_t((ko * 3 + 2) * L + j)] = bias[size_t(ko * L + j)];
       }
+    // 16x8: the int64 bias, its low word in the table, its high word in the
+    // same place of the second table (REQUANT acc16 reads param + 2 and
+    // param + 2 + ACC rows/2).
+    std::vector<int32_t> hi(size_t(g.in16 ? Kt * 3 * L : 0), 0);
+    for (int64_t oc = 0; oc < g.K && g.in16; ++oc) {
+      const uint64_t b = uint64_t(g.bias64[size_t(oc)]);
+      const size_t at = size_t((oc / L * 3 + 2) * L + oc % L);
+      p3[at] = int32_t(uint32_t(b));
+      hi[at] = int32_t(uint32_t(b >> 32));
+    }
     std::memcpy(img + tb.rqParamOff, p3.data(), p3.size() * 4);
+    if (g.in16)
+      std::memcpy(img + tb.rqParamHiOff, hi.data(), hi.size() * 4);
   }
   if (tb.gemmBias) {
     int8_t *ones = reinterpret_cast<int8_t *>(img + tb.onesOff);

@@ -44,8 +44,8 @@ void toNpuLayout(const NTensor &t, const void *host, uint8_t *npu) {
         int64_t src = (a * C + c) * post + b, p = a * post + b;
         uint8_t *dst =
             npu + (((c / t.lanes) * t.P + p) * t.lanes + c % t.lanes) * es;
-        if (es == 4)
-          std::memcpy(dst, h + src * 4, 4);
+        if (es > 1) // int32, or int16 (a 16-bit activation)
+          std::memcpy(dst, h + src * es, size_t(es));
         else
           *dst = t.u8 ? uint8_t(h[src] - 128) : h[src];
       }
@@ -62,8 +62,8 @@ void fromNpuLayout(const NTensor &t, const uint8_t *npu, void *host) {
         int64_t dst = (a * C + c) * post + b, p = a * post + b;
         const uint8_t *src =
             npu + (((c / t.lanes) * t.P + p) * t.lanes + c % t.lanes) * es;
-        if (es == 4)
-          std::memcpy(h + dst * 4, src, 4);
+        if (es > 1)
+          std::memcpy(h + dst * es, src, size_t(es));
         else
           h[dst] = t.u8 ? uint8_t(*src + 128) : *src;
       }

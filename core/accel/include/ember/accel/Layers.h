@@ -26,6 +26,7 @@ struct NTensor {
   int value = -1;   // graph value id (-1: none)
   bool i32 = false; // int32 elements (an accumulator stored to DRAM)
   bool u8 = false;  // a uint8 graph tensor, held as int8 (q - 128)
+  bool i16 = false; // int16 elements (a 16-bit activation, 16x8)
   std::vector<int64_t> dims;
   int axis = 1; // the channel axis (lanes)
   int64_t C = 1, P = 1;
@@ -39,7 +40,7 @@ struct NTensor {
       data; // Constant: bytes in the tiled layout (rowBytes per row)
 
   int64_t tiles() const { return ceilDiv(C, lanes); }
-  int64_t elemBytes() const { return i32 ? 4 : 1; }
+  int64_t elemBytes() const { return i32 ? 4 : i16 ? 2 : 1; }
   int64_t rowBytes() const { return lanes * elemBytes(); }
   uint64_t bytes() const { return uint64_t(tiles() * P * rowBytes()); }
 };
@@ -96,6 +97,11 @@ struct GemmLayer {
                              // requantization's input zero point
   int32_t padValue = 0;      // stored value padding reads (the input zp)
   bool requant = true;       // false: the int32 accumulators are the result
+  // 16x8 (Target::wide16): an int16 input (its two byte planes through the
+  // array, int64 `bias64` in place of `bias`: the bias plus 128 x the
+  // weights' sum, the low plane's excess-128) and/or an int16 result.
+  bool in16 = false, out16 = false;
+  std::vector<int64_t> bias64; // [K], with in16
   Requant rq;
   FusedPool pool;
   FusedAdd add;
@@ -133,6 +139,9 @@ struct AddLayer {
   AddRegs regs;
   bool mul = false;
   MulRegs mulRegs;
+  // 16-bit rows (Target::wide16): a, b and the result int16 (the add's
+  // int16 form, zero points 0).
+  bool w16 = false;
 };
 
 struct Layer {

@@ -56,6 +56,16 @@ struct Op {
   // VAdd: the exact quantized add (Target::exactAddFlag; the add_x_*
   // registers) instead of TFLite's.
   bool exact = false;
+  // 16-bit activations (Target::wide16): a 16-bit row r of the Act or Out
+  // memory is the row pair (r, r + rows/2), its low bytes excess-128 at r
+  // and its high bytes at r + rows/2; a 16x8 accumulator r of the Acc
+  // memory is the low plane's sum at r and the high plane's at r + rows/2.
+  // Load/Store/Copy w16: 16-bit rows (a DRAM row is lanes int16). VAdd and
+  // Pool w16: operands and result 16-bit rows. Requant acc16: the 16x8
+  // accumulators (with bias, the int64 bias's high word at param + 2 +
+  // rows/2); out16: int16 results (clamp in the rq16 registers) to 16-bit
+  // rows. Array ops address each plane themselves.
+  bool w16 = false, acc16 = false, out16 = false;
   // SetReg: register id `reg` (the target's) = value.
   int64_t reg = 0, value = 0;
 };

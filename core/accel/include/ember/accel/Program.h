@@ -130,6 +130,9 @@ struct GemmTables {
   // whose first GEMM resets.
   bool rqBias = false;
   uint64_t rqParamOff = 0;
+  // 16x8 (GemmLayer::in16): the int64 bias's high words, the table's layout
+  // (row 2 of each output tile's three), loaded rows/2 above it.
+  uint64_t rqParamHiOff = 0;
   // Whether the accumulators can take their bias by `path` (TileChoice::bias:
   // 1 GEMM, 2 Requant; 0, DRAM, always): neither of the first two next to
   // DwGemm's own bias, which leaves no bias to take.

@@ -85,8 +85,7 @@ enum class Reg : uint8_t {
   MulOutZp,
   MulMin,
   MulMax,
-  // The clamp of a 16-bit requantization (the layer does not schedule
-  // 16-bit layers; the role lets a description declare them).
+  // The clamp of a 16-bit requantization (Target::wide16).
   Rq16Min,
   Rq16Max,
   // The exact quantized add's (VAdd with exact): 48-bit multipliers of the
@@ -137,6 +136,9 @@ struct Form {
   std::string name;
   int64_t kernelMax = 0, strideMax = 0, dilationMax = 0, windowMax = 0;
   std::vector<std::string> epilogue; // fused stages: bias, requant, pool, add
+  // The form also runs with 16-bit activations (16x8: int16 input or
+  // output, int8 weights; Target::wide16).
+  bool act16 = false;
   bool fuses(const char *stage) const;
 };
 
@@ -204,6 +206,17 @@ struct Target {
   } dw;
 
   std::vector<Form> forms;
+
+  // 16-bit activations (requant.outputs lists "i16"): a 16-bit row r of the
+  // Act or Out memory is the row pair (r, r + rows/2), the low bytes
+  // (excess-128: the low byte minus 128, as int8) at r and the high bytes
+  // at r + rows/2; a 16x8 accumulator r of the Acc memory is the low
+  // plane's int32 sum at r and the high plane's at r + rows/2, combined by
+  // Requant acc16 as (high << 8) + low plus an int64 bias (low word at
+  // param + 2, high word at param + 2 + rows/2). The operations' w16,
+  // acc16 and out16 flags (Op.h) address them; the layer keeps a 16-bit
+  // layer's blocks in the lower halves.
+  bool wide16 = false;
 
   // ---- derived limits (filled by parseTarget) ----
   int64_t maxY = 0, maxX = 0, maxStride = 0, maxPad = 0; // Load/Copy/Store

@@ -1,0 +1,305 @@
+// 16x8 layers (int16 activations, int8 weights; docs/npu-backend.md,
+// "16-bit activations"): built in the layer IR, compiled, run on the golden
+// and SystemC models and compared with a plain C++ reference of the 16x8
+// definition (docs/quantization.md) bit for bit; and the abstract machine's
+// 16-bit rows: the row-pair accesses dependency insertion orders, the text
+// and program forms of the flags, the target's declaration.
+#include "NpuTarget.h"
+#include "Runtime.h"
+
+#include "ember/accel/Program.h"
+#include "ember/npu/Arith.h"
+#include "ember/quant/Arith.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+using namespace ember::npusim;
+namespace npu = ember::npu;
+
+namespace {
+
+struct Spec {
+  int64_t N = 1, C = 16, H = 6, W = 6, K = 16, k = 3, s = 1, pad = 1,
+          groups = 1;
+  bool in16 = true, out16 = true;
+};
+
+int tensor(LayerProgram &lp, const char *name, std::vector<int64_t> dims,
+           NTensor::Kind kind, bool i16) {
+  NTensor t;
+  t.name = name;
+  t.kind = kind;
+  t.dims = dims;
+  t.i16 = i16;
+  t.C = dims[1];
+  t.P = dims[0] * dims[2] * dims[3];
+  t.lanes = npu::kDim;
+  lp.tensors.push_back(t);
+  return int(lp.tensors.size() - 1);
+}
+
+struct Case {
+  LayerProgram lp;
+  std::vector<uint8_t> in, expected;
+};
+
+Case wideConv(const Spec &s, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Case c;
+  const int64_t OH = (s.H + 2 * s.pad - s.k) / s.s + 1,
+                OW = (s.W + 2 * s.pad - s.k) / s.s + 1;
+  int x = tensor(c.lp, "x", {s.N, s.C, s.H, s.W}, NTensor::Kind::Input, s.in16);
+  int y = tensor(c.lp, "y", {s.N, s.K, OH, OW}, NTensor::Kind::Output, s.out16);
+  Layer L;
+  L.name = "conv16";
+  L.nodes = {"conv16"};
+  GemmLayer &g = L.gemm;
+  g.in = x, g.out = y;
+  g.N = s.N, g.C = s.C, g.H = s.H, g.W = s.W, g.K = s.K, g.OH = OH, g.OW = OW;
+  g.kh = g.kw = s.k, g.sh = g.sw = s.s;
+  g.pt = g.pl = g.pb = g.pr = s.pad;
+  g.groups = s.groups;
+  g.flat = s.k == 1 && s.s == 1 && s.pad == 0;
+  const int64_t Cg = s.C / s.groups, Kg = s.K / s.groups, per = Cg * s.k * s.k;
+  g.w.resize(size_t(s.K * per));
+  for (auto &v : g.w)
+    v = int8_t(rng());
+  g.in16 = s.in16;
+  g.out16 = s.out16;
+  g.bias.assign(size_t(s.K), 0);
+  std::vector<int64_t> bias(size_t(s.K));
+  for (auto &b : bias) // int64 biases beyond int32 (16x8 layers have them)
+    b = s.in16 ? (int64_t(int32_t(rng())) << 6)
+               : int32_t(rng() % 200001) - 100000;
+  if (s.in16) { // the layer's bias: the model's plus the low plane's excess
+    g.bias64 = bias;
+    for (int64_t k = 0; k < s.K; ++k)
+      for (int64_t t = 0; t < per; ++t)
+        g.bias64[size_t(k)] += 128 * int64_t(g.w[size_t(k * per + t)]);
+  } else {
+    for (int64_t k = 0; k < s.K; ++k)
+      g.bias[size_t(k)] = int32_t(bias[size_t(k)]);
+  }
+  g.requant = true;
+  for (int64_t k = 0; k < s.K; ++k) {
+    g.rq.mult.push_back(int32_t((1u << 30) + rng() % (1u << 30)));
+    g.rq.shift.push_back(s.in16 ? -14 - int32_t(rng() % 3)
+                                : (s.out16 ? -3 : -11) - int32_t(rng() % 3));
+  }
+  g.rq.zp = s.out16 ? 0 : int32_t(rng() % 21) - 10;
+  g.rq.lo = s.out16 ? (rng() % 2 ? 0 : -32768) : -128;
+  g.rq.hi = s.out16 ? (rng() % 2 ? 20000 : 32767) : 127;
+  L.usefulMacs = uint64_t(s.N * OH * OW * s.K * per);
+  c.lp.layers.push_back(L);
+  c.lp.inputs = {x};
+  c.lp.outputs = {y};
+
+  const size_t nIn = size_t(s.N * s.C * s.H * s.W);
+  const size_t es = s.in16 ? 2 : 1, eo = s.out16 ? 2 : 1;
+  c.in.resize(nIn * es);
+  for (auto &b : c.in)
+    b = uint8_t(rng());
+  auto xin = [&](size_t i) {
+    if (!s.in16)
+      return int64_t(int8_t(c.in[i]));
+    int16_t v;
+    std::memcpy(&v, &c.in[2 * i], 2);
+    return int64_t(v);
+  };
+  c.expected.resize(size_t(s.N * s.K * OH * OW) * eo);
+  for (int64_t n = 0; n < s.N; ++n)
+    for (int64_t oc = 0; oc < s.K; ++oc)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          int64_t a = bias[size_t(oc)];
+          const int64_t grp = oc / Kg;
+          for (int64_t icg = 0; icg < Cg; ++icg)
+            for (int64_t ky = 0; ky < s.k; ++ky)
+              for (int64_t kx = 0; kx < s.k; ++kx) {
+                int64_t iy = oy * s.s - s.pad + ky, ix = ox * s.s - s.pad + kx;
+                if (iy < 0 || iy >= s.H || ix < 0 || ix >= s.W)
+                  continue; // padding reads 0 (zero points 0)
+                int64_t ic = grp * Cg + icg;
+                a += xin(size_t(((n * s.C + ic) * s.H + iy) * s.W + ix)) *
+                     g.w[size_t(((oc * Cg + icg) * s.k + ky) * s.k + kx)];
+              }
+          const int32_t m = g.rq.mult[size_t(oc)], e = g.rq.shift[size_t(oc)];
+          // (an int8 input's int32 sum does not wrap here: the same
+          // rounding as the int8 MBQM)
+          int32_t q = ember::quant::requantize16x8(a, {m, e}, g.rq.zp, g.rq.lo,
+                                                   g.rq.hi);
+          size_t at = size_t(((n * s.K + oc) * OH + oy) * OW + ox);
+          if (s.out16) {
+            int16_t v = int16_t(q);
+            std::memcpy(&c.expected[2 * at], &v, 2);
+          } else {
+            c.expected[at] = uint8_t(int8_t(q));
+          }
+        }
+  return c;
+}
+
+void run(const Case &c, const std::string &what, Program *out = nullptr) {
+  Program p;
+  ASSERT_EQ(compileLayers(c.lp, CodegenOptions{}, p), "") << what;
+  p.uid = newProgramUid();
+  for (uint32_t exec : {uint32_t(EMBER_NPU_EXECUTOR_GOLDEN),
+                        uint32_t(EMBER_NPU_EXECUTOR_SYSTEMC)}) {
+    std::vector<uint8_t> got(c.expected.size(), 0xAB);
+    std::vector<const void *> in = {c.in.data()};
+    std::vector<void *> o = {got.data()};
+    RunConfig rc;
+    rc.executor = exec;
+    RunResult rr;
+    ASSERT_EQ(runProgram(p, rc, in, o, &rr), "") << what;
+    size_t bad = 0;
+    for (size_t i = 0; i < got.size(); ++i)
+      bad += got[i] != c.expected[i];
+    EXPECT_EQ(bad, 0u) << what << " on executor " << exec;
+  }
+  if (out)
+    *out = p;
+}
+
+} // namespace
+
+// Every shape of GEMM layer the scheduler has (flat 1x1, strided 1x1, 3x3
+// with padding, strided, grouped, depthwise on DwGemm, several input and
+// output tiles, several images), in each precision pairing.
+TEST(NpuWide16, ConvolutionsAgainstTheDefinition) {
+  std::vector<Spec> specs;
+  auto add = [&](Spec s) {
+    for (auto [i16, o16] : {std::pair{true, true}, std::pair{true, false},
+                            std::pair{false, true}}) {
+      s.in16 = i16, s.out16 = o16;
+      specs.push_back(s);
+    }
+  };
+  add({});
+  add({1, 16, 8, 8, 24, 1, 1, 0, 1, true, true});    // flat
+  add({1, 20, 9, 9, 16, 1, 2, 0, 1, true, true});    // strided 1x1
+  add({2, 37, 7, 5, 19, 3, 2, 1, 1, true, true});    // tiles, images
+  add({1, 32, 10, 10, 32, 3, 1, 1, 32, true, true}); // depthwise
+  add({1, 24, 6, 6, 12, 3, 1, 1, 3, true, true});    // grouped
+  add({1, 8, 20, 20, 8, 5, 1, 2, 1, true, true});    // 5x5
+  uint32_t seed = 1;
+  for (const Spec &s : specs)
+    run(wideConv(s, seed++),
+        "C" + std::to_string(s.C) + " K" + std::to_string(s.K) + " k" +
+            std::to_string(s.k) + " s" + std::to_string(s.s) + " g" +
+            std::to_string(s.groups) + (s.in16 ? " in16" : " in8") +
+            (s.out16 ? " out16" : " out8"));
+}
+
+// A 16x8 layer's input goes through the array twice (its two byte planes):
+// each GEMM of the low plane (the lower halves of ACT and ACC) has its twin
+// on the high plane rows/2 up; the int8 layer has none up there.
+TEST(NpuWide16, TwoPlanesOnTheArray) {
+  Spec s;
+  s.C = s.K = 32, s.H = s.W = 12;
+  Program p16, p8;
+  run(wideConv(s, 7), "in16", &p16);
+  s.in16 = s.out16 = false;
+  run(wideConv(s, 7), "in8", &p8);
+  auto count = [](const Program &p, OpKind k) {
+    size_t n = 0;
+    for (const Op &op : p.ops)
+      n += op.kind == k;
+    return n;
+  };
+  const Target &t = npuTarget();
+  const int64_t actHalf = int64_t(t.memRows(t.memOf(Cls::Act)) / 2);
+  auto high = [&](const Program &p) {
+    size_t n = 0;
+    for (const Op &op : p.ops)
+      n += op.kind == OpKind::Gemm && op.act >= actHalf;
+    return n;
+  };
+  EXPECT_EQ(2 * high(p16), count(p16, OpKind::Gemm));
+  for (size_t i = 0; i + 1 < p16.ops.size(); ++i)
+    if (p16.ops[i].kind == OpKind::Gemm && p16.ops[i].act < actHalf) {
+      EXPECT_EQ(p16.ops[i + 1].act, p16.ops[i].act + actHalf);
+      EXPECT_EQ(p16.ops[i + 1].wgt, p16.ops[i].wgt);
+    }
+  EXPECT_GT(count(p8, OpKind::Gemm), 0u);
+  size_t w16 = 0, acc16 = 0;
+  for (const Op &op : p16.ops) {
+    w16 += op.w16;
+    acc16 += op.kind == OpKind::Requant && op.acc16 && op.out16;
+  }
+  EXPECT_GT(w16, 0u);
+  EXPECT_GT(acc16, 0u);
+}
+
+TEST(NpuWide16, TargetDeclaresSixteenBitRows) {
+  const Target &t = npuTarget();
+  ASSERT_EQ(npuTargetError(), "");
+  EXPECT_TRUE(t.wide16);
+  for (const char *f : {"conv", "matmul", "add"})
+    EXPECT_TRUE(t.form(f) && t.form(f)->act16) << f;
+  EXPECT_GE(t.regs[size_t(Reg::Rq16Min)], 0);
+  EXPECT_GE(t.regs[size_t(Reg::Rq16Max)], 0);
+}
+
+// The row pairs: a 16-bit access touches the same rows rows/2 up (and
+// twice the DRAM bytes); Requant acc16 with bias the bias's high word.
+TEST(NpuWide16, AccessesCoverTheRowPairs) {
+  const Target &t = npuTarget();
+  const int act = t.memOf(Cls::Act), acc = t.memOf(Cls::Acc),
+            out = t.memOf(Cls::Out), dram = int(t.memories.size());
+  const uint64_t actHalf = t.memRows(act) / 2, accHalf = t.memRows(acc) / 2,
+                 outHalf = t.memRows(out) / 2;
+  auto has = [](const std::vector<Access> &v, Access a) {
+    for (const Access &x : v)
+      if (x.domain == a.domain && x.lo == a.lo && x.hi == a.hi &&
+          x.write == a.write)
+        return true;
+    return false;
+  };
+  std::vector<Access> v;
+  Op l = loadOp(t, Cls::Act, 10, 4096, 1, 5, 5);
+  l.w16 = true;
+  accesses(t, l, nullptr, v);
+  EXPECT_TRUE(has(v, {act, 10, 15, true}));
+  EXPECT_TRUE(has(v, {act, 10 + actHalf, 15 + actHalf, true}));
+  EXPECT_TRUE(has(v, {dram, 4096, 4096 + 5 * 2 * uint64_t(t.lanes), false}));
+  Op r = requantOp(t, 3, 7, 4, 100, 0, 0, 0, true);
+  r.acc16 = r.out16 = true;
+  accesses(t, r, nullptr, v);
+  EXPECT_TRUE(has(v, {acc, 7, 11, false}));
+  EXPECT_TRUE(has(v, {acc, 7 + accHalf, 11 + accHalf, false}));
+  EXPECT_TRUE(has(v, {acc, 102 + accHalf, 103 + accHalf, false}));
+  EXPECT_TRUE(has(v, {out, 3 + outHalf, 7 + outHalf, true}));
+  Op a = vaddOp(t, 0, 10, 20, 5);
+  a.w16 = true;
+  accesses(t, a, nullptr, v);
+  EXPECT_TRUE(has(v, {out, 20 + outHalf, 25 + outHalf, false}));
+  EXPECT_TRUE(has(v, {out, outHalf, 5 + outHalf, true}));
+  // An 8-bit op touches the lower rows only.
+  accesses(t, vaddOp(t, 0, 10, 20, 5), nullptr, v);
+  EXPECT_EQ(v.size(), 3u);
+}
+
+TEST(NpuWide16, FlagsPrintAndParse) {
+  const Target &t = npuTarget();
+  Op r = requantOp(t, 3, 7, 4, 100, 0, 0, 0, true);
+  r.acc16 = r.out16 = true;
+  Op l = storeOp(t, Cls::Out, 0, 64, 1, 4, 4);
+  l.w16 = true;
+  for (const Op &op : {r, l}) {
+    const std::string s = formatOp(t, op);
+    Op back;
+    ASSERT_EQ(parseOp(t, s, back), "") << s;
+    EXPECT_EQ(formatOp(t, back), s);
+    EXPECT_EQ(back.w16, op.w16);
+    EXPECT_EQ(back.acc16, op.acc16);
+  }
+  Target narrow = t;
+  narrow.wide16 = false;
+  Op back;
+  EXPECT_NE(parseOp(narrow, formatOp(t, l), back).find("16-bit"),
+            std::string::npos);
+}
