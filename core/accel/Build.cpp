@@ -651,6 +651,12 @@ struct Builder {
             " cannot be placed in the output and is not an image to copy";
       return;
     }
+    if (!v.t.has(OpKind::Pool)) {
+      err = "Concat " + q(n.name()) + ": input " + q(v.name(x)) +
+            " cannot be placed in the output and the target has no pool to "
+            "copy it";
+      return;
+    }
     Layer L;
     L.kind = Layer::Kind::Pool;
     L.name = n.name() + "/copy" + std::to_string(off);

@@ -466,6 +466,15 @@ std::vector<OpClaim> claimedOps(const Target &t) {
     c.minRank = r.minRank;
     c.context = r.context;
     c.contextDtypes.assign(r.contextDtypes.begin(), r.contextDtypes.end());
+    // A 16x8 layer's requantization (int64 accumulator in, int16 out) runs
+    // only in its layer: a lone int16 conversion stays on the host.
+    if (act16 && op == "Requantize")
+      c.contextDtypes.insert(c.contextDtypes.end(), {"i16", "i64"});
+    // Without vadd's exact flag only TFLite's attribute form runs: the
+    // fixed profile's exact add of a QDQ graph stays on the host.
+    if (op == "QuantizedAdd" && !t.exactAddFlag())
+      c.context = "TFLite's attribute form only (left_shift and multipliers "
+                  "given); the exact add needs vadd's exact flag";
     c.indexDtypes.assign(r.indexDtypes.begin(), r.indexDtypes.end());
     out.push_back(std::move(c));
   }

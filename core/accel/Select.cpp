@@ -391,8 +391,14 @@ std::string whyConcat(const View &v, const v1::Node &n, int self) {
              " channels, not a multiple of the lanes " +
              std::to_string(v.t.lanes) +
              " (inputs are placed at whole channel tiles)";
+    // An input that cannot be placed is copied by a 1x1 pool: without one,
+    // an input another Concat places cannot be placed in this one too.
+    if (!v.t.has(OpKind::Pool))
+      for (int u : v.users[size_t(x)])
+        if (u != self && v.g.nodes(u).op() == "Concat")
+          return "input " + q(v.name(x)) +
+                 " feeds another Concat (the target has no pool to copy it)";
   }
-  (void)self;
   return "";
 }
 
@@ -703,6 +709,9 @@ bool floats(const View &v, int x, std::vector<double> &out) {
 // Nearest upsampling of H and W by one integer factor (2..8) that reads
 // source pixel floor(X / f): a 1x1 pool whose result is stored repeated.
 std::string whyResize(const View &v, const v1::Node &n) {
+  if (!v.t.has(OpKind::Pool))
+    return "the target has no pool (nearest upsampling is a 1x1 pool stored "
+           "repeated)";
   int x = v.in(n, 0), y = v.out(n);
   if (x < 0 || y < 0 || !isQ8(v.dtype(x)) || v.dtype(y) != v.dtype(x))
     return "resizes " + (x >= 0 ? v.dtype(x) : std::string("nothing")) +
