@@ -208,6 +208,9 @@ def run_sweep(cfg: SweepConfig, address: Optional[str] = None,
                     "offers the custom resource 'rtl' (start the nodes with "
                     "--resources='{\"rtl\": N}': N co-simulations at once)")
             task = ray.remote(max_retries=cfg.retries, retry_exceptions=False)(run_point)
+            # A worker process that exits after its one task (see fresh_process).
+            fresh_task = ray.remote(max_retries=cfg.retries, retry_exceptions=False,
+                                    max_calls=1)(run_point)
             model_refs = {}
             for m in {cfg.points[i].model for i in todo}:
                 model_refs[m] = ray.put(pathlib.Path(m).read_bytes())
@@ -223,7 +226,8 @@ def run_sweep(cfg: SweepConfig, address: Optional[str] = None,
             for i in todo:
                 p = cfg.points[i]
                 pref = plugin_refs.get(p.dim) if p.on_npu else None
-                ref = task.options(**task_options(p, systemc_dims)).remote(
+                t = fresh_task if fresh_process(p, systemc_dims) else task
+                ref = t.options(**task_options(p)).remote(
                     p, model_refs[p.model], model_sha[p.model], pref,
                     plugin_sha.get(p.dim) if pref is not None else None,
                     input_refs[p.model], str(cache), keys[i])
@@ -259,18 +263,19 @@ def run_sweep(cfg: SweepConfig, address: Optional[str] = None,
     return rows
 
 
-def task_options(point: Point, systemc_dims=frozenset()) -> Dict[str, Any]:
+def task_options(point: Point) -> Dict[str, Any]:
     """Ray options of a point's task: an RTL co-simulation holds one unit
-    of the custom resource ``rtl`` while it runs. A process has one SystemC
-    kernel, taken by the first NPU plugin that elaborates it: when the sweep
-    runs SystemC points of several array sizes (one plugin each), each such
-    task gets a fresh worker process."""
-    if point.executor == "rtl":
-        return {"resources": {"rtl": 1}}
-    if point.on_npu and point.executor in (None, "systemc") and \
-            len(systemc_dims) > 1:
-        return {"max_calls": 1}
-    return {}
+    of the custom resource ``rtl`` while it runs."""
+    return {"resources": {"rtl": 1}} if point.executor == "rtl" else {}
+
+
+def fresh_process(point: Point, systemc_dims) -> bool:
+    """Whether a point's task needs a worker process of its own: a process
+    has one SystemC kernel, taken by the first NPU plugin that elaborates
+    it, so when the sweep runs SystemC points of several array sizes (one
+    plugin each), each such task runs in a worker that exits after it."""
+    return bool(point.on_npu and point.executor in (None, "systemc")
+                and len(systemc_dims) > 1)
 
 
 def _own_plugin() -> str:
