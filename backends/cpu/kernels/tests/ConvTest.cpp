@@ -929,6 +929,33 @@ TEST_P(ConvTest, DepthwiseNhwcMobileNetWindows) {
   }
 }
 
+// Rows as narrow as a late layer's (1 to 10 columns: 7x7 and 6x6 maps,
+// 5x5 windows wider than the inside run) and the border columns of every
+// row: the slide's steps that skip the input columns outside the row and
+// store only the columns wanted, against the reference; the range grid of
+// checkGroupedNhwc also cuts rows in the middle.
+TEST_P(ConvTest, DepthwiseNhwcNarrowRows) {
+  std::mt19937 rng(4099 + static_cast<unsigned>(GetParam()));
+  for (int iter = 0; iter < 80; ++iter) {
+    Conv2DShape s;
+    s.channels = iter % 4 == 0 ? 16 * randomIn(rng, 1, 12)
+                               : randomIn(rng, 1, 200);
+    s.kernelH = s.kernelW = iter % 2 ? 5 : 3;
+    s.strideH = s.strideW = randomIn(rng, 1, 2);
+    s.padTop = randomIn(rng, 0, 2);
+    s.padBottom = randomIn(rng, 0, 2);
+    s.padLeft = randomIn(rng, 0, 2);
+    s.padRight = randomIn(rng, 0, 2);
+    s.height = randomIn(rng, 1, 10);
+    s.width = randomIn(rng, 1, 10);
+    if (!s.valid())
+      continue;
+    checkDepthwiseNhwc(GetParam(), rng, s);
+    if (HasFailure())
+      return;
+  }
+}
+
 void checkDepthwise(Isa isa, std::mt19937 &rng, Conv2DShape s) {
   s.outChannels = s.channels;
   const size_t P = s.outHeight() * s.outWidth();
