@@ -7,7 +7,8 @@ and a residual Add, one channel with an outlier range) is quantized by
 `ember quantize` three ways: all uint8, `--activation-type int16` and
 `--mixed-precision 1.3`. Each QDQ file must run on ONNX Runtime with
 outputs within one quantum (the output's DequantizeLinear scale) of
-`ember run --target=interp`. The mixed file must hold both 8- and 16-bit
+`ember run --target=interp`, and the other targets (--targets) must give
+the interpreter's outputs bit for bit. The mixed file must hold both 8- and 16-bit
 pairs (Ember's form: one pair per tensor, at the tensor's precision; a
 consumer reading another precision than it writes is the conversion).
 
@@ -17,7 +18,7 @@ consumers as uint8 (a `convert` entry), writes two Q/DQ pairs on that
 tensor (int16, then uint8 for that consumer; opset 21 types). Ember must
 import that file and run it within one quantum of ONNX Runtime.
 
-    check_mixed_ort.py --ember build/bin/ember
+    check_mixed_ort.py --ember build/bin/ember [--targets cpu,npu-sim]
 
 Exit 1 on any failure, 77 when onnx/onnxruntime are not installed.
 """
@@ -108,8 +109,10 @@ def pairs(path):
     return out
 
 
-def compare(ember, path, xs, tmp, label):
-    """Max |ember interp - ORT| over the inputs, in output quanta."""
+def compare(ember, path, xs, tmp, label, targets=()):
+    """Max |ember interp - ORT| over the inputs, in output quanta; every
+    target in `targets` must give the interpreter's outputs bit for bit
+    (a failure raises)."""
     sess = ort.InferenceSession(path)
     scale = output_scale(path)
     worst = 0.0
@@ -125,6 +128,25 @@ def compare(ember, path, xs, tmp, label):
         e = numpy_helper.to_array(
             onnx.load_tensor(os.path.join(od, "output_0.pb")))
         o = sess.run(None, {"x": x})[0]
+        for t in targets:
+            ot = os.path.join(tmp, f"out_{label}_{i}_{t}")
+            r = subprocess.run([ember, "run", path, f"--target={t}",
+                                f"--input=x={f}", "--save-outputs", ot],
+                               capture_output=True, text=True)
+            if r.returncode != 0 and "nothing in the model runs on" in \
+                    r.stderr:
+                if i == 0:  # a device that takes none of it: said, not run
+                    print(f"note: {label}: {t} runs none of the model "
+                          f"({r.stderr.strip()[:120]})")
+                continue
+            if r.returncode != 0:
+                raise SystemExit(f"FAIL: {label}: ember run --target={t}: "
+                                 f"{r.stderr.strip()}")
+            et = numpy_helper.to_array(
+                onnx.load_tensor(os.path.join(ot, "output_0.pb")))
+            if not np.array_equal(e, et):
+                raise SystemExit(f"FAIL: {label}: {t} differs from interp "
+                                 f"(input {i})")
         # In output quanta (both are DQ of integers on the same grid).
         worst = max(worst, float(np.max(np.abs(
             np.rint(e.astype(np.float64) / scale) -
@@ -136,8 +158,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ember", required=True)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--targets", default="cpu",
+                    help="comma-separated targets that must match the "
+                    "interpreter bit for bit (e.g. cpu,npu-sim)")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
+    targets = [t for t in args.targets.split(",") if t]
     fails = 0
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = os.path.join(tmp, "f.onnx")
@@ -166,7 +192,7 @@ def main():
                 if not ({"int16"} < kinds):
                     print(f"FAIL: mixed: not mixed ({sorted(kinds)})")
                     fails += 1
-            d = compare(args.ember, q, evals, tmp, label)
+            d = compare(args.ember, q, evals, tmp, label, targets)
             ok = d <= 1.0
             fails += not ok
             print(f"{'ok' if ok else 'FAIL'}: {label} ({sorted(kinds)}): "
@@ -199,7 +225,7 @@ def main():
             print(f"FAIL: convert: r1 has Q types {got}, want int16 and "
                   "uint8")
             fails += 1
-        d = compare(args.ember, q, evals, tmp, "convert")
+        d = compare(args.ember, q, evals, tmp, "convert", targets)
         ok = d <= 1.0
         fails += not ok
         print(f"{'ok' if ok else 'FAIL'}: per-consumer convert (r1 int16 "
