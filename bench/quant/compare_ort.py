@@ -341,6 +341,12 @@ def run_ort(path, name, cal, cfg, outp, wide=None):
     if act == "s16":
         extra["ActivationSymmetric"] = True
     if wide:
+        # ONNX Runtime drops a Relu/Clip in front of a quantized tensor
+        # when the model's activations are asymmetric (the uint8 range
+        # clips in its place) and does not look at a tensor's override:
+        # an int16 symmetric tensor behind a dropped ReLU keeps its
+        # negative values and the model's outputs are garbage. Keep them.
+        extra["QDQKeepRemovableActivations"] = True
         extra["TensorQuantOverrides"] = {
             t: [{"quant_type": QuantType.QInt16, "symmetric": True}]
             for t in sorted(wide)}
