@@ -767,8 +767,20 @@ std::string whyAddNode(const View &v, Analysis &, int i, bool) {
   return whyQAdd(v, v.g.nodes(i));
 }
 
-std::string whyConcatNode(const View &v, Analysis &, int i, bool) {
-  return whyConcat(v, v.g.nodes(i), i);
+std::string whyConcatNode(const View &v, Analysis &a, int i, bool) {
+  const v1::Node &n = v.g.nodes(i);
+  std::string why = whyConcat(v, n, i);
+  // Without a pool to copy with, every input must be a result the target
+  // computes, so its producer can store it in place.
+  for (int k = 0; why.empty() && !v.t.has(OpKind::Pool) && k < n.inputs_size();
+       ++k) {
+    int x = n.inputs(k), p = x >= 0 ? v.producer[size_t(x)] : -1;
+    if (p < 0 || !a.why[size_t(p)].empty())
+      why = "input " + q(v.name(x)) +
+            " is not computed on the target (the target has no pool to copy "
+            "it into place)";
+  }
+  return why;
 }
 
 std::string whySplitNode(const View &v, Analysis &a, int i, bool forCompile) {
