@@ -73,7 +73,16 @@ const std::vector<OpField> &opFields(OpKind k) {
       {{"value", &Op::value}},
       {},
       {{"src", &Op::src}},
-      {{"dst", &Op::dst}, {"a", &Op::a}, {"b", &Op::b}, {"rows", &Op::rows}}};
+      {{"dst", &Op::dst}, {"a", &Op::a}, {"b", &Op::b}, {"rows", &Op::rows}},
+      {{"dst", &Op::dst},
+       {"src", &Op::src},
+       {"w", &Op::upW},
+       {"h", &Op::upH},
+       {"oy", &Op::oy},
+       {"oh", &Op::oh},
+       {"factor", &Op::factor},
+       {"mode", &Op::mode},
+       {"zp", &Op::zp}}};
   return f[size_t(k)];
 }
 
@@ -290,6 +299,16 @@ std::string formatOp(const Target &t, const Op &op) {
     s += std::string(" ") + f.name + "=" + std::to_string(op.*f.member);
   if (op.kind == OpKind::DwGemm || op.kind == OpKind::Requant)
     s += std::string(" bias=") + (op.bias ? "1" : "0");
+  // Store's optional fields, printed when set (programs without them read
+  // as before).
+  if (op.kind == OpKind::Store) {
+    if (op.rep)
+      s += " rep=" + std::to_string(op.rep);
+    if (op.xstep)
+      s += " xstep=" + std::to_string(op.xstep);
+    if (op.lanes)
+      s += " lanes=" + std::to_string(op.lanes);
+  }
   if (op.bcast)
     s += " bcast=1";
   if (op.lut)
@@ -379,8 +398,16 @@ std::string parseOp(const Target &t, const std::string &text, Op &op) {
       op.exact = x != 0;
       continue;
     }
+    if ((k == "rep" || k == "xstep" || k == "lanes") &&
+        op.kind == OpKind::Store) {
+      if (!t.declares(OpKind::Store, k.c_str()))
+        return "the target's store has no field '" + k + "'";
+      (k == "rep" ? op.rep : k == "xstep" ? op.xstep : op.lanes) = x;
+      continue;
+    }
     if (k == "lut" && (op.kind == OpKind::Requant || op.kind == OpKind::VAdd ||
-                       op.kind == OpKind::Pool || op.kind == OpKind::VMul)) {
+                       op.kind == OpKind::Pool || op.kind == OpKind::VMul ||
+                       op.kind == OpKind::Upsample)) {
       if (x != 0 && !t.lutFlag(op.kind))
         return std::string("the target's ") + opKindName(op.kind) +
                " has no output table flag";
@@ -485,15 +512,21 @@ void accesses8(const Target &t, const Op &op, const int32_t *regs,
                      false});
     return;
   }
-  case OpKind::Store:
+  case OpKind::Store: {
     out.push_back({op.mem, uint64_t(op.row),
                    uint64_t(op.row + op.ysize * op.xsize), false});
+    // The last row written: block row (ysize - 1, xsize - 1) at dy = dx =
+    // rep (lanes leave the row's span as it is).
+    const int64_t r = op.rep + 1;
     if (op.ysize > 0 && op.xsize > 0)
       out.push_back({dram, uint64_t(op.dram),
                      uint64_t(op.dram) +
-                         uint64_t((op.ysize - 1) * op.stride + op.xsize) * rb,
+                         uint64_t((op.ysize * r - 1) * op.stride +
+                                  (op.xsize * r - 1) * (1 + op.xstep) + 1) *
+                             rb,
                      true});
     return;
+  }
   case OpKind::Gemm:
   case OpKind::DwGemm: {
     // A DwGemm line reads (inner - 1) * stride + taps rows.
@@ -568,6 +601,16 @@ void accesses8(const Target &t, const Op &op, const int32_t *regs,
     out.push_back(
         {paramM, uint64_t(op.src), uint64_t(op.src + t.lutRows()), false});
     return;
+  case OpKind::Upsample: {
+    // Reads the whole map (a bilinear line reaches the clamped neighbours),
+    // writes oh lines of f*w rows.
+    const int64_t f = int64_t(1) << std::min<int64_t>(op.factor, 16);
+    out.push_back(
+        {outM, uint64_t(op.src), uint64_t(op.src + op.upH * op.upW), false});
+    out.push_back(
+        {outM, uint64_t(op.dst), uint64_t(op.dst + op.oh * f * op.upW), true});
+    return;
+  }
   case OpKind::SetReg:
   case OpKind::Finish:
     return;

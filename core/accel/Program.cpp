@@ -101,12 +101,21 @@ void putOp(Writer &w, const Op &op) {
   w.var(op.mem);
   w.var(op.wait);
   w.var(op.signal);
+  const bool storeExtra = op.rep || op.xstep || op.lanes;
   w.var((op.reset ? 1 : 0) | (op.bias ? 2 : 0) | (op.avg ? 4 : 0) |
         (op.lut ? 8 : 0) | (op.bcast ? 16 : 0) | (op.w16 ? 32 : 0) |
-        (op.acc16 ? 64 : 0) | (op.out16 ? 128 : 0) | (op.exact ? 256 : 0));
+        (op.acc16 ? 64 : 0) | (op.out16 ? 128 : 0) | (op.exact ? 256 : 0) |
+        (storeExtra ? 512 : 0));
   for (const OpField &f : opFields(op.kind))
     w.var(op.*f.member);
   w.var(op.reg);
+  // Store's optional fields follow only when set (flag 512), so programs
+  // written before them read unchanged.
+  if (storeExtra) {
+    w.var(op.rep);
+    w.var(op.xstep);
+    w.var(op.lanes);
+  }
 }
 
 std::string getOp(const Target &t, Reader &r, Op &op) {
@@ -143,6 +152,13 @@ std::string getOp(const Target &t, Reader &r, Op &op) {
   for (const OpField &f : opFields(op.kind))
     op.*f.member = r.var();
   op.reg = r.var();
+  if (flags & 512) {
+    op.rep = r.var();
+    op.xstep = r.var();
+    op.lanes = r.var();
+  }
+  if (r.bad)
+    return "truncated";
   return "";
 }
 

@@ -14,8 +14,8 @@ namespace {
 
 const char *const kClsNames[kNumCls] = {"act", "wgt", "acc", "param", "out"};
 const char *const kOpNames[kNumOpKinds] = {
-    "load", "store", "copy",   "gemm",   "dwgemm", "requant",
-    "vadd", "pool",  "setreg", "finish", "lutld",  "vmul"};
+    "load", "store",  "copy",   "gemm",  "dwgemm", "requant", "vadd",
+    "pool", "setreg", "finish", "lutld", "vmul",   "upsample"};
 const char *const kRegNames[kNumRegs] = {
     "pad_value",       "pool_kh",         "pool_kw",       "pool_stride",
     "pool_in_w",       "pool_out_w",      "add_lshift",    "add_a_zp",
@@ -46,7 +46,8 @@ const std::vector<const char *> &knownFields(OpKind k) {
       {"reg", "value"},
       {},
       {"src"},
-      {"dst", "a", "b", "rows"}};
+      {"dst", "a", "b", "rows"},
+      {"dst", "src", "w", "h", "oy", "oh", "factor", "mode", "zp"}};
   return f[size_t(k)];
 }
 
@@ -324,7 +325,7 @@ std::string validate(Target &t) {
     if (e.empty())
       e = addresses(OpKind::Requant, "param", param);
   }
-  for (OpKind k : {OpKind::VAdd, OpKind::Pool, OpKind::Copy})
+  for (OpKind k : {OpKind::VAdd, OpKind::Pool, OpKind::Copy, OpKind::Upsample})
     if (t.has(k) && e.empty()) {
       e = addresses(k, "dst", k == OpKind::Copy ? act : out);
       if (e.empty())
@@ -332,6 +333,14 @@ std::string validate(Target &t) {
     }
   if (!e.empty())
     return e;
+  // Store's lanes: a bit per group of 8 lanes, every group of the row.
+  unsigned laneBits = 0;
+  for (const auto &f : t.ops[size_t(OpKind::Store)].fields)
+    if (f.first == "lanes")
+      laneBits = f.second;
+  if (laneBits && (t.lanes % 8 != 0 || t.lanes / 8 > int64_t(laneBits)))
+    return "ops.store.lanes: needs a bit per group of 8 lanes (" +
+           std::to_string(t.lanes) + " lanes)";
   for (OpKind k : {OpKind::Load, OpKind::Store}) {
     int64_t most = t.ops[size_t(k)].max("dram");
     if (most != INT64_MAX && uint64_t(most) < t.dram.bytes - 1)
@@ -430,6 +439,13 @@ bool Target::exactAddFlag() const {
         Reg::AddXAMultHi, Reg::AddXBMult, Reg::AddXBMultHi})
     flag = flag && regs[size_t(r)] >= 0;
   return flag;
+}
+
+bool Target::declares(OpKind k, const char *f) const {
+  for (const auto &d : ops[size_t(k)].fields)
+    if (d.first == f)
+      return true;
+  return false;
 }
 
 bool Target::lutFlag(OpKind k) const {
@@ -630,7 +646,7 @@ std::string parseTarget(const std::string &text, Target &t) {
     if (!opKindFromName(kv.first, k))
       return os.at(kv.first.c_str()) + ": not an operation of the layer (" +
              "load, store, copy, gemm, dwgemm, requant, vadd, pool, setreg, "
-             "finish, lutld, vmul)";
+             "finish, lutld, vmul, upsample)";
     if (!kv.second.isObj())
       return os.at(kv.first.c_str()) + ": expected an object of field bits";
     OpDesc &od = t.ops[size_t(k)];
@@ -640,8 +656,11 @@ std::string parseTarget(const std::string &text, Target &t) {
       const auto &known = knownFields(k);
       bool ok =
           f.first == "reset" || f.first == "bias" || f.first == "avg" ||
-          (f.first == "lut" && (k == OpKind::Requant || k == OpKind::VAdd ||
-                                k == OpKind::Pool || k == OpKind::VMul)) ||
+          (f.first == "lut" &&
+           (k == OpKind::Requant || k == OpKind::VAdd || k == OpKind::Pool ||
+            k == OpKind::VMul || k == OpKind::Upsample)) ||
+          ((f.first == "rep" || f.first == "xstep" || f.first == "lanes") &&
+           k == OpKind::Store) ||
           (f.first == "bcast" && k == OpKind::VMul) ||
           (f.first == "exact" && k == OpKind::VAdd);
       for (const char *n : known)

@@ -338,6 +338,15 @@ uint64_t macsOf(const Node &n) {
       return 0;
     return prod(y, 0, y.size()) * prod(w, 1, w.size());
   }
+  case MacRule::ConvTranspose: {
+    // Every input element scatters into C_out/group x kernel outputs (the
+    // products a pad or output_padding crop discards included, as Conv
+    // counts the products of its zero padding).
+    std::vector<int64_t> x = dims(0), w = dims(rule.weight);
+    if (x.empty() || w.size() < 2)
+      return 0;
+    return prod(x, 0, x.size()) * prod(w, 1, w.size());
+  }
   case MacRule::MatMul: {
     std::vector<int64_t> a = dims(0);
     if (a.empty())

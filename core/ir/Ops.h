@@ -52,13 +52,19 @@ struct MacRule {
             // weight operand's dims after the first (C/group x kernel)
     MatMul, // each result element sums K products, K operand 0's last dim
             // (its first with a `transA` attribute of 1, as Gemm has)
+    ConvTranspose, // each element of operand 0 is multiplied into the
+                   // weight operand's dims after the first (C_out/group x
+                   // kernel) results, cropped border products included
   } kind;
-  uint8_t weight; // Conv: the weight operand's index
+  uint8_t weight; // Conv, ConvTranspose: the weight operand's index
 };
 constexpr MacRule M_None{MacRule::None, 0};
 constexpr MacRule M_MatMul{MacRule::MatMul, 0};
 constexpr MacRule M_Conv(uint8_t weightOperand) {
   return {MacRule::Conv, weightOperand};
+}
+constexpr MacRule M_ConvT(uint8_t weightOperand) {
+  return {MacRule::ConvTranspose, weightOperand};
 }
 
 // The element kinds an op's operand 0 may have (Ops.def, column Types).

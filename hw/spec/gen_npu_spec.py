@@ -309,7 +309,8 @@ ACCEL_OPS = {
     "load": ("LOAD", {"mem": "mem", "row": "sram", "dram": "dram", "ysize": "ysize",
                       "xsize": "xsize", "stride": "stride", "pad": "pad_top"}),
     "store": ("STORE", {"mem": "mem", "row": "sram", "dram": "dram", "ysize": "ysize",
-                        "xsize": "xsize", "stride": "stride"}),
+                        "xsize": "xsize", "stride": "stride", "rep": "rep", "xstep": "xstep",
+                        "lanes": "lanes"}),
     "copy": ("MOVE", {"dst": "dst", "src": "src", "ysize": "ysize", "xsize": "xsize",
                       "stride": "stride", "pad": "pad_top"}),
     "gemm": ("GEMM", {"reset": "reset", "acc": "acc", "act": "act", "wgt": "wgt",
@@ -330,6 +331,9 @@ ACCEL_OPS = {
     "lutld": ("LUTLD", {"src": "src"}),
     "vmul": ("VMUL", {"dst": "dst", "a": "a", "b": "b", "rows": "rows", "bcast": "bcast",
                       "lut": "lut"}),
+    "upsample": ("UPSAMPLE", {"dst": "dst", "src": "src", "w": "w", "h": "h", "oy": "oy",
+                              "oh": "oh", "factor": "factor", "mode": "mode", "zp": "zp",
+                              "lut": "lut"}),
 }
 # The spec's registers the layer sets (Target.h, Reg; the description
 # refuses a role the layer does not know): padding, pooling, the quantized
@@ -356,6 +360,10 @@ def accel_target(spec, dim, forms):
         desc_ops[kind] = {k: widths[v] for k, v in fields.items()}
         if op["engine"] in [e["name"] for e in spec["engines"]]:
             runs.setdefault(op["engine"], []).append(kind)
+    # STORE's lanes: a bit per group of 8 lanes, declared when every group
+    # of the array's rows has one.
+    if dim % 8 or dim // 8 > desc_ops["store"]["lanes"]:
+        del desc_ops["store"]["lanes"]
     dw_taps = (1 << desc_ops["dwgemm"]["taps"]) - 1
     canon = json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()
     mem_bytes = [m["elem_bytes"] * dim for m in spec["memories"]]

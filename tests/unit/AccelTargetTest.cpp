@@ -239,3 +239,105 @@ TEST(AccelTarget, SecondAcceleratorPlansAConvolution) {
     EXPECT_EQ(formatOp(t, back), formatOp(t, op));
   }
 }
+
+// Store's rep, xstep and lanes and the upsample operation are optional: a
+// description without them parses as before and refuses them in a program;
+// one that declares them prints, parses and bounds them (what a store with
+// repetition writes in DRAM, what an upsample reads and writes), and lanes
+// needs a bit per group of 8 lanes.
+TEST(AccelTarget, OptionalStoreFieldsAndUpsample) {
+  const Target &plain = testTarget("scratchpads");
+  EXPECT_FALSE(plain.declares(OpKind::Store, "rep"));
+  EXPECT_FALSE(plain.has(OpKind::Upsample));
+  Op op;
+  EXPECT_NE(parseOp(plain,
+                    "store out mem=RES row=0 dram=0 ysize=2 xsize=3 "
+                    "stride=6 rep=1",
+                    op)
+                .find("the target's store has no field 'rep'"),
+            std::string::npos);
+  EXPECT_NE(parseOp(plain, "upsample dst=0 src=0", op), "");
+
+  Json doc;
+  ASSERT_EQ(parseJson(readTestTargetText("scratchpads"), doc), "");
+  auto member = [](Json &j, const std::string &k) -> Json & {
+    for (auto &kv : j.o)
+      if (kv.first == k)
+        return kv.second;
+    ADD_FAILURE() << "no " << k;
+    return j;
+  };
+  auto num = [](double v) {
+    Json j;
+    j.t = Json::T::Num;
+    j.n = v;
+    return j;
+  };
+  Json &ops = member(doc, "ops");
+  Json &store = member(ops, "store");
+  store.o.push_back({"rep", num(3)});
+  store.o.push_back({"xstep", num(1)});
+  store.o.push_back({"lanes", num(1)});
+  Json up;
+  up.t = Json::T::Obj;
+  for (const char *f : {"dst", "src", "w", "h", "oy", "oh"})
+    up.o.push_back({f, num(12)});
+  up.o.push_back({"factor", num(2)});
+  up.o.push_back({"mode", num(2)});
+  up.o.push_back({"zp", num(8)});
+  up.o.push_back({"lut", num(1)});
+  ops.o.push_back({"upsample", up});
+  Json runs;
+  ASSERT_EQ(parseJson("[\"requant\", \"vadd\", \"pool\", \"upsample\"]", runs),
+            "");
+  member(member(doc, "engines").a[2], "runs") = runs;
+  Target t;
+  ASSERT_EQ(parseTarget(jsonCanonical(doc), t), "");
+  EXPECT_TRUE(t.declares(OpKind::Store, "rep"));
+  EXPECT_TRUE(t.has(OpKind::Upsample));
+  EXPECT_TRUE(t.lutFlag(OpKind::Upsample));
+
+  // A store of a 2 x 3 block, each row 2 x 2 times (rep 1): DRAM rows up
+  // to (2*2 - 1)*12 + (3*2 - 1) + 1 = 42 of 8 bytes.
+  const std::string text = "store out mem=RES row=4 dram=64 ysize=2 xsize=3 "
+                           "stride=12 rep=1 lanes=1";
+  ASSERT_EQ(parseOp(t, text, op), "");
+  EXPECT_EQ(op.rep, 1);
+  EXPECT_EQ(op.lanes, 1);
+  EXPECT_EQ(formatOp(t, op).find(text), 0u) << formatOp(t, op);
+  std::vector<Access> acc;
+  accesses(t, op, nullptr, acc);
+  ASSERT_EQ(acc.size(), 2u);
+  EXPECT_EQ(acc[0].hi - acc[0].lo, 6u); // the block's rows, read once
+  EXPECT_EQ(acc[1].lo, 64u);
+  EXPECT_EQ(acc[1].hi, 64u + 42u * 8u);
+  // xstep 1 spreads a line's rows two apart.
+  ASSERT_EQ(parseOp(t, text + " xstep=1", op), "");
+  acc.clear();
+  accesses(t, op, nullptr, acc);
+  EXPECT_EQ(acc[1].hi, 64u + (3u * 12u + 5u * 2u + 1u) * 8u);
+
+  // Upsampling a 3 x 5 map by 4 (factor 2): reads its 15 rows, writes 2
+  // result lines of 20 rows.
+  const std::string uptext =
+      "upsample dst=100 src=10 w=5 h=3 oy=4 oh=2 factor=2 mode=1 zp=-3 lut=1";
+  ASSERT_EQ(parseOp(t, uptext, op), "");
+  EXPECT_EQ(op.kind, OpKind::Upsample);
+  EXPECT_EQ(formatOp(t, op).find(uptext), 0u) << formatOp(t, op);
+  acc.clear();
+  accesses(t, op, nullptr, acc);
+  ASSERT_EQ(acc.size(), 2u);
+  EXPECT_EQ(acc[0].lo, 10u);
+  EXPECT_EQ(acc[0].hi, 25u);
+  EXPECT_FALSE(acc[0].write);
+  EXPECT_EQ(acc[1].lo, 100u);
+  EXPECT_EQ(acc[1].hi, 140u);
+  EXPECT_TRUE(acc[1].write);
+
+  // lanes: one bit cannot cover the 2 groups of a 16-lane target.
+  member(doc, "lanes") = num(16);
+  for (Json &m : member(doc, "memories").a)
+    member(m, "row_bytes").n *= 2;
+  const std::string err = parseTarget(jsonCanonical(doc), t);
+  EXPECT_NE(err.find("ops.store.lanes"), std::string::npos) << err;
+}

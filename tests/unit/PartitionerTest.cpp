@@ -61,3 +61,27 @@ TEST(Partitioner, IndexDtypesOnlyOnIndexOperands) {
   why.clear();
   EXPECT_TRUE(backend::manifestClaims(man, *nodes[1], why)) << why;
 }
+
+// backend::macsOf: Conv counts a window per result element, ConvTranspose
+// the kernel each input element scatters into (Ops.def, column Macs).
+TEST(Partitioner, MacsOfConvAndConvTranspose) {
+  auto m = parse(R"(
+func @main(%x: f32[1,4,5,6], %w: f32[8,2,3,3], %wt: f32[4,3,2,2]) {
+  %c = Conv(%x, %w) {group = 2, kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : f32[1,8,5,6]
+  %t = ConvTranspose(%x, %wt) {kernel_shape = [2, 2], strides = [2, 2]} : f32[1,3,10,12]
+  %g = ConvTranspose(%x, %wt) {group = 2, kernel_shape = [2, 2], strides = [2, 2]} : f32[1,6,10,12]
+  return %c, %t, %g
+}
+)");
+  ASSERT_TRUE(m);
+  auto nodes = backend::computeNodes(*m->main());
+  ASSERT_EQ(nodes.size(), 3u);
+  // 240 outputs x (2 channels x 3 x 3).
+  EXPECT_EQ(backend::macsOf(*nodes[0]), 240u * 18u);
+  // 120 inputs x (3 output channels x 2 x 2): every output of a stride-2,
+  // kernel-2 transpose is one product per input channel (360 x 4).
+  EXPECT_EQ(backend::macsOf(*nodes[1]), 120u * 12u);
+  EXPECT_EQ(backend::macsOf(*nodes[1]), 360u * 4u);
+  // Grouped: each input element reaches C_out/group = 3 channels.
+  EXPECT_EQ(backend::macsOf(*nodes[2]), 120u * 12u);
+}

@@ -49,8 +49,9 @@ npu::Insn encodeOp(const Target &, const Op &op) {
         op.padBottom, op.padLeft, op.padRight);
     break;
   case OpKind::Store:
-    in = (op.w16 ? npu::store16Insn : npu::storeInsn)(
-        op.mem, op.row, op.dram, op.ysize, op.xsize, op.stride, 0, 0, 0);
+    in = (op.w16 ? npu::store16Insn
+                 : npu::storeInsn)(op.mem, op.row, op.dram, op.ysize, op.xsize,
+                                   op.stride, op.rep, op.xstep, op.lanes);
     break;
   case OpKind::Copy:
     in = npu::moveInsn(op.dst, op.src, op.ysize, op.xsize, op.stride, op.padTop,
@@ -88,6 +89,10 @@ npu::Insn encodeOp(const Target &, const Op &op) {
     break;
   case OpKind::VMul:
     in = npu::vmulInsn(op.dst, op.a, op.b, op.rows, op.bcast, op.lut);
+    break;
+  case OpKind::Upsample:
+    in = npu::upsampleInsn(op.dst, op.src, op.upW, op.upH, op.oy, op.oh,
+                           op.factor, op.mode, op.zp, op.lut);
     break;
   }
   // The description lists the engines in the spec's order, so a sync bit

@@ -92,6 +92,7 @@ std::string emitOp(const Op &op, snpu::Insn &in) {
   case OpKind::Pool:
   case OpKind::LutLd:
   case OpKind::VMul:
+  case OpKind::Upsample:
     return std::string("the second NPU has no ") + opKindName(op.kind);
   }
   return "";

@@ -31,6 +31,17 @@ struct Op {
   // row of the Act memory), lines `stride` rows apart at the source.
   int64_t row = 0, dram = 0, ysize = 0, xsize = 0, stride = 0;
   int64_t padTop = 0, padBottom = 0, padLeft = 0, padRight = 0;
+  // Store (when the target declares them): each block row written r = rep
+  // + 1 times along both axes, to DRAM row (y*r + dy)*stride + (x*r +
+  // dx)*(1 + xstep) for dy, dx < r (nearest upsampling by r as it is
+  // stored; xstep interleaves phases); lanes: a bit per group of 8 lanes
+  // written (0: all), a channel concatenation at a multiple of 8 channels.
+  int64_t rep = 0, xstep = 0, lanes = 0;
+  // Upsample: the h x w map at out[src + y*w + x] by f = 2^factor, result
+  // lines oy .. oy + oh - 1 of the f*h x f*w map, line oy + r at out[dst +
+  // r*f*w]; mode 0 nearest, 1 bilinear (half_pixel), 2 bilinear
+  // (asymmetric); zp the zero point the bilinear sum is taken around.
+  int64_t upW = 0, upH = 0, oy = 0, oh = 0, factor = 0, mode = 0;
   // Gemm: acc[acc + o*acc_ostride + i] (+)= act[act + o*act_ostride + i] x
   // the weight tile at wgt, for i < inner, o < outer (reset: = instead of
   // +=). DwGemm: per lane j, acc[acc + o*acc_ostride + i][j] (+)= sum over

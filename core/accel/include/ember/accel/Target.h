@@ -40,20 +40,21 @@ const char *clsName(Cls c);
 
 // The abstract operations (Op.h). A target runs a subset: its `ops`.
 enum class OpKind : uint8_t {
-  Load,    // DRAM -> memory, 2-D strided, with padding
-  Store,   // memory -> DRAM, 2-D strided
-  Copy,    // memory -> memory with a load's geometry and padding
-  Gemm,    // array: acc (+)= act x weight tile, two-level loop
-  DwGemm,  // array: depthwise (per-lane) correlation along a line
-  Requant, // vector: int32 -> int8 with the tables (and a bias row)
-  VAdd,    // vector: quantized add of two int8 row runs
-  Pool,    // vector: max/average over a window (geometry in registers)
-  SetReg,  // a parameter register of an engine
-  Finish,  // drain and stop
-  LutLd,   // vector: the output table (256 int8 entries) from param rows
-  VMul,    // vector: quantized multiply of two int8 row runs (or a row)
+  Load,     // DRAM -> memory, 2-D strided, with padding
+  Store,    // memory -> DRAM, 2-D strided
+  Copy,     // memory -> memory with a load's geometry and padding
+  Gemm,     // array: acc (+)= act x weight tile, two-level loop
+  DwGemm,   // array: depthwise (per-lane) correlation along a line
+  Requant,  // vector: int32 -> int8 with the tables (and a bias row)
+  VAdd,     // vector: quantized add of two int8 row runs
+  Pool,     // vector: max/average over a window (geometry in registers)
+  SetReg,   // a parameter register of an engine
+  Finish,   // drain and stop
+  LutLd,    // vector: the output table (256 int8 entries) from param rows
+  VMul,     // vector: quantized multiply of two int8 row runs (or a row)
+  Upsample, // vector: nearest or bilinear upsampling of a map by 2^factor
 };
-constexpr int kNumOpKinds = 12;
+constexpr int kNumOpKinds = 13;
 const char *opKindName(OpKind k);
 bool opKindFromName(const std::string &s, OpKind &k);
 
@@ -226,6 +227,9 @@ struct Target {
   // Whether operation `k` passes its results through the output table
   // (its description declares the flag "lut"; the table of the last LutLd).
   bool lutFlag(OpKind k) const;
+  // Whether operation k's description declares field f (the optional ones:
+  // store's rep, xstep and lanes; the flags).
+  bool declares(OpKind k, const char *f) const;
   // Whether vadd has the exact flag and the target the add_x_* registers:
   // y = clamp((x_a_mult (a - lowest) + x_b_mult (b - lowest) + x_offset)
   // >> x_shift, add_min, add_max) (quant::AddFixed).
