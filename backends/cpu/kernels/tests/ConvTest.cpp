@@ -938,8 +938,8 @@ TEST_P(ConvTest, DepthwiseNhwcNarrowRows) {
   std::mt19937 rng(4099 + static_cast<unsigned>(GetParam()));
   for (int iter = 0; iter < 80; ++iter) {
     Conv2DShape s;
-    s.channels = iter % 4 == 0 ? 16 * randomIn(rng, 1, 12)
-                               : randomIn(rng, 1, 200);
+    s.channels =
+        iter % 4 == 0 ? 16 * randomIn(rng, 1, 12) : randomIn(rng, 1, 200);
     s.kernelH = s.kernelW = iter % 2 ? 5 : 3;
     s.strideH = s.strideW = randomIn(rng, 1, 2);
     s.padTop = randomIn(rng, 0, 2);

@@ -11,8 +11,9 @@
  * call on the same device. The SystemC executor has one simulation kernel per
  * process: create at most one SystemC device at a time (creating a second fails
  * with EMBER_NPU_STATUS_BUSY, as does creating one from a second copy of this
- * driver, e.g. another array size's plugin, once the first has elaborated). RTL devices are independent (any number, one
- * thread each); a build without Verilator returns EMBER_NPU_STATUS_UNSUPPORTED.
+ * driver, e.g. another array size's plugin, once the first has elaborated).
+ * RTL devices are independent (any number, one thread each); a build without
+ * Verilator returns EMBER_NPU_STATUS_UNSUPPORTED.
  *
  * Structs start with struct_size; fields are only ever appended, and a caller
  * compiled against an older, shorter struct still works (the fields it does not
