@@ -354,9 +354,12 @@ void addUpsamplingCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
           break;
       }
       b.add(upsampleInsn(3, 0, 4, 2, k ? 1 : 0, 2, k, mode)); // staged
-      // Two STOREs: xsize is a 10-bit field.
+      // The result rows that fit the test DRAM (all 1,400 up to DIM 16),
+      // in two STOREs: xsize is a 10-bit field.
+      const int64_t n =
+          std::min<int64_t>(1400, (int64_t(kTestDramBytes) - outArea) / kDim);
       b.add(storeInsn(kOutM, 0, outArea, 1, 700, 700));
-      b.add(storeInsn(kOutM, 700, outArea + 700 * kDim, 1, 700, 700));
+      b.add(storeInsn(kOutM, 700, outArea + 700 * kDim, 1, n - 700, n - 700));
       addCase(cases,
               "upsample_m" + std::to_string(mode) + "_f" +
                   std::to_string(1 << k),
