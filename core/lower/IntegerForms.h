@@ -111,4 +111,11 @@ Expected<Value> buildRescaleTable(LoweringBuilder &b, Value x,
 // point.
 Expected<Value> centeredInt32(LoweringBuilder &b, Value x, const QParams &px);
 
+// The float32 profile's bilinear Resize of a float 4-D tensor (NCHW, or
+// channels-last), written as the float operations ONNX Runtime's kernel
+// performs, in its order (Float32Resize.cpp). Empty when n is not a Resize
+// that kernel computes this way.
+Expected<std::optional<Value>> ortFloatBilinear(LoweringBuilder &b,
+                                                const Node &n);
+
 } // namespace ember

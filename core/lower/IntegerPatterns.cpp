@@ -1024,10 +1024,20 @@ private:
   // input and output parameters (docs/quantization.md, "Upsampling"): the
   // Resize of q - z in int32 (exact: the weights are multiples of 1 / (2f)^2,
   // rounded half to even once), then z added back by a Requantize by 1. The
-  // float32 profile keeps the float form (ONNX Runtime's uint8 Resize is
-  // neither).
+  // float32 profile writes ONNX Runtime's float kernel instead (it keeps
+  // the QDQ form in float).
   Expected<bool> bilinear(Node &n) {
-    if (float32() || n.numResults() != 1 || n.attrInt("antialias", 0) ||
+    if (float32()) {
+      if (!dequantized(n.inputs[0]))
+        return false;
+      LoweringBuilder b(f_, n);
+      EMBER_ASSIGN(std::optional<Value> y, ortFloatBilinear(b, n));
+      if (!y)
+        return false;
+      finishOp(n, *y);
+      return true;
+    }
+    if (n.numResults() != 1 || n.attrInt("antialias", 0) ||
         n.attrInt("exclude_outside", 0) || n.attrs.count("axes"))
       return false;
     auto x = dequantized(n.inputs[0]);

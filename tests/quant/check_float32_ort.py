@@ -259,6 +259,51 @@ def rescale_case(rng, op):
     return m, inputs, int(np.sum(tab != ex))
 
 
+def resize_case(rng, ctm, f, sizes=False):
+    """DequantizeLinear -> bilinear Resize -> QuantizeLinear with equal
+    parameters (ONNX Runtime keeps it in float): counts the outputs whose
+    float interpolation lands within 1e-3 of a .5 boundary."""
+    C, H, W = 16, 9, 7
+    sx, zx = f32(rng.uniform(0.01, 0.1)), np.uint8(rng.integers(0, 256))
+    qx = rng.integers(0, 256, (1, C, H, W)).astype(np.uint8)
+    m = Model()
+    x = m.qdq_input("x", sx, zx)
+    if sizes:
+        y = m.node("Resize", [x, "", "", m.const(np.asarray(
+            [1, C, H * f, W * f], np.int64))], mode="linear",
+            coordinate_transformation_mode=ctm)
+    else:
+        y = m.node("Resize", [x, "", m.const(np.asarray(
+            [1, 1, f, f], f32))], mode="linear",
+            coordinate_transformation_mode=ctm)
+    m.q_output(y, sx, zx)
+    return m, {"x": floats_of(qx, sx, zx)}, -1
+
+
+def conv_transpose_case(rng, C, K, k, stride, group=1, pads=0):
+    """DequantizeLinear -> ConvTranspose -> QuantizeLinear (ONNX Runtime
+    runs it in float: a GEMM, col2im, then the bias)."""
+    H = 6
+    sx, zx = f32(rng.uniform(0.01, 0.05)), np.uint8(rng.integers(0, 256))
+    sw = rng.uniform(0.002, 0.02, K // group).astype(f32)
+    qw = rng.integers(-127, 128, (C, K // group, k, k)).astype(np.int8)
+    sy, zy = f32(rng.uniform(0.02, 0.2)), np.uint8(rng.integers(0, 256))
+    qb = rng.integers(-2000, 2000, K).astype(np.int32)
+    qx = rng.integers(0, 256, (1, C, H, H)).astype(np.uint8)
+    m = Model()
+    x = m.qdq_input("x", sx, zx)
+    w = m.dq(m.const(qw), sw if group == 1 else sw[0],
+             np.zeros(K // group if group == 1 else (), np.int8) if
+             group == 1 else np.int8(0), axis=1 if group == 1 else None)
+    bs = (sx * (sw if group == 1 else np.repeat(sw[:1], K))).astype(f32)
+    b = m.dq(m.const(qb), bs, np.zeros(K, np.int32), axis=0)
+    y = m.node("ConvTranspose", [x, w, b], kernel_shape=[k, k],
+               strides=[stride, stride], group=group,
+               pads=[pads] * 4)
+    m.q_output(y, sy, zy)
+    return m, {"x": floats_of(qx, sx, zx)}, -1
+
+
 def run_ember(ember, path, inputs, target):
     with tempfile.TemporaryDirectory() as td:
         cmd = [ember, "run", path, f"--target={target}", "--requant=float32",
@@ -309,6 +354,19 @@ def main():
         ("AveragePool same", lambda: pool_case(rng, "AveragePool", True)),
         ("Concat", lambda: rescale_case(rng, "Concat")),
         ("Transpose", lambda: rescale_case(rng, "Transpose")),
+        ("Resize x2 half_pixel", lambda: resize_case(rng, "half_pixel", 2)),
+        ("Resize x2 pytorch_half_pixel sizes", lambda: resize_case(
+            rng, "pytorch_half_pixel", 2, True)),
+        ("Resize x4 asymmetric", lambda: resize_case(rng, "asymmetric", 4)),
+        ("Resize x2 align_corners sizes", lambda: resize_case(
+            rng, "align_corners", 2, True)),
+        ("Resize x3 half_pixel", lambda: resize_case(rng, "half_pixel", 3)),
+        ("ConvTranspose 2x2 stride 2", lambda: conv_transpose_case(
+            rng, 32, 16, 2, 2)),
+        ("ConvTranspose 3x3 stride 2 pads", lambda: conv_transpose_case(
+            rng, 64, 32, 3, 2, 1, 1)),
+        ("ConvTranspose 4x4 stride 2 grouped", lambda: conv_transpose_case(
+            rng, 16, 16, 4, 2, 4, 1)),
     ]
     targets = ["interp"] + ([] if a.no_cpu else ["cpu"])
     failed = 0
