@@ -360,6 +360,12 @@ int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
   size_t M = ocg * u(p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]);
   bool xNhwc = p[EMBER_RT_CONVT_X_NHWC] != 0,
        yNhwc = p[EMBER_RT_CONVT_Y_NHWC] != 0;
+  // Overlapping taps add into y from zero and the bias comes last, as ONNX
+  // Runtime computes it (col2im, then the bias): each element is
+  // ((tap + tap) + ...) + bias. Disjoint taps give bias + tap either way.
+  const float *tapsBias = bias;
+  if (!convtTapsDisjoint(p))
+    bias = nullptr;
   if (yNhwc) {
     if (!bias)
       std::memset(y, 0, N * plane * OC * sizeof(float));
@@ -436,6 +442,17 @@ int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
         if (t.status)
           return t.status;
       }
+  if (tapsBias && !bias) {
+    if (yNhwc) {
+      for (size_t i = 0; i < N * plane; ++i)
+        for (size_t oc = 0; oc < OC; ++oc)
+          y[i * OC + oc] += tapsBias[oc];
+    } else {
+      for (size_t i = 0; i < N * OC; ++i)
+        for (size_t q = 0; q < plane; ++q)
+          y[i * plane + q] += tapsBias[i % OC];
+    }
+  }
   return 0;
 }
 

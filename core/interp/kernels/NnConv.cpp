@@ -3,6 +3,8 @@
 // float kinds narrower than f64 (as ONNX Runtime does).
 #include "interp/kernels/NnUtil.h"
 
+#include <cmath>
+
 namespace ember {
 
 Status kernel_Conv(KernelContext &ctx) {
@@ -35,6 +37,30 @@ Status kernel_Conv(KernelContext &ctx) {
   });
   return Status::ok();
 }
+
+namespace {
+
+// The K block of MLAS's SGEMM (sgemm.cpp, MlasSgemmOperation) for an
+// n-column, k-deep product: 128 by 128 strides traded against each other.
+int64_t convTransposeStrideK(int64_t n, int64_t k) {
+  int64_t strideN = 128, strideK = 128;
+  if (n >= k) {
+    while (strideK / 2 >= k)
+      strideN *= 2, strideK /= 2;
+  } else {
+    while (strideN > 16 && strideN / 2 >= n)
+      strideK *= 2, strideN /= 2;
+  }
+  return std::max<int64_t>(strideK, 1);
+}
+
+template <typename C>
+C weightAt(const std::vector<C> &w, int64_t c, int64_t mg, int64_t mi, int64_t kP,
+        int64_t kp) {
+  return w[size_t((c * mg + mi) * kP + kp)];
+}
+
+} // namespace
 
 // ConvTranspose: X[N, C, in...], W[C, M/group, k...] -> Y[N, M, out...].
 Status kernel_ConvTranspose(KernelContext &ctx) {
@@ -70,20 +96,35 @@ Status kernel_ConvTranspose(KernelContext &ctx) {
           }
           target[size_t(ip * kP + kp)] = ok ? off : -1;
         }
+      // ONNX Runtime's order: per group a GEMM cols = W^T X (each column
+      // summed over the group's input channels with fused multiply-adds,
+      // in MLAS's K blocks), then col2im from zero (each output element
+      // adds its taps in (kh, kw) order), then the bias.
+      const int64_t strideK = convTransposeStrideK(inP, cg);
+      std::vector<C> col(static_cast<size_t>(inP)), part(static_cast<size_t>(inP));
       for (int64_t n = 0; n < batch; ++n)
         for (int64_t g = 0; g < group; ++g)
-          for (int64_t c = g * cg; c < (g + 1) * cg; ++c) {
-            const C *xc = xv.data() + (n * inC + c) * inP;
-            for (int64_t mi = 0; mi < mg; ++mi) {
-              int64_t m = g * mg + mi;
-              C *ym = acc.data() + (n * outC + m) * outP;
-              const C *wk = wv.data() + (c * mg + mi) * kP;
+          for (int64_t mi = 0; mi < mg; ++mi) {
+            int64_t m = g * mg + mi;
+            C *ym = acc.data() + (n * outC + m) * outP;
+            for (int64_t kp = 0; kp < kP; ++kp) {
+              for (int64_t k0 = 0; k0 < cg; k0 += strideK) {
+                std::fill(part.begin(), part.end(), C(0));
+                for (int64_t c = g * cg + k0;
+                     c < g * cg + std::min(cg, k0 + strideK); ++c) {
+                  const C *xc = xv.data() + (n * inC + c) * inP;
+                  C wk = weightAt(wv, c, mg, mi, kP, kp);
+                  for (int64_t ip = 0; ip < inP; ++ip)
+                    part[size_t(ip)] = std::fma(xc[ip], wk, part[size_t(ip)]);
+                }
+                for (int64_t ip = 0; ip < inP; ++ip)
+                  col[size_t(ip)] =
+                      k0 == 0 ? part[size_t(ip)] : col[size_t(ip)] + part[size_t(ip)];
+              }
               for (int64_t ip = 0; ip < inP; ++ip) {
-                C xvv = xc[ip];
-                const int64_t *t = target.data() + ip * kP;
-                for (int64_t kp = 0; kp < kP; ++kp)
-                  if (t[kp] >= 0)
-                    ym[t[kp]] += xvv * wk[kp];
+                int64_t t = target[size_t(ip * kP + kp)];
+                if (t >= 0)
+                  ym[t] += col[size_t(ip)];
               }
             }
           }
