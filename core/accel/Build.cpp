@@ -754,6 +754,41 @@ struct Builder {
     lp.layers.push_back(std::move(L));
   }
 
+  // Bilinear upsampling (Analysis::ups): Cast -> [Sub] -> Resize ->
+  // Requantize, one layer of Upsample ops on the vector engine.
+  void upLayer(int ri) {
+    const UpPattern *up = nullptr;
+    for (const UpPattern &u : an.ups)
+      if (u.requant == ri)
+        up = &u;
+    const v1::Node &r = v.g.nodes(ri);
+    if (!up) {
+      err = "internal: Requantize " + q(r.name()) + " outside its upsampling";
+      return;
+    }
+    int in = materialize(up->x);
+    if (in < 0)
+      return;
+    int y = v.out(r);
+    auto xd = v.dims(up->x);
+    Layer L;
+    L.kind = Layer::Kind::Pool;
+    L.name = v.g.nodes(up->resize).name();
+    for (int k : {up->cast, up->sub, up->resize, ri})
+      if (k >= 0)
+        L.nodes.push_back(v.g.nodes(k).name());
+    PoolLayer &g = L.pool;
+    g.in = in;
+    g.N = xd[0], g.C = xd[1], g.H = g.OH = xd[2], g.W = g.OW = xd[3];
+    g.up = up->f;
+    g.upMode = up->mode;
+    g.upZp = storedZp(v.dtype(up->x), up->z);
+    g.out = newTensor(y, isOutput(y) ? NTensor::Kind::Output
+                                     : NTensor::Kind::Activation);
+    tensorOf[size_t(y)] = g.out;
+    lp.layers.push_back(std::move(L));
+  }
+
   // Split along channels at whole tiles: each part is a view of the input's
   // storage (no layer, no copy).
   void split(const v1::Node &n) {
@@ -815,6 +850,11 @@ struct Builder {
       if (an.mulOf[size_t(i)] >= 0) {
         if (an.mulOf[size_t(i)] == i)
           mulLayer(i);
+        continue;
+      }
+      if (an.upOf[size_t(i)] >= 0) {
+        if (an.upOf[size_t(i)] == i)
+          upLayer(i);
         continue;
       }
       if (an.lutOf[size_t(i)] >= 0) {

@@ -230,10 +230,129 @@ std::vector<PoolFix> poolBorderFixes(const PoolLayer &g, int64_t y0,
 
 } // namespace
 
+// ---- bilinear upsampling layers ----------------------------------------
+
+namespace {
+
+int64_t floorDiv(int64_t a, int64_t b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+// The source lines [lo, hi) bilinear upsampling by f reads for result lines
+// [y0, y1) of an h-line map (the Upsample op's taps, clamped to the map).
+std::pair<int64_t, int64_t> upTaps(int64_t y0, int64_t y1, int64_t f, int mode,
+                                   int64_t h) {
+  auto pos = [&](int64_t y) { return mode == 1 ? 2 * y + 1 - f : 2 * y; };
+  const int64_t lo = floorDiv(pos(y0), 2 * f);
+  const int64_t hi = floorDiv(pos(y1 - 1), 2 * f) + 2;
+  return {std::clamp<int64_t>(lo, 0, h - 1), std::clamp<int64_t>(hi, 1, h)};
+}
+
+int64_t log2Of(int64_t f) {
+  int64_t k = 0;
+  while ((int64_t(1) << k) < f)
+    ++k;
+  return k;
+}
+
+} // namespace
+
+// Bilinear upsampling on the vector engine (PoolLayer::upMode): bands of
+// result lines over channel tiles; each step loads the source lines its band
+// reads and runs Upsample ops on them as a map of their own (the op's line
+// offset oy places the band; only the map's true edges clamp, so each band's
+// result is the whole map's), then stores the band.
+std::string genUpsample(const Target &tg, const Layer &L,
+                        const std::vector<NTensor> &ts, const CodegenOptions &o,
+                        LayerCode &code, LayerInfo &info) {
+  const PoolLayer &g = L.pool;
+  if (!tg.has(OpKind::Upsample))
+    return "the target has no upsample operation";
+  Addr addr{ts};
+  const int64_t lanes = tg.lanes, f = g.up, Ct = ceilDiv(g.C, lanes);
+  const int64_t OH = g.H * f, OW = g.W * f;
+  const OpDesc &ud = tg.ops[size_t(OpKind::Upsample)];
+  if (g.W > ud.max("w") || log2Of(f) > ud.max("factor") || g.upZp < -128 ||
+      g.upZp > 127)
+    return "lines of " + std::to_string(g.W) + " pixels or factor " +
+           std::to_string(f) + " beyond the upsample operation's fields";
+  // Result lines one op writes: its oh and oy fields, its map's h.
+  const int64_t opLines = std::max<int64_t>(
+      1, std::min({ud.max("oh"), ud.max("oy") / 2, f * (ud.max("h") - 3)}));
+  sp::Problem p;
+  p.spaces = spacesOf(tg, o.shareRows, o.paramReserve);
+  enum { dN, dY, dC };
+  p.dims = {
+      {"n", g.N, false, {1}}, {"y", OH, false, {}}, {"c", Ct, false, {1}}};
+  p.greedyDim = dY;
+  auto u = [](int64_t v) { return uint64_t(v); };
+  // The most source lines a band of t result lines reads.
+  auto srcLines = [&](int64_t t) { return std::min(g.H, ceilDiv(t, f) + 2); };
+  p.operands.push_back(operand(
+      "in", tg.memOf(Cls::Out), sp::Role::Input, {dN, dY, dC},
+      [&](const std::vector<int64_t> &t) { return u(srcLines(t[dY]) * g.W); },
+      [&](const std::vector<int64_t> &t) {
+        return u(srcLines(t[dY]) * g.W * lanes);
+      }));
+  p.operands.push_back(operand(
+      "out", tg.memOf(Cls::Out), sp::Role::Output, {dN, dY, dC},
+      [&](const std::vector<int64_t> &t) { return u(t[dY] * OW); },
+      [&](const std::vector<int64_t> &t) { return u(t[dY] * OW * lanes); }));
+  p.operands[0].rows = p.operands[0].footprint;
+  p.operands[1].rows = p.operands[1].footprint;
+  p.operands[0].transfers = [&](const std::vector<int64_t> &t) {
+    return moveRowsCount(tg, srcLines(t[dY]) * g.W);
+  };
+  p.operands[1].transfers = [&](const std::vector<int64_t> &t) {
+    return moveRowsCount(tg, t[dY] * OW);
+  };
+  // One result row every two cycles (two taps a cycle).
+  p.compute = [&](const sp::Tiling &, const std::vector<int64_t> &,
+                  const std::vector<int64_t> &t,
+                  const std::vector<sp::StepOperand> &) {
+    return std::vector<uint64_t>{vectorCycles(tg, 2 * t[dY] * OW) +
+                                 uint64_t(ceilDiv(t[dY], opLines) - 1) *
+                                     tg.vector.issueOverhead};
+  };
+  sp::PlanResult plan = planLayer(tg, p, o, info);
+  if (!plan.ok)
+    return "does not fit the memories: " + plan.error;
+  const sp::Tiling &t = plan.tiling;
+  Slots slots = allocate(tg, p, t, o.slotsFromTop, o.paramReserve);
+  code.tiling = info.tiling = tilingText(p, t);
+  info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
+  std::vector<sp::Step> steps = sp::schedule(p, t);
+  code.steps.resize(steps.size());
+  for (size_t s = 0; s < steps.size(); ++s) {
+    const sp::Step &st = steps[s];
+    StepCode &sc = code.steps[s];
+    const int64_t n = st.index[dN], c = st.index[dC];
+    const int64_t y0 = st.index[dY] * t.tile[dY];
+    const int64_t y1 = std::min(OH, y0 + t.tile[dY]);
+    const auto [s0, s1] = upTaps(y0, y1, f, g.upMode, g.H);
+    const int64_t in = slots.base[0][st.operands[0].slot];
+    const int64_t out = slots.base[1][st.operands[1].slot];
+    moveRows(tg, sc.loads, false, Cls::Out, in,
+             addr(g.in, c, (n * g.H + s0) * g.W), (s1 - s0) * g.W);
+    for (int64_t a = y0; a < y1; a += opLines) {
+      const int64_t b = std::min(y1, a + opLines);
+      const auto [m0, m1] = upTaps(a, b, f, g.upMode, g.H);
+      sc.compute.push_back(
+          upsampleOp(tg, out + (a - y0) * OW, in + (m0 - s0) * g.W, g.W,
+                     m1 - m0, a - f * m0, b - a, log2Of(f), g.upMode, g.upZp));
+    }
+    moveRows(tg, sc.tail, true, Cls::Out, out,
+             addr(g.out, c, (n * OH + y0) * OW), (y1 - y0) * OW);
+  }
+  return "";
+}
+
 std::string genPool(const Target &tg, const Layer &L,
                     const std::vector<NTensor> &ts, const CodegenOptions &o,
                     LayerCode &code, LayerInfo &info) {
   const PoolLayer &g = L.pool;
+  if (g.upMode)
+    return genUpsample(tg, L, ts, o, code, info);
   Addr addr{ts};
   const int64_t lanes = tg.lanes;
   const int64_t Ct = ceilDiv(g.C, lanes), Wp = g.W + g.pl + g.pr;
@@ -290,7 +409,7 @@ std::string genPool(const Target &tg, const Layer &L,
   p.operands[0].rows = p.operands[0].footprint;
   p.operands[1].rows = p.operands[1].footprint;
   p.operands[1].transfers = [&](const std::vector<int64_t> &t) {
-    return g.up > 1 ? u(t[dY]) * upsampleRowsCount(tg, g.OW, g.up)
+    return g.up > 1 ? upsampleStoreCount(tg, t[dY], g.OW, g.up)
                     : moveRowsCount(tg, t[dY] * g.OW);
   };
   p.compute = [&](const sp::Tiling &tl, const std::vector<int64_t> &idx,
@@ -334,11 +453,9 @@ std::string genPool(const Target &tg, const Layer &L,
     if (g.up > 1) {
       // Each result line to its up x up block of output lines.
       const int64_t ow = g.OW * g.up;
-      const uint64_t pitch = uint64_t(ow * tg.clsRowBytes(Cls::Out));
-      for (int64_t y = y0; y < y1; ++y)
-        upsampleRows(tg, sc.tail, Cls::Out, out + (y - y0) * g.OW,
-                     addr(g.out, c, (n * g.OH + y) * g.up * ow), g.OW, g.up,
-                     pitch);
+      upsampleStore(tg, sc.tail, Cls::Out, out,
+                    addr(g.out, c, (n * g.OH + y0) * g.up * ow), y1 - y0, g.OW,
+                    g.up);
     } else {
       moveRows(tg, sc.tail, true, Cls::Out, out,
                addr(g.out, c, (n * g.OH + y0) * g.OW), (y1 - y0) * g.OW);
@@ -476,6 +593,8 @@ std::string layerOp(const Layer &L) {
     return op;
   }
   case Layer::Kind::Pool:
+    if (L.pool.upMode)
+      return "bilinear";
     return L.pool.avg ? "avgpool" : "maxpool";
   case Layer::Kind::Add:
     return L.add.mul ? "mul" : "add";

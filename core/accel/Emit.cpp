@@ -91,6 +91,39 @@ uint64_t upsampleRowsCount(const Target &t, int64_t rows, int64_t up) {
   return uint64_t(up * up) * repeatRowCount(t, rows);
 }
 
+namespace {
+
+// Whether one repeating store writes `lines` lines of `rows` rows, each
+// row up x up times.
+bool repeatingStore(const Target &t, int64_t lines, int64_t rows, int64_t up) {
+  const OpDesc &st = t.ops[size_t(OpKind::Store)];
+  return up > 1 && t.declares(OpKind::Store, "rep") &&
+         up - 1 <= st.max("rep") && lines <= t.maxY && rows <= t.maxX &&
+         rows * up <= t.maxStride;
+}
+
+} // namespace
+
+void upsampleStore(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
+                   uint64_t dram, int64_t lines, int64_t rows, int64_t up) {
+  const uint64_t pitch = uint64_t(rows * up * t.clsRowBytes(c));
+  if (repeatingStore(t, lines, rows, up)) {
+    out.push_back(storeOp(t, c, sram, int64_t(dram), lines, rows, rows * up));
+    out.back().rep = up - 1;
+    return;
+  }
+  for (int64_t y = 0; y < lines; ++y)
+    upsampleRows(t, out, c, sram + y * rows, dram + uint64_t(y * up) * pitch,
+                 rows, up, pitch);
+}
+
+uint64_t upsampleStoreCount(const Target &t, int64_t lines, int64_t rows,
+                            int64_t up) {
+  return repeatingStore(t, lines, rows, up)
+             ? 1
+             : uint64_t(lines) * upsampleRowsCount(t, rows, up);
+}
+
 // A weight-stationary array preloads the next weight tile while the op
 // before streams, so an op takes max(rows, preload) cycles; an
 // output-stationary one streams its rows (its drain is per accumulator

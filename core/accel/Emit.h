@@ -34,6 +34,14 @@ uint64_t repeatRowCount(const Target &t, int64_t rows);
 void upsampleRows(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
                   uint64_t dram, int64_t rows, int64_t up, uint64_t pitch);
 uint64_t upsampleRowsCount(const Target &t, int64_t rows, int64_t up);
+// The same for `lines` image lines of `rows` rows each (the result lines
+// consecutive in DRAM): one store repeating each row up x up times (its
+// rep field) when the target declares it and the block fits its fields,
+// else upsampleRows line by line; upsampleStoreCount: how many.
+void upsampleStore(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
+                   uint64_t dram, int64_t lines, int64_t rows, int64_t up);
+uint64_t upsampleStoreCount(const Target &t, int64_t lines, int64_t rows,
+                            int64_t up);
 
 // Array cycles of one array op streaming `rows` rows; engine cycles of one
 // vector op over `rows` rows.

@@ -65,6 +65,11 @@ std::string resizeText(const Target &) {
   return "nearest, H and W by one integer factor 2..8 reading source pixel "
          "floor(X / f) (asymmetric + floor, half_pixel + round_prefer_*, ...)";
 }
+std::string upsampleText(const Target &) {
+  return "bilinear, H and W by one factor 2, 4 or 8 (half_pixel or "
+         "asymmetric coordinates) of an i8/u8 map with equal input and "
+         "output parameters";
+}
 std::string moveText(const Target &) {
   return "of a tensor the target computes, keeping dim 1 and the pixel order "
          "(or a flatten into the MatMul that follows)";
@@ -115,6 +120,9 @@ const char *const kTableChain =
 const char *const kMul =
     "fused: a quantized Mul, Requantize((Cast(a) - za) * (Cast(b) - zb)) with "
     "scalar parameters";
+const char *const kUpsample =
+    "fused: a bilinear upsampling as the importer lowers it, Requantize("
+    "Resize(Cast(x) - z), 1, z) (docs/quantization.md, \"Upsampling\")";
 const char *const kViews =
     "placement: of a tensor the target computes in the same partition, every "
     "part but the last a whole number of channel tiles (views of the input)";
@@ -271,6 +279,17 @@ const std::vector<FormRow> &formTable() {
        {"f32", "i64"},
        resizeText,
        whyResizeNode,
+       buildResize},
+      {"upsample",
+       "",
+       "Resize",
+       {"i32"},
+       0,
+       kUpsample,
+       {"i32"},
+       {"f32", "i64"},
+       upsampleText,
+       whyUpsampleNode,
        buildResize},
       {"reshape",
        "",
@@ -439,8 +458,20 @@ std::vector<OpClaim> claimedOps(const Target &t) {
     if (!sel::serves(t, r))
       continue;
     bool seen = false;
-    for (const OpClaim &c : out)
-      seen = seen || c.op == r.op;
+    for (OpClaim &c : out)
+      if (c.op == r.op) {
+        seen = true;
+        // A later row running other dtypes only in its fused pattern (the
+        // int32 Resize of a bilinear upsampling beside the nearest one)
+        // widens the claim with them, in that context.
+        if (*r.context && c.context.empty() && c.contextDtypes.empty() &&
+            !r.contextDtypes.empty()) {
+          c.dtypes.insert(c.dtypes.end(), r.dtypes.begin(), r.dtypes.end());
+          c.context = r.context;
+          c.contextDtypes.assign(r.contextDtypes.begin(),
+                                 r.contextDtypes.end());
+        }
+      }
     if (seen)
       continue; // one claim per op
     OpClaim c;

@@ -234,6 +234,22 @@ Op vmulOp(const Target &t, int64_t dst, int64_t a, int64_t b, int64_t rows,
   return op;
 }
 
+Op upsampleOp(const Target &t, int64_t dst, int64_t src, int64_t w, int64_t h,
+              int64_t oy, int64_t oh, int64_t factor, int64_t mode,
+              int64_t zp) {
+  Op op = make(t, OpKind::Upsample);
+  op.dst = dst;
+  op.src = src;
+  op.upW = w;
+  op.upH = h;
+  op.oy = oy;
+  op.oh = oh;
+  op.factor = factor;
+  op.mode = mode;
+  op.zp = zp;
+  return op;
+}
+
 Op lutldOp(const Target &t, int64_t src) {
   Op op = make(t, OpKind::LutLd);
   op.src = src;

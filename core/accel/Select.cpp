@@ -922,6 +922,127 @@ std::string mulPattern(const View &v, int mi, MulPattern &p) {
   return "";
 }
 
+std::string upPattern(const View &v, int ri, UpPattern &p) {
+  p = UpPattern();
+  const v1::Node &n = v.g.nodes(ri);
+  int c = v.in(n, 0), y = v.out(n);
+  if (n.op() != "Resize" || c < 0 || y < 0 || v.dtype(c) != "i32" ||
+      v.dtype(y) != "i32")
+    return "not an int32 Resize";
+  if (aStr(n, "mode", "nearest") != "linear")
+    return "mode " + q(aStr(n, "mode", "nearest")) +
+           " (the target's int32 Resize is bilinear)";
+  if (aInt(n, "antialias", 0) || aInt(n, "exclude_outside", 0) ||
+      attr(n, "axes"))
+    return "antialias, exclude_outside or axes";
+  auto xd = v.dims(c), yd = v.dims(y);
+  if (xd.size() != 4 || yd.size() != 4 || xd[2] < 1 || xd[3] < 1)
+    return "rank " + std::to_string(xd.size()) + " (images, NCHW)";
+  const int64_t f = yd[2] / xd[2];
+  const int64_t fMax = int64_t(1) << std::min<int64_t>(
+                           3, v.t.ops[size_t(OpKind::Upsample)].max("factor"));
+  if ((f != 2 && f != 4 && f != 8) || f > fMax || yd[0] != xd[0] ||
+      yd[1] != xd[1] || yd[2] != f * xd[2] || yd[3] != f * xd[3])
+    return "from " + std::to_string(xd[2]) + "x" + std::to_string(xd[3]) +
+           " to " + std::to_string(yd[2]) + "x" + std::to_string(yd[3]) +
+           " (the target upsamples H and W by one factor 2, 4 or 8 up to " +
+           std::to_string(fMax) + ")";
+  const std::string ctm =
+      aStr(n, "coordinate_transformation_mode", "half_pixel");
+  if (ctm == "half_pixel" ||
+      (ctm == "pytorch_half_pixel" && yd[2] > 1 && yd[3] > 1))
+    p.mode = 1;
+  else if (ctm == "asymmetric")
+    p.mode = 2;
+  else
+    return "coordinate_transformation_mode " + q(ctm) +
+           " (the target's are half_pixel and asymmetric)";
+  int roi = v.in(n, 1), sc = v.in(n, 2), sz = v.in(n, 3);
+  if (roi >= 0 && v.type(roi).dims_size() && v.type(roi).dims(0) > 0)
+    return "a region of interest";
+  std::vector<double> s;
+  if (sc >= 0 && v.type(sc).dims_size() && v.type(sc).dims(0) > 0 &&
+      (!floats(v, sc, s) || s.size() != 4 || s[0] != 1 || s[1] != 1 ||
+       s[2] != double(f) || s[3] != double(f)))
+    return "scales that are not the constant 1, 1, f, f";
+  std::vector<int64_t> zs;
+  if (sz >= 0 && v.type(sz).dims_size() && v.type(sz).dims(0) > 0 &&
+      (!v.ints(sz, zs) || zs != yd))
+    return "sizes that are not the constant output shape";
+  // The map: Cast(x) [- z], each read only here.
+  int pn = v.producer[size_t(c)];
+  auto only = [&](int node, int user) {
+    int o = v.out(v.g.nodes(node));
+    return o >= 0 && !v.outUses[size_t(o)] && v.users[size_t(o)].size() == 1 &&
+           v.users[size_t(o)][0] == user;
+  };
+  if (pn >= 0 && v.g.nodes(pn).op() == "Sub") {
+    std::vector<int64_t> zv;
+    const v1::Node &sn = v.g.nodes(pn);
+    if (!v.ints(v.in(sn, 1), zv) || zv.size() != 1 || v.in(sn, 0) < 0 ||
+        !only(pn, ri))
+      return "its map's Sub is not of a scalar zero point, used once";
+    p.sub = pn;
+    p.z = zv[0];
+    pn = v.producer[size_t(v.in(sn, 0))];
+  }
+  if (pn < 0 || v.g.nodes(pn).op() != "Cast" ||
+      !only(pn, p.sub >= 0 ? p.sub : ri))
+    return "its map is not a Cast of an i8/u8 tensor, used once";
+  p.cast = pn;
+  p.x = v.in(v.g.nodes(pn), 0);
+  if (p.x < 0 || !isQ8(v.dtype(p.x)) || v.constant[size_t(p.x)])
+    return "its map is not a Cast of an i8/u8 tensor";
+  const std::string &xt = v.dtype(p.x);
+  const int64_t lowest = xt == "u8" ? 0 : -128, highest = lowest + 255;
+  if (p.z < lowest || p.z > highest)
+    return "a zero point outside its type";
+  // The result: Requantize by exactly 1 back to x's type and zero point.
+  if (v.uses(y) != 1 || v.outUses[size_t(y)])
+    return "its result has several uses";
+  const int qi = v.users[size_t(y)][0];
+  const v1::Node &r = v.g.nodes(qi);
+  std::vector<int64_t> m, e, zy, xz;
+  if (r.op() != "Requantize" || v.in(r, 0) != y || v.out(r) < 0 ||
+      v.dtype(v.out(r)) != xt || !v.ints(v.in(r, 1), m) ||
+      !v.ints(v.in(r, 2), e) || m.size() != 1 || e.size() != 1)
+    return "its result is not requantized per tensor to " + xt;
+  if (e[0] < 0 || e[0] > 30 || m[0] != (int64_t(1) << (31 - e[0])))
+    return "its Requantize does not multiply by 1";
+  if (v.in(r, 3) >= 0 && (!v.ints(v.in(r, 3), xz) || xz.size() != 1 || xz[0]))
+    return "its Requantize has an input zero point";
+  if (v.in(r, 4) >= 0 && (!v.ints(v.in(r, 4), zy) || zy.size() != 1))
+    return "its Requantize has no scalar output zero point";
+  if ((zy.empty() ? 0 : zy[0]) != p.z)
+    return "its Requantize's zero point is not the map's";
+  if (aInt(r, "min", lowest) > lowest || aInt(r, "max", highest) < highest)
+    return "its Requantize clamps (the target's upsampling does not)";
+  if (xd[3] > v.t.ops[size_t(OpKind::Upsample)].max("w") || xd[3] > v.t.maxX)
+    return "lines of " + std::to_string(xd[3]) +
+           " pixels (upsample reads at "
+           "most " +
+           std::to_string(
+               std::min(v.t.ops[size_t(OpKind::Upsample)].max("w"), v.t.maxX)) +
+           ")";
+  // A band of one result line: the source lines it reads and the line.
+  const int64_t band = std::min<int64_t>(xd[2], 2) * xd[3] + f * xd[3];
+  if (uint64_t(band) > rowsOf(v.t, Cls::Out))
+    return "lines of " + std::to_string(xd[3]) + " pixels by " +
+           std::to_string(f) + " (a result line and its two source lines, " +
+           std::to_string(band) + " rows, exceed the " + nameOf(v.t, Cls::Out) +
+           " memory's " + std::to_string(rowsOf(v.t, Cls::Out)) + ")";
+  p.resize = ri;
+  p.requant = qi;
+  p.f = f;
+  return "";
+}
+
+std::string whyUpsampleNode(const View &v, Analysis &, int i, bool) {
+  UpPattern p;
+  std::string why = upPattern(v, i, p);
+  return why.empty() ? "" : "not a bilinear upsampling: " + why;
+}
+
 // Nodes the target runs for free or as part of a layer, and the checks that
 // need the whole graph (chains): per node the form table's row for its op.
 Analysis analyze(const View &v, bool forCompile) {
@@ -932,6 +1053,7 @@ Analysis analyze(const View &v, bool forCompile) {
   a.sumOf.assign(size_t(nn), -1);
   a.lutOf.assign(size_t(nn), -1);
   a.mulOf.assign(size_t(nn), -1);
+  a.upOf.assign(size_t(nn), -1);
   const bool tables = rowFor(v.t, "TableLookup") != nullptr;
   // Quantized multiplies first: their Casts and Subs come before the Mul.
   if (v.t.form("mul"))
@@ -962,10 +1084,22 @@ Analysis analyze(const View &v, bool forCompile) {
       a.mulOf[size_t(mp.mul)] = a.mulOf[size_t(mp.requant)] = mp.requant;
       a.muls.push_back(mp);
     }
+  // Bilinear upsamplings: Cast -> [Sub] -> Resize -> Requantize, one layer.
+  if (v.t.form("upsample") && v.t.has(OpKind::Upsample))
+    for (int i = 0; i < nn; ++i) {
+      UpPattern up;
+      if (v.g.nodes(i).op() != "Resize" || !upPattern(v, i, up).empty() ||
+          a.mulOf[size_t(up.cast)] >= 0)
+        continue;
+      for (int k : {up.cast, up.sub, up.resize, up.requant})
+        if (k >= 0)
+          a.upOf[size_t(k)] = up.requant;
+      a.ups.push_back(up);
+    }
   for (int i = 0; i < nn; ++i) {
     const std::string &op = v.g.nodes(i).op();
     if (a.sumOf[size_t(i)] >= 0 || a.lutOf[size_t(i)] >= 0 ||
-        a.mulOf[size_t(i)] >= 0)
+        a.mulOf[size_t(i)] >= 0 || a.upOf[size_t(i)] >= 0)
       continue; // part of a sum (claimed with its Cast), a table chain or a
                 // multiply
     const FormRow *row = rowFor(v.t, op);

@@ -117,6 +117,21 @@ struct MulPattern {
 // "" and the pattern of the Mul node `mul`, or why it is none.
 std::string mulPattern(const View &v, int mul, MulPattern &out);
 
+// A bilinear Resize as the importer lowers it (docs/quantization.md,
+// "Upsampling"): Requantize(Resize(Cast(x) [- z]), 1, z), x i8/u8, the
+// Resize linear by f = 2, 4 or 8 on H and W (half_pixel or asymmetric
+// coordinates), the Requantize by exactly 1 back to x's type with x's
+// zero point, unclamped. Node indices; `sub` -1 when z is 0 (no Sub).
+struct UpPattern {
+  int cast = -1, sub = -1, resize = -1, requant = -1;
+  int x = -1;    // the i8/u8 map (value)
+  int64_t z = 0; // its zero point
+  int64_t f = 0; // the factor
+  int mode = 0;  // the Upsample op's: 1 half_pixel, 2 asymmetric
+};
+// "" and the pattern of the Resize node `resize`, or why it is none.
+std::string upPattern(const View &v, int resize, UpPattern &out);
+
 struct Analysis {
   std::vector<std::string> why; // per node
   std::vector<Chain> chainOf;   // per value: accumulator chain producing it
@@ -125,6 +140,8 @@ struct Analysis {
   std::vector<TableChain> tables; // the table chains
   std::vector<int> mulOf;         // per node: its multiply's Requantize, -1
   std::vector<MulPattern> muls;   // the quantized multiplies
+  std::vector<int> upOf;          // per node: its upsampling's Requantize, -1
+  std::vector<UpPattern> ups;     // the bilinear upsamplings
 };
 
 // QuantizedAdd parameters (docs/quantization.md): TFLite's add, or with
@@ -174,6 +191,7 @@ std::string whyCastNode(const View &, Analysis &, int, bool);
 std::string whySumPartNode(const View &, Analysis &, int, bool);
 std::string whyTableNode(const View &, Analysis &, int, bool);
 std::string whyChainPartNode(const View &, Analysis &, int, bool);
+std::string whyUpsampleNode(const View &, Analysis &, int, bool);
 
 // ---- the builders (Build.cpp) --------------------------------------------
 

@@ -27,9 +27,9 @@ const char *const kRegNames[kNumRegs] = {
     "add_x_offset_lo", "add_x_offset_hi", "add_x_a_mult",  "add_x_a_mult_hi",
     "add_x_b_mult",    "add_x_b_mult_hi"};
 // The forms of the layer's catalogue (Select.cpp), by name.
-const char *const kFormNames[] = {"conv", "matmul", "mean",   "requant",
-                                  "pool", "add",    "concat", "reshape",
-                                  "mul",  "resize"};
+const char *const kFormNames[] = {"conv", "matmul", "mean",    "requant",
+                                  "pool", "add",    "concat",  "reshape",
+                                  "mul",  "resize", "upsample"};
 // The fields each operation's description may declare (bits of its
 // encoding), in the order the layer's text prints them.
 const std::vector<const char *> &knownFields(OpKind k) {
@@ -220,6 +220,9 @@ std::string validate(Target &t) {
     } else if (f.name == "mul") {
       cls.insert(int(Cls::Out));
       muls = true;
+    } else if (f.name == "upsample") {
+      cls.insert(int(Cls::Out));
+      kinds.insert(int(OpKind::Upsample));
     }
   }
   if (pools)
@@ -834,7 +837,7 @@ std::string parseTarget(const std::string &text, Target &t) {
     if (indexOf(kFormNames, form.name) < 0)
       return f.at("form") + ": '" + form.name +
              "' is not a form of the layer's catalogue (conv, matmul, mean, "
-             "requant, pool, add, concat, reshape, mul, resize)";
+             "requant, pool, add, concat, reshape, mul, resize, upsample)";
     if (t.form(form.name))
       return f.at("form") + ": '" + form.name + "' is listed twice";
     for (size_t k = 0; k < form.epilogue.size(); ++k) {

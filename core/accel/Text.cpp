@@ -426,6 +426,8 @@ std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
          << " exclude_pad=" << g.excludePad << " pad_value=" << g.padValue;
       if (g.up > 1)
         os << " up=" << g.up;
+      if (g.upMode)
+        os << " up_mode=" << g.upMode << " up_zp=" << g.upZp;
       break;
     }
     case Layer::Kind::Add:
@@ -603,6 +605,13 @@ std::string parseLayers(const Target &t, const std::string &text,
         if (g.up < 1 || g.up > 8 ||
             (g.up > 1 && (g.kh != 1 || g.kw != 1 || g.s != 1)))
           return at("pool: up is 1..8, and above 1 only of a 1x1 window");
+        if (!f.num("up_mode", g.upMode, false) ||
+            !f.num("up_zp", g.upZp, false))
+          return f.err;
+        if (g.upMode < 0 || g.upMode > 2 || g.upZp < -128 || g.upZp > 127 ||
+            (g.upMode && g.up != 2 && g.up != 4 && g.up != 8))
+          return at("pool: up_mode is 0..2 (bilinear: up 2, 4 or 8), up_zp "
+                    "-128..127");
       } else if (kind == "add") {
         L.kind = Layer::Kind::Add;
         if (!tensorRef(f, "a", L.add.a) || !tensorRef(f, "b", L.add.b) ||

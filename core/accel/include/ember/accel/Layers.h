@@ -122,6 +122,12 @@ struct PoolLayer {
   // a 1x1 pool): result pixel (y, x) goes to (y up + dy, x up + dx) for
   // dy, dx < up of the output tensor, which is OH up x OW up.
   int64_t up = 1;
+  // Bilinear upsampling by `up` (2, 4 or 8) on the vector engine instead
+  // (the Upsample op): 1 half_pixel, 2 asymmetric coordinates (the op's
+  // mode); the four-tap sum taken around the stored zero point upZp. The
+  // window is 1x1 and OH, OW are H, W, as for the nearest form.
+  int upMode = 0;
+  int32_t upZp = 0;
 };
 
 // The VMul registers (quantized multiply: requantize((a - aZp) * (b - bZp),

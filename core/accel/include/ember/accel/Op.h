@@ -105,6 +105,10 @@ Op vmulOp(const Target &t, int64_t dst, int64_t a, int64_t b, int64_t rows,
           bool bcast);
 Op setregOp(const Target &t, Reg r, int64_t value);
 Op finishOp();
+// Upsample (the fields above): the h x w map at src by f = 2^factor, result
+// lines oy .. oy + oh - 1 to dst.
+Op upsampleOp(const Target &t, int64_t dst, int64_t src, int64_t w, int64_t h,
+              int64_t oy, int64_t oh, int64_t factor, int64_t mode, int64_t zp);
 
 // The integer fields of each kind, in text order (the flags reset, bias
 // and avg, SetReg's register, and the DMA class and memory are apart).
