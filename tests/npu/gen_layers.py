@@ -5,7 +5,11 @@ groups incl. depthwise, channel counts that are not multiples of DIM), with
 Relu/Clip folded, MatMul and Gemm, Add, MaxPool, AveragePool,
 GlobalAveragePool, Concat, and conv chains that fuse a pool or a residual
 add; then YOLO's C2f (Split, convolution, Concat) and upsampling necks
-(nearest or bilinear Resize by 2 or 4, Concat with a skip tensor). Each case is an ONNX test folder: model.onnx and test_data_set_0 with
+(nearest or bilinear Resize by 2 or 4, Concat with a skip tensor), and,
+with a fourth seed, upsampling on its own (--resize: bilinear by 2, 4 or 8
+in half_pixel and asymmetric coordinates, nearest by 2..8, over maps larger
+than the output memory and several channel tiles). Each case is an ONNX
+test folder: model.onnx and test_data_set_0 with
 the input and ONNX Runtime's output, computed node by node (graph
 optimizations off: the QDQ graph's ONNX semantics on every host).
 
@@ -359,6 +363,46 @@ def upsample_case(rng):
     return g, f"resize {mode} x{f} C{C} K{K} {H}x{W}, concat"
 
 
+def resize_case(rng):
+    """Upsampling on its own, wider than upsample_case: bilinear Resize by 2,
+    4 or 8 (half_pixel, pytorch_half_pixel or asymmetric coordinates; the
+    vector engine's upsample) and nearest Resize by 2..8 reading floor(X / f)
+    (a store repeating each pixel), over maps up to 64 lines (more than the
+    output memory holds: bands of lines) and channel counts across several
+    channel tiles, after a 1x1 convolution or straight from the input."""
+    g = G(rng)
+    bilinear = rng.random() < 0.7
+    f = int(rng.choice([2, 2, 4, 8] if bilinear else [2, 3, 4, 8]))
+    big = rng.random() < 0.4
+    top = max(2, (64 if big else 12) // f)
+    low = top // 2 if big else 1
+    H, W = int(rng.integers(low, top + 1)), int(rng.integers(low, top + 1))
+    C = int(rng.choice([3, 8, 16, 24, 40, 64]))
+    dt = act_dtype(rng)
+    x = g.input([1, C, H, W])
+    xd, xp = g.qdq(x, dt, float(rng.uniform(-3.0, -0.5)),
+                   float(rng.uniform(0.5, 3.0)))
+    conv = rng.random() < 0.5
+    if conv:
+        K = int(rng.choice([8, 16, 24, 40]))
+        xd, xp = conv_qdq(g, rng, xd, xp[0], C, K, 1, dt)
+        C = K
+    if bilinear:
+        ctm = str(rng.choice(["half_pixel", "pytorch_half_pixel",
+                              "asymmetric"]))
+        attrs = {"mode": "linear", "coordinate_transformation_mode": ctm}
+        mode = f"linear {ctm}"
+    else:
+        attrs = {"mode": "nearest", "nearest_mode": "floor",
+                 "coordinate_transformation_mode": "asymmetric"}
+        mode = "nearest"
+    u = g.node("Resize", [xd, "", g.const(np.array([1, 1, f, f], np.float32),
+                                          "sc")], attrs)
+    g.output(g.requant_dq(u, xp))
+    return g, (f"resize {mode} x{f} C{C} {H}x{W}" +
+               (" after conv 1x1" if conv else ""))
+
+
 ACTS = ("HardSwish", "HardSigmoid", "Sigmoid", "Tanh", "LeakyRelu", "SiLU")
 
 
@@ -533,6 +577,9 @@ def main():
     ap.add_argument("--wide", type=int, default=48,
                     help="16x8 cases (int16 activations), after those, with "
                          "a seed of their own")
+    ap.add_argument("--resize", type=int, default=32,
+                    help="upsampling cases (resize_case), after those, with "
+                         "a seed of their own")
     args = ap.parse_args()
     import onnxruntime as ort
     rng = np.random.default_rng(args.seed)
@@ -541,11 +588,15 @@ def main():
     extra = np.random.default_rng(args.seed + 1000)
     placed = np.random.default_rng(args.seed + 2000)
     wide = np.random.default_rng(args.seed + 3000)
+    resized = np.random.default_rng(args.seed + 4000)
     n_placed = args.count + args.extra + args.placement
-    for i in range(n_placed + args.wide):
+    n_wide = n_placed + args.wide
+    for i in range(n_wide + args.resize):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_placed:
+        if i >= n_wide:
+            g, desc = resize_case(resized)
+        elif i >= n_placed:
             g, desc = wide_case(wide)
         elif r > 2.0:
             g, desc = (split_case(placed) if placed.random() < 0.6
