@@ -3,6 +3,7 @@
 // plain C++ reference of the layer's definition bit for bit.
 #include "NpuTarget.h"
 #include "Runtime.h"
+#include "ember/accel/Text.h"
 
 #include "ember/npu/Arith.h"
 
@@ -1228,4 +1229,101 @@ TEST(NpuStripes, FallsBackToDram) {
   EXPECT_FALSE(p.layers[0].stripedOut);
   EXPECT_EQ(p.layers[0].notStriped, ""); // (not a candidate)
   EXPECT_EQ(countOp(p, npu::Opcode::MOVE), 0u);
+}
+
+// Bilinear upsampling (PoolLayer::upMode) against the formula of
+// docs/npu-architecture.md written out here: per axis the position P = 2X +
+// 1 - f (half_pixel) or 2X, taps floor(P / 2f) and the next clamped to the
+// map, weights 2f - P mod 2f and P mod 2f, the four-tap sum of (v - zp)
+// divided by 4 f^2, rounded half to even, plus zp. Each case runs with the
+// cost model's tiling and with bands of a few result lines forced, so that
+// interior bands (no clamping but at the map's true edges) are checked.
+TEST(NpuLayer, BilinearUpsampleInBands) {
+  std::mt19937 rng(123);
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return lo + int64_t(rng() % uint64_t(hi - lo + 1));
+  };
+  for (int i = 0; i < 12; ++i) {
+    PoolLayer g;
+    g.N = pick(1, 2);
+    g.C = pick(1, 40);
+    g.H = g.OH = pick(1, 12);
+    g.W = g.OW = pick(1, 12);
+    g.up = int64_t(1) << pick(1, 3);
+    g.upMode = int(pick(1, 2));
+    g.upZp = int32_t(pick(-128, 127));
+    const bool u8 = rng() % 2;
+    const int64_t f = g.up, OH = g.H * f, OW = g.W * f;
+    Case c;
+    LayerProgram &lp = c.lp;
+    g.in = addTensor(lp, "x", {g.N, g.C, g.H, g.W}, NTensor::Kind::Input, u8);
+    g.out = addTensor(lp, "y", {g.N, g.C, OH, OW}, NTensor::Kind::Output, u8);
+    Layer L;
+    L.kind = Layer::Kind::Pool;
+    L.name = "bilinear";
+    L.pool = g;
+    lp.layers.push_back(L);
+    lp.inputs = {g.in};
+    lp.outputs = {g.out};
+    c.inputs.push_back(randomBytes(size_t(g.N * g.C * g.H * g.W), rng));
+    const NTensor &tx = lp.tensors[size_t(g.in)];
+    auto taps = [&](int64_t X, int64_t n, int64_t &t0, int64_t &t1, int64_t &w0,
+                    int64_t &w1) {
+      const int64_t P = g.upMode == 1 ? 2 * X + 1 - f : 2 * X;
+      const int64_t lo = P >= 0 ? P / (2 * f) : -((-P + 2 * f - 1) / (2 * f));
+      w1 = P - lo * 2 * f;
+      w0 = 2 * f - w1;
+      t0 = std::clamp<int64_t>(lo, 0, n - 1);
+      t1 = std::clamp<int64_t>(lo + 1, 0, n - 1);
+    };
+    std::vector<uint8_t> out(size_t(g.N * g.C * OH * OW));
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t ch = 0; ch < g.C; ++ch)
+        for (int64_t Y = 0; Y < OH; ++Y)
+          for (int64_t X = 0; X < OW; ++X) {
+            int64_t y0, y1, wy0, wy1, x0, x1, wx0, wx1;
+            taps(Y, g.H, y0, y1, wy0, wy1);
+            taps(X, g.W, x0, x1, wx0, wx1);
+            auto v = [&](int64_t y, int64_t x) {
+              return int64_t(
+                         stored(tx, c.inputs[0],
+                                size_t(((n * g.C + ch) * g.H + y) * g.W + x))) -
+                     g.upZp;
+            };
+            const int64_t sum = wy0 * (wx0 * v(y0, x0) + wx1 * v(y0, x1)) +
+                                wy1 * (wx0 * v(y1, x0) + wx1 * v(y1, x1));
+            const int64_t d = 4 * f * f;
+            int64_t q = sum >= 0 ? sum / d : -((-sum + d - 1) / d);
+            const int64_t r = sum - q * d; // 0 <= r < d
+            if (2 * r > d || (2 * r == d && (q & 1)))
+              ++q;
+            const int32_t res =
+                int32_t(std::clamp<int64_t>(q + g.upZp, -128, 127));
+            out[size_t(((n * g.C + ch) * OH + Y) * OW + X)] =
+                u8 ? uint8_t(res + 128) : uint8_t(int8_t(res));
+          }
+    c.expected.push_back(out);
+    // The layer text keeps the mode and the zero point.
+    LayerProgram back;
+    ASSERT_EQ(parseLayers(npuTarget(), printLayers(npuTarget(), lp), back), "");
+    ASSERT_EQ(back.layers.size(), 1u);
+    EXPECT_EQ(back.layers[0].pool.upMode, g.upMode);
+    EXPECT_EQ(back.layers[0].pool.upZp, g.upZp);
+    EXPECT_EQ(back.layers[0].pool.up, g.up);
+    const std::string what = "bilinear " + std::to_string(i) + " f" +
+                             std::to_string(f) + " mode " +
+                             std::to_string(g.upMode);
+    runCase(c, what);
+    if (HasFatalFailure())
+      return;
+    // Bands of 1..5 result lines, each channel tile a step of its own.
+    CodegenOptions o;
+    TileChoice t;
+    t.tile = {1, std::min<int64_t>(OH, pick(1, 5)), 1};
+    t.order = {0, 1, 2};
+    o.forced = {t};
+    runCase(c, what + " bands of " + std::to_string(t.tile[1]), o);
+    if (HasFatalFailure())
+      return;
+  }
 }
