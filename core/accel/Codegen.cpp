@@ -285,9 +285,14 @@ std::string genUpsample(const Target &tg, const Layer &L,
   p.dims = {
       {"n", g.N, false, {1}}, {"y", OH, false, {}}, {"c", Ct, false, {1}}};
   p.greedyDim = dY;
+  // (A band too large to double-buffer single-buffers: a wide map's one
+  // result line and its two source lines fill most of OUT.)
+  p.singleBufferFallback = true;
   auto u = [](int64_t v) { return uint64_t(v); };
   // The most source lines a band of t result lines reads.
-  auto srcLines = [&](int64_t t) { return std::min(g.H, ceilDiv(t, f) + 2); };
+  auto srcLines = [&](int64_t t) {
+    return std::min(g.H, ceilDiv(t - 1, f) + 2);
+  };
   p.operands.push_back(operand(
       "in", tg.memOf(Cls::Out), sp::Role::Input, {dN, dY, dC},
       [&](const std::vector<int64_t> &t) { return u(srcLines(t[dY]) * g.W); },

@@ -755,7 +755,11 @@ std::string whyResize(const View &v, const v1::Node &n) {
   return "";
 }
 
-std::string whyResizeNode(const View &v, Analysis &, int i, bool) {
+std::string whyResizeNode(const View &v, Analysis &a, int i, bool f) {
+  // (An int32 Resize is the bilinear form's, when the target has it.)
+  const int x = v.in(v.g.nodes(i), 0);
+  if (x >= 0 && v.dtype(x) == "i32" && v.t.form("upsample"))
+    return whyUpsampleNode(v, a, i, f);
   return whyResize(v, v.g.nodes(i));
 }
 
@@ -1024,11 +1028,13 @@ std::string upPattern(const View &v, int ri, UpPattern &p) {
            std::to_string(
                std::min(v.t.ops[size_t(OpKind::Upsample)].max("w"), v.t.maxX)) +
            ")";
-  // A band of one result line: the source lines it reads and the line.
-  const int64_t band = std::min<int64_t>(xd[2], 2) * xd[3] + f * xd[3];
+  // A band of one result line: the source lines it reads and the line,
+  // double-buffered (the output slots are).
+  const int64_t band = std::min<int64_t>(xd[2], 2) * xd[3] + 2 * f * xd[3];
   if (uint64_t(band) > rowsOf(v.t, Cls::Out))
     return "lines of " + std::to_string(xd[3]) + " pixels by " +
-           std::to_string(f) + " (a result line and its two source lines, " +
+           std::to_string(f) +
+           " (two result lines and the two source lines of one, " +
            std::to_string(band) + " rows, exceed the " + nameOf(v.t, Cls::Out) +
            " memory's " + std::to_string(rowsOf(v.t, Cls::Out)) + ")";
   p.resize = ri;
