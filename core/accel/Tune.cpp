@@ -328,7 +328,8 @@ std::string layerSignature(const Target &t, const LayerProgram &lp, size_t i,
        << g.kh << "x" << g.kw << " stride" << g.s << " pad" << g.pt << ","
        << g.pl << "," << g.pb << "," << g.pr
        << (g.excludePad ? " exclude-pad" : "")
-       << (g.up > 1 ? " up" + std::to_string(g.up) : "");
+       << (g.up > 1 ? " up" + std::to_string(g.up) : "")
+       << (g.upMode ? " bilinear" + std::to_string(g.upMode) : "");
     break;
   }
   case Layer::Kind::Add: {
