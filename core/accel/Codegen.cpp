@@ -286,7 +286,7 @@ std::string genUpsample(const Target &tg, const Layer &L,
       {"n", g.N, false, {1}}, {"y", OH, false, {}}, {"c", Ct, false, {1}}};
   p.greedyDim = dY;
   // (A band too large to double-buffer single-buffers: a wide map's one
-  // result line and its two source lines fill most of OUT.)
+  // result line and its two source lines fill most of the output memory.)
   p.singleBufferFallback = true;
   auto u = [](int64_t v) { return uint64_t(v); };
   // The most source lines a band of t result lines reads.
