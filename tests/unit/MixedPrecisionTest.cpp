@@ -188,3 +188,54 @@ TEST(MixedPrecision, KnapsackBeatsTheGreedyOrder) {
   EXPECT_EQ(chooseWide(g, *plan, cycles, noise, 425),
             std::set<std::string>{"x"});
 }
+
+// The cost table from compiles of mixes: each group's cycles under its
+// precision signature. A layer whose 16-bit form costs little (ya_fc: 110
+// against 100) makes its input cheap to widen, which the doubling rule
+// does not see; a signature no compile measured takes the nearest one; a
+// group a compile leaves off the device costs it nothing there.
+TEST(MixedPrecision, CycleTableUsesTheCompiledCostOfEachForm) {
+  onnx::ModelProto m = twoBranches();
+  auto info = inspectTensors(m, {});
+  ASSERT_TRUE(info.hasValue());
+  auto plan = planQdq(m, *info, {});
+  ASSERT_TRUE(plan.hasValue());
+  const auto &g = m.graph();
+  std::map<std::string, double> int8{{"a_fc", 100},
+                                     {"b_fc", 100},
+                                     {"ya_fc", 100},
+                                     {"yb_fc", 100},
+                                     {"sum", 100}};
+  std::map<std::string, double> int16{{"a_fc", 200},
+                                      {"b_fc", 200},
+                                      {"ya_fc", 110},
+                                      {"yb_fc", 200},
+                                      {"sum", 150}};
+  std::set<std::string> all;
+  for (auto &t : plan->tensors)
+    if (t.shareWith.empty())
+      all.insert(t.name);
+  ASSERT_TRUE(all.count("a") && all.count("b") && all.count("ya"));
+  CycleTable t = CycleTable::empty(g, *plan);
+  t.measure(g, *plan, {}, int8, true);
+  t.measure(g, *plan, all, int16, false);
+  // One add input 16-bit: the sum leaves the device.
+  std::map<std::string, double> mixed = int8;
+  mixed.erase("sum");
+  t.measure(g, *plan, {"ya"}, mixed, false);
+  t.fill();
+  EXPECT_DOUBLE_EQ(t.predict({}), 500);
+  EXPECT_DOUBLE_EQ(t.predict(all), 860);
+  // a: its writer's 8-to-16 form is unmeasured and takes the int8 one
+  // (100); its reader's 16-to-8 form takes the 16-bit one (110).
+  EXPECT_DOUBLE_EQ(t.predict({"a"}), 510);
+  EXPECT_DOUBLE_EQ(t.predict({"b"}), 600);
+  EXPECT_DOUBLE_EQ(t.predict({"ya"}), 400);
+  EXPECT_EQ(t.offDevice({"ya"}), 1u);
+  EXPECT_EQ(t.offDevice({"a"}), 0u);
+  // b removes more noise, but a fits and b does not; the doubling rule
+  // (both +100) fits neither.
+  std::map<std::string, double> noise{{"a", 0.5}, {"b", 0.6}};
+  EXPECT_EQ(chooseWide(t, noise, 520), std::set<std::string>{"a"});
+  EXPECT_TRUE(chooseWide(g, *plan, int8, noise, 520).empty());
+}
