@@ -100,6 +100,8 @@ void CycleTable::measure(const onnx::GraphProto &g, const QdqPlan &plan,
       if (node >= 0)
         inGroups.insert(g.node(node).name());
     const size_t s = size_t(signature(gi, wide));
+    if (measured[gi][s])
+      continue; // the first compile that measured it (all-int8 first)
     cycles[gi][s] = groupCycles(g, q, nodeCycles);
     measured[gi][s] = true;
   }
@@ -545,9 +547,9 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
   char buf[512];
 
   // The cost table: the NPU compiler's cycles per layer on compiles of
-  // four mixes (all-int8, all-int16, and the roots alternating in
-  // topological order both ways, which put every layer in its 8-to-16 and
-  // 16-to-8 boundary forms).
+  // mixes: all-int8, all-int16, and the roots alternating in topological
+  // order both ways, which put every layer in its 8-to-16 and 16-to-8
+  // boundary forms.
   Stopwatch phase;
   EMBER_ASSIGN(auto nodeCycles, cost(int8));
   if (nodeCycles.empty())
@@ -564,7 +566,7 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
   const double limit = o.budget * r.baseCycles;
   CycleTable table = CycleTable::empty(g, plan);
   table.measure(g, plan, {}, nodeCycles, true);
-  int compiles = 1;
+  int compiles = 1, refused = 0;
   {
     std::vector<std::string> order;
     std::set<std::string> seenRoot;
@@ -573,30 +575,42 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
       if (params8.count(rt) && seenRoot.insert(rt).second)
         order.push_back(rt);
     }
-    std::set<std::string> all(order.begin(), order.end()), even, odd;
+    // A mix the compiler refuses is split in two along the order and each
+    // half (the rest 8-bit) compiled instead, so one layer it cannot place
+    // in some form leaves only its neighbourhood unmeasured.
+    std::vector<std::vector<std::string>> queue(3);
+    queue[0] = order;
     for (size_t i = 0; i < order.size(); ++i)
-      (i % 2 ? odd : even).insert(order[i]);
-    for (const auto *w : {&all, &even, &odd}) {
-      if (w->empty())
+      queue[1 + i % 2].push_back(order[i]);
+    for (size_t qi = 0; qi < queue.size() && qi < 24; ++qi) {
+      const std::vector<std::string> part = queue[qi];
+      if (part.empty())
         continue;
-      EMBER_ASSIGN(onnx::ModelProto mix, build(*w));
+      std::set<std::string> w(part.begin(), part.end());
+      EMBER_ASSIGN(onnx::ModelProto mix, build(w));
       auto c = cost(mix);
       if (c) {
-        table.measure(g, plan, *w, *c, false);
+        table.measure(g, plan, w, *c, false);
         ++compiles;
-      } else if (log) {
-        *log << "  note: the NPU compiler refuses the "
-             << (w == &all ? "all-int16" : "alternating") << " mix, "
-             << c.status().message() << "; the table goes without it\n";
+        continue;
+      }
+      ++refused;
+      if (log && refused == 1)
+        *log << "  note: the NPU compiler refuses a mix, "
+             << c.status().message() << "; its halves are compiled instead\n";
+      if (part.size() > 1) {
+        const size_t h = part.size() / 2;
+        queue.emplace_back(part.begin(), part.begin() + long(h));
+        queue.emplace_back(part.begin() + long(h), part.end());
       }
     }
     table.fill();
   }
   if (log) {
     std::snprintf(buf, sizeof(buf),
-                  "mixed precision: NPU cost table from %d compiles "
-                  "(all-int8 %.0f cycles, all-int16 %.0f) (%s)\n",
-                  compiles, table.predict({}), table.predict([&] {
+                  "mixed precision: NPU cost table from %d compiles, %d "
+                  "refused (all-int8 %.0f cycles, all-int16 %.0f) (%s)\n",
+                  compiles, refused, table.predict({}), table.predict([&] {
                     std::set<std::string> a;
                     for (auto &kv : params8)
                       a.insert(kv.first);
@@ -636,15 +650,17 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
   phase = Stopwatch();
   EMBER_ASSIGN(auto noise, outputNoise(fp32, plan, params8, qmin, qmax, samples,
                                        inputs, nr, o.run));
-  // The choice on the table, checked by compiling it: while the compile
-  // predicts more than the budget, the table's limit comes down by the
-  // excess and the choice is made again.
+  // The choice on the table, checked by compiling it (and, with
+  // o.measure, by running it on the timed model): while the compile
+  // predicts more than the budget, or the timed model measures more than
+  // the budget against the all-int8 model there, the table's limit comes
+  // down by the excess and the choice is made again.
   std::set<std::string> wide;
   onnx::ModelProto chosen = int8;
   double chosenCycles = r.baseCycles;
   {
     double target = limit;
-    for (int attempt = 0; attempt < 4; ++attempt) {
+    for (int attempt = 0; attempt < 6; ++attempt) {
       std::set<std::string> w = chooseWide(table, noise, target);
       if (w.empty())
         break;
@@ -652,7 +668,7 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
       auto c = cost(mix);
       if (!c) {
         // Kept on the table's word: the model is right, the NPU compiler
-        // cannot place it as chosen (those layers run on the host).
+        // cannot place it as chosen.
         if (log)
           *log << "  note: the NPU compiler refuses the choice, "
                << c.status().message() << "; its cycles are the table's\n";
@@ -662,21 +678,52 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
         break;
       }
       const double cc = compiled(*c);
+      double excess = cc - limit;
+      std::string timed;
+      if (excess <= 0 && o.measure) {
+        if (r.measuredBase == 0) {
+          auto m8 = o.measure(int8, samples[0].inputs);
+          if (!m8 || *m8 <= 0) {
+            if (log)
+              *log << "  note: the timed NPU model does not run the all-int8 "
+                      "model ("
+                   << (m8 ? "no cycles" : m8.status().message())
+                   << "); the budget is the cost model's\n";
+            r.measuredBase = -1;
+          } else {
+            r.measuredBase = *m8;
+          }
+        }
+        if (r.measuredBase > 0) {
+          auto mm = o.measure(mix, samples[0].inputs);
+          if (!mm)
+            return mm.status().withContext("running the mixed-precision "
+                                           "choice on the timed NPU model");
+          r.measured = *mm;
+          const double ratio = *mm / r.measuredBase;
+          excess = (ratio - o.budget) * r.baseCycles;
+          std::snprintf(buf, sizeof(buf), "; timed %.0f against %.0f (%.3fx)",
+                        *mm, r.measuredBase, ratio);
+          timed = buf;
+        }
+      }
       if (log) {
         std::snprintf(buf, sizeof(buf),
                       "  choice %d: %zu tensors 16-bit, table %.0f cycles, "
-                      "compiled %.0f (%.3fx)\n",
+                      "compiled %.0f (%.3fx)",
                       attempt + 1, w.size(), table.predict(w), cc,
                       cc / r.baseCycles);
-        *log << buf;
+        *log << buf << timed << "\n";
       }
-      if (cc <= limit) {
+      if (excess <= 0) {
         wide = std::move(w);
         chosen = std::move(mix);
         chosenCycles = cc;
         break;
       }
-      target -= cc - limit;
+      r.measured = 0;
+      // Below what the table predicts for this choice, so the next differs.
+      target = std::min(target, table.predict(w)) - excess;
     }
   }
   double kept = 0, all = 0;
@@ -703,6 +750,9 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
   r.model = std::move(current);
   r.wide = wide;
   r.cycles = chosenCycles;
+  r.measuredBase = std::max(r.measuredBase, 0.0);
+  if (wide.empty())
+    r.measured = r.measuredBase;
   r.tableCycles = table.predict(wide);
   r.offDevice = table.offDevice(wide);
   r.outputSqnr = ev.outputSqnr;
@@ -737,6 +787,13 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
                   r.baseCycles, r.tableCycles, r.offDevice, r.outputSqnr,
                   r.int8Sqnr, phase.text().c_str());
     *log << buf;
+    if (r.measuredBase > 0) {
+      std::snprintf(buf, sizeof(buf),
+                    "mixed precision: timed NPU model %.0f cycles = %.3fx the "
+                    "all-int8 model's %.0f\n",
+                    r.measured, r.measured / r.measuredBase, r.measuredBase);
+      *log << buf;
+    }
   }
   return r;
 }

@@ -26,6 +26,11 @@ namespace ember::quant {
 using NodeCostFn = std::function<Expected<std::map<std::string, double>>(
     const onnx::ModelProto &)>;
 
+// The device cycles a QDQ model takes on the NPU's timed model, run once
+// on the given inputs (the tool supplies it; empty: the cost model alone).
+using NodeMeasureFn = std::function<Expected<double>(
+    const onnx::ModelProto &, const std::vector<Tensor> &)>;
+
 // The QDQ model with the given plan roots held as int16.
 using WideBuildFn =
     std::function<Expected<onnx::ModelProto>(const std::set<std::string> &)>;
@@ -36,6 +41,9 @@ struct MixedPrecisionOptions {
   size_t rankSamples = 8;  // the output-referred ranking (one run each
                            // per activation tensor)
   RunOptions run;
+  // When set, the choice is also run on the timed model and chosen again
+  // while its cycles exceed the budget against the all-int8 model's there.
+  NodeMeasureFn measure;
   std::ostream *log = nullptr;
 };
 
@@ -46,6 +54,8 @@ struct MixedPrecisionResult {
   // for the chosen one (its own compile), and what the table predicted.
   double baseCycles = 0, cycles = 0, tableCycles = 0;
   size_t offDevice = 0; // groups the choice sends to the host
+  // The timed model's cycles of both (0: not measured).
+  double measuredBase = 0, measured = 0;
   double int8Sqnr = 0, outputSqnr = 0;
 };
 
