@@ -654,7 +654,8 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
   // o.measure, by running it on the timed model): while the compile
   // predicts more than the budget, or the timed model measures more than
   // the budget against the all-int8 model there, the table's limit comes
-  // down by the excess and the choice is made again.
+  // down by the excess and the choice is made again (below a choice the
+  // compiler refuses, too), at most 6 times.
   std::set<std::string> wide;
   onnx::ModelProto chosen = int8;
   double chosenCycles = r.baseCycles;
@@ -667,15 +668,13 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
       EMBER_ASSIGN(onnx::ModelProto mix, build(w));
       auto c = cost(mix);
       if (!c) {
-        // Kept on the table's word: the model is right, the NPU compiler
-        // cannot place it as chosen.
+        // A mix the NPU could not run as chosen: chosen again below it.
         if (log)
-          *log << "  note: the NPU compiler refuses the choice, "
-               << c.status().message() << "; its cycles are the table's\n";
-        wide = std::move(w);
-        chosen = std::move(mix);
-        chosenCycles = table.predict(wide);
-        break;
+          *log << "  choice " << attempt + 1 << ": " << w.size()
+               << " tensors 16-bit, refused by the NPU compiler ("
+               << c.status().message() << ")\n";
+        target = std::min(target, table.predict(w)) - 0.005 * r.baseCycles;
+        continue;
       }
       const double cc = compiled(*c);
       double excess = cc - limit;
@@ -725,6 +724,8 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
       // Below what the table predicts for this choice, so the next differs.
       target = std::min(target, table.predict(w)) - excess;
     }
+    if (wide.empty() && log)
+      *log << "  no choice fits the budget: the all-int8 model\n";
   }
   double kept = 0, all = 0;
   for (auto &kv : noise) {
