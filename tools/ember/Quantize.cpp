@@ -261,8 +261,9 @@ int quantizeMain(int argc, char **argv) {
   cmd.add({"--mixed-precision"}, "BUDGET",
           "Chooses 8- or 16-bit activations per layer from measured "
           "sensitivity, for the best output fidelity with the NPU's "
-          "predicted cycles within BUDGET (>= 1) times the all-int8 "
-          "model's (16x8 layers cost twice the MAC cycles).",
+          "cycles within BUDGET (>= 1) times the all-int8 model's: each "
+          "layer's cost in each precision from the NPU compiler, the "
+          "choice compiled and run on the NPU's timed model.",
           [&o](const std::string &v) -> std::string {
             double d = 0;
             std::string e = cmdline::realIn(d, 1, 100)(v);
