@@ -95,10 +95,12 @@ def main():
                     agree = predict(out, v) == refs[k]
                     pooled.setdefault((cfg, k), []).append(agree)
                     line += f" {k} {agree.mean():.4f}"
+                # The choice, and the cycles the NPU's timed model measured.
                 chosen = [ln for ln in r.stdout.splitlines()
                           if ln.startswith("mixed precision: ") and
-                          "activation tensors 16-bit" in ln]
-                print(f"{line} ({dt:.0f} s) {chosen[0] if chosen else ''}",
+                          ("activation tensors 16-bit" in ln or
+                           "timed NPU model" in ln)]
+                print(f"{line} ({dt:.0f} s) {' | '.join(chosen)}",
                       flush=True)
     print("\npooled over seeds (+- standard error):")
     for (cfg, k), v in pooled.items():

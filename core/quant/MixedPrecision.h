@@ -1,7 +1,8 @@
 // Per-layer choice between 8- and 16-bit activations (`ember quantize
 // --mixed-precision BUDGET`, docs/quantization.md "Mixed precision: 8 or
-// 16 bits per layer"): measured sensitivity against predicted NPU cycles (a
-// layer reading a 16-bit activation costs twice its int8 cycles). The
+// 16 bits per layer"): measured sensitivity against predicted NPU cycles
+// (each layer's cycles in each precision form, from the NPU compiler's
+// cost model on compiles of a few mixes; the choice itself compiled). The
 // sensitivity of an activation is output-referred: the noise the model
 // outputs carry when that activation alone is quantized to 8 bits (the
 // rest fp32), measured on calibration samples with one compiled probe
@@ -12,6 +13,7 @@
 #include "quant/RangeMethods.h"
 #include "quant/Sensitivity.h"
 
+#include <array>
 #include <functional>
 #include <ostream>
 #include <set>
@@ -24,6 +26,11 @@ namespace ember::quant {
 using NodeCostFn = std::function<Expected<std::map<std::string, double>>(
     const onnx::ModelProto &)>;
 
+// The device cycles a QDQ model takes on the NPU's timed model, run once
+// on the given inputs (the tool supplies it; empty: the cost model alone).
+using NodeMeasureFn = std::function<Expected<double>(
+    const onnx::ModelProto &, const std::vector<Tensor> &)>;
+
 // The QDQ model with the given plan roots held as int16.
 using WideBuildFn =
     std::function<Expected<onnx::ModelProto>(const std::set<std::string> &)>;
@@ -34,24 +41,75 @@ struct MixedPrecisionOptions {
   size_t rankSamples = 8;  // the output-referred ranking (one run each
                            // per activation tensor)
   RunOptions run;
+  // When set, the choice is also run on the timed model and chosen again
+  // while its cycles exceed the budget against the all-int8 model's there.
+  NodeMeasureFn measure;
   std::ostream *log = nullptr;
 };
 
 struct MixedPrecisionResult {
   onnx::ModelProto model;
   std::set<std::string> wide; // plan roots held as int16
-  double baseCycles = 0, cycles = 0;
+  // The device cycles the NPU compiler predicts for the all-int8 model and
+  // for the chosen one (its own compile), and what the table predicted.
+  double baseCycles = 0, cycles = 0, tableCycles = 0;
+  size_t offDevice = 0; // groups the choice sends to the host
+  // The timed model's cycles of both (0: not measured).
+  double measuredBase = 0, measured = 0;
   double int8Sqnr = 0, outputSqnr = 0;
 };
 
-// The relative cost of a group that reads a 16-bit activation: a 16x8
-// layer runs at half the int8 MAC rate (docs/npu-architecture.md, spec
-// version 3), and a 16-bit elementwise op moves twice the bytes.
+// The relative cost of a group reading a 16-bit activation where nothing
+// better is known (CycleTable::doubling, and a signature no compile
+// measured): a 16x8 layer runs at half the int8 MAC rate
+// (docs/npu-architecture.md, spec version 3) and moves twice the bytes.
 constexpr double kWideCostFactor = 2.0;
+
+// Predicted device cycles of any choice of 16-bit roots: per quantized
+// group, its cycles under each precision signature (how its activation
+// inputs are held: all 8-bit, all 16-bit or some of each; whether it writes
+// a 16-bit tensor), as the NPU compiler predicts them for compiled mixes
+// (`measure`), plus the cycles of the nodes outside every group. A group
+// a signature sends to the host (the device runs it at int8 but not in that
+// form, e.g. an add of an 8-bit and a 16-bit tensor) costs the device
+// nothing there.
+struct CycleTable {
+  enum In { kIn8 = 0, kIn16 = 1, kInMixed = 2 };
+  static constexpr int kSignatures = 6; // in * 2 + writes16
+  struct Roots {
+    std::set<std::string> in, out;
+  };
+  std::vector<Roots> roots;                            // per group
+  std::vector<std::array<double, kSignatures>> cycles; // per group
+  std::vector<std::array<bool, kSignatures>> measured; // per group
+  double other = 0; // nodes outside every group (the all-int8 compile)
+
+  int signature(size_t group, const std::set<std::string> &wide) const;
+  double predict(const std::set<std::string> &wide) const;
+  // Groups the device runs at int8 that `wide` sends to the host.
+  size_t offDevice(const std::set<std::string> &wide) const;
+
+  // From the all-int8 model's per-node cycles, a group reading a 16-bit
+  // activation at kWideCostFactor times them (writing one changes nothing).
+  static CycleTable doubling(const onnx::GraphProto &g, const QdqPlan &plan,
+                             const std::map<std::string, double> &nodeCycles);
+  // An empty table for the plan's groups (every signature unmeasured).
+  static CycleTable empty(const onnx::GraphProto &g, const QdqPlan &plan);
+  // Records the per-node cycles of a compile of the mix `wide` (nodes the
+  // device does not run absent): each group's cycles under its signature
+  // there. `first`: the all-int8 compile, which also sets `other`.
+  void measure(const onnx::GraphProto &g, const QdqPlan &plan,
+               const std::set<std::string> &wide,
+               const std::map<std::string, double> &nodeCycles, bool first);
+  // Signatures no compile measured take the nearest measured one: some
+  // inputs 16-bit as all of them, then the other output width, else the
+  // int8 cycles (times kWideCostFactor when it reads 16 bits).
+  void fill();
+};
 
 // Predicted cycles of the plan with roots `wide` held as int16, from the
 // all-int8 model's per-node cycles: each group reading a wide activation
-// costs kWideCostFactor times its int8 cycles.
+// costs kWideCostFactor times its int8 cycles (CycleTable::doubling).
 double predictCycles(const onnx::GraphProto &g, const QdqPlan &plan,
                      const std::map<std::string, double> &nodeCycles,
                      const std::set<std::string> &wide);
@@ -84,6 +142,10 @@ outputNoise(const onnx::ModelProto &fp32, const QdqPlan &plan,
 // of a greedy choice by noise removed per cycle added (roots costing
 // nothing first, ties by name) and a 0/1 knapsack on each root's own extra
 // cycles filled up greedily. Roots absent from `noise` stay 8-bit.
+std::set<std::string> chooseWide(const CycleTable &t,
+                                 const std::map<std::string, double> &noise,
+                                 double limit);
+// The same on CycleTable::doubling of the all-int8 cycles.
 std::set<std::string>
 chooseWide(const onnx::GraphProto &g, const QdqPlan &plan,
            const std::map<std::string, double> &nodeCycles,

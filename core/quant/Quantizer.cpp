@@ -331,6 +331,7 @@ Status quantizeModel(const QuantizeOptions &o) {
     mo.budget = o.mixedBudget;
     mo.evalSamples = o.evalSamples;
     mo.run = o.run;
+    mo.measure = o.npuMeasure;
     mo.log = log;
     auto build =
         [&](const std::set<std::string> &wide) -> Expected<onnx::ModelProto> {

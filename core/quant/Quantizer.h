@@ -30,6 +30,8 @@ struct QuantizeOptions {
   // MixedPrecision.h). npuCost predicts the cycles (the tool supplies it).
   double mixedBudget = 0;
   NodeCostFn npuCost;
+  // Runs a QDQ model on the NPU's timed model (empty: the cost model alone).
+  NodeMeasureFn npuMeasure;
   std::vector<std::string> keepFloat;
   bool equalize = true;
   // Equalize through Clip(0, hi) too, replacing it with Relu (Nagel et

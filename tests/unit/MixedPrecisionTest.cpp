@@ -188,3 +188,118 @@ TEST(MixedPrecision, KnapsackBeatsTheGreedyOrder) {
   EXPECT_EQ(chooseWide(g, *plan, cycles, noise, 425),
             std::set<std::string>{"x"});
 }
+
+// The cost table from compiles of mixes: each group's cycles under its
+// precision signature. A layer whose 16-bit form costs little (ya_fc: 110
+// against 100) makes its input cheap to widen, which the doubling rule
+// does not see; a signature no compile measured takes the nearest one; a
+// group a compile leaves off the device costs it nothing there.
+TEST(MixedPrecision, CycleTableUsesTheCompiledCostOfEachForm) {
+  onnx::ModelProto m = twoBranches();
+  auto info = inspectTensors(m, {});
+  ASSERT_TRUE(info.hasValue());
+  auto plan = planQdq(m, *info, {});
+  ASSERT_TRUE(plan.hasValue());
+  const auto &g = m.graph();
+  std::map<std::string, double> int8{{"a_fc", 100},
+                                     {"b_fc", 100},
+                                     {"ya_fc", 100},
+                                     {"yb_fc", 100},
+                                     {"sum", 100}};
+  std::map<std::string, double> int16{{"a_fc", 200},
+                                      {"b_fc", 200},
+                                      {"ya_fc", 110},
+                                      {"yb_fc", 200},
+                                      {"sum", 150}};
+  std::set<std::string> all;
+  for (auto &t : plan->tensors)
+    if (t.shareWith.empty())
+      all.insert(t.name);
+  ASSERT_TRUE(all.count("a") && all.count("b") && all.count("ya"));
+  CycleTable t = CycleTable::empty(g, *plan);
+  t.measure(g, *plan, {}, int8, true);
+  t.measure(g, *plan, all, int16, false);
+  // One add input 16-bit: the sum leaves the device.
+  std::map<std::string, double> mixed = int8;
+  mixed.erase("sum");
+  t.measure(g, *plan, {"ya"}, mixed, false);
+  t.fill();
+  EXPECT_DOUBLE_EQ(t.predict({}), 500);
+  EXPECT_DOUBLE_EQ(t.predict(all), 860);
+  // a: its writer's 8-to-16 form is unmeasured and takes the int8 one
+  // (100); its reader's 16-to-8 form takes the 16-bit one (110).
+  EXPECT_DOUBLE_EQ(t.predict({"a"}), 510);
+  EXPECT_DOUBLE_EQ(t.predict({"b"}), 600);
+  EXPECT_DOUBLE_EQ(t.predict({"ya"}), 400);
+  EXPECT_EQ(t.offDevice({"ya"}), 1u);
+  EXPECT_EQ(t.offDevice({"a"}), 0u);
+  // b removes more noise, but a fits and b does not; the doubling rule
+  // (both +100) fits neither.
+  std::map<std::string, double> noise{{"a", 0.5}, {"b", 0.6}};
+  EXPECT_EQ(chooseWide(t, noise, 520), std::set<std::string>{"a"});
+  EXPECT_TRUE(chooseWide(g, *plan, int8, noise, 520).empty());
+}
+
+// The search checks its choice: b removes the most noise and fits the cost
+// table, but the timed model measures it over the budget, so the search
+// chooses again below it and takes a, whose 16-bit reader costs less.
+// The device is faked: each built model carries its 16-bit set in its
+// doc string, which the cost model and the timed model read.
+TEST(MixedPrecision, SearchChoosesAgainWhenTheTimedModelExceedsTheBudget) {
+  onnx::ModelProto m = twoBranches();
+  auto info = inspectTensors(m, {});
+  ASSERT_TRUE(info.hasValue());
+  auto plan = planQdq(m, *info, {});
+  ASSERT_TRUE(plan.hasValue());
+  std::map<std::string, QParams> params8;
+  params8["a"] = affineParams({-4.0f, 4.0f}, 0, 255);
+  params8["b"] = affineParams({-1.0f, 1.0f}, 0, 255);
+  auto decls = modelInputs(m);
+  ASSERT_TRUE(decls.hasValue());
+  auto samples = uniformSamples(4);
+  auto wideOf = [](const onnx::ModelProto &x) {
+    return std::set<std::string>{
+        x.doc_string().find('a') != std::string::npos ? "a" : "",
+        x.doc_string().find('b') != std::string::npos ? "b" : ""};
+  };
+  auto cycles = [&](const onnx::ModelProto &x) {
+    auto w = wideOf(x);
+    std::map<std::string, double> c{{"a_fc", 100},
+                                    {"b_fc", 100},
+                                    {"ya_fc", w.count("a") ? 150.0 : 100.0},
+                                    {"yb_fc", w.count("b") ? 200.0 : 100.0},
+                                    {"sum", 100}};
+    return c;
+  };
+  NodeCostFn cost = [&](const onnx::ModelProto &x)
+      -> Expected<std::map<std::string, double>> { return cycles(x); };
+  WideBuildFn build =
+      [&](const std::set<std::string> &w) -> Expected<onnx::ModelProto> {
+    onnx::ModelProto x = m;
+    std::string d;
+    for (auto &t : w)
+      d += t;
+    x.set_doc_string(d);
+    return x;
+  };
+  MixedPrecisionOptions o;
+  o.budget = 1.2; // 600 cycles: the table fits b (600) or a (550)
+  std::vector<std::string> timed;
+  o.measure = [&](const onnx::ModelProto &x,
+                  const std::vector<Tensor> &) -> Expected<double> {
+    timed.push_back(x.doc_string());
+    // b's 16-bit layer runs slower than the cost model says.
+    return wideOf(x).count("b") ? 650.0
+                                : 500.0 + (wideOf(x).count("a") ? 50 : 0);
+  };
+  auto r = searchMixedPrecision(m, m, *plan, params8, 0, 255, samples, *decls,
+                                {}, cost, build, o);
+  ASSERT_TRUE(r.hasValue()) << r.status().message();
+  EXPECT_EQ(r->wide, std::set<std::string>{"a"});
+  EXPECT_DOUBLE_EQ(r->baseCycles, 500);
+  EXPECT_DOUBLE_EQ(r->cycles, 550);
+  EXPECT_DOUBLE_EQ(r->measuredBase, 500);
+  EXPECT_DOUBLE_EQ(r->measured, 550);
+  // The all-int8 model, then b (over), then a.
+  EXPECT_EQ(timed, (std::vector<std::string>{"", "b", "a"}));
+}
