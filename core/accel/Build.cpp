@@ -265,6 +265,10 @@ struct Builder {
       g.requant = false;
       // The device's sum = sum of stored values = sum(q) - HW * offset.
       g.bias.assign(size_t(g.K), int32_t((t.u8 ? 128 : 0) * g.H * g.W));
+      if (t.i16) { // 16x8: the low plane's excess-128 over every pixel
+        g.in16 = true;
+        g.bias64.assign(size_t(g.K), 128 * g.H * g.W);
+      }
       pending[y] = {std::move(L), false, "mean"};
       return;
     }
@@ -503,9 +507,11 @@ struct Builder {
     bool avg = n.op() != "MaxPool";
     bool noPad = !pads[0] && !pads[1] && !pads[2] && !pads[3];
     auto it = pending.find(x);
-    if (noPad && it != pending.end() && it->second.requantized && single(x) &&
-        it->second.layer.lut.empty() && !it->second.layer.gemm.pool.on &&
-        !it->second.layer.gemm.add.on && fuses(v.t, it->second.form, "pool")) {
+    const bool w16 = v.dtype(x) == "i16"; // 16-bit rows: a layer of its own
+    if (!w16 && noPad && it != pending.end() && it->second.requantized &&
+        single(x) && it->second.layer.lut.empty() &&
+        !it->second.layer.gemm.pool.on && !it->second.layer.gemm.add.on &&
+        fuses(v.t, it->second.form, "pool")) {
       Layer trial = it->second.layer;
       trial.gemm.pool = {true, avg, ks[0], ks[1], s};
       trial.gemm.flat = false; // pooling needs image lines
@@ -535,9 +541,10 @@ struct Builder {
     g.avg = avg;
     g.excludePad = avg && !noPad && n.op() == "AveragePool" &&
                    !aInt(n, "count_include_pad", 0);
-    g.padValue = -128;
+    g.padValue = w16 ? -32768 : -128;
     if (avg && !noPad)
       g.padValue = storedZp(v.dtype(x), aInt(n, "pad_value", 0));
+    g.w16 = w16;
     g.out = newTensor(y, isOutput(y) ? NTensor::Kind::Output
                                      : NTensor::Kind::Activation);
     tensorOf[size_t(y)] = g.out;

@@ -361,6 +361,10 @@ std::string genPool(const Target &tg, const Layer &L,
   Addr addr{ts};
   const int64_t lanes = tg.lanes;
   const int64_t Ct = ceilDiv(g.C, lanes), Wp = g.W + g.pl + g.pr;
+  if (g.w16 && (!tg.wide16 || g.up > 1))
+    return "a 16-bit pool on a target without 16-bit activations, or stored "
+           "upsampled";
+  const int64_t eb = g.w16 ? 2 : 1; // DRAM bytes per lane
   // The Pools (and geometry register writes) redoing the border outputs of the
   // output lines [y0, y1), the main geometry restored after them.
   auto fixes = [&](int64_t y0, int64_t y1, int64_t in, int64_t out,
@@ -391,6 +395,11 @@ std::string genPool(const Target &tg, const Layer &L,
   };
   sp::Problem p;
   p.spaces = spacesOf(tg, o.shareRows, o.paramReserve);
+  if (g.w16) { // 16-bit row pairs: the blocks in the lower half
+    sp::Space &s = p.spaces[size_t(tg.memOf(Cls::Out))];
+    const uint64_t half = tg.memRows(tg.memOf(Cls::Out)) / 2;
+    s.capacity = s.capacity ? std::min(s.capacity, half) : half;
+  }
   enum { dN, dY, dC };
   p.dims = {
       {"n", g.N, false, {1}}, {"y", g.OH, false, {}}, {"c", Ct, false, {1}}};
@@ -403,13 +412,13 @@ std::string genPool(const Target &tg, const Layer &L,
       "in", tg.memOf(Cls::Out), sp::Role::Input, {dN, dY, dC},
       [&](const std::vector<int64_t> &t) { return u(inLines(t[dY]) * Wp); },
       [&](const std::vector<int64_t> &t) {
-        return u(inLines(t[dY]) * g.W * lanes);
+        return u(inLines(t[dY]) * g.W * lanes * eb);
       }));
   p.operands.push_back(operand(
       "out", tg.memOf(Cls::Out), sp::Role::Output, {dN, dY, dC},
       [&](const std::vector<int64_t> &t) { return u(t[dY] * g.OW); },
       [&](const std::vector<int64_t> &t) {
-        return u(t[dY] * g.OW * g.up * g.up * lanes);
+        return u(t[dY] * g.OW * g.up * g.up * lanes * eb);
       }));
   p.operands[0].rows = p.operands[0].footprint;
   p.operands[1].rows = p.operands[1].footprint;
@@ -428,7 +437,7 @@ std::string genPool(const Target &tg, const Layer &L,
   if (!plan.ok)
     return "does not fit the memories: " + plan.error;
   const sp::Tiling &t = plan.tiling;
-  Slots slots = allocate(tg, p, t, o.slotsFromTop, o.paramReserve);
+  Slots slots = allocate(tg, p, t, o.slotsFromTop && !g.w16, o.paramReserve);
   code.tiling = info.tiling = tilingText(p, t);
   info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
   code.setup = {setregOp(tg, Reg::PadValue, g.padValue),
@@ -463,8 +472,12 @@ std::string genPool(const Target &tg, const Layer &L,
                     g.up);
     } else {
       moveRows(tg, sc.tail, true, Cls::Out, out,
-               addr(g.out, c, (n * g.OH + y0) * g.OW), (y1 - y0) * g.OW);
+               addr(g.out, c, (n * g.OH + y0) * g.OW), (y1 - y0) * g.OW, g.w16);
     }
+    if (g.w16) // the load (its padding PAD_VALUE's low 16 bits) and pools
+      for (auto *ops : {&sc.loads, &sc.compute})
+        for (Op &op : *ops)
+          op.w16 = op.kind != OpKind::SetReg;
   }
   return "";
 }

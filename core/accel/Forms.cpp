@@ -452,6 +452,27 @@ const FormRow *rowFor(const Target &t, const std::string &op) {
 
 namespace ember::accel {
 
+namespace {
+
+// The 16-bit dtypes of the forms beyond the GEMM layers that declare 16-bit
+// activations (Form::act16): a mean's int16 map and int64 sum, the int16
+// pooling, reshapes and multiplies (docs/npu-backend.md, "16-bit
+// activations (16x8)").
+void add16Dtypes(const Target &t, const sel::FormRow &r, OpClaim &c) {
+  const std::string op = r.op;
+  auto has = [&](const char *form) {
+    return std::strstr(r.forms, form) && sel::has16(t, form);
+  };
+  if (has("mean") && op == "Cast")
+    c.dtypes.insert(c.dtypes.end(), {"i16", "i64"});
+  else if (has("mean") && op == "ReduceSum")
+    c.dtypes.push_back("i64");
+  else if (has("pool") || has("reshape"))
+    c.dtypes.push_back("i16");
+}
+
+} // namespace
+
 std::vector<OpClaim> claimedOps(const Target &t) {
   std::vector<OpClaim> out;
   for (const sel::FormRow &r : sel::formTable()) {
@@ -493,6 +514,7 @@ std::vector<OpClaim> claimedOps(const Target &t) {
     if (op == "QuantizedAdd" && t.form("add") && t.form("add")->act16 &&
         t.wide16)
       c.dtypes.push_back("i16");
+    add16Dtypes(t, r, c);
     c.constraints = r.constraints(t);
     c.minRank = r.minRank;
     c.context = r.context;

@@ -84,7 +84,7 @@ std::string genGemm(const Target &tg, const Layer &L,
   if (in16 && (!g16.requant || !tb.rqBias))
     return "a 16x8 layer needs its requantization with a bias row (the "
            "int64 bias)";
-  if (wide && (g16.pool.on || g16.add.on || tb.lut || g16.sum))
+  if (wide && (g16.pool.on || g16.add.on || tb.lut))
     return "a 16-bit layer with a fused pool, add or table";
   // A 16-bit layer keeps its blocks in the lower halves of the memories its
   // row pairs use (Target::wide16), so its slots are allocated from the
@@ -679,8 +679,18 @@ std::string genGemm(const Target &tg, const Layer &L,
           int64_t base = slot(oAct) + q * blockLines * Wp;
           for (int64_t r0 = 0; r0 < g.H * g.W; r0 += tg.maxOuter) {
             int64_t m = std::min(tg.maxOuter, g.H * g.W - r0);
-            sc.compute.push_back(
-                gemmOp(tg, rs, slot(oAcc), base + r0, wgt, 1, m, 1, 0));
+            // One accumulator row: a reset clears it with the first pixel
+            // alone (reset applies to every pixel of a GEMM), the rest add.
+            int64_t first = 0;
+            if (rs && r0 == 0) {
+              sc.compute.push_back(
+                  gemmOp(tg, true, slot(oAcc), base, wgt, 1, 1, 1, 0));
+              first = 1;
+            }
+            if (m > first)
+              sc.compute.push_back(gemmOp(tg, false, slot(oAcc),
+                                          base + r0 + first, wgt, 1, m - first,
+                                          1, 0));
             info.arrayMacs += uint64_t(m * lanes * lanes);
           }
           continue;

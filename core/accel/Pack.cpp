@@ -117,7 +117,9 @@ GemmTables layoutGemm(const Target &t, const GemmLayer &g, Image &img,
 }
 
 bool biasByRequantPossible(const Target &t, const GemmLayer &g) {
-  return t.requant.biasRow && g.requant && !g.sum;
+  // (A sum's int8 bias goes by DRAM rows; a 16x8 sum's int64 one by
+  // Requant, its GEMMs clearing the row first: GemmCode.cpp.)
+  return t.requant.biasRow && g.requant && (!g.sum || g.in16);
 }
 
 const char *biasPathName(int bias) {

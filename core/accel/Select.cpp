@@ -38,6 +38,12 @@ std::string why16x8(const View &v, const char *form, int xzp, int wzp, int y) {
   return "";
 }
 
+// Whether `form` runs 16-bit activations on the target (Form::act16).
+bool has16(const Target &t, const char *form) {
+  const Form *f = t.form(form);
+  return f && f->act16 && t.wide16;
+}
+
 // The array sums each byte plane in int32: the low plane's excess-128
 // values need 128 * sum |w| < 2^31 per output channel.
 std::string fits16x8(const std::vector<int8_t> &w, int64_t K) {
@@ -167,16 +173,22 @@ std::vector<int> usersButMuls(const View &v, int x) {
 std::vector<int> sumChain(const View &v, int cast) {
   const v1::Node &c = v.g.nodes(cast);
   int x = v.in(c, 0), y = v.out(c);
-  if (x < 0 || y < 0 || !isQ8(v.dtype(x)) || v.dtype(y) != "i32" ||
+  // 16x8: an int16 map (zero point 0) summed in int64 (docs/quantization.md,
+  // "Pooling"), on a target whose mean form declares 16-bit activations.
+  const bool in16 = x >= 0 && y >= 0 && v.dtype(x) == "i16" &&
+                    v.dtype(y) == "i64" && has16(v.t, "mean");
+  if (x < 0 || y < 0 || ((!isQ8(v.dtype(x)) || v.dtype(y) != "i32") && !in16) ||
       v.dims(x).size() != 4 || v.outUses[size_t(y)] ||
       usersButMuls(v, y).size() != 1)
     return {};
   auto xd = v.dims(x);
   if (xd[3] > v.t.maxX || xd[2] > v.t.maxY ||
-      uint64_t(xd[2] * xd[3]) > rowsOf(v.t, Cls::Act) / 2)
+      uint64_t(xd[2] * xd[3]) > rowsOf(v.t, Cls::Act) / (in16 ? 4 : 2))
     return {};
   std::vector<int> chain = {cast};
   int cur = y, n = usersButMuls(v, y)[0];
+  if (v.g.nodes(n).op() == "Sub" && in16)
+    return {}; // an int16 map has no zero point to subtract
   if (v.g.nodes(n).op() == "Sub") {
     const v1::Node &s = v.g.nodes(n);
     std::vector<int64_t> z;
@@ -268,8 +280,10 @@ std::string whyPool(const View &v, const v1::Node &n) {
   int x = v.in(n, 0), y = v.out(n);
   if (x < 0 || y < 0)
     return "no input";
-  if (!isQ8(v.dtype(x)) || v.dtype(y) != v.dtype(x))
-    return "pools on " + v.dtype(x) + " (the target pools stored i8/u8)";
+  if ((!isQ8(v.dtype(x)) && !(v.dtype(x) == "i16" && has16(v.t, "pool"))) ||
+      v.dtype(y) != v.dtype(x))
+    return "pools on " + v.dtype(x) + " (the target pools stored i8/u8" +
+           (has16(v.t, "pool") ? " and i16)" : ")");
   if (n.outputs_size() > 1 && n.outputs(1) >= 0 && v.uses(n.outputs(1)))
     return "MaxPool indices are used";
   auto xd = v.dims(x), yd = v.dims(y);
@@ -338,9 +352,11 @@ bool sameLayout(const std::vector<int64_t> &a, const std::vector<int64_t> &b) {
 
 std::string whyMove(const View &v, const v1::Node &n) {
   int x = v.in(n, 0), y = v.out(n);
-  if (x < 0 || y < 0 || !isQ8(v.dtype(x)))
+  if (x < 0 || y < 0 ||
+      (!isQ8(v.dtype(x)) && !(v.dtype(x) == "i16" && has16(v.t, "reshape"))))
     return "moves " + (x >= 0 ? v.dtype(x) : std::string("nothing")) +
-           " (the target keeps i8/u8)";
+           " (the target keeps i8/u8" +
+           (has16(v.t, "reshape") ? " and i16)" : ")");
   if (v.constant[size_t(x)])
     return "moves a constant";
   if (!sameLayout(v.dims(x), v.dims(y)))

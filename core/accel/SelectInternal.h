@@ -25,6 +25,8 @@ std::vector<int64_t> aInts(const v1::Node &n, const char *name,
                            std::vector<int64_t> dflt);
 std::string aStr(const v1::Node &n, const char *name, std::string dflt);
 bool isQ8(const std::string &d);
+// Whether `form` runs 16-bit activations on the target (Form::act16).
+bool has16(const Target &t, const char *form);
 
 struct View {
   const Target &t;

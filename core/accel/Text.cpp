@@ -428,6 +428,8 @@ std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
         os << " up=" << g.up;
       if (g.upMode)
         os << " up_mode=" << g.upMode << " up_zp=" << g.upZp;
+      if (g.w16)
+        os << " w16=1";
       break;
     }
     case Layer::Kind::Add:
@@ -596,7 +598,8 @@ std::string parseLayers(const Target &t, const std::string &text,
             !f.nums("kernel", two, 2) || !f.num("stride", g.s) ||
             !f.nums("pads", four, 4) || !f.flag("avg", g.avg) ||
             !f.flag("exclude_pad", g.excludePad) ||
-            !f.num("pad_value", g.padValue) || !f.num("up", g.up, false))
+            !f.num("pad_value", g.padValue) || !f.num("up", g.up, false) ||
+            !f.flag("w16", g.w16, false))
           return f.err;
         g.kh = two[0], g.kw = two[1];
         g.pt = four[0], g.pl = four[1], g.pb = four[2], g.pr = four[3];
@@ -612,6 +615,8 @@ std::string parseLayers(const Target &t, const std::string &text,
             (g.upMode && g.up != 2 && g.up != 4 && g.up != 8))
           return at("pool: up_mode is 0..2 (bilinear: up 2, 4 or 8), up_zp "
                     "-128..127");
+        if (g.w16 && g.up > 1)
+          return at("pool: a 16-bit pool is not stored upsampled");
       } else if (kind == "add") {
         L.kind = Layer::Kind::Add;
         if (!tensorRef(f, "a", L.add.a) || !tensorRef(f, "b", L.add.b) ||

@@ -128,6 +128,9 @@ struct PoolLayer {
   // window is 1x1 and OH, OW are H, W, as for the nearest form.
   int upMode = 0;
   int32_t upZp = 0;
+  // 16-bit rows (Target::wide16): the map and the result int16 (max on the
+  // stored values, padding -32768; the average rounds as the 8-bit one).
+  bool w16 = false;
 };
 
 // The VMul registers (quantized multiply: requantize((a - aZp) * (b - bZp),
