@@ -529,6 +529,44 @@ def wide_case(rng):
     return wide_add_case(rng)
 
 
+def wide_pool_case(rng):
+    """16-bit pooling: max and average (padding counted or not) on the
+    stored int16 values, and global means with new output parameters
+    (Cast -> ReduceSum in int64 -> Requantize of the int64)."""
+    g = G(rng)
+    g.opset = 21
+    shape = [int(rng.integers(1, 3)), int(rng.integers(1, 70)),
+             int(rng.integers(2, 20)), int(rng.integers(2, 20))]
+    xd, p = g.qdq(g.input(shape), np.int16, -2.0, 2.0)
+    r = rng.random()
+    if r < 0.3:
+        op = "GlobalAveragePool" if rng.random() < 0.5 else "ReduceMean"
+        ins = [xd] if op == "GlobalAveragePool" else [
+            xd, g.const(np.array([2, 3], np.int64), "axes")]
+        y = g.node(op, ins, {} if op == "GlobalAveragePool"
+                   else {"keepdims": 1})
+        dto = np.int16 if rng.random() < 0.7 else act_dtype(rng)
+        yd, _ = g.qdq(y, dto, -1.0, 1.5)
+        g.output(yd)
+        names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
+        return g, f"16x8 mean {op} {shape} ->{names[dto]}"
+    op = "MaxPool" if r < 0.65 else "AveragePool"
+    k = int(rng.integers(1, min(shape[2], shape[3], 5) + 1))
+    s = int(rng.integers(1, 3))
+    pad = int(rng.integers(0, min(k - 1, 3) + 1))
+    attrs = {"kernel_shape": [k, k], "strides": [s, s], "pads": [pad] * 4}
+    if op == "AveragePool" and pad and rng.random() < 0.5:
+        attrs["count_include_pad"] = 1
+    y = g.node(op, [xd], attrs)
+    g.output(g.requant_dq(y, p))
+    return g, f"16x8 {op.lower()} k{k} s{s} p{pad} {shape}"
+
+
+def wide_case2(rng):
+    """The 16x8 forms beyond convolutions, MatMuls and int16 adds."""
+    return wide_pool_case(rng)
+
+
 def conv_cfg(rng):
     k = int(rng.integers(1, 8))
     s = int(rng.integers(1, 3))
@@ -580,6 +618,9 @@ def main():
     ap.add_argument("--resize", type=int, default=32,
                     help="upsampling cases (resize_case), after those, with "
                          "a seed of their own")
+    ap.add_argument("--wide2", type=int, default=32,
+                    help="16x8 pooling and mean cases, after those, with a "
+                         "seed of their own")
     args = ap.parse_args()
     import onnxruntime as ort
     rng = np.random.default_rng(args.seed)
@@ -589,12 +630,16 @@ def main():
     placed = np.random.default_rng(args.seed + 2000)
     wide = np.random.default_rng(args.seed + 3000)
     resized = np.random.default_rng(args.seed + 4000)
+    wide2 = np.random.default_rng(args.seed + 5000)
     n_placed = args.count + args.extra + args.placement
     n_wide = n_placed + args.wide
-    for i in range(n_wide + args.resize):
+    n_resize = n_wide + args.resize
+    for i in range(n_resize + args.wide2):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_wide:
+        if i >= n_resize:
+            g, desc = wide_case2(wide2)
+        elif i >= n_wide:
             g, desc = resize_case(resized)
         elif i >= n_placed:
             g, desc = wide_case(wide)
