@@ -337,6 +337,12 @@ std::string formatOp(const Target &t, const Op &op) {
     s += " acc16=1";
   if (op.out16)
     s += " out16=1";
+  if (op.a16)
+    s += " a16=1";
+  if (op.b16)
+    s += " b16=1";
+  if (op.one)
+    s += " one=1";
   if (op.wait)
     s += " wait=" + mask(t, op.wait);
   if (op.signal)
@@ -433,10 +439,17 @@ std::string parseOp(const Target &t, const std::string &text, Op &op) {
     if ((k == "w16" && (op.kind == OpKind::Load || op.kind == OpKind::Store ||
                         op.kind == OpKind::Copy || op.kind == OpKind::VAdd ||
                         op.kind == OpKind::Pool)) ||
-        ((k == "acc16" || k == "out16") && op.kind == OpKind::Requant)) {
+        ((k == "acc16" || k == "out16") && op.kind == OpKind::Requant) ||
+        ((k == "a16" || k == "b16" || k == "out16" || k == "one") &&
+         op.kind == OpKind::VMul)) {
       if (x != 0 && !t.wide16)
         return "the target has no 16-bit activations ('" + k + "')";
-      (k == "w16" ? op.w16 : k == "acc16" ? op.acc16 : op.out16) = x != 0;
+      (k == "w16"     ? op.w16
+       : k == "acc16" ? op.acc16
+       : k == "a16"   ? op.a16
+       : k == "b16"   ? op.b16
+       : k == "one"   ? op.one
+                      : op.out16) = x != 0;
       continue;
     }
     if (k == "reset" || k == "bias" || k == "avg") {
@@ -468,7 +481,7 @@ void accesses8(const Target &t, const Op &op, const int32_t *regs,
 void accesses(const Target &t, const Op &op, const int32_t *regs,
               std::vector<Access> &out) {
   accesses8(t, op, regs, out);
-  if (!op.w16 && !op.acc16 && !op.out16)
+  if (!op.w16 && !op.acc16 && !op.out16 && !op.a16 && !op.b16)
     return;
   const int dram = int(t.memories.size());
   const int paramM = t.memOf(Cls::Param);
@@ -488,6 +501,8 @@ void accesses(const Target &t, const Op &op, const int32_t *regs,
                        uint64_t(op.param) + 3 + half, false});
       }
     }
+    if (op.kind == OpKind::VMul) // a, b, the result (accesses8's order)
+      wide = i == 0 ? op.a16 : i == 1 ? op.b16 && !op.one : op.out16;
     if (!wide)
       continue;
     const uint64_t half = t.memRows(a.domain) / 2;
@@ -609,8 +624,12 @@ void accesses8(const Target &t, const Op &op, const int32_t *regs,
   }
   case OpKind::VMul:
     out.push_back({outM, uint64_t(op.a), uint64_t(op.a + op.rows), false});
+    // (the one form reads no b: an empty range keeps the order)
     out.push_back({outM, uint64_t(op.b),
-                   uint64_t(op.b + (op.bcast ? 1 : op.rows)), false});
+                   uint64_t(op.b + (op.one     ? 0
+                                    : op.bcast ? 1
+                                               : op.rows)),
+                   false});
     out.push_back({outM, uint64_t(op.dst), uint64_t(op.dst + op.rows), true});
     return;
   case OpKind::LutLd:

@@ -105,7 +105,8 @@ void putOp(Writer &w, const Op &op) {
   w.var((op.reset ? 1 : 0) | (op.bias ? 2 : 0) | (op.avg ? 4 : 0) |
         (op.lut ? 8 : 0) | (op.bcast ? 16 : 0) | (op.w16 ? 32 : 0) |
         (op.acc16 ? 64 : 0) | (op.out16 ? 128 : 0) | (op.exact ? 256 : 0) |
-        (storeExtra ? 512 : 0));
+        (storeExtra ? 512 : 0) | (op.a16 ? 1024 : 0) | (op.b16 ? 2048 : 0) |
+        (op.one ? 4096 : 0));
   for (const OpField &f : opFields(op.kind))
     w.var(op.*f.member);
   w.var(op.reg);
@@ -137,7 +138,7 @@ std::string getOp(const Target &t, Reader &r, Op &op) {
   op.mem = int(mem);
   op.wait = uint32_t(wait);
   op.signal = uint32_t(signal);
-  if ((flags & (32 | 64 | 128)) && !t.wide16)
+  if ((flags & (32 | 64 | 128 | 1024 | 2048 | 4096)) && !t.wide16)
     return "a 16-bit operation, but target '" + t.name +
            "' has no 16-bit activations";
   op.reset = flags & 1;
@@ -149,6 +150,9 @@ std::string getOp(const Target &t, Reader &r, Op &op) {
   op.acc16 = flags & 64;
   op.out16 = flags & 128;
   op.exact = flags & 256;
+  op.a16 = flags & 1024;
+  op.b16 = flags & 2048;
+  op.one = flags & 4096;
   for (const OpField &f : opFields(op.kind))
     op.*f.member = r.var();
   op.reg = r.var();

@@ -88,7 +88,8 @@ npu::Insn encodeOp(const Target &, const Op &op) {
     in = npu::lutldInsn(op.src);
     break;
   case OpKind::VMul:
-    in = npu::vmulInsn(op.dst, op.a, op.b, op.rows, op.bcast, op.lut);
+    in = npu::vmulInsn(op.dst, op.a, op.b, op.rows, op.bcast, op.lut, op.a16,
+                       op.b16, op.out16, op.one);
     break;
   case OpKind::Upsample:
     in = npu::upsampleInsn(op.dst, op.src, op.upW, op.upH, op.oy, op.oh,

@@ -77,6 +77,10 @@ struct Op {
   // rows/2); out16: int16 results (clamp in the rq16 registers) to 16-bit
   // rows. Array ops address each plane themselves.
   bool w16 = false, acc16 = false, out16 = false;
+  // VMul (Target::wide16): a16, b16 that operand a 16-bit row, out16 the
+  // result; one: no b (b, bcast and b16 unset), the requantization of a
+  // alone (the conversion between int8 and int16 at a precision boundary).
+  bool a16 = false, b16 = false, one = false;
   // SetReg: register id `reg` (the target's) = value.
   int64_t reg = 0, value = 0;
 };
