@@ -456,7 +456,10 @@ struct Builder {
     g.mult = int32_t(m[0]);
     g.shift = int32_t(e[0]);
     const std::string &to = v.dtype(y);
-    const int64_t lowest = to == "u8" ? 0 : -128, highest = lowest + 255;
+    const int64_t lowest = to == "u8"    ? 0
+                           : to == "i16" ? -32768
+                                         : -128,
+                  highest = to == "i16" ? 32767 : lowest + 255;
     const int64_t lo = std::max(aInt(r, "min", lowest), lowest);
     const int64_t hi = std::min(aInt(r, "max", highest), highest);
     const int64_t off = to == "u8" ? 128 : 0;
@@ -587,7 +590,9 @@ struct Builder {
     // Fuse into the GEMM layer producing one operand, when it is its only
     // use and the layer has no pooling or add yet.
     // (A 16-bit add is a layer of its own.)
-    for (int side = 0; side < 2 && v.dtype(y) != "i16"; ++side) {
+    const bool any16 =
+        v.dtype(a) == "i16" || v.dtype(b) == "i16" || v.dtype(y) == "i16";
+    for (int side = 0; side < 2 && !any16; ++side) {
       int mine = side == 0 ? a : b, other = side == 0 ? b : a;
       int kMine = side == 0 ? ka : kb, kOther = side == 0 ? kb : ka;
       auto it = pending.find(mine);
@@ -631,7 +636,7 @@ struct Builder {
     L.add.b = tb;
     L.add.bBroadcast = (swap ? ka : kb) == 1;
     L.add.regs = regsOf(n, a, b, y, swap);
-    L.add.w16 = v.dtype(y) == "i16";
+    L.add.w16 = any16;
     L.add.out = newTensor(y, isOutput(y) ? NTensor::Kind::Output
                                          : NTensor::Kind::Activation);
     tensorOf[size_t(y)] = L.add.out;

@@ -491,9 +491,16 @@ std::string genAdd(const Target &tg, const Layer &L,
   Addr addr{ts};
   const NTensor &y = ts[size_t(g.out)];
   const int64_t Ct = y.tiles(), P = y.P, lanes = tg.lanes;
-  const bool w16 = g.w16;
-  if (w16 && (!tg.wide16 || g.mul))
-    return "a 16-bit add on a target without 16-bit activations";
+  // The widths: a 16-bit add (w16) reads and writes 16-bit rows, an 8-bit
+  // side converted first (VMul one, in place: the value unchanged), an
+  // 8-bit result after; a multiply reads and writes each tensor's width.
+  const bool a16 = ts[size_t(g.a)].i16, b16 = ts[size_t(g.b)].i16, y16 = y.i16;
+  const bool w16 = g.w16 || (g.mul && (a16 || b16 || y16));
+  if (w16 && !tg.wide16)
+    return "a 16-bit add or multiply on a target without 16-bit activations";
+  if (g.w16 && g.mul)
+    return "a multiply marked as a 16-bit add";
+  const bool cvtA = g.w16 && !a16, cvtB = g.w16 && !b16, cvtY = g.w16 && !y16;
   sp::Problem p;
   p.spaces = spacesOf(tg, o.shareRows, o.paramReserve);
   if (w16) { // 16-bit row pairs: the blocks in the lower half
@@ -505,15 +512,17 @@ std::string genAdd(const Target &tg, const Layer &L,
   p.dims = {{"p", P, false, {}}, {"c", Ct, false, {1}}};
   p.greedyDim = dP;
   auto rows = [](const std::vector<int64_t> &t) { return uint64_t(t[dP]); };
-  auto bytes = [lanes, w16](const std::vector<int64_t> &t) {
-    return uint64_t(t[dP] * lanes * (w16 ? 2 : 1));
+  auto bytesOf = [lanes](bool wide) {
+    return [lanes, wide](const std::vector<int64_t> &t) {
+      return uint64_t(t[dP] * lanes * (wide ? 2 : 1));
+    };
   };
-  p.operands.push_back(
-      operand("a", tg.memOf(Cls::Out), sp::Role::Input, {dP, dC}, rows, bytes));
-  p.operands.push_back(
-      operand("b", tg.memOf(Cls::Out), sp::Role::Input, {dP, dC}, rows, bytes));
+  p.operands.push_back(operand("a", tg.memOf(Cls::Out), sp::Role::Input,
+                               {dP, dC}, rows, bytesOf(a16)));
+  p.operands.push_back(operand("b", tg.memOf(Cls::Out), sp::Role::Input,
+                               {dP, dC}, rows, bytesOf(b16)));
   p.operands.push_back(operand("y", tg.memOf(Cls::Out), sp::Role::Output,
-                               {dP, dC}, rows, bytes));
+                               {dP, dC}, rows, bytesOf(y16)));
   for (sp::Operand &op : p.operands) {
     op.rows = rows;
     op.transfers = [&tg](const std::vector<int64_t> &t) {
@@ -527,8 +536,8 @@ std::string genAdd(const Target &tg, const Layer &L,
     auto one = [](const std::vector<int64_t> &) { return uint64_t(1); };
     p.operands[1].footprint = one;
     p.operands[1].rows = one;
-    p.operands[1].bytes = [lanes](const std::vector<int64_t> &) {
-      return uint64_t(lanes);
+    p.operands[1].bytes = [lanes, b16](const std::vector<int64_t> &) {
+      return uint64_t(lanes * (b16 ? 2 : 1));
     };
     p.operands[1].transfers = [&tg](const std::vector<int64_t> &) {
       return moveRowsCount(tg, 1);
@@ -538,10 +547,11 @@ std::string genAdd(const Target &tg, const Layer &L,
       return repeatRowCount(tg, t[dP]);
     };
   }
-  p.compute = [&tg](const sp::Tiling &, const std::vector<int64_t> &,
-                    const std::vector<int64_t> &t,
-                    const std::vector<sp::StepOperand> &) {
-    return std::vector<uint64_t>{vectorCycles(tg, t[dP])};
+  const int passes = 1 + int(cvtA) + int(cvtB) + int(cvtY); // conversions
+  p.compute = [&tg, passes](const sp::Tiling &, const std::vector<int64_t> &,
+                            const std::vector<int64_t> &t,
+                            const std::vector<sp::StepOperand> &) {
+    return std::vector<uint64_t>{vectorCycles(tg, t[dP]) * uint64_t(passes)};
   };
   sp::PlanResult plan = planLayer(tg, p, o, info);
   if (!plan.ok)
@@ -564,6 +574,23 @@ std::string genAdd(const Target &tg, const Layer &L,
                   setregOp(tg, Reg::MulMax, mr.hi)};
   else
     addRegSetup(tg, r, code.setup);
+  if (cvtA || cvtB || cvtY) // the conversions: mbqm(x, 2^30, 1) = x
+    for (auto [reg, val] : {std::pair<Reg, int32_t>{Reg::MulAZp, 0},
+                            {Reg::MulBZp, 0},
+                            {Reg::MulMult, int32_t(1) << 30},
+                            {Reg::MulShift, 1},
+                            {Reg::MulOutZp, 0},
+                            {Reg::MulMin, -32768},
+                            {Reg::MulMax, 32767}})
+      code.setup.push_back(setregOp(tg, reg, val));
+  // VMul's one form: rows of `at` to the other width, in place.
+  auto convert = [&](std::vector<Op> &ops, int64_t at, int64_t n, bool from16) {
+    Op m = vmulOp(tg, at, at, 0, n, false);
+    m.one = true;
+    m.a16 = from16;
+    m.out16 = !from16;
+    ops.push_back(m);
+  };
   std::vector<sp::Step> steps = sp::schedule(p, t);
   code.steps.resize(steps.size());
   for (size_t s = 0; s < steps.size(); ++s) {
@@ -574,23 +601,35 @@ std::string genAdd(const Target &tg, const Layer &L,
     int64_t a = slots.base[0][st.operands[0].slot];
     int64_t b = slots.base[1][st.operands[1].slot];
     int64_t out = slots.base[2][st.operands[2].slot];
-    moveRows(tg, sc.loads, false, Cls::Out, a, addr(g.a, c, p0), p1 - p0, w16);
+    moveRows(tg, sc.loads, false, Cls::Out, a, addr(g.a, c, p0), p1 - p0, a16);
+    const size_t bFirst = sc.loads.size();
     if (bcast)
       moveRows(tg, sc.loads, false, Cls::Out, b, addr(g.b, c, 0), 1);
     else if (g.bBroadcast)
       repeatRow(tg, sc.loads, Cls::Out, b, addr(g.b, c, 0), p1 - p0);
     else
       moveRows(tg, sc.loads, false, Cls::Out, b, addr(g.b, c, p0), p1 - p0,
-               w16);
+               b16);
+    for (size_t k = bFirst; k < sc.loads.size(); ++k)
+      sc.loads[k].w16 = b16; // (a repeated row too)
+    if (cvtA)
+      convert(sc.compute, a, p1 - p0, false);
+    if (cvtB)
+      convert(sc.compute, b, p1 - p0, false);
     sc.compute.push_back(g.mul ? vmulOp(tg, out, a, b, p1 - p0, bcast)
                                : vaddOp(tg, out, a, b, p1 - p0));
-    sc.compute.back().exact = !g.mul && r.exact;
+    Op &e = sc.compute.back();
+    e.exact = !g.mul && r.exact;
+    e.w16 = g.w16;
+    if (g.mul) {
+      e.a16 = a16;
+      e.b16 = b16;
+      e.out16 = y16;
+    }
+    if (cvtY)
+      convert(sc.compute, out, p1 - p0, true);
     moveRows(tg, sc.tail, true, Cls::Out, out, addr(g.out, c, p0), p1 - p0,
-             w16);
-    if (w16)
-      for (auto *ops : {&sc.loads, &sc.compute, &sc.tail})
-        for (Op &op : *ops)
-          op.w16 = true;
+             y16);
   }
   return "";
 }

@@ -463,7 +463,7 @@ void add16Dtypes(const Target &t, const sel::FormRow &r, OpClaim &c) {
   auto has = [&](const char *form) {
     return std::strstr(r.forms, form) && sel::has16(t, form);
   };
-  if (has("mean") && op == "Cast")
+  if ((has("mean") || has("mul")) && op == "Cast")
     c.dtypes.insert(c.dtypes.end(), {"i16", "i64"});
   else if (has("mean") && op == "ReduceSum")
     c.dtypes.push_back("i64");

@@ -581,17 +581,16 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
   int a = v.in(n, 0), b = v.in(n, 1), y = v.out(n);
   if (a < 0 || b < 0 || y < 0)
     return "QuantizedAdd needs two operands";
-  // 16-bit: a, b and the result int16 (zero points 0) on a target whose add
-  // form declares 16-bit activations.
-  const Form *af = v.t.form("add");
-  const bool w16 = v.dtype(y) == "i16" && af && af->act16 && v.t.wide16;
+  // 16-bit: any of a, b and the result int16 (zero point 0; the int16 form
+  // of the add, an 8-bit side converted to a 16-bit row first, an 8-bit
+  // result after) on a target whose add form declares 16-bit activations.
+  const bool any16 = v.dtype(a) == "i16" || v.dtype(b) == "i16" ||
+                     v.dtype(y) == "i16",
+             w16 = any16 && has16(v.t, "add");
   for (int x : {a, b, y})
     if (!isQ8(v.dtype(x)) && !(w16 && v.dtype(x) == "i16"))
-      return q(v.name(x)) + " is " + v.dtype(x) +
-             (w16 ? " (a 16-bit add reads int16 operands)" : " (i8 or u8)");
-  if (w16 && (v.dtype(a) != "i16" || v.dtype(b) != "i16"))
-    return "an int16 add of an 8-bit operand (the target's 16-bit add "
-           "reads int16 operands)";
+      return q(v.name(x)) + " is " + v.dtype(x) + " (i8 or u8" +
+             (has16(v.t, "add") ? " or i16)" : ")");
   AddAttrs p;
   if (!addAttrs(n, p))
     return "QuantizedAdd without its multiplier/shift/zero-point attributes";
@@ -604,8 +603,9 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
       return "the exact add's scales lie too far apart for the 64-bit form "
              "(48-bit multipliers)";
   }
-  if (w16 && (p.aZp || p.bZp || p.outZp))
-    return "an int16 add with a nonzero zero point";
+  if ((v.dtype(a) == "i16" && p.aZp) || (v.dtype(b) == "i16" && p.bZp) ||
+      (v.dtype(y) == "i16" && p.outZp))
+    return "an int16 tensor with a nonzero zero point";
   if (w16 && p.exact)
     return "an exact int16 add (the exact form is the 8-bit add's)";
   auto yd = v.dims(y);
@@ -614,8 +614,10 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
   int ka = broadcastKind(yd, v.dims(a)), kb = broadcastKind(yd, v.dims(b));
   if (ka < 0 || kb < 0 || (ka && kb))
     return "broadcast other than one operand repeated per channel";
-  if (w16 && (ka || kb))
-    return "a repeated operand of an int16 add";
+  if (w16 && ((ka && v.dtype(a) == "i16" && v.constant[size_t(a)]) ||
+              (kb && v.dtype(b) == "i16" && v.constant[size_t(b)])))
+    return "a repeated int16 constant (constants are laid out as 8-bit "
+           "rows)";
   if (ka || kb) {
     std::string why = whyRepeated(v, ka ? a : b, yd[1]);
     if (!why.empty())
@@ -881,7 +883,13 @@ std::string mulPattern(const View &v, int mi, MulPattern &p) {
   int ri = v.users[size_t(y)][0];
   const v1::Node &r = v.g.nodes(ri);
   std::vector<int64_t> m, e, xz;
-  if (r.op() != "Requantize" || v.in(r, 0) != y || !isQ8(v.dtype(v.out(r))) ||
+  // 16x8: int16 factors and result (zero point 0) on a target whose mul
+  // form declares 16-bit activations (VMul a16, b16, out16).
+  const bool m16 = has16(v.t, "mul");
+  auto q816 = [&](int x) {
+    return isQ8(v.dtype(x)) || (m16 && v.dtype(x) == "i16");
+  };
+  if (r.op() != "Requantize" || v.in(r, 0) != y || !q816(v.out(r)) ||
       !v.ints(v.in(r, 1), m) || !v.ints(v.in(r, 2), e) || m.size() != 1 ||
       e.size() != 1)
     return "its result is not requantized per tensor";
@@ -889,6 +897,8 @@ std::string mulPattern(const View &v, int mi, MulPattern &p) {
     return "its Requantize has an input zero point";
   if (v.in(r, 4) >= 0 && (!v.ints(v.in(r, 4), xz) || xz.size() != 1))
     return "its Requantize has no scalar output zero point";
+  if (v.dtype(v.out(r)) == "i16" && !xz.empty() && xz[0])
+    return "an int16 result with a nonzero zero point";
   // Each factor: Cast(q) [- z], used only here.
   int cast[2], subn[2], src[2];
   int64_t z[2];
@@ -912,10 +922,15 @@ std::string mulPattern(const View &v, int mi, MulPattern &p) {
       return "a factor is not a Cast of an i8/u8 tensor";
     cast[s] = pn;
     src[s] = v.in(v.g.nodes(pn), 0);
-    if (src[s] < 0 || !isQ8(v.dtype(src[s])))
-      return "a factor is not a Cast of an i8/u8 tensor";
-    if (z[s] < (v.dtype(src[s]) == "u8" ? 0 : -128) ||
-        z[s] > (v.dtype(src[s]) == "u8" ? 255 : 127))
+    if (src[s] < 0 || !q816(src[s]))
+      return std::string("a factor is not a Cast of an i8/u8") +
+             (m16 ? " or i16" : "") + " tensor";
+    if (v.dtype(src[s]) == "i16" && (z[s] || v.constant[size_t(src[s])]))
+      return "an int16 factor with a zero point, or constant (constants are "
+             "laid out as 8-bit rows)";
+    if (v.dtype(src[s]) != "i16" &&
+        (z[s] < (v.dtype(src[s]) == "u8" ? 0 : -128) ||
+         z[s] > (v.dtype(src[s]) == "u8" ? 255 : 127)))
       return "a zero point outside its type";
   }
   auto yd = v.dims(v.out(r));
@@ -1130,9 +1145,13 @@ Analysis analyze(const View &v, bool forCompile) {
             : "op " + op + " is not in the forms of target '" + v.t.name + "'";
     // A requantized layer result: the integer ops of it alone that follow
     // become its output table.
+    // (A 16-bit layer, an int64 accumulator in or an int16 result, fuses
+    // no table: its 8-bit successors are layers of their own.)
     TableChain tc;
+    const v1::Node &ni = v.g.nodes(i);
     if (tables && op == "Requantize" && a.why[size_t(i)].empty() &&
-        tableChain(v, v.out(v.g.nodes(i)), tc).empty()) {
+        v.dtype(v.in(ni, 0)) != "i64" && v.dtype(v.out(ni)) != "i16" &&
+        tableChain(v, v.out(ni), tc).empty()) {
       // (x * f(x) is a table, not a multiply.)
       for (int n : tc.nodes)
         if (a.mulOf[size_t(n)] >= 0) {

@@ -562,9 +562,71 @@ def wide_pool_case(rng):
     return g, f"16x8 {op.lower()} k{k} s{s} p{pad} {shape}"
 
 
+def wide_mixed_add_case(rng):
+    """An add at a precision boundary: one side 8-bit (a tensor, or a
+    per-channel constant as a classifier's bias), the other int16, into
+    int16 or 8 bits; or two 8-bit sides into int16."""
+    g = G(rng)
+    g.opset = 21
+    shape = [int(rng.integers(1, 3)), int(rng.integers(1, 70)),
+             int(rng.integers(1, 17)), int(rng.integers(1, 17))]
+    if rng.random() < 0.2:
+        shape = [int(rng.integers(1, 4)), int(rng.integers(1, 200))]
+    names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
+    r = rng.random()
+    dta, dtb = (np.int16, act_dtype(rng)) if r < 0.75 else (
+        act_dtype(rng), act_dtype(rng))
+    dty = np.int16 if r >= 0.75 or rng.random() < 0.6 else act_dtype(rng)
+    ad, _ = g.qdq(g.input(shape), dta, -2.0, 2.0)
+    if rng.random() < 0.3:
+        bshape = [1, shape[1], 1, 1] if len(shape) == 4 else [shape[1]]
+        bq = rng.integers(0, 256, bshape).astype(np.uint8)
+        bd = g.node("DequantizeLinear", [g.const(bq, "bc"),
+                                         g.const(np.float32(0.01), "bs"),
+                                         g.const(np.array(128, np.uint8),
+                                                 "bz")])
+        dtb, desc = np.uint8, "constant per channel"
+    else:
+        bd, _ = g.qdq(g.input(shape), dtb, -1.0, 3.0)
+        desc = "tensor"
+    y = g.node("Add", [ad, bd] if rng.random() < 0.6 else [bd, ad])
+    y, act = activation(g, rng, y)
+    yd, _ = g.qdq(y, dty, 0.0 if act else -3.0, 5.0)
+    g.output(yd)
+    return g, (f"16x8 add {names[dta]}+{names[dtb]}->{names[dty]} ({desc}) "
+               f"{shape} {act}")
+
+
+def wide_mul_case(rng):
+    """A 16-bit multiply: two int16 tensors of one shape, or an int16 map
+    and its per-channel [1, C, 1, 1] scale (8 or 16 bits), into int16 or
+    8 bits."""
+    g = G(rng)
+    g.opset = 21
+    shape = [1, int(rng.integers(1, 70)), int(rng.integers(1, 17)),
+             int(rng.integers(1, 17))]
+    names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
+    ad, _ = g.qdq(g.input(shape), np.int16, -2.0, 2.0)
+    se = rng.random() < 0.6
+    dtb = np.int16 if rng.random() < 0.5 else act_dtype(rng)
+    b = g.input([1, shape[1], 1, 1] if se else shape, 0.0, 1.0)
+    bd, _ = g.qdq(b, dtb, 0.0, 1.0)
+    dty = np.int16 if rng.random() < 0.7 else act_dtype(rng)
+    y = g.node("Mul", [ad, bd] if rng.random() < 0.7 else [bd, ad])
+    yd, _ = g.qdq(y, dty, -2.0, 2.0)
+    g.output(yd)
+    return g, (f"16x8 mul i16x{names[dtb]}->{names[dty]} {shape}" +
+               (" x per-channel scale" if se else ""))
+
+
 def wide_case2(rng):
     """The 16x8 forms beyond convolutions, MatMuls and int16 adds."""
-    return wide_pool_case(rng)
+    r = rng.random()
+    if r < 0.4:
+        return wide_pool_case(rng)
+    if r < 0.7:
+        return wide_mixed_add_case(rng)
+    return wide_mul_case(rng)
 
 
 def conv_cfg(rng):
@@ -618,9 +680,9 @@ def main():
     ap.add_argument("--resize", type=int, default=32,
                     help="upsampling cases (resize_case), after those, with "
                          "a seed of their own")
-    ap.add_argument("--wide2", type=int, default=32,
-                    help="16x8 pooling and mean cases, after those, with a "
-                         "seed of their own")
+    ap.add_argument("--wide2", type=int, default=48,
+                    help="16x8 pooling, mean, mixed-width add and multiply "
+                         "cases, after those, with a seed of their own")
     args = ap.parse_args()
     import onnxruntime as ort
     rng = np.random.default_rng(args.seed)
