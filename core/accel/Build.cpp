@@ -319,8 +319,9 @@ struct Builder {
     if (it != pending.end() && !it->second.requantized) {
       p = std::move(it->second);
       pending.erase(it);
-    } else if (isQ8(v.dtype(x))) {
-      // An identity GEMM brings int8 into the accumulators.
+    } else if (isQ8(v.dtype(x)) || v.dtype(x) == "i16") {
+      // An identity GEMM brings int8 (or int16: both byte planes) into the
+      // accumulators.
       p.form = "requant";
       int in = materialize(x);
       if (in < 0)
@@ -347,6 +348,10 @@ struct Builder {
       if (t.u8)
         for (auto &b : g.bias)
           b += 128;
+      if (t.i16) { // the low plane's excess-128 (zero point 0)
+        g.in16 = true;
+        g.bias64.assign(size_t(g.K), 128);
+      }
     } else {
       err = "Requantize " + q(n.name()) + ": its input is not in the partition";
       return;
@@ -676,6 +681,8 @@ struct Builder {
     PoolLayer &g = L.pool;
     g.in = k;
     g.N = xd[0], g.C = xd[1], g.H = g.OH = xd[2], g.W = g.OW = xd[3];
+    g.w16 = lp.tensors[size_t(k)].i16; // (a 16-bit copy: 16-bit rows)
+    g.padValue = g.w16 ? -32768 : g.padValue;
     g.out = newTensor(x, NTensor::Kind::Activation);
     lp.tensors[size_t(g.out)].name += "/placed";
     lp.tensors[size_t(g.out)].base = to;

@@ -8,6 +8,7 @@
 // of any operation it needs.
 #include "SelectInternal.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace ember::accel::sel {
@@ -467,7 +468,7 @@ void add16Dtypes(const Target &t, const sel::FormRow &r, OpClaim &c) {
     c.dtypes.insert(c.dtypes.end(), {"i16", "i64"});
   else if (has("mean") && op == "ReduceSum")
     c.dtypes.push_back("i64");
-  else if (has("pool") || has("reshape"))
+  else if (has("pool") || has("reshape") || has("concat"))
     c.dtypes.push_back("i16");
 }
 
@@ -523,6 +524,10 @@ std::vector<OpClaim> claimedOps(const Target &t) {
     // only in its layer: a lone int16 conversion stays on the host.
     if (act16 && op == "Requantize")
       c.contextDtypes.insert(c.contextDtypes.end(), {"i16", "i64"});
+    if (op == "Requantize" && sel::has16(t, "requant"))
+      c.contextDtypes.erase(
+          std::remove(c.contextDtypes.begin(), c.contextDtypes.end(), "i16"),
+          c.contextDtypes.end());
     // Without vadd's exact flag only TFLite's attribute form runs: the
     // fixed profile's exact add of a QDQ graph stays on the host.
     if (op == "QuantizedAdd" && !t.exactAddFlag())

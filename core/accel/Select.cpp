@@ -231,7 +231,13 @@ std::string whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
   auto xd = v.dims(x);
   if (xd.size() != 4 && xd.size() != 2)
     return "x has rank " + std::to_string(xd.size()) + " (2 or 4)";
-  if (wide && (v.dtype(x) != "i32" && v.dtype(x) != "i64"))
+  // A conversion on its own (an int16 input or result: a precision
+  // boundary, or a Concat's inputs brought to one scale) runs on a target
+  // whose requant form declares 16-bit activations: an identity GEMM (int16
+  // input: both byte planes) and the 16x8 requantization.
+  const bool conv16 =
+      has16(v.t, "requant") && (isQ8(v.dtype(x)) || v.dtype(x) == "i16");
+  if (wide && (v.dtype(x) != "i32" && v.dtype(x) != "i64") && !conv16)
     return "a 16-bit requantization of " + v.dtype(x) +
            " (the target's 16x8 layers requantize their accumulators)";
   if (v.dtype(y) == "i16" && v.in(n, 4) >= 0) {
@@ -245,7 +251,7 @@ std::string whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
       return "its int32 input " + q(v.name(x)) +
              " is not the only use of a ConvInteger/MatMulInteger the target "
              "runs (the target requantizes its own accumulators)";
-  } else if (!isQ8(v.dtype(x))) {
+  } else if (!isQ8(v.dtype(x)) && !(conv16 && v.dtype(x) == "i16")) {
     return "x is " + v.dtype(x);
   } else if (!v.t.form("requant")) {
     return "a Requantize of an int8 tensor (target '" + v.t.name +
@@ -387,7 +393,8 @@ bool flattensIntoMatMul(const View &v, const v1::Node &n) {
 
 std::string whyConcat(const View &v, const v1::Node &n, int self) {
   int y = v.out(n);
-  if (y < 0 || !isQ8(v.dtype(y)))
+  if (y < 0 ||
+      (!isQ8(v.dtype(y)) && !(v.dtype(y) == "i16" && has16(v.t, "concat"))))
     return "concatenates " + (y >= 0 ? v.dtype(y) : std::string("nothing"));
   auto yd = v.dims(y);
   int64_t axis = aInt(n, "axis", 0);
@@ -422,7 +429,8 @@ std::string whyConcat(const View &v, const v1::Node &n, int self) {
 // whole number of channel tiles.
 std::string whySplit(const View &v, const v1::Node &n) {
   int x = v.in(n, 0);
-  if (x < 0 || !isQ8(v.dtype(x)))
+  if (x < 0 ||
+      (!isQ8(v.dtype(x)) && !(v.dtype(x) == "i16" && has16(v.t, "concat"))))
     return "splits " + (x >= 0 ? v.dtype(x) : std::string("nothing"));
   if (v.constant[size_t(x)])
     return "splits a constant";
@@ -1145,13 +1153,13 @@ Analysis analyze(const View &v, bool forCompile) {
             : "op " + op + " is not in the forms of target '" + v.t.name + "'";
     // A requantized layer result: the integer ops of it alone that follow
     // become its output table.
-    // (A 16-bit layer, an int64 accumulator in or an int16 result, fuses
-    // no table: its 8-bit successors are layers of their own.)
+    // (A 16-bit layer, an int64 accumulator or int16 in or an int16 result,
+    // fuses no table: its 8-bit successors are layers of their own.)
     TableChain tc;
     const v1::Node &ni = v.g.nodes(i);
     if (tables && op == "Requantize" && a.why[size_t(i)].empty() &&
-        v.dtype(v.in(ni, 0)) != "i64" && v.dtype(v.out(ni)) != "i16" &&
-        tableChain(v, v.out(ni), tc).empty()) {
+        v.dtype(v.in(ni, 0)) != "i64" && v.dtype(v.in(ni, 0)) != "i16" &&
+        v.dtype(v.out(ni)) != "i16" && tableChain(v, v.out(ni), tc).empty()) {
       // (x * f(x) is a table, not a multiply.)
       for (int n : tc.nodes)
         if (a.mulOf[size_t(n)] >= 0) {

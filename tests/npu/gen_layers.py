@@ -619,14 +619,44 @@ def wide_mul_case(rng):
                (" x per-channel scale" if se else ""))
 
 
+def wide_convert_case(rng):
+    """A conversion on its own (docs/quantization.md, "Conversions at a
+    precision boundary"): int16 to int16 at another scale, 8 bits into
+    int16 or int16 into 8 bits, as a Concat's inputs or a boundary have."""
+    g = G(rng)
+    g.opset = 21
+    shape = [int(rng.integers(1, 3)), int(rng.integers(1, 70)),
+             int(rng.integers(1, 17)), int(rng.integers(1, 17))]
+    names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
+    r = rng.random()
+    dti, dto = ((np.int16, np.int16) if r < 0.4 else
+                (act_dtype(rng), np.int16) if r < 0.7 else
+                (np.int16, act_dtype(rng)))
+    # (The lowering writes a conversion where a Concat's inputs come to
+    # one scale: a Concat of the converted input and a tensor already at
+    # the output's parameters; the first input whole channel tiles at every
+    # array size.)
+    first = rng.random() < 0.5
+    C1, C2 = 32 * int(rng.integers(1, 3)), int(rng.integers(1, 40))
+    shape[1] = C1 if first else C2
+    xd, _ = g.qdq(g.input(shape), dti, -2.0, 2.0)
+    od, p = g.qdq(g.input(shape[:1] + [C2 if first else C1] + shape[2:]), dto,
+                  float(rng.uniform(-3.0, -0.5)), float(rng.uniform(0.5, 3.0)))
+    y = g.node("Concat", [xd, od] if first else [od, xd], {"axis": 1})
+    g.output(g.requant_dq(y, p))
+    return g, f"16x8 convert {names[dti]}->{names[dto]} {shape} concat"
+
+
 def wide_case2(rng):
     """The 16x8 forms beyond convolutions, MatMuls and int16 adds."""
     r = rng.random()
-    if r < 0.4:
+    if r < 0.35:
         return wide_pool_case(rng)
-    if r < 0.7:
+    if r < 0.6:
         return wide_mixed_add_case(rng)
-    return wide_mul_case(rng)
+    if r < 0.8:
+        return wide_mul_case(rng)
+    return wide_convert_case(rng)
 
 
 def conv_cfg(rng):
@@ -680,9 +710,10 @@ def main():
     ap.add_argument("--resize", type=int, default=32,
                     help="upsampling cases (resize_case), after those, with "
                          "a seed of their own")
-    ap.add_argument("--wide2", type=int, default=48,
-                    help="16x8 pooling, mean, mixed-width add and multiply "
-                         "cases, after those, with a seed of their own")
+    ap.add_argument("--wide2", type=int, default=64,
+                    help="16x8 pooling, mean, mixed-width add, multiply and "
+                         "conversion cases, after those, with a seed of "
+                         "their own")
     args = ap.parse_args()
     import onnxruntime as ort
     rng = np.random.default_rng(args.seed)
