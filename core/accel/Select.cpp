@@ -1090,6 +1090,47 @@ std::string whyUpsampleNode(const View &v, Analysis &, int i, bool) {
 
 // Nodes the target runs for free or as part of a layer, and the checks that
 // need the whole graph (chains): per node the form table's row for its op.
+// A 16-bit multiply whose factor is computed after a host island (a node
+// the target refuses, downstream of one it runs) is not claimed: the
+// partitioner places each claimed node as early as its inputs allow, so the
+// other factor's Cast could land in an earlier device partition than its
+// Mul, and neither partition would compile. (The 8-bit multiply keeps its
+// claims: docs/npu-backend.md, "Limits".)
+void unclaimSplitMuls16(const View &v, Analysis &a) {
+  const int nn = v.g.nodes_size();
+  std::vector<char> device(size_t(v.g.values_size()), 0),
+      island(size_t(v.g.values_size()), 0);
+  for (int i = 0; i < nn; ++i) {
+    const v1::Node &n = v.g.nodes(i);
+    bool dev = false, isl = false;
+    for (int k = 0; k < n.inputs_size(); ++k)
+      if (n.inputs(k) >= 0) {
+        dev = dev || device[size_t(n.inputs(k))];
+        isl = isl || island[size_t(n.inputs(k))];
+      }
+    const bool claimed = a.why[size_t(i)].empty();
+    for (int k = 0; k < n.outputs_size(); ++k)
+      if (n.outputs(k) >= 0) {
+        device[size_t(n.outputs(k))] = dev || claimed;
+        island[size_t(n.outputs(k))] = isl || (!claimed && dev);
+      }
+  }
+  for (MulPattern &mp : a.muls) {
+    bool wide = false;
+    for (int x : {mp.a, mp.b, v.out(v.g.nodes(mp.requant))})
+      wide = wide || v.dtype(x) == "i16";
+    if (!wide || !(island[size_t(mp.a)] || island[size_t(mp.b)]))
+      continue;
+    for (int k : {mp.castA, mp.subA, mp.castB, mp.subB, mp.mul, mp.requant})
+      if (k >= 0 && a.mulOf[size_t(k)] == mp.requant) {
+        a.mulOf[size_t(k)] = -1;
+        a.why[size_t(k)] =
+            "a 16-bit multiply with a factor computed after a host node "
+            "(the partitions could separate its Casts from the Mul)";
+      }
+  }
+}
+
 Analysis analyze(const View &v, bool forCompile) {
   Analysis a;
   int nn = v.g.nodes_size();
@@ -1173,6 +1214,7 @@ Analysis analyze(const View &v, bool forCompile) {
       a.tables.push_back(std::move(tc));
     }
   }
+  unclaimSplitMuls16(v, a);
   // An accumulator chain whose Requantize the target does not run still
   // runs (its int32 result is stored); nothing to undo.
   return a;
