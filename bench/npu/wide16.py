@@ -13,13 +13,37 @@ utilization, DMA bytes, the NPU and host node counts and the NPU partitions.
         [--executors systemc,golden] [--calibration DIR] [--out DIR]
 
 MODEL_DIR holds model.onnx (fp32) and test_data_set_0 (the run's input);
-the calibration folder defaults to MODEL_DIR.
+the calibration folder defaults to MODEL_DIR. With --coverage-model NAME
+(a model of bench/npu/coverage_set.py, e.g. lcnet-toy: HardSwish and
+squeeze-excitation) MODEL_DIR is made first: the seeded fp32 model, its
+input in test_data_set_0 and three more seeded inputs to calibrate on.
 """
 import argparse
 import json
 import os
 import subprocess
 import sys
+
+
+def make_coverage_model(name, out):
+    """MODEL_DIR from a model of bench/npu/coverage_set.py (seed 7)."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import coverage_set as cs
+    rng = np.random.default_rng(7)
+    m = cs.MODELS[name](rng)
+    os.makedirs(out, exist_ok=True)
+    onnx.save(m, os.path.join(out, "model.onnx"))
+    x = m.graph.input[0]
+    shape = [d.dim_value for d in x.type.tensor_type.shape.dim]
+    for k in range(4):
+        d = os.path.join(out, f"test_data_set_{k}")
+        os.makedirs(d, exist_ok=True)
+        v = rng.standard_normal(shape).astype(np.float32)
+        open(os.path.join(d, "input_0.pb"), "wb").write(
+            numpy_helper.from_array(v, x.name).SerializeToString())
 
 
 def main():
@@ -30,7 +54,11 @@ def main():
     ap.add_argument("--executors", default="systemc,golden")
     ap.add_argument("--calibration")
     ap.add_argument("--out", default="/tmp/ember-wide16")
+    ap.add_argument("--coverage-model")
     args = ap.parse_args()
+    if args.coverage_model and not os.path.exists(
+            os.path.join(args.model, "model.onnx")):
+        make_coverage_model(args.coverage_model, args.model)
     here = os.path.dirname(os.path.abspath(__file__))
     check = os.path.join(here, "..", "..", "tests", "npu", "check_npu.py")
     calib = args.calibration or args.model
