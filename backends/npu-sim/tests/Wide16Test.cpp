@@ -8,6 +8,7 @@
 #include "Runtime.h"
 
 #include "ember/accel/Program.h"
+#include "ember/accel/Text.h"
 #include "ember/npu/Arith.h"
 #include "ember/quant/Arith.h"
 
@@ -302,4 +303,79 @@ TEST(NpuWide16, FlagsPrintAndParse) {
   Op back;
   EXPECT_NE(parseOp(narrow, formatOp(t, l), back).find("16-bit"),
             std::string::npos);
+}
+
+// VMul's 16-bit flags (a16, b16, out16, one) and a 16-bit pool layer: the
+// text round trip, the row pairs they touch, and the refusal on a target
+// without 16-bit rows.
+TEST(NpuWide16, MulFlagsAndPoolLayerText) {
+  const Target &t = npuTarget();
+  const int out = t.memOf(Cls::Out);
+  const uint64_t outHalf = t.memRows(out) / 2;
+  Op m = vmulOp(t, 30, 10, 20, 4, true);
+  m.a16 = m.out16 = true;
+  Op c = vmulOp(t, 10, 10, 0, 6, false);
+  c.one = c.out16 = true;
+  for (const Op &op : {m, c}) {
+    const std::string s = formatOp(t, op);
+    Op back;
+    ASSERT_EQ(parseOp(t, s, back), "") << s;
+    EXPECT_EQ(formatOp(t, back), s);
+    EXPECT_EQ(back.a16, op.a16);
+    EXPECT_EQ(back.b16, op.b16);
+    EXPECT_EQ(back.out16, op.out16);
+    EXPECT_EQ(back.one, op.one);
+  }
+  auto has = [](const std::vector<Access> &v, Access a) {
+    for (const Access &x : v)
+      if (x.domain == a.domain && x.lo == a.lo && x.hi == a.hi &&
+          x.write == a.write)
+        return true;
+    return false;
+  };
+  std::vector<Access> v;
+  accesses(t, m, nullptr, v);
+  EXPECT_TRUE(has(v, {out, 10 + outHalf, 14 + outHalf, false}));  // a16
+  EXPECT_FALSE(has(v, {out, 20 + outHalf, 21 + outHalf, false})); // b: 8-bit
+  EXPECT_TRUE(has(v, {out, 30 + outHalf, 34 + outHalf, true}));   // out16
+  accesses(t, c, nullptr, v); // one: in place, no b
+  EXPECT_TRUE(has(v, {out, 10, 16, false}));
+  EXPECT_TRUE(has(v, {out, 10 + outHalf, 16 + outHalf, true}));
+  Target narrow = t;
+  narrow.wide16 = false;
+  Op back;
+  EXPECT_NE(parseOp(narrow, formatOp(t, c), back).find("16-bit"),
+            std::string::npos);
+
+  LayerProgram lp;
+  NTensor x;
+  x.name = "x";
+  x.kind = NTensor::Kind::Input;
+  x.i16 = true;
+  x.dims = {1, 20, 6, 6};
+  x.C = 20, x.P = 36, x.lanes = t.lanes;
+  NTensor y = x;
+  y.name = "y";
+  y.kind = NTensor::Kind::Output;
+  y.dims = {1, 20, 3, 3};
+  y.P = 9;
+  lp.tensors = {x, y};
+  Layer L;
+  L.kind = Layer::Kind::Pool;
+  L.name = "p";
+  PoolLayer &g = L.pool;
+  g.in = 0, g.out = 1, g.C = 20, g.H = g.W = 6, g.OH = g.OW = 3;
+  g.kh = g.kw = g.s = 2;
+  g.padValue = -32768;
+  g.w16 = true;
+  lp.layers = {L};
+  lp.inputs = {0};
+  lp.outputs = {1};
+  const std::string text = printLayers(t, lp);
+  EXPECT_NE(text.find(" w16=1"), std::string::npos) << text;
+  LayerProgram read;
+  ASSERT_EQ(parseLayers(t, text, read), "") << text;
+  ASSERT_EQ(read.layers.size(), 1u);
+  EXPECT_TRUE(read.layers[0].pool.w16);
+  EXPECT_EQ(printLayers(t, read), text);
 }
