@@ -663,6 +663,8 @@ struct Builder {
   // the vector unit (for an input that cannot be placed).
   void copyInto(const v1::Node &n, int x, int k, int to, int64_t off) {
     auto xd = v.dims(x);
+    if (xd.size() >= 2 && xd.size() != 4) // [N, C, rest...]: an N x rest x 1
+      xd = {xd[0], xd[1], prod(xd, 2, xd.size()), 1}; // map (the same rows)
     if (xd.size() != 4) {
       err = "Concat " + q(n.name()) + ": input " + q(v.name(x)) +
             " cannot be placed in the output and is not an image to copy";
