@@ -236,7 +236,7 @@ struct Builder {
         sum += g.w[size_t(k * per + t)];
       g.bias[size_t(k)] = int32_t(int64_t(g.bias[size_t(k)]) - sz * sum);
     }
-    g.in = materialize(x);
+    g.in = lanePart(v, x) ? laneView(x, g) : materialize(x);
     L.usefulMacs = uint64_t(g.N * g.OH * g.OW * g.K * per);
     L.gemm = std::move(g);
     pending[y] = {std::move(L), false,
@@ -704,17 +704,19 @@ struct Builder {
                                       : NTensor::Kind::Activation);
     tensorOf[size_t(y)] = ty;
     concatOuts.insert(ty);
-    const int m = n.inputs_size();
+    // (All the parts of a Split with parts inside a tile: its input.)
+    const std::vector<int> ins = concatInputs(v, n);
+    const int m = int(ins.size());
     std::vector<int64_t> offs(size_t(m) + 1, 0);
     for (int i = 0; i < m; ++i)
       offs[size_t(i) + 1] =
-          offs[size_t(i)] + ceilDiv(v.dims(n.inputs(i))[1], v.t.lanes);
+          offs[size_t(i)] + ceilDiv(v.dims(ins[size_t(i)])[1], v.t.lanes);
     // Owners of views among the inputs: the shift that puts each view at
     // its slot, and the tiles the views cover (-1: they disagree).
     std::map<int, std::pair<int64_t, int64_t>> owners;
     std::set<std::pair<int, int64_t>> seen;
     for (int i = 0; i < m; ++i) {
-      int k = tensorOf[size_t(n.inputs(i))];
+      int k = tensorOf[size_t(ins[size_t(i)])];
       if (k < 0 || lp.tensors[size_t(k)].base < 0)
         continue;
       const NTensor &t = lp.tensors[size_t(k)];
@@ -734,7 +736,7 @@ struct Builder {
         rebase(o, ty, shift.first);
     }
     for (int i = 0; i < m && err.empty(); ++i) {
-      int x = n.inputs(i);
+      int x = ins[size_t(i)];
       if (tensorOf[size_t(x)] < 0 && pending.count(x)) {
         materialize(x, ty, offs[size_t(i)]);
         continue;
@@ -817,19 +819,61 @@ struct Builder {
     int k = materialize(x);
     if (k < 0)
       return;
-    int64_t off = 0;
+    int64_t off = 0; // in channels
     for (int i = 0; i < n.outputs_size(); ++i) {
       int y = v.out(n, i);
       if (y < 0)
         continue;
+      const int64_t at = off;
+      off += v.dims(y)[1];
+      if (at % v.t.lanes)
+        continue; // a lane part: its readers place it (laneView)
       int t = newTensor(y, isOutput(y) ? NTensor::Kind::Output
                                        : NTensor::Kind::Activation);
       const NTensor &src = lp.tensors[size_t(k)];
       lp.tensors[size_t(t)].base = src.base >= 0 ? src.base : k;
-      lp.tensors[size_t(t)].tileOffset = src.tileOffset + off;
+      lp.tensors[size_t(t)].tileOffset = src.tileOffset + at / v.t.lanes;
       tensorOf[size_t(y)] = t;
-      off += ceilDiv(v.dims(y)[1], v.t.lanes);
     }
+  }
+
+  // A convolution of a Split part that starts inside a channel tile: it
+  // reads the whole tiles the part lies in (a view of the Split's input) and
+  // its weights [K][C][kh][kw] move to the part's lanes, zero elsewhere.
+  // Returns the view, or -1 (err set).
+  int laneView(int x, GemmLayer &g) {
+    int s = -1;
+    const int64_t off = splitOffset(v, x, &s);
+    int k = off >= 0 ? materialize(v.in(v.g.nodes(s), 0)) : -1;
+    if (k < 0 || g.groups != 1 || g.in16) {
+      if (err.empty())
+        err = "value " + q(v.name(x)) +
+              " starts inside a channel tile and is not read by an "
+              "ungrouped int8 convolution";
+      return -1;
+    }
+    const int64_t lanes = v.t.lanes, l0 = off % lanes;
+    const int64_t C = g.C, Cw = ceilDiv(l0 + C, lanes) * lanes;
+    const int64_t taps = g.kh * g.kw;
+    std::vector<int8_t> w(size_t(g.K * Cw * taps), 0);
+    for (int64_t j = 0; j < g.K; ++j)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t t = 0; t < taps; ++t)
+          w[size_t((j * Cw + l0 + c) * taps + t)] =
+              g.w[size_t((j * C + c) * taps + t)];
+    g.w = std::move(w);
+    g.C = Cw;
+    NTensor view = lp.tensors[size_t(k)];
+    view.name = v.name(x);
+    view.value = x;
+    view.kind = NTensor::Kind::Activation;
+    view.dims[1] = Cw;
+    view.C = Cw;
+    view.base = view.base >= 0 ? view.base : k;
+    view.tileOffset += off / lanes;
+    view.dram = -1;
+    lp.tensors.push_back(std::move(view));
+    return int(lp.tensors.size() - 1);
   }
 
   void move(const v1::Node &n) {

@@ -403,13 +403,19 @@ std::string whyConcat(const View &v, const v1::Node &n, int self) {
   if (yd.size() < 2 || axis != 1)
     return "axis " + std::to_string(axis) +
            " (the target concatenates channels, axis 1, by placement)";
-  for (int i = 0; i < n.inputs_size(); ++i) {
-    int x = n.inputs(i);
+  // (All the parts of a Split with parts inside a tile count as its input.)
+  const std::vector<int> ins = concatInputs(v, n);
+  for (size_t i = 0; i < ins.size(); ++i) {
+    int x = ins[i];
     if (x < 0 || v.dtype(x) != v.dtype(y))
       return "inputs of different element types";
     if (v.constant[size_t(x)])
       return "a constant input";
-    if (i + 1 < n.inputs_size() && v.dims(x)[1] % v.t.lanes)
+    if (lanePart(v, x))
+      return "input " + q(v.name(x)) +
+             " starts inside a channel tile of its Split's input and the "
+             "Concat does not take every part of that Split in order";
+    if (i + 1 < ins.size() && v.dims(x)[1] % v.t.lanes)
       return "input " + q(v.name(x)) + " has " + std::to_string(v.dims(x)[1]) +
              " channels, not a multiple of the lanes " +
              std::to_string(v.t.lanes) +
@@ -425,8 +431,8 @@ std::string whyConcat(const View &v, const v1::Node &n, int self) {
   return "";
 }
 
-// Split along channels into views of the input: every part but the last a
-// whole number of channel tiles.
+// Split along channels into views of the input (parts at whole channel
+// tiles) or parts inside a tile that their readers place (Lanes.cpp).
 std::string whySplit(const View &v, const v1::Node &n) {
   int x = v.in(n, 0);
   if (x < 0 ||
@@ -447,13 +453,10 @@ std::string whySplit(const View &v, const v1::Node &n) {
       return "an omitted output";
     if (v.dtype(y) != v.dtype(x))
       return "outputs of another element type";
-    if (i + 1 < n.outputs_size() && v.dims(y)[1] % v.t.lanes)
-      return "output " + q(v.name(y)) + " has " + std::to_string(v.dims(y)[1]) +
-             " channels, not a multiple of the lanes " +
-             std::to_string(v.t.lanes) +
-             " (parts are views at whole channel tiles)";
   }
-  return "";
+  // Parts start at whole channel tiles (views) or inside one, at a multiple
+  // of 8 (Lanes.cpp).
+  return whyLaneParts(v, n);
 }
 
 bool addAttrs(const v1::Node &n, AddAttrs &p) {
@@ -1217,6 +1220,7 @@ Analysis analyze(const View &v, bool forCompile) {
   unclaimSplitMuls16(v, a);
   // An accumulator chain whose Requantize the target does not run still
   // runs (its int32 result is stored); nothing to undo.
+  settleLaneParts(v, a);
   return a;
 }
 

@@ -195,6 +195,25 @@ std::string whyTableNode(const View &, Analysis &, int, bool);
 std::string whyChainPartNode(const View &, Analysis &, int, bool);
 std::string whyUpsampleNode(const View &, Analysis &, int, bool);
 
+// ---- Split and Concat inside channel tiles (Lanes.cpp) --------------------
+
+// The channel offset of x among the outputs of the Split producing it (and
+// that Split's node index in *split), or -1 when x is no Split's output.
+int64_t splitOffset(const View &v, int x, int *split);
+// A Split output starting inside a channel tile (at a multiple of 8 that is
+// not one of the lanes): no storage of its own.
+bool lanePart(const View &v, int x);
+// A Concat's inputs with every run of all the parts of a Split that has a
+// lane part, consecutive and in order, replaced by that Split's input.
+std::vector<int> concatInputs(const View &v, const v1::Node &n);
+// "" or why Split s's parts cannot be placed: offsets multiples of 8, and
+// every lane part read only by ungrouped convolutions and by Concats that
+// take all the parts in order.
+std::string whyLaneParts(const View &v, const v1::Node &s);
+// Unclaims Splits whose lane parts have readers on the host and Concats
+// whose reassembled Split is, until nothing changes.
+void settleLaneParts(const View &v, Analysis &a);
+
 // ---- the builders (Build.cpp) --------------------------------------------
 
 struct Builder;

@@ -1,0 +1,165 @@
+// Split and Concat at channel offsets that are multiples of 8 but not of the
+// lanes (docs/npu-backend.md, "Concatenation and split by placement").
+//
+// A Split part that starts inside a channel tile (a "lane part") has no
+// storage of its own: a convolution reads the tiles the part lies in and
+// puts its weights at the part's lanes (zero for the other lanes, so the
+// other channels add nothing), and a Concat that takes every part of the
+// Split, consecutively and in order, reads the Split's input instead (the
+// parts reassembled). Any other use of a lane part keeps the Split on the
+// host.
+#include "SelectInternal.h"
+
+namespace ember::accel::sel {
+
+int64_t splitOffset(const View &v, int x, int *split) {
+  int p = x >= 0 ? v.producer[size_t(x)] : -1;
+  if (p < 0 || v.g.nodes(p).op() != "Split")
+    return -1;
+  const v1::Node &s = v.g.nodes(p);
+  int64_t off = 0;
+  for (int i = 0; i < s.outputs_size(); ++i) {
+    int y = v.out(s, i);
+    if (y == x) {
+      if (split)
+        *split = p;
+      return off;
+    }
+    if (y < 0)
+      return -1;
+    auto d = v.dims(y);
+    if (d.size() < 2)
+      return -1;
+    off += d[1];
+  }
+  return -1;
+}
+
+bool lanePart(const View &v, int x) {
+  int64_t off = splitOffset(v, x, nullptr);
+  return off > 0 && off % v.t.lanes != 0;
+}
+
+namespace {
+
+// Whether Split s has a lane part.
+bool hasLaneParts(const View &v, const v1::Node &s) {
+  for (int i = 0; i < s.outputs_size(); ++i)
+    if (lanePart(v, v.out(s, i)))
+      return true;
+  return false;
+}
+
+} // namespace
+
+std::vector<int> concatInputs(const View &v, const v1::Node &n) {
+  std::vector<int> ins;
+  const int m = n.inputs_size();
+  for (int i = 0; i < m;) {
+    int x = n.inputs(i), s = -1;
+    if (splitOffset(v, x, &s) == 0 && hasLaneParts(v, v.g.nodes(s))) {
+      const v1::Node &sp = v.g.nodes(s);
+      const int k = sp.outputs_size();
+      bool run = i + k <= m;
+      for (int j = 0; run && j < k; ++j)
+        run = n.inputs(i + j) == v.out(sp, j);
+      if (run) {
+        ins.push_back(v.in(sp, 0));
+        i += k;
+        continue;
+      }
+    }
+    ins.push_back(x);
+    ++i;
+  }
+  return ins;
+}
+
+std::string whyLaneParts(const View &v, const v1::Node &s) {
+  for (int i = 0; i < s.outputs_size(); ++i) {
+    int y = v.out(s, i);
+    int64_t off = splitOffset(v, y, nullptr);
+    if (off % 8)
+      return "output " + q(v.name(y)) + " starts at channel " +
+             std::to_string(off) +
+             ", not a multiple of 8 (the lane groups STORE and the weights "
+             "place)";
+    if (!lanePart(v, y))
+      continue;
+    const std::string where = "output " + q(v.name(y)) +
+                              " starts inside a channel tile (channel " +
+                              std::to_string(off) + ")";
+    if (v.outUses[size_t(y)])
+      return where + " and is a result of the partition";
+    for (int u : v.users[size_t(y)]) {
+      const v1::Node &c = v.g.nodes(u);
+      if (c.op() == "ConvInteger" && v.in(c, 0) == y &&
+          aInt(c, "group", 1) == 1)
+        continue;
+      if (c.op() == "Concat") {
+        bool whole = false;
+        for (int x : concatInputs(v, c))
+          whole = whole || x == v.in(s, 0);
+        bool alone = true;
+        for (int x : concatInputs(v, c))
+          alone = alone && x != y;
+        if (whole && alone)
+          continue;
+      }
+      return where + " and is read by " + c.op() + " " + q(c.name()) +
+             " (only an ungrouped convolution, which puts its weights at "
+             "the part's lanes, or a Concat of all the parts in order reads "
+             "one)";
+    }
+  }
+  return "";
+}
+
+void settleLaneParts(const View &v, Analysis &a) {
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (int i = 0; i < v.g.nodes_size(); ++i) {
+      const v1::Node &n = v.g.nodes(i);
+      if (!a.why[size_t(i)].empty())
+        continue;
+      std::string why;
+      if (n.op() == "Split" && hasLaneParts(v, n)) {
+        for (int k = 0; why.empty() && k < n.outputs_size(); ++k)
+          for (int u : v.users[size_t(v.out(n, k))])
+            if (!a.why[size_t(u)].empty() && lanePart(v, v.out(n, k)))
+              why = "output " + q(v.name(v.out(n, k))) +
+                    " starts inside a channel tile and its reader " +
+                    v.g.nodes(u).op() + " " + q(v.g.nodes(u).name()) +
+                    " runs on the host";
+      } else if (n.op() == "Concat") {
+        // Parts read as the Split's input: the Split must run too.
+        const std::vector<int> ins = concatInputs(v, n);
+        for (int x : ins) {
+          int p = x >= 0 ? v.producer[size_t(x)] : -1;
+          bool regrouped = true;
+          for (int k = 0; k < n.inputs_size(); ++k)
+            regrouped = regrouped && n.inputs(k) != x;
+          if (!regrouped)
+            continue;
+          for (int k = 0; k < n.inputs_size(); ++k) {
+            int s = -1;
+            if (splitOffset(v, n.inputs(k), &s) >= 0 &&
+                v.in(v.g.nodes(s), 0) == x && !a.why[size_t(s)].empty())
+              why = "its inputs " + q(v.name(n.inputs(k))) +
+                    "... are the parts of a Split that runs on the host";
+          }
+          if (why.empty() && (p < 0 || !a.why[size_t(p)].empty()) &&
+              !v.isInput[size_t(x)])
+            why = "the Split it reassembles reads " + q(v.name(x)) +
+                  ", which the target does not compute";
+        }
+      }
+      if (!why.empty()) {
+        a.why[size_t(i)] = why;
+        changed = true;
+      }
+    }
+  }
+}
+
+} // namespace ember::accel::sel
