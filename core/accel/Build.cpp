@@ -707,10 +707,18 @@ struct Builder {
     // (All the parts of a Split with parts inside a tile: its input.)
     const std::vector<int> ins = concatInputs(v, n);
     const int m = int(ins.size());
-    std::vector<int64_t> offs(size_t(m) + 1, 0);
+    // Channel offsets, and tile offsets (an input inside tiles: the tile
+    // it starts in).
+    std::vector<int64_t> chans(size_t(m) + 1, 0), offs(size_t(m) + 1, 0);
     for (int i = 0; i < m; ++i)
-      offs[size_t(i) + 1] =
-          offs[size_t(i)] + ceilDiv(v.dims(ins[size_t(i)])[1], v.t.lanes);
+      chans[size_t(i) + 1] = chans[size_t(i)] + v.dims(ins[size_t(i)])[1];
+    for (int i = 0; i < m; ++i)
+      offs[size_t(i)] = chans[size_t(i)] / v.t.lanes;
+    offs[size_t(m)] = ceilDiv(chans[size_t(m)], v.t.lanes);
+    auto inside = [&](int i) {
+      return chans[size_t(i)] % v.t.lanes ||
+             (i + 1 < m && chans[size_t(i) + 1] % v.t.lanes);
+    };
     // Owners of views among the inputs: the shift that puts each view at
     // its slot, and the tiles the views cover (-1: they disagree).
     std::map<int, std::pair<int64_t, int64_t>> owners;
@@ -737,6 +745,10 @@ struct Builder {
     }
     for (int i = 0; i < m && err.empty(); ++i) {
       int x = ins[size_t(i)];
+      if (inside(i)) {
+        placeAtLanes(n, x, ty, chans[size_t(i)]);
+        continue;
+      }
       if (tensorOf[size_t(x)] < 0 && pending.count(x)) {
         materialize(x, ty, offs[size_t(i)]);
         continue;
@@ -755,6 +767,45 @@ struct Builder {
     }
   }
   std::set<int> concatOuts; // tensors Concats place their inputs in
+
+  // A Concat input at channel `at` that does not span whole channel tiles:
+  // its (pending, ungrouped) GEMM layer computes it at its lanes of the
+  // output (weight rows, bias and requantization moved up by at % lanes,
+  // zero rows before) and stores only its lane groups (NTensor::laneFrom).
+  void placeAtLanes(const v1::Node &n, int x, int to, int64_t at) {
+    auto it = pending.find(x);
+    GemmLayer *g =
+        it != pending.end() && it->second.layer.kind == Layer::Kind::Gemm
+            ? &it->second.layer.gemm
+            : nullptr;
+    if (!g || g->groups != 1 || g->in16 || g->out16 || g->add.on ||
+        !g->requant || g->sum || !it->second.requantized) {
+      err = "Concat " + q(n.name()) + ": input " + q(v.name(x)) +
+            " lies inside channel tiles and is not the result of an "
+            "ungrouped convolution or MatMul computed for it alone";
+      return;
+    }
+    const int64_t l0 = at % v.t.lanes, K = g->K, Kw = l0 + K;
+    const int64_t per = K ? int64_t(g->w.size()) / K : 0;
+    std::vector<int8_t> w(size_t(Kw * per), 0);
+    std::copy(g->w.begin(), g->w.end(), w.begin() + l0 * per);
+    g->w = std::move(w);
+    auto shift = [&](auto &vec) {
+      if (int64_t(vec.size()) == K)
+        vec.insert(vec.begin(), size_t(l0), 0);
+    };
+    shift(g->bias);
+    shift(g->rq.mult);
+    shift(g->rq.shift);
+    g->K = Kw;
+    int k = materialize(x, to, at / v.t.lanes);
+    if (k < 0)
+      return;
+    NTensor &t = lp.tensors[size_t(k)];
+    t.dims[1] = Kw;
+    t.C = Kw;
+    t.laneFrom = l0;
+  }
 
   // Nearest upsampling: a 1x1 max pool whose result is stored repeated.
   void resize(const v1::Node &n) {

@@ -768,6 +768,41 @@ std::string layerFits(const Target &tg, const Layer &L,
   return "";
 }
 
+// Tensors placed inside channel tiles (NTensor::laneFrom): every STORE of
+// their rows writes only the tensor's 8-lane groups of its tile (STORE's
+// `lanes`, a bit per group; 0 for a whole row), so the producers sharing a
+// tile may store in any order.
+std::string maskPlacedStores(const Target &tg, const LayerProgram &lp,
+                             const std::vector<NTensor> &ts, Program &p) {
+  for (size_t k = 0; k < p.ops.size(); ++k) {
+    Op &op = p.ops[k];
+    if (op.kind != OpKind::Store || p.opLayer[k] < 0)
+      continue;
+    const int x = layerOutput(lp.layers[size_t(p.opLayer[k])]);
+    if (x < 0 || ts[size_t(x)].laneFrom < 0)
+      continue;
+    const NTensor &t = ts[size_t(x)];
+    const uint64_t first = Addr{ts}(x, 0, 0);
+    const uint64_t tileBytes = uint64_t(t.P * t.rowBytes());
+    if (uint64_t(op.dram) < first || !tileBytes)
+      continue;
+    const int64_t tile = int64_t((uint64_t(op.dram) - first) / tileBytes);
+    if (tile >= t.tiles())
+      continue;
+    if (!tg.declares(OpKind::Store, "lanes") || t.i16 || t.i32)
+      return "tensor '" + t.name +
+             "' is placed inside channel tiles and the target's STORE has "
+             "no lane groups";
+    const int64_t lo = tile == 0 ? t.laneFrom : 0;
+    const int64_t hi = std::min(tg.lanes, t.C - tile * tg.lanes);
+    int64_t mask = 0;
+    for (int64_t g = lo / 8; g < ceilDiv(hi, int64_t(8)); ++g)
+      mask |= int64_t(1) << g;
+    op.lanes = mask == (int64_t(1) << (tg.lanes / 8)) - 1 ? 0 : mask;
+  }
+  return "";
+}
+
 std::string generateProgram(const Target &tg, const LayerProgram &lp,
                             const CodegenOptions &o, Program &out) {
   out = Program();
@@ -1007,6 +1042,9 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
         pairs);
   }
   emitStream(tg, codes, pairs, o.prefetch, out);
+  err = maskPlacedStores(tg, lp, ts, out);
+  if (!err.empty())
+    return err;
   // DMA bytes per layer, by the layer each operation is counted in.
   for (size_t k = 0; k < out.ops.size(); ++k) {
     const Op &in = out.ops[k];

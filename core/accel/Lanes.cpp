@@ -115,6 +115,55 @@ std::string whyLaneParts(const View &v, const v1::Node &s) {
   return "";
 }
 
+std::string whyInsideTiles(const View &v, const Analysis &a,
+                           const v1::Node &n) {
+  const std::vector<int> ins = concatInputs(v, n);
+  const int64_t lanes = v.t.lanes;
+  int64_t at = 0;
+  for (size_t i = 0; i < ins.size(); ++i) {
+    const int x = ins[i];
+    const int64_t c = v.dims(x)[1];
+    const bool inside = at % lanes || (i + 1 < ins.size() && (at + c) % lanes);
+    at += c;
+    if (!inside)
+      continue;
+    const std::string where =
+        "input " + q(v.name(x)) + " (channels " + std::to_string(at - c) +
+        ".." + std::to_string(at - 1) + ") lies inside channel tiles";
+    if (!v.t.declares(OpKind::Store, "lanes"))
+      return where + " and the target's STORE has no lane groups";
+    if ((at - c) % 8)
+      return where + " at a channel that is not a multiple of 8";
+    if (v.uses(x) != 1)
+      return where + " and has other uses (its producer computes it at its "
+                     "lanes of the Concat's result)";
+    // x <- [table chain or TableLookup] <- Requantize <- [bias Add] <- GEMM
+    int p = v.producer[size_t(x)];
+    if (p >= 0 && a.lutOf[size_t(p)] >= 0) {
+      for (const TableChain &tc : a.tables)
+        if (tc.exit == p)
+          p = v.producer[size_t(tc.root)];
+    } else if (p >= 0 && v.g.nodes(p).op() == "TableLookup")
+      p = v.producer[size_t(v.in(v.g.nodes(p), 0))];
+    int root = -1;
+    if (p >= 0 && v.g.nodes(p).op() == "Requantize" &&
+        a.why[size_t(p)].empty() && a.mulOf[size_t(p)] < 0 &&
+        v.in(v.g.nodes(p), 0) >= 0)
+      root = a.chainOf[size_t(v.in(v.g.nodes(p), 0))].root;
+    const v1::Node *r = root >= 0 ? &v.g.nodes(root) : nullptr;
+    const bool gemm =
+        r &&
+        ((r->op() == "ConvInteger" && aInt(*r, "group", 1) == 1) ||
+         r->op() == "MatMulInteger") &&
+        isQ8(v.dtype(v.in(*r, 0)));
+    if (!gemm)
+      return where + " and is not the requantized result of an ungrouped "
+                     "int8 convolution or MatMul (the producer that computes "
+                     "it at its lanes)";
+  }
+  return "";
+}
+
 void settleLaneParts(const View &v, Analysis &a) {
   for (bool changed = true; changed;) {
     changed = false;

@@ -415,11 +415,16 @@ std::string whyConcat(const View &v, const v1::Node &n, int self) {
       return "input " + q(v.name(x)) +
              " starts inside a channel tile of its Split's input and the "
              "Concat does not take every part of that Split in order";
-    if (i + 1 < ins.size() && v.dims(x)[1] % v.t.lanes)
+    if (i + 1 < ins.size() && v.dims(x)[1] % v.t.lanes &&
+        (v.dims(x)[1] % 8 || !v.t.declares(OpKind::Store, "lanes")))
       return "input " + q(v.name(x)) + " has " + std::to_string(v.dims(x)[1]) +
              " channels, not a multiple of the lanes " +
              std::to_string(v.t.lanes) +
-             " (inputs are placed at whole channel tiles)";
+             (v.t.declares(OpKind::Store, "lanes")
+                  ? std::string(" nor of 8 (inputs inside a tile are placed "
+                                "by 8-lane groups)")
+                  : std::string(" (inputs are placed at whole channel tiles; "
+                                "the target's STORE has no lane groups)"));
     // An input that cannot be placed is copied by a 1x1 pool: without one,
     // an input another Concat places cannot be placed in this one too.
     if (!v.t.has(OpKind::Pool))
@@ -803,6 +808,8 @@ std::string whyAddNode(const View &v, Analysis &, int i, bool) {
 std::string whyConcatNode(const View &v, Analysis &a, int i, bool) {
   const v1::Node &n = v.g.nodes(i);
   std::string why = whyConcat(v, n, i);
+  if (why.empty())
+    why = whyInsideTiles(v, a, n); // (inputs placed by lane groups)
   // Without a pool to copy with, every input must be a result the target
   // computes, so its producer can store it in place.
   for (int k = 0; why.empty() && !v.t.has(OpKind::Pool) && k < n.inputs_size();

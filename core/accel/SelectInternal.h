@@ -210,6 +210,10 @@ std::vector<int> concatInputs(const View &v, const v1::Node &n);
 // every lane part read only by ungrouped convolutions and by Concats that
 // take all the parts in order.
 std::string whyLaneParts(const View &v, const v1::Node &s);
+// "" or why an input of Concat n that lies inside channel tiles cannot be
+// placed there: each must be the requantized (and table-activated) result of
+// an ungrouped int8 convolution or MatMul read by this Concat alone.
+std::string whyInsideTiles(const View &v, const Analysis &a, const v1::Node &n);
 // Unclaims Splits whose lane parts have readers on the host and Concats
 // whose reassembled Split is, until nothing changes.
 void settleLaneParts(const View &v, Analysis &a);

@@ -271,6 +271,8 @@ std::string tensorFields(const NTensor &x) {
          " tile=" + std::to_string(x.tileOffset);
   if (x.dram >= 0)
     s += " dram=" + std::to_string(x.dram);
+  if (x.laneFrom >= 0)
+    s += " lanes_from=" + std::to_string(x.laneFrom);
   return s;
 }
 
@@ -279,7 +281,7 @@ bool readTensor(Fields &f, int64_t lanes, NTensor &x) {
   if (!f.str("name", x.name) || !f.nums("dims", x.dims) ||
       !f.num("axis", x.axis) || !f.num("value", x.value, false) ||
       !f.num("base", x.base, false) || !f.num("tile", x.tileOffset, false) ||
-      !f.num("dram", x.dram, false))
+      !f.num("dram", x.dram, false) || !f.num("lanes_from", x.laneFrom, false))
     return false;
   const std::string *k = f.need("kind", true), *t = f.need("type", true);
   if (!k || !t)

@@ -320,6 +320,32 @@ def split_case(rng):
     return g, f"split C{C} -> {h}+{h} {H}x{W}, conv, concat"
 
 
+def lane_concat_case(rng):
+    """Concatenation inside channel tiles: two or three convolutions of one
+    input, each to a multiple of 8 channels, concatenated (at DIM 16 and 32
+    some share a channel tile: each producer computes its channels at their
+    lanes and stores only its 8-lane groups), then a 1x1 convolution of the
+    result; or YOLO's C2f at 8-channel parts (Split views inside a tile)."""
+    g = G(rng)
+    H, W = int(rng.integers(2, 11)), int(rng.integers(2, 11))
+    C = int(rng.choice([8, 16, 24]))
+    dt = act_dtype(rng)
+    x = g.input([1, C, H, W])
+    xd, (sx, _) = g.qdq(x, dt, -2.0, 2.0)
+    ks = [int(rng.choice([8, 16, 24, 40])) for _ in range(rng.integers(2, 4))]
+    parts = []
+    for k in ks:
+        yd, (sy, _) = conv_qdq(g, rng, xd, sx, C, k, int(rng.choice([1, 3])),
+                               dt)
+        parts.append(yd)
+    cat = g.node("Concat", parts, {"axis": 1})
+    cd, _ = g.qdq(cat, dt, -3.0, 4.0)  # (conv_qdq's range: no requantize)
+    K = int(rng.choice([8, 16, 32]))
+    out, _ = conv_qdq(g, rng, cd, sy, sum(ks), K, 1, dt)
+    g.output(out)
+    return g, f"concat inside tiles {ks} of C{C} {H}x{W}, conv K{K}"
+
+
 def upsample_case(rng):
     """An FPN/U-Net neck: a convolution, Resize by 2 or 4 (nearest or bilinear,
     the parameters kept, as ONNX Runtime's quantizer writes it) and the
@@ -714,6 +740,9 @@ def main():
                     help="16x8 pooling, mean, mixed-width add, multiply and "
                          "conversion cases, after those, with a seed of "
                          "their own")
+    ap.add_argument("--lanes", type=int, default=16,
+                    help="Concat inside channel tiles and C2f at 8-channel "
+                         "parts, after those (their own seed)")
     args = ap.parse_args()
     import onnxruntime as ort
     rng = np.random.default_rng(args.seed)
@@ -724,13 +753,18 @@ def main():
     wide = np.random.default_rng(args.seed + 3000)
     resized = np.random.default_rng(args.seed + 4000)
     wide2 = np.random.default_rng(args.seed + 5000)
+    lanes = np.random.default_rng(args.seed + 6000)
     n_placed = args.count + args.extra + args.placement
     n_wide = n_placed + args.wide
     n_resize = n_wide + args.resize
-    for i in range(n_resize + args.wide2):
+    n_wide2 = n_resize + args.wide2
+    for i in range(n_wide2 + args.lanes):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_resize:
+        if i >= n_wide2:
+            g, desc = (lane_concat_case(lanes) if lanes.random() < 0.6
+                       else split_case(lanes))
+        elif i >= n_resize:
             g, desc = wide_case2(wide2)
         elif i >= n_wide:
             g, desc = resize_case(resized)
