@@ -16,7 +16,11 @@ output quanta: the scale of the model's last DequantizeLinear) on one seeded
 input.
 
   bench/npu/coverage_set.py --ember build/bin/ember --out build/npu-coverage
-      [--only NAME]... [--executor golden|systemc|rtl]
+      [--only NAME]... [--executor golden|systemc|rtl] [--target T]
+
+--target: npu-sim (default) or plugin:PATH.so, e.g. the DIM 8 or 32 plugin
+of tests/npu/dim_subbuild.sh's sub-builds
+(build/npu-dim32/lib/ember/libember_npu_sim.so).
 
 Needs onnx, onnxruntime and numpy (scripts/install-deps.sh).
 """
@@ -199,7 +203,7 @@ def load_pb(path):
     return numpy_helper.to_array(t)
 
 
-def compare(ember, model, workdir, executor):
+def compare(ember, model, workdir, executor, target="npu-sim"):
     """The NPU's output against the interpreter's (bit-exact?) and ONNX
     Runtime's (the largest difference in output quanta) on one seeded
     input."""
@@ -213,16 +217,16 @@ def compare(ember, model, workdir, executor):
     xp = os.path.join(workdir, "input.npy")
     np.save(xp, x)
     outs = {}
-    for tgt in ("interp", "npu-sim"):
-        d = os.path.join(workdir, tgt)
+    for tgt in ("interp", target):
+        d = os.path.join(workdir, "interp" if tgt == "interp" else "npu")
         os.makedirs(d, exist_ok=True)
         cmd = [ember, "run", model, "--target=" + tgt, "--input",
                inp.name + "=" + xp, "--save-outputs", d]
-        if tgt == "npu-sim":
+        if tgt != "interp":
             cmd += ["--backend-opt", "executor=" + executor]
         if subprocess.run(cmd, capture_output=True).returncode:
             return None
-        outs[tgt] = [load_pb(os.path.join(d, f"output_{i}.pb"))
+        outs["interp" if tgt == "interp" else "npu"] = [load_pb(os.path.join(d, f"output_{i}.pb"))
                      for i in range(len(m.graph.output))]
     sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     ref = sess.run(None, {inp.name: x})
@@ -231,7 +235,7 @@ def compare(ember, model, workdir, executor):
     makers = {o: n for n in m.graph.node for o in n.output}
     exact, quanta = True, 0.0
     for i, o in enumerate(m.graph.output):
-        a, b = outs["npu-sim"][i], outs["interp"][i]
+        a, b = outs["npu"][i], outs["interp"][i]
         exact = exact and np.array_equal(a, b)
         n = makers.get(o.name)
         q = (float(inits[n.input[1]]) if n is not None and
@@ -241,8 +245,8 @@ def compare(ember, model, workdir, executor):
     return exact, quanta
 
 
-def measure(ember, model, executor):
-    r = subprocess.run([ember, "run", model, "--target=npu-sim", "--seed",
+def measure(ember, model, executor, target="npu-sim"):
+    r = subprocess.run([ember, "run", model, "--target=" + target, "--seed",
                         "1", "--backend-opt", "executor=" + executor],
                        capture_output=True, text=True)
     out = r.stdout + r.stderr
@@ -278,6 +282,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--only", action="append", default=[])
     ap.add_argument("--executor", default="golden")
+    ap.add_argument("--target", default="npu-sim")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     print("| model | partitions | host nodes | node share | MAC share | "
@@ -292,13 +297,13 @@ def main():
         if not os.path.exists(qdq):
             onnx.save(make(rng), fp32)
             quantize(fp32, qdq, rng)
-        r = measure(a.ember, qdq, a.executor)
+        r = measure(a.ember, qdq, a.executor, a.target)
         if "partitions" not in r:
             print(f"| {name} | error: {r.get('error', '?')} | | | | | | | |")
             continue
         # (A model of which the NPU runs nothing has no NPU output: "-".)
         c = (compare(a.ember, qdq, os.path.join(a.out, name + ".cmp"),
-                     a.executor) if r.get("node_share", 0) > 0 else None)
+                     a.executor, a.target) if r.get("node_share", 0) > 0 else None)
         none = "-" if r.get("node_share", 0) == 0 else "?"
         same = none if c is None else "yes" if c[0] else "NO"
         ortq = none if c is None else f"{c[1]:.2f}"

@@ -773,6 +773,16 @@ struct Builder {
   // output (weight rows, bias and requantization moved up by at % lanes,
   // zero rows before) and stores only its lane groups (NTensor::laneFrom).
   void placeAtLanes(const v1::Node &n, int x, int to, int64_t at) {
+    // A result computed already (a Split's input the Concat reassembles)
+    // that starts at a whole tile: it moves with its views, and its STOREs
+    // leave the lanes past its channels.
+    const int had = tensorOf[size_t(x)];
+    if (at % v.t.lanes == 0 && had >= 0 && lp.tensors[size_t(had)].base < 0 &&
+        lp.tensors[size_t(had)].kind == NTensor::Kind::Activation) {
+      rebase(had, to, at / v.t.lanes);
+      lp.tensors[size_t(had)].laneFrom = 0;
+      return;
+    }
     auto it = pending.find(x);
     GemmLayer *g =
         it != pending.end() && it->second.layer.kind == Layer::Kind::Gemm

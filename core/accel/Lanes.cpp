@@ -134,7 +134,15 @@ std::string whyInsideTiles(const View &v, const Analysis &a,
       return where + " and the target's STORE has no lane groups";
     if ((at - c) % 8)
       return where + " at a channel that is not a multiple of 8";
-    if (v.uses(x) != 1)
+    // (A Split's input the Concat reassembles is read by that Split: its
+    // layer stores it whole at a tile, only the lanes past it left.)
+    bool regrouped = true;
+    for (int k = 0; k < n.inputs_size(); ++k)
+      regrouped = regrouped && n.inputs(k) != x;
+    if (regrouped && (at - c) % lanes)
+      return where + ", reassembled from a Split's parts, and does not start "
+                     "at a whole channel tile";
+    if (v.uses(x) != 1 || v.outUses[size_t(x)])
       return where + " and has other uses (its producer computes it at its "
                      "lanes of the Concat's result)";
     // x <- [table chain or TableLookup] <- Requantize <- [bias Add] <- GEMM
