@@ -774,7 +774,7 @@ struct Builder {
   // zero rows before) and stores only its lane groups (NTensor::laneFrom).
   void placeAtLanes(const v1::Node &n, int x, int to, int64_t at) {
     // A result computed already (a Split's input the Concat reassembles)
-    // that starts at a whole tile: it moves with its views, and its STOREs
+    // that starts at a whole tile: it moves with its views, and its stores
     // leave the lanes past its channels.
     const int had = tensorOf[size_t(x)];
     if (at % v.t.lanes == 0 && had >= 0 && lp.tensors[size_t(had)].base < 0 &&

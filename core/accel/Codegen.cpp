@@ -768,9 +768,9 @@ std::string layerFits(const Target &tg, const Layer &L,
   return "";
 }
 
-// Tensors placed inside channel tiles (NTensor::laneFrom): every STORE of
-// their rows writes only the tensor's 8-lane groups of its tile (STORE's
-// `lanes`, a bit per group; 0 for a whole row), so the producers sharing a
+// Tensors placed inside channel tiles (NTensor::laneFrom): every store of
+// their rows writes only the tensor's 8-lane groups of its tile (the store
+// op's `lanes`, a bit per group; 0 for a whole row), so the producers sharing a
 // tile may store in any order.
 std::string maskPlacedStores(const Target &tg, const LayerProgram &lp,
                              const std::vector<NTensor> &ts, Program &p) {
@@ -791,7 +791,7 @@ std::string maskPlacedStores(const Target &tg, const LayerProgram &lp,
       continue;
     if (!tg.declares(OpKind::Store, "lanes") || t.i16 || t.i32)
       return "tensor '" + t.name +
-             "' is placed inside channel tiles and the target's STORE has "
+             "' is placed inside channel tiles and the target's store has "
              "no lane groups";
     const int64_t lo = tile == 0 ? t.laneFrom : 0;
     const int64_t hi = std::min(tg.lanes, t.C - tile * tg.lanes);

@@ -82,7 +82,7 @@ std::string whyLaneParts(const View &v, const v1::Node &s) {
     if (off % 8)
       return "output " + q(v.name(y)) + " starts at channel " +
              std::to_string(off) +
-             ", not a multiple of 8 (the lane groups STORE and the weights "
+             ", not a multiple of 8 (the store's lane groups and the weights "
              "place)";
     if (!lanePart(v, y))
       continue;
@@ -131,7 +131,7 @@ std::string whyInsideTiles(const View &v, const Analysis &a,
         "input " + q(v.name(x)) + " (channels " + std::to_string(at - c) +
         ".." + std::to_string(at - 1) + ") lies inside channel tiles";
     if (!v.t.declares(OpKind::Store, "lanes"))
-      return where + " and the target's STORE has no lane groups";
+      return where + " and the target's store has no lane groups";
     if ((at - c) % 8)
       return where + " at a channel that is not a multiple of 8";
     // (A Split's input the Concat reassembles is read by that Split: its

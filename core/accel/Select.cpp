@@ -424,7 +424,7 @@ std::string whyConcat(const View &v, const v1::Node &n, int self) {
                   ? std::string(" nor of 8 (inputs inside a tile are placed "
                                 "by 8-lane groups)")
                   : std::string(" (inputs are placed at whole channel tiles; "
-                                "the target's STORE has no lane groups)"));
+                                "the target's store has no lane groups)"));
     // An input that cannot be placed is copied by a 1x1 pool: without one,
     // an input another Concat places cannot be placed in this one too.
     if (!v.t.has(OpKind::Pool))

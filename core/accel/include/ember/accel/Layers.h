@@ -38,7 +38,7 @@ struct NTensor {
   int64_t dram = -1;      // byte offset of the owner's storage (planned)
   // Placed inside channel tiles (a Concat input at a multiple of 8 channels
   // that is not one of the lanes): channels [0, laneFrom) of its first tile
-  // are another tensor's, and its STOREs write only the 8-lane groups of
+  // are another tensor's, and its stores write only the 8-lane groups of
   // channels [laneFrom, C). -1: whole rows.
   int64_t laneFrom = -1;
   std::vector<int8_t>
