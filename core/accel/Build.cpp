@@ -788,6 +788,17 @@ struct Builder {
         it != pending.end() && it->second.layer.kind == Layer::Kind::Gemm
             ? &it->second.layer.gemm
             : nullptr;
+    // A Requantize of a tensor (a per-channel identity GEMM) becomes an
+    // ungrouped one, whose weight rows can move to other lanes.
+    if (g && it->second.form == "requant" && g->groups == g->C &&
+        g->K == g->C && int64_t(g->w.size()) == g->K && g->kh == 1 &&
+        g->kw == 1) {
+      std::vector<int8_t> w(size_t(g->K * g->C), 0);
+      for (int64_t k = 0; k < g->K; ++k)
+        w[size_t(k * g->C + k)] = g->w[size_t(k)];
+      g->w = std::move(w);
+      g->groups = 1;
+    }
     if (!g || g->groups != 1 || g->in16 || g->out16 || g->add.on ||
         !g->requant || g->sum || !it->second.requantized) {
       err = "Concat " + q(n.name()) + ": input " + q(v.name(x)) +

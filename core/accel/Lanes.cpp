@@ -120,6 +120,23 @@ std::string whyInsideTiles(const View &v, const Analysis &a,
   const std::vector<int> ins = concatInputs(v, n);
   const int64_t lanes = v.t.lanes;
   int64_t at = 0;
+  bool anyInside = false;
+  for (size_t i = 0; i + 1 < ins.size(); ++i) { // (the boundaries)
+    at += v.dims(ins[i])[1];
+    anyInside = anyInside || at % lanes;
+  }
+  // Every input computed on the target: an input from the host would cut
+  // the partition before the Concat, leaving the producers that place
+  // their channels inside tiles in an earlier one.
+  for (int x : anyInside ? ins : std::vector<int>()) {
+    int p = v.producer[size_t(x)];
+    if (p < 0 || !a.why[size_t(p)].empty())
+      return "input " + q(v.name(x)) +
+             " is not computed on the target, and other inputs lie inside "
+             "channel tiles (their producers must be in the Concat's "
+             "partition)";
+  }
+  at = 0;
   for (size_t i = 0; i < ins.size(); ++i) {
     const int x = ins[i];
     const int64_t c = v.dims(x)[1];
@@ -154,20 +171,24 @@ std::string whyInsideTiles(const View &v, const Analysis &a,
     } else if (p >= 0 && v.g.nodes(p).op() == "TableLookup")
       p = v.producer[size_t(v.in(v.g.nodes(p), 0))];
     int root = -1;
+    bool identity = false; // a Requantize of an int8 tensor (an identity GEMM)
     if (p >= 0 && v.g.nodes(p).op() == "Requantize" &&
         a.why[size_t(p)].empty() && a.mulOf[size_t(p)] < 0 &&
-        v.in(v.g.nodes(p), 0) >= 0)
-      root = a.chainOf[size_t(v.in(v.g.nodes(p), 0))].root;
+        v.in(v.g.nodes(p), 0) >= 0) {
+      const int acc = v.in(v.g.nodes(p), 0);
+      root = a.chainOf[size_t(acc)].root;
+      identity = root < 0 && isQ8(v.dtype(acc));
+    }
     const v1::Node *r = root >= 0 ? &v.g.nodes(root) : nullptr;
     const bool gemm =
-        r &&
-        ((r->op() == "ConvInteger" && aInt(*r, "group", 1) == 1) ||
-         r->op() == "MatMulInteger") &&
-        isQ8(v.dtype(v.in(*r, 0)));
+        identity || (r &&
+                     ((r->op() == "ConvInteger" && aInt(*r, "group", 1) == 1) ||
+                      r->op() == "MatMulInteger") &&
+                     isQ8(v.dtype(v.in(*r, 0))));
     if (!gemm)
       return where + " and is not the requantized result of an ungrouped "
-                     "int8 convolution or MatMul (the producer that computes "
-                     "it at its lanes)";
+                     "int8 convolution or MatMul, nor a requantized int8 "
+                     "tensor (the producer that computes it at its lanes)";
   }
   return "";
 }
@@ -189,6 +210,7 @@ void settleLaneParts(const View &v, Analysis &a) {
                     v.g.nodes(u).op() + " " + q(v.g.nodes(u).name()) +
                     " runs on the host";
       } else if (n.op() == "Concat") {
+        why = whyInsideTiles(v, a, n); // (its producers may have moved)
         // Parts read as the Split's input: the Split must run too.
         const std::vector<int> ins = concatInputs(v, n);
         for (int x : ins) {

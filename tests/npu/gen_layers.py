@@ -333,13 +333,24 @@ def lane_concat_case(rng):
     x = g.input([1, C, H, W])
     xd, (sx, _) = g.qdq(x, dt, -2.0, 2.0)
     ks = [int(rng.choice([8, 16, 24, 40])) for _ in range(rng.integers(2, 4))]
-    parts = []
+    parts, mixed, kinds = [], False, ""
     for k in ks:
+        # Some parts in a range of their own, which the Concat's lowering
+        # requantizes to its output's (DBNet's FPN: a Requantize of an int8
+        # tensor, an identity GEMM).
+        own = rng.random() < 0.3
         yd, (sy, _) = conv_qdq(g, rng, xd, sx, C, k, int(rng.choice([1, 3])),
-                               dt)
+                               dt, lo=-1.0 if own else -3.0)
         parts.append(yd)
+        mixed = mixed or own
+        kinds += "r" if own else "c"
     cat = g.node("Concat", parts, {"axis": 1})
     cd, _ = g.qdq(cat, dt, -3.0, 4.0)  # (conv_qdq's range: no requantize)
+    if mixed:
+        # (A part rounded twice, as the QDQ graph says, is a quantum from
+        # ORT's float at most; a convolution after it could amplify that.)
+        g.output(cd)
+        return g, f"concat inside tiles {ks} ({kinds}) of C{C} {H}x{W}"
     K = int(rng.choice([8, 16, 32]))
     out, _ = conv_qdq(g, rng, cd, sy, sum(ks), K, 1, dt)
     g.output(out)
