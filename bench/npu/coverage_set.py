@@ -266,6 +266,12 @@ def measure(ember, model, executor, target="npu-sim"):
          re.search(r"\bpartitions=(\d+) .*fallback_nodes=(\d+)", out))
     if m and "cycles" in row:
         row.update(partitions=int(m.group(1)), host_nodes=int(m.group(2)))
+    m = re.search(r"\bpartitions=(\d+) plugin_partitions=0 plugin_nodes=0 "
+                  r"fallback_nodes=(\d+)", out)
+    if m and "cycles" not in row:
+        # A plugin target that runs nothing: no npu: line.
+        row.update(partitions=int(m.group(1)), host_nodes=int(m.group(2)),
+                   node_share=0.0, mac_share=0.0, cycles=0, mac_util=0.0)
     if not row["ok"]:
         row["error"] = out.strip().splitlines()[-1] if out.strip() else "?"
     if "nothing in the model runs on" in out:
