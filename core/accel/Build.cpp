@@ -121,6 +121,8 @@ struct Builder {
   int materialize(int x, int base = -1, int64_t tileOffset = 0) {
     if (tensorOf[size_t(x)] >= 0)
       return tensorOf[size_t(x)];
+    if (lanePart(v, x))
+      return laneCopy(x);
     auto it = pending.find(x);
     if (it != pending.end()) {
       int k = newTensor(x, isOutput(x) ? NTensor::Kind::Output
@@ -907,6 +909,43 @@ struct Builder {
       lp.tensors[size_t(t)].tileOffset = src.tileOffset + at / v.t.lanes;
       tensorOf[size_t(y)] = t;
     }
+  }
+
+  // A Split part inside a channel tile read by anything but a convolution
+  // (or a Concat of all the parts): copied to lanes 0.. of a tensor of its
+  // own by an identity GEMM (weights at the part's lanes, requantization by
+  // exactly 1: multiplier 2^30, shift 1), stored values unchanged.
+  int laneCopy(int x) {
+    int s = -1;
+    splitOffset(v, x, &s);
+    const auto d = v.dims(x);
+    Layer L;
+    L.kind = Layer::Kind::Gemm;
+    L.name = v.name(x) + "/copy";
+    L.nodes = {v.g.nodes(s).name()};
+    GemmLayer &g = L.gemm;
+    g.C = g.K = d[1];
+    if (d.size() == 4) {
+      g.N = d[0], g.H = g.OH = d[2], g.W = g.OW = d[3];
+    } else {
+      g.N = 1, g.H = g.OH = 1, g.W = g.OW = prod(d, 0, d.size()) / d[1];
+    }
+    g.flat = true;
+    g.w.assign(size_t(g.K * g.C), 0);
+    for (int64_t k = 0; k < g.K; ++k)
+      g.w[size_t(k * g.C + k)] = 1;
+    g.bias.assign(size_t(g.K), 0);
+    g.rq.mult.assign(size_t(g.K), int32_t(1) << 30);
+    g.rq.shift.assign(size_t(g.K), 1);
+    g.in = laneView(x, g);
+    if (g.in < 0)
+      return -1;
+    g.out = newTensor(x, isOutput(x) ? NTensor::Kind::Output
+                                     : NTensor::Kind::Activation);
+    tensorOf[size_t(x)] = g.out;
+    const int k = g.out;
+    lp.layers.push_back(std::move(L));
+    return k;
   }
 
   // A convolution of a Split part that starts inside a channel tile: it

@@ -89,6 +89,10 @@ std::string whyLaneParts(const View &v, const v1::Node &s) {
     const std::string where = "output " + q(v.name(y)) +
                               " starts inside a channel tile (channel " +
                               std::to_string(off) + ")";
+    // (With the conv form, any other reader gets a copy at lane 0: an
+    // identity GEMM, Builder::laneCopy.)
+    if (v.t.form("conv"))
+      continue;
     if (v.outUses[size_t(y)])
       return where + " and is a result of the partition";
     for (int u : v.users[size_t(y)]) {
@@ -201,7 +205,7 @@ void settleLaneParts(const View &v, Analysis &a) {
       if (!a.why[size_t(i)].empty())
         continue;
       std::string why;
-      if (n.op() == "Split" && hasLaneParts(v, n)) {
+      if (n.op() == "Split" && hasLaneParts(v, n) && !v.t.form("conv")) {
         for (int k = 0; why.empty() && k < n.outputs_size(); ++k)
           for (int u : v.users[size_t(v.out(n, k))])
             if (!a.why[size_t(u)].empty() && lanePart(v, v.out(n, k)))

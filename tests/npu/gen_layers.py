@@ -357,6 +357,30 @@ def lane_concat_case(rng):
     return g, f"concat inside tiles {ks} of C{C} {H}x{W}, conv K{K}"
 
 
+def lane_split_read_case(rng):
+    """A channel Split at a multiple of 8 whose second part (inside a tile
+    at DIM 16 or 32) is read by a max pool, and whose first part is a
+    result of the graph: each is copied to a tensor of its own on the NPU
+    (an identity GEMM from the part's lanes)."""
+    g = G(rng)
+    H, W = int(rng.integers(2, 11)), int(rng.integers(2, 11))
+    C = int(rng.choice([8, 16, 24]))
+    h1, h2 = (int(rng.choice([8, 16, 24, 40])) for _ in range(2))
+    dt = act_dtype(rng)
+    x = g.input([1, C, H, W])
+    xd, (sx, _) = g.qdq(x, dt, -2.0, 2.0)
+    yd, p = conv_qdq(g, rng, xd, sx, C, h1 + h2, 1, dt)
+    parts = [g.name("split"), g.name("split")]
+    g.nodes.append(helper.make_node(
+        "Split", [yd, g.const(np.array([h1, h2], np.int64), "sp")], parts,
+        axis=1))
+    pd = [g.requant_dq(q, p) for q in parts]
+    m = g.node("MaxPool", [pd[1]], {"kernel_shape": [3, 3], "pads": [1] * 4})
+    g.output(pd[0])
+    g.output(g.requant_dq(m, p))
+    return g, f"split C{C} -> {h1}+{h2} {H}x{W}, max pool of the second part"
+
+
 def upsample_case(rng):
     """An FPN/U-Net neck: a convolution, Resize by 2 or 4 (nearest or bilinear,
     the parameters kept, as ONNX Runtime's quantizer writes it) and the
@@ -773,8 +797,10 @@ def main():
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
         if i >= n_wide2:
-            g, desc = (lane_concat_case(lanes) if lanes.random() < 0.6
-                       else split_case(lanes))
+            r = lanes.random()
+            g, desc = (lane_concat_case(lanes) if r < 0.5
+                       else split_case(lanes) if r < 0.75
+                       else lane_split_read_case(lanes))
         elif i >= n_resize:
             g, desc = wide_case2(wide2)
         elif i >= n_wide:
