@@ -89,6 +89,8 @@ std::string whyLaneParts(const View &v, const v1::Node &s) {
     const std::string where = "output " + q(v.name(y)) +
                               " starts inside a channel tile (channel " +
                               std::to_string(off) + ")";
+    if (v.dtype(y) == "i16")
+      return where + " (16-bit parts are placed at whole channel tiles)";
     // (With the conv form, any other reader gets a copy at lane 0: an
     // identity GEMM, Builder::laneCopy.)
     if (v.t.form("conv"))

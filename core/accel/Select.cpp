@@ -416,11 +416,15 @@ std::string whyConcat(const View &v, const v1::Node &n, int self) {
              " starts inside a channel tile of its Split's input and the "
              "Concat does not take every part of that Split in order";
     if (i + 1 < ins.size() && v.dims(x)[1] % v.t.lanes &&
-        (v.dims(x)[1] % 8 || !v.t.declares(OpKind::Store, "lanes")))
+        (v.dims(x)[1] % 8 || !v.t.declares(OpKind::Store, "lanes") ||
+         v.dtype(x) == "i16"))
       return "input " + q(v.name(x)) + " has " + std::to_string(v.dims(x)[1]) +
              " channels, not a multiple of the lanes " +
              std::to_string(v.t.lanes) +
-             (v.t.declares(OpKind::Store, "lanes")
+             (v.dtype(x) == "i16"
+                  ? std::string(" (16-bit inputs are placed at whole channel "
+                                "tiles)")
+              : v.t.declares(OpKind::Store, "lanes")
                   ? std::string(" nor of 8 (inputs inside a tile are placed "
                                 "by 8-lane groups)")
                   : std::string(" (inputs are placed at whole channel tiles; "
