@@ -292,6 +292,14 @@ struct OutputNoise {
   }
 };
 
+// A model's output SQNR against fp32, accumulated over the first `upto`
+// samples.
+struct Scored {
+  std::vector<SqnrAccumulator> acc;
+  size_t upto = 0;
+  double db = 0;
+};
+
 std::vector<Tensor> outputsOf(std::map<std::string, Tensor> &named,
                               const std::vector<std::string> &outputs) {
   std::vector<Tensor> v;
@@ -456,23 +464,20 @@ double noiseLeft(const std::map<std::string, double> &noise,
   return left;
 }
 
-} // namespace
-
-std::set<std::string> chooseWide(const CycleTable &t,
-                                 const std::map<std::string, double> &noise,
-                                 double limit) {
-  std::set<std::string> greedy = greedyFill(t, noise, limit, {});
-  // A 0/1 knapsack on each root's own extra cycles, rounded up to 1/4096
-  // of the extra budget. A root's own extra is not always an upper bound of
-  // what it adds next to others (a layer reading two wide roots pays once,
-  // but one reading and writing them pays its 16-bit form, whose cycles
-  // need not be the sum): while the choice does not fit, the root removing
-  // the least noise per cycle leaves it; what is left is filled greedily.
-  // The better of the two by the noise they leave (greedy on a tie).
+// A 0/1 knapsack on each root's own extra cycles, rounded up to 1/4096 of
+// the extra budget (empty when there is none). A root's own extra is not
+// always an upper bound of what it adds next to others (a layer reading two
+// wide roots pays once, but one reading and writing them pays its 16-bit
+// form, whose cycles need not be the sum): while the choice does not fit,
+// the root removing the least noise per cycle leaves it; what is left is
+// filled greedily.
+std::set<std::string> knapsackFill(const CycleTable &t,
+                                   const std::map<std::string, double> &noise,
+                                   double limit) {
   const double base = t.predict({});
   const double room = limit - base;
   if (room <= 0)
-    return greedy;
+    return {};
   constexpr int kUnits = 4096;
   std::vector<std::string> items;
   std::vector<int> weight;
@@ -521,8 +526,54 @@ std::set<std::string> chooseWide(const CycleTable &t,
     }
     ks.erase(*worst);
   }
-  ks = greedyFill(t, noise, limit, std::move(ks));
-  return noiseLeft(noise, ks) < noiseLeft(noise, greedy) ? ks : greedy;
+  return greedyFill(t, noise, limit, std::move(ks));
+}
+
+} // namespace
+
+std::set<std::string> chooseWide(const CycleTable &t,
+                                 const std::map<std::string, double> &noise,
+                                 double limit) {
+  return candidateSets(t, noise, limit, 1).front();
+}
+
+std::vector<std::set<std::string>>
+candidateSets(const CycleTable &t, const std::map<std::string, double> &noise,
+              double limit, size_t maxCount) {
+  std::set<std::string> greedy = greedyFill(t, noise, limit, {});
+  std::set<std::string> ks = knapsackFill(t, noise, limit);
+  std::vector<std::set<std::string>> out;
+  // The better of the two by the noise they leave first (greedy on a tie).
+  if (noiseLeft(noise, ks) < noiseLeft(noise, greedy))
+    std::swap(ks, greedy);
+  out.push_back(greedy);
+  if (ks != greedy && t.predict(ks) <= limit)
+    out.push_back(ks);
+  if (out.size() >= maxCount)
+    return std::vector<std::set<std::string>>(out.begin(),
+                                              out.begin() + long(maxCount));
+  // Neighbours of the best: one of its 16-bit tensors back at 8 bits, the
+  // room it frees filled greedily by the others (one cheaper tensor, two,
+  // or more), ranked by the noise they leave.
+  std::vector<std::pair<double, std::set<std::string>>> near;
+  for (auto &x : out.front()) {
+    std::map<std::string, double> rest = noise;
+    rest.erase(x);
+    std::set<std::string> w = out.front();
+    w.erase(x);
+    w = greedyFill(t, rest, limit, std::move(w));
+    near.emplace_back(noiseLeft(noise, w), std::move(w));
+  }
+  std::stable_sort(near.begin(), near.end(), [](const auto &a, const auto &b) {
+    return a.first < b.first;
+  });
+  for (auto &c : near) {
+    if (out.size() >= maxCount)
+      break;
+    if (std::find(out.begin(), out.end(), c.second) == out.end())
+      out.push_back(std::move(c.second));
+  }
+  return out;
 }
 
 std::set<std::string>
@@ -631,15 +682,58 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
   }
   size_t n = std::min(samples.size(), std::max<size_t>(o.evalSamples, 1));
   auto shapes = sampleShapes(inputs, samples[0]);
-  EMBER_ASSIGN(auto ref, InstrumentedModel::create(fp32, names, shapes, o.run));
-  EMBER_ASSIGN(Evaluation ev, evaluate(*ref, int8, names, aliases, outputs,
-                                       samples, n, shapes, o.run));
-  r.int8Sqnr = ev.outputSqnr;
+  // The fp32 outputs on the first n samples, run once: every model the
+  // search measures (the all-int8 one, the candidates) is compared to them.
+  std::vector<std::vector<Tensor>> refOut;
+  {
+    EMBER_ASSIGN(auto ref,
+                 InstrumentedModel::create(fp32, names, shapes, o.run));
+    for (size_t i = 0; i < n; ++i) {
+      EMBER_ASSIGN(auto a, ref->run(samples[i].inputs));
+      refOut.push_back(outputsOf(a, outputs));
+    }
+  }
+  // The output SQNR of a QDQ model (the worst of its outputs', as
+  // `evaluate` computes it; a quantized graph input compared through its
+  // dequantized value), accumulated over samples [sc.upto, to).
+  auto score = [&](const onnx::ModelProto &m, Scored &sc, size_t to) -> Status {
+    std::set<std::string> defined;
+    for (auto &x : m.graph().node())
+      for (auto &y : x.output())
+        defined.insert(y);
+    std::vector<std::string> qnames;
+    for (auto &t : outputs) {
+      auto it = aliases.find(t);
+      qnames.push_back(
+          it != aliases.end() && defined.count(it->second) ? it->second : t);
+    }
+    EMBER_ASSIGN(auto q, InstrumentedModel::create(m, qnames, shapes, o.run));
+    sc.acc.resize(outputs.size());
+    for (size_t i = sc.upto; i < to; ++i) {
+      EMBER_ASSIGN(auto b, q->run(samples[i].inputs));
+      auto y = outputsOf(b, qnames);
+      for (size_t k = 0; k < outputs.size(); ++k)
+        if (refOut[i][k].elem() == ElemKind::F32 &&
+            y[k].elem() == ElemKind::F32 && refOut[i][k].size() == y[k].size())
+          sc.acc[k].add(refOut[i][k].data<float>(), y[k].data<float>(),
+                        refOut[i][k].size());
+    }
+    sc.upto = std::max(sc.upto, to);
+    sc.db = std::numeric_limits<double>::infinity();
+    for (auto &a : sc.acc)
+      sc.db = std::min(sc.db, a.db());
+    return Status::ok();
+  };
+  {
+    Scored s8;
+    EMBER_TRY(score(int8, s8, n));
+    r.int8Sqnr = s8.db;
+  }
   if (log) {
     std::snprintf(buf, sizeof(buf),
                   "mixed precision: all-int8 output SQNR %.2f dB, predicted "
                   "NPU cycles %.0f, budget %.2fx (%.0f cycles) (%s)\n",
-                  ev.outputSqnr, r.baseCycles, o.budget, limit,
+                  r.int8Sqnr, r.baseCycles, o.budget, limit,
                   phase.text().c_str());
     *log << buf;
   }
@@ -650,82 +744,152 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
   phase = Stopwatch();
   EMBER_ASSIGN(auto noise, outputNoise(fp32, plan, params8, qmin, qmax, samples,
                                        inputs, nr, o.run));
-  // The choice on the table, checked by compiling it (and, with
-  // o.measure, by running it on the timed model): while the compile
-  // predicts more than the budget, or the timed model measures more than
-  // the budget against the all-int8 model there, the table's limit comes
-  // down by the excess and the choice is made again (below a choice the
-  // compiler refuses, too), at most 6 times.
+  const std::string rankTime = phase.text();
+  phase = Stopwatch();
+  // A set of 16-bit tensors built and compiled (and, with o.measure, run
+  // on the timed model); its excess over the budget in cycles of the
+  // all-int8 compile (<= 0: it fits), or the compiler's refusal.
+  struct Check {
+    bool refused = false;
+    double cycles = 0, excess = 0, timed = 0;
+    onnx::ModelProto mix;
+  };
+  int checks = 0;
+  auto check = [&](const std::set<std::string> &w,
+                   const std::string &what) -> Expected<Check> {
+    Check k;
+    ++checks;
+    EMBER_ASSIGN(k.mix, build(w));
+    auto c = cost(k.mix);
+    if (!c) {
+      if (log)
+        *log << "  choice " << checks << ": " << w.size() << " tensors 16-bit"
+             << what << ", refused by the NPU compiler ("
+             << c.status().message() << ")\n";
+      k.refused = true;
+      return k;
+    }
+    k.cycles = compiled(*c);
+    k.excess = k.cycles - limit;
+    std::string timed;
+    if (k.excess <= 0 && o.measure) {
+      if (r.measuredBase == 0) {
+        auto m8 = o.measure(int8, samples[0].inputs);
+        if (!m8 || *m8 <= 0) {
+          if (log)
+            *log << "  note: the timed NPU model does not run the all-int8 "
+                    "model ("
+                 << (m8 ? "no cycles" : m8.status().message())
+                 << "); the budget is the cost model's\n";
+          r.measuredBase = -1;
+        } else {
+          r.measuredBase = *m8;
+        }
+      }
+      if (r.measuredBase > 0) {
+        auto mm = o.measure(k.mix, samples[0].inputs);
+        if (!mm)
+          return mm.status().withContext("running the mixed-precision "
+                                         "choice on the timed NPU model");
+        k.timed = *mm;
+        const double ratio = *mm / r.measuredBase;
+        k.excess = (ratio - o.budget) * r.baseCycles;
+        std::snprintf(buf, sizeof(buf), "; timed %.0f against %.0f (%.3fx)",
+                      *mm, r.measuredBase, ratio);
+        timed = buf;
+      }
+    }
+    if (log) {
+      std::snprintf(buf, sizeof(buf),
+                    "  choice %d: %zu tensors 16-bit%s, table %.0f cycles, "
+                    "compiled %.0f (%.3fx)",
+                    checks, w.size(), what.c_str(), table.predict(w), k.cycles,
+                    k.cycles / r.baseCycles);
+      *log << buf << timed << "\n";
+    }
+    return k;
+  };
+
+  // 1. The summed-noise proxy's choice on the table, checked: while it
+  // does not fit (the compile predicts more than the budget, or the timed
+  // model measures more than the budget against the all-int8 model there,
+  // or the compiler refuses it), the table's limit comes down below it by
+  // the excess and the choice is made again, at most 6 times. This finds
+  // the table limit at which the budget holds on the device.
   std::set<std::string> wide;
   onnx::ModelProto chosen = int8;
-  double chosenCycles = r.baseCycles;
-  {
-    double target = limit;
-    for (int attempt = 0; attempt < 6; ++attempt) {
-      std::set<std::string> w = chooseWide(table, noise, target);
-      if (w.empty())
-        break;
-      EMBER_ASSIGN(onnx::ModelProto mix, build(w));
-      auto c = cost(mix);
-      if (!c) {
-        // A mix the NPU could not run as chosen: chosen again below it.
-        if (log)
-          *log << "  choice " << attempt + 1 << ": " << w.size()
-               << " tensors 16-bit, refused by the NPU compiler ("
-               << c.status().message() << ")\n";
-        target = std::min(target, table.predict(w)) - 0.005 * r.baseCycles;
+  double chosenCycles = r.baseCycles, target = limit;
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    std::set<std::string> w = chooseWide(table, noise, target);
+    if (w.empty())
+      break;
+    EMBER_ASSIGN(Check k, check(w, ""));
+    if (!k.refused && k.excess <= 0) {
+      wide = std::move(w);
+      chosen = std::move(k.mix);
+      chosenCycles = k.cycles;
+      r.measured = k.timed;
+      break;
+    }
+    // Below what the table predicts for this choice, so the next differs.
+    target = std::min(target, table.predict(w)) -
+             (k.refused ? 0.005 * r.baseCycles : k.excess);
+  }
+  if (wide.empty() && log)
+    *log << "  no choice fits the budget: the all-int8 model\n";
+
+  // 2. The candidate sets at that limit (candidateSets: the proxy's choice,
+  // the greedy or knapsack one, the neighbours), each built and run on the
+  // first ns samples; those measuring a better output SQNR than the
+  // proxy's choice are checked in that order, the first that fits kept.
+  const size_t ns = std::min(n, std::max<size_t>(o.selectSamples, 1));
+  Scored chosenScore;
+  size_t runs = 0;
+  if (!wide.empty() && o.candidates > 1) {
+    auto cands = candidateSets(table, noise, target, o.candidates);
+    std::vector<std::pair<double, size_t>> better;
+    std::vector<Scored> sc(cands.size());
+    EMBER_TRY(score(chosen, chosenScore, ns));
+    ++runs;
+    for (size_t ci = 0; ci < cands.size() && runs < o.maxMeasured; ++ci) {
+      if (cands[ci].empty() || cands[ci] == wide)
         continue;
-      }
-      const double cc = compiled(*c);
-      double excess = cc - limit;
-      std::string timed;
-      if (excess <= 0 && o.measure) {
-        if (r.measuredBase == 0) {
-          auto m8 = o.measure(int8, samples[0].inputs);
-          if (!m8 || *m8 <= 0) {
-            if (log)
-              *log << "  note: the timed NPU model does not run the all-int8 "
-                      "model ("
-                   << (m8 ? "no cycles" : m8.status().message())
-                   << "); the budget is the cost model's\n";
-            r.measuredBase = -1;
-          } else {
-            r.measuredBase = *m8;
-          }
-        }
-        if (r.measuredBase > 0) {
-          auto mm = o.measure(mix, samples[0].inputs);
-          if (!mm)
-            return mm.status().withContext("running the mixed-precision "
-                                           "choice on the timed NPU model");
-          r.measured = *mm;
-          const double ratio = *mm / r.measuredBase;
-          excess = (ratio - o.budget) * r.baseCycles;
-          std::snprintf(buf, sizeof(buf), "; timed %.0f against %.0f (%.3fx)",
-                        *mm, r.measuredBase, ratio);
-          timed = buf;
-        }
-      }
+      EMBER_ASSIGN(onnx::ModelProto m, build(cands[ci]));
+      EMBER_TRY(score(m, sc[ci], ns));
+      ++runs;
       if (log) {
         std::snprintf(buf, sizeof(buf),
-                      "  choice %d: %zu tensors 16-bit, table %.0f cycles, "
-                      "compiled %.0f (%.3fx)",
-                      attempt + 1, w.size(), table.predict(w), cc,
-                      cc / r.baseCycles);
-        *log << buf << timed << "\n";
+                      "  candidate %zu: %zu tensors 16-bit, table %.0f "
+                      "cycles, summed noise left %.2f dB, output SQNR %.2f "
+                      "dB on %zu sample(s) (the proxy's choice: %.2f dB)\n",
+                      ci + 1, cands[ci].size(), table.predict(cands[ci]),
+                      toDb(noiseLeft(noise, cands[ci])), sc[ci].db, ns,
+                      chosenScore.db);
+        *log << buf;
       }
-      if (excess <= 0) {
-        wide = std::move(w);
-        chosen = std::move(mix);
-        chosenCycles = cc;
-        break;
-      }
-      r.measured = 0;
-      // Below what the table predicts for this choice, so the next differs.
-      target = std::min(target, table.predict(w)) - excess;
+      if (sc[ci].db > chosenScore.db)
+        better.emplace_back(-sc[ci].db, ci);
     }
-    if (wide.empty() && log)
-      *log << "  no choice fits the budget: the all-int8 model\n";
+    std::sort(better.begin(), better.end());
+    for (size_t b = 0; b < better.size() && b < o.checksPerChoice; ++b) {
+      const size_t ci = better[b].second;
+      std::snprintf(buf, sizeof(buf), " (output SQNR %.2f dB)", sc[ci].db);
+      EMBER_ASSIGN(Check k, check(cands[ci], buf));
+      if (k.refused || k.excess > 0)
+        continue;
+      wide = cands[ci];
+      chosen = std::move(k.mix);
+      chosenCycles = k.cycles;
+      chosenScore = std::move(sc[ci]);
+      r.measured = k.timed;
+      break;
+    }
+  }
+  double chosenSqnr = r.int8Sqnr;
+  if (!wide.empty()) {
+    // The chosen model's output SQNR on all n samples.
+    EMBER_TRY(score(chosen, chosenScore, n));
+    chosenSqnr = chosenScore.db;
   }
   double kept = 0, all = 0;
   for (auto &kv : noise) {
@@ -737,18 +901,14 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
     std::snprintf(buf, sizeof(buf),
                   "  ranking: %zu activation tensors, each alone at 8 bits "
                   "on %zu sample(s); the 8-bit ones left add %.2f dB of "
-                  "output noise, all of them %.2f dB (%s)\n",
-                  noise.size(), nr, toDb(kept), toDb(all),
-                  phase.text().c_str());
+                  "output noise, all of them %.2f dB (%s); %zu candidate "
+                  "set(s) run on %zu sample(s), choices compiled and timed "
+                  "(%s)\n",
+                  noise.size(), nr, toDb(kept), toDb(all), rankTime.c_str(),
+                  runs, ns, phase.text().c_str());
     *log << buf;
   }
-  onnx::ModelProto current = std::move(chosen);
-  phase = Stopwatch();
-  if (!wide.empty()) {
-    EMBER_ASSIGN(ev, evaluate(*ref, current, names, aliases, outputs, samples,
-                              n, shapes, o.run));
-  }
-  r.model = std::move(current);
+  r.model = std::move(chosen);
   r.wide = wide;
   r.cycles = chosenCycles;
   r.measuredBase = std::max(r.measuredBase, 0.0);
@@ -756,7 +916,7 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
     r.measured = r.measuredBase;
   r.tableCycles = table.predict(wide);
   r.offDevice = table.offDevice(wide);
-  r.outputSqnr = ev.outputSqnr;
+  r.outputSqnr = chosenSqnr;
   size_t numRoots = 0;
   for (auto &t : plan.tensors)
     numRoots += t.shareWith.empty();

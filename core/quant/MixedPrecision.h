@@ -40,6 +40,14 @@ struct MixedPrecisionOptions {
   size_t evalSamples = 16; // the all-int8 and chosen models' output SQNR
   size_t rankSamples = 8;  // the output-referred ranking (one run each
                            // per activation tensor)
+  // Candidate sets of 16-bit tensors per choice (candidateSets), each
+  // built and run on the first selectSamples samples; the best by output
+  // SQNR compiled and checked first, at most checksPerChoice of them.
+  // candidates = 1: the summed-noise proxy's choice alone.
+  size_t candidates = 4;
+  size_t selectSamples = 8;
+  size_t maxMeasured = 8; // candidate runs over all choices
+  size_t checksPerChoice = 3;
   RunOptions run;
   // When set, the choice is also run on the timed model and chosen again
   // while its cycles exceed the budget against the all-int8 model's there.
@@ -145,6 +153,17 @@ outputNoise(const onnx::ModelProto &fp32, const QdqPlan &plan,
 std::set<std::string> chooseWide(const CycleTable &t,
                                  const std::map<std::string, double> &noise,
                                  double limit);
+// The sets the search measures, every one within `limit` on the table, at
+// most maxCount, distinct, the best by the summed noise first (chooseWide's
+// choice): the greedy and knapsack choices, then the best one's neighbours
+// (one of its 16-bit tensors back at 8 bits, the room it frees filled
+// greedily by the others: one cheaper tensor, two or more), in the order of
+// the noise they leave. The summed noise ignores how the tensors' noises
+// interact; sets close on it differ by up to 1.5 dB of measured output
+// SQNR, so the search runs each and keeps the best measured.
+std::vector<std::set<std::string>>
+candidateSets(const CycleTable &t, const std::map<std::string, double> &noise,
+              double limit, size_t maxCount);
 // The same on CycleTable::doubling of the all-int8 cycles.
 std::set<std::string>
 chooseWide(const onnx::GraphProto &g, const QdqPlan &plan,

@@ -189,6 +189,40 @@ TEST(MixedPrecision, KnapsackBeatsTheGreedyOrder) {
             std::set<std::string>{"x"});
 }
 
+// The sets the search runs (the summed noise ignores interactions, so the
+// output SQNR measured decides among them): the proxy's choice first, the
+// other of greedy and knapsack, then the neighbours of the first (one
+// tensor back at 8 bits, the room filled greedily), ranked by the noise
+// they leave; distinct, each within the limit, at most maxCount.
+TEST(MixedPrecision, CandidateSetsAreTheChoiceItsRivalAndItsNeighbours) {
+  onnx::ModelProto m = twoBranches();
+  auto info = inspectTensors(m, {});
+  ASSERT_TRUE(info.hasValue());
+  auto plan = planQdq(m, *info, {});
+  ASSERT_TRUE(plan.hasValue());
+  std::map<std::string, double> cycles{
+      {"a_fc", 50}, {"b_fc", 50}, {"ya_fc", 60}, {"yb_fc", 60}, {"sum", 100}};
+  const auto &g = m.graph();
+  CycleTable t = CycleTable::doubling(g, *plan, cycles);
+  std::map<std::string, double> noise{{"x", 1.1}, {"a", 0.6}, {"b", 0.55}};
+  auto c = candidateSets(t, noise, 440, 10);
+  ASSERT_EQ(c.size(), 4u);
+  EXPECT_EQ(c[0], chooseWide(t, noise, 440));
+  EXPECT_EQ(c[0], (std::set<std::string>{"a", "b"}));
+  EXPECT_EQ(c[1], std::set<std::string>{"x"}); // greedy by noise per cycle
+  EXPECT_EQ(c[2], std::set<std::string>{"a"}); // b back at 8 bits
+  EXPECT_EQ(c[3], std::set<std::string>{"b"});
+  for (auto &w : c)
+    EXPECT_LE(t.predict(w), 440);
+  EXPECT_EQ(candidateSets(t, noise, 440, 2).size(), 2u);
+  EXPECT_EQ(candidateSets(t, noise, 440, 1),
+            std::vector<std::set<std::string>>{c[0]});
+  // A limit that fits nothing: the empty set alone.
+  auto none = candidateSets(t, noise, 330, 4);
+  ASSERT_EQ(none.size(), 1u);
+  EXPECT_TRUE(none[0].empty());
+}
+
 // The cost table from compiles of mixes: each group's cycles under its
 // precision signature. A layer whose 16-bit form costs little (ya_fc: 110
 // against 100) makes its input cheap to widen, which the doubling rule
