@@ -337,3 +337,75 @@ TEST(MixedPrecision, SearchChoosesAgainWhenTheTimedModelExceedsTheBudget) {
   // The all-int8 model, then b (over), then a.
   EXPECT_EQ(timed, (std::vector<std::string>{"", "b", "a"}));
 }
+
+// The candidates are decided by the output SQNR their built models measure,
+// not by the summed noise: the proxy prefers b (its noise reaches the
+// output 10^6 times stronger than a's), only one of them fits, and the
+// model built with b 16-bit is made worse (yb's gain 12 instead of 10)
+// than the one with a (10.1): the search keeps a, checked on the timed
+// model, and reports its SQNR.
+TEST(MixedPrecision, SearchKeepsTheCandidateOfTheBestMeasuredOutput) {
+  onnx::ModelProto m = twoBranches();
+  auto info = inspectTensors(m, {});
+  ASSERT_TRUE(info.hasValue());
+  auto plan = planQdq(m, *info, {});
+  ASSERT_TRUE(plan.hasValue());
+  std::map<std::string, QParams> params8;
+  params8["a"] = affineParams({-4.0f, 4.0f}, 0, 255);
+  params8["b"] = affineParams({-1.0f, 1.0f}, 0, 255);
+  auto decls = modelInputs(m);
+  ASSERT_TRUE(decls.hasValue());
+  auto samples = uniformSamples(4);
+  auto wideOf = [](const onnx::ModelProto &x) {
+    return std::set<std::string>{
+        x.doc_string().find('a') != std::string::npos ? "a" : "",
+        x.doc_string().find('b') != std::string::npos ? "b" : ""};
+  };
+  NodeCostFn cost = [&](const onnx::ModelProto &x)
+      -> Expected<std::map<std::string, double>> {
+    auto w = wideOf(x);
+    return std::map<std::string, double>{
+        {"a_fc", 100},
+        {"b_fc", 100},
+        {"ya_fc", w.count("a") ? 150.0 : 100.0},
+        {"yb_fc", w.count("b") ? 150.0 : 100.0},
+        {"sum", 100}};
+  };
+  WideBuildFn build =
+      [&](const std::set<std::string> &w) -> Expected<onnx::ModelProto> {
+    onnx::ModelProto x = m;
+    std::string d;
+    for (auto &t : w)
+      d += t;
+    x.set_doc_string(d);
+    for (auto &init : *x.mutable_graph()->mutable_initializer())
+      if (init.name() == "wb2")
+        init = makeInitializer("wb2",
+                               scaledIdentity(w.count("b") ? 12.0f : 10.1f));
+    return x;
+  };
+  MixedPrecisionOptions o;
+  o.budget = 1.1; // 550 cycles: a or b, not both
+  std::vector<std::string> timed;
+  o.measure = [&](const onnx::ModelProto &x,
+                  const std::vector<Tensor> &) -> Expected<double> {
+    timed.push_back(x.doc_string());
+    return 500.0 + 50.0 * double(x.doc_string().size());
+  };
+  o.candidates = 1; // the proxy's choice alone
+  auto proxy = searchMixedPrecision(m, m, *plan, params8, 0, 255, samples,
+                                    *decls, {}, cost, build, o);
+  ASSERT_TRUE(proxy.hasValue()) << proxy.status().message();
+  EXPECT_EQ(proxy->wide, std::set<std::string>{"b"});
+  o.candidates = 4;
+  timed.clear();
+  auto r = searchMixedPrecision(m, m, *plan, params8, 0, 255, samples, *decls,
+                                {}, cost, build, o);
+  ASSERT_TRUE(r.hasValue()) << r.status().message();
+  EXPECT_EQ(r->wide, std::set<std::string>{"a"});
+  EXPECT_GT(r->outputSqnr, proxy->outputSqnr + 10);
+  EXPECT_DOUBLE_EQ(r->cycles, 550);
+  EXPECT_DOUBLE_EQ(r->measured, 550);
+  // The all-int8 model, the proxy's choice b (fits), then a (better).
+  EXPECT_EQ(timed, (std::vector<std::string>{"", "b", "a"}));
+}
