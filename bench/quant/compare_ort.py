@@ -384,6 +384,7 @@ EMBER_CONFIGS = {
     "entropy-refine-bias": ["--method=entropy", "--refine=bias"],
     "int16": ["--activation-type=int16"],
     "mixed-1.3": ["--mixed-precision=1.3"],
+    "mixed-1.45": ["--mixed-precision=1.45"],
     "mixed-1.6": ["--mixed-precision=1.6"],
     "mixed-2.0": ["--mixed-precision=2.0"],
 }
