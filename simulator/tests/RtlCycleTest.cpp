@@ -575,9 +575,10 @@ std::vector<std::pair<std::string, std::vector<Insn>>> contendedDmaPrograms() {
 }
 
 TEST(RtlCycles, ContendedDmaAgreesExactly) {
-  std::vector<uint8_t> dram(1 << 17, 5);
+  // 1 MiB: the rows of ACC at DIM 32 are 128 bytes.
+  std::vector<uint8_t> dram(1 << 20, 5);
   for (uint32_t bw : {4u, 16u, 64u}) {
-    Devices d(1 << 17, bw);
+    Devices d(1 << 20, bw);
     ASSERT_NE(d.rtl, nullptr);
     int exact = 0, total = 0;
     for (const auto &[name, prog] : contendedDmaPrograms()) {
