@@ -13,8 +13,14 @@ ember=$1 npu=$2 python=$3 work=$4 target=${5:-npu-sim}
   { echo "skipped: needs onnx and onnxruntime (scripts/install-deps.sh)"; exit 77; }
 rm -rf "$work" && mkdir -p "$work"
 "$python" "$(dirname "$0")/gen_layers.py" "$work/cases" --count 0 --extra 0 \
-  --placement 0 --wide 0 --resize 32 >"$work/gen.log" 2>&1 ||
+  --placement 0 --wide 0 --wide2 0 --resize 32 >"$work/gen.log" 2>&1 ||
   { cat "$work/gen.log"; exit 1; }
+# Every other group set to 0 cases: a new group of gen_layers.py must be too.
+"$python" -c "import json, sys
+bad = [d['case'] for d in json.load(open(sys.argv[1]))
+       if not d['desc'].startswith('resize')]
+sys.exit('not upsampling cases (a new gen_layers.py group?): ' + ' '.join(bad)
+         if bad else 0)" "$work/cases/index.json" || exit 1
 status=0 n=0
 for c in "$work"/cases/case_*; do
   name=$(basename "$c") h=$work/handover/$(basename "$c")
