@@ -55,8 +55,8 @@ int64_t convTransposeStrideK(int64_t n, int64_t k) {
 }
 
 template <typename C>
-C weightAt(const std::vector<C> &w, int64_t c, int64_t mg, int64_t mi, int64_t kP,
-        int64_t kp) {
+C weightAt(const std::vector<C> &w, int64_t c, int64_t mg, int64_t mi,
+           int64_t kP, int64_t kp) {
   return w[size_t((c * mg + mi) * kP + kp)];
 }
 
@@ -101,7 +101,8 @@ Status kernel_ConvTranspose(KernelContext &ctx) {
       // in MLAS's K blocks), then col2im from zero (each output element
       // adds its taps in (kh, kw) order), then the bias.
       const int64_t strideK = convTransposeStrideK(inP, cg);
-      std::vector<C> col(static_cast<size_t>(inP)), part(static_cast<size_t>(inP));
+      std::vector<C> col(static_cast<size_t>(inP)),
+          part(static_cast<size_t>(inP));
       for (int64_t n = 0; n < batch; ++n)
         for (int64_t g = 0; g < group; ++g)
           for (int64_t mi = 0; mi < mg; ++mi) {
@@ -118,8 +119,9 @@ Status kernel_ConvTranspose(KernelContext &ctx) {
                     part[size_t(ip)] = std::fma(xc[ip], wk, part[size_t(ip)]);
                 }
                 for (int64_t ip = 0; ip < inP; ++ip)
-                  col[size_t(ip)] =
-                      k0 == 0 ? part[size_t(ip)] : col[size_t(ip)] + part[size_t(ip)];
+                  col[size_t(ip)] = k0 == 0
+                                        ? part[size_t(ip)]
+                                        : col[size_t(ip)] + part[size_t(ip)];
               }
               for (int64_t ip = 0; ip < inP; ++ip) {
                 int64_t t = target[size_t(ip * kP + kp)];
