@@ -304,6 +304,93 @@ def conv_transpose_case(rng, C, K, k, stride, group=1, pads=0):
     return m, {"x": floats_of(qx, sx, zx)}, -1
 
 
+def packet_sum(v, head, lanes=4):
+    """ember/math/PacketSum.h (Eigen's vectorized sum, as ONNX Runtime's
+    x86 InstanceNormalization computes it) of the float32 line v."""
+    n = len(v)
+    m = (n - head) // lanes
+    if m == 0:
+        return np.cumsum(v, dtype=f32)[-1]
+    p = v[head:head + m * lanes].reshape(m, lanes)
+    a = p[0]
+    if m >= 2:
+        pairs = m // 2
+        a = (np.cumsum(p[0:2 * pairs:2], 0, dtype=f32)[-1] +
+             np.cumsum(p[1:2 * pairs:2], 0, dtype=f32)[-1]).astype(f32)
+        if m % 2:
+            a = (a + p[-1]).astype(f32)
+    while len(a) > 1:
+        a = (a[:len(a) // 2] + a[len(a) // 2:]).astype(f32)
+    rest = np.concatenate([a, v[:head], v[head + m * lanes:]]).astype(f32)
+    return np.cumsum(rest, dtype=f32)[-1]
+
+
+def instance_norm_ort(x, scale, bias, eps):
+    """ONNX Runtime's InstanceNormalization (instance_norm.cc), in float32:
+    the mean's sum starts at the plane's first 16-byte-aligned element (the
+    tensor aligned, plane i at element i * W), the squared differences'
+    sum at its first element."""
+    N, C = x.shape[:2]
+    W = x[0, 0].size
+    xf = x.reshape(N * C, W)
+    y = np.empty_like(xf)
+    for i in range(N * C):
+        head = min((4 - i * W % 4) % 4, W)
+        mean = f32(packet_sum(xf[i], head) / f32(W))
+        d = (xf[i] - mean).astype(f32)
+        ss = packet_sum((d * d).astype(f32), 0)
+        inv = f32(1) / np.sqrt(f32(ss / f32(W)) + f32(eps), dtype=f32)
+        a = f32(inv * scale[i % C])
+        y[i] = ((xf[i] * a).astype(f32) + f32(bias[i % C] - f32(mean * a)))
+    return y.reshape(x.shape)
+
+
+def instance_norm_composite(x, scale, bias, eps):
+    """Ember's InstanceNormalization composite (LowerNn.cpp, the fixed
+    profile's and the float models'): sums in double, then float ops."""
+    ax = tuple(range(2, x.ndim))
+    w = f32(x[0, 0].size)
+    cs = (1, -1) + (1,) * (x.ndim - 2)
+    mean = (x.sum(ax, dtype=np.float64, keepdims=True).astype(f32) / w)
+    d = (x - mean.astype(f32)).astype(f32)
+    var = ((d * d).astype(f32).sum(ax, dtype=np.float64, keepdims=True)
+           .astype(f32) / w).astype(f32)
+    inv = (f32(1) / np.sqrt((var + f32(eps)).astype(f32))).astype(f32)
+    y = ((d * inv).astype(f32) * scale.reshape(cs)).astype(f32)
+    return (y + bias.reshape(cs)).astype(f32)
+
+
+def quantize(v, s, z):
+    return np.clip(np.rint((v / s).astype(f32)) + int(z), 0, 255)
+
+
+def instance_norm_case(rng, shape):
+    """DequantizeLinear -> InstanceNormalization -> QuantizeLinear (ONNX
+    Runtime runs it in float, Eigen's sums). Inputs are drawn until
+    quantizing ONNX Runtime's float result and the composite's differ
+    somewhere, so the case tells the two orders apart."""
+    C = shape[1]
+    for _ in range(2000):
+        sx, zx = f32(rng.uniform(0.01, 0.05)), np.uint8(rng.integers(0, 256))
+        sy, zy = f32(rng.uniform(0.005, 0.02)), np.uint8(128)
+        scale = rng.uniform(0.1, 0.6, C).astype(f32)
+        bias = rng.uniform(-0.3, 0.3, C).astype(f32)
+        qx = rng.integers(0, 256, shape).astype(np.uint8)
+        x = floats_of(qx, sx, zx)
+        xd = (sx * (qx.astype(f32) - f32(zx))).astype(f32)
+        a = quantize(instance_norm_ort(xd, scale, bias, 1e-5), sy, zy)
+        b = quantize(instance_norm_composite(xd, scale, bias, 1e-5), sy, zy)
+        disc = int(np.sum(a != b))
+        if disc:
+            break
+    m = Model()
+    xq = m.qdq_input("x", sx, zx)
+    y = m.node("InstanceNormalization", [xq, m.const(scale), m.const(bias)],
+               epsilon=1e-5)
+    m.q_output(y, sy, zy)
+    return m, {"x": x}, disc
+
+
 def run_ember(ember, path, inputs, target):
     with tempfile.TemporaryDirectory() as td:
         cmd = [ember, "run", path, f"--target={target}", "--requant=float32",
@@ -368,6 +455,13 @@ def main():
         ("ConvTranspose 4x4 stride 2 grouped", lambda: conv_transpose_case(
             rng, 16, 16, 4, 2, 4, 1)),
     ]
+    # Planes of every alignment (odd sizes: each plane starts elsewhere
+    # in a 16-byte packet), shorter than a packet, and large.
+    for shape in [(1, 16, 7, 9), (1, 32, 5, 5), (2, 8, 63), (1, 64, 1, 3),
+                  (1, 6, 11, 13), (1, 3, 16, 16), (1, 2, 30, 30),
+                  (1, 16, 2, 3, 7)]:
+        cases.append((f"InstanceNormalization {list(shape)}",
+                      lambda shape=shape: instance_norm_case(rng, shape)))
     targets = ["interp"] + ([] if a.no_cpu else ["cpu"])
     failed = 0
     with tempfile.TemporaryDirectory() as td:
