@@ -385,9 +385,25 @@ private:
       return movement(n);
     if (k == OpKind::Resize && n.attrString("mode", "nearest") == "linear")
       return bilinear(n);
+    if (k == OpKind::InstanceNormalization && float32())
+      return instanceNorm(n);
     if (hasProp(k, P_Rearrange))
       return movement(n);
     return false;
+  }
+
+  // The float32 profile's InstanceNormalization of a dequantized tensor:
+  // ONNX Runtime's float kernel, its operations in its order
+  // (Float32InstanceNorm.cpp). Elsewhere it stays the composite.
+  Expected<bool> instanceNorm(Node &n) {
+    if (!dequantized(n.inputs[0]))
+      return false;
+    LoweringBuilder b(f_, n);
+    EMBER_ASSIGN(std::optional<Value> y, ortFloatInstanceNorm(b, n));
+    if (!y)
+      return false;
+    finishOp(n, *y);
+    return true;
   }
 
   // ---- Conv -------------------------------------------------------------

@@ -298,6 +298,35 @@ TEST(CpuRuntime, PortableLibraryAndThreadsAgree) {
   expectClose(runCpu(f, threads, in), runCpu(f, lib, in), 1e-6, 1e-7);
 }
 
+// ConvTranspose with overlapping taps and two of MLAS's K blocks (200
+// channels over 256 input pixels: blocks of 128) gives the interpreter's
+// bits on the portable runtime: each tap's channel sum a fused
+// multiply-add chain per block, the taps added from zero in (kh, kw)
+// order, then the bias.
+TEST(CpuRuntime, PortableConvTransposeSumsInTheReferenceOrder) {
+  std::mt19937 rng(3);
+  auto m = parseLowered(R"(func @main(%x: f32[1,200,16,16]) {
+  %w = Constant dense<f32[200,4,3,3]: )" +
+                        randomDense(200 * 4 * 9, 0.1f, rng) + R"(>
+  %b = Constant dense<f32[4]: )" +
+                        randomDense(4, 1.0f, rng) +
+                        R"(>
+  %y = ConvTranspose(%x, %w, %b) {kernel_shape = [3, 3], strides = [2, 2], pads = [1, 1, 1, 1]} : f32[1,4,31,31]
+  return %y
+}
+)");
+  ASSERT_TRUE(m);
+  std::vector<Tensor> in = randomInputs(*m->main(), rng);
+  auto want = interpret(*m->main(), in);
+  ASSERT_TRUE(bool(want)) << want.status().message();
+  CompileConfig lib = hostConfig(), portable = hostConfig();
+  portable.kernels = Kernels::Portable;
+  expectIdentical(runCpu(*m->main(), portable, in), *want);
+  // The kernel library's SGEMM blocks K its own way: above 128 channels a
+  // group's sums are not yet the reference's (last bits only).
+  expectClose(runCpu(*m->main(), lib, in), *want, 1e-5, 1e-5);
+}
+
 // Calls big enough to be split over 2 workers (conv over pixels, GEMM over
 // rows, a loop over its outer dim, pooling over planes) give the results
 // of 1 worker.
