@@ -389,6 +389,9 @@ private:
       return instanceNorm(n);
     if (hasProp(k, P_Rearrange))
       return movement(n);
+    if (k == OpKind::Relu || k == OpKind::Clip || k == OpKind::Max ||
+        k == OpKind::Min)
+      return clamp16(n);
     return false;
   }
 
@@ -403,6 +406,39 @@ private:
     if (!y)
       return false;
     finishOp(n, *y);
+    return true;
+  }
+
+  // ---- int16 clamps -----------------------------------------------------
+
+  // A clamp (Relu, Clip, or Max/Min with a constant bound) between an int16
+  // DequantizeLinear and a QuantizeLinear, with any further clamps: a clamp
+  // of the stored integers, [round(lo / s) + z, round(hi / s) + z]
+  // saturated, as a Requantize by sx / sy (an exact multiplier of 1 when
+  // the parameters are equal). The 8-bit form is a TableLookup (region).
+  // The float32 profile takes equal parameters only, where the float
+  // clamp ONNX Runtime computes is the same integer clamp.
+  Expected<bool> clamp16(Node &n) {
+    double a, c;
+    auto x = dequantized(n.inputs[0]);
+    if (!x || x->p.kind != ElemKind::I16 || !clampBounds(n, a, c))
+      return false;
+    auto out = quantizedOutput(users_, &n);
+    if (!out || (float32() && !(x->p == out->p)))
+      return false;
+    int64_t lo = out->lo, hi = out->hi;
+    if (!std::isinf(a))
+      lo = std::max(lo, quantizeReal(a, out->p));
+    if (!std::isinf(c))
+      hi = std::min(hi, quantizeReal(c, out->p));
+    if (a > c || lo > hi)
+      hi = lo;
+    Rescale r{{x->p.scale() / out->p.scale()},
+              {float(x->p.scale()) / float(out->p.scale())}};
+    LoweringBuilder b(f_, n);
+    EMBER_ASSIGN(Value y, buildRequantize(b, x->q, r, 0, x->p.zeroPoint(),
+                                          out->p, lo, hi, profile_));
+    finish(n, out->chain, y);
     return true;
   }
 
