@@ -433,6 +433,11 @@ private:
       hi = std::min(hi, quantizeReal(c, out->p));
     if (a > c || lo > hi)
       hi = lo;
+    if (x->p == out->p && lo <= lowestOf(out->p.kind) &&
+        hi >= highestOf(out->p.kind)) {
+      finish(n, out->chain, x->q); // a clamp no stored value reaches
+      return true;
+    }
     Rescale r{{x->p.scale() / out->p.scale()},
               {float(x->p.scale()) / float(out->p.scale())}};
     LoweringBuilder b(f_, n);
