@@ -438,6 +438,27 @@ private:
       finish(n, out->chain, x->q); // a clamp no stored value reaches
       return true;
     }
+    // With equal parameters after a Requantize read by nothing else (a
+    // layer's or a mean's result), the clamp narrows that Requantize's
+    // bounds: clamp(clamp(v, a, b), c, d) = clamp(v, max(a, c), min(b, d)).
+    Node *prod = x->q.node;
+    if (x->p == out->p && prod && prod->kind == OpKind::Requantize &&
+        x->q.type().elem() == out->p.kind) {
+      Node *dq = n.inputs[0].node;
+      Node *only = soleUser(users_, prod);
+      if (only == dq && soleUser(users_, dq) == &n) {
+        lo = std::max(lo, prod->attrInt("min", lowestOf(out->p.kind)));
+        hi = std::min(hi, prod->attrInt("max", highestOf(out->p.kind)));
+        if (lo > hi)
+          hi = lo;
+        if (lo > lowestOf(out->p.kind))
+          prod->attrs["min"] = Attr::ofInt(lo);
+        if (hi < highestOf(out->p.kind))
+          prod->attrs["max"] = Attr::ofInt(hi);
+        finish(n, out->chain, x->q);
+        return true;
+      }
+    }
     Rescale r{{x->p.scale() / out->p.scale()},
               {float(x->p.scale()) / float(out->p.scale())}};
     LoweringBuilder b(f_, n);
