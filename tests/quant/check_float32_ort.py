@@ -338,12 +338,11 @@ def conv_transpose_orders(x, w, b, stride, group, pads):
     return [(y[crop] + b[:, None, None]).astype(f32) for y in (ort_y, old_y)]
 
 
-def conv_transpose_case(rng, C, K, k, stride, group=1, pads=0):
+def conv_transpose_case(rng, C, K, k, stride, group=1, pads=0, H=6):
     """DequantizeLinear -> ConvTranspose -> QuantizeLinear (ONNX Runtime
-    runs it in float: a GEMM, col2im, then the bias). Inputs are drawn
-    until ONNX Runtime's order and the one Ember had before quantize
-    differently somewhere."""
-    H = 6
+    runs it in float: a GEMM, col2im, then the bias) over an H x H input.
+    Inputs are drawn until ONNX Runtime's order and the one Ember had
+    before quantize differently somewhere."""
     for _ in range(200):
         sx, zx = f32(rng.uniform(0.01, 0.05)), np.uint8(rng.integers(0, 256))
         sw = rng.uniform(0.002, 0.02, K // group).astype(f32)
@@ -528,6 +527,9 @@ def main():
             rng, 64, 32, 3, 2, 1, 1)),
         ("ConvTranspose 4x4 stride 2 grouped", lambda: conv_transpose_case(
             rng, 16, 16, 4, 2, 4, 1)),
+        # Two K blocks (128 + 72): 256 input pixels, 200 channels.
+        ("ConvTranspose 3x3 stride 2 pads 200 channels",
+         lambda: conv_transpose_case(rng, 200, 16, 3, 2, 1, 1, H=16)),
     ]
     # Planes of every alignment (odd sizes: each plane starts elsewhere
     # in a 16-byte packet), shorter than a packet, and large.
