@@ -118,4 +118,11 @@ Expected<Value> centeredInt32(LoweringBuilder &b, Value x, const QParams &px);
 Expected<std::optional<Value>> ortFloatBilinear(LoweringBuilder &b,
                                                 const Node &n);
 
+// The float32 profile's InstanceNormalization of a float tensor, written as
+// the float operations ONNX Runtime's kernel performs, in its order (two
+// PacketSums and elementwise ops; Float32InstanceNorm.cpp). Empty when n is
+// not one that kernel computes this way.
+Expected<std::optional<Value>> ortFloatInstanceNorm(LoweringBuilder &b,
+                                                    const Node &n);
+
 } // namespace ember

@@ -385,9 +385,87 @@ private:
       return movement(n);
     if (k == OpKind::Resize && n.attrString("mode", "nearest") == "linear")
       return bilinear(n);
+    if (k == OpKind::InstanceNormalization && float32())
+      return instanceNorm(n);
     if (hasProp(k, P_Rearrange))
       return movement(n);
+    if (k == OpKind::Relu || k == OpKind::Clip || k == OpKind::Max ||
+        k == OpKind::Min)
+      return clamp16(n);
     return false;
+  }
+
+  // The float32 profile's InstanceNormalization of a dequantized tensor:
+  // ONNX Runtime's float kernel, its operations in its order
+  // (Float32InstanceNorm.cpp). Elsewhere it stays the composite.
+  Expected<bool> instanceNorm(Node &n) {
+    if (!dequantized(n.inputs[0]))
+      return false;
+    LoweringBuilder b(f_, n);
+    EMBER_ASSIGN(std::optional<Value> y, ortFloatInstanceNorm(b, n));
+    if (!y)
+      return false;
+    finishOp(n, *y);
+    return true;
+  }
+
+  // ---- int16 clamps -----------------------------------------------------
+
+  // A clamp (Relu, Clip, or Max/Min with a constant bound) between an int16
+  // DequantizeLinear and a QuantizeLinear, with any further clamps: a clamp
+  // of the stored integers, [round(lo / s) + z, round(hi / s) + z]
+  // saturated, as a Requantize by sx / sy (an exact multiplier of 1 when
+  // the parameters are equal). The 8-bit form is a TableLookup (region).
+  // The float32 profile takes equal parameters only, where the float
+  // clamp ONNX Runtime computes is the same integer clamp.
+  Expected<bool> clamp16(Node &n) {
+    double a, c;
+    auto x = dequantized(n.inputs[0]);
+    if (!x || x->p.kind != ElemKind::I16 || !clampBounds(n, a, c))
+      return false;
+    auto out = quantizedOutput(users_, &n);
+    if (!out || (float32() && !(x->p == out->p)))
+      return false;
+    int64_t lo = out->lo, hi = out->hi;
+    if (!std::isinf(a))
+      lo = std::max(lo, quantizeReal(a, out->p));
+    if (!std::isinf(c))
+      hi = std::min(hi, quantizeReal(c, out->p));
+    if (a > c || lo > hi)
+      hi = lo;
+    if (x->p == out->p && lo <= lowestOf(out->p.kind) &&
+        hi >= highestOf(out->p.kind)) {
+      finish(n, out->chain, x->q); // a clamp no stored value reaches
+      return true;
+    }
+    // With equal parameters after a Requantize read by nothing else (a
+    // layer's or a mean's result), the clamp narrows that Requantize's
+    // bounds: clamp(clamp(v, a, b), c, d) = clamp(v, max(a, c), min(b, d)).
+    Node *prod = x->q.node;
+    if (x->p == out->p && prod && prod->kind == OpKind::Requantize &&
+        x->q.type().elem() == out->p.kind) {
+      Node *dq = n.inputs[0].node;
+      Node *only = soleUser(users_, prod);
+      if (only == dq && soleUser(users_, dq) == &n) {
+        lo = std::max(lo, prod->attrInt("min", lowestOf(out->p.kind)));
+        hi = std::min(hi, prod->attrInt("max", highestOf(out->p.kind)));
+        if (lo > hi)
+          hi = lo;
+        if (lo > lowestOf(out->p.kind))
+          prod->attrs["min"] = Attr::ofInt(lo);
+        if (hi < highestOf(out->p.kind))
+          prod->attrs["max"] = Attr::ofInt(hi);
+        finish(n, out->chain, x->q);
+        return true;
+      }
+    }
+    Rescale r{{x->p.scale() / out->p.scale()},
+              {float(x->p.scale()) / float(out->p.scale())}};
+    LoweringBuilder b(f_, n);
+    EMBER_ASSIGN(Value y, buildRequantize(b, x->q, r, 0, x->p.zeroPoint(),
+                                          out->p, lo, hi, profile_));
+    finish(n, out->chain, y);
+    return true;
   }
 
   // ---- Conv -------------------------------------------------------------

@@ -477,6 +477,12 @@ void printSummary(const CosimResult &res, const ember_plugin::LayerMap &map,
                 " dut_cycles=%" PRIu64 " wall_s=%.3f%s\n",
                 refName.c_str(), dutName.c_str(), res.retired, res.compared,
                 res.dutCycles, seconds, tail.c_str());
+  } else if (res.timing) {
+    std::printf("cosim: timing differs ref=%s dut=%s ref_cycles=%" PRIu64
+                " dut_cycles=%" PRIu64 " first_insn=%" PRIu64
+                " wall_s=%.3f%s\n",
+                refName.c_str(), dutName.c_str(), res.refCycles, res.dutCycles,
+                res.first.index, seconds, tail.c_str());
   } else if (res.divergent) {
     const auto *layer = map.layerOf(res.first.index);
     std::printf("cosim: diverged at instruction %" PRIu64
@@ -501,7 +507,7 @@ int cosimProgram(const std::string &programPath,
                  const std::vector<std::pair<std::string, uint64_t>> &loads,
                  ember_npu_device_t *ref, ember_npu_device_t *dut,
                  const std::string &dutName, const std::string &waveform,
-                 uint64_t window, bool noWaveform, size_t maxBytes,
+                 uint64_t window, bool noWaveform, size_t maxBytes, bool cycles,
                  CosimResult &res, double &seconds) {
   // Both start from zeroed DRAM (the devices may have run a program before).
   ember_npu_device_info_t ri;
@@ -547,6 +553,34 @@ int cosimProgram(const std::string &programPath,
     if (res.dramDiffs)
       std::printf("DRAM after the runs: %" PRIu64 " bytes differ\n",
                   res.dramDiffs);
+    if (cycles && res.agree) {
+      // Two timed executors: the same retire cycle for every instruction.
+      TimingDiff t = firstTimingDiff(res);
+      if (t.differs || res.refCycles != res.dutCycles) {
+        res.agree = false;
+        res.timing = true;
+        auto when = [](uint64_t c) {
+          return c == CosimResult::kNotRetired ? std::string("never")
+                                               : std::to_string(c);
+        };
+        if (t.differs) {
+          Insn insn;
+          std::string text = "?";
+          if (decode(program[t.index], insn).empty())
+            text = formatInsn(insn);
+          std::string layer = layerMap.describe(t.index);
+          std::printf("first timing difference: instruction %" PRIu64
+                      ": %s\n%s%s  retired in REF cycle %s, DUT cycle %s\n",
+                      t.index, text.c_str(), layer.empty() ? "" : "  ",
+                      layer.empty() ? "" : (layer + "\n").c_str(),
+                      when(t.refCycle).c_str(), when(t.dutCycle).c_str());
+          res.first.index = t.index;
+          res.first.dutCycle = t.dutCycle;
+        }
+        std::printf("cycles: REF %" PRIu64 ", DUT %" PRIu64 "\n", res.refCycles,
+                    res.dutCycles);
+      }
+    }
     if (!res.agree && res.divergent && !noWaveform) {
       // Rerun the DUT from the same DRAM with a waveform window around the
       // divergence.
@@ -586,7 +620,7 @@ int cosimMain(int argc, char **argv) {
   std::vector<std::pair<std::string, uint64_t>> loads;
   uint64_t window = 400, maxBytes = 16, dramBytes = 0, bw = 0, latency = 0,
            burst = 0;
-  bool noWaveform = false;
+  bool noWaveform = false, cycles = false;
   cmdline::Command cmd = makeCommand("cosim", argv[0]);
   std::vector<std::string> pos;
   cmd.positional("PROGRAM",
@@ -641,6 +675,11 @@ int cosimMain(int argc, char **argv) {
           numberIn(window, 1, uint64_t(1) << 32));
   cmd.add({"--no-waveform"}, "", "Does not rerun the DUT for a waveform.",
           cmdline::set(noWaveform));
+  cmd.add({"--cycles"}, "",
+          "Two timed executors (systemc, rtl): also compares every "
+          "instruction's retire cycle and the run's cycle count, and "
+          "reports the first instruction whose retirement differs.",
+          cmdline::set(cycles));
   cmd.add({"--max-bytes"}, "N",
           "Differing bytes listed in the report. Default: 16.",
           numberIn(maxBytes, 1, 1u << 20));
@@ -739,7 +778,7 @@ int cosimMain(int argc, char **argv) {
     double seconds = 0;
     int rc = cosimProgram(job.program, program, layerMap, job.loads, ref, dut,
                           dutName, waveform, window, noWaveform,
-                          size_t(maxBytes), res, seconds);
+                          size_t(maxBytes), cycles, res, seconds);
     if (rc != 0 && rc != 1)
       return 1; // a setup error, printed
     totalSeconds += seconds;

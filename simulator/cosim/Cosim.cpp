@@ -231,6 +231,24 @@ std::string cosimulate(ember_npu_device_t *ref, ember_npu_device_t *dut,
   c.struct_size = sizeof c;
   if (ember_npu_counters_read(dut, &c) == EMBER_NPU_STATUS_OK)
     out.dutCycles = c.cycles;
+  std::memset(&c, 0, sizeof c);
+  c.struct_size = sizeof c;
+  if (ember_npu_counters_read(ref, &c) == EMBER_NPU_STATUS_OK)
+    out.refCycles = c.cycles;
+  // Retire cycles as "cycles counted up to and including it": executors
+  // number cycles from 0 or 1; FINISH (the last instruction) retires in the
+  // run's last counted cycle.
+  auto retireTimes = [&](const Side &side, uint64_t cycles,
+                         std::vector<uint64_t> &v) {
+    uint64_t off = 0;
+    if (!side.recs.empty() && side.recs.back().retired &&
+        side.recs.back().cycle < cycles)
+      off = cycles - side.recs.back().cycle;
+    for (const Rec &rec : side.recs)
+      v.push_back(rec.retired ? rec.cycle + off : CosimResult::kNotRetired);
+  };
+  retireTimes(r, out.refCycles, out.refRetire);
+  retireTimes(u, out.dutCycles, out.dutRetire);
   const uint64_t dutEnd = std::max(out.dutCycles, u.lastCycle);
   uint64_t bestCycle = std::numeric_limits<uint64_t>::max();
   for (size_t i = 0; i < program.size(); ++i) {
@@ -259,6 +277,20 @@ std::string cosimulate(ember_npu_device_t *ref, ember_npu_device_t *dut,
   out.agree =
       out.divergent == 0 && out.dramDiffs == 0 && out.refError == out.dutError;
   return "";
+}
+
+TimingDiff firstTimingDiff(const CosimResult &res) {
+  TimingDiff t;
+  uint64_t best = CosimResult::kNotRetired;
+  for (size_t i = 0; i < res.refRetire.size() && i < res.dutRetire.size();
+       ++i) {
+    uint64_t a = res.refRetire[i], b = res.dutRetire[i];
+    if (a == b || (t.differs && std::min(a, b) >= best))
+      continue;
+    t = {true, i, a, b};
+    best = std::min(a, b);
+  }
+  return t;
 }
 
 std::string formatDivergence(const Divergence &d,

@@ -69,6 +69,17 @@ public:
   std::deque<sc_time> queued;
   static constexpr size_t kQueueDepth = 64;
   SharedDram *shared = nullptr; // a platform's shared channel, or none
+  // The request port, as the RTL's: one request accepted per cycle; when
+  // LOAD (read) and STORE (write) ask in the same cycle, the side not
+  // accepted last wins and the other is accepted the next cycle at the
+  // earliest. pending[w]: the cycle side w asks in (UINT64_MAX: none).
+  uint64_t pending[2] = {UINT64_MAX, UINT64_MAX};
+  uint64_t lastAccept = UINT64_MAX;
+  bool preferWrite = false; // the RTL's prio_aw: the last accept was a read
+  void resetPort() {
+    pending[0] = pending[1] = lastAccept = UINT64_MAX;
+    preferWrite = false;
+  }
 
   /// Earliest cycle >= `t` at which the request queue accepts a burst: it holds
   /// kQueueDepth requests, and one leaves in the cycle it starts on the channel
@@ -787,13 +798,31 @@ uint64_t EngineModule::dramBook(tlm::tlm_command cmd, uint64_t addr,
   // then, and until the DRAM's request queue has room, so the bursts of LOAD
   // and STORE reach the channel in the order of their request cycles, as in the
   // RTL.
+  // Both engines ask after a timed wait, so in the first delta cycle of
+  // their request cycle: each registers its request there and decides one
+  // delta later, when the other's request of the same cycle is known.
+  DramTarget &dram = top_.dram;
+  const int side = cmd == tlm::TLM_WRITE_COMMAND;
   for (;;) {
     top_.waitUntil(request);
     uint64_t ok =
-        toCycles(top_.dram.acceptAt(sc_core::sc_time_stamp()) - top_.startTime);
-    if (ok <= request)
+        toCycles(dram.acceptAt(sc_core::sc_time_stamp()) - top_.startTime);
+    if (ok > request) {
+      request = ok;
+      continue;
+    }
+    dram.pending[side] = request;
+    sc_core::wait(sc_core::SC_ZERO_TIME);
+    const bool otherAsks = dram.pending[1 - side] == request;
+    const bool lose = dram.lastAccept == request ||
+                      (otherAsks && dram.preferWrite != bool(side));
+    if (!lose) {
+      dram.pending[side] = UINT64_MAX;
+      dram.lastAccept = request;
+      dram.preferWrite = !side;
       break;
-    request = ok;
+    }
+    ++request; // still asking: accepted the next cycle at the earliest
   }
   sc_time d = kCycle; // the burst can start the cycle after it was accepted
   access(cmd, addr, ptr, len, d, byteEnable, byteEnableLength);
@@ -1304,6 +1333,7 @@ void beginRun(NpuTop &t, const std::vector<Insn> &program, uint8_t *dram,
   t.startTime = sc_core::sc_time_stamp();
   t.dram.busyUntil = t.startTime;
   t.dram.queued.clear();
+  t.dram.resetPort();
   t.runPending = true;
   t.startEv.notify(SC_ZERO_TIME);
 }

@@ -4,7 +4,8 @@
 # (npu.RtlEquivalenceTest), the RTL-vs-SystemC cycle agreement (npu.RtlCycleTest), the 16-bit
 # forms against the 16x8 definition (tests/npu/hw_semantics16.py, given -DPYTHON) and, given the
 # main build's ember (-DEMBER, -DPYTHON), the instructions against the interpreter
-# (tests/npu/hw_semantics.py) on the RTL.
+# (tests/npu/hw_semantics.py) and the compiled upsampling layers' cycles (tests/npu/resize_cycles.sh)
+# on the RTL.
 # -DSRC=<source dir> -DBIN=<sub-build dir> -DDIM=<8|32> -DGEN=<generator> [-DEMBER= -DPYTHON=]
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC} -B ${BIN} -G ${GEN}
                         -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_TESTS=ON
@@ -41,6 +42,23 @@ if(PYTHON)
   endif()
 endif()
 if(EMBER AND PYTHON)
+  # The compiled upsampling layers at this DIM (the sub-build's plugin, the
+  # main build's ember): SystemC and RTL retire every instruction in the same
+  # cycle (tests/npu/resize_cycles.sh).
+  execute_process(COMMAND ${CMAKE_COMMAND} --build ${BIN} -j 2 --target ember_npu_sim
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "building the DIM ${DIM} plugin failed:\n${out}")
+  endif()
+  execute_process(COMMAND bash ${SRC}/tests/npu/resize_cycles.sh ${EMBER} ${BIN}/bin/ember-npu
+                          ${PYTHON} ${BIN}/resize-cycles
+                          plugin:${BIN}/lib/ember/libember_npu_sim.so
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  string(REGEX MATCH "[0-9]+ upsampling programs[^\n]*|skipped[^\n]*" summary "${out}")
+  message("DIM ${DIM} resize_cycles.sh: ${summary}")
+  if(NOT rc EQUAL 0 AND NOT rc EQUAL 77)
+    message(FATAL_ERROR "DIM ${DIM} resize_cycles.sh failed:\n${out}")
+  endif()
   execute_process(COMMAND ${PYTHON} ${SRC}/tests/npu/hw_semantics.py --ember ${EMBER}
                           --npu ${BIN}/bin/ember-npu --dim ${DIM} --executor rtl
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)

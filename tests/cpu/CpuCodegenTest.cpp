@@ -298,6 +298,105 @@ TEST(CpuRuntime, PortableLibraryAndThreadsAgree) {
   expectClose(runCpu(f, threads, in), runCpu(f, lib, in), 1e-6, 1e-7);
 }
 
+// ConvTranspose sums each tap over a group's channels in MLAS's K blocks
+// (ONNX Runtime's order, the interpreter's): a fused multiply-add chain per
+// block, the blocks added in order, the taps added from zero in (kh, kw)
+// order, then the bias. The kernel library path, at 1 and 2 threads, and
+// the portable runtime give the interpreter's bits: 200 channels over 256
+// input pixels (blocks of 128 and 72) with overlapping taps and with
+// disjoint 2x2/2 ones, reading a channels-last Relu (where the host has
+// it) or a graph input, writing a graph output or a channels-last value
+// (read by an exact identity 1x1 Conv), 400 channels in 2 groups of 200,
+// 300 channels over 36 pixels (blocks of 256 and 44) and 600 over 16 (one
+// block of 600, deeper than the library's K block). Each of these differed
+// in the last bits before the library path blocked K as MLAS does.
+TEST(CpuRuntime, ConvTransposeSumsInTheReferenceOrder) {
+  std::mt19937 rng(3);
+  DenseConstant dense{rng};
+  // A 1x1 Conv with identity weights: exact, and channels-last on hosts
+  // that have it, so the ConvTranspose before it writes channels-last.
+  auto identity = [](int64_t c) {
+    std::string hex = "0x";
+    for (int64_t o = 0; o < c; ++o)
+      for (int64_t i = 0; i < c; ++i)
+        hex += o == i ? "0000803f" : "00000000";
+    return "Constant dense<f32[" + std::to_string(c) + "," + std::to_string(c) +
+           ",1,1]: " + hex + ">";
+  };
+  const std::string overlap =
+      "{kernel_shape = [3, 3], strides = [2, 2], pads = [1, 1, 1, 1]";
+  auto m = parseLowered(
+      "func @main(%x: f32[1,200,16,16], %g: f32[1,400,16,16], "
+      "%s: f32[1,300,6,6], %d: f32[1,600,4,4]) {\n"
+      "  %w = " +
+      dense("200,4,3,3", 200 * 4 * 9, 0.1f) + "\n" +
+      "  %w2 = " + dense("200,16,2,2", 200 * 16 * 4, 0.1f) + "\n" +
+      "  %wg = " + dense("400,2,3,3", 400 * 2 * 9, 0.1f) + "\n" +
+      "  %ws = " + dense("300,4,3,3", 300 * 4 * 9, 0.1f) + "\n" +
+      "  %wd = " + dense("600,4,3,3", 600 * 4 * 9, 0.1f) + "\n" +
+      "  %b = " + dense("4", 4, 1.0f) + "\n" +
+      "  %w16 = " + dense("200,16,3,3", 200 * 16 * 9, 0.1f) + "\n" +
+      "  %b16 = " + dense("16", 16, 1.0f) + "\n" +
+      "  %r = Relu(%x) : f32[1,200,16,16]\n"
+      "  %t1 = ConvTranspose(%r, %w, %b) " +
+      overlap +
+      "} : f32[1,4,31,31]\n"
+      "  %o1 = Relu(%t1) : f32[1,4,31,31]\n"
+      "  %t2 = ConvTranspose(%r, %w2, %b16) {kernel_shape = [2, 2], strides "
+      "= [2, 2]} : f32[1,16,32,32]\n"
+      "  %o2 = Relu(%t2) : f32[1,16,32,32]\n"
+      "  %t3 = ConvTranspose(%x, %w, %b) " +
+      overlap +
+      "} : f32[1,4,31,31]\n"
+      "  %t4 = ConvTranspose(%g, %wg, %b) " +
+      overlap +
+      ", group = 2} : f32[1,4,31,31]\n"
+      "  %t5 = ConvTranspose(%s, %ws, %b) " +
+      overlap +
+      "} : f32[1,4,11,11]\n"
+      "  %t6 = ConvTranspose(%d, %wd, %b) " +
+      overlap +
+      "} : f32[1,4,7,7]\n"
+      "  %e = " +
+      identity(16) + "\n" +
+      "  %p7 = Conv(%t2, %e) {kernel_shape = [1, 1]} : f32[1,16,32,32]\n"
+      "  %t8 = ConvTranspose(%r, %w16, %b16) " +
+      overlap +
+      "} : f32[1,16,31,31]\n"
+      "  %p8 = Conv(%t8, %e) {kernel_shape = [1, 1]} : f32[1,16,31,31]\n"
+      "  return %o1, %o2, %t3, %t4, %t5, %t6, %p7, %p8\n}\n");
+  ASSERT_TRUE(m);
+  std::vector<Tensor> in = randomInputs(*m->main(), rng);
+  auto want = interpret(*m->main(), in);
+  ASSERT_TRUE(bool(want)) << want.status().message();
+  CompileConfig lib = hostConfig(), two = hostConfig(), portable = hostConfig();
+  two.numThreads = 2;
+  portable.kernels = Kernels::Portable;
+  if (channelsLastHost()) {
+    // x channels-last for t1 and t2, y channels-last for t2 and t8.
+    auto cm = compileModel(*m->main(), lib);
+    ASSERT_TRUE(bool(cm)) << cm.status().message();
+    std::set<std::string> nhwc(cm->channelsLast.begin(),
+                               cm->channelsLast.end());
+    for (const char *v : {"r", "t2", "t8"})
+      EXPECT_TRUE(nhwc.count(v)) << v << " is not channels-last";
+  }
+  const char *names[] = {"o1", "o2", "t3", "t4", "t5", "t6", "p7", "p8"};
+  for (const CompileConfig *cfg : {&lib, &two, &portable}) {
+    std::vector<Tensor> got = runCpu(*m->main(), *cfg, in);
+    ASSERT_EQ(got.size(), want->size());
+    for (size_t k = 0; k < got.size(); ++k)
+      EXPECT_EQ(std::memcmp(got[k].raw(), (*want)[k].raw(),
+                            size_t((*want)[k].type().sizeInBytes())),
+                0)
+          << names[k] << " differs from the interpreter ("
+          << (cfg == &portable ? "portable"
+              : cfg == &two    ? "2 threads"
+                               : "library")
+          << ")";
+  }
+}
+
 // Calls big enough to be split over 2 workers (conv over pixels, GEMM over
 // rows, a loop over its outer dim, pooling over planes) give the results
 // of 1 worker.

@@ -269,3 +269,43 @@ TEST(CpuLoops, ClampedFloatToIntegerCastsMatchInterpreter) {
     EXPECT_EQ(floors, !c.bounded);
   }
 }
+
+// PacketSum (an Emit row, ops/PacketSum.cpp) gives the interpreter's bits
+// (ember/math/PacketSum.h) on lines shorter than a packet, of one packet,
+// of pairs and an odd packet, with every head, for each lane count, over
+// the last axis and the last two, of a graph input and of a computed
+// operand (Neg), at 1 and 2 threads.
+TEST(CpuLoops, PacketSumMatchesInterpreterBitForBit) {
+  for (int64_t len : {1, 3, 4, 5, 7, 8, 9, 12, 17, 33, 63, 100})
+    for (int64_t lanes : {1, 4, 8, 16})
+      for (int64_t aligned : {0, 1})
+        for (int64_t axis : {1, 2}) {
+          const Type type(ElemKind::F32, {3, 5, len});
+          Module m;
+          Function *f = m.addFunction("main");
+          Value x(f->addPlaceholder("x", type));
+          if (axis == 1) {
+            auto neg = f->create(OpKind::Neg, {x});
+            ASSERT_TRUE(bool(neg)) << neg.status().message();
+            x = Value(*neg);
+          }
+          auto n = f->create(OpKind::PacketSum, {x},
+                             {{"axis", Attr::ofInt(axis)},
+                              {"lanes", Attr::ofInt(lanes)},
+                              {"aligned", Attr::ofInt(aligned)}});
+          ASSERT_TRUE(bool(n)) << n.status().message();
+          f->addOutput(Value(*n), "y");
+          std::mt19937 rng(uint32_t(len * 131 + lanes));
+          std::vector<Tensor> in = {randomTensor(type, rng)};
+          auto want = interpret(*f, in);
+          ASSERT_TRUE(bool(want)) << want.status().message();
+          SCOPED_TRACE("len " + std::to_string(len) + " lanes " +
+                       std::to_string(lanes) + " aligned " +
+                       std::to_string(aligned) + " axis " +
+                       std::to_string(axis));
+          CompileConfig one = hostConfig(), two = hostConfig();
+          two.numThreads = 2;
+          expectIdentical(runCpu(*f, one, in), *want);
+          expectIdentical(runCpu(*f, two, in), *want);
+        }
+}

@@ -23,7 +23,10 @@ table) and quantized Muls (same shapes or a per-channel scale), and, with
 a third seed, 16x8 layers (--wide: opset-21 int16 Q/DQ, symmetric):
 convolutions (depthwise, grouped, strided, dilated, padded) and MatMul/Gemm
 reading int16 and writing int16, int8 or uint8, int8 layers writing int16
-(the precision boundaries), and int16 adds,
+(the precision boundaries), and int16 adds, then (--wide2) 16-bit pools,
+means, mixed-width adds, multiplies and conversions, and, after the lane
+cases (--lanes), (--wide3) int16 clamps on their own (Clip, Relu), each
+group with a seed of its own,
 the way ONNX Runtime's quantizer writes QDQ graphs: input float ->
 QuantizeLinear -> DequantizeLinear -> op -> QuantizeLinear ->
 DequantizeLinear -> output float.
@@ -720,6 +723,43 @@ def wide_case2(rng):
     return wide_convert_case(rng)
 
 
+def wide_clamp_case(rng):
+    """An int16 clamp on its own between Q/DQ (a Clip or a Relu, bounds
+    inside, across or beyond the range), after a global mean (as in
+    MobileNetV2 and ResNet-8) or a QDQ input, at the same or another
+    int16 scale (an upper bound beyond it saturates) or into 8 bits: a
+    clamp of the stored integers."""
+    g = G(rng)
+    g.opset = 21
+    shape = [int(rng.integers(1, 3)), int(rng.integers(1, 70)),
+             int(rng.integers(1, 17)), int(rng.integers(1, 17))]
+    names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
+    xd, p = g.qdq(g.input(shape, -3.0, 3.0), np.int16, -3.0, 3.0)
+    mean = rng.random() < 0.4
+    if mean:
+        xd, p = g.qdq(g.node("GlobalAveragePool", [xd]), np.int16, -1.5, 1.5)
+    if rng.random() < 0.3:
+        c, what = g.node("Relu", [xd]), "relu"
+    else:
+        # (A lower bound inside both ranges: a clamp that no value reaches
+        # at equal parameters is no op, and the case would run no layer.)
+        lo = float(rng.choice([0.0, rng.uniform(-1.4, 0.5)]))
+        hi = float(rng.choice([6.0, rng.uniform(0.6, 4.0)]))
+        c = g.node("Clip", [xd, g.const(np.float32(lo), "lo"),
+                            g.const(np.float32(hi), "hi")])
+        what = f"clip [{lo:.2f}, {hi:.2f}]"
+    r = rng.random()
+    if r < 0.5:
+        dto, y = np.int16, g.requant_dq(c, p)
+    else:
+        dto = np.int16 if r < 0.8 else act_dtype(rng)
+        y, _ = g.qdq(c, dto, float(rng.uniform(-3.0, -0.5)),
+                     float(rng.uniform(0.5, 4.0)))
+    g.output(y)
+    return g, (f"16x8 {what} {shape}{' after mean' if mean else ''} "
+               f"->{names[dto]}{' same params' if r < 0.5 else ''}")
+
+
 def conv_cfg(rng):
     k = int(rng.integers(1, 8))
     s = int(rng.integers(1, 3))
@@ -778,6 +818,10 @@ def main():
     ap.add_argument("--lanes", type=int, default=16,
                     help="Concat inside channel tiles and C2f at 8-channel "
                          "parts, after those (their own seed)")
+    ap.add_argument("--wide3", type=int, default=24,
+                    help="16-bit clamp cases (Clip/Relu on the stored "
+                         "int16 values), after the lane cases, with a seed of "
+                         "their own")
     args = ap.parse_args()
     import onnxruntime as ort
     rng = np.random.default_rng(args.seed)
@@ -789,14 +833,18 @@ def main():
     resized = np.random.default_rng(args.seed + 4000)
     wide2 = np.random.default_rng(args.seed + 5000)
     lanes = np.random.default_rng(args.seed + 6000)
+    wide3 = np.random.default_rng(args.seed + 7000)
     n_placed = args.count + args.extra + args.placement
     n_wide = n_placed + args.wide
     n_resize = n_wide + args.resize
     n_wide2 = n_resize + args.wide2
-    for i in range(n_wide2 + args.lanes):
+    n_lanes = n_wide2 + args.lanes
+    for i in range(n_lanes + args.wide3):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_wide2:
+        if i >= n_lanes:
+            g, desc = wide_clamp_case(wide3)
+        elif i >= n_wide2:
             r = lanes.random()
             g, desc = (lane_concat_case(lanes) if r < 0.5
                        else split_case(lanes) if r < 0.75

@@ -8,9 +8,13 @@ accumulators chosen (through the bias, or by search) where float32
 requantization and the exact product round differently, exact ties, etc.
 Runs ONNX Runtime (default optimizations: its fused kernels) and
 `ember run --requant=float32` on the interpreter and on the CPU backend,
-and requires the three to agree bit for bit. Each line also counts the
+and requires the three to agree bit for bit (ConvTranspose also on the CPU
+backend's plain-C runtime, kernels=portable). Each line also counts the
 elements where the float32 form and the exact (fixed-profile) rounding
-differ: the cases the check really tells apart.
+differ, or, for the float ops ONNX Runtime runs between DequantizeLinear
+and QuantizeLinear (ConvTranspose, InstanceNormalization), where its
+summation order and the one Ember had before quantize differently: the
+cases the check really tells apart.
 
     check_float32_ort.py --ember build/bin/ember [--no-cpu] [--seed N]
 
@@ -280,16 +284,81 @@ def resize_case(rng, ctm, f, sizes=False):
     return m, {"x": floats_of(qx, sx, zx)}, -1
 
 
-def conv_transpose_case(rng, C, K, k, stride, group=1, pads=0):
+def mlas_stride_k(n, k):
+    """MLAS's SGEMM K block for an n-column, k-deep product."""
+    sn, sk = 128, 128
+    if n >= k:
+        while sk // 2 >= k:
+            sn, sk = sn * 2, sk // 2
+    else:
+        while sn > 16 and sn // 2 >= n:
+            sk, sn = sk * 2, sn // 2
+    return max(sk, 1)
+
+
+def conv_transpose_orders(x, w, b, stride, group, pads):
+    """ConvTranspose of x [C, H, W] by w [C, K/group, k, k] in float32, in
+    two orders: ONNX Runtime's (per tap a fused multiply-add chain over
+    the group's channels in MLAS's K blocks, the taps added from zero in
+    (kh, kw) order, then the bias; the fma through float64, exact but for
+    rare double roundings) and the one Ember had before (per output
+    element the channels in turn, each adding its taps' products)."""
+    C, H, W = x.shape
+    kg, k = w.shape[1], w.shape[2]
+    cg = C // group
+    full = ((H - 1) * stride + k, (W - 1) * stride + k)
+    ort_y = np.zeros((group * kg,) + full, f32)
+    old_y = np.zeros_like(ort_y)
+    sk = mlas_stride_k(H * W, cg)
+    for g in range(group):
+        xs, ws = x[g * cg:(g + 1) * cg], w[g * cg:(g + 1) * cg]
+        ys = slice(g * kg, (g + 1) * kg)
+        for kh in range(k):
+            for kw in range(k):
+                at = (ys, slice(kh, kh + (H - 1) * stride + 1, stride),
+                      slice(kw, kw + (W - 1) * stride + 1, stride))
+                col = None
+                for k0 in range(0, cg, sk):
+                    part = np.zeros((kg, H, W), f32)
+                    for c in range(k0, min(cg, k0 + sk)):
+                        part = (ws[c, :, kh, kw, None, None].astype(
+                            np.float64) * xs[c][None] + part).astype(f32)
+                    col = part if col is None else (col + part).astype(f32)
+                ort_y[at] = (ort_y[at] + col).astype(f32)
+        for c in range(cg):
+            for kh in range(k):
+                for kw in range(k):
+                    at = (ys, slice(kh, kh + (H - 1) * stride + 1, stride),
+                          slice(kw, kw + (W - 1) * stride + 1, stride))
+                    old_y[at] = (old_y[at] + (ws[c, :, kh, kw, None, None] *
+                                              xs[c][None]).astype(f32)
+                                 ).astype(f32)
+    crop = (slice(None), slice(pads, full[0] - pads),
+            slice(pads, full[1] - pads))
+    return [(y[crop] + b[:, None, None]).astype(f32) for y in (ort_y, old_y)]
+
+
+def conv_transpose_case(rng, C, K, k, stride, group=1, pads=0, H=6):
     """DequantizeLinear -> ConvTranspose -> QuantizeLinear (ONNX Runtime
-    runs it in float: a GEMM, col2im, then the bias)."""
-    H = 6
-    sx, zx = f32(rng.uniform(0.01, 0.05)), np.uint8(rng.integers(0, 256))
-    sw = rng.uniform(0.002, 0.02, K // group).astype(f32)
-    qw = rng.integers(-127, 128, (C, K // group, k, k)).astype(np.int8)
-    sy, zy = f32(rng.uniform(0.02, 0.2)), np.uint8(rng.integers(0, 256))
-    qb = rng.integers(-2000, 2000, K).astype(np.int32)
-    qx = rng.integers(0, 256, (1, C, H, H)).astype(np.uint8)
+    runs it in float: a GEMM, col2im, then the bias) over an H x H input.
+    Inputs are drawn until ONNX Runtime's order and the one Ember had
+    before quantize differently somewhere."""
+    for _ in range(200):
+        sx, zx = f32(rng.uniform(0.01, 0.05)), np.uint8(rng.integers(0, 256))
+        sw = rng.uniform(0.002, 0.02, K // group).astype(f32)
+        qw = rng.integers(-127, 128, (C, K // group, k, k)).astype(np.int8)
+        sy, zy = f32(rng.uniform(0.02, 0.2)), np.uint8(rng.integers(0, 256))
+        qb = rng.integers(-2000, 2000, K).astype(np.int32)
+        qx = rng.integers(0, 256, (1, C, H, H)).astype(np.uint8)
+        swc = sw if group == 1 else np.repeat(sw[:1], K // group)
+        xd = (sx * (qx[0].astype(f32) - f32(zx))).astype(f32)
+        wd = (qw.astype(f32) * swc[None, :, None, None]).astype(f32)
+        bs = (sx * (sw if group == 1 else np.repeat(sw[:1], K))).astype(f32)
+        bd = (qb.astype(f32) * bs).astype(f32)
+        new, old = conv_transpose_orders(xd, wd, bd, stride, group, pads)
+        disc = int(np.sum(quantize(new, sy, zy) != quantize(old, sy, zy)))
+        if disc:
+            break
     m = Model()
     x = m.qdq_input("x", sx, zx)
     w = m.dq(m.const(qw), sw if group == 1 else sw[0],
@@ -301,15 +370,106 @@ def conv_transpose_case(rng, C, K, k, stride, group=1, pads=0):
                strides=[stride, stride], group=group,
                pads=[pads] * 4)
     m.q_output(y, sy, zy)
-    return m, {"x": floats_of(qx, sx, zx)}, -1
+    return m, {"x": floats_of(qx, sx, zx)}, disc
+
+
+def packet_sum(v, head, lanes=4):
+    """ember/math/PacketSum.h (Eigen's vectorized sum, as ONNX Runtime's
+    x86 InstanceNormalization computes it) of the float32 line v."""
+    n = len(v)
+    m = (n - head) // lanes
+    if m == 0:
+        return np.cumsum(v, dtype=f32)[-1]
+    p = v[head:head + m * lanes].reshape(m, lanes)
+    a = p[0]
+    if m >= 2:
+        pairs = m // 2
+        a = (np.cumsum(p[0:2 * pairs:2], 0, dtype=f32)[-1] +
+             np.cumsum(p[1:2 * pairs:2], 0, dtype=f32)[-1]).astype(f32)
+        if m % 2:
+            a = (a + p[-1]).astype(f32)
+    while len(a) > 1:
+        a = (a[:len(a) // 2] + a[len(a) // 2:]).astype(f32)
+    rest = np.concatenate([a, v[:head], v[head + m * lanes:]]).astype(f32)
+    return np.cumsum(rest, dtype=f32)[-1]
+
+
+def instance_norm_ort(x, scale, bias, eps):
+    """ONNX Runtime's InstanceNormalization (instance_norm.cc), in float32:
+    the mean's sum starts at the plane's first 16-byte-aligned element (the
+    tensor aligned, plane i at element i * W), the squared differences'
+    sum at its first element."""
+    N, C = x.shape[:2]
+    W = x[0, 0].size
+    xf = x.reshape(N * C, W)
+    y = np.empty_like(xf)
+    for i in range(N * C):
+        head = min((4 - i * W % 4) % 4, W)
+        mean = f32(packet_sum(xf[i], head) / f32(W))
+        d = (xf[i] - mean).astype(f32)
+        ss = packet_sum((d * d).astype(f32), 0)
+        inv = f32(1) / np.sqrt(f32(ss / f32(W)) + f32(eps), dtype=f32)
+        a = f32(inv * scale[i % C])
+        y[i] = ((xf[i] * a).astype(f32) + f32(bias[i % C] - f32(mean * a)))
+    return y.reshape(x.shape)
+
+
+def instance_norm_composite(x, scale, bias, eps):
+    """Ember's InstanceNormalization composite (LowerNn.cpp, the fixed
+    profile's and the float models'): sums in double, then float ops."""
+    ax = tuple(range(2, x.ndim))
+    w = f32(x[0, 0].size)
+    cs = (1, -1) + (1,) * (x.ndim - 2)
+    mean = (x.sum(ax, dtype=np.float64, keepdims=True).astype(f32) / w)
+    d = (x - mean.astype(f32)).astype(f32)
+    var = ((d * d).astype(f32).sum(ax, dtype=np.float64, keepdims=True)
+           .astype(f32) / w).astype(f32)
+    inv = (f32(1) / np.sqrt((var + f32(eps)).astype(f32))).astype(f32)
+    y = ((d * inv).astype(f32) * scale.reshape(cs)).astype(f32)
+    return (y + bias.reshape(cs)).astype(f32)
+
+
+def quantize(v, s, z):
+    return np.clip(np.rint((v / s).astype(f32)) + int(z), 0, 255)
+
+
+def instance_norm_case(rng, shape):
+    """DequantizeLinear -> InstanceNormalization -> QuantizeLinear (ONNX
+    Runtime runs it in float, Eigen's sums). Inputs are drawn until
+    quantizing ONNX Runtime's float result and the composite's differ
+    somewhere, so the case tells the two orders apart."""
+    C = shape[1]
+    for _ in range(2000):
+        sx, zx = f32(rng.uniform(0.01, 0.05)), np.uint8(rng.integers(0, 256))
+        sy, zy = f32(rng.uniform(0.005, 0.02)), np.uint8(128)
+        scale = rng.uniform(0.1, 0.6, C).astype(f32)
+        bias = rng.uniform(-0.3, 0.3, C).astype(f32)
+        qx = rng.integers(0, 256, shape).astype(np.uint8)
+        x = floats_of(qx, sx, zx)
+        xd = (sx * (qx.astype(f32) - f32(zx))).astype(f32)
+        a = quantize(instance_norm_ort(xd, scale, bias, 1e-5), sy, zy)
+        b = quantize(instance_norm_composite(xd, scale, bias, 1e-5), sy, zy)
+        disc = int(np.sum(a != b))
+        if disc:
+            break
+    m = Model()
+    xq = m.qdq_input("x", sx, zx)
+    y = m.node("InstanceNormalization", [xq, m.const(scale), m.const(bias)],
+               epsilon=1e-5)
+    m.q_output(y, sy, zy)
+    return m, {"x": x}, disc
 
 
 def run_ember(ember, path, inputs, target):
     with tempfile.TemporaryDirectory() as td:
-        cmd = [ember, "run", path, f"--target={target}", "--requant=float32",
+        portable = target == "cpu-portable"
+        cmd = [ember, "run", path, "--target=cpu" if portable else
+               f"--target={target}", "--requant=float32",
                "--save-outputs", td]
-        if target == "cpu":
+        if target != "interp":
             cmd.append("--fallback=none")
+        if portable:  # the CPU backend's plain-C runtime (RtPortable.c)
+            cmd += ["--backend-opt", "kernels=portable"]
         for i, (name, arr) in enumerate(inputs.items()):
             p = os.path.join(td, f"in{i}.npy")
             np.save(p, arr)
@@ -367,7 +527,17 @@ def main():
             rng, 64, 32, 3, 2, 1, 1)),
         ("ConvTranspose 4x4 stride 2 grouped", lambda: conv_transpose_case(
             rng, 16, 16, 4, 2, 4, 1)),
+        # Two K blocks (128 + 72): 256 input pixels, 200 channels.
+        ("ConvTranspose 3x3 stride 2 pads 200 channels",
+         lambda: conv_transpose_case(rng, 200, 16, 3, 2, 1, 1, H=16)),
     ]
+    # Planes of every alignment (odd sizes: each plane starts elsewhere
+    # in a 16-byte packet), shorter than a packet, and large.
+    for shape in [(1, 16, 7, 9), (1, 32, 5, 5), (2, 8, 63), (1, 64, 1, 3),
+                  (1, 6, 11, 13), (1, 3, 16, 16), (1, 2, 30, 30),
+                  (1, 16, 2, 3, 7)]:
+        cases.append((f"InstanceNormalization {list(shape)}",
+                      lambda shape=shape: instance_norm_case(rng, shape)))
     targets = ["interp"] + ([] if a.no_cpu else ["cpu"])
     failed = 0
     with tempfile.TemporaryDirectory() as td:
@@ -378,7 +548,11 @@ def main():
             want = ort.InferenceSession(
                 path, providers=["CPUExecutionProvider"]).run(None, inputs)[0]
             msgs = []
-            for t in targets:
+            # The plain-C runtime has no int8 kernels; its float
+            # ConvTranspose sums in the same order.
+            extra = (["cpu-portable"] if name.startswith("ConvTranspose")
+                     and not a.no_cpu else [])
+            for t in targets + extra:
                 try:
                     got = run_ember(a.ember, path, inputs, t)
                 except RuntimeError as err:
@@ -393,7 +567,8 @@ def main():
             near = f", {disc} near a boundary" if disc >= 0 else ""
             print(f"{tag} {name}: {want.size} elements{near}" +
                   ("; " + "; ".join(msgs) if msgs else
-                   f"; {' = '.join(targets)} = onnxruntime"), flush=True)
+                   f"; {' = '.join(targets + extra)} = onnxruntime"),
+                  flush=True)
     print(f"{len(cases) - failed} passed, {failed} failed")
     return 1 if failed else 0
 

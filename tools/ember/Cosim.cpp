@@ -105,6 +105,13 @@ int cosimModelMain(int argc, char **argv) {
             cosimArgs.push_back("--no-waveform");
             return std::string();
           });
+  cmd.add({"--cycles"}, "",
+          "Two timed executors: also every instruction's retire cycle, as "
+          "for `ember cosim PROGRAM --cycles`.",
+          [&cosimArgs](const std::string &) {
+            cosimArgs.push_back("--cycles");
+            return std::string();
+          });
   cmd.add({"--handover"}, "DIR",
           "Keeps the hand-over in DIR (created; replay it with `ember cosim "
           "DIR --dut E`). Default: a temporary directory, removed when the "

@@ -189,6 +189,26 @@ Status cumulative(Builder &b, OpKind k, Draw &d) {
   return b.node(k, {x, b.ints({axis}, {})}, attrs, -1, double(xs[pa]));
 }
 
+// PacketSum: lines of any length (shorter than a packet too), each lane
+// count, heads from the lines' alignment or none.
+Status packetSum(Builder &b, OpKind k, Draw &d) {
+  if (b.d() != ElemKind::F32)
+    return unsupported("PacketSum takes f32");
+  Dims xs = d.shape({2, 3, 7});
+  const int64_t r = int64_t(xs.size());
+  const int64_t axis = r == 0 ? 0 : d.range(1, 0, r);
+  const int64_t lanes = d.pick<int64_t>(4, {1, 2, 4, 8, 16});
+  const int64_t aligned = d.coin(true) ? 1 : 0;
+  int64_t terms = 1;
+  for (int64_t a = axis; a < r; ++a)
+    terms *= xs[size_t(a)];
+  return b.node(k, {b.in(xs, Domain::Small)},
+                {{"axis", Attr::ofInt(axis)},
+                 {"lanes", Attr::ofInt(lanes)},
+                 {"aligned", Attr::ofInt(aligned)}},
+                -1, double(std::max<int64_t>(terms, 1)));
+}
+
 Status topK(Builder &b, OpKind k, Draw &d) {
   Dims xs = d.shape({3, 6});
   int64_t axis = drawAxis(d, -1, unsigned(xs.size()));
@@ -1178,6 +1198,7 @@ const std::map<std::string, OpBuilder> &opBuilders() {
     t["ArgMax"] = t["ArgMin"] = {argReduce, 1, 6};
     t["CumSum"] = t["CumProd"] = {cumulative, 1, 5};
     t["TopK"] = {topK, 1, 5};
+    t["PacketSum"] = {packetSum, 0, 5};
     t["MatMul"] = {matMul, 1, 5};
     t["Conv"] = {conv, 3, 5};
     t["ConvTranspose"] = {convTranspose, 3, 5};

@@ -22,6 +22,7 @@ namespace ember::cpugen {
 using KindSet = uint32_t;
 constexpr KindSet kindBit(ElemKind k) { return KindSet(1) << unsigned(k); }
 constexpr KindSet K_Bool = kindBit(ElemKind::Bool);
+constexpr KindSet K_F32 = kindBit(ElemKind::F32);
 constexpr KindSet K_F32Half =
     kindBit(ElemKind::F32) | kindBit(ElemKind::F16) | kindBit(ElemKind::BF16);
 constexpr KindSet K_Float = K_F32Half | kindBit(ElemKind::F64);

@@ -73,10 +73,111 @@ void convtTransposeX(void *ctx, int64_t begin, int64_t end, int64_t) {
   }
 }
 
+// MLAS's SGEMM K block for an n-column, k-deep product, as ONNX Runtime's
+// conv_transpose.cc runs it (n: the image's input pixels, k: the group's
+// channels): 128 x 128 strides traded against each other (the
+// interpreter's convTransposeStrideK, core/interp/kernels/NnConv.cpp).
+size_t convtStrideK(size_t n, size_t k) {
+  size_t strideN = 128, strideK = 128;
+  if (n >= k) {
+    while (strideK / 2 >= k)
+      strideN *= 2, strideK /= 2;
+  } else {
+    while (strideN > 16 && strideN / 2 >= n)
+      strideK *= 2, strideN /= 2;
+  }
+  return strideK;
+}
+
+// The deepest K block the library's sgemm computes as one fused
+// multiply-add chain from zero on every path (its kc: 384 on AVX-512, 256
+// on AVX2 and the generic kernel); a further block adds its own chain to
+// C. Deeper reference blocks take convtBlockedFma.
+constexpr size_t kConvtLibraryKc = 256;
+
+// The reference's K block of this call, and whether the library's sgemm
+// computes each block of it exactly (a block no deeper than its kc).
+size_t convtBlockK(const int64_t *p) {
+  size_t cg = u(p[EMBER_RT_CONV_C]) / u(p[EMBER_RT_CONV_GROUPS]);
+  return std::min(cg,
+                  convtStrideK(u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]), cg));
+}
+bool convtLibraryBlocks(const int64_t *p) {
+  return convtBlockK(p) <= kConvtLibraryKc;
+}
+
+// a * b + c rounded once without libm's fmaf (bundles link libc only): the
+// product is exact in double and the sum rounded to odd there, so rounding
+// it to float is the correctly rounded fused result (RtPortable.c's
+// fma_f32).
+float convtFma(float a, float b, float c) {
+  double prod = double(a) * double(b), s = prod + double(c);
+  double bb = s - prod, e = (prod - (s - bb)) + (double(c) - bb);
+  if (e != 0.0 && s - s == 0.0) {
+    uint64_t bits;
+    std::memcpy(&bits, &s, sizeof bits);
+    if ((bits & 1u) == 0)
+      bits = (e > 0.0) == (s > 0.0) ? bits + 1u : bits - 1u;
+    std::memcpy(&s, &bits, sizeof bits);
+  }
+  return float(s);
+}
+
+// C[rows, n] = A[rows, K] x B[K, n] in the reference's order without the
+// library: per K block of `blockK` a fused multiply-add chain from zero,
+// the blocks' sums added in order. Only for blocks deeper than the
+// library's kc (a small image with many channels per group).
+void convtBlockedFma(size_t rows, size_t n, size_t K, size_t blockK,
+                     const float *a, size_t lda, const float *b, size_t ldb,
+                     float *c, size_t ldc) {
+  constexpr size_t kCols = 64;
+  float part[kCols];
+  for (size_t i = 0; i < rows; ++i)
+    for (size_t j0 = 0; j0 < n; j0 += kCols) {
+      size_t nj = std::min(kCols, n - j0);
+      float *ci = c + i * ldc + j0;
+      for (size_t k0 = 0; k0 < K; k0 += blockK) {
+        std::fill(part, part + nj, 0.0f);
+        for (size_t k = k0; k < std::min(K, k0 + blockK); ++k) {
+          float aik = a[i * lda + k];
+          const float *bk = b + k * ldb + j0;
+          for (size_t j = 0; j < nj; ++j)
+            part[j] = convtFma(aik, bk[j], part[j]);
+        }
+        for (size_t j = 0; j < nj; ++j)
+          ci[j] = k0 == 0 ? part[j] : ci[j] + part[j];
+      }
+    }
+}
+
+// One cols GEMM C[rows, n] = A[rows, Cg] x B[Cg, n] in ONNX Runtime's
+// order: the library's sgemm per reference K block, the first writing C and
+// each further one adding its own chain to it (as MLAS adds a block's
+// accumulators to C), or convtBlockedFma for blocks deeper than its kc.
+ember::cpu::Status convtColsGemm(const int64_t *p, size_t rows, size_t n,
+                                 size_t K, const float *a, size_t lda,
+                                 const float *b, size_t ldb, float *c,
+                                 size_t ldc, Isa isa, uint8_t *gws) {
+  size_t blockK = convtBlockK(p);
+  if (!convtLibraryBlocks(p)) {
+    convtBlockedFma(rows, n, K, blockK, a, lda, b, ldb, c, ldc);
+    return Status::Ok;
+  }
+  Status s = Status::Ok;
+  for (size_t k0 = 0; k0 < K && s == Status::Ok; k0 += blockK) {
+    Epilogue ep;
+    ep.accumulate = k0 > 0;
+    s = sgemm(rows, n, std::min(blockK, K - k0), a + k0, lda, b + k0 * ldb, ldb,
+              c, ldc, ep, isa, gws);
+  }
+  return s;
+}
+
 // Phase 1, in y's layout: cols = W^T x X[:, p0:p1] (y row-major: [M][chunk],
 // W^T [M][Cg]) or X[p0:p1, :] x W' (y channels-last: [chunk][M], W'
 // [Cg][M]), X read in place or from its transposed chunk; split over
-// cols' rows.
+// cols' rows. Each column element sums the group's channels in ONNX
+// Runtime's K blocks (convtColsGemm).
 void convtGemm(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   ConvTTask &t = *static_cast<ConvTTask *>(ctx);
   const int64_t *p = t.p;
@@ -103,12 +204,12 @@ void convtGemm(void *ctx, int64_t begin, int64_t end, int64_t worker) {
     if (yNhwc) {
       const float *a =
           xNhwc ? t.x + (t.n * HW + t.p0 + m0) * C + t.g * cg : xt + m0 * cg;
-      s = sgemm(m1 - m0, M, cg, a, xNhwc ? C : cg, t.wT + t.g * cg * M, M,
-                cb + m0 * M, M, {}, isa, gws);
+      s = convtColsGemm(p, m1 - m0, M, cg, a, xNhwc ? C : cg,
+                        t.wT + t.g * cg * M, M, cb + m0 * M, M, isa, gws);
     } else {
       const float *bm = xNhwc ? xt : t.x + (t.n * C + t.g * cg) * HW + t.p0;
-      s = sgemm(m1 - m0, cols, cg, t.wT + (t.g * M + m0) * cg, cg, bm,
-                xNhwc ? cols : HW, cb + m0 * cols, cols, {}, isa, gws);
+      s = convtColsGemm(p, m1 - m0, cols, cg, t.wT + (t.g * M + m0) * cg, cg,
+                        bm, xNhwc ? cols : HW, cb + m0 * cols, cols, isa, gws);
     }
     if (s != Status::Ok)
       t.status = int32_t(s);
@@ -406,7 +507,12 @@ int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,
   t.colsArea = convtColsBytes(p) + convtXtBytes(p);
   auto scatter = yNhwc ? convtScatterNhwc : convtScatter;
   int64_t scatterTasks = yNhwc ? int64_t(t.scatterPieces) : int64_t(ocg);
-  bool direct = yNhwc && convtTapsDisjoint(p);
+  // The in-place GEMMs add into y (the bias) straight away: bias + tap is
+  // the reference's tap + bias only when the tap is one K block that the
+  // library computes as one chain; deeper groups take the cols path.
+  bool direct = yNhwc && convtTapsDisjoint(p) &&
+                u(p[EMBER_RT_CONV_C]) / G <= convtBlockK(p) &&
+                convtLibraryBlocks(p);
   size_t W = u(p[EMBER_RT_CONV_W]), KH = u(p[EMBER_RT_CONV_KH]);
   for (size_t n = 0; n < N; ++n)
     for (size_t g = 0; g < G; ++g)

@@ -187,6 +187,39 @@ int32_t EMBER_RT_NAME(gemm)(const int64_t *p, const float *a, const void *bv,
   return 0;
 }
 
+/* a * b + c rounded once (fmaf without libc): the product is exact in
+ * double, the sum rounded to odd in double (TwoSum's error term), so
+ * rounding it to float is the correctly rounded fused result. */
+static float fma_f32(float a, float b, float c) {
+  double p = (double)a * (double)b, s = p + (double)c;
+  double bb = s - p, e = (p - (s - bb)) + ((double)c - bb);
+  if (e != 0.0 && s - s == 0.0) {
+    union {
+      double d;
+      uint64_t u;
+    } v;
+    v.d = s;
+    if ((v.u & 1u) == 0)
+      v.u = (e > 0.0) == (s > 0.0) ? v.u + 1u : v.u - 1u;
+    s = v.d;
+  }
+  return (float)s;
+}
+
+/* MLAS's SGEMM K block for an n-column, k-deep product (the interpreter's
+ * convTransposeStrideK, core/interp/kernels/NnConv.cpp). */
+static int64_t convt_stride_k(int64_t n, int64_t k) {
+  int64_t sn = 128, sk = 128;
+  if (n >= k) {
+    while (sk / 2 >= k)
+      sn *= 2, sk /= 2;
+  } else {
+    while (sn > 16 && sn / 2 >= n)
+      sk *= 2, sn /= 2;
+  }
+  return sk < 1 ? 1 : sk;
+}
+
 int64_t EMBER_RT_NAME(conv_transpose_workspace_size)(const int64_t *p) {
   (void)p;
   return 0;
@@ -208,11 +241,16 @@ int32_t EMBER_RT_NAME(conv_transpose)(const int64_t *p, const float *x,
   /* Element strides of x (channel, pixel) and y (channel, pixel). */
   int64_t xc = xN ? 1 : H * W, xp = xN ? C : 1;
   int64_t yc = yN ? 1 : OH * OW, yp = yN ? OC : 1;
+  /* The reference's (and ONNX Runtime's) order: each tap's sum over the
+   * group's channels a fused multiply-add chain in MLAS's K blocks, the
+   * blocks added in order; each element adds its taps from zero in
+   * (kh, kw) order, then the bias. */
+  int64_t sk = convt_stride_k(H * W, cg);
   (void)workspace;
   for (int64_t n = 0; n < N; ++n)
     for (int64_t oc = 0; oc < OC; ++oc)
       for (int64_t q = 0; q < OH * OW; ++q)
-        y[n * OC * OH * OW + oc * yc + q * yp] = bias ? bias[oc] : 0.0f;
+        y[n * OC * OH * OW + oc * yc + q * yp] = 0.0f;
   for (int64_t n = 0; n < N; ++n)
     for (int64_t g = 0; g < G; ++g)
       for (int64_t r = 0; r < M; ++r) {
@@ -228,15 +266,24 @@ int32_t EMBER_RT_NAME(conv_transpose)(const int64_t *p, const float *x,
             if (ow < 0 || ow >= OW)
               continue;
             float acc = 0.0f;
-            for (int64_t c = 0; c < cg; ++c) {
-              float wv = yN ? wT[(g * cg + c) * M + (r % KK) * ocg + oc]
-                            : wT[(g * M + r) * cg + c];
-              acc += wv * xi[c * xc + (ih * W + iw) * xp];
+            for (int64_t k0 = 0; k0 < cg; k0 += sk) {
+              float part = 0.0f;
+              for (int64_t c = k0; c < cg && c < k0 + sk; ++c) {
+                float wv = yN ? wT[(g * cg + c) * M + (r % KK) * ocg + oc]
+                              : wT[(g * M + r) * cg + c];
+                part = fma_f32(wv, xi[c * xc + (ih * W + iw) * xp], part);
+              }
+              acc = k0 == 0 ? part : acc + part;
             }
             yo[(oh * OW + ow) * yp] += acc;
           }
         }
       }
+  if (bias)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t oc = 0; oc < OC; ++oc)
+        for (int64_t q = 0; q < OH * OW; ++q)
+          y[n * OC * OH * OW + oc * yc + q * yp] += bias[oc];
   return 0;
 }
 

@@ -81,6 +81,34 @@ static Status softmaxRule(TypeContext &ctx) {
   return Status::ok();
 }
 
+// PacketSum: f32, axis in [0, rank], lanes a power of two up to 16,
+// aligned 0 or 1; every reduced line non-empty.
+Status types_PacketSum(TypeContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  if (x.elem() != ElemKind::F32)
+    return ctx.unsupportedError("PacketSum takes f32, got ",
+                                elemKindName(x.elem()));
+  const int64_t r = int64_t(x.rank()), axis = ctx.attrInt("axis", -1);
+  const int64_t lanes = ctx.attrInt("lanes", 4),
+                aligned = ctx.attrInt("aligned", 0);
+  if (axis < 0 || axis > r)
+    return ctx.error("axis ", axis, " is out of range for rank ", r);
+  if (lanes < 1 || lanes > 16 || (lanes & (lanes - 1)))
+    return ctx.error("lanes must be a power of two from 1 to 16, got ", lanes);
+  if (aligned != 0 && aligned != 1)
+    return ctx.error("aligned must be 0 or 1, got ", aligned);
+  Dims od = x.dims();
+  int64_t n = 1;
+  for (size_t d = size_t(axis); d < od.size(); ++d) {
+    n *= od[d];
+    od[d] = 1;
+  }
+  if (n == 0 && numElements(od) > 0)
+    return ctx.error("cannot sum empty lines of ", x.type().toString());
+  ctx.setOutput(0, Type(ElemKind::F32, od));
+  return Status::ok();
+}
+
 Status types_ArgMax(TypeContext &ctx) { return argExtremeRule(ctx); }
 Status types_ArgMin(TypeContext &ctx) { return argExtremeRule(ctx); }
 Status types_Softmax(TypeContext &ctx) { return softmaxRule(ctx); }

@@ -50,7 +50,21 @@ struct CosimResult {
   Divergence first; // when !agree
   /// DRAM bytes that differ after both runs (writes no instruction owned).
   uint64_t dramDiffs = 0;
+  /// Per instruction, the cycle each side retired it in (kNotRetired: it
+  /// did not), for comparing two timed executors' timing.
+  static constexpr uint64_t kNotRetired = ~uint64_t(0);
+  std::vector<uint64_t> refRetire, dutRetire;
+  uint64_t refCycles = 0;
+  bool timing = false; // set by a caller comparing timing: it differed
 };
+
+/// The first timing difference of two timed executors' runs: the
+/// instruction whose retire cycles differ that either side retired first.
+struct TimingDiff {
+  bool differs = false;
+  uint64_t index = 0, refCycle = 0, dutCycle = 0; // kNotRetired: never
+};
+TimingDiff firstTimingDiff(const CosimResult &res);
 
 /// Runs `program` on `ref`, then on `dut` (both with the same DRAM contents
 /// on entry: the caller loads both), and compares. Keeps at most `maxBytes`

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# ctest npu-resize-cycles-rtl (and the DIM 8/32 RTL sub-builds): the
+# compiled upsampling layers (gen_layers.py --resize: bilinear UPSAMPLE on
+# VECTOR, nearest by repeating STOREs, LOADs and STOREs overlapping) on the
+# SystemC model and the RTL, every instruction retiring in the same cycle
+# (`ember-npu cosim --cycles`) and the bytes equal. Each case's NPU program
+# is handed over by a golden run (backend option handover=DIR).
+#   resize_cycles.sh EMBER EMBER_NPU PYTHON WORKDIR [TARGET]
+# TARGET: npu-sim (default) or plugin:<a sub-build's libember_npu_sim.so>.
+set -uo pipefail
+ember=$1 npu=$2 python=$3 work=$4 target=${5:-npu-sim}
+"$python" -c "import onnx, onnxruntime" 2>/dev/null ||
+  { echo "skipped: needs onnx and onnxruntime (scripts/install-deps.sh)"; exit 77; }
+rm -rf "$work" && mkdir -p "$work"
+"$python" "$(dirname "$0")/gen_layers.py" "$work/cases" --count 0 --extra 0 \
+  --placement 0 --wide 0 --wide2 0 --lanes 0 --wide3 0 --resize 32 >"$work/gen.log" 2>&1 ||
+  { cat "$work/gen.log"; exit 1; }
+# Every other group set to 0 cases: a new group of gen_layers.py must be too.
+"$python" -c "import json, sys
+bad = [d['case'] for d in json.load(open(sys.argv[1]))
+       if not d['desc'].startswith('resize')]
+sys.exit('not upsampling cases (a new gen_layers.py group?): ' + ' '.join(bad)
+         if bad else 0)" "$work/cases/index.json" || exit 1
+status=0 n=0
+for c in "$work"/cases/case_*; do
+  name=$(basename "$c") h=$work/handover/$(basename "$c")
+  mkdir -p "$h"
+  input=$("$python" -c "import onnx, sys
+m = onnx.load(sys.argv[1]); init = {t.name for t in m.graph.initializer}
+print([i.name for i in m.graph.input if i.name not in init][0])" "$c/model.onnx")
+  if ! "$ember" run "$c/model.onnx" --target="$target" --fallback=interp \
+      --input "$input=$c/test_data_set_0/input_0.pb" \
+      --backend-opt executor=golden --backend-opt handover="$h" \
+      >"$h.run.log" 2>&1; then
+    echo "$name: the golden run failed"; tail -n 5 "$h.run.log"; status=1; continue
+  fi
+  out=$("$npu" cosim "$h" --ref systemc --dut rtl --cycles --no-waveform 2>&1)
+  if [ $? -ne 0 ]; then
+    echo "$name ($("$python" -c "import json, sys
+print({d['case']: d['desc'] for d in json.load(open(sys.argv[1]))}[sys.argv[2]])" \
+      "$work/cases/index.json" "$name")):"
+    echo "$out" | tail -n 8; status=1
+  fi
+  n=$((n + 1))
+  echo "$name: $(tail -n 1 <<< "$out")"
+done
+echo "$n upsampling programs compared, SystemC vs RTL, cycles and bytes"
+exit $status
