@@ -136,20 +136,6 @@ float floatBits(int64_t v) {
   return f;
 }
 
-// The step's post on rows x cols results at y (row stride ldy) and the
-// residual beside them (row stride ldr) when the chain reads it.
-void applyPost(const Post &post, float *y, size_t ldy, const float *res,
-               size_t ldr, size_t rows, size_t cols) {
-  if (!post.fn || !rows || !cols)
-    return;
-  if (post.kind) {
-    postActivation(postOpOf(post), y, ldy, res, ldr, rows, cols, post.isa);
-    return;
-  }
-  reinterpret_cast<ember_rt_post>(static_cast<uintptr_t>(post.fn))(
-      y, int64_t(ldy), res, int64_t(ldr), int64_t(rows), int64_t(cols));
-}
-
 // The kernel library's form of a known post activation (kind != 0).
 PostOp postOpOf(const Post &post) {
   PostOp op;
@@ -174,6 +160,20 @@ bool fusePost(const Post &post, const PostOp &op, const float *postRes,
     e.residualAfterActivation = true;
   }
   return true;
+}
+
+// The step's post on rows x cols results at y (row stride ldy) and the
+// residual beside them (row stride ldr) when the chain reads it.
+void applyPost(const Post &post, float *y, size_t ldy, const float *res,
+               size_t ldr, size_t rows, size_t cols) {
+  if (!post.fn || !rows || !cols)
+    return;
+  if (post.kind) {
+    postActivation(postOpOf(post), y, ldy, res, ldr, rows, cols, post.isa);
+    return;
+  }
+  reinterpret_cast<ember_rt_post>(static_cast<uintptr_t>(post.fn))(
+      y, int64_t(ldy), res, int64_t(ldr), int64_t(rows), int64_t(cols));
 }
 
 // Results a step with a post function computes before applying it: the
