@@ -136,6 +136,32 @@ float floatBits(int64_t v) {
   return f;
 }
 
+// The kernel library's form of a known post activation (kind != 0).
+PostOp postOpOf(const Post &post) {
+  PostOp op;
+  op.kind = PostActivation(post.kind - 1);
+  op.alpha = floatBits(post.alpha);
+  op.beta = floatBits(post.beta);
+  return op;
+}
+
+// Hands a known post activation to a GEMM-lowered kernel call in e (each
+// output tile applies it to the values it has just stored, still in L1,
+// with postActivation's bits), the post's residual with it, after the
+// activation. True when it did: the step then has no pass of its own.
+bool fusePost(const Post &post, const PostOp &op, const float *postRes,
+              size_t ldr, Epilogue &e) {
+  if (!post.fn || !post.kind || (postRes && e.residual))
+    return false;
+  e.post = &op;
+  if (postRes) {
+    e.residual = postRes;
+    e.ldr = ldr;
+    e.residualAfterActivation = true;
+  }
+  return true;
+}
+
 // The step's post on rows x cols results at y (row stride ldy) and the
 // residual beside them (row stride ldr) when the chain reads it.
 void applyPost(const Post &post, float *y, size_t ldy, const float *res,
@@ -143,11 +169,7 @@ void applyPost(const Post &post, float *y, size_t ldy, const float *res,
   if (!post.fn || !rows || !cols)
     return;
   if (post.kind) {
-    PostOp op;
-    op.kind = PostActivation(post.kind - 1);
-    op.alpha = floatBits(post.alpha);
-    op.beta = floatBits(post.beta);
-    postActivation(op, y, ldy, res, ldr, rows, cols, post.isa);
+    postActivation(postOpOf(post), y, ldy, res, ldr, rows, cols, post.isa);
     return;
   }
   reinterpret_cast<ember_rt_post>(static_cast<uintptr_t>(post.fn))(
@@ -373,8 +395,14 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, size_t g,
   // With a post function, chunks of whole pixel granules whose results
   // stay in cache until it has read them back (kPostChunkFloats,
   // kPostChunkL1Floats).
+  // A post of a GEMM-lowered step goes into its tiles instead.
+  const PostOp op = post.kind ? postOpOf(post) : PostOp{};
+  const bool gemmLowered = !p[EMBER_RT_CONV_DEPTHWISE] &&
+                           !p[EMBER_RT_CONV_GROUPED] &&
+                           !p[EMBER_RT_CONV_WINOGRAD];
+  const bool fused = gemmLowered && fusePost(post, op, postRes, ldr, e);
   size_t step = p1 - p0;
-  if (post.fn) {
+  if (post.fn && !fused) {
     const size_t gran = nhwcPixGranule(p);
     const size_t chunk =
         convAllGroups(p) ? kPostChunkL1Floats : kPostChunkFloats;
@@ -400,8 +428,9 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, size_t g,
     if (s != Status::Ok)
       return true;
     float *yc = y + q0 * ldy + c0;
-    applyPost(post, yc, ldy, postRes ? postRes + q0 * ldr + c0 : nullptr, ldr,
-              r.pixEnd - q0, c1 - c0);
+    if (!fused)
+      applyPost(post, yc, ldy, postRes ? postRes + q0 * ldr + c0 : nullptr,
+                ldr, r.pixEnd - q0, c1 - c0);
     if (p[EMBER_RT_CONV_ROUND_F16])
       roundF16Rows(yc, r.pixEnd - q0, c1 - c0, ldy, isa);
   }
@@ -545,6 +574,9 @@ void gemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
     Epilogue e = epilogueOf(p[EMBER_RT_GEMM_ACT], p[EMBER_RT_GEMM_RES_AFTER],
                             t.bias ? t.bias + n0 : nullptr, BiasAxis::PerColumn,
                             res, ldc, t.lo, t.hi);
+    // A known post goes into the tiles (fusePost).
+    const PostOp op = post.kind ? postOpOf(post) : PostOp{};
+    const bool fused = fusePost(post, op, postRes, ldc, e);
     Status s = Status::Ok;
     if (packed) {
       const void *b = static_cast<const uint8_t *>(t.b) +
@@ -553,12 +585,12 @@ void gemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
       // until it has read them back (kPostChunkFloats).
       const size_t gran = rowGranule(isa);
       size_t step = m1 - m0;
-      if (post.fn)
+      if (post.fn && !fused)
         step = (std::max(kPostChunkFloats / nw, gran) + gran - 1) / gran * gran;
       for (size_t r0 = m0; r0 < m1 && s == Status::Ok; r0 += step) {
         const size_t r1 = std::min(m1, r0 + step);
         s = sgemmPacked(M, nw, K, t.a + ao, lda, b, c, ldc, e, isa, r0, r1, ws);
-        if (s == Status::Ok)
+        if (s == Status::Ok && !fused)
           applyPost(post, c + r0 * ldc, ldc,
                     postRes ? postRes + r0 * ldc : nullptr, ldc, r1 - r0, nw);
         if (p[EMBER_RT_GEMM_ROUND_F16])
@@ -566,13 +598,15 @@ void gemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
       }
     } else {
       const float *b = static_cast<const float *>(t.b) + bo;
+      Epilogue eu =
+          epilogueOf(p[EMBER_RT_GEMM_ACT], p[EMBER_RT_GEMM_RES_AFTER], t.bias,
+                     BiasAxis::PerColumn, res ? res + m0 * ldc : nullptr, ldc,
+                     t.lo, t.hi);
+      const bool fusedU = fusePost(
+          post, op, postRes ? postRes + m0 * ldc : nullptr, ldc, eu);
       s = sgemm(m1 - m0, N, K, t.a + ao + m0 * lda, lda, b, ldb, c + m0 * ldc,
-                ldc,
-                epilogueOf(p[EMBER_RT_GEMM_ACT], p[EMBER_RT_GEMM_RES_AFTER],
-                           t.bias, BiasAxis::PerColumn,
-                           res ? res + m0 * ldc : nullptr, ldc, t.lo, t.hi),
-                isa, ws);
-      if (s == Status::Ok)
+                ldc, eu, isa, ws);
+      if (s == Status::Ok && !fusedU)
         applyPost(post, c + m0 * ldc, ldc,
                   postRes ? postRes + m0 * ldc : nullptr, ldc, m1 - m0, N);
       if (p[EMBER_RT_GEMM_ROUND_F16])

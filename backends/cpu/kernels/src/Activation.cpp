@@ -49,24 +49,30 @@ float activateOne(const PostOp &op, float x) {
   return x;
 }
 
-} // namespace
-
-void postActivation(const PostOp &op, float *y, size_t ldy, const float *res,
-                    size_t ldr, size_t rows, size_t cols, Isa isa) {
-  const Isa path = resolveIsa(isa);
-  if (path >= Isa::Avx512) {
-    detail::postActivationAvx512(op, y, ldy, res, ldr, rows, cols);
-    return;
-  }
-  if (path >= Isa::Avx2) {
-    detail::postActivationAvx2(op, y, ldy, res, ldr, rows, cols);
-    return;
-  }
+void postActivationGeneric(const PostOp &op, float *y, size_t ldy,
+                           const float *res, size_t ldr, size_t rows,
+                           size_t cols) {
   for (size_t i = 0; i < rows; ++i)
     for (size_t j = 0; j < cols; ++j) {
       float v = activateOne(op, y[i * ldy + j]);
       y[i * ldy + j] = res ? v + res[i * ldr + j] : v;
     }
+}
+
+} // namespace
+
+detail::PostFn detail::postPath(Isa isa) {
+  const Isa path = resolveIsa(isa);
+  if (path >= Isa::Avx512)
+    return &postActivationAvx512;
+  if (path >= Isa::Avx2)
+    return &postActivationAvx2;
+  return &postActivationGeneric;
+}
+
+void postActivation(const PostOp &op, float *y, size_t ldy, const float *res,
+                    size_t ldr, size_t rows, size_t cols, Isa isa) {
+  detail::postPath(isa)(op, y, ldy, res, ldr, rows, cols);
 }
 
 } // namespace ember::cpu

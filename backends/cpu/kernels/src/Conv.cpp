@@ -241,6 +241,8 @@ Status conv2dImpl(const Conv2DShape &s, const float *x, const void *packedW,
                   float *y, const Epilogue &epilogue, Isa isa,
                   const ConvRange &range, void *workspace,
                   const void *preparedWs) {
+  if (epilogue.post) // (a post is the GEMM-lowered paths')
+    return Status::InvalidArgument;
   if (!s.valid() || !x || !packedW || !y)
     return Status::InvalidArgument;
   const size_t M = s.outChannels;

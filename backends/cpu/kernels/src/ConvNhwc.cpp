@@ -256,7 +256,7 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
   t.ldc = ldy;
   t.bRuns = runs;
   t.zeroRow = zeros;
-  setTileEpilogue(t, epi);
+  setTileEpilogue(t, epi, path.gemm().isa);
   const size_t pixStep = s.strideW * ldx; // next pixel of an output row
   const float *bias = epi.bias; // per output channel, whatever the axis
   const ptrdiff_t ih0 = -static_cast<ptrdiff_t>(s.padTop);
@@ -391,13 +391,13 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
                 origins[tile + 1] == origins[tile] + kMr * pixStep) {
               t.rowEnd =
                   live + static_cast<int>(std::min(kMr, pbEnd - p - kMr));
-              path.tall(t);
+              withPost(t, [&] { path.tall(t); });
               ++tile;
               continue;
             }
-            path.strided(t);
+            withPost(t, [&] { path.strided(t); });
           } else {
-            path.rows(t, rows + tile * runCap * kMr);
+            withPost(t, [&] { path.rows(t, rows + tile * runCap * kMr); });
           }
         }
       }
@@ -619,7 +619,7 @@ void FirstLayer::pixels(size_t p0, size_t p1, size_t c0, size_t c1, float *y,
   t.rowBegin = 0;
   // (Each tile pulls the next tile's output lines in while it runs: the
   // prefetch step is set per panel, by the tile's height.)
-  setTileEpilogue(t, epi_);
+  setTileEpilogue(t, epi_, path_.gemm().isa);
 
   for (size_t p = p0; p < p1;) {
     const size_t oh = p / OW, rowBegin = oh * OW;
@@ -671,9 +671,9 @@ void FirstLayer::pixels(size_t p0, size_t p1, size_t c0, size_t c1, float *y,
             epi_.residual ? epi_.residual + q * epi_.ldr + col0 : nullptr;
         t.prefetch = reinterpret_cast<const char *>(t.c + mr * ldy);
         if (tall)
-          path_.tall(t);
+          withPost(t, [&] { path_.tall(t); });
         else
-          path_.strided(t);
+          withPost(t, [&] { path_.strided(t); });
       }
     }
     if (rowBegin + hi < rowEnd)
@@ -917,6 +917,8 @@ Status conv2dNhwcFromNchwMaxPool(const Conv2DShape &s, const MaxPoolWindow &pw,
                                  size_t ldy, const Epilogue &epi, Isa isa,
                                  size_t rowBegin, size_t rowEnd,
                                  void *workspace) {
+  if (epi.post) // (a post is the GEMM-lowered paths')
+    return Status::InvalidArgument;
   const size_t OH = s.outHeight(), OW = s.outWidth(), OC = s.outChannels;
   OutPiece o;
   if (!s.valid() || !x || !y || !packedB || ldy < OC ||

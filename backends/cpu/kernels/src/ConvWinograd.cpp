@@ -283,6 +283,8 @@ Status conv2dNhwcWinograd(const Conv2DShape &s, const float *x, size_t ldx,
                           const void *packed, float *y, size_t ldy,
                           const Epilogue &epi, Isa isa, const ConvRange &range,
                           void *workspace) {
+  if (epi.post) // (a post is the GEMM-lowered paths')
+    return Status::InvalidArgument;
   const size_t OH = s.outHeight(), OW = s.outWidth(), P = OH * OW;
   const size_t C = s.channels, N = s.outChannels;
   OutPiece o;

@@ -233,6 +233,8 @@ size_t depthwiseConv2dWorkspaceSize(const Conv2DShape &s, Isa isa) {
 Status depthwiseConv2d(const Conv2DShape &s, const float *x,
                        const float *weights, float *y, const Epilogue &epilogue,
                        Isa isa, size_t cBegin, size_t cEnd, void *workspace) {
+  if (epilogue.post) // (a post is the GEMM-lowered paths')
+    return Status::InvalidArgument;
   if (!s.valid() || !x || !weights || !y)
     return Status::InvalidArgument;
   if (s.outChannels && s.outChannels != s.channels)

@@ -76,7 +76,7 @@ void gemmDriver(const GemmKernel &kern, size_t M, size_t N, size_t K,
                                workspace + roundUp(kern.mc * kern.kc, 16) +
                                roundUp(kern.kc * kern.nc, 16))
                          : nullptr;
-  setTileEpilogue(t, epi);
+  setTileEpilogue(t, epi, kern.isa);
   const bool rowBias = epi.bias && epi.biasAxis == BiasAxis::PerRow;
   const bool colBias = epi.bias && epi.biasAxis == BiasAxis::PerColumn;
   // The AVX-512 tile starts its accumulators from a per-column bias (on the
@@ -197,7 +197,7 @@ void gemmDriver(const GemmKernel &kern, size_t M, size_t N, size_t K,
             t.biasRow = rowBias ? epi.bias + row0 : nullptr;
             t.residual =
                 epi.residual ? epi.residual + row0 * epi.ldr + col0 : nullptr;
-            kern.tile(t);
+            withPost(t, [&] { kern.tile(t); });
           }
         }
       }

@@ -279,6 +279,8 @@ Status packGroupedConvNhwc(const Conv2DShape &s, size_t groups, const float *w,
 Status groupedConv2dNhwc(const Conv2DShape &s, size_t groups, const float *x,
                          size_t ldx, const float *packedW, float *y, size_t ldy,
                          const Epilogue &epi, Isa isa, const ConvRange &range) {
+  if (epi.post) // (a post is the GEMM-lowered paths')
+    return Status::InvalidArgument;
   const size_t OW = s.outWidth(), P = s.outHeight() * OW;
   const size_t C = s.channels, OC = s.outChannels;
   OutPiece o;
@@ -321,6 +323,8 @@ Status depthwiseConv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
                            const float *packedW, float *y, size_t ldy,
                            const Epilogue &epi, Isa isa,
                            const ConvRange &range) {
+  if (epi.post) // (a post is the GEMM-lowered paths')
+    return Status::InvalidArgument;
   if (s.outChannels && s.outChannels != s.channels)
     return Status::InvalidArgument;
   Conv2DShape g = s;

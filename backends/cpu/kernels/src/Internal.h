@@ -105,6 +105,13 @@ struct BRun {
 /// both zero-padded past the matrix edge. Only rows [rowBegin, rowEnd) and
 /// columns [colBegin, colEnd) of the tile are written; `c` points at the
 /// tile's (0, 0) element.
+/// postActivation's body of one path (Activation.cpp, ActivationAvx2.cpp,
+/// ActivationAvx512.cpp), called without the Isa dispatch.
+using PostFn = void (*)(const PostOp &op, float *y, size_t ldy,
+                        const float *res, size_t ldr, size_t rows, size_t cols);
+/// The body postActivation runs for `isa`.
+PostFn postPath(Isa isa);
+
 struct TileArgs {
   size_t kc;
   const float *a;
@@ -147,18 +154,55 @@ struct TileArgs {
   Activation activation;
   bool residualAfterActivation;
   float clipMin, clipMax;
+  /// Epilogue::post and the path's postActivation body that applies it
+  /// (postPath); the tiles never read them: withPost applies it around
+  /// the tile call.
+  const PostOp *post;
+  PostFn postFn;
 };
 
 using TileFn = void (*)(const TileArgs &);
 
 /// Copies the epilogue's per-call options (residual stride, activation and
 /// its bounds) into t; the per-tile pointers are the driver's.
-inline void setTileEpilogue(TileArgs &t, const Epilogue &epi) {
+inline void setTileEpilogue(TileArgs &t, const Epilogue &epi, Isa isa) {
   t.ldr = epi.ldr;
   t.activation = epi.activation;
   t.residualAfterActivation = epi.residualAfterActivation;
   t.clipMin = epi.clipMin;
   t.clipMax = epi.clipMax;
+  t.post = epi.post;
+  t.postFn = epi.post ? postPath(isa) : nullptr;
+}
+
+/// Runs `tile` (a call of one tile on t) and, on the last K block with a
+/// post, the post over the rows and columns the tile stored, right after
+/// it: a 6 x 64 tile is 1.5 KB, still in L1, where a pass after the whole
+/// call read each value back from L2 or memory. A residual added after the
+/// activation is the post's (added after it, postActivation's `res`), so
+/// the tile runs without it. The post is a call per tile rather than code
+/// in the register epilogue: the exp of a sigmoid inlined into each of the
+/// MR x NV tile bodies per operand mode would multiply their code and the
+/// build's time; the reload from L1 is a load per vector beside the
+/// activation's 10 to 25 operations.
+template <class F> inline void withPost(TileArgs &t, F &&tile) {
+  if (!t.post || !t.last || t.rowBegin >= t.rowEnd ||
+      t.colBegin >= t.colEnd) {
+    tile();
+    return;
+  }
+  const float *res = t.residual;
+  const bool resAfter = res && t.residualAfterActivation;
+  if (resAfter)
+    t.residual = nullptr;
+  tile();
+  t.residual = res;
+  const size_t r0 = static_cast<size_t>(t.rowBegin);
+  const size_t c0 = static_cast<size_t>(t.colBegin);
+  t.postFn(*t.post, t.c + r0 * t.ldc + c0, t.ldc,
+           resAfter ? res + r0 * t.ldr + c0 : nullptr, t.ldr,
+           static_cast<size_t>(t.rowEnd - t.rowBegin),
+           static_cast<size_t>(t.colEnd - t.colBegin));
 }
 
 /// The AVX-512 6 x 64 tile over A rows given by pointers (conv2dNhwc): for

@@ -3,6 +3,8 @@
 // writes each lowered op as the loops do: Min/Max with NaN -> the quiet NaN,
 // Sigmoid as ember/math's scalar), with and without a residual, on rows
 // with a stride and partial last vectors; HardSwish on all 2^32 inputs.
+// Epilogue::post (each GEMM-lowered tile applies it to what it stored)
+// gives a separate pass's bits.
 #include "ember/cpu/Kernels.h"
 #include "ember/math/Sigmoid.h"
 
@@ -176,6 +178,160 @@ TEST(Activation, HardSwishOnEveryInput) {
     }
     EXPECT_EQ(bad, 0u);
   }
+}
+
+// Random values in [-6, 6]: both sides of every clamp and of the sigmoid's
+// branch.
+std::vector<float> wideRandom(std::mt19937 &rng, size_t n) {
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = d(rng);
+  return v;
+}
+
+// One call `run(e)` with the post in the epilogue against the same call
+// without it followed by postActivation over the m x n result (the runtime's
+// separate pass): the same bits, for every kind, after a Clip or nothing,
+// with a residual after the activation (the post's) or before it.
+template <class Run>
+void expectPostInTilesMatches(Isa isa, const char *what, size_t m, size_t n,
+                              size_t ldc, std::mt19937 &rng, Run run) {
+  const std::vector<float> bias = wideRandom(rng, n);
+  const std::vector<float> res = wideRandom(rng, m * ldc);
+  for (const PostOp &op : allOps())
+    for (int mode = 0; mode < 4; ++mode) {
+      SCOPED_TRACE(std::string(what) + " kind " + std::to_string(int(op.kind)) +
+                   " mode " + std::to_string(mode));
+      Epilogue e;
+      e.bias = bias.data();
+      e.biasAxis = BiasAxis::PerColumn;
+      if (mode & 1) {
+        e.activation = Activation::Clip;
+        e.clipMin = -2.5f;
+        e.clipMax = 4.0f;
+      }
+      const bool resAfter = mode == 2, resBefore = mode == 3;
+      if (resBefore) {
+        e.residual = res.data();
+        e.ldr = ldc;
+      }
+      std::vector<float> want(m * ldc, 77.0f), got(m * ldc, 77.0f);
+      ASSERT_EQ(run(e, want.data()), Status::Ok);
+      postActivation(op, want.data(), ldc, resAfter ? res.data() : nullptr,
+                     ldc, m, n, isa);
+      e.post = &op;
+      if (resAfter) {
+        e.residual = res.data();
+        e.ldr = ldc;
+        e.residualAfterActivation = true;
+      }
+      ASSERT_EQ(run(e, got.data()), Status::Ok);
+      for (size_t i = 0; i < want.size(); ++i)
+        if (bitsOf(got[i]) != bitsOf(want[i]))
+          FAIL() << "at " << i / ldc << ", " << i % ldc << ": " << got[i]
+                 << " != " << want[i];
+    }
+}
+
+TEST(Activation, PostInTheTilesGivesAPassAftersBits) {
+  std::mt19937 rng(21);
+  for (Isa isa : {Isa::Generic, Isa::Avx2, Isa::Avx512}) {
+    if (!isaSupported(isa))
+      continue;
+    SCOPED_TRACE(isaName(isa));
+    // GEMMs: one K block and several (K 700), partial tiles, a row range.
+    for (size_t K : {size_t(50), size_t(700)}) {
+      const size_t M = 37, N = 75, ldc = 80;
+      const std::vector<float> a = wideRandom(rng, M * K);
+      const std::vector<float> b = wideRandom(rng, K * N);
+      expectPostInTilesMatches(isa, "sgemm", M, N, ldc, rng,
+                               [&](const Epilogue &e, float *c) {
+                                 return sgemm(M, N, K, a.data(), K, b.data(), N,
+                                              c, ldc, e, isa);
+                               });
+      std::vector<char> packed(packedBSize(K, N, isa));
+      ASSERT_EQ(packB(K, N, b.data(), N, packed.data(), isa), Status::Ok);
+      expectPostInTilesMatches(
+          isa, "sgemmPacked", M, N, ldc, rng,
+          [&](const Epilogue &e, float *c) {
+            Status s = sgemmPacked(M, N, K, a.data(), K, packed.data(), c, ldc,
+                                   e, isa, 0, 13);
+            return s != Status::Ok ? s
+                                   : sgemmPacked(M, N, K, a.data(), K,
+                                                 packed.data(), c, ldc, e, isa,
+                                                 13, M);
+          });
+    }
+    // Channels-last convolutions: pointwise, 3x3 (row-pointer and strided
+    // tiles), a first layer from NCHW (strided, tall and unfolded tiles),
+    // split in channel x pixel pieces.
+    struct Case {
+      size_t c, hw, oc, k, stride;
+    };
+    for (const Case &cs : {Case{24, 13, 40, 1, 1}, Case{16, 14, 70, 3, 1},
+                           Case{3, 30, 16, 3, 2}, Case{3, 23, 100, 3, 1}}) {
+      Conv2DShape s;
+      s.channels = cs.c;
+      s.height = s.width = cs.hw;
+      s.outChannels = cs.oc;
+      s.kernelH = s.kernelW = cs.k;
+      s.strideH = s.strideW = cs.stride;
+      s.padTop = s.padLeft = s.padBottom = s.padRight = cs.k / 2;
+      const size_t P = s.outHeight() * s.outWidth(), ldy = cs.oc + 3;
+      const std::vector<float> x = wideRandom(rng, cs.hw * cs.hw * cs.c);
+      const std::vector<float> w = wideRandom(rng, cs.oc * cs.c * cs.k * cs.k);
+      std::vector<char> packed(packedConvWeightsNhwcSize(s, isa));
+      std::vector<char> packedC(packedConvWeightsNhwcSize(s, isa));
+      ASSERT_EQ(packConvWeightsNhwc(s, w.data(), packed.data(), isa),
+                Status::Ok);
+      ASSERT_EQ(packConvWeightsNhwc(s, w.data(), packedC.data(), isa, true),
+                Status::Ok);
+      if (!conv2dNhwcSupported(s, packed.data(), isa))
+        continue; // (the generic path has no channels-last kernels)
+      // (ConvRange: channels, then pixels.)
+      const ConvRange pieces[] = {{0, cs.oc / 2, 0, P / 3},
+                                  {cs.oc / 2, cs.oc, 0, P / 3},
+                                  {0, cs.oc, P / 3, P}};
+      expectPostInTilesMatches(
+          isa, "conv2dNhwc", P, cs.oc, ldy, rng,
+          [&](const Epilogue &e, float *y) {
+            for (const ConvRange &r : pieces)
+              if (Status st = conv2dNhwc(s, x.data(), cs.c, packed.data(), y,
+                                         ldy, e, isa, r);
+                  st != Status::Ok)
+                return st;
+            return Status::Ok;
+          });
+      if (!conv2dNhwcFromNchwSupported(s, packedC.data(), isa))
+        continue;
+      expectPostInTilesMatches(
+          isa, "conv2dNhwcFromNchw", P, cs.oc, ldy, rng,
+          [&](const Epilogue &e, float *y) {
+            for (const ConvRange &r : pieces)
+              if (Status st = conv2dNhwcFromNchw(s, x.data(), packedC.data(),
+                                                 y, ldy, e, isa, r);
+                  st != Status::Ok)
+                return st;
+            return Status::Ok;
+          });
+    }
+  }
+}
+
+// The entry points whose kernels are not GEMM tiles refuse a post rather
+// than ignore it.
+TEST(Activation, PostRefusedWhereNoTileAppliesIt) {
+  Conv2DShape s;
+  s.channels = s.outChannels = 8;
+  s.height = s.width = 6;
+  s.kernelH = s.kernelW = 3;
+  std::vector<float> x(8 * 36, 1.0f), w(8 * 9, 1.0f), y(8 * 36);
+  const PostOp op{PostActivation::Silu};
+  Epilogue e;
+  e.post = &op;
+  EXPECT_EQ(depthwiseConv2d(s, x.data(), w.data(), y.data(), e),
+            Status::InvalidArgument);
 }
 
 } // namespace

@@ -70,6 +70,24 @@ const char *statusName(Status s);
 // Fused epilogue (fp32)
 //===----------------------------------------------------------------------===//
 
+/// An activation the CPU backend applies to a step's result while it is in
+/// cache. Each is the sequence of f32 operations Ember's lowering writes for
+/// it, in its order, so the bits are the interpreter's: min(v, 1) and
+/// max(v, 0) are `1 < v ? 1 : v` and `0 > v ? 0 : v`, a NaN giving the
+/// quiet NaN 0x7fc00000 (as the Loop ops Min and Max).
+enum class PostActivation : uint8_t {
+  Sigmoid,      ///< sigmoid(x), ember/math/Sigmoid.h
+  Silu,         ///< x * sigmoid(x) (SiLU, Swish)
+  HardSigmoid,  ///< max(min(x * alpha + beta, 1), 0)
+  XHardSigmoid, ///< x * HardSigmoid(x) (HardSwish written with HardSigmoid)
+  HardSwish,    ///< x * max(min(x / 6 + 0.5, 1), 0) (ONNX HardSwish)
+};
+
+struct PostOp {
+  PostActivation kind = PostActivation::Sigmoid;
+  float alpha = 0.0f, beta = 0.0f; ///< HardSigmoid's
+};
+
 enum class Activation : uint8_t { None, Relu, Clip };
 enum class BiasAxis : uint8_t {
   None,
@@ -82,6 +100,7 @@ enum class BiasAxis : uint8_t {
 ///   v = acc + (accumulate ? C_old : 0) + bias
 ///   if residual && !residualAfterActivation: v += R
 ///   v = activation(v)           // relu: max(v, 0); clip: min(max(v, lo), hi)
+///   if post: v = post(v)        // a PostActivation, postActivation's bits
 ///   if residual && residualAfterActivation:  v += R
 ///   C = v
 ///
@@ -99,6 +118,12 @@ struct Epilogue {
   size_t ldr = 0;
   bool residualAfterActivation = false;
   bool accumulate = false; ///< C += A*B ... instead of C = A*B ...
+  /// Non-null: a known activation after `activation`, applied by each
+  /// output tile to the values it has just stored (still in L1), with
+  /// postActivation's vector bodies, so the bits are a separate
+  /// postActivation pass's. Taken by sgemm, sgemmPacked and conv2dNhwc;
+  /// the other entry points return InvalidArgument when it is set.
+  const PostOp *post = nullptr;
 };
 
 //===----------------------------------------------------------------------===//
@@ -662,24 +687,6 @@ void tanhF32(float *v, size_t n, Isa isa = Isa::Auto);
 //===----------------------------------------------------------------------===//
 // Activations after a convolution or matrix product
 //===----------------------------------------------------------------------===//
-
-/// An activation the CPU backend applies to a step's result while it is in
-/// cache. Each is the sequence of f32 operations Ember's lowering writes for
-/// it, in its order, so the bits are the interpreter's: min(v, 1) and
-/// max(v, 0) are `1 < v ? 1 : v` and `0 > v ? 0 : v`, a NaN giving the
-/// quiet NaN 0x7fc00000 (as the Loop ops Min and Max).
-enum class PostActivation : uint8_t {
-  Sigmoid,      ///< sigmoid(x), ember/math/Sigmoid.h
-  Silu,         ///< x * sigmoid(x) (SiLU, Swish)
-  HardSigmoid,  ///< max(min(x * alpha + beta, 1), 0)
-  XHardSigmoid, ///< x * HardSigmoid(x) (HardSwish written with HardSigmoid)
-  HardSwish,    ///< x * max(min(x / 6 + 0.5, 1), 0) (ONNX HardSwish)
-};
-
-struct PostOp {
-  PostActivation kind = PostActivation::Sigmoid;
-  float alpha = 0.0f, beta = 0.0f; ///< HardSigmoid's
-};
 
 /// y[i*ldy + j] = act(y[i*ldy + j]) (+ res[i*ldr + j] when res is not
 /// null: a residual added after the activation), i < rows, j < cols. The
