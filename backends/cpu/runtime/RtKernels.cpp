@@ -429,8 +429,8 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, size_t g,
       return true;
     float *yc = y + q0 * ldy + c0;
     if (!fused)
-      applyPost(post, yc, ldy, postRes ? postRes + q0 * ldr + c0 : nullptr,
-                ldr, r.pixEnd - q0, c1 - c0);
+      applyPost(post, yc, ldy, postRes ? postRes + q0 * ldr + c0 : nullptr, ldr,
+                r.pixEnd - q0, c1 - c0);
     if (p[EMBER_RT_CONV_ROUND_F16])
       roundF16Rows(yc, r.pixEnd - q0, c1 - c0, ldy, isa);
   }
@@ -598,12 +598,11 @@ void gemmWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
       }
     } else {
       const float *b = static_cast<const float *>(t.b) + bo;
-      Epilogue eu =
-          epilogueOf(p[EMBER_RT_GEMM_ACT], p[EMBER_RT_GEMM_RES_AFTER], t.bias,
-                     BiasAxis::PerColumn, res ? res + m0 * ldc : nullptr, ldc,
-                     t.lo, t.hi);
-      const bool fusedU = fusePost(
-          post, op, postRes ? postRes + m0 * ldc : nullptr, ldc, eu);
+      Epilogue eu = epilogueOf(p[EMBER_RT_GEMM_ACT], p[EMBER_RT_GEMM_RES_AFTER],
+                               t.bias, BiasAxis::PerColumn,
+                               res ? res + m0 * ldc : nullptr, ldc, t.lo, t.hi);
+      const bool fusedU =
+          fusePost(post, op, postRes ? postRes + m0 * ldc : nullptr, ldc, eu);
       s = sgemm(m1 - m0, N, K, t.a + ao + m0 * lda, lda, b, ldb, c + m0 * ldc,
                 ldc, eu, isa, ws);
       if (s == Status::Ok && !fusedU)

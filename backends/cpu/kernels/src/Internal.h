@@ -186,8 +186,7 @@ inline void setTileEpilogue(TileArgs &t, const Epilogue &epi, Isa isa) {
 /// build's time; the reload from L1 is a load per vector beside the
 /// activation's 10 to 25 operations.
 template <class F> inline void withPost(TileArgs &t, F &&tile) {
-  if (!t.post || !t.last || t.rowBegin >= t.rowEnd ||
-      t.colBegin >= t.colEnd) {
+  if (!t.post || !t.last || t.rowBegin >= t.rowEnd || t.colBegin >= t.colEnd) {
     tile();
     return;
   }

@@ -218,8 +218,8 @@ void expectPostInTilesMatches(Isa isa, const char *what, size_t m, size_t n,
       }
       std::vector<float> want(m * ldc, 77.0f), got(m * ldc, 77.0f);
       ASSERT_EQ(run(e, want.data()), Status::Ok);
-      postActivation(op, want.data(), ldc, resAfter ? res.data() : nullptr,
-                     ldc, m, n, isa);
+      postActivation(op, want.data(), ldc, resAfter ? res.data() : nullptr, ldc,
+                     m, n, isa);
       e.post = &op;
       if (resAfter) {
         e.residual = res.data();
@@ -245,22 +245,20 @@ TEST(Activation, PostInTheTilesGivesAPassAftersBits) {
       const size_t M = 37, N = 75, ldc = 80;
       const std::vector<float> a = wideRandom(rng, M * K);
       const std::vector<float> b = wideRandom(rng, K * N);
-      expectPostInTilesMatches(isa, "sgemm", M, N, ldc, rng,
-                               [&](const Epilogue &e, float *c) {
-                                 return sgemm(M, N, K, a.data(), K, b.data(), N,
-                                              c, ldc, e, isa);
-                               });
+      expectPostInTilesMatches(
+          isa, "sgemm", M, N, ldc, rng, [&](const Epilogue &e, float *c) {
+            return sgemm(M, N, K, a.data(), K, b.data(), N, c, ldc, e, isa);
+          });
       std::vector<char> packed(packedBSize(K, N, isa));
       ASSERT_EQ(packB(K, N, b.data(), N, packed.data(), isa), Status::Ok);
       expectPostInTilesMatches(
-          isa, "sgemmPacked", M, N, ldc, rng,
-          [&](const Epilogue &e, float *c) {
+          isa, "sgemmPacked", M, N, ldc, rng, [&](const Epilogue &e, float *c) {
             Status s = sgemmPacked(M, N, K, a.data(), K, packed.data(), c, ldc,
                                    e, isa, 0, 13);
-            return s != Status::Ok ? s
-                                   : sgemmPacked(M, N, K, a.data(), K,
-                                                 packed.data(), c, ldc, e, isa,
-                                                 13, M);
+            return s != Status::Ok
+                       ? s
+                       : sgemmPacked(M, N, K, a.data(), K, packed.data(), c,
+                                     ldc, e, isa, 13, M);
           });
     }
     // Channels-last convolutions: pointwise, 3x3 (row-pointer and strided
@@ -293,24 +291,24 @@ TEST(Activation, PostInTheTilesGivesAPassAftersBits) {
       const ConvRange pieces[] = {{0, cs.oc / 2, 0, P / 3},
                                   {cs.oc / 2, cs.oc, 0, P / 3},
                                   {0, cs.oc, P / 3, P}};
-      expectPostInTilesMatches(
-          isa, "conv2dNhwc", P, cs.oc, ldy, rng,
-          [&](const Epilogue &e, float *y) {
-            for (const ConvRange &r : pieces)
-              if (Status st = conv2dNhwc(s, x.data(), cs.c, packed.data(), y,
-                                         ldy, e, isa, r);
-                  st != Status::Ok)
-                return st;
-            return Status::Ok;
-          });
+      expectPostInTilesMatches(isa, "conv2dNhwc", P, cs.oc, ldy, rng,
+                               [&](const Epilogue &e, float *y) {
+                                 for (const ConvRange &r : pieces)
+                                   if (Status st = conv2dNhwc(s, x.data(), cs.c,
+                                                              packed.data(), y,
+                                                              ldy, e, isa, r);
+                                       st != Status::Ok)
+                                     return st;
+                                 return Status::Ok;
+                               });
       if (!conv2dNhwcFromNchwSupported(s, packedC.data(), isa))
         continue;
       expectPostInTilesMatches(
           isa, "conv2dNhwcFromNchw", P, cs.oc, ldy, rng,
           [&](const Epilogue &e, float *y) {
             for (const ConvRange &r : pieces)
-              if (Status st = conv2dNhwcFromNchw(s, x.data(), packedC.data(),
-                                                 y, ldy, e, isa, r);
+              if (Status st = conv2dNhwcFromNchw(s, x.data(), packedC.data(), y,
+                                                 ldy, e, isa, r);
                   st != Status::Ok)
                 return st;
             return Status::Ok;
