@@ -8,6 +8,7 @@
 #include "RtGlue.h"
 
 #include "ember/cpu/Kernels.h"
+#include "ember/math/GemmBlocks.h"
 
 #include <algorithm>
 #include <cstring>
@@ -73,22 +74,6 @@ void convtTransposeX(void *ctx, int64_t begin, int64_t end, int64_t) {
   }
 }
 
-// MLAS's SGEMM K block for an n-column, k-deep product, as ONNX Runtime's
-// conv_transpose.cc runs it (n: the image's input pixels, k: the group's
-// channels): 128 x 128 strides traded against each other (the
-// interpreter's convTransposeStrideK, core/interp/kernels/NnConv.cpp).
-size_t convtStrideK(size_t n, size_t k) {
-  size_t strideN = 128, strideK = 128;
-  if (n >= k) {
-    while (strideK / 2 >= k)
-      strideN *= 2, strideK /= 2;
-  } else {
-    while (strideN > 16 && strideN / 2 >= n)
-      strideK *= 2, strideN /= 2;
-  }
-  return strideK;
-}
-
 // The deepest K block the library's sgemm computes as one fused
 // multiply-add chain from zero on every path (its kc: 384 on AVX-512, 256
 // on AVX2 and the generic kernel); a further block adds its own chain to
@@ -99,8 +84,9 @@ constexpr size_t kConvtLibraryKc = 256;
 // computes each block of it exactly (a block no deeper than its kc).
 size_t convtBlockK(const int64_t *p) {
   size_t cg = u(p[EMBER_RT_CONV_C]) / u(p[EMBER_RT_CONV_GROUPS]);
-  return std::min(cg,
-                  convtStrideK(u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]), cg));
+  return std::min(
+      cg, u(ember_mlas_sgemm_stride_k(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W],
+                                      int64_t(cg))));
 }
 bool convtLibraryBlocks(const int64_t *p) {
   return convtBlockK(p) <= kConvtLibraryKc;

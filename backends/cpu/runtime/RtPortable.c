@@ -7,6 +7,7 @@
  * EMBER_RT_NAME(x) names the entry points: ember_rt_x in bitcode for
  * bundles, ember_rtp_x when linked natively beside RtKernels.cpp. */
 #include "RtAbi.h"
+#include "ember/math/GemmBlocks.h"
 
 #ifndef EMBER_RT_NAME
 #define EMBER_RT_NAME(x) ember_rt_##x
@@ -206,20 +207,6 @@ static float fma_f32(float a, float b, float c) {
   return (float)s;
 }
 
-/* MLAS's SGEMM K block for an n-column, k-deep product (the interpreter's
- * convTransposeStrideK, core/interp/kernels/NnConv.cpp). */
-static int64_t convt_stride_k(int64_t n, int64_t k) {
-  int64_t sn = 128, sk = 128;
-  if (n >= k) {
-    while (sk / 2 >= k)
-      sn *= 2, sk /= 2;
-  } else {
-    while (sn > 16 && sn / 2 >= n)
-      sk *= 2, sn /= 2;
-  }
-  return sk < 1 ? 1 : sk;
-}
-
 int64_t EMBER_RT_NAME(conv_transpose_workspace_size)(const int64_t *p) {
   (void)p;
   return 0;
@@ -245,7 +232,7 @@ int32_t EMBER_RT_NAME(conv_transpose)(const int64_t *p, const float *x,
    * group's channels a fused multiply-add chain in MLAS's K blocks, the
    * blocks added in order; each element adds its taps from zero in
    * (kh, kw) order, then the bias. */
-  int64_t sk = convt_stride_k(H * W, cg);
+  int64_t sk = ember_mlas_sgemm_stride_k(H * W, cg);
   (void)workspace;
   for (int64_t n = 0; n < N; ++n)
     for (int64_t oc = 0; oc < OC; ++oc)

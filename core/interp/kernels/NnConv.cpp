@@ -3,6 +3,8 @@
 // float kinds narrower than f64 (as ONNX Runtime does).
 #include "interp/kernels/NnUtil.h"
 
+#include "ember/math/GemmBlocks.h"
+
 #include <cmath>
 
 namespace ember {
@@ -39,20 +41,6 @@ Status kernel_Conv(KernelContext &ctx) {
 }
 
 namespace {
-
-// The K block of MLAS's SGEMM (sgemm.cpp, MlasSgemmOperation) for an
-// n-column, k-deep product: 128 by 128 strides traded against each other.
-int64_t convTransposeStrideK(int64_t n, int64_t k) {
-  int64_t strideN = 128, strideK = 128;
-  if (n >= k) {
-    while (strideK / 2 >= k)
-      strideN *= 2, strideK /= 2;
-  } else {
-    while (strideN > 16 && strideN / 2 >= n)
-      strideK *= 2, strideN /= 2;
-  }
-  return std::max<int64_t>(strideK, 1);
-}
 
 template <typename C>
 C weightAt(const std::vector<C> &w, int64_t c, int64_t mg, int64_t mi,
@@ -100,7 +88,7 @@ Status kernel_ConvTranspose(KernelContext &ctx) {
       // summed over the group's input channels with fused multiply-adds,
       // in MLAS's K blocks), then col2im from zero (each output element
       // adds its taps in (kh, kw) order), then the bias.
-      const int64_t strideK = convTransposeStrideK(inP, cg);
+      const int64_t strideK = ember_mlas_sgemm_stride_k(inP, cg);
       std::vector<C> col(static_cast<size_t>(inP)),
           part(static_cast<size_t>(inP));
       for (int64_t n = 0; n < batch; ++n)
