@@ -744,6 +744,21 @@ bool floats(const View &v, int x, std::vector<double> &out) {
   return true;
 }
 
+// Why a Resize's region of interest and scales inputs (1 and 2) are not
+// those of an upsampling of H and W by f: none given or empty, or scales
+// the constant 1, 1, f, f. Empty when they are.
+std::string whyResizeOperands(const View &v, const v1::Node &n, int64_t f) {
+  int roi = v.in(n, 1), sc = v.in(n, 2);
+  if (roi >= 0 && v.type(roi).dims_size() && v.type(roi).dims(0) > 0)
+    return "a region of interest";
+  std::vector<double> s;
+  if (sc >= 0 && v.type(sc).dims_size() && v.type(sc).dims(0) > 0 &&
+      (!floats(v, sc, s) || s.size() != 4 || s[0] != 1 || s[1] != 1 ||
+       s[2] != double(f) || s[3] != double(f)))
+    return "scales that are not the constant 1, 1, f, f";
+  return "";
+}
+
 // Nearest upsampling of H and W by one integer factor (2..8) that reads
 // source pixel floor(X / f): a 1x1 pool whose result is stored repeated.
 std::string whyResize(const View &v, const v1::Node &n) {
@@ -770,14 +785,8 @@ std::string whyResize(const View &v, const v1::Node &n) {
     return "from " + std::to_string(xd[2]) + "x" + std::to_string(xd[3]) +
            " to " + std::to_string(yd[2]) + "x" + std::to_string(yd[3]) +
            " (the target upsamples H and W by one factor 2..8)";
-  int roi = v.in(n, 1), sc = v.in(n, 2);
-  if (roi >= 0 && v.type(roi).dims_size() && v.type(roi).dims(0) > 0)
-    return "a region of interest";
-  std::vector<double> s;
-  if (sc >= 0 && v.type(sc).dims_size() && v.type(sc).dims(0) > 0 &&
-      (!floats(v, sc, s) || s.size() != 4 || s[0] != 1 || s[1] != 1 ||
-       s[2] != double(f) || s[3] != double(f)))
-    return "scales that are not the constant 1, 1, f, f";
+  if (std::string why = whyResizeOperands(v, n, f); !why.empty())
+    return why;
   const std::string ctm =
       aStr(n, "coordinate_transformation_mode", "half_pixel");
   const std::string nm = aStr(n, "nearest_mode", "round_prefer_floor");
@@ -1014,14 +1023,9 @@ std::string upPattern(const View &v, int ri, UpPattern &p) {
   else
     return "coordinate_transformation_mode " + q(ctm) +
            " (the target's are half_pixel and asymmetric)";
-  int roi = v.in(n, 1), sc = v.in(n, 2), sz = v.in(n, 3);
-  if (roi >= 0 && v.type(roi).dims_size() && v.type(roi).dims(0) > 0)
-    return "a region of interest";
-  std::vector<double> s;
-  if (sc >= 0 && v.type(sc).dims_size() && v.type(sc).dims(0) > 0 &&
-      (!floats(v, sc, s) || s.size() != 4 || s[0] != 1 || s[1] != 1 ||
-       s[2] != double(f) || s[3] != double(f)))
-    return "scales that are not the constant 1, 1, f, f";
+  if (std::string why = whyResizeOperands(v, n, f); !why.empty())
+    return why;
+  int sz = v.in(n, 3);
   std::vector<int64_t> zs;
   if (sz >= 0 && v.type(sz).dims_size() && v.type(sz).dims(0) > 0 &&
       (!v.ints(sz, zs) || zs != yd))
