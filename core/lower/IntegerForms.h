@@ -9,6 +9,7 @@
 
 #include "ember/quant/Arith.h"
 
+#include <array>
 #include <optional>
 
 namespace ember {
@@ -124,5 +125,29 @@ Expected<std::optional<Value>> ortFloatBilinear(LoweringBuilder &b,
 // not one that kernel computes this way.
 Expected<std::optional<Value>> ortFloatInstanceNorm(LoweringBuilder &b,
                                                     const Node &n);
+
+// The phase decomposition of a 2-D ConvTranspose node n with the stored
+// 8-bit weights w ([Cin, Cout, kh, kw]; docs/quantization.md,
+// "ConvTranspose"): group 1, dilation 1, equal strides s along both axes,
+// kh and kw multiples of s, explicit pads (no output_shape or auto_pad),
+// and a result of s*oh x s*ow with every phase's padding >= 0. Phase
+// p = py*s + px is a stride-1 correlation of the input with weights[p]
+// ([Cout, Cin, th, tw], w's kind) and pads[p] (top, left, bottom, right),
+// giving an oh x ow map whose pixel (m, n) is the result's
+// (s*m + py, s*n + px). Empty when n is not of that form.
+struct ConvTransposePhases {
+  int64_t s = 1, th = 1, tw = 1, oh = 0, ow = 0;
+  std::vector<Tensor> weights;
+  std::vector<std::array<int64_t, 4>> pads;
+};
+std::optional<ConvTransposePhases> convTransposePhases(const Node &n,
+                                                       const Tensor &w);
+// The ConvInteger attributes of phase `phase`.
+AttrMap phaseConvAttrs(const ConvTransposePhases &p, size_t phase);
+// The s*s phase maps [N, K, oh, ow] (in phase order) interleaved into
+// [N, K, s*oh, s*ow]: Concat on the channels, then DepthToSpace (DCR) as
+// Reshape -> Transpose -> Reshape.
+Expected<Value> interleavePhases(LoweringBuilder &b,
+                                 const std::vector<Value> &phases, int64_t s);
 
 } // namespace ember

@@ -356,6 +356,10 @@ private:
       return conv(n);
     if (k == OpKind::QLinearConv)
       return qlinearConv(n);
+    // ONNX Runtime fuses no QDQ ConvTranspose: the float32 profile keeps it
+    // float.
+    if (k == OpKind::ConvTranspose && !float32())
+      return convTranspose(n);
     if (k == OpKind::MatMul || k == OpKind::Gemm)
       return matmul(n);
     if (k == OpKind::QLinearMatMul)
@@ -472,7 +476,7 @@ private:
 
   // The integer conv of x (params px) with weight w, plus the bias, as a
   // requantized value: the shared tail of Conv and QLinearConv.
-  Expected<Value> integerConv(LoweringBuilder &b, const Node &n, Value x,
+  Expected<Value> integerConv(LoweringBuilder &b, AttrMap attrs, Value x,
                               const QParams &px, Value wv, const Tensor &w,
                               const QParams &pw, const Tensor *bias,
                               const QParams *pb, const QParams &py, int64_t lo,
@@ -485,8 +489,7 @@ private:
         weightZeroPoints(b, pw)};
     while (!ins.empty() && !ins.back().node)
       ins.pop_back();
-    AttrMap attrs = n.attrs;
-    EMBER_ASSIGN(Value acc, b.op(OpKind::ConvInteger, ins, attrs));
+    EMBER_ASSIGN(Value acc, b.op(OpKind::ConvInteger, ins, std::move(attrs)));
     if (bias) {
       const ElemKind ak = accumulatorOf(px);
       Tensor t = accumulatorBias(*bias, pb, px.scale(), pw, channels, ak);
@@ -528,9 +531,61 @@ private:
       return false;
     LoweringBuilder b(f_, n);
     EMBER_ASSIGN(Value y,
-                 integerConv(b, n, x->q, x->p, n.inputs[1].node->inputs[0],
-                             *w->w, w->p, bias, pb ? &*pb : nullptr, out->p,
-                             out->lo, out->hi));
+                 integerConv(b, n.attrs, x->q, x->p,
+                             n.inputs[1].node->inputs[0], *w->w, w->p, bias,
+                             pb ? &*pb : nullptr, out->p, out->lo, out->hi));
+    finish(n, out->chain, y);
+    return true;
+  }
+
+  // DequantizeLinear -> ConvTranspose -> [clamps] -> QuantizeLinear with a
+  // constant weight quantized per tensor or per output channel (axis 1):
+  // one ConvInteger layer (bias, Requantize) per output phase, interleaved
+  // (IntegerConvTranspose.cpp). Integer sums are exact, so the phases
+  // compute the transposed convolution's accumulators bit for bit.
+  Expected<bool> convTranspose(Node &n) {
+    auto x = dequantized(n.inputs[0]);
+    auto w = dequantizedConstant(n.inputs[1]);
+    if (!x || !w || (!w->p.perTensor() && w->p.axis != 1) ||
+        !weightsFit(x->p, w->p))
+      return false;
+    auto phases = convTransposePhases(n, *w->w);
+    if (!phases)
+      return false;
+    const Tensor *bias = nullptr;
+    std::optional<QParams> pb;
+    if (n.hasInput(2)) {
+      Value bv = n.inputs[2];
+      if (bv.node->kind == OpKind::DequantizeLinear) {
+        bias = constantOf(bv.node->inputs[0]);
+        pb = dequantizeParams(*bv.node);
+        if (!bias || !pb)
+          return false;
+      } else {
+        bias = constantOf(bv);
+        if (!bias)
+          return false;
+      }
+    }
+    auto out = output(&n);
+    if (!out)
+      return false;
+    QParams pw = w->p; // per output channel: axis 0 of the phase weights
+    pw.axis = 0;
+    LoweringBuilder b(f_, n);
+    std::vector<Value> ys;
+    for (size_t k = 0; k < phases->weights.size(); ++k) {
+      Value wv = b.constant(phases->weights[k], "w" + std::to_string(k));
+      EMBER_ASSIGN(Value y,
+                   integerConv(b, phaseConvAttrs(*phases, k), x->q, x->p, wv,
+                               phases->weights[k], pw, bias,
+                               pb ? &*pb : nullptr, out->p, out->lo, out->hi));
+      ys.push_back(y);
+    }
+    Value y = ys[0];
+    if (phases->s > 1) {
+      EMBER_ASSIGN(y, interleavePhases(b, ys, phases->s));
+    }
     finish(n, out->chain, y);
     return true;
   }
@@ -555,9 +610,9 @@ private:
     }
     LoweringBuilder b(f_, n);
     AttrMap attrs = n.attrs;
-    EMBER_ASSIGN(Value y, integerConv(b, n, n.inputs[0], *px, n.inputs[3], *w,
-                                      *pw, bias, &pb, *py, lowestOf(py->kind),
-                                      highestOf(py->kind)));
+    EMBER_ASSIGN(Value y, integerConv(b, n.attrs, n.inputs[0], *px, n.inputs[3],
+                                      *w, *pw, bias, &pb, *py,
+                                      lowestOf(py->kind), highestOf(py->kind)));
     finishOp(n, y);
     return true;
   }
