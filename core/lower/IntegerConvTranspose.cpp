@@ -2,9 +2,9 @@
 // (docs/quantization.md, "ConvTranspose"): with stride s and a kernel a
 // multiple of s along each axis, output pixel (s*m + py, s*n + px) is an
 // ordinary stride-1 correlation of the input with the sub-kernel of taps
-// ky = (py + pad_top) mod s + s*t (and likewise along x), so each of the
-// s x s phases is a ConvInteger layer and the phases interleave into the
-// result (Concat, then DepthToSpace's reshape -> transpose -> reshape).
+// ky = (py + pad_top) mod s + s*t < k (and likewise along x), so each of
+// the s x s phases is a ConvInteger layer and the phases interleave into
+// the result (Concat, then DepthToSpace's reshape -> transpose -> reshape).
 #include "lower/IntegerForms.h"
 
 #include <cstring>
@@ -13,30 +13,31 @@ namespace ember {
 
 namespace {
 
-// The phase geometry along one axis: taps T = k / s, and for phase p the
-// first kernel tap r, and the phase convolution's padding.
+// The phase geometry along one axis: for phase p the first kernel tap r,
+// the taps T (those of r, r + s, ... below k) and the phase convolution's
+// padding.
 struct AxisPhases {
-  int64_t T = 0, out = 0; // taps per phase; each phase's result extent
-  std::vector<int64_t> r, padBegin, padEnd;
+  int64_t out = 0; // each phase's result extent
+  std::vector<int64_t> r, T, padBegin, padEnd;
 };
 
 std::optional<AxisPhases> axisPhases(int64_t in, int64_t k, int64_t s,
                                      int64_t pb, int64_t outFull) {
-  if (s < 1 || k % s != 0 || outFull % s != 0)
+  if (s < 1 || k < s || outFull % s != 0)
     return std::nullopt;
   AxisPhases a;
-  a.T = k / s;
   a.out = outFull / s;
   for (int64_t p = 0; p < s; ++p) {
     // out[s*m + p] = sum over t < T of x[m + c - t] * w[r + s*t],
     // r = (p + pb) mod s, c = floor((p + pb) / s): a correlation with the
     // reversed taps over the input padded by T - 1 - c before and
     // out - in + c after.
-    int64_t r = (p + pb) % s, c = (p + pb) / s;
-    int64_t before = a.T - 1 - c, after = a.out - in + c;
+    int64_t r = (p + pb) % s, c = (p + pb) / s, T = (k - r + s - 1) / s;
+    int64_t before = T - 1 - c, after = a.out - in + c;
     if (before < 0 || after < 0)
       return std::nullopt;
     a.r.push_back(r);
+    a.T.push_back(T);
     a.padBegin.push_back(before);
     a.padEnd.push_back(after);
   }
@@ -68,23 +69,22 @@ std::optional<ConvTransposePhases> convTransposePhases(const Node &n,
     return std::nullopt;
   ConvTransposePhases out;
   out.s = s;
-  out.th = ay->T;
-  out.tw = ax->T;
   out.oh = ay->out;
   out.ow = ax->out;
   const int64_t kh = w.dim(2), kw = w.dim(3);
   const uint8_t *src = w.raw();
   for (int64_t py = 0; py < s; ++py)
     for (int64_t px = 0; px < s; ++px) {
-      // G[o][i][jy][jx] = W[i][o][ry + s(T - 1 - jy)][rx + s(T - 1 - jx)]
-      Tensor g(Type(w.elem(), {Cout, Cin, ay->T, ax->T}));
+      // G[o][i][jy][jx] = W[i][o][ry + s(Ty - 1 - jy)][rx + s(Tx - 1 - jx)]
+      const int64_t Ty = ay->T[size_t(py)], Tx = ax->T[size_t(px)];
+      Tensor g(Type(w.elem(), {Cout, Cin, Ty, Tx}));
       uint8_t *dst = g.raw();
       for (int64_t o = 0; o < Cout; ++o)
         for (int64_t i = 0; i < Cin; ++i)
-          for (int64_t jy = 0; jy < ay->T; ++jy)
-            for (int64_t jx = 0; jx < ax->T; ++jx) {
-              int64_t ky = ay->r[size_t(py)] + s * (ay->T - 1 - jy);
-              int64_t kx = ax->r[size_t(px)] + s * (ax->T - 1 - jx);
+          for (int64_t jy = 0; jy < Ty; ++jy)
+            for (int64_t jx = 0; jx < Tx; ++jx) {
+              int64_t ky = ay->r[size_t(py)] + s * (Ty - 1 - jy);
+              int64_t kx = ax->r[size_t(px)] + s * (Tx - 1 - jx);
               *dst++ = src[((i * Cout + o) * kh + ky) * kw + kx];
             }
       out.weights.push_back(std::move(g));
@@ -96,7 +96,8 @@ std::optional<ConvTransposePhases> convTransposePhases(const Node &n,
 
 AttrMap phaseConvAttrs(const ConvTransposePhases &p, size_t phase) {
   AttrMap a;
-  a["kernel_shape"] = Attr::ofInts({p.th, p.tw});
+  a["kernel_shape"] =
+      Attr::ofInts({p.weights[phase].dim(2), p.weights[phase].dim(3)});
   a["pads"] = Attr::ofInts(
       {p.pads[phase][0], p.pads[phase][1], p.pads[phase][2], p.pads[phase][3]});
   return a;
