@@ -886,6 +886,48 @@ struct Builder {
     lp.layers.push_back(std::move(L));
   }
 
+  // A phase interleave (Analysis::ilvs) ending in Reshape node ri: the
+  // result gets its tensor, and each phase's pending convolution layer
+  // stores its rows at their pixels of it (NTensor::ilv).
+  void ilvLayer(int ri) {
+    const IlvPattern *p = nullptr;
+    for (const IlvPattern &u : an.ilvs)
+      if (u.reshape2 == ri)
+        p = &u;
+    const v1::Node &r = v.g.nodes(ri);
+    if (!p) {
+      err = "internal: Reshape " + q(r.name()) + " outside its interleave";
+      return;
+    }
+    const int y = v.out(r);
+    const int owner = newTensor(y, isOutput(y) ? NTensor::Kind::Output
+                                               : NTensor::Kind::Activation);
+    tensorOf[size_t(y)] = owner;
+    for (size_t k = 0; k < p->phases.size(); ++k) {
+      const int x = p->phases[k];
+      auto it = pending.find(x);
+      const GemmLayer *g =
+          it != pending.end() && it->second.layer.kind == Layer::Kind::Gemm
+              ? &it->second.layer.gemm
+              : nullptr;
+      if (!g || !g->requant || g->pool.on || g->add.on || g->out16 ||
+          !it->second.layer.lut.empty() || tensorOf[size_t(x)] >= 0) {
+        err = "interleave " + q(r.name()) + ": phase " + q(v.name(x)) +
+              " is not a convolution layer computed for it alone";
+        return;
+      }
+      const int t = materialize(x, owner, 0);
+      if (t < 0)
+        return;
+      lp.tensors[size_t(t)].ilv = p->s;
+      lp.tensors[size_t(t)].phase = int64_t(k);
+    }
+    // (The four nodes are the last phase layer's too, for the report.)
+    if (!lp.layers.empty())
+      for (int k : {p->concat, p->reshape1, p->transpose, ri})
+        lp.layers.back().nodes.push_back(v.g.nodes(k).name());
+  }
+
   // Split along channels at whole tiles: each part is a view of the input's
   // storage (no layer, no copy).
   void split(const v1::Node &n) {
@@ -1038,6 +1080,11 @@ struct Builder {
           tableChainEnd(i);
         continue;
       }
+      if (an.ilvOf[size_t(i)] >= 0) {
+        if (an.ilvOf[size_t(i)] == i)
+          ilvLayer(i);
+        continue;
+      }
       // The form table's builder (analyze found the row: the node is
       // claimed).
       const FormRow *row = rowFor(v.t, n.op());
@@ -1073,6 +1120,7 @@ void buildResize(Builder &b, int i) { b.resize(b.v.g.nodes(i)); }
 void buildMove(Builder &b, int i) { b.move(b.v.g.nodes(i)); }
 void buildTable(Builder &b, int i) { b.table(b.v.g.nodes(i)); }
 // (Chain members are built by Builder::run through Analysis::lutOf.)
+void buildInterleave(Builder &b, int i) { b.ilvLayer(i); }
 void buildChainPart(Builder &b, int i) {
   b.err = "internal: node " + std::to_string(i) + " outside its table chain";
 }

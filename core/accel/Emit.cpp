@@ -124,6 +124,59 @@ uint64_t upsampleStoreCount(const Target &t, int64_t lines, int64_t rows,
              : uint64_t(lines) * upsampleRowsCount(t, rows, up);
 }
 
+namespace {
+
+// The phase stores of phaseStore, each as (first phase pixel, lines,
+// pixels a line), whole lines together where one STORE writes them.
+template <typename F>
+void phaseRuns(const Target &t, int64_t p0, int64_t rows, int64_t oh,
+               int64_t ow, int64_t s, F &&run) {
+  const bool xstep = s == 2 && t.declares(OpKind::Store, "xstep");
+  const int64_t end = p0 + rows;
+  for (int64_t p = p0; p < end;) {
+    const int64_t y = (p % (oh * ow)) / ow, x = p % ow;
+    if (xstep && x == 0 && end - p >= ow && ow <= t.maxX &&
+        s * s * ow <= t.maxStride) {
+      const int64_t lines = std::min({(end - p) / ow, t.maxY, oh - y});
+      run(p, lines, ow);
+      p += lines * ow;
+      continue;
+    }
+    const int64_t n = std::min({ow - x, end - p, xstep ? t.maxX : t.maxY});
+    run(p, int64_t(1), n);
+    p += n;
+  }
+}
+
+} // namespace
+
+void phaseStore(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
+                uint64_t tile, int64_t p0, int64_t rows, int64_t oh, int64_t ow,
+                int64_t s, int64_t phase) {
+  const bool xstep = s == 2 && t.declares(OpKind::Store, "xstep");
+  const uint64_t rb = uint64_t(t.clsRowBytes(c));
+  const int64_t py = phase / s, px = phase % s;
+  phaseRuns(t, p0, rows, oh, ow, s, [&](int64_t p, int64_t lines, int64_t n) {
+    const int64_t img = p / (oh * ow), y = (p % (oh * ow)) / ow, x = p % ow;
+    const int64_t to = (img * s * oh + s * y + py) * s * ow + s * x + px;
+    const uint64_t dram = tile + uint64_t(to) * rb;
+    if (xstep) {
+      out.push_back(storeOp(t, c, sram + (p - p0), int64_t(dram), lines, n,
+                            lines > 1 ? s * s * ow : n));
+      out.back().xstep = 1;
+    } else { // a column of n one-row lines, s rows apart
+      out.push_back(storeOp(t, c, sram + (p - p0), int64_t(dram), n, 1, s));
+    }
+  });
+}
+
+uint64_t phaseStoreCount(const Target &t, int64_t p0, int64_t rows, int64_t oh,
+                         int64_t ow, int64_t s) {
+  uint64_t k = 0;
+  phaseRuns(t, p0, rows, oh, ow, s, [&](int64_t, int64_t, int64_t) { ++k; });
+  return k;
+}
+
 // A weight-stationary array preloads the next weight tile while the op
 // before streams, so an op takes max(rows, preload) cycles; an
 // output-stationary one streams its rows (its drain is per accumulator

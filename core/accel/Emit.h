@@ -40,6 +40,17 @@ uint64_t upsampleRowsCount(const Target &t, int64_t rows, int64_t up);
 // else upsampleRows line by line; upsampleStoreCount: how many.
 void upsampleStore(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
                    uint64_t dram, int64_t lines, int64_t rows, int64_t up);
+// Rows [p0, p0 + rows) of a phase map (NTensor::ilv: oh x ow pixels an
+// image, phase `phase` of s x s) stored at their pixels of the owner, whose
+// tile starts at `tile`: whole lines with one STORE of x step 1 for s = 2
+// where the target declares it (block row (y, x) to (2y)*2*2ow + 2x: two
+// owner lines a phase line), else each line as a column of one-row lines
+// s rows apart. phaseStoreCount: how many STOREs.
+void phaseStore(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
+                uint64_t tile, int64_t p0, int64_t rows, int64_t oh, int64_t ow,
+                int64_t s, int64_t phase);
+uint64_t phaseStoreCount(const Target &t, int64_t p0, int64_t rows, int64_t oh,
+                         int64_t ow, int64_t s);
 uint64_t upsampleStoreCount(const Target &t, int64_t lines, int64_t rows,
                             int64_t up);
 

@@ -71,6 +71,11 @@ std::string upsampleText(const Target &) {
          "asymmetric coordinates) of an i8/u8 map with equal input and "
          "output parameters";
 }
+std::string interleaveText(const Target &) {
+  return "the s x s phases of a transposed convolution (s 2..8), each the "
+         "requantized result of an 8-bit convolution read by the Concat "
+         "alone";
+}
 std::string moveText(const Target &) {
   return "of a tensor the target computes, keeping dim 1 and the pixel order "
          "(or a flatten into the MatMul that follows)";
@@ -127,6 +132,10 @@ const char *const kUpsample =
 const char *const kViews =
     "placement: of a tensor the target computes in the same partition, every "
     "part but the last a whole number of channel tiles (views of the input)";
+const char *const kInterleave =
+    "placement: a transposed convolution's phase interleave, Concat of the "
+    "s x s phase maps -> Reshape -> Transpose [0, 3, 4, 1, 5, 2] -> Reshape "
+    "(each phase layer stores at its pixels)";
 const char *const kPlaced =
     "placement: every input but the last a whole number of channel tiles "
     "(a multiple of the lanes), so producers store into the output";
@@ -292,6 +301,17 @@ const std::vector<FormRow> &formTable() {
        upsampleText,
        whyUpsampleNode,
        buildResize},
+      {"interleave",
+       "",
+       "Transpose",
+       {"i8", "u8"},
+       4,
+       kInterleave,
+       {},
+       {},
+       interleaveText,
+       whyInterleaveNode,
+       buildInterleave},
       {"reshape",
        "",
        "Reshape",
@@ -518,6 +538,11 @@ std::vector<OpClaim> claimedOps(const Target &t) {
     add16Dtypes(t, r, c);
     c.constraints = r.constraints(t);
     c.minRank = r.minRank;
+    // (A phase interleave's Concat, Reshape and Transpose hold the rank-6
+    // [N, s, s, K, H, W] between them; query_support refuses them elsewhere.)
+    if (t.form("interleave") &&
+        (op == "Concat" || op == "Reshape" || op == "Transpose"))
+      c.maxRank = 6;
     c.context = r.context;
     c.contextDtypes.assign(r.contextDtypes.begin(), r.contextDtypes.end());
     // A 16x8 layer's requantization (int64 accumulator in, int16 out) runs

@@ -335,7 +335,15 @@ std::string genGemm(const Target &tg, const Layer &L,
     };
     ops[oAcc].rows = ops[oAcc].footprint;
     ops[oConv].transfers = [&](const std::vector<int64_t> &t) {
-      return g.requant && !pool ? moveRowsCount(tg, outRows(t)) : 0;
+      if (!g.requant || pool)
+        return uint64_t(0);
+      // (A phase map's stores: counted from its first line.)
+      const NTensor *ot = g.out >= 0 && size_t(g.out) < ts.size()
+                              ? &ts[size_t(g.out)]
+                              : nullptr;
+      return ot && ot->ilv
+                 ? phaseStoreCount(tg, 0, outRows(t), g.OH, g.OW, ot->ilv)
+                 : moveRowsCount(tg, outRows(t));
     };
     ops[oConv].rows = ops[oConv].footprint;
     ops[oConv].engine = 1;
@@ -756,8 +764,19 @@ std::string genGemm(const Target &tg, const Layer &L,
       vadd(result, outN);
     // The table applies to the layer's result: the vector op writing it.
     sc.tail.back().lut = tb.lut;
-    moveRows(tg, sc.tail, true, Cls::Out, result, addr(g.out, ko, outP), outN,
-             g.out16);
+    const NTensor *ot =
+        g.out >= 0 && size_t(g.out) < ts.size() ? &ts[size_t(g.out)] : nullptr;
+    if (ot && ot->ilv) { // a transposed convolution's phase, at its pixels
+      const NTensor &own = ts[size_t(ot->base)];
+      const uint64_t tile =
+          uint64_t(own.dram) +
+          uint64_t((ot->tileOffset + ko) * own.P * own.rowBytes());
+      phaseStore(tg, sc.tail, Cls::Out, result, tile, outP, outN, g.OH, g.OW,
+                 ot->ilv, ot->phase);
+    } else {
+      moveRows(tg, sc.tail, true, Cls::Out, result, addr(g.out, ko, outP), outN,
+               g.out16);
+    }
   }
   if (wide)
     widen16(tg, L.gemm, tb, code);

@@ -1159,6 +1159,7 @@ Analysis analyze(const View &v, bool forCompile) {
   a.mulOf.assign(size_t(nn), -1);
   a.upOf.assign(size_t(nn), -1);
   const bool tables = rowFor(v.t, "TableLookup") != nullptr;
+  claimInterleaves(v, a);
   // Quantized multiplies first: their Casts and Subs come before the Mul.
   if (v.t.form("mul"))
     for (int i = 0; i < nn; ++i) {
@@ -1203,9 +1204,10 @@ Analysis analyze(const View &v, bool forCompile) {
   for (int i = 0; i < nn; ++i) {
     const std::string &op = v.g.nodes(i).op();
     if (a.sumOf[size_t(i)] >= 0 || a.lutOf[size_t(i)] >= 0 ||
-        a.mulOf[size_t(i)] >= 0 || a.upOf[size_t(i)] >= 0)
-      continue; // part of a sum (claimed with its Cast), a table chain or a
-                // multiply
+        a.mulOf[size_t(i)] >= 0 || a.upOf[size_t(i)] >= 0 ||
+        a.ilvOf[size_t(i)] >= 0)
+      continue; // part of a sum (claimed with its Cast), a table chain, a
+                // multiply, an upsampling or a phase interleave
     const FormRow *row = rowFor(v.t, op);
     a.why[size_t(i)] =
         row ? row->why(v, a, i, forCompile)
@@ -1233,6 +1235,7 @@ Analysis analyze(const View &v, bool forCompile) {
     }
   }
   unclaimSplitMuls16(v, a);
+  settleInterleaves(v, a);
   // An accumulator chain whose Requantize the target does not run still
   // runs (its int32 result is stored); nothing to undo.
   settleLaneParts(v, a);

@@ -134,6 +134,20 @@ struct UpPattern {
 // "" and the pattern of the Resize node `resize`, or why it is none.
 std::string upPattern(const View &v, int resize, UpPattern &out);
 
+// A transposed convolution's phases interleaved (Interleave.cpp;
+// docs/quantization.md, "ConvTranspose"): Concat of s x s equal i8/u8 maps
+// on axis 1, each read by it alone -> Reshape [N, s, s, K, H, W] ->
+// Transpose [0, 3, 4, 1, 5, 2] -> Reshape [N, K, s H, s W], each result
+// read by the next alone. Node indices; `phases` the maps (values) in
+// phase order.
+struct IlvPattern {
+  int concat = -1, reshape1 = -1, transpose = -1, reshape2 = -1;
+  std::vector<int> phases;
+  int64_t s = 0;
+};
+// "" and the pattern of the Concat node `concat`, or why it is none.
+std::string ilvPattern(const View &v, int concat, IlvPattern &out);
+
 struct Analysis {
   std::vector<std::string> why; // per node
   std::vector<Chain> chainOf;   // per value: accumulator chain producing it
@@ -144,7 +158,15 @@ struct Analysis {
   std::vector<MulPattern> muls;   // the quantized multiplies
   std::vector<int> upOf;          // per node: its upsampling's Requantize, -1
   std::vector<UpPattern> ups;     // the bilinear upsamplings
+  std::vector<int> ilvOf;         // per node: its interleave's last Reshape
+  std::vector<IlvPattern> ilvs;   // the phase interleaves
 };
+
+// Marks the nodes of every phase interleave (Analysis::ilvOf) before the
+// per-node checks; settleInterleaves, after them, unclaims those whose
+// phases are not convolutions the target runs.
+void claimInterleaves(const View &v, Analysis &a);
+void settleInterleaves(const View &v, Analysis &a);
 
 // QuantizedAdd parameters (docs/quantization.md): TFLite's add, or with
 // `exact` the fixed profile's exact add (its scales and zero points).
@@ -194,6 +216,7 @@ std::string whySumPartNode(const View &, Analysis &, int, bool);
 std::string whyTableNode(const View &, Analysis &, int, bool);
 std::string whyChainPartNode(const View &, Analysis &, int, bool);
 std::string whyUpsampleNode(const View &, Analysis &, int, bool);
+std::string whyInterleaveNode(const View &, Analysis &, int, bool);
 
 // ---- Split and Concat inside channel tiles (Lanes.cpp) --------------------
 
@@ -234,6 +257,7 @@ void buildMove(Builder &, int);
 void buildSumPart(Builder &, int);
 void buildTable(Builder &, int);
 void buildChainPart(Builder &, int);
+void buildInterleave(Builder &, int);
 
 // ---- the form table (Forms.cpp) ------------------------------------------
 

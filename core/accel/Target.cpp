@@ -27,9 +27,9 @@ const char *const kRegNames[kNumRegs] = {
     "add_x_offset_lo", "add_x_offset_hi", "add_x_a_mult",  "add_x_a_mult_hi",
     "add_x_b_mult",    "add_x_b_mult_hi"};
 // The forms of the layer's catalogue (Select.cpp), by name.
-const char *const kFormNames[] = {"conv", "matmul", "mean",    "requant",
-                                  "pool", "add",    "concat",  "reshape",
-                                  "mul",  "resize", "upsample"};
+const char *const kFormNames[] = {"conv", "matmul", "mean",     "requant",
+                                  "pool", "add",    "concat",   "reshape",
+                                  "mul",  "resize", "upsample", "interleave"};
 // The fields each operation's description may declare (bits of its
 // encoding), in the order the layer's text prints them.
 const std::vector<const char *> &knownFields(OpKind k) {

@@ -273,6 +273,8 @@ std::string tensorFields(const NTensor &x) {
     s += " dram=" + std::to_string(x.dram);
   if (x.laneFrom >= 0)
     s += " lanes_from=" + std::to_string(x.laneFrom);
+  if (x.ilv)
+    s += " ilv=" + std::to_string(x.ilv) + " phase=" + std::to_string(x.phase);
   return s;
 }
 
@@ -281,8 +283,14 @@ bool readTensor(Fields &f, int64_t lanes, NTensor &x) {
   if (!f.str("name", x.name) || !f.nums("dims", x.dims) ||
       !f.num("axis", x.axis) || !f.num("value", x.value, false) ||
       !f.num("base", x.base, false) || !f.num("tile", x.tileOffset, false) ||
-      !f.num("dram", x.dram, false) || !f.num("lanes_from", x.laneFrom, false))
+      !f.num("dram", x.dram, false) ||
+      !f.num("lanes_from", x.laneFrom, false) || !f.num("ilv", x.ilv, false) ||
+      !f.num("phase", x.phase, false))
     return false;
+  if (x.ilv < 0 || x.ilv > 8 || x.phase < 0 ||
+      (x.ilv && (x.phase >= x.ilv * x.ilv || x.base < 0)))
+    return f.fail("ilv", "a phase placement needs a base, ilv <= 8 and "
+                         "phase < ilv * ilv");
   const std::string *k = f.need("kind", true), *t = f.need("type", true);
   if (!k || !t)
     return false;

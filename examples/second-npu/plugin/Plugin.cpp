@@ -74,7 +74,7 @@ ember_error *getCapabilities(const ember_capabilities_params *p,
     for (const std::string &d : c.dtypes)
       o->add_dtypes(d);
     o->set_min_rank(c.minRank);
-    o->set_max_rank(4);
+    o->set_max_rank(c.maxRank);
     o->set_quantized(true);
     if (!c.constraints.empty())
       o->add_constraints(c.constraints);

@@ -41,6 +41,12 @@ struct NTensor {
   // are another tensor's, and its stores write only the 8-lane groups of
   // channels [laneFrom, C). -1: whole rows.
   int64_t laneFrom = -1;
+  // Placed at a pixel phase of its owner (a transposed convolution's
+  // phase: `base` the result, tile 0): pixel (n, y, x) of this map is pixel
+  // (n, ilv*y + phase / ilv, ilv*x + phase % ilv) of the owner, whose map is
+  // ilv times larger along H and W; its producer stores every row there
+  // (STORE's x step, ilv 2). 0: not placed so.
+  int64_t ilv = 0, phase = 0;
   std::vector<int8_t>
       data; // Constant: bytes in the tiled layout (rowBytes per row)
 

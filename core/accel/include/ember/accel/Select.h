@@ -40,6 +40,9 @@ struct OpClaim {
   std::vector<std::string> dtypes;
   std::string constraints;
   unsigned minRank = 0;
+  // Tensors of rank above 4 only inside a phase interleave (form
+  // 'interleave': its [N, s, s, K, H, W] reshape and transpose), else 4.
+  unsigned maxRank = 4;
   std::string context;
   std::vector<std::string> contextDtypes, indexDtypes;
 };
