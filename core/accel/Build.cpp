@@ -911,7 +911,7 @@ struct Builder {
               ? &it->second.layer.gemm
               : nullptr;
       if (!g || !g->requant || g->pool.on || g->add.on || g->out16 ||
-          !it->second.layer.lut.empty() || tensorOf[size_t(x)] >= 0) {
+          tensorOf[size_t(x)] >= 0) {
         err = "interleave " + q(r.name()) + ": phase " + q(v.name(x)) +
               " is not a convolution layer computed for it alone";
         return;

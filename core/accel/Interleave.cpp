@@ -83,11 +83,15 @@ std::string whyInterleaveNode(const View &v, Analysis &, int i, bool) {
 }
 
 // Each phase must be the requantized result of an 8-bit convolution the
-// target runs, with nothing fused after it, so its layer stores it at its
-// pixels.
+// target runs (through its output table, if any), so its layer stores it at
+// its pixels.
 std::string whyPhases(const View &v, const Analysis &a, const IlvPattern &p) {
   for (int x : p.phases) {
-    const int pi = v.producer[size_t(x)];
+    int pi = v.producer[size_t(x)];
+    if (pi >= 0 && a.lutOf[size_t(pi)] == pi)
+      for (const TableChain &tc : a.tables)
+        if (tc.exit == pi)
+          pi = v.producer[size_t(tc.root)];
     if (pi < 0 || v.g.nodes(pi).op() != "Requantize" ||
         !a.why[size_t(pi)].empty())
       return "phase " + q(v.name(x)) +

@@ -252,6 +252,7 @@ public:
     }
     EMBER_TRY(foldConstantDequantize());
     removeDeadQuantNodes();
+    EMBER_TRY(sinkTablesIntoPhases());
     return n;
   }
 
@@ -283,6 +284,45 @@ private:
   void erase(Node *n) {
     erased_.insert(n);
     f_.erase(n);
+  }
+
+  // A TableLookup of interleaved transposed-convolution phases (the
+  // interleave read by it alone) looks up each phase instead: the table is
+  // elementwise and the interleave only moves elements, so each phase's
+  // layer can apply it (an output table) before the phases interleave.
+  Status sinkTablesIntoPhases() {
+    std::vector<Node *> work;
+    for (auto &np : f_.nodes())
+      if (np->kind == OpKind::TableLookup)
+        work.push_back(np.get());
+    for (Node *t : work) {
+      const Users users = f_.computeUsers();
+      auto from = [&](Node *n, OpKind k) -> Node * {
+        Node *p = n->inputs[0].node;
+        return p && p->kind == k && soleUser(users, p) == n ? p : nullptr;
+      };
+      Node *r2 = from(t, OpKind::Reshape);
+      Node *tr = r2 ? from(r2, OpKind::Transpose) : nullptr;
+      Node *r1 = tr ? from(tr, OpKind::Reshape) : nullptr;
+      Node *cat = r1 ? from(r1, OpKind::Concat) : nullptr;
+      if (!cat || r1->types[0].rank() != 6 || cat->attrInt("axis", 0) != 1 ||
+          tr->attrInts("perm") != std::vector<int64_t>{0, 3, 4, 1, 5, 2})
+        continue;
+      const int64_t s = r1->types[0].dims()[1];
+      if (int64_t(cat->inputs.size()) != s * s)
+        continue;
+      LoweringBuilder b(f_, *t);
+      std::vector<Value> ys;
+      for (Value v : cat->inputs) {
+        EMBER_ASSIGN(Value y, b.op(OpKind::TableLookup, {v, t->inputs[1]}));
+        ys.push_back(y);
+      }
+      EMBER_ASSIGN(Value y, interleavePhases(b, ys, s));
+      f_.replaceAllUses(Value(t, 0), y);
+      for (Node *n : {t, r2, tr, r1, cat})
+        erase(n);
+    }
+    return Status::ok();
   }
 
   // DequantizeLinear of constants that no integer form consumed (weights
