@@ -25,8 +25,11 @@ convolutions (depthwise, grouped, strided, dilated, padded) and MatMul/Gemm
 reading int16 and writing int16, int8 or uint8, int8 layers writing int16
 (the precision boundaries), and int16 adds, then (--wide2) 16-bit pools,
 means, mixed-width adds, multiplies and conversions, and, after the lane
-cases (--lanes), (--wide3) int16 clamps on their own (Clip, Relu), each
-group with a seed of its own,
+cases (--lanes), (--wide3) int16 clamps on their own (Clip, Relu), and
+(--convt) transposed convolutions (stride 2, 3 or 4, kernels 2..6,
+PyTorch's kernel 3 / padding 1 / output_padding 1, per-channel weights
+on axis 1, an activation or a Sigmoid table after), each group with a seed
+of its own,
 the way ONNX Runtime's quantizer writes QDQ graphs: input float ->
 QuantizeLinear -> DequantizeLinear -> op -> QuantizeLinear ->
 DequantizeLinear -> output float.
@@ -760,6 +763,60 @@ def wide_clamp_case(rng):
                f"->{names[dto]}{' same params' if r < 0.5 else ''}")
 
 
+# Transposed convolutions the NPU runs as phase layers (docs/npu-backend.md,
+# "Transposed convolutions"): (kernel, stride, pads, output_padding).
+CONVT = ((2, 2, 0, 0), (4, 2, 1, 0), (3, 2, 1, 1), (4, 2, 0, 0),
+         (5, 2, 2, 1), (2, 2, 0, 0), (4, 2, 1, 0), (3, 3, 0, 0),
+         (4, 4, 0, 0), (6, 3, 0, 0))
+
+
+def convt_case(rng):
+    """A QDQ ConvTranspose as ONNX Runtime's quantizer writes it (weights
+    [C, K, k, k] per output channel on axis 1, an int32 bias), with Relu,
+    Clip or a Sigmoid (an output table) after, over maps up to 40 pixels
+    wide and channel counts across several channel tiles."""
+    g = G(rng)
+    k, s, p, op = CONVT[int(rng.integers(len(CONVT)))]
+    big = rng.random() < 0.3
+    H, W = (int(rng.integers(2, 41 if big else 11)) for _ in range(2))
+    C = int(rng.choice([3, 8, 16, 24, 40]))
+    K = int(rng.choice([1, 8, 16, 24, 40]))
+    dt = act_dtype(rng)
+    x = g.input([1, C, H, W])
+    xd, xp = g.qdq(x, dt, float(rng.uniform(-3.0, -0.5)),
+                   float(rng.uniform(0.5, 3.0)))
+    w = rng.integers(-127, 128, (C, K, k, k)).astype(np.int8)
+    sw = rng.uniform(0.002, 0.02, K).astype(np.float32)
+    wd = g.node("DequantizeLinear", [g.const(w, "w"), g.const(sw, "ws"),
+                                     g.const(np.zeros(K, np.int8), "wz")],
+                {"axis": 1}, s="dqw")
+    sx = float(scale_of(g, xp[0]))
+    b = bias(g, rng, K, sx, sw)
+    attrs = {"kernel_shape": [k, k], "strides": [s, s],
+             "pads": [p, p, p, p]}
+    if op:
+        attrs["output_padding"] = [op, op]
+    y = g.node("ConvTranspose", [xd, wd, b], attrs)
+    r = rng.random()
+    act = "relu" if r < 0.4 else "clip" if r < 0.6 else "sigmoid" \
+        if r < 0.8 else ""
+    if act == "relu":
+        y = g.node("Relu", [y])
+    elif act == "clip":
+        y = g.node("Clip", [y, g.const(np.float32(0.0)),
+                            g.const(np.float32(6.0))])
+    span = float(np.sqrt(C * k * k / (s * s))) * 1.5
+    if act == "sigmoid":
+        yd, _ = g.qdq(y, dt, -span, span)
+        y = g.node("Sigmoid", [yd])
+        yd, _ = g.qdq(y, dt, 0.0, 1.0)
+    else:
+        yd, _ = g.qdq(y, dt, 0.0 if act else -span, span)
+    g.output(yd)
+    return g, (f"convtranspose k{k} s{s} p{p} op{op} C{C} K{K} {H}x{W}" +
+               (f" {act}" if act else ""))
+
+
 def conv_cfg(rng):
     k = int(rng.integers(1, 8))
     s = int(rng.integers(1, 3))
@@ -822,6 +879,9 @@ def main():
                     help="16-bit clamp cases (Clip/Relu on the stored "
                          "int16 values), after the lane cases, with a seed of "
                          "their own")
+    ap.add_argument("--convt", type=int, default=24,
+                    help="transposed convolution cases (convt_case), after "
+                         "the 16-bit clamps, with a seed of their own")
     args = ap.parse_args()
     import onnxruntime as ort
     rng = np.random.default_rng(args.seed)
@@ -834,15 +894,19 @@ def main():
     wide2 = np.random.default_rng(args.seed + 5000)
     lanes = np.random.default_rng(args.seed + 6000)
     wide3 = np.random.default_rng(args.seed + 7000)
+    convt = np.random.default_rng(args.seed + 8000)
     n_placed = args.count + args.extra + args.placement
     n_wide = n_placed + args.wide
     n_resize = n_wide + args.resize
     n_wide2 = n_resize + args.wide2
     n_lanes = n_wide2 + args.lanes
-    for i in range(n_lanes + args.wide3):
+    n_wide3 = n_lanes + args.wide3
+    for i in range(n_wide3 + args.convt):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_lanes:
+        if i >= n_wide3:
+            g, desc = convt_case(convt)
+        elif i >= n_lanes:
             g, desc = wide_clamp_case(wide3)
         elif i >= n_wide2:
             r = lanes.random()
