@@ -478,6 +478,66 @@ TEST(NpuGraph, SplitConcatResize) {
   run(b, {xv, skip}, {cat, cat2}, "split/concat/resize", 4);
 }
 
+// A transposed convolution's phases as the lowering writes them
+// (docs/quantization.md, "ConvTranspose"): s x s convolution layers (here
+// 1x1: kernel = stride) interleaved by Concat -> Reshape -> Transpose ->
+// Reshape, which the target runs as placement (each phase stored at its
+// pixels: STORE's x step at stride 2, one-row lines at stride 3), then a
+// convolution reading the interleaved map.
+TEST(NpuGraph, ConvTransposePhases) {
+  const int64_t D = npu::kDim;
+  for (int64_t s : {2, 3}) {
+    std::mt19937 rng(unsigned(40 + s));
+    GB b;
+    ConvQ q;
+    q.C = 5;
+    q.K = D + 3;
+    q.H = 4;
+    q.W = 7;
+    q.k = 1;
+    q.pad = 0;
+    HT xv = randomT(rng, "u8", {1, q.C, q.H, q.W}, 0, 255);
+    int x = b.input("x", "u8", xv.dims);
+    std::vector<Built> ph;
+    for (int64_t p = 0; p < s * s; ++p)
+      ph.push_back(convChain(b, rng, x, xv, q, "p" + std::to_string(p)));
+    const int64_t K = q.K, H = q.H, W = q.W;
+    std::vector<int> ins;
+    for (const Built &c : ph)
+      ins.push_back(c.y);
+    int cy = b.value("cat", "u8", {1, s * s * K, H, W});
+    GB::setInt(b.node("Concat", "cat", ins, {cy}), "axis", 1);
+    int r1s = b.constant("r1s", HT{"i64", {6}, {1, s, s, K, H, W}});
+    int r1 = b.value("r1", "u8", {1, s, s, K, H, W});
+    b.node("Reshape", "r1", {cy, r1s}, {r1});
+    int t = b.value("t", "u8", {1, K, H, s, W, s});
+    GB::setInts(b.node("Transpose", "t", {r1}, {t}), "perm",
+                {0, 3, 4, 1, 5, 2});
+    int r2s = b.constant("r2s", HT{"i64", {4}, {1, K, s * H, s * W}});
+    HT up{"u8", {1, K, s * H, s * W}, {}};
+    up.v.resize(size_t(up.size()));
+    for (int64_t p = 0; p < s * s; ++p)
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t y = 0; y < H; ++y)
+          for (int64_t xx = 0; xx < W; ++xx)
+            up.v[size_t((k * s * H + s * y + p / s) * s * W + s * xx + p % s)] =
+                ph[size_t(p)].yref.v[size_t((k * H + y) * W + xx)];
+    int uy = b.value("up", "u8", up.dims);
+    b.node("Reshape", "r2", {t, r2s}, {uy});
+    b.output(uy);
+    ConvQ q2;
+    q2.C = K;
+    q2.K = 9;
+    q2.H = s * H;
+    q2.W = s * W;
+    Built after = convChain(b, rng, uy, up, q2, "after");
+    b.output(after.y);
+    // Layers: the s x s phases and the convolution after them.
+    run(b, {xv}, {up, after.yref}, "convtranspose phases s" + std::to_string(s),
+        size_t(s * s + 1));
+  }
+}
+
 // A global mean with new output parameters: Cast -> Sub -> ReduceSum ->
 // Requantize (docs/quantization.md), and one with the input's parameters:
 // AveragePool over the whole image (rounding half up).
