@@ -59,6 +59,17 @@ if(EMBER AND PYTHON)
   if(NOT rc EQUAL 0 AND NOT rc EQUAL 77)
     message(FATAL_ERROR "DIM ${DIM} resize_cycles.sh failed:\n${out}")
   endif()
+  # The transposed convolutions' phase layers (STOREs with an x step).
+  execute_process(COMMAND bash ${SRC}/tests/npu/resize_cycles.sh ${EMBER} ${BIN}/bin/ember-npu
+                          ${PYTHON} ${BIN}/convt-cycles
+                          plugin:${BIN}/lib/ember/libember_npu_sim.so convt
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  string(REGEX MATCH "[0-9]+ transposed convolution programs[^\n]*|skipped[^\n]*"
+         summary "${out}")
+  message("DIM ${DIM} resize_cycles.sh convt: ${summary}")
+  if(NOT rc EQUAL 0 AND NOT rc EQUAL 77)
+    message(FATAL_ERROR "DIM ${DIM} resize_cycles.sh convt failed:\n${out}")
+  endif()
   execute_process(COMMAND ${PYTHON} ${SRC}/tests/npu/hw_semantics.py --ember ${EMBER}
                           --npu ${BIN}/bin/ember-npu --dim ${DIM} --executor rtl
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)

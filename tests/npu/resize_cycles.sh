@@ -4,23 +4,31 @@
 # VECTOR, nearest by repeating STOREs, LOADs and STOREs overlapping) on the
 # SystemC model and the RTL, every instruction retiring in the same cycle
 # (`ember-npu cosim --cycles`) and the bytes equal. Each case's NPU program
-# is handed over by a golden run (backend option handover=DIR).
-#   resize_cycles.sh EMBER EMBER_NPU PYTHON WORKDIR [TARGET]
+# is handed over by a golden run (backend option handover=DIR). With GROUP
+# convt (ctest npu-convt-cycles-rtl): the transposed convolutions'
+# phase layers (gen_layers.py --convt: STOREs with an x step) instead.
+#   resize_cycles.sh EMBER EMBER_NPU PYTHON WORKDIR [TARGET [GROUP]]
 # TARGET: npu-sim (default) or plugin:<a sub-build's libember_npu_sim.so>.
 set -uo pipefail
-ember=$1 npu=$2 python=$3 work=$4 target=${5:-npu-sim}
+ember=$1 npu=$2 python=$3 work=$4 target=${5:-npu-sim} group=${6:-resize}
+case $group in
+  resize) counts=(--convt 0 --resize 32) prefix=resize what=upsampling ;;
+  convt) counts=(--convt 24 --resize 0) prefix=convtranspose
+    what="transposed convolution" ;;
+  *) echo "unknown group '$group' (resize or convt)"; exit 1 ;;
+esac
 "$python" -c "import onnx, onnxruntime" 2>/dev/null ||
   { echo "skipped: needs onnx and onnxruntime (scripts/install-deps.sh)"; exit 77; }
 rm -rf "$work" && mkdir -p "$work"
 "$python" "$(dirname "$0")/gen_layers.py" "$work/cases" --count 0 --extra 0 \
-  --placement 0 --wide 0 --wide2 0 --lanes 0 --wide3 0 --convt 0 --resize 32 >"$work/gen.log" 2>&1 ||
+  --placement 0 --wide 0 --wide2 0 --lanes 0 --wide3 0 "${counts[@]}" >"$work/gen.log" 2>&1 ||
   { cat "$work/gen.log"; exit 1; }
 # Every other group set to 0 cases: a new group of gen_layers.py must be too.
 "$python" -c "import json, sys
 bad = [d['case'] for d in json.load(open(sys.argv[1]))
-       if not d['desc'].startswith('resize')]
-sys.exit('not upsampling cases (a new gen_layers.py group?): ' + ' '.join(bad)
-         if bad else 0)" "$work/cases/index.json" || exit 1
+       if not d['desc'].startswith(sys.argv[2])]
+sys.exit('not ' + sys.argv[2] + ' cases (a new gen_layers.py group?): ' +
+         ' '.join(bad) if bad else 0)" "$work/cases/index.json" "$prefix" || exit 1
 status=0 n=0
 for c in "$work"/cases/case_*; do
   name=$(basename "$c") h=$work/handover/$(basename "$c")
@@ -44,5 +52,5 @@ print({d['case']: d['desc'] for d in json.load(open(sys.argv[1]))}[sys.argv[2]])
   n=$((n + 1))
   echo "$name: $(tail -n 1 <<< "$out")"
 done
-echo "$n upsampling programs compared, SystemC vs RTL, cycles and bytes"
+echo "$n $what programs compared, SystemC vs RTL, cycles and bytes"
 exit $status
