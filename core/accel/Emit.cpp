@@ -127,7 +127,7 @@ uint64_t upsampleStoreCount(const Target &t, int64_t lines, int64_t rows,
 namespace {
 
 // The phase stores of phaseStore, each as (first phase pixel, lines,
-// pixels a line), whole lines together where one STORE writes them.
+// pixels a line), whole lines together where one store writes them.
 template <typename F>
 void phaseRuns(const Target &t, int64_t p0, int64_t rows, int64_t oh,
                int64_t ow, int64_t s, F &&run) {

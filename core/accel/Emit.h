@@ -42,10 +42,10 @@ void upsampleStore(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
                    uint64_t dram, int64_t lines, int64_t rows, int64_t up);
 // Rows [p0, p0 + rows) of a phase map (NTensor::ilv: oh x ow pixels an
 // image, phase `phase` of s x s) stored at their pixels of the owner, whose
-// tile starts at `tile`: whole lines with one STORE of x step 1 for s = 2
+// tile starts at `tile`: whole lines with one store of x step 1 for s = 2
 // where the target declares it (block row (y, x) to (2y)*2*2ow + 2x: two
 // owner lines a phase line), else each line as a column of one-row lines
-// s rows apart. phaseStoreCount: how many STOREs.
+// s rows apart. phaseStoreCount: how many stores.
 void phaseStore(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
                 uint64_t tile, int64_t p0, int64_t rows, int64_t oh, int64_t ow,
                 int64_t s, int64_t phase);

@@ -4,7 +4,7 @@
 // ConvTranspose as a convolution layer and interleaves them with
 // Concat -> Reshape -> Transpose -> Reshape (DepthToSpace, DCR). The target
 // runs those four nodes as no work at all: each phase layer stores its rows
-// at their pixels of the result (NTensor::ilv, STORE's x step).
+// at their pixels of the result (NTensor::ilv, the store op's x step).
 #include "SelectInternal.h"
 
 namespace ember::accel::sel {

@@ -45,7 +45,7 @@ struct NTensor {
   // phase: `base` the result, tile 0): pixel (n, y, x) of this map is pixel
   // (n, ilv*y + phase / ilv, ilv*x + phase % ilv) of the owner, whose map is
   // ilv times larger along H and W; its producer stores every row there
-  // (STORE's x step, ilv 2). 0: not placed so.
+  // (the store op's x step, ilv 2). 0: not placed so.
   int64_t ilv = 0, phase = 0;
   std::vector<int8_t>
       data; // Constant: bytes in the tiled layout (rowBytes per row)
