@@ -4,8 +4,8 @@
 # (npu.RtlEquivalenceTest), the RTL-vs-SystemC cycle agreement (npu.RtlCycleTest), the 16-bit
 # forms against the 16x8 definition (tests/npu/hw_semantics16.py, given -DPYTHON) and, given the
 # main build's ember (-DEMBER, -DPYTHON), the instructions against the interpreter
-# (tests/npu/hw_semantics.py) and the compiled upsampling layers' cycles (tests/npu/resize_cycles.sh)
-# on the RTL.
+# (tests/npu/hw_semantics.py) and the compiled upsampling and transposed convolution layers'
+# cycles (tests/npu/resize_cycles.sh) on the RTL.
 # -DSRC=<source dir> -DBIN=<sub-build dir> -DDIM=<8|32> -DGEN=<generator> [-DEMBER= -DPYTHON=]
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC} -B ${BIN} -G ${GEN}
                         -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_TESTS=ON
