@@ -1,6 +1,6 @@
 // The phase decomposition of a quantized 2-D ConvTranspose
-// (docs/quantization.md, "ConvTranspose"): with stride s and a kernel a
-// multiple of s along each axis, output pixel (s*m + py, s*n + px) is an
+// (docs/quantization.md, "ConvTranspose"): with stride s along both axes,
+// output pixel (s*m + py, s*n + px) is an
 // ordinary stride-1 correlation of the input with the sub-kernel of taps
 // ky = (py + pad_top) mod s + s*t < k (and likewise along x), so each of
 // the s x s phases is a ConvInteger layer and the phases interleave into
@@ -51,7 +51,7 @@ std::optional<ConvTransposePhases> convTransposePhases(const Node &n,
   const Dims &xd = n.inputs[0].type().dims();
   const Dims &yd = n.types[0].dims();
   if (xd.size() != 4 || w.rank() != 4 || yd.size() != 4 ||
-      n.attrInt("group", 1) != 1 || n.hasAttr("output_shape") ||
+      n.attrInt("group", 1) < 1 || n.hasAttr("output_shape") ||
       n.attrString("auto_pad", "NOTSET") != "NOTSET" || elemSize(w.elem()) != 1)
     return std::nullopt;
   auto ints = [&](const char *name, size_t len, int64_t def) {
@@ -62,13 +62,19 @@ std::optional<ConvTransposePhases> convTransposePhases(const Node &n,
   if (st.size() != 2 || dil.size() != 2 || pads.size() != 4 || dil[0] != 1 ||
       dil[1] != 1 || st[0] != st[1])
     return std::nullopt;
-  const int64_t s = st[0], Cin = w.dim(0), Cout = w.dim(1);
+  // W is [Cin, Cout / group, kh, kw]: group gi's input channels
+  // gi * Cin / group.. produce its output channels gi * Cout / group..
+  const int64_t group = n.attrInt("group", 1), s = st[0], Cin = w.dim(0);
+  const int64_t Mg = w.dim(1), Cout = Mg * group, Cg = Cin / group;
+  if (Cin % group != 0)
+    return std::nullopt;
   auto ay = axisPhases(xd[2], w.dim(2), s, pads[0], yd[2]);
   auto ax = axisPhases(xd[3], w.dim(3), s, pads[1], yd[3]);
   if (!ay || !ax)
     return std::nullopt;
   ConvTransposePhases out;
   out.s = s;
+  out.group = group;
   out.oh = ay->out;
   out.ow = ax->out;
   const int64_t kh = w.dim(2), kw = w.dim(3);
@@ -77,15 +83,15 @@ std::optional<ConvTransposePhases> convTransposePhases(const Node &n,
     for (int64_t px = 0; px < s; ++px) {
       // G[o][i][jy][jx] = W[i][o][ry + s(Ty - 1 - jy)][rx + s(Tx - 1 - jx)]
       const int64_t Ty = ay->T[size_t(py)], Tx = ax->T[size_t(px)];
-      Tensor g(Type(w.elem(), {Cout, Cin, Ty, Tx}));
+      Tensor g(Type(w.elem(), {Cout, Cg, Ty, Tx}));
       uint8_t *dst = g.raw();
       for (int64_t o = 0; o < Cout; ++o)
-        for (int64_t i = 0; i < Cin; ++i)
+        for (int64_t i = o / Mg * Cg; i < (o / Mg + 1) * Cg; ++i)
           for (int64_t jy = 0; jy < Ty; ++jy)
             for (int64_t jx = 0; jx < Tx; ++jx) {
               int64_t ky = ay->r[size_t(py)] + s * (Ty - 1 - jy);
               int64_t kx = ax->r[size_t(px)] + s * (Tx - 1 - jx);
-              *dst++ = src[((i * Cout + o) * kh + ky) * kw + kx];
+              *dst++ = src[((i * Mg + o % Mg) * kh + ky) * kw + kx];
             }
       out.weights.push_back(std::move(g));
       out.pads.push_back({ay->padBegin[size_t(py)], ax->padBegin[size_t(px)],
@@ -98,6 +104,8 @@ AttrMap phaseConvAttrs(const ConvTransposePhases &p, size_t phase) {
   AttrMap a;
   a["kernel_shape"] =
       Attr::ofInts({p.weights[phase].dim(2), p.weights[phase].dim(3)});
+  if (p.group > 1)
+    a["group"] = Attr::ofInt(p.group);
   a["pads"] = Attr::ofInts(
       {p.pads[phase][0], p.pads[phase][1], p.pads[phase][2], p.pads[phase][3]});
   return a;

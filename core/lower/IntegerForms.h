@@ -128,16 +128,17 @@ Expected<std::optional<Value>> ortFloatInstanceNorm(LoweringBuilder &b,
 
 // The phase decomposition of a 2-D ConvTranspose node n with the stored
 // 8-bit weights w ([Cin, Cout, kh, kw]; docs/quantization.md,
-// "ConvTranspose"): group 1, dilation 1, equal strides s along both axes,
+// "ConvTranspose"): any group, dilation 1, equal strides s along both axes,
 // kh, kw >= s, explicit pads (no output_shape or auto_pad), and a result
 // of s*oh x s*ow with every phase's padding >= 0. Phase p = py*s + px is a
-// stride-1 correlation of the input with weights[p] ([Cout, Cin, th, tw],
+// stride-1 correlation (of `group` groups) of the input with weights[p]
+// ([Cout, Cin / group, th, tw],
 // w's kind: the taps of the phase, ceil((k - r) / s) along an axis whose
 // first tap is r) and pads[p] (top, left, bottom, right),
 // giving an oh x ow map whose pixel (m, n) is the result's
 // (s*m + py, s*n + px). Empty when n is not of that form.
 struct ConvTransposePhases {
-  int64_t s = 1, oh = 0, ow = 0;
+  int64_t s = 1, group = 1, oh = 0, ow = 0;
   std::vector<Tensor> weights;
   std::vector<std::array<int64_t, 4>> pads;
 };

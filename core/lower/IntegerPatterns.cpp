@@ -610,8 +610,18 @@ private:
     auto out = output(&n);
     if (!out)
       return false;
-    QParams pw = w->p; // per output channel: axis 0 of the phase weights
+    // Per output channel: axis 0 of the phase weights. With groups, W's
+    // axis 1 holds the Cout / group channels of a group, the same in each.
+    QParams pw = w->p;
     pw.axis = 0;
+    if (!pw.perTensor() && phases->group > 1) {
+      QParams one = pw;
+      for (int64_t g = 1; g < phases->group; ++g) {
+        pw.scales.insert(pw.scales.end(), one.scales.begin(), one.scales.end());
+        pw.zeroPoints.insert(pw.zeroPoints.end(), one.zeroPoints.begin(),
+                             one.zeroPoints.end());
+      }
+    }
     LoweringBuilder b(f_, n);
     std::vector<Value> ys;
     for (size_t k = 0; k < phases->weights.size(); ++k) {

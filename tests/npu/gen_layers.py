@@ -772,28 +772,37 @@ CONVT = ((2, 2, 0, 0), (4, 2, 1, 0), (3, 2, 1, 1), (4, 2, 0, 0),
 
 def convt_case(rng):
     """A QDQ ConvTranspose as ONNX Runtime's quantizer writes it (weights
-    [C, K, k, k] per output channel on axis 1, an int32 bias), with Relu,
-    Clip or a Sigmoid (an output table) after, over maps up to 40 pixels
-    wide and channel counts across several channel tiles."""
+    [C, K / group, k, k] per output channel on axis 1, an int32 bias), with
+    Relu, Clip or a Sigmoid (an output table) after, over maps up to 40
+    pixels wide and channel counts across several channel tiles; a quarter
+    grouped (depthwise with a channel multiplier of 1 or 2, or 2 groups)."""
     g = G(rng)
     k, s, p, op = CONVT[int(rng.integers(len(CONVT)))]
     big = rng.random() < 0.3
     H, W = (int(rng.integers(2, 41 if big else 11)) for _ in range(2))
     C = int(rng.choice([3, 8, 16, 24, 40]))
     K = int(rng.choice([1, 8, 16, 24, 40]))
+    grp = 1
+    if rng.random() < 0.25:
+        C = int(rng.choice([8, 16, 24]))
+        grp = C if rng.random() < 0.6 else 2
+        K = C * int(rng.choice([1, 2]))
     dt = act_dtype(rng)
     x = g.input([1, C, H, W])
     xd, xp = g.qdq(x, dt, float(rng.uniform(-3.0, -0.5)),
                    float(rng.uniform(0.5, 3.0)))
-    w = rng.integers(-127, 128, (C, K, k, k)).astype(np.int8)
-    sw = rng.uniform(0.002, 0.02, K).astype(np.float32)
+    w = rng.integers(-127, 128, (C, K // grp, k, k)).astype(np.int8)
+    sw = rng.uniform(0.002, 0.02, K // grp).astype(np.float32)
     wd = g.node("DequantizeLinear", [g.const(w, "w"), g.const(sw, "ws"),
-                                     g.const(np.zeros(K, np.int8), "wz")],
+                                     g.const(np.zeros(K // grp, np.int8),
+                                             "wz")],
                 {"axis": 1}, s="dqw")
     sx = float(scale_of(g, xp[0]))
-    b = bias(g, rng, K, sx, sw)
+    # (Output channel o of group o // (K / group) has W's scale o % (K /
+    # group).)
+    b = bias(g, rng, K, sx, np.tile(sw, grp))
     attrs = {"kernel_shape": [k, k], "strides": [s, s],
-             "pads": [p, p, p, p]}
+             "pads": [p, p, p, p], "group": grp}
     if op:
         attrs["output_padding"] = [op, op]
     y = g.node("ConvTranspose", [xd, wd, b], attrs)
@@ -805,7 +814,7 @@ def convt_case(rng):
     elif act == "clip":
         y = g.node("Clip", [y, g.const(np.float32(0.0)),
                             g.const(np.float32(6.0))])
-    span = float(np.sqrt(C * k * k / (s * s))) * 1.5
+    span = float(np.sqrt(C / grp * k * k / (s * s))) * 1.5
     if act == "sigmoid":
         yd, _ = g.qdq(y, dt, -span, span)
         y = g.node("Sigmoid", [yd])
@@ -814,6 +823,7 @@ def convt_case(rng):
         yd, _ = g.qdq(y, dt, 0.0 if act else -span, span)
     g.output(yd)
     return g, (f"convtranspose k{k} s{s} p{p} op{op} C{C} K{K} {H}x{W}" +
+               (f" group {grp}" if grp > 1 else "") +
                (f" {act}" if act else ""))
 
 
