@@ -465,6 +465,48 @@ std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
   return os.str();
 }
 
+namespace {
+
+// A phase map (NTensor::ilv) fits its owner: 4-D, the owner ilv times
+// larger along H and W with the same images, its tiles inside the owner's,
+// 8-bit rows, and written only by requantizing GEMM layers with nothing
+// fused after them (their stores go to its pixels), read by no layer.
+std::string checkPhases(const LayerProgram &lp) {
+  const int n = int(lp.tensors.size());
+  for (int k = 0; k < n; ++k) {
+    const NTensor &x = lp.tensors[size_t(k)];
+    if (!x.ilv)
+      continue;
+    const NTensor &o = lp.tensors[size_t(x.base)];
+    const std::string at = "tensor '" + x.name + "' (ilv " +
+                           std::to_string(x.ilv) + ", phase " +
+                           std::to_string(x.phase) + ")";
+    if (x.dims.size() != 4 || o.dims.size() != 4 || o.dims[0] != x.dims[0] ||
+        o.dims[2] != x.ilv * x.dims[2] || o.dims[3] != x.ilv * x.dims[3])
+      return at + ": its owner '" + o.name + "' is not " +
+             std::to_string(x.ilv) + " times its map along H and W";
+    if (x.i32 || x.i16 || o.i32 || o.i16 ||
+        x.tileOffset + ceilDiv(x.C, x.lanes ? x.lanes : 1) >
+            ceilDiv(o.C, o.lanes ? o.lanes : 1))
+      return at + ": not 8-bit channel tiles inside its owner's";
+    for (const Layer &L : lp.layers) {
+      for (int t : layerTensors(L))
+        if (t == k && layerOutput(L) != k)
+          return at + ": read by layer '" + L.name +
+                 "' (a phase map is only stored)";
+      if (layerOutput(L) == k &&
+          (L.kind != Layer::Kind::Gemm || !L.gemm.requant || L.gemm.pool.on ||
+           L.gemm.add.on || L.gemm.out16))
+        return at + ": written by layer '" + L.name +
+               "', which is not a requantizing convolution or MatMul with "
+               "nothing fused after it";
+    }
+  }
+  return "";
+}
+
+} // namespace
+
 std::string parseLayers(const Target &t, const std::string &text,
                         LayerProgram &out) {
   out = LayerProgram();
@@ -665,7 +707,7 @@ std::string parseLayers(const Target &t, const std::string &text,
   for (const NTensor &x : out.tensors)
     if (x.base >= 0 && out.tensors[size_t(x.base)].base >= 0)
       return "tensor '" + x.name + "' is placed in a tensor that is placed";
-  return "";
+  return checkPhases(out);
 }
 
 // ---- the scheduled program -------------------------------------------------
