@@ -348,6 +348,12 @@ private:
       }
       if (!allConst)
         continue;
+      // ONNX Runtime computes these weights at run time (it folds no
+      // DequantizeLinear), which sets its ConvTranspose's K blocks
+      // (ember/math/GemmBlocks.h): the consumer keeps that to know.
+      for (const Use &u : users.at(n))
+        if (u.user && u.user->kind == OpKind::ConvTranspose && u.operand == 1)
+          u.user->attrs["computed_weights"] = Attr::ofInt(1);
       EMBER_ASSIGN(auto res, evaluateNode(*n, ins));
       Node *c = f_.addConstant(n->outNames[0] + ".folded", std::move(res[0]));
       f_.replaceAllUses(Value(n, 0), Value(c));

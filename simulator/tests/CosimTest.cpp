@@ -5,10 +5,12 @@
 // 16-bit forms) and the example kernels; a DUT with a planted bug (an
 // executor of one's own behind ember_npu_device_create_external that wraps
 // the golden model and corrupts one instruction's result, drops a write or
-// miscounts) is caught at that instruction, with its bytes.
+// miscounts: FaultyDut.h, also the library tests/npu/FaultyExecutor.cpp)
+// is caught at that instruction, with its bytes.
 //
 //===----------------------------------------------------------------------===//
 #include "ember/npu/Cosim.h"
+#include "FaultyDut.h"
 #include "Kernels.h"
 #include "NpuTestUtil.h"
 #include "ProgramGen.h"
@@ -20,87 +22,6 @@
 
 namespace ember::npu::test {
 namespace {
-
-/// A faulty executor: the golden model, with instruction `victim`'s record
-/// changed as `mode` says (and DRAM too, for a DRAM write).
-struct Faulty {
-  enum Mode { Flip, Drop, Count } mode = Flip;
-  uint64_t victim = 0;
-  ember_npu_device_t *inner = nullptr;
-  ember_npu_retire_fn fn = nullptr;
-  void *user = nullptr;
-  uint8_t *dram = nullptr;
-};
-
-int forward(void *u, const ember_npu_retire_t *r) {
-  Faulty &f = *static_cast<Faulty *>(u);
-  if (r->index != f.victim || !r->num_writes)
-    return f.fn ? f.fn(f.user, r) : 0;
-  ember_npu_retire_t copy = *r;
-  std::vector<ember_npu_write_t> w(r->writes, r->writes + r->num_writes);
-  std::vector<uint8_t> first(w[0].data, w[0].data + w[0].bytes);
-  if (f.mode == Faulty::Flip) {
-    first[0] ^= 0x40;
-    w[0].data = first.data();
-  } else if (f.mode == Faulty::Drop) {
-    w.erase(w.begin());
-  } else {
-    copy.macs += 1;
-  }
-  copy.writes = w.data();
-  copy.num_writes = static_cast<uint32_t>(w.size());
-  copy.flags &= ~EMBER_NPU_RETIRE_SUPERSET;
-  return f.fn ? f.fn(f.user, &copy) : 0;
-}
-
-ember_npu_executor_ops_t faultyOps() {
-  ember_npu_executor_ops_t ops;
-  std::memset(&ops, 0, sizeof ops);
-  ops.struct_size = sizeof ops;
-  ops.abi_version = EMBER_NPU_EXECUTOR_ABI_VERSION;
-  ops.name = "faulty-golden";
-  ops.create = [](const ember_npu_config_t *cfg, const char *options,
-                  void **ctx, char *err, size_t n) -> int {
-    auto *f = new Faulty();
-    f->mode = options[0] == 'd'   ? Faulty::Drop
-              : options[0] == 'c' ? Faulty::Count
-                                  : Faulty::Flip;
-    f->victim = std::strtoull(options + 1, nullptr, 10);
-    ember_npu_config_t c = *cfg;
-    c.executor = EMBER_NPU_EXECUTOR_GOLDEN;
-    if (ember_npu_device_create(&c, &f->inner) != EMBER_NPU_STATUS_OK) {
-      std::snprintf(err, n, "no golden device");
-      delete f;
-      return 1;
-    }
-    *ctx = f;
-    return 0;
-  };
-  ops.destroy = [](void *ctx) {
-    auto *f = static_cast<Faulty *>(ctx);
-    ember_npu_device_destroy(f->inner);
-    delete f;
-  };
-  ops.run = [](void *ctx, const void *insns, size_t count, uint8_t *dram,
-               uint64_t bytes, ember_npu_counters_t *counters,
-               ember_npu_retire_fn fn, void *user, char *err, size_t n) -> int {
-    auto *f = static_cast<Faulty *>(ctx);
-    f->fn = fn;
-    f->user = user;
-    ember_npu_dram_write(f->inner, 0, dram, bytes);
-    ember_npu_program_load(f->inner, insns, count);
-    ember_npu_set_retire_callback(f->inner, forward, f);
-    ember_npu_status_t st = ember_npu_run(f->inner);
-    ember_npu_dram_read(f->inner, 0, dram, bytes);
-    ember_npu_counters_read(f->inner, counters);
-    if (st != EMBER_NPU_STATUS_OK) {
-      std::snprintf(err, n, "%s", ember_npu_device_last_error(f->inner));
-      return 1;
-    }
-    return 0;
-  };
-  return ops;
-}
 
 ember_npu_device_t *load(ember_npu_device_t *d, const TestCase &tc) {
   std::vector<uint8_t> zero(kTestDramBytes, 0);
@@ -182,7 +103,6 @@ TEST(Cosim, RtlWritesAWaveformWindow) {
 #endif
 
 TEST(Cosim, PlantedBugsAreNamedAtTheirInstruction) {
-  static const ember_npu_executor_ops_t ops = faultyOps();
   ember_npu_device_t *g = makeDevice(EMBER_NPU_EXECUTOR_GOLDEN, kTestDramBytes);
   ember_npu_config_t cfg;
   ember_npu_config_init(&cfg);
@@ -204,7 +124,7 @@ TEST(Cosim, PlantedBugsAreNamedAtTheirInstruction) {
     std::snprintf(opt, sizeof opt, "%c%llu", modes[seed % 3],
                   static_cast<unsigned long long>(victim));
     ember_npu_device_t *dut = nullptr;
-    ASSERT_EQ(ember_npu_device_create_external(&cfg, &ops, opt, &dut),
+    ASSERT_EQ(ember_npu_device_create_external(&cfg, faulty::ops(), opt, &dut),
               EMBER_NPU_STATUS_OK)
         << ember_npu_last_load_error();
     CosimResult r = cosim(g, dut, tc);

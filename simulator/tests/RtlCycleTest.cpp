@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <string>
 
 namespace ember::npu::test {
 namespace {
@@ -42,6 +43,26 @@ struct Devices {
     ember_npu_device_destroy(systemc);
   }
 };
+
+// One program's cycle counts on the RTL and the SystemC model (the same
+// words and DRAM image), or what failed on either.
+struct Cycles {
+  uint64_t rtl = 0, systemc = 0;
+  std::string error;
+};
+Cycles runBoth(const Devices &d, const std::vector<Word> &words,
+               const std::vector<uint8_t> &dram) {
+  RunOutput r = runProgram(d.rtl, words, dram, false);
+  RunOutput s = runProgram(d.systemc, words, dram, false);
+  Cycles c;
+  c.rtl = r.counters.cycles;
+  c.systemc = s.counters.cycles;
+  if (r.status != EMBER_NPU_STATUS_OK)
+    c.error = "RTL: " + r.error;
+  else if (s.status != EMBER_NPU_STATUS_OK)
+    c.error = "SystemC: " + s.error;
+  return c;
+}
 
 /// Spec version 3's 16-bit forms in compute-only programs: the 16x8 layer
 /// (two planes' GEMMs, REQUANT acc16 to int16 and int8, with the int64
@@ -424,14 +445,11 @@ TEST(RtlCycles, ComputeOnlyProgramsAgreeExactly) {
   std::vector<uint8_t> dram(1 << 16, 0);
   int exact = 0, total = 0;
   for (const auto &[name, prog] : computeOnlyPrograms()) {
-    std::vector<Word> words = encodeAll(prog);
-    RunOutput r = runProgram(d.rtl, words, dram, false);
-    RunOutput s = runProgram(d.systemc, words, dram, false);
-    ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << name << ": " << r.error;
-    ASSERT_EQ(s.status, EMBER_NPU_STATUS_OK) << name << ": " << s.error;
+    Cycles c = runBoth(d, encodeAll(prog), dram);
+    ASSERT_EQ(c.error, "") << name;
     ++total;
-    exact += r.counters.cycles == s.counters.cycles;
-    EXPECT_EQ(r.counters.cycles, s.counters.cycles) << name;
+    exact += c.rtl == c.systemc;
+    EXPECT_EQ(c.rtl, c.systemc) << name;
   }
   std::printf("compute-only programs: %d of %d with identical cycle counts\n",
               exact, total);
@@ -513,12 +531,9 @@ TEST(RtlCycles, UncontendedDmaAgrees) {
     int exact = 0, total = 0;
     int64_t worst = 0;
     for (const auto &[name, prog] : dmaPrograms()) {
-      std::vector<Word> words = encodeAll(prog);
-      RunOutput r = runProgram(d.rtl, words, dram, false);
-      RunOutput s = runProgram(d.systemc, words, dram, false);
-      ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << name << ": " << r.error;
-      ASSERT_EQ(s.status, EMBER_NPU_STATUS_OK) << name << ": " << s.error;
-      int64_t diff = int64_t(s.counters.cycles) - int64_t(r.counters.cycles);
+      Cycles c = runBoth(d, encodeAll(prog), dram);
+      ASSERT_EQ(c.error, "") << name;
+      int64_t diff = int64_t(c.systemc) - int64_t(c.rtl);
       ++total;
       exact += diff == 0;
       worst = std::max<int64_t>(worst, diff < 0 ? -diff : diff);
@@ -582,15 +597,11 @@ TEST(RtlCycles, ContendedDmaAgreesExactly) {
     ASSERT_NE(d.rtl, nullptr);
     int exact = 0, total = 0;
     for (const auto &[name, prog] : contendedDmaPrograms()) {
-      std::vector<Word> words = encodeAll(prog);
-      RunOutput r = runProgram(d.rtl, words, dram, false);
-      RunOutput s = runProgram(d.systemc, words, dram, false);
-      ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << name << ": " << r.error;
-      ASSERT_EQ(s.status, EMBER_NPU_STATUS_OK) << name << ": " << s.error;
+      Cycles c = runBoth(d, encodeAll(prog), dram);
+      ASSERT_EQ(c.error, "") << name;
       ++total;
-      exact += r.counters.cycles == s.counters.cycles;
-      EXPECT_EQ(r.counters.cycles, s.counters.cycles)
-          << name << " at " << bw << " B/cycle";
+      exact += c.rtl == c.systemc;
+      EXPECT_EQ(c.rtl, c.systemc) << name << " at " << bw << " B/cycle";
     }
     std::printf("contended DMA programs at %u B/cycle: %d of %d identical\n",
                 bw, exact, total);
@@ -626,18 +637,14 @@ TEST(RtlCycles, KernelsAgreeExactly) {
   for (const KernelCase &c : cases) {
     Devices d(1 << 20, c.bw);
     ASSERT_NE(d.rtl, nullptr);
-    std::vector<Word> words = kernels::encodeProgram(c.k.program);
-    RunOutput r = runProgram(d.rtl, words, c.k.dram, false);
-    RunOutput s = runProgram(d.systemc, words, c.k.dram, false);
-    ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
-    ASSERT_EQ(s.status, EMBER_NPU_STATUS_OK) << s.error;
-    double diff = (double(s.counters.cycles) - double(r.counters.cycles)) /
-                  double(r.counters.cycles);
+    Cycles n = runBoth(d, kernels::encodeProgram(c.k.program), c.k.dram);
+    ASSERT_EQ(n.error, "") << c.k.name;
+    double diff = (double(n.systemc) - double(n.rtl)) / double(n.rtl);
     errs.push_back(std::fabs(diff));
     std::printf("| %s | %s | %u | %llu | %llu | %+.2f%% |\n", c.k.name.c_str(),
                 c.db ? "double" : "serialized", c.bw,
-                static_cast<unsigned long long>(r.counters.cycles),
-                static_cast<unsigned long long>(s.counters.cycles), 100 * diff);
+                static_cast<unsigned long long>(n.rtl),
+                static_cast<unsigned long long>(n.systemc), 100 * diff);
   }
   std::sort(errs.begin(), errs.end());
   double median = errs[errs.size() / 2];

@@ -32,10 +32,10 @@ namespace {
 constexpr double kBound = 8;
 // The first compilations of a process grow the heap by about 350 KB (LLVM's
 // one-time state: target and pass registries, option tables, libm symbols
-// found), most of it in the first four but a tail of a few hundred bytes
-// each up to about the 40th (JIT alone) or, through the plugin, the 100th
-// to 150th (varying from run to run, longer on a loaded machine); counting
-// starts after it.
+// found), most of it in the first four. Read without settling glibc's
+// thread cache, a tail of a few hundred bytes each followed up to about the
+// 40th (JIT alone) or, through the plugin, the 100th to 150th; settled
+// readings are flat from about the 8th. Counting starts after the tail.
 constexpr int kWarmUp = 48, kPluginWarmUp = 160;
 
 // A matrix product (the library's GEMM call), a libm call and a fused
@@ -51,11 +51,11 @@ const char *const kModel =
 )";
 
 // Heap growth per cycle: `warm` cycles, then windows of n, n and 2n cycles;
-// the least per-cycle figure of them. A leak shows in every window;
-// glibc's per-thread cache of freed chunks (tcache), which mallinfo2 counts
-// as in use, fills by a kilobyte or so now and then (in the kit's process
-// it made two windows of 32 compilations read 31-63 bytes each in 5 runs of
-// 12), but it is bounded, so it cannot do so in all of them. On a loaded
+// the least per-cycle figure of them. A leak shows in every window. Each
+// reading settles this thread's cache of freed chunks (glibc's tcache,
+// which mallinfo2 counts as in use and which filled by a kilobyte or so
+// now and then: settledHeapInUse); the pool's threads keep caches of
+// their own, bounded, so they cannot grow the heap in every window. On a loaded
 // machine the warm-up tail can still be running in the first three windows
 // (seen once in a parallel ctest run): while the least is not below
 // `bound`, up to five more windows of 2n are counted. A leak of `bound`
@@ -69,10 +69,10 @@ double growthPerCycle(int warm, int n, double bound,
     if (window >= 3 && least < bound)
       break;
     int count = window == 0 || window == 1 ? n : 2 * n;
-    int64_t before = heapInUse();
+    int64_t before = settledHeapInUse();
     for (int i = 0; i < count; ++i)
       cycle();
-    double g = double(heapInUse() - before) / count;
+    double g = double(settledHeapInUse() - before) / count;
     std::printf("  %d cycles: %+.1f bytes per cycle\n", count, g);
     least = window == 0 ? g : std::min(least, g);
   }

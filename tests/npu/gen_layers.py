@@ -165,6 +165,18 @@ def activation(g, rng, x):
     return x, ""
 
 
+def conv_node(g, rng, xd, sx, cfg):
+    """The Conv of conv_cfg's cfg on the QDQ tensor xd (scale tensor sx):
+    per-channel weights, an int32 bias, cfg's kernel, strides, pads,
+    dilations and groups."""
+    C, K, k, grp = cfg["C"], cfg["K"], cfg["k"], cfg["group"]
+    w, sw = weights(g, rng, [K, C // grp, k, k])
+    b = bias(g, rng, K, scale_of(g, sx), sw)
+    attrs = {"kernel_shape": [k, k], "strides": [cfg["s"]] * 2,
+             "pads": cfg["pads"], "dilations": [cfg["d"]] * 2, "group": grp}
+    return g.node("Conv", [xd, w, b], attrs)
+
+
 def conv_case(rng, cfg):
     g = G(rng)
     N, C, H, W = cfg["N"], cfg["C"], cfg["H"], cfg["W"]
@@ -172,11 +184,7 @@ def conv_case(rng, cfg):
     dt = act_dtype(rng)
     xd, (sx, _) = g.qdq(x, dt, -2.0, 2.0)
     K, k, grp = cfg["K"], cfg["k"], cfg["group"]
-    w, sw = weights(g, rng, [K, C // grp, k, k])
-    b = bias(g, rng, K, scale_of(g, sx), sw)
-    attrs = {"kernel_shape": [k, k], "strides": [cfg["s"]] * 2,
-             "pads": cfg["pads"], "dilations": [cfg["d"]] * 2, "group": grp}
-    y = g.node("Conv", [xd, w, b], attrs)
+    y = conv_node(g, rng, xd, sx, cfg)
     y, act = activation(g, rng, y)
     yd, yp = g.qdq(y, act_dtype(rng), 0.0 if act else -3.0, 4.0)
     desc = (f"conv N{N} C{C} {H}x{W} K{K} k{k} s{cfg['s']} d{cfg['d']} "
@@ -543,11 +551,7 @@ def wide_conv_case(rng):
     dti, dto = wide_dtypes(rng)
     xd, (sx, _) = g.qdq(x, dti, -2.0, 2.0)
     K, k, grp = cfg["K"], cfg["k"], cfg["group"]
-    w, sw = weights(g, rng, [K, C // grp, k, k])
-    b = bias(g, rng, K, scale_of(g, sx), sw)
-    attrs = {"kernel_shape": [k, k], "strides": [cfg["s"]] * 2,
-             "pads": cfg["pads"], "dilations": [cfg["d"]] * 2, "group": grp}
-    y = g.node("Conv", [xd, w, b], attrs)
+    y = conv_node(g, rng, xd, sx, cfg)
     y, act = activation(g, rng, y)
     yd, _ = g.qdq(y, dto, 0.0 if act else -3.0, 4.0)
     g.output(yd)

@@ -284,32 +284,37 @@ def resize_case(rng, ctm, f, sizes=False):
     return m, {"x": floats_of(qx, sx, zx)}, -1
 
 
-def mlas_stride_k(n, k):
-    """MLAS's SGEMM K block for an n-column, k-deep product."""
+def mlas_stride_k(n, k, computed_w):
+    """MLAS's SGEMM K block for an n-column, k-deep product; computed_w: the
+    weights are computed at run time (a DequantizeLinear ONNX Runtime does
+    not fold), transposed through MLAS's 128-deep A panel, which keeps the
+    block at 128 (ember/math/GemmBlocks.h)."""
     sn, sk = 128, 128
     if n >= k:
         while sk // 2 >= k:
             sn, sk = sn * 2, sk // 2
-    else:
+    elif not computed_w:
         while sn > 16 and sn // 2 >= n:
             sk, sn = sk * 2, sn // 2
     return max(sk, 1)
 
 
-def conv_transpose_orders(x, w, b, stride, group, pads):
+def conv_transpose_orders(x, w, b, stride, group, pads, computed_w=True):
     """ConvTranspose of x [C, H, W] by w [C, K/group, k, k] in float32, in
     two orders: ONNX Runtime's (per tap a fused multiply-add chain over
     the group's channels in MLAS's K blocks, the taps added from zero in
     (kh, kw) order, then the bias; the fma through float64, exact but for
-    rare double roundings) and the one Ember had before (per output
-    element the channels in turn, each adding its taps' products)."""
+    rare double roundings; its K blocks those of computed weights, or of
+    a constant filter with computed_w False) and the one Ember had before
+    (per output element the channels in turn, each adding its taps'
+    products)."""
     C, H, W = x.shape
     kg, k = w.shape[1], w.shape[2]
     cg = C // group
     full = ((H - 1) * stride + k, (W - 1) * stride + k)
     ort_y = np.zeros((group * kg,) + full, f32)
     old_y = np.zeros_like(ort_y)
-    sk = mlas_stride_k(H * W, cg)
+    sk = mlas_stride_k(H * W, cg, computed_w)
     for g in range(group):
         xs, ws = x[g * cg:(g + 1) * cg], w[g * cg:(g + 1) * cg]
         ys = slice(g * kg, (g + 1) * kg)
@@ -338,11 +343,15 @@ def conv_transpose_orders(x, w, b, stride, group, pads):
     return [(y[crop] + b[:, None, None]).astype(f32) for y in (ort_y, old_y)]
 
 
-def conv_transpose_case(rng, C, K, k, stride, group=1, pads=0, H=6):
+def conv_transpose_case(rng, C, K, k, stride, group=1, pads=0, H=6,
+                        rival="old"):
     """DequantizeLinear -> ConvTranspose -> QuantizeLinear (ONNX Runtime
     runs it in float: a GEMM, col2im, then the bias) over an H x H input.
-    Inputs are drawn until ONNX Runtime's order and the one Ember had
-    before quantize differently somewhere."""
+    Inputs are drawn until ONNX Runtime's order (its weights computed: it
+    folds no DequantizeLinear) and a rival quantize differently somewhere:
+    the order Ember had before ("old"), or the K blocks of a constant
+    filter ("constant": deeper than 128 when a group has more channels
+    than the input pixels)."""
     for _ in range(200):
         sx, zx = f32(rng.uniform(0.01, 0.05)), np.uint8(rng.integers(0, 256))
         sw = rng.uniform(0.002, 0.02, K // group).astype(f32)
@@ -356,6 +365,9 @@ def conv_transpose_case(rng, C, K, k, stride, group=1, pads=0, H=6):
         bs = (sx * (sw if group == 1 else np.repeat(sw[:1], K))).astype(f32)
         bd = (qb.astype(f32) * bs).astype(f32)
         new, old = conv_transpose_orders(xd, wd, bd, stride, group, pads)
+        if rival == "constant":
+            old = conv_transpose_orders(xd, wd, bd, stride, group, pads,
+                                        computed_w=False)[0]
         disc = int(np.sum(quantize(new, sy, zy) != quantize(old, sy, zy)))
         if disc:
             break
@@ -538,6 +550,13 @@ def main():
                   (1, 16, 2, 3, 7)]:
         cases.append((f"InstanceNormalization {list(shape)}",
                       lambda shape=shape: instance_norm_case(rng, shape)))
+    # Fewer input pixels (36) than channels (200): ONNX Runtime keeps K
+    # blocks of 128 for the dequantized (computed) weights, where a constant
+    # filter would take one block of 200. Last, so that the cases above
+    # draw the inputs they drew before.
+    cases.append(("ConvTranspose 3x3 stride 2 pads 200 channels 6x6",
+                  lambda: conv_transpose_case(rng, 200, 16, 3, 2, 1, 1, H=6,
+                                              rival="constant")))
     targets = ["interp"] + ([] if a.no_cpu else ["cpu"])
     failed = 0
     with tempfile.TemporaryDirectory() as td:

@@ -82,32 +82,64 @@ std::vector<Sample> uniformSamples(int n) {
   return out;
 }
 
+// The two-branch model and its QDQ plan, in every test.
+class MixedPrecision : public ::testing::Test {
+protected:
+  void SetUp() override {
+    auto info = inspectTensors(m, {});
+    ASSERT_TRUE(info.hasValue()) << info.status().message();
+    auto p = planQdq(m, *info, {});
+    ASSERT_TRUE(p.hasValue()) << p.status().message();
+    plan = std::move(*p);
+  }
+  onnx::ModelProto m = twoBranches();
+  QdqPlan plan;
+};
+
+// uint8 parameters: a over [-4, 4], b over [-1, 1].
+std::map<std::string, QParams> rangeParams8() {
+  std::map<std::string, QParams> p;
+  p["a"] = affineParams({-4.0f, 4.0f}, 0, 255);
+  p["b"] = affineParams({-1.0f, 1.0f}, 0, 255);
+  return p;
+}
+
+// The search tests fake the device: a built model carries its 16-bit set
+// in its doc string ("a", "b", "ab"), which their cost and timed models
+// read back.
+onnx::ModelProto withWide(const onnx::ModelProto &m,
+                          const std::set<std::string> &wide) {
+  onnx::ModelProto x = m;
+  std::string d;
+  for (auto &t : wide)
+    d += t;
+  x.set_doc_string(d);
+  return x;
+}
+std::set<std::string> wideOf(const onnx::ModelProto &x) {
+  return std::set<std::string>{
+      x.doc_string().find('a') != std::string::npos ? "a" : "",
+      x.doc_string().find('b') != std::string::npos ? "b" : ""};
+}
+
 } // namespace
 
 // The tensor-relative measure ranks a above b; at the output b is the one
 // that matters, and with a budget for one of the two the output-referred
 // choice takes b (the relative one would take a).
-TEST(MixedPrecision, OutputReferredRankingPicksWhatReachesTheOutput) {
-  onnx::ModelProto m = twoBranches();
-  auto info = inspectTensors(m, {});
-  ASSERT_TRUE(info.hasValue()) << info.status().message();
-  auto plan = planQdq(m, *info, {});
-  ASSERT_TRUE(plan.hasValue()) << plan.status().message();
-  ASSERT_NE(plan->spec("a"), nullptr);
-  ASSERT_NE(plan->spec("b"), nullptr);
-  ASSERT_TRUE(plan->spec("a")->shareWith.empty());
-  ASSERT_TRUE(plan->spec("b")->shareWith.empty());
-  // uint8 parameters: a over [-4, 4], b over [-1, 1].
-  std::map<std::string, QParams> params8;
-  params8["a"] = affineParams({-4.0f, 4.0f}, 0, 255);
-  params8["b"] = affineParams({-1.0f, 1.0f}, 0, 255);
+TEST_F(MixedPrecision, OutputReferredRankingPicksWhatReachesTheOutput) {
+  ASSERT_NE(plan.spec("a"), nullptr);
+  ASSERT_NE(plan.spec("b"), nullptr);
+  ASSERT_TRUE(plan.spec("a")->shareWith.empty());
+  ASSERT_TRUE(plan.spec("b")->shareWith.empty());
+  const std::map<std::string, QParams> params8 = rangeParams8();
   auto decls = modelInputs(m);
   ASSERT_TRUE(decls.hasValue());
   auto samples = uniformSamples(4);
 
   auto own = tensorNoise(m, params8, 0, 255, samples, *decls, 4, {});
   ASSERT_TRUE(own.hasValue()) << own.status().message();
-  auto out = outputNoise(m, *plan, params8, 0, 255, samples, *decls, 4, {});
+  auto out = outputNoise(m, plan, params8, 0, 255, samples, *decls, 4, {});
   ASSERT_TRUE(out.hasValue()) << out.status().message();
   ASSERT_EQ(own->size(), 2u);
   ASSERT_EQ(out->size(), 2u);
@@ -122,26 +154,21 @@ TEST(MixedPrecision, OutputReferredRankingPicksWhatReachesTheOutput) {
   std::map<std::string, double> cycles;
   for (auto &n : m.graph().node())
     cycles[n.name()] = 100;
-  const double base = predictCycles(m.graph(), *plan, cycles, {});
+  const double base = predictCycles(m.graph(), plan, cycles, {});
   EXPECT_DOUBLE_EQ(base, 500);
-  EXPECT_DOUBLE_EQ(predictCycles(m.graph(), *plan, cycles, {"b"}), 600);
-  auto right = chooseWide(m.graph(), *plan, cycles, *out, 600);
+  EXPECT_DOUBLE_EQ(predictCycles(m.graph(), plan, cycles, {"b"}), 600);
+  auto right = chooseWide(m.graph(), plan, cycles, *out, 600);
   EXPECT_EQ(right, std::set<std::string>{"b"});
-  auto wrong = chooseWide(m.graph(), *plan, cycles, *own, 600);
+  auto wrong = chooseWide(m.graph(), plan, cycles, *own, 600);
   EXPECT_EQ(wrong, std::set<std::string>{"a"});
   // Budget for both: both; for none: none.
-  EXPECT_EQ(chooseWide(m.graph(), *plan, cycles, *out, 700).size(), 2u);
-  EXPECT_TRUE(chooseWide(m.graph(), *plan, cycles, *out, 599).empty());
+  EXPECT_EQ(chooseWide(m.graph(), plan, cycles, *out, 700).size(), 2u);
+  EXPECT_TRUE(chooseWide(m.graph(), plan, cycles, *out, 599).empty());
 }
 
 // The probe model with every switch off computes the fp32 model: the
 // measure of a tensor whose 8-bit grid holds its values exactly is zero.
-TEST(MixedPrecision, ExactGridAddsNoOutputNoise) {
-  onnx::ModelProto m = twoBranches();
-  auto info = inspectTensors(m, {});
-  ASSERT_TRUE(info.hasValue());
-  auto plan = planQdq(m, *info, {});
-  ASSERT_TRUE(plan.hasValue());
+TEST_F(MixedPrecision, ExactGridAddsNoOutputNoise) {
   // Samples on the grid of step 1/64 within [-1, 1]: b's symmetric int8
   // grid of step 1/64 holds them.
   std::vector<Sample> samples = uniformSamples(2);
@@ -154,7 +181,7 @@ TEST(MixedPrecision, ExactGridAddsNoOutputNoise) {
   params8["b"] = QParams{1.0f / 64, 0};
   auto decls = modelInputs(m);
   ASSERT_TRUE(decls.hasValue());
-  auto out = outputNoise(m, *plan, params8, -127, 127, samples, *decls, 2, {});
+  auto out = outputNoise(m, plan, params8, -127, 127, samples, *decls, 2, {});
   ASSERT_TRUE(out.hasValue()) << out.status().message();
   ASSERT_EQ(out->count("b"), 1u);
   EXPECT_EQ(out->at("b"), 0.0);
@@ -166,26 +193,21 @@ TEST(MixedPrecision, ExactGridAddsNoOutputNoise) {
 // for 100 cycles; a and b (each read by a layer of 60) 0.6 each for 60.
 // With 120 extra cycles greedy would take x (1.1), the choice is a and b
 // (1.2).
-TEST(MixedPrecision, KnapsackBeatsTheGreedyOrder) {
-  onnx::ModelProto m = twoBranches();
-  auto info = inspectTensors(m, {});
-  ASSERT_TRUE(info.hasValue());
-  auto plan = planQdq(m, *info, {});
-  ASSERT_TRUE(plan.hasValue());
-  ASSERT_NE(plan->spec("x"), nullptr);
+TEST_F(MixedPrecision, KnapsackBeatsTheGreedyOrder) {
+  ASSERT_NE(plan.spec("x"), nullptr);
   std::map<std::string, double> cycles{
       {"a_fc", 50}, {"b_fc", 50}, {"ya_fc", 60}, {"yb_fc", 60}, {"sum", 100}};
   const auto &g = m.graph();
-  ASSERT_DOUBLE_EQ(predictCycles(g, *plan, cycles, {}), 320);
-  ASSERT_DOUBLE_EQ(predictCycles(g, *plan, cycles, {"x"}), 420);
-  ASSERT_DOUBLE_EQ(predictCycles(g, *plan, cycles, {"a", "b"}), 440);
+  ASSERT_DOUBLE_EQ(predictCycles(g, plan, cycles, {}), 320);
+  ASSERT_DOUBLE_EQ(predictCycles(g, plan, cycles, {"x"}), 420);
+  ASSERT_DOUBLE_EQ(predictCycles(g, plan, cycles, {"a", "b"}), 440);
   std::map<std::string, double> noise{{"x", 1.1}, {"a", 0.6}, {"b", 0.6}};
-  EXPECT_EQ(chooseWide(g, *plan, cycles, noise, 440),
+  EXPECT_EQ(chooseWide(g, plan, cycles, noise, 440),
             (std::set<std::string>{"a", "b"}));
   // With room for all three, all three.
-  EXPECT_EQ(chooseWide(g, *plan, cycles, noise, 540).size(), 3u);
+  EXPECT_EQ(chooseWide(g, plan, cycles, noise, 540).size(), 3u);
   // With room for x alone, x.
-  EXPECT_EQ(chooseWide(g, *plan, cycles, noise, 425),
+  EXPECT_EQ(chooseWide(g, plan, cycles, noise, 425),
             std::set<std::string>{"x"});
 }
 
@@ -194,16 +216,11 @@ TEST(MixedPrecision, KnapsackBeatsTheGreedyOrder) {
 // other of greedy and knapsack, then the neighbours of the first (one
 // tensor back at 8 bits, the room filled greedily), ranked by the noise
 // they leave; distinct, each within the limit, at most maxCount.
-TEST(MixedPrecision, CandidateSetsAreTheChoiceItsRivalAndItsNeighbours) {
-  onnx::ModelProto m = twoBranches();
-  auto info = inspectTensors(m, {});
-  ASSERT_TRUE(info.hasValue());
-  auto plan = planQdq(m, *info, {});
-  ASSERT_TRUE(plan.hasValue());
+TEST_F(MixedPrecision, CandidateSetsAreTheChoiceItsRivalAndItsNeighbours) {
   std::map<std::string, double> cycles{
       {"a_fc", 50}, {"b_fc", 50}, {"ya_fc", 60}, {"yb_fc", 60}, {"sum", 100}};
   const auto &g = m.graph();
-  CycleTable t = CycleTable::doubling(g, *plan, cycles);
+  CycleTable t = CycleTable::doubling(g, plan, cycles);
   std::map<std::string, double> noise{{"x", 1.1}, {"a", 0.6}, {"b", 0.55}};
   auto c = candidateSets(t, noise, 440, 10);
   ASSERT_EQ(c.size(), 4u);
@@ -228,12 +245,7 @@ TEST(MixedPrecision, CandidateSetsAreTheChoiceItsRivalAndItsNeighbours) {
 // against 100) makes its input cheap to widen, which the doubling rule
 // does not see; a signature no compile measured takes the nearest one; a
 // group a compile leaves off the device costs it nothing there.
-TEST(MixedPrecision, CycleTableUsesTheCompiledCostOfEachForm) {
-  onnx::ModelProto m = twoBranches();
-  auto info = inspectTensors(m, {});
-  ASSERT_TRUE(info.hasValue());
-  auto plan = planQdq(m, *info, {});
-  ASSERT_TRUE(plan.hasValue());
+TEST_F(MixedPrecision, CycleTableUsesTheCompiledCostOfEachForm) {
   const auto &g = m.graph();
   std::map<std::string, double> int8{{"a_fc", 100},
                                      {"b_fc", 100},
@@ -246,17 +258,17 @@ TEST(MixedPrecision, CycleTableUsesTheCompiledCostOfEachForm) {
                                       {"yb_fc", 200},
                                       {"sum", 150}};
   std::set<std::string> all;
-  for (auto &t : plan->tensors)
+  for (auto &t : plan.tensors)
     if (t.shareWith.empty())
       all.insert(t.name);
   ASSERT_TRUE(all.count("a") && all.count("b") && all.count("ya"));
-  CycleTable t = CycleTable::empty(g, *plan);
-  t.measure(g, *plan, {}, int8, true);
-  t.measure(g, *plan, all, int16, false);
+  CycleTable t = CycleTable::empty(g, plan);
+  t.measure(g, plan, {}, int8, true);
+  t.measure(g, plan, all, int16, false);
   // One add input 16-bit: the sum leaves the device.
   std::map<std::string, double> mixed = int8;
   mixed.erase("sum");
-  t.measure(g, *plan, {"ya"}, mixed, false);
+  t.measure(g, plan, {"ya"}, mixed, false);
   t.fill();
   EXPECT_DOUBLE_EQ(t.predict({}), 500);
   EXPECT_DOUBLE_EQ(t.predict(all), 860);
@@ -271,7 +283,7 @@ TEST(MixedPrecision, CycleTableUsesTheCompiledCostOfEachForm) {
   // (both +100) fits neither.
   std::map<std::string, double> noise{{"a", 0.5}, {"b", 0.6}};
   EXPECT_EQ(chooseWide(t, noise, 520), std::set<std::string>{"a"});
-  EXPECT_TRUE(chooseWide(g, *plan, int8, noise, 520).empty());
+  EXPECT_TRUE(chooseWide(g, plan, int8, noise, 520).empty());
 }
 
 // The search checks its choice: b removes the most noise and fits the cost
@@ -279,23 +291,11 @@ TEST(MixedPrecision, CycleTableUsesTheCompiledCostOfEachForm) {
 // chooses again below it and takes a, whose 16-bit reader costs less.
 // The device is faked: each built model carries its 16-bit set in its
 // doc string, which the cost model and the timed model read.
-TEST(MixedPrecision, SearchChoosesAgainWhenTheTimedModelExceedsTheBudget) {
-  onnx::ModelProto m = twoBranches();
-  auto info = inspectTensors(m, {});
-  ASSERT_TRUE(info.hasValue());
-  auto plan = planQdq(m, *info, {});
-  ASSERT_TRUE(plan.hasValue());
-  std::map<std::string, QParams> params8;
-  params8["a"] = affineParams({-4.0f, 4.0f}, 0, 255);
-  params8["b"] = affineParams({-1.0f, 1.0f}, 0, 255);
+TEST_F(MixedPrecision, SearchChoosesAgainWhenTheTimedModelExceedsTheBudget) {
+  const std::map<std::string, QParams> params8 = rangeParams8();
   auto decls = modelInputs(m);
   ASSERT_TRUE(decls.hasValue());
   auto samples = uniformSamples(4);
-  auto wideOf = [](const onnx::ModelProto &x) {
-    return std::set<std::string>{
-        x.doc_string().find('a') != std::string::npos ? "a" : "",
-        x.doc_string().find('b') != std::string::npos ? "b" : ""};
-  };
   auto cycles = [&](const onnx::ModelProto &x) {
     auto w = wideOf(x);
     std::map<std::string, double> c{{"a_fc", 100},
@@ -309,12 +309,7 @@ TEST(MixedPrecision, SearchChoosesAgainWhenTheTimedModelExceedsTheBudget) {
       -> Expected<std::map<std::string, double>> { return cycles(x); };
   WideBuildFn build =
       [&](const std::set<std::string> &w) -> Expected<onnx::ModelProto> {
-    onnx::ModelProto x = m;
-    std::string d;
-    for (auto &t : w)
-      d += t;
-    x.set_doc_string(d);
-    return x;
+    return withWide(m, w);
   };
   MixedPrecisionOptions o;
   o.budget = 1.2; // 600 cycles: the table fits b (600) or a (550)
@@ -326,7 +321,7 @@ TEST(MixedPrecision, SearchChoosesAgainWhenTheTimedModelExceedsTheBudget) {
     return wideOf(x).count("b") ? 650.0
                                 : 500.0 + (wideOf(x).count("a") ? 50 : 0);
   };
-  auto r = searchMixedPrecision(m, m, *plan, params8, 0, 255, samples, *decls,
+  auto r = searchMixedPrecision(m, m, plan, params8, 0, 255, samples, *decls,
                                 {}, cost, build, o);
   ASSERT_TRUE(r.hasValue()) << r.status().message();
   EXPECT_EQ(r->wide, std::set<std::string>{"a"});
@@ -344,23 +339,11 @@ TEST(MixedPrecision, SearchChoosesAgainWhenTheTimedModelExceedsTheBudget) {
 // model built with b 16-bit is made worse (yb's gain 12 instead of 10)
 // than the one with a (10.1): the search keeps a, checked on the timed
 // model, and reports its SQNR.
-TEST(MixedPrecision, SearchKeepsTheCandidateOfTheBestMeasuredOutput) {
-  onnx::ModelProto m = twoBranches();
-  auto info = inspectTensors(m, {});
-  ASSERT_TRUE(info.hasValue());
-  auto plan = planQdq(m, *info, {});
-  ASSERT_TRUE(plan.hasValue());
-  std::map<std::string, QParams> params8;
-  params8["a"] = affineParams({-4.0f, 4.0f}, 0, 255);
-  params8["b"] = affineParams({-1.0f, 1.0f}, 0, 255);
+TEST_F(MixedPrecision, SearchKeepsTheCandidateOfTheBestMeasuredOutput) {
+  const std::map<std::string, QParams> params8 = rangeParams8();
   auto decls = modelInputs(m);
   ASSERT_TRUE(decls.hasValue());
   auto samples = uniformSamples(4);
-  auto wideOf = [](const onnx::ModelProto &x) {
-    return std::set<std::string>{
-        x.doc_string().find('a') != std::string::npos ? "a" : "",
-        x.doc_string().find('b') != std::string::npos ? "b" : ""};
-  };
   NodeCostFn cost = [&](const onnx::ModelProto &x)
       -> Expected<std::map<std::string, double>> {
     auto w = wideOf(x);
@@ -373,11 +356,7 @@ TEST(MixedPrecision, SearchKeepsTheCandidateOfTheBestMeasuredOutput) {
   };
   WideBuildFn build =
       [&](const std::set<std::string> &w) -> Expected<onnx::ModelProto> {
-    onnx::ModelProto x = m;
-    std::string d;
-    for (auto &t : w)
-      d += t;
-    x.set_doc_string(d);
+    onnx::ModelProto x = withWide(m, w);
     for (auto &init : *x.mutable_graph()->mutable_initializer())
       if (init.name() == "wb2")
         init = makeInitializer("wb2",
@@ -393,13 +372,13 @@ TEST(MixedPrecision, SearchKeepsTheCandidateOfTheBestMeasuredOutput) {
     return 500.0 + 50.0 * double(x.doc_string().size());
   };
   o.candidates = 1; // the proxy's choice alone
-  auto proxy = searchMixedPrecision(m, m, *plan, params8, 0, 255, samples,
+  auto proxy = searchMixedPrecision(m, m, plan, params8, 0, 255, samples,
                                     *decls, {}, cost, build, o);
   ASSERT_TRUE(proxy.hasValue()) << proxy.status().message();
   EXPECT_EQ(proxy->wide, std::set<std::string>{"b"});
   o.candidates = 4;
   timed.clear();
-  auto r = searchMixedPrecision(m, m, *plan, params8, 0, 255, samples, *decls,
+  auto r = searchMixedPrecision(m, m, plan, params8, 0, 255, samples, *decls,
                                 {}, cost, build, o);
   ASSERT_TRUE(r.hasValue()) << r.status().message();
   EXPECT_EQ(r->wide, std::set<std::string>{"a"});

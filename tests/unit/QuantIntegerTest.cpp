@@ -453,3 +453,41 @@ TEST(QuantLowering, EscapingRegionStaysFloat) {
   EXPECT_EQ(countKind(f, OpKind::TableLookup), 0u);
   EXPECT_EQ(countKind(f, OpKind::Sigmoid), 1u);
 }
+
+// A ConvTranspose's DequantizeLinear weight is folded into a constant, but
+// ONNX Runtime computes it at run time (it folds no DequantizeLinear), which
+// keeps MLAS's K blocks 128 deep (ember/math/GemmBlocks.h): lowering marks
+// that ConvTranspose computed_weights = 1, in both profiles. A float
+// filter stays unmarked.
+TEST(QuantLowering, ConvTransposeOfDequantizedWeightsIsMarked) {
+  for (quant::RequantProfile profile :
+       {quant::RequantProfile::Fixed, quant::RequantProfile::Float32}) {
+    for (bool qdqWeights : {true, false}) {
+      std::vector<int64_t> wv;
+      for (int i = 0; i < 4 * 2 * 2 * 2; ++i)
+        wv.push_back((i * 53) % 255 - 127);
+      Function f("main");
+      Value x(f.addPlaceholder("x", Type(ElemKind::F32, {1, 4, 3, 3})));
+      Value xd = quantizedInput(f, x, 0.0123, 128, ElemKind::U8);
+      Value wd = qdqWeights
+                     ? dequantizedConst(f, ints(ElemKind::I8, {4, 2, 2, 2}, wv),
+                                        {0.01f}, {0}, 1)
+                     : Value(f.addConstant(
+                           "wf", makeF32({4, 2, 2, 2}, ramp(32, -1.0f, 1.0f))));
+      Node *ct = *f.create(OpKind::ConvTranspose, {xd, wd},
+                           {{"kernel_shape", Attr::ofInts({2, 2})},
+                            {"strides", Attr::ofInts({2, 2})}});
+      f.addOutput(quantizeOut(f, Value(ct), 0.05, 0, ElemKind::U8), "y");
+      LoweringOptions o;
+      o.requant = profile;
+      ASSERT_TRUE(lowerFunction(f, o).isOk());
+      ASSERT_EQ(countKind(f, OpKind::ConvTranspose), 1u);
+      for (auto &n : f.nodes()) {
+        if (n->kind == OpKind::ConvTranspose) {
+          EXPECT_EQ(n->attrInt("computed_weights", 0), qdqWeights ? 1 : 0)
+              << (qdqWeights ? "dequantized" : "float") << " weights";
+        }
+      }
+    }
+  }
+}

@@ -362,6 +362,7 @@ Status Codegen::prepareConvT(const Group &g, Step &s) {
   // Each side in the layout chooseLayouts stored it (ChannelsLast.cpp).
   p[EMBER_RT_CONVT_X_NHWC] = nhwc_.count(keyOf(n.inputs[0])) ? 1 : 0;
   p[EMBER_RT_CONVT_Y_NHWC] = nhwc_.count(keyOf(g.root)) ? 1 : 0;
+  p[EMBER_RT_CONVT_COMPUTED_W] = n.attrInt("computed_weights", 0) != 0;
   // W [C][OCg][KH][KW] -> per group W^T [OCg*KH*KW][Cg] (y row-major) or
   // W' [Cg][KH*KW*OCg] (y channels-last): now for constant weights, at run
   // time into a scratch buffer otherwise.

@@ -221,6 +221,9 @@ enum ember_rt_convt_field {
   EMBER_RT_CONVT_CHUNK = EMBER_RT_CONV_NUM_FIELDS,
   EMBER_RT_CONVT_X_NHWC, /* 1: x is [N][H][W][C] */
   EMBER_RT_CONVT_Y_NHWC, /* 1: y is [N][OH][OW][OC] */
+  /* 1: the weights are computed at run time (attribute computed_weights):
+   * the reference's K blocks stay 128 deep (ember/math/GemmBlocks.h) */
+  EMBER_RT_CONVT_COMPUTED_W,
   EMBER_RT_CONVT_NUM_FIELDS
 };
 int32_t ember_rt_conv_transpose(const int64_t *p, const float *x,

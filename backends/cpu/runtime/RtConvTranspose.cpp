@@ -84,9 +84,9 @@ constexpr size_t kConvtLibraryKc = 256;
 // computes each block of it exactly (a block no deeper than its kc).
 size_t convtBlockK(const int64_t *p) {
   size_t cg = u(p[EMBER_RT_CONV_C]) / u(p[EMBER_RT_CONV_GROUPS]);
-  return std::min(
-      cg, u(ember_mlas_sgemm_stride_k(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W],
-                                      int64_t(cg))));
+  return std::min(cg, u(ember_mlas_sgemm_stride_k(
+                          p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W], int64_t(cg),
+                          p[EMBER_RT_CONVT_COMPUTED_W] != 0)));
 }
 bool convtLibraryBlocks(const int64_t *p) {
   return convtBlockK(p) <= kConvtLibraryKc;

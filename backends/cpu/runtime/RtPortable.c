@@ -232,7 +232,8 @@ int32_t EMBER_RT_NAME(conv_transpose)(const int64_t *p, const float *x,
    * group's channels a fused multiply-add chain in MLAS's K blocks, the
    * blocks added in order; each element adds its taps from zero in
    * (kh, kw) order, then the bias. */
-  int64_t sk = ember_mlas_sgemm_stride_k(H * W, cg);
+  int64_t sk =
+      ember_mlas_sgemm_stride_k(H * W, cg, p[EMBER_RT_CONVT_COMPUTED_W] != 0);
   (void)workspace;
   for (int64_t n = 0; n < N; ++n)
     for (int64_t oc = 0; oc < OC; ++oc)

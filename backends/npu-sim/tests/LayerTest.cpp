@@ -781,24 +781,33 @@ TEST(NpuLayer, RandomLargeConvs) {
   }
 }
 
-// A standalone pool layer `g` (geometry and padding set; the tensors are
-// made here) on random input, with its expected output computed directly:
-// padded taps read g.padValue, or are left out of an average that
-// excludes them (then divided by the taps inside the image).
-Case poolCase(PoolLayer g, bool u8, std::mt19937 &rng) {
+// A program of one pool layer `g` named `name`, from x [N, C, H, W] to
+// y [N, C, OH, OW] (the tensors are made here and set in g), with a random
+// input; the expected output is the caller's.
+Case poolProgram(PoolLayer &g, const char *name, int64_t OH, int64_t OW,
+                 bool u8, std::mt19937 &rng) {
   Case c;
   LayerProgram &lp = c.lp;
   g.in = addTensor(lp, "x", {g.N, g.C, g.H, g.W}, NTensor::Kind::Input, u8);
-  g.out = addTensor(lp, "y", {g.N, g.C, g.OH, g.OW}, NTensor::Kind::Output, u8);
+  g.out = addTensor(lp, "y", {g.N, g.C, OH, OW}, NTensor::Kind::Output, u8);
   Layer L;
   L.kind = Layer::Kind::Pool;
-  L.name = "pool";
+  L.name = name;
   L.pool = g;
   lp.layers.push_back(L);
   lp.inputs = {g.in};
   lp.outputs = {g.out};
   c.inputs.push_back(randomBytes(size_t(g.N * g.C * g.H * g.W), rng));
-  const NTensor &tx = lp.tensors[size_t(g.in)];
+  return c;
+}
+
+// A standalone pool layer `g` (geometry and padding set; the tensors are
+// made here) on random input, with its expected output computed directly:
+// padded taps read g.padValue, or are left out of an average that
+// excludes them (then divided by the taps inside the image).
+Case poolCase(PoolLayer g, bool u8, std::mt19937 &rng) {
+  Case c = poolProgram(g, "pool", g.OH, g.OW, u8, rng);
+  const NTensor &tx = c.lp.tensors[size_t(g.in)];
   std::vector<uint8_t> out(size_t(g.N * g.C * g.OH * g.OW));
   for (int64_t n = 0; n < g.N; ++n)
     for (int64_t ch = 0; ch < g.C; ++ch)
@@ -1254,18 +1263,8 @@ TEST(NpuLayer, BilinearUpsampleInBands) {
     g.upZp = int32_t(pick(-128, 127));
     const bool u8 = rng() % 2;
     const int64_t f = g.up, OH = g.H * f, OW = g.W * f;
-    Case c;
-    LayerProgram &lp = c.lp;
-    g.in = addTensor(lp, "x", {g.N, g.C, g.H, g.W}, NTensor::Kind::Input, u8);
-    g.out = addTensor(lp, "y", {g.N, g.C, OH, OW}, NTensor::Kind::Output, u8);
-    Layer L;
-    L.kind = Layer::Kind::Pool;
-    L.name = "bilinear";
-    L.pool = g;
-    lp.layers.push_back(L);
-    lp.inputs = {g.in};
-    lp.outputs = {g.out};
-    c.inputs.push_back(randomBytes(size_t(g.N * g.C * g.H * g.W), rng));
+    Case c = poolProgram(g, "bilinear", OH, OW, u8, rng);
+    const LayerProgram &lp = c.lp;
     const NTensor &tx = lp.tensors[size_t(g.in)];
     auto taps = [&](int64_t X, int64_t n, int64_t &t0, int64_t &t1, int64_t &w0,
                     int64_t &w1) {

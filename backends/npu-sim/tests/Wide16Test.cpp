@@ -165,6 +165,15 @@ void run(const Case &c, const std::string &what, Program *out = nullptr) {
     *out = p;
 }
 
+// Whether v holds access a (domain, rows and direction).
+bool hasAccess(const std::vector<Access> &v, Access a) {
+  for (const Access &x : v)
+    if (x.domain == a.domain && x.lo == a.lo && x.hi == a.hi &&
+        x.write == a.write)
+      return true;
+  return false;
+}
+
 } // namespace
 
 // Every shape of GEMM layer the scheduler has (flat 1x1, strided 1x1, 3x3
@@ -253,32 +262,26 @@ TEST(NpuWide16, AccessesCoverTheRowPairs) {
             out = t.memOf(Cls::Out), dram = int(t.memories.size());
   const uint64_t actHalf = t.memRows(act) / 2, accHalf = t.memRows(acc) / 2,
                  outHalf = t.memRows(out) / 2;
-  auto has = [](const std::vector<Access> &v, Access a) {
-    for (const Access &x : v)
-      if (x.domain == a.domain && x.lo == a.lo && x.hi == a.hi &&
-          x.write == a.write)
-        return true;
-    return false;
-  };
   std::vector<Access> v;
   Op l = loadOp(t, Cls::Act, 10, 4096, 1, 5, 5);
   l.w16 = true;
   accesses(t, l, nullptr, v);
-  EXPECT_TRUE(has(v, {act, 10, 15, true}));
-  EXPECT_TRUE(has(v, {act, 10 + actHalf, 15 + actHalf, true}));
-  EXPECT_TRUE(has(v, {dram, 4096, 4096 + 5 * 2 * uint64_t(t.lanes), false}));
+  EXPECT_TRUE(hasAccess(v, {act, 10, 15, true}));
+  EXPECT_TRUE(hasAccess(v, {act, 10 + actHalf, 15 + actHalf, true}));
+  EXPECT_TRUE(
+      hasAccess(v, {dram, 4096, 4096 + 5 * 2 * uint64_t(t.lanes), false}));
   Op r = requantOp(t, 3, 7, 4, 100, 0, 0, 0, true);
   r.acc16 = r.out16 = true;
   accesses(t, r, nullptr, v);
-  EXPECT_TRUE(has(v, {acc, 7, 11, false}));
-  EXPECT_TRUE(has(v, {acc, 7 + accHalf, 11 + accHalf, false}));
-  EXPECT_TRUE(has(v, {acc, 102 + accHalf, 103 + accHalf, false}));
-  EXPECT_TRUE(has(v, {out, 3 + outHalf, 7 + outHalf, true}));
+  EXPECT_TRUE(hasAccess(v, {acc, 7, 11, false}));
+  EXPECT_TRUE(hasAccess(v, {acc, 7 + accHalf, 11 + accHalf, false}));
+  EXPECT_TRUE(hasAccess(v, {acc, 102 + accHalf, 103 + accHalf, false}));
+  EXPECT_TRUE(hasAccess(v, {out, 3 + outHalf, 7 + outHalf, true}));
   Op a = vaddOp(t, 0, 10, 20, 5);
   a.w16 = true;
   accesses(t, a, nullptr, v);
-  EXPECT_TRUE(has(v, {out, 20 + outHalf, 25 + outHalf, false}));
-  EXPECT_TRUE(has(v, {out, outHalf, 5 + outHalf, true}));
+  EXPECT_TRUE(hasAccess(v, {out, 20 + outHalf, 25 + outHalf, false}));
+  EXPECT_TRUE(hasAccess(v, {out, outHalf, 5 + outHalf, true}));
   // An 8-bit op touches the lower rows only.
   accesses(t, vaddOp(t, 0, 10, 20, 5), nullptr, v);
   EXPECT_EQ(v.size(), 3u);
@@ -326,21 +329,15 @@ TEST(NpuWide16, MulFlagsAndPoolLayerText) {
     EXPECT_EQ(back.out16, op.out16);
     EXPECT_EQ(back.one, op.one);
   }
-  auto has = [](const std::vector<Access> &v, Access a) {
-    for (const Access &x : v)
-      if (x.domain == a.domain && x.lo == a.lo && x.hi == a.hi &&
-          x.write == a.write)
-        return true;
-    return false;
-  };
   std::vector<Access> v;
   accesses(t, m, nullptr, v);
-  EXPECT_TRUE(has(v, {out, 10 + outHalf, 14 + outHalf, false}));  // a16
-  EXPECT_FALSE(has(v, {out, 20 + outHalf, 21 + outHalf, false})); // b: 8-bit
-  EXPECT_TRUE(has(v, {out, 30 + outHalf, 34 + outHalf, true}));   // out16
+  EXPECT_TRUE(hasAccess(v, {out, 10 + outHalf, 14 + outHalf, false})); // a16
+  EXPECT_FALSE(
+      hasAccess(v, {out, 20 + outHalf, 21 + outHalf, false})); // b: 8-bit
+  EXPECT_TRUE(hasAccess(v, {out, 30 + outHalf, 34 + outHalf, true})); // out16
   accesses(t, c, nullptr, v); // one: in place, no b
-  EXPECT_TRUE(has(v, {out, 10, 16, false}));
-  EXPECT_TRUE(has(v, {out, 10 + outHalf, 16 + outHalf, true}));
+  EXPECT_TRUE(hasAccess(v, {out, 10, 16, false}));
+  EXPECT_TRUE(hasAccess(v, {out, 10 + outHalf, 16 + outHalf, true}));
   Target narrow = t;
   narrow.wide16 = false;
   Op back;

@@ -88,7 +88,8 @@ Status kernel_ConvTranspose(KernelContext &ctx) {
       // summed over the group's input channels with fused multiply-adds,
       // in MLAS's K blocks), then col2im from zero (each output element
       // adds its taps in (kh, kw) order), then the bias.
-      const int64_t strideK = ember_mlas_sgemm_stride_k(inP, cg);
+      const int64_t strideK = ember_mlas_sgemm_stride_k(
+          inP, cg, ctx.attrInt("computed_weights", 0) != 0);
       std::vector<C> col(static_cast<size_t>(inP)),
           part(static_cast<size_t>(inP));
       for (int64_t n = 0; n < batch; ++n)

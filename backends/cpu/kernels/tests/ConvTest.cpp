@@ -83,6 +83,31 @@ void expectNear(const RefResult &ref, const std::vector<float> &got,
   EXPECT_EQ(bad, 0u) << what;
 }
 
+/// The non-empty ranges of a 2x2 grid cut at (pixCut, ocCut) over P
+/// pixels x N channels, channel-major; `odd` alternates between
+/// neighbouring cells (the tests pass a workspace to half of them and
+/// nullptr to the others), `origin` is the cell at channel 0, pixel 0.
+struct GridCell {
+  ConvRange r;
+  bool odd;
+  bool origin;
+};
+std::vector<GridCell> rangeGrid(size_t P, size_t N, size_t pixCut,
+                                size_t ocCut) {
+  std::vector<GridCell> cells;
+  for (size_t a = 0; a < 2; ++a)
+    for (size_t b = 0; b < 2; ++b) {
+      ConvRange r;
+      r.ocBegin = a ? ocCut : 0;
+      r.ocEnd = a ? N : ocCut;
+      r.pixBegin = b ? pixCut : 0;
+      r.pixEnd = b ? P : pixCut;
+      if (r.ocBegin != r.ocEnd && r.pixBegin != r.pixEnd)
+        cells.push_back({r, (a + b) % 2 != 0, a + b == 0});
+    }
+  return cells;
+}
+
 void checkConv(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
   const size_t OH = s.outHeight(), OW = s.outWidth(), P = OH * OW;
   std::vector<float> x = randomFloats(rng, s.channels * s.height * s.width);
@@ -111,19 +136,11 @@ void checkConv(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
   std::vector<char> ws(conv2dWorkspaceSize(s, isa));
   const size_t ocCut = randomIn(rng, 0, s.outChannels);
   const size_t pixCut = randomIn(rng, 0, P);
-  for (size_t a = 0; a < 2; ++a)
-    for (size_t b = 0; b < 2; ++b) {
-      ConvRange r;
-      r.ocBegin = a ? ocCut : 0;
-      r.ocEnd = a ? s.outChannels : ocCut;
-      r.pixBegin = b ? pixCut : 0;
-      r.pixEnd = b ? P : pixCut;
-      if (r.ocBegin == r.ocEnd || r.pixBegin == r.pixEnd)
-        continue;
-      ASSERT_EQ(conv2d(s, x.data(), packed.data(), y.data(), re.epi, isa, r,
-                       ws.data()),
-                Status::Ok);
-    }
+  const std::vector<GridCell> grid = rangeGrid(P, s.outChannels, pixCut, ocCut);
+  for (const GridCell &g : grid)
+    ASSERT_EQ(conv2d(s, x.data(), packed.data(), y.data(), re.epi, isa, g.r,
+                     ws.data()),
+              Status::Ok);
   expectNear(ref, y, "conv2d split " + what);
 
   // Two-phase: the input prepared once (in two channel pieces) into one
@@ -140,20 +157,11 @@ void checkConv(Isa isa, std::mt19937 &rng, const Conv2DShape &s) {
   ASSERT_EQ(conv2dPrepareInput(s, x.data(), packed.data(), shared.data(), isa,
                                cCut, s.channels),
             Status::Ok);
-  for (size_t a = 0; a < 2; ++a)
-    for (size_t b = 0; b < 2; ++b) {
-      ConvRange r;
-      r.ocBegin = a ? ocCut : 0;
-      r.ocEnd = a ? s.outChannels : ocCut;
-      r.pixBegin = b ? pixCut : 0;
-      r.pixEnd = b ? P : pixCut;
-      if (r.ocBegin == r.ocEnd || r.pixBegin == r.pixEnd)
-        continue;
-      ASSERT_EQ(conv2dPrepared(s, x.data(), packed.data(), shared.data(),
-                               y2.data(), re.epi, isa, r,
-                               a + b == 0 ? shared.data() : ws.data()),
-                Status::Ok);
-    }
+  for (const GridCell &g : grid)
+    ASSERT_EQ(conv2dPrepared(s, x.data(), packed.data(), shared.data(),
+                             y2.data(), re.epi, isa, g.r,
+                             g.origin ? shared.data() : ws.data()),
+              Status::Ok);
   size_t diff = 0;
   for (size_t i = 0; i < y.size(); ++i)
     diff += std::memcmp(&y[i], &y2[i], sizeof(float)) != 0;
@@ -290,29 +298,6 @@ std::vector<float> toChannelsLast(const float *v, size_t pixels, size_t C,
     for (size_t q = 0; q < pixels; ++q)
       out[q * ld + c] = v[c * pixels + q];
   return out;
-}
-
-/// The non-empty ranges of a 2x2 grid cut at (pixCut, ocCut) over P
-/// pixels x N channels; `odd` alternates between neighbouring cells (the
-/// tests pass a workspace to half of them and nullptr to the others).
-struct GridCell {
-  ConvRange r;
-  bool odd;
-};
-std::vector<GridCell> rangeGrid(size_t P, size_t N, size_t pixCut,
-                                size_t ocCut) {
-  std::vector<GridCell> cells;
-  for (size_t a = 0; a < 2; ++a)
-    for (size_t b = 0; b < 2; ++b) {
-      ConvRange r;
-      r.ocBegin = a ? ocCut : 0;
-      r.ocEnd = a ? N : ocCut;
-      r.pixBegin = b ? pixCut : 0;
-      r.pixEnd = b ? P : pixCut;
-      if (r.ocBegin != r.ocEnd && r.pixBegin != r.pixEnd)
-        cells.push_back({r, (a + b) % 2 != 0});
-    }
-  return cells;
 }
 
 /// Checks a channels-last result y (P pixels, pixel stride ldy) of `fn`
@@ -901,6 +886,21 @@ TEST_P(ConvTest, DepthwiseNhwcRandomShapes) {
   }
 }
 
+// A depthwise window as MobileNets have them over `channels` channels
+// (drawn by the caller, first): 3x3 on even iterations, 5x5 on odd ones,
+// stride 1 or 2, pads 0 to 2 on each side; the map is the caller's.
+Conv2DShape mobileNetWindow(std::mt19937 &rng, int iter, size_t channels) {
+  Conv2DShape s;
+  s.channels = channels;
+  s.kernelH = s.kernelW = iter % 2 ? 5 : 3;
+  s.strideH = s.strideW = randomIn(rng, 1, 2);
+  s.padTop = randomIn(rng, 0, 2);
+  s.padBottom = randomIn(rng, 0, 2);
+  s.padLeft = randomIn(rng, 0, 2);
+  s.padRight = randomIn(rng, 0, 2);
+  return s;
+}
+
 // The windows MobileNets use (3x3 and 5x5, stride 1 and 2, pads 0-2) on
 // rows wide enough for several 8-pixel interior runs (the vector paths
 // slide each kernel row along them) and their leftovers, top and bottom
@@ -909,15 +909,9 @@ TEST_P(ConvTest, DepthwiseNhwcRandomShapes) {
 TEST_P(ConvTest, DepthwiseNhwcMobileNetWindows) {
   std::mt19937 rng(2024 + static_cast<unsigned>(GetParam()));
   for (int iter = 0; iter < 60; ++iter) {
-    Conv2DShape s;
-    s.channels =
-        iter % 3 == 0 ? 8 * randomIn(rng, 1, 16) : randomIn(rng, 1, 140);
-    s.kernelH = s.kernelW = iter % 2 ? 5 : 3;
-    s.strideH = s.strideW = randomIn(rng, 1, 2);
-    s.padTop = randomIn(rng, 0, 2);
-    s.padBottom = randomIn(rng, 0, 2);
-    s.padLeft = randomIn(rng, 0, 2);
-    s.padRight = randomIn(rng, 0, 2);
+    Conv2DShape s = mobileNetWindow(rng, iter,
+                                    iter % 3 == 0 ? 8 * randomIn(rng, 1, 16)
+                                                  : randomIn(rng, 1, 140));
     s.dilationH = iter % 5 == 4 ? 2 : 1;
     s.height = randomIn(rng, 1, 12);
     s.width = randomIn(rng, 5, 60);
@@ -937,15 +931,9 @@ TEST_P(ConvTest, DepthwiseNhwcMobileNetWindows) {
 TEST_P(ConvTest, DepthwiseNhwcNarrowRows) {
   std::mt19937 rng(4099 + static_cast<unsigned>(GetParam()));
   for (int iter = 0; iter < 80; ++iter) {
-    Conv2DShape s;
-    s.channels =
-        iter % 4 == 0 ? 16 * randomIn(rng, 1, 12) : randomIn(rng, 1, 200);
-    s.kernelH = s.kernelW = iter % 2 ? 5 : 3;
-    s.strideH = s.strideW = randomIn(rng, 1, 2);
-    s.padTop = randomIn(rng, 0, 2);
-    s.padBottom = randomIn(rng, 0, 2);
-    s.padLeft = randomIn(rng, 0, 2);
-    s.padRight = randomIn(rng, 0, 2);
+    Conv2DShape s = mobileNetWindow(rng, iter,
+                                    iter % 4 == 0 ? 16 * randomIn(rng, 1, 12)
+                                                  : randomIn(rng, 1, 200));
     s.height = randomIn(rng, 1, 10);
     s.width = randomIn(rng, 1, 10);
     if (!s.valid())
