@@ -6,7 +6,11 @@
 # (`ember-npu cosim --cycles`) and the bytes equal. Each case's NPU program
 # is handed over by a golden run (backend option handover=DIR). With GROUP
 # convt (ctest npu-convt-cycles-rtl): the transposed convolutions'
-# phase layers (gen_layers.py --convt: STOREs with an x step) instead.
+# phase layers (gen_layers.py --convt: STOREs with an x step) instead; 16x8
+# (ctest npu-wide16-cycles-rtl): the 136 16-bit layers (--wide, --wide2,
+# --wide3: 16x8 convolutions, MatMuls, adds, pools, means, multiplies,
+# conversions and clamps); 16x8-quick: the first 16, 16 and 8 of those
+# (each group has its own seed, so they are the same cases).
 #   resize_cycles.sh EMBER EMBER_NPU PYTHON WORKDIR [TARGET [GROUP]]
 # TARGET: npu-sim (default) or plugin:<a sub-build's libember_npu_sim.so>.
 set -uo pipefail
@@ -15,7 +19,11 @@ case $group in
   resize) counts=(--convt 0 --resize 32) prefix=resize what=upsampling ;;
   convt) counts=(--convt 24 --resize 0) prefix=convtranspose
     what="transposed convolution" ;;
-  *) echo "unknown group '$group' (resize or convt)"; exit 1 ;;
+  16x8) counts=(--convt 0 --resize 0 --wide 48 --wide2 64 --wide3 24)
+    prefix=16x8 what=16x8 ;;
+  16x8-quick) counts=(--convt 0 --resize 0 --wide 16 --wide2 16 --wide3 8)
+    prefix=16x8 what=16x8 ;;
+  *) echo "unknown group '$group' (resize, convt, 16x8 or 16x8-quick)"; exit 1 ;;
 esac
 "$python" -c "import onnx, onnxruntime" 2>/dev/null ||
   { echo "skipped: needs onnx and onnxruntime (scripts/install-deps.sh)"; exit 77; }
@@ -33,11 +41,15 @@ status=0 n=0
 for c in "$work"/cases/case_*; do
   name=$(basename "$c") h=$work/handover/$(basename "$c")
   mkdir -p "$h"
-  input=$("$python" -c "import onnx, sys
+  # --input NAME=input_J.pb for each graph input (an add has two).
+  mapfile -t inputs < <("$python" -c "import onnx, sys
 m = onnx.load(sys.argv[1]); init = {t.name for t in m.graph.initializer}
-print([i.name for i in m.graph.input if i.name not in init][0])" "$c/model.onnx")
+names = [i.name for i in m.graph.input if i.name not in init]
+for j, n in enumerate(names):
+    print('--input'); print(f'{n}={sys.argv[2]}/input_{j}.pb')" \
+    "$c/model.onnx" "$c/test_data_set_0")
   if ! "$ember" run "$c/model.onnx" --target="$target" --fallback=interp \
-      --input "$input=$c/test_data_set_0/input_0.pb" \
+      "${inputs[@]}" \
       --backend-opt executor=golden --backend-opt handover="$h" \
       >"$h.run.log" 2>&1; then
     echo "$name: the golden run failed"; tail -n 5 "$h.run.log"; status=1; continue
