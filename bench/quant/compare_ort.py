@@ -304,6 +304,12 @@ def ort_input(path, work):
     if opset and opset[0] < 13:
         from onnx import version_converter
         m = version_converter.convert_version(m, 13)
+        # Opset 13 needs IR version 7; the converter keeps the old one. At
+        # IR 3 every initializer must be a graph input, which the
+        # pre-processing's folded constants are not, and ONNX's converter
+        # then fails on them when ORT's quantizer upgrades the model to
+        # opset 21 for 16-bit activations ("Input ... is undefined").
+        m.ir_version = max(m.ir_version, 7)
     onnx.save(m, out)
     try:
         from onnxruntime.quantization.shape_inference import quant_pre_process
