@@ -14,13 +14,17 @@ stream spend their range on the outlier channels; the others, which
 decide the class, keep a few levels. Inputs are seeded: token embeddings
 (the outlier channels at 1000 to 3000, the rest unit normal) for 64
 calibration and 320 evaluation sequences per seed. A
-configuration is `default`, `int16` (--activation-type int16) or a
---mixed-precision budget (`1.3`).
+configuration is `default`, `int16` (--activation-type int16), a
+--mixed-precision budget (`1.3`) or `ort-int16`: ONNX Runtime's
+`quantize_static` with every activation int16 (symmetric, MinMax,
+per-channel int8 weights; compare_ort.py's --ort-16) on the same
+calibration sequences.
 
   bench/quant/mixed_outlier_transformer.py --ember build/bin/ember \\
-      --seeds 0,1,2 default 1.3 int16
+      --seeds 0,1,2 default 1.3 int16 ort-int16
 
-Needs onnx and onnxruntime (bench/quant/requirements.txt).
+Needs onnx and onnxruntime (bench/quant/requirements.txt; ort-int16 also
+what compare_ort.py imports).
 """
 import argparse
 import os
@@ -150,6 +154,18 @@ def main():
             ref = predict(model, ev)
             for cfg in args.configs:
                 out = os.path.join(tmp, f"{cfg}-{seed}.onnx")
+                if cfg == "ort-int16":
+                    sys.path.insert(0, os.path.dirname(
+                        os.path.abspath(__file__)))
+                    import compare_ort as c
+                    dt = c.run_ort(c.ort_input(model, tmp), "x",
+                                   inputs(64, 100 + seed),
+                                   ("minmax", True, "s16"), out)
+                    agree = predict(out, ev) == ref
+                    pooled.setdefault(cfg, []).append(agree)
+                    print(f"seed {seed} {cfg:8s} agreement "
+                          f"{agree.mean():.4f} ({dt:.0f} s)", flush=True)
+                    continue
                 flags = {"default": [],
                          "int16": ["--activation-type=int16"]}.get(
                              cfg, [f"--mixed-precision={cfg}"])

@@ -7,11 +7,13 @@ The images are compare_ort.py's photo crops, resized to 32x32 and
 normalized with CIFAR-10's channel means and deviations: 64 calibration
 crops of the calibration photos (4 batches), 320 dev crops of the same
 photos and 320 test crops of other photos per seed. A configuration is
-`default`, `int16` (--activation-type int16) or a --mixed-precision
-budget (`1.3`).
+`default`, `int16` (--activation-type int16), a --mixed-precision
+budget (`1.3`) or `ort-int16`: ONNX Runtime's `quantize_static` with every
+activation int16 (symmetric, MinMax, per-channel int8 weights; compare_ort.py's
+--ort-16) on the same calibration batches.
 
   bench/quant/mixed_resnet8.py --ember build/bin/ember --seeds 0,1,2 \\
-      default 1.3 int16
+      default 1.3 int16 ort-int16
 
 Needs /work/shared/models/mlperftiny-resnet8-fp32-dequant (skips with a
 reason without it) and bench/quant/requirements.txt.
@@ -79,6 +81,17 @@ def main():
             refs = {k: predict(model, v) for k, v in sets.items()}
             for cfg in args.configs:
                 out = os.path.join(tmp, f"{cfg}-{seed}.onnx")
+                if cfg == "ort-int16":
+                    dt = c.run_ort(c.ort_input(model, tmp),
+                                   c.input_name(model), cal,
+                                   ("minmax", True, "s16"), out)
+                    line = f"seed {seed} {cfg:8s}"
+                    for k, v in sets.items():
+                        agree = predict(out, v) == refs[k]
+                        pooled.setdefault((cfg, k), []).append(agree)
+                        line += f" {k} {agree.mean():.4f}"
+                    print(f"{line} ({dt:.0f} s)", flush=True)
+                    continue
                 flags = {"default": [],
                          "int16": ["--activation-type=int16"]}.get(
                              cfg, [f"--mixed-precision={cfg}"])
