@@ -4,7 +4,9 @@
 //  - sgemmPacked (B pre-packed) for M = N = K = 1024 and for the implicit-GEMM
 //    shape (M = out channels, N = OH*OW, K = C*KH*KW) of every distinct
 //    convolution of ResNet-50, SqueezeNet 1.1 and dbnet-toy and every 1x1
-//    one of MobileNetV2 at batch 1 (--only=mobilenetv2-1x1);
+//    one of MobileNetV2 at batch 1 (--only=mobilenetv2-1x1) and the main
+//    ones of the mobile detector and classifier families (--only=mobile-1x1,
+//    or mob.<family> for one);
 //  - conv2d on the real convolution (weights pre-packed, input NCHW), which
 //    adds the im2col packing the plain GEMM does not pay for;
 //  - each model's whole set of convolutions weighted by how often each
@@ -49,6 +51,7 @@
 //                   [--only=1024|int8|qpaired|qconv|qconv-resnet50|qconv-mnv2|
 //                           winograd|
 //                           depthwise|grouped|resnet50|squeezenet1.1|dbnet-toy|
+//                           mobilenetv2-1x1|mobile-1x1|
 //                           vit|bert|transformers|
 //                           LAYER-SUBSTRING]
 //                   [--gemm=M,N,K[,sgemm]]  (one GEMM with a per-column
@@ -233,6 +236,41 @@ const ConvLayer kMobileNetV2Pointwise[] = {
     {"mb.conv", 320, 7, 7, 1280, 1, 1, 0, 1},
 };
 
+// The 1x1 convolutions of the mobile families of the dense set
+// (bench/cpu/mobile_models.py) that carry most of their work, at the
+// sizes the set runs them (YOLOv8n and PicoDet-S 320x320, PP-LCNet,
+// MobileNetV3-Large and EfficientNet-B0 224x224, PP-LCNet x2.0 224x224):
+// small maps late in the networks (7x7, 10x10, 14x14) with deep inputs,
+// few channels early. Counts are per model summed over the set.
+const ConvLayer kMobilePointwise[] = {
+    {"mob.yolo.c2f4", 384, 10, 10, 256, 1, 1, 0, 3},
+    {"mob.yolo.c2f3", 192, 20, 20, 128, 1, 1, 0, 3},
+    {"mob.yolo.c2f2", 192, 40, 40, 64, 1, 1, 0, 1},
+    {"mob.yolo.head", 80, 40, 40, 80, 1, 1, 0, 1},
+    {"mob.pico.p3", 96, 40, 40, 96, 1, 1, 0, 6},
+    {"mob.pico.p4", 192, 20, 20, 192, 1, 1, 0, 5},
+    {"mob.pico.lat3", 192, 40, 40, 48, 1, 1, 0, 2},
+    {"mob.pico.p5", 96, 10, 10, 96, 1, 1, 0, 5},
+    {"mob.lcnet.s4", 256, 14, 14, 256, 1, 1, 0, 5},
+    {"mob.lcnet.s5", 512, 7, 7, 512, 1, 1, 0, 1},
+    {"mob.lcnet.s1", 16, 112, 112, 32, 1, 1, 0, 1},
+    {"mob.mnv3.exp14", 112, 14, 14, 672, 1, 1, 0, 2},
+    {"mob.mnv3.exp7", 160, 7, 7, 960, 1, 1, 0, 3},
+    {"mob.mnv3.proj7", 960, 7, 7, 160, 1, 1, 0, 2},
+    {"mob.mnv3.proj14", 672, 14, 14, 112, 1, 1, 0, 1},
+    {"mob.mnv3.proj80", 184, 14, 14, 80, 1, 1, 0, 2},
+    {"mob.eff.exp14", 112, 14, 14, 672, 1, 1, 0, 3},
+    {"mob.eff.exp7", 192, 7, 7, 1152, 1, 1, 0, 4},
+    {"mob.eff.proj7", 1152, 7, 7, 192, 1, 1, 0, 3},
+    {"mob.eff.proj14", 672, 14, 14, 112, 1, 1, 0, 2},
+    {"mob.eff.head", 320, 7, 7, 1280, 1, 1, 0, 1},
+    {"mob.eff.proj320", 1152, 7, 7, 320, 1, 1, 0, 1},
+    {"mob.eff.exp112", 16, 112, 112, 96, 1, 1, 0, 1},
+    {"mob.lcx2.s4", 512, 14, 14, 512, 1, 1, 0, 5},
+    {"mob.lcx2.s5", 1024, 7, 7, 1024, 1, 1, 0, 1},
+    {"mob.lcx2.s2", 128, 56, 56, 128, 1, 1, 0, 1},
+};
+
 struct ModelConvs {
   const char *name;
   const ConvLayer *layers;
@@ -245,6 +283,7 @@ const ModelConvs kModels[] = {
     {"dbnet-toy", kDbnet, sizeof(kDbnet) / sizeof(kDbnet[0])},
     {"mobilenetv2-1x1", kMobileNetV2Pointwise,
      sizeof(kMobileNetV2Pointwise) / sizeof(kMobileNetV2Pointwise[0])},
+    {"mobile-1x1", kMobilePointwise, std::size(kMobilePointwise)},
 };
 
 Conv2DShape shapeOf(const ConvLayer &l) {

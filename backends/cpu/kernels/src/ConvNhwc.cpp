@@ -37,6 +37,9 @@ namespace {
 constexpr size_t kMr = 6;
 constexpr size_t kPixBlock = 240; ///< pixels per block (40 tiles)
 constexpr size_t kKBlock = 640;   ///< target k steps per block
+/// Most k steps per block of the pointwise GEMM (A in place, nothing
+/// packed per block).
+constexpr size_t kInPlaceKBlock = 1280;
 
 /// One path's channels-last kernels: the tiles (6 pixels x `nr` output
 /// channels, B packed by packB for the path) and the vector helpers.
@@ -121,11 +124,12 @@ void gemmInPlaceRows(const NhwcPath &path, const float *a, size_t lda, size_t M,
   BSource bs;
   bs.packed = packedPanels(packedB);
   epi.biasAxis = epi.bias ? BiasAxis::PerColumn : BiasAxis::None;
-  // K up to kKBlock in one block, like the windowed convolutions: the
-  // output is then written once (the GEMM's 384 would read it back).
+  // K in as few equal blocks as kInPlaceKBlock allows: the output is then
+  // written once, or read back as few times as possible (the GEMM's 384
+  // would split 1152 channels into three blocks, the last two through the
+  // general epilogue that reads C back).
   GemmKernel k = path.gemm();
-  if (K <= kKBlock)
-    k.kc = K;
+  k.kc = ceilDiv(K, std::max<size_t>(1, ceilDiv(K, kInPlaceKBlock)));
   gemmDriver(k, M, packedHeader(packedB)->cols, K, as, bs, y, ldy, epi, mBegin,
              mEnd, oc0, oc1, nullptr);
 }

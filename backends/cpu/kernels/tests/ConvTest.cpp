@@ -444,6 +444,43 @@ TEST_P(ConvTest, Conv2DNhwcRandomShapes) {
   }
 }
 
+// The pointwise GEMM (x read in place) with deep inputs on small maps, as
+// the late layers of mobile networks have them: K up to 1280 runs as one
+// block, deeper ones as two or three equal blocks (the later ones reading
+// the output back), on maps of 1 to 7 pixels a side and 14x14 (one tile
+// row, 1 to 9 tiles, a lone last pixel); MobileNetV3's and
+// EfficientNet's 672 -> 112 (14x14), 960 -> 160 and 1152 -> 192 / 320
+// (7x7) among them. Random epilogues and channel x pixel splits as
+// checkConvNhwc.
+TEST_P(ConvTest, Conv2DNhwcPointwiseDeepSmallMaps) {
+  std::mt19937 rng(1280 + static_cast<unsigned>(GetParam()));
+  const size_t fixed[][4] = {{672, 14, 14, 112},
+                             {960, 7, 7, 160},
+                             {1152, 7, 7, 192},
+                             {1152, 7, 7, 320},
+                             {1024, 7, 7, 80}};
+  for (int iter = 0; iter < 30; ++iter) {
+    Conv2DShape s;
+    if (iter < 5) {
+      s.channels = fixed[iter][0];
+      s.height = fixed[iter][1];
+      s.width = fixed[iter][2];
+      s.outChannels = fixed[iter][3];
+    } else {
+      s.channels = iter % 3 == 0   ? randomIn(rng, 1281, 2700)
+                   : iter % 3 == 1 ? randomIn(rng, 641, 1280)
+                                   : randomIn(rng, 300, 640);
+      s.height = randomIn(rng, 1, 7);
+      s.width = iter % 7 == 0 ? 14 : randomIn(rng, 1, 7);
+      s.outChannels = randomIn(rng, 1, 200);
+    }
+    ASSERT_TRUE(s.valid()) << describe(s);
+    checkConvNhwc(GetParam(), rng, s);
+    if (HasFailure())
+      return;
+  }
+}
+
 /// conv2dNhwcWinograd against the definition, as checkConvNhwc (NhwcCase),
 /// the output in a grid of channel x pixel ranges
 /// (pixel cuts inside tile rows: both pieces compute the row, each stores
