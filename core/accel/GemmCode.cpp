@@ -84,8 +84,12 @@ std::string genGemm(const Target &tg, const Layer &L,
   if (in16 && (!g16.requant || !tb.rqBias))
     return "a 16x8 layer needs its requantization with a bias row (the "
            "int64 bias)";
-  if (wide && (g16.pool.on || g16.add.on || tb.lut))
-    return "a 16-bit layer with a fused pool, add or table";
+  if (wide && (g16.pool.on || g16.add.on))
+    return "a 16-bit layer with a fused pool or add";
+  // An output table reads the int8 result (REQUANT lut; the 16-bit table is
+  // an instruction of its own).
+  if (g16.out16 && tb.lut)
+    return "an output table on a 16-bit result";
   // A 16-bit layer keeps its blocks in the lower halves of the memories its
   // row pairs use (Target::wide16), so its slots are allocated from the
   // bottom.
@@ -125,10 +129,15 @@ std::string genGemm(const Target &tg, const Layer &L,
   p.spaces = spacesOf(tg, o.shareRows, o.paramReserve);
   // 16-bit row pairs: the blocks in the lower half, the upper half their
   // high bytes (or high plane, or the int64 bias's high words).
+  // The output table's rows at the top of the parameter memory
+  // (tg.lutRows()) are in its upper half: the blocks there stay below half
+  // minus those rows, so that their high halves miss the table.
   auto halve = [&](Cls c) {
     const int m = tg.memOf(c);
     sp::Space &s = p.spaces[size_t(m)];
-    const uint64_t half = tg.memRows(m) / 2;
+    uint64_t half = tg.memRows(m) / 2;
+    if (tb.lut && m == tg.memOf(Cls::Param))
+      half -= std::min<uint64_t>(half, uint64_t(tg.lutRows()));
     s.capacity = s.capacity ? std::min(s.capacity, half) : half;
   };
   if (in16)

@@ -26,6 +26,7 @@ struct Spec {
   int64_t N = 1, C = 16, H = 6, W = 6, K = 16, k = 3, s = 1, pad = 1,
           groups = 1;
   bool in16 = true, out16 = true;
+  bool lut = false; // an output table on the int8 result
 };
 
 int tensor(LayerProgram &lp, const char *name, std::vector<int64_t> dims,
@@ -93,6 +94,11 @@ Case wideConv(const Spec &s, uint32_t seed) {
   g.rq.zp = s.out16 ? 0 : int32_t(rng() % 21) - 10;
   g.rq.lo = s.out16 ? (rng() % 2 ? 0 : -32768) : -128;
   g.rq.hi = s.out16 ? (rng() % 2 ? 20000 : 32767) : 127;
+  if (s.lut) { // entry k: the stored int8 result k - 128
+    L.lut.resize(256);
+    for (auto &v : L.lut)
+      v = int8_t(rng());
+  }
   L.usefulMacs = uint64_t(s.N * OH * OW * s.K * per);
   c.lp.layers.push_back(L);
   c.lp.inputs = {x};
@@ -137,7 +143,8 @@ Case wideConv(const Spec &s, uint32_t seed) {
             int16_t v = int16_t(q);
             std::memcpy(&c.expected[2 * at], &v, 2);
           } else {
-            c.expected[at] = uint8_t(int8_t(q));
+            c.expected[at] =
+                s.lut ? uint8_t(L.lut[size_t(q + 128)]) : uint8_t(int8_t(q));
           }
         }
   return c;
@@ -202,6 +209,28 @@ TEST(NpuWide16, ConvolutionsAgainstTheDefinition) {
             std::to_string(s.k) + " s" + std::to_string(s.s) + " g" +
             std::to_string(s.groups) + (s.in16 ? " in16" : " in8") +
             (s.out16 ? " out16" : " out8"));
+}
+
+// A 16x8 layer requantizing to int8 with an output table (a clamp or an
+// activation between two 8-bit tensors after it, as the global mean of a
+// model whose last convolution is 16-bit): the table applies to the int8
+// result; the blocks of the parameter memory's halves stay clear of the
+// table's rows at its top.
+TEST(NpuWide16, OutputTableAfterA16x8Layer) {
+  std::vector<Spec> specs = {
+      {},
+      {1, 16, 8, 8, 24, 1, 1, 0, 1},    // flat
+      {2, 37, 7, 5, 19, 3, 2, 1, 1},    // tiles, images
+      {1, 32, 10, 10, 32, 3, 1, 1, 32}, // depthwise
+      {1, 320, 7, 7, 1280, 1, 1, 0, 1}, // many output tiles
+  };
+  uint32_t seed = 100;
+  for (Spec s : specs) {
+    s.in16 = true, s.out16 = false, s.lut = true;
+    run(wideConv(s, seed++), "C" + std::to_string(s.C) + " K" +
+                                 std::to_string(s.K) + " k" +
+                                 std::to_string(s.k) + " in16 out8 lut");
+  }
 }
 
 // A 16x8 layer's input goes through the array twice (its two byte planes):
