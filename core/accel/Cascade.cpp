@@ -38,13 +38,14 @@ bool overlaps(const Ranges &rs, uint64_t lo, uint64_t hi) {
 }
 
 // The rules of cascadeBoundary that hold of tensor T between layers i and
-// i + 1 whatever the code: an int8 activation (16-bit ones stay in DRAM) of its
-// own storage, neither an input nor an output of the program, referenced by
-// layers i and i + 1 only.
+// i + 1 whatever the code: an int8 or int16 activation (int16: row pairs, the
+// high bytes half the out memory up, Target::wide16) of its own storage,
+// neither an input nor an output of the program, referenced by layers i and
+// i + 1 only.
 bool cascadableTensor(const std::vector<NTensor> &ts, const LayerProgram &lp,
                       size_t i, int tensor) {
   const NTensor &T = ts[size_t(tensor)];
-  if (T.i32 || T.i16 || T.kind != NTensor::Kind::Activation ||
+  if (T.i32 || T.kind != NTensor::Kind::Activation ||
       std::find(lp.outputs.begin(), lp.outputs.end(), tensor) !=
           lp.outputs.end() ||
       std::find(lp.inputs.begin(), lp.inputs.end(), tensor) != lp.inputs.end())
@@ -116,6 +117,22 @@ int64_t findGap(const Target &t, int mem, Ranges used, uint64_t rows) {
     at = std::max(at, r.second);
   }
   return at + rows <= t.memRows(mem) ? int64_t(at) : -1;
+}
+
+// The lowest gap of `rows` 16-bit rows of memory `mem`: in its lower half,
+// the same rows of the upper half (their high bytes) untouched too.
+int64_t findGap16(const Target &t, int mem, const Ranges &used,
+                  uint64_t rows) {
+  const uint64_t half = t.memRows(mem) / 2;
+  Ranges folded;
+  for (const auto &r : used) {
+    if (r.first < half)
+      folded.push_back({r.first, std::min(r.second, half)});
+    if (r.second > half)
+      folded.push_back({std::max(r.first, half) - half, r.second - half});
+  }
+  folded.push_back({half, t.memRows(mem)});
+  return findGap(t, mem, std::move(folded), rows);
 }
 
 // A tensor T that layer i stores and only layer i + 1 loads (into the act
@@ -207,7 +224,8 @@ bool cascadeBoundary(const Target &t, std::vector<LayerCode> &codes, size_t i,
   Ranges used;
   layerRanges(t, codes[i], outMem, used);
   layerRanges(t, codes[i + 1], outMem, used);
-  int64_t gap = findGap(t, outMem, used, rows);
+  int64_t gap = T.i16 ? findGap16(t, outMem, used, rows)
+                      : findGap(t, outMem, used, rows);
   if (gap < 0)
     return false;
   // Rewrite: vector results into the gap, stores dropped, loads -> copies.
@@ -219,9 +237,11 @@ bool cascadeBoundary(const Target &t, std::vector<LayerCode> &codes, size_t i,
   }
   for (const Site &s : loads) {
     Op &in = codes[i + 1].steps[s.step].loads[s.k];
+    const bool w16 = in.w16;
     in = copyOp(t, in.row, gap + int64_t((uint64_t(in.dram) - lo) / rb),
                 in.ysize, in.xsize, in.stride, in.padTop, in.padBottom,
                 in.padLeft, in.padRight);
+    in.w16 = w16; // 16-bit rows: both halves of each memory
   }
   return true;
 }
@@ -230,7 +250,7 @@ bool cascadeBoundary(const Target &t, std::vector<LayerCode> &codes, size_t i,
 
 bool fitsHalfOfOut(const Target &t, const NTensor &T) {
   const uint64_t rows = T.bytes() / uint64_t(T.rowBytes());
-  return 2 * rows <= t.memRows(t.memOf(Cls::Out));
+  return 2 * rows * (T.i16 ? 2 : 1) <= t.memRows(t.memOf(Cls::Out));
 }
 
 std::vector<char> predictCascadedInputs(const Target &tg,
