@@ -121,8 +121,7 @@ int64_t findGap(const Target &t, int mem, Ranges used, uint64_t rows) {
 
 // The lowest gap of `rows` 16-bit rows of memory `mem`: in its lower half,
 // the same rows of the upper half (their high bytes) untouched too.
-int64_t findGap16(const Target &t, int mem, const Ranges &used,
-                  uint64_t rows) {
+int64_t findGap16(const Target &t, int mem, const Ranges &used, uint64_t rows) {
   const uint64_t half = t.memRows(mem) / 2;
   Ranges folded;
   for (const auto &r : used) {
@@ -224,8 +223,8 @@ bool cascadeBoundary(const Target &t, std::vector<LayerCode> &codes, size_t i,
   Ranges used;
   layerRanges(t, codes[i], outMem, used);
   layerRanges(t, codes[i + 1], outMem, used);
-  int64_t gap = T.i16 ? findGap16(t, outMem, used, rows)
-                      : findGap(t, outMem, used, rows);
+  int64_t gap =
+      T.i16 ? findGap16(t, outMem, used, rows) : findGap(t, outMem, used, rows);
   if (gap < 0)
     return false;
   // Rewrite: vector results into the gap, stores dropped, loads -> copies.
