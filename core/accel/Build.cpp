@@ -596,13 +596,20 @@ struct Builder {
     int ka = broadcastKind(yd, v.dims(a)), kb = broadcastKind(yd, v.dims(b));
     // Fuse into the GEMM layer producing one operand, when it is its only
     // use and the layer has no pooling or add yet.
-    // (A 16-bit add is a layer of its own.)
+    // (A 16-bit add fuses into a 16-bit layer when both operands and the sum
+    // are int16 maps of one shape: the int16 add; else a layer of its own.)
     const bool any16 =
         v.dtype(a) == "i16" || v.dtype(b) == "i16" || v.dtype(y) == "i16";
-    for (int side = 0; side < 2 && !any16; ++side) {
+    const bool all16 =
+        v.dtype(a) == "i16" && v.dtype(b) == "i16" && v.dtype(y) == "i16";
+    for (int side = 0; side < 2 && (!any16 || all16); ++side) {
       int mine = side == 0 ? a : b, other = side == 0 ? b : a;
       int kMine = side == 0 ? ka : kb, kOther = side == 0 ? kb : ka;
       auto it = pending.find(mine);
+      if (all16 && (kOther != 0 || it == pending.end() ||
+                    it->second.layer.kind != Layer::Kind::Gemm ||
+                    !it->second.layer.gemm.out16))
+        continue;
       if (kMine != 0 || it == pending.end() || !it->second.requantized ||
           !single(mine) || it->second.layer.gemm.add.on ||
           !it->second.layer.lut.empty() || !fuses(v.t, it->second.form, "add"))

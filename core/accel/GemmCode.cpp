@@ -84,8 +84,15 @@ std::string genGemm(const Target &tg, const Layer &L,
   if (in16 && (!g16.requant || !tb.rqBias))
     return "a 16x8 layer needs its requantization with a bias row (the "
            "int64 bias)";
-  if (wide && (g16.pool.on || g16.add.on))
-    return "a 16-bit layer with a fused pool or add";
+  // A fused add of a 16-bit layer: the int16 add (VADD w16) of its int16
+  // result and another int16 tensor of the same shape, into int16.
+  const bool add16 = g16.add.on && g16.out16;
+  if (add16 && (!ts[size_t(g16.add.other)].i16 || g16.add.otherBroadcast ||
+                g16.add.regs.exact))
+    return "a 16-bit layer with a fused add of an 8-bit, repeated or exact "
+           "operand (the fused 16-bit add is the int16 one of two int16 maps)";
+  if (wide && (g16.pool.on || (g16.add.on && !add16)))
+    return "a 16-bit layer with a fused pool, or a fused add into 8 bits";
   // An output table reads the int8 result (REQUANT lut; the 16-bit table is
   // an instruction of its own).
   if (g16.out16 && tb.lut)
@@ -295,7 +302,7 @@ std::string genGemm(const Target &tg, const Layer &L,
       "add", tg.memOf(Cls::Out), sp::Role::Input, {dN, dY, dKo},
       [&](const std::vector<int64_t> &t) { return u(add ? addRows(t) : 0); },
       [&](const std::vector<int64_t> &t) {
-        return u(add ? addRows(t) * lanes : 0);
+        return u(add ? addRows(t) * lanes * (add16 ? 2 : 1) : 0);
       }));
   // Bias by GEMM: the constant row with the activations, the bias tile of ko
   // with the weights.
@@ -617,7 +624,7 @@ std::string genGemm(const Target &tg, const Layer &L,
                     addr(g.add.other, ko, 0), addN);
         else
           moveRows(tg, sc.loads, false, Cls::Out, slot(oAdd),
-                   addr(g.add.other, ko, addP), addN);
+                   addr(g.add.other, ko, addP), addN, add16);
       }
     };
     if (pieces > 1) {
@@ -762,6 +769,7 @@ std::string genGemm(const Target &tg, const Layer &L,
       sc.tail.push_back(vaddOp(tg, at, g.add.convIsA ? at : slot(oAdd),
                                g.add.convIsA ? slot(oAdd) : at, n));
       sc.tail.back().exact = g.add.regs.exact;
+      sc.tail.back().w16 = add16; // 16-bit rows: a, b and the sum
     };
     if (add && g.add.beforePool)
       vadd(result, rows);

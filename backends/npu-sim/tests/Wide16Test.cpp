@@ -452,3 +452,74 @@ TEST(NpuWide16, SixteenBitTensorCascaded) {
       EXPECT_EQ(got[k], got[0]) << "run " << k;
   }
 }
+
+// A 16x8 layer with a fused int16 add (a residual sum of two int16 maps):
+// the same bytes as the layer followed by the int16 add as a layer of its
+// own, on the golden and SystemC models, either operand order.
+TEST(NpuWide16, FusedSixteenBitAdd) {
+  AddRegs r; // the int16 form (ADD_LSHIFT 15), as the selection writes it
+  r.lshift = 15;
+  r.aMult = 1073741824, r.aShift = 0;
+  r.bMult = 1610612736, r.bShift = -1;
+  r.outMult = 1431655765, r.outShift = -14;
+  r.lo = -32768, r.hi = 32767;
+  uint32_t seed = 200;
+  for (Spec s :
+       {Spec{1, 16, 8, 8, 24, 1, 1, 0, 1}, Spec{1, 40, 9, 9, 33, 3, 1, 1, 1},
+        Spec{1, 32, 10, 10, 32, 3, 1, 1, 32}})
+    for (bool convIsA : {true, false}) {
+      Case c = wideConv(s, seed++);
+      const int y = c.lp.layers[0].gemm.out;
+      const NTensor Y = c.lp.tensors[size_t(y)];
+      const int other = tensor(c.lp, "r", Y.dims, NTensor::Kind::Input, true),
+                sum = tensor(c.lp, "sum", Y.dims, NTensor::Kind::Output, true);
+      std::vector<uint8_t> rin(
+          size_t(Y.dims[0] * Y.dims[1] * Y.dims[2] * Y.dims[3] * 2));
+      std::mt19937 rng(seed);
+      for (auto &b : rin)
+        b = uint8_t(rng());
+      // Fused: the layer writes the sum.
+      LayerProgram fused = c.lp;
+      fused.tensors[size_t(y)].kind = NTensor::Kind::Activation;
+      FusedAdd &f = fused.layers[0].gemm.add;
+      f.on = true, f.other = other, f.convIsA = convIsA, f.regs = r;
+      fused.layers[0].gemm.out = sum;
+      fused.inputs = {c.lp.inputs[0], other};
+      fused.outputs = {sum};
+      // Apart: the layer, then the add.
+      LayerProgram apart = c.lp;
+      apart.tensors[size_t(y)].kind = NTensor::Kind::Activation;
+      Layer A;
+      A.kind = Layer::Kind::Add;
+      A.name = "add16";
+      A.nodes = {"add16"};
+      A.add.a = convIsA ? y : other;
+      A.add.b = convIsA ? other : y;
+      A.add.out = sum;
+      A.add.regs = r;
+      A.add.w16 = true;
+      apart.layers.push_back(A);
+      apart.inputs = {c.lp.inputs[0], other};
+      apart.outputs = {sum};
+      std::vector<std::vector<uint8_t>> got;
+      for (const LayerProgram *lp : {&fused, &apart}) {
+        Program p;
+        ASSERT_EQ(compileLayers(*lp, CodegenOptions{}, p), "");
+        ASSERT_EQ(p.layers.size(), lp == &fused ? 1u : 2u);
+        p.uid = newProgramUid();
+        for (uint32_t exec : {uint32_t(EMBER_NPU_EXECUTOR_GOLDEN),
+                              uint32_t(EMBER_NPU_EXECUTOR_SYSTEMC)}) {
+          std::vector<uint8_t> out(rin.size(), 0xAB);
+          std::vector<const void *> in = {c.in.data(), rin.data()};
+          std::vector<void *> o = {out.data()};
+          RunConfig rc;
+          rc.executor = exec;
+          RunResult rr;
+          ASSERT_EQ(runProgram(p, rc, in, o, &rr), "");
+          got.push_back(out);
+        }
+      }
+      for (size_t k = 1; k < got.size(); ++k)
+        EXPECT_EQ(got[k], got[0]) << "C" << s.C << " K" << s.K << " run " << k;
+    }
+}
