@@ -28,8 +28,10 @@ means, mixed-width adds, multiplies and conversions, and, after the lane
 cases (--lanes), (--wide3) int16 clamps on their own (Clip, Relu), and
 (--convt) transposed convolutions (stride 2, 3 or 4, kernels 2..6,
 PyTorch's kernel 3 / padding 1 / output_padding 1, per-channel weights
-on axis 1, an activation or a Sigmoid table after), each group with a seed
-of its own,
+on axis 1, an activation or a Sigmoid table after), then (--wide4) the fused
+16-bit forms (a residual int16 add of a 16x8 layer, two 16x8 layers
+chained, a 16x8 layer into a global mean into 8 bits with a Clip after
+it), each group with a seed of its own,
 the way ONNX Runtime's quantizer writes QDQ graphs: input float ->
 QuantizeLinear -> DequantizeLinear -> op -> QuantizeLinear ->
 DequantizeLinear -> output float.
@@ -831,6 +833,58 @@ def convt_case(rng):
                (f" {act}" if act else ""))
 
 
+def wide_fused_case(rng):
+    """The 16-bit forms the NPU fuses or keeps on chip: a 16x8 convolution
+    whose int16 result is summed with another int16 map into int16 (the
+    add in the layer), two 16x8 convolutions through an int16 tensor small
+    enough to stay in OUT, or a 16x8 convolution into a global mean
+    requantized to 8 bits with a Clip between two 8-bit tensors after it
+    (the output table of a 16-bit layer)."""
+    g = G(rng)
+    g.opset = 21
+    C, H = int(rng.integers(1, 48)), int(rng.integers(2, 12))
+    K, k = int(rng.integers(1, 48)), int(rng.choice([1, 3]))
+    # (an 8-bit input: the first layer is an int8 one writing int16)
+    din = np.int16 if rng.random() < 0.75 else act_dtype(rng)
+    xd, (sx, _) = g.qdq(g.input([1, C, H, H]), din, -2.0, 2.0)
+    r = rng.random()
+    if r < 0.4:
+        yd, _ = conv_qdq(g, rng, xd, sx, C, K, k, np.int16)
+        rd, _ = g.qdq(g.input([1, K, H, H]), np.int16, -1.0, 3.0)
+        a = g.node("Add", [yd, rd] if rng.random() < 0.5 else [rd, yd])
+        a, act = activation(g, rng, a)
+        out, _ = g.qdq(a, np.int16, 0.0 if act else -4.0, 6.0)
+        what = f"conv k{k} + int16 add {act}"
+    elif r < 0.7:
+        yd, (sy, _) = conv_qdq(g, rng, xd, sx, C, K, k, np.int16)
+        K2 = int(rng.integers(1, 48))
+        # (into 8 bits: ONNX Runtime computes each 16-bit layer in float,
+        # so an int16 result of two 16x8 layers can be 2 quanta from it)
+        out, _ = conv_qdq(g, rng, yd, sy, K, K2, int(rng.choice([1, 3])),
+                          act_dtype(rng))
+        what = f"conv k{k} -> int16 -> conv K{K2}"
+    else:
+        w, sw = weights(g, rng, [K, C, k, k])
+        b = bias(g, rng, K, scale_of(g, sx), sw)
+        y = g.node("Conv", [xd, w, b], {"kernel_shape": [k, k],
+                                        "pads": [k // 2] * 4})
+        y = g.node("Clip", [y, g.const(np.float32(0.0), "lo"),
+                            g.const(np.float32(6.0), "hi")])
+        yd, _ = g.qdq(y, np.int16, 0.0, 6.0)
+        dt = act_dtype(rng)
+        # (the result's quantum no finer than the mean's: ONNX Runtime's
+        # float mean may round one quantum the other way)
+        md, _ = g.qdq(g.node("GlobalAveragePool", [yd]), dt, 0.0, 1.0)
+        hi = float(rng.uniform(0.5, 2.0))
+        c = g.node("Clip", [md, g.const(np.float32(0.0), "lo"),
+                            g.const(np.float32(hi), "hi")])
+        out, _ = g.qdq(c, dt, 0.0, max(hi, 1.0))
+        what = f"conv k{k} -> int16 -> mean -> clip {hi:.2f}"
+    g.output(out)
+    names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
+    return g, f"16x8 fused {names[din]} C{C} K{K} {H}x{H}: {what}"
+
+
 def conv_cfg(rng):
     k = int(rng.integers(1, 8))
     s = int(rng.integers(1, 3))
@@ -893,6 +947,9 @@ def main():
                     help="16-bit clamp cases (Clip/Relu on the stored "
                          "int16 values), after the lane cases, with a seed of "
                          "their own")
+    ap.add_argument("--wide4", type=int, default=12,
+                    help="fused 16-bit forms (wide_fused_case), after the "
+                         "transposed convolutions, with a seed of their own")
     ap.add_argument("--convt", type=int, default=24,
                     help="transposed convolution cases (convt_case), after "
                          "the 16-bit clamps, with a seed of their own")
@@ -909,16 +966,20 @@ def main():
     lanes = np.random.default_rng(args.seed + 6000)
     wide3 = np.random.default_rng(args.seed + 7000)
     convt = np.random.default_rng(args.seed + 8000)
+    wide4 = np.random.default_rng(args.seed + 9000)
     n_placed = args.count + args.extra + args.placement
     n_wide = n_placed + args.wide
     n_resize = n_wide + args.resize
     n_wide2 = n_resize + args.wide2
     n_lanes = n_wide2 + args.lanes
     n_wide3 = n_lanes + args.wide3
-    for i in range(n_wide3 + args.convt):
+    n_convt = n_wide3 + args.convt
+    for i in range(n_convt + args.wide4):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_wide3:
+        if i >= n_convt:
+            g, desc = wide_fused_case(wide4)
+        elif i >= n_wide3:
             g, desc = convt_case(convt)
         elif i >= n_lanes:
             g, desc = wide_clamp_case(wide3)
