@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <iterator>
 #include <limits>
 
 namespace ember::quant {
@@ -598,9 +599,12 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
   char buf[512];
 
   // The cost table: the NPU compiler's cycles per layer on compiles of
-  // mixes: all-int8, all-int16, and the roots alternating in topological
+  // mixes: all-int8, all-int16, the roots alternating in topological
   // order both ways, which put every layer in its 8-to-16 and 16-to-8
-  // boundary forms.
+  // boundary forms, and two that give each group of several inputs (an
+  // add) one input of each width, writing 16 bits in one and 8 in the
+  // other: such a group is a layer of its own where the all-int8 and
+  // all-int16 models fuse it into its producer at no cost of its own.
   Stopwatch phase;
   EMBER_ASSIGN(auto nodeCycles, cost(int8));
   if (nodeCycles.empty())
@@ -629,10 +633,23 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
     // A mix the compiler refuses is split in two along the order and each
     // half (the rest 8-bit) compiled instead, so one layer it cannot place
     // in some form leaves only its neighbourhood unmeasured.
-    std::vector<std::vector<std::string>> queue(3);
+    std::vector<std::vector<std::string>> queue(5);
     queue[0] = order;
     for (size_t i = 0; i < order.size(); ++i)
       queue[1 + i % 2].push_back(order[i]);
+    std::set<std::string> mixedA, mixedB;
+    for (const CycleTable::Roots &gr : table.roots)
+      if (gr.in.size() > 1) {
+        mixedA.insert(*gr.in.begin());
+        mixedA.insert(gr.out.begin(), gr.out.end());
+        mixedB.insert(*std::next(gr.in.begin()));
+      }
+    for (const std::string &rt : order) {
+      if (mixedA.count(rt))
+        queue[3].push_back(rt);
+      if (mixedB.count(rt) && !mixedA.count(rt))
+        queue[4].push_back(rt);
+    }
     for (size_t qi = 0; qi < queue.size() && qi < 24; ++qi) {
       const std::vector<std::string> part = queue[qi];
       if (part.empty())
