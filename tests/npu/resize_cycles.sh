@@ -7,9 +7,9 @@
 # is handed over by a golden run (backend option handover=DIR). With GROUP
 # convt (ctest npu-convt-cycles-rtl): the transposed convolutions'
 # phase layers (gen_layers.py --convt: STOREs with an x step) instead; 16x8
-# (ctest npu-wide16-cycles-rtl): the 136 16-bit layers (--wide, --wide2,
-# --wide3: 16x8 convolutions, MatMuls, adds, pools, means, multiplies,
-# conversions and clamps); 16x8-quick: the first 16, 16 and 8 of those
+# (ctest npu-wide16-cycles-rtl): the 148 16-bit layers (--wide, --wide2,
+# --wide3, --wide4: 16x8 convolutions, MatMuls, adds, pools, means, multiplies,
+# conversions, clamps and fused adds); 16x8-quick: the first 16, 16 and 8 of those
 # (each group has its own seed, so they are the same cases).
 #   resize_cycles.sh EMBER EMBER_NPU PYTHON WORKDIR [TARGET [GROUP]]
 # TARGET: npu-sim (default) or plugin:<a sub-build's libember_npu_sim.so>.
@@ -19,7 +19,7 @@ case $group in
   resize) counts=(--convt 0 --resize 32) prefix=resize what=upsampling ;;
   convt) counts=(--convt 24 --resize 0) prefix=convtranspose
     what="transposed convolution" ;;
-  16x8) counts=(--convt 0 --resize 0 --wide 48 --wide2 64 --wide3 24)
+  16x8) counts=(--convt 0 --resize 0 --wide 48 --wide2 64 --wide3 24 --wide4 12)
     prefix=16x8 what=16x8 ;;
   16x8-quick) counts=(--convt 0 --resize 0 --wide 16 --wide2 16 --wide3 8)
     prefix=16x8 what=16x8 ;;
