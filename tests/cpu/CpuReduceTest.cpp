@@ -309,3 +309,79 @@ TEST(CpuLoops, PacketSumMatchesInterpreterBitForBit) {
           expectIdentical(runCpu(*f, two, in), *want);
         }
 }
+
+// A ReduceMin and a ReduceMax of the same operand (DynamicQuantizeLinear's
+// range) run as one pass (Group::sibling): the producer they share (Neg)
+// is computed in that pass, not stored, and both results keep the
+// interpreter's bits (signed zeros, NaN) over inner, outer and all axes,
+// at 1 and 2 threads. The Min's reader (an output, Neg) comes after the
+// Max, where the pair is computed.
+TEST(CpuLoops, MinAndMaxOfOneOperandInOnePassMatchInterpreterBits) {
+  for (const std::vector<int64_t> &axes :
+       std::vector<std::vector<int64_t>>{{2}, {0}, {0, 1}, {0, 1, 2}}) {
+    const Type type(ElemKind::F32, {4, 3, 100});
+    Module m;
+    Function *f = m.addFunction("main");
+    Value x(f->addPlaceholder("x", type));
+    auto neg = f->create(OpKind::Neg, {x});
+    ASSERT_TRUE(bool(neg)) << neg.status().message();
+    Tensor at = Tensor::fromInts(ElemKind::I64, axes, {int64_t(axes.size())});
+    Value ax(f->addConstant(f->freshName("axes"), at));
+    AttrMap flat{{"keepdims", Attr::ofInt(0)}};
+    auto mn = f->create(OpKind::ReduceMin, {Value(*neg), ax}, flat);
+    ASSERT_TRUE(bool(mn)) << mn.status().message();
+    auto mx = f->create(OpKind::ReduceMax, {Value(*neg), ax}, flat);
+    ASSERT_TRUE(bool(mx)) << mx.status().message();
+    auto lo = f->create(OpKind::Neg, {Value(*mn)});
+    ASSERT_TRUE(bool(lo)) << lo.status().message();
+    f->addOutput(Value(*mx), "hi");
+    f->addOutput(Value(*lo), "lo");
+    SCOPED_TRACE("axes " + std::to_string(axes.size()) + " first " +
+                 std::to_string(axes[0]));
+    // One Reduce group computes both, Neg inside it.
+    auto groups = formGroups(*f, hostConfig());
+    ASSERT_TRUE(bool(groups)) << groups.status().message();
+    size_t paired = 0;
+    for (const Group &g : *groups)
+      if (g.kind == GroupKind::Reduce) {
+        EXPECT_EQ(g.root, *mx);
+        EXPECT_EQ(g.sibling, *mn);
+        EXPECT_TRUE(contains(g, *neg));
+        paired += g.sibling != nullptr;
+      }
+    EXPECT_EQ(paired, 1u);
+    std::mt19937 rng(13);
+    Tensor t(type);
+    float *v = t.data<float>();
+    for (int64_t i = 0; i < t.size(); ++i) {
+      int r = int(rng() % 5);
+      v[i] = r == 0   ? 0.0f
+             : r == 1 ? -0.0f
+                      : (rng() % 2 ? 1.0f : -1.0f) * float(1 + rng() % 9);
+    }
+    v[7 * 100 + 42] = std::numeric_limits<float>::quiet_NaN();
+    std::vector<Tensor> in = {t};
+    auto want = interpret(*f, in);
+    ASSERT_TRUE(bool(want)) << want.status().message();
+    CompileConfig one = hostConfig(), two = hostConfig();
+    two.numThreads = 2;
+    for (const CompileConfig &cfg : {one, two}) {
+      std::vector<Tensor> got = runCpu(*f, cfg, in);
+      ASSERT_EQ(got.size(), 2u);
+      for (size_t o = 0; o < 2; ++o) {
+        const float *g = got[o].data<float>(), *w = (*want)[o].data<float>();
+        ASSERT_EQ(got[o].size(), (*want)[o].size());
+        for (int64_t i = 0; i < got[o].size(); ++i) {
+          uint32_t gb, wb;
+          std::memcpy(&gb, &g[i], 4);
+          std::memcpy(&wb, &w[i], 4);
+          if (std::isnan(w[i]))
+            EXPECT_TRUE(std::isnan(g[i])) << "output " << o << " at " << i;
+          else
+            EXPECT_EQ(gb, wb) << "output " << o << " at " << i << ": " << g[i]
+                              << " vs " << w[i];
+        }
+      }
+    }
+  }
+}

@@ -156,19 +156,55 @@ Status Codegen::emitFusedReduce(
   for (int64_t e : redExt)
     redCount *= e;
   // Evaluates the operand at the index `idx` (full rank) into `acc`.
-  auto step = [&](std::vector<llvm::Value *> &idx, llvm::Value *slot) {
+  // The sibling (Group::sibling): a float Min or Max of the same elements
+  // into an accumulator of its own (f32, as the root's), stored at the
+  // same index of its own result.
+  const Node *sib = g.sibling;
+  std::vector<int64_t> sst(r, 0);
+  if (sib) {
+    std::vector<int64_t> ss = physStrides(Value(const_cast<Node *>(sib), 0));
+    for (size_t d = 0, pos = 0; d < r; ++d)
+      if (!reduced[d]) {
+        size_t od = keep ? d : pos++;
+        sst[d] = od < ss.size() ? ss[od] : 0;
+      }
+  }
+  auto sibInit = [&]() -> llvm::Value * {
+    double inf = std::numeric_limits<double>::infinity();
+    return llvm::ConstantFP::get(et, sib->kind == OpKind::ReduceMax ? -inf
+                                                                    : inf);
+  };
+  auto sibCombine = [&](llvm::Value *a, llvm::Value *v) {
+    return b_->CreateBinaryIntrinsic(sib->kind == OpKind::ReduceMax
+                                         ? llvm::Intrinsic::maximum
+                                         : llvm::Intrinsic::minimum,
+                                     a, v);
+  };
+  // Evaluates the operand at the index `idx` (full rank) into `slot` (and
+  // the sibling's `sslot`).
+  auto step = [&](std::vector<llvm::Value *> &idx, llvm::Value *slot,
+                  llvm::Value *sslot) {
     lg.idx = idx;
     lg.memo.clear();
     llvm::Value *v = lg.eval(x);
     b_->CreateStore(combine(b_->CreateLoad(acct, slot), v), slot);
+    if (sslot)
+      b_->CreateStore(sibCombine(b_->CreateLoad(et, sslot), v), sslot);
   };
-  auto outAddr = [&](const std::vector<llvm::Value *> &idx) {
+  auto addrIn = [&](const std::vector<llvm::Value *> &idx,
+                    const std::vector<int64_t> &str, const Value &res) {
     llvm::Value *lin = b_->getInt64(0);
     for (size_t d = 0; d < r; ++d)
-      if (ost[d])
+      if (str[d])
         lin = b_->CreateAdd(
-            lin, b_->CreateMul(idx[d], b_->getInt64(uint64_t(ost[d]))));
-    return b_->CreateInBoundsGEP(et, ptrOfValue(root), lin);
+            lin, b_->CreateMul(idx[d], b_->getInt64(uint64_t(str[d]))));
+    return b_->CreateInBoundsGEP(et, ptrOfValue(res), lin);
+  };
+  auto outAddr = [&](const std::vector<llvm::Value *> &idx) {
+    return addrIn(idx, ost, root);
+  };
+  auto sibAddr = [&](const std::vector<llvm::Value *> &idx) {
+    return addrIn(idx, sst, Value(const_cast<Node *>(sib), 0));
   };
   auto bindBases = [&]() {
     lg.bases.clear();
@@ -197,23 +233,28 @@ Status Codegen::emitFusedReduce(
         "reduce", keptExt[0], per, [&](llvm::Value *begin, llvm::Value *end) {
           bindBases();
           llvm::Value *acc = b_->CreateAlloca(acct);
+          llvm::Value *sacc = sib ? b_->CreateAlloca(et) : nullptr;
           emitNest(keptExt, begin, end, [&](std::vector<llvm::Value *> &ki) {
             std::vector<llvm::Value *> idx(r, zero);
             for (size_t i = 0; i < kd.size(); ++i)
               idx[kd[i]] = ki[i];
             b_->CreateStore(initValue(), acc);
+            if (sib)
+              b_->CreateStore(sibInit(), sacc);
             if (rd.empty()) {
-              step(idx, acc);
+              step(idx, acc, sacc);
             } else {
               emitNest(redExt, zero, b_->getInt64(uint64_t(redExt[0])),
                        [&](std::vector<llvm::Value *> &ri) {
                          std::vector<llvm::Value *> full = idx;
                          for (size_t j = 0; j < rd.size(); ++j)
                            full[rd[j]] = ri[j];
-                         step(full, acc);
+                         step(full, acc, sacc);
                        });
             }
             b_->CreateStore(narrow(b_->CreateLoad(acct, acc)), outAddr(idx));
+            if (sib)
+              b_->CreateStore(b_->CreateLoad(et, sacc), sibAddr(idx));
           });
         });
     return Status::ok();
@@ -237,8 +278,13 @@ Status Codegen::emitFusedReduce(
         bindBases();
         auto *arr = llvm::ArrayType::get(acct, uint64_t(kBlock));
         llvm::Value *acc = b_->CreateAlloca(arr);
+        auto *sarr = llvm::ArrayType::get(et, uint64_t(kBlock));
+        llvm::Value *sacc = sib ? b_->CreateAlloca(sarr) : nullptr;
         auto slot = [&](llvm::Value *j) {
           return b_->CreateInBoundsGEP(arr, acc, {zero, j});
+        };
+        auto sslot = [&](llvm::Value *j) -> llvm::Value * {
+          return sib ? b_->CreateInBoundsGEP(sarr, sacc, {zero, j}) : nullptr;
         };
         emitNest(outerExt, begin, end, [&](std::vector<llvm::Value *> &oi) {
           std::vector<llvm::Value *> idx(r, zero);
@@ -252,6 +298,8 @@ Status Codegen::emitFusedReduce(
                                left, b_->getInt64(kBlock));
           emitNest({kBlock}, zero, len, [&](std::vector<llvm::Value *> &j) {
             b_->CreateStore(initValue(), slot(j[0]));
+            if (sib)
+              b_->CreateStore(sibInit(), sslot(j[0]));
           });
           emitNest(redExt, zero, b_->getInt64(uint64_t(redExt[0])),
                    [&](std::vector<llvm::Value *> &ri) {
@@ -261,7 +309,7 @@ Status Codegen::emitFusedReduce(
                      emitNest({kBlock}, zero, len,
                               [&](std::vector<llvm::Value *> &j) {
                                 full[inner] = b_->CreateAdd(j0, j[0]);
-                                step(full, slot(j[0]));
+                                step(full, slot(j[0]), sslot(j[0]));
                               });
                    });
           emitNest({kBlock}, zero, len, [&](std::vector<llvm::Value *> &j) {
@@ -269,6 +317,8 @@ Status Codegen::emitFusedReduce(
             o[inner] = b_->CreateAdd(j0, j[0]);
             b_->CreateStore(narrow(b_->CreateLoad(acct, slot(j[0]))),
                             outAddr(o));
+            if (sib)
+              b_->CreateStore(b_->CreateLoad(et, sslot(j[0])), sibAddr(o));
           });
         });
       });

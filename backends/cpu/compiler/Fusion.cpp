@@ -578,6 +578,55 @@ void growLoop(Ctx &c, Group &g, int gi, const Type &space) {
   }
 }
 
+// A float ReduceMin read beside a ReduceMax of the same operand (or the
+// other way round): DynamicQuantizeLinear's range, any min/max pair. The
+// root's group computes it in the same pass over the operand (Group::
+// sibling), so the operand and its fused producers are read once. Needs
+// the same operand, axes and keepdims, one result not an output, rank
+// below 4 (no channels-last choice to agree on), and every reader after
+// `n`, where the pair is computed.
+const Node *siblingReduction(const Ctx &c, const Node *n) {
+  auto minMax = [](OpKind k) {
+    return k == OpKind::ReduceMin || k == OpKind::ReduceMax;
+  };
+  if (!c.cfg.fuse || !minMax(n->kind) || n->types[0].rank() >= 4 ||
+      !n->inputs[0].node)
+    return nullptr;
+  auto it = c.users.find(n->inputs[0].node);
+  if (it == c.users.end())
+    return nullptr;
+  for (auto &u : it->second) {
+    const Node *s = u.user;
+    if (!s || s == n || u.operand != 0 || !minMax(s->kind) ||
+        s->kind == n->kind || c.groupOf.count(s) || c.isOutput(s) ||
+        s->numResults() != 1 || s->inputs.size() != n->inputs.size() ||
+        s->inputs[0] != n->inputs[0] || !(s->types[0] == n->types[0]) ||
+        s->attrInt("keepdims", 1) != n->attrInt("keepdims", 1) ||
+        s->attrInt("noop_with_empty_axes", 0) !=
+            n->attrInt("noop_with_empty_axes", 0) ||
+        s->hasAttr("axes") != n->hasAttr("axes") ||
+        (s->hasAttr("axes") && s->attrInts("axes") != n->attrInts("axes")))
+      continue;
+    if (s->inputs.size() > 1 && s->inputs[1] != n->inputs[1])
+      continue; // the same axes value (a constant shared by both)
+    std::string why;
+    if (!nodeSupported(*s, why))
+      continue;
+    bool later = true;
+    auto su = c.users.find(s);
+    if (su == c.users.end() || su->second.empty())
+      continue;
+    for (auto &r : su->second) {
+      auto pos = r.user ? c.position.find(r.user) : c.position.end();
+      later = later && pos != c.position.end() &&
+              pos->second > c.position.at(n);
+    }
+    if (later)
+      return s;
+  }
+  return nullptr;
+}
+
 } // namespace
 
 Expected<std::vector<Group>>
@@ -641,8 +690,14 @@ formGroups(const Function &f, const CompileConfig &cfg, FusionStats *stats) {
     // squared deviations reads the deviations, not a squared copy of them.
     if (g.kind == GroupKind::Reduce && n->kind != OpKind::ArgMax &&
         n->kind != OpKind::ArgMin &&
-        n->inputs[0].type().elem() == ElemKind::F32)
+        n->inputs[0].type().elem() == ElemKind::F32) {
+      if (const Node *s = siblingReduction(c, n)) {
+        g.sibling = s;
+        g.members.push_back(s);
+        c.groupOf[s] = gi;
+      }
       growLoop(c, g, gi, n->inputs[0].type());
+    }
     groups.push_back(std::move(g));
   }
   // Members in graph order; groups in the order of their roots.

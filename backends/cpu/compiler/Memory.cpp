@@ -79,6 +79,8 @@ Status Codegen::layout() {
   for (auto &g : groups_) {
     for (unsigned k = 0; k < g.root->numResults(); ++k)
       producer[keyOf(Value(const_cast<Node *>(g.root), k))] = &g;
+    if (g.sibling)
+      producer[keyOf(Value(const_cast<Node *>(g.sibling), 0))] = &g;
     if (g.kind == GroupKind::View)
       storageOf[keyOf(g.root)] = storage(g.root->inputs[0]);
   }
@@ -130,6 +132,12 @@ Status Codegen::layout() {
       locs_[keyOf(r)] =
           Loc{LocKind::Arena, newBuffer(g.root->outNames[k], r.type()), 0};
     }
+    if (g.sibling) {
+      Value r(const_cast<Node *>(g.sibling), 0);
+      if (!locs_.count(keyOf(r)) && !placed.count(keyOf(r)))
+        locs_[keyOf(r)] = Loc{LocKind::Arena,
+                              newBuffer(g.sibling->outNames[0], r.type()), 0};
+    }
   }
   std::function<Loc(const Value &)> placedLoc = [&](const Value &v) {
     auto it = locs_.find(keyOf(v));
@@ -177,6 +185,8 @@ Status Codegen::layout() {
     if (g.kind != GroupKind::Copy)
       for (unsigned k = 0; k < g.root->numResults(); ++k)
         addRef(locOf(Value(const_cast<Node *>(g.root), k)), lir::Access::Out);
+    if (g.sibling)
+      addRef(locOf(Value(const_cast<Node *>(g.sibling), 0)), lir::Access::Out);
     for (uint64_t bytes : steps_[i].tempBytes) {
       unsigned t = newBuffer(
           concat(g.root->outNames[0], ".scratch", steps_[i].temps.size()),

@@ -162,6 +162,11 @@ struct Group {
   std::shared_ptr<const Tensor> chanTable;
   Value chanInput;
   int chanAxis = -1;
+  // Reduce groups: a float ReduceMin or ReduceMax of the same operand,
+  // axes and keepdims as the root, computed in the same pass with an
+  // accumulator of its own (a member; its result is stored too). Every
+  // reader of it comes after the root (Fusion.cpp, pairReductions).
+  const Node *sibling = nullptr;
   // Copy groups: the value copied into graph output `outputIndex`.
   Value copySource;
   unsigned outputIndex = 0;
