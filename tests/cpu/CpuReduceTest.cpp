@@ -74,7 +74,8 @@ TEST(CpuLoops, ReductionsOverOuterAxesMatchInterpreterExactly) {
 // A sum over outer axes whose kept elements are contiguous and innermost
 // (a global pool of a channels-last value) in blocks of the kept elements:
 // at 2 threads, with fewer than 256 of them, in narrower blocks so that the
-// step splits over the workers (Codegen::blockWidth). Every element still
+// step splits over the workers when it reads at least 2^18 elements
+// (Codegen::blockWidth). Every element still
 // sums its inputs in the reference's order: the interpreter's bits at 1
 // and 2 threads, for kept extents that leave a partial last block (40,
 // 200, 250) or none (32, 256), a single block (16) and more than one of 256
@@ -82,7 +83,7 @@ TEST(CpuLoops, ReductionsOverOuterAxesMatchInterpreterExactly) {
 TEST(CpuLoops, InnerKeptSumsSplitOverWorkersKeepTheirOrder) {
   for (int64_t c : {16, 32, 40, 200, 250, 256, 700})
     for (bool fused : {false, true}) {
-      const Type type(ElemKind::F32, {48, 37, c});
+      const Type type(ElemKind::F32, {128, 72, c});
       Module m;
       Function *f = reduceGraph(m, OpKind::ReduceSum, type, {0, 1}, fused);
       ASSERT_NE(f, nullptr);
@@ -96,7 +97,7 @@ TEST(CpuLoops, InnerKeptSumsSplitOverWorkersKeepTheirOrder) {
       expectIdentical(runCpu(*f, one, in), *want);
       ThreadPool::Stats st;
       expectIdentical(runCpu(*f, two, in, 0, &st), *want);
-      // 48 x 37 x c sums of at least 16 elements each are worth a split.
+      // 128 x 72 x c >= 2^18 elements summed are worth a split.
       if (c >= 32) {
         EXPECT_EQ(st.steps, 1u) << "the sum ran on one thread";
       }
