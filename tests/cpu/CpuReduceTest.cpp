@@ -71,6 +71,39 @@ TEST(CpuLoops, ReductionsOverOuterAxesMatchInterpreterExactly) {
   }
 }
 
+// A sum over outer axes whose kept elements are contiguous and innermost
+// (a global pool of a channels-last value) in blocks of the kept elements:
+// at 2 threads, with fewer than 256 of them, in narrower blocks so that the
+// step splits over the workers when it reads at least 2^18 elements
+// (Codegen::blockWidth). Every element still
+// sums its inputs in the reference's order: the interpreter's bits at 1
+// and 2 threads, for kept extents that leave a partial last block (40,
+// 200, 250) or none (32, 256), a single block (16) and more than one of 256
+// (700), without and with a fused producer.
+TEST(CpuLoops, InnerKeptSumsSplitOverWorkersKeepTheirOrder) {
+  for (int64_t c : {16, 32, 40, 200, 250, 256, 700})
+    for (bool fused : {false, true}) {
+      const Type type(ElemKind::F32, {128, 72, c});
+      Module m;
+      Function *f = reduceGraph(m, OpKind::ReduceSum, type, {0, 1}, fused);
+      ASSERT_NE(f, nullptr);
+      std::mt19937 rng(uint32_t(c * 3 + fused));
+      std::vector<Tensor> in = {randomTensor(type, rng)};
+      auto want = interpret(*f, in);
+      ASSERT_TRUE(bool(want)) << want.status().message();
+      SCOPED_TRACE("kept " + std::to_string(c) + (fused ? " fused" : ""));
+      CompileConfig one = hostConfig(), two = hostConfig();
+      two.numThreads = 2;
+      expectIdentical(runCpu(*f, one, in), *want);
+      ThreadPool::Stats st;
+      expectIdentical(runCpu(*f, two, in, 0, &st), *want);
+      // 128 x 72 x c >= 2^18 elements summed are worth a split.
+      if (c >= 32) {
+        EXPECT_EQ(st.steps, 1u) << "the sum ran on one thread";
+      }
+    }
+}
+
 // Float Max and Min through llvm.maximum/minimum (vectorized, any order)
 // give the interpreter's bits: +0 above -0 whatever their order, NaN
 // winning, over the innermost axis, outer axes, all of them, and with a

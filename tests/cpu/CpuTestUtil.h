@@ -64,9 +64,11 @@ inline std::vector<Tensor> randomInputs(const Function &f, std::mt19937 &rng) {
 
 // Compiles f with cfg, JITs it and runs it once; ember_main must return
 // `status` (0, or the generated code's error, e.g. kStatusIndexOutOfRange).
+// `stats`: what the pool (cfg.numThreads > 1) counted in the run.
 inline std::vector<Tensor> runCpu(Function &f, const CompileConfig &cfg,
                                   const std::vector<Tensor> &inputs,
-                                  int32_t status = 0) {
+                                  int32_t status = 0,
+                                  ThreadPool::Stats *stats = nullptr) {
   auto cm = compileModel(f, cfg);
   EXPECT_TRUE(bool(cm)) << cm.status().message();
   if (!cm)
@@ -98,6 +100,8 @@ inline std::vector<Tensor> runCpu(Function &f, const CompileConfig &cfg,
     ThreadPool::Binding bind(pool.get());
     EXPECT_EQ((*jit)->entry()(w, arena, ip.data(), op.data()), status);
   }
+  if (stats && pool)
+    *stats = pool->stats();
   std::free(w);
   std::free(arena);
   return outs;

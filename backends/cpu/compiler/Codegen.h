@@ -139,6 +139,11 @@ private:
   Status emitConcat(const Group &g);
   Status emitSplit(const Group &g);
   Status emitReduce(const Group &g);
+  // The width of the blocks a reduction whose tasks are blocks of `inner`
+  // contiguous kept elements cuts them into: `most`, or narrower (down to
+  // 16, a cache line of f32) for about 4 blocks a worker when `most` would
+  // leave fewer and it reads at least 2^18 elements (`read`).
+  int64_t blockWidth(int64_t inner, int64_t read, int64_t most) const;
   Status emitFusedReduce(
       const Group &g, const std::vector<bool> &reduced,
       const std::function<llvm::Value *()> &initValue,

@@ -80,6 +80,9 @@ struct CompileConfig {
   // Elementwise chains after a Conv or MatMul run as the step's post
   // function (Fusion.cpp, growPostChain); off: as loops of their own.
   bool post = true;
+  // A reduction whose tasks are too few blocks of kept elements for the
+  // workers cuts narrower ones (Codegen::blockWidth); off: 256 each.
+  bool splitReduce = true;
   // Code generation target; empty triple: the host (JIT).
   std::string triple, cpu, features;
   bool bundle = false; // self-contained object (runtime bitcode linked in)

@@ -158,6 +158,10 @@ ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
 //   post=0|1                  elementwise chains after a Conv or MatMul
 //                             (SiLU, HardSwish, ...) run on each piece of
 //                             its result in cache (default 1; 0: as loops)
+//   split_reduce=0|1          2+ threads: a reduction over pixels into too
+//                             few blocks of contiguous kept elements (a
+//                             global pool) cuts narrower blocks so that it
+//                             splits over the workers (default 1; 0: 256)
 ember_error *parseOptions(const ember_compile_params *p,
                           ember::cpugen::CompileConfig &cfg, bool &runnable,
                           std::string &why) {
@@ -206,9 +210,12 @@ ember_error *parseOptions(const ember_compile_params *p,
       cfg.winograd = v == "1";
     } else if (k == "post" && (v == "0" || v == "1")) {
       cfg.post = v == "1";
+    } else if (k == "split_reduce" && (v == "0" || v == "1")) {
+      cfg.splitReduce = v == "1";
     } else if (k == "kernels" || k == "fuse" || k == "isa" || k == "dump_ir" ||
                k == "dump_dir" || k == "perf_map" || k == "int8_split" ||
-               k == "int8_paired" || k == "winograd" || k == "post") {
+               k == "int8_paired" || k == "winograd" || k == "post" ||
+               k == "split_reduce") {
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "bad value '" + v + "' for vendor option '" + k + "'");
     } else {
@@ -216,7 +223,8 @@ ember_error *parseOptions(const ember_compile_params *p,
           EMBER_STATUS_INVALID_ARGUMENT,
           "unknown vendor option '" + k +
               "' (the cpu plugin takes kernels, fuse, isa, dump_ir, dump_dir, "
-              "perf_map, int8_split, int8_paired, winograd, post)");
+              "perf_map, int8_split, int8_paired, winograd, post, "
+              "split_reduce)");
     }
   }
   runnable = true;
