@@ -17,6 +17,13 @@ input.
 
   bench/npu/coverage_set.py --ember build/bin/ember --out build/npu-coverage
       [--only NAME]... [--executor golden|systemc|rtl] [--target T]
+      [--set DIR]
+
+--set DIR: instead of the models above, every case DIR/<name>/model.onnx
+(or DIR/qdq/<name>/model.onnx: bench/cpu/make_bench_set.py's wider set,
+its QDQ copies) on its own inputs (test_data_set_0/input_*.pb), compared
+with the interpreter and with the ONNX Runtime outputs stored beside them
+(output_*.pb). A model that fails prints its error in the row.
 
 --target: npu-sim (default) or plugin:PATH.so, e.g. the DIM 8 or 32 plugin
 of tests/npu/dim_subbuild.sh's sub-builds
@@ -203,33 +210,57 @@ def load_pb(path):
     return numpy_helper.to_array(t)
 
 
-def compare(ember, model, workdir, executor, target="npu-sim"):
+def case_inputs(model):
+    """A set case's inputs: (name, path) of test_data_set_0/input_<i>.pb
+    per graph input (initializers aside), or None without them."""
+    m = onnx.load(model, load_external_data=False)
+    inits = {t.name for t in m.graph.initializer}
+    names = [i.name for i in m.graph.input if i.name not in inits]
+    d = os.path.join(os.path.dirname(model), "test_data_set_0")
+    paths = [os.path.join(d, f"input_{i}.pb") for i in range(len(names))]
+    if not all(os.path.exists(p) for p in paths):
+        return None
+    return list(zip(names, paths))
+
+
+def compare(ember, model, workdir, executor, target="npu-sim", inputs=None):
     """The NPU's output against the interpreter's (bit-exact?) and ONNX
     Runtime's (the largest difference in output quanta) on one seeded
-    input."""
-    import onnxruntime as ort
+    input, or on `inputs` ((name, .pb path) pairs, ONNX Runtime's outputs
+    the output_<i>.pb beside them)."""
     from onnx import numpy_helper
     m = onnx.load(model)
-    inp = m.graph.input[0]
-    shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
-    x = np.random.default_rng(11).normal(0, 1, shape).astype(np.float32)
     os.makedirs(workdir, exist_ok=True)
-    xp = os.path.join(workdir, "input.npy")
-    np.save(xp, x)
+    if inputs is None:
+        inp = m.graph.input[0]
+        shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
+        x = np.random.default_rng(11).normal(0, 1, shape).astype(np.float32)
+        xp = os.path.join(workdir, "input.npy")
+        np.save(xp, x)
+        feeds = [(inp.name, xp)]
+    else:
+        feeds = inputs
     outs = {}
     for tgt in ("interp", target):
         d = os.path.join(workdir, "interp" if tgt == "interp" else "npu")
         os.makedirs(d, exist_ok=True)
-        cmd = [ember, "run", model, "--target=" + tgt, "--input",
-               inp.name + "=" + xp, "--save-outputs", d]
+        cmd = [ember, "run", model, "--target=" + tgt, "--save-outputs", d]
+        for name, path in feeds:
+            cmd += ["--input", name + "=" + path]
         if tgt != "interp":
             cmd += ["--backend-opt", "executor=" + executor]
         if subprocess.run(cmd, capture_output=True).returncode:
             return None
         outs["interp" if tgt == "interp" else "npu"] = [load_pb(os.path.join(d, f"output_{i}.pb"))
                      for i in range(len(m.graph.output))]
-    sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
-    ref = sess.run(None, {inp.name: x})
+    if inputs is None:
+        import onnxruntime as ort
+        sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+        ref = sess.run(None, {inp.name: x})
+    else:
+        d = os.path.dirname(inputs[0][1])
+        ref = [load_pb(os.path.join(d, f"output_{i}.pb"))
+               for i in range(len(m.graph.output))]
     # The quantum of each output: the scale of the DequantizeLinear making it.
     inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
     makers = {o: n for n in m.graph.node for o in n.output}
@@ -245,10 +276,12 @@ def compare(ember, model, workdir, executor, target="npu-sim"):
     return exact, quanta
 
 
-def measure(ember, model, executor, target="npu-sim"):
-    r = subprocess.run([ember, "run", model, "--target=" + target, "--seed",
-                        "1", "--backend-opt", "executor=" + executor],
-                       capture_output=True, text=True)
+def measure(ember, model, executor, target="npu-sim", inputs=None):
+    cmd = [ember, "run", model, "--target=" + target, "--seed", "1",
+           "--backend-opt", "executor=" + executor]
+    for name, path in inputs or []:
+        cmd += ["--input", name + "=" + path]
+    r = subprocess.run(cmd, capture_output=True, text=True)
     out = r.stdout + r.stderr
     row = {"ok": r.returncode == 0}
     m = re.search(r"plugin_nodes=(\d+) fallback_nodes=(\d+)", out)
@@ -289,27 +322,43 @@ def main():
     ap.add_argument("--only", action="append", default=[])
     ap.add_argument("--executor", default="golden")
     ap.add_argument("--target", default="npu-sim")
+    ap.add_argument("--set", default=None)
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    if a.set:
+        root = (os.path.join(a.set, "qdq")
+                if os.path.isdir(os.path.join(a.set, "qdq")) else a.set)
+        cases = {n: os.path.join(root, n, "model.onnx")
+                 for n in sorted(os.listdir(root))
+                 if os.path.exists(os.path.join(root, n, "model.onnx"))}
+    else:
+        cases = MODELS
     print("| model | partitions | host nodes | node share | MAC share | "
           "cycles | mac_util | = interpreter | vs ONNX Runtime (quanta) |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for name, make in MODELS.items():
+    for name, make in cases.items():
         if a.only and not any(s in name for s in a.only):
             continue
-        rng = np.random.default_rng(7)
-        fp32 = os.path.join(a.out, name + ".onnx")
-        qdq = os.path.join(a.out, name + "-qdq.onnx")
-        if not os.path.exists(qdq):
-            onnx.save(make(rng), fp32)
-            quantize(fp32, qdq, rng)
-        r = measure(a.ember, qdq, a.executor, a.target)
+        inputs = None
+        if a.set:
+            qdq = make
+            inputs = case_inputs(qdq)
+        else:
+            rng = np.random.default_rng(7)
+            fp32 = os.path.join(a.out, name + ".onnx")
+            qdq = os.path.join(a.out, name + "-qdq.onnx")
+            if not os.path.exists(qdq):
+                onnx.save(make(rng), fp32)
+                quantize(fp32, qdq, rng)
+        r = measure(a.ember, qdq, a.executor, a.target, inputs)
         if "partitions" not in r:
             print(f"| {name} | error: {r.get('error', '?')} | | | | | | | |")
+            sys.stdout.flush()
             continue
         # (A model of which the NPU runs nothing has no NPU output: "-".)
         c = (compare(a.ember, qdq, os.path.join(a.out, name + ".cmp"),
-                     a.executor, a.target) if r.get("node_share", 0) > 0 else None)
+                     a.executor, a.target, inputs)
+             if r.get("node_share", 0) > 0 else None)
         none = "-" if r.get("node_share", 0) == 0 else "?"
         same = none if c is None else "yes" if c[0] else "NO"
         ortq = none if c is None else f"{c[1]:.2f}"

@@ -1149,6 +1149,32 @@ void unclaimSplitMuls16(const View &v, Analysis &a) {
   }
 }
 
+// A quantized multiply (8- or 16-bit) whose factor's Cast or Sub the
+// target does not run (one the importer's CSE shares with a per-channel sum
+// the target refuses, e.g. a squeeze-excitation's global pool over a map
+// larger than ACT) is not claimed either: its partition would receive the
+// int32 factor, which the mul form cannot read, and would not compile.
+void unclaimHostFactorMuls(const View &v, Analysis &a) {
+  for (MulPattern &mp : a.muls) {
+    int host = -1;
+    for (int k : {mp.castA, mp.subA, mp.castB, mp.subB})
+      if (k >= 0 && !a.why[size_t(k)].empty())
+        host = k;
+    if (host < 0 || a.mulOf[size_t(mp.mul)] != mp.requant)
+      continue;
+    const std::string why = "a quantized multiply whose factor " +
+                            q(v.name(v.out(v.g.nodes(host)))) +
+                            " is computed on the host (its " +
+                            v.g.nodes(host).op() +
+                            " is shared with a node the target does not run)";
+    for (int k : {mp.castA, mp.subA, mp.castB, mp.subB, mp.mul, mp.requant})
+      if (k >= 0 && a.mulOf[size_t(k)] == mp.requant) {
+        a.mulOf[size_t(k)] = -1;
+        a.why[size_t(k)] = why;
+      }
+  }
+}
+
 Analysis analyze(const View &v, bool forCompile) {
   Analysis a;
   int nn = v.g.nodes_size();
@@ -1234,6 +1260,7 @@ Analysis analyze(const View &v, bool forCompile) {
       a.tables.push_back(std::move(tc));
     }
   }
+  unclaimHostFactorMuls(v, a);
   unclaimSplitMuls16(v, a);
   settleInterleaves(v, a);
   // An accumulator chain whose Requantize the target does not run still
