@@ -22,9 +22,12 @@ near-tie=<n> other=<n>` (differing elements of the first tensors).
 --layerwise (layer_divergence.py) recomputes each quantized tensor with
 Ember from ONNX Runtime's own values of the quantized tensors it is computed
 from (every layer fed the same bytes on both sides), one `ember run` per
-layer, and prints per layer the elements that differ and the largest
-difference in that layer's output quanta; its last line is `layerwise:
-layers=<n> exact=<n> within1=<n> failed=<n> max=<q>`.
+layer, and prints per layer the elements that differ, the largest
+difference in that layer's output quanta, why they differ (tie, near-tie,
+other, as --per-layer) and how many Ember rounds to the integer nearest
+the exact value; its last line is `layerwise: layers=<n> exact=<n>
+within1=<n> failed=<n> max=<q>` (layers with no / at most one quantum of
+difference).
 """
 import argparse
 import os

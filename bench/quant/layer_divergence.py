@@ -401,13 +401,16 @@ def layer_model(model, out_name, boundary, values):
     return m, ins
 
 
-def layerwise(case, ember, target="interp", requant=None, log=print):
+def layerwise(case, ember, target="interp", requant=None, why=True,
+              log=print):
     """Each quantized tensor of the case recomputed by Ember from ONNX
     Runtime's own values of the quantized tensors (and graph inputs) it is
     computed from: one `ember run` per layer, all fed the same bytes as
     ONNX Runtime's layer. Prints one row per layer (op, type, elements,
-    differing elements, largest difference in the layer's output quanta);
-    returns a dict summary."""
+    differing elements, largest difference in the layer's output quanta
+    and, with `why`, each differing element's class as --per-layer gives
+    it, tie, near-tie or other, and how many of them Ember rounds to the
+    integer nearest the exact value); returns a dict summary."""
     name = os.path.basename(os.path.normpath(case))
     model = onnx.load(os.path.join(case, "model.onnx"))
     qt = quantized_tensors(model)
@@ -451,10 +454,25 @@ def layerwise(case, ember, target="interp", requant=None, log=print):
         d = np.abs(got.astype(np.int64) - want.astype(np.int64))
         r = {"tensor": t, "op": op, "type": str(want.dtype),
              "elements": int(d.size), "differ": int(np.count_nonzero(d)),
-             "max": int(d.max()) if d.size else 0, "failed": False}
+             "max": int(d.max()) if d.size else 0, "failed": False,
+             "why": {"tie": 0, "near-tie": 0, "other": 0}, "nearest": 0}
+        if r["differ"] and why:
+            try:
+                v = exact_values(model, qt[t], values)
+            except Exception:  # an op the reference cannot evaluate
+                v = None
+            for ix in map(tuple, np.argwhere(d)):
+                vx = float(v[ix]) if v is not None and \
+                    v.shape == want.shape else None
+                r["why"][classify(vx, got[ix], want[ix])] += 1
+                r["nearest"] += vx is not None and \
+                    abs(float(got[ix]) - vx) <= 0.5 + TIE_EPS * abs(vx)
         rows.append(r)
         log(f"  {t[-48:]:48s} {op[:22]:22s} {r['type']:6s} "
-            f"{r['elements']:9d} {r['differ']:7d} {r['max']:4d}")
+            f"{r['elements']:9d} {r['differ']:7d} {r['max']:4d}" +
+            ("  " + ", ".join(f"{k} {n}" for k, n in r["why"].items() if n)
+             + f"; ember nearest {r['nearest']}"
+             if r["differ"] and why else ""))
     ok = [r for r in rows if not r["failed"]]
     summary = {"case": name, "layers": len(rows),
                "failed": len(rows) - len(ok),
@@ -462,9 +480,14 @@ def layerwise(case, ember, target="interp", requant=None, log=print):
                "within1": sum(r["max"] <= 1 for r in ok),
                "max": max((r["max"] for r in ok), default=0),
                "elements": sum(r["elements"] for r in ok),
-               "differ": sum(r["differ"] for r in ok), "rows": rows}
+               "differ": sum(r["differ"] for r in ok), "rows": rows,
+               "why": {k: sum(r["why"][k] for r in ok)
+                       for k in ("tie", "near-tie", "other")},
+               "nearest": sum(r["nearest"] for r in ok)}
     log(f"{name}: layers={summary['layers']} exact={summary['exact']} "
         f"within1={summary['within1']} failed={summary['failed']} "
         f"max={summary['max']} differing={summary['differ']}/"
-        f"{summary['elements']}")
+        f"{summary['elements']}" + "".join(
+            f" {k}={n}" for k, n in summary["why"].items() if why) +
+        (f" ember-nearest={summary['nearest']}" if why else ""))
     return summary
