@@ -6,7 +6,8 @@ in output quanta (an output computed by DequantizeLinear: one quantum is its
 scale; an integer output: one unit).
 
   int8_vs_ort.py [--ember build/bin/ember] [--target interp]
-                 [--requant fixed|float32] [--per-layer] CASE_DIR...
+                 [--requant fixed|float32] [--per-layer | --layerwise]
+                 CASE_DIR...
 
 The last line is `total: elements=<n> exact=<share> within1=<share> max=<q>`.
 
@@ -17,6 +18,16 @@ names, for each case, the first tensor where Ember and ONNX Runtime
 differ, the op that computed it, the elements and why (tie, near-tie,
 other); its last line is `per-layer: cases=<n> equal=<n> tie=<n>
 near-tie=<n> other=<n>` (differing elements of the first tensors).
+
+--layerwise (layer_divergence.py) recomputes each quantized tensor with
+Ember from ONNX Runtime's own values of the quantized tensors it is computed
+from (every layer fed the same bytes on both sides), one `ember run` per
+layer, and prints per layer the elements that differ, the largest
+difference in that layer's output quanta, why they differ (tie, near-tie,
+other, as --per-layer) and how many Ember rounds to the integer nearest
+the exact value; its last line is `layerwise: layers=<n> exact=<n>
+within1=<n> failed=<n> max=<q>` (layers with no / at most one quantum of
+difference).
 """
 import argparse
 import os
@@ -109,8 +120,19 @@ def main():
     ap.add_argument("--target", default="interp")
     ap.add_argument("--requant", choices=["fixed", "float32"])
     ap.add_argument("--per-layer", action="store_true")
+    ap.add_argument("--layerwise", action="store_true")
     ap.add_argument("cases", nargs="+")
     a = ap.parse_args()
+    if a.layerwise:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from layer_divergence import layerwise
+        tot = {"layers": 0, "exact": 0, "within1": 0, "failed": 0, "max": 0}
+        for c in a.cases:
+            r = layerwise(c, a.ember, a.target, a.requant)
+            for k in tot:
+                tot[k] = max(tot[k], r[k]) if k == "max" else tot[k] + r[k]
+        print("layerwise: " + " ".join(f"{k}={v}" for k, v in tot.items()))
+        return
     if a.per_layer:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from layer_divergence import first_divergence

@@ -47,7 +47,8 @@ def constants(model):
 
 
 def quantized_tensors(model):
-    """Computed 8-bit tensors in graph order (name -> producing node)."""
+    """Computed 8- and 16-bit tensors in graph order (name -> producing
+    node)."""
     consts = constants(model)
     try:
         inferred = onnx.shape_inference.infer_shapes(model)
@@ -56,7 +57,8 @@ def quantized_tensors(model):
                  list(inferred.graph.output)}
     except Exception:  # contrib ops shape inference cannot see
         types = {}
-    eight = (onnx.TensorProto.UINT8, onnx.TensorProto.INT8)
+    eight = (onnx.TensorProto.UINT8, onnx.TensorProto.INT8,
+             onnx.TensorProto.UINT16, onnx.TensorProto.INT16)
     out = {}
     for n in model.graph.node:
         if n.op_type in ("Constant", "DequantizeLinear"):
@@ -251,30 +253,48 @@ def classify(v, ember, ort_v):
     return "other"
 
 
-def first_divergence(case, ember, target="interp", requant=None,
-                     show=8, log=print):
-    """Prints the per-layer report of one case; returns a dict summary."""
-    import onnxruntime as ort
-    name = os.path.basename(os.path.normpath(case))
-    model = onnx.load(os.path.join(case, "model.onnx"))
-    qt = quantized_tensors(model)
-    graph_outs = [o.name for o in model.graph.output]
-    extra = [t for t in qt if t not in graph_outs]
+def exposed(model, names):
+    """`model` with the tensors `names` added to its graph outputs."""
     aug = onnx.ModelProto()
     aug.CopyFrom(model)
-    for t in extra:
-        aug.graph.output.append(helper.make_empty_tensor_value_info(t))
-    order = list(graph_outs) + extra
+    outs = {o.name for o in model.graph.output}
+    for t in names:
+        if t not in outs:
+            aug.graph.output.append(helper.make_empty_tensor_value_info(t))
+    return aug
+
+
+def ort_tensors(case, model, qt):
+    """ONNX Runtime's value of every tensor in `qt` (and of the graph
+    outputs) on the case's first input. Returns (feed, ref, graph outputs,
+    same), `same` False when exposing the tensors changed the outputs."""
+    import onnxruntime as ort
+    graph_outs = [o.name for o in model.graph.output]
+    order = list(graph_outs) + [t for t in qt if t not in graph_outs]
     with tempfile.TemporaryDirectory() as td:
         path = os.path.join(td, "model.onnx")
-        onnx.save(aug, path)
+        onnx.save(exposed(model, qt), path)
         sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
         feed = feeds_of(case, sess)
         ref = dict(zip(order, sess.run(None, feed)))
-        plain = ort.InferenceSession(os.path.join(case, "model.onnx"),
-                                     providers=["CPUExecutionProvider"])
-        same = all(np.array_equal(a, ref[o]) for o, a in
-                   zip(graph_outs, plain.run(None, feed)))
+    plain = ort.InferenceSession(os.path.join(case, "model.onnx"),
+                                 providers=["CPUExecutionProvider"])
+    same = all(np.array_equal(a, ref[o]) for o, a in
+               zip(graph_outs, plain.run(None, feed)))
+    return feed, ref, graph_outs, same
+
+
+def first_divergence(case, ember, target="interp", requant=None,
+                     show=8, log=print):
+    """Prints the per-layer report of one case; returns a dict summary."""
+    name = os.path.basename(os.path.normpath(case))
+    model = onnx.load(os.path.join(case, "model.onnx"))
+    qt = quantized_tensors(model)
+    feed, ref, graph_outs, same = ort_tensors(case, model, qt)
+    order = list(graph_outs) + [t for t in qt if t not in graph_outs]
+    with tempfile.TemporaryDirectory() as td:
+        path = os.path.join(td, "model.onnx")
+        onnx.save(exposed(model, qt), path)
         got = dict(zip(order, run_ember(ember, path, feed, target, requant,
                                         len(order))))
     if not same:
@@ -338,4 +358,136 @@ def first_divergence(case, ember, target="interp", requant=None,
         log(f"  {list(ix)}: ember {ea}, onnxruntime {ob}, exact {vs} ({c})")
     log(f"  {len(differing)} of {len(node_order)} tensors differ from "
         "there on")
+    return summary
+
+
+def layer_model(model, out_name, boundary, values):
+    """The subgraph of `model` computing `out_name` from the tensors in
+    `boundary` (quantized activations and graph inputs, fed with `values`)
+    and constants: the nodes between them, their initializers, one output.
+    Returns (model, input names) or None when `out_name` is a boundary."""
+    prod = {o: n for n in model.graph.node for o in n.output}
+    inits = {i.name: i for i in model.graph.initializer}
+    nodes, ins, used, seen = [], [], [], set()
+
+    def visit(name, top=False):
+        if name in seen or not name:
+            return
+        seen.add(name)
+        if name in inits:
+            used.append(inits[name])
+            return
+        if (name in boundary and not top) or name not in prod:
+            ins.append(name)
+            return
+        n = prod[name]
+        for i in n.input:
+            visit(i)
+        nodes.append(n)
+
+    visit(out_name, top=True)
+    if not nodes:
+        return None
+    ref = values[out_name]
+
+    def info(name, a):
+        return helper.make_tensor_value_info(
+            name, helper.np_dtype_to_tensor_dtype(a.dtype), list(a.shape))
+
+    g = helper.make_graph(nodes, "layer", [info(i, values[i]) for i in ins],
+                          [info(out_name, ref)], initializer=used)
+    m = helper.make_model(g, opset_imports=list(model.opset_import))
+    m.ir_version = model.ir_version
+    return m, ins
+
+
+def layerwise(case, ember, target="interp", requant=None, why=True,
+              log=print):
+    """Each quantized tensor of the case recomputed by Ember from ONNX
+    Runtime's own values of the quantized tensors (and graph inputs) it is
+    computed from: one `ember run` per layer, all fed the same bytes as
+    ONNX Runtime's layer. Prints one row per layer (op, type, elements,
+    differing elements, largest difference in the layer's output quanta
+    and, with `why`, each differing element's class as --per-layer gives
+    it, tie, near-tie or other, and how many of them Ember rounds to the
+    integer nearest the exact value); returns a dict summary."""
+    name = os.path.basename(os.path.normpath(case))
+    model = onnx.load(os.path.join(case, "model.onnx"))
+    qt = quantized_tensors(model)
+    feed, ref, graph_outs, same = ort_tensors(case, model, qt)
+    if not same:
+        log(f"{name}: note: with its quantized tensors exposed, ONNX Runtime "
+            "computes other outputs (exposing a tensor blocked a fusion)")
+    values = dict(ref)
+    values.update(feed)
+    boundary = set(qt) | set(feed)
+    rows = []
+    log(f"{name}: {'tensor':48s} {'op':22s} {'type':6s} {'elements':>9s} "
+        f"{'differ':>7s} {'max':>4s}")
+    for t in [o for n in model.graph.node for o in n.output if o in qt]:
+        if ref[t].dtype.kind not in "iu":
+            continue
+        lm = layer_model(model, t, boundary, values)
+        if lm is None:
+            continue
+        sub, ins = lm
+        body = [n.op_type for n in sub.graph.node if n.op_type not in
+                ("Constant", "DequantizeLinear", "QuantizeLinear")]
+        op = "+".join(body) if body else \
+            "DQ->Q" if len(sub.graph.node) > 1 else qt[t].op_type
+        with tempfile.TemporaryDirectory() as td:
+            path = os.path.join(td, "layer.onnx")
+            onnx.save(sub, path)
+            try:
+                got = run_ember(ember, path, {i: values[i] for i in ins},
+                                target, requant, 1)[0]
+            except RuntimeError as err:
+                log(f"  {t}: ember failed: {err}")
+                rows.append({"tensor": t, "op": op, "failed": True})
+                continue
+        want = ref[t]
+        if got.shape != want.shape:
+            log(f"  {t}: shapes {got.shape} (ember), {want.shape} "
+                "(onnxruntime)")
+            rows.append({"tensor": t, "op": op, "failed": True})
+            continue
+        d = np.abs(got.astype(np.int64) - want.astype(np.int64))
+        r = {"tensor": t, "op": op, "type": str(want.dtype),
+             "elements": int(d.size), "differ": int(np.count_nonzero(d)),
+             "max": int(d.max()) if d.size else 0, "failed": False,
+             "why": {"tie": 0, "near-tie": 0, "other": 0}, "nearest": 0}
+        if r["differ"] and why:
+            try:
+                v = exact_values(model, qt[t], values)
+            except Exception:  # an op the reference cannot evaluate
+                v = None
+            for ix in map(tuple, np.argwhere(d)):
+                vx = float(v[ix]) if v is not None and \
+                    v.shape == want.shape else None
+                r["why"][classify(vx, got[ix], want[ix])] += 1
+                r["nearest"] += vx is not None and \
+                    abs(float(got[ix]) - vx) <= 0.5 + TIE_EPS * abs(vx)
+        rows.append(r)
+        log(f"  {t[-48:]:48s} {op[:22]:22s} {r['type']:6s} "
+            f"{r['elements']:9d} {r['differ']:7d} {r['max']:4d}" +
+            ("  " + ", ".join(f"{k} {n}" for k, n in r["why"].items() if n)
+             + f"; ember nearest {r['nearest']}"
+             if r["differ"] and why else ""))
+    ok = [r for r in rows if not r["failed"]]
+    summary = {"case": name, "layers": len(rows),
+               "failed": len(rows) - len(ok),
+               "exact": sum(r["differ"] == 0 for r in ok),
+               "within1": sum(r["max"] <= 1 for r in ok),
+               "max": max((r["max"] for r in ok), default=0),
+               "elements": sum(r["elements"] for r in ok),
+               "differ": sum(r["differ"] for r in ok), "rows": rows,
+               "why": {k: sum(r["why"][k] for r in ok)
+                       for k in ("tie", "near-tie", "other")},
+               "nearest": sum(r["nearest"] for r in ok)}
+    log(f"{name}: layers={summary['layers']} exact={summary['exact']} "
+        f"within1={summary['within1']} failed={summary['failed']} "
+        f"max={summary['max']} differing={summary['differ']}/"
+        f"{summary['elements']}" + "".join(
+            f" {k}={n}" for k, n in summary["why"].items() if why) +
+        (f" ember-nearest={summary['nearest']}" if why else ""))
     return summary

@@ -11,6 +11,9 @@ outputs within one quantum (the output's DequantizeLinear scale) of
 the interpreter's outputs bit for bit. The mixed file must hold both 8- and 16-bit
 pairs (Ember's form: one pair per tensor, at the tensor's precision; a
 consumer reading another precision than it writes is the conversion).
+Layer by layer (`bench/quant/int8_vs_ort.py --layerwise`), each quantized
+tensor the interpreter computes from ONNX Runtime's own inputs to its
+layer must be within one quantum of ONNX Runtime's.
 
 Per-consumer conversion: ONNX Runtime's quantizer, asked through
 TensorQuantOverrides to keep one tensor int16 but hand it to one of its
@@ -154,6 +157,27 @@ def compare(ember, path, xs, tmp, label, targets=()):
     return worst
 
 
+def check_layerwise(ember, path, x, tmp, label):
+    """Every quantized tensor recomputed by the interpreter from ONNX
+    Runtime's own inputs to its layer (`int8_vs_ort.py --layerwise`) is
+    within one quantum of ONNX Runtime's."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(
+        __file__)), "..", "..", "bench", "quant"))
+    from layer_divergence import layerwise
+    case = os.path.join(tmp, f"case-{label}")
+    os.makedirs(os.path.join(case, "test_data_set_0"))
+    os.symlink(path, os.path.join(case, "model.onnx"))
+    onnx.save_tensor(numpy_helper.from_array(x, "x"), os.path.join(
+        case, "test_data_set_0", "input_0.pb"))
+    r = layerwise(case, ember, log=lambda *a: None)
+    ok = r["layers"] > 0 and r["failed"] == 0 and \
+        r["within1"] == r["layers"]
+    print(f"{'ok' if ok else 'FAIL'}: {label} layer by layer: "
+          f"{r['within1']} of {r['layers']} layers within one quantum "
+          f"({r['exact']} equal, {r['failed']} failed, max {r['max']})")
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ember", required=True)
@@ -197,6 +221,8 @@ def main():
             fails += not ok
             print(f"{'ok' if ok else 'FAIL'}: {label} ({sorted(kinds)}): "
                   f"max |interp - onnxruntime| = {d:.3f} output quanta")
+            fails += not check_layerwise(args.ember, q, evals[0], tmp,
+                                         label)
 
         # ONNX Runtime's per-consumer conversion, read by Ember.
         class Reader(CalibrationDataReader):
