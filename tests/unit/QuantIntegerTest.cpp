@@ -457,8 +457,9 @@ TEST(QuantLowering, EscapingRegionStaysFloat) {
 // A ConvTranspose's DequantizeLinear weight is folded into a constant, but
 // ONNX Runtime computes it at run time (it folds no DequantizeLinear), which
 // keeps MLAS's K blocks 128 deep (ember/math/GemmBlocks.h): lowering marks
-// that ConvTranspose computed_weights = 1, in both profiles. A float
-// filter stays unmarked.
+// that ConvTranspose computed_weights = 1 in the float32 profile (the fixed
+// profile writes its phases as ConvInteger layers). A float filter stays
+// unmarked in both.
 TEST(QuantLowering, ConvTransposeOfDequantizedWeightsIsMarked) {
   for (quant::RequantProfile profile :
        {quant::RequantProfile::Fixed, quant::RequantProfile::Float32}) {
@@ -481,6 +482,12 @@ TEST(QuantLowering, ConvTransposeOfDequantizedWeightsIsMarked) {
       LoweringOptions o;
       o.requant = profile;
       ASSERT_TRUE(lowerFunction(f, o).isOk());
+      if (profile == quant::RequantProfile::Fixed && qdqWeights) {
+        // The fixed profile's integer form: one ConvInteger per phase.
+        EXPECT_EQ(countKind(f, OpKind::ConvTranspose), 0u);
+        EXPECT_EQ(countKind(f, OpKind::ConvInteger), 4u);
+        continue;
+      }
       ASSERT_EQ(countKind(f, OpKind::ConvTranspose), 1u);
       for (auto &n : f.nodes()) {
         if (n->kind == OpKind::ConvTranspose) {

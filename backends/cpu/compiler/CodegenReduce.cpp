@@ -171,8 +171,8 @@ Status Codegen::emitFusedReduce(
   }
   auto sibInit = [&]() -> llvm::Value * {
     double inf = std::numeric_limits<double>::infinity();
-    return llvm::ConstantFP::get(et, sib->kind == OpKind::ReduceMax ? -inf
-                                                                    : inf);
+    return llvm::ConstantFP::get(et,
+                                 sib->kind == OpKind::ReduceMax ? -inf : inf);
   };
   auto sibCombine = [&](llvm::Value *a, llvm::Value *v) {
     return b_->CreateBinaryIntrinsic(sib->kind == OpKind::ReduceMax
@@ -269,9 +269,9 @@ Status Codegen::emitFusedReduce(
   std::vector<int64_t> outerExt = extents(outer);
   // Narrower blocks when the blocks are the tasks and too few for the
   // workers (blockWidth).
-  const int64_t blk =
-      outer.empty() ? blockWidth(di[inner], redCount * di[inner], kBlock)
-                    : kBlock;
+  const int64_t blk = outer.empty()
+                          ? blockWidth(di[inner], redCount * di[inner], kBlock)
+                          : kBlock;
   int64_t nBlocks = (di[inner] + blk - 1) / blk;
   // Tasks: the outer kept dims with the blocks innermost, flattened.
   outerExt.push_back(nBlocks);

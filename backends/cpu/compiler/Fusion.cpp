@@ -618,8 +618,8 @@ const Node *siblingReduction(const Ctx &c, const Node *n) {
       continue;
     for (auto &r : su->second) {
       auto pos = r.user ? c.position.find(r.user) : c.position.end();
-      later = later && pos != c.position.end() &&
-              pos->second > c.position.at(n);
+      later =
+          later && pos != c.position.end() && pos->second > c.position.at(n);
     }
     if (later)
       return s;

@@ -135,8 +135,8 @@ Status Codegen::layout() {
     if (g.sibling) {
       Value r(const_cast<Node *>(g.sibling), 0);
       if (!locs_.count(keyOf(r)) && !placed.count(keyOf(r)))
-        locs_[keyOf(r)] = Loc{LocKind::Arena,
-                              newBuffer(g.sibling->outNames[0], r.type()), 0};
+        locs_[keyOf(r)] =
+            Loc{LocKind::Arena, newBuffer(g.sibling->outNames[0], r.type()), 0};
     }
   }
   std::function<Loc(const Value &)> placedLoc = [&](const Value &v) {
