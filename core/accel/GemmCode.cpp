@@ -152,7 +152,9 @@ std::string genGemm(const Target &tg, const Layer &L,
       halve(c);
   if (g16.out16)
     halve(Cls::Out);
-  enum { dN, dY, dKo, dKc };
+  // dH: a per-channel sum's input lines, in bands accumulated into the same
+  // accumulator row (a map larger than ACT); only sum layers have it.
+  enum { dN, dY, dKo, dKc, dH };
   const bool flat = g.flat;
   // A strided 1x1 convolution without padding reads every sh-th line and
   // sw-th pixel: one load per output line picks those pixels (ysize = OW,
@@ -200,6 +202,15 @@ std::string genGemm(const Target &tg, const Layer &L,
               {"ko", Kt, false, {1}},
               {"kc", kcExt, true, {}}};
   }
+  if (g.sum) { // bands of at most maxY lines (one load each)
+    std::vector<int64_t> bands;
+    for (int64_t k = 1; k <= g.H; ++k) {
+      const int64_t b = ceilDiv(g.H, k);
+      if (b <= tg.maxY && (bands.empty() || bands.back() != b))
+        bands.push_back(b);
+    }
+    p.dims.push_back({"h", g.H, true, bands});
+  }
   p.greedyDim = dY;
   p.fillDim = dKc;
   p.fillPieces = std::max(1u, o.fillPieces);
@@ -218,6 +229,8 @@ std::string genGemm(const Target &tg, const Layer &L,
     return std::min(g.H + g.pt + g.pb, (convLines(y) - 1) * g.sh + ekh);
   };
   auto actRows = [&](const std::vector<int64_t> &t) {
+    if (g.sum)
+      return t[dH] * g.W * t[dKc];
     if (sub)
       return convLines(t[dY]) * g.OW * t[dKc];
     return (flat ? t[dY] : inLines(t[dY]) * Wp) * t[dKc];
@@ -225,7 +238,7 @@ std::string genGemm(const Target &tg, const Layer &L,
   // Of those, the rows read from the input (the rest is padding the load
   // writes): an interior block's lines, at most H (edge blocks read fewer).
   auto actDataRows = [&](const std::vector<int64_t> &t) {
-    if (flat || sub)
+    if (flat || sub || g.sum)
       return actRows(t);
     return std::min(g.H, inLines(t[dY])) * g.W * t[dKc];
   };
@@ -241,6 +254,8 @@ std::string genGemm(const Target &tg, const Layer &L,
   std::vector<size_t> actDims = {dN, dY, dKc};
   if (actByKo)
     actDims = {dN, dY, dKo, dKc};
+  if (g.sum)
+    actDims.push_back(dH);
   auto u = [](int64_t v) { return uint64_t(v); };
   p.operands.push_back(operand(
       "act", tg.memOf(Cls::Act), sp::Role::Input, actDims,
@@ -418,8 +433,9 @@ std::string genGemm(const Target &tg, const Layer &L,
       for (int64_t r0 = 0; r0 < lines; r0 += tg.maxInner)
         one += gemmCycles(tg, std::min(tg.maxInner, lines - r0));
     } else if (g.sum) {
-      for (int64_t r0 = 0; r0 < g.H * g.W; r0 += tg.maxOuter)
-        one += gemmCycles(tg, std::min(tg.maxOuter, g.H * g.W - r0));
+      const int64_t px = tile[dH] * g.W;
+      for (int64_t r0 = 0; r0 < px; r0 += tg.maxOuter)
+        one += gemmCycles(tg, std::min(tg.maxOuter, px - r0));
     } else if (sub) {
       for (int64_t r0 = 0; r0 < cLines * g.OW; r0 += tg.maxInner)
         one += gemmCycles(tg, std::min(tg.maxInner, cLines * g.OW - r0));
@@ -539,8 +555,11 @@ std::string genGemm(const Target &tg, const Layer &L,
     const int64_t cy0 = flat ? 0 : (pool ? y0 * g.pool.s : y0);
     const int64_t cLines = flat ? 0 : convLines(lines);
     const int64_t rows = flat ? lines : cLines * g.OW; // accumulator rows
-    const int64_t iy0 = cy0 * g.sh - g.pt;
-    const int64_t iy1 = (cy0 + cLines - 1) * g.sh - g.pt + ekh;
+    // (A sum layer: its band of input lines.)
+    const int64_t h0 = g.sum ? st.index[dH] * t.tile[dH] : 0;
+    const int64_t h1 = g.sum ? std::min(g.H, h0 + t.tile[dH]) : 0;
+    const int64_t iy0 = g.sum ? h0 : cy0 * g.sh - g.pt;
+    const int64_t iy1 = g.sum ? h1 : (cy0 + cLines - 1) * g.sh - g.pt + ekh;
     const int64_t vy0 = std::max<int64_t>(0, iy0),
                   vy1 = std::min<int64_t>(g.H, iy1);
     const int64_t blockLines = iy1 - iy0;
@@ -701,8 +720,9 @@ std::string genGemm(const Target &tg, const Layer &L,
         }
         if (g.sum) { // every pixel of the block into one accumulator row
           int64_t base = slot(oAct) + q * blockLines * Wp;
-          for (int64_t r0 = 0; r0 < g.H * g.W; r0 += tg.maxOuter) {
-            int64_t m = std::min(tg.maxOuter, g.H * g.W - r0);
+          const int64_t px = blockLines * g.W; // the band's pixels
+          for (int64_t r0 = 0; r0 < px; r0 += tg.maxOuter) {
+            int64_t m = std::min(tg.maxOuter, px - r0);
             // One accumulator row: a reset clears it with the first pixel
             // alone (reset applies to every pixel of a GEMM), the rest add.
             int64_t first = 0;

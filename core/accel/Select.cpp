@@ -182,8 +182,10 @@ std::vector<int> sumChain(const View &v, int cast) {
       usersButMuls(v, y).size() != 1)
     return {};
   auto xd = v.dims(x);
-  if (xd[3] > v.t.maxX || xd[2] > v.t.maxY ||
-      uint64_t(xd[2] * xd[3]) > rowsOf(v.t, Cls::Act) / (in16 ? 4 : 2))
+  // The map loads in bands of lines (summed into the same accumulator row):
+  // one line must fit half of ACT (a quarter for int16: two byte planes).
+  if (xd[3] > v.t.maxX ||
+      uint64_t(xd[3]) > rowsOf(v.t, Cls::Act) / (in16 ? 4 : 2))
     return {};
   std::vector<int> chain = {cast};
   int cur = y, n = usersButMuls(v, y)[0];

@@ -10,6 +10,7 @@
 
 #include "ember/backend/v1/graph.pb.h"
 #include "ember/npu/Arith.h"
+#include "ember/quant/Arith.h"
 
 #include <gtest/gtest.h>
 
@@ -41,12 +42,16 @@ struct HT {
 std::string bytesOf(const HT &t) {
   size_t es = t.dtype == "i32" || t.dtype == "f32" ? 4
               : t.dtype == "i64"                   ? 8
+              : t.dtype == "i16"                   ? 2
                                                    : 1;
   std::string s(t.v.size() * es, '\0');
   for (size_t i = 0; i < t.v.size(); ++i) {
     if (es == 1)
       s[i] = char(uint8_t(t.v[i]));
-    else if (t.dtype == "f32") {
+    else if (es == 2) {
+      int16_t x = int16_t(t.v[i]);
+      std::memcpy(&s[i * 2], &x, 2);
+    } else if (t.dtype == "f32") {
       float x = float(t.v[i]);
       std::memcpy(&s[i * 4], &x, 4);
     } else if (es == 4) {
@@ -540,10 +545,12 @@ TEST(NpuGraph, ConvTransposePhases) {
 
 // A global mean with new output parameters: Cast -> Sub -> ReduceSum ->
 // Requantize (docs/quantization.md), and one with the input's parameters:
-// AveragePool over the whole image (rounding half up).
+// AveragePool over the whole image (rounding half up). Rounds 6 and 7: maps
+// larger than half of ACT (60x70, and EfficientNet's 112x112), loaded in
+// bands of lines summed into the same accumulator row.
 TEST(NpuGraph, GlobalMeans) {
   std::mt19937 rng(21);
-  for (int round = 0; round < 6; ++round) {
+  for (int round = 0; round < 8; ++round) {
     std::string dt = round % 2 ? "u8" : "i8";
     int64_t N = 1 + round % 2, C = 1 + int64_t(rng() % 70),
             H = 1 + int64_t(rng() % 12), W = 1 + int64_t(rng() % 12);
@@ -551,6 +558,10 @@ TEST(NpuGraph, GlobalMeans) {
       H = 25; // DS-CNN's 25x5
       W = 5;
     }
+    if (round == 6)
+      H = 60, W = 70;
+    if (round == 7)
+      C = 24, H = 112, W = 112;
     GB b;
     HT xv = randomT(rng, dt, {N, C, H, W}, dt == "u8" ? 0 : -128,
                     dt == "u8" ? 255 : 127);
@@ -575,6 +586,8 @@ TEST(NpuGraph, GlobalMeans) {
         sum.v.push_back(acc);
       }
     HT m{"i32", {1}, {int64_t(1) << 30}}, sh{"i32", {1}, {-int64_t(rng() % 7)}};
+    if (round >= 6) // sums of thousands of pixels: within int8 after it
+      sh.v[0] = -14;
     int mc = b.constant("m", m), sc = b.constant("sh", sh);
     int yz = b.constant("yz", HT{dt, {}, {dt == "u8" ? 100 : 3}});
     int y = b.value("y", dt, {N, C, 1, 1});
@@ -604,6 +617,54 @@ TEST(NpuGraph, GlobalMeans) {
     else
       b.g.mutable_nodes()->RemoveLast();
     run(b, {xv}, want, "global means round " + std::to_string(round));
+    if (HasFatalFailure())
+      return;
+  }
+}
+
+// A global mean of an int16 map (16x8: Cast to i64 -> ReduceSum ->
+// Requantize of the int64 into int8) over maps within a quarter of ACT (two
+// byte planes in its lower half), exactly a quarter (32x32 at DIM 16) and
+// larger (loaded in bands of lines).
+TEST(NpuGraph, GlobalMeans16) {
+  std::mt19937 rng(22);
+  const int64_t shapes[][4] = {{1, 20, 9, 11},
+                               {1, 20, 32, 32},
+                               {1, 20, 33, 32},
+                               {2, 37, 40, 60},
+                               {1, 16, 112, 112}};
+  for (const auto &sh4 : shapes) {
+    const int64_t N = sh4[0], C = sh4[1], H = sh4[2], W = sh4[3];
+    GB b;
+    HT xv = randomT(rng, "i16", {N, C, H, W}, -32768, 32767);
+    int x = b.input("x", "i16", xv.dims);
+    int c = b.value("c", "i64", xv.dims);
+    v1::Node *cn = b.node("Cast", "cast", {x}, {c});
+    GB::setInt(cn, "to", 7);
+    int axes = b.constant("axes", HT{"i64", {2}, {2, 3}});
+    int r = b.value("r", "i64", {N, C, 1, 1});
+    v1::Node *rn = b.node("ReduceSum", "sum", {c, axes}, {r});
+    GB::setInt(rn, "keepdims", 1);
+    HT sum{"i64", {N, C, 1, 1}, {}};
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t ch = 0; ch < C; ++ch) {
+        int64_t acc = 0;
+        for (int64_t k = 0; k < H * W; ++k)
+          acc += xv.v[size_t((n * C + ch) * H * W + k)];
+        sum.v.push_back(acc);
+      }
+    HT m{"i32", {1}, {int64_t(1) << 30}}, sh{"i32", {1}, {-16}};
+    int mc = b.constant("m", m), sc = b.constant("sh", sh);
+    int yz = b.constant("yz", HT{"i8", {}, {3}});
+    int y = b.value("y", "i8", {N, C, 1, 1});
+    b.node("Requantize", "rq", {r, mc, sc, -1, yz}, {y});
+    b.output(y);
+    HT want{"i8", {N, C, 1, 1}, {}};
+    for (int64_t v : sum.v) // the 16x8 requantization of docs/quantization.md
+      want.v.push_back(
+          ember::quant::requantize16x8(v, {1 << 30, -16}, 3, -128, 127));
+    run(b, {xv}, {want},
+        "int16 global mean " + std::to_string(H) + "x" + std::to_string(W));
     if (HasFatalFailure())
       return;
   }
