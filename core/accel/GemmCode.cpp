@@ -84,7 +84,7 @@ std::string genGemm(const Target &tg, const Layer &L,
   if (in16 && (!g16.requant || !tb.rqBias))
     return "a 16x8 layer needs its requantization with a bias row (the "
            "int64 bias)";
-  // A fused add of a 16-bit layer: the int16 add (VADD w16) of its int16
+  // A fused add of a 16-bit layer: the int16 vector add (w16) of its int16
   // result and another int16 tensor of the same shape, into int16.
   const bool add16 = g16.add.on && g16.out16;
   if (add16 && (!ts[size_t(g16.add.other)].i16 || g16.add.otherBroadcast ||
@@ -93,8 +93,8 @@ std::string genGemm(const Target &tg, const Layer &L,
            "operand (the fused 16-bit add is the int16 one of two int16 maps)";
   if (wide && (g16.pool.on || (g16.add.on && !add16)))
     return "a 16-bit layer with a fused pool, or a fused add into 8 bits";
-  // An output table reads the int8 result (REQUANT lut; the 16-bit table is
-  // an instruction of its own).
+  // An output table reads the int8 result (the requantization's lut; the 16-bit
+  // table is an instruction of its own).
   if (g16.out16 && tb.lut)
     return "an output table on a 16-bit result";
   // A 16-bit layer keeps its blocks in the lower halves of the memories its
@@ -153,7 +153,8 @@ std::string genGemm(const Target &tg, const Layer &L,
   if (g16.out16)
     halve(Cls::Out);
   // dH: a per-channel sum's input lines, in bands accumulated into the same
-  // accumulator row (a map larger than ACT); only sum layers have it.
+  // accumulator row (a map larger than the act memory); only sum layers have
+  // it.
   enum { dN, dY, dKo, dKc, dH };
   const bool flat = g.flat;
   // A strided 1x1 convolution without padding reads every sh-th line and

@@ -183,7 +183,8 @@ std::vector<int> sumChain(const View &v, int cast) {
     return {};
   auto xd = v.dims(x);
   // The map loads in bands of lines (summed into the same accumulator row):
-  // one line must fit half of ACT (a quarter for int16: two byte planes).
+  // one line must fit half of the act memory (a quarter for int16: two byte
+  // planes).
   if (xd[3] > v.t.maxX ||
       uint64_t(xd[3]) > rowsOf(v.t, Cls::Act) / (in16 ? 4 : 2))
     return {};
@@ -1154,8 +1155,9 @@ void unclaimSplitMuls16(const View &v, Analysis &a) {
 // A quantized multiply (8- or 16-bit) whose factor's Cast or Sub the
 // target does not run (one the importer's CSE shares with a per-channel sum
 // the target refuses, e.g. a squeeze-excitation's global pool over a map
-// larger than ACT) is not claimed either: its partition would receive the
-// int32 factor, which the mul form cannot read, and would not compile.
+// larger than the act memory) is not claimed either: its partition would
+// receive the int32 factor, which the mul form cannot read, and would not
+// compile.
 void unclaimHostFactorMuls(const View &v, Analysis &a) {
   for (MulPattern &mp : a.muls) {
     int host = -1;
