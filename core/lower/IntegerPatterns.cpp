@@ -551,6 +551,22 @@ private:
         py, lo, hi, profile_);
   }
 
+  // A convolution's optional bias (input 2): a constant, or the constant of
+  // a DequantizeLinear with its parameters. False when it is neither.
+  bool constantBias(const Node &n, const Tensor *&bias,
+                    std::optional<QParams> &pb) {
+    if (!n.hasInput(2))
+      return true;
+    Value bv = n.inputs[2];
+    if (bv.node->kind == OpKind::DequantizeLinear) {
+      bias = constantOf(bv.node->inputs[0]);
+      pb = dequantizeParams(*bv.node);
+      return bias && pb;
+    }
+    bias = constantOf(bv);
+    return bias != nullptr;
+  }
+
   Expected<bool> conv(Node &n) {
     auto x = dequantized(n.inputs[0]);
     auto w = dequantizedConstant(n.inputs[1]);
@@ -559,19 +575,8 @@ private:
       return false;
     const Tensor *bias = nullptr;
     std::optional<QParams> pb;
-    if (n.hasInput(2)) {
-      Value bv = n.inputs[2];
-      if (bv.node->kind == OpKind::DequantizeLinear) {
-        bias = constantOf(bv.node->inputs[0]);
-        pb = dequantizeParams(*bv.node);
-        if (!bias || !pb)
-          return false;
-      } else {
-        bias = constantOf(bv);
-        if (!bias)
-          return false;
-      }
-    }
+    if (!constantBias(n, bias, pb))
+      return false;
     auto out = output(&n);
     if (!out)
       return false;
@@ -600,19 +605,8 @@ private:
       return false;
     const Tensor *bias = nullptr;
     std::optional<QParams> pb;
-    if (n.hasInput(2)) {
-      Value bv = n.inputs[2];
-      if (bv.node->kind == OpKind::DequantizeLinear) {
-        bias = constantOf(bv.node->inputs[0]);
-        pb = dequantizeParams(*bv.node);
-        if (!bias || !pb)
-          return false;
-      } else {
-        bias = constantOf(bv);
-        if (!bias)
-          return false;
-      }
-    }
+    if (!constantBias(n, bias, pb))
+      return false;
     auto out = output(&n);
     if (!out)
       return false;
