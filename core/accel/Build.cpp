@@ -424,19 +424,29 @@ struct Builder {
     pending[y] = std::move(p);
   }
 
+  // The pattern of `list` (an Analysis list) whose last node, member `end`,
+  // is node ri; null with an internal error when the selector claimed the
+  // node for a pattern the analysis did not record.
+  template <class P>
+  const P *patternEndingAt(const std::vector<P> &list, int P::*end, int ri,
+                           const char *what) {
+    for (const P &p : list)
+      if (p.*end == ri)
+        return &p;
+    const v1::Node &n = v.g.nodes(ri);
+    err = "internal: " + n.op() + " " + q(n.name()) + " outside its " + what;
+    return nullptr;
+  }
+
   // A quantized multiply (Analysis::muls), ending at Requantize `ri`: a
   // layer of its own, b the repeated per-channel operand if any.
   void mulLayer(int ri) {
-    const MulPattern *mp = nullptr;
-    for (const MulPattern &m : an.muls)
-      if (m.requant == ri)
-        mp = &m;
+    const MulPattern *mp =
+        patternEndingAt(an.muls, &MulPattern::requant, ri, "multiply");
+    if (!mp)
+      return;
     const v1::Node &r = v.g.nodes(ri);
     int y = v.out(r);
-    if (!mp) {
-      err = "internal: Requantize " + q(r.name()) + " outside its multiply";
-      return;
-    }
     auto yd = v.dims(y);
     int ta = materialize(mp->a);
     int tb = mp->kind ? repeatedTensor(mp->b, yd[1]) : materialize(mp->b);
@@ -861,15 +871,11 @@ struct Builder {
   // Bilinear upsampling (Analysis::ups): Cast -> [Sub] -> Resize ->
   // Requantize, one layer of Upsample ops on the vector engine.
   void upLayer(int ri) {
-    const UpPattern *up = nullptr;
-    for (const UpPattern &u : an.ups)
-      if (u.requant == ri)
-        up = &u;
-    const v1::Node &r = v.g.nodes(ri);
-    if (!up) {
-      err = "internal: Requantize " + q(r.name()) + " outside its upsampling";
+    const UpPattern *up =
+        patternEndingAt(an.ups, &UpPattern::requant, ri, "upsampling");
+    if (!up)
       return;
-    }
+    const v1::Node &r = v.g.nodes(ri);
     int in = materialize(up->x);
     if (in < 0)
       return;
@@ -897,15 +903,11 @@ struct Builder {
   // result gets its tensor, and each phase's pending convolution layer
   // stores its rows at their pixels of it (NTensor::ilv).
   void ilvLayer(int ri) {
-    const IlvPattern *p = nullptr;
-    for (const IlvPattern &u : an.ilvs)
-      if (u.reshape2 == ri)
-        p = &u;
-    const v1::Node &r = v.g.nodes(ri);
-    if (!p) {
-      err = "internal: Reshape " + q(r.name()) + " outside its interleave";
+    const IlvPattern *p =
+        patternEndingAt(an.ilvs, &IlvPattern::reshape2, ri, "interleave");
+    if (!p)
       return;
-    }
+    const v1::Node &r = v.g.nodes(ri);
     const int y = v.out(r);
     const int owner = newTensor(y, isOutput(y) ? NTensor::Kind::Output
                                                : NTensor::Kind::Activation);
