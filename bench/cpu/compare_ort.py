@@ -29,6 +29,12 @@ model in <shared>/models, the ONNX light zoo (<shared>/onnx-backend/light),
 the detection/segmentation models in DIR/dense, the QDQ int8 copies in
 DIR/qdq and the dynamically quantized ones in DIR/dyn (bench/cpu/make_bench_set.py makes
 them). --json FILE writes every round's figures.
+
+--ember-before OTHER times a second Ember build in the same rounds (before
+each round's Ember run), so a change's before/after table comes from one
+run: each line then adds the median of the rounds' before/after ratios
+(> 1: the change made it faster) and the summary their geometric mean and
+the entries more than 5% slower.
 """
 import argparse
 import json
@@ -119,8 +125,8 @@ def drawn_inputs(path, rng, dims_given, image_size):
     return feeds
 
 
-def ember_run(args, model, threads, inputs):
-    cmd = [args.ember, "bench", model, f"--target={args.target}",
+def ember_run(args, model, threads, inputs, ember=None):
+    cmd = [ember or args.ember, "bench", model, f"--target={args.target}",
            f"--threads={threads}", f"--runs={args.runs}",
            f"--warmup={args.warmup}"] + inputs
     try:
@@ -205,6 +211,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--ember", default="build/bin/ember")
+    ap.add_argument("--ember-before", metavar="OTHER",
+                    help="a second ember binary timed in the same rounds")
     ap.add_argument("--target", default="cpu")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--runs", type=int, default=30)
@@ -246,7 +254,7 @@ def main():
     print(f"host: {host_cpu()}")
     print(f"{'model':44s} {'thr':>3s} {'ember_ms':>10s} {'ort_ms':>10s} "
           f"{'ort/ember':>9s}  rounds; ember nodes")
-    medians, failed, records = [], 0, []
+    medians, failed, records, befores = [], 0, [], []
     with tempfile.TemporaryDirectory() as tmp:
         for m in models:
             path = os.path.join(m, "model.onnx") if os.path.isdir(m) else m
@@ -271,9 +279,12 @@ def main():
                 try:
                     runner = OrtRunner(path, t)
                     for _ in range(args.rounds):
+                        b = ember_run(args, path, t, inputs,
+                                      args.ember_before)[0] \
+                            if args.ember_before else None
                         e, info = ember_run(args, path, t, inputs)
                         o = runner.median(args, dict(feeds))
-                        rounds.append((e, o))
+                        rounds.append((e, o, b))
                 except (RuntimeError, ort.capi.onnxruntime_pybind11_state.
                         Fail) as err:
                     print(f"{name:44s} {t:3d} error: {err}", flush=True)
@@ -288,20 +299,33 @@ def main():
                                  ("plugin_nodes", "fallback_nodes")
                                  if k in info)
                 listed = ", ".join(f"{r:.2f}" for r in ratios)
+                rec = {"model": name, "path": path, "threads": t,
+                       "ember_ms": [r[0] for r in rounds],
+                       "ort_ms": [r[1] for r in rounds],
+                       "ratio": ratio, "nodes": info}
+                if args.ember_before:
+                    ba = [r[2] / r[0] for r in rounds]
+                    befores.append(statistics.median(ba))
+                    rec["before_ms"] = [r[2] for r in rounds]
+                    rec["before_after"] = befores[-1]
+                    listed += "; before/after %.2f (%s)" % (
+                        befores[-1], ", ".join(f"{r:.2f}" for r in ba))
                 print(f"{name:44s} {t:3d} {e:10.3f} {o:10.3f} {ratio:9.2f}  "
                       f"{listed}; {nodes}", flush=True)
-                records.append({"model": name, "path": path, "threads": t,
-                                "ember_ms": [r[0] for r in rounds],
-                                "ort_ms": [r[1] for r in rounds],
-                                "ratio": ratio, "nodes": info})
+                records.append(rec)
     if medians:
         geo = float(np.exp(np.mean(np.log(medians))))
         print(f"geomean ort/ember={geo:.2f} over {len(medians)} entries, "
               f"{sum(r >= 1.0 for r in medians)} at least as fast as ORT, "
               f"{failed} failed; load average {os.getloadavg()[0]:.1f}")
+    if befores:
+        geo = float(np.exp(np.mean(np.log(befores))))
+        print(f"before/after geomean={geo:.2f} over {len(befores)} entries, "
+              f"{sum(r < 0.95 for r in befores)} more than 5% slower")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"onnxruntime": ort.__version__, "host": host_cpu(),
+                       "ember_before": args.ember_before,
                        "runs": args.runs,
                        "rounds": args.rounds, "entries": records}, f,
                       indent=1)
