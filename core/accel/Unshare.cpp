@@ -35,18 +35,23 @@ bool isProduct(const v1::Node &n) {
   return n.op() == "ConvInteger" || n.op() == "MatMulInteger";
 }
 
-// Whether node u folds value y as an accumulator: a Requantize of y, or
-// (unless `requantOnly`) an Add of y and a constant. u reads y once.
+// Whether node u folds value y as an accumulator: a Requantize of y by
+// constant tables, or (unless `requantOnly`) an Add of y and a constant of
+// one value or one per channel. u reads y once. (The form's checks decide;
+// this only keeps copies from readers that could not fold them.)
 bool foldsAccumulator(const View &v, int u, int y, bool requantOnly) {
   const v1::Node &n = v.g.nodes(u);
   if (std::count(n.inputs().begin(), n.inputs().end(), y) != 1)
     return false;
   if (n.op() == "Requantize")
-    return v.in(n, 0) == y;
+    return v.in(n, 0) == y && v.intCount(v.in(n, 1)) > 0 &&
+           v.intCount(v.in(n, 2)) > 0;
   if (requantOnly || n.op() != "Add" || n.inputs_size() != 2)
     return false;
   const int c = v.in(n, 0) == y ? v.in(n, 1) : v.in(n, 0);
-  return c >= 0 && v.constant[size_t(c)] != nullptr;
+  const std::vector<int64_t> d = v.dims(y);
+  const int64_t count = c >= 0 ? v.intCount(c) : -1;
+  return count == 1 || (d.size() >= 2 && count == d[1]);
 }
 
 // The graph being rewritten: nodes appended, each with the index of the
