@@ -240,10 +240,15 @@ struct Builder {
     }
     g.in = lanePart(v, x) ? laneView(x, g) : materialize(x);
     L.usefulMacs = uint64_t(g.N * g.OH * g.OW * g.K * per);
+    // A product recomputed for another reader (Unshare.cpp): the model's
+    // MACs are its original's.
+    if (int k = v.copyOf(i)) {
+      L.name += "/recompute" + std::to_string(k);
+      L.usefulMacs = 0;
+    }
     L.gemm = std::move(g);
     pending[y] = {std::move(L), false,
                   n.op() == "ConvInteger" ? "conv" : "matmul"};
-    (void)i;
   }
 
   // Cast, Sub, ReduceSum of a per-channel sum (see sumChain).
@@ -1068,8 +1073,8 @@ struct Builder {
     for (int i = 0; i < v.g.nodes_size() && err.empty(); ++i) {
       const v1::Node &n = v.g.nodes(i);
       if (!an.why[size_t(i)].empty())
-        return "node " + std::to_string(i) + " " + n.op() + " " + q(n.name()) +
-               ": " + an.why[size_t(i)];
+        return "node " + std::to_string(v.sourceNode(i)) + " " + n.op() + " " +
+               q(n.name()) + ": " + an.why[size_t(i)];
       if (an.sumOf[size_t(i)] >= 0) {
         sumNode(n);
         continue;
@@ -1145,7 +1150,16 @@ std::string buildLayers(const Target &t, const backend::v1::Graph &g,
   sel::View v(t, g);
   if (!v.error.empty())
     return v.error;
-  sel::Builder b(v, out);
+  sel::Unshared u;
+  if (!sel::unshareProducts(v, u)) {
+    sel::Builder b(v, out);
+    return b.run();
+  }
+  // A product per reader (Unshare.cpp), as whyNot selects.
+  sel::View vu(t, u.g);
+  vu.origin = std::move(u.origin);
+  vu.copyNo = std::move(u.copyNo);
+  sel::Builder b(vu, out);
   return b.run();
 }
 

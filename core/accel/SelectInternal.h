@@ -59,6 +59,12 @@ struct View {
   // The element count of integer constant v, -1 when v is not one (reads
   // no element).
   int64_t intCount(int v) const;
+  // Per node of a graph with copied products (unshareProducts): the index
+  // of the node in the graph as sent, and 0 or the copy's number (k >= 1).
+  // Empty: the graph as sent.
+  std::vector<int> origin, copyNo;
+  int sourceNode(int i) const { return origin.empty() ? i : origin[size_t(i)]; }
+  int copyOf(int i) const { return copyNo.empty() ? 0 : copyNo[size_t(i)]; }
 };
 
 int64_t prod(const std::vector<int64_t> &d, size_t from, size_t to);
@@ -84,6 +90,19 @@ std::string foldWeights(const View &v, int w, int wzp, int64_t K,
                         std::vector<int8_t> &out);
 // A scalar integer constant (absent: 0).
 std::string scalarZp(const View &v, int z, int64_t &out);
+
+// ---- shared products (Unshare.cpp) ----------------------------------------
+
+// A partition graph in which every bias Add or Requantize reading a shared
+// ConvInteger/MatMulInteger result (or a shared biased accumulator) reads
+// a copy of its own, each copy right after its original.
+struct Unshared {
+  v1::Graph g;
+  std::vector<int> origin, copyNo; // View::origin, View::copyNo
+};
+// Whether v's graph shares a product between readers that fold it; when
+// so, `out` is the graph with the copies.
+bool unshareProducts(const View &v, Unshared &out);
 
 // ---- the checks (Select.cpp) -------------------------------------------
 

@@ -914,3 +914,150 @@ TEST(NpuGraph, QuantizedAddRepeatedInputRefused) {
     EXPECT_NE(buildLayers(npuTarget(), b.g, lp), "");
   }
 }
+
+namespace {
+
+// A product read by `readers` accumulator chains (a bias Add and a
+// Requantize, or a Requantize alone), as common-subexpression elimination
+// leaves sibling convolutions with one input and one set of weights. With
+// `shared16`: an int16 input, an int64 product and int16 results (16x8).
+struct SharedCase {
+  GB b;
+  std::vector<HT> inputs, want;
+  size_t layers = 0;
+};
+
+// The chains on product `a` (reference `acc`): reader r has a bias Add
+// unless r % 3 == 2; the first reader's bias Add is shared by two
+// Requantizes when `sharedBias`. One layer per Requantize.
+void sharedChains(SharedCase &c, std::mt19937 &rng, int a, const HT &acc,
+                  int readers, bool sharedBias, bool w16) {
+  const int64_t K = acc.dims[1];
+  const size_t per = size_t(acc.size() / (acc.dims[0] * K));
+  const std::string rt = w16 ? "i16" : "u8", bt = w16 ? "i64" : "i32";
+  for (int r = 0; r < readers; ++r) {
+    const std::string tag = "r" + std::to_string(r);
+    int src = a;
+    HT in = acc;
+    if (r % 3 != 2) {
+      HT bias = randomT(rng, bt, {K}, -20000, 20000);
+      if (acc.dims.size() == 4)
+        bias.dims = {1, K, 1, 1};
+      int bc = c.b.constant(tag + ".bias", bias);
+      for (size_t i = 0; i < in.v.size(); ++i) {
+        const int64_t bv = bias.v[(i / per) % size_t(K)];
+        in.v[i] =
+            w16 ? in.v[i] + bv : npu::wrapAdd(int32_t(in.v[i]), int32_t(bv));
+      }
+      src = c.b.value(tag + ".biased", bt, acc.dims);
+      c.b.node("Add", tag + ".add", {a, bc}, {src});
+    }
+    const int copies = sharedBias && src != a && r == 0 ? 2 : 1;
+    for (int k = 0; k < copies; ++k) {
+      const std::string rq = tag + ".rq" + std::to_string(k);
+      HT m = randomT(rng, "i32", {K}, 1 << 30, (1ll << 31) - 1);
+      HT s = randomT(rng, "i32", {K}, -17, -13);
+      const int64_t yzp = w16 ? 0 : int64_t(rng() % 60);
+      int mc = c.b.constant(rq + ".m", m), sc = c.b.constant(rq + ".s", s);
+      int yz = c.b.constant(rq + ".yzp", HT{rt, {}, {yzp}});
+      int y = c.b.value(rq + ".y", rt, acc.dims);
+      v1::Node *rn = c.b.node("Requantize", rq, {src, mc, sc, -1, yz}, {y});
+      GB::setInt(rn, "axis", 1);
+      c.b.output(y);
+      if (!w16) {
+        c.want.push_back(requantize(in, m, s, 0, yzp, rt, 0, 255));
+        continue;
+      }
+      HT want{rt, acc.dims, {}};
+      for (size_t i = 0; i < in.v.size(); ++i) {
+        const size_t ch = (i / per) % size_t(K);
+        want.v.push_back(ember::quant::requantize16x8(
+            in.v[i], {int32_t(m.v[ch]), int32_t(s.v[ch])}, 0, -32768, 32767));
+      }
+      c.want.push_back(want);
+    }
+    c.layers += size_t(copies);
+  }
+}
+
+} // namespace
+
+// Each reader of a shared ConvInteger or MatMulInteger result gets a copy
+// of the product (core/accel/Unshare.cpp): every node runs, one GEMM layer
+// per reader, bit-exact on the golden and SystemC models.
+TEST(NpuGraph, SharedProducts) {
+  std::mt19937 rng(23);
+  for (int round = 0; round < 6; ++round) {
+    const bool w16 = round >= 4, matmul = round % 2 == 1;
+    const int readers = 2 + round % 4;
+    const int64_t C = 1 + int64_t(rng() % 24), K = 1 + int64_t(rng() % 40),
+                  H = 3 + int64_t(rng() % 5), W = 3 + int64_t(rng() % 5);
+    SharedCase c;
+    const std::string xt = w16 ? "i16" : "u8";
+    // (An int16 A is rank 2: the flatten into a MatMulInteger is int8's.)
+    std::vector<int64_t> xd = {1, C, H, W};
+    if (matmul && w16)
+      xd = {1, C * H * W};
+    HT xv = randomT(rng, xt, xd, w16 ? -32768 : 0, w16 ? 32767 : 255);
+    int x = c.b.input("x", xt, xv.dims);
+    c.inputs.push_back(xv);
+    const int64_t xzp = w16 ? 0 : int64_t(rng() % 256);
+    std::vector<int> in = {x, -1};
+    if (!w16)
+      in.push_back(c.b.constant("xzp", HT{xt, {}, {xzp}}));
+    HT acc;
+    int a = -1;
+    if (!matmul) { // a 3x3 convolution, padded
+      HT w = randomT(rng, "i8", {K, C, 3, 3}, -128, 127);
+      in[1] = c.b.constant("w", w);
+      acc = convInteger(xv, w, xzp, 0, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1);
+      if (w16) { // int64, no wrap
+        acc.dtype = "i64";
+        for (int64_t k = 0; k < K; ++k)
+          for (int64_t p = 0; p < H * W; ++p) {
+            int64_t s = 0;
+            for (int64_t ch = 0; ch < C; ++ch)
+              for (int64_t t = 0; t < 9; ++t) {
+                int64_t iy = p / W + t / 3 - 1, ix = p % W + t % 3 - 1;
+                if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                  s += xv.v[size_t((ch * H + iy) * W + ix)] *
+                       w.v[size_t((k * C + ch) * 9 + t)];
+              }
+            acc.v[size_t(k * H * W + p)] = s;
+          }
+      }
+      a = c.b.value("acc", acc.dtype, acc.dims);
+      v1::Node *cn = c.b.node("ConvInteger", "conv", in, {a});
+      GB::setInts(cn, "kernel_shape", {3, 3});
+      GB::setInts(cn, "pads", {1, 1, 1, 1});
+    } else { // a MatMulInteger, int8 through a flatten (a convolution over
+             // the image)
+      HT B = randomT(rng, "i8", {C * H * W, K}, -128, 127), xa = xv;
+      in[1] = c.b.constant("B", B);
+      if (!w16) { // (the flatten of a tensor computed on the NPU: here an
+                  // int8 requantization by exactly 1, an identity GEMM)
+        const HT one{"i32", {1}, {1 << 30}}, left{"i32", {1}, {1}};
+        int m1 = c.b.constant("m1", one), s1 = c.b.constant("s1", left);
+        xa = requantize(xv, one, left, 0, 0, xt, 0, 255);
+        int xq = c.b.value("xq", xt, xd);
+        c.b.node("Requantize", "xq", {x, m1, s1}, {xq});
+        in[0] = c.b.value("flat", xt, {1, C * H * W});
+        c.b.node("Flatten", "flat", {xq}, {in[0]});
+        c.layers = 1;
+      }
+      acc = HT{w16 ? "i64" : "i32", {1, K}, {}};
+      for (int64_t j = 0; j < K; ++j) {
+        int64_t s = 0;
+        for (int64_t k = 0; k < C * H * W; ++k)
+          s += (xa.v[size_t(k)] - xzp) * B.v[size_t(k * K + j)];
+        acc.v.push_back(w16 ? s : int64_t(int32_t(uint32_t(s))));
+      }
+      a = c.b.value("acc", acc.dtype, acc.dims);
+      c.b.node("MatMulInteger", "fc", in, {a});
+    }
+    sharedChains(c, rng, a, acc, readers, round % 3 == 1, w16);
+    run(c.b, c.inputs, c.want, "round " + std::to_string(round), c.layers);
+    if (HasFatalFailure())
+      return;
+  }
+}
