@@ -29,8 +29,8 @@ integerLrn(LoweringBuilder &b, const Node &n, Value q, const QParams &px,
                bias = n.attrFloat("bias", 1.0);
   if (xd.size() != 4 || xd[1] < 1 || size < 1 || !px.perTensor() ||
       !py.perTensor() || elemSize(px.kind) != 1 || elemSize(py.kind) != 1 ||
-      !(bias > 0) || !std::isfinite(alpha) || !std::isfinite(beta) ||
-      !std::isfinite(bias))
+      !(bias > 0) || !(alpha >= 0) || !std::isfinite(alpha) ||
+      !std::isfinite(beta) || !std::isfinite(bias))
     return std::optional<Value>();
   const int64_t C = xd[1], z = px.zeroPoint();
   const double D =
