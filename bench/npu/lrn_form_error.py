@@ -21,16 +21,23 @@ quantization), and prints the largest difference, in output quanta, of:
            product of q - z and the table's value requantized to the output
            (one rounding)
   B        as A, the sum of the exact squares (int32) requantized to 8 bits
+  ember    with --ember EMBER: the lowering itself (core/lower/IntegerLrn.cpp,
+           docs/quantization.md "LRN"), the interpreter's bytes at each
+           QuantizeLinear (added as model outputs), and the share of the
+           elements that differ
 
 A and B are float64 models of the stages (what an integer lowering in the
 fixed profile would round), not the lowering: the figures size the error
 of the 8-bit intermediate values before one is written.
 
-    bench/npu/lrn_form_error.py CASE_DIR...
+    bench/npu/lrn_form_error.py [--ember build/bin/ember] CASE_DIR...
       (CASE_DIR: a model.onnx with test_data_set_0/input_0.pb, e.g.
        build/bench-set/qdq/light_zfnet512-qdq from bench/cpu/make_bench_set.py)
 """
 import argparse
+import os
+import subprocess
+import tempfile
 
 import numpy as np
 import onnx
@@ -92,10 +99,12 @@ def window_sum(t, n):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ember", help="also the lowering, on the interpreter")
     ap.add_argument("cases", nargs="+")
     args = ap.parse_args()
-    print("| model | LRN | input | then | float64 | A | B | a/n sum x^2 (max) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | LRN | input | then | float64 | A | B | a/n sum x^2 (max) |"
+          + (" ember (share) |" if args.ember else ""))
+    print("|---|---|---|---|---|---|---|---|" + ("---|" if args.ember else ""))
     for case in args.cases:
         m = onnx.load(case + "/model.onnx")
         init = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
@@ -118,6 +127,20 @@ def main():
                                  providers=["CPUExecutionProvider"])
         res = dict(zip(want, s.run(want, {s.get_inputs()[0].name: x})))
         name = case.rstrip("/").split("/")[-1]
+        got = {}
+        if args.ember:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "model.onnx")
+                onnx.save(m, path)
+                xin = case + "/test_data_set_0/input_0.pb"
+                subprocess.run([args.ember, "run", path, "--target=interp",
+                                "--save-outputs", tmp, "--input",
+                                s.get_inputs()[0].name + "=" + xin],
+                               check=True, capture_output=True)
+                n0 = len(m.graph.output) - len(want)
+                for i, v in enumerate(want):
+                    got[v] = numpy_helper.to_array(onnx.load_tensor(
+                        os.path.join(tmp, f"output_{n0 + i}.pb")))
         for n, dq, mp, qn in sites:
             q = res[dq.input[0]].astype(np.int64)
             sx, zx = float(init[dq.input[1]]), int(init[dq.input[2]])
@@ -150,9 +173,14 @@ def main():
             eA = staged(window_sum(sq8, size) * s_sq, size * s_sq)
             eB = staged(window_sum(d * d, size), size * dmax * dmax / 255.0)
             mx = (a / size * window_sum(xf * xf, size)).max()
+            em = ""
+            if args.ember:
+                de = np.abs(got[qn.output[0]].astype(np.int64) - ref)
+                em = f" {int(de.max())} ({np.mean(de > 0):.2g}) |"
             print(f"| {name} | {n.name} | {tuple(q.shape)} | "
                   f"{'MaxPool' if mp is not None else '-'} | {int(e0.max())} | "
-                  f"{int(eA.max())} | {int(eB.max())} | {mx:.3g} (k = {k:g}) |")
+                  f"{int(eA.max())} | {int(eB.max())} | {mx:.3g} (k = {k:g}) |"
+                  + em)
 
 
 if __name__ == "__main__":

@@ -1158,24 +1158,31 @@ void unclaimSplitMuls16(const View &v, Analysis &a) {
 // larger than the act memory) is not claimed either: its partition would
 // receive the int32 factor, which the mul form cannot read, and would not
 // compile.
+// A factor's Cast or Sub shared by several multiplies goes to the host with
+// any of them, and the others follow (until none changes).
 void unclaimHostFactorMuls(const View &v, Analysis &a) {
-  for (MulPattern &mp : a.muls) {
-    int host = -1;
-    for (int k : {mp.castA, mp.subA, mp.castB, mp.subB})
-      if (k >= 0 && !a.why[size_t(k)].empty())
-        host = k;
-    if (host < 0 || a.mulOf[size_t(mp.mul)] != mp.requant)
-      continue;
-    const std::string why = "a quantized multiply whose factor " +
-                            q(v.name(v.out(v.g.nodes(host)))) +
-                            " is computed on the host (its " +
-                            v.g.nodes(host).op() +
-                            " is shared with a node the target does not run)";
-    for (int k : {mp.castA, mp.subA, mp.castB, mp.subB, mp.mul, mp.requant})
-      if (k >= 0 && a.mulOf[size_t(k)] == mp.requant) {
-        a.mulOf[size_t(k)] = -1;
-        a.why[size_t(k)] = why;
-      }
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (MulPattern &mp : a.muls) {
+      int host = -1;
+      for (int k : {mp.castA, mp.subA, mp.castB, mp.subB})
+        if (k >= 0 && !a.why[size_t(k)].empty())
+          host = k;
+      if (host < 0 || a.mulOf[size_t(mp.mul)] != mp.requant)
+        continue;
+      const std::string why = "a quantized multiply whose factor " +
+                              q(v.name(v.out(v.g.nodes(host)))) +
+                              " is computed on the host (its " +
+                              v.g.nodes(host).op() +
+                              " is shared with a node the target does not run)";
+      for (int k : {mp.castA, mp.subA, mp.castB, mp.subB, mp.mul, mp.requant})
+        if (k >= 0 && a.mulOf[size_t(k)] >= 0 &&
+            (a.mulOf[size_t(k)] == mp.requant || k != mp.mul)) {
+          a.mulOf[size_t(k)] = -1;
+          a.why[size_t(k)] = why;
+        }
+      changed = true;
+    }
   }
 }
 
@@ -1197,16 +1204,21 @@ Analysis analyze(const View &v, bool forCompile) {
       if (v.g.nodes(i).op() != "Mul" || !mulPattern(v, i, mp).empty())
         continue;
       // A factor's Cast or Sub that other nodes also read (the importer's CSE
-      // shares them, e.g. with a per-channel sum) stays theirs to claim.
+      // shares them, e.g. with a per-channel sum) stays theirs to claim,
+      // unless they are quantized multiplies too (each reads the 8-bit
+      // source itself: x * x and x * f(x) of an 8-bit LRN).
       auto own = [&](int k) {
         if (k < 0)
           return false;
         int y = v.out(v.g.nodes(k));
         if (v.outUses[size_t(y)])
           return false;
-        for (int u : v.users[size_t(y)])
-          if (u != mp.mul && u != mp.subA && u != mp.subB)
+        for (int u : v.users[size_t(y)]) {
+          MulPattern other;
+          if (u != mp.mul && u != mp.subA && u != mp.subB &&
+              (v.g.nodes(u).op() != "Mul" || !mulPattern(v, u, other).empty()))
             return false;
+        }
         return true;
       };
       // (A Cast is the multiply's only when its Sub, if any, is too.)

@@ -152,4 +152,13 @@ AttrMap phaseConvAttrs(const ConvTransposePhases &p, size_t phase);
 Expected<Value> interleavePhases(LoweringBuilder &b,
                                  const std::vector<Value> &phases, int64_t s);
 
+// The fixed profile's 8-bit LRN of q (stored 8-bit, params px) into py,
+// clamped to [lo, hi], then max-pooled like maxPool when it is not null
+// (docs/quantization.md, "LRN"; IntegerLrn.cpp). Empty when n is not an
+// NCHW LRN of that form.
+Expected<std::optional<Value>>
+integerLrn(LoweringBuilder &b, const Node &n, Value q, const QParams &px,
+           const Node *maxPool, const QParams &py, int64_t lo, int64_t hi,
+           quant::RequantProfile profile);
+
 } // namespace ember

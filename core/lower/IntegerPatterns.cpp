@@ -437,6 +437,9 @@ private:
       return bilinear(n);
     if (k == OpKind::InstanceNormalization && float32())
       return instanceNorm(n);
+    // ONNX Runtime keeps LRN float: so does the float32 profile.
+    if (k == OpKind::LRN && !float32())
+      return lrn(n);
     if (hasProp(k, P_Rearrange))
       return movement(n);
     if (k == OpKind::Relu || k == OpKind::Clip || k == OpKind::Max ||
@@ -456,6 +459,30 @@ private:
     if (!y)
       return false;
     finishOp(n, *y);
+    return true;
+  }
+
+  // DequantizeLinear -> LRN -> [MaxPool] -> [clamps] -> QuantizeLinear:
+  // the 8-bit stages of IntegerLrn.cpp.
+  Expected<bool> lrn(Node &n) {
+    auto x = dequantized(n.inputs[0]);
+    if (!x || !isStored8(x->p.kind))
+      return false;
+    Node *mp = soleUser(users_, &n);
+    if (!mp || mp->kind != OpKind::MaxPool || mp->numResults() != 1)
+      mp = nullptr;
+    auto out = quantizedOutput(users_, mp ? mp : &n);
+    if (!out || !isStored8(out->p.kind))
+      return false;
+    LoweringBuilder b(f_, n);
+    EMBER_ASSIGN(
+        std::optional<Value> y,
+        integerLrn(b, n, x->q, x->p, mp, out->p, out->lo, out->hi, profile_));
+    if (!y)
+      return false;
+    finish(mp ? *mp : n, out->chain, *y);
+    if (mp)
+      erase(&n);
     return true;
   }
 
