@@ -991,15 +991,10 @@ struct Builder {
   // by exactly 1 (multiplier 2^30, shift 1: stored values unchanged). Either
   // stays pending, so a following pool, add or Concat placement folds in.
   void permLayer(int last) {
-    const PermPattern *p = nullptr;
-    for (const PermPattern &u : an.perms)
-      if (u.nodes.back() == last)
-        p = &u;
-    if (!p) {
-      err = "internal: node " + q(v.g.nodes(last).name()) +
-            " outside its permutation";
+    const PermPattern *p =
+        patternEndingAt(an.perms, &PermPattern::last, last, "permutation");
+    if (!p)
       return;
-    }
     const int x = p->x, y = p->y;
     auto it = pending.find(x);
     if (it != pending.end() && tensorOf[size_t(x)] < 0 && single(x) &&

@@ -137,6 +137,7 @@ std::string permPattern(const View &v, int first, PermPattern &p) {
     // The chain ends at a tensor of the input's layout after a transpose.
     if (moved && cur.size() >= 2 && cur[0] == N && cur[1] == C &&
         sameLayout(cur, xd)) {
+      p.last = i;
       p.x = x;
       p.y = y;
       p.perm = src;

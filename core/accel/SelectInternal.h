@@ -173,6 +173,7 @@ std::string ilvPattern(const View &v, int concat, IlvPattern &out);
 // is channel perm[o] of x. Node indices in order.
 struct PermPattern {
   std::vector<int> nodes;
+  int last = -1; // nodes.back()
   int x = -1, y = -1;
   std::vector<int64_t> perm;
 };
