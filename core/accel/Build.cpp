@@ -823,11 +823,11 @@ struct Builder {
       g->w = std::move(w);
       g->groups = 1;
     }
-    if (!g || g->groups != 1 || g->in16 || g->out16 || g->add.on ||
-        !g->requant || g->sum || !it->second.requantized) {
-      err = "Concat " + q(n.name()) + ": input " + q(v.name(x)) +
-            " lies inside channel tiles and is not the result of an "
-            "ungrouped convolution or MatMul computed for it alone";
+    // (A grouped layer keeps its weight rows where they are only at lane 0.)
+    if (!g || (g->groups != 1 && at % v.t.lanes) || g->in16 || g->out16 ||
+        g->add.on || !g->requant || g->sum || !it->second.requantized ||
+        !single(x) || had >= 0) {
+      laneCopyInto(n, x, to, at);
       return;
     }
     const int64_t l0 = at % v.t.lanes, K = g->K, Kw = l0 + K;
@@ -850,6 +850,48 @@ struct Builder {
     t.dims[1] = Kw;
     t.C = Kw;
     t.laneFrom = l0;
+  }
+
+  // A Concat input inside channel tiles that no layer computes for it alone
+  // (a pool's, an add's or a shared result, a grouped convolution's):
+  // copied to its lanes of the output by an identity GEMM (weights 1 at
+  // row at % lanes + c, column c; requantization by exactly 1), which stores
+  // only its lane groups.
+  void laneCopyInto(const v1::Node &n, int x, int to, int64_t at) {
+    const int k = materialize(x);
+    if (k < 0)
+      return;
+    const auto d = v.dims(x);
+    const int64_t l0 = at % v.t.lanes, C = d[1], Kw = l0 + C;
+    Layer L;
+    L.kind = Layer::Kind::Gemm;
+    L.name = n.name() + "/copy" + std::to_string(at);
+    L.nodes = {n.name()};
+    GemmLayer &g = L.gemm;
+    g.in = k;
+    g.C = C;
+    g.K = Kw;
+    if (d.size() == 4) {
+      g.N = d[0], g.H = g.OH = d[2], g.W = g.OW = d[3];
+    } else {
+      g.N = 1, g.H = g.OH = 1, g.W = g.OW = prod(d, 0, d.size()) / C;
+    }
+    g.flat = true;
+    g.w.assign(size_t(Kw * C), 0);
+    for (int64_t c = 0; c < C; ++c)
+      g.w[size_t((l0 + c) * C + c)] = 1;
+    g.bias.assign(size_t(Kw), 0);
+    g.rq.mult.assign(size_t(Kw), int32_t(1) << 30);
+    g.rq.shift.assign(size_t(Kw), 1);
+    g.out = newTensor(x, NTensor::Kind::Activation);
+    NTensor &t = lp.tensors[size_t(g.out)];
+    t.name += "/placed";
+    t.base = to;
+    t.tileOffset = at / v.t.lanes;
+    t.dims[1] = Kw;
+    t.C = Kw;
+    t.laneFrom = l0;
+    lp.layers.push_back(std::move(L));
   }
 
   // Nearest upsampling: a 1x1 max pool whose result is stored repeated.
@@ -940,6 +982,61 @@ struct Builder {
     if (!lp.layers.empty())
       for (int k : {p->concat, p->reshape1, p->transpose, ri})
         lp.layers.back().nodes.push_back(v.g.nodes(k).name());
+  }
+
+  // A channel permutation (Analysis::perms) ending at node `last`: folded
+  // into the pending GEMM layer computing its input when that layer is
+  // computed for it alone and the fold costs the array no more passes
+  // (permuteOutputs), else a 1x1 GEMM of 0/1 weights with a requantization
+  // by exactly 1 (multiplier 2^30, shift 1: stored values unchanged). Either
+  // stays pending, so a following pool, add or Concat placement folds in.
+  void permLayer(int last) {
+    const PermPattern *p =
+        patternEndingAt(an.perms, &PermPattern::last, last, "permutation");
+    if (!p)
+      return;
+    const int x = p->x, y = p->y;
+    auto it = pending.find(x);
+    if (it != pending.end() && tensorOf[size_t(x)] < 0 && single(x) &&
+        it->second.requantized && it->second.layer.kind == Layer::Kind::Gemm &&
+        !it->second.layer.gemm.add.on) {
+      Layer trial = it->second.layer;
+      if (permuteOutputs(v.t.lanes, trial.gemm, p->perm) && fits(trial)) {
+        for (int k : p->nodes)
+          trial.nodes.push_back(v.g.nodes(k).name());
+        Pending moved = std::move(it->second);
+        pending.erase(it);
+        moved.layer = std::move(trial);
+        pending[y] = std::move(moved);
+        return;
+      }
+    }
+    const int in = materialize(x);
+    if (in < 0)
+      return;
+    Layer L;
+    L.kind = Layer::Kind::Gemm;
+    L.name = v.g.nodes(last).name();
+    for (int k : p->nodes)
+      L.nodes.push_back(v.g.nodes(k).name());
+    GemmLayer &g = L.gemm;
+    g.in = in;
+    const auto d = v.dims(x);
+    g.C = g.K = d[1];
+    if (d.size() == 4) {
+      g.N = d[0], g.H = g.OH = d[2], g.W = g.OW = d[3];
+    } else {
+      g.N = 1, g.H = g.OH = 1, g.W = g.OW = prod(d, 0, d.size()) / d[1];
+    }
+    g.flat = true;
+    g.w.assign(size_t(g.K * g.C), 0);
+    for (int64_t o = 0; o < g.K; ++o)
+      g.w[size_t(o * g.C + p->perm[size_t(o)])] = 1;
+    g.bias.assign(size_t(g.K), 0);
+    g.rq.mult.assign(size_t(g.K), int32_t(1) << 30);
+    g.rq.shift.assign(size_t(g.K), 1);
+    g.requant = true;
+    pending[y] = {std::move(L), true, "requant"};
   }
 
   // Split along channels at whole tiles: each part is a view of the input's
@@ -1099,6 +1196,11 @@ struct Builder {
           ilvLayer(i);
         continue;
       }
+      if (an.permOf[size_t(i)] >= 0) {
+        if (an.permOf[size_t(i)] == i)
+          permLayer(i);
+        continue;
+      }
       // The form table's builder (analyze found the row: the node is
       // claimed).
       const FormRow *row = rowFor(v.t, n.op());
@@ -1135,6 +1237,10 @@ void buildMove(Builder &b, int i) { b.move(b.v.g.nodes(i)); }
 void buildTable(Builder &b, int i) { b.table(b.v.g.nodes(i)); }
 // (Chain members are built by Builder::run through Analysis::lutOf.)
 void buildInterleave(Builder &b, int i) { b.ilvLayer(i); }
+void buildPermute(Builder &b, int i) {
+  // (Built by Builder::run through Analysis::permOf.)
+  b.err = "internal: node " + std::to_string(i) + " outside its permutation";
+}
 void buildChainPart(Builder &b, int i) {
   b.err = "internal: node " + std::to_string(i) + " outside its table chain";
 }

@@ -76,6 +76,11 @@ std::string interleaveText(const Target &) {
          "requantized result of an 8-bit convolution read by the Concat "
          "alone";
 }
+std::string permuteText(const Target &) {
+  return "a constant channel permutation: Reshape/Transpose chains of an "
+         "i8/u8 tensor keeping the batch and the pixels (a channel shuffle "
+         "of g groups: [N, g, C/g, H, W], perm [0, 2, 1, 3, 4])";
+}
 std::string moveText(const Target &) {
   return "of a tensor the target computes, keeping dim 1 and the pixel order "
          "(or a flatten into the MatMul that follows)";
@@ -136,6 +141,10 @@ const char *const kInterleave =
     "placement: a transposed convolution's phase interleave, Concat of the "
     "s x s phase maps -> Reshape -> Transpose [0, 3, 4, 1, 5, 2] -> Reshape "
     "(each phase layer stores at its pixels)";
+const char *const kPermute =
+    "placement: a constant channel permutation, Reshape and Transpose nodes "
+    "of a tensor that only reorder its channels (folded into the producing "
+    "layer's output channels, or a 1x1 GEMM of 0/1 weights)";
 const char *const kPlaced =
     "placement: every input but the last a whole number of channel tiles "
     "(a multiple of the lanes), so producers store into the output";
@@ -312,6 +321,20 @@ const std::vector<FormRow> &formTable() {
        interleaveText,
        whyInterleaveNode,
        buildInterleave},
+      // (After the interleave's and the move's rows: a Reshape or Transpose
+      // outside a permutation gets their reasons; claimedOps adds this
+      // context to theirs.)
+      {"permute",
+       "",
+       "Transpose",
+       {"i8", "u8"},
+       2,
+       kPermute,
+       {},
+       {},
+       permuteText,
+       whyPermuteNode,
+       buildPermute},
       {"reshape",
        "",
        "Reshape",
@@ -367,6 +390,17 @@ const std::vector<FormRow> &formTable() {
        moveText,
        whyMoveNode,
        buildMove},
+      {"permute",
+       "",
+       "Reshape",
+       {"i8", "u8"},
+       0,
+       kPermute,
+       {},
+       {"i64"},
+       permuteText,
+       whyPermuteNode,
+       buildPermute},
       {"mean",
        "",
        "Cast",
@@ -513,6 +547,15 @@ std::vector<OpClaim> claimedOps(const Target &t) {
           c.contextDtypes.assign(r.contextDtypes.begin(),
                                  r.contextDtypes.end());
         }
+        // A channel permutation's Reshape and Transpose: that context too
+        // (and the constraint), and its dtypes' claim when the row before
+        // had none (a target without the move or interleave form).
+        if (std::strcmp(r.forms, "permute") == 0) {
+          c.context = c.context.empty() ? std::string(r.context)
+                                        : c.context + "; or " + r.context;
+          c.constraints += "; or " + r.constraints(t);
+          c.maxRank = std::max(c.maxRank, 6u);
+        }
       }
     if (seen)
       continue; // one claim per op
@@ -542,6 +585,9 @@ std::vector<OpClaim> claimedOps(const Target &t) {
     // [N, s, s, K, H, W] between them; query_support refuses them elsewhere.)
     if (t.form("interleave") &&
         (op == "Concat" || op == "Reshape" || op == "Transpose"))
+      c.maxRank = 6;
+    // (A channel permutation's [N, g, C/g, H, W], or more axes.)
+    if (t.form("permute") && (op == "Reshape" || op == "Transpose"))
       c.maxRank = 6;
     c.context = r.context;
     c.contextDtypes.assign(r.contextDtypes.begin(), r.contextDtypes.end());

@@ -165,6 +165,10 @@ std::string whyInsideTiles(const View &v, const Analysis &a,
     if (regrouped && (at - c) % lanes)
       return where + ", reassembled from a Split's parts, and does not start "
                      "at a whole channel tile";
+    // Any other int8 input is copied to its lanes by an identity GEMM
+    // (Build.cpp, laneCopyInto): a pooled, added, permuted or shared one.
+    if (isQ8(v.dtype(x)) && v.t.has(OpKind::Gemm) && v.t.has(OpKind::Requant))
+      continue;
     if (v.uses(x) != 1 || v.outUses[size_t(x)])
       return where + " and has other uses (its producer computes it at its "
                      "lanes of the Concat's result)";

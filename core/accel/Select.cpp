@@ -1197,6 +1197,7 @@ Analysis analyze(const View &v, bool forCompile) {
   a.upOf.assign(size_t(nn), -1);
   const bool tables = rowFor(v.t, "TableLookup") != nullptr;
   claimInterleaves(v, a);
+  claimPermutations(v, a);
   // Quantized multiplies first: their Casts and Subs come before the Mul.
   if (v.t.form("mul"))
     for (int i = 0; i < nn; ++i) {
@@ -1247,13 +1248,17 @@ Analysis analyze(const View &v, bool forCompile) {
     const std::string &op = v.g.nodes(i).op();
     if (a.sumOf[size_t(i)] >= 0 || a.lutOf[size_t(i)] >= 0 ||
         a.mulOf[size_t(i)] >= 0 || a.upOf[size_t(i)] >= 0 ||
-        a.ilvOf[size_t(i)] >= 0)
+        a.ilvOf[size_t(i)] >= 0 || a.permOf[size_t(i)] >= 0)
       continue; // part of a sum (claimed with its Cast), a table chain, a
-                // multiply, an upsampling or a phase interleave
+                // multiply, an upsampling, a phase interleave or a channel
+                // permutation
     const FormRow *row = rowFor(v.t, op);
     a.why[size_t(i)] =
         row ? row->why(v, a, i, forCompile)
             : "op " + op + " is not in the forms of target '" + v.t.name + "'";
+    if (op == "Transpose" && !a.why[size_t(i)].empty() && v.t.form("permute") &&
+        row && row->why != whyPermuteNode)
+      a.why[size_t(i)] += "; " + whyPermuteNode(v, a, i, forCompile);
     // A requantized layer result: the integer ops of it alone that follow
     // become its output table.
     // (A 16-bit layer, an int64 accumulator or int16 in or an int16 result,
@@ -1279,6 +1284,7 @@ Analysis analyze(const View &v, bool forCompile) {
   unclaimHostFactorMuls(v, a);
   unclaimSplitMuls16(v, a);
   settleInterleaves(v, a);
+  settlePermutations(v, a, forCompile);
   // An accumulator chain whose Requantize the target does not run still
   // runs (its int32 result is stored); nothing to undo.
   settleLaneParts(v, a);

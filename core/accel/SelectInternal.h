@@ -167,6 +167,19 @@ struct IlvPattern {
 // "" and the pattern of the Concat node `concat`, or why it is none.
 std::string ilvPattern(const View &v, int concat, IlvPattern &out);
 
+// A constant channel permutation (Permute.cpp): Reshape and Transpose
+// nodes from value x to value y, each result read by the next alone, that
+// keep the batch and the pixels and reorder the channels: channel o of y
+// is channel perm[o] of x. Node indices in order.
+struct PermPattern {
+  std::vector<int> nodes;
+  int last = -1; // nodes.back()
+  int x = -1, y = -1;
+  std::vector<int64_t> perm;
+};
+// "" and the permutation starting at node `first`, or why there is none.
+std::string permPattern(const View &v, int first, PermPattern &out);
+
 struct Analysis {
   std::vector<std::string> why; // per node
   std::vector<Chain> chainOf;   // per value: accumulator chain producing it
@@ -179,6 +192,8 @@ struct Analysis {
   std::vector<UpPattern> ups;     // the bilinear upsamplings
   std::vector<int> ilvOf;         // per node: its interleave's last Reshape
   std::vector<IlvPattern> ilvs;   // the phase interleaves
+  std::vector<int> permOf;        // per node: its permutation's last node
+  std::vector<PermPattern> perms; // the channel permutations
 };
 
 // Marks the nodes of every phase interleave (Analysis::ilvOf) before the
@@ -186,6 +201,23 @@ struct Analysis {
 // phases are not convolutions the target runs.
 void claimInterleaves(const View &v, Analysis &a);
 void settleInterleaves(const View &v, Analysis &a);
+
+// Marks the nodes of every channel permutation (Analysis::permOf, after
+// the interleaves); settlePermutations, after the per-node checks, unclaims
+// a lone one of a host tensor (not when compiling a partition).
+void claimPermutations(const View &v, Analysis &a);
+void settlePermutations(const View &v, Analysis &a, bool forCompile);
+// The array passes of a GEMM layer per pixel block: its (output tile,
+// input tile, tap) weight tiles with a nonzero weight; and those of the
+// 0/1 GEMM of a permutation.
+int64_t weightTiles(int64_t lanes, const GemmLayer &g);
+int64_t permTiles(int64_t lanes, const std::vector<int64_t> &perm);
+// Reorders the output channels of GEMM layer g by perm (channel o computes
+// what perm[o] did: weight rows, bias, requantization), ungrouped when a
+// channel leaves its group; false (g unchanged) when g cannot or the array
+// would make more passes than g and a permutation GEMM together.
+bool permuteOutputs(int64_t lanes, GemmLayer &g,
+                    const std::vector<int64_t> &perm);
 
 // QuantizedAdd parameters (docs/quantization.md): TFLite's add, or with
 // `exact` the fixed profile's exact add (its scales and zero points).
@@ -236,6 +268,7 @@ std::string whyTableNode(const View &, Analysis &, int, bool);
 std::string whyChainPartNode(const View &, Analysis &, int, bool);
 std::string whyUpsampleNode(const View &, Analysis &, int, bool);
 std::string whyInterleaveNode(const View &, Analysis &, int, bool);
+std::string whyPermuteNode(const View &, Analysis &, int, bool);
 
 // ---- Split and Concat inside channel tiles (Lanes.cpp) --------------------
 
@@ -277,6 +310,7 @@ void buildSumPart(Builder &, int);
 void buildTable(Builder &, int);
 void buildChainPart(Builder &, int);
 void buildInterleave(Builder &, int);
+void buildPermute(Builder &, int);
 
 // ---- the form table (Forms.cpp) ------------------------------------------
 

@@ -27,9 +27,9 @@ const char *const kRegNames[kNumRegs] = {
     "add_x_offset_lo", "add_x_offset_hi", "add_x_a_mult",  "add_x_a_mult_hi",
     "add_x_b_mult",    "add_x_b_mult_hi"};
 // The forms of the layer's catalogue (Select.cpp), by name.
-const char *const kFormNames[] = {"conv", "matmul", "mean",     "requant",
-                                  "pool", "add",    "concat",   "reshape",
-                                  "mul",  "resize", "upsample", "interleave"};
+const char *const kFormNames[] = {
+    "conv",    "matmul", "mean",   "requant",  "pool",       "add",    "concat",
+    "reshape", "mul",    "resize", "upsample", "interleave", "permute"};
 // The fields each operation's description may declare (bits of its
 // encoding), in the order the layer's text prints them.
 const std::vector<const char *> &knownFields(OpKind k) {
@@ -198,8 +198,9 @@ std::string validate(Target &t) {
         lutNeeds = std::string("ops.") + kOpNames[int(producer)] + ": form '" +
                    f.name + "' fuses the lut stage, which needs the flag 'lut'";
     }
+    // (A channel permutation runs as a GEMM with a requantization by 1.)
     if (f.name == "conv" || f.name == "matmul" || f.name == "mean" ||
-        f.name == "requant") {
+        f.name == "requant" || f.name == "permute") {
       gemmForm = true;
       for (Cls c : {Cls::Act, Cls::Wgt, Cls::Acc, Cls::Out})
         cls.insert(int(c));
@@ -837,7 +838,8 @@ std::string parseTarget(const std::string &text, Target &t) {
     if (indexOf(kFormNames, form.name) < 0)
       return f.at("form") + ": '" + form.name +
              "' is not a form of the layer's catalogue (conv, matmul, mean, "
-             "requant, pool, add, concat, reshape, mul, resize, upsample)";
+             "requant, pool, add, concat, reshape, mul, resize, upsample, "
+             "interleave, permute)";
     if (t.form(form.name))
       return f.at("form") + ": '" + form.name + "' is listed twice";
     for (size_t k = 0; k < form.epilogue.size(); ++k) {

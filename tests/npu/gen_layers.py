@@ -31,7 +31,9 @@ PyTorch's kernel 3 / padding 1 / output_padding 1, per-channel weights
 on axis 1, an activation or a Sigmoid table after), then (--wide4) the fused
 16-bit forms (a residual int16 add of a 16x8 layer, two 16x8 layers
 chained, a 16x8 layer into a global mean into 8 bits with a Clip after
-it), each group with a seed of its own,
+it), then (--shuffle) ShuffleNet's channel shuffles (Reshape -> Transpose
+-> Reshape) of grouped convolutions, pools and shared results, each group
+with a seed of its own,
 the way ONNX Runtime's quantizer writes QDQ graphs: input float ->
 QuantizeLinear -> DequantizeLinear -> op -> QuantizeLinear ->
 DequantizeLinear -> output float.
@@ -885,6 +887,80 @@ def wide_fused_case(rng):
     return g, f"16x8 fused {names[din]} C{C} K{K} {H}x{H}: {what}"
 
 
+def shuffle_case(rng):
+    """ShuffleNet's channel shuffle of g groups as ONNX Runtime's quantizer
+    writes it (Reshape [N, g, C/g, H, W] -> Transpose [0, 2, 1, 3, 4] ->
+    Reshape [N, C, H, W], a QDQ pair with the input's parameters after
+    each): of a grouped 1x1 convolution (the layer the NPU folds it into),
+    of a pool or of a convolution another node also reads (a GEMM of 0/1
+    weights), then a depthwise 3x3 convolution, nothing, or ShuffleNet's
+    stride-2 unit's Concat with an average pool of the input (at channel
+    offsets that lie inside channel tiles at some DIM)."""
+    g = G(rng)
+    H, W = int(rng.integers(2, 12)), int(rng.integers(2, 12))
+    grp = int(rng.choice([2, 3, 4, 8]))
+    after = rng.random()
+    cat = after < 0.3
+    # (A Concat inside tiles needs its inputs at multiples of 8 channels.)
+    K = grp * int(rng.choice([m for m in range(1, 13)
+                              if grp * m >= 4 and (not cat or grp * m % 8 == 0)]))
+    C = 8 * int(rng.integers(1, 4)) if cat else grp * int(rng.integers(1, 4))
+    dt = act_dtype(rng)
+    x = g.input([1, C, H, W])
+    # (With a Concat, every tensor in one range: no requantization between
+    # the shuffle, the pool and the Concat.)
+    lo = -3.0 if cat else -2.0
+    xd, xp = g.qdq(x, dt, lo, 4.0 if cat else 2.0)
+    sx = xp[0]
+    r = rng.random()
+    if r < 0.55:
+        kind = "grouped conv"
+        cfg = {"C": C, "K": K, "k": 1, "group": grp if C % grp == 0 else 1,
+               "s": 1, "pads": [0] * 4, "d": 1}
+        y = conv_node(g, rng, xd, sx, cfg)
+        if not cat:
+            y, _ = activation(g, rng, y)
+        yd, p = g.qdq(y, dt, 0.0 if r < 0.3 and not cat else -3.0, 4.0)
+        src = yd
+    else:
+        # (A convolution in front keeps the pool on the device.)
+        cd, p = conv_qdq(g, rng, xd, sx, C, K, int(rng.choice([1, 3])), dt)
+        if r < 0.8:
+            kind = "pool"
+            m = g.node("MaxPool", [cd], {"kernel_shape": [3, 3],
+                                         "pads": [1] * 4})
+            src = g.requant_dq(m, p)
+        else:
+            kind = "shared conv"
+            g.output(cd)
+            src = cd
+    sh = g.node("Reshape", [src, g.const(np.array([1, grp, K // grp, H, W],
+                                                  np.int64), "sh")])
+    sh = g.requant_dq(sh, p)
+    tr = g.node("Transpose", [sh], {"perm": [0, 2, 1, 3, 4]})
+    tr = g.requant_dq(tr, p)
+    out = g.node("Reshape", [tr, g.const(np.array([1, K, H, W], np.int64),
+                                         "sh")])
+    out = g.requant_dq(out, p)
+    tail = ""
+    if cat:
+        tail = ", concat with avgpool"
+        pool = g.node("AveragePool", [xd], {"kernel_shape": [3, 3],
+                                             "pads": [1] * 4,
+                                             "count_include_pad": 0})
+        pd = g.requant_dq(pool, xp)
+        out = g.requant_dq(g.node("Concat", [out, pd], {"axis": 1}), xp)
+    elif after < 0.65:
+        tail = ", depthwise conv"
+        w, sw = weights(g, rng, [K, 1, 3, 3])
+        b = bias(g, rng, K, scale_of(g, p[0]), sw)
+        y = g.node("Conv", [out, w, b], {"kernel_shape": [3, 3],
+                                         "pads": [1] * 4, "group": K})
+        out, _ = g.qdq(y, dt, -3.0, 4.0)
+    g.output(out)
+    return g, f"shuffle g{grp} of a {kind} C{C} K{K} {H}x{W}{tail}"
+
+
 def conv_cfg(rng):
     k = int(rng.integers(1, 8))
     s = int(rng.integers(1, 3))
@@ -953,6 +1029,9 @@ def main():
     ap.add_argument("--convt", type=int, default=24,
                     help="transposed convolution cases (convt_case), after "
                          "the 16-bit clamps, with a seed of their own")
+    ap.add_argument("--shuffle", type=int, default=24,
+                    help="channel shuffle cases (shuffle_case), after the "
+                         "fused 16-bit forms, with a seed of their own")
     args = ap.parse_args()
     import onnxruntime as ort
     rng = np.random.default_rng(args.seed)
@@ -967,6 +1046,7 @@ def main():
     wide3 = np.random.default_rng(args.seed + 7000)
     convt = np.random.default_rng(args.seed + 8000)
     wide4 = np.random.default_rng(args.seed + 9000)
+    shuffled = np.random.default_rng(args.seed + 10000)
     n_placed = args.count + args.extra + args.placement
     n_wide = n_placed + args.wide
     n_resize = n_wide + args.resize
@@ -974,10 +1054,13 @@ def main():
     n_lanes = n_wide2 + args.lanes
     n_wide3 = n_lanes + args.wide3
     n_convt = n_wide3 + args.convt
-    for i in range(n_convt + args.wide4):
+    n_wide4 = n_convt + args.wide4
+    for i in range(n_wide4 + args.shuffle):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_convt:
+        if i >= n_wide4:
+            g, desc = shuffle_case(shuffled)
+        elif i >= n_convt:
             g, desc = wide_fused_case(wide4)
         elif i >= n_wide3:
             g, desc = convt_case(convt)

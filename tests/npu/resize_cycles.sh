@@ -29,7 +29,7 @@ esac
   { echo "skipped: needs onnx and onnxruntime (scripts/install-deps.sh)"; exit 77; }
 rm -rf "$work" && mkdir -p "$work"
 "$python" "$(dirname "$0")/gen_layers.py" "$work/cases" --count 0 --extra 0 \
-  --placement 0 --wide 0 --wide2 0 --lanes 0 --wide3 0 --wide4 0 "${counts[@]}" >"$work/gen.log" 2>&1 ||
+  --placement 0 --wide 0 --wide2 0 --lanes 0 --wide3 0 --wide4 0 --shuffle 0 "${counts[@]}" >"$work/gen.log" 2>&1 ||
   { cat "$work/gen.log"; exit 1; }
 # Every other group set to 0 cases: a new group of gen_layers.py must be too.
 "$python" -c "import json, sys

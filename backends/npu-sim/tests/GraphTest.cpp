@@ -1061,3 +1061,134 @@ TEST(NpuGraph, SharedProducts) {
       return;
   }
 }
+
+namespace {
+
+// x [N, C, pixels...] with its channels split into the digits `split`
+// (C = prod split) and those digits reordered by `order` (output digit j is
+// input digit order[j]): what Reshape -> Transpose -> Reshape computes.
+HT permuteChannels(const HT &x, const std::vector<int64_t> &split,
+                   const std::vector<int64_t> &order) {
+  const int64_t N = x.dims[0], C = x.dims[1];
+  const int64_t P = x.size() / (N * C);
+  std::vector<int64_t> out(split.size());
+  for (size_t j = 0; j < order.size(); ++j)
+    out[j] = split[size_t(order[j])];
+  HT y = x;
+  for (int64_t co = 0; co < C; ++co) {
+    // Output digits of co (over `out`), then the input channel.
+    std::vector<int64_t> d(out.size()), din(split.size());
+    int64_t r = co;
+    for (size_t j = out.size(); j-- > 0;) {
+      d[j] = r % out[j];
+      r /= out[j];
+    }
+    for (size_t j = 0; j < order.size(); ++j)
+      din[size_t(order[j])] = d[j];
+    int64_t ci = 0;
+    for (size_t j = 0; j < split.size(); ++j)
+      ci = ci * split[j] + din[j];
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t p = 0; p < P; ++p)
+        y.v[size_t((n * C + co) * P + p)] = x.v[size_t((n * C + ci) * P + p)];
+  }
+  return y;
+}
+
+// Appends Reshape [N, split..., H, W] -> Transpose -> Reshape [N, C, H, W]
+// of x to the graph; returns the result.
+int shuffleNodes(GB &b, int x, const std::vector<int64_t> &dims,
+                 const std::vector<int64_t> &split,
+                 const std::vector<int64_t> &order, const std::string &tag) {
+  std::vector<int64_t> r1{dims[0]}, t{dims[0]}, perm{0};
+  r1.insert(r1.end(), split.begin(), split.end());
+  for (int64_t o : order) {
+    t.push_back(split[size_t(o)]);
+    perm.push_back(1 + o);
+  }
+  for (size_t i = 2; i < dims.size(); ++i) {
+    r1.push_back(dims[i]);
+    t.push_back(dims[i]);
+    perm.push_back(int64_t(r1.size()) - 1);
+  }
+  const std::string dt = b.g.values(x).type().dtype();
+  int s1 = b.constant(tag + ".s1", HT{"i64", {int64_t(r1.size())}, r1});
+  int v1 = b.value(tag + ".r1", dt, r1);
+  b.node("Reshape", tag + ".r1", {x, s1}, {v1});
+  int v2 = b.value(tag + ".t", dt, t);
+  GB::setInts(b.node("Transpose", tag + ".t", {v1}, {v2}), "perm", perm);
+  int s2 = b.constant(tag + ".s2", HT{"i64", {int64_t(dims.size())}, dims});
+  int v3 = b.value(tag + ".y", dt, dims);
+  b.node("Reshape", tag + ".r2", {v2, s2}, {v3});
+  return v3;
+}
+
+} // namespace
+
+// Channel permutations (form 'permute', core/accel/Permute.cpp): ShuffleNet's
+// shuffle of g groups after a grouped 1x1 convolution is folded into that
+// convolution's output channels (two layers: it and the depthwise
+// convolution after the shuffle); a shuffle of a max pool's result, and a
+// three-digit permutation, run as a 1x1 GEMM of 0/1 weights. Every result
+// is checked against the permuted reference, so a mapping applied the
+// other way round (the inverse permutation) fails.
+TEST(NpuGraph, ChannelShuffle) {
+  const int64_t D = npu::kDim;
+  int round = 0;
+  for (int64_t g : {2, 3, 4}) {
+    std::mt19937 rng(unsigned(70 + g));
+    // A grouped 1x1 convolution -> shuffle -> depthwise 3x3.
+    GB b;
+    ConvQ q;
+    q.C = 2 * g;
+    q.K = g * (g == 3 ? 10 : D / 2 + 3);
+    q.k = 1, q.pad = 0, q.group = g;
+    q.H = 5, q.W = 6;
+    HT xv = randomT(rng, "u8", {1, q.C, q.H, q.W}, 0, 255);
+    int x = b.input("x", "u8", xv.dims);
+    Built c = convChain(b, rng, x, xv, q, "gconv");
+    const std::vector<int64_t> split{g, q.K / g}, order{1, 0};
+    HT sh = permuteChannels(c.yref, split, order);
+    int s = shuffleNodes(b, c.y, c.yref.dims, split, order, "shuffle");
+    ConvQ dq;
+    dq.C = dq.K = dq.group = q.K;
+    dq.H = q.H, dq.W = q.W;
+    Built dw = convChain(b, rng, s, sh, dq, "dw");
+    b.output(dw.y);
+    run(b, {xv}, {dw.yref}, "shuffle g" + std::to_string(g) + " folded", 2);
+    if (HasFatalFailure())
+      return;
+    // A max pool -> shuffle: the permutation GEMM (output and a conv of it).
+    GB b2;
+    HT pv = randomT(rng, "i8", {1, q.K, 4, 7}, -128, 127);
+    int p = b2.input("p", "i8", pv.dims);
+    HT pooled = maxPool(pv, 2, 1);
+    int pm = b2.value("pool", "i8", pooled.dims);
+    v1::Node *pn = b2.node("MaxPool", "pool", {p}, {pm});
+    GB::setInts(pn, "kernel_shape", {2, 2});
+    GB::setInts(pn, "strides", {1, 1});
+    HT psh = permuteChannels(pooled, split, order);
+    int ps = shuffleNodes(b2, pm, pooled.dims, split, order, "ps");
+    b2.output(ps);
+    run(b2, {pv}, {psh}, "shuffle g" + std::to_string(g) + " of a pool", 2);
+    if (HasFatalFailure())
+      return;
+    ++round;
+  }
+  // Three digits, (a, b, c) -> (c, a, b), of an ungrouped convolution read
+  // twice (the permutation cannot fold: a GEMM of its own).
+  std::mt19937 rng(77);
+  GB b;
+  ConvQ q;
+  q.C = 5, q.K = 2 * 3 * 4, q.k = 1, q.pad = 0, q.H = 3, q.W = 4;
+  HT xv = randomT(rng, "u8", {1, q.C, q.H, q.W}, 0, 255);
+  int x = b.input("x", "u8", xv.dims);
+  Built c = convChain(b, rng, x, xv, q, "conv");
+  const std::vector<int64_t> split{2, 3, 4}, order{2, 0, 1};
+  HT sh = permuteChannels(c.yref, split, order);
+  int s = shuffleNodes(b, c.y, c.yref.dims, split, order, "p3");
+  b.output(c.y);
+  b.output(s);
+  run(b, {xv}, {c.yref, sh}, "three-digit permutation", 2);
+  EXPECT_EQ(round, 3);
+}

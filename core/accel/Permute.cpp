@@ -1,0 +1,271 @@
+// Constant channel permutations (form 'permute'; docs/npu-backend.md,
+// "Channel permutations"): a chain of Reshape and Transpose nodes on an i8/u8
+// tensor that keeps the batch and every pixel where they are and only
+// reorders the channels, e.g. ShuffleNet's channel shuffle of g groups,
+// Reshape [N, g, C/g, H, W] -> Transpose [0, 2, 1, 3, 4] -> Reshape
+// [N, C, H, W]. The builder folds the permutation into the GEMM layer that
+// produces the tensor (its output channels reordered: weight rows, bias,
+// requantization) when that costs the array no more passes than a separate
+// copy, else runs it as a 1x1 GEMM with 0/1 weights and a requantization by
+// exactly 1 (stored values unchanged), whose all-zero weight tiles the code
+// skips.
+#include "SelectInternal.h"
+
+#include <algorithm>
+#include <set>
+
+namespace ember::accel::sel {
+
+namespace {
+
+// The one node reading value x (and nothing else: not a partition output),
+// or -1.
+int soleReader(const View &v, int x) {
+  if (x < 0 || v.outUses[size_t(x)] || v.users[size_t(x)].size() != 1)
+    return -1;
+  return v.users[size_t(x)][0];
+}
+
+// A shape's axes of more than one element (size-1 axes move freely).
+std::vector<int> bigAxes(const std::vector<int64_t> &s) {
+  std::vector<int> a;
+  for (size_t i = 0; i < s.size(); ++i)
+    if (s[i] != 1)
+      a.push_back(int(i));
+  return a;
+}
+
+// Splits the dims d into a batch prefix [0, a) of N elements, a channel
+// middle [a, b) and a pixel suffix [b, end) of P elements; false when no
+// split exists.
+bool splitDims(const std::vector<int64_t> &d, int64_t N, int64_t P, size_t &a,
+               size_t &b) {
+  int64_t p = 1;
+  for (a = 0; a < d.size() && p != N; ++a)
+    p *= d[a];
+  if (p != N)
+    return false;
+  p = 1;
+  for (b = d.size(); b > a && p != P; --b)
+    p *= d[b - 1];
+  return p == P;
+}
+
+} // namespace
+
+std::string permPattern(const View &v, int first, PermPattern &p) {
+  p = PermPattern();
+  const v1::Node &n0 = v.g.nodes(first);
+  const int x = v.in(n0, 0);
+  if (x < 0 || !isQ8(v.dtype(x)) || v.constant[size_t(x)])
+    return "not a Reshape or Transpose of a computed i8/u8 tensor";
+  const auto xd = v.dims(x);
+  if (xd.size() < 2)
+    return "rank " + std::to_string(xd.size());
+  const int64_t N = xd[0], C = xd[1], P = prod(xd, 2, xd.size());
+  if (N < 1 || C < 1 || P < 1)
+    return "an empty tensor";
+  // src[c]: the input channel at (flat) channel c of the current tensor.
+  std::vector<int64_t> src(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c)
+    src[size_t(c)] = c;
+  std::vector<int64_t> cur = xd;
+  bool moved = false;
+  for (int i = first; i >= 0;) {
+    const v1::Node &n = v.g.nodes(i);
+    const int y = v.out(n);
+    if ((n.op() != "Reshape" && n.op() != "Transpose") || y < 0 ||
+        v.dtype(y) != v.dtype(x))
+      break;
+    const auto yd = v.dims(y);
+    if (n.op() == "Transpose") {
+      // The permutation of the axes of more than one element.
+      const auto perm = aInts(n, "perm", {});
+      const std::vector<int> ib = bigAxes(cur), ob = bigAxes(yd);
+      if (perm.size() != cur.size() || ib.size() != ob.size())
+        break;
+      std::vector<int64_t> q; // output big axis j <- input big axis q[j]
+      for (int o : ob) {
+        const auto it = std::find(ib.begin(), ib.end(), int(perm[size_t(o)]));
+        if (it == ib.end())
+          break;
+        q.push_back(int64_t(it - ib.begin()));
+      }
+      std::vector<int64_t> bi;
+      for (int a : ib)
+        bi.push_back(cur[size_t(a)]);
+      size_t a = 0, b = 0;
+      if (q.size() != ib.size() || !splitDims(bi, N, P, a, b))
+        break;
+      bool keeps = true; // the batch and pixel axes stay in place
+      for (size_t j = 0; j < q.size(); ++j)
+        keeps = keeps && ((j >= a && j < b) || q[j] == int64_t(j));
+      for (size_t j = a; j < b; ++j)
+        keeps = keeps && q[j] >= int64_t(a) && q[j] < int64_t(b);
+      if (!keeps)
+        break;
+      // Output channel digits (over the permuted middle dims) -> input's.
+      std::vector<int64_t> mi(bi.begin() + long(a), bi.begin() + long(b)), mo;
+      for (size_t j = a; j < b; ++j)
+        mo.push_back(bi[size_t(q[j])]);
+      std::vector<int64_t> next(static_cast<size_t>(C)), digit(mo.size());
+      for (int64_t co = 0; co < C; ++co) {
+        int64_t r = co;
+        for (size_t j = mo.size(); j-- > 0;) {
+          digit[j] = r % mo[j];
+          r /= mo[j];
+        }
+        std::vector<int64_t> din(mi.size());
+        for (size_t j = 0; j < mo.size(); ++j)
+          din[size_t(q[a + j]) - a] = digit[j];
+        int64_t ci = 0;
+        for (size_t j = 0; j < mi.size(); ++j)
+          ci = ci * mi[j] + din[j];
+        next[size_t(co)] = src[size_t(ci)];
+      }
+      src = std::move(next);
+      moved = true;
+    } else {
+      // A reshape keeps the flat order: a split of the new dims into batch,
+      // channels and pixels keeps every channel index.
+      size_t a = 0, b = 0;
+      if (!splitDims(yd, N, P, a, b))
+        break;
+    }
+    p.nodes.push_back(i);
+    cur = yd;
+    // The chain ends at a tensor of the input's layout after a transpose.
+    if (moved && cur.size() >= 2 && cur[0] == N && cur[1] == C &&
+        sameLayout(cur, xd)) {
+      p.last = i;
+      p.x = x;
+      p.y = y;
+      p.perm = src;
+      return "";
+    }
+    i = soleReader(v, y);
+  }
+  p = PermPattern();
+  return "not a chain of Reshape and Transpose nodes that only reorders the "
+         "channels (batch and pixels kept, each result read by the next "
+         "alone)";
+}
+
+std::string whyPermuteNode(const View &v, Analysis &, int i, bool) {
+  // (The nodes of a permutation are claimed by analyze, Analysis::permOf.)
+  PermPattern p;
+  return v.g.nodes(i).op() +
+         " outside a channel permutation: " + permPattern(v, i, p);
+}
+
+void claimPermutations(const View &v, Analysis &a) {
+  const int nn = v.g.nodes_size();
+  a.permOf.assign(size_t(nn), -1);
+  if (!v.t.form("permute"))
+    return;
+  for (int i = 0; i < nn; ++i) {
+    const std::string &op = v.g.nodes(i).op();
+    if ((op != "Reshape" && op != "Transpose") || a.permOf[size_t(i)] >= 0 ||
+        a.ilvOf[size_t(i)] >= 0)
+      continue;
+    PermPattern p;
+    if (!permPattern(v, i, p).empty())
+      continue;
+    bool free = true;
+    for (int k : p.nodes)
+      free = free && a.permOf[size_t(k)] < 0 && a.ilvOf[size_t(k)] < 0;
+    if (!free)
+      continue;
+    for (int k : p.nodes)
+      a.permOf[size_t(k)] = p.nodes.back();
+    a.perms.push_back(std::move(p));
+  }
+}
+
+void settlePermutations(const View &v, Analysis &a, bool forCompile) {
+  for (const PermPattern &p : a.perms) {
+    std::string why;
+    const int pi = v.producer[size_t(p.x)];
+    // (A lone permutation of a host tensor is not worth a partition.)
+    if (!forCompile && (pi < 0 || !a.why[size_t(pi)].empty()))
+      why = "a channel permutation of " + q(v.name(p.x)) +
+            ", which is not computed on the target (a lone permutation is "
+            "not worth a partition)";
+    for (int k : p.nodes)
+      a.why[size_t(k)] = why;
+    if (!why.empty())
+      for (int k : p.nodes)
+        a.permOf[size_t(k)] = -1;
+  }
+}
+
+int64_t weightTiles(int64_t lanes, const GemmLayer &g) {
+  const int64_t taps = g.sum ? 1 : g.kh * g.kw, Cg = g.C / g.groups,
+                Kg = g.K / g.groups, Ct = ceilDiv(g.C, lanes);
+  std::set<int64_t> nz;
+  for (int64_t oc = 0; oc < g.K; ++oc)
+    for (int64_t icl = 0; icl < Cg; ++icl)
+      for (int64_t t = 0; t < taps; ++t)
+        if (g.w[size_t((oc * Cg + icl) * taps + t)]) {
+          const int64_t ic = (oc / Kg) * Cg + icl;
+          nz.insert(((oc / lanes) * Ct + ic / lanes) * taps + t);
+        }
+  return int64_t(nz.size());
+}
+
+int64_t permTiles(int64_t lanes, const std::vector<int64_t> &perm) {
+  std::set<std::pair<int64_t, int64_t>> nz;
+  for (size_t o = 0; o < perm.size(); ++o)
+    nz.insert({int64_t(o) / lanes, perm[o] / lanes});
+  return int64_t(nz.size());
+}
+
+bool permuteOutputs(int64_t lanes, GemmLayer &g,
+                    const std::vector<int64_t> &perm) {
+  const int64_t K = g.K;
+  if (g.sum || g.add.on || int64_t(perm.size()) != K || g.w.empty())
+    return false;
+  const int64_t per = int64_t(g.w.size()) / K, Kg = K / g.groups,
+                Cg = g.C / g.groups, taps = per / Cg;
+  // Each output channel stays in its group: the layer stays grouped.
+  bool keeps = true;
+  for (int64_t o = 0; o < K; ++o)
+    keeps = keeps && o / Kg == perm[size_t(o)] / Kg;
+  GemmLayer t = g;
+  if (keeps) {
+    for (int64_t o = 0; o < K; ++o)
+      std::copy_n(g.w.begin() + long(perm[size_t(o)] * per), per,
+                  t.w.begin() + long(o * per));
+  } else {
+    // Ungrouped: each row's group's inputs at their channels, zeros
+    // elsewhere (the code skips all-zero weight tiles).
+    t.groups = 1;
+    t.w.assign(size_t(K * g.C * taps), 0);
+    for (int64_t o = 0; o < K; ++o) {
+      const int64_t s = perm[size_t(o)], grp = s / Kg;
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t k = 0; k < taps; ++k)
+          t.w[size_t((o * g.C + grp * Cg + c) * taps + k)] =
+              g.w[size_t((s * Cg + c) * taps + k)];
+    }
+    // Not worth it when the array makes more passes than the layer and a
+    // permutation GEMM together (a depthwise producer).
+    if (weightTiles(lanes, t) > weightTiles(lanes, g) + permTiles(lanes, perm))
+      return false;
+  }
+  auto reorder = [&](auto &vec) {
+    if (int64_t(vec.size()) != K)
+      return;
+    auto old = vec;
+    for (int64_t o = 0; o < K; ++o)
+      vec[size_t(o)] = old[size_t(perm[size_t(o)])];
+  };
+  reorder(t.bias);
+  reorder(t.bias64);
+  reorder(t.rq.mult);
+  reorder(t.rq.shift);
+  g = std::move(t);
+  return true;
+}
+
+} // namespace ember::accel::sel
