@@ -256,16 +256,6 @@ private:
     }
     return r;
   }
-  // A clamp (Relu, Clip) reading a graph input stays float: it is part of
-  // the input's preparation, computed where the input is quantized, and
-  // its output is the tensor the readers' quantization takes. Quantized,
-  // the input would be rounded twice (before and after the clamp), and at
-  // 16 bits the clamp is a layer of its own.
-  bool clampOfGraphInput(const onnx::NodeProto &n) const {
-    return (n.op_type() == "Relu" || n.op_type() == "Clip") &&
-           std::find(ix_.inputs.begin(), ix_.inputs.end(), n.input(0)) !=
-               ix_.inputs.end();
-  }
   bool quantizedOutput(const std::string &t) const {
     return specIndex_.count(t) != 0;
   }
@@ -447,8 +437,6 @@ bool Planner::trySimple(int i) {
   if (kUnary.count(op)) {
     if (op == "Clip" && !constantBounds(n))
       return false;
-    if (clampOfGraphInput(n))
-      return false;
     if (!outputsFloat())
       return false;
     int id = newGroup(GroupKind::Unary, i);
@@ -568,8 +556,7 @@ Expected<QdqPlan> Planner::run() {
       floatIn = floatIn || floatAct(in);
     static const std::set<std::string> kNoNote = {"Shape", "Size",
                                                   "ConstantOfShape"};
-    if (floatIn && !kNoNote.count(n.op_type()) &&
-        !kMovement.count(n.op_type()) && !clampOfGraphInput(n))
+    if (floatIn && !kNoNote.count(n.op_type()) && !kMovement.count(n.op_type()))
       plan_.noInt8Form.push_back(describeNode(n));
   }
 

@@ -348,43 +348,6 @@ TEST(QdqPlan, GroupsAndTensors) {
   EXPECT_EQ(p2->unmatchedKeepFloat, std::vector<std::string>{"nothing"});
 }
 
-TEST(QdqPlan, ClampOfTheGraphInputStaysFloat) {
-  // x -> Clip(-1, 2) -> the small model: the clamp is the input's
-  // preparation; its output is quantized once, for the conv, and x not at
-  // all (quantized before the clamp too, the input would be rounded twice).
-  onnx::ModelProto m = smallModel();
-  auto &g = *m.mutable_graph();
-  g.mutable_node(0)->set_input(0, "xc");
-  *g.add_initializer() =
-      makeInitializer("lo", Tensor::scalar(ElemKind::F32, -1));
-  *g.add_initializer() =
-      makeInitializer("hi", Tensor::scalar(ElemKind::F32, 2));
-  onnx::NodeProto clip;
-  clip.set_op_type("Clip");
-  clip.set_name("input_clip");
-  clip.add_input("x");
-  clip.add_input("lo");
-  clip.add_input("hi");
-  clip.add_output("xc");
-  auto nodes = g.node();
-  g.clear_node();
-  *g.add_node() = clip;
-  for (auto &n : nodes)
-    *g.add_node() = n;
-  auto info = inspectTensors(m, {});
-  ASSERT_TRUE(info.hasValue()) << info.status().message();
-  auto plan = planQdq(m, *info, {});
-  ASSERT_TRUE(plan.hasValue()) << plan.status().message();
-  ASSERT_EQ(plan->groups.size(), 6u);
-  EXPECT_EQ(plan->groupOf[0], -1);
-  EXPECT_EQ(plan->spec("x"), nullptr);
-  ASSERT_NE(plan->spec("xc"), nullptr);
-  EXPECT_TRUE(plan->spec("xc")->shareWith.empty());
-  // Only the Softmax is named as a float node: the clamp is not a gap.
-  ASSERT_EQ(plan->noInt8Form.size(), 1u);
-  EXPECT_NE(plan->noInt8Form[0].find("Softmax"), std::string::npos);
-}
-
 TEST(QdqRewrite, StandardQdqModelThatComputesTheSame) {
   onnx::ModelProto m = smallModel();
   auto info = inspectTensors(m, {});
