@@ -942,6 +942,36 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
     for (size_t gi = 0; gi < table.roots.size(); ++gi)
       for (auto &t : table.roots[gi].out)
         writers[t].push_back(int(gi));
+    if (o.listRanking) {
+      // Every activation tensor, the noisiest first: what it costs the
+      // output at 8 bits, what it adds to the cycles alone at 16 (on the
+      // table), who writes and reads it.
+      std::map<std::string, std::vector<int>> readers;
+      for (size_t gi = 0; gi < table.roots.size(); ++gi)
+        for (auto &t : table.roots[gi].in)
+          readers[t].push_back(int(gi));
+      auto names = [&](const std::vector<int> &gs) {
+        std::string s;
+        for (int gi : gs)
+          s += (s.empty() ? "" : ", ") + groupName(g, plan.groups[size_t(gi)]);
+        return s.empty() ? std::string("-") : s;
+      };
+      std::vector<std::pair<double, std::string>> byNoise;
+      for (auto &kv : noise)
+        byNoise.emplace_back(-kv.second, kv.first);
+      std::sort(byNoise.begin(), byNoise.end());
+      const double base = table.predict({});
+      *log << "mixed precision ranking (output noise of each activation "
+              "tensor alone at 8 bits; the cycles it adds alone at 16 bits "
+              "on the table; written by -> read by):\n";
+      for (auto &e : byNoise) {
+        const std::string &t = e.second;
+        std::snprintf(buf, sizeof(buf), "  %s %-24s %8.2f dB %+9.0f cycles  ",
+                      wide.count(t) ? "16" : " 8", t.c_str(), toDb(noise[t]),
+                      table.predict({t}) - base);
+        *log << buf << names(writers[t]) << " -> " << names(readers[t]) << "\n";
+      }
+    }
     *log << "16-bit activations (written by; output noise of the tensor "
             "alone at 8 bits):\n";
     for (auto &t : wide) {

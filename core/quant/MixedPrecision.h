@@ -51,6 +51,9 @@ struct MixedPrecisionOptions {
   size_t selectSamples = 8;
   size_t maxMeasured = 8; // candidate runs over all choices
   size_t checksPerChoice = 3;
+  // Also log every activation tensor's output noise and extra cycles
+  // (`--report` with `--mixed-precision`).
+  bool listRanking = false;
   RunOptions run;
   // When set, the choice is also run on the timed model and chosen again
   // while its cycles exceed the budget against the all-int8 model's there.

@@ -330,6 +330,7 @@ Status quantizeModel(const QuantizeOptions &o) {
     MixedPrecisionOptions mo;
     mo.budget = o.mixedBudget;
     mo.evalSamples = o.evalSamples;
+    mo.listRanking = o.report;
     mo.run = o.run;
     mo.measure = o.npuMeasure;
     mo.log = log;
