@@ -126,6 +126,35 @@ Expected<std::optional<Value>> ortFloatBilinear(LoweringBuilder &b,
 Expected<std::optional<Value>> ortFloatInstanceNorm(LoweringBuilder &b,
                                                     const Node &n);
 
+// A per-channel affine y = a[c] * x + b[c] of a float tensor whose channel
+// axis is 1, in double (docs/quantization.md, "Per-channel affine").
+struct ChannelAffine {
+  std::vector<double> a, b; // one per channel
+  size_t steps = 0;         // ops composed
+  bool scaled = false;      // a step multiplies (Mul, Div, BatchNormalization)
+  bool perChannel = false;  // a step's constant differs between channels
+  static ChannelAffine identity(int64_t channels);
+};
+
+// Composes node n, which reads the float tensor `from`, after f: n is an
+// inference BatchNormalization of `from` with constant parameters, or a
+// Mul, Add, Sub (either side) or Div (of `from`) of `from` and a constant,
+// or the DequantizeLinear of constants, repeated along every axis but 1;
+// its result has from's shape. False (f unchanged) when n is not such a
+// step.
+bool composeAffineStep(const Node &n, Value from, ChannelAffine &f);
+
+// The fixed integer form of f applied to x (stored kind, per-tensor px)
+// into py, clamped to [lo, hi]: per channel an int8 weight w = sign(a) *
+// 127 at scale |a| / 127, the bias round_half_even(b / (s_x |a| / 127)) -
+// w * z_x, as a depthwise 1x1 ConvInteger -> Add -> Requantize by
+// s_x |a| / (127 s_y) (a tensor of rank 2, 3 or 5+ reshaped to [N, C, -1,
+// 1] and back).
+Expected<Value> buildChannelAffine(LoweringBuilder &b, Value x,
+                                   const QParams &px, const ChannelAffine &f,
+                                   const QParams &py, int64_t lo, int64_t hi,
+                                   quant::RequantProfile profile);
+
 // The phase decomposition of a 2-D ConvTranspose node n with the stored
 // 8-bit weights w ([Cin, Cout, kh, kw]; docs/quantization.md,
 // "ConvTranspose"): any group, dilation 1, equal strides s along both axes,
