@@ -7,8 +7,6 @@
 // convolution, which every backend already runs.
 #include "lower/IntegerForms.h"
 
-#include "interp/Interpreter.h"
-
 #include <algorithm>
 #include <cmath>
 
@@ -17,7 +15,9 @@ namespace ember {
 namespace {
 
 // The real values of a constant operand: a float Constant, or the
-// DequantizeLinear of constants (evaluated by its reference kernel).
+// DequantizeLinear of a constant with constant parameters, s * (q - z) in
+// double (the exact value of the stored integers, as the integer forms
+// take the scales: docs/quantization.md, "Requantization").
 std::optional<Tensor> realConstant(Value v) {
   if (!v.node)
     return std::nullopt;
@@ -26,19 +26,28 @@ std::optional<Tensor> realConstant(Value v) {
       return std::nullopt;
     return *t;
   }
-  if (v.node->kind != OpKind::DequantizeLinear)
+  const Tensor *q = v.node->kind == OpKind::DequantizeLinear
+                        ? constantOf(v.node->inputs[0])
+                        : nullptr;
+  auto p = q ? dequantizeParams(*v.node) : std::nullopt;
+  if (!p || isFloatKind(q->elem()))
     return std::nullopt;
-  std::vector<const Tensor *> ins;
-  for (const Value &in : v.node->inputs) {
-    const Tensor *c = in.node ? constantOf(in) : nullptr;
-    if (in.node && !c)
+  const Dims &d = q->dims();
+  int64_t inner = 1;
+  if (!p->perTensor()) {
+    if (p->axis < 0 || p->axis >= int64_t(d.size()) ||
+        d[size_t(p->axis)] != int64_t(p->scales.size()))
       return std::nullopt;
-    ins.push_back(c);
+    for (size_t i = size_t(p->axis) + 1; i < d.size(); ++i)
+      inner *= d[i];
   }
-  auto r = evaluateNode(*v.node, ins);
-  if (!r.hasValue() || r->size() != 1)
-    return std::nullopt;
-  return std::move((*r)[0]);
+  Tensor t(Type(ElemKind::F64, d));
+  for (int64_t i = 0; i < q->size(); ++i) {
+    const size_t c =
+        p->perTensor() ? 0 : size_t((i / inner) % d[size_t(p->axis)]);
+    t.setDouble(i, p->scale(c) * double(q->getInt(i) - p->zeroPoint(c)));
+  }
+  return t;
 }
 
 // t's values for each of the `channels` channels (axis 1) of a tensor of
@@ -207,22 +216,33 @@ Expected<Value> buildChannelAffine(LoweringBuilder &b, Value x,
     int64_t rest = 1;
     for (size_t i = 2; i < xd.size(); ++i)
       rest *= xd[i];
-    EMBER_ASSIGN(in, b.op(OpKind::Reshape,
-                          {x, b.ints({xd[0], channels, rest, 1})}));
+    EMBER_ASSIGN(
+        in, b.op(OpKind::Reshape, {x, b.ints({xd[0], channels, rest, 1})}));
   }
-  EMBER_ASSIGN(
-      Value acc,
-      b.op(OpKind::ConvInteger, {in, b.constant(std::move(w), "weight")},
-           {{"group", Attr::ofInt(channels)},
-            {"kernel_shape", Attr::ofInts({1, 1})}}));
+  EMBER_ASSIGN(Value acc, b.op(OpKind::ConvInteger,
+                               {in, b.constant(std::move(w), "weight")},
+                               {{"group", Attr::ofInt(channels)},
+                                {"kernel_shape", Attr::ofInts({1, 1})}}));
   EMBER_ASSIGN(acc,
                b.op(OpKind::Add, {acc, b.constant(std::move(bias), "bias")}));
-  EMBER_ASSIGN(Value y,
-               buildRequantize(b, acc, r, 1, 0, py, lo, hi, profile));
+  EMBER_ASSIGN(Value y, buildRequantize(b, acc, r, 1, 0, py, lo, hi, profile));
   if (xd.size() != 4) {
     EMBER_ASSIGN(y, b.op(OpKind::Reshape, {y, b.ints(xd)}));
   }
   return y;
+}
+
+Expected<Value> buildAffineTable(LoweringBuilder &b, Value x, const QParams &px,
+                                 double a, double c, const QParams &py,
+                                 int64_t lo, int64_t hi) {
+  Tensor t(Type(py.kind, {256}));
+  const int64_t lowest = lowestOf(px.kind);
+  for (int64_t i = 0; i < 256; ++i) {
+    const double y = a * px.scale() * double(lowest + i - px.zeroPoint()) + c;
+    const double q = std::nearbyint(y / py.scale()) + double(py.zeroPoint());
+    t.setInt(i, int64_t(std::clamp(q, double(lo), double(hi))));
+  }
+  return b.op(OpKind::TableLookup, {x, b.constant(std::move(t), "table")});
 }
 
 } // namespace ember

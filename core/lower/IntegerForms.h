@@ -155,6 +155,14 @@ Expected<Value> buildChannelAffine(LoweringBuilder &b, Value x,
                                    const QParams &py, int64_t lo, int64_t hi,
                                    quant::RequantProfile profile);
 
+// The same map with one slope a and offset c for every channel, of an
+// 8-bit x: TableLookup(x, table), table[q - lowest] = clamp(
+// round_half_even((a * s_x * (q - z_x) + c) / s_y) + z_y, lo, hi) in double
+// (an output table the producer's layer applies).
+Expected<Value> buildAffineTable(LoweringBuilder &b, Value x, const QParams &px,
+                                 double a, double c, const QParams &py,
+                                 int64_t lo, int64_t hi);
+
 // The phase decomposition of a 2-D ConvTranspose node n with the stored
 // 8-bit weights w ([Cin, Cout, kh, kw]; docs/quantization.md,
 // "ConvTranspose"): any group, dilation 1, equal strides s along both axes,

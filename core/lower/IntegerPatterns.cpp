@@ -912,10 +912,10 @@ private:
   // A per-channel affine of a dequantized tensor (BatchNormalization, Mul,
   // Add, Sub, Div by constants repeated per channel, or a chain of them)
   // ending in [clamps] -> QuantizeLinear: a depthwise 1x1 ConvInteger
-  // (IntegerAffine.cpp). Fixed profile only: ONNX Runtime runs these as
-  // QLinearMul, QLinearAdd or float ops, which the float32 profile keeps.
-  // An add of scalars (a table) or a lone add of a dequantized constant
-  // (QuantizedAdd, exact) keeps its form.
+  // (IntegerAffine.cpp), or a table when every constant is a scalar. Fixed
+  // profile only: ONNX Runtime runs these as QLinearMul, QLinearAdd or float
+  // ops, which the float32 profile keeps. An add of scalars (a table) or a
+  // lone add of a dequantized constant (QuantizedAdd, exact) keeps its form.
   Expected<bool> affine(Node &n) {
     std::optional<QIn> x;
     Value from;
@@ -944,8 +944,14 @@ private:
     if (!out)
       return false;
     LoweringBuilder b(f_, n);
-    EMBER_ASSIGN(Value y, buildChannelAffine(b, x->q, x->p, f, out->p, out->lo,
-                                             out->hi, profile_));
+    Value y;
+    if (!f.perChannel && isStored8(x->p.kind)) {
+      EMBER_ASSIGN(y, buildAffineTable(b, x->q, x->p, f.a[0], f.b[0], out->p,
+                                       out->lo, out->hi));
+    } else {
+      EMBER_ASSIGN(y, buildChannelAffine(b, x->q, x->p, f, out->p, out->lo,
+                                         out->hi, profile_));
+    }
     finish(*steps.back(), out->chain, y);
     for (size_t i = steps.size() - 1; i-- > 0;)
       erase(steps[i]);
