@@ -148,8 +148,8 @@ bool composeAffineStep(const Node &n, Value from, ChannelAffine &f);
 // into py, clamped to [lo, hi]: per channel an int8 weight w = sign(a) *
 // 127 at scale |a| / 127, the bias round_half_even(b / (s_x |a| / 127)) -
 // w * z_x, as a depthwise 1x1 ConvInteger -> Add -> Requantize by
-// s_x |a| / (127 s_y) (a tensor of rank 2, 3 or 5+ reshaped to [N, C, -1,
-// 1] and back).
+// s_x |a| / (127 s_y) (a tensor of another rank than 4 reshaped to
+// [N, C, -1, 1] and back).
 Expected<Value> buildChannelAffine(LoweringBuilder &b, Value x,
                                    const QParams &px, const ChannelAffine &f,
                                    const QParams &py, int64_t lo, int64_t hi,

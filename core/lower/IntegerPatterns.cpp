@@ -938,14 +938,20 @@ private:
       steps.push_back(u);
     const bool dqAdd = n.kind == OpKind::Add && steps.size() == 1 &&
                        dequantized(n.inputs[n.inputs[0] == from ? 1 : 0]);
-    if (!f.scaled && (!f.perChannel || dqAdd))
+    // A per-channel map of rank 3 (a sequence's or a detector's anchors
+    // on axis 1) or 5 is left as it is: backends run the affine's
+    // neighbours at rank 2 or 4.
+    const size_t rank = from.type().rank();
+    const bool table = !f.perChannel && isStored8(x->p.kind);
+    if ((!f.scaled && (!f.perChannel || dqAdd)) ||
+        (!table && rank != 2 && rank != 4))
       return false;
     auto out = quantizedOutput(users_, steps.back());
     if (!out)
       return false;
     LoweringBuilder b(f_, n);
     Value y;
-    if (!f.perChannel && isStored8(x->p.kind)) {
+    if (table) {
       EMBER_ASSIGN(y, buildAffineTable(b, x->q, x->p, f.a[0], f.b[0], out->p,
                                        out->lo, out->hi));
     } else {
