@@ -245,4 +245,35 @@ Expected<Value> buildAffineTable(LoweringBuilder &b, Value x, const QParams &px,
   return b.op(OpKind::TableLookup, {x, b.constant(std::move(t), "table")});
 }
 
+std::vector<Node *>
+composeAffineChain(Node &n, Value from, ChannelAffine &f,
+                   const std::function<Node *(Node *)> &soleReader) {
+  std::vector<Node *> steps;
+  if (!composeAffineStep(n, from, f))
+    return steps;
+  steps.push_back(&n);
+  for (Node *u = soleReader(&n);
+       u && composeAffineStep(*u, Value(steps.back(), 0), f); u = soleReader(u))
+    steps.push_back(u);
+  return steps;
+}
+
+Expected<std::optional<Value>>
+buildAffine(LoweringBuilder &b, Value x, const QParams &px,
+            const ChannelAffine &f, const QParams &py, int64_t lo, int64_t hi,
+            quant::RequantProfile profile) {
+  const size_t rank = x.type().rank();
+  if (!f.perChannel && (px.kind == ElemKind::U8 || px.kind == ElemKind::I8)) {
+    EMBER_ASSIGN(Value y,
+                 buildAffineTable(b, x, px, f.a[0], f.b[0], py, lo, hi));
+    return std::optional<Value>(y);
+  }
+  // A per-channel map of rank 3 (a sequence's or a detector's anchors on
+  // axis 1) or 5 keeps its form: backends run its neighbours at rank 2 or 4.
+  if (rank != 2 && rank != 4)
+    return std::optional<Value>();
+  EMBER_ASSIGN(Value y, buildChannelAffine(b, x, px, f, py, lo, hi, profile));
+  return std::optional<Value>(y);
+}
+
 } // namespace ember

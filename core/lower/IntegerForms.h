@@ -10,6 +10,7 @@
 #include "ember/quant/Arith.h"
 
 #include <array>
+#include <functional>
 #include <optional>
 
 namespace ember {
@@ -143,6 +144,22 @@ struct ChannelAffine {
 // its result has from's shape. False (f unchanged) when n is not such a
 // step.
 bool composeAffineStep(const Node &n, Value from, ChannelAffine &f);
+
+// Composes n (reading `from`) and then, while they are steps, the sole
+// readers soleReader gives after it into f: the steps, or none when n is
+// not one.
+std::vector<Node *>
+composeAffineChain(Node &n, Value from, ChannelAffine &f,
+                   const std::function<Node *(Node *)> &soleReader);
+
+// f applied to x in the fixed profile (docs/quantization.md, "Per-channel
+// affine"): buildAffineTable when every constant is a scalar and x is 8-bit,
+// else buildChannelAffine of a rank-2 or rank-4 x; empty otherwise (nothing
+// built).
+Expected<std::optional<Value>>
+buildAffine(LoweringBuilder &b, Value x, const QParams &px,
+            const ChannelAffine &f, const QParams &py, int64_t lo, int64_t hi,
+            quant::RequantProfile profile);
 
 // The fixed integer form of f applied to x (stored kind, per-tensor px)
 // into py, clamped to [lo, hi]: per channel an int8 weight w = sign(a) *

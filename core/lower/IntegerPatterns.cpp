@@ -410,12 +410,9 @@ private:
       return matmul(n);
     if (k == OpKind::QLinearMatMul)
       return qlinearMatMul(n);
-    if (k == OpKind::BatchNormalization || k == OpKind::Mul ||
-        k == OpKind::Add || k == OpKind::Sub || k == OpKind::Div) {
-      EMBER_ASSIGN(bool done, affine(n));
-      if (done)
-        return true;
-    }
+    EMBER_ASSIGN(bool affined, affine(n));
+    if (affined)
+      return true;
     if (k == OpKind::Add)
       return add(n);
     // Older exporters' residual adds (ResNet-50) are two-input Sums. ONNX
@@ -910,18 +907,15 @@ private:
   }
 
   // A per-channel affine of a dequantized tensor (BatchNormalization, Mul,
-  // Add, Sub, Div by constants repeated per channel, or a chain of them)
-  // ending in [clamps] -> QuantizeLinear: a depthwise 1x1 ConvInteger
-  // (IntegerAffine.cpp), or a table when every constant is a scalar. Fixed
-  // profile only: ONNX Runtime runs these as QLinearMul, QLinearAdd or float
-  // ops, which the float32 profile keeps. An add of scalars (a table) or a
-  // lone add of a dequantized constant (QuantizedAdd, exact) keeps its form.
+  // Add, Sub, Div by constants repeated per channel, chains of them) ending
+  // in [clamps] -> QuantizeLinear (IntegerAffine.cpp). Fixed profile only:
+  // ONNX Runtime runs these as QLinearMul, QLinearAdd or float ops, which
+  // the float32 profile keeps. An add of scalars (a table) or a lone add of
+  // a dequantized constant (QuantizedAdd, exact) keeps its form.
   Expected<bool> affine(Node &n) {
     std::optional<QIn> x;
     Value from;
-    if (float32())
-      return false;
-    for (size_t i = 0; i < 2 && i < n.inputs.size() && !x; ++i)
+    for (size_t i = 0; i < 2 && i < n.inputs.size() && !x && !float32(); ++i)
       if ((x = dequantized(n.inputs[i])) && !constantOf(x->q))
         from = n.inputs[i];
       else
@@ -929,36 +923,22 @@ private:
     if (!x || from.type().rank() < 2)
       return false;
     ChannelAffine f = ChannelAffine::identity(from.type().dims()[1]);
-    if (!composeAffineStep(n, from, f))
-      return false;
-    std::vector<Node *> steps{&n};
-    for (Node *u = soleUser(users_, &n);
-         u && composeAffineStep(*u, Value(steps.back(), 0), f);
-         u = soleUser(users_, u))
-      steps.push_back(u);
+    std::vector<Node *> steps = composeAffineChain(
+        n, from, f, [&](Node *m) { return soleUser(users_, m); });
     const bool dqAdd = n.kind == OpKind::Add && steps.size() == 1 &&
                        dequantized(n.inputs[n.inputs[0] == from ? 1 : 0]);
-    // A per-channel map of rank 3 (a sequence's or a detector's anchors
-    // on axis 1) or 5 is left as it is: backends run the affine's
-    // neighbours at rank 2 or 4.
-    const size_t rank = from.type().rank();
-    const bool table = !f.perChannel && isStored8(x->p.kind);
-    if ((!f.scaled && (!f.perChannel || dqAdd)) ||
-        (!table && rank != 2 && rank != 4))
+    if (steps.empty() || (!f.scaled && (!f.perChannel || dqAdd)))
       return false;
     auto out = quantizedOutput(users_, steps.back());
     if (!out)
       return false;
     LoweringBuilder b(f_, n);
-    Value y;
-    if (table) {
-      EMBER_ASSIGN(y, buildAffineTable(b, x->q, x->p, f.a[0], f.b[0], out->p,
-                                       out->lo, out->hi));
-    } else {
-      EMBER_ASSIGN(y, buildChannelAffine(b, x->q, x->p, f, out->p, out->lo,
-                                         out->hi, profile_));
-    }
-    finish(*steps.back(), out->chain, y);
+    EMBER_ASSIGN(
+        std::optional<Value> y,
+        buildAffine(b, x->q, x->p, f, out->p, out->lo, out->hi, profile_));
+    if (!y)
+      return false;
+    finish(*steps.back(), out->chain, *y);
     for (size_t i = steps.size() - 1; i-- > 0;)
       erase(steps[i]);
     return true;
