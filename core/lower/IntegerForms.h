@@ -10,6 +10,7 @@
 #include "ember/quant/Arith.h"
 
 #include <array>
+#include <functional>
 #include <optional>
 
 namespace ember {
@@ -125,6 +126,59 @@ Expected<std::optional<Value>> ortFloatBilinear(LoweringBuilder &b,
 // not one that kernel computes this way.
 Expected<std::optional<Value>> ortFloatInstanceNorm(LoweringBuilder &b,
                                                     const Node &n);
+
+// A per-channel affine y = a[c] * x + b[c] of a float tensor whose channel
+// axis is 1, in double (docs/quantization.md, "Per-channel affine").
+struct ChannelAffine {
+  std::vector<double> a, b; // one per channel
+  size_t steps = 0;         // ops composed
+  bool scaled = false;      // a step multiplies (Mul, Div, BatchNormalization)
+  bool perChannel = false;  // a step's constant differs between channels
+  static ChannelAffine identity(int64_t channels);
+};
+
+// Composes node n, which reads the float tensor `from`, after f: n is an
+// inference BatchNormalization of `from` with constant parameters, or a
+// Mul, Add, Sub (either side) or Div (of `from`) of `from` and a constant,
+// or the DequantizeLinear of constants, repeated along every axis but 1;
+// its result has from's shape. False (f unchanged) when n is not such a
+// step.
+bool composeAffineStep(const Node &n, Value from, ChannelAffine &f);
+
+// Composes n (reading `from`) and then, while they are steps, the sole
+// readers soleReader gives after it into f: the steps, or none when n is
+// not one.
+std::vector<Node *>
+composeAffineChain(Node &n, Value from, ChannelAffine &f,
+                   const std::function<Node *(Node *)> &soleReader);
+
+// f applied to x in the fixed profile (docs/quantization.md, "Per-channel
+// affine"): buildAffineTable when every constant is a scalar and x is 8-bit,
+// else buildChannelAffine of a rank-2 or rank-4 x; empty otherwise (nothing
+// built).
+Expected<std::optional<Value>>
+buildAffine(LoweringBuilder &b, Value x, const QParams &px,
+            const ChannelAffine &f, const QParams &py, int64_t lo, int64_t hi,
+            quant::RequantProfile profile);
+
+// The fixed integer form of f applied to x (stored kind, per-tensor px)
+// into py, clamped to [lo, hi]: per channel an int8 weight w = sign(a) *
+// 127 at scale |a| / 127, the bias round_half_even(b / (s_x |a| / 127)) -
+// w * z_x, as a depthwise 1x1 ConvInteger -> Add -> Requantize by
+// s_x |a| / (127 s_y) (a tensor of another rank than 4 reshaped to
+// [N, C, -1, 1] and back).
+Expected<Value> buildChannelAffine(LoweringBuilder &b, Value x,
+                                   const QParams &px, const ChannelAffine &f,
+                                   const QParams &py, int64_t lo, int64_t hi,
+                                   quant::RequantProfile profile);
+
+// The same map with one slope a and offset c for every channel, of an
+// 8-bit x: TableLookup(x, table), table[q - lowest] = clamp(
+// round_half_even((a * s_x * (q - z_x) + c) / s_y) + z_y, lo, hi) in double
+// (an output table the producer's layer applies).
+Expected<Value> buildAffineTable(LoweringBuilder &b, Value x, const QParams &px,
+                                 double a, double c, const QParams &py,
+                                 int64_t lo, int64_t hi);
 
 // The phase decomposition of a 2-D ConvTranspose node n with the stored
 // 8-bit weights w ([Cin, Cout, kh, kw]; docs/quantization.md,

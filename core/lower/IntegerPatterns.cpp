@@ -410,6 +410,9 @@ private:
       return matmul(n);
     if (k == OpKind::QLinearMatMul)
       return qlinearMatMul(n);
+    EMBER_ASSIGN(bool affined, affine(n));
+    if (affined)
+      return true;
     if (k == OpKind::Add)
       return add(n);
     // Older exporters' residual adds (ResNet-50) are two-input Sums. ONNX
@@ -900,6 +903,44 @@ private:
                           0, 0, out->p, out->lo, out->hi, profile_));
     }
     finish(n, out->chain, y);
+    return true;
+  }
+
+  // A per-channel affine of a dequantized tensor (BatchNormalization, Mul,
+  // Add, Sub, Div by constants repeated per channel, chains of them) ending
+  // in [clamps] -> QuantizeLinear (IntegerAffine.cpp). Fixed profile only:
+  // ONNX Runtime runs these as QLinearMul, QLinearAdd or float ops, which
+  // the float32 profile keeps. An add of scalars (a table) or a lone add of
+  // a dequantized constant (QuantizedAdd, exact) keeps its form.
+  Expected<bool> affine(Node &n) {
+    std::optional<QIn> x;
+    Value from;
+    for (size_t i = 0; i < 2 && i < n.inputs.size() && !x && !float32(); ++i)
+      if ((x = dequantized(n.inputs[i])) && !constantOf(x->q))
+        from = n.inputs[i];
+      else
+        x.reset();
+    if (!x || from.type().rank() < 2)
+      return false;
+    ChannelAffine f = ChannelAffine::identity(from.type().dims()[1]);
+    std::vector<Node *> steps = composeAffineChain(
+        n, from, f, [&](Node *m) { return soleUser(users_, m); });
+    const bool dqAdd = n.kind == OpKind::Add && steps.size() == 1 &&
+                       dequantized(n.inputs[n.inputs[0] == from ? 1 : 0]);
+    if (steps.empty() || (!f.scaled && (!f.perChannel || dqAdd)))
+      return false;
+    auto out = quantizedOutput(users_, steps.back());
+    if (!out)
+      return false;
+    LoweringBuilder b(f_, n);
+    EMBER_ASSIGN(
+        std::optional<Value> y,
+        buildAffine(b, x->q, x->p, f, out->p, out->lo, out->hi, profile_));
+    if (!y)
+      return false;
+    finish(*steps.back(), out->chain, *y);
+    for (size_t i = steps.size() - 1; i-- > 0;)
+      erase(steps[i]);
     return true;
   }
 
