@@ -2,7 +2,8 @@
 // generated loops compute for the lowered activations (the reference below
 // writes each lowered op as the loops do: Min/Max with NaN -> the quiet NaN,
 // Sigmoid as ember/math's scalar), with and without a residual, on rows
-// with a stride and partial last vectors; HardSwish on all 2^32 inputs.
+// with a stride and partial last vectors; HardSwish on all 2^32 inputs,
+// Sigmoid and SiLU on every 257th.
 // Epilogue::post (each GEMM-lowered tile applies it to what it stored)
 // gives a separate pass's bits.
 #include "ember/cpu/Kernels.h"
@@ -10,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -177,6 +179,46 @@ TEST(Activation, HardSwishOnEveryInput) {
       }
     }
     EXPECT_EQ(bad, 0u);
+  }
+}
+
+// The vector paths' sigmoid (ActivationBody.inc: exp of -|x| with the
+// clamp and NaN selects that argument does not need) gives ember/math's
+// bits for Sigmoid and SiLU on every 257th f32 bit pattern (16.7 million
+// inputs, every binade of both signs, the infinities; a NaN gives a NaN).
+TEST(Activation, SigmoidAndSiluOnASweepOfEveryBinade) {
+  constexpr size_t kBlock = size_t(1) << 20;
+  constexpr uint64_t kStride = 257;
+  std::vector<float> x(kBlock), y(kBlock);
+  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    if (!isaSupported(isa))
+      continue;
+    SCOPED_TRACE(isaName(isa));
+    for (PostActivation kind :
+         {PostActivation::Sigmoid, PostActivation::Silu}) {
+      SCOPED_TRACE(int(kind));
+      size_t bad = 0;
+      for (uint64_t base = 0; base < (uint64_t(1) << 32);
+           base += kBlock * kStride) {
+        size_t n = 0;
+        for (; n < kBlock && base + n * kStride < (uint64_t(1) << 32); ++n) {
+          const uint32_t b = uint32_t(base + n * kStride);
+          std::memcpy(&x[n], &b, sizeof b);
+        }
+        std::copy(x.begin(), x.begin() + ptrdiff_t(n), y.begin());
+        postActivation({kind}, y.data(), n, nullptr, 0, 1, n, isa);
+        for (size_t i = 0; i < n; ++i) {
+          const float want = reference({kind}, x[i]);
+          if (std::isnan(want) ? !std::isnan(y[i])
+                               : bitsOf(y[i]) != bitsOf(want)) {
+            if (bad++ < 5)
+              ADD_FAILURE() << "x bits " << std::hex << bitsOf(x[i]) << ": "
+                            << y[i] << " != " << want;
+          }
+        }
+      }
+      EXPECT_EQ(bad, 0u);
+    }
   }
 }
 
