@@ -25,6 +25,8 @@
 #include <llvm/TargetParser/Host.h>
 #include <llvm/TargetParser/Triple.h>
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -41,9 +43,28 @@ struct AlignedFree {
 };
 using AlignedBytes = std::unique_ptr<uint8_t, AlignedFree>;
 
+// Transparent huge pages' size on x86-64 and most aarch64 kernels.
+constexpr uint64_t kHugePage = uint64_t(2) << 20;
+
+// The constant region and the arena are read at every run; a model's
+// weights of several MB come from L3 each time, over a 4 KB page table
+// entry per 4 KB, more entries than the second-level TLB may hold.
+// A buffer of a huge page or more starts on a huge-page boundary and its
+// whole huge pages are offered to the kernel's transparent huge pages
+// (MADV_HUGEPAGE: in the kernel's default "madvise" mode only such ranges
+// get them), before the first write faults them in. The tail past the last
+// whole huge page stays on small pages, so no byte more is touched.
 AlignedBytes alignedCopy(const std::string &bytes, uint64_t size) {
   uint64_t n = (size + 63) / 64 * 64;
-  auto *p = static_cast<uint8_t *>(std::aligned_alloc(64, n ? n : 64));
+  const bool huge = n >= kHugePage;
+  void *v = nullptr;
+  if (posix_memalign(&v, huge ? kHugePage : 64, n ? n : 64) != 0)
+    v = nullptr;
+  auto *p = static_cast<uint8_t *>(v);
+#ifdef MADV_HUGEPAGE
+  if (p && huge) // (advice only: on failure the pages stay small)
+    (void)madvise(p, n / kHugePage * kHugePage, MADV_HUGEPAGE);
+#endif
   if (p) {
     std::memset(p, 0, n ? n : 64);
     if (!bytes.empty())

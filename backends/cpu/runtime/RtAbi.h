@@ -163,6 +163,11 @@ int64_t ember_rt_conv_packed_size(const int64_t *p);
 /* Workspace bytes one worker needs for a conv2d call with these params. */
 int64_t ember_rt_conv_workspace_size(const int64_t *p);
 int32_t ember_rt_conv_pack(const int64_t *p, const float *w, void *packed);
+/* How ember_rt_conv2d splits a channels-last call over `workers`: pieces
+   per (image, group) (1: not split), of which colPieces output-channel
+   ranges (1: pieces over pixels or channels only). */
+void ember_rt_conv_split(const int64_t *p, int64_t workers, int64_t *pieces,
+                         int64_t *colPieces);
 
 /* ---- matrix multiply: C[b] = A[b] x B[b] (+ bias[N], + residual) ---------
  * Up to 4 batch dims (extent 1 when unused), each with element strides for

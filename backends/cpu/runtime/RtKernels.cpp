@@ -9,6 +9,7 @@
 #include "RtAbi.h"
 #include "RtGlue.h"
 #include "RtQuant.h"
+#include "RtRoundF16.h"
 #include "RtTranspose.h"
 
 #include "ember/cpu/Kernels.h"
@@ -17,10 +18,6 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
 namespace {
 
 using namespace ember::cpu;
@@ -41,74 +38,6 @@ Epilogue epilogueOf(int64_t act, int64_t resAfter, const float *bias,
   e.ldr = ldr;
   e.residualAfterActivation = resAfter != 0;
   return e;
-}
-
-// x rounded to f16 and back, round to nearest even (vcvtps2ph imm 0 then
-// vcvtph2ps, bit for bit: overflow to inf, NaNs quieted with their top
-// payload bits kept).
-float roundF16Scalar(float x) {
-  uint32_t b;
-  std::memcpy(&b, &x, 4);
-  const uint32_t sign = b & 0x80000000u, a = b & 0x7fffffffu;
-  uint32_t r;
-  if (a > 0x7f800000u) { // NaN
-    r = (a & 0xffffe000u) | 0x00400000u;
-  } else if (a >= 0x38800000u) { // f16 normal range (or overflow)
-    r = a + 0xfffu + ((a >> 13) & 1u);
-    r &= 0xffffe000u;
-    if (r >= 0x47800000u) // 65536 and above: inf
-      r = 0x7f800000u;
-  } else { // f16 subnormals: multiples of 2^-24 (the ulp of 0.5f)
-    float f;
-    std::memcpy(&f, &a, 4);
-    f = (f + 0.5f) - 0.5f;
-    std::memcpy(&r, &f, 4);
-  }
-  r |= sign;
-  float y;
-  std::memcpy(&y, &r, 4);
-  return y;
-}
-
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx,f16c"))) void
-roundF16RowsF16c(float *y, size_t rows, size_t cols, size_t ld) {
-  for (size_t i = 0; i < rows; ++i) {
-    float *row = y + i * ld;
-    size_t j = 0;
-    for (; j + 8 <= cols; j += 8) {
-      __m256 v = _mm256_loadu_ps(row + j);
-      v = _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
-      _mm256_storeu_ps(row + j, v);
-    }
-    for (; j < cols; ++j) {
-      __m128 v = _mm_set_ss(row[j]);
-      row[j] = _mm_cvtss_f32(
-          _mm_cvtph_ps(_mm_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT)));
-    }
-  }
-}
-#endif
-
-// The epilogue's last step when the result is stored as f32 holding f16
-// values (EMBER_RT_*_ROUND_F16): rows x cols floats at y (row stride ld),
-// rounded in place right after the piece is computed, while it is in cache.
-void roundF16Rows(float *y, size_t rows, size_t cols, size_t ld, Isa isa) {
-  if (!rows || !cols)
-    return;
-#if defined(__x86_64__) || defined(__i386__)
-  // F16C with the AVX2 paths (every AVX2 CPU has it; "f16c" itself is not
-  // queried: its cpuid bit is in __cpu_features2, which loaded artifacts'
-  // JIT does not resolve).
-  const Isa path = resolveIsa(isa);
-  if (path == Isa::Avx2 || path == Isa::Avx512 || path == Isa::Avx512Vnni) {
-    roundF16RowsF16c(y, rows, cols, ld);
-    return;
-  }
-#endif
-  for (size_t i = 0; i < rows; ++i)
-    for (size_t j = 0; j < cols; ++j)
-      y[i * ld + j] = roundF16Scalar(y[i * ld + j]);
 }
 
 // A step's post function (RtAbi.h, EMBER_RT_*_POST; fn 0: none) and, when
@@ -264,6 +193,13 @@ constexpr size_t kMinQMacs = kMinWorkPerPiece / kPiecesPerWorker * 4;
 // 28x28 layers: 4% over pixels). Splitting those over channels, so that
 // every piece read the whole input, made the 2-thread run 3% slower.
 constexpr double kSplitSlack = 1.06;
+// Multiply-adds a weight streamed from L3 counts as when a pointwise call
+// is bound by that stream (a weight from L3 takes about as long as 8 to
+// 16 of the tile's multiply-adds on one core).
+constexpr size_t kStreamedWeightMacs = 8;
+// Output channels of a vector: the finest channel range of a split (the
+// AVX-512 tiles skip a panel's vectors before a range's first one).
+constexpr size_t kColVector = 16;
 
 // The largest of pieceRange's pieces against an even share (1 = balanced).
 double largestShare(size_t n, size_t granule, size_t pieces) {
@@ -289,6 +225,10 @@ struct ConvTask {
   bool prepared = false;
   size_t prepPieces = 1; // channel pieces of the preparation
   size_t ocGranule = 1, pixGranule = 1;
+  // Pieces over both (colPieces > 1): colPieces output-channel ranges,
+  // each cut into pieces / colPieces pixel ranges; the channel range is
+  // the outer index, so a worker's contiguous share is one range.
+  size_t colPieces = 1;
 };
 
 void convPrepWork(void *ctx, int64_t begin, int64_t end, int64_t) {
@@ -321,6 +261,14 @@ void convPrepWork(void *ctx, int64_t begin, int64_t end, int64_t) {
 // range aligned to the task's granules. False when it is empty.
 bool convPiece(const ConvTask &t, size_t piece, size_t pixels, size_t channels,
                ConvRange &r) {
+  if (t.colPieces > 1) {
+    const size_t pixPieces = t.pieces / t.colPieces;
+    pieceRange(channels, t.colPieces, t.ocGranule, piece / pixPieces, r.ocBegin,
+               r.ocEnd);
+    pieceRange(pixels, pixPieces, t.pixGranule, piece % pixPieces, r.pixBegin,
+               r.pixEnd);
+    return r.ocBegin != r.ocEnd && r.pixBegin != r.pixEnd;
+  }
   if (t.splitPix) {
     pieceRange(pixels, t.pieces, t.pixGranule, piece, r.pixBegin, r.pixEnd);
     return r.pixBegin != r.pixEnd;
@@ -1060,16 +1008,14 @@ void convYCopyWork(void *ctx, int64_t begin, int64_t end, int64_t) {
   });
 }
 
-// One conv2d call (ember_rt_conv2d) into y.
-int32_t convStep(const int64_t *p, const float *x, const void *w,
-                 const float *bias, const float *residual, float *y,
-                 float clipLo, float clipHi, uint8_t *workspace) {
-  size_t workers = size_t(ember_rt_num_workers());
-  // Tasks per image: one per group, or one for all of them.
+// How a call splits over `workers`: t.pieces per (image, group) (1: not
+// split), and for a channels-last or pooled call how (splitPix, colPieces,
+// the granules). The row-major forms choose theirs in convStep, from their
+// packed weights' granules.
+void planConvSplit(const int64_t *p, size_t workers, ConvTask &t) {
   const bool all = convAllGroups(p);
   size_t G = p[EMBER_RT_CONV_DEPTHWISE] || all ? 1 : u(p[EMBER_RT_CONV_GROUPS]);
   size_t ng = u(p[EMBER_RT_CONV_N]) * G;
-  ConvTask t{p, x, w, bias, residual, y, clipLo, clipHi, workspace, 1, true, 0};
   // Enough work per piece to pay for waking a worker: a task's output
   // channels times the input channels of a group. (Depthwise: one input
   // channel per output channel, weighted.)
@@ -1078,6 +1024,26 @@ int32_t convStep(const int64_t *p, const float *x, const void *w,
       u(p[EMBER_RT_CONV_OC] * p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW] *
         p[EMBER_RT_CONV_KH] * p[EMBER_RT_CONV_KW]) /
       G * (p[EMBER_RT_CONV_DEPTHWISE] ? kDepthwiseMacWeight : cin);
+  // A dense channels-last 1x1 (stride 1, unpadded: the GEMM with x read in
+  // place) whose weights outweigh its input streams them from L3 at each
+  // run (a model's weights do not stay in L2 from one run to the next):
+  // the late 7x7 and 14x14 layers of a mobile network and the one-pixel
+  // layers of a squeeze-excitation block are bound by that stream, not
+  // by their multiply-adds, so each weight counts as kStreamedWeightMacs
+  // of them when deciding whether to split.
+  const bool pointwise =
+      p[EMBER_RT_CONV_NHWC] && !all && !p[EMBER_RT_CONV_DEPTHWISE] &&
+      !p[EMBER_RT_CONV_IN_NCHW] && !p[EMBER_RT_CONV_WINOGRAD] &&
+      !p[EMBER_RT_CONV_POOL_KH] && p[EMBER_RT_CONV_KH] == 1 &&
+      p[EMBER_RT_CONV_KW] == 1 && p[EMBER_RT_CONV_SH] == 1 &&
+      p[EMBER_RT_CONV_SW] == 1 && !p[EMBER_RT_CONV_PT] &&
+      !p[EMBER_RT_CONV_PL] && !p[EMBER_RT_CONV_PB] && !p[EMBER_RT_CONV_PR];
+  // (Pointwise: G is the groups, x's pixels hold cin channels.)
+  const size_t pwWeights = cin * u(p[EMBER_RT_CONV_OC]) / G;
+  const bool weightBound =
+      pointwise && pwWeights > u(p[EMBER_RT_CONV_H] * p[EMBER_RT_CONV_W]) * cin;
+  if (weightBound)
+    macs = std::max(macs, pwWeights * kStreamedWeightMacs);
   if (ng < workers)
     t.pieces = (workers + ng - 1) / ng;
   if (t.pieces > 1 && macs / t.pieces < kMinWorkPerPiece)
@@ -1122,7 +1088,35 @@ int32_t convStep(const int64_t *p, const float *x, const void *w,
       t.splitPix = dwn || weights <= input;
     else
       t.splitPix = lp < lo;
-  } else if (!p[EMBER_RT_CONV_DEPTHWISE] && t.pieces > 1) {
+    if (weightBound && workers > 1 && ocg >= kColVector * workers) {
+      // Over pixels every worker would stream all the weights, over 64-
+      // channel panels the pieces are few and uneven (160 channels: 128 |
+      // 32). One range of 16-channel vectors a worker (80 | 80), its pixels
+      // cut into the rest of the pieces: each worker streams its share of
+      // the weights once and its pieces read it back from its L2.
+      t.colPieces = workers;
+      const size_t pixPieces = std::max<size_t>(
+          1, std::min((t.pieces + workers - 1) / workers,
+                      (pix + t.pixGranule - 1) / t.pixGranule));
+      t.pieces = t.colPieces * pixPieces;
+      t.ocGranule = kColVector;
+    }
+  }
+}
+
+// One conv2d call (ember_rt_conv2d) into y.
+int32_t convStep(const int64_t *p, const float *x, const void *w,
+                 const float *bias, const float *residual, float *y,
+                 float clipLo, float clipHi, uint8_t *workspace) {
+  size_t workers = size_t(ember_rt_num_workers());
+  // Tasks per image: one per group, or one for all of them.
+  const bool all = convAllGroups(p);
+  size_t G = p[EMBER_RT_CONV_DEPTHWISE] || all ? 1 : u(p[EMBER_RT_CONV_GROUPS]);
+  size_t ng = u(p[EMBER_RT_CONV_N]) * G;
+  ConvTask t{p, x, w, bias, residual, y, clipLo, clipHi, workspace, 1, true, 0};
+  planConvSplit(p, workers, t);
+  if (!p[EMBER_RT_CONV_POOL_KH] && !p[EMBER_RT_CONV_NHWC] &&
+      !p[EMBER_RT_CONV_DEPTHWISE] && t.pieces > 1) {
     Isa isa = Isa(p[EMBER_RT_CONV_ISA]);
     size_t pix = u(p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW]);
     size_t OW = u(p[EMBER_RT_CONV_OW]);
@@ -1385,6 +1379,15 @@ int32_t ember_rt_conv_pack(const int64_t *p, const float *w, void *packed) {
       return int32_t(st);
   }
   return 0;
+}
+
+void ember_rt_conv_split(const int64_t *p, int64_t workers, int64_t *pieces,
+                         int64_t *colPieces) {
+  ConvTask t{p, nullptr, nullptr, nullptr, nullptr, nullptr,
+             0, 0,       nullptr, 1,       true,    0};
+  planConvSplit(p, workers > 1 ? u(workers) : 1, t);
+  *pieces = int64_t(t.pieces);
+  *colPieces = int64_t(t.colPieces);
 }
 
 int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,

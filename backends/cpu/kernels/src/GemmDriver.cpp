@@ -171,10 +171,20 @@ void gemmDriver(const GemmKernel &kern, size_t M, size_t N, size_t K,
                   ? B.packed + (jc / NR) * K * NR + (pc + kcur) * NR
                   : nullptr;
           const bool lastJr = jr + NR >= ncur;
-          t.colBegin = static_cast<int>(maxSz(nBegin, col0) - col0);
-          t.colEnd = static_cast<int>(minSz(minSz(nEnd, N), col0 + NR) - col0);
-          t.biasCol = colBias && !biasInit ? epi.bias + col0 : nullptr;
-          t.accInit = biasInit && pc == 0 ? epi.bias + col0 : nullptr;
+          // A range starting inside a pre-packed panel (a split over
+          // 16-channel vectors) skips the panel's vectors before it: the
+          // AVX-512 tile then starts at the first one it stores (B's rows
+          // keep their NR stride), rather than computing them masked off.
+          const size_t skip =
+              B.packed && kern.isa == Isa::Avx512 && nBegin > col0
+                  ? (nBegin - col0) / 16 * 16
+                  : 0;
+          t.b += skip;
+          t.colBegin = static_cast<int>(maxSz(nBegin, col0) - col0 - skip);
+          t.colEnd =
+              static_cast<int>(minSz(minSz(nEnd, N), col0 + NR) - col0 - skip);
+          t.biasCol = colBias && !biasInit ? epi.bias + col0 + skip : nullptr;
+          t.accInit = biasInit && pc == 0 ? epi.bias + col0 + skip : nullptr;
           for (size_t ir = 0; ir < mcur; ir += MR) {
             const size_t row0 = ic + ir;
             t.a = aBlock + (ir / MR) * aPanelStride;
@@ -190,13 +200,14 @@ void gemmDriver(const GemmKernel &kern, size_t M, size_t N, size_t K,
               t.prefetch = reinterpret_cast<const char *>(t.a);
               t.prefetchStep = 0;
             }
-            t.c = C + row0 * ldc + col0;
+            t.c = C + row0 * ldc + col0 + skip;
             t.rowBegin = static_cast<int>(maxSz(mBegin, row0) - row0);
             t.rowEnd =
                 static_cast<int>(minSz(minSz(mEnd, M), row0 + MR) - row0);
             t.biasRow = rowBias ? epi.bias + row0 : nullptr;
-            t.residual =
-                epi.residual ? epi.residual + row0 * epi.ldr + col0 : nullptr;
+            t.residual = epi.residual
+                             ? epi.residual + row0 * epi.ldr + col0 + skip
+                             : nullptr;
             withPost(t, [&] { kern.tile(t); });
           }
         }
