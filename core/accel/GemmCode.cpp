@@ -185,19 +185,22 @@ std::string genGemm(const Target &tg, const Layer &L,
   // left padding only on the first band and the right only on the last: its
   // input block's lines are one 2-D load of lines the image width apart in
   // DRAM, its output lines one 2-D store of lines the output width apart.
+  // (Whether to band: the selector's rule, on the whole memory; a band's
+  // width: on the rows the layer has, half of them for 16-bit rows.)
   constexpr size_t dX = 4;
-  const uint64_t actCap = tg.memRows(tg.memOf(Cls::Act)) / (in16 ? 2 : 1);
+  const uint64_t actMem = tg.memRows(tg.memOf(Cls::Act));
+  const uint64_t actCap = actMem / (in16 ? 2 : 1);
   const uint64_t outCap = tg.memRows(tg.memOf(Cls::Out)) / (g.out16 ? 2 : 1);
   const bool banded =
       !flat && !g.sum &&
-      !convLineFits(tg, g.W, Wp, g.OW, ekh, g.sh, actCap).empty();
+      !convLineFits(tg, g.W, Wp, g.OW, ekh, g.sh, actMem).empty();
   std::vector<int64_t> bandSizes; // the widest first
   if (banded) {
     const NTensor *ot =
         g.out >= 0 && size_t(g.out) < ts.size() ? &ts[size_t(g.out)] : nullptr;
     if (pool)
       return "a fused pool over a line in column bands (" +
-             convLineFits(tg, g.W, Wp, g.OW, ekh, g.sh, actCap) + ")";
+             convLineFits(tg, g.W, Wp, g.OW, ekh, g.sh, actMem) + ")";
     if (ot && ot->ilv)
       return "a transposed convolution's phase in column bands";
     for (int64_t k = 2; k <= g.OW && bandSizes.size() < 6; ++k) {

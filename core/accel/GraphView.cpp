@@ -110,10 +110,6 @@ uint64_t rowsOf(const Target &t, Cls c) { return t.memRows(t.memOf(c)); }
 const std::string &nameOf(const Target &t, Cls c) {
   return t.memories[size_t(t.memOf(c))].name;
 }
-// The longest line of rows the loads and the array ops address.
-int64_t lineMax(const Target &t) {
-  return std::min({t.maxX, t.maxY, t.maxInner, t.maxOuter});
-}
 // The engine running loads (for messages).
 const std::string &loadEngine(const Target &t) {
   return t.engines[size_t(t.engineFor(OpKind::Load))].name;
