@@ -967,7 +967,8 @@ def bands_case(rng):
     wider than a load's): it runs in column bands. Kernels 1 to 11 (1x1
     strided), strides 1 to 4, pads up to 3 per side (asymmetric too),
     dilation 2, a quarter depthwise and a tenth grouped, 400 to 1400 pixels
-    wide; a fifth with a residual add (fused, loaded in bands too)."""
+    wide (1x1: over 1023); a fifth with a residual add (fused, loaded in
+    bands too)."""
     k = int(rng.choice([1, 3, 3, 5, 7, 11]))
     s = int(rng.integers(2, 5)) if k == 1 else int(rng.integers(1, 5))
     d = 2 if k in (3, 5) and rng.random() < 0.2 else 1
@@ -986,7 +987,9 @@ def bands_case(rng):
     else:
         group, K = 1, int(rng.choice([8, 16, 20, 40]))
     H = max(1, ek - pads[0] - pads[2]) + int(rng.integers(0, 5))
-    W = int(rng.integers(400, 1401))
+    # (Wide enough that the kernel's lines of the padded width are over
+    # half of the activation memory at DIM 16, or a 1x1's line over a load's.)
+    W = int(rng.integers(1024 if k == 1 else max(400, 2100 // ek), 1401))
     OH = (H + pads[0] + pads[2] - ek) // s + 1
     OW = (W + pads[1] + pads[3] - ek) // s + 1
     cfg = {"N": 1, "C": C, "H": H, "W": W, "K": K, "k": k, "s": s, "d": d,
