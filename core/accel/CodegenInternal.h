@@ -84,6 +84,14 @@ uint64_t tensorBytes(const std::vector<NTensor> &ts, int k);
 // The image layout of a GEMM layer's constants (Pack.h) the scheduler reads.
 struct GemmTables;
 
+// Whether one output line of a convolution (input width W, padded Wp,
+// output width OW, ekh input lines at line stride sh) fits the layer's
+// fields and memories whole (`actRows`: the activation memory's rows the
+// layer may use): "" if so, else why. A line that does not runs in column
+// bands (genGemm); convLimits refuses what bands cannot do.
+std::string convLineFits(const Target &t, int64_t W, int64_t Wp, int64_t OW,
+                         int64_t ekh, int64_t sh, uint64_t actRows);
+
 // The per-layer schedulers: "" or why the layer cannot be scheduled.
 std::string genGemm(const Target &t, const Layer &L,
                     const std::vector<NTensor> &ts, const GemmTables &tb,

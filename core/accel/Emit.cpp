@@ -69,6 +69,23 @@ uint64_t moveRowsCount(const Target &t, int64_t rows) {
   return n;
 }
 
+void moveBand(const Target &t, std::vector<Op> &out, bool store, Cls c,
+              int64_t sram, uint64_t dram, int64_t lines, int64_t cols,
+              int64_t pitch, bool w16) {
+  const uint64_t rb = uint64_t(t.clsRowBytes(c)) * (w16 ? 2 : 1);
+  for (int64_t l = 0; l < lines; l += t.maxY) {
+    const int64_t y = std::min(t.maxY, lines - l);
+    const int64_t at = int64_t(dram + uint64_t(l * pitch) * rb);
+    out.push_back(store ? storeOp(t, c, sram + l * cols, at, y, cols, pitch)
+                        : loadOp(t, c, sram + l * cols, at, y, cols, pitch));
+    out.back().w16 = w16;
+  }
+}
+
+uint64_t moveBandCount(const Target &t, int64_t lines) {
+  return uint64_t(std::max<int64_t>(0, ceilDiv(lines, t.maxY)));
+}
+
 uint64_t repeatRowCount(const Target &t, int64_t rows) {
   return uint64_t(std::max<int64_t>(0, ceilDiv(rows, t.maxY)));
 }

@@ -27,6 +27,14 @@ uint64_t moveRowsCount(const Target &t, int64_t rows);
 void repeatRow(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
                uint64_t dram, int64_t rows);
 uint64_t repeatRowCount(const Target &t, int64_t rows);
+// A band of `lines` image lines of `cols` rows each, contiguous in the
+// memory of class `c` and `pitch` rows apart in DRAM (a column band of a
+// convolution's output or add operand), in as few 2-D loads or stores as
+// the size fields allow (cols <= Target::maxX); moveBandCount: how many.
+void moveBand(const Target &t, std::vector<Op> &out, bool store, Cls c,
+              int64_t sram, uint64_t dram, int64_t lines, int64_t cols,
+              int64_t pitch, bool w16 = false);
+uint64_t moveBandCount(const Target &t, int64_t lines);
 // Nearest upsampling by `up` as rows are stored: `rows` rows from `sram`,
 // one image line, each to `up` x `up` DRAM rows (its output line's first
 // row at `dram`, `pitch` bytes between output lines), as strided stores of

@@ -72,6 +72,28 @@ void widen16(const Target &tg, const GemmLayer &g, const GemmTables &tb,
 
 } // namespace
 
+std::string convLineFits(const Target &t, int64_t W, int64_t Wp, int64_t OW,
+                         int64_t ekh, int64_t sh, uint64_t actRows) {
+  const int64_t line = std::min({t.maxX, t.maxY, t.maxInner, t.maxOuter});
+  const int64_t ostride = t.ops[size_t(OpKind::Gemm)].max("act_ostride");
+  const int out = t.memOf(Cls::Out);
+  std::ostringstream os;
+  if (W > line || OW > line)
+    os << "image width " << W << " (lines of loads and array ops at most "
+       << line << " rows)";
+  else if (sh * Wp > ostride)
+    os << "stride x padded width " << sh * Wp
+       << " (the array op's act_ostride at most " << ostride << ")";
+  else if (uint64_t(ekh * Wp) > actRows / 2)
+    os << "one output line reads " << ekh << " lines of " << Wp
+       << " pixels, over half of " << actRows << " rows";
+  else if (uint64_t(OW) > t.memRows(out) / 4)
+    os << "output width " << OW << " (an output line must fit a quarter of "
+       << t.memories[size_t(out)].name << ", " << t.memRows(out) / 4
+       << " rows)";
+  return os.str();
+}
+
 std::string genGemm(const Target &tg, const Layer &L,
                     const std::vector<NTensor> &ts, const GemmTables &tb,
                     const CodegenOptions &opts, int biasPath, LayerCode &code,
@@ -130,7 +152,6 @@ std::string genGemm(const Target &tg, const Layer &L,
   // The pooled output size (fused pooling has no padding).
   const int64_t POH = pool ? (g.OH - g.pool.kh) / g.pool.s + 1 : g.OH;
   const int64_t POW = pool ? (g.OW - g.pool.kw) / g.pool.s + 1 : g.OW;
-  (void)ekw;
 
   sp::Problem p;
   p.spaces = spacesOf(tg, o.shareRows, o.paramReserve);
@@ -157,12 +178,57 @@ std::string genGemm(const Target &tg, const Layer &L,
   // it.
   enum { dN, dY, dKo, dKc, dH };
   const bool flat = g.flat;
+  // Column bands (dX, in the place of dH, which only sum layers have): an
+  // output line that does not fit whole (convLineFits) is computed in bands
+  // of output columns, each a loop over lines as a whole line is. A band
+  // reads its columns' windows, (bw - 1) * sw + ekw input columns, with the
+  // left padding only on the first band and the right only on the last: its
+  // input block's lines are one 2-D load of lines the image width apart in
+  // DRAM, its output lines one 2-D store of lines the output width apart.
+  // (Whether to band: the selector's rule, on the whole memory; a band's
+  // width: on the rows the layer has, half of them for 16-bit rows.)
+  constexpr size_t dX = 4;
+  const uint64_t actMem = tg.memRows(tg.memOf(Cls::Act));
+  const uint64_t actCap = actMem / (in16 ? 2 : 1);
+  const uint64_t outCap = tg.memRows(tg.memOf(Cls::Out)) / (g.out16 ? 2 : 1);
+  const bool banded =
+      !flat && !g.sum &&
+      !convLineFits(tg, g.W, Wp, g.OW, ekh, g.sh, actMem).empty();
+  std::vector<int64_t> bandSizes; // the widest first
+  if (banded) {
+    const NTensor *ot =
+        g.out >= 0 && size_t(g.out) < ts.size() ? &ts[size_t(g.out)] : nullptr;
+    if (pool)
+      return "a fused pool over a line in column bands (" +
+             convLineFits(tg, g.W, Wp, g.OW, ekh, g.sh, actMem) + ")";
+    if (ot && ot->ilv)
+      return "a transposed convolution's phase in column bands";
+    for (int64_t k = 2; k <= g.OW && bandSizes.size() < 6; ++k) {
+      const int64_t b = ceilDiv(g.OW, k);
+      const int64_t wb = std::min(Wp, (b - 1) * g.sw + ekw);
+      if ((bandSizes.empty() || bandSizes.back() != b) &&
+          uint64_t(b) <= outCap / 4 &&
+          convLineFits(tg, wb, wb, b, ekh, g.sh, actCap).empty())
+        bandSizes.push_back(b);
+    }
+    if (bandSizes.empty())
+      return "no column band fits: one output pixel reads " +
+             std::to_string(ekh) + " lines of " +
+             std::to_string(std::min(Wp, ekw)) + " pixels";
+  }
+  // The output columns and the padded input columns of a block's band.
+  auto bandW = [&](const std::vector<int64_t> &t) {
+    return banded ? t[dX] : g.OW;
+  };
+  auto bandWp = [&](const std::vector<int64_t> &t) {
+    return banded ? std::min(Wp, (t[dX] - 1) * g.sw + ekw) : Wp;
+  };
   // A strided 1x1 convolution without padding reads every sh-th line and
   // sw-th pixel: one load per output line picks those pixels (ysize = OW,
   // stride = sw rows), so the block is dense and one GEMM covers all its
   // rows (instead of one GEMM of OW rows per line, which wastes the array
   // when OW < lanes).
-  const bool sub = !flat && !g.sum && g.kh == 1 && g.kw == 1 &&
+  const bool sub = !flat && !g.sum && !banded && g.kh == 1 && g.kw == 1 &&
                    (g.sh > 1 || g.sw > 1) && g.pt == 0 && g.pb == 0 &&
                    g.pl == 0 && g.pr == 0 && g.sw <= tg.maxStride;
   const int64_t P = g.N * g.OH * g.OW;
@@ -212,6 +278,8 @@ std::string genGemm(const Target &tg, const Layer &L,
     }
     p.dims.push_back({"h", g.H, true, bands});
   }
+  if (banded)
+    p.dims.push_back({"x", g.OW, false, bandSizes});
   p.greedyDim = dY;
   p.fillDim = dKc;
   p.fillPieces = std::max(1u, o.fillPieces);
@@ -224,7 +292,7 @@ std::string genGemm(const Target &tg, const Layer &L,
     return pool ? (y - 1) * g.pool.s + g.pool.kh : y;
   };
   auto accRows = [&](const std::vector<int64_t> &t) {
-    return flat ? t[dY] : convLines(t[dY]) * g.OW;
+    return flat ? t[dY] : convLines(t[dY]) * bandW(t);
   };
   auto inLines = [&](int64_t y) {
     return std::min(g.H + g.pt + g.pb, (convLines(y) - 1) * g.sh + ekh);
@@ -234,17 +302,17 @@ std::string genGemm(const Target &tg, const Layer &L,
       return t[dH] * g.W * t[dKc];
     if (sub)
       return convLines(t[dY]) * g.OW * t[dKc];
-    return (flat ? t[dY] : inLines(t[dY]) * Wp) * t[dKc];
+    return (flat ? t[dY] : inLines(t[dY]) * bandWp(t)) * t[dKc];
   };
   // Of those, the rows read from the input (the rest is padding the load
   // writes): an interior block's lines, at most H (edge blocks read fewer).
   auto actDataRows = [&](const std::vector<int64_t> &t) {
     if (flat || sub || g.sum)
       return actRows(t);
-    return std::min(g.H, inLines(t[dY])) * g.W * t[dKc];
+    return std::min(g.H, inLines(t[dY])) * std::min(g.W, bandWp(t)) * t[dKc];
   };
   auto outRows = [&](const std::vector<int64_t> &t) {
-    return flat ? t[dY] : t[dY] * POW;
+    return flat ? t[dY] : t[dY] * (banded ? t[dX] : POW);
   };
   // The add's operand covers the conv rows (add before pool) or the
   // output rows.
@@ -257,6 +325,13 @@ std::string genGemm(const Target &tg, const Layer &L,
     actDims = {dN, dY, dKo, dKc};
   if (g.sum)
     actDims.push_back(dH);
+  // The operands a band selects: the input block and the output's.
+  auto px = [&](std::vector<size_t> d) {
+    if (banded)
+      d.push_back(dX);
+    return d;
+  };
+  actDims = px(actDims);
   auto u = [](int64_t v) { return uint64_t(v); };
   p.operands.push_back(operand(
       "act", tg.memOf(Cls::Act), sp::Role::Input, actDims,
@@ -272,13 +347,13 @@ std::string genGemm(const Target &tg, const Layer &L,
       }));
   p.operands.push_back(operand(
       "acc", tg.memOf(Cls::Acc),
-      g.requant ? sp::Role::Accumulator : sp::Role::Output, {dN, dY, dKo},
+      g.requant ? sp::Role::Accumulator : sp::Role::Output, px({dN, dY, dKo}),
       [&](const std::vector<int64_t> &t) { return u(accRows(t)); },
       [&](const std::vector<int64_t> &t) {
         return u(accRows(t) * lanes * 4);
       }));
   p.operands.push_back(
-      operand("bias", tg.memOf(Cls::Acc), sp::Role::Input, {dN, dY, dKo},
+      operand("bias", tg.memOf(Cls::Acc), sp::Role::Input, px({dN, dY, dKo}),
               nullptr, [&](const std::vector<int64_t> &t) {
                 return noBiasRows ? 0 : u(accRows(t) * lanes * 4);
               }));
@@ -301,7 +376,7 @@ std::string genGemm(const Target &tg, const Layer &L,
   p.operands.push_back(operand(
       "conv", tg.memOf(Cls::Out),
       pool || !g.requant ? sp::Role::Accumulator : sp::Role::Output,
-      {dN, dY, dKo},
+      px({dN, dY, dKo}),
       [&](const std::vector<int64_t> &t) {
         return u(g.requant ? accRows(t) : 0);
       },
@@ -309,13 +384,13 @@ std::string genGemm(const Target &tg, const Layer &L,
         return u(g.requant ? accRows(t) * lanes * (g.out16 ? 2 : 1) : 0);
       }));
   p.operands.push_back(operand(
-      "pool", tg.memOf(Cls::Out), sp::Role::Output, {dN, dY, dKo},
+      "pool", tg.memOf(Cls::Out), sp::Role::Output, px({dN, dY, dKo}),
       [&](const std::vector<int64_t> &t) { return u(pool ? outRows(t) : 0); },
       [&](const std::vector<int64_t> &t) {
         return u(pool ? outRows(t) * lanes : 0);
       }));
   p.operands.push_back(operand(
-      "add", tg.memOf(Cls::Out), sp::Role::Input, {dN, dY, dKo},
+      "add", tg.memOf(Cls::Out), sp::Role::Input, px({dN, dY, dKo}),
       [&](const std::vector<int64_t> &t) { return u(add ? addRows(t) : 0); },
       [&](const std::vector<int64_t> &t) {
         return u(add ? addRows(t) * lanes * (add16 ? 2 : 1) : 0);
@@ -363,7 +438,9 @@ std::string genGemm(const Target &tg, const Layer &L,
     ops[oParam].rows = ops[oParam].footprint;
     ops[oParam].engine = 1;
     ops[oAcc].transfers = [&](const std::vector<int64_t> &t) {
-      return g.requant ? 0 : moveRowsCount(tg, outRows(t));
+      return g.requant ? 0
+             : banded  ? moveBandCount(tg, t[dY])
+                       : moveRowsCount(tg, outRows(t));
     };
     ops[oAcc].rows = ops[oAcc].footprint;
     ops[oConv].transfers = [&](const std::vector<int64_t> &t) {
@@ -375,7 +452,8 @@ std::string genGemm(const Target &tg, const Layer &L,
                               : nullptr;
       return ot && ot->ilv
                  ? phaseStoreCount(tg, 0, outRows(t), g.OH, g.OW, ot->ilv)
-                 : moveRowsCount(tg, outRows(t));
+             : banded ? moveBandCount(tg, t[dY])
+                      : moveRowsCount(tg, outRows(t));
     };
     ops[oConv].rows = ops[oConv].footprint;
     ops[oConv].engine = 1;
@@ -387,6 +465,7 @@ std::string genGemm(const Target &tg, const Layer &L,
     ops[oAdd].transfers = [&](const std::vector<int64_t> &t) {
       return !add                   ? 0
              : g.add.otherBroadcast ? repeatRowCount(tg, addRows(t))
+             : banded               ? moveBandCount(tg, t[dY])
                                     : moveRowsCount(tg, addRows(t));
     };
     ops[oAdd].rows = ops[oAdd].footprint;
@@ -429,7 +508,8 @@ std::string genGemm(const Target &tg, const Layer &L,
     const int64_t ri1 = std::min<int64_t>(int64_t(rel.size()), ri0 + tile[dKc]);
     const int64_t lines = tile[dY];
     const int64_t cLines = flat ? 0 : convLines(lines);
-    uint64_t one = 0; // one (input tile, tap)
+    const int64_t ow = banded ? tile[dX] : g.OW; // the band's output columns
+    uint64_t one = 0;                            // one (input tile, tap)
     if (flat) {
       for (int64_t r0 = 0; r0 < lines; r0 += tg.maxInner)
         one += gemmCycles(tg, std::min(tg.maxInner, lines - r0));
@@ -443,19 +523,19 @@ std::string genGemm(const Target &tg, const Layer &L,
     } else if (tb.dw) { // a line streams (OW - 1) * sw + kw rows
       for (int64_t r0 = 0; r0 < cLines; r0 += maxDwOuter)
         one += gemmCycles(tg, std::min(maxDwOuter, cLines - r0) *
-                                  ((g.OW - 1) * g.sw + g.kw));
+                                  ((ow - 1) * g.sw + g.kw));
     } else if (g.sw == 1) {
       for (int64_t r0 = 0; r0 < cLines; r0 += tg.maxOuter)
-        one += gemmCycles(tg, std::min(tg.maxOuter, cLines - r0) * g.OW);
+        one += gemmCycles(tg, std::min(tg.maxOuter, cLines - r0) * ow);
     } else {
-      one = uint64_t(cLines) * gemmCycles(tg, g.OW);
+      one = uint64_t(cLines) * gemmCycles(tg, ow);
     }
     for (int64_t ri = ri0; ri < ri1; ++ri)
       for (int64_t tap = 0; tap < taps; ++tap)
         if (!tb.zero[size_t(ko)][size_t(ri * taps + tap)])
           cyc[0] += one;
     if (gemmBias && so[oAcc].begins) {
-      const int64_t rows = flat ? lines : cLines * g.OW;
+      const int64_t rows = flat ? lines : cLines * ow;
       for (int64_t r0 = 0; r0 < rows; r0 += tg.maxOuter)
         cyc[0] += gemmCycles(tg, std::min(tg.maxOuter, rows - r0));
     }
@@ -464,8 +544,8 @@ std::string genGemm(const Target &tg, const Layer &L,
     if (in16) // the two byte planes: every array op twice
       cyc[0] *= 2;
     if (so[oAcc].ends && g.requant) {
-      const int64_t rows = flat ? lines : cLines * g.OW;
-      const int64_t outN = flat ? lines : lines * POW;
+      const int64_t rows = flat ? lines : cLines * ow;
+      const int64_t outN = flat ? lines : lines * (banded ? ow : POW);
       cyc[1] += vectorCycles(tg, rows);
       if (add)
         cyc[1] += vectorCycles(tg, g.add.beforePool ? rows : outN);
@@ -555,7 +635,17 @@ std::string genGemm(const Target &tg, const Layer &L,
     // Conv lines of this tile and the input lines they read.
     const int64_t cy0 = flat ? 0 : (pool ? y0 * g.pool.s : y0);
     const int64_t cLines = flat ? 0 : convLines(lines);
-    const int64_t rows = flat ? lines : cLines * g.OW; // accumulator rows
+    // The band's output columns [x0, x0 + ow) and its input columns [ix0,
+    // ix1) (padding included; a whole line: the padded width), of which
+    // [vx0, vx1) are in the image.
+    const int64_t x0 = banded ? st.index[dX] * t.tile[dX] : 0;
+    const int64_t ow = banded ? std::min(g.OW, x0 + t.tile[dX]) - x0 : g.OW;
+    const int64_t ix0 = banded ? x0 * g.sw - g.pl : -g.pl;
+    const int64_t ix1 = banded ? (x0 + ow - 1) * g.sw - g.pl + ekw : g.W + g.pr;
+    const int64_t vx0 = std::max<int64_t>(0, ix0),
+                  vx1 = std::min<int64_t>(g.W, ix1);
+    const int64_t Wb = ix1 - ix0;
+    const int64_t rows = flat ? lines : cLines * ow; // accumulator rows
     // (A sum layer: its band of input lines.)
     const int64_t h0 = g.sum ? st.index[dH] * t.tile[dH] : 0;
     const int64_t h1 = g.sum ? std::min(g.H, h0 + t.tile[dH]) : 0;
@@ -587,11 +677,11 @@ std::string genGemm(const Target &tg, const Layer &L,
                        addr(g.in, ci, (n * g.H + (cy0 + r) * g.sh) * g.W), g.OW,
                        1, g.sw));
         } else {
-          sc.loads.push_back(loadOp(tg, Cls::Act,
-                                    slot(oAct) + q * blockLines * Wp,
-                                    addr(g.in, ci, (n * g.H + vy0) * g.W),
-                                    std::max<int64_t>(0, vy1 - vy0), g.W, g.W,
-                                    vy0 - iy0, iy1 - vy1, g.pl, g.pr));
+          sc.loads.push_back(
+              loadOp(tg, Cls::Act, slot(oAct) + q * blockLines * Wb,
+                     addr(g.in, ci, (n * g.H + vy0) * g.W + vx0),
+                     std::max<int64_t>(0, vy1 - vy0), vx1 - vx0, g.W, vy0 - iy0,
+                     iy1 - vy1, vx0 - ix0, ix1 - vx1));
         }
       }
     };
@@ -631,17 +721,21 @@ std::string genGemm(const Target &tg, const Layer &L,
                   tb.biasOff + uint64_t(ko * lanes * 4), rows);
       }
     };
-    const int64_t outP = flat ? y0 : (n * POH + y0) * POW; // first out pixel
-    const int64_t outN = flat ? lines : lines * POW;       // out rows
+    const int64_t outP =
+        flat ? y0 : (n * POH + y0) * POW + x0; // first out pixel
+    const int64_t outN = flat ? lines : lines * (banded ? ow : POW); // out rows
     // The add's rows: the conv rows of this tile (add before pool) or its
     // output rows.
-    const int64_t addP = g.add.beforePool ? (n * g.OH + cy0) * g.OW : outP;
+    const int64_t addP = g.add.beforePool ? (n * g.OH + cy0) * g.OW + x0 : outP;
     const int64_t addN = g.add.beforePool ? rows : outN;
     auto loadAdd = [&] {
       if (add && st.operands[oAdd].begins) {
         if (g.add.otherBroadcast)
           repeatRow(tg, sc.loads, Cls::Out, slot(oAdd),
                     addr(g.add.other, ko, 0), addN);
+        else if (banded) // (no pool: its conv lines are its output lines)
+          moveBand(tg, sc.loads, false, Cls::Out, slot(oAdd),
+                   addr(g.add.other, ko, addP), lines, ow, g.OW, add16);
         else
           moveRows(tg, sc.loads, false, Cls::Out, slot(oAdd),
                    addr(g.add.other, ko, addP), addN, add16);
@@ -741,13 +835,13 @@ std::string genGemm(const Target &tg, const Layer &L,
           continue;
         }
         if (tb.dw) { // one DwGemm per kernel row: its kw taps along the line
-          int64_t base = slot(oAct) + q * blockLines * Wp + tap * g.dh * Wp;
+          int64_t base = slot(oAct) + q * blockLines * Wb + tap * g.dh * Wb;
           for (int64_t r0 = 0; r0 < cLines; r0 += maxDwOuter) {
             int64_t m = std::min(maxDwOuter, cLines - r0);
             const bool dwBias = tb.dwBias && tap == 0;
-            Op d = dwgemmOp(tg, dwBias || rs, slot(oAcc) + r0 * g.OW,
-                            base + r0 * g.sh * Wp, wgt, g.OW, m, g.sh * Wp,
-                            g.OW, g.kw, g.sw, dwBias);
+            Op d = dwgemmOp(tg, dwBias || rs, slot(oAcc) + r0 * ow,
+                            base + r0 * g.sh * Wb, wgt, ow, m, g.sh * Wb, ow,
+                            g.kw, g.sw, dwBias);
             sc.compute.push_back(d);
             info.arrayMacs += uint64_t(streamedRows(d) * lanes * lanes);
           }
@@ -755,21 +849,21 @@ std::string genGemm(const Target &tg, const Layer &L,
         }
         int64_t ky = tap / g.kw, kx = tap % g.kw;
         int64_t base =
-            slot(oAct) + q * blockLines * Wp + ky * g.dh * Wp + kx * g.dw;
+            slot(oAct) + q * blockLines * Wb + ky * g.dh * Wb + kx * g.dw;
         if (g.sw == 1) {
           for (int64_t r0 = 0; r0 < cLines; r0 += tg.maxOuter) {
             int64_t m = std::min(tg.maxOuter, cLines - r0);
-            sc.compute.push_back(gemmOp(tg, rs, slot(oAcc) + r0 * g.OW,
-                                        base + r0 * g.sh * Wp, wgt, g.OW, m,
-                                        g.sh * Wp, g.OW));
-            info.arrayMacs += uint64_t(m * g.OW * lanes * lanes);
+            sc.compute.push_back(gemmOp(tg, rs, slot(oAcc) + r0 * ow,
+                                        base + r0 * g.sh * Wb, wgt, ow, m,
+                                        g.sh * Wb, ow));
+            info.arrayMacs += uint64_t(m * ow * lanes * lanes);
           }
         } else {
           for (int64_t r = 0; r < cLines; ++r) {
-            sc.compute.push_back(gemmOp(tg, rs, slot(oAcc) + r * g.OW,
-                                        base + r * g.sh * Wp, wgt, 1, g.OW,
-                                        g.sw, 1));
-            info.arrayMacs += uint64_t(g.OW * lanes * lanes);
+            sc.compute.push_back(gemmOp(tg, rs, slot(oAcc) + r * ow,
+                                        base + r * g.sh * Wb, wgt, 1, ow, g.sw,
+                                        1));
+            info.arrayMacs += uint64_t(ow * lanes * lanes);
           }
         }
       }
@@ -778,8 +872,12 @@ std::string genGemm(const Target &tg, const Layer &L,
     if (!st.operands[oAcc].ends)
       continue;
     if (!g.requant) {
-      moveRows(tg, sc.tail, true, Cls::Acc, slot(oAcc), addr(g.out, ko, outP),
-               outN);
+      if (banded)
+        moveBand(tg, sc.tail, true, Cls::Acc, slot(oAcc), addr(g.out, ko, outP),
+                 lines, ow, g.OW);
+      else
+        moveRows(tg, sc.tail, true, Cls::Acc, slot(oAcc), addr(g.out, ko, outP),
+                 outN);
       continue;
     }
     sc.tail.push_back(requantOp(tg, slot(oConv), slot(oAcc), rows,
@@ -811,6 +909,9 @@ std::string genGemm(const Target &tg, const Layer &L,
           uint64_t((ot->tileOffset + ko) * own.P * own.rowBytes());
       phaseStore(tg, sc.tail, Cls::Out, result, tile, outP, outN, g.OH, g.OW,
                  ot->ilv, ot->phase);
+    } else if (banded) {
+      moveBand(tg, sc.tail, true, Cls::Out, result, addr(g.out, ko, outP),
+               lines, ow, g.OW, g.out16);
     } else {
       moveRows(tg, sc.tail, true, Cls::Out, result, addr(g.out, ko, outP), outN,
                g.out16);

@@ -2,6 +2,7 @@
 // the host sends (ember.backend.v1.Graph) with producers, users and
 // constants, attribute readers, convolution geometry and the target's limits
 // on it, and weight folding.
+#include "CodegenInternal.h"
 #include "SelectInternal.h"
 
 #include <algorithm>
@@ -109,10 +110,6 @@ uint64_t rowsOf(const Target &t, Cls c) { return t.memRows(t.memOf(c)); }
 const std::string &nameOf(const Target &t, Cls c) {
   return t.memories[size_t(t.memOf(c))].name;
 }
-// The longest line of rows the loads and the array ops address.
-int64_t lineMax(const Target &t) {
-  return std::min({t.maxX, t.maxY, t.maxInner, t.maxOuter});
-}
 // The engine running loads (for messages).
 const std::string &loadEngine(const Target &t) {
   return t.engines[size_t(t.engineFor(OpKind::Load))].name;
@@ -124,10 +121,12 @@ std::string convLimits(const Target &t, const ConvGeom &g) {
   const Form *f = t.form("conv");
   const int64_t kmax = f ? f->kernelMax : 0, smax = f ? f->strideMax : 0,
                 dmax = f ? f->dilationMax : 0;
-  const uint64_t wgt = rowsOf(t, Cls::Wgt), act = rowsOf(t, Cls::Act),
-                 out = rowsOf(t, Cls::Out);
-  const int64_t line = lineMax(t);
-  const int64_t ostride = t.ops[size_t(OpKind::Gemm)].max("act_ostride");
+  const uint64_t wgt = rowsOf(t, Cls::Wgt), act = rowsOf(t, Cls::Act);
+  // A line that does not fit whole runs in column bands (convLineFits,
+  // genGemm): what is refused is a band of one output column that does not.
+  const int64_t stride = t.maxStride;
+  const int64_t ekh = (g.kh - 1) * g.dh + 1,
+                one = std::min(g.W + g.pl + g.pr, (g.kw - 1) * g.dw + 1);
   if (g.kh < 1 || g.kh > kmax || g.kw < 1 || g.kw > kmax)
     os << "kernel " << g.kh << "x" << g.kw << " (the target runs 1.." << kmax
        << ")";
@@ -145,19 +144,14 @@ std::string convLimits(const Target &t, const ConvGeom &g) {
            std::min({g.pt, g.pl, g.pb, g.pr}) < 0)
     os << "pads " << g.pt << "," << g.pl << "," << g.pb << "," << g.pr << " ("
        << loadEngine(t) << " pads at most " << t.maxPad << " per side)";
-  else if (g.W > line || g.OW > line)
-    os << "image width " << g.W << " (lines of loads and array ops at most "
-       << line << " rows)";
-  else if (g.sh * (g.W + g.pl + g.pr) > ostride)
-    os << "stride x padded width " << g.sh * (g.W + g.pl + g.pr)
-       << " (the array op's act_ostride at most " << ostride << ")";
-  else if (uint64_t(((g.kh - 1) * g.dh + 1) * (g.W + g.pl + g.pr)) > act / 2)
-    os << "one output line reads " << ((g.kh - 1) * g.dh + 1) << " lines of "
-       << (g.W + g.pl + g.pr) << " pixels, over half of " << nameOf(t, Cls::Act)
-       << " (" << act / 2 << " rows)";
-  else if (uint64_t(g.OW) > out / 4)
-    os << "output width " << g.OW << " (an output line must fit a quarter "
-       << "of " << nameOf(t, Cls::Out) << ", " << out / 4 << " rows)";
+  else if (g.W > stride || g.OW > stride)
+    os << "image width " << std::max(g.W, g.OW) << " (a column band's lines "
+       << "are a line apart in DRAM: strides of loads and stores at most "
+       << stride << " rows)";
+  else if (!convLineFits(t, one, one, 1, ekh, g.sh, act).empty())
+    os << "one output pixel reads " << ekh << " lines of " << one
+       << " pixels (its column band: "
+       << convLineFits(t, one, one, 1, ekh, g.sh, act) << ")";
   return os.str();
 }
 

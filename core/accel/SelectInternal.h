@@ -79,8 +79,6 @@ std::string convGeom(const View &v, const v1::Node &n, int x, int w, int y,
 // The rows of the memory holding class `c`, and its name.
 uint64_t rowsOf(const Target &t, Cls c);
 const std::string &nameOf(const Target &t, Cls c);
-// The longest line of rows the loads and the array ops address.
-int64_t lineMax(const Target &t);
 // The engine running loads (for messages).
 const std::string &loadEngine(const Target &t);
 // The target's limits on a convolution (its conv form and its fields).

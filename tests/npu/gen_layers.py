@@ -961,6 +961,45 @@ def shuffle_case(rng):
     return g, f"shuffle g{grp} of a {kind} C{C} K{K} {H}x{W}{tail}"
 
 
+def bands_case(rng):
+    """A convolution whose output line does not fit the NPU's memories whole
+    (its kernel's input lines over half of the activation memory, or a line
+    wider than a load's): it runs in column bands. Kernels 1 to 11 (1x1
+    strided), strides 1 to 4, pads up to 3 per side (asymmetric too),
+    dilation 2, a quarter depthwise and a tenth grouped, 400 to 1400 pixels
+    wide (1x1: over 1023); a fifth with a residual add (fused, loaded in
+    bands too)."""
+    k = int(rng.choice([1, 3, 3, 5, 7, 11]))
+    s = int(rng.integers(2, 5)) if k == 1 else int(rng.integers(1, 5))
+    d = 2 if k in (3, 5) and rng.random() < 0.2 else 1
+    ek = (k - 1) * d + 1
+    pads = [int(rng.integers(0, min(3, k - 1) + 1)) for _ in range(4)]
+    if rng.random() < 0.6:
+        pads = [pads[0]] * 4
+    mode = rng.random()
+    C = int(rng.choice([3, 8, 16, 24]))
+    if mode < 0.25:  # depthwise
+        C = int(rng.choice([8, 16, 24]))
+        group, K = C, C
+    elif mode < 0.35:
+        group = 2
+        C, K = 2 * int(rng.integers(2, 9)), 2 * int(rng.integers(2, 9))
+    else:
+        group, K = 1, int(rng.choice([8, 16, 20, 40]))
+    H = max(1, ek - pads[0] - pads[2]) + int(rng.integers(0, 5))
+    # (Wide enough that the kernel's lines of the padded width are over
+    # half of the activation memory at DIM 16, or a 1x1's line over a load's.)
+    W = int(rng.integers(1024 if k == 1 else max(400, 2100 // ek), 1401))
+    OH = (H + pads[0] + pads[2] - ek) // s + 1
+    OW = (W + pads[1] + pads[3] - ek) // s + 1
+    cfg = {"N": 1, "C": C, "H": H, "W": W, "K": K, "k": k, "s": s, "d": d,
+           "pads": pads, "group": group, "out_hw": [OH, OW]}
+    if rng.random() < 0.2:
+        cfg["residual"] = True
+    g, desc = conv_case(rng, cfg)
+    return g, "bands " + desc
+
+
 def conv_cfg(rng):
     k = int(rng.integers(1, 8))
     s = int(rng.integers(1, 3))
@@ -1032,6 +1071,10 @@ def main():
     ap.add_argument("--shuffle", type=int, default=24,
                     help="channel shuffle cases (shuffle_case), after the "
                          "fused 16-bit forms, with a seed of their own")
+    ap.add_argument("--bands", type=int, default=12,
+                    help="convolutions over lines too wide for the memories "
+                         "(bands_case: column bands), after the channel "
+                         "shuffles, with a seed of their own")
     args = ap.parse_args()
     import onnxruntime as ort
     rng = np.random.default_rng(args.seed)
@@ -1047,6 +1090,7 @@ def main():
     convt = np.random.default_rng(args.seed + 8000)
     wide4 = np.random.default_rng(args.seed + 9000)
     shuffled = np.random.default_rng(args.seed + 10000)
+    bands = np.random.default_rng(args.seed + 11000)
     n_placed = args.count + args.extra + args.placement
     n_wide = n_placed + args.wide
     n_resize = n_wide + args.resize
@@ -1055,10 +1099,13 @@ def main():
     n_wide3 = n_lanes + args.wide3
     n_convt = n_wide3 + args.convt
     n_wide4 = n_convt + args.wide4
-    for i in range(n_wide4 + args.shuffle):
+    n_shuffle = n_wide4 + args.shuffle
+    for i in range(n_shuffle + args.bands):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_wide4:
+        if i >= n_shuffle:
+            g, desc = bands_case(bands)
+        elif i >= n_wide4:
             g, desc = shuffle_case(shuffled)
         elif i >= n_convt:
             g, desc = wide_fused_case(wide4)

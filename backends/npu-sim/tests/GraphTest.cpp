@@ -244,6 +244,7 @@ void run(GB &b, const std::vector<HT> &inputs, const std::vector<HT> &want,
 
 struct ConvQ {
   int64_t N = 1, C = 6, H = 9, W = 8, K = 20, k = 3, s = 1, pad = 1, group = 1;
+  int64_t dil = 1;
   std::string xt = "u8", yt = "u8";
   bool wzp = false, relu = true;
 };
@@ -266,7 +267,7 @@ Built convChain(GB &b, std::mt19937 &rng, int x, const HT &xv, const ConvQ &q,
   int xz = b.constant(tag + ".xzp", HT{q.xt, {}, {xzpv}});
   int wz = q.wzp ? b.constant(tag + ".wzp", HT{"i8", {}, {wzpv}}) : -1;
   std::vector<int64_t> st = {q.s, q.s}, pads = {q.pad, q.pad, q.pad, q.pad},
-                       dl = {1, 1};
+                       dl = {q.dil, q.dil};
   HT acc = convInteger(xv, w, xzpv, wzpv, st, pads, dl, q.group);
   int a = b.value(tag + ".acc", "i32", acc.dims);
   std::vector<int> cin = {x, wc, xz};
@@ -277,6 +278,8 @@ Built convChain(GB &b, std::mt19937 &rng, int x, const HT &xv, const ConvQ &q,
   GB::setInts(cn, "kernel_shape", {q.k, q.k});
   GB::setInts(cn, "strides", st);
   GB::setInts(cn, "pads", pads);
+  if (q.dil != 1)
+    GB::setInts(cn, "dilations", dl);
   HT bias = randomT(rng, "i32", {q.K}, -20000, 20000);
   int bc = b.constant(tag + ".bias", bias);
   HT biased = acc;
@@ -329,6 +332,53 @@ TEST(NpuGraph, ConvBiasRequant) {
     run(b, {xv}, {c.yref}, "round " + std::to_string(round), 1);
     if (HasFatalFailure())
       return;
+  }
+}
+
+// Convolutions whose output line does not fit the memories whole (or is
+// wider than a load's line) run in column bands: AlexNet's first layer
+// (11x11, stride 4, 224 wide), a 3x3 over 900 pixels, depthwise and grouped
+// ones, padded, strided and dilated, up to 1300 pixels wide.
+TEST(NpuGraph, ConvColumnBands) {
+  std::mt19937 rng(11);
+  struct Case {
+    int64_t C, K, H, W, k, s, pad, group, dil;
+  };
+  const Case cases[] = {
+      {3, 16, 15, 224, 11, 4, 0, 1, 1},  // AlexNet's first layer
+      {3, 20, 19, 227, 11, 4, 2, 1, 1},  // padded, two output tiles
+      {8, 8, 5, 900, 3, 1, 1, 1, 1},     // 3 lines of 902 pixels
+      {16, 16, 6, 1100, 3, 2, 1, 16, 1}, // depthwise, wider than a line
+      {16, 24, 5, 900, 3, 1, 1, 2, 1},   // grouped
+      {8, 8, 7, 700, 3, 1, 2, 1, 2},     // dilated
+      {4, 8, 6, 1300, 5, 2, 2, 1, 1},    // 5x5 stride 2, 1300 wide
+      {16, 16, 9, 1000, 5, 1, 2, 16, 1}, // depthwise 5x5
+  };
+  int round = 0;
+  for (const Case &c : cases) {
+    ConvQ q;
+    q.C = c.C;
+    q.K = c.K;
+    q.H = c.H;
+    q.W = c.W;
+    q.k = c.k;
+    q.s = c.s;
+    q.pad = c.pad;
+    q.group = c.group;
+    q.dil = c.dil;
+    q.xt = round % 2 ? "u8" : "i8";
+    q.yt = round % 3 ? "u8" : "i8";
+    q.relu = round % 2 == 0;
+    GB b;
+    HT xv = randomT(rng, q.xt, {q.N, q.C, q.H, q.W}, q.xt == "u8" ? 0 : -128,
+                    q.xt == "u8" ? 255 : 127);
+    int x = b.input("x", q.xt, xv.dims);
+    Built bc = convChain(b, rng, x, xv, q, "l0");
+    b.output(bc.y);
+    run(b, {xv}, {bc.yref}, "case " + std::to_string(round), 1);
+    if (HasFatalFailure())
+      return;
+    ++round;
   }
 }
 

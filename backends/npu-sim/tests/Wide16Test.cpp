@@ -211,6 +211,29 @@ TEST(NpuWide16, ConvolutionsAgainstTheDefinition) {
             (s.out16 ? " out16" : " out8"));
 }
 
+// 16x8 layers whose output line does not fit whole run in column bands
+// (their loads and stores of a band's columns 16-bit rows a line apart):
+// an 11x11 stride 4 over 224 pixels, a 3x3 over 900, a depthwise 3x3
+// stride 2 over 1100 (wider than a load's line).
+TEST(NpuWide16, ColumnBands) {
+  std::vector<Spec> specs;
+  for (Spec s : {Spec{1, 3, 15, 224, 16, 11, 4, 0, 1, true, true},
+                 Spec{1, 16, 5, 900, 16, 3, 1, 1, 1, true, true},
+                 Spec{1, 16, 4, 1100, 16, 3, 2, 1, 16, true, true}})
+    for (auto [i16, o16] : {std::pair{true, true}, std::pair{true, false},
+                            std::pair{false, true}}) {
+      s.in16 = i16, s.out16 = o16;
+      specs.push_back(s);
+    }
+  uint32_t seed = 40;
+  for (const Spec &s : specs)
+    run(wideConv(s, seed++),
+        "C" + std::to_string(s.C) + " W" + std::to_string(s.W) + " k" +
+            std::to_string(s.k) + " s" + std::to_string(s.s) + " g" +
+            std::to_string(s.groups) + (s.in16 ? " in16" : " in8") +
+            (s.out16 ? " out16" : " out8"));
+}
+
 // A 16x8 layer requantizing to int8 with an output table (a clamp or an
 // activation between two 8-bit tensors after it, as the global mean of a
 // model whose last convolution is 16-bit): the table applies to the int8
