@@ -964,12 +964,15 @@ def shuffle_case(rng):
 def bands_case(rng):
     """A convolution whose output line does not fit the NPU's memories whole
     (its kernel's input lines over half of the activation memory, or a line
-    wider than a load's): it runs in column bands. Kernels 1 to 11 (1x1
+    wider than a load's): it runs in column bands. Kernels 1 to 7 (1x1
     strided), strides 1 to 4, pads up to 3 per side (asymmetric too),
     dilation 2, a quarter depthwise and a tenth grouped, 400 to 1400 pixels
     wide (1x1: over 1023); a fifth with a residual add (fused, loaded in
     bands too)."""
-    k = int(rng.choice([1, 3, 3, 5, 7, 11]))
+    # (Up to 7: an 11x11 kernel's weights for one channel tile exceed half
+    # of the weight memory at DIM 32, which refuses it for that; the unit
+    # test covers 11x11 in bands at DIM 16.)
+    k = int(rng.choice([1, 3, 3, 5, 7, 7]))
     s = int(rng.integers(2, 5)) if k == 1 else int(rng.integers(1, 5))
     d = 2 if k in (3, 5) and rng.random() < 0.2 else 1
     ek = (k - 1) * d + 1

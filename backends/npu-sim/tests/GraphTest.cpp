@@ -375,10 +375,16 @@ TEST(NpuGraph, ConvColumnBands) {
     int x = b.input("x", q.xt, xv.dims);
     Built bc = convChain(b, rng, x, xv, q, "l0");
     b.output(bc.y);
-    run(b, {xv}, {bc.yref}, "case " + std::to_string(round), 1);
+    ++round;
+    // (An 11x11 kernel's weights for one channel tile exceed half of the
+    // weight memory at DIM 32: refused for that, not for its lines.)
+    const std::vector<std::string> why = whyNot(npuTarget(), b.g);
+    if (!why.empty() && why[0].find("its weights for one input channel tile") !=
+                            std::string::npos)
+      continue;
+    run(b, {xv}, {bc.yref}, "case " + std::to_string(round - 1), 1);
     if (HasFatalFailure())
       return;
-    ++round;
   }
 }
 
