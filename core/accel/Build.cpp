@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <numeric>
 #include <set>
 
 namespace ember::accel::sel {
@@ -1020,8 +1021,17 @@ struct Builder {
     for (int k : p->nodes)
       L.nodes.push_back(v.g.nodes(k).name());
     GemmLayer &g = L.gemm;
+    selectChannels(g, v.dims(x), p->perm);
     g.in = in;
-    const auto d = v.dims(x);
+    g.requant = true;
+    pending[y] = {std::move(L), true, "requant"};
+  }
+
+  // A 1x1 GEMM over a map of dims d whose output channel o is input channel
+  // from[o]: 0/1 weights, no bias, requantization by exactly 1 (multiplier
+  // 2^30, shift 1), so the stored values are unchanged.
+  static void selectChannels(GemmLayer &g, const std::vector<int64_t> &d,
+                             const std::vector<int64_t> &from) {
     g.C = g.K = d[1];
     if (d.size() == 4) {
       g.N = d[0], g.H = g.OH = d[2], g.W = g.OW = d[3];
@@ -1031,12 +1041,10 @@ struct Builder {
     g.flat = true;
     g.w.assign(size_t(g.K * g.C), 0);
     for (int64_t o = 0; o < g.K; ++o)
-      g.w[size_t(o * g.C + p->perm[size_t(o)])] = 1;
+      g.w[size_t(o * g.C + from[size_t(o)])] = 1;
     g.bias.assign(size_t(g.K), 0);
     g.rq.mult.assign(size_t(g.K), int32_t(1) << 30);
     g.rq.shift.assign(size_t(g.K), 1);
-    g.requant = true;
-    pending[y] = {std::move(L), true, "requant"};
   }
 
   // Split along channels at whole tiles: each part is a view of the input's
@@ -1077,19 +1085,9 @@ struct Builder {
     L.name = v.name(x) + "/copy";
     L.nodes = {v.g.nodes(s).name()};
     GemmLayer &g = L.gemm;
-    g.C = g.K = d[1];
-    if (d.size() == 4) {
-      g.N = d[0], g.H = g.OH = d[2], g.W = g.OW = d[3];
-    } else {
-      g.N = 1, g.H = g.OH = 1, g.W = g.OW = prod(d, 0, d.size()) / d[1];
-    }
-    g.flat = true;
-    g.w.assign(size_t(g.K * g.C), 0);
-    for (int64_t k = 0; k < g.K; ++k)
-      g.w[size_t(k * g.C + k)] = 1;
-    g.bias.assign(size_t(g.K), 0);
-    g.rq.mult.assign(size_t(g.K), int32_t(1) << 30);
-    g.rq.shift.assign(size_t(g.K), 1);
+    std::vector<int64_t> same(static_cast<size_t>(d[1]));
+    std::iota(same.begin(), same.end(), int64_t(0));
+    selectChannels(g, d, same);
     g.in = laneView(x, g);
     if (g.in < 0)
       return -1;

@@ -9,18 +9,6 @@
 
 namespace ember::accel::sel {
 
-namespace {
-
-// The one node reading value x (and nothing else: not a partition output),
-// or -1.
-int soleReader(const View &v, int x) {
-  if (x < 0 || v.outUses[size_t(x)] || v.users[size_t(x)].size() != 1)
-    return -1;
-  return v.users[size_t(x)][0];
-}
-
-} // namespace
-
 std::string ilvPattern(const View &v, int ci, IlvPattern &p) {
   const v1::Node &c = v.g.nodes(ci);
   const int y = v.out(c);
@@ -40,7 +28,7 @@ std::string ilvPattern(const View &v, int ci, IlvPattern &p) {
   for (int k = 0; k < c.inputs_size(); ++k) {
     const int x = c.inputs(k);
     if (x < 0 || v.constant[size_t(x)] || v.dims(x) != xd ||
-        v.dtype(x) != v.dtype(y) || soleReader(v, x) != ci)
+        v.dtype(x) != v.dtype(y) || v.soleReader(x) != ci)
       return "a map that is not one of s x s equal maps read by the Concat "
              "alone";
     for (int q : p.phases)
@@ -49,16 +37,16 @@ std::string ilvPattern(const View &v, int ci, IlvPattern &p) {
     p.phases.push_back(x);
   }
   const int64_t N = xd[0], K = xd[1], H = xd[2], W = xd[3];
-  const int r1 = soleReader(v, y);
+  const int r1 = v.soleReader(y);
   if (r1 < 0 || v.g.nodes(r1).op() != "Reshape" ||
       v.in(v.g.nodes(r1), 0) != y ||
       v.dims(v.out(v.g.nodes(r1))) != std::vector<int64_t>{N, s, s, K, H, W})
     return "the Concat is not reshaped to [N, s, s, K, H, W] alone";
-  const int t = soleReader(v, v.out(v.g.nodes(r1)));
+  const int t = v.soleReader(v.out(v.g.nodes(r1)));
   if (t < 0 || v.g.nodes(t).op() != "Transpose" ||
       aInts(v.g.nodes(t), "perm", {}) != std::vector<int64_t>{0, 3, 4, 1, 5, 2})
     return "the reshape is not transposed by [0, 3, 4, 1, 5, 2] alone";
-  const int r2 = soleReader(v, v.out(v.g.nodes(t)));
+  const int r2 = v.soleReader(v.out(v.g.nodes(t)));
   if (r2 < 0 || v.g.nodes(r2).op() != "Reshape" ||
       v.dims(v.out(v.g.nodes(r2))) != std::vector<int64_t>{N, K, s * H, s * W})
     return "the transpose is not reshaped to [N, K, s H, s W] alone";

@@ -18,14 +18,6 @@ namespace ember::accel::sel {
 
 namespace {
 
-// The one node reading value x (and nothing else: not a partition output),
-// or -1.
-int soleReader(const View &v, int x) {
-  if (x < 0 || v.outUses[size_t(x)] || v.users[size_t(x)].size() != 1)
-    return -1;
-  return v.users[size_t(x)][0];
-}
-
 // A shape's axes of more than one element (size-1 axes move freely).
 std::vector<int> bigAxes(const std::vector<int64_t> &s) {
   std::vector<int> a;
@@ -143,7 +135,7 @@ std::string permPattern(const View &v, int first, PermPattern &p) {
       p.perm = src;
       return "";
     }
-    i = soleReader(v, y);
+    i = v.soleReader(y);
   }
   p = PermPattern();
   return "not a chain of Reshape and Transpose nodes that only reorders the "

@@ -48,6 +48,13 @@ struct View {
   size_t uses(int v) const {
     return users[size_t(v)].size() + size_t(outUses[size_t(v)]);
   }
+  // The one node reading value x (and nothing else: not a partition
+  // output), or -1.
+  int soleReader(int x) const {
+    if (x < 0 || outUses[size_t(x)] || users[size_t(x)].size() != 1)
+      return -1;
+    return users[size_t(x)][0];
+  }
   int in(const v1::Node &n, int i) const {
     return i < n.inputs_size() ? n.inputs(i) : -1;
   }
