@@ -150,6 +150,22 @@ TEST(Activation, EveryPathComputesTheLoweredOpsBitForBit) {
   }
 }
 
+// How many of y[0, n) differ from the reference's bits for x (a NaN
+// wanted: any NaN), reporting the first few (`before` reported already).
+size_t countMismatches(PostActivation kind, const std::vector<float> &x,
+                       const std::vector<float> &y, size_t n, size_t before) {
+  size_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const float want = reference({kind}, x[i]);
+    if (std::isnan(want) ? !std::isnan(y[i]) : bitsOf(y[i]) != bitsOf(want)) {
+      if (before + bad++ < 5)
+        ADD_FAILURE() << "x bits " << std::hex << bitsOf(x[i]) << ": " << y[i]
+                      << " != " << want;
+    }
+  }
+  return bad;
+}
+
 // The vector paths' x / 6 (a product and two FMAs, ActivationBody.inc)
 // gives HardSwish's bits on every f32 input.
 TEST(Activation, HardSwishOnEveryInput) {
@@ -168,15 +184,7 @@ TEST(Activation, HardSwishOnEveryInput) {
       y = x;
       postActivation({PostActivation::HardSwish}, y.data(), kBlock, nullptr, 0,
                      1, kBlock, isa);
-      for (size_t i = 0; i < kBlock; ++i) {
-        const float want = reference({PostActivation::HardSwish}, x[i]);
-        if (std::isnan(want) ? !std::isnan(y[i])
-                             : bitsOf(y[i]) != bitsOf(want)) {
-          if (bad++ < 5)
-            ADD_FAILURE() << "x bits " << std::hex << bitsOf(x[i]) << ": "
-                          << y[i] << " != " << want;
-        }
-      }
+      bad += countMismatches(PostActivation::HardSwish, x, y, kBlock, bad);
     }
     EXPECT_EQ(bad, 0u);
   }
@@ -207,15 +215,7 @@ TEST(Activation, SigmoidAndSiluOnASweepOfEveryBinade) {
         }
         std::copy(x.begin(), x.begin() + ptrdiff_t(n), y.begin());
         postActivation({kind}, y.data(), n, nullptr, 0, 1, n, isa);
-        for (size_t i = 0; i < n; ++i) {
-          const float want = reference({kind}, x[i]);
-          if (std::isnan(want) ? !std::isnan(y[i])
-                               : bitsOf(y[i]) != bitsOf(want)) {
-            if (bad++ < 5)
-              ADD_FAILURE() << "x bits " << std::hex << bitsOf(x[i]) << ": "
-                            << y[i] << " != " << want;
-          }
-        }
+        bad += countMismatches(kind, x, y, n, bad);
       }
       EXPECT_EQ(bad, 0u);
     }
