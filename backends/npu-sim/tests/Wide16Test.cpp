@@ -618,15 +618,16 @@ TEST(NpuStripes, SixteenBitPairs) {
         std::tuple{true, false, true}}) {
     const std::string w = std::string(in16 ? "16" : "8") + " -> " +
                           (mid16 ? "16" : "8") + " -> " + (out16 ? "16" : "8");
-    // 1x1 expand 8 -> 48 over 40 x 37 (3 channel tiles at DIM 16), into a
-    // depthwise 3x3 with padding 1.
+    // 1x1 expand 8 -> 3 DIM over 40 x 37 (3 channel tiles at every DIM:
+    // 4,440 rows), into a depthwise 3x3 with padding 1.
+    const int64_t e = 3 * npu::kDim, f = 4 * npu::kDim;
     pairs.push_back({"expand into depthwise, " + w,
-                     {1, 8, 40, 37, 48, 1, 1, 0, 1, in16, mid16},
-                     {1, 48, 40, 37, 48, 3, 1, 1, 48, mid16, out16}});
-    // 3x3 5 -> 64 over 36 x 29, into a flat 1x1 64 -> 24.
+                     {1, 8, 40, 37, e, 1, 1, 0, 1, in16, mid16},
+                     {1, e, 40, 37, e, 3, 1, 1, e, mid16, out16}});
+    // 3x3 5 -> 4 DIM over 36 x 29, into a flat 1x1 4 DIM -> 24.
     pairs.push_back({"3x3 into 1x1, " + w,
-                     {1, 5, 36, 29, 64, 3, 1, 1, 1, in16, mid16},
-                     {1, 64, 36, 29, 24, 1, 1, 0, 1, mid16, out16}});
+                     {1, 5, 36, 29, f, 3, 1, 1, 1, in16, mid16},
+                     {1, f, 36, 29, 24, 1, 1, 0, 1, mid16, out16}});
   }
   // Different int16 clamps on the two sides (a Relu's, then none): the
   // interleaved requantizations each need their own RQ16 registers; biases
@@ -652,7 +653,7 @@ TEST(NpuStripes, SixteenBitPairs) {
       return;
     ASSERT_EQ(on.layers.size(), 2u) << pr.what;
     // The tensor is too large for the out memory whole (never cascaded), and
-    // the mechanism runs every pair at any DIM.
+    // the mechanism runs every pair (the same tiles and rows at any DIM).
     EXPECT_FALSE(off.layers[0].cascadedOut) << pr.what;
     EXPECT_TRUE(on.layers[0].stripedOut)
         << pr.what << ": " << on.layers[0].notStriped;
