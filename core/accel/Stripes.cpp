@@ -18,6 +18,10 @@
 // each consumer unit after the producer units that write what it reads, and
 // each producer unit after the consumer units still reading the ring rows it
 // overwrites.
+//
+// An int16 tensor's ring is of 16-bit rows (row pairs: the lower half of the
+// out memory, the high bytes half the memory up); a memory either layer uses
+// at 16 bits is shared in quarters (stripeLayers).
 #include "Stripes.h"
 #include "Cascade.h"
 #include "Emit.h"
