@@ -43,7 +43,7 @@ std::string storedRows(const std::vector<Op> &tail, size_t k, uint64_t lo,
                        uint64_t rb, StoredRows &out);
 
 // The rules for keeping tensor `tensor` between layers i and i + 1 on chip
-// that hold whatever the code: an int8 activation of its own storage,
+// that hold whatever the code: an int8 or int16 activation of its own storage,
 // neither an input nor an output of the program, referenced by layers i and
 // i + 1 only.
 bool cascadableTensor(const std::vector<NTensor> &ts, const LayerProgram &lp,

@@ -122,7 +122,8 @@ uint64_t tensorBytes(const std::vector<NTensor> &ts, int k) {
 // together they need more than the memory: the next layer's weights can then
 // load while the layer before still computes (weight prefetch).
 Slots allocate(const Target &tg, const sp::Problem &p, const sp::Tiling &t,
-               bool fromTop, uint64_t paramReserve) {
+               bool fromTop, uint64_t paramReserve,
+               const std::vector<int64_t> *tops) {
   Slots s;
   std::vector<int64_t> cursor(p.spaces.size(), 0);
   s.base.resize(p.operands.size());
@@ -131,9 +132,12 @@ Slots allocate(const Target &tg, const sp::Problem &p, const sp::Tiling &t,
     int64_t n = op.footprint ? int64_t(op.footprint(t.tile)) : 0;
     for (unsigned sl = 0; sl < t.slots[k]; ++sl) {
       cursor[op.space] += n;
-      const int64_t top =
-          int64_t(tg.memRows(int(op.space))) -
-          (int(op.space) == tg.memOf(Cls::Param) ? int64_t(paramReserve) : 0);
+      const int64_t top = tops && op.space < tops->size()
+                              ? (*tops)[op.space]
+                              : int64_t(tg.memRows(int(op.space))) -
+                                    (int(op.space) == tg.memOf(Cls::Param)
+                                         ? int64_t(paramReserve)
+                                         : 0);
       s.base[k].push_back(fromTop ? top - cursor[op.space]
                                   : cursor[op.space] - n);
     }

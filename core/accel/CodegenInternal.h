@@ -70,9 +70,12 @@ struct Slots {
   std::vector<std::vector<int64_t>> base; // per operand, per slot
   std::string error;
 };
+// `tops` (with fromTop): per memory, the row the slots end below instead of
+// the memory's top (a 16-bit layer's lower halves, Stripes.h).
 Slots allocate(const Target &t, const scratchpad::Problem &p,
                const scratchpad::Tiling &tl, bool fromTop,
-               uint64_t paramReserve = 0);
+               uint64_t paramReserve = 0,
+               const std::vector<int64_t> *tops = nullptr);
 
 // "n=1x1 y=4x3 ..." of a tiling.
 std::string tilingText(const scratchpad::Problem &p,

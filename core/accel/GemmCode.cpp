@@ -121,8 +121,10 @@ std::string genGemm(const Target &tg, const Layer &L,
     return "an output table on a 16-bit result";
   // A 16-bit layer keeps its blocks in the lower halves of the memories its
   // row pairs use (Target::wide16), so its slots are allocated from the
-  // bottom.
+  // bottom; one side of a striped pair that takes its slots from the top
+  // (Stripes.h) takes them from the top of those lower halves.
   CodegenOptions o = opts;
+  const bool topOfHalves = wide && opts.striped && opts.slotsFromTop;
   if (wide)
     o.slotsFromTop = false;
   const int64_t maxDwOuter = tg.has(OpKind::DwGemm)
@@ -562,7 +564,25 @@ std::string genGemm(const Target &tg, const Layer &L,
     if (c.bias < 0)
       c.bias = path;
   const sp::Tiling &t = plan.tiling;
-  Slots slots = allocate(tg, p, t, o.slotsFromTop, o.paramReserve);
+  std::vector<int64_t> tops;
+  if (topOfHalves)
+    for (size_t m = 0; m < p.spaces.size(); ++m) {
+      const int mem = int(m);
+      const bool halved = mem == tg.memOf(Cls::Out)
+                              ? g16.out16
+                              : in16 && (mem == tg.memOf(Cls::Act) ||
+                                         mem == tg.memOf(Cls::Acc) ||
+                                         mem == tg.memOf(Cls::Param));
+      const int64_t reserve = mem == tg.memOf(Cls::Param)
+                                  ? std::max<int64_t>(int64_t(o.paramReserve),
+                                                      tb.lut ? tg.lutRows() : 0)
+                                  : 0;
+      tops.push_back(
+          (halved ? int64_t(tg.memRows(mem) / 2) : int64_t(tg.memRows(mem))) -
+          reserve);
+    }
+  Slots slots = allocate(tg, p, t, o.slotsFromTop || topOfHalves,
+                         o.paramReserve, topOfHalves ? &tops : nullptr);
   if (!slots.error.empty())
     return slots.error;
   {

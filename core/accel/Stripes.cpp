@@ -18,6 +18,10 @@
 // each consumer unit after the producer units that write what it reads, and
 // each producer unit after the consumer units still reading the ring rows it
 // overwrites.
+//
+// An int16 tensor's ring is of 16-bit rows (row pairs: the lower half of the
+// out memory, the high bytes half the memory up); a memory either layer uses
+// at 16 bits is shared in quarters (stripeLayers).
 #include "Stripes.h"
 #include "Cascade.h"
 #include "Emit.h"
@@ -170,6 +174,18 @@ std::map<int64_t, int64_t> setupRegs(const LayerCode &c) {
   return m;
 }
 
+// Whether layer L keeps 16-bit rows (row pairs) in memory `mem`: a 16x8
+// layer in the act, accumulator and parameter memories, a layer with an
+// int16 result in the out memory (the code generator's halving, GemmCode.cpp).
+bool halves16(const Target &t, const Layer &L, int mem) {
+  if (L.kind != Layer::Kind::Gemm)
+    return false;
+  if (mem == t.memOf(Cls::Out))
+    return L.gemm.out16;
+  return L.gemm.in16 && (mem == t.memOf(Cls::Act) || mem == t.memOf(Cls::Acc) ||
+                         mem == t.memOf(Cls::Param));
+}
+
 } // namespace
 
 std::vector<char> stripeCandidates(const Target &tg, const LayerProgram &lp,
@@ -320,7 +336,21 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
   // The ring: the largest gap of the out memory that neither layer uses, R
   // pixels per channel tile (whole lines when it holds one and the producer's
   // widest block).
+  // A 16-bit tensor's ring is of 16-bit rows: row pairs, in the lower half
+  // with their high bytes half the memory up, both free.
   Ranges used = std::move(usedOut);
+  const uint64_t ringEnd = T.i16 ? outRows / 2 : outRows;
+  if (T.i16) {
+    Ranges folded;
+    for (const auto &r : used) {
+      if (r.first < ringEnd)
+        folded.push_back({r.first, std::min(r.second, ringEnd)});
+      if (r.second > ringEnd)
+        folded.push_back(
+            {std::max(r.first, ringEnd) - ringEnd, r.second - ringEnd});
+    }
+    used = std::move(folded);
+  }
   std::sort(used.begin(), used.end());
   uint64_t at = 0, best = 0, bestAt = 0;
   for (const auto &r : used) {
@@ -330,8 +360,8 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
     }
     at = std::max(at, r.second);
   }
-  if (outRows > at && outRows - at > best) {
-    best = outRows - at;
+  if (ringEnd > at && ringEnd - at > best) {
+    best = ringEnd - at;
     bestAt = at;
   }
   int64_t R = int64_t(best) / tiles;
@@ -342,8 +372,8 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
     R -= R % W;
   if (R < widest)
     return t.memories[size_t(outMem)].name + " has " + std::to_string(best) +
-           " free rows, not a ring of " + std::to_string(widest) +
-           " pixels per channel tile";
+           (T.i16 ? " free 16-bit rows" : " free rows") + ", not a ring of " +
+           std::to_string(widest) + " pixels per channel tile";
   const int64_t ring = int64_t(bestAt);
 
   // Interleave: a consumer unit once every span it reads is written, a
@@ -390,10 +420,11 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
   }
 
   // The setups' registers: a value both set differently is dropped from the
-  // consumer's setup when the consumer does not use it, else the producer
-  // must not use it after the consumer's setup (its first unit) has run.
-  // That takes the producer's setup first, so that the consumer's value is
-  // the one in effect for the consumer (its first unit reads lines the
+  // consumer's setup when the consumer does not use it; when both use it,
+  // each unit that uses it after the other layer's value was set sets its
+  // own again first (a register write goes to the queue of the engine that
+  // reads the register, so it takes effect in program order there). The
+  // producer's setup comes first (the consumer's first unit reads lines the
   // producer writes, so it always comes later; checked).
   if (order.front().first != 0)
     return "the consumer's setup would run before the producer's";
@@ -407,20 +438,25 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
   };
   if (loadsTable(prod) && loadsTable(cons))
     return "both layers load an output table";
-  auto uses = [&t](const LayerCode &c, int64_t reg) {
+  auto opUses = [&t](const Op &in, int64_t reg) {
+    if (reg == t.regs[size_t(Reg::PadValue)])
+      return (in.kind == OpKind::Load || in.kind == OpKind::Copy) &&
+             (in.padTop || in.padBottom || in.padLeft || in.padRight);
+    if (reg == t.regs[size_t(Reg::Rq16Min)] ||
+        reg == t.regs[size_t(Reg::Rq16Max)])
+      return in.kind == OpKind::Requant && in.out16;
+    return in.kind == OpKind::Pool || in.kind == OpKind::VAdd;
+  };
+  auto uses = [&](const LayerCode &c, int64_t reg) {
     for (const StepCode &sc : c.steps)
       for (const auto *v : {&sc.loads, &sc.compute, &sc.tail})
-        for (const Op &in : *v) {
-          const bool padded =
-              (in.kind == OpKind::Load || in.kind == OpKind::Copy) &&
-              (in.padTop || in.padBottom || in.padLeft || in.padRight);
-          const bool vec = in.kind == OpKind::Pool || in.kind == OpKind::VAdd;
-          if (reg == t.regs[size_t(Reg::PadValue)] ? padded : vec)
+        for (const Op &in : *v)
+          if (opUses(in, reg))
             return true;
-        }
     return false;
   };
   std::map<int64_t, int64_t> pr = setupRegs(prod), cr = setupRegs(cons);
+  std::vector<std::pair<int64_t, std::pair<int64_t, int64_t>>> both;
   for (const auto &kv : pr) {
     auto it = cr.find(kv.first);
     if (it == cr.end() || it->second == kv.second)
@@ -432,11 +468,9 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
           kept.push_back(in);
       cons.setup = std::move(kept);
     } else if (uses(prod, kv.first)) {
-      return "the two layers set register " + std::to_string(kv.first) +
-             " differently";
+      both.push_back({kv.first, {kv.second, it->second}});
     }
   }
-
   // Rewrite the producer: vector results into the ring, stores dropped.
   std::map<std::pair<size_t, size_t>, const Write *> writeAt;
   for (const Write &x : writes)
@@ -491,10 +525,56 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
         continue;
       }
       const Op &in = loads[k];
+      const size_t from = nl.size();
       ringMoves(t, in, int64_t((uint64_t(in.dram) - lo) / rb), P, R, ring, nl);
+      for (size_t j = from; j < nl.size(); ++j)
+        nl[j].w16 = in.w16; // 16-bit rows: the ring's row pairs
     }
     loads = std::move(nl);
   }
+  // The registers both layers use, set again where the other's value is in
+  // effect. Walk the order: unit u > 0 of a layer holds step u's loads and step
+  // u - 1's compute and tail (Stripes.h, layerUnitCount); a register read
+  // by vector ops is set again at the head of the tail, one read by loads
+  // and copies at the head of the loads.
+  for (const auto &[reg, values] : both) {
+    int current = 0; // whose value is in effect: the producer's setup first
+    std::vector<std::pair<size_t, size_t>> at[2]; // (unit, 0: loads, 1: tail)
+    for (const auto &[side, u] : order) {
+      LayerCode &c = side == 0 ? prod : cons;
+      if (u == 0) {
+        current = side; // its setup sets its value
+        continue;
+      }
+      bool loadsUse = false, tailUses = false;
+      if (u < c.steps.size())
+        for (const Op &in : c.steps[u].loads)
+          loadsUse = loadsUse || opUses(in, reg);
+      for (const Op &in : c.steps[u - 1].tail)
+        tailUses = tailUses || opUses(in, reg);
+      if (!loadsUse && !tailUses)
+        continue;
+      if (current != side) {
+        at[side].push_back({u, loadsUse ? 0 : 1});
+        current = side;
+      }
+    }
+    for (int side : {0, 1}) {
+      LayerCode &c = side == 0 ? prod : cons;
+      const int64_t value = side == 0 ? values.first : values.second;
+      Op set; // the layer's own register write (its engine), its value
+      for (const Op &in : c.setup)
+        if (in.kind == OpKind::SetReg && in.reg == reg)
+          set = in;
+      set.value = value;
+      for (const auto &[u, where] : at[side]) {
+        std::vector<Op> &v =
+            where == 0 ? c.steps[u].loads : c.steps[u - 1].tail;
+        v.insert(v.begin(), set);
+      }
+    }
+  }
+
   codes[i] = std::move(prod);
   codes[i + 1] = std::move(cons);
   pair.producer = i;
@@ -530,6 +610,8 @@ void stripeLayers(const Target &t, std::vector<LayerCode> &codes,
           "no gain (the array alone is " + pct(compute) + " of the two apart)";
       continue;
     }
+    const int mid = layerOutput(lp.layers[i]);
+    const bool tensor16 = mid >= 0 && ts[size_t(mid)].i16;
     const LayerCode keepP = codes[i], keepC = codes[i + 1];
     const LayerInfo infoP = infos[i], infoC = infos[i + 1];
     // Half of each memory per layer; of the out memory, a half or three
@@ -541,11 +623,32 @@ void stripeLayers(const Target &t, std::vector<LayerCode> &codes,
     std::string why; // of the last share tried, when neither is kept
     for (int64_t ringShare : {2, 3}) {
       std::vector<uint64_t> share;
-      for (size_t m = 0; m < t.memories.size(); ++m)
-        share.push_back(t.memories[m].rows / 2);
-      const int64_t outRows = int64_t(t.memRows(t.memOf(Cls::Out)));
-      share[size_t(t.memOf(Cls::Out))] =
-          uint64_t(outRows - outRows * ringShare / 4) / 2;
+      for (size_t m = 0; m < t.memories.size(); ++m) {
+        const int mem = int(m);
+        const uint64_t rows = t.memRows(mem);
+        // A memory either layer uses at 16 bits (row pairs, the blocks in its
+        // lower half): a quarter each, so that one side's blocks from the
+        // bottom and the other's from the top of the lower half (or, at 8
+        // bits, of the memory) miss each other and each other's high rows
+        // (the parameter memory less its table rows at the top).
+        if (halves16(t, lp.layers[i], mem) ||
+            halves16(t, lp.layers[i + 1], mem) ||
+            (mem == t.memOf(Cls::Out) && tensor16)) {
+          const uint64_t half = rows / 2;
+          if (mem == t.memOf(Cls::Out))
+            share.push_back(uint64_t(half - half * uint64_t(ringShare) / 4) /
+                            2);
+          else
+            share.push_back((half - (mem == t.memOf(Cls::Param)
+                                         ? std::min<uint64_t>(half, t.lutRows())
+                                         : 0)) /
+                            2);
+          continue;
+        }
+        share.push_back(mem == t.memOf(Cls::Out)
+                            ? (rows - rows * uint64_t(ringShare) / 4) / 2
+                            : rows / 2);
+      }
       std::string err = regenerate(i, false, true, &share);
       if (!err.empty())
         err = "the producer does not fit its share of the scratchpads";

@@ -16,6 +16,7 @@
 
 #include <cstring>
 #include <random>
+#include <tuple>
 
 using namespace ember::npusim;
 namespace npu = ember::npu;
@@ -26,7 +27,11 @@ struct Spec {
   int64_t N = 1, C = 16, H = 6, W = 6, K = 16, k = 3, s = 1, pad = 1,
           groups = 1;
   bool in16 = true, out16 = true;
-  bool lut = false; // an output table on the int8 result
+  bool lut = false;           // an output table on the int8 result
+  int32_t lo16 = 1, hi16 = 0; // an int16 result's clamp (random if lo > hi)
+  // A 16x8 layer's bias: a random int32 shifted left by this (right when
+  // negative); from 6, results mostly saturate.
+  int bias16Shift = 6;
 };
 
 int tensor(LayerProgram &lp, const char *name, std::vector<int64_t> dims,
@@ -48,7 +53,9 @@ struct Case {
   std::vector<uint8_t> in, expected;
 };
 
-Case wideConv(const Spec &s, uint32_t seed) {
+// `input`: the layer's input bytes (else random ones).
+Case wideConv(const Spec &s, uint32_t seed,
+              const std::vector<uint8_t> *input = nullptr) {
   std::mt19937 rng(seed);
   Case c;
   const int64_t OH = (s.H + 2 * s.pad - s.k) / s.s + 1,
@@ -74,8 +81,10 @@ Case wideConv(const Spec &s, uint32_t seed) {
   g.bias.assign(size_t(s.K), 0);
   std::vector<int64_t> bias(size_t(s.K));
   for (auto &b : bias) // int64 biases beyond int32 (16x8 layers have them)
-    b = s.in16 ? (int64_t(int32_t(rng())) << 6)
-               : int32_t(rng() % 200001) - 100000;
+    b = s.in16
+            ? (s.bias16Shift >= 0 ? int64_t(int32_t(rng())) << s.bias16Shift
+                                  : int64_t(int32_t(rng())) >> -s.bias16Shift)
+            : int32_t(rng() % 200001) - 100000;
   if (s.in16) { // the layer's bias: the model's plus the low plane's excess
     g.bias64 = bias;
     for (int64_t k = 0; k < s.K; ++k)
@@ -94,6 +103,8 @@ Case wideConv(const Spec &s, uint32_t seed) {
   g.rq.zp = s.out16 ? 0 : int32_t(rng() % 21) - 10;
   g.rq.lo = s.out16 ? (rng() % 2 ? 0 : -32768) : -128;
   g.rq.hi = s.out16 ? (rng() % 2 ? 20000 : 32767) : 127;
+  if (s.out16 && s.lo16 <= s.hi16)
+    g.rq.lo = s.lo16, g.rq.hi = s.hi16;
   if (s.lut) { // entry k: the stored int8 result k - 128
     L.lut.resize(256);
     for (auto &v : L.lut)
@@ -109,6 +120,8 @@ Case wideConv(const Spec &s, uint32_t seed) {
   c.in.resize(nIn * es);
   for (auto &b : c.in)
     b = uint8_t(rng());
+  if (input)
+    c.in = *input;
   auto xin = [&](size_t i) {
     if (!s.in16)
       return int64_t(int8_t(c.in[i]));
@@ -150,9 +163,10 @@ Case wideConv(const Spec &s, uint32_t seed) {
   return c;
 }
 
-void run(const Case &c, const std::string &what, Program *out = nullptr) {
+void run(const Case &c, const std::string &what, Program *out = nullptr,
+         const CodegenOptions &opts = {}) {
   Program p;
-  ASSERT_EQ(compileLayers(c.lp, CodegenOptions{}, p), "") << what;
+  ASSERT_EQ(compileLayers(c.lp, opts, p), "") << what;
   p.uid = newProgramUid();
   for (uint32_t exec : {uint32_t(EMBER_NPU_EXECUTOR_GOLDEN),
                         uint32_t(EMBER_NPU_EXECUTOR_SYSTEMC)}) {
@@ -170,6 +184,43 @@ void run(const Case &c, const std::string &what, Program *out = nullptr) {
   }
   if (out)
     *out = p;
+}
+
+// Two layers, s1's output the input of s2 (s2.C == s1.K, the same map), the
+// expected bytes s2's definition on s1's: one program input, one output.
+Case wideChain(Spec s1, Spec s2, uint32_t seed) {
+  s2.in16 = s1.out16;
+  Case a = wideConv(s1, seed);
+  Case b = wideConv(s2, seed + 1000, &a.expected);
+  Case c = a;
+  const int mid = a.lp.layers[0].gemm.out, off = int(c.lp.tensors.size());
+  c.lp.tensors[size_t(mid)].kind = NTensor::Kind::Activation;
+  for (size_t k = 1; k < b.lp.tensors.size(); ++k) // (0 is b's input)
+    c.lp.tensors.push_back(b.lp.tensors[k]);
+  Layer L2 = b.lp.layers[0];
+  L2.name = L2.nodes[0] = "conv16b";
+  L2.gemm.in = mid;
+  L2.gemm.out = off + L2.gemm.out - 1;
+  c.lp.layers.push_back(L2);
+  c.lp.outputs = {L2.gemm.out};
+  c.expected = b.expected;
+  return c;
+}
+
+// Layer l's loads into the act memory.
+size_t actLoads(const Program &p, int32_t l) {
+  size_t n = 0;
+  for (size_t k = 0; k < p.ops.size(); ++k)
+    n += p.opLayer[k] == l && p.ops[k].kind == OpKind::Load &&
+         p.ops[k].cls == Cls::Act;
+  return n;
+}
+
+size_t countOps(const Program &p, OpKind k) {
+  size_t n = 0;
+  for (const Op &in : p.ops)
+    n += in.kind == k;
+  return n;
 }
 
 // Whether v holds access a (domain, rows and direction).
@@ -545,4 +596,84 @@ TEST(NpuWide16, FusedSixteenBitAdd) {
       for (size_t k = 1; k < got.size(); ++k)
         EXPECT_EQ(got[k], got[0]) << "C" << s.C << " K" << s.K << " run " << k;
     }
+}
+
+// Layer cascading in stripes with 16-bit tensors and layers (Stripes.cpp):
+// an int16 map between two layers goes through a ring of 16-bit rows (row
+// pairs) of the out memory, written by the producer's REQUANT out16 and read
+// by MOVE w16; a 16x8 layer next to an 8-bit one shares the memories it
+// uses at 16 bits by quarters. Pairs: int16 -> int16 (a 16x8 layer into a
+// 16x8 one), int8 -> int16 (an int8 layer writing int16) and int16 -> int8
+// (a 16x8 layer writing int8 into an int8 one); each a 1x1 expand into a
+// padded depthwise 3x3 and a 3x3 into a flat 1x1, bit-exact on golden and
+// SystemC against the definition with stripes=all, on and off.
+TEST(NpuStripes, SixteenBitPairs) {
+  struct Pair {
+    std::string what;
+    Spec a, b;
+  };
+  std::vector<Pair> pairs;
+  for (auto [in16, mid16, out16] :
+       {std::tuple{true, true, true}, std::tuple{false, true, false},
+        std::tuple{true, false, true}}) {
+    const std::string w = std::string(in16 ? "16" : "8") + " -> " +
+                          (mid16 ? "16" : "8") + " -> " + (out16 ? "16" : "8");
+    // 1x1 expand 8 -> 3 DIM over 40 x 37 (3 channel tiles at every DIM:
+    // 4,440 rows), into a depthwise 3x3 with padding 1.
+    const int64_t e = 3 * npu::kDim, f = 4 * npu::kDim;
+    pairs.push_back({"expand into depthwise, " + w,
+                     {1, 8, 40, 37, e, 1, 1, 0, 1, in16, mid16},
+                     {1, e, 40, 37, e, 3, 1, 1, e, mid16, out16}});
+    // 3x3 5 -> 4 DIM over 36 x 29, into a flat 1x1 4 DIM -> 24.
+    pairs.push_back({"3x3 into 1x1, " + w,
+                     {1, 5, 36, 29, f, 3, 1, 1, 1, in16, mid16},
+                     {1, f, 36, 29, 24, 1, 1, 0, 1, mid16, out16}});
+  }
+  // Different int16 clamps on the two sides (a Relu's, then none): the
+  // interleaved requantizations each need their own RQ16 registers; biases
+  // small enough that the results are mostly inside the clamps, so that a
+  // wrong clamp shows.
+  for (Pair &pr : pairs) {
+    pr.a.lo16 = 0, pr.a.hi16 = 6000;
+    pr.b.lo16 = -32768, pr.b.hi16 = 32767;
+    pr.a.bias16Shift = pr.b.bias16Shift = -7; // results mostly in range
+  }
+  uint32_t seed = 90;
+  for (const Pair &pr : pairs) {
+    const Case c = wideChain(pr.a, pr.b, seed++);
+    Program on, off, gain;
+    CodegenOptions all, none, gated;
+    all.stripes = StripeMode::All;
+    none.stripes = StripeMode::Off;
+    gated.stripes = StripeMode::On;
+    run(c, pr.what + ", stripes=all", &on, all);
+    run(c, pr.what + ", stripes=off", &off, none);
+    run(c, pr.what + ", stripes=on", &gain, gated);
+    if (HasFatalFailure())
+      return;
+    ASSERT_EQ(on.layers.size(), 2u) << pr.what;
+    // The tensor is too large for the out memory whole (never cascaded), and
+    // the mechanism runs every pair (the same tiles and rows at any DIM).
+    EXPECT_FALSE(off.layers[0].cascadedOut) << pr.what;
+    EXPECT_TRUE(on.layers[0].stripedOut)
+        << pr.what << ": " << on.layers[0].notStriped;
+    EXPECT_TRUE(on.layers[1].stripedIn) << pr.what;
+    EXPECT_GT(on.layers[0].ringRows, 0u) << pr.what;
+    EXPECT_EQ(on.layers[0].storeBytes, 0u) << pr.what;
+    EXPECT_GT(off.layers[0].storeBytes, 0u) << pr.what;
+    // The consumer loads no activation (its input comes by MOVE); its
+    // weights and tables may load more often in its share of the memories.
+    EXPECT_EQ(actLoads(on, 1), 0u) << pr.what;
+    EXPECT_GT(actLoads(off, 1), 0u) << pr.what;
+    EXPECT_EQ(countOps(off, OpKind::Copy), 0u) << pr.what;
+    size_t moves16 = 0;
+    for (const Op &in : on.ops)
+      moves16 += in.kind == OpKind::Copy && in.w16;
+    EXPECT_EQ(moves16 > 0, pr.b.in16 || pr.a.out16) << pr.what;
+    // stripes=on: striped, or the estimate's reason.
+    if (!gain.layers[0].stripedOut) {
+      EXPECT_EQ(gain.layers[0].notStriped.rfind("no gain (", 0), 0u)
+          << pr.what << ": " << gain.layers[0].notStriped;
+    }
+  }
 }
