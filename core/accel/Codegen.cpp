@@ -401,7 +401,7 @@ std::string genPool(const Target &tg, const Layer &L,
   auto lineFits = [&](int64_t w, int64_t wp, int64_t ow) {
     return w <= tg.maxX && uint64_t(2 * (g.kh * wp + ow)) <= outCap;
   };
-  const bool banded = g.up == 1 && !lineFits(g.W, Wp, g.OW);
+  const bool banded = !lineFits(g.W, Wp, g.OW);
   // The padded input columns of a band of b output columns.
   auto bandWp = [&](int64_t b) { return std::min(Wp, (b - 1) * g.sw + g.kw); };
   std::vector<int64_t> bandSizes; // the six widest that fit, widest first
@@ -487,7 +487,7 @@ std::string genPool(const Target &tg, const Layer &L,
   p.operands[0].rows = p.operands[0].footprint;
   p.operands[1].rows = p.operands[1].footprint;
   p.operands[1].transfers = [&](const std::vector<int64_t> &t) {
-    return g.up > 1 ? upsampleStoreCount(tg, t[dY], g.OW, g.up)
+    return g.up > 1 ? upsampleStoreCount(tg, t[dY], bandW(t), g.up, g.OW)
            : banded ? moveBandCount(tg, t[dY])
                     : moveRowsCount(tg, t[dY] * g.OW);
   };
@@ -558,11 +558,11 @@ std::string genPool(const Target &tg, const Layer &L,
       sc.compute.push_back(poolOp(tg, g.avg, out, in, (y1 - y0) * ow));
     fixes(y0, y1, x0, x0 + ow, wb, in, out, &sc.compute);
     if (g.up > 1) {
-      // Each result line to its up x up block of output lines.
+      // Each result line (its band) to its up x up block of output lines.
       const int64_t upw = g.OW * g.up;
       upsampleStore(tg, sc.tail, Cls::Out, out,
-                    addr(g.out, c, (n * g.OH + y0) * g.up * upw), y1 - y0, g.OW,
-                    g.up);
+                    addr(g.out, c, (n * g.OH + y0) * g.up * upw + x0 * g.up),
+                    y1 - y0, ow, g.up, g.OW);
     } else if (banded) {
       moveBand(tg, sc.tail, true, Cls::Out, out,
                addr(g.out, c, (n * g.OH + y0) * g.OW + x0), y1 - y0, ow, g.OW,
