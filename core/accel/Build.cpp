@@ -534,8 +534,10 @@ struct Builder {
     bool noPad = !pads[0] && !pads[1] && !pads[2] && !pads[3];
     auto it = pending.find(x);
     const bool w16 = v.dtype(x) == "i16"; // 16-bit rows: a layer of its own
-    if (!w16 && noPad && it != pending.end() && it->second.requantized &&
-        single(x) && it->second.layer.lut.empty() &&
+    // (A fused pool has one stride for both axes.)
+    const int64_t sh = global ? s : st[0], sw = global ? s : st[1];
+    if (!w16 && noPad && sh == sw && it != pending.end() &&
+        it->second.requantized && single(x) && it->second.layer.lut.empty() &&
         !it->second.layer.gemm.pool.on && !it->second.layer.gemm.add.on &&
         fuses(v.t, it->second.form, "pool")) {
       Layer trial = it->second.layer;
@@ -562,7 +564,7 @@ struct Builder {
     g.N = xd[0], g.C = xd[1], g.H = xd[2], g.W = xd[3];
     auto yd = v.dims(y);
     g.OH = yd[2], g.OW = yd[3];
-    g.kh = ks[0], g.kw = ks[1], g.s = s;
+    g.kh = ks[0], g.kw = ks[1], g.sh = sh, g.sw = sw;
     g.pt = pads[0], g.pl = pads[1], g.pb = pads[2], g.pr = pads[3];
     g.avg = avg;
     g.excludePad = avg && !noPad && n.op() == "AveragePool" &&

@@ -194,34 +194,36 @@ std::string padError(const Target &tg, int64_t pt, int64_t pl, int64_t pb,
 // An average pool without its padded taps (count_include_pad 0): the
 // Pools that redo the outputs whose window overlaps the padding, over the
 // taps inside the image (Pool divides by kh x kw, here the taps' count),
-// for output lines [y0, y1) of a block whose input lines start at line
-// y0 * s - pt. Consecutive outputs of a line with the same window are one
-// Pool (out_w = their count); rows are relative to the block's slots.
+// for output lines [y0, y1) and columns [x0, x1) of a block whose input
+// lines start at line y0 * sh - pt and whose `wb` padded input columns at
+// column x0 * sw (padded). Consecutive outputs of a line with the same
+// window are one Pool (out_w = their count: one line, so only POOL_STRIDE
+// = sw steps them); rows are relative to the block's slots.
 struct PoolFix {
   int64_t kh, kw, outW, src, dst, rows;
 };
 
-std::vector<PoolFix> poolBorderFixes(const PoolLayer &g, int64_t y0,
-                                     int64_t y1) {
+std::vector<PoolFix> poolBorderFixes(const PoolLayer &g, int64_t y0, int64_t y1,
+                                     int64_t x0, int64_t x1, int64_t wb) {
   std::vector<PoolFix> v;
   if (!g.avg || !g.excludePad)
     return v;
-  const int64_t Wp = g.W + g.pl + g.pr;
   auto range = [](int64_t o, int64_t s, int64_t pad, int64_t k, int64_t n) {
     return std::make_pair(std::max<int64_t>(0, pad - o * s),
                           std::min<int64_t>(k, n + pad - o * s));
   };
   for (int64_t oy = y0; oy < y1; ++oy) {
-    auto ry = range(oy, g.s, g.pt, g.kh, g.H);
-    for (int64_t ox = 0; ox < g.OW;) {
-      auto rx = range(ox, g.s, g.pl, g.kw, g.W);
+    auto ry = range(oy, g.sh, g.pt, g.kh, g.H);
+    for (int64_t ox = x0; ox < x1;) {
+      auto rx = range(ox, g.sw, g.pl, g.kw, g.W);
       int64_t end = ox + 1;
-      while (end < g.OW && range(end, g.s, g.pl, g.kw, g.W) == rx)
+      while (end < x1 && range(end, g.sw, g.pl, g.kw, g.W) == rx)
         ++end;
       if (ry.second - ry.first < g.kh || rx.second - rx.first < g.kw)
-        v.push_back({ry.second - ry.first, rx.second - rx.first, end - ox,
-                     ((oy - y0) * g.s + ry.first) * Wp + ox * g.s + rx.first,
-                     (oy - y0) * g.OW + ox, end - ox});
+        v.push_back(
+            {ry.second - ry.first, rx.second - rx.first, end - ox,
+             ((oy - y0) * g.sh + ry.first) * wb + (ox - x0) * g.sw + rx.first,
+             (oy - y0) * (x1 - x0) + ox - x0, end - ox});
       ox = end;
     }
   }
@@ -356,6 +358,16 @@ std::string genUpsample(const Target &tg, const Layer &L,
   return "";
 }
 
+// A pool layer: blocks of output lines (and channel tiles) loaded with the
+// padding into OUT, POOL over each block, stored. A pool whose strides differ
+// (sh != sw) runs one POOL per output line, its source at the line's first
+// window line and POOL_STRIDE = sw. A line whose window lines do not fit OUT
+// (or wider than a load's x extent) runs in column bands, as a convolution's
+// does: a band of output columns [x0, x0 + bw) reads the padded input columns
+// [x0 sw, (x0 + bw - 1) sw + kw), the left padding only on the first band and
+// the right only on the last, one 2-D load of lines the image width apart,
+// POOL_IN_W and POOL_OUT_W the band's (register writes where they change),
+// and one 2-D store of lines the output width apart.
 std::string genPool(const Target &tg, const Layer &L,
                     const std::vector<NTensor> &ts, const CodegenOptions &o,
                     LayerCode &code, LayerInfo &info) {
@@ -368,14 +380,56 @@ std::string genPool(const Target &tg, const Layer &L,
   if (g.w16 && (!tg.wide16 || g.up > 1))
     return "a 16-bit pool on a target without 16-bit activations, or stored "
            "upsampled";
+  if (g.up > 1 && (g.sh != 1 || g.sw != 1))
+    return "an upsampling store of a strided pool";
   const int64_t eb = g.w16 ? 2 : 1; // DRAM bytes per lane
+  const bool perLine = g.sh != g.sw;
+  sp::Problem p;
+  p.spaces = spacesOf(tg, o.shareRows, o.paramReserve);
+  const int outMem = tg.memOf(Cls::Out);
+  if (g.w16) { // 16-bit row pairs: the blocks in the lower half
+    sp::Space &s = p.spaces[size_t(outMem)];
+    const uint64_t half = tg.memRows(outMem) / 2;
+    s.capacity = s.capacity ? std::min(s.capacity, half) : half;
+  }
+  const uint64_t outCap = p.spaces[size_t(outMem)].capacity
+                              ? p.spaces[size_t(outMem)].capacity
+                              : tg.memRows(outMem);
+  // Does one output line of `ow` columns, reading `w` image columns of a
+  // `wp`-column padded line, fit: the load's x extent, and its window lines
+  // and result double-buffered in OUT.
+  auto lineFits = [&](int64_t w, int64_t wp, int64_t ow) {
+    return w <= tg.maxX && uint64_t(2 * (g.kh * wp + ow)) <= outCap;
+  };
+  const bool banded = !lineFits(g.W, Wp, g.OW);
+  // The padded input columns of a band of b output columns.
+  auto bandWp = [&](int64_t b) { return std::min(Wp, (b - 1) * g.sw + g.kw); };
+  std::vector<int64_t> bandSizes; // the six widest that fit, widest first
+  if (banded) {
+    if (g.W > tg.maxStride || g.OW > tg.maxStride)
+      return "image width " + std::to_string(std::max(g.W, g.OW)) +
+             " (a column band's lines are a line apart in DRAM: strides of "
+             "loads and stores at most " +
+             std::to_string(tg.maxStride) + " rows)";
+    for (int64_t k = 2; k <= g.OW && bandSizes.size() < 6; ++k) {
+      const int64_t b = ceilDiv(g.OW, k);
+      if ((bandSizes.empty() || bandSizes.back() != b) &&
+          lineFits(std::min(g.W, bandWp(b)), bandWp(b), b))
+        bandSizes.push_back(b);
+    }
+    if (bandSizes.empty())
+      return "no column band fits: one output pixel reads " +
+             std::to_string(g.kh) + " lines of " + std::to_string(bandWp(1)) +
+             " pixels";
+  }
   // The Pools (and geometry register writes) redoing the border outputs of the
-  // output lines [y0, y1), the main geometry restored after them.
-  auto fixes = [&](int64_t y0, int64_t y1, int64_t in, int64_t out,
-                   std::vector<Op> *emit) {
+  // output lines [y0, y1) and columns [x0, x1), the block's geometry (x1 - x0
+  // output columns) restored after them.
+  auto fixes = [&](int64_t y0, int64_t y1, int64_t x0, int64_t x1, int64_t wb,
+                   int64_t in, int64_t out, std::vector<Op> *emit) {
     uint64_t cyc = 0;
-    std::vector<PoolFix> v = poolBorderFixes(g, y0, y1);
-    int64_t kh = g.kh, kw = g.kw, ow = g.OW;
+    std::vector<PoolFix> v = poolBorderFixes(g, y0, y1, x0, x1, wb);
+    int64_t kh = g.kh, kw = g.kw, ow = x1 - x0;
     auto geom = [&](int64_t h, int64_t w, int64_t n) {
       for (auto [reg, cur, want] :
            {std::tuple<Reg, int64_t *, int64_t>{Reg::PoolKh, &kh, h},
@@ -394,48 +448,61 @@ std::string genPool(const Target &tg, const Layer &L,
       if (emit)
         emit->push_back(poolOp(tg, true, out + f.dst, in + f.src, f.rows));
     }
-    geom(g.kh, g.kw, g.OW);
+    geom(g.kh, g.kw, x1 - x0);
     return cyc;
   };
-  sp::Problem p;
-  p.spaces = spacesOf(tg, o.shareRows, o.paramReserve);
-  if (g.w16) { // 16-bit row pairs: the blocks in the lower half
-    sp::Space &s = p.spaces[size_t(tg.memOf(Cls::Out))];
-    const uint64_t half = tg.memRows(tg.memOf(Cls::Out)) / 2;
-    s.capacity = s.capacity ? std::min(s.capacity, half) : half;
-  }
-  enum { dN, dY, dC };
+  enum { dN, dY, dC, dX };
   p.dims = {
       {"n", g.N, false, {1}}, {"y", g.OH, false, {}}, {"c", Ct, false, {1}}};
+  if (banded)
+    p.dims.push_back({"x", g.OW, false, bandSizes});
   p.greedyDim = dY;
   auto inLines = [&](int64_t y) {
-    return std::min(g.H + g.pt + g.pb, (y - 1) * g.s + g.kh);
+    return std::min(g.H + g.pt + g.pb, (y - 1) * g.sh + g.kh);
+  };
+  auto bandW = [&](const std::vector<int64_t> &t) {
+    return banded ? t[dX] : g.OW;
+  };
+  auto blockWp = [&](const std::vector<int64_t> &t) {
+    return banded ? bandWp(t[dX]) : Wp;
   };
   auto u = [](int64_t v) { return uint64_t(v); };
+  std::vector<size_t> deps = {dN, dY, dC};
+  if (banded)
+    deps.push_back(dX);
   p.operands.push_back(operand(
-      "in", tg.memOf(Cls::Out), sp::Role::Input, {dN, dY, dC},
-      [&](const std::vector<int64_t> &t) { return u(inLines(t[dY]) * Wp); },
+      "in", outMem, sp::Role::Input, deps,
       [&](const std::vector<int64_t> &t) {
-        return u(inLines(t[dY]) * g.W * lanes * eb);
+        return u(inLines(t[dY]) * blockWp(t));
+      },
+      [&](const std::vector<int64_t> &t) {
+        return u(inLines(t[dY]) * std::min(g.W, blockWp(t)) * lanes * eb);
       }));
   p.operands.push_back(operand(
-      "out", tg.memOf(Cls::Out), sp::Role::Output, {dN, dY, dC},
-      [&](const std::vector<int64_t> &t) { return u(t[dY] * g.OW); },
+      "out", outMem, sp::Role::Output, deps,
+      [&](const std::vector<int64_t> &t) { return u(t[dY] * bandW(t)); },
       [&](const std::vector<int64_t> &t) {
-        return u(t[dY] * g.OW * g.up * g.up * lanes * eb);
+        return u(t[dY] * bandW(t) * g.up * g.up * lanes * eb);
       }));
   p.operands[0].rows = p.operands[0].footprint;
   p.operands[1].rows = p.operands[1].footprint;
   p.operands[1].transfers = [&](const std::vector<int64_t> &t) {
-    return g.up > 1 ? upsampleStoreCount(tg, t[dY], g.OW, g.up)
+    return g.up > 1 ? upsampleStoreCount(tg, t[dY], bandW(t), g.up, g.OW)
+           : banded ? moveBandCount(tg, t[dY])
                     : moveRowsCount(tg, t[dY] * g.OW);
   };
   p.compute = [&](const sp::Tiling &tl, const std::vector<int64_t> &idx,
                   const std::vector<int64_t> &t,
                   const std::vector<sp::StepOperand> &) {
     const int64_t y0 = idx[dY] * tl.tile[dY];
-    return std::vector<uint64_t>{vectorCycles(tg, t[dY] * g.OW * g.kh * g.kw) +
-                                 fixes(y0, y0 + t[dY], 0, 0, nullptr)};
+    const int64_t x0 = banded ? idx[dX] * tl.tile[dX] : 0;
+    const int64_t ow = bandW(t);
+    const uint64_t line = vectorCycles(tg, ow * g.kh * g.kw);
+    return std::vector<uint64_t>{
+        (perLine ? line * u(t[dY])
+                 : vectorCycles(tg, t[dY] * ow * g.kh * g.kw)) +
+        fixes(y0, y0 + t[dY], x0, x0 + ow, blockWp(t), 0, 0, nullptr) +
+        (banded ? 2 : 0)};
   };
   sp::PlanResult plan = planLayer(tg, p, o, info);
   if (!plan.ok)
@@ -444,12 +511,13 @@ std::string genPool(const Target &tg, const Layer &L,
   Slots slots = allocate(tg, p, t, o.slotsFromTop && !g.w16, o.paramReserve);
   code.tiling = info.tiling = tilingText(p, t);
   info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
+  int64_t curInW = Wp, curOutW = g.OW; // the geometry registers' values
   code.setup = {setregOp(tg, Reg::PadValue, g.padValue),
                 setregOp(tg, Reg::PoolKh, int32_t(g.kh)),
                 setregOp(tg, Reg::PoolKw, int32_t(g.kw)),
-                setregOp(tg, Reg::PoolStride, int32_t(g.s)),
-                setregOp(tg, Reg::PoolInW, int32_t(Wp)),
-                setregOp(tg, Reg::PoolOutW, int32_t(g.OW))};
+                setregOp(tg, Reg::PoolStride, int32_t(g.sw)),
+                setregOp(tg, Reg::PoolInW, int32_t(curInW)),
+                setregOp(tg, Reg::PoolOutW, int32_t(curOutW))};
   std::vector<sp::Step> steps = sp::schedule(p, t);
   code.steps.resize(steps.size());
   for (size_t s = 0; s < steps.size(); ++s) {
@@ -458,22 +526,47 @@ std::string genPool(const Target &tg, const Layer &L,
     int64_t n = st.index[dN], c = st.index[dC];
     int64_t y0 = st.index[dY] * t.tile[dY];
     int64_t y1 = std::min(g.OH, y0 + t.tile[dY]);
-    int64_t iy0 = y0 * g.s - g.pt, iy1 = (y1 - 1) * g.s - g.pt + g.kh;
+    int64_t iy0 = y0 * g.sh - g.pt, iy1 = (y1 - 1) * g.sh - g.pt + g.kh;
     int64_t vy0 = std::max<int64_t>(0, iy0), vy1 = std::min(g.H, iy1);
+    // The block's output columns [x0, x0 + ow), its image columns [ix0, ix1)
+    // (padding outside the image) and padded width wb.
+    const int64_t x0 = banded ? st.index[dX] * t.tile[dX] : 0;
+    const int64_t ow = banded ? std::min(g.OW, x0 + t.tile[dX]) - x0 : g.OW;
+    const int64_t ix0 = x0 * g.sw - g.pl,
+                  ix1 = (x0 + ow - 1) * g.sw - g.pl + g.kw;
+    const int64_t vx0 = banded ? std::max<int64_t>(0, ix0) : 0;
+    const int64_t vx1 = banded ? std::min(g.W, ix1) : g.W;
+    const int64_t wb = banded ? ix1 - ix0 : Wp;
     int64_t in = slots.base[0][st.operands[0].slot];
     int64_t out = slots.base[1][st.operands[1].slot];
-    sc.loads.push_back(loadOp(tg, Cls::Out, in,
-                              addr(g.in, c, (n * g.H + vy0) * g.W),
-                              std::max<int64_t>(0, vy1 - vy0), g.W, g.W,
-                              vy0 - iy0, iy1 - vy1, g.pl, g.pr));
-    sc.compute.push_back(poolOp(tg, g.avg, out, in, (y1 - y0) * g.OW));
-    fixes(y0, y1, in, out, &sc.compute);
+    sc.loads.push_back(loadOp(
+        tg, Cls::Out, in, addr(g.in, c, (n * g.H + vy0) * g.W + vx0),
+        std::max<int64_t>(0, vy1 - vy0), vx1 - vx0, g.W, vy0 - iy0, iy1 - vy1,
+        banded ? vx0 - ix0 : g.pl, banded ? ix1 - vx1 : g.pr));
+    for (auto [reg, cur, want] :
+         {std::tuple<Reg, int64_t *, int64_t>{Reg::PoolInW, &curInW, wb},
+          {Reg::PoolOutW, &curOutW, ow}})
+      if (*cur != want) {
+        *cur = want;
+        sc.compute.push_back(setregOp(tg, reg, int32_t(want)));
+      }
+    if (perLine)
+      for (int64_t oy = y0; oy < y1; ++oy)
+        sc.compute.push_back(poolOp(tg, g.avg, out + (oy - y0) * ow,
+                                    in + (oy - y0) * g.sh * wb, ow));
+    else
+      sc.compute.push_back(poolOp(tg, g.avg, out, in, (y1 - y0) * ow));
+    fixes(y0, y1, x0, x0 + ow, wb, in, out, &sc.compute);
     if (g.up > 1) {
-      // Each result line to its up x up block of output lines.
-      const int64_t ow = g.OW * g.up;
+      // Each result line (its band) to its up x up block of output lines.
+      const int64_t upw = g.OW * g.up;
       upsampleStore(tg, sc.tail, Cls::Out, out,
-                    addr(g.out, c, (n * g.OH + y0) * g.up * ow), y1 - y0, g.OW,
-                    g.up);
+                    addr(g.out, c, (n * g.OH + y0) * g.up * upw + x0 * g.up),
+                    y1 - y0, ow, g.up, g.OW);
+    } else if (banded) {
+      moveBand(tg, sc.tail, true, Cls::Out, out,
+               addr(g.out, c, (n * g.OH + y0) * g.OW + x0), y1 - y0, ow, g.OW,
+               g.w16);
     } else {
       moveRows(tg, sc.tail, true, Cls::Out, out,
                addr(g.out, c, (n * g.OH + y0) * g.OW), (y1 - y0) * g.OW, g.w16);

@@ -112,20 +112,24 @@ namespace {
 
 // Whether one repeating store writes `lines` lines of `rows` rows, each
 // row up x up times.
-bool repeatingStore(const Target &t, int64_t lines, int64_t rows, int64_t up) {
+bool repeatingStore(const Target &t, int64_t lines, int64_t rows, int64_t up,
+                    int64_t width) {
   const OpDesc &st = t.ops[size_t(OpKind::Store)];
   return up > 1 && t.declares(OpKind::Store, "rep") &&
          up - 1 <= st.max("rep") && lines <= t.maxY && rows <= t.maxX &&
-         rows * up <= t.maxStride;
+         width * up <= t.maxStride;
 }
 
 } // namespace
 
 void upsampleStore(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
-                   uint64_t dram, int64_t lines, int64_t rows, int64_t up) {
-  const uint64_t pitch = uint64_t(rows * up * t.clsRowBytes(c));
-  if (repeatingStore(t, lines, rows, up)) {
-    out.push_back(storeOp(t, c, sram, int64_t(dram), lines, rows, rows * up));
+                   uint64_t dram, int64_t lines, int64_t rows, int64_t up,
+                   int64_t width) {
+  if (width <= 0)
+    width = rows;
+  const uint64_t pitch = uint64_t(width * up * t.clsRowBytes(c));
+  if (repeatingStore(t, lines, rows, up, width)) {
+    out.push_back(storeOp(t, c, sram, int64_t(dram), lines, rows, width * up));
     out.back().rep = up - 1;
     return;
   }
@@ -135,8 +139,8 @@ void upsampleStore(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
 }
 
 uint64_t upsampleStoreCount(const Target &t, int64_t lines, int64_t rows,
-                            int64_t up) {
-  return repeatingStore(t, lines, rows, up)
+                            int64_t up, int64_t width) {
+  return repeatingStore(t, lines, rows, up, width <= 0 ? rows : width)
              ? 1
              : uint64_t(lines) * upsampleRowsCount(t, rows, up);
 }

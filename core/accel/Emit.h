@@ -43,11 +43,13 @@ void upsampleRows(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
                   uint64_t dram, int64_t rows, int64_t up, uint64_t pitch);
 uint64_t upsampleRowsCount(const Target &t, int64_t rows, int64_t up);
 // The same for `lines` image lines of `rows` rows each (the result lines
-// consecutive in DRAM): one store repeating each row up x up times (its
-// rep field) when the target declares it and the block fits its fields,
-// else upsampleRows line by line; upsampleStoreCount: how many.
+// `width` x up rows apart in DRAM: a column band of lines `width` pixels
+// wide; 0: `rows`, consecutive lines): one store repeating each row up x up
+// times (its rep field) when the target declares it and the block fits its
+// fields, else upsampleRows line by line; upsampleStoreCount: how many.
 void upsampleStore(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
-                   uint64_t dram, int64_t lines, int64_t rows, int64_t up);
+                   uint64_t dram, int64_t lines, int64_t rows, int64_t up,
+                   int64_t width = 0);
 // Rows [p0, p0 + rows) of a phase map (NTensor::ilv: oh x ow pixels an
 // image, phase `phase` of s x s) stored at their pixels of the owner, whose
 // tile starts at `tile`: whole lines with one store of x step 1 for s = 2
@@ -60,7 +62,7 @@ void phaseStore(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
 uint64_t phaseStoreCount(const Target &t, int64_t p0, int64_t rows, int64_t oh,
                          int64_t ow, int64_t s);
 uint64_t upsampleStoreCount(const Target &t, int64_t lines, int64_t rows,
-                            int64_t up);
+                            int64_t up, int64_t width = 0);
 
 // Array cycles of one array op streaming `rows` rows; engine cycles of one
 // vector op over `rows` rows.

@@ -45,7 +45,7 @@ std::string maxPoolText(const Target &t) {
   const Form *f = t.form("pool");
   const std::string w = std::to_string(f ? f->windowMax : 0);
   return "2-D, window <= " + w + "x" + w +
-         ", equal strides <= " + std::to_string(f ? f->strideMax : 0) +
+         ", strides <= " + std::to_string(f ? f->strideMax : 0) +
          ", pads <= " + std::to_string(t.maxPad);
 }
 std::string avgPoolText(const Target &t) {

@@ -320,13 +320,12 @@ std::string whyPool(const View &v, const v1::Node &n) {
     return "window " + std::to_string(ks[0]) + "x" + std::to_string(ks[1]) +
            " (pooling windows at most " + std::to_string(wmax) + "x" +
            std::to_string(wmax) + ")";
+  // (Strides that differ run one POOL per output line: genPool.)
   int64_t s = global ? std::max<int64_t>(1, std::min(ks[0], ks[1])) : st[0];
-  if (!global && st[0] != st[1])
-    return "strides " + std::to_string(st[0]) + "x" + std::to_string(st[1]) +
-           " (pooling has one stride for both axes)";
-  if (s > smax)
-    return "stride " + std::to_string(s) + " (at most " + std::to_string(smax) +
-           ")";
+  const int64_t sh = global ? s : st[0], sw = global ? s : st[1];
+  if (sh < 1 || sw < 1 || sh > smax || sw > smax)
+    return "strides " + std::to_string(sh) + "x" + std::to_string(sw) +
+           " (at most " + std::to_string(smax) + ")";
   if (*std::max_element(pads.begin(), pads.end()) > v.t.maxPad)
     return "pads over " + std::to_string(v.t.maxPad);
   bool anyPad = pads[0] || pads[1] || pads[2] || pads[3];
@@ -339,10 +338,25 @@ std::string whyPool(const View &v, const v1::Node &n) {
   if (n.op() == "AveragePool" && anyPad && !excludePad && !attr(n, "pad_value"))
     return "AveragePool counting padding without a pad_value (the input's "
            "zero point)";
-  if (xd[3] + pads[1] + pads[3] > v.t.maxX)
-    return "image width over " + std::to_string(v.t.maxX);
-  int64_t OH = (xd[2] + pads[0] + pads[2] - ks[0]) / s + 1;
-  int64_t OW = (xd[3] + pads[1] + pads[3] - ks[1]) / s + 1;
+  // A line whose window lines do not fit OUT runs in column bands (genPool):
+  // its lines must be addressable a line apart, and a band of one output
+  // column (kh lines of its window's columns and the result, double-buffered)
+  // must fit OUT (its lower half for 16-bit rows).
+  if (xd[3] > v.t.maxStride)
+    return "image width " + std::to_string(xd[3]) +
+           " (a column band's lines are a line apart in DRAM: strides of "
+           "loads and stores at most " +
+           std::to_string(v.t.maxStride) + " rows)";
+  const int outMem = v.t.memOf(Cls::Out);
+  const uint64_t outRows = v.t.memRows(outMem) / (v.dtype(x) == "i16" ? 2 : 1);
+  const int64_t oneWp = std::min(xd[3] + pads[1] + pads[3], ks[1]);
+  if (uint64_t(2 * (ks[0] * oneWp + 1)) > outRows)
+    return "one output pixel reads " + std::to_string(ks[0]) + " lines of " +
+           std::to_string(oneWp) + " pixels (twice that and its result over " +
+           std::to_string(outRows) + " rows of " +
+           v.t.memories[size_t(outMem)].name + ")";
+  int64_t OH = (xd[2] + pads[0] + pads[2] - ks[0]) / sh + 1;
+  int64_t OW = (xd[3] + pads[1] + pads[3] - ks[1]) / sw + 1;
   if (yd[2] != OH || yd[3] != OW)
     return "the output shape is not floor mode's (ceil_mode)";
   return "";

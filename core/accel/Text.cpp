@@ -431,9 +431,12 @@ std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
       os << "pool " << common << " in=" << g.in << " out=" << g.out
          << " n=" << g.N << " c=" << g.C << " h=" << g.H << " w=" << g.W
          << " oh=" << g.OH << " ow=" << g.OW << " kernel=" << g.kh << ","
-         << g.kw << " stride=" << g.s << " pads=" << g.pt << "," << g.pl << ","
-         << g.pb << "," << g.pr << " avg=" << g.avg
-         << " exclude_pad=" << g.excludePad << " pad_value=" << g.padValue;
+         << g.kw << " stride=" << g.sh;
+      if (g.sw != g.sh)
+        os << "," << g.sw;
+      os << " pads=" << g.pt << "," << g.pl << "," << g.pb << "," << g.pr
+         << " avg=" << g.avg << " exclude_pad=" << g.excludePad
+         << " pad_value=" << g.padValue;
       if (g.up > 1)
         os << " up=" << g.up;
       if (g.upMode)
@@ -573,7 +576,7 @@ std::string parseLayers(const Target &t, const std::string &text,
       if (!nodes->empty() && !unquoteList(*nodes, L.nodes))
         return at("nodes: a list of quoted names expected");
       const std::string &kind = r.pos[0];
-      std::vector<int64_t> two, four;
+      std::vector<int64_t> two, four, strides;
       if (kind == "gemm") {
         L.kind = Layer::Kind::Gemm;
         GemmLayer &g = L.gemm;
@@ -647,18 +650,21 @@ std::string parseLayers(const Target &t, const std::string &text,
         if (!tensorRef(f, "in", g.in) || !tensorRef(f, "out", g.out) ||
             !f.num("n", g.N) || !f.num("c", g.C) || !f.num("h", g.H) ||
             !f.num("w", g.W) || !f.num("oh", g.OH) || !f.num("ow", g.OW) ||
-            !f.nums("kernel", two, 2) || !f.num("stride", g.s) ||
+            !f.nums("kernel", two, 2) || !f.nums("stride", strides) ||
             !f.nums("pads", four, 4) || !f.flag("avg", g.avg) ||
             !f.flag("exclude_pad", g.excludePad) ||
             !f.num("pad_value", g.padValue) || !f.num("up", g.up, false) ||
             !f.flag("w16", g.w16, false))
           return f.err;
+        if (strides.size() != 1 && strides.size() != 2)
+          return at("pool: stride is one integer or two (sh,sw)");
         g.kh = two[0], g.kw = two[1];
+        g.sh = strides[0], g.sw = strides.back();
         g.pt = four[0], g.pl = four[1], g.pb = four[2], g.pr = four[3];
-        if (g.kh < 1 || g.kw < 1 || g.s < 1 || g.N < 1 || g.C < 1)
+        if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.N < 1 || g.C < 1)
           return at("pool: sizes, window or stride out of range");
         if (g.up < 1 || g.up > 8 ||
-            (g.up > 1 && (g.kh != 1 || g.kw != 1 || g.s != 1)))
+            (g.up > 1 && (g.kh != 1 || g.kw != 1 || g.sh != 1 || g.sw != 1)))
           return at("pool: up is 1..8, and above 1 only of a 1x1 window");
         if (!f.num("up_mode", g.upMode, false) ||
             !f.num("up_zp", g.upZp, false))

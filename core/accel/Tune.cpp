@@ -325,8 +325,9 @@ std::string layerSignature(const Target &t, const LayerProgram &lp, size_t i,
     const PoolLayer &g = L.pool;
     os << (g.avg ? "avgpool" : "maxpool") << " n" << g.N << " c" << g.C << " "
        << g.H << "x" << g.W << " out" << g.OH << "x" << g.OW << " kernel"
-       << g.kh << "x" << g.kw << " stride" << g.s << " pad" << g.pt << ","
-       << g.pl << "," << g.pb << "," << g.pr
+       << g.kh << "x" << g.kw << " stride" << g.sh
+       << (g.sw != g.sh ? "x" + std::to_string(g.sw) : "") << " pad" << g.pt
+       << "," << g.pl << "," << g.pb << "," << g.pr
        << (g.excludePad ? " exclude-pad" : "")
        << (g.up > 1 ? " up" + std::to_string(g.up) : "")
        << (g.upMode ? " bilinear" + std::to_string(g.upMode) : "");

@@ -32,8 +32,10 @@ on axis 1, an activation or a Sigmoid table after), then (--wide4) the fused
 16-bit forms (a residual int16 add of a 16x8 layer, two 16x8 layers
 chained, a 16x8 layer into a global mean into 8 bits with a Clip after
 it), then (--shuffle) ShuffleNet's channel shuffles (Reshape -> Transpose
--> Reshape) of grouped convolutions, pools and shared results, each group
-with a seed of its own,
+-> Reshape) of grouped convolutions, pools and shared results, then
+(--bands) convolutions over lines too wide for the memories (column
+bands), then (--pools2) pools with strides of their own per axis or over
+such lines, each group with a seed of its own,
 the way ONNX Runtime's quantizer writes QDQ graphs: input float ->
 QuantizeLinear -> DequantizeLinear -> op -> QuantizeLinear ->
 DequantizeLinear -> output float.
@@ -1003,6 +1005,42 @@ def bands_case(rng):
     return g, "bands " + desc
 
 
+def pools2_case(rng):
+    """A max or average pool on its own whose strides differ per axis (CRNN's
+    2x1 and 1x2, up to 3x1 and 1x3: one POOL per output line), or whose
+    output line's window lines do not fit the output memory (400 to 1400
+    pixels wide: column bands), or both; pads up to 2 below the kernel (an
+    average with them excludes the padded taps), u8 or i8."""
+    g = G(rng)
+    wide = rng.random() < 0.5
+    kh, kw = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    sh, sw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    if not wide or rng.random() < 0.5:
+        while sh == sw:  # strides of their own
+            sh, sw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    if kh == 1 and wide:
+        kh = 2
+    H = int(rng.integers(max(2, kh), 9 if wide else 24))
+    W = int(rng.integers(400, 1401)) if wide else int(rng.integers(max(2, kw), 40))
+    shape = [1, int(rng.choice([1, 8, 16, 24, 40])), H, W]
+    x = g.input(shape)
+    xd, p = g.qdq(x, act_dtype(rng), -2.0, 2.0)
+    op = "MaxPool" if rng.random() < 0.55 else "AveragePool"
+    pads = [0, 0, 0, 0]
+    if rng.random() < 0.5:
+        ph, pw = (int(rng.integers(0, min(kh - 1, 2) + 1)),
+                  int(rng.integers(0, min(kw - 1, 2) + 1)))
+        pads = [ph, pw, ph, pw]
+    attrs = {"kernel_shape": [kh, kw], "strides": [sh, sw], "pads": pads}
+    if op == "AveragePool":
+        attrs["count_include_pad"] = 0
+    y = g.node(op, [xd], attrs)
+    yd = g.requant_dq(y, p)
+    g.output(yd)
+    return g, (f"pools2 {op.lower()} k{kh}x{kw} s{sh}x{sw} p{pads[0]},"
+               f"{pads[1]} {shape}")
+
+
 def conv_cfg(rng):
     k = int(rng.integers(1, 8))
     s = int(rng.integers(1, 3))
@@ -1078,6 +1116,11 @@ def main():
                     help="convolutions over lines too wide for the memories "
                          "(bands_case: column bands), after the channel "
                          "shuffles, with a seed of their own")
+    ap.add_argument("--pools2", type=int, default=16,
+                    help="pools with strides of their own per axis or over "
+                         "lines too wide for the output memory "
+                         "(pools2_case), after the column bands, with a "
+                         "seed of their own")
     args = ap.parse_args()
     import onnxruntime as ort
     rng = np.random.default_rng(args.seed)
@@ -1094,6 +1137,7 @@ def main():
     wide4 = np.random.default_rng(args.seed + 9000)
     shuffled = np.random.default_rng(args.seed + 10000)
     bands = np.random.default_rng(args.seed + 11000)
+    pools2 = np.random.default_rng(args.seed + 12000)
     n_placed = args.count + args.extra + args.placement
     n_wide = n_placed + args.wide
     n_resize = n_wide + args.resize
@@ -1103,10 +1147,13 @@ def main():
     n_convt = n_wide3 + args.convt
     n_wide4 = n_convt + args.wide4
     n_shuffle = n_wide4 + args.shuffle
-    for i in range(n_shuffle + args.bands):
+    n_bands = n_shuffle + args.bands
+    for i in range(n_bands + args.pools2):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_shuffle:
+        if i >= n_bands:
+            g, desc = pools2_case(pools2)
+        elif i >= n_shuffle:
             g, desc = bands_case(bands)
         elif i >= n_wide4:
             g, desc = shuffle_case(shuffled)

@@ -358,7 +358,7 @@ TEST(NpuLayer, RefusesPaddingLoadCannotEncode) {
 
   Case pc;
   PoolLayer g;
-  g.C = 16, g.H = g.W = 8, g.kh = g.kw = 9, g.s = 1;
+  g.C = 16, g.H = g.W = 8, g.kh = g.kw = 9, g.sh = g.sw = 1;
   g.pt = g.pb = 1, g.pl = g.pr = 5;
   g.OH = g.H + g.pt + g.pb - g.kh + 1;
   g.OW = g.W + g.pl + g.pr - g.kw + 1;
@@ -816,7 +816,7 @@ Case poolCase(PoolLayer g, bool u8, std::mt19937 &rng) {
           int32_t sum = 0, count = 0, mx = -128;
           for (int64_t ky = 0; ky < g.kh; ++ky)
             for (int64_t kx = 0; kx < g.kw; ++kx) {
-              int64_t iy = oy * g.s - g.pt + ky, ix = ox * g.s - g.pl + kx;
+              int64_t iy = oy * g.sh - g.pt + ky, ix = ox * g.sw - g.pl + kx;
               bool inside = iy >= 0 && iy < g.H && ix >= 0 && ix < g.W;
               if (!inside && g.excludePad)
                 continue;
@@ -850,7 +850,8 @@ TEST(NpuLayer, AveragePoolExcludingPadding) {
     };
     PoolLayer g;
     g.N = pick(1, 2), g.C = pick(1, 40), g.H = pick(1, 40), g.W = pick(1, 30);
-    g.kh = pick(1, 5), g.kw = pick(1, 5), g.s = pick(1, 3);
+    g.kh = pick(1, 5), g.kw = pick(1, 5), g.sh = pick(1, 3),
+    g.sw = i % 3 ? g.sh : pick(1, 3); // a third with strides of their own
     g.pt = pick(0, std::min<int64_t>(3, g.kh - 1));
     g.pb = pick(0, std::min<int64_t>(3, g.kh - 1));
     g.pl = pick(0, std::min<int64_t>(3, g.kw - 1));
@@ -859,15 +860,15 @@ TEST(NpuLayer, AveragePoolExcludingPadding) {
         g.W + g.pl + g.pr < g.kw)
       continue;
     g.avg = g.excludePad = true;
-    g.OH = (g.H + g.pt + g.pb - g.kh) / g.s + 1;
-    g.OW = (g.W + g.pl + g.pr - g.kw) / g.s + 1;
+    g.OH = (g.H + g.pt + g.pb - g.kh) / g.sh + 1;
+    g.OW = (g.W + g.pl + g.pr - g.kw) / g.sw + 1;
     g.padValue = int32_t(pick(-128, 127)); // read, then overwritten
     bool u8 = rng() % 2;
     Case c = poolCase(g, u8, rng);
     std::ostringstream what;
     what << "pool " << i << ": " << g.H << "x" << g.W << " k" << g.kh << "x"
-         << g.kw << "/" << g.s << " pads " << g.pt << "," << g.pl << "," << g.pb
-         << "," << g.pr;
+         << g.kw << "/" << g.sh << "x" << g.sw << " pads " << g.pt << ","
+         << g.pl << "," << g.pb << "," << g.pr;
     Program p;
     runCase(c, what.str(), {}, &p);
     if (HasFatalFailure())
@@ -882,6 +883,49 @@ TEST(NpuLayer, AveragePoolExcludingPadding) {
   }
   EXPECT_EQ(ran, 16);
   EXPECT_GT(blocked, 0) << "no case ran in several y blocks";
+}
+
+// Pools over lines whose window lines do not fit OUT (twice kh x the padded
+// width plus the output width; a 2x2 pool over 450 pixels at 16 lanes), or
+// wider than a load's x extent: column bands (genPool), with strides of
+// their own per axis, padding at the first and last band, the average with
+// and without the padded taps, against a direct computation. Before the
+// bands every one of them failed to compile ("does not fit the memories").
+TEST(NpuLayer, PoolColumnBands) {
+  std::mt19937 rng(29);
+  int banded = 0;
+  for (int i = 0; i < 12; ++i) {
+    auto pick = [&](int64_t lo, int64_t hi) {
+      return lo + int64_t(rng() % uint64_t(hi - lo + 1));
+    };
+    PoolLayer g;
+    g.N = 1, g.C = pick(1, 24), g.H = pick(2, 7), g.W = pick(450, 1400);
+    g.kh = pick(2, 4), g.kw = pick(1, 4), g.sh = pick(1, 2);
+    g.sw = i % 3 ? g.sh : pick(1, 3);
+    g.avg = i % 2;
+    g.excludePad = g.avg && i % 4 == 1;
+    g.pt = g.pb = std::min<int64_t>(pick(0, 2), g.kh - 1);
+    g.pl = g.pr = std::min<int64_t>(pick(0, 2), g.kw - 1);
+    if (g.excludePad && g.pt + g.pl == 0)
+      g.pl = g.pr = g.kw - 1, g.pt = g.kh - 1;
+    if (g.H + g.pt + g.pb < g.kh)
+      g.H = g.kh;
+    g.OH = (g.H + g.pt + g.pb - g.kh) / g.sh + 1;
+    g.OW = (g.W + g.pl + g.pr - g.kw) / g.sw + 1;
+    g.padValue = g.avg && !g.excludePad ? int32_t(pick(-128, 127)) : -128;
+    std::ostringstream what;
+    what << "pool " << i << ": " << g.H << "x" << g.W << " k" << g.kh << "x"
+         << g.kw << "/" << g.sh << "x" << g.sw << " pads " << g.pt << ","
+         << g.pl << (g.avg ? " avg" : " max")
+         << (g.excludePad ? " exclude-pad" : "");
+    Program p;
+    runCase(poolCase(g, rng() % 2, rng), what.str(), {}, &p);
+    if (HasFatalFailure())
+      return;
+    if (p.layers.at(0).tiling.find("x=") != std::string::npos)
+      ++banded;
+  }
+  EXPECT_GE(banded, 10) << "most of these lines do not fit OUT whole";
 }
 
 TEST(NpuLayer, StandalonePoolAndAdd) {
@@ -902,14 +946,15 @@ TEST(NpuLayer, StandalonePoolAndAdd) {
       g.W = W;
       g.kh = pick(1, std::min<int64_t>(7, H + 2));
       g.kw = pick(1, std::min<int64_t>(7, W + 2));
-      g.s = pick(1, 3);
+      g.sh = pick(1, 3);
+      g.sw = i % 4 ? g.sh : pick(1, 3); // strides of their own
       g.avg = rng() % 2;
       g.pt = g.pb = std::min<int64_t>(pick(0, 3), g.kh - 1);
       g.pl = g.pr = std::min<int64_t>(pick(0, 3), g.kw - 1);
       if (g.H + g.pt + g.pb < g.kh || g.W + g.pl + g.pr < g.kw)
         continue;
-      g.OH = (g.H + g.pt + g.pb - g.kh) / g.s + 1;
-      g.OW = (g.W + g.pl + g.pr - g.kw) / g.s + 1;
+      g.OH = (g.H + g.pt + g.pb - g.kh) / g.sh + 1;
+      g.OW = (g.W + g.pl + g.pr - g.kw) / g.sw + 1;
       g.padValue = g.avg ? int32_t(pick(-128, 127)) : -128;
       runCase(poolCase(g, u8, rng), "pool " + std::to_string(i));
     } else { // add

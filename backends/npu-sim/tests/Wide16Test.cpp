@@ -465,7 +465,7 @@ TEST(NpuWide16, MulFlagsAndPoolLayerText) {
   L.name = "p";
   PoolLayer &g = L.pool;
   g.in = 0, g.out = 1, g.C = 20, g.H = g.W = 6, g.OH = g.OW = 3;
-  g.kh = g.kw = g.s = 2;
+  g.kh = g.kw = g.sh = g.sw = 2;
   g.padValue = -32768;
   g.w16 = true;
   lp.layers = {L};
