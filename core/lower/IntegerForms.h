@@ -215,4 +215,13 @@ integerLrn(LoweringBuilder &b, const Node &n, Value q, const QParams &px,
            const Node *maxPool, const QParams &py, int64_t lo, int64_t hi,
            quant::RequantProfile profile);
 
+// The fixed profile's integer LSTM of x (stored integers with per-tensor
+// params *px, or a float tensor when px is null), [T, B, I], unrolled over
+// the T steps (docs/quantization.md, "LSTM"; IntegerLstm.cpp): its Y as
+// int16 at scale 2^-15, [T, directions, B, H]. Empty when n is not an LSTM
+// of that form (constant weights, default activations, no clip,
+// input_forget or layout, no sequence_lens, initial states or peepholes).
+Expected<std::optional<Value>> integerLstm(LoweringBuilder &b, const Node &n,
+                                           Value x, const QParams *px);
+
 } // namespace ember

@@ -443,6 +443,9 @@ private:
     // ONNX Runtime keeps LRN float: so does the float32 profile.
     if (k == OpKind::LRN && !float32())
       return lrn(n);
+    // ONNX Runtime keeps LSTM float: so does the float32 profile.
+    if (k == OpKind::LSTM && !float32())
+      return lstm(n);
     if (hasProp(k, P_Rearrange))
       return movement(n);
     if (k == OpKind::Relu || k == OpKind::Clip || k == OpKind::Max ||
@@ -486,6 +489,78 @@ private:
     finish(mp ? *mp : n, out->chain, *y);
     if (mp)
       erase(&n);
+    return true;
+  }
+
+  // Whether result `r` of n is read (by a node or as a function output).
+  bool resultRead(const Node &n, unsigned r) const {
+    auto it = users_.find(&n);
+    if (it == users_.end())
+      return false;
+    for (const Use &u : it->second) {
+      Value v = u.user ? u.user->inputs[u.operand] : f_.outputs()[u.operand].value;
+      if (v.idx == r)
+        return true;
+    }
+    return false;
+  }
+
+  // Whether result 0 of n reaches a QuantizeLinear through movement ops
+  // and LSTMs (the LSTM of a quantized graph whose output feeds another).
+  bool reachesQuantize(const Node *n, int depth = 0) const {
+    auto it = users_.find(n);
+    if (it == users_.end() || depth > 16)
+      return false;
+    for (const Use &u : it->second) {
+      if (!u.user || u.operand != 0)
+        continue;
+      OpKind k = u.user->kind;
+      if (k == OpKind::QuantizeLinear)
+        return true;
+      if ((k == OpKind::LSTM || hasProp(k, P_Rearrange)) &&
+          u.user->numResults() >= 1 && reachesQuantize(u.user, depth + 1))
+        return true;
+    }
+    return false;
+  }
+
+  // An LSTM in a quantized graph (its input dequantized, through movement
+  // ops, or its output reaching a QuantizeLinear): the integer form of
+  // IntegerLstm.cpp, its Y dequantized from int16 at scale 2^-15. Its Y_h
+  // and Y_c must be unread.
+  Expected<bool> lstm(Node &n) {
+    for (unsigned r = 1; r < n.numResults(); ++r)
+      if (resultRead(n, r))
+        return false;
+    std::vector<Node *> moves;
+    Value v = n.inputs[0];
+    while (v.node && hasProp(v.node->kind, P_Rearrange) &&
+           v.node->numResults() == 1 && !v.node->inputs.empty()) {
+      moves.push_back(v.node);
+      v = v.node->inputs[0];
+    }
+    auto x = dequantized(v);
+    if (!x && !reachesQuantize(&n))
+      return false;
+    LoweringBuilder b(f_, n);
+    Value xin = n.inputs[0];
+    if (x) {
+      xin = x->q;
+      for (auto it = moves.rbegin(); it != moves.rend(); ++it) {
+        std::vector<Value> ins = (*it)->inputs;
+        ins[0] = xin;
+        EMBER_ASSIGN(xin, b.op((*it)->kind, ins, (*it)->attrs));
+      }
+    }
+    EMBER_ASSIGN(std::optional<Value> y,
+                 integerLstm(b, n, xin, x ? &x->p : nullptr));
+    if (!y)
+      return false;
+    EMBER_ASSIGN(Value dq, b.op(OpKind::DequantizeLinear,
+                                {*y, b.scalar(ElemKind::F32, 0x1p-15),
+                                 scalarOf(b, ElemKind::I16, 0, "zero_point")}));
+    f_.replaceAllUses(Value(&n, 0), dq);
+    erase(&n);
     return true;
   }
 
@@ -1339,7 +1414,7 @@ private:
       return false;
     auto out = output(&n);
     if (!out)
-      return false;
+      return movementInChain(n);
     LoweringBuilder b(f_, n);
     std::vector<Value> ins = n.inputs;
     ins[0] = x->q;
@@ -1351,6 +1426,40 @@ private:
     }
     EMBER_ASSIGN(Value y, rescaled(b, moved, x->p, out->p, out->lo, out->hi));
     finish(n, out->chain, y);
+    return true;
+  }
+
+  // A movement op of a DequantizeLinear whose result goes through more
+  // movement ops to a QuantizeLinear (an LSTM's last step taken by Gather,
+  // then reshaped): it moves the stored integers and the DequantizeLinear
+  // follows it, so the next op of the chain meets the pattern above.
+  Expected<bool> movementInChain(Node &n) {
+    if (n.kind == OpKind::Identity)
+      return false;
+    Node *prev = &n, *u = soleUser(users_, &n);
+    bool chain = false;
+    for (int i = 0; u && i < 16; ++i) {
+      if (!hasProp(u->kind, P_Rearrange) || u->numResults() != 1 ||
+          u->inputs.empty() || u->inputs[0] != Value(prev, 0))
+        break;
+      if (output(u)) {
+        chain = true;
+        break;
+      }
+      prev = u;
+      u = soleUser(users_, u);
+    }
+    if (!chain)
+      return false;
+    const Node &dq = *n.inputs[0].node;
+    LoweringBuilder b(f_, n);
+    std::vector<Value> ins = n.inputs;
+    ins[0] = dq.inputs[0];
+    EMBER_ASSIGN(Value moved, b.op(n.kind, ins, n.attrs));
+    std::vector<Value> dqIns = dq.inputs;
+    dqIns[0] = moved;
+    EMBER_ASSIGN(Value y, b.op(OpKind::DequantizeLinear, dqIns, dq.attrs));
+    finishOp(n, y);
     return true;
   }
 
