@@ -81,10 +81,10 @@ QuantRows quantizeRows(const std::vector<double> &v, int64_t row0, int64_t H,
     r.p.scales.push_back(s);
     r.p.zeroPoints.push_back(0);
     for (int64_t k = 0; k < K; ++k)
-      r.w.setInt(k * H + j,
-                 int64_t(std::clamp(
-                     std::nearbyint(v[size_t((row0 + j) * K + k)] / s), -127.0,
-                     127.0)));
+      r.w.setInt(
+          k * H + j,
+          int64_t(std::clamp(std::nearbyint(v[size_t((row0 + j) * K + k)] / s),
+                             -127.0, 127.0)));
   }
   r.p.axis = 1;
   return r;
@@ -155,8 +155,7 @@ Expected<std::optional<Value>> integerLstm(LoweringBuilder &b, const Node &n,
   Value sigTable = b.constant(table16(sigmoid, kPreScale), "sigmoid");
   Value tanhTable = b.constant(table16(tanhOf, kPreScale), "tanh");
   Value cellTable = b.constant(table16(tanhOf, kCellScale), "tanh_cell");
-  EMBER_ASSIGN(Value x2,
-               b.op(OpKind::Reshape, {x, b.ints({T * B, I})}));
+  EMBER_ASSIGN(Value x2, b.op(OpKind::Reshape, {x, b.ints({T * B, I})}));
 
   std::vector<Value> dirs;
   for (int64_t d = 0; d < D; ++d) {
@@ -180,8 +179,8 @@ Expected<std::optional<Value>> integerLstm(LoweringBuilder &b, const Node &n,
         EMBER_ASSIGN(Value acc, b.op(OpKind::MatMulInteger, ins));
         const ElemKind ak = acc.type().elem();
         Tensor bi = accumulatorBias(bias, nullptr, px->scale(), wq.p, H, ak);
-        EMBER_ASSIGN(acc,
-                     b.op(OpKind::Add, {acc, b.constant(std::move(bi), "bias")}));
+        EMBER_ASSIGN(
+            acc, b.op(OpKind::Add, {acc, b.constant(std::move(bi), "bias")}));
         EMBER_ASSIGN(xp[size_t(g)],
                      buildRequantize(b, acc,
                                      perChannel(px->scale(), wq.p, kPreScale),
@@ -199,8 +198,8 @@ Expected<std::optional<Value>> integerLstm(LoweringBuilder &b, const Node &n,
         EMBER_ASSIGN(Value xf, castTo(b, x2, ElemKind::F32));
         EMBER_ASSIGN(Value mm, b.op(OpKind::MatMul,
                                     {xf, b.constant(std::move(wf), "w")}));
-        EMBER_ASSIGN(mm, b.op(OpKind::Add,
-                              {mm, b.constant(std::move(bf), "bias")}));
+        EMBER_ASSIGN(
+            mm, b.op(OpKind::Add, {mm, b.constant(std::move(bf), "bias")}));
         EMBER_ASSIGN(xp[size_t(g)],
                      b.op(OpKind::QuantizeLinear,
                           {mm, b.scalar(ElemKind::F32, kPreScale),
@@ -216,21 +215,20 @@ Expected<std::optional<Value>> integerLstm(LoweringBuilder &b, const Node &n,
       const int64_t t = reverse ? T - 1 - s : s;
       Value gate[4];
       for (int64_t g = 0; g < 4; ++g) {
-        EMBER_ASSIGN(Value p, b.op(OpKind::Slice, {xp[size_t(g)],
-                                                   b.ints({t * B}),
-                                                   b.ints({(t + 1) * B}),
-                                                   b.ints({0})}));
+        EMBER_ASSIGN(Value p,
+                     b.op(OpKind::Slice, {xp[size_t(g)], b.ints({t * B}),
+                                          b.ints({(t + 1) * B}), b.ints({0})}));
         if (s > 0) {
           EMBER_ASSIGN(Value acc,
                        b.op(OpKind::MatMulInteger, {h, rw[size_t(g)]}));
-          EMBER_ASSIGN(Value rq, buildRequantize(
-                                     b, acc,
-                                     perChannel(kHiddenScale, rp[size_t(g)],
-                                                kPreScale),
-                                     1, 0, pre, lo16, hi16, fixed));
-          EMBER_ASSIGN(std::optional<Value> sum,
-                       buildQuantizedAdd(b, p, pre, rq, pre, pre, lo16, hi16,
-                                         fixed));
+          EMBER_ASSIGN(Value rq,
+                       buildRequantize(
+                           b, acc,
+                           perChannel(kHiddenScale, rp[size_t(g)], kPreScale),
+                           1, 0, pre, lo16, hi16, fixed));
+          EMBER_ASSIGN(
+              std::optional<Value> sum,
+              buildQuantizedAdd(b, p, pre, rq, pre, pre, lo16, hi16, fixed));
           if (!sum)
             return makeError(ErrorCode::Internal, "LSTM ", n.describe(),
                              ": no int16 add of the gate pre-activations");
@@ -255,9 +253,9 @@ Expected<std::optional<Value>> integerLstm(LoweringBuilder &b, const Node &n,
       } else {
         EMBER_ASSIGN(Value fc,
                      product(gate[2], c, kGateScale, kCellScale, cell));
-        EMBER_ASSIGN(std::optional<Value> sum,
-                     buildQuantizedAdd(b, fc, cell, ig, cell, cell, lo16, hi16,
-                                       fixed));
+        EMBER_ASSIGN(
+            std::optional<Value> sum,
+            buildQuantizedAdd(b, fc, cell, ig, cell, cell, lo16, hi16, fixed));
         if (!sum)
           return makeError(ErrorCode::Internal, "LSTM ", n.describe(),
                            ": no int16 add of the cell state");
@@ -279,6 +277,87 @@ Expected<std::optional<Value>> integerLstm(LoweringBuilder &b, const Node &n,
     EMBER_ASSIGN(y, b.op(OpKind::Concat, dirs, {{"axis", Attr::ofInt(1)}}));
   }
   return std::optional<Value>(y);
+}
+
+namespace {
+
+using Users = std::unordered_map<const Node *, std::vector<Use>>;
+
+// Whether result r of n is read (by a node or as a function output).
+bool resultRead(Function &f, const Users &users, const Node &n, unsigned r) {
+  auto it = users.find(&n);
+  if (it == users.end())
+    return false;
+  for (const Use &u : it->second) {
+    Value v = u.user ? u.user->inputs[u.operand] : f.outputs()[u.operand].value;
+    if (v.idx == r)
+      return true;
+  }
+  return false;
+}
+
+// Whether result 0 of n reaches a QuantizeLinear through movement ops and
+// LSTMs.
+bool reachesQuantize(const Users &users, const Node *n, int depth) {
+  auto it = users.find(n);
+  if (it == users.end() || depth > 16)
+    return false;
+  for (const Use &u : it->second) {
+    if (!u.user || u.operand != 0 || u.user->numResults() < 1)
+      continue;
+    OpKind k = u.user->kind;
+    if (k == OpKind::QuantizeLinear)
+      return true;
+    if ((k == OpKind::LSTM || hasProp(k, P_Rearrange)) &&
+        reachesQuantize(users, u.user, depth + 1))
+      return true;
+  }
+  return false;
+}
+
+} // namespace
+
+Expected<std::optional<Value>>
+quantizedGraphLstm(LoweringBuilder &b, const Node &n, const Users &users) {
+  Function &f = b.function();
+  for (unsigned r = 1; r < n.numResults(); ++r)
+    if (resultRead(f, users, n, r))
+      return std::optional<Value>();
+  // The input, through movement ops, from the DequantizeLinear of an 8-bit
+  // or int16 (zero point 0) per-tensor value.
+  std::vector<Node *> moves;
+  Value v = n.inputs[0];
+  while (v.node && hasProp(v.node->kind, P_Rearrange) &&
+         v.node->numResults() == 1 && !v.node->inputs.empty()) {
+    moves.push_back(v.node);
+    v = v.node->inputs[0];
+  }
+  std::optional<QParams> px;
+  if (v.node && v.node->kind == OpKind::DequantizeLinear)
+    px = dequantizeParams(*v.node);
+  if (px && (!px->perTensor() ||
+             (px->kind == ElemKind::I16 ? px->zeroPoint() != 0
+                                        : elemSize(px->kind) != 1)))
+    px.reset();
+  if (!px && !reachesQuantize(users, &n, 0))
+    return std::optional<Value>();
+  Value x = n.inputs[0];
+  if (px) {
+    x = v.node->inputs[0];
+    for (auto it = moves.rbegin(); it != moves.rend(); ++it) {
+      std::vector<Value> ins = (*it)->inputs;
+      ins[0] = x;
+      EMBER_ASSIGN(x, b.op((*it)->kind, ins, (*it)->attrs));
+    }
+  }
+  EMBER_ASSIGN(std::optional<Value> y,
+               integerLstm(b, n, x, px ? &*px : nullptr));
+  if (!y)
+    return y;
+  EMBER_ASSIGN(Value dq, b.op(OpKind::DequantizeLinear,
+                              {*y, b.scalar(ElemKind::F32, kHiddenScale),
+                               scalarOf(b, ElemKind::I16, 0, "zero_point")}));
+  return std::optional<Value>(dq);
 }
 
 } // namespace ember

@@ -492,75 +492,13 @@ private:
     return true;
   }
 
-  // Whether result `r` of n is read (by a node or as a function output).
-  bool resultRead(const Node &n, unsigned r) const {
-    auto it = users_.find(&n);
-    if (it == users_.end())
-      return false;
-    for (const Use &u : it->second) {
-      Value v = u.user ? u.user->inputs[u.operand] : f_.outputs()[u.operand].value;
-      if (v.idx == r)
-        return true;
-    }
-    return false;
-  }
-
-  // Whether result 0 of n reaches a QuantizeLinear through movement ops
-  // and LSTMs (the LSTM of a quantized graph whose output feeds another).
-  bool reachesQuantize(const Node *n, int depth = 0) const {
-    auto it = users_.find(n);
-    if (it == users_.end() || depth > 16)
-      return false;
-    for (const Use &u : it->second) {
-      if (!u.user || u.operand != 0)
-        continue;
-      OpKind k = u.user->kind;
-      if (k == OpKind::QuantizeLinear)
-        return true;
-      if ((k == OpKind::LSTM || hasProp(k, P_Rearrange)) &&
-          u.user->numResults() >= 1 && reachesQuantize(u.user, depth + 1))
-        return true;
-    }
-    return false;
-  }
-
-  // An LSTM in a quantized graph (its input dequantized, through movement
-  // ops, or its output reaching a QuantizeLinear): the integer form of
-  // IntegerLstm.cpp, its Y dequantized from int16 at scale 2^-15. Its Y_h
-  // and Y_c must be unread.
+  // An LSTM in a quantized graph: IntegerLstm.cpp's integer form.
   Expected<bool> lstm(Node &n) {
-    for (unsigned r = 1; r < n.numResults(); ++r)
-      if (resultRead(n, r))
-        return false;
-    std::vector<Node *> moves;
-    Value v = n.inputs[0];
-    while (v.node && hasProp(v.node->kind, P_Rearrange) &&
-           v.node->numResults() == 1 && !v.node->inputs.empty()) {
-      moves.push_back(v.node);
-      v = v.node->inputs[0];
-    }
-    auto x = dequantized(v);
-    if (!x && !reachesQuantize(&n))
-      return false;
     LoweringBuilder b(f_, n);
-    Value xin = n.inputs[0];
-    if (x) {
-      xin = x->q;
-      for (auto it = moves.rbegin(); it != moves.rend(); ++it) {
-        std::vector<Value> ins = (*it)->inputs;
-        ins[0] = xin;
-        EMBER_ASSIGN(xin, b.op((*it)->kind, ins, (*it)->attrs));
-      }
-    }
-    EMBER_ASSIGN(std::optional<Value> y,
-                 integerLstm(b, n, xin, x ? &x->p : nullptr));
+    EMBER_ASSIGN(std::optional<Value> y, quantizedGraphLstm(b, n, users_));
     if (!y)
       return false;
-    EMBER_ASSIGN(Value dq, b.op(OpKind::DequantizeLinear,
-                                {*y, b.scalar(ElemKind::F32, 0x1p-15),
-                                 scalarOf(b, ElemKind::I16, 0, "zero_point")}));
-    f_.replaceAllUses(Value(&n, 0), dq);
-    erase(&n);
+    finishOp(n, *y);
     return true;
   }
 
@@ -1531,7 +1469,7 @@ private:
         if (!u.user || (u.user != q && !inRegion.count(u.user)))
           return false;
     }
-    EMBER_ASSIGN(Tensor table, tableOf(d, members, *q, *pq));
+    EMBER_ASSIGN(Tensor table, regionTable(d, members, *q, *pq));
     LoweringBuilder b(f_, *members.front());
     EMBER_ASSIGN(Value y, b.op(OpKind::TableLookup,
                                {x->q, b.constant(std::move(table), "table")}));
@@ -1540,53 +1478,6 @@ private:
     for (auto it = members.rbegin(); it != members.rend(); ++it)
       erase(*it);
     return true;
-  }
-
-  // table[i] = q(region(dq(lowest + i))), computed by the reference kernels
-  // on a [256] copy of the region.
-  Expected<Tensor> tableOf(const Node &d, const std::vector<Node *> &members,
-                           const Node &q, const QParams &pq) {
-    ElemKind xk = d.inputs[0].type().elem();
-    Function g("table");
-    Node *p = g.addPlaceholder("x", Type(xk, {256}));
-    std::unordered_map<const Node *, Value> map;
-    auto operand = [&](Value v) -> Value {
-      if (!v.node)
-        return Value();
-      auto it = map.find(v.node);
-      if (it != map.end())
-        return it->second;
-      const Tensor *c = constantOf(v);
-      Value cv(g.addConstant("c", *c));
-      map[v.node] = cv;
-      return cv;
-    };
-    std::vector<Value> dqIns{Value(p)};
-    for (size_t i = 1; i < d.inputs.size(); ++i)
-      dqIns.push_back(operand(d.inputs[i]));
-    EMBER_ASSIGN(Node * dq, g.create(OpKind::DequantizeLinear, dqIns, d.attrs));
-    map[&d] = Value(dq);
-    for (Node *m : members) {
-      std::vector<Value> ins;
-      for (auto &in : m->inputs)
-        ins.push_back(operand(in));
-      EMBER_ASSIGN(Node * c, g.create(m->kind, ins, m->attrs));
-      map[m] = Value(c);
-    }
-    std::vector<Value> qIns{map.at(q.inputs[0].node)};
-    for (size_t i = 1; i < q.inputs.size(); ++i)
-      qIns.push_back(operand(q.inputs[i]));
-    EMBER_ASSIGN(Node * qn, g.create(OpKind::QuantizeLinear, qIns, q.attrs));
-    g.addOutput(Value(qn), "y");
-    Tensor in(Type(xk, {256}));
-    int64_t lowest = lowestOf(xk);
-    for (int64_t i = 0; i < 256; ++i)
-      in.setInt(i, lowest + i);
-    EMBER_ASSIGN(auto outs, interpret(g, {in}));
-    if (outs.size() != 1 || outs[0].elem() != pq.kind)
-      return makeError(ErrorCode::Internal, "table of ", q.describe(),
-                       " has the wrong type");
-    return std::move(outs[0]);
   }
 };
 
