@@ -89,6 +89,7 @@ def main():
                 xin = os.path.join(tmp, "x.npy")
                 np.save(xin, x)
                 subprocess.run([args.ember, "run", path, "--target=interp",
+                                "--integer-recurrent",
                                 "--save-outputs", tmp, "--input",
                                 iname + "=" + xin],
                                check=True, capture_output=True)

@@ -227,8 +227,8 @@ Rescale productMultipliers(double sx, const QParams &w, double sy,
 
 class Rewriter {
 public:
-  Rewriter(Function &f, quant::RequantProfile profile)
-      : f_(f), profile_(profile) {}
+  Rewriter(Function &f, quant::RequantProfile profile, bool recurrent)
+      : f_(f), profile_(profile), recurrent_(recurrent) {}
 
   Expected<size_t> run() {
     size_t n = 0;
@@ -259,6 +259,7 @@ public:
 private:
   Function &f_;
   const quant::RequantProfile profile_;
+  const bool recurrent_; // LSTMs as integer forms (fixed profile)
   Users users_;
 
   bool float32() const { return profile_ == quant::RequantProfile::Float32; }
@@ -444,7 +445,7 @@ private:
     if (k == OpKind::LRN && !float32())
       return lrn(n);
     // ONNX Runtime keeps LSTM float: so does the float32 profile.
-    if (k == OpKind::LSTM && !float32())
+    if (k == OpKind::LSTM && recurrent_ && !float32())
       return lstm(n);
     if (hasProp(k, P_Rearrange))
       return movement(n);
@@ -1484,8 +1485,8 @@ private:
 } // namespace
 
 Status lowerIntegerPatterns(Function &f, quant::RequantProfile profile,
-                            size_t *numRewritten) {
-  Rewriter r(f, profile);
+                            size_t *numRewritten, bool integerRecurrent) {
+  Rewriter r(f, profile, integerRecurrent);
   EMBER_ASSIGN(size_t n, r.run());
   if (numRewritten)
     *numRewritten = n;
