@@ -236,9 +236,15 @@ Expected<std::optional<Value>> integerLstm(LoweringBuilder &b, const Node &n,
 // The LSTM n of a quantized graph (its input the DequantizeLinear of an
 // 8-bit or int16 tensor, through movement ops, or its Y reaching a
 // QuantizeLinear through movement ops and LSTMs; Y_h and Y_c unread) in
-// integerLstm's form: its Y, dequantized from int16 at 2^-15. Empty when n
-// is not such an LSTM. `users` is the function's computeUsers().
-Expected<std::optional<Value>> quantizedGraphLstm(
+// integerLstm's form: its Y, dequantized from int16 at 2^-15, or, when a
+// QuantizeLinear alone reads it, requantized to that QuantizeLinear's
+// parameters (`q` then names it: the caller replaces it). Empty when n is
+// not such an LSTM. `users` is the function's computeUsers().
+struct LstmResult {
+  Value y;
+  Node *q = nullptr;
+};
+Expected<std::optional<LstmResult>> quantizedGraphLstm(
     LoweringBuilder &b, const Node &n,
     const std::unordered_map<const Node *, std::vector<Use>> &users);
 

@@ -317,12 +317,12 @@ bool reachesQuantize(const Users &users, const Node *n, int depth) {
 
 } // namespace
 
-Expected<std::optional<Value>>
+Expected<std::optional<LstmResult>>
 quantizedGraphLstm(LoweringBuilder &b, const Node &n, const Users &users) {
   Function &f = b.function();
   for (unsigned r = 1; r < n.numResults(); ++r)
     if (resultRead(f, users, n, r))
-      return std::optional<Value>();
+      return std::optional<LstmResult>();
   // The input, through movement ops, from the DequantizeLinear of an 8-bit
   // or int16 (zero point 0) per-tensor value.
   std::vector<Node *> moves;
@@ -340,7 +340,7 @@ quantizedGraphLstm(LoweringBuilder &b, const Node &n, const Users &users) {
                                         : elemSize(px->kind) != 1)))
     px.reset();
   if (!px && !reachesQuantize(users, &n, 0))
-    return std::optional<Value>();
+    return std::optional<LstmResult>();
   Value x = n.inputs[0];
   if (px) {
     x = v.node->inputs[0];
@@ -353,11 +353,28 @@ quantizedGraphLstm(LoweringBuilder &b, const Node &n, const Users &users) {
   EMBER_ASSIGN(std::optional<Value> y,
                integerLstm(b, n, x, px ? &*px : nullptr));
   if (!y)
-    return y;
+    return std::optional<LstmResult>();
+  // A QuantizeLinear alone reading Y: h requantized to its parameters.
+  auto it = users.find(&n);
+  Node *q = it != users.end() && it->second.size() == 1 ? it->second[0].user
+                                                        : nullptr;
+  std::optional<QParams> pq;
+  if (q && q->kind == OpKind::QuantizeLinear && q->inputs[0].node == &n &&
+      q->inputs[0].idx == 0)
+    pq = quantizeParams(*q);
+  if (pq && pq->perTensor() &&
+      (elemSize(pq->kind) == 1 ||
+       (pq->kind == ElemKind::I16 && pq->zeroPoint() == 0))) {
+    EMBER_ASSIGN(Value r, buildRequantize(
+                              b, *y, single(kHiddenScale / pq->scale()), 0, 0,
+                              *pq, lowestOf(pq->kind), highestOf(pq->kind),
+                              quant::RequantProfile::Fixed));
+    return std::optional<LstmResult>(LstmResult{r, q});
+  }
   EMBER_ASSIGN(Value dq, b.op(OpKind::DequantizeLinear,
                               {*y, b.scalar(ElemKind::F32, kHiddenScale),
                                scalarOf(b, ElemKind::I16, 0, "zero_point")}));
-  return std::optional<Value>(dq);
+  return std::optional<LstmResult>(LstmResult{dq, nullptr});
 }
 
 } // namespace ember

@@ -496,10 +496,13 @@ private:
   // An LSTM in a quantized graph: IntegerLstm.cpp's integer form.
   Expected<bool> lstm(Node &n) {
     LoweringBuilder b(f_, n);
-    EMBER_ASSIGN(std::optional<Value> y, quantizedGraphLstm(b, n, users_));
+    EMBER_ASSIGN(std::optional<LstmResult> y, quantizedGraphLstm(b, n, users_));
     if (!y)
       return false;
-    finishOp(n, *y);
+    if (y->q)
+      finish(n, {y->q}, y->y);
+    else
+      finishOp(n, y->y);
     return true;
   }
 
