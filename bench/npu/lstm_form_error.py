@@ -12,6 +12,11 @@ deviation). Prints one row per tensor: the largest difference and the
 share of elements that differ.
 
   bench/npu/lstm_form_error.py --ember build/bin/ember [--random N] CASE...
+      [--synthetic DIR]
+
+--synthetic DIR: also a case written to DIR, a seeded bidirectional LSTM
+(7 steps, batch 2, 10 inputs, 8 hidden) between a uint8 QDQ input and a
+uint8 QuantizeLinear.
 
 Needs onnx, onnxruntime and numpy (scripts/install-deps.sh).
 """
@@ -49,13 +54,50 @@ def quantized_sites(m):
     return found
 
 
+def synthetic(d):
+    """A seeded bidirectional LSTM between QDQ pairs, and its input."""
+    from onnx import TensorProto, helper
+    rng = np.random.default_rng(7)
+    T, B, I, H = 7, 2, 10, 8
+    arr = numpy_helper.from_array
+    inits = [arr(rng.uniform(-.5, .5, (2, 4 * H, I)).astype(np.float32), "W"),
+             arr(rng.uniform(-.5, .5, (2, 4 * H, H)).astype(np.float32), "R"),
+             arr(rng.uniform(-.3, .3, (2, 8 * H)).astype(np.float32), "B"),
+             arr(np.array(0.03, np.float32), "xs"),
+             arr(np.array(120, np.uint8), "xz"),
+             arr(np.array(0.0075, np.float32), "ys"),
+             arr(np.array(128, np.uint8), "yz")]
+    mk = helper.make_node
+    nodes = [mk("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+             mk("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+             mk("LSTM", ["xd", "W", "R", "B"], ["y"],
+                direction="bidirectional", hidden_size=H),
+             mk("QuantizeLinear", ["y", "ys", "yz"], ["yq"]),
+             mk("DequantizeLinear", ["yq", "ys", "yz"], ["out"])]
+    g = helper.make_graph(
+        nodes, "lstm", [helper.make_tensor_value_info(
+            "x", TensorProto.FLOAT, [T, B, I])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT,
+                                       [T, 2, B, H])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    os.makedirs(d + "/test_data_set_0", exist_ok=True)
+    onnx.save(m, d + "/model.onnx")
+    x = rng.normal(0, 1.2, (T, B, I)).astype(np.float32)
+    onnx.save_tensor(arr(x, "x"), d + "/test_data_set_0/input_0.pb")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ember", required=True)
     ap.add_argument("--random", type=int, default=4,
                     help="seeded random inputs besides the stored one")
-    ap.add_argument("cases", nargs="+")
+    ap.add_argument("--synthetic", help="write a synthetic case there too")
+    ap.add_argument("cases", nargs="*")
     args = ap.parse_args()
+    if args.synthetic:
+        synthetic(args.synthetic)
+        args.cases.append(args.synthetic)
     print("| model | tensor | input | elements | largest difference (quanta) "
           "| elements differing |")
     print("|---|---|---|---|---|---|")
