@@ -245,6 +245,7 @@ def compare(ember, model, workdir, executor, target="npu-sim", inputs=None):
         d = os.path.join(workdir, "interp" if tgt == "interp" else "npu")
         os.makedirs(d, exist_ok=True)
         cmd = [ember, "run", model, "--target=" + tgt, "--save-outputs", d]
+        cmd += EXTRA
         for name, path in feeds:
             cmd += ["--input", name + "=" + path]
         if tgt != "interp":
@@ -276,9 +277,13 @@ def compare(ember, model, workdir, executor, target="npu-sim", inputs=None):
     return exact, quanta
 
 
+# Options of every `ember run` (--ember-arg).
+EXTRA = []
+
+
 def measure(ember, model, executor, target="npu-sim", inputs=None):
     cmd = [ember, "run", model, "--target=" + target, "--seed", "1",
-           "--backend-opt", "executor=" + executor]
+           "--backend-opt", "executor=" + executor] + EXTRA
     for name, path in inputs or []:
         cmd += ["--input", name + "=" + path]
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -323,7 +328,11 @@ def main():
     ap.add_argument("--executor", default="golden")
     ap.add_argument("--target", default="npu-sim")
     ap.add_argument("--set", default=None)
+    ap.add_argument("--ember-arg", action="append", default=[],
+                    help="an option for every `ember run` (repeatable), "
+                    "e.g. --ember-arg=--integer-recurrent")
     a = ap.parse_args()
+    EXTRA.extend(a.ember_arg)
     os.makedirs(a.out, exist_ok=True)
     if a.set:
         root = (os.path.join(a.set, "qdq")

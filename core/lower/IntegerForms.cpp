@@ -1,5 +1,7 @@
 #include "lower/IntegerForms.h"
 
+#include "interp/Interpreter.h"
+
 #include "ember/quant/Arith.h"
 
 #include <cmath>
@@ -302,6 +304,51 @@ Expected<Value> centeredInt32(LoweringBuilder &b, Value x, const QParams &px) {
     return c;
   return b.op(OpKind::Sub,
               {c, scalarOf(b, ElemKind::I32, px.zeroPoint(), "zero_point")});
+}
+
+Expected<Tensor> regionTable(const Node &d, const std::vector<Node *> &members,
+                             const Node &q, const QParams &pq) {
+  ElemKind xk = d.inputs[0].type().elem();
+  Function g("table");
+  Node *p = g.addPlaceholder("x", Type(xk, {256}));
+  std::unordered_map<const Node *, Value> map;
+  auto operand = [&](Value v) -> Value {
+    if (!v.node)
+      return Value();
+    auto it = map.find(v.node);
+    if (it != map.end())
+      return it->second;
+    const Tensor *c = constantOf(v);
+    Value cv(g.addConstant("c", *c));
+    map[v.node] = cv;
+    return cv;
+  };
+  std::vector<Value> dqIns{Value(p)};
+  for (size_t i = 1; i < d.inputs.size(); ++i)
+    dqIns.push_back(operand(d.inputs[i]));
+  EMBER_ASSIGN(Node * dq, g.create(OpKind::DequantizeLinear, dqIns, d.attrs));
+  map[&d] = Value(dq);
+  for (Node *m : members) {
+    std::vector<Value> ins;
+    for (auto &in : m->inputs)
+      ins.push_back(operand(in));
+    EMBER_ASSIGN(Node * c, g.create(m->kind, ins, m->attrs));
+    map[m] = Value(c);
+  }
+  std::vector<Value> qIns{map.at(q.inputs[0].node)};
+  for (size_t i = 1; i < q.inputs.size(); ++i)
+    qIns.push_back(operand(q.inputs[i]));
+  EMBER_ASSIGN(Node * qn, g.create(OpKind::QuantizeLinear, qIns, q.attrs));
+  g.addOutput(Value(qn), "y");
+  Tensor in(Type(xk, {256}));
+  int64_t lowest = lowestOf(xk);
+  for (int64_t i = 0; i < 256; ++i)
+    in.setInt(i, lowest + i);
+  EMBER_ASSIGN(auto outs, interpret(g, {in}));
+  if (outs.size() != 1 || outs[0].elem() != pq.kind)
+    return makeError(ErrorCode::Internal, "table of ", q.describe(),
+                     " has the wrong type");
+  return std::move(outs[0]);
 }
 
 } // namespace ember

@@ -12,6 +12,7 @@
 #include <array>
 #include <functional>
 #include <optional>
+#include <unordered_map>
 
 namespace ember {
 
@@ -214,5 +215,37 @@ Expected<std::optional<Value>>
 integerLrn(LoweringBuilder &b, const Node &n, Value q, const QParams &px,
            const Node *maxPool, const QParams &py, int64_t lo, int64_t hi,
            quant::RequantProfile profile);
+
+// The table of an elementwise region (docs/quantization.md, "Activations
+// and rescaling"): the DequantizeLinear d, the elementwise members (program
+// order) and the QuantizeLinear q (params pq) evaluated by the reference
+// kernels on the 256 values of d's 8-bit input: table[i] =
+// q(members(d(lowest + i))).
+Expected<Tensor> regionTable(const Node &d, const std::vector<Node *> &members,
+                             const Node &q, const QParams &pq);
+
+// The fixed profile's integer LSTM of x (stored integers with per-tensor
+// params *px, or a float tensor when px is null), [T, B, I], unrolled over
+// the T steps (docs/quantization.md, "LSTM"; IntegerLstm.cpp): its Y as
+// int16 at scale 2^-15, [T, directions, B, H]. Empty when n is not an LSTM
+// of that form (constant weights, default activations, no clip,
+// input_forget or layout, no sequence_lens, initial states or peepholes).
+Expected<std::optional<Value>> integerLstm(LoweringBuilder &b, const Node &n,
+                                           Value x, const QParams *px);
+
+// The LSTM n of a quantized graph (its input the DequantizeLinear of an
+// 8-bit or int16 tensor, through movement ops, or its Y reaching a
+// QuantizeLinear through movement ops and LSTMs; Y_h and Y_c unread) in
+// integerLstm's form: its Y, dequantized from int16 at 2^-15, or, when a
+// QuantizeLinear alone reads it, requantized to that QuantizeLinear's
+// parameters (`q` then names it: the caller replaces it). Empty when n is
+// not such an LSTM. `users` is the function's computeUsers().
+struct LstmResult {
+  Value y;
+  Node *q = nullptr;
+};
+Expected<std::optional<LstmResult>> quantizedGraphLstm(
+    LoweringBuilder &b, const Node &n,
+    const std::unordered_map<const Node *, std::vector<Use>> &users);
 
 } // namespace ember

@@ -227,8 +227,8 @@ Rescale productMultipliers(double sx, const QParams &w, double sy,
 
 class Rewriter {
 public:
-  Rewriter(Function &f, quant::RequantProfile profile)
-      : f_(f), profile_(profile) {}
+  Rewriter(Function &f, quant::RequantProfile profile, bool recurrent)
+      : f_(f), profile_(profile), recurrent_(recurrent) {}
 
   Expected<size_t> run() {
     size_t n = 0;
@@ -259,6 +259,7 @@ public:
 private:
   Function &f_;
   const quant::RequantProfile profile_;
+  const bool recurrent_; // LSTMs as integer forms (fixed profile)
   Users users_;
 
   bool float32() const { return profile_ == quant::RequantProfile::Float32; }
@@ -443,6 +444,9 @@ private:
     // ONNX Runtime keeps LRN float: so does the float32 profile.
     if (k == OpKind::LRN && !float32())
       return lrn(n);
+    // ONNX Runtime keeps LSTM float: so does the float32 profile.
+    if (k == OpKind::LSTM && recurrent_ && !float32())
+      return lstm(n);
     if (hasProp(k, P_Rearrange))
       return movement(n);
     if (k == OpKind::Relu || k == OpKind::Clip || k == OpKind::Max ||
@@ -486,6 +490,19 @@ private:
     finish(mp ? *mp : n, out->chain, *y);
     if (mp)
       erase(&n);
+    return true;
+  }
+
+  // An LSTM in a quantized graph: IntegerLstm.cpp's integer form.
+  Expected<bool> lstm(Node &n) {
+    LoweringBuilder b(f_, n);
+    EMBER_ASSIGN(std::optional<LstmResult> y, quantizedGraphLstm(b, n, users_));
+    if (!y)
+      return false;
+    if (y->q)
+      finish(n, {y->q}, y->y);
+    else
+      finishOp(n, y->y);
     return true;
   }
 
@@ -1339,7 +1356,7 @@ private:
       return false;
     auto out = output(&n);
     if (!out)
-      return false;
+      return movementInChain(n);
     LoweringBuilder b(f_, n);
     std::vector<Value> ins = n.inputs;
     ins[0] = x->q;
@@ -1351,6 +1368,40 @@ private:
     }
     EMBER_ASSIGN(Value y, rescaled(b, moved, x->p, out->p, out->lo, out->hi));
     finish(n, out->chain, y);
+    return true;
+  }
+
+  // A movement op of a DequantizeLinear whose result goes through more
+  // movement ops to a QuantizeLinear (an LSTM's last step taken by Gather,
+  // then reshaped): it moves the stored integers and the DequantizeLinear
+  // follows it, so the next op of the chain meets the pattern above.
+  Expected<bool> movementInChain(Node &n) {
+    if (n.kind == OpKind::Identity)
+      return false;
+    Node *prev = &n, *u = soleUser(users_, &n);
+    bool chain = false;
+    for (int i = 0; u && i < 16; ++i) {
+      if (!hasProp(u->kind, P_Rearrange) || u->numResults() != 1 ||
+          u->inputs.empty() || u->inputs[0] != Value(prev, 0))
+        break;
+      if (output(u)) {
+        chain = true;
+        break;
+      }
+      prev = u;
+      u = soleUser(users_, u);
+    }
+    if (!chain)
+      return false;
+    const Node &dq = *n.inputs[0].node;
+    LoweringBuilder b(f_, n);
+    std::vector<Value> ins = n.inputs;
+    ins[0] = dq.inputs[0];
+    EMBER_ASSIGN(Value moved, b.op(n.kind, ins, n.attrs));
+    std::vector<Value> dqIns = dq.inputs;
+    dqIns[0] = moved;
+    EMBER_ASSIGN(Value y, b.op(OpKind::DequantizeLinear, dqIns, dq.attrs));
+    finishOp(n, y);
     return true;
   }
 
@@ -1422,7 +1473,7 @@ private:
         if (!u.user || (u.user != q && !inRegion.count(u.user)))
           return false;
     }
-    EMBER_ASSIGN(Tensor table, tableOf(d, members, *q, *pq));
+    EMBER_ASSIGN(Tensor table, regionTable(d, members, *q, *pq));
     LoweringBuilder b(f_, *members.front());
     EMBER_ASSIGN(Value y, b.op(OpKind::TableLookup,
                                {x->q, b.constant(std::move(table), "table")}));
@@ -1432,60 +1483,13 @@ private:
       erase(*it);
     return true;
   }
-
-  // table[i] = q(region(dq(lowest + i))), computed by the reference kernels
-  // on a [256] copy of the region.
-  Expected<Tensor> tableOf(const Node &d, const std::vector<Node *> &members,
-                           const Node &q, const QParams &pq) {
-    ElemKind xk = d.inputs[0].type().elem();
-    Function g("table");
-    Node *p = g.addPlaceholder("x", Type(xk, {256}));
-    std::unordered_map<const Node *, Value> map;
-    auto operand = [&](Value v) -> Value {
-      if (!v.node)
-        return Value();
-      auto it = map.find(v.node);
-      if (it != map.end())
-        return it->second;
-      const Tensor *c = constantOf(v);
-      Value cv(g.addConstant("c", *c));
-      map[v.node] = cv;
-      return cv;
-    };
-    std::vector<Value> dqIns{Value(p)};
-    for (size_t i = 1; i < d.inputs.size(); ++i)
-      dqIns.push_back(operand(d.inputs[i]));
-    EMBER_ASSIGN(Node * dq, g.create(OpKind::DequantizeLinear, dqIns, d.attrs));
-    map[&d] = Value(dq);
-    for (Node *m : members) {
-      std::vector<Value> ins;
-      for (auto &in : m->inputs)
-        ins.push_back(operand(in));
-      EMBER_ASSIGN(Node * c, g.create(m->kind, ins, m->attrs));
-      map[m] = Value(c);
-    }
-    std::vector<Value> qIns{map.at(q.inputs[0].node)};
-    for (size_t i = 1; i < q.inputs.size(); ++i)
-      qIns.push_back(operand(q.inputs[i]));
-    EMBER_ASSIGN(Node * qn, g.create(OpKind::QuantizeLinear, qIns, q.attrs));
-    g.addOutput(Value(qn), "y");
-    Tensor in(Type(xk, {256}));
-    int64_t lowest = lowestOf(xk);
-    for (int64_t i = 0; i < 256; ++i)
-      in.setInt(i, lowest + i);
-    EMBER_ASSIGN(auto outs, interpret(g, {in}));
-    if (outs.size() != 1 || outs[0].elem() != pq.kind)
-      return makeError(ErrorCode::Internal, "table of ", q.describe(),
-                       " has the wrong type");
-    return std::move(outs[0]);
-  }
 };
 
 } // namespace
 
 Status lowerIntegerPatterns(Function &f, quant::RequantProfile profile,
-                            size_t *numRewritten) {
-  Rewriter r(f, profile);
+                            size_t *numRewritten, bool integerRecurrent) {
+  Rewriter r(f, profile, integerRecurrent);
   EMBER_ASSIGN(size_t n, r.run());
   if (numRewritten)
     *numRewritten = n;

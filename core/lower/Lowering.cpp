@@ -71,7 +71,8 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
                      size_t *numLowered) {
   size_t count = 0;
   // Quantized patterns first, while composites are still whole.
-  EMBER_TRY(lowerIntegerPatterns(f, opts.requant, &count));
+  EMBER_TRY(
+      lowerIntegerPatterns(f, opts.requant, &count, opts.integerRecurrent));
   for (bool changed = true; changed;) {
     changed = false;
     std::vector<Node *> work;

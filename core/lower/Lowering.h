@@ -64,6 +64,9 @@ struct LoweringOptions {
   // The requantization profile of the integer forms (docs/quantization.md):
   // the target device's.
   quant::RequantProfile requant = quant::RequantProfile::Fixed;
+  // LSTMs of quantized graphs as integer forms in the fixed profile
+  // (docs/quantization.md, "LSTM"; IntegerLstm.cpp).
+  bool integerRecurrent = false;
 };
 
 // Rewrites quantized patterns (QDQ and QLinear ops with constant
@@ -72,7 +75,7 @@ struct LoweringOptions {
 // rewritten.
 Status lowerIntegerPatterns(
     Function &f, quant::RequantProfile profile = quant::RequantProfile::Fixed,
-    size_t *numRewritten = nullptr);
+    size_t *numRewritten = nullptr, bool integerRecurrent = false);
 
 // Lowers every composite node (iterating until none is left); stats count
 // lowered nodes. Runs lowerIntegerPatterns first.

@@ -43,6 +43,9 @@ struct PipelineOptions {
   // The requantization profile lowering gives the integer forms: the
   // target's (docs/quantization.md, "Requantization profiles").
   quant::RequantProfile requant = quant::RequantProfile::Fixed;
+  // The fixed profile's integer LSTM (docs/quantization.md, "LSTM"): off by
+  // default until the backends run its 16-bit forms fast.
+  bool integerRecurrent = false;
 };
 
 // The default optimization sequence, by pass name.

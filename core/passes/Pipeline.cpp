@@ -77,6 +77,7 @@ Status runPipeline(Module &m, const PipelineOptions &opts) {
       size_t n = 0;
       LoweringOptions lo;
       lo.requant = opts.requant;
+      lo.integerRecurrent = opts.integerRecurrent;
       EMBER_TRY(lowerFunction(f, lo, &n));
       PassStats st;
       if (opts.optimize) {

@@ -9,6 +9,7 @@
 
 #include "ember/quant/Arith.h"
 
+#include <cmath>
 #include <random>
 
 using namespace ember;
@@ -168,6 +169,36 @@ TEST(QuantInteger, TableLookupIndexesFromTheLowestValue) {
   EXPECT_FALSE(bad.build(OpKind::TableLookup, {ints(ElemKind::U8, {1}, {0})},
                          {ints(ElemKind::U8, {10}, std::vector<int64_t>(10))})
                    .isOk());
+}
+
+// An i16 input looks up TFLite's 513-entry interpolated table
+// (quant::tableLookup16) on every one of its 65,536 values; an i16 input
+// with a 256-entry table is refused.
+TEST(QuantInteger, TableLookupOfI16InterpolatesTheTable) {
+  int16_t t16[quant::kTable16Entries];
+  quant::makeTable16([](double x) { return std::tanh(x); }, 0x1p-12, 0x1p-15,
+                     t16);
+  std::vector<int64_t> table(t16, t16 + quant::kTable16Entries), xs;
+  for (int64_t x = -32768; x <= 32767; ++x)
+    xs.push_back(x);
+  OneNode t;
+  ASSERT_TRUE(t.build(OpKind::TableLookup,
+                      {ints(ElemKind::I16, {int64_t(xs.size())}, xs)},
+                      {ints(ElemKind::I16, {quant::kTable16Entries}, table)})
+                  .isOk());
+  auto r = t.run();
+  ASSERT_TRUE(r.hasValue()) << r.status().message();
+  ASSERT_EQ((*r)[0].elem(), ElemKind::I16);
+  std::vector<int64_t> got = (*r)[0].toInts();
+  for (size_t i = 0; i < xs.size(); ++i)
+    ASSERT_EQ(got[i], quant::tableLookup16(int32_t(xs[i]), t16)) << xs[i];
+  // Within a few 2^-15 of tanh at the nodes' resolution.
+  EXPECT_NEAR(double(got[32768 + 4096]) * 0x1p-15, std::tanh(1.0), 4e-4);
+  OneNode bad;
+  EXPECT_FALSE(
+      bad.build(OpKind::TableLookup, {ints(ElemKind::I16, {1}, {0})},
+                {ints(ElemKind::I16, {256}, std::vector<int64_t>(256))})
+          .isOk());
 }
 
 TEST(QuantInteger, IntegerAveragePoolRoundsHalfUpWhateverTheStorage) {

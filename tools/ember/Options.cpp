@@ -72,6 +72,15 @@ void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
             return std::string();
           })
         .inSection("target");
+    c.add({"--integer-recurrent"}, "",
+          "Writes the LSTMs of a quantized graph as integer forms in the "
+          "fixed profile: 16-bit gates and states, unrolled over the steps "
+          "(docs/quantization.md, \"LSTM\").",
+          [&t](const std::string &) {
+            t.integerRecurrent = true;
+            return std::string();
+          })
+        .inSection("target");
     c.add({"--O0"}, "", "Same as -O0.",
           [&t](const std::string &) {
             t.compile.optLevel = 0;

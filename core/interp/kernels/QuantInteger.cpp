@@ -106,10 +106,17 @@ Status kernel_QuantizedAdd(KernelContext &ctx) {
 }
 
 // TableLookup(x, table): y = table[x - lowest(x)] for u8/i8 x and a
-// 256-entry table of any type (the result type).
+// 256-entry table of any type (the result type); for i16 x, the 513-entry
+// interpolated i16 table of quant::tableLookup16.
 Status kernel_TableLookup(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &t = ctx.in(1);
   Tensor &y = ctx.out(0);
+  if (x.elem() == ElemKind::I16) { // quant::tableLookup16 (TFLite's LUT)
+    const int16_t *tb = reinterpret_cast<const int16_t *>(t.raw());
+    for (int64_t i = 0; i < x.size(); ++i)
+      y.setInt(i, quant::tableLookup16(int32_t(x.getInt(i)), tb));
+    return Status::ok();
+  }
   int64_t lowest = x.elem() == ElemKind::I8 ? -128 : 0;
   size_t es = elemSize(t.elem());
   const uint8_t *tb = t.raw();

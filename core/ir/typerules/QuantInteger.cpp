@@ -168,9 +168,18 @@ Status types_QuantizedAdd(TypeContext &ctx) {
 
 Status types_TableLookup(TypeContext &ctx) {
   const Tensor &x = ctx.in(0), &t = ctx.in(1);
+  if (x.elem() == ElemKind::I16) {
+    // The 16-bit form: TFLite's 513-entry interpolated table of int16.
+    if (t.elem() != ElemKind::I16 || t.rank() != 1 ||
+        t.size() != quant::kTable16Entries)
+      return ctx.error("table ", t.type().toString(),
+                       " of an i16 input must be i16[513]");
+    ctx.setOutput(0, Type(ElemKind::I16, x.dims()));
+    return Status::ok();
+  }
   if (!isStored8(x.elem()))
     return ctx.unsupportedError("input type ", elemKindName(x.elem()),
-                                " (expected u8 or i8)");
+                                " (expected u8, i8 or i16)");
   if (t.rank() != 1 || t.size() != 256)
     return ctx.error("table ", t.type().toString(), " must have 256 entries");
   ctx.setOutput(0, Type(t.elem(), x.dims()));

@@ -49,6 +49,9 @@ struct TargetOptions {
   }
   // --skip-pass NAME: default-pipeline passes left out (A/B runs).
   std::vector<std::string> skipPasses;
+  // --integer-recurrent: LSTMs of quantized graphs as integer forms (fixed
+  // profile; docs/quantization.md, "LSTM").
+  bool integerRecurrent = false;
   // -O0 also skips the graph optimization passes.
   bool optimizeGraph() const { return compile.optLevel.value_or(2) > 0; }
   // The graph pipeline these options ask for (-O<N>, --skip-pass).
@@ -56,6 +59,7 @@ struct TargetOptions {
     PipelineOptions po;
     po.optimize = optimizeGraph();
     po.skip = skipPasses;
+    po.integerRecurrent = integerRecurrent;
     return po;
   }
 };
