@@ -359,14 +359,15 @@ std::string genUpsample(const Target &tg, const Layer &L,
 }
 
 // A pool layer: blocks of output lines (and channel tiles) loaded with the
-// padding into OUT, POOL over each block, stored. A pool whose strides differ
-// (sh != sw) runs one POOL per output line, its source at the line's first
-// window line and POOL_STRIDE = sw. A line whose window lines do not fit OUT
+// padding into the output memory, the pooling op over each block, stored. A
+// pool whose strides differ (sh != sw) runs one pooling op per output line,
+// its source at the line's first window line and the stride register = sw. A
+// line whose window lines do not fit the output memory
 // (or wider than a load's x extent) runs in column bands, as a convolution's
 // does: a band of output columns [x0, x0 + bw) reads the padded input columns
 // [x0 sw, (x0 + bw - 1) sw + kw), the left padding only on the first band and
 // the right only on the last, one 2-D load of lines the image width apart,
-// POOL_IN_W and POOL_OUT_W the band's (register writes where they change),
+// the input and output width registers the band's (written where they change),
 // and one 2-D store of lines the output width apart.
 std::string genPool(const Target &tg, const Layer &L,
                     const std::vector<NTensor> &ts, const CodegenOptions &o,
@@ -397,7 +398,7 @@ std::string genPool(const Target &tg, const Layer &L,
                               : tg.memRows(outMem);
   // Does one output line of `ow` columns, reading `w` image columns of a
   // `wp`-column padded line, fit: the load's x extent, and its window lines
-  // and result double-buffered in OUT.
+  // and result double-buffered in the output memory.
   auto lineFits = [&](int64_t w, int64_t wp, int64_t ow) {
     return w <= tg.maxX && uint64_t(2 * (g.kh * wp + ow)) <= outCap;
   };

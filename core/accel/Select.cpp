@@ -320,7 +320,7 @@ std::string whyPool(const View &v, const v1::Node &n) {
     return "window " + std::to_string(ks[0]) + "x" + std::to_string(ks[1]) +
            " (pooling windows at most " + std::to_string(wmax) + "x" +
            std::to_string(wmax) + ")";
-  // (Strides that differ run one POOL per output line: genPool.)
+  // (Strides that differ run one pooling op per output line: genPool.)
   int64_t s = global ? std::max<int64_t>(1, std::min(ks[0], ks[1])) : st[0];
   const int64_t sh = global ? s : st[0], sw = global ? s : st[1];
   if (sh < 1 || sw < 1 || sh > smax || sw > smax)
@@ -338,10 +338,11 @@ std::string whyPool(const View &v, const v1::Node &n) {
   if (n.op() == "AveragePool" && anyPad && !excludePad && !attr(n, "pad_value"))
     return "AveragePool counting padding without a pad_value (the input's "
            "zero point)";
-  // A line whose window lines do not fit OUT runs in column bands (genPool):
+  // A line whose window lines do not fit the output memory runs in column
+  // bands (genPool):
   // its lines must be addressable a line apart, and a band of one output
   // column (kh lines of its window's columns and the result, double-buffered)
-  // must fit OUT (its lower half for 16-bit rows).
+  // must fit the output memory (its lower half for 16-bit rows).
   if (xd[3] > v.t.maxStride)
     return "image width " + std::to_string(xd[3]) +
            " (a column band's lines are a line apart in DRAM: strides of "

@@ -122,9 +122,9 @@ struct GemmLayer {
 struct PoolLayer {
   int in = -1, out = -1;
   int64_t N = 1, C = 1, H = 1, W = 1, OH = 1, OW = 1;
-  // The strides per axis: POOL_STRIDE is one for both, so a pool whose sh
-  // differs from sw runs one POOL per output line (its source at line
-  // oy sh, POOL_STRIDE sw).
+  // The strides per axis: the pooling op's stride register is one for both,
+  // so a pool whose sh differs from sw runs one pooling op per output line
+  // (its source at line oy sh, stride sw).
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
   bool avg = false;
   // Average without the padded taps (count_include_pad 0): a window that
