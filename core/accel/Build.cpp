@@ -242,8 +242,8 @@ struct Builder {
     const PadPlan pads =
         padPlan(v.t.maxPad, (g.kh - 1) * g.dh + 1, (g.kw - 1) * g.dw + 1,
                 {g.pt, g.pl, g.pb, g.pr});
-    g.in = lanePart(v, x) && pads.steps.empty() ? laneView(x, g)
-                                                : materialize(x);
+    g.in =
+        lanePart(v, x) && pads.steps.empty() ? laneView(x, g) : materialize(x);
     for (size_t k = 0; k < pads.steps.size() && g.in >= 0; ++k)
       g.in = padLayer(g, pads.steps[k], n.name(),
                       L.name + "/pad" + (k ? std::to_string(k) : ""));

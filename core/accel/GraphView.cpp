@@ -129,8 +129,8 @@ std::string convLimits(const Target &t, const ConvGeom &g) {
                 one = std::min(g.W + g.pl + g.pr, (g.kw - 1) * g.dw + 1);
   // Padding the loads do not add is stored with the input (padPlan): the
   // convolution reads lines that much wider.
-  const PadPlan pp = padPlan(t.maxPad, ekh, (g.kw - 1) * g.dw + 1,
-                             {g.pt, g.pl, g.pb, g.pr});
+  const PadPlan pp =
+      padPlan(t.maxPad, ekh, (g.kw - 1) * g.dw + 1, {g.pt, g.pl, g.pb, g.pr});
   const int64_t wider = g.pl + g.pr - pp.keep[1] - pp.keep[3];
   if (g.kh < 1 || g.kh > kmax || g.kw < 1 || g.kw > kmax)
     os << "kernel " << g.kh << "x" << g.kw << " (the target runs 1.." << kmax
@@ -150,9 +150,12 @@ std::string convLimits(const Target &t, const ConvGeom &g) {
     os << "pads " << g.pt << "," << g.pl << "," << g.pb << "," << g.pr << " ("
        << loadEngine(t) << " pads 0 to " << t.maxPad << " per side)";
   else if (g.W + wider > stride || g.OW > stride)
-    os << "image width " << std::max(g.W + wider, g.OW)
-       << (wider ? " with the padding the convolution's loads cannot add"
-                 : "")
+    os << "image width "
+       << (g.W + wider > stride ? g.W + wider : std::max(g.W, g.OW))
+       << (g.W + wider > stride && wider
+               ? " with the padding the convolution's loads cannot add "
+                 "(stored with the input)"
+               : "")
        << " (a column band's lines are a line apart in DRAM: strides of "
        << "loads and stores at most " << stride << " rows)";
   else if (!convLineFits(t, one, one, 1, ekh, g.sh, act).empty())

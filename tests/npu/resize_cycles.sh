@@ -12,7 +12,9 @@
 # conversions, clamps and fused adds); 16x8-quick: the first 16, 16 and 8 of those
 # (each group has its own seed, so they are the same cases); bands (ctest
 # npu-bands-cycles-rtl): the 12 convolutions in column bands (--bands:
-# LOADs and STOREs of a band's columns, lines a line apart in DRAM).
+# LOADs and STOREs of a band's columns, lines a line apart in DRAM); pads
+# (ctest npu-pads-cycles-rtl): the 16 convolutions padded beyond the loads'
+# fields (--pads: identity layers storing the input with the padding).
 #   resize_cycles.sh EMBER EMBER_NPU PYTHON WORKDIR [TARGET [GROUP]]
 # TARGET: npu-sim (default) or plugin:<a sub-build's libember_npu_sim.so>.
 set -uo pipefail
@@ -27,7 +29,10 @@ case $group in
     prefix=16x8 what=16x8 ;;
   bands) counts=(--convt 0 --resize 0 --bands 12) prefix=bands
     what="column-band convolution" ;;
-  *) echo "unknown group '$group' (resize, convt, 16x8, 16x8-quick or bands)"
+  pads) counts=(--convt 0 --resize 0 --pads 16) prefix=pads
+    what="padded convolution" ;;
+  *) echo "unknown group '$group' (resize, convt, 16x8, 16x8-quick, bands or" \
+    "pads)"
     exit 1 ;;
 esac
 "$python" -c "import onnx, onnxruntime" 2>/dev/null ||
@@ -35,7 +40,7 @@ esac
 rm -rf "$work" && mkdir -p "$work"
 "$python" "$(dirname "$0")/gen_layers.py" "$work/cases" --count 0 --extra 0 \
   --placement 0 --wide 0 --wide2 0 --lanes 0 --wide3 0 --wide4 0 --shuffle 0 \
-  --bands 0 "${counts[@]}" >"$work/gen.log" 2>&1 ||
+  --bands 0 --pads 0 "${counts[@]}" >"$work/gen.log" 2>&1 ||
   { cat "$work/gen.log"; exit 1; }
 # Every other group set to 0 cases: a new group of gen_layers.py must be too.
 "$python" -c "import json, sys
