@@ -22,7 +22,12 @@ std::string convText(const Target &t) {
          " (taps x lanes <= half of the weight memory), stride 1.." +
          std::to_string(f ? f->strideMax : 0) + ", dilation 1.." +
          std::to_string(f ? f->dilationMax : 0) +
-         ", pads <= " + std::to_string(t.maxPad) +
+         (t.maxPad < 1
+              ? std::string(", no pads")
+              : ", any pads (the loads pad up to " + std::to_string(t.maxPad) +
+                    " per side and below the kernel's extent; "
+                    "identity layers store the input with the "
+                    "rest)") +
          ", groups (depthwise included), constant int8 weights (a weight "
          "zero point folds when w - zp fits int8), scalar input zero point";
 }
