@@ -578,6 +578,22 @@ struct Builder {
     if (avg && !noPad)
       g.padValue = storedZp(v.dtype(x), aInt(n, "pad_value", 0));
     g.w16 = w16;
+    // Padding over the loads' fields: identity layers store the input
+    // with it (padPlan; each window reads the image, pads below the
+    // kernel), their padding the pool's.
+    const PadPlan pp =
+        padPlan(v.t.maxPad, g.kh, g.kw, {g.pt, g.pl, g.pb, g.pr});
+    if (!pp.steps.empty()) {
+      GemmLayer t;
+      t.in = g.in, t.N = g.N, t.C = g.C, t.H = g.H, t.W = g.W;
+      t.pt = g.pt, t.pl = g.pl, t.pb = g.pb, t.pr = g.pr;
+      t.padValue = g.padValue, t.in16 = w16;
+      for (size_t k = 0; k < pp.steps.size(); ++k)
+        t.in = padLayer(t, pp.steps[k], n.name(),
+                        L.name + "/pad" + (k ? std::to_string(k) : ""));
+      g.in = t.in, g.H = t.H, g.W = t.W;
+      g.pt = t.pt, g.pl = t.pl, g.pb = t.pb, g.pr = t.pr;
+    }
     g.out = newTensor(y, isOutput(y) ? NTensor::Kind::Output
                                      : NTensor::Kind::Activation);
     tensorOf[size_t(y)] = g.out;

@@ -51,11 +51,13 @@ std::string maxPoolText(const Target &t) {
   const std::string w = std::to_string(f ? f->windowMax : 0);
   return "2-D, window <= " + w + "x" + w +
          ", equal strides <= " + std::to_string(f ? f->strideMax : 0) +
-         ", pads <= " + std::to_string(t.maxPad);
+         ", pads below the window (over " + std::to_string(t.maxPad) +
+         ": stored with the input by identity layers)";
 }
 std::string avgPoolText(const Target &t) {
-  return maxPoolText(t) + " (with count_include_pad 0: each below its kernel "
-                          "size)";
+  return maxPoolText(t) +
+         " (with count_include_pad 0: each <= " + std::to_string(t.maxPad) +
+         ")";
 }
 std::string globalPoolText(const Target &t) {
   const Form *f = t.form("pool");

@@ -327,11 +327,20 @@ std::string whyPool(const View &v, const v1::Node &n) {
   if (s > smax)
     return "stride " + std::to_string(s) + " (at most " + std::to_string(smax) +
            ")";
-  if (*std::max_element(pads.begin(), pads.end()) > v.t.maxPad)
-    return "pads over " + std::to_string(v.t.maxPad);
   bool anyPad = pads[0] || pads[1] || pads[2] || pads[3];
   const bool excludePad =
       n.op() == "AveragePool" && anyPad && !aInt(n, "count_include_pad", 0);
+  // Padding over the loads' fields is stored with the input (padPlan) but
+  // for an average without it, whose border windows divide by their taps
+  // inside the image.
+  if (*std::max_element(pads.begin(), pads.end()) > v.t.maxPad &&
+      (excludePad || v.t.maxPad < 1))
+    return "pads over " + std::to_string(v.t.maxPad) +
+           (excludePad ? " of an average without its padding (its border "
+                         "windows divide by their taps inside the image)"
+                       : "");
+  if (*std::min_element(pads.begin(), pads.end()) < 0)
+    return "negative pads";
   if (anyPad && (pads[0] >= ks[0] || pads[2] >= ks[0] || pads[1] >= ks[1] ||
                  pads[3] >= ks[1]))
     return "a pad not below its kernel size (a window wholly in the "

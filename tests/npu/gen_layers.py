@@ -1008,7 +1008,11 @@ def pads_case(rng):
     some sides 0 to 3): identity layers store its input with the extra
     padding first. Kernels 1 to 9, strides 1 and 2, dilation 2 now and then,
     input zero points away from 0 (uint8 and int8), a quarter depthwise and a
-    tenth grouped, a fifth 16x8 (an int16 input)."""
+    tenth grouped, a fifth 16x8 (an int16 input). A quarter are max pools
+    and average pools counting their padding instead (windows 5 to 9, pads
+    4 up to the window less one)."""
+    if rng.random() < 0.25:
+        return pads_pool_case(rng)
     k = int(rng.choice([1, 3, 3, 5, 7, 9]))
     s = int(rng.integers(1, 3))
     d = 2 if k in (3, 5) and rng.random() < 0.2 else 1
@@ -1050,6 +1054,30 @@ def pads_case(rng):
     names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
     return g, (f"pads conv {names[dti]}->{names[dto]} C{C} {H}x{W} K{K} k{k} "
                f"s{s} d{d} p{pads} g{group} {act}")
+
+
+def pads_pool_case(rng):
+    k = int(rng.integers(5, 10))
+    s = int(rng.integers(1, 3))
+    pads = [int(rng.integers(0, k)) for _ in range(4)]
+    pads[int(rng.integers(0, 4))] = int(rng.integers(4, k))
+    C = int(rng.choice([1, 8, 16, 24]))
+    H = max(int(rng.integers(1, 13)), k - pads[0] - pads[2])
+    W = max(int(rng.integers(1, 21)), k - pads[1] - pads[3])
+    g = G(rng)
+    wide = rng.random() < 0.2
+    if wide:
+        g.opset = 21
+    dt = np.int16 if wide else act_dtype(rng)
+    xd, p = g.qdq(g.input([1, C, H, W]), dt, -1.0, 3.0)
+    op = "MaxPool" if rng.random() < 0.6 else "AveragePool"
+    attrs = {"kernel_shape": [k, k], "strides": [s, s], "pads": pads}
+    if op == "AveragePool":
+        attrs["count_include_pad"] = 1
+    yd = g.requant_dq(g.node(op, [xd], attrs), p)
+    g.output(yd)
+    names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
+    return g, f"pads {op.lower()} {names[dt]} C{C} {H}x{W} k{k} s{s} p{pads}"
 
 
 def conv_cfg(rng):
