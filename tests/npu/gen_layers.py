@@ -1006,14 +1006,15 @@ def bands_case(rng):
 def pads_case(rng):
     """A convolution padded beyond the loads' fields (pads 4 to 8 on a side,
     some sides 0 to 3): identity layers store its input with the extra
-    padding first. Kernels 1 to 9, strides 1 and 2, dilation 2 now and then,
+    padding first. Kernels 1 to 7 (a 9x9 kernel's weights exceed half of
+    the weight memory at DIM 32), strides 1 and 2, dilation 2 now and then,
     input zero points away from 0 (uint8 and int8), a quarter depthwise and a
     tenth grouped, a fifth 16x8 (an int16 input). A quarter are max pools
     and average pools counting their padding instead (windows 5 to 9, pads
     4 up to the window less one)."""
     if rng.random() < 0.25:
         return pads_pool_case(rng)
-    k = int(rng.choice([1, 3, 3, 5, 7, 9]))
+    k = int(rng.choice([1, 3, 3, 5, 7]))
     s = int(rng.integers(1, 3))
     d = 2 if k in (3, 5) and rng.random() < 0.2 else 1
     big = int(rng.integers(4, 9))
