@@ -239,6 +239,11 @@ struct Builder {
         sum += g.w[size_t(k * per + t)];
       g.bias[size_t(k)] = int32_t(int64_t(g.bias[size_t(k)]) - sz * sum);
     }
+    // A product recomputed for another reader (Unshare.cpp): the model's
+    // MACs are its original's.
+    const int copy = v.copyOf(i);
+    if (copy)
+      L.name += "/recompute" + std::to_string(copy);
     const PadPlan pads =
         padPlan(v.t.maxPad, (g.kh - 1) * g.dh + 1, (g.kw - 1) * g.dw + 1,
                 {g.pt, g.pl, g.pb, g.pr});
@@ -247,13 +252,7 @@ struct Builder {
     for (size_t k = 0; k < pads.steps.size() && g.in >= 0; ++k)
       g.in = padLayer(g, pads.steps[k], n.name(),
                       L.name + "/pad" + (k ? std::to_string(k) : ""));
-    L.usefulMacs = uint64_t(g.N * g.OH * g.OW * g.K * per);
-    // A product recomputed for another reader (Unshare.cpp): the model's
-    // MACs are its original's.
-    if (int k = v.copyOf(i)) {
-      L.name += "/recompute" + std::to_string(k);
-      L.usefulMacs = 0;
-    }
+    L.usefulMacs = copy ? 0 : uint64_t(g.N * g.OH * g.OW * g.K * per);
     L.gemm = std::move(g);
     pending[y] = {std::move(L), false,
                   n.op() == "ConvInteger" ? "conv" : "matmul"};
