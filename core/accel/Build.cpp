@@ -239,14 +239,20 @@ struct Builder {
         sum += g.w[size_t(k * per + t)];
       g.bias[size_t(k)] = int32_t(int64_t(g.bias[size_t(k)]) - sz * sum);
     }
-    g.in = lanePart(v, x) ? laneView(x, g) : materialize(x);
-    L.usefulMacs = uint64_t(g.N * g.OH * g.OW * g.K * per);
     // A product recomputed for another reader (Unshare.cpp): the model's
     // MACs are its original's.
-    if (int k = v.copyOf(i)) {
-      L.name += "/recompute" + std::to_string(k);
-      L.usefulMacs = 0;
-    }
+    const int copy = v.copyOf(i);
+    if (copy)
+      L.name += "/recompute" + std::to_string(copy);
+    const PadPlan pads =
+        padPlan(v.t.maxPad, (g.kh - 1) * g.dh + 1, (g.kw - 1) * g.dw + 1,
+                {g.pt, g.pl, g.pb, g.pr});
+    g.in =
+        lanePart(v, x) && pads.steps.empty() ? laneView(x, g) : materialize(x);
+    for (size_t k = 0; k < pads.steps.size() && g.in >= 0; ++k)
+      g.in = padLayer(g, pads.steps[k], n.name(),
+                      L.name + "/pad" + (k ? std::to_string(k) : ""));
+    L.usefulMacs = copy ? 0 : uint64_t(g.N * g.OH * g.OW * g.K * per);
     L.gemm = std::move(g);
     pending[y] = {std::move(L), false,
                   n.op() == "ConvInteger" ? "conv" : "matmul"};
@@ -573,6 +579,22 @@ struct Builder {
     if (avg && !noPad)
       g.padValue = storedZp(v.dtype(x), aInt(n, "pad_value", 0));
     g.w16 = w16;
+    // Padding over the loads' fields: identity layers store the input
+    // with it (padPlan; each window reads the image, pads below the
+    // kernel), their padding the pool's.
+    const PadPlan pp =
+        padPlan(v.t.maxPad, g.kh, g.kw, {g.pt, g.pl, g.pb, g.pr});
+    if (!pp.steps.empty()) {
+      GemmLayer t;
+      t.in = g.in, t.N = g.N, t.C = g.C, t.H = g.H, t.W = g.W;
+      t.pt = g.pt, t.pl = g.pl, t.pb = g.pb, t.pr = g.pr;
+      t.padValue = g.padValue, t.in16 = w16;
+      for (size_t k = 0; k < pp.steps.size(); ++k)
+        t.in = padLayer(t, pp.steps[k], n.name(),
+                        L.name + "/pad" + (k ? std::to_string(k) : ""));
+      g.in = t.in, g.H = t.H, g.W = t.W;
+      g.pt = t.pt, g.pl = t.pl, g.pb = t.pb, g.pr = t.pr;
+    }
     g.out = newTensor(y, isOutput(y) ? NTensor::Kind::Output
                                      : NTensor::Kind::Activation);
     tensorOf[size_t(y)] = g.out;
@@ -1027,6 +1049,58 @@ struct Builder {
     g.in = in;
     g.requant = true;
     pending[y] = {std::move(L), true, "requant"};
+  }
+
+  // Padding g's loads do not add (padPlan): an identity layer stores g's
+  // input with `p` more (top, left, bottom, right): depthwise, one weight 1
+  // at tap (bottom, right) of a (top + bottom + 1) x (left + right + 1)
+  // kernel, padded by top + bottom and left + right on each side, no bias,
+  // requantization by exactly 1. Its output line y is input line y - top
+  // (column likewise): the border is the padding's stored value (the input
+  // zero point), the interior the input unchanged. g then reads the padded
+  // map with that much less padding of its own. Returns the padded tensor.
+  int padLayer(GemmLayer &g, const std::array<int64_t, 4> &p,
+               const std::string &node, const std::string &name) {
+    Layer L;
+    L.kind = Layer::Kind::Gemm;
+    L.name = name;
+    L.nodes = {node};
+    GemmLayer &c = L.gemm;
+    c.in = g.in;
+    c.N = g.N, c.C = c.K = c.groups = g.C, c.H = g.H, c.W = g.W;
+    c.kh = p[0] + p[2] + 1, c.kw = p[1] + p[3] + 1;
+    c.pt = c.pb = p[0] + p[2], c.pl = c.pr = p[1] + p[3];
+    c.OH = g.H + p[0] + p[2], c.OW = g.W + p[1] + p[3];
+    c.w.assign(size_t(c.K * c.kh * c.kw), 0);
+    for (int64_t k = 0; k < c.K; ++k)
+      c.w[size_t((k * c.kh + p[2]) * c.kw + p[3])] = 1;
+    c.bias.assign(size_t(c.K), 0);
+    c.padValue = g.padValue;
+    c.rq.mult.assign(size_t(c.K), int32_t(1) << 30);
+    c.rq.shift.assign(size_t(c.K), 1);
+    if (g.in16) { // both byte planes; the low plane's excess-128
+      c.in16 = c.out16 = true;
+      c.bias64.assign(size_t(c.K), 128);
+      c.rq.lo = -32768, c.rq.hi = 32767;
+    }
+    NTensor t = lp.tensors[size_t(g.in)];
+    t.name = name;
+    t.kind = NTensor::Kind::Activation;
+    t.value = -1;
+    t.dims = {c.N, c.C, c.OH, c.OW};
+    t.axis = 1;
+    t.C = c.C;
+    t.P = c.N * c.OH * c.OW;
+    t.base = -1, t.tileOffset = 0, t.dram = -1, t.laneFrom = -1;
+    t.ilv = 0, t.phase = 0;
+    t.data.clear();
+    lp.tensors.push_back(std::move(t));
+    const int out = int(lp.tensors.size() - 1);
+    c.out = out;
+    g.H = c.OH, g.W = c.OW;
+    g.pt -= p[0], g.pl -= p[1], g.pb -= p[2], g.pr -= p[3];
+    lp.layers.push_back(std::move(L));
+    return out;
   }
 
   // A 1x1 GEMM over a map of dims d whose output channel o is input channel

@@ -22,7 +22,12 @@ std::string convText(const Target &t) {
          " (taps x lanes <= half of the weight memory), stride 1.." +
          std::to_string(f ? f->strideMax : 0) + ", dilation 1.." +
          std::to_string(f ? f->dilationMax : 0) +
-         ", pads <= " + std::to_string(t.maxPad) +
+         (t.maxPad < 1
+              ? std::string(", no pads")
+              : ", any pads (the loads pad up to " + std::to_string(t.maxPad) +
+                    " per side and below the kernel's extent; "
+                    "identity layers store the input with the "
+                    "rest)") +
          ", groups (depthwise included), constant int8 weights (a weight "
          "zero point folds when w - zp fits int8), scalar input zero point";
 }
@@ -46,11 +51,13 @@ std::string maxPoolText(const Target &t) {
   const std::string w = std::to_string(f ? f->windowMax : 0);
   return "2-D, window <= " + w + "x" + w +
          ", strides <= " + std::to_string(f ? f->strideMax : 0) +
-         ", pads <= " + std::to_string(t.maxPad);
+         " per axis, pads below the window (over " + std::to_string(t.maxPad) +
+         ": stored with the input by identity layers)";
 }
 std::string avgPoolText(const Target &t) {
-  return maxPoolText(t) + " (with count_include_pad 0: each below its kernel "
-                          "size)";
+  return maxPoolText(t) +
+         " (with count_include_pad 0: each <= " + std::to_string(t.maxPad) +
+         ")";
 }
 std::string globalPoolText(const Target &t) {
   const Form *f = t.form("pool");

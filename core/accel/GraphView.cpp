@@ -127,6 +127,11 @@ std::string convLimits(const Target &t, const ConvGeom &g) {
   const int64_t stride = t.maxStride;
   const int64_t ekh = (g.kh - 1) * g.dh + 1,
                 one = std::min(g.W + g.pl + g.pr, (g.kw - 1) * g.dw + 1);
+  // Padding the loads do not add is stored with the input (padPlan): the
+  // convolution reads lines that much wider.
+  const PadPlan pp =
+      padPlan(t.maxPad, ekh, (g.kw - 1) * g.dw + 1, {g.pt, g.pl, g.pb, g.pr});
+  const int64_t wider = g.pl + g.pr - pp.keep[1] - pp.keep[3];
   if (g.kh < 1 || g.kh > kmax || g.kw < 1 || g.kw > kmax)
     os << "kernel " << g.kh << "x" << g.kw << " (the target runs 1.." << kmax
        << ")";
@@ -140,19 +145,49 @@ std::string convLimits(const Target &t, const ConvGeom &g) {
   else if (g.dh < 1 || g.dh > dmax || g.dw < 1 || g.dw > dmax)
     os << "dilations " << g.dh << "x" << g.dw << " (the target runs 1.." << dmax
        << ")";
-  else if (std::max({g.pt, g.pl, g.pb, g.pr}) > t.maxPad ||
-           std::min({g.pt, g.pl, g.pb, g.pr}) < 0)
+  else if (std::min({g.pt, g.pl, g.pb, g.pr}) < 0 ||
+           (t.maxPad < 1 && std::max({g.pt, g.pl, g.pb, g.pr}) > 0))
     os << "pads " << g.pt << "," << g.pl << "," << g.pb << "," << g.pr << " ("
-       << loadEngine(t) << " pads at most " << t.maxPad << " per side)";
-  else if (g.W > stride || g.OW > stride)
-    os << "image width " << std::max(g.W, g.OW) << " (a column band's lines "
-       << "are a line apart in DRAM: strides of loads and stores at most "
-       << stride << " rows)";
+       << loadEngine(t) << " pads 0 to " << t.maxPad << " per side)";
+  else if (g.W + wider > stride || g.OW > stride)
+    os << "image width "
+       << (g.W + wider > stride ? g.W + wider : std::max(g.W, g.OW))
+       << (g.W + wider > stride && wider
+               ? " with the padding the convolution's loads cannot add "
+                 "(stored with the input)"
+               : "")
+       << " (a column band's lines are a line apart in DRAM: strides of "
+       << "loads and stores at most " << stride << " rows)";
   else if (!convLineFits(t, one, one, 1, ekh, g.sh, act).empty())
     os << "one output pixel reads " << ekh << " lines of " << one
        << " pixels (its column band: "
        << convLineFits(t, one, one, 1, ekh, g.sh, act) << ")";
   return os.str();
+}
+
+PadPlan padPlan(int64_t most, int64_t ekh, int64_t ekw,
+                const std::array<int64_t, 4> &pads) {
+  PadPlan p;
+  const int64_t ext[4] = {ekh, ekw, ekh, ekw};
+  std::array<int64_t, 4> rest{};
+  for (size_t i = 0; i < 4; ++i) {
+    p.keep[i] = std::clamp<int64_t>(std::min(most, ext[i] - 1), 0, pads[i]);
+    rest[i] = pads[i] - p.keep[i];
+  }
+  if (most < 1)
+    return p;
+  for (;;) {
+    std::array<int64_t, 4> s{};
+    s[0] = std::min(rest[0], most);
+    s[2] = std::min(rest[2], most - s[0]);
+    s[1] = std::min(rest[1], most);
+    s[3] = std::min(rest[3], most - s[1]);
+    if (!s[0] && !s[1] && !s[2] && !s[3])
+      return p;
+    for (size_t i = 0; i < 4; ++i)
+      rest[i] -= s[i];
+    p.steps.push_back(s);
+  }
 }
 
 // A weight zero point folds into the weights when every w - zp fits int8.

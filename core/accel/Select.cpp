@@ -326,11 +326,20 @@ std::string whyPool(const View &v, const v1::Node &n) {
   if (sh < 1 || sw < 1 || sh > smax || sw > smax)
     return "strides " + std::to_string(sh) + "x" + std::to_string(sw) +
            " (at most " + std::to_string(smax) + ")";
-  if (*std::max_element(pads.begin(), pads.end()) > v.t.maxPad)
-    return "pads over " + std::to_string(v.t.maxPad);
   bool anyPad = pads[0] || pads[1] || pads[2] || pads[3];
   const bool excludePad =
       n.op() == "AveragePool" && anyPad && !aInt(n, "count_include_pad", 0);
+  // Padding over the loads' fields is stored with the input (padPlan) but
+  // for an average without it, whose border windows divide by their taps
+  // inside the image.
+  if (*std::max_element(pads.begin(), pads.end()) > v.t.maxPad &&
+      (excludePad || v.t.maxPad < 1))
+    return "pads over " + std::to_string(v.t.maxPad) +
+           (excludePad ? " of an average without its padding (its border "
+                         "windows divide by their taps inside the image)"
+                       : "");
+  if (*std::min_element(pads.begin(), pads.end()) < 0)
+    return "negative pads";
   if (anyPad && (pads[0] >= ks[0] || pads[2] >= ks[0] || pads[1] >= ks[1] ||
                  pads[3] >= ks[1]))
     return "a pad not below its kernel size (a window wholly in the "
@@ -343,8 +352,13 @@ std::string whyPool(const View &v, const v1::Node &n) {
   // its lines must be addressable a line apart, and a band of one output
   // column (kh lines of its window's columns and the result, double-buffered)
   // must fit the output memory (its lower half for 16-bit rows).
-  if (xd[3] > v.t.maxStride)
-    return "image width " + std::to_string(xd[3]) +
+  // (With padding the loads cannot add, the identity layers' wider map.)
+  const int64_t storedW =
+      xd[3] + (*std::max_element(pads.begin(), pads.end()) > v.t.maxPad
+                   ? pads[1] + pads[3]
+                   : 0);
+  if (storedW > v.t.maxStride)
+    return "image width " + std::to_string(storedW) +
            " (a column band's lines are a line apart in DRAM: strides of "
            "loads and stores at most " +
            std::to_string(v.t.maxStride) + " rows)";

@@ -8,6 +8,7 @@
 #include "ember/accel/Target.h"
 #include "ember/backend/v1/graph.pb.h"
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -90,6 +91,25 @@ const std::string &nameOf(const Target &t, Cls c);
 const std::string &loadEngine(const Target &t);
 // The target's limits on a convolution (its conv form and its fields).
 std::string convLimits(const Target &t, const ConvGeom &g);
+// Padding a convolution's loads do not add themselves: over the loads'
+// fields (`most` per side), or reaching its kernel's extent (a block of
+// output lines or columns whose input would be padding alone: a load
+// moves at least one line of one pixel). The convolution pads `keep`
+// (top, left, bottom, right), each side min(p, most, extent - 1); before
+// it identity layers store its input with the rest (`steps`, first to
+// last, each adding at most `most` per axis): a depthwise layer with one
+// weight 1 in a kernel of (top + bottom + 1) x (left + right + 1) taps,
+// padded by top + bottom and left + right per side (so each of its windows
+// reads the image too), requantization by exactly 1: its border is the
+// padding's stored value (the input zero point) and its interior the
+// input byte for byte. No steps when the loads pad it all; `most` < 1
+// with any padding: none possible (the caller refuses).
+struct PadPlan {
+  std::array<int64_t, 4> keep{};
+  std::vector<std::array<int64_t, 4>> steps;
+};
+PadPlan padPlan(int64_t most, int64_t ekh, int64_t ekw,
+                const std::array<int64_t, 4> &pads);
 // A weight zero point folds into the weights when every w - zp fits int8.
 std::string foldWeights(const View &v, int w, int wzp, int64_t K,
                         std::vector<int8_t> &out);

@@ -5,7 +5,8 @@
 # forms against the 16x8 definition (tests/npu/hw_semantics16.py, given -DPYTHON) and, given the
 # main build's ember (-DEMBER, -DPYTHON), the instructions against the interpreter
 # (tests/npu/hw_semantics.py) and the compiled upsampling, transposed convolution, column-band,
-# strided or banded pool and 16x8 layers' cycles (tests/npu/resize_cycles.sh) on the RTL.
+# strided or banded pool, padded-convolution and 16x8 layers' cycles
+# (tests/npu/resize_cycles.sh) on the RTL.
 # -DSRC=<source dir> -DBIN=<sub-build dir> -DDIM=<8|32> -DGEN=<generator> [-DEMBER= -DPYTHON=]
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC} -B ${BIN} -G ${GEN}
                         -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_TESTS=ON
@@ -91,6 +92,17 @@ if(EMBER AND PYTHON)
   message("DIM ${DIM} resize_cycles.sh pools2: ${summary}")
   if(NOT rc EQUAL 0 AND NOT rc EQUAL 77)
     message(FATAL_ERROR "DIM ${DIM} resize_cycles.sh pools2 failed:\n${out}")
+  endif()
+  # The convolutions padded beyond the loads' fields.
+  execute_process(COMMAND bash ${SRC}/tests/npu/resize_cycles.sh ${EMBER} ${BIN}/bin/ember-npu
+                          ${PYTHON} ${BIN}/pads-cycles
+                          plugin:${BIN}/lib/ember/libember_npu_sim.so pads
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  string(REGEX MATCH "[0-9]+ padded convolution programs[^\n]*|skipped[^\n]*"
+         summary "${out}")
+  message("DIM ${DIM} resize_cycles.sh pads: ${summary}")
+  if(NOT rc EQUAL 0 AND NOT rc EQUAL 77)
+    message(FATAL_ERROR "DIM ${DIM} resize_cycles.sh pads failed:\n${out}")
   endif()
   # The first 40 of the 136 generated 16x8 layers (npu-wide16-cycles-rtl runs
   # them all at DIM 16).

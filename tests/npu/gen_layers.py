@@ -35,7 +35,8 @@ it), then (--shuffle) ShuffleNet's channel shuffles (Reshape -> Transpose
 -> Reshape) of grouped convolutions, pools and shared results, then
 (--bands) convolutions over lines too wide for the memories (column
 bands), then (--pools2) pools with strides of their own per axis or over
-such lines, each group with a seed of its own,
+such lines, then (--pads) convolutions and pools padded beyond the loads'
+fields, each group with a seed of its own,
 the way ONNX Runtime's quantizer writes QDQ graphs: input float ->
 QuantizeLinear -> DequantizeLinear -> op -> QuantizeLinear ->
 DequantizeLinear -> output float.
@@ -1041,6 +1042,84 @@ def pools2_case(rng):
                f"{pads[1]} {shape}")
 
 
+def pads_case(rng):
+    """A convolution padded beyond the loads' fields (pads 4 to 8 on a side,
+    some sides 0 to 3): identity layers store its input with the extra
+    padding first. Kernels 1 to 7 (a 9x9 kernel's weights exceed half of
+    the weight memory at DIM 32), strides 1 and 2, dilation 2 now and then,
+    input zero points away from 0 (uint8 and int8), a quarter depthwise and a
+    tenth grouped, a fifth 16x8 (an int16 input). A quarter are max pools
+    and average pools counting their padding instead (windows 5 to 9, pads
+    4 up to the window less one)."""
+    if rng.random() < 0.25:
+        return pads_pool_case(rng)
+    k = int(rng.choice([1, 3, 3, 5, 7]))
+    s = int(rng.integers(1, 3))
+    d = 2 if k in (3, 5) and rng.random() < 0.2 else 1
+    big = int(rng.integers(4, 9))
+    if rng.random() < 0.5:
+        pads = [big] * 4
+    else:
+        pads = [int(rng.integers(0, 9)) for _ in range(4)]
+        pads[int(rng.integers(0, 4))] = big
+    mode = rng.random()
+    C = int(rng.choice([1, 3, 8, 16, 20]))
+    if mode < 0.25:  # depthwise
+        group, K = C, C * int(rng.choice([1, 1, 2]))
+    elif mode < 0.35:
+        group = 2
+        C, K = 2 * int(rng.integers(1, 9)), 2 * int(rng.integers(1, 9))
+    else:
+        group, K = 1, int(rng.choice([3, 8, 16, 24]))
+    H, W = int(rng.integers(1, 13)), int(rng.integers(1, 21))
+    ek = (k - 1) * d + 1
+    H = max(H, ek - pads[0] - pads[2])
+    W = max(W, ek - pads[1] - pads[3])
+    cfg = {"N": 1, "C": C, "H": H, "W": W, "K": K, "k": k, "s": s, "d": d,
+           "pads": pads, "group": group}
+    g = G(rng)
+    wide = rng.random() < 0.2
+    if wide:
+        g.opset = 21
+        dti, dto = np.int16, (np.int16 if rng.random() < 0.6
+                              else act_dtype(rng))
+    else:
+        dti, dto = act_dtype(rng), act_dtype(rng)
+    # An input range off centre: the zero point (the padding) is not 0.
+    xd, (sx, _) = g.qdq(g.input([1, C, H, W]), dti, -1.0, 3.0)
+    y = conv_node(g, rng, xd, sx, cfg)
+    y, act = activation(g, rng, y)
+    yd, _ = g.qdq(y, dto, 0.0 if act else -3.0, 4.0)
+    g.output(yd)
+    names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
+    return g, (f"pads conv {names[dti]}->{names[dto]} C{C} {H}x{W} K{K} k{k} "
+               f"s{s} d{d} p{pads} g{group} {act}")
+
+
+def pads_pool_case(rng):
+    k = int(rng.integers(5, 10))
+    s = int(rng.integers(1, 3))
+    pads = [int(rng.integers(0, k)) for _ in range(4)]
+    pads[int(rng.integers(0, 4))] = int(rng.integers(4, k))
+    C = int(rng.choice([1, 8, 16, 24]))
+    H = max(int(rng.integers(1, 13)), k - pads[0] - pads[2])
+    W = max(int(rng.integers(1, 21)), k - pads[1] - pads[3])
+    g = G(rng)
+    wide = rng.random() < 0.2
+    if wide:
+        g.opset = 21
+    dt = np.int16 if wide else act_dtype(rng)
+    xd, p = g.qdq(g.input([1, C, H, W]), dt, -1.0, 3.0)
+    op = "MaxPool" if rng.random() < 0.6 else "AveragePool"
+    attrs = {"kernel_shape": [k, k], "strides": [s, s], "pads": pads}
+    if op == "AveragePool":
+        attrs["count_include_pad"] = 1
+    yd = g.requant_dq(g.node(op, [xd], attrs), p)
+    g.output(yd)
+    names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
+    return g, f"pads {op.lower()} {names[dt]} C{C} {H}x{W} k{k} s{s} p{pads}"
+
+
 def conv_cfg(rng):
     k = int(rng.integers(1, 8))
     s = int(rng.integers(1, 3))
@@ -1112,6 +1191,10 @@ def main():
     ap.add_argument("--shuffle", type=int, default=24,
                     help="channel shuffle cases (shuffle_case), after the "
                          "fused 16-bit forms, with a seed of their own")
+    ap.add_argument("--pads", type=int, default=16,
+                    help="convolutions padded beyond the loads' fields "
+                         "(pads_case: pads 4 to 8 stored with the input), "
+                         "after the pools, with a seed of their own")
     ap.add_argument("--bands", type=int, default=12,
                     help="convolutions over lines too wide for the memories "
                          "(bands_case: column bands), after the channel "
@@ -1138,6 +1221,7 @@ def main():
     shuffled = np.random.default_rng(args.seed + 10000)
     bands = np.random.default_rng(args.seed + 11000)
     pools2 = np.random.default_rng(args.seed + 12000)
+    padded = np.random.default_rng(args.seed + 13000)
     n_placed = args.count + args.extra + args.placement
     n_wide = n_placed + args.wide
     n_resize = n_wide + args.resize
@@ -1148,10 +1232,13 @@ def main():
     n_wide4 = n_convt + args.wide4
     n_shuffle = n_wide4 + args.shuffle
     n_bands = n_shuffle + args.bands
-    for i in range(n_bands + args.pools2):
+    n_pools2 = n_bands + args.pools2
+    for i in range(n_pools2 + args.pads):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_bands:
+        if i >= n_pools2:
+            g, desc = pads_case(padded)
+        elif i >= n_bands:
             g, desc = pools2_case(pools2)
         elif i >= n_shuffle:
             g, desc = bands_case(bands)

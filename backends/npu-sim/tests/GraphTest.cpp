@@ -247,6 +247,7 @@ struct ConvQ {
   int64_t dil = 1;
   std::string xt = "u8", yt = "u8";
   bool wzp = false, relu = true;
+  std::vector<int64_t> pads; // top, left, bottom, right (empty: `pad`)
 };
 
 // x -> ConvInteger -> Add(bias) -> Requantize -> y (returns y's reference).
@@ -268,6 +269,8 @@ Built convChain(GB &b, std::mt19937 &rng, int x, const HT &xv, const ConvQ &q,
   int wz = q.wzp ? b.constant(tag + ".wzp", HT{"i8", {}, {wzpv}}) : -1;
   std::vector<int64_t> st = {q.s, q.s}, pads = {q.pad, q.pad, q.pad, q.pad},
                        dl = {q.dil, q.dil};
+  if (!q.pads.empty())
+    pads = q.pads;
   HT acc = convInteger(xv, w, xzpv, wzpv, st, pads, dl, q.group);
   int a = b.value(tag + ".acc", "i32", acc.dims);
   std::vector<int> cin = {x, wc, xz};
@@ -383,6 +386,55 @@ TEST(NpuGraph, ConvColumnBands) {
                             std::string::npos)
       continue;
     run(b, {xv}, {bc.yref}, "case " + std::to_string(round - 1), 1);
+    if (HasFatalFailure())
+      return;
+  }
+}
+
+// Padding the loads cannot add (over 3 per side, LOAD's fields, or
+// reaching the kernel's extent) is stored with the input by identity layers
+// in front of the convolution (padPlan): the style-transfer model's 9x9
+// with pads 4, pads up to 8, asymmetric, a 1x1 padded by 3, depthwise,
+// grouped, strided and dilated, u8 and i8 inputs with nonzero zero points
+// (the padding's value). The layer count checks the identity layers.
+TEST(NpuGraph, ConvPadsBeyondLoads) {
+  std::mt19937 rng(5);
+  struct Case {
+    int64_t C, K, H, W, k, s, group, dil;
+    std::vector<int64_t> pads;
+    size_t layers; // identity layers + the convolution
+  };
+  const Case cases[] = {
+      {3, 32, 12, 14, 9, 1, 1, 1, {4, 4, 4, 4}, 2}, // fns-candy's first
+      {32, 3, 10, 9, 9, 1, 1, 1, {4, 4, 4, 4}, 2},  // and its last
+      {8, 8, 5, 6, 3, 1, 1, 1, {8, 5, 7, 6}, 5},    // pads up to 8
+      {5, 16, 4, 7, 1, 1, 1, 1, {3, 0, 1, 2}, 3},   // 1x1 padded by 3
+      {16, 16, 7, 9, 5, 2, 16, 1, {6, 0, 4, 5}, 3}, // depthwise, strided
+      {12, 8, 6, 6, 3, 1, 4, 2, {5, 5, 5, 5}, 3},   // grouped, dilated
+      {20, 40, 3, 3, 7, 1, 20, 1, {7, 7, 7, 7}, 4}, // x 2 depthwise
+  };
+  int round = 0;
+  for (const Case &c : cases) {
+    ConvQ q;
+    q.C = c.C, q.K = c.K, q.H = c.H, q.W = c.W, q.k = c.k, q.s = c.s;
+    q.group = c.group, q.dil = c.dil, q.pads = c.pads;
+    q.xt = round % 2 ? "u8" : "i8";
+    q.yt = round % 3 ? "u8" : "i8";
+    q.relu = round % 2 == 0;
+    GB b;
+    HT xv = randomT(rng, q.xt, {q.N, q.C, q.H, q.W}, q.xt == "u8" ? 0 : -128,
+                    q.xt == "u8" ? 255 : 127);
+    int x = b.input("x", q.xt, xv.dims);
+    Built bc = convChain(b, rng, x, xv, q, "l0");
+    b.output(bc.y);
+    ++round;
+    // (A 9x9 kernel's weights for one channel tile exceed half of the
+    // weight memory at DIM 32: refused for that, not for its padding.)
+    const std::vector<std::string> why = whyNot(npuTarget(), b.g);
+    if (!why.empty() && why[0].find("its weights for one input channel tile") !=
+                            std::string::npos)
+      continue;
+    run(b, {xv}, {bc.yref}, "case " + std::to_string(round - 1), c.layers);
     if (HasFatalFailure())
       return;
   }
