@@ -932,6 +932,39 @@ TEST(CpuLayout, FirstLayerMaxPoolRunsInsideTheConv) {
   }
 }
 
+// The constant region holds a convolution's weights once, packed, not
+// also as stored; a constant a loop reads as stored is there too
+// (Memory.cpp: the planner does not place constants).
+TEST(CpuRuntime, ConstantRegionHoldsPackedWeightsOnce) {
+  const size_t wn = 64 * 64 * 9, kn = 64 * 8 * 8;
+  auto m = parseLowered("func @main(%x: f32[1,64,8,8]) {\n"
+                        "  %w = Constant dense<f32[64,64,3,3]: " +
+                        filled(0.015625f, wn) +
+                        ">\n"
+                        "  %k = Constant dense<f32[1,64,8,8]: " +
+                        filled(0.5f, kn) +
+                        ">\n"
+                        "  %c = Conv(%x, %w) {kernel_shape = [3, 3], pads = "
+                        "[1, 1, 1, 1]} : f32[1,64,8,8]\n"
+                        "  %y = Add(%c, %k) : f32[1,64,8,8]\n"
+                        "  return %y\n}\n");
+  ASSERT_TRUE(m);
+  auto cm = compileModel(*m->main(), hostConfig());
+  ASSERT_TRUE(bool(cm)) << cm.status().message();
+  const size_t wBytes = wn * 4, kBytes = kn * 4;
+  EXPECT_GE(cm->weights.size(), wBytes + kBytes);
+  EXPECT_LT(cm->weights.size(), wBytes + wBytes / 2 + kBytes)
+      << "the weights are stored as they are besides packed";
+  std::mt19937 rng(3);
+  std::vector<Tensor> in = randomInputs(*m->main(), rng);
+  auto want = interpret(*m->main(), in);
+  ASSERT_TRUE(bool(want)) << want.status().message();
+  CompileConfig two = hostConfig();
+  two.numThreads = 2;
+  expectClose(runCpu(*m->main(), hostConfig(), in), *want, 1e-4, 1e-5);
+  expectClose(runCpu(*m->main(), two, in), *want, 1e-4, 1e-5);
+}
+
 TEST(CpuBundle, ObjectFilesForX86AndAArch64) {
   std::string path =
       std::string(EMBER_SOURCE_DIR) + "/examples/mnist/model.onnx";

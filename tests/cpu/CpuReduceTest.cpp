@@ -418,3 +418,55 @@ TEST(CpuLoops, MinAndMaxOfOneOperandInOnePassMatchInterpreterBits) {
     }
   }
 }
+
+// A fused reduction's dims merge where every operand walks them
+// contiguously (CodegenReduce.cpp coalesceReduce): Max, Min and integer
+// sums over neighbouring axes, all axes, extent-1 dims among them, with
+// keepdims 0 or 1, of Neg(x) and of Neg(Transpose(x)) (a producer read
+// across the reduced dims, which must not merge), against the
+// interpreter's bits at 1 and 2 threads.
+TEST(CpuLoops, FusedReductionsOverMergedDimsMatchInterpreterBits) {
+  const std::vector<std::vector<int64_t>> axesSets = {
+      {1, 2}, {0, 1, 2, 3}, {2, 3}, {0, 1}, {1, 2, 3}, {0, 3}};
+  for (ElemKind ek : {ElemKind::F32, ElemKind::I32})
+    for (OpKind op : {OpKind::ReduceMax, OpKind::ReduceMin, OpKind::ReduceSum})
+      for (int transpose = 0; transpose < 2; ++transpose)
+        for (size_t ai = 0; ai < axesSets.size(); ++ai) {
+          const std::vector<int64_t> &axes = axesSets[ai];
+          const int keep = int((ai + size_t(transpose)) % 2);
+          if (ek == ElemKind::F32 && op == OpKind::ReduceSum)
+            continue; // float sums keep their loops
+          const Type type(ek, {3, 1, 20, 37});
+          Module m;
+          Function *f = m.addFunction("main");
+          Value x(f->addPlaceholder("x", type));
+          if (transpose) {
+            auto t = f->create(OpKind::Transpose, {x},
+                               {{"perm", Attr::ofInts({0, 3, 2, 1})}});
+            ASSERT_TRUE(bool(t)) << t.status().message();
+            x = Value(*t);
+          }
+          auto neg = f->create(OpKind::Neg, {x});
+          ASSERT_TRUE(bool(neg)) << neg.status().message();
+          Tensor at =
+              Tensor::fromInts(ElemKind::I64, axes, {int64_t(axes.size())});
+          Value ax(f->addConstant(f->freshName("axes"), at));
+          auto n = f->create(op, {Value(*neg), ax},
+                             {{"keepdims", Attr::ofInt(keep)}});
+          ASSERT_TRUE(bool(n)) << n.status().message();
+          f->addOutput(Value(*n), "y");
+          SCOPED_TRACE(
+              std::string(opName(op)) + " " + std::string(elemKindName(ek)) +
+              " transpose " + std::to_string(transpose) + " keep " +
+              std::to_string(keep) + " axes " + std::to_string(axes.size()) +
+              " first " + std::to_string(axes[0]));
+          std::mt19937 rng(29);
+          std::vector<Tensor> in = {randomTensor(type, rng)};
+          auto want = interpret(*f, in);
+          ASSERT_TRUE(bool(want)) << want.status().message();
+          CompileConfig one = hostConfig(), two = hostConfig();
+          two.numThreads = 2;
+          expectClose(runCpu(*f, one, in), *want, 0, 0);
+          expectClose(runCpu(*f, two, in), *want, 0, 0);
+        }
+}

@@ -93,6 +93,76 @@ Status Codegen::emitArg(const Group &g) {
   return Status::ok();
 }
 
+// The index space of a fused reduction with fewer loops: extent-1 dims
+// dropped, and neighbours that every leaf and both results walk
+// contiguously merged, kept with kept, reduced with reduced. A reduction
+// over a whole contiguous tensor (DynamicQuantizeLinear's range) is then
+// one loop with one horizontal combine at its end, not one a row (a
+// [32, 32] operand's rows of 32 combined eight lanes at a time, then
+// across them, 32 times). Reduced dims merge only where the result does
+// not depend on the order the loops give (Min/Max, integers): a float sum
+// keeps its loops, so its vectorized partial sums stay as they were.
+// Nothing merges when a leaf reads through tables or a member keeps a
+// per-dim plan (Resize), which name dims by their position.
+static void coalesceReduce(const Node &n, LoopGen &lg, Dims &di,
+                           std::vector<bool> &reduced,
+                           std::vector<int64_t> &ost,
+                           std::vector<int64_t> &sst) {
+  const size_t r = di.size();
+  if (!lg.plans.empty() || lg.g.chanTable)
+    return;
+  for (const Leaf &l : lg.leaves)
+    if (!l.tables.empty() || l.a.strides.size() != r)
+      return;
+  ElemKind k = n.inputs[0].type().elem();
+  const bool orderFree = n.kind == OpKind::ReduceMax ||
+                         n.kind == OpKind::ReduceMin || !isComputeFloatKind(k);
+  Dims nd;
+  std::vector<bool> nr;
+  std::vector<size_t> from; // the last original dim of each new one
+  for (size_t d = 0; d < r; ++d) {
+    if (di[d] == 1)
+      continue;
+    bool merge =
+        !nd.empty() && nr.back() == reduced[d] && (orderFree || !reduced[d]);
+    auto walks = [&](const std::vector<int64_t> &st) {
+      return st[from.back()] == st[d] * di[d];
+    };
+    for (size_t i = 0; i < lg.leaves.size() && merge; ++i)
+      merge = walks(lg.leaves[i].a.strides);
+    merge = merge && walks(ost) && walks(sst);
+    if (merge) {
+      nd.back() *= di[d];
+      from.back() = d;
+    } else {
+      nd.push_back(di[d]);
+      nr.push_back(reduced[d]);
+      from.push_back(d);
+    }
+  }
+  if (nd.size() == r)
+    return;
+  auto pick = [&](std::vector<int64_t> &st) {
+    std::vector<int64_t> ns;
+    for (size_t d : from)
+      ns.push_back(st[d]);
+    if (ns.empty())
+      ns.push_back(0);
+    st = ns;
+  };
+  for (Leaf &l : lg.leaves)
+    pick(l.a.strides);
+  pick(ost);
+  pick(sst);
+  if (nd.empty()) {
+    nd.push_back(1);
+    nr.push_back(false);
+  }
+  di = nd;
+  reduced = nr;
+  lg.dims = nd;
+}
+
 // A reduction whose operand is computed by fused elementwise producers
 // (Fusion.cpp): the group's expression evaluated per operand element
 // (LoopGen) over the operand's full index space, dims of extent 1 held at
@@ -102,7 +172,7 @@ Status Codegen::emitArg(const Group &g) {
 // elements accumulated side by side in order, as for a channels-last
 // global pool).
 Status Codegen::emitFusedReduce(
-    const Group &g, const std::vector<bool> &reduced,
+    const Group &g, const std::vector<bool> &reducedDims,
     const std::function<llvm::Value *()> &initValue,
     const std::function<llvm::Value *(llvm::Value *, llvm::Value *)> &combine,
     const std::function<llvm::Value *(llvm::Value *)> &narrow, llvm::Type *acct,
@@ -110,10 +180,29 @@ Status Codegen::emitFusedReduce(
   const Node &n = *g.root;
   Value root(const_cast<Node *>(g.root), 0);
   const Value &x = n.inputs[0];
-  const Dims &di = x.type().dims();
-  size_t r = di.size();
+  Dims di = x.type().dims();
+  std::vector<bool> reduced = reducedDims;
   LoopGen lg(*this, g, *b_, di);
   lg.plan(x);
+  // Output strides per operand dim (0 for reduced ones), the root's and
+  // the sibling's (Group::sibling: a float Min or Max of the same
+  // elements, into an accumulator of its own).
+  const Node *sib = g.sibling;
+  bool keep = n.attrInt("keepdims", 1) != 0;
+  auto outStrides = [&](const Value &res) {
+    std::vector<int64_t> rs = physStrides(res), os(di.size(), 0);
+    for (size_t d = 0, pos = 0; d < di.size(); ++d)
+      if (!reduced[d]) {
+        size_t od = keep ? d : pos++;
+        os[d] = od < rs.size() ? rs[od] : 0;
+      }
+    return os;
+  };
+  std::vector<int64_t> ost = outStrides(root);
+  std::vector<int64_t> sst = sib ? outStrides(Value(const_cast<Node *>(sib), 0))
+                                 : std::vector<int64_t>(di.size(), 0);
+  coalesceReduce(n, lg, di, reduced, ost, sst);
+  size_t r = di.size();
   // The operand's largest leaf decides the walk.
   const Leaf *main = nullptr;
   int64_t mainSpan = -1;
@@ -133,14 +222,6 @@ Status Codegen::emitFusedReduce(
       (reduced[d] ? rd : kd).push_back(d);
   auto byStride = [&](size_t a, size_t b) { return strideOf(a) > strideOf(b); };
   std::stable_sort(rd.begin(), rd.end(), byStride);
-  // Output strides per operand dim (0 for reduced ones).
-  std::vector<int64_t> rs = physStrides(root), ost(r, 0);
-  bool keep = n.attrInt("keepdims", 1) != 0;
-  for (size_t d = 0, pos = 0; d < r; ++d)
-    if (!reduced[d]) {
-      size_t od = keep ? d : pos++;
-      ost[d] = od < rs.size() ? rs[od] : 0;
-    }
   if (root.type().numElements() == 0)
     return Status::ok();
   ElemKind k = x.type().elem();
@@ -155,20 +236,8 @@ Status Codegen::emitFusedReduce(
   int64_t redCount = 1;
   for (int64_t e : redExt)
     redCount *= e;
-  // Evaluates the operand at the index `idx` (full rank) into `acc`.
-  // The sibling (Group::sibling): a float Min or Max of the same elements
-  // into an accumulator of its own (f32, as the root's), stored at the
+  // The sibling's accumulator is f32, as the root's; it is stored at the
   // same index of its own result.
-  const Node *sib = g.sibling;
-  std::vector<int64_t> sst(r, 0);
-  if (sib) {
-    std::vector<int64_t> ss = physStrides(Value(const_cast<Node *>(sib), 0));
-    for (size_t d = 0, pos = 0; d < r; ++d)
-      if (!reduced[d]) {
-        size_t od = keep ? d : pos++;
-        sst[d] = od < ss.size() ? ss[od] : 0;
-      }
-  }
   auto sibInit = [&]() -> llvm::Value * {
     double inf = std::numeric_limits<double>::infinity();
     return llvm::ConstantFP::get(et,

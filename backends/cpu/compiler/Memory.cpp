@@ -180,8 +180,14 @@ Status Codegen::layout() {
       if (l.kind == LocKind::Arena)
         in.operands.push_back({lir::Ref::buffer(l.index), a});
     };
+    // Constants are not the planner's: asking for their location here
+    // would append every one to the constant region, the weights that a
+    // step reads only in their packed form (every convolution's and
+    // matrix product's) included. A constant gets its place when code
+    // reads it as stored.
     for (auto &v : groupOperands(g))
-      addRef(locOf(v), lir::Access::In);
+      if (!isConstant(v))
+        addRef(locOf(v), lir::Access::In);
     if (g.kind != GroupKind::Copy)
       for (unsigned k = 0; k < g.root->numResults(); ++k)
         addRef(locOf(Value(const_cast<Node *>(g.root), k)), lir::Access::Out);
