@@ -145,8 +145,16 @@ Expected<Value> buildRequantize(LoweringBuilder &b, Value acc,
 
 Tensor accumulatorBias(const Tensor &stored, const QParams *params, double sx,
                        const QParams &w, int64_t channels, ElemKind acc) {
+  return accumulatorBias(stored, params, std::vector<double>{sx}, w, channels,
+                         acc);
+}
+
+Tensor accumulatorBias(const Tensor &stored, const QParams *params,
+                       const std::vector<double> &sxs, const QParams &w,
+                       int64_t channels, ElemKind acc) {
   Tensor t(Type(acc, {channels}));
   for (int64_t c = 0; c < channels; ++c) {
+    double sx = sxs[sxs.size() == 1 ? 0 : size_t(c)];
     int64_t i = stored.size() == 1 ? 0 : c;
     double accScale = sx * w.scale(size_t(c));
     if (params && stored.elem() == ElemKind::I32) {

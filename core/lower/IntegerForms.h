@@ -87,6 +87,12 @@ Value scalarOf(LoweringBuilder &b, ElemKind k, int64_t v,
 Tensor accumulatorBias(const Tensor &stored, const QParams *params, double sx,
                        const QParams &w, int64_t channels,
                        ElemKind acc = ElemKind::I32);
+// The same with the input scale per output channel (sxs: one, or one per
+// output channel; a per-channel activation read by a depthwise
+// convolution).
+Tensor accumulatorBias(const Tensor &stored, const QParams *params,
+                       const std::vector<double> &sxs, const QParams &w,
+                       int64_t channels, ElemKind acc = ElemKind::I32);
 
 // QuantizedAdd of a and b (per-tensor params pa, pb) into out, clamped to
 // [lo, hi], in `profile`: the exact add in the fixed profile for 8-bit

@@ -8,6 +8,7 @@
 // GlobalAveragePool, ...) are still whole. A pattern that does not fit
 // exactly is left as it is: DequantizeLinear -> float op -> QuantizeLinear,
 // which ONNX defines.
+#include "lower/ChannelScales.h"
 #include "lower/IntegerForms.h"
 
 #include "interp/Interpreter.h"
@@ -76,11 +77,28 @@ struct QIn {
   QParams p;
 };
 
-std::optional<QIn> dequantized(Value v) {
+// Per-channel activation parameters an integer form takes (ChannelScales.h):
+// 8-bit, along axis 1, one zero point shared by every channel.
+bool perChannelActivation(const QParams &p) {
+  if (p.perTensor() || !isStored8(p.kind) || p.axis != kActivationChannelAxis)
+    return false;
+  for (int64_t z : p.zeroPoints)
+    if (z != p.zeroPoints[0])
+      return false;
+  return true;
+}
+
+// `perChannel`: per-channel parameters are taken too (the reader takes them:
+// readsPerChannelActivation).
+std::optional<QIn> dequantized(Value v, bool perChannel = false) {
   if (!v.node || v.node->kind != OpKind::DequantizeLinear)
     return std::nullopt;
   auto p = dequantizeParams(*v.node);
-  if (!p || !p->perTensor() || !isStoredActivation(*p))
+  if (!p || !isStoredActivation(*p))
+    return std::nullopt;
+  if (!p->perTensor() && !(perChannel && perChannelActivation(*p) &&
+                           int64_t(p->scales.size()) ==
+                               v.type().dims()[size_t(p->axis)]))
     return std::nullopt;
   return QIn{v.node->inputs[0], *p};
 }
@@ -140,7 +158,11 @@ bool clampBounds(const Node &n, double &lo, double &hi) {
   return false;
 }
 
-std::optional<QOut> quantizedOutput(const Users &users, Node *anchor) {
+// `perChannel`: per-channel parameters are taken too (the anchor writes
+// them: writesPerChannelActivation); the folded clamp must then be the same
+// stored integers in every channel.
+std::optional<QOut> quantizedOutput(const Users &users, Node *anchor,
+                                    bool perChannel) {
   QOut o;
   double lo = -std::numeric_limits<double>::infinity(),
          hi = std::numeric_limits<double>::infinity();
@@ -152,8 +174,13 @@ std::optional<QOut> quantizedOutput(const Users &users, Node *anchor) {
     o.chain.push_back(u);
     if (u->kind == OpKind::QuantizeLinear) {
       auto p = quantizeParams(*u);
-      if (!p || !p->perTensor() || !isStoredActivation(*p) ||
+      if (!p || !isStoredActivation(*p) ||
           u->types[0].dims() != anchor->types[0].dims())
+        return std::nullopt;
+      if (!p->perTensor() &&
+          !(perChannel && perChannelActivation(*p) &&
+            int64_t(p->scales.size()) ==
+                u->types[0].dims()[size_t(p->axis)]))
         return std::nullopt;
       o.p = *p;
       break;
@@ -165,10 +192,22 @@ std::optional<QOut> quantizedOutput(const Users &users, Node *anchor) {
     hi = std::min(hi, b);
     n = u;
   }
-  o.lo = std::isinf(lo) ? lowestOf(o.p.kind) : quantizeReal(lo, o.p);
-  o.hi = std::isinf(hi) ? highestOf(o.p.kind) : quantizeReal(hi, o.p);
-  if (lo > hi)
-    o.hi = o.lo;
+  auto bounds = [&](const QParams &p, int64_t &qlo, int64_t &qhi) {
+    qlo = std::isinf(lo) ? lowestOf(p.kind) : quantizeReal(lo, p);
+    qhi = std::isinf(hi) ? highestOf(p.kind) : quantizeReal(hi, p);
+    if (lo > hi)
+      qhi = qlo;
+  };
+  bounds(o.p, o.lo, o.hi);
+  for (size_t c = 1; c < o.p.scales.size(); ++c) {
+    QParams one = o.p;
+    one.scales = {o.p.scales[c]};
+    one.zeroPoints = {o.p.zeroPoints[c]};
+    int64_t clo, chi;
+    bounds(one, clo, chi);
+    if (clo != o.lo || chi != o.hi)
+      return std::nullopt;
+  }
   return o;
 }
 
@@ -225,6 +264,39 @@ Rescale productMultipliers(double sx, const QParams &w, double sy,
   return r;
 }
 
+// The same with the input and output scales per output channel (one, or
+// one per output channel each): a convolution reading or writing a
+// per-channel activation (ChannelScales.h).
+Rescale productMultipliers(const std::vector<double> &sxs, const QParams &w,
+                           const std::vector<double> &sys, int64_t channels) {
+  if (sxs.size() == 1 && sys.size() == 1)
+    return productMultipliers(sxs[0], w, sys[0], channels);
+  Rescale r;
+  for (int64_t c = 0; c < channels; ++c) {
+    double sx = sxs[sxs.size() == 1 ? 0 : size_t(c)];
+    double sy = sys[sys.size() == 1 ? 0 : size_t(c)];
+    double sw = w.scale(size_t(c));
+    r.real.push_back(sx * sw / sy);
+    r.f32.push_back(quant::float32Multiplier(float(sx), float(sw), float(sy)));
+  }
+  return r;
+}
+
+// The scale of the input channel each of `channels` output channels of a
+// convolution reads (one when px is per tensor): with per-channel px, a
+// depthwise convolution's output channel m reads input channel
+// m / (channels / inputs).
+std::vector<double> inputScalesPerOutput(const QParams &px, int64_t channels) {
+  if (px.perTensor())
+    return {px.scale()};
+  int64_t inputs = int64_t(px.scales.size());
+  int64_t mult = std::max<int64_t>(1, channels / inputs);
+  std::vector<double> s(static_cast<size_t>(channels));
+  for (int64_t m = 0; m < channels; ++m)
+    s[size_t(m)] = px.scales[size_t(std::min(inputs - 1, m / mult))];
+  return s;
+}
+
 class Rewriter {
 public:
   Rewriter(Function &f, quant::RequantProfile profile, bool recurrent)
@@ -268,8 +340,10 @@ private:
   // Runtime would fuse the pattern: its Relu/Clip removal (ReluQuantFusion,
   // ClipQuantFusion) keeps only activations the QuantizeLinear's range
   // makes redundant, and an activation it keeps leaves the op in float.
-  std::optional<QOut> output(Node *anchor) {
-    auto o = quantizedOutput(users_, anchor);
+  // `perChannel`: the anchor may write per-channel parameters (fixed
+  // profile only: ONNX Runtime computes such a layer in float).
+  std::optional<QOut> output(Node *anchor, bool perChannel = false) {
+    auto o = quantizedOutput(users_, anchor, perChannel && !float32());
     if (!o || !float32())
       return o;
     for (size_t i = 0; i + 1 < o->chain.size(); ++i)
@@ -478,7 +552,7 @@ private:
     Node *mp = soleUser(users_, &n);
     if (!mp || mp->kind != OpKind::MaxPool || mp->numResults() != 1)
       mp = nullptr;
-    auto out = quantizedOutput(users_, mp ? mp : &n);
+    auto out = quantizedOutput(users_, mp ? mp : &n, false);
     if (!out || !isStored8(out->p.kind))
       return false;
     LoweringBuilder b(f_, n);
@@ -520,7 +594,7 @@ private:
     auto x = dequantized(n.inputs[0]);
     if (!x || x->p.kind != ElemKind::I16 || !clampBounds(n, a, c))
       return false;
-    auto out = quantizedOutput(users_, &n);
+    auto out = quantizedOutput(users_, &n, false);
     if (!out || (float32() && !(x->p == out->p)))
       return false;
     int64_t lo = out->lo, hi = out->hi;
@@ -585,7 +659,8 @@ private:
     EMBER_ASSIGN(Value acc, b.op(OpKind::ConvInteger, ins, std::move(attrs)));
     if (bias) {
       const ElemKind ak = accumulatorOf(px);
-      Tensor t = accumulatorBias(*bias, pb, px.scale(), pw, channels, ak);
+      Tensor t = accumulatorBias(*bias, pb, inputScalesPerOutput(px, channels),
+                                 pw, channels, ak);
       Dims shape(acc.type().rank(), 1);
       shape[1] = channels;
       Tensor shaped(Type(ak, shape));
@@ -594,7 +669,10 @@ private:
           acc, b.op(OpKind::Add, {acc, b.constant(std::move(shaped), "bias")}));
     }
     return buildRequantize(
-        b, acc, productMultipliers(px.scale(), pw, py.scale(), channels), 1, 0,
+        b, acc,
+        productMultipliers(inputScalesPerOutput(px, channels), pw, py.scales,
+                           channels),
+        1, 0,
         py, lo, hi, profile_);
   }
 
@@ -615,7 +693,14 @@ private:
   }
 
   Expected<bool> conv(Node &n) {
-    auto x = dequantized(n.inputs[0]);
+    // A per-channel input where each output channel reads one input
+    // channel (ChannelScales.h; fixed profile: ONNX Runtime computes such a
+    // layer in float).
+    const Dims &xd = n.inputs[0].type().dims();
+    const bool dwInput =
+        !float32() && xd.size() >= 3 &&
+        readsPerChannelActivation("Conv", n.attrInt("group", 1), xd[1]);
+    auto x = dequantized(n.inputs[0], dwInput);
     auto w = dequantizedConstant(n.inputs[1]);
     if (!x || !w || w->w->rank() < 3 || (!w->p.perTensor() && w->p.axis != 0) ||
         !weightsFit(x->p, w->p))
@@ -624,7 +709,7 @@ private:
     std::optional<QParams> pb;
     if (!constantBias(n, bias, pb))
       return false;
-    auto out = output(&n);
+    auto out = output(&n, writesPerChannelActivation("Conv"));
     if (!out)
       return false;
     LoweringBuilder b(f_, n);
@@ -946,7 +1031,7 @@ private:
                        dequantized(n.inputs[n.inputs[0] == from ? 1 : 0]);
     if (steps.empty() || (!f.scaled && (!f.perChannel || dqAdd)))
       return false;
-    auto out = quantizedOutput(users_, steps.back());
+    auto out = quantizedOutput(users_, steps.back(), false);
     if (!out)
       return false;
     LoweringBuilder b(f_, n);
