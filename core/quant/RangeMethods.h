@@ -38,6 +38,8 @@ double quantizationError(const Histogram &h, double lo, double hi, int levels);
 
 // Asymmetric affine parameters of an integer type with values [qmin, qmax].
 struct QParams {
+  QParams() = default;
+  QParams(float s, int32_t z) : scale(s), zeroPoint(z) {}
   float scale = 1;
   int32_t zeroPoint = 0;
   // Per-channel activation parameters (docs/quantization.md, "Per-channel
