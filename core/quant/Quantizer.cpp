@@ -108,11 +108,9 @@ void widenParams(std::map<std::string, QParams> &params,
 // (and refined) per-tensor range, so no channel is clipped more or rounded
 // more coarsely than the per-tensor parameters would. Returns the number of
 // tensors given per-channel scales.
-size_t assignChannelScales(
-    std::map<std::string, QParams> &params,
-    const std::set<std::string> &candidates, const Profile &prof,
-    const std::map<std::string, std::vector<float>> &refined, int32_t qmin,
-    int32_t qmax) {
+size_t assignChannelScales(std::map<std::string, QParams> &params,
+                           const std::set<std::string> &candidates,
+                           const Profile &prof, int32_t qmin, int32_t qmax) {
   size_t n = 0;
   for (auto &t : candidates) {
     auto pit = params.find(t);
@@ -127,18 +125,10 @@ size_t assignChannelScales(
     const double levels = double(qmax - qmin);
     const double hi = double(p.scale) * levels;
     std::vector<float> sc(st.channelMax.size());
-    auto rit = refined.find(t);
-    const bool fromRefine =
-        rit != refined.end() && rit->second.size() == sc.size();
     bool differ = false;
     for (size_t c = 0; c < sc.size(); ++c) {
-      float s;
-      if (fromRefine) { // each channel's own output-error range
-        s = rit->second[c];
-      } else { // the channel's maximum, within the tensor's range
-        double h = std::min(st.channelMax[c], hi);
-        s = h > 0 ? std::min(float(h / levels), p.scale) : p.scale;
-      }
+      double h = std::min(st.channelMax[c], hi);
+      float s = h > 0 ? std::min(float(h / levels), p.scale) : p.scale;
       if (!(s > 0) || !std::isfinite(s))
         s = p.scale; // a channel that was 0 on every sample
       sc[c] = s;
@@ -335,8 +325,6 @@ Status quantizeModel(const QuantizeOptions &o) {
     ro.activationType =
         o.activationType == ElemKind::I16 ? ElemKind::U8 : o.activationType;
     ro.fixedRanges = unclippedTensors(m, plan);
-    if (o.perChannelActivations && o.activationType != ElemKind::I16)
-      ro.channelTensors = perChannelCandidates(m, plan, info);
     ro.run = o.run;
     auto t0 = Clock::now();
     EMBER_ASSIGN(refined, refineLayers(m, plan, params, prof, samples, ro));
@@ -353,8 +341,8 @@ Status quantizeModel(const QuantizeOptions &o) {
     int32_t qmin8, qmax8;
     activationRange(o.activationType, qmin8, qmax8);
     channelCandidates = perChannelCandidates(m, plan, info);
-    size_t nc = assignChannelScales(params, channelCandidates, prof,
-                                    refined.channelScales, qmin8, qmax8);
+    size_t nc =
+        assignChannelScales(params, channelCandidates, prof, qmin8, qmax8);
     if (log)
       *log << "per-channel activations: " << nc << " of "
            << channelCandidates.size() << " candidate tensors\n";

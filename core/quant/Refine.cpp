@@ -154,7 +154,6 @@ Range WeightedHistogram::bestRange(int levels) const {
 namespace {
 
 constexpr int kBins = 1024;
-constexpr int kChannelBins = 256; // per channel (thousands of them)
 
 double dequantized(double x, const QParams &p, int32_t qmin, int32_t qmax) {
   double q = std::nearbyint(x / double(p.scale)) + double(p.zeroPoint);
@@ -261,22 +260,8 @@ refineLayers(const onnx::ModelProto &m, const QdqPlan &plan,
   size_t count = std::min(samples.size(), std::max<size_t>(o.maxSamples, 1));
   res.samples = count;
 
-  // Per-channel tensors: one histogram per channel over [0, its max].
-  std::map<std::string, std::vector<WeightedHistogram>> chanHists;
-  if (o.searchRanges)
-    for (auto &t : o.channelTensors) {
-      auto sit = prof.tensors.find(t);
-      if (!linearInputs.count(t) || linearInputs[t] != 1 ||
-          sit == prof.tensors.end() || sit->second.channelMax.empty() ||
-          sit->second.hist.empty() || sit->second.hist.min() < 0)
-        continue;
-      auto &v = chanHists[t];
-      for (double mx : sit->second.channelMax)
-        v.emplace_back(0.0, std::max(mx, 0.0), kChannelBins);
-    }
-
   // Pass 1: weighted histograms, new ranges.
-  if (!chanWeights.empty() || !chanHists.empty()) {
+  if (!chanWeights.empty()) {
     std::map<std::string, WeightedHistogram> hists;
     for (auto &kv : chanWeights) {
       const Histogram &h = prof.tensors.at(kv.first).hist;
@@ -285,19 +270,6 @@ refineLayers(const onnx::ModelProto &m, const QdqPlan &plan,
     }
     for (size_t i = 0; i < count; ++i) {
       EMBER_ASSIGN(auto outs, im->run(samples[i].inputs));
-      for (auto &[t, hs] : chanHists) {
-        auto it = outs.find(t);
-        if (it == outs.end() || it->second.elem() != ElemKind::F32)
-          return makeError(ErrorCode::Internal, "tensor '", t,
-                           "' was not computed during refinement");
-        Layout l = layoutOf(it->second.dims(), 1);
-        if (l.channels != int64_t(hs.size()))
-          continue;
-        const float *x = it->second.data<float>();
-        for (int64_t a = 0; a < l.outer; ++a)
-          for (int64_t c = 0; c < l.channels; ++c)
-            hs[size_t(c)].add(x + (a * l.channels + c) * l.inner, l.inner, 1.0);
-      }
       for (auto &kv : chanWeights) {
         auto it = outs.find(kv.first);
         if (it == outs.end() || it->second.elem() != ElemKind::F32)
@@ -313,20 +285,6 @@ refineLayers(const onnx::ModelProto &m, const QdqPlan &plan,
             wh.add(x + (a * l.channels + c) * l.inner, l.inner,
                    kv.second[size_t(c)]);
       }
-    }
-    for (auto &[t, hs] : chanHists) {
-      std::vector<float> sc;
-      const auto &mx = prof.tensors.at(t).channelMax;
-      for (size_t c = 0; c < hs.size(); ++c) {
-        float s = 0;
-        if (mx[c] > 0) {
-          Range r = hs[c].bestRange(qmax - qmin + 1);
-          r.lo = 0;
-          s = affineParams(r, qmin, qmax).scale;
-        }
-        sc.push_back(s);
-      }
-      res.channelScales[t] = std::move(sc);
     }
     for (auto &kv : hists) {
       Range r = kv.second.bestRange(qmax - qmin + 1);

@@ -26,11 +26,6 @@ struct RefineOptions {
   ElemKind activationType = ElemKind::U8;
   // Tensors whose range must not change (the unclipped ones).
   std::set<std::string> fixedRanges;
-  // With searchRanges: tensors that take per-channel scales
-  // (perChannelCandidates); each non-negative one also gets each channel's
-  // range minimizing that channel's own error (a depthwise reader passes
-  // each channel's error to its own output channel alone).
-  std::set<std::string> channelTensors;
   RunOptions run;
 };
 
@@ -38,9 +33,6 @@ struct RefineResult {
   std::map<std::string, QParams> params; // all parameters, updated
   // Linear input tensor -> per-channel E[Q(x) - x].
   std::map<std::string, std::vector<double>> inputErrorMeans;
-  // channelTensors' per-channel scales (zero point qmin in every channel;
-  // 0 for a channel that was 0 on every sample).
-  std::map<std::string, std::vector<float>> channelScales;
   size_t searched = 0, changed = 0, samples = 0;
 };
 
