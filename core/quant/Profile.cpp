@@ -264,7 +264,8 @@ Expected<Profile> profileFromJson(const std::string &text,
         EMBER_TRY(need(x.isNumber(), where, ctx + ": bad channel sum"));
         st.channelSum.push_back(x.num());
       }
-      const JsonValue *cmin = t.get("channel_min"), *cmax = t.get("channel_max");
+      const JsonValue *cmin = t.get("channel_min"),
+                      *cmax = t.get("channel_max");
       if (cmin || cmax) {
         EMBER_TRY(need(cmin && cmax && cmin->isArray() && cmax->isArray() &&
                            cmin->items().size() == st.channelSum.size() &&

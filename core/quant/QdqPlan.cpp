@@ -615,7 +615,8 @@ std::set<std::string> perChannelCandidates(const onnx::ModelProto &m,
       if (a.op_type() == "Clip" && a.input_size() > 1 && !a.input(1).empty()) {
         auto it = info.find(a.input(1));
         if (it == info.end() || !it->second.value ||
-            it->second.value->size() != 1 || !(it->second.value->getDouble(0) <= 0))
+            it->second.value->size() != 1 ||
+            !(it->second.value->getDouble(0) <= 0))
           continue;
       } else if (a.op_type() != "Relu" && a.op_type() != "Clip") {
         continue;
@@ -639,8 +640,7 @@ std::set<std::string> perChannelCandidates(const onnx::ModelProto &m,
           continue;
         read = true;
         int gi = plan.groupOf[size_t(i)];
-        ok = ok && k == 0 && gi >= 0 &&
-             plan.groups[size_t(gi)].anchor == i &&
+        ok = ok && k == 0 && gi >= 0 && plan.groups[size_t(gi)].anchor == i &&
              plan.groups[size_t(gi)].kind == GroupKind::Linear &&
              readsPerChannelActivation(n.op_type(), attrInt(n, "group", 1),
                                        it->second.dims[1]);

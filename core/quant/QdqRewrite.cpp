@@ -362,9 +362,10 @@ Status Rewriter::quantizeBiases(RewriteStats &st) {
         xc.empty() ? 1 : std::max<int64_t>(1, oc / int64_t(xc.size()));
     std::vector<double> bs;
     for (int64_t o = 0; o < (perOut ? oc : 1); ++o) {
-      float sx = xc.empty() ? xp.scale
-                            : xc[size_t(std::min<int64_t>(
-                                  int64_t(xc.size()) - 1, o / mult))];
+      float sx =
+          xc.empty()
+              ? xp.scale
+              : xc[size_t(std::min<int64_t>(int64_t(xc.size()) - 1, o / mult))];
       float s = sx * scales[size_t(w.axis < 0 ? 0 : o)];
       if (!(s > 0))
         s = std::numeric_limits<float>::min();
@@ -459,9 +460,8 @@ Status Rewriter::quantizeActivations(RewriteStats &st) {
     // 16-bit pairs: ONNX Runtime's com.microsoft Q/DQ (any opset).
     auto pair = [&](const char *op, std::vector<std::string> in,
                     const std::string &out, const std::string &name) {
-      onnx::NodeProto n =
-          perChannel ? makeNode(op, std::move(in), out, name, 1)
-                     : makeNode(op, std::move(in), out, name);
+      onnx::NodeProto n = perChannel ? makeNode(op, std::move(in), out, name, 1)
+                                     : makeNode(op, std::move(in), out, name);
       if (kind == ElemKind::I16) {
         n.set_domain(kQdq16Domain);
         wideUsed_ = true;

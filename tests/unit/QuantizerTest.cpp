@@ -1225,7 +1225,6 @@ const onnx::TensorProto *qScaleOf(const onnx::ModelProto &m,
   return nullptr;
 }
 
-
 } // namespace
 
 // Per-channel activations (docs/quantization.md, "Per-channel
@@ -1366,8 +1365,8 @@ TEST(PerChannelActivations, RuleScalesAndNoise) {
     return 10 * std::log10(sig / std::max(noise, 1e-30));
   };
   for (int64_t c = 2; c < 4; ++c) {
-    double dbOff = noiseDb(tOff->data<float>(), 1, c),
-           dbOn = noiseDb(sc, 4, c), dbRf = noiseDb(tRf->data<float>(), 4, c);
+    double dbOff = noiseDb(tOff->data<float>(), 1, c), dbOn = noiseDb(sc, 4, c),
+           dbRf = noiseDb(tRf->data<float>(), 4, c);
     EXPECT_GT(dbOn, dbOff + 3.0) << "channel " << c;
     EXPECT_GT(dbRf, dbOff + 3.0) << "channel " << c;
   }
