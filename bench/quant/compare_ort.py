@@ -401,11 +401,15 @@ EMBER_CONFIGS = {
     "mixed-1.45": ["--mixed-precision=1.45"],
     "mixed-1.6": ["--mixed-precision=1.6"],
     "mixed-2.0": ["--mixed-precision=2.0"],
+    "pcact-off": ["--per-channel-activations=off"],
+    "mixed-1.3-pcact-off": ["--mixed-precision=1.3",
+                            "--per-channel-activations=off"],
 }
 # The refine variants only on request (--ember-configs).
 DEFAULT_EMBER_CONFIGS = [c for c in EMBER_CONFIGS
                          if c != "target-sqnr-30" and "refine" not in c and
-                         c != "int16" and not c.startswith("mixed")]
+                         c != "int16" and not c.startswith("mixed") and
+                         "pcact" not in c]
 
 
 def run_ember(args, path, caldir, extra, outp, log):
@@ -420,7 +424,7 @@ def run_ember(args, path, caldir, extra, outp, log):
         f.write(r.stdout + r.stderr)
     for ln in r.stdout.splitlines():
         if ln.startswith(("calibration:", "activation equalization",
-                          "refinement:")):
+                          "refinement:", "per-channel activations:")):
             print(f"           ({ln.strip()})")
     return dt
 

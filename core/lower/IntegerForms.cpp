@@ -1,10 +1,12 @@
 #include "lower/IntegerForms.h"
 
-#include "interp/Interpreter.h"
-
 #include "ember/quant/Arith.h"
+#include "interp/Interpreter.h"
+#include "lower/ChannelScales.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace ember {
@@ -145,8 +147,16 @@ Expected<Value> buildRequantize(LoweringBuilder &b, Value acc,
 
 Tensor accumulatorBias(const Tensor &stored, const QParams *params, double sx,
                        const QParams &w, int64_t channels, ElemKind acc) {
+  return accumulatorBias(stored, params, std::vector<double>{sx}, w, channels,
+                         acc);
+}
+
+Tensor accumulatorBias(const Tensor &stored, const QParams *params,
+                       const std::vector<double> &sxs, const QParams &w,
+                       int64_t channels, ElemKind acc) {
   Tensor t(Type(acc, {channels}));
   for (int64_t c = 0; c < channels; ++c) {
+    double sx = sxs[sxs.size() == 1 ? 0 : size_t(c)];
     int64_t i = stored.size() == 1 ? 0 : c;
     double accScale = sx * w.scale(size_t(c));
     if (params && stored.elem() == ElemKind::I32) {
@@ -349,6 +359,122 @@ Expected<Tensor> regionTable(const Node &d, const std::vector<Node *> &members,
     return makeError(ErrorCode::Internal, "table of ", q.describe(),
                      " has the wrong type");
   return std::move(outs[0]);
+}
+
+// Per-channel activation parameters an integer form takes (ChannelScales.h):
+// 8-bit, along axis 1, one zero point shared by every channel.
+bool perChannelActivation(const QParams &p) {
+  if (p.perTensor() || (p.kind != ElemKind::U8 && p.kind != ElemKind::I8) ||
+      p.axis != kActivationChannelAxis)
+    return false;
+  for (int64_t z : p.zeroPoints)
+    if (z != p.zeroPoints[0])
+      return false;
+  return true;
+}
+
+// A clamp node's real bounds; false when n is not a clamp with constant
+// single-element bounds.
+bool clampBounds(const Node &n, double &lo, double &hi) {
+  auto bound = [](Value v, double &out) {
+    const Tensor *t = constantOf(v);
+    if (!t || t->size() != 1)
+      return false;
+    out = t->getDouble(0);
+    return !std::isnan(out);
+  };
+  lo = -std::numeric_limits<double>::infinity();
+  hi = std::numeric_limits<double>::infinity();
+  if (n.kind == OpKind::Relu) {
+    lo = 0;
+    return true;
+  }
+  if (n.kind == OpKind::Clip) {
+    if (n.hasInput(1) && !bound(n.inputs[1], lo))
+      return false;
+    if (n.hasInput(2) && !bound(n.inputs[2], hi))
+      return false;
+    return true;
+  }
+  if (n.kind == OpKind::Max)
+    return n.inputs.size() == 2 && bound(n.inputs[1], lo);
+  if (n.kind == OpKind::Min)
+    return n.inputs.size() == 2 && bound(n.inputs[1], hi);
+  return false;
+}
+
+// A copy of a constant tensor with its 2-D transpose.
+Tensor transpose2d(const Tensor &c) {
+  int64_t rows = c.dims()[0], cols = c.dims()[1];
+  size_t es = elemSize(c.elem());
+  Tensor t(Type(c.elem(), {cols, rows}));
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      std::memcpy(t.raw() + size_t(j * rows + i) * es,
+                  c.raw() + size_t(i * cols + j) * es, es);
+  return t;
+}
+
+// The per-channel zero points of a weight as a constant (omitted when all
+// are zero).
+Value weightZeroPoints(LoweringBuilder &b, const QParams &w) {
+  bool zero = true;
+  for (int64_t z : w.zeroPoints)
+    zero = zero && z == 0;
+  if (zero)
+    return Value();
+  if (w.perTensor())
+    return scalarOf(b, w.kind, w.zeroPoints[0], "w_zero_point");
+  return b.constant(Tensor::fromInts(w.kind, w.zeroPoints), "w_zero_point");
+}
+
+// The multipliers sx * sw[c] / sy (times `alpha`) for `channels`: exact
+// (double) for the fixed profile, and as ONNX Runtime's QLinearConv,
+// QLinearMatMul and QGemm compute them in float32 for the float32 profile:
+// f32(f32(sx * sw) / sy), QGemm's f32(f32(f32(alpha * sx) * sw) / sy).
+Rescale productMultipliers(double sx, const QParams &w, double sy,
+                           int64_t channels, double alpha) {
+  Rescale r;
+  for (int64_t c = 0; c < (w.perTensor() ? 1 : channels); ++c) {
+    double sw = w.scale(size_t(c));
+    r.real.push_back(sx * sw / sy * alpha);
+    float ax = alpha == 1.0 ? float(sx) : float(alpha) * float(sx);
+    r.f32.push_back(quant::float32Multiplier(ax, float(sw), float(sy)));
+  }
+  return r;
+}
+
+// The same with the input and output scales per output channel (one, or
+// one per output channel each): a convolution reading or writing a
+// per-channel activation (ChannelScales.h).
+Rescale productMultipliers(const std::vector<double> &sxs, const QParams &w,
+                           const std::vector<double> &sys, int64_t channels) {
+  if (sxs.size() == 1 && sys.size() == 1)
+    return productMultipliers(sxs[0], w, sys[0], channels);
+  Rescale r;
+  for (int64_t c = 0; c < channels; ++c) {
+    double sx = sxs[sxs.size() == 1 ? 0 : size_t(c)];
+    double sy = sys[sys.size() == 1 ? 0 : size_t(c)];
+    double sw = w.scale(size_t(c));
+    r.real.push_back(sx * sw / sy);
+    r.f32.push_back(quant::float32Multiplier(float(sx), float(sw), float(sy)));
+  }
+  return r;
+}
+
+// The scale of the input channel each of `channels` output channels of a
+// convolution reads (one when px is per tensor): with per-channel px, a
+// depthwise convolution's output channel m reads input channel
+// m / (channels / inputs).
+std::vector<double> inputScalesPerOutput(const QParams &px, int64_t channels) {
+  if (px.perTensor())
+    return {px.scale()};
+  int64_t inputs = int64_t(px.scales.size());
+  int64_t mult = std::max<int64_t>(1, channels / inputs);
+  std::vector<double> s(static_cast<size_t>(channels));
+  for (int64_t m = 0; m < channels; ++m)
+    s[size_t(m)] = px.scales[size_t(std::min(inputs - 1, m / mult))];
+  return s;
 }
 
 } // namespace ember

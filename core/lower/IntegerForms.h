@@ -87,6 +87,12 @@ Value scalarOf(LoweringBuilder &b, ElemKind k, int64_t v,
 Tensor accumulatorBias(const Tensor &stored, const QParams *params, double sx,
                        const QParams &w, int64_t channels,
                        ElemKind acc = ElemKind::I32);
+// The same with the input scale per output channel (sxs: one, or one per
+// output channel; a per-channel activation read by a depthwise
+// convolution).
+Tensor accumulatorBias(const Tensor &stored, const QParams *params,
+                       const std::vector<double> &sxs, const QParams &w,
+                       int64_t channels, ElemKind acc = ElemKind::I32);
 
 // QuantizedAdd of a and b (per-tensor params pa, pb) into out, clamped to
 // [lo, hi], in `profile`: the exact add in the fixed profile for 8-bit
@@ -247,5 +253,36 @@ struct LstmResult {
 Expected<std::optional<LstmResult>> quantizedGraphLstm(
     LoweringBuilder &b, const Node &n,
     const std::unordered_map<const Node *, std::vector<Use>> &users);
+
+// Per-channel activation parameters an integer form takes (ChannelScales.h):
+// 8-bit, along axis 1, one zero point shared by every channel.
+bool perChannelActivation(const QParams &p);
+
+// A clamp node's real bounds (Relu, Clip, Max or Min with a constant
+// single-element bound); false when n is not one.
+bool clampBounds(const Node &n, double &lo, double &hi);
+
+// A copy of a constant rank-2 tensor, transposed.
+Tensor transpose2d(const Tensor &c);
+
+// The per-channel zero points of a weight as a constant (Value() when all
+// are zero).
+Value weightZeroPoints(LoweringBuilder &b, const QParams &w);
+
+// The multipliers sx * sw[c] / sy (times `alpha`) for `channels`: exact
+// (double) for the fixed profile, and as ONNX Runtime's QLinearConv,
+// QLinearMatMul and QGemm compute them in float32 for the float32 profile:
+// f32(f32(sx * sw) / sy), QGemm's f32(f32(f32(alpha * sx) * sw) / sy).
+Rescale productMultipliers(double sx, const QParams &w, double sy,
+                           int64_t channels, double alpha = 1.0);
+// The same with the input and output scales per output channel (one, or
+// one per output channel each): a convolution reading or writing a
+// per-channel activation.
+Rescale productMultipliers(const std::vector<double> &sxs, const QParams &w,
+                           const std::vector<double> &sys, int64_t channels);
+// The scale of the input channel each of `channels` output channels of a
+// convolution reads (one when px is per tensor; a depthwise convolution's
+// output channel m reads input channel m / (channels / inputs)).
+std::vector<double> inputScalesPerOutput(const QParams &px, int64_t channels);
 
 } // namespace ember

@@ -8,6 +8,7 @@
 // GlobalAveragePool, ...) are still whole. A pattern that does not fit
 // exactly is left as it is: DequantizeLinear -> float op -> QuantizeLinear,
 // which ONNX defines.
+#include "lower/ChannelScales.h"
 #include "lower/IntegerForms.h"
 
 #include "interp/Interpreter.h"
@@ -76,11 +77,17 @@ struct QIn {
   QParams p;
 };
 
-std::optional<QIn> dequantized(Value v) {
+// `perChannel`: per-channel parameters are taken too (the reader takes them:
+// readsPerChannelActivation).
+std::optional<QIn> dequantized(Value v, bool perChannel = false) {
   if (!v.node || v.node->kind != OpKind::DequantizeLinear)
     return std::nullopt;
   auto p = dequantizeParams(*v.node);
-  if (!p || !p->perTensor() || !isStoredActivation(*p))
+  if (!p || !isStoredActivation(*p))
+    return std::nullopt;
+  if (!p->perTensor() &&
+      !(perChannel && perChannelActivation(*p) &&
+        int64_t(p->scales.size()) == v.type().dims()[size_t(p->axis)]))
     return std::nullopt;
   return QIn{v.node->inputs[0], *p};
 }
@@ -110,37 +117,11 @@ struct QOut {
   int64_t lo = 0, hi = 0; // folded clamp range, in stored integers
 };
 
-// A clamp node's real bounds; false when n is not a clamp with constant
-// single-element bounds.
-bool clampBounds(const Node &n, double &lo, double &hi) {
-  auto bound = [](Value v, double &out) {
-    const Tensor *t = constantOf(v);
-    if (!t || t->size() != 1)
-      return false;
-    out = t->getDouble(0);
-    return !std::isnan(out);
-  };
-  lo = -std::numeric_limits<double>::infinity();
-  hi = std::numeric_limits<double>::infinity();
-  if (n.kind == OpKind::Relu) {
-    lo = 0;
-    return true;
-  }
-  if (n.kind == OpKind::Clip) {
-    if (n.hasInput(1) && !bound(n.inputs[1], lo))
-      return false;
-    if (n.hasInput(2) && !bound(n.inputs[2], hi))
-      return false;
-    return true;
-  }
-  if (n.kind == OpKind::Max)
-    return n.inputs.size() == 2 && bound(n.inputs[1], lo);
-  if (n.kind == OpKind::Min)
-    return n.inputs.size() == 2 && bound(n.inputs[1], hi);
-  return false;
-}
-
-std::optional<QOut> quantizedOutput(const Users &users, Node *anchor) {
+// `perChannel`: per-channel parameters are taken too (the anchor writes
+// them: writesPerChannelActivation); the folded clamp must then be the same
+// stored integers in every channel.
+std::optional<QOut> quantizedOutput(const Users &users, Node *anchor,
+                                    bool perChannel) {
   QOut o;
   double lo = -std::numeric_limits<double>::infinity(),
          hi = std::numeric_limits<double>::infinity();
@@ -152,8 +133,12 @@ std::optional<QOut> quantizedOutput(const Users &users, Node *anchor) {
     o.chain.push_back(u);
     if (u->kind == OpKind::QuantizeLinear) {
       auto p = quantizeParams(*u);
-      if (!p || !p->perTensor() || !isStoredActivation(*p) ||
+      if (!p || !isStoredActivation(*p) ||
           u->types[0].dims() != anchor->types[0].dims())
+        return std::nullopt;
+      if (!p->perTensor() &&
+          !(perChannel && perChannelActivation(*p) &&
+            int64_t(p->scales.size()) == u->types[0].dims()[size_t(p->axis)]))
         return std::nullopt;
       o.p = *p;
       break;
@@ -165,10 +150,22 @@ std::optional<QOut> quantizedOutput(const Users &users, Node *anchor) {
     hi = std::min(hi, b);
     n = u;
   }
-  o.lo = std::isinf(lo) ? lowestOf(o.p.kind) : quantizeReal(lo, o.p);
-  o.hi = std::isinf(hi) ? highestOf(o.p.kind) : quantizeReal(hi, o.p);
-  if (lo > hi)
-    o.hi = o.lo;
+  auto bounds = [&](const QParams &p, int64_t &qlo, int64_t &qhi) {
+    qlo = std::isinf(lo) ? lowestOf(p.kind) : quantizeReal(lo, p);
+    qhi = std::isinf(hi) ? highestOf(p.kind) : quantizeReal(hi, p);
+    if (lo > hi)
+      qhi = qlo;
+  };
+  bounds(o.p, o.lo, o.hi);
+  for (size_t c = 1; c < o.p.scales.size(); ++c) {
+    QParams one = o.p;
+    one.scales = {o.p.scales[c]};
+    one.zeroPoints = {o.p.zeroPoints[c]};
+    int64_t clo, chi;
+    bounds(one, clo, chi);
+    if (clo != o.lo || chi != o.hi)
+      return std::nullopt;
+  }
   return o;
 }
 
@@ -182,47 +179,6 @@ std::optional<QParams> qlinearParams(const Node &n, size_t q, size_t s,
   if (!p || !isStored8(p->kind))
     return std::nullopt;
   return p;
-}
-
-// A copy of a constant tensor with its 2-D transpose.
-Tensor transpose2d(const Tensor &c) {
-  int64_t rows = c.dims()[0], cols = c.dims()[1];
-  size_t es = elemSize(c.elem());
-  Tensor t(Type(c.elem(), {cols, rows}));
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j)
-      std::memcpy(t.raw() + size_t(j * rows + i) * es,
-                  c.raw() + size_t(i * cols + j) * es, es);
-  return t;
-}
-
-// The per-channel zero points of a weight as a constant (omitted when all
-// are zero).
-Value weightZeroPoints(LoweringBuilder &b, const QParams &w) {
-  bool zero = true;
-  for (int64_t z : w.zeroPoints)
-    zero = zero && z == 0;
-  if (zero)
-    return Value();
-  if (w.perTensor())
-    return scalarOf(b, w.kind, w.zeroPoints[0], "w_zero_point");
-  return b.constant(Tensor::fromInts(w.kind, w.zeroPoints), "w_zero_point");
-}
-
-// The multipliers sx * sw[c] / sy (times `alpha`) for `channels`: exact
-// (double) for the fixed profile, and as ONNX Runtime's QLinearConv,
-// QLinearMatMul and QGemm compute them in float32 for the float32 profile:
-// f32(f32(sx * sw) / sy), QGemm's f32(f32(f32(alpha * sx) * sw) / sy).
-Rescale productMultipliers(double sx, const QParams &w, double sy,
-                           int64_t channels, double alpha = 1.0) {
-  Rescale r;
-  for (int64_t c = 0; c < (w.perTensor() ? 1 : channels); ++c) {
-    double sw = w.scale(size_t(c));
-    r.real.push_back(sx * sw / sy * alpha);
-    float ax = alpha == 1.0 ? float(sx) : float(alpha) * float(sx);
-    r.f32.push_back(quant::float32Multiplier(ax, float(sw), float(sy)));
-  }
-  return r;
 }
 
 class Rewriter {
@@ -268,8 +224,10 @@ private:
   // Runtime would fuse the pattern: its Relu/Clip removal (ReluQuantFusion,
   // ClipQuantFusion) keeps only activations the QuantizeLinear's range
   // makes redundant, and an activation it keeps leaves the op in float.
-  std::optional<QOut> output(Node *anchor) {
-    auto o = quantizedOutput(users_, anchor);
+  // `perChannel`: the anchor may write per-channel parameters (fixed
+  // profile only: ONNX Runtime computes such a layer in float).
+  std::optional<QOut> output(Node *anchor, bool perChannel = false) {
+    auto o = quantizedOutput(users_, anchor, perChannel && !float32());
     if (!o || !float32())
       return o;
     for (size_t i = 0; i + 1 < o->chain.size(); ++i)
@@ -478,7 +436,7 @@ private:
     Node *mp = soleUser(users_, &n);
     if (!mp || mp->kind != OpKind::MaxPool || mp->numResults() != 1)
       mp = nullptr;
-    auto out = quantizedOutput(users_, mp ? mp : &n);
+    auto out = quantizedOutput(users_, mp ? mp : &n, false);
     if (!out || !isStored8(out->p.kind))
       return false;
     LoweringBuilder b(f_, n);
@@ -520,7 +478,7 @@ private:
     auto x = dequantized(n.inputs[0]);
     if (!x || x->p.kind != ElemKind::I16 || !clampBounds(n, a, c))
       return false;
-    auto out = quantizedOutput(users_, &n);
+    auto out = quantizedOutput(users_, &n, false);
     if (!out || (float32() && !(x->p == out->p)))
       return false;
     int64_t lo = out->lo, hi = out->hi;
@@ -585,7 +543,8 @@ private:
     EMBER_ASSIGN(Value acc, b.op(OpKind::ConvInteger, ins, std::move(attrs)));
     if (bias) {
       const ElemKind ak = accumulatorOf(px);
-      Tensor t = accumulatorBias(*bias, pb, px.scale(), pw, channels, ak);
+      Tensor t = accumulatorBias(*bias, pb, inputScalesPerOutput(px, channels),
+                                 pw, channels, ak);
       Dims shape(acc.type().rank(), 1);
       shape[1] = channels;
       Tensor shaped(Type(ak, shape));
@@ -594,8 +553,10 @@ private:
           acc, b.op(OpKind::Add, {acc, b.constant(std::move(shaped), "bias")}));
     }
     return buildRequantize(
-        b, acc, productMultipliers(px.scale(), pw, py.scale(), channels), 1, 0,
-        py, lo, hi, profile_);
+        b, acc,
+        productMultipliers(inputScalesPerOutput(px, channels), pw, py.scales,
+                           channels),
+        1, 0, py, lo, hi, profile_);
   }
 
   // A convolution's optional bias (input 2): a constant, or the constant of
@@ -615,7 +576,14 @@ private:
   }
 
   Expected<bool> conv(Node &n) {
-    auto x = dequantized(n.inputs[0]);
+    // A per-channel input where each output channel reads one input
+    // channel (ChannelScales.h; fixed profile: ONNX Runtime computes such a
+    // layer in float).
+    const Dims &xd = n.inputs[0].type().dims();
+    const bool dwInput =
+        !float32() && xd.size() >= 3 &&
+        readsPerChannelActivation("Conv", n.attrInt("group", 1), xd[1]);
+    auto x = dequantized(n.inputs[0], dwInput);
     auto w = dequantizedConstant(n.inputs[1]);
     if (!x || !w || w->w->rank() < 3 || (!w->p.perTensor() && w->p.axis != 0) ||
         !weightsFit(x->p, w->p))
@@ -624,7 +592,7 @@ private:
     std::optional<QParams> pb;
     if (!constantBias(n, bias, pb))
       return false;
-    auto out = output(&n);
+    auto out = output(&n, writesPerChannelActivation("Conv"));
     if (!out)
       return false;
     LoweringBuilder b(f_, n);
@@ -946,7 +914,7 @@ private:
                        dequantized(n.inputs[n.inputs[0] == from ? 1 : 0]);
     if (steps.empty() || (!f.scaled && (!f.perChannel || dqAdd)))
       return false;
-    auto out = quantizedOutput(users_, steps.back());
+    auto out = quantizedOutput(users_, steps.back(), false);
     if (!out)
       return false;
     LoweringBuilder b(f_, n);

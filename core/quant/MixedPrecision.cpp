@@ -217,7 +217,14 @@ probeModel(const onnx::ModelProto &fp32, const QdqPlan &plan,
       *g->add_initializer() =
           makeInitializer(sw + "_" + what, Tensor::scalar(ElemKind::F32, v));
     };
-    scalar("s", p.scale);
+    if (p.channelScales.empty()) {
+      scalar("s", p.scale);
+    } else { // per channel: [1, C, 1, 1], broadcast over an NCHW map
+      Tensor t(Type(ElemKind::F32, {1, int64_t(p.channelScales.size()), 1, 1}));
+      for (size_t c = 0; c < p.channelScales.size(); ++c)
+        t.data<float>()[c] = p.channelScales[c];
+      *g->add_initializer() = makeInitializer(sw + "_s", t);
+    }
     scalar("lo", double(qmin - p.zeroPoint));
     scalar("hi", double(qmax - p.zeroPoint));
   }
@@ -356,9 +363,18 @@ Expected<std::map<std::string, double>> tensorNoise(
       const Tensor &x = it->second;
       const float *xp = x.data<float>();
       std::vector<float> fq(size_t(x.size()));
-      const double s = kv.second.scale;
       const double z = kv.second.zeroPoint;
+      // Per-channel scales along axis 1 (QParams::channelScales).
+      const std::vector<float> &cs = kv.second.channelScales;
+      int64_t inner = 1, chans = int64_t(cs.size());
+      if (chans && x.rank() >= 2 && x.dims()[1] == chans)
+        for (size_t d = 2; d < x.rank(); ++d)
+          inner *= x.dims()[d];
+      else
+        chans = 0;
       for (int64_t k = 0; k < x.size(); ++k) {
+        const double s =
+            chans ? cs[size_t((k / inner) % chans)] : kv.second.scale;
         double q = std::nearbyint(double(float(xp[k] / float(s)))) + z;
         q = std::clamp(q, double(qmin), double(qmax));
         fq[size_t(k)] = float((q - z) * s);

@@ -3,6 +3,7 @@
 #include "support/Json.h"
 
 #include <cmath>
+#include <limits>
 
 namespace ember::quant {
 
@@ -17,17 +18,26 @@ void TensorStats::add(const float *x, const Dims &dims) {
     inner *= dims[i];
   for (size_t i = 0; i < size_t(channelAxis); ++i)
     outer *= dims[i];
-  if (channelSum.empty())
+  if (channelSum.empty()) {
     channelSum.assign(size_t(c), 0.0);
+    channelMin.assign(size_t(c), std::numeric_limits<double>::infinity());
+    channelMax.assign(size_t(c), -std::numeric_limits<double>::infinity());
+  }
   if (int64_t(channelSum.size()) != c)
     return; // shapes differ between samples: means stay per first shape
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t k = 0; k < c; ++k) {
       const float *p = x + (o * c + k) * inner;
       double s = 0;
-      for (int64_t i = 0; i < inner; ++i)
+      float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+      for (int64_t i = 0; i < inner; ++i) {
         s += double(p[i]);
+        lo = std::min(lo, p[i]);
+        hi = std::max(hi, p[i]);
+      }
       channelSum[size_t(k)] += s;
+      channelMin[size_t(k)] = std::min(channelMin[size_t(k)], double(lo));
+      channelMax[size_t(k)] = std::max(channelMax[size_t(k)], double(hi));
     }
   perChannel += uint64_t(outer * inner);
 }
@@ -40,12 +50,23 @@ void TensorStats::merge(const TensorStats &o) {
     channelAxis = o.channelAxis;
     channelSum = o.channelSum;
     perChannel = o.perChannel;
+    channelMin = o.channelMin;
+    channelMax = o.channelMax;
     return;
   }
   if (channelSum.size() != o.channelSum.size())
     return;
   for (size_t i = 0; i < channelSum.size(); ++i)
     channelSum[i] += o.channelSum[i];
+  if (channelMin.size() != channelSum.size() ||
+      o.channelMin.size() != channelSum.size()) {
+    channelMin.clear();
+    channelMax.clear();
+  }
+  for (size_t i = 0; i < channelMin.size(); ++i) {
+    channelMin[i] = std::min(channelMin[i], o.channelMin[i]);
+    channelMax[i] = std::max(channelMax[i], o.channelMax[i]);
+  }
   perChannel += o.perChannel;
 }
 
@@ -101,6 +122,15 @@ std::string profileToJson(const Profile &p) {
       for (size_t i = 0; i < t.channelSum.size(); ++i)
         s += (i ? "," : "") + jsonNumber(t.channelSum[i]);
       s += "]";
+      if (t.channelMin.size() == t.channelSum.size()) {
+        s += ",\n     \"channel_min\": [";
+        for (size_t i = 0; i < t.channelMin.size(); ++i)
+          s += (i ? "," : "") + jsonNumber(t.channelMin[i]);
+        s += "], \"channel_max\": [";
+        for (size_t i = 0; i < t.channelMax.size(); ++i)
+          s += (i ? "," : "") + jsonNumber(t.channelMax[i]);
+        s += "]";
+      }
     }
     s += "}";
   }
@@ -233,6 +263,21 @@ Expected<Profile> profileFromJson(const std::string &text,
       for (auto &x : cs->items()) {
         EMBER_TRY(need(x.isNumber(), where, ctx + ": bad channel sum"));
         st.channelSum.push_back(x.num());
+      }
+      const JsonValue *cmin = t.get("channel_min"),
+                      *cmax = t.get("channel_max");
+      if (cmin || cmax) {
+        EMBER_TRY(need(cmin && cmax && cmin->isArray() && cmax->isArray() &&
+                           cmin->items().size() == st.channelSum.size() &&
+                           cmax->items().size() == st.channelSum.size(),
+                       where, ctx + ": bad channel ranges"));
+        for (size_t i = 0; i < st.channelSum.size(); ++i) {
+          const JsonValue &a = cmin->items()[i], &b = cmax->items()[i];
+          EMBER_TRY(need(a.isNumber() && b.isNumber() && a.num() <= b.num(),
+                         where, ctx + ": bad channel range"));
+          st.channelMin.push_back(a.num());
+          st.channelMax.push_back(b.num());
+        }
       }
     }
     EMBER_TRY(need(!p.tensors.count(nm), where, ctx + " appears twice"));

@@ -22,6 +22,10 @@ struct TensorStats {
   int channelAxis = -1;
   std::vector<double> channelSum;
   uint64_t perChannel = 0;
+  // Per-channel minimum and maximum along channelAxis (per-channel
+  // activation parameters, docs/quantization.md); empty in a profile
+  // written before they were recorded.
+  std::vector<double> channelMin, channelMax;
 
   // Accumulates one tensor (float32 values, already checked finite).
   void add(const float *x, const Dims &dims);

@@ -1,5 +1,7 @@
 #include "quant/QdqPlan.h"
 
+#include "lower/ChannelScales.h"
+
 #include "import/OnnxImporter.h"
 
 #include <algorithm>
@@ -586,6 +588,68 @@ Expected<QdqPlan> Planner::run() {
 Expected<QdqPlan> planQdq(const onnx::ModelProto &m, const TensorInfoMap &info,
                           const PlanOptions &o) {
   return Planner(m, info, o).run();
+}
+
+std::set<std::string> perChannelCandidates(const onnx::ModelProto &m,
+                                           const QdqPlan &plan,
+                                           const TensorInfoMap &info) {
+  const auto &g = m.graph();
+  std::set<std::string> excluded;
+  for (auto &o : g.output())
+    excluded.insert(o.name());
+  for (auto &in : g.input())
+    excluded.insert(in.name());
+  for (auto &t : plan.tensors)
+    if (!t.shareWith.empty())
+      excluded.insert(t.shareWith);
+  // Writers: the tail of a quantized Conv group.
+  std::map<std::string, const QuantGroup *> writer;
+  for (auto &q : plan.groups) {
+    if (q.kind != GroupKind::Linear || q.outputs.size() != 1)
+      continue;
+    const auto &n = g.node(q.anchor);
+    if (!writesPerChannelActivation(n.op_type()))
+      continue;
+    if (q.activation >= 0) {
+      const auto &a = g.node(q.activation);
+      if (a.op_type() == "Clip" && a.input_size() > 1 && !a.input(1).empty()) {
+        auto it = info.find(a.input(1));
+        if (it == info.end() || !it->second.value ||
+            it->second.value->size() != 1 ||
+            !(it->second.value->getDouble(0) <= 0))
+          continue;
+      } else if (a.op_type() != "Relu" && a.op_type() != "Clip") {
+        continue;
+      }
+    }
+    writer[q.outputs[0]] = &q;
+  }
+  std::set<std::string> out;
+  for (auto &kv : writer) {
+    const std::string &t = kv.first;
+    const TensorSpec *spec = plan.spec(t);
+    auto it = info.find(t);
+    if (!spec || !spec->shareWith.empty() || spec->graphInput ||
+        excluded.count(t) || it == info.end() || it->second.dims.size() != 4)
+      continue;
+    bool ok = true, read = false;
+    for (int i = 0; i < g.node_size() && ok; ++i) {
+      const auto &n = g.node(i);
+      for (int k = 0; k < n.input_size(); ++k) {
+        if (n.input(k) != t)
+          continue;
+        read = true;
+        int gi = plan.groupOf[size_t(i)];
+        ok = ok && k == 0 && gi >= 0 && plan.groups[size_t(gi)].anchor == i &&
+             plan.groups[size_t(gi)].kind == GroupKind::Linear &&
+             readsPerChannelActivation(n.op_type(), attrInt(n, "group", 1),
+                                       it->second.dims[1]);
+      }
+    }
+    if (ok && read)
+      out.insert(t);
+  }
+  return out;
 }
 
 } // namespace ember::quant

@@ -110,6 +110,18 @@ struct QdqPlan {
 Expected<QdqPlan> planQdq(const onnx::ModelProto &m, const TensorInfoMap &info,
                           const PlanOptions &o);
 
+// The plan roots that may carry per-channel 8-bit parameters (axis 1, one
+// zero point; lower/ChannelScales.h holds the rule the lowering shares):
+// written by a quantized Conv (through its Relu, or a Clip whose lower
+// bound is at most 0) as a rank-4 map, read only by quantized Convs that
+// read each input channel apart (depthwise, at their input 0), not a graph
+// input or output, no other tensor sharing its parameters. Whether its
+// channels also share the zero point (every channel non-negative) is the
+// calibration's to say.
+std::set<std::string> perChannelCandidates(const onnx::ModelProto &m,
+                                           const QdqPlan &plan,
+                                           const TensorInfoMap &info);
+
 // A short name of a group for reports: its anchor node's name, else its
 // first output tensor.
 std::string groupName(const onnx::GraphProto &g, const QuantGroup &q);

@@ -273,6 +273,9 @@ Status Rewriter::quantizeBiases(RewriteStats &st) {
     const Tensor &Wq = wDeq_[size_t(b.weight)];
     const auto &scales = wScales_[size_t(b.weight)];
     EMBER_ASSIGN(QParams xp, paramsOf(b.activation));
+    // A per-channel input (a depthwise convolution's): output channel o
+    // reads input channel o / (oc / channels).
+    const std::vector<float> &xc = xp.channelScales;
     const auto &n = src_.graph().node(w.node);
     bool conv = n.op_type() == "Conv";
     // Output channels: Conv W[OC, IC/g, ...]; MatMul B[K, N]; Gemm B[K,N]
@@ -294,7 +297,7 @@ Status Rewriter::quantizeBiases(RewriteStats &st) {
     // delta = (W_q - W) E[x] + W_q E[Q(x) - x].
     auto mit = means_.find(b.activation);
     const std::vector<double> *err = nullptr;
-    if (o_.inputErrorMeans) {
+    if (o_.inputErrorMeans && xc.empty()) {
       auto eit = o_.inputErrorMeans->find(b.activation);
       if (eit != o_.inputErrorMeans->end() && !eit->second.empty())
         err = &eit->second;
@@ -354,16 +357,23 @@ Status Rewriter::quantizeBiases(RewriteStats &st) {
     if (job.created && !corrected)
       continue;
     // int32 at input scale x weight scale.
+    const bool perOut = w.axis >= 0 || !xc.empty();
+    const int64_t mult =
+        xc.empty() ? 1 : std::max<int64_t>(1, oc / int64_t(xc.size()));
     std::vector<double> bs;
-    for (int64_t o = 0; o < (w.axis < 0 ? 1 : oc); ++o) {
-      float s = xp.scale * scales[size_t(w.axis < 0 ? 0 : o)];
+    for (int64_t o = 0; o < (perOut ? oc : 1); ++o) {
+      float sx =
+          xc.empty()
+              ? xp.scale
+              : xc[size_t(std::min<int64_t>(int64_t(xc.size()) - 1, o / mult))];
+      float s = sx * scales[size_t(w.axis < 0 ? 0 : o)];
       if (!(s > 0))
         s = std::numeric_limits<float>::min();
       bs.push_back(double(s));
     }
     Tensor bq(Type(ElemKind::I32, bias.dims()));
     for (int64_t o = 0; o < oc; ++o) {
-      double s = bs[size_t(w.axis < 0 ? 0 : o)];
+      double s = bs[size_t(perOut ? o : 0)];
       double v = std::nearbyint(bias.getDouble(o) / s);
       bq.data<int32_t>()[o] =
           int32_t(std::clamp(v, -2147483648.0, 2147483647.0));
@@ -374,7 +384,7 @@ Status Rewriter::quantizeBiases(RewriteStats &st) {
     std::string zn = fresh(base + "_zero_point");
     std::string dn = fresh(base + "_dequantized");
     addInit(qn, bq);
-    if (w.axis < 0) {
+    if (!perOut) {
       addInit(sn, scalarOf(ElemKind::F32, bs[0]));
       addInit(zn, scalarOf(ElemKind::I32, 0));
       before_[b.node].push_back(makeNode("DequantizeLinear", {qn, sn, zn}, dn,
@@ -435,13 +445,23 @@ Status Rewriter::quantizeActivations(RewriteStats &st) {
     std::string sn = fresh(spec.name + "_scale");
     std::string zn = fresh(spec.name + "_zero_point");
     const ElemKind kind = kindOf(spec.name);
-    addInit(sn, scalarOf(ElemKind::F32, p.scale));
-    addInit(zn, scalarOf(kind, p.zeroPoint));
+    // Per-channel parameters (8-bit only): axis 1, the zero point repeated.
+    const bool perChannel = !p.channelScales.empty() && kind != ElemKind::I16;
+    if (perChannel) {
+      std::vector<double> sc(p.channelScales.begin(), p.channelScales.end());
+      addInit(sn, vectorOf(ElemKind::F32, sc));
+      addInit(zn, vectorOf(kind, std::vector<double>(sc.size(),
+                                                     double(p.zeroPoint))));
+    } else {
+      addInit(sn, scalarOf(ElemKind::F32, p.scale));
+      addInit(zn, scalarOf(kind, p.zeroPoint));
+    }
     std::string qn = fresh(spec.name + "_quantized");
     // 16-bit pairs: ONNX Runtime's com.microsoft Q/DQ (any opset).
     auto pair = [&](const char *op, std::vector<std::string> in,
                     const std::string &out, const std::string &name) {
-      onnx::NodeProto n = makeNode(op, std::move(in), out, name);
+      onnx::NodeProto n = perChannel ? makeNode(op, std::move(in), out, name, 1)
+                                     : makeNode(op, std::move(in), out, name);
       if (kind == ElemKind::I16) {
         n.set_domain(kQdq16Domain);
         wideUsed_ = true;

@@ -37,6 +37,7 @@ std::string describeOptions(const QuantizeOptions &o) {
           : std::string(),
       o.resEqualize > 0 ? concat(" equalize_residual=", o.resEqualize)
                         : std::string(),
+      o.perChannelActivations ? " activation_channels=auto" : "",
       " bias_correction=", o.biasCorrection ? 1 : 0,
       " refine=", o.refineRanges ? "ranges" : "",
       o.refineRanges && o.refineBias ? "+" : "", o.refineBias ? "bias" : "",
@@ -99,6 +100,47 @@ void widenParams(std::map<std::string, QParams> &params,
     params[t] =
         symmetricParams(std::max(std::fabs(r.lo), std::fabs(r.hi)), 32767);
   }
+}
+
+// Per-channel scales for the candidates (perChannelCandidates) whose every
+// channel is non-negative, so that one zero point (qmin) serves them all:
+// channel c covers [0, min(max_c, hi)], hi the top of the tensor's chosen
+// (and refined) per-tensor range, so no channel is clipped more or rounded
+// more coarsely than the per-tensor parameters would. Returns the number of
+// tensors given per-channel scales.
+size_t assignChannelScales(std::map<std::string, QParams> &params,
+                           const std::set<std::string> &candidates,
+                           const Profile &prof, int32_t qmin, int32_t qmax) {
+  size_t n = 0;
+  for (auto &t : candidates) {
+    auto pit = params.find(t);
+    auto sit = prof.tensors.find(t);
+    if (pit == params.end() || sit == prof.tensors.end())
+      continue;
+    QParams &p = pit->second;
+    const TensorStats &st = sit->second;
+    if (st.channelAxis != 1 || st.channelMax.empty() || st.hist.empty() ||
+        st.hist.min() < 0 || p.zeroPoint != qmin)
+      continue;
+    const double levels = double(qmax - qmin);
+    const double hi = double(p.scale) * levels;
+    std::vector<float> sc(st.channelMax.size());
+    bool differ = false;
+    for (size_t c = 0; c < sc.size(); ++c) {
+      double h = std::min(st.channelMax[c], hi);
+      float s = h > 0 ? std::min(float(h / levels), p.scale) : p.scale;
+      if (!(s > 0) || !std::isfinite(s))
+        s = p.scale; // a channel that was 0 on every sample
+      sc[c] = s;
+      differ = differ || sc[c] != p.scale;
+    }
+    p.channelScales.clear();
+    if (differ) {
+      p.channelScales = std::move(sc);
+      ++n;
+    }
+  }
+  return n;
 }
 
 } // namespace
@@ -294,6 +336,17 @@ Status quantizeModel(const QuantizeOptions &o) {
            << " layer input ranges changed, " << refined.inputErrorMeans.size()
            << " input error means, " << concat(int(secs * 10) / 10.0) << " s\n";
   }
+  std::set<std::string> channelCandidates;
+  if (o.perChannelActivations && o.activationType != ElemKind::I16) {
+    int32_t qmin8, qmax8;
+    activationRange(o.activationType, qmin8, qmax8);
+    channelCandidates = perChannelCandidates(m, plan, info);
+    size_t nc =
+        assignChannelScales(params, channelCandidates, prof, qmin8, qmax8);
+    if (log)
+      *log << "per-channel activations: " << nc << " of "
+           << channelCandidates.size() << " candidate tensors\n";
+  }
   std::map<std::string, std::vector<double>> means;
   for (auto &kv : prof.tensors)
     if (!kv.second.channelSum.empty())
@@ -383,6 +436,15 @@ Status quantizeModel(const QuantizeOptions &o) {
         auto it = refined.params.find(kv.first);
         if (it != refined.params.end())
           kv.second = it->second;
+      }
+      if (!channelCandidates.empty()) { // where the rule still holds
+        auto still = perChannelCandidates(m, pl, info);
+        for (auto &kv : pr) {
+          auto it = params8.find(kv.first);
+          if (still.count(kv.first) && it != params8.end() &&
+              it->second.scale == kv.second.scale)
+            kv.second.channelScales = it->second.channelScales;
+        }
       }
       if (o.activationType == ElemKind::I16)
         widenParams(pr, ro.wide, prof, o.methodOptions);

@@ -23,6 +23,11 @@ struct QuantizeOptions {
   Method method = Method::Percentile;
   MethodOptions methodOptions;
   bool perChannel = true;
+  // Per-channel scales for the 8-bit activations that take them at no cost
+  // (a conv's output read only by depthwise convs: perChannelCandidates),
+  // from each channel's calibrated maximum, capped by the tensor's chosen
+  // range (docs/quantization.md, "Per-channel activations").
+  bool perChannelActivations = true;
   // U8 or I8; I16: every activation int16, symmetric (16x8).
   ElemKind activationType = ElemKind::U8;
   // Mixed precision: each activation 8- or 16-bit, chosen by measurement

@@ -6,6 +6,7 @@
 #include "quant/Histogram.h"
 
 #include <string>
+#include <vector>
 
 namespace ember::quant {
 
@@ -37,8 +38,15 @@ double quantizationError(const Histogram &h, double lo, double hi, int levels);
 
 // Asymmetric affine parameters of an integer type with values [qmin, qmax].
 struct QParams {
+  QParams() = default;
+  QParams(float s, int32_t z) : scale(s), zeroPoint(z) {}
   float scale = 1;
   int32_t zeroPoint = 0;
+  // Per-channel activation parameters (docs/quantization.md, "Per-channel
+  // activations"): one scale per channel along axis 1, the one zeroPoint
+  // for all; empty: per tensor (scale). `scale` stays the per-tensor scale
+  // they refine (no channel's is coarser).
+  std::vector<float> channelScales;
 };
 QParams affineParams(Range r, int32_t qmin, int32_t qmax);
 // Symmetric (zero point 0) parameters covering [-absMax, absMax] with

@@ -36,7 +36,9 @@ it), then (--shuffle) ShuffleNet's channel shuffles (Reshape -> Transpose
 (--bands) convolutions over lines too wide for the memories (column
 bands), then (--pools2) pools with strides of their own per axis or over
 such lines, then (--pads) convolutions and pools padded beyond the loads'
-fields, each group with a seed of its own,
+fields, then (--pcact) per-channel activations (a convolution writing
+one scale per channel, read by a depthwise one), each group with a seed of
+its own,
 the way ONNX Runtime's quantizer writes QDQ graphs: input float ->
 QuantizeLinear -> DequantizeLinear -> op -> QuantizeLinear ->
 DequantizeLinear -> output float.
@@ -1120,6 +1122,58 @@ def pads_pool_case(rng):
     return g, f"pads {op.lower()} {names[dt]} C{C} {H}x{W} k{k} s{s} p{pads}"
 
 
+def pcact_case(rng):
+    """A per-channel activation (docs/quantization.md, "Per-channel
+    activations"): a convolution (1x1, or 3x3 stride 2 as a network's first
+    layer) with Relu or Clip(0, 6) writes an 8-bit map with one scale per
+    channel (axis 1, every zero point qmin), read by a depthwise convolution
+    (3x3 or 5x5, stride 1 or 2, channel multiplier 1 or 2) whose int32 bias
+    is at s_x[c] s_w[c], then an activation and a per-tensor output. Channel
+    ranges from 0.05 to 6, so a scale ignored or misplaced is many quanta
+    off ONNX Runtime's float reference."""
+    g = G(rng)
+    N = int(rng.integers(1, 3))
+    C = int(rng.integers(1, 25))
+    H, W = int(rng.integers(3, 20)), int(rng.integers(3, 20))
+    x = g.input([N, C, H, W])
+    xd, (sx, _) = g.qdq(x, act_dtype(rng), -2.0, 2.0)
+    K = int(rng.integers(1, 49))
+    first = rng.random() < 0.25
+    k1 = 3 if first else 1
+    cfg = {"C": C, "K": K, "k": k1, "group": 1, "s": 2 if first else 1,
+           "d": 1, "pads": [1, 1, 1, 1] if first else [0, 0, 0, 0]}
+    e = conv_node(g, rng, xd, sx, cfg)
+    relu6 = rng.random() < 0.6
+    e = (g.node("Clip", [e, g.const(np.float32(0.0)), g.const(np.float32(6.0))])
+         if relu6 else g.node("Relu", [e]))
+    dt = act_dtype(rng)
+    qmin = 0 if dt == np.uint8 else -128
+    hi = rng.uniform(0.05, 6.0, K)
+    sc = (hi / 255.0).astype(np.float32)
+    s_e, z_e = g.const(sc, "s"), g.const(np.full(K, qmin, dt), "z")
+    q = g.node("QuantizeLinear", [e, s_e, z_e], {"axis": 1}, s="q")
+    ed = g.node("DequantizeLinear", [q, s_e, z_e], {"axis": 1}, s="dq")
+    mult = 2 if rng.random() < 0.3 else 1
+    k = int(rng.choice([3, 3, 5]))
+    st = int(rng.choice([1, 1, 2]))
+    w, sw = weights(g, rng, [K * mult, 1, k, k])
+    s_b = (np.repeat(sc, mult) * sw).astype(np.float32)
+    b = rng.integers(-20000, 20000, K * mult).astype(np.int32)
+    bd = g.node("DequantizeLinear", [g.const(b, "b"), g.const(s_b, "bs"),
+                                     g.const(np.zeros(K * mult, np.int32),
+                                             "bz")], {"axis": 0}, s="dqb")
+    p = k // 2
+    y = g.node("Conv", [ed, w, bd], {"kernel_shape": [k, k],
+                                      "strides": [st, st],
+                                      "pads": [p, p, p, p], "group": K})
+    y, act = activation(g, rng, y)
+    yd, _ = g.qdq(y, act_dtype(rng), 0.0 if act else -3.0, 4.0)
+    g.output(yd)
+    return g, (f"per-channel activation N{N} C{C} {H}x{W} K{K} "
+               f"{'3x3/2' if first else '1x1'} {'relu6' if relu6 else 'relu'} "
+               f"-> dw k{k} s{st} x{mult} {act}")
+
+
 def conv_cfg(rng):
     k = int(rng.integers(1, 8))
     s = int(rng.integers(1, 3))
@@ -1204,6 +1258,9 @@ def main():
                          "lines too wide for the output memory "
                          "(pools2_case), after the column bands, with a "
                          "seed of their own")
+    ap.add_argument("--pcact", type=int, default=16,
+                    help="per-channel activation cases (pcact_case), after "
+                         "the padded ones, with a seed of their own")
     args = ap.parse_args()
     import onnxruntime as ort
     rng = np.random.default_rng(args.seed)
@@ -1221,7 +1278,8 @@ def main():
     shuffled = np.random.default_rng(args.seed + 10000)
     bands = np.random.default_rng(args.seed + 11000)
     pools2 = np.random.default_rng(args.seed + 12000)
-    padded = np.random.default_rng(args.seed + 13000)
+    padded = np.random.default_rng(args.seed + 14000)
+    pcact = np.random.default_rng(args.seed + 13000)
     n_placed = args.count + args.extra + args.placement
     n_wide = n_placed + args.wide
     n_resize = n_wide + args.resize
@@ -1233,10 +1291,13 @@ def main():
     n_shuffle = n_wide4 + args.shuffle
     n_bands = n_shuffle + args.bands
     n_pools2 = n_bands + args.pools2
-    for i in range(n_pools2 + args.pads):
+    n_pads = n_pools2 + args.pads
+    for i in range(n_pads + args.pcact):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_pools2:
+        if i >= n_pads:
+            g, desc = pcact_case(pcact)
+        elif i >= n_pools2:
             g, desc = pads_case(padded)
         elif i >= n_bands:
             g, desc = pools2_case(pools2)

@@ -44,7 +44,7 @@ esac
 rm -rf "$work" && mkdir -p "$work"
 "$python" "$(dirname "$0")/gen_layers.py" "$work/cases" --count 0 --extra 0 \
   --placement 0 --wide 0 --wide2 0 --lanes 0 --wide3 0 --wide4 0 --shuffle 0 \
-  --bands 0 --pools2 0 --pads 0 "${counts[@]}" >"$work/gen.log" 2>&1 ||
+  --bands 0 --pools2 0 --pads 0 --pcact 0 "${counts[@]}" >"$work/gen.log" 2>&1 ||
   { cat "$work/gen.log"; exit 1; }
 # Every other group set to 0 cases: a new group of gen_layers.py must be too.
 "$python" -c "import json, sys

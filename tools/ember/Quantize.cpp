@@ -187,6 +187,17 @@ int quantizeMain(int argc, char **argv) {
           "One weight scale per tensor instead of one per output channel.",
           cmdline::set(perTensor))
       .inSection("method");
+  cmd.add({"--per-channel-activations"}, "WHEN",
+          "auto: one scale per channel for each 8-bit activation that "
+          "takes it at no cost (a conv's non-negative output read only by "
+          "depthwise convs); off: one scale per tensor. Default: auto.",
+          [&o](const std::string &v) -> std::string {
+            if (v != "auto" && v != "off")
+              return "expected auto or off";
+            o.perChannelActivations = v == "auto";
+            return "";
+          })
+      .inSection("method");
   cmd.add({"--activation-type"}, "T",
           "The activations' type: uint8, int8 or int16 (every activation "
           "16-bit, symmetric, with int8 weights: 16x8). Default: uint8.",
