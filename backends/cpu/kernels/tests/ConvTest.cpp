@@ -981,6 +981,43 @@ TEST_P(ConvTest, DepthwiseNhwcNarrowRows) {
   }
 }
 
+// Maps whose rows of all channels do not fit L1 beside the next rows: a
+// 3x3 window at stride 1 then goes in strips of output columns, row by
+// row within a strip (GroupedConvNhwcRow.inc, stripColumns). Mostly that
+// window (pads 0-2), with 24-300 channels (a partial last block on most)
+// on rows of 20-90 columns, so strips of 8 to 48 columns, a last strip
+// narrower than the others, and the range grid's partial first and last
+// rows around the striped ones; channel multipliers and narrow groups
+// (the grouped kinds) too; every sixth case another window (5x5, stride
+// 2, vertical dilation) on the same maps, which keeps whole rows.
+TEST_P(ConvTest, DepthwiseNhwcStrips) {
+  std::mt19937 rng(8191 + static_cast<unsigned>(GetParam()));
+  for (int iter = 0; iter < 40; ++iter) {
+    Conv2DShape s = mobileNetWindow(rng, iter, randomIn(rng, 24, 300));
+    if (iter % 6 != 5) {
+      s.kernelH = s.kernelW = 3;
+      s.strideH = s.strideW = 1;
+    } else {
+      s.dilationH = randomIn(rng, 1, 2);
+    }
+    s.height = randomIn(rng, 6, 20);
+    s.width = randomIn(rng, 20, 90);
+    if (!s.valid())
+      continue;
+    if (iter % 4 == 3) {
+      const size_t cin = iter % 8 == 3 ? 1 : 4, cout = 4;
+      s.channels = s.channels / 4 * cin + cin;
+      const size_t groups = s.channels / cin;
+      s.outChannels = groups * cout;
+      checkGroupedNhwc(GetParam(), rng, s, groups);
+    } else {
+      checkDepthwiseNhwc(GetParam(), rng, s);
+    }
+    if (HasFailure())
+      return;
+  }
+}
+
 void checkDepthwise(Isa isa, std::mt19937 &rng, Conv2DShape s) {
   s.outChannels = s.channels;
   const size_t P = s.outHeight() * s.outWidth();
