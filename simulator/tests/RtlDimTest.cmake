@@ -51,70 +51,23 @@ if(EMBER AND PYTHON)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "building the DIM ${DIM} plugin failed:\n${out}")
   endif()
-  execute_process(COMMAND bash ${SRC}/tests/npu/resize_cycles.sh ${EMBER} ${BIN}/bin/ember-npu
-                          ${PYTHON} ${BIN}/resize-cycles
-                          plugin:${BIN}/lib/ember/libember_npu_sim.so
-                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  string(REGEX MATCH "[0-9]+ upsampling programs[^\n]*|skipped[^\n]*" summary "${out}")
-  message("DIM ${DIM} resize_cycles.sh: ${summary}")
-  if(NOT rc EQUAL 0 AND NOT rc EQUAL 77)
-    message(FATAL_ERROR "DIM ${DIM} resize_cycles.sh failed:\n${out}")
-  endif()
-  # The transposed convolutions' phase layers (STOREs with an x step).
-  execute_process(COMMAND bash ${SRC}/tests/npu/resize_cycles.sh ${EMBER} ${BIN}/bin/ember-npu
-                          ${PYTHON} ${BIN}/convt-cycles
-                          plugin:${BIN}/lib/ember/libember_npu_sim.so convt
-                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  string(REGEX MATCH "[0-9]+ transposed convolution programs[^\n]*|skipped[^\n]*"
-         summary "${out}")
-  message("DIM ${DIM} resize_cycles.sh convt: ${summary}")
-  if(NOT rc EQUAL 0 AND NOT rc EQUAL 77)
-    message(FATAL_ERROR "DIM ${DIM} resize_cycles.sh convt failed:\n${out}")
-  endif()
-  # The convolutions in column bands.
-  execute_process(COMMAND bash ${SRC}/tests/npu/resize_cycles.sh ${EMBER} ${BIN}/bin/ember-npu
-                          ${PYTHON} ${BIN}/bands-cycles
-                          plugin:${BIN}/lib/ember/libember_npu_sim.so bands
-                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  string(REGEX MATCH "[0-9]+ column-band convolution programs[^\n]*|skipped[^\n]*"
-         summary "${out}")
-  message("DIM ${DIM} resize_cycles.sh bands: ${summary}")
-  if(NOT rc EQUAL 0 AND NOT rc EQUAL 77)
-    message(FATAL_ERROR "DIM ${DIM} resize_cycles.sh bands failed:\n${out}")
-  endif()
-  # The pools with strides of their own per axis or in column bands.
-  execute_process(COMMAND bash ${SRC}/tests/npu/resize_cycles.sh ${EMBER} ${BIN}/bin/ember-npu
-                          ${PYTHON} ${BIN}/pools2-cycles
-                          plugin:${BIN}/lib/ember/libember_npu_sim.so pools2
-                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  string(REGEX MATCH "[0-9]+ strided or column-band pool programs[^\n]*|skipped[^\n]*"
-         summary "${out}")
-  message("DIM ${DIM} resize_cycles.sh pools2: ${summary}")
-  if(NOT rc EQUAL 0 AND NOT rc EQUAL 77)
-    message(FATAL_ERROR "DIM ${DIM} resize_cycles.sh pools2 failed:\n${out}")
-  endif()
-  # The convolutions padded beyond the loads' fields.
-  execute_process(COMMAND bash ${SRC}/tests/npu/resize_cycles.sh ${EMBER} ${BIN}/bin/ember-npu
-                          ${PYTHON} ${BIN}/pads-cycles
-                          plugin:${BIN}/lib/ember/libember_npu_sim.so pads
-                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  string(REGEX MATCH "[0-9]+ padded convolution programs[^\n]*|skipped[^\n]*"
-         summary "${out}")
-  message("DIM ${DIM} resize_cycles.sh pads: ${summary}")
-  if(NOT rc EQUAL 0 AND NOT rc EQUAL 77)
-    message(FATAL_ERROR "DIM ${DIM} resize_cycles.sh pads failed:\n${out}")
-  endif()
-  # The first 40 of the 136 generated 16x8 layers (npu-wide16-cycles-rtl runs
-  # them all at DIM 16).
-  execute_process(COMMAND bash ${SRC}/tests/npu/resize_cycles.sh ${EMBER} ${BIN}/bin/ember-npu
-                          ${PYTHON} ${BIN}/wide16-cycles
-                          plugin:${BIN}/lib/ember/libember_npu_sim.so 16x8-quick
-                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  string(REGEX MATCH "[0-9]+ 16x8 programs[^\n]*|skipped[^\n]*" summary "${out}")
-  message("DIM ${DIM} resize_cycles.sh 16x8-quick: ${summary}")
-  if(NOT rc EQUAL 0 AND NOT rc EQUAL 77)
-    message(FATAL_ERROR "DIM ${DIM} resize_cycles.sh 16x8-quick failed:\n${out}")
-  endif()
+  # Each group of generated layers (tests/npu/resize_cycles.sh): the
+  # upsampling layers, the transposed convolutions' phase layers (STOREs with
+  # an x step), the convolutions in column bands, the pools with strides of
+  # their own per axis or in column bands, the convolutions padded beyond
+  # the loads' fields, and the first 40 of the 136 generated 16x8 layers
+  # (npu-wide16-cycles-rtl runs them all at DIM 16).
+  foreach(group resize convt bands pools2 pads 16x8-quick)
+    execute_process(COMMAND bash ${SRC}/tests/npu/resize_cycles.sh ${EMBER}
+                            ${BIN}/bin/ember-npu ${PYTHON} ${BIN}/${group}-cycles
+                            plugin:${BIN}/lib/ember/libember_npu_sim.so ${group}
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+    string(REGEX MATCH "[0-9]+ [^\n]*programs[^\n]*|skipped[^\n]*" summary "${out}")
+    message("DIM ${DIM} resize_cycles.sh ${group}: ${summary}")
+    if(NOT rc EQUAL 0 AND NOT rc EQUAL 77)
+      message(FATAL_ERROR "DIM ${DIM} resize_cycles.sh ${group} failed:\n${out}")
+    endif()
+  endforeach()
   execute_process(COMMAND ${PYTHON} ${SRC}/tests/npu/hw_semantics.py --ember ${EMBER}
                           --npu ${BIN}/bin/ember-npu --dim ${DIM} --executor rtl
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
