@@ -44,7 +44,8 @@ std::string notOneOf(const std::string &k, const std::string &val,
 
 const char *layerOptionKeys() {
   return "tiling, bias, depthwise, prefetch, cascade, cascade_predict, "
-         "stripes, fill, tune, tune_cache, dram_bytes, dram_bw, dram_latency";
+         "stripes, fill, tune, tune_cache, dram_bytes, dram_bw, dram_latency, "
+         "islands";
 }
 
 std::string applyLayerOption(const std::string &k, const std::string &val,
@@ -73,6 +74,10 @@ std::string applyLayerOption(const std::string &k, const std::string &val,
   } else if (k == "stripes") {
     if ((err = word({"off", "on", "all"}, i)).empty()) // StripeMode's order
       co.stripes = StripeMode(i);
+  } else if (k == "islands") {
+    // Read by query_support (the claims); compile accepts it.
+    if ((err = word({"host", "keep"}, i)).empty())
+      o.select.hostIslands = i == 0;
   } else if (k == "cascade_predict") {
     if ((err = word({"off", "out", "both"}, i)).empty()) // its order
       co.cascadePredict = CascadePredict(i);

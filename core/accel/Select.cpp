@@ -1324,25 +1324,31 @@ Analysis analyze(const View &v, bool forCompile) {
 
 namespace ember::accel {
 
-std::vector<std::string> whyNot(const Target &t, const backend::v1::Graph &g) {
+std::vector<std::string> whyNot(const Target &t, const backend::v1::Graph &g,
+                                const SelectOptions &o) {
   sel::View v(t, g);
   if (!v.error.empty())
     return std::vector<std::string>(size_t(g.nodes_size()), v.error);
+  std::vector<std::string> out;
   sel::Unshared u;
-  if (!sel::unshareProducts(v, u))
-    return sel::analyze(v, false).why;
-  // Selection on the graph with a product per reader (Unshare.cpp); a
-  // copied node answers as its original, or as the first copy refused.
-  sel::View vu(t, u.g);
-  vu.origin = u.origin;
-  vu.copyNo = u.copyNo;
-  std::vector<std::string> why = sel::analyze(vu, false).why,
-                           out(size_t(g.nodes_size()));
-  for (size_t i = 0; i < why.size(); ++i) {
-    std::string &o = out[size_t(u.origin[i])];
-    if (!u.copyNo[i] || o.empty())
-      o = why[i];
+  if (!sel::unshareProducts(v, u)) {
+    out = sel::analyze(v, false).why;
+  } else {
+    // Selection on the graph with a product per reader (Unshare.cpp); a
+    // copied node answers as its original, or as the first copy refused.
+    sel::View vu(t, u.g);
+    vu.origin = u.origin;
+    vu.copyNo = u.copyNo;
+    std::vector<std::string> why = sel::analyze(vu, false).why;
+    out.assign(size_t(g.nodes_size()), "");
+    for (size_t i = 0; i < why.size(); ++i) {
+      std::string &w = out[size_t(u.origin[i])];
+      if (!u.copyNo[i] || w.empty())
+        w = why[i];
+    }
   }
+  if (o.hostIslands)
+    sel::leaveIslandsOnHost(v, out);
   return out;
 }
 

@@ -116,6 +116,14 @@ std::string foldWeights(const View &v, int w, int wzp, int64_t K,
 // A scalar integer constant (absent: 0).
 std::string scalarZp(const View &v, int z, int64_t &out);
 
+// ---- islands (Islands.cpp) -------------------------------------------------
+
+// The most MACs an island left on the host does (SelectOptions).
+constexpr uint64_t kIslandMacs = uint64_t(1) << 20;
+// Claimed nodes (`why` empty) that would form a device partition of their
+// own between host nodes with too little work get the reason instead.
+void leaveIslandsOnHost(const View &v, std::vector<std::string> &why);
+
 // ---- shared products (Unshare.cpp) ----------------------------------------
 
 // A partition graph in which every bias Add or Requantize reading a shared

@@ -16,7 +16,7 @@ namespace ember::backend {
 
 Expected<std::string> compileAhead(Plugin &p, const Function &f,
                                    const CompileOptions &o) {
-  EMBER_ASSIGN(Support s, querySupport(p, f));
+  EMBER_ASSIGN(Support s, querySupport(p, f, &o));
   long bad = s.firstUnsupported();
   if (bad >= 0)
     return unsupported(p.describe(), " cannot compile ",

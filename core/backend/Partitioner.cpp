@@ -95,7 +95,8 @@ bool manifestClaims(const v1::CapabilityManifest &m, const Node &n,
   return true;
 }
 
-Expected<Support> querySupport(Plugin &p, const Function &f) {
+Expected<Support> querySupport(Plugin &p, const Function &f,
+                               const CompileOptions *o) {
   auto nodes = computeNodes(f);
   Support s;
   s.supported.assign(nodes.size(), true);
@@ -117,7 +118,9 @@ Expected<Support> querySupport(Plugin &p, const Function &f) {
   }
   if (p.api().query_support) {
     EMBER_ASSIGN(std::string bytes, serializeGraph(f));
-    EMBER_ASSIGN(v1::SupportReport r, p.querySupport(bytes, nodes.size()));
+    EMBER_ASSIGN(v1::SupportReport r,
+                 p.querySupport(bytes, nodes.size(),
+                                o ? serializeCompileOptions(*o) : ""));
     std::vector<bool> answered(nodes.size(), false);
     for (auto &ns : r.nodes()) {
       size_t i = size_t(ns.node());
@@ -460,7 +463,7 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
   x->f_ = &f;
   x->plugin_ = plugin;
   x->fallback_ = o.fallback;
-  EMBER_ASSIGN(Support s, querySupport(*plugin, f));
+  EMBER_ASSIGN(Support s, querySupport(*plugin, f, &o.compile));
   long bad = s.firstUnsupported();
   if (o.requireFullSupport && bad >= 0)
     return unsupported(plugin->describe(), " does not run ",

@@ -41,8 +41,10 @@ bool manifestClaims(const v1::CapabilityManifest &m, const Node &n,
                     std::string &reason);
 
 // Asks the plugin: query_support when it has one, else the manifest. A node
-// must be claimed by both when both exist.
-Expected<Support> querySupport(Plugin &p, const Function &f);
+// must be claimed by both when both exist. `o`: the options the partitions
+// will be compiled with (the plugin's claims may depend on its own).
+Expected<Support> querySupport(Plugin &p, const Function &f,
+                               const CompileOptions *o = nullptr);
 
 struct Partition {
   bool onPlugin = false;

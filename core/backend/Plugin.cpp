@@ -435,10 +435,19 @@ Expected<v1::CapabilityManifest> Plugin::capabilities() {
 }
 
 Expected<v1::SupportReport> Plugin::querySupport(const std::string &graph,
-                                                 size_t numNodes) {
+                                                 size_t numNodes,
+                                                 const std::string &options) {
   EMBER_REQUIRE_FN(query_support);
   ember_query_params p{};
   p.struct_size = sizeof(p);
+  ember_query_options qo{};
+  if (!options.empty()) {
+    qo.ext.struct_size = sizeof(qo);
+    qo.ext.type = EMBER_EXT_QUERY_OPTIONS;
+    qo.options = options.data();
+    qo.options_size = options.size();
+    p.next = &qo.ext;
+  }
   p.graph = graph.data();
   p.graph_size = graph.size();
   ember_blob b{};

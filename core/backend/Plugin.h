@@ -180,8 +180,11 @@ public:
   // Typed calls. Each checks that the function exists (an Unsupported error
   // naming it otherwise) and validates what comes back.
   Expected<v1::CapabilityManifest> capabilities();
+  // `options` (serialized CompileOptions, empty: none) go along as an
+  // EMBER_EXT_QUERY_OPTIONS extension.
   Expected<v1::SupportReport> querySupport(const std::string &graphBytes,
-                                           size_t numNodes);
+                                           size_t numNodes,
+                                           const std::string &options = "");
   Expected<uint32_t> deviceCount();
   // ABI 1.4 (docs/runtime.md): the description of device `index` and the
   // predicted cost of a serialized Graph of `numNodes` nodes there, for

@@ -4,6 +4,7 @@
 //   ember-accel check DESC.json
 //       validates a target description ("ok: ..." or the field at fault)
 //   ember-accel select MODEL.onnx|MODEL.eir --target DESC.json
+//       [--option islands=host|keep]
 //       lowers the model and selects: per node whether the target runs it
 //       (# comments), then the layer program
 //   ember-accel schedule FILE.layers --target DESC.json
@@ -56,6 +57,7 @@ bool readText(const std::string &path, std::string &out, std::string &err) {
 const char *const kUsage =
     "usage: ember-accel check DESC.json\n"
     "       ember-accel select MODEL.onnx|MODEL.eir --target DESC.json\n"
+    "                   [--option islands=host|keep]\n"
     "       ember-accel schedule FILE.layers --target DESC.json\n"
     "                   [--stop-after tiling|residency|sync] [--option "
     "K=V]...\n"
@@ -137,7 +139,7 @@ int main(int argc, char **argv) {
     s = backend::toProto(*m->main(), g);
     if (!s.isOk())
       return fail(s.message());
-    std::vector<std::string> why = accel::whyNot(t, g);
+    std::vector<std::string> why = accel::whyNot(t, g, lo.select);
     bool all = true;
     for (int i = 0; i < g.nodes_size(); ++i) {
       const auto &n = g.nodes(i);

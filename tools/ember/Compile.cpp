@@ -273,7 +273,7 @@ int compileMain(int argc, char **argv) {
     if (!tgt)
       return reportError(tgt.status());
     const Function &f = *(*m)->main();
-    auto sup = backend::querySupport(*tgt->plugin, f);
+    auto sup = backend::querySupport(*tgt->plugin, f, &topt.compile);
     if (!sup)
       return reportError(sup.status());
     auto plan = backend::partition(f, std::move(*sup));

@@ -45,7 +45,11 @@ npuNodeCycles(backend::Plugin &npu, const onnx::ModelProto &m,
   PipelineOptions po;
   EMBER_TRY(runPipeline(*mod, po));
   const Function &f = *mod->main();
-  EMBER_ASSIGN(backend::Support sup, backend::querySupport(npu, f));
+  // Each node's cost where the NPU can run it: islands kept (the choice
+  // prices layers, not the partitions a run would form).
+  backend::CompileOptions keep;
+  keep.vendor["islands"] = "keep";
+  EMBER_ASSIGN(backend::Support sup, backend::querySupport(npu, f, &keep));
   EMBER_ASSIGN(backend::PartitionPlan plan,
                backend::partition(f, std::move(sup)));
   EMBER_ASSIGN(auto desc, npu.describeDevice(0, ""));

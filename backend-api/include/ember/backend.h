@@ -107,6 +107,17 @@ typedef struct ember_extension {
   uint32_t type; /* EMBER_EXT_* ; vendor types use values >= 0x10000 */
 } ember_extension;
 
+/* EMBER_EXT_QUERY_OPTIONS, on ember_query_params.next: the options the
+ * host will compile the partitions with, so a plugin whose claims depend
+ * on them (which nodes are worth a device partition) answers for them. A
+ * plugin that does not read it answers as before. */
+#define EMBER_EXT_QUERY_OPTIONS 1u
+typedef struct ember_query_options {
+  ember_extension ext; /* type EMBER_EXT_QUERY_OPTIONS */
+  const void *options; /* serialized ember.backend.v1.CompileOptions */
+  size_t options_size; /* 0: defaults */
+} ember_query_options;
+
 /* ---- bytes returned by the plugin ------------------------------------- */
 /* `data` is allocated with ember_host_api.alloc; the host frees it. */
 typedef struct ember_blob {

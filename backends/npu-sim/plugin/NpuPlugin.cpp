@@ -128,26 +128,6 @@ ember_error *parseGraph(const void *data, size_t size, v1::Graph &g,
   return nullptr;
 }
 
-ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
-  if (ember_error *e = checkStruct(
-          p, offsetof(ember_query_params, graph_size) + sizeof(size_t),
-          "ember_query_params"))
-    return e;
-  v1::Graph g;
-  if (ember_error *e = parseGraph(p->graph, p->graph_size, g, "query_support"))
-    return e;
-  std::vector<std::string> why = ns::whyNot(ns::npuTarget(), g);
-  v1::SupportReport r;
-  r.set_schema_version(1);
-  for (int i = 0; i < g.nodes_size(); ++i) {
-    v1::NodeSupport *n = r.add_nodes();
-    n->set_node(i);
-    n->set_supported(why[size_t(i)].empty());
-    n->set_reason(why[size_t(i)]);
-  }
-  return gHost.blob(r.SerializeAsString(), out);
-}
-
 // The simulated device's DRAM when dram_bytes was not given: what the
 // program needs, at least the spec's default.
 void sizeDram(ember_executable &x) {
@@ -862,6 +842,41 @@ ember_error *parseOptions(const void *data, size_t size,
     return error(EMBER_STATUS_INVALID_ARGUMENT,
                  "options are not an ember.backend.v1.CompileOptions");
   return nullptr;
+}
+
+ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
+  if (ember_error *e = checkStruct(
+          p, offsetof(ember_query_params, graph_size) + sizeof(size_t),
+          "ember_query_params"))
+    return e;
+  v1::Graph g;
+  if (ember_error *e = parseGraph(p->graph, p->graph_size, g, "query_support"))
+    return e;
+  // The options the partitions will be compiled with (islands=keep|host),
+  // when the host sends them.
+  ns::LayerOptions lo;
+  for (const ember_extension *x = p->next; x; x = x->next) {
+    if (x->type != EMBER_EXT_QUERY_OPTIONS ||
+        x->struct_size < sizeof(ember_query_options))
+      continue;
+    const auto *qo = reinterpret_cast<const ember_query_options *>(x);
+    v1::CompileOptions o;
+    if (ember_error *e = parseOptions(qo->options, qo->options_size, o))
+      return e;
+    ns::RunConfig rc;
+    if (ember_error *e = applyOptions(o, rc, nullptr, &lo))
+      return e;
+  }
+  std::vector<std::string> why = ns::whyNot(ns::npuTarget(), g, lo.select);
+  v1::SupportReport r;
+  r.set_schema_version(1);
+  for (int i = 0; i < g.nodes_size(); ++i) {
+    v1::NodeSupport *n = r.add_nodes();
+    n->set_node(i);
+    n->set_supported(why[size_t(i)].empty());
+    n->set_reason(why[size_t(i)]);
+  }
+  return gHost.blob(r.SerializeAsString(), out);
 }
 
 // ABI 1.4: a core of the SystemC platform (or, with golden or RTL, an

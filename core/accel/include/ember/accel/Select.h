@@ -21,10 +21,21 @@ class Graph;
 
 namespace ember::accel {
 
+// What the claims weigh besides the target's forms.
+struct SelectOptions {
+  // Islands (docs/npu-backend.md, "Islands"): a group of claimed nodes that
+  // would be a device partition of its own between host nodes, doing fewer
+  // MACs per byte crossing its boundary than the array does per DRAM byte
+  // and fewer than 2^20 MACs, is left on the host (backend option
+  // islands=host, the default); false: claimed (islands=keep).
+  bool hostIslands = true;
+};
+
 // Per node of `g` (Graph.nodes order): "" when the target runs it, else why
 // not, naming the op, the value and the constraint.
 std::vector<std::string> whyNot(const Target &t,
-                                const ember::backend::v1::Graph &g);
+                                const ember::backend::v1::Graph &g,
+                                const SelectOptions &o = SelectOptions());
 
 // The layers of a partition: every node must be claimed (an error naming
 // the node otherwise). Returns "" or the error.
