@@ -29,7 +29,9 @@
  *     appended buffer_import_host (and ember_host_buffer_params); 1.3
  *     appended executable_emit and event_profile; 1.4 appended
  *     device_describe and estimate_cost (and their argument structs); 1.5
- *     added program kind EMBER_PROGRAM_LAYERS (no new entries).
+ *     added program kind EMBER_PROGRAM_LAYERS (no new entries); later, the
+ *     extension type EMBER_EXT_QUERY_OPTIONS (no new entries, no minor:
+ *     readers skip unknown types).
  *
  * OWNERSHIP
  *   - ember_error objects are created by the plugin and owned by the caller
