@@ -51,6 +51,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+# The short names of the activation dtypes in case descriptions.
+DTYPE_NAMES = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
+
 OPSET = 13
 
 
@@ -564,8 +567,7 @@ def wide_conv_case(rng):
     y, act = activation(g, rng, y)
     yd, _ = g.qdq(y, dto, 0.0 if act else -3.0, 4.0)
     g.output(yd)
-    names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
-    return g, (f"16x8 conv {names[dti]}->{names[dto]} N{N} C{C} {H}x{W} K{K} "
+    return g, (f"16x8 conv {DTYPE_NAMES[dti]}->{DTYPE_NAMES[dto]} N{N} C{C} {H}x{W} K{K} "
                f"k{k} s{cfg['s']} d{cfg['d']} p{cfg['pads']} g{grp} {act}")
 
 
@@ -628,8 +630,7 @@ def wide_pool_case(rng):
         dto = np.int16 if rng.random() < 0.7 else act_dtype(rng)
         yd, _ = g.qdq(y, dto, -1.0, 1.5)
         g.output(yd)
-        names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
-        return g, f"16x8 mean {op} {shape} ->{names[dto]}"
+        return g, f"16x8 mean {op} {shape} ->{DTYPE_NAMES[dto]}"
     op = "MaxPool" if r < 0.65 else "AveragePool"
     k = int(rng.integers(1, min(shape[2], shape[3], 5) + 1))
     s = int(rng.integers(1, 3))
@@ -652,7 +653,6 @@ def wide_mixed_add_case(rng):
              int(rng.integers(1, 17)), int(rng.integers(1, 17))]
     if rng.random() < 0.2:
         shape = [int(rng.integers(1, 4)), int(rng.integers(1, 200))]
-    names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
     r = rng.random()
     dta, dtb = (np.int16, act_dtype(rng)) if r < 0.75 else (
         act_dtype(rng), act_dtype(rng))
@@ -673,7 +673,7 @@ def wide_mixed_add_case(rng):
     y, act = activation(g, rng, y)
     yd, _ = g.qdq(y, dty, 0.0 if act else -3.0, 5.0)
     g.output(yd)
-    return g, (f"16x8 add {names[dta]}+{names[dtb]}->{names[dty]} ({desc}) "
+    return g, (f"16x8 add {DTYPE_NAMES[dta]}+{DTYPE_NAMES[dtb]}->{DTYPE_NAMES[dty]} ({desc}) "
                f"{shape} {act}")
 
 
@@ -685,7 +685,6 @@ def wide_mul_case(rng):
     g.opset = 21
     shape = [1, int(rng.integers(1, 70)), int(rng.integers(1, 17)),
              int(rng.integers(1, 17))]
-    names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
     ad, _ = g.qdq(g.input(shape), np.int16, -2.0, 2.0)
     se = rng.random() < 0.6
     dtb = np.int16 if rng.random() < 0.5 else act_dtype(rng)
@@ -695,7 +694,7 @@ def wide_mul_case(rng):
     y = g.node("Mul", [ad, bd] if rng.random() < 0.7 else [bd, ad])
     yd, _ = g.qdq(y, dty, -2.0, 2.0)
     g.output(yd)
-    return g, (f"16x8 mul i16x{names[dtb]}->{names[dty]} {shape}" +
+    return g, (f"16x8 mul i16x{DTYPE_NAMES[dtb]}->{DTYPE_NAMES[dty]} {shape}" +
                (" x per-channel scale" if se else ""))
 
 
@@ -707,7 +706,6 @@ def wide_convert_case(rng):
     g.opset = 21
     shape = [int(rng.integers(1, 3)), int(rng.integers(1, 70)),
              int(rng.integers(1, 17)), int(rng.integers(1, 17))]
-    names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
     r = rng.random()
     dti, dto = ((np.int16, np.int16) if r < 0.4 else
                 (act_dtype(rng), np.int16) if r < 0.7 else
@@ -724,7 +722,7 @@ def wide_convert_case(rng):
                   float(rng.uniform(-3.0, -0.5)), float(rng.uniform(0.5, 3.0)))
     y = g.node("Concat", [xd, od] if first else [od, xd], {"axis": 1})
     g.output(g.requant_dq(y, p))
-    return g, f"16x8 convert {names[dti]}->{names[dto]} {shape} concat"
+    return g, f"16x8 convert {DTYPE_NAMES[dti]}->{DTYPE_NAMES[dto]} {shape} concat"
 
 
 def wide_case2(rng):
@@ -749,7 +747,6 @@ def wide_clamp_case(rng):
     g.opset = 21
     shape = [int(rng.integers(1, 3)), int(rng.integers(1, 70)),
              int(rng.integers(1, 17)), int(rng.integers(1, 17))]
-    names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
     xd, p = g.qdq(g.input(shape, -3.0, 3.0), np.int16, -3.0, 3.0)
     mean = rng.random() < 0.4
     if mean:
@@ -773,7 +770,7 @@ def wide_clamp_case(rng):
                      float(rng.uniform(0.5, 4.0)))
     g.output(y)
     return g, (f"16x8 {what} {shape}{' after mean' if mean else ''} "
-               f"->{names[dto]}{' same params' if r < 0.5 else ''}")
+               f"->{DTYPE_NAMES[dto]}{' same params' if r < 0.5 else ''}")
 
 
 # Transposed convolutions the NPU runs as phase layers (docs/npu-backend.md,
@@ -888,8 +885,7 @@ def wide_fused_case(rng):
         out, _ = g.qdq(c, dt, 0.0, max(hi, 1.0))
         what = f"conv k{k} -> int16 -> mean -> clip {hi:.2f}"
     g.output(out)
-    names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
-    return g, f"16x8 fused {names[din]} C{C} K{K} {H}x{H}: {what}"
+    return g, f"16x8 fused {DTYPE_NAMES[din]} C{C} K{K} {H}x{H}: {what}"
 
 
 def shuffle_case(rng):
@@ -1093,8 +1089,7 @@ def pads_case(rng):
     y, act = activation(g, rng, y)
     yd, _ = g.qdq(y, dto, 0.0 if act else -3.0, 4.0)
     g.output(yd)
-    names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
-    return g, (f"pads conv {names[dti]}->{names[dto]} C{C} {H}x{W} K{K} k{k} "
+    return g, (f"pads conv {DTYPE_NAMES[dti]}->{DTYPE_NAMES[dto]} C{C} {H}x{W} K{K} k{k} "
                f"s{s} d{d} p{pads} g{group} {act}")
 
 
@@ -1118,8 +1113,7 @@ def pads_pool_case(rng):
         attrs["count_include_pad"] = 1
     yd = g.requant_dq(g.node(op, [xd], attrs), p)
     g.output(yd)
-    names = {np.int16: "i16", np.int8: "i8", np.uint8: "u8"}
-    return g, f"pads {op.lower()} {names[dt]} C{C} {H}x{W} k{k} s{s} p{pads}"
+    return g, f"pads {op.lower()} {DTYPE_NAMES[dt]} C{C} {H}x{W} k{k} s{s} p{pads}"
 
 
 def pcact_case(rng):
