@@ -158,10 +158,11 @@ std::string convLimits(const Target &t, const ConvGeom &g) {
                : "")
        << " (a column band's lines are a line apart in DRAM: strides of "
        << "loads and stores at most " << stride << " rows)";
-  else if (!convLineFits(t, one, one, 1, ekh, g.sh, act).empty())
+  else if (const std::string band =
+               convLineFits(t, one, one, 1, ekh, g.sh, act);
+           !band.empty())
     os << "one output pixel reads " << ekh << " lines of " << one
-       << " pixels (its column band: "
-       << convLineFits(t, one, one, 1, ekh, g.sh, act) << ")";
+       << " pixels (its column band: " << band << ")";
   return os.str();
 }
 

@@ -128,6 +128,15 @@ ember_error *parseGraph(const void *data, size_t size, v1::Graph &g,
   return nullptr;
 }
 
+ember_error *parseOptions(const void *data, size_t size,
+                          v1::CompileOptions &o) {
+  if (size &&
+      (!data || size > size_t(INT_MAX) || !o.ParseFromArray(data, int(size))))
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 "options are not an ember.backend.v1.CompileOptions");
+  return nullptr;
+}
+
 // The simulated device's DRAM when dram_bytes was not given: what the
 // program needs, at least the spec's default.
 void sizeDram(ember_executable &x) {
@@ -453,10 +462,8 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
                  "programs (2), not kind " +
                      std::to_string(p->program_kind));
   v1::CompileOptions o;
-  if (p->options_size && (!p->options || p->options_size > size_t(INT_MAX) ||
-                          !o.ParseFromArray(p->options, int(p->options_size))))
-    return error(EMBER_STATUS_INVALID_ARGUMENT,
-                 "options are not an ember.backend.v1.CompileOptions");
+  if (ember_error *e = parseOptions(p->options, p->options_size, o))
+    return e;
   auto x = std::make_unique<ember_executable>();
   x->options = o.SerializeAsString();
   x->kind = p->program_kind;
@@ -833,15 +840,6 @@ ember_error *deviceCount(uint32_t *out) {
 
 ember_error *deviceOpen(const ember_device_params *p, ember_device **out) {
   return ember_plugin::deviceOpen(p, out, kCores);
-}
-
-ember_error *parseOptions(const void *data, size_t size,
-                          v1::CompileOptions &o) {
-  if (size &&
-      (!data || size > size_t(INT_MAX) || !o.ParseFromArray(data, int(size))))
-    return error(EMBER_STATUS_INVALID_ARGUMENT,
-                 "options are not an ember.backend.v1.CompileOptions");
-  return nullptr;
 }
 
 ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
