@@ -42,21 +42,26 @@ std::vector<int64_t> broadcastTo(const std::vector<int64_t> &strides,
   return out;
 }
 
-void coalesce(Dims &dims, std::vector<std::vector<int64_t> *> vecs) {
+void coalesce(Dims &dims, std::vector<std::vector<int64_t> *> vecs,
+              const std::function<bool(size_t last, size_t d)> &mayMerge,
+              std::vector<size_t> *from) {
   Dims nd;
   std::vector<std::vector<int64_t>> nv(vecs.size());
+  std::vector<size_t> last;
   for (size_t d = 0; d < dims.size(); ++d) {
     if (dims[d] == 1)
       continue;
-    bool merge = !nd.empty();
+    bool merge = !nd.empty() && (!mayMerge || mayMerge(last.back(), d));
     for (size_t k = 0; k < vecs.size() && merge; ++k)
       merge = nv[k].back() == (*vecs[k])[d] * dims[d];
     if (merge) {
       nd.back() *= dims[d];
+      last.back() = d;
       for (size_t k = 0; k < vecs.size(); ++k)
         nv[k].back() = (*vecs[k])[d];
     } else {
       nd.push_back(dims[d]);
+      last.push_back(d);
       for (size_t k = 0; k < vecs.size(); ++k)
         nv[k].push_back((*vecs[k])[d]);
     }
@@ -69,6 +74,8 @@ void coalesce(Dims &dims, std::vector<std::vector<int64_t> *> vecs) {
   dims = nd;
   for (size_t k = 0; k < vecs.size(); ++k)
     *vecs[k] = nv[k];
+  if (from)
+    *from = last;
 }
 
 void storeOrder(Dims &dims, std::vector<std::vector<int64_t> *> vecs) {

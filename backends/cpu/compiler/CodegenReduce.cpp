@@ -109,7 +109,7 @@ static void coalesceReduce(const Node &n, LoopGen &lg, Dims &di,
                            std::vector<int64_t> &ost,
                            std::vector<int64_t> &sst) {
   const size_t r = di.size();
-  if (!lg.plans.empty() || lg.g.chanTable)
+  if (r == 0 || !lg.plans.empty() || lg.g.chanTable)
     return;
   for (const Leaf &l : lg.leaves)
     if (!l.tables.empty() || l.a.strides.size() != r)
@@ -117,50 +117,25 @@ static void coalesceReduce(const Node &n, LoopGen &lg, Dims &di,
   ElemKind k = n.inputs[0].type().elem();
   const bool orderFree = n.kind == OpKind::ReduceMax ||
                          n.kind == OpKind::ReduceMin || !isComputeFloatKind(k);
-  Dims nd;
-  std::vector<bool> nr;
-  std::vector<size_t> from; // the last original dim of each new one
-  for (size_t d = 0; d < r; ++d) {
-    if (di[d] == 1)
-      continue;
-    bool merge =
-        !nd.empty() && nr.back() == reduced[d] && (orderFree || !reduced[d]);
-    auto walks = [&](const std::vector<int64_t> &st) {
-      return st[from.back()] == st[d] * di[d];
-    };
-    for (size_t i = 0; i < lg.leaves.size() && merge; ++i)
-      merge = walks(lg.leaves[i].a.strides);
-    merge = merge && walks(ost) && walks(sst);
-    if (merge) {
-      nd.back() *= di[d];
-      from.back() = d;
-    } else {
-      nd.push_back(di[d]);
-      nr.push_back(reduced[d]);
-      from.push_back(d);
-    }
-  }
-  if (nd.size() == r)
-    return;
-  auto pick = [&](std::vector<int64_t> &st) {
-    std::vector<int64_t> ns;
-    for (size_t d : from)
-      ns.push_back(st[d]);
-    if (ns.empty())
-      ns.push_back(0);
-    st = ns;
-  };
+  std::vector<std::vector<int64_t> *> vecs;
   for (Leaf &l : lg.leaves)
-    pick(l.a.strides);
-  pick(ost);
-  pick(sst);
-  if (nd.empty()) {
-    nd.push_back(1);
+    vecs.push_back(&l.a.strides);
+  vecs.push_back(&ost);
+  vecs.push_back(&sst);
+  std::vector<size_t> from;
+  coalesce(
+      di, vecs,
+      [&](size_t last, size_t d) {
+        return reduced[last] == reduced[d] && (orderFree || !reduced[d]);
+      },
+      &from);
+  std::vector<bool> nr;
+  for (size_t d : from)
+    nr.push_back(reduced[d]);
+  if (nr.empty())
     nr.push_back(false);
-  }
-  di = nd;
   reduced = nr;
-  lg.dims = nd;
+  lg.dims = di;
 }
 
 // A reduction whose operand is computed by fused elementwise producers

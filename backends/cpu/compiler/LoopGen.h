@@ -10,6 +10,7 @@
 
 #include <llvm/IR/Intrinsics.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,8 +38,13 @@ std::vector<int64_t> broadcastTo(const std::vector<int64_t> &strides,
                                  const Dims &from, const Dims &to);
 
 // Coalesces loop dims: drops extent-1 dims and merges neighbours that every
-// stride vector walks contiguously. Updates dims and all vectors.
-void coalesce(Dims &dims, std::vector<std::vector<int64_t> *> vecs);
+// stride vector walks contiguously. Updates dims and all vectors. With
+// `mayMerge`, a dim d merges into the new dim ending at original dim
+// `last` only where mayMerge(last, d) also holds; with `from`, it receives
+// the last original dim of each new dim (empty when every dim had extent 1).
+void coalesce(Dims &dims, std::vector<std::vector<int64_t> *> vecs,
+              const std::function<bool(size_t last, size_t d)> &mayMerge = {},
+              std::vector<size_t> *from = nullptr);
 
 // Orders the loop dims by the last vector's strides (the store),
 // outermost first, so a result stored in another layout than its logical
