@@ -293,15 +293,6 @@ View::View(const Target &target, const v1::Graph &graph) : t(target), g(graph) {
 
 namespace {
 
-// Bytes per element of an integer dtype, 0 for any other.
-size_t intBytes(const std::string &t) {
-  return t == "i8" || t == "u8"     ? 1
-         : t == "i16" || t == "u16" ? 2
-         : t == "i32" || t == "u32" ? 4
-         : t == "i64"               ? 8
-                                    : 0;
-}
-
 template <typename T>
 void widen(const std::string &d, std::vector<int64_t> &out) {
   out.resize(d.size() / sizeof(T));
@@ -314,10 +305,24 @@ void widen(const std::string &d, std::vector<int64_t> &out) {
 
 } // namespace
 
+size_t dtypeBytes(const std::string &t) {
+  static const std::pair<const char *, size_t> kSizes[] = {
+      {"bool", 1}, {"i8", 1},   {"u8", 1},  {"i16", 2}, {"u16", 2},
+      {"f16", 2},  {"bf16", 2}, {"i32", 4}, {"u32", 4}, {"f32", 4},
+      {"i64", 8},  {"u64", 8},  {"f64", 8}};
+  for (const auto &s : kSizes)
+    if (t == s.first)
+      return s.second;
+  return 0;
+}
+
 int64_t View::intCount(int v) const {
   if (v < 0 || !constant[size_t(v)])
     return -1;
-  const size_t es = intBytes(dtype(v));
+  // The integer kinds ints() widens to int64 (not u64: it may not fit).
+  const std::string &t = dtype(v);
+  const bool widens = !t.empty() && (t[0] == 'i' || t[0] == 'u') && t != "u64";
+  const size_t es = widens ? dtypeBytes(t) : 0;
   const size_t n = constant[size_t(v)]->data().size();
   return es && n % es == 0 ? int64_t(n / es) : -1;
 }

@@ -14,19 +14,11 @@ namespace ember::accel::sel {
 
 namespace {
 
-int64_t dtypeBytes(const std::string &d) {
-  if (d == "i8" || d == "u8" || d == "bool")
-    return 1;
-  if (d == "i16" || d == "u16" || d == "f16" || d == "bf16")
-    return 2;
-  if (d == "i64" || d == "u64" || d == "f64")
-    return 8;
-  return 4;
-}
-
 uint64_t valueBytes(const View &v, int x) {
   const std::vector<int64_t> d = v.dims(x);
-  return uint64_t(prod(d, 0, d.size()) * dtypeBytes(v.dtype(x)));
+  // Sub-byte kinds count a byte an element (an upper bound).
+  return uint64_t(prod(d, 0, d.size())) *
+         std::max<size_t>(1, dtypeBytes(v.dtype(x)));
 }
 
 // Multiply-accumulates of a node: convolutions (output elements times the

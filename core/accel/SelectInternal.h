@@ -76,6 +76,9 @@ struct View {
 };
 
 int64_t prod(const std::vector<int64_t> &d, size_t from, size_t to);
+// Bytes per element of a graph dtype (graph.proto's names: "i8", "f32",
+// ...); 0 for a kind narrower than a byte or unknown.
+size_t dtypeBytes(const std::string &t);
 // The stored (int8) value of a zero point of a tensor of dtype `d`.
 int32_t storedZp(const std::string &d, int64_t zp);
 
