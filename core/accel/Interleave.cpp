@@ -73,8 +73,8 @@ std::string ilvPattern(const View &v, int ci, IlvPattern &p) {
       r1d != std::vector<int64_t>{N, r1d[1], r1d[2], K, H, W})
     return "the Concat is not reshaped to [N, sy, sx, K, H, W] alone";
   const int64_t sy = r1d[1], sx = r1d[2];
-  if (sy < 1 || sx < 1 || sy > 8 || sx > 8 ||
-      sy * sx != c.inputs_size() || sy * sx < 2)
+  if (sy < 1 || sx < 1 || sy > 8 || sx > 8 || sy * sx != c.inputs_size() ||
+      sy * sx < 2)
     return "not sy x sx maps (strides 1..8, two maps or more)";
   const int t = v.soleReader(v.out(v.g.nodes(r1)));
   if (t < 0 || v.g.nodes(t).op() != "Transpose" ||

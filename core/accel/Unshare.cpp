@@ -134,8 +134,7 @@ int unshareConcatReads(const View &v, Work *w) {
       }
       ++made;
       if (w)
-        w->g.mutable_nodes(i)->set_inputs(k,
-                                          w->g.nodes(w->copy(p)).outputs(0));
+        w->g.mutable_nodes(i)->set_inputs(k, w->g.nodes(w->copy(p)).outputs(0));
     }
   }
   return made;

@@ -677,7 +677,8 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
       auto *ty = llvm::ArrayType::get(i16, quant::kTable16Entries);
       std::vector<llvm::Constant *> vals;
       for (int64_t i = 0; i < quant::kTable16Entries; ++i)
-        vals.push_back(llvm::ConstantInt::get(i16, uint64_t(t.getInt(i)), true));
+        vals.push_back(
+            llvm::ConstantInt::get(i16, uint64_t(t.getInt(i)), true));
       auto *gv = new llvm::GlobalVariable(
           *cg.mod_, ty, true, llvm::GlobalValue::PrivateLinkage,
           llvm::ConstantArray::get(ty, vals), "lut16");
@@ -686,11 +687,11 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
       llvm::Value *i = b.CreateSExt(
           b.CreateAdd(b.CreateAShr(xi, 7), b.getInt32(256)), b.getInt64Ty());
       llvm::Value *off = b.CreateAnd(xi, b.getInt32(127));
-      llvm::Value *t0 = b.CreateSExt(
-          b.CreateLoad(i16, b.CreateInBoundsGEP(i16, gv, i)), i32);
+      llvm::Value *t0 =
+          b.CreateSExt(b.CreateLoad(i16, b.CreateInBoundsGEP(i16, gv, i)), i32);
       llvm::Value *t1 = b.CreateSExt(
-          b.CreateLoad(i16, b.CreateInBoundsGEP(
-                                i16, gv, b.CreateAdd(i, b.getInt64(1)))),
+          b.CreateLoad(
+              i16, b.CreateInBoundsGEP(i16, gv, b.CreateAdd(i, b.getInt64(1)))),
           i32);
       llvm::Value *r = b.CreateAdd(
           t0, b.CreateAShr(b.CreateAdd(b.CreateMul(b.CreateSub(t1, t0), off),
