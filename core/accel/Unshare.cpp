@@ -22,10 +22,11 @@
 //      feeds it alone (the pair is one convolution over the image).
 // Before them (step 0): a Requantize result that a transposed
 // convolution's phase interleave (a Concat reshaped to rank 6) reads more
-// than once, the phases no kernel tap reaches (one tap of the weight zero
-// point each, equal and merged): one Requantize per further read, so each
-// phase is a layer of its own storing at its pixels (steps 1 and 2 then
-// copy its bias Add and product).
+// than once, directly or through TableLookups (the phases' output table),
+// the phases no kernel tap reaches (one tap of the weight zero point each,
+// equal and merged): one Requantize (and its TableLookups) per further
+// read, so each phase is a layer of its own storing at its pixels (steps 1
+// and 2 then copy its bias Add and product).
 // Other readers (a graph output, a node that does not fold an accumulator)
 // keep the original product; when there are none, the original serves the
 // first reader. A graph without a shared product is not copied at all.
@@ -112,8 +113,9 @@ std::vector<int> sharedReaders(const View &v, int y, bool requantOnly,
   return readers;
 }
 
-// Step 0: a Requantize per further read of its result by a phase
-// interleave's Concat. The number of copies; none made without `w`.
+// Step 0: a Requantize (and the TableLookups after it: the phases' output
+// table) per further read of its result by a phase interleave's Concat.
+// The number of copies; none made without `w`.
 int unshareConcatReads(const View &v, Work *w) {
   int made = 0;
   for (int i = 0; i < v.g.nodes_size(); ++i) {
@@ -124,17 +126,41 @@ int unshareConcatReads(const View &v, Work *w) {
       continue;
     std::vector<int> seen;
     for (int k = 0; k < n.inputs_size(); ++k) {
-      const int x = n.inputs(k), p = x >= 0 ? v.producer[size_t(x)] : -1;
-      if (p < 0 || v.g.nodes(p).op() != "Requantize" ||
-          v.g.nodes(p).outputs_size() != 1)
+      const int x = n.inputs(k);
+      // The chain from the Requantize to x, x's producer first.
+      std::vector<int> chain;
+      for (int p = x >= 0 ? v.producer[size_t(x)] : -1; p >= 0;) {
+        const v1::Node &pn = v.g.nodes(p);
+        if (pn.outputs_size() != 1 ||
+            (pn.op() != "TableLookup" && pn.op() != "Requantize")) {
+          chain.clear();
+          break;
+        }
+        chain.push_back(p);
+        if (pn.op() == "Requantize")
+          break;
+        const int a = v.in(pn, 0);
+        p = a >= 0 ? v.producer[size_t(a)] : -1;
+        if (p < 0)
+          chain.clear();
+      }
+      if (chain.empty() || v.g.nodes(chain.back()).op() != "Requantize")
         continue;
       if (std::find(seen.begin(), seen.end(), x) == seen.end()) {
         seen.push_back(x);
         continue;
       }
       ++made;
-      if (w)
-        w->g.mutable_nodes(i)->set_inputs(k, w->g.nodes(w->copy(p)).outputs(0));
+      if (!w)
+        continue;
+      int to = -1; // the copy of the node before, from the Requantize on
+      for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+        const int c = w->copy(*it);
+        if (to >= 0)
+          w->rewire(c, v.in(v.g.nodes(*it), 0), to);
+        to = w->g.nodes(c).outputs(0);
+      }
+      w->g.mutable_nodes(i)->set_inputs(k, to);
     }
   }
   return made;

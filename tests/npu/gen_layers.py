@@ -864,8 +864,8 @@ CONVT2 = (((2, 2), (2, 2), (1, 1), (0, 0, 0, 0), (1, 1), None, None),
 
 def convt_general_case(rng, j):
     """The j-th QDQ ConvTranspose of the general form (CONVT2 in turn),
-    per-channel weights on axis 1 as convt_case, Relu or nothing after, a
-    fifth grouped."""
+    per-channel weights on axis 1 as convt_case, a Sigmoid (an output
+    table), a Relu or nothing after, a fifth grouped."""
     g = G(rng)
     k, st, dl, p, op, osz, ap = CONVT2[j % len(CONVT2)]
     H, W = (int(rng.integers(2, 25)) for _ in range(2))
@@ -899,11 +899,18 @@ def convt_general_case(rng, j):
     if ap is not None:
         attrs["auto_pad"] = ap
     y = g.node("ConvTranspose", [xd, wd, b], attrs)
-    relu = rng.random() < 0.4
-    if relu:
+    # In turn a Sigmoid (each phase's output table, the phases no tap
+    # reaches included), a Relu, nothing.
+    act = ("sigmoid", "relu", "")[j % 3]
+    if act == "relu":
         y = g.node("Relu", [y])
     span = float(np.sqrt(C / grp * k[0] * k[1] / (st[0] * st[1]))) * 1.5
-    yd, _ = g.qdq(y, dt, 0.0 if relu else -span, span)
+    if act == "sigmoid":
+        yd, _ = g.qdq(y, dt, -span, span)
+        y = g.node("Sigmoid", [yd])
+        yd, _ = g.qdq(y, dt, 0.0, 1.0)
+    else:
+        yd, _ = g.qdq(y, dt, 0.0 if act else -span, span)
     g.output(yd)
     return g, (f"convtranspose k{k[0]}x{k[1]} s{st[0]}x{st[1]}" +
                (f" d{dl[0]}x{dl[1]}" if dl != (1, 1) else "") +
@@ -913,7 +920,7 @@ def convt_general_case(rng, j):
                 f"{attrs['output_shape'][1]}" if osz is not None else "") +
                (f" {ap}" if ap is not None else "") +
                f" C{C} K{K} {H}x{W}" +
-               (f" group {grp}" if grp > 1 else "") + (" relu" if relu else ""))
+               (f" group {grp}" if grp > 1 else "") + (f" {act}" if act else ""))
 
 
 def wide_fused_case(rng):
