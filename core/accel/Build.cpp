@@ -971,12 +971,13 @@ struct Builder {
     lp.layers.push_back(std::move(L));
   }
 
-  // A phase interleave (Analysis::ilvs) ending in Reshape node ri: the
-  // result gets its tensor, and each phase's pending convolution layer
-  // stores its rows at their pixels of it (NTensor::ilv).
+  // A phase interleave (Analysis::ilvs) ending in node ri (its last
+  // Reshape, or the Slice cropping it): the result gets its tensor, and
+  // each phase's pending convolution layer stores its rows at their pixels
+  // of it (NTensor::ilv).
   void ilvLayer(int ri) {
     const IlvPattern *p =
-        patternEndingAt(an.ilvs, &IlvPattern::reshape2, ri, "interleave");
+        patternEndingAt(an.ilvs, &IlvPattern::last, ri, "interleave");
     if (!p)
       return;
     const v1::Node &r = v.g.nodes(ri);
@@ -1000,12 +1001,17 @@ struct Builder {
       const int t = materialize(x, owner, 0);
       if (t < 0)
         return;
-      lp.tensors[size_t(t)].ilv = p->s;
-      lp.tensors[size_t(t)].phase = int64_t(k);
+      NTensor &pt = lp.tensors[size_t(t)];
+      pt.ilv = p->sy;
+      pt.ilvX = p->sx == p->sy ? 0 : p->sx;
+      pt.phase = int64_t(k);
+      pt.top = p->top;
+      pt.left = p->left;
     }
-    // (The four nodes are the last phase layer's too, for the report.)
+    // (The interleave's nodes are the last phase layer's too, for the
+    // report.)
     if (!lp.layers.empty())
-      for (int k : {p->concat, p->reshape1, p->transpose, ri})
+      for (int k : p->nodes())
         lp.layers.back().nodes.push_back(v.g.nodes(k).name());
   }
 

@@ -148,53 +148,86 @@ uint64_t upsampleStoreCount(const Target &t, int64_t lines, int64_t rows,
 namespace {
 
 // The phase stores of phaseStore, each as (first phase pixel, lines,
-// pixels a line), whole lines together where one store writes them.
+// pixels a line, the first pixel's owner line and column), whole lines
+// together where one store writes them, the pixels outside the owner
+// skipped.
 template <typename F>
-void phaseRuns(const Target &t, int64_t p0, int64_t rows, int64_t oh,
-               int64_t ow, int64_t s, F &&run) {
-  const bool xstep = s == 2 && t.declares(OpKind::Store, "xstep");
+void phaseRuns(const Target &t, int64_t p0, int64_t rows, const PhasePlace &q,
+               F &&run) {
+  const bool xstep = q.sx == 2 && t.declares(OpKind::Store, "xstep");
+  // The pixels of a phase line inside the owner: x in [xlo, xhi); its lines
+  // inside it: y in [ylo, yhi).
+  auto firstAt = [](int64_t lo, int64_t off, int64_t s) { // s*v + off >= lo
+    return lo - off <= 0 ? int64_t(0) : ceilDiv(lo - off, s);
+  };
+  const int64_t xlo = std::min(q.ow, firstAt(0, q.px - q.left, q.sx));
+  const int64_t xhi = std::min(q.ow, firstAt(q.OW, q.px - q.left, q.sx));
+  const int64_t ylo = std::min(q.oh, firstAt(0, q.py - q.top, q.sy));
+  const int64_t yhi = std::min(q.oh, firstAt(q.OH, q.py - q.top, q.sy));
+  const bool whole = xlo == 0 && xhi == q.ow;
   const int64_t end = p0 + rows;
   for (int64_t p = p0; p < end;) {
-    const int64_t y = (p % (oh * ow)) / ow, x = p % ow;
-    if (xstep && x == 0 && end - p >= ow && ow <= t.maxX &&
-        s * s * ow <= t.maxStride) {
-      const int64_t lines = std::min({(end - p) / ow, t.maxY, oh - y});
-      run(p, lines, ow);
-      p += lines * ow;
+    const int64_t y = (p % (q.oh * q.ow)) / q.ow, x = p % q.ow;
+    const int64_t lineEnd = std::min(end, p - x + q.ow);
+    if (y < ylo || y >= yhi || x >= xhi) {
+      p = lineEnd;
       continue;
     }
-    const int64_t n = std::min({ow - x, end - p, xstep ? t.maxX : t.maxY});
-    run(p, int64_t(1), n);
+    if (x < xlo) {
+      p = std::min(end, p + xlo - x);
+      continue;
+    }
+    const int64_t Y = q.sy * y + q.py - q.top, X = q.sx * x + q.px - q.left;
+    if (xstep && whole && x == 0 && end - p >= q.ow && q.ow <= t.maxX &&
+        q.sy * q.OW <= t.maxStride) {
+      const int64_t lines = std::min({(end - p) / q.ow, t.maxY, yhi - y});
+      run(p, lines, q.ow, Y, X);
+      p += lines * q.ow;
+      continue;
+    }
+    const int64_t n = std::min({xhi - x, end - p, xstep ? t.maxX : t.maxY});
+    run(p, int64_t(1), n, Y, X);
     p += n;
   }
 }
 
 } // namespace
 
-void phaseStore(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
-                uint64_t tile, int64_t p0, int64_t rows, int64_t oh, int64_t ow,
-                int64_t s, int64_t phase) {
-  const bool xstep = s == 2 && t.declares(OpKind::Store, "xstep");
-  const uint64_t rb = uint64_t(t.clsRowBytes(c));
-  const int64_t py = phase / s, px = phase % s;
-  phaseRuns(t, p0, rows, oh, ow, s, [&](int64_t p, int64_t lines, int64_t n) {
-    const int64_t img = p / (oh * ow), y = (p % (oh * ow)) / ow, x = p % ow;
-    const int64_t to = (img * s * oh + s * y + py) * s * ow + s * x + px;
-    const uint64_t dram = tile + uint64_t(to) * rb;
-    if (xstep) {
-      out.push_back(storeOp(t, c, sram + (p - p0), int64_t(dram), lines, n,
-                            lines > 1 ? s * s * ow : n));
-      out.back().xstep = 1;
-    } else { // a column of n one-row lines, s rows apart
-      out.push_back(storeOp(t, c, sram + (p - p0), int64_t(dram), n, 1, s));
-    }
-  });
+PhasePlace phasePlace(const NTensor &x, const NTensor &owner) {
+  PhasePlace q;
+  q.oh = x.dims[2], q.ow = x.dims[3];
+  q.sy = x.strideY(), q.sx = x.strideX();
+  q.py = x.phase / q.sx, q.px = x.phase % q.sx;
+  q.top = x.top, q.left = x.left;
+  q.OH = owner.dims[2], q.OW = owner.dims[3];
+  return q;
 }
 
-uint64_t phaseStoreCount(const Target &t, int64_t p0, int64_t rows, int64_t oh,
-                         int64_t ow, int64_t s) {
+void phaseStore(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
+                uint64_t tile, int64_t p0, int64_t rows, const PhasePlace &q) {
+  const bool xstep = q.sx == 2 && t.declares(OpKind::Store, "xstep");
+  const uint64_t rb = uint64_t(t.clsRowBytes(c));
+  phaseRuns(t, p0, rows, q,
+            [&](int64_t p, int64_t lines, int64_t n, int64_t Y, int64_t X) {
+              const int64_t img = p / (q.oh * q.ow);
+              const int64_t to = (img * q.OH + Y) * q.OW + X;
+              const uint64_t dram = tile + uint64_t(to) * rb;
+              if (xstep) {
+                out.push_back(storeOp(t, c, sram + (p - p0), int64_t(dram),
+                                      lines, n, lines > 1 ? q.sy * q.OW : n));
+                out.back().xstep = 1;
+              } else { // a column of n one-row lines, sx rows apart
+                out.push_back(
+                    storeOp(t, c, sram + (p - p0), int64_t(dram), n, 1, q.sx));
+              }
+            });
+}
+
+uint64_t phaseStoreCount(const Target &t, int64_t p0, int64_t rows,
+                         const PhasePlace &q) {
   uint64_t k = 0;
-  phaseRuns(t, p0, rows, oh, ow, s, [&](int64_t, int64_t, int64_t) { ++k; });
+  phaseRuns(t, p0, rows, q,
+            [&](int64_t, int64_t, int64_t, int64_t, int64_t) { ++k; });
   return k;
 }
 

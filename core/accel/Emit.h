@@ -50,17 +50,24 @@ uint64_t upsampleRowsCount(const Target &t, int64_t rows, int64_t up);
 void upsampleStore(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
                    uint64_t dram, int64_t lines, int64_t rows, int64_t up,
                    int64_t width = 0);
-// Rows [p0, p0 + rows) of a phase map (NTensor::ilv: oh x ow pixels an
-// image, phase `phase` of s x s) stored at their pixels of the owner, whose
-// tile starts at `tile`: whole lines with one store of x step 1 for s = 2
-// where the target declares it (block row (y, x) to (2y)*2*2ow + 2x: two
-// owner lines a phase line), else each line as a column of one-row lines
-// s rows apart. phaseStoreCount: how many stores.
+// Where a phase map's pixels go (NTensor::ilv): the phase map of oh x ow
+// pixels an image, phase (py, px) of sy x sx, pixel (y, x) at (sy*y + py -
+// top, sx*x + px - left) of the owner's OH x OW map, or nowhere outside it.
+struct PhasePlace {
+  int64_t oh = 0, ow = 0, sy = 1, sx = 1, py = 0, px = 0, top = 0, left = 0;
+  int64_t OH = 0, OW = 0;
+};
+PhasePlace phasePlace(const NTensor &x, const NTensor &owner);
+// Rows [p0, p0 + rows) of a phase map stored at their pixels of the owner,
+// whose tile starts at `tile`: whole lines with one store of x step 1 for
+// sx = 2 where the target declares it (block row (y, x) to (sy*y + py)*OW +
+// 2x + px: sy owner lines a phase line), else each line (its pixels inside
+// the owner) as a column of one-row lines sx rows apart; lines outside the
+// owner are not stored. phaseStoreCount: how many stores.
 void phaseStore(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
-                uint64_t tile, int64_t p0, int64_t rows, int64_t oh, int64_t ow,
-                int64_t s, int64_t phase);
-uint64_t phaseStoreCount(const Target &t, int64_t p0, int64_t rows, int64_t oh,
-                         int64_t ow, int64_t s);
+                uint64_t tile, int64_t p0, int64_t rows, const PhasePlace &q);
+uint64_t phaseStoreCount(const Target &t, int64_t p0, int64_t rows,
+                         const PhasePlace &q);
 uint64_t upsampleStoreCount(const Target &t, int64_t lines, int64_t rows,
                             int64_t up, int64_t width = 0);
 

@@ -79,9 +79,10 @@ std::string upsampleText(const Target &) {
          "output parameters";
 }
 std::string interleaveText(const Target &) {
-  return "the s x s phases of a transposed convolution (s 2..8), each the "
-         "requantized result of an 8-bit convolution read by the Concat "
-         "alone";
+  return "the sy x sx phases of a transposed convolution (strides 1..8, "
+         "two phases or more), each the requantized result of an 8-bit "
+         "convolution read by the Concat alone, the interleave cropped by a "
+         "Slice of H and W when larger than the result";
 }
 std::string permuteText(const Target &) {
   return "a constant channel permutation: Reshape/Transpose chains of an "
@@ -146,8 +147,9 @@ const char *const kViews =
     "part but the last a whole number of channel tiles (views of the input)";
 const char *const kInterleave =
     "placement: a transposed convolution's phase interleave, Concat of the "
-    "s x s phase maps -> Reshape -> Transpose [0, 3, 4, 1, 5, 2] -> Reshape "
-    "(each phase layer stores at its pixels)";
+    "sy x sx phase maps -> Reshape -> Transpose [0, 3, 4, 1, 5, 2] -> Reshape "
+    "[-> Slice of H and W] (each phase layer stores at its pixels of the "
+    "result)";
 const char *const kPermute =
     "placement: a constant channel permutation, Reshape and Transpose nodes "
     "of a tensor that only reorder its channels (folded into the producing "
@@ -325,6 +327,17 @@ const std::vector<FormRow> &formTable() {
        kInterleave,
        {},
        {},
+       interleaveText,
+       whyInterleaveNode,
+       buildInterleave},
+      {"interleave",
+       "",
+       "Slice",
+       {"i8", "u8"},
+       0, // (starts, ends and axes are rank 1; the map's rank is checked)
+       kInterleave,
+       {},
+       {"i64"},
        interleaveText,
        whyInterleaveNode,
        buildInterleave},

@@ -453,7 +453,8 @@ std::string genGemm(const Target &tg, const Layer &L,
                               ? &ts[size_t(g.out)]
                               : nullptr;
       return ot && ot->ilv
-                 ? phaseStoreCount(tg, 0, outRows(t), g.OH, g.OW, ot->ilv)
+                 ? phaseStoreCount(tg, 0, outRows(t),
+                                   phasePlace(*ot, ts[size_t(ot->base)]))
              : banded ? moveBandCount(tg, t[dY])
                       : moveRowsCount(tg, outRows(t));
     };
@@ -927,8 +928,8 @@ std::string genGemm(const Target &tg, const Layer &L,
       const uint64_t tile =
           uint64_t(own.dram) +
           uint64_t((ot->tileOffset + ko) * own.P * own.rowBytes());
-      phaseStore(tg, sc.tail, Cls::Out, result, tile, outP, outN, g.OH, g.OW,
-                 ot->ilv, ot->phase);
+      phaseStore(tg, sc.tail, Cls::Out, result, tile, outP, outN,
+                 phasePlace(*ot, own));
     } else if (banded) {
       moveBand(tg, sc.tail, true, Cls::Out, result, addr(g.out, ko, outP),
                lines, ow, g.OW, g.out16);

@@ -190,15 +190,23 @@ struct UpPattern {
 std::string upPattern(const View &v, int resize, UpPattern &out);
 
 // A transposed convolution's phases interleaved (Interleave.cpp;
-// docs/quantization.md, "ConvTranspose"): Concat of s x s equal i8/u8 maps
-// on axis 1, each read by it alone -> Reshape [N, s, s, K, H, W] ->
-// Transpose [0, 3, 4, 1, 5, 2] -> Reshape [N, K, s H, s W], each result
-// read by the next alone. Node indices; `phases` the maps (values) in
-// phase order.
+// docs/quantization.md, "ConvTranspose"): Concat of sy x sx equal i8/u8
+// maps on axis 1, each read by it alone -> Reshape [N, sy, sx, K, H, W] ->
+// Transpose [0, 3, 4, 1, 5, 2] -> Reshape [N, K, sy H, sx W] -> [a Slice of
+// H and W from (top, left): the result cropped], each result read by the
+// next alone. Node indices (slice -1 when there is none; last the final
+// node); `phases` the maps (values) in phase order.
 struct IlvPattern {
-  int concat = -1, reshape1 = -1, transpose = -1, reshape2 = -1;
+  int concat = -1, reshape1 = -1, transpose = -1, reshape2 = -1, slice = -1;
+  int last = -1;
   std::vector<int> phases;
-  int64_t s = 0;
+  int64_t sy = 0, sx = 0, top = 0, left = 0;
+  std::vector<int> nodes() const {
+    std::vector<int> n{concat, reshape1, transpose, reshape2};
+    if (slice >= 0)
+      n.push_back(slice);
+    return n;
+  }
 };
 // "" and the pattern of the Concat node `concat`, or why it is none.
 std::string ilvPattern(const View &v, int concat, IlvPattern &out);
@@ -226,7 +234,7 @@ struct Analysis {
   std::vector<MulPattern> muls;   // the quantized multiplies
   std::vector<int> upOf;          // per node: its upsampling's Requantize, -1
   std::vector<UpPattern> ups;     // the bilinear upsamplings
-  std::vector<int> ilvOf;         // per node: its interleave's last Reshape
+  std::vector<int> ilvOf;         // per node: its interleave's last node
   std::vector<IlvPattern> ilvs;   // the phase interleaves
   std::vector<int> permOf;        // per node: its permutation's last node
   std::vector<PermPattern> perms; // the channel permutations

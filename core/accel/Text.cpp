@@ -275,6 +275,10 @@ std::string tensorFields(const NTensor &x) {
     s += " lanes_from=" + std::to_string(x.laneFrom);
   if (x.ilv)
     s += " ilv=" + std::to_string(x.ilv) + " phase=" + std::to_string(x.phase);
+  if (x.ilv && x.ilvX && x.ilvX != x.ilv)
+    s += " ilvx=" + std::to_string(x.ilvX);
+  if (x.ilv && (x.top || x.left))
+    s += " top=" + std::to_string(x.top) + " left=" + std::to_string(x.left);
   return s;
 }
 
@@ -285,12 +289,14 @@ bool readTensor(Fields &f, int64_t lanes, NTensor &x) {
       !f.num("base", x.base, false) || !f.num("tile", x.tileOffset, false) ||
       !f.num("dram", x.dram, false) ||
       !f.num("lanes_from", x.laneFrom, false) || !f.num("ilv", x.ilv, false) ||
-      !f.num("phase", x.phase, false))
+      !f.num("phase", x.phase, false) || !f.num("ilvx", x.ilvX, false) ||
+      !f.num("top", x.top, false) || !f.num("left", x.left, false))
     return false;
-  if (x.ilv < 0 || x.ilv > 8 || x.phase < 0 ||
-      (x.ilv && (x.phase >= x.ilv * x.ilv || x.base < 0)))
-    return f.fail("ilv", "a phase placement needs a base, ilv <= 8 and "
-                         "phase < ilv * ilv");
+  if (x.ilv < 0 || x.ilv > 8 || x.ilvX < 0 || x.ilvX > 8 || x.phase < 0 ||
+      x.top < 0 || x.left < 0 ||
+      (x.ilv && (x.phase >= x.strideY() * x.strideX() || x.base < 0)))
+    return f.fail("ilv", "a phase placement needs a base, ilv and ilvx <= "
+                         "8, phase < ilv * ilvx and top, left >= 0");
   const std::string *k = f.need("kind", true), *t = f.need("type", true);
   if (!k || !t)
     return false;
@@ -470,8 +476,9 @@ std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
 
 namespace {
 
-// A phase map (NTensor::ilv) fits its owner: 4-D, the owner ilv times
-// larger along H and W with the same images, its tiles inside the owner's,
+// A phase map (NTensor::ilv) fits its owner: 4-D, the owner inside the
+// interleave of sy x sx such maps (cropped by top and left, each less than
+// the interleave) with the same images, its tiles inside the owner's,
 // 8-bit rows, and written only by requantizing GEMM layers with nothing
 // fused after them (their stores go to its pixels), read by no layer.
 std::string checkPhases(const LayerProgram &lp) {
@@ -484,10 +491,14 @@ std::string checkPhases(const LayerProgram &lp) {
     const std::string at = "tensor '" + x.name + "' (ilv " +
                            std::to_string(x.ilv) + ", phase " +
                            std::to_string(x.phase) + ")";
+    const int64_t sy = x.strideY(), sx = x.strideX();
     if (x.dims.size() != 4 || o.dims.size() != 4 || o.dims[0] != x.dims[0] ||
-        o.dims[2] != x.ilv * x.dims[2] || o.dims[3] != x.ilv * x.dims[3])
-      return at + ": its owner '" + o.name + "' is not " +
-             std::to_string(x.ilv) + " times its map along H and W";
+        x.top + o.dims[2] > sy * x.dims[2] ||
+        x.left + o.dims[3] > sx * x.dims[3])
+      return at + ": its owner '" + o.name + "' is not inside " +
+             std::to_string(sy) + " x " + std::to_string(sx) +
+             " times its map along H and W (from " + std::to_string(x.top) +
+             ", " + std::to_string(x.left) + ")";
     if (x.i32 || x.i16 || o.i32 || o.i16 ||
         x.tileOffset + ceilDiv(x.C, x.lanes ? x.lanes : 1) >
             ceilDiv(o.C, o.lanes ? o.lanes : 1))

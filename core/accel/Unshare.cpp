@@ -20,12 +20,20 @@
 //      Requantizes read (the Adds of step 1 included): one product per
 //      reader, with the flatten into a MatMulInteger's A when that flatten
 //      feeds it alone (the pair is one convolution over the image).
+// Before them (step 0): a Requantize result that a transposed
+// convolution's phase interleave (a Concat reshaped to rank 6) reads more
+// than once, directly or through TableLookups (the phases' output table),
+// the phases no kernel tap reaches (one tap of the weight zero point each,
+// equal and merged): one Requantize (and its TableLookups) per further
+// read, so each phase is a layer of its own storing at its pixels (steps 1
+// and 2 then copy its bias Add and product).
 // Other readers (a graph output, a node that does not fold an accumulator)
 // keep the original product; when there are none, the original serves the
 // first reader. A graph without a shared product is not copied at all.
 #include "SelectInternal.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace ember::accel::sel {
 
@@ -105,6 +113,59 @@ std::vector<int> sharedReaders(const View &v, int y, bool requantOnly,
   return readers;
 }
 
+// Step 0: a Requantize (and the TableLookups after it: the phases' output
+// table) per further read of its result by a phase interleave's Concat.
+// The number of copies; none made without `w`.
+int unshareConcatReads(const View &v, Work *w) {
+  int made = 0;
+  for (int i = 0; i < v.g.nodes_size(); ++i) {
+    const v1::Node &n = v.g.nodes(i);
+    const int r = n.op() == "Concat" ? v.soleReader(v.out(n)) : -1;
+    if (r < 0 || v.g.nodes(r).op() != "Reshape" ||
+        v.dims(v.out(v.g.nodes(r))).size() != 6)
+      continue;
+    std::vector<int> seen;
+    for (int k = 0; k < n.inputs_size(); ++k) {
+      const int x = n.inputs(k);
+      // The chain from the Requantize to x, x's producer first.
+      std::vector<int> chain;
+      for (int p = x >= 0 ? v.producer[size_t(x)] : -1; p >= 0;) {
+        const v1::Node &pn = v.g.nodes(p);
+        if (pn.outputs_size() != 1 ||
+            (pn.op() != "TableLookup" && pn.op() != "Requantize")) {
+          chain.clear();
+          break;
+        }
+        chain.push_back(p);
+        if (pn.op() == "Requantize")
+          break;
+        const int a = v.in(pn, 0);
+        p = a >= 0 ? v.producer[size_t(a)] : -1;
+        if (p < 0)
+          chain.clear();
+      }
+      if (chain.empty() || v.g.nodes(chain.back()).op() != "Requantize")
+        continue;
+      if (std::find(seen.begin(), seen.end(), x) == seen.end()) {
+        seen.push_back(x);
+        continue;
+      }
+      ++made;
+      if (!w)
+        continue;
+      int to = -1; // the copy of the node before, from the Requantize on
+      for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+        const int c = w->copy(*it);
+        if (to >= 0)
+          w->rewire(c, v.in(v.g.nodes(*it), 0), to);
+        to = w->g.nodes(c).outputs(0);
+      }
+      w->g.mutable_nodes(i)->set_inputs(k, to);
+    }
+  }
+  return made;
+}
+
 // Step 1: a bias Add per Requantize of a shared biased accumulator. The
 // number of copies; none made without `w`.
 int unshareBiases(const View &v, Work *w) {
@@ -160,17 +221,24 @@ int unshareRoots(const View &v, Work *w) {
 
 bool unshareProducts(const View &v, Unshared &out) {
   // (The graph is copied only when something is shared.)
-  if (!unshareBiases(v, nullptr) && !unshareRoots(v, nullptr))
+  if (!unshareConcatReads(v, nullptr) && !unshareBiases(v, nullptr) &&
+      !unshareRoots(v, nullptr))
     return false;
   Work w(v.g);
-  if (unshareBiases(v, &w)) {
-    // Step 2 reads the graph step 1 made: its Adds are readers too.
-    const v1::Graph snap = w.g;
-    View vs(v.t, snap);
-    unshareRoots(vs, &w);
-  } else {
-    unshareRoots(v, &w);
+  // Each step reads the graph the steps before it made: their copies are
+  // readers too.
+  std::optional<v1::Graph> snap0, snap1;
+  std::optional<View> v0, v1v;
+  const View *cur = &v;
+  if (unshareConcatReads(*cur, &w)) {
+    snap0 = w.g;
+    cur = &v0.emplace(v.t, *snap0);
   }
+  if (unshareBiases(*cur, &w)) {
+    snap1 = w.g;
+    cur = &v1v.emplace(v.t, *snap1);
+  }
+  unshareRoots(*cur, &w);
   const int n0 = v.g.nodes_size(), nn = w.g.nodes_size();
   if (nn == n0)
     return false;

@@ -1,101 +1,177 @@
 // The phase decomposition of a quantized 2-D ConvTranspose
-// (docs/quantization.md, "ConvTranspose"): with stride s along both axes,
-// output pixel (s*m + py, s*n + px) is an
-// ordinary stride-1 correlation of the input with the sub-kernel of taps
-// ky = (py + pad_top) mod s + s*t < k (and likewise along x), so each of
-// the s x s phases is a ConvInteger layer and the phases interleave into
-// the result (Concat, then DepthToSpace's reshape -> transpose -> reshape).
+// (docs/quantization.md, "ConvTranspose"). Along an axis of stride s,
+// dilation d and padding pb, result row y = s*m + p (phase p) is full row
+// Y = y + pb, which the taps k with d*k = Y mod s (mod s) reach, from input
+// rows (Y - d*k) / s: a correlation of the input with those taps reversed
+// (dilation d / gcd(d, s)). Each of the sy x sx phases is therefore a
+// ConvInteger layer over its own padding; every phase computes the same
+// extent (rows m0 .. m0 + e of each phase), the phases interleave (Concat,
+// then DepthToSpace's reshape -> transpose -> reshape) and, when the
+// interleave is larger than the result or starts before it, a Slice
+// crops it. A phase no tap reaches (kernels shorter than the stride,
+// dilation sharing a factor with the stride) is one tap holding the
+// weight zero point: its sum is 0, its result the bias.
+#include "ir/TypeRules.h"
+#include "ir/typerules/Parse.h"
 #include "lower/IntegerForms.h"
 
+#include <algorithm>
 #include <cstring>
+#include <numeric>
 
 namespace ember {
 
 namespace {
 
-// The phase geometry along one axis: for phase p the first kernel tap r,
-// the taps T (those of r, r + s, ... below k) and the phase convolution's
-// padding.
+// The phase geometry along one axis.
 struct AxisPhases {
-  int64_t out = 0; // each phase's result extent
-  std::vector<int64_t> r, T, padBegin, padEnd;
+  int64_t s = 1, e = 0, m0 = 0, dil = 1;
+  // Per phase: the first tap k0, the taps (0: none reaches the phase), and
+  // the input row the phase's reversed first tap reads at phase row 0,
+  // relative to it (off); then the padding of its convolution.
+  std::vector<int64_t> k0, T, off, padBegin, padEnd;
 };
 
+// Phase p's taps along one axis (k0, T, the input offset at row 0).
+void phaseTaps(int64_t k, int64_t s, int64_t d, int64_t pb, int64_t p,
+               int64_t &k0, int64_t &T, int64_t &off) {
+  const int64_t g = std::gcd(d, s), step = s / g, D = d / g;
+  const int64_t R = (p + pb) % s, cq = (p + pb) / s;
+  k0 = -1;
+  for (int64_t j = 0; j < step && j < k; ++j)
+    if ((d * j - R) % s == 0) {
+      k0 = j;
+      break;
+    }
+  T = k0 < 0 ? 0 : (k - k0 + step - 1) / step;
+  // Taps k0 + step*t read input rows m + cq - (d*k0 - R)/s - D*t; reversed
+  // (j = T - 1 - t), the first reads m + off.
+  off = T ? cq - (d * k0 - R) / s - D * (T - 1) : 0;
+}
+
 std::optional<AxisPhases> axisPhases(int64_t in, int64_t k, int64_t s,
-                                     int64_t pb, int64_t outFull) {
-  if (s < 1 || k < s || outFull % s != 0)
+                                     int64_t d, int64_t pb, int64_t out,
+                                     bool cover) {
+  if (s < 1 || d < 1 || k < 1 || pb < 0 || s > 64)
     return std::nullopt;
   AxisPhases a;
-  a.out = outFull / s;
+  a.s = s;
+  a.dil = d / std::gcd(d, s);
   for (int64_t p = 0; p < s; ++p) {
-    // out[s*m + p] = sum over t < T of x[m + c - t] * w[r + s*t],
-    // r = (p + pb) mod s, c = floor((p + pb) / s): a correlation with the
-    // reversed taps over the input padded by T - 1 - c before and
-    // out - in + c after.
-    int64_t r = (p + pb) % s, c = (p + pb) / s, T = (k - r + s - 1) / s;
-    int64_t before = T - 1 - c, after = a.out - in + c;
-    if (before < 0 || after < 0)
-      return std::nullopt;
-    a.r.push_back(r);
+    int64_t k0, T, off;
+    phaseTaps(k, s, d, pb, p, k0, T, off);
+    a.k0.push_back(k0);
     a.T.push_back(T);
-    a.padBegin.push_back(before);
-    a.padEnd.push_back(after);
+    a.off.push_back(off);
+    if (T)
+      a.m0 = std::min(a.m0, -off); // padding >= 0 before every phase
+  }
+  // Rows m0 .. m0 + e of every phase cover result rows 0 .. out, and each
+  // phase's padding after is >= 0 (a tapless phase's one tap: e >= in).
+  a.e = (out + s - 1) / s - a.m0;
+  for (int64_t p = 0; p < s; ++p) {
+    const int64_t T = a.T[size_t(p)];
+    if (T)
+      a.e = std::max(a.e, in - a.m0 - a.off[size_t(p)] - a.dil * (T - 1));
+  }
+  if (cover)
+    a.e = std::max(a.e, in);
+  for (int64_t p = 0; p < s; ++p) {
+    const int64_t T = a.T[size_t(p)];
+    if (T) {
+      const int64_t before = -(a.m0 + a.off[size_t(p)]);
+      a.padBegin.push_back(before);
+      a.padEnd.push_back(a.e + a.dil * (T - 1) - in - before);
+    } else {
+      a.padBegin.push_back(0);
+      a.padEnd.push_back(a.e - in);
+    }
   }
   return a;
 }
 
 } // namespace
 
-std::optional<ConvTransposePhases> convTransposePhases(const Node &n,
-                                                       const Tensor &w) {
+std::optional<ConvTransposePhases>
+convTransposePhases(const Node &n, const Tensor &w,
+                    const std::vector<int64_t> &wZero) {
   const Dims &xd = n.inputs[0].type().dims();
   const Dims &yd = n.types[0].dims();
   if (xd.size() != 4 || w.rank() != 4 || yd.size() != 4 ||
-      n.attrInt("group", 1) < 1 || n.hasAttr("output_shape") ||
-      n.attrString("auto_pad", "NOTSET") != "NOTSET" || elemSize(w.elem()) != 1)
+      elemSize(w.elem()) != 1 || wZero.empty())
     return std::nullopt;
-  auto ints = [&](const char *name, size_t len, int64_t def) {
-    return n.hasAttr(name) ? n.attrInts(name) : std::vector<int64_t>(len, def);
-  };
-  std::vector<int64_t> st = ints("strides", 2, 1),
-                       dil = ints("dilations", 2, 1), pads = ints("pads", 4, 0);
-  if (st.size() != 2 || dil.size() != 2 || pads.size() != 4 || dil[0] != 1 ||
-      dil[1] != 1 || st[0] != st[1])
+  std::vector<Tensor> typeOnly;
+  TypeContext ctx(n, staticOperands(n, typeOnly));
+  auto prob = convTransposeProblem(ctx);
+  if (!prob || prob->kernel != Dims{w.dim(2), w.dim(3)} ||
+      prob->out != Dims{yd[2], yd[3]})
     return std::nullopt;
+  const ConvTransposeProblem &pr = *prob;
   // W is [Cin, Cout / group, kh, kw]: group gi's input channels
   // gi * Cin / group.. produce its output channels gi * Cout / group..
-  const int64_t group = n.attrInt("group", 1), s = st[0], Cin = w.dim(0);
-  const int64_t Mg = w.dim(1), Cout = Mg * group, Cg = Cin / group;
-  if (Cin % group != 0)
+  const int64_t group = pr.group, Cin = w.dim(0), Mg = w.dim(1);
+  const int64_t Cout = Mg * group, Cg = Cin / group;
+  if (wZero.size() != 1 && int64_t(wZero.size()) != Mg)
     return std::nullopt;
-  auto ay = axisPhases(xd[2], w.dim(2), s, pads[0], yd[2]);
-  auto ax = axisPhases(xd[3], w.dim(3), s, pads[1], yd[3]);
+  bool tapless = false;
+  for (size_t ax = 0; ax < 2; ++ax)
+    for (int64_t p = 0; p < pr.strides[ax]; ++p) {
+      int64_t k0, T, off;
+      phaseTaps(pr.kernel[ax], pr.strides[ax], pr.dilations[ax],
+                pr.padBegin[ax], p, k0, T, off);
+      tapless = tapless || T == 0;
+    }
+  auto ay = axisPhases(xd[2], pr.kernel[0], pr.strides[0], pr.dilations[0],
+                       pr.padBegin[0], yd[2], tapless);
+  auto ax = axisPhases(xd[3], pr.kernel[1], pr.strides[1], pr.dilations[1],
+                       pr.padBegin[1], yd[3], tapless);
   if (!ay || !ax)
     return std::nullopt;
   ConvTransposePhases out;
-  out.s = s;
+  out.sy = ay->s;
+  out.sx = ax->s;
   out.group = group;
-  out.oh = ay->out;
-  out.ow = ax->out;
+  out.eh = ay->e;
+  out.ew = ax->e;
+  out.top = -ay->s * ay->m0;
+  out.left = -ax->s * ax->m0;
+  out.oh = yd[2];
+  out.ow = yd[3];
   const int64_t kh = w.dim(2), kw = w.dim(3);
+  const int64_t stepY = ay->s / std::gcd(pr.dilations[0], ay->s);
+  const int64_t stepX = ax->s / std::gcd(pr.dilations[1], ax->s);
   const uint8_t *src = w.raw();
-  for (int64_t py = 0; py < s; ++py)
-    for (int64_t px = 0; px < s; ++px) {
-      // G[o][i][jy][jx] = W[i][o][ry + s(Ty - 1 - jy)][rx + s(Tx - 1 - jx)]
-      const int64_t Ty = ay->T[size_t(py)], Tx = ax->T[size_t(px)];
+  for (int64_t py = 0; py < ay->s; ++py)
+    for (int64_t px = 0; px < ax->s; ++px) {
+      const size_t iy = size_t(py), ix = size_t(px);
+      const int64_t Ty = ay->T[iy], Tx = ax->T[ix];
+      if (!Ty || !Tx) {
+        // No tap reaches the phase: one tap of the weight zero point.
+        Tensor g(Type(w.elem(), {Cout, Cg, 1, 1}));
+        uint8_t *dst = g.raw();
+        for (int64_t o = 0; o < Cout; ++o)
+          for (int64_t i = 0; i < Cg; ++i)
+            *dst++ = uint8_t(wZero[wZero.size() == 1 ? 0 : size_t(o % Mg)]);
+        out.weights.push_back(std::move(g));
+        out.pads.push_back({0, 0, ay->e - xd[2], ax->e - xd[3]});
+        out.dilations.push_back({1, 1});
+        continue;
+      }
+      // G[o][i][jy][jx] = W[i][o][k0y + stepY(Ty - 1 - jy)][...]
       Tensor g(Type(w.elem(), {Cout, Cg, Ty, Tx}));
       uint8_t *dst = g.raw();
       for (int64_t o = 0; o < Cout; ++o)
         for (int64_t i = o / Mg * Cg; i < (o / Mg + 1) * Cg; ++i)
           for (int64_t jy = 0; jy < Ty; ++jy)
             for (int64_t jx = 0; jx < Tx; ++jx) {
-              int64_t ky = ay->r[size_t(py)] + s * (Ty - 1 - jy);
-              int64_t kx = ax->r[size_t(px)] + s * (Tx - 1 - jx);
+              int64_t ky = ay->k0[iy] + stepY * (Ty - 1 - jy);
+              int64_t kx = ax->k0[ix] + stepX * (Tx - 1 - jx);
               *dst++ = src[((i * Mg + o % Mg) * kh + ky) * kw + kx];
             }
       out.weights.push_back(std::move(g));
-      out.pads.push_back({ay->padBegin[size_t(py)], ax->padBegin[size_t(px)],
-                          ay->padEnd[size_t(py)], ax->padEnd[size_t(px)]});
+      out.pads.push_back(
+          {ay->padBegin[iy], ax->padBegin[ix], ay->padEnd[iy], ax->padEnd[ix]});
+      out.dilations.push_back({Ty > 1 ? ay->dil : 1, Tx > 1 ? ax->dil : 1});
     }
   return out;
 }
@@ -108,21 +184,38 @@ AttrMap phaseConvAttrs(const ConvTransposePhases &p, size_t phase) {
     a["group"] = Attr::ofInt(p.group);
   a["pads"] = Attr::ofInts(
       {p.pads[phase][0], p.pads[phase][1], p.pads[phase][2], p.pads[phase][3]});
+  if (p.dilations[phase][0] > 1 || p.dilations[phase][1] > 1)
+    a["dilations"] =
+        Attr::ofInts({p.dilations[phase][0], p.dilations[phase][1]});
   return a;
 }
 
 Expected<Value> interleavePhases(LoweringBuilder &b,
-                                 const std::vector<Value> &phases, int64_t s) {
+                                 const std::vector<Value> &phases, int64_t sy,
+                                 int64_t sx) {
   const Dims d = phases[0].type().dims(); // [N, K, H, W]
   AttrMap cat;
   cat["axis"] = Attr::ofInt(1);
   EMBER_ASSIGN(Value c, b.op(OpKind::Concat, phases, std::move(cat)));
   EMBER_ASSIGN(Value r1, b.op(OpKind::Reshape,
-                              {c, b.ints({d[0], s, s, d[1], d[2], d[3]})}));
+                              {c, b.ints({d[0], sy, sx, d[1], d[2], d[3]})}));
   AttrMap perm;
   perm["perm"] = Attr::ofInts({0, 3, 4, 1, 5, 2});
   EMBER_ASSIGN(Value t, b.op(OpKind::Transpose, {r1}, std::move(perm)));
-  return b.op(OpKind::Reshape, {t, b.ints({d[0], d[1], d[2] * s, d[3] * s})});
+  return b.op(OpKind::Reshape, {t, b.ints({d[0], d[1], d[2] * sy, d[3] * sx})});
+}
+
+Expected<Value> phaseResult(LoweringBuilder &b, const ConvTransposePhases &p,
+                            const std::vector<Value> &phases) {
+  Value y = phases[0];
+  if (phases.size() > 1) {
+    EMBER_ASSIGN(y, interleavePhases(b, phases, p.sy, p.sx));
+  }
+  if (p.top == 0 && p.left == 0 && p.sy * p.eh == p.oh && p.sx * p.ew == p.ow)
+    return y;
+  return b.op(OpKind::Slice,
+              {y, b.ints({p.top, p.left}),
+               b.ints({p.top + p.oh, p.left + p.ow}), b.ints({2, 3})});
 }
 
 } // namespace ember

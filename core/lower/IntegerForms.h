@@ -188,30 +188,39 @@ Expected<Value> buildAffineTable(LoweringBuilder &b, Value x, const QParams &px,
                                  int64_t lo, int64_t hi);
 
 // The phase decomposition of a 2-D ConvTranspose node n with the stored
-// 8-bit weights w ([Cin, Cout, kh, kw]; docs/quantization.md,
-// "ConvTranspose"): any group, dilation 1, equal strides s along both axes,
-// kh, kw >= s, explicit pads (no output_shape or auto_pad), and a result
-// of s*oh x s*ow with every phase's padding >= 0. Phase p = py*s + px is a
-// stride-1 correlation (of `group` groups) of the input with weights[p]
-// ([Cout, Cin / group, th, tw],
-// w's kind: the taps of the phase, ceil((k - r) / s) along an axis whose
-// first tap is r) and pads[p] (top, left, bottom, right),
-// giving an oh x ow map whose pixel (m, n) is the result's
-// (s*m + py, s*n + px). Empty when n is not of that form.
+// 8-bit weights w ([Cin, Cout / group, kh, kw]; docs/quantization.md,
+// "ConvTranspose") and their zero points wZero (one, or one per channel of
+// w's axis 1): any group, strides, dilations, pads, output_padding,
+// output_shape and auto_pad. Phase p = py*sx + px is a correlation (of
+// `group` groups) of the input with weights[p] ([Cout, Cin / group, th,
+// tw], w's kind: the phase's taps reversed, or one tap of the zero point
+// when none reaches the phase), pads[p] (top, left, bottom, right) and
+// dilations[p], giving an eh x ew map whose pixel (m, n) is pixel
+// (sy*m + py - top, sx*n + px - left) of the oh x ow result. Empty when n
+// is not a 2-D ConvTranspose of 8-bit weights.
 struct ConvTransposePhases {
-  int64_t s = 1, group = 1, oh = 0, ow = 0;
+  int64_t sy = 1, sx = 1, group = 1, eh = 0, ew = 0;
+  int64_t top = 0, left = 0, oh = 0, ow = 0;
   std::vector<Tensor> weights;
   std::vector<std::array<int64_t, 4>> pads;
+  std::vector<std::array<int64_t, 2>> dilations;
 };
-std::optional<ConvTransposePhases> convTransposePhases(const Node &n,
-                                                       const Tensor &w);
+std::optional<ConvTransposePhases>
+convTransposePhases(const Node &n, const Tensor &w,
+                    const std::vector<int64_t> &wZero);
 // The ConvInteger attributes of phase `phase`.
 AttrMap phaseConvAttrs(const ConvTransposePhases &p, size_t phase);
-// The s*s phase maps [N, K, oh, ow] (in phase order) interleaved into
-// [N, K, s*oh, s*ow]: Concat on the channels, then DepthToSpace (DCR) as
-// Reshape -> Transpose -> Reshape.
+// The sy*sx phase maps [N, K, eh, ew] (in phase order) interleaved into
+// [N, K, sy*eh, sx*ew]: Concat on the channels, then DepthToSpace (DCR) as
+// Reshape [N, sy, sx, K, eh, ew] -> Transpose [0, 3, 4, 1, 5, 2] -> Reshape.
 Expected<Value> interleavePhases(LoweringBuilder &b,
-                                 const std::vector<Value> &phases, int64_t s);
+                                 const std::vector<Value> &phases, int64_t sy,
+                                 int64_t sx);
+// The result of the phase maps: interleaved (more than one phase), then
+// cropped to [top, top + oh) x [left, left + ow) by a Slice on H and W
+// unless that is the whole interleave.
+Expected<Value> phaseResult(LoweringBuilder &b, const ConvTransposePhases &p,
+                            const std::vector<Value> &phases);
 
 // The fixed profile's 8-bit LRN of q (stored 8-bit, params px) into py,
 // clamped to [lo, hi], then max-pooled like maxPool when it is not null

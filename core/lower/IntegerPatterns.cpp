@@ -260,15 +260,18 @@ private:
         Node *p = n->inputs[0].node;
         return p && p->kind == k && soleUser(users, p) == n ? p : nullptr;
       };
-      Node *r2 = from(t, OpKind::Reshape);
+      // The interleave, cropped by a Slice when it is larger than the
+      // result.
+      Node *crop = from(t, OpKind::Slice);
+      Node *r2 = from(crop ? crop : t, OpKind::Reshape);
       Node *tr = r2 ? from(r2, OpKind::Transpose) : nullptr;
       Node *r1 = tr ? from(tr, OpKind::Reshape) : nullptr;
       Node *cat = r1 ? from(r1, OpKind::Concat) : nullptr;
       if (!cat || r1->types[0].rank() != 6 || cat->attrInt("axis", 0) != 1 ||
           tr->attrInts("perm") != std::vector<int64_t>{0, 3, 4, 1, 5, 2})
         continue;
-      const int64_t s = r1->types[0].dims()[1];
-      if (int64_t(cat->inputs.size()) != s * s)
+      const int64_t sy = r1->types[0].dims()[1], sx = r1->types[0].dims()[2];
+      if (int64_t(cat->inputs.size()) != sy * sx)
         continue;
       LoweringBuilder b(f_, *t);
       std::vector<Value> ys;
@@ -276,10 +279,16 @@ private:
         EMBER_ASSIGN(Value y, b.op(OpKind::TableLookup, {v, t->inputs[1]}));
         ys.push_back(y);
       }
-      EMBER_ASSIGN(Value y, interleavePhases(b, ys, s));
+      EMBER_ASSIGN(Value y, interleavePhases(b, ys, sy, sx));
+      if (crop) {
+        std::vector<Value> ins = crop->inputs;
+        ins[0] = y;
+        EMBER_ASSIGN(y, b.op(OpKind::Slice, ins, crop->attrs));
+      }
       f_.replaceAllUses(Value(t, 0), y);
-      for (Node *n : {t, r2, tr, r1, cat})
-        erase(n);
+      for (Node *n : {t, crop, r2, tr, r1, cat})
+        if (n)
+          erase(n);
     }
     return Status::ok();
   }
@@ -615,7 +624,7 @@ private:
     if (!x || !w || (!w->p.perTensor() && w->p.axis != 1) ||
         !weightsFit(x->p, w->p))
       return false;
-    auto phases = convTransposePhases(n, *w->w);
+    auto phases = convTransposePhases(n, *w->w, w->p.zeroPoints);
     if (!phases)
       return false;
     const Tensor *bias = nullptr;
@@ -647,10 +656,7 @@ private:
                                pb ? &*pb : nullptr, out->p, out->lo, out->hi));
       ys.push_back(y);
     }
-    Value y = ys[0];
-    if (phases->s > 1) {
-      EMBER_ASSIGN(y, interleavePhases(b, ys, phases->s));
-    }
+    EMBER_ASSIGN(Value y, phaseResult(b, *phases, ys));
     finish(n, out->chain, y);
     return true;
   }

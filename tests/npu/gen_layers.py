@@ -780,6 +780,9 @@ CONVT = ((2, 2, 0, 0), (4, 2, 1, 0), (3, 2, 1, 1), (4, 2, 0, 0),
          (4, 4, 0, 0), (6, 3, 0, 0))
 
 
+CONVT_FIXED = 24
+
+
 def convt_case(rng):
     """A QDQ ConvTranspose as ONNX Runtime's quantizer writes it (weights
     [C, K / group, k, k] per output channel on axis 1, an int32 bias), with
@@ -835,6 +838,89 @@ def convt_case(rng):
     return g, (f"convtranspose k{k} s{s} p{p} op{op} C{C} K{K} {H}x{W}" +
                (f" group {grp}" if grp > 1 else "") +
                (f" {act}" if act else ""))
+
+
+# Transposed convolutions of the general form (docs/quantization.md,
+# "ConvTranspose"): (kernel, strides, dilations, pads, output_padding,
+# output_shape as the result minus s*H x s*W, auto_pad): odd results
+# (phases of two sizes, cropped), output_shape beyond the full result
+# (bias-only pixels) or within it, auto_pad, kernels shorter than the
+# stride (phases no tap reaches), dilation, strides of their own per axis,
+# pads beyond a phase's taps.
+CONVT2 = (((2, 2), (2, 2), (1, 1), (0, 0, 0, 0), (1, 1), None, None),
+          ((3, 3), (2, 2), (1, 1), None, None, (2, 2), "VALID"),
+          ((3, 3), (2, 2), (1, 1), None, None, (1, 0), None),
+          ((3, 3), (2, 2), (1, 1), None, None, (0, 0), "SAME_UPPER"),
+          ((4, 4), (3, 3), (1, 1), None, None, (0, 0), "SAME_LOWER"),
+          ((1, 1), (2, 2), (1, 1), (0, 0, 0, 0), None, None, None),
+          ((2, 2), (3, 3), (1, 1), (0, 1, 0, 1), (2, 1), None, None),
+          ((3, 3), (2, 2), (2, 2), (1, 1, 1, 1), None, None, None),
+          ((3, 3), (3, 3), (2, 2), (0, 0, 0, 0), None, None, None),
+          ((3, 1), (2, 1), (1, 1), (1, 0, 1, 0), (1, 0), None, None),
+          ((4, 3), (2, 3), (1, 1), (1, 0, 2, 1), None, None, None),
+          ((4, 4), (2, 2), (1, 1), (3, 3, 2, 2), (1, 1), None, None),
+          ((5, 5), (4, 2), (1, 1), (0, 0, 0, 0), (3, 1), None, None))
+
+
+def convt_general_case(rng, j):
+    """The j-th QDQ ConvTranspose of the general form (CONVT2 in turn),
+    per-channel weights on axis 1 as convt_case, a Sigmoid (an output
+    table), a Relu or nothing after, a fifth grouped."""
+    g = G(rng)
+    k, st, dl, p, op, osz, ap = CONVT2[j % len(CONVT2)]
+    H, W = (int(rng.integers(2, 25)) for _ in range(2))
+    C = int(rng.choice([3, 8, 16, 24]))
+    K = int(rng.choice([1, 8, 16, 24]))
+    grp = 1
+    if rng.random() < 0.2:
+        C = int(rng.choice([8, 16]))
+        grp = C if rng.random() < 0.5 else 2
+        K = C
+    dt = act_dtype(rng)
+    x = g.input([1, C, H, W])
+    xd, xp = g.qdq(x, dt, float(rng.uniform(-3.0, -0.5)),
+                   float(rng.uniform(0.5, 3.0)))
+    w = rng.integers(-127, 128, (C, K // grp) + k).astype(np.int8)
+    sw = rng.uniform(0.002, 0.02, K // grp).astype(np.float32)
+    wd = g.node("DequantizeLinear", [g.const(w, "w"), g.const(sw, "ws"),
+                                     g.const(np.zeros(K // grp, np.int8),
+                                             "wz")],
+                {"axis": 1}, s="dqw")
+    b = bias(g, rng, K, float(scale_of(g, xp[0])), np.tile(sw, grp))
+    attrs = {"kernel_shape": list(k), "strides": list(st), "group": grp}
+    if dl != (1, 1):
+        attrs["dilations"] = list(dl)
+    if p is not None:
+        attrs["pads"] = list(p)
+    if op is not None:
+        attrs["output_padding"] = list(op)
+    if osz is not None:
+        attrs["output_shape"] = [st[0] * H + osz[0], st[1] * W + osz[1]]
+    if ap is not None:
+        attrs["auto_pad"] = ap
+    y = g.node("ConvTranspose", [xd, wd, b], attrs)
+    # In turn a Sigmoid (each phase's output table, the phases no tap
+    # reaches included), a Relu, nothing.
+    act = ("sigmoid", "relu", "")[j % 3]
+    if act == "relu":
+        y = g.node("Relu", [y])
+    span = float(np.sqrt(C / grp * k[0] * k[1] / (st[0] * st[1]))) * 1.5
+    if act == "sigmoid":
+        yd, _ = g.qdq(y, dt, -span, span)
+        y = g.node("Sigmoid", [yd])
+        yd, _ = g.qdq(y, dt, 0.0, 1.0)
+    else:
+        yd, _ = g.qdq(y, dt, 0.0 if act else -span, span)
+    g.output(yd)
+    return g, (f"convtranspose k{k[0]}x{k[1]} s{st[0]}x{st[1]}" +
+               (f" d{dl[0]}x{dl[1]}" if dl != (1, 1) else "") +
+               (f" pads {','.join(map(str, p))}" if p is not None else "") +
+               (f" op{op[0]}x{op[1]}" if op is not None else "") +
+               (f" output_shape {attrs['output_shape'][0]}x"
+                f"{attrs['output_shape'][1]}" if osz is not None else "") +
+               (f" {ap}" if ap is not None else "") +
+               f" C{C} K{K} {H}x{W}" +
+               (f" group {grp}" if grp > 1 else "") + (f" {act}" if act else ""))
 
 
 def wide_fused_case(rng):
@@ -1233,8 +1319,9 @@ def main():
     ap.add_argument("--wide4", type=int, default=12,
                     help="fused 16-bit forms (wide_fused_case), after the "
                          "transposed convolutions, with a seed of their own")
-    ap.add_argument("--convt", type=int, default=24,
-                    help="transposed convolution cases (convt_case), after "
+    ap.add_argument("--convt", type=int, default=40,
+                    help="transposed convolution cases (convt_case, then "
+                         "after the first 24 convt_general_case), after "
                          "the 16-bit clamps, with a seed of their own")
     ap.add_argument("--shuffle", type=int, default=24,
                     help="channel shuffle cases (shuffle_case), after the "
@@ -1302,7 +1389,11 @@ def main():
         elif i >= n_convt:
             g, desc = wide_fused_case(wide4)
         elif i >= n_wide3:
-            g, desc = convt_case(convt)
+            # The first CONVT_FIXED of the phase layers' own shapes, then
+            # the general form (one seed: the first cases stay the same).
+            g, desc = (convt_case(convt) if i < n_wide3 + CONVT_FIXED
+                       else convt_general_case(
+                           convt, i - n_wide3 - CONVT_FIXED))
         elif i >= n_lanes:
             g, desc = wide_clamp_case(wide3)
         elif i >= n_wide2:

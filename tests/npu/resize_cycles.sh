@@ -6,7 +6,8 @@
 # (`ember-npu cosim --cycles`) and the bytes equal. Each case's NPU program
 # is handed over by a golden run (backend option handover=DIR). With GROUP
 # convt (ctest npu-convt-cycles-rtl): the transposed convolutions'
-# phase layers (gen_layers.py --convt: STOREs with an x step) instead; 16x8
+# phase layers (gen_layers.py --convt, all 40: STOREs with an x step, cropped
+# results, strides per axis) instead; 16x8
 # (ctest npu-wide16-cycles-rtl): the 148 16-bit layers (--wide, --wide2,
 # --wide3, --wide4: 16x8 convolutions, MatMuls, adds, pools, means, multiplies,
 # conversions, clamps and fused adds); 16x8-quick: the first 16, 16 and 8 of those
@@ -23,7 +24,7 @@ set -uo pipefail
 ember=$1 npu=$2 python=$3 work=$4 target=${5:-npu-sim} group=${6:-resize}
 case $group in
   resize) counts=(--convt 0 --resize 32) prefix=resize what=upsampling ;;
-  convt) counts=(--convt 24 --resize 0) prefix=convtranspose
+  convt) counts=(--convt 40 --resize 0) prefix=convtranspose
     what="transposed convolution" ;;
   16x8) counts=(--convt 0 --resize 0 --wide 48 --wide2 64 --wide3 24 --wide4 12)
     prefix=16x8 what=16x8 ;;

@@ -6,6 +6,7 @@
 // why.
 #include "Capability.h"
 #include "Geometry.h"
+#include "ember/quant/Arith.h"
 
 #include "ember/backend/v1/capability.pb.h"
 
@@ -359,11 +360,18 @@ bool checkQuantizedAdd(const Node &n, std::string &reason) {
   return true;
 }
 
-// TableLookup: 8-bit x, a constant 256-entry table.
+// TableLookup: 8-bit x and a constant 256-entry table, or i16 x and the
+// constant i16[513] interpolated table (quant::tableLookup16).
 bool checkTableLookup(const Node &n, std::string &reason) {
-  if (!is8Bit(n.inputs[0].type().elem()))
-    return fail(reason, "x is not 8-bit");
   const Type &t = n.inputs[1].type();
+  if (n.inputs[0].type().elem() == ElemKind::I16) {
+    if (!isConstant(n.inputs[1]) || t.elem() != ElemKind::I16 ||
+        t.rank() != 1 || t.numElements() != quant::kTable16Entries)
+      return fail(reason, "the 16-bit table is not a constant i16[513]");
+    return true;
+  }
+  if (!is8Bit(n.inputs[0].type().elem()))
+    return fail(reason, "x is not 8-bit or i16");
   if (!isConstant(n.inputs[1]) || t.rank() != 1 || t.numElements() != 256)
     return fail(reason, "the table is not a constant of 256 entries");
   return true;

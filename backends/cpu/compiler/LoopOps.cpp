@@ -668,9 +668,38 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
     return b.CreateTrunc(clampTo(b, v, lo, hi), b.getInt8Ty());
   }
   case LoopOp::TableLookup: {
-    // table[x - lowest(x)], the table a constant global.
     const Tensor &t = *n.inputs[1].node->payload;
     ElemKind tk = t.elem();
+    if (k == ElemKind::I16) {
+      // quant::tableLookup16: i = 256 + (x >> 7), T[i] + ((T[i+1] - T[i]) *
+      // (x & 127) + 64) >> 7, in int32; the table a constant i16 global.
+      llvm::Type *i16 = b.getInt16Ty(), *i32 = b.getInt32Ty();
+      auto *ty = llvm::ArrayType::get(i16, quant::kTable16Entries);
+      std::vector<llvm::Constant *> vals;
+      for (int64_t i = 0; i < quant::kTable16Entries; ++i)
+        vals.push_back(
+            llvm::ConstantInt::get(i16, uint64_t(t.getInt(i)), true));
+      auto *gv = new llvm::GlobalVariable(
+          *cg.mod_, ty, true, llvm::GlobalValue::PrivateLinkage,
+          llvm::ConstantArray::get(ty, vals), "lut16");
+      gv->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+      llvm::Value *xi = b.CreateSExt(x, i32);
+      llvm::Value *i = b.CreateSExt(
+          b.CreateAdd(b.CreateAShr(xi, 7), b.getInt32(256)), b.getInt64Ty());
+      llvm::Value *off = b.CreateAnd(xi, b.getInt32(127));
+      llvm::Value *t0 =
+          b.CreateSExt(b.CreateLoad(i16, b.CreateInBoundsGEP(i16, gv, i)), i32);
+      llvm::Value *t1 = b.CreateSExt(
+          b.CreateLoad(
+              i16, b.CreateInBoundsGEP(i16, gv, b.CreateAdd(i, b.getInt64(1)))),
+          i32);
+      llvm::Value *r = b.CreateAdd(
+          t0, b.CreateAShr(b.CreateAdd(b.CreateMul(b.CreateSub(t1, t0), off),
+                                       b.getInt32(64)),
+                           7));
+      return b.CreateTrunc(r, i16);
+    }
+    // table[x - lowest(x)], the table a constant global.
     llvm::Type *et = cg.elemType(tk);
     auto *ty = llvm::ArrayType::get(et, 256);
     std::vector<llvm::Constant *> vals;

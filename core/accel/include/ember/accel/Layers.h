@@ -42,11 +42,15 @@ struct NTensor {
   // channels [laneFrom, C). -1: whole rows.
   int64_t laneFrom = -1;
   // Placed at a pixel phase of its owner (a transposed convolution's
-  // phase: `base` the result, tile 0): pixel (n, y, x) of this map is pixel
-  // (n, ilv*y + phase / ilv, ilv*x + phase % ilv) of the owner, whose map is
-  // ilv times larger along H and W; its producer stores every row there
-  // (the store op's x step, ilv 2). 0: not placed so.
-  int64_t ilv = 0, phase = 0;
+  // phase: `base` the result, tile 0): with strides sy = ilv and sx =
+  // ilvX (0: ilv), pixel (n, y, x) of this map is pixel (n, sy*y + phase /
+  // sx - top, sx*x + phase % sx - left) of the owner, and dropped when that
+  // is outside the owner's map (a result cropped from the interleave); its
+  // producer stores every row there (the store op's x step, sx 2). ilv 0:
+  // not placed so.
+  int64_t ilv = 0, phase = 0, ilvX = 0, top = 0, left = 0;
+  int64_t strideY() const { return ilv; }
+  int64_t strideX() const { return ilvX ? ilvX : ilv; }
   std::vector<int8_t>
       data; // Constant: bytes in the tiled layout (rowBytes per row)
 
