@@ -783,6 +783,21 @@ CONVT = ((2, 2, 0, 0), (4, 2, 1, 0), (3, 2, 1, 1), (4, 2, 0, 0),
 CONVT_FIXED = 24
 
 
+def convt_output(g, y, dt, act, gain):
+    """A transposed convolution's result `y` quantized as the graph's
+    output: through a Sigmoid (an output table) when `act` is "sigmoid",
+    else at [0, span] after a Relu/Clip or [-span, span] with none, span
+    1.5 times `gain` (the root of the taps summed per output pixel)."""
+    span = gain * 1.5
+    if act == "sigmoid":
+        yd, _ = g.qdq(y, dt, -span, span)
+        y = g.node("Sigmoid", [yd])
+        yd, _ = g.qdq(y, dt, 0.0, 1.0)
+    else:
+        yd, _ = g.qdq(y, dt, 0.0 if act else -span, span)
+    g.output(yd)
+
+
 def convt_case(rng):
     """A QDQ ConvTranspose as ONNX Runtime's quantizer writes it (weights
     [C, K / group, k, k] per output channel on axis 1, an int32 bias), with
@@ -827,14 +842,7 @@ def convt_case(rng):
     elif act == "clip":
         y = g.node("Clip", [y, g.const(np.float32(0.0)),
                             g.const(np.float32(6.0))])
-    span = float(np.sqrt(C / grp * k * k / (s * s))) * 1.5
-    if act == "sigmoid":
-        yd, _ = g.qdq(y, dt, -span, span)
-        y = g.node("Sigmoid", [yd])
-        yd, _ = g.qdq(y, dt, 0.0, 1.0)
-    else:
-        yd, _ = g.qdq(y, dt, 0.0 if act else -span, span)
-    g.output(yd)
+    convt_output(g, y, dt, act, float(np.sqrt(C / grp * k * k / (s * s))))
     return g, (f"convtranspose k{k} s{s} p{p} op{op} C{C} K{K} {H}x{W}" +
                (f" group {grp}" if grp > 1 else "") +
                (f" {act}" if act else ""))
@@ -904,14 +912,8 @@ def convt_general_case(rng, j):
     act = ("sigmoid", "relu", "")[j % 3]
     if act == "relu":
         y = g.node("Relu", [y])
-    span = float(np.sqrt(C / grp * k[0] * k[1] / (st[0] * st[1]))) * 1.5
-    if act == "sigmoid":
-        yd, _ = g.qdq(y, dt, -span, span)
-        y = g.node("Sigmoid", [yd])
-        yd, _ = g.qdq(y, dt, 0.0, 1.0)
-    else:
-        yd, _ = g.qdq(y, dt, 0.0 if act else -span, span)
-    g.output(yd)
+    convt_output(g, y, dt, act,
+                 float(np.sqrt(C / grp * k[0] * k[1] / (st[0] * st[1]))))
     return g, (f"convtranspose k{k[0]}x{k[1]} s{st[0]}x{st[1]}" +
                (f" d{dl[0]}x{dl[1]}" if dl != (1, 1) else "") +
                (f" pads {','.join(map(str, p))}" if p is not None else "") +

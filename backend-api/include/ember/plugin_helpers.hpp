@@ -91,6 +91,19 @@ ember_error *checkStruct(const T *p, size_t minSize, const char *what) {
   return nullptr;
 }
 
+// Parses an optional serialized protobuf message the host passed (`data`,
+// `size`; empty: `m` stays default), e.g. CompileOptions; `what` names it
+// in the error ("options are not <what>").
+template <typename Message>
+ember_error *parseOptional(const void *data, size_t size, Message &m,
+                           const char *what) {
+  if (size &&
+      (!data || size > size_t(INT32_MAX) || !m.ParseFromArray(data, int(size))))
+    return error(EMBER_STATUS_INVALID_ARGUMENT,
+                 std::string("options are not ") + what);
+  return nullptr;
+}
+
 // ---- the host ---------------------------------------------------------------
 // A copy of the host table's callbacks, taken in plugin_init.
 class Host {

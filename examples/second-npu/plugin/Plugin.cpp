@@ -561,11 +561,7 @@ ember_error *eventProfile(ember_event *ev, ember_blob *out) {
 
 ember_error *parseOptions(const void *data, size_t size,
                           v1::CompileOptions &o) {
-  if (size &&
-      (!data || size > size_t(INT_MAX) || !o.ParseFromArray(data, int(size))))
-    return error(EMBER_STATUS_INVALID_ARGUMENT,
-                 "options are not an ember.backend.v1.CompileOptions");
-  return nullptr;
+  return parseOptional(data, size, o, "an ember.backend.v1.CompileOptions");
 }
 
 // The simulator's nominal clock: a cycle is shown as a nanosecond.
