@@ -619,6 +619,7 @@ void FirstLayer::pixels(size_t p0, size_t p1, size_t c0, size_t c1, float *y,
   t.lda = s_.strideW;
   t.bRuns = runs_;
   t.numRuns = s_.channels * s_.kernelH;
+  t.runLength = s_.kernelW; // every run: one window row
   t.last = true;
   t.rowBegin = 0;
   // (Each tile pulls the next tile's output lines in while it runs: the

@@ -128,6 +128,10 @@ struct TileArgs {
   /// colEnd are never read.
   const BRun *bRuns;
   size_t numRuns;
+  /// Strided tiles (tileStridedAvx512, tileStridedTallAvx512) only.
+  /// Nonzero: every run has this many k steps (a first layer's window
+  /// width), so the tile may take a body with the window unrolled.
+  size_t runLength;
   /// Pointer tiles (tileRowsAvx512/Avx2): the row of zeros that taps in the
   /// padding point at. A run whose rows all point there adds nothing and
   /// is skipped (a dilated 3x3 on a small map: most of the tile's taps).

@@ -640,6 +640,86 @@ TEST_P(ConvTest, Conv2DNhwcTallStridedTiles) {
   }
 }
 
+// First layers with 1 to 4 input channels and windows 3 to 7 (the stems
+// of mobile networks): whole interior tiles take the window bodies (each
+// run's KW steps unrolled at a fixed stride), anything else the general
+// strided bodies. Odd widths, asymmetric pads, strides 1 and 2, 1 to 80
+// output channels (one to four live vectors, the 12-row tile at one).
+// Against the definition with the random epilogues and channel x pixel
+// splits of checkConvNhwc; then bit for bit against the general bodies:
+// the whole image in one call (window bodies) and pixel by pixel (tiles of
+// one row, general bodies), with a HardSwish post on half the shapes.
+TEST_P(ConvTest, Conv2DNhwcFromNchwWindowBodies) {
+  std::mt19937 rng(3377 + static_cast<unsigned>(GetParam()));
+  const Isa isa = GetParam();
+  for (int iter = 0; iter < 60; ++iter) {
+    Conv2DShape s;
+    s.channels = randomIn(rng, 1, 4);
+    s.kernelH = randomIn(rng, 3, 7);
+    s.kernelW = iter % 3 == 0 ? randomIn(rng, 3, 7) : s.kernelH;
+    s.strideH = randomIn(rng, 1, 2);
+    s.strideW = iter % 4 == 0 ? 3 - s.strideH : s.strideH;
+    s.padTop = randomIn(rng, 0, s.kernelH / 2);
+    s.padBottom = randomIn(rng, 0, s.kernelH / 2);
+    s.padLeft = randomIn(rng, 0, s.kernelW / 2);
+    s.padRight = randomIn(rng, 0, s.kernelW / 2);
+    s.height = randomIn(rng, s.kernelH, 20);
+    s.width = 2 * randomIn(rng, 10, 40) + 1;
+    if (iter % 8 == 7) // over the padded copy's size: unfolded borders
+      s.height = s.width = 2 * randomIn(rng, 70, 90) + 1;
+    s.outChannels =
+        iter % 4 == 3 ? randomIn(rng, 65, 80)
+                      : randomIn(rng, 1 + 16 * (iter % 4), 16 * (iter % 4 + 1));
+    if (!s.valid())
+      continue;
+    const std::string what = std::string(isaName(isa)) + " " + describe(s);
+    if (iter % 8 != 7) {
+      checkConvNhwc(isa, rng, s);
+      if (HasFailure())
+        return;
+    }
+    const size_t OC = s.outChannels, P = s.outHeight() * s.outWidth();
+    const std::vector<float> x =
+        randomFloats(rng, s.channels * s.height * s.width);
+    const std::vector<float> w =
+        randomFloats(rng, OC * s.channels * s.kernelH * s.kernelW);
+    const std::vector<float> bias = randomFloats(rng, OC);
+    std::vector<char> packed(packedConvWeightsNhwcSize(s, isa));
+    ASSERT_EQ(packConvWeightsNhwc(s, w.data(), packed.data(), isa, true),
+              Status::Ok);
+    if (!conv2dNhwcFromNchwSupported(s, packed.data(), isa))
+      continue; // (the generic path has no channels-last kernels)
+    PostOp hardSwish;
+    hardSwish.kind = PostActivation::HardSwish;
+    Epilogue e;
+    e.bias = bias.data();
+    e.biasAxis = BiasAxis::PerColumn;
+    e.post = iter % 2 ? &hardSwish : nullptr;
+    std::vector<char> ws(conv2dNhwcFromNchwWorkspaceSize(s));
+    std::vector<float> whole(P * OC), single(P * OC);
+    ASSERT_EQ(conv2dNhwcFromNchw(s, x.data(), packed.data(), whole.data(), OC,
+                                 e, isa, {}, ws.data()),
+              Status::Ok)
+        << what;
+    for (size_t p = 0; p < P; ++p) {
+      ConvRange r;
+      r.pixBegin = p;
+      r.pixEnd = p + 1;
+      ASSERT_EQ(conv2dNhwcFromNchw(s, x.data(), packed.data(), single.data(),
+                                   OC, e, isa, r, ws.data()),
+                Status::Ok)
+          << what;
+    }
+    size_t bad = 0;
+    for (size_t i = 0; i < P * OC; ++i)
+      if (std::memcmp(&whole[i], &single[i], sizeof(float)) != 0 && bad++ < 5)
+        ADD_FAILURE() << what << " pixel " << i / OC << " channel " << i % OC
+                      << ": whole tiles " << whole[i] << ", pixel by pixel "
+                      << single[i];
+    ASSERT_EQ(bad, 0u) << what;
+  }
+}
+
 /// depthwiseConv2dNhwc against the definition, like checkConvNhwc.
 /// conv2dNhwcFromNchwMaxPool against conv2dNhwcFromNchw followed by a
 /// plain max pool (the reference's rule: the first pixel of the clipped
