@@ -7,6 +7,7 @@
 // bundles, so it must not depend on anything but the kernel library and
 // libc.
 #include "RtAbi.h"
+#include "RtConvRows.h"
 #include "RtGlue.h"
 #include "RtQuant.h"
 #include "RtRoundF16.h"
@@ -229,8 +230,7 @@ struct ConvTask {
   // each cut into pieces / colPieces pixel ranges; the channel range is
   // the outer index, so a worker's contiguous share is one range.
   size_t colPieces = 1;
-  // A piece given outright (ember_rt_conv2d_pair's chunks): convNhwcPiece
-  // computes `range` of the image it is given, whatever `piece` says.
+  // A piece given outright (convNhwcRows): `range` of the image given.
   bool given = false;
   ConvRange range{};
 };
@@ -1184,6 +1184,23 @@ int32_t convStep(const int64_t *p, const float *x, const void *w,
 
 } // namespace
 
+// RtConvRows.h: rows of one channels-last conv step, for the pair's call.
+int32_t ember::cpugen::rt::convNhwcRows(const int64_t *p, const ConvOperands &o,
+                                        size_t n, size_t pixBegin,
+                                        size_t pixEnd, void *ws) {
+  ConvTask t{p,    o.x,  o.w,     o.bias, o.residual, o.y,
+             o.lo, o.hi, nullptr, 1,      true,       0};
+  t.given = true;
+  t.range = ConvRange{0, 0, pixBegin, pixEnd};
+  Status s = Status::Ok;
+  convNhwcPiece(t, 0, n, 0, ws, s);
+  return int32_t(s);
+}
+
+int64_t ember::cpugen::rt::convWorkspaceBytes(const int64_t *p) {
+  return convWorkerBytes(p);
+}
+
 extern "C" {
 
 int64_t ember_rt_qgemm_workspace_size(const int64_t *p) {
@@ -1413,148 +1430,6 @@ int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
     return 0;
   }
   return convStep(p, x, w, bias, residual, y, clipLo, clipHi, workspace);
-}
-
-// ---- a 1x1 convolution and the depthwise one reading it (RtAbi.h,
-// ember_rt_conv2d_pair) -------------------------------------------------
-namespace {
-
-// Rows [a, b) of the depthwise step's input that its output rows [r0, r1)
-// read (clipped to the input: the padding rows are no rows).
-void pairInputRows(const int64_t *p2, size_t r0, size_t r1, size_t &a,
-                   size_t &b) {
-  const int64_t H = p2[EMBER_RT_CONV_H];
-  const int64_t lo = int64_t(r0) * p2[EMBER_RT_CONV_SH] - p2[EMBER_RT_CONV_PT];
-  const int64_t hi = int64_t(r1 - 1) * p2[EMBER_RT_CONV_SH] -
-                     p2[EMBER_RT_CONV_PT] +
-                     (p2[EMBER_RT_CONV_KH] - 1) * p2[EMBER_RT_CONV_DH] + 1;
-  a = u(std::clamp<int64_t>(lo, 0, H));
-  b = std::max(a, u(std::clamp<int64_t>(hi, 0, H)));
-}
-
-// The most input rows a chunk of PAIR_ROWS output rows reads.
-size_t pairChunkInputRows(const int64_t *p2) {
-  return std::min(u(p2[EMBER_RT_CONV_H]),
-                  u((p2[EMBER_RT_CONV_PAIR_ROWS] - 1) * p2[EMBER_RT_CONV_SH] +
-                    (p2[EMBER_RT_CONV_KH] - 1) * p2[EMBER_RT_CONV_DH] + 1));
-}
-
-// Bytes of a worker's buffer of PAIR_BUFFER_ROWS rows.
-size_t pairBufferBytes(const int64_t *p2) {
-  return roundUp(u(p2[EMBER_RT_CONV_PAIR_BUFFER_ROWS] * p2[EMBER_RT_CONV_W] *
-                   p2[EMBER_RT_CONV_C]) *
-                     sizeof(float),
-                 64);
-}
-
-// `base` moved back by `floats` floats: the address of a row before a
-// buffer's first one, so that a kernel that indexes rows from the top of
-// the image lands in the buffer for the rows it holds (the kernels read and
-// write no others).
-float *rowsBefore(float *base, size_t floats) {
-  return reinterpret_cast<float *>(reinterpret_cast<uintptr_t>(base) -
-                                   floats * sizeof(float));
-}
-
-struct PairTask {
-  ConvTask one, dw; // the 1x1's y and the depthwise step's x: set per chunk
-  uint8_t *ws;
-  size_t bands; // per image
-  int32_t status;
-};
-
-void pairWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
-  PairTask &t = *static_cast<PairTask *>(ctx);
-  const int64_t *p2 = t.dw.p;
-  const size_t H = u(p2[EMBER_RT_CONV_H]), W = u(p2[EMBER_RT_CONV_W]);
-  const size_t C = u(p2[EMBER_RT_CONV_C]);
-  const size_t OH = u(p2[EMBER_RT_CONV_OH]), OW = u(p2[EMBER_RT_CONV_OW]);
-  const size_t rowFloats = W * C, plane = H * W;
-  const size_t chunk = u(p2[EMBER_RT_CONV_PAIR_ROWS]);
-  const size_t capacity = u(p2[EMBER_RT_CONV_PAIR_BUFFER_ROWS]);
-  uint8_t *slot = t.ws + size_t(worker) * u(p2[EMBER_RT_CONV_WS_BYTES]);
-  float *buf = reinterpret_cast<float *>(slot);
-  void *ws1 = slot + pairBufferBytes(p2);
-  ConvTask one = t.one, dw = t.dw;
-  one.given = dw.given = true;
-  for (int64_t task = begin; task < end; ++task) {
-    const size_t n = size_t(task) / t.bands, band = size_t(task) % t.bands;
-    size_t r0, r1;
-    pieceRange(OH, t.bands, 1, band, r0, r1);
-    // The buffer holds the 1x1's rows [ba, bb) of image n, from its front.
-    size_t ba = 0, bb = 0;
-    for (size_t c0 = r0; c0 < r1; c0 += chunk) {
-      const size_t c1 = std::min(r1, c0 + chunk);
-      size_t a, b;
-      pairInputRows(p2, c0, c1, a, b);
-      if (a >= bb) { // (nothing shared with the chunk before)
-        ba = bb = a;
-      } else if (b - ba > capacity) { // keep rows [a, bb), at the front
-        std::memmove(buf, buf + (a - ba) * rowFloats,
-                     (bb - a) * rowFloats * sizeof(float));
-        ba = a;
-      }
-      // Image n's result rows start `ba` rows before the buffer (the 1x1
-      // indexes image n of its result, the depthwise step image n of x).
-      float *virt = rowsBefore(buf, (n * plane + ba * W) * C);
-      Status s = Status::Ok;
-      if (b > bb) {
-        one.y = virt;
-        one.range = ConvRange{0, 0, bb * W, b * W};
-        convNhwcPiece(one, 0, n, 0, ws1, s);
-        bb = b;
-      }
-      if (s == Status::Ok) {
-        dw.x = virt;
-        dw.range = ConvRange{0, 0, c0 * OW, c1 * OW};
-        convNhwcPiece(dw, 0, n, 0, nullptr, s);
-      }
-      if (s != Status::Ok) {
-        t.status = int32_t(s);
-        break;
-      }
-    }
-  }
-}
-
-// Bands of output rows a worker for each image when there are fewer images
-// than workers: each band computes again the KH - SH rows of the 1x1's
-// result it shares with the band before, so one a worker.
-constexpr size_t kPairBandsPerWorker = 1;
-
-} // namespace
-
-int64_t ember_rt_conv_pair_workspace_size(const int64_t *p1,
-                                          const int64_t *p2) {
-  return int64_t(pairBufferBytes(p2)) + convWorkerBytes(p1);
-}
-
-int32_t ember_rt_conv2d_pair(const int64_t *p1, const float *x, const void *w1,
-                             const float *bias1, float lo1, float hi1,
-                             const int64_t *p2, const void *w2,
-                             const float *bias2, const float *residual2,
-                             float *y, float lo2, float hi2,
-                             uint8_t *workspace) {
-  if (!p2[EMBER_RT_CONV_PAIR_ROWS] ||
-      u(p2[EMBER_RT_CONV_PAIR_BUFFER_ROWS]) < pairChunkInputRows(p2) ||
-      !workspace ||
-      u(p2[EMBER_RT_CONV_WS_BYTES]) <
-          u(ember_rt_conv_pair_workspace_size(p1, p2)))
-    return int32_t(Status::InvalidArgument);
-  const size_t workers = size_t(ember_rt_num_workers());
-  const size_t N = u(p2[EMBER_RT_CONV_N]), OH = u(p2[EMBER_RT_CONV_OH]);
-  PairTask t{ConvTask{p1, x, w1, bias1, nullptr, nullptr, lo1, hi1, nullptr, 1,
-                      true, 0},
-             ConvTask{p2, nullptr, w2, bias2, residual2, y, lo2, hi2, nullptr,
-                      1, true, 0},
-             workspace, 1, 0};
-  if (N < workers)
-    t.bands = std::min(OH, (workers + N - 1) / N * kPairBandsPerWorker);
-  if (N * t.bands == 1)
-    pairWork(&t, 0, 1, 0);
-  else
-    ember_rt_parallel_for(pairWork, &t, int64_t(N * t.bands));
-  return t.status;
 }
 
 int64_t ember_rt_gemm_packed_size(const int64_t *p) {
