@@ -522,8 +522,11 @@ Status Codegen::emit() {
     case GroupKind::Split:
       s = emitSplit(g);
       break;
-    case GroupKind::Conv:
-      s = emitConv(g, steps_[i]);
+    case GroupKind::Conv: // (a 1x1 run inside a depthwise step: by that one)
+      if (steps_[i].pairFrom != Step::kNoPair)
+        s = emitConvPair(g, steps_[i]);
+      else if (steps_[i].pairInto == Step::kNoPair)
+        s = emitConv(g, steps_[i]);
       break;
     case GroupKind::MatMul:
       s = emitMatMul(g, steps_[i]);

@@ -81,6 +81,11 @@ public:
     uint64_t bias = ~0ull;           // folded bias (weights offset)
     std::vector<uint64_t> tempBytes; // scratch buffers in the arena
     std::vector<unsigned> temps;     // their planner buffers
+    // ConvPair.cpp: the 1x1 convolution this depthwise step runs (pairFrom)
+    // or the depthwise step that runs this 1x1 one (pairInto), as group
+    // indices; kNoPair: none.
+    static constexpr size_t kNoPair = ~size_t(0);
+    size_t pairFrom = kNoPair, pairInto = kNoPair;
   };
 
 private:
@@ -104,6 +109,9 @@ private:
   bool convUnfoldsNchw(const Group &g, bool feedsNhwcConv) const;
   bool convTNhwcCapable(const Group &g) const;
   bool convTReadsNhwc(const Group &g) const;
+  // ConvPair.cpp
+  void pairConvs();
+  bool pairable(size_t i, size_t j) const;
   // Memory.cpp, Views.cpp
   Status layout();
   void planViews(const std::map<ValueKey, const Group *> &producer,
@@ -121,6 +129,7 @@ private:
   Status emitCopy(const Group &g);
   Status emitQuant(const Group &g, Step &s);
   Status emitConvT(const Group &g, Step &s);
+  Status emitConvPair(const Group &g, Step &s);
   Status emitRecurrent(const Group &g, Step &s);
   void emitStatusCheck(llvm::Value *status);
   // The parameter block as a private constant; `fnField` (when fn is

@@ -35,6 +35,7 @@ const std::map<std::string, void *> &runtimeSymbols() {
       {"ember_rt_num_workers", reinterpret_cast<void *>(&ember_rt_num_workers)},
       {"ember_rt_conv2d", reinterpret_cast<void *>(&ember_rt_conv2d)},
       {"ember_rt_conv_pack", reinterpret_cast<void *>(&ember_rt_conv_pack)},
+      {"ember_rt_conv2d_pair", reinterpret_cast<void *>(&ember_rt_conv2d_pair)},
       {"ember_rt_gemm", reinterpret_cast<void *>(&ember_rt_gemm)},
       {"ember_rt_qgemm", reinterpret_cast<void *>(&ember_rt_qgemm)},
       {"ember_rt_recurrent", reinterpret_cast<void *>(&ember_rt_recurrent)},

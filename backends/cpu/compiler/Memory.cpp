@@ -122,8 +122,10 @@ Status Codegen::layout() {
     lir_.buffers.push_back(std::move(b));
     return unsigned(lir_.buffers.size() - 1);
   };
-  for (auto &g : groups_) {
-    if (g.kind == GroupKind::View)
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    const Group &g = groups_[i];
+    // (A 1x1 convolution run inside a depthwise step: no stored result.)
+    if (g.kind == GroupKind::View || steps_[i].pairInto != Step::kNoPair)
       continue;
     for (unsigned k = 0; k < g.root->numResults(); ++k) {
       Value r(const_cast<Node *>(g.root), k);
@@ -170,7 +172,7 @@ Status Codegen::layout() {
   // One planner instruction per group: the arena buffers it touches.
   for (size_t i = 0; i < groups_.size(); ++i) {
     const Group &g = groups_[i];
-    if (g.kind == GroupKind::View)
+    if (g.kind == GroupKind::View || steps_[i].pairInto != Step::kNoPair)
       continue;
     lir::Instruction in;
     in.kind = lir::InstKind::Compute;
@@ -188,6 +190,12 @@ Status Codegen::layout() {
     for (auto &v : groupOperands(g))
       if (!isConstant(v))
         addRef(locOf(v), lir::Access::In);
+    // A depthwise step that runs a 1x1 convolution reads that one's
+    // operands too (its result has no location).
+    if (steps_[i].pairFrom != Step::kNoPair)
+      for (auto &v : groupOperands(groups_[steps_[i].pairFrom]))
+        if (!isConstant(v))
+          addRef(locOf(v), lir::Access::In);
     if (g.kind != GroupKind::Copy)
       for (unsigned k = 0; k < g.root->numResults(); ++k)
         addRef(locOf(Value(const_cast<Node *>(g.root), k)), lir::Access::Out);

@@ -838,6 +838,7 @@ Status Codegen::prepare() {
     if (!s.isOk())
       return s;
   }
+  pairConvs();
   // Every kernel call gets the largest workspace any of them needs.
   for (size_t i = 0; i < groups_.size(); ++i) {
     if (groups_[i].kind == GroupKind::Conv)

@@ -83,6 +83,16 @@ struct CompileConfig {
   // A reduction whose tasks are too few blocks of kept elements for the
   // workers cuts narrower ones (Codegen::blockWidth); off: 256 each.
   bool splitReduce = true;
+  // A channels-last 1x1 convolution whose result only a depthwise one reads
+  // runs inside it, a few rows at a time (ConvPair.cpp): off, or (All) for
+  // every such pair, not only those whose 1x1 result outgrows the rule's
+  // size.
+  enum class ConvPair : uint8_t { Off, Sized, All };
+  ConvPair convPair = ConvPair::Sized;
+  // The bytes of a pair's buffer of the 1x1's rows, which chunks of
+  // depthwise output rows fill one after another (ConvPair.cpp: it stays in
+  // L2 beside the depthwise step's output rows and weights).
+  uint64_t convPairBufferBytes = uint64_t(256) << 10;
   // Code generation target; empty triple: the host (JIT).
   std::string triple, cpu, features;
   bool bundle = false; // self-contained object (runtime bitcode linked in)
@@ -182,7 +192,8 @@ struct FusionStats {
       postChains = 0,       // elementwise chains run as a step's post
       viewSplits = 0,       // Splits whose parts are views of their input
       tabulatedLoops = 0,   // loops that became per-channel tables
-      resizeRowBuffers = 0; // linear/cubic Resizes summing from a row buffer
+      resizeRowBuffers = 0, // linear/cubic Resizes summing from a row buffer
+      convPairs = 0;        // 1x1 convolutions run inside a depthwise step
 };
 
 // Groups the non-storage nodes of a lowered function (every node must be

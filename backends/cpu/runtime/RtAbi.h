@@ -151,6 +151,12 @@ enum ember_rt_conv_field {
    * a Concat's input) */
   EMBER_RT_CONV_LDX,
   EMBER_RT_CONV_LDR,
+  /* A depthwise channels-last step run with the 1x1 convolution whose
+   * result it reads (ember_rt_conv2d_pair): its output rows a chunk
+   * computes (0: not such a step), and the rows of the 1x1's result its
+   * buffer holds (at least those a chunk reads) */
+  EMBER_RT_CONV_PAIR_ROWS,
+  EMBER_RT_CONV_PAIR_BUFFER_ROWS,
   EMBER_RT_CONV_NUM_FIELDS
 };
 int32_t ember_rt_conv2d(const int64_t *p, const float *x, const void *w,
@@ -168,6 +174,28 @@ int32_t ember_rt_conv_pack(const int64_t *p, const float *w, void *packed);
    ranges (1: pieces over pixels or channels only). */
 void ember_rt_conv_split(const int64_t *p, int64_t workers, int64_t *pieces,
                          int64_t *colPieces);
+
+/* A channels-last 1x1 convolution (p1: stride 1, unpadded, one group, its
+ * result contiguous, no residual) and the channels-last depthwise one that
+ * is the only reader of its result (p2, PAIR_ROWS set), in one call: the
+ * depthwise step's output rows are cut into bands (one per image and
+ * worker) and each band into chunks of PAIR_ROWS rows; a chunk computes the
+ * 1x1's rows its windows read that the chunk before did not (with its
+ * activation and post) after those in a buffer of PAIR_BUFFER_ROWS rows in
+ * the worker's workspace, and runs the depthwise step on them; when the
+ * new rows do not fit, the rows still needed move to the buffer's front
+ * first. The 1x1's result is never stored whole. Every output is the same sum,
+ * in the same order, as the two calls' (byte-identical results). Workspace:
+ * each worker's slot (p2's WS_BYTES apart) holds the buffer, then the 1x1's
+ * scratch. */
+int32_t ember_rt_conv2d_pair(const int64_t *p1, const float *x, const void *w1,
+                             const float *bias1, float lo1, float hi1,
+                             const int64_t *p2, const void *w2,
+                             const float *bias2, const float *residual2,
+                             float *y, float lo2, float hi2,
+                             uint8_t *workspace);
+/* Workspace bytes one worker needs for ember_rt_conv2d_pair. */
+int64_t ember_rt_conv_pair_workspace_size(const int64_t *p1, const int64_t *p2);
 
 /* ---- matrix multiply: C[b] = A[b] x B[b] (+ bias[N], + residual) ---------
  * Up to 4 batch dims (extent 1 when unused), each with element strides for

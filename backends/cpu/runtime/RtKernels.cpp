@@ -7,6 +7,7 @@
 // bundles, so it must not depend on anything but the kernel library and
 // libc.
 #include "RtAbi.h"
+#include "RtConvRows.h"
 #include "RtGlue.h"
 #include "RtQuant.h"
 #include "RtRoundF16.h"
@@ -229,6 +230,9 @@ struct ConvTask {
   // each cut into pieces / colPieces pixel ranges; the channel range is
   // the outer index, so a worker's contiguous share is one range.
   size_t colPieces = 1;
+  // A piece given outright (convNhwcRows): `range` of the image given.
+  bool given = false;
+  ConvRange range{};
 };
 
 void convPrepWork(void *ctx, int64_t begin, int64_t end, int64_t) {
@@ -332,8 +336,8 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, size_t g,
                    ldy, isa);
     return true;
   }
-  ConvRange piece_;
-  if (!convPiece(t, piece, outPlane, ocg, piece_))
+  ConvRange piece_ = t.range;
+  if (!t.given && !convPiece(t, piece, outPlane, ocg, piece_))
     return false;
   float *y = t.y + n * ldy * outPlane + g * ocg;
   const size_t p0 = piece_.pixEnd ? piece_.pixBegin : 0;
@@ -1179,6 +1183,23 @@ int32_t convStep(const int64_t *p, const float *x, const void *w,
 }
 
 } // namespace
+
+// RtConvRows.h: rows of one channels-last conv step, for the pair's call.
+int32_t ember::cpugen::rt::convNhwcRows(const int64_t *p, const ConvOperands &o,
+                                        size_t n, size_t pixBegin,
+                                        size_t pixEnd, void *ws) {
+  ConvTask t{p,    o.x,  o.w,     o.bias, o.residual, o.y,
+             o.lo, o.hi, nullptr, 1,      true,       0};
+  t.given = true;
+  t.range = ConvRange{0, 0, pixBegin, pixEnd};
+  Status s = Status::Ok;
+  convNhwcPiece(t, 0, n, 0, ws, s);
+  return int32_t(s);
+}
+
+int64_t ember::cpugen::rt::convWorkspaceBytes(const int64_t *p) {
+  return convWorkerBytes(p);
+}
 
 extern "C" {
 
