@@ -289,6 +289,141 @@ View::View(const Target &target, const v1::Graph &graph) : t(target), g(graph) {
     }
     ++outUses[size_t(v)];
   }
+  chan.assign(nv, 0);
+  for (size_t v = 0; v < nv; ++v)
+    chan[v] = defaultChan(size_t(g.values(int(v)).type().dims_size()));
+  if (t.form("pixels"))
+    layoutChannels(*this);
+}
+
+bool isMoveOp(const std::string &op) {
+  return op == "Reshape" || op == "Flatten" || op == "Squeeze" ||
+         op == "Unsqueeze" || op == "Identity";
+}
+
+std::array<int64_t, 3> View::layout(int v) const {
+  const std::vector<int64_t> d = dims(v);
+  const size_t c = size_t(chan[size_t(v)]);
+  if (d.empty())
+    return {1, 1, 1};
+  return {prod(d, 0, c), d[c], prod(d, c + 1, d.size())};
+}
+
+bool isPixelOp(const View &v, const v1::Node &n) {
+  const std::string &op = n.op();
+  if (op != "Slice" && op != "Gather" && op != "Concat")
+    return false;
+  const int x = v.in(n, 0), y = v.out(n);
+  if (x < 0 || y < 0)
+    return false;
+  const int64_t rank = int64_t(v.dims(op == "Concat" ? y : x).size());
+  if (op == "Concat") {
+    int64_t axis = aInt(n, "axis", 0);
+    axis += axis < 0 ? rank : 0;
+    return axis != v.chan[size_t(y)];
+  }
+  if (op == "Gather") {
+    int64_t axis = aInt(n, "axis", 0);
+    axis += axis < 0 ? rank : 0;
+    return axis != v.chan[size_t(x)];
+  }
+  // Slice: every sliced axis another than the channels (axes constant).
+  const int ax = v.in(n, 3);
+  std::vector<int64_t> axes;
+  if (ax >= 0 && !v.ints(ax, axes))
+    return false;
+  if (ax < 0)
+    for (int64_t k = 0;
+         k < int64_t(v.dims(v.in(n, 1)).empty() ? 0 : v.dims(v.in(n, 1))[0]);
+         ++k)
+      axes.push_back(k);
+  for (int64_t a : axes)
+    if ((a < 0 ? a + rank : a) == v.chan[size_t(x)])
+      return false;
+  return !axes.empty();
+}
+
+// Channel axes other than dim 1 (the pixels form): the result of a
+// reshape that moves the channels to another axis keeping the bytes
+// ([1, H] -> [1, 1, 1, H]: H channels of one pixel), when every reader is a
+// movement or pixel op (nothing else reads such a layout); Concat, Slice
+// and Gather results keep their input's channels (Gather one axis fewer).
+void layoutChannels(View &v) {
+  auto moveReaders = [&](int y) {
+    for (int u : v.users[size_t(y)]) {
+      const std::string &op = v.g.nodes(u).op();
+      if (!isMoveOp(op) && op != "Concat" && op != "Slice" && op != "Gather")
+        return false;
+    }
+    return true;
+  };
+  // A partition input read only by reshapes that agree on one layout of
+  // it takes that layout (the host converts inputs to any channel axis):
+  // [T, B, I] -> [T B, I] reads I channels of T B pixels.
+  for (int x : v.g.inputs()) {
+    const std::vector<int64_t> xd = v.dims(x);
+    int pick = -1;
+    bool agree = !v.users[size_t(x)].empty() && !v.outUses[size_t(x)];
+    for (int u : v.users[size_t(x)]) {
+      const v1::Node &n = v.g.nodes(u);
+      const int y = v.out(n);
+      if (!isMoveOp(n.op()) || y < 0 || v.in(n, 0) != x) {
+        agree = false;
+        break;
+      }
+      const std::array<int64_t, 3> ly = v.layout(y);
+      int found = -1;
+      for (size_t k = 0; k < xd.size() && found < 0; ++k)
+        if (prod(xd, 0, k) == ly[0] && xd[k] == ly[1] &&
+            prod(xd, k + 1, xd.size()) == ly[2])
+          found = int(k);
+      if (found < 0 || (pick >= 0 && found != pick)) {
+        agree = false;
+        break;
+      }
+      pick = found;
+    }
+    if (agree && pick >= 0)
+      v.chan[size_t(x)] = pick;
+  }
+  for (int i = 0; i < v.g.nodes_size(); ++i) {
+    const v1::Node &n = v.g.nodes(i);
+    const int x = v.in(n, 0), y = v.out(n);
+    if (x < 0 || y < 0 || n.outputs_size() != 1)
+      continue;
+    const std::vector<int64_t> yd = v.dims(y);
+    const std::string &op = n.op();
+    if (isMoveOp(op)) {
+      const std::array<int64_t, 3> lx = v.layout(x);
+      if (v.layout(y) == lx || !moveReaders(y))
+        continue;
+      for (size_t k = 0; k < yd.size(); ++k)
+        if (prod(yd, 0, k) == lx[0] && yd[k] == lx[1] &&
+            prod(yd, k + 1, yd.size()) == lx[2]) {
+          v.chan[size_t(y)] = int(k);
+          break;
+        }
+    } else if (op == "Concat" || op == "Slice") {
+      if (v.dims(x).size() == yd.size())
+        v.chan[size_t(y)] = v.chan[size_t(x)];
+    } else if (op == "Requantize" &&
+               v.chan[size_t(x)] != defaultChan(yd.size())) {
+      // A per-tensor requantization is elementwise: any layout (Y of an
+      // LSTM requantized to its QuantizeLinear's parameters).
+      bool scalar = true;
+      for (int k = 1; k < n.inputs_size(); ++k)
+        scalar = scalar && (n.inputs(k) < 0 || v.intCount(n.inputs(k)) == 1);
+      if (scalar && v.dims(x) == yd)
+        v.chan[size_t(y)] = v.chan[size_t(x)];
+    } else if (op == "Gather") {
+      const int64_t rank = int64_t(v.dims(x).size());
+      int64_t axis = aInt(n, "axis", 0);
+      axis += axis < 0 ? rank : 0;
+      const int c = v.chan[size_t(x)];
+      if (int64_t(yd.size()) == rank - 1 && axis != c)
+        v.chan[size_t(y)] = c - (axis < c ? 1 : 0);
+    }
+  }
 }
 
 namespace {

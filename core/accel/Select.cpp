@@ -397,9 +397,108 @@ std::string whyMove(const View &v, const v1::Node &n) {
            (has16(v.t, "reshape") ? " and i16)" : ")");
   if (v.constant[size_t(x)])
     return "moves a constant";
-  if (!sameLayout(v.dims(x), v.dims(y)))
+  if (v.layout(x) != v.layout(y))
     return "changes the channel-tiled layout (only reshapes that keep dim 1 "
-           "and the pixel order are free)";
+           "and the pixel order are free" +
+           std::string(v.t.form("pixels")
+                           ? ", or move the channels to another axis read "
+                             "only by movement and pixel ops)"
+                           : ")");
+  return "";
+}
+
+// The pixels form: a Slice or Gather of pixels as a view of its input (an
+// addressed read: its loads at the offset), a Concat along an axis other
+// than the channels by placement (each input's producer stores at its
+// pixels of the result). Each is one contiguous run of pixels per channel
+// tile: every dim before the axis other than the channels is 1.
+std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
+  const v1::Node &n = v.g.nodes(i);
+  const std::string &op = n.op();
+  const int x = v.in(n, 0), y = v.out(n);
+  if (x < 0 || y < 0)
+    return op + " needs its input and result";
+  if (!isPixelOp(v, n))
+    return op + " along the channel axis (the pixels form moves pixels)";
+  const std::string &dt = v.dtype(y);
+  if (!isQ8(dt) && !(dt == "i16" && has16(v.t, "pixels")))
+    return "moves " + dt + " pixels (the target keeps i8/u8" +
+           (has16(v.t, "pixels") ? " and i16)" : ")");
+  const std::vector<int64_t> yd = v.dims(y);
+  const std::vector<int64_t> xd = v.dims(x);
+  const int64_t rank = int64_t(op == "Concat" ? yd.size() : xd.size());
+  int64_t axis = op == "Slice" ? -1 : aInt(n, "axis", 0);
+  if (op == "Slice") {
+    std::vector<int64_t> st, en, ax, sp;
+    if (v.in(n, 1) < 0 || v.in(n, 2) < 0 || !v.constant[size_t(v.in(n, 1))] ||
+        !v.constant[size_t(v.in(n, 2))] || !v.ints(v.in(n, 1), st) ||
+        !v.ints(v.in(n, 2), en) ||
+        (v.in(n, 3) >= 0 && !v.ints(v.in(n, 3), ax)) ||
+        (v.in(n, 4) >= 0 && !v.ints(v.in(n, 4), sp)))
+      return "a Slice whose starts, ends, axes or steps are not constants";
+    for (int64_t s : sp)
+      if (s != 1)
+        return "a Slice with steps (a view is one run of pixels)";
+    // The one axis the result is shorter along.
+    for (size_t k = 0; k < yd.size() && k < xd.size(); ++k)
+      if (yd[k] != xd[k]) {
+        if (axis >= 0)
+          return "a Slice along two axes (a view is one run of pixels)";
+        axis = int64_t(k);
+      }
+    if (axis < 0)
+      return "a Slice that keeps its input";
+  }
+  axis += axis < 0 ? rank : 0;
+  const int c = v.chan[size_t(op == "Concat" ? y : x)];
+  const std::vector<int64_t> &d = op == "Concat" ? yd : xd;
+  for (int64_t k = 0; k < axis && k < int64_t(d.size()); ++k)
+    if (k != c && d[size_t(k)] != 1)
+      return op + " along axis " + std::to_string(axis) + " with dim " +
+             std::to_string(k) + " of " + std::to_string(d[size_t(k)]) +
+             " before it (a pixel view or placement is one run of pixels per "
+             "channel tile)";
+  if (op == "Gather") {
+    std::vector<int64_t> idx;
+    const int ix = v.in(n, 1);
+    if (ix < 0 || !v.constant[size_t(ix)] || !v.dims(ix).empty() ||
+        !v.ints(ix, idx) || idx.size() != 1)
+      return "a Gather of other than one constant index (a view is one run "
+             "of pixels)";
+  }
+  if (op == "Concat") {
+    for (int k = 0; k < n.inputs_size(); ++k) {
+      const int xi = n.inputs(k);
+      if (xi < 0 || v.dtype(xi) != dt || v.dims(xi).size() != yd.size() ||
+          v.chan[size_t(xi)] != c)
+        return "inputs of different element types or layouts";
+      if (v.constant[size_t(xi)])
+        return "a constant input";
+      // Every input written by placement in the partition: the result of a
+      // layer the target computes (through free reshapes of it alone), so
+      // its stores go to the input's pixels of the result; a copy is not
+      // worth the placement.
+      if (forCompile)
+        continue;
+      int src = xi, p = v.producer[size_t(xi)];
+      while (p >= 0 && isMoveOp(v.g.nodes(p).op()) &&
+             a.why[size_t(p)].empty()) {
+        src = v.in(v.g.nodes(p), 0);
+        p = v.producer[size_t(src)];
+      }
+      if (p < 0 || !a.why[size_t(p)].empty() || isMoveOp(v.g.nodes(p).op()) ||
+          isPixelOp(v, v.g.nodes(p)) || v.g.nodes(p).op() == "Split" ||
+          v.g.nodes(p).op() == "Concat")
+        return "input " + q(v.name(xi)) +
+               " is not a layer result computed on the target (a Concat of "
+               "pixels places its inputs' stores)";
+    }
+    return "";
+  }
+  // (A view of a host tensor reads it as a partition input; a view between
+  // host nodes alone is an island, Islands.cpp.)
+  if (v.constant[size_t(x)])
+    return op + " of a constant";
   return "";
 }
 
@@ -886,10 +985,38 @@ std::string whyMoveNode(const View &v, Analysis &a, int i, bool forCompile) {
     why = ""; // the MatMul becomes a convolution over the whole image
   int x = v.in(n, 0);
   int p = x >= 0 ? v.producer[size_t(x)] : -1;
-  if (why.empty() && !forCompile && (p < 0 || !a.why[size_t(p)].empty()))
+  // (An input laid out for this reshape, View::chan, is read through it.)
+  const bool laidOut = x >= 0 && v.isInput[size_t(x)] &&
+                       v.chan[size_t(x)] != defaultChan(v.dims(x).size());
+  if (why.empty() && !forCompile && !laidOut &&
+      (p < 0 || !a.why[size_t(p)].empty()))
     why = "its input is not computed on the target (a lone reshape is not "
           "worth a partition)";
   return why;
+}
+
+// TableLookup(x, table) of an int16 x into int16 (form table16): a layer
+// of its own on 16-bit rows, the table 513 constant int16 entries (the
+// interpolated table, docs/quantization.md, "16-bit activations").
+std::string whyTable16(const View &v, const v1::Node &n) {
+  int x = v.in(n, 0), tb = v.in(n, 1), y = v.out(n);
+  if (!v.t.form("table16") || !v.t.has(OpKind::Lut))
+    return "looks up i16 (the target has no table16 form: its output table "
+           "maps i8/u8)";
+  if (v.dtype(y) != "i16")
+    return "looks up i16 -> " + v.dtype(y) +
+           " (the 16-bit table maps i16 to i16)";
+  if (v.constant[size_t(x)])
+    return "looks up a constant";
+  std::vector<int64_t> vals;
+  if (!v.constant[size_t(tb)] || v.intCount(tb) != 513 || !v.ints(tb, vals))
+    return "the table is not a constant of 513 entries";
+  for (int64_t e : vals)
+    if (e < -32768 || e > 32767)
+      return "the table has an entry outside int16";
+  if (v.dims(x).empty())
+    return "looks up a scalar";
+  return "";
 }
 
 // TableLookup(x, table) as the output table of the layer requantizing x:
@@ -900,6 +1027,12 @@ std::string whyTableNode(const View &v, Analysis &a, int i, bool) {
   int x = v.in(n, 0), tb = v.in(n, 1), y = v.out(n);
   if (x < 0 || tb < 0 || y < 0)
     return "TableLookup needs x and the table";
+  if (v.dtype(x) == "i16")
+    return whyTable16(v, n);
+  if (!rowFor(v.t, "TableLookup") ||
+      std::strcmp(rowFor(v.t, "TableLookup")->forms, "table16") == 0)
+    return "looks up " + v.dtype(x) +
+           " (the target's table16 form looks up int16 values)";
   if (!isQ8(v.dtype(x)) || !isQ8(v.dtype(y)))
     return "looks up " + v.dtype(x) + " -> " + v.dtype(y) +
            " (the output table maps i8/u8 to i8/u8)";
@@ -1282,9 +1415,22 @@ Analysis analyze(const View &v, bool forCompile) {
                 // multiply, an upsampling, a phase interleave or a channel
                 // permutation
     const FormRow *row = rowFor(v.t, op);
-    a.why[size_t(i)] =
-        row ? row->why(v, a, i, forCompile)
-            : "op " + op + " is not in the forms of target '" + v.t.name + "'";
+    const bool pixel = v.t.form("pixels") && isPixelOp(v, v.g.nodes(i));
+    a.why[size_t(i)] = pixel ? whyPixelNode(v, a, i, forCompile)
+                       : row ? row->why(v, a, i, forCompile)
+                             : "op " + op + " is not in the forms of target '" +
+                                   v.t.name + "'";
+    // Only movement and pixel ops read a layout with the channels on
+    // another axis (View::chan).
+    const int y0 = v.out(v.g.nodes(i));
+    const bool sameChan = op == "Requantize" && y0 >= 0 &&
+                          v.chan[size_t(y0)] != defaultChan(v.dims(y0).size());
+    if (a.why[size_t(i)].empty() && !pixel && !isMoveOp(op) && !sameChan)
+      for (int x : v.g.nodes(i).inputs())
+        if (x >= 0 && v.chan[size_t(x)] != defaultChan(v.dims(x).size()))
+          a.why[size_t(i)] = "reads " + q(v.name(x)) +
+                             " laid out with its channels on axis " +
+                             std::to_string(v.chan[size_t(x)]);
     if (op == "Transpose" && !a.why[size_t(i)].empty() && v.t.form("permute") &&
         row && row->why != whyPermuteNode)
       a.why[size_t(i)] += "; " + whyPermuteNode(v, a, i, forCompile);

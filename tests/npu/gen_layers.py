@@ -1256,6 +1256,51 @@ def pcact_case(rng):
                f"-> dw k{k} s{st} x{mult} {act}")
 
 
+def pixels_case(rng):
+    """Pixels (form pixels): two or three convolutions of one QDQ input,
+    each requantized to the same parameters, concatenated along the batch
+    or, with one image, the rows (each layer's stores at its pixels of the
+    result), or a convolution's rows sliced (a view: the next layer's loads
+    at the offset) into a 1x1 convolution; 8- or 16-bit activations."""
+    g = G(rng)
+    wide = rng.random() < 0.25
+    if wide:
+        g.opset = 21
+    dt = np.int16 if wide else act_dtype(rng)
+    C = int(rng.integers(1, 40))
+    H, W = int(rng.integers(2, 12)), int(rng.integers(2, 12))
+    x = g.input([1, C, H, W])
+    xd, (sx, _) = g.qdq(x, dt, -2.0, 2.0)
+    K = int(rng.integers(1, 40))
+    if rng.random() < 0.6:
+        n = int(rng.integers(2, 4))
+        axis = int(rng.choice([0, 2]))
+        out = g.qparams(dt, -3.0, 4.0)
+        parts = []
+        for _ in range(n):
+            k = int(rng.choice([1, 3]))
+            w, sw = weights(g, rng, [K, C, k, k])
+            b = bias(g, rng, K, scale_of(g, sx), sw)
+            y = g.node("Conv", [xd, w, b], {"kernel_shape": [k, k],
+                                            "pads": [k // 2] * 4})
+            parts.append(g.requant_dq(y, out))
+        cat = g.node("Concat", parts, {"axis": axis})
+        g.output(g.requant_dq(cat, out))
+        return g, (f"pixels concat axis {axis} of {n} convs C{C} {H}x{W} "
+                   f"K{K} {DTYPE_NAMES[dt]}")
+    yd, (sy, _) = conv_qdq(g, rng, xd, sx, C, K, int(rng.choice([1, 3])), dt)
+    a = int(rng.integers(0, H - 1))
+    e = int(rng.integers(a + 1, H + 1))
+    sl = g.node("Slice", [yd, g.const(np.array([a], np.int64), "st"),
+                          g.const(np.array([e], np.int64), "en"),
+                          g.const(np.array([2], np.int64), "ax")])
+    K2 = int(rng.integers(1, 40))
+    zd, _ = conv_qdq(g, rng, sl, sy, K, K2, 1, dt)
+    g.output(zd)
+    return g, (f"pixels slice rows {a}:{e} of conv C{C} {H}x{W} K{K} -> "
+               f"1x1 K{K2} {DTYPE_NAMES[dt]}")
+
+
 def conv_cfg(rng):
     k = int(rng.integers(1, 8))
     s = int(rng.integers(1, 3))
@@ -1344,6 +1389,11 @@ def main():
     ap.add_argument("--pcact", type=int, default=16,
                     help="per-channel activation cases (pcact_case), after "
                          "the padded ones, with a seed of their own")
+    ap.add_argument("--pixels", type=int, default=16,
+                    help="pixel cases (pixels_case: Concat along the batch "
+                         "or rows by placement, a Slice of rows as a view), "
+                         "after the per-channel activations, with a seed "
+                         "of their own")
     args = ap.parse_args()
     import onnxruntime as ort
     rng = np.random.default_rng(args.seed)
@@ -1363,6 +1413,7 @@ def main():
     pools2 = np.random.default_rng(args.seed + 12000)
     padded = np.random.default_rng(args.seed + 14000)
     pcact = np.random.default_rng(args.seed + 13000)
+    pixels = np.random.default_rng(args.seed + 15000)
     n_placed = args.count + args.extra + args.placement
     n_wide = n_placed + args.wide
     n_resize = n_wide + args.resize
@@ -1375,10 +1426,13 @@ def main():
     n_bands = n_shuffle + args.bands
     n_pools2 = n_bands + args.pools2
     n_pads = n_pools2 + args.pads
-    for i in range(n_pads + args.pcact):
+    n_pcact = n_pads + args.pcact
+    for i in range(n_pcact + args.pixels):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_pads:
+        if i >= n_pcact:
+            g, desc = pixels_case(pixels)
+        elif i >= n_pads:
             g, desc = pcact_case(pcact)
         elif i >= n_pools2:
             g, desc = pads_case(padded)
