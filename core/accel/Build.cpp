@@ -413,38 +413,16 @@ struct Builder {
   // values shifted by -128).
   // A TableLookup of an int16 tensor (form table16): a layer of its own, a
   // 1x1 pool on 16-bit rows whose vector op looks each value up in the
-  // 513-entry table (Layer::lut16). Its pixels as one line (the lookup
-  // ignores the geometry), in lines of the load's x extent when longer.
+  // 513-entry table (Layer::lut16).
   void table16(const v1::Node &n) {
-    int x = v.in(n, 0), y = v.out(n);
     std::vector<int64_t> vals;
     v.ints(v.in(n, 1), vals);
-    int in = materialize(x);
+    int in = materialize(v.in(n, 0));
     if (in < 0)
       return;
-    const NTensor &tx = lp.tensors[size_t(in)];
-    Layer L;
-    L.kind = Layer::Kind::Pool;
-    L.name = n.name();
-    L.nodes = {n.name()};
+    tensorOf[size_t(v.out(n))] = pixelLayer(n.name(), n, in, v.out(n), -1, -1);
     for (int64_t e : vals)
-      L.lut16.push_back(int16_t(e));
-    PoolLayer &g = L.pool;
-    g.in = in;
-    g.N = 1, g.C = tx.C;
-    g.W = tx.P;
-    for (int64_t w = std::min<int64_t>(tx.P, v.t.maxX);
-         w >= 1 && g.W > v.t.maxX; --w)
-      if (tx.P % w == 0)
-        g.W = w;
-    g.H = tx.P / g.W;
-    g.OH = g.H, g.OW = g.W;
-    g.w16 = true;
-    g.padValue = -32768;
-    g.out = newTensor(y, isOutput(y) ? NTensor::Kind::Output
-                                     : NTensor::Kind::Activation);
-    tensorOf[size_t(y)] = g.out;
-    lp.layers.push_back(std::move(L));
+      lp.layers.back().lut16.push_back(int16_t(e));
   }
 
   void table(const v1::Node &n) {
@@ -1264,20 +1242,21 @@ struct Builder {
 
   // ---- the pixels form: views and placements along pixels ----
 
-  // A copy of tensor k (its P pixels of C channels) into a tensor of value
-  // y: a 1x1 pool over the pixels as lines of at most the load's x extent;
-  // placed at pixel `at` of `to` (to >= 0), else y's own.
-  int copyPixels(const std::string &name, int k, int y, int to, int64_t at) {
+  // A 1x1 pool layer `name` of node n over tensor k's P pixels of C
+  // channels (lines of at most the load's x extent) into a tensor of value
+  // y: placed at pixel `at` of `to` (to >= 0), else y's own. A copy, or with
+  // a 16-bit table its lookup.
+  int pixelLayer(const std::string &name, const v1::Node &n, int k, int y,
+                 int to, int64_t at) {
     const NTensor src = lp.tensors[size_t(k)];
     Layer L;
     L.kind = Layer::Kind::Pool;
-    L.name = name + "/copy" + std::to_string(at < 0 ? 0 : at);
-    L.nodes = {name};
+    L.name = name;
+    L.nodes = {n.name()};
     PoolLayer &g = L.pool;
     g.in = k;
     g.N = 1, g.C = src.C, g.W = src.P;
-    for (int64_t w = std::min<int64_t>(src.P, v.t.maxX);
-         w >= 1 && g.W > v.t.maxX; --w)
+    for (int64_t w = std::min<int64_t>(src.P, v.t.maxX); g.W > v.t.maxX; --w)
       if (src.P % w == 0)
         g.W = w;
     g.H = g.OH = src.P / g.W, g.OW = g.W;
@@ -1310,15 +1289,8 @@ struct Builder {
   void pixelNode(const v1::Node &n) {
     const std::string &op = n.op();
     const int x = v.in(n, 0), y = v.out(n);
-    const int64_t rank = int64_t(v.dims(op == "Concat" ? y : x).size());
-    int64_t axis = op == "Slice" ? -1 : aInt(n, "axis", 0);
-    if (op == "Slice") {
-      const std::vector<int64_t> xd = v.dims(x), yd = v.dims(y);
-      for (size_t k = 0; k < yd.size(); ++k)
-        if (yd[k] != xd[k])
-          axis = int64_t(k);
-    }
-    axis += axis < 0 ? rank : 0;
+    const PixelRun run = pixelRun(v, n);
+    const size_t axis = size_t(run.axis);
     if (op == "Concat") {
       int ty = newTensor(y, isOutput(y) ? NTensor::Kind::Output
                                         : NTensor::Kind::Activation);
@@ -1327,8 +1299,8 @@ struct Builder {
       int64_t at = 0;
       for (int i = 0; i < n.inputs_size() && err.empty(); ++i) {
         const int xi = n.inputs(i);
-        const int64_t P = lp.tensors[size_t(ty)].P * v.dims(xi)[size_t(axis)] /
-                          v.dims(y)[size_t(axis)];
+        const int64_t P =
+            lp.tensors[size_t(ty)].P * v.dims(xi)[axis] / v.dims(y)[axis];
         if (tensorOf[size_t(xi)] < 0 && pending.count(xi)) {
           materialize(xi, ty, 0, at);
           at += P;
@@ -1346,36 +1318,12 @@ struct Builder {
             ot.i16 == t.i16)
           rebasePixels(o, ty, at); // (the view moves with its owner)
         else
-          copyPixels(n.name(), k, xi, ty, at);
+          pixelLayer(n.name() + "/copy" + std::to_string(at), n, k, xi, ty, at);
         at += P;
       }
       return;
     }
-    // A view: the input's pixels from `off` on.
-    std::vector<int64_t> xd = v.dims(x), st;
-    int64_t start = 0;
-    if (op == "Slice") {
-      std::vector<int64_t> ax;
-      v.ints(v.in(n, 1), st);
-      if (v.in(n, 3) >= 0)
-        v.ints(v.in(n, 3), ax);
-      for (size_t k = 0; k < st.size(); ++k) {
-        int64_t a = k < ax.size() ? ax[k] : int64_t(k);
-        a += a < 0 ? rank : 0;
-        if (a == axis)
-          start = st[k];
-      }
-    } else {
-      v.ints(v.in(n, 1), st);
-      start = st.empty() ? 0 : st[0];
-    }
-    const int64_t dim = xd[size_t(axis)];
-    start =
-        start < 0 ? std::max<int64_t>(0, start + dim) : std::min(start, dim);
-    int64_t post = 1; // pixels per step along the axis
-    for (int64_t k = axis + 1; k < rank; ++k)
-      if (k != v.chan[size_t(x)])
-        post *= xd[size_t(k)];
+    // A view: the input's pixels from the run's first on.
     const int k = materialize(x);
     if (k < 0)
       return;
@@ -1391,11 +1339,11 @@ struct Builder {
     lp.tensors[size_t(t)].base = src.base >= 0 ? src.base : k;
     lp.tensors[size_t(t)].tileOffset = src.tileOffset;
     lp.tensors[size_t(t)].pixOff =
-        std::max<int64_t>(src.pixOff, 0) + start * post;
+        std::max<int64_t>(src.pixOff, 0) + run.start * run.post;
     tensorOf[size_t(y)] = t;
     // A partition output has storage of its own: the view copied there.
     if (isOutput(y))
-      tensorOf[size_t(y)] = copyPixels(n.name(), t, y, -1, -1);
+      tensorOf[size_t(y)] = pixelLayer(n.name() + "/copy", n, t, y, -1, -1);
   }
 
   void move(const v1::Node &n) {

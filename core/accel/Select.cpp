@@ -407,101 +407,6 @@ std::string whyMove(const View &v, const v1::Node &n) {
   return "";
 }
 
-// The pixels form: a Slice or Gather of pixels as a view of its input (an
-// addressed read: its loads at the offset), a Concat along an axis other
-// than the channels by placement (each input's producer stores at its
-// pixels of the result). Each is one contiguous run of pixels per channel
-// tile: every dim before the axis other than the channels is 1.
-std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
-  const v1::Node &n = v.g.nodes(i);
-  const std::string &op = n.op();
-  const int x = v.in(n, 0), y = v.out(n);
-  if (x < 0 || y < 0)
-    return op + " needs its input and result";
-  if (!isPixelOp(v, n))
-    return op + " along the channel axis (the pixels form moves pixels)";
-  const std::string &dt = v.dtype(y);
-  if (!isQ8(dt) && !(dt == "i16" && has16(v.t, "pixels")))
-    return "moves " + dt + " pixels (the target keeps i8/u8" +
-           (has16(v.t, "pixels") ? " and i16)" : ")");
-  const std::vector<int64_t> yd = v.dims(y);
-  const std::vector<int64_t> xd = v.dims(x);
-  const int64_t rank = int64_t(op == "Concat" ? yd.size() : xd.size());
-  int64_t axis = op == "Slice" ? -1 : aInt(n, "axis", 0);
-  if (op == "Slice") {
-    std::vector<int64_t> st, en, ax, sp;
-    if (v.in(n, 1) < 0 || v.in(n, 2) < 0 || !v.constant[size_t(v.in(n, 1))] ||
-        !v.constant[size_t(v.in(n, 2))] || !v.ints(v.in(n, 1), st) ||
-        !v.ints(v.in(n, 2), en) ||
-        (v.in(n, 3) >= 0 && !v.ints(v.in(n, 3), ax)) ||
-        (v.in(n, 4) >= 0 && !v.ints(v.in(n, 4), sp)))
-      return "a Slice whose starts, ends, axes or steps are not constants";
-    for (int64_t s : sp)
-      if (s != 1)
-        return "a Slice with steps (a view is one run of pixels)";
-    // The one axis the result is shorter along.
-    for (size_t k = 0; k < yd.size() && k < xd.size(); ++k)
-      if (yd[k] != xd[k]) {
-        if (axis >= 0)
-          return "a Slice along two axes (a view is one run of pixels)";
-        axis = int64_t(k);
-      }
-    if (axis < 0)
-      return "a Slice that keeps its input";
-  }
-  axis += axis < 0 ? rank : 0;
-  const int c = v.chan[size_t(op == "Concat" ? y : x)];
-  const std::vector<int64_t> &d = op == "Concat" ? yd : xd;
-  for (int64_t k = 0; k < axis && k < int64_t(d.size()); ++k)
-    if (k != c && d[size_t(k)] != 1)
-      return op + " along axis " + std::to_string(axis) + " with dim " +
-             std::to_string(k) + " of " + std::to_string(d[size_t(k)]) +
-             " before it (a pixel view or placement is one run of pixels per "
-             "channel tile)";
-  if (op == "Gather") {
-    std::vector<int64_t> idx;
-    const int ix = v.in(n, 1);
-    if (ix < 0 || !v.constant[size_t(ix)] || !v.dims(ix).empty() ||
-        !v.ints(ix, idx) || idx.size() != 1)
-      return "a Gather of other than one constant index (a view is one run "
-             "of pixels)";
-  }
-  if (op == "Concat") {
-    for (int k = 0; k < n.inputs_size(); ++k) {
-      const int xi = n.inputs(k);
-      if (xi < 0 || v.dtype(xi) != dt || v.dims(xi).size() != yd.size() ||
-          v.chan[size_t(xi)] != c)
-        return "inputs of different element types or layouts";
-      if (v.constant[size_t(xi)])
-        return "a constant input";
-      // Every input written by placement in the partition: the result of a
-      // layer the target computes (through free reshapes of it alone), so
-      // its stores go to the input's pixels of the result; a copy is not
-      // worth the placement.
-      if (forCompile)
-        continue;
-      int src = xi, p = v.producer[size_t(xi)];
-      while (p >= 0 && isMoveOp(v.g.nodes(p).op()) &&
-             a.why[size_t(p)].empty()) {
-        src = v.in(v.g.nodes(p), 0);
-        p = v.producer[size_t(src)];
-      }
-      if (p < 0 || !a.why[size_t(p)].empty() || isMoveOp(v.g.nodes(p).op()) ||
-          isPixelOp(v, v.g.nodes(p)) || v.g.nodes(p).op() == "Split" ||
-          v.g.nodes(p).op() == "Concat")
-        return "input " + q(v.name(xi)) +
-               " is not a layer result computed on the target (a Concat of "
-               "pixels places its inputs' stores)";
-    }
-    return "";
-  }
-  // (A view of a host tensor reads it as a partition input; a view between
-  // host nodes alone is an island, Islands.cpp.)
-  if (v.constant[size_t(x)])
-    return op + " of a constant";
-  return "";
-}
-
 // A flatten [N, C, H, W] -> [N, C*H*W] whose only use is a MatMulInteger's
 // A: the pair is a convolution with an H x W kernel over the image (weights
 // B rearranged), so the target runs it without a layout change.
@@ -1460,6 +1365,7 @@ Analysis analyze(const View &v, bool forCompile) {
   unclaimSplitMuls16(v, a);
   settleInterleaves(v, a);
   settlePermutations(v, a, forCompile);
+  settlePixelViews(v, a, forCompile);
   // An accumulator chain whose Requantize the target does not run still
   // runs (its int32 result is stored); nothing to undo.
   settleLaneParts(v, a);

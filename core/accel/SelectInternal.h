@@ -93,8 +93,15 @@ bool isMoveOp(const std::string &op);
 // other than its input's channels, or a Concat along an axis other than
 // its result's.
 bool isPixelOp(const View &v, const v1::Node &n);
-// Fills View::chan beyond the defaults (the pixels form; GraphView.cpp).
+// Fills View::chan beyond the defaults (the pixels form; Pixels.cpp).
 void layoutChannels(View &v);
+// A pixel op's axis (normalized; a Slice's one shorter axis), and for a
+// Slice or Gather its first index along it (clamped) and the pixels one
+// step along it spans (the other dims after it but the channels).
+struct PixelRun {
+  int64_t axis = -1, start = 0, post = 1;
+};
+PixelRun pixelRun(const View &v, const v1::Node &n);
 // Bytes per element of a graph dtype (graph.proto's names: "i8", "f32",
 // ...); 0 for a kind narrower than a byte or unknown.
 size_t dtypeBytes(const std::string &t);
@@ -270,6 +277,9 @@ void settleInterleaves(const View &v, Analysis &a);
 // a lone one of a host tensor (not when compiling a partition).
 void claimPermutations(const View &v, Analysis &a);
 void settlePermutations(const View &v, Analysis &a, bool forCompile);
+// After the per-node checks (not when compiling a partition): a view whose
+// input and readers are all on the host is left there.
+void settlePixelViews(const View &v, Analysis &a, bool forCompile);
 // The array passes of a GEMM layer per pixel block: its (output tile,
 // input tile, tap) weight tiles with a nonzero weight; and those of the
 // 0/1 GEMM of a permutation.

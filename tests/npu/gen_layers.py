@@ -37,9 +37,9 @@ it), then (--shuffle) ShuffleNet's channel shuffles (Reshape -> Transpose
 bands), then (--pools2) pools with strides of their own per axis or over
 such lines, then (--pads) convolutions and pools padded beyond the loads'
 fields, then (--pcact) per-channel activations (a convolution writing
-one scale per channel, read by a depthwise one), each group with a seed of
-its own,
-the way ONNX Runtime's quantizer writes QDQ graphs: input float ->
+one scale per channel, read by a depthwise one), then (--pixels) Concats
+along pixels and Slices of rows, each group with a seed of its own, the
+way ONNX Runtime's quantizer writes QDQ graphs: input float ->
 QuantizeLinear -> DequantizeLinear -> op -> QuantizeLinear ->
 DequantizeLinear -> output float.
 """
@@ -1257,46 +1257,35 @@ def pcact_case(rng):
 
 
 def pixels_case(rng):
-    """Pixels (form pixels): two or three convolutions of one QDQ input,
-    each requantized to the same parameters, concatenated along the batch
-    or, with one image, the rows (each layer's stores at its pixels of the
-    result), or a convolution's rows sliced (a view: the next layer's loads
-    at the offset) into a 1x1 convolution; 8- or 16-bit activations."""
+    """Form pixels: convolutions of one input concatenated along the batch
+    or rows by placement, or a convolution's rows sliced (a view) into a
+    1x1 convolution; 8- or 16-bit activations."""
     g = G(rng)
-    wide = rng.random() < 0.25
-    if wide:
-        g.opset = 21
-    dt = np.int16 if wide else act_dtype(rng)
-    C = int(rng.integers(1, 40))
+    g.opset = 21 if rng.random() < 0.25 else OPSET
+    dt = np.int16 if g.opset == 21 else act_dtype(rng)
+    C, K = int(rng.integers(1, 40)), int(rng.integers(1, 40))
     H, W = int(rng.integers(2, 12)), int(rng.integers(2, 12))
-    x = g.input([1, C, H, W])
-    xd, (sx, _) = g.qdq(x, dt, -2.0, 2.0)
-    K = int(rng.integers(1, 40))
+    xd, (sx, _) = g.qdq(g.input([1, C, H, W]), dt, -2.0, 2.0)
     if rng.random() < 0.6:
-        n = int(rng.integers(2, 4))
-        axis = int(rng.choice([0, 2]))
+        n, axis = int(rng.integers(2, 4)), int(rng.choice([0, 2]))
         out = g.qparams(dt, -3.0, 4.0)
         parts = []
         for _ in range(n):
             k = int(rng.choice([1, 3]))
             w, sw = weights(g, rng, [K, C, k, k])
             b = bias(g, rng, K, scale_of(g, sx), sw)
-            y = g.node("Conv", [xd, w, b], {"kernel_shape": [k, k],
-                                            "pads": [k // 2] * 4})
-            parts.append(g.requant_dq(y, out))
-        cat = g.node("Concat", parts, {"axis": axis})
-        g.output(g.requant_dq(cat, out))
+            parts.append(g.requant_dq(g.node("Conv", [xd, w, b], {
+                "kernel_shape": [k, k], "pads": [k // 2] * 4}), out))
+        g.output(g.requant_dq(g.node("Concat", parts, {"axis": axis}), out))
         return g, (f"pixels concat axis {axis} of {n} convs C{C} {H}x{W} "
                    f"K{K} {DTYPE_NAMES[dt]}")
     yd, (sy, _) = conv_qdq(g, rng, xd, sx, C, K, int(rng.choice([1, 3])), dt)
     a = int(rng.integers(0, H - 1))
     e = int(rng.integers(a + 1, H + 1))
-    sl = g.node("Slice", [yd, g.const(np.array([a], np.int64), "st"),
-                          g.const(np.array([e], np.int64), "en"),
-                          g.const(np.array([2], np.int64), "ax")])
+    sl = g.node("Slice", [yd] + [g.const(np.array([v], np.int64))
+                                 for v in (a, e, 2)])
     K2 = int(rng.integers(1, 40))
-    zd, _ = conv_qdq(g, rng, sl, sy, K, K2, 1, dt)
-    g.output(zd)
+    g.output(conv_qdq(g, rng, sl, sy, K, K2, 1, dt)[0])
     return g, (f"pixels slice rows {a}:{e} of conv C{C} {H}x{W} K{K} -> "
                f"1x1 K{K2} {DTYPE_NAMES[dt]}")
 
@@ -1389,11 +1378,8 @@ def main():
     ap.add_argument("--pcact", type=int, default=16,
                     help="per-channel activation cases (pcact_case), after "
                          "the padded ones, with a seed of their own")
-    ap.add_argument("--pixels", type=int, default=16,
-                    help="pixel cases (pixels_case: Concat along the batch "
-                         "or rows by placement, a Slice of rows as a view), "
-                         "after the per-channel activations, with a seed "
-                         "of their own")
+    ap.add_argument("--pixels", type=int, default=16, help="pixel cases "
+                    "(pixels_case), after --pcact, with a seed of their own")
     args = ap.parse_args()
     import onnxruntime as ort
     rng = np.random.default_rng(args.seed)
@@ -1426,11 +1412,10 @@ def main():
     n_bands = n_shuffle + args.bands
     n_pools2 = n_bands + args.pools2
     n_pads = n_pools2 + args.pads
-    n_pcact = n_pads + args.pcact
-    for i in range(n_pcact + args.pixels):
+    for i in range(n_pads + args.pcact + args.pixels):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_pcact:
+        if i >= n_pads + args.pcact:
             g, desc = pixels_case(pixels)
         elif i >= n_pads:
             g, desc = pcact_case(pcact)
