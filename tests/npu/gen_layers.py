@@ -1257,9 +1257,8 @@ def pcact_case(rng):
 
 
 def pixels_case(rng):
-    """Form pixels: convolutions of one input concatenated along the batch
-    or rows by placement, or a convolution's rows sliced (a view) into a
-    1x1 convolution; 8- or 16-bit activations."""
+    """Form pixels: convolutions concatenated along the batch or rows (8 or
+    16 bits), or a convolution's rows sliced (a view) into a 1x1 one."""
     g = G(rng)
     g.opset = 21 if rng.random() < 0.25 else OPSET
     dt = np.int16 if g.opset == 21 else act_dtype(rng)
@@ -1279,13 +1278,14 @@ def pixels_case(rng):
         g.output(g.requant_dq(g.node("Concat", parts, {"axis": axis}), out))
         return g, (f"pixels concat axis {axis} of {n} convs C{C} {H}x{W} "
                    f"K{K} {DTYPE_NAMES[dt]}")
-    yd, (sy, _) = conv_qdq(g, rng, xd, sx, C, K, int(rng.choice([1, 3])), dt)
+    dt = act_dtype(rng)  # (two 16x8 layers in a row: --wide4)
+    yd, yp = conv_qdq(g, rng, xd, sx, C, K, int(rng.choice([1, 3])), dt)
     a = int(rng.integers(0, H - 1))
     e = int(rng.integers(a + 1, H + 1))
-    sl = g.node("Slice", [yd] + [g.const(np.array([v], np.int64))
-                                 for v in (a, e, 2)])
+    sl = g.requant_dq(g.node("Slice", [yd] + [
+        g.const(np.array([v], np.int64)) for v in (a, e, 2)]), yp)
     K2 = int(rng.integers(1, 40))
-    g.output(conv_qdq(g, rng, sl, sy, K, K2, 1, dt)[0])
+    g.output(conv_qdq(g, rng, sl, yp[0], K, K2, 1, dt)[0])
     return g, (f"pixels slice rows {a}:{e} of conv C{C} {H}x{W} K{K} -> "
                f"1x1 K{K2} {DTYPE_NAMES[dt]}")
 
