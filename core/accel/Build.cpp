@@ -48,7 +48,7 @@ struct Builder {
     t.u8 = v.dtype(value) == "u8";
     t.i32 = v.dtype(value) == "i32";
     t.i16 = v.dtype(value) == "i16";
-    t.axis = t.dims.size() >= 2 ? 1 : 0;
+    t.axis = v.chan[size_t(value)];
     t.C = t.dims.empty() ? 1 : t.dims[size_t(t.axis)];
     t.P = t.C ? prod(t.dims, 0, t.dims.size()) / t.C : 0;
     t.lanes = v.t.lanes;
@@ -119,7 +119,8 @@ struct Builder {
   std::map<std::pair<int, int64_t>, int> repeated; // (value, C) -> tensor
 
   // The tensor holding value x in DRAM, emitting its pending layer.
-  int materialize(int x, int base = -1, int64_t tileOffset = 0) {
+  int materialize(int x, int base = -1, int64_t tileOffset = 0,
+                  int64_t pixOff = -1) {
     if (tensorOf[size_t(x)] >= 0)
       return tensorOf[size_t(x)];
     if (lanePart(v, x))
@@ -130,6 +131,7 @@ struct Builder {
                                        : NTensor::Kind::Activation);
       lp.tensors[size_t(k)].base = base;
       lp.tensors[size_t(k)].tileOffset = tileOffset;
+      lp.tensors[size_t(k)].pixOff = pixOff;
       tensorOf[size_t(x)] = k;
       Layer L = std::move(it->second.layer);
       pending.erase(it);
@@ -347,7 +349,7 @@ struct Builder {
       g.in = in;
       auto d = t.dims;
       g.C = g.K = g.groups = t.C;
-      if (d.size() == 4) {
+      if (d.size() == 4 && t.axis == 1) {
         g.N = d[0], g.H = g.OH = d[2], g.W = g.OW = d[3];
       } else {
         g.N = 1, g.H = g.OH = 1, g.W = g.OW = t.P;
@@ -409,8 +411,26 @@ struct Builder {
   // A TableLookup of a requantized pending layer: its output table
   // (stored entries: index k is the stored input k - 128, a u8 table's
   // values shifted by -128).
+  // A TableLookup of an int16 tensor (form table16): a layer of its own, a
+  // 1x1 pool on 16-bit rows whose vector op looks each value up in the
+  // 513-entry table (Layer::lut16).
+  void table16(const v1::Node &n) {
+    std::vector<int64_t> vals;
+    v.ints(v.in(n, 1), vals);
+    int in = materialize(v.in(n, 0));
+    if (in < 0)
+      return;
+    tensorOf[size_t(v.out(n))] = pixelLayer(n.name(), n, in, v.out(n), -1, -1);
+    for (int64_t e : vals)
+      lp.layers.back().lut16.push_back(int16_t(e));
+  }
+
   void table(const v1::Node &n) {
     int x = v.in(n, 0), y = v.out(n);
+    if (v.dtype(x) == "i16") {
+      table16(n);
+      return;
+    }
     auto it = pending.find(x);
     if (it == pending.end() || !it->second.requantized ||
         !it->second.layer.lut.empty() || !fuses(v.t, it->second.form, "lut")) {
@@ -1220,9 +1240,115 @@ struct Builder {
     return int(lp.tensors.size() - 1);
   }
 
+  // ---- the pixels form: views and placements along pixels ----
+
+  // A 1x1 pool layer `name` of node n over tensor k's P pixels of C
+  // channels (lines of at most the load's x extent) into a tensor of value
+  // y: placed at pixel `at` of `to` (to >= 0), else y's own. A copy, or with
+  // a 16-bit table its lookup.
+  int pixelLayer(const std::string &name, const v1::Node &n, int k, int y,
+                 int to, int64_t at) {
+    const NTensor src = lp.tensors[size_t(k)];
+    Layer L;
+    L.kind = Layer::Kind::Pool;
+    L.name = name;
+    L.nodes = {n.name()};
+    PoolLayer &g = L.pool;
+    g.in = k;
+    g.N = 1, g.C = src.C, g.W = src.P;
+    for (int64_t w = std::min<int64_t>(src.P, v.t.maxX); g.W > v.t.maxX; --w)
+      if (src.P % w == 0)
+        g.W = w;
+    g.H = g.OH = src.P / g.W, g.OW = g.W;
+    g.w16 = src.i16;
+    g.padValue = g.w16 ? -32768 : -128;
+    g.out = newTensor(y, to < 0 && isOutput(y) ? NTensor::Kind::Output
+                                               : NTensor::Kind::Activation);
+    if (to >= 0) {
+      lp.tensors[size_t(g.out)].name += "/placed";
+      lp.tensors[size_t(g.out)].base = to;
+      lp.tensors[size_t(g.out)].pixOff = at;
+    }
+    const int out = g.out;
+    lp.layers.push_back(std::move(L));
+    return out;
+  }
+
+  // Points every tensor stored in `from` (its own storage) into `to` at
+  // pixel `off`.
+  void rebasePixels(int from, int to, int64_t off) {
+    for (size_t k = 0; k < lp.tensors.size(); ++k) {
+      NTensor &t = lp.tensors[k];
+      if (int(k) == from || t.base == from) {
+        t.base = to;
+        t.pixOff = std::max<int64_t>(t.pixOff, 0) + off;
+      }
+    }
+  }
+
+  void pixelNode(const v1::Node &n) {
+    const std::string &op = n.op();
+    const int x = v.in(n, 0), y = v.out(n);
+    const PixelRun run = pixelRun(v, n);
+    const size_t axis = size_t(run.axis);
+    if (op == "Concat") {
+      int ty = newTensor(y, isOutput(y) ? NTensor::Kind::Output
+                                        : NTensor::Kind::Activation);
+      tensorOf[size_t(y)] = ty;
+      concatOuts.insert(ty);
+      int64_t at = 0;
+      for (int i = 0; i < n.inputs_size() && err.empty(); ++i) {
+        const int xi = n.inputs(i);
+        const int64_t P =
+            lp.tensors[size_t(ty)].P * v.dims(xi)[axis] / v.dims(y)[axis];
+        if (tensorOf[size_t(xi)] < 0 && pending.count(xi)) {
+          materialize(xi, ty, 0, at);
+          at += P;
+          continue;
+        }
+        const int k = materialize(xi);
+        if (k < 0)
+          return;
+        const NTensor &t = lp.tensors[size_t(k)];
+        const int o = t.base >= 0 ? t.base : k;
+        const NTensor &ot = lp.tensors[size_t(o)];
+        if (ot.kind == NTensor::Kind::Activation && ot.base < 0 &&
+            !concatOuts.count(o) && t.pixOff < 0 && t.tileOffset == 0 &&
+            t.laneFrom < 0 && !t.ilv && ot.P == t.P && ot.C == t.C &&
+            ot.i16 == t.i16)
+          rebasePixels(o, ty, at); // (the view moves with its owner)
+        else
+          pixelLayer(n.name() + "/copy" + std::to_string(at), n, k, xi, ty, at);
+        at += P;
+      }
+      return;
+    }
+    // A view: the input's pixels from the run's first on.
+    const int k = materialize(x);
+    if (k < 0)
+      return;
+    const NTensor src = lp.tensors[size_t(k)];
+    if (src.laneFrom >= 0 || src.ilv) {
+      err = op + " " + q(n.name()) +
+            ": a view of a tensor placed inside "
+            "channel tiles or at phases";
+      return;
+    }
+    int t = newTensor(y, NTensor::Kind::Activation);
+    lp.tensors[size_t(t)].name += "/view";
+    lp.tensors[size_t(t)].base = src.base >= 0 ? src.base : k;
+    lp.tensors[size_t(t)].tileOffset = src.tileOffset;
+    lp.tensors[size_t(t)].pixOff =
+        std::max<int64_t>(src.pixOff, 0) + run.start * run.post;
+    tensorOf[size_t(y)] = t;
+    // A partition output has storage of its own: the view copied there.
+    if (isOutput(y))
+      tensorOf[size_t(y)] = pixelLayer(n.name() + "/copy", n, t, y, -1, -1);
+  }
+
   void move(const v1::Node &n) {
     int x = v.in(n, 0), y = v.out(n);
-    if (!sameLayout(v.dims(x), v.dims(y))) {
+    if (v.layout(x) != v.layout(y)) {
       if (!flattensIntoMatMul(v, n)) {
         err = n.op() + " " + q(n.name()) +
               ": changes the layout and its MatMul is not in the partition";
@@ -1239,6 +1365,7 @@ struct Builder {
     const NTensor &src = lp.tensors[size_t(k)];
     lp.tensors[size_t(t)].base = src.base >= 0 ? src.base : k;
     lp.tensors[size_t(t)].tileOffset = src.tileOffset;
+    lp.tensors[size_t(t)].pixOff = src.pixOff;
     tensorOf[size_t(y)] = t;
   }
 
@@ -1281,6 +1408,10 @@ struct Builder {
           permLayer(i);
         continue;
       }
+      if (v.t.form("pixels") && isPixelOp(v, n)) {
+        pixelNode(n);
+        continue;
+      }
       // The form table's builder (analyze found the row: the node is
       // claimed).
       const FormRow *row = rowFor(v.t, n.op());
@@ -1317,6 +1448,7 @@ void buildMove(Builder &b, int i) { b.move(b.v.g.nodes(i)); }
 void buildTable(Builder &b, int i) { b.table(b.v.g.nodes(i)); }
 // (Chain members are built by Builder::run through Analysis::lutOf.)
 void buildInterleave(Builder &b, int i) { b.ilvLayer(i); }
+void buildPixels(Builder &b, int i) { b.pixelNode(b.v.g.nodes(i)); }
 void buildPermute(Builder &b, int i) {
   // (Built by Builder::run through Analysis::permOf.)
   b.err = "internal: node " + std::to_string(i) + " outside its permutation";

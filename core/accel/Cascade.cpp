@@ -82,7 +82,7 @@ std::string storedRows(const std::vector<Op> &tail, size_t k, uint64_t lo,
   --v;
   const Op &op = tail[v];
   if ((op.kind != OpKind::Requant && op.kind != OpKind::VAdd &&
-       op.kind != OpKind::Pool) ||
+       op.kind != OpKind::Pool && op.kind != OpKind::Lut) ||
       st.row != op.dst + offset || offset + st.ysize * st.xsize > op.rows)
     return "a store of the tensor is not of the vector op before it";
   const int64_t row = int64_t((uint64_t(st.dram) - lo) / rb) - offset;

@@ -369,12 +369,32 @@ std::string genUpsample(const Target &tg, const Layer &L,
 // the right only on the last, one 2-D load of lines the image width apart,
 // the input and output width registers the band's (written where they change),
 // and one 2-D store of lines the output width apart.
+//
+// A 16-bit table layer (Layer::lut16) is such a layer with a 1x1 window on
+// 16-bit rows whose vector op is the lookup (Lut w16) instead of the pool:
+// its setup loads the table into the param rows below the output table's
+// and gives it to LutLd w16.
 std::string genPool(const Target &tg, const Layer &L,
                     const std::vector<NTensor> &ts, const CodegenOptions &o,
-                    LayerCode &code, LayerInfo &info) {
+                    LayerCode &code, LayerInfo &info, uint64_t table16Off) {
   const PoolLayer &g = L.pool;
   if (g.upMode)
     return genUpsample(tg, L, ts, o, code, info);
+  const bool table16 = !L.lut16.empty();
+  if (table16 && (!g.w16 || g.kh != 1 || g.kw != 1 || g.sh != 1 || g.sw != 1 ||
+                  g.pt || g.pl || g.pb || g.pr || g.up != 1 ||
+                  !tg.has(OpKind::Lut) || !tg.has(OpKind::LutLd)))
+    return "a 16-bit table is a 1x1 window on 16-bit rows, on a target with "
+           "lut and lutld";
+  // Engine cycles of the layer's vector op over `rows` rows (a window of
+  // kh x kw taps each; the 16-bit lookup at its lanes a cycle).
+  auto vecCycles = [&](int64_t rows) {
+    if (table16 && tg.vector.lut16LanesPerCycle)
+      return uint64_t(ceilDiv(rows * tg.lanes,
+                              int64_t(tg.vector.lut16LanesPerCycle))) +
+             tg.vector.issueOverhead;
+    return vectorCycles(tg, rows * g.kh * g.kw);
+  };
   Addr addr{ts};
   const int64_t lanes = tg.lanes;
   const int64_t Ct = ceilDiv(g.C, lanes), Wp = g.W + g.pl + g.pr;
@@ -498,10 +518,9 @@ std::string genPool(const Target &tg, const Layer &L,
     const int64_t y0 = idx[dY] * tl.tile[dY];
     const int64_t x0 = banded ? idx[dX] * tl.tile[dX] : 0;
     const int64_t ow = bandW(t);
-    const uint64_t line = vectorCycles(tg, ow * g.kh * g.kw);
+    const uint64_t line = vecCycles(ow);
     return std::vector<uint64_t>{
-        (perLine ? line * u(t[dY])
-                 : vectorCycles(tg, t[dY] * ow * g.kh * g.kw)) +
+        (perLine ? line * u(t[dY]) : vecCycles(t[dY] * ow)) +
         fixes(y0, y0 + t[dY], x0, x0 + ow, blockWp(t), 0, 0, nullptr) +
         (banded ? 2 : 0)};
   };
@@ -513,12 +532,23 @@ std::string genPool(const Target &tg, const Layer &L,
   code.tiling = info.tiling = tilingText(p, t);
   info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
   int64_t curInW = Wp, curOutW = g.OW; // the geometry registers' values
-  code.setup = {setregOp(tg, Reg::PadValue, g.padValue),
-                setregOp(tg, Reg::PoolKh, int32_t(g.kh)),
-                setregOp(tg, Reg::PoolKw, int32_t(g.kw)),
-                setregOp(tg, Reg::PoolStride, int32_t(g.sw)),
-                setregOp(tg, Reg::PoolInW, int32_t(curInW)),
-                setregOp(tg, Reg::PoolOutW, int32_t(curOutW))};
+  if (table16) {
+    // The table into the param rows below the output table's, then to the
+    // vector engine (dependency insertion orders it against other users of
+    // those rows); no padding, no window registers.
+    const int64_t at =
+        int64_t(tg.memRows(tg.memOf(Cls::Param))) - table16Reserve(tg);
+    moveRows(tg, code.setup, false, Cls::Param, at, int64_t(table16Off),
+             tg.lut16Rows());
+    code.setup.push_back(lut16ldOp(tg, at));
+  } else {
+    code.setup = {setregOp(tg, Reg::PadValue, g.padValue),
+                  setregOp(tg, Reg::PoolKh, int32_t(g.kh)),
+                  setregOp(tg, Reg::PoolKw, int32_t(g.kw)),
+                  setregOp(tg, Reg::PoolStride, int32_t(g.sw)),
+                  setregOp(tg, Reg::PoolInW, int32_t(curInW)),
+                  setregOp(tg, Reg::PoolOutW, int32_t(curOutW))};
+  }
   std::vector<sp::Step> steps = sp::schedule(p, t);
   code.steps.resize(steps.size());
   for (size_t s = 0; s < steps.size(); ++s) {
@@ -547,11 +577,13 @@ std::string genPool(const Target &tg, const Layer &L,
     for (auto [reg, cur, want] :
          {std::tuple<Reg, int64_t *, int64_t>{Reg::PoolInW, &curInW, wb},
           {Reg::PoolOutW, &curOutW, ow}})
-      if (*cur != want) {
+      if (*cur != want && !table16) {
         *cur = want;
         sc.compute.push_back(setregOp(tg, reg, int32_t(want)));
       }
-    if (perLine)
+    if (table16)
+      sc.compute.push_back(lut16Op(tg, out, in, (y1 - y0) * ow));
+    else if (perLine)
       for (int64_t oy = y0; oy < y1; ++oy)
         sc.compute.push_back(poolOp(tg, g.avg, out + (oy - y0) * ow,
                                     in + (oy - y0) * g.sh * wb, ow));
@@ -750,6 +782,8 @@ std::string layerOp(const Layer &L) {
   case Layer::Kind::Pool:
     if (L.pool.upMode)
       return "bilinear";
+    if (!L.lut16.empty())
+      return "table16";
     return L.pool.avg ? "avgpool" : "maxpool";
   case Layer::Kind::Add:
     return L.add.mul ? "mul" : "add";
@@ -823,6 +857,12 @@ void writeConstants(const LayerProgram &lp, Program &p) {
     const GemmTables &tb = p.tables[i];
     if (tb.lut && lut.size() == 256 && tb.lutOff + 256 <= p.image.size())
       std::memcpy(p.image.data() + tb.lutOff, lut.data(), 256);
+    const std::vector<int16_t> &t16 = lp.layers[i].lut16;
+    if (tb.lut16 && t16.size() == 513 && tb.lutOff + 1026 <= p.image.size())
+      for (size_t k = 0; k < 513; ++k) {
+        p.image[tb.lutOff + 2 * k] = uint8_t(uint16_t(t16[k]) & 0xff);
+        p.image[tb.lutOff + 2 * k + 1] = uint8_t(uint16_t(t16[k]) >> 8);
+      }
   }
 }
 
@@ -851,7 +891,9 @@ std::string layerFits(const Target &tg, const Layer &L,
   fit.predict = false;
   // (A layer with an output table keeps the table's rows free, as in
   // generateProgram; a layer beside one in a program needs these rows too.)
-  fit.paramReserve = L.lut.empty() ? 0 : uint64_t(tg.lutRows());
+  fit.paramReserve = !L.lut16.empty() ? uint64_t(table16Reserve(tg))
+                     : L.lut.empty()  ? 0
+                                      : uint64_t(tg.lutRows());
   switch (L.kind) {
   case Layer::Kind::Gemm: {
     GemmTables tb = layoutGemm(tg, L.gemm, img, true);
@@ -945,9 +987,29 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
     tables[i].lut = true;
     tables[i].lutOff = img.put(L.lut.data(), L.lut.size());
   }
-  bool anyTable = false;
-  for (const GemmTables &tb : tables)
+  // Per 16-bit table layer: its 1026 bytes (513 int16, little-endian).
+  for (size_t i = 0; i < lp.layers.size(); ++i) {
+    const Layer &L = lp.layers[i];
+    if (L.lut16.empty())
+      continue;
+    if (L.lut16.size() != 513 || !L.lut.empty())
+      return "internal: layer '" + L.name + "' has a 16-bit table of " +
+             std::to_string(L.lut16.size()) + " entries";
+    if (!tg.has(OpKind::Lut) || !tg.wide16 || L.kind != Layer::Kind::Pool)
+      return "layer '" + L.name + "': the target has no 16-bit table lookup";
+    std::vector<uint8_t> b;
+    for (int16_t e : L.lut16)
+      b.insert(b.end(),
+               {uint8_t(uint16_t(e) & 0xff), uint8_t(uint16_t(e) >> 8)});
+    b.resize(size_t(tg.lut16Rows() * tg.clsRowBytes(Cls::Param)), 0);
+    tables[i].lut16 = true;
+    tables[i].lutOff = img.put(b.data(), b.size());
+  }
+  bool anyTable = false, anyTable16 = false;
+  for (const GemmTables &tb : tables) {
     anyTable = anyTable || tb.lut;
+    anyTable16 = anyTable16 || tb.lut16;
+  }
   // Activations after the image (the SDK's interval planner).
   uint64_t actBase = alignUp(img.bytes.size(), tg.dram.alignment), end = 0;
   // Boundaries that may run in stripes (Stripes.h), known before tiling.
@@ -1005,7 +1067,9 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
                       const std::vector<uint64_t> *stripeShare =
                           nullptr) -> std::string {
     CodegenOptions lo = o; // plus the layer's forced tiling and slot side
-    lo.paramReserve = anyTable ? uint64_t(tg.lutRows()) : 0;
+    lo.paramReserve = anyTable16 ? uint64_t(table16Reserve(tg))
+                      : anyTable ? uint64_t(tg.lutRows())
+                                 : 0;
     lo.inOnChip = inOn;
     lo.outOnChip = outOn;
     const Layer &L = lp.layers[i];
@@ -1088,7 +1152,7 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
       break;
     }
     case Layer::Kind::Pool:
-      err = genPool(tg, L, ts, lo, codes[i], info);
+      err = genPool(tg, L, ts, lo, codes[i], info, tables[i].lutOff);
       break;
     case Layer::Kind::Add:
       err = genAdd(tg, L, ts, lo, codes[i], info);

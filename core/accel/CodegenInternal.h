@@ -30,6 +30,10 @@ struct Addr {
       return 0; // a layer being checked for fit before its output exists
     const NTensor &x = ts[size_t(k)];
     const NTensor &own = x.base >= 0 ? ts[size_t(x.base)] : x;
+    if (x.pixOff >= 0) // a pixel view: tiles its owner's P apart
+      return uint64_t(own.dram) +
+             uint64_t(((x.tileOffset + t) * own.P + x.pixOff + p) *
+                      x.rowBytes());
     return uint64_t(own.dram) +
            uint64_t(((x.tileOffset + t) * x.P + p) * x.rowBytes());
   }
@@ -100,9 +104,17 @@ std::string genGemm(const Target &t, const Layer &L,
                     const std::vector<NTensor> &ts, const GemmTables &tb,
                     const CodegenOptions &o, int biasPath, LayerCode &code,
                     LayerInfo &info);
+// The param rows a program with 16-bit tables keeps at the top of the
+// param memory: the output table's (at the top) and the 16-bit table's
+// below them (loaded by each table layer's setup).
+inline int64_t table16Reserve(const Target &t) {
+  return t.lutRows() + t.lut16Rows();
+}
+
+// A pool layer (a 16-bit table layer: its table's DRAM offset).
 std::string genPool(const Target &t, const Layer &L,
                     const std::vector<NTensor> &ts, const CodegenOptions &o,
-                    LayerCode &code, LayerInfo &info);
+                    LayerCode &code, LayerInfo &info, uint64_t table16Off = 0);
 std::string genAdd(const Target &t, const Layer &L,
                    const std::vector<NTensor> &ts, const CodegenOptions &o,
                    LayerCode &code, LayerInfo &info);

@@ -96,6 +96,15 @@ std::string moveText(const Target &) {
 std::string tableText(const Target &) {
   return "a constant 256-entry table, of a Requantize's only use";
 }
+std::string table16Text(const Target &) {
+  return "i16 -> i16, a constant table of 513 int16 entries (the "
+         "interpolated 16-bit table), any rank";
+}
+std::string pixelsText(const Target &) {
+  return "along an axis other than the channels, one run of pixels per "
+         "channel tile (every other dim before the axis 1); Slice with "
+         "constant bounds and steps 1, Gather of one constant index";
+}
 std::string chainText(const Target &) {
   return "i32, in an output-table chain (TableLookup, Cast, Sub, Add, Mul, "
          "scalar Requantize; at most 16 ops)";
@@ -154,6 +163,10 @@ const char *const kPermute =
     "placement: a constant channel permutation, Reshape and Transpose nodes "
     "of a tensor that only reorder its channels (folded into the producing "
     "layer's output channels, or a 1x1 GEMM of 0/1 weights)";
+const char *const kPixels =
+    "placement: a Slice or Gather of pixels is a view of its input (loads at "
+    "the offset); a Concat of pixels of layer results the target computes "
+    "(their stores at the offsets)";
 const char *const kPlaced =
     "placement: every input but the last a whole number of channel tiles "
     "(a multiple of the lanes), so producers store into the output";
@@ -218,6 +231,17 @@ const std::vector<FormRow> &formTable() {
        {},
        {},
        tableText,
+       whyTableNode,
+       buildTable},
+      {"table16",
+       "",
+       "TableLookup",
+       {"i16"},
+       0,
+       "",
+       {},
+       {},
+       table16Text,
        whyTableNode,
        buildTable},
       {"conv|matmul|mean|requant",
@@ -487,6 +511,39 @@ const std::vector<FormRow> &formTable() {
        mulText,
        whyChainPartNode,
        buildChainPart},
+      {"pixels",
+       "",
+       "Slice",
+       {"i8", "u8"},
+       1,
+       kPixels,
+       {},
+       {"i64"},
+       pixelsText,
+       whyPixelNode,
+       buildPixels},
+      {"pixels",
+       "",
+       "Gather",
+       {"i8", "u8"},
+       0, // (the index is rank 0; the data's rank is checked)
+       kPixels,
+       {},
+       {"i64"},
+       pixelsText,
+       whyPixelNode,
+       buildPixels},
+      {"pixels",
+       "",
+       "Concat",
+       {"i8", "u8"},
+       2,
+       kPixels,
+       {},
+       {},
+       pixelsText,
+       whyPixelNode,
+       buildPixels},
   };
   return rows;
 }
@@ -542,7 +599,7 @@ void add16Dtypes(const Target &t, const sel::FormRow &r, OpClaim &c) {
     c.dtypes.insert(c.dtypes.end(), {"i16", "i64"});
   else if (has("mean") && op == "ReduceSum")
     c.dtypes.push_back("i64");
-  else if (has("pool") || has("reshape") || has("concat"))
+  else if (has("pool") || has("reshape") || has("concat") || has("pixels"))
     c.dtypes.push_back("i16");
 }
 
@@ -566,6 +623,24 @@ std::vector<OpClaim> claimedOps(const Target &t) {
           c.context = r.context;
           c.contextDtypes.assign(r.contextDtypes.begin(),
                                  r.contextDtypes.end());
+        }
+        // Pixel views and placements beside the channel ones (or the
+        // interleave's crop).
+        if (std::strcmp(r.forms, "pixels") == 0) {
+          c.constraints += "; or " + r.constraints(t);
+          c.context = c.context.empty() ? std::string(r.context)
+                                        : c.context + "; or " + r.context;
+          if (sel::has16(t, "pixels") &&
+              std::find(c.dtypes.begin(), c.dtypes.end(), "i16") ==
+                  c.dtypes.end())
+            c.dtypes.push_back("i16");
+        }
+        // A 16-bit table lookup: a layer of its own beside the fused 8-bit
+        // output table (its dtype and constraint added).
+        if (std::strcmp(r.forms, "table16") == 0) {
+          c.dtypes.push_back("i16");
+          c.constraints += "; or " + r.constraints(t);
+          c.context += "; or i16: a layer of its own";
         }
         // A channel permutation's Reshape and Transpose: that context too
         // (and the constraint), and its dtypes' claim when the row before

@@ -161,13 +161,19 @@ std::string genGemm(const Target &tg, const Layer &L,
   // high bytes (or high plane, or the int64 bias's high words).
   // The output table's rows at the top of the parameter memory
   // (tg.lutRows()) are in its upper half: the blocks there stay below half
-  // minus those rows, so that their high halves miss the table.
+  // minus those rows, so that their high halves miss the table; so do the
+  // rows a program's 16-bit tables reserve below it (a reserve beyond the
+  // output table's).
+  const uint64_t tableTop =
+      tb.lut || o.paramReserve > uint64_t(tg.lutRows())
+          ? std::max<uint64_t>(o.paramReserve, uint64_t(tg.lutRows()))
+          : 0;
   auto halve = [&](Cls c) {
     const int m = tg.memOf(c);
     sp::Space &s = p.spaces[size_t(m)];
     uint64_t half = tg.memRows(m) / 2;
-    if (tb.lut && m == tg.memOf(Cls::Param))
-      half -= std::min<uint64_t>(half, uint64_t(tg.lutRows()));
+    if (m == tg.memOf(Cls::Param))
+      half -= std::min<uint64_t>(half, tableTop);
     s.capacity = s.capacity ? std::min(s.capacity, half) : half;
   };
   if (in16)

@@ -289,6 +289,24 @@ View::View(const Target &target, const v1::Graph &graph) : t(target), g(graph) {
     }
     ++outUses[size_t(v)];
   }
+  chan.assign(nv, 0);
+  for (size_t v = 0; v < nv; ++v)
+    chan[v] = defaultChan(size_t(g.values(int(v)).type().dims_size()));
+  if (t.form("pixels"))
+    layoutChannels(*this);
+}
+
+bool isMoveOp(const std::string &op) {
+  return op == "Reshape" || op == "Flatten" || op == "Squeeze" ||
+         op == "Unsqueeze" || op == "Identity";
+}
+
+std::array<int64_t, 3> View::layout(int v) const {
+  const std::vector<int64_t> d = dims(v);
+  const size_t c = size_t(chan[size_t(v)]);
+  if (d.empty())
+    return {1, 1, 1};
+  return {prod(d, 0, c), d[c], prod(d, c + 1, d.size())};
 }
 
 namespace {

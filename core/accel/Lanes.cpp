@@ -219,7 +219,8 @@ void settleLaneParts(const View &v, Analysis &a) {
                     " starts inside a channel tile and its reader " +
                     v.g.nodes(u).op() + " " + q(v.g.nodes(u).name()) +
                     " runs on the host";
-      } else if (n.op() == "Concat" && a.ilvOf[size_t(i)] < 0) {
+      } else if (n.op() == "Concat" && a.ilvOf[size_t(i)] < 0 &&
+                 !(v.t.form("pixels") && isPixelOp(v, n))) {
         why = whyInsideTiles(v, a, n); // (its producers may have moved)
         // Parts read as the Split's input: the Split must run too.
         const std::vector<int> ins = concatInputs(v, n);

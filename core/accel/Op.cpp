@@ -82,7 +82,8 @@ const std::vector<OpField> &opFields(OpKind k) {
        {"oh", &Op::oh},
        {"factor", &Op::factor},
        {"mode", &Op::mode},
-       {"zp", &Op::zp}}};
+       {"zp", &Op::zp}},
+      {{"dst", &Op::dst}, {"src", &Op::src}, {"rows", &Op::rows}}};
   return f[size_t(k)];
 }
 
@@ -253,6 +254,21 @@ Op upsampleOp(const Target &t, int64_t dst, int64_t src, int64_t w, int64_t h,
 Op lutldOp(const Target &t, int64_t src) {
   Op op = make(t, OpKind::LutLd);
   op.src = src;
+  return op;
+}
+
+Op lut16ldOp(const Target &t, int64_t src) {
+  Op op = lutldOp(t, src);
+  op.w16 = true;
+  return op;
+}
+
+Op lut16Op(const Target &t, int64_t dst, int64_t src, int64_t rows) {
+  Op op = make(t, OpKind::Lut);
+  op.dst = dst;
+  op.src = src;
+  op.rows = rows;
+  op.w16 = true;
   return op;
 }
 
@@ -438,7 +454,8 @@ std::string parseOp(const Target &t, const std::string &text, Op &op) {
     }
     if ((k == "w16" && (op.kind == OpKind::Load || op.kind == OpKind::Store ||
                         op.kind == OpKind::Copy || op.kind == OpKind::VAdd ||
-                        op.kind == OpKind::Pool)) ||
+                        op.kind == OpKind::Pool || op.kind == OpKind::LutLd ||
+                        op.kind == OpKind::Lut)) ||
         ((k == "acc16" || k == "out16") && op.kind == OpKind::Requant) ||
         ((k == "a16" || k == "b16" || k == "out16" || k == "one") &&
          op.kind == OpKind::VMul)) {
@@ -503,6 +520,8 @@ void accesses(const Target &t, const Op &op, const int32_t *regs,
     }
     if (op.kind == OpKind::VMul) // a, b, the result (accesses8's order)
       wide = i == 0 ? op.a16 : i == 1 ? op.b16 && !op.one : op.out16;
+    if (op.kind == OpKind::LutLd) // the 16-bit table: plain param rows
+      wide = false;
     if (!wide)
       continue;
     const uint64_t half = t.memRows(a.domain) / 2;
@@ -633,8 +652,13 @@ void accesses8(const Target &t, const Op &op, const int32_t *regs,
     out.push_back({outM, uint64_t(op.dst), uint64_t(op.dst + op.rows), true});
     return;
   case OpKind::LutLd:
-    out.push_back(
-        {paramM, uint64_t(op.src), uint64_t(op.src + t.lutRows()), false});
+    out.push_back({paramM, uint64_t(op.src),
+                   uint64_t(op.src + (op.w16 ? t.lut16Rows() : t.lutRows())),
+                   false});
+    return;
+  case OpKind::Lut:
+    out.push_back({outM, uint64_t(op.src), uint64_t(op.src + op.rows), false});
+    out.push_back({outM, uint64_t(op.dst), uint64_t(op.dst + op.rows), true});
     return;
   case OpKind::Upsample: {
     // Reads the whole map (a bilinear line reaches the clamped neighbours),

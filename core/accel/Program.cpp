@@ -277,11 +277,12 @@ std::string serializeProgram(const Target &t, const Program &p,
   for (const GemmTables &tb : p.tables) {
     w.u64((tb.sum ? 1u : 0u) | (tb.dw ? 2u : 0u) | (tb.dwBias ? 4u : 0u) |
           (tb.gemmBias ? 8u : 0u) | (tb.rqBias ? 16u : 0u) |
-          (tb.lut ? 32u : 0u) | (tb.rqParamHiOff ? 64u : 0u));
+          (tb.lut ? 32u : 0u) | (tb.rqParamHiOff ? 64u : 0u) |
+          (tb.lut16 ? 128u : 0u));
     for (uint64_t off :
          {tb.biasOff, tb.paramOff, tb.onesOff, tb.biasTileOff, tb.rqParamOff})
       w.u64(off);
-    if (tb.lut)
+    if (tb.lut || tb.lut16)
       w.u64(tb.lutOff);
     if (tb.rqParamHiOff) // 16x8: the int64 bias's high words
       w.u64(tb.rqParamHiOff);
@@ -396,10 +397,11 @@ std::string deserializeProgram(const Target &t, const std::string &bytes,
     const uint64_t flags = r.u64();
     tb.sum = flags & 1u, tb.dw = flags & 2u, tb.dwBias = flags & 4u,
     tb.gemmBias = flags & 8u, tb.rqBias = flags & 16u, tb.lut = flags & 32u;
+    tb.lut16 = flags & 128u;
     for (uint64_t *off : {&tb.biasOff, &tb.paramOff, &tb.onesOff,
                           &tb.biasTileOff, &tb.rqParamOff})
       *off = r.u64();
-    if (tb.lut)
+    if (tb.lut || tb.lut16)
       tb.lutOff = r.u64();
     if (flags & 64u)
       tb.rqParamHiOff = r.u64();

@@ -397,9 +397,13 @@ std::string whyMove(const View &v, const v1::Node &n) {
            (has16(v.t, "reshape") ? " and i16)" : ")");
   if (v.constant[size_t(x)])
     return "moves a constant";
-  if (!sameLayout(v.dims(x), v.dims(y)))
+  if (v.layout(x) != v.layout(y))
     return "changes the channel-tiled layout (only reshapes that keep dim 1 "
-           "and the pixel order are free)";
+           "and the pixel order are free" +
+           std::string(v.t.form("pixels")
+                           ? ", or move the channels to another axis read "
+                             "only by movement and pixel ops)"
+                           : ")");
   return "";
 }
 
@@ -886,10 +890,38 @@ std::string whyMoveNode(const View &v, Analysis &a, int i, bool forCompile) {
     why = ""; // the MatMul becomes a convolution over the whole image
   int x = v.in(n, 0);
   int p = x >= 0 ? v.producer[size_t(x)] : -1;
-  if (why.empty() && !forCompile && (p < 0 || !a.why[size_t(p)].empty()))
+  // (An input laid out for this reshape, View::chan, is read through it.)
+  const bool laidOut = x >= 0 && v.isInput[size_t(x)] &&
+                       v.chan[size_t(x)] != defaultChan(v.dims(x).size());
+  if (why.empty() && !forCompile && !laidOut &&
+      (p < 0 || !a.why[size_t(p)].empty()))
     why = "its input is not computed on the target (a lone reshape is not "
           "worth a partition)";
   return why;
+}
+
+// TableLookup(x, table) of an int16 x into int16 (form table16): a layer
+// of its own on 16-bit rows, the table 513 constant int16 entries (the
+// interpolated table, docs/quantization.md, "16-bit activations").
+std::string whyTable16(const View &v, const v1::Node &n) {
+  int x = v.in(n, 0), tb = v.in(n, 1), y = v.out(n);
+  if (!v.t.form("table16") || !v.t.has(OpKind::Lut))
+    return "looks up i16 (the target has no table16 form: its output table "
+           "maps i8/u8)";
+  if (v.dtype(y) != "i16")
+    return "looks up i16 -> " + v.dtype(y) +
+           " (the 16-bit table maps i16 to i16)";
+  if (v.constant[size_t(x)])
+    return "looks up a constant";
+  std::vector<int64_t> vals;
+  if (!v.constant[size_t(tb)] || v.intCount(tb) != 513 || !v.ints(tb, vals))
+    return "the table is not a constant of 513 entries";
+  for (int64_t e : vals)
+    if (e < -32768 || e > 32767)
+      return "the table has an entry outside int16";
+  if (v.dims(x).empty())
+    return "looks up a scalar";
+  return "";
 }
 
 // TableLookup(x, table) as the output table of the layer requantizing x:
@@ -900,6 +932,12 @@ std::string whyTableNode(const View &v, Analysis &a, int i, bool) {
   int x = v.in(n, 0), tb = v.in(n, 1), y = v.out(n);
   if (x < 0 || tb < 0 || y < 0)
     return "TableLookup needs x and the table";
+  if (v.dtype(x) == "i16")
+    return whyTable16(v, n);
+  if (!rowFor(v.t, "TableLookup") ||
+      std::strcmp(rowFor(v.t, "TableLookup")->forms, "table16") == 0)
+    return "looks up " + v.dtype(x) +
+           " (the target's table16 form looks up int16 values)";
   if (!isQ8(v.dtype(x)) || !isQ8(v.dtype(y)))
     return "looks up " + v.dtype(x) + " -> " + v.dtype(y) +
            " (the output table maps i8/u8 to i8/u8)";
@@ -1282,9 +1320,22 @@ Analysis analyze(const View &v, bool forCompile) {
                 // multiply, an upsampling, a phase interleave or a channel
                 // permutation
     const FormRow *row = rowFor(v.t, op);
-    a.why[size_t(i)] =
-        row ? row->why(v, a, i, forCompile)
-            : "op " + op + " is not in the forms of target '" + v.t.name + "'";
+    const bool pixel = v.t.form("pixels") && isPixelOp(v, v.g.nodes(i));
+    a.why[size_t(i)] = pixel ? whyPixelNode(v, a, i, forCompile)
+                       : row ? row->why(v, a, i, forCompile)
+                             : "op " + op + " is not in the forms of target '" +
+                                   v.t.name + "'";
+    // Only movement and pixel ops read a layout with the channels on
+    // another axis (View::chan).
+    const int y0 = v.out(v.g.nodes(i));
+    const bool sameChan = op == "Requantize" && y0 >= 0 &&
+                          v.chan[size_t(y0)] != defaultChan(v.dims(y0).size());
+    if (a.why[size_t(i)].empty() && !pixel && !isMoveOp(op) && !sameChan)
+      for (int x : v.g.nodes(i).inputs())
+        if (x >= 0 && v.chan[size_t(x)] != defaultChan(v.dims(x).size()))
+          a.why[size_t(i)] = "reads " + q(v.name(x)) +
+                             " laid out with its channels on axis " +
+                             std::to_string(v.chan[size_t(x)]);
     if (op == "Transpose" && !a.why[size_t(i)].empty() && v.t.form("permute") &&
         row && row->why != whyPermuteNode)
       a.why[size_t(i)] += "; " + whyPermuteNode(v, a, i, forCompile);
@@ -1314,6 +1365,7 @@ Analysis analyze(const View &v, bool forCompile) {
   unclaimSplitMuls16(v, a);
   settleInterleaves(v, a);
   settlePermutations(v, a, forCompile);
+  settlePixelViews(v, a, forCompile);
   // An accumulator chain whose Requantize the target does not run still
   // runs (its int32 result is stored); nothing to undo.
   settleLaneParts(v, a);

@@ -67,6 +67,13 @@ struct View {
   // The element count of integer constant v, -1 when v is not one (reads
   // no element).
   int64_t intCount(int v) const;
+  // The channel axis (the lanes) of each value's channel-tiled layout:
+  // dim 1 (dim 0 of a rank-1 value), or, with the target's pixels form,
+  // another where a free reshape puts the channels (layoutChannels).
+  std::vector<int> chan;
+  // (pre, C, post): the dims before the channel axis, at it and after it;
+  // two values with equal triples have the same device bytes.
+  std::array<int64_t, 3> layout(int v) const;
   // Per node of a graph with copied products (unshareProducts): the index
   // of the node in the graph as sent, and 0 or the copy's number (k >= 1).
   // Empty: the graph as sent.
@@ -76,6 +83,25 @@ struct View {
 };
 
 int64_t prod(const std::vector<int64_t> &d, size_t from, size_t to);
+// The default channel axis of a value of `rank` dims: 1, or 0 below rank 2.
+inline int defaultChan(size_t rank) { return rank >= 2 ? 1 : 0; }
+// The movement ops that keep the bytes (Reshape, Flatten, Squeeze,
+// Unsqueeze, Identity) and the pixel ops of the pixels form (Slice, Gather,
+// Concat).
+bool isMoveOp(const std::string &op);
+// Whether node n is a pixel view or placement: a Slice or Gather on an axis
+// other than its input's channels, or a Concat along an axis other than
+// its result's.
+bool isPixelOp(const View &v, const v1::Node &n);
+// Fills View::chan beyond the defaults (the pixels form; Pixels.cpp).
+void layoutChannels(View &v);
+// A pixel op's axis (normalized; a Slice's one shorter axis), and for a
+// Slice or Gather its first index along it (clamped) and the pixels one
+// step along it spans (the other dims after it but the channels).
+struct PixelRun {
+  int64_t axis = -1, start = 0, post = 1;
+};
+PixelRun pixelRun(const View &v, const v1::Node &n);
 // Bytes per element of a graph dtype (graph.proto's names: "i8", "f32",
 // ...); 0 for a kind narrower than a byte or unknown.
 size_t dtypeBytes(const std::string &t);
@@ -251,6 +277,9 @@ void settleInterleaves(const View &v, Analysis &a);
 // a lone one of a host tensor (not when compiling a partition).
 void claimPermutations(const View &v, Analysis &a);
 void settlePermutations(const View &v, Analysis &a, bool forCompile);
+// After the per-node checks (not when compiling a partition): a view whose
+// input and readers are all on the host is left there.
+void settlePixelViews(const View &v, Analysis &a, bool forCompile);
 // The array passes of a GEMM layer per pixel block: its (output tile,
 // input tile, tap) weight tiles with a nonzero weight; and those of the
 // 0/1 GEMM of a permutation.
@@ -309,10 +338,13 @@ std::string whyMoveNode(const View &, Analysis &, int, bool);
 std::string whyCastNode(const View &, Analysis &, int, bool);
 std::string whySumPartNode(const View &, Analysis &, int, bool);
 std::string whyTableNode(const View &, Analysis &, int, bool);
+// A TableLookup of an int16 tensor (form table16).
+std::string whyTable16(const View &v, const v1::Node &n);
 std::string whyChainPartNode(const View &, Analysis &, int, bool);
 std::string whyUpsampleNode(const View &, Analysis &, int, bool);
 std::string whyInterleaveNode(const View &, Analysis &, int, bool);
 std::string whyPermuteNode(const View &, Analysis &, int, bool);
+std::string whyPixelNode(const View &, Analysis &, int, bool);
 
 // ---- Split and Concat inside channel tiles (Lanes.cpp) --------------------
 
@@ -355,6 +387,7 @@ void buildTable(Builder &, int);
 void buildChainPart(Builder &, int);
 void buildInterleave(Builder &, int);
 void buildPermute(Builder &, int);
+void buildPixels(Builder &, int);
 
 // ---- the form table (Forms.cpp) ------------------------------------------
 

@@ -14,8 +14,8 @@ namespace {
 
 const char *const kClsNames[kNumCls] = {"act", "wgt", "acc", "param", "out"};
 const char *const kOpNames[kNumOpKinds] = {
-    "load", "store",  "copy",   "gemm",  "dwgemm", "requant", "vadd",
-    "pool", "setreg", "finish", "lutld", "vmul",   "upsample"};
+    "load", "store",  "copy",   "gemm",  "dwgemm", "requant",  "vadd",
+    "pool", "setreg", "finish", "lutld", "vmul",   "upsample", "lut"};
 const char *const kRegNames[kNumRegs] = {
     "pad_value",       "pool_kh",         "pool_kw",       "pool_stride",
     "pool_in_w",       "pool_out_w",      "add_lshift",    "add_a_zp",
@@ -28,8 +28,9 @@ const char *const kRegNames[kNumRegs] = {
     "add_x_b_mult",    "add_x_b_mult_hi"};
 // The forms of the layer's catalogue (Select.cpp), by name.
 const char *const kFormNames[] = {
-    "conv",    "matmul", "mean",   "requant",  "pool",       "add",    "concat",
-    "reshape", "mul",    "resize", "upsample", "interleave", "permute"};
+    "conv",     "matmul",     "mean",    "requant", "pool",
+    "add",      "concat",     "reshape", "mul",     "resize",
+    "upsample", "interleave", "permute", "table16", "pixels"};
 // The fields each operation's description may declare (bits of its
 // encoding), in the order the layer's text prints them.
 const std::vector<const char *> &knownFields(OpKind k) {
@@ -47,7 +48,8 @@ const std::vector<const char *> &knownFields(OpKind k) {
       {},
       {"src"},
       {"dst", "a", "b", "rows"},
-      {"dst", "src", "w", "h", "oy", "oh", "factor", "mode", "zp"}};
+      {"dst", "src", "w", "h", "oy", "oh", "factor", "mode", "zp"},
+      {"dst", "src", "rows"}};
   return f[size_t(k)];
 }
 
@@ -224,6 +226,20 @@ std::string validate(Target &t) {
     } else if (f.name == "upsample") {
       cls.insert(int(Cls::Out));
       kinds.insert(int(OpKind::Upsample));
+    } else if (f.name == "pixels") {
+      // (An input a Concat of pixels cannot place is copied by a 1x1 pool.)
+      cls.insert(int(Cls::Out));
+      pools = true;
+    } else if (f.name == "table16") {
+      // A 16-bit table of int16 rows: its 513 entries through the param
+      // memory (LutLd w16), the rows looked up where they are (Lut w16).
+      if (!t.wide16)
+        return "forms: 'table16' looks up 16-bit rows, which need "
+               "requant.outputs 'i16' (the target's 16-bit rows)";
+      cls.insert(int(Cls::Out));
+      cls.insert(int(Cls::Param));
+      kinds.insert(int(OpKind::LutLd));
+      kinds.insert(int(OpKind::Lut));
     }
   }
   if (pools)
@@ -634,9 +650,12 @@ std::string parseTarget(const std::string &text, Target &t) {
     return err;
   Obj vec = r.sub("vector", false);
   if (vec.j &&
-      (!vec.only({"rows_per_cycle", "issue_overhead"}) ||
+      (!vec.only(
+           {"rows_per_cycle", "issue_overhead", "lut16_lanes_per_cycle"}) ||
        !vec.real("rows_per_cycle", 1e-3, 1e6, t.vector.rowsPerCycle, false) ||
-       !vec.unum("issue_overhead", 0, 1 << 20, t.vector.issueOverhead, false)))
+       !vec.unum("issue_overhead", 0, 1 << 20, t.vector.issueOverhead, false) ||
+       !vec.unum("lut16_lanes_per_cycle", 1, 1 << 20,
+                 t.vector.lut16LanesPerCycle, false)))
     return err;
   if (!err.empty())
     return err;
@@ -839,7 +858,7 @@ std::string parseTarget(const std::string &text, Target &t) {
       return f.at("form") + ": '" + form.name +
              "' is not a form of the layer's catalogue (conv, matmul, mean, "
              "requant, pool, add, concat, reshape, mul, resize, upsample, "
-             "interleave, permute)";
+             "interleave, permute, table16, pixels)";
     if (t.form(form.name))
       return f.at("form") + ": '" + form.name + "' is listed twice";
     for (size_t k = 0; k < form.epilogue.size(); ++k) {

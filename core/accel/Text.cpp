@@ -273,6 +273,8 @@ std::string tensorFields(const NTensor &x) {
     s += " dram=" + std::to_string(x.dram);
   if (x.laneFrom >= 0)
     s += " lanes_from=" + std::to_string(x.laneFrom);
+  if (x.pixOff >= 0)
+    s += " pixels=" + std::to_string(x.pixOff);
   if (x.ilv)
     s += " ilv=" + std::to_string(x.ilv) + " phase=" + std::to_string(x.phase);
   if (x.ilv && x.ilvX && x.ilvX != x.ilv)
@@ -288,7 +290,8 @@ bool readTensor(Fields &f, int64_t lanes, NTensor &x) {
       !f.num("axis", x.axis) || !f.num("value", x.value, false) ||
       !f.num("base", x.base, false) || !f.num("tile", x.tileOffset, false) ||
       !f.num("dram", x.dram, false) ||
-      !f.num("lanes_from", x.laneFrom, false) || !f.num("ilv", x.ilv, false) ||
+      !f.num("lanes_from", x.laneFrom, false) ||
+      !f.num("pixels", x.pixOff, false) || !f.num("ilv", x.ilv, false) ||
       !f.num("phase", x.phase, false) || !f.num("ilvx", x.ilvX, false) ||
       !f.num("top", x.top, false) || !f.num("left", x.left, false))
     return false;
@@ -469,6 +472,13 @@ std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
       os << " lut="
          << hex(reinterpret_cast<const uint8_t *>(L.lut.data()), L.lut.size(),
                 false);
+    if (!L.lut16.empty()) { // little-endian int16 entries
+      std::vector<uint8_t> b;
+      for (int16_t e : L.lut16)
+        b.insert(b.end(),
+                 {uint8_t(uint16_t(e) & 0xff), uint8_t(uint16_t(e) >> 8)});
+      os << " lut16=" << hex(b.data(), b.size(), false);
+    }
     os << "\n";
   }
   return os.str();
@@ -716,14 +726,36 @@ std::string parseLayers(const Target &t, const std::string &text,
                     " bytes, expected the 256 of an output table");
         L.lut.assign(lut.begin(), lut.end());
       }
+      if (r.get("lut16")) {
+        std::vector<uint8_t> b;
+        if (!f.data("lut16", b))
+          return f.err;
+        if (b.size() != 1026)
+          return at("lut16: " + std::to_string(b.size()) +
+                    " bytes, expected the 1026 of a 16-bit table");
+        if (L.kind != Layer::Kind::Pool || !L.pool.w16 || L.pool.kh != 1 ||
+            L.pool.kw != 1 || L.pool.sh != 1 || L.pool.sw != 1 ||
+            L.pool.up != 1 || L.pool.upMode)
+          return at("lut16: a 16-bit table is a 1x1 pool layer of 16-bit "
+                    "rows (w16=1)");
+        for (size_t k = 0; k < 513; ++k)
+          L.lut16.push_back(int16_t(uint16_t(b[2 * k] | b[2 * k + 1] << 8)));
+      }
       out.layers.push_back(std::move(L));
     } else {
       return at("'" + r.kw + "' is not a record of a layer program");
     }
   }
-  for (const NTensor &x : out.tensors)
+  for (const NTensor &x : out.tensors) {
     if (x.base >= 0 && out.tensors[size_t(x.base)].base >= 0)
       return "tensor '" + x.name + "' is placed in a tensor that is placed";
+    if (x.pixOff >= 0 &&
+        (x.base < 0 || x.ilv || x.laneFrom >= 0 ||
+         x.pixOff + x.P > out.tensors[size_t(x.base)].P ||
+         x.tileOffset + x.tiles() > out.tensors[size_t(x.base)].tiles()))
+      return "tensor '" + x.name +
+             "' is placed at pixels or tiles outside its owner";
+  }
   return checkPhases(out);
 }
 

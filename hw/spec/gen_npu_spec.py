@@ -329,6 +329,7 @@ ACCEL_OPS = {
     "setreg": ("SETREG", {"reg": "reg", "value": "value"}),
     "finish": ("FINISH", {}),
     "lutld": ("LUTLD", {"src": "src"}),
+    "lut": ("LUT", {"dst": "dst", "src": "src", "rows": "rows"}),
     "vmul": ("VMUL", {"dst": "dst", "a": "a", "b": "b", "rows": "rows", "bcast": "bcast",
                       "lut": "lut"}),
     "upsample": ("UPSAMPLE", {"dst": "dst", "src": "src", "w": "w", "h": "h", "oy": "oy",
@@ -390,7 +391,8 @@ def accel_target(spec, dim, forms):
         "dma": {"issue_overhead": t["dma_issue_overhead_cycles"], "turnaround": 2,
                 "rows_per_cycle": t["sram_rows_per_cycle"], "beat_bytes": max(mem_bytes)},
         "vector": {"rows_per_cycle": t["sram_rows_per_cycle"],
-                   "issue_overhead": t["vector_issue_overhead_cycles"]},
+                   "issue_overhead": t["vector_issue_overhead_cycles"],
+                   "lut16_lanes_per_cycle": t["lut16_lanes_per_cycle"]},
         "engines": [{"name": e["name"], "runs": runs.get(e["name"], [])}
                     for e in spec["engines"]],
         "sync": {"kind": "tokens", "depth": spec["tokens"]["fifo_depth"]},

@@ -37,9 +37,9 @@ it), then (--shuffle) ShuffleNet's channel shuffles (Reshape -> Transpose
 bands), then (--pools2) pools with strides of their own per axis or over
 such lines, then (--pads) convolutions and pools padded beyond the loads'
 fields, then (--pcact) per-channel activations (a convolution writing
-one scale per channel, read by a depthwise one), each group with a seed of
-its own,
-the way ONNX Runtime's quantizer writes QDQ graphs: input float ->
+one scale per channel, read by a depthwise one), then (--pixels) Concats
+along pixels and Slices of rows, each group with a seed of its own, the
+way ONNX Runtime's quantizer writes QDQ graphs: input float ->
 QuantizeLinear -> DequantizeLinear -> op -> QuantizeLinear ->
 DequantizeLinear -> output float.
 """
@@ -1256,6 +1256,40 @@ def pcact_case(rng):
                f"-> dw k{k} s{st} x{mult} {act}")
 
 
+def pixels_case(rng):
+    """Form pixels: convolutions concatenated along the batch or rows (8 or
+    16 bits), or a convolution's rows sliced (a view) into a 1x1 one."""
+    g = G(rng)
+    g.opset = 21 if rng.random() < 0.25 else OPSET
+    dt = np.int16 if g.opset == 21 else act_dtype(rng)
+    C, K = int(rng.integers(1, 40)), int(rng.integers(1, 40))
+    H, W = int(rng.integers(2, 12)), int(rng.integers(2, 12))
+    xd, (sx, _) = g.qdq(g.input([1, C, H, W]), dt, -2.0, 2.0)
+    if rng.random() < 0.6:
+        n, axis = int(rng.integers(2, 4)), int(rng.choice([0, 2]))
+        out = g.qparams(dt, -3.0, 4.0)
+        parts = []
+        for _ in range(n):
+            k = int(rng.choice([1, 3]))
+            w, sw = weights(g, rng, [K, C, k, k])
+            b = bias(g, rng, K, scale_of(g, sx), sw)
+            parts.append(g.requant_dq(g.node("Conv", [xd, w, b], {
+                "kernel_shape": [k, k], "pads": [k // 2] * 4}), out))
+        g.output(g.requant_dq(g.node("Concat", parts, {"axis": axis}), out))
+        return g, (f"pixels concat axis {axis} of {n} convs C{C} {H}x{W} "
+                   f"K{K} {DTYPE_NAMES[dt]}")
+    dt = act_dtype(rng)  # (two 16x8 layers in a row: --wide4)
+    yd, yp = conv_qdq(g, rng, xd, sx, C, K, int(rng.choice([1, 3])), dt)
+    a = int(rng.integers(0, H - 1))
+    e = int(rng.integers(a + 1, H + 1))
+    sl = g.requant_dq(g.node("Slice", [yd] + [
+        g.const(np.array([v], np.int64)) for v in (a, e, 2)]), yp)
+    K2 = int(rng.integers(1, 40))
+    g.output(conv_qdq(g, rng, sl, yp[0], K, K2, 1, dt)[0])
+    return g, (f"pixels slice rows {a}:{e} of conv C{C} {H}x{W} K{K} -> "
+               f"1x1 K{K2} {DTYPE_NAMES[dt]}")
+
+
 def conv_cfg(rng):
     k = int(rng.integers(1, 8))
     s = int(rng.integers(1, 3))
@@ -1344,6 +1378,8 @@ def main():
     ap.add_argument("--pcact", type=int, default=16,
                     help="per-channel activation cases (pcact_case), after "
                          "the padded ones, with a seed of their own")
+    ap.add_argument("--pixels", type=int, default=16, help="pixel cases "
+                    "(pixels_case), after --pcact, with a seed of their own")
     args = ap.parse_args()
     import onnxruntime as ort
     rng = np.random.default_rng(args.seed)
@@ -1363,6 +1399,7 @@ def main():
     pools2 = np.random.default_rng(args.seed + 12000)
     padded = np.random.default_rng(args.seed + 14000)
     pcact = np.random.default_rng(args.seed + 13000)
+    pixels = np.random.default_rng(args.seed + 15000)
     n_placed = args.count + args.extra + args.placement
     n_wide = n_placed + args.wide
     n_resize = n_wide + args.resize
@@ -1375,10 +1412,12 @@ def main():
     n_bands = n_shuffle + args.bands
     n_pools2 = n_bands + args.pools2
     n_pads = n_pools2 + args.pads
-    for i in range(n_pads + args.pcact):
+    for i in range(n_pads + args.pcact + args.pixels):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_pads:
+        if i >= n_pads + args.pcact:
+            g, desc = pixels_case(pixels)
+        elif i >= n_pads:
             g, desc = pcact_case(pcact)
         elif i >= n_pools2:
             g, desc = pads_case(padded)

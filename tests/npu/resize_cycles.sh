@@ -17,7 +17,9 @@
 # (ctest npu-pools2-cycles-rtl): the 16 pools with strides of their own per
 # axis or in column bands (--pools2); pads
 # (ctest npu-pads-cycles-rtl): the 16 convolutions padded beyond the loads'
-# fields (--pads: identity layers storing the input with the padding).
+# fields (--pads: identity layers storing the input with the padding);
+# pixels (ctest npu-pixels-cycles-rtl): the 16 Concats along the batch or
+# rows by placement and Slices of rows as views (--pixels).
 #   resize_cycles.sh EMBER EMBER_NPU PYTHON WORKDIR [TARGET [GROUP]]
 # TARGET: npu-sim (default) or plugin:<a sub-build's libember_npu_sim.so>.
 set -uo pipefail
@@ -36,8 +38,10 @@ case $group in
     what="strided or column-band pool" ;;
   pads) counts=(--convt 0 --resize 0 --pads 16) prefix=pads
     what="padded convolution" ;;
-  *) echo "unknown group '$group' (resize, convt, 16x8, 16x8-quick, bands, pools2" \
-    "or pads)"
+  pixels) counts=(--convt 0 --resize 0 --pixels 16) prefix=pixels
+    what="pixel Concat or Slice" ;;
+  *) echo "unknown group '$group' (resize, convt, 16x8, 16x8-quick, bands, pools2," \
+    "pads or pixels)"
     exit 1 ;;
 esac
 "$python" -c "import onnx, onnxruntime" 2>/dev/null ||
@@ -45,7 +49,7 @@ esac
 rm -rf "$work" && mkdir -p "$work"
 "$python" "$(dirname "$0")/gen_layers.py" "$work/cases" --count 0 --extra 0 \
   --placement 0 --wide 0 --wide2 0 --lanes 0 --wide3 0 --wide4 0 --shuffle 0 \
-  --bands 0 --pools2 0 --pads 0 --pcact 0 "${counts[@]}" >"$work/gen.log" 2>&1 ||
+  --bands 0 --pools2 0 --pads 0 --pcact 0 --pixels 0 "${counts[@]}" >"$work/gen.log" 2>&1 ||
   { cat "$work/gen.log"; exit 1; }
 # Every other group set to 0 cases: a new group of gen_layers.py must be too.
 "$python" -c "import json, sys

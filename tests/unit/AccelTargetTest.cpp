@@ -126,6 +126,9 @@ TEST(AccelTarget, RefusesWhatCannotWork) {
       {"scratchpads", "array.operand_bits.act", "16", "array.operand_bits"},
       {"scratchpads", "array.dataflow", "\"row_stationary\"", "array.dataflow"},
       {"scratchpads", "forms[0].form", "\"lstm\"", "forms[0].form: 'lstm'"},
+      // A 16-bit table on a target without 16-bit rows.
+      {"scratchpads", "forms[0].form", "\"table16\"",
+       "forms: 'table16' looks up 16-bit rows"},
       {"scratchpads", "forms[0].kernel_max", "", "conv needs kernel_max"},
       {"scratchpads", "forms[0].epilogue", "[\"softmax\"]",
        "forms[0].epilogue[0]"},

@@ -85,7 +85,10 @@ npu::Insn encodeOp(const Target &, const Op &op) {
     in = npu::makeInsn(npu::Opcode::FINISH);
     break;
   case OpKind::LutLd:
-    in = npu::lutldInsn(op.src);
+    in = npu::lutldInsn(op.src, op.w16);
+    break;
+  case OpKind::Lut:
+    in = npu::lutInsn(op.dst, op.src, op.rows, op.w16);
     break;
   case OpKind::VMul:
     in = npu::vmulInsn(op.dst, op.a, op.b, op.rows, op.bcast, op.lut, op.a16,

@@ -93,6 +93,7 @@ std::string emitOp(const Op &op, snpu::Insn &in) {
   case OpKind::LutLd:
   case OpKind::VMul:
   case OpKind::Upsample:
+  case OpKind::Lut:
     return std::string("the second NPU has no ") + opKindName(op.kind);
   }
   return "";

@@ -41,6 +41,12 @@ struct NTensor {
   // are another tensor's, and its stores write only the 8-lane groups of
   // channels [laneFrom, C). -1: whole rows.
   int64_t laneFrom = -1;
+  // Placed at a pixel offset of its owner (a Slice or Gather of pixels, a
+  // Concat along an axis other than the channels): pixel p of its tile t
+  // is pixel pixOff + p of tile tileOffset + t of `base`, whose tiles are
+  // the owner's P pixels apart. -1: not placed so (a tensor with a base
+  // then has its owner's P).
+  int64_t pixOff = -1;
   // Placed at a pixel phase of its owner (a transposed convolution's
   // phase: `base` the result, tile 0): with strides sy = ilv and sx =
   // ilvX (0: ilv), pixel (n, y, x) of this map is pixel (n, sy*y + phase /
@@ -183,6 +189,11 @@ struct Layer {
   // results, entry k for the stored input k - 128 (docs/quantization.md);
   // empty: none. Applied after requantization (and its clamp).
   std::vector<int8_t> lut;
+  // A 16-bit table (form table16: a TableLookup of an int16 tensor): a pool
+  // layer of one 1x1 window on 16-bit rows whose vector op is the lookup
+  // (Lut w16) of these 513 int16 entries (the interpolated table,
+  // docs/quantization.md, "16-bit activations"); empty: none.
+  std::vector<int16_t> lut16;
   uint64_t usefulMacs = 0; // the model's multiply-accumulates
 };
 

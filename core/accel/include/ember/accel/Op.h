@@ -59,7 +59,9 @@ struct Op {
   // Requant, VAdd, Pool: each result through the output table of the last
   // LutLd (Target::lutFlag). LutLd: the table from param rows src ..
   // src + Target::lutRows() - 1 (byte k, little-endian: the stored result
-  // for the stored input k - 128).
+  // for the stored input k - 128); with w16 the 16-bit table (513 int16
+  // entries, Target::lut16Rows rows), kept apart from the 8-bit one. Lut
+  // (w16): out[dst + i] = that table's entry of out[src + i], for i < rows.
   bool lut = false;
   // VMul: out[dst + i] = mul(out[a + i], out[b + i]), or out[b] for every i
   // with bcast (one row of per-channel values over every row).
@@ -105,6 +107,11 @@ Op requantOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
 Op vaddOp(const Target &t, int64_t dst, int64_t a, int64_t b, int64_t rows);
 Op poolOp(const Target &t, bool avg, int64_t dst, int64_t src, int64_t rows);
 Op lutldOp(const Target &t, int64_t src);
+// LutLd w16: the 16-bit table (Target::lut16Rows param rows from src).
+Op lut16ldOp(const Target &t, int64_t src);
+// Lut w16: out[dst + i] = the 16-bit table's interpolated entry of the
+// int16 row out[src + i], for i < rows (16-bit rows).
+Op lut16Op(const Target &t, int64_t dst, int64_t src, int64_t rows);
 Op vmulOp(const Target &t, int64_t dst, int64_t a, int64_t b, int64_t rows,
           bool bcast);
 Op setregOp(const Target &t, Reg r, int64_t value);

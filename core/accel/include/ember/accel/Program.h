@@ -107,6 +107,10 @@ struct GemmTables {
   // setup; the producing vector op carries the lut flag.
   bool lut = false;
   uint64_t lutOff = 0;
+  // A 16-bit table layer (Layer::lut16): its 1026 bytes at lutOff, loaded
+  // into the param rows below the output table's (table16Reserve) and given
+  // to LutLd w16 by the layer's setup.
+  bool lut16 = false;
   bool sum = false; // one identity tile (GemmLayer::sum)
   // Depthwise by DwGemm (dwgemmLayer): per channel tile one weight tile per
   // kernel row, row j = channel j, lane t = tap (ky, t); `zero` is indexed

@@ -53,8 +53,9 @@ enum class OpKind : uint8_t {
   LutLd,    // vector: the output table (256 int8 entries) from param rows
   VMul,     // vector: quantized multiply of two int8 row runs (or a row)
   Upsample, // vector: nearest or bilinear upsampling of a map by 2^factor
+  Lut,      // vector: rows of the out memory through the last loaded table
 };
-constexpr int kNumOpKinds = 13;
+constexpr int kNumOpKinds = 14;
 const char *opKindName(OpKind k);
 bool opKindFromName(const std::string &s, OpKind &k);
 
@@ -179,6 +180,9 @@ struct Target {
   struct {
     double rowsPerCycle = 1;
     uint64_t issueOverhead = 2;
+    // Lanes a 16-bit table lookup (Lut w16) reads a cycle (0: a row a
+    // cycle, as the other vector operations).
+    uint64_t lut16LanesPerCycle = 0;
   } vector;
 
   std::vector<Engine> engines;
@@ -236,6 +240,11 @@ struct Target {
   bool exactAddFlag() const;
   // Param rows of one output table (256 bytes).
   int64_t lutRows() const { return ceilDivRows(256, clsRowBytes(Cls::Param)); }
+  // Param rows of one 16-bit table (LutLd w16: 513 int16 entries,
+  // little-endian, 1026 bytes; Target::wide16).
+  int64_t lut16Rows() const {
+    return ceilDivRows(1026, clsRowBytes(Cls::Param));
+  }
   static int64_t ceilDivRows(int64_t a, int64_t b) {
     return b > 0 ? (a + b - 1) / b : 0;
   }

@@ -1,0 +1,283 @@
+// The pixels form (docs/npu-sdk.md, "Layer forms"): channel axes other than
+// dim 1 (View::chan, for reshapes that move the channels without moving a
+// byte), and the check of a Slice or Gather of pixels (a view) and of a
+// Concat along pixels (by placement). Their builders are Builder::pixelNode
+// (Build.cpp).
+#include "SelectInternal.h"
+
+#include <algorithm>
+
+namespace ember::accel::sel {
+
+bool isPixelOp(const View &v, const v1::Node &n) {
+  const std::string &op = n.op();
+  if (op != "Slice" && op != "Gather" && op != "Concat")
+    return false;
+  const int x = v.in(n, 0), y = v.out(n);
+  if (x < 0 || y < 0)
+    return false;
+  const int64_t rank = int64_t(v.dims(op == "Concat" ? y : x).size());
+  if (op == "Concat") {
+    int64_t axis = aInt(n, "axis", 0);
+    axis += axis < 0 ? rank : 0;
+    return axis != v.chan[size_t(y)];
+  }
+  if (op == "Gather") {
+    int64_t axis = aInt(n, "axis", 0);
+    axis += axis < 0 ? rank : 0;
+    return axis != v.chan[size_t(x)];
+  }
+  // Slice: every sliced axis another than the channels (axes constant).
+  const int ax = v.in(n, 3);
+  std::vector<int64_t> axes;
+  if (ax >= 0 && !v.ints(ax, axes))
+    return false;
+  if (ax < 0)
+    for (int64_t k = 0;
+         k < int64_t(v.dims(v.in(n, 1)).empty() ? 0 : v.dims(v.in(n, 1))[0]);
+         ++k)
+      axes.push_back(k);
+  for (int64_t a : axes)
+    if ((a < 0 ? a + rank : a) == v.chan[size_t(x)])
+      return false;
+  return !axes.empty();
+}
+
+PixelRun pixelRun(const View &v, const v1::Node &n) {
+  PixelRun r;
+  const std::string &op = n.op();
+  const int x = v.in(n, 0), y = v.out(n);
+  const std::vector<int64_t> xd = v.dims(x), yd = v.dims(y);
+  const int64_t rank = int64_t(op == "Concat" ? yd.size() : xd.size());
+  r.axis = aInt(n, "axis", 0);
+  std::vector<int64_t> st, ax;
+  if (op == "Slice") {
+    r.axis = -1;
+    for (size_t k = 0; k < yd.size() && k < xd.size(); ++k)
+      if (yd[k] != xd[k])
+        r.axis = int64_t(k);
+    if (v.in(n, 3) >= 0)
+      v.ints(v.in(n, 3), ax);
+  }
+  r.axis += r.axis < 0 ? rank : 0;
+  if (op == "Concat" || r.axis < 0 || r.axis >= rank)
+    return r;
+  if (v.in(n, 1) >= 0)
+    v.ints(v.in(n, 1), st);
+  for (size_t k = 0; k < st.size(); ++k) {
+    int64_t a = op == "Gather" ? r.axis : k < ax.size() ? ax[k] : int64_t(k);
+    if ((a < 0 ? a + rank : a) == r.axis)
+      r.start = st[k];
+  }
+  const int64_t dim = xd[size_t(r.axis)];
+  r.start = r.start < 0 ? std::max<int64_t>(0, r.start + dim)
+                        : std::min(r.start, dim);
+  for (int64_t k = r.axis + 1; k < rank; ++k)
+    if (k != v.chan[size_t(x)])
+      r.post *= xd[size_t(k)];
+  return r;
+}
+
+// Channel axes other than dim 1 (the pixels form): the result of a
+// reshape that moves the channels to another axis keeping the bytes
+// ([1, H] -> [1, 1, 1, H]: H channels of one pixel), when every reader is a
+// movement or pixel op (nothing else reads such a layout); Concat, Slice
+// and Gather results keep their input's channels (Gather one axis fewer).
+void layoutChannels(View &v) {
+  auto moveReaders = [&](int y) {
+    for (int u : v.users[size_t(y)]) {
+      const std::string &op = v.g.nodes(u).op();
+      if (!isMoveOp(op) && op != "Concat" && op != "Slice" && op != "Gather")
+        return false;
+    }
+    return true;
+  };
+  // A partition input read only by reshapes that agree on one layout of
+  // it takes that layout (the host converts inputs to any channel axis):
+  // [T, B, I] -> [T B, I] reads I channels of T B pixels.
+  for (int x : v.g.inputs()) {
+    const std::vector<int64_t> xd = v.dims(x);
+    int pick = -1;
+    bool agree = !v.users[size_t(x)].empty() && !v.outUses[size_t(x)];
+    for (int u : v.users[size_t(x)]) {
+      const v1::Node &n = v.g.nodes(u);
+      const int y = v.out(n);
+      if (!isMoveOp(n.op()) || y < 0 || v.in(n, 0) != x) {
+        agree = false;
+        break;
+      }
+      const std::array<int64_t, 3> ly = v.layout(y);
+      int found = -1;
+      for (size_t k = 0; k < xd.size() && found < 0; ++k)
+        if (prod(xd, 0, k) == ly[0] && xd[k] == ly[1] &&
+            prod(xd, k + 1, xd.size()) == ly[2])
+          found = int(k);
+      if (found < 0 || (pick >= 0 && found != pick)) {
+        agree = false;
+        break;
+      }
+      pick = found;
+    }
+    if (agree && pick >= 0)
+      v.chan[size_t(x)] = pick;
+  }
+  for (int i = 0; i < v.g.nodes_size(); ++i) {
+    const v1::Node &n = v.g.nodes(i);
+    const int x = v.in(n, 0), y = v.out(n);
+    if (x < 0 || y < 0 || n.outputs_size() != 1)
+      continue;
+    const std::vector<int64_t> yd = v.dims(y);
+    const std::string &op = n.op();
+    if (isMoveOp(op)) {
+      const std::array<int64_t, 3> lx = v.layout(x);
+      if (v.layout(y) == lx || !moveReaders(y))
+        continue;
+      for (size_t k = 0; k < yd.size(); ++k)
+        if (prod(yd, 0, k) == lx[0] && yd[k] == lx[1] &&
+            prod(yd, k + 1, yd.size()) == lx[2]) {
+          v.chan[size_t(y)] = int(k);
+          break;
+        }
+    } else if (op == "Concat" || op == "Slice") {
+      if (v.dims(x).size() == yd.size())
+        v.chan[size_t(y)] = v.chan[size_t(x)];
+    } else if (op == "Requantize" &&
+               v.chan[size_t(x)] != defaultChan(yd.size())) {
+      // A per-tensor requantization is elementwise: any layout (Y of an
+      // LSTM requantized to its QuantizeLinear's parameters).
+      bool scalar = true;
+      for (int k = 1; k < n.inputs_size(); ++k)
+        scalar = scalar && (n.inputs(k) < 0 || v.intCount(n.inputs(k)) == 1);
+      if (scalar && v.dims(x) == yd)
+        v.chan[size_t(y)] = v.chan[size_t(x)];
+    } else if (op == "Gather") {
+      const int64_t rank = int64_t(v.dims(x).size());
+      int64_t axis = aInt(n, "axis", 0);
+      axis += axis < 0 ? rank : 0;
+      const int c = v.chan[size_t(x)];
+      if (int64_t(yd.size()) == rank - 1 && axis != c)
+        v.chan[size_t(y)] = c - (axis < c ? 1 : 0);
+    }
+  }
+}
+
+// The pixels form: a Slice or Gather of pixels as a view of its input (an
+// addressed read: its loads at the offset), a Concat along an axis other
+// than the channels by placement (each input's producer stores at its
+// pixels of the result). Each is one contiguous run of pixels per channel
+// tile: every dim before the axis other than the channels is 1.
+std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
+  const v1::Node &n = v.g.nodes(i);
+  const std::string &op = n.op();
+  const int x = v.in(n, 0), y = v.out(n);
+  if (x < 0 || y < 0)
+    return op + " needs its input and result";
+  if (!isPixelOp(v, n))
+    return op + " along the channel axis (the pixels form moves pixels)";
+  const std::string &dt = v.dtype(y);
+  if (!isQ8(dt) && !(dt == "i16" && has16(v.t, "pixels")))
+    return "moves " + dt + " pixels (the target keeps i8/u8" +
+           (has16(v.t, "pixels") ? " and i16)" : ")");
+  const std::vector<int64_t> yd = v.dims(y);
+  const std::vector<int64_t> xd = v.dims(x);
+  const int64_t rank = int64_t(op == "Concat" ? yd.size() : xd.size());
+  int64_t axis = op == "Slice" ? -1 : aInt(n, "axis", 0);
+  if (op == "Slice") {
+    std::vector<int64_t> st, en, ax, sp;
+    if (v.in(n, 1) < 0 || v.in(n, 2) < 0 || !v.constant[size_t(v.in(n, 1))] ||
+        !v.constant[size_t(v.in(n, 2))] || !v.ints(v.in(n, 1), st) ||
+        !v.ints(v.in(n, 2), en) ||
+        (v.in(n, 3) >= 0 && !v.ints(v.in(n, 3), ax)) ||
+        (v.in(n, 4) >= 0 && !v.ints(v.in(n, 4), sp)))
+      return "a Slice whose starts, ends, axes or steps are not constants";
+    for (int64_t s : sp)
+      if (s != 1)
+        return "a Slice with steps (a view is one run of pixels)";
+    // The one axis the result is shorter along.
+    for (size_t k = 0; k < yd.size() && k < xd.size(); ++k)
+      if (yd[k] != xd[k]) {
+        if (axis >= 0)
+          return "a Slice along two axes (a view is one run of pixels)";
+        axis = int64_t(k);
+      }
+    if (axis < 0)
+      return "a Slice that keeps its input";
+  }
+  axis += axis < 0 ? rank : 0;
+  const int c = v.chan[size_t(op == "Concat" ? y : x)];
+  const std::vector<int64_t> &d = op == "Concat" ? yd : xd;
+  for (int64_t k = 0; k < axis && k < int64_t(d.size()); ++k)
+    if (k != c && d[size_t(k)] != 1)
+      return op + " along axis " + std::to_string(axis) + " with dim " +
+             std::to_string(k) + " of " + std::to_string(d[size_t(k)]) +
+             " before it (a pixel view or placement is one run of pixels per "
+             "channel tile)";
+  if (op == "Gather") {
+    std::vector<int64_t> idx;
+    const int ix = v.in(n, 1);
+    if (ix < 0 || !v.constant[size_t(ix)] || !v.dims(ix).empty() ||
+        !v.ints(ix, idx) || idx.size() != 1)
+      return "a Gather of other than one constant index (a view is one run "
+             "of pixels)";
+  }
+  if (op == "Concat") {
+    for (int k = 0; k < n.inputs_size(); ++k) {
+      const int xi = n.inputs(k);
+      if (xi < 0 || v.dtype(xi) != dt || v.dims(xi).size() != yd.size() ||
+          v.chan[size_t(xi)] != c)
+        return "inputs of different element types or layouts";
+      if (v.constant[size_t(xi)])
+        return "a constant input";
+      // Every input written by placement in the partition: the result of a
+      // layer the target computes (through free reshapes of it alone), so
+      // its stores go to the input's pixels of the result; a copy is not
+      // worth the placement.
+      if (forCompile)
+        continue;
+      int src = xi, p = v.producer[size_t(xi)];
+      while (p >= 0 && isMoveOp(v.g.nodes(p).op()) &&
+             a.why[size_t(p)].empty()) {
+        src = v.in(v.g.nodes(p), 0);
+        p = v.producer[size_t(src)];
+      }
+      if (p < 0 || !a.why[size_t(p)].empty() || isMoveOp(v.g.nodes(p).op()) ||
+          isPixelOp(v, v.g.nodes(p)) || v.g.nodes(p).op() == "Split" ||
+          v.g.nodes(p).op() == "Concat")
+        return "input " + q(v.name(xi)) +
+               " is not a layer result computed on the target (a Concat of "
+               "pixels places its inputs' stores)";
+    }
+    return "";
+  }
+  // (A view of a host tensor reads it as a partition input; a view between
+  // host nodes alone is an island, Islands.cpp.)
+  if (v.constant[size_t(x)])
+    return op + " of a constant";
+  return "";
+}
+
+void settlePixelViews(const View &v, Analysis &a, bool forCompile) {
+  if (forCompile || !v.t.form("pixels"))
+    return;
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (int i = 0; i < v.g.nodes_size(); ++i) {
+      const v1::Node &n = v.g.nodes(i);
+      if (!a.why[size_t(i)].empty() || n.op() == "Concat" || !isPixelOp(v, n))
+        continue;
+      const int x = v.in(n, 0), y = v.out(n);
+      const int p = v.producer[size_t(x)];
+      bool used = false;
+      for (int u : v.users[size_t(y)])
+        used = used || a.why[size_t(u)].empty();
+      if ((p < 0 || !a.why[size_t(p)].empty()) && !used) {
+        a.why[size_t(i)] = "its input and its readers are not computed on "
+                           "the target (a lone view is not worth a "
+                           "partition)";
+        changed = true;
+      }
+    }
+  }
+}
+
+} // namespace ember::accel::sel
