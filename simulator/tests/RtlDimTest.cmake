@@ -5,7 +5,7 @@
 # forms against the 16x8 definition (tests/npu/hw_semantics16.py, given -DPYTHON) and, given the
 # main build's ember (-DEMBER, -DPYTHON), the instructions against the interpreter
 # (tests/npu/hw_semantics.py) and the compiled upsampling, transposed convolution, column-band,
-# strided or banded pool, padded-convolution and 16x8 layers' cycles
+# strided or banded pool, padded-convolution, pixel, integer LSTM and 16x8 layers' cycles
 # (tests/npu/resize_cycles.sh) on the RTL.
 # -DSRC=<source dir> -DBIN=<sub-build dir> -DDIM=<8|32> -DGEN=<generator> [-DEMBER= -DPYTHON=]
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC} -B ${BIN} -G ${GEN}
