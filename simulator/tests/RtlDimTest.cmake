@@ -5,7 +5,7 @@
 # forms against the 16x8 definition (tests/npu/hw_semantics16.py, given -DPYTHON) and, given the
 # main build's ember (-DEMBER, -DPYTHON), the instructions against the interpreter
 # (tests/npu/hw_semantics.py) and the compiled upsampling, transposed convolution, column-band,
-# strided or banded pool, padded-convolution and 16x8 layers' cycles
+# strided or banded pool, padded-convolution, pixel, integer LSTM and 16x8 layers' cycles
 # (tests/npu/resize_cycles.sh) on the RTL.
 # -DSRC=<source dir> -DBIN=<sub-build dir> -DDIM=<8|32> -DGEN=<generator> [-DEMBER= -DPYTHON=]
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC} -B ${BIN} -G ${GEN}
@@ -55,10 +55,10 @@ if(EMBER AND PYTHON)
   # upsampling layers, the transposed convolutions' phase layers (STOREs with
   # an x step), the convolutions in column bands, the pools with strides of
   # their own per axis or in column bands, the convolutions padded beyond
-  # the loads' fields, the Concats and Slices of pixels, and the first 40
-  # of the 136 generated 16x8 layers (npu-wide16-cycles-rtl runs them all
-  # at DIM 16).
-  foreach(group resize convt bands pools2 pads pixels 16x8-quick)
+  # the loads' fields, the Concats and Slices of pixels, the integer LSTMs
+  # (16-bit tables as layers), and the first 40 of the 136 generated 16x8
+  # layers (npu-wide16-cycles-rtl runs them all at DIM 16).
+  foreach(group resize convt bands pools2 pads pixels lstm 16x8-quick)
     execute_process(COMMAND bash ${SRC}/tests/npu/resize_cycles.sh ${EMBER}
                             ${BIN}/bin/ember-npu ${PYTHON} ${BIN}/${group}-cycles
                             plugin:${BIN}/lib/ember/libember_npu_sim.so ${group}

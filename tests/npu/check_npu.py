@@ -21,13 +21,28 @@ of an fp32 case made by ONNX Runtime's quantize_static
 (scripts/quantize-with-ort.py; skipped without onnxruntime);
 --max-plugin-partitions fails a model that the plugin runs in more
 partitions (a model expected whole on the NPU between its input
-QuantizeLinear and output DequantizeLinear: 1). Exit 1 on any mismatch.
+QuantizeLinear and output DequantizeLinear: 1); --require-layer OP fails a
+model whose compiled NPU layers (`--emit=npu-layers`) hold no layer of that
+op (form). Exit 1 on any mismatch.
+
+A case folder may carry two files of its own, each one line or more of
+arguments (shell quoting, `#` comments):
+  ember_args.txt  options given to every `ember` run of the case, the
+                  interpreter's and the NPU's alike (e.g.
+                  --integer-recurrent); not the ones this script sets
+                  (--target, --fallback, --input, --save-outputs,
+                  --backend-opt, --emit);
+  check_args.txt  the case's own --min-share, --max-plugin-partitions,
+                  --ort-max-quanta and --require-layer, in place of the
+                  command line's (a looser bound says why in a comment).
+Bad content in either is a clear error for that case.
 """
 import argparse
 import concurrent.futures
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -85,6 +100,83 @@ def output_quanta(model):
     return quanta
 
 
+# Options check_npu.py sets itself, which a case's ember_args.txt must not.
+OWN_OPTIONS = ("--target", "--fallback", "--input", "--save-outputs",
+               "--backend-opt", "--emit")
+
+
+def case_file_args(case, name):
+    """The arguments in CASE/NAME ([] without the file); ValueError with
+    the file's path for content that cannot be split."""
+    path = os.path.join(case, name)
+    if not os.path.exists(path):
+        return []
+    try:
+        words = shlex.split(open(path).read(), comments=True)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+    if not words:
+        raise ValueError(f"{path}: no arguments (remove the file)")
+    if not words[0].startswith("--"):
+        raise ValueError(f"{path}: '{words[0]}' is not an option (the "
+                         "arguments start with --)")
+    return words
+
+
+def ember_args_of(case):
+    words = case_file_args(case, "ember_args.txt")
+    for w in words:
+        if w.split("=")[0] in OWN_OPTIONS:
+            raise ValueError(f"{os.path.join(case, 'ember_args.txt')}: {w} "
+                             "is set by check_npu.py (allowed: any other "
+                             "ember option)")
+    return words
+
+
+def check_args_parser():
+    p = argparse.ArgumentParser(prog="check_args.txt", add_help=False,
+                                exit_on_error=False)
+    p.add_argument("--min-share", type=float)
+    p.add_argument("--max-plugin-partitions", type=int)
+    p.add_argument("--ort-max-quanta", type=int)
+    p.add_argument("--require-layer", action="append")
+    return p
+
+
+def case_args(case, args):
+    """ARGS with the case's check_args.txt bounds in place; ValueError on
+    bad content."""
+    words = case_file_args(case, "check_args.txt")
+    if not words:
+        return args
+    path = os.path.join(case, "check_args.txt")
+    try:
+        own, rest = check_args_parser().parse_known_args(words)
+    except argparse.ArgumentError as e:
+        raise ValueError(f"{path}: {e}") from None
+    if rest:
+        raise ValueError(f"{path}: unknown arguments {' '.join(rest)} "
+                         "(allowed: --min-share, --max-plugin-partitions, "
+                         "--ort-max-quanta, --require-layer)")
+    merged = argparse.Namespace(**vars(args))
+    for k, v in vars(own).items():
+        if v is not None:
+            setattr(merged, k, v)
+    return merged
+
+
+def layer_ops(ember, model, target, extra):
+    """The ops of the compiled NPU layers (`--emit=npu-layers`), or an
+    error string."""
+    p = subprocess.run([ember, "compile", model, "--target=" + target,
+                        "--emit=npu-layers"] + extra, capture_output=True,
+                       text=True, timeout=900)
+    if p.returncode:
+        return None, p.stderr.strip()[-300:]
+    return set(re.findall(r'^layer \d+ .*? op="([^"]+)"', p.stdout,
+                          re.M)), ""
+
+
 def run(ember, model, target, inputs, outdir, extra):
     cmd = [ember, "run", model, "--target=" + target, "--save-outputs", outdir]
     for name, path in inputs:
@@ -103,13 +195,30 @@ def check_case(case, args):
     quanta = output_quanta(model)
     res = {"case": os.path.basename(case.rstrip("/")), "ok": True,
            "elements": 0, "exact": 0, "within1": 0, "msg": ""}
+    try:
+        own = ember_args_of(case)
+        args = case_args(case, args)
+    except ValueError as e:
+        res.update(ok=False, msg=str(e))
+        return res
+    res["args"] = args
+    if args.require_layer:
+        ops, err = layer_ops(args.ember, model_path, args.target, own)
+        if ops is None:
+            res.update(ok=False, msg="--emit=npu-layers: " + err)
+            return res
+        missing = [o for o in args.require_layer if o not in ops]
+        if missing:
+            res.update(ok=False, msg=f"no NPU layer of op {', '.join(missing)}"
+                       f" (layers: {', '.join(sorted(ops)) or 'none'})")
+            return res
     with tempfile.TemporaryDirectory() as tmp:
         for s in sets[:1]:
             d = os.path.join(case, s)
             inputs = [(n, os.path.join(d, f"input_{i}.pb"))
                       for i, n in enumerate(names)]
             rc, out, err = run(args.ember, model_path, "interp", inputs,
-                               os.path.join(tmp, "ref"), [])
+                               os.path.join(tmp, "ref"), own)
             if rc:
                 res.update(ok=False, msg="interp: " + err.strip()[-300:])
                 return res
@@ -117,6 +226,7 @@ def check_case(case, args):
                      "--backend-opt", "executor=" + args.executor]
             for kv in args.backend_opt:
                 extra += ["--backend-opt", kv]
+            extra += own
             rc, out, err = run(args.ember, model_path, args.target, inputs,
                                os.path.join(tmp, "npu"), extra)
             if rc:
@@ -194,6 +304,9 @@ def main():
                     help="fail when a model's npu_mac_share is lower")
     ap.add_argument("--max-plugin-partitions", type=int, default=None,
                     help="fail when a model runs in more plugin partitions")
+    ap.add_argument("--require-layer", action="append", default=[],
+                    help="fail when the compiled NPU layers hold no layer "
+                    "of this op (e.g. table16)")
     ap.add_argument("--qdq-from", action="append", default=[])
     ap.add_argument("--json")
     ap.add_argument("paths", nargs="*")
@@ -211,18 +324,19 @@ def main():
     results = []
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as ex:
         for r in ex.map(lambda c: check_case(c, args), cases):
-            if (args.min_share is not None and r["ok"] and
-                    r.get("share", 0) < args.min_share):
+            a = r.pop("args", args)  # with the case's own bounds
+            if (a.min_share is not None and r["ok"] and
+                    r.get("share", 0) < a.min_share):
                 r.update(ok=False, msg=f"npu_mac_share {r.get('share', 0)} "
-                         f"< {args.min_share}")
-            if (args.max_plugin_partitions is not None and r["ok"] and
+                         f"< {a.min_share}")
+            if (a.max_plugin_partitions is not None and r["ok"] and
                     "npu_partitions" not in r):
                 r.update(ok=False, msg="no partition summary in the run's "
                          "output (plugin_partitions=)")
-            elif (args.max_plugin_partitions is not None and r["ok"] and
-                    r["npu_partitions"] > args.max_plugin_partitions):
+            elif (a.max_plugin_partitions is not None and r["ok"] and
+                    r["npu_partitions"] > a.max_plugin_partitions):
                 r.update(ok=False, msg=f"{r['npu_partitions']} plugin "
-                         f"partitions > {args.max_plugin_partitions}")
+                         f"partitions > {a.max_plugin_partitions}")
             results.append(r)
             share = r.get("share")
             hist = " ".join(f"{k}:{v}" for k, v in

@@ -38,7 +38,10 @@ bands), then (--pools2) pools with strides of their own per axis or over
 such lines, then (--pads) convolutions and pools padded beyond the loads'
 fields, then (--pcact) per-channel activations (a convolution writing
 one scale per channel, read by a depthwise one), then (--pixels) Concats
-along pixels and Slices of rows, each group with a seed of its own, the
+along pixels and Slices of rows, then (--lstm) integer LSTMs (16-bit
+tables; each case folder with its ember options, ember_args.txt, and its
+bounds, check_args.txt; these three groups in gen_forms.py), each group
+with a seed of its own, the
 way ONNX Runtime's quantizer writes QDQ graphs: input float ->
 QuantizeLinear -> DequantizeLinear -> op -> QuantizeLinear ->
 DequantizeLinear -> output float.
@@ -66,6 +69,8 @@ class G:
         self.n = 0
         self.feed = {}
         self.opset = OPSET
+        self.ember_args = []  # options every ember run of the case needs
+        self.check_args = []  # lines of the case's own check bounds
 
     def name(self, s):
         self.n += 1
@@ -1204,92 +1209,6 @@ def pads_pool_case(rng):
     return g, f"pads {op.lower()} {DTYPE_NAMES[dt]} C{C} {H}x{W} k{k} s{s} p{pads}"
 
 
-def pcact_case(rng):
-    """A per-channel activation (docs/quantization.md, "Per-channel
-    activations"): a convolution (1x1, or 3x3 stride 2 as a network's first
-    layer) with Relu or Clip(0, 6) writes an 8-bit map with one scale per
-    channel (axis 1, every zero point qmin), read by a depthwise convolution
-    (3x3 or 5x5, stride 1 or 2, channel multiplier 1 or 2) whose int32 bias
-    is at s_x[c] s_w[c], then an activation and a per-tensor output. Channel
-    ranges from 0.05 to 6, so a scale ignored or misplaced is many quanta
-    off ONNX Runtime's float reference."""
-    g = G(rng)
-    N = int(rng.integers(1, 3))
-    C = int(rng.integers(1, 25))
-    H, W = int(rng.integers(3, 20)), int(rng.integers(3, 20))
-    x = g.input([N, C, H, W])
-    xd, (sx, _) = g.qdq(x, act_dtype(rng), -2.0, 2.0)
-    K = int(rng.integers(1, 49))
-    first = rng.random() < 0.25
-    k1 = 3 if first else 1
-    cfg = {"C": C, "K": K, "k": k1, "group": 1, "s": 2 if first else 1,
-           "d": 1, "pads": [1, 1, 1, 1] if first else [0, 0, 0, 0]}
-    e = conv_node(g, rng, xd, sx, cfg)
-    relu6 = rng.random() < 0.6
-    e = (g.node("Clip", [e, g.const(np.float32(0.0)), g.const(np.float32(6.0))])
-         if relu6 else g.node("Relu", [e]))
-    dt = act_dtype(rng)
-    qmin = 0 if dt == np.uint8 else -128
-    hi = rng.uniform(0.05, 6.0, K)
-    sc = (hi / 255.0).astype(np.float32)
-    s_e, z_e = g.const(sc, "s"), g.const(np.full(K, qmin, dt), "z")
-    q = g.node("QuantizeLinear", [e, s_e, z_e], {"axis": 1}, s="q")
-    ed = g.node("DequantizeLinear", [q, s_e, z_e], {"axis": 1}, s="dq")
-    mult = 2 if rng.random() < 0.3 else 1
-    k = int(rng.choice([3, 3, 5]))
-    st = int(rng.choice([1, 1, 2]))
-    w, sw = weights(g, rng, [K * mult, 1, k, k])
-    s_b = (np.repeat(sc, mult) * sw).astype(np.float32)
-    b = rng.integers(-20000, 20000, K * mult).astype(np.int32)
-    bd = g.node("DequantizeLinear", [g.const(b, "b"), g.const(s_b, "bs"),
-                                     g.const(np.zeros(K * mult, np.int32),
-                                             "bz")], {"axis": 0}, s="dqb")
-    p = k // 2
-    y = g.node("Conv", [ed, w, bd], {"kernel_shape": [k, k],
-                                      "strides": [st, st],
-                                      "pads": [p, p, p, p], "group": K})
-    y, act = activation(g, rng, y)
-    yd, _ = g.qdq(y, act_dtype(rng), 0.0 if act else -3.0, 4.0)
-    g.output(yd)
-    return g, (f"per-channel activation N{N} C{C} {H}x{W} K{K} "
-               f"{'3x3/2' if first else '1x1'} {'relu6' if relu6 else 'relu'} "
-               f"-> dw k{k} s{st} x{mult} {act}")
-
-
-def pixels_case(rng):
-    """Form pixels: convolutions concatenated along the batch or rows (8 or
-    16 bits), or a convolution's rows sliced (a view) into a 1x1 one."""
-    g = G(rng)
-    g.opset = 21 if rng.random() < 0.25 else OPSET
-    dt = np.int16 if g.opset == 21 else act_dtype(rng)
-    C, K = int(rng.integers(1, 40)), int(rng.integers(1, 40))
-    H, W = int(rng.integers(2, 12)), int(rng.integers(2, 12))
-    xd, (sx, _) = g.qdq(g.input([1, C, H, W]), dt, -2.0, 2.0)
-    if rng.random() < 0.6:
-        n, axis = int(rng.integers(2, 4)), int(rng.choice([0, 2]))
-        out = g.qparams(dt, -3.0, 4.0)
-        parts = []
-        for _ in range(n):
-            k = int(rng.choice([1, 3]))
-            w, sw = weights(g, rng, [K, C, k, k])
-            b = bias(g, rng, K, scale_of(g, sx), sw)
-            parts.append(g.requant_dq(g.node("Conv", [xd, w, b], {
-                "kernel_shape": [k, k], "pads": [k // 2] * 4}), out))
-        g.output(g.requant_dq(g.node("Concat", parts, {"axis": axis}), out))
-        return g, (f"pixels concat axis {axis} of {n} convs C{C} {H}x{W} "
-                   f"K{K} {DTYPE_NAMES[dt]}")
-    dt = act_dtype(rng)  # (two 16x8 layers in a row: --wide4)
-    yd, yp = conv_qdq(g, rng, xd, sx, C, K, int(rng.choice([1, 3])), dt)
-    a = int(rng.integers(0, H - 1))
-    e = int(rng.integers(a + 1, H + 1))
-    sl = g.requant_dq(g.node("Slice", [yd] + [
-        g.const(np.array([v], np.int64)) for v in (a, e, 2)]), yp)
-    K2 = int(rng.integers(1, 40))
-    g.output(conv_qdq(g, rng, sl, yp[0], K, K2, 1, dt)[0])
-    return g, (f"pixels slice rows {a}:{e} of conv C{C} {H}x{W} K{K} -> "
-               f"1x1 K{K2} {DTYPE_NAMES[dt]}")
-
-
 def conv_cfg(rng):
     k = int(rng.integers(1, 8))
     s = int(rng.integers(1, 3))
@@ -1376,12 +1295,20 @@ def main():
                          "(pools2_case), after the column bands, with a "
                          "seed of their own")
     ap.add_argument("--pcact", type=int, default=16,
-                    help="per-channel activation cases (pcact_case), after "
-                         "the padded ones, with a seed of their own")
+                    help="per-channel activation cases (pcact_case in "
+                         "gen_forms.py), after the padded ones, with a seed "
+                         "of their own")
     ap.add_argument("--pixels", type=int, default=16, help="pixel cases "
                     "(pixels_case), after --pcact, with a seed of their own")
+    ap.add_argument("--lstm", type=int, default=12, help="integer LSTM "
+                    "cases (lstm_case: form table16, ember option "
+                    "--integer-recurrent), after --pixels, with a seed of "
+                    "their own")
     args = ap.parse_args()
     import onnxruntime as ort
+    # (gen_forms.py builds with this file's helpers: imported here, once
+    # they are defined.)
+    from gen_forms import lstm_case, pcact_case, pixels_case
     rng = np.random.default_rng(args.seed)
     os.makedirs(args.out, exist_ok=True)
     index = []
@@ -1400,6 +1327,7 @@ def main():
     padded = np.random.default_rng(args.seed + 14000)
     pcact = np.random.default_rng(args.seed + 13000)
     pixels = np.random.default_rng(args.seed + 15000)
+    lstm = np.random.default_rng(args.seed + 16000)
     n_placed = args.count + args.extra + args.placement
     n_wide = n_placed + args.wide
     n_resize = n_wide + args.resize
@@ -1412,10 +1340,13 @@ def main():
     n_bands = n_shuffle + args.bands
     n_pools2 = n_bands + args.pools2
     n_pads = n_pools2 + args.pads
-    for i in range(n_pads + args.pcact + args.pixels):
+    n_pixels = n_pads + args.pcact + args.pixels
+    for i in range(n_pixels + args.lstm):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_pads + args.pcact:
+        if i >= n_pixels:
+            g, desc = lstm_case(lstm)
+        elif i >= n_pads + args.pcact:
             g, desc = pixels_case(pixels)
         elif i >= n_pads:
             g, desc = pcact_case(pcact)
@@ -1469,6 +1400,13 @@ def main():
         d = os.path.join(args.out, f"case_{i:03d}")
         os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
         onnx.save(m, os.path.join(d, "model.onnx"))
+        if g.ember_args:
+            # The case's ember options (tests/npu/check_npu.py).
+            open(os.path.join(d, "ember_args.txt"), "w").write(
+                " ".join(g.ember_args) + "\n")
+        if g.check_args:
+            open(os.path.join(d, "check_args.txt"), "w").write(
+                "\n".join(g.check_args) + "\n")
         # Node by node (graph optimizations off): DequantizeLinear, the
         # float op, QuantizeLinear, the QDQ graph's ONNX semantics on every
         # host. ORT's fused int8 kernels are not a host-independent

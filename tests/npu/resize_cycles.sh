@@ -19,7 +19,10 @@
 # (ctest npu-pads-cycles-rtl): the 16 convolutions padded beyond the loads'
 # fields (--pads: identity layers storing the input with the padding);
 # pixels (ctest npu-pixels-cycles-rtl): the 16 Concats along the batch or
-# rows by placement and Slices of rows as views (--pixels).
+# rows by placement and Slices of rows as views (--pixels); lstm (ctest
+# npu-lstm-cycles-rtl): the 12 integer LSTMs (--lstm: 16-bit tables as
+# layers of their own, LUTLD/LUT w16), each with its case's ember options
+# (ember_args.txt, tests/npu/check_npu.py).
 #   resize_cycles.sh EMBER EMBER_NPU PYTHON WORKDIR [TARGET [GROUP]]
 # TARGET: npu-sim (default) or plugin:<a sub-build's libember_npu_sim.so>.
 set -uo pipefail
@@ -40,8 +43,10 @@ case $group in
     what="padded convolution" ;;
   pixels) counts=(--convt 0 --resize 0 --pixels 16) prefix=pixels
     what="pixel Concat or Slice" ;;
+  lstm) counts=(--convt 0 --resize 0 --lstm 12) prefix=lstm
+    what="integer LSTM" ;;
   *) echo "unknown group '$group' (resize, convt, 16x8, 16x8-quick, bands, pools2," \
-    "pads or pixels)"
+    "pads, pixels or lstm)"
     exit 1 ;;
 esac
 "$python" -c "import onnx, onnxruntime" 2>/dev/null ||
@@ -49,7 +54,7 @@ esac
 rm -rf "$work" && mkdir -p "$work"
 "$python" "$(dirname "$0")/gen_layers.py" "$work/cases" --count 0 --extra 0 \
   --placement 0 --wide 0 --wide2 0 --lanes 0 --wide3 0 --wide4 0 --shuffle 0 \
-  --bands 0 --pools2 0 --pads 0 --pcact 0 --pixels 0 "${counts[@]}" >"$work/gen.log" 2>&1 ||
+  --bands 0 --pools2 0 --pads 0 --pcact 0 --pixels 0 --lstm 0 "${counts[@]}" >"$work/gen.log" 2>&1 ||
   { cat "$work/gen.log"; exit 1; }
 # Every other group set to 0 cases: a new group of gen_layers.py must be too.
 "$python" -c "import json, sys
@@ -68,8 +73,13 @@ names = [i.name for i in m.graph.input if i.name not in init]
 for j, n in enumerate(names):
     print('--input'); print(f'{n}={sys.argv[2]}/input_{j}.pb')" \
     "$c/model.onnx" "$c/test_data_set_0")
+  # The case's own ember options (check_npu.py checks their content).
+  own=()
+  [ -f "$c/ember_args.txt" ] && mapfile -t own < <("$python" -c "import shlex, sys
+print('\n'.join(shlex.split(open(sys.argv[1]).read(), comments=True)))" \
+    "$c/ember_args.txt")
   if ! "$ember" run "$c/model.onnx" --target="$target" --fallback=interp \
-      "${inputs[@]}" \
+      "${inputs[@]}" "${own[@]}" \
       --backend-opt executor=golden --backend-opt handover="$h" \
       >"$h.run.log" 2>&1; then
     echo "$name: the golden run failed"; tail -n 5 "$h.run.log"; status=1; continue
