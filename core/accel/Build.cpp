@@ -1286,6 +1286,29 @@ struct Builder {
     }
   }
 
+  // Moves every tensor stored in placed Concat `from` (a block of P / runs
+  // pixels per run of `to`) to its block's run of `to`, at pixel `at`
+  // within it; `from` keeps no stores.
+  void placeRuns(const v1::Node &n, int from, int to, int64_t runs,
+                 int64_t at) {
+    const int64_t block = lp.tensors[size_t(from)].P / runs,
+                  run = lp.tensors[size_t(to)].P / runs;
+    for (size_t k = 0; k < lp.tensors.size() && err.empty(); ++k) {
+      NTensor &t = lp.tensors[k];
+      if (t.base != from)
+        continue;
+      const int64_t s = std::max<int64_t>(t.pixOff, 0);
+      if (block <= 0 || s / block != (s + t.P - 1) / block ||
+          t.tileOffset != 0 || t.laneFrom >= 0 || t.ilv) {
+        err = "Concat " + q(n.name()) + ": " + q(t.name) +
+              " is not inside one run of pixels of the result";
+        return;
+      }
+      t.base = to;
+      t.pixOff = s / block * run + at + s % block;
+    }
+  }
+
   void pixelNode(const v1::Node &n) {
     const std::string &op = n.op();
     const int x = v.in(n, 0), y = v.out(n);
@@ -1296,11 +1319,22 @@ struct Builder {
                                         : NTensor::Kind::Activation);
       tensorOf[size_t(y)] = ty;
       concatOuts.insert(ty);
+      const int64_t runs = pixelRuns(v, n);
       int64_t at = 0;
       for (int i = 0; i < n.inputs_size() && err.empty(); ++i) {
         const int xi = n.inputs(i);
         const int64_t P =
             lp.tensors[size_t(ty)].P * v.dims(xi)[axis] / v.dims(y)[axis];
+        if (runs > 1) {
+          // In runs (whyPlacedRuns): xi's own Concat's stores, each
+          // inside one of its blocks, go to that block's run of the result.
+          const int k = materialize(xi);
+          if (k < 0)
+            return;
+          placeRuns(n, k, ty, runs, at);
+          at += P / runs;
+          continue;
+        }
         if (tensorOf[size_t(xi)] < 0 && pending.count(xi)) {
           materialize(xi, ty, 0, at);
           at += P;

@@ -102,6 +102,10 @@ struct PixelRun {
   int64_t axis = -1, start = 0, post = 1;
 };
 PixelRun pixelRun(const View &v, const v1::Node &n);
+// A Concat of pixels' runs of pixels per channel tile of its result: the
+// product of its dims before the axis other than the channels (1: each
+// input one run, at its offset).
+int64_t pixelRuns(const View &v, const v1::Node &n);
 // Bytes per element of a graph dtype (graph.proto's names: "i8", "f32",
 // ...); 0 for a kind narrower than a byte or unknown.
 size_t dtypeBytes(const std::string &t);
