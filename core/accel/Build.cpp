@@ -1286,29 +1286,6 @@ struct Builder {
     }
   }
 
-  // Moves every tensor stored in placed Concat `from` (a block of P / runs
-  // pixels per run of `to`) to its block's run of `to`, at pixel `at`
-  // within it; `from` keeps no stores.
-  void placeRuns(const v1::Node &n, int from, int to, int64_t runs,
-                 int64_t at) {
-    const int64_t block = lp.tensors[size_t(from)].P / runs,
-                  run = lp.tensors[size_t(to)].P / runs;
-    for (size_t k = 0; k < lp.tensors.size() && err.empty(); ++k) {
-      NTensor &t = lp.tensors[k];
-      if (t.base != from)
-        continue;
-      const int64_t s = std::max<int64_t>(t.pixOff, 0);
-      if (block <= 0 || s / block != (s + t.P - 1) / block ||
-          t.tileOffset != 0 || t.laneFrom >= 0 || t.ilv) {
-        err = "Concat " + q(n.name()) + ": " + q(t.name) +
-              " is not inside one run of pixels of the result";
-        return;
-      }
-      t.base = to;
-      t.pixOff = s / block * run + at + s % block;
-    }
-  }
-
   void pixelNode(const v1::Node &n) {
     const std::string &op = n.op();
     const int x = v.in(n, 0), y = v.out(n);
@@ -1331,7 +1308,12 @@ struct Builder {
           const int k = materialize(xi);
           if (k < 0)
             return;
-          placeRuns(n, k, ty, runs, at);
+          const std::string bad = placeRuns(lp.tensors, k, ty, runs, at);
+          if (!bad.empty()) {
+            err = "Concat " + q(n.name()) + ": " + q(bad) +
+                  " is not inside one run of pixels of the result";
+            return;
+          }
           at += P / runs;
           continue;
         }

@@ -210,6 +210,23 @@ std::string whyPlacedRuns(const View &v, const Analysis &a, int xi,
   return "";
 }
 
+std::string placeRuns(std::vector<NTensor> &ts, int from, int to, int64_t runs,
+                      int64_t at) {
+  const int64_t block = ts[size_t(from)].P / runs,
+                run = ts[size_t(to)].P / runs;
+  for (NTensor &t : ts) {
+    if (t.base != from)
+      continue;
+    const int64_t s = std::max<int64_t>(t.pixOff, 0);
+    if (block <= 0 || s / block != (s + t.P - 1) / block || t.tileOffset != 0 ||
+        t.laneFrom >= 0 || t.ilv)
+      return t.name;
+    t.base = to;
+    t.pixOff = s / block * run + at + s % block;
+  }
+  return "";
+}
+
 // The pixels form: a Slice or Gather of pixels as a view of its input (an
 // addressed read: its loads at the offset), a Concat along an axis other
 // than the channels by placement (each input's producer stores at its
