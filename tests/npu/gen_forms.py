@@ -142,22 +142,10 @@ def lstm_case(rng):
     g.ember_args = ["--integer-recurrent"]
     # Every multiply-accumulate on the NPU and the gates' tables as table16
     # layers; one partition between the input QuantizeLinear and the output
-    # DequantizeLinear, but for what the backend does not place yet (each
-    # bound says why).
-    g.check_args = ["--require-layer table16 --min-share 1"]
-    if T == 1:
-        g.check_args += [
-            "# One step: its Slice of the input projection keeps the whole",
-            "# tensor and is not a view (core/accel/Pixels.cpp), so the",
-            "# gates' products and tables split into more partitions.",
-            f"--max-plugin-partitions {2 + D}"]
-    elif D == 2:
-        g.check_args += [
-            "# The Concat of the two directions (axis 1 of Y) runs on the",
-            "# host.",
-            "--max-plugin-partitions 2"]
-    else:
-        g.check_args.append("--max-plugin-partitions 1")
+    # DequantizeLinear (a single step's Slice of the input projection is a
+    # view of the whole tensor, the directions' Concat is placed in runs).
+    g.check_args = ["--require-layer table16 --min-share 1",
+                    "--max-plugin-partitions 1"]
     return g, (f"lstm {direction} T{T} B{B} I{In} H{H} "
                f"{DTYPE_NAMES[dt]} -> {DTYPE_NAMES[ydt]}"
                f"{' dq-weights' if dq_weights else ''}"
