@@ -248,18 +248,19 @@ Expected<Tensor> regionTable(const Node &d, const std::vector<Node *> &members,
 Expected<std::optional<Value>> integerLstm(LoweringBuilder &b, const Node &n,
                                            Value x, const QParams *px);
 
-// The LSTM n of a quantized graph (its input the DequantizeLinear of an
-// 8-bit or int16 tensor, through movement ops, or its Y reaching a
-// QuantizeLinear through movement ops and LSTMs; Y_h and Y_c unread) in
-// integerLstm's form: its Y, dequantized from int16 at 2^-15, or, when a
-// QuantizeLinear alone reads it, requantized to that QuantizeLinear's
-// parameters (`q` then names it: the caller replaces it). Empty when n is
-// not such an LSTM. `users` is the function's computeUsers().
-struct LstmResult {
+// The LSTM n of a quantized graph (its input the DequantizeLinear of
+// an 8-bit or int16 tensor, through movement ops, or its Y reaching a
+// QuantizeLinear through movement ops and recurrent layers; its other
+// results unread) in integerLstm's form: its Y, dequantized
+// from int16 at 2^-15, or, when a QuantizeLinear alone reads it,
+// requantized to that QuantizeLinear's parameters (`q` then names it: the
+// caller replaces it). Empty when n is not such a layer. `users` is the
+// function's computeUsers().
+struct RecurrentResult {
   Value y;
   Node *q = nullptr;
 };
-Expected<std::optional<LstmResult>> quantizedGraphLstm(
+Expected<std::optional<RecurrentResult>> quantizedGraphRecurrent(
     LoweringBuilder &b, const Node &n,
     const std::unordered_map<const Node *, std::vector<Use>> &users);
 

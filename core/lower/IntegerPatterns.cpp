@@ -413,7 +413,7 @@ private:
       return lrn(n);
     // ONNX Runtime keeps LSTM float: so does the float32 profile.
     if (k == OpKind::LSTM && recurrent_ && !float32())
-      return lstm(n);
+      return recurrentLayer(n);
     if (hasProp(k, P_Rearrange))
       return movement(n);
     if (k == OpKind::Relu || k == OpKind::Clip || k == OpKind::Max ||
@@ -461,9 +461,10 @@ private:
   }
 
   // An LSTM in a quantized graph: IntegerLstm.cpp's integer form.
-  Expected<bool> lstm(Node &n) {
+  Expected<bool> recurrentLayer(Node &n) {
     LoweringBuilder b(f_, n);
-    EMBER_ASSIGN(std::optional<LstmResult> y, quantizedGraphLstm(b, n, users_));
+    EMBER_ASSIGN(std::optional<RecurrentResult> y,
+                 quantizedGraphRecurrent(b, n, users_));
     if (!y)
       return false;
     if (y->q)
