@@ -10,8 +10,8 @@
 //   cell state c           int16, scale 2^-11 (+-16)
 //   hidden state h         int16, scale 2^-15 (|h| <= 1)
 // Per direction and gate g (ONNX order i, o, f, c), with per-row int8
-// weights Wg, Rg (symmetric, scale max |row| / 127; the shared stages are
-// in IntegerRecurrent.cpp):
+// weights Wg, Rg (symmetric, scale max |row| / 127; the stages GRU shares
+// are in IntegerRecurrent.cpp):
 //   xp_g = Requantize(MatMulInteger(x, Wg) + bias, -> 2^-12)   all steps
 //          (a float input: QuantizeLinear(x Wg^T + bias, 2^-12, int16))
 //   p_g  = QuantizedAdd(xp_g[t], Requantize(MatMulInteger(h, Rg), -> 2^-12))

@@ -215,7 +215,7 @@ public:
 private:
   Function &f_;
   const quant::RequantProfile profile_;
-  const bool recurrent_; // LSTMs as integer forms (fixed profile)
+  const bool recurrent_; // LSTMs and GRUs as integer forms (fixed profile)
   Users users_;
 
   bool float32() const { return profile_ == quant::RequantProfile::Float32; }
@@ -411,8 +411,8 @@ private:
     // ONNX Runtime keeps LRN float: so does the float32 profile.
     if (k == OpKind::LRN && !float32())
       return lrn(n);
-    // ONNX Runtime keeps LSTM float: so does the float32 profile.
-    if (k == OpKind::LSTM && recurrent_ && !float32())
+    // ONNX Runtime keeps LSTM and GRU float: so does the float32 profile.
+    if ((k == OpKind::LSTM || k == OpKind::GRU) && recurrent_ && !float32())
       return recurrentLayer(n);
     if (hasProp(k, P_Rearrange))
       return movement(n);
@@ -460,7 +460,8 @@ private:
     return true;
   }
 
-  // An LSTM in a quantized graph: IntegerLstm.cpp's integer form.
+  // An LSTM or GRU in a quantized graph: IntegerLstm.cpp's or
+  // IntegerGru.cpp's integer form.
   Expected<bool> recurrentLayer(Node &n) {
     LoweringBuilder b(f_, n);
     EMBER_ASSIGN(std::optional<RecurrentResult> y,

@@ -1,4 +1,4 @@
-// The stages of the integer recurrent layers (IntegerRecurrent.h), and the
+// The stages the integer LSTM and GRU share (IntegerRecurrent.h), and the
 // recognition of a recurrent layer in a quantized graph (IntegerForms.h,
 // quantizedGraphRecurrent).
 #include "lower/IntegerRecurrent.h"
@@ -199,7 +199,7 @@ bool reachesQuantize(const Users &users, const Node *n, int depth) {
     OpKind k = u.user->kind;
     if (k == OpKind::QuantizeLinear)
       return true;
-    if ((k == OpKind::LSTM || hasProp(k, P_Rearrange)) &&
+    if ((k == OpKind::LSTM || k == OpKind::GRU || hasProp(k, P_Rearrange)) &&
         reachesQuantize(users, u.user, depth + 1))
       return true;
   }
@@ -211,7 +211,7 @@ bool reachesQuantize(const Users &users, const Node *n, int depth) {
 Expected<std::optional<RecurrentResult>>
 quantizedGraphRecurrent(LoweringBuilder &b, const Node &n, const Users &users) {
   using namespace recurrent;
-  if (n.kind != OpKind::LSTM)
+  if (n.kind != OpKind::LSTM && n.kind != OpKind::GRU)
     return std::optional<RecurrentResult>();
   Function &f = b.function();
   for (unsigned r = 1; r < n.numResults(); ++r)
@@ -245,7 +245,9 @@ quantizedGraphRecurrent(LoweringBuilder &b, const Node &n, const Users &users) {
     }
   }
   EMBER_ASSIGN(std::optional<Value> y,
-               integerLstm(b, n, x, px ? &*px : nullptr));
+               n.kind == OpKind::LSTM
+                   ? integerLstm(b, n, x, px ? &*px : nullptr)
+                   : integerGru(b, n, x, px ? &*px : nullptr));
   if (!y)
     return std::optional<RecurrentResult>();
   // A QuantizeLinear alone reading Y: h requantized to its parameters.

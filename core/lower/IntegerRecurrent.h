@@ -1,5 +1,5 @@
-// The stages of the fixed profile's integer recurrent layers
-// (docs/quantization.md, "LSTM"; IntegerLstm.cpp):
+// The stages the fixed profile's integer recurrent layers share
+// (docs/quantization.md, "LSTM" and "GRU"; IntegerLstm.cpp, IntegerGru.cpp):
 // int16 gate pre-activations at 2^-12, gates and the hidden state at 2^-15,
 // per-row int8 weights, 513-entry 16-bit tables.
 #pragma once
