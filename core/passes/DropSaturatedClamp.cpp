@@ -60,21 +60,18 @@ bool scalarBound(const Node &n, size_t i, double &out) {
 bool clampBounds(const Node &n, double &lo, double &hi) {
   lo = -std::numeric_limits<double>::infinity();
   hi = std::numeric_limits<double>::infinity();
-  switch (n.kind) {
-  case OpKind::Relu:
+  if (n.kind == OpKind::Relu) {
     lo = 0;
     return true;
-  case OpKind::Clip:
-    if (n.hasInput(1) && !scalarBound(n, 1, lo))
-      return false;
-    return !n.hasInput(2) || scalarBound(n, 2, hi);
-  case OpKind::Max:
-    return n.inputs.size() == 2 && scalarBound(n, 1, lo);
-  case OpKind::Min:
-    return n.inputs.size() == 2 && scalarBound(n, 1, hi);
-  default:
-    return false;
   }
+  if (n.kind == OpKind::Clip)
+    return (!n.hasInput(1) || scalarBound(n, 1, lo)) &&
+           (!n.hasInput(2) || scalarBound(n, 2, hi));
+  if (n.kind == OpKind::Max)
+    return n.inputs.size() == 2 && scalarBound(n, 1, lo);
+  if (n.kind == OpKind::Min)
+    return n.inputs.size() == 2 && scalarBound(n, 1, hi);
+  return false;
 }
 
 // Whether every channel of `q`'s parameters saturates at the clamp's bounds.
