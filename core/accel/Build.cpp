@@ -200,9 +200,11 @@ struct Builder {
           g.w[size_t(j * per + k)] = int8_t(val);
         }
     } else {
+      // (A sequence's leading dims are pixels: [T, B, C] is [T B, C].)
       auto ad = v.dims(x), bd = v.dims(w);
-      g.N = 1, g.C = ad[1], g.H = 1, g.W = ad[0], g.K = bd[1], g.OH = 1,
-      g.OW = ad[0];
+      const int64_t M = prod(ad, 0, ad.size() - 1);
+      g.N = 1, g.C = ad.back(), g.H = 1, g.W = M, g.K = bd[1], g.OH = 1,
+      g.OW = M;
       // B is [K, N]: the layer wants [N][K] (output channel major), and a
       // B zero point per column.
       std::vector<int64_t> bv, zv;
@@ -481,7 +483,8 @@ struct Builder {
     int y = v.out(r);
     auto yd = v.dims(y);
     int ta = materialize(mp->a);
-    int tb = mp->kind ? repeatedTensor(mp->b, yd[1]) : materialize(mp->b);
+    const size_t ch = isSequence(v, y) ? 2 : 1; // (Sequences.cpp)
+    int tb = mp->kind ? repeatedTensor(mp->b, yd[ch]) : materialize(mp->b);
     if (ta < 0 || tb < 0)
       return;
     Layer L;
@@ -653,7 +656,9 @@ struct Builder {
   void qadd(const v1::Node &n) {
     int a = v.in(n, 0), b = v.in(n, 1), y = v.out(n);
     auto yd = v.dims(y);
-    int ka = broadcastKind(yd, v.dims(a)), kb = broadcastKind(yd, v.dims(b));
+    const size_t ch = isSequence(v, y) ? 2 : 1; // (Sequences.cpp)
+    int ka = broadcastKind(yd, v.dims(a), ch),
+        kb = broadcastKind(yd, v.dims(b), ch);
     // Fuse into the GEMM layer producing one operand, when it is its only
     // use and the layer has no pooling or add yet.
     // (A 16-bit add fuses into a 16-bit layer when both operands and the sum
@@ -674,7 +679,7 @@ struct Builder {
           !single(mine) || it->second.layer.gemm.add.on ||
           !it->second.layer.lut.empty() || !fuses(v.t, it->second.form, "add"))
         continue;
-      int ot = kOther ? repeatedTensor(other, yd[1]) : materialize(other);
+      int ot = kOther ? repeatedTensor(other, yd[ch]) : materialize(other);
       if (ot < 0)
         return;
       it = pending.find(mine);
@@ -698,7 +703,7 @@ struct Builder {
     // A layer of its own: the repeated operand (if any) is b.
     bool swap = ka == 1;
     int ta = materialize(swap ? b : a);
-    int tb = (swap ? ka : kb) ? repeatedTensor(swap ? a : b, yd[1])
+    int tb = (swap ? ka : kb) ? repeatedTensor(swap ? a : b, yd[ch])
                               : materialize(swap ? a : b);
     if (ta < 0 || tb < 0)
       return;

@@ -95,6 +95,10 @@ bool isMoveOp(const std::string &op);
 bool isPixelOp(const View &v, const v1::Node &n);
 // Fills View::chan beyond the defaults (the pixels form; Pixels.cpp).
 void layoutChannels(View &v);
+// Lays rank-3 sequences out channels-last (View::chan = 2; Sequences.cpp).
+void layoutSequences(View &v);
+// Whether value x is a sequence: rank 3, its channels the last axis.
+bool isSequence(const View &v, int x);
 // A pixel op's axis (normalized; a Slice's one shorter axis), and for a
 // Slice or Gather its first index along it (clamped) and the pixels one
 // step along it spans (the other dims after it but the channels).
@@ -311,9 +315,10 @@ bool addAttrs(const v1::Node &n, AddAttrs &p);
 bool exactAddRegs(const View &v, const AddAttrs &p, int a, int b, int y,
                   bool swap, AddRegs &r);
 // How the second operand of an add repeats: 0 same shape, 1 one pixel
-// (per channel or scalar) repeated, -1 neither.
+// (per channel or scalar) repeated, -1 neither; `chan` is big's channel
+// axis (2 for a sequence).
 int broadcastKind(const std::vector<int64_t> &big,
-                  const std::vector<int64_t> &small);
+                  const std::vector<int64_t> &small, size_t chan = 1);
 // Reshapes that leave the device's bytes as they are.
 bool sameLayout(const std::vector<int64_t> &a, const std::vector<int64_t> &b);
 // A flatten into a MatMulInteger's A, which the layer runs as a
