@@ -483,7 +483,7 @@ struct Builder {
     int y = v.out(r);
     auto yd = v.dims(y);
     int ta = materialize(mp->a);
-    const size_t ch = isSequence(v, y) ? 2 : 1; // (Sequences.cpp)
+    const size_t ch = isSequence(v, y) ? 2 : 1; // (defaultChan)
     int tb = mp->kind ? repeatedTensor(mp->b, yd[ch]) : materialize(mp->b);
     if (ta < 0 || tb < 0)
       return;
@@ -656,7 +656,7 @@ struct Builder {
   void qadd(const v1::Node &n) {
     int a = v.in(n, 0), b = v.in(n, 1), y = v.out(n);
     auto yd = v.dims(y);
-    const size_t ch = isSequence(v, y) ? 2 : 1; // (Sequences.cpp)
+    const size_t ch = isSequence(v, y) ? 2 : 1; // (defaultChan)
     int ka = broadcastKind(yd, v.dims(a), ch),
         kb = broadcastKind(yd, v.dims(b), ch);
     // Fuse into the GEMM layer producing one operand, when it is its only

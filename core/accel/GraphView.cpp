@@ -292,7 +292,6 @@ View::View(const Target &target, const v1::Graph &graph) : t(target), g(graph) {
   chan.assign(nv, 0);
   for (size_t v = 0; v < nv; ++v)
     chan[v] = defaultChan(size_t(g.values(int(v)).type().dims_size()));
-  layoutSequences(*this);
   if (t.form("pixels"))
     layoutChannels(*this);
 }

@@ -103,7 +103,7 @@ std::string whyMatMul(const View &v, const v1::Node &n) {
       return e;
   }
   auto ad = v.dims(a), bd = v.dims(b);
-  // A rank-3 A laid out as a sequence (Sequences.cpp) is the rank-2
+  // A rank-3 A laid out as a sequence (defaultChan) is the rank-2
   // [T B, K]: its leading dims are pixels.
   if (ad.size() == 3 && isSequence(v, a) && isSequence(v, y))
     ad = {ad[0] * ad[1], ad[2]};
@@ -446,7 +446,7 @@ std::string whyConcat(const View &v, const v1::Node &n, int self) {
   int64_t axis = aInt(n, "axis", 0);
   if (axis < 0)
     axis += int64_t(yd.size());
-  if (yd.size() < 2 || axis != 1)
+  if (yd.size() < 2 || axis != 1 || v.chan[size_t(y)] != 1)
     return "axis " + std::to_string(axis) +
            " (the target concatenates channels, axis 1, by placement)";
   // (All the parts of a Split with parts inside a tile count as its input.)
@@ -499,7 +499,7 @@ std::string whySplit(const View &v, const v1::Node &n) {
   int64_t axis = aInt(n, "axis", 0);
   if (axis < 0)
     axis += int64_t(xd.size());
-  if (xd.size() < 2 || axis != 1)
+  if (xd.size() < 2 || axis != 1 || v.chan[size_t(x)] != 1)
     return "axis " + std::to_string(axis) +
            " (the target splits channels, axis 1, by placement)";
   for (int i = 0; i < n.outputs_size(); ++i) {
@@ -676,7 +676,7 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
   if (w16 && p.exact)
     return "an exact int16 add (the exact form is the 8-bit add's)";
   auto yd = v.dims(y);
-  // A sequence (Sequences.cpp): its channels are the last axis.
+  // A sequence (defaultChan): its channels are the last axis.
   const bool seq = yd.size() == 3 && isSequence(v, y);
   if (yd.size() == 3 && !seq)
     return "a rank-3 add not laid out as a sequence (its operands are "
@@ -913,9 +913,11 @@ std::string whyMoveNode(const View &v, Analysis &a, int i, bool forCompile) {
     why = ""; // the MatMul becomes a convolution over the whole image
   int x = v.in(n, 0);
   int p = x >= 0 ? v.producer[size_t(x)] : -1;
-  // (An input laid out for this reshape, View::chan, is read through it.)
-  const bool laidOut = x >= 0 && v.isInput[size_t(x)] &&
-                       v.chan[size_t(x)] != defaultChan(v.dims(x).size());
+  // (An input laid out for this reshape, View::chan, or a sequence, whose
+  // channels are its last axis, is read through it: channels off axis 1.)
+  const size_t rx = x >= 0 ? v.dims(x).size() : 0;
+  const bool laidOut =
+      x >= 0 && v.isInput[size_t(x)] && v.chan[size_t(x)] != (rx >= 2 ? 1 : 0);
   if (why.empty() && !forCompile && !laidOut &&
       (p < 0 || !a.why[size_t(p)].empty()))
     why = "its input is not computed on the target (a lone reshape is not "
@@ -1058,7 +1060,7 @@ std::string mulPattern(const View &v, int mi, MulPattern &p) {
       return "a zero point outside its type";
   }
   auto yd = v.dims(v.out(r));
-  // A sequence (Sequences.cpp): its channels are the last axis.
+  // A sequence (defaultChan): its channels are the last axis.
   const bool seq = yd.size() == 3 && isSequence(v, v.out(r));
   if (yd.size() != 4 && yd.size() != 2 && !seq)
     return "rank " + std::to_string(yd.size()) +
@@ -1360,15 +1362,9 @@ Analysis analyze(const View &v, bool forCompile) {
     const int y0 = v.out(v.g.nodes(i));
     const bool sameChan = op == "Requantize" && y0 >= 0 &&
                           v.chan[size_t(y0)] != defaultChan(v.dims(y0).size());
-    // (The sequence ops read sequences: Sequences.cpp.)
-    const bool seqOp = op == "MatMulInteger" || op == "Add" ||
-                       op == "Requantize" || op == "QuantizedAdd" ||
-                       op == "TableLookup" || op == "Cast" || op == "Sub" ||
-                       op == "Mul";
     if (a.why[size_t(i)].empty() && !pixel && !isMoveOp(op) && !sameChan)
       for (int x : v.g.nodes(i).inputs())
-        if (x >= 0 && v.chan[size_t(x)] != defaultChan(v.dims(x).size()) &&
-            !(seqOp && isSequence(v, x)))
+        if (x >= 0 && v.chan[size_t(x)] != defaultChan(v.dims(x).size()))
           a.why[size_t(i)] = "reads " + q(v.name(x)) +
                              " laid out with its channels on axis " +
                              std::to_string(v.chan[size_t(x)]);
