@@ -483,8 +483,7 @@ struct Builder {
     int y = v.out(r);
     auto yd = v.dims(y);
     int ta = materialize(mp->a);
-    const size_t ch = isSequence(v, y) ? 2 : 1; // (defaultChan)
-    int tb = mp->kind ? repeatedTensor(mp->b, yd[ch]) : materialize(mp->b);
+    int tb = mp->kind ? repeatedTensor(mp->b, yd[1]) : materialize(mp->b);
     if (ta < 0 || tb < 0)
       return;
     Layer L;

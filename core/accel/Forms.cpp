@@ -115,9 +115,8 @@ std::string chainText(const Target &) {
          "scalar Requantize; at most 16 ops)";
 }
 std::string mulText(const Target &) {
-  return "rank 2 or 4 (or 3, a sequence: channels last); same shapes, or b "
-         "one pixel of per-channel values (a constant, or a [1,C,...] tensor: "
-         "the squeeze-excitation scale)";
+  return "rank 2 or 4; same shapes, or b one pixel of per-channel values (a "
+         "constant, or a [1,C,...] tensor: the squeeze-excitation scale)";
 }
 std::string castText(const Target &) {
   return "i8/u8 to i32 starting a per-channel sum: Cast -> [Sub] -> "

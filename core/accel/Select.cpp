@@ -1060,14 +1060,13 @@ std::string mulPattern(const View &v, int mi, MulPattern &p) {
       return "a zero point outside its type";
   }
   auto yd = v.dims(v.out(r));
-  // A sequence (defaultChan): its channels are the last axis.
-  const bool seq = yd.size() == 3 && isSequence(v, v.out(r));
-  if (yd.size() != 4 && yd.size() != 2 && !seq)
-    return "rank " + std::to_string(yd.size()) +
-           " (2, 4, or 3 laid out as a sequence: channels last)";
-  const size_t ch = seq ? 2 : 1;
-  int k0 = broadcastKind(yd, v.dims(src[0]), ch),
-      k1 = broadcastKind(yd, v.dims(src[1]), ch);
+  // (Not of sequences: a transformer's GELU multiplies x by a factor
+  // computed through host tables, and the partitions would take x's Cast
+  // and Sub apart from the Mul: the plugin refuses such a part.)
+  if (yd.size() != 4 && yd.size() != 2)
+    return "rank " + std::to_string(yd.size()) + " (2 or 4)";
+  int k0 = broadcastKind(yd, v.dims(src[0])),
+      k1 = broadcastKind(yd, v.dims(src[1]));
   const int big = k0 == 0 ? 0 : 1;
   const int kb = big == 0 ? k1 : k0;
   if ((big == 0 ? k0 : k1) != 0 || kb < 0)
@@ -1075,11 +1074,8 @@ std::string mulPattern(const View &v, int mi, MulPattern &p) {
            "per-channel scale";
   if (v.constant[size_t(src[big])])
     return "a constant factor";
-  if (seq &&
-      (!isSequence(v, src[big]) || (!kb && !isSequence(v, src[1 - big]))))
-    return "a factor of the sequence's shape not laid out as a sequence";
   if (kb == 1) {
-    std::string why = whyRepeated(v, src[1 - big], yd[ch]);
+    std::string why = whyRepeated(v, src[1 - big], yd[1]);
     if (!why.empty())
       return why;
   }
