@@ -84,10 +84,19 @@ PixelRun pixelRun(const View &v, const v1::Node &n) {
 // movement or pixel op (nothing else reads such a layout); Concat, Slice
 // and Gather results keep their input's channels (Gather one axis fewer).
 void layoutChannels(View &v) {
+  auto perTensor = [&](const v1::Node &n) {
+    bool scalar = n.op() == "Requantize";
+    for (int k = 1; k < n.inputs_size(); ++k)
+      scalar = scalar && (n.inputs(k) < 0 || v.intCount(n.inputs(k)) == 1);
+    return scalar;
+  };
+  // (A rank-3 result, a sequence by default, may also be read by per-tensor
+  // requantizations: [N, C, H, W] -> [N, C, H W] keeps its bytes.)
   auto moveReaders = [&](int y) {
     for (int u : v.users[size_t(y)]) {
       const std::string &op = v.g.nodes(u).op();
-      if (!isMoveOp(op) && op != "Concat" && op != "Slice" && op != "Gather")
+      if (!isMoveOp(op) && op != "Concat" && op != "Slice" && op != "Gather" &&
+          !(v.dims(y).size() == 3 && perTensor(v.g.nodes(u))))
         return false;
     }
     return true;
@@ -145,10 +154,7 @@ void layoutChannels(View &v) {
                v.chan[size_t(x)] != defaultChan(yd.size())) {
       // A per-tensor requantization is elementwise: any layout (Y of an
       // LSTM requantized to its QuantizeLinear's parameters).
-      bool scalar = true;
-      for (int k = 1; k < n.inputs_size(); ++k)
-        scalar = scalar && (n.inputs(k) < 0 || v.intCount(n.inputs(k)) == 1);
-      if (scalar && v.dims(x) == yd)
+      if (perTensor(n) && v.dims(x) == yd)
         v.chan[size_t(y)] = v.chan[size_t(x)];
     } else if (op == "Gather") {
       const int64_t rank = int64_t(v.dims(x).size());

@@ -753,8 +753,19 @@ std::string whyBiasNode(const View &v, Analysis &a, int i, bool) {
   return "";
 }
 
-std::string whyRequantNode(const View &v, Analysis &a, int i, bool) {
-  return whyRequant(v, a, v.g.nodes(i));
+std::string whyRequantNode(const View &v, Analysis &a, int i, bool forCompile) {
+  const v1::Node &n = v.g.nodes(i);
+  std::string why = whyRequant(v, a, n);
+  // A sequence's conversion whose input the host computes (a detector
+  // head's [N, C, HW] maps brought to one scale before a host Concat) is
+  // not worth a partition of its own.
+  const int x = v.in(n, 0);
+  const int p = x >= 0 ? v.producer[size_t(x)] : -1;
+  if (why.empty() && !forCompile && isSequence(v, x) && v.dtype(x) != "i32" &&
+      v.dtype(x) != "i64" && (p < 0 || !a.why[size_t(p)].empty()))
+    why = "a requantization of a sequence whose input is not computed on the "
+          "target (alone it is not worth a partition)";
+  return why;
 }
 
 // The source index ONNX's nearest Resize reads for output index X of an
