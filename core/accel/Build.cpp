@@ -1300,11 +1300,27 @@ struct Builder {
                                         : NTensor::Kind::Activation);
       tensorOf[size_t(y)] = ty;
       concatOuts.insert(ty);
+      const int64_t runs = pixelRuns(v, n);
       int64_t at = 0;
       for (int i = 0; i < n.inputs_size() && err.empty(); ++i) {
         const int xi = n.inputs(i);
         const int64_t P =
             lp.tensors[size_t(ty)].P * v.dims(xi)[axis] / v.dims(y)[axis];
+        if (runs > 1) {
+          // In runs (whyPlacedRuns): xi's own Concat's stores, each
+          // inside one of its blocks, go to that block's run of the result.
+          const int k = materialize(xi);
+          if (k < 0)
+            return;
+          const std::string bad = placeRuns(lp.tensors, k, ty, runs, at);
+          if (!bad.empty()) {
+            err = "Concat " + q(n.name()) + ": " + q(bad) +
+                  " is not inside one run of pixels of the result";
+            return;
+          }
+          at += P / runs;
+          continue;
+        }
         if (tensorOf[size_t(xi)] < 0 && pending.count(xi)) {
           materialize(xi, ty, 0, at);
           at += P;

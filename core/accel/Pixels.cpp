@@ -27,7 +27,10 @@ bool isPixelOp(const View &v, const v1::Node &n) {
     axis += axis < 0 ? rank : 0;
     return axis != v.chan[size_t(x)];
   }
-  // Slice: every sliced axis another than the channels (axes constant).
+  // Slice: one that keeps its input is a view at offset 0 whatever its
+  // axes; else every sliced axis another than the channels (axes constant).
+  if (v.dims(x) == v.dims(y))
+    return true;
   const int ax = v.in(n, 3);
   std::vector<int64_t> axes;
   if (ax >= 0 && !v.ints(ax, axes))
@@ -58,6 +61,8 @@ PixelRun pixelRun(const View &v, const v1::Node &n) {
         r.axis = int64_t(k);
     if (v.in(n, 3) >= 0)
       v.ints(v.in(n, 3), ax);
+    if (r.axis < 0)
+      return r; // (the whole input: a view at offset 0)
   }
   r.axis += r.axis < 0 ? rank : 0;
   if (op == "Concat" || r.axis < 0 || r.axis >= rank)
@@ -78,25 +83,37 @@ PixelRun pixelRun(const View &v, const v1::Node &n) {
   return r;
 }
 
+int64_t pixelRuns(const View &v, const v1::Node &n) {
+  const int y = v.out(n);
+  const std::vector<int64_t> yd = v.dims(y);
+  const int64_t axis = pixelRun(v, n).axis;
+  int64_t runs = 1;
+  for (int64_t k = 0; k < axis && k < int64_t(yd.size()); ++k)
+    if (k != v.chan[size_t(y)])
+      runs *= yd[size_t(k)];
+  return runs;
+}
+
 // Channel axes other than dim 1 (the pixels form): the result of a
 // reshape that moves the channels to another axis keeping the bytes
 // ([1, H] -> [1, 1, 1, H]: H channels of one pixel), when every reader is a
 // movement or pixel op (nothing else reads such a layout); Concat, Slice
 // and Gather results keep their input's channels (Gather one axis fewer).
 void layoutChannels(View &v) {
-  auto perTensor = [&](const v1::Node &n) {
-    bool scalar = n.op() == "Requantize";
-    for (int k = 1; k < n.inputs_size(); ++k)
-      scalar = scalar && (n.inputs(k) < 0 || v.intCount(n.inputs(k)) == 1);
+  // A per-tensor Requantize is elementwise: any layout (Y of an LSTM of one
+  // step, its h reshaped, requantized to its QuantizeLinear's parameters).
+  auto scalarRequant = [&](const v1::Node &n) {
+    bool scalar = n.op() == "Requantize" && v.in(n, 0) >= 0 && v.out(n) >= 0 &&
+                  v.dims(v.in(n, 0)) == v.dims(v.out(n));
+    for (int k = 1; k < n.inputs_size() && scalar; ++k)
+      scalar = n.inputs(k) < 0 || v.intCount(n.inputs(k)) == 1;
     return scalar;
   };
-  // (A rank-3 result, a sequence by default, may also be read by per-tensor
-  // requantizations: [N, C, H, W] -> [N, C, H W] keeps its bytes.)
   auto moveReaders = [&](int y) {
     for (int u : v.users[size_t(y)]) {
       const std::string &op = v.g.nodes(u).op();
       if (!isMoveOp(op) && op != "Concat" && op != "Slice" && op != "Gather" &&
-          !(v.dims(y).size() == 3 && perTensor(v.g.nodes(u))))
+          !scalarRequant(v.g.nodes(u)))
         return false;
     }
     return true;
@@ -152,9 +169,7 @@ void layoutChannels(View &v) {
         v.chan[size_t(y)] = v.chan[size_t(x)];
     } else if (op == "Requantize" &&
                v.chan[size_t(x)] != defaultChan(yd.size())) {
-      // A per-tensor requantization is elementwise: any layout (Y of an
-      // LSTM requantized to its QuantizeLinear's parameters).
-      if (perTensor(n) && v.dims(x) == yd)
+      if (scalarRequant(n))
         v.chan[size_t(y)] = v.chan[size_t(x)];
     } else if (op == "Gather") {
       const int64_t rank = int64_t(v.dims(x).size());
@@ -165,6 +180,51 @@ void layoutChannels(View &v) {
         v.chan[size_t(y)] = c - (axis < c ? 1 : 0);
     }
   }
+}
+
+// A Concat of pixels whose result has `runs` runs per channel tile (dims
+// other than the channels before its axis): input xi lands in `runs` runs,
+// one per block of its pixels, so it is placed only where each of its
+// stores stays inside one block. Such an input is a placed Concat of
+// pixels (read by this Concat alone) whose every input lies inside one
+// block: a bidirectional LSTM's Y of each direction, its steps' rows.
+std::string whyPlacedRuns(const View &v, const Analysis &a, int xi,
+                          int64_t runs) {
+  const int p = v.producer[size_t(xi)];
+  if (p < 0 || v.g.nodes(p).op() != "Concat" || !a.why[size_t(p)].empty() ||
+      !isPixelOp(v, v.g.nodes(p)) || pixelRuns(v, v.g.nodes(p)) != 1 ||
+      v.outUses[size_t(xi)] || v.users[size_t(xi)].size() != 1)
+    return "input " + q(v.name(xi)) +
+           " is not a Concat of pixels on the target read by this one alone "
+           "(its stores would cross the runs)";
+  const int64_t block = v.layout(xi)[0] * v.layout(xi)[2] / runs;
+  int64_t at = 0;
+  for (int xj : v.g.nodes(p).inputs()) {
+    const std::array<int64_t, 3> l = v.layout(xj);
+    const int64_t P = l[0] * l[2];
+    if (block <= 0 || at / block != (at + P - 1) / block)
+      return "input " + q(v.name(xj)) + " of " + q(v.name(xi)) +
+             " crosses a run";
+    at += P;
+  }
+  return "";
+}
+
+std::string placeRuns(std::vector<NTensor> &ts, int from, int to, int64_t runs,
+                      int64_t at) {
+  const int64_t block = ts[size_t(from)].P / runs,
+                run = ts[size_t(to)].P / runs;
+  for (NTensor &t : ts) {
+    if (t.base != from)
+      continue;
+    const int64_t s = std::max<int64_t>(t.pixOff, 0);
+    if (block <= 0 || s / block != (s + t.P - 1) / block || t.tileOffset != 0 ||
+        t.laneFrom >= 0 || t.ilv)
+      return t.name;
+    t.base = to;
+    t.pixOff = s / block * run + at + s % block;
+  }
+  return "";
 }
 
 // The pixels form: a Slice or Gather of pixels as a view of its input (an
@@ -206,18 +266,24 @@ std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
           return "a Slice along two axes (a view is one run of pixels)";
         axis = int64_t(k);
       }
+    // One that keeps its input is a view at offset 0 (an LSTM of one
+    // step takes its only row of the input projection).
     if (axis < 0)
-      return "a Slice that keeps its input";
+      return v.constant[size_t(x)] ? "Slice of a constant" : "";
   }
   axis += axis < 0 ? rank : 0;
   const int c = v.chan[size_t(op == "Concat" ? y : x)];
   const std::vector<int64_t> &d = op == "Concat" ? yd : xd;
+  int64_t runs = 1; // runs of pixels per channel tile
   for (int64_t k = 0; k < axis && k < int64_t(d.size()); ++k)
-    if (k != c && d[size_t(k)] != 1)
-      return op + " along axis " + std::to_string(axis) + " with dim " +
-             std::to_string(k) + " of " + std::to_string(d[size_t(k)]) +
-             " before it (a pixel view or placement is one run of pixels per "
-             "channel tile)";
+    if (k != c && d[size_t(k)] != 1) {
+      if (op != "Concat")
+        return op + " along axis " + std::to_string(axis) + " with dim " +
+               std::to_string(k) + " of " + std::to_string(d[size_t(k)]) +
+               " before it (a pixel view is one run of pixels per channel "
+               "tile)";
+      runs *= d[size_t(k)];
+    }
   if (op == "Gather") {
     std::vector<int64_t> idx;
     const int ix = v.in(n, 1);
@@ -234,6 +300,14 @@ std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
         return "inputs of different element types or layouts";
       if (v.constant[size_t(xi)])
         return "a constant input";
+      if (runs > 1) {
+        const std::string why = whyPlacedRuns(v, a, xi, runs);
+        if (!why.empty())
+          return op + " along axis " + std::to_string(axis) + " in " +
+                 std::to_string(runs) +
+                 " runs of pixels per channel tile: " + why;
+        continue;
+      }
       // Every input written by placement in the partition: the result of a
       // layer the target computes (through free reshapes of it alone), so
       // its stores go to the input's pixels of the result; a copy is not

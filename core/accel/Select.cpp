@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <sstream>
 
 namespace ember::accel::sel {
@@ -1217,43 +1218,77 @@ std::string whyUpsampleNode(const View &v, Analysis &, int i, bool) {
 
 // Nodes the target runs for free or as part of a layer, and the checks that
 // need the whole graph (chains): per node the form table's row for its op.
-// A 16-bit multiply whose factor is computed after a host island (a node
-// the target refuses, downstream of one it runs) is not claimed: the
-// partitioner places each claimed node as early as its inputs allow, so the
-// other factor's Cast could land in an earlier device partition than its
-// Mul, and neither partition would compile. (The 8-bit multiply keeps its
-// claims: docs/npu-backend.md, "Limits".)
+// A 16-bit multiply whose factors are computed after different host
+// islands (nodes the target refuses, downstream of one it runs) is not
+// claimed: the partitioner places each claimed node as early as its inputs
+// allow, so one factor's Cast could land in an earlier device partition
+// than its Mul, and neither partition would compile. Factors after the same
+// islands (every node of an integer recurrent layer read through a host
+// Transpose) are ready in the same device run: the run goes on while a
+// claimed node is ready, and each factor's remaining nodes are claimed.
+// (The 8-bit multiply keeps its claims: docs/npu-backend.md, "Limits".)
 void unclaimSplitMuls16(const View &v, Analysis &a) {
   const int nn = v.g.nodes_size();
-  std::vector<char> device(size_t(v.g.values_size()), 0),
-      island(size_t(v.g.values_size()), 0);
+  std::vector<char> device(size_t(v.g.values_size()), 0);
+  // Per value: the islands it is computed after, as an interned sorted set
+  // (0: none).
+  std::vector<int> islands(size_t(v.g.values_size()), 0);
+  std::vector<std::vector<int>> sets{{}};
+  std::map<std::vector<int>, int> ids{{{}, 0}};
   for (int i = 0; i < nn; ++i) {
     const v1::Node &n = v.g.nodes(i);
-    bool dev = false, isl = false;
+    bool dev = false;
+    std::vector<int> set;
+    int only = 0;
+    bool single = true;
     for (int k = 0; k < n.inputs_size(); ++k)
       if (n.inputs(k) >= 0) {
         dev = dev || device[size_t(n.inputs(k))];
-        isl = isl || island[size_t(n.inputs(k))];
+        const int s = islands[size_t(n.inputs(k))];
+        if (s != 0 && only != 0 && s != only)
+          single = false;
+        if (s != 0)
+          only = s;
       }
     const bool claimed = a.why[size_t(i)].empty();
+    const bool island = !claimed && dev;
+    int id = only;
+    if (!single || island) {
+      for (int k = 0; k < n.inputs_size(); ++k)
+        if (n.inputs(k) >= 0) {
+          const std::vector<int> &s =
+              sets[size_t(islands[size_t(n.inputs(k))])];
+          set.insert(set.end(), s.begin(), s.end());
+        }
+      if (island)
+        set.push_back(i);
+      std::sort(set.begin(), set.end());
+      set.erase(std::unique(set.begin(), set.end()), set.end());
+      auto it = ids.find(set);
+      if (it == ids.end()) {
+        it = ids.emplace(set, int(sets.size())).first;
+        sets.push_back(set);
+      }
+      id = it->second;
+    }
     for (int k = 0; k < n.outputs_size(); ++k)
       if (n.outputs(k) >= 0) {
         device[size_t(n.outputs(k))] = dev || claimed;
-        island[size_t(n.outputs(k))] = isl || (!claimed && dev);
+        islands[size_t(n.outputs(k))] = id;
       }
   }
   for (MulPattern &mp : a.muls) {
     bool wide = false;
     for (int x : {mp.a, mp.b, v.out(v.g.nodes(mp.requant))})
       wide = wide || v.dtype(x) == "i16";
-    if (!wide || !(island[size_t(mp.a)] || island[size_t(mp.b)]))
+    if (!wide || islands[size_t(mp.a)] == islands[size_t(mp.b)])
       continue;
     for (int k : {mp.castA, mp.subA, mp.castB, mp.subB, mp.mul, mp.requant})
       if (k >= 0 && a.mulOf[size_t(k)] == mp.requant) {
         a.mulOf[size_t(k)] = -1;
         a.why[size_t(k)] =
-            "a 16-bit multiply with a factor computed after a host node "
-            "(the partitions could separate its Casts from the Mul)";
+            "a 16-bit multiply with factors computed after different host "
+            "nodes (the partitions could separate its Casts from the Mul)";
       }
   }
 }

@@ -112,6 +112,16 @@ struct PixelRun {
   int64_t axis = -1, start = 0, post = 1;
 };
 PixelRun pixelRun(const View &v, const v1::Node &n);
+// A Concat of pixels' runs of pixels per channel tile of its result: the
+// product of its dims before the axis other than the channels (1: each
+// input one run, at its offset).
+int64_t pixelRuns(const View &v, const v1::Node &n);
+// Moves every tensor stored in placed Concat `from` (a block of P / runs
+// pixels per run of `to`) to its block's run of `to`, at pixel `at` within
+// it (Builder::pixelNode; `from` keeps no stores). Returns the name of a
+// tensor that is not inside one block (nothing moved after it), else "".
+std::string placeRuns(std::vector<NTensor> &ts, int from, int to, int64_t runs,
+                      int64_t at);
 // Bytes per element of a graph dtype (graph.proto's names: "i8", "f32",
 // ...); 0 for a kind narrower than a byte or unknown.
 size_t dtypeBytes(const std::string &t);

@@ -215,7 +215,7 @@ public:
 private:
   Function &f_;
   const quant::RequantProfile profile_;
-  const bool recurrent_; // LSTMs as integer forms (fixed profile)
+  const bool recurrent_; // LSTMs and GRUs as integer forms (fixed profile)
   Users users_;
 
   bool float32() const { return profile_ == quant::RequantProfile::Float32; }
@@ -411,9 +411,9 @@ private:
     // ONNX Runtime keeps LRN float: so does the float32 profile.
     if (k == OpKind::LRN && !float32())
       return lrn(n);
-    // ONNX Runtime keeps LSTM float: so does the float32 profile.
-    if (k == OpKind::LSTM && recurrent_ && !float32())
-      return lstm(n);
+    // ONNX Runtime keeps LSTM and GRU float: so does the float32 profile.
+    if ((k == OpKind::LSTM || k == OpKind::GRU) && recurrent_ && !float32())
+      return recurrentLayer(n);
     if (hasProp(k, P_Rearrange))
       return movement(n);
     if (k == OpKind::Relu || k == OpKind::Clip || k == OpKind::Max ||
@@ -460,10 +460,12 @@ private:
     return true;
   }
 
-  // An LSTM in a quantized graph: IntegerLstm.cpp's integer form.
-  Expected<bool> lstm(Node &n) {
+  // An LSTM or GRU in a quantized graph: IntegerLstm.cpp's or
+  // IntegerGru.cpp's integer form.
+  Expected<bool> recurrentLayer(Node &n) {
     LoweringBuilder b(f_, n);
-    EMBER_ASSIGN(std::optional<LstmResult> y, quantizedGraphLstm(b, n, users_));
+    EMBER_ASSIGN(std::optional<RecurrentResult> y,
+                 quantizedGraphRecurrent(b, n, users_));
     if (!y)
       return false;
     if (y->q)

@@ -64,8 +64,9 @@ struct LoweringOptions {
   // The requantization profile of the integer forms (docs/quantization.md):
   // the target device's.
   quant::RequantProfile requant = quant::RequantProfile::Fixed;
-  // LSTMs of quantized graphs as integer forms in the fixed profile
-  // (docs/quantization.md, "LSTM"; IntegerLstm.cpp).
+  // LSTMs and GRUs of quantized graphs as integer forms in the fixed
+  // profile (docs/quantization.md, "LSTM" and "GRU"; IntegerLstm.cpp,
+  // IntegerGru.cpp).
   bool integerRecurrent = false;
 };
 

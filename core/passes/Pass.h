@@ -43,8 +43,9 @@ struct PipelineOptions {
   // The requantization profile lowering gives the integer forms: the
   // target's (docs/quantization.md, "Requantization profiles").
   quant::RequantProfile requant = quant::RequantProfile::Fixed;
-  // The fixed profile's integer LSTM (docs/quantization.md, "LSTM"): off by
-  // default until the backends run its 16-bit forms fast.
+  // The fixed profile's integer LSTM and GRU (docs/quantization.md, "LSTM"
+  // and "GRU"): off by default until the backends run their 16-bit forms
+  // fast.
   bool integerRecurrent = false;
 };
 

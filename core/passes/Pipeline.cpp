@@ -92,6 +92,11 @@ Status runPipeline(Module &m, const PipelineOptions &opts) {
         // Lowering leaves constant subexpressions (folded BatchNorm
         // parameters, shape constants) and Reshape chains behind.
         EMBER_TRY(runConstantFolding(f, st));
+        // After the integer forms absorbed the clamps between quantized
+        // tensors: the float ones left before a QuantizeLinear.
+        if (std::find(opts.skip.begin(), opts.skip.end(),
+                      "drop-saturated-clamp") == opts.skip.end())
+          EMBER_TRY(runDropSaturatedClamp(f, st));
         EMBER_TRY(runCancelReshape(f, st));
         EMBER_TRY(runCommonSubexpressionElimination(f, st));
       }

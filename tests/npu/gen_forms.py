@@ -1,7 +1,7 @@
 """The single-layer sweep's cases of the backend's later forms
 (tests/npu/README.md), for gen_layers.py: per-channel activations
-(--pcact), pixels (--pixels) and the integer LSTM's 16-bit tables (--lstm,
-form table16). Built with gen_layers.py's graph builder and helpers.
+(--pcact), pixels (--pixels) and the integer LSTM's and GRU's 16-bit
+tables (--lstm, --gru: form table16). Built with gen_layers.py's graph builder and helpers.
 """
 import numpy as np
 
@@ -109,6 +109,22 @@ def lstm_case(rng):
     folder carries its ember options (ember_args.txt) and its bounds
     (check_args.txt: a table16 layer, every MAC on the NPU, the partitions)
     for tests/npu/check_npu.py."""
+    return recurrent_case(rng, "LSTM")
+
+
+def gru_case(rng):
+    """Form table16 again: a float GRU between QDQ tensors, as lstm_case
+    (the same sizes, directions, inputs and weights), with
+    linear_before_reset 0 or 1, which the fixed profile's integer GRU
+    (--integer-recurrent, docs/quantization.md "GRU") writes with the
+    LSTM's stages; the GRU keeps its float form with an initial state, so
+    none has one."""
+    return recurrent_case(rng, "GRU")
+
+
+def recurrent_case(rng, op):
+    """lstm_case's and gru_case's model: op LSTM (4 gates) or GRU (3)."""
+    gates = 4 if op == "LSTM" else 3
     g = G(rng)
     g.opset = 21 if rng.random() < 0.25 else OPSET
     dt = np.int16 if g.opset == 21 else act_dtype(rng)
@@ -131,34 +147,26 @@ def lstm_case(rng):
         return g.node("DequantizeLinear", [g.const(q, "w"), g.const(s, "ws"),
                                            g.const(np.array(0, np.int8),
                                                    "wz")], s="dqw")
-    ins = [xd, weight([D, 4 * H, In]), weight([D, 4 * H, H])]
+    ins = [xd, weight([D, gates * H, In]), weight([D, gates * H, H])]
     with_bias = rng.random() < 0.8
     if with_bias:
-        ins.append(g.const(rng.uniform(-lim, lim, [D, 8 * H]).astype(
+        ins.append(g.const(rng.uniform(-lim, lim, [D, 2 * gates * H]).astype(
             np.float32), "b"))
-    y = g.node("LSTM", ins, {"direction": direction, "hidden_size": H})
+    attrs = {"direction": direction, "hidden_size": H}
+    if op == "GRU":
+        attrs["linear_before_reset"] = int(rng.integers(0, 2))
+    y = g.node(op, ins, attrs)
     ydt = act_dtype(rng)
     g.output(g.qdq(y, ydt, -1.0, 1.0)[0])
     g.ember_args = ["--integer-recurrent"]
     # Every multiply-accumulate on the NPU and the gates' tables as table16
     # layers; one partition between the input QuantizeLinear and the output
-    # DequantizeLinear, but for what the backend does not place yet (each
-    # bound says why).
-    g.check_args = ["--require-layer table16 --min-share 1"]
-    if T == 1:
-        g.check_args += [
-            "# One step: its Slice of the input projection keeps the whole",
-            "# tensor and is not a view (core/accel/Pixels.cpp), so the",
-            "# gates' products and tables split into more partitions.",
-            f"--max-plugin-partitions {2 + D}"]
-    elif D == 2:
-        g.check_args += [
-            "# The Concat of the two directions (axis 1 of Y) runs on the",
-            "# host.",
-            "--max-plugin-partitions 2"]
-    else:
-        g.check_args.append("--max-plugin-partitions 1")
-    return g, (f"lstm {direction} T{T} B{B} I{In} H{H} "
+    # DequantizeLinear (a single step's Slice of the input projection is a
+    # view of the whole tensor, the directions' Concat is placed in runs).
+    g.check_args = ["--require-layer table16 --min-share 1",
+                    "--max-plugin-partitions 1"]
+    lbr = (f" lbr{attrs['linear_before_reset']}" if op == "GRU" else "")
+    return g, (f"{op.lower()} {direction} T{T} B{B} I{In} H{H}{lbr} "
                f"{DTYPE_NAMES[dt]} -> {DTYPE_NAMES[ydt]}"
                f"{' dq-weights' if dq_weights else ''}"
                f"{'' if with_bias else ' no-bias'}")

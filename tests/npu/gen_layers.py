@@ -1305,14 +1305,18 @@ def main():
                     "cases (lstm_case: form table16, ember option "
                     "--integer-recurrent), after --pixels, with a seed of "
                     "their own")
+    ap.add_argument("--gru", type=int, default=12, help="integer GRU cases "
+                    "(gru_case: as --lstm), after --lstm, with a seed of "
+                    "their own")
     ap.add_argument("--sequence", type=int, default=12, help="rank-3 "
                     "MatMul cases (sequence_case: channels last), after "
-                    "--lstm, with a seed of their own")
+                    "--gru, with a seed of their own")
     args = ap.parse_args()
     import onnxruntime as ort
     # (gen_forms.py builds with this file's helpers: imported here, once
     # they are defined.)
-    from gen_forms import lstm_case, pcact_case, pixels_case, sequence_case
+    from gen_forms import (gru_case, lstm_case, pcact_case, pixels_case,
+                           sequence_case)
     rng = np.random.default_rng(args.seed)
     os.makedirs(args.out, exist_ok=True)
     index = []
@@ -1332,7 +1336,8 @@ def main():
     pcact = np.random.default_rng(args.seed + 13000)
     pixels = np.random.default_rng(args.seed + 15000)
     lstm = np.random.default_rng(args.seed + 16000)
-    sequence = np.random.default_rng(args.seed + 17000)
+    gru = np.random.default_rng(args.seed + 17000)
+    sequence = np.random.default_rng(args.seed + 18000)
     n_placed = args.count + args.extra + args.placement
     n_wide = n_placed + args.wide
     n_resize = n_wide + args.resize
@@ -1346,12 +1351,14 @@ def main():
     n_pools2 = n_bands + args.pools2
     n_pads = n_pools2 + args.pads
     n_pixels = n_pads + args.pcact + args.pixels
-    n_lstm = n_pixels + args.lstm
-    for i in range(n_lstm + args.sequence):
+    n_gru = n_pixels + args.lstm + args.gru
+    for i in range(n_gru + args.sequence):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_lstm:
+        if i >= n_gru:
             g, desc = sequence_case(sequence)
+        elif i >= n_pixels + args.lstm:
+            g, desc = gru_case(gru)
         elif i >= n_pixels:
             g, desc = lstm_case(lstm)
         elif i >= n_pads + args.pcact:

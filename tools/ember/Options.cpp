@@ -73,9 +73,9 @@ void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
           })
         .inSection("target");
     c.add({"--integer-recurrent"}, "",
-          "Writes the LSTMs of a quantized graph as integer forms in the "
-          "fixed profile: 16-bit gates and states, unrolled over the steps "
-          "(docs/quantization.md, \"LSTM\").",
+          "Writes the LSTMs and GRUs of a quantized graph as integer forms "
+          "in the fixed profile: 16-bit gates and states, unrolled over the "
+          "steps (docs/quantization.md, \"LSTM\" and \"GRU\").",
           [&t](const std::string &) {
             t.integerRecurrent = true;
             return std::string();

@@ -49,8 +49,8 @@ struct TargetOptions {
   }
   // --skip-pass NAME: default-pipeline passes left out (A/B runs).
   std::vector<std::string> skipPasses;
-  // --integer-recurrent: LSTMs of quantized graphs as integer forms (fixed
-  // profile; docs/quantization.md, "LSTM").
+  // --integer-recurrent: LSTMs and GRUs of quantized graphs as integer
+  // forms (fixed profile; docs/quantization.md, "LSTM" and "GRU").
   bool integerRecurrent = false;
   // -O0 also skips the graph optimization passes.
   bool optimizeGraph() const { return compile.optLevel.value_or(2) > 0; }

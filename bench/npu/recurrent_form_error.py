@@ -1,22 +1,24 @@
 #!/usr/bin/env python3
-"""How far the fixed profile's integer LSTM (docs/quantization.md, "LSTM")
-is from ONNX Runtime's float LSTM, at the QuantizeLinear after each LSTM.
+"""How far the fixed profile's integer LSTM and GRU (docs/quantization.md,
+"LSTM" and "GRU") are from ONNX Runtime's float layers, at the
+QuantizeLinear after each.
 
 For each case (a folder with model.onnx and test_data_set_0/input_0.pb):
-the output of every QuantizeLinear that an LSTM's result reaches through
-movement ops (and further LSTMs), and the model's outputs, are compared
+the output of every QuantizeLinear that an LSTM's or GRU's result reaches
+through movement ops (and further recurrent layers) is compared
 between ONNX Runtime and Ember's interpreter (`ember run --target=interp`,
 the fixed profile), in quanta of that tensor, on the stored input and on
 --random seeded inputs (normal, with the stored input's mean and standard
 deviation). Prints one row per tensor: the largest difference and the
 share of elements that differ.
 
-  bench/npu/lstm_form_error.py --ember build/bin/ember [--random N] CASE...
-      [--synthetic DIR]
+  bench/npu/recurrent_form_error.py --ember build/bin/ember [--random N]
+      CASE... [--synthetic DIR] [--synthetic-gru DIR]
 
 --synthetic DIR: also a case written to DIR, a seeded bidirectional LSTM
 (7 steps, batch 2, 10 inputs, 8 hidden) between a uint8 QDQ input and a
-uint8 QuantizeLinear.
+uint8 QuantizeLinear. --synthetic-gru DIR: two such GRUs (the same sizes,
+with a bias), DIR/gru-lbr0 and DIR/gru-lbr1 (linear_before_reset 0 and 1).
 
 Needs onnx, onnxruntime and numpy (scripts/install-deps.sh).
 """
@@ -34,35 +36,40 @@ MOVES = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Gather",
          "Slice", "Identity"}
 
 
+RECURRENT = {"LSTM", "GRU"}
+
+
 def quantized_sites(m):
-    """The QuantizeLinear nodes an LSTM's Y reaches through movement ops and
-    LSTMs."""
+    """The QuantizeLinear nodes an LSTM's or GRU's Y reaches through movement
+    ops and recurrent layers."""
     readers = {}
     for n in m.graph.node:
         for i, v in enumerate(n.input):
             readers.setdefault(v, []).append(n)
     found, seen = [], set()
-    work = [n.output[0] for n in m.graph.node if n.op_type == "LSTM"]
+    work = [n.output[0] for n in m.graph.node if n.op_type in RECURRENT]
     while work:
         v = work.pop()
         for r in readers.get(v, []):
             if r.op_type == "QuantizeLinear" and r.name not in seen:
                 seen.add(r.name)
                 found.append(r)
-            elif r.op_type in MOVES or r.op_type == "LSTM":
+            elif r.op_type in MOVES or r.op_type in RECURRENT:
                 work.append(r.output[0])
     return found
 
 
-def synthetic(d):
-    """A seeded bidirectional LSTM between QDQ pairs, and its input."""
+def synthetic(d, op="LSTM", **attrs):
+    """A seeded bidirectional LSTM (or GRU) between QDQ pairs, and its
+    input."""
     from onnx import TensorProto, helper
     rng = np.random.default_rng(7)
     T, B, I, H = 7, 2, 10, 8
+    G = 4 if op == "LSTM" else 3
     arr = numpy_helper.from_array
-    inits = [arr(rng.uniform(-.5, .5, (2, 4 * H, I)).astype(np.float32), "W"),
-             arr(rng.uniform(-.5, .5, (2, 4 * H, H)).astype(np.float32), "R"),
-             arr(rng.uniform(-.3, .3, (2, 8 * H)).astype(np.float32), "B"),
+    inits = [arr(rng.uniform(-.5, .5, (2, G * H, I)).astype(np.float32), "W"),
+             arr(rng.uniform(-.5, .5, (2, G * H, H)).astype(np.float32), "R"),
+             arr(rng.uniform(-.3, .3, (2, 2 * G * H)).astype(np.float32), "B"),
              arr(np.array(0.03, np.float32), "xs"),
              arr(np.array(120, np.uint8), "xz"),
              arr(np.array(0.0075, np.float32), "ys"),
@@ -70,12 +77,12 @@ def synthetic(d):
     mk = helper.make_node
     nodes = [mk("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
              mk("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
-             mk("LSTM", ["xd", "W", "R", "B"], ["y"],
-                direction="bidirectional", hidden_size=H),
+             mk(op, ["xd", "W", "R", "B"], ["y"],
+                direction="bidirectional", hidden_size=H, **attrs),
              mk("QuantizeLinear", ["y", "ys", "yz"], ["yq"]),
              mk("DequantizeLinear", ["yq", "ys", "yz"], ["out"])]
     g = helper.make_graph(
-        nodes, "lstm", [helper.make_tensor_value_info(
+        nodes, op.lower(), [helper.make_tensor_value_info(
             "x", TensorProto.FLOAT, [T, B, I])],
         [helper.make_tensor_value_info("out", TensorProto.FLOAT,
                                        [T, 2, B, H])], inits)
@@ -93,11 +100,18 @@ def main():
     ap.add_argument("--random", type=int, default=4,
                     help="seeded random inputs besides the stored one")
     ap.add_argument("--synthetic", help="write a synthetic case there too")
+    ap.add_argument("--synthetic-gru",
+                    help="write two synthetic GRU cases there too")
     ap.add_argument("cases", nargs="*")
     args = ap.parse_args()
     if args.synthetic:
         synthetic(args.synthetic)
         args.cases.append(args.synthetic)
+    if args.synthetic_gru:
+        for lbr in (0, 1):
+            d = os.path.join(args.synthetic_gru, f"gru-lbr{lbr}")
+            synthetic(d, "GRU", linear_before_reset=lbr)
+            args.cases.append(d)
     print("| model | tensor | input | elements | largest difference (quanta) "
           "| elements differing |")
     print("|---|---|---|---|---|---|")
