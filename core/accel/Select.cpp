@@ -614,6 +614,10 @@ int broadcastKind(const std::vector<int64_t> &big,
   return 1;
 }
 
+int broadcastKind(const View &v, int y, int o) {
+  return broadcastKind(v.dims(y), v.dims(o), isSequence(v, y) ? 2 : 1);
+}
+
 // A value in its own tiled layout: channels on axis 1 (axis 0 below rank 2),
 // pixels every other index.
 int64_t ownChannels(const std::vector<int64_t> &d) {

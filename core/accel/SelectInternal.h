@@ -335,6 +335,9 @@ bool exactAddRegs(const View &v, const AddAttrs &p, int a, int b, int y,
 // axis (2 for a sequence).
 int broadcastKind(const std::vector<int64_t> &big,
                   const std::vector<int64_t> &small, size_t chan = 1);
+// broadcastKind of operand o against result y's channel axis (the last of a
+// sequence).
+int broadcastKind(const View &v, int y, int o);
 // Reshapes that leave the device's bytes as they are.
 bool sameLayout(const std::vector<int64_t> &a, const std::vector<int64_t> &b);
 // A flatten into a MatMulInteger's A, which the layer runs as a
