@@ -201,8 +201,8 @@ struct Builder {
         }
     } else {
       auto ad = v.dims(x), bd = v.dims(w);
-      g.N = 1, g.C = ad[1], g.H = 1, g.W = ad[0], g.K = bd[1], g.OH = 1,
-      g.OW = ad[0];
+      const int64_t M = prod(ad, 0, ad.size() - 1); // pixels (rank 2 or 3)
+      g.N = 1, g.C = ad.back(), g.H = 1, g.W = g.OW = M, g.K = bd[1], g.OH = 1;
       // B is [K, N]: the layer wants [N][K] (output channel major), and a
       // B zero point per column.
       std::vector<int64_t> bv, zv;
@@ -653,7 +653,8 @@ struct Builder {
   void qadd(const v1::Node &n) {
     int a = v.in(n, 0), b = v.in(n, 1), y = v.out(n);
     auto yd = v.dims(y);
-    int ka = broadcastKind(yd, v.dims(a)), kb = broadcastKind(yd, v.dims(b));
+    int ka = broadcastKind(v, y, a), kb = broadcastKind(v, y, b);
+    const int64_t C = yd[isSequence(v, y) ? 2 : 1]; // (defaultChan)
     // Fuse into the GEMM layer producing one operand, when it is its only
     // use and the layer has no pooling or add yet.
     // (A 16-bit add fuses into a 16-bit layer when both operands and the sum
@@ -674,7 +675,7 @@ struct Builder {
           !single(mine) || it->second.layer.gemm.add.on ||
           !it->second.layer.lut.empty() || !fuses(v.t, it->second.form, "add"))
         continue;
-      int ot = kOther ? repeatedTensor(other, yd[1]) : materialize(other);
+      int ot = kOther ? repeatedTensor(other, C) : materialize(other);
       if (ot < 0)
         return;
       it = pending.find(mine);
@@ -698,7 +699,7 @@ struct Builder {
     // A layer of its own: the repeated operand (if any) is b.
     bool swap = ka == 1;
     int ta = materialize(swap ? b : a);
-    int tb = (swap ? ka : kb) ? repeatedTensor(swap ? a : b, yd[1])
+    int tb = (swap ? ka : kb) ? repeatedTensor(swap ? a : b, C)
                               : materialize(swap ? a : b);
     if (ta < 0 || tb < 0)
       return;

@@ -32,19 +32,24 @@ std::string convText(const Target &t) {
          "zero point folds when w - zp fits int8), scalar input zero point";
 }
 std::string matmulText(const Target &) {
-  return "rank-2 A, constant rank-2 B, scalar A zero point";
+  return "rank-2 A (or rank 3, a sequence: channels last), constant "
+         "rank-2 B, scalar A zero point";
 }
 std::string biasText(const Target &) {
   return "int32 bias on a ConvInteger/MatMulInteger result";
 }
 std::string requantText(const Target &t) {
-  return std::string("rank 2 or 4; of an accumulator the target computes") +
+  return std::string("rank 2 or 4 (or 3, a sequence: channels last); of an "
+                     "accumulator the target computes") +
          (t.form("requant") ? ", or of an i8/u8 tensor" : "") +
-         (t.requant.perChannel ? "; per-channel tables on axis 1" : "");
+         (t.requant.perChannel
+              ? "; per-channel tables on the channel axis (1; 2 of a sequence)"
+              : "");
 }
 std::string addText(const Target &) {
-  return "rank 2 or 4; same shapes, or one operand repeated per channel or "
-         "scalar (a constant, or a [1,C,...] tensor)";
+  return "rank 2 or 4 (or 3, a sequence: channels last); same shapes, or one "
+         "operand repeated per channel or scalar (a constant, or a [1,C,...] "
+         "tensor)";
 }
 std::string maxPoolText(const Target &t) {
   const Form *f = t.form("pool");

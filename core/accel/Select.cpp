@@ -104,12 +104,18 @@ std::string whyMatMul(const View &v, const v1::Node &n) {
       return e;
   }
   auto ad = v.dims(a), bd = v.dims(b);
+  // A rank-3 A laid out as a sequence (defaultChan) is the rank-2
+  // [T B, K]: its leading dims are pixels.
+  if (ad.size() == 3 && isSequence(v, a) && isSequence(v, y))
+    ad = {ad[0] * ad[1], ad[2]};
   if (ad.size() != 2)
     return "A has rank " + std::to_string(ad.size()) +
-           " (the target runs rank-2 A; batched MatMul falls back)";
+           " (the target runs rank-2 A, or rank-3 A by a constant rank-2 B; "
+           "a batched MatMul of two activations falls back)";
   if (bd.size() != 2 || !v.constant[size_t(b)])
     return "B " + q(v.name(b)) +
-           " is not a rank-2 constant (weights stay stationary in the array)";
+           " is not a rank-2 constant (weights stay stationary in the array; "
+           "a batched MatMul of two activations falls back)";
   if (ad[1] != bd[0])
     return "shapes do not match";
   std::vector<int8_t> wf;
@@ -134,12 +140,13 @@ bool isGemmRoot(const v1::Node &n) {
 
 // Bias operand of an Add node whose other operand is an accumulator: its
 // per-channel values (size 1 or K).
-bool biasValues(const View &v, int c, int64_t K, int rank,
+bool biasValues(const View &v, int c, int64_t K, int rank, int chan,
                 std::vector<int64_t> &out) {
   if (!v.ints(c, out) || (v.dtype(c) != "i32" && v.dtype(c) != "i64"))
     return false;
   auto d = v.dims(c);
-  // [K], [1,K], [1,K,1,1] or a scalar / all-ones shape.
+  // [K], [1,K], [1,K,1,1], [1,1,K] (a sequence: chan 2) or a scalar /
+  // all-ones shape.
   int64_t n = prod(d, 0, d.size());
   if (n == 1)
     return true;
@@ -150,7 +157,7 @@ bool biasValues(const View &v, int c, int64_t K, int rank,
   if (int(d.size()) != rank)
     return false;
   for (size_t i = 0; i < d.size(); ++i)
-    if (i != 1 && d[i] != 1)
+    if (int(i) != chan && d[i] != 1)
       return false;
   return true;
 }
@@ -233,8 +240,10 @@ std::string whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
   if (!isQ8(v.dtype(y)) && !(wide && v.dtype(y) == "i16"))
     return "result is " + v.dtype(y) + " (i8 or u8)";
   auto xd = v.dims(x);
-  if (xd.size() != 4 && xd.size() != 2)
-    return "x has rank " + std::to_string(xd.size()) + " (2 or 4)";
+  const bool seq = xd.size() == 3 && isSequence(v, x) && isSequence(v, y);
+  if (xd.size() != 4 && xd.size() != 2 && !seq)
+    return "x has rank " + std::to_string(xd.size()) +
+           " (2, 4, or 3 laid out as a sequence: channels last)";
   // A conversion on its own (an int16 input or result: a precision
   // boundary, or a Concat's inputs brought to one scale) runs on a target
   // whose requant form declares 16-bit activations: an identity GEMM (int16
@@ -261,7 +270,8 @@ std::string whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
     return "a Requantize of an int8 tensor (target '" + v.t.name +
            "' has no requant form)";
   }
-  int64_t C = xd[1];
+  const int64_t ch = seq ? 2 : 1;
+  int64_t C = xd[size_t(ch)];
   int64_t axis = aInt(n, "axis", 1);
   if (axis < 0)
     axis += int64_t(xd.size());
@@ -272,9 +282,9 @@ std::string whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
     if (t->size() != 1 && int64_t(t->size()) != C)
       return "multiplier/shift have " + std::to_string(t->size()) +
              " entries (1 or " + std::to_string(C) + ")";
-  if ((mv.size() > 1 || sv.size() > 1) && axis != 1)
+  if ((mv.size() > 1 || sv.size() > 1) && axis != ch)
     return "per-channel tables on axis " + std::to_string(axis) +
-           " (the channel axis is 1)";
+           " (the channel axis is " + std::to_string(ch) + ")";
   int xz = v.in(n, 3), yz = v.in(n, 4);
   if (xz >= 0 &&
       (!v.ints(xz, zx) || (zx.size() != 1 && int64_t(zx.size()) != C)))
@@ -437,7 +447,7 @@ std::string whyConcat(const View &v, const v1::Node &n, int self) {
   int64_t axis = aInt(n, "axis", 0);
   if (axis < 0)
     axis += int64_t(yd.size());
-  if (yd.size() < 2 || axis != 1)
+  if (yd.size() < 2 || axis != 1 || v.chan[size_t(y)] != 1)
     return "axis " + std::to_string(axis) +
            " (the target concatenates channels, axis 1, by placement)";
   // (All the parts of a Split with parts inside a tile count as its input.)
@@ -490,7 +500,7 @@ std::string whySplit(const View &v, const v1::Node &n) {
   int64_t axis = aInt(n, "axis", 0);
   if (axis < 0)
     axis += int64_t(xd.size());
-  if (xd.size() < 2 || axis != 1)
+  if (xd.size() < 2 || axis != 1 || v.chan[size_t(x)] != 1)
     return "axis " + std::to_string(axis) +
            " (the target splits channels, axis 1, by placement)";
   for (int i = 0; i < n.outputs_size(); ++i) {
@@ -585,22 +595,27 @@ bool exactAddRegs(const View &v, const AddAttrs &p, int a, int b, int y,
 // How the second operand of an add repeats: 0 same shape, 1 one pixel
 // (per channel or scalar) repeated.
 int broadcastKind(const std::vector<int64_t> &big,
-                  const std::vector<int64_t> &small) {
+                  const std::vector<int64_t> &small, size_t chan) {
   if (big == small)
     return 0;
   if (big.size() < 2 || small.size() > big.size())
     return -1;
   // numpy: `small` aligns at the right; it repeats over every pixel when
-  // each of its dims is 1 but (possibly) the channel dim, axis 1 of big.
+  // each of its dims is 1 but (possibly) the channel dim of big (axis 1,
+  // the last of a sequence).
   size_t off = big.size() - small.size();
   for (size_t i = 0; i < small.size(); ++i) {
     size_t bi = i + off;
     if (small[i] == 1)
       continue;
-    if (bi != 1 || small[i] != big[1])
+    if (bi != chan || small[i] != big[chan])
       return -1;
   }
   return 1;
+}
+
+int broadcastKind(const View &v, int y, int o) {
+  return broadcastKind(v.dims(y), v.dims(o), isSequence(v, y) ? 2 : 1);
 }
 
 // A value in its own tiled layout: channels on axis 1 (axis 0 below rank 2),
@@ -666,9 +681,19 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
   if (w16 && p.exact)
     return "an exact int16 add (the exact form is the 8-bit add's)";
   auto yd = v.dims(y);
-  if (yd.size() != 4 && yd.size() != 2)
-    return "rank " + std::to_string(yd.size()) + " (2 or 4)";
-  int ka = broadcastKind(yd, v.dims(a)), kb = broadcastKind(yd, v.dims(b));
+  // A sequence (defaultChan): its channels are the last axis.
+  const bool seq = yd.size() == 3 && isSequence(v, y);
+  if (yd.size() == 3 && !seq)
+    return "a rank-3 add not laid out as a sequence (its operands are "
+           "sequences of its shape or constants repeated per channel)";
+  if (yd.size() != 4 && yd.size() != 2 && !seq)
+    return "rank " + std::to_string(yd.size()) +
+           " (2, 4, or 3 laid out as a sequence: channels last)";
+  const size_t ch = seq ? 2 : 1;
+  int ka = broadcastKind(yd, v.dims(a), ch),
+      kb = broadcastKind(yd, v.dims(b), ch);
+  if (seq && ((!ka && !isSequence(v, a)) || (!kb && !isSequence(v, b))))
+    return "an operand of the sequence's shape not laid out as a sequence";
   if (ka < 0 || kb < 0 || (ka && kb))
     return "broadcast other than one operand repeated per channel";
   if (w16 && ((ka && v.dtype(a) == "i16" && v.constant[size_t(a)]) ||
@@ -676,7 +701,7 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
     return "a repeated int16 constant (constants are laid out as 8-bit "
            "rows)";
   if (ka || kb) {
-    std::string why = whyRepeated(v, ka ? a : b, yd[1]);
+    std::string why = whyRepeated(v, ka ? a : b, yd[ch]);
     if (!why.empty())
       return why;
   }
@@ -721,7 +746,9 @@ std::string whyBiasNode(const View &v, Analysis &a, int i, bool) {
            "the target runs (it adds int8 with QuantizedAdd)";
   auto yd = v.dims(y);
   std::vector<int64_t> bv;
-  if (c < 0 || !biasValues(v, c, yd.size() > 1 ? yd[1] : 1, int(yd.size()), bv))
+  const int ch = v.chan[size_t(y)];
+  if (c < 0 || !biasValues(v, c, yd.size() > 1 ? yd[size_t(ch)] : 1,
+                           int(yd.size()), ch, bv))
     return "the bias " + (c >= 0 ? q(v.name(c)) : std::string("?")) +
            " is not an i32 constant per output channel";
   if (v.uses(y) != 1)
@@ -731,8 +758,19 @@ std::string whyBiasNode(const View &v, Analysis &a, int i, bool) {
   return "";
 }
 
-std::string whyRequantNode(const View &v, Analysis &a, int i, bool) {
-  return whyRequant(v, a, v.g.nodes(i));
+std::string whyRequantNode(const View &v, Analysis &a, int i, bool forCompile) {
+  const v1::Node &n = v.g.nodes(i);
+  std::string why = whyRequant(v, a, n);
+  // A sequence's conversion whose input the host computes (a detector
+  // head's [N, C, HW] maps brought to one scale before a host Concat) is
+  // not worth a partition of its own.
+  const int x = v.in(n, 0);
+  const int p = x >= 0 ? v.producer[size_t(x)] : -1;
+  if (why.empty() && !forCompile && isSequence(v, x) && v.dtype(x) != "i32" &&
+      v.dtype(x) != "i64" && (p < 0 || !a.why[size_t(p)].empty()))
+    why = "a requantization of a sequence whose input is not computed on the "
+          "target (alone it is not worth a partition)";
+  return why;
 }
 
 // The source index ONNX's nearest Resize reads for output index X of an
@@ -891,9 +929,11 @@ std::string whyMoveNode(const View &v, Analysis &a, int i, bool forCompile) {
     why = ""; // the MatMul becomes a convolution over the whole image
   int x = v.in(n, 0);
   int p = x >= 0 ? v.producer[size_t(x)] : -1;
-  // (An input laid out for this reshape, View::chan, is read through it.)
-  const bool laidOut = x >= 0 && v.isInput[size_t(x)] &&
-                       v.chan[size_t(x)] != defaultChan(v.dims(x).size());
+  // (An input laid out for this reshape, View::chan, or a sequence, whose
+  // channels are its last axis, is read through it: channels off axis 1.)
+  const size_t rx = x >= 0 ? v.dims(x).size() : 0;
+  const bool laidOut =
+      x >= 0 && v.isInput[size_t(x)] && v.chan[size_t(x)] != (rx >= 2 ? 1 : 0);
   if (why.empty() && !forCompile && !laidOut &&
       (p < 0 || !a.why[size_t(p)].empty()))
     why = "its input is not computed on the target (a lone reshape is not "
@@ -1036,6 +1076,9 @@ std::string mulPattern(const View &v, int mi, MulPattern &p) {
       return "a zero point outside its type";
   }
   auto yd = v.dims(v.out(r));
+  // (Not of sequences: a transformer's GELU multiplies x by a factor
+  // computed through host tables, and the partitions would take x's Cast
+  // and Sub apart from the Mul: the plugin refuses such a part.)
   if (yd.size() != 4 && yd.size() != 2)
     return "rank " + std::to_string(yd.size()) + " (2 or 4)";
   int k0 = broadcastKind(yd, v.dims(src[0])),

@@ -83,8 +83,13 @@ struct View {
 };
 
 int64_t prod(const std::vector<int64_t> &d, size_t from, size_t to);
-// The default channel axis of a value of `rank` dims: 1, or 0 below rank 2.
-inline int defaultChan(size_t rank) { return rank >= 2 ? 1 : 0; }
+// The default channel axis of a value of `rank` dims: 1, 0 below rank 2,
+// and 2 at rank 3: a sequence ([T, B, K] or [B, S, K]) is laid out as
+// pixels x channels, the last axis the channels, the bytes of the rank-2
+// [T B, K] (docs/npu-sdk.md, "Layer forms").
+inline int defaultChan(size_t rank) {
+  return rank == 3 ? 2 : rank >= 2 ? 1 : 0;
+}
 // The movement ops that keep the bytes (Reshape, Flatten, Squeeze,
 // Unsqueeze, Identity) and the pixel ops of the pixels form (Slice, Gather,
 // Concat).
@@ -95,6 +100,11 @@ bool isMoveOp(const std::string &op);
 bool isPixelOp(const View &v, const v1::Node &n);
 // Fills View::chan beyond the defaults (the pixels form; Pixels.cpp).
 void layoutChannels(View &v);
+// Whether value x is a sequence: rank 3, its channels the last axis
+// (defaultChan).
+inline bool isSequence(const View &v, int x) {
+  return x >= 0 && v.dims(x).size() == 3 && v.chan[size_t(x)] == 2;
+}
 // A pixel op's axis (normalized; a Slice's one shorter axis), and for a
 // Slice or Gather its first index along it (clamped) and the pixels one
 // step along it spans (the other dims after it but the channels).
@@ -321,9 +331,13 @@ bool addAttrs(const v1::Node &n, AddAttrs &p);
 bool exactAddRegs(const View &v, const AddAttrs &p, int a, int b, int y,
                   bool swap, AddRegs &r);
 // How the second operand of an add repeats: 0 same shape, 1 one pixel
-// (per channel or scalar) repeated, -1 neither.
+// (per channel or scalar) repeated, -1 neither; `chan` is big's channel
+// axis (2 for a sequence).
 int broadcastKind(const std::vector<int64_t> &big,
-                  const std::vector<int64_t> &small);
+                  const std::vector<int64_t> &small, size_t chan = 1);
+// broadcastKind of operand o against result y's channel axis (the last of a
+// sequence).
+int broadcastKind(const View &v, int y, int o);
 // Reshapes that leave the device's bytes as they are.
 bool sameLayout(const std::vector<int64_t> &a, const std::vector<int64_t> &b);
 // A flatten into a MatMulInteger's A, which the layer runs as a

@@ -15,6 +15,7 @@ rm -rf "$work" && mkdir -p "$work"
 "$python" "$here/gen_layers.py" "$work/gen" --count 0 --extra 0 --placement 0 \
   --wide 0 --wide2 0 --lanes 0 --wide3 0 --wide4 0 --convt 0 --resize 0 \
   --shuffle 0 --bands 0 --pools2 0 --pads 0 --pcact 0 --pixels 0 --lstm 2 --gru 0 \
+  --sequence 0 \
   >"$work/gen.log" 2>&1 || { cat "$work/gen.log"; exit 1; }
 case=$work/gen/case_001
 fail=0

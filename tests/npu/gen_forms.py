@@ -170,3 +170,37 @@ def recurrent_case(rng, op):
                f"{DTYPE_NAMES[dt]} -> {DTYPE_NAMES[ydt]}"
                f"{' dq-weights' if dq_weights else ''}"
                f"{'' if with_bias else ' no-bias'}")
+
+
+def sequence_case(rng):
+    """Rank-3 sequences (docs/npu-sdk.md, "Layer forms": channels last): a
+    MatMul of a [T, B, K] (or [B, S, K]) input by constant int8 weights, an
+    activation or none, then (most cases) an Add of a second sequence or of
+    a constant repeated per channel. Every multiply-accumulate on the NPU,
+    one partition. (No bias Add: the QDQ lowering folds a MatMul's bias
+    only into a Gemm, which is rank 2.)"""
+    g = G(rng)
+    d0, d1 = int(rng.integers(1, 17)), int(rng.choice([1, 1, 2, 3]))
+    if rng.random() < 0.4:
+        d0, d1 = d1, d0  # [B, S, K]
+    K, Nn = int(rng.integers(1, 80)), int(rng.integers(1, 70))
+    xd, _ = g.qdq(g.input([d0, d1, K]), act_dtype(rng), -2.0, 2.0)
+    w, _ = weights(g, rng, [K, Nn], per_channel=False)
+    y, act = activation(g, rng, g.node("MatMul", [xd, w]))
+    yd, _ = g.qdq(y, act_dtype(rng), 0.0 if act else -3.0, 3.0)
+    r, add = rng.random(), ""
+    if r < 0.4:
+        rd, _ = g.qdq(g.input([d0, d1, Nn]), act_dtype(rng), -1.0, 3.0)
+        yd, _ = g.qdq(g.node("Add", [yd, rd]), act_dtype(rng), -3.0, 5.0)
+        add = " + sequence"
+    elif r < 0.7:
+        bq = rng.integers(0, 256, [Nn]).astype(np.uint8)
+        bd = g.node("DequantizeLinear", [g.const(bq, "bc"),
+                                         g.const(np.float32(0.01), "bs"),
+                                         g.const(np.array(128, np.uint8),
+                                                 "bz")])
+        yd, _ = g.qdq(g.node("Add", [yd, bd]), act_dtype(rng), -3.0, 5.0)
+        add = " + per-channel constant"
+    g.output(yd)
+    g.check_args = ["--min-share 1 --max-plugin-partitions 1"]
+    return g, f"sequence matmul [{d0},{d1},{K}]x{Nn} {act}{add}"

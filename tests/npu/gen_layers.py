@@ -40,7 +40,8 @@ fields, then (--pcact) per-channel activations (a convolution writing
 one scale per channel, read by a depthwise one), then (--pixels) Concats
 along pixels and Slices of rows, then (--lstm) integer LSTMs (16-bit
 tables; each case folder with its ember options, ember_args.txt, and its
-bounds, check_args.txt; these three groups in gen_forms.py), each group
+bounds, check_args.txt), then (--sequence) rank-3 MatMuls (sequences,
+channels last; these four groups in gen_forms.py), each group
 with a seed of its own, the
 way ONNX Runtime's quantizer writes QDQ graphs: input float ->
 QuantizeLinear -> DequantizeLinear -> op -> QuantizeLinear ->
@@ -1307,11 +1308,15 @@ def main():
     ap.add_argument("--gru", type=int, default=12, help="integer GRU cases "
                     "(gru_case: as --lstm), after --lstm, with a seed of "
                     "their own")
+    ap.add_argument("--sequence", type=int, default=12, help="rank-3 "
+                    "MatMul cases (sequence_case: channels last), after "
+                    "--gru, with a seed of their own")
     args = ap.parse_args()
     import onnxruntime as ort
     # (gen_forms.py builds with this file's helpers: imported here, once
     # they are defined.)
-    from gen_forms import gru_case, lstm_case, pcact_case, pixels_case
+    from gen_forms import (gru_case, lstm_case, pcact_case, pixels_case,
+                           sequence_case)
     rng = np.random.default_rng(args.seed)
     os.makedirs(args.out, exist_ok=True)
     index = []
@@ -1332,6 +1337,7 @@ def main():
     pixels = np.random.default_rng(args.seed + 15000)
     lstm = np.random.default_rng(args.seed + 16000)
     gru = np.random.default_rng(args.seed + 17000)
+    sequence = np.random.default_rng(args.seed + 18000)
     n_placed = args.count + args.extra + args.placement
     n_wide = n_placed + args.wide
     n_resize = n_wide + args.resize
@@ -1345,10 +1351,13 @@ def main():
     n_pools2 = n_bands + args.pools2
     n_pads = n_pools2 + args.pads
     n_pixels = n_pads + args.pcact + args.pixels
-    for i in range(n_pixels + args.lstm + args.gru):
+    n_gru = n_pixels + args.lstm + args.gru
+    for i in range(n_gru + args.sequence):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_pixels + args.lstm:
+        if i >= n_gru:
+            g, desc = sequence_case(sequence)
+        elif i >= n_pixels + args.lstm:
             g, desc = gru_case(gru)
         elif i >= n_pixels:
             g, desc = lstm_case(lstm)
