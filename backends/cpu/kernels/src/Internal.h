@@ -208,6 +208,18 @@ template <class F> inline void withPost(TileArgs &t, F &&tile) {
            static_cast<size_t>(t.colEnd - t.colBegin));
 }
 
+/// Pixels [p0, p1) x output channels [oc0, oc1) of a channels-last 1x1
+/// convolution (stride 1, no pads) on the AVX-512 path with x read in place
+/// (pixel stride ldx, K channels) and packedB conv2dNhwc's panels: one call
+/// per column chunk of up to 64 channels runs every 6-pixel tile with the
+/// whole K in one block and the epilogue (bias, activation, residual, post)
+/// in registers (PointwiseNarrowAvx512.cpp). The same bits as the general
+/// pointwise GEMM; meant for narrow K (conv2dNhwc's rule, kNarrowK).
+void pointwiseNarrowAvx512(const float *x, size_t ldx, size_t K,
+                           const void *packedB, float *y, size_t ldy,
+                           const Epilogue &epi, size_t p0, size_t p1,
+                           size_t oc0, size_t oc1);
+
 /// The AVX-512 6 x 64 tile over A rows given by pointers (conv2dNhwc): for
 /// run r (t.bRuns[r].count k steps; offsets and strides unused) row i reads
 /// t.aRows[r * 6 + i][0 .. count), unit stride; B is a packed panel (kc

@@ -1,6 +1,8 @@
 //===- ConvTest.cpp - conv2d, depthwise and pooling vs the reference ------===//
 #include "Reference.h"
 
+#include "Internal.h"
+
 #include <cstring>
 #include <gtest/gtest.h>
 
@@ -607,6 +609,102 @@ TEST_P(ConvTest, Conv2DNhwcNarrowPanelsWideMaps) {
     if (!s.valid())
       continue;
     checkConvNhwc(GetParam(), rng, s);
+    if (HasFailure())
+      return;
+  }
+}
+
+// The narrow-K pointwise kernel (pointwiseNarrowAvx512, conv2dNhwc's
+// 1x1 convolutions of at most kNarrowK input channels on the AVX-512 path):
+// every K from 1 to 64, then 80, 96, 127 and 128, output channels not a
+// multiple of 16 (1 to 200: one to four vectors of a panel, several panels),
+// odd pixel counts (a last tile of 1 to 5 rows, several pixel blocks), padded
+// pixel strides, every activation (none, Relu, Clip), with or without a bias, a
+// residual before or after the activation, a post (Silu, HardSwish). Bit for
+// bit against the general pointwise GEMM (gemmDriver with x in place, the path
+// it replaces) on the whole output and on two pixel halves or two channel
+// pieces, as two workers split a call; then conv2dNhwc on the same shape
+// against the definition (checkConvNhwc, random range grids).
+TEST_P(ConvTest, Conv2DNhwcPointwiseNarrowK) {
+  using namespace detail;
+  const Isa isa = GetParam();
+  if (resolveIsa(isa) != Isa::Avx512)
+    GTEST_SKIP() << "the narrow-K kernel is the AVX-512 path's";
+  std::mt19937 rng(1664 + static_cast<unsigned>(isa));
+  PostOp silu, hardSwish;
+  silu.kind = PostActivation::Silu;
+  hardSwish.kind = PostActivation::HardSwish;
+  std::vector<size_t> ks;
+  for (size_t K = 1; K <= 64; ++K)
+    ks.push_back(K);
+  for (size_t K : {80, 96, 127, 128})
+    ks.push_back(K);
+  for (size_t K : ks) {
+    const size_t N = K % 5 == 0 ? randomIn(rng, 65, 200)
+                                : randomIn(rng, 1 + 16 * (K % 4),
+                                           16 * (K % 4 + 1) - (K % 2));
+    const size_t P = K % 7 == 0 ? 2 * randomIn(rng, 400, 1200) + 1
+                                : 2 * randomIn(rng, 0, 60) + 1;
+    const size_t ldx = K + randomIn(rng, 0, 3), ldy = N + randomIn(rng, 0, 3);
+    const size_t ldr = N + randomIn(rng, 0, 2);
+    const std::vector<float> x = randomFloats(rng, P * ldx);
+    const std::vector<float> B = randomFloats(rng, K * N);
+    const std::vector<float> bias = randomFloats(rng, N);
+    const std::vector<float> res = randomFloats(rng, P * ldr);
+    std::vector<char> packed(packedBSize(K, N, isa));
+    ASSERT_EQ(packB(K, N, B.data(), N, packed.data(), isa), Status::Ok);
+    Epilogue e;
+    e.bias = K % 3 ? bias.data() : nullptr;
+    e.biasAxis = e.bias ? BiasAxis::PerColumn : BiasAxis::None;
+    e.activation = static_cast<Activation>(K % 3);
+    e.clipMin = -0.3f;
+    e.clipMax = 0.4f;
+    if (K % 4 == 1) {
+      e.residual = res.data();
+      e.ldr = ldr;
+      e.residualAfterActivation = K % 8 == 5;
+    }
+    e.post = K % 6 == 2 ? &silu : K % 6 == 4 ? &hardSwish : nullptr;
+    const std::string what = "K=" + std::to_string(K) +
+                             " N=" + std::to_string(N) +
+                             " P=" + std::to_string(P);
+    const float sentinel = -12345.0f;
+    std::vector<float> want(P * ldy, sentinel), got(P * ldy, sentinel),
+        halves(P * ldy, sentinel), pieces(P * ldy, sentinel);
+    GemmKernel k = gemmKernelAvx512();
+    k.kc = K;
+    ASource as;
+    as.a = x.data();
+    as.lda = ldx;
+    as.direct = true;
+    BSource bs;
+    bs.packed = packedPanels(packed.data());
+    gemmDriver(k, P, N, K, as, bs, want.data(), ldy, e, 0, P, 0, N, nullptr);
+    pointwiseNarrowAvx512(x.data(), ldx, K, packed.data(), got.data(), ldy, e,
+                          0, P, 0, N);
+    const size_t pCut = randomIn(rng, 0, P), nCut = randomIn(rng, 0, N);
+    pointwiseNarrowAvx512(x.data(), ldx, K, packed.data(), halves.data(), ldy,
+                          e, 0, pCut, 0, N);
+    pointwiseNarrowAvx512(x.data(), ldx, K, packed.data(), halves.data(), ldy,
+                          e, pCut, P, 0, N);
+    pointwiseNarrowAvx512(x.data(), ldx, K, packed.data(), pieces.data(), ldy,
+                          e, 0, P, 0, nCut);
+    pointwiseNarrowAvx512(x.data(), ldx, K, packed.data(), pieces.data(), ldy,
+                          e, 0, P, nCut, N);
+    size_t bad = 0;
+    for (const std::vector<float> *v : {&got, &halves, &pieces})
+      for (size_t i = 0; i < P * ldy; ++i)
+        if (std::memcmp(&want[i], &(*v)[i], sizeof(float)) != 0 && bad++ < 5)
+          ADD_FAILURE() << what << " pixel " << i / ldy << " channel "
+                        << i % ldy << ": general " << want[i] << ", narrow "
+                        << (*v)[i] << " (cuts " << pCut << ", " << nCut << ")";
+    ASSERT_EQ(bad, 0u) << what;
+    Conv2DShape s;
+    s.channels = K;
+    s.outChannels = N;
+    s.height = 1;
+    s.width = std::min<size_t>(P, 301);
+    checkConvNhwc(isa, rng, s);
     if (HasFailure())
       return;
   }

@@ -7,6 +7,9 @@
 //   ember_cpu_kernels_tune [M N K] [--mc=..] [--kc=..] [--nc=..] [--reps=..]
 //                          [--conv]   (pre-packed A, B packed per block)
 //                          [--direct-a] [--direct-b] (read in place)
+//                          [--pointwise]  (AVX-512: a 1x1 convolution's
+//                          GEMM, bias and Relu, M pixels x N channels x K:
+//                          the general driver against pointwiseNarrowAvx512)
 //
 //===----------------------------------------------------------------------===//
 #include "Internal.h"
@@ -25,7 +28,7 @@ int main(int argc, char **argv) {
   size_t M = 1024, N = 1024, K = 1024;
   size_t mc = 0, kc = 0, nc = 0;
   int reps = 7;
-  bool conv = false, directA = false, directB = false;
+  bool conv = false, directA = false, directB = false, pointwise = false;
   std::vector<size_t> pos;
   for (int i = 1; i < argc; ++i) {
     if (!std::strncmp(argv[i], "--mc=", 5))
@@ -42,6 +45,8 @@ int main(int argc, char **argv) {
       directA = true;
     else if (!std::strcmp(argv[i], "--direct-b"))
       directB = true;
+    else if (!std::strcmp(argv[i], "--pointwise"))
+      pointwise = true;
     else
       pos.push_back(std::strtoul(argv[i], nullptr, 10));
   }
@@ -55,6 +60,50 @@ int main(int argc, char **argv) {
     A[i] = static_cast<float>((i * 7) % 13) * 0.1f - 0.6f;
   for (size_t i = 0; i < B.size(); ++i)
     B[i] = static_cast<float>((i * 5) % 11) * 0.1f - 0.5f;
+
+  if (pointwise) {
+    if (!isaSupported(Isa::Avx512)) {
+      std::fprintf(stderr, "--pointwise needs AVX-512\n");
+      return 1;
+    }
+    const GemmKernel &k = gemmKernelAvx512();
+    std::vector<float> packed(packedBSize(K, N, Isa::Avx512) / sizeof(float));
+    packB(K, N, B.data(), N, packed.data(), Isa::Avx512);
+    std::vector<float> bias(N, 0.25f);
+    Epilogue epi;
+    epi.bias = bias.data();
+    epi.biasAxis = BiasAxis::PerColumn;
+    epi.activation = Activation::Relu;
+    ASource as;
+    as.a = A.data();
+    as.lda = K;
+    as.direct = true;
+    BSource bs;
+    bs.packed = packedPanels(packed.data());
+    GemmKernel kk = k;
+    kk.kc = K;
+    std::vector<double> tg, tn;
+    for (int r = 0; r < reps + 1; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      gemmDriver(kk, M, N, K, as, bs, C.data(), N, epi, 0, M, 0, N, nullptr);
+      auto t1 = std::chrono::steady_clock::now();
+      pointwiseNarrowAvx512(A.data(), K, K, packed.data(), C.data(), N, epi, 0,
+                            M, 0, N);
+      auto t2 = std::chrono::steady_clock::now();
+      if (r) {
+        tg.push_back(std::chrono::duration<double>(t1 - t0).count());
+        tn.push_back(std::chrono::duration<double>(t2 - t1).count());
+      }
+    }
+    std::sort(tg.begin(), tg.end());
+    std::sort(tn.begin(), tn.end());
+    const double flop = 2.0 * M * N * K * 1e-9;
+    std::printf("%zux%zux%zu bias+relu  driver median %.1f  narrow median "
+                "%.1f GFLOP/s  (%.1f / %.1f us)\n",
+                M, N, K, flop / tg[tg.size() / 2], flop / tn[tn.size() / 2],
+                tg[tg.size() / 2] * 1e6, tn[tn.size() / 2] * 1e6);
+    return 0;
+  }
 
   std::vector<GemmKernel> kernels;
   size_t count = 0;
