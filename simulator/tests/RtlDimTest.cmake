@@ -56,9 +56,9 @@ if(EMBER AND PYTHON)
   # an x step), the convolutions in column bands, the pools with strides of
   # their own per axis or in column bands, the convolutions padded beyond
   # the loads' fields, the Concats and Slices of pixels, the integer LSTMs
-  # and GRUs (16-bit tables as layers), and the first 40 of the 136 generated 16x8
+  # and GRUs (16-bit tables as layers), the rank-3 sequences, and the first 40 of the 136 generated 16x8
   # layers (npu-wide16-cycles-rtl runs them all at DIM 16).
-  foreach(group resize convt bands pools2 pads pixels lstm gru 16x8-quick)
+  foreach(group resize convt bands pools2 pads pixels lstm gru sequence 16x8-quick)
     execute_process(COMMAND bash ${SRC}/tests/npu/resize_cycles.sh ${EMBER}
                             ${BIN}/bin/ember-npu ${PYTHON} ${BIN}/${group}-cycles
                             plugin:${BIN}/lib/ember/libember_npu_sim.so ${group}
