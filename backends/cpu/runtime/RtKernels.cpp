@@ -113,12 +113,13 @@ void applyPost(const Post &post, float *y, size_t ldy, const float *res,
 // piece is its whole result at 1 thread: 1.6 MB for a YOLOv8n's first
 // layer at 320x320.)
 constexpr size_t kPostChunkFloats = size_t(1) << 16;
-// The same for a depthwise or grouped channels-last step (convAllGroups):
-// chunks of whole output rows of about 16 KB, which the post function reads
-// back from L1. Their weights are a few taps a channel, so the smaller
-// calls re-read only the KH - 1 input rows a chunk shares with the one
-// before, still in cache. (HardSwish over 16 KB: 1.7-1.9 ns a 16-float
-// vector, over 256 KB 2.7-2.9.)
+// The same for a depthwise or grouped channels-last step (convAllGroups)
+// whose post the kernel does not apply in its rows (a generated post
+// function, or a post residual beside the step's own): chunks of whole
+// output rows of about 16 KB, which the post function reads back from L1. Their
+// weights are a few taps a channel, so the smaller calls re-read only the KH -
+// 1 input rows a chunk shares with the one before, still in cache. (HardSwish
+// over 16 KB: 1.7-1.9 ns a 16-float vector, over 256 KB 2.7-2.9.)
 constexpr size_t kPostChunkL1Floats = size_t(1) << 12;
 
 Conv2DShape convShape(const int64_t *p, size_t c, size_t oc) {
