@@ -123,6 +123,53 @@ TEST(CpuPost, ActivationsRunInTheirConvolution) {
   expectPostNeutral(*m, rng);
 }
 
+// Depthwise steps apply their post in their rows (HardSwish in registers,
+// the other kinds after each row's block): 40 channels (a partial vector)
+// on an odd 15x13 map, a 3x3 with HardSwish, a 5x5 at stride 2 with SiLU,
+// a 3x3 at stride 2 with HardSigmoid, then a 5x5 with HardSwish and the
+// block's residual after it (x + HardSwish(conv(x))): the loops' bits at
+// 1 and 2 threads.
+TEST(CpuPost, DepthwiseRowsApplyTheirPost) {
+  std::mt19937 rng(5);
+  DenseConstant dense{rng};
+  auto m = parseLowered(
+      "func @main(%x: f32[1,40,15,13]) {\n"
+      "  %w1 = " +
+      dense("40,1,3,3", 40 * 9, 0.6f) +
+      "\n"
+      "  %c1 = Conv(%x, %w1) {group = 40, kernel_shape = [3, 3], pads = [1, "
+      "1, 1, 1]} : f32[1,40,15,13]\n"
+      "  %y1 = HardSwish(%c1) : f32[1,40,15,13]\n"
+      "  %w2 = " +
+      dense("40,1,5,5", 40 * 25, 0.4f) +
+      "\n"
+      "  %c2 = Conv(%y1, %w2) {group = 40, kernel_shape = [5, 5], pads = [2, "
+      "2, 2, 2], strides = [2, 2]} : f32[1,40,8,7]\n"
+      "  %s2 = Sigmoid(%c2) : f32[1,40,8,7]\n"
+      "  %y2 = Mul(%c2, %s2) : f32[1,40,8,7]\n"
+      "  %w3 = " +
+      dense("40,1,3,3", 40 * 9, 0.6f) +
+      "\n"
+      "  %c3 = Conv(%y2, %w3) {group = 40, kernel_shape = [3, 3], pads = [1, "
+      "1, 1, 1], strides = [2, 2]} : f32[1,40,4,4]\n"
+      "  %y3 = HardSigmoid(%c3) {alpha = 0.2, beta = 0.5} : f32[1,40,4,4]\n"
+      "  %w4 = " +
+      dense("40,1,5,5", 40 * 25, 0.4f) +
+      "\n"
+      "  %c4 = Conv(%y3, %w4) {group = 40, kernel_shape = [5, 5], pads = [2, "
+      "2, 2, 2]} : f32[1,40,4,4]\n"
+      "  %h4 = HardSwish(%c4) : f32[1,40,4,4]\n"
+      "  %y4 = Add(%y3, %h4) : f32[1,40,4,4]\n"
+      "  return %y4\n"
+      "}\n");
+  ASSERT_TRUE(m);
+  const PostCounts c = countsOf(*m, hostConfig());
+  EXPECT_EQ(c.loops, 0u) << "an activation ran as a loop of its own";
+  EXPECT_EQ(c.kinds, 4u);
+  EXPECT_EQ(c.residuals, 1u);
+  expectPostNeutral(*m, rng);
+}
+
 // Row-major steps: a convolution with few output channels (kept NCHW) and
 // a MatMul with a Gelu written with Erf (a generated post function) and a
 // SiLU after a second one whose result is the graph output.

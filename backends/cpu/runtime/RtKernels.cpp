@@ -75,10 +75,11 @@ PostOp postOpOf(const Post &post) {
   return op;
 }
 
-// Hands a known post activation to a GEMM-lowered kernel call in e (each
-// output tile applies it to the values it has just stored, still in L1,
-// with postActivation's bits), the post's residual with it, after the
-// activation. True when it did: the step then has no pass of its own.
+// Hands a known post activation to a kernel call in e (a GEMM-lowered
+// step's tiles apply it to the values they have just stored, still in L1;
+// the depthwise and grouped rows to each row: postActivation's bits), the
+// post's residual with it, after the activation. True when it did: the step
+// then has no pass of its own.
 bool fusePost(const Post &post, const PostOp &op, const float *postRes,
               size_t ldr, Epilogue &e) {
   if (!post.fn || !post.kind || (postRes && e.residual))
@@ -112,12 +113,13 @@ void applyPost(const Post &post, float *y, size_t ldy, const float *res,
 // piece is its whole result at 1 thread: 1.6 MB for a YOLOv8n's first
 // layer at 320x320.)
 constexpr size_t kPostChunkFloats = size_t(1) << 16;
-// The same for a depthwise or grouped channels-last step (convAllGroups):
-// chunks of whole output rows of about 16 KB, which the post function reads
-// back from L1. Their weights are a few taps a channel, so the smaller
-// calls re-read only the KH - 1 input rows a chunk shares with the one
-// before, still in cache. (HardSwish over 16 KB: 1.7-1.9 ns a 16-float
-// vector, over 256 KB 2.7-2.9.)
+// The same for a depthwise or grouped channels-last step (convAllGroups)
+// whose post the kernel does not apply in its rows (a generated post
+// function, or a post residual beside the step's own): chunks of whole
+// output rows of about 16 KB, which the post function reads back from L1. Their
+// weights are a few taps a channel, so the smaller calls re-read only the KH -
+// 1 input rows a chunk shares with the one before, still in cache. (HardSwish
+// over 16 KB: 1.7-1.9 ns a 16-float vector, over 256 KB 2.7-2.9.)
 constexpr size_t kPostChunkL1Floats = size_t(1) << 12;
 
 Conv2DShape convShape(const int64_t *p, size_t c, size_t oc) {
@@ -347,12 +349,12 @@ bool convNhwcPiece(const ConvTask &t, size_t piece, size_t n, size_t g,
   // With a post function, chunks of whole pixel granules whose results
   // stay in cache until it has read them back (kPostChunkFloats,
   // kPostChunkL1Floats).
-  // A post of a GEMM-lowered step goes into its tiles instead.
+  // A known post goes into the kernel instead: the GEMM-lowered steps'
+  // tiles apply it to each tile, the depthwise and grouped rows to each
+  // output row (HardSwish in registers).
   const PostOp op = post.kind ? postOpOf(post) : PostOp{};
-  const bool gemmLowered = !p[EMBER_RT_CONV_DEPTHWISE] &&
-                           !p[EMBER_RT_CONV_GROUPED] &&
-                           !p[EMBER_RT_CONV_WINOGRAD];
-  const bool fused = gemmLowered && fusePost(post, op, postRes, ldr, e);
+  const bool fused =
+      !p[EMBER_RT_CONV_WINOGRAD] && fusePost(post, op, postRes, ldr, e);
   size_t step = p1 - p0;
   if (post.fn && !fused) {
     const size_t gran = nhwcPixGranule(p);

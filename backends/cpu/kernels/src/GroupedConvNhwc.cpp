@@ -130,6 +130,7 @@ struct Vec {
   using M = __mmask16;
   using I = __m512i;
   static constexpr size_t kLanes = 16;
+  static constexpr Isa kIsa = Isa::Avx512;
   /// 8 accumulators, 20 weights, the input and its spread: 30 of 32.
   static constexpr int kRegWeights = 20;
   EMBER_TARGET_AVX512 static M tail(size_t n) {
@@ -156,6 +157,13 @@ struct Vec {
   }
   EMBER_TARGET_AVX512 __attribute__((always_inline)) static V add(V a, V b) {
     return _mm512_add_ps(a, b);
+  }
+  EMBER_TARGET_AVX512 __attribute__((always_inline)) static V mul(V a, V b) {
+    return _mm512_mul_ps(a, b);
+  }
+  /// (HardSwishBody.inc's name for set1.)
+  EMBER_TARGET_AVX512 __attribute__((always_inline)) static V c(float f) {
+    return set1(f);
   }
   EMBER_TARGET_AVX512 __attribute__((always_inline)) static V min(V a, V b) {
     return _mm512_min_ps(a, b);
@@ -188,6 +196,7 @@ struct Vec {
   using M = __m256i;
   using I = __m256i;
   static constexpr size_t kLanes = 8;
+  static constexpr Isa kIsa = Isa::Avx2;
   /// 8 accumulators, 5 weights, the input and its spread: 15 of 16.
   static constexpr int kRegWeights = 5;
   EMBER_TARGET_AVX2 static M tail(size_t n) {
@@ -216,6 +225,13 @@ struct Vec {
   }
   EMBER_TARGET_AVX2 __attribute__((always_inline)) static V add(V a, V b) {
     return _mm256_add_ps(a, b);
+  }
+  EMBER_TARGET_AVX2 __attribute__((always_inline)) static V mul(V a, V b) {
+    return _mm256_mul_ps(a, b);
+  }
+  /// (HardSwishBody.inc's name for set1.)
+  EMBER_TARGET_AVX2 __attribute__((always_inline)) static V c(float f) {
+    return set1(f);
   }
   EMBER_TARGET_AVX2 __attribute__((always_inline)) static V min(V a, V b) {
     return _mm256_min_ps(a, b);
@@ -279,8 +295,6 @@ Status packGroupedConvNhwc(const Conv2DShape &s, size_t groups, const float *w,
 Status groupedConv2dNhwc(const Conv2DShape &s, size_t groups, const float *x,
                          size_t ldx, const float *packedW, float *y, size_t ldy,
                          const Epilogue &epi, Isa isa, const ConvRange &range) {
-  if (epi.post) // (a post is the GEMM-lowered paths')
-    return Status::InvalidArgument;
   const size_t OW = s.outWidth(), P = s.outHeight() * OW;
   const size_t C = s.channels, OC = s.outChannels;
   OutPiece o;
@@ -304,8 +318,19 @@ Status groupedConv2dNhwc(const Conv2DShape &s, size_t groups, const float *x,
       return Status::Ok;
     }
   }
+  // The portable path: a post after the range's pixels, as a pass (the
+  // residual after the activation then the post's).
+  Epilogue pre = epi;
+  const bool postRes = epi.post && epi.residual && epi.residualAfterActivation;
+  if (postRes)
+    pre.residual = nullptr;
+  a.e = &pre;
   for (size_t p = o.p0; p < o.p1; ++p)
     pixelGeneric(a, p, o.c0, o.c1);
+  if (epi.post)
+    postActivation(*epi.post, y + o.p0 * ldy + o.c0, ldy,
+                   postRes ? epi.residual + o.p0 * epi.ldr + o.c0 : nullptr,
+                   epi.ldr, o.p1 - o.p0, o.c1 - o.c0, isa);
   return Status::Ok;
 }
 
@@ -323,8 +348,6 @@ Status depthwiseConv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
                            const float *packedW, float *y, size_t ldy,
                            const Epilogue &epi, Isa isa,
                            const ConvRange &range) {
-  if (epi.post) // (a post is the GEMM-lowered paths')
-    return Status::InvalidArgument;
   if (s.outChannels && s.outChannels != s.channels)
     return Status::InvalidArgument;
   Conv2DShape g = s;

@@ -118,11 +118,12 @@ struct Epilogue {
   size_t ldr = 0;
   bool residualAfterActivation = false;
   bool accumulate = false; ///< C += A*B ... instead of C = A*B ...
-  /// Non-null: a known activation after `activation`, applied by each
-  /// output tile to the values it has just stored (still in L1), with
-  /// postActivation's vector bodies, so the bits are a separate
-  /// postActivation pass's. Taken by sgemm, sgemmPacked and conv2dNhwc;
-  /// the other entry points return InvalidArgument when it is set.
+  /// Non-null: a known activation after `activation`, applied by each output
+  /// tile (depthwise/grouped rows: each row) to the values just computed, with
+  /// postActivation's vector bodies, so the bits are a postActivation pass's.
+  /// Taken by sgemm, sgemmPacked, conv2dNhwc, depthwiseConv2dNhwc and
+  /// groupedConv2dNhwc (HardSwish in registers, other kinds from L1); the
+  /// other entry points return InvalidArgument when it is set.
   const PostOp *post = nullptr;
 };
 
