@@ -1363,9 +1363,9 @@ struct Builder {
       tensorOf[size_t(y)] = pixelLayer(n.name() + "/copy", n, t, y, -1, -1);
   }
 
-  void move(const v1::Node &n) {
-    int x = v.in(n, 0), y = v.out(n);
-    if (v.layout(x) != v.layout(y)) {
+  void move(const v1::Node &n, int from = -1) { // from: a byte view's input
+    int x = from >= 0 ? from : v.in(n, 0), y = v.out(n);
+    if (from < 0 && v.layout(x) != v.layout(y)) {
       if (!flattensIntoMatMul(v, n)) {
         err = n.op() + " " + q(n.name()) +
               ": changes the layout and its MatMul is not in the partition";
@@ -1420,9 +1420,11 @@ struct Builder {
           ilvLayer(i);
         continue;
       }
-      if (an.permOf[size_t(i)] >= 0) {
+      if (an.permOf[size_t(i)] >= 0 || an.viewOf[size_t(i)] >= 0) {
         if (an.permOf[size_t(i)] == i)
           permLayer(i);
+        else if (an.viewOf[size_t(i)] == i)
+          move(n, viewInput(an, i));
         continue;
       }
       if (v.t.form("pixels") && isPixelOp(v, n)) {
@@ -1466,12 +1468,9 @@ void buildTable(Builder &b, int i) { b.table(b.v.g.nodes(i)); }
 // (Chain members are built by Builder::run through Analysis::lutOf.)
 void buildInterleave(Builder &b, int i) { b.ilvLayer(i); }
 void buildPixels(Builder &b, int i) { b.pixelNode(b.v.g.nodes(i)); }
-void buildPermute(Builder &b, int i) {
-  // (Built by Builder::run through Analysis::permOf.)
-  b.err = "internal: node " + std::to_string(i) + " outside its permutation";
-}
-void buildChainPart(Builder &b, int i) {
-  b.err = "internal: node " + std::to_string(i) + " outside its table chain";
+void buildPatternPart(Builder &b, int i) {
+  // (Built by Builder::run through Analysis::permOf, viewOf and lutOf.)
+  b.err = "internal: node " + std::to_string(i) + " outside its pattern";
 }
 void buildSumPart(Builder &b, int i) { b.sumNode(b.v.g.nodes(i)); }
 

@@ -98,6 +98,11 @@ std::string moveText(const Target &) {
   return "of a tensor the target computes, keeping dim 1 and the pixel order "
          "(or a flatten into the MatMul that follows)";
 }
+std::string byteViewText(const Target &) {
+  return "ending at a tensor of the same bytes: each element at its channel "
+         "and pixel of the input (channel-tiled layout), each result read "
+         "by the next alone";
+}
 std::string tableText(const Target &) {
   return "a constant 256-entry table, of a Requantize's only use";
 }
@@ -168,6 +173,10 @@ const char *const kPermute =
     "placement: a constant channel permutation, Reshape and Transpose nodes "
     "of a tensor that only reorder its channels (folded into the producing "
     "layer's output channels, or a 1x1 GEMM of 0/1 weights)";
+const char *const kByteView =
+    "placement: a view, Reshape and Transpose nodes of a tensor the target "
+    "computes in the same partition that keep every element's channel and "
+    "pixel (a convolution's [1, M, 1, W] result as the sequence [W, M])";
 const char *const kPixels =
     "placement: a Slice or Gather of pixels is a view of its input (loads at "
     "the offset); a Concat of pixels of layer results the target computes "
@@ -259,7 +268,7 @@ const std::vector<FormRow> &formTable() {
        {},
        chainText,
        whyChainPartNode,
-       buildChainPart},
+       buildPatternPart},
       {"add",
        "",
        "QuantizedAdd",
@@ -383,7 +392,7 @@ const std::vector<FormRow> &formTable() {
        {},
        permuteText,
        whyPermuteNode,
-       buildPermute},
+       buildPatternPart},
       {"reshape",
        "",
        "Reshape",
@@ -449,7 +458,18 @@ const std::vector<FormRow> &formTable() {
        {"i64"},
        permuteText,
        whyPermuteNode,
-       buildPermute},
+       buildPatternPart},
+      {"reshape",
+       "",
+       "Transpose",
+       {"i8", "u8"},
+       2,
+       kByteView,
+       {},
+       {},
+       byteViewText,
+       whyViewNode,
+       buildPatternPart},
       {"mean",
        "",
        "Cast",
@@ -493,7 +513,7 @@ const std::vector<FormRow> &formTable() {
        {},
        mulText,
        whyChainPartNode,
-       buildChainPart},
+       buildPatternPart},
       {"mul",
        "",
        "Cast",
@@ -504,7 +524,7 @@ const std::vector<FormRow> &formTable() {
        {},
        mulText,
        whyChainPartNode,
-       buildChainPart},
+       buildPatternPart},
       {"mul",
        "",
        "Sub",
@@ -515,7 +535,7 @@ const std::vector<FormRow> &formTable() {
        {},
        mulText,
        whyChainPartNode,
-       buildChainPart},
+       buildPatternPart},
       {"pixels",
        "",
        "Slice",
@@ -650,6 +670,18 @@ std::vector<OpClaim> claimedOps(const Target &t) {
         // A channel permutation's Reshape and Transpose: that context too
         // (and the constraint), and its dtypes' claim when the row before
         // had none (a target without the move or interleave form).
+        // A byte view's Transpose: that context and constraint, and the
+        // reshape form's int16.
+        if (std::strcmp(r.forms, "reshape") == 0 &&
+            std::strcmp(r.op, "Transpose") == 0) {
+          c.context = c.context.empty() ? std::string(r.context)
+                                        : c.context + "; or " + r.context;
+          c.constraints += "; or " + r.constraints(t);
+          if (sel::has16(t, "reshape") &&
+              std::find(c.dtypes.begin(), c.dtypes.end(), "i16") ==
+                  c.dtypes.end())
+            c.dtypes.push_back("i16");
+        }
         if (std::strcmp(r.forms, "permute") == 0) {
           c.context = c.context.empty() ? std::string(r.context)
                                         : c.context + "; or " + r.context;

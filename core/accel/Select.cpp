@@ -1343,6 +1343,7 @@ Analysis analyze(const View &v, bool forCompile) {
   const bool tables = rowFor(v.t, "TableLookup") != nullptr;
   claimInterleaves(v, a);
   claimPermutations(v, a);
+  claimViews(v, a);
   // Quantized multiplies first: their Casts and Subs come before the Mul.
   if (v.t.form("mul"))
     for (int i = 0; i < nn; ++i) {
@@ -1393,10 +1394,11 @@ Analysis analyze(const View &v, bool forCompile) {
     const std::string &op = v.g.nodes(i).op();
     if (a.sumOf[size_t(i)] >= 0 || a.lutOf[size_t(i)] >= 0 ||
         a.mulOf[size_t(i)] >= 0 || a.upOf[size_t(i)] >= 0 ||
-        a.ilvOf[size_t(i)] >= 0 || a.permOf[size_t(i)] >= 0)
+        a.ilvOf[size_t(i)] >= 0 || a.permOf[size_t(i)] >= 0 ||
+        a.viewOf[size_t(i)] >= 0)
       continue; // part of a sum (claimed with its Cast), a table chain, a
-                // multiply, an upsampling, a phase interleave or a channel
-                // permutation
+                // multiply, an upsampling, a phase interleave, a channel
+                // permutation or a byte view
     const FormRow *row = rowFor(v.t, op);
     const bool pixel = v.t.form("pixels") && isPixelOp(v, v.g.nodes(i));
     a.why[size_t(i)] = pixel ? whyPixelNode(v, a, i, forCompile)
@@ -1417,6 +1419,9 @@ Analysis analyze(const View &v, bool forCompile) {
     if (op == "Transpose" && !a.why[size_t(i)].empty() && v.t.form("permute") &&
         row && row->why != whyPermuteNode)
       a.why[size_t(i)] += "; " + whyPermuteNode(v, a, i, forCompile);
+    if (op == "Transpose" && !a.why[size_t(i)].empty() && v.t.form("reshape") &&
+        row && row->why != whyViewNode)
+      a.why[size_t(i)] += "; " + whyViewNode(v, a, i, forCompile);
     // A requantized layer result: the integer ops of it alone that follow
     // become its output table.
     // (A 16-bit layer, an int64 accumulator or int16 in or an int16 result,
@@ -1443,6 +1448,7 @@ Analysis analyze(const View &v, bool forCompile) {
   unclaimSplitMuls16(v, a);
   settleInterleaves(v, a);
   settlePermutations(v, a, forCompile);
+  settleViews(v, a, forCompile);
   settlePixelViews(v, a, forCompile);
   // An accumulator chain whose Requantize the target does not run still
   // runs (its int32 result is stored); nothing to undo.

@@ -270,6 +270,19 @@ struct PermPattern {
 // "" and the permutation starting at node `first`, or why there is none.
 std::string permPattern(const View &v, int first, PermPattern &out);
 
+// A movement chain that keeps the device's bytes (ByteViews.cpp): Reshape
+// and Transpose nodes from value x to value y, each result read by the next
+// alone, every element of y at the channel and pixel it had in x (e.g.
+// [1, M, 1, W] -> Transpose [3, 0, 1, 2] -> Reshape [W, M]): a view of x's
+// tensor. Node indices in order.
+struct ViewPattern {
+  std::vector<int> nodes;
+  int last = -1; // nodes.back()
+  int x = -1, y = -1;
+};
+// "" and the view starting at node `first`, or why there is none.
+std::string viewPattern(const View &v, int first, ViewPattern &out);
+
 struct Analysis {
   std::vector<std::string> why; // per node
   std::vector<Chain> chainOf;   // per value: accumulator chain producing it
@@ -284,6 +297,8 @@ struct Analysis {
   std::vector<IlvPattern> ilvs;   // the phase interleaves
   std::vector<int> permOf;        // per node: its permutation's last node
   std::vector<PermPattern> perms; // the channel permutations
+  std::vector<int> viewOf;        // per node: its byte view's last node
+  std::vector<ViewPattern> views; // the byte-keeping movement chains
 };
 
 // Marks the nodes of every phase interleave (Analysis::ilvOf) before the
@@ -297,6 +312,14 @@ void settleInterleaves(const View &v, Analysis &a);
 // a lone one of a host tensor (not when compiling a partition).
 void claimPermutations(const View &v, Analysis &a);
 void settlePermutations(const View &v, Analysis &a, bool forCompile);
+// Marks the nodes of every byte-keeping chain that starts at a Transpose
+// (Analysis::viewOf, after the permutations); settleViews, after the
+// per-node checks, unclaims a lone one of a host tensor (not when compiling
+// a partition).
+void claimViews(const View &v, Analysis &a);
+void settleViews(const View &v, Analysis &a, bool forCompile);
+// The input of the claimed byte view ending at node `last`.
+int viewInput(const Analysis &a, int last);
 // After the per-node checks (not when compiling a partition): a view whose
 // input and readers are all on the host is left there.
 void settlePixelViews(const View &v, Analysis &a, bool forCompile);
@@ -368,6 +391,7 @@ std::string whyChainPartNode(const View &, Analysis &, int, bool);
 std::string whyUpsampleNode(const View &, Analysis &, int, bool);
 std::string whyInterleaveNode(const View &, Analysis &, int, bool);
 std::string whyPermuteNode(const View &, Analysis &, int, bool);
+std::string whyViewNode(const View &, Analysis &, int, bool);
 std::string whyPixelNode(const View &, Analysis &, int, bool);
 
 // ---- Split and Concat inside channel tiles (Lanes.cpp) --------------------
@@ -408,9 +432,10 @@ void buildResize(Builder &, int);
 void buildMove(Builder &, int);
 void buildSumPart(Builder &, int);
 void buildTable(Builder &, int);
-void buildChainPart(Builder &, int);
 void buildInterleave(Builder &, int);
-void buildPermute(Builder &, int);
+// A node of a permutation, byte view or table chain (Builder::run builds
+// those whole).
+void buildPatternPart(Builder &, int);
 void buildPixels(Builder &, int);
 
 // ---- the form table (Forms.cpp) ------------------------------------------

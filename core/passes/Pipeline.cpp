@@ -98,6 +98,12 @@ Status runPipeline(Module &m, const PipelineOptions &opts) {
                       "drop-saturated-clamp") == opts.skip.end())
           EMBER_TRY(runDropSaturatedClamp(f, st));
         EMBER_TRY(runCancelReshape(f, st));
+        // A CRNN's map-to-sequence (once the Reshape chains are merged):
+        // the projections read the map through convolutions, not a
+        // transpose of it.
+        if (std::find(opts.skip.begin(), opts.skip.end(), "seqmap-as-conv") ==
+            opts.skip.end())
+          EMBER_TRY(runSequenceMapAsConv(f, st));
         EMBER_TRY(runCommonSubexpressionElimination(f, st));
       }
       EMBER_TRY(runDeadCodeElimination(f, st));
