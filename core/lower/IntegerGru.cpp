@@ -38,33 +38,15 @@ double sigmoidOfMinus(double x) { return sigmoid(-x); }
 
 Expected<std::optional<Value>> integerGru(LoweringBuilder &b, const Node &n,
                                           Value x, const QParams *px) {
-  const std::string dir = n.attrString("direction", "forward");
-  const int64_t H = n.attrInt("hidden_size", 0);
   const int64_t lbr = n.attrInt("linear_before_reset", 0);
-  if (n.hasAttr("activations") || n.hasAttr("activation_alpha") ||
-      n.hasAttr("activation_beta") || n.hasAttr("clip") ||
-      n.attrInt("layout", 0) != 0 || (lbr != 0 && lbr != 1) ||
-      (dir != "forward" && dir != "reverse" && dir != "bidirectional"))
+  if (lbr != 0 && lbr != 1)
     return std::optional<Value>();
-  for (size_t i = 4; i < n.inputs.size(); ++i)
-    if (n.hasInput(i))
-      return std::optional<Value>();
-  const Dims &xd = x.type().dims();
-  if (xd.size() != 3 || H < 1)
+  std::optional<Recurrence> rec = readRecurrence(n, x, 3);
+  if (!rec)
     return std::optional<Value>();
-  const int64_t T = xd[0], B = xd[1], I = xd[2],
-                D = dir == "bidirectional" ? 2 : 1;
-  auto W = realValues(n.inputs[1]), R = realValues(n.inputs[2]);
-  std::optional<std::vector<double>> Bv;
-  if (n.hasInput(3)) {
-    Bv = realValues(n.inputs[3]);
-    if (!Bv)
-      return std::optional<Value>();
-  }
-  if (!W || !R || W->size() != size_t(D * 3 * H * I) ||
-      R->size() != size_t(D * 3 * H * H) ||
-      (Bv && Bv->size() != size_t(D * 6 * H)) || T < 1 || !sumsFit(I, H))
-    return std::optional<Value>();
+  const int64_t T = rec->T, B = rec->B, I = rec->I, H = rec->H, D = rec->D;
+  const std::vector<double> &W = rec->W, &R = rec->R;
+  const std::optional<std::vector<double>> &Bv = rec->Bv;
 
   const QParams pre = int16Params(kPreScale), hid = int16Params(kHiddenScale);
   Value sigTable = table16Of(b, sigmoid, kPreScale, "sigmoid");
@@ -74,7 +56,7 @@ Expected<std::optional<Value>> integerGru(LoweringBuilder &b, const Node &n,
 
   std::vector<Value> dirs;
   for (int64_t d = 0; d < D; ++d) {
-    const bool reverse = dir == "reverse" || d == 1;
+    const bool reverse = rec->reverse(d);
     auto biasOf = [&](int64_t g, bool input, bool rec) {
       Tensor t(Type(ElemKind::F64, {H}));
       for (int64_t j = 0; j < H; ++j) {
@@ -94,9 +76,9 @@ Expected<std::optional<Value>> integerGru(LoweringBuilder &b, const Node &n,
     for (int64_t g = 0; g < 3; ++g) {
       const int64_t row0 = d * 3 * H + g * H;
       EMBER_ASSIGN(xp[size_t(g)],
-                   inputProjection(b, x2, *W, row0, H, I,
+                   inputProjection(b, x2, W, row0, H, I,
                                    biasOf(g, true, g < 2 || lbr == 0), px));
-      QuantRows r = quantizeRows(*R, row0, H, H);
+      QuantRows r = quantizeRows(R, row0, H, H);
       rp[size_t(g)] = r.p;
       rw[size_t(g)] = b.constant(std::move(r.w), "r");
     }
@@ -167,16 +149,10 @@ Expected<std::optional<Value>> integerGru(LoweringBuilder &b, const Node &n,
       EMBER_ASSIGN(hs[size_t(t)],
                    b.op(OpKind::Reshape, {h, b.ints({1, 1, B, H})}));
     }
-    Value y = hs[0];
-    if (T > 1) {
-      EMBER_ASSIGN(y, b.op(OpKind::Concat, hs, {{"axis", Attr::ofInt(0)}}));
-    }
+    EMBER_ASSIGN(Value y, concatOrOne(b, hs, 0));
     dirs.push_back(y);
   }
-  Value y = dirs[0];
-  if (D > 1) {
-    EMBER_ASSIGN(y, b.op(OpKind::Concat, dirs, {{"axis", Attr::ofInt(1)}}));
-  }
+  EMBER_ASSIGN(Value y, concatOrOne(b, dirs, 1));
   return std::optional<Value>(y);
 }
 

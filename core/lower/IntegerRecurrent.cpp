@@ -168,6 +168,47 @@ bool sumsFit(int64_t I, int64_t H) {
   return 127 * std::max(I, H) < (int64_t(1) << 24);
 }
 
+std::optional<Recurrence> readRecurrence(const Node &n, Value x,
+                                         int64_t gates) {
+  Recurrence r;
+  r.dir = n.attrString("direction", "forward");
+  r.H = n.attrInt("hidden_size", 0);
+  if (n.hasAttr("activations") || n.hasAttr("activation_alpha") ||
+      n.hasAttr("activation_beta") || n.hasAttr("clip") ||
+      n.attrInt("layout", 0) != 0 ||
+      (r.dir != "forward" && r.dir != "reverse" && r.dir != "bidirectional"))
+    return std::nullopt;
+  for (size_t i = 4; i < n.inputs.size(); ++i)
+    if (n.hasInput(i))
+      return std::nullopt;
+  const Dims &xd = x.type().dims();
+  if (xd.size() != 3 || r.H < 1)
+    return std::nullopt;
+  r.T = xd[0], r.B = xd[1], r.I = xd[2];
+  r.D = r.dir == "bidirectional" ? 2 : 1;
+  auto W = realValues(n.inputs[1]), R = realValues(n.inputs[2]);
+  if (n.hasInput(3)) {
+    r.Bv = realValues(n.inputs[3]);
+    if (!r.Bv)
+      return std::nullopt;
+  }
+  const int64_t GH = r.D * gates * r.H;
+  if (!W || !R || W->size() != size_t(GH * r.I) ||
+      R->size() != size_t(GH * r.H) ||
+      (r.Bv && r.Bv->size() != size_t(2 * GH)) || r.T < 1 || !sumsFit(r.I, r.H))
+    return std::nullopt;
+  r.W = std::move(*W);
+  r.R = std::move(*R);
+  return r;
+}
+
+Expected<Value> concatOrOne(LoweringBuilder &b, const std::vector<Value> &v,
+                            int64_t axis) {
+  if (v.size() == 1)
+    return v[0];
+  return b.op(OpKind::Concat, v, {{"axis", Attr::ofInt(axis)}});
+}
+
 } // namespace recurrent
 
 namespace {

@@ -76,4 +76,23 @@ Expected<Value> addInt16(LoweringBuilder &b, const Node &n, Value a, Value c,
 // int32 (docs/quantization.md, "Exactness"): 127 K < 2^24 for every K.
 bool sumsFit(int64_t I, int64_t H);
 
+// A recurrent node the integer form takes, read once: x [T, B, I] (rank 3),
+// hidden_size H, a direction of forward, reverse or bidirectional (D 1 or
+// 2), the default activations, no clip, layout 0, no input past B, and
+// constant W ([D, gates H, I]), R ([D, gates H, H]) and optional B ([D,
+// 2 gates H]) whose products sumsFit. Empty when any of it does not hold.
+struct Recurrence {
+  std::string dir;
+  int64_t T = 0, B = 0, I = 0, H = 0, D = 1;
+  std::vector<double> W, R;
+  std::optional<std::vector<double>> Bv;
+  bool reverse(int64_t d) const { return dir == "reverse" || d == 1; }
+};
+std::optional<Recurrence> readRecurrence(const Node &n, Value x, int64_t gates);
+
+// The values concatenated along axis (the one value itself when alone): the
+// steps of a direction of Y (axis 0), then its directions (axis 1).
+Expected<Value> concatOrOne(LoweringBuilder &b, const std::vector<Value> &v,
+                            int64_t axis);
+
 } // namespace ember::recurrent

@@ -178,7 +178,7 @@ struct Rewriter {
 
 Status runSequenceMapAsConv(Function &f, PassStats &s) {
   auto users = f.computeUsers();
-  std::vector<std::pair<std::vector<Match>, Value>> todo;
+  std::vector<std::pair<std::vector<Match>, Value>> rewrites;
   for (auto &np : f.nodes()) {
     Node *t = np.get();
     if (t->kind != OpKind::Transpose || t->numResults() != 1 ||
@@ -212,10 +212,10 @@ Status runSequenceMapAsConv(Function &f, PassStats &s) {
       ms.push_back(m);
     }
     if (all)
-      todo.emplace_back(std::move(ms), x);
+      rewrites.emplace_back(std::move(ms), x);
   }
   Rewriter rw{f, s};
-  for (auto &[ms, x] : todo)
+  for (auto &[ms, x] : rewrites)
     for (const Match &m : ms)
       EMBER_TRY(
           rw.rewrite(m, x).withContext("sequence map of " + m.mm->outNames[0]));
