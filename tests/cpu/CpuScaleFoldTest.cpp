@@ -144,8 +144,8 @@ TEST(CpuScaleFold, ProjectionWithoutBiasWithActivationsFolds) {
 TEST(CpuScaleFold, PaddedThreeByThreeProjectionFolds) {
   Block b;
   b.kernel = 3;
-  b.h = 60; // 16 x 20 x 9 weights a channel <= 60 x 50 pixels
-  b.w = 50;
+  b.h = 80; // 16 x 2 threads x 20 x 9 weights a channel <= 80 x 75 pixels
+  b.w = 75;
   b.relu = true;
   checkBlock(b, 1);
 }

@@ -17,11 +17,13 @@
 // The rewrite pays where W is much smaller than x: it costs a loop over W
 // (the scaled copy) and the packing of the copy in the caller, about 16
 // times what the Mul costs per element of x (kWeightCost). It is taken when
-// kWeightCost * OC * KH * KW <= H * W (W's elements per input channel
-// against x's): EfficientNet-B0's projections over 112x112 to 28x28 maps
-// (5 of 16), MobileNetV3-Large's over 28x28 (3 of 8); not the 14x14 and 7x7
-// blocks', whose weights (480 x 80 over 196 pixels, 1152 x 192 over 49) cost
-// more than the Mul.
+// kWeightCost * T * OC * KH * KW <= H * W (W's elements per input channel
+// against x's; T threads split the Mul, not the weights' packing): at 1
+// thread EfficientNet-B0's projections over 112x112 to 28x28 maps (5 of
+// 16), MobileNetV3-Large's over 28x28 (3 of 8); at 2 threads
+// EfficientNet-B0's over 112x112 and 56x56 (3), none of MobileNetV3-Large's.
+// Not the 14x14 and 7x7 blocks', whose weights (480 x 80 over 196 pixels,
+// 1152 x 192 over 49) cost more than the Mul.
 //
 // The conditions: one image (s is [1, C, 1, 1], [C, 1, 1] or a scalar: the
 // scaled weights are one tensor for the call), a dense convolution (group
@@ -83,6 +85,9 @@ Status foldChannelScales(Function &f, const CompileConfig &cfg,
                          FusionStats *stats) {
   if (!cfg.fuse || !cfg.scaleFold)
     return Status::ok();
+  // The Mul splits over the workers; the scaled weights are computed and
+  // packed by the caller alone.
+  const int64_t threads = int64_t(cfg.numThreads ? cfg.numThreads : 1);
   auto users = f.computeUsers();
   std::vector<Node *> convs;
   for (auto &n : f.nodes())
@@ -107,7 +112,8 @@ Status foldChannelScales(Function &f, const CompileConfig &cfg,
         !staticDims(wt) || isConstantValue(x) || isConstantValue(s))
       continue;
     // W's elements per input channel against x's (the cost rule above).
-    if (kWeightCost * wt.dim(0) * wt.dim(2) * wt.dim(3) > xt.dim(2) * xt.dim(3))
+    if (kWeightCost * threads * wt.dim(0) * wt.dim(2) * wt.dim(3) >
+        xt.dim(2) * xt.dim(3))
       continue;
     EMBER_ASSIGN(Node * scaled,
                  f.create(OpKind::Mul, {w, s}, {}, mul->name, -1, conv,
