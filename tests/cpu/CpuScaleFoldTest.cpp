@@ -119,6 +119,11 @@ void checkBlock(const Block &b, size_t expect) {
       expectClose(runCpu(*m->main(), *cfg, in), *want, 1e-4, 1e-5);
     }
   }
+  // Bundles keep the Mul (their runtime links no C++ library, which the
+  // packers need below O3).
+  CompileConfig bundle = hostConfig();
+  bundle.bundle = true;
+  EXPECT_EQ(folds(b, bundle), 0u);
   // The plain-C runtime packs the scaled weights too.
   CompileConfig portable = hostConfig();
   portable.kernels = Kernels::Portable;

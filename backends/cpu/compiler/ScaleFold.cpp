@@ -25,10 +25,11 @@
 // Not the 14x14 and 7x7 blocks', whose weights (480 x 80 over 196 pixels,
 // 1152 x 192 over 49) cost more than the Mul.
 //
-// The conditions: one image (s is [1, C, 1, 1], [C, 1, 1] or a scalar: the
-// scaled weights are one tensor for the call), a dense convolution (group
-// 1) with constant f32 weights, the Mul its input's only reader and not a
-// graph output, x and s computed at run time, static shapes.
+// The conditions: a JIT-compiled executable (not a bundle), one image (s is [1,
+// C, 1, 1], [C, 1, 1] or a scalar: the scaled weights are one tensor for the
+// call), a dense convolution (group 1) with constant f32 weights, the Mul its
+// input's only reader and not a graph output, x and s computed at run time,
+// static shapes.
 #include "Compiler.h"
 
 namespace ember::cpugen {
@@ -83,7 +84,10 @@ bool isConstantValue(const Value &v) {
 
 Status foldChannelScales(Function &f, const CompileConfig &cfg,
                          FusionStats *stats) {
-  if (!cfg.fuse || !cfg.scaleFold)
+  // Not in bundles: packing weights at run time links the kernel library's
+  // packers, which need the C++ library a bundle does not link (below O3,
+  // which specializes them away).
+  if (!cfg.fuse || !cfg.scaleFold || cfg.bundle)
     return Status::ok();
   // The Mul splits over the workers; the scaled weights are computed and
   // packed by the caller alone.
