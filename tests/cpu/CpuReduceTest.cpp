@@ -73,9 +73,11 @@ TEST(CpuLoops, ReductionsOverOuterAxesMatchInterpreterExactly) {
 
 // A sum over outer axes whose kept elements are contiguous and innermost
 // (a global pool of a channels-last value) in blocks of the kept elements:
-// at 2 threads, with fewer than 256 of them, in narrower blocks so that the
-// step splits over the workers when it reads at least 2^18 elements
-// (Codegen::blockWidth). Every element still
+// at 2 threads, with fewer than 256 of them, in narrower blocks of at least
+// 64 so that the step splits over the workers when it reads at least 2^18
+// elements (Codegen::blockWidth); fewer than 128 kept elements stay one
+// block on one worker (each worker would stream the whole map for its
+// cache lines of each pixel). Every element still
 // sums its inputs in the reference's order: the interpreter's bits at 1
 // and 2 threads, for kept extents that leave a partial last block (40,
 // 200, 250) or none (32, 256), a single block (16) and more than one of 256
@@ -97,9 +99,12 @@ TEST(CpuLoops, InnerKeptSumsSplitOverWorkersKeepTheirOrder) {
       expectIdentical(runCpu(*f, one, in), *want);
       ThreadPool::Stats st;
       expectIdentical(runCpu(*f, two, in, 0, &st), *want);
-      // 128 x 72 x c >= 2^18 elements summed are worth a split.
-      if (c >= 32) {
+      // 128 x 72 x c >= 2^18 elements summed are worth a split, into
+      // blocks of 64 or more.
+      if (c >= 128) {
         EXPECT_EQ(st.steps, 1u) << "the sum ran on one thread";
+      } else {
+        EXPECT_EQ(st.steps, 0u) << "blocks narrower than 64 split the sum";
       }
     }
 }

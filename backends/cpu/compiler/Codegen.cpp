@@ -92,9 +92,12 @@ Status Codegen::run() {
 
 Expected<CompiledModel> compileModel(Function &f, const CompileConfig &cfg) {
   EMBER_TRY(widenHalfKernels(f));
+  FusionStats folds;
+  EMBER_TRY(foldChannelScales(f, cfg, &folds));
   CompiledModel out;
   Codegen cg(f, cfg, out);
   EMBER_TRY(cg.run());
+  out.fusion.scaleFolds = folds.scaleFolds;
   return out;
 }
 

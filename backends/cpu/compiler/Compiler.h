@@ -47,12 +47,18 @@ struct CompiledModel {
 
 // Compiles the main function of a lowered module. Unsupported nodes fail
 // with ErrorCode::Unsupported naming the node. `f` is rewritten first by
-// widenHalfKernels (idempotent).
+// widenHalfKernels (idempotent), then foldChannelScales.
 Expected<CompiledModel> compileModel(Function &f, const CompileConfig &cfg);
 
 // 16-bit float Conv/ConvTranspose/MatMul/pooling/reductions become f32
 // ones between casts (WidenHalf.cpp).
 Status widenHalfKernels(Function &f);
+
+// Conv(x * s, W) with s one scale per channel of one image becomes
+// Conv(x, W * s) where W is the smaller of the two (ScaleFold.cpp; counted
+// in stats->scaleFolds).
+Status foldChannelScales(Function &f, const CompileConfig &cfg,
+                         FusionStats *stats);
 
 // The default instruction set path (ember::cpu::Isa) of this host.
 uint8_t hostIsa();

@@ -83,6 +83,9 @@ struct CompileConfig {
   // A reduction whose tasks are too few blocks of kept elements for the
   // workers cuts narrower ones (Codegen::blockWidth); off: 256 each.
   bool splitReduce = true;
+  // A per-channel Mul whose only reader is a dense convolution is folded
+  // into that convolution's weights at run time (ScaleFold.cpp).
+  bool scaleFold = true;
   // A channels-last 1x1 convolution whose result only a depthwise one reads
   // runs inside it, a few rows at a time (ConvPair.cpp): off, or (All) for
   // every such pair, not only those whose 1x1 result outgrows the rule's
@@ -193,7 +196,8 @@ struct FusionStats {
       viewSplits = 0,       // Splits whose parts are views of their input
       tabulatedLoops = 0,   // loops that became per-channel tables
       resizeRowBuffers = 0, // linear/cubic Resizes summing from a row buffer
-      convPairs = 0;        // 1x1 convolutions run inside a depthwise step
+      convPairs = 0,        // 1x1 convolutions run inside a depthwise step
+      scaleFolds = 0;       // channel scales folded into conv weights
 };
 
 // Groups the non-storage nodes of a lowered function (every node must be

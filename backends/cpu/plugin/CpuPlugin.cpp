@@ -188,6 +188,10 @@ ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
 //                             few rows at a time, when its result is 1 MiB
 //                             or more (default 1; all: whatever its size;
 //                             0: never)
+//   scale_fold=0|1            a per-channel Mul (a squeeze-excitation
+//                             scale) read only by a dense convolution is
+//                             folded into its weights at run time when they
+//                             are the smaller (default 1; 0: never)
 ember_error *parseOptions(const ember_compile_params *p,
                           ember::cpugen::CompileConfig &cfg, bool &runnable,
                           std::string &why) {
@@ -238,13 +242,15 @@ ember_error *parseOptions(const ember_compile_params *p,
       cfg.post = v == "1";
     } else if (k == "split_reduce" && (v == "0" || v == "1")) {
       cfg.splitReduce = v == "1";
+    } else if (k == "scale_fold" && (v == "0" || v == "1")) {
+      cfg.scaleFold = v == "1";
     } else if (k == "conv_pair" && (v == "0" || v == "1" || v == "all")) {
       using CP = ember::cpugen::CompileConfig::ConvPair;
       cfg.convPair = v == "0" ? CP::Off : v == "1" ? CP::Sized : CP::All;
     } else if (k == "kernels" || k == "fuse" || k == "isa" || k == "dump_ir" ||
                k == "dump_dir" || k == "perf_map" || k == "int8_split" ||
                k == "int8_paired" || k == "winograd" || k == "post" ||
-               k == "split_reduce" || k == "conv_pair") {
+               k == "split_reduce" || k == "conv_pair" || k == "scale_fold") {
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "bad value '" + v + "' for vendor option '" + k + "'");
     } else {
@@ -253,7 +259,7 @@ ember_error *parseOptions(const ember_compile_params *p,
           "unknown vendor option '" + k +
               "' (the cpu plugin takes kernels, fuse, isa, dump_ir, dump_dir, "
               "perf_map, int8_split, int8_paired, winograd, post, "
-              "split_reduce, conv_pair)");
+              "split_reduce, conv_pair, scale_fold)");
     }
   }
   runnable = true;
