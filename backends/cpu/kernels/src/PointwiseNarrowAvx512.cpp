@@ -15,7 +15,8 @@
 // epilogue that adds a zero row bias and clamps a Relu to [0, +inf). Here
 // one call runs a whole column chunk's tiles: masks, bias vectors and the
 // epilogue's constants are set once per chunk, the activation is a template
-// parameter (Relu is one max), and a 6-row tile's loop is nothing but its
+// parameter (Relu is one max; a HardSwish post is applied in registers as the
+// tiles apply it), and a 6-row tile's loop is nothing but its
 // loads and FMAs. The last tile of a range with fewer than 6 rows reads its
 // last live row again for the missing ones and stores only the live ones.
 //
