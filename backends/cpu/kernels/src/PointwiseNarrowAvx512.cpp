@@ -82,7 +82,10 @@ EMBER_TARGET_AVX512 void narrowChunk(const NarrowChunk &g) {
   const __m512 hi = _mm512_set1_ps(g.hi);
   const bool after = g.residualAfter;
   const __m512 zero = _mm512_setzero_ps();
-  const __m512 negZero = _mm512_set1_ps(-0.0f);
+  // What the residual's other place adds: with a HardSwish in registers,
+  // -0, which changes no value (the kernel then the post by rows added
+  // nothing there).
+  const __m512 none = ACT == 3 ? _mm512_set1_ps(-0.0f) : zero;
   for (size_t p = 0; p < g.rows; p += kRows) {
     const size_t live = std::min(kRows, g.rows - p);
     const float *arow[kRows];
@@ -121,7 +124,7 @@ EMBER_TARGET_AVX512 void narrowChunk(const NarrowChunk &g) {
         if (RES) {
           r = _mm512_maskz_loadu_ps(masks[j],
                                     g.residual + (p + i) * ldr + 16 * j);
-          v = _mm512_add_ps(v, after ? zero : r);
+          v = _mm512_add_ps(v, after ? none : r);
         }
         if (ACT == 1 || ACT == 2)
           v = _mm512_max_ps(v, lo);
@@ -129,10 +132,8 @@ EMBER_TARGET_AVX512 void narrowChunk(const NarrowChunk &g) {
           v = _mm512_min_ps(v, hi);
         if (ACT == 3)
           v = hardSwish512(v);
-        // (After a HardSwish, a residual before it adds -0 here, which
-        // keeps its -0 as the post by rows stores it.)
         if (RES)
-          v = _mm512_add_ps(v, after ? r : ACT == 3 ? negZero : zero);
+          v = _mm512_add_ps(v, after ? r : none);
         if (masks[j] == __mmask16(0xFFFF))
           _mm512_storeu_ps(c + i * ldy + 16 * j, v);
         else

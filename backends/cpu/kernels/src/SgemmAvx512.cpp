@@ -59,10 +59,18 @@ EMBER_TARGET_AVX512 inline void storeRow(const TileArgs &t, int i, int j,
     if (!t.residualAfterActivation)
       v = _mm512_add_ps(v, r);
     v = activate512(v, t);
-    if (t.hardSwish)
+    if (t.hardSwish) {
+      // The bits of the tile then the post by rows: the tile added a zero
+      // for the residual (the post's) after the activation, the post adds
+      // the residual after the HardSwish.
+      if (t.residualAfterActivation)
+        v = _mm512_add_ps(v, _mm512_setzero_ps());
       v = hardSwish512(v);
-    if (t.residualAfterActivation)
+      if (t.residualAfterActivation && t.residual)
+        v = _mm512_add_ps(v, r);
+    } else if (t.residualAfterActivation) {
       v = _mm512_add_ps(v, r);
+    }
   }
   _mm512_mask_storeu_ps(c, m, v);
 }
@@ -108,18 +116,19 @@ finishSimple(const TileArgs &t, const __m512 (&acc)[MRC][NVC],
       const __mmask16 m = masks[j];
       __m512 v = _mm512_add_ps(acc[i][j], b);
       __m512 rv = zero;
+      // (With HS the residual's other place adds -0, which changes no
+      // value: the tile then the post by rows added nothing there.)
+      const __m512 none = HS ? negZero : zero;
       if (RES) {
         rv = _mm512_maskz_loadu_ps(m, r + 16 * j);
-        v = _mm512_add_ps(v, after ? zero : rv);
+        v = _mm512_add_ps(v, after ? none : rv);
       }
       if (ACT)
         v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
       if (HS)
         v = hardSwish512(v);
-      // (With HS, a residual before the activation adds -0 here, which
-      // keeps HardSwish's -0 as the post by rows stores it.)
       if (RES)
-        v = _mm512_add_ps(v, after ? rv : HS ? negZero : zero);
+        v = _mm512_add_ps(v, after ? rv : none);
       if (m == __mmask16(0xFFFF))
         _mm512_storeu_ps(c + 16 * j, v);
       else if (m)

@@ -764,7 +764,8 @@ TEST_P(ConvTest, Conv2DNhwcHardSwishInRegisters) {
     const size_t HW = s.height * s.width, taps = s.kernelH * s.kernelW;
     const size_t ldx = C + randomIn(rng, 0, 3), ldy = OC + randomIn(rng, 0, 3);
     const size_t ldr = OC + randomIn(rng, 0, 2);
-    const std::vector<float> x = randomFloats(rng, HW * ldx);
+    std::vector<float> x = randomFloats(rng, HW * ldx);
+    std::fill(x.begin(), x.begin() + std::min<size_t>(7, HW) * ldx, 0.0f);
     std::vector<float> xN(C * HW);
     for (size_t c = 0; c < C; ++c)
       for (size_t p = 0; p < HW; ++p)
@@ -773,7 +774,14 @@ TEST_P(ConvTest, Conv2DNhwcHardSwishInRegisters) {
     std::vector<float> w = randomFloats(rng, OC * C * taps);
     for (float &v : w)
       v *= 8.0f / std::sqrt(static_cast<float>(C * taps));
-    const std::vector<float> bias = randomFloats(rng, OC);
+    std::vector<float> bias = randomFloats(rng, OC);
+    // Sums of exactly -0 (every third channel: bias -0, weights negative,
+    // the first pixels' inputs +0), whose sign the HardSwish keeps.
+    for (size_t oc = 0; oc < OC; oc += 3) {
+      bias[oc] = -0.0f;
+      for (size_t i = 0; i < C * taps; ++i)
+        w[oc * C * taps + i] = -std::fabs(w[oc * C * taps + i]);
+    }
     const std::vector<float> res = randomFloats(rng, P * ldr);
     std::vector<char> packed(packedConvWeightsNhwcSize(s, isa)),
         packedC(packedConvWeightsNhwcSize(s, isa));
@@ -790,6 +798,8 @@ TEST_P(ConvTest, Conv2DNhwcHardSwishInRegisters) {
       e.residual = res.data();
       e.ldr = ldr;
       e.residualAfterActivation = iter % 3 == 1;
+    } else {
+      e.residualAfterActivation = iter % 2 == 0; // (and no residual)
     }
     e.post = &hardSwish;
     // The previous path: no post, then HardSwish by rows and the residual
