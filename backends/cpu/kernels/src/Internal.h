@@ -163,6 +163,10 @@ struct TileArgs {
   /// the tile call.
   const PostOp *post;
   PostFn postFn;
+  /// The post is HardSwish and the tile applies it in registers on the
+  /// last K block (every AVX-512 tile: finishTile), before a residual added
+  /// after the activation; withPost then leaves both to the tile.
+  bool hardSwish;
 };
 
 using TileFn = void (*)(const TileArgs &);
@@ -177,6 +181,8 @@ inline void setTileEpilogue(TileArgs &t, const Epilogue &epi, Isa isa) {
   t.clipMax = epi.clipMax;
   t.post = epi.post;
   t.postFn = epi.post ? postPath(isa) : nullptr;
+  t.hardSwish = isa == Isa::Avx512 && epi.post &&
+                epi.post->kind == PostActivation::HardSwish;
 }
 
 /// Runs `tile` (a call of one tile on t) and, on the last K block with a
@@ -188,9 +194,11 @@ inline void setTileEpilogue(TileArgs &t, const Epilogue &epi, Isa isa) {
 /// in the register epilogue: the exp of a sigmoid inlined into each of the
 /// MR x NV tile bodies per operand mode would multiply their code and the
 /// build's time; the reload from L1 is a load per vector beside the
-/// activation's 10 to 25 operations.
+/// activation's 10 to 25 operations. HardSwish's 9 operations are the
+/// exception (TileArgs::hardSwish): the AVX-512 tiles apply it themselves.
 template <class F> inline void withPost(TileArgs &t, F &&tile) {
-  if (!t.post || !t.last || t.rowBegin >= t.rowEnd || t.colBegin >= t.colEnd) {
+  if (!t.post || t.hardSwish || !t.last || t.rowBegin >= t.rowEnd ||
+      t.colBegin >= t.colEnd) {
     tile();
     return;
   }

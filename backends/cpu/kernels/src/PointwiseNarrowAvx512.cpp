@@ -15,7 +15,8 @@
 // epilogue that adds a zero row bias and clamps a Relu to [0, +inf). Here
 // one call runs a whole column chunk's tiles: masks, bias vectors and the
 // epilogue's constants are set once per chunk, the activation is a template
-// parameter (Relu is one max), and a 6-row tile's loop is nothing but its
+// parameter (Relu is one max; a HardSwish post is applied in registers as the
+// tiles apply it), and a 6-row tile's loop is nothing but its
 // loads and FMAs. The last tile of a range with fewer than 6 rows reads its
 // last live row again for the missing ones and stores only the live ones.
 //
@@ -23,6 +24,7 @@
 // of up to four 16-channel vectors of one panel -> 6-pixel tiles.
 //
 //===----------------------------------------------------------------------===//
+#include "HardSwishAvx512.h"
 #include "Internal.h"
 
 #include "Simd.h"
@@ -62,7 +64,9 @@ struct NarrowChunk {
   const float *postResidual;
 };
 
-/// ACT: 0 none, 1 Relu, 2 Clip.
+/// ACT: 0 none, 1 Relu, 2 Clip, 3 none and a HardSwish post, applied in
+/// registers before the store (and before a residual added after the
+/// activation: the post's place in Epilogue's order).
 template <int NV, int ACT, bool RES>
 EMBER_TARGET_AVX512 void narrowChunk(const NarrowChunk &g) {
   const size_t K = g.K, lda = g.lda, ldy = g.ldy, ldr = g.ldr;
@@ -78,6 +82,10 @@ EMBER_TARGET_AVX512 void narrowChunk(const NarrowChunk &g) {
   const __m512 hi = _mm512_set1_ps(g.hi);
   const bool after = g.residualAfter;
   const __m512 zero = _mm512_setzero_ps();
+  // What the residual's other place adds: with a HardSwish in registers,
+  // -0, which changes no value (the kernel then the post by rows added
+  // nothing there).
+  const __m512 none = ACT == 3 ? _mm512_set1_ps(-0.0f) : zero;
   for (size_t p = 0; p < g.rows; p += kRows) {
     const size_t live = std::min(kRows, g.rows - p);
     const float *arow[kRows];
@@ -116,14 +124,16 @@ EMBER_TARGET_AVX512 void narrowChunk(const NarrowChunk &g) {
         if (RES) {
           r = _mm512_maskz_loadu_ps(masks[j],
                                     g.residual + (p + i) * ldr + 16 * j);
-          v = _mm512_add_ps(v, after ? zero : r);
+          v = _mm512_add_ps(v, after ? none : r);
         }
-        if (ACT)
+        if (ACT == 1 || ACT == 2)
           v = _mm512_max_ps(v, lo);
         if (ACT == 2)
           v = _mm512_min_ps(v, hi);
+        if (ACT == 3)
+          v = hardSwish512(v);
         if (RES)
-          v = _mm512_add_ps(v, after ? r : zero);
+          v = _mm512_add_ps(v, after ? r : none);
         if (masks[j] == __mmask16(0xFFFF))
           _mm512_storeu_ps(c + i * ldy + 16 * j, v);
         else
@@ -143,7 +153,7 @@ template <size_t... I>
 constexpr std::array<ChunkFn, sizeof...(I)>
 chunkTable(std::index_sequence<I...>) {
   return {{&narrowChunk<static_cast<int>(I) % 4 + 1,
-                        static_cast<int>(I) / 4 % 3, (I / 12) != 0>...}};
+                        static_cast<int>(I) / 4 % 4, (I / 16) != 0>...}};
 }
 
 } // namespace
@@ -152,17 +162,23 @@ void pointwiseNarrowAvx512(const float *x, size_t ldx, size_t K,
                            const void *packedB, float *y, size_t ldy,
                            const Epilogue &epi, size_t p0, size_t p1,
                            size_t oc0, size_t oc1) {
-  static constexpr std::array<ChunkFn, 24> bodies =
-      chunkTable(std::make_index_sequence<24>());
+  static constexpr std::array<ChunkFn, 32> bodies =
+      chunkTable(std::make_index_sequence<32>());
   const float *panels = packedPanels(packedB);
   const size_t N = packedHeader(packedB)->cols;
-  const int act = epi.activation == Activation::None   ? 0
+  // A HardSwish post with no activation before it runs in registers (3);
+  // after Relu or Clip, by rows like the other kinds.
+  const bool hardSwish = epi.activation == Activation::None && epi.post &&
+                         epi.post->kind == PostActivation::HardSwish;
+  const int act = hardSwish                            ? 3
+                  : epi.activation == Activation::None ? 0
                   : epi.activation == Activation::Relu ? 1
                                                        : 2;
+  const PostOp *post = hardSwish ? nullptr : epi.post;
   // A residual added after the activation goes to the post, when there is
   // one (withPost's rule), so the stores hold what the post reads.
   const bool postTakesResidual =
-      epi.post && epi.residual && epi.residualAfterActivation;
+      post && epi.residual && epi.residualAfterActivation;
   const bool res = epi.residual && !postTakesResidual;
   NarrowChunk g{};
   g.lda = ldx;
@@ -172,8 +188,8 @@ void pointwiseNarrowAvx512(const float *x, size_t ldx, size_t K,
   g.residualAfter = epi.residualAfterActivation;
   g.lo = act == 2 ? epi.clipMin : 0.0f;
   g.hi = act == 2 ? epi.clipMax : __builtin_inff();
-  g.post = epi.post;
-  g.postFn = epi.post ? postPath(Isa::Avx512) : nullptr;
+  g.post = post;
+  g.postFn = post ? postPath(Isa::Avx512) : nullptr;
   const size_t block =
       std::max(kRows, kBlockBytes / (std::max<size_t>(K, 1) * sizeof(float)) /
                           kRows * kRows);
@@ -207,7 +223,7 @@ void pointwiseNarrowAvx512(const float *x, size_t ldx, size_t K,
       g.rows = pe - pb;
       g.postCol0 = std::max(oc0, col) - col;
       g.postCols = std::min({oc1, N, col + 16 * nv}) - std::max(oc0, col);
-      bodies[(res ? 12 : 0) + static_cast<size_t>(act) * 4 + nv - 1](g);
+      bodies[(res ? 16 : 0) + static_cast<size_t>(act) * 4 + nv - 1](g);
       v += nv;
     }
   }

@@ -9,6 +9,7 @@
 // after the cpuid check in resolveIsa.
 //
 //===----------------------------------------------------------------------===//
+#include "HardSwishAvx512.h"
 #include "Internal.h"
 
 #include "Simd.h"
@@ -58,8 +59,18 @@ EMBER_TARGET_AVX512 inline void storeRow(const TileArgs &t, int i, int j,
     if (!t.residualAfterActivation)
       v = _mm512_add_ps(v, r);
     v = activate512(v, t);
-    if (t.residualAfterActivation)
+    if (t.hardSwish) {
+      // The bits of the tile then the post by rows: the tile added a zero
+      // for the residual (the post's) after the activation, the post adds
+      // the residual after the HardSwish.
+      if (t.residualAfterActivation)
+        v = _mm512_add_ps(v, _mm512_setzero_ps());
+      v = hardSwish512(v);
+      if (t.residualAfterActivation && t.residual)
+        v = _mm512_add_ps(v, r);
+    } else if (t.residualAfterActivation) {
       v = _mm512_add_ps(v, r);
+    }
   }
   _mm512_mask_storeu_ps(c, m, v);
 }
@@ -73,8 +84,11 @@ EMBER_TARGET_AVX512 inline void storeRow(const TileArgs &t, int i, int j,
 /// (Relu is a clamp to [0, +inf), Clip to [lo, hi]) and RES (a residual,
 /// before or after the activation by a register flag). Templates on the
 /// activation kind and the residual's place as well made nine bodies per
-/// tile and tripled the bundles' compile time for no measured gain.
-template <int MRC, int NVC, bool ACT, bool RES>
+/// tile and tripled the bundles' compile time for no measured gain. HS: a
+/// HardSwish post (TileArgs::hardSwish) after the activation, before a
+/// residual added after it; only with ACT false (a HardSwish after Relu or
+/// Clip takes storeRow).
+template <int MRC, int NVC, bool ACT, bool RES, bool HS = false>
 EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
 finishSimple(const TileArgs &t, const __m512 (&acc)[MRC][NVC],
              const __mmask16 (&masks)[NVC]) {
@@ -89,6 +103,7 @@ finishSimple(const TileArgs &t, const __m512 (&acc)[MRC][NVC],
   const __m512 hi =
       clip ? _mm512_set1_ps(t.clipMax) : _mm512_set1_ps(__builtin_inff());
   const __m512 zero = _mm512_setzero_ps();
+  const __m512 negZero = _mm512_set1_ps(-0.0f);
 #pragma GCC unroll 32
   for (int i = 0; i < MRC; ++i) {
     if (i < rowBegin || i >= rowEnd)
@@ -101,14 +116,19 @@ finishSimple(const TileArgs &t, const __m512 (&acc)[MRC][NVC],
       const __mmask16 m = masks[j];
       __m512 v = _mm512_add_ps(acc[i][j], b);
       __m512 rv = zero;
+      // (With HS the residual's other place adds -0, which changes no
+      // value: the tile then the post by rows added nothing there.)
+      const __m512 none = HS ? negZero : zero;
       if (RES) {
         rv = _mm512_maskz_loadu_ps(m, r + 16 * j);
-        v = _mm512_add_ps(v, after ? zero : rv);
+        v = _mm512_add_ps(v, after ? none : rv);
       }
       if (ACT)
         v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+      if (HS)
+        v = hardSwish512(v);
       if (RES)
-        v = _mm512_add_ps(v, after ? rv : zero);
+        v = _mm512_add_ps(v, after ? rv : none);
       if (m == __mmask16(0xFFFF))
         _mm512_storeu_ps(c + 16 * j, v);
       else if (m)
@@ -154,8 +174,13 @@ template <int MRC, int NVC>
 EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
 finishTile(const TileArgs &t, const __m512 (&acc)[MRC][NVC],
            const __mmask16 (&masks)[NVC]) {
-  if (!t.loadC && t.last && !t.biasCol) {
-    const bool act = t.activation != Activation::None;
+  const bool act = t.activation != Activation::None;
+  // (A HardSwish after an activation takes storeRow, which applies both.)
+  if (!t.loadC && t.last && !t.biasCol && !(t.hardSwish && act)) {
+    if (t.hardSwish)
+      return t.residual
+                 ? finishSimple<MRC, NVC, false, true, true>(t, acc, masks)
+                 : finishSimple<MRC, NVC, false, false, true>(t, acc, masks);
     if (!t.residual)
       return act ? finishSimple<MRC, NVC, true, false>(t, acc, masks)
                  : finishSimple<MRC, NVC, false, false>(t, acc, masks);

@@ -3,6 +3,8 @@
 
 #include "Internal.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <gtest/gtest.h>
 
@@ -707,6 +709,141 @@ TEST_P(ConvTest, Conv2DNhwcPointwiseNarrowK) {
     checkConvNhwc(isa, rng, s);
     if (HasFailure())
       return;
+  }
+}
+
+// A HardSwish post on the AVX-512 path runs in registers before each
+// vector's store (the narrow-K kernel's chunks and every 6 x 64 tile:
+// TileArgs::hardSwish), where it used to run by rows over the stored tile
+// (withPost). Bit for bit against that path: the same call with no post (and
+// no residual when it comes after the activation), then postActivation by
+// rows, adding that residual after the HardSwish. Pointwise shapes with K of
+// 1 to 1400 (the narrow-K kernel, one K block of the GEMM, and two, whose last
+// takes storeRow's epilogue), output channels not a multiple of 16, pixel
+// counts with a last tile of 1 to 5 rows and 7x7-like maps; 3x3 windows at
+// stride 1 and 2 (the pointer and strided tiles) and the same shapes through
+// conv2dNhwcFromNchw (its first-layer tiles). Every activation before the
+// post (None in registers; Relu and Clip by storeRow and by rows in the
+// narrow-K kernel), with or without a bias, a residual before or after the
+// activation; the output split into 2 x 2 channel x pixel pieces as two
+// workers take it, and whole.
+TEST_P(ConvTest, Conv2DNhwcHardSwishInRegisters) {
+  const Isa isa = GetParam();
+  if (resolveIsa(isa) == Isa::Generic)
+    GTEST_SKIP() << "no channels-last kernels on this path";
+  std::mt19937 rng(6150 + static_cast<unsigned>(isa));
+  PostOp hardSwish;
+  hardSwish.kind = PostActivation::HardSwish;
+  const size_t ks[] = {1,   3,   15,  16,  17,  40,   64, 96, 127, 128,
+                       129, 200, 256, 512, 700, 1400, 5,  24, 33,  160};
+  for (size_t iter = 0; iter < 60; ++iter) {
+    Conv2DShape s;
+    const size_t K = ks[iter % 20];
+    s.channels = K;
+    s.outChannels = iter % 3 == 0 ? randomIn(rng, 1, 15)
+                    : iter % 3 == 1
+                        ? randomIn(rng, 17, 63)
+                        : 16 * randomIn(rng, 4, 12) + randomIn(rng, 1, 15);
+    const bool window = iter >= 40;
+    if (window) {
+      s.channels = std::min<size_t>(K, 160);
+      s.kernelH = s.kernelW = 3;
+      s.strideH = s.strideW = iter % 2 ? 2 : 1;
+      s.padTop = s.padLeft = s.padBottom = s.padRight = 1;
+    }
+    // Pixels: 6a + r for r = 1..5 (a tile of r rows last), 7x7, 14x14.
+    const size_t shape = iter % 7;
+    s.height = shape == 5 ? 7 : shape == 6 ? 14 : 1;
+    s.width = shape >= 5 ? s.height : 6 * randomIn(rng, 0, 40) + shape + 1;
+    if (window)
+      s.height = randomIn(rng, 3, 9);
+    if (!s.valid())
+      continue;
+    const size_t C = s.channels, OC = s.outChannels;
+    const size_t P = s.outHeight() * s.outWidth();
+    const size_t HW = s.height * s.width, taps = s.kernelH * s.kernelW;
+    const size_t ldx = C + randomIn(rng, 0, 3), ldy = OC + randomIn(rng, 0, 3);
+    const size_t ldr = OC + randomIn(rng, 0, 2);
+    std::vector<float> x = randomFloats(rng, HW * ldx);
+    std::fill(x.begin(), x.begin() + std::min<size_t>(7, HW) * ldx, 0.0f);
+    std::vector<float> xN(C * HW);
+    for (size_t c = 0; c < C; ++c)
+      for (size_t p = 0; p < HW; ++p)
+        xN[c * HW + p] = x[p * ldx + c];
+    // (Scaled so that outputs cover HardSwish's three pieces.)
+    std::vector<float> w = randomFloats(rng, OC * C * taps);
+    for (float &v : w)
+      v *= 8.0f / std::sqrt(static_cast<float>(C * taps));
+    std::vector<float> bias = randomFloats(rng, OC);
+    // Sums of exactly -0 (every third channel: bias -0, weights negative,
+    // the first pixels' inputs +0), whose sign the HardSwish keeps.
+    for (size_t oc = 0; oc < OC; oc += 3) {
+      bias[oc] = -0.0f;
+      for (size_t i = 0; i < C * taps; ++i)
+        w[oc * C * taps + i] = -std::fabs(w[oc * C * taps + i]);
+    }
+    const std::vector<float> res = randomFloats(rng, P * ldr);
+    std::vector<char> packed(packedConvWeightsNhwcSize(s, isa)),
+        packedC(packedConvWeightsNhwcSize(s, isa));
+    ASSERT_EQ(packConvWeightsNhwc(s, w.data(), packed.data(), isa), Status::Ok);
+    ASSERT_EQ(packConvWeightsNhwc(s, w.data(), packedC.data(), isa, true),
+              Status::Ok);
+    Epilogue e;
+    e.bias = iter % 4 != 3 ? bias.data() : nullptr;
+    e.biasAxis = BiasAxis::PerRow;
+    e.activation = static_cast<Activation>(iter % 5 < 3 ? 0 : iter % 5 - 2);
+    e.clipMin = -0.5f;
+    e.clipMax = 2.5f;
+    if (iter % 3 != 2) {
+      e.residual = res.data();
+      e.ldr = ldr;
+      e.residualAfterActivation = iter % 3 == 1;
+    } else {
+      e.residualAfterActivation = iter % 2 == 0; // (and no residual)
+    }
+    e.post = &hardSwish;
+    // The previous path: no post, then HardSwish by rows and the residual
+    // it adds after itself.
+    Epilogue plain = e;
+    plain.post = nullptr;
+    const bool resAfter = e.residual && e.residualAfterActivation;
+    if (resAfter)
+      plain.residual = nullptr;
+    const std::string what =
+        std::string(isaName(isa)) + " " + describe(s) + " act " +
+        std::to_string(static_cast<int>(e.activation)) +
+        (e.residual ? resAfter ? " res after" : " res" : "");
+    const float sentinel = -12345.0f;
+    std::vector<char> ws(std::max(conv2dNhwcWorkspaceSize(s),
+                                  conv2dNhwcFromNchwWorkspaceSize(s)));
+    for (int fromNchw = 0; fromNchw < (window ? 2 : 1); ++fromNchw) {
+      const auto run = [&](const Epilogue &ep, const ConvRange &r,
+                           std::vector<float> &y) {
+        return fromNchw
+                   ? conv2dNhwcFromNchw(s, xN.data(), packedC.data(), y.data(),
+                                        ldy, ep, isa, r, ws.data())
+                   : conv2dNhwc(s, x.data(), ldx, packed.data(), y.data(), ldy,
+                                ep, isa, r, ws.data());
+      };
+      std::vector<float> want(P * ldy, sentinel), whole(P * ldy, sentinel),
+          split(P * ldy, sentinel);
+      ASSERT_EQ(run(plain, {}, want), Status::Ok) << what;
+      postActivation(hardSwish, want.data(), ldy,
+                     resAfter ? res.data() : nullptr, ldr, P, OC, isa);
+      ASSERT_EQ(run(e, {}, whole), Status::Ok) << what;
+      for (const GridCell &g :
+           rangeGrid(P, OC, randomIn(rng, 0, P), randomIn(rng, 0, OC)))
+        ASSERT_EQ(run(e, g.r, split), Status::Ok) << what;
+      size_t bad = 0;
+      for (const std::vector<float> *v : {&whole, &split})
+        for (size_t i = 0; i < P * ldy; ++i)
+          if (std::memcmp(&want[i], &(*v)[i], sizeof(float)) != 0 && bad++ < 5)
+            ADD_FAILURE() << what << (fromNchw ? " (from NCHW)" : "")
+                          << " pixel " << i / ldy << " channel " << i % ldy
+                          << ": by rows " << want[i] << ", in registers "
+                          << (*v)[i];
+      ASSERT_EQ(bad, 0u) << what;
+    }
   }
 }
 
