@@ -84,9 +84,8 @@ bool isConstantValue(const Value &v) {
 
 Status foldChannelScales(Function &f, const CompileConfig &cfg,
                          FusionStats *stats) {
-  // Not in bundles: packing weights at run time links the kernel library's
-  // packers, which need the C++ library a bundle does not link (below O3,
-  // which specializes them away).
+  // Not in bundles: the cost rule above was measured on the JIT's
+  // executables only.
   if (!cfg.fuse || !cfg.scaleFold || cfg.bundle)
     return Status::ok();
   // The Mul splits over the workers; the scaled weights are computed and

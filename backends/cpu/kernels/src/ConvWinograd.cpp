@@ -26,7 +26,6 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
-#include <vector>
 
 namespace ember::cpu {
 
@@ -230,7 +229,12 @@ Status packConvWeightsWinograd(const Conv2DShape &s, const float *w,
   // U = G g G^T per (c, oc), G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
   // in double, rounded once to f32; then each position's C x OC matrix
   // through packB.
-  std::vector<float> u(16 * C * N);
+  // (ScratchBuffer, not std::vector: this packer runs at run time in a
+  // bundle whose weights are computed, which links libc and libm only.)
+  ScratchBuffer scratch(nullptr, 16 * C * N * sizeof(float));
+  if (!scratch.ptr)
+    return Status::OutOfMemory;
+  float *u = static_cast<float *>(scratch.ptr);
   for (size_t oc = 0; oc < N; ++oc)
     for (size_t c = 0; c < C; ++c) {
       const float *g = w + (oc * C + c) * 9;
@@ -251,8 +255,7 @@ Status packConvWeightsWinograd(const Conv2DShape &s, const float *w,
     }
   char *base = static_cast<char *>(packed) + sizeof(PackedHeader);
   for (size_t xi = 0; xi < 16; ++xi)
-    if (Status st =
-            packB(C, N, u.data() + xi * C * N, N, base + xi * stride, path);
+    if (Status st = packB(C, N, u + xi * C * N, N, base + xi * stride, path);
         st != Status::Ok)
       return st;
   return Status::Ok;
