@@ -384,11 +384,11 @@ Status Codegen::emitFusedReduce(
 // all the pixels of the map, and with blocks of 16 or 32 floats (one or two
 // cache lines of a pixel) each of them streamed about the whole map anyway
 // (the lines around its own come with it), so at 2 threads the split pools
-// ran about
-// twice as long as one worker alone (EfficientNet-B0's 112x112x32 one 0.13
-// -> 0.25 ms). Against no split at all (split_reduce=0), EfficientNet-B0 at
-// 2 threads: blocks of 16 3-4% slower, of 32 1% slower, of 64 the same
-// (paired runs; its 56x56x144 pool then splits 80 | 64, the others not).
+// ran about twice as long as one worker alone (EfficientNet-B0's 112x112x32
+// one 0.13 -> 0.25 ms). Against no split at all (split_reduce=0),
+// EfficientNet-B0 at 2 threads: blocks of 16 3-4% slower, of 32 1% slower, of
+// 64 the same (paired runs; its 56x56x144 pool then splits 80 | 64, the others
+// not).
 int64_t Codegen::blockWidth(int64_t inner, int64_t read, int64_t most) const {
   constexpr int64_t kMinBlock = 64;
   // Below this many elements read a split saved less than a step over the

@@ -17,6 +17,7 @@
 // is copied or padded.
 //
 //===----------------------------------------------------------------------===//
+#include "HardSwishAvx512.h"
 #include "Internal.h"
 #include "TileEpilogue.h"
 
@@ -125,7 +126,8 @@ DwRow rowGeometry(const GArgs &a, size_t oh, size_t ow0, size_t ow1) {
 
 /// The AVX-512 path: 16 lanes, masks for the last channels.
 namespace avx512 {
-struct Vec {
+/// add, mul, min, max, fma and c (set1): HardSwishAvx512.h's policy.
+struct Vec : detail::hs512::Ops {
   using V = __m512;
   using M = __mmask16;
   using I = __m512i;
@@ -154,26 +156,6 @@ struct Vec {
   }
   EMBER_TARGET_AVX512 __attribute__((always_inline)) static V set1(float f) {
     return _mm512_set1_ps(f);
-  }
-  EMBER_TARGET_AVX512 __attribute__((always_inline)) static V add(V a, V b) {
-    return _mm512_add_ps(a, b);
-  }
-  EMBER_TARGET_AVX512 __attribute__((always_inline)) static V mul(V a, V b) {
-    return _mm512_mul_ps(a, b);
-  }
-  /// (HardSwishBody.inc's name for set1.)
-  EMBER_TARGET_AVX512 __attribute__((always_inline)) static V c(float f) {
-    return set1(f);
-  }
-  EMBER_TARGET_AVX512 __attribute__((always_inline)) static V min(V a, V b) {
-    return _mm512_min_ps(a, b);
-  }
-  EMBER_TARGET_AVX512 __attribute__((always_inline)) static V max(V a, V b) {
-    return _mm512_max_ps(a, b);
-  }
-  EMBER_TARGET_AVX512 __attribute__((always_inline)) static V fma(V a, V b,
-                                                                  V c) {
-    return _mm512_fmadd_ps(a, b, c);
   }
   EMBER_TARGET_AVX512 static I indices(const int32_t *idx) {
     return _mm512_loadu_si512(idx);
