@@ -1479,22 +1479,21 @@ void buildSumPart(Builder &b, int i) { b.sumNode(b.v.g.nodes(i)); }
 namespace ember::accel {
 
 std::string buildLayers(const Target &t, const backend::v1::Graph &g,
-                        LayerProgram &out) {
+                        LayerProgram &out, const SelectOptions &o) {
   out = LayerProgram();
   sel::View v(t, g);
   if (!v.error.empty())
     return v.error;
+  // With a product per reader (Unshare.cpp) where one is shared, as whyNot.
   sel::Unshared u;
-  if (!sel::unshareProducts(v, u)) {
-    sel::Builder b(v, out);
-    return b.run();
-  }
-  // A product per reader (Unshare.cpp), as whyNot selects.
-  sel::View vu(t, u.g);
+  const bool un = sel::unshareProducts(v, u);
+  sel::View vu(t, un ? u.g : g);
   vu.origin = std::move(u.origin);
   vu.copyNo = std::move(u.copyNo);
-  sel::Builder b(vu, out);
-  return b.run();
+  std::string err = sel::Builder(un ? vu : v, out).run();
+  if (err.empty() && o.patches)
+    packPatches(t, out);
+  return err;
 }
 
 } // namespace ember::accel

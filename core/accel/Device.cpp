@@ -4,6 +4,7 @@
 #include "ember/accel/Sync.h"
 
 #include <cstring>
+#include <vector>
 
 namespace ember::accel {
 
@@ -27,12 +28,57 @@ template <typename F> void forEachElement(const NTensor &t, F f) {
 
 } // namespace
 
+uint64_t hostBytes(const NTensor &t) {
+  uint64_t n = uint64_t(t.elemBytes());
+  for (int64_t d : t.patches.kh ? t.patches.srcDims : t.dims)
+    n *= uint64_t(d);
+  return n;
+}
+
+void patchesFromHost(const NTensor &t, const void *host,
+                     std::vector<uint8_t> &out) {
+  const NTensor::Patches &p = t.patches;
+  const int64_t es = t.elemBytes();
+  const int64_t N = p.srcDims[0], C = p.srcDims[1], H = p.srcDims[2],
+                W = p.srcDims[3], OH = t.dims[2], OW = t.dims[3];
+  out.resize(size_t(N * p.kh * p.kw * C * OH * OW * es));
+  uint8_t fill[2] = {uint8_t(uint32_t(p.fill) & 0xff),
+                     uint8_t((uint32_t(p.fill) >> 8) & 0xff)};
+  const auto *h = static_cast<const uint8_t *>(host);
+  uint8_t *o = out.data();
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t dy = 0; dy < p.kh; ++dy)
+      for (int64_t dx = 0; dx < p.kw; ++dx)
+        for (int64_t c = 0; c < C; ++c) {
+          const int64_t ch = (dy * p.kw + dx) * C + c;
+          for (int64_t oy = 0; oy < OH; ++oy) {
+            const int64_t iy = oy * p.sh - p.pt + dy * p.dh;
+            for (int64_t ox = 0; ox < OW; ++ox) {
+              const int64_t ix = ox * p.sw - p.pl + dx * p.dw;
+              uint8_t *d =
+                  o + (((n * p.kh * p.kw * C + ch) * OH + oy) * OW + ox) * es;
+              if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+                std::memcpy(d, fill, size_t(es));
+              else
+                std::memcpy(d, h + (((n * C + c) * H + iy) * W + ix) * es,
+                            size_t(es));
+            }
+          }
+        }
+}
+
 void toTiled(const NTensor &t, const void *host, uint8_t *tiled) {
+  std::vector<uint8_t> patches;
+  if (t.patches.kh) {
+    patchesFromHost(t, host, patches);
+    host = patches.data();
+  }
   std::memset(tiled, 0, size_t(t.bytes()));
   const auto *h = static_cast<const uint8_t *>(host);
-  if (t.elemBytes() == 4)
+  const int64_t es = t.elemBytes();
+  if (es > 1) // int32, or int16 (a 16-bit activation)
     forEachElement(t, [&](int64_t src, int64_t dst) {
-      std::memcpy(tiled + dst * 4, h + src * 4, 4);
+      std::memcpy(tiled + dst * es, h + src * es, size_t(es));
     });
   else
     forEachElement(t, [&](int64_t src, int64_t dst) {
@@ -42,9 +88,10 @@ void toTiled(const NTensor &t, const void *host, uint8_t *tiled) {
 
 void fromTiled(const NTensor &t, const uint8_t *tiled, void *host) {
   auto *h = static_cast<uint8_t *>(host);
-  if (t.elemBytes() == 4)
+  const int64_t es = t.elemBytes();
+  if (es > 1)
     forEachElement(t, [&](int64_t dst, int64_t src) {
-      std::memcpy(h + dst * 4, tiled + src * 4, 4);
+      std::memcpy(h + dst * es, tiled + src * es, size_t(es));
     });
   else
     forEachElement(t, [&](int64_t dst, int64_t src) {

@@ -45,7 +45,7 @@ std::string notOneOf(const std::string &k, const std::string &val,
 const char *layerOptionKeys() {
   return "tiling, bias, depthwise, prefetch, cascade, cascade_predict, "
          "stripes, fill, tune, tune_cache, dram_bytes, dram_bw, dram_latency, "
-         "islands";
+         "islands, patches";
 }
 
 std::string applyLayerOption(const std::string &k, const std::string &val,
@@ -78,6 +78,11 @@ std::string applyLayerOption(const std::string &k, const std::string &val,
     // Read by query_support (the claims); compile accepts it.
     if ((err = word({"host", "keep"}, i)).empty())
       o.select.hostIslands = i == 0;
+  } else if (k == "patches") {
+    // A channel-poor convolution of a host input reads its patches
+    // (packPatches, Select.h).
+    if ((err = word({"on", "off"}, i)).empty())
+      o.select.patches = i == 0;
   } else if (k == "cascade_predict") {
     if ((err = word({"off", "out", "both"}, i)).empty()) // its order
       co.cascadePredict = CascadePredict(i);

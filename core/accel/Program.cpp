@@ -19,8 +19,9 @@ namespace {
 
 constexpr char kMagic[8] = {'E', 'A', 'C', 'C', 'P', 'R', 'O', 'G'};
 // 1: the operations (Op.h) as varints; the tables of the layers' constants
-// are left out (the image is packed).
-constexpr uint32_t kVersion = 1;
+// are left out (the image is packed). 2: the tensors' patches
+// (NTensor::Patches).
+constexpr uint32_t kVersion = 2;
 
 struct Writer {
   std::string s;
@@ -180,6 +181,13 @@ void putTensor(Writer &w, const NTensor &t) {
   w.i64(t.P);
   w.i64(t.dram);
   w.i64(t.lanes);
+  const NTensor::Patches &p = t.patches;
+  for (int64_t v : {p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl})
+    w.i64(v);
+  w.u64(p.srcDims.size());
+  for (int64_t d : p.srcDims)
+    w.i64(d);
+  w.i64(p.fill);
 }
 
 void getTensor(Reader &r, NTensor &t) {
@@ -199,6 +207,13 @@ void getTensor(Reader &r, NTensor &t) {
   t.P = r.i64();
   t.dram = r.i64();
   t.lanes = r.i64();
+  NTensor::Patches &p = t.patches;
+  for (int64_t *v : {&p.kh, &p.kw, &p.sh, &p.sw, &p.dh, &p.dw, &p.pt, &p.pl})
+    *v = r.i64();
+  p.srcDims.resize(size_t(r.len(8)));
+  for (auto &d : p.srcDims)
+    d = r.i64();
+  p.fill = int32_t(r.i64());
 }
 
 } // namespace

@@ -281,6 +281,13 @@ std::string tensorFields(const NTensor &x) {
     s += " ilvx=" + std::to_string(x.ilvX);
   if (x.ilv && (x.top || x.left))
     s += " top=" + std::to_string(x.top) + " left=" + std::to_string(x.left);
+  if (x.patches.kh) {
+    const NTensor::Patches &p = x.patches;
+    s += " patches=" +
+         list(std::vector<int64_t>{p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pt,
+                                   p.pl}) +
+         " src_dims=" + list(p.srcDims) + " fill=" + std::to_string(p.fill);
+  }
   return s;
 }
 
@@ -300,6 +307,28 @@ bool readTensor(Fields &f, int64_t lanes, NTensor &x) {
       (x.ilv && (x.phase >= x.strideY() * x.strideX() || x.base < 0)))
     return f.fail("ilv", "a phase placement needs a base, ilv and ilvx <= "
                          "8, phase < ilv * ilvx and top, left >= 0");
+  std::vector<int64_t> pv;
+  if (!f.nums("patches", pv, 8, false) ||
+      !f.nums("src_dims", x.patches.srcDims, 4, !pv.empty()) ||
+      !f.num("fill", x.patches.fill, false))
+    return false;
+  if (!pv.empty()) {
+    NTensor::Patches &p = x.patches;
+    p.kh = pv[0], p.kw = pv[1], p.sh = pv[2], p.sw = pv[3], p.dh = pv[4],
+    p.dw = pv[5], p.pt = pv[6], p.pl = pv[7];
+    bool ok = x.dims.size() == 4 && x.axis == 1 && p.srcDims[0] == x.dims[0] &&
+              x.dims[1] == p.kh * p.kw * p.srcDims[1];
+    for (int64_t v : pv)
+      ok = ok && v >= 0 && v <= 4096;
+    for (size_t i = 0; i < 6; ++i)
+      ok = ok && pv[i] >= 1;
+    for (int64_t d : p.srcDims)
+      ok = ok && d >= 1 && d <= (int64_t(1) << 31);
+    if (!ok)
+      return f.fail("patches", "kh,kw,sh,sw,dh,dw >= 1, pt,pl >= 0, "
+                               "src_dims [N, C0, H0, W0] and dims [N, kh "
+                               "kw C0, OH, OW] on axis 1");
+  }
   const std::string *k = f.need("kind", true), *t = f.need("type", true);
   if (!k || !t)
     return false;

@@ -118,20 +118,21 @@ Expected<std::string> scheduleForPlugin(Plugin &p, Device *d,
                                         const CompileOptions &o) {
   v1::Graph g;
   EMBER_TRY(toProto(f, g));
-  accel::LayerProgram lp;
-  std::string err = accel::buildLayers(t, g, lp);
-  if (!err.empty())
-    return unsupported(p.describe(), ": ", err);
-  if (lp.layers.empty() && lp.tensors.empty())
-    return unsupported(p.describe(), ": nothing in this graph runs on it");
   // The layer's options; the plugin's own keys are left to the plugin.
   accel::LayerOptions lo;
+  std::string err;
   for (const auto &[k, v] : o.vendor) {
     bool known = false;
     err = accel::applyLayerOption(k, v, lo, known);
     if (!err.empty())
       return invalid(err);
   }
+  accel::LayerProgram lp;
+  err = accel::buildLayers(t, g, lp, lo.select);
+  if (!err.empty())
+    return unsupported(p.describe(), ": ", err);
+  if (lp.layers.empty() && lp.tensors.empty())
+    return unsupported(p.describe(), ": nothing in this graph runs on it");
   accel::Program prog;
   if (lo.tune || lo.tuneCacheGiven) {
     // Tuning against the plugin's timed device, or (tune_cache without

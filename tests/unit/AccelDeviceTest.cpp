@@ -5,6 +5,7 @@
 #include "ember/accel/Device.h"
 #include "ember/accel/Sync.h"
 
+#include <cstring>
 #include <numeric>
 #include <vector>
 
@@ -63,6 +64,61 @@ TEST(AccelDevice, TiledLayoutHoldsUint8AsInt8AndInt32Whole) {
   std::vector<int32_t> hb(12);
   fromTiled(w, tw.data(), hb.data());
   EXPECT_EQ(hb, h);
+}
+
+// An input laid out as patches (NTensor::Patches): channel (dy kw + dx) C +
+// c of output pixel (oy, ox) is input (c, oy sh - pt + dy dh, ox sw - pl +
+// dx dw), the fill outside the map; u8 stored as int8, int16 whole.
+TEST(AccelDevice, PatchesLayoutIsTheConvolutionsWindows) {
+  for (bool i16 : {false, true}) {
+    // N=2, C=3, 5x6 map; kernel 3x2, stride 2x1, dilation 1x2, pads
+    // top 1 and left 2: OH = (5 + 1 + 1 - 3) / 2 + 1 = 3, OW = 5.
+    const int64_t N = 2, C = 3, H = 5, W = 6, kh = 3, kw = 2, OH = 3, OW = 5;
+    NTensor t = tensor({N, kh * kw * C, OH, OW}, 1, 8, false, !i16);
+    t.i16 = i16;
+    t.patches.kh = kh, t.patches.kw = kw, t.patches.sh = 2, t.patches.sw = 1,
+    t.patches.dh = 1, t.patches.dw = 2, t.patches.pt = 1, t.patches.pl = 2;
+    t.patches.srcDims = {N, C, H, W};
+    t.patches.fill = i16 ? -300 : 77;
+    const int64_t es = i16 ? 2 : 1;
+    ASSERT_EQ(hostBytes(t), uint64_t(N * C * H * W * es));
+    std::vector<int16_t> host16(size_t(N * C * H * W));
+    std::iota(host16.begin(), host16.end(), int16_t(-150));
+    std::vector<uint8_t> host8(host16.size());
+    for (size_t i = 0; i < host8.size(); ++i)
+      host8[i] = uint8_t(i * 7 + 3);
+    const void *host = i16 ? static_cast<const void *>(host16.data())
+                           : static_cast<const void *>(host8.data());
+    std::vector<uint8_t> tiled(size_t(t.bytes()), 0xee);
+    toTiled(t, host, tiled.data());
+    ASSERT_EQ(t.bytes(), uint64_t(3 * N * OH * OW * 8 * es)); // 18: 3 tiles
+    int checked = 0, filled = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t dy = 0; dy < kh; ++dy)
+        for (int64_t dx = 0; dx < kw; ++dx)
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t oy = 0; oy < OH; ++oy)
+              for (int64_t ox = 0; ox < OW; ++ox) {
+                const int64_t ch = (dy * kw + dx) * C + c;
+                const int64_t iy = oy * 2 - 1 + dy, ix = ox - 2 + dx * 2;
+                const bool in = iy >= 0 && iy < H && ix >= 0 && ix < W;
+                const size_t src = size_t(((n * C + c) * H + iy) * W + ix);
+                const size_t at = size_t(
+                    ((ch / 8) * N * OH * OW + (n * OH + oy) * OW + ox) * 8 +
+                    ch % 8);
+                if (i16) {
+                  int16_t got;
+                  std::memcpy(&got, &tiled[at * 2], 2);
+                  EXPECT_EQ(got, in ? host16[src] : int16_t(-300));
+                } else {
+                  EXPECT_EQ(tiled[at], uint8_t((in ? host8[src] : 77) - 128));
+                }
+                ++checked;
+                filled += !in;
+              }
+    EXPECT_EQ(checked, N * kh * kw * C * OH * OW);
+    EXPECT_GT(filled, 0);
+  }
 }
 
 // Two 1x1 convolutions scheduled for the second NPU's shape: each layer

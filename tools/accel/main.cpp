@@ -151,7 +151,7 @@ int main(int argc, char **argv) {
     if (!all)
       return 0; // the claims are the output; no layer program
     accel::LayerProgram lp;
-    err = accel::buildLayers(t, g, lp);
+    err = accel::buildLayers(t, g, lp, lo.select);
     if (!err.empty())
       return fail(err);
     std::fputs(accel::printLayers(t, lp).c_str(), stdout);

@@ -13,6 +13,7 @@
 #include "NpuTarget.h"
 #include "Runtime.h"
 
+#include "ember/accel/Device.h"
 #include "ember/accel/Options.h"
 #include "ember/accel/Select.h"
 #include "ember/accel/Text.h"
@@ -67,6 +68,33 @@ struct ember_executable {
 };
 
 namespace {
+
+uint64_t elemBytes(const v1::TensorType &t) {
+  const std::string &d = t.dtype();
+  return d == "i32" || d == "u32" || d == "f32" ? 4
+         : d == "i64" || d == "f64"             ? 8
+         : d == "i16" || d == "f16"             ? 2
+                                                : 1;
+}
+
+uint64_t tensorBytes(const v1::TensorType &t) {
+  uint64_t n = elemBytes(t);
+  for (int64_t d : t.dims())
+    n *= uint64_t(d);
+  return n;
+}
+
+// Whether every input and output of the program moves as many host bytes
+// as the signature's tensor holds (the buffers are checked against it).
+bool sameBytes(const ember_executable &x) {
+  for (size_t i = 0; i < x.inputs.size(); ++i)
+    if (ns::hostBytes(x.program.inputs[i]) != tensorBytes(x.inputs[i]))
+      return false;
+  for (size_t i = 0; i < x.outputs.size(); ++i)
+    if (ns::hostBytes(x.program.outputs[i]) != tensorBytes(x.outputs[i]))
+      return false;
+  return true;
+}
 
 Host gHost;
 constexpr const char *kName = "npu-sim";
@@ -293,14 +321,15 @@ void keepProgram(const void *graph, size_t size, const std::string &key,
 // when estimate_cost made it already. `capacity`: the DRAM it must fit (0:
 // the whole 32-bit address space).
 ember_error *generate(const void *bytes, size_t size, const v1::Graph &g,
-                      const std::string &key, ns::CodegenOptions co,
-                      uint64_t capacity, ns::Program &out) {
+                      const std::string &key, const ns::SelectOptions &so,
+                      ns::CodegenOptions co, uint64_t capacity,
+                      ns::Program &out) {
   const ns::Target &t = ns::npuTarget();
   if (capacity == 0)
     capacity = uint64_t(1) << 32;
   if (!cachedProgram(bytes, size, key, out)) {
     ns::LayerProgram lp;
-    std::string err = ns::buildLayers(t, g, lp);
+    std::string err = ns::buildLayers(t, g, lp, so);
     if (!err.empty())
       return error(EMBER_STATUS_UNSUPPORTED, err);
     if (lp.layers.empty() && lp.tensors.empty())
@@ -319,7 +348,7 @@ ember_error *generate(const void *bytes, size_t size, const v1::Graph &g,
     ns::LayerProgram lp;
     ns::Program unused;
     co.dramCapacity = capacity;
-    std::string err = ns::buildLayers(t, g, lp);
+    std::string err = ns::buildLayers(t, g, lp, so);
     if (err.empty())
       err = ns::generateProgram(t, lp, co, unused);
     if (!err.empty())
@@ -351,7 +380,7 @@ ember_error *compileGraph(const v1::CompileOptions &o, const void *data,
   const ns::Target &t = ns::npuTarget();
   if (lo.tune || lo.tuneCacheGiven) {
     ns::LayerProgram lp;
-    std::string err = ns::buildLayers(t, g, lp);
+    std::string err = ns::buildLayers(t, g, lp, lo.select);
     if (!err.empty())
       return error(EMBER_STATUS_UNSUPPORTED, err);
     if (lp.layers.empty() && lp.tensors.empty())
@@ -382,8 +411,9 @@ ember_error *compileGraph(const v1::CompileOptions &o, const void *data,
       return error(EMBER_STATUS_UNSUPPORTED, err);
     gHost.log(EMBER_LOG_INFO, rep.summary);
     ns::packImage(t, lp, x.program);
-  } else if (ember_error *e = generate(data, size, g, codegenKey(o), lo.codegen,
-                                       lo.codegen.dramCapacity, x.program)) {
+  } else if (ember_error *e =
+                 generate(data, size, g, codegenKey(o), lo.select, lo.codegen,
+                          lo.codegen.dramCapacity, x.program)) {
     return e;
   }
   for (int v : g.inputs()) {
@@ -437,7 +467,7 @@ ember_error *compileLayers(const v1::CompileOptions &o, const void *data,
   if (x.inputs.size() != x.program.inputs.size() ||
       x.outputs.size() != x.program.outputs.size() ||
       x.inputNames.size() != x.inputs.size() ||
-      x.outputNames.size() != x.outputs.size())
+      x.outputNames.size() != x.outputs.size() || !sameBytes(x))
     return error(EMBER_STATUS_INVALID_ARGUMENT,
                  "compile: the signature does not match the program");
   return nullptr;
@@ -584,7 +614,7 @@ ember_error *load(ember_device *, const void *data, size_t size,
   x->inputNames.assign(h.input_names().begin(), h.input_names().end());
   x->outputNames.assign(h.output_names().begin(), h.output_names().end());
   if (x->inputs.size() != x->program.inputs.size() ||
-      x->outputs.size() != x->program.outputs.size())
+      x->outputs.size() != x->program.outputs.size() || !sameBytes(*x))
     return error(EMBER_STATUS_INVALID_ARGUMENT,
                  "artifact header does not match its program");
   *out = x.release();
@@ -609,21 +639,6 @@ ember_error *emit(ember_executable *x, const char *format, ember_blob *out) {
                  std::string("npu-sim emits npu-asm and npu-layers, not '") +
                      format + "'");
   return gHost.blob(ns::programAsm(ns::npuTarget(), x->program), out);
-}
-
-uint64_t elemBytes(const v1::TensorType &t) {
-  const std::string &d = t.dtype();
-  return d == "i32" || d == "u32" || d == "f32" ? 4
-         : d == "i64" || d == "f64"             ? 8
-         : d == "i16" || d == "f16"             ? 2
-                                                : 1;
-}
-
-uint64_t tensorBytes(const v1::TensorType &t) {
-  uint64_t n = elemBytes(t);
-  for (int64_t d : t.dims())
-    n *= uint64_t(d);
-  return n;
 }
 
 void addValue(google::protobuf::RepeatedPtrField<v1::ProfileValue> *list,
@@ -954,7 +969,7 @@ ember_error *estimateCost(const ember_cost_params *p, ember_blob *out) {
     return e;
   ns::Program prog;
   if (ember_error *e = generate(p->program, p->program_size, g, codegenKey(o),
-                                co, uint64_t(1) << 32, prog))
+                                lo.select, co, uint64_t(1) << 32, prog))
     return e;
   const double clock = double(EMBER_NPU_PLATFORM_CLOCK_HZ);
   std::multimap<std::string, int> byName;

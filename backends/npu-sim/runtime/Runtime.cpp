@@ -1,6 +1,7 @@
 // Program execution through driver.h (Runtime.h).
 #include "Runtime.h"
 
+#include "ember/accel/Device.h"
 #include "ember/accel/Sync.h"
 #include "ember/npu/Cosim.h"
 
@@ -15,59 +16,6 @@
 #include <unistd.h>
 
 namespace ember::npusim {
-
-namespace {
-
-// (pre, C, post) of a tensor split at its channel axis.
-void split(const NTensor &t, int64_t &pre, int64_t &post) {
-  pre = 1;
-  post = 1;
-  for (size_t i = 0; i < t.dims.size(); ++i) {
-    if (int(i) < t.axis)
-      pre *= t.dims[i];
-    else if (int(i) > t.axis)
-      post *= t.dims[i];
-  }
-}
-
-} // namespace
-
-void toNpuLayout(const NTensor &t, const void *host, uint8_t *npu) {
-  int64_t pre, post;
-  split(t, pre, post);
-  const int64_t C = t.C, es = t.elemBytes();
-  std::memset(npu, 0, size_t(t.bytes()));
-  const uint8_t *h = static_cast<const uint8_t *>(host);
-  for (int64_t a = 0; a < pre; ++a)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t b = 0; b < post; ++b) {
-        int64_t src = (a * C + c) * post + b, p = a * post + b;
-        uint8_t *dst =
-            npu + (((c / t.lanes) * t.P + p) * t.lanes + c % t.lanes) * es;
-        if (es > 1) // int32, or int16 (a 16-bit activation)
-          std::memcpy(dst, h + src * es, size_t(es));
-        else
-          *dst = t.u8 ? uint8_t(h[src] - 128) : h[src];
-      }
-}
-
-void fromNpuLayout(const NTensor &t, const uint8_t *npu, void *host) {
-  int64_t pre, post;
-  split(t, pre, post);
-  const int64_t C = t.C, es = t.elemBytes();
-  uint8_t *h = static_cast<uint8_t *>(host);
-  for (int64_t a = 0; a < pre; ++a)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t b = 0; b < post; ++b) {
-        int64_t dst = (a * C + c) * post + b, p = a * post + b;
-        const uint8_t *src =
-            npu + (((c / t.lanes) * t.P + p) * t.lanes + c % t.lanes) * es;
-        if (es > 1)
-          std::memcpy(h + dst * es, src, size_t(es));
-        else
-          h[dst] = t.u8 ? uint8_t(*src + 128) : *src;
-      }
-}
 
 namespace {
 
@@ -372,7 +320,7 @@ std::vector<uint8_t> startDram(const Program &p,
     const NTensor &t = p.inputs[i];
     if (uint64_t(t.dram) + uint64_t(t.bytes()) > dram.size())
       dram.resize(size_t(uint64_t(t.dram) + uint64_t(t.bytes())));
-    toNpuLayout(t, inputs[i], dram.data() + t.dram);
+    accel::toTiled(t, inputs[i], dram.data() + t.dram);
   }
   return dram;
 }
@@ -488,7 +436,7 @@ std::string runSingle(PendingRun &r, RunResult *result) {
   for (size_t i = 0; i < r.inputs.size(); ++i) {
     const NTensor &t = p.inputs[i];
     buf.resize(size_t(t.bytes()));
-    toNpuLayout(t, r.inputs[i], buf.data());
+    accel::toTiled(t, r.inputs[i], buf.data());
     if (ember_npu_dram_write(d, uint64_t(t.dram), buf.data(), buf.size()))
       return fail("writing an input to NPU DRAM");
   }
@@ -513,7 +461,7 @@ std::string runSingle(PendingRun &r, RunResult *result) {
     buf.resize(size_t(t.bytes()));
     if (ember_npu_dram_read(d, uint64_t(t.dram), buf.data(), buf.size()))
       return fail("reading an output from NPU DRAM");
-    fromNpuLayout(t, buf.data(), r.outputs[i]);
+    accel::fromTiled(t, buf.data(), r.outputs[i]);
   }
   if (result) {
     *result = RunResult();
@@ -577,7 +525,7 @@ std::string startRun(unsigned device, const Program &p, const RunConfig &c,
   for (size_t i = 0; i < inputs.size(); ++i) {
     const NTensor &t = p.inputs[i];
     r->in.emplace_back(size_t(t.bytes()));
-    toNpuLayout(t, inputs[i], r->in.back().data());
+    accel::toTiled(t, inputs[i], r->in.back().data());
   }
   for (size_t i = 0; i < inputs.size(); ++i)
     r->writes.push_back(
@@ -629,7 +577,7 @@ std::string finishRun(PendingRun &r, RunResult *result) {
     return failure(p, ember_npu_job_error(r.job));
   }
   for (size_t i = 0; i < r.outputs.size(); ++i)
-    fromNpuLayout(p.outputs[i], r.out[i].data(), r.outputs[i]);
+    accel::fromTiled(p.outputs[i], r.out[i].data(), r.outputs[i]);
   if (result) {
     *result = RunResult();
     ember_npu_job_info_t info;

@@ -111,13 +111,9 @@ std::string runProgram(const Program &p, const RunConfig &c,
 std::string runLayersAlone(const Program &p, const RunConfig &c,
                            std::vector<uint64_t> &cycles, unsigned device = 0);
 
-// Host layout <-> NPU layout of one tensor (exposed for tests).
 // The tuner's measurement (accel::MeasureFn) on SystemC with this DRAM
 // timing: a one-layer program's cycles.
 std::string measureOnSystemC(const RunConfig &c, const Program &p,
                              uint64_t &cycles);
-
-void toNpuLayout(const NTensor &t, const void *host, uint8_t *npu);
-void fromNpuLayout(const NTensor &t, const uint8_t *npu, void *host);
 
 } // namespace ember::npusim

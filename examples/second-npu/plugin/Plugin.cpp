@@ -186,7 +186,7 @@ ember_error *compileGraph(const v1::CompileOptions &o, const void *data,
     return e;
   const sn::Target &t = sn::target();
   sn::LayerProgram lp;
-  std::string err = sn::buildLayers(t, g, lp);
+  std::string err = sn::buildLayers(t, g, lp, lo.select);
   if (err.empty() && lp.layers.empty() && lp.tensors.empty())
     err = "nothing in this graph runs on the second NPU";
   if (!err.empty())
@@ -624,7 +624,7 @@ ember_error *estimateCost(const ember_cost_params *p, ember_blob *out) {
     return e;
   sn::LayerProgram lp;
   sn::Program prog;
-  std::string err = sn::buildLayers(sn::target(), g, lp);
+  std::string err = sn::buildLayers(sn::target(), g, lp, lo.select);
   if (err.empty())
     err = sn::generateProgram(sn::target(), lp, lo.codegen, prog);
   if (!err.empty())

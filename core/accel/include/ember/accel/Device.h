@@ -13,15 +13,27 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ember::accel {
 
 // `host` (t.C channels on t.axis, every other axis a pixel) into
 // `tiled` (t.bytes() bytes, [channel tile][pixel][lanes], the channels past C
-// zero); a uint8 tensor is stored as int8 (q - 128).
+// zero); a uint8 tensor is stored as int8 (q - 128). An input laid out as
+// patches (NTensor::Patches) takes the graph's tensor (`srcDims`) as `host`.
 void toTiled(const NTensor &t, const void *host, uint8_t *tiled);
-// The inverse (the channels past C are dropped).
+// The inverse (the channels past C are dropped; not for patches).
 void fromTiled(const NTensor &t, const uint8_t *tiled, void *host);
+
+// The bytes of `t` in the host layout: the graph's tensor (for patches,
+// `srcDims`'s), what toTiled reads and fromTiled writes.
+uint64_t hostBytes(const NTensor &t);
+
+// The patches of `t` (t.patches.kh > 0) in the host layout, [N, kh kw C0,
+// OH, OW] in the graph's dtype, from the graph's tensor `host` ([N, C0, H0,
+// W0], t.patches.srcDims): what toTiled tiles for such an input.
+void patchesFromHost(const NTensor &t, const void *host,
+                     std::vector<uint8_t> &out);
 
 // Layer `i` of `p` as a program of its own: the weight loads it prefetched
 // during the layer before first, then its own operations (without the next

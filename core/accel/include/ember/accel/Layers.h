@@ -59,6 +59,17 @@ struct NTensor {
   int64_t strideX() const { return ilvX ? ilvX : ilv; }
   std::vector<int8_t>
       data; // Constant: bytes in the tiled layout (rowBytes per row)
+  // An input the host lays out as the patches of the convolution reading it
+  // (packPatches, Select.h): the graph's tensor is `srcDims` [N, C0, H0, W0]
+  // and this one [N, kh kw C0, OH, OW], whose channel (dy kw + dx) C0 + c at
+  // pixel (n, oy, ox) is graph element (n, c, oy sh - pt + dy dh, ox sw - pl
+  // + dx dw), or `fill` (in the graph's dtype: its zero point) outside the
+  // map. kh 0: not laid out so.
+  struct Patches {
+    int64_t kh = 0, kw = 0, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0;
+    std::vector<int64_t> srcDims;
+    int32_t fill = 0;
+  } patches;
 
   int64_t tiles() const { return ceilDiv(C, lanes); }
   int64_t elemBytes() const { return i32 ? 4 : i16 ? 2 : 1; }

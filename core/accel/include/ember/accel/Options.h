@@ -20,13 +20,14 @@ struct LayerOptions {
   std::string tuneCache;       // tune_cache=PATH ("": none)
   bool tuneCacheGiven = false; // tune_cache was given
   bool dramGiven = false;      // dram_bytes was given
-  SelectOptions select;        // islands=host|keep (the claims)
+  SelectOptions select;        // islands=host|keep, patches=on|off
 };
 
 // Applies `key`=`value` to `o` when the key is the layer's: tiling, bias,
 // depthwise, prefetch, cascade, cascade_predict, stripes, fill, tune,
 // tune_cache, dram_bytes, dram_bw, dram_latency (the DRAM ones the device
-// reads too), islands. Sets `known`; returns "" or why the value is wrong.
+// reads too), islands, patches. Sets `known`; returns "" or why the value is
+// wrong.
 std::string applyLayerOption(const std::string &key, const std::string &value,
                              LayerOptions &o, bool &known);
 

@@ -29,6 +29,11 @@ struct SelectOptions {
   // and fewer than 2^20 MACs, is left on the host (backend option
   // islands=host, the default); false: claimed (islands=keep).
   bool hostIslands = true;
+  // Patches (docs/npu-backend.md, "Channel-poor convolutions"): a
+  // convolution whose input comes from the host and has few channels reads
+  // it as its patches, laid out by the host (packPatches; backend option
+  // patches=on, the default; off: as the graph has it).
+  bool patches = true;
 };
 
 // Per node of `g` (Graph.nodes order): "" when the target runs it, else why
@@ -40,7 +45,20 @@ std::vector<std::string> whyNot(const Target &t,
 // The layers of a partition: every node must be claimed (an error naming
 // the node otherwise). Returns "" or the error.
 std::string buildLayers(const Target &t, const ember::backend::v1::Graph &g,
-                        LayerProgram &out);
+                        LayerProgram &out,
+                        const SelectOptions &o = SelectOptions());
+
+// The pass buildLayers ends with when SelectOptions::patches: a GEMM layer
+// that alone reads a partition input, a dense convolution with a kernel
+// larger than 1x1 whose kh kw C input channels take at most half the
+// array's passes its kh kw taps of ceil(C / lanes) tiles do, reads that
+// input as its patches instead (NTensor::Patches: the host lays them out
+// as it converts the input, Device.h) and becomes a 1x1 convolution of
+// kh kw C channels, its weights reordered to match. The sums are the same
+// integers; the array runs ceil(kh kw C / lanes) passes per pixel instead
+// of kh kw ceil(C / lanes). Also not when the patches would take more than
+// 4 times the input's DRAM bytes. Returns how many layers it changed.
+int packPatches(const Target &t, LayerProgram &lp);
 
 // The ops the manifest lists (ember.backend.v1.OpCapability): name, dtypes,
 // constraint text, the lowest rank, and the context the op runs in when the

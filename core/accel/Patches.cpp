@@ -1,0 +1,186 @@
+// Channel-poor convolutions read as patches (Select.h, packPatches;
+// docs/npu-backend.md, "Channel-poor convolutions").
+//
+// A convolution over few input channels (an image's 3) fills few of the
+// array's lanes: each of its kh kw taps is a pass over ceil(C / lanes)
+// input tiles, 3 of 16 lanes at C 3. When the input comes from the host,
+// the host can lay it out as the convolution's patches while it converts
+// it to the tiled layout anyway: channel (dy kw + dx) C + c of output pixel
+// (oy, ox) holds input pixel (oy sh - pt + dy dh, ox sw - pl + dx dw),
+// channel c. The layer is then a 1x1 convolution of kh kw C channels over
+// the output's pixels, ceil(kh kw C / lanes) passes per pixel, with the
+// same products summed: the result is bit for bit the one before.
+#include "ember/accel/Select.h"
+
+#include "ember/accel/Layers.h"
+#include "ember/accel/Target.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace ember::accel {
+
+namespace {
+
+int64_t divUp(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// How many layers read tensor k (as a GEMM input or add operand, a pool's
+// map, an add's operand) or place tensors inside it.
+int readers(const LayerProgram &lp, int k) {
+  int n = 0;
+  for (const Layer &L : lp.layers) {
+    if (L.kind == Layer::Kind::Gemm)
+      n += (L.gemm.in == k) + (L.gemm.add.on && L.gemm.add.other == k);
+    else if (L.kind == Layer::Kind::Pool)
+      n += L.pool.in == k;
+    else
+      n += (L.add.a == k) + (L.add.b == k);
+  }
+  for (const NTensor &t : lp.tensors)
+    n += t.base == k;
+  return n;
+}
+
+bool isOutput(const LayerProgram &lp, int k) {
+  for (int o : lp.outputs)
+    if (o == k)
+      return true;
+  return false;
+}
+
+// Layer `e` is elementwise: one weight per channel, no window, fusion or
+// table, so that it computes the patches of its result from the patches
+// of its input, each channel of kh kw C by the parameters of channel c.
+bool elementwise(const Layer &e) {
+  const GemmLayer &g = e.gemm;
+  return e.kind == Layer::Kind::Gemm && e.lut.empty() && e.lut16.empty() &&
+         g.groups == g.C && g.K == g.C && int64_t(g.w.size()) == g.K &&
+         g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && !g.pt && !g.pl &&
+         !g.pb && !g.pr && !g.sum && g.requant && !g.pool.on && !g.add.on;
+}
+
+// Whether elementwise layer `g` turns a padding element of its input (its
+// pad value) into `padValue`, the one its reader's padding reads: then
+// padding its input is padding its result.
+bool keepsPadding(const GemmLayer &g, int32_t padValue) {
+  for (int64_t k = 0; k < g.K; ++k) {
+    const int64_t w = g.w[size_t(k)];
+    const int64_t acc =
+        g.in16
+            ? (size_t(k) < g.bias64.size() ? g.bias64[size_t(k)] : 0) - 128 * w
+            : w * g.padValue +
+                  (size_t(k) < g.bias.size() ? g.bias[size_t(k)] : 0);
+    if (acc != 0)
+      return false;
+  }
+  return g.rq.lo <= g.rq.zp && g.rq.zp <= g.rq.hi && g.rq.zp == padValue;
+}
+
+// Each per-channel vector of `g` (size C) repeated over the kh kw taps.
+template <typename T>
+void repeatChannels(std::vector<T> &v, int64_t C, int64_t taps) {
+  if (int64_t(v.size()) != C)
+    return;
+  std::vector<T> r(size_t(C * taps));
+  for (size_t i = 0; i < r.size(); ++i)
+    r[i] = v[i % size_t(C)];
+  v = std::move(r);
+}
+
+bool plain(const NTensor &x) {
+  return !x.i32 && x.base < 0 && x.laneFrom < 0 && x.pixOff < 0 && !x.ilv &&
+         !x.patches.kh && x.axis == 1 && x.dims.size() == 4;
+}
+
+} // namespace
+
+int packPatches(const Target &t, LayerProgram &lp) {
+  const int64_t lanes = t.lanes;
+  // The layer writing each tensor.
+  std::vector<int> writer(lp.tensors.size(), -1);
+  for (size_t i = 0; i < lp.layers.size(); ++i) {
+    const Layer &L = lp.layers[i];
+    const int o = L.kind == Layer::Kind::Gemm   ? L.gemm.out
+                  : L.kind == Layer::Kind::Pool ? L.pool.out
+                                                : L.add.out;
+    if (o >= 0 && size_t(o) < writer.size())
+      writer[size_t(o)] = int(i);
+  }
+  int changed = 0;
+  for (Layer &L : lp.layers) {
+    if (L.kind != Layer::Kind::Gemm)
+      continue;
+    GemmLayer &g = L.gemm;
+    if (g.in < 0 || size_t(g.in) >= lp.tensors.size())
+      continue;
+    NTensor &x = lp.tensors[size_t(g.in)];
+    if (!plain(x) || g.flat || g.sum || g.groups != 1 || g.kh * g.kw < 2 ||
+        g.C != x.dims[1] || g.N != x.dims[0] || g.H != x.dims[2] ||
+        g.W != x.dims[3] || readers(lp, g.in) != 1 || isOutput(lp, g.in))
+      continue;
+    // The host's input: x itself, or the input of an elementwise layer
+    // (a clamp of the input on its own) that only this layer reads.
+    GemmLayer *e = nullptr;
+    NTensor *in = &x;
+    if (x.kind != NTensor::Kind::Input) {
+      const int w = writer[size_t(g.in)];
+      if (w < 0 || !elementwise(lp.layers[size_t(w)]))
+        continue;
+      e = &lp.layers[size_t(w)].gemm;
+      if (e->in < 0 || size_t(e->in) >= lp.tensors.size())
+        continue;
+      in = &lp.tensors[size_t(e->in)];
+      if (in->kind != NTensor::Kind::Input || !plain(*in) ||
+          in->dims != x.dims || readers(lp, e->in) != 1 ||
+          isOutput(lp, e->in) || !keepsPadding(*e, g.padValue))
+        continue;
+    }
+    const int64_t taps = g.kh * g.kw, C2 = taps * g.C;
+    const int64_t before = taps * divUp(g.C, lanes), after = divUp(C2, lanes);
+    const uint64_t bytesBefore =
+        uint64_t(divUp(in->C, lanes) * in->P * lanes * in->elemBytes());
+    const uint64_t bytesAfter = uint64_t(divUp(C2, lanes) * g.N * g.OH * g.OW *
+                                         lanes * in->elemBytes());
+    if (2 * after > before || bytesAfter > 4 * bytesBefore)
+      continue;
+    // The weights, [K][C][kh][kw] -> [K][(dy kw + dx) C + c].
+    std::vector<int8_t> w(g.w.size());
+    for (int64_t k = 0; k < g.K; ++k)
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t dy = 0; dy < g.kh; ++dy)
+          for (int64_t dx = 0; dx < g.kw; ++dx)
+            w[size_t(k * C2 + (dy * g.kw + dx) * g.C + c)] =
+                g.w[size_t(((k * g.C + c) * g.kh + dy) * g.kw + dx)];
+    NTensor::Patches &p = in->patches;
+    p.kh = g.kh, p.kw = g.kw, p.sh = g.sh, p.sw = g.sw, p.dh = g.dh,
+    p.dw = g.dw, p.pt = g.pt, p.pl = g.pl;
+    p.srcDims = in->dims;
+    // Padding reads the stored pad value; the host writes the graph's.
+    const int32_t pad = e ? e->padValue : g.padValue;
+    p.fill = in->u8 ? pad + 128 : pad;
+    for (NTensor *y : {in, &x}) {
+      y->dims = {g.N, C2, g.OH, g.OW};
+      y->C = C2;
+      y->P = g.N * g.OH * g.OW;
+    }
+    if (e) {
+      repeatChannels(e->w, e->C, taps);
+      repeatChannels(e->bias, e->C, taps);
+      repeatChannels(e->bias64, e->C, taps);
+      repeatChannels(e->rq.mult, e->C, taps);
+      repeatChannels(e->rq.shift, e->C, taps);
+      e->C = e->K = e->groups = C2;
+      e->H = e->OH = g.OH;
+      e->W = e->OW = g.OW;
+    }
+    g.w = std::move(w);
+    g.C = C2, g.H = g.OH, g.W = g.OW;
+    g.kh = g.kw = g.sh = g.sw = g.dh = g.dw = 1;
+    g.pt = g.pl = g.pb = g.pr = 0;
+    g.flat = !g.pool.on; // a fused pool needs image lines
+    ++changed;
+  }
+  return changed;
+}
+
+} // namespace ember::accel
