@@ -9,7 +9,9 @@
 // (oy, ox) holds input pixel (oy sh - pt + dy dh, ox sw - pl + dx dw),
 // channel c. The layer is then a 1x1 convolution of kh kw C channels over
 // the output's pixels, ceil(kh kw C / lanes) passes per pixel, with the
-// same products summed: the result is bit for bit the one before.
+// same products summed: the result is bit for bit the one before. Where
+// whole windows repeat each input pixel too often (a stride-1 5x5), the
+// patches are the kernel's rows only and the layer a kh x 1 convolution.
 #include "ember/accel/Select.h"
 
 #include "ember/accel/Layers.h"
@@ -135,33 +137,47 @@ int packPatches(const Target &t, LayerProgram &lp) {
           isOutput(lp, e->in) || !keepsPadding(*e, g.padValue))
         continue;
     }
-    const int64_t taps = g.kh * g.kw, C2 = taps * g.C;
-    const int64_t before = taps * divUp(g.C, lanes), after = divUp(C2, lanes);
-    const uint64_t bytesBefore =
-        uint64_t(divUp(in->C, lanes) * in->P * lanes * in->elemBytes());
-    const uint64_t bytesAfter = uint64_t(divUp(C2, lanes) * g.N * g.OH * g.OW *
-                                         lanes * in->elemBytes());
-    if (2 * after > before || bytesAfter > 4 * bytesBefore)
+    // Whole windows (kh kw C channels a pixel of the output), or when
+    // those take too many bytes, the kernel's rows (kw C channels a pixel
+    // of the input's lines, the output's columns): a kh x 1 convolution
+    // that keeps the vertical stride, dilation and padding.
+    const int64_t es = in->elemBytes();
+    const int64_t passes = g.kh * g.kw * divUp(g.C, lanes);
+    const uint64_t bytes = uint64_t(divUp(g.C, lanes) * in->P * lanes * es);
+    auto fits = [&](int64_t rows, int64_t ch, int64_t p) {
+      return 2 * p <= passes && uint64_t(divUp(ch, lanes) * g.N * rows * g.OW *
+                                         lanes * es) <= 4 * bytes;
+    };
+    const bool whole =
+        fits(g.OH, g.kh * g.kw * g.C, divUp(g.kh * g.kw * g.C, lanes));
+    if (!whole &&
+        (g.kw < 2 || !fits(g.H, g.kw * g.C, g.kh * divUp(g.kw * g.C, lanes))))
       continue;
-    // The weights, [K][C][kh][kw] -> [K][(dy kw + dx) C + c].
+    const int64_t ph = whole ? g.kh : 1, taps = ph * g.kw, C2 = taps * g.C;
+    const int64_t H2 = whole ? g.OH : g.H, kh2 = g.kh / ph;
+    // The weights, [K][C][kh][kw] -> [K][(dy kw + dx) C + c][kh2]: tap
+    // (dy, dx) at channel (dy kw + dx) C + c, or with rows only at channel
+    // dx C + c of kernel row dy.
     std::vector<int8_t> w(g.w.size());
     for (int64_t k = 0; k < g.K; ++k)
       for (int64_t c = 0; c < g.C; ++c)
         for (int64_t dy = 0; dy < g.kh; ++dy)
-          for (int64_t dx = 0; dx < g.kw; ++dx)
-            w[size_t(k * C2 + (dy * g.kw + dx) * g.C + c)] =
+          for (int64_t dx = 0; dx < g.kw; ++dx) {
+            const int64_t ch = ((whole ? dy : 0) * g.kw + dx) * g.C + c;
+            w[size_t((k * C2 + ch) * kh2 + (whole ? 0 : dy))] =
                 g.w[size_t(((k * g.C + c) * g.kh + dy) * g.kw + dx)];
+          }
     NTensor::Patches &p = in->patches;
-    p.kh = g.kh, p.kw = g.kw, p.sh = g.sh, p.sw = g.sw, p.dh = g.dh,
-    p.dw = g.dw, p.pt = g.pt, p.pl = g.pl;
+    p.kh = ph, p.kw = g.kw, p.sh = whole ? g.sh : 1, p.sw = g.sw,
+    p.dh = whole ? g.dh : 1, p.dw = g.dw, p.pt = whole ? g.pt : 0, p.pl = g.pl;
     p.srcDims = in->dims;
     // Padding reads the stored pad value; the host writes the graph's.
     const int32_t pad = e ? e->padValue : g.padValue;
     p.fill = in->u8 ? pad + 128 : pad;
     for (NTensor *y : {in, &x}) {
-      y->dims = {g.N, C2, g.OH, g.OW};
+      y->dims = {g.N, C2, H2, g.OW};
       y->C = C2;
-      y->P = g.N * g.OH * g.OW;
+      y->P = g.N * H2 * g.OW;
     }
     if (e) {
       repeatChannels(e->w, e->C, taps);
@@ -170,14 +186,18 @@ int packPatches(const Target &t, LayerProgram &lp) {
       repeatChannels(e->rq.mult, e->C, taps);
       repeatChannels(e->rq.shift, e->C, taps);
       e->C = e->K = e->groups = C2;
-      e->H = e->OH = g.OH;
+      e->H = e->OH = H2;
       e->W = e->OW = g.OW;
     }
     g.w = std::move(w);
-    g.C = C2, g.H = g.OH, g.W = g.OW;
-    g.kh = g.kw = g.sh = g.sw = g.dh = g.dw = 1;
-    g.pt = g.pl = g.pb = g.pr = 0;
-    g.flat = !g.pool.on; // a fused pool needs image lines
+    g.C = C2, g.H = H2, g.W = g.OW;
+    g.kw = g.sw = g.dw = 1;
+    g.pl = g.pr = 0;
+    if (whole) {
+      g.kh = g.sh = g.dh = 1;
+      g.pt = g.pb = 0;
+      g.flat = !g.pool.on; // a fused pool needs image lines
+    }
     ++changed;
   }
   return changed;

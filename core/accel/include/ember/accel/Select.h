@@ -49,15 +49,17 @@ std::string buildLayers(const Target &t, const ember::backend::v1::Graph &g,
                         const SelectOptions &o = SelectOptions());
 
 // The pass buildLayers ends with when SelectOptions::patches: a GEMM layer
-// that alone reads a partition input, a dense convolution with a kernel
-// larger than 1x1 whose kh kw C input channels take at most half the
-// array's passes its kh kw taps of ceil(C / lanes) tiles do, reads that
-// input as its patches instead (NTensor::Patches: the host lays them out
-// as it converts the input, Device.h) and becomes a 1x1 convolution of
-// kh kw C channels, its weights reordered to match. The sums are the same
-// integers; the array runs ceil(kh kw C / lanes) passes per pixel instead
-// of kh kw ceil(C / lanes). Also not when the patches would take more than
-// 4 times the input's DRAM bytes. Returns how many layers it changed.
+// that alone reads a partition input (directly, or through one elementwise
+// layer that keeps the padding value), a dense convolution with a kernel
+// larger than 1x1, reads that input as its patches (NTensor::Patches: the
+// host lays them out as it converts the input, Device.h): whole windows,
+// kh kw C channels a pixel of the output, and the layer becomes a 1x1
+// convolution; or, when those take more than 4 times the input's DRAM
+// bytes, the kernel's rows, kw C channels a pixel of the input's lines, and
+// the layer becomes a kh x 1 convolution. Either only when it at least
+// halves the array's passes (kh kw ceil(C / lanes) before). The weights are
+// reordered to match and the sums are the same integers. Returns how many
+// layers it changed.
 int packPatches(const Target &t, LayerProgram &lp);
 
 // The ops the manifest lists (ember.backend.v1.OpCapability): name, dtypes,
