@@ -121,6 +121,45 @@ TEST(AccelDevice, PatchesLayoutIsTheConvolutionsWindows) {
   }
 }
 
+// A program whose input is laid out as patches keeps the geometry through
+// the binary form, and one whose geometry does not describe its tensor (a
+// hostile or corrupt program: the host would read the graph's tensor
+// through it) is refused.
+TEST(AccelDevice, PatchesSurviveSerializationAndBadOnesAreRefused) {
+  const Target &t = testTarget("second-npu");
+  Program p;
+  p.lanes = t.lanes;
+  NTensor x = tensor({2, 27, 4, 5}, 1, t.lanes, false, true);
+  x.kind = NTensor::Kind::Input;
+  x.dram = 0;
+  x.patches.kh = 3, x.patches.kw = 3, x.patches.sh = 2, x.patches.sw = 2;
+  x.patches.pt = 1, x.patches.pl = 1;
+  x.patches.srcDims = {2, 3, 8, 10};
+  x.patches.fill = 77;
+  p.inputs.push_back(x);
+  Program back;
+  ASSERT_EQ(deserializeProgram(t, serializeProgram(t, p), back), "");
+  ASSERT_EQ(back.inputs.size(), 1u);
+  const NTensor::Patches &q = back.inputs[0].patches;
+  EXPECT_EQ(q.kh, 3);
+  EXPECT_EQ(q.sw, 2);
+  EXPECT_EQ(q.pl, 1);
+  EXPECT_EQ(q.srcDims, (std::vector<int64_t>{2, 3, 8, 10}));
+  EXPECT_EQ(q.fill, 77);
+  EXPECT_EQ(hostBytes(back.inputs[0]), 2u * 3 * 8 * 10);
+  for (int bad = 0; bad < 3; ++bad) {
+    Program b = p;
+    NTensor::Patches &bp = b.inputs[0].patches;
+    if (bad == 0)
+      bp.srcDims = {2, 3, 8}; // not 4-D
+    else if (bad == 1)
+      bp.srcDims[1] = 4; // 3 x 3 x 4 is not the tensor's 27 channels
+    else
+      bp.sh = 0;
+    EXPECT_NE(deserializeProgram(t, serializeProgram(t, b), back), "") << bad;
+  }
+}
+
 // Two 1x1 convolutions scheduled for the second NPU's shape: each layer
 // alone is its own operations with valid synchronization.
 TEST(AccelDevice, LayerAloneIsTheLayersOperationsWithFreshSync) {
