@@ -113,8 +113,11 @@ std::string genGemm(const Target &tg, const Layer &L,
                 g16.add.regs.exact))
     return "a 16-bit layer with a fused add of an 8-bit, repeated or exact "
            "operand (the fused 16-bit add is the int16 one of two int16 maps)";
-  if (wide && (g16.pool.on || (g16.add.on && !add16)))
-    return "a 16-bit layer with a fused pool, or a fused add into 8 bits";
+  // (A 16x8 layer into 8 bits pools its requantized 8-bit rows in the out
+  // memory as the int8 layer does.)
+  if ((g16.out16 && g16.pool.on) || (wide && g16.add.on && !add16))
+    return "a 16-bit result with a fused pool, or a 16-bit layer with a fused "
+           "add into 8 bits";
   // An output table reads the int8 result (the requantization's lut; the 16-bit
   // table is an instruction of its own).
   if (g16.out16 && tb.lut)

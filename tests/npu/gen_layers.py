@@ -31,7 +31,8 @@ PyTorch's kernel 3 / padding 1 / output_padding 1, per-channel weights
 on axis 1, an activation or a Sigmoid table after), then (--wide4) the fused
 16-bit forms (a residual int16 add of a 16x8 layer, two 16x8 layers
 chained, a 16x8 layer into a global mean into 8 bits with a Clip after
-it), then (--shuffle) ShuffleNet's channel shuffles (Reshape -> Transpose
+it; past the first 12, every other case a 16x8 layer into 8 bits with a
+fused pool, of a channel-poor input read as patches or a wider one), then (--shuffle) ShuffleNet's channel shuffles (Reshape -> Transpose
 -> Reshape) of grouped convolutions, pools and shared results, then
 (--bands) convolutions over lines too wide for the memories (column
 bands), then (--pools2) pools with strides of their own per axis or over
@@ -787,6 +788,7 @@ CONVT = ((2, 2, 0, 0), (4, 2, 1, 0), (3, 2, 1, 1), (4, 2, 0, 0),
 
 
 CONVT_FIXED = 24
+WIDE4_FIXED = 12
 
 
 def convt_output(g, y, dt, act, gain):
@@ -931,13 +933,43 @@ def convt_general_case(rng, j):
                (f" group {grp}" if grp > 1 else "") + (f" {act}" if act else ""))
 
 
-def wide_fused_case(rng):
+def wide_pooled_case(rng):
+    """A 16x8 convolution into 8 bits with a max or average pool after it,
+    which the layer fuses (the pool on its requantized 8-bit rows): of a
+    channel-poor int16 input (read as patches, the layer one of lines) or a
+    wider one, strided or not."""
+    g = G(rng)
+    g.opset = 21
+    C = int(rng.integers(1, 5)) if rng.random() < 0.5 else int(rng.integers(5, 40))
+    H, W = int(rng.integers(6, 20)), int(rng.integers(6, 20))
+    K, k, s = int(rng.integers(1, 40)), int(rng.choice([3, 5])), int(rng.integers(1, 3))
+    xd, (sx, _) = g.qdq(g.input([1, C, H, W]), np.int16, -2.0, 2.0)
+    w, sw = weights(g, rng, [K, C, k, k])
+    b = bias(g, rng, K, scale_of(g, sx), sw)
+    y = g.node("Conv", [xd, w, b], {"kernel_shape": [k, k], "strides": [s, s],
+                                    "pads": [k // 2] * 4})
+    y, act = activation(g, rng, y)
+    dt = act_dtype(rng)
+    yd, yp = g.qdq(y, dt, 0.0 if act else -3.0, 4.0)
+    OH, OW = (H - 1) // s + 1, (W - 1) // s + 1
+    pk = int(rng.integers(2, min(OH, OW, 3) + 1))
+    ps = int(rng.integers(1, pk + 1))
+    op = "MaxPool" if rng.random() < 0.6 else "AveragePool"
+    pooled = g.node(op, [yd], {"kernel_shape": [pk, pk], "strides": [ps, ps]})
+    g.output(g.requant_dq(pooled, yp))
+    return g, (f"16x8 conv C{C} {H}x{W} K{K} k{k} s{s} {act} ->"
+               f"{DTYPE_NAMES[dt]} +{op}{pk}/{ps}")
+
+
+def wide_fused_case(rng, pooled=False):
     """The 16-bit forms the NPU fuses or keeps on chip: a 16x8 convolution
     whose int16 result is summed with another int16 map into int16 (the
     add in the layer), two 16x8 convolutions through an int16 tensor small
     enough to stay in OUT, or a 16x8 convolution into a global mean
     requantized to 8 bits with a Clip between two 8-bit tensors after it
-    (the output table of a 16-bit layer)."""
+    (the output table of a 16-bit layer); with `pooled`, wide_pooled_case."""
+    if pooled:
+        return wide_pooled_case(rng)
     g = G(rng)
     g.opset = 21
     C, H = int(rng.integers(1, 48)), int(rng.integers(2, 12))
@@ -1272,7 +1304,7 @@ def main():
                     help="16-bit clamp cases (Clip/Relu on the stored "
                          "int16 values), after the lane cases, with a seed of "
                          "their own")
-    ap.add_argument("--wide4", type=int, default=12,
+    ap.add_argument("--wide4", type=int, default=20,
                     help="fused 16-bit forms (wide_fused_case), after the "
                          "transposed convolutions, with a seed of their own")
     ap.add_argument("--convt", type=int, default=40,
@@ -1374,7 +1406,10 @@ def main():
         elif i >= n_wide4:
             g, desc = shuffle_case(shuffled)
         elif i >= n_convt:
-            g, desc = wide_fused_case(wide4)
+            # (The first WIDE4_FIXED as they were; then a 16x8 layer into
+            # 8 bits with a fused pool in every other case.)
+            g, desc = wide_fused_case(
+                wide4, i - n_convt >= WIDE4_FIXED and (i - n_convt) % 2 == 0)
         elif i >= n_wide3:
             # The first CONVT_FIXED of the phase layers' own shapes, then
             # the general form (one seed: the first cases stay the same).

@@ -8,9 +8,9 @@
 # convt (ctest npu-convt-cycles-rtl): the transposed convolutions'
 # phase layers (gen_layers.py --convt, all 40: STOREs with an x step, cropped
 # results, strides per axis) instead; 16x8
-# (ctest npu-wide16-cycles-rtl): the 148 16-bit layers (--wide, --wide2,
+# (ctest npu-wide16-cycles-rtl): the 156 16-bit layers (--wide, --wide2,
 # --wide3, --wide4: 16x8 convolutions, MatMuls, adds, pools, means, multiplies,
-# conversions, clamps and fused adds); 16x8-quick: the first 16, 16 and 8 of those
+# conversions, clamps, fused adds and pools); 16x8-quick: the first 16, 16 and 8 of those
 # (each group has its own seed, so they are the same cases); bands (ctest
 # npu-bands-cycles-rtl): the 12 convolutions in column bands (--bands:
 # LOADs and STOREs of a band's columns, lines a line apart in DRAM); pools2
@@ -33,7 +33,7 @@ case $group in
   resize) counts=(--convt 0 --resize 32) prefix=resize what=upsampling ;;
   convt) counts=(--convt 40 --resize 0) prefix=convtranspose
     what="transposed convolution" ;;
-  16x8) counts=(--convt 0 --resize 0 --wide 48 --wide2 64 --wide3 24 --wide4 12)
+  16x8) counts=(--convt 0 --resize 0 --wide 48 --wide2 64 --wide3 24 --wide4 20)
     prefix=16x8 what=16x8 ;;
   16x8-quick) counts=(--convt 0 --resize 0 --wide 16 --wide2 16 --wide3 8)
     prefix=16x8 what=16x8 ;;
