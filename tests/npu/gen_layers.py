@@ -51,6 +51,7 @@ DequantizeLinear -> output float.
 import argparse
 import json
 import os
+import shutil
 
 import numpy as np
 import onnx
@@ -1351,6 +1352,11 @@ def main():
                            sequence_case)
     rng = np.random.default_rng(args.seed)
     os.makedirs(args.out, exist_ok=True)
+    # (A folder generated before with other counts: its cases, options and
+    # outputs would be read with the new ones.)
+    for old in os.listdir(args.out):
+        if old.startswith("case_"):
+            shutil.rmtree(os.path.join(args.out, old))
     index = []
     extra = np.random.default_rng(args.seed + 1000)
     placed = np.random.default_rng(args.seed + 2000)
