@@ -1424,13 +1424,15 @@ Analysis analyze(const View &v, bool forCompile) {
       a.why[size_t(i)] += "; " + whyViewNode(v, a, i, forCompile);
     // A requantized layer result: the integer ops of it alone that follow
     // become its output table.
-    // (A 16-bit layer, an int64 accumulator or int16 in or an int16 result,
-    // fuses no table: its 8-bit successors are layers of their own.)
+    // (A 16x8 layer into 8 bits, an int64 accumulator, takes one as the
+    // int8 layer does: REQUANT acc16 with the table. A requantization of
+    // an int16 tensor on its own or into int16 fuses none: its 8-bit
+    // successors are layers of their own.)
     TableChain tc;
     const v1::Node &ni = v.g.nodes(i);
     if (tables && op == "Requantize" && a.why[size_t(i)].empty() &&
-        v.dtype(v.in(ni, 0)) != "i64" && v.dtype(v.in(ni, 0)) != "i16" &&
-        v.dtype(v.out(ni)) != "i16" && tableChain(v, v.out(ni), tc).empty()) {
+        v.dtype(v.in(ni, 0)) != "i16" && v.dtype(v.out(ni)) != "i16" &&
+        tableChain(v, v.out(ni), tc).empty()) {
       // (x * f(x) is a table, not a multiply.)
       for (int n : tc.nodes)
         if (a.mulOf[size_t(n)] >= 0) {
