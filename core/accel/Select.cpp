@@ -1425,9 +1425,9 @@ Analysis analyze(const View &v, bool forCompile) {
     // A requantized layer result: the integer ops of it alone that follow
     // become its output table.
     // (A 16x8 layer into 8 bits, an int64 accumulator, takes one as the
-    // int8 layer does: REQUANT acc16 with the table. A requantization of
-    // an int16 tensor on its own or into int16 fuses none: its 8-bit
-    // successors are layers of their own.)
+    // int8 layer does: its requantization of the 16x8 sums with the table.
+    // A requantization of an int16 tensor on its own or into int16 fuses
+    // none: its 8-bit successors are layers of their own.)
     TableChain tc;
     const v1::Node &ni = v.g.nodes(i);
     if (tables && op == "Requantize" && a.why[size_t(i)].empty() &&
