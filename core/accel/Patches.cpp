@@ -17,6 +17,7 @@
 #include "ember/accel/Layers.h"
 #include "ember/accel/Target.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -24,19 +25,12 @@ namespace ember::accel {
 
 namespace {
 
-int64_t divUp(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-// How many layers read tensor k (as a GEMM input or add operand, a pool's
-// map, an add's operand) or place tensors inside it.
+// How many layers read tensor k or tensors are placed inside it.
 int readers(const LayerProgram &lp, int k) {
   int n = 0;
   for (const Layer &L : lp.layers) {
-    if (L.kind == Layer::Kind::Gemm)
-      n += (L.gemm.in == k) + (L.gemm.add.on && L.gemm.add.other == k);
-    else if (L.kind == Layer::Kind::Pool)
-      n += L.pool.in == k;
-    else
-      n += (L.add.a == k) + (L.add.b == k);
+    const std::vector<int> ts = layerTensors(L);
+    n += int(std::count(ts.begin(), ts.end(), k)) - (layerOutput(L) == k);
   }
   for (const NTensor &t : lp.tensors)
     n += t.base == k;
@@ -44,10 +38,7 @@ int readers(const LayerProgram &lp, int k) {
 }
 
 bool isOutput(const LayerProgram &lp, int k) {
-  for (int o : lp.outputs)
-    if (o == k)
-      return true;
-  return false;
+  return std::find(lp.outputs.begin(), lp.outputs.end(), k) != lp.outputs.end();
 }
 
 // Layer `e` is elementwise: one weight per channel, no window, fusion or
@@ -101,10 +92,7 @@ int packPatches(const Target &t, LayerProgram &lp) {
   // The layer writing each tensor.
   std::vector<int> writer(lp.tensors.size(), -1);
   for (size_t i = 0; i < lp.layers.size(); ++i) {
-    const Layer &L = lp.layers[i];
-    const int o = L.kind == Layer::Kind::Gemm   ? L.gemm.out
-                  : L.kind == Layer::Kind::Pool ? L.pool.out
-                                                : L.add.out;
+    const int o = layerOutput(lp.layers[i]);
     if (o >= 0 && size_t(o) < writer.size())
       writer[size_t(o)] = int(i);
   }
@@ -142,16 +130,16 @@ int packPatches(const Target &t, LayerProgram &lp) {
     // of the input's lines, the output's columns): a kh x 1 convolution
     // that keeps the vertical stride, dilation and padding.
     const int64_t es = in->elemBytes();
-    const int64_t passes = g.kh * g.kw * divUp(g.C, lanes);
-    const uint64_t bytes = uint64_t(divUp(g.C, lanes) * in->P * lanes * es);
+    const int64_t passes = g.kh * g.kw * ceilDiv(g.C, lanes);
+    const uint64_t bytes = uint64_t(ceilDiv(g.C, lanes) * in->P * lanes * es);
     auto fits = [&](int64_t rows, int64_t ch, int64_t p) {
-      return 2 * p <= passes && uint64_t(divUp(ch, lanes) * g.N * rows * g.OW *
-                                         lanes * es) <= 4 * bytes;
+      return 2 * p <= passes && uint64_t(ceilDiv(ch, lanes) * g.N * rows *
+                                         g.OW * lanes * es) <= 4 * bytes;
     };
     const bool whole =
-        fits(g.OH, g.kh * g.kw * g.C, divUp(g.kh * g.kw * g.C, lanes));
+        fits(g.OH, g.kh * g.kw * g.C, ceilDiv(g.kh * g.kw * g.C, lanes));
     if (!whole &&
-        (g.kw < 2 || !fits(g.H, g.kw * g.C, g.kh * divUp(g.kw * g.C, lanes))))
+        (g.kw < 2 || !fits(g.H, g.kw * g.C, g.kh * ceilDiv(g.kw * g.C, lanes))))
       continue;
     const int64_t ph = whole ? g.kh : 1, taps = ph * g.kw, C2 = taps * g.C;
     const int64_t H2 = whole ? g.OH : g.H, kh2 = g.kh / ph;
