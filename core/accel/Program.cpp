@@ -214,20 +214,9 @@ void getTensor(Reader &r, NTensor &t) {
   for (auto &d : p.srcDims)
     d = r.i64();
   p.fill = int32_t(r.i64());
-  // The host reads the graph's tensor through them (Device.h): a geometry
-  // that does not describe the tensor's patches is a corrupt program.
-  if (p.kh || !p.srcDims.empty()) {
-    bool ok = p.srcDims.size() == 4 && t.dims.size() == 4 && t.axis == 1;
-    for (int64_t v : {p.kh, p.kw, p.sh, p.sw, p.dh, p.dw})
-      ok = ok && v >= 1 && v <= 4096;
-    ok = ok && p.pt >= 0 && p.pt <= 4096 && p.pl >= 0 && p.pl <= 4096;
-    for (int64_t d : p.srcDims)
-      ok = ok && d >= 1 && d <= (int64_t(1) << 31);
-    ok = ok && t.dims[0] == p.srcDims[0] &&
-         t.dims[1] == p.kh * p.kw * p.srcDims[1];
-    if (!ok)
-      r.bad = true;
-  }
+  // (A geometry that does not describe the tensor: a corrupt program.)
+  if (!patchesDescribe(t))
+    r.bad = true;
 }
 
 } // namespace

@@ -316,15 +316,7 @@ bool readTensor(Fields &f, int64_t lanes, NTensor &x) {
     NTensor::Patches &p = x.patches;
     p.kh = pv[0], p.kw = pv[1], p.sh = pv[2], p.sw = pv[3], p.dh = pv[4],
     p.dw = pv[5], p.pt = pv[6], p.pl = pv[7];
-    bool ok = x.dims.size() == 4 && x.axis == 1 && p.srcDims[0] == x.dims[0] &&
-              x.dims[1] == p.kh * p.kw * p.srcDims[1];
-    for (int64_t v : pv)
-      ok = ok && v >= 0 && v <= 4096;
-    for (size_t i = 0; i < 6; ++i)
-      ok = ok && pv[i] >= 1;
-    for (int64_t d : p.srcDims)
-      ok = ok && d >= 1 && d <= (int64_t(1) << 31);
-    if (!ok)
+    if (!patchesDescribe(x))
       return f.fail("patches", "kh,kw,sh,sw,dh,dw >= 1, pt,pl >= 0, "
                                "src_dims [N, C0, H0, W0] and dims [N, kh "
                                "kw C0, OH, OW] on axis 1");

@@ -77,6 +77,25 @@ struct NTensor {
   uint64_t bytes() const { return uint64_t(tiles() * P * rowBytes()); }
 };
 
+// Whether `t`'s patches, when it has them, describe it: the geometry in
+// range (kernel, strides and dilations 1 to 4096, pads 0 to 4096), the
+// graph's dims [N, C0, H0, W0] and `t` [N, kh kw C0, OH, OW] on axis 1. The
+// host reads the graph's tensor through them (Device.h), so a program or
+// text that fails this is refused.
+inline bool patchesDescribe(const NTensor &t) {
+  const NTensor::Patches &p = t.patches;
+  if (!p.kh && p.srcDims.empty())
+    return true;
+  bool ok = p.srcDims.size() == 4 && t.dims.size() == 4 && t.axis == 1;
+  for (int64_t v : {p.kh, p.kw, p.sh, p.sw, p.dh, p.dw})
+    ok = ok && v >= 1 && v <= 4096;
+  ok = ok && p.pt >= 0 && p.pt <= 4096 && p.pl >= 0 && p.pl <= 4096;
+  for (int64_t d : p.srcDims)
+    ok = ok && d >= 1 && d <= (int64_t(1) << 31);
+  return ok && t.dims[0] == p.srcDims[0] &&
+         t.dims[1] == p.kh * p.kw * p.srcDims[1];
+}
+
 // The requantization of one output channel: int32 multiplier and
 // shift, zero point and clamp, in stored-int8 terms (a uint8 output has its
 // zero point and range shifted by -128).
