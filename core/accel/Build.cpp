@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <set>
 
 namespace ember::accel::sel {
@@ -1484,13 +1485,14 @@ std::string buildLayers(const Target &t, const backend::v1::Graph &g,
   sel::View v(t, g);
   if (!v.error.empty())
     return v.error;
-  // With a product per reader (Unshare.cpp) where one is shared, as whyNot.
   sel::Unshared u;
-  const bool un = sel::unshareProducts(v, u);
-  sel::View vu(t, un ? u.g : g);
-  vu.origin = std::move(u.origin);
-  vu.copyNo = std::move(u.copyNo);
-  std::string err = sel::Builder(un ? vu : v, out).run();
+  std::optional<sel::View> vu;
+  if (sel::unshareProducts(v, u)) { // a product per reader, as whyNot
+    vu.emplace(t, u.g);
+    vu->origin = std::move(u.origin);
+    vu->copyNo = std::move(u.copyNo);
+  }
+  std::string err = sel::Builder(vu ? *vu : v, out).run();
   if (err.empty() && o.patches)
     packPatches(t, out);
   return err;
