@@ -32,8 +32,9 @@ on axis 1, an activation or a Sigmoid table after), then (--wide4) the fused
 16-bit forms (a residual int16 add of a 16x8 layer, two 16x8 layers
 chained, a 16x8 layer into a global mean into 8 bits with a Clip after
 it; past the first 12, every other case a 16x8 layer into 8 bits with a
-fused pool, of a channel-poor input read as patches or a wider one), then (--shuffle) ShuffleNet's channel shuffles (Reshape -> Transpose
--> Reshape) of grouped convolutions, pools and shared results, then
+fused pool, of a channel-poor input read as patches or a wider one), then
+(--shuffle) ShuffleNet's channel shuffles (Reshape -> Transpose ->
+Reshape) of grouped convolutions, pools and shared results, then
 (--bands) convolutions over lines too wide for the memories (column
 bands), then (--pools2) pools with strides of their own per axis or over
 such lines, then (--pads) convolutions and pools padded beyond the loads'
@@ -962,15 +963,13 @@ def wide_pooled_case(rng):
                f"{DTYPE_NAMES[dt]} +{op}{pk}/{ps}")
 
 
-def wide_fused_case(rng, pooled=False):
+def wide_fused_case(rng):
     """The 16-bit forms the NPU fuses or keeps on chip: a 16x8 convolution
     whose int16 result is summed with another int16 map into int16 (the
     add in the layer), two 16x8 convolutions through an int16 tensor small
     enough to stay in OUT, or a 16x8 convolution into a global mean
     requantized to 8 bits with a Clip between two 8-bit tensors after it
-    (the output table of a 16-bit layer); with `pooled`, wide_pooled_case."""
-    if pooled:
-        return wide_pooled_case(rng)
+    (the output table of a 16-bit layer)."""
     g = G(rng)
     g.opset = 21
     C, H = int(rng.integers(1, 48)), int(rng.integers(2, 12))
@@ -1414,8 +1413,10 @@ def main():
         elif i >= n_convt:
             # (The first WIDE4_FIXED as they were; then a 16x8 layer into
             # 8 bits with a fused pool in every other case.)
-            g, desc = wide_fused_case(
-                wide4, i - n_convt >= WIDE4_FIXED and (i - n_convt) % 2 == 0)
+            j = i - n_convt
+            g, desc = (wide_pooled_case(wide4)
+                       if j >= WIDE4_FIXED and j % 2 == 0
+                       else wide_fused_case(wide4))
         elif i >= n_wide3:
             # The first CONVT_FIXED of the phase layers' own shapes, then
             # the general form (one seed: the first cases stay the same).
