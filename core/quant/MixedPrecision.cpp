@@ -649,7 +649,7 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
     // A mix the compiler refuses is split in two along the order and each
     // half (the rest 8-bit) compiled instead, so one layer it cannot place
     // in some form leaves only its neighbourhood unmeasured.
-    std::vector<std::vector<std::string>> queue(5);
+    std::vector<std::vector<std::string>> queue(7);
     queue[0] = order;
     for (size_t i = 0; i < order.size(); ++i)
       queue[1 + i % 2].push_back(order[i]);
@@ -665,6 +665,21 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
         queue[3].push_back(rt);
       if (mixedB.count(rt) && !mixedA.count(rt))
         queue[4].push_back(rt);
+    }
+    // And two that give such a group inputs of one width and an output of
+    // the other (a Concat of 8-bit maps into a 16-bit one converts each
+    // input; the alternating mixes never make both inputs 8-bit there).
+    std::set<std::string> outsOnly, insOnly;
+    for (const CycleTable::Roots &gr : table.roots)
+      if (gr.in.size() > 1) {
+        outsOnly.insert(gr.out.begin(), gr.out.end());
+        insOnly.insert(gr.in.begin(), gr.in.end());
+      }
+    for (const std::string &rt : order) {
+      if (outsOnly.count(rt) && !insOnly.count(rt))
+        queue[5].push_back(rt);
+      if (insOnly.count(rt) && !outsOnly.count(rt))
+        queue[6].push_back(rt);
     }
     for (size_t qi = 0; qi < queue.size() && qi < 24; ++qi) {
       const std::vector<std::string> part = queue[qi];

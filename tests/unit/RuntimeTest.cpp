@@ -258,4 +258,77 @@ TEST(Placement, OnTheInterpreterPluginOneStage) {
   EXPECT_EQ(p->period, p->deviceLoad[0]);
 }
 
+// npu-sim's estimate charges each layer to the nodes doing the array's
+// work: two convolutions, each into u8 and requantized into a Concat's
+// parameters (each requantization a table of its convolution's layer). The
+// requantizations and the Concat, which both layers cover, cost nothing of
+// their own, each convolution its own layer's time, and the nodes sum to
+// the whole.
+TEST(Placement, NpuEstimateChargesEachLayerToItsConvolution) {
+  std::string path = std::string(EMBER_PLUGIN_DIR) + "/libember_npu_sim.so";
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0)
+    GTEST_SKIP() << "the npu-sim plugin is not built";
+  auto plugin = backend::Plugin::load(path);
+  ASSERT_TRUE(plugin) << plugin.status().message();
+  auto values = [](int n) {
+    std::string v;
+    for (int i = 0; i < n; ++i)
+      v += (i ? ", " : "") + std::to_string(i * 7 % 41 - 20);
+    return v;
+  };
+  const std::string text =
+      R"(func @main(%x: u8[1,16,12,12]) {
+  %w1 = Constant dense<i8[16,16,1,1]: [)" +
+      values(256) + R"(]>
+  %w2 = Constant dense<i8[16,16,3,3]: [)" +
+      values(2304) + R"(]>
+  %b = Constant dense<i32[1,16,1,1]: [)" +
+      values(16) + R"(]>
+  %m = Constant dense<i32[]: [1500000000]>
+  %s = Constant dense<i32[]: [-9]>
+  %m2 = Constant dense<i32[]: [1900000000]>
+  %s2 = Constant dense<i32[]: [1]>
+  %zx = Constant dense<u8[]: [128]>
+  %zc = Constant dense<u8[]: [120]>
+  %c1 = ConvInteger(%x, %w1, %zx) {kernel_shape = [1, 1]} : i32[1,16,12,12] loc("e1")
+  %cb1 = Add(%c1, %b) : i32[1,16,12,12] loc("e1")
+  %r1 = Requantize(%cb1, %m, %s, _, %zx) {to = 2} : u8[1,16,12,12] loc("e1")
+  %q1 = Requantize(%r1, %m2, %s2, %zx, %zc) {to = 2} : u8[1,16,12,12] loc("cat")
+  %c2 = ConvInteger(%x, %w2, %zx) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : i32[1,16,12,12] loc("e3")
+  %cb2 = Add(%c2, %b) : i32[1,16,12,12] loc("e3")
+  %r2 = Requantize(%cb2, %m, %s, _, %zx) {to = 2} : u8[1,16,12,12] loc("e3")
+  %q2 = Requantize(%r2, %m2, %s2, %zx, %zc) {to = 2} : u8[1,16,12,12] loc("cat")
+  %cat = Concat(%q1, %q2) {axis = 1} : u8[1,32,12,12] loc("cat")
+  return %cat
+}
+)";
+  auto m = parseModule(text, "concat.eir");
+  ASSERT_TRUE(m) << m.status().message();
+  const Function &f = *(*m)->main();
+  DeviceKind k;
+  k.target = "npu-sim";
+  k.plugin = *plugin;
+  auto devs = DeviceSet::open({k});
+  ASSERT_TRUE(devs) << devs.status().message();
+  auto c = estimateOn((*devs)->devices()[0], (*devs)->kinds()[0], f);
+  ASSERT_TRUE(c) << c.status().message();
+  ASSERT_TRUE(c->fromPlugin);
+  std::vector<const Node *> nodes = backend::computeNodes(f);
+  ASSERT_EQ(c->nodeSeconds.size(), nodes.size());
+  double sum = 0, conv1 = 0, conv3 = 0;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    sum += c->nodeSeconds[i];
+    if (nodes[i]->kind != OpKind::ConvInteger) {
+      EXPECT_EQ(c->nodeSeconds[i], 0) << nodes[i]->name;
+      continue;
+    }
+    (nodes[i]->name == "e1" ? conv1 : conv3) = c->nodeSeconds[i];
+  }
+  EXPECT_GT(conv1, 0);
+  // The 3x3 convolution's layer takes longer than the 1x1's.
+  EXPECT_GT(conv3, conv1);
+  EXPECT_NEAR(sum, c->seconds, 1e-9 * c->seconds);
+}
+
 } // namespace

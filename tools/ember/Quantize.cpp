@@ -34,8 +34,9 @@ void drawProgress(size_t done, size_t total) {
 
 // The NPU cost model's predicted cycles per ONNX node of a QDQ model: the
 // model lowered as `ember compile` does, partitioned by what the npu-sim
-// plugin claims, each NPU partition's estimate_cost (ABI 1.4) spread over
-// the source nodes of its layers, at the device's clock.
+// plugin claims, each NPU partition's estimate_cost (ABI 1.4) per node (the
+// plugin charges a layer to its convolutions and MatMuls), at the device's
+// clock.
 Expected<std::map<std::string, double>>
 npuNodeCycles(backend::Plugin &npu, const onnx::ModelProto &m,
               const std::map<std::string, Dims> &shapes) {
@@ -62,34 +63,8 @@ npuNodeCycles(backend::Plugin &npu, const onnx::ModelProto &m,
     std::vector<const Node *> nodes = backend::computeNodes(g);
     EMBER_ASSIGN(std::string bytes, backend::serializeGraph(g));
     EMBER_ASSIGN(auto est, npu.estimateCost(0, bytes, nodes.size(), ""));
-    // A layer's cycles go to its convolutions and MatMuls (the array's
-    // work) when it has any: the plugin splits them evenly over the layer's
-    // nodes, which charges a fused add, pool or table a share of its
-    // producer's cost. The search reads a node's cycles as its own: a
-    // 16-bit convolution whose add fuses in one mix and not in another
-    // would cost a fifth less than it does alone.
-    std::map<int32_t, std::pair<double, std::vector<size_t>>> layers;
-    for (const auto &nc : est.nodes()) {
-      const size_t i = size_t(nc.node());
-      if (nc.group() < 0) { // a node of no layer: its own cycles
-        out[nodes[i]->name] += nc.seconds() * clock;
-        continue;
-      }
-      auto &l = layers[nc.group()];
-      l.first += nc.seconds() * clock;
-      l.second.push_back(i);
-    }
-    for (auto &kv : layers) {
-      std::vector<size_t> array;
-      for (size_t i : kv.second.second)
-        if (nodes[i]->kind == OpKind::ConvInteger ||
-            nodes[i]->kind == OpKind::MatMulInteger)
-          array.push_back(i);
-      if (array.empty())
-        array = kv.second.second;
-      for (size_t i : array)
-        out[nodes[i]->name] += kv.second.first / double(array.size());
-    }
+    for (const auto &nc : est.nodes())
+      out[nodes[size_t(nc.node())]->name] += nc.seconds() * clock;
   }
   return out;
 }

@@ -940,7 +940,8 @@ ember_error *deviceDescribe(const ember_device_query_params *p,
 }
 
 // ABI 1.4: the cost model's cycles for the program compile would make (kept
-// for that compile), per layer spread over the source nodes it covers.
+// for that compile), each layer's charged to its nodes
+// (ember::accel::costEstimate).
 ember_error *estimateCost(const ember_cost_params *p, ember_blob *out) {
   if (ember_error *e = checkStruct(
           p, offsetof(ember_cost_params, options_size) + sizeof(size_t),
@@ -972,41 +973,9 @@ ember_error *estimateCost(const ember_cost_params *p, ember_blob *out) {
                                 lo.select, co, uint64_t(1) << 32, prog))
     return e;
   const double clock = double(EMBER_NPU_PLATFORM_CLOCK_HZ);
-  std::multimap<std::string, int> byName;
-  for (int i = 0; i < g.nodes_size(); ++i)
-    byName.emplace(g.nodes(i).name(), i);
-  std::vector<double> sec(size_t(g.nodes_size()), 0);
-  std::vector<int32_t> group(size_t(g.nodes_size()), -1);
-  double cycles = 0, traffic = 0;
-  for (size_t l = 0; l < prog.layers.size(); ++l) {
-    const ns::LayerInfo &L = prog.layers[l];
-    cycles += L.predictedCycles;
-    traffic += double(L.loadBytes + L.storeBytes);
-    std::vector<int> idx;
-    for (const std::string &n : L.nodes) {
-      auto range = byName.equal_range(n);
-      for (auto it = range.first; it != range.second; ++it)
-        if (std::find(idx.begin(), idx.end(), it->second) == idx.end())
-          idx.push_back(it->second);
-    }
-    for (int i : idx) {
-      sec[size_t(i)] += L.predictedCycles / clock / double(idx.size());
-      if (group[size_t(i)] < 0)
-        group[size_t(i)] = int32_t(l);
-    }
-  }
   v1::CostEstimate c;
-  c.set_schema_version(1);
-  c.set_seconds(cycles / clock);
-  c.set_memory_bytes(prog.dramBytes);
-  c.set_memory_traffic_bytes(traffic); // every DMA byte crosses the channel
-  for (size_t i = 0; i < sec.size(); ++i)
-    if (sec[i] > 0 || group[i] >= 0) {
-      v1::NodeCost *n = c.add_nodes();
-      n->set_node(int32_t(i));
-      n->set_seconds(sec[i]);
-      n->set_group(group[i]);
-    }
+  ember::accel::costEstimate(g, prog, clock, c);
+  const double cycles = c.seconds() * clock;
   char basis[200];
   std::snprintf(basis, sizeof basis,
                 "the NPU cost model: %zu layers, %.3f M cycles at %.0f MHz "

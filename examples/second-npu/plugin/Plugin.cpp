@@ -598,7 +598,7 @@ ember_error *deviceDescribe(const ember_device_query_params *p,
 }
 
 // ABI 1.4: the layer's cost model for the program compile would make, each
-// layer's cycles spread over the source nodes it covers.
+// layer's cycles charged to its nodes (costEstimate).
 ember_error *estimateCost(const ember_cost_params *p, ember_blob *out) {
   if (ember_error *e = checkStruct(
           p, offsetof(ember_cost_params, options_size) + sizeof(size_t),
@@ -629,39 +629,9 @@ ember_error *estimateCost(const ember_cost_params *p, ember_blob *out) {
     err = sn::generateProgram(sn::target(), lp, lo.codegen, prog);
   if (!err.empty())
     return error(EMBER_STATUS_UNSUPPORTED, err);
-  std::multimap<std::string, int> byName;
-  for (int i = 0; i < g.nodes_size(); ++i)
-    byName.emplace(g.nodes(i).name(), i);
-  std::vector<double> sec(size_t(g.nodes_size()), 0);
-  std::vector<int32_t> group(size_t(g.nodes_size()), -1);
-  double cycles = 0, traffic = 0;
-  for (size_t l = 0; l < prog.layers.size(); ++l) {
-    const sn::LayerInfo &L = prog.layers[l];
-    cycles += L.predictedCycles;
-    traffic += double(L.loadBytes + L.storeBytes);
-    std::vector<int> idx;
-    for (const std::string &n : L.nodes)
-      for (auto [it, e] = byName.equal_range(n); it != e; ++it)
-        if (std::find(idx.begin(), idx.end(), it->second) == idx.end())
-          idx.push_back(it->second);
-    for (int i : idx) {
-      sec[size_t(i)] += L.predictedCycles / kClockHz / double(idx.size());
-      if (group[size_t(i)] < 0)
-        group[size_t(i)] = int32_t(l);
-    }
-  }
   v1::CostEstimate c;
-  c.set_schema_version(1);
-  c.set_seconds(cycles / kClockHz);
-  c.set_memory_bytes(prog.dramBytes);
-  c.set_memory_traffic_bytes(traffic);
-  for (size_t i = 0; i < sec.size(); ++i)
-    if (group[i] >= 0) {
-      v1::NodeCost *n = c.add_nodes();
-      n->set_node(int32_t(i));
-      n->set_seconds(sec[i]);
-      n->set_group(group[i]);
-    }
+  sn::costEstimate(g, prog, kClockHz, c);
+  const double cycles = c.seconds() * kClockHz;
   char basis[160];
   std::snprintf(basis, sizeof basis,
                 "the second NPU's cost model: %zu layers, %.3f M cycles "

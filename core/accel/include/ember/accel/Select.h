@@ -10,14 +10,16 @@
 #define EMBER_ACCEL_SELECT_H
 
 #include "ember/accel/Layers.h"
+#include "ember/accel/Program.h"
 #include "ember/accel/Target.h"
 
 #include <string>
 #include <vector>
 
 namespace ember::backend::v1 {
+class CostEstimate;
 class Graph;
-}
+} // namespace ember::backend::v1
 
 namespace ember::accel {
 
@@ -41,6 +43,16 @@ struct SelectOptions {
 std::vector<std::string> whyNot(const Target &t,
                                 const ember::backend::v1::Graph &g,
                                 const SelectOptions &o = SelectOptions());
+
+// The answer to the runtime's estimate_cost (ABI 1.4) for program `p`
+// compiled from `g`, at `clockHz`: its cycles (the sum of its layers'
+// predictions, each layer alone), DRAM and DMA bytes, and per node of `g`
+// a layer covers, that layer's index as its group and, for the nodes doing
+// the array's work (its convolutions and MatMuls; else all its nodes,
+// evenly), the layer's time. A fused stage, or a Concat two layers write
+// into, costs no time of its own. The basis is the caller's.
+void costEstimate(const ember::backend::v1::Graph &g, const Program &p,
+                  double clockHz, ember::backend::v1::CostEstimate &out);
 
 // The layers of a partition: every node must be claimed (an error naming
 // the node otherwise). Returns "" or the error.
