@@ -12,6 +12,8 @@
 // same products summed: the result is bit for bit the one before. Where
 // whole windows repeat each input pixel too often (a stride-1 5x5), the
 // patches are the kernel's rows only and the layer a kh x 1 convolution.
+#include "SelectInternal.h"
+
 #include "ember/accel/Select.h"
 
 #include "ember/accel/Layers.h"
@@ -85,6 +87,65 @@ bool plain(const NTensor &x) {
          !x.patches.kh && x.axis == 1 && x.dims.size() == 4;
 }
 
+// Tensor k, which no layer, input, output or placement refers to, removed,
+// the indices above it renumbered.
+void dropTensor(LayerProgram &lp, int k) {
+  auto fix = [k](int &i) {
+    if (i > k)
+      --i;
+  };
+  for (Layer &L : lp.layers) {
+    fix(L.gemm.in), fix(L.gemm.out), fix(L.gemm.add.other);
+    fix(L.pool.in), fix(L.pool.out);
+    fix(L.add.a), fix(L.add.b), fix(L.add.out);
+  }
+  for (NTensor &t : lp.tensors)
+    fix(t.base);
+  for (int &i : lp.inputs)
+    fix(i);
+  for (int &i : lp.outputs)
+    fix(i);
+  lp.tensors.erase(lp.tensors.begin() + k);
+}
+
+// The pool that alone reads the result of GEMM layer `li` (a convolution
+// now on patches, 1x1 over the output's pixels) fused into it when the
+// layer with the pool fits (Build.cpp fuses a pool into its producer when
+// the layer fits; a convolution that only fits once on patches, a 16-bit
+// input's at 111 x 111 pixels, could not). Returns whether it did.
+bool fusePoolAfter(const Target &t, LayerProgram &lp, size_t li) {
+  Layer &L = lp.layers[li];
+  GemmLayer &g = L.gemm;
+  const int mid = g.out;
+  if (mid < 0 || size_t(mid) >= lp.tensors.size() || g.pool.on || g.add.on ||
+      !g.requant || !L.lut.empty() || !L.lut16.empty() || g.out16 ||
+      readers(lp, mid) != 1 || isOutput(lp, mid) ||
+      !plain(lp.tensors[size_t(mid)]) || !sel::fuses(t, "conv", "pool"))
+    return false;
+  size_t pi = 0;
+  while (pi < lp.layers.size() && !(lp.layers[pi].kind == Layer::Kind::Pool &&
+                                    lp.layers[pi].pool.in == mid))
+    ++pi;
+  if (pi == lp.layers.size())
+    return false;
+  const PoolLayer &p = lp.layers[pi].pool;
+  if (p.pt || p.pl || p.pb || p.pr || p.sh != p.sw || p.w16 || p.up != 1 ||
+      p.upMode || !lp.layers[pi].lut16.empty() || !lp.layers[pi].lut.empty())
+    return false;
+  Layer trial = L;
+  trial.gemm.pool = {true, p.avg, p.kh, p.kw, p.sh};
+  trial.gemm.flat = false; // pooling needs image lines
+  trial.gemm.out = p.out;
+  for (const std::string &n : lp.layers[pi].nodes)
+    trial.nodes.push_back(n);
+  if (!layerFits(t, trial, lp.tensors).empty())
+    return false;
+  L = std::move(trial);
+  lp.layers.erase(lp.layers.begin() + long(pi));
+  dropTensor(lp, mid);
+  return true;
+}
+
 } // namespace
 
 int packPatches(const Target &t, LayerProgram &lp) {
@@ -97,6 +158,7 @@ int packPatches(const Target &t, LayerProgram &lp) {
       writer[size_t(o)] = int(i);
   }
   int changed = 0;
+  std::vector<ptrdiff_t> patched; // layers on whole windows
   for (Layer &L : lp.layers) {
     if (L.kind != Layer::Kind::Gemm)
       continue;
@@ -185,9 +247,14 @@ int packPatches(const Target &t, LayerProgram &lp) {
       g.kh = g.sh = g.dh = 1;
       g.pt = g.pb = 0;
       g.flat = !g.pool.on; // a fused pool needs image lines
+      patched.push_back(&L - lp.layers.data());
     }
     ++changed;
   }
+  // Pools the convolutions could not take before (their layers' indices
+  // move down as pools leave).
+  for (size_t k = patched.size(); k-- > 0;)
+    fusePoolAfter(t, lp, size_t(patched[k]));
   return changed;
 }
 
