@@ -89,9 +89,16 @@ chooseParams(const onnx::ModelProto &m, const QdqPlan &plan,
 // The int16 parameters of the roots in `wide`: symmetric (zero point 0)
 // over the tensor's calibrated min/max. At 16 bits the step is 256 times
 // finer, so clipping, not rounding, is what a narrower range would cost.
+// A Concat whose output and activation inputs are all 16-bit gives its
+// inputs the output's parameters (inputs that no other tensor shares): the
+// Concat then moves stored integers, where an input at its own scale is
+// requantized into the output's (on the NPU a layer of its own per
+// input). The output's range holds every input's, so no input clips, and
+// at 16 bits the coarser step costs an input little.
 void widenParams(std::map<std::string, QParams> &params,
                  const std::set<std::string> &wide, const Profile &prof,
-                 const MethodOptions &mo) {
+                 const MethodOptions &mo, const onnx::GraphProto &g,
+                 const QdqPlan &plan) {
   for (auto &t : wide) {
     auto it = prof.tensors.find(t);
     if (it == prof.tensors.end() || !params.count(t))
@@ -99,6 +106,26 @@ void widenParams(std::map<std::string, QParams> &params,
     Range r = chooseRange(it->second.hist, Method::MinMax, mo);
     params[t] =
         symmetricParams(std::max(std::fabs(r.lo), std::fabs(r.hi)), 32767);
+  }
+  std::set<std::string> shared; // tensors other tensors share
+  for (const TensorSpec &x : plan.tensors)
+    if (!x.shareWith.empty())
+      shared.insert(x.shareWith);
+  for (const QuantGroup &q : plan.groups) {
+    if (q.anchor < 0 || g.node(q.anchor).op_type() != "Concat" ||
+        q.outputs.size() != 1 || !wide.count(plan.root(q.outputs[0])))
+      continue;
+    const std::string out = plan.root(q.outputs[0]);
+    std::vector<std::string> ins;
+    for (auto &ai : q.activationInputs)
+      ins.push_back(g.node(ai.first).input(ai.second));
+    bool all = !ins.empty() && params.count(out);
+    for (const std::string &x : ins)
+      all = all && wide.count(x) && params.count(x) && !shared.count(x) &&
+            plan.root(x) == x && x != out;
+    if (all)
+      for (const std::string &x : ins)
+        params[x] = params[out];
   }
 }
 
@@ -362,7 +389,7 @@ Status quantizeModel(const QuantizeOptions &o) {
   const std::map<std::string, QParams> params8 = params;
   if (o.activationType == ElemKind::I16) {
     ro.wide = allRoots;
-    widenParams(params, ro.wide, prof, o.methodOptions);
+    widenParams(params, ro.wide, prof, o.methodOptions, m.graph(), plan);
   }
   ro.biasCorrection = o.biasCorrection;
   ro.inputErrorMeans = &refined.inputErrorMeans;
@@ -392,7 +419,7 @@ Status quantizeModel(const QuantizeOptions &o) {
       RewriteOptions r2 = ro;
       r2.wide = wide;
       auto p2 = params8;
-      widenParams(p2, wide, prof, o.methodOptions);
+      widenParams(p2, wide, prof, o.methodOptions, m.graph(), plan);
       return rewriteQdq(m, plan, p2, means, r2, nullptr);
     };
     auto t0 = Clock::now();
@@ -447,7 +474,7 @@ Status quantizeModel(const QuantizeOptions &o) {
         }
       }
       if (o.activationType == ElemKind::I16)
-        widenParams(pr, ro.wide, prof, o.methodOptions);
+        widenParams(pr, ro.wide, prof, o.methodOptions, m.graph(), pl);
       return rewriteQdq(m, pl, pr, means, ro, nullptr);
     };
     EMBER_ASSIGN(out, analyzeSensitivity(m, out, plan, samples, decls,

@@ -15,6 +15,10 @@ Layer by layer (`bench/quant/int8_vs_ort.py --layerwise`), each quantized
 tensor the interpreter computes from ONNX Runtime's own inputs to its
 layer must be within one quantum of ONNX Runtime's.
 
+A 16-bit Concat: the model with the residual's left side through a
+Concat and a 1x1 convolution, at `--activation-type int16`; the Concat's
+inputs must carry its output's parameters, and the file run as above.
+
 Per-consumer conversion: ONNX Runtime's quantizer, asked through
 TensorQuantOverrides to keep one tensor int16 but hand it to one of its
 consumers as uint8 (a `convert` entry), writes two Q/DQ pairs on that
@@ -47,7 +51,7 @@ except ImportError as err:  # pragma: no cover
 SHAPE = (1, 3, 16, 16)
 
 
-def build_model(path, rng):
+def build_model(path, rng, concat=False):
     def w(name, *s, scale=0.3):
         return numpy_helper.from_array(
             (rng.standard_normal(s) * scale).astype(np.float32), name)
@@ -69,6 +73,13 @@ def build_model(path, rng):
              n("GlobalAveragePool", ["r2"], ["p"], name="pool"),
              n("Flatten", ["p"], ["f"], name="flatten"),
              n("Gemm", ["f", "w4", "b4"], ["y"], transB=1, name="fc")]
+    if concat:  # the residual's left side through a Concat and a 1x1
+        inits += [w("w5", 8, 16, 1, 1, scale=0.2), w("b5", 8)]
+        k = next(i for i, nd in enumerate(nodes) if nd.name == "residual")
+        nodes[k:k + 1] = [
+            n("Concat", ["a", "r1"], ["cat"], axis=1, name="concat"),
+            n("Conv", ["cat", "w5", "b5"], ["c5"], name="conv5"),
+            n("Add", ["c5", "r1"], ["a2"], name="residual")]
     g = helper.make_graph(
         nodes, "branching",
         [helper.make_tensor_value_info("x", TP.FLOAT, list(SHAPE))],
@@ -110,6 +121,19 @@ def pairs(path):
         out.setdefault(src, []).append(
             onnx.helper.tensor_dtype_to_np_dtype(zp.data_type).name)
     return out
+
+
+def concat_scales(path):
+    """The scales of the DequantizeLinear nodes feeding the Concat and of
+    the QuantizeLinear of its output."""
+    m = onnx.load(path)
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    producer = {o: nd for nd in m.graph.node for o in nd.output}
+    cat = next(nd for nd in m.graph.node if nd.op_type == "Concat")
+    ins = [float(inits[producer[x].input[1]]) for x in cat.input]
+    q = next(nd for nd in m.graph.node
+             if nd.op_type == "QuantizeLinear" and nd.input[0] == cat.output[0])
+    return ins, float(inits[q.input[1]])
 
 
 def compare(ember, path, xs, tmp, label, targets=()):
@@ -223,6 +247,27 @@ def main():
                   f"max |interp - onnxruntime| = {d:.3f} output quanta")
             fails += not check_layerwise(args.ember, q, evals[0], tmp,
                                          label)
+
+        # A 16-bit Concat of 16-bit inputs: they take its parameters, so
+        # it moves stored integers (on the NPU, no conversion layers).
+        fcat = os.path.join(tmp, "fcat.onnx")
+        build_model(fcat, np.random.default_rng(args.seed + 1), concat=True)
+        q = os.path.join(tmp, "concat16.onnx")
+        r = subprocess.run([args.ember, "quantize", fcat, "--calibration",
+                            cal, "-o", q, "--quiet",
+                            "--activation-type=int16"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"FAIL: concat16: ember quantize: {r.stderr.strip()}")
+            fails += 1
+        else:
+            ins, out = concat_scales(q)
+            d = compare(args.ember, q, evals, tmp, "concat16", targets)
+            ok = d <= 1.0 and all(x == out for x in ins)
+            fails += not ok
+            print(f"{'ok' if ok else 'FAIL'}: int16 Concat: input scales "
+                  f"{ins}, output {out}; max |interp - onnxruntime| = "
+                  f"{d:.3f} output quanta")
 
         # ONNX Runtime's per-consumer conversion, read by Ember.
         class Reader(CalibrationDataReader):
