@@ -1,9 +1,8 @@
 // The runtime's cost question for a compiled program (Select.h,
 // costEstimate; ABI 1.4 estimate_cost): the cost model's cycles of each
 // layer, charged to the graph nodes that layer computes.
-#include "SelectInternal.h"
-
 #include "ember/accel/Select.h"
+#include "ember/backend/v1/graph.pb.h"
 #include "ember/backend/v1/runtime.pb.h"
 
 #include <algorithm>

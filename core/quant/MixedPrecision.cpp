@@ -653,32 +653,26 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
     queue[0] = order;
     for (size_t i = 0; i < order.size(); ++i)
       queue[1 + i % 2].push_back(order[i]);
-    std::set<std::string> mixedA, mixedB;
+    // And two that give such a group inputs of one width and an output of
+    // the other (a Concat of 8-bit maps into a 16-bit one converts each
+    // input; the alternating mixes never make both inputs 8-bit there).
+    std::set<std::string> mixedA, mixedB, outs, ins;
     for (const CycleTable::Roots &gr : table.roots)
       if (gr.in.size() > 1) {
         mixedA.insert(*gr.in.begin());
         mixedA.insert(gr.out.begin(), gr.out.end());
         mixedB.insert(*std::next(gr.in.begin()));
+        outs.insert(gr.out.begin(), gr.out.end());
+        ins.insert(gr.in.begin(), gr.in.end());
       }
     for (const std::string &rt : order) {
       if (mixedA.count(rt))
         queue[3].push_back(rt);
       if (mixedB.count(rt) && !mixedA.count(rt))
         queue[4].push_back(rt);
-    }
-    // And two that give such a group inputs of one width and an output of
-    // the other (a Concat of 8-bit maps into a 16-bit one converts each
-    // input; the alternating mixes never make both inputs 8-bit there).
-    std::set<std::string> outsOnly, insOnly;
-    for (const CycleTable::Roots &gr : table.roots)
-      if (gr.in.size() > 1) {
-        outsOnly.insert(gr.out.begin(), gr.out.end());
-        insOnly.insert(gr.in.begin(), gr.in.end());
-      }
-    for (const std::string &rt : order) {
-      if (outsOnly.count(rt) && !insOnly.count(rt))
+      if (outs.count(rt) && !ins.count(rt))
         queue[5].push_back(rt);
-      if (insOnly.count(rt) && !outsOnly.count(rt))
+      if (ins.count(rt) && !outs.count(rt))
         queue[6].push_back(rt);
     }
     for (size_t qi = 0; qi < queue.size() && qi < 24; ++qi) {

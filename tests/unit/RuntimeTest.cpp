@@ -80,8 +80,10 @@ TEST(BalancedCuts, KeepsGroupsWholeAndMemoryWithinCaps) {
       balancedCuts(cost, mem, std::vector<bool>(5, true), {4, 4}).empty());
 }
 
-std::shared_ptr<backend::Plugin> interpPlugin() {
-  std::string path = std::string(EMBER_PLUGIN_DIR) + "/libember_interp.so";
+// The built plugin libember_<name>.so, or nullptr when it is not built.
+std::shared_ptr<backend::Plugin> builtPlugin(const std::string &name) {
+  std::string path =
+      std::string(EMBER_PLUGIN_DIR) + "/libember_" + name + ".so";
   struct stat st;
   if (stat(path.c_str(), &st) != 0)
     return nullptr;
@@ -143,7 +145,7 @@ std::vector<Tensor> randomInputs(const Function &f, uint32_t seed) {
 }
 
 TEST(Executor, RunsTheStageDagAndBoundsTheRequestsInFlight) {
-  auto plugin = interpPlugin();
+  auto plugin = builtPlugin("interp");
   if (!plugin)
     GTEST_SKIP() << "the interpreter plugin is not built";
   auto m = parseModule(kBranches, "branches.eir");
@@ -210,7 +212,7 @@ TEST(Executor, RunsTheStageDagAndBoundsTheRequestsInFlight) {
 }
 
 TEST(Executor, ARequestWithBadInputsFailsAlone) {
-  auto plugin = interpPlugin();
+  auto plugin = builtPlugin("interp");
   if (!plugin)
     GTEST_SKIP() << "the interpreter plugin is not built";
   auto m = parseModule(kBranches, "branches.eir");
@@ -237,7 +239,7 @@ TEST(Executor, ARequestWithBadInputsFailsAlone) {
 }
 
 TEST(Placement, OnTheInterpreterPluginOneStage) {
-  auto plugin = interpPlugin();
+  auto plugin = builtPlugin("interp");
   if (!plugin)
     GTEST_SKIP() << "the interpreter plugin is not built";
   auto m = parseModule(kBranches, "branches.eir");
@@ -265,12 +267,9 @@ TEST(Placement, OnTheInterpreterPluginOneStage) {
 // their own, each convolution its own layer's time, and the nodes sum to
 // the whole.
 TEST(Placement, NpuEstimateChargesEachLayerToItsConvolution) {
-  std::string path = std::string(EMBER_PLUGIN_DIR) + "/libember_npu_sim.so";
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0)
+  auto plugin = builtPlugin("npu_sim");
+  if (!plugin)
     GTEST_SKIP() << "the npu-sim plugin is not built";
-  auto plugin = backend::Plugin::load(path);
-  ASSERT_TRUE(plugin) << plugin.status().message();
   auto values = [](int n) {
     std::string v;
     for (int i = 0; i < n; ++i)
@@ -308,7 +307,7 @@ TEST(Placement, NpuEstimateChargesEachLayerToItsConvolution) {
   const Function &f = *(*m)->main();
   DeviceKind k;
   k.target = "npu-sim";
-  k.plugin = *plugin;
+  k.plugin = plugin;
   auto devs = DeviceSet::open({k});
   ASSERT_TRUE(devs) << devs.status().message();
   auto c = estimateOn((*devs)->devices()[0], (*devs)->kinds()[0], f);
