@@ -131,22 +131,23 @@ module npu_core
   localparam int AB = 8 * DIM, CB = 32 * DIM;
   // ACT: R0 GEMM, R1 STORE; W0 LOAD.   WGT: the same.
   // 16-bit rows (spec version 3) are row pairs (r, r + rows/2): the wide ports (`*_rwide`,
-  // `*_wwide`) read or write both rows in one cycle (one access per half).
+  // `*_wwide`) read or write both rows in one cycle (one access per half). GEMM16/DWGEMM16
+  // (spec version 5) read ACT R0 and ACC R0 and write ACC W1 wide.
   logic [1:0] act_re, wgt_re, act_rwide;
   logic [1:0][11:0] act_raddr, wgt_raddr;
   logic [1:0][AB-1:0] act_rdata, wgt_rdata;
   /* verilator lint_off UNUSEDSIGNAL */
   logic [1:0][AB-1:0] act_rdata_hi, wgt_rdata_hi, out_rdata_hi;
-  logic [3:0][CB-1:0] acc_rdata_hi;  // R1/R2 (VECTOR) read wide
+  logic [3:0][CB-1:0] acc_rdata_hi;  // R0 (GEMM), R1/R2 (VECTOR) read wide
   /* verilator lint_on UNUSEDSIGNAL */
   logic act_we, wgt_we;
   // ACC: R0 GEMM, R1/R2 VECTOR, R3 STORE; W0 LOAD, W1 GEMM.
   logic [3:0] acc_re, acc_rwide;
   logic [3:0][10:0] acc_raddr;
   logic [3:0][CB-1:0] acc_rdata;
-  logic [1:0] acc_we;
+  logic [1:0] acc_we, acc_wwide;
   logic [1:0][10:0] acc_waddr;
-  logic [1:0][CB-1:0] acc_wdata;
+  logic [1:0][CB-1:0] acc_wdata, acc_wdata_hi;
   // OUT: R0/R1 VECTOR, R2 STORE, R3 LOAD (MOVE); W0 LOAD, W1 VECTOR.
   logic [3:0] out_re, out_rwide;
   logic [3:0][10:0] out_raddr;
@@ -177,8 +178,8 @@ module npu_core
       .wdata(ld_wdata[AB-1:0]), .wdata_hi(ld_wdata[2*AB-1:AB]));
   npu_sram #(.ROWS(NPU_ACC_ROWS), .WIDTH(CB), .NR(4), .NW(2)) u_acc (
       .clk(clk), .re(acc_re), .rwide(acc_rwide), .raddr(acc_raddr), .rdata(acc_rdata),
-      .rdata_hi(acc_rdata_hi), .we(acc_we), .wwide(2'b00), .waddr(acc_waddr),
-      .wdata(acc_wdata), .wdata_hi(acc_wdata));
+      .rdata_hi(acc_rdata_hi), .we(acc_we), .wwide(acc_wwide), .waddr(acc_waddr),
+      .wdata(acc_wdata), .wdata_hi(acc_wdata_hi));
   npu_sram #(.ROWS(NPU_OUT_ROWS), .WIDTH(AB), .NR(4), .NW(2)) u_out (
       .clk(clk), .re(out_re), .rwide(out_rwide), .raddr(out_raddr), .rdata(out_rdata),
       .rdata_hi(out_rdata_hi4), .we(out_we), .wwide(out_wwide), .waddr(out_waddr),
@@ -199,14 +200,14 @@ module npu_core
     acc_we[0] = ld_we[NPU_MEM_ACC] && !halt;
     acc_waddr[0] = ld_waddr[10:0];
     acc_wdata[0] = ld_wdata;
+    acc_wwide[0] = 1'b0;
+    acc_wdata_hi[0] = '0;
     out_we[0] = ld_we[NPU_MEM_OUT] && !halt;
     out_waddr[0] = ld_waddr[10:0];
     out_wdata[0] = ld_wdata[AB-1:0];
     out_wwide[0] = ld_wwide;
     out_wdata_hi[0] = ld_wdata[2*AB-1:AB];
-    act_rwide[0] = 1'b0;
     act_rwide[1] = st_rwide;
-    acc_rwide[0] = 1'b0;
     acc_rwide[3] = 1'b0;
     out_rwide[2] = st_rwide;
     out_rwide[3] = ld_out_rwide;
@@ -310,9 +311,12 @@ module npu_core
       .q_pop(q_pop[E_GEMM]), .tok_avail(halt ? 16'd0 : tok_avail),
       .tok_space(halt ? 16'd0 : tok_space), .tok_take(take[E_GEMM]), .tok_give(give[E_GEMM]),
       .wgt_re(wgt_re[0]), .wgt_raddr(wgt_raddr[0]), .wgt_rdata(wgt_rdata[0]),
-      .act_re(act_re[0]), .act_raddr(act_raddr[0]), .act_rdata(act_rdata[0]),
-      .acc_re(acc_re[0]), .acc_raddr(acc_raddr[0]), .acc_rdata(acc_rdata[0]),
-      .acc_we(g_acc_we), .acc_waddr(acc_waddr[1]), .acc_wdata(acc_wdata[1]),
+      .act_re(act_re[0]), .act_rwide(act_rwide[0]), .act_raddr(act_raddr[0]),
+      .act_rdata(act_rdata[0]), .act_rdata_hi(act_rdata_hi[0]),
+      .acc_re(acc_re[0]), .acc_rwide(acc_rwide[0]), .acc_raddr(acc_raddr[0]),
+      .acc_rdata(acc_rdata[0]), .acc_rdata_hi(acc_rdata_hi[0]),
+      .acc_we(g_acc_we), .acc_wwide(acc_wwide[1]), .acc_waddr(acc_waddr[1]),
+      .acc_wdata(acc_wdata[1]), .acc_wdata_hi(acc_wdata_hi[1]),
       .idle(eng_idle[E_GEMM]), .active(g_active), .busy(g_busy), .stall_token(g_stall), .blocked(g_blocked),
       .block_idx(g_bidx), .block_ch(g_bch), .block_space(g_bspace), .oldest_idx(g_oldest),
       .retire(g_retire), .row_issued(g_row));

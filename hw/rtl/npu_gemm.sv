@@ -13,6 +13,12 @@
 // (npu_systolic.sv), and the results of rows 0, stride, 2 * stride, ... (inner of them) are
 // written; it retires 2 * DIM cycles after its last streamed row. With bias, each column's
 // partial sum starts from the int32 in lanes DIM-4..DIM-1 of its weight row (npu_systolic.sv).
+// GEMM16 and DWGEMM16 (spec version 5; the fields of GEMM and DWGEMM) are the same instructions
+// with a `w16` flag carried through pend, str and the delay line: each ACT read takes the row
+// pair (r, r + ACT rows/2) and feeds both byte planes to the array (each PE's second multiplier
+// and partial-sum chain), and each ACC read-modify-write takes the accumulator pair
+// (r, r + ACC rows/2): the low plane's results go to r, the high plane's to r + ACC rows/2. So
+// a 16x8 op is its two int8 ops (one per plane) in the cycles of one, with the same timing.
 module npu_gemm #(
     parameter int DIM = 16,
     parameter int RF = 8,               // instructions between token take and retire
@@ -32,14 +38,20 @@ module npu_gemm #(
     output logic [11:0]          wgt_raddr,
     input  logic [8*DIM-1:0]     wgt_rdata,
     output logic                 act_re,
+    output logic                 act_rwide,     // also read row act_raddr + ACT rows/2
     output logic [11:0]          act_raddr,
     input  logic [8*DIM-1:0]     act_rdata,
+    input  logic [8*DIM-1:0]     act_rdata_hi,
     output logic                 acc_re,
+    output logic                 acc_rwide,     // also read row acc_raddr + ACC rows/2
     output logic [10:0]          acc_raddr,
     input  logic [32*DIM-1:0]    acc_rdata,
+    input  logic [32*DIM-1:0]    acc_rdata_hi,
     output logic                 acc_we,
+    output logic                 acc_wwide,     // also write row acc_waddr + ACC rows/2
     output logic [10:0]          acc_waddr,
     output logic [32*DIM-1:0]    acc_wdata,
+    output logic [32*DIM-1:0]    acc_wdata_hi,
     output logic                 idle,          // nothing in flight
     output logic                 active,        // the pipeline moves by itself this cycle
     output logic                 busy,          // an instruction between token take and retire
@@ -53,6 +65,30 @@ module npu_gemm #(
     output logic                 row_issued     // one ACT row entered the array (DIM^2 MACs)
 );
 `include "npu_spec.vh"
+  localparam logic [10:0] ACC_HALF = 11'(NPU_ACC_HALF);
+  // GEMM16 and DWGEMM16 are decoded with the slices of GEMM and DWGEMM: the spec gives them
+  // exactly the same fields.
+  if (`NPU_F_GEMM16_RESET_LSB != `NPU_F_GEMM_RESET_LSB ||
+      `NPU_F_GEMM16_ACC_LSB != `NPU_F_GEMM_ACC_LSB ||
+      `NPU_F_GEMM16_ACT_LSB != `NPU_F_GEMM_ACT_LSB ||
+      `NPU_F_GEMM16_WGT_LSB != `NPU_F_GEMM_WGT_LSB ||
+      `NPU_F_GEMM16_INNER_LSB != `NPU_F_GEMM_INNER_LSB ||
+      `NPU_F_GEMM16_OUTER_LSB != `NPU_F_GEMM_OUTER_LSB ||
+      `NPU_F_GEMM16_ACT_OSTRIDE_LSB != `NPU_F_GEMM_ACT_OSTRIDE_LSB ||
+      `NPU_F_GEMM16_ACC_OSTRIDE_LSB != `NPU_F_GEMM_ACC_OSTRIDE_LSB ||
+      `NPU_F_DWGEMM16_RESET_LSB != `NPU_F_DWGEMM_RESET_LSB ||
+      `NPU_F_DWGEMM16_ACC_LSB != `NPU_F_DWGEMM_ACC_LSB ||
+      `NPU_F_DWGEMM16_ACT_LSB != `NPU_F_DWGEMM_ACT_LSB ||
+      `NPU_F_DWGEMM16_WGT_LSB != `NPU_F_DWGEMM_WGT_LSB ||
+      `NPU_F_DWGEMM16_INNER_LSB != `NPU_F_DWGEMM_INNER_LSB ||
+      `NPU_F_DWGEMM16_OUTER_LSB != `NPU_F_DWGEMM_OUTER_LSB ||
+      `NPU_F_DWGEMM16_ACT_OSTRIDE_LSB != `NPU_F_DWGEMM_ACT_OSTRIDE_LSB ||
+      `NPU_F_DWGEMM16_ACC_OSTRIDE_LSB != `NPU_F_DWGEMM_ACC_OSTRIDE_LSB ||
+      `NPU_F_DWGEMM16_TAPS_LSB != `NPU_F_DWGEMM_TAPS_LSB ||
+      `NPU_F_DWGEMM16_STRIDE_LSB != `NPU_F_DWGEMM_STRIDE_LSB ||
+      `NPU_F_DWGEMM16_BIAS_LSB != `NPU_F_DWGEMM_BIAS_LSB) begin : g_fields16
+    $error("GEMM16/DWGEMM16 fields differ from GEMM/DWGEMM");
+  end
   // ---- cur: waiting for tokens
   logic cur_valid;
   logic [159:0] cur;
@@ -67,7 +103,7 @@ module npu_gemm #(
   logic [11:0] pend_act, pend_wgt;
   logic [9:0] pend_inner, pend_outer;
   logic [11:0] pend_aos, pend_cos;
-  logic pend_dw, pend_bias;
+  logic pend_dw, pend_bias, pend_w16;
   logic [11:0] pend_len;        // rows streamed per line (inner for GEMM)
   logic [1:0] pend_stride;      // rows per written result (1 for GEMM)
   logic [5:0] pend_lanes;       // weight lanes kept on preload (DIM, or taps for DWGEMM)
@@ -84,7 +120,7 @@ module npu_gemm #(
   logic [CW-1:0] wld_col;
 
   // ---- str
-  logic str_valid, str_first, str_reset, str_dw, str_bias;
+  logic str_valid, str_first, str_reset, str_dw, str_bias, str_w16;
   logic [11:0] str_len;
   logic [1:0] str_stride, str_ph;
   logic [9:0] str_w;            // results of the line written so far
@@ -105,15 +141,20 @@ module npu_gemm #(
   logic [15:0] head_sig;
 
   // ---- array and the control delay line (ACT read -> ACC write)
-  logic in_valid, in_swap, in_dw, in_bias;
-  logic [LAT-1:0] dl_valid, dl_reset, dl_last;
+  logic in_valid, in_swap, in_dw, in_bias, in_w16;
+  logic [LAT-1:0] dl_valid, dl_reset, dl_last, dl_w16;
   logic [10:0] dl_acc[LAT];
   logic [$clog2(LAT+2):0] flight;
   logic arr_en;
-  logic [32*DIM-1:0] res;
-  logic fw_valid;
+  logic [32*DIM-1:0] res, res_hi;
+  logic [8*DIM-1:0] in_row_hi;
+  // The previous cycle's ACC write (row fw_addr, and fw_addr + ACC rows/2 if fw_wide), forwarded
+  // to a read-modify-write of any of those rows in the next cycle (the read saw the old row).
+  logic fw_valid, fw_wide;
   logic [10:0] fw_addr;
-  logic [32*DIM-1:0] fw_data;
+  logic [32*DIM-1:0] fw_data, fw_data_hi;
+  logic [10:0] wr_addr_hi;
+  logic fw_lo_lo, fw_lo_hi, fw_hi_lo, fw_hi_hi;
 
   assign wait_ok = (ci[`NPU_F_WAIT] & ~tok_avail) == 16'd0;
   assign pre_start = pend_valid && !pend_pre && !sh_owned && sh_cnt == 0;
@@ -136,6 +177,7 @@ module npu_gemm #(
       wld_row_m[8*k+:8] = 32'(k) < 32'(wld_lanes) ? wgt_rdata[8*k+:8] : 8'd0;
     // Stream reads.
     act_re = str_valid;
+    act_rwide = str_valid && str_w16;
     act_raddr = str_act;
     // Retire.
     head_sig = rf[rf_rp][15:0];
@@ -146,13 +188,26 @@ module npu_gemm #(
     retire = can_retire;
     // ACC read-modify-write: read one cycle before the result row arrives.
     acc_re = arr_en && dl_valid[LAT-2];
+    acc_rwide = arr_en && dl_valid[LAT-2] && dl_w16[LAT-2];
     acc_raddr = dl_acc[LAT-2];
     acc_we = arr_en && dl_valid[LAT-1];
+    acc_wwide = arr_en && dl_valid[LAT-1] && dl_w16[LAT-1];
     acc_waddr = dl_acc[LAT-1];
+    // Forwarding: which row of the previous write (low: fw_addr, high: fw_addr + half) each
+    // row of this one (low: acc_waddr, high: acc_waddr + half) must take instead of the read.
+    wr_addr_hi = dl_acc[LAT-1] + ACC_HALF;
+    fw_lo_lo = fw_valid && fw_addr == dl_acc[LAT-1];
+    fw_lo_hi = fw_valid && fw_wide && fw_addr + ACC_HALF == dl_acc[LAT-1];
+    fw_hi_lo = fw_valid && fw_addr == wr_addr_hi;
+    fw_hi_hi = fw_valid && fw_wide && fw_addr + ACC_HALF == wr_addr_hi;
     for (int j = 0; j < DIM; j++) begin
-      logic [31:0] old;
-      old = fw_valid && fw_addr == dl_acc[LAT-1] ? fw_data[32*j+:32] : acc_rdata[32*j+:32];
+      logic [31:0] old, old_hi;
+      old = fw_lo_lo ? fw_data[32*j+:32] :
+            fw_lo_hi ? fw_data_hi[32*j+:32] : acc_rdata[32*j+:32];
+      old_hi = fw_hi_lo ? fw_data[32*j+:32] :
+               fw_hi_hi ? fw_data_hi[32*j+:32] : acc_rdata_hi[32*j+:32];
       acc_wdata[32*j+:32] = dl_reset[LAT-1] ? res[32*j+:32] : old + res[32*j+:32];
+      acc_wdata_hi[32*j+:32] = dl_reset[LAT-1] ? res_hi[32*j+:32] : old_hi + res_hi[32*j+:32];
     end
     busy = rf_count != 0;
     idle = !cur_valid && rf_count == 0;
@@ -176,10 +231,14 @@ module npu_gemm #(
     active = pend_valid || str_valid || pre_active || flight != 0 || sh_cnt != 0 || can_retire;
   end
   assign arr_en = str_valid || flight != 0;
+  // The high plane enters the array only with a 16x8 row (rdata_hi holds stale data otherwise).
+  assign in_row_hi = in_w16 ? act_rdata_hi : '0;
 
   npu_systolic #(.DIM(DIM)) array (
       .clk(clk), .en(arr_en), .in_valid(in_valid), .in_swap(in_swap), .in_dw(in_dw),
-      .in_bias(in_bias), .wld_bias(wgt_rdata[8*(DIM-4)+:32]), .in_row(act_rdata), .wld(wld), .wld_col(wld_col), .wld_row(wld_row_m), .out_row(res));
+      .in_bias(in_bias), .wld_bias(wgt_rdata[8*(DIM-4)+:32]), .in_row(act_rdata),
+      .in_row_hi(in_row_hi), .wld(wld), .wld_col(wld_col), .wld_row(wld_row_m), .out_row(res),
+      .out_row_hi(res_hi));
 
   always_ff @(posedge clk) begin
     if (rst) begin
@@ -200,6 +259,7 @@ module npu_gemm #(
       in_swap <= 1'b0;
       in_dw <= 1'b0;
       in_bias <= 1'b0;
+      in_w16 <= 1'b0;
       dl_valid <= '0;
       dl_last <= '0;
       flight <= '0;
@@ -225,7 +285,8 @@ module npu_gemm #(
       if (take) begin
         pend_valid <= 1'b1;
         pend_pre <= 1'b0;
-        if (ci[`NPU_F_OPCODE] == NPU_OP_DWGEMM) begin
+        pend_w16 <= ci[`NPU_F_OPCODE] == NPU_OP_GEMM16 || ci[`NPU_F_OPCODE] == NPU_OP_DWGEMM16;
+        if (ci[`NPU_F_OPCODE] == NPU_OP_DWGEMM || ci[`NPU_F_OPCODE] == NPU_OP_DWGEMM16) begin
           pend_dw <= 1'b1;
           pend_bias <= ci[`NPU_F_DWGEMM_BIAS];
           pend_reset <= ci[`NPU_F_DWGEMM_RESET];
@@ -272,12 +333,14 @@ module npu_gemm #(
       in_swap <= str_valid && str_first;
       in_dw <= str_valid && str_dw;
       in_bias <= str_valid && str_bias;
+      in_w16 <= str_valid && str_w16;
       if (move) begin
         str_valid <= 1'b1;
         str_first <= 1'b1;
         str_reset <= pend_reset;
         str_dw <= pend_dw;
         str_bias <= pend_bias;
+        str_w16 <= pend_w16;
         str_len <= pend_len;
         str_stride <= pend_stride;
         str_ph <= '0;
@@ -321,13 +384,16 @@ module npu_gemm #(
         // Only every stride-th row of a line, inner of them, is written (all for GEMM).
         dl_valid <= {dl_valid[LAT-2:0], str_valid && wr};
         dl_reset <= {dl_reset[LAT-2:0], str_reset};
+        dl_w16 <= {dl_w16[LAT-2:0], str_w16};
         dl_last <= {dl_last[LAT-2:0], str_last};
         dl_acc[0] <= str_acc;
         for (int s = 1; s < LAT; s++) dl_acc[s] <= dl_acc[s-1];
       end
       fw_valid <= acc_we;
+      fw_wide <= acc_wwide;
       fw_addr <= acc_waddr;
       fw_data <= acc_wdata;
+      fw_data_hi <= acc_wdata_hi;
       // Retire.
       if (can_retire) rf_rp <= rf_rp + 1;
       rf_count <= rf_count + (take ? 1 : 0) - (can_retire ? 1 : 0);

@@ -26,7 +26,8 @@ module npu_insn_decode (
     known         = 1'b1;
     case (opcode)
       NPU_OP_LOAD, NPU_OP_LOAD16, NPU_OP_MOVE: engine_onehot[NPU_ENGINE_LOAD] = 1'b1;
-      NPU_OP_GEMM, NPU_OP_DWGEMM: engine_onehot[NPU_ENGINE_GEMM] = 1'b1;
+      NPU_OP_GEMM, NPU_OP_DWGEMM, NPU_OP_GEMM16, NPU_OP_DWGEMM16:
+        engine_onehot[NPU_ENGINE_GEMM] = 1'b1;
       NPU_OP_REQUANT, NPU_OP_VADD, NPU_OP_POOL, NPU_OP_LUTLD, NPU_OP_LUT, NPU_OP_VMUL,
           NPU_OP_UPSAMPLE:
         engine_onehot[NPU_ENGINE_VECTOR] = 1'b1;

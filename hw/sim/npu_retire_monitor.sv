@@ -10,7 +10,8 @@
 //   - each retirement, one cycle after it happened, once that cycle's counter increments (the
 //     counters are registers) have been reported; LUTLD's with the whole output table (LUTLD
 //     w16's with the 16-bit one).
-// A wide write (a 16-bit row, spec version 3) writes the row pair (r, r + half): two writes.
+// A wide write (a 16-bit row, spec version 3, or a GEMM16/DWGEMM16 accumulator pair, version 5)
+// writes the row pair (r, r + half): two writes.
 // A write reported after its instruction's retirement is a late write (simulator/rtl turns it
 // into a record of its own). npu_sim_top connects the ports to the core's signals by
 // hierarchical reference; a vendor's monitor provides the same facts for their RTL
@@ -38,6 +39,8 @@ module npu_retire_monitor
     input  logic [CB-1:0]        ld_wdata,
     input  logic [10:0]          acc_waddr,   // GEMM's port
     input  logic [CB-1:0]        acc_wdata,
+    input  logic                 acc_wwide,   // GEMM's write is an accumulator pair
+    input  logic [CB-1:0]        acc_wdata_hi,
     input  logic [10:0]          out_waddr,   // VECTOR's port
     input  logic [AB-1:0]        out_wdata,
     input  logic                 out_wwide,   // VECTOR's write is a row pair
@@ -80,7 +83,8 @@ module npu_retire_monitor
                                                  input bit [8207:0] entries);
 
   localparam int SP_DRAM = NPU_NUM_MEMS;
-  localparam int ACT_HALF = NPU_ACT_ROWS / 2, OUT_HALF = NPU_OUT_ROWS / 2;
+  localparam int ACT_HALF = NPU_ACT_ROWS / 2, OUT_HALF = NPU_OUT_ROWS / 2,
+                 ACC_HALF = NPU_ACC_ROWS / 2;
 
   function automatic logic [63:0] cnt(input int c);
     return counters[64*c+:64];
@@ -143,6 +147,10 @@ module npu_retire_monitor
       if (acc_we[1])
         npu_trace_write(NPU_MEM_ACC, gemm_wr_idx, 32'(acc_waddr) * 4 * DIM, 4 * DIM,
                         1024'(acc_wdata), '1);
+      if (acc_we[1] && acc_wwide)
+        npu_trace_write(NPU_MEM_ACC, gemm_wr_idx,
+                        ((32'(acc_waddr) + ACC_HALF) % NPU_ACC_ROWS) * 4 * DIM, 4 * DIM,
+                        1024'(acc_wdata_hi), '1);
       if (out_we[0])
         npu_trace_write(NPU_MEM_OUT, e_idx[NPU_ENGINE_LOAD], 32'(ld_waddr[10:0]) * DIM, DIM,
                         1024'(ld_wdata[AB-1:0]), '1);
