@@ -1,7 +1,8 @@
 # Builds the NPU for another array size in a sub-build (-DEMBER_NPU_DIM=N) and runs the
 # co-simulation there: golden vs SystemC (npu.EquivalenceTest), the golden model against its
 # references (npu.OutputPathTest), the directed and random golden-vs-RTL programs and the kernels
-# (npu.RtlEquivalenceTest), the RTL-vs-SystemC cycle agreement (npu.RtlCycleTest), the 16-bit
+# (npu.RtlEquivalenceTest), the RTL-vs-SystemC cycle agreement (npu.RtlCycleTest), the 16x8
+# array ops against their int8 ops (npu.RtlGemm16Test), the 16-bit
 # forms against the 16x8 definition (tests/npu/hw_semantics16.py, given -DPYTHON) and, given the
 # main build's ember (-DEMBER, -DPYTHON), the instructions against the interpreter
 # (tests/npu/hw_semantics.py) and the compiled upsampling, transposed convolution, column-band,
@@ -17,13 +18,14 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "configuring the DIM ${DIM} sub-build failed")
 endif()
 execute_process(COMMAND ${CMAKE_COMMAND} --build ${BIN} -j 2
-                        --target npu_RtlEquivalenceTest npu_RtlCycleTest npu_EquivalenceTest
-                                 npu_OutputPathTest ember-npu
+                        --target npu_RtlEquivalenceTest npu_RtlCycleTest npu_RtlGemm16Test
+                                 npu_EquivalenceTest npu_OutputPathTest ember-npu
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "building the DIM ${DIM} RTL tests failed:\n${out}")
 endif()
-foreach(t npu_EquivalenceTest npu_OutputPathTest npu_RtlEquivalenceTest npu_RtlCycleTest)
+foreach(t npu_EquivalenceTest npu_OutputPathTest npu_RtlEquivalenceTest npu_RtlCycleTest
+          npu_RtlGemm16Test)
   execute_process(COMMAND ${BIN}/bin/${t} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
   string(REGEX MATCHALL "(compute-only|kernels:|PASSED)[^\n]*" summary "${out}")
   message("DIM ${DIM} ${t}: ${summary}")
