@@ -814,9 +814,9 @@ bool inBias(GenBias bias, int kind) {
   case GenBias::Dma:
     return kind < 8 || wide == 0 || wide == 1;
   case GenBias::Gemm:
-    return kind >= 8 && kind < 12;
+    return (kind >= 8 && kind < 12) || wide >= 8;
   case GenBias::Vector:
-    return (kind >= 12 && kind < 27) || wide >= 2;
+    return (kind >= 12 && kind < 27) || (wide >= 2 && wide < 8);
   case GenBias::None:
   case GenBias::Hazards:
     return true;
