@@ -16,12 +16,14 @@ namespace {
 
 // A 16-bit layer's operations from the 8-bit schedule (Target::wide16):
 // the input block's loads as 16-bit rows (each row pair one load), every
-// array op twice (the low plane at act, acc and the high plane rows/2 up
-// in both), the table loads joined by the int64 bias's high words rows/2
-// above, Requant acc16/out16 (an int16 result's clamp in the rq16
-// registers: zp, min and max 0), the result's stores as 16-bit rows.
+// array op on both planes (`onePass`: the op itself with w16, the target's
+// array taking the row pair at once; else twice, the low plane at act, acc
+// and the high plane rows/2 up in both), the table loads joined by the int64
+// bias's high words rows/2 above, Requant acc16/out16 (an int16 result's clamp
+// in the rq16 registers: zp, min and max 0), the result's stores as 16-bit
+// rows.
 void widen16(const Target &tg, const GemmLayer &g, const GemmTables &tb,
-             LayerCode &code) {
+             bool onePass, LayerCode &code) {
   const int64_t actHalf = int64_t(tg.memRows(tg.memOf(Cls::Act)) / 2),
                 accHalf = int64_t(tg.memRows(tg.memOf(Cls::Acc)) / 2),
                 parHalf = int64_t(tg.memRows(tg.memOf(Cls::Param)) / 2);
@@ -49,7 +51,11 @@ void widen16(const Target &tg, const GemmLayer &g, const GemmTables &tb,
     std::vector<Op> compute;
     for (const Op &op : sc.compute) {
       compute.push_back(op);
-      if (g.in16 && (op.kind == OpKind::Gemm || op.kind == OpKind::DwGemm)) {
+      if (g.in16 && onePass &&
+          (op.kind == OpKind::Gemm || op.kind == OpKind::DwGemm))
+        compute.back().w16 = true;
+      else if (g.in16 &&
+               (op.kind == OpKind::Gemm || op.kind == OpKind::DwGemm)) {
         Op hi = op;
         hi.act += actHalf;
         hi.acc += accHalf;
@@ -101,6 +107,8 @@ std::string genGemm(const Target &tg, const Layer &L,
   const int64_t lanes = tg.lanes;
   const GemmLayer &g16 = L.gemm;
   const bool in16 = g16.in16, wide = g16.in16 || g16.out16;
+  // Both byte planes in one array op (Target.h, act16OnePass).
+  const bool onePass16 = in16 && tg.array.act16OnePass && opts.act16OnePass;
   if (wide && !tg.wide16)
     return "a 16-bit layer on a target without 16-bit activations";
   if (in16 && (!g16.requant || !tb.rqBias))
@@ -553,7 +561,7 @@ std::string genGemm(const Target &tg, const Layer &L,
     }
     if (so[oAcc].ends && tg.array.drainRows)
       cyc[0] += uint64_t(tg.array.drainRows);
-    if (in16) // the two byte planes: every array op twice
+    if (in16 && !onePass16) // the two byte planes: every array op twice
       cyc[0] *= 2;
     if (so[oAcc].ends && g.requant) {
       const int64_t rows = flat ? lines : cLines * ow;
@@ -948,7 +956,7 @@ std::string genGemm(const Target &tg, const Layer &L,
     }
   }
   if (wide)
-    widen16(tg, L.gemm, tb, code);
+    widen16(tg, L.gemm, tb, onePass16, code);
   return "";
 }
 

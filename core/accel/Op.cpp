@@ -456,11 +456,17 @@ std::string parseOp(const Target &t, const std::string &text, Op &op) {
                         op.kind == OpKind::Copy || op.kind == OpKind::VAdd ||
                         op.kind == OpKind::Pool || op.kind == OpKind::LutLd ||
                         op.kind == OpKind::Lut)) ||
+        (k == "w16" &&
+         (op.kind == OpKind::Gemm || op.kind == OpKind::DwGemm)) ||
         ((k == "acc16" || k == "out16") && op.kind == OpKind::Requant) ||
         ((k == "a16" || k == "b16" || k == "out16" || k == "one") &&
          op.kind == OpKind::VMul)) {
       if (x != 0 && !t.wide16)
         return "the target has no 16-bit activations ('" + k + "')";
+      if (x != 0 && (op.kind == OpKind::Gemm || op.kind == OpKind::DwGemm) &&
+          !t.array.act16OnePass)
+        return std::string("the target's array takes one byte plane per ") +
+               opKindName(op.kind) + " (no array.act16_one_pass)";
       (k == "w16"     ? op.w16
        : k == "acc16" ? op.acc16
        : k == "a16"   ? op.a16
@@ -522,6 +528,8 @@ void accesses(const Target &t, const Op &op, const int32_t *regs,
       wide = i == 0 ? op.a16 : i == 1 ? op.b16 && !op.one : op.out16;
     if (op.kind == OpKind::LutLd) // the 16-bit table: plain param rows
       wide = false;
+    if (op.kind == OpKind::Gemm || op.kind == OpKind::DwGemm) // not the tile
+      wide = op.w16 && a.domain != t.memOf(Cls::Wgt);
     if (!wide)
       continue;
     const uint64_t half = t.memRows(a.domain) / 2;

@@ -45,7 +45,7 @@ std::string notOneOf(const std::string &k, const std::string &val,
 const char *layerOptionKeys() {
   return "tiling, bias, depthwise, prefetch, cascade, cascade_predict, "
          "stripes, fill, tune, tune_cache, dram_bytes, dram_bw, dram_latency, "
-         "islands, patches";
+         "islands, patches, act16";
 }
 
 std::string applyLayerOption(const std::string &k, const std::string &val,
@@ -68,6 +68,11 @@ std::string applyLayerOption(const std::string &k, const std::string &val,
   } else if (k == "depthwise") {
     if ((err = word({"dwgemm", "gemm"}, i)).empty())
       co.dwgemm = i == 0;
+  } else if (k == "act16") {
+    // 16x8 array ops in one pass where the target's array has it
+    // (Target.h, act16OnePass), or one per byte plane.
+    if ((err = word({"one", "two"}, i)).empty())
+      co.act16OnePass = i == 0;
   } else if (k == "prefetch" || k == "cascade") {
     if ((err = word({"on", "off"}, i)).empty())
       (k == "prefetch" ? co.prefetch : co.cascade) = i == 0;

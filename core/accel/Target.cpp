@@ -548,13 +548,14 @@ std::string parseTarget(const std::string &text, Target &t) {
   std::string flow = "weight_stationary";
   if (!a.j ||
       !a.only({"rows", "cols", "dataflow", "operand_bits", "preload_rows",
-               "issue_overhead", "drain_rows"}) ||
+               "issue_overhead", "drain_rows", "act16_one_pass"}) ||
       !a.num("rows", 1, 4096, t.array.rows) ||
       !a.num("cols", 1, 4096, t.array.cols) ||
       !a.str("dataflow", flow, false) ||
       !a.num("preload_rows", 0, 1 << 20, t.array.preloadRows, false) ||
       !a.num("issue_overhead", 0, 1 << 20, t.array.issueOverhead, false) ||
-      !a.num("drain_rows", 0, 1 << 20, t.array.drainRows, false))
+      !a.num("drain_rows", 0, 1 << 20, t.array.drainRows, false) ||
+      !a.flag("act16_one_pass", t.array.act16OnePass))
     return err;
   if (flow == "weight_stationary")
     t.array.dataflow = Dataflow::WeightStationary;
@@ -822,6 +823,9 @@ std::string parseTarget(const std::string &text, Target &t) {
   if (t.wide16 &&
       (t.regs[size_t(Reg::Rq16Min)] < 0 || t.regs[size_t(Reg::Rq16Max)] < 0))
     return "requant.outputs: 'i16' needs the registers rq16_min and rq16_max";
+  if (t.array.act16OnePass && !t.wide16)
+    return "array.act16_one_pass: the target has no 16-bit activations "
+           "(requant.outputs lists no 'i16')";
   Obj dw = r.sub("depthwise", false);
   if (dw.j && (!dw.only({"max_taps", "bias_lanes"}) ||
                !dw.num("max_taps", 1, 1 << 16, t.dw.maxTaps) ||

@@ -73,6 +73,51 @@ int CycleTable::signature(size_t gi, const std::set<std::string> &wide) const {
   return s * 2 + (out ? 1 : 0);
 }
 
+bool CycleTable::reachable(size_t gi, int s) const {
+  const size_t n = roots[gi].in.size();
+  const int in = s / 2;
+  if (in == kInMixed)
+    return n > 1;
+  return in == kIn8 || n > 0;
+}
+
+std::set<std::string>
+CycleTable::coverMix(std::set<std::pair<size_t, int>> &tried) const {
+  std::map<std::string, bool> want; // root -> 16-bit
+  for (size_t gi = 0; gi < roots.size(); ++gi)
+    for (int s = 0; s < kSignatures; ++s) {
+      if (measured[gi][size_t(s)] || !reachable(gi, s) || tried.count({gi, s}))
+        continue;
+      std::map<std::string, bool> need;
+      const Roots &r = roots[gi];
+      size_t k = 0;
+      for (const std::string &x : r.in)
+        need[x] = s / 2 == kIn16 || (s / 2 == kInMixed && k++ == 0);
+      bool clash = false;
+      for (const std::string &x : r.out) {
+        auto it = need.find(x);
+        clash = clash || (it != need.end() && it->second != bool(s % 2));
+        need[x] = s % 2;
+      }
+      for (auto &kv : need) {
+        auto it = want.find(kv.first);
+        clash = clash || (it != want.end() && it->second != kv.second);
+      }
+      if (clash)
+        continue;
+      want.insert(need.begin(), need.end());
+      tried.insert({gi, s});
+      break; // one signature of a group per mix
+    }
+  // (Every aim holds some root 16-bit: the all-8-bit signature is the
+  // all-int8 compile's, always measured.)
+  std::set<std::string> wide;
+  for (auto &kv : want)
+    if (kv.second)
+      wide.insert(kv.first);
+  return wide;
+}
+
 double CycleTable::predict(const std::set<std::string> &wide) const {
   double total = other;
   for (size_t gi = 0; gi < roots.size(); ++gi)
@@ -696,6 +741,22 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
         queue.emplace_back(part.begin(), part.begin() + long(h));
         queue.emplace_back(part.begin() + long(h), part.end());
       }
+    }
+    // Then mixes aimed at the signatures still unmeasured, a few compiles
+    // (each aims at one per group; a refused one is not retried).
+    std::set<std::pair<size_t, int>> tried;
+    for (int extra = 0; extra < 6; ++extra) {
+      const std::set<std::string> w = table.coverMix(tried);
+      if (w.empty())
+        break;
+      EMBER_ASSIGN(onnx::ModelProto mix, build(w));
+      auto c = cost(mix);
+      if (!c) {
+        ++refused;
+        continue;
+      }
+      table.measure(g, plan, w, *c, false);
+      ++compiles;
     }
     table.fill();
   }

@@ -115,6 +115,18 @@ struct CycleTable {
   void measure(const onnx::GraphProto &g, const QdqPlan &plan,
                const std::set<std::string> &wide,
                const std::map<std::string, double> &nodeCycles, bool first);
+  // Whether group `gi` can take signature `s` (a group of one input never
+  // has some of each, a group without inputs reads none 16-bit).
+  bool reachable(size_t gi, int s) const;
+  // A mix that puts as many groups as it can, in order, into a reachable
+  // signature no compile measured and `tried` does not hold (each such
+  // group's inputs and outputs held as the signature wants, the first
+  // input 16-bit and the rest 8-bit for some of each; a group whose wish
+  // contradicts an earlier one's waits for the next mix); the pairs it
+  // aims at go into `tried`. Empty when none is left: compiles of these
+  // mixes measure the forms the fixed mixes miss (an add's 8-bit inputs
+  // into 16 bits where its output feeds another many-input group).
+  std::set<std::string> coverMix(std::set<std::pair<size_t, int>> &tried) const;
   // Signatures no compile measured take the nearest measured one: some
   // inputs 16-bit as all of them, then the other output width, else the
   // int8 cycles (times kWideCostFactor when it reads 16 bits).

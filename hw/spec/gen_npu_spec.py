@@ -378,7 +378,10 @@ def accel_target(spec, dim, forms):
         "lanes": dim,
         "array": {"rows": dim, "cols": dim, "dataflow": "weight_stationary",
                   "operand_bits": {"act": 8, "wgt": 8, "acc": 32},
-                  "preload_rows": dim, "issue_overhead": t["gemm_issue_overhead_cycles"]},
+                  "preload_rows": dim, "issue_overhead": t["gemm_issue_overhead_cycles"],
+                  # Spec version 5's GEMM16 and DWGEMM16: a 16x8 array op takes
+                  # both byte planes at once, at the int8 rate (Target.h).
+                  "act16_one_pass": spec["version"] >= 5},
         "memories": [{"name": m["name"], "rows": m["rows"], "row_bytes": m["elem_bytes"] * dim,
                       "holds": ACCEL_HOLDS[m["name"]]} for m in spec["memories"]],
         "dram": {"bytes": spec["dram"]["bytes_default"],

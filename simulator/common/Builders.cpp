@@ -93,6 +93,23 @@ Insn dwgemmInsn(bool reset, int64_t acc, int64_t act, int64_t wgt,
   return i;
 }
 
+Insn gemm16Insn(bool reset, int64_t acc, int64_t act, int64_t wgt,
+                int64_t inner, int64_t outer, int64_t actOstride,
+                int64_t accOstride) {
+  Insn i = gemmInsn(reset, acc, act, wgt, inner, outer, actOstride, accOstride);
+  i.op = Opcode::GEMM16;
+  return i;
+}
+
+Insn dwgemm16Insn(bool reset, int64_t acc, int64_t act, int64_t wgt,
+                  int64_t inner, int64_t outer, int64_t actOstride,
+                  int64_t accOstride, int64_t taps, int64_t stride, bool bias) {
+  Insn i = dwgemmInsn(reset, acc, act, wgt, inner, outer, actOstride,
+                      accOstride, taps, stride, bias);
+  i.op = Opcode::DWGEMM16;
+  return i;
+}
+
 Insn requantInsn(int64_t dst, int64_t src, int64_t rows, int64_t param,
                  int64_t zp, int64_t min, int64_t max, bool bias, bool lut,
                  bool acc16, bool out16) {

@@ -116,16 +116,32 @@ std::string halfError(const char *what, int mem, int64_t first, int64_t count) {
   return buf;
 }
 
-/// Checks an operand of `count` rows from `first` of OUT: 16-bit rows in
+/// Checks an operand of `count` rows from `first` of `mem`: 16-bit rows in
 /// the lower half, 8-bit rows anywhere.
-std::string outRange(const char *what, bool w16, int64_t first, int64_t count) {
+std::string rowRange(const char *what, int mem, bool w16, int64_t first,
+                     int64_t count) {
   if (w16)
-    return inHalf(EMBER_NPU_MEM_OUT, first, count)
-               ? ""
-               : halfError(what, EMBER_NPU_MEM_OUT, first, count);
-  return inRange(EMBER_NPU_MEM_OUT, first, count)
-             ? ""
-             : rangeError(what, EMBER_NPU_MEM_OUT, first, count);
+    return inHalf(mem, first, count) ? "" : halfError(what, mem, first, count);
+  return inRange(mem, first, count) ? "" : rangeError(what, mem, first, count);
+}
+
+std::string outRange(const char *what, bool w16, int64_t first, int64_t count) {
+  return rowRange(what, EMBER_NPU_MEM_OUT, w16, first, count);
+}
+
+/// GEMM, DWGEMM and their 16x8 forms (spec version 5: the act and acc
+/// blocks 16-bit rows and accumulator pairs, in the lower halves): the act
+/// block of `line` rows per line, the acc block and the weight tile.
+std::string gemmBlocks(const Insn &insn, int64_t line) {
+  const bool w16 = insn.op == Opcode::GEMM16 || insn.op == Opcode::DWGEMM16;
+  std::string err = rowRange("act", EMBER_NPU_MEM_ACT, w16, insn.act,
+                             (insn.outer - 1) * insn.act_ostride + line);
+  if (err.empty())
+    err = rowRange("acc", EMBER_NPU_MEM_ACC, w16, insn.acc,
+                   (insn.outer - 1) * insn.acc_ostride + insn.inner);
+  if (err.empty() && !inRange(EMBER_NPU_MEM_WGT, insn.wgt, kDim))
+    err = rangeError("wgt", EMBER_NPU_MEM_WGT, insn.wgt, kDim);
+  return err;
 }
 
 /// A 16-bit result cannot go through the 8-bit output table.
@@ -321,6 +337,8 @@ Engine engineOf(const Insn &insn) {
     return Engine::LOAD;
   case Opcode::GEMM:
   case Opcode::DWGEMM:
+  case Opcode::GEMM16:
+  case Opcode::DWGEMM16:
     return Engine::GEMM;
   case Opcode::REQUANT:
   case Opcode::VADD:
@@ -343,9 +361,9 @@ Engine engineOf(const Insn &insn) {
 }
 
 int64_t streamedRows(const Insn &insn) {
-  if (insn.op == Opcode::GEMM)
+  if (insn.op == Opcode::GEMM || insn.op == Opcode::GEMM16)
     return insn.inner * insn.outer;
-  if (insn.op == Opcode::DWGEMM)
+  if (insn.op == Opcode::DWGEMM || insn.op == Opcode::DWGEMM16)
     return ((insn.inner - 1) * insn.stride + insn.taps) * insn.outer;
   return 0;
 }
@@ -438,22 +456,13 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
     int64_t span = (insn.ysize - 1) * insn.stride + insn.xsize;
     return outRange("src", insn.w16, insn.src, span);
   }
-  case Opcode::GEMM: {
+  case Opcode::GEMM:
+  case Opcode::GEMM16:
     if (insn.inner < 1 || insn.outer < 1)
       return "inner and outer must be >= 1";
-    int64_t actLast =
-        insn.act + (insn.outer - 1) * insn.act_ostride + insn.inner;
-    if (actLast > memRows(0))
-      return rangeError("act", 0, insn.act, actLast - insn.act);
-    int64_t accLast =
-        insn.acc + (insn.outer - 1) * insn.acc_ostride + insn.inner;
-    if (accLast > memRows(2))
-      return rangeError("acc", 2, insn.acc, accLast - insn.acc);
-    if (!inRange(1, insn.wgt, kDim))
-      return rangeError("wgt", 1, insn.wgt, kDim);
-    return "";
-  }
-  case Opcode::DWGEMM: {
+    return gemmBlocks(insn, insn.inner);
+  case Opcode::DWGEMM:
+  case Opcode::DWGEMM16:
     if (insn.inner < 1 || insn.outer < 1)
       return "inner and outer must be >= 1";
     if (insn.taps < 1 || insn.taps > kDwMaxTaps)
@@ -463,18 +472,7 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
     if (insn.bias && insn.taps > kDim - 4)
       return "bias needs taps <= " + std::to_string(kDim - 4);
     // Each line streams (inner - 1) * stride + taps activation rows.
-    int64_t actLast = insn.act + (insn.outer - 1) * insn.act_ostride +
-                      (insn.inner - 1) * insn.stride + insn.taps;
-    if (actLast > memRows(0))
-      return rangeError("act", 0, insn.act, actLast - insn.act);
-    int64_t accLast =
-        insn.acc + (insn.outer - 1) * insn.acc_ostride + insn.inner;
-    if (accLast > memRows(2))
-      return rangeError("acc", 2, insn.acc, accLast - insn.acc);
-    if (!inRange(1, insn.wgt, kDim))
-      return rangeError("wgt", 1, insn.wgt, kDim);
-    return "";
-  }
+    return gemmBlocks(insn, (insn.inner - 1) * insn.stride + insn.taps);
   case Opcode::REQUANT: {
     if (insn.rows < 1)
       return "rows must be >= 1";

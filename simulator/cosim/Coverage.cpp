@@ -40,6 +40,8 @@ std::vector<int> memsOf(Opcode op) {
     return {EMBER_NPU_MEM_ACT, EMBER_NPU_MEM_OUT};
   case Opcode::GEMM:
   case Opcode::DWGEMM:
+  case Opcode::GEMM16:
+  case Opcode::DWGEMM16:
     return {EMBER_NPU_MEM_ACT, EMBER_NPU_MEM_WGT, EMBER_NPU_MEM_ACC};
   case Opcode::REQUANT:
     return {EMBER_NPU_MEM_ACC, EMBER_NPU_MEM_OUT};
@@ -67,10 +69,11 @@ void fieldRange(Opcode op, const FieldDesc &f, int64_t &lo, int64_t &hi) {
   lo = 0;
   hi = (int64_t(1) << f.width) - 1;
   const std::string n = f.name;
-  if (op == Opcode::DWGEMM && n == "taps") {
+  const bool dw = op == Opcode::DWGEMM || op == Opcode::DWGEMM16;
+  if (dw && n == "taps") {
     lo = 1;
     hi = kDwMaxTaps;
-  } else if (op == Opcode::DWGEMM && n == "stride") {
+  } else if (dw && n == "stride") {
     lo = 1;
     hi = 3;
   } else if (n == "lanes") {

@@ -113,6 +113,46 @@ std::string GoldenMachine::executeWideDma(const Insn &insn,
   return "";
 }
 
+void GoldenMachine::gemmPlane(const Insn &insn, int64_t actOff,
+                              int64_t accOff) {
+  for (int64_t o = 0; o < insn.outer; ++o) {
+    for (int64_t i = 0; i < insn.inner; ++i) {
+      int64_t ar = actOff + insn.act + o * insn.act_ostride + i;
+      int64_t cr = accOff + insn.acc + o * insn.acc_ostride + i;
+      for (int j = 0; j < kDim; ++j) {
+        int32_t sum = 0;
+        for (int k = 0; k < kDim; ++k)
+          sum += int32_t(i8At(EMBER_NPU_MEM_ACT, ar, k)) *
+                 int32_t(i8At(EMBER_NPU_MEM_WGT, insn.wgt + j, k));
+        setAcc(cr, j, insn.reset ? sum : wrapAdd(accAt(cr, j), sum));
+      }
+    }
+  }
+}
+
+void GoldenMachine::dwgemmPlane(const Insn &insn, int64_t actOff,
+                                int64_t accOff, bool bias) {
+  // Per lane: output row i of line o correlates rows i * stride .. i * stride
+  // + taps - 1 of the line with the taps of its channel (row j of the weight
+  // tile, lane t = tap t).
+  for (int64_t o = 0; o < insn.outer; ++o) {
+    for (int64_t i = 0; i < insn.inner; ++i) {
+      int64_t ar = actOff + insn.act + o * insn.act_ostride + i * insn.stride;
+      int64_t cr = accOff + insn.acc + o * insn.acc_ostride + i;
+      for (int j = 0; j < kDim; ++j) {
+        int32_t sum = 0;
+        for (int64_t t = 0; t < insn.taps; ++t)
+          sum += int32_t(i8At(EMBER_NPU_MEM_ACT, ar + t, j)) *
+                 int32_t(i8At(EMBER_NPU_MEM_WGT, insn.wgt + j,
+                              static_cast<int>(t)));
+        if (bias)
+          sum = wrapAdd(sum, dwBias(&i8At(EMBER_NPU_MEM_WGT, insn.wgt + j, 0)));
+        setAcc(cr, j, insn.reset ? sum : wrapAdd(accAt(cr, j), sum));
+      }
+    }
+  }
+}
+
 std::string GoldenMachine::run(const std::vector<Insn> &program,
                                std::vector<uint8_t> &dram,
                                ember_npu_counters_t &counters,
@@ -230,49 +270,31 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     }
     return "";
   }
-  case Opcode::GEMM: {
-    for (int64_t o = 0; o < insn.outer; ++o) {
-      for (int64_t i = 0; i < insn.inner; ++i) {
-        int64_t ar = insn.act + o * insn.act_ostride + i;
-        int64_t cr = insn.acc + o * insn.acc_ostride + i;
-        for (int j = 0; j < kDim; ++j) {
-          int32_t sum = 0;
-          for (int k = 0; k < kDim; ++k)
-            sum += int32_t(i8At(EMBER_NPU_MEM_ACT, ar, k)) *
-                   int32_t(i8At(EMBER_NPU_MEM_WGT, insn.wgt + j, k));
-          setAcc(cr, j, insn.reset ? sum : wrapAdd(accAt(cr, j), sum));
-        }
-      }
-    }
+  case Opcode::GEMM:
+    gemmPlane(insn, 0, 0);
     counters.macs +=
         static_cast<uint64_t>(insn.outer * insn.inner) * kDim * kDim;
     return "";
-  }
-  case Opcode::DWGEMM: {
-    // Per lane: output row i of line o correlates rows i * stride .. i * stride
-    // + taps - 1 of the line with the taps of its channel (row j of the weight
-    // tile, lane t = tap t).
-    for (int64_t o = 0; o < insn.outer; ++o) {
-      for (int64_t i = 0; i < insn.inner; ++i) {
-        int64_t ar = insn.act + o * insn.act_ostride + i * insn.stride;
-        int64_t cr = insn.acc + o * insn.acc_ostride + i;
-        for (int j = 0; j < kDim; ++j) {
-          int32_t sum = 0;
-          for (int64_t t = 0; t < insn.taps; ++t)
-            sum += int32_t(i8At(EMBER_NPU_MEM_ACT, ar + t, j)) *
-                   int32_t(i8At(EMBER_NPU_MEM_WGT, insn.wgt + j,
-                                static_cast<int>(t)));
-          if (insn.bias)
-            sum =
-                wrapAdd(sum, dwBias(&i8At(EMBER_NPU_MEM_WGT, insn.wgt + j, 0)));
-          setAcc(cr, j, insn.reset ? sum : wrapAdd(accAt(cr, j), sum));
-        }
-      }
-    }
+  case Opcode::DWGEMM:
+    dwgemmPlane(insn, 0, 0, insn.bias != 0);
     // The array's slots: every streamed row passes all DIM x DIM PEs.
     counters.macs += static_cast<uint64_t>(streamedRows(insn)) * kDim * kDim;
     return "";
-  }
+  case Opcode::GEMM16:
+  case Opcode::DWGEMM16:
+    // Spec version 5: the two planes' array ops, low then high (the high
+    // plane's DWGEMM without the bias); each 16x8 multiply-accumulate counts
+    // once, as the one-plane op's.
+    for (int p = 0; p < 2; ++p) {
+      const int64_t actOff = p * EMBER_NPU_ACT_HALF,
+                    accOff = p * EMBER_NPU_ACC_HALF;
+      if (insn.op == Opcode::GEMM16)
+        gemmPlane(insn, actOff, accOff);
+      else
+        dwgemmPlane(insn, actOff, accOff, p == 0 && insn.bias);
+    }
+    counters.macs += static_cast<uint64_t>(streamedRows(insn)) * kDim * kDim;
+    return "";
   case Opcode::REQUANT: {
     // With bias, the per-column bias row param + 2 joins the accumulator
     // (int32, wrapping: docs/quantization.md) before the multiply-shift. With

@@ -61,6 +61,10 @@ private:
     return w16 ? wideAt(EMBER_NPU_MEM_OUT, row, lane)
                : int32_t(i8At(EMBER_NPU_MEM_OUT, row, lane));
   }
+  /// GEMM and DWGEMM on the rows actOff and accOff further (GEMM16 and
+  /// DWGEMM16 run them once per plane); DWGEMM's bias only with `bias`.
+  void gemmPlane(const Insn &insn, int64_t actOff, int64_t accOff);
+  void dwgemmPlane(const Insn &insn, int64_t actOff, int64_t accOff, bool bias);
   std::string executeWideDma(const Insn &insn, std::vector<uint8_t> &dram,
                              ember_npu_counters_t &counters);
 

@@ -742,6 +742,8 @@ uint64_t EngineModule::execute(const Insn &insn, uint32_t index,
     return dmaStore(insn, dramStall);
   case Opcode::GEMM:
   case Opcode::DWGEMM:
+  case Opcode::GEMM16:
+  case Opcode::DWGEMM16:
     return gemm(insn);
   case Opcode::REQUANT:
   case Opcode::VADD:
@@ -1017,8 +1019,13 @@ uint64_t EngineModule::dmaStore(const Insn &insn, uint64_t &dramStall) {
   return response + 1;
 }
 
+// GEMM16 and DWGEMM16 (spec version 5) run both byte planes of each 16-bit
+// row in the same slot (each PE's two multipliers share its weight): the ACT
+// row pair (r, r + ACT_HALF) in, the accumulator pair (c, c + ACC_HALF)
+// read-modified-written, the GEMM's or DWGEMM's timing unchanged (the GEMM
+// thread's pipeline counts streamedRows, the same for both forms).
 uint64_t EngineModule::gemm(const Insn &insn) {
-  if (insn.op == Opcode::DWGEMM)
+  if (insn.op == Opcode::DWGEMM || insn.op == Opcode::DWGEMM16)
     return dwgemm(insn);
   // Weight-stationary DIM x DIM array: the tile is preloaded into shadow
   // registers while the previous instruction streams, so an instruction costs
@@ -1037,18 +1044,20 @@ uint64_t EngineModule::gemm(const Insn &insn) {
   int64_t n = insn.inner;
   buf_.resize(static_cast<size_t>(n * kDim));
   accBuf_.resize(static_cast<size_t>(n * kDim));
-  for (int64_t o = 0; o < insn.outer; ++o) {
-    int64_t ar = insn.act + o * insn.act_ostride,
-            cr = insn.acc + o * insn.acc_ostride;
-    sramRead(EMBER_NPU_MEM_ACT, ar, buf_.data(), n);
-    if (insn.reset)
-      std::fill(accBuf_.begin(), accBuf_.end(), 0);
-    else
-      sramRead(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
-    macRows(reinterpret_cast<const int8_t *>(buf_.data()), n, wgt16_.data(),
-            accBuf_.data());
-    sramWrite(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
-  }
+  const int planes = insn.op == Opcode::GEMM16 ? 2 : 1;
+  for (int64_t o = 0; o < insn.outer; ++o)
+    for (int p = 0; p < planes; ++p) {
+      int64_t ar = insn.act + o * insn.act_ostride + p * EMBER_NPU_ACT_HALF,
+              cr = insn.acc + o * insn.acc_ostride + p * EMBER_NPU_ACC_HALF;
+      sramRead(EMBER_NPU_MEM_ACT, ar, buf_.data(), n);
+      if (insn.reset)
+        std::fill(accBuf_.begin(), accBuf_.end(), 0);
+      else
+        sramRead(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
+      macRows(reinterpret_cast<const int8_t *>(buf_.data()), n, wgt16_.data(),
+              accBuf_.data());
+      sramWrite(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
+    }
   uint64_t rows = static_cast<uint64_t>(insn.inner * insn.outer);
   top_.result->counters.macs += rows * kDim * kDim;
   return std::max<uint64_t>(rows, kDim) +
@@ -1068,27 +1077,31 @@ uint64_t EngineModule::dwgemm(const Insn &insn) {
   buf_.resize(static_cast<size_t>(span * kDim));
   accBuf_.resize(static_cast<size_t>(n * kDim));
   const int8_t *w = reinterpret_cast<const int8_t *>(buf2_.data());
-  for (int64_t o = 0; o < insn.outer; ++o) {
-    int64_t ar = insn.act + o * insn.act_ostride,
-            cr = insn.acc + o * insn.acc_ostride;
-    sramRead(EMBER_NPU_MEM_ACT, ar, buf_.data(), span);
-    if (insn.reset)
-      std::fill(accBuf_.begin(), accBuf_.end(), 0);
-    else
-      sramRead(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
-    const int8_t *a = reinterpret_cast<const int8_t *>(buf_.data());
-    for (int64_t i = 0; i < n; ++i)
-      for (int j = 0; j < kDim; ++j) {
-        int32_t sum = 0;
-        for (int64_t t = 0; t < taps; ++t)
-          sum += int32_t(a[(i * st + t) * kDim + j]) * int32_t(w[j * kDim + t]);
-        if (insn.bias)
-          sum = wrapAdd(sum, dwBias(w + j * kDim));
-        accBuf_[size_t(i * kDim + j)] =
-            wrapAdd(accBuf_[size_t(i * kDim + j)], sum);
-      }
-    sramWrite(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
-  }
+  // DWGEMM16: the bias joins the low plane's sums only.
+  const int planes = insn.op == Opcode::DWGEMM16 ? 2 : 1;
+  for (int64_t o = 0; o < insn.outer; ++o)
+    for (int p = 0; p < planes; ++p) {
+      int64_t ar = insn.act + o * insn.act_ostride + p * EMBER_NPU_ACT_HALF,
+              cr = insn.acc + o * insn.acc_ostride + p * EMBER_NPU_ACC_HALF;
+      sramRead(EMBER_NPU_MEM_ACT, ar, buf_.data(), span);
+      if (insn.reset)
+        std::fill(accBuf_.begin(), accBuf_.end(), 0);
+      else
+        sramRead(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
+      const int8_t *a = reinterpret_cast<const int8_t *>(buf_.data());
+      for (int64_t i = 0; i < n; ++i)
+        for (int j = 0; j < kDim; ++j) {
+          int32_t sum = 0;
+          for (int64_t t = 0; t < taps; ++t)
+            sum +=
+                int32_t(a[(i * st + t) * kDim + j]) * int32_t(w[j * kDim + t]);
+          if (insn.bias && p == 0)
+            sum = wrapAdd(sum, dwBias(w + j * kDim));
+          accBuf_[size_t(i * kDim + j)] =
+              wrapAdd(accBuf_[size_t(i * kDim + j)], sum);
+        }
+      sramWrite(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
+    }
   uint64_t rows = static_cast<uint64_t>(streamedRows(insn));
   top_.result->counters.macs += rows * kDim * kDim;
   return std::max<uint64_t>(rows, kDim) + EMBER_NPU_GEMM_ISSUE_OVERHEAD_CYCLES;

@@ -309,6 +309,61 @@ TEST_P(Errors, Version3FieldsAreValidated) {
                          "rows)");
 }
 
+// GEMM16 and DWGEMM16 (spec version 5): the act and acc blocks are 16-bit
+// rows and accumulator pairs, so each must lie in the lower half; the weight
+// tile and DWGEMM's taps, stride and bias are checked as for GEMM / DWGEMM.
+TEST_P(Errors, Version5FieldsAreValidated) {
+  auto runOne = [&](Insn i) {
+    return run(std::vector<Insn>{i, makeInsn(Opcode::FINISH)});
+  };
+  auto expectError = [&](Insn i, const std::string &what) {
+    RunOutput r = runOne(i);
+    EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM) << formatInsn(i);
+    EXPECT_EQ(r.error, "instruction 0: " + what) << formatInsn(i);
+  };
+  auto half = [](const char *what, const char *mem, int64_t first, int64_t last,
+                 int64_t rows) {
+    return std::string(what) + " 16-bit rows [" + std::to_string(first) + ", " +
+           std::to_string(last) + ") out of range of the lower half of " + mem +
+           " (" + std::to_string(rows) + " rows)";
+  };
+  const int64_t actHalf = EMBER_NPU_ACT_HALF, accHalf = EMBER_NPU_ACC_HALF;
+  // The act block's last line reaches the upper half (by one row); ending
+  // at the half runs.
+  expectError(gemm16Insn(true, 0, actHalf - 19, 0, 4, 3, 8),
+              half("act", "ACT", actHalf - 19, actHalf + 1, actHalf));
+  RunOutput ok = runOne(gemm16Insn(true, 0, actHalf - 20, 0, 4, 3, 8));
+  EXPECT_EQ(ok.status, EMBER_NPU_STATUS_OK) << ok.error;
+  // The acc block: its lines acc_ostride apart.
+  expectError(gemm16Insn(false, accHalf - 10, 0, 0, 4, 3, 0, 4),
+              half("acc", "ACC", accHalf - 10, accHalf + 2, accHalf));
+  // Wholly in the upper half, and beyond the memory.
+  expectError(gemm16Insn(true, accHalf, 0, 0, 1, 1),
+              half("acc", "ACC", accHalf, accHalf + 1, accHalf));
+  expectError(gemm16Insn(true, 0, 2 * actHalf - 2, 0, 4, 1),
+              half("act", "ACT", 2 * actHalf - 2, 2 * actHalf + 2, actHalf));
+  // DWGEMM16: a line streams (inner - 1) stride + taps rows.
+  expectError(dwgemm16Insn(true, 0, actHalf - 12, 0, 4, 1, 0, 0, 4, 3),
+              half("act", "ACT", actHalf - 12, actHalf + 1, actHalf));
+  expectError(dwgemm16Insn(true, accHalf - 3, 0, 0, 4, 1, 0, 0, 3),
+              half("acc", "ACC", accHalf - 3, accHalf + 1, accHalf));
+  expectError(dwgemm16Insn(true, 0, 0, 0, 4, 1, 0, 0, 0),
+              "taps must be in 1.." + std::to_string(kDwMaxTaps));
+  expectError(dwgemm16Insn(true, 0, 0, 0, 4, 1, 0, 0, 3, 0),
+              "stride must be in 1..3");
+  expectError(dwgemm16Insn(true, 0, 0, 0, 4, 1, 0, 0, kDim - 3, 1, true),
+              "bias needs taps <= " + std::to_string(kDim - 4));
+  expectError(gemm16Insn(true, 0, 0, 0, 0, 1), "inner and outer must be >= 1");
+  expectError(gemm16Insn(true, 0, 0, EMBER_NPU_WGT_ROWS - kDim + 1, 1, 1),
+              "wgt rows [" + std::to_string(EMBER_NPU_WGT_ROWS - kDim + 1) +
+                  ", " + std::to_string(EMBER_NPU_WGT_ROWS + 1) +
+                  ") out of range of WGT (" +
+                  std::to_string(EMBER_NPU_WGT_ROWS) + " rows)");
+  // The 8-bit ops still reach the upper halves.
+  RunOutput r = runOne(gemmInsn(true, accHalf, actHalf, 0, 4, 1));
+  EXPECT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Executors, Errors,
     ::testing::Values(EMBER_NPU_EXECUTOR_GOLDEN, EMBER_NPU_EXECUTOR_SYSTEMC,
@@ -395,7 +450,7 @@ TEST(NpuRobustness, MutatedTokenMasksNeverHang) {
   ember_npu_device_destroy(systemc);
 }
 
-// Random encodings of the instructions of spec versions 2 and 3 and of the
+// Random encodings of the instructions of spec versions 2, 3 and 5 and of the
 // older opcodes they extended (their 16-bit fields set at random too), at any
 // field values: whatever the static checks accept runs to the same end on
 // every executor (the same state, or the same error naming the instruction),
@@ -409,7 +464,8 @@ TEST(NpuRobustness, RandomLaterInstructionsAgreeOrFailAlike) {
   const Opcode ops[] = {Opcode::LUTLD,    Opcode::LUT,     Opcode::VMUL,
                         Opcode::UPSAMPLE, Opcode::POOL,    Opcode::STORE,
                         Opcode::MOVE,     Opcode::REQUANT, Opcode::VADD,
-                        Opcode::LOAD16,   Opcode::STORE16};
+                        Opcode::LOAD16,   Opcode::STORE16, Opcode::GEMM16,
+                        Opcode::DWGEMM16};
   constexpr int kOps = sizeof ops / sizeof ops[0];
   std::mt19937_64 rng(2024);
   int ran = 0, failed = 0, perOp[kOps] = {};

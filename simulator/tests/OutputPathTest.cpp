@@ -326,8 +326,15 @@ TEST(NpuOutputPath, ProgramFilesRecordTheLowestVersionThatRunsThem) {
   EXPECT_EQ(programVersion({exact, makeInsn(Opcode::FINISH)}), 1u);
   exact.exact = 1;
   EXPECT_EQ(programVersion({exact, makeInsn(Opcode::FINISH)}), 4u);
+  // Version 5: GEMM16 and DWGEMM16.
+  std::vector<Insn> gemm16{gemm16Insn(true, 0, 0, 0, 1, 1),
+                           makeInsn(Opcode::FINISH)};
+  EXPECT_EQ(programVersion(gemm16), 5u);
+  EXPECT_EQ(programVersion({dwgemm16Insn(true, 0, 0, 0, 1, 1, 0, 0, 1),
+                            makeInsn(Opcode::FINISH)}),
+            5u);
   const std::string path = ::testing::TempDir() + "npu_version.nbin";
-  for (const auto *prog : {&v1, &withRep, &wide}) {
+  for (const auto *prog : {&v1, &withRep, &wide, &gemm16}) {
     std::vector<Word> words = encodeAll(*prog), back;
     ASSERT_EQ(writeProgramFile(path, words), "");
     std::ifstream in(path, std::ios::binary);

@@ -92,15 +92,19 @@ SafeProgramBuilder::accesses(const Insn &i) const {
   }
   case Opcode::GEMM:
   case Opcode::DWGEMM:
-    r.push_back({kActM, i.act,
-                 i.act + (i.outer - 1) * i.act_ostride +
-                     (i.op == Opcode::DWGEMM ? (i.inner - 1) * i.stride + i.taps
-                                             : i.inner),
-                 false});
+  case Opcode::GEMM16:
+  case Opcode::DWGEMM16: { // the 16x8 forms: both planes (spec version 5)
+    const bool dw = i.op == Opcode::DWGEMM || i.op == Opcode::DWGEMM16,
+               w16 = i.op == Opcode::GEMM16 || i.op == Opcode::DWGEMM16;
+    rows(kActM, i.act,
+         i.act + (i.outer - 1) * i.act_ostride +
+             (dw ? (i.inner - 1) * i.stride + i.taps : i.inner),
+         w16, false);
     r.push_back({kWgtM, i.wgt, i.wgt + kDim, false});
-    r.push_back(
-        {kAccM, i.acc, i.acc + (i.outer - 1) * i.acc_ostride + i.inner, true});
+    rows(kAccM, i.acc, i.acc + (i.outer - 1) * i.acc_ostride + i.inner, w16,
+         true);
     break;
+  }
   case Opcode::REQUANT:
     rows(kAccM, i.src, i.src + i.rows, i.acc16, false);
     r.push_back({kAccM, i.param, i.param + (i.bias ? 3 : 2), false});
@@ -810,9 +814,9 @@ bool inBias(GenBias bias, int kind) {
   case GenBias::Dma:
     return kind < 8 || wide == 0 || wide == 1;
   case GenBias::Gemm:
-    return kind >= 8 && kind < 12;
+    return (kind >= 8 && kind < 12) || wide >= 8;
   case GenBias::Vector:
-    return (kind >= 12 && kind < 27) || wide >= 2;
+    return (kind >= 12 && kind < 27) || (wide >= 2 && wide < 8);
   case GenBias::None:
   case GenBias::Hazards:
     return true;

@@ -494,6 +494,64 @@ void addWideVectorCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
   addArithEdgeCases(cases);
 }
 
+/// GEMM16 and DWGEMM16 (spec version 5): a padded 16-bit block through
+/// chains of GEMM16 (reset, then accumulating; lines overlapping in ACC),
+/// DWGEMM16 at every stride with and without the bias, beside plane-wise
+/// GEMMs on the same rows; blocks at the end of the lower halves; an 8-bit
+/// LOAD into the high plane between them; the accumulator pairs to int16
+/// (REQUANT acc16). A generator of their own, so the cases before them keep
+/// their values.
+void addWideArrayCases(std::vector<TestCase> &cases) {
+  std::mt19937 rng(1717);
+  for (int variant = 0; variant < 6; ++variant) {
+    SafeProgramBuilder b;
+    std::vector<uint8_t> dram = randomDram(rng);
+    putRows16(dram, 0, 80, rng, edgy16);
+    for (int l = 0; l < kDim; ++l) { // REQUANT acc16's parameters at 12288
+      putI32(dram, 12288 + 4 * l, int32_t((1u << 30) + 4099 * l));
+      putI32(dram, 12288 + 4 * (kDim + l), -9 - l % 7 - variant);
+      putI32(dram, 12288 + 4 * (2 * kDim + l), int32_t(rng()) >> 6);
+    }
+    const int64_t param = 60; // the bias's high word (row 62 + ACC_HALF) 0
+    b.add(loadInsn(kAccM, param, 12288, 1, 3, 3));
+    b.add(loadInsn(kWgtM, 0, 8192, 1, 3 * kDim, 3 * kDim));
+    b.add(setregInsn(EMBER_NPU_REG_RQ16_MIN, -32768));
+    b.add(setregInsn(EMBER_NPU_REG_RQ16_MAX, 32767));
+    b.add(setregInsn(EMBER_NPU_REG_PAD_VALUE, variant % 2 ? 0 : -300));
+    // 4 lines of 6 pixels padded to 6 x 8.
+    b.add(load16Insn(kActM, 10, 0, 4, 6, 6, 1, 1, 1, 1));
+    const int64_t w = 8;
+    for (int tap = 0; tap < 3; ++tap) // a 3-tap row, tiles 0, 1, 2
+      b.add(gemm16Insn(tap == 0, 100, 10 + w + tap, tap * kDim, 6, 4, w, 6));
+    // Lines overlapping in ACC (acc_ostride < inner): read after written.
+    b.add(gemm16Insn(variant % 3 == 0, 140, 10, kDim, 8, 3, w, 3 + variant));
+    const int64_t stride = 1 + variant % 3, taps = variant < 3 ? 3 : kDim - 4;
+    b.add(dwgemm16Insn(true, 200, 10 + w, 2 * kDim, (8 - taps % 8) / stride, 4,
+                       w, 6, taps, stride, variant % 2 == 0));
+    if (variant % 2) // an 8-bit LOAD rewrites part of the high plane
+      b.add(loadInsn(kActM, 10 + kActHalf + 3, 9000, 1, 5, 5));
+    // The plane-wise form beside it on the same rows.
+    for (int plane = 0; plane < 2; ++plane)
+      b.add(gemmInsn(true, 300 + plane * kAccHalf, 10 + plane * kActHalf + w,
+                     kDim, 6, 4, w, 6));
+    b.add(gemm16Insn(false, 300, 10 + w + 1, 0, 6, 4, w, 6));
+    // The blocks' last rows at the end of the lower halves.
+    b.add(load16Insn(kActM, kActHalf - 12, 3000, 1, 12, 12));
+    b.add(gemm16Insn(true, kAccHalf - 8, kActHalf - 12, kDim, 4, 2, 8, 4));
+    b.add(dwgemm16Insn(false, kAccHalf - 8, kActHalf - 12, 0, 4, 2, 2, 4, 4, 2,
+                       variant == 5));
+    b.add(requantInsn(0, 100, 24, param, 0, 0, 0, true, false, true, true));
+    b.add(requantInsn(24, 200, 24, param, 0, 0, 0, false, false, true, true));
+    dump16(b, kOutM, 0, 48, kOutArea);
+    dump8(b, kAccM, 100, 40, kOutArea + 4096);
+    dump8(b, kAccM, 100 + kAccHalf, 40, kOutArea + 12288);
+    dump8(b, kAccM, kAccHalf - 8, 8, kOutArea + 20480);
+    dump8(b, kAccM, 2 * kAccHalf - 8, 8, kOutArea + 24576);
+    cases.push_back(
+        {"gemm16_" + std::to_string(variant), b.finish(), std::move(dram)});
+  }
+}
+
 } // namespace
 
 void addWideCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
@@ -501,6 +559,7 @@ void addWideCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
   addWideLayerCases(cases, rng);
   addWideRequantCases(cases, rng);
   addWideVectorCases(cases, rng);
+  addWideArrayCases(cases);
 }
 
 bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
@@ -646,6 +705,26 @@ bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
         rnd(1, std::max<int64_t>(1, std::min(f * h - oy, 32 / (f * w))));
     b.add(upsampleInsn(rowIn(kOutM, oh * f * w), rowIn(kOutM, h * w), w, h, oy,
                        oh, k, mode, rnd(-128, 127), false, true));
+    return true;
+  }
+  case 8:
+  case 9: { // GEMM16 / DWGEMM16: blocks in the lower halves, any weight tile
+    int64_t inner = rnd(1, 16), outer = rnd(1, 3), aos = rnd(0, 20),
+            cos = rnd(0, 20);
+    int64_t wgt = rng() % 8 == 0 ? memRows(kWgtM) - kDim
+                                 : rnd(0, std::max<int64_t>(0, window - kDim));
+    int64_t accSpan = (outer - 1) * cos + inner;
+    if (kind == 8) {
+      b.add(gemm16Insn(rng() % 2, rowIn(kAccM, accSpan),
+                       rowIn(kActM, (outer - 1) * aos + inner), wgt, inner,
+                       outer, aos, cos));
+      return true;
+    }
+    int64_t taps = rnd(1, kDwMaxTaps), stride = rnd(1, 3);
+    int64_t span = (outer - 1) * aos + (inner - 1) * stride + taps;
+    bool bias = taps <= kDim - 4 && rng() % 2;
+    b.add(dwgemm16Insn(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, span),
+                       wgt, inner, outer, aos, cos, taps, stride, bias));
     return true;
   }
   default: { // LUTLD w16 from whatever ACC holds, or LUT w16

@@ -14,6 +14,8 @@ layer") on `ember-npu sim` (the chosen executor), over random data:
       the same layer against ONNX Runtime's QDQ int16 Conv (float), within
       one output quantum;
   a 16x8 depthwise convolution (DWGEMM per plane);
+  both again with GEMM16 / DWGEMM16 (spec version 5: the two planes in one
+      instruction);
   two 16x8 layers cascaded on chip (REQUANT out16 -> MOVE w16 -> GEMMs);
   the precision boundaries: an int8 layer with an int16 result (REQUANT
       out16), int8 -> int16 and int16 -> int8 requantization (VMUL one);
@@ -223,6 +225,7 @@ class ConvCase:
         self.lo, self.hi = ((int(rng.integers(-32768, 0)), 30000) if out16
                             else (-100, 120))
         self.m = [quantize_multiplier(self.sx * s / self.sy) for s in self.sw]
+        self.fused = False  # GEMM16 / DWGEMM16: both planes in one op
 
     def fit_output_scale(self):
         """An output scale whose range holds most results (as calibration
@@ -345,6 +348,9 @@ class ConvCase:
             params.append(prow)
         asm.append("fence")
         planes = [(0, 0), (2048, 1024)] if self.in16 else [(0, 0)]
+        op16 = ""
+        if self.fused:  # spec version 5: the two planes in one instruction
+            planes, op16 = [(0, 0)], "16"
         out_store = "store16" if self.out16 else "store"
         for to in range(cto):
             acc = 0
@@ -354,7 +360,8 @@ class ConvCase:
                     for ky in range(k):
                         act = to * block + act_off + ky * wp
                         asm.append(
-                            f"dwgemm reset={int(first)} acc={acc + acc_off} "
+                            f"dwgemm{op16} reset={int(first)} "
+                            f"acc={acc + acc_off} "
                             f"act={act} wgt={wtile[(to, ky)]} inner={w} "
                             f"outer={h} act_ostride={wp} acc_ostride={w} "
                             f"taps={k} stride=1")
@@ -365,7 +372,8 @@ class ConvCase:
                         for kx in range(k):
                             act = t * block + act_off + ky * wp + kx
                             asm.append(
-                                f"gemm reset={int(first)} acc={acc + acc_off} "
+                                f"gemm{op16} reset={int(first)} "
+                                f"acc={acc + acc_off} "
                                 f"act={act} wgt={wtile[(to, t, ky, kx)]} "
                                 f"inner={w} outer={h} act_ostride={wp} "
                                 f"acc_ostride={w}")
@@ -754,6 +762,15 @@ def main():
                       8.0 / 32768, 1.0 / 32768, 3, failures)
         check_table16(npu, rng, d, "tanh", math.tanh, 4.0 / 32768,
                       1.0 / 32768, 3, failures)
+        # Spec version 5: the 16x8 layers with GEMM16 / DWGEMM16 (both
+        # planes in one instruction) instead of one array op per plane.
+        for dw, out16 in ((False, True), (True, False)):
+            c = ConvCase(rng, d, d if dw else d + 5, d if dw else d + 3, 4, 5,
+                         3, True, out16, dw)
+            c.fused = True
+            report(f"conv 16x8{' depthwise' if dw else ''} -> "
+                   f"int{16 if out16 else 8} (gemm16)", c.run(npu),
+                   c.reference(), failures)
     print(f"{npu.n} cases, {len(failures)} failed")
     return 1 if failures else 0
 

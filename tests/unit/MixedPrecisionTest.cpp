@@ -286,6 +286,50 @@ TEST_F(MixedPrecision, CycleTableUsesTheCompiledCostOfEachForm) {
   EXPECT_TRUE(chooseWide(g, plan, int8, noise, 520).empty());
 }
 
+// The aimed mixes: from the all-int8 compile alone, each mix puts groups
+// into forms no compile measured (each aimed group exactly so), and a few
+// of them measure every form a group can take; the sum's some-of-each
+// form (one add input 16-bit) among them.
+TEST_F(MixedPrecision, AimedMixesMeasureEveryReachableForm) {
+  const auto &g = m.graph();
+  std::map<std::string, double> int8{{"a_fc", 100},
+                                     {"b_fc", 100},
+                                     {"ya_fc", 100},
+                                     {"yb_fc", 100},
+                                     {"sum", 100}};
+  CycleTable t = CycleTable::empty(g, plan);
+  t.measure(g, plan, {}, int8, true);
+  size_t sumGroup = t.roots.size();
+  for (size_t gi = 0; gi < t.roots.size(); ++gi)
+    if (t.roots[gi].in.size() == 2)
+      sumGroup = gi;
+  ASSERT_LT(sumGroup, t.roots.size());
+  EXPECT_TRUE(t.reachable(sumGroup, CycleTable::kInMixed * 2));
+  std::set<std::pair<size_t, int>> tried;
+  std::set<std::set<std::string>> seen;
+  int mixes = 0;
+  for (;; ++mixes) {
+    ASSERT_LT(mixes, 12);
+    const std::set<std::pair<size_t, int>> before = tried;
+    std::set<std::string> w = t.coverMix(tried);
+    if (w.empty())
+      break;
+    EXPECT_TRUE(seen.insert(w).second);
+    ASSERT_GT(tried.size(), before.size());
+    for (auto &aim : tried) // this mix's aims: exactly their signatures
+      if (!before.count(aim)) {
+        EXPECT_FALSE(t.measured[aim.first][size_t(aim.second)]);
+        EXPECT_EQ(t.signature(aim.first, w), aim.second);
+      }
+    t.measure(g, plan, w, int8, false);
+  }
+  EXPECT_LE(mixes, 6);
+  for (size_t gi = 0; gi < t.roots.size(); ++gi)
+    for (int s = 0; s < CycleTable::kSignatures; ++s)
+      EXPECT_EQ(t.measured[gi][size_t(s)], t.reachable(gi, s))
+          << "group " << gi << " signature " << s;
+}
+
 // The search checks its choice: b removes the most noise and fits the cost
 // table, but the timed model measures it over the budget, so the search
 // chooses again below it and takes a, whose 16-bit reader costs less.

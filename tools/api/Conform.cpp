@@ -296,6 +296,15 @@ ConformResult runConformCase(const ConformCase &c, const ConformOptions &o) {
       double atol = o.atol;
       if (o.quanta > 0)
         atol += o.quanta * outputQuantum(f.outputs()[i].value);
+      if (o.scaleTol > 0 && isFloatKind(ds.second[i].elem())) {
+        double big = 0;
+        for (int64_t k = 0; k < ds.second[i].size(); ++k) {
+          const double w = std::fabs(ds.second[i].getDouble(k));
+          if (std::isfinite(w))
+            big = std::max(big, w);
+        }
+        atol += o.scaleTol * big;
+      }
       Mismatch m;
       std::string why = compare((*outs)[i], ds.second[i], o.rtol, atol, m);
       if (!why.empty()) {

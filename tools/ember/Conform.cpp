@@ -93,6 +93,12 @@ int conformMain(int argc, char **argv) {
           "docs/quantization.md). Default: 0, off.",
           cmdline::realIn(o.quanta, 0, 1e6))
       .inSection("check");
+  cmd.add({"--scale-tol"}, "S",
+          "Extra absolute tolerance of a float output: S times its largest "
+          "expected magnitude (whole models, whose values near zero carry "
+          "the rounding of the large terms they sum). Default: 0, off.",
+          cmdline::realIn(o.scaleTol, 0, 1))
+      .inSection("check");
   cmd.add({"--no-lower"}, "",
           "Runs the optimized graph without lowering it to the primitive "
           "set.",

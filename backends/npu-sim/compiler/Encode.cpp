@@ -60,11 +60,15 @@ npu::Insn encodeOp(const Target &, const Op &op) {
   case OpKind::Gemm:
     in = npu::gemmInsn(op.reset, op.acc, op.act, op.wgt, op.inner, op.outer,
                        op.actOstride, op.accOstride);
+    if (op.w16) // both byte planes at once: GEMM16 (spec version 5)
+      in.op = npu::Opcode::GEMM16;
     break;
   case OpKind::DwGemm:
     in = npu::dwgemmInsn(op.reset, op.acc, op.act, op.wgt, op.inner, op.outer,
                          op.actOstride, op.accOstride, op.taps, op.stride,
                          op.bias);
+    if (op.w16) // DWGEMM16 (spec version 5)
+      in.op = npu::Opcode::DWGEMM16;
     break;
   case OpKind::Requant:
     in = npu::requantInsn(op.dst, op.src, op.rows, op.param, op.zp, op.min,

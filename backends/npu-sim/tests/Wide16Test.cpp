@@ -307,23 +307,29 @@ TEST(NpuWide16, OutputTableAfterA16x8Layer) {
   }
 }
 
-// A 16x8 layer's input goes through the array twice (its two byte planes):
-// each GEMM of the low plane (the lower halves of ACT and ACC) has its twin
-// on the high plane rows/2 up; the int8 layer has none up there.
+// A 16x8 layer's input goes through the array once, each array op taking
+// both byte planes (GEMM16: w16, in the lower halves of ACT and ACC); with
+// act16=two, twice: each GEMM of the low plane has its twin on the high
+// plane rows/2 up. The int8 layer has none up there; all three run
+// bit-exact (run).
 TEST(NpuWide16, TwoPlanesOnTheArray) {
   Spec s;
   s.C = s.K = 32, s.H = s.W = 12;
-  Program p16, p8;
+  Program p16, p16two, p8;
   run(wideConv(s, 7), "in16", &p16);
+  CodegenOptions two;
+  two.act16OnePass = false;
+  run(wideConv(s, 7), "in16 act16=two", &p16two, two);
   s.in16 = s.out16 = false;
   run(wideConv(s, 7), "in8", &p8);
-  auto count = [](const Program &p, OpKind k) {
+  auto count = [](const Program &p, OpKind k, bool w16) {
     size_t n = 0;
     for (const Op &op : p.ops)
-      n += op.kind == k;
+      n += op.kind == k && op.w16 == w16;
     return n;
   };
   const Target &t = npuTarget();
+  ASSERT_TRUE(t.array.act16OnePass);
   const int64_t actHalf = int64_t(t.memRows(t.memOf(Cls::Act)) / 2);
   auto high = [&](const Program &p) {
     size_t n = 0;
@@ -331,20 +337,25 @@ TEST(NpuWide16, TwoPlanesOnTheArray) {
       n += op.kind == OpKind::Gemm && op.act >= actHalf;
     return n;
   };
-  EXPECT_EQ(2 * high(p16), count(p16, OpKind::Gemm));
-  for (size_t i = 0; i + 1 < p16.ops.size(); ++i)
-    if (p16.ops[i].kind == OpKind::Gemm && p16.ops[i].act < actHalf) {
-      EXPECT_EQ(p16.ops[i + 1].act, p16.ops[i].act + actHalf);
-      EXPECT_EQ(p16.ops[i + 1].wgt, p16.ops[i].wgt);
+  EXPECT_EQ(high(p16), 0u);
+  EXPECT_EQ(count(p16, OpKind::Gemm, false), 0u);
+  EXPECT_EQ(count(p16, OpKind::Gemm, true), count(p8, OpKind::Gemm, false));
+  EXPECT_EQ(count(p16two, OpKind::Gemm, true), 0u);
+  EXPECT_EQ(2 * high(p16two), count(p16two, OpKind::Gemm, false));
+  for (size_t i = 0; i + 1 < p16two.ops.size(); ++i)
+    if (p16two.ops[i].kind == OpKind::Gemm && p16two.ops[i].act < actHalf) {
+      EXPECT_EQ(p16two.ops[i + 1].act, p16two.ops[i].act + actHalf);
+      EXPECT_EQ(p16two.ops[i + 1].wgt, p16two.ops[i].wgt);
     }
-  EXPECT_GT(count(p8, OpKind::Gemm), 0u);
-  size_t w16 = 0, acc16 = 0;
-  for (const Op &op : p16.ops) {
-    w16 += op.w16;
+  EXPECT_GT(count(p8, OpKind::Gemm, false), 0u);
+  size_t acc16 = 0;
+  for (const Op &op : p16.ops)
     acc16 += op.kind == OpKind::Requant && op.acc16 && op.out16;
-  }
-  EXPECT_GT(w16, 0u);
   EXPECT_GT(acc16, 0u);
+  // The cost model charges the two-pass layer its second pass.
+  ASSERT_EQ(p16.layers.size(), 1u);
+  ASSERT_EQ(p16two.layers.size(), 1u);
+  EXPECT_LT(p16.layers[0].predictedCycles, p16two.layers[0].predictedCycles);
 }
 
 TEST(NpuWide16, TargetDeclaresSixteenBitRows) {
@@ -355,6 +366,52 @@ TEST(NpuWide16, TargetDeclaresSixteenBitRows) {
     EXPECT_TRUE(t.form(f) && t.form(f)->act16) << f;
   EXPECT_GE(t.regs[size_t(Reg::Rq16Min)], 0);
   EXPECT_GE(t.regs[size_t(Reg::Rq16Max)], 0);
+}
+
+// A one-pass 16x8 array op (w16 on gemm and dwgemm): its act rows and
+// accumulators as pairs, its weight tile once; the text round trip; refused
+// on a target whose array takes one plane per op, and a description
+// claiming the one pass without 16-bit activations is refused.
+TEST(NpuWide16, OnePassArrayOps) {
+  const Target &t = npuTarget();
+  ASSERT_TRUE(t.array.act16OnePass);
+  const int act = t.memOf(Cls::Act), wgt = t.memOf(Cls::Wgt),
+            acc = t.memOf(Cls::Acc);
+  const uint64_t actHalf = t.memRows(act) / 2, accHalf = t.memRows(acc) / 2,
+                 wgtHalf = t.memRows(wgt) / 2;
+  Op g = gemmOp(t, false, 40, 100, 32, 6, 2, 10, 8);
+  g.w16 = true;
+  Op d = dwgemmOp(t, true, 50, 200, 16, 5, 1, 0, 0, 3, 1, false);
+  d.w16 = true;
+  std::vector<Access> v;
+  accesses(t, g, nullptr, v);
+  EXPECT_TRUE(hasAccess(v, {act, 100 + actHalf, 116 + actHalf, false}));
+  EXPECT_TRUE(hasAccess(v, {acc, 40 + accHalf, 54 + accHalf, false}));
+  EXPECT_TRUE(hasAccess(v, {acc, 40 + accHalf, 54 + accHalf, true}));
+  for (const Access &a : v)
+    EXPECT_FALSE(a.domain == wgt && a.lo >= wgtHalf);
+  accesses(t, d, nullptr, v); // reset: no accumulator read
+  EXPECT_TRUE(hasAccess(v, {act, 200 + actHalf, 207 + actHalf, false}));
+  EXPECT_TRUE(hasAccess(v, {acc, 50 + accHalf, 55 + accHalf, true}));
+  EXPECT_FALSE(hasAccess(v, {acc, 50 + accHalf, 55 + accHalf, false}));
+  Target twoPass = t;
+  twoPass.array.act16OnePass = false;
+  for (const Op &op : {g, d}) {
+    const std::string s = formatOp(t, op);
+    Op back;
+    ASSERT_EQ(parseOp(t, s, back), "") << s;
+    EXPECT_EQ(formatOp(t, back), s);
+    EXPECT_TRUE(back.w16);
+    EXPECT_NE(parseOp(twoPass, s, back).find("one byte plane"),
+              std::string::npos)
+        << s;
+  }
+  std::string json = npuTargetJson();
+  const size_t at = json.find("\"i16\"");
+  ASSERT_NE(at, std::string::npos);
+  json.replace(at, 5, "\"i8\"");
+  Target bad;
+  EXPECT_NE(parseTarget(json, bad).find("act16_one_pass"), std::string::npos);
 }
 
 // The row pairs: a 16-bit access touches the same rows rows/2 up (and

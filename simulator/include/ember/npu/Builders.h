@@ -50,6 +50,16 @@ Insn dwgemmInsn(bool reset, int64_t acc, int64_t act, int64_t wgt,
                 int64_t inner, int64_t outer, int64_t actOstride,
                 int64_t accOstride, int64_t taps, int64_t stride = 1,
                 bool bias = false);
+/// GEMM and DWGEMM of 16-bit activation rows (spec version 5): both byte
+/// planes in one instruction, the act block 16-bit rows and the acc block
+/// 16x8 accumulator pairs, both in the lower halves; the same fields.
+Insn gemm16Insn(bool reset, int64_t acc, int64_t act, int64_t wgt,
+                int64_t inner, int64_t outer, int64_t actOstride = 0,
+                int64_t accOstride = 0);
+Insn dwgemm16Insn(bool reset, int64_t acc, int64_t act, int64_t wgt,
+                  int64_t inner, int64_t outer, int64_t actOstride,
+                  int64_t accOstride, int64_t taps, int64_t stride = 1,
+                  bool bias = false);
 /// acc16: 16x8 accumulators (plane sums at src and src + ACC_HALF, an int64
 /// bias); out16: an int16 result (clamp RQ16_MIN/RQ16_MAX; zp, min, max 0).
 Insn requantInsn(int64_t dst, int64_t src, int64_t rows, int64_t param,

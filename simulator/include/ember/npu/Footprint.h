@@ -4,10 +4,11 @@
 // model's retirement records (the bytes an instruction wrote), by the random
 // program generator (tokens between engines whose accesses conflict) and by
 // the coverage model (hazards). Writes cover every byte the instruction
-// writes: exactly those for the 8-bit forms, and for the 16-bit forms (spec
-// version 3) also the upper-half twin of every row (footprintExact says
-// which). Reads are the ranges the instruction may read (POOL's from its
-// registers).
+// writes: exactly those for the 8-bit forms and for GEMM16/DWGEMM16 (spec
+// version 5: their rows and the upper-half twins), and for the other 16-bit
+// forms (spec version 3) also the upper-half twin of every row
+// (footprintExact says which). Reads are the ranges the instruction may read
+// (POOL's from its registers).
 //
 //===----------------------------------------------------------------------===//
 #ifndef EMBER_NPU_FOOTPRINT_H

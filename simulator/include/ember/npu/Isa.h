@@ -115,7 +115,8 @@ Engine regEngine(unsigned id);
 bool regFromName(const std::string &name, unsigned &id);
 /// Activation rows a GEMM or DWGEMM streams through the array (its array
 /// slots): inner x outer, and for DWGEMM ((inner - 1) x stride + taps) x outer.
-/// 0 for other opcodes.
+/// GEMM16 and DWGEMM16 stream as many (each slot a 16-bit row: both planes
+/// at once). 0 for other opcodes.
 int64_t streamedRows(const Insn &insn);
 Engine engineOf(const Insn &insn);
 std::string channelName(int ch);

@@ -207,6 +207,11 @@ struct CodegenOptions {
   // per op), or as one GEMM per tap with a diagonal weight tile (option
   // depthwise=dwgemm|gemm).
   bool dwgemm = true;
+  // 16x8 array ops (backend option act16=one|two): both byte planes in one
+  // op where the target's array takes them at once (Target.h,
+  // act16OnePass), or one op per plane (the form of arrays without it, kept
+  // to measure the one-pass form against).
+  bool act16OnePass = true;
   // Weight prefetch across layers (backend option prefetch=on|off): the
   // next layer's first weight and table loads during the last step of the
   // layer before (docs/npu-sdk.md, "Weight prefetch").

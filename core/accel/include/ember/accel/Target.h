@@ -158,6 +158,12 @@ struct Target {
     // previous op streams); output-stationary arrays drain `drainRows` per
     // accumulator block.
     int64_t preloadRows = 0, issueOverhead = 0, drainRows = 0;
+    // 16x8 in one pass (Target::wide16): a Gemm or DwGemm with w16 takes a
+    // 16-bit row pair's two byte planes at once, in the cycles of one 8-bit
+    // op, summing the low plane into acc and the high plane into acc +
+    // rows/2 (the DwGemm bias into the low plane only); without it every
+    // 16x8 array op is two, one per plane.
+    bool act16OnePass = false;
   } array;
 
   std::vector<Memory> memories;

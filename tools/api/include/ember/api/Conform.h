@@ -46,6 +46,10 @@ struct ConformOptions {
   // Extra tolerance, in output quanta, for outputs a DequantizeLinear
   // computes (int8 models: docs/quantization.md); 0 = off.
   double quanta = 0;
+  // Extra tolerance of a float output, as a fraction of its largest
+  // expected magnitude (whole models: a value near zero that sums large
+  // terms carries their rounding, not its own); 0 = off.
+  double scaleTol = 0;
   bool lower = true;
   PipelineOptions pipeline; // -O<N>, --skip-pass
   bool lir = false; // run through IRGen + memory planning + LIR interpreter
