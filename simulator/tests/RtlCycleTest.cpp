@@ -68,7 +68,8 @@ Cycles runBoth(const Devices &d, const std::vector<Word> &words,
 /// (two planes' GEMMs, REQUANT acc16 to int16 and int8, with the int64
 /// bias), every VECTOR form at 16 bits with its staged cases (a 16-bit
 /// destination's high plane after an 8-bit source), LUT w16's lane groups,
-/// MOVE w16, and random mixes of 8- and 16-bit instructions.
+/// MOVE w16, spec version 5's GEMM16 and DWGEMM16, and random mixes of 8-
+/// and 16-bit instructions.
 void addWideComputePrograms(
     std::vector<std::pair<std::string, std::vector<Insn>>> &ps) {
   auto add = [&](const std::string &name, SafeProgramBuilder &b) {
@@ -131,6 +132,22 @@ void addWideComputePrograms(
     b.add(poolInsn(mode != 1, 202, 200, 24, 1, 1, 4, false, true)); // staged
     add("upsample_pool16_mode" + std::to_string(mode), b);
   }
+  // Spec version 5: GEMM16 and DWGEMM16 take their int8 op's cycles; alone,
+  // in chains on the same accumulator pairs, beside int8 ops on the high
+  // plane's rows, and before a REQUANT acc16 that waits for their results.
+  for (int rows : {1, kDim, 3 * kDim + 1}) {
+    SafeProgramBuilder b;
+    b.add(gemm16Insn(true, 0, 0, 0, rows, 1));
+    b.add(gemm16Insn(false, 0, 5, 16, rows, 2, rows, 0));
+    b.add(gemmInsn(false, accHalf, actHalf, 32, rows, 1));
+    b.add(gemm16Insn(false, 0, 9, 48, rows, 1));
+    for (int taps : {1, 3, kDwMaxTaps})
+      b.add(dwgemm16Insn(taps == 1, 100, 7, 16 * taps, rows, 2, rows + taps,
+                         rows, taps, 1 + taps % 3, taps <= kDim - 4));
+    b.add(dwgemmInsn(false, 100 + accHalf, actHalf + 7, 16, rows, 1, 0, 0, 3));
+    b.add(requantInsn(0, 0, rows, 200, 0, 0, 0, true, false, true, true));
+    add("array16_rows" + std::to_string(rows), b);
+  }
   std::mt19937 rng(17);
   for (int n = 0; n < 20; ++n) {
     SafeProgramBuilder b;
@@ -138,8 +155,16 @@ void addWideComputePrograms(
       return lo + static_cast<int>(rng() % (hi - lo + 1));
     };
     for (int k = 0; k < 24; ++k) {
-      int kind = rnd(0, 7), rows = rnd(1, 20);
-      if (kind == 0) {
+      int kind = rnd(0, 8), rows = rnd(1, 20);
+      if (kind == 8) {
+        if (rng() % 2)
+          b.add(gemm16Insn(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100),
+                           rows, rnd(1, 2), rnd(0, 30), rnd(0, 30)));
+        else
+          b.add(dwgemm16Insn(rnd(0, 1), rnd(0, 200), rnd(0, 200), rnd(0, 100),
+                             rows, rnd(1, 2), rnd(0, 30), rnd(0, 30),
+                             rnd(1, kDim - 4), rnd(1, 3), rnd(0, 1)));
+      } else if (kind == 0) {
         b.add(gemmInsn(rnd(0, 1), rnd(0, 200) + rnd(0, 1) * accHalf,
                        rnd(0, 200) + rnd(0, 1) * actHalf, rnd(0, 100), rows,
                        rnd(1, 2), rnd(0, 30), rnd(0, 30)));
