@@ -73,6 +73,10 @@ int CycleTable::signature(size_t gi, const std::set<std::string> &wide) const {
   return s * 2 + (out ? 1 : 0);
 }
 
+bool measuredBetter(double candidateDb, double chosenDb, bool costlier) {
+  return candidateDb > chosenDb + (costlier ? kCostlierMarginDb : 0.0);
+}
+
 bool CycleTable::reachable(size_t gi, int s) const {
   const size_t n = roots[gi].in.size();
   const int in = s / 2;
@@ -944,7 +948,8 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
   // 2. The candidate sets at that limit (candidateSets: the proxy's choice,
   // the greedy or knapsack one, the neighbours), each built and run on the
   // first ns samples; those measuring a better output SQNR than the
-  // proxy's choice are checked in that order, the first that fits kept.
+  // proxy's choice (by kCostlierMarginDb when it costs more on the table)
+  // are checked in that order, the first that fits kept.
   const size_t ns = std::min(n, std::max<size_t>(o.selectSamples, 1));
   Scored chosenScore;
   size_t runs = 0;
@@ -970,7 +975,8 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
                       chosenScore.db);
         *log << buf;
       }
-      if (sc[ci].db > chosenScore.db)
+      if (measuredBetter(sc[ci].db, chosenScore.db,
+                         table.predict(cands[ci]) > table.predict(wide)))
         better.emplace_back(-sc[ci].db, ci);
     }
     std::sort(better.begin(), better.end());

@@ -78,6 +78,14 @@ struct MixedPrecisionResult {
 // measured): a 16x8 layer runs at half the int8 MAC rate
 // (docs/npu-architecture.md, spec version 3) and moves twice the bytes.
 constexpr double kWideCostFactor = 2.0;
+// How much better (dB of output SQNR, on the search's few samples) a
+// candidate set costing more cycles than the proxy's choice must measure
+// to replace it.
+constexpr double kCostlierMarginDb = 0.25;
+// Whether a candidate set measuring `candidateDb` replaces the choice
+// measuring `chosenDb` (a costlier one by more than kCostlierMarginDb: on a
+// few samples a tenth of a dB either way is noise, and cycles are not).
+bool measuredBetter(double candidateDb, double chosenDb, bool costlier);
 
 // Predicted device cycles of any choice of 16-bit roots: per quantized
 // group, its cycles under each precision signature (how its activation
