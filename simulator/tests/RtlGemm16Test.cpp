@@ -73,8 +73,8 @@ Program build(const std::vector<Op> &ops, Form form) {
   head.push_back(loadInsn(EMBER_NPU_MEM_ACT, 0, 0, 1, kActRows, kActRows));
   head.push_back(loadInsn(EMBER_NPU_MEM_ACT, kActHalf, kActRows * ab, 1,
                           kActRows, kActRows));
-  head.push_back(loadInsn(EMBER_NPU_MEM_WGT, 0, 2 * kActRows * ab, 1, kWgtRows,
-                          kWgtRows));
+  head.push_back(
+      loadInsn(EMBER_NPU_MEM_WGT, 0, 2 * kActRows * ab, 1, kWgtRows, kWgtRows));
   const int64_t accDram = (2 * kActRows + kWgtRows) * ab;
   head.push_back(
       loadInsn(EMBER_NPU_MEM_ACC, 0, accDram, 1, kAccRows, kAccRows));
@@ -110,7 +110,8 @@ Program build(const std::vector<Op> &ops, Form form) {
 std::vector<uint8_t> randomDram(uint32_t seed) {
   std::mt19937 rng(seed);
   std::vector<uint8_t> d(kDram, 0);
-  const size_t bytes = (2 * kActRows + kWgtRows) * kDim + 2 * kAccRows * 4 * kDim;
+  const size_t bytes =
+      (2 * kActRows + kWgtRows) * kDim + 2 * kAccRows * 4 * kDim;
   for (size_t k = 0; k < bytes; ++k)
     d[k] = static_cast<uint8_t>(rng());
   return d;
@@ -174,8 +175,8 @@ void check(RtlModel &m, const std::string &name, const std::vector<Op> &ops,
   ember_npu_counters_t gc{};
   gc.struct_size = sizeof gc;
   ASSERT_EQ(g.run(pairs.decoded, gd, gc), "");
-  EXPECT_TRUE(std::memcmp(g.sram(EMBER_NPU_MEM_ACC), a.acc.data(),
-                          a.acc.size()) == 0)
+  EXPECT_TRUE(
+      std::memcmp(g.sram(EMBER_NPU_MEM_ACC), a.acc.data(), a.acc.size()) == 0)
       << "ACC differs from the golden model's run of the two int8 ops";
 }
 
@@ -200,7 +201,8 @@ TEST(RtlGemm16, GemmShapes) {
       std::vector<Op> ops;
       ops.push_back(gemm(true, reset, 0, 0, 0, rows, 1));
       // outer lines with strides, overlapping accumulator lines
-      ops.push_back(gemm(true, false, 200, 10, 32, rows, 3, rows + 2, rows / 2));
+      ops.push_back(
+          gemm(true, false, 200, 10, 32, rows, 3, rows + 2, rows / 2));
       ops.push_back(gemm(true, reset, 5, 3, 64, rows, 2, 0, 0));
       check(m, "gemm16_rows" + std::to_string(rows) + (reset ? "_reset" : ""),
             ops, 100 + n++);
@@ -294,8 +296,8 @@ TEST(RtlGemm16, RandomMixes) {
       } else {
         const int taps = rnd(1, kDwMaxTaps);
         ops.push_back(dwgemm(w16, rnd(0, 1), acc, act, wgt, rnd(1, 30),
-                             rnd(1, 3), rnd(0, 40), rnd(0, 40), taps,
-                             rnd(1, 3), taps <= kDim - 4 && rng() % 2));
+                             rnd(1, 3), rnd(0, 40), rnd(0, 40), taps, rnd(1, 3),
+                             taps <= kDim - 4 && rng() % 2));
       }
     }
     check(m, "random_" + std::to_string(n), ops, 400 + n);
