@@ -58,6 +58,7 @@ CycleTable CycleTable::empty(const onnx::GraphProto &g, const QdqPlan &plan) {
   }
   t.cycles.assign(plan.groups.size(), {});
   t.measured.assign(plan.groups.size(), {});
+  t.present.assign(plan.groups.size(), {});
   return t;
 }
 
@@ -133,8 +134,9 @@ size_t CycleTable::offDevice(const std::set<std::string> &wide) const {
   size_t n = 0;
   for (size_t gi = 0; gi < roots.size(); ++gi) {
     int s = signature(gi, wide);
-    n += cycles[gi][0] > 0 && measured[gi][size_t(s)] &&
-         cycles[gi][size_t(s)] <= 0;
+    // On the device at int8, measured in `wide`'s form and absent there
+    // (a fused node is present at 0 cycles: not the host's).
+    n += present[gi][0] && measured[gi][size_t(s)] && !present[gi][size_t(s)];
   }
   return n;
 }
@@ -152,7 +154,9 @@ void CycleTable::measure(const onnx::GraphProto &g, const QdqPlan &plan,
     const size_t s = size_t(signature(gi, wide));
     if (measured[gi][s])
       continue; // the first compile that measured it (all-int8 first)
-    cycles[gi][s] = groupCycles(g, q, nodeCycles);
+    bool on = false;
+    cycles[gi][s] = groupCycles(g, q, nodeCycles, &on);
+    present[gi][s] = on;
     measured[gi][s] = true;
   }
   if (first) {
@@ -192,6 +196,7 @@ CycleTable::doubling(const onnx::GraphProto &g, const QdqPlan &plan,
       t.cycles[gi][size_t(s)] =
           (s / 2 == kIn8 ? 1 : kWideCostFactor) * t.cycles[gi][0];
       t.measured[gi][size_t(s)] = true;
+      t.present[gi][size_t(s)] = t.present[gi][0];
     }
   return t;
 }

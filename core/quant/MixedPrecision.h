@@ -104,6 +104,9 @@ struct CycleTable {
   std::vector<Roots> roots;                            // per group
   std::vector<std::array<double, kSignatures>> cycles; // per group
   std::vector<std::array<bool, kSignatures>> measured; // per group
+  // Whether a measured form's compile ran any of the group's nodes on the
+  // device (a node fused into another layer is there at 0 cycles).
+  std::vector<std::array<bool, kSignatures>> present; // per group
   double other = 0; // nodes outside every group (the all-int8 compile)
 
   int signature(size_t group, const std::set<std::string> &wide) const;

@@ -284,6 +284,12 @@ TEST_F(MixedPrecision, CycleTableUsesTheCompiledCostOfEachForm) {
   std::map<std::string, double> noise{{"a", 0.5}, {"b", 0.6}};
   EXPECT_EQ(chooseWide(t, noise, 520), std::set<std::string>{"a"});
   EXPECT_TRUE(chooseWide(g, plan, int8, noise, 520).empty());
+  // A node fused into another layer is on the device at 0 cycles: b's
+  // reader in b's 16-bit form, fused, is not the host's.
+  std::map<std::string, double> fused = int16;
+  fused["yb_fc"] = 0;
+  t.measure(g, plan, {"b"}, fused, false);
+  EXPECT_EQ(t.offDevice({"b"}), 0u);
 }
 
 // The aimed mixes: from the all-int8 compile alone, each mix puts groups
