@@ -25,17 +25,11 @@ void table(std::vector<Access> &r, bool write) {
   r.push_back({kSpaceLut, 0, kLut16Offset, write});
 }
 
-/// GEMM16 and DWGEMM16 (spec version 5): every ACT and ACC row they touch
-/// has its upper-half twin, all of them 16-bit rows (their writes exact).
-bool wideArray(const Insn &i) {
-  return i.op == Opcode::GEMM16 || i.op == Opcode::DWGEMM16;
-}
-
 /// Whether `i` reads or writes 16-bit rows (spec version 3): row pairs
 /// (r, r + half) of ACT, OUT and ACC.
 bool wideForm(const Insn &i) {
   return i.op == Opcode::LOAD16 || i.op == Opcode::STORE16 || i.w16 ||
-         i.out16 || i.a16 || i.b16 || i.acc16 || wideArray(i);
+         i.out16 || i.a16 || i.b16 || i.acc16 || isArray16(i.op);
 }
 
 /// The rows a GEMM or DWGEMM writes: inner rows per line, lines acc_ostride
@@ -66,8 +60,11 @@ uint64_t spaceBytes(int space, uint64_t dramBytes) {
   return space == kSpaceLut ? kLutSpaceBytes : 0;
 }
 
+// GEMM16 and DWGEMM16 (spec version 5): every ACT and ACC row they touch
+// has its upper-half twin, all of them 16-bit rows, so their writes are
+// exact too.
 bool footprintExact(const Insn &insn) {
-  return !wideForm(insn) || wideArray(insn);
+  return !wideForm(insn) || isArray16(insn.op);
 }
 
 void mergeAccesses(std::vector<Access> &ranges) {
@@ -154,9 +151,7 @@ std::vector<Access> footprint(const Insn &i, const int32_t *regs,
   case Opcode::DWGEMM:
   case Opcode::GEMM16:
   case Opcode::DWGEMM16: {
-    int64_t line = i.op == Opcode::DWGEMM || i.op == Opcode::DWGEMM16
-                       ? (i.inner - 1) * i.stride + i.taps
-                       : i.inner;
+    const int64_t line = lineRows(i);
     for (int64_t o = 0; o < i.outer; ++o)
       rows(r, kAct, i.act + o * i.act_ostride, line, false);
     rows(r, kWgt, i.wgt, kDim, false);

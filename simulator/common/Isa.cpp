@@ -131,11 +131,12 @@ std::string outRange(const char *what, bool w16, int64_t first, int64_t count) {
 
 /// GEMM, DWGEMM and their 16x8 forms (spec version 5: the act and acc
 /// blocks 16-bit rows and accumulator pairs, in the lower halves): the act
-/// block of `line` rows per line, the acc block and the weight tile.
-std::string gemmBlocks(const Insn &insn, int64_t line) {
-  const bool w16 = insn.op == Opcode::GEMM16 || insn.op == Opcode::DWGEMM16;
-  std::string err = rowRange("act", EMBER_NPU_MEM_ACT, w16, insn.act,
-                             (insn.outer - 1) * insn.act_ostride + line);
+/// block of lineRows per line, the acc block and the weight tile.
+std::string gemmBlocks(const Insn &insn) {
+  const bool w16 = isArray16(insn.op);
+  std::string err =
+      rowRange("act", EMBER_NPU_MEM_ACT, w16, insn.act,
+               (insn.outer - 1) * insn.act_ostride + lineRows(insn));
   if (err.empty())
     err = rowRange("acc", EMBER_NPU_MEM_ACC, w16, insn.acc,
                    (insn.outer - 1) * insn.acc_ostride + insn.inner);
@@ -360,13 +361,23 @@ Engine engineOf(const Insn &insn) {
   return Engine::Fetch;
 }
 
-int64_t streamedRows(const Insn &insn) {
+bool isDwgemm(Opcode op) {
+  return op == Opcode::DWGEMM || op == Opcode::DWGEMM16;
+}
+
+bool isArray16(Opcode op) {
+  return op == Opcode::GEMM16 || op == Opcode::DWGEMM16;
+}
+
+int64_t lineRows(const Insn &insn) {
+  if (isDwgemm(insn.op))
+    return (insn.inner - 1) * insn.stride + insn.taps;
   if (insn.op == Opcode::GEMM || insn.op == Opcode::GEMM16)
-    return insn.inner * insn.outer;
-  if (insn.op == Opcode::DWGEMM || insn.op == Opcode::DWGEMM16)
-    return ((insn.inner - 1) * insn.stride + insn.taps) * insn.outer;
+    return insn.inner;
   return 0;
 }
+
+int64_t streamedRows(const Insn &insn) { return lineRows(insn) * insn.outer; }
 
 std::string channelName(int ch) {
   return std::string(engineName(static_cast<Engine>(ch / kNumEngines))) + "->" +
@@ -460,7 +471,7 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
   case Opcode::GEMM16:
     if (insn.inner < 1 || insn.outer < 1)
       return "inner and outer must be >= 1";
-    return gemmBlocks(insn, insn.inner);
+    return gemmBlocks(insn);
   case Opcode::DWGEMM:
   case Opcode::DWGEMM16:
     if (insn.inner < 1 || insn.outer < 1)
@@ -471,8 +482,7 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
       return "stride must be in 1..3";
     if (insn.bias && insn.taps > kDim - 4)
       return "bias needs taps <= " + std::to_string(kDim - 4);
-    // Each line streams (inner - 1) * stride + taps activation rows.
-    return gemmBlocks(insn, (insn.inner - 1) * insn.stride + insn.taps);
+    return gemmBlocks(insn); // a line streams (inner - 1) * stride + taps
   case Opcode::REQUANT: {
     if (insn.rows < 1)
       return "rows must be >= 1";

@@ -69,7 +69,7 @@ void fieldRange(Opcode op, const FieldDesc &f, int64_t &lo, int64_t &hi) {
   lo = 0;
   hi = (int64_t(1) << f.width) - 1;
   const std::string n = f.name;
-  const bool dw = op == Opcode::DWGEMM || op == Opcode::DWGEMM16;
+  const bool dw = isDwgemm(op);
   if (dw && n == "taps") {
     lo = 1;
     hi = kDwMaxTaps;

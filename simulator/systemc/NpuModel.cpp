@@ -1025,7 +1025,7 @@ uint64_t EngineModule::dmaStore(const Insn &insn, uint64_t &dramStall) {
 // read-modified-written, the GEMM's or DWGEMM's timing unchanged (the GEMM
 // thread's pipeline counts streamedRows, the same for both forms).
 uint64_t EngineModule::gemm(const Insn &insn) {
-  if (insn.op == Opcode::DWGEMM || insn.op == Opcode::DWGEMM16)
+  if (isDwgemm(insn.op))
     return dwgemm(insn);
   // Weight-stationary DIM x DIM array: the tile is preloaded into shadow
   // registers while the previous instruction streams, so an instruction costs
@@ -1044,7 +1044,7 @@ uint64_t EngineModule::gemm(const Insn &insn) {
   int64_t n = insn.inner;
   buf_.resize(static_cast<size_t>(n * kDim));
   accBuf_.resize(static_cast<size_t>(n * kDim));
-  const int planes = insn.op == Opcode::GEMM16 ? 2 : 1;
+  const int planes = isArray16(insn.op) ? 2 : 1;
   for (int64_t o = 0; o < insn.outer; ++o)
     for (int p = 0; p < planes; ++p) {
       int64_t ar = insn.act + o * insn.act_ostride + p * EMBER_NPU_ACT_HALF,
@@ -1078,7 +1078,7 @@ uint64_t EngineModule::dwgemm(const Insn &insn) {
   accBuf_.resize(static_cast<size_t>(n * kDim));
   const int8_t *w = reinterpret_cast<const int8_t *>(buf2_.data());
   // DWGEMM16: the bias joins the low plane's sums only.
-  const int planes = insn.op == Opcode::DWGEMM16 ? 2 : 1;
+  const int planes = isArray16(insn.op) ? 2 : 1;
   for (int64_t o = 0; o < insn.outer; ++o)
     for (int p = 0; p < planes; ++p) {
       int64_t ar = insn.act + o * insn.act_ostride + p * EMBER_NPU_ACT_HALF,

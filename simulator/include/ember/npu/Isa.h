@@ -113,10 +113,16 @@ const char *regName(unsigned id);
 /// Owning engine of register `id` (only valid when regName(id) != nullptr).
 Engine regEngine(unsigned id);
 bool regFromName(const std::string &name, unsigned &id);
+/// DWGEMM or DWGEMM16.
+bool isDwgemm(Opcode op);
+/// GEMM16 or DWGEMM16 (spec version 5): both byte planes of 16-bit rows.
+bool isArray16(Opcode op);
+/// Activation rows one line of a GEMM or DWGEMM (or its 16x8 form) streams:
+/// inner, and for DWGEMM (inner - 1) x stride + taps. 0 for other opcodes.
+int64_t lineRows(const Insn &insn);
 /// Activation rows a GEMM or DWGEMM streams through the array (its array
-/// slots): inner x outer, and for DWGEMM ((inner - 1) x stride + taps) x outer.
-/// GEMM16 and DWGEMM16 stream as many (each slot a 16-bit row: both planes
-/// at once). 0 for other opcodes.
+/// slots): lineRows x outer. GEMM16 and DWGEMM16 stream as many (each slot
+/// a 16-bit row: both planes at once). 0 for other opcodes.
 int64_t streamedRows(const Insn &insn);
 Engine engineOf(const Insn &insn);
 std::string channelName(int ch);
