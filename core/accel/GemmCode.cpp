@@ -51,16 +51,16 @@ void widen16(const Target &tg, const GemmLayer &g, const GemmTables &tb,
     std::vector<Op> compute;
     for (const Op &op : sc.compute) {
       compute.push_back(op);
-      if (g.in16 && onePass &&
-          (op.kind == OpKind::Gemm || op.kind == OpKind::DwGemm))
+      if (!g.in16 || (op.kind != OpKind::Gemm && op.kind != OpKind::DwGemm))
+        continue;
+      if (onePass) {
         compute.back().w16 = true;
-      else if (g.in16 &&
-               (op.kind == OpKind::Gemm || op.kind == OpKind::DwGemm)) {
-        Op hi = op;
-        hi.act += actHalf;
-        hi.acc += accHalf;
-        compute.push_back(hi);
+        continue;
       }
+      Op hi = op;
+      hi.act += actHalf;
+      hi.acc += accHalf;
+      compute.push_back(hi);
     }
     sc.compute = std::move(compute);
     for (Op &op : sc.tail) {
