@@ -75,8 +75,9 @@ struct MixedPrecisionResult {
 
 // The relative cost of a group reading a 16-bit activation where nothing
 // better is known (CycleTable::doubling, and a signature no compile
-// measured): a 16x8 layer runs at half the int8 MAC rate
-// (docs/npu-architecture.md, spec version 3) and moves twice the bytes.
+// measured): a 16x8 layer on a two-pass array runs at half the int8 MAC
+// rate (docs/npu-architecture.md, spec version 3) and moves twice the bytes;
+// a one-pass array (spec version 5) costs less, which the compiles measure.
 constexpr double kWideCostFactor = 2.0;
 // How much better (dB of output SQNR, on the search's few samples) a
 // candidate set costing more cycles than the proxy's choice must measure
