@@ -41,6 +41,16 @@ protected:
     return runProgram(dev_, words, std::vector<uint8_t>(4096, 1), false);
   }
   RunOutput run(const std::vector<Insn> &prog) { return run(encodeAll(prog)); }
+  // One instruction, then FINISH.
+  RunOutput runOne(const Insn &i) {
+    return run(std::vector<Insn>{i, makeInsn(Opcode::FINISH)});
+  }
+  // runOne refuses the program with "instruction 0: " + what.
+  void expectError(const Insn &i, const std::string &what) {
+    RunOutput r = runOne(i);
+    EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM) << formatInsn(i);
+    EXPECT_EQ(r.error, "instruction 0: " + what) << formatInsn(i);
+  }
   ember_npu_device_t *dev_ = nullptr;
 };
 
@@ -165,9 +175,6 @@ TEST_P(Errors, BoundedPoolGeometry) {
 }
 
 TEST_P(Errors, Version2FieldsAreValidated) {
-  auto runOne = [&](Insn i) {
-    return run(std::vector<Insn>{i, makeInsn(Opcode::FINISH)});
-  };
   RunOutput r = runOne(poolInsn(false, 100, 0, 4, 1, 0, 0));
   EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM);
   EXPECT_EQ(r.error, "instruction 0: pad_top and pad_left need in_h (the "
@@ -206,14 +213,6 @@ TEST_P(Errors, Version2FieldsAreValidated) {
 }
 
 TEST_P(Errors, Version3FieldsAreValidated) {
-  auto runOne = [&](Insn i) {
-    return run(std::vector<Insn>{i, makeInsn(Opcode::FINISH)});
-  };
-  auto expectError = [&](Insn i, const std::string &what) {
-    RunOutput r = runOne(i);
-    EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM) << formatInsn(i);
-    EXPECT_EQ(r.error, "instruction 0: " + what) << formatInsn(i);
-  };
   const int64_t actHalf = EMBER_NPU_ACT_HALF, accHalf = EMBER_NPU_ACC_HALF,
                 outHalf = EMBER_NPU_OUT_HALF;
   const int kAct = EMBER_NPU_MEM_ACT, kOut = EMBER_NPU_MEM_OUT;
@@ -313,14 +312,6 @@ TEST_P(Errors, Version3FieldsAreValidated) {
 // rows and accumulator pairs, so each must lie in the lower half; the weight
 // tile and DWGEMM's taps, stride and bias are checked as for GEMM / DWGEMM.
 TEST_P(Errors, Version5FieldsAreValidated) {
-  auto runOne = [&](Insn i) {
-    return run(std::vector<Insn>{i, makeInsn(Opcode::FINISH)});
-  };
-  auto expectError = [&](Insn i, const std::string &what) {
-    RunOutput r = runOne(i);
-    EXPECT_EQ(r.status, EMBER_NPU_STATUS_BAD_PROGRAM) << formatInsn(i);
-    EXPECT_EQ(r.error, "instruction 0: " + what) << formatInsn(i);
-  };
   auto half = [](const char *what, const char *mem, int64_t first, int64_t last,
                  int64_t rows) {
     return std::string(what) + " 16-bit rows [" + std::to_string(first) + ", " +

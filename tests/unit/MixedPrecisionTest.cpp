@@ -122,6 +122,12 @@ std::set<std::string> wideOf(const onnx::ModelProto &x) {
       x.doc_string().find('b') != std::string::npos ? "b" : ""};
 }
 
+// Each node of the two-branch model at `c` cycles (a compile's per-node
+// cycles).
+std::map<std::string, double> flatCycles(double c) {
+  return {{"a_fc", c}, {"b_fc", c}, {"ya_fc", c}, {"yb_fc", c}, {"sum", c}};
+}
+
 } // namespace
 
 // The tensor-relative measure ranks a above b; at the output b is the one
@@ -247,11 +253,7 @@ TEST_F(MixedPrecision, CandidateSetsAreTheChoiceItsRivalAndItsNeighbours) {
 // group a compile leaves off the device costs it nothing there.
 TEST_F(MixedPrecision, CycleTableUsesTheCompiledCostOfEachForm) {
   const auto &g = m.graph();
-  std::map<std::string, double> int8{{"a_fc", 100},
-                                     {"b_fc", 100},
-                                     {"ya_fc", 100},
-                                     {"yb_fc", 100},
-                                     {"sum", 100}};
+  const std::map<std::string, double> int8 = flatCycles(100);
   std::map<std::string, double> int16{{"a_fc", 200},
                                       {"b_fc", 200},
                                       {"ya_fc", 110},
@@ -298,11 +300,7 @@ TEST_F(MixedPrecision, CycleTableUsesTheCompiledCostOfEachForm) {
 // form (one add input 16-bit) among them.
 TEST_F(MixedPrecision, AimedMixesMeasureEveryReachableForm) {
   const auto &g = m.graph();
-  std::map<std::string, double> int8{{"a_fc", 100},
-                                     {"b_fc", 100},
-                                     {"ya_fc", 100},
-                                     {"yb_fc", 100},
-                                     {"sum", 100}};
+  const std::map<std::string, double> int8 = flatCycles(100);
   CycleTable t = CycleTable::empty(g, plan);
   t.measure(g, plan, {}, int8, true);
   size_t sumGroup = t.roots.size();
