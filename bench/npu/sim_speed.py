@@ -14,6 +14,12 @@ which does not depend on the machine's load.
       [--baseline OLD/bin/npu-rtl-bench] [--rounds 5] [--callgrind] \\
       [--executor rtl,systemc] [--kernel gemm,conv]
 
+A baseline whose npu-rtl-bench has no --raw (any older build) is compared by
+instruction counts alone: --cli build/bin/ember-npu --baseline-cli
+OLD/bin/ember-npu counts the instructions inside ember_npu_run of one
+`ember-npu sim --executor E` run of each kernel with each (the SystemC model's
+elaboration included, the same in both) and prints their ratio.
+
 docs/npu-rtl.md ("Simulation speed") and docs/npu-performance.md have the
 figures and the commands that made them.
 """
@@ -75,9 +81,55 @@ def insns_per_cycle(bench, executor, kernel):
     return (two - one) / cycles
 
 
+def cli_insns_per_cycle(cli, executor, kernel, work):
+    """Instructions inside ember_npu_run per simulated cycle of one
+    `ember-npu sim` run of the example kernel (None without valgrind)."""
+    if not shutil.which('valgrind'):
+        return None
+    prefix = os.path.join(work, kernel)
+    if not os.path.exists(prefix + '.nasm'):
+        subprocess.run([cli, 'kernel', kernel, '-o', prefix], check=True,
+                       stdout=subprocess.DEVNULL)
+    cg = os.path.join(work, 'cg.out')
+    out = subprocess.run(
+        ['valgrind', '--tool=callgrind', '--callgrind-out-file=' + cg,
+         '--toggle-collect=ember_npu_run', cli, 'sim', prefix + '.nasm',
+         '--load', prefix + '.dram@0', '--dram-bytes', '1048576',
+         '--executor=' + executor, '--quiet'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    m = re.search(r'refs:\s+([\d,]+)', out.stderr)
+    c = re.search(r'cycles=(\d+)', out.stdout)
+    if out.returncode != 0 or not m or not c:
+        sys.exit('error: %s sim --executor=%s on %s failed: %s' %
+                 (cli, executor, kernel, out.stderr.strip()[-400:]))
+    return int(m.group(1).replace(',', '')) / int(c.group(1))
+
+
+def cli_table(args):
+    """The --cli / --baseline-cli instruction-count comparison."""
+    print('instructions inside ember_npu_run per simulated cycle, one '
+          '`ember-npu sim` run each (valgrind --tool=callgrind)')
+    print()
+    print('| executor | kernel | this | baseline | baseline / this |')
+    print('|---|---|---|---|---|')
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in args.kernel.split(','):
+            for ex in args.executor.split(','):
+                this = cli_insns_per_cycle(args.cli, ex, k, tmp)
+                base = cli_insns_per_cycle(args.baseline_cli, ex, k, tmp)
+                if this is None or base is None:
+                    sys.exit('error: valgrind not found (--cli needs it)')
+                print('| %s | %s | %.0f | %.0f | %.2fx |' %
+                      (ex, k, this, base, base / this))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--bench', required=True, help="this build's npu-rtl-bench")
+    ap.add_argument('--bench', default='', help="this build's npu-rtl-bench")
+    ap.add_argument('--cli', default='', help="this build's ember-npu "
+                    '(with --baseline-cli: instruction counts only)')
+    ap.add_argument('--baseline-cli', default='',
+                    help="another build's ember-npu (the before column)")
     ap.add_argument('--baseline', default='',
                     help="another build's npu-rtl-bench (the before column)")
     ap.add_argument('--rounds', type=int, default=5,
@@ -90,6 +142,13 @@ def main():
     ap.add_argument('--callgrind', action='store_true',
                     help='also count instructions per simulated cycle')
     args = ap.parse_args()
+    if args.cli or args.baseline_cli:
+        if not (args.cli and args.baseline_cli):
+            sys.exit('error: --cli and --baseline-cli go together')
+        cli_table(args)
+        return
+    if not args.bench:
+        sys.exit('error: --bench (or --cli and --baseline-cli) is required')
     benches = [('this', args.bench)]
     if args.baseline:
         benches.append(('baseline', args.baseline))

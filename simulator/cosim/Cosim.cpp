@@ -259,8 +259,8 @@ std::string cosimulate(ember_npu_device_t *ref, ember_npu_device_t *dut,
   retireTimes(r, out.refCycles, out.refRetire);
   retireTimes(u, out.dutCycles, out.dutRetire);
   // The end of the DUT's run (a stalled one: the cycle its limit ran out).
-  const uint64_t dutEnd = out.stalled ? out.dutStop.cycle
-                                      : std::max(out.dutCycles, u.lastCycle);
+  const uint64_t dutEnd =
+      out.stalled ? out.dutStop.cycle : std::max(out.dutCycles, u.lastCycle);
   const bool refTimed =
       ember_npu_device_query(ref, &ri) == EMBER_NPU_STATUS_OK && ri.timed;
   // The first divergence: the earliest the DUT retired; of those it never

@@ -4,6 +4,9 @@
 #include "ember/npu/Arith.h"
 #include "ember/quant/Arith.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 
 #if defined(__SSE2__)
@@ -18,17 +21,70 @@ namespace ember::npu {
 
 using quant::wrapAdd;
 
-RowPath bestRowPath() {
-#if defined(EMBER_NPU_HAVE_AVX2_PATH)
-  static const RowPath best =
-      __builtin_cpu_supports("avx2")
-          ? (__builtin_cpu_supports("avxvnni") ? RowPath::AvxVnni
-                                               : RowPath::Avx2)
-          : RowPath::Sse2;
-  return best;
+bool rowPathAvailable(RowPath path) {
+  switch (path) {
+  case RowPath::Scalar:
+    return true;
+  case RowPath::Sse2:
+#if defined(__SSE2__)
+    return true;
 #else
-  return RowPath::Sse2;
+    return false;
 #endif
+  case RowPath::Avx2:
+  case RowPath::AvxVnni:
+#if defined(EMBER_NPU_HAVE_AVX2_PATH)
+    return __builtin_cpu_supports("avx2") &&
+           (path == RowPath::Avx2 || __builtin_cpu_supports("avxvnni"));
+#else
+    return false;
+#endif
+  }
+  return false;
+}
+
+const char *rowPathName(RowPath path) {
+  switch (path) {
+  case RowPath::Scalar:
+    return "scalar";
+  case RowPath::Sse2:
+    return "sse2";
+  case RowPath::Avx2:
+    return "avx2";
+  case RowPath::AvxVnni:
+    return "avxvnni";
+  }
+  return "?";
+}
+
+/// The best available path up to EMBER_NPU_ROW_KERNEL's.
+static RowPath choosePath() {
+  constexpr RowPath kAll[] = {RowPath::Scalar, RowPath::Sse2, RowPath::Avx2,
+                              RowPath::AvxVnni};
+  RowPath cap = RowPath::AvxVnni;
+  if (const char *env = std::getenv("EMBER_NPU_ROW_KERNEL"); env && *env) {
+    bool known = false;
+    for (RowPath p : kAll)
+      if (std::strcmp(env, rowPathName(p)) == 0) {
+        cap = p;
+        known = true;
+      }
+    if (!known)
+      std::fprintf(stderr,
+                   "warning: EMBER_NPU_ROW_KERNEL=%s is not one of scalar, "
+                   "sse2, avx2, avxvnni; ignored (the environment)\n",
+                   env);
+  }
+  RowPath best = RowPath::Scalar;
+  for (RowPath p : kAll)
+    if (static_cast<int>(p) <= static_cast<int>(cap) && rowPathAvailable(p))
+      best = p;
+  return best;
+}
+
+RowPath bestRowPath() {
+  static const RowPath best = choosePath();
+  return best;
 }
 
 void prepareTile(const int8_t *w, WeightTile &tile, RowPath path) {
@@ -51,8 +107,18 @@ void prepareTile(const int8_t *w, WeightTile &tile, RowPath path) {
 }
 
 /// acc[j] += sum_k a[k] * W[j][k] (wrapping), on the int16 pairs.
-static inline void macRow(const int8_t *a, const int16_t *w, int32_t *acc) {
+static inline void macRowScalar(const int8_t *a, const int16_t *w,
+                                int32_t *acc) {
+  for (int kp = 0; kp < kDim / 2; ++kp)
+    for (int j = 0; j < kDim; ++j)
+      acc[j] = wrapAdd(acc[j],
+                       int32_t(a[2 * kp]) * w[(kp * kDim + j) * 2] +
+                           int32_t(a[2 * kp + 1]) * w[(kp * kDim + j) * 2 + 1]);
+}
+
 #if defined(__SSE2__)
+/// The same with SSE2's multiply-add of int16 pairs.
+static inline void macRowSse2(const int8_t *a, const int16_t *w, int32_t *acc) {
   __m128i sum[kDim / 4];
   for (int q = 0; q < kDim / 4; ++q)
     sum[q] = _mm_loadu_si128(reinterpret_cast<const __m128i *>(acc + 4 * q));
@@ -71,14 +137,8 @@ static inline void macRow(const int8_t *a, const int16_t *w, int32_t *acc) {
   }
   for (int q = 0; q < kDim / 4; ++q)
     _mm_storeu_si128(reinterpret_cast<__m128i *>(acc + 4 * q), sum[q]);
-#else
-  for (int kp = 0; kp < kDim / 2; ++kp)
-    for (int j = 0; j < kDim; ++j)
-      acc[j] = wrapAdd(acc[j],
-                       int32_t(a[2 * kp]) * w[(kp * kDim + j) * 2] +
-                           int32_t(a[2 * kp + 1]) * w[(kp * kDim + j) * 2 + 1]);
-#endif
 }
+#endif
 
 #if defined(EMBER_NPU_HAVE_AVX2_PATH)
 /// macRow for n consecutive rows with 256-bit multiply-adds of int16 pairs
@@ -247,10 +307,9 @@ requantRowsAvx2(const int32_t *acc, int64_t n, const int32_t *bias,
 
 void requantRows(const int32_t *acc, int64_t n, const int32_t *bias,
                  const int32_t *mult, const int32_t *shift, int32_t zp,
-                 int32_t lo, int32_t hi, int8_t *out) {
+                 int32_t lo, int32_t hi, int8_t *out, RowPath path) {
 #if defined(EMBER_NPU_HAVE_AVX2_PATH)
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx2) {
+  if (path == RowPath::Avx2 || path == RowPath::AvxVnni) {
     requantRowsAvx2(acc, n, bias, mult, shift, zp, lo, hi, out);
     return;
   }
@@ -274,8 +333,15 @@ void macRows(const int8_t *act, int64_t n, const WeightTile &tile, int32_t *acc,
     return;
   }
 #endif
+#if defined(__SSE2__)
+  if (path == RowPath::Sse2) {
+    for (int64_t i = 0; i < n; ++i)
+      macRowSse2(act + i * kDim, tile.pairs.data(), acc + i * kDim);
+    return;
+  }
+#endif
   for (int64_t i = 0; i < n; ++i)
-    macRow(act + i * kDim, tile.pairs.data(), acc + i * kDim);
+    macRowScalar(act + i * kDim, tile.pairs.data(), acc + i * kDim);
 }
 
 } // namespace ember::npu

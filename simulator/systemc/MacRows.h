@@ -1,9 +1,10 @@
 //===- MacRows.h - The SystemC model's row kernels ------------------------===//
 //
 // The functional work of the SystemC model's GEMM and REQUANT, a run of rows
-// at a time, on SSE2 or, when the CPU has it, AVX2: the same integer
-// operations as the definitions (ember/npu/Arith.h) either way, so the results
-// are bit for bit the golden model's.
+// at a time, in plain C++, SSE2 or, when the CPU has it (checked at run time,
+// the build needs no -march), AVX2 or AVX-VNNI: the same integer operations as
+// the definitions (ember/npu/Arith.h) on every path, so the results are bit
+// for bit the golden model's on any host.
 // macRows: acc[i][j] += sum_k act[i][k] * W[j][k], with the weight tile
 // prepared once per GEMM (prepareTile); on a CPU with AVX-VNNI four products a
 // lane at once (vpdpbusd, unsigned x signed bytes: the activations offset by
@@ -20,9 +21,19 @@
 
 namespace ember::npu {
 
-/// The kernels, best last; bestRowPath() is the best this CPU has.
-enum class RowPath { Sse2, Avx2, AvxVnni };
+/// The kernels, best last. Scalar is plain C++ (every host), Sse2 needs an
+/// x86 build (SSE2 is in every x86-64 CPU), Avx2 and AvxVnni the CPU's
+/// support, checked at run time.
+enum class RowPath { Scalar, Sse2, Avx2, AvxVnni };
+/// Whether this build and CPU can run `path`.
+bool rowPathAvailable(RowPath path);
+/// The kernel runs use: the best available one, or the best one up to the
+/// environment's EMBER_NPU_ROW_KERNEL (scalar, sse2, avx2, avxvnni; a value
+/// not among them is reported on stderr once and ignored), so that a host's
+/// fallback path can be run on a CPU that has a faster one.
 RowPath bestRowPath();
+/// "scalar", "sse2", "avx2", "avxvnni".
+const char *rowPathName(RowPath path);
 
 /// A weight tile W[j][k] (row j: output channel j) in the layout of a
 /// kernel (prepareTile fills what `path` uses).
@@ -42,9 +53,11 @@ void macRows(const int8_t *act, int64_t n, const WeightTile &tile, int32_t *acc,
 
 /// REQUANT of n rows: out[i][l] = requantize(acc[i][l] (+ bias[l] when bias
 /// is not null, wrapping), mult[l], shift[l], zp, lo, hi).
+/// Avx2 and AvxVnni use the AVX2 kernel, Scalar and Sse2 the definition.
 void requantRows(const int32_t *acc, int64_t n, const int32_t *bias,
                  const int32_t *mult, const int32_t *shift, int32_t zp,
-                 int32_t lo, int32_t hi, int8_t *out);
+                 int32_t lo, int32_t hi, int8_t *out,
+                 RowPath path = bestRowPath());
 
 } // namespace ember::npu
 

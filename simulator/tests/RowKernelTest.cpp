@@ -4,7 +4,9 @@
 // definitions, element by element, on random values and every edge the
 // arithmetic has: the shifts beyond mbqm's clamp, the int32 extremes of the
 // accumulator, the multiplier and the bias, -128 activations and weights,
-// rounding ties. Every kernel the CPU has (SSE2, AVX2, AVX-VNNI) is checked.
+// rounding ties. Every kernel this build and CPU have (plain C++, SSE2, AVX2,
+// AVX-VNNI) is checked, so the fallbacks of a host without AVX2 or AVX-VNNI
+// (or not x86) are checked against the fast paths on one that has them.
 //===----------------------------------------------------------------------===//
 #include "../systemc/MacRows.h"
 
@@ -12,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -19,6 +23,16 @@
 using namespace ember::npu;
 
 namespace {
+
+/// The kernels this build and CPU can run (at least Scalar).
+std::vector<RowPath> availablePaths() {
+  std::vector<RowPath> paths;
+  for (RowPath p :
+       {RowPath::Scalar, RowPath::Sse2, RowPath::Avx2, RowPath::AvxVnni})
+    if (rowPathAvailable(p))
+      paths.push_back(p);
+  return paths;
+}
 
 constexpr int32_t kMin = std::numeric_limits<int32_t>::min();
 constexpr int32_t kMax = std::numeric_limits<int32_t>::max();
@@ -51,18 +65,21 @@ TEST(RowKernelTest, RequantRowsIsRequantize) {
     const int32_t zp = pick(rng, {kMin, -128, 0, 127, kMax});
     int32_t lo = int32_t(rng() % 300) - 150, hi = int32_t(rng() % 300) - 150;
     const bool withBias = trial % 2;
-    std::vector<int8_t> got(acc.size());
-    requantRows(acc.data(), rows, withBias ? bias.data() : nullptr, mult.data(),
-                shift.data(), zp, lo, hi, got.data());
-    for (int64_t i = 0; i < rows; ++i)
-      for (int l = 0; l < kDim; ++l) {
-        const size_t e = size_t(i * kDim + l);
-        int32_t x = withBias ? wrapAdd(acc[e], bias[size_t(l)]) : acc[e];
-        ASSERT_EQ(got[e],
-                  requantize(x, mult[size_t(l)], shift[size_t(l)], zp, lo, hi))
-            << "acc " << x << " mult " << mult[size_t(l)] << " shift "
-            << shift[size_t(l)] << " zp " << zp << " lo " << lo << " hi " << hi;
-      }
+    for (RowPath path : availablePaths()) {
+      std::vector<int8_t> got(acc.size());
+      requantRows(acc.data(), rows, withBias ? bias.data() : nullptr,
+                  mult.data(), shift.data(), zp, lo, hi, got.data(), path);
+      for (int64_t i = 0; i < rows; ++i)
+        for (int l = 0; l < kDim; ++l) {
+          const size_t e = size_t(i * kDim + l);
+          int32_t x = withBias ? wrapAdd(acc[e], bias[size_t(l)]) : acc[e];
+          ASSERT_EQ(got[e], requantize(x, mult[size_t(l)], shift[size_t(l)], zp,
+                                       lo, hi))
+              << "kernel " << rowPathName(path) << ": acc " << x << " mult "
+              << mult[size_t(l)] << " shift " << shift[size_t(l)] << " zp "
+              << zp << " lo " << lo << " hi " << hi;
+        }
+    }
   }
 }
 
@@ -85,16 +102,39 @@ TEST(RowKernelTest, MacRowsIsTheSum) {
           want[size_t(i * kDim + j)] = wrapAdd(
               want[size_t(i * kDim + j)],
               int32_t(act[size_t(i * kDim + k)]) * w[size_t(j * kDim + k)]);
-    // Every kernel this CPU has.
-    for (RowPath path : {RowPath::Sse2, RowPath::Avx2, RowPath::AvxVnni}) {
-      if (static_cast<int>(path) > static_cast<int>(bestRowPath()))
-        continue;
+    for (RowPath path : availablePaths()) {
       WeightTile tile;
       prepareTile(w.data(), tile, path);
       std::vector<int32_t> acc = acc0;
       macRows(act.data(), rows, tile, acc.data(), path);
       ASSERT_EQ(acc, want) << "trial " << trial << ", kernel "
-                           << static_cast<int>(path);
+                           << rowPathName(path);
+    }
+  }
+}
+
+TEST(RowKernelTest, PathsAreOrderedAndTheChoiceIsAvailable) {
+  // The portable paths exist on every host (SSE2 on every x86-64 build); the
+  // chosen one is available, and is the best available one unless
+  // EMBER_NPU_ROW_KERNEL caps it.
+  EXPECT_TRUE(rowPathAvailable(RowPath::Scalar));
+#if defined(__x86_64__)
+  EXPECT_TRUE(rowPathAvailable(RowPath::Sse2));
+#endif
+  if (rowPathAvailable(RowPath::AvxVnni)) {
+    EXPECT_TRUE(rowPathAvailable(RowPath::Avx2));
+  }
+  EXPECT_TRUE(rowPathAvailable(bestRowPath()));
+  const char *cap = std::getenv("EMBER_NPU_ROW_KERNEL");
+  if (!cap || !*cap) {
+    EXPECT_EQ(bestRowPath(), availablePaths().back());
+    return;
+  }
+  // Under the cap (the ctests npu.EquivalenceTest.rows_*): that kernel when
+  // this host has it.
+  for (RowPath p : availablePaths()) {
+    if (std::strcmp(cap, rowPathName(p)) == 0) {
+      EXPECT_EQ(bestRowPath(), p);
     }
   }
 }
