@@ -170,12 +170,41 @@ size_t assignChannelScales(std::map<std::string, QParams> &params,
   return n;
 }
 
+/// The quantizer rewrites fp32 tensors: a model whose floats are 16-bit
+/// (its inputs, or every float weight) would come out with nothing
+/// quantized, so it is refused, naming the first such tensor.
+Status requireFp32(const onnx::ModelProto &m) {
+  auto half = [](int t) {
+    return t == onnx::TensorProto::FLOAT16 || t == onnx::TensorProto::BFLOAT16;
+  };
+  auto refuse = [](const std::string &what, const std::string &name, int t) {
+    return invalid(what, " '", name, "' is ",
+                   t == onnx::TensorProto::FLOAT16 ? "float16" : "bfloat16",
+                   ": ember quantize takes an fp32 model (convert it to "
+                   "float32 first)");
+  };
+  for (const auto &in : m.graph().input())
+    if (in.type().has_tensor_type() &&
+        half(in.type().tensor_type().elem_type()))
+      return refuse("input", in.name(), in.type().tensor_type().elem_type());
+  const onnx::TensorProto *firstHalf = nullptr;
+  for (const auto &t : m.graph().initializer()) {
+    if (t.data_type() == onnx::TensorProto::FLOAT)
+      return Status::ok();
+    if (!firstHalf && half(t.data_type()))
+      firstHalf = &t;
+  }
+  return firstHalf ? refuse("weight", firstHalf->name(), firstHalf->data_type())
+                   : Status::ok();
+}
+
 } // namespace
 
 Status quantizeModel(const QuantizeOptions &o) {
   using Clock = std::chrono::steady_clock;
   std::ostream *log = o.log;
   EMBER_ASSIGN(onnx::ModelProto m, loadOnnxModel(o.model));
+  EMBER_TRY(requireFp32(m).withContext(o.model));
   EMBER_TRY(upgradeForQdq(m).withContext(o.model));
   EMBER_ASSIGN(auto decls, modelInputs(m));
 

@@ -150,5 +150,30 @@ if [ -s "$WORK/named/test_data_set_0/input_0.pb" ]; then
   expect_error "not_the_input" "$E" "$EMBER" quantize "$MODEL" --calibration "$WORK/named" -o "$E"
 fi
 
+# An fp16 copy of the model: nothing in it is fp32, so it is refused, naming
+# the input (not quantized as 0 of its nodes).
+"$PY" - "$MODEL" "$WORK/fp16.onnx" <<'PYEOF'
+import sys
+import numpy as np
+try:
+    import onnx
+    from onnx import numpy_helper
+except ImportError:
+    sys.exit(0)
+m = onnx.load(sys.argv[1])
+g = m.graph
+for i, t in enumerate(g.initializer):
+    if t.data_type == onnx.TensorProto.FLOAT:
+        g.initializer[i].CopyFrom(numpy_helper.from_array(
+            numpy_helper.to_array(t).astype(np.float16), t.name))
+for v in list(g.input) + list(g.output) + list(g.value_info):
+    if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT:
+        v.type.tensor_type.elem_type = onnx.TensorProto.FLOAT16
+onnx.save(m, sys.argv[2])
+PYEOF
+if [ -s "$WORK/fp16.onnx" ]; then
+  expect_error "is float16: ember quantize takes an fp32 model" "$E" "$EMBER" quantize "$WORK/fp16.onnx" --calibration "$WORK/calib" -o "$E"
+fi
+
 echo "$passed passed, $fail failed"
 [ "$fail" = 0 ]
