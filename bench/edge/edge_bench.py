@@ -62,7 +62,7 @@ def runtime_code(a, case, triple):
     out = os.path.join(a.out, "runtime-" + triple)
     run([a.ember, "compile", os.path.join(case, "model.onnx"), "--target=cpu",
          "--emit=bundle", "-o", out, "--target-triple", triple,
-         "--input-shape", "input.1=1,1,49,10", "--backend-opt", "perf_map=2"])
+         "--input-shape", "input.1=1x1x49x10", "--backend-opt", "perf_map=2"])
     syms = run(["arm-none-eabi-nm", "-S", "--size-sort",
                 os.path.join(out, "model.o")])
     sizes = {}

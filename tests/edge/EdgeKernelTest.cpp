@@ -73,16 +73,17 @@ struct Gen {
     for (int64_t v : d)
       n *= v;
     const std::string o = std::to_string(oc);
-    std::vector<float> ws(size_t(oc)), bs(size_t(oc));
-    std::vector<int32_t> b(size_t(oc)), bz(size_t(oc), 0);
-    for (size_t i = 0; i < size_t(oc); ++i) {
+    const size_t noc = static_cast<size_t>(oc);
+    std::vector<float> ws(noc), bs(noc);
+    std::vector<int32_t> b(noc), bz(noc, 0);
+    for (size_t i = 0; i < noc; ++i) {
       ws[i] = 0.004f * (0.5f + float(rng() % 100) / 100.0f);
       bs[i] = xs * ws[i];
       b[i] = rand(-3000, 3000);
     }
     std::string wn, zn;
     if (wU8) {
-      std::vector<uint8_t> w(size_t(n)), z(size_t(oc));
+      std::vector<uint8_t> w(static_cast<size_t>(n)), z(noc);
       for (auto &v : w)
         v = uint8_t(rand(0, 255));
       for (auto &v : z)
@@ -90,7 +91,7 @@ struct Gen {
       wn = cst("u8", dimsText(d), w.data(), w.size());
       zn = cst("u8", o, z.data(), z.size());
     } else {
-      std::vector<int8_t> w(size_t(n)), z(size_t(oc), 0);
+      std::vector<int8_t> w(static_cast<size_t>(n)), z(noc, 0);
       for (auto &v : w)
         v = int8_t(rand(-127, 127));
       wn = cst("i8", dimsText(d), w.data(), w.size());

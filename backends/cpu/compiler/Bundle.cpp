@@ -277,6 +277,8 @@ Expected<std::vector<BundleFile>> buildBundle(Function &f, CompileConfig cfg,
     EMBER_TRY(linkRuntime(*m.module, cfg, *tm));
     dropUnreachable(*m.module);
   }
+  if (mcu)
+    lowerRoundEven(*m.module);
   EMBER_ASSIGN(std::string object, emitObject(*m.module, *tm));
   EMBER_ASSIGN(Footprint fp, objectFootprint(object));
   fp.flashWeights = m.weights.size();

@@ -13,6 +13,8 @@
 
 #include "Compiler.h"
 
+#include <llvm/TargetParser/Triple.h>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -47,6 +49,9 @@ std::string bundleMain(const CompiledModel &m);
 Expected<std::string> weightsObject(const std::string &weights,
                                     llvm::TargetMachine &tm);
 Expected<Footprint> objectFootprint(const std::string &object);
+// Rounds to nearest even without the C library's roundevenf: a Cortex-M4's
+// FPU has no VRINTN, and LLVM would call it (QuantizeLinear's rounding).
+void lowerRoundEven(llvm::Module &m);
 std::string mcuMain(const CompiledModel &m, const llvm::Triple &t);
 std::string mcuStartup();
 std::string mcuLinkerScript(const llvm::Triple &t);

@@ -8,6 +8,8 @@
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/GlobalVariable.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/IntrinsicInst.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Object/ELFObjectFile.h>
@@ -35,6 +37,33 @@ Expected<std::string> weightsObject(const std::string &weights,
   gv->setAlignment(llvm::Align(64));
   gv->setSection(".rodata.ember_weights");
   return emitObject(m, tm);
+}
+
+void lowerRoundEven(llvm::Module &m) {
+  std::vector<llvm::IntrinsicInst *> calls;
+  for (llvm::Function &f : m)
+    for (llvm::BasicBlock &bb : f)
+      for (llvm::Instruction &i : bb)
+        if (auto *ii = llvm::dyn_cast<llvm::IntrinsicInst>(&i))
+          if (ii->getIntrinsicID() == llvm::Intrinsic::roundeven)
+            calls.push_back(ii);
+  for (llvm::IntrinsicInst *ii : calls) {
+    llvm::IRBuilder<> b(ii);
+    llvm::Value *x = ii->getArgOperand(0);
+    llvm::Type *t = x->getType();
+    // |x| < 2^(mantissa bits): adding and subtracting that power rounds
+    // |x| to an integer, to nearest even (the FPU's default mode); above
+    // it every float is an integer already (and infinities stay).
+    const double big =
+        t->getScalarType()->isDoubleTy() ? 4503599627370496.0 : 8388608.0;
+    llvm::Value *c = llvm::ConstantFP::get(t, big);
+    llvm::Value *ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+    llvm::Value *r = b.CreateFSub(b.CreateFAdd(ax, c), c);
+    r = b.CreateSelect(b.CreateFCmpOGE(ax, c), ax, r);
+    r = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, r, x);
+    ii->replaceAllUsesWith(r);
+    ii->eraseFromParent();
+  }
 }
 
 Expected<Footprint> objectFootprint(const std::string &object) {
