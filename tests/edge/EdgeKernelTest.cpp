@@ -189,7 +189,12 @@ TEST(EdgeKernels, RandomConvolutionsMatchTheInterpreter) {
     std::string x = g.qdq("%x", dimsText(in), 0.02f, xI8);
     std::string bd, wq = g.weights(wd, oc, 0, 0.02f, wU8, bd);
     std::string y = g.name("c");
-    auto ints = [](std::vector<int64_t> v) { return "[" + dimsText(v) + "]"; };
+    auto ints = [](const std::vector<int64_t> &v) {
+      std::string s("[");
+      s += dimsText(v);
+      s += ']';
+      return s;
+    };
     g.t += "  " + y + " = Conv(" + x + ", " + wq + ", " + bd +
            ") {dilations = " + ints({dl, dl}) +
            ", group = " + std::to_string(groups) +
