@@ -4,8 +4,8 @@ as a Cortex-M4 (DSP) and Cortex-M55 (Helium) bundle, and with plain-C
 kernels (--backend-opt edge_simd=0) for the ratio: flash (code, weights),
 RAM (arena, the object's state, the stack the run used) and the
 instructions the inference executed under QEMU (-icount shift=0: the
-virtual clock counts one nanosecond per instruction, which semihosting's
-SYS_ELAPSED reads). Every run is checked bit for bit against the reference
+virtual clock advances one nanosecond per instruction; the bundle's main.c
+reads SysTick at the board's core clock around ember_main). Every run is checked bit for bit against the reference
 interpreter (tests/edge/run_edge.py). Also the runtime code without
 kernels: the bundle of DS-CNN built with every step a function of its own
 (perf_map=2), ember_main and the thread hooks being what is left.
@@ -24,8 +24,9 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUN = os.path.join(HERE, "..", "..", "tests", "edge", "run_edge.py")
-TARGETS = [("M4", "thumbv7em-none-eabihf", "mps2-an386"),
-           ("M55", "thumbv8.1m.main-none-eabihf", "mps3-an547")]
+# Core, triple, QEMU board and the board's core clock (SysTick's).
+TARGETS = [("M4", "thumbv7em-none-eabihf", "mps2-an386", 25e6),
+           ("M55", "thumbv8.1m.main-none-eabihf", "mps3-an547", 32e6)]
 
 
 def run(cmd, cwd=None):
@@ -35,15 +36,20 @@ def run(cmd, cwd=None):
     return p.stdout
 
 
-def instructions(bundle, machine):
-    out = run(["qemu-system-arm", "-M", machine, "-nographic", "-icount",
-               "shift=0", "-semihosting-config", "enable=on,target=native",
-               "-kernel", "model.elf"], cwd=bundle)
-    m = re.search(r"stack=(\d+) ticks=(\d+)", out)
-    return int(m.group(1)), int(m.group(2))
+def instructions(bundle, machine, hz):
+    """The stack the run used and its instructions: SysTick cycles at the
+    board's clock under -icount shift=0 (one instruction a nanosecond)."""
+    p = subprocess.run(["qemu-system-arm", "-M", machine, "-nographic",
+                        "-icount", "shift=0", "-semihosting-config",
+                        "enable=on,target=native", "-kernel", "model.elf"],
+                       cwd=bundle, capture_output=True, text=True)
+    m = re.search(r"stack=(\d+) systick=(\d+)", p.stdout + p.stderr)
+    if p.returncode != 0 or not m:
+        sys.exit(f"error: {bundle}: {p.stdout}{p.stderr}")
+    return int(m.group(1)), round(int(m.group(2)) * 1e9 / hz)
 
 
-def bench(a, name, case, triple, machine, simd):
+def bench(a, name, case, triple, machine, hz, simd):
     out = os.path.join(a.out, f"{name}-{triple}-{'simd' if simd else 'c'}")
     cmd = [sys.executable, RUN, "--ember", a.ember, "--case", case, "--out",
            out, "--triple", triple, "--batch1"]
@@ -52,7 +58,7 @@ def bench(a, name, case, triple, machine, simd):
     text = run(cmd)
     fig = dict((k, int(v)) for k, v in re.findall(
         r"(flash_code|flash_weights|ram_arena|ram_state)=(\d+)", text))
-    stack, insns = instructions(os.path.join(out, "bundle"), machine)
+    stack, insns = instructions(os.path.join(out, "bundle"), machine, hz)
     return fig, stack, insns
 
 
@@ -92,14 +98,14 @@ def main():
         cases.append(("VWW MobileNetV1 0.25", a.vww))
     commit = run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"]).strip()
     print(f"commit {commit}; instructions: QEMU 7.2 -icount shift=0, "
-          "semihosting SYS_ELAPSED around ember_main\n")
+          "SysTick around ember_main\n")
     print("| model | core | flash code | flash weights | arena | state | stack "
           "| instructions (SIMD) | instructions (plain C) | C / SIMD |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, case in cases:
-        for core, triple, machine in TARGETS:
-            fig, stack, simd = bench(a, name, case, triple, machine, True)
-            _, _, plain = bench(a, name, case, triple, machine, False)
+        for core, triple, machine, hz in TARGETS:
+            fig, stack, simd = bench(a, name, case, triple, machine, hz, True)
+            _, _, plain = bench(a, name, case, triple, machine, hz, False)
             print(f"| {name} | {core} | {fig['flash_code']} | "
                   f"{fig['flash_weights']} | {fig['ram_arena']} | "
                   f"{fig['ram_state']} | {stack} | {simd} | {plain} | "
