@@ -6,8 +6,10 @@ and checks its outputs against the reference interpreter, bit for bit.
               [--cpu CPU] [--qemu-cpu CPU] [--batch1] [--sizes FILE --name N]
 
 T is aarch64-linux-gnu (qemu-aarch64), thumbv7em-none-eabihf (Cortex-M4 on
-qemu-system-arm's mps2-an386) or thumbv8.1m.main-none-eabihf (Cortex-M55 on
-mps3-an547), all with semihosting or the host's files. The case is an ONNX
+qemu-system-arm's mps2-an386), thumbv8.1m.main-none-eabihf (Cortex-M55 on
+mps3-an547), all with semihosting or the host's files, or x86_64-linux-gnu
+(this host; heterogeneous bundles). --npu-port LIB compiles a heterogeneous
+bundle (--target=npu-sim) and links it with LIB's driver port, built for T. The case is an ONNX
 test case folder (model.onnx, test_data_set_0/input_*.pb). --batch1 runs
 the first item of a batched input, compiled for batch 1 (what a
 microcontroller runs). The reference is `ember run --target=interp` on the
@@ -198,21 +200,25 @@ def main():
                           cwd=bundle, timeout=600)
         s = re.search(r"stack=(\d+)", text)
         stack = int(s.group(1)) if s else None
-    elif a.npu_port:
-        objs = sorted(os.path.basename(p) for p in
-                      glob.glob(os.path.join(bundle, "part*.o")))
-        lib = os.path.abspath(a.npu_port)
-        run(["cc", "-std=c11", "-O2", "-Wall", "-Werror", "main.c", "model.c",
-             "ember_npu.c"] + objs + [lib, "-Wl,-rpath," + os.path.dirname(lib),
-                                      "-lm", "-o", "model"], cwd=bundle)
-        inputs = [f"input{i}.bin" for i in range(len(arrays))]
-        _, t_run = run(["./model", "weights.bin"] + inputs, cwd=bundle)
     else:
-        run(["aarch64-linux-gnu-gcc", "-std=c11", "-O2", "-Wall", "-Werror",
-             "main.c", "model.o", "-lm", "-o", "model"], cwd=bundle)
-        qemu = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]
-        if a.qemu_cpu:
-            qemu += ["-cpu", a.qemu_cpu]
+        # A Linux bundle: this host's, or aarch64's under qemu-aarch64 (a
+        # heterogeneous one with its driver port, a shared library).
+        a64 = a.triple.startswith("aarch64")
+        cc = "aarch64-linux-gnu-gcc" if a64 else "cc"
+        srcs = ["main.c", "model.o"]
+        if a.npu_port:
+            lib = os.path.abspath(a.npu_port)
+            srcs = ["main.c", "model.c", "ember_npu.c"] + sorted(
+                os.path.basename(p)
+                for p in glob.glob(os.path.join(bundle, "part*.o"))) + [
+                lib, "-Wl,-rpath," + os.path.dirname(lib)]
+        run([cc, "-std=c11", "-O2", "-Wall", "-Werror"] + srcs +
+            ["-lm", "-o", "model"], cwd=bundle)
+        qemu = []
+        if a64:
+            qemu = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]
+            if a.qemu_cpu:
+                qemu += ["-cpu", a.qemu_cpu]
         inputs = [f"input{i}.bin" for i in range(len(arrays))]
         _, t_run = run(qemu + ["./model", "weights.bin"] + inputs, cwd=bundle,
                        timeout=600)
