@@ -246,6 +246,8 @@ Expected<std::vector<BundleFile>> buildBundle(Function &f, CompileConfig cfg,
   // with the int8 kernels of RtEdge.c (docs/edge.md).
   if (tt.getArch() != llvm::Triple::x86_64 && cfg.kernels == Kernels::Library)
     cfg.kernels = Kernels::Edge;
+  if (cfg.kernels == Kernels::Edge)
+    cfg.edgeLayout = edgeLayout(*tm, cfg);
   const bool mcu = bareMetalArm(tt);
   if (!cfg.triple.empty() && cfg.kernels == Kernels::Library) {
     // Another machine: the kernel path its CPU (features) can run.

@@ -78,6 +78,9 @@ Status linkRuntime(llvm::Module &m, const CompileConfig &cfg,
 // The runtime (and kernels) a bundle for `tm` links, by name.
 std::string runtimeName(const llvm::TargetMachine &tm,
                         const CompileConfig &cfg);
+// The dense int8 weight layout its edge kernels read (RtEdge.h
+// EMBER_RTE_LAYOUT_*; rows when it has no edge kernels).
+int64_t edgeLayout(const llvm::TargetMachine &tm, const CompileConfig &cfg);
 // Whether `t` is a Cortex-M (Arm or Thumb without an OS): a microcontroller
 // bundle (docs/edge.md), and the CPU its triple means when none is given.
 bool bareMetalArm(const llvm::Triple &t);

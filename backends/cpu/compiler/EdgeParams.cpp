@@ -2,7 +2,8 @@
 // "edge": runtime/RtEdge.h has the layout and the arithmetic). Dense
 // convolutions and constant-B matrix products get centered weights, one row
 // of K = (kh, kw, c) per output channel, after the folded bias' of each;
-// depthwise convolutions the library's centered int16 taps and bias.
+// depthwise convolutions the library's centered int16 taps and a bias with
+// x's zero point folded in.
 #include "Codegen.h"
 #include "Geometry.h"
 #include "QuantParams.h"
@@ -16,24 +17,33 @@ namespace ember::cpugen {
 
 namespace {
 
+// Where element k of channel oc's int8 row lies in a group's weights
+// (RtEdge.h): rows KP apart, or DSP4's words of 4 channels in turn.
+int64_t edgeWeightOffset(int64_t layout, int64_t oc, int64_t k, int64_t KP) {
+  if (layout == EMBER_RTE_LAYOUT_DSP4)
+    return (oc / 4) * 4 * KP + (k / 4) * 16 + (oc % 4) * 4 + k % 4;
+  return oc * KP + k;
+}
+
 // Writes one group's block (RtEdge.h): bias'[ocg] = bias - xzs * sum(wc),
-// then the rows of wc, int8 or int16, KP apart.
+// then wc, int16 rows KP apart or int8 in `layout`.
 void packEdgeGroup(uint8_t *dst, const std::vector<int32_t> &wc, int64_t ocg,
-                   int64_t K, int64_t KP, bool w16, const int32_t *bias,
-                   int64_t xzs) {
+                   int64_t K, int64_t KP, bool w16, int64_t layout,
+                   const int32_t *bias, int64_t xzs) {
   for (int64_t oc = 0; oc < ocg; ++oc) {
     uint32_t sum = 0;
     for (int64_t k = 0; k < K; ++k)
       sum += uint32_t(wc[size_t(oc * K + k)]);
     int32_t b = int32_t(uint32_t(bias[oc]) - uint32_t(xzs) * sum);
     std::memcpy(dst + oc * 4, &b, 4);
-    uint8_t *row = dst + ocg * 4 + oc * KP * (w16 ? 2 : 1);
+    uint8_t *w = dst + ocg * 4;
     for (int64_t k = 0; k < K; ++k) {
       if (w16) {
         int16_t v = int16_t(wc[size_t(oc * K + k)]);
-        std::memcpy(row + 2 * k, &v, 2);
+        std::memcpy(w + 2 * (oc * KP + k), &v, 2);
       } else {
-        row[k] = uint8_t(int8_t(wc[size_t(oc * K + k)]));
+        w[edgeWeightOffset(layout, oc, k, KP)] =
+            uint8_t(int8_t(wc[size_t(oc * K + k)]));
       }
     }
   }
@@ -90,11 +100,18 @@ Status Codegen::prepareQConvEdge(const Group &g, Step &s) {
   p[EMBER_RT_QCONV_IN_NHWC] = nhwc_.count(keyOf(n.inputs[0])) != 0;
   p[EMBER_RT_QCONV_OUT_NHWC] = nhwc_.count(keyOf(g.root)) != 0;
   if (dw) {
-    // int16 taps [KH*KW][C], then the int32 bias at BIAS_OFFSET.
+    // int16 taps [KH*KW][C], then the int32 bias' at BIAS_OFFSET: bias -
+    // x_zp * sum of the channel's taps (x's zero point as stored).
     std::vector<int16_t> cw(size_t(C * KK));
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t k = 0; k < KK; ++k)
+    for (int64_t c = 0; c < C; ++c) {
+      uint32_t sum = 0;
+      for (int64_t k = 0; k < KK; ++k) {
         cw[size_t(k * C + c)] = int16_t(wc(c, k));
+        sum += uint32_t(wc(c, k));
+      }
+      bias[size_t(c)] =
+          int32_t(uint32_t(bias[size_t(c)]) - uint32_t(xzp) * sum);
+    }
     const uint64_t biasOff = alignUp(cw.size() * sizeof(int16_t), 16);
     p[EMBER_RT_QCONV_BIAS_OFFSET] = int64_t(biasOff);
     s.packedWeights = addWeights(nullptr, size_t(biasOff + bias.size() * 4));
@@ -116,18 +133,21 @@ Status Codegen::prepareQConvEdge(const Group &g, Step &s) {
       all8 = all8 && fitsInt8(r);
     }
     const int64_t KP = ember_rte_padded_k(K);
-    const uint64_t stride = uint64_t(ember_rte_group_bytes(ocg, KP, !all8));
+    const int64_t layout = all8 ? cfg_.edgeLayout : EMBER_RTE_LAYOUT_ROWS;
+    const uint64_t stride =
+        uint64_t(ember_rte_group_bytes(ocg, KP, !all8, layout));
     const int64_t xzs = xzp - (xSigned ? 0 : 128);
     p[EMBER_RT_CONV_W_GROUP_STRIDE] = int64_t(stride);
     p[EMBER_RTE_QCONV_W16] = !all8;
     p[EMBER_RTE_QCONV_K] = K;
     p[EMBER_RTE_QCONV_KP] = KP;
+    p[EMBER_RTE_QCONV_LAYOUT] = layout;
     s.packedWeights = addWeights(nullptr, size_t(stride * uint64_t(G)));
     for (int64_t gi = 0; gi < G; ++gi)
       packEdgeGroup(reinterpret_cast<uint8_t *>(
                         &out_.weights[size_t(s.packedWeights + gi * stride)]),
-                    rows[size_t(gi)], ocg, K, KP, !all8, bias.data() + gi * ocg,
-                    xzs);
+                    rows[size_t(gi)], ocg, K, KP, !all8, layout,
+                    bias.data() + gi * ocg, xzs);
   }
   s.bias = addWeights(qo.table.data(), qo.table.size() * sizeof(int32_t));
   workspacePerWorker_ = std::max<uint64_t>(
@@ -157,15 +177,17 @@ Status Codegen::prepareQMatMulEdge(const Group &g, Step &s) {
   p.resize(EMBER_RTE_QGEMM_NUM_FIELDS, 0);
   const bool w16 = !fitsInt8(wc);
   const int64_t KP = ember_rte_padded_k(K);
+  const int64_t layout = w16 ? EMBER_RTE_LAYOUT_ROWS : cfg_.edgeLayout;
   p[EMBER_RT_QGEMM_A_SIGNED] = aSigned;
   p[EMBER_RTE_QGEMM_W16] = w16;
   p[EMBER_RTE_QGEMM_KP] = KP;
+  p[EMBER_RTE_QGEMM_LAYOUT] = layout;
   const int64_t azs = zeroPointAt(n, 2, 0) - (aSigned ? 0 : 128);
-  const size_t bytes = size_t(ember_rte_group_bytes(N, KP, w16));
+  const size_t bytes = size_t(ember_rte_group_bytes(N, KP, w16, layout));
   s.packedWeights = addWeights(nullptr, bytes);
   packEdgeGroup(
       reinterpret_cast<uint8_t *>(&out_.weights[size_t(s.packedWeights)]), wc,
-      N, K, KP, w16, bias.data(), azs);
+      N, K, KP, w16, layout, bias.data(), azs);
   s.bias = addWeights(qo.table.data(), qo.table.size() * sizeof(int32_t));
   return Status::ok();
 }

@@ -3,6 +3,7 @@
 // O3 pipeline, and object emission.
 #include "Compiler.h"
 #include "RuntimeBitcode.h"
+#include "runtime/RtEdge.h"
 
 #include <llvm/Bitcode/BitcodeReader.h>
 #include <llvm/IR/LegacyPassManager.h>
@@ -140,6 +141,12 @@ std::string runtimeName(const llvm::TargetMachine &tm,
                         const CompileConfig &cfg) {
   auto fl = runtimeFlavor(tm, cfg);
   return fl ? runtimeFlavorName(*fl) : "none";
+}
+
+int64_t edgeLayout(const llvm::TargetMachine &tm, const CompileConfig &cfg) {
+  auto fl = runtimeFlavor(tm, cfg);
+  return fl && *fl == RuntimeFlavor::EdgeThumbDsp ? EMBER_RTE_LAYOUT_DSP4
+                                                  : EMBER_RTE_LAYOUT_ROWS;
 }
 
 Status linkRuntime(llvm::Module &m, const CompileConfig &cfg,

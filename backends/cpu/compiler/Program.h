@@ -108,6 +108,10 @@ struct CompileConfig {
   // Helium) as the target allows; off, plain C (vendor option edge_simd,
   // for A/B measurements).
   bool edgeSimd = true;
+  // Arm bundles: the layout of the dense int8 weights (RtEdge.h,
+  // EMBER_RTE_LAYOUT_*), the one the linked runtime flavor's kernels read
+  // (buildBundle sets it from the target; the JIT's plain C reads rows).
+  int64_t edgeLayout = 0;
   unsigned optLevel = 3;
 };
 

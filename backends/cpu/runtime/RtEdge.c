@@ -1,9 +1,9 @@
 /* The int8 runtime of Arm bundles (RtEdge.h says what it computes and how
  * the weights are laid out). One file, compiled once per kernel flavor:
- * the target's predefined macros pick the inner products (Helium's
- * VMLADAVA, NEON's SDOT or SMULL/SADALP, the DSP extension's SMLAD on
- * sign-extended byte pairs, or plain C); everything around them is shared.
- * Freestanding: <stddef.h>, <stdint.h> and the Arm intrinsic headers only.
+ * the target's predefined macros pick the kernels (Helium, NEON with or
+ * without SDOT, the Cortex-M DSP extension, or plain C); the requantization,
+ * the generic loops and the entry points are shared. Freestanding:
+ * <stddef.h>, <stdint.h> and the Arm intrinsic headers only.
  *
  * EMBER_RT_NAME(x) names the entry points: ember_rt_x in bundles,
  * ember_rte_x when linked natively into the plugin (RtEdgeNative.c). */
@@ -36,6 +36,18 @@ typedef intptr_t ri;
 #define RTE_KERNELS EMBER_RTE_KERNELS_C
 #endif
 
+#define RTE_INLINE static inline __attribute__((always_inline))
+
+/* The int8 weight layout this flavor's dense kernels read (RtEdge.h); every
+ * flavor also runs the generic loops over rows. */
+#if RTE_KERNELS == EMBER_RTE_KERNELS_DSP
+#define RTE_LAYOUT EMBER_RTE_LAYOUT_DSP4
+#else
+#define RTE_LAYOUT EMBER_RTE_LAYOUT_ROWS
+#endif
+#define RTE_SIMD                                                               \
+  (RTE_KERNELS == EMBER_RTE_KERNELS_DSP || RTE_KERNELS == EMBER_RTE_KERNELS_MVE)
+
 int32_t EMBER_RT_NAME(edge_kernels)(void) { return RTE_KERNELS; }
 
 /* ---- requantization (ember/quant/Arith.h, in C) -------------------------- */
@@ -45,9 +57,23 @@ static int32_t rte_clamp(int32_t v, int32_t lo, int32_t hi) {
   return v < lo ? lo : v;
 }
 
-/* quant::mbqm: x * m * 2^(shift - 31), rounded once, half up. */
+/* quant::mbqm: x * m * 2^(shift - 31), rounded once, half up. With the
+ * usual shift (<= -2: the rounding bit lies in the high word of x * m) it
+ * is the high word plus the rounding bit, shifted:
+ *   floor((P + 2^(t-1)) / 2^t) = floor((floor(P / 2^32) + 2^(s-1)) / 2^s)
+ * for P = x * m, t = 31 - shift >= 33, s = t - 32 (adding a multiple of
+ * 2^32 commutes with the floor), one 32x32 multiply-high on a Cortex-M
+ * (SMMUL) and lane-wise on Helium (VMULH, then VRSHL's rounding shift). */
+RTE_INLINE int32_t rte_mbqm_fast(int32_t x, int32_t mult, int32_t shift) {
+  int32_t s = shift < -31 ? 30 : -1 - shift; /* 1..30 */
+  int32_t hi = (int32_t)(((int64_t)x * (int64_t)mult) >> 32);
+  return (hi + (1 << (s - 1))) >> s; /* |hi| <= 2^30: no overflow */
+}
+
 static int32_t rte_mbqm(int32_t x, int32_t mult, int32_t shift) {
-  int32_t s = shift < -31 ? -31 : shift > 30 ? 30 : shift;
+  if (shift <= -2)
+    return rte_mbqm_fast(x, mult, shift);
+  int32_t s = shift > 30 ? 30 : shift;
   int total = 31 - (int)s;
   int64_t r = (int64_t)x * (int64_t)mult + ((int64_t)1 << (total - 1));
   r >>= total;
@@ -89,9 +115,13 @@ int32_t EMBER_RT_NAME(edge_requantize_f32)(int32_t acc, float scale,
 }
 
 /* The output side of a step: result kind, zero point, clamp and the table
- * of multipliers (then shifts; float32 profile: f32 bits) per channel. */
+ * of multipliers (then shifts; float32 profile: f32 bits) per channel.
+ * `fast`: an 8-bit result of the fixed profile whose every shift is <= -2,
+ * stored by rte_put's inline path (the usual case). */
 typedef struct {
-  ri kind, zp, lo, hi, fl, count;
+  ri kind, fl, count;
+  int32_t zp, lo, hi;
+  int fast;
   const int32_t *m, *e;
 } RteOut;
 
@@ -99,13 +129,16 @@ static RteOut rte_out(int64_t kind, int64_t zp, int64_t lo, int64_t hi,
                       int64_t fl, int64_t count, const int32_t *rq) {
   RteOut o;
   o.kind = kind;
-  o.zp = zp;
-  o.lo = lo;
-  o.hi = hi;
+  o.zp = (int32_t)zp;
+  o.lo = (int32_t)lo;
+  o.hi = (int32_t)hi;
   o.fl = fl;
   o.count = count;
   o.m = rq;
   o.e = rq + count;
+  o.fast = kind != EMBER_RT_Y_I32 && !fl;
+  for (ri k = 0; k < count && o.fast; ++k)
+    o.fast = o.e[k] <= -2;
   return o;
 }
 
@@ -123,11 +156,10 @@ static void rte_store(const RteOut *o, void *y, ri i, int32_t acc, ri ch) {
       float f;
     } s;
     s.i = o->m[k];
-    v = EMBER_RT_NAME(edge_requantize_f32)(acc, s.f, (int32_t)o->zp,
-                                           (int32_t)o->lo, (int32_t)o->hi);
+    v = EMBER_RT_NAME(edge_requantize_f32)(acc, s.f, o->zp, o->lo, o->hi);
   } else {
-    v = EMBER_RT_NAME(edge_requantize)(acc, o->m[k], o->e[k], (int32_t)o->zp,
-                                       (int32_t)o->lo, (int32_t)o->hi);
+    v = EMBER_RT_NAME(edge_requantize)(acc, o->m[k], o->e[k], o->zp, o->lo,
+                                       o->hi);
   }
   if (o->kind == EMBER_RT_Y_I8)
     ((int8_t *)y)[i] = (int8_t)v;
@@ -135,13 +167,36 @@ static void rte_store(const RteOut *o, void *y, ri i, int32_t acc, ri ch) {
     ((uint8_t *)y)[i] = (uint8_t)v;
 }
 
-/* ---- inner products ---------------------------------------------------------
+/* rte_store, with the fast case inline (u8 and s8 results are the same
+ * low byte of the clamped value). */
+RTE_INLINE void rte_put(const RteOut *o, void *y, ri i, int32_t acc, ri ch) {
+  if (o->fast) {
+    ri k = o->count == 1 ? 0 : ch;
+    int32_t v = rte_mbqm_fast(acc, o->m[k], o->e[k]) + o->zp;
+    v = v > o->hi ? o->hi : v;
+    v = v < o->lo ? o->lo : v;
+    ((uint8_t *)y)[i] = (uint8_t)v;
+    return;
+  }
+  rte_store(o, y, i, acc, ch);
+}
+
+/* Where results go: element base + row * rs + (ch0 + oc) * cs of y, the
+ * requantization of channel ch0 + oc. */
+typedef struct {
+  void *y;
+  ri base, rs, cs, ch0;
+} RteDst;
+
+/* ---- the generic inner products ---------------------------------------------
  * rte_dots: out[r] = sum over k < K of s8(rows[r][k] ^ flip) * w[k] for
  * r < nrows (at most EMBER_RTE_CHUNK), w one row of int8 centered weights.
- * Sums wrap modulo 2^32. Reads exactly K bytes of each row. */
+ * Sums wrap modulo 2^32. Reads exactly K bytes of each row. NEON has its
+ * own; the Cortex-M flavors use them for int16 rows only (their int8
+ * kernels are below). */
 
-__attribute__((unused)) static int32_t
-rte_dot_c(const uint8_t *x, const int8_t *w, ri K, uint8_t flip) {
+static int32_t rte_dot_c(const uint8_t *x, const int8_t *w, ri K,
+                         uint8_t flip) {
   uint32_t acc = 0;
   for (ri k = 0; k < K; ++k)
     acc += (uint32_t)((int32_t)(int8_t)(x[k] ^ flip) * (int32_t)w[k]);
@@ -156,25 +211,7 @@ static int32_t rte_dot16_c(const uint8_t *x, const int16_t *w, ri K,
   return (int32_t)acc;
 }
 
-#if RTE_KERNELS == EMBER_RTE_KERNELS_MVE
-/* Helium: 16 bytes a step, the tail predicated; VMLADAVA sums the 16
- * products into a 32-bit scalar. Every row shares the weight load. */
-static void rte_dots(const uint8_t *const *rows, int nrows, const int8_t *w,
-                     ri K, uint8_t flip, int32_t *out) {
-  int32_t acc[EMBER_RTE_CHUNK] = {0, 0, 0, 0};
-  const uint8x16_t vf = vdupq_n_u8(flip);
-  for (ri k = 0; k < K; k += 16) {
-    mve_pred16_t pr = vctp8q((uint32_t)(K - k));
-    int8x16_t wv = vldrbq_z_s8(w + k, pr);
-    for (int r = 0; r < nrows; ++r) {
-      uint8x16_t xv = veorq_u8(vldrbq_z_u8(rows[r] + k, pr), vf);
-      acc[r] = vmladavaq_p_s8(acc[r], vreinterpretq_s8_u8(xv), wv, pr);
-    }
-  }
-  for (int r = 0; r < nrows; ++r)
-    out[r] = acc[r];
-}
-#elif RTE_KERNELS == EMBER_RTE_KERNELS_NEON ||                                 \
+#if RTE_KERNELS == EMBER_RTE_KERNELS_NEON ||                                   \
     RTE_KERNELS == EMBER_RTE_KERNELS_NEON_DOT
 /* NEON: 16 bytes a step. With dot products, SDOT sums four products per
  * 32-bit lane; without, SMULL makes 16-bit products (exact: at most 2^14)
@@ -206,34 +243,6 @@ static void rte_dots(const uint8_t *const *rows, int nrows, const int8_t *w,
     out[r] = (int32_t)s;
   }
 }
-#elif RTE_KERNELS == EMBER_RTE_KERNELS_DSP
-/* Cortex-M DSP extension (CMSIS-NN's way): four bytes a word, split into
- * two sign-extended 16-bit pairs by SXTB16 (and SXTB16 of the word rotated
- * by 8), each pair of products summed into the accumulator by SMLAD.
- * Unaligned word loads are fine on v7E-M and v8.1-M. */
-static uint32_t rte_word(const void *p) {
-  uint32_t v;
-  __builtin_memcpy(&v, p, 4);
-  return v;
-}
-static void rte_dots(const uint8_t *const *rows, int nrows, const int8_t *w,
-                     ri K, uint8_t flip, int32_t *out) {
-  const uint32_t f = (uint32_t)flip * 0x01010101u;
-  int32_t acc[EMBER_RTE_CHUNK] = {0, 0, 0, 0};
-  int32_t k = 0, K32 = (int32_t)K;
-  for (; k + 4 <= K32; k += 4) {
-    uint32_t wv = rte_word(w + k);
-    int16x2_t w02 = __sxtb16(wv), w13 = __sxtb16(__ror(wv, 8));
-    for (int r = 0; r < nrows; ++r) {
-      uint32_t xv = rte_word(rows[r] + k) ^ f;
-      acc[r] = __smlad(__sxtb16(xv), w02, acc[r]);
-      acc[r] = __smlad(__sxtb16(__ror(xv, 8)), w13, acc[r]);
-    }
-  }
-  for (int r = 0; r < nrows; ++r)
-    out[r] = (int32_t)((uint32_t)acc[r] +
-                       (uint32_t)rte_dot_c(rows[r] + k, w + k, K - k, flip));
-}
 #else
 static void rte_dots(const uint8_t *const *rows, int nrows, const int8_t *w,
                      ri K, uint8_t flip, int32_t *out) {
@@ -249,30 +258,31 @@ static void rte_dots16(const uint8_t *const *rows, int nrows, const int16_t *w,
 }
 
 /* ---- dense convolution and the constant-B matrix product -----------------
- * One call computes the rows [r0, r0 + nrows) of output channels [0, OCg)
- * of a group: out[row][oc] = dot(rows[row], wc[oc]) + bias'[oc]. */
+ * One group's packed block: bias'[ocg], then ocg rows of KP weights. */
 typedef struct {
-  const uint8_t *group; /* the group's packed block */
-  ri ocg, K, KP, w16;
+  const uint8_t *group;
+  ri ocg, K, KP, w16, layout;
   uint8_t flip;
 } RteGemm;
 
-typedef void (*rte_emit)(void *ctx, ri row, ri oc, int32_t acc);
-
+/* The generic loop: rows [row0, row0 + nrows) against every output channel
+ * of the group, one channel at a time, every row sharing its loads. */
 static void rte_rows(const RteGemm *g, const uint8_t *const *rows, int nrows,
-                     rte_emit emit, void *ctx, ri row0) {
+                     const RteOut *o, const RteDst *d, ri row0) {
   const int32_t *bias = (const int32_t *)g->group;
   const uint8_t *wbase = g->group + g->ocg * 4;
-  int32_t d[EMBER_RTE_CHUNK];
+  int32_t acc[EMBER_RTE_CHUNK];
   for (ri oc = 0; oc < g->ocg; ++oc) {
     if (g->w16)
       rte_dots16(rows, nrows, (const int16_t *)wbase + oc * g->KP, g->K,
-                 g->flip, d);
+                 g->flip, acc);
     else
       rte_dots(rows, nrows, (const int8_t *)wbase + oc * g->KP, g->K, g->flip,
-               d);
+               acc);
+    ri ch = d->ch0 + oc;
     for (int r = 0; r < nrows; ++r)
-      emit(ctx, row0 + r, oc, (int32_t)((uint32_t)d[r] + (uint32_t)bias[oc]));
+      rte_put(o, d->y, d->base + (row0 + r) * d->rs + ch * d->cs,
+              (int32_t)((uint32_t)acc[r] + (uint32_t)bias[oc]), ch);
   }
 }
 
@@ -296,6 +306,48 @@ static RteStrides rte_strides(ri nhwc, ri C, ri H, ri W) {
   return s;
 }
 
+/* A convolution's shape, read once from its parameter block. */
+typedef struct {
+  ri C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW, G, OC, cg, ocg, P, K, KP;
+  ri w16, layout, inplace, xsigned;
+  uint8_t flip, fill; /* x's s8 flip, and the padding as a stored s8 byte */
+} RteGeo;
+
+static RteGeo rte_geo(const int64_t *p) {
+  RteGeo g;
+  g.C = p[EMBER_RT_CONV_C];
+  g.H = p[EMBER_RT_CONV_H];
+  g.W = p[EMBER_RT_CONV_W];
+  g.OH = p[EMBER_RT_CONV_OH];
+  g.OW = p[EMBER_RT_CONV_OW];
+  g.KH = p[EMBER_RT_CONV_KH];
+  g.KW = p[EMBER_RT_CONV_KW];
+  g.SH = p[EMBER_RT_CONV_SH];
+  g.SW = p[EMBER_RT_CONV_SW];
+  g.PT = p[EMBER_RT_CONV_PT];
+  g.PL = p[EMBER_RT_CONV_PL];
+  g.DH = p[EMBER_RT_CONV_DH];
+  g.DW = p[EMBER_RT_CONV_DW];
+  g.G = p[EMBER_RT_CONV_GROUPS];
+  g.OC = p[EMBER_RT_CONV_OC];
+  g.cg = g.C / g.G;
+  g.ocg = g.OC / g.G;
+  g.P = g.OH * g.OW;
+  g.K = p[EMBER_RTE_QCONV_K];
+  g.KP = p[EMBER_RTE_QCONV_KP];
+  g.w16 = p[EMBER_RTE_QCONV_W16];
+  g.layout = p[EMBER_RTE_QCONV_LAYOUT];
+  g.xsigned = p[EMBER_RT_QCONV_X_SIGNED] != 0;
+  g.flip = g.xsigned ? 0 : 0x80;
+  g.fill = (uint8_t)(p[EMBER_RT_QCONV_X_ZP] ^ g.flip);
+  /* 1x1, stride 1, unpadded, channels-last: each pixel's taps are its own
+   * channels, contiguous in x. */
+  g.inplace = p[EMBER_RT_QCONV_IN_NHWC] && g.KH == 1 && g.KW == 1 &&
+              g.SH == 1 && g.SW == 1 && g.PT == 0 && g.PL == 0 &&
+              p[EMBER_RT_CONV_PB] == 0 && p[EMBER_RT_CONV_PR] == 0;
+  return g;
+}
+
 typedef struct {
   const int64_t *p;
   const uint8_t *x;
@@ -304,162 +356,167 @@ typedef struct {
   uint8_t *ws;
   RteOut out;
   RteStrides xs;
+  RteGeo geo;
   ri yP, yC; /* y's strides of a pixel and of a channel */
-  ri n, g;   /* the image and group being computed */
 } RteConv;
 
-static void rte_conv_emit(void *ctx, ri pix, ri oc, int32_t acc) {
-  RteConv *c = (RteConv *)ctx;
-  const int64_t *p = c->p;
-  ri OC = p[EMBER_RT_CONV_OC], G = p[EMBER_RT_CONV_GROUPS];
-  ri P = p[EMBER_RT_CONV_OH] * p[EMBER_RT_CONV_OW];
-  ri ch = c->g * (OC / G) + oc;
-  rte_store(&c->out, c->y, c->n * OC * P + pix * c->yP + ch * c->yC, acc, ch);
+/* im2col: pixel pix's taps (kh, kw, c) of image/group plane xn as s8
+ * bytes into row (KP bytes; xzs where a tap is outside x). */
+static void rte_im2col(const RteConv *c, const uint8_t *xn, ri pix,
+                       uint8_t *row) {
+  const RteGeo *g = &c->geo;
+  ri oh = pix / g->OW, ow = pix % g->OW, k = 0;
+  for (ri kh = 0; kh < g->KH; ++kh) {
+    ri ih = oh * g->SH - g->PT + kh * g->DH;
+    for (ri kw = 0; kw < g->KW; ++kw) {
+      ri iw = ow * g->SW - g->PL + kw * g->DW;
+      if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) {
+        for (ri q = 0; q < g->cg; ++q)
+          row[k + q] = g->fill;
+      } else {
+        const uint8_t *src = xn + ih * c->xs.h + iw * c->xs.w;
+        if (c->xs.c == 1)
+          for (ri q = 0; q < g->cg; ++q)
+            row[k + q] = (uint8_t)(src[q] ^ g->flip);
+        else
+          for (ri q = 0; q < g->cg; ++q)
+            row[k + q] = (uint8_t)(src[q * c->xs.c] ^ g->flip);
+      }
+      k += g->cg;
+    }
+  }
 }
 
-/* The pixel chunks [begin, end) of every (image, group): task t is chunk
- * t % chunks of (image, group) t / chunks. */
+/* The generic convolution loop of one chunk of EMBER_RTE_CHUNK pixels of
+ * (image n, group gi): im2col rows (or the pixels in place), rte_rows. */
+static void rte_conv_chunk(const RteConv *c, ri n, ri gi, ri pix0, int nrows,
+                           uint8_t *buf) {
+  const RteGeo *g = &c->geo;
+  RteGemm gm;
+  gm.group = c->w + gi * c->p[EMBER_RT_CONV_W_GROUP_STRIDE];
+  gm.ocg = g->ocg;
+  gm.K = g->K;
+  gm.KP = g->KP;
+  gm.w16 = g->w16;
+  const uint8_t *xn = c->x + n * c->xs.n + gi * g->cg * c->xs.c;
+  const uint8_t *rows[EMBER_RTE_CHUNK];
+  if (g->inplace) {
+    gm.flip = g->flip;
+    for (int r = 0; r < nrows; ++r)
+      rows[r] = xn + (pix0 + r) * g->C;
+  } else {
+    gm.flip = 0;
+    for (int r = 0; r < nrows; ++r) {
+      rte_im2col(c, xn, pix0 + r, buf + r * g->KP);
+      rows[r] = buf + r * g->KP;
+    }
+  }
+  RteDst d = {c->y, n * g->OC * g->P, c->yP, c->yC, gi * g->ocg};
+  rte_rows(&gm, rows, nrows, &c->out, &d, pix0);
+}
+
+#if RTE_SIMD
+/* The depthwise taps of output pixel (oh, ow): a pointer per tap to its
+ * channel 0 in x, or to `pad` (C bytes of x's zero point). */
+static void rte_dw_taps(const RteConv *c, const uint8_t *xn, ri oh, ri ow,
+                        const uint8_t *pad, const uint8_t **taps) {
+  const RteGeo *g = &c->geo;
+  for (ri kh = 0; kh < g->KH; ++kh) {
+    ri ih = oh * g->SH - g->PT + kh * g->DH;
+    for (ri kw = 0; kw < g->KW; ++kw) {
+      ri iw = ow * g->SW - g->PL + kw * g->DW;
+      int in = ih >= 0 && ih < g->H && iw >= 0 && iw < g->W;
+      *taps++ = in ? xn + ih * c->xs.h + iw * c->xs.w : pad;
+    }
+  }
+}
+#endif
+
+#if RTE_KERNELS == EMBER_RTE_KERNELS_DSP
+#include "RtEdgeDsp.inc"
+#elif RTE_KERNELS == EMBER_RTE_KERNELS_MVE
+#include "RtEdgeMve.inc"
+#endif
+
+/* The pixel chunks of every (image, group): task t is chunk t % chunks of
+ * (image, group) t / chunks. */
 static void rte_conv_task(void *ctx, int64_t begin, int64_t end,
                           int64_t worker) {
   RteConv *c = (RteConv *)ctx;
-  const int64_t *p = c->p;
-  ri C = p[EMBER_RT_CONV_C], H = p[EMBER_RT_CONV_H], W = p[EMBER_RT_CONV_W],
-     OW = p[EMBER_RT_CONV_OW], KH = p[EMBER_RT_CONV_KH],
-     KW = p[EMBER_RT_CONV_KW], SH = p[EMBER_RT_CONV_SH],
-     SW = p[EMBER_RT_CONV_SW], PT = p[EMBER_RT_CONV_PT],
-     PL = p[EMBER_RT_CONV_PL], DH = p[EMBER_RT_CONV_DH],
-     DW = p[EMBER_RT_CONV_DW], G = p[EMBER_RT_CONV_GROUPS],
-     OC = p[EMBER_RT_CONV_OC];
-  ri P = p[EMBER_RT_CONV_OH] * OW, cg = C / G;
-  ri chunks = (P + EMBER_RTE_CHUNK - 1) / EMBER_RTE_CHUNK;
-  ri K = p[EMBER_RTE_QCONV_K], KP = p[EMBER_RTE_QCONV_KP];
-  ri xsigned = p[EMBER_RT_QCONV_X_SIGNED];
-  uint8_t flip = xsigned ? 0 : 0x80;
-  /* The padding value as a stored s8 byte: xzs. */
-  uint8_t fill = (uint8_t)(p[EMBER_RT_QCONV_X_ZP] ^ (xsigned ? 0 : 0x80));
-  /* 1x1, stride 1, unpadded, channels-last: each pixel's taps are its own
-   * channels, read in place. */
-  int inplace = p[EMBER_RT_QCONV_IN_NHWC] && KH == 1 && KW == 1 && SH == 1 &&
-                SW == 1 && PT == 0 && PL == 0 && p[EMBER_RT_CONV_PB] == 0 &&
-                p[EMBER_RT_CONV_PR] == 0;
-  uint8_t *buf = c->ws + worker * p[EMBER_RT_CONV_WS_BYTES];
-  RteConv local = *c;
+  const RteGeo *g = &c->geo;
+  ri chunks = (g->P + EMBER_RTE_CHUNK - 1) / EMBER_RTE_CHUNK;
+  uint8_t *buf = c->ws + worker * c->p[EMBER_RT_CONV_WS_BYTES];
   for (ri t = begin; t < end; ++t) {
-    ri ng = t / chunks, ch = t % chunks;
-    local.n = ng / G;
-    local.g = ng % G;
-    RteGemm gm;
-    gm.group = c->w + local.g * p[EMBER_RT_CONV_W_GROUP_STRIDE];
-    gm.ocg = OC / G;
-    gm.K = K;
-    gm.KP = KP;
-    gm.w16 = p[EMBER_RTE_QCONV_W16];
-    const uint8_t *xn = c->x + local.n * c->xs.n + local.g * cg * c->xs.c;
-    const uint8_t *rows[EMBER_RTE_CHUNK];
-    ri pix0 = ch * EMBER_RTE_CHUNK;
-    int nrows = (int)(P - pix0 < EMBER_RTE_CHUNK ? P - pix0 : EMBER_RTE_CHUNK);
-    if (inplace) {
-      gm.flip = flip;
-      for (int r = 0; r < nrows; ++r)
-        rows[r] = xn + (pix0 + r) * C;
-    } else {
-      /* im2col: each pixel's taps (kh, kw, c) as s8 bytes, xzs outside. */
-      gm.flip = 0;
-      for (int r = 0; r < nrows; ++r) {
-        uint8_t *row = buf + r * KP;
-        ri oh = (pix0 + r) / OW, ow = (pix0 + r) % OW;
-        ri k = 0;
-        for (ri kh = 0; kh < KH; ++kh) {
-          ri ih = oh * SH - PT + kh * DH;
-          for (ri kw = 0; kw < KW; ++kw) {
-            ri iw = ow * SW - PL + kw * DW;
-            if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
-              for (ri q = 0; q < cg; ++q)
-                row[k + q] = fill;
-            } else {
-              const uint8_t *src = xn + ih * c->xs.h + iw * c->xs.w;
-              if (c->xs.c == 1)
-                for (ri q = 0; q < cg; ++q)
-                  row[k + q] = (uint8_t)(src[q] ^ flip);
-              else
-                for (ri q = 0; q < cg; ++q)
-                  row[k + q] = (uint8_t)(src[q * c->xs.c] ^ flip);
-            }
-            k += cg;
-          }
-        }
-        rows[r] = row;
-      }
+    ri ng = t / chunks, pix0 = (t % chunks) * EMBER_RTE_CHUNK;
+    ri n = ng / g->G, gi = ng % g->G;
+    int nrows =
+        (int)(g->P - pix0 < EMBER_RTE_CHUNK ? g->P - pix0 : EMBER_RTE_CHUNK);
+#if RTE_SIMD
+    if (!g->w16 && g->layout == RTE_LAYOUT) {
+      rte_conv_chunk_simd(c, n, gi, pix0, nrows, buf);
+      continue;
     }
-    rte_rows(&gm, rows, nrows, rte_conv_emit, &local, pix0);
+#endif
+    rte_conv_chunk(c, n, gi, pix0, nrows, buf);
   }
 }
 
 /* ---- depthwise convolution ----------------------------------------------
- * acc[c] = bias[c] + sum over the taps inside x of (x - xzp) * wc[tap][c],
- * channel blocks of 16 innermost (vectorized by the compiler where x and y
- * are channels-last). */
-static void rte_dw_task(void *ctx, int64_t begin, int64_t end, int64_t worker) {
+ * acc[c] = bias'[c] + sum over every tap of x * wc[tap][c], a tap outside
+ * x reading x's zero point (bias' = bias - x_zp * sum of wc[.][c]: the
+ * compiler folds the zero point; x is read as stored, u8 or s8). */
+static void rte_dw_task_c(void *ctx, int64_t begin, int64_t end,
+                          int64_t worker) {
   RteConv *c = (RteConv *)ctx;
-  const int64_t *p = c->p;
-  ri C = p[EMBER_RT_CONV_C], H = p[EMBER_RT_CONV_H], W = p[EMBER_RT_CONV_W],
-     OH = p[EMBER_RT_CONV_OH], OW = p[EMBER_RT_CONV_OW],
-     KH = p[EMBER_RT_CONV_KH], KW = p[EMBER_RT_CONV_KW],
-     SH = p[EMBER_RT_CONV_SH], SW = p[EMBER_RT_CONV_SW],
-     PT = p[EMBER_RT_CONV_PT], PL = p[EMBER_RT_CONV_PL],
-     DH = p[EMBER_RT_CONV_DH], DW = p[EMBER_RT_CONV_DW];
-  ri xzp = p[EMBER_RT_QCONV_X_ZP];
-  int xsigned = p[EMBER_RT_QCONV_X_SIGNED] != 0;
+  const RteGeo *g = &c->geo;
+  const ri C = g->C;
+  const int32_t xzp = (int32_t)c->p[EMBER_RT_QCONV_X_ZP];
+  const int xsigned = (int)g->xsigned;
   const int16_t *wc = (const int16_t *)c->w;
-  const int32_t *bias = (const int32_t *)(c->w + p[EMBER_RT_QCONV_BIAS_OFFSET]);
+  const int32_t *bias =
+      (const int32_t *)(c->w + c->p[EMBER_RT_QCONV_BIAS_OFFSET]);
   (void)worker;
-  /* Task: one output row of one image. */
+  /* Task: one output row of one image; channel blocks of 16 innermost (the
+   * compiler vectorizes them where x and y are channels-last). */
   for (ri t = begin; t < end; ++t) {
-    ri n = t / OH, oh = t % OH;
+    ri n = t / g->OH, oh = t % g->OH;
     const uint8_t *xn = c->x + n * c->xs.n;
-    for (ri ow = 0; ow < OW; ++ow) {
+    for (ri ow = 0; ow < g->OW; ++ow) {
       for (ri c0 = 0; c0 < C; c0 += 16) {
         ri cn = C - c0 < 16 ? C - c0 : 16;
-        int32_t acc[16];
+        uint32_t acc[16];
         for (ri j = 0; j < cn; ++j)
-          acc[j] = bias[c0 + j];
-        for (ri kh = 0; kh < KH; ++kh) {
-          ri ih = oh * SH - PT + kh * DH;
-          if (ih < 0 || ih >= H)
-            continue;
-          for (ri kw = 0; kw < KW; ++kw) {
-            ri iw = ow * SW - PL + kw * DW;
-            if (iw < 0 || iw >= W)
+          acc[j] = (uint32_t)bias[c0 + j];
+        for (ri kh = 0; kh < g->KH; ++kh) {
+          ri ih = oh * g->SH - g->PT + kh * g->DH;
+          for (ri kw = 0; kw < g->KW; ++kw) {
+            ri iw = ow * g->SW - g->PL + kw * g->DW;
+            const int16_t *wt = wc + (kh * g->KW + kw) * C + c0;
+            if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) {
+              for (ri j = 0; j < cn; ++j)
+                acc[j] += (uint32_t)(xzp * (int32_t)wt[j]);
               continue;
+            }
             const uint8_t *src =
                 xn + ih * c->xs.h + iw * c->xs.w + c0 * c->xs.c;
-            const int16_t *wt = wc + (kh * KW + kw) * C + c0;
             if (c->xs.c == 1 && xsigned)
               for (ri j = 0; j < cn; ++j)
-                acc[j] = (int32_t)((uint32_t)acc[j] +
-                                   (uint32_t)(((int32_t)(int8_t)src[j] -
-                                               (int32_t)xzp) *
-                                              (int32_t)wt[j]));
+                acc[j] += (uint32_t)((int32_t)(int8_t)src[j] * wt[j]);
             else if (c->xs.c == 1)
               for (ri j = 0; j < cn; ++j)
-                acc[j] = (int32_t)((uint32_t)acc[j] +
-                                   (uint32_t)(((int32_t)src[j] - (int32_t)xzp) *
-                                              (int32_t)wt[j]));
+                acc[j] += (uint32_t)((int32_t)src[j] * wt[j]);
             else
               for (ri j = 0; j < cn; ++j) {
                 uint8_t b = src[j * c->xs.c];
                 int32_t xv = xsigned ? (int32_t)(int8_t)b : (int32_t)b;
-                acc[j] =
-                    (int32_t)((uint32_t)acc[j] +
-                              (uint32_t)((xv - (int32_t)xzp) * (int32_t)wt[j]));
+                acc[j] += (uint32_t)(xv * (int32_t)wt[j]);
               }
           }
         }
-        ri pix = oh * OW + ow;
+        ri pix = oh * g->OW + ow;
         for (ri j = 0; j < cn; ++j)
-          rte_store(&c->out, c->y,
-                    n * C * OH * OW + pix * c->yP + (c0 + j) * c->yC, acc[j],
-                    c0 + j);
+          rte_put(&c->out, c->y, n * C * g->P + pix * c->yP + (c0 + j) * c->yC,
+                  (int32_t)acc[j], c0 + j);
       }
     }
   }
@@ -467,7 +524,8 @@ static void rte_dw_task(void *ctx, int64_t begin, int64_t end, int64_t worker) {
 
 int64_t EMBER_RT_NAME(qconv_workspace_size)(const int64_t *p) {
   if (p[EMBER_RT_CONV_DEPTHWISE])
-    return 0;
+    return ember_rte_dw_workspace(p[EMBER_RT_CONV_C], p[EMBER_RT_CONV_KH],
+                                  p[EMBER_RT_CONV_KW]);
   return EMBER_RTE_CHUNK * p[EMBER_RTE_QCONV_KP];
 }
 
@@ -485,34 +543,41 @@ int32_t EMBER_RT_NAME(qconv2d)(const int64_t *p, const uint8_t *x,
                                const void *w, const int32_t *rq, void *y,
                                uint8_t *workspace) {
   RteConv c;
-  ri N = p[EMBER_RT_CONV_N], OC = p[EMBER_RT_CONV_OC];
-  ri OH = p[EMBER_RT_CONV_OH], OW = p[EMBER_RT_CONV_OW];
+  /* Weights packed for other kernels than these: fail the step. */
+  if (!p[EMBER_RT_CONV_DEPTHWISE] && !p[EMBER_RTE_QCONV_W16] &&
+      p[EMBER_RTE_QCONV_LAYOUT] != EMBER_RTE_LAYOUT_ROWS &&
+      p[EMBER_RTE_QCONV_LAYOUT] != RTE_LAYOUT)
+    return 1;
   c.p = p;
   c.x = x;
   c.w = (const uint8_t *)w;
   c.y = y;
   c.ws = workspace;
+  c.geo = rte_geo(p);
   c.out =
       rte_out(p[EMBER_RT_QCONV_Y_KIND], p[EMBER_RT_QCONV_Y_ZP],
               p[EMBER_RT_QCONV_LO], p[EMBER_RT_QCONV_HI],
               p[EMBER_RT_QCONV_FLOAT_SCALE], p[EMBER_RT_QCONV_SCALE_COUNT], rq);
-  c.xs = rte_strides(p[EMBER_RT_QCONV_IN_NHWC], p[EMBER_RT_CONV_C],
-                     p[EMBER_RT_CONV_H], p[EMBER_RT_CONV_W]);
+  c.xs = rte_strides(p[EMBER_RT_QCONV_IN_NHWC], c.geo.C, c.geo.H, c.geo.W);
   if (p[EMBER_RT_QCONV_OUT_NHWC]) {
-    c.yP = OC;
+    c.yP = c.geo.OC;
     c.yC = 1;
   } else {
     c.yP = 1;
-    c.yC = OH * OW;
+    c.yC = c.geo.P;
   }
-  c.n = c.g = 0;
+  ri N = p[EMBER_RT_CONV_N];
   if (p[EMBER_RT_CONV_DEPTHWISE]) {
-    ember_rt_parallel_for(rte_dw_task, &c, N * OH);
+    ember_rt_task task = rte_dw_task_c;
+#if RTE_SIMD
+    if (c.xs.c == 1)
+      task = rte_dw_task_simd;
+#endif
+    ember_rt_parallel_for(task, &c, N * c.geo.OH);
     return 0;
   }
-  ri chunks = (OH * OW + EMBER_RTE_CHUNK - 1) / EMBER_RTE_CHUNK;
-  ember_rt_parallel_for(rte_conv_task, &c,
-                        N * p[EMBER_RT_CONV_GROUPS] * chunks);
+  ri chunks = (c.geo.P + EMBER_RTE_CHUNK - 1) / EMBER_RTE_CHUNK;
+  ember_rt_parallel_for(rte_conv_task, &c, N * c.geo.G * chunks);
   return 0;
 }
 
@@ -527,11 +592,7 @@ typedef struct {
   RteOut out;
 } RteMatMul;
 
-static void rte_mm_emit(void *ctx, ri row, ri col, int32_t acc) {
-  RteMatMul *m = (RteMatMul *)ctx;
-  rte_store(&m->out, m->y, row * m->p[EMBER_RT_QGEMM_N] + col, acc, col);
-}
-
+/* Rows [EMBER_RTE_CHUNK * begin, EMBER_RTE_CHUNK * end). */
 static void rte_mm_task(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   RteMatMul *m = (RteMatMul *)ctx;
   const int64_t *p = m->p;
@@ -542,15 +603,24 @@ static void rte_mm_task(void *ctx, int64_t begin, int64_t end, int64_t worker) {
   g.K = K;
   g.KP = p[EMBER_RTE_QGEMM_KP];
   g.w16 = p[EMBER_RTE_QGEMM_W16];
+  g.layout = p[EMBER_RTE_QGEMM_LAYOUT];
   g.flip = p[EMBER_RT_QGEMM_A_SIGNED] ? 0 : 0x80;
+  RteDst d = {m->y, 0, g.ocg, 1, 0};
   (void)worker;
   for (ri t = begin; t < end; ++t) {
     ri r0 = t * EMBER_RTE_CHUNK;
     int nrows = (int)(M - r0 < EMBER_RTE_CHUNK ? M - r0 : EMBER_RTE_CHUNK);
+#if RTE_SIMD
+    if (!g.w16 && g.layout == RTE_LAYOUT) {
+      for (int r = 0; r < nrows; ++r)
+        rte_mm_row_simd(&g, m->a + (r0 + r) * K, &m->out, &d, r0 + r);
+      continue;
+    }
+#endif
     const uint8_t *rows[EMBER_RTE_CHUNK];
     for (int r = 0; r < nrows; ++r)
       rows[r] = m->a + (r0 + r) * K;
-    rte_rows(&g, rows, nrows, rte_mm_emit, m, r0);
+    rte_rows(&g, rows, nrows, &m->out, &d, r0);
   }
 }
 
@@ -608,6 +678,10 @@ int32_t EMBER_RT_NAME(qgemm)(const int64_t *p, const uint8_t *a, const void *b,
               p[EMBER_RT_QGEMM_FLOAT_SCALE], p[EMBER_RT_QGEMM_SCALE_COUNT], rq);
   if (p[EMBER_RT_QGEMM_B_DYNAMIC])
     return rte_mm_dynamic(p, a, m.b, rq, y, &m.out);
+  if (!p[EMBER_RTE_QGEMM_W16] &&
+      p[EMBER_RTE_QGEMM_LAYOUT] != EMBER_RTE_LAYOUT_ROWS &&
+      p[EMBER_RTE_QGEMM_LAYOUT] != RTE_LAYOUT)
+    return 1;
   ri M = p[EMBER_RT_QGEMM_M];
   ember_rt_parallel_for(rte_mm_task, &m,
                         (M + EMBER_RTE_CHUNK - 1) / EMBER_RTE_CHUNK);
