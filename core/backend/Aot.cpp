@@ -73,6 +73,17 @@ Status writeBundle(const std::string &artifact, const std::string &dir) {
     std::printf("%s/%s %llu bytes\n", dir.c_str(), n.c_str(),
                 static_cast<unsigned long long>(f.size()));
   }
+  // What it needs on its device, when the plugin says (the contract's last
+  // line of `ember compile --emit=bundle`).
+  if (a.header.has_footprint()) {
+    const auto &fp = a.header.footprint();
+    std::printf("bundle: flash_code=%llu flash_weights=%llu ram_arena=%llu "
+                "ram_state=%llu\n",
+                static_cast<unsigned long long>(fp.flash_code()),
+                static_cast<unsigned long long>(fp.flash_weights()),
+                static_cast<unsigned long long>(fp.ram_arena()),
+                static_cast<unsigned long long>(fp.ram_state()));
+  }
   return Status::ok();
 }
 

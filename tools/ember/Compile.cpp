@@ -7,6 +7,8 @@
 #include "ember/backend/v1/capability.pb.h"
 
 #include "backend/Aot.h"
+#include "backend/HeteroBundle.h"
+#include "backend/LayerPath.h"
 
 #include "import/TensorIO.h"
 #include "ir/Printer.h"
@@ -225,6 +227,18 @@ int compileMain(int argc, char **argv) {
     auto tgt = openTarget(topt);
     if (!tgt)
       return reportError(tgt.status());
+    // An NPU target with the CPU backend beside it: a heterogeneous bundle
+    // (its partitions on each, the NPU's through the driver interface).
+    if (emit == "bundle" && tgt->fallback && tgt->allowFallback) {
+      auto man = tgt->plugin->capabilities();
+      if (!man)
+        return reportError(man.status());
+      if (backend::takesLayers(*tgt->plugin, *man)) {
+        s = backend::writeHeteroBundle(*tgt->plugin, *tgt->fallback,
+                                       *(*m)->main(), ao, out);
+        return s.isOk() ? 0 : reportError(s);
+      }
+    }
     auto art = backend::compileAhead(*tgt->plugin, *(*m)->main(), ao);
     if (!art)
       return reportError(art.status());

@@ -203,7 +203,14 @@ Status tabulateChannelLoops(std::vector<Group> &groups,
       continue;
     const Dims &dims = g.root->types[0].dims();
     int64_t C = axis >= 0 ? dims[size_t(axis)] : 1;
-    if (C * 256 * int64_t(elemSize(g.root->types[0].elem())) > kMaxTableBytes)
+    const int64_t tableBytes =
+        C * 256 * int64_t(elemSize(g.root->types[0].elem()));
+    if (tableBytes > kMaxTableBytes)
+      continue;
+    // Arm bundles (a microcontroller's flash is its budget): a table only
+    // where the loop computes at least as many elements as it has entries.
+    if (cfg.kernels == Kernels::Edge &&
+        g.root->types[0].numElements() < C * 256)
       continue;
     auto t = evaluate(g, x, axis);
     if (!t)

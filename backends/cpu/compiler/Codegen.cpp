@@ -184,10 +184,14 @@ llvm::Value *Codegen::paramBlock(const std::vector<int64_t> &p, size_t fnField,
 llvm::FunctionCallee Codegen::runtime(const std::string &base, llvm::Type *ret,
                                       std::vector<llvm::Type *> args) {
   bool shared = base == "parallel_for" || base == "num_workers";
-  std::string name =
-      (!shared && !cfg_.bundle && cfg_.kernels == Kernels::Portable)
-          ? "ember_rtp_" + base
-          : "ember_rt_" + base;
+  bool int8 = base == "qconv2d" || base == "qgemm";
+  // The JIT calls the plugin's native copies of the plain-C runtimes under
+  // their own prefixes (RtPortable.h, RtEdge.h); bundles link one runtime.
+  std::string name = "ember_rt_" + base;
+  if (!shared && !cfg_.bundle && cfg_.kernels == Kernels::Edge && int8)
+    name = "ember_rte_" + base;
+  else if (!shared && !cfg_.bundle && cfg_.kernels != Kernels::Library)
+    name = "ember_rtp_" + base;
   if (std::find(out_.runtimeCalls.begin(), out_.runtimeCalls.end(), name) ==
       out_.runtimeCalls.end())
     out_.runtimeCalls.push_back(name);

@@ -97,6 +97,9 @@ private:
   Status prepareConvT(const Group &g, Step &s);
   Status prepareQMatMul(const Group &g, Step &s);
   Status prepareQMatMulDynamic(const Group &g, Step &s);
+  // The Arm int8 runtime's packing (EdgeParams.cpp, kernels "edge").
+  Status prepareQConvEdge(const Group &g, Step &s);
+  Status prepareQMatMulEdge(const Group &g, Step &s);
   Status prepareRecurrent(const Group &g, Step &s);
   // ChannelsLast.cpp
   void chooseLayouts();
@@ -117,6 +120,12 @@ private:
   void planViews(const std::map<ValueKey, const Group *> &producer,
                  std::map<ValueKey, std::pair<Value, uint64_t>> &placed);
   uint64_t addWeights(const void *data, size_t bytes);
+  // The alignment of every constant and arena buffer: a cache line (the
+  // kernel library's vectors), 16 bytes for the Arm runtime, whose
+  // microcontroller bundles count every byte of flash and RAM.
+  uint64_t storageAlign() const {
+    return cfg_.kernels == Kernels::Edge ? 16 : 64;
+  }
   uint64_t constantOffset(const Node *c);
   // External values a group reads (operands of members not in the group).
   std::vector<Value> groupOperands(const Group &g) const;

@@ -19,6 +19,7 @@
 #include <vector>
 
 namespace llvm {
+class Triple;
 class LLVMContext;
 class Module;
 class TargetMachine;
@@ -72,7 +73,18 @@ Expected<std::unique_ptr<llvm::TargetMachine>>
 makeTargetMachine(const CompileConfig &cfg);
 // Links the runtime bitcode for the target into `m` (bundles), then
 // internalizes everything but ember_main.
-Status linkRuntime(llvm::Module &m, const CompileConfig &cfg);
+Status linkRuntime(llvm::Module &m, const CompileConfig &cfg,
+                   const llvm::TargetMachine &tm);
+// The runtime (and kernels) a bundle for `tm` links, by name.
+std::string runtimeName(const llvm::TargetMachine &tm,
+                        const CompileConfig &cfg);
+// The dense int8 weight layout its edge kernels read (RtEdge.h
+// EMBER_RTE_LAYOUT_*; rows when it has no edge kernels).
+int64_t edgeLayout(const llvm::TargetMachine &tm, const CompileConfig &cfg);
+// Whether `t` is a Cortex-M (Arm or Thumb without an OS): a microcontroller
+// bundle (docs/edge.md), and the CPU its triple means when none is given.
+bool bareMetalArm(const llvm::Triple &t);
+const char *defaultArmCpu(const llvm::Triple &t);
 // Global dead code elimination only (after linkRuntime without O3).
 void dropUnreachable(llvm::Module &m);
 // The O<optLevel> pipeline for `tm`.

@@ -685,13 +685,21 @@ formGroups(const Function &f, const CompileConfig &cfg, FusionStats *stats) {
     c.groupOf[n] = gi;
     if (g.kind == GroupKind::Loop)
       growLoop(c, g, gi, n->types[0]);
-    // A float reduction computes its operand's elementwise producers as it
-    // reads them (Codegen::emitFusedReduce): a normalization's sum of
-    // squared deviations reads the deviations, not a squared copy of them.
+    // A float or integer reduction computes its operand's elementwise
+    // producers as it reads them (Codegen::emitFusedReduce): a
+    // normalization's sum of squared deviations reads the deviations, not a
+    // squared copy of them, and an int8 mean (Cast to int32, ReduceSum) the
+    // 8-bit values, not an int32 copy four times their size (DS-CNN's:
+    // 20 KB of its arena as a microcontroller bundle).
+    const ElemKind rk = n->inputs[0].type().elem();
+    const bool intReduce = rk == ElemKind::I8 || rk == ElemKind::U8 ||
+                           rk == ElemKind::I16 || rk == ElemKind::U16 ||
+                           rk == ElemKind::I32 || rk == ElemKind::U32 ||
+                           rk == ElemKind::I64;
     if (g.kind == GroupKind::Reduce && n->kind != OpKind::ArgMax &&
-        n->kind != OpKind::ArgMin &&
-        n->inputs[0].type().elem() == ElemKind::F32) {
-      if (const Node *s = siblingReduction(c, n)) {
+        n->kind != OpKind::ArgMin && (rk == ElemKind::F32 || intReduce)) {
+      if (const Node *s =
+              rk == ElemKind::F32 ? siblingReduction(c, n) : nullptr) {
         g.sibling = s;
         g.members.push_back(s);
         c.groupOf[s] = gi;

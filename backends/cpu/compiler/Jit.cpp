@@ -1,6 +1,7 @@
 #include "Jit.h"
 
 #include "runtime/RtAbi.h"
+#include "runtime/RtEdge.h"
 #include "runtime/RtPortable.h"
 
 #include <llvm/ExecutionEngine/JITLink/JITLink.h>
@@ -56,6 +57,8 @@ const std::map<std::string, void *> &runtimeSymbols() {
       {"ember_rtp_conv2d", reinterpret_cast<void *>(&ember_rtp_conv2d)},
       {"ember_rtp_conv_pack", reinterpret_cast<void *>(&ember_rtp_conv_pack)},
       {"ember_rtp_gemm", reinterpret_cast<void *>(&ember_rtp_gemm)},
+      {"ember_rte_qconv2d", reinterpret_cast<void *>(&ember_rte_qconv2d)},
+      {"ember_rte_qgemm", reinterpret_cast<void *>(&ember_rte_qgemm)},
   };
   return syms;
 }

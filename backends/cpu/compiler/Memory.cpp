@@ -17,7 +17,7 @@ namespace ember::cpugen {
 
 uint64_t Codegen::addWeights(const void *data, size_t bytes) {
   std::string &w = out_.weights;
-  uint64_t off = alignUp(w.size(), 64);
+  uint64_t off = alignUp(w.size(), storageAlign());
   w.resize(size_t(off), '\0');
   if (data)
     w.append(static_cast<const char *>(data), bytes);
@@ -112,7 +112,7 @@ Status Codegen::layout() {
   planViews(producer, placed);
   // Arena buffers for the other group results.
   lir_ = lir::Function();
-  lir_.spaces.push_back({"arena", 0, 64});
+  lir_.spaces.push_back({"arena", 0, storageAlign()});
   auto newBuffer = [&](const std::string &name, Type t) {
     lir::Buffer b;
     b.name = name;
@@ -215,7 +215,7 @@ Status Codegen::layout() {
   for (size_t b = 0; b < lir_.buffers.size(); ++b)
     bufferOffset_[b] = uint64_t(lir_.buffers[b].offset);
   uint64_t peak = out_.plan.spaces.empty() ? 0 : out_.plan.spaces[0].peak;
-  workspaceOffset_ = alignUp(peak, 64);
+  workspaceOffset_ = alignUp(peak, storageAlign());
   out_.workspaceBytes = workspacePerWorker_ * cfg_.numThreads;
   out_.arenaBytes = workspaceOffset_ + out_.workspaceBytes;
   if (out_.arenaBytes == 0)

@@ -3,11 +3,13 @@
 // O3 pipeline, and object emission.
 #include "Compiler.h"
 #include "RuntimeBitcode.h"
+#include "runtime/RtEdge.h"
 
 #include <llvm/Bitcode/BitcodeReader.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Linker/Linker.h>
+#include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/MemoryBuffer.h>
@@ -37,7 +39,28 @@ void initLlvm() {
     LLVMInitializeAArch64Target();
     LLVMInitializeAArch64TargetMC();
     LLVMInitializeAArch64AsmPrinter();
+    LLVMInitializeARMTargetInfo();
+    LLVMInitializeARMTarget();
+    LLVMInitializeARMTargetMC();
+    LLVMInitializeARMAsmPrinter();
   });
+}
+
+bool bareMetalArm(const llvm::Triple &t) {
+  return (t.getArch() == llvm::Triple::thumb ||
+          t.getArch() == llvm::Triple::arm) &&
+         t.getOS() == llvm::Triple::UnknownOS;
+}
+
+const char *defaultArmCpu(const llvm::Triple &t) {
+  switch (t.getSubArch()) {
+  case llvm::Triple::ARMSubArch_v7em:
+    return "cortex-m4";
+  case llvm::Triple::ARMSubArch_v8_1m_mainline:
+    return "cortex-m55";
+  default:
+    return "";
+  }
 }
 
 Expected<std::unique_ptr<llvm::TargetMachine>>
@@ -58,11 +81,25 @@ makeTargetMachine(const CompileConfig &cfg) {
       f.AddFeature(kv.first(), kv.second);
     features = f.getString();
   }
+  llvm::Triple tt(triple);
+  const bool bare = bareMetalArm(tt);
+  // A Cortex-M triple alone means the CPU the boards it names carry (M4
+  // for v7E-M, M55 for v8.1-M), so its DSP or Helium kernels are used.
+  if (cpu.empty() && bare)
+    cpu = defaultArmCpu(tt);
   if (cpu.empty())
     cpu = "generic";
   llvm::TargetOptions opts;
+  // A microcontroller image is linked statically at fixed addresses; each
+  // function and constant in its own section, so the linker keeps only
+  // what the application reaches.
+  opts.FunctionSections = bare;
+  opts.DataSections = bare;
+  if (bare && tt.getEnvironment() == llvm::Triple::EABIHF)
+    opts.FloatABIType = llvm::FloatABI::Hard;
   std::unique_ptr<llvm::TargetMachine> tm(
-      t->createTargetMachine(triple, cpu, features, opts, llvm::Reloc::PIC_,
+      t->createTargetMachine(triple, cpu, features, opts,
+                             bare ? llvm::Reloc::Static : llvm::Reloc::PIC_,
                              std::nullopt, llvm::CodeGenOptLevel::Aggressive));
   if (!tm)
     return unsupported("cannot create a target machine for '", triple,
@@ -70,17 +107,54 @@ makeTargetMachine(const CompileConfig &cfg) {
   return tm;
 }
 
-Status linkRuntime(llvm::Module &m, const CompileConfig &cfg) {
-  llvm::Triple tt(m.getTargetTriple());
-  bool x86 = tt.getArch() == llvm::Triple::x86_64;
-  bool arm = tt.getArch() == llvm::Triple::aarch64;
-  if (!x86 && !arm)
-    return unsupported("no CPU runtime for architecture '",
-                       tt.getArchName().str(), "' (x86_64 and aarch64)");
-  RuntimeFlavor fl = x86 && cfg.kernels == Kernels::Library
-                         ? RuntimeFlavor::KernelsX86
-                     : x86 ? RuntimeFlavor::PortableX86
-                           : RuntimeFlavor::PortableAArch64;
+// The runtime a bundle for `tm` links: the kernel library (x86-64), or the
+// plain-C runtime with the int8 kernels the target CPU's features allow.
+static Expected<RuntimeFlavor> runtimeFlavor(const llvm::TargetMachine &tm,
+                                             const CompileConfig &cfg) {
+  const llvm::Triple &tt = tm.getTargetTriple();
+  const llvm::MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
+  if (tt.getArch() == llvm::Triple::x86_64)
+    return cfg.kernels == Kernels::Library ? RuntimeFlavor::KernelsX86
+           : cfg.kernels == Kernels::Edge  ? RuntimeFlavor::EdgeX86
+                                           : RuntimeFlavor::PortableX86;
+  if (tt.getArch() == llvm::Triple::aarch64) {
+    if (cfg.kernels != Kernels::Edge)
+      return RuntimeFlavor::PortableAArch64;
+    if (!cfg.edgeSimd)
+      return RuntimeFlavor::EdgeAArch64C;
+    return sti->checkFeatures("+dotprod") ? RuntimeFlavor::EdgeAArch64Dot
+                                          : RuntimeFlavor::EdgeAArch64;
+  }
+  if (bareMetalArm(tt)) {
+    if (!cfg.edgeSimd)
+      return RuntimeFlavor::EdgeThumb;
+    if (sti->checkFeatures("+mve"))
+      return RuntimeFlavor::EdgeThumbMve;
+    return sti->checkFeatures("+dsp") ? RuntimeFlavor::EdgeThumbDsp
+                                      : RuntimeFlavor::EdgeThumb;
+  }
+  return unsupported("no CPU runtime for '", tt.str(),
+                     "' (x86_64, aarch64, Cortex-M)");
+}
+
+std::string runtimeName(const llvm::TargetMachine &tm,
+                        const CompileConfig &cfg) {
+  auto fl = runtimeFlavor(tm, cfg);
+  return fl ? runtimeFlavorName(*fl) : "none";
+}
+
+int64_t edgeLayout(const llvm::TargetMachine &tm, const CompileConfig &cfg) {
+  auto fl = runtimeFlavor(tm, cfg);
+  return fl && *fl == RuntimeFlavor::EdgeThumbDsp ? EMBER_RTE_LAYOUT_DSP4
+                                                  : EMBER_RTE_LAYOUT_ROWS;
+}
+
+Status linkRuntime(llvm::Module &m, const CompileConfig &cfg,
+                   const llvm::TargetMachine &tm) {
+  EMBER_ASSIGN(RuntimeFlavor fl, runtimeFlavor(tm, cfg));
+  const bool edge = fl != RuntimeFlavor::KernelsX86 &&
+                    fl != RuntimeFlavor::PortableX86 &&
+                    fl != RuntimeFlavor::PortableAArch64;
   llvm::StringRef bc = runtimeBitcode(fl);
   if (bc.empty())
     return unsupported("this plugin was built without the ",
@@ -92,15 +166,24 @@ Status linkRuntime(llvm::Module &m, const CompileConfig &cfg) {
                      "runtime bitcode: ", llvm::toString(rt.takeError()));
   (*rt)->setTargetTriple(m.getTargetTriple());
   (*rt)->setDataLayout(m.getDataLayout());
+  // An edge flavor was compiled for a representative CPU of its kernel set
+  // (cortex-m4, cortex-m55, armv8.2-a); the target's CPU has at least
+  // those features, so its functions are generated for the target's.
+  if (edge)
+    for (llvm::Function &fn : **rt) {
+      fn.removeFnAttr("target-cpu");
+      fn.removeFnAttr("target-features");
+      fn.removeFnAttr("tune-cpu");
+    }
   if (llvm::Linker::linkModules(m, std::move(*rt),
                                 llvm::Linker::Flags::LinkOnlyNeeded))
     return makeError(ErrorCode::Internal, "linking the runtime bitcode failed");
   // Everything but the entry point (and the thread hooks an application
   // may override) becomes internal, so the optimizer can specialize the
   // kernels on the constant parameter blocks and drop what is unused.
-  llvm::internalizeModule(m, [](const llvm::GlobalValue &gv) {
+  llvm::internalizeModule(m, [&](const llvm::GlobalValue &gv) {
     llvm::StringRef n = gv.getName();
-    return n == "ember_main" || n == "ember_rt_parallel_for" ||
+    return n == cfg.entry || n == "ember_rt_parallel_for" ||
            n == "ember_rt_num_workers";
   });
   return Status::ok();

@@ -6,9 +6,11 @@
 #include "Capability.h"
 #include "Codegen.h"
 #include "Geometry.h"
+#include "QuantParams.h"
 
 #include "ember/cpu/Kernels.h"
 #include "runtime/RtAbi.h"
+#include "runtime/RtEdge.h"
 #include "runtime/RtPortable.h"
 
 #include <algorithm>
@@ -475,19 +477,6 @@ Status Codegen::prepareRecurrent(const Group &g, Step &s) {
   return Status::ok();
 }
 
-namespace {
-
-// The output side of an int8 step (RtAbi.h): the result kind, zero point,
-// clamp and the requantization table (multipliers, then shifts; in the
-// float32 profile the f32 multipliers' bits, then zeros) from the group's
-// fused Requantize; without one, the int32 accumulator.
-struct QOut {
-  int64_t kind = EMBER_RT_Y_I32, zp = 0, lo = INT32_MIN, hi = INT32_MAX;
-  int64_t floatScale = 0;
-  std::vector<int32_t> table{0, 0}; // count 1: multiplier 0, shift 0
-  size_t count() const { return table.size() / 2; }
-};
-
 // A QGEMM parameter block's shape, output and ISA fields (the rest zero).
 void qgemmParams(std::vector<int64_t> &p, int64_t M, int64_t N, int64_t K,
                  const QOut &qo, int64_t isa) {
@@ -546,10 +535,10 @@ int64_t zeroPointAt(const Node &n, size_t i, int64_t c) {
   return t.getInt(t.size() == 1 ? 0 : c);
 }
 
-} // namespace
-
 Status Codegen::prepareQConv(const Group &g, Step &s) {
   const Node &n = *g.anchor;
+  if (cfg_.kernels == Kernels::Edge)
+    return prepareQConvEdge(g, s);
   if (cfg_.kernels != Kernels::Library)
     return unsupported(n.describe(),
                        ": the portable runtime has no int8 kernels");
@@ -759,15 +748,20 @@ Status Codegen::prepareQMatMulDynamic(const Group &g, Step &s) {
   std::vector<int32_t> table = qo.table;
   table.insert(table.end(), g.qbias.begin(), g.qbias.end());
   s.bias = addWeights(table.data(), table.size() * sizeof(int32_t));
-  workspacePerWorker_ = std::max<uint64_t>(
-      workspacePerWorker_,
-      alignUp(uint64_t(ember_rt_qgemm_workspace_size(p.data())), 64));
+  const int64_t ws = cfg_.kernels == Kernels::Edge
+                         ? ember_rte_qgemm_workspace_size(p.data())
+                         : ember_rt_qgemm_workspace_size(p.data());
+  workspacePerWorker_ =
+      std::max<uint64_t>(workspacePerWorker_, alignUp(uint64_t(ws), 64));
   return Status::ok();
 }
 
 Status Codegen::prepareQMatMul(const Group &g, Step &s) {
   const Node &n = *g.anchor;
-  if (cfg_.kernels != Kernels::Library)
+  if (cfg_.kernels == Kernels::Edge && isConstant(n.inputs[1]) &&
+      n.inputs[1].type().rank() == 2)
+    return prepareQMatMulEdge(g, s);
+  if (cfg_.kernels != Kernels::Library && cfg_.kernels != Kernels::Edge)
     return unsupported(n.describe(),
                        ": the portable runtime has no int8 kernels");
   if (!isConstant(n.inputs[1]) || n.inputs[1].type().rank() != 2)

@@ -51,6 +51,7 @@ OpClass loopClass(const Node &n);
 enum class Kernels : uint8_t {
   Library,  // RtKernels.cpp over backends/cpu/kernels
   Portable, // RtPortable.c
+  Edge,     // RtPortable.c, int8 steps on RtEdge.c (Arm bundles)
 };
 
 struct CompileConfig {
@@ -99,6 +100,18 @@ struct CompileConfig {
   // Code generation target; empty triple: the host (JIT).
   std::string triple, cpu, features;
   bool bundle = false; // self-contained object (runtime bitcode linked in)
+  // A bundle's entry point (vendor option entry): ember_main, or another
+  // name so that several bundles link into one program (the partitions of
+  // a heterogeneous bundle, docs/edge.md).
+  std::string entry = "ember_main";
+  // Arm bundles: the int8 kernels' SIMD inner products (NEON, SDOT, DSP,
+  // Helium) as the target allows; off, plain C (vendor option edge_simd,
+  // for A/B measurements).
+  bool edgeSimd = true;
+  // Arm bundles: the layout of the dense int8 weights (RtEdge.h,
+  // EMBER_RTE_LAYOUT_*), the one the linked runtime flavor's kernels read
+  // (buildBundle sets it from the target; the JIT's plain C reads rows).
+  int64_t edgeLayout = 0;
   unsigned optLevel = 3;
 };
 

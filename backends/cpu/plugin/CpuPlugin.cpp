@@ -22,6 +22,7 @@
 #include "ember/backend/v1/graph.pb.h"
 #include "ember/backend/v1/options.pb.h"
 
+#include <cctype>
 #include <llvm/TargetParser/Host.h>
 #include <llvm/TargetParser/Triple.h>
 
@@ -192,6 +193,17 @@ ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
 //                             scale) read only by a dense convolution is
 //                             folded into its weights at run time when they
 //                             are the smaller (default 1; 0: never)
+// A C identifier of at most 64 characters (a bundle's entry point).
+bool cIdentifier(const std::string &s) {
+  if (s.empty() || s.size() > 64 ||
+      std::isdigit(static_cast<unsigned char>(s[0])))
+    return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_')
+      return false;
+  return true;
+}
+
 ember_error *parseOptions(const ember_compile_params *p,
                           ember::cpugen::CompileConfig &cfg, bool &runnable,
                           std::string &why) {
@@ -218,9 +230,14 @@ ember_error *parseOptions(const ember_compile_params *p,
   std::string isaName = "auto";
   for (auto &kv : o.vendor()) {
     const std::string &k = kv.first, &v = kv.second;
-    if (k == "kernels" && (v == "library" || v == "portable")) {
-      cfg.kernels = v == "library" ? ember::cpugen::Kernels::Library
-                                   : ember::cpugen::Kernels::Portable;
+    if (k == "kernels" && (v == "library" || v == "portable" || v == "edge")) {
+      cfg.kernels = v == "library"    ? ember::cpugen::Kernels::Library
+                    : v == "portable" ? ember::cpugen::Kernels::Portable
+                                      : ember::cpugen::Kernels::Edge;
+    } else if (k == "entry" && cIdentifier(v)) {
+      cfg.entry = v;
+    } else if (k == "edge_simd" && (v == "0" || v == "1")) {
+      cfg.edgeSimd = v == "1";
     } else if (k == "fuse" && (v == "0" || v == "1")) {
       cfg.fuse = v == "1";
     } else if (k == "isa" && (v == "auto" || v == "generic" || v == "avx2" ||
@@ -247,17 +264,19 @@ ember_error *parseOptions(const ember_compile_params *p,
     } else if (k == "conv_pair" && (v == "0" || v == "1" || v == "all")) {
       using CP = ember::cpugen::CompileConfig::ConvPair;
       cfg.convPair = v == "0" ? CP::Off : v == "1" ? CP::Sized : CP::All;
-    } else if (k == "kernels" || k == "fuse" || k == "isa" || k == "dump_ir" ||
-               k == "dump_dir" || k == "perf_map" || k == "int8_split" ||
-               k == "int8_paired" || k == "winograd" || k == "post" ||
-               k == "split_reduce" || k == "conv_pair" || k == "scale_fold") {
+    } else if (k == "kernels" || k == "entry" || k == "edge_simd" ||
+               k == "fuse" || k == "isa" || k == "dump_ir" || k == "dump_dir" ||
+               k == "perf_map" || k == "int8_split" || k == "int8_paired" ||
+               k == "winograd" || k == "post" || k == "split_reduce" ||
+               k == "conv_pair" || k == "scale_fold") {
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    "bad value '" + v + "' for vendor option '" + k + "'");
     } else {
       return error(
           EMBER_STATUS_INVALID_ARGUMENT,
           "unknown vendor option '" + k +
-              "' (the cpu plugin takes kernels, fuse, isa, dump_ir, dump_dir, "
+              "' (the cpu plugin takes kernels, entry, edge_simd, fuse, isa, "
+              "dump_ir, dump_dir, "
               "perf_map, int8_split, int8_paired, winograd, post, "
               "split_reduce, conv_pair, scale_fold)");
     }
@@ -266,11 +285,15 @@ ember_error *parseOptions(const ember_compile_params *p,
   llvm::Triple host(llvm::sys::getProcessTriple());
   if (!o.target_triple().empty()) {
     llvm::Triple t(llvm::Triple::normalize(o.target_triple()));
+    const bool cortexM =
+        ember::cpugen::bareMetalArm(t) && *ember::cpugen::defaultArmCpu(t);
     if (t.getArch() != llvm::Triple::x86_64 &&
-        t.getArch() != llvm::Triple::aarch64)
+        t.getArch() != llvm::Triple::aarch64 && !cortexM)
       return error(EMBER_STATUS_UNSUPPORTED,
                    "target triple '" + o.target_triple() +
-                       "': the cpu plugin generates x86_64 and aarch64 code");
+                       "': the cpu plugin generates x86_64-linux-gnu, "
+                       "aarch64-linux-gnu, thumbv7em-none-eabihf and "
+                       "thumbv8.1m.main-none-eabihf code");
     cfg.triple = o.target_triple();
     cfg.cpu = o.target_cpu();
     if (t.getArch() != host.getArch() || t.getOS() != host.getOS()) {
@@ -278,8 +301,11 @@ ember_error *parseOptions(const ember_compile_params *p,
       why = "compiled for '" + o.target_triple() +
             "'; serialize it to get the bundle";
     }
-    if (t.getArch() != llvm::Triple::x86_64)
-      cfg.kernels = ember::cpugen::Kernels::Portable;
+    // Arm: the plain-C runtime, with the int8 kernels of RtEdge.c unless
+    // kernels=portable was asked for.
+    if (t.getArch() != llvm::Triple::x86_64 &&
+        cfg.kernels == ember::cpugen::Kernels::Library)
+      cfg.kernels = ember::cpugen::Kernels::Edge;
   } else if (!o.target_cpu().empty()) {
     cfg.cpu = o.target_cpu();
   }
@@ -419,6 +445,19 @@ ember_error *serialize(ember_executable *x, ember_blob *out) {
   v1::ArtifactHeader h = headerOf(*x);
   std::string payload;
   for (auto &f : files) {
+    if (f.name == "cpu.txt") {
+      auto kv = ember::cpugen::readFacts(f.bytes);
+      auto num = [&](const char *k) {
+        return std::strtoull(kv[k].c_str(), nullptr, 10);
+      };
+      if (kv.count("flash_code")) {
+        auto *fp = h.mutable_footprint();
+        fp->set_flash_code(num("flash_code"));
+        fp->set_flash_weights(num("flash_weights"));
+        fp->set_ram_arena(num("ram_arena"));
+        fp->set_ram_state(num("ram_state"));
+      }
+    }
     auto *bf = h.add_files();
     bf->set_name(f.name);
     bf->set_offset(payload.size());
@@ -491,7 +530,8 @@ ember_error *load(ember_device *, const void *data, size_t size,
   x->cfg.isa = uint8_t(std::atoi(kv["isa"].c_str()));
   x->cfg.kernels = kv["kernels"] == "portable"
                        ? ember::cpugen::Kernels::Portable
-                       : ember::cpugen::Kernels::Library;
+                   : kv["kernels"] == "edge" ? ember::cpugen::Kernels::Edge
+                                             : ember::cpugen::Kernels::Library;
   uint8_t isa = x->cfg.isa;
   if (t.getArch() != host.getArch() || t.getOS() != host.getOS()) {
     x->notRunnable = "artifact is for '" + kv["triple"] + "'";

@@ -550,14 +550,29 @@ bool getBlob(const std::string &in, size_t &at, std::string &s) {
   return true;
 }
 
-// Payload: the compiled program and the options it was compiled with.
+// Payload: the compiled program, the options it was compiled with and its
+// command stream. Files (a heterogeneous bundle's NPU partitions,
+// docs/edge.md): npu.program (the serialized program: image, inputs and outputs
+// in DRAM) and npu.insns (its 16-byte instructions), ranges of the payload.
 ember_error *serialize(ember_executable *x, ember_blob *out) {
   if (!x)
     return error(EMBER_STATUS_INVALID_ARGUMENT, "executable is NULL");
   std::string payload;
-  putBlob(payload, ns::serializeProgram(ns::npuTarget(), x->program));
+  const std::string prog = ns::serializeProgram(ns::npuTarget(), x->program);
+  const std::vector<uint8_t> words = ns::programWords(x->program);
+  putBlob(payload, prog);
   putBlob(payload, x->options);
+  const uint64_t insnsAt = payload.size() + 8;
+  putBlob(payload, std::string(words.begin(), words.end()));
   v1::ArtifactHeader h = headerOf(*x);
+  auto *f = h.add_files();
+  f->set_name("npu.program");
+  f->set_offset(8);
+  f->set_size(prog.size());
+  f = h.add_files();
+  f->set_name("npu.insns");
+  f->set_offset(insnsAt);
+  f->set_size(words.size());
   h.set_payload_size(payload.size());
   h.set_payload_checksum(fnv1a64(payload.data(), payload.size()));
   return gHost.blob(frameArtifact(h.SerializeAsString(), payload), out);
@@ -596,7 +611,9 @@ ember_error *load(ember_device *, const void *data, size_t size,
   x->kind = h.program_kind();
   size_t at = 0;
   std::string prog;
+  std::string insns; // the command stream (npu.insns), derived again
   if (!getBlob(payload, at, prog) || !getBlob(payload, at, x->options) ||
+      (at != payload.size() && !getBlob(payload, at, insns)) ||
       at != payload.size())
     return error(EMBER_STATUS_INVALID_ARGUMENT, "corrupt npu-sim payload");
   std::string err = ns::deserializeProgram(ns::npuTarget(), prog, x->program);

@@ -279,9 +279,7 @@ struct PendingRun {
   }
 };
 
-namespace {
-
-std::vector<uint8_t> encodeProgram(const Program &p) {
+std::vector<uint8_t> programWords(const Program &p) {
   std::vector<uint8_t> words(p.ops.size() * 16);
   for (size_t i = 0; i < p.ops.size(); ++i) {
     npu::Word w = npu::encode(encodeOp(npuTarget(), p.ops[i]));
@@ -290,6 +288,8 @@ std::vector<uint8_t> encodeProgram(const Program &p) {
   }
   return words;
 }
+
+namespace {
 
 // Under gMutex: the hand-over runs written so far in this process.
 uint64_t gHandoverSeq = 0;
@@ -447,7 +447,7 @@ std::string runSingle(PendingRun &r, RunResult *result) {
     if (!err.empty())
       return err;
   } else {
-    std::vector<uint8_t> words = encodeProgram(p);
+    std::vector<uint8_t> words = programWords(p);
     if (ember_npu_program_load(d, words.data(), p.ops.size()))
       return fail("loading the NPU program");
     ember_npu_status_t s = ember_npu_run(d);
@@ -519,7 +519,7 @@ std::string startRun(unsigned device, const Program &p, const RunConfig &c,
            std::to_string(EMBER_NPU_PLATFORM_CORES) + "-core platform";
   // The job's copies: the weights (skipped while the core still holds
   // them), the inputs in the NPU layout, and the outputs back.
-  r->words = encodeProgram(p);
+  r->words = programWords(p);
   r->writes.push_back(
       {0, const_cast<uint8_t *>(p.image.data()), p.image.size(), p.uid});
   for (size_t i = 0; i < inputs.size(); ++i) {

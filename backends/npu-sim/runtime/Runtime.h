@@ -42,6 +42,10 @@ struct RunConfig {
   std::string handoverDir;
 };
 
+// The program's instructions as the NPU reads them: 16 bytes each,
+// little-endian (the command stream of an artifact's npu.insns).
+std::vector<uint8_t> programWords(const Program &p);
+
 // The layer map of `p` (instruction -> layer and source nodes).
 ember_plugin::LayerMap layerMap(const Program &p);
 
