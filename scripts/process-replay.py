@@ -287,7 +287,7 @@ def collect_npu_cases(inputs, only):
                 cases.append(Case("models/" + n, mp,
                                   ds if os.path.isdir(ds) else None))
     for name, mp, ds in ensure_npu_inputs(inputs):
-        cases.append(Case(name, mp, ds if os.path.isdir(ds) else None))
+        cases.append(Case(name, mp, ds if ds and os.path.isdir(ds) else None))
     if only:
         rx = re.compile(only)
         cases = [c for c in cases if rx.search(c.name)]
