@@ -96,8 +96,7 @@ int Builder::repeatedTensor(int x, int64_t C) {
 }
 
 // The tensor holding value x in DRAM, emitting its pending layer.
-int Builder::materialize(int x, int base, int64_t tileOffset,
-                         int64_t pixOff) {
+int Builder::materialize(int x, int base, int64_t tileOffset, int64_t pixOff) {
   if (tensorOf[size_t(x)] >= 0)
     return tensorOf[size_t(x)];
   if (lanePart(v, x))
