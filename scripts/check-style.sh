@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The style gate CI runs before the build (scripts/test.sh), and the tool
-# developers run before committing. Four things, in this order:
+# developers run before committing. Five things, in this order:
 #   1. clang-format: the checked files (C/C++ sources and headers, `.inc`
 #      fragments and C/C++ `.in` templates) must be unchanged by the pinned
 #      clang-format with the repo's .clang-format.
@@ -8,11 +8,15 @@
 #   3. The line budget: no tracked source file over 1,500 lines, except the
 #      files listed in scripts/line-budget-allowlist.txt (each may not grow
 #      past the size written there; an entry for a file now within budget,
-#      or gone, is an error too, so the list only shrinks).
+#      or gone, is an error too, so the list only shrinks); the folders of
+#      FOLDER_LINE_BUDGETS have a budget of their own, below it.
 #   4. The source rules (scripts/check-source-rules.py): docs and comments
 #      without work-organization wording, no `default:` in a switch over
 #      OpKind, comment banners whole.
-# Exit status 0 only when all four pass. Documented in docs/style-checks.md.
+#   5. Function length (scripts/longest-functions.py): no C/C++ function in
+#      the folders of FUNCTION_ENFORCED over FUNCTION_BUDGET lines; those of
+#      FUNCTION_REPORTED are listed as warnings.
+# Exit status 0 only when all five pass. Documented in docs/style-checks.md.
 #
 #   scripts/check-style.sh                 check every tracked C/C++ file (CI)
 #   scripts/check-style.sh --changed [REV] check the C/C++ files changed since
@@ -21,8 +25,8 @@
 #                                          uncommitted and untracked ones
 #   scripts/check-style.sh --fix [...]     reformat those files in place
 #                                          instead of failing on them
-#   scripts/check-style.sh --format-only | --lines-only | --rules-only
-#                                          one part only
+#   scripts/check-style.sh --format-only | --lines-only | --rules-only |
+#                          --functions-only one part only
 #   scripts/check-style.sh --enforce-format   format problems fail the check
 #                                          even while FORMAT_GATE=report
 #
@@ -43,13 +47,21 @@ set -euo pipefail
 CLANG_FORMAT_MAJOR=14
 FORMAT_GATE=enforce
 LINE_BUDGET=1500
+# Folders held to a smaller file budget ("FOLDER LINES"): a file at the
+# budget is a file about to be cut in two for the budget's sake.
+FOLDER_LINE_BUDGETS=()
+# Functions: the budget, the folders where a longer function fails the gate,
+# and those where it is reported (a folder being split).
+FUNCTION_BUDGET=200
+FUNCTION_ENFORCED=()
+FUNCTION_REPORTED=(core/accel core/quant)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 ALLOWLIST=scripts/line-budget-allowlist.txt
 # Frozen copies that must stay byte-identical to what they copy.
 FORMAT_EXEMPT=(tests/kit/skew/backend_abi_1_0.h)
 
-mode=all base="" fix=0 doFormat=1 doLines=1 doRules=1
+mode=all base="" fix=0 doFormat=1 doLines=1 doRules=1 doFunctions=1
 while [ $# -gt 0 ]; do
   case "$1" in
   --changed)
@@ -61,9 +73,10 @@ while [ $# -gt 0 ]; do
     ;;
   --changed=*) mode=changed base=${1#--changed=} ;;
   --fix) fix=1 ;;
-  --format-only) doLines=0 doRules=0 ;;
-  --lines-only) doFormat=0 doRules=0 ;;
-  --rules-only) doFormat=0 doLines=0 ;;
+  --format-only) doLines=0 doRules=0 doFunctions=0 ;;
+  --lines-only) doFormat=0 doRules=0 doFunctions=0 ;;
+  --rules-only) doFormat=0 doLines=0 doFunctions=0 ;;
+  --functions-only) doFormat=0 doLines=0 doRules=0 ;;
   --enforce-format) EMBER_FORMAT_GATE=enforce ;;
   -h | --help)
     sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
@@ -126,7 +139,7 @@ find_clang_format() {
 }
 
 files=()
-if [ $doFormat = 1 ] || [ $doRules = 1 ]; then
+if [ $doFormat = 1 ] || [ $doRules = 1 ] || [ $doFunctions = 1 ]; then
   if [ $mode = all ]; then
     while IFS= read -r -d '' f; do files+=("$f"); done < <(git ls-files -z)
   else
@@ -250,6 +263,14 @@ if [ $doLines = 1 ]; then
   over=0
   while IFS=$'\t' read -r n p; do
     seen[$p]=$n
+    for fb in "${FOLDER_LINE_BUDGETS[@]}"; do
+      read -r folder most <<<"$fb"
+      if [ "${p#"$folder"/}" != "$p" ] && [ "$n" -gt "$most" ]; then
+        echo "error: $p has $n lines, over the $most-line budget of $folder/; split it along its seams (docs/style-checks.md)" >&2
+        status=1
+        over=$((over + 1))
+      fi
+    done
     if [ -n "${allowed[$p]:-}" ]; then
       if [ "$n" -gt "${allowed[$p]}" ]; then
         echo "error: $p has $n lines, more than the ${allowed[$p]} its allowlist entry permits; split it, do not raise the entry ($ALLOWLIST)" >&2
@@ -270,7 +291,12 @@ if [ $doLines = 1 ]; then
       status=1
     fi
   done
-  echo "lines: budget $LINE_BUDGET per source file, ${#allowed[@]} allowlisted, $over new over budget"
+  budgets=""
+  for fb in "${FOLDER_LINE_BUDGETS[@]}"; do
+    read -r folder most <<<"$fb"
+    budgets="$budgets, $most in $folder/"
+  done
+  echo "lines: budget $LINE_BUDGET per source file$budgets, ${#allowed[@]} allowlisted, $over new over budget"
 fi
 
 # ---- 4. the source rules -----------------------------------------------------
@@ -289,6 +315,40 @@ if [ $doRules = 1 ]; then
   elif ! "${rules[@]}"; then
     status=1
   fi
+fi
+
+# ---- 5. function length ------------------------------------------------------
+# The C/C++ files of a folder (all of them, or the changed ones).
+folder_files() {
+  local folder=$1 f
+  if [ $mode = all ]; then
+    git ls-files -- "$folder" | while IFS= read -r f; do
+      is_cxx "$f" && [ -f "$f" ] && echo "$f"
+    done
+  else
+    for f in "${files[@]}"; do
+      [ "${f#"$folder"/}" != "$f" ] && is_cxx "$f" && [ -f "$f" ] && echo "$f"
+    done
+  fi
+  return 0
+}
+if [ $doFunctions = 1 ]; then
+  enforced=0 reported=0
+  for folder in "${FUNCTION_ENFORCED[@]}" "${FUNCTION_REPORTED[@]}"; do
+    warn=()
+    for r in "${FUNCTION_REPORTED[@]}"; do
+      [ "$r" = "$folder" ] && warn=(--warn)
+    done
+    mapfile -t ff < <(folder_files "$folder")
+    [ ${#ff[@]} -eq 0 ] && continue
+    out=$(python3 scripts/longest-functions.py --max $FUNCTION_BUDGET "${warn[@]}" "${ff[@]}" 2>&1) || status=1
+    if [ -n "$out" ]; then
+      echo "$out" >&2
+      n=$(grep -c . <<<"$out")
+      if [ ${#warn[@]} -gt 0 ]; then reported=$((reported + n)); else enforced=$((enforced + n)); fi
+    fi
+  done
+  echo "functions: budget $FUNCTION_BUDGET lines in ${FUNCTION_ENFORCED[*]:-(none)} ($enforced over), reported in ${FUNCTION_REPORTED[*]:-(none)} ($reported over)"
 fi
 
 exit $status

@@ -37,21 +37,28 @@ plus OUT/MANIFEST.txt (commit, host, case list; not compared byte for byte).
 change the programs it emits): for every int8 model the NPU tests use,
   npu-asm.txt.gz      ember compile --target=T --emit=npu-asm (the program of
                       every NPU partition, in the assembler's syntax)
+  npu-layers.txt.gz   ember compile --target=T --emit=npu-layers (the same
+                      partitions as the NPU compiler layer's scheduled
+                      program: layers, tilings, tables, operations)
   run.txt.gz          stdout of ember run --target=T (its summary line:
                       cycles, MAC utilization, DMA bytes; wall times masked)
   outputs/output_<i>.pb.gz  what that run computed (test_data_set_0 inputs,
                       or --seed 0)
   status.txt          exit codes and stderr
 The cases: examples/mnist-int8, the int8 models under ../shared/models, the
-generated single-layer sweep (tests/npu/gen_layers.py, 320 cases, seed 15)
-and ResNet-50 int8 (bench/npu/make_resnet50.py, quantized by
-scripts/quantize-with-ort.py). The generated ones are made once into
+generated single-layer sweep (tests/npu/gen_layers.py, 320 cases, seed 15,
+with its groups), ResNet-50 int8 (bench/npu/make_resnet50.py, quantized by
+scripts/quantize-with-ort.py) and the coverage set's models
+(bench/npu/coverage_set.py: seeded float models quantized as it quantizes
+them, coverage/<name>). The generated ones are made once into
 --npu-inputs DIR (default /tmp/ember-replay-npu-inputs; both records of a
 comparison must use the same folder, since ONNX Runtime's quantizer may not
 be bit-stable across its versions); generating needs onnx, onnxruntime and
 ../shared (without them those cases are skipped). T is npu-sim by default;
 plugin:PATH records another build of the backend (a DIM 8 or 32 sub-build,
-tests/npu/dim_subbuild.sh).
+tests/npu/dim_subbuild.sh) or another NPU: the second NPU's plugin
+(examples/second-npu, built against an install of this tree as
+tests/sdk/second_npu.sh builds it) records its programs over the same cases.
 
 The set ("full", the default): the bundled MNIST; every model under
 ../shared/models; the ONNX light models; every ONNX node test (with their
@@ -216,6 +223,9 @@ def ensure_npu_inputs(root):
         else:
             print("warning: ResNet-50 int8 was not generated: %s" %
                   se.decode(errors="replace").strip()[-300:])
+    cov = os.path.join(root, "coverage")
+    if not os.path.isdir(cov):
+        make_coverage_models(cov)
     out = []
     if os.path.isdir(layers):
         for n in sorted(os.listdir(layers)):
@@ -226,7 +236,41 @@ def ensure_npu_inputs(root):
     if os.path.isdir(r50):
         out.append(("resnet50-int8", os.path.join(r50, "model.onnx"),
                     os.path.join(r50, "test_data_set_0")))
+    if os.path.isdir(cov):
+        for n in sorted(os.listdir(cov)):
+            m = os.path.join(cov, n, "model.onnx")
+            if os.path.exists(m):
+                out.append(("coverage/" + n, m, None))
     return out
+
+
+def make_coverage_models(cov):
+    """bench/npu/coverage_set.py's models, each built and quantized as that
+    script does (seed 7), into cov/<name>/model.onnx."""
+    try:
+        import numpy as np
+        import onnx
+        sys.path.insert(0, os.path.join(ROOT, "bench", "npu"))
+        import coverage_set
+    except ImportError as e:
+        print("warning: the coverage set was not generated: %s" % e)
+        return
+    tmp = cov + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        for name, make in coverage_set.MODELS.items():
+            rng = np.random.default_rng(7)
+            d = os.path.join(tmp, name)
+            os.makedirs(d)
+            fp32 = os.path.join(d, "fp32.onnx")
+            onnx.save(make(rng), fp32)
+            coverage_set.quantize(fp32, os.path.join(d, "model.onnx"), rng)
+            os.remove(fp32)
+    except Exception as e:  # noqa: BLE001 (any failure: the set is skipped)
+        print("warning: the coverage set was not generated: %s" % e)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    os.rename(tmp, cov)
 
 
 def collect_npu_cases(inputs, only):
@@ -243,7 +287,7 @@ def collect_npu_cases(inputs, only):
                 cases.append(Case("models/" + n, mp,
                                   ds if os.path.isdir(ds) else None))
     for name, mp, ds in ensure_npu_inputs(inputs):
-        cases.append(Case(name, mp, ds if os.path.isdir(ds) else None))
+        cases.append(Case(name, mp, ds if ds and os.path.isdir(ds) else None))
     if only:
         rx = re.compile(only)
         cases = [c for c in cases if rx.search(c.name)]
@@ -274,6 +318,11 @@ def capture_npu_case(ember, target, out, case):
         write_gz(os.path.join(d, "npu-asm.txt.gz"), scrub_target(so, tmp))
         status.append(b"npu-asm: exit %s\n%s" % (str(rc).encode(),
                                                   scrub_target(se, tmp)))
+        rc, so, se = run([ember, "compile", case.model, "--target=" + target,
+                          "--emit=npu-layers"] + shapes)
+        write_gz(os.path.join(d, "npu-layers.txt.gz"), scrub_target(so, tmp))
+        status.append(b"npu-layers: exit %s\n%s" % (str(rc).encode(),
+                                                     scrub_target(se, tmp)))
         outs = os.path.join(tmp, "outputs")
         rc, so, se = run([ember, "run", case.model, "--target=" + target,
                           "--seed", "0", "--save-outputs", outs] + inputs)

@@ -3,6 +3,9 @@
 // text"):
 //   ember-accel check DESC.json
 //       validates a target description ("ok: ..." or the field at fault)
+//   ember-accel claims DESC.json
+//       the ops the description's forms claim, as the capability manifest
+//       lists them (one line each: dtypes, ranks, constraint, context)
 //   ember-accel select MODEL.onnx|MODEL.eir --target DESC.json
 //       [--option islands=host|keep]
 //       lowers the model and selects: per node whether the target runs it
@@ -56,6 +59,7 @@ bool readText(const std::string &path, std::string &out, std::string &err) {
 
 const char *const kUsage =
     "usage: ember-accel check DESC.json\n"
+    "       ember-accel claims DESC.json\n"
     "       ember-accel select MODEL.onnx|MODEL.eir --target DESC.json\n"
     "                   [--option islands=host|keep]\n"
     "       ember-accel schedule FILE.layers --target DESC.json\n"
@@ -69,7 +73,8 @@ int main(int argc, char **argv) {
   if (argc < 3)
     return std::fputs(kUsage, stderr), 2;
   const std::string cmd = argv[1], file = argv[2];
-  std::string targetPath = cmd == "check" ? file : "", stop = "sync";
+  std::string targetPath = cmd == "check" || cmd == "claims" ? file : "",
+              stop = "sync";
   accel::LayerOptions lo;
   for (int i = 3; i < argc; ++i) {
     const std::string a = argv[i];
@@ -112,6 +117,23 @@ int main(int argc, char **argv) {
                 "engines, %zu forms\n",
                 t.name.c_str(), t.hash.c_str(), (long long)t.lanes,
                 t.memories.size(), t.engines.size(), t.forms.size());
+    return 0;
+  }
+
+  if (cmd == "claims") {
+    auto list = [](const std::vector<std::string> &v) {
+      std::string s;
+      for (const std::string &e : v)
+        s += (s.empty() ? "" : ",") + e;
+      return s.empty() ? std::string("-") : s;
+    };
+    for (const accel::OpClaim &c : accel::claimedOps(t))
+      std::printf("claim %s dtypes=%s ranks=%u..%u index_dtypes=%s "
+                  "context_dtypes=%s\n  constraints: %s\n  context: %s\n",
+                  c.op.c_str(), list(c.dtypes).c_str(), c.minRank, c.maxRank,
+                  list(c.indexDtypes).c_str(), list(c.contextDtypes).c_str(),
+                  c.constraints.c_str(),
+                  c.context.empty() ? "-" : c.context.c_str());
     return 0;
   }
 

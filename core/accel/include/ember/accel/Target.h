@@ -132,8 +132,8 @@ struct OpDesc {
 };
 
 // A layer form the target runs (docs/npu-sdk.md, "Layer forms"), with its
-// limits. The form's name selects a recognizer of the layer's catalogue
-// (Select.h, formCatalogue()).
+// limits. The form's name selects a pattern of the layer's form table
+// (core/accel/forms/Forms.def).
 struct Form {
   std::string name;
   int64_t kernelMax = 0, strideMax = 0, dilationMax = 0, windowMax = 0;

@@ -2,6 +2,8 @@
 // docs/npu-sdk.md, "The target description").
 #include "ember/accel/Target.h"
 
+#include "Form.h"
+
 #include <algorithm>
 #include <climits>
 #include <cmath>
@@ -26,11 +28,6 @@ const char *const kRegNames[kNumRegs] = {
     "mul_max",         "rq16_min",        "rq16_max",      "add_x_shift",
     "add_x_offset_lo", "add_x_offset_hi", "add_x_a_mult",  "add_x_a_mult_hi",
     "add_x_b_mult",    "add_x_b_mult_hi"};
-// The forms of the layer's catalogue (Select.cpp), by name.
-const char *const kFormNames[] = {
-    "conv",     "matmul",     "mean",    "requant", "pool",
-    "add",      "concat",     "reshape", "mul",     "resize",
-    "upsample", "interleave", "permute", "table16", "pixels"};
 // The fields each operation's description may declare (bits of its
 // encoding), in the order the layer's text prints them.
 const std::vector<const char *> &knownFields(OpKind k) {
@@ -181,67 +178,30 @@ std::string validate(Target &t) {
       ++b;
     return b;
   };
-  // Which classes and operations the claimed forms use.
-  std::set<int> cls;
-  std::set<int> kinds = {int(OpKind::Load), int(OpKind::Store),
-                         int(OpKind::Finish)};
-  bool gemmForm = false, pads = false, pools = false, adds = false,
-       muls = false;
+  // Which classes and operations the claimed forms use (each form's needs,
+  // forms/Form.h).
+  FormNeeds n;
+  n.kinds = {int(OpKind::Load), int(OpKind::Store), int(OpKind::Finish)};
   std::string lutNeeds; // an operation a form's lut stage flags, lacking it
   for (const Form &f : t.forms) {
+    const FormPattern *p = formNamed(f.name);
     if (f.fuses("lut")) {
-      kinds.insert(int(OpKind::LutLd));
-      cls.insert(int(Cls::Param));
-      OpKind producer = f.name == "pool"  ? OpKind::Pool
-                        : f.name == "add" ? OpKind::VAdd
-                        : f.name == "mul" ? OpKind::VMul
-                                          : OpKind::Requant;
+      n.kinds.insert(int(OpKind::LutLd));
+      n.classes.insert(int(Cls::Param));
+      const OpKind producer = p->lutOp;
       if (lutNeeds.empty() && t.has(producer) && !t.lutFlag(producer))
         lutNeeds = std::string("ops.") + kOpNames[int(producer)] + ": form '" +
                    f.name + "' fuses the lut stage, which needs the flag 'lut'";
     }
-    // (A channel permutation runs as a GEMM with a requantization by 1.)
-    if (f.name == "conv" || f.name == "matmul" || f.name == "mean" ||
-        f.name == "requant" || f.name == "permute") {
-      gemmForm = true;
-      for (Cls c : {Cls::Act, Cls::Wgt, Cls::Acc, Cls::Out})
-        cls.insert(int(c));
-      kinds.insert(int(OpKind::Gemm));
-      if (f.name != "mean") {
-        cls.insert(int(Cls::Param));
-        kinds.insert(int(OpKind::Requant));
-      }
-      pads = pads || f.name == "conv";
-      pools = pools || f.fuses("pool");
-      adds = adds || f.fuses("add");
-    } else if (f.name == "pool" || f.name == "resize") {
-      cls.insert(int(Cls::Out));
-      pools = pads = true;
-    } else if (f.name == "add") {
-      cls.insert(int(Cls::Out));
-      adds = true;
-    } else if (f.name == "mul") {
-      cls.insert(int(Cls::Out));
-      muls = true;
-    } else if (f.name == "upsample") {
-      cls.insert(int(Cls::Out));
-      kinds.insert(int(OpKind::Upsample));
-    } else if (f.name == "pixels") {
-      // (An input a Concat of pixels cannot place is copied by a 1x1 pool.)
-      cls.insert(int(Cls::Out));
-      pools = true;
-    } else if (f.name == "table16") {
-      // A 16-bit table of int16 rows: its 513 entries through the param
-      // memory (LutLd w16), the rows looked up where they are (Lut w16).
-      if (!t.wide16)
-        return "forms: 'table16' looks up 16-bit rows, which need "
-               "requant.outputs 'i16' (the target's 16-bit rows)";
-      cls.insert(int(Cls::Out));
-      cls.insert(int(Cls::Param));
-      kinds.insert(int(OpKind::LutLd));
-      kinds.insert(int(OpKind::Lut));
+    if (p->needs) {
+      std::string e = p->needs(t, f, n);
+      if (!e.empty())
+        return e;
     }
   }
+  std::set<int> &cls = n.classes, &kinds = n.kinds;
+  const bool gemmForm = n.gemm, pads = n.pads, pools = n.pools, adds = n.adds,
+             muls = n.muls;
   if (pools)
     kinds.insert(int(OpKind::Pool));
   if (adds)
@@ -858,11 +818,14 @@ std::string parseTarget(const std::string &text, Target &t) {
     if (form.act16 && !t.wide16)
       return f.at("act16") + ": 16-bit activations need requant.outputs "
                              "'i16' (the target's 16-bit rows)";
-    if (indexOf(kFormNames, form.name) < 0)
+    const FormPattern *pattern = formNamed(form.name);
+    if (!pattern) {
+      std::string names;
+      for (const FormPattern *p : formPatterns())
+        names += (names.empty() ? "" : ", ") + std::string(p->name);
       return f.at("form") + ": '" + form.name +
-             "' is not a form of the layer's catalogue (conv, matmul, mean, "
-             "requant, pool, add, concat, reshape, mul, resize, upsample, "
-             "interleave, permute, table16, pixels)";
+             "' is not a form of the layer's catalogue (" + names + ")";
+    }
     if (t.form(form.name))
       return f.at("form") + ": '" + form.name + "' is listed twice";
     for (size_t k = 0; k < form.epilogue.size(); ++k) {
@@ -872,11 +835,11 @@ std::string parseTarget(const std::string &text, Target &t) {
         return f.at("epilogue") + "[" + std::to_string(k) + "]: '" + st +
                "' is not a fused stage (bias, requant, pool, add, lut)";
     }
-    if (form.name == "conv" &&
-        (!form.kernelMax || !form.strideMax || !form.dilationMax))
-      return f.path + ": conv needs kernel_max, stride_max and dilation_max";
-    if (form.name == "pool" && (!form.windowMax || !form.strideMax))
-      return f.path + ": pool needs window_max and stride_max";
+    if (pattern->fields) {
+      const std::string e = pattern->fields(form);
+      if (!e.empty())
+        return f.path + ": " + e;
+    }
     t.forms.push_back(std::move(form));
   }
   if (!err.empty())

@@ -6,11 +6,37 @@
 // Slice when the interleave is larger. The target runs those nodes as no
 // work at all: each phase layer stores its rows at their pixels of the
 // result (NTensor::ilv, the store op's x step), those outside it nowhere.
-#include "SelectInternal.h"
+#include "Form.h"
+
+#include <algorithm>
 
 namespace ember::accel::sel {
 
 namespace {
+
+// A transposed convolution's phases interleaved: Concat of sy x sx equal
+// i8/u8 maps on axis 1, each read by it alone -> Reshape [N, sy, sx, K, H,
+// W] -> Transpose [0, 3, 4, 1, 5, 2] -> Reshape [N, K, sy H, sx W] -> [a
+// Slice of H and W from (top, left): the result cropped], each result read
+// by the next alone. Node indices (slice -1 when there is none; last the
+// final node); `phases` the maps (values) in phase order.
+struct IlvPattern {
+  int concat = -1, reshape1 = -1, transpose = -1, reshape2 = -1, slice = -1;
+  int last = -1;
+  std::vector<int> phases;
+  int64_t sy = 0, sx = 0, top = 0, left = 0;
+  std::vector<int> nodes() const {
+    std::vector<int> n{concat, reshape1, transpose, reshape2};
+    if (slice >= 0)
+      n.push_back(slice);
+    return n;
+  }
+};
+
+// The interleaves claimed (Analysis::state).
+struct IlvState {
+  std::vector<IlvPattern> ilvs;
+};
 
 // The crop of Slice node si from the [N, K, H, W] interleave: (top, left),
 // or why it is not a crop of H and W with step 1.
@@ -40,8 +66,7 @@ std::string cropOf(const View &v, int si, int64_t &top, int64_t &left) {
   return "";
 }
 
-} // namespace
-
+// "" and the pattern of the Concat node `ci`, or why it is none.
 std::string ilvPattern(const View &v, int ci, IlvPattern &p) {
   const v1::Node &c = v.g.nodes(ci);
   const int y = v.out(c);
@@ -111,7 +136,7 @@ std::string ilvPattern(const View &v, int ci, IlvPattern &p) {
 }
 
 std::string whyInterleaveNode(const View &v, Analysis &, int i, bool) {
-  // (The nodes of an interleave are claimed by analyze, Analysis::ilvOf.)
+  // (The nodes of an interleave are claimed whole, claimInterleaves.)
   return v.g.nodes(i).op() +
          " outside a transposed convolution's phase interleave (Concat of "
          "the sy x sx phase maps -> Reshape -> Transpose [0, 3, 4, 1, 5, 2] "
@@ -124,10 +149,8 @@ std::string whyInterleaveNode(const View &v, Analysis &, int i, bool) {
 std::string whyPhases(const View &v, const Analysis &a, const IlvPattern &p) {
   for (int x : p.phases) {
     int pi = v.producer[size_t(x)];
-    if (pi >= 0 && a.lutOf[size_t(pi)] == pi)
-      for (const TableChain &tc : a.tables)
-        if (tc.exit == pi)
-          pi = v.producer[size_t(tc.root)];
+    if (const TableChain *tc = pi >= 0 ? tableChainAt(a, pi) : nullptr)
+      pi = v.producer[size_t(tc->root)];
     if (pi < 0 || v.g.nodes(pi).op() != "Requantize" ||
         !a.why[size_t(pi)].empty())
       return "phase " + q(v.name(x)) +
@@ -141,31 +164,145 @@ std::string whyPhases(const View &v, const Analysis &a, const IlvPattern &p) {
 }
 
 void claimInterleaves(const View &v, Analysis &a) {
-  const int nn = v.g.nodes_size();
-  a.ilvOf.assign(size_t(nn), -1);
-  if (!v.t.form("interleave"))
-    return;
-  for (int i = 0; i < nn; ++i) {
+  IlvState &s = a.state<IlvState>(formInterleave());
+  for (int i = 0; i < v.g.nodes_size(); ++i) {
     IlvPattern p;
     if (v.g.nodes(i).op() != "Concat")
       continue;
     if (!ilvPattern(v, i, p).empty())
       continue;
-    for (int k : p.nodes())
-      a.ilvOf[size_t(k)] = p.last;
-    a.ilvs.push_back(p);
+    a.claim(p.nodes(), formInterleave(), p.last);
+    s.ilvs.push_back(p);
   }
 }
 
-void settleInterleaves(const View &v, Analysis &a) {
-  for (const IlvPattern &p : a.ilvs) {
+// After the per-node checks: an interleave whose phases are not
+// convolutions the target runs is let go.
+void settleInterleaves(const View &v, Analysis &a, bool) {
+  for (const IlvPattern &p : a.state<IlvState>(formInterleave()).ilvs) {
     const std::string why = whyPhases(v, a, p);
     for (int k : p.nodes())
       a.why[size_t(k)] = why.empty() ? "" : "not a phase interleave: " + why;
     if (!why.empty())
       for (int k : p.nodes())
-        a.ilvOf[size_t(k)] = -1;
+        a.part[size_t(k)] = Analysis::Part();
   }
 }
 
+// A phase interleave (an IlvState pattern) ending in node ri (its last
+// Reshape, or the Slice cropping it): the result gets its tensor, and
+// each phase's pending convolution layer stores its rows at their pixels
+// of it (NTensor::ilv).
+void ilvLayer(Builder &b, int ri) {
+  const IlvPattern *p =
+      b.patternEndingAt(b.an.state<IlvState>(formInterleave()).ilvs,
+                        &IlvPattern::last, ri, "interleave");
+  if (!p)
+    return;
+  const v1::Node &r = b.v.g.nodes(ri);
+  const int y = b.v.out(r);
+  const int owner = b.newTensor(y, b.isOutput(y) ? NTensor::Kind::Output
+                                                 : NTensor::Kind::Activation);
+  b.tensorOf[size_t(y)] = owner;
+  for (size_t k = 0; k < p->phases.size(); ++k) {
+    const int x = p->phases[k];
+    auto it = b.pending.find(x);
+    const GemmLayer *g =
+        it != b.pending.end() && it->second.layer.kind == Layer::Kind::Gemm
+            ? &it->second.layer.gemm
+            : nullptr;
+    if (!g || !g->requant || g->pool.on || g->add.on || g->out16 ||
+        b.tensorOf[size_t(x)] >= 0) {
+      b.err = "interleave " + q(r.name()) + ": phase " + q(b.v.name(x)) +
+              " is not a convolution layer computed for it alone";
+      return;
+    }
+    const int t = b.materialize(x, owner, 0);
+    if (t < 0)
+      return;
+    NTensor &pt = b.lp.tensors[size_t(t)];
+    pt.ilv = p->sy;
+    pt.ilvX = p->sx == p->sy ? 0 : p->sx;
+    pt.phase = int64_t(k);
+    pt.top = p->top;
+    pt.left = p->left;
+  }
+  // (The interleave's nodes are the last phase layer's too, for the
+  // report.)
+  if (!b.lp.layers.empty())
+    for (int k : p->nodes())
+      b.lp.layers.back().nodes.push_back(b.v.g.nodes(k).name());
+}
+
+void buildIlvPart(Builder &b, int node, int last) {
+  if (node == last)
+    ilvLayer(b, last);
+}
+
+// (The nodes of an interleave are built with its pattern.)
+void buildPatternPart(Builder &b, int i) {
+  b.err = "internal: node " + std::to_string(i) + " outside its pattern";
+}
+
+std::string interleaveText(const Target &) {
+  return "the sy x sx phases of a transposed convolution (strides 1..8, "
+         "two phases or more), each the requantized result of an 8-bit "
+         "convolution read by the Concat alone, the interleave cropped by a "
+         "Slice of H and W when larger than the result";
+}
+
+const char *const kInterleave =
+    "placement: a transposed convolution's phase interleave, Concat of the "
+    "sy x sx phase maps -> Reshape -> Transpose [0, 3, 4, 1, 5, 2] -> Reshape "
+    "[-> Slice of H and W] (each phase layer stores at its pixels of the "
+    "result)";
+
+// (A phase interleave's Concat, Reshape and Transpose hold the rank-6
+// [N, s, s, K, H, W] between them; query_support refuses them elsewhere.)
+void interleaveRanks(const Target &, std::vector<OpClaim> &claims) {
+  for (OpClaim &c : claims)
+    if (c.op == "Concat" || c.op == "Reshape" || c.op == "Transpose")
+      c.maxRank = std::max(c.maxRank, 6u);
+}
+
+FormRow ilvRow(const char *op, int rank, unsigned minRank,
+               std::vector<const char *> index) {
+  FormRow r;
+  r.forms = "interleave";
+  r.op = op;
+  r.rank = rank;
+  r.dtypes = {"i8", "u8"};
+  r.minRank = minRank;
+  r.context = kInterleave;
+  r.indexDtypes = std::move(index);
+  r.constraints = interleaveText;
+  r.why = whyInterleaveNode;
+  r.build = buildPatternPart;
+  return r;
+}
+
+} // namespace
+
 } // namespace ember::accel::sel
+
+namespace ember::accel {
+
+const FormPattern &formInterleave() {
+  static const FormPattern form = [] {
+    using namespace sel;
+    FormPattern f;
+    f.name = "interleave";
+    f.claim = claimInterleaves;
+    f.settle = settleInterleaves;
+    f.manifest = interleaveRanks;
+    f.buildPart = buildIlvPart;
+    // (Slice: its starts, ends and axes are rank 1; the map's rank is
+    // checked.)
+    f.rows = {ilvRow("Transpose", 150, 4, {}),
+              ilvRow("Slice", 160, 0, {"i64"})};
+    return f;
+  }();
+  return form;
+}
+
+} // namespace ember::accel

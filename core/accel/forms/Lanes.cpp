@@ -1,5 +1,6 @@
 // Split and Concat at channel offsets that are multiples of 8 but not of the
-// lanes (docs/npu-backend.md, "Concatenation and split by placement").
+// lanes (form concat, Concat.cpp; docs/npu-backend.md, "Concatenation and
+// split by placement").
 //
 // A Split part that starts inside a channel tile (a "lane part") has no
 // storage of its own: a convolution reads the tiles the part lies in and
@@ -166,7 +167,7 @@ std::string whyInsideTiles(const View &v, const Analysis &a,
       return where + ", reassembled from a Split's parts, and does not start "
                      "at a whole channel tile";
     // Any other int8 input is copied to its lanes by an identity GEMM
-    // (Build.cpp, laneCopyInto): a pooled, added, permuted or shared one.
+    // (Concat.cpp, laneCopyInto): a pooled, added, permuted or shared one.
     if (isQ8(v.dtype(x)) && v.t.has(OpKind::Gemm) && v.t.has(OpKind::Requant))
       continue;
     if (v.uses(x) != 1 || v.outUses[size_t(x)])
@@ -174,17 +175,15 @@ std::string whyInsideTiles(const View &v, const Analysis &a,
                      "lanes of the Concat's result)";
     // x <- [table chain or TableLookup] <- Requantize <- [bias Add] <- GEMM
     int p = v.producer[size_t(x)];
-    if (p >= 0 && a.lutOf[size_t(p)] >= 0) {
-      for (const TableChain &tc : a.tables)
-        if (tc.exit == p)
-          p = v.producer[size_t(tc.root)];
+    if (p >= 0 && !a.free(p)) {
+      if (const TableChain *tc = tableChainAt(a, p))
+        p = v.producer[size_t(tc->root)];
     } else if (p >= 0 && v.g.nodes(p).op() == "TableLookup")
       p = v.producer[size_t(v.in(v.g.nodes(p), 0))];
     int root = -1;
     bool identity = false; // a Requantize of an int8 tensor (an identity GEMM)
     if (p >= 0 && v.g.nodes(p).op() == "Requantize" &&
-        a.why[size_t(p)].empty() && a.mulOf[size_t(p)] < 0 &&
-        v.in(v.g.nodes(p), 0) >= 0) {
+        a.why[size_t(p)].empty() && a.free(p) && v.in(v.g.nodes(p), 0) >= 0) {
       const int acc = v.in(v.g.nodes(p), 0);
       root = a.chainOf[size_t(acc)].root;
       identity = root < 0 && isQ8(v.dtype(acc));
@@ -219,7 +218,7 @@ void settleLaneParts(const View &v, Analysis &a) {
                     " starts inside a channel tile and its reader " +
                     v.g.nodes(u).op() + " " + q(v.g.nodes(u).name()) +
                     " runs on the host";
-      } else if (n.op() == "Concat" && a.ilvOf[size_t(i)] < 0 &&
+      } else if (n.op() == "Concat" && a.free(i) &&
                  !(v.t.form("pixels") && isPixelOp(v, n))) {
         why = whyInsideTiles(v, a, n); // (its producers may have moved)
         // Parts read as the Split's input: the Split must run too.

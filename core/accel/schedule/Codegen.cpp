@@ -7,6 +7,7 @@
 #include "Cascade.h"
 #include "CodegenInternal.h"
 #include "Emit.h"
+#include "Form.h"
 #include "Pack.h"
 #include "Stream.h"
 #include "Stripes.h"
@@ -236,128 +237,6 @@ std::vector<PoolFix> poolBorderFixes(const PoolLayer &g, int64_t y0, int64_t y1,
 
 } // namespace
 
-// ---- bilinear upsampling layers ----------------------------------------
-
-namespace {
-
-int64_t floorDiv(int64_t a, int64_t b) {
-  return a >= 0 ? a / b : -((-a + b - 1) / b);
-}
-
-// The source lines [lo, hi) bilinear upsampling by f reads for result lines
-// [y0, y1) of an h-line map (the Upsample op's taps, clamped to the map).
-std::pair<int64_t, int64_t> upTaps(int64_t y0, int64_t y1, int64_t f, int mode,
-                                   int64_t h) {
-  auto pos = [&](int64_t y) { return mode == 1 ? 2 * y + 1 - f : 2 * y; };
-  const int64_t lo = floorDiv(pos(y0), 2 * f);
-  const int64_t hi = floorDiv(pos(y1 - 1), 2 * f) + 2;
-  return {std::clamp<int64_t>(lo, 0, h - 1), std::clamp<int64_t>(hi, 1, h)};
-}
-
-int64_t log2Of(int64_t f) {
-  int64_t k = 0;
-  while ((int64_t(1) << k) < f)
-    ++k;
-  return k;
-}
-
-} // namespace
-
-// Bilinear upsampling on the vector engine (PoolLayer::upMode): bands of
-// result lines over channel tiles; each step loads the source lines its band
-// reads and runs Upsample ops on them as a map of their own (the op's line
-// offset oy places the band; only the map's true edges clamp, so each band's
-// result is the whole map's), then stores the band.
-std::string genUpsample(const Target &tg, const Layer &L,
-                        const std::vector<NTensor> &ts, const CodegenOptions &o,
-                        LayerCode &code, LayerInfo &info) {
-  const PoolLayer &g = L.pool;
-  if (!tg.has(OpKind::Upsample))
-    return "the target has no upsample operation";
-  Addr addr{ts};
-  const int64_t lanes = tg.lanes, f = g.up, Ct = ceilDiv(g.C, lanes);
-  const int64_t OH = g.H * f, OW = g.W * f;
-  const OpDesc &ud = tg.ops[size_t(OpKind::Upsample)];
-  if (g.W > ud.max("w") || log2Of(f) > ud.max("factor") || g.upZp < -128 ||
-      g.upZp > 127)
-    return "lines of " + std::to_string(g.W) + " pixels or factor " +
-           std::to_string(f) + " beyond the upsample operation's fields";
-  // Result lines one op writes: its oh and oy fields, its map's h.
-  const int64_t opLines = std::max<int64_t>(
-      1, std::min({ud.max("oh"), ud.max("oy") / 2, f * (ud.max("h") - 3)}));
-  sp::Problem p;
-  p.spaces = spacesOf(tg, o.shareRows, o.paramReserve);
-  enum { dN, dY, dC };
-  p.dims = {
-      {"n", g.N, false, {1}}, {"y", OH, false, {}}, {"c", Ct, false, {1}}};
-  p.greedyDim = dY;
-  // (A band too large to double-buffer single-buffers: a wide map's one
-  // result line and its two source lines fill most of the output memory.)
-  p.singleBufferFallback = true;
-  auto u = [](int64_t v) { return uint64_t(v); };
-  // The most source lines a band of t result lines reads.
-  auto srcLines = [&](int64_t t) {
-    return std::min(g.H, ceilDiv(t - 1, f) + 2);
-  };
-  p.operands.push_back(operand(
-      "in", tg.memOf(Cls::Out), sp::Role::Input, {dN, dY, dC},
-      [&](const std::vector<int64_t> &t) { return u(srcLines(t[dY]) * g.W); },
-      [&](const std::vector<int64_t> &t) {
-        return u(srcLines(t[dY]) * g.W * lanes);
-      }));
-  p.operands.push_back(operand(
-      "out", tg.memOf(Cls::Out), sp::Role::Output, {dN, dY, dC},
-      [&](const std::vector<int64_t> &t) { return u(t[dY] * OW); },
-      [&](const std::vector<int64_t> &t) { return u(t[dY] * OW * lanes); }));
-  p.operands[0].rows = p.operands[0].footprint;
-  p.operands[1].rows = p.operands[1].footprint;
-  p.operands[0].transfers = [&](const std::vector<int64_t> &t) {
-    return moveRowsCount(tg, srcLines(t[dY]) * g.W);
-  };
-  p.operands[1].transfers = [&](const std::vector<int64_t> &t) {
-    return moveRowsCount(tg, t[dY] * OW);
-  };
-  // One result row every two cycles (two taps a cycle).
-  p.compute = [&](const sp::Tiling &, const std::vector<int64_t> &,
-                  const std::vector<int64_t> &t,
-                  const std::vector<sp::StepOperand> &) {
-    return std::vector<uint64_t>{vectorCycles(tg, 2 * t[dY] * OW) +
-                                 uint64_t(ceilDiv(t[dY], opLines) - 1) *
-                                     tg.vector.issueOverhead};
-  };
-  sp::PlanResult plan = planLayer(tg, p, o, info);
-  if (!plan.ok)
-    return "does not fit the memories: " + plan.error;
-  const sp::Tiling &t = plan.tiling;
-  Slots slots = allocate(tg, p, t, o.slotsFromTop, o.paramReserve);
-  code.tiling = info.tiling = tilingText(p, t);
-  info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
-  std::vector<sp::Step> steps = sp::schedule(p, t);
-  code.steps.resize(steps.size());
-  for (size_t s = 0; s < steps.size(); ++s) {
-    const sp::Step &st = steps[s];
-    StepCode &sc = code.steps[s];
-    const int64_t n = st.index[dN], c = st.index[dC];
-    const int64_t y0 = st.index[dY] * t.tile[dY];
-    const int64_t y1 = std::min(OH, y0 + t.tile[dY]);
-    const auto [s0, s1] = upTaps(y0, y1, f, g.upMode, g.H);
-    const int64_t in = slots.base[0][st.operands[0].slot];
-    const int64_t out = slots.base[1][st.operands[1].slot];
-    moveRows(tg, sc.loads, false, Cls::Out, in,
-             addr(g.in, c, (n * g.H + s0) * g.W), (s1 - s0) * g.W);
-    for (int64_t a = y0; a < y1; a += opLines) {
-      const int64_t b = std::min(y1, a + opLines);
-      const auto [m0, m1] = upTaps(a, b, f, g.upMode, g.H);
-      sc.compute.push_back(
-          upsampleOp(tg, out + (a - y0) * OW, in + (m0 - s0) * g.W, g.W,
-                     m1 - m0, a - f * m0, b - a, log2Of(f), g.upMode, g.upZp));
-    }
-    moveRows(tg, sc.tail, true, Cls::Out, out,
-             addr(g.out, c, (n * OH + y0) * OW), (y1 - y0) * OW);
-  }
-  return "";
-}
-
 // A pool layer: blocks of output lines (and channel tiles) loaded with the
 // padding into the output memory, the pooling op over each block, stored. A
 // pool whose strides differ (sh != sw) runs one pooling op per output line,
@@ -370,29 +249,18 @@ std::string genUpsample(const Target &tg, const Layer &L,
 // the input and output width registers the band's (written where they change),
 // and one 2-D store of lines the output width apart.
 //
-// A 16-bit table layer (Layer::lut16) is such a layer with a 1x1 window on
-// 16-bit rows whose vector op is the lookup (Lut w16) instead of the pool:
-// its setup loads the table into the param rows below the output table's
-// and gives it to LutLd w16.
+// A form's vector op over a map (PoolOps: a table lookup) runs as such a
+// layer, with a 1x1 window: its op instead of the pool, its setup instead
+// of the window registers.
 std::string genPool(const Target &tg, const Layer &L,
                     const std::vector<NTensor> &ts, const CodegenOptions &o,
-                    LayerCode &code, LayerInfo &info, uint64_t table16Off) {
+                    LayerCode &code, LayerInfo &info, const PoolOps *ops) {
   const PoolLayer &g = L.pool;
-  if (g.upMode)
-    return genUpsample(tg, L, ts, o, code, info);
-  const bool table16 = !L.lut16.empty();
-  if (table16 && (!g.w16 || g.kh != 1 || g.kw != 1 || g.sh != 1 || g.sw != 1 ||
-                  g.pt || g.pl || g.pb || g.pr || g.up != 1 ||
-                  !tg.has(OpKind::Lut) || !tg.has(OpKind::LutLd)))
-    return "a 16-bit table is a 1x1 window on 16-bit rows, on a target with "
-           "lut and lutld";
   // Engine cycles of the layer's vector op over `rows` rows (a window of
-  // kh x kw taps each; the 16-bit lookup at its lanes a cycle).
+  // kh x kw taps each).
   auto vecCycles = [&](int64_t rows) {
-    if (table16 && tg.vector.lut16LanesPerCycle)
-      return uint64_t(ceilDiv(rows * tg.lanes,
-                              int64_t(tg.vector.lut16LanesPerCycle))) +
-             tg.vector.issueOverhead;
+    if (ops)
+      return ops->cycles(rows);
     return vectorCycles(tg, rows * g.kh * g.kw);
   };
   Addr addr{ts};
@@ -532,15 +400,8 @@ std::string genPool(const Target &tg, const Layer &L,
   code.tiling = info.tiling = tilingText(p, t);
   info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
   int64_t curInW = Wp, curOutW = g.OW; // the geometry registers' values
-  if (table16) {
-    // The table into the param rows below the output table's, then to the
-    // vector engine (dependency insertion orders it against other users of
-    // those rows); no padding, no window registers.
-    const int64_t at =
-        int64_t(tg.memRows(tg.memOf(Cls::Param))) - table16Reserve(tg);
-    moveRows(tg, code.setup, false, Cls::Param, at, int64_t(table16Off),
-             tg.lut16Rows());
-    code.setup.push_back(lut16ldOp(tg, at));
+  if (ops) {
+    code.setup = ops->setup;
   } else {
     code.setup = {setregOp(tg, Reg::PadValue, g.padValue),
                   setregOp(tg, Reg::PoolKh, int32_t(g.kh)),
@@ -577,12 +438,12 @@ std::string genPool(const Target &tg, const Layer &L,
     for (auto [reg, cur, want] :
          {std::tuple<Reg, int64_t *, int64_t>{Reg::PoolInW, &curInW, wb},
           {Reg::PoolOutW, &curOutW, ow}})
-      if (*cur != want && !table16) {
+      if (*cur != want && !ops) {
         *cur = want;
         sc.compute.push_back(setregOp(tg, reg, int32_t(want)));
       }
-    if (table16)
-      sc.compute.push_back(lut16Op(tg, out, in, (y1 - y0) * ow));
+    if (ops)
+      sc.compute.push_back(ops->op(out, in, (y1 - y0) * ow));
     else if (perLine)
       for (int64_t oy = y0; oy < y1; ++oy)
         sc.compute.push_back(poolOp(tg, g.avg, out + (oy - y0) * ow,
@@ -767,6 +628,9 @@ std::string genAdd(const Target &tg, const Layer &L,
 namespace {
 
 std::string layerOp(const Layer &L) {
+  if (const FormPattern *f = emitterOf(L))
+    if (f->opName)
+      return f->opName(L);
   switch (L.kind) {
   case Layer::Kind::Gemm: {
     const GemmLayer &g = L.gemm;
@@ -780,10 +644,6 @@ std::string layerOp(const Layer &L) {
     return op;
   }
   case Layer::Kind::Pool:
-    if (L.pool.upMode)
-      return "bilinear";
-    if (!L.lut16.empty())
-      return "table16";
     return L.pool.avg ? "avgpool" : "maxpool";
   case Layer::Kind::Add:
     return L.add.mul ? "mul" : "add";
@@ -894,6 +754,8 @@ std::string layerFits(const Target &tg, const Layer &L,
   fit.paramReserve = !L.lut16.empty() ? uint64_t(table16Reserve(tg))
                      : L.lut.empty()  ? 0
                                       : uint64_t(tg.lutRows());
+  if (const FormPattern *f = emitterOf(L))
+    return f->schedule(tg, L, ts, GemmTables(), fit, code, info);
   switch (L.kind) {
   case Layer::Kind::Gemm: {
     GemmTables tb = layoutGemm(tg, L.gemm, img, true);
@@ -976,7 +838,7 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
   // byte k, little-endian lanes).
   for (size_t i = 0; i < lp.layers.size(); ++i) {
     const Layer &L = lp.layers[i];
-    if (L.lut.empty())
+    if (L.lut.empty() || emitterOf(L))
       continue;
     if (L.lut.size() != 256)
       return "internal: layer '" + L.name + "' has an output table of " +
@@ -987,23 +849,15 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
     tables[i].lut = true;
     tables[i].lutOff = img.put(L.lut.data(), L.lut.size());
   }
-  // Per 16-bit table layer: its 1026 bytes (513 int16, little-endian).
+  // The constants of the layers whose forms schedule them (a form's
+  // tables: a table layer's entries).
   for (size_t i = 0; i < lp.layers.size(); ++i) {
-    const Layer &L = lp.layers[i];
-    if (L.lut16.empty())
+    const FormPattern *f = emitterOf(lp.layers[i]);
+    if (!f || !f->tables)
       continue;
-    if (L.lut16.size() != 513 || !L.lut.empty())
-      return "internal: layer '" + L.name + "' has a 16-bit table of " +
-             std::to_string(L.lut16.size()) + " entries";
-    if (!tg.has(OpKind::Lut) || !tg.wide16 || L.kind != Layer::Kind::Pool)
-      return "layer '" + L.name + "': the target has no 16-bit table lookup";
-    std::vector<uint8_t> b;
-    for (int16_t e : L.lut16)
-      b.insert(b.end(),
-               {uint8_t(uint16_t(e) & 0xff), uint8_t(uint16_t(e) >> 8)});
-    b.resize(size_t(tg.lut16Rows() * tg.clsRowBytes(Cls::Param)), 0);
-    tables[i].lut16 = true;
-    tables[i].lutOff = img.put(b.data(), b.size());
+    const std::string e = f->tables(tg, lp.layers[i], img, tables[i]);
+    if (!e.empty())
+      return e;
   }
   bool anyTable = false, anyTable16 = false;
   for (const GemmTables &tb : tables) {
@@ -1105,6 +959,12 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
       if (!err.empty())
         return "layer '" + L.name + "' (" + info.op + "): " + err;
     }
+    const FormPattern *emitter = emitterOf(L);
+    if (emitter) {
+      err = emitter->schedule(tg, L, ts, tables[i], lo, codes[i], info);
+      return err.empty() ? ""
+                         : "layer '" + L.name + "' (" + info.op + "): " + err;
+    }
     switch (L.kind) {
     case Layer::Kind::Gemm: {
       // The bias path: forced by the tuner, by the option, or every path
@@ -1152,7 +1012,7 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
       break;
     }
     case Layer::Kind::Pool:
-      err = genPool(tg, L, ts, lo, codes[i], info, tables[i].lutOff);
+      err = genPool(tg, L, ts, lo, codes[i], info);
       break;
     case Layer::Kind::Add:
       err = genAdd(tg, L, ts, lo, codes[i], info);

@@ -12,6 +12,7 @@
 // same products summed: the result is bit for bit the one before. Where
 // whole windows repeat each input pixel too often (a stride-1 5x5), the
 // patches are the kernel's rows only and the layer a kh x 1 convolution.
+#include "Form.h"
 #include "SelectInternal.h"
 
 #include "ember/accel/Select.h"
@@ -110,7 +111,7 @@ void dropTensor(LayerProgram &lp, int k) {
 
 // The pool that alone reads the result of GEMM layer `li` (a convolution
 // now on patches, 1x1 over the output's pixels) fused into it when the
-// layer with the pool fits (Build.cpp fuses a pool into its producer when
+// layer with the pool fits (Pool.cpp fuses a pool into its producer when
 // the layer fits; a convolution that only fits once on patches, a 16-bit
 // input's at 111 x 111 pixels, could not). Returns whether it did.
 bool fusePoolAfter(const Target &t, LayerProgram &lp, size_t li) {

@@ -9,6 +9,7 @@
 
 #include "ember/scratchpad/TilePlanner.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -111,10 +112,21 @@ inline int64_t table16Reserve(const Target &t) {
   return t.lutRows() + t.lut16Rows();
 }
 
-// A pool layer (a 16-bit table layer: its table's DRAM offset).
+// What a pool layer's blocks run instead of the pool (a form's vector op
+// over a map, e.g. a table lookup): the setup (instead of the window
+// registers), the engine cycles of the op over `rows` rows, and the op.
+struct PoolOps {
+  std::vector<Op> setup;
+  std::function<uint64_t(int64_t rows)> cycles;
+  std::function<Op(int64_t dst, int64_t src, int64_t rows)> op;
+};
+
+// A pool layer: its blocks of lines loaded into the out memory with their
+// padding, pooled (or run through `ops`), stored (Codegen.cpp).
 std::string genPool(const Target &t, const Layer &L,
                     const std::vector<NTensor> &ts, const CodegenOptions &o,
-                    LayerCode &code, LayerInfo &info, uint64_t table16Off = 0);
+                    LayerCode &code, LayerInfo &info,
+                    const PoolOps *ops = nullptr);
 std::string genAdd(const Target &t, const Layer &L,
                    const std::vector<NTensor> &ts, const CodegenOptions &o,
                    LayerCode &code, LayerInfo &info);

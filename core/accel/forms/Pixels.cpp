@@ -1,9 +1,10 @@
-// The pixels form (docs/npu-sdk.md, "Layer forms"): channel axes other than
-// dim 1 (View::chan, for reshapes that move the channels without moving a
-// byte), and the check of a Slice or Gather of pixels (a view) and of a
-// Concat along pixels (by placement). Their builders are Builder::pixelNode
-// (Build.cpp).
-#include "SelectInternal.h"
+// Form pixels (Forms.def; docs/npu-sdk.md, "Layer forms"): channel axes
+// other than dim 1 (View::chan, for reshapes that move the channels without
+// moving a byte), a Slice or Gather of pixels as a view of its input (its
+// readers' loads start at the offset, NTensor::pixOff), and a Concat along
+// pixels by placement (each input's producer stores at its pixels of the
+// result); an input that cannot be placed is copied by a 1x1 pool.
+#include "Form.h"
 
 #include <algorithm>
 
@@ -188,6 +189,8 @@ void layoutChannels(View &v) {
 // stores stays inside one block. Such an input is a placed Concat of
 // pixels (read by this Concat alone) whose every input lies inside one
 // block: a bidirectional LSTM's Y of each direction, its steps' rows.
+namespace {
+
 std::string whyPlacedRuns(const View &v, const Analysis &a, int xi,
                           int64_t runs) {
   const int p = v.producer[size_t(xi)];
@@ -209,6 +212,8 @@ std::string whyPlacedRuns(const View &v, const Analysis &a, int xi,
   }
   return "";
 }
+
+} // namespace
 
 std::string placeRuns(std::vector<NTensor> &ts, int from, int to, int64_t runs,
                       int64_t at) {
@@ -232,6 +237,8 @@ std::string placeRuns(std::vector<NTensor> &ts, int from, int to, int64_t runs,
 // than the channels by placement (each input's producer stores at its
 // pixels of the result). Each is one contiguous run of pixels per channel
 // tile: every dim before the axis other than the channels is 1.
+namespace {
+
 std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
   const v1::Node &n = v.g.nodes(i);
   const std::string &op = n.op();
@@ -336,8 +343,10 @@ std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
   return "";
 }
 
+// After the per-node checks (not when compiling a partition): a view
+// whose input and readers are all on the host is left there.
 void settlePixelViews(const View &v, Analysis &a, bool forCompile) {
-  if (forCompile || !v.t.form("pixels"))
+  if (forCompile)
     return;
   for (bool changed = true; changed;) {
     changed = false;
@@ -360,4 +369,172 @@ void settlePixelViews(const View &v, Analysis &a, bool forCompile) {
   }
 }
 
+// Points every tensor stored in `from` (its own storage) into `to` at
+// pixel `off`.
+void rebasePixels(std::vector<NTensor> &ts, int from, int to, int64_t off) {
+  for (size_t k = 0; k < ts.size(); ++k) {
+    NTensor &t = ts[k];
+    if (int(k) == from || t.base == from) {
+      t.base = to;
+      t.pixOff = std::max<int64_t>(t.pixOff, 0) + off;
+    }
+  }
+}
+
+void pixelNode(Builder &b, const v1::Node &n) {
+  const std::string &op = n.op();
+  const int x = b.v.in(n, 0), y = b.v.out(n);
+  const PixelRun run = pixelRun(b.v, n);
+  const size_t axis = size_t(run.axis);
+  if (op == "Concat") {
+    int ty = b.newTensor(y, b.isOutput(y) ? NTensor::Kind::Output
+                                          : NTensor::Kind::Activation);
+    b.tensorOf[size_t(y)] = ty;
+    b.concatOuts.insert(ty);
+    const int64_t runs = pixelRuns(b.v, n);
+    int64_t at = 0;
+    for (int i = 0; i < n.inputs_size() && b.err.empty(); ++i) {
+      const int xi = n.inputs(i);
+      const int64_t P =
+          b.lp.tensors[size_t(ty)].P * b.v.dims(xi)[axis] / b.v.dims(y)[axis];
+      if (runs > 1) {
+        // In runs (whyPlacedRuns): xi's own Concat's stores, each
+        // inside one of its blocks, go to that block's run of the result.
+        const int k = b.materialize(xi);
+        if (k < 0)
+          return;
+        const std::string bad = placeRuns(b.lp.tensors, k, ty, runs, at);
+        if (!bad.empty()) {
+          b.err = "Concat " + q(n.name()) + ": " + q(bad) +
+                  " is not inside one run of pixels of the result";
+          return;
+        }
+        at += P / runs;
+        continue;
+      }
+      if (b.tensorOf[size_t(xi)] < 0 && b.pending.count(xi)) {
+        b.materialize(xi, ty, 0, at);
+        at += P;
+        continue;
+      }
+      const int k = b.materialize(xi);
+      if (k < 0)
+        return;
+      const NTensor &t = b.lp.tensors[size_t(k)];
+      const int o = t.base >= 0 ? t.base : k;
+      const NTensor &ot = b.lp.tensors[size_t(o)];
+      if (ot.kind == NTensor::Kind::Activation && ot.base < 0 &&
+          !b.concatOuts.count(o) && t.pixOff < 0 && t.tileOffset == 0 &&
+          t.laneFrom < 0 && !t.ilv && ot.P == t.P && ot.C == t.C &&
+          ot.i16 == t.i16)
+        rebasePixels(b.lp.tensors, o, ty,
+                     at); // (the view moves with its owner)
+      else
+        b.pixelLayer(n.name() + "/copy" + std::to_string(at), n, k, xi, ty, at);
+      at += P;
+    }
+    return;
+  }
+  // A view: the input's pixels from the run's first on.
+  const int k = b.materialize(x);
+  if (k < 0)
+    return;
+  const NTensor src = b.lp.tensors[size_t(k)];
+  if (src.laneFrom >= 0 || src.ilv) {
+    b.err = op + " " + q(n.name()) +
+            ": a view of a tensor placed inside "
+            "channel tiles or at phases";
+    return;
+  }
+  int t = b.newTensor(y, NTensor::Kind::Activation);
+  b.lp.tensors[size_t(t)].name += "/view";
+  b.lp.tensors[size_t(t)].base = src.base >= 0 ? src.base : k;
+  b.lp.tensors[size_t(t)].tileOffset = src.tileOffset;
+  b.lp.tensors[size_t(t)].pixOff =
+      std::max<int64_t>(src.pixOff, 0) + run.start * run.post;
+  b.tensorOf[size_t(y)] = t;
+  // A partition output has storage of its own: the view copied there.
+  if (b.isOutput(y))
+    b.tensorOf[size_t(y)] = b.pixelLayer(n.name() + "/copy", n, t, y, -1, -1);
+}
+
+void buildPixels(Builder &b, int i) { pixelNode(b, b.v.g.nodes(i)); }
+
+std::string pixelsText(const Target &) {
+  return "along an axis other than the channels, one run of pixels per "
+         "channel tile (every other dim before the axis 1); Slice with "
+         "constant bounds and steps 1, Gather of one constant index";
+}
+
+const char *const kPixels =
+    "placement: a Slice or Gather of pixels is a view of its input (loads at "
+    "the offset); a Concat of pixels of layer results the target computes "
+    "(their stores at the offsets)";
+
+void claimPixels16(const Target &t, const FormRow &, OpClaim &c) {
+  if (has16(t, "pixels"))
+    c.dtypes.push_back("i16");
+}
+
+// Pixel views and placements beside the channel ones (or the interleave's
+// crop).
+void widenPixels(const Target &t, const FormRow &r, OpClaim &c) {
+  c.constraints += "; or " + r.constraints(t);
+  c.context = c.context.empty() ? std::string(r.context)
+                                : c.context + "; or " + r.context;
+  if (has16(t, "pixels") &&
+      std::find(c.dtypes.begin(), c.dtypes.end(), "i16") == c.dtypes.end())
+    c.dtypes.push_back("i16");
+}
+
+std::string pixelsNeeds(const Target &, const Form &, FormNeeds &n) {
+  // (An input a Concat of pixels cannot place is copied by a 1x1 pool.)
+  n.classes.insert(int(Cls::Out));
+  n.pools = true;
+  return "";
+}
+
+FormRow pixelRow(const char *op, int rank, unsigned minRank) {
+  FormRow r;
+  r.forms = "pixels";
+  r.op = op;
+  r.rank = rank;
+  r.dtypes = {"i8", "u8"};
+  r.minRank = minRank;
+  r.context = kPixels;
+  r.indexDtypes = {"i64"};
+  if (std::string(op) == "Concat")
+    r.indexDtypes.clear();
+  r.constraints = pixelsText;
+  r.why = whyPixelNode;
+  r.build = buildPixels;
+  r.applies = isPixelOp;
+  r.anyLayout = true;
+  r.claim = claimPixels16;
+  r.widen = widenPixels;
+  return r;
+}
+
+} // namespace
+
 } // namespace ember::accel::sel
+
+namespace ember::accel {
+
+const FormPattern &formPixels() {
+  static const FormPattern form = [] {
+    using namespace sel;
+    FormPattern f;
+    f.name = "pixels";
+    f.needs = pixelsNeeds;
+    f.layout = layoutChannels;
+    f.settle = settlePixelViews;
+    // (Gather: the index is rank 0; the data's rank is checked.)
+    f.rows = {pixelRow("Slice", 310, 1), pixelRow("Gather", 320, 0),
+              pixelRow("Concat", 330, 2)};
+    return f;
+  }();
+  return form;
+}
+
+} // namespace ember::accel

@@ -9,7 +9,7 @@
 // copy, else runs it as a 1x1 GEMM with 0/1 weights and a requantization by
 // exactly 1 (stored values unchanged), whose all-zero weight tiles the code
 // skips.
-#include "SelectInternal.h"
+#include "Form.h"
 
 #include <algorithm>
 #include <set>
@@ -17,6 +17,22 @@
 namespace ember::accel::sel {
 
 namespace {
+
+// A constant channel permutation: Reshape and Transpose nodes from value x
+// to value y, each result read by the next alone, that keep the batch and
+// the pixels and reorder the channels: channel o of y is channel perm[o] of
+// x. Node indices in order.
+struct PermPattern {
+  std::vector<int> nodes;
+  int last = -1; // nodes.back()
+  int x = -1, y = -1;
+  std::vector<int64_t> perm;
+};
+
+// The permutations claimed (Analysis::state).
+struct PermState {
+  std::vector<PermPattern> perms;
+};
 
 // A shape's axes of more than one element (size-1 axes move freely).
 std::vector<int> bigAxes(const std::vector<int64_t> &s) {
@@ -43,8 +59,7 @@ bool splitDims(const std::vector<int64_t> &d, int64_t N, int64_t P, size_t &a,
   return p == P;
 }
 
-} // namespace
-
+// "" and the permutation starting at node `first`, or why there is none.
 std::string permPattern(const View &v, int first, PermPattern &p) {
   p = PermPattern();
   const v1::Node &n0 = v.g.nodes(first);
@@ -144,38 +159,35 @@ std::string permPattern(const View &v, int first, PermPattern &p) {
 }
 
 std::string whyPermuteNode(const View &v, Analysis &, int i, bool) {
-  // (The nodes of a permutation are claimed by analyze, Analysis::permOf.)
+  // (The nodes of a permutation are claimed whole, claimPermutations.)
   PermPattern p;
   return v.g.nodes(i).op() +
          " outside a channel permutation: " + permPattern(v, i, p);
 }
 
 void claimPermutations(const View &v, Analysis &a) {
-  const int nn = v.g.nodes_size();
-  a.permOf.assign(size_t(nn), -1);
-  if (!v.t.form("permute"))
-    return;
-  for (int i = 0; i < nn; ++i) {
+  PermState &s = a.state<PermState>(formPermute());
+  for (int i = 0; i < v.g.nodes_size(); ++i) {
     const std::string &op = v.g.nodes(i).op();
-    if ((op != "Reshape" && op != "Transpose") || a.permOf[size_t(i)] >= 0 ||
-        a.ilvOf[size_t(i)] >= 0)
+    if ((op != "Reshape" && op != "Transpose") || !a.free(i))
       continue;
     PermPattern p;
     if (!permPattern(v, i, p).empty())
       continue;
     bool free = true;
     for (int k : p.nodes)
-      free = free && a.permOf[size_t(k)] < 0 && a.ilvOf[size_t(k)] < 0;
+      free = free && a.free(k);
     if (!free)
       continue;
-    for (int k : p.nodes)
-      a.permOf[size_t(k)] = p.nodes.back();
-    a.perms.push_back(std::move(p));
+    a.claim(p.nodes, formPermute(), p.nodes.back());
+    s.perms.push_back(std::move(p));
   }
 }
 
+// After the per-node checks (not when compiling a partition): a lone
+// permutation of a host tensor is let go.
 void settlePermutations(const View &v, Analysis &a, bool forCompile) {
-  for (const PermPattern &p : a.perms) {
+  for (const PermPattern &p : a.state<PermState>(formPermute()).perms) {
     std::string why;
     const int pi = v.producer[size_t(p.x)];
     // (A lone permutation of a host tensor is not worth a partition.)
@@ -187,7 +199,7 @@ void settlePermutations(const View &v, Analysis &a, bool forCompile) {
       a.why[size_t(k)] = why;
     if (!why.empty())
       for (int k : p.nodes)
-        a.permOf[size_t(k)] = -1;
+        a.part[size_t(k)] = Analysis::Part();
   }
 }
 
@@ -260,4 +272,133 @@ bool permuteOutputs(int64_t lanes, GemmLayer &g,
   return true;
 }
 
+// A channel permutation (a PermState pattern) ending at node `last`: folded
+// into the pending GEMM layer computing its input when that layer is
+// computed for it alone and the fold costs the array no more passes
+// (permuteOutputs), else a 1x1 GEMM of 0/1 weights with a requantization
+// by exactly 1 (multiplier 2^30, shift 1: stored values unchanged). Either
+// stays pending, so a following pool, add or Concat placement folds in.
+void permLayer(Builder &b, int last) {
+  const PermPattern *p =
+      b.patternEndingAt(b.an.state<PermState>(formPermute()).perms,
+                        &PermPattern::last, last, "permutation");
+  if (!p)
+    return;
+  const int x = p->x, y = p->y;
+  auto it = b.pending.find(x);
+  if (it != b.pending.end() && b.tensorOf[size_t(x)] < 0 && b.single(x) &&
+      it->second.requantized && it->second.layer.kind == Layer::Kind::Gemm &&
+      !it->second.layer.gemm.add.on) {
+    Layer trial = it->second.layer;
+    if (permuteOutputs(b.v.t.lanes, trial.gemm, p->perm) && b.fits(trial)) {
+      for (int k : p->nodes)
+        trial.nodes.push_back(b.v.g.nodes(k).name());
+      Builder::Pending moved = std::move(it->second);
+      b.pending.erase(it);
+      moved.layer = std::move(trial);
+      b.pending[y] = std::move(moved);
+      return;
+    }
+  }
+  const int in = b.materialize(x);
+  if (in < 0)
+    return;
+  Layer L;
+  L.kind = Layer::Kind::Gemm;
+  L.name = b.v.g.nodes(last).name();
+  for (int k : p->nodes)
+    L.nodes.push_back(b.v.g.nodes(k).name());
+  GemmLayer &g = L.gemm;
+  b.selectChannels(g, b.v.dims(x), p->perm);
+  g.in = in;
+  g.requant = true;
+  b.pending[y] = {std::move(L), true, "requant"};
+}
+
+void buildPermPart(Builder &b, int node, int last) {
+  if (node == last)
+    permLayer(b, last);
+}
+
+// (The nodes of a permutation are built with its pattern.)
+void buildPatternPart(Builder &b, int i) {
+  b.err = "internal: node " + std::to_string(i) + " outside its pattern";
+}
+
+std::string permuteText(const Target &) {
+  return "a constant channel permutation: Reshape/Transpose chains of an "
+         "i8/u8 tensor keeping the batch and the pixels (a channel shuffle "
+         "of g groups: [N, g, C/g, H, W], perm [0, 2, 1, 3, 4])";
+}
+
+const char *const kPermute =
+    "placement: a constant channel permutation, Reshape and Transpose nodes "
+    "of a tensor that only reorder its channels (folded into the producing "
+    "layer's output channels, or a 1x1 GEMM of 0/1 weights)";
+
+// A Reshape or Transpose claimed by an earlier row: the permutation's
+// context and constraint too.
+void widenPermute(const Target &t, const FormRow &r, OpClaim &c) {
+  c.context = c.context.empty() ? std::string(r.context)
+                                : c.context + "; or " + r.context;
+  c.constraints += "; or " + r.constraints(t);
+}
+
+// (A channel permutation's [N, g, C/g, H, W], or more axes.)
+void permuteRanks(const Target &, std::vector<OpClaim> &claims) {
+  for (OpClaim &c : claims)
+    if (c.op == "Reshape" || c.op == "Transpose")
+      c.maxRank = std::max(c.maxRank, 6u);
+}
+
+std::string permuteNeeds(const Target &, const Form &f, FormNeeds &n) {
+  // (A channel permutation runs as a GEMM with a requantization by 1.)
+  gemmNeeds(f, n, true, false);
+  return "";
+}
+
+FormRow permRow(const char *op, int rank, unsigned minRank,
+                std::vector<const char *> index) {
+  FormRow r;
+  r.forms = "permute";
+  r.op = op;
+  r.rank = rank;
+  r.dtypes = {"i8", "u8"};
+  r.minRank = minRank;
+  r.context = kPermute;
+  r.indexDtypes = std::move(index);
+  r.constraints = permuteText;
+  r.why = whyPermuteNode;
+  r.build = buildPatternPart;
+  r.widen = widenPermute;
+  return r;
+}
+
+} // namespace
+
 } // namespace ember::accel::sel
+
+namespace ember::accel {
+
+const FormPattern &formPermute() {
+  static const FormPattern form = [] {
+    using namespace sel;
+    FormPattern f;
+    f.name = "permute";
+    f.needs = permuteNeeds;
+    f.claim = claimPermutations;
+    f.settle = settlePermutations;
+    f.manifest = permuteRanks;
+    f.buildPart = buildPermPart;
+    // (After the interleave's and the move's rows: a Reshape or Transpose
+    // outside a permutation gets their reasons, and a Transpose this one's
+    // too.)
+    FormRow transpose = permRow("Transpose", 170, 2, {});
+    transpose.appendReason = true;
+    f.rows = {transpose, permRow("Reshape", 230, 0, {"i64"})};
+    return f;
+  }();
+  return form;
+}
+
+} // namespace ember::accel

@@ -3,6 +3,7 @@
 // constants, attribute readers, convolution geometry and the target's limits
 // on it, and weight folding.
 #include "CodegenInternal.h"
+#include "Form.h"
 #include "SelectInternal.h"
 
 #include <algorithm>
@@ -292,8 +293,11 @@ View::View(const Target &target, const v1::Graph &graph) : t(target), g(graph) {
   chan.assign(nv, 0);
   for (size_t v = 0; v < nv; ++v)
     chan[v] = defaultChan(size_t(g.values(int(v)).type().dims_size()));
-  if (t.form("pixels"))
-    layoutChannels(*this);
+  // (The forms that lay values out otherwise: the pixels form's channel
+  // axes.)
+  for (const FormPattern *f : formPatterns())
+    if (f->layout && t.form(f->name))
+      f->layout(*this);
 }
 
 bool isMoveOp(const std::string &op) {

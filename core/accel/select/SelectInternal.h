@@ -1,6 +1,8 @@
-// Internal to the selector (GraphView.cpp, Select.cpp, Build.cpp,
-// Forms.cpp): the graph view, the per-form checks and builders, and the form
-// table that dispatches to them.
+// Internal to the selector (select/, forms/): the graph view, the analysis
+// the form table's checks fill (docs/npu-sdk.md, "Selection"), and what
+// several forms share: the accumulator and output-table chains, the
+// quantized multiply's pattern, broadcasts, reshapes that keep the layout,
+// Split and Concat inside channel tiles, views and placements along pixels.
 #pragma once
 
 #include "ember/accel/Layers.h"
@@ -10,8 +12,14 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace ember::accel {
+struct FormPattern;
+}
 
 namespace ember::accel::sel {
 
@@ -118,8 +126,9 @@ PixelRun pixelRun(const View &v, const v1::Node &n);
 int64_t pixelRuns(const View &v, const v1::Node &n);
 // Moves every tensor stored in placed Concat `from` (a block of P / runs
 // pixels per run of `to`) to its block's run of `to`, at pixel `at` within
-// it (Builder::pixelNode; `from` keeps no stores). Returns the name of a
-// tensor that is not inside one block (nothing moved after it), else "".
+// it (the pixels form's Concat, Pixels.cpp; `from` keeps no stores). Returns
+// the name of a tensor that is not inside one block (nothing moved after it),
+// else "".
 std::string placeRuns(std::vector<NTensor> &ts, int from, int to, int64_t runs,
                       int64_t at);
 // Bytes per element of a graph dtype (graph.proto's names: "i8", "f32",
@@ -186,7 +195,7 @@ struct Unshared {
 // so, `out` is the graph with the copies.
 bool unshareProducts(const View &v, Unshared &out);
 
-// ---- the checks (Select.cpp) -------------------------------------------
+// ---- the analysis (Select.cpp) -------------------------------------------
 
 // The int32 accumulator chain of a value: the ConvInteger/MatMulInteger
 // node (and the bias Add after it) when `x` is its only-used result.
@@ -217,142 +226,75 @@ struct MulPattern {
   int64_t za = 0, zb = 0;
   int kind = 0; // broadcastKind of b against the result
 };
-// "" and the pattern of the Mul node `mul`, or why it is none.
+// "" and the pattern of the Mul node `mul`, or why it is none (forms/Mul.cpp).
 std::string mulPattern(const View &v, int mul, MulPattern &out);
 
-// A bilinear Resize as the importer lowers it (docs/quantization.md,
-// "Upsampling"): Requantize(Resize(Cast(x) [- z]), 1, z), x i8/u8, the
-// Resize linear by f = 2, 4 or 8 on H and W (half_pixel or asymmetric
-// coordinates), the Requantize by exactly 1 back to x's type with x's
-// zero point, unclamped. Node indices; `sub` -1 when z is 0 (no Sub).
-struct UpPattern {
-  int cast = -1, sub = -1, resize = -1, requant = -1;
-  int x = -1;    // the i8/u8 map (value)
-  int64_t z = 0; // its zero point
-  int64_t f = 0; // the factor
-  int mode = 0;  // the Upsample op's: 1 half_pixel, 2 asymmetric
-};
-// "" and the pattern of the Resize node `resize`, or why it is none.
-std::string upPattern(const View &v, int resize, UpPattern &out);
+struct FormRow;
 
-// A transposed convolution's phases interleaved (Interleave.cpp;
-// docs/quantization.md, "ConvTranspose"): Concat of sy x sx equal i8/u8
-// maps on axis 1, each read by it alone -> Reshape [N, sy, sx, K, H, W] ->
-// Transpose [0, 3, 4, 1, 5, 2] -> Reshape [N, K, sy H, sx W] -> [a Slice of
-// H and W from (top, left): the result cropped], each result read by the
-// next alone. Node indices (slice -1 when there is none; last the final
-// node); `phases` the maps (values) in phase order.
-struct IlvPattern {
-  int concat = -1, reshape1 = -1, transpose = -1, reshape2 = -1, slice = -1;
-  int last = -1;
-  std::vector<int> phases;
-  int64_t sy = 0, sx = 0, top = 0, left = 0;
-  std::vector<int> nodes() const {
-    std::vector<int> n{concat, reshape1, transpose, reshape2};
-    if (slice >= 0)
-      n.push_back(slice);
-    return n;
+// What selection knows of every node (analyze): whether it runs, which row
+// of the form table claimed it, or which pattern of several nodes holds it.
+struct Analysis {
+  std::vector<std::string> why; // per node: "" when claimed, else why not
+  // Per node: the row whose check claimed it (its builder builds it), or
+  // null (refused, or a part of a pattern).
+  std::vector<const FormRow *> row;
+  // Per node: the pattern of several nodes it is part of, claimed by a
+  // form's claim (FormPattern::claim) or a row's (FormRow::claimed): that
+  // form's buildPart builds it, `last` naming the pattern (its last node).
+  struct Part {
+    const FormPattern *form = nullptr;
+    int last = -1;
+  };
+  std::vector<Part> part;
+  std::vector<Chain> chainOf;     // per value: accumulator chain producing it
+  std::vector<TableChain> tables; // the output-table chains (forms/Requant.cpp)
+  // Per form: what its claims recorded (its patterns), by type.
+  std::map<const FormPattern *, std::shared_ptr<void>> states;
+
+  template <class S> S &state(const FormPattern &f) {
+    std::shared_ptr<void> &p = states[&f];
+    if (!p)
+      p = std::make_shared<S>();
+    return *static_cast<S *>(p.get());
+  }
+  // Marks `nodes` as the pattern of form `f` ending at node `last`.
+  void claim(const std::vector<int> &nodes, const FormPattern &f, int last) {
+    for (int k : nodes)
+      if (k >= 0)
+        part[size_t(k)] = {&f, last};
+  }
+  // Node k is not part of any pattern.
+  bool free(int k) const { return !part[size_t(k)].form; }
+  // Node k is part of a pattern of form `f` (ending at `last`, when >= 0).
+  bool partOf(int k, const FormPattern &f, int last = -1) const {
+    const Part &p = part[size_t(k)];
+    return p.form == &f && (last < 0 || p.last == last);
   }
 };
-// "" and the pattern of the Concat node `concat`, or why it is none.
-std::string ilvPattern(const View &v, int concat, IlvPattern &out);
 
-// A constant channel permutation (Permute.cpp): Reshape and Transpose
-// nodes from value x to value y, each result read by the next alone, that
-// keep the batch and the pixels and reorder the channels: channel o of y
-// is channel perm[o] of x. Node indices in order.
-struct PermPattern {
-  std::vector<int> nodes;
-  int last = -1; // nodes.back()
-  int x = -1, y = -1;
-  std::vector<int64_t> perm;
-};
-// "" and the permutation starting at node `first`, or why there is none.
-std::string permPattern(const View &v, int first, PermPattern &out);
+// The output-table chain ending at node `exit`, or null.
+const TableChain *tableChainAt(const Analysis &a, int exit);
 
-// A movement chain that keeps the device's bytes (ByteViews.cpp): Reshape
-// and Transpose nodes from value x to value y, each result read by the next
-// alone, every element of y at the channel and pixel it had in x (e.g.
-// [1, M, 1, W] -> Transpose [3, 0, 1, 2] -> Reshape [W, M]): a view of x's
-// tensor. Node indices in order.
-struct ViewPattern {
-  std::vector<int> nodes;
-  int last = -1; // nodes.back()
-  int x = -1, y = -1;
-};
-// "" and the view starting at node `first`, or why there is none.
-std::string viewPattern(const View &v, int first, ViewPattern &out);
+// Every node's answer ("" when claimed) and the chains: the forms' claims
+// of patterns, then per node the form table's rows for its op, then the
+// forms' settlements (forms/Form.h).
+Analysis analyze(const View &v, bool forCompile);
+// Whether the target's lut stage fuses into any of its forms (an output
+// table the layer applies to its result).
+bool hasOutputTables(const Target &t);
 
-struct Analysis {
-  std::vector<std::string> why; // per node
-  std::vector<Chain> chainOf;   // per value: accumulator chain producing it
-  std::vector<int> sumOf;       // per node: the Cast of its sum chain, or -1
-  std::vector<int> lutOf;       // per node: the exit of its table chain, or -1
-  std::vector<TableChain> tables; // the table chains
-  std::vector<int> mulOf;         // per node: its multiply's Requantize, -1
-  std::vector<MulPattern> muls;   // the quantized multiplies
-  std::vector<int> upOf;          // per node: its upsampling's Requantize, -1
-  std::vector<UpPattern> ups;     // the bilinear upsamplings
-  std::vector<int> ilvOf;         // per node: its interleave's last node
-  std::vector<IlvPattern> ilvs;   // the phase interleaves
-  std::vector<int> permOf;        // per node: its permutation's last node
-  std::vector<PermPattern> perms; // the channel permutations
-  std::vector<int> viewOf;        // per node: its byte view's last node
-  std::vector<ViewPattern> views; // the byte-keeping movement chains
-};
+// ---- shared by several forms ---------------------------------------------
 
-// Marks the nodes of every phase interleave (Analysis::ilvOf) before the
-// per-node checks; settleInterleaves, after them, unclaims those whose
-// phases are not convolutions the target runs.
-void claimInterleaves(const View &v, Analysis &a);
-void settleInterleaves(const View &v, Analysis &a);
+// A 16x8 layer (docs/quantization.md, "16-bit activations"): "" or why an
+// int16 input (zero points xzp and wzp, result y) does not run on `form`
+// (forms/Conv.cpp); and whether 128 x each output channel's summed weight
+// magnitude stays below 2^31 (a byte plane's int32 sum cannot wrap).
+std::string why16x8(const View &v, const char *form, int xzp, int wzp, int y);
+std::string fits16x8(const std::vector<int8_t> &w, int64_t K);
+// Why a Resize's region of interest and scales inputs are not those of an
+// upsampling of H and W by f ("" when they are; forms/Resize.cpp).
+std::string whyResizeOperands(const View &v, const v1::Node &n, int64_t f);
 
-// Marks the nodes of every channel permutation (Analysis::permOf, after
-// the interleaves); settlePermutations, after the per-node checks, unclaims
-// a lone one of a host tensor (not when compiling a partition).
-void claimPermutations(const View &v, Analysis &a);
-void settlePermutations(const View &v, Analysis &a, bool forCompile);
-// Marks the nodes of every byte-keeping chain that starts at a Transpose
-// (Analysis::viewOf, after the permutations); settleViews, after the
-// per-node checks, unclaims a lone one of a host tensor (not when compiling
-// a partition).
-void claimViews(const View &v, Analysis &a);
-void settleViews(const View &v, Analysis &a, bool forCompile);
-// The input of the claimed byte view ending at node `last`.
-int viewInput(const Analysis &a, int last);
-// After the per-node checks (not when compiling a partition): a view whose
-// input and readers are all on the host is left there.
-void settlePixelViews(const View &v, Analysis &a, bool forCompile);
-// The array passes of a GEMM layer per pixel block: its (output tile,
-// input tile, tap) weight tiles with a nonzero weight; and those of the
-// 0/1 GEMM of a permutation.
-int64_t weightTiles(int64_t lanes, const GemmLayer &g);
-int64_t permTiles(int64_t lanes, const std::vector<int64_t> &perm);
-// Reorders the output channels of GEMM layer g by perm (channel o computes
-// what perm[o] did: weight rows, bias, requantization), ungrouped when a
-// channel leaves its group; false (g unchanged) when g cannot or the array
-// would make more passes than g and a permutation GEMM together.
-bool permuteOutputs(int64_t lanes, GemmLayer &g,
-                    const std::vector<int64_t> &perm);
-
-// QuantizedAdd parameters (docs/quantization.md): TFLite's add, or with
-// `exact` the fixed profile's exact add (its scales and zero points).
-struct AddAttrs {
-  int64_t lshift = 20, aZp = 0, aMult = 0, aShift = 0, bZp = 0, bMult = 0,
-          bShift = 0, outMult = 0, outShift = 0, outZp = 0;
-  // Absent: the output type's range (clamped to it in regsOf).
-  int64_t lo = INT64_MIN, hi = INT64_MAX;
-  bool exact = false;
-  double sa = 0, sb = 0, sy = 0;
-};
-
-bool addAttrs(const v1::Node &n, AddAttrs &p);
-// The exact add's registers (AddRegs' x fields, add_min/add_max) of the
-// QuantizedAdd n of a and b into y, in stored-int8 terms, operands swapped
-// with `swap`; false when its scales have no 64-bit form
-// (quant::makeAddFixed).
-bool exactAddRegs(const View &v, const AddAttrs &p, int a, int b, int y,
-                  bool swap, AddRegs &r);
 // How the second operand of an add repeats: 0 same shape, 1 one pixel
 // (per channel or scalar) repeated, -1 neither; `chan` is big's channel
 // axis (2 for a sequence).
@@ -361,38 +303,19 @@ int broadcastKind(const std::vector<int64_t> &big,
 // broadcastKind of operand o against result y's channel axis (the last of a
 // sequence).
 int broadcastKind(const View &v, int y, int o);
+// Why operand x, repeated over every pixel of C channels, cannot be read
+// as one row per channel tile ("" when it can): a constant, or a tensor of
+// one pixel of C channels.
+std::string whyRepeated(const View &v, int x, int64_t C);
 // Reshapes that leave the device's bytes as they are.
 bool sameLayout(const std::vector<int64_t> &a, const std::vector<int64_t> &b);
 // A flatten into a MatMulInteger's A, which the layer runs as a
-// convolution over the whole image.
+// convolution over the whole image (forms/MatMul.cpp).
 bool flattensIntoMatMul(const View &v, const v1::Node &n);
-// Every node's answer ("" when claimed) and the chains.
-Analysis analyze(const View &v, bool forCompile);
-
-// The form table's check of one node (Forms.cpp lists which op and form
-// each serves): "" or why the target does not run it; fills the analysis.
-using WhyFn = std::string (*)(const View &v, Analysis &a, int node,
-                              bool forCompile);
-std::string whyGemmRootNode(const View &, Analysis &, int, bool);
-std::string whyBiasNode(const View &, Analysis &, int, bool);
-std::string whyRequantNode(const View &, Analysis &, int, bool);
-std::string whyPoolNode(const View &, Analysis &, int, bool);
-std::string whyAddNode(const View &, Analysis &, int, bool);
-std::string whyConcatNode(const View &, Analysis &, int, bool);
-std::string whySplitNode(const View &, Analysis &, int, bool);
-std::string whyResizeNode(const View &, Analysis &, int, bool);
-std::string whyMoveNode(const View &, Analysis &, int, bool);
-std::string whyCastNode(const View &, Analysis &, int, bool);
-std::string whySumPartNode(const View &, Analysis &, int, bool);
-std::string whyTableNode(const View &, Analysis &, int, bool);
-// A TableLookup of an int16 tensor (form table16).
-std::string whyTable16(const View &v, const v1::Node &n);
+// Why a node is no part of an output-table chain, nor (with the mul form)
+// of a quantized multiply (forms/Requant.cpp): the reason a Mul, or a
+// multiply's Cast or Sub, gets when no pattern holds it.
 std::string whyChainPartNode(const View &, Analysis &, int, bool);
-std::string whyUpsampleNode(const View &, Analysis &, int, bool);
-std::string whyInterleaveNode(const View &, Analysis &, int, bool);
-std::string whyPermuteNode(const View &, Analysis &, int, bool);
-std::string whyViewNode(const View &, Analysis &, int, bool);
-std::string whyPixelNode(const View &, Analysis &, int, bool);
 
 // ---- Split and Concat inside channel tiles (Lanes.cpp) --------------------
 
@@ -416,49 +339,5 @@ std::string whyInsideTiles(const View &v, const Analysis &a, const v1::Node &n);
 // Unclaims Splits whose lane parts have readers on the host and Concats
 // whose reassembled Split is, until nothing changes.
 void settleLaneParts(const View &v, Analysis &a);
-
-// ---- the builders (Build.cpp) --------------------------------------------
-
-struct Builder;
-using BuildFn = void (*)(Builder &b, int node);
-void buildGemmRoot(Builder &, int);
-void buildBias(Builder &, int);
-void buildRequant(Builder &, int);
-void buildPool(Builder &, int);
-void buildAdd(Builder &, int);
-void buildConcat(Builder &, int);
-void buildSplit(Builder &, int);
-void buildResize(Builder &, int);
-void buildMove(Builder &, int);
-void buildSumPart(Builder &, int);
-void buildTable(Builder &, int);
-void buildInterleave(Builder &, int);
-// A node of a permutation, byte view or table chain (Builder::run builds
-// those whole).
-void buildPatternPart(Builder &, int);
-void buildPixels(Builder &, int);
-
-// ---- the form table (Forms.cpp) ------------------------------------------
-
-// One row per (op, form): the manifest's claim for the op and the check and
-// builder that implement it. A row serves when one of its forms is in the
-// target (and, for a fused stage, in that form's epilogue).
-struct FormRow {
-  const char *forms; // "conv|matmul": the target forms enabling the row
-  const char *stage; // a fused stage of those forms (bias, ...), or ""
-  const char *op;
-  std::vector<const char *> dtypes;
-  unsigned minRank;
-  const char *context; // the fused pattern or placement it runs in, or ""
-  std::vector<const char *> contextDtypes, indexDtypes;
-  std::string (*constraints)(const Target &t); // in words, for the manifest
-  WhyFn why;
-  BuildFn build;
-};
-const std::vector<FormRow> &formTable();
-// The row serving `op` on target `t`, or nullptr.
-const FormRow *rowFor(const Target &t, const std::string &op);
-// Whether form `form` of the target fuses `stage`.
-bool fuses(const Target &t, const std::string &form, const char *stage);
 
 } // namespace ember::accel::sel

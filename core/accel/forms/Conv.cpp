@@ -1,0 +1,169 @@
+// Form conv (Forms.def): a ConvInteger, 2-D with groups (depthwise
+// included) and dilation, as a GEMM layer over the target's array (or
+// DwGemm for a depthwise one), with its bias, requantization and output
+// table (the epilogue: Requant.cpp), pooling and add fused after it, its
+// padding added by the loads or stored with the input by identity layers
+// (padPlan), and a 16x8 form for an int16 input (docs/quantization.md,
+// "16-bit activations").
+#include "Form.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace ember::accel::sel {
+
+// A 16x8 layer (docs/quantization.md, "16-bit activations"): an int16
+// input with int8 symmetric weights and an int64 accumulator, on a target
+// form declaring 16-bit activations.
+std::string why16x8(const View &v, const char *form, int xzp, int wzp, int y) {
+  const Form *f = v.t.form(form);
+  if (!f || !f->act16 || !v.t.wide16)
+    return std::string("an int16 input (target '") + v.t.name + "''s " + form +
+           " form has no 16-bit activations)";
+  if (v.dtype(y) != "i64")
+    return "result is " + v.dtype(y) + " (i64 expected for an int16 input)";
+  for (int z : {xzp, wzp}) {
+    std::vector<int64_t> zv;
+    if (z >= 0 &&
+        (!v.ints(z, zv) ||
+         std::any_of(zv.begin(), zv.end(), [](int64_t e) { return e != 0; })))
+      return "a 16x8 layer with a nonzero zero point " + q(v.name(z));
+  }
+  return "";
+}
+
+// The array sums each byte plane in int32: the low plane's excess-128
+// values need 128 * sum |w| < 2^31 per output channel.
+std::string fits16x8(const std::vector<int8_t> &w, int64_t K) {
+  const int64_t per = K ? int64_t(w.size()) / K : 0;
+  for (int64_t k = 0; k < K; ++k) {
+    int64_t s = 0;
+    for (int64_t t = 0; t < per; ++t)
+      s += std::abs(int64_t(w[size_t(k * per + t)]));
+    if (s * 128 >= (int64_t(1) << 31))
+      return "output channel " + std::to_string(k) +
+             ": 128 x its summed weight magnitude reaches 2^31 (a byte "
+             "plane's int32 sum could wrap)";
+  }
+  return "";
+}
+
+namespace {
+
+std::string whyConv(const View &v, const v1::Node &n) {
+  int x = v.in(n, 0), w = v.in(n, 1), y = v.out(n);
+  if (x < 0 || w < 0 || y < 0)
+    return "ConvInteger needs x and w";
+  const bool in16 = v.dtype(x) == "i16";
+  if (!isQ8(v.dtype(x)) && !in16)
+    return "input " + q(v.name(x)) + " is " + v.dtype(x) + " (i8 or u8)";
+  if (in16) {
+    std::string e = why16x8(v, "conv", v.in(n, 2), v.in(n, 3), y);
+    if (!e.empty())
+      return e;
+  } else if (v.dtype(y) != "i32")
+    return "result is " + v.dtype(y) + " (i32 expected)";
+  ConvGeom g;
+  std::string e = convGeom(v, n, x, w, y, g);
+  if (!e.empty())
+    return e;
+  e = convLimits(v.t, g);
+  if (!e.empty())
+    return e;
+  std::vector<int8_t> wf;
+  e = foldWeights(v, w, v.in(n, 3), g.K, wf);
+  if (!e.empty())
+    return e;
+  if (in16)
+    return fits16x8(wf, g.K);
+  int64_t zp;
+  return scalarZp(v, v.in(n, 2), zp);
+}
+
+std::string whyConvNode(const View &v, Analysis &a, int i, bool) {
+  const v1::Node &n = v.g.nodes(i);
+  std::string why = whyConv(v, n);
+  int y = v.out(n);
+  if (why.empty() && y >= 0 && v.uses(y) == 1)
+    a.chainOf[size_t(y)] = {i, -1};
+  return why;
+}
+
+void buildConv(Builder &b, int i) {
+  const View &v = b.v;
+  const v1::Node &n = v.g.nodes(i);
+  GemmLayer g;
+  int x = v.in(n, 0), w = v.in(n, 1), y = v.out(n);
+  int64_t xzp = 0;
+  scalarZp(v, v.in(n, 2), xzp);
+  const int32_t sz = storedZp(v.dtype(x), xzp);
+  ConvGeom c;
+  b.err = convGeom(v, n, x, w, y, c);
+  if (!b.err.empty())
+    return;
+  g.N = c.N, g.C = c.C, g.H = c.H, g.W = c.W, g.K = c.K, g.OH = c.OH,
+  g.OW = c.OW;
+  g.kh = c.kh, g.kw = c.kw, g.sh = c.sh, g.sw = c.sw, g.dh = c.dh, g.dw = c.dw;
+  g.pt = c.pt, g.pl = c.pl, g.pb = c.pb, g.pr = c.pr, g.groups = c.groups;
+  b.err = foldWeights(v, w, v.in(n, 3), g.K, g.w);
+  if (!b.err.empty())
+    return;
+  b.gemmRoot(i, n, x, sz, std::move(g));
+}
+
+std::string convText(const Target &t) {
+  const Form *f = t.form("conv");
+  const std::string k = std::to_string(f ? f->kernelMax : 0);
+  return "2-D, kernel up to " + k + "x" + k +
+         " (taps x lanes <= half of the weight memory), stride 1.." +
+         std::to_string(f ? f->strideMax : 0) + ", dilation 1.." +
+         std::to_string(f ? f->dilationMax : 0) +
+         (t.maxPad < 1
+              ? std::string(", no pads")
+              : ", any pads (the loads pad up to " + std::to_string(t.maxPad) +
+                    " per side and below the kernel's extent; "
+                    "identity layers store the input with the "
+                    "rest)") +
+         ", groups (depthwise included), constant int8 weights (a weight "
+         "zero point folds when w - zp fits int8), scalar input zero point";
+}
+
+std::string convFields(const Form &f) {
+  if (!f.kernelMax || !f.strideMax || !f.dilationMax)
+    return "conv needs kernel_max, stride_max and dilation_max";
+  return "";
+}
+
+std::string convNeeds(const Target &, const Form &f, FormNeeds &n) {
+  gemmNeeds(f, n, true, true);
+  return "";
+}
+
+} // namespace
+
+} // namespace ember::accel::sel
+
+namespace ember::accel {
+
+const FormPattern &formConv() {
+  static const FormPattern form = [] {
+    FormPattern f;
+    f.name = "conv";
+    f.fields = sel::convFields;
+    f.needs = sel::convNeeds;
+    sel::FormRow r;
+    r.forms = "conv";
+    r.op = "ConvInteger";
+    r.rank = 0;
+    r.dtypes = {"i8", "u8", "i32"};
+    r.constraints = sel::convText;
+    r.why = sel::whyConvNode;
+    r.build = sel::buildConv;
+    r.claim = sel::claimGemm16;
+    f.rows = {r};
+    return f;
+  }();
+  return form;
+}
+
+} // namespace ember::accel

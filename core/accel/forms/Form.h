@@ -1,0 +1,166 @@
+// A layer form (docs/npu-sdk.md, "Layer forms", "Adding a layer form"): a
+// pattern of the lowered graph that the target runs as layers. Each form is
+// one file of this folder defining `const FormPattern &form<Name>()` and
+// one line of the form table (Forms.def), and holds all of it:
+//  - what it needs of a target description that names it (its own fields,
+//    the memories, operations and registers it uses: Target.cpp's checks);
+//  - its selection: the rows of the form table it adds (per op: the
+//    manifest's claim, the check that says whether the target runs a node,
+//    and its builder), and the claims of patterns of several nodes it makes
+//    before the per-node checks and settles after them;
+//  - its building: each row's builder, and buildPart for the nodes of its
+//    patterns, making layers of the layer IR (Layers.h) with the shared
+//    steps of the builder (Builder.h);
+//  - its scheduling, when its layers need operations the layer kinds'
+//    schedulers do not emit (schedule/: GEMM, pool and add layers): the
+//    layers it emits, their constants in the static image, and their code.
+// A row of a fused stage of the GEMM forms (bias, requant, lut) belongs to
+// the requant form (Requant.cpp), whose layers those stages end.
+#pragma once
+
+#include "Builder.h"
+#include "CodegenInternal.h"
+#include "Pack.h"
+#include "SelectInternal.h"
+
+#include "ember/accel/Select.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace ember::accel {
+
+// What the forms of a description use (Target.cpp, validate): operand
+// classes, operation kinds, and the register groups of padded loads,
+// pools, adds and multiplies. `gemm`: a form whose layers are GEMM layers
+// (one double-buffered tile of a 1x1 convolution must fit).
+struct FormNeeds {
+  std::set<int> classes; // Cls
+  std::set<int> kinds;   // OpKind
+  bool gemm = false, pads = false, pools = false, adds = false, muls = false;
+};
+
+namespace sel {
+
+// The form table's check of one node: "" or why the target does not run it
+// (the violated constraint, with the target's limits); a check that claims
+// the node may fill the analysis (chains, patterns).
+using WhyFn = std::string (*)(const View &v, Analysis &a, int node,
+                              bool forCompile);
+// A node's builder: folds it into a pending layer or emits layers.
+using BuildFn = void (*)(Builder &b, int node);
+
+// One row of the form table: an op a form claims, with its capability claim
+// (the manifest's OpCapability), its check and its builder. A row serves on
+// a target when one of its forms is the target's (and, for a fused stage,
+// in that form's epilogue). The rows serving a node are tried in `rank`
+// order: the first whose check claims it builds it; when none does, the
+// node gets the reason of the first whose dtypes hold its input's (else of
+// the first), followed by those of later rows marked `appendReason`.
+struct FormRow {
+  const char *forms = ""; // "conv|matmul": the target forms enabling it
+  const char *stage = ""; // a fused stage of those forms (bias, ...), or ""
+  const char *op = "";    // the ONNX op
+  int rank = 0;           // its place among the rows of all forms
+  std::vector<const char *> dtypes;
+  unsigned minRank = 0;     // the lowest rank of its tensors
+  const char *context = ""; // the fused pattern or placement it runs in
+  std::vector<const char *> contextDtypes, indexDtypes;
+  std::string (*constraints)(const Target &t) = nullptr; // in words
+  WhyFn why = nullptr;
+  BuildFn build = nullptr;
+  // Only for the nodes it holds true for: a row that applies to a node is
+  // tried before (and instead of) the rows that have no such test.
+  bool (*applies)(const View &v, const v1::Node &n) = nullptr;
+  bool appendReason = false;
+  // The nodes it claims may read a value laid out with its channels on
+  // another axis (View::chan); other rows refuse such a node.
+  bool anyLayout = false;
+  // After it claims `node` (and the node's layout is checked): patterns
+  // the claim starts (the output-table chain after a Requantize).
+  void (*claimed)(const View &v, Analysis &a, int node) = nullptr;
+  // The manifest: the claim of the op by its first serving row, adjusted
+  // (`claim`), and widened by each later serving row (`widen`, after the
+  // generic widening: a later row's context dtypes when the claim has
+  // none).
+  void (*claim)(const Target &t, const FormRow &r, OpClaim &c) = nullptr;
+  void (*widen)(const Target &t, const FormRow &r, OpClaim &c) = nullptr;
+};
+
+// Whether `row` serves on `t`.
+bool serves(const Target &t, const FormRow &row);
+// The rows serving `op` on `t` that apply to node n, in rank order (the
+// rows with an `applies` test that holds, else those without one).
+std::vector<const FormRow *> rowsFor(const Target &t, const View &v,
+                                     const v1::Node &n);
+// Whether form `form` of the target fuses `stage`.
+bool fuses(const Target &t, const std::string &form, const char *stage);
+
+// Shared by the GEMM forms (conv, matmul, mean, requant, permute): the
+// manifest's 16x8 dtypes of a row of the conv or matmul form when that form
+// declares 16-bit activations (its int16 input and int64 accumulator, the
+// bias Add's int64, the requantization's int16 and int64), and what a GEMM
+// form needs of a description (`requantizes`: its layers requantize; `pads`:
+// its loads pad).
+void claimGemm16(const Target &t, const FormRow &r, OpClaim &c);
+bool gemmAct16(const Target &t, const FormRow &r);
+void gemmNeeds(const Form &f, FormNeeds &n, bool requantizes, bool pads);
+
+} // namespace sel
+
+// A layer form: see the top of this file.
+struct FormPattern {
+  const char *name = ""; // the description's form name (Forms.def)
+  // ---- the description ----
+  // "" or why form `f` lacks a field it needs (the message follows the
+  // form's path: "forms[0]: conv needs kernel_max, ...").
+  std::string (*fields)(const Form &f) = nullptr;
+  // "" or why the description cannot run the form; adds what it uses.
+  std::string (*needs)(const Target &t, const Form &f, FormNeeds &n) = nullptr;
+  // The operation that carries the lut flag when the form fuses the lut
+  // stage (its layers' result through the output table).
+  OpKind lutOp = OpKind::Requant;
+  // ---- selection ----
+  std::vector<sel::FormRow> rows;
+  // Lays out values (View::chan) before any check (the pixels form's
+  // channel axes).
+  void (*layout)(sel::View &v) = nullptr;
+  // Claims patterns of several nodes before the per-node checks
+  // (Analysis::claim), and settles them (and its rows' claims) after them,
+  // each in form table order; run only when the target names the form.
+  void (*claim)(const sel::View &v, sel::Analysis &a) = nullptr;
+  void (*settle)(const sel::View &v, sel::Analysis &a,
+                 bool forCompile) = nullptr;
+  // Adjusts the manifest's claims once every row has added its own.
+  void (*manifest)(const Target &t, std::vector<OpClaim> &claims) = nullptr;
+  // ---- building ----
+  // A node of one of its patterns (Analysis::Part), ending at node `last`.
+  void (*buildPart)(sel::Builder &b, int node, int last) = nullptr;
+  // ---- scheduling ----
+  // The layers whose operations it emits itself (null: none; a layer
+  // kind's scheduler emits them), what the program calls such a layer
+  // (LayerInfo::op), their constants in the static image, and their code:
+  // the tiling problem, the setup and the steps (as schedule/'s
+  // schedulers; "" or why the layer cannot be scheduled).
+  bool (*emits)(const Layer &L) = nullptr;
+  std::string (*opName)(const Layer &L) = nullptr;
+  std::string (*tables)(const Target &t, const Layer &L, Image &img,
+                        GemmTables &tb) = nullptr;
+  std::string (*schedule)(const Target &t, const Layer &L,
+                          const std::vector<NTensor> &ts, const GemmTables &tb,
+                          const CodegenOptions &o, LayerCode &code,
+                          LayerInfo &info) = nullptr;
+};
+
+#define ACCEL_FORM(Pattern, Name, What) const FormPattern &form##Pattern();
+#include "Forms.def"
+
+// The form table in order (Forms.def).
+const std::vector<const FormPattern *> &formPatterns();
+// The form named `name`, or null.
+const FormPattern *formNamed(const std::string &name);
+// The form that emits layer L's operations, or null (its kind's scheduler).
+const FormPattern *emitterOf(const Layer &L);
+
+} // namespace ember::accel

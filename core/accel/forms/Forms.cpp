@@ -1,0 +1,178 @@
+// The form table (Forms.def, Form.h): the forms in order, the rows serving
+// an op on a target, and the capability manifest's claims made from them.
+#include "Form.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace ember::accel {
+
+const std::vector<const FormPattern *> &formPatterns() {
+  static const std::vector<const FormPattern *> all = [] {
+    std::vector<const FormPattern *> v;
+    // (A pattern whose name is not its line's is a bug: it aborts.)
+#define ACCEL_FORM(Pattern, Name, What)                                        \
+  v.push_back(&form##Pattern());                                               \
+  if (std::strcmp(v.back()->name, Name) != 0) {                                \
+    std::fprintf(stderr, "internal: form %s is named '%s' in Forms.def\n",     \
+                 v.back()->name, Name);                                        \
+    std::abort();                                                              \
+  }
+#include "Forms.def"
+    return v;
+  }();
+  return all;
+}
+
+const FormPattern *formNamed(const std::string &name) {
+  for (const FormPattern *f : formPatterns())
+    if (name == f->name)
+      return f;
+  return nullptr;
+}
+
+const FormPattern *emitterOf(const Layer &L) {
+  for (const FormPattern *f : formPatterns())
+    if (f->emits && f->emits(L))
+      return f;
+  return nullptr;
+}
+
+namespace sel {
+
+namespace {
+
+// Every row of the form table, in rank order.
+const std::vector<const FormRow *> &allRows() {
+  static const std::vector<const FormRow *> rows = [] {
+    std::vector<const FormRow *> v;
+    for (const FormPattern *f : formPatterns())
+      for (const FormRow &r : f->rows)
+        v.push_back(&r);
+    std::stable_sort(
+        v.begin(), v.end(),
+        [](const FormRow *a, const FormRow *b) { return a->rank < b->rank; });
+    return v;
+  }();
+  return rows;
+}
+
+} // namespace
+
+bool fuses(const Target &t, const std::string &form, const char *stage) {
+  const Form *f = t.form(form);
+  return f && f->fuses(stage);
+}
+
+bool serves(const Target &t, const FormRow &row) {
+  const char *p = row.forms;
+  while (*p) {
+    const char *bar = std::strchr(p, '|');
+    std::string name = bar ? std::string(p, size_t(bar - p)) : std::string(p);
+    if (t.form(name) && (!*row.stage || fuses(t, name, row.stage)))
+      return true;
+    if (!bar)
+      break;
+    p = bar + 1;
+  }
+  return false;
+}
+
+std::vector<const FormRow *> rowsFor(const Target &t, const View &v,
+                                     const v1::Node &n) {
+  std::vector<const FormRow *> tested, plain;
+  for (const FormRow *r : allRows())
+    if (n.op() == r->op && serves(t, *r)) {
+      if (!r->applies)
+        plain.push_back(r);
+      else if (r->applies(v, n))
+        tested.push_back(r);
+    }
+  return tested.empty() ? plain : tested;
+}
+
+bool gemmAct16(const Target &t, const FormRow &r) {
+  bool act16 = false;
+  for (const char *f : {"conv", "matmul"})
+    act16 = act16 || (t.form(f) && t.form(f)->act16 && t.wide16 &&
+                      std::strstr(r.forms, f));
+  return act16;
+}
+
+void claimGemm16(const Target &t, const FormRow &r, OpClaim &c) {
+  const std::string op = r.op;
+  if (!gemmAct16(t, r))
+    return;
+  if (op == "ConvInteger" || op == "MatMulInteger" || op == "Requantize")
+    c.dtypes.insert(c.dtypes.end(), {"i16", "i64"});
+  else if (op == "Add" && *r.stage)
+    c.dtypes.push_back("i64");
+}
+
+void gemmNeeds(const Form &f, FormNeeds &n, bool requantizes, bool pads) {
+  n.gemm = true;
+  for (Cls c : {Cls::Act, Cls::Wgt, Cls::Acc, Cls::Out})
+    n.classes.insert(int(c));
+  n.kinds.insert(int(OpKind::Gemm));
+  if (requantizes) {
+    n.classes.insert(int(Cls::Param));
+    n.kinds.insert(int(OpKind::Requant));
+  }
+  n.pads = n.pads || pads;
+  n.pools = n.pools || f.fuses("pool");
+  n.adds = n.adds || f.fuses("add");
+}
+
+bool hasOutputTables(const Target &t) {
+  for (const Form &f : t.forms)
+    if (f.fuses("lut"))
+      return true;
+  return false;
+}
+
+} // namespace sel
+
+std::vector<OpClaim> claimedOps(const Target &t) {
+  std::vector<OpClaim> out;
+  for (const sel::FormRow *rp : sel::allRows()) {
+    const sel::FormRow &r = *rp;
+    if (!sel::serves(t, r))
+      continue;
+    auto seen = std::find_if(out.begin(), out.end(),
+                             [&](const OpClaim &c) { return c.op == r.op; });
+    if (seen != out.end()) {
+      // A later row running other dtypes only in its fused pattern (the
+      // int32 Resize of a bilinear upsampling beside the nearest one)
+      // widens the claim with them, in that context.
+      OpClaim &c = *seen;
+      if (*r.context && c.context.empty() && c.contextDtypes.empty() &&
+          !r.contextDtypes.empty()) {
+        c.dtypes.insert(c.dtypes.end(), r.dtypes.begin(), r.dtypes.end());
+        c.context = r.context;
+        c.contextDtypes.assign(r.contextDtypes.begin(), r.contextDtypes.end());
+      }
+      if (r.widen)
+        r.widen(t, r, c);
+      continue; // one claim per op
+    }
+    OpClaim c;
+    c.op = r.op;
+    c.dtypes.assign(r.dtypes.begin(), r.dtypes.end());
+    c.constraints = r.constraints(t);
+    c.minRank = r.minRank;
+    c.context = r.context;
+    c.contextDtypes.assign(r.contextDtypes.begin(), r.contextDtypes.end());
+    c.indexDtypes.assign(r.indexDtypes.begin(), r.indexDtypes.end());
+    if (r.claim)
+      r.claim(t, r, c);
+    out.push_back(std::move(c));
+  }
+  for (const FormPattern *f : formPatterns())
+    if (f->manifest && t.form(f->name))
+      f->manifest(t, out);
+  return out;
+}
+
+} // namespace ember::accel

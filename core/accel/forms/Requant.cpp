@@ -1,0 +1,506 @@
+// Form requant (Forms.def), and the epilogue of the GEMM forms (conv,
+// matmul, mean, requant): the stages a GEMM layer ends with, each fused
+// into the pending layer (Builder.h) when the target's form fuses it
+// (Form::epilogue): an int32 bias Add (stage bias), the Requantize of the
+// accumulator, and the output table (stage lut): a TableLookup of the
+// requantized result, or a chain of integer elementwise ops of it alone
+// evaluated into a table (Tables.cpp). The requant form itself runs a
+// Requantize of an i8/u8 (or int16) tensor as an identity GEMM whose
+// accumulators are the stored values.
+#include "Form.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace ember::accel::sel {
+
+namespace {
+
+// Bias operand of an Add node whose other operand is an accumulator: its
+// per-channel values (size 1 or K).
+bool biasValues(const View &v, int c, int64_t K, int rank, int chan,
+                std::vector<int64_t> &out) {
+  if (!v.ints(c, out) || (v.dtype(c) != "i32" && v.dtype(c) != "i64"))
+    return false;
+  auto d = v.dims(c);
+  // [K], [1,K], [1,K,1,1], [1,1,K] (a sequence: chan 2) or a scalar /
+  // all-ones shape.
+  int64_t n = prod(d, 0, d.size());
+  if (n == 1)
+    return true;
+  if (n != K)
+    return false;
+  if (d.size() == 1)
+    return true;
+  if (int(d.size()) != rank)
+    return false;
+  for (size_t i = 0; i < d.size(); ++i)
+    if (int(i) != chan && d[i] != 1)
+      return false;
+  return true;
+}
+
+Chain accChain(const View &v, const Analysis &a, int x) {
+  if (x < 0 || size_t(x) >= a.chainOf.size())
+    return {};
+  return a.chainOf[size_t(x)];
+}
+
+std::string whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
+  int x = v.in(n, 0), m = v.in(n, 1), s = v.in(n, 2), y = v.out(n);
+  if (x < 0 || m < 0 || s < 0 || y < 0)
+    return "Requantize needs x, multiplier and shift";
+  const bool wide = v.t.wide16 && (v.dtype(y) == "i16" || v.dtype(x) == "i64");
+  if (!isQ8(v.dtype(y)) && !(wide && v.dtype(y) == "i16"))
+    return "result is " + v.dtype(y) + " (i8 or u8)";
+  auto xd = v.dims(x);
+  const bool seq = xd.size() == 3 && isSequence(v, x) && isSequence(v, y);
+  if (xd.size() != 4 && xd.size() != 2 && !seq)
+    return "x has rank " + std::to_string(xd.size()) +
+           " (2, 4, or 3 laid out as a sequence: channels last)";
+  // A conversion on its own (an int16 input or result: a precision
+  // boundary, or a Concat's inputs brought to one scale) runs on a target
+  // whose requant form declares 16-bit activations: an identity GEMM (int16
+  // input: both byte planes) and the 16x8 requantization.
+  const bool conv16 =
+      has16(v.t, "requant") && (isQ8(v.dtype(x)) || v.dtype(x) == "i16");
+  if (wide && (v.dtype(x) != "i32" && v.dtype(x) != "i64") && !conv16)
+    return "a 16-bit requantization of " + v.dtype(x) +
+           " (the target's 16x8 layers requantize their accumulators)";
+  if (v.dtype(y) == "i16" && v.in(n, 4) >= 0) {
+    std::vector<int64_t> zy;
+    if (!v.ints(v.in(n, 4), zy) || zy.size() != 1 || zy[0] != 0)
+      return "an int16 result with a nonzero zero point";
+  }
+  if (v.dtype(x) == "i32" || v.dtype(x) == "i64") {
+    Chain c = accChain(v, a, x);
+    if (c.root < 0)
+      return "its int32 input " + q(v.name(x)) +
+             " is not the only use of a ConvInteger/MatMulInteger the target "
+             "runs (the target requantizes its own accumulators)";
+  } else if (!isQ8(v.dtype(x)) && !(conv16 && v.dtype(x) == "i16")) {
+    return "x is " + v.dtype(x);
+  } else if (!v.t.form("requant")) {
+    return "a Requantize of an int8 tensor (target '" + v.t.name +
+           "' has no requant form)";
+  }
+  const int64_t ch = seq ? 2 : 1;
+  int64_t C = xd[size_t(ch)];
+  int64_t axis = aInt(n, "axis", 1);
+  if (axis < 0)
+    axis += int64_t(xd.size());
+  std::vector<int64_t> mv, sv, zx, zy;
+  if (!v.ints(m, mv) || !v.ints(s, sv))
+    return "multiplier and shift must be constants";
+  for (auto *t : {&mv, &sv})
+    if (t->size() != 1 && int64_t(t->size()) != C)
+      return "multiplier/shift have " + std::to_string(t->size()) +
+             " entries (1 or " + std::to_string(C) + ")";
+  if ((mv.size() > 1 || sv.size() > 1) && axis != ch)
+    return "per-channel tables on axis " + std::to_string(axis) +
+           " (the channel axis is " + std::to_string(ch) + ")";
+  int xz = v.in(n, 3), yz = v.in(n, 4);
+  if (xz >= 0 &&
+      (!v.ints(xz, zx) || (zx.size() != 1 && int64_t(zx.size()) != C)))
+    return "x_zero_point is not a constant of 1 or C entries";
+  if (yz >= 0 && (!v.ints(yz, zy) || zy.size() != 1))
+    return "y_zero_point is not a constant scalar";
+  if (isQ8(v.dtype(x)) && zx.size() > 1)
+    return "per-channel x_zero_point on an int8 input";
+  return "";
+}
+
+std::string whyBiasNode(const View &v, Analysis &a, int i, bool) {
+  const v1::Node &n = v.g.nodes(i);
+  int x0 = v.in(n, 0), x1 = v.in(n, 1), y = v.out(n);
+  int acc = -1, c = -1;
+  for (auto [p, o] : {std::make_pair(x0, x1), std::make_pair(x1, x0)})
+    if (p >= 0 && accChain(v, a, p).root >= 0 && accChain(v, a, p).bias < 0) {
+      acc = p;
+      c = o;
+    }
+  if (acc < 0)
+    return "an Add that is not an int32 bias on a ConvInteger/MatMulInteger "
+           "the target runs (it adds int8 with QuantizedAdd)";
+  auto yd = v.dims(y);
+  std::vector<int64_t> bv;
+  const int ch = v.chan[size_t(y)];
+  if (c < 0 || !biasValues(v, c, yd.size() > 1 ? yd[size_t(ch)] : 1,
+                           int(yd.size()), ch, bv))
+    return "the bias " + (c >= 0 ? q(v.name(c)) : std::string("?")) +
+           " is not an i32 constant per output channel";
+  if (v.uses(y) != 1)
+    return "the biased accumulator " + q(v.name(y)) +
+           " has several uses (the target requantizes it in place)";
+  a.chainOf[size_t(y)] = {accChain(v, a, acc).root, i};
+  return "";
+}
+
+std::string whyRequantNode(const View &v, Analysis &a, int i, bool forCompile) {
+  const v1::Node &n = v.g.nodes(i);
+  std::string why = whyRequant(v, a, n);
+  // A sequence's conversion whose input the host computes (a detector
+  // head's [N, C, HW] maps brought to one scale before a host Concat) is
+  // not worth a partition of its own.
+  const int x = v.in(n, 0);
+  const int p = x >= 0 ? v.producer[size_t(x)] : -1;
+  if (why.empty() && !forCompile && isSequence(v, x) && v.dtype(x) != "i32" &&
+      v.dtype(x) != "i64" && (p < 0 || !a.why[size_t(p)].empty()))
+    why = "a requantization of a sequence whose input is not computed on the "
+          "target (alone it is not worth a partition)";
+  return why;
+}
+
+// TableLookup(x, table) as the output table of the layer requantizing x:
+// x is that Requantize's only use (the layer stores the looked-up result,
+// never x), the table a constant of 256 entries.
+std::string whyTableNode(const View &v, Analysis &a, int i, bool) {
+  const v1::Node &n = v.g.nodes(i);
+  int x = v.in(n, 0), tb = v.in(n, 1), y = v.out(n);
+  if (x < 0 || tb < 0 || y < 0)
+    return "TableLookup needs x and the table";
+  if (v.dtype(x) == "i16")
+    return "looks up i16 (the target has no table16 form: its output table "
+           "maps i8/u8)";
+  if (!isQ8(v.dtype(x)) || !isQ8(v.dtype(y)))
+    return "looks up " + v.dtype(x) + " -> " + v.dtype(y) +
+           " (the output table maps i8/u8 to i8/u8)";
+  std::vector<int64_t> vals;
+  if (!v.constant[size_t(tb)] || !v.ints(tb, vals) || vals.size() != 256)
+    return "the table is not a constant of 256 entries";
+  int p = v.producer[size_t(x)];
+  if (p < 0 || v.g.nodes(p).op() != "Requantize" || !a.why[size_t(p)].empty() ||
+      !a.free(p))
+    return "its input " + q(v.name(x)) +
+           " is not requantized by a layer the target runs (the table is "
+           "applied on a convolution's, MatMul's or mean's output path)";
+  if (v.uses(x) != 1)
+    return "its input " + q(v.name(x)) +
+           " has other uses (the layer stores only the looked-up result)";
+  return "";
+}
+
+// A requantized layer result: the integer ops of it alone that follow
+// become its output table. (A 16x8 layer into 8 bits, an int64
+// accumulator, takes one as the int8 layer does: its requantization of the
+// 16x8 sums with the table. A requantization of an int16 tensor on its own
+// or into int16 fuses none: its 8-bit successors are layers of their own.)
+void claimTableChain(const View &v, Analysis &a, int i) {
+  const v1::Node &ni = v.g.nodes(i);
+  TableChain tc;
+  if (!hasOutputTables(v.t) || v.dtype(v.in(ni, 0)) == "i16" ||
+      v.dtype(v.out(ni)) == "i16" || !tableChain(v, v.out(ni), tc).empty())
+    return;
+  // (x * f(x) is a table, not a multiply: the patterns holding the chain's
+  // nodes let them go.)
+  for (int n : tc.nodes)
+    if (!a.free(n)) {
+      const Analysis::Part held = a.part[size_t(n)];
+      for (Analysis::Part &p : a.part)
+        if (p.form == held.form && p.last == held.last)
+          p = Analysis::Part();
+    }
+  a.claim(tc.nodes, formRequant(), tc.exit);
+  a.tables.push_back(std::move(tc));
+}
+
+} // namespace
+
+std::string whyChainPartNode(const View &v, Analysis &, int i, bool) {
+  const v1::Node &n = v.g.nodes(i);
+  std::string why = "a " + n.op() +
+                    " that is not part of an output-table chain (integer "
+                    "elementwise ops of one requantized layer result alone, "
+                    "ending in an i8/u8 value)";
+  MulPattern mp;
+  if (v.t.form("mul") && n.op() == "Mul")
+    why += " nor a quantized multiply: " + mulPattern(v, i, mp);
+  return why;
+}
+
+namespace {
+
+void biasAdd(Builder &b, const v1::Node &n) {
+  int x0 = b.v.in(n, 0), x1 = b.v.in(n, 1), y = b.v.out(n);
+  int acc = b.pending.count(x0) ? x0 : x1, c = acc == x0 ? x1 : x0;
+  auto it = b.pending.find(acc);
+  if (it == b.pending.end() || it->second.requantized) {
+    b.err = "Add " + q(n.name()) + ": its accumulator is not in the partition";
+    return;
+  }
+  GemmLayer &g = it->second.layer.gemm;
+  std::vector<int64_t> bv;
+  b.v.ints(c, bv);
+  for (int64_t k = 0; k < g.K && g.in16; ++k)
+    g.bias64[size_t(k)] += bv[bv.size() == 1 ? 0 : size_t(k)];
+  for (int64_t k = 0; k < g.K && !g.in16; ++k)
+    g.bias[size_t(k)] = int32_t(uint32_t(g.bias[size_t(k)]) +
+                                uint32_t(bv[bv.size() == 1 ? 0 : size_t(k)]));
+  Builder::Pending p = std::move(it->second);
+  b.pending.erase(it);
+  p.layer.nodes.push_back(n.name());
+  b.pending[y] = std::move(p);
+}
+
+void requantize(Builder &b, const v1::Node &n) {
+  int x = b.v.in(n, 0), y = b.v.out(n);
+  Builder::Pending p;
+  auto it = b.pending.find(x);
+  if (it != b.pending.end() && !it->second.requantized) {
+    p = std::move(it->second);
+    b.pending.erase(it);
+  } else if (isQ8(b.v.dtype(x)) || b.v.dtype(x) == "i16") {
+    // An identity GEMM brings int8 (or int16: both byte planes) into the
+    // accumulators.
+    p.form = "requant";
+    int in = b.materialize(x);
+    if (in < 0)
+      return;
+    const NTensor &t = b.lp.tensors[size_t(in)];
+    GemmLayer &g = p.layer.gemm;
+    p.layer.kind = Layer::Kind::Gemm;
+    p.layer.name = n.name();
+    g.in = in;
+    auto d = t.dims;
+    g.C = g.K = g.groups = t.C;
+    if (d.size() == 4 && t.axis == 1) {
+      g.N = d[0], g.H = g.OH = d[2], g.W = g.OW = d[3];
+    } else {
+      g.N = 1, g.H = g.OH = 1, g.W = g.OW = t.P;
+    }
+    g.flat = true;
+    g.w.assign(size_t(g.K), 1);
+    g.bias.assign(size_t(g.K), 0);
+    // The device's accumulator = stored x; Requantize wants q - x_zp.
+    g.padValue = 0;
+    p.layer.usefulMacs = 0;
+    // The input's stored offset is folded below with x_zero_point.
+    if (t.u8)
+      for (auto &b : g.bias)
+        b += 128;
+    if (t.i16) { // the low plane's excess-128 (zero point 0)
+      g.in16 = true;
+      g.bias64.assign(size_t(g.K), 128);
+    }
+  } else {
+    b.err = "Requantize " + q(n.name()) + ": its input is not in the partition";
+    return;
+  }
+  GemmLayer &g = p.layer.gemm;
+  p.layer.nodes.push_back(n.name());
+  std::vector<int64_t> mv, sv, zx, zy;
+  b.v.ints(b.v.in(n, 1), mv);
+  b.v.ints(b.v.in(n, 2), sv);
+  if (b.v.in(n, 3) >= 0)
+    b.v.ints(b.v.in(n, 3), zx);
+  if (b.v.in(n, 4) >= 0)
+    b.v.ints(b.v.in(n, 4), zy);
+  for (int64_t k = 0; k < g.K; ++k) {
+    if (!zx.empty())
+      g.bias[size_t(k)] = int32_t(uint32_t(g.bias[size_t(k)]) -
+                                  uint32_t(zx[zx.size() == 1 ? 0 : size_t(k)]));
+    g.rq.mult.push_back(int32_t(mv[mv.size() == 1 ? 0 : size_t(k)]));
+    g.rq.shift.push_back(int32_t(sv[sv.size() == 1 ? 0 : size_t(k)]));
+  }
+  const std::string &to = b.v.dtype(y);
+  g.out16 = to == "i16";
+  int64_t lowest = to == "u8" ? 0
+                   : g.out16  ? -32768
+                              : -128,
+          highest = to == "u8" ? 255
+                    : g.out16  ? 32767
+                               : 127;
+  int64_t lo = std::max(aInt(n, "min", lowest), lowest);
+  int64_t hi = std::min(aInt(n, "max", highest), highest);
+  int64_t off = to == "u8" ? 128 : 0;
+  g.rq.zp = int32_t((zy.empty() ? 0 : zy[0]) - off);
+  g.rq.lo = int32_t(lo - off);
+  g.rq.hi = int32_t(std::max(lo, hi) - off);
+  g.requant = true;
+  p.requantized = true;
+  b.pending[y] = std::move(p);
+}
+
+// A TableLookup of a requantized pending layer: its output table (stored
+// entries: index k is the stored input k - 128, a u8 table's values shifted
+// by -128).
+void table(Builder &b, const v1::Node &n) {
+  int x = b.v.in(n, 0), y = b.v.out(n);
+  auto it = b.pending.find(x);
+  if (it == b.pending.end() || !it->second.requantized ||
+      !it->second.layer.lut.empty() || !fuses(b.v.t, it->second.form, "lut")) {
+    b.err = "TableLookup " + q(n.name()) +
+            ": its input is not the result of a layer with an output table";
+    return;
+  }
+  std::vector<int64_t> vals;
+  b.v.ints(b.v.in(n, 1), vals);
+  const bool inU8 = b.v.dtype(x) == "u8", outU8 = b.v.dtype(y) == "u8";
+  std::vector<int8_t> lut(256);
+  for (int k = 0; k < 256; ++k) {
+    // Stored input k - 128 is the graph value k - 128 (i8) or k (u8); the
+    // table is indexed by value - lowest, which is k in both cases.
+    int64_t out = vals[size_t(k)];
+    lut[size_t(k)] = int8_t(outU8 ? out - 128 : out);
+  }
+  (void)inU8;
+  Builder::Pending p = std::move(it->second);
+  b.pending.erase(it);
+  p.layer.nodes.push_back(n.name());
+  p.layer.lut = std::move(lut);
+  b.pending[y] = std::move(p);
+}
+
+// The last node of a table chain (Analysis::tables): the chain's table
+// becomes the output table of the layer computing its root.
+void tableChainEnd(Builder &b, int exit) {
+  const TableChain *tc = nullptr;
+  for (const TableChain &c : b.an.tables)
+    if (c.exit == exit)
+      tc = &c;
+  const v1::Node &n = b.v.g.nodes(exit);
+  auto it = tc ? b.pending.find(tc->root) : b.pending.end();
+  if (it == b.pending.end() || !it->second.requantized ||
+      !it->second.layer.lut.empty() || !fuses(b.v.t, it->second.form, "lut")) {
+    b.err = n.op() + " " + q(n.name()) +
+            ": its chain's input is not the result of a layer with an output "
+            "table";
+    return;
+  }
+  Builder::Pending p = std::move(it->second);
+  b.pending.erase(it);
+  for (int m : tc->nodes)
+    p.layer.nodes.push_back(b.v.g.nodes(m).name());
+  p.layer.lut = tc->lut;
+  b.pending[b.v.out(n)] = std::move(p);
+}
+
+void buildBias(Builder &b, int i) { biasAdd(b, b.v.g.nodes(i)); }
+void buildRequant(Builder &b, int i) { requantize(b, b.v.g.nodes(i)); }
+void buildTable(Builder &b, int i) { table(b, b.v.g.nodes(i)); }
+// A node of a table chain: the chain's table at its last node.
+void buildChainPart(Builder &b, int node, int last) {
+  if (node == last)
+    tableChainEnd(b, last);
+}
+// (The Mul of a table chain or of a multiply is built with its pattern.)
+void buildPatternPart(Builder &b, int i) {
+  b.err = "internal: node " + std::to_string(i) + " outside its pattern";
+}
+
+std::string biasText(const Target &) {
+  return "int32 bias on a ConvInteger/MatMulInteger result";
+}
+std::string requantText(const Target &t) {
+  return std::string("rank 2 or 4 (or 3, a sequence: channels last); of an "
+                     "accumulator the target computes") +
+         (t.form("requant") ? ", or of an i8/u8 tensor" : "") +
+         (t.requant.perChannel
+              ? "; per-channel tables on the channel axis (1; 2 of a sequence)"
+              : "");
+}
+std::string tableText(const Target &) {
+  return "a constant 256-entry table, of a Requantize's only use";
+}
+std::string chainText(const Target &) {
+  return "i32, in an output-table chain (TableLookup, Cast, Sub, Add, Mul, "
+         "scalar Requantize; at most 16 ops)";
+}
+
+const char *const kBias =
+    "fused: the int32 bias Add of a ConvInteger/MatMulInteger the target runs";
+const char *const kAccumulator =
+    "fused: an int32 accumulator the target computes (ConvInteger/"
+    "MatMulInteger [+ bias Add], or a per-channel sum), requantized in the "
+    "same layer";
+const char *const kTable =
+    "fused: the output table of the layer requantizing its input (applied "
+    "after the requantization and its clamp)";
+const char *const kTableChain =
+    "fused: integer elementwise ops of one requantized layer result alone "
+    "(x * f(x): SiLU, HardSwish as x * HardSigmoid(x)), evaluated into its "
+    "output table";
+
+// The Requantize's claim: a 16x8 layer's requantization (int64
+// accumulator in, int16 out) runs only in its layer, a lone int16
+// conversion stays on the host unless the requant form declares 16-bit
+// activations.
+void claimRequant(const Target &t, const FormRow &r, OpClaim &c) {
+  claimGemm16(t, r, c);
+  if (gemmAct16(t, r))
+    c.contextDtypes.insert(c.contextDtypes.end(), {"i16", "i64"});
+  if (has16(t, "requant"))
+    c.contextDtypes.erase(
+        std::remove(c.contextDtypes.begin(), c.contextDtypes.end(), "i16"),
+        c.contextDtypes.end());
+}
+
+std::string requantNeeds(const Target &, const Form &f, FormNeeds &n) {
+  gemmNeeds(f, n, true, false);
+  return "";
+}
+
+} // namespace
+
+} // namespace ember::accel::sel
+
+namespace ember::accel {
+
+const FormPattern &formRequant() {
+  static const FormPattern form = [] {
+    using namespace sel;
+    FormPattern f;
+    f.name = "requant";
+    f.needs = requantNeeds;
+    f.buildPart = buildChainPart;
+    FormRow bias;
+    bias.forms = "conv|matmul";
+    bias.stage = "bias";
+    bias.op = "Add";
+    bias.rank = 20;
+    bias.dtypes = {"i32"};
+    bias.context = kBias;
+    bias.constraints = biasText;
+    bias.why = whyBiasNode;
+    bias.build = buildBias;
+    bias.claim = claimGemm16;
+    // (its multiplier, shift and zero points may be scalars: rank 0)
+    FormRow rq;
+    rq.forms = "conv|matmul|mean|requant";
+    rq.op = "Requantize";
+    rq.rank = 30;
+    rq.dtypes = {"i8", "u8", "i32"};
+    rq.context = kAccumulator;
+    rq.contextDtypes = {"i32"};
+    rq.constraints = requantText;
+    rq.why = whyRequantNode;
+    rq.build = buildRequant;
+    rq.claimed = claimTableChain;
+    rq.claim = claimRequant;
+    FormRow lut;
+    lut.forms = "conv|matmul|mean|requant";
+    lut.stage = "lut";
+    lut.op = "TableLookup";
+    lut.rank = 40;
+    lut.dtypes = {"i8", "u8"};
+    lut.context = kTable;
+    lut.constraints = tableText;
+    lut.why = whyTableNode;
+    lut.build = buildTable;
+    FormRow chain;
+    chain.forms = "conv|matmul|mean|requant";
+    chain.stage = "lut";
+    chain.op = "Mul";
+    chain.rank = 60;
+    chain.dtypes = {"i32"};
+    chain.context = kTableChain;
+    chain.constraints = chainText;
+    chain.why = whyChainPartNode;
+    chain.build = buildPatternPart;
+    f.rows = {bias, rq, lut, chain};
+    return f;
+  }();
+  return form;
+}
+
+} // namespace ember::accel
