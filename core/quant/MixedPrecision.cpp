@@ -654,221 +654,211 @@ chooseWide(const onnx::GraphProto &g, const QdqPlan &plan,
   return chooseWide(CycleTable::doubling(g, plan, nodeCycles), noise, limit);
 }
 
-Expected<MixedPrecisionResult> searchMixedPrecision(
-    const onnx::ModelProto &fp32, const onnx::ModelProto &int8,
-    const QdqPlan &plan, const std::map<std::string, QParams> &params8,
-    int32_t qmin, int32_t qmax, const std::vector<Sample> &samples,
-    const std::vector<InputDecl> &inputs,
-    const std::map<std::string, std::string> &aliases, const NodeCostFn &cost,
-    const WideBuildFn &build, const MixedPrecisionOptions &o) {
-  if (samples.empty())
-    return invalid("--mixed-precision measures the model on calibration "
-                   "samples: give --calibration");
-  const auto &g = fp32.graph();
-  std::ostream *log = o.log;
-  char buf[512];
+namespace {
 
-  // The cost table: the NPU compiler's cycles per layer on compiles of
-  // mixes: all-int8, all-int16, the roots alternating in topological
-  // order both ways, which put every layer in its 8-to-16 and 16-to-8
-  // boundary forms, and two that give each group of several inputs (an
-  // add) one input of each width, writing 16 bits in one and 8 in the
-  // other: such a group is a layer of its own where the all-int8 and
-  // all-int16 models fuse it into its producer at no cost of its own.
-  Stopwatch phase;
-  EMBER_ASSIGN(auto nodeCycles, cost(int8));
-  if (nodeCycles.empty())
-    return invalid("the NPU cost model predicts no layer of the int8 model "
-                   "(nothing of it runs on the NPU)");
-  auto compiled = [](const std::map<std::string, double> &c) {
-    double t = 0;
-    for (auto &kv : c)
-      t += kv.second;
-    return t;
-  };
-  MixedPrecisionResult r;
-  r.baseCycles = compiled(nodeCycles);
-  const double limit = o.budget * r.baseCycles;
+double compiledCycles(const std::map<std::string, double> &c) {
+  double t = 0;
+  for (auto &kv : c)
+    t += kv.second;
+  return t;
+}
+
+// The cost table: the NPU compiler's cycles per layer on compiles of
+// mixes: all-int8, all-int16, the roots alternating in topological
+// order both ways, which put every layer in its 8-to-16 and 16-to-8
+// boundary forms, and two that give each group of several inputs (an
+// add) one input of each width, writing 16 bits in one and 8 in the
+// other: such a group is a layer of its own where the all-int8 and
+// all-int16 models fuse it into its producer at no cost of its own.
+// `nodeCycles` is the all-int8 model's compile; `compiles` and `refused`
+// count the compiles made.
+Expected<CycleTable>
+measureCycleTable(const onnx::GraphProto &g, const QdqPlan &plan,
+                  const std::map<std::string, QParams> &params8,
+                  const std::map<std::string, double> &nodeCycles,
+                  const NodeCostFn &cost, const WideBuildFn &build,
+                  std::ostream *log, int &compiles, int &refused) {
   CycleTable table = CycleTable::empty(g, plan);
   table.measure(g, plan, {}, nodeCycles, true);
-  int compiles = 1, refused = 0;
-  {
-    std::vector<std::string> order;
-    std::set<std::string> seenRoot;
-    for (auto &t : plan.tensors) {
-      std::string rt = rootOf(plan, t.name);
-      if (params8.count(rt) && seenRoot.insert(rt).second)
-        order.push_back(rt);
+  compiles = 1;
+  refused = 0;
+  std::vector<std::string> order;
+  std::set<std::string> seenRoot;
+  for (auto &t : plan.tensors) {
+    std::string rt = rootOf(plan, t.name);
+    if (params8.count(rt) && seenRoot.insert(rt).second)
+      order.push_back(rt);
+  }
+  // A mix the compiler refuses is split in two along the order and each
+  // half (the rest 8-bit) compiled instead, so one layer it cannot place
+  // in some form leaves only its neighbourhood unmeasured.
+  std::vector<std::vector<std::string>> queue(7);
+  queue[0] = order;
+  for (size_t i = 0; i < order.size(); ++i)
+    queue[1 + i % 2].push_back(order[i]);
+  // And two that give such a group inputs of one width and an output of
+  // the other (a Concat of 8-bit maps into a 16-bit one converts each
+  // input; the alternating mixes never make both inputs 8-bit there).
+  std::set<std::string> mixedA, mixedB, outs, ins;
+  for (const CycleTable::Roots &gr : table.roots)
+    if (gr.in.size() > 1) {
+      mixedA.insert(*gr.in.begin());
+      mixedA.insert(gr.out.begin(), gr.out.end());
+      mixedB.insert(*std::next(gr.in.begin()));
+      outs.insert(gr.out.begin(), gr.out.end());
+      ins.insert(gr.in.begin(), gr.in.end());
     }
-    // A mix the compiler refuses is split in two along the order and each
-    // half (the rest 8-bit) compiled instead, so one layer it cannot place
-    // in some form leaves only its neighbourhood unmeasured.
-    std::vector<std::vector<std::string>> queue(7);
-    queue[0] = order;
-    for (size_t i = 0; i < order.size(); ++i)
-      queue[1 + i % 2].push_back(order[i]);
-    // And two that give such a group inputs of one width and an output of
-    // the other (a Concat of 8-bit maps into a 16-bit one converts each
-    // input; the alternating mixes never make both inputs 8-bit there).
-    std::set<std::string> mixedA, mixedB, outs, ins;
-    for (const CycleTable::Roots &gr : table.roots)
-      if (gr.in.size() > 1) {
-        mixedA.insert(*gr.in.begin());
-        mixedA.insert(gr.out.begin(), gr.out.end());
-        mixedB.insert(*std::next(gr.in.begin()));
-        outs.insert(gr.out.begin(), gr.out.end());
-        ins.insert(gr.in.begin(), gr.in.end());
-      }
-    for (const std::string &rt : order) {
-      if (mixedA.count(rt))
-        queue[3].push_back(rt);
-      if (mixedB.count(rt) && !mixedA.count(rt))
-        queue[4].push_back(rt);
-      if (outs.count(rt) && !ins.count(rt))
-        queue[5].push_back(rt);
-      if (ins.count(rt) && !outs.count(rt))
-        queue[6].push_back(rt);
-    }
-    for (size_t qi = 0; qi < queue.size() && qi < 24; ++qi) {
-      const std::vector<std::string> part = queue[qi];
-      if (part.empty())
-        continue;
-      std::set<std::string> w(part.begin(), part.end());
-      EMBER_ASSIGN(onnx::ModelProto mix, build(w));
-      auto c = cost(mix);
-      if (c) {
-        table.measure(g, plan, w, *c, false);
-        ++compiles;
-        continue;
-      }
-      ++refused;
-      if (log && refused == 1)
-        *log << "  note: the NPU compiler refuses a mix, "
-             << c.status().message() << "; its halves are compiled instead\n";
-      if (part.size() > 1) {
-        const size_t h = part.size() / 2;
-        queue.emplace_back(part.begin(), part.begin() + long(h));
-        queue.emplace_back(part.begin() + long(h), part.end());
-      }
-    }
-    // Then mixes aimed at the signatures still unmeasured, a few compiles
-    // (each aims at one per group; a refused one is not retried).
-    std::set<std::pair<size_t, int>> tried;
-    for (int extra = 0; extra < 6; ++extra) {
-      const std::set<std::string> w = table.coverMix(tried);
-      if (w.empty())
-        break;
-      EMBER_ASSIGN(onnx::ModelProto mix, build(w));
-      auto c = cost(mix);
-      if (!c) {
-        ++refused;
-        continue;
-      }
+  for (const std::string &rt : order) {
+    if (mixedA.count(rt))
+      queue[3].push_back(rt);
+    if (mixedB.count(rt) && !mixedA.count(rt))
+      queue[4].push_back(rt);
+    if (outs.count(rt) && !ins.count(rt))
+      queue[5].push_back(rt);
+    if (ins.count(rt) && !outs.count(rt))
+      queue[6].push_back(rt);
+  }
+  for (size_t qi = 0; qi < queue.size() && qi < 24; ++qi) {
+    const std::vector<std::string> part = queue[qi];
+    if (part.empty())
+      continue;
+    std::set<std::string> w(part.begin(), part.end());
+    EMBER_ASSIGN(onnx::ModelProto mix, build(w));
+    auto c = cost(mix);
+    if (c) {
       table.measure(g, plan, w, *c, false);
       ++compiles;
+      continue;
     }
-    table.fill();
+    ++refused;
+    if (log && refused == 1)
+      *log << "  note: the NPU compiler refuses a mix, " << c.status().message()
+           << "; its halves are compiled instead\n";
+    if (part.size() > 1) {
+      const size_t h = part.size() / 2;
+      queue.emplace_back(part.begin(), part.begin() + long(h));
+      queue.emplace_back(part.begin() + long(h), part.end());
+    }
   }
-  if (log) {
-    std::snprintf(buf, sizeof(buf),
-                  "mixed precision: NPU cost table from %d compiles, %d "
-                  "refused (all-int8 %.0f cycles, all-int16 %.0f) (%s)\n",
-                  compiles, refused, table.predict({}), table.predict([&] {
-                    std::set<std::string> a;
-                    for (auto &kv : params8)
-                      a.insert(kv.first);
-                    return a;
-                  }()),
-                  phase.text().c_str());
-    *log << buf;
+  // Then mixes aimed at the signatures still unmeasured, a few compiles
+  // (each aims at one per group; a refused one is not retried).
+  std::set<std::pair<size_t, int>> tried;
+  for (int extra = 0; extra < 6; ++extra) {
+    const std::set<std::string> w = table.coverMix(tried);
+    if (w.empty())
+      break;
+    EMBER_ASSIGN(onnx::ModelProto mix, build(w));
+    auto c = cost(mix);
+    if (!c) {
+      ++refused;
+      continue;
+    }
+    table.measure(g, plan, w, *c, false);
+    ++compiles;
   }
+  table.fill();
+  return table;
+}
 
-  // What the output SQNR compares: the model outputs (and, as the
-  // evaluation wants them, every planned tensor).
-  std::vector<std::string> names, outputs;
-  std::set<std::string> seen;
-  for (auto &x : g.output()) {
-    outputs.push_back(x.name());
-    if (seen.insert(x.name()).second)
-      names.push_back(x.name());
+// The output SQNR of QDQ models against the fp32 model's outputs on the
+// first n samples (run once, at construction): the worst of the outputs',
+// as `evaluate` computes it, a quantized graph input compared through its
+// dequantized value.
+class OutputScorer {
+public:
+  OutputScorer(const onnx::GraphProto &g, const std::vector<Sample> &samples,
+               const std::vector<InputDecl> &inputs,
+               const std::map<std::string, std::string> &aliases, size_t n,
+               const RunOptions &run)
+      : samples_(samples), aliases_(aliases), n_(n), run_(run) {
+    for (auto &x : g.output())
+      outputs_.push_back(x.name());
+    shapes_ = sampleShapes(inputs, samples[0]);
   }
-  size_t n = std::min(samples.size(), std::max<size_t>(o.evalSamples, 1));
-  auto shapes = sampleShapes(inputs, samples[0]);
-  // The fp32 outputs on the first n samples, run once: every model the
-  // search measures (the all-int8 one, the candidates) is compared to them.
-  std::vector<std::vector<Tensor>> refOut;
-  {
+  // The fp32 outputs (and, as the evaluation wants them, every planned
+  // tensor): every model the search measures is compared to them.
+  Status runReference(const onnx::ModelProto &fp32) {
+    std::vector<std::string> names;
+    std::set<std::string> seen;
+    for (auto &x : outputs_)
+      if (seen.insert(x).second)
+        names.push_back(x);
     EMBER_ASSIGN(auto ref,
-                 InstrumentedModel::create(fp32, names, shapes, o.run));
-    for (size_t i = 0; i < n; ++i) {
-      EMBER_ASSIGN(auto a, ref->run(samples[i].inputs));
-      refOut.push_back(outputsOf(a, outputs));
+                 InstrumentedModel::create(fp32, names, shapes_, run_));
+    for (size_t i = 0; i < n_; ++i) {
+      EMBER_ASSIGN(auto a, ref->run(samples_[i].inputs));
+      refOut_.push_back(outputsOf(a, outputs_));
     }
+    return Status::ok();
   }
-  // The output SQNR of a QDQ model (the worst of its outputs', as
-  // `evaluate` computes it; a quantized graph input compared through its
-  // dequantized value), accumulated over samples [sc.upto, to).
-  auto score = [&](const onnx::ModelProto &m, Scored &sc, size_t to) -> Status {
+  // Accumulates m's output SQNR over samples [sc.upto, to).
+  Status score(const onnx::ModelProto &m, Scored &sc, size_t to) const {
     std::set<std::string> defined;
     for (auto &x : m.graph().node())
       for (auto &y : x.output())
         defined.insert(y);
     std::vector<std::string> qnames;
-    for (auto &t : outputs) {
-      auto it = aliases.find(t);
+    for (auto &t : outputs_) {
+      auto it = aliases_.find(t);
       qnames.push_back(
-          it != aliases.end() && defined.count(it->second) ? it->second : t);
+          it != aliases_.end() && defined.count(it->second) ? it->second : t);
     }
-    EMBER_ASSIGN(auto q, InstrumentedModel::create(m, qnames, shapes, o.run));
-    sc.acc.resize(outputs.size());
+    EMBER_ASSIGN(auto q, InstrumentedModel::create(m, qnames, shapes_, run_));
+    sc.acc.resize(outputs_.size());
     for (size_t i = sc.upto; i < to; ++i) {
-      EMBER_ASSIGN(auto b, q->run(samples[i].inputs));
+      EMBER_ASSIGN(auto b, q->run(samples_[i].inputs));
       auto y = outputsOf(b, qnames);
-      for (size_t k = 0; k < outputs.size(); ++k)
-        if (refOut[i][k].elem() == ElemKind::F32 &&
-            y[k].elem() == ElemKind::F32 && refOut[i][k].size() == y[k].size())
-          sc.acc[k].add(refOut[i][k].data<float>(), y[k].data<float>(),
-                        refOut[i][k].size());
+      for (size_t k = 0; k < outputs_.size(); ++k)
+        if (refOut_[i][k].elem() == ElemKind::F32 &&
+            y[k].elem() == ElemKind::F32 && refOut_[i][k].size() == y[k].size())
+          sc.acc[k].add(refOut_[i][k].data<float>(), y[k].data<float>(),
+                        refOut_[i][k].size());
     }
     sc.upto = std::max(sc.upto, to);
     sc.db = std::numeric_limits<double>::infinity();
     for (auto &a : sc.acc)
       sc.db = std::min(sc.db, a.db());
     return Status::ok();
-  };
-  {
-    Scored s8;
-    EMBER_TRY(score(int8, s8, n));
-    r.int8Sqnr = s8.db;
-  }
-  if (log) {
-    std::snprintf(buf, sizeof(buf),
-                  "mixed precision: all-int8 output SQNR %.2f dB, predicted "
-                  "NPU cycles %.0f, budget %.2fx (%.0f cycles) (%s)\n",
-                  r.int8Sqnr, r.baseCycles, o.budget, limit,
-                  phase.text().c_str());
-    *log << buf;
   }
 
-  // Output-referred sensitivity of every root, then the choice.
-  const size_t nr =
-      std::min(samples.size(), std::max<size_t>(o.rankSamples, 1));
-  phase = Stopwatch();
-  EMBER_ASSIGN(auto noise, outputNoise(fp32, plan, params8, qmin, qmax, samples,
-                                       inputs, nr, o.run));
-  const std::string rankTime = phase.text();
-  phase = Stopwatch();
-  // A set of 16-bit tensors built and compiled (and, with o.measure, run
-  // on the timed model); its excess over the budget in cycles of the
-  // all-int8 compile (<= 0: it fits), or the compiler's refusal.
-  struct Check {
-    bool refused = false;
-    double cycles = 0, excess = 0, timed = 0;
-    onnx::ModelProto mix;
-  };
+private:
+  const std::vector<Sample> &samples_;
+  const std::map<std::string, std::string> &aliases_;
+  size_t n_;
+  const RunOptions &run_;
+  std::vector<std::string> outputs_;
+  std::map<std::string, Dims> shapes_;
+  std::vector<std::vector<Tensor>> refOut_;
+};
+
+// A set of 16-bit tensors built and compiled (and, with o.measure, run on
+// the timed model); its excess over the budget in cycles of the all-int8
+// compile (<= 0: it fits), or the compiler's refusal.
+struct Check {
+  bool refused = false;
+  double cycles = 0, excess = 0, timed = 0;
+  onnx::ModelProto mix;
+};
+
+// Checks candidate sets against the budget, numbering them in the log. The
+// all-int8 model's timed cycles are measured at the first set that fits
+// the compile's budget (r.measuredBase; -1 when the timed model cannot run
+// it).
+struct MixChecker {
+  const onnx::ModelProto &int8;
+  const std::vector<Sample> &samples;
+  const CycleTable &table;
+  const NodeCostFn &cost;
+  const WideBuildFn &build;
+  const MixedPrecisionOptions &o;
+  double limit;
+  MixedPrecisionResult &r;
   int checks = 0;
-  auto check = [&](const std::set<std::string> &w,
-                   const std::string &what) -> Expected<Check> {
+
+  Expected<Check> operator()(const std::set<std::string> &w,
+                             const std::string &what) {
+    std::ostream *log = o.log;
+    char buf[512];
     Check k;
     ++checks;
     EMBER_ASSIGN(k.mix, build(w));
@@ -881,7 +871,7 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
       k.refused = true;
       return k;
     }
-    k.cycles = compiled(*c);
+    k.cycles = compiledCycles(*c);
     k.excess = k.cycles - limit;
     std::string timed;
     if (k.excess <= 0 && o.measure) {
@@ -920,26 +910,38 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
       *log << buf << timed << "\n";
     }
     return k;
-  };
+  }
+};
 
-  // 1. The summed-noise proxy's choice on the table, checked: while it
-  // does not fit (the compile predicts more than the budget, or the timed
-  // model measures more than the budget against the all-int8 model there,
-  // or the compiler refuses it), the table's limit comes down below it by
-  // the excess and the choice is made again, at most 6 times. This finds
-  // the table limit at which the budget holds on the device.
+// The search's current choice: its 16-bit roots, model, compiled cycles
+// and (when measured) output SQNR.
+struct Choice {
   std::set<std::string> wide;
-  onnx::ModelProto chosen = int8;
-  double chosenCycles = r.baseCycles, target = limit;
+  onnx::ModelProto model;
+  double cycles = 0;
+  Scored score;
+};
+
+// 1. The summed-noise proxy's choice on the table, checked: while it does
+// not fit (the compile predicts more than the budget, or the timed model
+// measures more than the budget against the all-int8 model there, or the
+// compiler refuses it), the table's limit comes down below it by the
+// excess and the choice is made again, at most 6 times. This finds the
+// table limit at which the budget holds on the device; returns it.
+Expected<double> proxyChoice(const CycleTable &table,
+                             const std::map<std::string, double> &noise,
+                             double limit, MixChecker &check, Choice &ch,
+                             MixedPrecisionResult &r) {
+  double target = limit;
   for (int attempt = 0; attempt < 6; ++attempt) {
     std::set<std::string> w = chooseWide(table, noise, target);
     if (w.empty())
       break;
     EMBER_ASSIGN(Check k, check(w, ""));
     if (!k.refused && k.excess <= 0) {
-      wide = std::move(w);
-      chosen = std::move(k.mix);
-      chosenCycles = k.cycles;
+      ch.wide = std::move(w);
+      ch.model = std::move(k.mix);
+      ch.cycles = k.cycles;
       r.measured = k.timed;
       break;
     }
@@ -947,68 +949,236 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
     target = std::min(target, table.predict(w)) -
              (k.refused ? 0.005 * r.baseCycles : k.excess);
   }
-  if (wide.empty() && log)
-    *log << "  no choice fits the budget: the all-int8 model\n";
+  return target;
+}
 
-  // 2. The candidate sets at that limit (candidateSets: the proxy's choice,
-  // the greedy or knapsack one, the neighbours), each built and run on the
-  // first ns samples; those measuring a better output SQNR than the
-  // proxy's choice (by kCostlierMarginDb when it costs more on the table)
-  // are checked in that order, the first that fits kept.
-  const size_t ns = std::min(n, std::max<size_t>(o.selectSamples, 1));
-  Scored chosenScore;
+// 2. The candidate sets at that limit (candidateSets: the proxy's choice,
+// the greedy or knapsack one, the neighbours), each built and run on the
+// first ns samples; those measuring a better output SQNR than the proxy's
+// choice (by kCostlierMarginDb when it costs more on the table) are
+// checked in that order, the first that fits kept. Returns the number of
+// candidate runs.
+Expected<size_t> measuredChoice(const CycleTable &table,
+                                const std::map<std::string, double> &noise,
+                                double target, size_t ns,
+                                const OutputScorer &scorer,
+                                const WideBuildFn &build, MixChecker &check,
+                                const MixedPrecisionOptions &o, Choice &ch,
+                                MixedPrecisionResult &r) {
+  std::ostream *log = o.log;
+  char buf[512];
   size_t runs = 0;
-  if (!wide.empty() && o.candidates > 1) {
-    auto cands = candidateSets(table, noise, target, o.candidates);
-    std::vector<std::pair<double, size_t>> better;
-    std::vector<Scored> sc(cands.size());
-    EMBER_TRY(score(chosen, chosenScore, ns));
+  auto cands = candidateSets(table, noise, target, o.candidates);
+  std::vector<std::pair<double, size_t>> better;
+  std::vector<Scored> sc(cands.size());
+  EMBER_TRY(scorer.score(ch.model, ch.score, ns));
+  ++runs;
+  for (size_t ci = 0; ci < cands.size() && runs < o.maxMeasured; ++ci) {
+    if (cands[ci].empty() || cands[ci] == ch.wide)
+      continue;
+    EMBER_ASSIGN(onnx::ModelProto m, build(cands[ci]));
+    EMBER_TRY(scorer.score(m, sc[ci], ns));
     ++runs;
-    for (size_t ci = 0; ci < cands.size() && runs < o.maxMeasured; ++ci) {
-      if (cands[ci].empty() || cands[ci] == wide)
-        continue;
-      EMBER_ASSIGN(onnx::ModelProto m, build(cands[ci]));
-      EMBER_TRY(score(m, sc[ci], ns));
-      ++runs;
-      if (log) {
-        std::snprintf(buf, sizeof(buf),
-                      "  candidate %zu: %zu tensors 16-bit, table %.0f "
-                      "cycles, summed noise left %.2f dB, output SQNR %.2f "
-                      "dB on %zu sample(s) (the proxy's choice: %.2f dB)\n",
-                      ci + 1, cands[ci].size(), table.predict(cands[ci]),
-                      toDb(noiseLeft(noise, cands[ci])), sc[ci].db, ns,
-                      chosenScore.db);
-        *log << buf;
-      }
-      if (measuredBetter(sc[ci].db, chosenScore.db,
-                         table.predict(cands[ci]) > table.predict(wide)))
-        better.emplace_back(-sc[ci].db, ci);
+    if (log) {
+      std::snprintf(buf, sizeof(buf),
+                    "  candidate %zu: %zu tensors 16-bit, table %.0f "
+                    "cycles, summed noise left %.2f dB, output SQNR %.2f "
+                    "dB on %zu sample(s) (the proxy's choice: %.2f dB)\n",
+                    ci + 1, cands[ci].size(), table.predict(cands[ci]),
+                    toDb(noiseLeft(noise, cands[ci])), sc[ci].db, ns,
+                    ch.score.db);
+      *log << buf;
     }
-    std::sort(better.begin(), better.end());
-    for (size_t b = 0; b < better.size() && b < o.checksPerChoice; ++b) {
-      const size_t ci = better[b].second;
-      std::snprintf(buf, sizeof(buf), " (output SQNR %.2f dB)", sc[ci].db);
-      EMBER_ASSIGN(Check k, check(cands[ci], buf));
-      if (k.refused || k.excess > 0)
-        continue;
-      wide = cands[ci];
-      chosen = std::move(k.mix);
-      chosenCycles = k.cycles;
-      chosenScore = std::move(sc[ci]);
-      r.measured = k.timed;
-      break;
+    if (measuredBetter(sc[ci].db, ch.score.db,
+                       table.predict(cands[ci]) > table.predict(ch.wide)))
+      better.emplace_back(-sc[ci].db, ci);
+  }
+  std::sort(better.begin(), better.end());
+  for (size_t b = 0; b < better.size() && b < o.checksPerChoice; ++b) {
+    const size_t ci = better[b].second;
+    std::snprintf(buf, sizeof(buf), " (output SQNR %.2f dB)", sc[ci].db);
+    EMBER_ASSIGN(Check k, check(cands[ci], buf));
+    if (k.refused || k.excess > 0)
+      continue;
+    ch.wide = cands[ci];
+    ch.model = std::move(k.mix);
+    ch.cycles = k.cycles;
+    ch.score = std::move(sc[ci]);
+    r.measured = k.timed;
+    break;
+  }
+  return runs;
+}
+
+// The log's account of the choice: with o.listRanking every activation
+// tensor, the noisiest first (what it costs the output at 8 bits, what it
+// adds to the cycles alone at 16 on the table, who writes and reads it);
+// the 16-bit tensors; the totals.
+void logChoice(std::ostream &log, const onnx::GraphProto &g,
+               const QdqPlan &plan, const CycleTable &table,
+               const std::map<std::string, double> &noise,
+               const MixedPrecisionResult &r, bool listRanking,
+               const std::string &phaseText) {
+  char buf[512];
+  const std::set<std::string> &wide = r.wide;
+  size_t numRoots = 0;
+  for (auto &t : plan.tensors)
+    numRoots += t.shareWith.empty();
+  std::map<std::string, std::vector<int>> writers;
+  for (size_t gi = 0; gi < table.roots.size(); ++gi)
+    for (auto &t : table.roots[gi].out)
+      writers[t].push_back(int(gi));
+  if (listRanking) {
+    std::map<std::string, std::vector<int>> readers;
+    for (size_t gi = 0; gi < table.roots.size(); ++gi)
+      for (auto &t : table.roots[gi].in)
+        readers[t].push_back(int(gi));
+    auto names = [&](const std::vector<int> &gs) {
+      std::string s;
+      for (int gi : gs)
+        s += (s.empty() ? "" : ", ") + groupName(g, plan.groups[size_t(gi)]);
+      return s.empty() ? std::string("-") : s;
+    };
+    std::vector<std::pair<double, std::string>> byNoise;
+    for (auto &kv : noise)
+      byNoise.emplace_back(-kv.second, kv.first);
+    std::sort(byNoise.begin(), byNoise.end());
+    const double base = table.predict({});
+    log << "mixed precision ranking (output noise of each activation "
+           "tensor alone at 8 bits; the cycles it adds alone at 16 bits "
+           "on the table; written by -> read by):\n";
+    for (auto &e : byNoise) {
+      const std::string &t = e.second;
+      std::snprintf(buf, sizeof(buf), "  %s %-24s %8.2f dB %+9.0f cycles  ",
+                    wide.count(t) ? "16" : " 8", t.c_str(), toDb(noise.at(t)),
+                    table.predict({t}) - base);
+      log << buf << names(writers[t]) << " -> " << names(readers[t]) << "\n";
     }
   }
+  log << "16-bit activations (written by; output noise of the tensor "
+         "alone at 8 bits):\n";
+  for (auto &t : wide) {
+    std::string by;
+    auto it = writers.find(t);
+    if (it != writers.end())
+      for (int gi : it->second)
+        by += (by.empty() ? "" : ", ") + groupName(g, plan.groups[size_t(gi)]);
+    auto nit = noise.find(t);
+    std::snprintf(buf, sizeof(buf), "%.2f dB",
+                  toDb(nit != noise.end() ? nit->second : 0.0));
+    log << "  " << t << " (" << (by.empty() ? "graph input" : by) << "; " << buf
+        << ")\n";
+  }
+  std::snprintf(buf, sizeof(buf),
+                "mixed precision: %zu of %zu activation tensors 16-bit; "
+                "predicted NPU cycles %.0f = %.3fx the all-int8 model's "
+                "%.0f (the compile of the choice; the table %.0f); %zu "
+                "layer(s) sent to the host; output SQNR %.2f dB (all-int8 "
+                "%.2f dB) (%s)\n",
+                wide.size(), numRoots, r.cycles, r.cycles / r.baseCycles,
+                r.baseCycles, r.tableCycles, r.offDevice, r.outputSqnr,
+                r.int8Sqnr, phaseText.c_str());
+  log << buf;
+  if (r.measuredBase > 0) {
+    std::snprintf(buf, sizeof(buf),
+                  "mixed precision: timed NPU model %.0f cycles = %.3fx the "
+                  "all-int8 model's %.0f\n",
+                  r.measured, r.measured / r.measuredBase, r.measuredBase);
+    log << buf;
+  }
+}
+
+} // namespace
+
+Expected<MixedPrecisionResult> searchMixedPrecision(
+    const onnx::ModelProto &fp32, const onnx::ModelProto &int8,
+    const QdqPlan &plan, const std::map<std::string, QParams> &params8,
+    int32_t qmin, int32_t qmax, const std::vector<Sample> &samples,
+    const std::vector<InputDecl> &inputs,
+    const std::map<std::string, std::string> &aliases, const NodeCostFn &cost,
+    const WideBuildFn &build, const MixedPrecisionOptions &o) {
+  if (samples.empty())
+    return invalid("--mixed-precision measures the model on calibration "
+                   "samples: give --calibration");
+  const auto &g = fp32.graph();
+  std::ostream *log = o.log;
+  char buf[512];
+
+  Stopwatch phase;
+  EMBER_ASSIGN(auto nodeCycles, cost(int8));
+  if (nodeCycles.empty())
+    return invalid("the NPU cost model predicts no layer of the int8 model "
+                   "(nothing of it runs on the NPU)");
+  MixedPrecisionResult r;
+  r.baseCycles = compiledCycles(nodeCycles);
+  const double limit = o.budget * r.baseCycles;
+  int compiles = 1, refused = 0;
+  EMBER_ASSIGN(CycleTable table,
+               measureCycleTable(g, plan, params8, nodeCycles, cost, build, log,
+                                 compiles, refused));
+  if (log) {
+    std::snprintf(buf, sizeof(buf),
+                  "mixed precision: NPU cost table from %d compiles, %d "
+                  "refused (all-int8 %.0f cycles, all-int16 %.0f) (%s)\n",
+                  compiles, refused, table.predict({}), table.predict([&] {
+                    std::set<std::string> a;
+                    for (auto &kv : params8)
+                      a.insert(kv.first);
+                    return a;
+                  }()),
+                  phase.text().c_str());
+    *log << buf;
+  }
+
+  size_t n = std::min(samples.size(), std::max<size_t>(o.evalSamples, 1));
+  OutputScorer scorer(g, samples, inputs, aliases, n, o.run);
+  EMBER_TRY(scorer.runReference(fp32));
+  {
+    Scored s8;
+    EMBER_TRY(scorer.score(int8, s8, n));
+    r.int8Sqnr = s8.db;
+  }
+  if (log) {
+    std::snprintf(buf, sizeof(buf),
+                  "mixed precision: all-int8 output SQNR %.2f dB, predicted "
+                  "NPU cycles %.0f, budget %.2fx (%.0f cycles) (%s)\n",
+                  r.int8Sqnr, r.baseCycles, o.budget, limit,
+                  phase.text().c_str());
+    *log << buf;
+  }
+
+  // Output-referred sensitivity of every root, then the choice.
+  const size_t nr =
+      std::min(samples.size(), std::max<size_t>(o.rankSamples, 1));
+  phase = Stopwatch();
+  EMBER_ASSIGN(auto noise, outputNoise(fp32, plan, params8, qmin, qmax, samples,
+                                       inputs, nr, o.run));
+  const std::string rankTime = phase.text();
+  phase = Stopwatch();
+  MixChecker check{int8, samples, table, cost, build, o, limit, r};
+  Choice ch;
+  ch.model = int8;
+  ch.cycles = r.baseCycles;
+  EMBER_ASSIGN(double target, proxyChoice(table, noise, limit, check, ch, r));
+  if (ch.wide.empty() && log)
+    *log << "  no choice fits the budget: the all-int8 model\n";
+
+  const size_t ns = std::min(n, std::max<size_t>(o.selectSamples, 1));
+  size_t runs = 0;
+  if (!ch.wide.empty() && o.candidates > 1) {
+    EMBER_ASSIGN(runs, measuredChoice(table, noise, target, ns, scorer, build,
+                                      check, o, ch, r));
+  }
   double chosenSqnr = r.int8Sqnr;
-  if (!wide.empty()) {
+  if (!ch.wide.empty()) {
     // The chosen model's output SQNR on all n samples.
-    EMBER_TRY(score(chosen, chosenScore, n));
-    chosenSqnr = chosenScore.db;
+    EMBER_TRY(scorer.score(ch.model, ch.score, n));
+    chosenSqnr = ch.score.db;
   }
   double kept = 0, all = 0;
   for (auto &kv : noise) {
     all += kv.second;
-    if (!wide.count(kv.first))
+    if (!ch.wide.count(kv.first))
       kept += kv.second;
   }
   if (log) {
@@ -1022,84 +1192,17 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
                   runs, ns, phase.text().c_str());
     *log << buf;
   }
-  r.model = std::move(chosen);
-  r.wide = wide;
-  r.cycles = chosenCycles;
+  r.model = std::move(ch.model);
+  r.wide = ch.wide;
+  r.cycles = ch.cycles;
   r.measuredBase = std::max(r.measuredBase, 0.0);
-  if (wide.empty())
+  if (ch.wide.empty())
     r.measured = r.measuredBase;
-  r.tableCycles = table.predict(wide);
-  r.offDevice = table.offDevice(wide);
+  r.tableCycles = table.predict(ch.wide);
+  r.offDevice = table.offDevice(ch.wide);
   r.outputSqnr = chosenSqnr;
-  size_t numRoots = 0;
-  for (auto &t : plan.tensors)
-    numRoots += t.shareWith.empty();
-  if (log) {
-    std::map<std::string, std::vector<int>> writers;
-    for (size_t gi = 0; gi < table.roots.size(); ++gi)
-      for (auto &t : table.roots[gi].out)
-        writers[t].push_back(int(gi));
-    if (o.listRanking) {
-      // Every activation tensor, the noisiest first: what it costs the
-      // output at 8 bits, what it adds to the cycles alone at 16 (on the
-      // table), who writes and reads it.
-      std::map<std::string, std::vector<int>> readers;
-      for (size_t gi = 0; gi < table.roots.size(); ++gi)
-        for (auto &t : table.roots[gi].in)
-          readers[t].push_back(int(gi));
-      auto names = [&](const std::vector<int> &gs) {
-        std::string s;
-        for (int gi : gs)
-          s += (s.empty() ? "" : ", ") + groupName(g, plan.groups[size_t(gi)]);
-        return s.empty() ? std::string("-") : s;
-      };
-      std::vector<std::pair<double, std::string>> byNoise;
-      for (auto &kv : noise)
-        byNoise.emplace_back(-kv.second, kv.first);
-      std::sort(byNoise.begin(), byNoise.end());
-      const double base = table.predict({});
-      *log << "mixed precision ranking (output noise of each activation "
-              "tensor alone at 8 bits; the cycles it adds alone at 16 bits "
-              "on the table; written by -> read by):\n";
-      for (auto &e : byNoise) {
-        const std::string &t = e.second;
-        std::snprintf(buf, sizeof(buf), "  %s %-24s %8.2f dB %+9.0f cycles  ",
-                      wide.count(t) ? "16" : " 8", t.c_str(), toDb(noise[t]),
-                      table.predict({t}) - base);
-        *log << buf << names(writers[t]) << " -> " << names(readers[t]) << "\n";
-      }
-    }
-    *log << "16-bit activations (written by; output noise of the tensor "
-            "alone at 8 bits):\n";
-    for (auto &t : wide) {
-      std::string by;
-      auto it = writers.find(t);
-      if (it != writers.end())
-        for (int gi : it->second)
-          by +=
-              (by.empty() ? "" : ", ") + groupName(g, plan.groups[size_t(gi)]);
-      std::snprintf(buf, sizeof(buf), "%.2f dB", toDb(noise[t]));
-      *log << "  " << t << " (" << (by.empty() ? "graph input" : by) << "; "
-           << buf << ")\n";
-    }
-    std::snprintf(buf, sizeof(buf),
-                  "mixed precision: %zu of %zu activation tensors 16-bit; "
-                  "predicted NPU cycles %.0f = %.3fx the all-int8 model's "
-                  "%.0f (the compile of the choice; the table %.0f); %zu "
-                  "layer(s) sent to the host; output SQNR %.2f dB (all-int8 "
-                  "%.2f dB) (%s)\n",
-                  wide.size(), numRoots, r.cycles, r.cycles / r.baseCycles,
-                  r.baseCycles, r.tableCycles, r.offDevice, r.outputSqnr,
-                  r.int8Sqnr, phase.text().c_str());
-    *log << buf;
-    if (r.measuredBase > 0) {
-      std::snprintf(buf, sizeof(buf),
-                    "mixed precision: timed NPU model %.0f cycles = %.3fx the "
-                    "all-int8 model's %.0f\n",
-                    r.measured, r.measured / r.measuredBase, r.measuredBase);
-      *log << buf;
-    }
-  }
+  if (log)
+    logChoice(*log, g, plan, table, noise, r, o.listRanking, phase.text());
   return r;
 }
 

@@ -198,131 +198,179 @@ Status requireFp32(const onnx::ModelProto &m) {
                    : Status::ok();
 }
 
-} // namespace
+using Clock = std::chrono::steady_clock;
 
-Status quantizeModel(const QuantizeOptions &o) {
-  using Clock = std::chrono::steady_clock;
-  std::ostream *log = o.log;
-  EMBER_ASSIGN(onnx::ModelProto m, loadOnnxModel(o.model));
-  EMBER_TRY(requireFp32(m).withContext(o.model));
-  EMBER_TRY(upgradeForQdq(m).withContext(o.model));
-  EMBER_ASSIGN(auto decls, modelInputs(m));
+std::string seconds(Clock::time_point t0) {
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  return concat(int(secs * 10) / 10.0);
+}
 
+// One `ember quantize` run, stage by stage in the order quantizeModel calls
+// them; each stage reads what the ones before it left in the members.
+class QuantizeRun {
+public:
+  explicit QuantizeRun(const QuantizeOptions &o) : o_(o), log_(o.log) {}
+  Status load();
+  Status preprocess();
+  Status plan();
+  Status calibrate();
+  Status chooseRanges();
+  Status rewrite();
+  Status mixedPrecision();
+  Status sensitivity();
+  Status write();
+
+private:
+  Status equalizeWithRanges();
+
+  const QuantizeOptions &o_;
+  std::ostream *log_;
+  onnx::ModelProto m_;
+  std::vector<InputDecl> decls_;
   // Input shapes: from the profile, or from the calibration samples.
-  Profile prof;
-  std::vector<Sample> samples;
-  std::map<std::string, Dims> shapes;
-  if (!o.profileIn.empty()) {
-    EMBER_ASSIGN(std::string text, readFileBytes(o.profileIn));
-    EMBER_ASSIGN(prof, profileFromJson(text, o.profileIn));
-    shapes = prof.inputShapes;
-  }
-  if (!o.calibrationDir.empty()) {
-    EMBER_ASSIGN(samples,
-                 loadCalibrationDir(o.calibrationDir, decls, o.maxSamples));
-    if (o.profileIn.empty())
-      shapes = sampleShapes(decls, samples[0]);
-  }
+  Profile prof_;
+  std::vector<Sample> samples_;
+  std::map<std::string, Dims> shapes_;
+  std::string preprocess_;
+  std::map<std::string, ChannelRanges> ranges_;
+  TensorInfoMap info_;
+  PlanOptions po_;
+  QdqPlan plan_;
+  std::map<std::string, QParams> params_, params8_;
+  RefineResult refined_;
+  std::set<std::string> channelCandidates_;
+  std::map<std::string, std::vector<double>> means_;
+  RewriteOptions ro_;
+  RewriteStats rs_;
+  onnx::ModelProto out_;
+};
 
-  // The graph that is calibrated and rewritten.
-  EMBER_ASSIGN(TensorInfoMap info0, inspectTensors(m, shapes));
-  EMBER_ASSIGN(size_t folded, foldConstantWeights(m, info0));
-  std::string preprocess = concat("opset>=13 folded=", folded);
-  if (o.equalize) {
+Status QuantizeRun::load() {
+  EMBER_ASSIGN(m_, loadOnnxModel(o_.model));
+  EMBER_TRY(requireFp32(m_).withContext(o_.model));
+  EMBER_TRY(upgradeForQdq(m_).withContext(o_.model));
+  EMBER_ASSIGN(decls_, modelInputs(m_));
+  if (!o_.profileIn.empty()) {
+    EMBER_ASSIGN(std::string text, readFileBytes(o_.profileIn));
+    EMBER_ASSIGN(prof_, profileFromJson(text, o_.profileIn));
+    shapes_ = prof_.inputShapes;
+  }
+  if (!o_.calibrationDir.empty()) {
+    EMBER_ASSIGN(samples_,
+                 loadCalibrationDir(o_.calibrationDir, decls_, o_.maxSamples));
+    if (o_.profileIn.empty())
+      shapes_ = sampleShapes(decls_, samples_[0]);
+  }
+  return Status::ok();
+}
+
+// The graph that is calibrated and rewritten: weights folded, cross-layer
+// equalization, then activation and residual-stream equalization; the
+// profile's hash is checked on the result.
+Status QuantizeRun::preprocess() {
+  EMBER_ASSIGN(TensorInfoMap info0, inspectTensors(m_, shapes_));
+  EMBER_ASSIGN(size_t folded, foldConstantWeights(m_, info0));
+  preprocess_ = concat("opset>=13 folded=", folded);
+  if (o_.equalize) {
     EqualizationOptions eo;
-    eo.clipAsRelu = o.equalizeClip;
-    EMBER_ASSIGN(EqualizationStats es, equalizeCrossLayer(m, eo));
-    preprocess += concat(" equalize=", es.pairs, o.equalizeClip ? "+clip" : "");
-    if (log && es.pairs)
-      *log << "cross-layer equalization: " << es.pairs
-           << " layer pairs rescaled\n";
+    eo.clipAsRelu = o_.equalizeClip;
+    EMBER_ASSIGN(EqualizationStats es, equalizeCrossLayer(m_, eo));
+    preprocess_ +=
+        concat(" equalize=", es.pairs, o_.equalizeClip ? "+clip" : "");
+    if (log_ && es.pairs)
+      *log_ << "cross-layer equalization: " << es.pairs
+            << " layer pairs rescaled\n";
   }
-  // Activation and residual-stream equalization: their scales come from
-  // per-channel ranges that one pre-pass measures on this graph (or the
-  // profile stored), and the hash below is taken on the equalized graph the
-  // histograms describe. Activation equalization changes no tensor of a
-  // residual stream (its pair tensors have one reader, a stream tensor an
-  // Add among its neighbours), so both take their ranges from the same pass.
-  std::map<std::string, ChannelRanges> ranges;
-  if (o.actEqualize > 0 || o.resEqualize > 0) {
-    ActEqualizationOptions ao;
-    ao.alpha = o.actEqualize;
-    ao.raiseSmall = o.actEqRaise;
-    ao.linearPairs = o.actEqLinear;
-    std::vector<std::string> eqTensors;
-    if (o.actEqualize > 0)
-      eqTensors = actEqualizationTensors(m, ao);
-    if (o.resEqualize > 0) {
-      std::set<std::string> have(eqTensors.begin(), eqTensors.end());
-      for (auto &t : residualEqualizationTensors(m))
-        if (have.insert(t).second)
-          eqTensors.push_back(t);
-    }
-    if (!o.profileIn.empty()) {
-      for (auto &kv : prof.channelRanges)
-        ranges[kv.first] = {kv.second.min, kv.second.max};
-    } else if (!eqTensors.empty()) {
-      auto t0 = Clock::now();
-      EMBER_ASSIGN(ranges,
-                   measureChannelRanges(m, eqTensors, shapes, samples, o.run));
-      double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-      if (log)
-        *log << "equalization pre-pass: " << samples.size() << " samples, "
-             << eqTensors.size() << " tensors, "
-             << concat(int(secs * 10) / 10.0) << " s\n";
-    }
-    if (!eqTensors.empty() && ranges.empty())
-      return invalid("the profile holds no per-channel ranges for activation "
-                     "or residual-stream equalization (it was recorded with '",
-                     prof.preprocess, "') (", o.profileIn, ")");
-    const std::string where = o.profileIn.empty() ? o.model : o.profileIn;
-    if (o.actEqualize > 0) {
-      auto es = equalizeActivations(m, ranges, ao);
-      if (!es)
-        return es.status().withContext(where);
-      preprocess += concat(
-          " equalize_activations=", o.actEqualize, o.actEqRaise ? "+raise" : "",
-          o.actEqLinear ? "+linear" : "", ":", es->pairs, "/", es->channels);
-      if (log && es->pairs)
-        *log << "activation equalization: " << es->channels
-             << " channels rescaled in " << es->pairs << " layer pairs\n";
-    }
-    if (o.resEqualize > 0) {
-      ResidualEqualizationOptions ro;
-      ro.alpha = o.resEqualize;
-      auto rs = equalizeResidualStreams(m, ranges, ro);
-      if (!rs)
-        return rs.status().withContext(where);
-      preprocess += concat(" equalize_residual=", o.resEqualize, ":",
-                           rs->streams, "/", rs->channels);
-      if (log && rs->streams)
-        *log << "residual-stream equalization: " << rs->channels
-             << " channels rescaled in " << rs->streams << " streams\n";
-      else if (log)
-        *log << "note: residual-stream equalization rescaled nothing (no "
-                "Add of conv outputs read only by convs, or no channel to "
-                "move)\n";
-    }
-  }
-  const std::string hash = graphHash(m);
-  if (!o.profileIn.empty() && prof.graphHash != hash)
+  if (o_.actEqualize > 0 || o_.resEqualize > 0)
+    EMBER_TRY(equalizeWithRanges());
+  const std::string hash = graphHash(m_);
+  if (!o_.profileIn.empty() && prof_.graphHash != hash)
     return invalid("the profile was measured on another graph (profile ",
-                   prof.graphHash, ", this model ", hash,
-                   prof.preprocess != preprocess
-                       ? concat("; it was recorded with '", prof.preprocess,
-                                "', this run does '", preprocess, "'")
+                   prof_.graphHash, ", this model ", hash,
+                   prof_.preprocess != preprocess_
+                       ? concat("; it was recorded with '", prof_.preprocess,
+                                "', this run does '", preprocess_, "'")
                        : std::string(),
-                   ") (", o.profileIn, ")");
-  EMBER_ASSIGN(TensorInfoMap info, inspectTensors(m, shapes));
+                   ") (", o_.profileIn, ")");
+  return Status::ok();
+}
 
-  if (o.mixedBudget > 0) {
+// Activation and residual-stream equalization: their scales come from
+// per-channel ranges that one pre-pass measures on this graph (or the
+// profile stored), and the hash is taken on the equalized graph the
+// histograms describe. Activation equalization changes no tensor of a
+// residual stream (its pair tensors have one reader, a stream tensor an
+// Add among its neighbours), so both take their ranges from the same pass.
+Status QuantizeRun::equalizeWithRanges() {
+  ActEqualizationOptions ao;
+  ao.alpha = o_.actEqualize;
+  ao.raiseSmall = o_.actEqRaise;
+  ao.linearPairs = o_.actEqLinear;
+  std::vector<std::string> eqTensors;
+  if (o_.actEqualize > 0)
+    eqTensors = actEqualizationTensors(m_, ao);
+  if (o_.resEqualize > 0) {
+    std::set<std::string> have(eqTensors.begin(), eqTensors.end());
+    for (auto &t : residualEqualizationTensors(m_))
+      if (have.insert(t).second)
+        eqTensors.push_back(t);
+  }
+  if (!o_.profileIn.empty()) {
+    for (auto &kv : prof_.channelRanges)
+      ranges_[kv.first] = {kv.second.min, kv.second.max};
+  } else if (!eqTensors.empty()) {
+    auto t0 = Clock::now();
+    EMBER_ASSIGN(ranges_, measureChannelRanges(m_, eqTensors, shapes_, samples_,
+                                               o_.run));
+    if (log_)
+      *log_ << "equalization pre-pass: " << samples_.size() << " samples, "
+            << eqTensors.size() << " tensors, " << seconds(t0) << " s\n";
+  }
+  if (!eqTensors.empty() && ranges_.empty())
+    return invalid("the profile holds no per-channel ranges for activation "
+                   "or residual-stream equalization (it was recorded with '",
+                   prof_.preprocess, "') (", o_.profileIn, ")");
+  const std::string where = o_.profileIn.empty() ? o_.model : o_.profileIn;
+  if (o_.actEqualize > 0) {
+    auto es = equalizeActivations(m_, ranges_, ao);
+    if (!es)
+      return es.status().withContext(where);
+    preprocess_ += concat(
+        " equalize_activations=", o_.actEqualize, o_.actEqRaise ? "+raise" : "",
+        o_.actEqLinear ? "+linear" : "", ":", es->pairs, "/", es->channels);
+    if (log_ && es->pairs)
+      *log_ << "activation equalization: " << es->channels
+            << " channels rescaled in " << es->pairs << " layer pairs\n";
+  }
+  if (o_.resEqualize > 0) {
+    ResidualEqualizationOptions ro;
+    ro.alpha = o_.resEqualize;
+    auto rs = equalizeResidualStreams(m_, ranges_, ro);
+    if (!rs)
+      return rs.status().withContext(where);
+    preprocess_ += concat(" equalize_residual=", o_.resEqualize, ":",
+                          rs->streams, "/", rs->channels);
+    if (log_ && rs->streams)
+      *log_ << "residual-stream equalization: " << rs->channels
+            << " channels rescaled in " << rs->streams << " streams\n";
+    else if (log_)
+      *log_ << "note: residual-stream equalization rescaled nothing (no "
+               "Add of conv outputs read only by convs, or no channel to "
+               "move)\n";
+  }
+  return Status::ok();
+}
+
+Status QuantizeRun::plan() {
+  EMBER_ASSIGN(info_, inspectTensors(m_, shapes_));
+  if (o_.mixedBudget > 0) {
     // The cost model answers per node name: every node gets one (after
     // the hash, so profiles stay interchangeable with other runs).
     std::set<std::string> names;
-    for (auto &n : m.graph().node())
+    for (auto &n : m_.graph().node())
       names.insert(n.name());
-    for (int i = 0; i < m.graph().node_size(); ++i) {
-      auto *n = m.mutable_graph()->mutable_node(i);
+    for (int i = 0; i < m_.graph().node_size(); ++i) {
+      auto *n = m_.mutable_graph()->mutable_node(i);
       if (!n->name().empty())
         continue;
       std::string base = n->op_type() + "_" + std::to_string(i);
@@ -333,204 +381,235 @@ Status quantizeModel(const QuantizeOptions &o) {
       n->set_name(name);
     }
   }
-  PlanOptions po;
-  po.perChannel = o.perChannel;
-  po.keepFloat.insert(o.keepFloat.begin(), o.keepFloat.end());
-  EMBER_ASSIGN(QdqPlan plan, planQdq(m, info, po));
-  if (!plan.unmatchedKeepFloat.empty())
-    return invalid("--keep-float '", plan.unmatchedKeepFloat[0],
+  po_.perChannel = o_.perChannel;
+  po_.keepFloat.insert(o_.keepFloat.begin(), o_.keepFloat.end());
+  EMBER_ASSIGN(plan_, planQdq(m_, info_, po_));
+  if (!plan_.unmatchedKeepFloat.empty())
+    return invalid("--keep-float '", plan_.unmatchedKeepFloat[0],
                    "' names no node and no tensor of the model");
+  return Status::ok();
+}
 
-  if (o.profileIn.empty()) {
-    // Profile what the plan needs and what the default plan needs, so the
-    // profile serves other --keep-float choices too.
-    std::map<std::string, int> observed = plan.observed;
-    PlanOptions dflt;
-    dflt.perChannel = o.perChannel;
-    EMBER_ASSIGN(QdqPlan full, planQdq(m, info, dflt));
-    for (auto &kv : full.observed)
-      observed.insert(kv);
-    auto t0 = Clock::now();
-    EMBER_ASSIGN(prof,
-                 calibrate(m, observed, decls, samples, o.run, o.progress));
-    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    prof.model = o.model;
-    prof.preprocess = preprocess;
-    for (auto &kv : ranges)
-      prof.channelRanges[kv.first] = {kv.second.min, kv.second.max};
-    if (log)
-      *log << "calibration: " << samples.size() << " samples, "
-           << observed.size() << " tensors, " << concat(int(secs * 10) / 10.0)
-           << " s\n";
-  }
+// Profiles what the plan needs and what the default plan needs, so the
+// profile serves other --keep-float choices too (nothing with --profile).
+Status QuantizeRun::calibrate() {
+  if (!o_.profileIn.empty())
+    return Status::ok();
+  std::map<std::string, int> observed = plan_.observed;
+  PlanOptions dflt;
+  dflt.perChannel = o_.perChannel;
+  EMBER_ASSIGN(QdqPlan full, planQdq(m_, info_, dflt));
+  for (auto &kv : full.observed)
+    observed.insert(kv);
+  auto t0 = Clock::now();
+  EMBER_ASSIGN(prof_, quant::calibrate(m_, observed, decls_, samples_, o_.run,
+                                       o_.progress));
+  const std::string secs = seconds(t0);
+  prof_.model = o_.model;
+  prof_.preprocess = preprocess_;
+  for (auto &kv : ranges_)
+    prof_.channelRanges[kv.first] = {kv.second.min, kv.second.max};
+  if (log_)
+    *log_ << "calibration: " << samples_.size() << " samples, "
+          << observed.size() << " tensors, " << secs << " s\n";
+  return Status::ok();
+}
 
+// Each tensor's parameters: the method's range, the layer-wise refinement,
+// per-channel activation scales; and the channel means bias correction
+// reads.
+Status QuantizeRun::chooseRanges() {
   Status st;
-  auto params = chooseParams(m, plan, prof, o, st);
+  params_ = chooseParams(m_, plan_, prof_, o_, st);
   EMBER_TRY(st);
-  RefineResult refined;
-  bool refine = o.refineRanges || (o.refineBias && o.biasCorrection);
-  if (refine && samples.empty()) {
-    if (log)
-      *log << "note: layer-wise refinement needs calibration samples "
-              "(--calibration): skipped\n";
+  bool refine = o_.refineRanges || (o_.refineBias && o_.biasCorrection);
+  if (refine && samples_.empty()) {
+    if (log_)
+      *log_ << "note: layer-wise refinement needs calibration samples "
+               "(--calibration): skipped\n";
   } else if (refine) {
     RefineOptions ro;
-    ro.searchRanges = o.refineRanges;
-    ro.inputErrorMeans = o.refineBias && o.biasCorrection;
-    ro.maxSamples = o.refineSamples;
+    ro.searchRanges = o_.refineRanges;
+    ro.inputErrorMeans = o_.refineBias && o_.biasCorrection;
+    ro.maxSamples = o_.refineSamples;
     ro.activationType =
-        o.activationType == ElemKind::I16 ? ElemKind::U8 : o.activationType;
-    ro.fixedRanges = unclippedTensors(m, plan);
-    ro.run = o.run;
+        o_.activationType == ElemKind::I16 ? ElemKind::U8 : o_.activationType;
+    ro.fixedRanges = unclippedTensors(m_, plan_);
+    ro.run = o_.run;
     auto t0 = Clock::now();
-    EMBER_ASSIGN(refined, refineLayers(m, plan, params, prof, samples, ro));
-    params = refined.params;
-    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (log)
-      *log << "refinement: " << refined.samples << " samples, "
-           << refined.changed << " of " << refined.searched
-           << " layer input ranges changed, " << refined.inputErrorMeans.size()
-           << " input error means, " << concat(int(secs * 10) / 10.0) << " s\n";
+    EMBER_ASSIGN(refined_,
+                 refineLayers(m_, plan_, params_, prof_, samples_, ro));
+    params_ = refined_.params;
+    if (log_)
+      *log_ << "refinement: " << refined_.samples << " samples, "
+            << refined_.changed << " of " << refined_.searched
+            << " layer input ranges changed, "
+            << refined_.inputErrorMeans.size() << " input error means, "
+            << seconds(t0) << " s\n";
   }
-  std::set<std::string> channelCandidates;
-  if (o.perChannelActivations && o.activationType != ElemKind::I16) {
+  if (o_.perChannelActivations && o_.activationType != ElemKind::I16) {
     int32_t qmin8, qmax8;
-    activationRange(o.activationType, qmin8, qmax8);
-    channelCandidates = perChannelCandidates(m, plan, info);
+    activationRange(o_.activationType, qmin8, qmax8);
+    channelCandidates_ = perChannelCandidates(m_, plan_, info_);
     size_t nc =
-        assignChannelScales(params, channelCandidates, prof, qmin8, qmax8);
-    if (log)
-      *log << "per-channel activations: " << nc << " of "
-           << channelCandidates.size() << " candidate tensors\n";
+        assignChannelScales(params_, channelCandidates_, prof_, qmin8, qmax8);
+    if (log_)
+      *log_ << "per-channel activations: " << nc << " of "
+            << channelCandidates_.size() << " candidate tensors\n";
   }
-  std::map<std::string, std::vector<double>> means;
-  for (auto &kv : prof.tensors)
+  for (auto &kv : prof_.tensors)
     if (!kv.second.channelSum.empty())
-      means[kv.first] = kv.second.channelMean();
+      means_[kv.first] = kv.second.channelMean();
+  return Status::ok();
+}
 
-  RewriteOptions ro;
-  ro.activationType =
-      o.activationType == ElemKind::I16 ? ElemKind::U8 : o.activationType;
+// The QDQ model (every activation 16-bit with --activation-type int16).
+Status QuantizeRun::rewrite() {
+  ro_.activationType =
+      o_.activationType == ElemKind::I16 ? ElemKind::U8 : o_.activationType;
   std::set<std::string> allRoots;
-  for (auto &t : plan.tensors)
+  for (auto &t : plan_.tensors)
     if (t.shareWith.empty())
       allRoots.insert(t.name);
-  const std::map<std::string, QParams> params8 = params;
-  if (o.activationType == ElemKind::I16) {
-    ro.wide = allRoots;
-    widenParams(params, ro.wide, prof, o.methodOptions, m.graph(), plan);
+  params8_ = params_;
+  if (o_.activationType == ElemKind::I16) {
+    ro_.wide = allRoots;
+    widenParams(params_, ro_.wide, prof_, o_.methodOptions, m_.graph(), plan_);
   }
-  ro.biasCorrection = o.biasCorrection;
-  ro.inputErrorMeans = &refined.inputErrorMeans;
-  QuantizeOptions done = o; // what was applied, for the metadata
-  done.refineRanges = o.refineRanges && !samples.empty();
-  done.refineBias = o.refineBias && o.biasCorrection && !samples.empty();
-  ro.description = describeOptions(done);
-  RewriteStats rs;
-  EMBER_ASSIGN(onnx::ModelProto out,
-               rewriteQdq(m, plan, params, means, ro, &rs));
-
-  if (o.mixedBudget > 0) {
-    if (!o.npuCost)
-      return invalid("--mixed-precision needs the NPU cost model (a build "
-                     "with the npu-sim backend)");
-    int32_t qmin8, qmax8;
-    activationRange(ro.activationType, qmin8, qmax8);
-    MixedPrecisionOptions mo;
-    mo.budget = o.mixedBudget;
-    mo.evalSamples = o.evalSamples;
-    mo.listRanking = o.report;
-    mo.run = o.run;
-    mo.measure = o.npuMeasure;
-    mo.log = log;
-    auto build =
-        [&](const std::set<std::string> &wide) -> Expected<onnx::ModelProto> {
-      RewriteOptions r2 = ro;
-      r2.wide = wide;
-      auto p2 = params8;
-      widenParams(p2, wide, prof, o.methodOptions, m.graph(), plan);
-      return rewriteQdq(m, plan, p2, means, r2, nullptr);
-    };
-    auto t0 = Clock::now();
-    EMBER_ASSIGN(MixedPrecisionResult mp,
-                 searchMixedPrecision(m, out, plan, params8, qmin8, qmax8,
-                                      samples, decls, rs.aliases, o.npuCost,
-                                      build, mo));
-    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (log)
-      *log << "mixed precision search: " << concat(int(secs * 10) / 10.0)
-           << " s\n";
-    out = std::move(mp.model);
-  }
-
-  if (o.report || o.targetSqnr > 0) {
-    if (samples.empty())
-      return invalid("--report and --target-sqnr evaluate the model on "
-                     "calibration samples: give --calibration with --profile");
-    SensitivityOptions so;
-    so.run = o.run;
-    so.evalSamples = o.evalSamples;
-    so.targetSqnr = o.targetSqnr;
-    so.maxFloat = o.maxFloat;
-    so.report = o.report;
-    so.log = log;
-    auto rebuild =
-        [&](const std::set<int> &floatGroups) -> Expected<onnx::ModelProto> {
-      PlanOptions p2 = po;
-      for (int gi : floatGroups) {
-        const QuantGroup &q = plan.groups[size_t(gi)];
-        for (int node : {q.anchor, q.biasAdd, q.activation})
-          if (node >= 0)
-            for (auto &x : m.graph().node(node).output())
-              p2.keepFloat.insert(x);
-      }
-      EMBER_ASSIGN(QdqPlan pl, planQdq(m, info, p2));
-      Status s2;
-      auto pr = chooseParams(m, pl, prof, o, s2);
-      EMBER_TRY(s2);
-      for (auto &kv : pr) { // the refined ranges where the tensor still is
-        auto it = refined.params.find(kv.first);
-        if (it != refined.params.end())
-          kv.second = it->second;
-      }
-      if (!channelCandidates.empty()) { // where the rule still holds
-        auto still = perChannelCandidates(m, pl, info);
-        for (auto &kv : pr) {
-          auto it = params8.find(kv.first);
-          if (still.count(kv.first) && it != params8.end() &&
-              it->second.scale == kv.second.scale)
-            kv.second.channelScales = it->second.channelScales;
-        }
-      }
-      if (o.activationType == ElemKind::I16)
-        widenParams(pr, ro.wide, prof, o.methodOptions, m.graph(), pl);
-      return rewriteQdq(m, pl, pr, means, ro, nullptr);
-    };
-    EMBER_ASSIGN(out, analyzeSensitivity(m, out, plan, samples, decls,
-                                         rs.aliases, so, rebuild));
-  }
-
-  if (!o.profileOut.empty())
-    EMBER_TRY(writeFileAtomically(o.profileOut, profileToJson(prof)));
-  EMBER_TRY(writeOnnxModelAtomically(out, o.output));
-  if (log) {
-    if (!plan.noInt8Form.empty()) {
-      *log << "note: " << plan.noInt8Form.size()
-           << " node(s) have no int8 form in Ember and stay float:";
-      for (size_t i = 0; i < plan.noInt8Form.size() && i < 8; ++i)
-        *log << (i ? ", " : " ") << plan.noInt8Form[i];
-      if (plan.noInt8Form.size() > 8)
-        *log << ", ...";
-      *log << "\n";
-    }
-    *log << "quantized " << rs.quantizedNodes << " of " << m.graph().node_size()
-         << " nodes: " << rs.qdqPairs << " Q/DQ pairs, " << rs.weights
-         << " weights, " << rs.biases << " int32 biases (" << rs.correctedBiases
-         << " bias-corrected)"
-         << (o.targetSqnr > 0 ? " before mixed precision" : "") << "; "
-         << ro.description << "\n";
-  }
+  ro_.biasCorrection = o_.biasCorrection;
+  ro_.inputErrorMeans = &refined_.inputErrorMeans;
+  QuantizeOptions done = o_; // what was applied, for the metadata
+  done.refineRanges = o_.refineRanges && !samples_.empty();
+  done.refineBias = o_.refineBias && o_.biasCorrection && !samples_.empty();
+  ro_.description = describeOptions(done);
+  EMBER_ASSIGN(out_, rewriteQdq(m_, plan_, params_, means_, ro_, &rs_));
   return Status::ok();
+}
+
+// --mixed-precision: 8 or 16 bits per activation within the NPU budget.
+Status QuantizeRun::mixedPrecision() {
+  if (!(o_.mixedBudget > 0))
+    return Status::ok();
+  if (!o_.npuCost)
+    return invalid("--mixed-precision needs the NPU cost model (a build "
+                   "with the npu-sim backend)");
+  int32_t qmin8, qmax8;
+  activationRange(ro_.activationType, qmin8, qmax8);
+  MixedPrecisionOptions mo;
+  mo.budget = o_.mixedBudget;
+  mo.evalSamples = o_.evalSamples;
+  mo.listRanking = o_.report;
+  mo.run = o_.run;
+  mo.measure = o_.npuMeasure;
+  mo.log = log_;
+  auto build =
+      [&](const std::set<std::string> &wide) -> Expected<onnx::ModelProto> {
+    RewriteOptions r2 = ro_;
+    r2.wide = wide;
+    auto p2 = params8_;
+    widenParams(p2, wide, prof_, o_.methodOptions, m_.graph(), plan_);
+    return rewriteQdq(m_, plan_, p2, means_, r2, nullptr);
+  };
+  auto t0 = Clock::now();
+  EMBER_ASSIGN(MixedPrecisionResult mp,
+               searchMixedPrecision(m_, out_, plan_, params8_, qmin8, qmax8,
+                                    samples_, decls_, rs_.aliases, o_.npuCost,
+                                    build, mo));
+  if (log_)
+    *log_ << "mixed precision search: " << seconds(t0) << " s\n";
+  out_ = std::move(mp.model);
+  return Status::ok();
+}
+
+// --report and --target-sqnr: per-layer SQNR, layers kept float.
+Status QuantizeRun::sensitivity() {
+  if (!o_.report && !(o_.targetSqnr > 0))
+    return Status::ok();
+  if (samples_.empty())
+    return invalid("--report and --target-sqnr evaluate the model on "
+                   "calibration samples: give --calibration with --profile");
+  SensitivityOptions so;
+  so.run = o_.run;
+  so.evalSamples = o_.evalSamples;
+  so.targetSqnr = o_.targetSqnr;
+  so.maxFloat = o_.maxFloat;
+  so.report = o_.report;
+  so.log = log_;
+  auto rebuild =
+      [&](const std::set<int> &floatGroups) -> Expected<onnx::ModelProto> {
+    PlanOptions p2 = po_;
+    for (int gi : floatGroups) {
+      const QuantGroup &q = plan_.groups[size_t(gi)];
+      for (int node : {q.anchor, q.biasAdd, q.activation})
+        if (node >= 0)
+          for (auto &x : m_.graph().node(node).output())
+            p2.keepFloat.insert(x);
+    }
+    EMBER_ASSIGN(QdqPlan pl, planQdq(m_, info_, p2));
+    Status s2;
+    auto pr = chooseParams(m_, pl, prof_, o_, s2);
+    EMBER_TRY(s2);
+    for (auto &kv : pr) { // the refined ranges where the tensor still is
+      auto it = refined_.params.find(kv.first);
+      if (it != refined_.params.end())
+        kv.second = it->second;
+    }
+    if (!channelCandidates_.empty()) { // where the rule still holds
+      auto still = perChannelCandidates(m_, pl, info_);
+      for (auto &kv : pr) {
+        auto it = params8_.find(kv.first);
+        if (still.count(kv.first) && it != params8_.end() &&
+            it->second.scale == kv.second.scale)
+          kv.second.channelScales = it->second.channelScales;
+      }
+    }
+    if (o_.activationType == ElemKind::I16)
+      widenParams(pr, ro_.wide, prof_, o_.methodOptions, m_.graph(), pl);
+    return rewriteQdq(m_, pl, pr, means_, ro_, nullptr);
+  };
+  EMBER_ASSIGN(out_, analyzeSensitivity(m_, out_, plan_, samples_, decls_,
+                                        rs_.aliases, so, rebuild));
+  return Status::ok();
+}
+
+// The profile and the model, then the summary.
+Status QuantizeRun::write() {
+  if (!o_.profileOut.empty())
+    EMBER_TRY(writeFileAtomically(o_.profileOut, profileToJson(prof_)));
+  EMBER_TRY(writeOnnxModelAtomically(out_, o_.output));
+  if (!log_)
+    return Status::ok();
+  if (!plan_.noInt8Form.empty()) {
+    *log_ << "note: " << plan_.noInt8Form.size()
+          << " node(s) have no int8 form in Ember and stay float:";
+    for (size_t i = 0; i < plan_.noInt8Form.size() && i < 8; ++i)
+      *log_ << (i ? ", " : " ") << plan_.noInt8Form[i];
+    if (plan_.noInt8Form.size() > 8)
+      *log_ << ", ...";
+    *log_ << "\n";
+  }
+  *log_ << "quantized " << rs_.quantizedNodes << " of "
+        << m_.graph().node_size() << " nodes: " << rs_.qdqPairs
+        << " Q/DQ pairs, " << rs_.weights << " weights, " << rs_.biases
+        << " int32 biases (" << rs_.correctedBiases << " bias-corrected)"
+        << (o_.targetSqnr > 0 ? " before mixed precision" : "") << "; "
+        << ro_.description << "\n";
+  return Status::ok();
+}
+
+} // namespace
+
+Status quantizeModel(const QuantizeOptions &o) {
+  QuantizeRun q(o);
+  EMBER_TRY(q.load());
+  EMBER_TRY(q.preprocess());
+  EMBER_TRY(q.plan());
+  EMBER_TRY(q.calibrate());
+  EMBER_TRY(q.chooseRanges());
+  EMBER_TRY(q.rewrite());
+  EMBER_TRY(q.mixedPrecision());
+  EMBER_TRY(q.sensitivity());
+  return q.write();
 }
 
 } // namespace ember::quant
