@@ -1,4 +1,5 @@
 #include "Bundle.h"
+#include "CustomCalls.h"
 
 #include "ember/cpu/Kernels.h"
 
@@ -273,12 +274,18 @@ Expected<std::vector<BundleFile>> buildBundle(Function &f, CompileConfig cfg,
       {"weights_bytes", std::to_string(m.weights.size())},
       {"threads", std::to_string(cfg.numThreads)},
   };
+  // The custom ops' calls (CustomCalls.h): custom_ops.c and its header.
+  EMBER_ASSIGN(std::vector<BundleFile> customFiles, customOpBundleFiles(m));
+  if (!m.customNodes.empty())
+    facts["custom_nodes"] = customNodeNames(m);
   std::vector<BundleFile> files;
   files.push_back({"model.o", std::move(object)});
   files.push_back({"model.h", bundleHeader(m, modelName)});
   files.push_back({"weights.bin", m.weights});
   files.push_back({"main.c", bundleMain(m)});
   files.push_back({"cpu.txt", writeFacts(facts)});
+  for (auto &f : customFiles)
+    files.push_back(std::move(f));
   return files;
 }
 
