@@ -10,7 +10,11 @@ TestOps.c's library, through `ember`, checked against NumPy:
             sizes, each its own specialization
   qscale    the integer kernel form: in the lowered graph the op reads and
             writes 8-bit integers, with their scales
+  quantize  `ember quantize` leaves an op without an integer form float and
+            quantizes around one with an integer form
   text      graph IR text of a model with custom ops prints and parses back
+  two libs  ops of two libraries in one model, one library written in C++;
+            an AOT bundle linking both
   cpu       each model also on the CPU backend (when built): byte-identical
             with the interpreter
 
@@ -18,6 +22,7 @@ TestOps.c's library, through `ember`, checked against NumPy:
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -134,6 +139,27 @@ def qscale():
     check(m is not None, "qscale: an integer node on i8 with $quant")
 
 
+def quantize():
+    q = os.path.join(WORK, "qscale-int8.onnx")
+    p = ember("quantize", os.path.join(MODELS, "qscale_float.onnx"),
+              "--op-library", TEST_OPS, "--calibration",
+              os.path.join(MODELS, "calib"), "-o", q)
+    log = p.stdout + p.stderr
+    check("AttrSum" in log and "stay float" in log,
+          "quantize: the op without an integer form stays float")
+    import onnx
+    m = onnx.load(q)
+    prod = {o: n for n in m.graph.node for o in n.output}
+    qs = [n for n in m.graph.node if n.op_type == "QScale"][0]
+    check(prod[qs.input[0]].op_type == "DequantizeLinear",
+          "quantize: the op with an integer form reads a dequantized tensor")
+    lowered = ember("compile", q, "--op-library", TEST_OPS,
+                    "--emit=lowered").stdout
+    check(re.search(r"org\.test::QScale@1\(%[^)]*\) \{\$quant = ", lowered)
+          is not None and "AttrSum@1(" in lowered,
+          "quantize: lowered, QScale on the stored integers, AttrSum float")
+
+
 def text():
     g = os.path.join(WORK, "attr.eir")
     ember("compile", os.path.join(MODELS, "attr.onnx"), "--op-library",
@@ -148,13 +174,55 @@ def text():
           "text: without the library, an error naming the op")
 
 
+def two_libraries():
+    cxx = os.path.join(LIB, "libcxx_ops.so")
+    import ctypes
+    lib = ctypes.CDLL(cxx)
+    check(hasattr(lib, "ember_op_library_entry") and
+          hasattr(lib, "ember_op_library_entry_cxx_ops"),
+          "two libraries: a C++ library's entry points have C linkage")
+    x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+    add = 1 + 0.25 + 2 + 0.5 + 1.5 + 1
+    outs = {}
+    for t in targets():
+        out = os.path.join(WORK, "two-" + t)
+        np.save(os.path.join(WORK, "two-x.npy"), x)
+        ember("run", os.path.join(MODELS, "two_libs.onnx"), "--op-library", cxx,
+              "--op-library", TEST_OPS, "--target=" + t, "--input",
+              "x=" + os.path.join(WORK, "two-x.npy"), "--save-outputs", out)
+        outs[t] = load(os.path.join(out, "output_0.pb"))
+        check(np.allclose(outs[t], 2 * x + add), "two libraries: %s computes" % t)
+    if not CPU or not shutil.which("cc"):
+        return
+    # An AOT bundle calling both, linked with both (each through its
+    # ember_op_library_entry_<name> alias).
+    b = os.path.join(WORK, "bundle")
+    ember("compile", os.path.join(MODELS, "two_libs.onnx"), "--op-library", cxx,
+          "--op-library", TEST_OPS, "--target=cpu", "--emit=bundle", "-o", b)
+    src = open(os.path.join(b, "custom_ops.c")).read()
+    check("ember_op_library_entry_cxx_ops" in src and
+          "ember_op_library_entry_test_ops" in src,
+          "bundle: custom_ops.c links each library through its alias")
+    subprocess.run(["cc", "-O2", "main.c", "custom_ops.c", "model.o", cxx,
+                    TEST_OPS, "-Wl,-rpath," + os.path.abspath(LIB), "-lm", "-o",
+                    "model"], cwd=b, check=True)
+    x.tofile(os.path.join(b, "input0.bin"))
+    subprocess.run(["./model", "weights.bin", "input0.bin"], cwd=b, check=True,
+                   stdout=subprocess.DEVNULL)
+    got = np.fromfile(os.path.join(b, "output0.bin"), dtype=np.float32)
+    check(got.tobytes() == outs["interp"].tobytes(),
+          "bundle: outputs byte-identical with interp")
+
+
 def main():
     os.makedirs(WORK, exist_ok=True)
     attr()
     satadd()
     fold()
     qscale()
+    quantize()
     text()
+    two_libraries()
     if failures:
         sys.exit("%d checks failed" % len(failures))
     print("all checks passed")

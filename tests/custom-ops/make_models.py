@@ -11,6 +11,10 @@ time):
   fold.onnx       x f32[N,2,3] (N symbolic) -> org.test::Fold -> [N,6]
   qscale.onnx     x -> Q -> DQ -> org.test::QScale {factor 0.5} -> Q -> DQ
                   (the integer kernel form)
+  qscale_float.onnx  x -> org.test::QScale -> org.test::AttrSum, float, with
+                  calibration samples in calib/ (`ember quantize`)
+  two_libs.onnx   org.cxx::Twice (CxxOps.cpp) -> org.test::AttrSum: ops of
+                  two libraries, one written in C++
 
   make_models.py OUT_DIR
 """
@@ -114,6 +118,38 @@ def qscale(out):
          "qscale.onnx", [("org.test", 1)])
 
 
+def qscale_float(out):
+    g = helper.make_graph(
+        [helper.make_node("QScale", ["x"], ["s"], name="qscale",
+                          domain="org.test", factor=0.5),
+         helper.make_node("AttrSum", ["s", ""], ["y", "info"], name="attr_sum",
+                          domain="org.test", i=1, f=0.0, s="", ints=[0],
+                          floats=[0.0], strings=["a"],
+                          t=numpy_helper.from_array(np.array([0], np.int64)))],
+        "qscale_float", [vi("x", TensorProto.FLOAT, [1, 64])],
+        [vi("y", TensorProto.FLOAT, [1, 64]), vi("info", TensorProto.INT64, [7])])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), out,
+         "qscale_float.onnx", [("org.test", 1)])
+    os.makedirs(os.path.join(out, "calib"), exist_ok=True)
+    rng = np.random.default_rng(5)
+    for i in range(4):
+        np.save(os.path.join(out, "calib", "s%d.npy" % i),
+                rng.uniform(-2, 2, (1, 64)).astype(np.float32))
+
+
+def two_libs(out):
+    attrs = dict(i=1, f=0.25, s="s", ints=[2], floats=[0.5], strings=["t"],
+                 t=numpy_helper.from_array(np.array([1.5], np.float32)))
+    g = helper.make_graph(
+        [helper.make_node("Twice", ["x"], ["t"], name="twice", domain="org.cxx"),
+         helper.make_node("AttrSum", ["t"], ["y", "info"], name="attr_sum",
+                          domain="org.test", **attrs)],
+        "two_libs", [vi("x", TensorProto.FLOAT, [2, 3])],
+        [vi("y", TensorProto.FLOAT, [2, 3]), vi("info", TensorProto.INT64, [7])])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), out,
+         "two_libs.onnx", [("org.test", 1), ("org.cxx", 1)])
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -124,6 +160,8 @@ def main():
     satadd(out, 2)
     fold(out)
     qscale(out)
+    qscale_float(out)
+    two_libs(out)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,12 @@ extern "C" {
 #else
 #define EMBER_OP_EXPORT
 #endif
+/* C linkage for the entry points of a library written in C++. */
+#ifdef __cplusplus
+#define EMBER_OP_EXTERN_C extern "C"
+#else
+#define EMBER_OP_EXTERN_C
+#endif
 
 /* The most dims a result may have (`infer` writes into host storage of
  * this many entries). */
@@ -363,18 +369,19 @@ typedef const ember_op_library *(*ember_op_library_entry_fn)(
 EMBER_OP_EXPORT const ember_op_library *
 ember_op_library_entry(const ember_op_host_api *host);
 
-/* Defines the entry point (and its alias ember_op_library_entry_<name>):
+/* Defines the entry point (and its alias ember_op_library_entry_<name>),
+ * with C linkage in C and C++:
  *   EMBER_OP_LIBRARY_ENTRY(acme_ops) { return &kLibrary; }
  * The body sees `host`. */
 #define EMBER_OP_LIBRARY_ENTRY(name)                                           \
   static const ember_op_library *ember_op_entry_body_##name(                   \
       const ember_op_host_api *host);                                          \
-  EMBER_OP_EXPORT const ember_op_library *ember_op_library_entry(              \
-      const ember_op_host_api *host) {                                         \
+  EMBER_OP_EXTERN_C EMBER_OP_EXPORT const ember_op_library *                   \
+  ember_op_library_entry(const ember_op_host_api *host) {                      \
     return ember_op_entry_body_##name(host);                                   \
   }                                                                            \
-  EMBER_OP_EXPORT const ember_op_library *ember_op_library_entry_##name(       \
-      const ember_op_host_api *host) {                                         \
+  EMBER_OP_EXTERN_C EMBER_OP_EXPORT const ember_op_library                     \
+      *ember_op_library_entry_##name(const ember_op_host_api *host) {          \
     return ember_op_entry_body_##name(host);                                   \
   }                                                                            \
   static const ember_op_library *ember_op_entry_body_##name(                   \
