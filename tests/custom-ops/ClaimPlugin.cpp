@@ -38,8 +38,7 @@ std::string whyNot(const v1::Graph &g, int i) {
     return "two operands and one result";
   for (int k = 0; k < 2; ++k) {
     int id = n.inputs(k);
-    if (id < 0 || id >= g.values_size() ||
-        g.values(id).type().dtype() != "f32")
+    if (id < 0 || id >= g.values_size() || g.values(id).type().dtype() != "f32")
       return "operands must be f32";
   }
   return "";

@@ -77,7 +77,11 @@ std::vector<CustomCase> drawnCases(const CustomOp &op, ElemKind k,
       ins.push_back(Value(f->addPlaceholder(concat("x", i), Type(k, d))));
     AttrMap attrs;
     setCustomOpAttrs(attrs, op, op.opsetFirst);
-    auto n = f->create(OpKind::Custom, ins, attrs, "", int(op.minOutputs));
+    std::vector<std::string> names;
+    for (unsigned r = 0; r < op.minOutputs; ++r)
+      names.push_back(concat("y", r));
+    auto n = f->create(OpKind::Custom, ins, attrs, op.name, int(op.minOutputs),
+                       nullptr, names);
     if (!n) {
       why = n.status().message();
       continue;
@@ -109,6 +113,17 @@ Expected<std::vector<CustomCase>> casesOf(const CustomOp &op,
                        ": the test_cases of ", op.fullName(),
                        " do not parse: ", m.status().message());
     std::shared_ptr<Module> shared(std::move(*m));
+    // The text names the op without an opset (its newest definition):
+    // these cases are of this definition.
+    for (auto &f : shared->functions())
+      for (auto &n : f->nodes()) {
+        const CustomOp *c = customOpOf(*n);
+        if (c && c != &op && c->fullName() == op.fullName()) {
+          n->attrs[kCustomOpsetAttr] = Attr::ofInt(op.opsetFirst);
+          EMBER_TRY(
+              inferNodeTypes(*n).withContext(op.fullName() + " test_cases"));
+        }
+      }
     for (auto &f : shared->functions()) {
       auto dt = firstDtype(*f, op);
       if (k && dt != k)
@@ -209,6 +224,16 @@ std::string testName(const std::string &s) {
   return n;
 }
 
+// An op's name in test names; with the first opset of its definition when
+// it has several ("org_test__Add_v1", "org_test__Add_v2").
+std::string opTestName(const CustomOp &op) {
+  int defs = 0;
+  for (auto &o : registeredCustomOps())
+    defs += o->fullName() == op.fullName();
+  return testName(op.fullName()) +
+         (defs > 1 ? concat("_v", op.opsetFirst) : std::string());
+}
+
 } // namespace
 
 void registerCustomOpTests() {
@@ -220,7 +245,7 @@ void registerCustomOpTests() {
     return;
   }
   for (auto &op : registeredCustomOps())
-    addTest("Capability", "Kernel_" + testName(op->fullName()),
+    addTest("Capability", "Kernel_" + opTestName(*op),
             [op] { kernelTest(op); });
   // Claims by name.
   for (auto &c : s.manifest.ops()) {
@@ -255,7 +280,7 @@ void registerCustomOpTests() {
   if (s.manifest.custom_op_kernels())
     for (auto &op : registeredCustomOps())
       if (!op->hasLowering)
-        addTest("Capability", "Kernels_" + testName(op->fullName()),
+        addTest("Capability", "Kernels_" + opTestName(*op),
                 [op] { pluginTest(op, std::nullopt, 0, 0); });
 }
 
