@@ -4,6 +4,9 @@
   model.onnx   x [N, 8, 8, 8] (N symbolic) -> two convolutions ->
                com.acme::ClampedAdd {lo 0, hi 6} -> a convolution ->
                com.acme::RowNorm (x, scale) {axis 1, eps 1e-3} -> y, norm
+  ops.onnx     the two custom ops alone: a, b [N, 8, 8, 8] -> ClampedAdd ->
+               RowNorm -> y, norm (float; no convolution, whose sums the CPU
+               backend orders differently from the interpreter)
   calib/       calibration samples for `ember quantize` (.npy, N = 1)
   input/       one input for the runs (input_0.npy, N = 2)
 
@@ -57,6 +60,29 @@ def model(rng):
     return m
 
 
+def ops_model(rng):
+    scale = (1.0 + 0.25 * rng.standard_normal(8)).astype(np.float32)
+    shape = ["N", 8, 8, 8]
+    g = helper.make_graph(
+        [helper.make_node("ClampedAdd", ["a", "b"], ["s"], name="clamped_add",
+                          domain="com.acme", lo=0.0, hi=6.0),
+         helper.make_node("RowNorm", ["s", "scale"], ["y", "norm"],
+                          name="row_norm", domain="com.acme", axis=1,
+                          eps=1e-3, mode="l2")],
+        "custom_ops_alone",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape)
+         for n in ("a", "b")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape),
+         helper.make_tensor_value_info("norm", TensorProto.FLOAT,
+                                       ["N", 1, 8, 8])],
+        [numpy_helper.from_array(scale, "scale")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+                                            helper.make_opsetid("com.acme", 1)],
+                          producer_name="examples/custom-op/make_model.py")
+    m.ir_version = 8
+    return m
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
@@ -71,6 +97,12 @@ def main():
         np.save(os.path.join(a.out, "calib", "s%d.npy" % i), x)
     x = rng.standard_normal((2, 8, 8, 8)).astype(np.float32)
     np.save(os.path.join(a.out, "input", "input_0.npy"), x)
+    # The custom ops alone, after the model's files so that those stay what
+    # they were.
+    onnx.save(ops_model(rng), os.path.join(a.out, "ops.onnx"))
+    for n in ("a", "b"):
+        np.save(os.path.join(a.out, "input", n + ".npy"),
+                (2 * rng.standard_normal((2, 8, 8, 8))).astype(np.float32))
 
 
 if __name__ == "__main__":
