@@ -571,9 +571,17 @@ Status Importer::importNode(const onnx::NodeProto &n) {
     kind = OpKind::Resize;
     known = true;
   }
-  if (!known)
+  if (!known) {
+    // An op library's op, but not in this opset: say which ones it covers.
+    std::string covered;
+    for (auto &c : registeredCustomOps())
+      if (c->domain == normalizeDomain(n.domain()) && c->name == op)
+        covered += concat(covered.empty() ? "; " : ", ", c->describeLibrary(),
+                          " registers it for opsets ", c->opsetFirst,
+                          c->opsetLast ? concat("-", c->opsetLast) : "+");
     return unsupported("unsupported op '", op, "' (domain '", dom, "', opset ",
-                       version, ") at ", where(n));
+                       version, ") at ", where(n), covered);
+  }
   // Every op reads its first operand (the opset upgrades look at its type).
   if (ins.empty() || !ins[0].node)
     return invalid(where(n), " has no first input");

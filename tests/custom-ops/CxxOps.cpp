@@ -5,8 +5,8 @@
 //     integers only, rank 2 only, no test_cases: the kit draws its cases
 //     over element types and ranks
 //   org.cxx::Repeat(x) {times: ints} -> x tiled `times` along each dim
-//     needs an attribute and has no test_cases: the kit cannot draw a case
-//     and skips its tests, saying so
+//     opsets 2 and later; needs an attribute and has no test_cases: the kit
+//     cannot draw a case and skips its tests, saying so
 #include <ember/op_library.h>
 
 #include <cstring>
@@ -86,14 +86,16 @@ ember_op_error *repeatCompute(const ember_op_compute_args *a) {
   return nullptr;
 }
 
-// domain, name, opsets 1+, inputs 1..1, results 1..1, float only.
-constexpr ember_op_def op(const char *name, decltype(&twiceInfer) infer,
+// org.cxx::name, opsets `first` and later, inputs 1..1, results 1..1,
+// float only.
+constexpr ember_op_def op(const char *name, int64_t first,
+                          decltype(&twiceInfer) infer,
                           decltype(&twiceCompute) compute) {
   return {sizeof(ember_op_def),
           nullptr,
           "org.cxx",
           name,
-          1,
+          first,
           0,
           1,
           1,
@@ -109,9 +111,9 @@ constexpr ember_op_def op(const char *name, decltype(&twiceInfer) infer,
           nullptr};
 }
 
-const ember_op_def kTwice = op("Twice", twiceInfer, twiceCompute);
-const ember_op_def kRowSum = op("RowSum", rowSumInfer, rowSumCompute);
-const ember_op_def kRepeat = op("Repeat", repeatInfer, repeatCompute);
+const ember_op_def kTwice = op("Twice", 1, twiceInfer, twiceCompute);
+const ember_op_def kRowSum = op("RowSum", 1, rowSumInfer, rowSumCompute);
+const ember_op_def kRepeat = op("Repeat", 2, repeatInfer, repeatCompute);
 const ember_op_def *const kOps[] = {&kTwice, &kRowSum, &kRepeat};
 const ember_op_library kLibrary = {sizeof(ember_op_library),
                                    nullptr,

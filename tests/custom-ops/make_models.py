@@ -13,6 +13,8 @@ time):
                   (the integer kernel form)
   qscale_float.onnx  x -> org.test::QScale -> org.test::AttrSum, float, with
                   calibration samples in calib/ (`ember quantize`)
+  repeat_v1.onnx  org.cxx::Repeat at opset 1 of org.cxx (CxxOps.cpp
+                  registers it for opsets 2 and later)
   two_libs.onnx   org.cxx::Twice (CxxOps.cpp) -> org.test::AttrSum: ops of
                   two libraries, one written in C++
 
@@ -150,6 +152,16 @@ def two_libs(out):
          "two_libs.onnx", [("org.test", 1), ("org.cxx", 1)])
 
 
+def repeat_v1(out):
+    g = helper.make_graph(
+        [helper.make_node("Repeat", ["x"], ["y"], name="repeat",
+                          domain="org.cxx", times=[1, 2])],
+        "repeat_v1", [vi("x", TensorProto.FLOAT, [2, 3])],
+        [vi("y", TensorProto.FLOAT, [2, 6])])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), out,
+         "repeat_v1.onnx", [("org.cxx", 1)])
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -162,6 +174,7 @@ def main():
     qscale(out)
     qscale_float(out)
     two_libs(out)
+    repeat_v1(out)
 
 
 if __name__ == "__main__":
