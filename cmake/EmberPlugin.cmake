@@ -35,3 +35,32 @@ function(ember_add_plugin target)
     target_link_libraries(${target} PRIVATE ember_backend_api)
   endif()
 endfunction()
+
+# ember_add_op_library(<target> [OUTPUT_NAME <name>] SOURCES <src>...)
+#
+# Builds an Ember op library (docs/custom-ops.md): a SHARED library that
+# exports only its entry points, ember_op_library_entry and the
+# ember_op_library_entry_<name> alias EMBER_OP_LIBRARY_ENTRY defines, so
+# that `ember --op-library` loads it and an AOT bundle links it. C or C++.
+function(ember_add_op_library target)
+  cmake_parse_arguments(EAO "" "OUTPUT_NAME" "SOURCES" ${ARGN})
+  add_library(${target} SHARED ${EAO_SOURCES} ${EAO_UNPARSED_ARGUMENTS})
+  set(vs ${CMAKE_CURRENT_BINARY_DIR}/${target}.exports.map)
+  file(WRITE ${vs} "{\n  global: ember_op_library_entry; ember_op_library_entry_*;\n  local: *;\n};\n")
+  set_target_properties(${target} PROPERTIES
+    C_VISIBILITY_PRESET hidden
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON
+    POSITION_INDEPENDENT_CODE ON
+    LINK_DEPENDS ${vs})
+  if(EAO_OUTPUT_NAME)
+    set_target_properties(${target} PROPERTIES OUTPUT_NAME ${EAO_OUTPUT_NAME})
+  endif()
+  target_link_options(${target} PRIVATE "LINKER:--version-script=${vs}"
+                      "LINKER:--no-undefined")
+  if(TARGET Ember::backend_api)
+    target_link_libraries(${target} PRIVATE Ember::backend_api)
+  elseif(TARGET ember_backend_api)
+    target_link_libraries(${target} PRIVATE ember_backend_api)
+  endif()
+endfunction()

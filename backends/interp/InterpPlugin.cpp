@@ -70,9 +70,12 @@ ember_error *getCapabilities(const ember_capabilities_params *p,
 #include "ir/ElemKinds.def"
 #define EMBER_MINI(E, T, O, F) kinds.push_back(T);
 #include "ir/MiniElemKinds.def"
+  // Custom ops (docs/custom-ops.md): by their libraries' kernels, not by
+  // the name of the op table's row.
+  m.set_custom_op_kernels(true);
   for (unsigned k = 0; k < ember::kNumOps; ++k) {
     auto op = ember::OpKind(k);
-    if (!ember::isPrimitive(op))
+    if (!ember::isPrimitive(op) || op == ember::OpKind::Custom)
       continue;
     auto *c = m.add_ops();
     c->set_op(ember::opName(op));

@@ -14,6 +14,7 @@
 // declared ones. A deserialized LIR program finally passes lir::verify.
 // Errors are Status values that name the node, value, buffer or
 // instruction; nothing here asserts or throws on input.
+#include "backend/OpLibrary.h"
 #include "backend/ProgramProtoCommon.h"
 
 #include "ir/Printer.h"
@@ -212,9 +213,10 @@ Status detail::graphToProto(const Function &f, v1::Graph &out, int depth) {
     const Node &n = *np;
     if (isStorage(n.kind))
       continue;
-    std::string where = nodeWhere(k++, opName(n.kind), n.name);
+    const std::string op = nodeOpName(n); // a custom op: "domain::name"
+    std::string where = nodeWhere(k++, op, n.name);
     v1::Node *pn = out.add_nodes();
-    pn->set_op(opName(n.kind));
+    pn->set_op(op);
     EMBER_TRY(checkUtf8(n.name, where + ": the node name"));
     pn->set_name(n.name);
     for (size_t i = 0; i < n.inputs.size(); ++i) {
@@ -231,6 +233,8 @@ Status detail::graphToProto(const Function &f, v1::Graph &out, int depth) {
     for (auto &kv : n.attrs) {
       if (kv.first.empty())
         return invalid(where, ": an attribute has no name");
+      if (n.kind == OpKind::Custom && kv.first == kCustomOpAttr)
+        continue; // it is the op's name
       EMBER_TRY(checkUtf8(kv.first, where + ": the attribute name"));
       v1::Attribute *pa = pn->add_attributes();
       pa->set_name(kv.first);
@@ -269,6 +273,15 @@ public:
                        "' has schema version ", g_.schema_version(),
                        ", but this reader supports version ",
                        kGraphSchemaVersion);
+    // The op libraries of its custom ops, registered here too (only those
+    // this process has loaded: a program never makes a plugin load code).
+    for (const std::string &lib : g_.op_libraries()) {
+      OpLibraryOptions o;
+      o.onlyIfLoaded = true;
+      auto loaded = loadOpLibrary(lib, o);
+      if (!loaded)
+        return loaded.status().withContext(concat("graph '", g_.name(), "'"));
+    }
     nv_ = g_.values_size();
     defs_.assign(size_t(nv_), Value());
     defined_.assign(size_t(nv_), 0);
@@ -366,7 +379,11 @@ private:
   Status node(size_t k) {
     const v1::Node &pn = g_.nodes(int(k));
     OpKind kind;
-    if (!opKindFromName(pn.op(), kind))
+    std::string domain, opName;
+    const bool custom = splitCustomName(pn.op(), domain, opName);
+    if (custom)
+      kind = OpKind::Custom;
+    else if (!opKindFromName(pn.op(), kind) || kind == OpKind::Custom)
       return invalid(nodeWhere(k, quoteString(pn.op()), pn.name()),
                      ": unknown op");
     std::string where = nodeWhere(k, pn.op(), pn.name());
@@ -402,6 +419,16 @@ private:
         return invalid(where, ": operand ", i, " is absent (-1), but ", pn.op(),
                        " requires it");
     EMBER_TRY(attrsFromProto(pn.attributes(), depth_, where, n->attrs));
+    if (custom) {
+      // Its name; its opset when the program does not say (the newest).
+      if (n->attrs.count(kCustomOpAttr))
+        return invalid(where, ": attribute '", kCustomOpAttr,
+                       "' is the op's name, not an attribute");
+      n->attrs[kCustomOpAttr] = Attr::ofString(pn.op());
+      if (!n->attrs.count(kCustomOpsetAttr))
+        if (auto op = findNewestCustomOp(domain, opName))
+          n->attrs[kCustomOpsetAttr] = Attr::ofInt(op->opsetFirst);
+    }
     std::vector<Type> declared(static_cast<size_t>(nout));
     n->outNames.resize(size_t(nout));
     for (int r = 0; r < nout; ++r)
@@ -444,13 +471,22 @@ Expected<std::unique_ptr<Function>> detail::graphFromProto(const v1::Graph &g,
   return GraphReader(g, depth).read();
 }
 
+// The op libraries of the custom ops a graph uses (Graph.op_libraries).
+static void addOpLibraries(const Function &f, v1::Graph &out) {
+  for (const std::string &p : opLibrariesUsedBy(f))
+    out.add_op_libraries(p);
+}
+
 Status toProto(const Function &f, v1::Graph &out) {
-  return graphToProto(f, out, 0);
+  EMBER_TRY(graphToProto(f, out, 0));
+  addOpLibraries(f, out);
+  return Status::ok();
 }
 
 Expected<std::string> serializeGraph(const Function &f) {
   v1::Graph g;
   EMBER_TRY(graphToProto(f, g, 0));
+  addOpLibraries(f, g);
   return serializeMessage(g, "ember.backend.v1.Graph");
 }
 

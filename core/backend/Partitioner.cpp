@@ -4,6 +4,7 @@
 #include "backend/LayerPath.h"
 #include "backend/ProgramProto.h"
 #include "interp/Interpreter.h"
+#include "ir/OpRegistry.h"
 
 #include "ember/backend/v1/capability.pb.h"
 
@@ -47,14 +48,26 @@ bool rankOk(const v1::OpCapability &c, size_t rank) {
 
 bool manifestClaims(const v1::CapabilityManifest &m, const Node &n,
                     std::string &reason) {
+  const std::string op = nodeOpName(n); // a custom op: "domain::name"
   const v1::OpCapability *cap = nullptr;
   for (auto &c : m.ops())
-    if (c.op() == opName(n.kind)) {
+    if (c.op() == op) {
       cap = &c;
       break;
     }
+  if (!cap && n.kind == OpKind::Custom && m.custom_op_kernels()) {
+    // Runs any custom op by its library's reference kernel.
+    if (customOpOf(n))
+      return true;
+    reason = concat("custom op ", op, " is not registered");
+    return false;
+  }
   if (!cap) {
-    reason = concat("op ", opName(n.kind), " is not in the manifest");
+    reason = n.kind == OpKind::Custom
+                 ? concat("custom op ", op,
+                          " is not in the manifest (and the plugin does not "
+                          "run custom ops' kernels)")
+                 : concat("op ", op, " is not in the manifest");
     return false;
   }
   auto listed = [](const auto &list, const std::string &dt) {
@@ -66,8 +79,8 @@ bool manifestClaims(const v1::CapabilityManifest &m, const Node &n,
     bool index = std::string(what) == "operand" && i > 0 &&
                  listed(cap->index_dtypes(), dt);
     if (!listed(cap->dtypes(), dt) && !index) {
-      reason = concat(what, " ", i, " is ", dt, ", not among the ",
-                      opName(n.kind), " dtypes of the manifest");
+      reason = concat(what, " ", i, " is ", dt, ", not among the ", op,
+                      " dtypes of the manifest");
       return false;
     }
     if (!rankOk(*cap, t.rank())) {
@@ -79,9 +92,8 @@ bool manifestClaims(const v1::CapabilityManifest &m, const Node &n,
       return false;
     }
     if (t.isQuantized() && !cap->quantized()) {
-      reason =
-          concat(what, " ", i, " is quantized (", t.toString(),
-                 "); the manifest does not accept quantized ", opName(n.kind));
+      reason = concat(what, " ", i, " is quantized (", t.toString(),
+                      "); the manifest does not accept quantized ", op);
       return false;
     }
     return true;
@@ -93,6 +105,19 @@ bool manifestClaims(const v1::CapabilityManifest &m, const Node &n,
     if (!check(n.types[i], "result", i))
       return false;
   return true;
+}
+
+std::function<bool(const Node &)>
+keepClaimedCustomOps(const v1::CapabilityManifest &m) {
+  std::set<std::string> names;
+  for (auto &c : m.ops())
+    if (c.op().find("::") != std::string::npos)
+      names.insert(c.op());
+  if (names.empty())
+    return nullptr;
+  return [names](const Node &n) {
+    return n.kind == OpKind::Custom && names.count(nodeOpName(n)) != 0;
+  };
 }
 
 Expected<Support> querySupport(Plugin &p, const Function &f,
@@ -304,7 +329,7 @@ void printPartitions(std::ostream &os, const Function &f,
        << " nodes=" << part.nodes.size() << " inputs=[" << names(part.inputs)
        << "] outputs=[" << names(part.outputs) << "]\n";
     for (const Node *n : part.nodes) {
-      os << "  #" << pos[n] << " " << opName(n->kind);
+      os << "  #" << pos[n] << " " << nodeOpName(*n);
       if (!n->name.empty())
         os << " '" << n->name << "'";
       os << " -> %" << n->outNames[0];

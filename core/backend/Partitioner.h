@@ -8,6 +8,7 @@
 #include "backend/Plugin.h"
 #include "ir/Graph.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -39,6 +40,12 @@ std::vector<const Node *> computeNodes(const Function &f);
 // reason when not.
 bool manifestClaims(const v1::CapabilityManifest &m, const Node &n,
                     std::string &reason);
+
+// The custom ops a manifest claims by name ("domain::name"): the lowering
+// for that plugin keeps them whole (PipelineOptions::keepCustom). Null when
+// it claims none.
+std::function<bool(const Node &)>
+keepClaimedCustomOps(const v1::CapabilityManifest &m);
 
 // Asks the plugin: query_support when it has one, else the manifest. A node
 // must be claimed by both when both exist. `o`: the options the partitions

@@ -376,6 +376,26 @@ void onFatalSignal(int sig, siginfo_t *info, void *uctx) {
   uintptr_t where = 0;
   bool ownThread = false;
   const char *call = nullptr;
+  if (PluginSlot *lib = slotOf(pc); lib && lib->opLibrary.load()) {
+    // An op library's kernel or function, whoever called it (the
+    // interpreter, a plugin's code).
+    l.str(lib->name);
+    l.str(" (");
+    l.str(lib->path);
+    l.str(") crashed with ");
+    l.str(signalName(sig));
+    if (p) {
+      l.str(", called from ");
+      describePlugin(l, p->name().c_str(), p->path().c_str());
+    }
+    l.str(" (at ");
+    l.str(baseName(lib->path));
+    l.str("+");
+    l.hex(pc - lib->loadBase);
+    l.str(")");
+    l.emit();
+    _exit(kPluginCrashExit);
+  }
   if (p) {
     slot = tCurrentSlot;
     PluginSlot *found = nullptr;

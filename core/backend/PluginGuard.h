@@ -26,6 +26,9 @@ struct PluginSlot {
   std::atomic<int> pendingExecutions{0};
   // A call in progress on some thread (the last one entered), or null.
   std::atomic<const char *> activeCall{nullptr};
+  // The code of an op library (OpLibrary.cpp), not a plugin: a crash with
+  // its code at the faulting address is reported as the library's.
+  std::atomic<bool> opLibrary{false};
 };
 
 // A slot for the library behind `dlHandle` (its code ranges are read

@@ -189,6 +189,8 @@ Status tensorToProto(const Tensor &t, v1::TensorData &out,
 // The one exception: Loop's condition (operand 1) is optional in ONNX and
 // its kernel handles its absence.
 bool mayBeAbsent(OpKind k, size_t i) {
+  if (k == OpKind::Custom) // its library says (types_Custom)
+    return true;
   if (i == 0)
     return false;
   if (k == OpKind::Loop && i == 1)

@@ -2,6 +2,7 @@
 
 #include "import/TensorIO.h"
 #include "interp/Interpreter.h"
+#include "ir/OpRegistry.h"
 
 #include <onnx/onnx_pb.h>
 
@@ -85,6 +86,9 @@ private:
   Status importFused(const onnx::NodeProto &n, const std::vector<Value> &ins,
                      const AttrMap &attrs, bool *done);
   Expected<AttrMap> convertAttrs(const onnx::NodeProto &n);
+  // A node of an op library's op (kind Custom).
+  Status importCustom(const onnx::NodeProto &n, const CustomOp &op,
+                      int64_t version, std::vector<Value> ins, AttrMap attrs);
   Status convertNode(const onnx::NodeProto &n, OpKind kind, int64_t version,
                      std::vector<Value> ins, AttrMap attrs);
   Expected<std::vector<Value>> build(OpKind kind, std::vector<Value> ins,
@@ -450,6 +454,12 @@ Status Importer::importNode(const onnx::NodeProto &n) {
   EMBER_ASSIGN(AttrMap attrs, convertAttrs(n));
   const std::string &op = n.op_type();
 
+  // An op of an op library (docs/custom-ops.md): in a domain of its own,
+  // before anything Ember reads there; in the default domain, the names
+  // Ember does not define (the registry refuses the others).
+  if (auto custom = findCustomOp(dom, op, version))
+    return importCustom(n, *custom, version, std::move(ins), std::move(attrs));
+
   OpKind kind;
   bool known = false;
   if (isDefaultDomain(n.domain())) {
@@ -561,9 +571,17 @@ Status Importer::importNode(const onnx::NodeProto &n) {
     kind = OpKind::Resize;
     known = true;
   }
-  if (!known)
+  if (!known) {
+    // An op library's op, but not in this opset: say which ones it covers.
+    std::string covered;
+    for (auto &c : registeredCustomOps())
+      if (c->domain == normalizeDomain(n.domain()) && c->name == op)
+        covered += concat(covered.empty() ? "; " : ", ", c->describeLibrary(),
+                          " registers it for opsets ", c->opsetFirst,
+                          c->opsetLast ? concat("-", c->opsetLast) : "+");
     return unsupported("unsupported op '", op, "' (domain '", dom, "', opset ",
-                       version, ") at ", where(n));
+                       version, ") at ", where(n), covered);
+  }
   // Every op reads its first operand (the opset upgrades look at its type).
   if (ins.empty() || !ins[0].node)
     return invalid(where(n), " has no first input");
@@ -571,6 +589,20 @@ Status Importer::importNode(const onnx::NodeProto &n) {
   if (!s.isOk() && s.message().find(n.op_type()) == std::string::npos)
     return s.withContext(where(n));
   return s;
+}
+
+Status Importer::importCustom(const onnx::NodeProto &n, const CustomOp &op,
+                              int64_t version, std::vector<Value> ins,
+                              AttrMap attrs) {
+  for (auto &kv : attrs)
+    if (!kv.first.empty() && kv.first[0] == '$')
+      return invalid(where(n), ": attribute '", kv.first,
+                     "': names starting with '$' are Ember's own");
+  setCustomOpAttrs(attrs, op, version);
+  std::vector<std::string> names(n.output().begin(), n.output().end());
+  EMBER_ASSIGN(auto vs, build(OpKind::Custom, std::move(ins), std::move(attrs),
+                              n.name(), n.output_size(), names));
+  return bindOutputs(n, vs);
 }
 
 // ONNX Runtime's fused transformer ops (its contrib op documentation), each

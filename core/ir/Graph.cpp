@@ -1,4 +1,5 @@
 #include "ir/Graph.h"
+#include "ir/OpRegistry.h"
 
 #include <algorithm>
 #include <cassert>
@@ -94,7 +95,7 @@ std::string Node::describe() const {
   std::string s = name.empty() ? (outNames.empty() ? std::string("<node>")
                                                    : "%" + outNames[0])
                                : "'" + name + "'";
-  return s + " (" + opName(kind) + ")";
+  return s + " (" + nodeOpName(*this) + ")";
 }
 
 Node *Function::insertRaw(std::unique_ptr<Node> n, Node *before) {

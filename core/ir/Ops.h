@@ -111,9 +111,10 @@ constexpr bool isStorage(OpKind k) { return opInfo(k).cls == OpClass::Storage; }
 // Whether a node of kind k with constant operands may be replaced by its
 // value before lowering. DequantizeLinear of a constant is a quantized
 // weight: lowering reads the stored integers (docs/quantization.md) and
-// folds the ones no integer form consumes.
+// folds the ones no integer form consumes. A custom op is never folded: it
+// stays where its library's kernel, lowering or a plugin's unit can run it.
 constexpr bool foldableBeforeLowering(OpKind k) {
-  return k != OpKind::DequantizeLinear;
+  return k != OpKind::DequantizeLinear && k != OpKind::Custom;
 }
 
 // Whether element kind `e` is in class `t` (T_Kernel admits every kind).

@@ -1,6 +1,8 @@
 // Parser for the graph IR text form printed by Printer.cpp. Errors name
 // file:line:column. Node result types are taken from the text and then
-// checked by the verifier against the ops' own type inference.
+// checked by the verifier against the ops' own type inference; a statement
+// without them (no `: T`) gets the types its op infers.
+#include "ir/OpRegistry.h"
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
 
@@ -93,6 +95,11 @@ private:
   Expected<Attr> attrValue();
   Status function(Module &m);
   Expected<std::unique_ptr<Function>> functionBody();
+  // After an identifier: whether `domain::name` follows (a custom op).
+  bool customOpAhead(size_t identStart);
+  // A custom op's `domain::name[@opset]` from identStart into n (kind
+  // Custom, its $op and $opset attributes).
+  Status customOp(size_t identStart, Node &n);
 
   const std::string &s_;
   std::string file_;
@@ -440,6 +447,8 @@ Expected<std::unique_ptr<Function>> Parser::functionBody() {
       results.push_back(nm);
     } while (accept(','));
     EMBER_TRY(expect('='));
+    skipSpace();
+    const size_t opStart = p_;
     std::string opname = ident();
     if (opname == "Constant") {
       if (results.size() != 1)
@@ -453,11 +462,15 @@ Expected<std::unique_ptr<Function>> Parser::functionBody() {
       vals[results[0]] = Value(f->insertRaw(std::move(n)));
       continue;
     }
-    OpKind kind;
-    if (!opKindFromName(opname, kind) || isStorage(kind))
-      return err("unknown op '", opname, "'");
     auto n = std::make_unique<Node>();
-    n->kind = kind;
+    if (customOpAhead(opStart)) {
+      EMBER_TRY(customOp(opStart, *n));
+    } else {
+      OpKind kind;
+      if (!opKindFromName(opname, kind) || isStorage(kind))
+        return err("unknown op '", opname, "'");
+      n->kind = kind;
+    }
     n->outNames = results;
     EMBER_TRY(expect('('));
     if (!accept(')')) {
@@ -477,8 +490,9 @@ Expected<std::unique_ptr<Function>> Parser::functionBody() {
     if (accept('{')) {
       if (!accept('}')) {
         do {
-          std::string an = ident();
-          if (an.empty())
+          // ('$': Ember's own attributes, e.g. a custom op's $quant.)
+          std::string an = accept('$') ? "$" + ident() : ident();
+          if (an.empty() || an == "$")
             return err("expected an attribute name", found());
           EMBER_TRY(expect('='));
           EMBER_ASSIGN(Attr a, attrValue());
@@ -489,13 +503,20 @@ Expected<std::unique_ptr<Function>> Parser::functionBody() {
         EMBER_TRY(expect('}'));
       }
     }
-    EMBER_TRY(expect(':'));
-    do {
-      EMBER_ASSIGN(Type t, type());
-      n->types.push_back(t);
-    } while (accept(','));
-    if (n->types.size() != results.size())
-      return err(results.size(), " results but ", n->types.size(), " types");
+    if (accept(':')) {
+      do {
+        EMBER_ASSIGN(Type t, type());
+        n->types.push_back(t);
+      } while (accept(','));
+      if (n->types.size() != results.size())
+        return err(results.size(), " results but ", n->types.size(), " types");
+    } else {
+      // No types given: the op's own inference.
+      n->types.resize(results.size());
+      Status s = inferNodeTypes(*n);
+      if (!s.isOk())
+        return err(s.message());
+    }
     if (acceptWord("loc")) {
       EMBER_TRY(expect('('));
       EMBER_ASSIGN(n->name, stringLit());
@@ -509,6 +530,56 @@ Expected<std::unique_ptr<Function>> Parser::functionBody() {
   EMBER_TRY(verifyFunction(*f).withContext(file_ + ": function @" + fname));
   --depth_;
   return owned;
+}
+
+static bool opNameChar(char c) {
+  return isalnum(uint8_t(c)) || c == '_' || c == '.' || c == '-';
+}
+
+bool Parser::customOpAhead(size_t identStart) {
+  size_t q = identStart;
+  while (q < s_.size() && opNameChar(s_[q]))
+    ++q;
+  return q > identStart && s_.compare(q, 2, "::") == 0;
+}
+
+Status Parser::customOp(size_t identStart, Node &n) {
+  p_ = identStart;
+  auto run = [&] {
+    size_t b = p_;
+    while (p_ < s_.size() && opNameChar(s_[p_]))
+      ++p_;
+    return s_.substr(b, p_ - b);
+  };
+  std::string domain = run();
+  p_ += 2; // "::"
+  std::string name = run();
+  if (name.empty())
+    return err("expected an op name after '", domain, "::'");
+  std::shared_ptr<const CustomOp> op;
+  int64_t opset = 0;
+  if (p_ < s_.size() && s_[p_] == '@') {
+    ++p_;
+    bool isInt = false;
+    uint64_t u = 0;
+    EMBER_ASSIGN(double v, number(isInt, opset, u));
+    if (!isInt || opset < 1)
+      return err("expected an opset version after '@', got ", v);
+    op = findCustomOp(domain, name, opset);
+  } else {
+    op = findNewestCustomOp(domain, name);
+    if (op)
+      opset = op->opsetFirst;
+  }
+  if (!op)
+    return err("unknown op '", domain, "::", name, "'",
+               findNewestCustomOp(domain, name)
+                   ? concat(" at opset ", opset)
+                   : std::string(" (no op library loaded defines it; "
+                                 "--op-library PATH.so)"));
+  n.kind = OpKind::Custom;
+  setCustomOpAttrs(n.attrs, *op, opset);
+  return Status::ok();
 }
 
 Expected<std::unique_ptr<Module>> Parser::parse() {

@@ -1,5 +1,7 @@
 #include "ir/Printer.h"
 
+#include "ir/OpRegistry.h"
+
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -109,6 +111,18 @@ static void printFunctionIndented(std::ostream &os, const Function &f,
                                   const PrintOptions &o,
                                   const std::string &ind);
 
+// A custom op prints as `domain::name@opset` (its `$op` and `$opset`
+// attributes), like a built-in op's name.
+static std::string opText(const Node &n) {
+  if (n.kind != OpKind::Custom || !n.hasAttr(kCustomOpAttr))
+    return opName(n.kind);
+  return concat(nodeOpName(n), "@", n.attrInt(kCustomOpsetAttr, 0));
+}
+static bool inOpText(const Node &n, const std::string &attr) {
+  return n.kind == OpKind::Custom && n.hasAttr(kCustomOpAttr) &&
+         (attr == kCustomOpAttr || attr == kCustomOpsetAttr);
+}
+
 static void printAttr(std::ostream &os, const Attr &a, int64_t elide,
                       const std::string &ind) {
   switch (a.kind) {
@@ -178,7 +192,7 @@ static void printFunctionIndented(std::ostream &os, const Function &f,
          << printTensorLiteral(*n.payload, o.elideConstantsAbove) << "\n";
       continue;
     }
-    os << " = " << opName(n.kind) << "(";
+    os << " = " << opText(n) << "(";
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       os << (i ? ", " : "");
       if (n.inputs[i].node)
@@ -187,10 +201,15 @@ static void printFunctionIndented(std::ostream &os, const Function &f,
         os << "_";
     }
     os << ")";
-    if (!n.attrs.empty()) {
+    size_t shown = 0;
+    for (auto &kv : n.attrs)
+      shown += !inOpText(n, kv.first);
+    if (shown) {
       os << " {";
       bool first = true;
       for (auto &kv : n.attrs) {
+        if (inOpText(n, kv.first))
+          continue;
         os << (first ? "" : ", ") << kv.first << " = ";
         printAttr(os, kv.second, o.elideConstantsAbove, ind);
         first = false;
@@ -238,8 +257,7 @@ void printDot(std::ostream &os, const Function &f) {
     else if (n.kind == OpKind::Constant)
       label = "const " + n.outNames[0];
     else
-      label =
-          std::string(opName(n.kind)) + (n.name.empty() ? "" : "\\n" + n.name);
+      label = nodeOpName(n) + (n.name.empty() ? "" : "\\n" + n.name);
     for (auto &t : n.types)
       label += "\\n" + t.toString();
     std::string shape = n.kind == OpKind::Placeholder ? ", shape=ellipse"

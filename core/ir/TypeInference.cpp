@@ -106,8 +106,8 @@ Status inferNodeTypes(Node &n) {
                                   : " to " + std::to_string(info.maxIn),
                    " operands, got ", nin);
   // Required operands must be present (Loop's trip count and condition are
-  // both optional in ONNX).
-  if (n.kind != OpKind::Loop)
+  // both optional in ONNX; a custom op's library says which are).
+  if (n.kind != OpKind::Loop && n.kind != OpKind::Custom)
     for (int i = 0; i < std::max(1, info.minIn) && i < nin; ++i)
       if (!n.inputs[size_t(i)].node)
         return invalid(n.describe(), ": operand ", i, " is required");

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "ir/Graph.h"
+#include "ir/OpRegistry.h"
 
 #include <any>
 #include <string>
@@ -79,10 +80,10 @@ public:
 
   // An error naming this node: "Reshape: <what>".
   template <typename... A> Status error(const A &...a) const {
-    return invalid(opName(node_.kind), ": ", a...);
+    return invalid(nodeOpName(node_), ": ", a...);
   }
   template <typename... A> Status unsupportedError(const A &...a) const {
-    return unsupported(opName(node_.kind), ": ", a...);
+    return unsupported(nodeOpName(node_), ": ", a...);
   }
 
 protected:

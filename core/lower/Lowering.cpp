@@ -70,6 +70,9 @@ Value LoweringBuilder::ints(const std::vector<int64_t> &v) {
 Status lowerFunction(Function &f, const LoweringOptions &opts,
                      size_t *numLowered) {
   size_t count = 0;
+  // Custom ops first, so that their lowerings' ops join the integer
+  // patterns.
+  EMBER_TRY(expandCustomOps(f, opts, &count));
   // Quantized patterns first, while composites are still whole.
   EMBER_TRY(
       lowerIntegerPatterns(f, opts.requant, &count, opts.integerRecurrent));

@@ -59,7 +59,8 @@ using LowerFn = Expected<std::vector<Value>> (*)(LoweringBuilder &);
 LowerFn lowerFnFor(OpKind k);
 
 struct LoweringOptions {
-  // Composite ops to keep whole (a backend that implements them natively).
+  // Composite and custom ops to keep whole (a backend that implements them
+  // natively: a plugin that claims a custom op by name).
   std::function<bool(const Node &)> keep;
   // The requantization profile of the integer forms (docs/quantization.md):
   // the target device's.
@@ -78,8 +79,13 @@ Status lowerIntegerPatterns(
     Function &f, quant::RequantProfile profile = quant::RequantProfile::Fixed,
     size_t *numRewritten = nullptr, bool integerRecurrent = false);
 
+// Custom ops (LowerCustom.cpp, docs/custom-ops.md): the integer kernel form
+// of those that have one in a quantized graph, and the lowering of the
+// others that have a lowering and are not kept; counted in *count.
+Status expandCustomOps(Function &f, const LoweringOptions &opts, size_t *count);
+
 // Lowers every composite node (iterating until none is left); stats count
-// lowered nodes. Runs lowerIntegerPatterns first.
+// lowered nodes. Runs expandCustomOps, then lowerIntegerPatterns, first.
 Status lowerFunction(Function &f, const LoweringOptions &opts = {},
                      size_t *numLowered = nullptr);
 

@@ -5,6 +5,7 @@
 
 #include "ember/quant/Profile.h"
 
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -47,6 +48,10 @@ struct PipelineOptions {
   // and "GRU"): off by default until the backends run their 16-bit forms
   // fast.
   bool integerRecurrent = false;
+  // Custom ops to keep whole instead of lowering them: those the target
+  // plugin claims by name (docs/custom-ops.md); null: lower every one that
+  // has a lowering.
+  std::function<bool(const Node &)> keepCustom;
 };
 
 // The default optimization sequence, by pass name.

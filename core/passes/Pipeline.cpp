@@ -78,6 +78,7 @@ Status runPipeline(Module &m, const PipelineOptions &opts) {
       LoweringOptions lo;
       lo.requant = opts.requant;
       lo.integerRecurrent = opts.integerRecurrent;
+      lo.keep = opts.keepCustom;
       EMBER_TRY(lowerFunction(f, lo, &n));
       PassStats st;
       if (opts.optimize) {

@@ -3,6 +3,7 @@
 #include "lower/ChannelScales.h"
 
 #include "import/OnnxImporter.h"
+#include "ir/OpRegistry.h"
 
 #include <algorithm>
 
@@ -266,6 +267,10 @@ private:
   bool tryElementwise(int i);
   void foldActivation(QuantGroup &q, std::string &tail);
   bool trySimple(int i);
+  // A custom op whose library declares an integer form: its float operands
+  // and results get Q/DQ, results with their own parameters
+  // (docs/custom-ops.md, "Quantization"); float otherwise.
+  bool tryCustom(int i);
 
   const onnx::GraphProto &g_;
   GraphIndex ix_;
@@ -512,6 +517,37 @@ bool Planner::trySimple(int i) {
   return false;
 }
 
+bool Planner::tryCustom(int i) {
+  const auto &n = g_.node(i);
+  auto op = findNewestCustomOp(n.domain(), n.op_type());
+  if (!op || op->integerForm == IntegerForm::None)
+    return false;
+  std::vector<int> acts;
+  for (int k = 0; k < n.input_size(); ++k)
+    if (!n.input(k).empty() && floatAct(n.input(k)))
+      acts.push_back(k);
+  std::vector<std::string> outs;
+  for (auto &o : n.output())
+    if (!o.empty() && floatAct(o))
+      outs.push_back(o);
+  if (acts.empty() || outs.empty())
+    return false;
+  int id = newGroup(GroupKind::OwnParams, i);
+  QuantGroup &q = plan_.groups[size_t(id)];
+  for (int k : acts)
+    q.activationInputs.push_back({i, k});
+  for (int k = 0; k < n.input_size(); ++k)
+    if (!n.input(k).empty() && floatInit(n.input(k))) {
+      ConstantSpec c;
+      c.node = i;
+      c.input = k;
+      c.tensor = n.input(k);
+      plan_.constants.push_back(c);
+    }
+  q.outputs = outs;
+  return true;
+}
+
 Expected<QdqPlan> Planner::run() {
   size_t nn = size_t(g_.node_size());
   plan_.groupOf.assign(nn, -1);
@@ -537,9 +573,11 @@ Expected<QdqPlan> Planner::run() {
     if (plan_.groupOf[size_t(i)] >= 0 || kept(i))
       continue;
     const auto &n = g_.node(i);
-    if (!isDefault(n))
+    bool custom = findNewestCustomOp(n.domain(), n.op_type()) != nullptr;
+    if (!isDefault(n) && !custom)
       continue;
-    bool done = tryLinear(i) || tryElementwise(i) || trySimple(i);
+    bool done = custom ? tryCustom(i)
+                       : tryLinear(i) || tryElementwise(i) || trySimple(i);
     if (done) {
       // Register the group's tensors (producers come first in this order).
       const QuantGroup &q = plan_.groups[size_t(plan_.groupOf[size_t(i)])];

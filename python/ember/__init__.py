@@ -301,10 +301,15 @@ class Compiled:
 
 
 def load(path: PathLike, *, dims: Optional[Mapping[str, int]] = None,
-         input_shapes: Optional[Mapping[str, Sequence[int]]] = None) -> Model:
+         input_shapes: Optional[Mapping[str, Sequence[int]]] = None,
+         op_libraries: Sequence[PathLike] = ()) -> Model:
     """Imports a model: ONNX (``.onnx``) or graph IR text. ``dims`` binds
     symbolic dimensions by name, ``input_shapes`` whole input shapes
-    (``ember run --dim/--input-shape``); an unbound batch-like dim is 1."""
+    (``ember run --dim/--input-shape``); an unbound batch-like dim is 1.
+    ``op_libraries`` are op libraries (shared objects) defining the model's
+    custom ops (``--op-library``; docs/custom-ops.md), loaded first, once
+    per process."""
+    _ember._load_op_libraries([os.path.abspath(os.fspath(p)) for p in op_libraries])
     spec = _ember._LoadSpec()
     spec.dims = {str(k): int(v) for k, v in (dims or {}).items()}
     spec.shapes = {str(k): [int(d) for d in v] for k, v in (input_shapes or {}).items()}

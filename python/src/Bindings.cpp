@@ -12,6 +12,7 @@
 #include "ember/api/Target.h"
 
 #include "backend/Aot.h"
+#include "backend/OpLibrary.h"
 #include "backend/ShapeSpecializer.h"
 #include "import/TensorIO.h"
 #include "ir/Printer.h"
@@ -330,7 +331,8 @@ public:
     target_ = std::move(*tgt);
     target_.artifactCacheDir = cs.artifactCache;
     PipelineOptions po = t.pipeline();
-    po.requant = target_.requant; // the plugin's requantization profile
+    po.requant = target_.requant;       // the plugin's requantization profile
+    po.keepCustom = target_.keepCustom; // custom ops the plugin claims
     if (api::isOnnxPath(path_)) {
       backend::SpecializerOptions so;
       so.import = m.importOpts();
@@ -675,6 +677,7 @@ nb::dict conform(const std::vector<std::string> &paths, const ConformSpec &cs) {
       raise(rt.status());
     o.runtime = std::move(*rt);
     o.pipeline.requant = o.runtime.requant;
+    o.pipeline.keepCustom = o.runtime.keepCustom;
     for (auto &p : paths) {
       size_t before = cases.size();
       api::collectConformCases(p, cases);
@@ -841,6 +844,12 @@ NB_MODULE(_ember, m) {
       gErrorTypes[i] = types[i];
   });
   m.def("_set_plugin_dir", &api::setPluginDir);
+  // Op libraries (docs/custom-ops.md): loaded once per process, by path.
+  m.def("_load_op_libraries", [](const std::vector<std::string> &paths) {
+    Status s = backend::loadOpLibraries(paths);
+    if (!s.isOk())
+      raise(s);
+  });
   m.def("plugin_dir", &api::pluginDir);
   m.def("plugin_path", [](const std::string &target) {
     auto p = api::pluginPathFor(target);

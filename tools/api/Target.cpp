@@ -1,5 +1,6 @@
 #include "ember/api/Target.h"
 
+#include "backend/OpLibrary.h"
 #include "import/TensorIO.h"
 #include "interp/Interpreter.h"
 #include "ir/Printer.h"
@@ -214,7 +215,17 @@ Expected<Target> openTarget(const TargetOptions &opts) {
     t.fallbackName = fallback;
   }
   EMBER_TRY(resolveRequant(opts, t));
+  if (t.plugin) {
+    EMBER_ASSIGN(auto man, t.plugin->capabilities());
+    t.keepCustom = backend::keepClaimedCustomOps(man);
+  }
   return t;
+}
+
+Status loadOpLibraries(const TargetOptions &t) {
+  for (const std::string &p : t.opLibraries)
+    EMBER_TRY(backend::loadOpLibrary(p).status());
+  return Status::ok();
 }
 
 backend::ExecutorOptions executorOptions(const Target &t) {

@@ -49,6 +49,9 @@ int benchMain(int argc, char **argv) {
   addDeviceOptions(cmd, dopt, true);
   if (auto rc = cmd.parse(argc, argv, 2))
     return *rc;
+  // Custom ops first: the model's import needs them.
+  if (Status ls = loadOpLibraries(topt); !ls.isOk())
+    return reportError(ls);
   if (!dopt.given() && (cmd.given("--requests") || cmd.given("--concurrency")))
     return cmd.usageError("--requests and --concurrency need --devices");
   if (dopt.given()) {
@@ -91,6 +94,7 @@ int benchMain(int argc, char **argv) {
     return reportError(tgt.status());
   PipelineOptions po = topt.pipeline();
   po.requant = tgt->requant;
+  po.keepCustom = tgt->keepCustom;
   s = runPipeline(**m, po);
   if (!s.isOk())
     return reportError(s);

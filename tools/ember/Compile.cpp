@@ -87,12 +87,15 @@ int compileMain(int argc, char **argv) {
           cmdline::set(memoryReport));
   addTargetOptions(cmd, topt,
                    kTarget | kFallback | kOptLevel | kThreads | kBackendOpt |
-                       kAotTarget | kRequant);
+                       kAotTarget | kRequant | kOpLibrary);
   addInputOptions(cmd, inOpt, false);
   DeviceOptions dopt;
   addDeviceOptions(cmd, dopt, false);
   if (auto rc = cmd.parse(argc, argv, 2))
     return *rc;
+  // Custom ops first: the model's import needs them.
+  if (Status ls = loadOpLibraries(topt); !ls.isOk())
+    return reportError(ls);
   if (dopt.given() && (emit != "partitions" || cmd.given("--target")))
     return cmd.usageError("--devices goes with --emit=partitions (the "
                           "placement), without --target");
@@ -194,6 +197,8 @@ int compileMain(int argc, char **argv) {
     if (!tgt)
       return reportError(tgt.status());
     po.requant = tgt->requant;
+    po.keepCustom = tgt->keepCustom;
+    po.keepCustom = tgt->keepCustom;
   }
   if (timePasses)
     po.timePasses = &std::cerr;

@@ -161,6 +161,7 @@ int conformMain(int argc, char **argv) {
       .inSection("kit");
   for (auto [name, meta, help] :
        {std::tuple{"--json", "FILE", "With --kit: the kit's JSON report."},
+
         std::tuple{"--layers", "LIST",
                    "With --kit: the layers to run, comma-separated (ember-kit "
                    "--help lists them). Default: all."},
@@ -177,6 +178,9 @@ int conformMain(int argc, char **argv) {
   }
   if (auto rc = cmd.parse(argc, argv, 2))
     return *rc;
+  // Custom ops first: the model's import needs them.
+  if (Status ls = loadOpLibraries(t); !ls.isOk())
+    return reportError(ls);
   targetName = t.target;
   if (!mergeOut.empty()) {
     for (const cmdline::Option &opt : cmd.options())
@@ -212,7 +216,7 @@ int conformMain(int argc, char **argv) {
     for (const cmdline::Option &opt : cmd.options()) {
       const std::string &n = opt.names[0];
       if (cmd.given(n) && opt.section != "kit" && n != "--target" &&
-          n != "--junit" && n != "--timeout")
+          n != "--junit" && n != "--timeout" && n != "--op-library")
         return cmd.usageError(n + " does not apply to --kit");
       (void)shardIndex;
     }
@@ -221,6 +225,8 @@ int conformMain(int argc, char **argv) {
           "--kit takes no PATH (the kit generates its own cases)");
     if (!junit.empty())
       kitArgs.push_back({"--junit", junit});
+    for (const std::string &l : t.opLibraries)
+      kitArgs.push_back({"--op-library", l});
     if (t.timeout) {
       // The kit times out hung plugins to recover from them: it takes a
       // limit of whole seconds, no "none".
@@ -293,6 +299,7 @@ int conformMain(int argc, char **argv) {
       return reportError(rt.status());
     o.runtime = std::move(*rt);
     o.pipeline.requant = o.runtime.requant;
+    o.pipeline.keepCustom = o.runtime.keepCustom;
   }
 
   std::vector<ConformCase> cases;

@@ -141,6 +141,15 @@ void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
             return std::string();
           })
         .inSection("target");
+  if (parts & kOpLibrary)
+    c.add({"--op-library"}, "PATH.so",
+          "Loads an op library: custom operators the model uses, registered "
+          "through the installed header ember/op_library.h "
+          "(docs/custom-ops.md). Repeatable; loaded in order before the "
+          "model.",
+          cmdline::append(t.opLibraries))
+        .setRepeatable()
+        .inSection("target");
   if (parts & kTimeout)
     c.add({"--timeout"}, "SEC",
           "The longest one plugin call or execution may take, in seconds; "

@@ -26,16 +26,17 @@ struct ProfileRequest;
 
 // Parts of the target group a command takes.
 enum TargetParts : unsigned {
-  kTarget = 1,     // --target
-  kFallback = 2,   // --fallback
-  kThreads = 4,    // --threads
-  kBackendOpt = 8, // --backend-opt
-  kOptLevel = 16,  // -O<N>, --O0
-  kAotTarget = 32, // --target-triple, --target-cpu
-  kTimeout = 64,   // --timeout
-  kRequant = 128,  // --requant
+  kTarget = 1,      // --target
+  kFallback = 2,    // --fallback
+  kThreads = 4,     // --threads
+  kBackendOpt = 8,  // --backend-opt
+  kOptLevel = 16,   // -O<N>, --O0
+  kAotTarget = 32,  // --target-triple, --target-cpu
+  kTimeout = 64,    // --timeout
+  kRequant = 128,   // --requant
+  kOpLibrary = 256, // --op-library
   kRunTarget = kTarget | kFallback | kThreads | kBackendOpt | kOptLevel |
-               kTimeout | kRequant,
+               kTimeout | kRequant | kOpLibrary,
 };
 
 // ---- devices: the runtime (docs/runtime.md) --------------------------------

@@ -91,6 +91,7 @@ Expected<double> npuTimedCycles(const onnx::ModelProto &m,
   EMBER_ASSIGN(auto mod, importOnnxBytes(m.SerializeAsString(), ".", io));
   PipelineOptions po = t.pipeline();
   po.requant = tg.requant;
+  po.keepCustom = tg.keepCustom;
   EMBER_TRY(runPipeline(*mod, po));
   EMBER_ASSIGN(auto cm, CompiledModel::create(tg, *mod->main()));
   EMBER_TRY(cm->run(inputs).status());
@@ -299,9 +300,12 @@ int quantizeMain(int argc, char **argv) {
               std::to_string(o.evalSamples) + ".",
           cmdline::uintIn(evalSamples, 0, UINT32_MAX))
       .inSection("eval");
-  addTargetOptions(cmd, t, kTarget | kThreads);
+  addTargetOptions(cmd, t, kTarget | kThreads | kOpLibrary);
   if (auto rc = cmd.parse(argc, argv, 2))
     return *rc;
+  // Custom ops first: the model's import needs them.
+  if (Status ls = loadOpLibraries(t); !ls.isOk())
+    return reportError(ls);
   o.perChannel = !perTensor;
   o.equalize = !noEqualize;
   o.biasCorrection = !noBiasCorrection;

@@ -33,6 +33,9 @@ int runMain(int argc, char **argv) {
   addDeviceOptions(cmd, dopt, false);
   if (auto rc = cmd.parse(argc, argv, 2))
     return *rc;
+  // Custom ops first: the model's import needs them.
+  if (Status ls = loadOpLibraries(topt); !ls.isOk())
+    return reportError(ls);
   if (dopt.given()) {
     for (const char *o : {"--target", "--npu-report", "--trace"})
       if (cmd.given(o))
@@ -69,6 +72,7 @@ int runMain(int argc, char **argv) {
   auto t0 = Clock::now();
   PipelineOptions po = topt.pipeline();
   po.requant = tgt->requant;
+  po.keepCustom = tgt->keepCustom;
   // ONNX models run through the shape specializer: the variant for these
   // input shapes is compiled (and reported, when the model has symbolic
   // dims). Graph IR text has static shapes and compiles directly.

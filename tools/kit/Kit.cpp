@@ -605,8 +605,10 @@ void registerKitTests(const KitConfig &config) {
     registerAbiTests();
   if (wants("api"))
     registerApiTests();
-  if (wants("capability"))
+  if (wants("capability")) {
     registerCapabilityTests();
+    registerCustomOpTests();
+  }
   if (wants("lir"))
     registerLirTests();
   if (wants("artifact"))

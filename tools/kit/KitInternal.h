@@ -159,6 +159,7 @@ void registerApiTests();
 void registerMemoryTests();  // api layer: leaks, writes out of bounds
 void registerRuntimeTests(); // api layer: device_describe, estimate_cost
 void registerCapabilityTests();
+void registerCustomOpTests(); // capability layer: op libraries' ops
 void registerLirTests();
 void registerArtifactTests();
 void registerSkewTests();

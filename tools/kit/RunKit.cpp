@@ -104,6 +104,15 @@ std::optional<int> parse(int argc, char **argv, Options &o) {
             c.layers = picked;
             return "";
           });
+  cmd.add({"--op-library"}, "PATH.so",
+          "An op library whose custom ops the plugin claims or runs "
+          "(docs/custom-ops.md); repeatable. The capability layer checks "
+          "each op's reference kernel and runs the claimed ones.",
+          [&c](const std::string &v) -> std::string {
+            c.opLibraries.push_back(v);
+            return "";
+          })
+      .setRepeatable();
   cmd.add({"--json"}, "FILE", "A JSON report.", text(c.jsonPath));
   cmd.add({"--junit"}, "FILE", "A JUnit XML report.", text(o.junit));
   cmd.add({"--rtol"}, "R",
@@ -165,6 +174,8 @@ std::optional<int> parse(int argc, char **argv, Options &o) {
       l += (l.empty() ? "" : ",") + x;
     o.kitArgs.push_back("--layers=" + l);
   }
+  for (const std::string &l : c.opLibraries)
+    o.kitArgs.push_back("--op-library=" + l);
   o.kitArgs.push_back("--rtol=" + formatReal(c.rtol));
   o.kitArgs.push_back("--atol=" + formatReal(c.atol));
   o.kitArgs.push_back("--timeout=" + std::to_string(c.timeoutSec));

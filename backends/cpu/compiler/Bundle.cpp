@@ -1,4 +1,5 @@
 #include "Bundle.h"
+#include "CustomCalls.h"
 
 #include "ember/cpu/Kernels.h"
 
@@ -309,6 +310,10 @@ Expected<std::vector<BundleFile>> buildBundle(Function &f, CompileConfig cfg,
        std::to_string(m.plan.spaces.empty() ? 0 : m.plan.spaces[0].lowerBound)},
       {"arena_workspace", std::to_string(m.workspaceBytes)},
   };
+  // The custom ops' calls (CustomCalls.h): custom_ops.c and its header.
+  EMBER_ASSIGN(std::vector<BundleFile> customFiles, customOpBundleFiles(m));
+  if (!m.customNodes.empty())
+    facts["custom_nodes"] = customNodeNames(m);
   std::vector<BundleFile> files;
   files.push_back({"model.o", std::move(object)});
   files.push_back({"model.h", bundleHeader(m, modelName, mcu, cfg.entry)});
@@ -323,6 +328,8 @@ Expected<std::vector<BundleFile>> buildBundle(Function &f, CompileConfig cfg,
     files.push_back({"main.c", bundleMain(m)});
   }
   files.push_back({"cpu.txt", writeFacts(facts)});
+  for (auto &f : customFiles)
+    files.push_back(std::move(f));
   return files;
 }
 

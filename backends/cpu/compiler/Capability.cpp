@@ -7,6 +7,7 @@
 #include "Capability.h"
 #include "Geometry.h"
 #include "ember/quant/Arith.h"
+#include "ir/OpRegistry.h"
 
 #include "ember/backend/v1/capability.pb.h"
 
@@ -400,6 +401,12 @@ bool checkCumSum(const Node &n, std::string &reason) {
   return axisInRange(n, axis[0], reason);
 }
 
+// A custom op whose library is loaded here (the program's op_libraries).
+bool checkCustom(const Node &n, std::string &reason) {
+  auto op = requireCustomOp(n);
+  return op || fail(reason, op.status().message());
+}
+
 bool checkTopK(const Node &n, std::string &reason) {
   std::vector<int64_t> k;
   if (!constantInts(n.inputs[1], k) || k.size() != 1)
@@ -535,14 +542,14 @@ bool kindsAndRanks(const Row &r, const Node &n, std::string &reason) {
   auto check = [&](const char *what, size_t i, const Type &t) {
     if (!(kinds & kindBit(t.elem())))
       return fail(reason, concat(what, " ", i, " is ", kindName(t.elem()),
-                                 " (the CPU backend's ", opName(n.kind),
+                                 " (the CPU backend's ", nodeOpName(n),
                                  " takes ", kindsText(kinds), ")"));
     if ((r.minRank && t.rank() < r.minRank) ||
         (r.maxRank && t.rank() > r.maxRank))
       return fail(reason,
                   concat(what, " ", i, " has rank ", t.rank(),
-                         " (the CPU backend's ", opName(n.kind),
-                         " takes ranks ", r.minRank, " to ", r.maxRank, ")"));
+                         " (the CPU backend's ", nodeOpName(n), " takes ranks ",
+                         r.minRank, " to ", r.maxRank, ")"));
     return true;
   };
   for (size_t i = 0; i < n.inputs.size(); ++i)
@@ -601,6 +608,11 @@ bool nodeSupported(const Node &n, std::string &reason) {
 
 void fillManifest(backend::v1::CapabilityManifest &m) {
   for (const Row &r : kRows) {
+    if (r.op == OpKind::Custom) {
+      // Not by name: any custom op that reaches it whole, by its kernel.
+      m.set_custom_op_kernels(true);
+      continue;
+    }
     auto *cap = m.add_ops();
     cap->set_op(opName(r.op));
     for (ElemKind k : kindList(kindsOf(r)))

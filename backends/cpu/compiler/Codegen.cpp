@@ -41,6 +41,9 @@ CompiledModel &CompiledModel::operator=(CompiledModel &&o) noexcept {
   plan = std::move(o.plan);
   workspaceBytes = o.workspaceBytes;
   runtimeCalls = std::move(o.runtimeCalls);
+  channelsLast = std::move(o.channelsLast);
+  customNodes = std::move(o.customNodes);
+  hostSymbols = std::move(o.hostSymbols);
   return *this;
 }
 

@@ -14,6 +14,7 @@
 
 #include "lir/LIR.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,12 @@ struct CompiledModel {
   uint64_t workspaceBytes = 0;           // part of the arena: kernel scratch
   std::vector<std::string> runtimeCalls; // ember_rt_* names the module calls
   std::vector<std::string> channelsLast; // values stored [N][H][W][C]
+  // Custom ops (ops/Custom.cpp, CustomCalls.h): the nodes whose reference
+  // kernels the module calls, in call-site order (pointers into the
+  // compiled function), and the host addresses the JIT binds their symbols
+  // to (set by the plugin before JitModel::compile).
+  std::vector<const Node *> customNodes;
+  std::map<std::string, void *> hostSymbols;
 };
 
 // Compiles the main function of a lowered module. Unsupported nodes fail

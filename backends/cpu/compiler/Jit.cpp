@@ -136,6 +136,23 @@ Expected<std::unique_ptr<llvm::orc::LLJIT>> makeJit(bool perfMap = false) {
   return std::move(*jit);
 }
 
+// Addresses in this process the code refers to by name (custom op calls).
+Status defineHostSymbols(llvm::orc::LLJIT &jit,
+                         const std::map<std::string, void *> &symbols) {
+  if (symbols.empty())
+    return Status::ok();
+  llvm::orc::MangleAndInterner mangle(jit.getExecutionSession(),
+                                      jit.getDataLayout());
+  llvm::orc::SymbolMap syms;
+  for (auto &kv : symbols)
+    syms[mangle(kv.first)] = {llvm::orc::ExecutorAddr::fromPtr(kv.second),
+                              llvm::JITSymbolFlags::Exported};
+  if (auto e = jit.getMainJITDylib().define(
+          llvm::orc::absoluteSymbols(std::move(syms))))
+    return fromLlvm(std::move(e), "defining the custom ops' symbols");
+  return Status::ok();
+}
+
 Expected<EntryFn> lookupEntry(llvm::orc::LLJIT &jit) {
   if (auto e = jit.initialize(jit.getMainJITDylib()))
     return fromLlvm(std::move(e), "JIT initializers");
@@ -165,6 +182,7 @@ JitModel::compile(CompiledModel &m, const CompileConfig &cfg) {
   if (auto e = jit->getMainJITDylib().define(
           llvm::orc::absoluteSymbols(std::move(syms))))
     return fromLlvm(std::move(e), "defining the runtime symbols");
+  EMBER_TRY(defineHostSymbols(*jit, m.hostSymbols));
   // Optimize for this host's CPU before handing the module over.
   CompileConfig host = cfg;
   host.triple.clear();
@@ -197,8 +215,10 @@ JitModel::compile(CompiledModel &m, const CompileConfig &cfg) {
 }
 
 Expected<std::unique_ptr<JitModel>>
-JitModel::loadObject(const std::string &object) {
+JitModel::loadObject(const std::string &object,
+                     const std::map<std::string, void *> &hostSymbols) {
   EMBER_ASSIGN(auto jit, makeJit());
+  EMBER_TRY(defineHostSymbols(*jit, hostSymbols));
   auto buf = llvm::MemoryBuffer::getMemBufferCopy(object, "model.o");
   if (auto e = jit->addObjectFile(std::move(buf)))
     return fromLlvm(std::move(e), "loading the object file");

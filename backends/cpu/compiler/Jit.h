@@ -25,9 +25,11 @@ public:
   // Optimizes m.module for the host and JIT-compiles it.
   static Expected<std::unique_ptr<JitModel>> compile(CompiledModel &m,
                                                      const CompileConfig &cfg);
-  // Links an object file (a bundle's model.o for this host).
+  // Links an object file (a bundle's model.o for this host); `hostSymbols`
+  // binds what it leaves to the host (its custom ops' calls).
   static Expected<std::unique_ptr<JitModel>>
-  loadObject(const std::string &object);
+  loadObject(const std::string &object,
+             const std::map<std::string, void *> &hostSymbols = {});
   EntryFn entry() const { return entry_; }
 
 private:

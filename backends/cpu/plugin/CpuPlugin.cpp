@@ -13,6 +13,7 @@
 #include "compiler/Capability.h"
 #include "compiler/Codegen.h"
 #include "compiler/Compiler.h"
+#include "compiler/CustomCalls.h"
 #include "compiler/Jit.h"
 #include "ember/cpu/Kernels.h"
 #include "runtime/ThreadPool.h"
@@ -90,6 +91,8 @@ struct ember_executable {
   // Loaded from an artifact: its files, served again by serialize.
   std::vector<ember::cpugen::BundleFile> files;
   std::string notRunnable; // why execute refuses, when it does
+  // The custom ops' reference kernels the code calls (CustomCalls.h).
+  std::unique_ptr<ember::cpugen::CustomCalls> customCalls;
 };
 
 namespace {
@@ -392,6 +395,11 @@ ember_error *compile(ember_device *, const ember_compile_params *p,
       return error(EMBER_STATUS_OUT_OF_MEMORY,
                    "cannot allocate " + std::to_string(cm->arenaBytes) +
                        " bytes of arena");
+    auto calls = ember::cpugen::CustomCalls::prepare(cm->customNodes);
+    if (!calls)
+      return fromStatus(calls.status(), EMBER_STATUS_INVALID_ARGUMENT);
+    x->customCalls = std::move(*calls);
+    cm->hostSymbols = x->customCalls->symbols();
     auto jit = ember::cpugen::JitModel::compile(*cm, jitCfg);
     if (!jit)
       return fromStatus(jit.status(), EMBER_STATUS_INTERNAL);
@@ -541,7 +549,26 @@ ember_error *load(ember_device *, const void *data, size_t size,
                      ember::cpu::isaName(ember::cpu::Isa(isa)) +
                      " kernels, which this CPU cannot run";
   } else {
-    auto jit = ember::cpugen::JitModel::loadObject(*obj);
+    // Custom ops: their kernels again, from the program the artifact holds.
+    std::map<std::string, void *> symbols;
+    if (!kv["custom_nodes"].empty()) {
+      if (!prog)
+        return error(EMBER_STATUS_INVALID_ARGUMENT,
+                     "artifact calls custom ops but holds no program.pb");
+      auto pm = ember::backend::deserializeGraph(prog->data(), prog->size());
+      if (!pm)
+        return fromStatus(pm.status(), EMBER_STATUS_INVALID_ARGUMENT);
+      auto nodes =
+          ember::cpugen::customNodesByName(*(*pm)->main(), kv["custom_nodes"]);
+      if (!nodes)
+        return fromStatus(nodes.status(), EMBER_STATUS_INVALID_ARGUMENT);
+      auto calls = ember::cpugen::CustomCalls::prepare(*nodes);
+      if (!calls)
+        return fromStatus(calls.status(), EMBER_STATUS_INVALID_ARGUMENT);
+      x->customCalls = std::move(*calls);
+      symbols = x->customCalls->symbols();
+    }
+    auto jit = ember::cpugen::JitModel::loadObject(*obj, symbols);
     if (!jit)
       return fromStatus(jit.status(), EMBER_STATUS_INVALID_ARGUMENT);
     x->jit = std::move(*jit);
@@ -611,6 +638,9 @@ ember_error *execute(ember_device *d, const ember_execute_params *p,
       ev->result = error(EMBER_STATUS_OUT_OF_RANGE,
                          "an operand is out of range (a Gather or ScatterND "
                          "index, an RNN/GRU/LSTM sequence length)");
+    else if (st == ember::cpugen::kStatusCustomOp && x->customCalls)
+      ev->result =
+          error(EMBER_STATUS_INVALID_ARGUMENT, x->customCalls->lastError());
     else if (st)
       ev->result = error(EMBER_STATUS_INTERNAL,
                          "a kernel rejected its arguments (status " +

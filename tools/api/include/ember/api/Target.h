@@ -52,6 +52,9 @@ struct TargetOptions {
   // --integer-recurrent: LSTMs and GRUs of quantized graphs as integer
   // forms (fixed profile; docs/quantization.md, "LSTM" and "GRU").
   bool integerRecurrent = false;
+  // --op-library PATH.so (repeatable): op libraries whose custom ops the
+  // model uses (docs/custom-ops.md); loaded by loadOpLibraries().
+  std::vector<std::string> opLibraries;
   // -O0 also skips the graph optimization passes.
   bool optimizeGraph() const { return compile.optLevel.value_or(2) > 0; }
   // The graph pipeline these options ask for (-O<N>, --skip-pass).
@@ -126,7 +129,21 @@ struct Target {
   // (its manifest's first), fixed for the interpreter. The target and the
   // fallback both compute it.
   quant::RequantProfile requant = quant::RequantProfile::Fixed;
+  // The custom ops the plugin claims by name, kept whole by lowering
+  // (PipelineOptions::keepCustom); null: none.
+  std::function<bool(const Node &)> keepCustom;
+  // The graph pipeline for this target: `po` with its requantization
+  // profile and the custom ops it keeps whole.
+  PipelineOptions pipeline(PipelineOptions po) const {
+    po.requant = requant;
+    po.keepCustom = keepCustom;
+    return po;
+  }
 };
+
+// Loads t.opLibraries (--op-library), in order; errors name the library
+// and the cause.
+Status loadOpLibraries(const TargetOptions &t);
 
 // Target name check: interp | cpu | npu-sim | plugin:PATH (the file
 // exists).

@@ -5,7 +5,9 @@
 //               functions, argument checks, error objects, the manifest
 //   api         devices, buffers, compile, execute, events, errors
 //   capability  one single-op program per (op, dtype) of the plugin's own
-//               manifest, run on the plugin and on the reference plugin
+//               manifest, run on the plugin and on the reference plugin;
+//               with op libraries, their custom ops' reference kernels
+//               and the custom ops the plugin claims or runs
 //   lir         planned and tiled LIR programs, DMA bounds and ordering
 //   artifact    serialize, header, reload in a fresh process, corruption
 //   skew        hosts of other ABI versions (1.0, a newer minor, major 2)
@@ -61,6 +63,11 @@ struct KitConfig {
   bool verbose = false;
   // Tests not to register (full names): ember-kit's crash recovery.
   std::set<std::string> exclude;
+  // Op libraries (docs/custom-ops.md) whose custom ops the plugin claims
+  // or runs: loaded before the tests; the capability layer then checks
+  // each op's reference kernel (guard zones, its lowering) and runs the
+  // ops the plugin claims against it.
+  std::vector<std::string> opLibraries;
 };
 
 // <dir of the running executable>/../lib/ember/libember_interp.so, as the
