@@ -14,8 +14,9 @@ for DIM in $DIMS; do
   R=$ROOT/hw/rtl
   SRCS="$W/hw/npu_spec_pkg.sv $R/npu_arith_pkg.sv $R/npu_sram.sv $R/npu_fifo.sv
         $R/npu_insn_decode.sv $R/npu_engine_ctl.sv $R/npu_load.sv $R/npu_store.sv
-        $R/npu_vector.sv $R/npu_pe.sv $R/npu_systolic.sv $R/npu_gemm.sv $R/npu_core.sv
-        $ROOT/hw/sim/npu_dram_model.sv $ROOT/hw/sim/npu_sim_top.sv"
+        $R/npu_vector.sv $R/npu_systolic.sv $R/npu_gemm.sv $R/npu_core.sv
+        $ROOT/hw/sim/npu_dram_model.sv $ROOT/hw/sim/npu_retire_monitor.sv
+        $ROOT/hw/sim/npu_sim_top.sv"
   # shellcheck disable=SC2086
   /usr/bin/time -f "DIM $DIM: %e s wall, %U s user + %S s sys CPU, peak memory %M KB" \
     verilator --cc --build -j 1 -Wall -Wno-fatal -O3 --x-assign fast --x-initial fast --unroll-count 256 \

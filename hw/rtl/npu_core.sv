@@ -53,7 +53,20 @@ module npu_core
     output logic [3:0]           err_ch,
     output logic                 err_space,
     output logic [32*5-1:0]      pool_regs,         // POOL_KH..POOL_OUT_W, for messages
-    output logic [64*NPU_NUM_COUNTERS-1:0] counters
+    output logic [64*NPU_NUM_COUNTERS-1:0] counters,
+    // Status (a debug port: the simulator's stall report reads it when a run stops). Engine e's
+    // fields are [e*W +: W]: the instruction it holds (GEMM: its oldest in flight; an idle
+    // engine: its queue's head), its phase, the channel of a token or space wait, the
+    // instructions in its queue; then GEMM's instructions in flight and every channel's tokens.
+    // Phases: 0 idle, 1 waits for a token on st_ch, 2 executing, 3 waits for space on st_ch to
+    // signal; GEMM's oldest: 4 waits for the shadow weights to preload, 5 preloads them,
+    // 6 streams its rows, 7 its results are on their way to ACC (driver.h, EMBER_NPU_PHASE_*).
+    output logic [4*32-1:0]      st_idx,
+    output logic [4*3-1:0]       st_phase,
+    output logic [4*4-1:0]       st_ch,
+    output logic [4*5-1:0]       st_queued,
+    output logic [3:0]           st_inflight,
+    output logic [16*4-1:0]      st_tokens
 );
 `include "npu_spec.vh"
   localparam int QW = 160;
@@ -65,7 +78,7 @@ module npu_core
   assign halt = done || error;
 
   // ---------------------------------------------------------------- tokens
-  logic [3:0] tok[16];
+  logic [15:0][3:0] tok;  // packed: the simulator updates it as one vector
   logic [15:0] tok_avail, tok_space, take_all, give_all;
   logic [15:0] take[4], give[4];
   assign take_all = take[0] | take[1] | take[2] | take[3];
@@ -78,9 +91,10 @@ module npu_core
     end
   end
   always_ff @(posedge clk)
-    for (int c = 0; c < 16; c++)
-      if (rst) tok[c] <= '0;
-      else if (!halt) tok[c] <= 4'(32'(tok[c]) + (give_all[c] ? 1 : 0) - (take_all[c] ? 1 : 0));
+    if (rst) tok <= '0;
+    else if (!halt && (|give_all || |take_all))
+      for (int c = 0; c < 16; c++)
+        tok[c] <= 4'(32'(tok[c]) + (give_all[c] ? 1 : 0) - (take_all[c] ? 1 : 0));
 
   // ---------------------------------------------------------------- fetch and queues
   logic [7:0] f_op;
@@ -306,6 +320,8 @@ module npu_core
   logic g_busy, g_active, g_stall, g_blocked, g_bspace, g_retire, g_row, g_acc_we;
   logic [31:0] g_bidx, g_oldest;
   logic [3:0] g_bch;
+  logic [2:0] g_phase;
+  logic [3:0] g_inflight;
   npu_gemm #(.DIM(DIM), .RF(NPU_GEMM_RETIRE_DEPTH)) u_gemm (
       .clk(clk), .rst(rst), .q_nonempty(q_nonempty[E_GEMM]), .q_head(q_head[E_GEMM]),
       .q_pop(q_pop[E_GEMM]), .tok_avail(halt ? 16'd0 : tok_avail),
@@ -319,7 +335,7 @@ module npu_core
       .acc_wdata(acc_wdata[1]), .acc_wdata_hi(acc_wdata_hi[1]),
       .idle(eng_idle[E_GEMM]), .active(g_active), .busy(g_busy), .stall_token(g_stall), .blocked(g_blocked),
       .block_idx(g_bidx), .block_ch(g_bch), .block_space(g_bspace), .oldest_idx(g_oldest),
-      .retire(g_retire), .row_issued(g_row));
+      .retire(g_retire), .row_issued(g_row), .st_phase(g_phase), .st_inflight(g_inflight));
   assign acc_we[1] = g_acc_we && !halt;
   assign e_running[E_GEMM] = g_busy;
   assign e_start[E_GEMM] = 1'b0;
@@ -330,6 +346,23 @@ module npu_core
   assign e_idx[E_GEMM] = g_oldest;
   assign e_block_ch[E_GEMM] = g_bch;
   assign e_bspace[E_GEMM] = g_bspace;
+
+  // ---------------------------------------------------------------- status
+  always_comb begin
+    for (int e = 0; e < 4; e++) begin
+      st_queued[5*e+:5] = 5'(q_count[e]);
+      st_ch[4*e+:4] = e_block_ch[e];
+      if (e == E_GEMM) begin
+        st_phase[3*e+:3] = g_phase;
+        st_idx[32*e+:32] = g_phase != 3'd0 ? g_oldest : q_head[e][159:128];
+      end else begin
+        st_phase[3*e+:3] = eng_idle[e] ? 3'd0 : e_stall[e] ? (e_bspace[e] ? 3'd3 : 3'd1) : 3'd2;
+        st_idx[32*e+:32] = eng_idle[e] ? q_head[e][159:128] : e_idx[e];
+      end
+    end
+    st_inflight = g_inflight;
+    st_tokens = tok;
+  end
 
   // ---------------------------------------------------------------- deadlock and watchdog
   // Nothing can change any more when, for two cycles, no engine executes, nothing is fetched,
@@ -347,7 +380,7 @@ module npu_core
     progress = f_accept || (|q_pop) || (|take_all) || (|give_all) || (|ld_we) || (|st_re) || ld_out_re ||
                g_row || g_acc_we || vout_we || vb_we || (|vacc_re) || (|vout_re) ||
                (ar_valid && ar_ready) || (r_valid && r_ready) || (aw_valid && aw_ready) ||
-               (w_valid && w_ready) || b_valid || g_active;
+               (w_valid && w_ready) || b_valid;
     for (int e = 0; e < 4; e++) begin
       blk[e] = e == E_GEMM ? g_blocked : e_stall[e];
       blk_idx[e] = e == E_GEMM ? g_bidx : e_idx[e];

@@ -62,7 +62,13 @@ module npu_gemm #(
     output logic                 block_space,
     output logic [31:0]          oldest_idx,    // oldest instruction in flight (watchdog)
     output logic                 retire,
-    output logic                 row_issued     // one ACT row entered the array (DIM^2 MACs)
+    output logic                 row_issued,    // one ACT row entered the array (DIM^2 MACs)
+    // Status: where the oldest instruction is (npu_core's st_phase codes: 0 none, 1 waits for
+    // a token, 2 about to take its tokens, 3 waits for space to signal, 4 waits for the shadow
+    // weights, 5 preloads them, 6 streams, 7 its results are on their way to ACC) and how many
+    // are between token take and retire.
+    output logic [2:0]           st_phase,
+    output logic [3:0]           st_inflight
 );
 `include "npu_spec.vh"
   localparam logic [10:0] ACC_HALF = 11'(NPU_ACC_HALF);
@@ -112,7 +118,10 @@ module npu_gemm #(
 
   // ---- shadow weights / preload
   logic sh_owned;               // shadow holds a tile that has not started streaming
-  logic [CW-1:0] sh_cnt;        // cycles until the last swap of the streaming tile
+  // cycles until the last swap of the streaming tile (public: a fault-injection point of the
+  // simulator, simulator/rtl/RtlModel.cpp; public for reading only, so that Verilator does not
+  // re-evaluate its fan-out in every eval() call as it does for a writable one)
+  logic [CW-1:0] sh_cnt /*verilator public_flat_rd*/;
   logic pre_active;
   logic [CW:0] pre_cnt;
   logic [11:0] pre_base;
@@ -143,7 +152,7 @@ module npu_gemm #(
   // ---- array and the control delay line (ACT read -> ACC write)
   logic in_valid, in_swap, in_dw, in_bias, in_w16;
   logic [LAT-1:0] dl_valid, dl_reset, dl_last, dl_w16;
-  logic [10:0] dl_acc[LAT];
+  logic [LAT-1:0][10:0] dl_acc;  // packed: the simulator shifts it as one vector
   logic [$clog2(LAT+2):0] flight;
   logic arr_en;
   logic [32*DIM-1:0] res, res_hi;
@@ -169,6 +178,8 @@ module npu_gemm #(
   assign tok_take = take ? ci[`NPU_F_WAIT] : 16'd0;
 
   always_comb begin
+    logic [31:0] old, old_hi;
+    {old, old_hi} = '0;
     // Preload reads.
     wgt_re = pre_start || (pre_active && 32'(pre_cnt) < DIM);
     wgt_raddr = pre_start ? pend_wgt : 12'(32'(pre_base) + 32'(pre_cnt));
@@ -200,15 +211,23 @@ module npu_gemm #(
     fw_lo_hi = fw_valid && fw_wide && fw_addr + ACC_HALF == dl_acc[LAT-1];
     fw_hi_lo = fw_valid && fw_addr == wr_addr_hi;
     fw_hi_hi = fw_valid && fw_wide && fw_addr + ACC_HALF == wr_addr_hi;
-    for (int j = 0; j < DIM; j++) begin
-      logic [31:0] old, old_hi;
-      old = fw_lo_lo ? fw_data[32*j+:32] :
-            fw_lo_hi ? fw_data_hi[32*j+:32] : acc_rdata[32*j+:32];
-      old_hi = fw_hi_lo ? fw_data[32*j+:32] :
-               fw_hi_hi ? fw_data_hi[32*j+:32] : acc_rdata_hi[32*j+:32];
-      acc_wdata[32*j+:32] = dl_reset[LAT-1] ? res[32*j+:32] : old + res[32*j+:32];
-      acc_wdata_hi[32*j+:32] = dl_reset[LAT-1] ? res_hi[32*j+:32] : old_hi + res_hi[32*j+:32];
-    end
+    // The write data, computed in the cycles that write (the high row: that write wide), so
+    // the simulator skips the adders in the others; the ports ignore it then.
+    acc_wdata = '0;
+    acc_wdata_hi = '0;
+    if (acc_we)
+      for (int j = 0; j < DIM; j++) begin
+        old = fw_lo_lo ? fw_data[32*j+:32] :
+              fw_lo_hi ? fw_data_hi[32*j+:32] : acc_rdata[32*j+:32];
+        acc_wdata[32*j+:32] = dl_reset[LAT-1] ? res[32*j+:32] : old + res[32*j+:32];
+      end
+    if (acc_wwide)
+      for (int j = 0; j < DIM; j++) begin
+        old_hi = fw_hi_lo ? fw_data[32*j+:32] :
+                 fw_hi_hi ? fw_data_hi[32*j+:32] : acc_rdata_hi[32*j+:32];
+        acc_wdata_hi[32*j+:32] =
+            dl_reset[LAT-1] ? res_hi[32*j+:32] : old_hi + res_hi[32*j+:32];
+      end
     busy = rf_count != 0;
     idle = !cur_valid && rf_count == 0;
     row_issued = str_valid;
@@ -229,6 +248,17 @@ module npu_gemm #(
     stall_token = blocked && (rf_count == 0 || block_space);
     oldest_idx = rf_count != 0 ? rf[rf_rp][47:16] : cur[159:128];
     active = pend_valid || str_valid || pre_active || flight != 0 || sh_cnt != 0 || can_retire;
+    // Status. The instructions in flight are, oldest first: those whose rows are all in the
+    // array, the one streaming (str), the one in pend.
+    st_phase = 3'd0;
+    if (rf_count != 0) begin
+      if (done_cnt != 0 && !head_space) st_phase = 3'd3;
+      else if (32'(rf_count) > (pend_valid ? 1 : 0) + (str_valid ? 1 : 0)) st_phase = 3'd7;
+      else if (str_valid) st_phase = 3'd6;
+      else if (pend_pre || pre_active) st_phase = 3'd5;
+      else st_phase = 3'd4;
+    end else if (cur_valid) st_phase = wait_ok ? 3'd2 : 3'd1;
+    st_inflight = 4'(rf_count);
   end
   assign arr_en = str_valid || flight != 0;
   // The high plane enters the array only with a 16x8 row (rdata_hi holds stale data otherwise).
@@ -236,7 +266,7 @@ module npu_gemm #(
 
   npu_systolic #(.DIM(DIM)) array (
       .clk(clk), .en(arr_en), .in_valid(in_valid), .in_swap(in_swap), .in_dw(in_dw),
-      .in_bias(in_bias), .wld_bias(wgt_rdata[8*(DIM-4)+:32]), .in_row(act_rdata),
+      .in_bias(in_bias), .in_w16(in_w16), .wld_bias(wgt_rdata[8*(DIM-4)+:32]), .in_row(act_rdata),
       .in_row_hi(in_row_hi), .wld(wld), .wld_col(wld_col), .wld_row(wld_row_m), .out_row(res),
       .out_row_hi(res_hi));
 
@@ -386,14 +416,14 @@ module npu_gemm #(
         dl_reset <= {dl_reset[LAT-2:0], str_reset};
         dl_w16 <= {dl_w16[LAT-2:0], str_w16};
         dl_last <= {dl_last[LAT-2:0], str_last};
-        dl_acc[0] <= str_acc;
-        for (int s = 1; s < LAT; s++) dl_acc[s] <= dl_acc[s-1];
+        dl_acc <= {dl_acc[LAT-2:0], str_acc};
       end
       fw_valid <= acc_we;
       fw_wide <= acc_wwide;
       fw_addr <= acc_waddr;
-      fw_data <= acc_wdata;
-      fw_data_hi <= acc_wdata_hi;
+      // The data matters only after a write (fw_valid), the high row only after a wide one.
+      if (acc_we) fw_data <= acc_wdata;
+      if (acc_wwide) fw_data_hi <= acc_wdata_hi;
       // Retire.
       if (can_retire) rf_rp <= rf_rp + 1;
       rf_count <= rf_count + (take ? 1 : 0) - (can_retire ? 1 : 0);

@@ -67,7 +67,7 @@ module npu_load #(
   logic [1:0] pl, pr;
   logic [12:0] w;          // padded width
   logic [15:0] rbytes;
-  logic setup;             // cycle 1 onwards
+  logic setup /*verilator public_flat_rd*/;  // cycle 1 onwards (a fault-injection point)
   // Request generator.
   logic ar_active;
   logic [31:0] line_base, cur_addr, stride_bytes, line_bytes, rem;

@@ -49,7 +49,7 @@ module npu_store #(
 `include "npu_spec.vh"
   logic [1:0] mem;
   logic [15:0] rbytes;
-  logic setup;
+  logic setup /*verilator public_flat_rd*/;  // cycle 1 onwards (a fault-injection point)
   // Scratchpad reader: block line rd_line, row rd_x, copies rd_dx (of a row) and rd_dy (of a line).
   logic [11:0] rd_addr, rd_line;
   logic [9:0] rd_x, xs;
@@ -79,12 +79,18 @@ module npu_store #(
 
   // Write strobes: the lane group of each byte of the beat is its offset inside its row divided
   // by 8 lanes x the element bytes (rows start at the instruction's DRAM address).
-  always_comb
-    for (int b = 0; b < BUS; b++) begin
-      logic [31:0] off;
-      off = (w_addr + 32'(b) - dram_base) & (32'(rbytes) - 1);
-      w_strb[b] = lanes == 0 || lanes[2'(acc_rows ? off >> 5 : (wide ? off >> 4 : off >> 3))];
-    end
+  // Only a beat of a lane-masked STORE computes its strobes (the simulator skips the bytes'
+  // offsets otherwise); every byte is enabled in the others.
+  always_comb begin
+    logic [31:0] off;
+    off = '0;
+    w_strb = '1;
+    if (in_w && lanes != 0)
+      for (int b = 0; b < BUS; b++) begin
+        off = (w_addr + 32'(b) - dram_base) & (32'(rbytes) - 1);
+        w_strb[b] = lanes[2'(acc_rows ? off >> 5 : (wide ? off >> 4 : off >> 3))];
+      end
+  end
 
   always_comb begin
     mask = cfg_burst_bytes - 1;

@@ -3,9 +3,11 @@
 // enters array row k skewed by k cycles and moves one PE to the right per cycle; partial sums
 // move one PE down per cycle and leave the bottom row, where column j is delayed DIM-1-j cycles
 // so a whole result row comes out at once, 2 * DIM - 1 cycles after the row went in.
-// Each PE has an active and a shadow weight: the shadow is loaded one column per cycle
-// (`wld`), and a row marked `in_swap` (the first row of a GEMM) copies shadow to active in
-// every PE as it passes, so the next tile loads while the current one streams.
+// Each PE (g_row[k].g_col[j]) is an 8 x 8 -> 32 multiply-add on its weight (pe_mac) with the
+// registers passing activations and flags right and partial sums down. It has an active and a
+// shadow weight: the shadow is loaded one column per cycle (`wld`), and a row marked `in_swap`
+// (the first row of a GEMM) copies shadow to active in every PE as it passes, so the next tile
+// loads while the current one streams.
 // DWGEMM rows (in_dw) use a second path: lane j of the streamed row is broadcast down column j,
 // delayed j cycles, so PE(k, j) multiplies lane j of the row streamed k cycles after the row whose
 // partial sum it holds: column j computes sum_k x[r + k][j] * W[j][k], a per-channel correlation
@@ -15,9 +17,23 @@
 // each PE's second multiplier and partial-sum chain with the same weight; the bias enters the
 // low chain only, and the array outputs both result rows (out_row, out_row_hi) at once. An
 // int8 row has in_row_hi zero, so out_row_hi is zero and out_row is unchanged.
+//
+// Datapath enables. The registers of a datapath advance only while a row that uses it is in
+// flight: the whole array while any row is (`en`, npu_gemm's rows in flight), the column
+// broadcast while a DWGEMM row is (`en_dw`), the high plane while a 16x8 row is (`en_hi`). A
+// row's result depends only on register values written during its own 2 * DIM - 1 cycles in
+// the array (from the cycle it enters the skew to the cycle its sums enter the last de-skew
+// stage), so a datapath may hold its registers whenever no row of its kind is in flight: the
+// results are those of a design with every register clocked (clock gating, as a synthesis tool
+// inserts it), and under Verilator an idle datapath costs a branch a cycle. Each enable is a
+// window counter (`win_*`) restarted by every row of its kind; a new datapath gets one the same
+// way (docs/npu-rtl.md, "Simulation speed"). Every register is a variable of its own (no
+// unpacked arrays, no port connections between PEs), so the simulator copies nothing per cycle.
 module npu_systolic #(
     parameter int DIM = 16,
-    localparam int CW = $clog2(DIM)
+    localparam int CW = $clog2(DIM),
+    localparam int WIN = 2 * DIM - 1,   // cycles a row is in the array
+    localparam int WW = $clog2(WIN + 1)
 ) (
     input  logic                 clk,
     input  logic                 en,        // advance the array (rows in flight)
@@ -25,6 +41,7 @@ module npu_systolic #(
     input  logic                 in_swap,
     input  logic                 in_dw,
     input  logic                 in_bias,   // DWGEMM with bias: column j starts from its bias
+    input  logic                 in_w16,    // a 16x8 row: its high plane is in in_row_hi
     input  logic [31:0]          wld_bias,  // lanes DIM-4..DIM-1 of the preloaded row (raw)
     input  logic [8*DIM-1:0]     in_row,
     input  logic [8*DIM-1:0]     in_row_hi, // high plane of a 16x8 row, else 0
@@ -34,121 +51,187 @@ module npu_systolic #(
     output logic [32*DIM-1:0]    out_row,
     output logic [32*DIM-1:0]    out_row_hi
 );
-  logic signed [7:0] a_w[DIM][DIM+1];   // a_w[k][j]: activation into PE(k, j)
-  logic signed [7:0] ah_w[DIM][DIM+1];  // its high plane
-  logic sw_w[DIM][DIM+1];
-  logic dw_w[DIM][DIM+1];
-  logic signed [7:0] col_w[DIM];        // column j's broadcast activation
-  logic signed [7:0] colh_w[DIM];       // its high plane
-  logic signed [31:0] ps_w[DIM+1][DIM]; // ps_w[k][j]: partial sum into PE(k, j)
-  logic signed [31:0] psh_w[DIM+1][DIM]; // the high plane's partial sums
+  // The product of one PE: an int8 activation times its int8 weight, added to the partial sum.
+  function automatic logic [31:0] pe_mac(input logic [31:0] ps, input logic [7:0] x,
+                                         input logic [7:0] w);
+    pe_mac = ps + 32'($signed(x)) * 32'($signed(w));
+  endfunction
 
-  for (genvar k = 0; k < DIM; k++) begin : g_row
-    // Input skew: row k is delayed k cycles (a shift register of k stages).
-    if (k == 0) begin : g_noskew
-      assign a_w[0][0] = in_valid ? in_row[7:0] : 8'sd0;
-      assign ah_w[0][0] = in_valid ? in_row_hi[7:0] : 8'sd0;
-      assign sw_w[0][0] = in_valid && in_swap;
-      assign dw_w[0][0] = in_valid && in_dw;
-    end else begin : g_skew
-      logic signed [7:0] sk[k], skh[k];
-      logic sks[k];
-      logic skd[k];
-      always_ff @(posedge clk)
-        if (en) begin
-          sk[0] <= in_valid ? in_row[8*k+:8] : 8'sd0;
-          skh[0] <= in_valid ? in_row_hi[8*k+:8] : 8'sd0;
-          sks[0] <= in_valid && in_swap;
-          skd[0] <= in_valid && in_dw;
-          for (int s = 1; s < k; s++) begin
-            sk[s] <= sk[s-1];
-            skh[s] <= skh[s-1];
-            sks[s] <= sks[s-1];
-            skd[s] <= skd[s-1];
-          end
-        end
-      assign a_w[k][0] = sk[k-1];
-      assign ah_w[k][0] = skh[k-1];
-      assign sw_w[k][0] = sks[k-1];
-      assign dw_w[k][0] = skd[k-1];
-    end
-    for (genvar j = 0; j < DIM; j++) begin : g_col
-      npu_pe pe (
-          .clk(clk), .en(en), .a_in(a_w[k][j]), .a_hi_in(ah_w[k][j]), .sw_in(sw_w[k][j]),
-          .dw_in(dw_w[k][j]), .c_in(col_w[j]), .c_hi_in(colh_w[j]), .ps_in(ps_w[k][j]),
-          .ps_hi_in(psh_w[k][j]), .wld(wld && wld_col == CW'(j)), .wld_val(wld_row[8*k+:8]),
-          .a_out(a_w[k][j+1]), .a_hi_out(ah_w[k][j+1]), .sw_out(sw_w[k][j+1]),
-          .dw_out(dw_w[k][j+1]), .ps_out(ps_w[k+1][j]), .ps_hi_out(psh_w[k+1][j]));
-    end
-  end
+  // ---- the row entering
+  logic [8*DIM-1:0] row_in, rowh_in;
+  logic sw_in0, dw_in0, bi_in0;
+  assign row_in = in_valid ? in_row : '0;
+  assign rowh_in = in_valid ? in_row_hi : '0;
+  assign sw_in0 = in_valid && in_swap;
+  assign dw_in0 = in_valid && in_dw;
+  assign bi_in0 = in_valid && in_bias;
 
-  // Column broadcast: lane j of the streamed row (both planes), delayed j cycles.
-  for (genvar j = 0; j < DIM; j++) begin : g_colbus
-    if (j == 0) begin : g_nocd
-      assign col_w[0] = in_valid ? in_row[7:0] : 8'sd0;
-      assign colh_w[0] = in_valid ? in_row_hi[7:0] : 8'sd0;
+  // ---- datapath windows: the column broadcast while a DWGEMM row is in the array, the high
+  // plane while a 16x8 row is (restarted by each such row, counted in cycles the array moves).
+  logic [WW-1:0] win_dw, win_hi;
+  logic en_dw, en_hi;
+  assign en_dw = en && (dw_in0 || win_dw != 0);
+  assign en_hi = en && ((in_valid && in_w16) || win_hi != 0);
+  always_ff @(posedge clk)
+    if (en) begin
+      win_dw <= dw_in0 ? WW'(WIN - 1) : (win_dw != 0 ? win_dw - 1 : '0);
+      win_hi <= in_valid && in_w16 ? WW'(WIN - 1) : (win_hi != 0 ? win_hi - 1 : '0);
+    end
+
+  for (genvar j = 0; j < DIM; j++) begin : g_col
+    // Column j's broadcast activation (DWGEMM): lane j of the streamed row, delayed j cycles,
+    // both planes (cd: newest stage in the low byte).
+    logic [7:0] col, colh;
+    if (j == 0) begin : g_cd
+      assign col = row_in[7:0];
+      assign colh = rowh_in[7:0];
     end else begin : g_cd
-      logic signed [7:0] cd[j], cdh[j];
-      always_ff @(posedge clk)
-        if (en) begin
-          cd[0] <= in_valid ? in_row[8*j+:8] : 8'sd0;
-          cdh[0] <= in_valid ? in_row_hi[8*j+:8] : 8'sd0;
-          for (int s = 1; s < j; s++) begin
-            cd[s] <= cd[s-1];
-            cdh[s] <= cdh[s-1];
+      logic [8*j-1:0] cd, cdh;
+      if (j == 1) begin : g_sh
+        always_ff @(posedge clk)
+          if (en_dw) begin
+            cd <= row_in[8*j+:8];
+            cdh <= rowh_in[8*j+:8];
           end
-        end
-      assign col_w[j] = cd[j-1];
-      assign colh_w[j] = cdh[j-1];
+      end else begin : g_sh
+        always_ff @(posedge clk)
+          if (en_dw) begin
+            cd <= {cd[8*j-9:0], row_in[8*j+:8]};
+            cdh <= {cdh[8*j-9:0], rowh_in[8*j+:8]};
+          end
+      end
+      assign col = cd[8*j-1-:8];
+      assign colh = cdh[8*j-1-:8];
     end
-  end
 
-  // DWGEMM bias: a shadow and an active int32 per column, loaded with the column's weights and
-  // swapped with them as a tile's first row passes the top PE; a row flagged in_bias (the flag
-  // moves right along the top row with the row) enters column j with it as partial sum. The
-  // high plane's chain always starts from 0 (DWGEMM16's bias applies to the low plane).
-  logic bi_c[DIM];
-  logic signed [31:0] b_sh[DIM], b_act[DIM];
-  assign bi_c[0] = in_valid && in_bias;
-  for (genvar j = 0; j < DIM; j++) begin : g_bias
-    if (j > 0) begin : g_bic
+    // DWGEMM bias: a shadow and an active int32 per column, loaded with the column's weights
+    // and swapped with them as a tile's first row passes the top PE; a row flagged in_bias (the
+    // flag moves right along the top row with the row) enters column j with it as partial sum.
+    // The high plane's chain always starts from 0 (DWGEMM16's bias applies to the low plane).
+    logic bi;
+    logic [31:0] b_sh, b_act, top;
+    if (j == 0) begin : g_bi
+      assign bi = bi_in0;
+    end else begin : g_bi
+      logic bq;
       always_ff @(posedge clk)
-        if (en) bi_c[j] <= bi_c[j-1];
+        if (en) bq <= g_col[j-1].bi;
+      assign bi = bq;
     end
     always_ff @(posedge clk) begin
-      if (wld && wld_col == CW'(j)) b_sh[j] <= wld_bias;
-      if (en && sw_w[0][j]) b_act[j] <= b_sh[j];
+      if (wld && wld_col == CW'(j)) b_sh <= wld_bias;
+      if (en && g_row[0].g_pe[j].swi) b_act <= b_sh;
     end
-    assign ps_w[0][j] = bi_c[j] ? (sw_w[0][j] ? b_sh[j] : b_act[j]) : 32'sd0;
-    assign psh_w[0][j] = 32'sd0;
+    assign top = bi ? (g_row[0].g_pe[j].swi ? b_sh : b_act) : 32'd0;
   end
 
-  for (genvar j = 0; j < DIM; j++) begin : g_out
-    // Output de-skew: column j is delayed DIM-1-j cycles (both planes).
-    if (j == DIM - 1) begin : g_nodesk
-      assign out_row[32*j+:32] = ps_w[DIM][j];
-      assign out_row_hi[32*j+:32] = psh_w[DIM][j];
-    end else begin : g_desk
-      logic signed [31:0] d[DIM-1-j], dh[DIM-1-j];
+  for (genvar k = 0; k < DIM; k++) begin : g_row
+    // Input skew: lane k enters row k through k stages (newest stage in the low bits).
+    logic [7:0] a0, ah0;
+    logic sw0, dw0;
+    if (k == 0) begin : g_sk
+      assign a0 = row_in[7:0];
+      assign ah0 = rowh_in[7:0];
+      assign sw0 = sw_in0;
+      assign dw0 = dw_in0;
+    end else begin : g_sk
+      logic [8*k-1:0] sk, skh;
+      logic [k-1:0] sks, skd;
+      if (k == 1) begin : g_sh
+        always_ff @(posedge clk)
+          if (en) begin
+            sk <= row_in[8*k+:8];
+            sks <= sw_in0;
+            skd <= dw_in0;
+          end
+        always_ff @(posedge clk)
+          if (en_hi) skh <= rowh_in[8*k+:8];
+      end else begin : g_sh
+        always_ff @(posedge clk)
+          if (en) begin
+            sk <= {sk[8*k-9:0], row_in[8*k+:8]};
+            sks <= {sks[k-2:0], sw_in0};
+            skd <= {skd[k-2:0], dw_in0};
+          end
+        always_ff @(posedge clk)
+          if (en_hi) skh <= {skh[8*k-9:0], rowh_in[8*k+:8]};
+      end
+      assign a0 = sk[8*k-1-:8];
+      assign ah0 = skh[8*k-1-:8];
+      assign sw0 = sks[k-1];
+      assign dw0 = skd[k-1];
+    end
+
+    for (genvar j = 0; j < DIM; j++) begin : g_pe
+      // What enters PE(k, j): from its left neighbour (or the skew) and from above (or the
+      // column's top).
+      logic [7:0] ai, ahi;
+      logic swi, dwi;
+      logic [31:0] psi, pshi;
+      // What it passes on.
+      /* verilator lint_off UNUSEDSIGNAL */
+      logic [7:0] a, ah;  // (the last column's are not used)
+      logic sw, dw;
+      /* verilator lint_on UNUSEDSIGNAL */
+      logic [31:0] ps, psh;
+      logic [7:0] w_act, w_sh;
+      if (j == 0) begin : g_l
+        assign ai = a0;
+        assign ahi = ah0;
+        assign swi = sw0;
+        assign dwi = dw0;
+      end else begin : g_l
+        assign ai = g_pe[j-1].a;
+        assign ahi = g_pe[j-1].ah;
+        assign swi = g_pe[j-1].sw;
+        assign dwi = g_pe[j-1].dw;
+      end
+      if (k == 0) begin : g_t
+        assign psi = g_col[j].top;
+        assign pshi = 32'd0;
+      end else begin : g_t
+        assign psi = g_row[k-1].g_pe[j].ps;
+        assign pshi = g_row[k-1].g_pe[j].psh;
+      end
+      always_ff @(posedge clk)
+        if (wld && wld_col == CW'(j)) w_sh <= wld_row[8*k+:8];
       always_ff @(posedge clk)
         if (en) begin
-          d[0] <= ps_w[DIM][j];
-          dh[0] <= psh_w[DIM][j];
-          for (int s = 1; s < DIM - 1 - j; s++) begin
-            d[s] <= d[s-1];
-            dh[s] <= dh[s-1];
-          end
+          ps <= pe_mac(psi, dwi ? g_col[j].col : ai, swi ? w_sh : w_act);
+          a <= ai;
+          sw <= swi;
+          dw <= dwi;
+          if (swi) w_act <= w_sh;
         end
-      assign out_row[32*j+:32] = d[DIM-2-j];
-      assign out_row_hi[32*j+:32] = dh[DIM-2-j];
+      always_ff @(posedge clk)
+        if (en_hi) begin
+          psh <= pe_mac(pshi, dwi ? g_col[j].colh : ahi, swi ? w_sh : w_act);
+          ah <= ahi;
+        end
     end
   end
 
-  // The activations leaving the last column are not used.
-  logic unused;
-  always_comb begin
-    unused = 1'b0;
-    for (int k = 0; k < DIM; k++)
-      unused = unused ^ (^a_w[k][DIM]) ^ (^ah_w[k][DIM]) ^ sw_w[k][DIM] ^ dw_w[k][DIM];
+  // ---- outputs: column j of the bottom row delayed DIM - 1 - j cycles (newest in the low bits)
+  for (genvar j = 0; j < DIM; j++) begin : g_out
+    if (j == DIM - 1) begin : g_d
+      assign out_row[32*j+:32] = g_row[DIM-1].g_pe[j].ps;
+      assign out_row_hi[32*j+:32] = g_row[DIM-1].g_pe[j].psh;
+    end else begin : g_d
+      localparam int S = DIM - 1 - j;
+      logic [32*S-1:0] d, dh;
+      if (S == 1) begin : g_sh
+        always_ff @(posedge clk)
+          if (en) d <= g_row[DIM-1].g_pe[j].ps;
+        always_ff @(posedge clk)
+          if (en_hi) dh <= g_row[DIM-1].g_pe[j].psh;
+      end else begin : g_sh
+        always_ff @(posedge clk)
+          if (en) d <= {d[32*S-33:0], g_row[DIM-1].g_pe[j].ps};
+        always_ff @(posedge clk)
+          if (en_hi) dh <= {dh[32*S-33:0], g_row[DIM-1].g_pe[j].psh};
+      end
+      assign out_row[32*j+:32] = d[32*S-1-:32];
+      assign out_row_hi[32*j+:32] = dh[32*S-1-:32];
+    end
   end
 endmodule

@@ -77,7 +77,7 @@ module npu_vector
   logic signed [31:0] regs[NPU_NUM_REG_IDS];
   typedef enum logic [2:0] {K_REQUANT, K_VADD, K_POOL, K_LUTLD, K_LUT, K_VMUL, K_UP} kind_t;
   kind_t kind;
-  logic setup;                      // cycles 1.. of an instruction
+  logic setup /*verilator public_flat_rd*/;  // cycles 1.. of an instruction (a fault-injection point)
   logic staged;
   logic [1:0] perr;
   // Latched fields.
@@ -92,9 +92,10 @@ module npu_vector
   logic [31:0] mult[DIM], shift[DIM];
   logic [8*DIM-1:0] bvec, bvec_hi;  // VMUL's broadcast row
   logic params_pending, bvec_pending;
-  // The output table, and the 16-bit table (LUTLD w16) with LUT w16's results so far.
-  logic [7:0] lut[256];
-  logic [15:0] lut16[513];
+  // The output table, and the 16-bit table (LUTLD w16) with LUT w16's results so far. The
+  // simulator's retirement trace reads the tables directly (public), like the scratchpads.
+  logic [7:0] lut[256] /*verilator public_flat_rd*/;
+  logic [15:0] lut16[513] /*verilator public_flat_rd*/;
   logic [16*DIM-1:0] l16_res;
   // Read sequencer.
   logic [13:0] rd_i;                // output row being read
@@ -194,51 +195,61 @@ module npu_vector
   logic add_hazard, lut_hazard, mul_hazard, up_hazard;
   logic [13:0] up_rows;             // UPSAMPLE's result rows: oh * f * w
   always_comb begin
-    logic signed [31:0] d, a, b, n, s, us, un;
-    d = 32'(insn[`NPU_F_VADD_DST]);
-    a = 32'(insn[`NPU_F_VADD_A]);
-    b = 32'(insn[`NPU_F_VADD_B]);
-    n = 32'(insn[`NPU_F_VADD_ROWS]);
-    add_hazard = (d >= a + 2 && d < a + n) || (d >= b + 2 && d < b + n);
-    d = 32'(insn[`NPU_F_LUT_DST]);
-    s = 32'(insn[`NPU_F_LUT_SRC]);
-    n = 32'(insn[`NPU_F_LUT_ROWS]);
-    lut_hazard = d >= s + 2 && d < s + n;
-    d = 32'(insn[`NPU_F_VMUL_DST]);
-    a = 32'(insn[`NPU_F_VMUL_A]);
-    b = 32'(insn[`NPU_F_VMUL_B]);
-    n = 32'(insn[`NPU_F_VMUL_ROWS]);
-    // With 16-bit operands or result, every pair of planes (a row pair's second row is OH
-    // rows on): an 8-bit source may lie just before a 16-bit destination's high plane.
+    logic signed [31:0] d, a, b, n, s, us, un, dd, aa, bb;
+    {d, a, b, n, s, us, un, dd, aa, bb} = '0;
+    add_hazard = 1'b0;
+    lut_hazard = 1'b0;
     mul_hazard = 1'b0;
-    for (int pd = 0; pd < 2; pd++)
-      for (int ps = 0; ps < 2; ps++) begin
-        logic signed [31:0] dd, aa, bb;
-        dd = d + (pd == 1 ? 32'(OH) : 0);
-        aa = a + (ps == 1 ? 32'(OH) : 0);
-        bb = b + (ps == 1 ? 32'(OH) : 0);
-        if ((pd == 0 || insn[`NPU_F_VMUL_OUT16]) && (ps == 0 || insn[`NPU_F_VMUL_A16]) &&
-            dd >= aa + 2 && dd < aa + n)
-          mul_hazard = 1'b1;
-        if ((pd == 0 || insn[`NPU_F_VMUL_OUT16]) && (ps == 0 || insn[`NPU_F_VMUL_B16]) &&
-            !insn[`NPU_F_VMUL_BCAST] && !insn[`NPU_F_VMUL_ONE] && dd >= bb + 2 && dd < bb + n)
-          mul_hazard = 1'b1;
-      end
-    d = 32'(insn[`NPU_F_UPSAMPLE_DST]);
-    us = 32'(insn[`NPU_F_UPSAMPLE_SRC]);
-    un = 32'(insn[`NPU_F_UPSAMPLE_H]) * 32'(insn[`NPU_F_UPSAMPLE_W]);
-    n = 32'(insn[`NPU_F_UPSAMPLE_OH]) * (32'(insn[`NPU_F_UPSAMPLE_W]) <<
-                                         insn[`NPU_F_UPSAMPLE_FACTOR]);
-    up_rows = 14'(n);
-    up_hazard = d < us + un && us < d + n;
+    up_hazard = 1'b0;
+    up_rows = '0;
+    // Decided in an instruction's first cycle (the simulator skips it in the others).
+    if (start) begin
+      d = 32'(insn[`NPU_F_VADD_DST]);
+      a = 32'(insn[`NPU_F_VADD_A]);
+      b = 32'(insn[`NPU_F_VADD_B]);
+      n = 32'(insn[`NPU_F_VADD_ROWS]);
+      add_hazard = (d >= a + 2 && d < a + n) || (d >= b + 2 && d < b + n);
+      d = 32'(insn[`NPU_F_LUT_DST]);
+      s = 32'(insn[`NPU_F_LUT_SRC]);
+      n = 32'(insn[`NPU_F_LUT_ROWS]);
+      lut_hazard = d >= s + 2 && d < s + n;
+      d = 32'(insn[`NPU_F_VMUL_DST]);
+      a = 32'(insn[`NPU_F_VMUL_A]);
+      b = 32'(insn[`NPU_F_VMUL_B]);
+      n = 32'(insn[`NPU_F_VMUL_ROWS]);
+      // With 16-bit operands or result, every pair of planes (a row pair's second row is OH
+      // rows on): an 8-bit source may lie just before a 16-bit destination's high plane.
+      for (int pd = 0; pd < 2; pd++)
+        for (int ps = 0; ps < 2; ps++) begin
+          dd = d + (pd == 1 ? 32'(OH) : 0);
+          aa = a + (ps == 1 ? 32'(OH) : 0);
+          bb = b + (ps == 1 ? 32'(OH) : 0);
+          if ((pd == 0 || insn[`NPU_F_VMUL_OUT16]) && (ps == 0 || insn[`NPU_F_VMUL_A16]) &&
+              dd >= aa + 2 && dd < aa + n)
+            mul_hazard = 1'b1;
+          if ((pd == 0 || insn[`NPU_F_VMUL_OUT16]) && (ps == 0 || insn[`NPU_F_VMUL_B16]) &&
+              !insn[`NPU_F_VMUL_BCAST] && !insn[`NPU_F_VMUL_ONE] && dd >= bb + 2 && dd < bb + n)
+            mul_hazard = 1'b1;
+        end
+      d = 32'(insn[`NPU_F_UPSAMPLE_DST]);
+      us = 32'(insn[`NPU_F_UPSAMPLE_SRC]);
+      un = 32'(insn[`NPU_F_UPSAMPLE_H]) * 32'(insn[`NPU_F_UPSAMPLE_W]);
+      n = 32'(insn[`NPU_F_UPSAMPLE_OH]) * (32'(insn[`NPU_F_UPSAMPLE_W]) <<
+                                           insn[`NPU_F_UPSAMPLE_FACTOR]);
+      up_rows = 14'(n);
+      up_hazard = d < us + un && us < d + n;
+    end
   end
 
   // UPSAMPLE taps of the output row being read (Y = up_y, X = up_x).
   logic [9:0] ty0, ty1, tx0, tx1;
   logic [4:0] wy0, wy1, wx0, wx1;
   always_comb begin
-    up_taps(up_y, up_h, up_k, up_mode, ty0, ty1, wy0, wy1);
-    up_taps(up_x, up_w, up_k, up_mode, tx0, tx1, wx0, wx1);
+    {ty0, ty1, wy0, wy1, tx0, tx1, wx0, wx1} = '0;
+    if (kind == K_UP) begin  // (the simulator skips the address generator otherwise)
+      up_taps(up_y, up_h, up_k, up_mode, ty0, ty1, wy0, wy1);
+      up_taps(up_x, up_w, up_k, up_mode, tx0, tx1, wx0, wx1);
+    end
   end
 
   // Read side.

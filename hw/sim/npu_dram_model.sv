@@ -30,7 +30,14 @@ module npu_dram_model #(
     input  logic [8*BUS-1:0]  w_data,
     input  logic [15:0]       w_bytes,
     input  logic [BUS-1:0]    w_strb,      // byte enables: a disabled byte keeps its value
-    output logic              b_valid
+    output logic              b_valid,
+    // Status for the simulator's stall report: requests waiting for the channel, read bursts
+    // on the channel or not yet delivered, write bursts on the channel or not yet answered,
+    // and the cycle of the last data beat either way.
+    output logic [15:0]       st_queue,
+    output logic [15:0]       st_reads,
+    output logic [15:0]       st_writes,
+    output logic [63:0]       st_last_beat
 );
   import "DPI-C" function void npu_dram_read(input int unsigned addr, input int unsigned nbytes,
                                              output bit [1023:0] data);
@@ -61,6 +68,9 @@ module npu_dram_model #(
   logic [15:0] wr_rem;
 
   assign lat = cfg_latency == 0 ? 64'd1 : 64'(cfg_latency);
+  assign st_queue = 16'(q_count);
+  assign st_reads = 16'(d_count);
+  assign st_writes = 16'(b_count) + (wr_active ? 16'd1 : 16'd0);
   assign ar_ready = !freeze && 32'(q_count) < QD && (!aw_valid || !prio_aw);
   assign aw_ready = !freeze && 32'(q_count) < QD && (!ar_valid || prio_aw);
   assign w_ready = !freeze && wr_active;
@@ -82,6 +92,7 @@ module npu_dram_model #(
       wr_active <= 1'b0;
       r_valid <= 1'b0;
       b_valid <= 1'b0;
+      st_last_beat <= '0;
     end else if (!freeze) begin
       logic [$clog2(QD):0] qc;
       logic [$clog2(DQ):0] dc, bc;
@@ -89,6 +100,7 @@ module npu_dram_model #(
       dc = d_count;
       bc = b_count;
       now <= now + 1;
+      if (r_valid && r_ready || w_valid && w_ready) st_last_beat <= now;
       // Accept one request.
       if (ar_valid && ar_ready || aw_valid && aw_ready) begin
         q_wr[q_wp] <= aw_valid && aw_ready;

@@ -8,8 +8,10 @@
 //   - each cycle's increments of the MAC and DMA byte counters, attributed the same way (MACs to
 //     the GEMM whose rows stream into the array);
 //   - each retirement, one cycle after it happened, once that cycle's counter increments (the
-//     counters are registers) have been reported; LUTLD's with the whole output table (LUTLD
-//     w16's with the 16-bit one).
+//     counters are registers) have been reported; before LUTLD's, that the output table (LUTLD
+//     w16: the 16-bit one) now holds what it loaded: the executor reads the table from the model
+//     then (simulator/rtl/RtlModel.cpp), as it reads the scratchpads. Passing the 256 + 513
+//     entries through ports would copy them every cycle of every run, traced or not.
 // A wide write (a 16-bit row, spec version 3, or a GEMM16/DWGEMM16 accumulator pair, version 5)
 // writes the row pair (r, r + half): two writes.
 // A write reported after its instruction's retirement is a late write (simulator/rtl turns it
@@ -66,10 +68,7 @@ module npu_retire_monitor
     input  logic [31:0]          w_addr,
     input  logic [15:0]          w_bytes,
     input  logic [8*BUS-1:0]     w_data,
-    input  logic [BUS-1:0]       w_strb,
-    // VECTOR's output tables
-    input  logic [7:0]           lut[256],
-    input  logic [15:0]          lut16[513]
+    input  logic [BUS-1:0]       w_strb
 );
   import "DPI-C" function void npu_trace_write(input int space, input int unsigned idx,
                                                input int unsigned addr, input int unsigned nbytes,
@@ -78,9 +77,8 @@ module npu_retire_monitor
                                                input longint unsigned amount);
   import "DPI-C" function void npu_trace_retire(input int engine, input int unsigned idx,
                                                 input longint unsigned cycle);
-  import "DPI-C" function void npu_trace_table(input int unsigned idx, input bit [2047:0] entries);
-  import "DPI-C" function void npu_trace_table16(input int unsigned idx,
-                                                 input bit [8207:0] entries);
+  // The output table (w16 = 0) or the 16-bit table (w16 = 1) after instruction idx loaded it.
+  import "DPI-C" function void npu_trace_table(input int unsigned idx, input bit w16);
 
   localparam int SP_DRAM = NPU_NUM_MEMS;
   localparam int ACT_HALF = NPU_ACT_ROWS / 2, OUT_HALF = NPU_OUT_ROWS / 2,
@@ -101,12 +99,6 @@ module npu_retire_monitor
   logic p_lutld, p_lutld16;
   logic [31:0] p_ld_idx, p_st_idx, p_str_idx;
   logic [63:0] p_macs, p_ldb, p_stb, p_cycle;
-  logic [2047:0] table_bits;
-  logic [8207:0] table16_bits;
-  always_comb begin
-    for (int e = 0; e < 256; e++) table_bits[8*e+:8] = lut[e];
-    for (int e = 0; e < 513; e++) table16_bits[16*e+:16] = lut16[e];
-  end
 
   always_ff @(posedge clk) begin
     if (rst || !trace_en) begin
@@ -125,10 +117,7 @@ module npu_retire_monitor
       // 2. The previous cycle's retirements.
       for (int e = 0; e < 5; e++)
         if (p_ret[e]) begin
-          if (e == NPU_ENGINE_VECTOR && p_lutld && !p_lutld16)
-            npu_trace_table(p_idx[e], table_bits);
-          if (e == NPU_ENGINE_VECTOR && p_lutld && p_lutld16)
-            npu_trace_table16(p_idx[e], table16_bits);
+          if (e == NPU_ENGINE_VECTOR && p_lutld) npu_trace_table(p_idx[e], p_lutld16);
           npu_trace_retire(e, p_idx[e], p_cycle);
         end
       // 3. This cycle's writes.

@@ -81,6 +81,28 @@ cmdline::Parse numberIn(uint64_t &out, uint64_t lo, uint64_t hi) {
   };
 }
 
+/// --stall-cycles N|off into config.stall_cycles (driver.h, "Stalls").
+cmdline::Parse stallCycles(ember_npu_config_t &cfg) {
+  return [&cfg](const std::string &v) -> std::string {
+    if (v == "off") {
+      cfg.stall_cycles = EMBER_NPU_STALL_OFF;
+      return "";
+    }
+    uint64_t n = 0;
+    if (!parseNumber(v, 1, UINT64_MAX - 1, n).empty())
+      return "expected a number of cycles or 'off'";
+    cfg.stall_cycles = n;
+    return "";
+  };
+}
+constexpr const char *kStallHelp =
+    "A run that retires nothing for N cycles before FINISH has stalled (a "
+    "hung engine): it fails naming the oldest instruction not retired and "
+    "where every engine stood. Default: the bound derived from the program "
+    "and the DRAM timing, which no correct run exceeds (docs/npu-rtl.md, "
+    "\"Stall watchdog\"); give a larger N for a DUT slower than the spec's "
+    "timing. SystemC and RTL executors.";
+
 /// Loads a program from assembly text or a binary program file (by magic);
 /// prints the error.
 bool loadProgram(const std::string &path, std::vector<Word> &program) {
@@ -297,6 +319,7 @@ int simMain(int argc, char **argv) {
           "Cycles without progress before a run fails (a frozen DRAM, a "
           "hung engine). Default: the executor's.",
           numberIn(watchdog, 0, UINT64_MAX));
+  cmd.add({"--stall-cycles"}, "N|off", kStallHelp, stallCycles(cfg));
   cmd.add({"--quiet"}, "", "Prints the last line only (no per-engine table).",
           cmdline::set(quiet));
   if (auto rc = cmd.parse(argc, argv, 1))
@@ -447,10 +470,13 @@ int openExecutor(const std::string &what, const ember_npu_config_t &base,
     cfg.executor = what == "golden" ? EMBER_NPU_EXECUTOR_GOLDEN
                    : what == "rtl"  ? EMBER_NPU_EXECUTOR_RTL
                                     : EMBER_NPU_EXECUTOR_SYSTEMC;
+    cfg.options = options.empty() ? nullptr : options.c_str();
     ember_npu_status_t st = ember_npu_device_create(&cfg, dev);
     if (st == EMBER_NPU_STATUS_UNSUPPORTED && what == "rtl")
       return fail("this build has no RTL executor (Verilator 5 was not found)",
                   flag);
+    if (st == EMBER_NPU_STATUS_INVALID_ARGUMENT && !options.empty())
+      return fail(ember_npu_last_load_error(), flag);
     if (st != EMBER_NPU_STATUS_OK)
       return fail("cannot create the " + what + " executor (status " +
                       std::to_string(st) + ")",
@@ -499,6 +525,107 @@ void printSummary(const CosimResult &res, const ember_plugin::LayerMap &map,
   }
 }
 
+/// How `ember cosim` compares, besides the two devices.
+struct CosimSetup {
+  std::string dutName, waveform;
+  uint64_t window = 400;
+  bool noWaveform = false, cycles = false;
+  size_t maxBytes = 16;
+  /// The configuration the devices were made with (DRAM size and timing),
+  /// for a timing reference.
+  ember_npu_config_t config{};
+};
+
+/// Two timed executors: the same retire cycle for every instruction (sets
+/// res.timing and clears res.agree when not).
+void compareTiming(const std::vector<Word> &program,
+                   const ember_plugin::LayerMap &layerMap, CosimResult &res) {
+  TimingDiff t = firstTimingDiff(res);
+  if (!t.differs && res.refCycles == res.dutCycles)
+    return;
+  res.agree = false;
+  res.timing = true;
+  auto when = [](uint64_t c) {
+    return c == CosimResult::kNotRetired ? std::string("never")
+                                         : std::to_string(c);
+  };
+  if (t.differs) {
+    Insn insn;
+    std::string text = "?";
+    if (decode(program[t.index], insn).empty())
+      text = formatInsn(insn);
+    std::string layer = layerMap.describe(t.index);
+    std::printf("first timing difference: instruction %" PRIu64
+                ": %s\n%s%s  retired in REF cycle %s, DUT cycle %s\n",
+                t.index, text.c_str(), layer.empty() ? "" : "  ",
+                layer.empty() ? "" : (layer + "\n").c_str(),
+                when(t.refCycle).c_str(), when(t.dutCycle).c_str());
+    res.first.index = t.index;
+    res.first.dutCycle = t.dutCycle;
+  }
+  std::printf("cycles: REF %" PRIu64 ", DUT %" PRIu64 "\n", res.refCycles,
+              res.dutCycles);
+}
+
+struct RetireCycle {
+  uint64_t index, cycle = CosimResult::kNotRetired;
+};
+int recordRetireCycle(void *user, const ember_npu_retire_t *r) {
+  auto &rc = *static_cast<RetireCycle *>(user);
+  if (r->index == rc.index && !(r->flags & EMBER_NPU_RETIRE_LATE))
+    rc.cycle = r->cycle;
+  return 0;
+}
+
+/// An untimed REF retires instructions without cycles: for a stalled DUT,
+/// the cycle the SystemC model (whose timing is the RTL's, docs/npu-rtl.md)
+/// retires the stalled instruction in, when this process can make one.
+void timingReference(const std::vector<Word> &program,
+                     const std::vector<uint8_t> &dram0, const CosimSetup &o,
+                     Divergence &d) {
+  ember_npu_config_t cfg = o.config;
+  cfg.executor = EMBER_NPU_EXECUTOR_SYSTEMC;
+  cfg.options = nullptr;
+  ember_npu_device_t *sc = nullptr;
+  if (ember_npu_device_create(&cfg, &sc) != EMBER_NPU_STATUS_OK)
+    return; // the SystemC model is the REF or the DUT, or is not built
+  RetireCycle rc{d.index};
+  ember_npu_dram_write(sc, 0, dram0.data(), dram0.size());
+  ember_npu_program_load(sc, program.data(), program.size());
+  ember_npu_set_retire_callback(sc, recordRetireCycle, &rc);
+  if (ember_npu_run(sc) == EMBER_NPU_STATUS_OK)
+    d.timedCycle = rc.cycle;
+  ember_npu_device_destroy(sc);
+}
+
+/// Reruns the DUT from the same DRAM with a waveform window around the
+/// divergence (a stall: around the DUT's last retirement, where it stopped
+/// moving).
+void writeWaveform(ember_npu_device_t *dut, const std::vector<Word> &program,
+                   const std::vector<uint8_t> &dram0, const CosimSetup &o,
+                   const CosimResult &res) {
+  uint64_t c =
+      res.first.stalled ? res.first.stop.last_retire_cycle : res.first.dutCycle;
+  uint64_t half = o.window / 2;
+  uint64_t lo = c > half ? c - half : 0, hi = lo + o.window;
+  std::string path = o.waveform;
+  if (path.empty())
+    path = "cosim-" + std::to_string(res.first.index) +
+           (o.dutName == "systemc" ? ".json" : ".fst");
+  ember_npu_status_t st =
+      ember_npu_set_waveform_window(dut, path.c_str(), lo, hi);
+  if (st != EMBER_NPU_STATUS_OK) {
+    std::printf("waveform: none (the DUT writes no waveforms)\n");
+    return;
+  }
+  ember_npu_dram_write(dut, 0, dram0.data(), dram0.size());
+  ember_npu_program_load(dut, program.data(), program.size());
+  ember_npu_run(dut);
+  ember_npu_set_waveform_window(dut, nullptr, 0, 0);
+  std::printf("waveform: %s (DUT cycles %" PRIu64 "-%" PRIu64 ")\n",
+              path.c_str(), lo, hi);
+}
+
 /// One program on the REF and the DUT: prints the report (not its last
 /// line); 0 when they agree, 1 when not, 2 on a setup error (printed).
 int cosimProgram(const std::string &programPath,
@@ -506,9 +633,7 @@ int cosimProgram(const std::string &programPath,
                  const ember_plugin::LayerMap &layerMap,
                  const std::vector<std::pair<std::string, uint64_t>> &loads,
                  ember_npu_device_t *ref, ember_npu_device_t *dut,
-                 const std::string &dutName, const std::string &waveform,
-                 uint64_t window, bool noWaveform, size_t maxBytes, bool cycles,
-                 CosimResult &res, double &seconds) {
+                 const CosimSetup &o, CosimResult &res, double &seconds) {
   // Both start from zeroed DRAM (the devices may have run a program before).
   ember_npu_device_info_t ri;
   std::memset(&ri, 0, sizeof ri);
@@ -534,80 +659,35 @@ int cosimProgram(const std::string &programPath,
   }
   auto t0 = std::chrono::steady_clock::now();
   if (rc == 0) {
-    std::string err = cosimulate(ref, dut, program, res, maxBytes);
+    std::string err = cosimulate(ref, dut, program, res, o.maxBytes);
     if (!err.empty())
       rc = fail(err, programPath);
   }
   seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
                 .count();
-  if (rc == 0) {
-    if (!res.refError.empty())
-      std::printf("REF run: %s\n", res.refError.c_str());
-    if (!res.dutError.empty())
-      std::printf("DUT run: %s\n", res.dutError.c_str());
-    if (res.divergent)
-      std::fputs(formatDivergence(res.first, program,
-                                  layerMap.describe(res.first.index))
-                     .c_str(),
-                 stdout);
-    if (res.dramDiffs)
-      std::printf("DRAM after the runs: %" PRIu64 " bytes differ\n",
-                  res.dramDiffs);
-    if (cycles && res.agree) {
-      // Two timed executors: the same retire cycle for every instruction.
-      TimingDiff t = firstTimingDiff(res);
-      if (t.differs || res.refCycles != res.dutCycles) {
-        res.agree = false;
-        res.timing = true;
-        auto when = [](uint64_t c) {
-          return c == CosimResult::kNotRetired ? std::string("never")
-                                               : std::to_string(c);
-        };
-        if (t.differs) {
-          Insn insn;
-          std::string text = "?";
-          if (decode(program[t.index], insn).empty())
-            text = formatInsn(insn);
-          std::string layer = layerMap.describe(t.index);
-          std::printf("first timing difference: instruction %" PRIu64
-                      ": %s\n%s%s  retired in REF cycle %s, DUT cycle %s\n",
-                      t.index, text.c_str(), layer.empty() ? "" : "  ",
-                      layer.empty() ? "" : (layer + "\n").c_str(),
-                      when(t.refCycle).c_str(), when(t.dutCycle).c_str());
-          res.first.index = t.index;
-          res.first.dutCycle = t.dutCycle;
-        }
-        std::printf("cycles: REF %" PRIu64 ", DUT %" PRIu64 "\n", res.refCycles,
-                    res.dutCycles);
-      }
-    }
-    if (!res.agree && res.divergent && !noWaveform) {
-      // Rerun the DUT from the same DRAM with a waveform window around the
-      // divergence.
-      uint64_t c = res.first.dutCycle, half = window / 2;
-      uint64_t lo = c > half ? c - half : 0, hi = lo + window;
-      std::string path = waveform;
-      if (path.empty())
-        path = "cosim-" + std::to_string(res.first.index) +
-               (dutName == "systemc" ? ".json" : ".fst");
-      ember_npu_status_t st =
-          ember_npu_set_waveform_window(dut, path.c_str(), lo, hi);
-      if (st == EMBER_NPU_STATUS_OK) {
-        ember_npu_dram_write(dut, 0, dram0.data(), dram0.size());
-        ember_npu_program_load(dut, program.data(), program.size());
-        ember_npu_run(dut);
-        ember_npu_set_waveform_window(dut, nullptr, 0, 0);
-        std::printf("waveform: %s (DUT cycles %" PRIu64 "-%" PRIu64 ")\n",
-                    path.c_str(), lo, hi);
-      } else {
-        std::printf("waveform: none (the DUT writes no waveforms)\n");
-      }
-    }
-    rc = res.agree ? 0 : 1;
-  } else {
-    rc = 2;
+  if (rc != 0)
+    return 2;
+  if (!res.refError.empty())
+    std::printf("REF run: %s\n", res.refError.c_str());
+  // (A stall's own report follows: the DUT's error line would repeat it.)
+  if (!res.dutError.empty() && !res.first.stalled)
+    std::printf("DUT run: %s\n", res.dutError.c_str());
+  if (res.divergent) {
+    if (res.first.stalled && !ri.timed)
+      timingReference(program, dram0, o, res.first);
+    std::fputs(
+        formatDivergence(res.first, program, layerMap.describe(res.first.index))
+            .c_str(),
+        stdout);
   }
-  return rc;
+  if (res.dramDiffs)
+    std::printf("DRAM after the runs: %" PRIu64 " bytes differ\n",
+                res.dramDiffs);
+  if (o.cycles && res.agree)
+    compareTiming(program, layerMap, res);
+  if (!res.agree && res.divergent && !o.noWaveform)
+    writeWaveform(dut, program, dram0, o, res);
+  return res.agree ? 0 : 1;
 }
 
 } // namespace
@@ -638,11 +718,20 @@ int cosimMain(int argc, char **argv) {
           "Verilator model, docs/npu-rtl.md). Required.",
           cmdline::text(dutName));
   cmd.add({"--ref-options"}, "STR",
-          "The option string given to a library REF's create.",
+          "The option string given to a library REF's create, or a built-in "
+          "executor's options (driver.h).",
           cmdline::text(refOptions));
   cmd.add({"--dut-options"}, "STR",
-          "The option string given to a library DUT's create.",
+          "The option string given to a library DUT's create, or a built-in "
+          "executor's options: fault=stall-ENGINE@I plants a stall in the "
+          "SystemC model or the RTL (ENGINE load, gemm, vector or store; I "
+          "the instruction), to try the stall report.",
           cmdline::text(dutOptions));
+  cmd.add({"--stall-cycles"}, "N|off",
+          std::string(kStallHelp) +
+              " A stalled DUT diverges at the first instruction the REF "
+              "retired and it did not.",
+          stallCycles(cfg));
   cmd.add({"--load"}, "FILE@ADDR",
           "Writes FILE into both executors' DRAM at ADDR first. Repeatable.",
           [&loads](const std::string &spec) -> std::string {
@@ -776,9 +865,16 @@ int cosimMain(int argc, char **argv) {
     }
     CosimResult res;
     double seconds = 0;
+    CosimSetup setup;
+    setup.dutName = dutName;
+    setup.waveform = waveform;
+    setup.window = window;
+    setup.noWaveform = noWaveform;
+    setup.cycles = cycles;
+    setup.maxBytes = size_t(maxBytes);
+    setup.config = jc;
     int rc = cosimProgram(job.program, program, layerMap, job.loads, ref, dut,
-                          dutName, waveform, window, noWaveform,
-                          size_t(maxBytes), cycles, res, seconds);
+                          setup, res, seconds);
     if (rc != 0 && rc != 1)
       return 1; // a setup error, printed
     totalSeconds += seconds;

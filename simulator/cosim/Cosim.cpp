@@ -3,6 +3,7 @@
 
 #include "ember/npu/Assembler.h"
 #include "ember/npu/Footprint.h"
+#include "ember/npu/Stall.h"
 
 #include <algorithm>
 #include <cinttypes>
@@ -34,6 +35,7 @@ struct Rec {
   bool retired = false;
   uint32_t engine = 0;
   uint64_t cycle = 0;
+  uint64_t order = 0; // its place among the side's retirements (1 = first)
   uint64_t counts[3] = {0, 0, 0};
   std::vector<Entry> entries; // in write order until finalize()
   /// Sorts by address; of two writes of a byte the later wins.
@@ -65,6 +67,7 @@ struct Side {
   bool shadowed = false;
   std::vector<std::vector<uint8_t>> shadow;
   uint64_t lastCycle = 0;
+  uint64_t retirements = 0;
 };
 
 int onRetire(void *user, const ember_npu_retire_t *r) {
@@ -76,6 +79,7 @@ int onRetire(void *user, const ember_npu_retire_t *r) {
     rec.retired = true;
     rec.engine = r->engine;
     rec.cycle = r->cycle;
+    rec.order = ++s.retirements;
   }
   s.lastCycle = std::max(s.lastCycle, r->cycle);
   if (!s.any) {
@@ -231,6 +235,11 @@ std::string cosimulate(ember_npu_device_t *ref, ember_npu_device_t *dut,
   c.struct_size = sizeof c;
   if (ember_npu_counters_read(dut, &c) == EMBER_NPU_STATUS_OK)
     out.dutCycles = c.cycles;
+  // A DUT stopped by its stall limit: where its engines stood.
+  out.dutStop.struct_size = sizeof out.dutStop;
+  out.stalled =
+      ember_npu_stop_state(dut, &out.dutStop) == EMBER_NPU_STATUS_OK &&
+      out.dutStop.stalled;
   std::memset(&c, 0, sizeof c);
   c.struct_size = sizeof c;
   if (ember_npu_counters_read(ref, &c) == EMBER_NPU_STATUS_OK)
@@ -249,8 +258,14 @@ std::string cosimulate(ember_npu_device_t *ref, ember_npu_device_t *dut,
   };
   retireTimes(r, out.refCycles, out.refRetire);
   retireTimes(u, out.dutCycles, out.dutRetire);
-  const uint64_t dutEnd = std::max(out.dutCycles, u.lastCycle);
-  uint64_t bestCycle = std::numeric_limits<uint64_t>::max();
+  // The end of the DUT's run (a stalled one: the cycle its limit ran out).
+  const uint64_t dutEnd =
+      out.stalled ? out.dutStop.cycle : std::max(out.dutCycles, u.lastCycle);
+  const bool refTimed =
+      ember_npu_device_query(ref, &ri) == EMBER_NPU_STATUS_OK && ri.timed;
+  // The first divergence: the earliest the DUT retired; of those it never
+  // retired (all at the end of its run), the first the REF retired.
+  uint64_t bestCycle = std::numeric_limits<uint64_t>::max(), bestOrder = 0;
   for (size_t i = 0; i < program.size(); ++i) {
     const Rec &a = r.recs[i], &b = u.recs[i];
     if (a.retired)
@@ -261,11 +276,27 @@ std::string cosimulate(ember_npu_device_t *ref, ember_npu_device_t *dut,
     if (!compareOne(a, b, u.spaces & r.spaces, dutEnd, maxBytes, d))
       continue;
     d.index = i;
+    d.refOrder = a.order;
+    d.refCycle = a.cycle;
+    d.refTimed = refTimed && a.retired;
     ++out.divergent;
-    if (d.dutCycle < bestCycle) {
+    const uint64_t order = a.retired ? a.order : UINT64_MAX;
+    if (d.dutCycle < bestCycle ||
+        (d.dutCycle == bestCycle && !d.dutRetired && order < bestOrder)) {
       bestCycle = d.dutCycle;
+      bestOrder = order;
       out.first = d;
     }
+  }
+  out.first.refRetired = r.retirements;
+  if (out.stalled && out.divergent && !out.first.dutRetired) {
+    Divergence &d = out.first;
+    d.stalled = true;
+    d.stop = out.dutStop;
+    d.what = "the DUT did not retire it: no instruction retired for " +
+             std::to_string(d.stop.cycle - d.stop.last_retire_cycle) +
+             " cycles (the stall limit " + std::to_string(d.stop.stall_cycles) +
+             ")";
   }
   // DRAM after both runs: a write no instruction owned shows here only.
   std::vector<uint8_t> da(dram0.size()), db(dram0.size());
@@ -309,6 +340,33 @@ std::string formatDivergence(const Divergence &d,
                 engineName(static_cast<Engine>(d.engine)), d.dutCycle,
                 d.dutRetired ? "" : " (end of its run)", d.what.c_str());
   s += buf;
+  if (d.stalled) {
+    // Where the REF retired it, and where every engine of the DUT stood.
+    std::string when =
+        d.refTimed ? ", in REF cycle " + std::to_string(d.refCycle)
+        : d.timedCycle != CosimResult::kNotRetired
+            ? " (the REF is untimed; the SystemC model, whose timing is the "
+              "RTL's, retires it in its cycle " +
+                  std::to_string(d.timedCycle) + ")"
+            : std::string(" (the REF is untimed)");
+    s += "  the REF retired it as its retirement " +
+         std::to_string(d.refOrder) + " of " + std::to_string(d.refRetired) +
+         when + "; the DUT's last retirement was in cycle " +
+         std::to_string(d.stop.last_retire_cycle) + "\n";
+    s += "  the DUT in cycle " + std::to_string(d.stop.cycle) + " (" +
+         std::to_string(d.stop.fetched) + " instructions fetched):\n";
+    std::vector<Insn> insns(program.size());
+    for (size_t i = 0; i < program.size(); ++i)
+      decode(program[i],
+             insns[i]); // (an undecodable word: its opcode is FINISH)
+    for (int e = 0; e < kNumEngines; ++e) {
+      std::snprintf(buf, sizeof buf, "    %-7s",
+                    engineName(static_cast<Engine>(e)));
+      s += buf + describeEngine(d.stop, e, insns) + "\n";
+    }
+    s += "    tokens: " + describeTokens(d.stop) + "\n";
+    s += "    DMA: " + describeDma(d.stop) + "\n";
+  }
   for (const ByteDiff &b : d.bytes) {
     std::string where = spaceName(b.space);
     if (b.space < kNumMems) {

@@ -6,6 +6,7 @@
 #include "Platform.h"
 #include "ember/npu/Footprint.h"
 #include "ember/npu/Isa.h"
+#include "ember/npu/Stall.h"
 #if EMBER_NPU_HAVE_RTL
 #include "../rtl/RtlModel.h"
 #endif
@@ -42,6 +43,11 @@ struct ember_npu_device {
   const ember_npu_executor_ops_t *ext = nullptr; // an external executor
   void *extCtx = nullptr;
   std::string extName;
+  // Stalls (driver.h, "Stalls"): the planted fault of config.options, and
+  // where the last run stopped.
+  FaultPlan fault;
+  ember_npu_stop_state_t stop{};
+  bool hasStop = false;
 };
 
 namespace {
@@ -169,6 +175,15 @@ ember_npu_status_t ember_npu_device_create(const ember_npu_config_t *config,
   if (cfg.cores && !cfg.shared_dram_bytes_per_cycle)
     cfg.shared_dram_bytes_per_cycle =
         uint32_t(EMBER_NPU_PLATFORM_DRAM_BYTES_PER_CYCLE);
+  // Executor options: planted faults, for the timed executors' single runs.
+  FaultPlan fault;
+  if (std::string err = parseExecutorOptions(cfg.options, fault);
+      !err.empty() ||
+      (fault.on() && (cfg.executor == EMBER_NPU_EXECUTOR_GOLDEN || cfg.cores)))
+    return loadError(err.empty() ? "faults are planted in the SystemC and "
+                                   "RTL executors' single-core runs"
+                                 : err);
+  cfg.options = nullptr; // parsed; nothing passed in is retained
 #if EMBER_NPU_HAVE_RTL
   RtlConfig rc;
   if (cfg.executor == EMBER_NPU_EXECUTOR_RTL) {
@@ -179,6 +194,8 @@ ember_npu_status_t ember_npu_device_create(const ember_npu_config_t *config,
     if (cfg.dram_burst_bytes)
       rc.burstBytes = cfg.dram_burst_bytes;
     rc.watchdogCycles = cfg.watchdog_cycles;
+    rc.stallCycles = cfg.stall_cycles;
+    rc.fault = fault;
     if (cfg.waveform_path)
       rc.waveformPath = cfg.waveform_path;
     // The RTL writes waveforms, not Chrome traces; a burst must suit its DMA.
@@ -210,6 +227,7 @@ ember_npu_status_t ember_npu_device_create(const ember_npu_config_t *config,
   if (cfg.executor == EMBER_NPU_EXECUTOR_SYSTEMC)
     gSystemCInUse = true;
   d->config = cfg;
+  d->fault = fault;
   if (cfg.trace_path)
     d->tracePath = cfg.trace_path;
   d->config.trace_path = nullptr;
@@ -377,6 +395,7 @@ ember_npu_status_t ember_npu_run(ember_npu_device_t *d) {
   std::string err = checkProgram(d->program, d->dram.size(), decoded);
   if (!err.empty())
     return setError(d, EMBER_NPU_STATUS_BAD_PROGRAM, err);
+  d->hasStop = false;
   if (d->ext) {
     char msg[1024] = "";
     ember_npu_counters_t c;
@@ -386,6 +405,12 @@ ember_npu_status_t ember_npu_run(ember_npu_device_t *d) {
                          d->dram.data(), d->dram.size(), &c, d->retireFn,
                          d->retireUser, msg, sizeof msg);
     d->counters = c;
+    if (d->ext->struct_size > offsetof(ember_npu_executor_ops_t, stop_state) &&
+        d->ext->stop_state) {
+      std::memset(&d->stop, 0, sizeof d->stop);
+      d->stop.struct_size = sizeof d->stop;
+      d->hasStop = d->ext->stop_state(d->extCtx, &d->stop) == 0;
+    }
     if (rc) {
       msg[sizeof msg - 1] = 0;
       return setError(d, EMBER_NPU_STATUS_EXEC_ERROR,
@@ -410,12 +435,21 @@ ember_npu_status_t ember_npu_run(ember_npu_device_t *d) {
     uint32_t size = d->counters.struct_size;
     d->counters = r.counters;
     d->counters.struct_size = size;
+    d->stop = r.stop;
+    d->hasStop = true;
     err = r.error;
 #endif
   } else {
     DramTiming t = timingOf(d->config);
-    SimResult r = SystemCModel::instance().run(
-        decoded, d->dram.data(), d->dram.size(), t, d->retireFn, d->retireUser);
+    RunControl ctl;
+    ctl.retireFn = d->retireFn;
+    ctl.retireUser = d->retireUser;
+    ctl.stallCycles = d->config.stall_cycles;
+    ctl.fault = d->fault;
+    SimResult r = SystemCModel::instance().run(decoded, d->dram.data(),
+                                               d->dram.size(), t, ctl);
+    d->stop = r.stop;
+    d->hasStop = true;
     if (!d->windowPath.empty() && err.empty()) {
       std::string werr =
           writeChromeTrace(d->windowPath, r, d->windowFirst, d->windowLast);
@@ -484,6 +518,18 @@ ember_npu_status_t ember_npu_set_retire_callback(ember_npu_device_t *d,
     return EMBER_NPU_STATUS_INVALID_ARGUMENT;
   d->retireFn = fn;
   d->retireUser = fn ? user : nullptr;
+  return EMBER_NPU_STATUS_OK;
+}
+
+ember_npu_status_t ember_npu_stop_state(const ember_npu_device_t *d,
+                                        ember_npu_stop_state_t *out) {
+  if (!d || !out || out->struct_size < sizeof(ember_npu_stop_state_t))
+    return EMBER_NPU_STATUS_INVALID_ARGUMENT;
+  if (!d->hasStop)
+    return EMBER_NPU_STATUS_UNSUPPORTED;
+  uint32_t size = out->struct_size;
+  *out = d->stop;
+  out->struct_size = size;
   return EMBER_NPU_STATUS_OK;
 }
 

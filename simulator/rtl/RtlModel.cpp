@@ -16,15 +16,17 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string_view>
 #include <type_traits>
 #include <unordered_map>
 
 namespace {
 
-// The DRAM of the run in progress on this thread, for the DPI functions of the
-// DRAM model.
+// The DRAM and the program of the run in progress on this thread, for the DPI
+// functions of the DRAM model and the instruction port.
 thread_local uint8_t *gDram = nullptr;
 thread_local uint64_t gDramBytes = 0;
+thread_local const std::vector<ember::npu::Word> *gProgram = nullptr;
 constexpr size_t kDpiBytes = 128; // the DPI data ports are 1024 bits wide
 
 /// The retirement records of the run in progress (hw/sim/npu_retire_monitor.sv
@@ -40,8 +42,9 @@ struct Trace {
     uint64_t counts[3] = {0, 0, 0}; // macs, load bytes, store bytes
   };
   std::unordered_map<uint32_t, Pending> pending;
-  std::vector<uint8_t> retired; // per instruction
-  uint64_t cycle = 0;           // the cycle being simulated
+  std::vector<uint8_t> retired;           // per instruction
+  uint64_t cycle = 0;                     // the cycle being simulated
+  Vnpu_sim_top___024root *root = nullptr; // the model (tables read directly)
   bool stop = false;
   uint32_t stopIndex = 0;
 
@@ -109,6 +112,16 @@ int counterPosition(const char *name) {
 
 } // namespace
 
+extern "C" void npu_fetch(unsigned int idx, svBit *valid, svBitVecVal *word) {
+  const bool in = gProgram && idx < gProgram->size();
+  *valid = in;
+  const ember::npu::Word w = in ? (*gProgram)[idx] : ember::npu::Word();
+  word[0] = static_cast<uint32_t>(w.lo);
+  word[1] = static_cast<uint32_t>(w.lo >> 32);
+  word[2] = static_cast<uint32_t>(w.hi);
+  word[3] = static_cast<uint32_t>(w.hi >> 32);
+}
+
 extern "C" void npu_dram_read(unsigned int addr, unsigned int nbytes,
                               svBitVecVal *data) {
   std::memset(data, 0, kDpiBytes);
@@ -172,28 +185,31 @@ extern "C" void npu_trace_count(unsigned int idx, int counter,
     t->emit(idx, t->engineOf(idx), t->cycle, p, EMBER_NPU_RETIRE_LATE);
 }
 
-extern "C" void npu_trace_table(unsigned int idx, const svBitVecVal *entries) {
+extern "C" void npu_trace_table(unsigned int idx, svBit w16) {
   Trace *t = gTrace;
-  if (!t)
+  if (!t || !t->root)
     return;
   bool late = false;
   Trace::Pending &p = t->lateOrPending(idx, late);
-  Trace::add(p, EMBER_NPU_SPACE_LUT, 0,
-             reinterpret_cast<const uint8_t *>(entries), 256);
-  if (late)
-    t->emit(idx, t->engineOf(idx), t->cycle, p, EMBER_NPU_RETIRE_LATE);
-}
-
-extern "C" void npu_trace_table16(unsigned int idx,
-                                  const svBitVecVal *entries) {
-  Trace *t = gTrace;
-  if (!t)
-    return;
-  bool late = false;
-  Trace::Pending &p = t->lateOrPending(idx, late);
-  // 513 little-endian int16 entries, as the DPI packs them.
-  Trace::add(p, EMBER_NPU_SPACE_LUT, EMBER_NPU_LUT16_OFFSET,
-             reinterpret_cast<const uint8_t *>(entries), 2 * 513);
+  // The tables as the model holds them now (npu_vector.sv, public): the
+  // monitor reports that LUTLD loaded one, not its 256 or 513 entries.
+  auto &root = *t->root;
+  if (w16) {
+    const auto &tab = root.npu_sim_top__DOT__u_core__DOT__u_vec__DOT__lut16;
+    uint8_t bytes[2 * 513]; // little-endian int16 entries
+    for (size_t e = 0; e < 513; ++e) {
+      bytes[2 * e] = uint8_t(tab[e]);
+      bytes[2 * e + 1] = uint8_t(tab[e] >> 8);
+    }
+    Trace::add(p, EMBER_NPU_SPACE_LUT, EMBER_NPU_LUT16_OFFSET, bytes,
+               sizeof bytes);
+  } else {
+    const auto &tab = root.npu_sim_top__DOT__u_core__DOT__u_vec__DOT__lut;
+    uint8_t bytes[256];
+    for (size_t e = 0; e < 256; ++e)
+      bytes[e] = uint8_t(tab[e]);
+    Trace::add(p, EMBER_NPU_SPACE_LUT, 0, bytes, sizeof bytes);
+  }
   if (late)
     t->emit(idx, t->engineOf(idx), t->cycle, p, EMBER_NPU_RETIRE_LATE);
 }
@@ -249,6 +265,109 @@ void copyRows(const Mem &m, uint32_t row, uint32_t rows, size_t rowBytes,
 uint64_t wideWord64(const VlWide<EMBER_NPU_NUM_COUNTERS * 2> &w, int i) {
   return uint64_t(w[2 * i]) | (uint64_t(w[2 * i + 1]) << 32);
 }
+
+/// The position of the retired-instructions counter in `counters`.
+constexpr int kInsnsCounter = [] {
+  int i = 0, at = -1;
+#define EMBER_NPU_X(n)                                                         \
+  if (std::string_view(#n) == "insns")                                         \
+    at = i;                                                                    \
+  ++i;
+  EMBER_NPU_COUNTER_LIST(EMBER_NPU_X)
+#undef EMBER_NPU_X
+  return at;
+}();
+static_assert(kInsnsCounter >= 0, "the spec counts retired instructions");
+
+/// Field `e` of width `w` (at most 32) bits of a packed status output.
+template <typename T> uint32_t field(const T &v, int e, int w) {
+  uint64_t bits;
+  if constexpr (std::is_integral_v<T>) {
+    bits = uint64_t(v) >> (e * w);
+  } else { // VlWide: 32-bit words
+    const int lo = e * w, word = lo / 32;
+    bits = uint64_t(v[word]) >> (lo % 32);
+    if (lo % 32 + w > 32)
+      bits |= uint64_t(v[word + 1]) << (32 - lo % 32);
+  }
+  return uint32_t(bits & ((1ull << w) - 1));
+}
+
+/// Where the model stands, from its status outputs (npu_core's st_* port and
+/// the DRAM model's, hw/sim/npu_sim_top.sv).
+ember_npu_stop_state_t stopState(const Vnpu_sim_top &t, uint64_t cycle,
+                                 uint64_t lastRetire, uint64_t limit) {
+  ember_npu_stop_state_t s;
+  std::memset(&s, 0, sizeof s);
+  s.struct_size = sizeof s;
+  s.cycle = cycle;
+  s.last_retire_cycle = lastRetire;
+  s.stall_cycles = limit;
+  s.fetched = t.fetch_count;
+  for (int e = 0; e < ember::npu::kNumEngines; ++e) {
+    ember_npu_engine_state_t &es = s.engines[e];
+    es.phase = field(t.st_phase, e, 3);
+    es.channel = field(t.st_ch, e, 4);
+    es.queued = field(t.st_queued, e, 5);
+    es.index = field(t.st_idx, e, 32);
+    if (es.phase == EMBER_NPU_PHASE_IDLE && !es.queued)
+      es.index = EMBER_NPU_NO_INSN;
+    if (e == EMBER_NPU_ENGINE_GEMM)
+      es.in_flight = t.st_inflight;
+  }
+  for (int c = 0; c < ember::npu::kNumChannels; ++c)
+    s.tokens[c] = field(t.st_tokens, c, 4);
+  s.load_pending_bytes = t.st_load_pending;
+  s.dram_queue = t.st_dram_queue;
+  s.dram_reads = t.st_dram_reads;
+  s.dram_writes = t.st_dram_writes;
+  s.last_beat_cycle = t.st_last_beat ? t.st_last_beat : EMBER_NPU_NO_INSN;
+  return s;
+}
+
+/// A planted stall (RtlConfig::fault): from the cycle its engine executes an
+/// instruction at or after the fault's (SETREG aside; GEMM: from the cycle
+/// its oldest is one), one register of the engine's control is held every
+/// cycle: LOAD, VECTOR and STORE never leave setup (their datapath never
+/// starts), GEMM's shadow-weight countdown never reaches 0 (its next tile
+/// never preloads). The register is written before each clock edge, as a
+/// stuck-at fault.
+struct FaultInjector {
+  ember::npu::FaultPlan plan;
+  const std::vector<ember::npu::Insn> &program;
+  bool active = false;
+  void apply(Vnpu_sim_top &t) {
+    if (!plan.on())
+      return;
+    auto &r = *t.rootp;
+    const int e = plan.engine;
+    if (!active) {
+      uint32_t phase = field(t.st_phase, e, 3);
+      uint64_t idx = field(t.st_idx, e, 32);
+      active = phase != EMBER_NPU_PHASE_IDLE && idx >= plan.index &&
+               (e == EMBER_NPU_ENGINE_GEMM ||
+                (phase == EMBER_NPU_PHASE_EXEC && idx < program.size() &&
+                 program[idx].op != ember::npu::Opcode::SETREG));
+      if (!active)
+        return;
+    }
+    switch (e) {
+    case EMBER_NPU_ENGINE_LOAD:
+      r.npu_sim_top__DOT__u_core__DOT__u_load__DOT__setup = 0;
+      break;
+    case EMBER_NPU_ENGINE_VECTOR:
+      r.npu_sim_top__DOT__u_core__DOT__u_vec__DOT__setup = 0;
+      break;
+    case EMBER_NPU_ENGINE_STORE:
+      r.npu_sim_top__DOT__u_core__DOT__u_store__DOT__setup = 0;
+      break;
+    default: // GEMM
+      if (r.npu_sim_top__DOT__u_core__DOT__u_gemm__DOT__sh_cnt)
+        r.npu_sim_top__DOT__u_core__DOT__u_gemm__DOT__sh_cnt = kDim - 1;
+      break;
+    }
+  }
+};
 
 } // namespace
 
@@ -369,13 +488,16 @@ RtlResult RtlModel::run(const std::vector<Word> &program,
   t.cfg_watchdog =
       static_cast<uint32_t>(std::min<uint64_t>(watchdog, 0xffffffffu));
   t.dram_freeze = 0;
-  t.insn_valid = 0;
+  // The instruction port reads the program from reset on (the core ignores
+  // it in reset; the word at fetch counter 0 is on the port when it ends).
+  gProgram = &program;
   Trace trace;
   if (config.retireFn) {
     trace.fn = config.retireFn;
     trace.user = config.retireUser;
     trace.program = &decoded;
     trace.retired.assign(decoded.size(), 0);
+    trace.root = t.rootp;
     gTrace = &trace;
   }
   t.trace_en = config.retireFn != nullptr;
@@ -394,22 +516,18 @@ RtlResult RtlModel::run(const std::vector<Word> &program,
   clearMem(root->npu_sim_top__DOT__u_core__DOT__u_vbuf__DOT__mem);
   t.rst = 0;
 
-  const uint32_t n = static_cast<uint32_t>(program.size());
-  uint32_t shown = UINT32_MAX; // instruction currently on the port
   uint64_t cycle = 0;
+  // The stall watchdog: the retired-instructions counter (a register: a
+  // retirement in cycle c shows from c + 1) must move every `limit` cycles.
+  const uint64_t limit =
+      stallLimitFor(config.stallCycles, decoded,
+                    DramParams{config.bytesPerCycle, config.latencyCycles,
+                               config.burstBytes});
+  uint32_t retiredSeen = 0;
+  uint64_t lastRetire = 0;
+  bool stalled = false;
+  FaultInjector fault{config.fault, decoded};
   for (;;) {
-    uint32_t fc = t.fetch_count;
-    if (fc != shown) {
-      shown = fc;
-      t.insn_valid = fc < n;
-      if (fc < n) {
-        const Word &w = program[fc];
-        t.insn_data[0] = static_cast<uint32_t>(w.lo);
-        t.insn_data[1] = static_cast<uint32_t>(w.lo >> 32);
-        t.insn_data[2] = static_cast<uint32_t>(w.hi);
-        t.insn_data[3] = static_cast<uint32_t>(w.hi >> 32);
-      }
-    }
     if (cycle == config.freezeDramAtCycle)
       t.dram_freeze = 1;
 #if EMBER_NPU_RTL_TRACE
@@ -420,6 +538,7 @@ RtlResult RtlModel::run(const std::vector<Word> &program,
       m.time = 2 * cycle; // FST time = 2 x cycle
     }
 #endif
+    fault.apply(t);
     trace.cycle = cycle;
     m.tick();
     ++cycle;
@@ -431,13 +550,23 @@ RtlResult RtlModel::run(const std::vector<Word> &program,
 #endif
     if (t.done || t.error || trace.stop)
       break;
+    if (const uint32_t r = t.counters[2 * kInsnsCounter]; r != retiredSeen) {
+      retiredSeen = r;
+      lastRetire = cycle - 1;
+    } else if (cycle - lastRetire > limit && limit != EMBER_NPU_STALL_OFF) {
+      stalled = true;
+      break;
+    }
   }
+  result.stop = stopState(t, cycle, lastRetire, limit);
+  result.stop.stalled = stalled;
   // The monitor reports a cycle's retirements one cycle later: let it.
   if (gTrace && !trace.stop) {
     trace.cycle = cycle;
     m.tick();
   }
   gTrace = nullptr;
+  gProgram = nullptr;
   t.trace_en = 0;
 #if EMBER_NPU_RTL_TRACE
   if (m.fst) {
@@ -451,6 +580,10 @@ RtlResult RtlModel::run(const std::vector<Word> &program,
 #define EMBER_NPU_X(name) result.counters.name = wideWord64(t.counters, i++);
   EMBER_NPU_COUNTER_LIST(EMBER_NPU_X)
 #undef EMBER_NPU_X
+  if (stalled) {
+    result.error = stallError(result.stop, decoded);
+    return result;
+  }
   if (trace.stop) {
     result.error = "instruction " + std::to_string(trace.stopIndex) +
                    ": stopped by the retirement callback";

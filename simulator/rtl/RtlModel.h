@@ -12,6 +12,7 @@
 #define EMBER_NPU_RTL_RTLMODEL_H
 
 #include "ember/npu/Isa.h"
+#include "ember/npu/Stall.h"
 #include "ember/npu/driver.h"
 
 #include <cstdint>
@@ -30,6 +31,14 @@ struct RtlConfig {
   /// instruction; 0 = a default that covers the DRAM latency.
   uint64_t watchdogCycles = 0;
   std::string waveformPath; ///< FST waveform of each run, or empty
+  /// Cycles without a retirement after which a run stops as a stall (driver.h,
+  /// "Stalls"): EMBER_NPU_STALL_DERIVED (the program's bound,
+  /// ember/npu/Stall.h) or EMBER_NPU_STALL_OFF.
+  uint64_t stallCycles = EMBER_NPU_STALL_DERIVED;
+  /// A planted fault (driver.h's config options): from the cycle its engine
+  /// holds the instruction, the engine never finishes it (a register of its
+  /// control held: the datapath's setup flag, GEMM's shadow-weight countdown).
+  FaultPlan fault;
   /// Test hook: from this cycle of the run on the DRAM model stops responding.
   uint64_t freezeDramAtCycle = UINT64_MAX;
   /// Retirement records (driver.h), from hw/sim/npu_retire_monitor.sv; a
@@ -45,6 +54,9 @@ struct RtlConfig {
 struct RtlResult {
   std::string error; ///< "" or "instruction <i>: <cause>"
   ember_npu_counters_t counters{};
+  /// Where every engine stood when the run stopped (its `stalled` set when
+  /// the stall limit stopped it).
+  ember_npu_stop_state_t stop{};
 };
 
 class RtlModel {

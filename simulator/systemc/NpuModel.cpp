@@ -1,462 +1,17 @@
 //===- NpuModel.cpp - SystemC/TLM-2.0 approximately-timed NPU model -------===//
-#include "NpuModel.h"
-#include "MacRows.h"
+#include "NpuCore.h"
 #include "WideRows.h"
 
-#include "RetireLog.h"
 #include "ember/npu/Arith.h"
 #include "ember/npu/Footprint.h"
 
-#include <systemc>
-#include <tlm>
-#include <tlm_utils/multi_passthrough_initiator_socket.h>
-#include <tlm_utils/multi_passthrough_target_socket.h>
-#include <tlm_utils/simple_initiator_socket.h>
-#include <tlm_utils/simple_target_socket.h>
-
-#include <cmath>
 #include <cstdlib>
-#include <cstring>
-#include <deque>
-#include <fstream>
-#include <functional>
 
 // libsystemc's main() needs an sc_main; Ember's executables have their own
 // main().
 int sc_main(int, char **) { return 0; }
 
 namespace ember::npu {
-
-using sc_core::sc_event;
-using sc_core::sc_module_name;
-using sc_core::SC_NS;
-using sc_core::sc_time;
-using sc_core::SC_ZERO_TIME;
-
-namespace {
-
-const sc_time kCycle(1, SC_NS);
-
-uint64_t toCycles(const sc_time &t) {
-  return static_cast<uint64_t>(t / kCycle + 0.5);
-}
-
-/// Address map seen through the router: DRAM at 0, scratchpad m at (m + 1)
-/// << 32.
-constexpr uint64_t kSramBase = 1ull << 32;
-uint64_t sramAddr(int mem, int64_t row) {
-  return kSramBase * static_cast<uint64_t>(mem + 1) +
-         static_cast<uint64_t>(row) * static_cast<uint64_t>(memRowBytes(mem));
-}
-
-struct Abort {};
-
-} // namespace
-
-/// DRAM target: a single channel with bandwidth and burst limit. Transactions
-/// carry the issue time in `delay` (loosely-timed annotation); the returned
-/// delay is the time the burst starts on the channel (the engines add the
-/// latency, as the RTL's DRAM model delivers it).
-class DramTarget : public sc_core::sc_module {
-public:
-  tlm_utils::simple_target_socket<DramTarget> socket;
-  uint8_t *data = nullptr;
-  uint64_t bytes = 0;
-  DramTiming timing;
-  sc_time busyUntil = SC_ZERO_TIME;
-  // Start times of the accepted bursts that may not have started yet (the RTL's
-  // request queue).
-  std::deque<sc_time> queued;
-  static constexpr size_t kQueueDepth = 64;
-  SharedDram *shared = nullptr; // a platform's shared channel, or none
-  // The request port, as the RTL's: one request accepted per cycle; when
-  // LOAD (read) and STORE (write) ask in the same cycle, the side not
-  // accepted last wins and the other is accepted the next cycle at the
-  // earliest. pending[w]: the cycle side w asks in (UINT64_MAX: none).
-  uint64_t pending[2] = {UINT64_MAX, UINT64_MAX};
-  uint64_t lastAccept = UINT64_MAX;
-  bool preferWrite = false; // the RTL's prio_aw: the last accept was a read
-  void resetPort() {
-    pending[0] = pending[1] = lastAccept = UINT64_MAX;
-    preferWrite = false;
-  }
-
-  /// Earliest cycle >= `t` at which the request queue accepts a burst: it holds
-  /// kQueueDepth requests, and one leaves in the cycle it starts on the channel
-  /// (seen the next cycle).
-  sc_time acceptAt(sc_time t) {
-    while (!queued.empty() && queued.front() < t)
-      queued.pop_front();
-    if (queued.size() < kQueueDepth)
-      return t;
-    return queued.front() + kCycle;
-  }
-
-  explicit DramTarget(sc_module_name name) : sc_module(name), socket("socket") {
-    socket.register_b_transport(this, &DramTarget::bTransport);
-  }
-
-  void bTransport(tlm::tlm_generic_payload &p, sc_time &delay) {
-    uint64_t addr = p.get_address();
-    unsigned len = p.get_data_length();
-    if (addr + len > bytes || len > timing.burstBytes) {
-      p.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
-      return;
-    }
-    if (p.is_read()) {
-      std::memcpy(p.get_data_ptr(), data + addr, len);
-    } else if (const unsigned char *be = p.get_byte_enable_ptr()) {
-      // Byte enables (STORE's lane groups), applied cyclically as TLM-2.0
-      // defines them: a disabled byte keeps its DRAM value.
-      unsigned n = p.get_byte_enable_length();
-      for (unsigned i = 0; i < len; ++i)
-        if (be[i % n] == TLM_BYTE_ENABLED)
-          data[addr + i] = p.get_data_ptr()[i];
-    } else {
-      std::memcpy(data + addr, p.get_data_ptr(), len);
-    }
-    sc_time issue = sc_core::sc_time_stamp() + delay;
-    sc_time start = issue > busyUntil ? issue : busyUntil;
-    if (shared) // the platform's channel too: from the first whole cycle
-      start =
-          kCycle *
-          std::ceil(bookSharedDram(*shared, sc_core::sc_time_stamp() / kCycle,
-                                   start / kCycle, len) -
-                    1e-9);
-    // Beats of the memory port: the DRAM bytes per cycle, at most 4 * DIM (one
-    // ACC row); a write burst holds the channel one more cycle (its start,
-    // before the first beat).
-    uint64_t beat = std::min<uint64_t>(timing.bytesPerCycle,
-                                       4 * static_cast<uint64_t>(kDim));
-    uint64_t occupancy = (len + beat - 1) / beat + (p.is_write() ? 1 : 0);
-    busyUntil = start + kCycle * static_cast<double>(occupancy);
-    queued.push_back(start);
-    delay = start -
-            sc_core::sc_time_stamp(); // the engines add the latency themselves
-    p.set_response_status(tlm::TLM_OK_RESPONSE);
-  }
-};
-
-/// A scratchpad. Access time is part of each engine's cost model, so no delay
-/// is added here.
-class SramTarget : public sc_core::sc_module {
-public:
-  tlm_utils::simple_target_socket<SramTarget> socket;
-  std::vector<uint8_t> storage;
-
-  SramTarget(sc_module_name name, size_t bytes)
-      : sc_module(name), socket("socket") {
-    storage.assign(bytes, 0);
-    socket.register_b_transport(this, &SramTarget::bTransport);
-  }
-
-  void bTransport(tlm::tlm_generic_payload &p, sc_time &) {
-    uint64_t addr = p.get_address();
-    unsigned len = p.get_data_length();
-    if (addr + len > storage.size()) {
-      p.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
-      return;
-    }
-    if (p.is_read())
-      std::memcpy(p.get_data_ptr(), storage.data() + addr, len);
-    else
-      std::memcpy(storage.data() + addr, p.get_data_ptr(), len);
-    p.set_response_status(tlm::TLM_OK_RESPONSE);
-  }
-};
-
-/// Interconnect: every engine initiator to DRAM and the four scratchpads.
-class Router : public sc_core::sc_module {
-public:
-  tlm_utils::multi_passthrough_target_socket<Router> targetSocket;
-  tlm_utils::multi_passthrough_initiator_socket<Router>
-      initSocket; // [0]=DRAM, [1+m]=SRAM m
-
-  explicit Router(sc_module_name name)
-      : sc_module(name), targetSocket("target"), initSocket("init") {
-    targetSocket.register_b_transport(this, &Router::bTransport);
-  }
-
-  void bTransport(int, tlm::tlm_generic_payload &p, sc_time &delay) {
-    uint64_t addr = p.get_address();
-    unsigned port = static_cast<unsigned>(addr >> 32);
-    if (port > static_cast<unsigned>(kNumMems)) {
-      p.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
-      return;
-    }
-    p.set_address(addr & 0xffffffffull);
-    initSocket[port]->b_transport(p, delay);
-    p.set_address(addr);
-  }
-};
-
-class EngineModule;
-
-/// The NPU: fetch, token channels, per-engine instruction queues, memories.
-class NpuTop : public sc_core::sc_module {
-public:
-  SC_HAS_PROCESS(NpuTop);
-  explicit NpuTop(sc_module_name name);
-
-  // Run state. Times are cycles from the run start; the state at time t is the
-  // RTL's state in its cycle t (a register written at the end of cycle c is
-  // seen from time c + 1).
-  const std::vector<Insn> *program = nullptr;
-  SimResult *result = nullptr;
-  bool runPending = false;
-  uint64_t runId = 0; // engines reset their pipeline state when it changes
-  bool finished = false;
-  bool aborting = false;
-  sc_time startTime;
-  sc_event startEv, abortEv, engineDoneEv, tokenEv, gemmRetireEv;
-  std::array<int, kNumChannels> tokens{}; // tokens given minus tokens taken
-  std::array<int64_t, kNumChannels>
-      lastTake{}; // time of the latest take (frees space next cycle)
-  struct QEntry {
-    uint32_t index;
-    uint64_t pushed; // time the entry is visible to its engine
-  };
-  std::array<std::deque<QEntry>, kNumEngines> queues;
-  std::array<sc_event, kNumEngines> queueEv;
-  std::array<bool, kNumEngines>
-      active{};         // holds an instruction that has not retired
-  int gemmInflight = 0; // GEMMs with tokens taken, not yet retired
-  // Why an engine is waiting, for the deadlock report: the channel, and whether
-  // it waits for a token (wait mask) or for space (signal mask). -1 = not
-  // blocked on a token channel. GEMM has a second slot for its retire stage.
-  std::array<int, kNumEngines + 1> blockedChannel{};
-  std::array<bool, kNumEngines + 1> blockedForSpace{};
-  std::array<int64_t, kNumEngines + 1> blockedInsn{};
-  std::array<int32_t, EMBER_NPU_NUM_REGS> regs{};
-  std::array<int8_t, 256> lut{};    // the VECTOR engine's output table (LUTLD)
-  std::array<int16_t, 513> lut16{}; // its 16-bit table (LUTLD w16)
-  // Called in the kernel when a run ends: FINISH reached or an error
-  // (SystemCPlatform pauses the kernel there).
-  std::function<void()> onRunEnd;
-
-  // Retirement records (driver.h), when the run reports them.
-  RetireLog retireLog;
-  void retire(uint32_t index, Engine e) {
-    if (retireLog.on() && !retireLog.retire(index, e, now()))
-      fail("instruction " + std::to_string(index) +
-           ": stopped by the retirement callback");
-  }
-
-  DramTarget dram;
-  std::vector<SramTarget *> srams;
-  Router router;
-  std::vector<EngineModule *> engines;
-
-  void waitOn(const sc_event &ev) {
-    sc_core::wait(ev | abortEv);
-    if (aborting)
-      throw Abort();
-  }
-  void waitUntil(uint64_t t) {
-    uint64_t n = now();
-    if (t <= n)
-      return;
-    sc_core::wait(kCycle * static_cast<double>(t - n), abortEv);
-    if (aborting)
-      throw Abort();
-  }
-  void fail(const std::string &msg) {
-    if (result->error.empty())
-      result->error = msg;
-    aborting = true;
-    abortEv.notify(SC_ZERO_TIME);
-    throw Abort();
-  }
-  uint64_t now() const {
-    return toCycles(sc_core::sc_time_stamp() - startTime);
-  }
-
-  // Token channels, as the RTL's counters: a consumer sees a token from the
-  // cycle after the producer's last cycle; a token taken in cycle c frees its
-  // slot for a producer in cycle c.
-  int firstMissing(uint32_t mask) const {
-    for (int ch = 0; ch < kNumChannels; ++ch)
-      if (((mask >> ch) & 1u) && tokens[ch] == 0)
-        return ch;
-    return -1;
-  }
-  /// Channel of `mask` without space for a give now, or -1. A take decided at
-  /// this very time happened in the consumer's start cycle, which is the
-  /// producer's next cycle.
-  int firstFull(uint32_t mask, bool countSameTimeTakes) const {
-    int64_t t = static_cast<int64_t>(now());
-    for (int ch = 0; ch < kNumChannels; ++ch) {
-      if (!((mask >> ch) & 1u))
-        continue;
-      int held =
-          tokens[ch] + (!countSameTimeTakes && lastTake[ch] == t ? 1 : 0);
-      if (held >= EMBER_NPU_TOKEN_FIFO_DEPTH)
-        return ch;
-    }
-    return -1;
-  }
-  /// Waits until every channel of `mask` holds a token, then takes them all.
-  void takeTokens(uint32_t mask, int slot, uint32_t index) {
-    blockedInsn[slot] = index;
-    for (int ch; (ch = firstMissing(mask)) >= 0;) {
-      blockedChannel[slot] = ch;
-      blockedForSpace[slot] = false;
-      waitOn(tokenEv);
-    }
-    blockedChannel[slot] = -1;
-    for (int ch = 0; ch < kNumChannels; ++ch)
-      if ((mask >> ch) & 1u) {
-        --tokens[ch];
-        lastTake[ch] = static_cast<int64_t>(now());
-      }
-    if (mask)
-      tokenEv.notify(SC_ZERO_TIME);
-  }
-  /// Waits until every channel of `mask` has space, then gives one token on
-  /// each.
-  void giveTokens(uint32_t mask, int slot, uint32_t index) {
-    blockedInsn[slot] = index;
-    for (;;) {
-      int ch = firstFull(mask, false);
-      if (ch < 0)
-        break;
-      if (firstFull(mask, true) < 0) {
-        waitUntil(now() + 1); // freed by a take in this cycle: seen next cycle
-        continue;
-      }
-      blockedChannel[slot] = ch;
-      blockedForSpace[slot] = true;
-      waitOn(tokenEv);
-    }
-    blockedChannel[slot] = -1;
-    for (int ch = 0; ch < kNumChannels; ++ch)
-      if ((mask >> ch) & 1u)
-        ++tokens[ch];
-    if (mask)
-      tokenEv.notify(SC_ZERO_TIME);
-  }
-
-private:
-  void fetchThread();
-  bool drained() const {
-    for (int e = 0; e < kNumEngines; ++e)
-      if (active[e] || !queues[e].empty())
-        return false;
-    return true;
-  }
-};
-
-/// One execution engine: pops its queue, waits for tokens, executes, signals
-/// tokens.
-class EngineModule : public sc_core::sc_module {
-public:
-  SC_HAS_PROCESS(EngineModule);
-  tlm_utils::simple_initiator_socket<EngineModule> socket;
-
-  EngineModule(sc_module_name name, NpuTop &top, Engine kind)
-      : sc_module(name), socket("socket"), top_(top), kind_(kind),
-        id_(static_cast<int>(kind)) {
-    if (kind == Engine::GEMM) {
-      SC_THREAD(gemmThread);
-      SC_THREAD(gemmRetireThread);
-    } else {
-      SC_THREAD(thread);
-    }
-  }
-
-  /// GEMM instructions between token take and retire (the RTL's retire FIFO).
-  struct Retire {
-    uint32_t index;
-    uint64_t take;      // cycle the tokens were taken
-    uint64_t lastWrite; // cycle of the last accumulator write
-  };
-  std::deque<Retire> retires;
-  sc_event retireEv;
-  bool gemmHoldsCur = false;
-
-private:
-  NpuTop &top_;
-  Engine kind_;
-  int id_;
-  uint32_t curIndex_ = 0; // the instruction whose writes access() records
-  std::vector<uint8_t> buf_, buf2_, beBuf_;
-  std::vector<int32_t> accBuf_;
-  std::vector<int16_t> wgt16_;
-
-  void thread();
-  void gemmThread();
-  void gemmRetireThread();
-  void runOne(uint32_t index);
-  uint64_t execute(const Insn &insn, uint32_t index, uint64_t &dramStall);
-  uint64_t dmaLoad(const Insn &insn, uint64_t &dramStall);
-  uint64_t move(const Insn &insn);
-  uint64_t dramBook(tlm::tlm_command cmd, uint64_t addr, uint8_t *ptr,
-                    uint64_t len, uint64_t issue,
-                    const uint8_t *byteEnable = nullptr,
-                    unsigned byteEnableLength = 0);
-  std::vector<uint64_t> dataWrites_;
-  uint64_t lastRequest_ = 0;
-  uint64_t dmaStore(const Insn &insn, uint64_t &dramStall);
-  uint64_t gemm(const Insn &insn);
-  uint64_t dwgemm(const Insn &insn);
-  uint64_t vector(const Insn &insn, uint32_t index);
-  uint64_t vectorTableMulUpsample(const Insn &insn);
-  void applyLut(int8_t *v, size_t n) const;
-
-  tlm::tlm_generic_payload
-      payload_; // re-used by every access (no per-access construction)
-
-  void access(tlm::tlm_command cmd, uint64_t addr, void *ptr, size_t len,
-              sc_time &delay, const uint8_t *byteEnable = nullptr,
-              unsigned byteEnableLength = 0) {
-    tlm::tlm_generic_payload &p = payload_;
-    p.set_command(cmd);
-    p.set_address(addr);
-    p.set_data_ptr(static_cast<unsigned char *>(ptr));
-    p.set_data_length(static_cast<unsigned>(len));
-    p.set_streaming_width(static_cast<unsigned>(len));
-    p.set_byte_enable_ptr(const_cast<unsigned char *>(byteEnable));
-    p.set_byte_enable_length(byteEnableLength);
-    p.set_dmi_allowed(false);
-    p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-    socket->b_transport(p, delay);
-    if (p.get_response_status() != tlm::TLM_OK_RESPONSE)
-      top_.fail("internal: TLM access error at address " +
-                std::to_string(addr));
-    if (top_.retireLog.on() && cmd == tlm::TLM_WRITE_COMMAND) {
-      unsigned port = static_cast<unsigned>(addr >> 32);
-      top_.retireLog.write(curIndex_, port == 0 ? kSpaceDram : int(port) - 1,
-                           addr & 0xffffffffull,
-                           static_cast<const uint8_t *>(ptr), len, byteEnable,
-                           byteEnableLength, TLM_BYTE_ENABLED);
-    }
-  }
-  void sramRead(int mem, int64_t row, void *ptr, int64_t rows) {
-    sc_time d = SC_ZERO_TIME;
-    access(tlm::TLM_READ_COMMAND, sramAddr(mem, row), ptr,
-           static_cast<size_t>(rows * memRowBytes(mem)), d);
-  }
-  void sramWrite(int mem, int64_t row, const void *ptr, int64_t rows) {
-    sc_time d = SC_ZERO_TIME;
-    access(tlm::TLM_WRITE_COMMAND, sramAddr(mem, row), const_cast<void *>(ptr),
-           static_cast<size_t>(rows * memRowBytes(mem)), d);
-  }
-  /// 16-bit rows (spec version 3): `rows` DRAM-format rows (DIM int16 each)
-  /// from or to the row pairs of `mem` from `row`.
-  void wideRead(int mem, int64_t row, uint8_t *rows16, int64_t rows) {
-    wideBuf_.resize(static_cast<size_t>(2 * rows * kDim));
-    sramRead(mem, row, wideBuf_.data(), rows);
-    sramRead(mem, row + wideHalf(mem), wideBuf_.data() + rows * kDim, rows);
-    joinWideRows(wideBuf_.data(), wideBuf_.data() + rows * kDim, rows, rows16);
-  }
-  void wideWrite(int mem, int64_t row, const uint8_t *rows16, int64_t rows) {
-    wideBuf_.resize(static_cast<size_t>(2 * rows * kDim));
-    splitWideRows(rows16, rows, wideBuf_.data(), wideBuf_.data() + rows * kDim);
-    sramWrite(mem, row, wideBuf_.data(), rows);
-    sramWrite(mem, row + wideHalf(mem), wideBuf_.data() + rows * kDim, rows);
-  }
-  std::vector<uint8_t> wideBuf_;
-};
 
 NpuTop::NpuTop(sc_module_name name)
     : sc_module(name), dram("dram"), router("router") {
@@ -498,6 +53,7 @@ void NpuTop::fetchThread() {
             waitOn(engineDoneEv);
           waitUntil(now() + 1);
           lastPush = now();
+          fetched = i + 1;
           result->counters.insns++;
           retire(i, Engine::Fetch);
           if (insn.op == Opcode::FINISH) {
@@ -512,6 +68,7 @@ void NpuTop::fetchThread() {
           waitOn(queueEv[eng]);
         lastPush = now();
         queues[eng].push_back(QEntry{i, lastPush});
+        fetched = i + 1;
         queueEv[eng].notify(SC_ZERO_TIME);
       }
       result->counters.cycles = lastPush;
@@ -544,12 +101,15 @@ void EngineModule::thread() {
         top_.queues[id_].pop_front();
         top_.queueEv[id_].notify(SC_ZERO_TIME);
         top_.active[id_] = true;
+        held = q.index;
         runOne(q.index);
+        held = -1;
         top_.active[id_] = false;
         freeAt = top_.now();
         top_.engineDoneEv.notify(SC_ZERO_TIME);
       }
     } catch (Abort &) {
+      held = -1;
       top_.active[id_] = false;
       top_.queues[id_].clear();
     }
@@ -566,6 +126,8 @@ void EngineModule::runOne(uint32_t index) {
   uint64_t t0 = top_.now();
   top_.takeTokens(insn.wait, id_, index);
   uint64_t start = top_.now();
+  if (top_.faultAt(kind_, index))
+    top_.stallForever();
   uint64_t dramStall = 0;
   curIndex_ = index;
   const uint64_t loaded = c.load_bytes, stored = c.store_bytes;
@@ -633,6 +195,7 @@ void EngineModule::gemmThread() {
         top_.queues[id_].pop_front();
         top_.queueEv[id_].notify(SC_ZERO_TIME);
         gemmHoldsCur = true;
+        held = q.index;
         top_.active[id_] = true;
         const Insn &insn = (*top_.program)[q.index];
         uint64_t t0 = top_.now();
@@ -659,11 +222,21 @@ void EngineModule::gemmThread() {
         int64_t x = static_cast<int64_t>(top_.now());
         top_.takeTokens(insn.wait, id_, q.index); // all there: takes them now
         gemmHoldsCur = false;
+        held = -1;
         int64_t rows = streamedRows(insn);
         int64_t y = std::max<int64_t>(
             x + 1,
             first ? 0 : prevZ + kDim + EMBER_NPU_GEMM_ISSUE_OVERHEAD_CYCLES);
         int64_t z = std::max<int64_t>(y, first ? 0 : prevLastRead);
+        if (top_.faultAt(Engine::GEMM, q.index)) {
+          // The planted stall: its tile never preloads (the RTL's fault
+          // holds the shadow weights busy).
+          const uint64_t never = uint64_t(x) + (uint64_t(1) << 40);
+          retires.push_back(
+              Retire{q.index, uint64_t(x), never, never, never, never});
+          ++top_.gemmInflight;
+          top_.stallForever();
+        }
         curIndex_ = q.index;
         const uint64_t macs = top_.result->counters.macs;
         gemm(insn);
@@ -672,7 +245,9 @@ void EngineModule::gemmThread() {
         retires.push_back(
             Retire{q.index, static_cast<uint64_t>(x),
                    static_cast<uint64_t>(
-                       z + rows + EMBER_NPU_GEMM_RESULT_LATENCY_DIMS * kDim)});
+                       z + rows + EMBER_NPU_GEMM_RESULT_LATENCY_DIMS * kDim),
+                   static_cast<uint64_t>(y), static_cast<uint64_t>(z + 1),
+                   static_cast<uint64_t>(z + rows)});
         ++top_.gemmInflight;
         retireEv.notify(SC_ZERO_TIME);
         top_.result->counters.gemm_stall_token += static_cast<uint64_t>(x) - t0;
@@ -686,6 +261,7 @@ void EngineModule::gemmThread() {
       }
     } catch (Abort &) {
       gemmHoldsCur = false;
+      held = -1;
       top_.queues[id_].clear();
     }
   }
@@ -802,16 +378,26 @@ uint64_t EngineModule::dramBook(tlm::tlm_command cmd, uint64_t addr,
   // RTL.
   // Both engines ask after a timed wait, so in the first delta cycle of
   // their request cycle: each registers its request there and decides one
-  // delta later, when the other's request of the same cycle is known.
+  // delta later, when the other's request of the same cycle is known. Each
+  // has announced the cycle before waiting for it (`intent`: an engine asks
+  // no earlier than a cycle after it starts a burst's computation), so when
+  // the other does not share it there is nothing to arbitrate: accepted at
+  // once, as the arbitration would.
   DramTarget &dram = top_.dram;
   const int side = cmd == tlm::TLM_WRITE_COMMAND;
   for (;;) {
+    dram.intent[side] = request;
     top_.waitUntil(request);
     uint64_t ok =
         toCycles(dram.acceptAt(sc_core::sc_time_stamp()) - top_.startTime);
     if (ok > request) {
       request = ok;
       continue;
+    }
+    if (dram.intent[1 - side] != request && dram.lastAccept != request) {
+      dram.lastAccept = request;
+      dram.preferWrite = !side;
+      break;
     }
     dram.pending[side] = request;
     sc_core::wait(sc_core::SC_ZERO_TIME);
@@ -826,6 +412,7 @@ uint64_t EngineModule::dramBook(tlm::tlm_command cmd, uint64_t addr,
     }
     ++request; // still asking: accepted the next cycle at the earliest
   }
+  dram.intent[side] = UINT64_MAX;
   sc_time d = kCycle; // the burst can start the cycle after it was accepted
   access(cmd, addr, ptr, len, d, byteEnable, byteEnableLength);
   lastRequest_ = request;
@@ -1032,15 +619,7 @@ uint64_t EngineModule::gemm(const Insn &insn) {
   // max(rows, DIM) + issue overhead.
   buf2_.resize(kDim * kDim);
   sramRead(EMBER_NPU_MEM_WGT, insn.wgt, buf2_.data(), kDim);
-  // Weights as int16 pairs along k: wgt16_[(kp * DIM + j) * 2 + t] = W[j][2 *
-  // kp + t], so one multiply-add of int16 pairs does two MACs per lane (pmaddwd
-  // on x86).
-  wgt16_.resize(kDim * kDim);
-  for (int kp = 0; kp < kDim / 2; ++kp)
-    for (int j = 0; j < kDim; ++j)
-      for (int t = 0; t < 2; ++t)
-        wgt16_[(kp * kDim + j) * 2 + t] =
-            static_cast<int8_t>(buf2_[j * kDim + 2 * kp + t]);
+  prepareTile(reinterpret_cast<const int8_t *>(buf2_.data()), tile_);
   int64_t n = insn.inner;
   buf_.resize(static_cast<size_t>(n * kDim));
   accBuf_.resize(static_cast<size_t>(n * kDim));
@@ -1054,7 +633,7 @@ uint64_t EngineModule::gemm(const Insn &insn) {
         std::fill(accBuf_.begin(), accBuf_.end(), 0);
       else
         sramRead(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
-      macRows(reinterpret_cast<const int8_t *>(buf_.data()), n, wgt16_.data(),
+      macRows(reinterpret_cast<const int8_t *>(buf_.data()), n, tile_,
               accBuf_.data());
       sramWrite(EMBER_NPU_MEM_ACC, cr, accBuf_.data(), n);
     }
@@ -1157,14 +736,10 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
     sramRead(EMBER_NPU_MEM_ACC, insn.param, accBuf_.data(), np);
     sramRead(EMBER_NPU_MEM_ACC, insn.src, accBuf_.data() + np * kDim, rows);
     const int32_t *mult = accBuf_.data(), *shift = accBuf_.data() + kDim;
-    for (int64_t i = 0; i < rows; ++i)
-      for (int l = 0; l < kDim; ++l)
-        out[i * kDim + l] = requantize(
-            insn.bias
-                ? wrapAdd(accBuf_[(i + np) * kDim + l], accBuf_[2 * kDim + l])
-                : accBuf_[(i + np) * kDim + l],
-            mult[l], shift[l], static_cast<int32_t>(insn.zp),
-            static_cast<int32_t>(insn.min), static_cast<int32_t>(insn.max));
+    requantRows(accBuf_.data() + np * kDim, rows,
+                insn.bias ? accBuf_.data() + 2 * kDim : nullptr, mult, shift,
+                static_cast<int32_t>(insn.zp), static_cast<int32_t>(insn.min),
+                static_cast<int32_t>(insn.max), out);
   } else if (insn.op == Opcode::VADD) {
     buf_.resize(2 * bytes);
     sramRead(EMBER_NPU_MEM_OUT, insn.a, buf_.data(), rows);
@@ -1299,161 +874,6 @@ uint64_t EngineModule::vectorTableMulUpsample(const Insn &insn) {
   return static_cast<uint64_t>(reads) / EMBER_NPU_SRAM_ROWS_PER_CYCLE +
          EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES +
          (staged ? static_cast<uint64_t>(rows) + 1 : 0);
-}
-
-// ---- core control (SystemCPlatform, NpuPlatform.cpp) --------------------
-
-NpuTop *newCore(const char *name, std::function<void()> onRunEnd) {
-  NpuTop *t = new NpuTop(name);
-  t->onRunEnd = std::move(onRunEnd);
-  return t;
-}
-
-void setRetireCallback(NpuTop &t, ember_npu_retire_fn fn, void *user) {
-  t.retireLog.fn = fn;
-  t.retireLog.user = fn ? user : nullptr;
-}
-
-uint8_t *coreSram(NpuTop &t, int mem) { return t.srams[mem]->storage.data(); }
-
-uint64_t coreRunStart(const NpuTop &t) { return toCycles(t.startTime); }
-
-void beginRun(NpuTop &t, const std::vector<Insn> &program, uint8_t *dram,
-              uint64_t dramBytes, const DramTiming &timing, SharedDram *shared,
-              SimResult *result) {
-  t.retireLog.clear();
-  for (SramTarget *s : t.srams)
-    std::fill(s->storage.begin(), s->storage.end(), 0);
-  t.regs.fill(0);
-  t.lut.fill(0);
-  t.lut16.fill(0);
-  t.tokens.fill(0);
-  t.lastTake.fill(-1);
-  for (auto &q : t.queues)
-    q.clear();
-  t.active.fill(false);
-  t.gemmInflight = 0;
-  ++t.runId;
-  t.blockedChannel.fill(-1);
-  t.program = &program;
-  t.result = result;
-  t.finished = false;
-  t.aborting = false;
-  t.dram.data = dram;
-  t.dram.bytes = dramBytes;
-  t.dram.timing = timing;
-  t.dram.shared = shared;
-  t.startTime = sc_core::sc_time_stamp();
-  t.dram.busyUntil = t.startTime;
-  t.dram.queued.clear();
-  t.dram.resetPort();
-  t.runPending = true;
-  t.startEv.notify(SC_ZERO_TIME);
-}
-
-void endRun(NpuTop &t) {
-  SimResult &result = *t.result;
-  const std::vector<Insn> &program = *t.program;
-  if (!t.finished && result.error.empty()) {
-    // Nothing left to happen but FINISH was not reached: report the oldest
-    // blocked instruction.
-    int64_t oldest = -1;
-    int who = -1;
-    for (int e = 0; e <= kNumEngines;
-         ++e) { // slot kNumEngines: GEMM's retire stage
-      if (t.blockedChannel[e] >= 0 &&
-          (oldest < 0 || t.blockedInsn[e] < oldest)) {
-        oldest = t.blockedInsn[e];
-        who = e;
-      }
-    }
-    if (who >= 0)
-      result.error =
-          "instruction " + std::to_string(oldest) +
-          ": deadlock: " + opcodeName(program[oldest].op) + " on " +
-          engineName(who == kNumEngines ? Engine::GEMM
-                                        : static_cast<Engine>(who)) +
-          (t.blockedForSpace[who] ? " waits for space on token channel "
-                                  : " waits for a token on ") +
-          channelName(t.blockedChannel[who]) +
-          (t.blockedForSpace[who] ? " that is never drained"
-                                  : " that is never signalled");
-    else
-      result.error =
-          "instruction " + std::to_string(program.size()) + ": deadlock";
-  }
-  if (!t.finished) {
-    // Unwind every blocked thread so the next run starts clean: the abort
-    // reaches them in the next delta cycles (no time passes, so runs on
-    // other cores are not disturbed).
-    t.aborting = true;
-    t.abortEv.notify(SC_ZERO_TIME);
-    for (int i = 0; i < 3; ++i)
-      sc_core::sc_start(SC_ZERO_TIME);
-    t.aborting = false;
-  }
-  // GEMM instructions overlap in its pipeline: busy = cycles with one in flight
-  // (the union).
-  std::vector<BusyInterval> gm;
-  for (const BusyInterval &b : result.busy[EMBER_NPU_ENGINE_GEMM]) {
-    if (!gm.empty() && b.start <= gm.back().end)
-      gm.back().end = std::max(gm.back().end, b.end);
-    else
-      gm.push_back(b);
-  }
-  for (const BusyInterval &b : gm)
-    result.counters.gemm_busy += b.end - b.start;
-  // Overlap: cycles where LOAD and GEMM are both busy (both interval lists are
-  // sorted).
-  const auto &ld = result.busy[EMBER_NPU_ENGINE_LOAD];
-  size_t i = 0, j = 0;
-  while (i < ld.size() && j < gm.size()) {
-    uint64_t lo = std::max(ld[i].start, gm[j].start),
-             hi = std::min(ld[i].end, gm[j].end);
-    if (hi > lo)
-      result.counters.overlap += hi - lo;
-    (ld[i].end < gm[j].end) ? ++i : ++j;
-  }
-  t.program = nullptr;
-  t.result = nullptr;
-  t.dram.shared = nullptr;
-}
-
-std::string writeChromeTrace(const std::string &path, const SimResult &result) {
-  return writeChromeTrace(path, result, 0, UINT64_MAX);
-}
-
-std::string writeChromeTrace(const std::string &path, const SimResult &result,
-                             uint64_t firstCycle, uint64_t lastCycle) {
-  std::ofstream out(path);
-  if (!out)
-    return "cannot open '" + path + "' for writing";
-  out << "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"time_unit\":\"1 cycle = "
-         "1 us\"},"
-         "\"traceEvents\":[\n";
-  bool first = true;
-  for (int e = 0; e < kNumEngines; ++e) {
-    out << (first ? "" : ",\n")
-        << "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":" << e
-        << ",\"args\":{\"name\":\"" << engineName(static_cast<Engine>(e))
-        << "\"}}";
-    first = false;
-  }
-  for (int e = 0; e < kNumEngines; ++e) {
-    for (const auto *list : {&result.busy[e], &result.stalls[e]}) {
-      for (const BusyInterval &b : *list)
-        if (b.end >= firstCycle && b.start <= lastCycle)
-          out << ",\n{\"name\":\"" << (b.stall ? "wait " : "")
-              << opcodeName(b.op) << "\",\"cat\":\""
-              << (b.stall ? "stall" : "exec")
-              << "\",\"ph\":\"X\",\"pid\":0,\"tid\":" << e
-              << ",\"ts\":" << b.start << ",\"dur\":" << (b.end - b.start)
-              << ",\"args\":{\"insn\":" << b.insnIndex << "}}";
-    }
-  }
-
-  out << "\n]}\n";
-  return out ? "" : "write to '" + path + "' failed";
 }
 
 } // namespace ember::npu

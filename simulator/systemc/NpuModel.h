@@ -12,6 +12,7 @@
 #define EMBER_NPU_SYSTEMC_NPUMODEL_H
 
 #include "ember/npu/Isa.h"
+#include "ember/npu/Stall.h"
 #include "ember/npu/driver.h"
 
 #include <array>
@@ -43,6 +44,20 @@ struct SimResult {
       busy; // executing, in order
   std::array<std::vector<BusyInterval>, kNumEngines>
       stalls; // token waits, in order
+  /// Where every engine stood when the run stopped (driver.h, "Stalls").
+  ember_npu_stop_state_t stop{};
+};
+
+/// How SystemCModel::run runs a program beyond its inputs.
+struct RunControl {
+  /// Retirement records (driver.h); a nonzero return stops the run.
+  ember_npu_retire_fn retireFn = nullptr;
+  void *retireUser = nullptr;
+  /// The stall limit (driver.h's stall_cycles: EMBER_NPU_STALL_DERIVED, a
+  /// number of cycles or EMBER_NPU_STALL_OFF).
+  uint64_t stallCycles = EMBER_NPU_STALL_DERIVED;
+  /// A planted stall (driver.h's config options).
+  FaultPlan fault;
 };
 
 class NpuTop;
@@ -76,10 +91,11 @@ public:
              uint64_t dramBytes, const DramTiming &timing,
              uint32_t sharedBytesPerCycle, SimResult *result);
   /// Runs the kernel until a run ends, `cycles` pass or nothing is left to
-  /// happen; returns the cores whose runs ended since the last call (FINISH
-  /// reached, an execution error, or a deadlock: nothing left to happen, or
-  /// no progress in kWatchdogCycles while other cores ran).
-  std::vector<unsigned> advance(uint64_t cycles);
+  /// happen (toTime: the `cycles` pass even then); returns the cores whose
+  /// runs ended since the last call (FINISH reached, an execution error, or a
+  /// deadlock: nothing left to happen, or no progress in kWatchdogCycles while
+  /// other cores ran).
+  std::vector<unsigned> advance(uint64_t cycles, bool toTime = false);
   /// Makes a running advance() return soon (from any thread).
   void interrupt();
   /// Closes an ended run: the deadlock report when FINISH was not reached,
@@ -92,6 +108,14 @@ public:
   uint8_t *sram(unsigned core, int mem);
   /// Later runs of `core` report retirements to `fn` (driver.h; NULL: off).
   void setRetireCallback(unsigned core, ember_npu_retire_fn fn, void *user);
+  /// Later runs of `core` stall at `fault` (none: FaultPlan()).
+  void setFault(unsigned core, const FaultPlan &fault);
+  /// The kernel's cycle of the last retirement of the run on `core` (its
+  /// start before the first).
+  uint64_t lastRetire(unsigned core) const;
+  /// Ends the run on `core` as a stall: its error and stop state (`limit`:
+  /// the stall limit that applied). finish() closes it as for any run.
+  void stall(unsigned core, uint64_t limit);
 
 private:
   SystemCPlatform();
@@ -104,13 +128,11 @@ public:
   /// The process-wide model (core 0 of the platform).
   static SystemCModel &instance();
   /// Resets scratchpads/registers/tokens and runs `program` (checked with
-  /// checkProgram) on `dram` until FINISH, an execution error or a detected
-  /// deadlock. With `retireFn`, reports each retirement (driver.h); a nonzero
-  /// return stops the run.
+  /// checkProgram) on `dram` until FINISH, an execution error, a detected
+  /// deadlock or a stall (no retirement for the stall limit).
   SimResult run(const std::vector<Insn> &program, uint8_t *dram,
                 uint64_t dramBytes, const DramTiming &timing,
-                ember_npu_retire_fn retireFn = nullptr,
-                void *retireUser = nullptr);
+                const RunControl &control = RunControl());
   uint8_t *sram(int mem);
 
 private:
@@ -141,6 +163,16 @@ uint8_t *coreSram(NpuTop &t, int mem);
 /// Later runs of the core report retirements to `fn` (driver.h; NULL: off).
 void setRetireCallback(NpuTop &t, ember_npu_retire_fn fn, void *user);
 uint64_t coreRunStart(const NpuTop &t);
+/// Later runs of the core stall at `fault`.
+void setCoreFault(NpuTop &t, const FaultPlan &fault);
+/// The kernel cycle of the run's last retirement (its start before any).
+uint64_t coreLastRetire(const NpuTop &t);
+/// Where the core's engines stand now, for a stop state (cycles relative to
+/// the run's start).
+ember_npu_stop_state_t coreStopState(NpuTop &t, uint64_t limit);
+/// Ends the run in progress as a stall: the error and the stop state; then
+/// endRun unwinds it.
+void stallRun(NpuTop &t, uint64_t limit);
 
 /// Writes a Chrome/Perfetto trace (one track per engine, slices for executing
 /// instructions and "wait" slices for token stalls; 1 cycle shown as 1 us).

@@ -149,6 +149,19 @@ void SystemCPlatform::setRetireCallback(unsigned core, ember_npu_retire_fn fn,
   ember::npu::setRetireCallback(*s_->cores[core], fn, user);
 }
 
+void SystemCPlatform::setFault(unsigned core, const FaultPlan &fault) {
+  setCoreFault(*s_->cores[core], fault);
+}
+
+uint64_t SystemCPlatform::lastRetire(unsigned core) const {
+  return coreLastRetire(*s_->cores[core]);
+}
+
+void SystemCPlatform::stall(unsigned core, uint64_t limit) {
+  stallRun(*s_->cores[core], limit);
+  s_->ended[core] = true;
+}
+
 uint8_t *SystemCPlatform::sram(unsigned core, int mem) {
   return coreSram(*s_->cores[core], mem);
 }
@@ -168,7 +181,7 @@ void SystemCPlatform::start(unsigned core, const std::vector<Insn> &program,
   s_->progressAt[core] = now();
 }
 
-std::vector<unsigned> SystemCPlatform::advance(uint64_t cycles) {
+std::vector<unsigned> SystemCPlatform::advance(uint64_t cycles, bool toTime) {
   State &st = *s_;
   bool any = false;
   for (unsigned c = 0; c < cores(); ++c)
@@ -176,7 +189,8 @@ std::vector<unsigned> SystemCPlatform::advance(uint64_t cycles) {
   if (any) {
     // Bounded so that a sc_time of the limit does not overflow.
     double n = static_cast<double>(std::min<uint64_t>(cycles, 1ull << 50));
-    sc_core::sc_start(kCycle * n, sc_core::SC_EXIT_ON_STARVATION);
+    sc_core::sc_start(kCycle * n, toTime ? sc_core::SC_RUN_TO_TIME
+                                         : sc_core::SC_EXIT_ON_STARVATION);
   }
   // Nothing left to happen: every run still open can never end.
   const bool starved = !sc_core::sc_pending_activity();
@@ -226,18 +240,39 @@ uint8_t *SystemCModel::sram(int mem) {
 
 SimResult SystemCModel::run(const std::vector<Insn> &program, uint8_t *dram,
                             uint64_t dramBytes, const DramTiming &timing,
-                            ember_npu_retire_fn retireFn, void *retireUser) {
+                            const RunControl &control) {
   SimResult result;
   SystemCPlatform &p = SystemCPlatform::instance();
-  p.setRetireCallback(0, retireFn, retireUser);
+  p.setRetireCallback(0, control.retireFn, control.retireUser);
+  p.setFault(0, control.fault);
   p.start(0, program, dram, dramBytes, timing, 0, &result);
+  // The stall watchdog (driver.h, "Stalls"): the kernel runs to the cycle the
+  // limit would pass without a retirement, and again while there was one.
+  const uint64_t limit =
+      stallLimitFor(control.stallCycles, program,
+                    DramParams{timing.bytesPerCycle, timing.latencyCycles,
+                               timing.burstBytes});
   for (;;) {
-    std::vector<unsigned> ended = p.advance(UINT64_MAX);
+    uint64_t step = UINT64_MAX;
+    if (limit != EMBER_NPU_STALL_OFF) {
+      const uint64_t due = p.lastRetire(0) + limit + 1, now = p.now();
+      step = due > now ? due - now : 1;
+    }
+    // To the due cycle even when nothing happens before it (the next event
+    // of a stuck engine may lie beyond).
+    std::vector<unsigned> ended =
+        p.advance(step, /*toTime=*/limit != EMBER_NPU_STALL_OFF);
     if (std::find(ended.begin(), ended.end(), 0u) != ended.end())
       break;
+    if (limit != EMBER_NPU_STALL_OFF && p.now() - p.lastRetire(0) > limit) {
+      p.stall(0, limit);
+      break;
+    }
   }
   p.finish(0);
   p.setRetireCallback(0, nullptr, nullptr);
+  p.setFault(0, FaultPlan());
+  result.stop.stall_cycles = limit;
   return result;
 }
 

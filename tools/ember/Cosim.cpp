@@ -96,7 +96,7 @@ int cosimModelMain(int argc, char **argv) {
           "vendor's executor library). Required.",
           cmdline::text(dutName));
   for (const char *o : {"--ref-options", "--dut-options", "--waveform",
-                        "--window", "--max-bytes"})
+                        "--window", "--max-bytes", "--stall-cycles"})
     cmd.add({o}, "VALUE",
             std::string("As for `ember cosim PROGRAM` ") + o + ".",
             pass(cosimArgs, o));

@@ -38,6 +38,17 @@ struct Divergence {
   uint64_t byteCount = 0;      // all of them (bytes holds the first ones)
   uint64_t refCounts[3] = {0, 0, 0}; // macs, load bytes, store bytes
   uint64_t dutCounts[3] = {0, 0, 0};
+  /// When the REF retired it: its place in the REF's retirements (1 = first)
+  /// of refRetired, and its cycle (a timed REF's only).
+  uint64_t refOrder = 0, refRetired = 0, refCycle = 0;
+  bool refTimed = false;
+  /// An untimed REF's: the cycle a timed model retires it in (kNotRetired:
+  /// none was run), set by the caller.
+  uint64_t timedCycle = ~uint64_t(0);
+  /// The DUT stalled (driver.h, "Stalls") with this instruction not retired:
+  /// where its engines stood then.
+  bool stalled = false;
+  ember_npu_stop_state_t stop{};
 };
 
 struct CosimResult {
@@ -56,6 +67,10 @@ struct CosimResult {
   std::vector<uint64_t> refRetire, dutRetire;
   uint64_t refCycles = 0;
   bool timing = false; // set by a caller comparing timing: it differed
+  /// The DUT's run was stopped by its stall limit (driver.h, "Stalls");
+  /// dutStop says where its engines stood.
+  bool stalled = false;
+  ember_npu_stop_state_t dutStop{};
 };
 
 /// The first timing difference of two timed executors' runs: the
@@ -68,7 +83,10 @@ TimingDiff firstTimingDiff(const CosimResult &res);
 
 /// Runs `program` on `ref`, then on `dut` (both with the same DRAM contents
 /// on entry: the caller loads both), and compares. Keeps at most `maxBytes`
-/// differing bytes in the report. Returns "" or a setup error.
+/// differing bytes in the report. Returns "" or a setup error. A DUT that
+/// stops retiring (no retirement for its stall limit while the REF retired
+/// the rest) diverges at the first instruction, in the REF's retirement
+/// order, that it did not retire, with where its engines stood.
 std::string cosimulate(ember_npu_device_t *ref, ember_npu_device_t *dut,
                        const std::vector<Word> &program, CosimResult &out,
                        size_t maxBytes = 16);

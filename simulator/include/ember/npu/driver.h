@@ -75,6 +75,20 @@ typedef struct ember_npu_config {
                                       its cores share; 0 =
                                       EMBER_NPU_PLATFORM_DRAM_BYTES_PER_CYCLE
                                     */
+  /* Appended for co-simulation and regressions (SystemC and RTL runs; see
+   * "Stalls" below): */
+  uint64_t stall_cycles; /* a run fails when no instruction retires for this
+                            many cycles before FINISH; 0 = the bound derived
+                            from the program and the DRAM timing
+                            (EMBER_NPU_STALL_DERIVED), UINT64_MAX = off */
+  const char *options;   /* options of the built-in executor, or NULL:
+                            "fault=stall-ENGINE@I" plants a stall (ENGINE:
+                            load, gemm, vector or store) at the engine's
+                            first instruction from index I on, to exercise
+                            a verification flow; a bad string
+                            fails ember_npu_device_create with
+                            INVALID_ARGUMENT (ember_npu_last_load_error()
+                            says why) */
 } ember_npu_config_t;
 
 typedef struct ember_npu_counters {
@@ -301,6 +315,72 @@ ember_npu_status_t ember_npu_set_waveform_window(ember_npu_device_t *device,
                                                  uint64_t first_cycle,
                                                  uint64_t last_cycle);
 
+/* ---- Stalls -----------------------------------------------------------------
+ * A DUT that stops retiring (an engine stuck in a state it never leaves) would
+ * run forever. The SystemC and RTL executors stop a run when no instruction
+ * has retired for config.stall_cycles cycles before FINISH and fail it with
+ * "instruction <i>: stall: ..." (i: the oldest instruction not retired), and
+ * ember_npu_stop_state tells where every engine stood. The default limit is
+ * derived from the program and the DRAM timing: with every older instruction
+ * retired, an instruction of a race-free program that the golden model
+ * completes has its tokens and its signal space, so it retires within its own
+ * worst-case latency (its rows, each DRAM burst behind a full request queue of
+ * the other DMA engine's bursts plus the latency); no correct run goes longer
+ * without a retirement than the largest such latency in the program
+ * (docs/npu-rtl.md, "Stall watchdog"). */
+#define EMBER_NPU_STALL_DERIVED 0
+#define EMBER_NPU_STALL_OFF UINT64_MAX
+
+/* What an engine was doing when a run stopped. */
+#define EMBER_NPU_PHASE_IDLE                                                   \
+  0                             /* holds no instruction (may have queued ones) \
+                                 */
+#define EMBER_NPU_PHASE_TOKEN 1 /* waits for a token on `channel` */
+#define EMBER_NPU_PHASE_EXEC 2  /* executing */
+#define EMBER_NPU_PHASE_SPACE 3 /* finished; waits for space on `channel` */
+#define EMBER_NPU_PHASE_SHADOW 4  /* GEMM: waits for the shadow weights */
+#define EMBER_NPU_PHASE_PRELOAD 5 /* GEMM: preloads its weight tile */
+#define EMBER_NPU_PHASE_STREAM 6  /* GEMM: streams its rows into the array */
+#define EMBER_NPU_PHASE_DRAIN                                                  \
+  7 /* GEMM: its results are on their way to ACC                               \
+     */
+#define EMBER_NPU_NO_INSN UINT64_MAX
+
+typedef struct ember_npu_engine_state {
+  uint32_t phase;     /* EMBER_NPU_PHASE_* */
+  uint32_t channel;   /* TOKEN, SPACE: the channel (src * 4 + dst) */
+  uint64_t index;     /* the instruction it holds (GEMM: its oldest in flight;
+                         IDLE: its queue's head), or EMBER_NPU_NO_INSN */
+  uint32_t queued;    /* instructions in its queue */
+  uint32_t in_flight; /* GEMM: instructions between token take and retire */
+} ember_npu_engine_state_t;
+
+typedef struct ember_npu_stop_state {
+  uint32_t
+      struct_size;  /* set by the caller to sizeof(ember_npu_stop_state_t) */
+  uint32_t stalled; /* nonzero: the run was stopped by the stall limit */
+  uint64_t cycle;   /* the cycle the run stopped in */
+  uint64_t last_retire_cycle; /* the last cycle an instruction retired in */
+  uint64_t stall_cycles;      /* the limit that applied (EMBER_NPU_STALL_OFF:
+                                 none) */
+  uint64_t fetched;           /* instructions fetched */
+  ember_npu_engine_state_t engines[EMBER_NPU_NUM_ENGINES];
+  uint32_t tokens[EMBER_NPU_NUM_ENGINES *
+                  EMBER_NPU_NUM_ENGINES]; /* tokens held by each channel */
+  uint64_t load_pending_bytes; /* DRAM bytes LOAD requested, not yet arrived */
+  uint32_t dram_queue;         /* DRAM requests waiting for the channel */
+  uint32_t dram_reads;  /* read bursts on the channel or not yet delivered */
+  uint32_t dram_writes; /* write bursts on the channel or not yet answered */
+  uint32_t reserved;
+  uint64_t last_beat_cycle; /* the last data beat on the memory port
+                               (EMBER_NPU_NO_INSN: none) */
+} ember_npu_stop_state_t;
+
+/* Where the last run of `device` stopped. EMBER_NPU_STATUS_UNSUPPORTED for
+ * an executor that does not report it (the golden model: it cannot stall). */
+ember_npu_status_t ember_npu_stop_state(const ember_npu_device_t *device,
+                                        ember_npu_stop_state_t *out_state);
+
 /* An executor of one's own. Every function returns 0 on success, else writes
  * a one-line message into err (err_size bytes, NUL-terminated) and returns
  * nonzero. Optional functions may be NULL. */
@@ -332,6 +412,9 @@ typedef struct ember_npu_executor_ops {
   /* Optional: as ember_npu_set_waveform_window. */
   int (*set_waveform_window)(void *ctx, const char *path, uint64_t first_cycle,
                              uint64_t last_cycle, char *err, size_t err_size);
+  /* Appended, optional: as ember_npu_stop_state (a run that honours
+   * config->stall_cycles fails with "instruction <i>: stall: ..."). */
+  int (*stop_state)(void *ctx, ember_npu_stop_state_t *out_state);
 } ember_npu_executor_ops_t;
 
 /* A device running on `ops` (which must outlive it); config->executor is
