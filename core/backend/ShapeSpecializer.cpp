@@ -3,6 +3,7 @@
 #include "import/TensorIO.h"
 #include "interp/Interpreter.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace ember::backend {
@@ -158,6 +159,14 @@ ShapeSpecializer::prepare(const std::vector<Type> &inputTypes) {
   if (onSpecialize)
     onSpecialize(out->info);
   return out;
+}
+
+std::vector<size_t> ShapeSpecializer::cachedNumbers() const {
+  std::vector<size_t> v;
+  for (auto &[key, variant] : variants_)
+    v.push_back(variant->info.number);
+  std::sort(v.begin(), v.end());
+  return v;
 }
 
 Expected<std::vector<Tensor>>

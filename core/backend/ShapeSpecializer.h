@@ -94,6 +94,9 @@ public:
   const Stats &stats() const { return stats_; }
   // Every variant compiled so far, in order (evicted ones included).
   const std::vector<Specialization> &history() const { return history_; }
+  // The numbers (Specialization::number) of the variants cached now.
+  std::vector<size_t> cachedNumbers() const;
+  size_t maxVariants() const { return o_.maxVariants; }
 
 private:
   ShapeSpecializer() = default;

@@ -159,16 +159,21 @@ resolveInputShapes(const std::vector<DeclaredInput> &inputs,
       s += (s.empty() ? "'" : ", '") + u + "'";
     return s;
   };
+  const BindingSpelling &sp = b.spelling;
   std::vector<std::string> missing;
+  std::set<std::string> unboundNames;
   for (auto &in : inputs) {
     if (r.inputs.count(in.name))
       continue;
     if (!in.hasShape) {
-      missing.push_back(concat("input '", in.name,
-                               "' declares no shape; give it with "
-                               "--input-shape ",
-                               in.name, "=D0xD1x... or --input ", in.name,
-                               "=FILE"));
+      std::string what = concat("input '", in.name, "' declares no shape");
+      if (b.allowUnbound) {
+        r.unbound.push_back(what);
+        continue;
+      }
+      missing.push_back(concat(what, "; give it with ",
+                               sp.spell(sp.shape, in.name), " or ",
+                               sp.spell(sp.data, in.name)));
       continue;
     }
     Dims d;
@@ -193,22 +198,30 @@ resolveInputShapes(const std::vector<DeclaredInput> &inputs,
         if (b.defaults && (batch || seq)) {
           r.dims[dd.name] = 1;
           r.defaulted += concat(r.defaulted.empty() ? "" : ", ", dd.name, "=1");
-          r.notes.push_back(
-              concat("dim '", dd.name, "' defaults to 1 (",
-                     !batch                 ? "a sequence length in "
-                     : leadingOnly[dd.name] ? "batch-like: dim 0 of "
-                                            : "batch-like by its name, in ",
-                     users(dd.name), "); set it with --dim ", dd.name, "=N"));
+          r.notes.push_back(concat(
+              "dim '", dd.name, "' defaults to 1 (",
+              !batch                 ? "a sequence length in "
+              : leadingOnly[dd.name] ? "batch-like: dim 0 of "
+                                     : "batch-like by its name, in ",
+              users(dd.name), "); set it with ", sp.spell(sp.dim, dd.name)));
           d.push_back(1);
           continue;
         }
+        std::string what = concat("dim '", dd.name, "' (input '", in.name, "' ",
+                                  declaredText(in), " dim ", i, ")");
+        if (b.allowUnbound) {
+          if (!unboundNames.count(dd.name))
+            r.unbound.push_back(what);
+          unboundNames.insert(dd.name);
+          d.push_back(-1);
+          continue;
+        }
         missing.push_back(
-            concat("dim '", dd.name, "' (input '", in.name, "' ",
-                   declaredText(in), " dim ", i, ") is not bound",
+            concat(what, " is not bound",
                    b.defaults ? " and has no default (only batch-like dims and "
                                 "sequence lengths default to 1)"
                               : "",
-                   "; bind it with --dim ", dd.name, "=N"));
+                   "; bind it with ", sp.spell(sp.dim, dd.name)));
         d.push_back(1);
         r.dims[dd.name] = 1; // report each name once
         continue;
@@ -218,17 +231,21 @@ resolveInputShapes(const std::vector<DeclaredInput> &inputs,
                               in.name, "' dim 0=1");
         r.notes.push_back(concat("input '", in.name, "' ", declaredText(in),
                                  ": unnamed dim 0 defaults to 1 "
-                                 "(batch-like); set the shape with "
-                                 "--input-shape ",
-                                 in.name, "=D0xD1x..."));
+                                 "(batch-like); set the shape with ",
+                                 sp.spell(sp.shape, in.name)));
         d.push_back(1);
         continue;
       }
-      missing.push_back(concat(
-          "input '", in.name, "' ", declaredText(in), " dim ", i,
-          " is unknown and unnamed; give the shape with "
-          "--input-shape ",
-          in.name, "=D0xD1x... or the data with --input ", in.name, "=FILE"));
+      std::string what = concat("input '", in.name, "' ", declaredText(in),
+                                " dim ", i, " is unknown and unnamed");
+      if (b.allowUnbound) {
+        r.unbound.push_back(what);
+        d.push_back(-1);
+        continue;
+      }
+      missing.push_back(
+          concat(what, "; give the shape with ", sp.spell(sp.shape, in.name),
+                 " or the data with ", sp.spell(sp.data, in.name)));
       d.push_back(1);
     }
     r.inputs[in.name] = d;
@@ -244,11 +261,21 @@ resolveInputShapes(const std::vector<DeclaredInput> &inputs,
   return r;
 }
 
-Status withDefaultedDims(const Status &s, const std::string &defaulted) {
+std::string BindingSpelling::spell(const std::string &pattern,
+                                   const std::string &name) const {
+  size_t at = pattern.find("{}");
+  if (at == std::string::npos)
+    return pattern;
+  return pattern.substr(0, at) + name + pattern.substr(at + 2);
+}
+
+Status withDefaultedDims(const Status &s, const std::string &defaulted,
+                         const BindingSpelling &spelling) {
   if (s.isOk() || defaulted.empty())
     return s;
   Status r(s.code(), concat(s.message(), " (with defaulted dims ", defaulted,
-                            "; bind them with --dim NAME=N or --input-shape)"));
+                            "; bind them with ", spelling.anyDim, " or ",
+                            spelling.anyShape, ")"));
   r.dependentInput = s.dependentInput;
   return r;
 }
@@ -258,6 +285,35 @@ onnxDeclaredInputs(const std::string &path) {
   EMBER_ASSIGN(std::string bytes, readFileBytes(path, uint64_t(1) << 31));
   return onnxDeclaredInputsFromBytes(bytes, path);
 }
+
+namespace {
+
+// A graph input or output as declared: its element type and dims.
+Expected<DeclaredInput> declaredValue(const onnx::ValueInfoProto &v,
+                                      const char *what,
+                                      const std::string &path) {
+  DeclaredInput d;
+  d.name = v.name();
+  if (v.type().has_tensor_type())
+    d.onnxElemType = v.type().tensor_type().elem_type();
+  if (v.type().has_tensor_type() && v.type().tensor_type().has_shape()) {
+    d.hasShape = true;
+    for (auto &dim : v.type().tensor_type().shape().dim()) {
+      DeclaredDim x;
+      if (dim.has_dim_value() && dim.dim_value() < 0)
+        return invalid(what, " '", d.name, "' declares a dim as ",
+                       dim.dim_value(), " (", path, ")");
+      if (dim.has_dim_value())
+        x.value = dim.dim_value();
+      else
+        x.name = dim.dim_param();
+      d.dims.push_back(x);
+    }
+  }
+  return d;
+}
+
+} // namespace
 
 Expected<std::vector<DeclaredInput>>
 onnxDeclaredInputsFromBytes(const std::string &bytes, const std::string &path) {
@@ -271,24 +327,21 @@ onnxDeclaredInputsFromBytes(const std::string &bytes, const std::string &path) {
   for (auto &in : m.graph().input()) {
     if (inits.count(in.name()))
       continue;
-    DeclaredInput d;
-    d.name = in.name();
-    if (in.type().has_tensor_type())
-      d.onnxElemType = in.type().tensor_type().elem_type();
-    if (in.type().has_tensor_type() && in.type().tensor_type().has_shape()) {
-      d.hasShape = true;
-      for (auto &dim : in.type().tensor_type().shape().dim()) {
-        DeclaredDim x;
-        if (dim.has_dim_value() && dim.dim_value() < 0)
-          return invalid("graph input '", d.name, "' declares a dim as ",
-                         dim.dim_value(), " (", path, ")");
-        if (dim.has_dim_value())
-          x.value = dim.dim_value();
-        else
-          x.name = dim.dim_param();
-        d.dims.push_back(x);
-      }
-    }
+    EMBER_ASSIGN(DeclaredInput d, declaredValue(in, "graph input", path));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+Expected<std::vector<DeclaredInput>>
+onnxDeclaredOutputsFromBytes(const std::string &bytes,
+                             const std::string &path) {
+  onnx::ModelProto m;
+  if (!m.ParseFromString(bytes))
+    return invalid(path, ": not a valid ONNX model (protobuf parse failed)");
+  std::vector<DeclaredInput> out;
+  for (auto &o : m.graph().output()) {
+    EMBER_ASSIGN(DeclaredInput d, declaredValue(o, "graph output", path));
     out.push_back(std::move(d));
   }
   return out;

@@ -28,6 +28,20 @@ struct DeclaredInput {
   std::vector<DeclaredDim> dims;
 };
 
+// How a message tells the user to bind a dim or give a shape: the `ember`
+// command's options unless a front end spells its own (the Python package
+// says `ember.load(path, dims={...})`), so users read their own terms.
+// In each pattern `{}` stands for the dim's or the input's name.
+struct BindingSpelling {
+  std::string dim = "--dim {}=N";
+  std::string shape = "--input-shape {}=D0xD1x...";
+  std::string data = "--input {}=FILE";
+  std::string anyDim = "--dim NAME=N";
+  std::string anyShape = "--input-shape";
+  // The pattern with `{}` replaced by name.
+  std::string spell(const std::string &pattern, const std::string &name) const;
+};
+
 // What binds the dims. Every entry says where it came from, so a message
 // names the option the user actually gave.
 struct ShapeBindings {
@@ -41,6 +55,11 @@ struct ShapeBindings {
   // Give unbound batch-like and sequence dims the value 1 (with a note);
   // otherwise every symbolic dim must be bound.
   bool defaults = false;
+  // Leave a dim nothing binds as -1 (listed in ResolvedShapes::unbound)
+  // instead of failing: a front end that binds dims from each run's arrays
+  // (the Python package) describes such a model before it has data.
+  bool allowUnbound = false;
+  BindingSpelling spelling;
 };
 
 struct ResolvedShapes {
@@ -50,6 +69,9 @@ struct ResolvedShapes {
   // "batch=1, input 'x' dim 0=1": what was defaulted, for the context of a
   // later import error (empty when nothing was).
   std::string defaulted;
+  // With allowUnbound: the dims left -1, one line each ("dim 'H' (input
+  // 'x' [N,3,H,W] dim 2)"); empty when every dim is bound.
+  std::vector<std::string> unbound;
 };
 
 // The rules, in order: a whole shape given for an input must match its
@@ -58,16 +80,18 @@ struct ResolvedShapes {
 // batch-like dim (dim 0 wherever its name appears, a name that says batch,
 // or an unnamed dim 0) or a sequence dim (name mentions seq, len, time,
 // step, token, frame, word) is 1; any other unbound dim is an error asking
-// for --dim or
-// --input-shape. Every binding must name a declared input or dim.
+// for --dim or --input-shape (b.spelling), or with b.allowUnbound is left
+// -1. Every binding must name a declared input or dim.
 Expected<ResolvedShapes>
 resolveInputShapes(const std::vector<DeclaredInput> &inputs,
                    const ShapeBindings &b);
 
 // An error that may come from defaulted dims, with them named and the way
 // to bind them: "<message> (with defaulted dims batch=1; bind them with
-// --dim NAME=N or --input-shape)". `defaulted` empty: the error as is.
-Status withDefaultedDims(const Status &s, const std::string &defaulted);
+// --dim NAME=N or --input-shape)" (as `spelling` says). `defaulted` empty:
+// the error as is.
+Status withDefaultedDims(const Status &s, const std::string &defaulted,
+                         const BindingSpelling &spelling = {});
 
 // The declared inputs of an ONNX model file (initializers excluded).
 Expected<std::vector<DeclaredInput>>
@@ -75,6 +99,10 @@ onnxDeclaredInputs(const std::string &path);
 // The same from the model's bytes; `where` names it in messages.
 Expected<std::vector<DeclaredInput>>
 onnxDeclaredInputsFromBytes(const std::string &bytes, const std::string &where);
+// The graph outputs as the model declares them (element type, dims).
+Expected<std::vector<DeclaredInput>>
+onnxDeclaredOutputsFromBytes(const std::string &bytes,
+                             const std::string &where);
 
 // "NAME=VALUE" (--dim) into b.dims; errors name the argument.
 Status parseDimBinding(const std::string &arg, ShapeBindings &b);

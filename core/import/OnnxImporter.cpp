@@ -232,7 +232,8 @@ Status Importer::importGraph(const onnx::GraphProto &g) {
   }
 
   // Defaulted dims may be why a node does not type-check: name them.
-  EMBER_TRY(withDefaultedDims(importNodes(g), defaulted_));
+  EMBER_TRY(
+      withDefaultedDims(importNodes(g), defaulted_, opts_.shapes.spelling));
 
   for (auto &out : g.output()) {
     auto v = lookup(out.name());

@@ -134,6 +134,34 @@ Expected<std::optional<Value>> ortFloatBilinear(LoweringBuilder &b,
 Expected<std::optional<Value>> ortFloatInstanceNorm(LoweringBuilder &b,
                                                     const Node &n);
 
+// The float32 profile's softmax along `axis` of the stored 8-bit q (params
+// px) into params py (per tensor, q's kind): ONNX Runtime's QLinearSoftmax
+// as one QuantizedSoftmax (Float32Softmax.cpp).
+Expected<Value> ortQuantizedSoftmax(LoweringBuilder &b, Value q, int64_t axis,
+                                    const QParams &px, const QParams &py);
+
+// The 8-bit kind ONNX Runtime's x86 kernels see for the stored value q (a
+// QuantizeLinear's result or a DequantizeLinear's operand): uint8 for an
+// int8 QuantizeLinear -> DequantizeLinear pair its QDQS8ToU8 transformer
+// converts, else q's own (Float32Softmax.cpp).
+ElemKind
+ortStoredKind(Value q,
+              const std::unordered_map<const Node *, std::vector<Use>> &users);
+
+// ortStoredKind of every QuantizeLinear's result and every
+// DequantizeLinear's operand of f, keyed by that node: taken before any
+// rewrite, since a producer lowered first (its QuantizeLinear become a
+// Requantize) no longer shows the pair ONNX Runtime converts.
+using OrtKinds = std::unordered_map<const Node *, ElemKind>;
+OrtKinds
+ortStoredKinds(const Function &f,
+               const std::unordered_map<const Node *, std::vector<Use>> &users);
+// The kind `kinds` recorded for the QuantizeLinear or DequantizeLinear
+// `qdq` whose stored value is q; ortStoredKind(q) for a node it lacks.
+ElemKind
+ortKindAt(const OrtKinds &kinds, const Node *qdq, Value q,
+          const std::unordered_map<const Node *, std::vector<Use>> &users);
+
 // A per-channel affine y = a[c] * x + b[c] of a float tensor whose channel
 // axis is 1, in double (docs/quantization.md, "Per-channel affine").
 struct ChannelAffine {

@@ -188,6 +188,8 @@ public:
 
   Expected<size_t> run() {
     size_t n = 0;
+    if (float32())
+      ortKinds_ = ortStoredKinds(f_, f_.computeUsers());
     // Anchors first (they absorb their activation chains), then
     // elementwise regions, each in program order. New nodes are inserted
     // before the node being rewritten, so the snapshot never needs them.
@@ -217,6 +219,7 @@ private:
   const quant::RequantProfile profile_;
   const bool recurrent_; // LSTMs and GRUs as integer forms (fixed profile)
   Users users_;
+  OrtKinds ortKinds_; // float32: the original graph's (ortStoredKinds)
 
   bool float32() const { return profile_ == quant::RequantProfile::Float32; }
 
@@ -242,6 +245,7 @@ private:
 
   void erase(Node *n) {
     erased_.insert(n);
+    ortKinds_.erase(n);
     f_.erase(n);
   }
 
@@ -408,6 +412,8 @@ private:
       return bilinear(n);
     if (k == OpKind::InstanceNormalization && float32())
       return instanceNorm(n);
+    if (k == OpKind::Softmax && float32())
+      return softmax(n);
     // ONNX Runtime keeps LRN float: so does the float32 profile.
     if (k == OpKind::LRN && !float32())
       return lrn(n);
@@ -433,6 +439,24 @@ private:
     if (!y)
       return false;
     finishOp(n, *y);
+    return true;
+  }
+
+  // The float32 profile's DequantizeLinear -> Softmax -> QuantizeLinear of
+  // one 8-bit type as ONNX Runtime saw them (ortKinds_), per tensor: its
+  // QLinearSoftmax.
+  Expected<bool> softmax(Node &n) {
+    auto x = dequantized(n.inputs[0]);
+    auto out = output(&n);
+    Node *q = out ? out->chain.back() : nullptr;
+    if (!x || !out || !isStored8(x->p.kind) ||
+        ortKindAt(ortKinds_, n.inputs[0].node, x->q, users_) !=
+            ortKindAt(ortKinds_, q, Value(q, 0), users_))
+      return false;
+    LoweringBuilder b(f_, n);
+    EMBER_ASSIGN(Value y, ortQuantizedSoftmax(b, x->q, n.attrInt("axis", -1),
+                                              x->p, out->p));
+    finish(n, out->chain, y);
     return true;
   }
 

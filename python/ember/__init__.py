@@ -27,6 +27,7 @@ from ._errors import (
     EmberError,
     EmberIOError,
     EmberTimeoutError,
+    InputTypeError,
     InternalError,
     InvalidError,
     UnsupportedError,
@@ -37,7 +38,8 @@ __version__: str = _ember.__version__
 __all__ = [
     "load", "Model", "Compiled", "quantize", "conform", "ConformReport",
     "CaseResult", "Mismatch", "merge_junit", "npu", "plugin_dir",
-    "EmberError", "InvalidError", "UnsupportedError", "DataDependentError",
+    "EmberError", "InvalidError", "InputTypeError", "UnsupportedError",
+    "DataDependentError",
     "EmberIOError", "InternalError", "BackendError", "EmberTimeoutError",
 ]
 
@@ -72,7 +74,10 @@ def plugin_dir() -> str:
 
 
 PathLike = Union[str, "os.PathLike[str]"]
-TensorSpec = Tuple[str, str, Tuple[int, ...]]
+#: (name, dtype, shape). A dim nothing has bound yet is its name (a str),
+#: or None when the model leaves it unnamed; the shape is None when the
+#: model does not even declare the rank.
+TensorSpec = Tuple[str, str, Optional[Tuple[Union[int, str, None], ...]]]
 
 _NUMPY_OF = {
     "f32": np.float32, "f64": np.float64, "f16": np.float16,
@@ -86,22 +91,31 @@ def _as_array(name: str, value: Any, dtype: Optional[str]) -> np.ndarray:
     """An input as a C-contiguous NumPy array over the same memory when it
     already is one (NumPy, or any DLPack producer on the CPU): no copy.
     Python lists and scalars are converted to the model's dtype."""
-    if isinstance(value, np.ndarray):
-        arr = value
-    elif hasattr(value, "__dlpack__"):
-        arr = np.from_dlpack(value)
-    elif hasattr(value, "__array_interface__") or hasattr(value, "__array__"):
-        arr = np.asarray(value)
-    else:
-        want = _NUMPY_OF.get(dtype or "", None)
-        arr = np.asarray(value, dtype=want)
+    try:
+        if isinstance(value, np.ndarray):
+            arr = value
+        elif hasattr(value, "__dlpack__"):
+            arr = np.from_dlpack(value)
+        elif hasattr(value, "__array_interface__") or hasattr(value, "__array__"):
+            arr = np.asarray(value)
+        else:
+            want = _NUMPY_OF.get(dtype or "", None)
+            arr = np.asarray(value, dtype=want)
+    except (TypeError, ValueError) as err:
+        raise InputTypeError(
+            f"input '{name}' is a {type(value).__name__}, not an array "
+            f"({err})") from None
+    if arr.dtype == object:
+        raise InputTypeError(
+            f"input '{name}' is a {type(value).__name__} that NumPy makes an "
+            f"object array of, not numbers")
     if not arr.flags.c_contiguous:
         # A strided view cannot cross as it is: one contiguous copy.
         arr = np.ascontiguousarray(arr)
     if dtype is not None and dtype in _NUMPY_OF and dtype != "bf16":
         want = np.dtype(_NUMPY_OF[dtype])
         if arr.dtype != want:
-            raise InvalidError(
+            raise InputTypeError(
                 f"input '{name}' is {arr.dtype} but the model expects {dtype} "
                 f"({want}); convert it first (arr.astype(np.{want}))")
     return arr
@@ -120,12 +134,36 @@ class Model:
 
     @property
     def inputs(self) -> List[TensorSpec]:
-        """(name, dtype, shape) of each input, shapes as bound at load."""
+        """(name, dtype, shape) of each input, shapes as bound at load
+        (``dims=``, ``input_shapes=``, a batch-like dim's default of 1);
+        a dim only a run's arrays bind is its name (``"H"``)."""
         return list(self._impl.inputs)
 
     @property
     def outputs(self) -> List[TensorSpec]:
+        """(name, dtype, shape) of each output: as the graph computes them,
+        or as the model declares them while some dims wait for a run."""
         return list(self._impl.outputs)
+
+    @property
+    def unbound_dims(self) -> List[str]:
+        """The dims ``load`` left to the arrays of each run, by name (an
+        unnamed one as ``"input 'x' dim 2"``); empty when every dim is
+        bound. Such a model compiles per shape set, on the run that first
+        gives it (``Compiled.variants``)."""
+        out: List[str] = []
+        for n, _, shape in self.inputs:
+            for i, d in enumerate(shape if shape is not None else (None,)):
+                if isinstance(d, str):
+                    name = d
+                elif d is None:
+                    name = f"input '{n}' dim {i}" if shape is not None \
+                        else f"input '{n}' (no declared shape)"
+                else:
+                    continue
+                if name not in out:
+                    out.append(name)
+        return out
 
     @property
     def notes(self) -> List[str]:
@@ -146,25 +184,32 @@ class Model:
         return self.text
 
     def __repr__(self) -> str:
-        ins = ", ".join(f"{n}: {t}{list(s)}" for n, t, s in self.inputs)
+        ins = ", ".join(f"{n}: {t}{_shape_text(s)}" for n, t, s in self.inputs)
         return f"<ember.Model {self.path!r} ({ins})>"
+
+    def _graph_text(self) -> str:
+        """The graph IR for the notebook views; while dims wait for a run,
+        which ones (the IR needs every dim)."""
+        if self.unbound_dims:
+            return ("(graph IR after the first run binds "
+                    + ", ".join(self.unbound_dims) + ")\n")
+        return self.ir("graph", elide_constants=True)
 
     def _repr_markdown_(self) -> str:
         head = f"**ember.Model** `{self.path}`\n\n"
         rows = "| | name | type |\n|---|---|---|\n"
         for kind, specs in (("input", self.inputs), ("output", self.outputs)):
             for n, t, s in specs:
-                rows += f"| {kind} | `{n}` | `{t}{list(s)}` |\n"
-        text = self.ir("graph", elide_constants=True)
-        return head + rows + "\n```\n" + text + "```\n"
+                rows += f"| {kind} | `{n}` | `{t}{_shape_text(s)}` |\n"
+        return head + rows + "\n```\n" + self._graph_text() + "```\n"
 
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><td>{kind}</td><td><code>{html.escape(n)}</code></td>"
-            f"<td><code>{t}{list(s)}</code></td></tr>"
+            f"<td><code>{html.escape(t + _shape_text(s))}</code></td></tr>"
             for kind, specs in (("input", self.inputs), ("output", self.outputs))
             for n, t, s in specs)
-        text = html.escape(self.ir("graph", elide_constants=True))
+        text = html.escape(self._graph_text())
         return (f"<div><b>ember.Model</b> <code>{html.escape(self.path)}</code>"
                 f"<table><tr><th></th><th>name</th><th>type</th></tr>{rows}"
                 f"</table><details><summary>graph IR</summary><pre>{text}</pre>"
@@ -174,7 +219,7 @@ class Model:
                 opt_level: Optional[int] = None, threads: Optional[int] = None,
                 timeout: Optional[float] = None, profile: Union[int, str] = 0,
                 skip_passes: Sequence[str] = (), artifact_cache: Optional[PathLike] = None,
-                **backend_opts: Any) -> "Compiled":
+                max_variants: int = 8, **backend_opts: Any) -> "Compiled":
         """Compiles the model for ``target``: ``interp`` (the reference
         interpreter), ``cpu``, ``npu-sim``, ``plugin:PATH.so`` or
         ``plugin:NAME``. Keyword arguments not listed are the plugin's own
@@ -182,8 +227,20 @@ class Model:
         ``dram_bw=8`` for npu-sim. ``profile``: 0 or "counters" (the device
         counters), 1 or "layers" (per-layer rows), 2 or "trace" (per-engine
         slices). ``artifact_cache``: a folder of compiled partitions by
-        content, reused across processes."""
+        content, reused across processes.
+
+        An ONNX model compiles once per set of input shapes: now for the
+        shapes ``load`` bound, and again on each ``run`` whose arrays have
+        shapes not seen yet (dims ``load`` left unbound wait for the first
+        run). ``max_variants`` shape sets stay compiled; the least recently
+        used one is released when another would exceed it."""
+        if isinstance(max_variants, bool) or not isinstance(max_variants, int):
+            raise InputTypeError(f"max_variants must be an int, not "
+                                 f"{type(max_variants).__name__}")
+        if max_variants < 1:
+            raise InvalidError(f"max_variants {max_variants} is not at least 1")
         spec = _ember._CompileSpec()
+        spec.max_variants = max_variants
         spec.target = target
         if fallback is not None:
             spec.fallback = fallback
@@ -206,6 +263,13 @@ class Model:
         return Compiled(_ember._Compiled(self._impl, spec), target)
 
 
+def _shape_text(shape: Optional[Tuple[Union[int, str, None], ...]]) -> str:
+    """[1, 3, H, W]; [?] for an unnamed dim, [...] for an unknown rank."""
+    if shape is None:
+        return "[...]"
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
 def _opt_text(v: Any) -> str:
     if isinstance(v, bool):
         return "on" if v else "off"
@@ -224,18 +288,42 @@ class Compiled:
 
     @property
     def inputs(self) -> List[TensorSpec]:
+        """(name, dtype, shape) of each input of the shape set compiled
+        last (before any run of a model whose dims wait for one: as
+        ``Model.inputs``)."""
         return list(self._impl.inputs)
 
     @property
     def outputs(self) -> List[TensorSpec]:
         return list(self._impl.outputs)
 
+    @property
+    def variants(self) -> List[Dict[str, Any]]:
+        """One dict per shape set compiled so far, in order: ``number``,
+        ``dims`` (the model's named dims), ``inputs`` ((name, dtype, shape)
+        of each input), ``compile_ms``, ``cached`` (still compiled, or
+        released for newer ones) and the import's ``notes``."""
+        return list(self._impl.variants)
+
+    def cache_info(self) -> Dict[str, int]:
+        """The shape-set cache: ``compiles``, ``hits`` (runs of a shape set
+        already compiled, the last one's included only when it changed),
+        ``evictions``, ``cached`` and ``max_variants``."""
+        return dict(self._impl.cache_info())
+
     def run(self, inputs: Union[Mapping[str, Any], Sequence[Any], Any]) -> Dict[str, np.ndarray]:
         """Runs on ``{name: array}`` (or a list in input order, or one array
         for a one-input model) and returns ``{name: numpy array}``. Arrays
         that are C-contiguous with the model's dtype cross without a copy
         (plugins that import host memory read them in place); results are
-        NumPy arrays over Ember's buffers (DLPack producers)."""
+        NumPy arrays over Ember's buffers (DLPack producers).
+
+        The arrays' shapes bind the model's symbolic dims: a shape set not
+        seen yet compiles its variant first (``variants``). A wrong dtype
+        or a value that is no array raises ``InputTypeError`` (a
+        TypeError); a shape the model cannot take (rank, a fixed dim, a dim
+        bound at load, two inputs giving one named dim different sizes)
+        raises ``InvalidError`` (a ValueError) naming the input and dim."""
         if type(inputs) is dict:
             # The common case, checked cheaply: NumPy arrays of the model's
             # dtypes, contiguous; they go to the library as they are.
@@ -300,19 +388,34 @@ class Compiled:
         return f"<ember.Compiled target={self.target!r} {self.summary}>"
 
 
+def _dim_value(where: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise InputTypeError(f"{where} is a {type(v).__name__}, not an int")
+    if v < 0:
+        raise InvalidError(f"{where} = {v} is not a dim size")
+    return int(v)
+
+
 def load(path: PathLike, *, dims: Optional[Mapping[str, int]] = None,
          input_shapes: Optional[Mapping[str, Sequence[int]]] = None,
          op_libraries: Sequence[PathLike] = ()) -> Model:
     """Imports a model: ONNX (``.onnx``) or graph IR text. ``dims`` binds
     symbolic dimensions by name, ``input_shapes`` whole input shapes
     (``ember run --dim/--input-shape``); an unbound batch-like dim is 1.
-    ``op_libraries`` are op libraries (shared objects) defining the model's
-    custom ops (``--op-library``; docs/custom-ops.md), loaded first, once
-    per process."""
+    Other dims nothing binds are left to the arrays of each run
+    (``Model.unbound_dims``). ``op_libraries`` are op libraries (shared
+    objects) defining the model's custom ops (``--op-library``;
+    docs/custom-ops.md), loaded first, once per process."""
     _ember._load_op_libraries([os.path.abspath(os.fspath(p)) for p in op_libraries])
     spec = _ember._LoadSpec()
-    spec.dims = {str(k): int(v) for k, v in (dims or {}).items()}
-    spec.shapes = {str(k): [int(d) for d in v] for k, v in (input_shapes or {}).items()}
+    spec.dims = {str(k): _dim_value(f"dims[{k!r}]", v) for k, v in (dims or {}).items()}
+    shapes = {}
+    for k, v in (input_shapes or {}).items():
+        if isinstance(v, (str, bytes)) or not isinstance(v, Iterable):
+            raise InputTypeError(f"input_shapes[{k!r}] is a {type(v).__name__}, "
+                                 f"not a sequence of ints")
+        shapes[str(k)] = [_dim_value(f"input_shapes[{k!r}]", d) for d in v]
+    spec.shapes = shapes
     return Model(_ember._Model(os.fspath(path), spec))
 
 

@@ -18,6 +18,13 @@ class InvalidError(EmberError, ValueError):
     code = "invalid"
 
 
+class InputTypeError(InvalidError, TypeError):
+    """An input of the wrong kind: an array of another dtype than the
+    model's, or a value that is no array at all."""
+
+    code = "invalid"
+
+
 class UnsupportedError(EmberError):
     """Valid input Ember cannot handle: an op, a dtype, a target not built."""
 

@@ -14,6 +14,7 @@
 #include "backend/Aot.h"
 #include "backend/OpLibrary.h"
 #include "backend/ShapeSpecializer.h"
+#include "import/InputShapes.h"
 #include "import/TensorIO.h"
 #include "ir/Printer.h"
 #include "quant/Quantizer.h"
@@ -187,23 +188,80 @@ struct LoadSpec {
   std::map<std::string, std::vector<int64_t>> shapes;
 };
 
+// Messages about binding dims in the Python package's terms (never the
+// command's flags): "bind it with ember.load(..., dims={'H': N})".
+BindingSpelling pythonSpelling() {
+  BindingSpelling s;
+  s.dim = "ember.load(..., dims={'{}': N})";
+  s.shape = "ember.load(..., input_shapes={'{}': (D0, D1, ...)})";
+  s.data = "an array for '{}' passed to run()";
+  s.anyDim = "ember.load(..., dims={NAME: N})";
+  s.anyShape = "input_shapes=, or run arrays of other shapes";
+  return s;
+}
+
+std::string shapeText(const std::vector<int64_t> &dims) {
+  std::string s = "(";
+  for (size_t i = 0; i < dims.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + (dims.size() == 1 ? ",)" : ")");
+}
+
 ImportOptions importOptions(const LoadSpec &ls) {
   ImportOptions io;
   io.shapes.defaults = true;
+  io.shapes.spelling = pythonSpelling();
   for (auto &[name, n] : ls.dims) {
-    Status s = parseDimBinding(concat(name, "=", n), io.shapes);
-    if (!s.isOk())
-      raise(s);
+    if (n < 0 || n > (int64_t(1) << 40))
+      raise(invalid("dims['", name, "'] = ", n, " is not a dim size"));
+    io.shapes.dims[name] = n;
+    io.shapes.dimOrigin[name] =
+        concat("ember.load(dims={'", name, "': ", n, "})");
   }
   for (auto &[name, dims] : ls.shapes) {
-    std::string spec = name + "=";
-    for (size_t i = 0; i < dims.size(); ++i)
-      spec += (i ? "x" : "") + std::to_string(dims[i]);
-    Status s = parseInputShapeBinding(spec, io.shapes);
-    if (!s.isOk())
-      raise(s);
+    for (int64_t d : dims)
+      if (d < 0)
+        raise(invalid("input_shapes['", name, "'] = ", shapeText(dims),
+                      " has a negative dim"));
+    io.shapes.inputs[name] = {Dims(dims.begin(), dims.end()),
+                              concat("ember.load(input_shapes={'", name,
+                                     "': ", shapeText(dims), "})")};
   }
   return io;
+}
+
+// (name, dtype, shape) of declared values: bound dims as ints, the others
+// as their names (None for an unnamed one); the shape None when not even
+// the rank is declared. `bound`: the resolved dims of inputs (-1 unbound).
+nb::list declaredList(const std::vector<DeclaredInput> &vals,
+                      const std::map<std::string, Dims> *bound) {
+  nb::list out;
+  for (auto &v : vals) {
+    ElemKind k;
+    std::string dtype = elemKindFromOnnx(v.onnxElemType, k)
+                            ? elemKindName(k)
+                            : concat("onnx:", v.onnxElemType);
+    const Dims *b = nullptr;
+    if (bound && bound->count(v.name))
+      b = &bound->at(v.name);
+    if (!v.hasShape && !b) {
+      out.append(nb::make_tuple(v.name, dtype, nb::none()));
+      continue;
+    }
+    nb::list dims;
+    size_t rank = b ? b->size() : v.dims.size();
+    for (size_t i = 0; i < rank; ++i) {
+      int64_t d = b ? (*b)[i] : v.dims[i].value;
+      if (d >= 0)
+        dims.append(d);
+      else if (i < v.dims.size() && !v.dims[i].name.empty())
+        dims.append(v.dims[i].name);
+      else
+        dims.append(nb::none());
+    }
+    out.append(nb::make_tuple(v.name, dtype, nb::tuple(dims)));
+  }
+  return out;
 }
 
 class Model {
@@ -215,16 +273,31 @@ public:
       nb::gil_scoped_release nogil;
       return api::loadModel(path_, io_, &notes);
     }();
-    if (!m)
+    if (m) {
+      module_ = std::move(*m);
+      notes_ = notes;
+      return;
+    }
+    // A model whose dims only its runs' arrays can bind imports at run
+    // time (Compiled::run, per shape set); any other failure is the
+    // import's error, as the command reports it.
+    if (!api::isOnnxPath(path_) || !describeSymbolic())
       raise(m.status());
-    module_ = std::move(*m);
-    notes_ = notes;
   }
 
   const std::string &path() const { return path_; }
   const std::vector<std::string> &notes() const { return notes_; }
   const LoadSpec &spec() const { return spec_; }
   const ImportOptions &importOpts() const { return io_; }
+  // The dims no binding fixes (one line each); empty for a static model.
+  const std::vector<std::string> &unbound() const { return unbound_; }
+  const std::vector<DeclaredInput> &declaredInputs() const {
+    return declaredIns_;
+  }
+  const std::vector<DeclaredInput> &declaredOutputs() const {
+    return declaredOuts_;
+  }
+  const std::map<std::string, Dims> &boundInputs() const { return boundIns_; }
 
   // The graph IR text at a stage: "imported", "graph" (after the passes,
   // as `ember compile --emit=graph`) or "lowered".
@@ -252,6 +325,8 @@ public:
   }
 
   nb::list inputs() const {
+    if (!module_)
+      return declaredList(declaredIns_, &boundIns_);
     const Function &f = *module_->main();
     std::vector<std::string> names;
     std::vector<Type> types;
@@ -262,6 +337,8 @@ public:
     return typeList(names, types);
   }
   nb::list outputs() const {
+    if (!module_)
+      return declaredList(declaredOuts_, nullptr);
     const Function &f = *module_->main();
     std::vector<std::string> names;
     std::vector<Type> types;
@@ -273,11 +350,38 @@ public:
   }
 
 private:
+  // An ONNX model some of whose dims nothing binds: its declared inputs
+  // and outputs, the dims load binds (-1 for the others). False when every
+  // dim is bound (the import failed for another reason).
+  bool describeSymbolic() {
+    auto bytes = readFileBytes(path_, uint64_t(INT32_MAX));
+    if (!bytes)
+      return false;
+    auto ins = onnxDeclaredInputsFromBytes(*bytes, path_);
+    auto outs = onnxDeclaredOutputsFromBytes(*bytes, path_);
+    if (!ins || !outs)
+      return false;
+    ShapeBindings b = io_.shapes;
+    b.allowUnbound = true;
+    auto r = resolveInputShapes(*ins, b);
+    if (!r || r->unbound.empty())
+      return false;
+    declaredIns_ = std::move(*ins);
+    declaredOuts_ = std::move(*outs);
+    boundIns_ = r->inputs;
+    unbound_ = r->unbound;
+    notes_ = r->notes;
+    return true;
+  }
+
   std::string path_;
   LoadSpec spec_;
   ImportOptions io_;
-  std::unique_ptr<Module> module_;
+  std::unique_ptr<Module> module_; // null: dims bound per run
   std::vector<std::string> notes_;
+  std::vector<DeclaredInput> declaredIns_, declaredOuts_;
+  std::map<std::string, Dims> boundIns_;
+  std::vector<std::string> unbound_;
 };
 
 struct CompileSpec {
@@ -288,6 +392,7 @@ struct CompileSpec {
   std::map<std::string, std::string> backendOpts;
   std::vector<std::string> skipPasses;
   std::string artifactCache;
+  size_t maxVariants = 8; // shape sets kept compiled (least recently used go)
 };
 
 class Compiled {
@@ -339,10 +444,20 @@ public:
       so.pipeline = po;
       so.plugin = target_.plugin;
       so.executor = api::executorOptions(target_);
+      so.maxVariants = cs.maxVariants;
       auto sp = backend::ShapeSpecializer::open(path_, so);
       if (!sp)
         raise(sp.status());
       spec_ = std::move(*sp);
+      if (!m.unbound().empty()) {
+        // Dims only the arrays of a run bind: each new shape set compiles
+        // its variant in run().
+        unbound_ = m.unbound();
+        declaredIns_ = m.declaredInputs();
+        declaredOuts_ = m.declaredOutputs();
+        boundIns_ = m.boundInputs();
+        return;
+      }
       std::vector<std::string> notes;
       auto types = spec_->typesFor(m.importOpts().shapes, &notes);
       if (!types)
@@ -376,8 +491,20 @@ public:
                     : *module_->main();
   }
   backend::PartitionedExecutable *executable() const {
-    return variant_ ? backend::ShapeSpecializer::executable(*variant_)
-                    : compiled_->partitioned();
+    if (variant_)
+      return backend::ShapeSpecializer::executable(*variant_);
+    return compiled_ ? compiled_->partitioned() : nullptr;
+  }
+  // Nothing compiled yet: the model's dims wait for a run's arrays.
+  bool waiting() const { return !variant_ && !compiled_; }
+  Status notCompiledYet(const std::string &what) const {
+    std::string dims;
+    for (auto &u : unbound_)
+      dims += (dims.empty() ? "" : ", ") + u;
+    return invalid(what,
+                   " needs a compiled shape set: run() the model first "
+                   "(its arrays bind ",
+                   dims, ")");
   }
 
   std::vector<std::string> inputNames() const {
@@ -388,12 +515,16 @@ public:
   }
 
   nb::list inputs() const {
+    if (waiting())
+      return declaredList(declaredIns_, &boundIns_);
     std::vector<Type> types;
     for (Node *p : function().params())
       types.push_back(p->types[0]);
     return typeList(inputNames(), types);
   }
   nb::list outputs() const {
+    if (waiting())
+      return declaredList(declaredOuts_, nullptr);
     std::vector<std::string> names;
     std::vector<Type> types;
     for (auto &o : function().outputs()) {
@@ -452,6 +583,11 @@ public:
           auto v = spec_->prepare(types);
           if (!v)
             return Expected<std::vector<Tensor>>(v.status());
+          Status placed = api::checkPlacement(
+              target_, backend::ShapeSpecializer::executable(**v),
+              backend::ShapeSpecializer::function(**v));
+          if (!placed.isOk())
+            return Expected<std::vector<Tensor>>(placed);
           variant_ = *v;
           lastTypes_ = std::move(types);
         }
@@ -482,8 +618,47 @@ public:
   }
 
   std::string summary() const {
-    return variant_ ? backend::ShapeSpecializer::summary(*variant_)
-                    : compiled_->summary();
+    if (variant_)
+      return backend::ShapeSpecializer::summary(*variant_);
+    return compiled_ ? compiled_->summary() : std::string();
+  }
+
+  // One dict per shape set compiled so far, in order: its number, the
+  // named dims, the input shapes, the compile time, whether it is still
+  // cached, the import notes.
+  nb::list variants() const {
+    nb::list out;
+    if (!spec_)
+      return out;
+    std::vector<size_t> cached = spec_->cachedNumbers();
+    std::vector<std::string> names = spec_->inputNames();
+    for (const backend::Specialization &v : spec_->history()) {
+      nb::dict d;
+      d["number"] = v.number;
+      nb::dict dims;
+      for (auto &[name, n] : v.dims)
+        dims[nb::str(name.c_str())] = n;
+      d["dims"] = dims;
+      d["inputs"] = typeList(names, v.inputTypes);
+      d["compile_ms"] = v.compileMs;
+      d["cached"] =
+          std::find(cached.begin(), cached.end(), v.number) != cached.end();
+      d["notes"] = v.notes;
+      out.append(d);
+    }
+    return out;
+  }
+
+  nb::dict cacheInfo() const {
+    nb::dict d;
+    const backend::ShapeSpecializer::Stats none;
+    const auto &st = spec_ ? spec_->stats() : none;
+    d["compiles"] = st.compiles;
+    d["hits"] = st.hits;
+    d["evictions"] = st.evictions;
+    d["cached"] = spec_ ? spec_->cachedNumbers().size() : size_t(0);
+    d["max_variants"] = spec_ ? spec_->maxVariants() : size_t(0);
+    return d;
   }
 
   // Per partition of the last run: where it ran, its nodes, wall time and
@@ -569,6 +744,8 @@ public:
 
   void writeTrace(const std::string &path) const {
     auto *x = executable();
+    if (!x && waiting())
+      raise(notCompiledYet("a trace"));
     if (!x)
       raise(invalid("a trace needs a plugin target (target '", cs_.target,
                     "' runs on the interpreter)"));
@@ -579,6 +756,8 @@ public:
 
   std::vector<std::string> emit(const std::string &format) {
     auto *x = executable();
+    if (!x && waiting())
+      raise(notCompiledYet("emit"));
     if (!x)
       raise(invalid("emit needs a plugin target"));
     Expected<std::vector<std::string>> t = [&] {
@@ -607,6 +786,10 @@ private:
   std::vector<nb::str> keys_;
   bool feedNamesReady_ = false;
   std::vector<Type> lastTypes_;
+  // A model whose dims its runs bind: what it declares until then.
+  std::vector<std::string> unbound_;
+  std::vector<DeclaredInput> declaredIns_, declaredOuts_;
+  std::map<std::string, Dims> boundIns_;
 };
 
 // ---- conformance ----------------------------------------------------------
@@ -866,6 +1049,7 @@ NB_MODULE(_ember, m) {
       .def(nb::init<std::string, LoadSpec>())
       .def_prop_ro("path", &Model::path)
       .def_prop_ro("notes", &Model::notes)
+      .def_prop_ro("unbound", &Model::unbound)
       .def_prop_ro("inputs", &Model::inputs)
       .def_prop_ro("outputs", &Model::outputs)
       .def("text", &Model::text, "stage"_a = "graph", "elide"_a = false);
@@ -880,13 +1064,16 @@ NB_MODULE(_ember, m) {
       .def_rw("profile", &CompileSpec::profile)
       .def_rw("backend_opts", &CompileSpec::backendOpts)
       .def_rw("skip_passes", &CompileSpec::skipPasses)
-      .def_rw("artifact_cache", &CompileSpec::artifactCache);
+      .def_rw("artifact_cache", &CompileSpec::artifactCache)
+      .def_rw("max_variants", &CompileSpec::maxVariants);
   nb::class_<Compiled>(m, "_Compiled")
       .def(nb::init<const Model &, const CompileSpec &>())
       .def_prop_ro("inputs", &Compiled::inputs)
       .def_prop_ro("outputs", &Compiled::outputs)
       .def_prop_ro("summary", &Compiled::summary)
       .def_prop_ro("partitions", &Compiled::partitions)
+      .def_prop_ro("variants", &Compiled::variants)
+      .def("cache_info", &Compiled::cacheInfo)
       .def("run", &Compiled::run)
       .def("profile", &Compiled::profile)
       .def("report", &Compiled::report)

@@ -683,3 +683,59 @@ TEST(CpuInt8, EightBitQuantizeAndDequantizeComputeInF32) {
       << "a Quantize/DequantizeLinear loop still computes in double";
   std::remove(cfg.dumpIr.c_str());
 }
+
+// QuantizedSoftmax (an Emit row, ops/QuantizedSoftmax.cpp) gives the
+// interpreter's bits (quant::softmaxLine) for u8 and i8, over the last and
+// a middle axis, on lines of 1 to 1000 elements, with ONNX Runtime's output
+// parameters and others: a zero point that saturates (u8 5), one whose
+// int8 sum wraps (i8 0), an output multiplier the table overflows (100 on
+// a line of one), at 1 and 2 threads; the values span the whole 8-bit range
+// and repeat the maximum.
+TEST(CpuInt8, QuantizedSoftmaxMatchesInterpreterBitForBit) {
+  struct Case {
+    ElemKind k;
+    Dims dims;
+    int64_t axis;
+    float xScale, yScale;
+    int64_t zp;
+  };
+  const Case cases[] = {
+      {ElemKind::U8, {3, 1000}, 1, 0.1f, 1 / 255.0f, 0},
+      {ElemKind::U8, {2, 7, 16}, 1, 0.02f, 1 / 256.0f, 5},
+      {ElemKind::I8, {4, 3, 10}, -1, 0.3f, 1 / 256.0f, -128},
+      {ElemKind::I8, {5, 1}, 1, 0.1f, 1 / 255.0f, 0},
+      {ElemKind::U8, {5, 1}, 1, 0.1f, 1 / 255.0f, 200},
+      {ElemKind::I8, {2, 33, 2}, 1, 0.004f, 0.01f, 0},
+      {ElemKind::U8, {6, 2}, 0, 0.05f, 1 / 100.0f, 7},
+  };
+  std::mt19937 rng(5);
+  for (const Case &c : cases) {
+    Module m;
+    Function *f = m.addFunction("main");
+    Value x(f->addPlaceholder("x", Type(c.k, c.dims)));
+    const int64_t axis = c.axis < 0 ? c.axis + int64_t(c.dims.size()) : c.axis;
+    Tensor table(Type(ElemKind::F32, {quant::kSoftmaxTableEntries}));
+    quant::makeSoftmaxTable(c.xScale, c.dims[size_t(axis)],
+                            table.data<float>());
+    Value t(f->addConstant("table", std::move(table)));
+    auto n = f->create(
+        OpKind::QuantizedSoftmax, {x, t},
+        {{"axis", Attr::ofInt(c.axis)},
+         {"scale", Attr::ofFloat(double(quant::softmaxScale(c.yScale)))},
+         {"y_zero_point", Attr::ofInt(c.zp)}});
+    ASSERT_TRUE(bool(n)) << n.status().message();
+    f->addOutput(Value(*n), "y");
+    Tensor in(Type(c.k, c.dims));
+    const int64_t lo = c.k == ElemKind::I8 ? -128 : 0;
+    for (int64_t i = 0; i < in.size(); ++i)
+      in.setInt(i, i % 9 == 4 ? lo + 255 : lo + int64_t(rng() % 256));
+    auto want = interpret(*f, {in});
+    ASSERT_TRUE(bool(want)) << want.status().message();
+    SCOPED_TRACE(Type(c.k, c.dims).toString() + " axis " +
+                 std::to_string(c.axis));
+    CompileConfig two = hostConfig();
+    two.numThreads = 2;
+    expectIdentical(runCpu(*f, hostConfig(), {in}), *want);
+    expectIdentical(runCpu(*f, two, {in}), *want);
+  }
+}

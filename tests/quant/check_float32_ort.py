@@ -11,10 +11,11 @@ Runs ONNX Runtime (default optimizations: its fused kernels) and
 and requires the three to agree bit for bit (ConvTranspose also on the CPU
 backend's plain-C runtime, kernels=portable). Each line also counts the
 elements where the float32 form and the exact (fixed-profile) rounding
-differ, or, for the float ops ONNX Runtime runs between DequantizeLinear
-and QuantizeLinear (ConvTranspose, InstanceNormalization), where its
-summation order and the one Ember had before quantize differently: the
-cases the check really tells apart.
+differ (Softmax: where its output multiplier floor(1 / y_scale) and the
+exact scale round apart), or, for the float ops ONNX Runtime runs between
+DequantizeLinear and QuantizeLinear (ConvTranspose, InstanceNormalization),
+where its summation order and the one Ember had before quantize
+differently: the cases the check really tells apart.
 
     check_float32_ort.py --ember build/bin/ember [--no-cpu] [--seed N]
 
@@ -75,7 +76,8 @@ class Model:
         return out
 
     def proto(self, inputs):
-        ins = [helper.make_tensor_value_info(n, TP.FLOAT, list(a.shape))
+        ins = [helper.make_tensor_value_info(
+            n, helper.np_dtype_to_tensor_dtype(a.dtype), list(a.shape))
                for n, a in inputs.items()]
         g = helper.make_graph(self.nodes, "g", ins,
                               [helper.make_empty_tensor_value_info("y")],
@@ -472,6 +474,41 @@ def instance_norm_case(rng, shape):
     return m, {"x": x}, disc
 
 
+def softmax_case(rng, kind, shape, axis, ys, yz, form):
+    """DequantizeLinear -> Softmax -> QuantizeLinear of one 8-bit type,
+    which ONNX Runtime fuses into QLinearSoftmax: counts the outputs where
+    its output multiplier floor(1 / y_scale) and the exact 1 / y_scale
+    round apart. `form`: "q", the QuantizeLinear a graph output; "pair", a
+    DequantizeLinear after it (quantize_static's form); "int8 input", the
+    stored values a graph input and the QuantizeLinear a graph output. On
+    x86, ONNX Runtime turns int8 QuantizeLinear -> DequantizeLinear pairs
+    into uint8 and fuses only when both ends end up of one type: an int8
+    "q" case stays float there (a pair in, int8 out)."""
+    lo, hi = (0, 255) if kind == np.uint8 else (-128, 127)
+    sx, zx = f32(rng.uniform(0.02, 0.3)), kind(rng.integers(lo, hi + 1))
+    qx = rng.integers(lo, hi + 1, shape).astype(kind)
+    m = Model()
+    if form == "int8 input":
+        x = m.dq("x", sx, zx)
+        inputs = {"x": qx}
+    else:
+        x = m.qdq_input("x", sx, zx)
+        inputs = {"x": floats_of(qx, sx, zx)}
+    y = m.node("Softmax", [x], axis=axis)
+    if form == "pair":
+        q = m.node("QuantizeLinear", [y, m.const(f32(ys)), m.const(kind(yz))])
+        m.dq(q, f32(ys), kind(yz))
+        m.nodes[-1].output[0] = "y"
+    else:
+        m.q_output(y, f32(ys), kind(yz))
+    d = np.float64(sx) * (qx.astype(np.float64) - int(zx))
+    e = np.exp(d - d.max(axis=axis, keepdims=True))
+    p = e / e.sum(axis=axis, keepdims=True)
+    exact = np.clip(np.rint(p / np.float64(f32(ys))) + yz, lo, hi)
+    scaled = np.clip(np.rint(p * np.floor(1 / f32(ys))) + yz, lo, hi)
+    return m, inputs, int(np.sum(exact != scaled))
+
+
 def run_ember(ember, path, inputs, target):
     with tempfile.TemporaryDirectory() as td:
         portable = target == "cpu-portable"
@@ -557,6 +594,27 @@ def main():
     cases.append(("ConvTranspose 3x3 stride 2 pads 200 channels 6x6",
                   lambda: conv_transpose_case(rng, 200, 16, 3, 2, 1, 1, H=6,
                                               rival="constant")))
+    # Softmax (QLinearSoftmax): classifier heads and a middle axis, int8 in
+    # quantize_static's form (fused as uint8), with a zero point that
+    # saturates, and as ONNX Runtime leaves it float (an int8 graph
+    # output after a pair), the int8 kernel itself (int8 graph input and
+    # output), and lines of one element, where the kernel's product
+    # overflows to infinity.
+    u8, i8 = np.uint8, np.int8
+    for kind, shape, axis, ys, yz, form in [
+            (u8, (4, 1000), -1, 1 / 255, 0, "q"),
+            (u8, (64, 10), 1, 1 / 255, 0, "q"),
+            (i8, (2, 16, 3, 5), 1, 1 / 255, -128, "pair"),
+            (i8, (8, 12), -1, 1 / 255, 0, "pair"),
+            (i8, (16, 12), -1, 1 / 255, -128, "q"),
+            (i8, (2, 7, 9), 1, 1 / 255, -128, "int8 input"),
+            (u8, (8, 12), 0, 1 / 100, 7, "q"),
+            (u8, (6, 1), 1, 1 / 255, 3, "q"),
+            (i8, (6, 1), 1, 1 / 255, -5, "int8 input")]:
+        cases.append((f"Softmax {np.dtype(kind).name} {list(shape)} axis "
+                      f"{axis} 1/{round(1 / ys)} zero point {yz} ({form})",
+                      lambda k=kind, sh=shape, ax=axis, s=ys, z=yz, f=form:
+                      softmax_case(rng, k, sh, ax, s, z, f)))
     targets = ["interp"] + ([] if a.no_cpu else ["cpu"])
     failed = 0
     with tempfile.TemporaryDirectory() as td:

@@ -160,3 +160,67 @@ TEST(InputShapes, ANameSayingBatchIsBatchLikeAnywhere) {
   ASSERT_EQ(r->notes.size(), 2u);
   EXPECT_NE(r->notes[0].find("batch-like by its name"), std::string::npos);
 }
+
+// A front end spells the ways to bind a dim its own way (the Python
+// package's dims= and input_shapes=): every message and note then uses its
+// words and none of the command's options.
+TEST(InputShapes, MessagesUseTheFrontEndsSpelling) {
+  ShapeBindings b = withDefaults();
+  b.spelling.dim = "dims={'{}': N}";
+  b.spelling.shape = "input_shapes={'{}': (...)}";
+  b.spelling.data = "an array for '{}'";
+  b.spelling.anyDim = "dims=";
+  b.spelling.anyShape = "input_shapes=";
+  std::vector<DeclaredInput> ins = {
+      input("image", {named("p2o.DynamicDimension.0"), fixed(3),
+                      named("p2o.DynamicDimension.1"), unnamed()})};
+  auto r = resolveInputShapes(ins, b);
+  ASSERT_FALSE(r);
+  const std::string &m = r.status().message();
+  EXPECT_NE(m.find("bind it with dims={'p2o.DynamicDimension.1': N}"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("input_shapes={'image': (...)} or the data with an array "
+                   "for 'image'"),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(m.find("--"), std::string::npos) << m;
+  std::vector<DeclaredInput> batch = {input("x", {named("batch"), fixed(4)})};
+  auto ok = resolveInputShapes(batch, b);
+  ASSERT_TRUE(ok) << ok.status().message();
+  ASSERT_EQ(ok->notes.size(), 1u);
+  EXPECT_NE(ok->notes[0].find("set it with dims={'batch': N}"),
+            std::string::npos)
+      << ok->notes[0];
+  Status s =
+      withDefaultedDims(invalid("Reshape fails"), ok->defaulted, b.spelling);
+  EXPECT_EQ(s.message(), "Reshape fails (with defaulted dims batch=1; bind "
+                         "them with dims= or input_shapes=)");
+  // The command's spelling by default.
+  EXPECT_NE(withDefaultedDims(invalid("x"), "batch=1")
+                .message()
+                .find("--dim NAME=N or --input-shape"),
+            std::string::npos);
+}
+
+// allowUnbound: the dims nothing binds stay -1, one line each, instead of
+// an error; bound and defaulted ones are resolved as ever, and a conflict
+// is still an error.
+TEST(InputShapes, UnboundDimsAreLeftForTheRunsWhenAllowed) {
+  std::vector<DeclaredInput> ins = {
+      input("image", {named("n"), fixed(3), named("h"), named("w")}),
+      input("mask", {named("n"), named("h"), unnamed()})};
+  ShapeBindings b = withDefaults();
+  b.allowUnbound = true;
+  ASSERT_TRUE(parseDimBinding("w=64", b).isOk());
+  auto r = resolveInputShapes(ins, b);
+  ASSERT_TRUE(r) << r.status().message();
+  EXPECT_EQ(r->inputs["image"], (Dims{1, 3, -1, 64}));
+  EXPECT_EQ(r->inputs["mask"], (Dims{1, -1, -1}));
+  ASSERT_EQ(r->unbound.size(), 2u);
+  EXPECT_EQ(r->unbound[0], "dim 'h' (input 'image' [n,3,h,w] dim 2)");
+  EXPECT_EQ(r->unbound[1], "input 'mask' [n,h,?] dim 2 is unknown and unnamed");
+  EXPECT_EQ(r->dims.count("h"), 0u);
+  b.inputs["image"] = {{2, 3, 8, 32}, "the run's input 'image'"};
+  EXPECT_FALSE(resolveInputShapes(ins, b)); // w is 64, not 32
+}

@@ -9,7 +9,9 @@
 
 #include "ember/quant/Arith.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 using namespace ember;
@@ -110,6 +112,72 @@ TEST(QuantInteger, RequantizeRejectsBadTables) {
               {ints(ElemKind::I32, {1}, {1}), ints(ElemKind::I32, {1}, {0})});
   EXPECT_FALSE(s.isOk());
   EXPECT_NE(s.message().find("'to'"), std::string::npos) << s.message();
+}
+
+// The float32 profile's softmax is ONNX Runtime's QLinearSoftmax, quirks
+// and all (values measured with ONNX Runtime 1.31 on x86): the output is
+// scaled by floor(1 / y_scale), 254 for 1/255; on a line of one element
+// the product overflows and uint8 gives its zero point, int8 the x86
+// conversion's INT32_MIN plus the zero point, wrapped, then clamped. The
+// op refuses a table of another size and a scale that is not a positive
+// float32.
+TEST(QuantInteger, QuantizedSoftmaxIsOnnxRuntimesKernel) {
+  EXPECT_EQ(quant::softmaxScale(1 / 255.0f), 254.0f);
+  EXPECT_EQ(quant::softmaxScale(1 / 256.0f), 256.0f);
+  float one[quant::kSoftmaxTableEntries];
+  quant::makeSoftmaxTable(0.1f, 1, one);
+  const float e = one[255], s254 = quant::softmaxScale(1 / 255.0f);
+  EXPECT_TRUE(std::isinf(e * s254));
+  EXPECT_FALSE(std::isinf(e * 148.0f));
+  EXPECT_EQ(quant::softmaxStore(e, s254, e, 200, false), 200);
+  EXPECT_EQ(quant::softmaxStore(e, s254, e, 0, true), -128);
+  EXPECT_EQ(quant::softmaxStore(e, s254, e, -5, true), 127);
+  EXPECT_EQ(quant::softmaxStore(e, 148.0f, e, -128, true), 20);
+  EXPECT_EQ(quant::softmaxStore(1, 100.0f, 1, 200, false), 255);
+  // SqueezeNet 1.1's output [0, 669] (docs/quantization.md): 29.568
+  // quanta exact, 29 as ONNX Runtime scales by 254.
+  EXPECT_EQ(quant::softmaxStore(29.568467191f / 255, s254, 1, 0, false), 29);
+
+  // Interpreted: a uint8 line whose maximum repeats and an int8 line.
+  float table[quant::kSoftmaxTableEntries];
+  quant::makeSoftmaxTable(0.25f, 4, table);
+  Tensor t(Type(ElemKind::F32, {quant::kSoftmaxTableEntries}));
+  std::memcpy(t.data<float>(), table, sizeof table);
+  OneNode u;
+  ASSERT_TRUE(u.build(OpKind::QuantizedSoftmax,
+                      {ints(ElemKind::U8, {2, 4}, {9, 9, 5, 0, 1, 2, 3, 4})},
+                      {t},
+                      {{"axis", Attr::ofInt(1)},
+                       {"scale", Attr::ofFloat(254)},
+                       {"y_zero_point", Attr::ofInt(0)}})
+                  .isOk());
+  auto r = u.run();
+  ASSERT_TRUE(r.hasValue()) << r.status().message();
+  // Row 0: e^0, e^0, e^-1 and e^-2.25 over their sum, times 254.
+  std::vector<int64_t> want;
+  for (const std::vector<int> &row :
+       {std::vector<int>{9, 9, 5, 0}, std::vector<int>{1, 2, 3, 4}}) {
+    int m = *std::max_element(row.begin(), row.end());
+    float sum = 0;
+    for (int v : row)
+      sum = sum + table[255 - (m - v)];
+    for (int v : row)
+      want.push_back(
+          quant::softmaxStore(table[255 - (m - v)], 254, sum, 0, false));
+  }
+  EXPECT_EQ((*r)[0].toInts(), want);
+  EXPECT_EQ(want[0], 103); // 254 / (2 + e^-1 + e^-2.25) = 102.7
+  OneNode bad;
+  EXPECT_FALSE(bad.build(OpKind::QuantizedSoftmax,
+                         {ints(ElemKind::U8, {2}, {1, 2})},
+                         {ints(ElemKind::I32, {2}, {0, 0})},
+                         {{"scale", Attr::ofFloat(254)}})
+                   .isOk());
+  OneNode zero;
+  EXPECT_FALSE(zero.build(OpKind::QuantizedSoftmax,
+                          {ints(ElemKind::U8, {2}, {1, 2})}, {t},
+                          {{"scale", Attr::ofFloat(0)}})
+                   .isOk());
 }
 
 // The float32 profile's Requantize: an f32 multiplier per channel and no

@@ -1072,6 +1072,36 @@ Status tableLookup(Builder &b, OpKind k, Draw &d) {
   return b.node(k, {in, b.cst(std::move(table))});
 }
 
+// QuantizedSoftmax, for a plugin that declares the float32 profile (whose
+// op it is): lines along any axis, the table of a drawn input scale and
+// the line length, ONNX Runtime's output parameters (1/255 or 1/256, zero
+// point 0 or -128) or others.
+Status quantizedSoftmax(Builder &b, OpKind k, Draw &d) {
+  // The claimed type is x's (u8 or i8) or the table's (f32).
+  ElemKind x = b.d();
+  if (x == ElemKind::F32)
+    x = d.pick(ElemKind::U8, {ElemKind::U8, ElemKind::I8});
+  if (x != ElemKind::U8 && x != ElemKind::I8)
+    return unsupported("QuantizedSoftmax takes u8 or i8 and an f32 table");
+  if (!declaresFloat32())
+    return unsupported("QuantizedSoftmax is the float32 profile's, which the "
+                       "plugin does not declare");
+  Dims xs = d.shape({2, 3, 10});
+  const int64_t axis = drawAxis(d, -1, unsigned(xs.size()));
+  Tensor table(Type(ElemKind::F32, {quant::kSoftmaxTableEntries}));
+  quant::makeSoftmaxTable(float(d.pick(0.1, {0.1, 0.02, 0.3, 0.004})),
+                          xs[size_t(positive(axis, xs.size()))],
+                          table.data<float>());
+  const float ys = float(d.pick(1 / 255.0, {1 / 255.0, 1 / 256.0, 0.01}));
+  const bool sg = x == ElemKind::I8;
+  const int64_t zp =
+      d.pick<int64_t>(sg ? -128 : 0, {sg ? -128 : 0, sg ? 0 : 5});
+  return b.node(k, {b.in(Type(x, xs), Domain::Full), b.cst(std::move(table))},
+                {{"axis", Attr::ofInt(axis)},
+                 {"scale", Attr::ofFloat(double(quant::softmaxScale(ys)))},
+                 {"y_zero_point", Attr::ofInt(zp)}});
+}
+
 Status dynamicQuantize(Builder &b, OpKind k, Draw &d) {
   if (b.d() != ElemKind::F32 && b.d() != ElemKind::U8)
     return unsupported("DynamicQuantizeLinear quantizes f32 into u8");
@@ -1232,6 +1262,7 @@ const std::map<std::string, OpBuilder> &opBuilders() {
     t["Requantize"] = {requantize, 0, 5};
     t["QuantizedAdd"] = {quantizedAdd, 0, 5};
     t["TableLookup"] = {tableLookup, 0, 5};
+    t["QuantizedSoftmax"] = {quantizedSoftmax, 1, 5};
     t["BitCast"] = {bitCast, 0, 6};
     t["Det"] = {det, 2, 4};
     t["GridSample"] = {gridSample, 4, 4};

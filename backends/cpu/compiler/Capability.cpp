@@ -388,6 +388,17 @@ bool axisInRange(const Node &n, int64_t axis, std::string &reason) {
   return true;
 }
 
+// QuantizedSoftmax: 8-bit x and a constant f32[256] table.
+bool checkQuantizedSoftmax(const Node &n, std::string &reason) {
+  const Type &t = n.inputs[1].type();
+  if (!is8Bit(n.inputs[0].type().elem()))
+    return fail(reason, "x is not 8-bit");
+  if (!isConstant(n.inputs[1]) || t.elem() != ElemKind::F32 || t.rank() != 1 ||
+      t.numElements() != quant::kSoftmaxTableEntries)
+    return fail(reason, "the table is not a constant f32[256]");
+  return true;
+}
+
 // CumSum: the axis a constant in range, or a scalar known at run time (the
 // code then has a scan per axis).
 bool checkCumSum(const Node &n, std::string &reason) {

@@ -1,6 +1,7 @@
 // Ember's integer primitives (docs/quantization.md): Requantize,
-// QuantizedAdd and TableLookup. The arithmetic is ember/quant/Arith.h, the
-// one definition every backend and the NPU's models share.
+// QuantizedAdd, TableLookup and QuantizedSoftmax. The arithmetic is
+// ember/quant/Arith.h, the one definition every backend and the NPU's models
+// share.
 #include "interp/kernels/QuantUtil.h"
 
 #include "ember/quant/Arith.h"
@@ -124,6 +125,37 @@ Status kernel_TableLookup(KernelContext &ctx) {
   for (int64_t i = 0; i < x.size(); ++i)
     std::memcpy(yb + size_t(i) * es, tb + size_t(x.getInt(i) - lowest) * es,
                 es);
+  return Status::ok();
+}
+
+// QuantizedSoftmax(x, table) {axis, scale, y_zero_point}: each line along
+// the axis as quant::softmaxLine computes it.
+Status kernel_QuantizedSoftmax(KernelContext &ctx) {
+  const Tensor &x = ctx.in(0), &t = ctx.in(1);
+  Tensor &y = ctx.out(0);
+  const int64_t r = int64_t(x.rank());
+  int64_t axis = ctx.attrInt("axis", -1);
+  if (axis < 0)
+    axis += r;
+  int64_t outer = 1, n = x.dims()[size_t(axis)], inner = 1;
+  for (int64_t d = 0; d < r; ++d)
+    if (d != axis)
+      (d < axis ? outer : inner) *= x.dims()[size_t(d)];
+  if (x.size() == 0)
+    return Status::ok();
+  const float *table = t.data<float>();
+  const float scale = float(ctx.attrFloat("scale", 1));
+  const int32_t zp = int32_t(ctx.attrInt("y_zero_point", 0));
+  auto lines = [&](auto *px, auto *py) {
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i)
+        quant::softmaxLine(px + o * n * inner + i, py + o * n * inner + i, n,
+                           inner, table, scale, zp);
+  };
+  if (x.elem() == ElemKind::I8)
+    lines(x.data<int8_t>(), y.data<int8_t>());
+  else
+    lines(x.data<uint8_t>(), y.data<uint8_t>());
   return Status::ok();
 }
 

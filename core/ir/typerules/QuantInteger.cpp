@@ -185,4 +185,30 @@ Status types_TableLookup(TypeContext &ctx) {
   ctx.setOutput(0, Type(t.elem(), x.dims()));
   return Status::ok();
 }
+
+// QuantizedSoftmax: u8/i8 x, an f32[256] table, an axis of x, a positive
+// finite float32 scale and a y_zero_point of x's type; y has x's type.
+Status types_QuantizedSoftmax(TypeContext &ctx) {
+  const Tensor &x = ctx.in(0), &t = ctx.in(1);
+  if (!isStored8(x.elem()))
+    return ctx.unsupportedError("input type ", elemKindName(x.elem()),
+                                " (expected u8 or i8)");
+  if (t.elem() != ElemKind::F32 || t.rank() != 1 ||
+      t.size() != quant::kSoftmaxTableEntries)
+    return ctx.error("table ", t.type().toString(), " must be f32[",
+                     quant::kSoftmaxTableEntries, "]");
+  const int64_t r = int64_t(x.rank()), axis = ctx.attrInt("axis", -1);
+  if (axis < -r || axis >= r)
+    return ctx.error("axis ", axis, " is out of range for rank ", r);
+  const double scale = ctx.attrFloat("scale", 0);
+  if (!(scale > 0) || !std::isfinite(scale) || double(float(scale)) != scale)
+    return ctx.error("scale ", scale, " must be a positive finite float32");
+  const quant::Range range = quant::rangeOf(x.elem() == ElemKind::I8);
+  const int64_t zp = ctx.attrInt("y_zero_point", 0);
+  if (zp < range.lo || zp > range.hi)
+    return ctx.error("y_zero_point ", zp, " is out of range for ",
+                     elemKindName(x.elem()));
+  ctx.setOutput(0, Type(x.elem(), x.dims()));
+  return Status::ok();
+}
 } // namespace ember

@@ -137,6 +137,10 @@ def _inputs_for(model: str, seed: int) -> Dict[str, Any]:
             return out
     rng = np.random.default_rng(seed)
     from .. import _NUMPY_OF
+    if m.unbound_dims:
+        raise ember.InvalidError(
+            f"{model}: the dims {', '.join(m.unbound_dims)} are bound only by "
+            f"input data; put the inputs in {data}/input_<i>.pb")
     for name, dtype, shape in m.inputs:
         dt = np.dtype(_NUMPY_OF[dtype])
         if dt.kind == "f":

@@ -27,6 +27,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 namespace ember::quant {
@@ -522,6 +523,89 @@ inline int32_t addFloat32(int32_t a, int32_t b, const AddFloat32 &p) {
   float t = std::fma(static_cast<float>(b), p.bRatio, p.fixed);
   float v = std::fma(static_cast<float>(a), p.aRatio, t);
   return float32ToStored(v, 0, p.lo, p.hi);
+}
+
+//===----------------------------------------------------------------------===//
+// Float32 profile: the quantized softmax (docs/quantization.md, "Softmax").
+// ONNX Runtime fuses DequantizeLinear -> Softmax -> QuantizeLinear of one
+// 8-bit type into its QLinearSoftmax (contrib_ops/cpu/quantization/
+// qlinear_softmax.cc), which these functions compute bit for bit, its
+// quirks included: the output is scaled by floor(1 / y_scale), 254 for
+// the usual 1/255, not by 1 / y_scale.
+//===----------------------------------------------------------------------===//
+
+/// Entries of the softmax table: one per distance from a line's maximum.
+constexpr int kSoftmaxTableEntries = 256;
+
+/// The table of a line of `lineLength` elements of scale xScale: entry i
+/// is exp(xScale (i - 255 + b)) in double, rounded to float, where b
+/// shifts the exponentials up as far as a line's float sum allows:
+///   b = max(0, logf(f32(FLT_MAX / f32(lineLength))) - 5) / xScale
+/// (the logarithm in float, as the kernel's log of a float computes it).
+/// An element d quanta below its line's maximum reads entry 255 - d.
+inline void makeSoftmaxTable(float xScale, int64_t lineLength, float *table) {
+  const float maxOverLen = std::numeric_limits<float>::max() /
+                           static_cast<float>(std::max<int64_t>(lineLength, 1));
+  double shift = static_cast<double>(std::log(maxOverLen));
+  shift = std::max(0.0, shift - 5) / static_cast<double>(xScale);
+  for (int i = 0; i < kSoftmaxTableEntries; ++i)
+    table[i] = static_cast<float>(std::exp(
+        (static_cast<double>(i) - 255 + shift) * static_cast<double>(xScale)));
+}
+
+/// The softmax's output multiplier: floor(f32(1 / yScale)).
+inline float softmaxScale(float yScale) { return std::floor(1.0f / yScale); }
+
+/// x86's truncating conversions (cvttss2si) of a float holding an integer:
+/// a value out of the destination's range, or NaN, gives the "integer
+/// indefinite" (the lowest value), where C++ leaves it undefined.
+inline int32_t x86FloatToInt32(float r) {
+  if (r >= -2147483648.0f && r < 2147483648.0f)
+    return static_cast<int32_t>(r);
+  return std::numeric_limits<int32_t>::min();
+}
+inline int64_t x86FloatToInt64(float r) {
+  if (r >= -9223372036854775808.0f && r < 9223372036854775808.0f)
+    return static_cast<int64_t>(r);
+  return std::numeric_limits<int64_t>::min();
+}
+
+/// One stored result of the softmax: v = f32(f32(e * scale) / sum) rounded
+/// half to even, then as the kernel converts and saturates it:
+///   uint8: u = uint32(low 32 bits of x86FloatToInt64(v)) + yZp (mod
+///          2^32), min(u, 255);
+///   int8:  s = x86FloatToInt32(v) + yZp (int32, wrapping),
+///          clamp(s, -128, 127).
+/// (e * scale overflows to infinity only when scale exceeds the table's
+/// headroom, e^5 times the line length: a line of one element and the
+/// usual scale, whose result is then yZp for uint8.)
+inline int32_t softmaxStore(float e, float scale, float sum, int32_t yZp,
+                            bool isSigned) {
+  const float v = roundHalfEven((e * scale) / sum);
+  if (isSigned)
+    return clampTo(wrapAdd(x86FloatToInt32(v), yZp), -128, 127);
+  const uint32_t u =
+      static_cast<uint32_t>(x86FloatToInt64(v)) + static_cast<uint32_t>(yZp);
+  return static_cast<int32_t>(std::min<uint32_t>(u, 255));
+}
+
+/// The softmax of one line of n >= 1 stored 8-bit values x[0], x[stride],
+/// ... into y (same layout): each element's table entry by its distance
+/// from the line's maximum, their sum in float in index order, then
+/// softmaxStore of each.
+template <class T>
+void softmaxLine(const T *x, T *y, int64_t n, int64_t stride,
+                 const float *table, float scale, int32_t yZp) {
+  int32_t m = x[0];
+  for (int64_t j = 1; j < n; ++j)
+    m = std::max<int32_t>(m, x[j * stride]);
+  float sum = 0.0f;
+  for (int64_t j = 0; j < n; ++j)
+    sum = sum + table[255 - (m - int32_t(x[j * stride]))];
+  for (int64_t j = 0; j < n; ++j)
+    y[j * stride] =
+        static_cast<T>(softmaxStore(table[255 - (m - int32_t(x[j * stride]))],
+                                    scale, sum, yZp, std::is_signed<T>::value));
 }
 
 } // namespace ember::quant
