@@ -692,6 +692,39 @@ int cosimProgram(const std::string &programPath,
 
 } // namespace
 
+namespace {
+
+// One program cosim compares: PROGRAM, or each run of a hand-over directory
+// of a compiled model (ember/plugin_handover.hpp) with its DRAM and layer map.
+struct CosimJob {
+  std::string program, layers;
+  std::vector<std::pair<std::string, uint64_t>> loads;
+  uint64_t dramBytes = 0;
+};
+
+int cosimJobs(const std::string &path,
+              const std::vector<std::pair<std::string, uint64_t>> &loads,
+              const std::string &layersPath, std::vector<CosimJob> &jobs) {
+  struct stat sb;
+  if (stat(path.c_str(), &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+    jobs.push_back({path, layersPath, loads, 0});
+    return 0;
+  }
+  if (!loads.empty() || !layersPath.empty())
+    return fail("--load and --layers do not apply to a hand-over directory "
+                "(it names each program's DRAM and layer map)",
+                path);
+  std::vector<ember_plugin::HandoverEntry> entries;
+  std::string err = ember_plugin::readManifest(path, entries);
+  if (!err.empty())
+    return fail(err, path);
+  for (const auto &e : entries)
+    jobs.push_back({e.program, e.layers, {{e.dram, 0}}, e.dramBytes});
+  return 0;
+}
+
+} // namespace
+
 int cosimMain(int argc, char **argv) {
   ember_npu_config_t cfg;
   ember_npu_config_init(&cfg);
@@ -795,29 +828,9 @@ int cosimMain(int argc, char **argv) {
   }
   if (cmd.given("--burst"))
     cfg.dram_burst_bytes = uint32_t(burst);
-  // PROGRAM, or a hand-over directory of a compiled model's runs
-  // (ember/plugin_handover.hpp): each program with its DRAM and layer map.
-  struct Job {
-    std::string program, layers;
-    std::vector<std::pair<std::string, uint64_t>> loads;
-    uint64_t dramBytes = 0;
-  };
-  std::vector<Job> jobs;
-  struct stat sb;
-  if (stat(pos[0].c_str(), &sb) == 0 && S_ISDIR(sb.st_mode)) {
-    if (!loads.empty() || !layersPath.empty())
-      return fail("--load and --layers do not apply to a hand-over directory "
-                  "(it names each program's DRAM and layer map)",
-                  pos[0]);
-    std::vector<ember_plugin::HandoverEntry> entries;
-    std::string err = ember_plugin::readManifest(pos[0], entries);
-    if (!err.empty())
-      return fail(err, pos[0]);
-    for (const auto &e : entries)
-      jobs.push_back({e.program, e.layers, {{e.dram, 0}}, e.dramBytes});
-  } else {
-    jobs.push_back({pos[0], layersPath, loads, 0});
-  }
+  std::vector<CosimJob> jobs;
+  if (int rc = cosimJobs(pos[0], loads, layersPath, jobs))
+    return rc;
   const bool many = pos[0] != jobs[0].program;
   CosimResult total;
   total.agree = true;
@@ -833,7 +846,7 @@ int cosimMain(int argc, char **argv) {
     }
   } close{ref, dut};
   for (size_t k = 0; k < jobs.size(); ++k) {
-    const Job &job = jobs[k];
+    const CosimJob &job = jobs[k];
     std::vector<Word> program;
     if (!loadProgram(job.program, program))
       return 1;
