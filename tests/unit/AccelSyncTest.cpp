@@ -131,3 +131,90 @@ TEST(AccelSync, RequantWithBiasReadsTheBiasRow) {
   EXPECT_EQ(p[0].signal, 0u);
   EXPECT_EQ(checkSync(t, p), "");
 }
+
+namespace {
+
+// The most signals outstanding on a barrier when every engine but the one
+// that waits on it runs as far ahead as its waits allow (a counting barrier
+// does not hold back its signaller).
+int runAheadDepth(const Target &t, const std::vector<Op> &p, int bit) {
+  int consumer = -1;
+  const int ne = int(t.engines.size());
+  for (int x = 0; x < ne; ++x)
+    for (int y = 0; y < ne; ++y)
+      if (syncBit(t, x, y) == bit)
+        consumer = y;
+  std::vector<std::vector<size_t>> queue(static_cast<size_t>(ne));
+  for (size_t i = 0; i < p.size(); ++i)
+    if (p[i].engine >= 0 && p[i].kind != OpKind::Finish &&
+        p[i].kind != OpKind::SetReg)
+      queue[size_t(p[i].engine)].push_back(i);
+  std::vector<size_t> head(size_t(ne), 0);
+  std::array<int, 32> count{};
+  int most = 0;
+  for (;;) {
+    int pick = -1;
+    for (int pass = 0; pass < 2 && pick < 0; ++pass)
+      for (int e = 0; e < ne && pick < 0; ++e) {
+        if ((pass == 0) == (e == consumer) || head[size_t(e)] >= queue[size_t(e)].size())
+          continue;
+        const Op &in = p[queue[size_t(e)][head[size_t(e)]]];
+        bool ready = true;
+        for (int b = 0; b < 32; ++b)
+          ready = ready && (!((in.wait >> b) & 1u) || count[size_t(b)] > 0);
+        if (ready)
+          pick = e;
+      }
+    if (pick < 0)
+      break;
+    const Op &in = p[queue[size_t(pick)][head[size_t(pick)]++]];
+    for (int b = 0; b < 32; ++b) {
+      count[size_t(b)] -= int((in.wait >> b) & 1u);
+      count[size_t(b)] += int((in.signal >> b) & 1u);
+    }
+    most = std::max(most, count[size_t(bit)]);
+  }
+  for (int e = 0; e < ne; ++e)
+    EXPECT_EQ(head[size_t(e)], queue[size_t(e)].size()) << "deadlock";
+  return most;
+}
+
+} // namespace
+
+// A long chain with barriers: many loads into distinct rows, each read by
+// one GEMM, and nothing that makes the loads wait for the GEMMs. In program
+// order the load->MAC barrier never holds more than one signal, but the DMA
+// engine may run every load before the first GEMM: dependency insertion
+// orders the loads after the GEMMs depth signals back, so no concurrent
+// execution passes the counter (the second NPU's simulator stops with
+// "signalled beyond its counter's 15" otherwise), and checkSync finds a
+// program that lacks those waits.
+TEST(AccelSync, BarriersHoldTheirDepthWhenEnginesRunAhead) {
+  const Target &t = testTarget("second-npu");
+  ASSERT_EQ(t.sync.kind, SyncKind::Barriers);
+  const int dma0 = t.engineFor(OpKind::Load, Cls::Act),
+            mac = t.engineFor(OpKind::Gemm);
+  const int n = 4 * int(t.sync.depth) + 3;
+  std::vector<Op> p;
+  p.push_back(load(t, Cls::Wgt, 3000, 1 << 20, 32));
+  for (int r = 0; r < n; ++r) {
+    p.push_back(load(t, Cls::Act, r * 4, r * 512, 4));
+    p.push_back(gemm(t, 2000 + r * 4, r * 4, 3000, 4));
+  }
+  p.push_back(finishOp());
+  ASSERT_EQ(assignSync(t, p, nullptr), "");
+  EXPECT_EQ(checkSync(t, p), "");
+  EXPECT_LE(runAheadDepth(t, p, syncBit(t, dma0, mac)), int(t.sync.depth));
+  EXPECT_LE(runAheadDepth(t, p, syncBit(t, mac, dma0)), int(t.sync.depth));
+  // Without the waits that hold the loads back, the check refuses it.
+  std::vector<Op> q = p;
+  for (Op &in : q)
+    if (in.engine == dma0)
+      in.wait &= ~(1u << syncBit(t, mac, dma0));
+  for (Op &in : q)
+    if (in.engine == mac)
+      in.signal &= ~(1u << syncBit(t, mac, dma0));
+  EXPECT_GT(runAheadDepth(t, q, syncBit(t, dma0, mac)), int(t.sync.depth));
+  EXPECT_NE(checkSync(t, q).find("beyond its depth"), std::string::npos)
+      << checkSync(t, q);
+}

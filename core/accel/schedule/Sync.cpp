@@ -100,11 +100,17 @@ std::string syncBitName(const Target &t, int bit) {
   return t.channelName(bit);
 }
 
-std::string assignSync(const Target &t, std::vector<Op> &prog,
-                       SyncStats *stats) {
+namespace {
+
+// Dependencies an operation must wait for beyond its accesses: per
+// operation, the latest operation of each engine (-1: none).
+using Forced = std::map<size_t, std::array<int64_t, kMaxEngines>>;
+
+// One walk in program order: the edges of every operation's accesses and
+// of `forced`, paired on their channels within the depth in program order.
+std::string walkSync(const Target &t, std::vector<Op> &prog,
+                     const Forced &forced, size_t &edges) {
   const int ne = int(t.engines.size());
-  if (ne > kMaxEngines)
-    return "more than " + std::to_string(kMaxEngines) + " engines";
   std::vector<AccessMap> maps(t.memories.size() + 1);
   int64_t sat[kMaxEngines][kMaxEngines];
   for (auto &row : sat)
@@ -112,7 +118,7 @@ std::string assignSync(const Target &t, std::vector<Op> &prog,
       v = -1;
   std::vector<int32_t> regs(t.regCount, 0);
   std::vector<Access> ranges;
-  size_t edges = 0;
+  edges = 0;
   // Per engine: its operations' positions. Per channel: the positions of
   // the waits so far. Edges on a channel never cross (producers and
   // consumers both increase), so the signals outstanding right after a new
@@ -144,6 +150,10 @@ std::string assignSync(const Target &t, std::vector<Op> &prog,
     needs.fill(-1);
     for (const Access &r : ranges)
       maps[size_t(r.domain)].query(r.lo, r.hi, y, r.write, ne, needs);
+    auto f = forced.find(i);
+    if (f != forced.end())
+      for (int x = 0; x < ne; ++x)
+        needs[size_t(x)] = std::max(needs[size_t(x)], f->second[size_t(x)]);
     for (int x = 0; x < ne; ++x) {
       if (x == y || needs[size_t(x)] <= sat[x][y])
         continue;
@@ -190,6 +200,116 @@ std::string assignSync(const Target &t, std::vector<Op> &prog,
     for (const Access &r : ranges)
       maps[size_t(r.domain)].update(r.lo, r.hi, y, r.write, int64_t(i));
   }
+  return "";
+}
+
+// Barriers under concurrency. A counting barrier does not hold back its
+// signaller, so a producer may run ahead of its consumer by as many
+// signals as nothing orders: the program must itself order the k-th signal
+// of every barrier after its (k - depth)-th wait. With each operation's
+// vector clock (the latest operation of every engine known to be done when
+// it starts, through its engine's order and the signals it waits for; a
+// barrier's k-th wait takes its k-th signal, both in program order), every
+// signal that is not so ordered is a violation: its operation is made to
+// wait for that wait (added to `forced`). Returns the violations found, or
+// -1 with `err` set; `first` gets the first violation's description.
+int64_t unorderedSignals(const Target &t, const std::vector<Op> &prog,
+                         Forced &forced, std::string *err,
+                         std::string *first) {
+  const int ne = int(t.engines.size());
+  using Clock = std::array<int64_t, kMaxEngines>;
+  Clock none;
+  none.fill(-1);
+  std::vector<Clock> start(prog.size(), none);
+  std::array<Clock, kMaxEngines> engineDone;
+  engineDone.fill(none);
+  std::array<std::vector<size_t>, 32> sigs, waitOps;
+  std::array<size_t, 32> taken{};
+  int64_t found = 0;
+  for (size_t i = 0; i < prog.size(); ++i) {
+    const Op &in = prog[i];
+    if (!in.wait && !in.signal &&
+        (in.kind == OpKind::SetReg || in.kind == OpKind::Finish))
+      continue;
+    const int y = in.engine;
+    if (y < 0 || y >= ne)
+      continue;
+    Clock c = engineDone[size_t(y)];
+    for (int b = 0; b < 32; ++b)
+      if ((in.wait >> b) & 1u) {
+        const size_t k = taken[size_t(b)]++;
+        if (k >= sigs[size_t(b)].size()) {
+          if (err)
+            *err = "operation " + std::to_string(i) + ": waits on " +
+                   syncBitName(t, b) + " with nothing signalled before it";
+          return -1;
+        }
+        const size_t a = sigs[size_t(b)][k];
+        const Clock &ca = start[a];
+        for (int e = 0; e < ne; ++e)
+          c[size_t(e)] = std::max(c[size_t(e)], ca[size_t(e)]);
+        const int ea = prog[a].engine;
+        c[size_t(ea)] = std::max(c[size_t(ea)], int64_t(a));
+        waitOps[size_t(b)].push_back(i);
+      }
+    start[i] = c;
+    for (int b = 0; b < 32; ++b)
+      if ((in.signal >> b) & 1u) {
+        const size_t k = sigs[size_t(b)].size();
+        sigs[size_t(b)].push_back(i);
+        if (k < t.sync.depth)
+          continue;
+        // Its (k - depth)-th wait, on the consumer's engine.
+        const std::vector<size_t> &ws = waitOps[size_t(b)];
+        if (k - t.sync.depth >= ws.size()) {
+          if (err)
+            *err = "operation " + std::to_string(i) + ": signals " +
+                   syncBitName(t, b) + " beyond its depth " +
+                   std::to_string(t.sync.depth);
+          return -1;
+        }
+        const size_t w = ws[k - t.sync.depth];
+        const int cy = prog[w].engine;
+        if (c[size_t(cy)] >= int64_t(w))
+          continue;
+        if (found == 0 && first)
+          *first = "operation " + std::to_string(i) + ": may signal " +
+                   syncBitName(t, b) + " beyond its depth " +
+                   std::to_string(t.sync.depth) + " (nothing orders it after " +
+                   "operation " + std::to_string(w) + ", which takes the " +
+                   "signal " + std::to_string(t.sync.depth) + " before it)";
+        auto it = forced.emplace(i, none).first;
+        it->second[size_t(cy)] = std::max(it->second[size_t(cy)], int64_t(w));
+        ++found;
+      }
+    c[size_t(y)] = int64_t(i);
+    engineDone[size_t(y)] = c;
+  }
+  return found;
+}
+
+} // namespace
+
+std::string assignSync(const Target &t, std::vector<Op> &prog,
+                       SyncStats *stats) {
+  if (int(t.engines.size()) > kMaxEngines)
+    return "more than " + std::to_string(kMaxEngines) + " engines";
+  Forced forced;
+  size_t edges = 0;
+  for (;;) {
+    std::string err = walkSync(t, prog, forced, edges);
+    if (!err.empty())
+      return err;
+    if (t.sync.kind != SyncKind::Barriers)
+      break;
+    // Each round only adds dependencies (a program-order walk that already
+    // holds in program order), so the rounds end.
+    const int64_t n = unorderedSignals(t, prog, forced, &err, nullptr);
+    if (n < 0)
+      return err;
+    if (n == 0)
+      break;
+  }
   if (stats)
     stats->edges = edges;
   std::string err = checkSync(t, prog);
@@ -229,6 +349,12 @@ std::string checkSync(const Target &t, const std::vector<Op> &prog) {
                  std::to_string(t.sync.depth);
         ++count[size_t(c)];
       }
+  }
+  if (t.sync.kind == SyncKind::Barriers) {
+    Forced unused;
+    std::string err, first;
+    if (unorderedSignals(t, prog, unused, &err, &first) != 0)
+      return err.empty() ? first : err;
   }
   return "";
 }

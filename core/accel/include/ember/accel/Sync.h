@@ -9,7 +9,11 @@
 // of the target's depth, or the barrier the target gives that engine pair).
 // An edge already implied by an earlier wait on the same channel is dropped.
 // The result is checked: executed in program order, no channel underflows or
-// exceeds its depth, so the concurrent machine cannot deadlock.
+// exceeds its depth, so the concurrent machine cannot deadlock. A token FIFO
+// holds back a producer that finds it full; a counting barrier does not, so
+// with barriers the program also orders every barrier's k-th signal after
+// its (k - depth)-th wait (waits added where the engines would otherwise
+// run ahead), and no concurrent execution passes a counter's depth.
 #ifndef EMBER_ACCEL_SYNC_H
 #define EMBER_ACCEL_SYNC_H
 
@@ -49,7 +53,9 @@ void accessedRanges(const Target &t, const Op &op, const int32_t *regs,
                     int domain,
                     std::vector<std::pair<uint64_t, uint64_t>> &out);
 
-// Program-order validity: "" or "operation i: ..." (underflow/overflow).
+// Validity: "" or "operation i: ..." (underflow or overflow in program
+// order; with barriers, a signal that some concurrent execution could give
+// past the counter's depth).
 std::string checkSync(const Target &t, const std::vector<Op> &prog);
 
 } // namespace ember::accel
